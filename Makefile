@@ -1,0 +1,88 @@
+# aecc - the autoencoder C compiler.
+# The build tree mirrors an installed prefix: build/bin/aecc finds its runtime
+# in build/include and build/lib exactly as /usr/local/bin/aecc finds
+# /usr/local/include and /usr/local/lib.
+
+PREFIX ?= /usr/local
+CC ?= cc
+CFLAGS ?= -O2 -g
+WARN = -std=c99 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
+B = build
+
+COMPILER_SRC = $(wildcard compiler/*.c)
+DSL_SRC = dsl/ast.c
+RT_SRC = $(wildcard runtime/*.c)
+GEN_SRC = $(B)/dsl/lexer.c $(B)/dsl/parser.c
+
+COMPILER_OBJ = $(COMPILER_SRC:%.c=$(B)/%.o) $(DSL_SRC:%.c=$(B)/%.o) $(B)/dsl/lexer.o $(B)/dsl/parser.o
+LIB_OBJ = $(filter-out $(B)/compiler/main.o,$(COMPILER_OBJ))
+RT_OBJ = $(RT_SRC:%.c=$(B)/%.o)
+
+AECC = $(B)/bin/aecc
+RTLIB = $(B)/lib/libaecc_rt.a
+RTHDR = $(B)/include/aecc_rt.h
+
+all: $(AECC) $(RTLIB) $(RTHDR)
+
+$(B)/dsl/parser.c $(B)/dsl/parser.h: dsl/parser.y
+	@mkdir -p $(@D)
+	bison -Wall -Werror --defines=$(B)/dsl/parser.h -o $(B)/dsl/parser.c $<
+
+$(B)/dsl/lexer.c $(B)/dsl/lexer.h: dsl/lexer.l
+	@mkdir -p $(@D)
+	flex --header-file=$(B)/dsl/lexer.h -o $(B)/dsl/lexer.c $<
+
+# Generated scanners and parsers are not held to -Werror's unused-function rules.
+$(B)/dsl/lexer.o $(B)/dsl/parser.o: $(B)/dsl/%.o: $(B)/dsl/%.c $(B)/dsl/parser.h $(B)/dsl/lexer.h
+	$(CC) $(CFLAGS) -std=c99 -D_POSIX_C_SOURCE=200809L -Idsl -I$(B)/dsl -c $< -o $@
+
+$(B)/%.o: %.c $(B)/dsl/parser.h $(B)/dsl/lexer.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(WARN) -MMD -MP -Icompiler -Idsl -I$(B)/dsl -c $< -o $@
+
+$(B)/runtime/%.o: runtime/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(WARN) -MMD -MP -Iruntime -c $< -o $@
+
+$(AECC): $(COMPILER_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $^ -lm
+
+$(RTLIB): $(RT_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@
+	ar rcs $@ $^
+
+$(RTHDR): runtime/aecc_rt.h
+	@mkdir -p $(@D)
+	cp $< $@
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)
+
+# ---- tests ----
+TEST_COMPILER = $(wildcard tests/compiler/*.c)
+TEST_RUNTIME = $(wildcard tests/runtime/*.c)
+
+$(B)/tests/compiler_tests: $(TEST_COMPILER) $(LIB_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -std=gnu99 -Icompiler -Idsl -I$(B)/dsl -o $@ $(TEST_COMPILER) $(LIB_OBJ) -lcriterion -lm
+
+$(B)/tests/runtime_tests: $(TEST_RUNTIME) $(RTLIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -std=gnu99 -Iruntime -o $@ $(TEST_RUNTIME) $(RTLIB) -lcriterion -lz -lm
+
+test: all $(B)/tests/compiler_tests $(B)/tests/runtime_tests
+	$(B)/tests/compiler_tests
+	$(B)/tests/runtime_tests
+	sh tests/run.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include
+	install -m 755 $(AECC) $(DESTDIR)$(PREFIX)/bin/aecc
+	install -m 644 $(RTLIB) $(DESTDIR)$(PREFIX)/lib/libaecc_rt.a
+	install -m 644 $(RTHDR) $(DESTDIR)$(PREFIX)/include/aecc_rt.h
+
+clean:
+	rm -rf $(B)
+
+.PHONY: all test install clean

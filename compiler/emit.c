@@ -1,0 +1,572 @@
+/* emit.c - write the model as plain C99: NAME.h (the public API), NAME.c
+ * (init, train step, loss, forward, encode, decode) and NAME_main.c (the
+ * descriptor that links the model to the runtime's trainer).
+ * Requires: a planned graph (plan_memory). Provides: files in a folder.
+ *
+ * The generated code has no mutable globals and never allocates: the
+ * caller owns the state (parameters, Adam moments, step count) and the
+ * work arena, both sized by macros in NAME.h. Every symbol starts with
+ * the model's name. */
+#include <ctype.h>
+#include <math.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "ops.h"
+#include "pipeline.h"
+#include "version.h"
+
+struct Emit {
+	Model *m;          /* the model */
+	Buf *out;          /* where lines go */
+	int indent;        /* current indentation in tabs */
+	int training;      /* inside the train step */
+	const char *real;  /* "float" or "double" */
+	const char *P;     /* NAME, lower case */
+	const char *U;     /* NAME, upper case */
+	const Node *given; /* a value the caller passes in (decode's latent) */
+};
+
+/* ---- helpers used by the op emitters ---- */
+
+void emit_line(Emit *e, const char *fmt, ...)
+{
+	for (int i = 0; i < e->indent; i++)
+		buf_puts(e->out, "\t");
+	va_list ap;
+	va_start(ap, fmt);
+	buf_vprintf(e->out, fmt, ap);
+	va_end(ap);
+	buf_puts(e->out, "\n");
+}
+
+void emit_indent(Emit *e, int delta) { e->indent += delta; }
+const char *emit_ref(Emit *e, const Node *n)
+{
+	(void)e;
+	return xasprintf("t%d", n->id);
+}
+const char *emit_real(Emit *e) { return e->real; }
+int emit_training(Emit *e) { return e->training; }
+const char *emit_prefix(Emit *e) { return e->P; }
+
+const char *emit_num(Emit *e, double v)
+{
+	char buf[64];
+	snprintf(buf, sizeof buf, "%.17g", v);
+	if (!strpbrk(buf, ".eEn"))
+		strcat(buf, ".0");
+	return xasprintf("%s%s", buf, e->real[0] == 'f' ? "f" : "");
+}
+
+const char *emit_count(Emit *e, const Node *n, int whole)
+{
+	(void)e;
+	size_t k = shape_elems(n->shape);
+	if (n->shape.batched && whole)
+		return xasprintf("n * %zu", k);
+	return xasprintf("%zu", k);
+}
+
+/* ---- which nodes a function needs ---- */
+
+static void need(Emit *e, Node *n, char *mark)
+{
+	if (!n || mark[n->id])
+		return;
+	mark[n->id] = 1;
+	if (n == e->given)
+		return;
+	for (int i = 0; i < n->nin; i++)
+		need(e, n->in[i], mark);
+}
+
+/* Declare a pointer for every needed value, then emit the needed nodes in
+ * schedule order. `params_const` makes parameter pointers read-only. */
+static void emit_body(Emit *e, char *mark, int params_const)
+{
+	Graph *g = e->m->g;
+	const char *r = e->real;
+	for (int i = 0; i < g->nodes.len; i++) {
+		Node *n = g->nodes.data[i];
+		if (n->dead || !mark[n->id])
+			continue;
+		if (n == e->given) {
+			emit_line(e, "const %s *const t%d = z;", r, n->id);
+			continue;
+		}
+		switch (n->storage) {
+		case ST_WORK:
+			emit_line(e, "%s *const t%d = (%s *)(work_ + %zu); /* %s %s */", r, n->id, r,
+				  n->offset, n->op->name, shape_str(n->shape));
+			break;
+		case ST_INPUT:
+			emit_line(e, "const %s *const t%d = %s;", r, n->id, n->name);
+			break;
+		case ST_PARAM: {
+			Param *p = g->params.data[n->index];
+			emit_line(e, "%s%s *const t%d = params + %zu; /* %s */", params_const ? "const " : "",
+				  r, n->id, p->offset, p->name);
+			break;
+		}
+		case ST_NONE:
+			break;
+		}
+	}
+	for (int i = 0; i < g->nodes.len; i++) {
+		Node *n = g->nodes.data[i];
+		if (n->dead || !mark[n->id] || n == e->given || n->storage == ST_INPUT ||
+		    n->storage == ST_PARAM)
+			continue;
+		emit_line(e, "/* t%d = %s */", n->id, n->op->name);
+		n->op->emit(e, n);
+	}
+}
+
+/* ---- the fixed parts of NAME.c ---- */
+
+static void emit_kernels(Emit *e)
+{
+	const char *r = e->real, *P = e->P;
+	Buf *o = e->out;
+	buf_printf(o,
+"/* C[i, j] = sum_k A[i, k] B[j, k] (+ bias[j]): rows of A against rows of B.\n"
+" * Sixteen independent partial sums per dot product let the compiler use\n"
+" * vector registers without reassociating a single sum. */\n"
+"static void %s_gemm_nt(long M, long N, long K, const %s *A, const %s *B, const %s *bias, %s *C)\n"
+"{\n"
+"\tfor (long i = 0; i < M; i++) {\n"
+"\t\tconst %s *a = A + i * K;\n"
+"\t\tfor (long j = 0; j < N; j++) {\n"
+"\t\t\tconst %s *b = B + j * K;\n"
+"\t\t\t%s acc[16] = {0}, s = 0;\n"
+"\t\t\tlong k = 0;\n"
+"\t\t\tfor (; k + 16 <= K; k += 16)\n"
+"\t\t\t\tfor (int l = 0; l < 16; l++)\n"
+"\t\t\t\t\tacc[l] += a[k + l] * b[k + l];\n"
+"\t\t\tfor (; k < K; k++)\n"
+"\t\t\t\ts += a[k] * b[k];\n"
+"\t\t\tfor (int w = 8; w > 0; w /= 2)\n"
+"\t\t\t\tfor (int l = 0; l < w; l++)\n"
+"\t\t\t\t\tacc[l] += acc[l + w];\n"
+"\t\t\tC[i * N + j] = acc[0] + s + (bias ? bias[j] : 0);\n"
+"\t\t}\n"
+"\t}\n"
+"}\n\n", P, r, r, r, r, r, r, r);
+	buf_printf(o,
+"/* C[i, j] = sum_k A[i, k] B[k, j]. */\n"
+"static void %s_gemm_nn(long M, long N, long K, const %s *A, const %s *B, %s *C)\n"
+"{\n"
+"\tfor (long i = 0; i < M; i++) {\n"
+"\t\t%s *c = C + i * N;\n"
+"\t\tfor (long j = 0; j < N; j++)\n"
+"\t\t\tc[j] = 0;\n"
+"\t\tfor (long k = 0; k < K; k++) {\n"
+"\t\t\tconst %s a = A[i * K + k], *b = B + k * N;\n"
+"\t\t\tfor (long j = 0; j < N; j++)\n"
+"\t\t\t\tc[j] += a * b[j];\n"
+"\t\t}\n"
+"\t}\n"
+"}\n\n", P, r, r, r, r, r);
+	buf_printf(o,
+"/* C[i, j] = sum_k A[k, i] B[k, j]: the product of two batches, summed\n"
+" * over the batch (A is K x M, B is K x N). */\n"
+"static void %s_gemm_tn(long M, long N, long K, const %s *A, const %s *B, %s *C)\n"
+"{\n"
+"\tfor (long i = 0; i < M; i++) {\n"
+"\t\t%s *c = C + i * N;\n"
+"\t\tfor (long j = 0; j < N; j++)\n"
+"\t\t\tc[j] = 0;\n"
+"\t\tfor (long k = 0; k < K; k++) {\n"
+"\t\t\tconst %s a = A[k * M + i], *b = B + k * N;\n"
+"\t\t\tfor (long j = 0; j < N; j++)\n"
+"\t\t\t\tc[j] += a * b[j];\n"
+"\t\t}\n"
+"\t}\n"
+"}\n\n", P, r, r, r, r, r);
+}
+
+static const char *upper(const char *s)
+{
+	char *u = xstrdup(s);
+	for (char *p = u; *p; p++)
+		*p = (char)toupper((unsigned char)*p);
+	return u;
+}
+
+/* State layout: a 64-byte header (step count, then spare), then the
+ * parameters, first moments and second moments, each 64-byte aligned. */
+static size_t block_bytes(Model *m)
+{
+	size_t b = m->g->param_elems * (m->f64 ? 8 : 4);
+	return (b + 63) / 64 * 64;
+}
+
+static void inputs_signature(Emit *e, Buf *b)
+{
+	Graph *g = e->m->g;
+	for (int i = 0; i < g->inputs.len; i++)
+		buf_printf(b, "const %s_real *%s, ", e->P, ((GInput *)g->inputs.data[i])->name);
+}
+
+static const char *sig_inputs(Emit *e)
+{
+	Buf b = {0};
+	buf_puts(&b, "");
+	inputs_signature(e, &b);
+	return b.data;
+}
+
+static void emit_header(Emit *e)
+{
+	Model *m = e->m;
+	Graph *g = m->g;
+	Buf *o = e->out;
+	const char *P = e->P, *U = e->U, *r = e->real, *in = sig_inputs(e);
+	buf_printf(o, "/* %s.h - generated by aecc %s from %s. Do not edit.\n", P, AECC_VERSION, m->file);
+	buf_printf(o, " *\n * Memory is the caller's: a state buffer of %s_STATE_BYTES (parameters,\n", U);
+	buf_printf(o, " * Adam moments, step count) and a work buffer of %s_WORK_BYTES, both\n", U);
+	buf_printf(o, " * aligned to 64 bytes. n, the rows in a call, is 1..%s_MAX_BATCH. */\n", U);
+	buf_printf(o, "#ifndef %s_H\n#define %s_H\n\n#include <stddef.h>\n#include <stdint.h>\n\n", U, U);
+	buf_printf(o, "#define %s_MAX_BATCH %d\n", U, m->train.batch);
+	buf_printf(o, "#define %s_STATE_BYTES %zu\n", U, 64 + 3 * block_bytes(m));
+	buf_printf(o, "#define %s_WORK_BYTES %zu\n", U, m->work_bytes);
+	buf_printf(o, "#define %s_NUM_PARAMS %d\n", U, g->params.len);
+	buf_printf(o, "#define %s_PARAM_ELEMS %zu\n", U, g->param_elems);
+	buf_printf(o, "#define %s_NUM_INPUTS %d\n", U, g->inputs.len);
+	for (int i = 0; i < g->inputs.len; i++) {
+		GInput *gi = g->inputs.data[i];
+		buf_printf(o, "#define %s_INPUT%d_SIZE %zu /* input %s %s */\n", U, i,
+			   shape_elems(gi->shape), gi->name, shape_str(gi->shape));
+	}
+	buf_printf(o, "#define %s_LATENT_SIZE %zu /* %s */\n", U, shape_elems(g->latent->shape),
+		   shape_str(g->latent->shape));
+	buf_printf(o, "#define %s_OUTPUT_SIZE %zu /* %s */\n\n", U, shape_elems(g->output->shape),
+		   shape_str(g->output->shape));
+	buf_printf(o, "typedef %s %s_real;\n\n", r, P);
+	buf_printf(o, "/* Optimizer settings for one train step (torch.optim.Adam semantics). */\n");
+	buf_printf(o, "typedef struct %s_hparams {\n\tdouble lr, beta1, beta2, eps, weight_decay;\n", P);
+	buf_printf(o, "\tint stochastic; /* 0: no noise, dropout or sampling */\n} %s_hparams;\n\n", P);
+	buf_printf(o, "/* A parameter tensor: PyTorch name and shape, place in the parameter block. */\n");
+	buf_printf(o, "typedef struct %s_param_info {\n\tconst char *name;\n\tint rank;\n", P);
+	buf_printf(o, "\tlong dims[4];\n\tsize_t offset, size; /* in elements */\n} %s_param_info;\n\n", P);
+	buf_printf(o, "/* The settings of the .ae file's train section. */\n%s_hparams %s_default_hparams(void);\n", P, P);
+	buf_printf(o, "/* Parameter i, 0 <= i < %s_NUM_PARAMS, in declaration order. */\n", U);
+	buf_printf(o, "const %s_param_info *%s_param(int i);\n", P, P);
+	buf_printf(o, "/* The parameter block, Adam's moments and the step count inside a state. */\n");
+	buf_printf(o, "%s_real *%s_params(void *state);\n", P, P);
+	buf_printf(o, "%s_real *%s_adam_m(void *state);\n", P, P);
+	buf_printf(o, "%s_real *%s_adam_v(void *state);\n", P, P);
+	buf_printf(o, "int64_t *%s_step(void *state);\n\n", P);
+	buf_printf(o, "/* Fill a state: parameters as PyTorch initialises nn.Linear (uniform in\n");
+	buf_printf(o, " * +-1/sqrt(fan_in)) from a seeded generator; moments and step zero. */\n");
+	buf_printf(o, "void %s_init(void *state, uint64_t seed);\n", P);
+	buf_printf(o, "/* One optimizer step on n samples; returns the loss before the step. */\n");
+	buf_printf(o, "%s_real %s_train_step(void *state, void *work, %sint n, const %s_hparams *h);\n", P, P, in, P);
+	buf_printf(o, "/* The loss on n samples and its gradient with respect to every parameter\n");
+	buf_printf(o, " * (grad has %s_PARAM_ELEMS elements, laid out as the parameters). */\n", U);
+	buf_printf(o, "%s_real %s_gradient(const void *state, void *work, %sint n, %s_real *grad);\n", P, P, in, P);
+	buf_printf(o, "/* One Adam step with a gradient from %s_gradient (for example summed\n", P);
+	buf_printf(o, " * over several processes); %s_train_step is the two in one. */\n", P);
+	buf_printf(o, "void %s_update(void *state, const %s_real *grad, const %s_hparams *h);\n", P, P, P);
+	buf_printf(o, "/* The loss on n samples, without training (evaluation mode). */\n");
+	buf_printf(o, "%s_real %s_loss(const void *state, void *work, %sint n);\n", P, P, in);
+	buf_printf(o, "/* Reconstruct: out is n x %s_OUTPUT_SIZE. */\n", U);
+	buf_printf(o, "void %s_forward(const void *state, void *work, %sint n, %s_real *out);\n", P, in, P);
+	buf_printf(o, "/* Encode: z is n x %s_LATENT_SIZE. */\n", U);
+	buf_printf(o, "void %s_encode(const void *state, void *work, %sint n, %s_real *z);\n", P, in, P);
+	buf_printf(o, "/* Decode latents z (n x %s_LATENT_SIZE) into out (n x %s_OUTPUT_SIZE). */\n", U, U);
+	buf_printf(o, "void %s_decode(const void *state, void *work, const %s_real *z, int n, %s_real *out);\n\n", P, P, P);
+	buf_printf(o, "#endif\n");
+}
+
+static void emit_param_table(Emit *e)
+{
+	Graph *g = e->m->g;
+	const char *P = e->P;
+	buf_printf(e->out, "static const %s_param_info %s_param_table[%d] = {\n", P, P, g->params.len);
+	for (int i = 0; i < g->params.len; i++) {
+		Param *p = g->params.data[i];
+		buf_printf(e->out, "\t{\"%s\", %d, {", p->name, p->shape.rank);
+		for (int d = 0; d < 4; d++)
+			buf_printf(e->out, "%s%d", d ? ", " : "", d < p->shape.rank ? p->shape.dims[d] : 0);
+		buf_printf(e->out, "}, %zu, %zu},\n", p->offset, shape_elems(p->shape));
+	}
+	buf_printf(e->out, "};\n\n");
+}
+
+static void emit_accessors(Emit *e)
+{
+	Model *m = e->m;
+	const char *P = e->P, *r = e->real;
+	size_t blk = block_bytes(m);
+	const TrainConfig *t = &m->train;
+	buf_printf(e->out, "%s_hparams %s_default_hparams(void)\n{\n", P, P);
+	buf_printf(e->out, "\t%s_hparams h = {%.17g, %.17g, %.17g, %.17g, %.17g, 1};\n\treturn h;\n}\n\n", P,
+		   t->lr, t->beta1, t->beta2, t->eps, t->weight_decay);
+	buf_printf(e->out, "const %s_param_info *%s_param(int i)\n{\n", P, P);
+	buf_printf(e->out, "\treturn i >= 0 && i < %d ? &%s_param_table[i] : NULL;\n}\n\n", m->g->params.len, P);
+	const char *names[3] = {"params", "adam_m", "adam_v"};
+	for (int i = 0; i < 3; i++)
+		buf_printf(e->out, "%s_real *%s_%s(void *state)\n{\n\treturn (%s *)((unsigned char *)state + %zu);\n}\n\n",
+			   P, P, names[i], r, 64 + (size_t)i * blk);
+	buf_printf(e->out, "int64_t *%s_step(void *state)\n{\n\treturn (int64_t *)state;\n}\n\n", P);
+}
+
+static void emit_init(Emit *e)
+{
+	Graph *g = e->m->g;
+	const char *P = e->P, *r = e->real;
+	buf_printf(e->out,
+"/* splitmix64: a small, well-mixed generator for initialisation. */\n"
+"static uint64_t %s_next(uint64_t *s)\n{\n"
+"\tuint64_t z = (*s += 0x9e3779b97f4a7c15u);\n"
+"\tz = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;\n"
+"\tz = (z ^ (z >> 27)) * 0x94d049bb133111ebu;\n"
+"\treturn z ^ (z >> 31);\n}\n\n", P);
+	buf_printf(e->out, "void %s_init(void *state, uint64_t seed)\n{\n", P);
+	buf_printf(e->out, "\t%s *params = %s_params(state);\n\tuint64_t s = seed;\n", r, P);
+	buf_printf(e->out, "\tmemset(state, 0, %s_STATE_BYTES);\n", e->U);
+	/* Each parameter's bound 1/sqrt(fan_in) is known here: emit a table. */
+	buf_printf(e->out, "\tstatic const double bound[%d] = {", g->params.len);
+	for (int i = 0; i < g->params.len; i++) {
+		Param *p = g->params.data[i];
+		buf_printf(e->out, "%s%.17g", i ? ", " : "", 1.0 / sqrt((double)p->fan_in));
+	}
+	buf_printf(e->out, "};\n");
+	buf_printf(e->out, "\tfor (int i = 0; i < %d; i++) {\n", g->params.len);
+	buf_printf(e->out, "\t\tconst %s_param_info *p = &%s_param_table[i];\n", P, P);
+	buf_printf(e->out, "\t\tfor (size_t j = 0; j < p->size; j++) {\n");
+	buf_printf(e->out, "\t\t\tdouble u = (double)(%s_next(&s) >> 11) * 0x1.0p-53;\n", P);
+	buf_printf(e->out, "\t\t\tparams[p->offset + j] = (%s)(bound[i] * (2 * u - 1));\n", r);
+	buf_printf(e->out, "\t\t}\n\t}\n}\n\n");
+}
+
+static char *marks(Model *m) { return xcalloc((size_t)m->g->nodes.len, 1); }
+
+static void begin_fn(Emit *e, const char *sig, int is_const)
+{
+	buf_printf(e->out, "%s\n{\n", sig);
+	e->indent = 1;
+	emit_line(e, "unsigned char *const work_ = (unsigned char *)work;");
+	emit_line(e, "%s%s *const params = (%s%s *)((%sunsigned char *)state + 64);",
+		  is_const ? "const " : "", e->real, is_const ? "const " : "", e->real, is_const ? "const " : "");
+	emit_line(e, "(void)work_;");
+	emit_line(e, "(void)params;");
+}
+
+static void end_fn(Emit *e)
+{
+	e->indent = 0;
+	buf_puts(e->out, "}\n\n");
+}
+
+/* The per-step scalars adam_emit_loop reads; increments the step. */
+static void emit_adam_scalars(Emit *e)
+{
+	const char *P = e->P, *r = e->real;
+	emit_line(e, "const int64_t step = ++*%s_step(state);", P);
+	emit_line(e, "%s *const adam_m = %s_adam_m(state), *const adam_v = %s_adam_v(state);", r, P, P);
+	emit_line(e, "const %s beta1 = (%s)h->beta1, beta2 = (%s)h->beta2, eps = (%s)h->eps, wd = (%s)h->weight_decay;",
+		  r, r, r, r, r);
+	emit_line(e, "const %s step_size = (%s)(h->lr / (1 - pow(h->beta1, (double)step)));", r, r);
+	emit_line(e, "const %s bc2_sqrt = (%s)sqrt(1 - pow(h->beta2, (double)step));", r, r);
+}
+
+static void emit_functions(Emit *e)
+{
+	Model *m = e->m;
+	Graph *g = m->g;
+	const char *P = e->P, *r = e->real, *in = sig_inputs(e);
+	char *mk;
+
+	/* train step: everything */
+	mk = marks(m);
+	for (int i = 0; i < g->nodes.len; i++) {
+		Node *n = g->nodes.data[i];
+		if (!n->dead && n->op == &op_adam)
+			need(e, n, mk);
+	}
+	need(e, g->loss, mk);
+	e->training = 1;
+	begin_fn(e, xasprintf("%s_real %s_train_step(void *state, void *work, %sint n, const %s_hparams *h)", P, P, in, P), 0);
+	emit_adam_scalars(e);
+	emit_body(e, mk, 0);
+	emit_line(e, "return t%d[0];", g->loss->id);
+	end_fn(e);
+	e->training = 0;
+
+	/* gradient, update: the train step in two halves */
+	mk = marks(m);
+	need(e, g->loss, mk);
+	for (int i = 0; i < g->params.len; i++)
+		need(e, ((Param *)g->params.data[i])->node->grad, mk);
+	e->training = 1;
+	begin_fn(e, xasprintf("%s_real %s_gradient(const void *state, void *work, %sint n, %s_real *grad)", P, P, in, P), 1);
+	emit_body(e, mk, 1);
+	for (int i = 0; i < g->params.len; i++) {
+		Param *p = g->params.data[i];
+		emit_line(e, "memcpy(grad + %zu, t%d, sizeof(%s) * %zu);", p->offset, p->node->grad->id, r,
+			  shape_elems(p->shape));
+	}
+	emit_line(e, "return t%d[0];", g->loss->id);
+	end_fn(e);
+	e->training = 0;
+	buf_printf(e->out, "void %s_update(void *state, const %s_real *grad, const %s_hparams *h)\n{\n", P, P, P);
+	e->indent = 1;
+	emit_adam_scalars(e);
+	emit_line(e, "%s_real *const params = %s_params(state);", P, P);
+	adam_emit_loop(e, "params", "adam_m", "adam_v", "grad", g->param_elems);
+	end_fn(e);
+
+	/* loss */
+	mk = marks(m);
+	need(e, g->loss, mk);
+	begin_fn(e, xasprintf("%s_real %s_loss(const void *state, void *work, %sint n)", P, P, in), 1);
+	emit_body(e, mk, 1);
+	emit_line(e, "return t%d[0];", g->loss->id);
+	end_fn(e);
+
+	/* forward, encode */
+	Node *res[2] = {g->output, g->latent};
+	const char *fn[2] = {"forward", "encode"}, *arg[2] = {"out", "z"};
+	for (int k = 0; k < 2; k++) {
+		mk = marks(m);
+		need(e, res[k], mk);
+		begin_fn(e, xasprintf("void %s_%s(const void *state, void *work, %sint n, %s_real *%s)", P, fn[k], in, P, arg[k]), 1);
+		emit_body(e, mk, 1);
+		emit_line(e, "memcpy(%s, t%d, sizeof(%s) * %s);", arg[k], res[k]->id, r, emit_count(e, res[k], 1));
+		end_fn(e);
+	}
+
+	/* decode: the latent comes from the caller */
+	mk = marks(m);
+	e->given = g->latent;
+	need(e, g->output, mk);
+	begin_fn(e, xasprintf("void %s_decode(const void *state, void *work, const %s_real *z, int n, %s_real *out)", P, P, P), 1);
+	emit_body(e, mk, 1);
+	emit_line(e, "memcpy(out, t%d, sizeof(%s) * %s);", g->output->id, r, emit_count(e, g->output, 1));
+	end_fn(e);
+	e->given = NULL;
+}
+
+static void emit_source(Emit *e)
+{
+	Buf *o = e->out;
+	buf_printf(o, "/* %s.c - generated by aecc %s from %s. Do not edit. */\n", e->P, AECC_VERSION, e->m->file);
+	buf_printf(o, "#include \"%s.h\"\n\n#include <math.h>\n#include <string.h>\n\n", e->P);
+	emit_kernels(e);
+	emit_param_table(e);
+	emit_accessors(e);
+	emit_init(e);
+	emit_functions(e);
+}
+
+static const char *c_str(const char *s)
+{
+	Buf b = {0};
+	buf_puts(&b, "\"");
+	for (const char *p = s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			buf_printf(&b, "\\%c", *p);
+		else if ((unsigned char)*p < 32)
+			buf_printf(&b, "\\%03o", (unsigned char)*p);
+		else
+			buf_printf(&b, "%c", *p);
+	}
+	buf_puts(&b, "\"");
+	return b.data;
+}
+
+static void emit_main(Emit *e)
+{
+	Model *m = e->m;
+	Graph *g = m->g;
+	Buf *o = e->out;
+	const char *P = e->P, *U = e->U, *r = e->real;
+	int ni = g->inputs.len;
+	buf_printf(o, "/* %s_main.c - generated by aecc %s from %s. Do not edit.\n", P, AECC_VERSION, m->file);
+	buf_printf(o, " * The trainer: links %s.c to the aecc runtime's aert_train_main(). */\n", P);
+	buf_printf(o, "#include <aecc_rt.h>\n\n#include \"%s.h\"\n\n", P);
+	Buf call = {0};
+	for (int i = 0; i < ni; i++)
+		buf_printf(&call, "(const %s *)in[%d], ", r, i);
+	buf_printf(o, "static double train_step(void *state, void *work, const void *const *in, int n, const aert_hparams *a)\n{\n");
+	buf_printf(o, "\t%s_hparams h = {a->lr, a->beta1, a->beta2, a->eps, a->weight_decay, a->stochastic};\n", P);
+	buf_printf(o, "\treturn %s_train_step(state, work, %sn, &h);\n}\n\n", P, call.data);
+	buf_printf(o, "static double eval_loss(const void *state, void *work, const void *const *in, int n)\n{\n");
+	buf_printf(o, "\treturn %s_loss(state, work, %sn);\n}\n\n", P, call.data);
+	buf_printf(o, "static void *params_of(void *s) { return %s_params(s); }\n", P);
+	buf_printf(o, "static void *adam_m_of(void *s) { return %s_adam_m(s); }\n", P);
+	buf_printf(o, "static void *adam_v_of(void *s) { return %s_adam_v(s); }\n", P);
+	buf_printf(o, "static int64_t *step_of(void *s) { return %s_step(s); }\n\n", P);
+	buf_printf(o, "static const aert_input inputs[%d] = {\n", ni);
+	for (int i = 0; i < ni; i++) {
+		GInput *gi = g->inputs.data[i];
+		buf_printf(o, "\t{%s, %d, {", c_str(gi->name), gi->shape.rank);
+		for (int d = 0; d < 4; d++)
+			buf_printf(o, "%s%d", d ? ", " : "", d < gi->shape.rank ? gi->shape.dims[d] : 0);
+		buf_printf(o, "}, %zu, %d},\n", shape_elems(gi->shape), m->train_data[i].onehot);
+	}
+	buf_printf(o, "};\n\n");
+	buf_printf(o, "static aert_param params[%s_NUM_PARAMS];\n\n", U);
+	/* The runtime's table is filled from the model's own at start-up. */
+	buf_printf(o, "int main(int argc, char **argv)\n{\n");
+	buf_printf(o, "\tfor (int i = 0; i < %s_NUM_PARAMS; i++) {\n", U);
+	buf_printf(o, "\t\tconst %s_param_info *p = %s_param(i);\n", P, P);
+	buf_printf(o, "\t\tparams[i].name = p->name;\n\t\tparams[i].rank = p->rank;\n");
+	buf_printf(o, "\t\tfor (int d = 0; d < 4; d++)\n\t\t\tparams[i].dims[d] = (size_t)p->dims[d];\n");
+	buf_printf(o, "\t\tparams[i].offset = p->offset;\n\t\tparams[i].size = p->size;\n\t}\n");
+	buf_printf(o, "\t%s_hparams h = %s_default_hparams();\n", P, P);
+	buf_printf(o, "\taert_model m = {0};\n");
+	buf_printf(o, "\tm.name = %s;\n\tm.source = %s;\n\tm.real_size = %d;\n", c_str(m->name), c_str(m->file), m->f64 ? 8 : 4);
+	buf_printf(o, "\tm.max_batch = %s_MAX_BATCH;\n\tm.state_bytes = %s_STATE_BYTES;\n\tm.work_bytes = %s_WORK_BYTES;\n", U, U, U);
+	buf_printf(o, "\tm.n_inputs = %d;\n\tm.inputs = inputs;\n", ni);
+	buf_printf(o, "\tm.n_params = %s_NUM_PARAMS;\n\tm.params = params;\n\tm.param_elems = %s_PARAM_ELEMS;\n", U, U);
+	buf_printf(o, "\tm.params_of = params_of;\n\tm.adam_m_of = adam_m_of;\n\tm.adam_v_of = adam_v_of;\n\tm.step_of = step_of;\n");
+	buf_printf(o, "\tm.init = %s_init;\n\tm.train_step = train_step;\n\tm.eval_loss = eval_loss;\n", P);
+	buf_printf(o, "\tm.hparams.lr = h.lr;\n\tm.hparams.beta1 = h.beta1;\n\tm.hparams.beta2 = h.beta2;\n");
+	buf_printf(o, "\tm.hparams.eps = h.eps;\n\tm.hparams.weight_decay = h.weight_decay;\n\tm.hparams.stochastic = 1;\n");
+	buf_printf(o, "\tm.batch = %d;\n\tm.epochs = %d;\n\tm.seed = %lluu;\n", m->train.batch, m->train.epochs, m->train.seed);
+	for (int i = 0; i < ni; i++) {
+		if (m->train_data[i].path)
+			buf_printf(o, "\tm.train_path[%d] = %s;\n", i, c_str(m->train_data[i].path));
+		if (m->test_data[i].path)
+			buf_printf(o, "\tm.test_path[%d] = %s;\n", i, c_str(m->test_data[i].path));
+		double sc = m->train_data[i].path ? m->train_data[i].scale : 1;
+		buf_printf(o, "\tm.scale[%d] = %.17g;\n", i, sc);
+	}
+	buf_printf(o, "\treturn aert_train_main(&m, argc, argv);\n}\n");
+}
+
+static int write_out(const char *dir, const char *name, Buf *b)
+{
+	const char *path = xasprintf("%s/%s", dir, name);
+	const char *tmp = xasprintf("%s.tmp", path);
+	FILE *f = fopen(tmp, "w");
+	if (!f || fwrite(b->data, 1, b->len, f) != b->len || fclose(f) != 0 || rename(tmp, path) != 0) {
+		diag_plain("cannot write %s: %s", path, strerror(errno));
+		remove(tmp);
+		return 0;
+	}
+	return 1;
+}
+
+int emit_c(Model *m, const char *dir)
+{
+	if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+		diag_plain("cannot create directory %s: %s", dir, strerror(errno));
+		return 0;
+	}
+	Buf h = {0}, c = {0}, mn = {0};
+	Emit e = {.m = m, .real = m->f64 ? "double" : "float", .P = m->name, .U = upper(m->name)};
+	e.out = &h;
+	emit_header(&e);
+	e.out = &c;
+	emit_source(&e);
+	e.out = &mn;
+	emit_main(&e);
+	return write_out(dir, xasprintf("%s.h", m->name), &h) && write_out(dir, xasprintf("%s.c", m->name), &c) &&
+	       write_out(dir, xasprintf("%s_main.c", m->name), &mn);
+}

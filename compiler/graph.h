@@ -1,0 +1,124 @@
+/* graph.h - the static graph IR.
+ *
+ * A Graph is a list of Nodes in topological order: a node's inputs always
+ * come before it, so walking `nodes` front to back is a valid schedule.
+ * Every value has a static shape. A value is either per-sample (`batched`:
+ * a leading batch dimension n, known only at run time, up to max_batch,
+ * precedes the static dims) or whole (parameters, their gradients, losses).
+ *
+ * The gradient built by autodiff is made of ordinary nodes in the same
+ * graph, so later passes (fusion, planning, emission) and autodiff itself
+ * treat it like any other code. */
+#ifndef AECC_GRAPH_H
+#define AECC_GRAPH_H
+
+#include "util.h"
+
+#define MAX_RANK 4
+#define MAX_IN 6
+#define MAX_ATTR 6
+
+typedef struct OpDef OpDef;
+typedef struct Node Node;
+
+/* The static part of a value's shape. */
+typedef struct Shape {
+	int rank;           /* number of static dims, 0 for a scalar */
+	int dims[MAX_RANK]; /* static dims, outermost first */
+	int batched;        /* 1: a run-time batch dim n precedes dims */
+} Shape;
+
+/* What a node's buffer is and where it lives. */
+typedef enum Storage {
+	ST_WORK,  /* scratch in the work arena, planned by plan.c */
+	ST_INPUT, /* caller's input array */
+	ST_PARAM, /* parameter block of the state */
+	ST_NONE,  /* no value (side-effect nodes such as the Adam update) */
+} Storage;
+
+/* Which phase built the node; used by dumps and by the emitter to decide
+ * what a function that only runs the model (no training) needs. */
+typedef enum Phase {
+	PH_FORWARD,  /* the model and its losses */
+	PH_BACKWARD, /* built by autodiff */
+	PH_UPDATE,   /* optimizer */
+} Phase;
+
+struct Node {
+	int id;              /* index in Graph.nodes at creation; stable name tN */
+	const OpDef *op;     /* what the node computes (ops.h) */
+	int nin;             /* number of inputs */
+	Node *in[MAX_IN];    /* inputs, each earlier in the graph */
+	Shape shape;         /* shape of the result */
+	long iattr[MAX_ATTR];   /* integer attributes, meaning per op */
+	double fattr[MAX_ATTR]; /* real attributes, meaning per op */
+	const char *name;    /* user-visible name (value, parameter), or NULL */
+	const char *layer;   /* "encoder.2": the layer a forward node belongs to */
+	Loc loc;             /* source position that produced the node */
+	Phase phase;         /* which pass built it */
+	Storage storage;     /* where the value lives */
+	int index;           /* ST_INPUT: input number; ST_PARAM: parameter number */
+	int needs_grad;      /* depends on a parameter: autodiff walks it */
+	Node *grad;          /* autodiff: the gradient accumulated so far */
+	int dead;            /* removed by a pass; skipped everywhere */
+	int nuses;           /* live nodes that read this one (graph_count_uses) */
+	/* Memory plan (plan.c). */
+	size_t offset;       /* byte offset in the work arena (ST_WORK) */
+	size_t bytes;        /* bytes at max_batch (ST_WORK) */
+	int first, last;     /* schedule positions of definition and last use */
+};
+
+/* A trainable tensor. Its values live in the parameter block of the state,
+ * in declaration order; the Adam moments mirror that layout. */
+typedef struct Param {
+	const char *name;  /* PyTorch-style "encoder.0.weight" */
+	Shape shape;       /* PyTorch layout (a dense weight is [out, in]) */
+	size_t offset;     /* element offset in the parameter block */
+	long fan_in;       /* for the default initialisation bound 1/sqrt(fan_in) */
+	Node *node;        /* the ST_PARAM node that reads it */
+	Loc loc;           /* the layer that declared it */
+} Param;
+
+/* A model input. */
+typedef struct GInput {
+	const char *name;  /* as declared in the .ae file */
+	Shape shape;       /* per-sample shape (batched) */
+	Node *node;        /* the ST_INPUT node */
+	Loc loc;           /* the declaration */
+} GInput;
+
+typedef struct Graph {
+	Vec nodes;        /* Node*, topological order */
+	Vec params;       /* Param*, declaration order */
+	Vec inputs;       /* GInput*, declaration order */
+	Node *loss;       /* the scalar training objective */
+	Node *latent;     /* the encoder's result (last encoder statement) */
+	Node *output;     /* the decoder's result (last decoder statement) */
+	size_t param_elems; /* total parameter elements */
+} Graph;
+
+Graph *graph_new(void);
+/* Append a node computing `op` of the inputs; the shape is inferred by the
+ * op's shape rule, which may report a diagnostic at `loc` and return 0. */
+Node *graph_add(Graph *g, const OpDef *op, Loc loc, int nin, Node **in);
+Node *graph_add1(Graph *g, const OpDef *op, Loc loc, Node *a);
+Node *graph_add2(Graph *g, const OpDef *op, Loc loc, Node *a, Node *b);
+Node *graph_add3(Graph *g, const OpDef *op, Loc loc, Node *a, Node *b, Node *c);
+Param *graph_param(Graph *g, const char *name, Shape shape, long fan_in, Loc loc);
+GInput *graph_input(Graph *g, const char *name, Shape shape, Loc loc);
+/* Recount Node.nuses over live nodes. */
+void graph_count_uses(Graph *g);
+
+size_t shape_elems(Shape s);  /* static elements (per sample if batched) */
+Shape shape_make(int batched, int rank, const int *dims);
+Shape shape_vec(int batched, int n); /* rank-1 shape */
+Shape shape_scalar(void);
+int shape_eq(Shape a, Shape b);
+/* "[n, 784]" style text for messages and dumps; returns a new string. */
+char *shape_str(Shape s);
+
+/* Dump the live graph as text or Graphviz dot. */
+void graph_dump(FILE *out, Graph *g);
+void graph_dot(FILE *out, Graph *g);
+
+#endif

@@ -1,0 +1,44 @@
+/* model.h - one compiled model: the syntax tree, the graph and the
+ * settings of its train and data sections, carried through the pipeline. */
+#ifndef AECC_MODEL_H
+#define AECC_MODEL_H
+
+#include "ast.h"
+#include "graph.h"
+
+#define MAX_INPUTS 4
+
+/* Where one input's samples come from. */
+typedef struct DataSource {
+	const char *format; /* "idx", "csv" or "npy"; NULL if not given */
+	const char *path;   /* resolved against the .ae file's folder */
+	double scale;       /* multiply raw values by this (1/255 for `/ 255`) */
+	int onehot;         /* > 0: labels fed as one-hot rows of this width */
+	Loc loc;            /* where the source was written */
+} DataSource;
+
+/* The train section, with defaults for what it leaves out. */
+typedef struct TrainConfig {
+	double lr;           /* Adam learning rate */
+	double beta1, beta2; /* Adam moment decay rates */
+	double eps;          /* Adam denominator epsilon */
+	double weight_decay; /* L2 penalty added to the gradient (as torch.optim.Adam) */
+	int batch;           /* samples per step; also the generated max_batch */
+	int epochs;          /* passes over the training set */
+	unsigned long long seed; /* initialisation and shuffling seed */
+} TrainConfig;
+
+typedef struct Model {
+	const char *file;    /* the .ae file */
+	const char *name;    /* model NAME: prefix of every emitted symbol */
+	Program *ast;        /* parse result */
+	Graph *g;            /* the graph, from lowering on */
+	TrainConfig train;   /* train section */
+	DataSource train_data[MAX_INPUTS]; /* data section, per input */
+	DataSource test_data[MAX_INPUTS];  /* data section, per input */
+	int f64;             /* emit double instead of float */
+	size_t work_bytes;   /* arena size after planning */
+	size_t work_bytes_unplanned; /* the same without buffer reuse */
+} Model;
+
+#endif

@@ -1,0 +1,139 @@
+/* op_act.c - elementwise activations and their common gradient op.
+ * Each activation's forward expression and derivative live in the one
+ * table below; act_grad(x, y, dy) computes dy * f'(x) for any of them. */
+#include <string.h>
+
+#include "ops.h"
+
+enum { ACT_RELU, ACT_LEAKY, ACT_SIGMOID, ACT_TANH };
+
+/* Forward as C of x (named X) and, for the derivative, of x, y and slope. */
+static const struct {
+	const char *fwd;   /* y from x; %1$s = x, %2$s = slope */
+	const char *deriv; /* f'(x) from x and y; %1$s = x, %2$s = y, %3$s = slope */
+} act_c[] = {
+	[ACT_RELU] = {"%1$s > 0 ? %1$s : 0", "(%1$s > 0)"},
+	[ACT_LEAKY] = {"%1$s > 0 ? %1$s : %2$s * %1$s", "(%1$s > 0 ? 1 : %3$s)"},
+	[ACT_SIGMOID] = {"1 / (1 + EXP(-%1$s))", "%2$s * (1 - %2$s)"},
+	[ACT_TANH] = {"TANH(%1$s)", "(1 - %2$s * %2$s)"},
+};
+
+static const ArgSpec act_args[] = {{"x", ARG_TENSOR, 0, 0, NULL}};
+static const ArgSpec leaky_args[] = {{"x", ARG_TENSOR, 0, 0, NULL},
+				     {"slope", ARG_REAL, 1, 0.01, NULL}};
+
+static int act_shape(Node *n)
+{
+	n->shape = n->in[0]->shape;
+	return 1;
+}
+
+static Node *act_lower(Lower *L, const Expr *call, const OpDef *op)
+{
+	ArgVal a[2];
+	if (!bind_args(L, call, op, a))
+		return NULL;
+	Node *n = graph_add1(lower_graph(L), op, call->loc, a[0].t);
+	n->fattr[0] = op->nargs > 1 ? a[1].num : 0;
+	if (op == &op_leaky_relu && !(n->fattr[0] >= 0)) {
+		diag_error(a[1].loc, "leaky_relu: slope must be non-negative");
+		return NULL;
+	}
+	return act_shape(n) ? n : NULL;
+}
+
+static Node *relu_lower(Lower *L, const Expr *c) { return act_lower(L, c, &op_relu); }
+static Node *leaky_lower(Lower *L, const Expr *c) { return act_lower(L, c, &op_leaky_relu); }
+static Node *sigmoid_lower(Lower *L, const Expr *c) { return act_lower(L, c, &op_sigmoid); }
+static Node *tanh_lower(Lower *L, const Expr *c) { return act_lower(L, c, &op_tanh); }
+
+static Node *identity_lower(Lower *L, const Expr *call)
+{
+	ArgVal a[1];
+	return bind_args(L, call, &op_identity, a) ? a[0].t : NULL;
+}
+
+/* Spell the math functions for the model's real type. */
+static const char *fix_math(Emit *e, const char *s)
+{
+	int f = !strcmp(emit_real(e), "float");
+	Buf b = {0};
+	for (const char *p = s; *p;) {
+		if (!strncmp(p, "EXP", 3)) {
+			buf_puts(&b, f ? "expf" : "exp");
+			p += 3;
+		} else if (!strncmp(p, "TANH", 4)) {
+			buf_puts(&b, f ? "tanhf" : "tanh");
+			p += 4;
+		} else
+			buf_printf(&b, "%c", *p++);
+	}
+	return b.data;
+}
+
+static int act_kind(const OpDef *op)
+{
+	return op == &op_relu ? ACT_RELU : op == &op_leaky_relu ? ACT_LEAKY
+	     : op == &op_sigmoid ? ACT_SIGMOID : ACT_TANH;
+}
+
+static void act_emit(Emit *e, Node *n)
+{
+	const char *x = xasprintf("%s[i]", emit_ref(e, n->in[0]));
+	const char *expr = xasprintf(fix_math(e, act_c[act_kind(n->op)].fwd), x, emit_num(e, n->fattr[0]));
+	emit_line(e, "for (long i = 0; i < %s; i++)", emit_count(e, n, 1));
+	emit_line(e, "\t%s[i] = %s;", emit_ref(e, n), expr);
+}
+
+static void act_grad_rule(Graph *g, Node *n, Node *dy)
+{
+	Node *d = graph_add3(g, &op_act_grad, n->loc, n->in[0], n, dy);
+	d->iattr[0] = act_kind(n->op);
+	d->fattr[0] = n->fattr[0];
+	act_shape(d);
+	grad_accumulate(g, n->in[0], d);
+}
+
+static const char *act_torch(const Node *n, const char *const *in)
+{
+	switch (act_kind(n->op)) {
+	case ACT_RELU:
+		return xasprintf("torch.relu(%s)", in[0]);
+	case ACT_LEAKY:
+		return xasprintf("F.leaky_relu(%s, %.17g)", in[0], n->fattr[0]);
+	case ACT_SIGMOID:
+		return xasprintf("torch.sigmoid(%s)", in[0]);
+	default:
+		return xasprintf("torch.tanh(%s)", in[0]);
+	}
+}
+
+static double act_flops(const Node *n) { return 4.0 * (double)shape_elems(n->shape); }
+
+#define ACTIVATION(NAME, LOWER, ARGS, DOC)                                              \
+	const OpDef op_##NAME = {.name = #NAME, .lower = LOWER, .args = ARGS,            \
+				 .nargs = sizeof ARGS / sizeof *ARGS, .shape = act_shape,  \
+				 .grad = act_grad_rule, .emit = act_emit, .flops = act_flops, \
+				 .torch = act_torch, .doc = DOC};
+ACTIVATION(relu, relu_lower, act_args, "relu: max(x, 0)")
+ACTIVATION(leaky_relu, leaky_lower, leaky_args, "leaky_relu(slope = 0.01): x if x > 0, else slope * x")
+ACTIVATION(sigmoid, sigmoid_lower, act_args, "sigmoid: 1 / (1 + exp(-x))")
+ACTIVATION(tanh, tanh_lower, act_args, "tanh: hyperbolic tangent")
+
+const OpDef op_identity = {
+	.name = "identity", .lower = identity_lower, .args = act_args, .nargs = 1,
+	.doc = "identity: x unchanged (no node is created)"};
+
+/* act_grad(x, y, dy): dy * f'(x) where y = f(x); iattr[0] names f. */
+static void act_grad_emit(Emit *e, Node *n)
+{
+	const char *x = xasprintf("%s[i]", emit_ref(e, n->in[0]));
+	const char *y = xasprintf("%s[i]", emit_ref(e, n->in[1]));
+	const char *d = xasprintf(fix_math(e, act_c[n->iattr[0]].deriv), x, y, emit_num(e, n->fattr[0]));
+	emit_line(e, "for (long i = 0; i < %s; i++)", emit_count(e, n, 1));
+	emit_line(e, "\t%s[i] = %s[i] * %s;", emit_ref(e, n), emit_ref(e, n->in[2]), d);
+}
+
+const OpDef op_act_grad = {
+	.name = "act_grad", .shape = act_shape, .emit = act_grad_emit, .flops = act_flops,
+	.doc = "dy * f'(x) for the activation f = iattr[0]"};

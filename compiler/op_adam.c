@@ -1,0 +1,48 @@
+/* op_adam.c - the Adam update of one parameter, as torch.optim.Adam
+ * (L2 weight decay added to the gradient, bias corrections applied as
+ * step_size = lr / (1 - beta1^t) and denom = sqrt(v) / sqrt(1 - beta2^t) + eps).
+ * adam(param, grad): updates the parameter and its moments in the state;
+ * the emitter defines the per-step scalars it reads (ADAM_SCALARS). */
+#include "ops.h"
+
+static int adam_shape(Node *n)
+{
+	n->shape = shape_scalar();
+	n->storage = ST_NONE;
+	return 1;
+}
+
+void adam_emit_loop(Emit *e, const char *p, const char *m, const char *v, const char *g, size_t count)
+{
+	const char *r = emit_real(e);
+	emit_line(e, "%s *p = %s, *m = %s, *v = %s;", r, p, m, v);
+	emit_line(e, "const %s *g = %s;", r, g);
+	emit_line(e, "for (long i = 0; i < %zu; i++) {", count);
+	emit_line(e, "\t%s gi = wd != 0 ? g[i] + wd * p[i] : g[i];", r);
+	emit_line(e, "\tm[i] = m[i] * beta1 + gi * (1 - beta1);");
+	emit_line(e, "\tv[i] = v[i] * beta2 + (1 - beta2) * gi * gi;");
+	emit_line(e, "\tp[i] -= step_size * (m[i] / (%s(v[i]) / bc2_sqrt + eps));",
+		  r[0] == 'f' ? "sqrtf" : "sqrt");
+	emit_line(e, "}");
+}
+
+static void adam_emit(Emit *e, Node *n)
+{
+	Node *p = n->in[0];
+	emit_line(e, "{ /* %s */", p->name);
+	emit_indent(e, 1);
+	adam_emit_loop(e, emit_ref(e, p), xasprintf("adam_m + %ld", n->iattr[0]),
+		       xasprintf("adam_v + %ld", n->iattr[0]), emit_ref(e, n->in[1]), shape_elems(p->shape));
+	emit_indent(e, -1);
+	emit_line(e, "}");
+}
+
+static double adam_flops(const Node *n)
+{
+	(void)n;
+	return 0; /* per step, not per sample: counted by the summary separately */
+}
+
+const OpDef op_adam = {
+	.name = "adam", .shape = adam_shape, .emit = adam_emit, .flops = adam_flops,
+	.doc = "Adam update of parameter in[0] with gradient in[1]; iattr[0] is its offset"};

@@ -1,0 +1,130 @@
+/* op_dense.c - the fully connected layer and the products its gradient
+ * needs. Weights use PyTorch's layout: W is [out, in], y = x W^T + b. */
+#include <math.h>
+
+#include "ops.h"
+
+/* dense(x, units, bias = true): in[0] x [n, in], in[1] W [out, in],
+ * in[2] b [out] when iattr[0] (has bias). */
+static const ArgSpec dense_args[] = {
+	{"x", ARG_TENSOR, 0, 0, NULL},
+	{"units", ARG_INT, 0, 0, NULL},
+	{"bias", ARG_BOOL, 1, 1, NULL},
+};
+
+static Node *dense_lower(Lower *L, const Expr *call)
+{
+	ArgVal a[3];
+	if (!bind_args(L, call, &op_dense, a))
+		return NULL;
+	Shape xs = a[0].t->shape;
+	if (!xs.batched || xs.rank != 1) {
+		diag_error(call->loc, "dense needs a flat input [n, features], got %s (flatten it first)",
+			   shape_str(xs));
+		return NULL;
+	}
+	if (a[1].num < 1 || a[1].num > (1 << 24)) {
+		diag_error(a[1].loc, "dense: units must be from 1 to %d, got %.0f", 1 << 24, a[1].num);
+		return NULL;
+	}
+	int out = (int)a[1].num, in = xs.dims[0];
+	int wd[2] = {out, in};
+	Node *args[3] = {a[0].t, lower_param(L, "weight", shape_make(0, 2, wd), in, call->loc), NULL};
+	int nin = 2;
+	if (a[2].num)
+		args[nin++] = lower_param(L, "bias", shape_vec(0, out), in, call->loc);
+	Node *n = graph_add(lower_graph(L), &op_dense, call->loc, nin, args);
+	n->iattr[0] = a[2].num != 0;
+	return op_dense.shape(n) ? n : NULL;
+}
+
+static int dense_shape(Node *n)
+{
+	n->shape = shape_vec(1, n->in[1]->shape.dims[0]);
+	return 1;
+}
+
+static void dense_emit(Emit *e, Node *n)
+{
+	int out = n->in[1]->shape.dims[0], in = n->in[1]->shape.dims[1];
+	emit_line(e, "%s_gemm_nt(n, %d, %d, %s, %s, %s, %s);", emit_prefix(e), out, in,
+		  emit_ref(e, n->in[0]), emit_ref(e, n->in[1]),
+		  n->iattr[0] ? emit_ref(e, n->in[2]) : "NULL", emit_ref(e, n));
+}
+
+static void dense_grad(Graph *g, Node *n, Node *dy)
+{
+	Node *x = n->in[0], *w = n->in[1];
+	if (x->needs_grad) {
+		Node *dx = graph_add2(g, &op_dense_dx, n->loc, dy, w);
+		op_dense_dx.shape(dx);
+		grad_accumulate(g, x, dx);
+	}
+	Node *dw = graph_add2(g, &op_dense_dw, n->loc, dy, x);
+	op_dense_dw.shape(dw);
+	grad_accumulate(g, w, dw);
+	if (n->iattr[0]) {
+		Node *db = graph_add1(g, &op_sum_batch, n->loc, dy);
+		op_sum_batch.shape(db);
+		grad_accumulate(g, n->in[2], db);
+	}
+}
+
+static double dense_flops(const Node *n)
+{
+	return 2.0 * n->in[1]->shape.dims[0] * n->in[1]->shape.dims[1];
+}
+
+static const char *dense_torch(const Node *n, const char *const *in)
+{
+	return xasprintf("F.linear(%s, %s, %s)", in[0], in[1], n->iattr[0] ? in[2] : "None");
+}
+
+const OpDef op_dense = {
+	.name = "dense", .lower = dense_lower, .args = dense_args, .nargs = 3,
+	.shape = dense_shape, .grad = dense_grad, .emit = dense_emit, .flops = dense_flops,
+	.torch = dense_torch,
+	.doc = "dense(units, bias = true): fully connected layer y = x W^T + b, W is [units, in]"};
+
+/* dense_dx(dy, W): dx [n, in] = dy [n, out] W [out, in]. */
+static int dense_dx_shape(Node *n)
+{
+	n->shape = shape_vec(1, n->in[1]->shape.dims[1]);
+	return 1;
+}
+
+static void dense_dx_emit(Emit *e, Node *n)
+{
+	int out = n->in[1]->shape.dims[0], in = n->in[1]->shape.dims[1];
+	emit_line(e, "%s_gemm_nn(n, %d, %d, %s, %s, %s);", emit_prefix(e), in, out,
+		  emit_ref(e, n->in[0]), emit_ref(e, n->in[1]), emit_ref(e, n));
+}
+
+static double dense_dx_flops(const Node *n)
+{
+	return 2.0 * n->in[1]->shape.dims[0] * n->in[1]->shape.dims[1];
+}
+
+const OpDef op_dense_dx = {
+	.name = "dense_dx", .shape = dense_dx_shape, .emit = dense_dx_emit, .flops = dense_dx_flops,
+	.doc = "input gradient of dense: dy W"};
+
+/* dense_dw(dy, x): dW [out, in] = dy^T [out, n] x [n, in], summed over the batch. */
+static int dense_dw_shape(Node *n)
+{
+	int d[2] = {n->in[0]->shape.dims[0], n->in[1]->shape.dims[0]};
+	n->shape = shape_make(0, 2, d);
+	return 1;
+}
+
+static void dense_dw_emit(Emit *e, Node *n)
+{
+	emit_line(e, "%s_gemm_tn(%d, %d, n, %s, %s, %s);", emit_prefix(e), n->shape.dims[0],
+		  n->shape.dims[1], emit_ref(e, n->in[0]), emit_ref(e, n->in[1]), emit_ref(e, n));
+}
+
+static double dense_dw_flops(const Node *n) { return 2.0 * n->shape.dims[0] * n->shape.dims[1]; }
+
+const OpDef op_dense_dw = {
+	.name = "dense_dw", .shape = dense_dw_shape, .emit = dense_dw_emit, .flops = dense_dw_flops,
+	.doc = "weight gradient of dense: dy^T x over the batch"};

@@ -1,0 +1,178 @@
+/* op_loss.c - reconstruction losses and their gradients. Each loss reduces
+ * to a scalar with reduction "mean" (over every element of the batch, as
+ * PyTorch's default) or "sum". */
+#include <string.h>
+
+#include "ops.h"
+
+static const ArgSpec loss_args[] = {
+	{"input", ARG_TENSOR, 0, 0, NULL},
+	{"target", ARG_TENSOR, 0, 0, NULL},
+	{"reduction", ARG_STR, 1, 0, "mean"},
+};
+
+/* iattr[0]: 1 for the mean, 0 for the sum. */
+static Node *loss_lower(Lower *L, const Expr *call, const OpDef *op)
+{
+	ArgVal a[3];
+	if (!bind_args(L, call, op, a))
+		return NULL;
+	int mean = !strcmp(a[2].str, "mean");
+	if (!mean && strcmp(a[2].str, "sum") != 0) {
+		diag_error(a[2].loc, "%s: reduction must be \"mean\" or \"sum\", got \"%s\"", op->name, a[2].str);
+		return NULL;
+	}
+	Node *n = graph_add2(lower_graph(L), op, call->loc, a[0].t, a[1].t);
+	n->iattr[0] = mean;
+	return op->shape(n) ? n : NULL;
+}
+
+static Node *mse_lower(Lower *L, const Expr *c) { return loss_lower(L, c, &op_mse); }
+static Node *bce_lower(Lower *L, const Expr *c) { return loss_lower(L, c, &op_bce); }
+
+static int loss_shape(Node *n)
+{
+	Shape a = n->in[0]->shape, b = n->in[1]->shape;
+	if (!shape_eq(a, b)) {
+		diag_error(n->loc, "%s compares values of different shapes: %s and %s", n->op->name,
+			   shape_str(a), shape_str(b));
+		return 0;
+	}
+	if (!a.batched) {
+		diag_error(n->loc, "%s needs per-sample values, got %s", n->op->name, shape_str(a));
+		return 0;
+	}
+	n->shape = shape_scalar();
+	return 1;
+}
+
+/* Emit `acc += TERM` over every element, then the reduction. */
+static void emit_reduce(Emit *e, Node *n, const char *pre, const char *term)
+{
+	const char *cnt = emit_count(e, n->in[0], 1);
+	emit_line(e, "{");
+	emit_indent(e, 1);
+	emit_line(e, "double acc = 0;");
+	emit_line(e, "for (long i = 0; i < %s; i++) {", cnt);
+	emit_line(e, "\t%s", pre);
+	emit_line(e, "\tacc += %s;", term);
+	emit_line(e, "}");
+	if (n->iattr[0])
+		emit_line(e, "%s[0] = (%s)(acc / (double)(%s));", emit_ref(e, n), emit_real(e), cnt);
+	else
+		emit_line(e, "%s[0] = (%s)acc;", emit_ref(e, n), emit_real(e));
+	emit_indent(e, -1);
+	emit_line(e, "}");
+}
+
+static void mse_emit(Emit *e, Node *n)
+{
+	emit_reduce(e, n, xasprintf("double d = (double)%s[i] - (double)%s[i];", emit_ref(e, n->in[0]),
+				    emit_ref(e, n->in[1])),
+		    "d * d");
+}
+
+/* log clamped at -100 as PyTorch's BCELoss does, so p = 0 or 1 is finite. */
+static void bce_emit(Emit *e, Node *n)
+{
+	const char *p = emit_ref(e, n->in[0]), *t = emit_ref(e, n->in[1]);
+	emit_reduce(e, n,
+		    xasprintf("double p = %s[i], t = %s[i], lp = p > 0 ? log(p) : -100, lq = p < 1 ? log(1 - p) : -100;", p, t),
+		    "-(t * (lp < -100 ? -100 : lp) + (1 - t) * (lq < -100 ? -100 : lq))");
+}
+
+static Node *loss_grad_node(Graph *g, const OpDef *op, Node *n, Node *dy)
+{
+	Node *d = graph_add3(g, op, n->loc, n->in[0], n->in[1], dy);
+	d->iattr[0] = n->iattr[0];
+	d->shape = n->in[0]->shape;
+	return d;
+}
+
+static void mse_grad(Graph *g, Node *n, Node *dy)
+{
+	Node *d = loss_grad_node(g, &op_mse_grad, n, dy);
+	grad_accumulate(g, n->in[0], d);
+	if (n->in[1]->needs_grad) {
+		Node *neg = graph_add1(g, &op_scale, n->loc, d);
+		neg->fattr[0] = -1;
+		op_scale.shape(neg);
+		grad_accumulate(g, n->in[1], neg);
+	}
+}
+
+static void bce_grad(Graph *g, Node *n, Node *dy)
+{
+	if (n->in[1]->needs_grad)
+		diag_error(n->loc, "bce: the target must not depend on parameters");
+	grad_accumulate(g, n->in[0], loss_grad_node(g, &op_bce_grad, n, dy));
+}
+
+static const char *loss_torch(const Node *n, const char *const *in)
+{
+	return xasprintf("F.%s(%s, %s, reduction=\"%s\")", n->op == &op_mse ? "mse_loss" : "binary_cross_entropy",
+			 in[0], in[1], n->iattr[0] ? "mean" : "sum");
+}
+
+static double loss_flops(const Node *n) { return 3.0 * (double)shape_elems(n->in[0]->shape); }
+
+const OpDef op_mse = {
+	.name = "mse", .lower = mse_lower, .args = loss_args, .nargs = 3, .shape = loss_shape,
+	.grad = mse_grad, .emit = mse_emit, .flops = loss_flops, .torch = loss_torch,
+	.doc = "mse(input, target, reduction = \"mean\"): squared error, mean over all elements or sum"};
+const OpDef op_bce = {
+	.name = "bce", .lower = bce_lower, .args = loss_args, .nargs = 3, .shape = loss_shape,
+	.grad = bce_grad, .emit = bce_emit, .flops = loss_flops, .torch = loss_torch,
+	.doc = "bce(input, target, reduction = \"mean\"): binary cross-entropy of probabilities (log clamped at -100)"};
+
+static int grad_shape(Node *n)
+{
+	n->shape = n->in[0]->shape;
+	return 1;
+}
+
+/* Scale of the gradient: dy / count for the mean, dy for the sum. */
+static void emit_grad_scale(Emit *e, Node *n)
+{
+	if (n->iattr[0])
+		emit_line(e, "const %s k = (%s)(%s[0] / (double)(%s));", emit_real(e), emit_real(e),
+			  emit_ref(e, n->in[2]), emit_count(e, n, 1));
+	else
+		emit_line(e, "const %s k = %s[0];", emit_real(e), emit_ref(e, n->in[2]));
+}
+
+/* mse_grad(a, b, dy) = dy * 2 (a - b) / count */
+static void mse_grad_emit(Emit *e, Node *n)
+{
+	emit_line(e, "{");
+	emit_indent(e, 1);
+	emit_grad_scale(e, n);
+	emit_line(e, "for (long i = 0; i < %s; i++)", emit_count(e, n, 1));
+	emit_line(e, "\t%s[i] = 2 * k * (%s[i] - %s[i]);", emit_ref(e, n), emit_ref(e, n->in[0]),
+		  emit_ref(e, n->in[1]));
+	emit_indent(e, -1);
+	emit_line(e, "}");
+}
+
+/* bce_grad(p, t, dy) = dy (p - t) / max(p (1 - p), 1e-12) / count, as PyTorch. */
+static void bce_grad_emit(Emit *e, Node *n)
+{
+	const char *p = emit_ref(e, n->in[0]);
+	emit_line(e, "{");
+	emit_indent(e, 1);
+	emit_grad_scale(e, n);
+	emit_line(e, "for (long i = 0; i < %s; i++) {", emit_count(e, n, 1));
+	emit_line(e, "\t%s q = (1 - %s[i]) * %s[i];", emit_real(e), p, p);
+	emit_line(e, "\t%s[i] = k * (%s[i] - %s[i]) / (q > %s ? q : %s);", emit_ref(e, n), p,
+		  emit_ref(e, n->in[1]), emit_num(e, 1e-12), emit_num(e, 1e-12));
+	emit_line(e, "}");
+	emit_indent(e, -1);
+	emit_line(e, "}");
+}
+
+const OpDef op_mse_grad = {
+	.name = "mse_grad", .shape = grad_shape, .emit = mse_grad_emit, .flops = loss_flops,
+	.doc = "gradient of mse with respect to its input"};
+const OpDef op_bce_grad = {
+	.name = "bce_grad", .shape = grad_shape, .emit = bce_grad_emit, .flops = loss_flops,
+	.doc = "gradient of bce with respect to its input"};

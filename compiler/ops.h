@@ -1,0 +1,125 @@
+/* ops.h - the op table. Every op is defined in exactly one place, an
+ * OpDef in one of the op_*.c files: how a call in a .ae file becomes
+ * nodes, its shape rule, its gradient (as more IR), its C emission and its
+ * cost. Adding an op means writing one OpDef and adding it to OP_LIST. */
+#ifndef AECC_OPS_H
+#define AECC_OPS_H
+
+#include "graph.h"
+#include "ast.h"
+
+typedef struct Lower Lower; /* lower.c: state while turning the AST into a graph */
+typedef struct Emit Emit;   /* emit.c: state while writing C */
+
+/* A call argument after binding (see bind_args). */
+typedef enum ArgKind {
+	ARG_TENSOR, /* a value of the model: name, call or pipe */
+	ARG_INT,    /* integer literal */
+	ARG_REAL,   /* any number */
+	ARG_STR,    /* string literal */
+	ARG_BOOL,   /* true/false (written as the names true and false) */
+} ArgKind;
+
+/* One formal parameter of a callable op. */
+typedef struct ArgSpec {
+	const char *name; /* keyword name; positional order is array order */
+	ArgKind kind;     /* what it must be */
+	int optional;     /* may be omitted; then `def` (or def_str) is used */
+	double def;       /* default number or bool */
+	const char *def_str; /* default string */
+} ArgSpec;
+
+/* The bound value of one argument. */
+typedef struct ArgVal {
+	int present;    /* given in the call (else the default) */
+	Node *t;        /* ARG_TENSOR */
+	double num;     /* ARG_INT, ARG_REAL, ARG_BOOL */
+	const char *str;/* ARG_STR */
+	Loc loc;        /* where it was written, or the call's location */
+} ArgVal;
+
+struct OpDef {
+	const char *name; /* name in the language (if `lower`) and in dumps */
+	/* Build the nodes for a call `name(...)` in a .ae file: bind the
+	 * arguments against `args`/`nargs`, create parameters and nodes.
+	 * NULL for internal ops. Returns NULL after reporting an error. */
+	Node *(*lower)(Lower *L, const Expr *call);
+	const ArgSpec *args; /* formal parameters of `lower` */
+	int nargs;           /* number of formals */
+	/* Shape rule: set n->shape from the inputs and attributes. On misuse
+	 * report a diagnostic at n->loc and return 0. */
+	int (*shape)(Node *n);
+	/* Gradient rule: given dy, the gradient of the objective with respect
+	 * to n, add the gradient of each input that needs one with
+	 * grad_accumulate(). NULL: not differentiable (internal error if a
+	 * parameter depends on it through this op). */
+	void (*grad)(Graph *g, Node *n, Node *dy);
+	/* Write the C that computes n (emit.c's helpers). */
+	void (*emit)(Emit *e, Node *n);
+	/* Floating-point operations per sample. */
+	double (*flops)(const Node *n);
+	/* The same computation as a PyTorch expression of the inputs' Python
+	 * names `in` (emit_torch.c); NULL for ops only autodiff creates. */
+	const char *(*torch)(const Node *n, const char *const *in);
+	const char *doc; /* one line for `aecc ops` and docs/ops.md */
+};
+
+/* The ops, one X(name) per OpDef `op_name`. */
+#define OP_LIST(X)                                                         \
+	X(input) X(param) X(constant) X(add) X(sub) X(scale)               \
+	X(dense) X(dense_dx) X(dense_dw) X(sum_batch)                      \
+	X(identity) X(relu) X(leaky_relu) X(sigmoid) X(tanh) X(act_grad)   \
+	X(mse) X(mse_grad) X(bce) X(bce_grad)                              \
+	X(adam)
+
+#define X(n) extern const OpDef op_##n;
+OP_LIST(X)
+#undef X
+
+/* The op callable from .ae files under `name`, or NULL. */
+const OpDef *op_lookup(const char *name);
+/* Every op, in OP_LIST order; *n receives the count. */
+const OpDef *const *op_all(int *n);
+
+/* ---- helpers for op definitions (lower.c) ---- */
+
+/* Bind the arguments of `call` to the op's formals. Tensor arguments are
+ * lowered recursively. Reports errors and returns 0 on failure. */
+int bind_args(Lower *L, const Expr *call, const OpDef *op, ArgVal *out);
+/* Create a parameter named after the current layer ("encoder.0" + suffix)
+ * and return its node. */
+Node *lower_param(Lower *L, const char *suffix, Shape shape, long fan_in, Loc loc);
+/* Index of the layer being lowered inside its section, for naming. */
+Graph *lower_graph(Lower *L);
+
+/* ---- helpers for gradient rules (grad.c) ---- */
+
+/* Add `d` to the gradient accumulated for `x` (ignored if x needs none). */
+void grad_accumulate(Graph *g, Node *x, Node *d);
+
+/* ---- helpers for emission (emit.c) ---- */
+
+/* The Adam update loop over `count` elements (op_adam.c), reading the
+ * per-step scalars the emitter defines: beta1, beta2, eps, wd, step_size,
+ * bc2_sqrt. Shared by the train step and NAME_update. */
+void adam_emit_loop(Emit *e, const char *p, const char *m, const char *v, const char *g, size_t count);
+
+/* Append one line of C at the current indentation. Besides printf
+ * conversions, fmt may not contain newlines. */
+void emit_line(Emit *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void emit_indent(Emit *e, int delta);
+/* The C expression naming n's buffer ("t12"). */
+const char *emit_ref(Emit *e, const Node *n);
+/* The C type of the model's reals ("float" or "double"). */
+const char *emit_real(Emit *e);
+/* A numeric literal of the model's type ("0.5f" or "0.5"). */
+const char *emit_num(Emit *e, double v);
+/* 1 while emitting the train step (noise and dropout active). */
+int emit_training(Emit *e);
+/* The model's symbol prefix ("fashion_ae"). */
+const char *emit_prefix(Emit *e);
+/* Elements of n per sample as a C expression: "784" or, for batched
+ * values, "n * 784" when `whole` is set. */
+const char *emit_count(Emit *e, const Node *n, int whole);
+
+#endif

@@ -1,0 +1,65 @@
+/* plan.c - static memory planning of the work arena.
+ * Requires: a live graph in schedule order (fuse_graph). Provides: an
+ * offset and size for every ST_WORK node such that no two values that are
+ * live at the same time overlap, each 64-byte aligned; Model.work_bytes
+ * (planned) and Model.work_bytes_unplanned (one buffer per value).
+ * Preserves: the graph. Every function the emitter writes runs a subset of
+ * this schedule in the same order, so the plan is valid for all of them. */
+#include "ops.h"
+#include "pipeline.h"
+
+#define ALIGN 64
+
+static size_t round_up(size_t x) { return (x + ALIGN - 1) / ALIGN * ALIGN; }
+
+void plan_memory(Model *m)
+{
+	Graph *g = m->g;
+	size_t real = m->f64 ? 8 : 4;
+	Vec work = {0};
+	int pos = 0;
+	for (int i = 0; i < g->nodes.len; i++) {
+		Node *n = g->nodes.data[i];
+		if (n->dead)
+			continue;
+		n->first = n->last = pos++;
+		for (int j = 0; j < n->nin; j++)
+			if (n->in[j]->last < n->first)
+				n->in[j]->last = n->first;
+		if (n->storage == ST_WORK) {
+			size_t elems = shape_elems(n->shape) * (n->shape.batched ? (size_t)m->train.batch : 1);
+			n->bytes = round_up(elems * real);
+			vec_push(&work, n);
+		}
+	}
+	/* Results handed back to the caller stay live to the end. */
+	Node *roots[] = {g->loss, g->latent, g->output};
+	for (int i = 0; i < 3; i++)
+		if (roots[i])
+			roots[i]->last = pos;
+	/* First fit: place each value, in definition order, at the lowest
+	 * offset that does not overlap a value live at the same time. */
+	size_t top = 0, total = 0;
+	for (int i = 0; i < work.len; i++) {
+		Node *n = work.data[i];
+		size_t off = 0;
+		for (int moved = 1; moved;) {
+			moved = 0;
+			for (int j = 0; j < i; j++) {
+				Node *o = work.data[j];
+				int overlap_time = o->last >= n->first && n->last >= o->first;
+				int overlap_mem = off < o->offset + o->bytes && o->offset < off + n->bytes;
+				if (overlap_time && overlap_mem) {
+					off = o->offset + o->bytes;
+					moved = 1;
+				}
+			}
+		}
+		n->offset = off;
+		if (off + n->bytes > top)
+			top = off + n->bytes;
+		total += n->bytes;
+	}
+	m->work_bytes = top;
+	m->work_bytes_unplanned = total;
+}

@@ -1,0 +1,69 @@
+/* util.h - allocation, strings and diagnostics shared by every compiler pass.
+ *
+ * Memory policy: the compiler is a short-lived process. Everything it
+ * allocates lives until exit and is never freed (as in chibicc); xmalloc
+ * and friends exit with a message if memory runs out.
+ *
+ * Error policy: mistakes in the user's .ae file go through diag_error(),
+ * which prints GNU-style messages and counts them; the driver exits 1 when
+ * the count is non-zero. Bugs in the compiler itself go through ICE(),
+ * which prints the compiler's own file and line and aborts. */
+#ifndef AECC_UTIL_H
+#define AECC_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* A position in a source file. line and col count from 1; col counts bytes. */
+typedef struct Loc {
+	const char *file; /* path as given on the command line (or "<builtin>") */
+	int line;         /* 1-based line; 0 means "no position" */
+	int col;          /* 1-based byte column of the first character */
+} Loc;
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Growable array of pointers. */
+typedef struct Vec {
+	void **data; /* elements */
+	int len;     /* used */
+	int cap;     /* allocated */
+} Vec;
+void vec_push(Vec *v, void *p);
+
+/* Growable string buffer. */
+typedef struct Buf {
+	char *data; /* NUL-terminated contents */
+	size_t len; /* bytes used, excluding the NUL */
+	size_t cap; /* bytes allocated */
+} Buf;
+void buf_printf(Buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void buf_vprintf(Buf *b, const char *fmt, va_list ap);
+void buf_puts(Buf *b, const char *s);
+
+/* Read a whole file; returns NULL and sets errno on failure. */
+char *read_file(const char *path, size_t *len);
+
+/* Diagnostics. The source text of each file is registered once so that the
+ * printer can show the offending line with a caret under the column. */
+void diag_register_source(const char *file, const char *text);
+void diag_error(Loc loc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void diag_note(Loc loc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int diag_errors(void); /* errors reported so far */
+/* An error not tied to a position in a .ae file (bad command-line use,
+ * unreadable file): "aecc: error: ..." */
+void diag_plain(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+_Noreturn void ice_at(const char *file, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+#define ICE(...) ice_at(__FILE__, __LINE__, __VA_ARGS__)
+#define ASSERT(c) ((c) ? (void)0 : ICE("assertion failed: %s", #c))
+
+#endif

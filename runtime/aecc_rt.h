@@ -1,0 +1,224 @@
+/* aecc_rt.h - the aecc runtime: data loading, batching, safetensors
+ * checkpoints and the generic trainer that drives a compiled model.
+ *
+ * Every public symbol starts with aert_ (types) or AERT_ (macros).
+ * Errors: functions that can fail return 0 on success and -1 on failure,
+ * after writing a one-line message that names the file and the problem
+ * into the caller's aert_err. Nothing in the runtime prints on its own
+ * except the trainer (aert_train_main).
+ *
+ * Memory: loaders allocate the dataset with malloc and aert_dataset_free()
+ * releases it. Nothing here allocates per batch. */
+#ifndef AECC_RT_H
+#define AECC_RT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define AERT_VERSION "0.1.0"
+
+/* A message describing the last failure: "FILE: problem". */
+typedef struct aert_err {
+	char msg[512]; /* NUL-terminated; a path too long to fit is shortened
+			* in the middle with "..." so the problem stays readable */
+} aert_err;
+
+/* ---- datasets ---- */
+
+typedef enum aert_dtype {
+	AERT_U8,  /* uint8 */
+	AERT_F32, /* float */
+	AERT_F64, /* double */
+	AERT_I64, /* int64 (safetensors step counters) */
+} aert_dtype;
+
+/* Bytes per element of t (0 for a value outside the enum). */
+size_t aert_dtype_size(aert_dtype t);
+
+/* A dataset kept as compactly as it came: n samples of `sample` elements
+ * each, stored row-major as `dtype`. Labels (IDX rank-1 files) are datasets
+ * with sample == 1. */
+typedef struct aert_dataset {
+	aert_dtype dtype;  /* element type as stored */
+	size_t n;          /* number of samples */
+	int rank;          /* per-sample rank (0 for scalar labels) */
+	size_t dims[4];    /* per-sample dimensions */
+	size_t sample;     /* elements per sample (product of dims, 1 if rank 0) */
+	void *data;        /* n * sample elements, malloc'd */
+	char *path;        /* file it came from, for messages (malloc'd copy) */
+} aert_dataset;
+
+/* The loaders below fill *ds (whatever it held is overwritten, not freed)
+ * and return 0, or return -1 with *ds zeroed and the reason in err. */
+
+/* IDX files (LeCun's format, ubyte/float/double element types), gzipped
+ * (detected by magic) or raw. Truncated or inconsistent files fail. A rank-1
+ * file is a label set: its samples have rank 0. */
+int aert_load_idx(const char *path, aert_dataset *ds, aert_err *err);
+/* CSV: one sample per line, comma-separated numbers, optional header line
+ * (skipped when its first field is not a number). Stored as F32, each
+ * sample of rank 1. Blank lines are skipped; every row must have as many
+ * fields as the first; a field that is not a finite number fails. */
+int aert_load_csv(const char *path, aert_dataset *ds, aert_err *err);
+/* NPY v1.0 (and 2.0/3.0 headers), little-endian '<f4', '<f8', '|u1'
+ * (or '<u1'), C order; first axis is the sample axis. Big-endian, Fortran
+ * order, object and structured arrays fail. */
+int aert_load_npy(const char *path, aert_dataset *ds, aert_err *err);
+/* Dispatch on the extension (any case): .csv, .npy, otherwise IDX (so
+ * .gz files are IDX). */
+int aert_load_any(const char *path, aert_dataset *ds, aert_err *err);
+/* Release what a loader allocated and zero *ds; a zeroed dataset is fine. */
+void aert_dataset_free(aert_dataset *ds);
+
+/* Copy samples idx[0..n) into out (n * ds->sample elements of type
+ * out_dtype, which is AERT_F32 or AERT_F64), multiplying each by scale.
+ * The arithmetic is done in out_dtype, as numpy's
+ * x.astype(float32) * float32(scale) does. Indices must be < ds->n. */
+void aert_batch(const aert_dataset *ds, const size_t *idx, size_t n,
+		double scale, aert_dtype out_dtype, void *out);
+/* Labels to one-hot rows of width `classes`: row i is all zeros but a one at
+ * column label(idx[i]). Fails, naming the file and the sample, if ds is not a
+ * label set (sample != 1), if a label is not an integer in [0, classes), or
+ * if classes < 1; out is then partly written. */
+int aert_batch_onehot(const aert_dataset *ds, const size_t *idx, size_t n,
+		      int classes, aert_dtype out_dtype, void *out, aert_err *err);
+
+/* ---- random numbers (splitmix64-seeded xoshiro256**) ---- */
+
+typedef struct aert_rng {
+	uint64_t s[4]; /* xoshiro256** state, never all zero */
+} aert_rng;
+/* Fill the state from four successive outputs of splitmix64(seed). */
+void aert_rng_seed(aert_rng *r, uint64_t seed);
+/* The next 64 random bits. */
+uint64_t aert_rng_next(aert_rng *r);
+/* Uniform in [0, n), without modulo bias (rejection); 0 when n == 0. */
+uint64_t aert_rng_below(aert_rng *r, uint64_t n);
+/* Fisher-Yates shuffle of perm[0..n). */
+void aert_shuffle(size_t *perm, size_t n, aert_rng *r);
+
+/* ---- safetensors ---- */
+
+/* One tensor to save or load. */
+typedef struct aert_tensor {
+	const char *name;   /* "encoder.0.weight" */
+	aert_dtype dtype;   /* element type in memory and on disk */
+	int rank;           /* 0..4 */
+	size_t dims[4];     /* shape */
+	void *data;         /* elements (row-major) */
+} aert_tensor;
+
+/* Write the tensors atomically: to PATH.tmp.PID, fsync, rename over PATH,
+ * fsync the directory. On failure PATH is untouched and the temp file is
+ * removed. Names must be unique, non-empty and not "__metadata__"; the
+ * header carries {"__metadata__": {"format": "pt"}} so PyTorch's
+ * safetensors.torch.load_file reads the file as it is. */
+int aert_st_save(const char *path, const aert_tensor *t, size_t n, aert_err *err);
+/* Fill each tensor's data (dtype, rank and dims given) from the file. A
+ * tensor missing from the file, or with another shape, fails with a message
+ * naming it and both shapes, unless `found` (may be NULL) marks it optional:
+ * on entry found[i] != 0 makes t[i] optional; on success found[i] is 1 when
+ * t[i] was read and 0 when it is absent (its data then untouched). F32 and
+ * F64 convert into each other; other dtypes must match. The whole file is
+ * validated first (header length, JSON, dtypes, offsets within the file and
+ * consistent with dtype x shape, no gaps or overlaps), so on failure no
+ * tensor's data has been written. */
+int aert_st_load(const char *path, aert_tensor *t, size_t n, int *found, aert_err *err);
+
+/* ---- compiled models, seen through a descriptor ---- */
+
+/* A parameter tensor of a compiled model. */
+typedef struct aert_param {
+	const char *name;   /* "encoder.0.weight" (PyTorch naming and layout) */
+	int rank;           /* 1..4 */
+	size_t dims[4];     /* PyTorch shape: a dense weight is [out, in] */
+	size_t offset;      /* element offset in the parameter block */
+	size_t size;        /* elements */
+} aert_param;
+
+/* A model input as the data section feeds it. */
+typedef struct aert_input {
+	const char *name;    /* input name in the .ae file */
+	int rank;            /* per-sample rank */
+	size_t dims[4];      /* per-sample shape */
+	size_t size;         /* elements per sample */
+	int onehot_classes;  /* > 0: fed from a label file as one-hot rows */
+} aert_input;
+
+/* Adam and friends, in the units of the .ae file. */
+typedef struct aert_hparams {
+	double lr;           /* learning rate */
+	double beta1, beta2; /* decay rates of the first and second moments */
+	double eps;          /* added to the denominator */
+	double weight_decay; /* L2 penalty added to the gradient */
+	int stochastic; /* 0 turns off noise, dropout and sampling (eps = 0) */
+} aert_hparams;
+
+/* Everything the trainer needs to know about one compiled model; the
+ * compiler emits one of these in NAME_main.c. Inputs and outputs are
+ * arrays of the model's element type (float or double, see real_size).
+ * `inputs` holds one pointer per input, each n * input.size elements. */
+typedef struct aert_model {
+	const char *name;       /* model name */
+	const char *source;     /* the .ae file it was compiled from */
+	int real_size;          /* 4 (float) or 8 (double) */
+	int max_batch;          /* largest n the work buffer is sized for */
+	size_t state_bytes;     /* parameters, Adam moments, step, rng */
+	size_t work_bytes;      /* scratch for one step at max_batch */
+	int n_inputs;           /* 1..4 */
+	const aert_input *inputs;  /* n_inputs inputs, in the .ae file's order */
+	int n_params;           /* parameter tensors */
+	const aert_param *params;  /* n_params tensors, in declaration order */
+	size_t param_elems;     /* elements in the parameter block */
+
+	/* Pointers into a state buffer. */
+	void *(*params_of)(void *state);  /* parameter block */
+	void *(*adam_m_of)(void *state);  /* first moments, same layout */
+	void *(*adam_v_of)(void *state);  /* second moments, same layout */
+	int64_t *(*step_of)(void *state); /* Adam step count */
+
+	/* Fill a state: initial parameters from seed, moments and step zero. */
+	void (*init)(void *state, uint64_t seed);
+	/* One optimizer step on n (1..max_batch) samples; returns the loss
+	 * before the step. */
+	double (*train_step)(void *state, void *work, const void *const *inputs, int n,
+			     const aert_hparams *h);
+	/* The loss on n samples without training (evaluation mode). */
+	double (*eval_loss)(const void *state, void *work, const void *const *inputs, int n);
+
+	/* Defaults from the .ae file's train and data sections. */
+	aert_hparams hparams;   /* optimizer settings */
+	int batch;              /* samples per step, 1..max_batch */
+	int epochs;             /* passes over the training set */
+	uint64_t seed;          /* initialisation and shuffling seed */
+	const char *train_path[4]; /* per input, resolved against the .ae file's folder */
+	const char *test_path[4];  /* per input, NULL if the .ae file gives none */
+	double scale[4];           /* per input: multiply raw values by this */
+} aert_model;
+
+/* Save parameters (and, with optimizer != 0, Adam moments as
+ * "optimizer.m.NAME", "optimizer.v.NAME" and "optimizer.step", an I64
+ * scalar) atomically, as F32 when real_size is 4 and F64 when it is 8. */
+int aert_save_model(const aert_model *m, void *state, const char *path, int optimizer,
+		    aert_err *err);
+/* Load parameters; with optimizer != 0 also the Adam state if present (all
+ * of it or none: a file with only part of it fails). All or nothing: on
+ * failure the state is unchanged. */
+int aert_load_model(const aert_model *m, void *state, const char *path, int optimizer,
+		    aert_err *err);
+
+/* The trainer's main(): parses the command line (see --help), loads the
+ * data, trains, evaluates and saves. Returns the process exit status: 0 on
+ * success, 1 on a failure (message on stderr), 2 on a usage error. Prints
+ * one line per epoch on stdout:
+ *   epoch 3/10  train_loss 0.0145  test_loss 0.0147  12.3k samples/s */
+int aert_train_main(const aert_model *m, int argc, char **argv);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,133 @@
+/* gradcheck.c - finite-difference check of a generated model's gradient.
+ *
+ * Built against one model emitted with --dtype f64:
+ *   cc -DMODEL=NAME -I DIR gradcheck.c DIR/NAME.c -lm
+ * For every parameter tensor it compares NAME_gradient() with central
+ * differences (L(p + h d) - L(p - h d)) / 2h along four unit directions d
+ * over the whole tensor: the gradient's own direction and three random
+ * ones. The error of a tensor is max |numeric - analytic| / |g|, where |g|
+ * is the norm of the tensor's gradient. Directional differences move the
+ * loss far more than single elements do, so the check stays well above
+ * the rounding noise of the loss. Exits 1 if any tensor's error exceeds the
+ * tolerance (argv[1], default 1e-6). */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
+#define STR_(a) #a
+#define STR(a) STR_(a)
+#define FN(x) CAT(MODEL, x)
+#define UP(x) CAT(MODEL_UPPER, x)
+
+#include STR(MODEL.h)
+
+typedef FN(_real) real;
+
+static uint64_t rng = 0x2545f4914f6cdd1du;
+
+static double uniform(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (double)(rng >> 11) * 0x1.0p-53;
+}
+
+static void *alloc(size_t bytes)
+{
+	void *p = NULL;
+	if (posix_memalign(&p, 64, bytes ? bytes : 64) != 0) {
+		fputs("gradcheck: out of memory\n", stderr);
+		exit(2);
+	}
+	memset(p, 0, bytes);
+	return p;
+}
+
+/* Random inputs in (0.05, 0.95): valid targets for bce too. */
+static real *input(size_t elems)
+{
+	real *x = alloc(elems * sizeof *x);
+	for (size_t i = 0; i < elems; i++)
+		x[i] = (real)(0.05 + 0.9 * uniform());
+	return x;
+}
+
+enum { N = 3 };
+
+#if UP(_NUM_INPUTS) == 1
+static real *in0;
+#define INPUTS in0,
+static void make_inputs(void) { in0 = input(N * UP(_INPUT0_SIZE)); }
+#elif UP(_NUM_INPUTS) == 2
+static real *in0, *in1;
+#define INPUTS in0, in1,
+static void make_inputs(void)
+{
+	in0 = input(N * UP(_INPUT0_SIZE));
+	in1 = input(N * UP(_INPUT1_SIZE));
+}
+#else
+#error "gradcheck handles models with one or two inputs"
+#endif
+
+/* The loss with the parameters moved by t * dir over one tensor. */
+static double loss_at(void *state, void *work, real *params, const real *save, const double *dir,
+		      size_t off, size_t size, double t)
+{
+	for (size_t i = 0; i < size; i++)
+		params[off + i] = (real)(save[i] + t * dir[i]);
+	return FN(_loss)(state, work, INPUTS N);
+}
+
+int main(int argc, char **argv)
+{
+	double tol = argc > 1 ? atof(argv[1]) : 1e-6, h = argc > 2 ? atof(argv[2]) : 1e-4, worst = 0;
+	void *state = alloc(UP(_STATE_BYTES)), *work = alloc(UP(_WORK_BYTES));
+	real *grad = alloc(UP(_PARAM_ELEMS) * sizeof(real));
+	make_inputs();
+	FN(_init)(state, 7);
+	real *params = FN(_params)(state);
+	FN(_gradient)(state, work, INPUTS N, grad);
+	int failed = 0;
+	for (int t = 0; t < UP(_NUM_PARAMS); t++) {
+		const FN(_param_info) *p = FN(_param)(t);
+		real *save = alloc(p->size * sizeof *save);
+		double *dir = alloc(p->size * sizeof *dir), gnorm = 0, rel = 0;
+		memcpy(save, params + p->offset, p->size * sizeof *save);
+		for (size_t i = 0; i < p->size; i++)
+			gnorm += (double)grad[p->offset + i] * grad[p->offset + i];
+		gnorm = sqrt(gnorm);
+		/* Direction 0 is the gradient itself, then random unit directions. */
+		for (int k = 0; k < 4; k++) {
+			double norm = 0, ana = 0;
+			for (size_t i = 0; i < p->size; i++) {
+				dir[i] = k == 0 ? grad[p->offset + i] : uniform() - 0.5;
+				norm += dir[i] * dir[i];
+			}
+			norm = sqrt(norm);
+			for (size_t i = 0; i < p->size; i++) {
+				dir[i] = norm > 0 ? dir[i] / norm : 0;
+				ana += dir[i] * grad[p->offset + i];
+			}
+			double num = (loss_at(state, work, params, save, dir, p->offset, p->size, h) -
+				      loss_at(state, work, params, save, dir, p->offset, p->size, -h)) / (2 * h);
+			rel = fmax(rel, gnorm > 0 ? fabs(num - ana) / gnorm : fabs(num));
+		}
+		memcpy(params + p->offset, save, p->size * sizeof *save);
+		free(save);
+		free(dir);
+		worst = fmax(worst, rel);
+		int bad = !(rel <= tol) || gnorm == 0;
+		failed |= bad;
+		printf("%-24s %-28s rel %.3e  |g| %.3e%s\n", STR(MODEL), p->name, rel, gnorm,
+		       bad ? (gnorm == 0 ? "  FAIL (zero gradient)" : "  FAIL") : "");
+	}
+	printf("%s: worst relative error %.3e (tolerance %.1e)\n", STR(MODEL), worst, tol);
+	return failed;
+}
