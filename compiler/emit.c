@@ -141,11 +141,11 @@ static void emit_kernels(Emit *e)
 "\t\tfor (long j = 0; j < N; j++) {\n"
 "\t\t\tconst %s *b = B + j * K;\n"
 "\t\t\t%s acc[16] = {0}, s = 0;\n"
-"\t\t\tlong k = 0;\n"
-"\t\t\tfor (; k + 16 <= K; k += 16)\n"
+"\t\t\tconst long K16 = K / 16 * 16;\n"
+"\t\t\tfor (long k = 0; k < K16; k += 16)\n"
 "\t\t\t\tfor (int l = 0; l < 16; l++)\n"
 "\t\t\t\t\tacc[l] += a[k + l] * b[k + l];\n"
-"\t\t\tfor (; k < K; k++)\n"
+"\t\t\tfor (long k = K16; k < K; k++)\n"
 "\t\t\t\ts += a[k] * b[k];\n"
 "\t\t\tfor (int w = 8; w > 0; w /= 2)\n"
 "\t\t\t\tfor (int l = 0; l < w; l++)\n"
@@ -208,6 +208,26 @@ static void inputs_signature(Emit *e, Buf *b)
 	Graph *g = e->m->g;
 	for (int i = 0; i < g->inputs.len; i++)
 		buf_printf(b, "const %s_real *%s, ", e->P, ((GInput *)g->inputs.data[i])->name);
+}
+
+/* The inputs the decoder reads other than through the latent (a label
+ * for a conditional model, for instance): decode takes them too. */
+static const char *decode_inputs(Emit *e)
+{
+	Graph *g = e->m->g;
+	char *mk = xcalloc((size_t)g->nodes.len, 1);
+	const Node *saved = e->given;
+	e->given = g->latent;
+	need(e, g->output, mk);
+	e->given = saved;
+	Buf b = {0};
+	buf_puts(&b, "");
+	for (int i = 0; i < g->inputs.len; i++) {
+		GInput *in = g->inputs.data[i];
+		if (mk[in->node->id] && in->node != g->latent)
+			buf_printf(&b, "const %s_real *%s, ", e->P, in->name);
+	}
+	return b.data;
 }
 
 static const char *sig_inputs(Emit *e)
@@ -277,7 +297,8 @@ static void emit_header(Emit *e)
 	buf_printf(o, "/* Encode: z is n x %s_LATENT_SIZE. */\n", U);
 	buf_printf(o, "void %s_encode(const void *state, void *work, %sint n, %s_real *z);\n", P, in, P);
 	buf_printf(o, "/* Decode latents z (n x %s_LATENT_SIZE) into out (n x %s_OUTPUT_SIZE). */\n", U, U);
-	buf_printf(o, "void %s_decode(const void *state, void *work, const %s_real *z, int n, %s_real *out);\n\n", P, P, P);
+	buf_printf(o, "void %s_decode(const void *state, void *work, const %s_real *z, %sint n, %s_real *out);\n\n", P, P,
+		   decode_inputs(e), P);
 	buf_printf(o, "#endif\n");
 }
 
@@ -444,7 +465,8 @@ static void emit_functions(Emit *e)
 	mk = marks(m);
 	e->given = g->latent;
 	need(e, g->output, mk);
-	begin_fn(e, xasprintf("void %s_decode(const void *state, void *work, const %s_real *z, int n, %s_real *out)", P, P, P), 1);
+	begin_fn(e, xasprintf("void %s_decode(const void *state, void *work, const %s_real *z, %sint n, %s_real *out)", P, P,
+			      decode_inputs(e), P), 1);
 	emit_body(e, mk, 1);
 	emit_line(e, "memcpy(out, t%d, sizeof(%s) * %s);", g->output->id, r, emit_count(e, g->output, 1));
 	end_fn(e);

@@ -49,10 +49,15 @@ void grad_build(Model *m)
 	}
 	mark(g, nfwd, PH_BACKWARD);
 	int nbwd = g->nodes.len;
+	const Param *reported = NULL;
 	for (int i = 0; i < g->params.len; i++) {
 		Param *p = g->params.data[i];
 		if (!p->node->grad) {
-			diag_error(p->loc, "parameter %s does not affect the loss", p->name);
+			/* One message per layer, not per weight and bias. */
+			if (!reported || reported->loc.line != p->loc.line || reported->loc.col != p->loc.col)
+				diag_error(p->loc, "this layer's parameters (%s) do not affect the loss: use its result or remove it",
+					   p->name);
+			reported = p;
 			continue;
 		}
 		Node *u = graph_add2(g, &op_adam, p->loc, p->node, p->node->grad);

@@ -198,7 +198,7 @@ static Node *lower_expr(Lower *L, const Expr *e)
 	case EX_NAME: {
 		Binding *b = lookup(L, e->str);
 		if (b)
-			return b->node;
+			return b->node; /* NULL for a value whose definition failed: already reported */
 		if (op_lookup(e->str))
 			diag_error(e->loc, "'%s' is an operation; apply it with |> or call it with arguments", e->str);
 		else
@@ -241,7 +241,12 @@ static Node *lower_section(Lower *L, const Block *b, const char *section)
 			continue;
 		}
 		Node *n = lower_expr(L, s->value);
-		if (n && bind(L, s->key, n, s->key_loc))
+		if (!n) {
+			/* Bind the name anyway, so later uses are not reported again. */
+			Binding *b = xcalloc(1, sizeof *b);
+			*b = (Binding){s->key, NULL, s->key_loc};
+			vec_push(&L->scope, b);
+		} else if (bind(L, s->key, n, s->key_loc))
 			last = n;
 	}
 	return last;
