@@ -391,6 +391,8 @@ static void emit_adam_scalars(Emit *e)
 	emit_line(e, "%s *const adam_m = %s_adam_m(state), *const adam_v = %s_adam_v(state);", r, P, P);
 	emit_line(e, "const %s beta1 = (%s)h->beta1, beta2 = (%s)h->beta2, eps = (%s)h->eps, wd = (%s)h->weight_decay;",
 		  r, r, r, r, r);
+	/* 1 - beta in double, then rounded, as PyTorch passes it to its kernels. */
+	emit_line(e, "const %s one_m_beta1 = (%s)(1 - h->beta1), one_m_beta2 = (%s)(1 - h->beta2);", r, r, r);
 	emit_line(e, "const %s step_size = (%s)(h->lr / (1 - pow(h->beta1, (double)step)));", r, r);
 	emit_line(e, "const %s bc2_sqrt = (%s)sqrt(1 - pow(h->beta2, (double)step));", r, r);
 }

@@ -19,8 +19,8 @@ void adam_emit_loop(Emit *e, const char *p, const char *m, const char *v, const 
 	emit_line(e, "const %s *g = %s;", r, g);
 	emit_line(e, "for (long i = 0; i < %zu; i++) {", count);
 	emit_line(e, "\t%s gi = wd != 0 ? g[i] + wd * p[i] : g[i];", r);
-	emit_line(e, "\tm[i] = m[i] * beta1 + gi * (1 - beta1);");
-	emit_line(e, "\tv[i] = v[i] * beta2 + (1 - beta2) * gi * gi;");
+	emit_line(e, "\tm[i] = m[i] * beta1 + gi * one_m_beta1;");
+	emit_line(e, "\tv[i] = v[i] * beta2 + one_m_beta2 * gi * gi;");
 	emit_line(e, "\tp[i] -= step_size * (m[i] / (%s(v[i]) / bc2_sqrt + eps));",
 		  r[0] == 'f' ? "sqrtf" : "sqrt");
 	emit_line(e, "}");

@@ -100,8 +100,8 @@ void grad_accumulate(Graph *g, Node *x, Node *d);
 /* ---- helpers for emission (emit.c) ---- */
 
 /* The Adam update loop over `count` elements (op_adam.c), reading the
- * per-step scalars the emitter defines: beta1, beta2, eps, wd, step_size,
- * bc2_sqrt. Shared by the train step and NAME_update. */
+ * per-step scalars the emitter defines: beta1, beta2, one_m_beta1,
+ * one_m_beta2, eps, wd, step_size, bc2_sqrt. Shared by the train step and NAME_update. */
 void adam_emit_loop(Emit *e, const char *p, const char *m, const char *v, const char *g, size_t count);
 
 /* Append one line of C at the current indentation. Besides printf
