@@ -36,6 +36,7 @@ def main():
     ap.add_argument("--loss-tol", type=float, default=1e-5)
     ap.add_argument("--data", default=FASHION)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--dtype", choices=["f32", "f64"], default="f32")
     ap.add_argument("--work")
     ap.add_argument("--aecc", default=os.environ.get("AECC", "build/bin/aecc"))
     args = ap.parse_args()
@@ -43,8 +44,10 @@ def main():
     work = args.work or tempfile.mkdtemp(prefix="aecc-parity-")
     os.makedirs(work, exist_ok=True)
 
-    subprocess.run([args.aecc, "emit", args.model, "-o", work], check=True)
-    subprocess.run([args.aecc, "build", args.model, "-o", work], check=True)
+    dtype = ["--dtype", args.dtype]
+    tdtype = torch.float64 if args.dtype == "f64" else torch.float32
+    subprocess.run([args.aecc, "emit", args.model, "-o", work] + dtype, check=True)
+    subprocess.run([args.aecc, "build", args.model, "-o", work] + dtype, check=True)
     mod = aecc_py.load_module(next(os.path.join(work, f) for f in os.listdir(work)
                                    if f.endswith("_torch.py")))
     exe = os.path.join(work, mod.NAME + "-train")
@@ -55,8 +58,9 @@ def main():
     subset = os.path.join(work, "subset.idx")
     aecc_py.write_idx(subset, raw)
     data = torch.from_numpy(raw.reshape(len(raw), *shape).astype(np.float32) * np.float32(scale))
+    data = data.to(tdtype) if args.dtype == "f32" else torch.from_numpy(raw.reshape(len(raw), *shape) * scale)
 
-    init = mod.init_params(args.seed)
+    init = mod.init_params(args.seed, tdtype)
     init_path = os.path.join(work, "init.safetensors")
     aecc_py.write_safetensors(init_path, {k: v.numpy() for k, v in init.items()})
 

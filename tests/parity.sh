@@ -1,0 +1,30 @@
+#!/bin/sh
+# parity.sh - the generated trainers against PyTorch (scripts/parity.py):
+# every example, then PARITY_RANDOM random dense models (default 6), each in
+# f32 (against PyTorch in float32, tolerance 1e-3 of the largest change) and
+# in f64 (against PyTorch in float64, tolerance 1e-9: the same algorithm).
+# Prints `parity: N passed, M failed`.
+set -u
+PY=${PYTHON:-/usr/bin/python3}
+export AECC=${AECC:-build/bin/aecc}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+"$PY" tests/random_dense.py "$work/models" "${PARITY_RANDOM:-6}" "${PARITY_SEED:-2026}"
+pass=0 fail=0
+for ae in examples/*.ae "$work"/models/*.ae; do
+	for dtype in f32 f64; do
+		name=$(basename "$ae" .ae)-$dtype
+		tol=1e-3 loss_tol=1e-5
+		[ "$dtype" = f64 ] && tol=1e-9 loss_tol=1e-12
+		if "$PY" scripts/parity.py "$ae" --dtype "$dtype" --tol "$tol" --loss-tol "$loss_tol" \
+			--work "$work/$name" >"$work/$name.out" 2>&1; then
+			pass=$((pass + 1))
+			echo "$(tail -n 1 "$work/$name.out") ($dtype, worst $(grep -o 'rel err [0-9.e+-]*' "$work/$name.out" | awk '{print $3}' | sort -g | tail -n 1))"
+		else
+			fail=$((fail + 1))
+			cat "$ae" "$work/$name.out"
+		fi
+	done
+done
+echo "parity: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
