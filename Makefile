@@ -22,13 +22,13 @@ AECC = $(B)/bin/aecc
 RTLIB = $(B)/lib/libaecc_rt.a
 RTHDR = $(B)/include/aecc_rt.h
 
-all: $(AECC) $(RTLIB) $(RTHDR)
+all: $(AECC) $(RTLIB) $(RTHDR) generated
 
-$(B)/dsl/parser.c $(B)/dsl/parser.h: dsl/parser.y
+$(B)/dsl/parser.c $(B)/dsl/parser.h &: dsl/parser.y
 	@mkdir -p $(@D)
 	bison -Wall -Werror --defines=$(B)/dsl/parser.h -o $(B)/dsl/parser.c $<
 
-$(B)/dsl/lexer.c $(B)/dsl/lexer.h: dsl/lexer.l
+$(B)/dsl/lexer.c $(B)/dsl/lexer.h &: dsl/lexer.l
 	@mkdir -p $(@D)
 	flex --header-file=$(B)/dsl/lexer.h -o $(B)/dsl/lexer.c $<
 
@@ -71,10 +71,32 @@ $(B)/tests/runtime_tests: $(TEST_RUNTIME) $(RTLIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -std=gnu99 -Iruntime -o $@ $(TEST_RUNTIME) $(RTLIB) -lcriterion -lz -lm
 
+# Every suite; the README's test command.
 test: all $(B)/tests/compiler_tests $(B)/tests/runtime_tests
-	$(B)/tests/compiler_tests
-	$(B)/tests/runtime_tests
-	sh tests/run.sh
+	sh tests/all.sh
+
+# Single suites.
+gradcheck: all
+	sh tests/gradcheck.sh
+parity: all
+	sh tests/parity.sh
+
+# generated/ holds the emitted C (and PyTorch twin) of every example,
+# refreshed whenever the compiler or the example changes.
+EXAMPLES = $(wildcard examples/*.ae)
+GENERATED = $(EXAMPLES:examples/%.ae=generated/%/.stamp)
+
+generated: $(GENERATED)
+
+generated/%/.stamp: examples/%.ae $(AECC)
+	rm -rf generated/$*
+	$(AECC) emit $< -o generated/$*
+	@touch $@
+
+# The main job: train the reference dense autoencoder on Fashion-MNIST.
+demo: all
+	$(AECC) summary examples/fashion_ae.ae
+	$(AECC) train examples/fashion_ae.ae --save fashion_ae.safetensors
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include
@@ -85,4 +107,4 @@ install: all
 clean:
 	rm -rf $(B)
 
-.PHONY: all test install clean
+.PHONY: all test gradcheck parity generated demo install clean
