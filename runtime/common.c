@@ -1,0 +1,71 @@
+/* common.c - error messages and byte order helpers of the runtime. */
+#include "common.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+/* The shortest a path is cut to, so that a long problem cannot hide it. */
+enum { MIN_PATH_ROOM = 48 };
+
+static const char ELLIPSIS[] = "...";
+
+/* Copy at most room - 1 bytes of path into out (room >= sizeof ELLIPSIS + 2),
+ * keeping its head and tail around "..." if it is longer. */
+static void shorten_path(char *out, size_t room, const char *path)
+{
+	size_t len = strlen(path);
+	if (len < room) {
+		memcpy(out, path, len + 1);
+		return;
+	}
+	size_t keep = room - sizeof ELLIPSIS; /* bytes of path that fit */
+	size_t head = keep / 3, tail = keep - head;
+	memcpy(out, path, head);
+	memcpy(out + head, ELLIPSIS, sizeof ELLIPSIS - 1);
+	memcpy(out + head + sizeof ELLIPSIS - 1, path + len - tail, tail);
+	out[keep + sizeof ELLIPSIS - 1] = '\0';
+}
+
+int aert_fail(aert_err *err, const char *path, const char *fmt, ...)
+{
+	if (!err)
+		return -1;
+	enum { CAP = sizeof err->msg };
+	char problem[CAP];
+	va_list ap;
+	va_start(ap, fmt);
+	int len = vsnprintf(problem, CAP, fmt, ap);
+	va_end(ap);
+	if (len < 0) {
+		problem[0] = '\0';
+		len = 0;
+	}
+	/* Leave a path at least MIN_PATH_ROOM bytes; cut a longer problem. */
+	size_t max_problem = path ? CAP - MIN_PATH_ROOM - 2 : CAP - 1;
+	if ((size_t)len > max_problem) {
+		memcpy(problem + max_problem - (sizeof ELLIPSIS - 1), ELLIPSIS, sizeof ELLIPSIS);
+		len = (int)max_problem;
+	}
+	if (!path) {
+		memcpy(err->msg, problem, (size_t)len + 1);
+		return -1;
+	}
+	/* path (shortened) + ": " + problem + NUL fits CAP by construction */
+	shorten_path(err->msg, CAP - (size_t)len - 2, path);
+	size_t at = strlen(err->msg);
+	memcpy(err->msg + at, ": ", 2);
+	memcpy(err->msg + at + 2, problem, (size_t)len + 1);
+	return -1;
+}
+
+void aert_swap_bytes(void *p, size_t n, size_t width)
+{
+	unsigned char *b = p;
+	for (size_t i = 0; i < n; i++, b += width) {
+		for (size_t lo = 0, hi = width - 1; lo < hi; lo++, hi--) {
+			unsigned char t = b[lo];
+			b[lo] = b[hi];
+			b[hi] = t;
+		}
+	}
+}

@@ -1,0 +1,652 @@
+/* test_trainer.c - aert_train_main driving a hand-written model: a linear
+ * least-squares fit t ~ w.x + b of input "x" [3] to input "t" [1], trained
+ * with Adam exactly as torch.optim.Adam does. */
+#include <criterion/criterion.h>
+#include <criterion/redirect.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aecc_rt.h"
+#include "helpers.h"
+
+enum { D = 3, N_TRAIN = 10, N_TEST = 6, MAX_BATCH = 4, MAX_CALLS = 64 };
+
+/* The model's state: step, then parameters and moments (w[3], b). */
+typedef struct lin_state {
+	int64_t step;
+	int64_t pad[7];
+	float p[D + 1], m[D + 1], v[D + 1];
+} lin_state;
+
+/* What the model saw, for the tests to check. */
+static struct {
+	int calls;             /* train_step calls */
+	int n[MAX_CALLS];      /* batch size of each */
+	float x0[MAX_CALLS];   /* first x value of each batch */
+	float p0[MAX_CALLS];   /* w[0] when each started */
+	int stochastic;        /* h->stochastic of the last call */
+	int eval_rows;         /* rows given to eval_loss in all */
+} seen;
+
+static void *lin_params(void *s) { return ((lin_state *)s)->p; }
+static void *lin_m(void *s) { return ((lin_state *)s)->m; }
+static void *lin_v(void *s) { return ((lin_state *)s)->v; }
+static int64_t *lin_step(void *s) { return &((lin_state *)s)->step; }
+
+static void lin_init(void *state, uint64_t seed)
+{
+	lin_state *s = state;
+	memset(s, 0, sizeof *s);
+	for (int j = 0; j <= D; j++)
+		s->p[j] = 0.01f * (float)((seed + (uint64_t)j) % 5);
+}
+
+/* Mean squared error over n rows and, if grad, its gradient. */
+static double lin_loss(const lin_state *s, const float *x, const float *t, int n, double *grad)
+{
+	double loss = 0;
+	if (grad)
+		memset(grad, 0, (D + 1) * sizeof *grad);
+	for (int i = 0; i < n; i++) {
+		double r = s->p[D] - t[i];
+		for (int j = 0; j < D; j++)
+			r += (double)s->p[j] * x[i * D + j];
+		loss += r * r;
+		for (int j = 0; grad && j < D; j++)
+			grad[j] += 2 * r * x[i * D + j] / n;
+		if (grad)
+			grad[D] += 2 * r / n;
+	}
+	return (float)(loss / n);
+}
+
+static double lin_train_step(void *state, void *work, const void *const *in, int n, const aert_hparams *h)
+{
+	lin_state *s = state;
+	double g[D + 1];
+	(void)work;
+	if (seen.calls < MAX_CALLS) {
+		seen.n[seen.calls] = n;
+		seen.x0[seen.calls] = ((const float *)in[0])[0];
+		seen.p0[seen.calls] = s->p[0];
+	}
+	seen.calls++;
+	seen.stochastic = h->stochastic;
+	double loss = lin_loss(s, in[0], in[1], n, g);
+	int64_t step = ++s->step;
+	for (int j = 0; j <= D; j++) {
+		s->m[j] = (float)(h->beta1 * s->m[j] + (1 - h->beta1) * g[j]);
+		s->v[j] = (float)(h->beta2 * s->v[j] + (1 - h->beta2) * g[j] * g[j]);
+		double mhat = s->m[j] / (1 - pow(h->beta1, (double)step));
+		double vhat = s->v[j] / (1 - pow(h->beta2, (double)step));
+		s->p[j] -= (float)(h->lr * mhat / (sqrt(vhat) + h->eps));
+	}
+	return loss;
+}
+
+static double lin_eval(const void *state, void *work, const void *const *in, int n)
+{
+	(void)work;
+	seen.eval_rows += n;
+	return lin_loss(state, in[0], in[1], n, NULL);
+}
+
+static const aert_param LIN_PARAMS[2] = {
+	{"lin.weight", 2, {1, D}, 0, D},
+	{"lin.bias", 1, {1}, D, 1},
+};
+
+static const aert_input LIN_INPUTS[2] = {
+	{"x", 1, {D}, D, 0},
+	{"t", 1, {1}, 1, 0},
+};
+
+/* The data files in tmp_dir (written by write_data): x, t, x_test, t_test. */
+static char *data_paths[4];
+
+/* Its descriptor, reading data_paths. */
+static aert_model lin_model(void)
+{
+	aert_model m = {0};
+	m.name = "lin";
+	m.source = "lin.ae";
+	m.real_size = 4;
+	m.max_batch = MAX_BATCH;
+	m.state_bytes = sizeof(lin_state);
+	m.work_bytes = 0;
+	m.n_inputs = 2;
+	m.inputs = LIN_INPUTS;
+	m.n_params = 2;
+	m.params = LIN_PARAMS;
+	m.param_elems = D + 1;
+	m.params_of = lin_params;
+	m.adam_m_of = lin_m;
+	m.adam_v_of = lin_v;
+	m.step_of = lin_step;
+	m.init = lin_init;
+	m.train_step = lin_train_step;
+	m.eval_loss = lin_eval;
+	m.hparams = (aert_hparams){0.1, 0.9, 0.999, 1e-8, 0, 1};
+	m.batch = MAX_BATCH;
+	m.epochs = 3;
+	m.seed = 1;
+	m.train_path[0] = data_paths[0];
+	m.train_path[1] = data_paths[1];
+	m.test_path[0] = data_paths[2];
+	m.test_path[1] = data_paths[3];
+	m.scale[0] = 1;
+	m.scale[1] = 1;
+	return m;
+}
+
+/* Sample i of the data: x in [-1, 1], t = 2 x0 - x1 + 0.5 x2 + 1. */
+static void sample(int i, float x[D], float *t)
+{
+	for (int j = 0; j < D; j++)
+		x[j] = (float)((i * 7 + j * 3) % 11) / 5.0f - 1;
+	*t = 2 * x[0] - x[1] + 0.5f * x[2] + 1;
+}
+
+static void write_npy_f4(const char *path, const float *v, int rows, int cols)
+{
+	char dict[128];
+	snprintf(dict, sizeof dict, "{'descr': '<f4', 'fortran_order': False, 'shape': (%d, %d), }", rows, cols);
+	size_t len;
+	unsigned char *img = make_npy(1, dict, v, (size_t)rows * (size_t)cols * sizeof *v, &len);
+	write_bytes(path, img, len);
+	free(img);
+}
+
+static void write_csv(const char *path, const float *v, int rows, int cols)
+{
+	FILE *f = fopen(path, "w");
+	cr_assert_not_null(f);
+	for (int i = 0; i < rows; i++)
+		for (int j = 0; j < cols; j++)
+			fprintf(f, "%.9g%c", v[i * cols + j], j + 1 < cols ? ',' : '\n');
+	fclose(f);
+}
+
+/* The four data files of lin_model: NPY, CSV, CSV, NPY. */
+static void write_data(const aert_model *m)
+{
+	float x[N_TRAIN * D], t[N_TRAIN], tx[N_TEST * D], tt[N_TEST];
+	for (int i = 0; i < N_TRAIN; i++)
+		sample(i, x + i * D, t + i);
+	for (int i = 0; i < N_TEST; i++)
+		sample(100 + i, tx + i * D, tt + i);
+	write_npy_f4(m->train_path[0], x, N_TRAIN, D);
+	write_csv(m->train_path[1], t, N_TRAIN, 1);
+	write_csv(m->test_path[0], tx, N_TEST, D);
+	write_npy_f4(m->test_path[1], tt, N_TEST, 1);
+}
+
+static void setup(void)
+{
+	static const char *const names[4] = {"x.npy", "t.csv", "x_test.csv", "t_test.npy"};
+	tmp_setup();
+	for (int i = 0; i < 4; i++)
+		data_paths[i] = tmp_path(names[i]);
+	cr_redirect_stdout();
+	cr_redirect_stderr();
+	memset(&seen, 0, sizeof seen);
+}
+
+static void teardown(void)
+{
+	for (int i = 0; i < 4; i++)
+		free(data_paths[i]);
+	tmp_teardown();
+}
+
+TestSuite(trainer, .init = setup, .fini = teardown);
+
+/* aert_train_main with "lin-train" and the arguments up to NULL. */
+static int train(const aert_model *m, ...)
+{
+	char *argv[32] = {"lin-train"};
+	int argc = 1;
+	va_list ap;
+	va_start(ap, m);
+	for (char *a; (a = va_arg(ap, char *));)
+		argv[argc++] = a;
+	va_end(ap);
+	return aert_train_main(m, argc, argv);
+}
+
+/* The train and test loss printed for epoch e (1-based) in out. */
+static void epoch_losses(const char *out, int e, double *train_loss, double *test_loss)
+{
+	const char *line = out;
+	for (int k = 1; k < e; k++) {
+		line = strchr(line, '\n');
+		cr_assert_not_null(line, "no line for epoch %d in:\n%s", e, out);
+		line++;
+	}
+	int got_e, total;
+	cr_assert_eq(sscanf(line, "epoch %d/%d  train_loss %lf  test_loss %lf", &got_e, &total, train_loss, test_loss),
+		     4, "bad line: %.80s", line);
+	cr_assert_eq(got_e, e);
+}
+
+static int count_lines(const char *s)
+{
+	int n = 0;
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+Test(trainer, loss_falls)
+{
+	aert_model m = lin_model();
+	write_data(&m);
+	cr_assert_eq(train(&m, "--epochs", "40", "--quiet", NULL), 0);
+	char *out = take_stdout(), *err = take_stderr();
+	cr_assert_str_eq(err, "");
+	cr_assert_eq(count_lines(out), 40, "%s", out);
+	cr_assert_eq(strncmp(out, "epoch 1/40  train_loss ", 23), 0, "%s", out);
+	double first, first_test, last, last_test;
+	epoch_losses(out, 1, &first, &first_test);
+	epoch_losses(out, 40, &last, &last_test);
+	cr_assert_lt(last, first / 20, "train loss %g -> %g", first, last);
+	cr_assert_lt(last_test, first_test / 20, "test loss %g -> %g", first_test, last_test);
+	cr_assert_eq(seen.calls, 40 * 3);
+	cr_assert_eq(seen.eval_rows, 40 * N_TEST, "the whole test set every epoch");
+	cr_assert_eq(seen.stochastic, 1);
+	free(out);
+	free(err);
+}
+
+Test(trainer, epoch_line_format)
+{
+	aert_model m = lin_model();
+	write_data(&m);
+	cr_assert_eq(train(&m, "--epochs", "1", NULL), 0);
+	char *out = take_stdout();
+	char rate[32], rest[8] = "";
+	double train_loss, test_loss;
+	cr_assert_eq(sscanf(out, "epoch 1/1  train_loss %lf  test_loss %lf  %31s samples/s\n%7s", &train_loss,
+			    &test_loss, rate, rest),
+		     3, "%s", out);
+	cr_assert(strchr("0123456789", rate[0]) && strchr("0123456789kM", rate[strlen(rate) - 1]), "%s", rate);
+	char expect[64];
+	snprintf(expect, sizeof expect, "train_loss %.4f  test_loss %.4f  ", train_loss, test_loss);
+	cr_assert_not_null(strstr(out, expect), "%s", out);
+	free(out);
+}
+
+Test(trainer, without_test_set)
+{
+	aert_model m = lin_model();
+	write_data(&m);
+	m.test_path[0] = m.test_path[1] = NULL;
+	cr_assert_eq(train(&m, "--epochs", "2", NULL), 0);
+	char *out = take_stdout();
+	cr_assert_null(strstr(out, "test_loss"), "%s", out);
+	cr_assert_eq(strncmp(out, "epoch 1/2  train_loss ", 22), 0, "%s", out);
+	cr_assert_eq(seen.eval_rows, 0);
+	free(out);
+}
+
+Test(trainer, steps_stop_exactly)
+{
+	aert_model m = lin_model();
+	write_data(&m);
+	cr_assert_eq(train(&m, "--steps", "7", "--no-shuffle", NULL), 0);
+	cr_assert_eq(seen.calls, 7);
+	/* Batches of 4, 4 and the 2 left over, like drop_last=False. */
+	const int want[7] = {4, 4, 2, 4, 4, 2, 4};
+	for (int i = 0; i < 7; i++)
+		cr_assert_eq(seen.n[i], want[i], "batch %d", i);
+	char *out = take_stdout();
+	cr_assert_eq(count_lines(out), 3, "%s", out);
+	cr_assert_not_null(strstr(out, "epoch 3/3  train_loss"), "%s", out);
+
+	memset(&seen, 0, sizeof seen);
+	cr_assert_eq(train(&m, "--steps", "7", "--epochs", "1", NULL), 0);
+	cr_assert_eq(seen.calls, 3, "--epochs 1 ends first");
+	memset(&seen, 0, sizeof seen);
+	cr_assert_eq(train(&m, "--steps", "5", "--batch", "2", "--epochs", "9", NULL), 0);
+	cr_assert_eq(seen.calls, 5, "--steps 5 ends first");
+	free(out);
+}
+
+Test(trainer, batch_option)
+{
+	aert_model m = lin_model();
+	write_data(&m);
+	cr_assert_eq(train(&m, "--batch=3", "--epochs", "1", NULL), 0);
+	cr_assert_eq(seen.calls, 4);
+	cr_assert_eq(seen.n[3], 1);
+}
+
+Test(trainer, no_shuffle_keeps_file_order_and_shuffle_does_not)
+{
+	aert_model m = lin_model();
+	write_data(&m);
+	float x[D], t;
+	cr_assert_eq(train(&m, "--epochs", "2", "--no-shuffle", NULL), 0);
+	for (int k = 0; k < 6; k++) {
+		sample(4 * (k % 3), x, &t);
+		cr_assert_eq(seen.x0[k], x[0], "batch %d starts with sample %d", k, 4 * (k % 3));
+	}
+	memset(&seen, 0, sizeof seen);
+	cr_assert_eq(train(&m, "--epochs", "4", NULL), 0);
+	int moved = 0;
+	for (int k = 0; k < 12; k++) {
+		sample(4 * (k % 3), x, &t);
+		moved += seen.x0[k] != x[0];
+	}
+	cr_assert_gt(moved, 0, "shuffling changes the order");
+}
+
+Test(trainer, same_seed_same_weights)
+{
+	aert_model m = lin_model();
+	write_data(&m);
+	char *a = tmp_path("a.safetensors"), *b = tmp_path("b.safetensors"), *c = tmp_path("c.safetensors");
+	cr_assert_eq(train(&m, "--epochs", "2", "--save", a, NULL), 0);
+	cr_assert_eq(train(&m, "--epochs", "2", "--save", b, NULL), 0);
+	cr_assert_eq(train(&m, "--epochs", "2", "--seed", "99", "--save", c, NULL), 0);
+	size_t la, lb, lc;
+	unsigned char *da = read_bytes(a, &la), *db = read_bytes(b, &lb), *dc = read_bytes(c, &lc);
+	cr_assert_eq(la, lb);
+	cr_assert_arr_eq(da, db, la);
+	cr_assert_eq(la, lc);
+	cr_assert_neq(memcmp(da, dc, la), 0, "another seed, other weights");
+	free(da);
+	free(db);
+	free(dc);
+	free(a);
+	free(b);
+	free(c);
+}
+
+Test(trainer, bad_options_exit_2)
+{
+	static const struct {
+		char *args[4];   /* up to NULL */
+		const char *msg; /* after "lin-train: error: " */
+	} cases[] = {
+		{{"--epochs", "abc"}, "--epochs: 'abc' must be an integer from 1 to 2147483647"},
+		{{"--epochs", "-1"}, "--epochs: '-1' must be an integer"},
+		{{"--epochs", "0"}, "--epochs: '0' must be an integer"},
+		{{"--epochs", "3x"}, "--epochs: '3x' must be an integer"},
+		{{"--epochs"}, "--epochs needs a value"},
+		{{"--steps", "99999999999999999999"}, "--steps: '99999999999999999999' must be an integer"},
+		{{"--batch", "5"}, "--batch: '5' must be an integer from 1 to 4"},
+		{{"--batch", "0"}, "--batch: '0' must be an integer from 1 to 4"},
+		{{"--lr", "0"}, "--lr: '0' must be a positive number"},
+		{{"--lr", "nan"}, "--lr: 'nan' must be a positive number"},
+		{{"--lr", "1e-3x"}, "--lr: '1e-3x' must be a positive number"},
+		{{"--seed", "1.5"}, "--seed: '1.5' must be an integer from 0 to 18446744073709551615"},
+		{{"--bogus"}, "unknown option '--bogus'"},
+		{{"--train-nope", "f"}, "unknown option '--train-nope'"},
+		{{"--quiet=1"}, "--quiet takes no value"},
+		{{"--help=1"}, "--help takes no value"},
+		{{"stray"}, "unexpected argument 'stray'"},
+		{{"--save", ""}, "--save: empty path"},
+		{{"--init", "a", "--resume", "b"}, "--init and --resume cannot be combined"},
+	};
+	enum { N_CASES = sizeof cases / sizeof cases[0] };
+	aert_model m = lin_model();
+	write_data(&m);
+	for (size_t i = 0; i < N_CASES; i++) {
+		char *const *a = cases[i].args;
+		cr_assert_eq(train(&m, a[0], a[1], a[2], a[3], NULL), 2, "case %zu", i);
+	}
+	cr_assert_eq(seen.calls, 0);
+	char *err = take_stderr(), want[256];
+	for (size_t i = 0; i < N_CASES; i++) {
+		snprintf(want, sizeof want, "lin-train: error: %s", cases[i].msg);
+		cr_assert_not_null(strstr(err, want), "'%s' not in:\n%s", want, err);
+	}
+	cr_assert_not_null(strstr(err, "Try 'lin-train --help' for more information.\n"));
+	char *out = take_stdout();
+	cr_assert_str_eq(out, "", "usage errors print nothing on stdout");
+	free(out);
+	free(err);
+}
+
+Test(trainer, help_and_version)
+{
+	aert_model m = lin_model();
+	cr_assert_eq(train(&m, "--version", NULL), 0);
+	cr_assert_eq(train(&m, "--help", "--bogus", NULL), 0);
+	char *out = take_stdout();
+	const char *start = "lin-train (aecc runtime " AERT_VERSION ")\nusage: lin-train [options]\n";
+	cr_assert_eq(strncmp(out, start, strlen(start)), 0, "%s", out);
+	cr_assert_not_null(strstr(out, "--batch N          samples per step, 1..4 (default 4)"), "%s", out);
+	cr_assert_not_null(strstr(out, "--train-INPUT PATH"), "%s", out);
+	free(out);
+}
+
+Test(trainer, missing_data_file_exit_1_without_output)
+{
+	aert_model m = lin_model();
+	write_data(&m);
+	char *nope = tmp_path("nope.npy"), *save = tmp_path("out.safetensors"), *log = tmp_path("log.csv");
+	int before = count_entries(tmp_dir);
+	cr_assert_eq(train(&m, "--train", nope, "--save", save, "--checkpoint", save, "--log", log, NULL), 1);
+	cr_assert_eq(seen.calls, 0);
+	cr_assert(!file_exists(save), "no --save output");
+	cr_assert_eq(count_entries(tmp_dir), before, "nothing written at all");
+	char *err = take_stderr(), want[512];
+	snprintf(want, sizeof want, "lin-train: error: %s: cannot open: No such file or directory\n", nope);
+	cr_assert_str_eq(err, want);
+	free(err);
+	free(nope);
+	free(save);
+	free(log);
+}
+
+Test(trainer, truncated_data_file)
+{
+	aert_model m = lin_model();
+	write_data(&m);
+	size_t len;
+	unsigned char *bytes = read_bytes(m.train_path[0], &len);
+	write_bytes(m.train_path[0], bytes, len - 5);
+	char *save = tmp_path("out.safetensors");
+	cr_assert_eq(train(&m, "--save", save, NULL), 1);
+	cr_assert(!file_exists(save));
+	char *err = take_stderr();
+	cr_assert_not_null(strstr(err, "x.npy: truncated: expected 120 bytes of data, found 115"), "%s", err);
+	free(err);
+	free(bytes);
+	free(save);
+}
+
+Test(trainer, wrong_sample_size_names_the_file)
+{
+	aert_model m = lin_model();
+	write_data(&m);
+	const float x2[N_TRAIN * 2] = {0};
+	char *path = tmp_path("x2.npy");
+	write_npy_f4(path, x2, N_TRAIN, 2);
+	cr_assert_eq(train(&m, "--train", path, NULL), 1);
+	cr_assert_eq(seen.calls, 0);
+	char *err = take_stderr(), want[512];
+	snprintf(want, sizeof want, "lin-train: error: %s: samples have 2 values, model input 'x' needs 3\n", path);
+	cr_assert_str_eq(err, want);
+	free(err);
+	free(path);
+}
+
+Test(trainer, inputs_must_agree_on_sample_count)
+{
+	aert_model m = lin_model();
+	write_data(&m);
+	const float t[N_TRAIN - 1] = {0};
+	char *path = tmp_path("t9.csv");
+	write_csv(path, t, N_TRAIN - 1, 1);
+	cr_assert_eq(train(&m, "--train-t", path, NULL), 1);
+	char *err = take_stderr();
+	cr_assert_not_null(strstr(err, "t9.csv: 9 samples, but "), "%s", err);
+	cr_assert_not_null(strstr(err, "x.npy has 10"), "%s", err);
+	free(err);
+	free(path);
+}
+
+Test(trainer, test_data_for_every_input_or_none)
+{
+	aert_model m = lin_model();
+	write_data(&m);
+	const char *x_test = m.test_path[0];
+	m.test_path[0] = m.test_path[1] = NULL;
+	cr_assert_eq(train(&m, "--test", x_test, NULL), 2);
+	char *err = take_stderr();
+	cr_assert_not_null(strstr(err, "test data for some inputs but not for 't': give --test-t PATH"), "%s", err);
+	free(err);
+	m.train_path[1] = NULL;
+	cr_assert_eq(train(&m, NULL), 2);
+}
+
+Test(trainer, non_finite_loss_stops_without_saving)
+{
+	aert_model m = lin_model();
+	write_data(&m);
+	float x[N_TRAIN * D];
+	for (int i = 0; i < N_TRAIN * D; i++)
+		x[i] = 3e38f;
+	write_npy_f4(m.train_path[0], x, N_TRAIN, D);
+	char *save = tmp_path("out.safetensors");
+	cr_assert_eq(train(&m, "--save", save, NULL), 1);
+	cr_assert_eq(seen.calls, 1);
+	cr_assert(!file_exists(save));
+	char *err = take_stderr();
+	cr_assert_str_eq(err, "lin-train: error: training loss is inf at epoch 1, step 1; stopping\n");
+	free(err);
+	free(save);
+}
+
+Test(trainer, save_checkpoint_resume_init)
+{
+	aert_model m = lin_model();
+	write_data(&m);
+	char *save = tmp_path("w.safetensors"), *ckpt = tmp_path("c.safetensors");
+	cr_assert_eq(train(&m, "--epochs", "2", "--save", save, "--checkpoint", ckpt, NULL), 0);
+	aert_err err;
+	int64_t step = 0;
+	float w[D], m_w[D];
+	aert_tensor t[3] = {{"optimizer.step", AERT_I64, 0, {0}, &step},
+			    {"lin.weight", AERT_F32, 2, {1, D}, w},
+			    {"optimizer.m.lin.weight", AERT_F32, 2, {1, D}, m_w}};
+	cr_assert_eq(aert_st_load(ckpt, t, 3, NULL, &err), 0, "%s", err.msg);
+	cr_assert_eq(step, 6);
+	cr_assert_eq(aert_st_load(save, &t[1], 1, NULL, &err), 0, "%s", err.msg);
+	cr_assert_eq(aert_st_load(save, t, 1, NULL, &err), -1, "--save holds weights only");
+
+	/* Resume: the step count goes on from the checkpoint. */
+	char *ckpt2 = tmp_path("c2.safetensors");
+	memset(&seen, 0, sizeof seen);
+	cr_assert_eq(train(&m, "--resume", ckpt, "--epochs", "1", "--checkpoint", ckpt2, NULL), 0);
+	cr_assert_eq(seen.p0[0], w[0], "training starts from the checkpoint");
+	t[0].data = &step;
+	cr_assert_eq(aert_st_load(ckpt2, t, 1, NULL, &err), 0, "%s", err.msg);
+	cr_assert_eq(step, 9);
+
+	/* Init: parameters from a file, Adam from zero. */
+	memset(&seen, 0, sizeof seen);
+	char *log = tmp_path("log.csv");
+	cr_assert_eq(train(&m, "--init", save, "--steps", "1", "--checkpoint", ckpt2, "--log", log, NULL), 0);
+	cr_assert_eq(seen.p0[0], w[0]);
+	cr_assert_eq(aert_st_load(ckpt2, t, 1, NULL, &err), 0, "%s", err.msg);
+	cr_assert_eq(step, 1);
+	cr_assert_eq(count_entries(tmp_dir), 8, "data, outputs and the log; no temporary files");
+	free(save);
+	free(ckpt);
+	free(ckpt2);
+	free(log);
+}
+
+Test(trainer, bad_weights_file)
+{
+	aert_model m = lin_model();
+	write_data(&m);
+	float w[2] = {0};
+	aert_tensor t = {"lin.weight", AERT_F32, 2, {1, 2}, w};
+	char *path = tmp_path("w.safetensors"), *save = tmp_path("out.safetensors");
+	aert_err err;
+	cr_assert_eq(aert_st_save(path, &t, 1, &err), 0, "%s", err.msg);
+	cr_assert_eq(train(&m, "--init", path, "--save", save, NULL), 1);
+	cr_assert(!file_exists(save));
+	char *msg = take_stderr();
+	cr_assert_not_null(strstr(msg, "w.safetensors: tensor lin.weight has shape [1, 2], model expects [1, 3]\n"),
+			   "%s", msg);
+	free(msg);
+	free(path);
+	free(save);
+}
+
+Test(trainer, log_every_step)
+{
+	aert_model m = lin_model();
+	write_data(&m);
+	char *log = tmp_path("log.csv");
+	cr_assert_eq(train(&m, "--epochs", "2", "--log", log, "--no-noise", NULL), 0);
+	cr_assert_eq(seen.stochastic, 0, "--no-noise");
+	char *text = (char *)read_bytes(log, NULL);
+	cr_assert_eq(strncmp(text, "step,epoch,loss\n1,1,", 20), 0, "%s", text);
+	int lines = 0;
+	for (char *p = text; (p = strchr(p, '\n')); p++)
+		lines++;
+	cr_assert_eq(lines, 1 + 6, "%s", text);
+	cr_assert_not_null(strstr(text, "\n6,2,"), "%s", text);
+	free(text);
+	free(log);
+}
+
+/* ---- labels fed as one-hot rows ---- */
+
+static const aert_input ONEHOT_INPUTS[2] = {
+	{"x", 1, {D}, D, 0},
+	{"t", 1, {1}, 1, 1},
+};
+
+Test(trainer, onehot_labels)
+{
+	aert_model m = lin_model();
+	write_data(&m);
+	m.inputs = ONEHOT_INPUTS;
+	m.test_path[0] = m.test_path[1] = NULL;
+	uint8_t labels[N_TRAIN] = {0};
+	const uint32_t dims[1] = {N_TRAIN};
+	size_t len;
+	unsigned char *img = make_idx(0x08, 1, dims, labels, sizeof labels, &len);
+	char *path = tmp_path("labels.idx");
+	write_bytes(path, img, len);
+	free(img);
+	cr_assert_eq(train(&m, "--train-t", path, "--epochs", "1", NULL), 0);
+	cr_assert_eq(seen.calls, 3);
+
+	/* A label out of range fails before the first step. */
+	labels[7] = 1;
+	img = make_idx(0x08, 1, dims, labels, sizeof labels, &len);
+	write_bytes(path, img, len);
+	free(img);
+	memset(&seen, 0, sizeof seen);
+	cr_assert_eq(train(&m, "--train-t", path, NULL), 1);
+	cr_assert_eq(seen.calls, 0);
+	/* So does a file that is not a label set. */
+	cr_assert_eq(train(&m, "--train-t", m.train_path[0], NULL), 1);
+	char *err = take_stderr();
+	cr_assert_not_null(strstr(err, "labels.idx: label 1 of sample 7 is out of range for 1 classes\n"), "%s", err);
+	cr_assert_not_null(strstr(err, "x.npy: samples have 3 values, model input 't' needs labels (1 value each)\n"),
+			   "%s", err);
+	free(err);
+	free(path);
+}
+
+Test(trainer, invalid_descriptor)
+{
+	aert_model m = lin_model();
+	m.batch = 9;
+	cr_assert_eq(train(&m, NULL), 1);
+	char *err = take_stderr();
+	cr_assert_str_eq(err, "lin-train: error: invalid model descriptor: batch, max_batch or epochs out of range\n");
+	free(err);
+}
