@@ -1,0 +1,118 @@
+#!/bin/sh
+# cli.sh - the command line as a user meets it: aecc's usage errors, the
+# trainer's handling of bad data and weights files (a message naming the
+# file, a non-zero exit, no output file left behind), saved weights loading
+# into torch.nn, and `make install` producing a toolchain that builds a
+# trainer outside the tree. Prints `cli: N passed, M failed`.
+set -u
+top=$(pwd)
+AECC=${AECC:-$top/build/bin/aecc}
+case $AECC in /*) ;; *) AECC=$top/$AECC ;; esac
+PY=${PYTHON:-/usr/bin/python3}
+FM=/usr/share/datasets/fashion-mnist
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cd "$work" || exit 2
+pass=0 fail=0
+
+# expect RC TEXT CMD...: CMD exits with RC and prints TEXT (on stdout or stderr).
+expect() {
+	rc=$1 text=$2
+	shift 2
+	"$@" >out 2>&1
+	got=$?
+	if [ "$got" -eq "$rc" ] && { [ -z "$text" ] || grep -qF -- "$text" out; }; then
+		pass=$((pass + 1))
+	else
+		fail=$((fail + 1))
+		echo "FAIL: $* -> exit $got (want $rc), output:"
+		cat out
+		echo "(wanted: $text)"
+	fi
+}
+
+# ok TEXT COND...: a condition that must hold.
+ok() {
+	text=$1
+	shift
+	if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $text"; fi
+}
+
+# The compiler's own command line.
+expect 2 "no command given" "$AECC"
+expect 2 "unknown command 'frobnicate'" "$AECC" frobnicate x.ae
+expect 2 "unknown option '--fast'" "$AECC" check --fast x.ae
+expect 2 "unknown dtype 'f16'" "$AECC" check --dtype f16 x.ae
+expect 2 "build needs an output folder" "$AECC" build "$top/examples/small_ae.ae"
+expect 1 "aecc: error: cannot read missing.ae: No such file or directory" "$AECC" check missing.ae
+printf 'model m\0' >nul.ae
+expect 1 "nul.ae: not a text file" "$AECC" check nul.ae
+expect 0 "usage: aecc COMMAND" "$AECC" --help
+expect 0 "aecc 0.1.0" "$AECC" --version
+expect 0 "dense" "$AECC" ops
+expect 0 "Work arena:" "$AECC" summary "$top/examples/small_ae.ae"
+expect 0 "digraph aecc" "$AECC" graph --dot "$top/examples/small_ae.ae"
+expect 0 "bwd = dense_dw" "$AECC" graph --pass grad "$top/examples/small_ae.ae"
+
+# A trainer and small data files.
+"$AECC" build "$top/examples/small_ae.ae" -o t >/dev/null 2>&1
+T=./t/small_ae-train
+ok "aecc build makes a trainer" test -x "$T"
+TOP=$top "$PY" - <<'PYEOF'
+import os, sys
+sys.path.insert(0, os.environ["TOP"] + "/scripts")
+import aecc_py
+import numpy as np
+imgs = aecc_py.read_idx("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")
+aecc_py.write_idx("sub.idx", imgs[:300])
+aecc_py.write_idx("small.idx", imgs[:300, :10, :10])
+aecc_py.write_safetensors("wrong.safetensors", {"encoder.0.weight": np.zeros((64, 784), np.float32)})
+aecc_py.write_safetensors("partial.safetensors", {"encoder.0.weight": np.zeros((128, 784), np.float32)})
+PYEOF
+head -c 1000 $FM/t10k-images-idx3-ubyte.gz >trunc.gz
+echo garbage >garbage.safetensors
+
+expect 1 "missing.idx: cannot open" $T --train missing.idx --save w1.safetensors
+ok "no weights written after a failed run" test ! -e w1.safetensors
+expect 1 "trunc.gz: truncated" $T --train trunc.gz --save w2.safetensors
+ok "no weights written after a truncated file" test ! -e w2.safetensors
+expect 1 "small.idx: samples have 100 values, model input 'x' needs 784" $T --train small.idx
+expect 1 "samples have 1 value" $T --train $FM/t10k-labels-idx1-ubyte.gz
+expect 1 "wrong.safetensors: tensor encoder.0.weight has shape [64, 784], model expects [128, 784]" \
+	$T --init wrong.safetensors --train sub.idx
+expect 1 "partial.safetensors" $T --init partial.safetensors --train sub.idx
+expect 1 "garbage.safetensors" $T --init garbage.safetensors --train sub.idx
+expect 2 "--epochs" $T --epochs abc
+expect 2 "--batch" $T --batch 1000
+expect 2 "unknown option" $T --frobnicate
+expect 0 "small_ae-train (aecc runtime" $T --version
+
+# A good run: weights load into torch.nn; a checkpoint resumes.
+expect 0 "epoch 1/1" $T --train sub.idx --test sub.idx --epochs 1 --save w.safetensors \
+	--checkpoint ck.safetensors --quiet
+expect 0 "loaded" "$PY" -c "
+import sys, torch
+sys.path.insert(0, '$top/scripts')
+import aecc_py
+w = {k: torch.from_numpy(v) for k, v in aecc_py.read_safetensors('w.safetensors').items()}
+enc = torch.nn.Sequential(torch.nn.Linear(784, 128), torch.nn.ReLU(), torch.nn.Linear(128, 32))
+dec = torch.nn.Sequential(torch.nn.Linear(32, 128), torch.nn.ReLU(), torch.nn.Linear(128, 784), torch.nn.Sigmoid())
+enc.load_state_dict({k[8:]: v for k, v in w.items() if k.startswith('encoder.')})
+dec.load_state_dict({k[8:]: v for k, v in w.items() if k.startswith('decoder.')})
+print('loaded')"
+expect 0 "epoch 1/1" $T --train sub.idx --resume ck.safetensors --epochs 1 --quiet
+
+# make install, then a trainer built by hand against the installed files.
+if make -C "$top" install PREFIX="$work/prefix" >install.log 2>&1; then
+	"$work/prefix/bin/aecc" emit "$top/examples/small_ae.ae" -o own >/dev/null 2>&1
+	expect 0 "" cc -std=c99 -O2 -I"$work/prefix/include" -Iown own/small_ae.c own/small_ae_main.c \
+		"$work/prefix/lib/libaecc_rt.a" -lz -lm -o own/trainer
+	expect 0 "epoch 1/1" own/trainer --train sub.idx --epochs 1 --quiet
+	expect 0 "epoch 1/1" env AECC_CACHE="$work/cache" "$work/prefix/bin/aecc" train "$top/examples/small_ae.ae" \
+		--train sub.idx --epochs 1 --quiet
+else
+	fail=$((fail + 1))
+	cat install.log
+fi
+echo "cli: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
