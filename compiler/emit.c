@@ -26,7 +26,10 @@ struct Emit {
 	const char *P;     /* NAME, lower case */
 	const char *U;     /* NAME, upper case */
 	const Node *given; /* a value the caller passes in (decode's latent) */
+	unsigned helpers;  /* bit i set: helper i of kernels.c is used */
 };
+
+unsigned *emit_helpers_used(Emit *e) { return &e->helpers; }
 
 /* ---- helpers used by the op emitters ---- */
 
@@ -39,6 +42,14 @@ void emit_line(Emit *e, const char *fmt, ...)
 	buf_vprintf(e->out, fmt, ap);
 	va_end(ap);
 	buf_puts(e->out, "\n");
+}
+
+void emit_raw(Emit *e, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	buf_vprintf(e->out, fmt, ap);
+	va_end(ap);
 }
 
 void emit_indent(Emit *e, int delta) { e->indent += delta; }
@@ -125,67 +136,6 @@ static void emit_body(Emit *e, char *mark, int params_const)
 }
 
 /* ---- the fixed parts of NAME.c ---- */
-
-static void emit_kernels(Emit *e)
-{
-	const char *r = e->real, *P = e->P;
-	Buf *o = e->out;
-	buf_printf(o,
-"/* C[i, j] = sum_k A[i, k] B[j, k] (+ bias[j]): rows of A against rows of B.\n"
-" * Sixteen independent partial sums per dot product let the compiler use\n"
-" * vector registers without reassociating a single sum. */\n"
-"static void %s_gemm_nt(long M, long N, long K, const %s *A, const %s *B, const %s *bias, %s *C)\n"
-"{\n"
-"\tfor (long i = 0; i < M; i++) {\n"
-"\t\tconst %s *a = A + i * K;\n"
-"\t\tfor (long j = 0; j < N; j++) {\n"
-"\t\t\tconst %s *b = B + j * K;\n"
-"\t\t\t%s acc[16] = {0}, s = 0;\n"
-"\t\t\tconst long K16 = K / 16 * 16;\n"
-"\t\t\tfor (long k = 0; k < K16; k += 16)\n"
-"\t\t\t\tfor (int l = 0; l < 16; l++)\n"
-"\t\t\t\t\tacc[l] += a[k + l] * b[k + l];\n"
-"\t\t\tfor (long k = K16; k < K; k++)\n"
-"\t\t\t\ts += a[k] * b[k];\n"
-"\t\t\tfor (int w = 8; w > 0; w /= 2)\n"
-"\t\t\t\tfor (int l = 0; l < w; l++)\n"
-"\t\t\t\t\tacc[l] += acc[l + w];\n"
-"\t\t\tC[i * N + j] = acc[0] + s + (bias ? bias[j] : 0);\n"
-"\t\t}\n"
-"\t}\n"
-"}\n\n", P, r, r, r, r, r, r, r);
-	buf_printf(o,
-"/* C[i, j] = sum_k A[i, k] B[k, j]. */\n"
-"static void %s_gemm_nn(long M, long N, long K, const %s *A, const %s *B, %s *C)\n"
-"{\n"
-"\tfor (long i = 0; i < M; i++) {\n"
-"\t\t%s *c = C + i * N;\n"
-"\t\tfor (long j = 0; j < N; j++)\n"
-"\t\t\tc[j] = 0;\n"
-"\t\tfor (long k = 0; k < K; k++) {\n"
-"\t\t\tconst %s a = A[i * K + k], *b = B + k * N;\n"
-"\t\t\tfor (long j = 0; j < N; j++)\n"
-"\t\t\t\tc[j] += a * b[j];\n"
-"\t\t}\n"
-"\t}\n"
-"}\n\n", P, r, r, r, r, r);
-	buf_printf(o,
-"/* C[i, j] = sum_k A[k, i] B[k, j]: the product of two batches, summed\n"
-" * over the batch (A is K x M, B is K x N). */\n"
-"static void %s_gemm_tn(long M, long N, long K, const %s *A, const %s *B, %s *C)\n"
-"{\n"
-"\tfor (long i = 0; i < M; i++) {\n"
-"\t\t%s *c = C + i * N;\n"
-"\t\tfor (long j = 0; j < N; j++)\n"
-"\t\t\tc[j] = 0;\n"
-"\t\tfor (long k = 0; k < K; k++) {\n"
-"\t\t\tconst %s a = A[k * M + i], *b = B + k * N;\n"
-"\t\t\tfor (long j = 0; j < N; j++)\n"
-"\t\t\t\tc[j] += a * b[j];\n"
-"\t\t}\n"
-"\t}\n"
-"}\n\n", P, r, r, r, r, r);
-}
 
 static const char *upper(const char *s)
 {
@@ -286,7 +236,7 @@ static void emit_header(Emit *e)
 	buf_printf(o, "%s_real %s_train_step(void *state, void *work, %sint n, const %s_hparams *h);\n", P, P, in, P);
 	buf_printf(o, "/* The loss on n samples and its gradient with respect to every parameter\n");
 	buf_printf(o, " * (grad has %s_PARAM_ELEMS elements, laid out as the parameters). */\n", U);
-	buf_printf(o, "%s_real %s_gradient(const void *state, void *work, %sint n, %s_real *grad);\n", P, P, in, P);
+	buf_printf(o, "%s_real %s_gradient(const void *state, void *work, %sint n, const %s_hparams *h, %s_real *grad);\n", P, P, in, P, P);
 	buf_printf(o, "/* One Adam step with a gradient from %s_gradient (for example summed\n", P);
 	buf_printf(o, " * over several processes); %s_train_step is the two in one. */\n", P);
 	buf_printf(o, "void %s_update(void *state, const %s_real *grad, const %s_hparams *h);\n", P, P, P);
@@ -339,16 +289,11 @@ static void emit_init(Emit *e)
 {
 	Graph *g = e->m->g;
 	const char *P = e->P, *r = e->real;
-	buf_printf(e->out,
-"/* splitmix64: a small, well-mixed generator for initialisation. */\n"
-"static uint64_t %s_next(uint64_t *s)\n{\n"
-"\tuint64_t z = (*s += 0x9e3779b97f4a7c15u);\n"
-"\tz = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;\n"
-"\tz = (z ^ (z >> 27)) * 0x94d049bb133111ebu;\n"
-"\treturn z ^ (z >> 31);\n}\n\n", P);
+	const char *uni = emit_helper(e, "uniform"), *mix = emit_helper(e, "mix");
 	buf_printf(e->out, "void %s_init(void *state, uint64_t seed)\n{\n", P);
-	buf_printf(e->out, "\t%s *params = %s_params(state);\n\tuint64_t s = seed;\n", r, P);
+	buf_printf(e->out, "\t%s *params = %s_params(state);\n", r, P);
 	buf_printf(e->out, "\tmemset(state, 0, %s_STATE_BYTES);\n", e->U);
+	buf_printf(e->out, "\t*(uint64_t *)((unsigned char *)state + 8) = %s(seed ^ 0x6e6f697365u); /* noise key */\n", mix);
 	/* Each parameter's bound 1/sqrt(fan_in) is known here: emit a table. */
 	buf_printf(e->out, "\tstatic const double bound[%d] = {", g->params.len);
 	for (int i = 0; i < g->params.len; i++) {
@@ -358,23 +303,44 @@ static void emit_init(Emit *e)
 	buf_printf(e->out, "};\n");
 	buf_printf(e->out, "\tfor (int i = 0; i < %d; i++) {\n", g->params.len);
 	buf_printf(e->out, "\t\tconst %s_param_info *p = &%s_param_table[i];\n", P, P);
-	buf_printf(e->out, "\t\tfor (size_t j = 0; j < p->size; j++) {\n");
-	buf_printf(e->out, "\t\t\tdouble u = (double)(%s_next(&s) >> 11) * 0x1.0p-53;\n", P);
-	buf_printf(e->out, "\t\t\tparams[p->offset + j] = (%s)(bound[i] * (2 * u - 1));\n", r);
-	buf_printf(e->out, "\t\t}\n\t}\n}\n\n");
+	buf_printf(e->out, "\t\tfor (size_t j = 0; j < p->size; j++)\n");
+	buf_printf(e->out, "\t\t\tparams[p->offset + j] = (%s)(bound[i] * (2 * %s(seed, p->offset + j) - 1));\n", r, uni);
+	buf_printf(e->out, "\t}\n}\n\n");
+}
+
+const char *emit_noise_key(Emit *e, const Node *n)
+{
+	const char *mix = emit_helper(e, "mix");
+	return xasprintf("%s(rng ^ %s(((uint64_t)step << 24) ^ %du))", mix, mix, n->id);
 }
 
 static char *marks(Model *m) { return xcalloc((size_t)m->g->nodes.len, 1); }
 
-static void begin_fn(Emit *e, const char *sig, int is_const)
+/* How a function treats the step count and the stochastic parts. */
+enum { FN_TRAIN, FN_GRADIENT, FN_EVAL };
+
+/* Open a function: pointers into the state and work buffers, and the
+ * variables stochastic ops read: `stochastic` (noise on or off), `rng` (the
+ * state's noise key) and `step` (the step being taken). */
+static void begin_fn(Emit *e, const char *sig, int kind)
 {
+	const char *c = kind == FN_TRAIN ? "" : "const ";
 	buf_printf(e->out, "%s\n{\n", sig);
 	e->indent = 1;
 	emit_line(e, "unsigned char *const work_ = (unsigned char *)work;");
-	emit_line(e, "%s%s *const params = (%s%s *)((%sunsigned char *)state + 64);",
-		  is_const ? "const " : "", e->real, is_const ? "const " : "", e->real, is_const ? "const " : "");
-	emit_line(e, "(void)work_;");
-	emit_line(e, "(void)params;");
+	emit_line(e, "%s%s *const params = (%s%s *)((%sunsigned char *)state + 64);", c, e->real, c, e->real, c);
+	if (kind == FN_TRAIN)
+		emit_line(e, "const int64_t step = ++*%s_step(state);", e->P);
+	else if (kind == FN_GRADIENT)
+		emit_line(e, "const int64_t step = *(const int64_t *)state + 1;");
+	else
+		emit_line(e, "const int64_t step = 0;");
+	if (kind == FN_EVAL)
+		emit_line(e, "const int stochastic = 0;");
+	else
+		emit_line(e, "const int stochastic = h->stochastic;");
+	emit_line(e, "const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);");
+	emit_line(e, "(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;");
 }
 
 static void end_fn(Emit *e)
@@ -387,7 +353,6 @@ static void end_fn(Emit *e)
 static void emit_adam_scalars(Emit *e)
 {
 	const char *P = e->P, *r = e->real;
-	emit_line(e, "const int64_t step = ++*%s_step(state);", P);
 	emit_line(e, "%s *const adam_m = %s_adam_m(state), *const adam_v = %s_adam_v(state);", r, P, P);
 	emit_line(e, "const %s beta1 = (%s)h->beta1, beta2 = (%s)h->beta2, eps = (%s)h->eps, wd = (%s)h->weight_decay;",
 		  r, r, r, r, r);
@@ -413,7 +378,7 @@ static void emit_functions(Emit *e)
 	}
 	need(e, g->loss, mk);
 	e->training = 1;
-	begin_fn(e, xasprintf("%s_real %s_train_step(void *state, void *work, %sint n, const %s_hparams *h)", P, P, in, P), 0);
+	begin_fn(e, xasprintf("%s_real %s_train_step(void *state, void *work, %sint n, const %s_hparams *h)", P, P, in, P), FN_TRAIN);
 	emit_adam_scalars(e);
 	emit_body(e, mk, 0);
 	emit_line(e, "return t%d[0];", g->loss->id);
@@ -426,7 +391,7 @@ static void emit_functions(Emit *e)
 	for (int i = 0; i < g->params.len; i++)
 		need(e, ((Param *)g->params.data[i])->node->grad, mk);
 	e->training = 1;
-	begin_fn(e, xasprintf("%s_real %s_gradient(const void *state, void *work, %sint n, %s_real *grad)", P, P, in, P), 1);
+	begin_fn(e, xasprintf("%s_real %s_gradient(const void *state, void *work, %sint n, const %s_hparams *h, %s_real *grad)", P, P, in, P, P), FN_GRADIENT);
 	emit_body(e, mk, 1);
 	for (int i = 0; i < g->params.len; i++) {
 		Param *p = g->params.data[i];
@@ -438,6 +403,7 @@ static void emit_functions(Emit *e)
 	e->training = 0;
 	buf_printf(e->out, "void %s_update(void *state, const %s_real *grad, const %s_hparams *h)\n{\n", P, P, P);
 	e->indent = 1;
+	emit_line(e, "const int64_t step = ++*%s_step(state);", P);
 	emit_adam_scalars(e);
 	emit_line(e, "%s_real *const params = %s_params(state);", P, P);
 	adam_emit_loop(e, "params", "adam_m", "adam_v", "grad", g->param_elems);
@@ -446,7 +412,7 @@ static void emit_functions(Emit *e)
 	/* loss */
 	mk = marks(m);
 	need(e, g->loss, mk);
-	begin_fn(e, xasprintf("%s_real %s_loss(const void *state, void *work, %sint n)", P, P, in), 1);
+	begin_fn(e, xasprintf("%s_real %s_loss(const void *state, void *work, %sint n)", P, P, in), FN_EVAL);
 	emit_body(e, mk, 1);
 	emit_line(e, "return t%d[0];", g->loss->id);
 	end_fn(e);
@@ -457,7 +423,7 @@ static void emit_functions(Emit *e)
 	for (int k = 0; k < 2; k++) {
 		mk = marks(m);
 		need(e, res[k], mk);
-		begin_fn(e, xasprintf("void %s_%s(const void *state, void *work, %sint n, %s_real *%s)", P, fn[k], in, P, arg[k]), 1);
+		begin_fn(e, xasprintf("void %s_%s(const void *state, void *work, %sint n, %s_real *%s)", P, fn[k], in, P, arg[k]), FN_EVAL);
 		emit_body(e, mk, 1);
 		emit_line(e, "memcpy(%s, t%d, sizeof(%s) * %s);", arg[k], res[k]->id, r, emit_count(e, res[k], 1));
 		end_fn(e);
@@ -468,23 +434,28 @@ static void emit_functions(Emit *e)
 	e->given = g->latent;
 	need(e, g->output, mk);
 	begin_fn(e, xasprintf("void %s_decode(const void *state, void *work, const %s_real *z, %sint n, %s_real *out)", P, P,
-			      decode_inputs(e), P), 1);
+			      decode_inputs(e), P), FN_EVAL);
 	emit_body(e, mk, 1);
 	emit_line(e, "memcpy(out, t%d, sizeof(%s) * %s);", g->output->id, r, emit_count(e, g->output, 1));
 	end_fn(e);
 	e->given = NULL;
 }
 
+/* The functions come first into their own buffer, so that only the
+ * helpers they call are written before them. */
 static void emit_source(Emit *e)
 {
-	Buf *o = e->out;
-	buf_printf(o, "/* %s.c - generated by aecc %s from %s. Do not edit. */\n", e->P, AECC_VERSION, e->m->file);
-	buf_printf(o, "#include \"%s.h\"\n\n#include <math.h>\n#include <string.h>\n\n", e->P);
-	emit_kernels(e);
+	Buf *o = e->out, body = {0};
+	e->out = &body;
 	emit_param_table(e);
 	emit_accessors(e);
 	emit_init(e);
 	emit_functions(e);
+	e->out = o;
+	buf_printf(o, "/* %s.c - generated by aecc %s from %s. Do not edit. */\n", e->P, AECC_VERSION, e->m->file);
+	buf_printf(o, "#include \"%s.h\"\n\n#include <math.h>\n#include <string.h>\n\n", e->P);
+	emit_helper_defs(e);
+	buf_puts(o, body.data);
 }
 
 static const char *c_str(const char *s)

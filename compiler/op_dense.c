@@ -47,7 +47,7 @@ static int dense_shape(Node *n)
 static void dense_emit(Emit *e, Node *n)
 {
 	int out = n->in[1]->shape.dims[0], in = n->in[1]->shape.dims[1];
-	emit_line(e, "%s_gemm_nt(n, %d, %d, %s, %s, %s, %s);", emit_prefix(e), out, in,
+	emit_line(e, "%s(n, %d, %d, %s, %s, %s, %s);", emit_helper(e, "gemm_nt"), out, in,
 		  emit_ref(e, n->in[0]), emit_ref(e, n->in[1]),
 		  n->iattr[0] ? emit_ref(e, n->in[2]) : "NULL", emit_ref(e, n));
 }
@@ -96,7 +96,7 @@ static int dense_dx_shape(Node *n)
 static void dense_dx_emit(Emit *e, Node *n)
 {
 	int out = n->in[1]->shape.dims[0], in = n->in[1]->shape.dims[1];
-	emit_line(e, "%s_gemm_nn(n, %d, %d, %s, %s, %s);", emit_prefix(e), in, out,
+	emit_line(e, "%s(n, %d, %d, %s, %s, %s);", emit_helper(e, "gemm_nn"), in, out,
 		  emit_ref(e, n->in[0]), emit_ref(e, n->in[1]), emit_ref(e, n));
 }
 
@@ -119,7 +119,7 @@ static int dense_dw_shape(Node *n)
 
 static void dense_dw_emit(Emit *e, Node *n)
 {
-	emit_line(e, "%s_gemm_tn(%d, %d, n, %s, %s, %s);", emit_prefix(e), n->shape.dims[0],
+	emit_line(e, "%s(%d, %d, n, %s, %s, %s);", emit_helper(e, "gemm_tn"), n->shape.dims[0],
 		  n->shape.dims[1], emit_ref(e, n->in[0]), emit_ref(e, n->in[1]), emit_ref(e, n));
 }
 

@@ -97,7 +97,17 @@ Graph *lower_graph(Lower *L);
 /* Add `d` to the gradient accumulated for `x` (ignored if x needs none). */
 void grad_accumulate(Graph *g, Node *x, Node *d);
 
-/* ---- helpers for emission (emit.c) ---- */
+/* ---- helpers for emission (emit.c, kernels.c) ---- */
+
+/* The name of a helper function of the generated file ("gemm_nt",
+ * "normal", ...: see kernels.c) with the model's prefix; the helper is then
+ * written into the file before the code that calls it. */
+const char *emit_helper(Emit *e, const char *name);
+/* Write the definitions of the helpers used so far (emit.c). */
+void emit_helper_defs(Emit *e);
+unsigned *emit_helpers_used(Emit *e);
+/* Append text as it is, without indentation. */
+void emit_raw(Emit *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* The Adam update loop over `count` elements (op_adam.c), reading the
  * per-step scalars the emitter defines: beta1, beta2, one_m_beta1,
@@ -114,8 +124,12 @@ const char *emit_ref(Emit *e, const Node *n);
 const char *emit_real(Emit *e);
 /* A numeric literal of the model's type ("0.5f" or "0.5"). */
 const char *emit_num(Emit *e, double v);
-/* 1 while emitting the train step (noise and dropout active). */
+/* 1 while emitting the train step or the gradient (where noise, dropout
+ * and sampling may be active: the C variable `stochastic` says if they are). */
 int emit_training(Emit *e);
+/* A C expression for the key of node n's random stream in this step:
+ * pass it with an element index to the "uniform" or "normal" helper. */
+const char *emit_noise_key(Emit *e, const Node *n);
 /* The model's symbol prefix ("fashion_ae"). */
 const char *emit_prefix(Emit *e);
 /* Elements of n per sample as a C expression: "784" or, for batched

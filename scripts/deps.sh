@@ -5,7 +5,7 @@
 set -eu
 
 PKGS="make gcc clang flex bison libc6-dev zlib1g-dev libsimde-dev libcriterion-dev pkg-config
-      dataset-fashion-mnist python3 python3-numpy python3-torch"
+      dataset-fashion-mnist python3 python3-numpy python3-torch libopenblas0-pthread"
 
 missing=""
 for p in $PKGS; do

@@ -4,9 +4,7 @@
 #include <math.h>
 #include <string.h>
 
-/* C[i, j] = sum_k A[i, k] B[j, k] (+ bias[j]): rows of A against rows of B.
- * Sixteen independent partial sums per dot product let the compiler use
- * vector registers without reassociating a single sum. */
+/* C[i, j] = sum_k A[i, k] B[j, k] (+ bias[j]): rows of A against rows of B. */
 static void fashion_ae_gemm_nt(long M, long N, long K, const float *A, const float *B, const float *bias, float *C)
 {
 	for (long i = 0; i < M; i++) {
@@ -59,6 +57,21 @@ static void fashion_ae_gemm_tn(long M, long N, long K, const float *A, const flo
 	}
 }
 
+/* splitmix64's finaliser: a well-mixed 64-bit hash. */
+static uint64_t fashion_ae_mix(uint64_t z)
+{
+	z += 0x9e3779b97f4a7c15u;
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+	return z ^ (z >> 31);
+}
+
+/* Uniform in (0, 1) for element i of the stream `key`. */
+static double fashion_ae_uniform(uint64_t key, uint64_t i)
+{
+	return ((double)(fashion_ae_mix(key ^ fashion_ae_mix(i)) >> 11) + 0.5) * 0x1.0p-53;
+}
+
 static const fashion_ae_param_info fashion_ae_param_table[12] = {
 	{"encoder.0.weight", 2, {512, 784, 0, 0}, 0, 401408},
 	{"encoder.0.bias", 1, {512, 0, 0, 0}, 401408, 512},
@@ -105,27 +118,16 @@ int64_t *fashion_ae_step(void *state)
 	return (int64_t *)state;
 }
 
-/* splitmix64: a small, well-mixed generator for initialisation. */
-static uint64_t fashion_ae_next(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15u);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-	return z ^ (z >> 31);
-}
-
 void fashion_ae_init(void *state, uint64_t seed)
 {
 	float *params = fashion_ae_params(state);
-	uint64_t s = seed;
 	memset(state, 0, FASHION_AE_STATE_BYTES);
+	*(uint64_t *)((unsigned char *)state + 8) = fashion_ae_mix(seed ^ 0x6e6f697365u); /* noise key */
 	static const double bound[12] = {0.035714285714285712, 0.035714285714285712, 0.044194173824159216, 0.044194173824159216, 0.0625, 0.0625, 0.17677669529663687, 0.17677669529663687, 0.0625, 0.0625, 0.044194173824159216, 0.044194173824159216};
 	for (int i = 0; i < 12; i++) {
 		const fashion_ae_param_info *p = &fashion_ae_param_table[i];
-		for (size_t j = 0; j < p->size; j++) {
-			double u = (double)(fashion_ae_next(&s) >> 11) * 0x1.0p-53;
-			params[p->offset + j] = (float)(bound[i] * (2 * u - 1));
-		}
+		for (size_t j = 0; j < p->size; j++)
+			params[p->offset + j] = (float)(bound[i] * (2 * fashion_ae_uniform(seed, p->offset + j) - 1));
 	}
 }
 
@@ -133,9 +135,10 @@ fashion_ae_real fashion_ae_train_step(void *state, void *work, const fashion_ae_
 {
 	unsigned char *const work_ = (unsigned char *)work;
 	float *const params = (float *)((unsigned char *)state + 64);
-	(void)work_;
-	(void)params;
 	const int64_t step = ++*fashion_ae_step(state);
+	const int stochastic = h->stochastic;
+	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
+	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
 	float *const adam_m = fashion_ae_adam_m(state), *const adam_v = fashion_ae_adam_v(state);
 	const float beta1 = (float)h->beta1, beta2 = (float)h->beta2, eps = (float)h->eps, wd = (float)h->weight_decay;
 	const float one_m_beta1 = (float)(1 - h->beta1), one_m_beta2 = (float)(1 - h->beta2);
@@ -442,12 +445,14 @@ fashion_ae_real fashion_ae_train_step(void *state, void *work, const fashion_ae_
 	return t24[0];
 }
 
-fashion_ae_real fashion_ae_gradient(const void *state, void *work, const fashion_ae_real *x, int n, fashion_ae_real *grad)
+fashion_ae_real fashion_ae_gradient(const void *state, void *work, const fashion_ae_real *x, int n, const fashion_ae_hparams *h, fashion_ae_real *grad)
 {
 	unsigned char *const work_ = (unsigned char *)work;
 	const float *const params = (const float *)((const unsigned char *)state + 64);
-	(void)work_;
-	(void)params;
+	const int64_t step = *(const int64_t *)state + 1;
+	const int stochastic = h->stochastic;
+	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
+	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
 	const float *const t0 = x;
 	const float *const t1 = params + 0; /* encoder.0.weight */
 	const float *const t2 = params + 401408; /* encoder.0.bias */
@@ -652,8 +657,10 @@ fashion_ae_real fashion_ae_loss(const void *state, void *work, const fashion_ae_
 {
 	unsigned char *const work_ = (unsigned char *)work;
 	const float *const params = (const float *)((const unsigned char *)state + 64);
-	(void)work_;
-	(void)params;
+	const int64_t step = 0;
+	const int stochastic = 0;
+	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
+	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
 	const float *const t0 = x;
 	const float *const t1 = params + 0; /* encoder.0.weight */
 	const float *const t2 = params + 401408; /* encoder.0.bias */
@@ -722,8 +729,10 @@ void fashion_ae_forward(const void *state, void *work, const fashion_ae_real *x,
 {
 	unsigned char *const work_ = (unsigned char *)work;
 	const float *const params = (const float *)((const unsigned char *)state + 64);
-	(void)work_;
-	(void)params;
+	const int64_t step = 0;
+	const int stochastic = 0;
+	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
+	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
 	const float *const t0 = x;
 	const float *const t1 = params + 0; /* encoder.0.weight */
 	const float *const t2 = params + 401408; /* encoder.0.bias */
@@ -782,8 +791,10 @@ void fashion_ae_encode(const void *state, void *work, const fashion_ae_real *x, 
 {
 	unsigned char *const work_ = (unsigned char *)work;
 	const float *const params = (const float *)((const unsigned char *)state + 64);
-	(void)work_;
-	(void)params;
+	const int64_t step = 0;
+	const int stochastic = 0;
+	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
+	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
 	const float *const t0 = x;
 	const float *const t1 = params + 0; /* encoder.0.weight */
 	const float *const t2 = params + 401408; /* encoder.0.bias */
@@ -815,8 +826,10 @@ void fashion_ae_decode(const void *state, void *work, const fashion_ae_real *z, 
 {
 	unsigned char *const work_ = (unsigned char *)work;
 	const float *const params = (const float *)((const unsigned char *)state + 64);
-	(void)work_;
-	(void)params;
+	const int64_t step = 0;
+	const int stochastic = 0;
+	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
+	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
 	const float *const t11 = z;
 	const float *const t12 = params + 541472; /* decoder.0.weight */
 	const float *const t13 = params + 549664; /* decoder.0.bias */

@@ -52,7 +52,7 @@ void fashion_ae_init(void *state, uint64_t seed);
 fashion_ae_real fashion_ae_train_step(void *state, void *work, const fashion_ae_real *x, int n, const fashion_ae_hparams *h);
 /* The loss on n samples and its gradient with respect to every parameter
  * (grad has FASHION_AE_PARAM_ELEMS elements, laid out as the parameters). */
-fashion_ae_real fashion_ae_gradient(const void *state, void *work, const fashion_ae_real *x, int n, fashion_ae_real *grad);
+fashion_ae_real fashion_ae_gradient(const void *state, void *work, const fashion_ae_real *x, int n, const fashion_ae_hparams *h, fashion_ae_real *grad);
 /* One Adam step with a gradient from fashion_ae_gradient (for example summed
  * over several processes); fashion_ae_train_step is the two in one. */
 void fashion_ae_update(void *state, const fashion_ae_real *grad, const fashion_ae_hparams *h);

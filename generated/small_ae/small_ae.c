@@ -4,9 +4,7 @@
 #include <math.h>
 #include <string.h>
 
-/* C[i, j] = sum_k A[i, k] B[j, k] (+ bias[j]): rows of A against rows of B.
- * Sixteen independent partial sums per dot product let the compiler use
- * vector registers without reassociating a single sum. */
+/* C[i, j] = sum_k A[i, k] B[j, k] (+ bias[j]): rows of A against rows of B. */
 static void small_ae_gemm_nt(long M, long N, long K, const float *A, const float *B, const float *bias, float *C)
 {
 	for (long i = 0; i < M; i++) {
@@ -59,6 +57,21 @@ static void small_ae_gemm_tn(long M, long N, long K, const float *A, const float
 	}
 }
 
+/* splitmix64's finaliser: a well-mixed 64-bit hash. */
+static uint64_t small_ae_mix(uint64_t z)
+{
+	z += 0x9e3779b97f4a7c15u;
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+	return z ^ (z >> 31);
+}
+
+/* Uniform in (0, 1) for element i of the stream `key`. */
+static double small_ae_uniform(uint64_t key, uint64_t i)
+{
+	return ((double)(small_ae_mix(key ^ small_ae_mix(i)) >> 11) + 0.5) * 0x1.0p-53;
+}
+
 static const small_ae_param_info small_ae_param_table[8] = {
 	{"encoder.0.weight", 2, {128, 784, 0, 0}, 0, 100352},
 	{"encoder.0.bias", 1, {128, 0, 0, 0}, 100352, 128},
@@ -101,27 +114,16 @@ int64_t *small_ae_step(void *state)
 	return (int64_t *)state;
 }
 
-/* splitmix64: a small, well-mixed generator for initialisation. */
-static uint64_t small_ae_next(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15u);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-	return z ^ (z >> 31);
-}
-
 void small_ae_init(void *state, uint64_t seed)
 {
 	float *params = small_ae_params(state);
-	uint64_t s = seed;
 	memset(state, 0, SMALL_AE_STATE_BYTES);
+	*(uint64_t *)((unsigned char *)state + 8) = small_ae_mix(seed ^ 0x6e6f697365u); /* noise key */
 	static const double bound[8] = {0.035714285714285712, 0.035714285714285712, 0.088388347648318433, 0.088388347648318433, 0.17677669529663687, 0.17677669529663687, 0.088388347648318433, 0.088388347648318433};
 	for (int i = 0; i < 8; i++) {
 		const small_ae_param_info *p = &small_ae_param_table[i];
-		for (size_t j = 0; j < p->size; j++) {
-			double u = (double)(small_ae_next(&s) >> 11) * 0x1.0p-53;
-			params[p->offset + j] = (float)(bound[i] * (2 * u - 1));
-		}
+		for (size_t j = 0; j < p->size; j++)
+			params[p->offset + j] = (float)(bound[i] * (2 * small_ae_uniform(seed, p->offset + j) - 1));
 	}
 }
 
@@ -129,9 +131,10 @@ small_ae_real small_ae_train_step(void *state, void *work, const small_ae_real *
 {
 	unsigned char *const work_ = (unsigned char *)work;
 	float *const params = (float *)((unsigned char *)state + 64);
-	(void)work_;
-	(void)params;
 	const int64_t step = ++*small_ae_step(state);
+	const int stochastic = h->stochastic;
+	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
+	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
 	float *const adam_m = small_ae_adam_m(state), *const adam_v = small_ae_adam_v(state);
 	const float beta1 = (float)h->beta1, beta2 = (float)h->beta2, eps = (float)h->eps, wd = (float)h->weight_decay;
 	const float one_m_beta1 = (float)(1 - h->beta1), one_m_beta2 = (float)(1 - h->beta2);
@@ -344,12 +347,14 @@ small_ae_real small_ae_train_step(void *state, void *work, const small_ae_real *
 	return t16[0];
 }
 
-small_ae_real small_ae_gradient(const void *state, void *work, const small_ae_real *x, int n, small_ae_real *grad)
+small_ae_real small_ae_gradient(const void *state, void *work, const small_ae_real *x, int n, const small_ae_hparams *h, small_ae_real *grad)
 {
 	unsigned char *const work_ = (unsigned char *)work;
 	const float *const params = (const float *)((const unsigned char *)state + 64);
-	(void)work_;
-	(void)params;
+	const int64_t step = *(const int64_t *)state + 1;
+	const int stochastic = h->stochastic;
+	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
+	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
 	const float *const t0 = x;
 	const float *const t1 = params + 0; /* encoder.0.weight */
 	const float *const t2 = params + 100352; /* encoder.0.bias */
@@ -500,8 +505,10 @@ small_ae_real small_ae_loss(const void *state, void *work, const small_ae_real *
 {
 	unsigned char *const work_ = (unsigned char *)work;
 	const float *const params = (const float *)((const unsigned char *)state + 64);
-	(void)work_;
-	(void)params;
+	const int64_t step = 0;
+	const int stochastic = 0;
+	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
+	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
 	const float *const t0 = x;
 	const float *const t1 = params + 0; /* encoder.0.weight */
 	const float *const t2 = params + 100352; /* encoder.0.bias */
@@ -552,8 +559,10 @@ void small_ae_forward(const void *state, void *work, const small_ae_real *x, int
 {
 	unsigned char *const work_ = (unsigned char *)work;
 	const float *const params = (const float *)((const unsigned char *)state + 64);
-	(void)work_;
-	(void)params;
+	const int64_t step = 0;
+	const int stochastic = 0;
+	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
+	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
 	const float *const t0 = x;
 	const float *const t1 = params + 0; /* encoder.0.weight */
 	const float *const t2 = params + 100352; /* encoder.0.bias */
@@ -594,8 +603,10 @@ void small_ae_encode(const void *state, void *work, const small_ae_real *x, int 
 {
 	unsigned char *const work_ = (unsigned char *)work;
 	const float *const params = (const float *)((const unsigned char *)state + 64);
-	(void)work_;
-	(void)params;
+	const int64_t step = 0;
+	const int stochastic = 0;
+	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
+	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
 	const float *const t0 = x;
 	const float *const t1 = params + 0; /* encoder.0.weight */
 	const float *const t2 = params + 100352; /* encoder.0.bias */
@@ -618,8 +629,10 @@ void small_ae_decode(const void *state, void *work, const small_ae_real *z, int 
 {
 	unsigned char *const work_ = (unsigned char *)work;
 	const float *const params = (const float *)((const unsigned char *)state + 64);
-	(void)work_;
-	(void)params;
+	const int64_t step = 0;
+	const int stochastic = 0;
+	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
+	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
 	const float *const t7 = z;
 	const float *const t8 = params + 104608; /* decoder.0.weight */
 	const float *const t9 = params + 108704; /* decoder.0.bias */

@@ -52,7 +52,7 @@ void small_ae_init(void *state, uint64_t seed);
 small_ae_real small_ae_train_step(void *state, void *work, const small_ae_real *x, int n, const small_ae_hparams *h);
 /* The loss on n samples and its gradient with respect to every parameter
  * (grad has SMALL_AE_PARAM_ELEMS elements, laid out as the parameters). */
-small_ae_real small_ae_gradient(const void *state, void *work, const small_ae_real *x, int n, small_ae_real *grad);
+small_ae_real small_ae_gradient(const void *state, void *work, const small_ae_real *x, int n, const small_ae_hparams *h, small_ae_real *grad);
 /* One Adam step with a gradient from small_ae_gradient (for example summed
  * over several processes); small_ae_train_step is the two in one. */
 void small_ae_update(void *state, const small_ae_real *grad, const small_ae_hparams *h);

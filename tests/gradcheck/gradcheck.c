@@ -93,7 +93,9 @@ int main(int argc, char **argv)
 	make_inputs();
 	FN(_init)(state, 7);
 	real *params = FN(_params)(state);
-	FN(_gradient)(state, work, INPUTS N, grad);
+	FN(_hparams) hp = FN(_default_hparams)();
+	hp.stochastic = 0; /* the loss is deterministic: so must the gradient be */
+	FN(_gradient)(state, work, INPUTS N, &hp, grad);
 	int failed = 0;
 	for (int t = 0; t < UP(_NUM_PARAMS); t++) {
 		const FN(_param_info) *p = FN(_param)(t);
