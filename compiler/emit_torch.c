@@ -46,8 +46,12 @@ int emit_torch(Model *m, const char *dir)
 		       "    g = torch.Generator().manual_seed(seed)\n"
 		       "    return {name: (torch.rand(shape, generator=g, dtype=dtype) * 2 - 1) / math.sqrt(fan_in)\n"
 		       "            for name, shape, fan_in in PARAMS}\n\n\n");
-	buf_printf(&b, "def run(p, inputs, training=True):\n"
-		       "    \"\"\"Returns (loss, latent, output) for a list of input batches.\"\"\"\n");
+	buf_printf(&b, "def run(p, inputs, training=True, noise=True):\n"
+		       "    \"\"\"Returns (loss, latent, output) for a list of input batches.\n\n"
+		       "    training: as the train step (batch statistics; otherwise as NAME_loss);\n"
+		       "    noise: draw noise, dropout and samples (only while training).\n"
+		       "    \"\"\"\n"
+		       "    noise = noise and training\n");
 	for (int i = 0; i < g->nodes.len; i++) {
 		Node *n = g->nodes.data[i];
 		if (n->phase != PH_FORWARD)

@@ -59,7 +59,9 @@ struct OpDef {
 	/* Floating-point operations per sample. */
 	double (*flops)(const Node *n);
 	/* The same computation as a PyTorch expression of the inputs' Python
-	 * names `in` (emit_torch.c); NULL for ops only autodiff creates. */
+	 * names `in` (emit_torch.c); NULL for ops only autodiff creates. The
+	 * expression may read the Python booleans `training` (train step, not
+	 * evaluation) and `noise` (random parts on). */
 	const char *(*torch)(const Node *n, const char *const *in);
 	const char *doc; /* one line for `aecc ops` and docs/ops.md */
 };
@@ -70,7 +72,15 @@ struct OpDef {
 	X(dense) X(dense_dx) X(dense_dw) X(sum_batch)                      \
 	X(identity) X(relu) X(leaky_relu) X(sigmoid) X(tanh) X(act_grad)   \
 	X(mse) X(mse_grad) X(bce) X(bce_grad)                              \
+	OPS_CONV(X) OPS_VARIATIONAL(X) OPS_SPARSE(X) OPS_NORM(X)           \
 	X(adam)
+
+/* Groups of ops, one line each (op_conv.c, op_variational.c, op_sparse.c,
+ * op_norm.c). */
+#define OPS_CONV(X)
+#define OPS_VARIATIONAL(X)
+#define OPS_SPARSE(X)
+#define OPS_NORM(X)
 
 #define X(n) extern const OpDef op_##n;
 OP_LIST(X)

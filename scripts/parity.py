@@ -77,7 +77,7 @@ def main():
     losses_t = []
     for s in range(args.steps):
         batch = data[s * mod.BATCH:(s + 1) * mod.BATCH]
-        loss, _, _ = mod.run(params, [batch], training=False)
+        loss, _, _ = mod.run(params, [batch], training=True, noise=False)
         opt.zero_grad()
         loss.backward()
         opt.step()

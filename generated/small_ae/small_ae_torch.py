@@ -37,8 +37,13 @@ def init_params(seed=0, dtype=torch.float32):
             for name, shape, fan_in in PARAMS}
 
 
-def run(p, inputs, training=True):
-    """Returns (loss, latent, output) for a list of input batches."""
+def run(p, inputs, training=True, noise=True):
+    """Returns (loss, latent, output) for a list of input batches.
+
+    training: as the train step (batch statistics; otherwise as NAME_loss);
+    noise: draw noise, dropout and samples (only while training).
+    """
+    noise = noise and training
     t0 = inputs[0]
     t1 = p["encoder.0.weight"]
     t2 = p["encoder.0.bias"]
