@@ -1,6 +1,7 @@
 #!/bin/sh
 # parity.sh - the generated trainers against PyTorch (scripts/parity.py):
-# every example, then PARITY_RANDOM random dense models (default 6), each in
+# every example, every model in tests/parity/ (ops that no example uses),
+# then PARITY_RANDOM random dense models (default 6), each in
 # f32 (against PyTorch in float32, tolerance 1e-3 of the largest change) and
 # in f64 (against PyTorch in float64, tolerance 1e-9: the same algorithm).
 # Prints `parity: N passed, M failed`.
@@ -11,7 +12,8 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 "$PY" tests/random_dense.py "$work/models" "${PARITY_RANDOM:-6}" "${PARITY_SEED:-2026}"
 pass=0 fail=0
-for ae in examples/*.ae "$work"/models/*.ae; do
+for ae in examples/*.ae tests/parity/*.ae "$work"/models/*.ae; do
+	[ -e "$ae" ] || continue
 	for dtype in f32 f64; do
 		name=$(basename "$ae" .ae)-$dtype
 		tol=1e-3 loss_tol=1e-5
