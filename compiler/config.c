@@ -117,9 +117,12 @@ static const char *resolve(const char *ae, const char *path)
 	return abs ? xasprintf("%s/%s", abs, path) : xasprintf("%s/%s", dir, path);
 }
 
-/* A data source: fmt("path") with an optional `/ k` or `* k` scale. */
-static int read_source(Model *m, const Expr *e, DataSource *ds)
+/* A data source: fmt("path") with an optional `/ k` or `* k` scale, or
+ * labels("path"): an IDX file of class labels fed to the flat input `in`
+ * as one-hot rows as wide as the input. */
+static int read_source(Model *m, const Expr *e, const GInput *in, DataSource *ds)
 {
+	const Expr *whole = e;
 	double scale = 1;
 	while (e->kind == EX_BINOP && (e->op == '/' || e->op == '*')) {
 		double k;
@@ -139,15 +142,40 @@ static int read_source(Model *m, const Expr *e, DataSource *ds)
 			if (!strcmp(e->str, formats[i]))
 				f = i;
 	if (f < 0 || e->nargs < 1 || e->args->key || e->args->val->kind != EX_STR) {
-		diag_error(e->loc, "a data source is idx(\"FILE\"), csv(\"FILE\") or npy(\"FILE\"), "
+		diag_error(e->loc, "a data source is idx(\"FILE\"), csv(\"FILE\"), npy(\"FILE\") or labels(\"FILE\"), "
 				   "optionally scaled as in idx(\"FILE\") / 255");
 		return 0;
 	}
+	if (f == 3 && whole != e) {
+		diag_error(whole->loc, "labels(\"FILE\") are class numbers and cannot be scaled");
+		return 0;
+	}
+	if (f == 3 && in->shape.rank != 1) {
+		diag_error(e->loc, "labels(\"FILE\") feeds one-hot rows [n, classes], but input '%s' is %s",
+			   in->name, shape_str(in->shape));
+		return 0;
+	}
+	ds->onehot = f == 3 ? in->shape.dims[0] : 0;
 	ds->format = f == 3 ? "idx" : formats[f];
 	ds->path = resolve(m->file, e->args->val->str);
 	ds->scale = scale;
 	ds->loc = e->loc;
 	return 1;
+}
+
+/* An input fed labels(...) for training or testing is a label input:
+ * both its sources must be labels, and both carry the one-hot width (the
+ * emitters read it from train_data). */
+static void check_label_inputs(Model *m)
+{
+	for (int i = 0; i < m->g->inputs.len; i++) {
+		DataSource *tr = &m->train_data[i], *te = &m->test_data[i];
+		if (tr->path && te->path && (tr->onehot > 0) != (te->onehot > 0))
+			diag_error(tr->onehot ? te->loc : tr->loc,
+				   "input '%s' needs labels(\"FILE\") for both its training and its test data, or for neither",
+				   ((GInput *)m->g->inputs.data[i])->name);
+		tr->onehot = te->onehot = tr->onehot > te->onehot ? tr->onehot : te->onehot;
+	}
 }
 
 static void read_data(Model *m, const Block *b)
@@ -173,8 +201,9 @@ static void read_data(Model *m, const Block *b)
 				   s->key);
 			continue;
 		}
-		read_source(m, s->value, is_train ? &m->train_data[idx] : &m->test_data[idx]);
+		read_source(m, s->value, g->inputs.data[idx], is_train ? &m->train_data[idx] : &m->test_data[idx]);
 	}
+	check_label_inputs(m);
 }
 
 void config_read(Model *m)

@@ -22,6 +22,8 @@ struct Emit {
 	Buf *out;          /* where lines go */
 	int indent;        /* current indentation in tabs */
 	int training;      /* inside the train step */
+	int updates;       /* inside the train step proper (not the gradient):
+	                      buffers take their new values */
 	const char *real;  /* "float" or "double" */
 	const char *P;     /* NAME, lower case */
 	const char *U;     /* NAME, upper case */
@@ -60,6 +62,7 @@ const char *emit_ref(Emit *e, const Node *n)
 }
 const char *emit_real(Emit *e) { return e->real; }
 int emit_training(Emit *e) { return e->training; }
+int emit_scalar_kernels(Emit *e) { return e->m->scalar; }
 const char *emit_prefix(Emit *e) { return e->P; }
 
 const char *emit_num(Emit *e, double v)
@@ -93,6 +96,48 @@ static void need(Emit *e, Node *n, char *mark)
 		need(e, n->in[i], mark);
 }
 
+/* ---- the state's layout ----
+ * A 64-byte header (step count, noise key, then spare); the parameters,
+ * first moments and second moments; then the buffers: their reals, then
+ * their int64_t counters. Each block is 64-byte aligned. */
+
+static size_t align64(size_t bytes) { return (bytes + 63) / 64 * 64; }
+
+static size_t block_bytes(Model *m) { return align64(m->g->param_elems * (m->f64 ? 8 : 4)); }
+
+/* Where the buffers start, from the start of the state. */
+static size_t buffers_base(Model *m) { return 64 + 3 * block_bytes(m); }
+
+/* Bytes of the buffers' reals (their counters follow). */
+static size_t buffer_reals_bytes(Model *m) { return align64(m->g->buffer_elems * (m->f64 ? 8 : 4)); }
+
+size_t model_state_bytes(Model *m)
+{
+	return buffers_base(m) + buffer_reals_bytes(m) + align64(m->g->counter_elems * 8);
+}
+
+/* A buffer's place in bytes from the start of the buffers. */
+static size_t buffer_byte_offset(Model *m, const Buffer *b)
+{
+	if (b->kind == BUF_COUNTER)
+		return buffer_reals_bytes(m) + b->offset * 8;
+	return b->offset * (m->f64 ? 8 : 4);
+}
+
+/* In the train step, right after node n: store the new values of the
+ * buffers n updates (later nodes may reuse n's memory). */
+static void emit_buffer_updates(Emit *e, const Node *n)
+{
+	Model *m = e->m;
+	for (int i = 0; i < m->g->buffers.len; i++) {
+		const Buffer *b = m->g->buffers.data[i];
+		if (b->next == n)
+			emit_line(e, "memcpy((unsigned char *)state + %zu, t%d + %zu, sizeof(%s) * %zu); /* %s */",
+				  buffers_base(m) + buffer_byte_offset(m, b), n->id, b->next_offset, e->real,
+				  shape_elems(b->shape), b->name);
+	}
+}
+
 /* Declare a pointer for every needed value, then emit the needed nodes in
  * schedule order. `params_const` makes parameter pointers read-only. */
 static void emit_body(Emit *e, char *mark, int params_const)
@@ -121,6 +166,12 @@ static void emit_body(Emit *e, char *mark, int params_const)
 				  r, n->id, p->offset, p->name);
 			break;
 		}
+		case ST_BUFFER: {
+			Buffer *b = g->buffers.data[n->index];
+			emit_line(e, "const %s *const t%d = (const %s *)((const unsigned char *)state + %zu); /* %s */", r,
+				  n->id, r, buffers_base(e->m) + buffer_byte_offset(e->m, b), b->name);
+			break;
+		}
 		case ST_NONE:
 			break;
 		}
@@ -128,10 +179,12 @@ static void emit_body(Emit *e, char *mark, int params_const)
 	for (int i = 0; i < g->nodes.len; i++) {
 		Node *n = g->nodes.data[i];
 		if (n->dead || !mark[n->id] || n == e->given || n->storage == ST_INPUT ||
-		    n->storage == ST_PARAM)
+		    n->storage == ST_PARAM || n->storage == ST_BUFFER)
 			continue;
 		emit_line(e, "/* t%d = %s */", n->id, n->op->name);
 		n->op->emit(e, n);
+		if (e->updates)
+			emit_buffer_updates(e, n);
 	}
 }
 
@@ -143,14 +196,6 @@ static const char *upper(const char *s)
 	for (char *p = u; *p; p++)
 		*p = (char)toupper((unsigned char)*p);
 	return u;
-}
-
-/* State layout: a 64-byte header (step count, then spare), then the
- * parameters, first moments and second moments, each 64-byte aligned. */
-static size_t block_bytes(Model *m)
-{
-	size_t b = m->g->param_elems * (m->f64 ? 8 : 4);
-	return (b + 63) / 64 * 64;
 }
 
 static void inputs_signature(Emit *e, Buf *b)
@@ -180,6 +225,29 @@ static const char *decode_inputs(Emit *e)
 	return b.data;
 }
 
+/* NAME_sample draws latents into the latent's own slot of the work arena
+ * and decodes them. It exists when the decoder reads nothing but the
+ * latent and no value the decoder computes shares that slot. */
+static int has_sample(Emit *e)
+{
+	Graph *g = e->m->g;
+	const Node *z = g->latent;
+	if (*decode_inputs(e) || z->storage != ST_WORK)
+		return 0;
+	char *mk = xcalloc((size_t)g->nodes.len, 1);
+	const Node *saved = e->given;
+	e->given = z;
+	need(e, g->output, mk);
+	e->given = saved;
+	for (int i = 0; i < g->nodes.len; i++) {
+		const Node *n = g->nodes.data[i];
+		if (mk[n->id] && n != z && n->storage == ST_WORK && n->offset < z->offset + z->bytes &&
+		    z->offset < n->offset + n->bytes)
+			return 0;
+	}
+	return 1;
+}
+
 static const char *sig_inputs(Emit *e)
 {
 	Buf b = {0};
@@ -196,14 +264,15 @@ static void emit_header(Emit *e)
 	const char *P = e->P, *U = e->U, *r = e->real, *in = sig_inputs(e);
 	buf_printf(o, "/* %s.h - generated by aecc %s from %s. Do not edit.\n", P, AECC_VERSION, m->file);
 	buf_printf(o, " *\n * Memory is the caller's: a state buffer of %s_STATE_BYTES (parameters,\n", U);
-	buf_printf(o, " * Adam moments, step count) and a work buffer of %s_WORK_BYTES, both\n", U);
+	buf_printf(o, " * Adam moments, step count, buffers) and a work buffer of %s_WORK_BYTES, both\n", U);
 	buf_printf(o, " * aligned to 64 bytes. n, the rows in a call, is 1..%s_MAX_BATCH. */\n", U);
 	buf_printf(o, "#ifndef %s_H\n#define %s_H\n\n#include <stddef.h>\n#include <stdint.h>\n\n", U, U);
 	buf_printf(o, "#define %s_MAX_BATCH %d\n", U, m->train.batch);
-	buf_printf(o, "#define %s_STATE_BYTES %zu\n", U, 64 + 3 * block_bytes(m));
+	buf_printf(o, "#define %s_STATE_BYTES %zu\n", U, model_state_bytes(m));
 	buf_printf(o, "#define %s_WORK_BYTES %zu\n", U, m->work_bytes);
 	buf_printf(o, "#define %s_NUM_PARAMS %d\n", U, g->params.len);
 	buf_printf(o, "#define %s_PARAM_ELEMS %zu\n", U, g->param_elems);
+	buf_printf(o, "#define %s_NUM_BUFFERS %d\n", U, g->buffers.len);
 	buf_printf(o, "#define %s_NUM_INPUTS %d\n", U, g->inputs.len);
 	for (int i = 0; i < g->inputs.len; i++) {
 		GInput *gi = g->inputs.data[i];
@@ -221,6 +290,13 @@ static void emit_header(Emit *e)
 	buf_printf(o, "/* A parameter tensor: PyTorch name and shape, place in the parameter block. */\n");
 	buf_printf(o, "typedef struct %s_param_info {\n\tconst char *name;\n\tint rank;\n", P);
 	buf_printf(o, "\tlong dims[4];\n\tsize_t offset, size; /* in elements */\n} %s_param_info;\n\n", P);
+	buf_printf(o, "/* A buffer: state that is not trained (BatchNorm's running statistics),\n");
+	buf_printf(o, " * saved with the parameters; PyTorch name and shape, place and type. */\n");
+	buf_printf(o, "typedef struct %s_buffer_info {\n\tconst char *name;\n", P);
+	buf_printf(o, "\tint integer; /* 1: int64_t elements (a counter), 0: %s_real */\n", P);
+	buf_printf(o, "\tint rank; /* 0 for a scalar */\n\tlong dims[4];\n");
+	buf_printf(o, "\tsize_t offset; /* in bytes from %s_buffers(state) */\n", P);
+	buf_printf(o, "\tsize_t size; /* in elements */\n} %s_buffer_info;\n\n", P);
 	buf_printf(o, "/* The settings of the .ae file's train section. */\n%s_hparams %s_default_hparams(void);\n", P, P);
 	buf_printf(o, "/* Parameter i, 0 <= i < %s_NUM_PARAMS, in declaration order. */\n", U);
 	buf_printf(o, "const %s_param_info *%s_param(int i);\n", P, P);
@@ -228,14 +304,21 @@ static void emit_header(Emit *e)
 	buf_printf(o, "%s_real *%s_params(void *state);\n", P, P);
 	buf_printf(o, "%s_real *%s_adam_m(void *state);\n", P, P);
 	buf_printf(o, "%s_real *%s_adam_v(void *state);\n", P, P);
-	buf_printf(o, "int64_t *%s_step(void *state);\n\n", P);
+	buf_printf(o, "int64_t *%s_step(void *state);\n", P);
+	buf_printf(o, "/* Buffer i, 0 <= i < %s_NUM_BUFFERS, in declaration order, and where the\n", U);
+	buf_printf(o, " * buffers start inside a state. They change only in %s_train_step. */\n", P);
+	buf_printf(o, "const %s_buffer_info *%s_buffer(int i);\n", P, P);
+	buf_printf(o, "void *%s_buffers(void *state);\n\n", P);
 	buf_printf(o, "/* Fill a state: parameters as PyTorch initialises nn.Linear (uniform in\n");
-	buf_printf(o, " * +-1/sqrt(fan_in)) from a seeded generator; moments and step zero. */\n");
+	buf_printf(o, " * +-1/sqrt(fan_in)) from a seeded generator, or nn.BatchNorm (constants);\n");
+	buf_printf(o, " * buffers at their initial values; moments and step zero. */\n");
 	buf_printf(o, "void %s_init(void *state, uint64_t seed);\n", P);
-	buf_printf(o, "/* One optimizer step on n samples; returns the loss before the step. */\n");
+	buf_printf(o, "/* One optimizer step on n samples; returns the loss before the step.\n");
+	buf_printf(o, " * Also the only function that updates the buffers. */\n");
 	buf_printf(o, "%s_real %s_train_step(void *state, void *work, %sint n, const %s_hparams *h);\n", P, P, in, P);
 	buf_printf(o, "/* The loss on n samples and its gradient with respect to every parameter\n");
-	buf_printf(o, " * (grad has %s_PARAM_ELEMS elements, laid out as the parameters). */\n", U);
+	buf_printf(o, " * (grad has %s_PARAM_ELEMS elements, laid out as the parameters), in\n", U);
+	buf_printf(o, " * training mode (batch statistics); the buffers are left as they are. */\n");
 	buf_printf(o, "%s_real %s_gradient(const void *state, void *work, %sint n, const %s_hparams *h, %s_real *grad);\n", P, P, in, P, P);
 	buf_printf(o, "/* One Adam step with a gradient from %s_gradient (for example summed\n", P);
 	buf_printf(o, " * over several processes); %s_train_step is the two in one. */\n", P);
@@ -249,6 +332,11 @@ static void emit_header(Emit *e)
 	buf_printf(o, "/* Decode latents z (n x %s_LATENT_SIZE) into out (n x %s_OUTPUT_SIZE). */\n", U, U);
 	buf_printf(o, "void %s_decode(const void *state, void *work, const %s_real *z, %sint n, %s_real *out);\n\n", P, P,
 		   decode_inputs(e), P);
+	if (has_sample(e)) {
+		buf_printf(o, "/* Decode n latents drawn from the prior N(0, I) into out (n x %s_OUTPUT_SIZE).\n", U);
+		buf_printf(o, " * The draws depend only on seed and the element: row i is the same for any n > i. */\n");
+		buf_printf(o, "void %s_sample(const void *state, void *work, uint64_t seed, int n, %s_real *out);\n\n", P, P);
+	}
 	buf_printf(o, "#endif\n");
 }
 
@@ -263,6 +351,23 @@ static void emit_param_table(Emit *e)
 		for (int d = 0; d < 4; d++)
 			buf_printf(e->out, "%s%d", d ? ", " : "", d < p->shape.rank ? p->shape.dims[d] : 0);
 		buf_printf(e->out, "}, %zu, %zu},\n", p->offset, shape_elems(p->shape));
+	}
+	buf_printf(e->out, "};\n\n");
+}
+
+static void emit_buffer_table(Emit *e)
+{
+	Model *m = e->m;
+	const char *P = e->P;
+	if (!m->g->buffers.len)
+		return;
+	buf_printf(e->out, "static const %s_buffer_info %s_buffer_table[%d] = {\n", P, P, m->g->buffers.len);
+	for (int i = 0; i < m->g->buffers.len; i++) {
+		Buffer *b = m->g->buffers.data[i];
+		buf_printf(e->out, "\t{\"%s\", %d, %d, {", b->name, b->kind == BUF_COUNTER, b->shape.rank);
+		for (int d = 0; d < 4; d++)
+			buf_printf(e->out, "%s%d", d ? ", " : "", d < b->shape.rank ? b->shape.dims[d] : 0);
+		buf_printf(e->out, "}, %zu, %zu},\n", buffer_byte_offset(m, b), shape_elems(b->shape));
 	}
 	buf_printf(e->out, "};\n\n");
 }
@@ -283,6 +388,37 @@ static void emit_accessors(Emit *e)
 		buf_printf(e->out, "%s_real *%s_%s(void *state)\n{\n\treturn (%s *)((unsigned char *)state + %zu);\n}\n\n",
 			   P, P, names[i], r, 64 + (size_t)i * blk);
 	buf_printf(e->out, "int64_t *%s_step(void *state)\n{\n\treturn (int64_t *)state;\n}\n\n", P);
+	buf_printf(e->out, "const %s_buffer_info *%s_buffer(int i)\n{\n", P, P);
+	if (m->g->buffers.len)
+		buf_printf(e->out, "\treturn i >= 0 && i < %d ? &%s_buffer_table[i] : NULL;\n}\n\n", m->g->buffers.len, P);
+	else
+		buf_printf(e->out, "\t(void)i;\n\treturn NULL;\n}\n\n");
+	buf_printf(e->out, "void *%s_buffers(void *state)\n{\n\treturn (unsigned char *)state + %zu;\n}\n\n", P,
+		   buffers_base(m));
+}
+
+/* NAME_init's fills after the uniform draws: constant parameters, and
+ * buffers that do not start at zero. */
+static void emit_init_constants(Emit *e)
+{
+	Model *m = e->m;
+	const char *r = e->real;
+	for (int i = 0; i < m->g->params.len; i++) {
+		Param *p = m->g->params.data[i];
+		if (p->init != INIT_CONSTANT)
+			continue;
+		buf_printf(e->out, "\tfor (size_t j = 0; j < %zu; j++) /* %s */\n", shape_elems(p->shape), p->name);
+		buf_printf(e->out, "\t\tparams[%zu + j] = %s;\n", p->offset, emit_num(e, p->init_value));
+	}
+	for (int i = 0; i < m->g->buffers.len; i++) {
+		Buffer *b = m->g->buffers.data[i];
+		if (b->init == 0)
+			continue;
+		const char *type = b->kind == BUF_COUNTER ? "int64_t" : r;
+		buf_printf(e->out, "\tfor (size_t j = 0; j < %zu; j++) /* %s */\n", shape_elems(b->shape), b->name);
+		buf_printf(e->out, "\t\t((%s *)((unsigned char *)state + %zu))[j] = (%s)%.17g;\n", type,
+			   buffers_base(m) + buffer_byte_offset(m, b), type, b->init);
+	}
 }
 
 static void emit_init(Emit *e)
@@ -294,18 +430,21 @@ static void emit_init(Emit *e)
 	buf_printf(e->out, "\t%s *params = %s_params(state);\n", r, P);
 	buf_printf(e->out, "\tmemset(state, 0, %s_STATE_BYTES);\n", e->U);
 	buf_printf(e->out, "\t*(uint64_t *)((unsigned char *)state + 8) = %s(seed ^ 0x6e6f697365u); /* noise key */\n", mix);
-	/* Each parameter's bound 1/sqrt(fan_in) is known here: emit a table. */
+	/* Each parameter's bound 1/sqrt(fan_in) is known here: emit a table
+	 * (0 for a constant, filled afterwards). */
 	buf_printf(e->out, "\tstatic const double bound[%d] = {", g->params.len);
 	for (int i = 0; i < g->params.len; i++) {
 		Param *p = g->params.data[i];
-		buf_printf(e->out, "%s%.17g", i ? ", " : "", 1.0 / sqrt((double)p->fan_in));
+		buf_printf(e->out, "%s%.17g", i ? ", " : "", p->init == INIT_CONSTANT ? 0 : 1.0 / sqrt((double)p->fan_in));
 	}
 	buf_printf(e->out, "};\n");
 	buf_printf(e->out, "\tfor (int i = 0; i < %d; i++) {\n", g->params.len);
 	buf_printf(e->out, "\t\tconst %s_param_info *p = &%s_param_table[i];\n", P, P);
 	buf_printf(e->out, "\t\tfor (size_t j = 0; j < p->size; j++)\n");
 	buf_printf(e->out, "\t\t\tparams[p->offset + j] = (%s)(bound[i] * (2 * %s(seed, p->offset + j) - 1));\n", r, uni);
-	buf_printf(e->out, "\t}\n}\n\n");
+	buf_printf(e->out, "\t}\n");
+	emit_init_constants(e);
+	buf_printf(e->out, "}\n\n");
 }
 
 const char *emit_noise_key(Emit *e, const Node *n)
@@ -349,6 +488,18 @@ static void end_fn(Emit *e)
 	buf_puts(e->out, "}\n\n");
 }
 
+/* The train step's last act on the buffers: every counter counts it. */
+static void emit_counters(Emit *e)
+{
+	Model *m = e->m;
+	for (int i = 0; i < m->g->buffers.len; i++) {
+		Buffer *b = m->g->buffers.data[i];
+		if (b->kind == BUF_COUNTER)
+			emit_line(e, "++*(int64_t *)((unsigned char *)state + %zu); /* %s */",
+				  buffers_base(m) + buffer_byte_offset(m, b), b->name);
+	}
+}
+
 /* The per-step scalars adam_emit_loop reads; increments the step. */
 static void emit_adam_scalars(Emit *e)
 {
@@ -377,13 +528,14 @@ static void emit_functions(Emit *e)
 			need(e, n, mk);
 	}
 	need(e, g->loss, mk);
-	e->training = 1;
+	e->training = e->updates = 1;
 	begin_fn(e, xasprintf("%s_real %s_train_step(void *state, void *work, %sint n, const %s_hparams *h)", P, P, in, P), FN_TRAIN);
 	emit_adam_scalars(e);
 	emit_body(e, mk, 0);
+	emit_counters(e);
 	emit_line(e, "return t%d[0];", g->loss->id);
 	end_fn(e);
-	e->training = 0;
+	e->training = e->updates = 0;
 
 	/* gradient, update: the train step in two halves */
 	mk = marks(m);
@@ -438,6 +590,19 @@ static void emit_functions(Emit *e)
 	emit_body(e, mk, 1);
 	emit_line(e, "memcpy(out, t%d, sizeof(%s) * %s);", g->output->id, r, emit_count(e, g->output, 1));
 	end_fn(e);
+
+	/* sample: decode, with latents drawn from the prior into their own slot */
+	if (has_sample(e)) {
+		begin_fn(e, xasprintf("void %s_sample(const void *state, void *work, uint64_t seed, int n, %s_real *out)", P, P),
+			 FN_EVAL);
+		emit_line(e, "%s *const z = (%s *)(work_ + %zu);", r, r, g->latent->offset);
+		emit_line(e, "const uint64_t key = %s(seed ^ 0x7072696f72u); /* \"prior\" */", emit_helper(e, "mix"));
+		emit_line(e, "for (long i = 0; i < %s; i++)", emit_count(e, g->latent, 1));
+		emit_line(e, "\tz[i] = (%s)%s(key, (uint64_t)i);", r, emit_helper(e, "normal"));
+		emit_body(e, mk, 1);
+		emit_line(e, "memcpy(out, t%d, sizeof(%s) * %s);", g->output->id, r, emit_count(e, g->output, 1));
+		end_fn(e);
+	}
 	e->given = NULL;
 }
 
@@ -448,12 +613,16 @@ static void emit_source(Emit *e)
 	Buf *o = e->out, body = {0};
 	e->out = &body;
 	emit_param_table(e);
+	emit_buffer_table(e);
 	emit_accessors(e);
 	emit_init(e);
 	emit_functions(e);
 	e->out = o;
 	buf_printf(o, "/* %s.c - generated by aecc %s from %s. Do not edit. */\n", e->P, AECC_VERSION, e->m->file);
-	buf_printf(o, "#include \"%s.h\"\n\n#include <math.h>\n#include <string.h>\n\n", e->P);
+	buf_printf(o, "#include \"%s.h\"\n\n#include <math.h>\n#include <string.h>\n", e->P);
+	if (!e->m->scalar)
+		buf_printf(o, "\n#include <simde/x86/avx512.h> /* portable vectors: AVX-512, AVX2, NEON, ... */\n");
+	buf_printf(o, "\n");
 	emit_helper_defs(e);
 	buf_puts(o, body.data);
 }
@@ -480,10 +649,10 @@ static void emit_main(Emit *e)
 	Graph *g = m->g;
 	Buf *o = e->out;
 	const char *P = e->P, *U = e->U, *r = e->real;
-	int ni = g->inputs.len;
+	int ni = g->inputs.len, nb = g->buffers.len;
 	buf_printf(o, "/* %s_main.c - generated by aecc %s from %s. Do not edit.\n", P, AECC_VERSION, m->file);
 	buf_printf(o, " * The trainer: links %s.c to the aecc runtime's aert_train_main(). */\n", P);
-	buf_printf(o, "#include <aecc_rt.h>\n\n#include \"%s.h\"\n\n", P);
+	buf_printf(o, "#include <aecc_rt.h>\n#ifdef _OPENMP\n#include <omp.h>\n#endif\n\n#include \"%s.h\"\n\n", P);
 	Buf call = {0};
 	for (int i = 0; i < ni; i++)
 		buf_printf(&call, "(const %s *)in[%d], ", r, i);
@@ -496,6 +665,12 @@ static void emit_main(Emit *e)
 	buf_printf(o, "static void *adam_m_of(void *s) { return %s_adam_m(s); }\n", P);
 	buf_printf(o, "static void *adam_v_of(void *s) { return %s_adam_v(s); }\n", P);
 	buf_printf(o, "static int64_t *step_of(void *s) { return %s_step(s); }\n\n", P);
+	buf_printf(o, "/* Threads for the kernels' OpenMP loops, when built with -fopenmp. */\n");
+	buf_printf(o, "static int set_threads(int n)\n{\n#ifdef _OPENMP\n\tomp_set_num_threads(n);\n\treturn n;\n");
+	buf_printf(o, "#else\n\t(void)n;\n\treturn 1;\n#endif\n}\n");
+	if (nb)
+		buf_printf(o, "static void *buffers_of(void *s) { return %s_buffers(s); }\n", P);
+	buf_printf(o, "\n");
 	buf_printf(o, "static const aert_input inputs[%d] = {\n", ni);
 	for (int i = 0; i < ni; i++) {
 		GInput *gi = g->inputs.data[i];
@@ -505,7 +680,10 @@ static void emit_main(Emit *e)
 		buf_printf(o, "}, %zu, %d},\n", shape_elems(gi->shape), m->train_data[i].onehot);
 	}
 	buf_printf(o, "};\n\n");
-	buf_printf(o, "static aert_param params[%s_NUM_PARAMS];\n\n", U);
+	buf_printf(o, "static aert_param params[%s_NUM_PARAMS];\n", U);
+	if (nb)
+		buf_printf(o, "static aert_buffer buffers[%s_NUM_BUFFERS];\n", U);
+	buf_printf(o, "\n");
 	/* The runtime's table is filled from the model's own at start-up. */
 	buf_printf(o, "int main(int argc, char **argv)\n{\n");
 	buf_printf(o, "\tfor (int i = 0; i < %s_NUM_PARAMS; i++) {\n", U);
@@ -513,6 +691,15 @@ static void emit_main(Emit *e)
 	buf_printf(o, "\t\tparams[i].name = p->name;\n\t\tparams[i].rank = p->rank;\n");
 	buf_printf(o, "\t\tfor (int d = 0; d < 4; d++)\n\t\t\tparams[i].dims[d] = (size_t)p->dims[d];\n");
 	buf_printf(o, "\t\tparams[i].offset = p->offset;\n\t\tparams[i].size = p->size;\n\t}\n");
+	if (nb) {
+		buf_printf(o, "\tfor (int i = 0; i < %s_NUM_BUFFERS; i++) {\n", U);
+		buf_printf(o, "\t\tconst %s_buffer_info *b = %s_buffer(i);\n", P, P);
+		buf_printf(o, "\t\tbuffers[i].name = b->name;\n\t\tbuffers[i].dtype = b->integer ? AERT_I64 : %s;\n",
+			   m->f64 ? "AERT_F64" : "AERT_F32");
+		buf_printf(o, "\t\tbuffers[i].rank = b->rank;\n");
+		buf_printf(o, "\t\tfor (int d = 0; d < 4; d++)\n\t\t\tbuffers[i].dims[d] = (size_t)b->dims[d];\n");
+		buf_printf(o, "\t\tbuffers[i].offset = b->offset;\n\t\tbuffers[i].size = b->size;\n\t}\n");
+	}
 	buf_printf(o, "\t%s_hparams h = %s_default_hparams();\n", P, P);
 	buf_printf(o, "\taert_model m = {0};\n");
 	buf_printf(o, "\tm.name = %s;\n\tm.source = %s;\n\tm.real_size = %d;\n", c_str(m->name), c_str(m->file), m->f64 ? 8 : 4);
@@ -521,6 +708,9 @@ static void emit_main(Emit *e)
 	buf_printf(o, "\tm.n_params = %s_NUM_PARAMS;\n\tm.params = params;\n\tm.param_elems = %s_PARAM_ELEMS;\n", U, U);
 	buf_printf(o, "\tm.params_of = params_of;\n\tm.adam_m_of = adam_m_of;\n\tm.adam_v_of = adam_v_of;\n\tm.step_of = step_of;\n");
 	buf_printf(o, "\tm.init = %s_init;\n\tm.train_step = train_step;\n\tm.eval_loss = eval_loss;\n", P);
+	buf_printf(o, "\tm.set_threads = set_threads;\n");
+	if (nb)
+		buf_printf(o, "\tm.n_buffers = %s_NUM_BUFFERS;\n\tm.buffers = buffers;\n\tm.buffers_of = buffers_of;\n", U);
 	buf_printf(o, "\tm.hparams.lr = h.lr;\n\tm.hparams.beta1 = h.beta1;\n\tm.hparams.beta2 = h.beta2;\n");
 	buf_printf(o, "\tm.hparams.eps = h.eps;\n\tm.hparams.weight_decay = h.weight_decay;\n\tm.hparams.stochastic = 1;\n");
 	buf_printf(o, "\tm.batch = %d;\n\tm.epochs = %d;\n\tm.seed = %lluu;\n", m->train.batch, m->train.epochs, m->train.seed);

@@ -24,13 +24,14 @@ int emit_torch(Model *m, const char *dir)
 		   m->train.epochs, m->train.seed);
 	buf_printf(&b, "ADAM = dict(lr=%.17g, betas=(%.17g, %.17g), eps=%.17g, weight_decay=%.17g)\n",
 		   m->train.lr, m->train.beta1, m->train.beta2, m->train.eps, m->train.weight_decay);
-	buf_printf(&b, "# (name, per-sample shape, data scale)\nINPUTS = [\n");
+	buf_printf(&b, "# (name, per-sample shape, data scale, one-hot width: > 0 for labels)\nINPUTS = [\n");
 	for (int i = 0; i < g->inputs.len; i++) {
 		GInput *in = g->inputs.data[i];
 		buf_printf(&b, "    (\"%s\", [", in->name);
 		for (int d = 0; d < in->shape.rank; d++)
 			buf_printf(&b, "%s%d", d ? ", " : "", in->shape.dims[d]);
-		buf_printf(&b, "], %.17g),\n", m->train_data[i].path ? m->train_data[i].scale : 1.0);
+		buf_printf(&b, "], %.17g, %d),\n", m->train_data[i].path ? m->train_data[i].scale : 1.0,
+			   m->train_data[i].onehot);
 	}
 	buf_printf(&b, "]\n# (name, shape, fan_in)\nPARAMS = [\n");
 	for (int i = 0; i < g->params.len; i++) {
@@ -40,27 +41,61 @@ int emit_torch(Model *m, const char *dir)
 			buf_printf(&b, "%s%d", d ? ", " : "", p->shape.dims[d]);
 		buf_printf(&b, "], %ld),\n", p->fan_in);
 	}
+	buf_printf(&b, "]\n# parameters that start at a constant (BatchNorm's weight and bias)\nCONSTANTS = {");
+	for (int i = 0; i < g->params.len; i++) {
+		Param *p = g->params.data[i];
+		if (p->init == INIT_CONSTANT)
+			buf_printf(&b, "\n    \"%s\": %.17g,", p->name, p->init_value);
+	}
+	buf_printf(&b, "%s}\n# (name, shape, initial value, integer): state that is not trained\nBUFFERS = [\n",
+		   b.data[b.len - 1] == ',' ? "\n" : "");
+	for (int i = 0; i < g->buffers.len; i++) {
+		Buffer *bf = g->buffers.data[i];
+		buf_printf(&b, "    (\"%s\", [", bf->name);
+		for (int d = 0; d < bf->shape.rank; d++)
+			buf_printf(&b, "%s%d", d ? ", " : "", bf->shape.dims[d]);
+		buf_printf(&b, "], %.17g, %s),\n", bf->init, bf->kind == BUF_COUNTER ? "True" : "False");
+	}
 	buf_printf(&b, "]\n\n\n");
 	buf_printf(&b, "def init_params(seed=0, dtype=torch.float32):\n"
-		       "    \"\"\"Uniform in +-1/sqrt(fan_in), as torch.nn.Linear initialises.\"\"\"\n"
+		       "    \"\"\"Uniform in +-1/sqrt(fan_in), as torch.nn.Linear initialises, or the\n"
+		       "    value in CONSTANTS.\"\"\"\n"
 		       "    g = torch.Generator().manual_seed(seed)\n"
-		       "    return {name: (torch.rand(shape, generator=g, dtype=dtype) * 2 - 1) / math.sqrt(fan_in)\n"
+		       "    return {name: torch.full(shape, CONSTANTS[name], dtype=dtype) if name in CONSTANTS\n"
+		       "            else (torch.rand(shape, generator=g, dtype=dtype) * 2 - 1) / math.sqrt(fan_in)\n"
 		       "            for name, shape, fan_in in PARAMS}\n\n\n");
+	buf_printf(&b, "def init_buffers(dtype=torch.float32):\n"
+		       "    \"\"\"The buffers at their initial values: reals in dtype, counters in int64.\"\"\"\n"
+		       "    return {name: torch.full(shape, value, dtype=torch.int64 if integer else dtype)\n"
+		       "            for name, shape, value, integer in BUFFERS}\n\n\n");
 	buf_printf(&b, "def run(p, inputs, training=True, noise=True):\n"
 		       "    \"\"\"Returns (loss, latent, output) for a list of input batches.\n\n"
 		       "    training: as the train step (batch statistics; otherwise as NAME_loss);\n"
 		       "    noise: draw noise, dropout and samples (only while training).\n"
+		       "    p holds the parameters and the buffers; training updates the buffers\n"
+		       "    in place, as the train step does.\n"
 		       "    \"\"\"\n"
 		       "    noise = noise and training\n");
+	if (g->counter_elems)
+		buf_printf(&b, "    if training:\n");
+	for (int i = 0; i < g->buffers.len; i++) {
+		Buffer *bf = g->buffers.data[i];
+		if (bf->kind == BUF_COUNTER)
+			buf_printf(&b, "        p[\"%s\"] += 1\n", bf->name);
+	}
+	int input_grad = 0; /* some op differentiates with respect to an input */
+	for (int i = 0; i < g->nodes.len; i++)
+		input_grad |= ((Node *)g->nodes.data[i])->op->torch_input_grad;
 	for (int i = 0; i < g->nodes.len; i++) {
 		Node *n = g->nodes.data[i];
-		if (n->phase != PH_FORWARD)
+		if (n->phase != PH_FORWARD || n->expansion_of)
 			continue;
 		if (n->op == &op_input) {
-			buf_printf(&b, "    %s = inputs[%d]\n", pyname(n), n->index);
+			buf_printf(&b, "    %s = inputs[%d]%s\n", pyname(n), n->index,
+				   input_grad ? ".detach().requires_grad_(True)" : "");
 			continue;
 		}
-		if (n->op == &op_param) {
+		if (n->op == &op_param || n->storage == ST_BUFFER) {
 			buf_printf(&b, "    %s = p[\"%s\"]\n", pyname(n), n->name);
 			continue;
 		}

@@ -65,6 +65,30 @@ Param *graph_param(Graph *g, const char *name, Shape shape, long fan_in, Loc loc
 	return p;
 }
 
+Buffer *graph_buffer(Graph *g, const char *name, Shape shape, BufferKind kind, double init, Loc loc)
+{
+	Buffer *b = xcalloc(1, sizeof *b);
+	b->name = name;
+	b->shape = shape;
+	b->kind = kind;
+	b->init = init;
+	b->loc = loc;
+	if (kind == BUF_COUNTER) {
+		b->offset = g->counter_elems++;
+	} else {
+		b->offset = g->buffer_elems;
+		g->buffer_elems += shape_elems(shape);
+		Node *n = graph_add(g, &op_buffer, loc, 0, NULL);
+		n->shape = shape;
+		n->storage = ST_BUFFER;
+		n->index = g->buffers.len;
+		n->name = name;
+		b->node = n;
+	}
+	vec_push(&g->buffers, b);
+	return b;
+}
+
 GInput *graph_input(Graph *g, const char *name, Shape shape, Loc loc)
 {
 	GInput *in = xcalloc(1, sizeof *in);

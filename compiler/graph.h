@@ -33,6 +33,7 @@ typedef enum Storage {
 	ST_WORK,  /* scratch in the work arena, planned by plan.c */
 	ST_INPUT, /* caller's input array */
 	ST_PARAM, /* parameter block of the state */
+	ST_BUFFER, /* buffer block of the state, read-only to ops (see Buffer) */
 	ST_NONE,  /* no value (side-effect nodes such as the Adam update) */
 } Storage;
 
@@ -54,10 +55,14 @@ struct Node {
 	double fattr[MAX_ATTR]; /* real attributes, meaning per op */
 	const char *name;    /* user-visible name (value, parameter), or NULL */
 	const char *layer;   /* "encoder.2": the layer a forward node belongs to */
+	Node *expansion_of;  /* set on the nodes an op expanded into (the
+	                        contractive penalty's Jacobian rows): that op's
+	                        PyTorch form stands for them */
 	Loc loc;             /* source position that produced the node */
 	Phase phase;         /* which pass built it */
 	Storage storage;     /* where the value lives */
-	int index;           /* ST_INPUT: input number; ST_PARAM: parameter number */
+	int index;           /* ST_INPUT: input number; ST_PARAM: parameter number;
+	                        ST_BUFFER: buffer number */
 	int needs_grad;      /* depends on a parameter: autodiff walks it */
 	Node *grad;          /* autodiff: the gradient accumulated so far */
 	int dead;            /* removed by a pass; skipped everywhere */
@@ -68,6 +73,12 @@ struct Node {
 	int first, last;     /* schedule positions of definition and last use */
 };
 
+/* How NAME_init fills a parameter. */
+typedef enum ParamInit {
+	INIT_UNIFORM,  /* uniform in +-1/sqrt(fan_in), as nn.Linear (the default) */
+	INIT_CONSTANT, /* every element Param.init_value (BatchNorm's 1 and 0) */
+} ParamInit;
+
 /* A trainable tensor. Its values live in the parameter block of the state,
  * in declaration order; the Adam moments mirror that layout. */
 typedef struct Param {
@@ -75,9 +86,36 @@ typedef struct Param {
 	Shape shape;       /* PyTorch layout (a dense weight is [out, in]) */
 	size_t offset;     /* element offset in the parameter block */
 	long fan_in;       /* for the default initialisation bound 1/sqrt(fan_in) */
+	ParamInit init;    /* how it starts (graph_param sets INIT_UNIFORM) */
+	double init_value; /* INIT_CONSTANT: the value */
 	Node *node;        /* the ST_PARAM node that reads it */
 	Loc loc;           /* the layer that declared it */
 } Param;
+
+/* How a buffer changes. Buffers change only in the train step, never
+ * through an op: ops read them (ST_BUFFER nodes) and the emitter stores
+ * their new values. */
+typedef enum BufferKind {
+	BUF_RUNNING, /* reals: after `next` is computed in a train step, its
+	                elements from next_offset on become the buffer's values */
+	BUF_COUNTER, /* one int64_t: plus one in every train step */
+} BufferKind;
+
+/* Persistent state that is not trained, as PyTorch's module buffers
+ * (BatchNorm's running_mean, running_var, num_batches_tracked). Reals live
+ * in the state's buffer block, counters in the counter block after it,
+ * each in declaration order; saved and loaded with the parameters. */
+typedef struct Buffer {
+	const char *name;  /* PyTorch-style "encoder.1.running_mean" */
+	Shape shape;       /* PyTorch shape; a counter is a scalar [] */
+	BufferKind kind;   /* how it changes, and its element type */
+	size_t offset;     /* element offset in its block (reals or counters) */
+	double init;       /* every element's value after NAME_init */
+	Node *node;        /* BUF_RUNNING: the ST_BUFFER node that reads it */
+	Node *next;        /* BUF_RUNNING: the node whose value holds the update */
+	size_t next_offset; /* element of next's value where the update starts */
+	Loc loc;           /* the layer that declared it */
+} Buffer;
 
 /* A model input. */
 typedef struct GInput {
@@ -90,11 +128,14 @@ typedef struct GInput {
 typedef struct Graph {
 	Vec nodes;        /* Node*, topological order */
 	Vec params;       /* Param*, declaration order */
+	Vec buffers;      /* Buffer*, declaration order */
 	Vec inputs;       /* GInput*, declaration order */
 	Node *loss;       /* the scalar training objective */
 	Node *latent;     /* the encoder's result (last encoder statement) */
 	Node *output;     /* the decoder's result (last decoder statement) */
 	size_t param_elems; /* total parameter elements */
+	size_t buffer_elems;  /* total elements of BUF_RUNNING buffers */
+	size_t counter_elems; /* number of BUF_COUNTER buffers */
 } Graph;
 
 Graph *graph_new(void);
@@ -106,6 +147,9 @@ Node *graph_add2(Graph *g, const OpDef *op, Loc loc, Node *a, Node *b);
 Node *graph_add3(Graph *g, const OpDef *op, Loc loc, Node *a, Node *b, Node *c);
 Param *graph_param(Graph *g, const char *name, Shape shape, long fan_in, Loc loc);
 GInput *graph_input(Graph *g, const char *name, Shape shape, Loc loc);
+/* Declare a buffer filled with `init`; a BUF_RUNNING buffer gets its
+ * ST_BUFFER node (the caller sets `next` once the update is built). */
+Buffer *graph_buffer(Graph *g, const char *name, Shape shape, BufferKind kind, double init, Loc loc);
 /* Recount Node.nuses over live nodes. */
 void graph_count_uses(Graph *g);
 

@@ -33,6 +33,7 @@ static const char usage[] =
 	"\n"
 	"options:\n"
 	"  --dtype f32|f64               element type of the generated code (f32)\n"
+	"  --kernels simd|scalar         vectorized kernels (SIMDe) or plain loops (simd)\n"
 	"  -o DIR                        output folder for emit and build\n"
 	"  -d                            print the graph after every pass (stderr)\n"
 	"  --help, --version\n"
@@ -77,6 +78,13 @@ static void parse_cli(Cli *c, int argc, char **argv)
 				c->opt.f64 = 1;
 			else if (strcmp(argv[i], "f32") != 0)
 				usage_error("unknown dtype '%s' (expected f32 or f64)", argv[i]);
+		} else if (!strcmp(a, "--kernels")) {
+			if (++i >= argc)
+				usage_error("%s needs a value (simd or scalar)", a);
+			if (!strcmp(argv[i], "scalar"))
+				c->opt.scalar = 1;
+			else if (strcmp(argv[i], "simd") != 0)
+				usage_error("unknown kernels '%s' (expected simd or scalar)", argv[i]);
 		} else if (!strcmp(a, "-o")) {
 			if (++i >= argc)
 				usage_error("%s needs a folder", a);
@@ -167,7 +175,7 @@ static int build(Model *m, const char *dir)
 	}
 	const char *cc = getenv("CC");
 	const char *exe = xasprintf("%s/%s-train", dir, m->name), *tmp = xasprintf("%s.tmp", exe);
-	char *argv[] = {(char *)(cc && *cc ? cc : "cc"), "-std=c99", "-O3", "-march=native",
+	char *argv[] = {(char *)(cc && *cc ? cc : "cc"), "-std=c99", "-O3", "-march=native", "-fopenmp",
 			(char *)inc, xasprintf("-I%s", dir), xasprintf("%s/%s.c", dir, m->name),
 			xasprintf("%s/%s_main.c", dir, m->name), (char *)lib, "-lz", "-lm", "-o",
 			(char *)tmp, NULL};
@@ -204,6 +212,7 @@ static const char *cache_dir(Model *m)
 	uint64_t h = fnv(0xcbf29ce484222325u, text, len);
 	h = fnv(h, AECC_VERSION, strlen(AECC_VERSION));
 	h = fnv(h, &m->f64, sizeof m->f64);
+	h = fnv(h, &m->scalar, sizeof m->scalar);
 	char abs[PATH_MAX];
 	if (realpath(m->file, abs))
 		h = fnv(h, abs, strlen(abs));

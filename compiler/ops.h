@@ -63,6 +63,7 @@ struct OpDef {
 	 * expression may read the Python booleans `training` (train step, not
 	 * evaluation) and `noise` (random parts on). */
 	const char *(*torch)(const Node *n, const char *const *in);
+	int torch_input_grad; /* the PyTorch form differentiates with respect to model inputs */
 	const char *doc; /* one line for `aecc ops` and docs/ops.md */
 };
 
@@ -71,16 +72,20 @@ struct OpDef {
 	X(input) X(param) X(constant) X(add) X(sub) X(scale)               \
 	X(dense) X(dense_dx) X(dense_dw) X(sum_batch)                      \
 	X(identity) X(relu) X(leaky_relu) X(sigmoid) X(tanh) X(act_grad)   \
+	X(act_grad2) X(contractive) X(basis) X(sumsq) X(sumsq_grad)        \
 	X(mse) X(mse_grad) X(bce) X(bce_grad)                              \
 	OPS_CONV(X) OPS_VARIATIONAL(X) OPS_SPARSE(X) OPS_NORM(X)           \
 	X(adam)
 
 /* Groups of ops, one line each (op_conv.c, op_variational.c, op_sparse.c,
  * op_norm.c). */
-#define OPS_CONV(X)
-#define OPS_VARIATIONAL(X)
-#define OPS_SPARSE(X)
-#define OPS_NORM(X)
+#define OPS_CONV(X) X(conv2d) X(conv_transpose2d) X(conv2d_dw) X(conv_db) X(conv_workspace) \
+	X(flatten) X(reshape) X(maxpool2d) X(maxpool2d_grad) X(upsample2d) X(upsample2d_grad)
+#define OPS_VARIATIONAL(X) X(gaussian) X(gaussian_dlogvar) X(kl_normal) X(kl_normal_grad) \
+	X(gaussian_noise) X(clamp) X(clamp_grad) X(masking_noise) X(dropout) X(mask_grad)
+#define OPS_SPARSE(X) X(l1) X(l1_grad) X(kl_sparsity) X(kl_sparsity_grad) \
+	X(topk) X(topk_grad) X(concat) X(concat_slice)
+#define OPS_NORM(X) X(buffer) X(batchnorm) X(bn_stats) X(bn_reduce) X(bn_dx)
 
 #define X(n) extern const OpDef op_##n;
 OP_LIST(X)
@@ -106,6 +111,12 @@ Graph *lower_graph(Lower *L);
 
 /* Add `d` to the gradient accumulated for `x` (ignored if x needs none). */
 void grad_accumulate(Graph *g, Node *x, Node *d);
+/* The vector-Jacobian product <seed, d out / d wrt> as new nodes of the
+ * graph (reverse mode from `out` back to `wrt`, which comes earlier): for
+ * ops such as the contractive penalty that need a derivative inside the
+ * model. The new nodes are ordinary IR, differentiated again by grad.c.
+ * NULL if `out` does not depend on `wrt`. */
+Node *grad_vjp(Graph *g, Node *out, Node *seed, Node *wrt);
 
 /* ---- helpers for emission (emit.c, kernels.c) ---- */
 
@@ -140,6 +151,8 @@ int emit_training(Emit *e);
 /* A C expression for the key of node n's random stream in this step:
  * pass it with an element index to the "uniform" or "normal" helper. */
 const char *emit_noise_key(Emit *e, const Node *n);
+/* 1 when the model is emitted with plain scalar kernels (--kernels scalar). */
+int emit_scalar_kernels(Emit *e);
 /* The model's symbol prefix ("fashion_ae"). */
 const char *emit_prefix(Emit *e);
 /* Elements of n per sample as a C expression: "784" or, for batched

@@ -30,6 +30,7 @@ Model *pipeline_run(const char *path, const Options *opt)
 	Model *m = xcalloc(1, sizeof *m);
 	m->file = path;
 	m->f64 = opt->f64;
+	m->scalar = opt->scalar;
 	m->g = graph_new();
 
 	m->ast = parse_program(path, text);             /* syntax */

@@ -6,6 +6,7 @@
 
 typedef struct Options {
 	int f64;          /* --dtype f64 */
+	int scalar;       /* --kernels scalar */
 	int stop_after;   /* run passes up to and including this one (PASS_*) */
 	int dump;         /* print the graph after each pass to stderr (-d) */
 } Options;
@@ -27,5 +28,7 @@ void plan_memory(Model *m);
 int emit_c(Model *m, const char *dir);       /* NAME.h, NAME.c, NAME_main.c */
 int emit_torch(Model *m, const char *dir);   /* NAME_torch.py: the model in PyTorch */
 void print_summary(FILE *out, Model *m);
+/* Bytes of the generated state: header, parameters, Adam moments, buffers. */
+size_t model_state_bytes(Model *m);
 
 #endif

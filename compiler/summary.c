@@ -37,13 +37,20 @@ void print_summary(FILE *out, Model *m)
 	fprintf(out, "Model: %s (%s), %s, batch %d\n\n", m->name, m->file, m->f64 ? "f64" : "f32", m->train.batch);
 	fprintf(out, "%-22s %-12s %-18s %12s %14s\n", "Layer", "Op", "Output shape", "Params", "FLOPs/sample");
 	fprintf(out, "%.*s\n", 82, "----------------------------------------------------------------------------------------------------");
+	/* Nodes an op expanded into count in that op's row. */
+	double *inner = xcalloc((size_t)g->nodes.len, sizeof *inner);
 	for (int i = 0; i < g->nodes.len; i++) {
 		Node *n = g->nodes.data[i];
-		if (n->dead || n->op == &op_param)
+		if (!n->dead && n->expansion_of)
+			inner[n->expansion_of->id] += n->op->flops(n);
+	}
+	for (int i = 0; i < g->nodes.len; i++) {
+		Node *n = g->nodes.data[i];
+		if (n->dead || n->op == &op_param || n->storage == ST_BUFFER)
 			continue;
-		double f = n->op->flops(n);
-		train += f;
-		if (n->phase != PH_FORWARD)
+		double f = n->op->flops(n) + inner[n->id];
+		train += n->op->flops(n);
+		if (n->phase != PH_FORWARD || n->expansion_of)
 			continue;
 		fwd += f;
 		const char *label = n->op == &op_input ? n->name : n->layer ? n->layer : "";
@@ -58,8 +65,8 @@ void print_summary(FILE *out, Model *m)
 		commas((double)(g->param_elems * real)));
 	fprintf(out, "FLOPs per sample:    %s forward, %s per train step (forward + backward)\n",
 		commas(fwd), commas(train));
-	fprintf(out, "State:               %s bytes (parameters, Adam moments, step)\n",
-		commas((double)(64 + 3 * ((g->param_elems * real + 63) / 64 * 64))));
+	fprintf(out, "State:               %s bytes (parameters, Adam moments, buffers, step)\n",
+		commas((double)model_state_bytes(m)));
 	fprintf(out, "Work arena:          %s bytes at batch %d (%s bytes before planning)\n",
 		commas((double)m->work_bytes), m->train.batch, commas((double)m->work_bytes_unplanned));
 }

@@ -140,6 +140,19 @@ typedef struct aert_param {
 	size_t size;        /* elements */
 } aert_param;
 
+/* A buffer of a compiled model: persistent state that is not trained
+ * (BatchNorm's running_mean and running_var in the model's real type, its
+ * num_batches_tracked as an I64 scalar), saved and loaded with the
+ * parameters under PyTorch's state_dict names. */
+typedef struct aert_buffer {
+	const char *name;   /* "encoder.1.running_mean" */
+	aert_dtype dtype;   /* AERT_F32 or AERT_F64 (the model's reals), or AERT_I64 */
+	int rank;           /* 0..4 (0: a scalar) */
+	size_t dims[4];     /* PyTorch shape */
+	size_t offset;      /* byte offset from buffers_of(state) */
+	size_t size;        /* elements */
+} aert_buffer;
+
 /* A model input as the data section feeds it. */
 typedef struct aert_input {
 	const char *name;    /* input name in the .ae file */
@@ -198,16 +211,24 @@ typedef struct aert_model {
 	const char *train_path[4]; /* per input, resolved against the .ae file's folder */
 	const char *test_path[4];  /* per input, NULL if the .ae file gives none */
 	double scale[4];           /* per input: multiply raw values by this */
+
+	/* Buffers (none: n_buffers 0, and the two below may be NULL). */
+	int n_buffers;                  /* buffer tensors */
+	const aert_buffer *buffers;     /* n_buffers tensors, in declaration order */
+	void *(*buffers_of)(void *state); /* where the buffers start in a state */
+	/* Use n threads in the model's kernels; returns how many it will use
+	 * (1 when the model was compiled without OpenMP). NULL: one thread. */
+	int (*set_threads)(int n);
 } aert_model;
 
-/* Save parameters (and, with optimizer != 0, Adam moments as
+/* Save parameters and buffers (and, with optimizer != 0, Adam moments as
  * "optimizer.m.NAME", "optimizer.v.NAME" and "optimizer.step", an I64
  * scalar) atomically, as F32 when real_size is 4 and F64 when it is 8. */
 int aert_save_model(const aert_model *m, void *state, const char *path, int optimizer,
 		    aert_err *err);
-/* Load parameters; with optimizer != 0 also the Adam state if present (all
- * of it or none: a file with only part of it fails). All or nothing: on
- * failure the state is unchanged. */
+/* Load parameters and buffers (both required); with optimizer != 0 also
+ * the Adam state if present (all of it or none: a file with only part of it
+ * fails). All or nothing: on failure the state is unchanged. */
 int aert_load_model(const aert_model *m, void *state, const char *path, int optimizer,
 		    aert_err *err);
 

@@ -1074,13 +1074,13 @@ int aert_st_save(const char *path, const aert_tensor *t, size_t n, aert_err *err
 
 /* ---- a compiled model's state ---- */
 
-/* The tensors of a state: parameters, then with the optimizer the first
- * moments, the second moments and the step. */
+/* The tensors of a state: parameters, buffers, then with the optimizer the
+ * first moments, the second moments and the step. */
 typedef struct state_tensors {
 	aert_tensor *t; /* the tensors */
 	char **names;   /* names allocated here (optimizer ones), or NULL */
 	size_t n;       /* tensors */
-	size_t n_params;/* of which parameters */
+	size_t n_required; /* of which parameters and buffers, which a file must hold */
 } state_tensors;
 
 static void state_tensors_free(state_tensors *s)
@@ -1115,6 +1115,17 @@ static void param_tensor(aert_tensor *t, const aert_param *p, const char *name, 
 	t->data = (unsigned char *)block + p->offset * aert_dtype_size(dtype);
 }
 
+/* Point tensor t at buffer b inside the buffers starting at `base`. */
+static void buffer_tensor(aert_tensor *t, const aert_buffer *b, void *base)
+{
+	t->name = b->name;
+	t->dtype = b->dtype;
+	t->rank = b->rank;
+	for (int d = 0; d < 4; d++)
+		t->dims[d] = d < b->rank ? b->dims[d] : 0;
+	t->data = (unsigned char *)base + b->offset;
+}
+
 static int state_tensors_make(const aert_model *m, void *state, int optimizer, state_tensors *s,
 			      const char *path, aert_err *err)
 {
@@ -1123,25 +1134,30 @@ static int state_tensors_make(const aert_model *m, void *state, int optimizer, s
 		return aert_fail(err, path, "model %s: real_size %d is not 4 or 8", m->name, m->real_size);
 	aert_dtype dtype = m->real_size == 4 ? AERT_F32 : AERT_F64;
 	size_t np = (size_t)(m->n_params > 0 ? m->n_params : 0);
-	s->n_params = np;
-	s->n = optimizer ? 3 * np + 1 : np;
+	size_t nb = (size_t)(m->n_buffers > 0 ? m->n_buffers : 0);
+	s->n_required = np + nb;
+	s->n = optimizer ? np + nb + 2 * np + 1 : np + nb;
 	s->t = calloc(s->n ? s->n : 1, sizeof *s->t);
 	s->names = calloc(s->n ? s->n : 1, sizeof *s->names);
 	if (!s->t || !s->names)
 		return aert_fail(err, path, "out of memory");
 	for (size_t i = 0; i < np; i++)
 		param_tensor(&s->t[i], &m->params[i], m->params[i].name, dtype, m->params_of(state));
+	for (size_t i = 0; i < nb; i++)
+		buffer_tensor(&s->t[np + i], &m->buffers[i], m->buffers_of(state));
 	if (!optimizer)
 		return 0;
+	aert_tensor *moments = s->t + np + nb;
+	char **names = s->names + np + nb;
 	for (size_t i = 0; i < np; i++) {
-		s->names[np + i] = prefixed("optimizer.m.", m->params[i].name);
-		s->names[2 * np + i] = prefixed("optimizer.v.", m->params[i].name);
-		if (!s->names[np + i] || !s->names[2 * np + i])
+		names[i] = prefixed("optimizer.m.", m->params[i].name);
+		names[np + i] = prefixed("optimizer.v.", m->params[i].name);
+		if (!names[i] || !names[np + i])
 			return aert_fail(err, path, "out of memory");
-		param_tensor(&s->t[np + i], &m->params[i], s->names[np + i], dtype, m->adam_m_of(state));
-		param_tensor(&s->t[2 * np + i], &m->params[i], s->names[2 * np + i], dtype, m->adam_v_of(state));
+		param_tensor(&moments[i], &m->params[i], names[i], dtype, m->adam_m_of(state));
+		param_tensor(&moments[np + i], &m->params[i], names[np + i], dtype, m->adam_v_of(state));
 	}
-	aert_tensor *step = &s->t[3 * np];
+	aert_tensor *step = &moments[2 * np];
 	step->name = "optimizer.step";
 	step->dtype = AERT_I64;
 	step->rank = 0;
@@ -1159,16 +1175,16 @@ int aert_save_model(const aert_model *m, void *state, const char *path, int opti
 	return rc;
 }
 
-/* The optimizer tensors (after the parameters) were all found or none. */
+/* The optimizer tensors (after the parameters and buffers) were all found or none. */
 static int check_optimizer_found(const state_tensors *s, const int *found, const char *path, aert_err *err)
 {
 	size_t have = 0, first_missing = s->n;
-	for (size_t i = s->n_params; i < s->n; i++) {
+	for (size_t i = s->n_required; i < s->n; i++) {
 		have += found[i] != 0;
 		if (!found[i] && first_missing == s->n)
 			first_missing = i;
 	}
-	if (have != 0 && have != s->n - s->n_params)
+	if (have != 0 && have != s->n - s->n_required)
 		return aert_fail(err, path, "incomplete optimizer state: tensor %s is missing", s->t[first_missing].name);
 	return 0;
 }
@@ -1185,7 +1201,7 @@ int aert_load_model(const aert_model *m, void *state, const char *path, int opti
 	if (rc == 0 && !(found = calloc(s.n ? s.n : 1, sizeof *found)))
 		rc = aert_fail(err, path, "out of memory");
 	if (rc == 0) {
-		for (size_t i = s.n_params; i < s.n; i++)
+		for (size_t i = s.n_required; i < s.n; i++)
 			found[i] = 1; /* the optimizer state is optional */
 		rc = aert_st_load(path, s.t, s.n, found, err);
 	}

@@ -37,6 +37,7 @@ typedef struct options {
 	const char *save;     /* --save FILE */
 	const char *checkpoint; /* --checkpoint FILE */
 	const char *log;      /* --log FILE */
+	int threads;          /* --threads N; 0: the model's default (all cores) */
 } options;
 
 /* The progress bar on stderr. */
@@ -100,6 +101,8 @@ static void print_help(const aert_model *m)
 	       (unsigned long long)m->seed);
 	printf("  --no-shuffle       train on the samples in file order\n");
 	printf("  --no-noise         turn off noise, dropout and sampling\n");
+	printf("  --threads N        threads for the model's products (default: all cores);\n"
+	       "                     results are the same for every N\n");
 	printf("  --train PATH       training data of input '%s' (default %s)\n", x->name,
 	       m->train_path[0] ? m->train_path[0] : "none");
 	printf("  --test PATH        test data of input '%s' (default %s)\n", x->name,
@@ -202,7 +205,7 @@ static const char **path_option(const aert_model *m, options *o, const char *arg
 }
 
 /* Options that take a number. */
-static const char *const NUMBER_OPTIONS[] = {"--epochs", "--steps", "--batch", "--seed", "--lr"};
+static const char *const NUMBER_OPTIONS[] = {"--epochs", "--steps", "--batch", "--seed", "--lr", "--threads"};
 
 /* 1 if arg (len bytes of it) is an option that takes a value. */
 static int takes_value(const aert_model *m, options *o, const char *arg, size_t len)
@@ -241,6 +244,12 @@ static int value_option(const aert_model *m, options *o, const char *arg, size_t
 	}
 	if (is(arg, len, "--seed"))
 		return parse_integer("--seed", value, 0, UINT64_MAX, &o->seed, err);
+	if (is(arg, len, "--threads")) {
+		if (parse_integer("--threads", value, 1, 1024, &v, err) != 0)
+			return -1;
+		o->threads = (int)v;
+		return 0;
+	}
 	char *end; /* --lr */
 	double x = strtod(value, &end);
 	if (end == value || *end || !isfinite(x) || x <= 0)
@@ -378,6 +387,8 @@ static int check_model(const aert_model *m, aert_err *err)
 		bad = "batch, max_batch or epochs out of range";
 	else if (m->n_params < 0 || (m->n_params > 0 && !m->params))
 		bad = "bad parameter table";
+	else if (m->n_buffers < 0 || (m->n_buffers > 0 && (!m->buffers || !m->buffers_of)))
+		bad = "bad buffer table";
 	for (int i = 0; !bad && i < m->n_inputs; i++) {
 		const aert_input *x = &m->inputs[i];
 		if (!x->name || x->size == 0)
@@ -725,6 +736,12 @@ int aert_train_main(const aert_model *m, int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	t.real = m->real_size == 4 ? AERT_F32 : AERT_F64;
+	if (t.o.threads > 0) {
+		int got = m->set_threads ? m->set_threads(t.o.threads) : 1;
+		if (got != t.o.threads)
+			fprintf(stderr, "%s-train: warning: using %d thread%s (compiled without OpenMP)\n", m->name, got,
+				got == 1 ? "" : "s");
+	}
 	int rc = run(&t);
 	if (rc != 0)
 		fprintf(stderr, "%s-train: error: %s\n", m->name, t.err.msg);

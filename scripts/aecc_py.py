@@ -34,7 +34,7 @@ def write_safetensors(path, tensors):
     names = {np.dtype(v): k for k, v in ST_DTYPES.items()}
     header, chunks, offset = {}, [], 0
     for name, arr in tensors.items():
-        arr = np.ascontiguousarray(arr)
+        arr = np.asarray(arr, order="C")  # keeps a scalar's shape [] (ascontiguousarray makes it [1])
         data = arr.tobytes()
         header[name] = {"dtype": names[arr.dtype], "shape": list(arr.shape),
                         "data_offsets": [offset, offset + len(data)]}

@@ -15,6 +15,7 @@ import time
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import aecc_py  # noqa: E402
@@ -37,31 +38,41 @@ def main():
     epochs = args.epochs or mod.EPOCHS
     seed = mod.SEED if args.seed is None else args.seed
     torch.manual_seed(seed)
-    _, shape, scale = mod.INPUTS[0]
 
-    def load(name):
-        raw = aecc_py.read_idx(FASHION + name)
+    def load(part, shape, scale, onehot):
+        """One input's samples of Fashion-MNIST's `part` ("train" or "t10k"):
+        the images, or the labels as one-hot rows for a label input."""
+        if onehot:
+            raw = aecc_py.read_idx(f"{FASHION}{part}-labels-idx1-ubyte.gz")
+            return F.one_hot(torch.from_numpy(raw.astype(np.int64)), onehot).float()
+        raw = aecc_py.read_idx(f"{FASHION}{part}-images-idx3-ubyte.gz")
         return torch.from_numpy(raw.reshape(len(raw), *shape).astype(np.float32) * np.float32(scale))
 
-    train, test = load("train-images-idx3-ubyte.gz"), load("t10k-images-idx3-ubyte.gz")
+    train = [load("train", *spec[1:]) for spec in mod.INPUTS]
+    test = [load("t10k", *spec[1:]) for spec in mod.INPUTS]
+    n_train, n_test = len(train[0]), len(test[0])
     params = {k: v.requires_grad_(True) for k, v in mod.init_params(seed).items()}
-    opt = torch.optim.Adam(params.values(), **mod.ADAM)
+    opt = torch.optim.Adam(list(params.values()), **mod.ADAM)
+    params.update(mod.init_buffers())
     for epoch in range(1, epochs + 1):
         t0 = time.perf_counter()
-        perm, total = torch.randperm(len(train)), 0.0
-        for i in range(0, len(train), mod.BATCH):
-            batch = train[perm[i:i + mod.BATCH]]
-            loss, _, _ = mod.run(params, [batch])
+        perm, total = torch.randperm(n_train), 0.0
+        for i in range(0, n_train, mod.BATCH):
+            rows = perm[i:i + mod.BATCH]
+            loss, _, _ = mod.run(params, [t[rows] for t in train])
             opt.zero_grad()
             loss.backward()
             opt.step()
-            total += loss.item() * len(batch)
+            total += loss.item() * len(rows)
         dt = time.perf_counter() - t0
         with torch.no_grad():
-            tl = sum(mod.run(params, [test[i:i + 1000]], training=False)[0].item() * len(test[i:i + 1000])
-                     for i in range(0, len(test), 1000)) / len(test)
-        print(f"epoch {epoch}/{epochs}  train_loss {total / len(train):.4f}  test_loss {tl:.4f}  "
-              f"{len(train) / dt / 1000:.1f}k samples/s", flush=True)
+            # Batches of the model's size, weighted by their sizes, as the
+            # trainer reports it (so summed losses are in the same units).
+            b = mod.BATCH
+            tl = sum(mod.run(params, [t[i:i + b] for t in test], training=False)[0].item()
+                     * len(test[0][i:i + b]) for i in range(0, n_test, b)) / n_test
+        print(f"epoch {epoch}/{epochs}  train_loss {total / n_train:.4f}  test_loss {tl:.4f}  "
+              f"{n_train / dt / 1000:.1f}k samples/s", flush=True)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ suite runtime build/tests/runtime_tests --jobs 2
 suite diagnostics sh tests/run.sh
 suite generated sh tests/generated.sh
 suite gradcheck sh tests/gradcheck.sh
+suite noise sh tests/noise.sh
 suite cli sh tests/cli.sh
 suite train sh tests/train.sh
 suite parity sh tests/parity.sh

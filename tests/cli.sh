@@ -102,6 +102,39 @@ dec.load_state_dict({k[8:]: v for k, v in w.items() if k.startswith('decoder.')}
 print('loaded')"
 expect 0 "epoch 1/1" $T --train sub.idx --resume ck.safetensors --epochs 1 --quiet
 
+# Batch normalization: the saved running statistics and batch counter load
+# into torch.nn.BatchNorm1d, which in evaluation mode gives the trainer's
+# test loss (printed to four decimals).
+cat >bn.ae <<'EOF'
+model bn_ae
+input x[784]
+encoder { z = x |> dense(32, bias = false) |> batchnorm |> tanh |> dense(8) }
+decoder { xhat = z |> dense(784) |> sigmoid }
+loss = bce(xhat, x)
+train { batch 64  epochs 1 }
+data { train = idx("sub.idx") / 255 }
+EOF
+"$AECC" build bn.ae -o bn >/dev/null 2>&1
+expect 0 "epoch 1/1" ./bn/bn_ae-train --test sub.idx --save bn.safetensors --quiet
+bn_test_loss=$(sed -n 's/.*test_loss \([0-9.]*\).*/\1/p' out)
+expect 0 "batchnorm loaded" "$PY" -c "
+import sys, torch
+sys.path.insert(0, '$top/scripts')
+import aecc_py
+w = {k: torch.from_numpy(v) for k, v in aecc_py.read_safetensors('bn.safetensors').items()}
+nn = torch.nn
+enc = nn.Sequential(nn.Linear(784, 32, bias=False), nn.BatchNorm1d(32), nn.Tanh(), nn.Linear(32, 8))
+dec = nn.Sequential(nn.Linear(8, 784), nn.Sigmoid())
+enc.load_state_dict({k[8:]: v for k, v in w.items() if k.startswith('encoder.')})
+dec.load_state_dict({k[8:]: v for k, v in w.items() if k.startswith('decoder.')})
+assert enc[1].num_batches_tracked.item() == 5, enc[1].num_batches_tracked
+x = torch.from_numpy(aecc_py.read_idx('sub.idx').reshape(-1, 784).astype('float32')) / 255
+enc.eval()
+with torch.no_grad():
+    loss = torch.nn.functional.binary_cross_entropy(dec(enc(x)), x).item()
+assert abs(loss - float('$bn_test_loss')) <= 6e-5, (loss, '$bn_test_loss')
+print('batchnorm loaded')"
+
 # make install, then a trainer built by hand against the installed files.
 if make -C "$top" install PREFIX="$work/prefix" >install.log 2>&1; then
 	"$work/prefix/bin/aecc" emit "$top/examples/small_ae.ae" -o own >/dev/null 2>&1

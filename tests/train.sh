@@ -3,7 +3,8 @@
 # each example trains for 3 epochs on the first 2,000 Fashion-MNIST images
 # (tested on the next 1,000) and its loss must fall: the mean loss of the
 # last 10 steps below 80% of the first 10, and the last epoch's test loss
-# below the first's. Prints `train: N passed, M failed`.
+# below the first's. A model with a label input (`train_NAME = labels(...)`)
+# gets the labels of the same images. Prints `train: N passed, M failed`.
 set -u
 AECC=${AECC:-build/bin/aecc}
 PY=${PYTHON:-/usr/bin/python3}
@@ -17,11 +18,19 @@ import aecc_py
 imgs = aecc_py.read_idx("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
 aecc_py.write_idx(sys.argv[1] + "/train.idx", imgs[:2000])
 aecc_py.write_idx(sys.argv[1] + "/test.idx", imgs[2000:3000])
+labels = aecc_py.read_idx("/usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz")
+aecc_py.write_idx(sys.argv[1] + "/train-labels.idx", labels[:2000])
+aecc_py.write_idx(sys.argv[1] + "/test-labels.idx", labels[2000:3000])
 PYEOF
 pass=0 fail=0
 for ae in examples/*.ae; do
 	name=$(basename "$ae" .ae)
-	if "$AECC" train "$ae" --epochs 3 --train "$work/train.idx" --test "$work/test.idx" \
+	labels=
+	for input in $(sed -n 's/.*train_\([A-Za-z_0-9]*\)[ \t]*=[ \t]*labels(.*/\1/p' "$ae"); do
+		labels="$labels --train-$input $work/train-labels.idx --test-$input $work/test-labels.idx"
+	done
+	# $labels splits into words on purpose (options and mktemp paths have no spaces).
+	if "$AECC" train "$ae" --epochs 3 --train "$work/train.idx" --test "$work/test.idx" $labels \
 		--log "$work/$name.csv" --quiet >"$work/$name.out" 2>&1 &&
 		awk -F, 'NR > 1 { l[NR - 1] = $3; n = NR - 1 }
 			END { for (i = 1; i <= 10; i++) { a += l[i]; b += l[n - 10 + i] }
