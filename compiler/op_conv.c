@@ -1,0 +1,782 @@
+/* op_conv.c - convolutions, pooling, upsampling and reshaping of images.
+ * An image value is [n, channels, height, width], row-major, as in PyTorch.
+ *
+ * One geometry serves both convolutions. A conv2d reads the image
+ * [C, H, W] through a k x k kernel W [O, C, k, k] with stride s and
+ * padding p and writes the map [O, OH, OW], OH = (H + 2p - k) / s + 1
+ * (rounded down). Three kernels move between the two sides:
+ *   conv2d            image -> map     cols = im2col(image), map = W cols^T
+ *   conv_transpose2d  map -> image     cols = map^T W, image = col2im(cols)
+ *   conv2d_dw         map, image -> W  dW += map im2col(image)
+ * A conv_transpose2d's weight is that of the conv2d it transposes,
+ * [map channels, image channels, k, k], so each convolution's input
+ * gradient is the other one, and both can be differentiated again.
+ *
+ * cols [OH OW, C k k] holds one sample at a time, in a conv_workspace
+ * node made for the purpose; the shape rule of the node that uses it sets
+ * its size. Flatten and reshape copy their input. */
+#include <limits.h>
+#include <string.h>
+
+#include "ops.h"
+
+/* Attributes of the convolution nodes (conv2d, conv_transpose2d,
+ * conv2d_dw) and of the pooling ones (A_KERNEL, A_STRIDE). */
+enum {
+	A_BIAS,      /* 1: a bias input follows the workspace */
+	A_KERNEL,    /* k, the kernel's side */
+	A_STRIDE,    /* s */
+	A_PAD,       /* p, zeros added on every side of the image */
+	A_OUTPAD_H,  /* image rows below the last one the map reaches (< s) */
+	A_OUTPAD_W,  /* image columns right of the last one the map reaches */
+};
+
+/* Inputs of conv2d and conv_transpose2d; conv2d_dw reads (map gradient,
+ * image, workspace). */
+enum { IN_X, IN_W, IN_WS, IN_B };
+
+/* Largest channel count, kernel, stride, padding and scale accepted. */
+#define MAX_ARG (1 << 16)
+
+/* Both sides of a convolution. */
+typedef struct Geom {
+	int C, H, W;   /* image: channels, height, width */
+	int O, OH, OW; /* map: channels, height, width */
+	int k, s, p;   /* kernel side, stride, padding */
+} Geom;
+
+/* ---- checks shared by the lowering and shape rules ---- */
+
+/* An integer argument within lo..hi, else a diagnostic at it. */
+static int int_arg(const OpDef *op, int i, const ArgVal *a, long lo, long hi)
+{
+	if (a[i].num >= lo && a[i].num <= hi)
+		return 1;
+	diag_error(a[i].loc, "%s: %s must be from %ld to %ld, got %.0f", op->name, op->args[i].name, lo, hi,
+		   a[i].num);
+	return 0;
+}
+
+/* The value is a batch of images [n, C, H, W]. */
+static int image_ok(const char *op, Loc loc, Shape s)
+{
+	if (s.batched && s.rank == 3)
+		return 1;
+	diag_error(loc, "%s needs images [n, channels, height, width], got %s", op, shape_str(s));
+	return 0;
+}
+
+/* Set n's shape to the images [n, C, H, W] if they are of a usable size. */
+static int set_image_shape(Node *n, long C, long H, long W)
+{
+	if (H < 1 || W < 1) {
+		diag_error(n->loc, "%s: the output would be %ldx%ld, which is empty", n->op->name, H, W);
+		return 0;
+	}
+	if (C * H * W > INT_MAX) {
+		diag_error(n->loc, "%s: the output [%ld, %ld, %ld] is too large", n->op->name, C, H, W);
+		return 0;
+	}
+	int d[3] = {(int)C, (int)H, (int)W};
+	n->shape = shape_make(1, 3, d);
+	return 1;
+}
+
+/* ---- the geometry of a convolution node ---- */
+
+static Geom geom_of(const Node *n)
+{
+	const Node *img, *map;
+	if (n->op == &op_conv2d) {
+		img = n->in[IN_X];
+		map = n;
+	} else if (n->op == &op_conv_transpose2d) {
+		img = n;
+		map = n->in[IN_X];
+	} else {
+		ASSERT(n->op == &op_conv2d_dw);
+		img = n->in[1];
+		map = n->in[0];
+	}
+	Geom g = {img->shape.dims[0], img->shape.dims[1], img->shape.dims[2],
+		  map->shape.dims[0], map->shape.dims[1], map->shape.dims[2],
+		  (int)n->iattr[A_KERNEL], (int)n->iattr[A_STRIDE], (int)n->iattr[A_PAD]};
+	return g;
+}
+
+/* Size the workspace of a convolution node: the columns of one sample. */
+static int size_workspace(Node *n)
+{
+	Geom g = geom_of(n);
+	long cols = (long)g.OH * g.OW * g.C * g.k * g.k;
+	if (cols > INT_MAX) {
+		diag_error(n->loc, "%s: the kernel's columns (%ld values per sample) are too large", n->op->name, cols);
+		return 0;
+	}
+	n->in[IN_WS]->shape = shape_vec(0, (int)cols);
+	return 1;
+}
+
+/* conv_workspace: scratch of a convolution, sized by its user. */
+static int workspace_shape(Node *n)
+{
+	(void)n;
+	return 1;
+}
+
+static void workspace_emit(Emit *e, Node *n)
+{
+	(void)e;
+	(void)n;
+}
+
+static double no_flops(const Node *n)
+{
+	(void)n;
+	return 0;
+}
+
+/* The workspace has no counterpart in PyTorch. */
+static const char *workspace_torch(const Node *n, const char *const *in)
+{
+	(void)n;
+	(void)in;
+	return "None";
+}
+
+const OpDef op_conv_workspace = {
+	.name = "conv_workspace", .shape = workspace_shape, .emit = workspace_emit, .flops = no_flops,
+	.torch = workspace_torch,
+	.doc = "scratch for one sample's kernel columns (im2col) of the convolution that reads it"};
+
+static Node *workspace(Graph *g, Loc loc)
+{
+	Node *ws = graph_add(g, &op_conv_workspace, loc, 0, NULL);
+	ws->shape = shape_vec(0, 1);
+	return ws;
+}
+
+/* ---- conv2d, conv_transpose2d: lowering ---- */
+
+static const ArgSpec conv2d_args[] = {
+	{"x", ARG_TENSOR, 0, 0, NULL},
+	{"out_channels", ARG_INT, 0, 0, NULL},
+	{"kernel", ARG_INT, 0, 0, NULL},
+	{"stride", ARG_INT, 1, 1, NULL},
+	{"padding", ARG_INT, 1, 0, NULL},
+	{"bias", ARG_BOOL, 1, 1, NULL},
+};
+
+static const ArgSpec conv_transpose2d_args[] = {
+	{"x", ARG_TENSOR, 0, 0, NULL},
+	{"out_channels", ARG_INT, 0, 0, NULL},
+	{"kernel", ARG_INT, 0, 0, NULL},
+	{"stride", ARG_INT, 1, 1, NULL},
+	{"padding", ARG_INT, 1, 0, NULL},
+	{"output_padding", ARG_INT, 1, 0, NULL},
+	{"bias", ARG_BOOL, 1, 1, NULL},
+};
+
+/* conv2d(x, out_channels, kernel, stride, padding, bias) and
+ * conv_transpose2d(..., output_padding, bias): weight [out, in, k, k] or
+ * [in, out, k, k] (PyTorch's layouts), initialised as PyTorch does with
+ * fan_in = dims[1] k k for weight and bias. The input's rank is checked
+ * here, as the weight's shape depends on its channels. */
+static Node *conv_lower(Lower *L, const Expr *call, const OpDef *op)
+{
+	ArgVal a[7];
+	int tr = op == &op_conv_transpose2d;
+	if (!bind_args(L, call, op, a))
+		return NULL;
+	if (!int_arg(op, 1, a, 1, MAX_ARG) || !int_arg(op, 2, a, 1, MAX_ARG) || !int_arg(op, 3, a, 1, MAX_ARG) ||
+	    !int_arg(op, 4, a, 0, MAX_ARG) || (tr && !int_arg(op, 5, a, 0, MAX_ARG)))
+		return NULL;
+	Node *x = a[IN_X].t;
+	if (!image_ok(op->name, call->loc, x->shape))
+		return NULL;
+	int out = (int)a[1].num, k = (int)a[2].num, in = x->shape.dims[0], bias = a[op->nargs - 1].num != 0;
+	int wd[4] = {tr ? in : out, tr ? out : in, k, k};
+	long fan_in = (long)wd[1] * k * k;
+	Node *args[4] = {x, lower_param(L, "weight", shape_make(0, 4, wd), fan_in, call->loc), NULL, NULL};
+	if (bias)
+		args[IN_B] = lower_param(L, "bias", shape_vec(0, out), fan_in, call->loc);
+	args[IN_WS] = workspace(lower_graph(L), call->loc);
+	Node *n = graph_add(lower_graph(L), op, call->loc, 3 + bias, args);
+	n->iattr[A_BIAS] = bias;
+	n->iattr[A_KERNEL] = k;
+	n->iattr[A_STRIDE] = (long)a[3].num;
+	n->iattr[A_PAD] = (long)a[4].num;
+	n->iattr[A_OUTPAD_H] = n->iattr[A_OUTPAD_W] = tr ? (long)a[5].num : 0;
+	return op->shape(n) ? n : NULL;
+}
+
+static Node *conv2d_lower(Lower *L, const Expr *c) { return conv_lower(L, c, &op_conv2d); }
+static Node *conv_transpose2d_lower(Lower *L, const Expr *c) { return conv_lower(L, c, &op_conv_transpose2d); }
+
+/* ---- shape rules ---- */
+
+/* conv2d: [n, C, H, W] -> [n, O, (H + 2p - k) / s + 1, (W + 2p - k) / s + 1]. */
+static int conv2d_shape(Node *n)
+{
+	Shape xs = n->in[IN_X]->shape;
+	long k = n->iattr[A_KERNEL], s = n->iattr[A_STRIDE], p = n->iattr[A_PAD];
+	long ph = xs.dims[1] + 2 * p, pw = xs.dims[2] + 2 * p;
+	ASSERT(xs.dims[0] == n->in[IN_W]->shape.dims[1]);
+	if (k > ph || k > pw) {
+		diag_error(n->loc, "conv2d: kernel %ld is larger than the padded input %ldx%ld", k, ph, pw);
+		return 0;
+	}
+	return set_image_shape(n, n->in[IN_W]->shape.dims[0], (ph - k) / s + 1, (pw - k) / s + 1) &&
+	       size_workspace(n);
+}
+
+/* conv_transpose2d: [n, Cin, H, W] -> [n, Cout, (H - 1) s - 2p + k + op,
+ * (W - 1) s - 2p + k + op]; the output padding must stay below the stride,
+ * as PyTorch requires (the conv2d it transposes would not reach it). */
+static int conv_transpose2d_shape(Node *n)
+{
+	Shape xs = n->in[IN_X]->shape;
+	long k = n->iattr[A_KERNEL], s = n->iattr[A_STRIDE], p = n->iattr[A_PAD];
+	long oph = n->iattr[A_OUTPAD_H], opw = n->iattr[A_OUTPAD_W];
+	ASSERT(xs.dims[0] == n->in[IN_W]->shape.dims[0]);
+	if (oph >= s || opw >= s) {
+		diag_error(n->loc, "conv_transpose2d: output_padding %ld must be smaller than stride %ld",
+			   oph > opw ? oph : opw, s);
+		return 0;
+	}
+	return set_image_shape(n, n->in[IN_W]->shape.dims[1], (xs.dims[1] - 1) * s - 2 * p + k + oph,
+			       (xs.dims[2] - 1) * s - 2 * p + k + opw) &&
+	       size_workspace(n);
+}
+
+/* conv2d_dw(dy, x): the weight gradient [O, C, k, k] of the map dy
+ * [n, O, OH, OW] against the image x [n, C, H, W]. */
+static int conv2d_dw_shape(Node *n)
+{
+	int d[4] = {n->in[0]->shape.dims[0], n->in[1]->shape.dims[0], (int)n->iattr[A_KERNEL],
+		    (int)n->iattr[A_KERNEL]};
+	n->shape = shape_make(0, 4, d);
+	return size_workspace(n);
+}
+
+/* ---- emission ---- */
+
+/* conv2d, per sample: cols = im2col(x), y = W cols^T (+ b per channel). */
+static void conv2d_emit(Emit *e, Node *n)
+{
+	Geom g = geom_of(n);
+	long img = (long)g.C * g.H * g.W, P = (long)g.OH * g.OW, ckk = (long)g.C * g.k * g.k;
+	const char *y = emit_ref(e, n), *ws = emit_ref(e, n->in[IN_WS]);
+	emit_line(e, "for (long b = 0; b < n; b++) {");
+	emit_line(e, "\t%s(%d, %d, %d, %d, %d, %d, %d, %d, %s + b * %ld, %s);", emit_helper(e, "im2col"), g.C,
+		  g.H, g.W, g.k, g.s, g.p, g.OH, g.OW, emit_ref(e, n->in[IN_X]), img, ws);
+	emit_line(e, "\t%s(%d, %ld, %ld, %s, %s, NULL, %s + b * %ld);", emit_helper(e, "gemm_nt"), g.O, P, ckk,
+		  emit_ref(e, n->in[IN_W]), ws, y, g.O * P);
+	if (n->iattr[A_BIAS]) {
+		emit_line(e, "\tfor (long o = 0; o < %d; o++)", g.O);
+		emit_line(e, "\t\tfor (long q = 0; q < %ld; q++)", P);
+		emit_line(e, "\t\t\t%s[(b * %d + o) * %ld + q] += %s[o];", y, g.O, P, emit_ref(e, n->in[IN_B]));
+	}
+	emit_line(e, "}");
+}
+
+/* conv_transpose2d, per sample: cols = x^T W, y = (b per channel or 0)
+ * + col2im(cols). */
+static void conv_transpose2d_emit(Emit *e, Node *n)
+{
+	Geom g = geom_of(n);
+	long hw = (long)g.H * g.W, P = (long)g.OH * g.OW, ckk = (long)g.C * g.k * g.k;
+	const char *y = emit_ref(e, n), *ws = emit_ref(e, n->in[IN_WS]);
+	emit_line(e, "for (long b = 0; b < n; b++) {");
+	emit_line(e, "\t%s(%ld, %ld, %d, %s + b * %ld, %s, %s);", emit_helper(e, "gemm_tn"), P, ckk, g.O,
+		  emit_ref(e, n->in[IN_X]), g.O * P, emit_ref(e, n->in[IN_W]), ws);
+	emit_line(e, "\tfor (long c = 0; c < %d; c++)", g.C);
+	emit_line(e, "\t\tfor (long q = 0; q < %ld; q++)", hw);
+	emit_line(e, "\t\t\t%s[(b * %d + c) * %ld + q] = %s;", y, g.C, hw,
+		  n->iattr[A_BIAS] ? xasprintf("%s[c]", emit_ref(e, n->in[IN_B])) : "0");
+	emit_line(e, "\t%s(%d, %d, %d, %d, %d, %d, %d, %d, %s, %s + b * %ld);", emit_helper(e, "col2im"), g.C, g.H,
+		  g.W, g.k, g.s, g.p, g.OH, g.OW, ws, y, g.C * hw);
+	emit_line(e, "}");
+}
+
+/* conv2d_dw: dW = sum over the batch of dy im2col(x). */
+static void conv2d_dw_emit(Emit *e, Node *n)
+{
+	Geom g = geom_of(n);
+	long P = (long)g.OH * g.OW, ckk = (long)g.C * g.k * g.k;
+	const char *dw = emit_ref(e, n), *ws = emit_ref(e, n->in[2]);
+	emit_line(e, "for (long i = 0; i < %ld; i++)", g.O * ckk);
+	emit_line(e, "\t%s[i] = 0;", dw);
+	emit_line(e, "for (long b = 0; b < n; b++) {");
+	emit_line(e, "\t%s(%d, %d, %d, %d, %d, %d, %d, %d, %s + b * %ld, %s);", emit_helper(e, "im2col"), g.C,
+		  g.H, g.W, g.k, g.s, g.p, g.OH, g.OW, emit_ref(e, n->in[1]), (long)g.C * g.H * g.W, ws);
+	emit_line(e, "\t%s(%d, %ld, %ld, %s + b * %ld, %s, %s);", emit_helper(e, "gemm_nn_acc"), g.O, ckk, P,
+		  emit_ref(e, n->in[0]), g.O * P, ws, dw);
+	emit_line(e, "}");
+}
+
+/* ---- gradients ---- */
+
+/* A convolution node of the gradient: the kernel, stride and padding of
+ * `like`, no bias, reading a and b and a workspace of its own. */
+static Node *conv_node(Graph *g, const OpDef *op, const Node *like, Node *a, Node *b)
+{
+	Node *ws = workspace(g, like->loc);
+	Node *n = graph_add3(g, op, like->loc, a, b, ws);
+	for (int i = A_KERNEL; i <= A_PAD; i++)
+		n->iattr[i] = like->iattr[i];
+	return n;
+}
+
+static Node *bias_grad(Graph *g, Node *n, Node *dy)
+{
+	Node *db = graph_add1(g, &op_conv_db, n->loc, dy);
+	op_conv_db.shape(db);
+	return db;
+}
+
+/* y = conv2d(x, W): dx = conv_transpose2d(dy, W) with the output padding
+ * that gives back x's size, dW = conv2d_dw(dy, x), db = conv_db(dy). */
+static void conv2d_grad(Graph *g, Node *n, Node *dy)
+{
+	Node *x = n->in[IN_X];
+	if (x->needs_grad) {
+		Geom gm = geom_of(n);
+		Node *dx = conv_node(g, &op_conv_transpose2d, n, dy, n->in[IN_W]);
+		dx->iattr[A_OUTPAD_H] = (gm.H + 2 * gm.p - gm.k) % gm.s;
+		dx->iattr[A_OUTPAD_W] = (gm.W + 2 * gm.p - gm.k) % gm.s;
+		ASSERT(op_conv_transpose2d.shape(dx));
+		grad_accumulate(g, x, dx);
+	}
+	Node *dw = conv_node(g, &op_conv2d_dw, n, dy, x);
+	ASSERT(op_conv2d_dw.shape(dw));
+	grad_accumulate(g, n->in[IN_W], dw);
+	if (n->iattr[A_BIAS])
+		grad_accumulate(g, n->in[IN_B], bias_grad(g, n, dy));
+}
+
+/* y = conv_transpose2d(x, W): dx = conv2d(dy, W), dW = conv2d_dw(x, dy)
+ * (x is the map side, dy the image side), db = conv_db(dy). */
+static void conv_transpose2d_grad(Graph *g, Node *n, Node *dy)
+{
+	Node *x = n->in[IN_X];
+	if (x->needs_grad) {
+		Node *dx = conv_node(g, &op_conv2d, n, dy, n->in[IN_W]);
+		ASSERT(op_conv2d.shape(dx));
+		grad_accumulate(g, x, dx);
+	}
+	Node *dw = conv_node(g, &op_conv2d_dw, n, x, dy);
+	ASSERT(op_conv2d_dw.shape(dw));
+	grad_accumulate(g, n->in[IN_W], dw);
+	if (n->iattr[A_BIAS])
+		grad_accumulate(g, n->in[IN_B], bias_grad(g, n, dy));
+}
+
+/* ---- cost and PyTorch ---- */
+
+/* A multiply and an add per weight and map pixel, for every one of the
+ * three kernels; plus one add per biased output value. */
+static double conv_flops(const Node *n)
+{
+	Geom g = geom_of(n);
+	double macs = 2.0 * g.O * g.OH * g.OW * g.C * g.k * g.k;
+	return macs + (n->iattr[A_BIAS] ? (double)shape_elems(n->shape) : 0);
+}
+
+static const char *conv2d_torch(const Node *n, const char *const *in)
+{
+	return xasprintf("F.conv2d(%s, %s, %s, stride=%ld, padding=%ld)", in[IN_X], in[IN_W],
+			 n->iattr[A_BIAS] ? in[IN_B] : "None", n->iattr[A_STRIDE], n->iattr[A_PAD]);
+}
+
+static const char *conv_transpose2d_torch(const Node *n, const char *const *in)
+{
+	return xasprintf("F.conv_transpose2d(%s, %s, %s, stride=%ld, padding=%ld, output_padding=(%ld, %ld))",
+			 in[IN_X], in[IN_W], n->iattr[A_BIAS] ? in[IN_B] : "None", n->iattr[A_STRIDE],
+			 n->iattr[A_PAD], n->iattr[A_OUTPAD_H], n->iattr[A_OUTPAD_W]);
+}
+
+const OpDef op_conv2d = {
+	.name = "conv2d", .lower = conv2d_lower, .args = conv2d_args, .nargs = 6,
+	.shape = conv2d_shape, .grad = conv2d_grad, .emit = conv2d_emit, .flops = conv_flops,
+	.torch = conv2d_torch,
+	.doc = "conv2d(out_channels, kernel, stride = 1, padding = 0, bias = true): 2-d convolution, W is [out, in, k, k]"};
+
+const OpDef op_conv_transpose2d = {
+	.name = "conv_transpose2d", .lower = conv_transpose2d_lower, .args = conv_transpose2d_args, .nargs = 7,
+	.shape = conv_transpose2d_shape, .grad = conv_transpose2d_grad, .emit = conv_transpose2d_emit,
+	.flops = conv_flops, .torch = conv_transpose2d_torch,
+	.doc = "conv_transpose2d(out_channels, kernel, stride = 1, padding = 0, output_padding = 0, bias = true): "
+	       "transposed 2-d convolution, W is [in, out, k, k]"};
+
+const OpDef op_conv2d_dw = {
+	.name = "conv2d_dw", .shape = conv2d_dw_shape, .emit = conv2d_dw_emit, .flops = conv_flops,
+	.doc = "weight gradient of a convolution: map gradient against image columns, over the batch"};
+
+/* conv_db(dy): [n, C, H, W] -> [C], dy summed over the batch and space. */
+static int conv_db_shape(Node *n)
+{
+	n->shape = shape_vec(0, n->in[0]->shape.dims[0]);
+	return 1;
+}
+
+static void conv_db_emit(Emit *e, Node *n)
+{
+	Shape s = n->in[0]->shape;
+	long C = s.dims[0], hw = (long)s.dims[1] * s.dims[2];
+	const char *db = emit_ref(e, n), *dy = emit_ref(e, n->in[0]);
+	emit_line(e, "for (long c = 0; c < %ld; c++)", C);
+	emit_line(e, "\t%s[c] = 0;", db);
+	emit_line(e, "for (long b = 0; b < n; b++)");
+	emit_line(e, "\tfor (long c = 0; c < %ld; c++) {", C);
+	emit_line(e, "\t\t%s acc = 0;", emit_real(e));
+	emit_line(e, "\t\tfor (long q = 0; q < %ld; q++)", hw);
+	emit_line(e, "\t\t\tacc += %s[(b * %ld + c) * %ld + q];", dy, C, hw);
+	emit_line(e, "\t\t%s[c] += acc;", db);
+	emit_line(e, "\t}");
+}
+
+static double input_elems(const Node *n) { return (double)shape_elems(n->in[0]->shape); }
+
+const OpDef op_conv_db = {
+	.name = "conv_db", .shape = conv_db_shape, .emit = conv_db_emit, .flops = input_elems,
+	.doc = "bias gradient of a convolution: dy summed over the batch and space, per channel"};
+
+/* ---- flatten, reshape: the same values under another shape (a copy) ---- */
+
+static const ArgSpec flatten_args[] = {{"x", ARG_TENSOR, 0, 0, NULL}};
+
+/* reshape(x, d0, d1, d2, d3): the per-sample shape [d0, ...], 1 to 4 dims. */
+static const ArgSpec reshape_args[] = {
+	{"x", ARG_TENSOR, 0, 0, NULL}, {"d0", ARG_INT, 0, 0, NULL}, {"d1", ARG_INT, 1, 0, NULL},
+	{"d2", ARG_INT, 1, 0, NULL},   {"d3", ARG_INT, 1, 0, NULL},
+};
+
+static int per_sample(Node *n)
+{
+	if (n->in[0]->shape.batched)
+		return 1;
+	diag_error(n->loc, "%s needs per-sample values, got %s", n->op->name, shape_str(n->in[0]->shape));
+	return 0;
+}
+
+/* flatten: [n, d0, d1, ...] -> [n, d0 d1 ...]. */
+static int flatten_shape(Node *n)
+{
+	if (!per_sample(n))
+		return 0;
+	n->shape = shape_vec(1, (int)shape_elems(n->in[0]->shape));
+	return 1;
+}
+
+static Node *flatten_lower(Lower *L, const Expr *call)
+{
+	ArgVal a[1];
+	if (!bind_args(L, call, &op_flatten, a))
+		return NULL;
+	Node *n = graph_add1(lower_graph(L), &op_flatten, call->loc, a[0].t);
+	return flatten_shape(n) ? n : NULL;
+}
+
+/* reshape: iattr[0] is the rank, iattr[1..] the dims; the element count
+ * must not change. */
+static int reshape_shape(Node *n)
+{
+	int d[MAX_RANK];
+	for (int i = 0; i < n->iattr[0]; i++)
+		d[i] = (int)n->iattr[1 + i];
+	Shape s = shape_make(1, (int)n->iattr[0], d);
+	if (!per_sample(n))
+		return 0;
+	if (shape_elems(s) != shape_elems(n->in[0]->shape)) {
+		diag_error(n->loc, "reshape: %s has %zu values per sample, %s has %zu", shape_str(n->in[0]->shape),
+			   shape_elems(n->in[0]->shape), shape_str(s), shape_elems(s));
+		return 0;
+	}
+	n->shape = s;
+	return 1;
+}
+
+static Node *reshape_lower(Lower *L, const Expr *call)
+{
+	ArgVal a[5];
+	if (!bind_args(L, call, &op_reshape, a))
+		return NULL;
+	Node *n = graph_add1(lower_graph(L), &op_reshape, call->loc, a[0].t);
+	for (int i = 1; i < 5 && a[i].present; i++) {
+		if (!int_arg(&op_reshape, i, a, 1, INT_MAX))
+			return NULL;
+		n->iattr[0] = i;
+		n->iattr[i] = (long)a[i].num;
+	}
+	for (int i = (int)n->iattr[0] + 2; i < 5; i++)
+		if (a[i].present) {
+			diag_error(a[i].loc, "reshape: d%d is given but d%ld is not", i - 1, n->iattr[0]);
+			return NULL;
+		}
+	return reshape_shape(n) ? n : NULL;
+}
+
+/* The gradient of a copy: dy reshaped to the input's shape. */
+static void reshape_grad(Graph *g, Node *n, Node *dy)
+{
+	Shape xs = n->in[0]->shape;
+	Node *dx = graph_add1(g, &op_reshape, n->loc, dy);
+	dx->iattr[0] = xs.rank;
+	for (int i = 0; i < xs.rank; i++)
+		dx->iattr[1 + i] = xs.dims[i];
+	ASSERT(reshape_shape(dx));
+	grad_accumulate(g, n->in[0], dx);
+}
+
+static void copy_emit(Emit *e, Node *n)
+{
+	emit_line(e, "memcpy(%s, %s, sizeof(%s) * %s);", emit_ref(e, n), emit_ref(e, n->in[0]), emit_real(e),
+		  emit_count(e, n, 1));
+}
+
+static const char *flatten_torch(const Node *n, const char *const *in)
+{
+	(void)n;
+	return xasprintf("torch.flatten(%s, 1)", in[0]);
+}
+
+static const char *reshape_torch(const Node *n, const char *const *in)
+{
+	Buf b = {0};
+	buf_printf(&b, "%s.reshape(-1", in[0]);
+	for (int i = 0; i < n->iattr[0]; i++)
+		buf_printf(&b, ", %ld", n->iattr[1 + i]);
+	buf_puts(&b, ")");
+	return b.data;
+}
+
+const OpDef op_flatten = {
+	.name = "flatten", .lower = flatten_lower, .args = flatten_args, .nargs = 1, .shape = flatten_shape,
+	.grad = reshape_grad, .emit = copy_emit, .flops = no_flops, .torch = flatten_torch,
+	.doc = "flatten: [C, H, W] (any per-sample shape) to [C * H * W]"};
+
+const OpDef op_reshape = {
+	.name = "reshape", .lower = reshape_lower, .args = reshape_args, .nargs = 5, .shape = reshape_shape,
+	.grad = reshape_grad, .emit = copy_emit, .flops = no_flops, .torch = reshape_torch,
+	.doc = "reshape(d0, d1, ...): the per-sample values as [d0, d1, ...] (1 to 4 dims, same count)"};
+
+/* ---- maxpool2d: the largest value of each window ---- */
+
+static const ArgSpec maxpool2d_args[] = {
+	{"x", ARG_TENSOR, 0, 0, NULL},
+	{"kernel", ARG_INT, 0, 0, NULL},
+	{"stride", ARG_INT, 1, 0, NULL}, /* default: the kernel */
+};
+
+/* [n, C, H, W] -> [n, C, (H - k) / s + 1, (W - k) / s + 1]. */
+static int maxpool2d_shape(Node *n)
+{
+	Shape xs = n->in[0]->shape;
+	long k = n->iattr[A_KERNEL], s = n->iattr[A_STRIDE];
+	if (!image_ok("maxpool2d", n->loc, xs))
+		return 0;
+	if (k > xs.dims[1] || k > xs.dims[2]) {
+		diag_error(n->loc, "maxpool2d: kernel %ld is larger than the input %dx%d", k, xs.dims[1], xs.dims[2]);
+		return 0;
+	}
+	return set_image_shape(n, xs.dims[0], (xs.dims[1] - k) / s + 1, (xs.dims[2] - k) / s + 1);
+}
+
+static Node *maxpool2d_lower(Lower *L, const Expr *call)
+{
+	ArgVal a[3];
+	if (!bind_args(L, call, &op_maxpool2d, a))
+		return NULL;
+	if (!a[2].present)
+		a[2].num = a[1].num;
+	if (!int_arg(&op_maxpool2d, 1, a, 1, MAX_ARG) || !int_arg(&op_maxpool2d, 2, a, 1, MAX_ARG))
+		return NULL;
+	Node *n = graph_add1(lower_graph(L), &op_maxpool2d, call->loc, a[0].t);
+	n->iattr[A_KERNEL] = (long)a[1].num;
+	n->iattr[A_STRIDE] = (long)a[2].num;
+	return maxpool2d_shape(n) ? n : NULL;
+}
+
+/* Loops over every window of the images x that the pooling `pool` (or its
+ * gradient) reads, into the map of shape ys: `win` points at the window's
+ * top-left value and `best` is the offset of its first largest value (a
+ * NaN wins, as in PyTorch). Closes with maxpool_close. */
+static void maxpool_open(Emit *e, const Node *pool, const Node *x, Shape ys)
+{
+	Shape xs = x->shape;
+	long H = xs.dims[1], W = xs.dims[2], s = pool->iattr[A_STRIDE], k = pool->iattr[A_KERNEL];
+	emit_line(e, "for (long q = 0; q < n * %d; q++)", xs.dims[0]);
+	emit_line(e, "\tfor (long i = 0; i < %d; i++)", ys.dims[1]);
+	emit_line(e, "\t\tfor (long j = 0; j < %d; j++) {", ys.dims[2]);
+	emit_indent(e, 3);
+	emit_line(e, "const %s *win = %s + q * %ld + i * %ld + j * %ld;", emit_real(e), emit_ref(e, x), H * W,
+		  s * W, s);
+	emit_line(e, "long best = 0;");
+	emit_line(e, "for (long u = 0; u < %ld; u++)", k);
+	emit_line(e, "\tfor (long v = 0; v < %ld; v++)", k);
+	emit_line(e, "\t\tif (win[u * %ld + v] > win[best] || win[u * %ld + v] != win[u * %ld + v])", W, W, W);
+	emit_line(e, "\t\t\tbest = u * %ld + v;", W);
+}
+
+static void maxpool_close(Emit *e)
+{
+	emit_indent(e, -3);
+	emit_line(e, "\t\t}");
+}
+
+/* The index of window (q, i, j) in a map of shape ys. */
+static const char *pool_out(Shape ys)
+{
+	return xasprintf("(q * %d + i) * %d + j", ys.dims[1], ys.dims[2]);
+}
+
+static void maxpool2d_emit(Emit *e, Node *n)
+{
+	maxpool_open(e, n, n->in[0], n->shape);
+	emit_line(e, "%s[%s] = win[best];", emit_ref(e, n), pool_out(n->shape));
+	maxpool_close(e);
+}
+
+static int maxpool2d_grad_shape(Node *n)
+{
+	n->shape = n->in[0]->shape;
+	return 1;
+}
+
+/* maxpool2d_grad(x, dy, pool attributes): dy added to the first largest
+ * value of each window. */
+static void maxpool2d_grad(Graph *g, Node *n, Node *dy)
+{
+	Node *dx = graph_add2(g, &op_maxpool2d_grad, n->loc, n->in[0], dy);
+	dx->iattr[A_KERNEL] = n->iattr[A_KERNEL];
+	dx->iattr[A_STRIDE] = n->iattr[A_STRIDE];
+	maxpool2d_grad_shape(dx);
+	grad_accumulate(g, n->in[0], dx);
+}
+
+static void maxpool2d_grad_emit(Emit *e, Node *n)
+{
+	const char *dx = emit_ref(e, n);
+	Shape ys = n->in[1]->shape;
+	emit_line(e, "for (long i = 0; i < %s; i++)", emit_count(e, n, 1));
+	emit_line(e, "\t%s[i] = 0;", dx);
+	maxpool_open(e, n, n->in[0], ys);
+	emit_line(e, "%s[win - %s + best] += %s[%s];", dx, emit_ref(e, n->in[0]), emit_ref(e, n->in[1]),
+		  pool_out(ys));
+	maxpool_close(e);
+}
+
+/* A comparison per window value. */
+static double maxpool2d_flops(const Node *n)
+{
+	long k = n->iattr[A_KERNEL];
+	return (double)k * k * (double)shape_elems(n->op == &op_maxpool2d ? n->shape : n->in[1]->shape);
+}
+
+static const char *maxpool2d_torch(const Node *n, const char *const *in)
+{
+	return xasprintf("F.max_pool2d(%s, %ld, %ld)", in[0], n->iattr[A_KERNEL], n->iattr[A_STRIDE]);
+}
+
+const OpDef op_maxpool2d = {
+	.name = "maxpool2d", .lower = maxpool2d_lower, .args = maxpool2d_args, .nargs = 3,
+	.shape = maxpool2d_shape, .grad = maxpool2d_grad, .emit = maxpool2d_emit, .flops = maxpool2d_flops,
+	.torch = maxpool2d_torch,
+	.doc = "maxpool2d(kernel, stride = kernel): the largest value of each k x k window"};
+
+const OpDef op_maxpool2d_grad = {
+	.name = "maxpool2d_grad", .shape = maxpool2d_grad_shape, .emit = maxpool2d_grad_emit,
+	.flops = maxpool2d_flops, .doc = "gradient of maxpool2d: dy to the first largest value of each window"};
+
+/* ---- upsample2d: nearest-neighbour upsampling by an integer factor ---- */
+
+static const ArgSpec upsample2d_args[] = {
+	{"x", ARG_TENSOR, 0, 0, NULL},
+	{"scale", ARG_INT, 0, 0, NULL},
+};
+
+/* iattr[0], the factor s: [n, C, H, W] -> [n, C, H s, W s]. */
+static int upsample2d_shape(Node *n)
+{
+	Shape xs = n->in[0]->shape;
+	long s = n->iattr[0];
+	return image_ok("upsample2d", n->loc, xs) &&
+	       set_image_shape(n, xs.dims[0], xs.dims[1] * s, xs.dims[2] * s);
+}
+
+static Node *upsample2d_lower(Lower *L, const Expr *call)
+{
+	ArgVal a[2];
+	if (!bind_args(L, call, &op_upsample2d, a) || !int_arg(&op_upsample2d, 1, a, 1, MAX_ARG))
+		return NULL;
+	Node *n = graph_add1(lower_graph(L), &op_upsample2d, call->loc, a[0].t);
+	n->iattr[0] = (long)a[1].num;
+	return upsample2d_shape(n) ? n : NULL;
+}
+
+static void upsample2d_emit(Emit *e, Node *n)
+{
+	Shape xs = n->in[0]->shape, ys = n->shape;
+	long s = n->iattr[0];
+	emit_line(e, "for (long q = 0; q < n * %d; q++)", ys.dims[0]);
+	emit_line(e, "\tfor (long i = 0; i < %d; i++)", ys.dims[1]);
+	emit_line(e, "\t\tfor (long j = 0; j < %d; j++)", ys.dims[2]);
+	emit_line(e, "\t\t\t%s[(q * %d + i) * %d + j] = %s[(q * %d + i / %ld) * %d + j / %ld];", emit_ref(e, n),
+		  ys.dims[1], ys.dims[2], emit_ref(e, n->in[0]), xs.dims[1], s, xs.dims[2], s);
+}
+
+static int upsample2d_grad_shape(Node *n)
+{
+	Shape s = n->in[0]->shape;
+	s.dims[1] /= (int)n->iattr[0];
+	s.dims[2] /= (int)n->iattr[0];
+	n->shape = s;
+	return 1;
+}
+
+/* upsample2d_grad(dy): [n, C, H s, W s] -> [n, C, H, W], each s x s
+ * block of dy summed. */
+static void upsample2d_grad(Graph *g, Node *n, Node *dy)
+{
+	Node *dx = graph_add1(g, &op_upsample2d_grad, n->loc, dy);
+	dx->iattr[0] = n->iattr[0];
+	upsample2d_grad_shape(dx);
+	grad_accumulate(g, n->in[0], dx);
+}
+
+static void upsample2d_grad_emit(Emit *e, Node *n)
+{
+	Shape ys = n->in[0]->shape, xs = n->shape;
+	long s = n->iattr[0];
+	emit_line(e, "for (long q = 0; q < n * %d; q++)", xs.dims[0]);
+	emit_line(e, "\tfor (long i = 0; i < %d; i++)", xs.dims[1]);
+	emit_line(e, "\t\tfor (long j = 0; j < %d; j++) {", xs.dims[2]);
+	emit_line(e, "\t\t\t%s acc = 0;", emit_real(e));
+	emit_line(e, "\t\t\tfor (long u = 0; u < %ld; u++)", s);
+	emit_line(e, "\t\t\t\tfor (long v = 0; v < %ld; v++)", s);
+	emit_line(e, "\t\t\t\t\tacc += %s[(q * %d + i * %ld + u) * %d + j * %ld + v];", emit_ref(e, n->in[0]),
+		  ys.dims[1], s, ys.dims[2], s);
+	emit_line(e, "\t\t\t%s[(q * %d + i) * %d + j] = acc;", emit_ref(e, n), xs.dims[1], xs.dims[2]);
+	emit_line(e, "\t\t}");
+}
+
+static double upsample2d_flops(const Node *n)
+{
+	return n->op == &op_upsample2d ? 0 : input_elems(n);
+}
+
+static const char *upsample2d_torch(const Node *n, const char *const *in)
+{
+	return xasprintf("F.interpolate(%s, scale_factor=%ld, mode=\"nearest\")", in[0], n->iattr[0]);
+}
+
+const OpDef op_upsample2d = {
+	.name = "upsample2d", .lower = upsample2d_lower, .args = upsample2d_args, .nargs = 2,
+	.shape = upsample2d_shape, .grad = upsample2d_grad, .emit = upsample2d_emit, .flops = upsample2d_flops,
+	.torch = upsample2d_torch,
+	.doc = "upsample2d(scale): nearest-neighbour upsampling, each value repeated in a scale x scale block"};
+
+const OpDef op_upsample2d_grad = {
+	.name = "upsample2d_grad", .shape = upsample2d_grad_shape, .emit = upsample2d_grad_emit,
+	.flops = upsample2d_flops, .doc = "gradient of upsample2d: each block of dy summed"};
