@@ -1,0 +1,81 @@
+/* step.c - time one generated model's train step.
+ *
+ *   cc -O3 -march=native -DMODEL=NAME -DMODEL_UPPER=UPPER -I DIR step.c DIR/NAME.c -lm
+ *
+ * Runs NAME_train_step at the compiled batch size on synthetic inputs in
+ * [0, 1) (labels for one-hot inputs make no difference to the time) for
+ * at least `seconds` (argv[1], default 3) after a warm-up, and prints
+ * samples per second. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
+#define STR_(a) #a
+#define STR(a) STR_(a)
+#define FN(x) CAT(MODEL, x)
+#define UP(x) CAT(MODEL_UPPER, x)
+
+#include STR(MODEL.h)
+
+typedef FN(_real) real;
+
+static void *alloc(size_t bytes)
+{
+	void *p = NULL;
+	if (posix_memalign(&p, 64, bytes ? bytes : 64) != 0) {
+		fputs("step: out of memory\n", stderr);
+		exit(2);
+	}
+	memset(p, 0, bytes);
+	return p;
+}
+
+static real *input(size_t elems)
+{
+	real *x = alloc(elems * sizeof *x);
+	for (size_t i = 0; i < elems; i++)
+		x[i] = (real)((i * 2654435761u) % 1000) / 1000;
+	return x;
+}
+
+static double now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+enum { B = UP(_MAX_BATCH) };
+
+#if UP(_NUM_INPUTS) == 1
+#define INPUTS in0,
+#else
+#define INPUTS in0, in1,
+#endif
+
+int main(int argc, char **argv)
+{
+	double seconds = argc > 1 ? atof(argv[1]) : 3;
+	void *state = alloc(UP(_STATE_BYTES)), *work = alloc(UP(_WORK_BYTES));
+	real *in0 = input((size_t)B * UP(_INPUT0_SIZE));
+#if UP(_NUM_INPUTS) > 1
+	real *in1 = input((size_t)B * UP(_INPUT1_SIZE));
+#endif
+	FN(_init)(state, 1);
+	FN(_hparams) h = FN(_default_hparams)();
+	for (int i = 0; i < 3; i++)
+		FN(_train_step)(state, work, INPUTS B, &h);
+	long steps = 0;
+	double t0 = now(), t;
+	do {
+		FN(_train_step)(state, work, INPUTS B, &h);
+		steps++;
+		t = now() - t0;
+	} while (t < seconds);
+	printf("%.1f\n", (double)steps * B / t);
+	return 0;
+}
