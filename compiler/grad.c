@@ -29,6 +29,59 @@ static void mark(Graph *g, int from, Phase ph)
 		((Node *)g->nodes.data[i])->phase = ph;
 }
 
+/* Walk back from node `last` to node `first`, applying each op's gradient
+ * rule to every node that has received a gradient. Nodes are in
+ * topological order, so each node is visited after all its consumers
+ * have contributed. */
+static void backprop(Graph *g, int first, int last)
+{
+	for (int i = last; i >= first; i--) {
+		Node *n = g->nodes.data[i];
+		if (!n->needs_grad || !n->grad || n->dead)
+			continue;
+		if (!n->op->grad && n->expansion_of) {
+			diag_error(n->expansion_of->loc, "%s: the model's %s cannot be differentiated twice (dense layers and elementwise activations can)",
+				   n->expansion_of->op->name, n->op->name);
+			continue;
+		}
+		if (!n->op->grad)
+			ICE("op %s has no gradient rule", n->op->name);
+		n->op->grad(g, n, n->grad);
+	}
+}
+
+/* needs_grad from scratch: a parameter, or a node reading one that needs it. */
+static void refresh_needs_grad(Graph *g)
+{
+	for (int i = 0; i < g->nodes.len; i++) {
+		Node *n = g->nodes.data[i];
+		n->needs_grad = n->storage == ST_PARAM;
+		for (int j = 0; j < n->nin; j++)
+			n->needs_grad |= n->in[j]->needs_grad;
+	}
+}
+
+Node *grad_vjp(Graph *g, Node *out, Node *seed, Node *wrt)
+{
+	ASSERT(wrt->id < out->id && shape_eq(out->shape, seed->shape));
+	int end = out->id;
+	/* For this walk, "needs a gradient" means "depends on wrt". */
+	for (int i = 0; i < g->nodes.len; i++) {
+		Node *n = g->nodes.data[i];
+		n->grad = NULL;
+		n->needs_grad = n == wrt;
+		for (int j = 0; j < n->nin && n != wrt; j++)
+			n->needs_grad |= n->in[j]->needs_grad;
+	}
+	out->grad = seed;
+	backprop(g, wrt->id + 1, end);
+	Node *result = wrt->grad;
+	for (int i = 0; i < g->nodes.len; i++)
+		((Node *)g->nodes.data[i])->grad = NULL;
+	refresh_needs_grad(g);
+	return result;
+}
+
 void grad_build(Model *m)
 {
 	Graph *g = m->g;
@@ -37,16 +90,7 @@ void grad_build(Model *m)
 	one->fattr[0] = 1;
 	op_constant.shape(one);
 	g->loss->grad = one;
-	/* Nodes are in topological order, so walking back visits each node
-	 * after every consumer has contributed to its gradient. */
-	for (int i = nfwd - 1; i >= 0; i--) {
-		Node *n = g->nodes.data[i];
-		if (!n->needs_grad || !n->grad || n->dead)
-			continue;
-		if (!n->op->grad)
-			ICE("op %s has no gradient rule", n->op->name);
-		n->op->grad(g, n, n->grad);
-	}
+	backprop(g, 0, nfwd - 1);
 	mark(g, nfwd, PH_BACKWARD);
 	int nbwd = g->nodes.len;
 	const Param *reported = NULL;

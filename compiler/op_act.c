@@ -9,13 +9,14 @@ enum { ACT_RELU, ACT_LEAKY, ACT_SIGMOID, ACT_TANH };
 
 /* Forward as C of x (named X) and, for the derivative, of x, y and slope. */
 static const struct {
-	const char *fwd;   /* y from x; %1$s = x, %2$s = slope */
-	const char *deriv; /* f'(x) from x and y; %1$s = x, %2$s = y, %3$s = slope */
+	const char *fwd;    /* y from x; %1$s = x, %2$s = slope */
+	const char *deriv;  /* f'(x) from x and y; %1$s = x, %2$s = y, %3$s = slope */
+	const char *deriv2; /* f''(x) from y (%1$s); NULL where it is 0 almost everywhere */
 } act_c[] = {
-	[ACT_RELU] = {"%1$s > 0 ? %1$s : 0", "(%1$s > 0)"},
-	[ACT_LEAKY] = {"%1$s > 0 ? %1$s : %2$s * %1$s", "(%1$s > 0 ? 1 : %3$s)"},
-	[ACT_SIGMOID] = {"1 / (1 + EXP(-%1$s))", "%2$s * (1 - %2$s)"},
-	[ACT_TANH] = {"TANH(%1$s)", "(1 - %2$s * %2$s)"},
+	[ACT_RELU] = {"%1$s > 0 ? %1$s : 0", "(%1$s > 0)", NULL},
+	[ACT_LEAKY] = {"%1$s > 0 ? %1$s : %2$s * %1$s", "(%1$s > 0 ? 1 : %3$s)", NULL},
+	[ACT_SIGMOID] = {"1 / (1 + EXP(-%1$s))", "%2$s * (1 - %2$s)", "%1$s * (1 - %1$s) * (1 - 2 * %1$s)"},
+	[ACT_TANH] = {"TANH(%1$s)", "(1 - %2$s * %2$s)", "-2 * %1$s * (1 - %1$s * %1$s)"},
 };
 
 static const ArgSpec act_args[] = {{"x", ARG_TENSOR, 0, 0, NULL}};
@@ -134,6 +135,43 @@ static void act_grad_emit(Emit *e, Node *n)
 	emit_line(e, "\t%s[i] = %s[i] * %s;", emit_ref(e, n), emit_ref(e, n->in[2]), d);
 }
 
+/* act_grad(x, y, dy) = dy f'(x) with upstream gradient G: G f'(x) for dy
+ * (another act_grad) and G dy f''(x) for x (act_grad2). y = f(x) only
+ * spells f'(x) cheaply, so it receives no gradient of its own: the
+ * derivative through x already is the whole derivative. */
+static void act_grad_grad(Graph *g, Node *n, Node *G)
+{
+	Node *x = n->in[0], *y = n->in[1], *dy = n->in[2];
+	if (dy->needs_grad) {
+		Node *d = graph_add3(g, &op_act_grad, n->loc, x, y, G);
+		d->iattr[0] = n->iattr[0];
+		d->fattr[0] = n->fattr[0];
+		act_shape(d);
+		grad_accumulate(g, dy, d);
+	}
+	if (x->needs_grad && act_c[n->iattr[0]].deriv2) {
+		Node *in[4] = {x, y, dy, G};
+		Node *d = graph_add(g, &op_act_grad2, n->loc, 4, in);
+		d->iattr[0] = n->iattr[0];
+		act_shape(d);
+		grad_accumulate(g, x, d);
+	}
+}
+
 const OpDef op_act_grad = {
-	.name = "act_grad", .shape = act_shape, .emit = act_grad_emit, .flops = act_flops,
-	.doc = "dy * f'(x) for the activation f = iattr[0]"};
+	.name = "act_grad", .shape = act_shape, .grad = act_grad_grad, .emit = act_grad_emit,
+	.flops = act_flops, .doc = "dy * f'(x) for the activation f = iattr[0]"};
+
+/* act_grad2(x, y, dy, G) = G dy f''(x). */
+static void act_grad2_emit(Emit *e, Node *n)
+{
+	const char *y = xasprintf("%s[i]", emit_ref(e, n->in[1]));
+	const char *d2 = xasprintf(act_c[n->iattr[0]].deriv2, y);
+	emit_line(e, "for (long i = 0; i < %s; i++)", emit_count(e, n, 1));
+	emit_line(e, "\t%s[i] = %s[i] * %s[i] * (%s);", emit_ref(e, n), emit_ref(e, n->in[3]),
+		  emit_ref(e, n->in[2]), d2);
+}
+
+const OpDef op_act_grad2 = {
+	.name = "act_grad2", .shape = act_shape, .emit = act_grad2_emit, .flops = act_flops,
+	.doc = "G * dy * f''(x) for the activation f = iattr[0]: second derivative"};

@@ -44,11 +44,12 @@ static int dense_shape(Node *n)
 	return 1;
 }
 
+/* y = x W^T + b: A = x (rows of in), B(k, j) = W[j, k]. */
 static void dense_emit(Emit *e, Node *n)
 {
 	int out = n->in[1]->shape.dims[0], in = n->in[1]->shape.dims[1];
-	emit_line(e, "%s(n, %d, %d, %s, %s, %s, %s);", emit_helper(e, "gemm_nt"), out, in,
-		  emit_ref(e, n->in[0]), emit_ref(e, n->in[1]),
+	emit_line(e, "%s(n, %d, %d, %s, %d, 1, %s, 1, %d, %s, %s);", emit_helper(e, "gemm"), out, in,
+		  emit_ref(e, n->in[0]), in, emit_ref(e, n->in[1]), in,
 		  n->iattr[0] ? emit_ref(e, n->in[2]) : "NULL", emit_ref(e, n));
 }
 
@@ -93,11 +94,31 @@ static int dense_dx_shape(Node *n)
 	return 1;
 }
 
+/* dx = dy W: A = dy (rows of out), B(k, j) = W[k, j]. */
 static void dense_dx_emit(Emit *e, Node *n)
 {
 	int out = n->in[1]->shape.dims[0], in = n->in[1]->shape.dims[1];
-	emit_line(e, "%s(n, %d, %d, %s, %s, %s);", emit_helper(e, "gemm_nn"), in, out,
-		  emit_ref(e, n->in[0]), emit_ref(e, n->in[1]), emit_ref(e, n));
+	emit_line(e, "%s(n, %d, %d, %s, %d, 1, %s, %d, 1, NULL, %s);", emit_helper(e, "gemm"), in, out,
+		  emit_ref(e, n->in[0]), out, emit_ref(e, n->in[1]), in, emit_ref(e, n));
+}
+
+/* dx = dy W is linear in dy and in W: with G the gradient of dx,
+ * d/d(dy) = G W^T (a dense layer of G without bias) and d/dW = dy^T G.
+ * Needed when a gradient is itself differentiated (contractive penalty). */
+static void dense_dx_grad(Graph *g, Node *n, Node *G)
+{
+	Node *dy = n->in[0], *w = n->in[1];
+	if (dy->needs_grad) {
+		Node *d = graph_add2(g, &op_dense, n->loc, G, w);
+		d->iattr[0] = 0;
+		dense_shape(d);
+		grad_accumulate(g, dy, d);
+	}
+	if (w->needs_grad) {
+		Node *dw = graph_add2(g, &op_dense_dw, n->loc, dy, G);
+		op_dense_dw.shape(dw);
+		grad_accumulate(g, w, dw);
+	}
 }
 
 static double dense_dx_flops(const Node *n)
@@ -106,7 +127,8 @@ static double dense_dx_flops(const Node *n)
 }
 
 const OpDef op_dense_dx = {
-	.name = "dense_dx", .shape = dense_dx_shape, .emit = dense_dx_emit, .flops = dense_dx_flops,
+	.name = "dense_dx", .shape = dense_dx_shape, .grad = dense_dx_grad, .emit = dense_dx_emit,
+	.flops = dense_dx_flops,
 	.doc = "input gradient of dense: dy W"};
 
 /* dense_dw(dy, x): dW [out, in] = dy^T [out, n] x [n, in], summed over the batch. */
@@ -117,10 +139,12 @@ static int dense_dw_shape(Node *n)
 	return 1;
 }
 
+/* dW = dy^T x over the batch: A(i, k) = dy[k, i], B(k, j) = x[k, j]. */
 static void dense_dw_emit(Emit *e, Node *n)
 {
-	emit_line(e, "%s(%d, %d, n, %s, %s, %s);", emit_helper(e, "gemm_tn"), n->shape.dims[0],
-		  n->shape.dims[1], emit_ref(e, n->in[0]), emit_ref(e, n->in[1]), emit_ref(e, n));
+	int out = n->shape.dims[0], in = n->shape.dims[1];
+	emit_line(e, "%s(%d, %d, n, %s, 1, %d, %s, %d, 1, NULL, %s);", emit_helper(e, "gemm"), out, in,
+		  emit_ref(e, n->in[0]), out, emit_ref(e, n->in[1]), in, emit_ref(e, n));
 }
 
 static double dense_dw_flops(const Node *n) { return 2.0 * n->shape.dims[0] * n->shape.dims[1]; }
