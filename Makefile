@@ -78,6 +78,8 @@ test: all $(B)/tests/compiler_tests $(B)/tests/runtime_tests
 # Single suites.
 gradcheck: all
 	sh tests/gradcheck.sh
+bench: all
+	sh bench/run.sh
 parity: all
 	sh tests/parity.sh
 
@@ -107,4 +109,4 @@ install: all
 clean:
 	rm -rf $(B)
 
-.PHONY: all test gradcheck parity generated demo install clean
+.PHONY: all test gradcheck parity bench generated demo install clean

@@ -4,55 +4,122 @@
 #include <math.h>
 #include <string.h>
 
-/* C[i, j] = sum_k A[i, k] B[j, k] (+ bias[j]): rows of A against rows of B. */
-static void fashion_ae_gemm_nt(long M, long N, long K, const float *A, const float *B, const float *bias, float *C)
+#include <simde/x86/avx512.h> /* portable vectors: AVX-512, AVX2, NEON, ... */
+
+/* Vectors: AVX-512 or AVX2 with FMA where the compiler targets them,
+ * otherwise 128 bits (SSE2 on x86-64, NEON on ARM, plain C elsewhere). */
+#if defined(SIMDE_X86_AVX512F_NATIVE)
+typedef simde__m512 fashion_ae_vec;
+#define FASHION_AE_LANES 16
+#define FASHION_AE_LOAD simde_mm512_loadu_ps
+#define FASHION_AE_STORE simde_mm512_storeu_ps
+#define FASHION_AE_SET1 simde_mm512_set1_ps
+#define FASHION_AE_ZERO simde_mm512_setzero_ps
+#define FASHION_AE_FMA simde_mm512_fmadd_ps
+#elif defined(SIMDE_X86_AVX2_NATIVE) && defined(SIMDE_X86_FMA_NATIVE)
+typedef simde__m256 fashion_ae_vec;
+#define FASHION_AE_LANES 8
+#define FASHION_AE_LOAD simde_mm256_loadu_ps
+#define FASHION_AE_STORE simde_mm256_storeu_ps
+#define FASHION_AE_SET1 simde_mm256_set1_ps
+#define FASHION_AE_ZERO simde_mm256_setzero_ps
+#define FASHION_AE_FMA simde_mm256_fmadd_ps
+#else
+typedef simde__m128 fashion_ae_vec;
+#define FASHION_AE_LANES 4
+#define FASHION_AE_LOAD simde_mm_loadu_ps
+#define FASHION_AE_STORE simde_mm_storeu_ps
+#define FASHION_AE_SET1 simde_mm_set1_ps
+#define FASHION_AE_ZERO simde_mm_setzero_ps
+#define FASHION_AE_FMA simde_mm_fmadd_ps
+#endif
+
+enum { fashion_ae_MR = 8, fashion_ae_NR = 2 * FASHION_AE_LANES, fashion_ae_KC = 256 };
+
+/* Rows i0 .. i0 + MR of C += A(i, k) panel(k, j) over kc steps of k. */
+static void fashion_ae_tile8(long kc, const float *A, long ars, long acs, const float *panel,
+			float *C, long ldc, long nr, const float *bias, int first)
 {
-	for (long i = 0; i < M; i++) {
-		const float *a = A + i * K;
-		for (long j = 0; j < N; j++) {
-			const float *b = B + j * K;
-			float acc[16] = {0}, s = 0;
-			const long K16 = K / 16 * 16;
-			for (long k = 0; k < K16; k += 16)
-				for (int l = 0; l < 16; l++)
-					acc[l] += a[k + l] * b[k + l];
-			for (long k = K16; k < K; k++)
-				s += a[k] * b[k];
-			for (int w = 8; w > 0; w /= 2)
-				for (int l = 0; l < w; l++)
-					acc[l] += acc[l + w];
-			C[i * N + j] = acc[0] + s + (bias ? bias[j] : 0);
+	fashion_ae_vec c[fashion_ae_MR][2];
+	float edge[fashion_ae_NR];
+	for (int r = 0; r < fashion_ae_MR; r++) {
+		const float *src = C + r * ldc;
+		if (first && !bias) {
+			c[r][0] = c[r][1] = FASHION_AE_ZERO();
+			continue;
 		}
+		if (first)
+			src = bias;
+		if (nr < fashion_ae_NR) {
+			for (long j = 0; j < fashion_ae_NR; j++)
+				edge[j] = j < nr ? src[j] : 0;
+			src = edge;
+		}
+		c[r][0] = FASHION_AE_LOAD(src);
+		c[r][1] = FASHION_AE_LOAD(src + FASHION_AE_LANES);
+	}
+	for (long k = 0; k < kc; k++) {
+		const fashion_ae_vec b0 = FASHION_AE_LOAD(panel + k * fashion_ae_NR);
+		const fashion_ae_vec b1 = FASHION_AE_LOAD(panel + k * fashion_ae_NR + FASHION_AE_LANES);
+		for (int r = 0; r < fashion_ae_MR; r++) {
+			const fashion_ae_vec a = FASHION_AE_SET1(A[r * ars + k * acs]);
+			c[r][0] = FASHION_AE_FMA(a, b0, c[r][0]);
+			c[r][1] = FASHION_AE_FMA(a, b1, c[r][1]);
+		}
+	}
+	for (int r = 0; r < fashion_ae_MR; r++) {
+		float *dst = nr < fashion_ae_NR ? edge : C + r * ldc;
+		FASHION_AE_STORE(dst, c[r][0]);
+		FASHION_AE_STORE(dst + FASHION_AE_LANES, c[r][1]);
+		for (long j = 0; nr < fashion_ae_NR && j < nr; j++)
+			C[r * ldc + j] = edge[j];
 	}
 }
 
-/* C[i, j] = sum_k A[i, k] B[k, j]. */
-static void fashion_ae_gemm_nn(long M, long N, long K, const float *A, const float *B, float *C)
+/* One row of C, for the rows left over after the tiles of MR. */
+static void fashion_ae_tile1(long kc, const float *A, long acs, const float *panel, float *C, long nr,
+			const float *bias, int first)
 {
-	for (long i = 0; i < M; i++) {
-		float *c = C + i * N;
-		for (long j = 0; j < N; j++)
-			c[j] = 0;
-		for (long k = 0; k < K; k++) {
-			const float a = A[i * K + k], *b = B + k * N;
-			for (long j = 0; j < N; j++)
-				c[j] += a * b[j];
-		}
+	float row[fashion_ae_NR];
+	for (long j = 0; j < fashion_ae_NR; j++)
+		row[j] = j >= nr ? 0 : first ? (bias ? bias[j] : 0) : C[j];
+	fashion_ae_vec c0 = FASHION_AE_LOAD(row), c1 = FASHION_AE_LOAD(row + FASHION_AE_LANES);
+	for (long k = 0; k < kc; k++) {
+		const fashion_ae_vec a = FASHION_AE_SET1(A[k * acs]);
+		c0 = FASHION_AE_FMA(a, FASHION_AE_LOAD(panel + k * fashion_ae_NR), c0);
+		c1 = FASHION_AE_FMA(a, FASHION_AE_LOAD(panel + k * fashion_ae_NR + FASHION_AE_LANES), c1);
 	}
+	FASHION_AE_STORE(row, c0);
+	FASHION_AE_STORE(row + FASHION_AE_LANES, c1);
+	for (long j = 0; j < nr; j++)
+		C[j] = row[j];
 }
 
-/* C[i, j] = sum_k A[k, i] B[k, j]: the product of two batches, summed
- * over the batch (A is K x M, B is K x N). */
-static void fashion_ae_gemm_tn(long M, long N, long K, const float *A, const float *B, float *C)
+/* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs]. */
+static void fashion_ae_gemm(long M, long N, long K, const float *A, long ars, long acs,
+			const float *B, long brs, long bcs, const float *bias, float *C)
 {
-	for (long i = 0; i < M; i++) {
-		float *c = C + i * N;
-		for (long j = 0; j < N; j++)
-			c[j] = 0;
-		for (long k = 0; k < K; k++) {
-			const float a = A[k * M + i], *b = B + k * N;
-			for (long j = 0; j < N; j++)
-				c[j] += a * b[j];
+	const long blocks = (N + fashion_ae_NR - 1) / fashion_ae_NR;
+	/* With OpenMP, threads take whole column blocks of C: each element is
+	 * summed by one thread in one order, so results do not depend on the
+	 * number of threads. */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (M * N * K > 32768)
+#endif
+	for (long jb = 0; jb < blocks; jb++) {
+		float panel[fashion_ae_KC * fashion_ae_NR];
+		const long j0 = jb * fashion_ae_NR, nr = N - j0 < fashion_ae_NR ? N - j0 : fashion_ae_NR;
+		for (long k0 = 0; k0 < K; k0 += fashion_ae_KC) {
+			const long kc = K - k0 < fashion_ae_KC ? K - k0 : fashion_ae_KC;
+			const float *bj = bias ? bias + j0 : NULL;
+			for (long k = 0; k < kc; k++)
+				for (long j = 0; j < fashion_ae_NR; j++)
+					panel[k * fashion_ae_NR + j] = j < nr ? B[(k0 + k) * brs + (j0 + j) * bcs] : 0;
+			const long m8 = M / fashion_ae_MR * fashion_ae_MR;
+			for (long i = 0; i < m8; i += fashion_ae_MR)
+				fashion_ae_tile8(kc, A + i * ars + k0 * acs, ars, acs, panel, C + i * N + j0, N, nr, bj, k0 == 0);
+			for (long i = m8; i < M; i++)
+				fashion_ae_tile1(kc, A + i * ars + k0 * acs, acs, panel, C + i * N + j0, nr, bj, k0 == 0);
 		}
 	}
 }
@@ -70,6 +137,13 @@ static uint64_t fashion_ae_mix(uint64_t z)
 static double fashion_ae_uniform(uint64_t key, uint64_t i)
 {
 	return ((double)(fashion_ae_mix(key ^ fashion_ae_mix(i)) >> 11) + 0.5) * 0x1.0p-53;
+}
+
+/* Standard normal for element i of the stream `key` (Box-Muller). */
+static double fashion_ae_normal(uint64_t key, uint64_t i)
+{
+	const double u = fashion_ae_uniform(key, 2 * i), v = fashion_ae_uniform(key, 2 * i + 1);
+	return sqrt(-2 * log(u)) * cos(6.283185307179586 * v);
 }
 
 static const fashion_ae_param_info fashion_ae_param_table[12] = {
@@ -116,6 +190,17 @@ fashion_ae_real *fashion_ae_adam_v(void *state)
 int64_t *fashion_ae_step(void *state)
 {
 	return (int64_t *)state;
+}
+
+const fashion_ae_buffer_info *fashion_ae_buffer(int i)
+{
+	(void)i;
+	return NULL;
+}
+
+void *fashion_ae_buffers(void *state)
+{
+	return (unsigned char *)state + 13004416;
 }
 
 void fashion_ae_init(void *state, uint64_t seed)
@@ -194,29 +279,29 @@ fashion_ae_real fashion_ae_train_step(void *state, void *work, const fashion_ae_
 	float *const t47 = (float *)(work_ + 4800640); /* dense_dw [512, 784] */
 	float *const t48 = (float *)(work_ + 0); /* sum_batch [512] */
 	/* t3 = dense */
-	fashion_ae_gemm_nt(n, 512, 784, t0, t1, t2, t3);
+	fashion_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t3);
 	/* t4 = relu */
 	for (long i = 0; i < n * 512; i++)
 		t4[i] = t3[i] > 0 ? t3[i] : 0;
 	/* t7 = dense */
-	fashion_ae_gemm_nt(n, 256, 512, t4, t5, t6, t7);
+	fashion_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t7);
 	/* t8 = relu */
 	for (long i = 0; i < n * 256; i++)
 		t8[i] = t7[i] > 0 ? t7[i] : 0;
 	/* t11 = dense */
-	fashion_ae_gemm_nt(n, 32, 256, t8, t9, t10, t11);
+	fashion_ae_gemm(n, 32, 256, t8, 256, 1, t9, 1, 256, t10, t11);
 	/* t14 = dense */
-	fashion_ae_gemm_nt(n, 256, 32, t11, t12, t13, t14);
+	fashion_ae_gemm(n, 256, 32, t11, 32, 1, t12, 1, 32, t13, t14);
 	/* t15 = relu */
 	for (long i = 0; i < n * 256; i++)
 		t15[i] = t14[i] > 0 ? t14[i] : 0;
 	/* t18 = dense */
-	fashion_ae_gemm_nt(n, 512, 256, t15, t16, t17, t18);
+	fashion_ae_gemm(n, 512, 256, t15, 256, 1, t16, 1, 256, t17, t18);
 	/* t19 = relu */
 	for (long i = 0; i < n * 512; i++)
 		t19[i] = t18[i] > 0 ? t18[i] : 0;
 	/* t22 = dense */
-	fashion_ae_gemm_nt(n, 784, 512, t19, t20, t21, t22);
+	fashion_ae_gemm(n, 784, 512, t19, 512, 1, t20, 1, 512, t21, t22);
 	/* t23 = sigmoid */
 	for (long i = 0; i < n * 784; i++)
 		t23[i] = 1 / (1 + expf(-t22[i]));
@@ -241,9 +326,9 @@ fashion_ae_real fashion_ae_train_step(void *state, void *work, const fashion_ae_
 	for (long i = 0; i < n * 784; i++)
 		t27[i] = t26[i] * t23[i] * (1 - t23[i]);
 	/* t28 = dense_dx */
-	fashion_ae_gemm_nn(n, 512, 784, t27, t20, t28);
+	fashion_ae_gemm(n, 512, 784, t27, 784, 1, t20, 512, 1, NULL, t28);
 	/* t29 = dense_dw */
-	fashion_ae_gemm_tn(784, 512, n, t27, t19, t29);
+	fashion_ae_gemm(784, 512, n, t27, 1, 784, t19, 512, 1, NULL, t29);
 	/* t30 = sum_batch */
 	for (long j = 0; j < 784; j++)
 		t30[j] = 0;
@@ -254,9 +339,9 @@ fashion_ae_real fashion_ae_train_step(void *state, void *work, const fashion_ae_
 	for (long i = 0; i < n * 512; i++)
 		t31[i] = t28[i] * (t18[i] > 0);
 	/* t32 = dense_dx */
-	fashion_ae_gemm_nn(n, 256, 512, t31, t16, t32);
+	fashion_ae_gemm(n, 256, 512, t31, 512, 1, t16, 256, 1, NULL, t32);
 	/* t33 = dense_dw */
-	fashion_ae_gemm_tn(512, 256, n, t31, t15, t33);
+	fashion_ae_gemm(512, 256, n, t31, 1, 512, t15, 256, 1, NULL, t33);
 	/* t34 = sum_batch */
 	for (long j = 0; j < 512; j++)
 		t34[j] = 0;
@@ -267,9 +352,9 @@ fashion_ae_real fashion_ae_train_step(void *state, void *work, const fashion_ae_
 	for (long i = 0; i < n * 256; i++)
 		t35[i] = t32[i] * (t14[i] > 0);
 	/* t36 = dense_dx */
-	fashion_ae_gemm_nn(n, 32, 256, t35, t12, t36);
+	fashion_ae_gemm(n, 32, 256, t35, 256, 1, t12, 32, 1, NULL, t36);
 	/* t37 = dense_dw */
-	fashion_ae_gemm_tn(256, 32, n, t35, t11, t37);
+	fashion_ae_gemm(256, 32, n, t35, 1, 256, t11, 32, 1, NULL, t37);
 	/* t38 = sum_batch */
 	for (long j = 0; j < 256; j++)
 		t38[j] = 0;
@@ -277,9 +362,9 @@ fashion_ae_real fashion_ae_train_step(void *state, void *work, const fashion_ae_
 		for (long j = 0; j < 256; j++)
 			t38[j] += t35[b * 256 + j];
 	/* t39 = dense_dx */
-	fashion_ae_gemm_nn(n, 256, 32, t36, t9, t39);
+	fashion_ae_gemm(n, 256, 32, t36, 32, 1, t9, 256, 1, NULL, t39);
 	/* t40 = dense_dw */
-	fashion_ae_gemm_tn(32, 256, n, t36, t8, t40);
+	fashion_ae_gemm(32, 256, n, t36, 1, 32, t8, 256, 1, NULL, t40);
 	/* t41 = sum_batch */
 	for (long j = 0; j < 32; j++)
 		t41[j] = 0;
@@ -290,9 +375,9 @@ fashion_ae_real fashion_ae_train_step(void *state, void *work, const fashion_ae_
 	for (long i = 0; i < n * 256; i++)
 		t42[i] = t39[i] * (t7[i] > 0);
 	/* t43 = dense_dx */
-	fashion_ae_gemm_nn(n, 512, 256, t42, t5, t43);
+	fashion_ae_gemm(n, 512, 256, t42, 256, 1, t5, 512, 1, NULL, t43);
 	/* t44 = dense_dw */
-	fashion_ae_gemm_tn(256, 512, n, t42, t4, t44);
+	fashion_ae_gemm(256, 512, n, t42, 1, 256, t4, 512, 1, NULL, t44);
 	/* t45 = sum_batch */
 	for (long j = 0; j < 256; j++)
 		t45[j] = 0;
@@ -303,7 +388,7 @@ fashion_ae_real fashion_ae_train_step(void *state, void *work, const fashion_ae_
 	for (long i = 0; i < n * 512; i++)
 		t46[i] = t43[i] * (t3[i] > 0);
 	/* t47 = dense_dw */
-	fashion_ae_gemm_tn(512, 784, n, t46, t0, t47);
+	fashion_ae_gemm(512, 784, n, t46, 1, 512, t0, 784, 1, NULL, t47);
 	/* t48 = sum_batch */
 	for (long j = 0; j < 512; j++)
 		t48[j] = 0;
@@ -503,29 +588,29 @@ fashion_ae_real fashion_ae_gradient(const void *state, void *work, const fashion
 	float *const t47 = (float *)(work_ + 4800640); /* dense_dw [512, 784] */
 	float *const t48 = (float *)(work_ + 0); /* sum_batch [512] */
 	/* t3 = dense */
-	fashion_ae_gemm_nt(n, 512, 784, t0, t1, t2, t3);
+	fashion_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t3);
 	/* t4 = relu */
 	for (long i = 0; i < n * 512; i++)
 		t4[i] = t3[i] > 0 ? t3[i] : 0;
 	/* t7 = dense */
-	fashion_ae_gemm_nt(n, 256, 512, t4, t5, t6, t7);
+	fashion_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t7);
 	/* t8 = relu */
 	for (long i = 0; i < n * 256; i++)
 		t8[i] = t7[i] > 0 ? t7[i] : 0;
 	/* t11 = dense */
-	fashion_ae_gemm_nt(n, 32, 256, t8, t9, t10, t11);
+	fashion_ae_gemm(n, 32, 256, t8, 256, 1, t9, 1, 256, t10, t11);
 	/* t14 = dense */
-	fashion_ae_gemm_nt(n, 256, 32, t11, t12, t13, t14);
+	fashion_ae_gemm(n, 256, 32, t11, 32, 1, t12, 1, 32, t13, t14);
 	/* t15 = relu */
 	for (long i = 0; i < n * 256; i++)
 		t15[i] = t14[i] > 0 ? t14[i] : 0;
 	/* t18 = dense */
-	fashion_ae_gemm_nt(n, 512, 256, t15, t16, t17, t18);
+	fashion_ae_gemm(n, 512, 256, t15, 256, 1, t16, 1, 256, t17, t18);
 	/* t19 = relu */
 	for (long i = 0; i < n * 512; i++)
 		t19[i] = t18[i] > 0 ? t18[i] : 0;
 	/* t22 = dense */
-	fashion_ae_gemm_nt(n, 784, 512, t19, t20, t21, t22);
+	fashion_ae_gemm(n, 784, 512, t19, 512, 1, t20, 1, 512, t21, t22);
 	/* t23 = sigmoid */
 	for (long i = 0; i < n * 784; i++)
 		t23[i] = 1 / (1 + expf(-t22[i]));
@@ -550,9 +635,9 @@ fashion_ae_real fashion_ae_gradient(const void *state, void *work, const fashion
 	for (long i = 0; i < n * 784; i++)
 		t27[i] = t26[i] * t23[i] * (1 - t23[i]);
 	/* t28 = dense_dx */
-	fashion_ae_gemm_nn(n, 512, 784, t27, t20, t28);
+	fashion_ae_gemm(n, 512, 784, t27, 784, 1, t20, 512, 1, NULL, t28);
 	/* t29 = dense_dw */
-	fashion_ae_gemm_tn(784, 512, n, t27, t19, t29);
+	fashion_ae_gemm(784, 512, n, t27, 1, 784, t19, 512, 1, NULL, t29);
 	/* t30 = sum_batch */
 	for (long j = 0; j < 784; j++)
 		t30[j] = 0;
@@ -563,9 +648,9 @@ fashion_ae_real fashion_ae_gradient(const void *state, void *work, const fashion
 	for (long i = 0; i < n * 512; i++)
 		t31[i] = t28[i] * (t18[i] > 0);
 	/* t32 = dense_dx */
-	fashion_ae_gemm_nn(n, 256, 512, t31, t16, t32);
+	fashion_ae_gemm(n, 256, 512, t31, 512, 1, t16, 256, 1, NULL, t32);
 	/* t33 = dense_dw */
-	fashion_ae_gemm_tn(512, 256, n, t31, t15, t33);
+	fashion_ae_gemm(512, 256, n, t31, 1, 512, t15, 256, 1, NULL, t33);
 	/* t34 = sum_batch */
 	for (long j = 0; j < 512; j++)
 		t34[j] = 0;
@@ -576,9 +661,9 @@ fashion_ae_real fashion_ae_gradient(const void *state, void *work, const fashion
 	for (long i = 0; i < n * 256; i++)
 		t35[i] = t32[i] * (t14[i] > 0);
 	/* t36 = dense_dx */
-	fashion_ae_gemm_nn(n, 32, 256, t35, t12, t36);
+	fashion_ae_gemm(n, 32, 256, t35, 256, 1, t12, 32, 1, NULL, t36);
 	/* t37 = dense_dw */
-	fashion_ae_gemm_tn(256, 32, n, t35, t11, t37);
+	fashion_ae_gemm(256, 32, n, t35, 1, 256, t11, 32, 1, NULL, t37);
 	/* t38 = sum_batch */
 	for (long j = 0; j < 256; j++)
 		t38[j] = 0;
@@ -586,9 +671,9 @@ fashion_ae_real fashion_ae_gradient(const void *state, void *work, const fashion
 		for (long j = 0; j < 256; j++)
 			t38[j] += t35[b * 256 + j];
 	/* t39 = dense_dx */
-	fashion_ae_gemm_nn(n, 256, 32, t36, t9, t39);
+	fashion_ae_gemm(n, 256, 32, t36, 32, 1, t9, 256, 1, NULL, t39);
 	/* t40 = dense_dw */
-	fashion_ae_gemm_tn(32, 256, n, t36, t8, t40);
+	fashion_ae_gemm(32, 256, n, t36, 1, 32, t8, 256, 1, NULL, t40);
 	/* t41 = sum_batch */
 	for (long j = 0; j < 32; j++)
 		t41[j] = 0;
@@ -599,9 +684,9 @@ fashion_ae_real fashion_ae_gradient(const void *state, void *work, const fashion
 	for (long i = 0; i < n * 256; i++)
 		t42[i] = t39[i] * (t7[i] > 0);
 	/* t43 = dense_dx */
-	fashion_ae_gemm_nn(n, 512, 256, t42, t5, t43);
+	fashion_ae_gemm(n, 512, 256, t42, 256, 1, t5, 512, 1, NULL, t43);
 	/* t44 = dense_dw */
-	fashion_ae_gemm_tn(256, 512, n, t42, t4, t44);
+	fashion_ae_gemm(256, 512, n, t42, 1, 256, t4, 512, 1, NULL, t44);
 	/* t45 = sum_batch */
 	for (long j = 0; j < 256; j++)
 		t45[j] = 0;
@@ -612,7 +697,7 @@ fashion_ae_real fashion_ae_gradient(const void *state, void *work, const fashion
 	for (long i = 0; i < n * 512; i++)
 		t46[i] = t43[i] * (t3[i] > 0);
 	/* t47 = dense_dw */
-	fashion_ae_gemm_tn(512, 784, n, t46, t0, t47);
+	fashion_ae_gemm(512, 784, n, t46, 1, 512, t0, 784, 1, NULL, t47);
 	/* t48 = sum_batch */
 	for (long j = 0; j < 512; j++)
 		t48[j] = 0;
@@ -687,29 +772,29 @@ fashion_ae_real fashion_ae_loss(const void *state, void *work, const fashion_ae_
 	float *const t23 = (float *)(work_ + 1990656); /* sigmoid [n, 784] */
 	float *const t24 = (float *)(work_ + 2392064); /* mse [] */
 	/* t3 = dense */
-	fashion_ae_gemm_nt(n, 512, 784, t0, t1, t2, t3);
+	fashion_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t3);
 	/* t4 = relu */
 	for (long i = 0; i < n * 512; i++)
 		t4[i] = t3[i] > 0 ? t3[i] : 0;
 	/* t7 = dense */
-	fashion_ae_gemm_nt(n, 256, 512, t4, t5, t6, t7);
+	fashion_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t7);
 	/* t8 = relu */
 	for (long i = 0; i < n * 256; i++)
 		t8[i] = t7[i] > 0 ? t7[i] : 0;
 	/* t11 = dense */
-	fashion_ae_gemm_nt(n, 32, 256, t8, t9, t10, t11);
+	fashion_ae_gemm(n, 32, 256, t8, 256, 1, t9, 1, 256, t10, t11);
 	/* t14 = dense */
-	fashion_ae_gemm_nt(n, 256, 32, t11, t12, t13, t14);
+	fashion_ae_gemm(n, 256, 32, t11, 32, 1, t12, 1, 32, t13, t14);
 	/* t15 = relu */
 	for (long i = 0; i < n * 256; i++)
 		t15[i] = t14[i] > 0 ? t14[i] : 0;
 	/* t18 = dense */
-	fashion_ae_gemm_nt(n, 512, 256, t15, t16, t17, t18);
+	fashion_ae_gemm(n, 512, 256, t15, 256, 1, t16, 1, 256, t17, t18);
 	/* t19 = relu */
 	for (long i = 0; i < n * 512; i++)
 		t19[i] = t18[i] > 0 ? t18[i] : 0;
 	/* t22 = dense */
-	fashion_ae_gemm_nt(n, 784, 512, t19, t20, t21, t22);
+	fashion_ae_gemm(n, 784, 512, t19, 512, 1, t20, 1, 512, t21, t22);
 	/* t23 = sigmoid */
 	for (long i = 0; i < n * 784; i++)
 		t23[i] = 1 / (1 + expf(-t22[i]));
@@ -758,29 +843,29 @@ void fashion_ae_forward(const void *state, void *work, const fashion_ae_real *x,
 	float *const t22 = (float *)(work_ + 1589248); /* dense [n, 784] */
 	float *const t23 = (float *)(work_ + 1990656); /* sigmoid [n, 784] */
 	/* t3 = dense */
-	fashion_ae_gemm_nt(n, 512, 784, t0, t1, t2, t3);
+	fashion_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t3);
 	/* t4 = relu */
 	for (long i = 0; i < n * 512; i++)
 		t4[i] = t3[i] > 0 ? t3[i] : 0;
 	/* t7 = dense */
-	fashion_ae_gemm_nt(n, 256, 512, t4, t5, t6, t7);
+	fashion_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t7);
 	/* t8 = relu */
 	for (long i = 0; i < n * 256; i++)
 		t8[i] = t7[i] > 0 ? t7[i] : 0;
 	/* t11 = dense */
-	fashion_ae_gemm_nt(n, 32, 256, t8, t9, t10, t11);
+	fashion_ae_gemm(n, 32, 256, t8, 256, 1, t9, 1, 256, t10, t11);
 	/* t14 = dense */
-	fashion_ae_gemm_nt(n, 256, 32, t11, t12, t13, t14);
+	fashion_ae_gemm(n, 256, 32, t11, 32, 1, t12, 1, 32, t13, t14);
 	/* t15 = relu */
 	for (long i = 0; i < n * 256; i++)
 		t15[i] = t14[i] > 0 ? t14[i] : 0;
 	/* t18 = dense */
-	fashion_ae_gemm_nt(n, 512, 256, t15, t16, t17, t18);
+	fashion_ae_gemm(n, 512, 256, t15, 256, 1, t16, 1, 256, t17, t18);
 	/* t19 = relu */
 	for (long i = 0; i < n * 512; i++)
 		t19[i] = t18[i] > 0 ? t18[i] : 0;
 	/* t22 = dense */
-	fashion_ae_gemm_nt(n, 784, 512, t19, t20, t21, t22);
+	fashion_ae_gemm(n, 784, 512, t19, 512, 1, t20, 1, 512, t21, t22);
 	/* t23 = sigmoid */
 	for (long i = 0; i < n * 784; i++)
 		t23[i] = 1 / (1 + expf(-t22[i]));
@@ -808,17 +893,17 @@ void fashion_ae_encode(const void *state, void *work, const fashion_ae_real *x, 
 	const float *const t10 = params + 541440; /* encoder.4.bias */
 	float *const t11 = (float *)(work_ + 786432); /* dense [n, 32] */
 	/* t3 = dense */
-	fashion_ae_gemm_nt(n, 512, 784, t0, t1, t2, t3);
+	fashion_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t3);
 	/* t4 = relu */
 	for (long i = 0; i < n * 512; i++)
 		t4[i] = t3[i] > 0 ? t3[i] : 0;
 	/* t7 = dense */
-	fashion_ae_gemm_nt(n, 256, 512, t4, t5, t6, t7);
+	fashion_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t7);
 	/* t8 = relu */
 	for (long i = 0; i < n * 256; i++)
 		t8[i] = t7[i] > 0 ? t7[i] : 0;
 	/* t11 = dense */
-	fashion_ae_gemm_nt(n, 32, 256, t8, t9, t10, t11);
+	fashion_ae_gemm(n, 32, 256, t8, 256, 1, t9, 1, 256, t10, t11);
 	memcpy(z, t11, sizeof(float) * n * 32);
 }
 
@@ -844,17 +929,60 @@ void fashion_ae_decode(const void *state, void *work, const fashion_ae_real *z, 
 	float *const t22 = (float *)(work_ + 1589248); /* dense [n, 784] */
 	float *const t23 = (float *)(work_ + 1990656); /* sigmoid [n, 784] */
 	/* t14 = dense */
-	fashion_ae_gemm_nt(n, 256, 32, t11, t12, t13, t14);
+	fashion_ae_gemm(n, 256, 32, t11, 32, 1, t12, 1, 32, t13, t14);
 	/* t15 = relu */
 	for (long i = 0; i < n * 256; i++)
 		t15[i] = t14[i] > 0 ? t14[i] : 0;
 	/* t18 = dense */
-	fashion_ae_gemm_nt(n, 512, 256, t15, t16, t17, t18);
+	fashion_ae_gemm(n, 512, 256, t15, 256, 1, t16, 1, 256, t17, t18);
 	/* t19 = relu */
 	for (long i = 0; i < n * 512; i++)
 		t19[i] = t18[i] > 0 ? t18[i] : 0;
 	/* t22 = dense */
-	fashion_ae_gemm_nt(n, 784, 512, t19, t20, t21, t22);
+	fashion_ae_gemm(n, 784, 512, t19, 512, 1, t20, 1, 512, t21, t22);
+	/* t23 = sigmoid */
+	for (long i = 0; i < n * 784; i++)
+		t23[i] = 1 / (1 + expf(-t22[i]));
+	memcpy(out, t23, sizeof(float) * n * 784);
+}
+
+void fashion_ae_sample(const void *state, void *work, uint64_t seed, int n, fashion_ae_real *out)
+{
+	unsigned char *const work_ = (unsigned char *)work;
+	const float *const params = (const float *)((const unsigned char *)state + 64);
+	const int64_t step = 0;
+	const int stochastic = 0;
+	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
+	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
+	float *const z = (float *)(work_ + 786432);
+	const uint64_t key = fashion_ae_mix(seed ^ 0x7072696f72u); /* "prior" */
+	for (long i = 0; i < n * 32; i++)
+		z[i] = (float)fashion_ae_normal(key, (uint64_t)i);
+	const float *const t11 = z;
+	const float *const t12 = params + 541472; /* decoder.0.weight */
+	const float *const t13 = params + 549664; /* decoder.0.bias */
+	float *const t14 = (float *)(work_ + 802816); /* dense [n, 256] */
+	float *const t15 = (float *)(work_ + 933888); /* relu [n, 256] */
+	const float *const t16 = params + 549920; /* decoder.2.weight */
+	const float *const t17 = params + 680992; /* decoder.2.bias */
+	float *const t18 = (float *)(work_ + 1064960); /* dense [n, 512] */
+	float *const t19 = (float *)(work_ + 1327104); /* relu [n, 512] */
+	const float *const t20 = params + 681504; /* decoder.4.weight */
+	const float *const t21 = params + 1082912; /* decoder.4.bias */
+	float *const t22 = (float *)(work_ + 1589248); /* dense [n, 784] */
+	float *const t23 = (float *)(work_ + 1990656); /* sigmoid [n, 784] */
+	/* t14 = dense */
+	fashion_ae_gemm(n, 256, 32, t11, 32, 1, t12, 1, 32, t13, t14);
+	/* t15 = relu */
+	for (long i = 0; i < n * 256; i++)
+		t15[i] = t14[i] > 0 ? t14[i] : 0;
+	/* t18 = dense */
+	fashion_ae_gemm(n, 512, 256, t15, 256, 1, t16, 1, 256, t17, t18);
+	/* t19 = relu */
+	for (long i = 0; i < n * 512; i++)
+		t19[i] = t18[i] > 0 ? t18[i] : 0;
+	/* t22 = dense */
+	fashion_ae_gemm(n, 784, 512, t19, 512, 1, t20, 1, 512, t21, t22);
 	/* t23 = sigmoid */
 	for (long i = 0; i < n * 784; i++)
 		t23[i] = 1 / (1 + expf(-t22[i]));

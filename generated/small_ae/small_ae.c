@@ -4,55 +4,122 @@
 #include <math.h>
 #include <string.h>
 
-/* C[i, j] = sum_k A[i, k] B[j, k] (+ bias[j]): rows of A against rows of B. */
-static void small_ae_gemm_nt(long M, long N, long K, const float *A, const float *B, const float *bias, float *C)
+#include <simde/x86/avx512.h> /* portable vectors: AVX-512, AVX2, NEON, ... */
+
+/* Vectors: AVX-512 or AVX2 with FMA where the compiler targets them,
+ * otherwise 128 bits (SSE2 on x86-64, NEON on ARM, plain C elsewhere). */
+#if defined(SIMDE_X86_AVX512F_NATIVE)
+typedef simde__m512 small_ae_vec;
+#define SMALL_AE_LANES 16
+#define SMALL_AE_LOAD simde_mm512_loadu_ps
+#define SMALL_AE_STORE simde_mm512_storeu_ps
+#define SMALL_AE_SET1 simde_mm512_set1_ps
+#define SMALL_AE_ZERO simde_mm512_setzero_ps
+#define SMALL_AE_FMA simde_mm512_fmadd_ps
+#elif defined(SIMDE_X86_AVX2_NATIVE) && defined(SIMDE_X86_FMA_NATIVE)
+typedef simde__m256 small_ae_vec;
+#define SMALL_AE_LANES 8
+#define SMALL_AE_LOAD simde_mm256_loadu_ps
+#define SMALL_AE_STORE simde_mm256_storeu_ps
+#define SMALL_AE_SET1 simde_mm256_set1_ps
+#define SMALL_AE_ZERO simde_mm256_setzero_ps
+#define SMALL_AE_FMA simde_mm256_fmadd_ps
+#else
+typedef simde__m128 small_ae_vec;
+#define SMALL_AE_LANES 4
+#define SMALL_AE_LOAD simde_mm_loadu_ps
+#define SMALL_AE_STORE simde_mm_storeu_ps
+#define SMALL_AE_SET1 simde_mm_set1_ps
+#define SMALL_AE_ZERO simde_mm_setzero_ps
+#define SMALL_AE_FMA simde_mm_fmadd_ps
+#endif
+
+enum { small_ae_MR = 8, small_ae_NR = 2 * SMALL_AE_LANES, small_ae_KC = 256 };
+
+/* Rows i0 .. i0 + MR of C += A(i, k) panel(k, j) over kc steps of k. */
+static void small_ae_tile8(long kc, const float *A, long ars, long acs, const float *panel,
+			float *C, long ldc, long nr, const float *bias, int first)
 {
-	for (long i = 0; i < M; i++) {
-		const float *a = A + i * K;
-		for (long j = 0; j < N; j++) {
-			const float *b = B + j * K;
-			float acc[16] = {0}, s = 0;
-			const long K16 = K / 16 * 16;
-			for (long k = 0; k < K16; k += 16)
-				for (int l = 0; l < 16; l++)
-					acc[l] += a[k + l] * b[k + l];
-			for (long k = K16; k < K; k++)
-				s += a[k] * b[k];
-			for (int w = 8; w > 0; w /= 2)
-				for (int l = 0; l < w; l++)
-					acc[l] += acc[l + w];
-			C[i * N + j] = acc[0] + s + (bias ? bias[j] : 0);
+	small_ae_vec c[small_ae_MR][2];
+	float edge[small_ae_NR];
+	for (int r = 0; r < small_ae_MR; r++) {
+		const float *src = C + r * ldc;
+		if (first && !bias) {
+			c[r][0] = c[r][1] = SMALL_AE_ZERO();
+			continue;
 		}
+		if (first)
+			src = bias;
+		if (nr < small_ae_NR) {
+			for (long j = 0; j < small_ae_NR; j++)
+				edge[j] = j < nr ? src[j] : 0;
+			src = edge;
+		}
+		c[r][0] = SMALL_AE_LOAD(src);
+		c[r][1] = SMALL_AE_LOAD(src + SMALL_AE_LANES);
+	}
+	for (long k = 0; k < kc; k++) {
+		const small_ae_vec b0 = SMALL_AE_LOAD(panel + k * small_ae_NR);
+		const small_ae_vec b1 = SMALL_AE_LOAD(panel + k * small_ae_NR + SMALL_AE_LANES);
+		for (int r = 0; r < small_ae_MR; r++) {
+			const small_ae_vec a = SMALL_AE_SET1(A[r * ars + k * acs]);
+			c[r][0] = SMALL_AE_FMA(a, b0, c[r][0]);
+			c[r][1] = SMALL_AE_FMA(a, b1, c[r][1]);
+		}
+	}
+	for (int r = 0; r < small_ae_MR; r++) {
+		float *dst = nr < small_ae_NR ? edge : C + r * ldc;
+		SMALL_AE_STORE(dst, c[r][0]);
+		SMALL_AE_STORE(dst + SMALL_AE_LANES, c[r][1]);
+		for (long j = 0; nr < small_ae_NR && j < nr; j++)
+			C[r * ldc + j] = edge[j];
 	}
 }
 
-/* C[i, j] = sum_k A[i, k] B[k, j]. */
-static void small_ae_gemm_nn(long M, long N, long K, const float *A, const float *B, float *C)
+/* One row of C, for the rows left over after the tiles of MR. */
+static void small_ae_tile1(long kc, const float *A, long acs, const float *panel, float *C, long nr,
+			const float *bias, int first)
 {
-	for (long i = 0; i < M; i++) {
-		float *c = C + i * N;
-		for (long j = 0; j < N; j++)
-			c[j] = 0;
-		for (long k = 0; k < K; k++) {
-			const float a = A[i * K + k], *b = B + k * N;
-			for (long j = 0; j < N; j++)
-				c[j] += a * b[j];
-		}
+	float row[small_ae_NR];
+	for (long j = 0; j < small_ae_NR; j++)
+		row[j] = j >= nr ? 0 : first ? (bias ? bias[j] : 0) : C[j];
+	small_ae_vec c0 = SMALL_AE_LOAD(row), c1 = SMALL_AE_LOAD(row + SMALL_AE_LANES);
+	for (long k = 0; k < kc; k++) {
+		const small_ae_vec a = SMALL_AE_SET1(A[k * acs]);
+		c0 = SMALL_AE_FMA(a, SMALL_AE_LOAD(panel + k * small_ae_NR), c0);
+		c1 = SMALL_AE_FMA(a, SMALL_AE_LOAD(panel + k * small_ae_NR + SMALL_AE_LANES), c1);
 	}
+	SMALL_AE_STORE(row, c0);
+	SMALL_AE_STORE(row + SMALL_AE_LANES, c1);
+	for (long j = 0; j < nr; j++)
+		C[j] = row[j];
 }
 
-/* C[i, j] = sum_k A[k, i] B[k, j]: the product of two batches, summed
- * over the batch (A is K x M, B is K x N). */
-static void small_ae_gemm_tn(long M, long N, long K, const float *A, const float *B, float *C)
+/* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs]. */
+static void small_ae_gemm(long M, long N, long K, const float *A, long ars, long acs,
+			const float *B, long brs, long bcs, const float *bias, float *C)
 {
-	for (long i = 0; i < M; i++) {
-		float *c = C + i * N;
-		for (long j = 0; j < N; j++)
-			c[j] = 0;
-		for (long k = 0; k < K; k++) {
-			const float a = A[k * M + i], *b = B + k * N;
-			for (long j = 0; j < N; j++)
-				c[j] += a * b[j];
+	const long blocks = (N + small_ae_NR - 1) / small_ae_NR;
+	/* With OpenMP, threads take whole column blocks of C: each element is
+	 * summed by one thread in one order, so results do not depend on the
+	 * number of threads. */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (M * N * K > 32768)
+#endif
+	for (long jb = 0; jb < blocks; jb++) {
+		float panel[small_ae_KC * small_ae_NR];
+		const long j0 = jb * small_ae_NR, nr = N - j0 < small_ae_NR ? N - j0 : small_ae_NR;
+		for (long k0 = 0; k0 < K; k0 += small_ae_KC) {
+			const long kc = K - k0 < small_ae_KC ? K - k0 : small_ae_KC;
+			const float *bj = bias ? bias + j0 : NULL;
+			for (long k = 0; k < kc; k++)
+				for (long j = 0; j < small_ae_NR; j++)
+					panel[k * small_ae_NR + j] = j < nr ? B[(k0 + k) * brs + (j0 + j) * bcs] : 0;
+			const long m8 = M / small_ae_MR * small_ae_MR;
+			for (long i = 0; i < m8; i += small_ae_MR)
+				small_ae_tile8(kc, A + i * ars + k0 * acs, ars, acs, panel, C + i * N + j0, N, nr, bj, k0 == 0);
+			for (long i = m8; i < M; i++)
+				small_ae_tile1(kc, A + i * ars + k0 * acs, acs, panel, C + i * N + j0, nr, bj, k0 == 0);
 		}
 	}
 }
@@ -70,6 +137,13 @@ static uint64_t small_ae_mix(uint64_t z)
 static double small_ae_uniform(uint64_t key, uint64_t i)
 {
 	return ((double)(small_ae_mix(key ^ small_ae_mix(i)) >> 11) + 0.5) * 0x1.0p-53;
+}
+
+/* Standard normal for element i of the stream `key` (Box-Muller). */
+static double small_ae_normal(uint64_t key, uint64_t i)
+{
+	const double u = small_ae_uniform(key, 2 * i), v = small_ae_uniform(key, 2 * i + 1);
+	return sqrt(-2 * log(u)) * cos(6.283185307179586 * v);
 }
 
 static const small_ae_param_info small_ae_param_table[8] = {
@@ -112,6 +186,17 @@ small_ae_real *small_ae_adam_v(void *state)
 int64_t *small_ae_step(void *state)
 {
 	return (int64_t *)state;
+}
+
+const small_ae_buffer_info *small_ae_buffer(int i)
+{
+	(void)i;
+	return NULL;
+}
+
+void *small_ae_buffers(void *state)
+{
+	return (unsigned char *)state + 2519680;
 }
 
 void small_ae_init(void *state, uint64_t seed)
@@ -174,19 +259,19 @@ small_ae_real small_ae_train_step(void *state, void *work, const small_ae_real *
 	float *const t31 = (float *)(work_ + 1482816); /* dense_dw [128, 784] */
 	float *const t32 = (float *)(work_ + 0); /* sum_batch [128] */
 	/* t3 = dense */
-	small_ae_gemm_nt(n, 128, 784, t0, t1, t2, t3);
+	small_ae_gemm(n, 128, 784, t0, 784, 1, t1, 1, 784, t2, t3);
 	/* t4 = relu */
 	for (long i = 0; i < n * 128; i++)
 		t4[i] = t3[i] > 0 ? t3[i] : 0;
 	/* t7 = dense */
-	small_ae_gemm_nt(n, 32, 128, t4, t5, t6, t7);
+	small_ae_gemm(n, 32, 128, t4, 128, 1, t5, 1, 128, t6, t7);
 	/* t10 = dense */
-	small_ae_gemm_nt(n, 128, 32, t7, t8, t9, t10);
+	small_ae_gemm(n, 128, 32, t7, 32, 1, t8, 1, 32, t9, t10);
 	/* t11 = relu */
 	for (long i = 0; i < n * 128; i++)
 		t11[i] = t10[i] > 0 ? t10[i] : 0;
 	/* t14 = dense */
-	small_ae_gemm_nt(n, 784, 128, t11, t12, t13, t14);
+	small_ae_gemm(n, 784, 128, t11, 128, 1, t12, 1, 128, t13, t14);
 	/* t15 = sigmoid */
 	for (long i = 0; i < n * 784; i++)
 		t15[i] = 1 / (1 + expf(-t14[i]));
@@ -213,9 +298,9 @@ small_ae_real small_ae_train_step(void *state, void *work, const small_ae_real *
 	for (long i = 0; i < n * 784; i++)
 		t19[i] = t18[i] * t15[i] * (1 - t15[i]);
 	/* t20 = dense_dx */
-	small_ae_gemm_nn(n, 128, 784, t19, t12, t20);
+	small_ae_gemm(n, 128, 784, t19, 784, 1, t12, 128, 1, NULL, t20);
 	/* t21 = dense_dw */
-	small_ae_gemm_tn(784, 128, n, t19, t11, t21);
+	small_ae_gemm(784, 128, n, t19, 1, 784, t11, 128, 1, NULL, t21);
 	/* t22 = sum_batch */
 	for (long j = 0; j < 784; j++)
 		t22[j] = 0;
@@ -226,9 +311,9 @@ small_ae_real small_ae_train_step(void *state, void *work, const small_ae_real *
 	for (long i = 0; i < n * 128; i++)
 		t23[i] = t20[i] * (t10[i] > 0);
 	/* t24 = dense_dx */
-	small_ae_gemm_nn(n, 32, 128, t23, t8, t24);
+	small_ae_gemm(n, 32, 128, t23, 128, 1, t8, 32, 1, NULL, t24);
 	/* t25 = dense_dw */
-	small_ae_gemm_tn(128, 32, n, t23, t7, t25);
+	small_ae_gemm(128, 32, n, t23, 1, 128, t7, 32, 1, NULL, t25);
 	/* t26 = sum_batch */
 	for (long j = 0; j < 128; j++)
 		t26[j] = 0;
@@ -236,9 +321,9 @@ small_ae_real small_ae_train_step(void *state, void *work, const small_ae_real *
 		for (long j = 0; j < 128; j++)
 			t26[j] += t23[b * 128 + j];
 	/* t27 = dense_dx */
-	small_ae_gemm_nn(n, 128, 32, t24, t5, t27);
+	small_ae_gemm(n, 128, 32, t24, 32, 1, t5, 128, 1, NULL, t27);
 	/* t28 = dense_dw */
-	small_ae_gemm_tn(32, 128, n, t24, t4, t28);
+	small_ae_gemm(32, 128, n, t24, 1, 32, t4, 128, 1, NULL, t28);
 	/* t29 = sum_batch */
 	for (long j = 0; j < 32; j++)
 		t29[j] = 0;
@@ -249,7 +334,7 @@ small_ae_real small_ae_train_step(void *state, void *work, const small_ae_real *
 	for (long i = 0; i < n * 128; i++)
 		t30[i] = t27[i] * (t3[i] > 0);
 	/* t31 = dense_dw */
-	small_ae_gemm_tn(128, 784, n, t30, t0, t31);
+	small_ae_gemm(128, 784, n, t30, 1, 128, t0, 784, 1, NULL, t31);
 	/* t32 = sum_batch */
 	for (long j = 0; j < 128; j++)
 		t32[j] = 0;
@@ -389,19 +474,19 @@ small_ae_real small_ae_gradient(const void *state, void *work, const small_ae_re
 	float *const t31 = (float *)(work_ + 1482816); /* dense_dw [128, 784] */
 	float *const t32 = (float *)(work_ + 0); /* sum_batch [128] */
 	/* t3 = dense */
-	small_ae_gemm_nt(n, 128, 784, t0, t1, t2, t3);
+	small_ae_gemm(n, 128, 784, t0, 784, 1, t1, 1, 784, t2, t3);
 	/* t4 = relu */
 	for (long i = 0; i < n * 128; i++)
 		t4[i] = t3[i] > 0 ? t3[i] : 0;
 	/* t7 = dense */
-	small_ae_gemm_nt(n, 32, 128, t4, t5, t6, t7);
+	small_ae_gemm(n, 32, 128, t4, 128, 1, t5, 1, 128, t6, t7);
 	/* t10 = dense */
-	small_ae_gemm_nt(n, 128, 32, t7, t8, t9, t10);
+	small_ae_gemm(n, 128, 32, t7, 32, 1, t8, 1, 32, t9, t10);
 	/* t11 = relu */
 	for (long i = 0; i < n * 128; i++)
 		t11[i] = t10[i] > 0 ? t10[i] : 0;
 	/* t14 = dense */
-	small_ae_gemm_nt(n, 784, 128, t11, t12, t13, t14);
+	small_ae_gemm(n, 784, 128, t11, 128, 1, t12, 1, 128, t13, t14);
 	/* t15 = sigmoid */
 	for (long i = 0; i < n * 784; i++)
 		t15[i] = 1 / (1 + expf(-t14[i]));
@@ -428,9 +513,9 @@ small_ae_real small_ae_gradient(const void *state, void *work, const small_ae_re
 	for (long i = 0; i < n * 784; i++)
 		t19[i] = t18[i] * t15[i] * (1 - t15[i]);
 	/* t20 = dense_dx */
-	small_ae_gemm_nn(n, 128, 784, t19, t12, t20);
+	small_ae_gemm(n, 128, 784, t19, 784, 1, t12, 128, 1, NULL, t20);
 	/* t21 = dense_dw */
-	small_ae_gemm_tn(784, 128, n, t19, t11, t21);
+	small_ae_gemm(784, 128, n, t19, 1, 784, t11, 128, 1, NULL, t21);
 	/* t22 = sum_batch */
 	for (long j = 0; j < 784; j++)
 		t22[j] = 0;
@@ -441,9 +526,9 @@ small_ae_real small_ae_gradient(const void *state, void *work, const small_ae_re
 	for (long i = 0; i < n * 128; i++)
 		t23[i] = t20[i] * (t10[i] > 0);
 	/* t24 = dense_dx */
-	small_ae_gemm_nn(n, 32, 128, t23, t8, t24);
+	small_ae_gemm(n, 32, 128, t23, 128, 1, t8, 32, 1, NULL, t24);
 	/* t25 = dense_dw */
-	small_ae_gemm_tn(128, 32, n, t23, t7, t25);
+	small_ae_gemm(128, 32, n, t23, 1, 128, t7, 32, 1, NULL, t25);
 	/* t26 = sum_batch */
 	for (long j = 0; j < 128; j++)
 		t26[j] = 0;
@@ -451,9 +536,9 @@ small_ae_real small_ae_gradient(const void *state, void *work, const small_ae_re
 		for (long j = 0; j < 128; j++)
 			t26[j] += t23[b * 128 + j];
 	/* t27 = dense_dx */
-	small_ae_gemm_nn(n, 128, 32, t24, t5, t27);
+	small_ae_gemm(n, 128, 32, t24, 32, 1, t5, 128, 1, NULL, t27);
 	/* t28 = dense_dw */
-	small_ae_gemm_tn(32, 128, n, t24, t4, t28);
+	small_ae_gemm(32, 128, n, t24, 1, 32, t4, 128, 1, NULL, t28);
 	/* t29 = sum_batch */
 	for (long j = 0; j < 32; j++)
 		t29[j] = 0;
@@ -464,7 +549,7 @@ small_ae_real small_ae_gradient(const void *state, void *work, const small_ae_re
 	for (long i = 0; i < n * 128; i++)
 		t30[i] = t27[i] * (t3[i] > 0);
 	/* t31 = dense_dw */
-	small_ae_gemm_tn(128, 784, n, t30, t0, t31);
+	small_ae_gemm(128, 784, n, t30, 1, 128, t0, 784, 1, NULL, t31);
 	/* t32 = sum_batch */
 	for (long j = 0; j < 128; j++)
 		t32[j] = 0;
@@ -527,19 +612,19 @@ small_ae_real small_ae_loss(const void *state, void *work, const small_ae_real *
 	float *const t15 = (float *)(work_ + 679936); /* sigmoid [n, 784] */
 	float *const t16 = (float *)(work_ + 1081344); /* bce [] */
 	/* t3 = dense */
-	small_ae_gemm_nt(n, 128, 784, t0, t1, t2, t3);
+	small_ae_gemm(n, 128, 784, t0, 784, 1, t1, 1, 784, t2, t3);
 	/* t4 = relu */
 	for (long i = 0; i < n * 128; i++)
 		t4[i] = t3[i] > 0 ? t3[i] : 0;
 	/* t7 = dense */
-	small_ae_gemm_nt(n, 32, 128, t4, t5, t6, t7);
+	small_ae_gemm(n, 32, 128, t4, 128, 1, t5, 1, 128, t6, t7);
 	/* t10 = dense */
-	small_ae_gemm_nt(n, 128, 32, t7, t8, t9, t10);
+	small_ae_gemm(n, 128, 32, t7, 32, 1, t8, 1, 32, t9, t10);
 	/* t11 = relu */
 	for (long i = 0; i < n * 128; i++)
 		t11[i] = t10[i] > 0 ? t10[i] : 0;
 	/* t14 = dense */
-	small_ae_gemm_nt(n, 784, 128, t11, t12, t13, t14);
+	small_ae_gemm(n, 784, 128, t11, 128, 1, t12, 1, 128, t13, t14);
 	/* t15 = sigmoid */
 	for (long i = 0; i < n * 784; i++)
 		t15[i] = 1 / (1 + expf(-t14[i]));
@@ -580,19 +665,19 @@ void small_ae_forward(const void *state, void *work, const small_ae_real *x, int
 	float *const t14 = (float *)(work_ + 278528); /* dense [n, 784] */
 	float *const t15 = (float *)(work_ + 679936); /* sigmoid [n, 784] */
 	/* t3 = dense */
-	small_ae_gemm_nt(n, 128, 784, t0, t1, t2, t3);
+	small_ae_gemm(n, 128, 784, t0, 784, 1, t1, 1, 784, t2, t3);
 	/* t4 = relu */
 	for (long i = 0; i < n * 128; i++)
 		t4[i] = t3[i] > 0 ? t3[i] : 0;
 	/* t7 = dense */
-	small_ae_gemm_nt(n, 32, 128, t4, t5, t6, t7);
+	small_ae_gemm(n, 32, 128, t4, 128, 1, t5, 1, 128, t6, t7);
 	/* t10 = dense */
-	small_ae_gemm_nt(n, 128, 32, t7, t8, t9, t10);
+	small_ae_gemm(n, 128, 32, t7, 32, 1, t8, 1, 32, t9, t10);
 	/* t11 = relu */
 	for (long i = 0; i < n * 128; i++)
 		t11[i] = t10[i] > 0 ? t10[i] : 0;
 	/* t14 = dense */
-	small_ae_gemm_nt(n, 784, 128, t11, t12, t13, t14);
+	small_ae_gemm(n, 784, 128, t11, 128, 1, t12, 1, 128, t13, t14);
 	/* t15 = sigmoid */
 	for (long i = 0; i < n * 784; i++)
 		t15[i] = 1 / (1 + expf(-t14[i]));
@@ -616,12 +701,12 @@ void small_ae_encode(const void *state, void *work, const small_ae_real *x, int 
 	const float *const t6 = params + 104576; /* encoder.2.bias */
 	float *const t7 = (float *)(work_ + 131072); /* dense [n, 32] */
 	/* t3 = dense */
-	small_ae_gemm_nt(n, 128, 784, t0, t1, t2, t3);
+	small_ae_gemm(n, 128, 784, t0, 784, 1, t1, 1, 784, t2, t3);
 	/* t4 = relu */
 	for (long i = 0; i < n * 128; i++)
 		t4[i] = t3[i] > 0 ? t3[i] : 0;
 	/* t7 = dense */
-	small_ae_gemm_nt(n, 32, 128, t4, t5, t6, t7);
+	small_ae_gemm(n, 32, 128, t4, 128, 1, t5, 1, 128, t6, t7);
 	memcpy(z, t7, sizeof(float) * n * 32);
 }
 
@@ -643,12 +728,46 @@ void small_ae_decode(const void *state, void *work, const small_ae_real *z, int 
 	float *const t14 = (float *)(work_ + 278528); /* dense [n, 784] */
 	float *const t15 = (float *)(work_ + 679936); /* sigmoid [n, 784] */
 	/* t10 = dense */
-	small_ae_gemm_nt(n, 128, 32, t7, t8, t9, t10);
+	small_ae_gemm(n, 128, 32, t7, 32, 1, t8, 1, 32, t9, t10);
 	/* t11 = relu */
 	for (long i = 0; i < n * 128; i++)
 		t11[i] = t10[i] > 0 ? t10[i] : 0;
 	/* t14 = dense */
-	small_ae_gemm_nt(n, 784, 128, t11, t12, t13, t14);
+	small_ae_gemm(n, 784, 128, t11, 128, 1, t12, 1, 128, t13, t14);
+	/* t15 = sigmoid */
+	for (long i = 0; i < n * 784; i++)
+		t15[i] = 1 / (1 + expf(-t14[i]));
+	memcpy(out, t15, sizeof(float) * n * 784);
+}
+
+void small_ae_sample(const void *state, void *work, uint64_t seed, int n, small_ae_real *out)
+{
+	unsigned char *const work_ = (unsigned char *)work;
+	const float *const params = (const float *)((const unsigned char *)state + 64);
+	const int64_t step = 0;
+	const int stochastic = 0;
+	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
+	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
+	float *const z = (float *)(work_ + 131072);
+	const uint64_t key = small_ae_mix(seed ^ 0x7072696f72u); /* "prior" */
+	for (long i = 0; i < n * 32; i++)
+		z[i] = (float)small_ae_normal(key, (uint64_t)i);
+	const float *const t7 = z;
+	const float *const t8 = params + 104608; /* decoder.0.weight */
+	const float *const t9 = params + 108704; /* decoder.0.bias */
+	float *const t10 = (float *)(work_ + 147456); /* dense [n, 128] */
+	float *const t11 = (float *)(work_ + 212992); /* relu [n, 128] */
+	const float *const t12 = params + 108832; /* decoder.2.weight */
+	const float *const t13 = params + 209184; /* decoder.2.bias */
+	float *const t14 = (float *)(work_ + 278528); /* dense [n, 784] */
+	float *const t15 = (float *)(work_ + 679936); /* sigmoid [n, 784] */
+	/* t10 = dense */
+	small_ae_gemm(n, 128, 32, t7, 32, 1, t8, 1, 32, t9, t10);
+	/* t11 = relu */
+	for (long i = 0; i < n * 128; i++)
+		t11[i] = t10[i] > 0 ? t10[i] : 0;
+	/* t14 = dense */
+	small_ae_gemm(n, 784, 128, t11, 128, 1, t12, 1, 128, t13, t14);
 	/* t15 = sigmoid */
 	for (long i = 0; i < n * 784; i++)
 		t15[i] = 1 / (1 + expf(-t14[i]));

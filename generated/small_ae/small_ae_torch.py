@@ -13,9 +13,9 @@ BATCH = 128
 EPOCHS = 5
 SEED = 1
 ADAM = dict(lr=0.001, betas=(0.90000000000000002, 0.999), eps=1e-08, weight_decay=0)
-# (name, per-sample shape, data scale)
+# (name, per-sample shape, data scale, one-hot width: > 0 for labels)
 INPUTS = [
-    ("x", [784], 0.0039215686274509803),
+    ("x", [784], 0.0039215686274509803, 0),
 ]
 # (name, shape, fan_in)
 PARAMS = [
@@ -28,13 +28,26 @@ PARAMS = [
     ("decoder.2.weight", [784, 128], 128),
     ("decoder.2.bias", [784], 128),
 ]
+# parameters that start at a constant (BatchNorm's weight and bias)
+CONSTANTS = {}
+# (name, shape, initial value, integer): state that is not trained
+BUFFERS = [
+]
 
 
 def init_params(seed=0, dtype=torch.float32):
-    """Uniform in +-1/sqrt(fan_in), as torch.nn.Linear initialises."""
+    """Uniform in +-1/sqrt(fan_in), as torch.nn.Linear initialises, or the
+    value in CONSTANTS."""
     g = torch.Generator().manual_seed(seed)
-    return {name: (torch.rand(shape, generator=g, dtype=dtype) * 2 - 1) / math.sqrt(fan_in)
+    return {name: torch.full(shape, CONSTANTS[name], dtype=dtype) if name in CONSTANTS
+            else (torch.rand(shape, generator=g, dtype=dtype) * 2 - 1) / math.sqrt(fan_in)
             for name, shape, fan_in in PARAMS}
+
+
+def init_buffers(dtype=torch.float32):
+    """The buffers at their initial values: reals in dtype, counters in int64."""
+    return {name: torch.full(shape, value, dtype=torch.int64 if integer else dtype)
+            for name, shape, value, integer in BUFFERS}
 
 
 def run(p, inputs, training=True, noise=True):
@@ -42,6 +55,8 @@ def run(p, inputs, training=True, noise=True):
 
     training: as the train step (batch statistics; otherwise as NAME_loss);
     noise: draw noise, dropout and samples (only while training).
+    p holds the parameters and the buffers; training updates the buffers
+    in place, as the train step does.
     """
     noise = noise and training
     t0 = inputs[0]
