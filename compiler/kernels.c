@@ -171,7 +171,7 @@ static const char gemm_simd_text[] =
 "\t * summed by one thread in one order, so results do not depend on the\n"
 "\t * number of threads. */\n"
 "#ifdef _OPENMP\n"
-"#pragma omp parallel for schedule(static) if (M * N * K > 32768)\n"
+"#pragma omp parallel for schedule(static) if (blocks >= 4 && M * N * K >= 262144)\n"
 "#endif\n"
 "\tfor (long jb = 0; jb < blocks; jb++) {\n"
 "\t\tREAL panel[PFX_KC * PFX_NR];\n"

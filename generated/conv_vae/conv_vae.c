@@ -104,7 +104,7 @@ static void conv_vae_gemm(long M, long N, long K, const float *A, long ars, long
 	 * summed by one thread in one order, so results do not depend on the
 	 * number of threads. */
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (M * N * K > 32768)
+#pragma omp parallel for schedule(static) if (blocks >= 4 && M * N * K >= 262144)
 #endif
 	for (long jb = 0; jb < blocks; jb++) {
 		float panel[conv_vae_KC * conv_vae_NR];
