@@ -1,8 +1,8 @@
 #!/bin/sh
 # results.sh - train every example (or those named) for its configured
 # epochs on all of Fashion-MNIST with `aecc train`, and the same model in
-# PyTorch with scripts/torch_train.py; write the final test losses and the
-# times to docs/results.md (the table in the README comes from it).
+# PyTorch with scripts/torch_train.py, both on one thread; write the final
+# test losses and the times to docs/results.md (the README's table).
 set -eu
 AECC=${AECC:-build/bin/aecc}
 PY=${PYTHON:-/usr/bin/python3}
@@ -23,7 +23,7 @@ out=docs/results.md
 for ae in $models; do
 	name=$(basename "$ae" .ae)
 	t0=$(date +%s)
-	"$AECC" train "$ae" --quiet >"$work/a.txt" 2>&1
+	"$AECC" train "$ae" --threads 1 --quiet >"$work/a.txt" 2>&1
 	t1=$(date +%s)
 	"$PY" scripts/torch_train.py "$ae" >"$work/t.txt" 2>&1
 	t2=$(date +%s)
