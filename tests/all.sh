@@ -13,7 +13,9 @@ suite() {
 	name=$1
 	shift
 	echo "=== $name"
+	t0=$(date +%s)
 	"$@" 2>&1 | tee "$log"
+	echo "($name: $(($(date +%s) - t0)) s)"
 	counts=$(sed -n 's/^.*Tested: \([0-9]*\) | Passing: \([0-9]*\) | Failing: \([0-9]*\) | Crashing: \([0-9]*\).*$/\2 \3 \4/p;
 		s/^[A-Za-z_-]*: \([0-9]*\) passed, \([0-9]*\) failed.*$/\1 \2 0/p' "$log" | tail -n 1)
 	if [ -z "$counts" ]; then

@@ -4,33 +4,50 @@
 # then PARITY_RANDOM random dense models (default 6), each in
 # f32 (against PyTorch in float32, tolerance 1e-3 of the largest change) and
 # in f64 (against PyTorch in float64, tolerance 1e-9: the same algorithm).
-# Prints `parity: N passed, M failed`.
+# Runs JOBS checks at a time (default: the number of cores), each on one
+# thread. Prints `parity: N passed, M failed`.
+#
+#   sh tests/parity.sh            all of them
+#   sh tests/parity.sh FILE DTYPE one check (what the parallel runs call)
 set -u
 PY=${PYTHON:-/usr/bin/python3}
-export AECC=${AECC:-build/bin/aecc}
+export AECC=${AECC:-build/bin/aecc} OMP_NUM_THREADS=1
+
+# One model in one dtype; its output goes to $PARITY_OUT/NAME-DTYPE.{out,ok}.
+if [ $# -eq 2 ]; then
+	ae=$1 dtype=$2
+	name=$(basename "$ae" .ae)-$dtype
+	tol=1e-3 loss_tol=1e-5
+	[ "$dtype" = f64 ] && tol=1e-9 loss_tol=1e-12
+	# A model may say `# parity-f32: losses` (with its reason) when its
+	# float32 weights are too chaotic to compare element by element.
+	only=
+	[ "$dtype" = f32 ] && grep -q '^# parity-f32: losses' "$ae" && only=--losses-only
+	if "$PY" scripts/parity.py "$ae" --dtype "$dtype" --tol "$tol" --loss-tol "$loss_tol" $only \
+		--work "$PARITY_OUT/$name" >"$PARITY_OUT/$name.out" 2>&1; then
+		touch "$PARITY_OUT/$name.ok"
+	fi
+	exit 0
+fi
+
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+export PARITY_OUT=$work
 "$PY" tests/random_dense.py "$work/models" "${PARITY_RANDOM:-6}" "${PARITY_SEED:-2026}"
-pass=0 fail=0
 for ae in examples/*.ae tests/parity/*.ae "$work"/models/*.ae; do
-	[ -e "$ae" ] || continue
-	for dtype in f32 f64; do
-		name=$(basename "$ae" .ae)-$dtype
-		tol=1e-3 loss_tol=1e-5
-		[ "$dtype" = f64 ] && tol=1e-9 loss_tol=1e-12
-		# A model may say `# parity-f32: losses` (with its reason) when its
-		# float32 weights are too chaotic to compare element by element.
-		only=
-		[ "$dtype" = f32 ] && grep -q '^# parity-f32: losses' "$ae" && only=--losses-only
-		if "$PY" scripts/parity.py "$ae" --dtype "$dtype" --tol "$tol" --loss-tol "$loss_tol" $only \
-			--work "$work/$name" >"$work/$name.out" 2>&1; then
-			pass=$((pass + 1))
-			echo "$(tail -n 1 "$work/$name.out") ($dtype, worst $(grep -o 'rel err [0-9.e+-]*' "$work/$name.out" | awk '{print $3}' | sort -g | tail -n 1))"
-		else
-			fail=$((fail + 1))
-			cat "$ae" "$work/$name.out"
-		fi
-	done
-done
+	[ -e "$ae" ] && printf '%s f32\n%s f64\n' "$ae" "$ae"
+done >"$work/jobs"
+xargs -P "${JOBS:-$(nproc)}" -L 1 sh "$0" <"$work/jobs"
+pass=0 fail=0
+while read -r ae dtype; do
+	name=$(basename "$ae" .ae)-$dtype
+	if [ -e "$work/$name.ok" ]; then
+		pass=$((pass + 1))
+		echo "$(tail -n 1 "$work/$name.out") ($dtype, worst $(grep -o 'rel err [0-9.e+-]*' "$work/$name.out" | awk '{print $3}' | sort -g | tail -n 1))"
+	else
+		fail=$((fail + 1))
+		cat "$ae" "$work/$name.out"
+	fi
+done <"$work/jobs"
 echo "parity: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
