@@ -505,12 +505,12 @@ static void emit_adam_scalars(Emit *e)
 {
 	const char *P = e->P, *r = e->real;
 	emit_line(e, "%s *const adam_m = %s_adam_m(state), *const adam_v = %s_adam_v(state);", r, P, P);
-	emit_line(e, "const %s beta1 = (%s)h->beta1, beta2 = (%s)h->beta2, eps = (%s)h->eps, wd = (%s)h->weight_decay;",
-		  r, r, r, r, r);
 	/* 1 - beta in double, then rounded, as PyTorch passes it to its kernels. */
-	emit_line(e, "const %s one_m_beta1 = (%s)(1 - h->beta1), one_m_beta2 = (%s)(1 - h->beta2);", r, r, r);
-	emit_line(e, "const %s step_size = (%s)(h->lr / (1 - pow(h->beta1, (double)step)));", r, r);
-	emit_line(e, "const %s bc2_sqrt = (%s)sqrt(1 - pow(h->beta2, (double)step));", r, r);
+	emit_line(e, "const %s_adam_k adam_k = {", P);
+	emit_line(e, "\t(%s)h->beta1, (%s)h->beta2, (%s)(1 - h->beta1), (%s)(1 - h->beta2), (%s)h->eps,", r, r, r, r, r);
+	emit_line(e, "\t(%s)h->weight_decay, (%s)(h->lr / (1 - pow(h->beta1, (double)step))),", r, r);
+	emit_line(e, "\t(%s)sqrt(1 - pow(h->beta2, (double)step))};", r);
+	emit_helper(e, "adam");
 }
 
 static void emit_functions(Emit *e)
@@ -622,7 +622,7 @@ static void emit_source(Emit *e)
 	buf_printf(o, "#include \"%s.h\"\n\n#include <math.h>\n#include <string.h>\n", e->P);
 	if (!e->m->scalar)
 		buf_printf(o, "\n#include <simde/x86/avx512.h> /* portable vectors: AVX-512, AVX2, NEON, ... */\n");
-	buf_printf(o, "\n");
+	buf_printf(o, "#ifdef _OPENMP\n#include <omp.h> /* threads, when built with -fopenmp */\n#endif\n\n");
 	emit_helper_defs(e);
 	buf_puts(o, body.data);
 }

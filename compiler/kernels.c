@@ -54,6 +54,13 @@ static const char simd_text[] =
 "#define UPFX_SET1 simde_mm512_set1_SFX\n"
 "#define UPFX_ZERO simde_mm512_setzero_SFX\n"
 "#define UPFX_FMA simde_mm512_fmadd_SFX\n"
+"#define UPFX_ADD simde_mm512_add_SFX\n"
+"#define UPFX_SUB simde_mm512_sub_SFX\n"
+"#define UPFX_MUL simde_mm512_mul_SFX\n"
+"#define UPFX_DIV simde_mm512_div_SFX\n"
+"#define UPFX_MAX simde_mm512_max_SFX\n"
+"#define UPFX_MIN simde_mm512_min_SFX\n"
+"#define UPFX_SQRT simde_mm512_sqrt_SFX\n"
 "#elif defined(SIMDE_X86_AVX2_NATIVE) && defined(SIMDE_X86_FMA_NATIVE)\n"
 "typedef V256 PFX_vec;\n"
 "#define UPFX_LANES L256\n"
@@ -62,6 +69,13 @@ static const char simd_text[] =
 "#define UPFX_SET1 simde_mm256_set1_SFX\n"
 "#define UPFX_ZERO simde_mm256_setzero_SFX\n"
 "#define UPFX_FMA simde_mm256_fmadd_SFX\n"
+"#define UPFX_ADD simde_mm256_add_SFX\n"
+"#define UPFX_SUB simde_mm256_sub_SFX\n"
+"#define UPFX_MUL simde_mm256_mul_SFX\n"
+"#define UPFX_DIV simde_mm256_div_SFX\n"
+"#define UPFX_MAX simde_mm256_max_SFX\n"
+"#define UPFX_MIN simde_mm256_min_SFX\n"
+"#define UPFX_SQRT simde_mm256_sqrt_SFX\n"
 "#else\n"
 "typedef V128 PFX_vec;\n"
 "#define UPFX_LANES L128\n"
@@ -70,6 +84,13 @@ static const char simd_text[] =
 "#define UPFX_SET1 simde_mm_set1_SFX\n"
 "#define UPFX_ZERO simde_mm_setzero_SFX\n"
 "#define UPFX_FMA simde_mm_fmadd_SFX\n"
+"#define UPFX_ADD simde_mm_add_SFX\n"
+"#define UPFX_SUB simde_mm_sub_SFX\n"
+"#define UPFX_MUL simde_mm_mul_SFX\n"
+"#define UPFX_DIV simde_mm_div_SFX\n"
+"#define UPFX_MAX simde_mm_max_SFX\n"
+"#define UPFX_MIN simde_mm_min_SFX\n"
+"#define UPFX_SQRT simde_mm_sqrt_SFX\n"
 "#endif\n\n";
 
 static void simd(Emit *e, const char *P, const char *r)
@@ -99,103 +120,149 @@ static const char gemm_scalar_text[] =
 "\t\t}\n"
 "}\n\n";
 
-/* Blocked as GotoBLAS does: a KC x NR panel of B is packed (zero-padded)
- * into a buffer on the stack, and an MR x NR tile of C stays in 2 MR vector
- * registers while k runs over the panel; A is read in place with
- * broadcasts. SIMDe maps the vectors to AVX-512, AVX2 or NEON. */
+/* Blocked as GotoBLAS and BLIS do. For each KC-deep slice of k, rows of A
+ * are packed MC at a time into MR-row panels (k-major), and for each NR-wide
+ * block of columns a KC x NR panel of B is packed (zero-padded) so that it
+ * stays in the L1 cache while every A panel streams past it. The micro-
+ * kernel keeps an MR x NR tile of C in 2 MR vector registers. Packing turns
+ * strided operands into contiguous ones with 4 x 4 transposes, so one
+ * routine serves all three products of a dense layer at the same speed.
+ * Threads take fixed ranges of column blocks, so every element of C is
+ * summed by one thread in one order whatever the thread count. Stack use:
+ * (MC + NR) KC + MR NR elements per thread. */
 static const char gemm_simd_text[] =
-"enum { PFX_MR = 8, PFX_NR = 2 * UPFX_LANES, PFX_KC = 256 };\n\n"
-"/* Rows i0 .. i0 + MR of C += A(i, k) panel(k, j) over kc steps of k. */\n"
-"static void PFX_tile8(long kc, const REAL *A, long ars, long acs, const REAL *panel,\n"
-"\t\t\tREAL *C, long ldc, long nr, const REAL *bias, int first)\n"
-"{\n"
-"\tPFX_vec c[PFX_MR][2];\n"
-"\tREAL edge[PFX_NR];\n"
-"\tfor (int r = 0; r < PFX_MR; r++) {\n"
-"\t\tconst REAL *src = C + r * ldc;\n"
-"\t\tif (first && !bias) {\n"
-"\t\t\tc[r][0] = c[r][1] = UPFX_ZERO();\n"
-"\t\t\tcontinue;\n"
-"\t\t}\n"
-"\t\tif (first)\n"
-"\t\t\tsrc = bias;\n"
-"\t\tif (nr < PFX_NR) {\n"
-"\t\t\tfor (long j = 0; j < PFX_NR; j++)\n"
-"\t\t\t\tedge[j] = j < nr ? src[j] : 0;\n"
-"\t\t\tsrc = edge;\n"
-"\t\t}\n"
-"\t\tc[r][0] = UPFX_LOAD(src);\n"
-"\t\tc[r][1] = UPFX_LOAD(src + UPFX_LANES);\n"
-"\t}\n"
-"\tfor (long k = 0; k < kc; k++) {\n"
-"\t\tconst PFX_vec b0 = UPFX_LOAD(panel + k * PFX_NR);\n"
-"\t\tconst PFX_vec b1 = UPFX_LOAD(panel + k * PFX_NR + UPFX_LANES);\n"
-"\t\tfor (int r = 0; r < PFX_MR; r++) {\n"
-"\t\t\tconst PFX_vec a = UPFX_SET1(A[r * ars + k * acs]);\n"
-"\t\t\tc[r][0] = UPFX_FMA(a, b0, c[r][0]);\n"
-"\t\t\tc[r][1] = UPFX_FMA(a, b1, c[r][1]);\n"
-"\t\t}\n"
-"\t}\n"
-"\tfor (int r = 0; r < PFX_MR; r++) {\n"
-"\t\tREAL *dst = nr < PFX_NR ? edge : C + r * ldc;\n"
-"\t\tUPFX_STORE(dst, c[r][0]);\n"
-"\t\tUPFX_STORE(dst + UPFX_LANES, c[r][1]);\n"
-"\t\tfor (long j = 0; nr < PFX_NR && j < nr; j++)\n"
-"\t\t\tC[r * ldc + j] = edge[j];\n"
-"\t}\n"
-"}\n\n"
-"/* One row of C, for the rows left over after the tiles of MR. */\n"
-"static void PFX_tile1(long kc, const REAL *A, long acs, const REAL *panel, REAL *C, long nr,\n"
+"enum { PFX_MR = 8, PFX_NR = 2 * UPFX_LANES, PFX_KC = 128, PFX_MC = 128 };\n\n"
+"/* The MR x NR tile at C (rows ldc apart) = (bias row, 0 or C itself) +\n"
+" * a b, where a is a packed kc x MR panel of A and b a kc x NR panel of B. */\n"
+"static void PFX_kernel(long kc, const REAL *restrict a, const REAL *restrict b, REAL *restrict C, long ldc,\n"
 "\t\t\tconst REAL *bias, int first)\n"
 "{\n"
-"\tREAL row[PFX_NR];\n"
-"\tfor (long j = 0; j < PFX_NR; j++)\n"
-"\t\trow[j] = j >= nr ? 0 : first ? (bias ? bias[j] : 0) : C[j];\n"
-"\tPFX_vec c0 = UPFX_LOAD(row), c1 = UPFX_LOAD(row + UPFX_LANES);\n"
+"\tPFX_vec c[PFX_MR][2];\n"
+"\tfor (int r = 0; r < PFX_MR; r++)\n"
+"\t\tfor (int v = 0; v < 2; v++)\n"
+"\t\t\tc[r][v] = !first ? UPFX_LOAD(C + r * ldc + v * UPFX_LANES)\n"
+"\t\t\t\t : bias ? UPFX_LOAD(bias + v * UPFX_LANES) : UPFX_ZERO();\n"
 "\tfor (long k = 0; k < kc; k++) {\n"
-"\t\tconst PFX_vec a = UPFX_SET1(A[k * acs]);\n"
-"\t\tc0 = UPFX_FMA(a, UPFX_LOAD(panel + k * PFX_NR), c0);\n"
-"\t\tc1 = UPFX_FMA(a, UPFX_LOAD(panel + k * PFX_NR + UPFX_LANES), c1);\n"
+"\t\tconst PFX_vec b0 = UPFX_LOAD(b + k * PFX_NR), b1 = UPFX_LOAD(b + k * PFX_NR + UPFX_LANES);\n"
+"\t\tfor (int r = 0; r < PFX_MR; r++) {\n"
+"\t\t\tconst PFX_vec x = UPFX_SET1(a[k * PFX_MR + r]);\n"
+"\t\t\tc[r][0] = UPFX_FMA(x, b0, c[r][0]);\n"
+"\t\t\tc[r][1] = UPFX_FMA(x, b1, c[r][1]);\n"
+"\t\t}\n"
 "\t}\n"
-"\tUPFX_STORE(row, c0);\n"
-"\tUPFX_STORE(row + UPFX_LANES, c1);\n"
-"\tfor (long j = 0; j < nr; j++)\n"
-"\t\tC[j] = row[j];\n"
+"\tfor (int r = 0; r < PFX_MR; r++)\n"
+"\t\tfor (int v = 0; v < 2; v++)\n"
+"\t\t\tUPFX_STORE(C + r * ldc + v * UPFX_LANES, c[r][v]);\n"
+"}\n\n"
+"/* dst[j * ldd + i] = src[i * lds + j] for i, j < 4. */\n"
+"static void PFX_transpose4(const REAL *src, long lds, REAL *dst, long ldd)\n"
+"{\n"
+"TRANSPOSE4"
+"}\n\n"
+"/* dst[k * ldd + j] = X(j, k) = X[j * js + k * ks] for j < nj (0 for\n"
+" * nj <= j < w) and k < kc: a k-major panel w wide, transposed 4 x 4 at a\n"
+" * time when X runs along k and copied row by row when it runs along j. */\n"
+"static void PFX_pack(const REAL *X, long js, long ks, long nj, long w, long kc, REAL *dst, long ldd)\n"
+"{\n"
+"\tlong j = 0;\n"
+"\tif (js == 1 && nj == w) {\n"
+"\t\tfor (long k = 0; k < kc; k++)\n"
+"\t\t\tmemcpy(dst + k * ldd, X + k * ks, sizeof(REAL) * (size_t)w);\n"
+"\t\treturn;\n"
+"\t}\n"
+"\tif (ks == 1)\n"
+"\t\tfor (; j + 4 <= nj; j += 4) {\n"
+"\t\t\tlong k = 0;\n"
+"\t\t\tfor (; k + 4 <= kc; k += 4)\n"
+"\t\t\t\tPFX_transpose4(X + j * js + k, js, dst + k * ldd + j, ldd);\n"
+"\t\t\tfor (; k < kc; k++)\n"
+"\t\t\t\tfor (long t = 0; t < 4; t++)\n"
+"\t\t\t\t\tdst[k * ldd + j + t] = X[(j + t) * js + k];\n"
+"\t\t}\n"
+"\tfor (long k = 0; k < kc; k++)\n"
+"\t\tfor (long t = j; t < w; t++)\n"
+"\t\t\tdst[k * ldd + t] = t < nj ? X[t * js + k * ks] : 0;\n"
 "}\n\n"
 "/* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs]. */\n"
 "static void PFX_gemm(long M, long N, long K, const REAL *A, long ars, long acs,\n"
 "\t\t\tconst REAL *B, long brs, long bcs, const REAL *bias, REAL *C)\n"
 "{\n"
 "\tconst long blocks = (N + PFX_NR - 1) / PFX_NR;\n"
-"\t/* With OpenMP, threads take whole column blocks of C: each element is\n"
-"\t * summed by one thread in one order, so results do not depend on the\n"
-"\t * number of threads. */\n"
 "#ifdef _OPENMP\n"
-"#pragma omp parallel for schedule(static) if (blocks >= 4 && M * N * K >= 262144)\n"
+"#pragma omp parallel if (blocks >= 4 && M * N * K >= 262144)\n"
 "#endif\n"
-"\tfor (long jb = 0; jb < blocks; jb++) {\n"
-"\t\tREAL panel[PFX_KC * PFX_NR];\n"
-"\t\tconst long j0 = jb * PFX_NR, nr = N - j0 < PFX_NR ? N - j0 : PFX_NR;\n"
+"\t{\n"
+"\t\tlong jb0 = 0, jb1 = blocks;\n"
+"#ifdef _OPENMP\n"
+"\t\tconst long t = omp_get_thread_num(), nt = omp_get_num_threads();\n"
+"\t\tjb0 = blocks * t / nt;\n"
+"\t\tjb1 = blocks * (t + 1) / nt;\n"
+"#endif\n"
+"\t\tREAL ap[PFX_MC * PFX_KC], bp[PFX_KC * PFX_NR], edge[PFX_MR * PFX_NR], bedge[PFX_NR];\n"
 "\t\tfor (long k0 = 0; k0 < K; k0 += PFX_KC) {\n"
 "\t\t\tconst long kc = K - k0 < PFX_KC ? K - k0 : PFX_KC;\n"
-"\t\t\tconst REAL *bj = bias ? bias + j0 : NULL;\n"
-"\t\t\tfor (long k = 0; k < kc; k++)\n"
-"\t\t\t\tfor (long j = 0; j < PFX_NR; j++)\n"
-"\t\t\t\t\tpanel[k * PFX_NR + j] = j < nr ? B[(k0 + k) * brs + (j0 + j) * bcs] : 0;\n"
-"\t\t\tconst long m8 = M / PFX_MR * PFX_MR;\n"
-"\t\t\tfor (long i = 0; i < m8; i += PFX_MR)\n"
-"\t\t\t\tPFX_tile8(kc, A + i * ars + k0 * acs, ars, acs, panel, C + i * N + j0, N, nr, bj, k0 == 0);\n"
-"\t\t\tfor (long i = m8; i < M; i++)\n"
-"\t\t\t\tPFX_tile1(kc, A + i * ars + k0 * acs, acs, panel, C + i * N + j0, nr, bj, k0 == 0);\n"
+"\t\t\tfor (long i0 = 0; i0 < M; i0 += PFX_MC) {\n"
+"\t\t\t\tconst long mc = M - i0 < PFX_MC ? M - i0 : PFX_MC;\n"
+"\t\t\t\tfor (long i = 0; i < mc; i += PFX_MR)\n"
+"\t\t\t\t\tPFX_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < PFX_MR ? mc - i : PFX_MR,\n"
+"\t\t\t\t\t\t PFX_MR, kc, ap + i * kc, PFX_MR);\n"
+"\t\t\t\tfor (long jb = jb0; jb < jb1; jb++) {\n"
+"\t\t\t\t\tconst long j0 = jb * PFX_NR, nr = N - j0 < PFX_NR ? N - j0 : PFX_NR;\n"
+"\t\t\t\t\tPFX_pack(B + k0 * brs + j0 * bcs, bcs, brs, nr, PFX_NR, kc, bp, PFX_NR);\n"
+"\t\t\t\t\tconst REAL *bj = bias && k0 == 0 ? bias + j0 : NULL;\n"
+"\t\t\t\t\tif (bj && nr < PFX_NR) {\n"
+"\t\t\t\t\t\tfor (long j = 0; j < PFX_NR; j++)\n"
+"\t\t\t\t\t\t\tbedge[j] = j < nr ? bj[j] : 0;\n"
+"\t\t\t\t\t\tbj = bedge;\n"
+"\t\t\t\t\t}\n"
+"\t\t\t\t\tfor (long i = 0; i < mc; i += PFX_MR) {\n"
+"\t\t\t\t\t\tconst long mr = mc - i < PFX_MR ? mc - i : PFX_MR;\n"
+"\t\t\t\t\t\tREAL *c = C + (i0 + i) * N + j0;\n"
+"\t\t\t\t\t\tif (mr == PFX_MR && nr == PFX_NR) {\n"
+"\t\t\t\t\t\t\tPFX_kernel(kc, ap + i * kc, bp, c, N, bj, k0 == 0);\n"
+"\t\t\t\t\t\t\tcontinue;\n"
+"\t\t\t\t\t\t}\n"
+"\t\t\t\t\t\t/* A tile at the edge of C: computed whole in `edge`. */\n"
+"\t\t\t\t\t\tfor (long r = 0; r < PFX_MR; r++)\n"
+"\t\t\t\t\t\t\tfor (long j = 0; j < PFX_NR; j++)\n"
+"\t\t\t\t\t\t\t\tedge[r * PFX_NR + j] = r < mr && j < nr && k0 ? c[r * N + j] : 0;\n"
+"\t\t\t\t\t\tPFX_kernel(kc, ap + i * kc, bp, edge, PFX_NR, bj, k0 == 0);\n"
+"\t\t\t\t\t\tfor (long r = 0; r < mr; r++)\n"
+"\t\t\t\t\t\t\tmemcpy(c + r * N, edge + r * PFX_NR, sizeof(REAL) * (size_t)nr);\n"
+"\t\t\t\t\t}\n"
+"\t\t\t\t}\n"
+"\t\t\t}\n"
 "\t\t}\n"
 "\t}\n"
 "}\n\n";
+
+/* The 4 x 4 transpose of PFX_pack: SSE shuffles for float (NEON and
+ * others through SIMDe), plain loops for double. */
+static const char transpose4_f32[] =
+"\tsimde__m128 r0 = simde_mm_loadu_ps(src), r1 = simde_mm_loadu_ps(src + lds);\n"
+"\tsimde__m128 r2 = simde_mm_loadu_ps(src + 2 * lds), r3 = simde_mm_loadu_ps(src + 3 * lds);\n"
+"\tSIMDE_MM_TRANSPOSE4_PS(r0, r1, r2, r3);\n"
+"\tsimde_mm_storeu_ps(dst, r0);\n"
+"\tsimde_mm_storeu_ps(dst + ldd, r1);\n"
+"\tsimde_mm_storeu_ps(dst + 2 * ldd, r2);\n"
+"\tsimde_mm_storeu_ps(dst + 3 * ldd, r3);\n";
+static const char transpose4_f64[] =
+"\tfor (long i = 0; i < 4; i++)\n"
+"\t\tfor (long j = 0; j < 4; j++)\n"
+"\t\t\tdst[j * ldd + i] = src[i * lds + j];\n";
 
 static void gemm(Emit *e, const char *P, const char *r)
 {
 	(void)P;
 	(void)r;
-	emit_template(e, emit_scalar_kernels(e) ? gemm_scalar_text : gemm_simd_text);
+	if (emit_scalar_kernels(e)) {
+		emit_template(e, gemm_scalar_text);
+		return;
+	}
+	const char *text = gemm_simd_text, *mark = strstr(text, "TRANSPOSE4");
+	emit_template(e, xasprintf("%.*s%s%s", (int)(mark - text), text,
+				   emit_real(e)[0] == 'f' ? transpose4_f32 : transpose4_f64,
+				   mark + strlen("TRANSPOSE4")));
 }
 
 /* Fixed-layout forms of gemm, for row-major operands. */
@@ -227,6 +294,171 @@ static void gemm_tn(Emit *e, const char *P, const char *r)
 "/* C = A^T B: A is K x M, B is K x N. */\n"
 "static void PFX_gemm_tn(long M, long N, long K, const REAL *A, const REAL *B, REAL *C)\n"
 "{\n\tPFX_gemm(M, N, K, A, 1, M, B, N, 1, NULL, C);\n}\n\n");
+}
+
+/* exp on every lane. float: Cephes' expf (a degree-6 polynomial on
+ * [-ln 2 / 2, ln 2 / 2] scaled by 2^n built in the exponent bits), within
+ * 2 ulp; double: libm's exp lane by lane. */
+static const char vexp_f32[] =
+"#if defined(SIMDE_X86_AVX512F_NATIVE)\n"
+"#define UPFX_ROUND(x) simde_mm512_roundscale_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)\n"
+"#define UPFX_SCALE2(p, n) simde_mm512_scalef_ps(p, n)\n"
+"#elif defined(SIMDE_X86_AVX2_NATIVE) && defined(SIMDE_X86_FMA_NATIVE)\n"
+"#define UPFX_ROUND(x) simde_mm256_round_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)\n"
+"#define UPFX_SCALE2(p, n) simde_mm256_mul_ps(p, simde_mm256_castsi256_ps(simde_mm256_slli_epi32(\\\n"
+"\tsimde_mm256_add_epi32(simde_mm256_cvtps_epi32(n), simde_mm256_set1_epi32(127)), 23)))\n"
+"#else\n"
+"#define UPFX_ROUND(x) simde_mm_round_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)\n"
+"#define UPFX_SCALE2(p, n) simde_mm_mul_ps(p, simde_mm_castsi128_ps(simde_mm_slli_epi32(\\\n"
+"\tsimde_mm_add_epi32(simde_mm_cvtps_epi32(n), simde_mm_set1_epi32(127)), 23)))\n"
+"#endif\n\n"
+"/* e^x on every lane (x clamped to [-87.3, 88.7]), within 2 ulp of expf. */\n"
+"static PFX_vec PFX_vexp(PFX_vec x)\n"
+"{\n"
+"\tx = UPFX_MIN(UPFX_MAX(x, UPFX_SET1(-87.3f)), UPFX_SET1(88.7f));\n"
+"\tconst PFX_vec nf = UPFX_ROUND(UPFX_MUL(x, UPFX_SET1(1.44269504088896341f)));\n"
+"\tx = UPFX_SUB(x, UPFX_MUL(nf, UPFX_SET1(0.693359375f)));\n"
+"\tx = UPFX_SUB(x, UPFX_MUL(nf, UPFX_SET1(-2.12194440e-4f)));\n"
+"\tPFX_vec p = UPFX_SET1(1.9875691500e-4f);\n"
+"\tp = UPFX_FMA(p, x, UPFX_SET1(1.3981999507e-3f));\n"
+"\tp = UPFX_FMA(p, x, UPFX_SET1(8.3334519073e-3f));\n"
+"\tp = UPFX_FMA(p, x, UPFX_SET1(4.1665795894e-2f));\n"
+"\tp = UPFX_FMA(p, x, UPFX_SET1(1.6666665459e-1f));\n"
+"\tp = UPFX_FMA(p, x, UPFX_SET1(5.0000001201e-1f));\n"
+"\tp = UPFX_FMA(p, UPFX_MUL(x, x), UPFX_ADD(x, UPFX_SET1(1.0f)));\n"
+"\treturn UPFX_SCALE2(p, nf);\n"
+"}\n\n";
+static const char vexp_f64[] =
+"/* e^x on every lane. */\n"
+"static PFX_vec PFX_vexp(PFX_vec x)\n"
+"{\n"
+"\tREAL t[UPFX_LANES];\n"
+"\tUPFX_STORE(t, x);\n"
+"\tfor (int i = 0; i < UPFX_LANES; i++)\n"
+"\t\tt[i] = exp(t[i]);\n"
+"\treturn UPFX_LOAD(t);\n"
+"}\n\n";
+
+static void vexp(Emit *e, const char *P, const char *r)
+{
+	(void)P;
+	if (emit_scalar_kernels(e))
+		return;
+	emit_template(e, r[0] == 'f' ? vexp_f32 : vexp_f64);
+}
+
+/* The activations, forward and backward, on a block of rows: what the
+ * activation ops and the epilogues of fused products call. The derivative
+ * is read off the output y = f(x), so the pre-activation need not be kept.
+ * The codes match op_act.c's table (act_code()). */
+static const char act_head[] =
+"enum { UPFX_RELU = 1, UPFX_LEAKY_RELU, UPFX_SIGMOID, UPFX_TANH };\n\n"
+"/* Rows r < rows, columns j < cols (rows ldx, ldy, ldo apart): out = f(x)\n"
+" * for the activation act or, when y is given, out = x f'(.) with the\n"
+" * derivative spelled from the activation's output y. out may be x. */\n"
+"static void PFX_act(int act, REAL slope, long rows, long cols, const REAL *x, long ldx,\n"
+"\t\t\tconst REAL *y, long ldy, REAL *out, long ldo)\n"
+"{\n"
+"\tfor (long r = 0; r < rows; r++, x += ldx, y = y ? y + ldy : y, out += ldo) {\n"
+"\t\tlong j = 0;\n";
+static const char act_vector[] =
+"\t\tconst PFX_vec one = UPFX_SET1(1), zero = UPFX_ZERO();\n"
+"\t\tif (act == UPFX_SIGMOID && !y)\n"
+"\t\t\tfor (; j + UPFX_LANES <= cols; j += UPFX_LANES) {\n"
+"\t\t\t\tconst PFX_vec e = PFX_vexp(UPFX_SUB(zero, UPFX_LOAD(x + j)));\n"
+"\t\t\t\tUPFX_STORE(out + j, UPFX_DIV(one, UPFX_ADD(one, e)));\n"
+"\t\t\t}\n"
+"\t\telse if (act == UPFX_TANH && !y)\n"
+"\t\t\tfor (; j + UPFX_LANES <= cols; j += UPFX_LANES) {\n"
+"\t\t\t\t/* (1 - e) / (1 + e) with e = exp(-2 x), which stays finite */\n"
+"\t\t\t\tconst PFX_vec e = PFX_vexp(UPFX_MUL(UPFX_LOAD(x + j), UPFX_SET1(-2)));\n"
+"\t\t\t\tUPFX_STORE(out + j, UPFX_DIV(UPFX_SUB(one, e), UPFX_ADD(one, e)));\n"
+"\t\t\t}\n"
+"\t\telse if (act == UPFX_SIGMOID)\n"
+"\t\t\tfor (; j + UPFX_LANES <= cols; j += UPFX_LANES) {\n"
+"\t\t\t\tconst PFX_vec o = UPFX_LOAD(y + j);\n"
+"\t\t\t\tUPFX_STORE(out + j, UPFX_MUL(UPFX_LOAD(x + j), UPFX_MUL(o, UPFX_SUB(one, o))));\n"
+"\t\t\t}\n"
+"\t\telse if (act == UPFX_TANH)\n"
+"\t\t\tfor (; j + UPFX_LANES <= cols; j += UPFX_LANES) {\n"
+"\t\t\t\tconst PFX_vec o = UPFX_LOAD(y + j);\n"
+"\t\t\t\tUPFX_STORE(out + j, UPFX_MUL(UPFX_LOAD(x + j), UPFX_SUB(one, UPFX_MUL(o, o))));\n"
+"\t\t\t}\n";
+static const char act_tail[] =
+"\t\tfor (; j < cols; j++) {\n"
+"\t\t\tconst REAL v = x[j];\n"
+"\t\t\tif (y) {\n"
+"\t\t\t\tconst REAL o = y[j];\n"
+"\t\t\t\tout[j] = act == UPFX_RELU ? v * (o > 0)\n"
+"\t\t\t\t       : act == UPFX_LEAKY_RELU ? v * (o > 0 ? 1 : slope)\n"
+"\t\t\t\t       : act == UPFX_SIGMOID ? v * (o * (1 - o)) : v * (1 - o * o);\n"
+"\t\t\t} else\n"
+"\t\t\t\tout[j] = act == UPFX_RELU ? (v > 0 ? v : 0)\n"
+"\t\t\t\t       : act == UPFX_LEAKY_RELU ? (v > 0 ? v : slope * v)\n"
+"\t\t\t\t       : act == UPFX_SIGMOID ? 1 / (1 + EXP(-v)) : TANH(v);\n"
+"\t\t}\n"
+"\t}\n"
+"}\n\n";
+
+static void act(Emit *e, const char *P, const char *r)
+{
+	(void)P;
+	int f = r[0] == 'f';
+	emit_template(e, act_head);
+	if (!emit_scalar_kernels(e))
+		emit_template(e, act_vector);
+	const char *t = str_replace(act_tail, "EXP", f ? "expf" : "exp");
+	t = str_replace(t, "TANH", f ? "tanhf" : "tanh");
+	emit_template(e, t);
+}
+
+/* The Adam update of count elements, as torch.optim.Adam: the per-step
+ * scalars come in a PFX_adam_k that the train step and NAME_update set. */
+static const char adam_head[] =
+"typedef struct PFX_adam_k {\n"
+"\tREAL beta1, beta2, one_m_beta1, one_m_beta2, eps, wd, step_size, bc2_sqrt;\n"
+"} PFX_adam_k;\n\n"
+"/* m = beta1 m + (1 - beta1) g, v = beta2 v + (1 - beta2) g^2 and\n"
+" * p -= step_size m / (sqrt(v) / bc2_sqrt + eps), with g = grad + wd p;\n"
+" * element by element, so any split of the work gives the same result. */\n"
+"static void PFX_adam(long count, REAL *p, REAL *m, REAL *v, const REAL *g, const PFX_adam_k *k)\n"
+"{\n"
+"\tlong i = 0;\n";
+static const char adam_vector[] =
+"\tconst long vecs = count / UPFX_LANES;\n"
+"#ifdef _OPENMP\n"
+"#pragma omp parallel for schedule(static) if (vecs >= 8192)\n"
+"#endif\n"
+"\tfor (long b = 0; b < vecs; b++) {\n"
+"\t\tconst long o = b * UPFX_LANES;\n"
+"\t\tPFX_vec gi = UPFX_LOAD(g + o);\n"
+"\t\tif (k->wd != 0)\n"
+"\t\t\tgi = UPFX_ADD(gi, UPFX_MUL(UPFX_SET1(k->wd), UPFX_LOAD(p + o)));\n"
+"\t\tconst PFX_vec mi = UPFX_ADD(UPFX_MUL(UPFX_LOAD(m + o), UPFX_SET1(k->beta1)), UPFX_MUL(gi, UPFX_SET1(k->one_m_beta1)));\n"
+"\t\tconst PFX_vec vi = UPFX_ADD(UPFX_MUL(UPFX_LOAD(v + o), UPFX_SET1(k->beta2)),\n"
+"\t\t\t\t\t    UPFX_MUL(UPFX_MUL(UPFX_SET1(k->one_m_beta2), gi), gi));\n"
+"\t\tconst PFX_vec den = UPFX_ADD(UPFX_DIV(UPFX_SQRT(vi), UPFX_SET1(k->bc2_sqrt)), UPFX_SET1(k->eps));\n"
+"\t\tUPFX_STORE(m + o, mi);\n"
+"\t\tUPFX_STORE(v + o, vi);\n"
+"\t\tUPFX_STORE(p + o, UPFX_SUB(UPFX_LOAD(p + o), UPFX_MUL(UPFX_SET1(k->step_size), UPFX_DIV(mi, den))));\n"
+"\t}\n"
+"\ti = vecs * UPFX_LANES;\n";
+static const char adam_tail[] =
+"\tfor (; i < count; i++) {\n"
+"\t\tconst REAL gi = k->wd != 0 ? g[i] + k->wd * p[i] : g[i];\n"
+"\t\tm[i] = m[i] * k->beta1 + gi * k->one_m_beta1;\n"
+"\t\tv[i] = v[i] * k->beta2 + k->one_m_beta2 * gi * gi;\n"
+"\t\tp[i] -= k->step_size * (m[i] / (SQRT(v[i]) / k->bc2_sqrt + k->eps));\n"
+"\t}\n"
+"}\n\n";
+
+static void adam(Emit *e, const char *P, const char *r)
+{
+	(void)P;
+	emit_template(e, adam_head);
+	if (!emit_scalar_kernels(e))
+		emit_template(e, adam_vector);
+	emit_template(e, str_replace(adam_tail, "SQRT", r[0] == 'f' ? "sqrtf" : "sqrt"));
 }
 
 static void mix(Emit *e, const char *P, const char *r)
@@ -330,6 +562,9 @@ static const Helper helpers[] = {
 	{"gemm_nt", "gemm", gemm_nt},
 	{"gemm_nn", "gemm", gemm_nn},
 	{"gemm_tn", "gemm", gemm_tn},
+	{"vexp", "simd", vexp},
+	{"act", "vexp", act},
+	{"adam", NULL, adam},
 	{"mix", NULL, mix},
 	{"uniform", "mix", uniform},
 	{"normal", "uniform", normal},

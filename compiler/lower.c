@@ -274,7 +274,7 @@ static int input_name_ok(const Input *in)
 		"register", "restrict", "return", "short", "signed", "sizeof", "static", "struct",
 		"switch", "typedef", "union", "unsigned", "void", "volatile", "while", "_Bool",
 		"state", "work", "work_", "n", "h", "out", "z", "params", "step", "adam_m", "adam_v",
-		"beta1", "beta2", "eps", "wd", "step_size", "bc2_sqrt"};
+		"adam_k"};
 	int temp = in->name[0] == 't' && in->name[1] && strspn(in->name + 1, "0123456789") == strlen(in->name + 1);
 	for (size_t i = 0; i < sizeof taken / sizeof *taken && !temp; i++)
 		temp = !strcmp(in->name, taken[i]);

@@ -1,22 +1,27 @@
 /* op_act.c - elementwise activations and their common gradient op.
- * Each activation's forward expression and derivative live in the one
- * table below; act_grad(x, y, dy) computes dy * f'(x) for any of them. */
+ * Each activation is a row of the table below and a code of the "act"
+ * helper (kernels.c); act_grad(y, dy) computes dy * f'(x) for any of them
+ * from y = f(x). */
+#include <ctype.h>
 #include <string.h>
 
 #include "ops.h"
 
 enum { ACT_RELU, ACT_LEAKY, ACT_SIGMOID, ACT_TANH };
 
-/* Forward as C of x (named X) and, for the derivative, of x, y and slope. */
+/* Each activation's name in the generated C (the codes of the "act"
+ * helper in kernels.c, which holds the forward and first-derivative
+ * arithmetic) and its second derivative as C of y = f(x). The derivatives
+ * are spelled from the output y, so a fused product need not keep x. The
+ * slope of leaky_relu is non-negative, so y > 0 exactly when x > 0. */
 static const struct {
-	const char *fwd;    /* y from x; %1$s = x, %2$s = slope */
-	const char *deriv;  /* f'(x) from x and y; %1$s = x, %2$s = y, %3$s = slope */
+	const char *code;   /* "RELU": PREFIX_RELU in the generated C */
 	const char *deriv2; /* f''(x) from y (%1$s); NULL where it is 0 almost everywhere */
 } act_c[] = {
-	[ACT_RELU] = {"%1$s > 0 ? %1$s : 0", "(%1$s > 0)", NULL},
-	[ACT_LEAKY] = {"%1$s > 0 ? %1$s : %2$s * %1$s", "(%1$s > 0 ? 1 : %3$s)", NULL},
-	[ACT_SIGMOID] = {"1 / (1 + EXP(-%1$s))", "%2$s * (1 - %2$s)", "%1$s * (1 - %1$s) * (1 - 2 * %1$s)"},
-	[ACT_TANH] = {"TANH(%1$s)", "(1 - %2$s * %2$s)", "-2 * %1$s * (1 - %1$s * %1$s)"},
+	[ACT_RELU] = {"RELU", NULL},
+	[ACT_LEAKY] = {"LEAKY_RELU", NULL},
+	[ACT_SIGMOID] = {"SIGMOID", "%1$s * (1 - %1$s) * (1 - 2 * %1$s)"},
+	[ACT_TANH] = {"TANH", "-2 * %1$s * (1 - %1$s * %1$s)"},
 };
 
 static const ArgSpec act_args[] = {{"x", ARG_TENSOR, 0, 0, NULL}};
@@ -29,12 +34,19 @@ static int act_shape(Node *n)
 	return 1;
 }
 
+static int act_kind(const OpDef *op)
+{
+	return op == &op_relu ? ACT_RELU : op == &op_leaky_relu ? ACT_LEAKY
+	     : op == &op_sigmoid ? ACT_SIGMOID : ACT_TANH;
+}
+
 static Node *act_lower(Lower *L, const Expr *call, const OpDef *op)
 {
 	ArgVal a[2];
 	if (!bind_args(L, call, op, a))
 		return NULL;
 	Node *n = graph_add1(lower_graph(L), op, call->loc, a[0].t);
+	n->iattr[0] = act_kind(op);
 	n->fattr[0] = op->nargs > 1 ? a[1].num : 0;
 	if (op == &op_leaky_relu && !(n->fattr[0] >= 0)) {
 		diag_error(a[1].loc, "leaky_relu: slope must be non-negative");
@@ -54,42 +66,25 @@ static Node *identity_lower(Lower *L, const Expr *call)
 	return bind_args(L, call, &op_identity, a) ? a[0].t : NULL;
 }
 
-/* Spell the math functions for the model's real type. */
-static const char *fix_math(Emit *e, const char *s)
+const char *act_code(Emit *e, int kind)
 {
-	int f = !strcmp(emit_real(e), "float");
-	Buf b = {0};
-	for (const char *p = s; *p;) {
-		if (!strncmp(p, "EXP", 3)) {
-			buf_puts(&b, f ? "expf" : "exp");
-			p += 3;
-		} else if (!strncmp(p, "TANH", 4)) {
-			buf_puts(&b, f ? "tanhf" : "tanh");
-			p += 4;
-		} else
-			buf_printf(&b, "%c", *p++);
-	}
-	return b.data;
-}
-
-static int act_kind(const OpDef *op)
-{
-	return op == &op_relu ? ACT_RELU : op == &op_leaky_relu ? ACT_LEAKY
-	     : op == &op_sigmoid ? ACT_SIGMOID : ACT_TANH;
+	emit_helper(e, "act");
+	const char *code = xasprintf("%s_%s", emit_prefix(e), act_c[kind].code);
+	for (char *c = (char *)code; *c; c++)
+		*c = (char)toupper((unsigned char)*c);
+	return code;
 }
 
 static void act_emit(Emit *e, Node *n)
 {
-	const char *x = xasprintf("%s[i]", emit_ref(e, n->in[0]));
-	const char *expr = xasprintf(fix_math(e, act_c[act_kind(n->op)].fwd), x, emit_num(e, n->fattr[0]));
-	emit_line(e, "for (long i = 0; i < %s; i++)", emit_count(e, n, 1));
-	emit_line(e, "\t%s[i] = %s;", emit_ref(e, n), expr);
+	emit_line(e, "%s(%s, %s, 1, %s, %s, 0, NULL, 0, %s, 0);", emit_helper(e, "act"), act_code(e, n->iattr[0]),
+		  emit_num(e, n->fattr[0]), emit_count(e, n, 1), emit_ref(e, n->in[0]), emit_ref(e, n));
 }
 
 static void act_grad_rule(Graph *g, Node *n, Node *dy)
 {
-	Node *d = graph_add3(g, &op_act_grad, n->loc, n->in[0], n, dy);
-	d->iattr[0] = act_kind(n->op);
+	Node *d = graph_add2(g, &op_act_grad, n->loc, n, dy);
+	d->iattr[0] = n->iattr[0];
 	d->fattr[0] = n->fattr[0];
 	act_shape(d);
 	grad_accumulate(g, n->in[0], d);
@@ -125,33 +120,30 @@ const OpDef op_identity = {
 	.name = "identity", .lower = identity_lower, .args = act_args, .nargs = 1,
 	.doc = "identity: x unchanged (no node is created)"};
 
-/* act_grad(x, y, dy): dy * f'(x) where y = f(x); iattr[0] names f. */
+/* act_grad(y, dy): dy * f'(x) where y = f(x) (y's input); iattr[0] names f. */
 static void act_grad_emit(Emit *e, Node *n)
 {
-	const char *x = xasprintf("%s[i]", emit_ref(e, n->in[0]));
-	const char *y = xasprintf("%s[i]", emit_ref(e, n->in[1]));
-	const char *d = xasprintf(fix_math(e, act_c[n->iattr[0]].deriv), x, y, emit_num(e, n->fattr[0]));
-	emit_line(e, "for (long i = 0; i < %s; i++)", emit_count(e, n, 1));
-	emit_line(e, "\t%s[i] = %s[i] * %s;", emit_ref(e, n), emit_ref(e, n->in[2]), d);
+	emit_line(e, "%s(%s, %s, 1, %s, %s, 0, %s, 0, %s, 0);", emit_helper(e, "act"), act_code(e, n->iattr[0]),
+		  emit_num(e, n->fattr[0]), emit_count(e, n, 1), emit_ref(e, n->in[1]), emit_ref(e, n->in[0]),
+		  emit_ref(e, n));
 }
 
-/* act_grad(x, y, dy) = dy f'(x) with upstream gradient G: G f'(x) for dy
+/* act_grad(y, dy) = dy f'(x) with upstream gradient G: G f'(x) for dy
  * (another act_grad) and G dy f''(x) for x (act_grad2). y = f(x) only
  * spells f'(x) cheaply, so it receives no gradient of its own: the
  * derivative through x already is the whole derivative. */
 static void act_grad_grad(Graph *g, Node *n, Node *G)
 {
-	Node *x = n->in[0], *y = n->in[1], *dy = n->in[2];
+	Node *y = n->in[0], *dy = n->in[1], *x = y->in[0];
 	if (dy->needs_grad) {
-		Node *d = graph_add3(g, &op_act_grad, n->loc, x, y, G);
+		Node *d = graph_add2(g, &op_act_grad, n->loc, y, G);
 		d->iattr[0] = n->iattr[0];
 		d->fattr[0] = n->fattr[0];
 		act_shape(d);
 		grad_accumulate(g, dy, d);
 	}
 	if (x->needs_grad && act_c[n->iattr[0]].deriv2) {
-		Node *in[4] = {x, y, dy, G};
-		Node *d = graph_add(g, &op_act_grad2, n->loc, 4, in);
+		Node *d = graph_add3(g, &op_act_grad2, n->loc, y, dy, G);
 		d->iattr[0] = n->iattr[0];
 		act_shape(d);
 		grad_accumulate(g, x, d);
@@ -162,14 +154,14 @@ const OpDef op_act_grad = {
 	.name = "act_grad", .shape = act_shape, .grad = act_grad_grad, .emit = act_grad_emit,
 	.flops = act_flops, .doc = "dy * f'(x) for the activation f = iattr[0]"};
 
-/* act_grad2(x, y, dy, G) = G dy f''(x). */
+/* act_grad2(y, dy, G) = G dy f''(x). */
 static void act_grad2_emit(Emit *e, Node *n)
 {
-	const char *y = xasprintf("%s[i]", emit_ref(e, n->in[1]));
+	const char *y = xasprintf("%s[i]", emit_ref(e, n->in[0]));
 	const char *d2 = xasprintf(act_c[n->iattr[0]].deriv2, y);
 	emit_line(e, "for (long i = 0; i < %s; i++)", emit_count(e, n, 1));
-	emit_line(e, "\t%s[i] = %s[i] * %s[i] * (%s);", emit_ref(e, n), emit_ref(e, n->in[3]),
-		  emit_ref(e, n->in[2]), d2);
+	emit_line(e, "\t%s[i] = %s[i] * %s[i] * (%s);", emit_ref(e, n), emit_ref(e, n->in[2]),
+		  emit_ref(e, n->in[1]), d2);
 }
 
 const OpDef op_act_grad2 = {

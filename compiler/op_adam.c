@@ -2,7 +2,7 @@
  * (L2 weight decay added to the gradient, bias corrections applied as
  * step_size = lr / (1 - beta1^t) and denom = sqrt(v) / sqrt(1 - beta2^t) + eps).
  * adam(param, grad): updates the parameter and its moments in the state;
- * the emitter defines the per-step scalars it reads (ADAM_SCALARS). */
+ * the emitter defines the per-step scalars it reads (adam_k). */
 #include "ops.h"
 
 static int adam_shape(Node *n)
@@ -14,16 +14,7 @@ static int adam_shape(Node *n)
 
 void adam_emit_loop(Emit *e, const char *p, const char *m, const char *v, const char *g, size_t count)
 {
-	const char *r = emit_real(e);
-	emit_line(e, "%s *p = %s, *m = %s, *v = %s;", r, p, m, v);
-	emit_line(e, "const %s *g = %s;", r, g);
-	emit_line(e, "for (long i = 0; i < %zu; i++) {", count);
-	emit_line(e, "\t%s gi = wd != 0 ? g[i] + wd * p[i] : g[i];", r);
-	emit_line(e, "\tm[i] = m[i] * beta1 + gi * one_m_beta1;");
-	emit_line(e, "\tv[i] = v[i] * beta2 + one_m_beta2 * gi * gi;");
-	emit_line(e, "\tp[i] -= step_size * (m[i] / (%s(v[i]) / bc2_sqrt + eps));",
-		  r[0] == 'f' ? "sqrtf" : "sqrt");
-	emit_line(e, "}");
+	emit_line(e, "%s(%zu, %s, %s, %s, %s, &adam_k);", emit_helper(e, "adam"), count, p, m, v, g);
 }
 
 static void adam_emit(Emit *e, Node *n)

@@ -130,10 +130,14 @@ unsigned *emit_helpers_used(Emit *e);
 /* Append text as it is, without indentation. */
 void emit_raw(Emit *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* The Adam update loop over `count` elements (op_adam.c), reading the
- * per-step scalars the emitter defines: beta1, beta2, one_m_beta1,
- * one_m_beta2, eps, wd, step_size, bc2_sqrt. Shared by the train step and NAME_update. */
+/* The Adam update of `count` elements (op_adam.c), with the per-step
+ * scalars the emitter defines in `adam_k`. Shared by the train step and
+ * NAME_update. */
 void adam_emit_loop(Emit *e, const char *p, const char *m, const char *v, const char *g, size_t count);
+
+/* The generated C's name of activation `kind` (an op's iattr[0]: relu,
+ * leaky_relu, sigmoid, tanh, act_grad) for the "act" helper (op_act.c). */
+const char *act_code(Emit *e, int kind);
 
 /* Append one line of C at the current indentation. Besides printf
  * conversions, fmt may not contain newlines. */

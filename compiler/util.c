@@ -55,6 +55,16 @@ char *xasprintf(const char *fmt, ...)
 	return b.data;
 }
 
+char *str_replace(const char *s, const char *from, const char *to)
+{
+	Buf b = {0};
+	const size_t n = strlen(from);
+	for (const char *p; (p = strstr(s, from)); s = p + n)
+		buf_printf(&b, "%.*s%s", (int)(p - s), s, to);
+	buf_puts(&b, s);
+	return b.data;
+}
+
 void vec_push(Vec *v, void *p)
 {
 	if (v->len == v->cap) {

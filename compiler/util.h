@@ -29,6 +29,8 @@ void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* s with every occurrence of `from` replaced by `to`, newly allocated. */
+char *str_replace(const char *s, const char *from, const char *to);
 
 /* Growable array of pointers. */
 typedef struct Vec {

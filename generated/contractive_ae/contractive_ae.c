@@ -5,6 +5,9 @@
 #include <string.h>
 
 #include <simde/x86/avx512.h> /* portable vectors: AVX-512, AVX2, NEON, ... */
+#ifdef _OPENMP
+#include <omp.h> /* threads, when built with -fopenmp */
+#endif
 
 /* Vectors: AVX-512 or AVX2 with FMA where the compiler targets them,
  * otherwise 128 bits (SSE2 on x86-64, NEON on ARM, plain C elsewhere). */
@@ -16,6 +19,13 @@ typedef simde__m512 contractive_ae_vec;
 #define CONTRACTIVE_AE_SET1 simde_mm512_set1_ps
 #define CONTRACTIVE_AE_ZERO simde_mm512_setzero_ps
 #define CONTRACTIVE_AE_FMA simde_mm512_fmadd_ps
+#define CONTRACTIVE_AE_ADD simde_mm512_add_ps
+#define CONTRACTIVE_AE_SUB simde_mm512_sub_ps
+#define CONTRACTIVE_AE_MUL simde_mm512_mul_ps
+#define CONTRACTIVE_AE_DIV simde_mm512_div_ps
+#define CONTRACTIVE_AE_MAX simde_mm512_max_ps
+#define CONTRACTIVE_AE_MIN simde_mm512_min_ps
+#define CONTRACTIVE_AE_SQRT simde_mm512_sqrt_ps
 #elif defined(SIMDE_X86_AVX2_NATIVE) && defined(SIMDE_X86_FMA_NATIVE)
 typedef simde__m256 contractive_ae_vec;
 #define CONTRACTIVE_AE_LANES 8
@@ -24,6 +34,13 @@ typedef simde__m256 contractive_ae_vec;
 #define CONTRACTIVE_AE_SET1 simde_mm256_set1_ps
 #define CONTRACTIVE_AE_ZERO simde_mm256_setzero_ps
 #define CONTRACTIVE_AE_FMA simde_mm256_fmadd_ps
+#define CONTRACTIVE_AE_ADD simde_mm256_add_ps
+#define CONTRACTIVE_AE_SUB simde_mm256_sub_ps
+#define CONTRACTIVE_AE_MUL simde_mm256_mul_ps
+#define CONTRACTIVE_AE_DIV simde_mm256_div_ps
+#define CONTRACTIVE_AE_MAX simde_mm256_max_ps
+#define CONTRACTIVE_AE_MIN simde_mm256_min_ps
+#define CONTRACTIVE_AE_SQRT simde_mm256_sqrt_ps
 #else
 typedef simde__m128 contractive_ae_vec;
 #define CONTRACTIVE_AE_LANES 4
@@ -32,67 +49,75 @@ typedef simde__m128 contractive_ae_vec;
 #define CONTRACTIVE_AE_SET1 simde_mm_set1_ps
 #define CONTRACTIVE_AE_ZERO simde_mm_setzero_ps
 #define CONTRACTIVE_AE_FMA simde_mm_fmadd_ps
+#define CONTRACTIVE_AE_ADD simde_mm_add_ps
+#define CONTRACTIVE_AE_SUB simde_mm_sub_ps
+#define CONTRACTIVE_AE_MUL simde_mm_mul_ps
+#define CONTRACTIVE_AE_DIV simde_mm_div_ps
+#define CONTRACTIVE_AE_MAX simde_mm_max_ps
+#define CONTRACTIVE_AE_MIN simde_mm_min_ps
+#define CONTRACTIVE_AE_SQRT simde_mm_sqrt_ps
 #endif
 
-enum { contractive_ae_MR = 8, contractive_ae_NR = 2 * CONTRACTIVE_AE_LANES, contractive_ae_KC = 256 };
+enum { contractive_ae_MR = 8, contractive_ae_NR = 2 * CONTRACTIVE_AE_LANES, contractive_ae_KC = 128, contractive_ae_MC = 128 };
 
-/* Rows i0 .. i0 + MR of C += A(i, k) panel(k, j) over kc steps of k. */
-static void contractive_ae_tile8(long kc, const float *A, long ars, long acs, const float *panel,
-			float *C, long ldc, long nr, const float *bias, int first)
-{
-	contractive_ae_vec c[contractive_ae_MR][2];
-	float edge[contractive_ae_NR];
-	for (int r = 0; r < contractive_ae_MR; r++) {
-		const float *src = C + r * ldc;
-		if (first && !bias) {
-			c[r][0] = c[r][1] = CONTRACTIVE_AE_ZERO();
-			continue;
-		}
-		if (first)
-			src = bias;
-		if (nr < contractive_ae_NR) {
-			for (long j = 0; j < contractive_ae_NR; j++)
-				edge[j] = j < nr ? src[j] : 0;
-			src = edge;
-		}
-		c[r][0] = CONTRACTIVE_AE_LOAD(src);
-		c[r][1] = CONTRACTIVE_AE_LOAD(src + CONTRACTIVE_AE_LANES);
-	}
-	for (long k = 0; k < kc; k++) {
-		const contractive_ae_vec b0 = CONTRACTIVE_AE_LOAD(panel + k * contractive_ae_NR);
-		const contractive_ae_vec b1 = CONTRACTIVE_AE_LOAD(panel + k * contractive_ae_NR + CONTRACTIVE_AE_LANES);
-		for (int r = 0; r < contractive_ae_MR; r++) {
-			const contractive_ae_vec a = CONTRACTIVE_AE_SET1(A[r * ars + k * acs]);
-			c[r][0] = CONTRACTIVE_AE_FMA(a, b0, c[r][0]);
-			c[r][1] = CONTRACTIVE_AE_FMA(a, b1, c[r][1]);
-		}
-	}
-	for (int r = 0; r < contractive_ae_MR; r++) {
-		float *dst = nr < contractive_ae_NR ? edge : C + r * ldc;
-		CONTRACTIVE_AE_STORE(dst, c[r][0]);
-		CONTRACTIVE_AE_STORE(dst + CONTRACTIVE_AE_LANES, c[r][1]);
-		for (long j = 0; nr < contractive_ae_NR && j < nr; j++)
-			C[r * ldc + j] = edge[j];
-	}
-}
-
-/* One row of C, for the rows left over after the tiles of MR. */
-static void contractive_ae_tile1(long kc, const float *A, long acs, const float *panel, float *C, long nr,
+/* The MR x NR tile at C (rows ldc apart) = (bias row, 0 or C itself) +
+ * a b, where a is a packed kc x MR panel of A and b a kc x NR panel of B. */
+static void contractive_ae_kernel(long kc, const float *restrict a, const float *restrict b, float *restrict C, long ldc,
 			const float *bias, int first)
 {
-	float row[contractive_ae_NR];
-	for (long j = 0; j < contractive_ae_NR; j++)
-		row[j] = j >= nr ? 0 : first ? (bias ? bias[j] : 0) : C[j];
-	contractive_ae_vec c0 = CONTRACTIVE_AE_LOAD(row), c1 = CONTRACTIVE_AE_LOAD(row + CONTRACTIVE_AE_LANES);
+	contractive_ae_vec c[contractive_ae_MR][2];
+	for (int r = 0; r < contractive_ae_MR; r++)
+		for (int v = 0; v < 2; v++)
+			c[r][v] = !first ? CONTRACTIVE_AE_LOAD(C + r * ldc + v * CONTRACTIVE_AE_LANES)
+				 : bias ? CONTRACTIVE_AE_LOAD(bias + v * CONTRACTIVE_AE_LANES) : CONTRACTIVE_AE_ZERO();
 	for (long k = 0; k < kc; k++) {
-		const contractive_ae_vec a = CONTRACTIVE_AE_SET1(A[k * acs]);
-		c0 = CONTRACTIVE_AE_FMA(a, CONTRACTIVE_AE_LOAD(panel + k * contractive_ae_NR), c0);
-		c1 = CONTRACTIVE_AE_FMA(a, CONTRACTIVE_AE_LOAD(panel + k * contractive_ae_NR + CONTRACTIVE_AE_LANES), c1);
+		const contractive_ae_vec b0 = CONTRACTIVE_AE_LOAD(b + k * contractive_ae_NR), b1 = CONTRACTIVE_AE_LOAD(b + k * contractive_ae_NR + CONTRACTIVE_AE_LANES);
+		for (int r = 0; r < contractive_ae_MR; r++) {
+			const contractive_ae_vec x = CONTRACTIVE_AE_SET1(a[k * contractive_ae_MR + r]);
+			c[r][0] = CONTRACTIVE_AE_FMA(x, b0, c[r][0]);
+			c[r][1] = CONTRACTIVE_AE_FMA(x, b1, c[r][1]);
+		}
 	}
-	CONTRACTIVE_AE_STORE(row, c0);
-	CONTRACTIVE_AE_STORE(row + CONTRACTIVE_AE_LANES, c1);
-	for (long j = 0; j < nr; j++)
-		C[j] = row[j];
+	for (int r = 0; r < contractive_ae_MR; r++)
+		for (int v = 0; v < 2; v++)
+			CONTRACTIVE_AE_STORE(C + r * ldc + v * CONTRACTIVE_AE_LANES, c[r][v]);
+}
+
+/* dst[j * ldd + i] = src[i * lds + j] for i, j < 4. */
+static void contractive_ae_transpose4(const float *src, long lds, float *dst, long ldd)
+{
+	simde__m128 r0 = simde_mm_loadu_ps(src), r1 = simde_mm_loadu_ps(src + lds);
+	simde__m128 r2 = simde_mm_loadu_ps(src + 2 * lds), r3 = simde_mm_loadu_ps(src + 3 * lds);
+	SIMDE_MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+	simde_mm_storeu_ps(dst, r0);
+	simde_mm_storeu_ps(dst + ldd, r1);
+	simde_mm_storeu_ps(dst + 2 * ldd, r2);
+	simde_mm_storeu_ps(dst + 3 * ldd, r3);
+}
+
+/* dst[k * ldd + j] = X(j, k) = X[j * js + k * ks] for j < nj (0 for
+ * nj <= j < w) and k < kc: a k-major panel w wide, transposed 4 x 4 at a
+ * time when X runs along k and copied row by row when it runs along j. */
+static void contractive_ae_pack(const float *X, long js, long ks, long nj, long w, long kc, float *dst, long ldd)
+{
+	long j = 0;
+	if (js == 1 && nj == w) {
+		for (long k = 0; k < kc; k++)
+			memcpy(dst + k * ldd, X + k * ks, sizeof(float) * (size_t)w);
+		return;
+	}
+	if (ks == 1)
+		for (; j + 4 <= nj; j += 4) {
+			long k = 0;
+			for (; k + 4 <= kc; k += 4)
+				contractive_ae_transpose4(X + j * js + k, js, dst + k * ldd + j, ldd);
+			for (; k < kc; k++)
+				for (long t = 0; t < 4; t++)
+					dst[k * ldd + j + t] = X[(j + t) * js + k];
+		}
+	for (long k = 0; k < kc; k++)
+		for (long t = j; t < w; t++)
+			dst[k * ldd + t] = t < nj ? X[t * js + k * ks] : 0;
 }
 
 /* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs]. */
@@ -100,27 +125,164 @@ static void contractive_ae_gemm(long M, long N, long K, const float *A, long ars
 			const float *B, long brs, long bcs, const float *bias, float *C)
 {
 	const long blocks = (N + contractive_ae_NR - 1) / contractive_ae_NR;
-	/* With OpenMP, threads take whole column blocks of C: each element is
-	 * summed by one thread in one order, so results do not depend on the
-	 * number of threads. */
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (blocks >= 4 && M * N * K >= 262144)
+#pragma omp parallel if (blocks >= 4 && M * N * K >= 262144)
 #endif
-	for (long jb = 0; jb < blocks; jb++) {
-		float panel[contractive_ae_KC * contractive_ae_NR];
-		const long j0 = jb * contractive_ae_NR, nr = N - j0 < contractive_ae_NR ? N - j0 : contractive_ae_NR;
+	{
+		long jb0 = 0, jb1 = blocks;
+#ifdef _OPENMP
+		const long t = omp_get_thread_num(), nt = omp_get_num_threads();
+		jb0 = blocks * t / nt;
+		jb1 = blocks * (t + 1) / nt;
+#endif
+		float ap[contractive_ae_MC * contractive_ae_KC], bp[contractive_ae_KC * contractive_ae_NR], edge[contractive_ae_MR * contractive_ae_NR], bedge[contractive_ae_NR];
 		for (long k0 = 0; k0 < K; k0 += contractive_ae_KC) {
 			const long kc = K - k0 < contractive_ae_KC ? K - k0 : contractive_ae_KC;
-			const float *bj = bias ? bias + j0 : NULL;
-			for (long k = 0; k < kc; k++)
-				for (long j = 0; j < contractive_ae_NR; j++)
-					panel[k * contractive_ae_NR + j] = j < nr ? B[(k0 + k) * brs + (j0 + j) * bcs] : 0;
-			const long m8 = M / contractive_ae_MR * contractive_ae_MR;
-			for (long i = 0; i < m8; i += contractive_ae_MR)
-				contractive_ae_tile8(kc, A + i * ars + k0 * acs, ars, acs, panel, C + i * N + j0, N, nr, bj, k0 == 0);
-			for (long i = m8; i < M; i++)
-				contractive_ae_tile1(kc, A + i * ars + k0 * acs, acs, panel, C + i * N + j0, nr, bj, k0 == 0);
+			for (long i0 = 0; i0 < M; i0 += contractive_ae_MC) {
+				const long mc = M - i0 < contractive_ae_MC ? M - i0 : contractive_ae_MC;
+				for (long i = 0; i < mc; i += contractive_ae_MR)
+					contractive_ae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < contractive_ae_MR ? mc - i : contractive_ae_MR,
+						 contractive_ae_MR, kc, ap + i * kc, contractive_ae_MR);
+				for (long jb = jb0; jb < jb1; jb++) {
+					const long j0 = jb * contractive_ae_NR, nr = N - j0 < contractive_ae_NR ? N - j0 : contractive_ae_NR;
+					contractive_ae_pack(B + k0 * brs + j0 * bcs, bcs, brs, nr, contractive_ae_NR, kc, bp, contractive_ae_NR);
+					const float *bj = bias && k0 == 0 ? bias + j0 : NULL;
+					if (bj && nr < contractive_ae_NR) {
+						for (long j = 0; j < contractive_ae_NR; j++)
+							bedge[j] = j < nr ? bj[j] : 0;
+						bj = bedge;
+					}
+					for (long i = 0; i < mc; i += contractive_ae_MR) {
+						const long mr = mc - i < contractive_ae_MR ? mc - i : contractive_ae_MR;
+						float *c = C + (i0 + i) * N + j0;
+						if (mr == contractive_ae_MR && nr == contractive_ae_NR) {
+							contractive_ae_kernel(kc, ap + i * kc, bp, c, N, bj, k0 == 0);
+							continue;
+						}
+						/* A tile at the edge of C: computed whole in `edge`. */
+						for (long r = 0; r < contractive_ae_MR; r++)
+							for (long j = 0; j < contractive_ae_NR; j++)
+								edge[r * contractive_ae_NR + j] = r < mr && j < nr && k0 ? c[r * N + j] : 0;
+						contractive_ae_kernel(kc, ap + i * kc, bp, edge, contractive_ae_NR, bj, k0 == 0);
+						for (long r = 0; r < mr; r++)
+							memcpy(c + r * N, edge + r * contractive_ae_NR, sizeof(float) * (size_t)nr);
+					}
+				}
+			}
 		}
+	}
+}
+
+#if defined(SIMDE_X86_AVX512F_NATIVE)
+#define CONTRACTIVE_AE_ROUND(x) simde_mm512_roundscale_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
+#define CONTRACTIVE_AE_SCALE2(p, n) simde_mm512_scalef_ps(p, n)
+#elif defined(SIMDE_X86_AVX2_NATIVE) && defined(SIMDE_X86_FMA_NATIVE)
+#define CONTRACTIVE_AE_ROUND(x) simde_mm256_round_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
+#define CONTRACTIVE_AE_SCALE2(p, n) simde_mm256_mul_ps(p, simde_mm256_castsi256_ps(simde_mm256_slli_epi32(\
+	simde_mm256_add_epi32(simde_mm256_cvtps_epi32(n), simde_mm256_set1_epi32(127)), 23)))
+#else
+#define CONTRACTIVE_AE_ROUND(x) simde_mm_round_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
+#define CONTRACTIVE_AE_SCALE2(p, n) simde_mm_mul_ps(p, simde_mm_castsi128_ps(simde_mm_slli_epi32(\
+	simde_mm_add_epi32(simde_mm_cvtps_epi32(n), simde_mm_set1_epi32(127)), 23)))
+#endif
+
+/* e^x on every lane (x clamped to [-87.3, 88.7]), within 2 ulp of expf. */
+static contractive_ae_vec contractive_ae_vexp(contractive_ae_vec x)
+{
+	x = CONTRACTIVE_AE_MIN(CONTRACTIVE_AE_MAX(x, CONTRACTIVE_AE_SET1(-87.3f)), CONTRACTIVE_AE_SET1(88.7f));
+	const contractive_ae_vec nf = CONTRACTIVE_AE_ROUND(CONTRACTIVE_AE_MUL(x, CONTRACTIVE_AE_SET1(1.44269504088896341f)));
+	x = CONTRACTIVE_AE_SUB(x, CONTRACTIVE_AE_MUL(nf, CONTRACTIVE_AE_SET1(0.693359375f)));
+	x = CONTRACTIVE_AE_SUB(x, CONTRACTIVE_AE_MUL(nf, CONTRACTIVE_AE_SET1(-2.12194440e-4f)));
+	contractive_ae_vec p = CONTRACTIVE_AE_SET1(1.9875691500e-4f);
+	p = CONTRACTIVE_AE_FMA(p, x, CONTRACTIVE_AE_SET1(1.3981999507e-3f));
+	p = CONTRACTIVE_AE_FMA(p, x, CONTRACTIVE_AE_SET1(8.3334519073e-3f));
+	p = CONTRACTIVE_AE_FMA(p, x, CONTRACTIVE_AE_SET1(4.1665795894e-2f));
+	p = CONTRACTIVE_AE_FMA(p, x, CONTRACTIVE_AE_SET1(1.6666665459e-1f));
+	p = CONTRACTIVE_AE_FMA(p, x, CONTRACTIVE_AE_SET1(5.0000001201e-1f));
+	p = CONTRACTIVE_AE_FMA(p, CONTRACTIVE_AE_MUL(x, x), CONTRACTIVE_AE_ADD(x, CONTRACTIVE_AE_SET1(1.0f)));
+	return CONTRACTIVE_AE_SCALE2(p, nf);
+}
+
+enum { CONTRACTIVE_AE_RELU = 1, CONTRACTIVE_AE_LEAKY_RELU, CONTRACTIVE_AE_SIGMOID, CONTRACTIVE_AE_TANH };
+
+/* Rows r < rows, columns j < cols (rows ldx, ldy, ldo apart): out = f(x)
+ * for the activation act or, when y is given, out = x f'(.) with the
+ * derivative spelled from the activation's output y. out may be x. */
+static void contractive_ae_act(int act, float slope, long rows, long cols, const float *x, long ldx,
+			const float *y, long ldy, float *out, long ldo)
+{
+	for (long r = 0; r < rows; r++, x += ldx, y = y ? y + ldy : y, out += ldo) {
+		long j = 0;
+		const contractive_ae_vec one = CONTRACTIVE_AE_SET1(1), zero = CONTRACTIVE_AE_ZERO();
+		if (act == CONTRACTIVE_AE_SIGMOID && !y)
+			for (; j + CONTRACTIVE_AE_LANES <= cols; j += CONTRACTIVE_AE_LANES) {
+				const contractive_ae_vec e = contractive_ae_vexp(CONTRACTIVE_AE_SUB(zero, CONTRACTIVE_AE_LOAD(x + j)));
+				CONTRACTIVE_AE_STORE(out + j, CONTRACTIVE_AE_DIV(one, CONTRACTIVE_AE_ADD(one, e)));
+			}
+		else if (act == CONTRACTIVE_AE_TANH && !y)
+			for (; j + CONTRACTIVE_AE_LANES <= cols; j += CONTRACTIVE_AE_LANES) {
+				/* (1 - e) / (1 + e) with e = exp(-2 x), which stays finite */
+				const contractive_ae_vec e = contractive_ae_vexp(CONTRACTIVE_AE_MUL(CONTRACTIVE_AE_LOAD(x + j), CONTRACTIVE_AE_SET1(-2)));
+				CONTRACTIVE_AE_STORE(out + j, CONTRACTIVE_AE_DIV(CONTRACTIVE_AE_SUB(one, e), CONTRACTIVE_AE_ADD(one, e)));
+			}
+		else if (act == CONTRACTIVE_AE_SIGMOID)
+			for (; j + CONTRACTIVE_AE_LANES <= cols; j += CONTRACTIVE_AE_LANES) {
+				const contractive_ae_vec o = CONTRACTIVE_AE_LOAD(y + j);
+				CONTRACTIVE_AE_STORE(out + j, CONTRACTIVE_AE_MUL(CONTRACTIVE_AE_LOAD(x + j), CONTRACTIVE_AE_MUL(o, CONTRACTIVE_AE_SUB(one, o))));
+			}
+		else if (act == CONTRACTIVE_AE_TANH)
+			for (; j + CONTRACTIVE_AE_LANES <= cols; j += CONTRACTIVE_AE_LANES) {
+				const contractive_ae_vec o = CONTRACTIVE_AE_LOAD(y + j);
+				CONTRACTIVE_AE_STORE(out + j, CONTRACTIVE_AE_MUL(CONTRACTIVE_AE_LOAD(x + j), CONTRACTIVE_AE_SUB(one, CONTRACTIVE_AE_MUL(o, o))));
+			}
+		for (; j < cols; j++) {
+			const float v = x[j];
+			if (y) {
+				const float o = y[j];
+				out[j] = act == CONTRACTIVE_AE_RELU ? v * (o > 0)
+				       : act == CONTRACTIVE_AE_LEAKY_RELU ? v * (o > 0 ? 1 : slope)
+				       : act == CONTRACTIVE_AE_SIGMOID ? v * (o * (1 - o)) : v * (1 - o * o);
+			} else
+				out[j] = act == CONTRACTIVE_AE_RELU ? (v > 0 ? v : 0)
+				       : act == CONTRACTIVE_AE_LEAKY_RELU ? (v > 0 ? v : slope * v)
+				       : act == CONTRACTIVE_AE_SIGMOID ? 1 / (1 + expf(-v)) : tanhf(v);
+		}
+	}
+}
+
+typedef struct contractive_ae_adam_k {
+	float beta1, beta2, one_m_beta1, one_m_beta2, eps, wd, step_size, bc2_sqrt;
+} contractive_ae_adam_k;
+
+/* m = beta1 m + (1 - beta1) g, v = beta2 v + (1 - beta2) g^2 and
+ * p -= step_size m / (sqrt(v) / bc2_sqrt + eps), with g = grad + wd p;
+ * element by element, so any split of the work gives the same result. */
+static void contractive_ae_adam(long count, float *p, float *m, float *v, const float *g, const contractive_ae_adam_k *k)
+{
+	long i = 0;
+	const long vecs = count / CONTRACTIVE_AE_LANES;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (vecs >= 8192)
+#endif
+	for (long b = 0; b < vecs; b++) {
+		const long o = b * CONTRACTIVE_AE_LANES;
+		contractive_ae_vec gi = CONTRACTIVE_AE_LOAD(g + o);
+		if (k->wd != 0)
+			gi = CONTRACTIVE_AE_ADD(gi, CONTRACTIVE_AE_MUL(CONTRACTIVE_AE_SET1(k->wd), CONTRACTIVE_AE_LOAD(p + o)));
+		const contractive_ae_vec mi = CONTRACTIVE_AE_ADD(CONTRACTIVE_AE_MUL(CONTRACTIVE_AE_LOAD(m + o), CONTRACTIVE_AE_SET1(k->beta1)), CONTRACTIVE_AE_MUL(gi, CONTRACTIVE_AE_SET1(k->one_m_beta1)));
+		const contractive_ae_vec vi = CONTRACTIVE_AE_ADD(CONTRACTIVE_AE_MUL(CONTRACTIVE_AE_LOAD(v + o), CONTRACTIVE_AE_SET1(k->beta2)),
+					    CONTRACTIVE_AE_MUL(CONTRACTIVE_AE_MUL(CONTRACTIVE_AE_SET1(k->one_m_beta2), gi), gi));
+		const contractive_ae_vec den = CONTRACTIVE_AE_ADD(CONTRACTIVE_AE_DIV(CONTRACTIVE_AE_SQRT(vi), CONTRACTIVE_AE_SET1(k->bc2_sqrt)), CONTRACTIVE_AE_SET1(k->eps));
+		CONTRACTIVE_AE_STORE(m + o, mi);
+		CONTRACTIVE_AE_STORE(v + o, vi);
+		CONTRACTIVE_AE_STORE(p + o, CONTRACTIVE_AE_SUB(CONTRACTIVE_AE_LOAD(p + o), CONTRACTIVE_AE_MUL(CONTRACTIVE_AE_SET1(k->step_size), CONTRACTIVE_AE_DIV(mi, den))));
+	}
+	i = vecs * CONTRACTIVE_AE_LANES;
+	for (; i < count; i++) {
+		const float gi = k->wd != 0 ? g[i] + k->wd * p[i] : g[i];
+		m[i] = m[i] * k->beta1 + gi * k->one_m_beta1;
+		v[i] = v[i] * k->beta2 + k->one_m_beta2 * gi * gi;
+		p[i] -= k->step_size * (m[i] / (sqrtf(v[i]) / k->bc2_sqrt + k->eps));
 	}
 }
 
@@ -221,10 +383,10 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
 	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
 	float *const adam_m = contractive_ae_adam_m(state), *const adam_v = contractive_ae_adam_v(state);
-	const float beta1 = (float)h->beta1, beta2 = (float)h->beta2, eps = (float)h->eps, wd = (float)h->weight_decay;
-	const float one_m_beta1 = (float)(1 - h->beta1), one_m_beta2 = (float)(1 - h->beta2);
-	const float step_size = (float)(h->lr / (1 - pow(h->beta1, (double)step)));
-	const float bc2_sqrt = (float)sqrt(1 - pow(h->beta2, (double)step));
+	const contractive_ae_adam_k adam_k = {
+		(float)h->beta1, (float)h->beta2, (float)(1 - h->beta1), (float)(1 - h->beta2), (float)h->eps,
+		(float)h->weight_decay, (float)(h->lr / (1 - pow(h->beta1, (double)step))),
+		(float)sqrt(1 - pow(h->beta2, (double)step))};
 	const float *const t0 = x;
 	float *const t1 = params + 0; /* encoder.0.weight */
 	float *const t2 = params + 100352; /* encoder.0.bias */
@@ -232,665 +394,661 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	float *const t4 = (float *)(work_ + 65536); /* sigmoid [n, 128] */
 	float *const t5 = params + 100480; /* encoder.2.weight */
 	float *const t6 = params + 104576; /* encoder.2.bias */
-	float *const t7 = (float *)(work_ + 131072); /* dense [n, 32] */
-	float *const t8 = (float *)(work_ + 147456); /* sigmoid [n, 32] */
+	float *const t7 = (float *)(work_ + 0); /* dense [n, 32] */
+	float *const t8 = (float *)(work_ + 16384); /* sigmoid [n, 32] */
 	float *const t9 = params + 104608; /* decoder.0.weight */
 	float *const t10 = params + 108704; /* decoder.0.bias */
-	float *const t11 = (float *)(work_ + 163840); /* dense [n, 128] */
-	float *const t12 = (float *)(work_ + 229376); /* relu [n, 128] */
+	float *const t11 = (float *)(work_ + 131072); /* dense [n, 128] */
+	float *const t12 = (float *)(work_ + 196608); /* relu [n, 128] */
 	float *const t13 = params + 108832; /* decoder.2.weight */
 	float *const t14 = params + 209184; /* decoder.2.bias */
-	float *const t15 = (float *)(work_ + 294912); /* dense [n, 784] */
-	float *const t16 = (float *)(work_ + 696320); /* sigmoid [n, 784] */
-	float *const t17 = (float *)(work_ + 1097728); /* mse [] */
-	float *const t18 = (float *)(work_ + 1097792); /* basis [n, 32] */
-	float *const t19 = (float *)(work_ + 1114176); /* act_grad [n, 32] */
-	float *const t20 = (float *)(work_ + 1130560); /* dense_dx [n, 128] */
-	float *const t23 = (float *)(work_ + 1196096); /* act_grad [n, 128] */
-	float *const t24 = (float *)(work_ + 1261632); /* dense_dx [n, 784] */
-	float *const t27 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t28 = (float *)(work_ + 1663104); /* basis [n, 32] */
-	float *const t29 = (float *)(work_ + 1679488); /* act_grad [n, 32] */
-	float *const t30 = (float *)(work_ + 1695872); /* dense_dx [n, 128] */
-	float *const t33 = (float *)(work_ + 1761408); /* act_grad [n, 128] */
-	float *const t34 = (float *)(work_ + 1826944); /* dense_dx [n, 784] */
-	float *const t37 = (float *)(work_ + 2228352); /* sumsq [] */
-	float *const t38 = (float *)(work_ + 2228416); /* add [] */
-	float *const t39 = (float *)(work_ + 2228480); /* basis [n, 32] */
-	float *const t40 = (float *)(work_ + 2244864); /* act_grad [n, 32] */
-	float *const t41 = (float *)(work_ + 2261248); /* dense_dx [n, 128] */
-	float *const t44 = (float *)(work_ + 2326784); /* act_grad [n, 128] */
-	float *const t45 = (float *)(work_ + 2392320); /* dense_dx [n, 784] */
-	float *const t48 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t49 = (float *)(work_ + 2228352); /* add [] */
-	float *const t50 = (float *)(work_ + 2793728); /* basis [n, 32] */
-	float *const t51 = (float *)(work_ + 2810112); /* act_grad [n, 32] */
-	float *const t52 = (float *)(work_ + 2826496); /* dense_dx [n, 128] */
-	float *const t55 = (float *)(work_ + 2892032); /* act_grad [n, 128] */
-	float *const t56 = (float *)(work_ + 2957568); /* dense_dx [n, 784] */
-	float *const t59 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t60 = (float *)(work_ + 2228416); /* add [] */
-	float *const t61 = (float *)(work_ + 3358976); /* basis [n, 32] */
-	float *const t62 = (float *)(work_ + 3375360); /* act_grad [n, 32] */
-	float *const t63 = (float *)(work_ + 3391744); /* dense_dx [n, 128] */
-	float *const t66 = (float *)(work_ + 3457280); /* act_grad [n, 128] */
-	float *const t67 = (float *)(work_ + 3522816); /* dense_dx [n, 784] */
-	float *const t70 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t71 = (float *)(work_ + 2228352); /* add [] */
-	float *const t72 = (float *)(work_ + 3924224); /* basis [n, 32] */
-	float *const t73 = (float *)(work_ + 3940608); /* act_grad [n, 32] */
-	float *const t74 = (float *)(work_ + 3956992); /* dense_dx [n, 128] */
-	float *const t77 = (float *)(work_ + 4022528); /* act_grad [n, 128] */
-	float *const t78 = (float *)(work_ + 4088064); /* dense_dx [n, 784] */
-	float *const t81 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t82 = (float *)(work_ + 2228416); /* add [] */
-	float *const t83 = (float *)(work_ + 4489472); /* basis [n, 32] */
-	float *const t84 = (float *)(work_ + 4505856); /* act_grad [n, 32] */
-	float *const t85 = (float *)(work_ + 4522240); /* dense_dx [n, 128] */
-	float *const t88 = (float *)(work_ + 4587776); /* act_grad [n, 128] */
-	float *const t89 = (float *)(work_ + 4653312); /* dense_dx [n, 784] */
-	float *const t92 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t93 = (float *)(work_ + 2228352); /* add [] */
-	float *const t94 = (float *)(work_ + 5054720); /* basis [n, 32] */
-	float *const t95 = (float *)(work_ + 5071104); /* act_grad [n, 32] */
-	float *const t96 = (float *)(work_ + 5087488); /* dense_dx [n, 128] */
-	float *const t99 = (float *)(work_ + 5153024); /* act_grad [n, 128] */
-	float *const t100 = (float *)(work_ + 5218560); /* dense_dx [n, 784] */
-	float *const t103 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t104 = (float *)(work_ + 2228416); /* add [] */
-	float *const t105 = (float *)(work_ + 5619968); /* basis [n, 32] */
-	float *const t106 = (float *)(work_ + 5636352); /* act_grad [n, 32] */
-	float *const t107 = (float *)(work_ + 5652736); /* dense_dx [n, 128] */
-	float *const t110 = (float *)(work_ + 5718272); /* act_grad [n, 128] */
-	float *const t111 = (float *)(work_ + 5783808); /* dense_dx [n, 784] */
-	float *const t114 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t115 = (float *)(work_ + 2228352); /* add [] */
-	float *const t116 = (float *)(work_ + 6185216); /* basis [n, 32] */
-	float *const t117 = (float *)(work_ + 6201600); /* act_grad [n, 32] */
-	float *const t118 = (float *)(work_ + 6217984); /* dense_dx [n, 128] */
-	float *const t121 = (float *)(work_ + 6283520); /* act_grad [n, 128] */
-	float *const t122 = (float *)(work_ + 6349056); /* dense_dx [n, 784] */
-	float *const t125 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t126 = (float *)(work_ + 2228416); /* add [] */
-	float *const t127 = (float *)(work_ + 6750464); /* basis [n, 32] */
-	float *const t128 = (float *)(work_ + 6766848); /* act_grad [n, 32] */
-	float *const t129 = (float *)(work_ + 6783232); /* dense_dx [n, 128] */
-	float *const t132 = (float *)(work_ + 6848768); /* act_grad [n, 128] */
-	float *const t133 = (float *)(work_ + 6914304); /* dense_dx [n, 784] */
-	float *const t136 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t137 = (float *)(work_ + 2228352); /* add [] */
-	float *const t138 = (float *)(work_ + 7315712); /* basis [n, 32] */
-	float *const t139 = (float *)(work_ + 7332096); /* act_grad [n, 32] */
-	float *const t140 = (float *)(work_ + 7348480); /* dense_dx [n, 128] */
-	float *const t143 = (float *)(work_ + 7414016); /* act_grad [n, 128] */
-	float *const t144 = (float *)(work_ + 7479552); /* dense_dx [n, 784] */
-	float *const t147 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t148 = (float *)(work_ + 2228416); /* add [] */
-	float *const t149 = (float *)(work_ + 7880960); /* basis [n, 32] */
-	float *const t150 = (float *)(work_ + 7897344); /* act_grad [n, 32] */
-	float *const t151 = (float *)(work_ + 7913728); /* dense_dx [n, 128] */
-	float *const t154 = (float *)(work_ + 7979264); /* act_grad [n, 128] */
-	float *const t155 = (float *)(work_ + 8044800); /* dense_dx [n, 784] */
-	float *const t158 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t159 = (float *)(work_ + 2228352); /* add [] */
-	float *const t160 = (float *)(work_ + 8446208); /* basis [n, 32] */
-	float *const t161 = (float *)(work_ + 8462592); /* act_grad [n, 32] */
-	float *const t162 = (float *)(work_ + 8478976); /* dense_dx [n, 128] */
-	float *const t165 = (float *)(work_ + 8544512); /* act_grad [n, 128] */
-	float *const t166 = (float *)(work_ + 8610048); /* dense_dx [n, 784] */
-	float *const t169 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t170 = (float *)(work_ + 2228416); /* add [] */
-	float *const t171 = (float *)(work_ + 9011456); /* basis [n, 32] */
-	float *const t172 = (float *)(work_ + 9027840); /* act_grad [n, 32] */
-	float *const t173 = (float *)(work_ + 9044224); /* dense_dx [n, 128] */
-	float *const t176 = (float *)(work_ + 9109760); /* act_grad [n, 128] */
-	float *const t177 = (float *)(work_ + 9175296); /* dense_dx [n, 784] */
-	float *const t180 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t181 = (float *)(work_ + 2228352); /* add [] */
-	float *const t182 = (float *)(work_ + 9576704); /* basis [n, 32] */
-	float *const t183 = (float *)(work_ + 9593088); /* act_grad [n, 32] */
-	float *const t184 = (float *)(work_ + 9609472); /* dense_dx [n, 128] */
-	float *const t187 = (float *)(work_ + 9675008); /* act_grad [n, 128] */
-	float *const t188 = (float *)(work_ + 9740544); /* dense_dx [n, 784] */
-	float *const t191 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t192 = (float *)(work_ + 2228416); /* add [] */
-	float *const t193 = (float *)(work_ + 10141952); /* basis [n, 32] */
-	float *const t194 = (float *)(work_ + 10158336); /* act_grad [n, 32] */
-	float *const t195 = (float *)(work_ + 10174720); /* dense_dx [n, 128] */
-	float *const t198 = (float *)(work_ + 10240256); /* act_grad [n, 128] */
-	float *const t199 = (float *)(work_ + 10305792); /* dense_dx [n, 784] */
-	float *const t202 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t203 = (float *)(work_ + 2228352); /* add [] */
-	float *const t204 = (float *)(work_ + 10707200); /* basis [n, 32] */
-	float *const t205 = (float *)(work_ + 10723584); /* act_grad [n, 32] */
-	float *const t206 = (float *)(work_ + 10739968); /* dense_dx [n, 128] */
-	float *const t209 = (float *)(work_ + 10805504); /* act_grad [n, 128] */
-	float *const t210 = (float *)(work_ + 10871040); /* dense_dx [n, 784] */
-	float *const t213 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t214 = (float *)(work_ + 2228416); /* add [] */
-	float *const t215 = (float *)(work_ + 11272448); /* basis [n, 32] */
-	float *const t216 = (float *)(work_ + 11288832); /* act_grad [n, 32] */
-	float *const t217 = (float *)(work_ + 11305216); /* dense_dx [n, 128] */
-	float *const t220 = (float *)(work_ + 11370752); /* act_grad [n, 128] */
-	float *const t221 = (float *)(work_ + 11436288); /* dense_dx [n, 784] */
-	float *const t224 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t225 = (float *)(work_ + 2228352); /* add [] */
-	float *const t226 = (float *)(work_ + 11837696); /* basis [n, 32] */
-	float *const t227 = (float *)(work_ + 11854080); /* act_grad [n, 32] */
-	float *const t228 = (float *)(work_ + 11870464); /* dense_dx [n, 128] */
-	float *const t231 = (float *)(work_ + 11936000); /* act_grad [n, 128] */
-	float *const t232 = (float *)(work_ + 12001536); /* dense_dx [n, 784] */
-	float *const t235 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t236 = (float *)(work_ + 2228416); /* add [] */
-	float *const t237 = (float *)(work_ + 12402944); /* basis [n, 32] */
-	float *const t238 = (float *)(work_ + 12419328); /* act_grad [n, 32] */
-	float *const t239 = (float *)(work_ + 12435712); /* dense_dx [n, 128] */
-	float *const t242 = (float *)(work_ + 12501248); /* act_grad [n, 128] */
-	float *const t243 = (float *)(work_ + 12566784); /* dense_dx [n, 784] */
-	float *const t246 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t247 = (float *)(work_ + 2228352); /* add [] */
-	float *const t248 = (float *)(work_ + 12968192); /* basis [n, 32] */
-	float *const t249 = (float *)(work_ + 12984576); /* act_grad [n, 32] */
-	float *const t250 = (float *)(work_ + 13000960); /* dense_dx [n, 128] */
-	float *const t253 = (float *)(work_ + 13066496); /* act_grad [n, 128] */
-	float *const t254 = (float *)(work_ + 13132032); /* dense_dx [n, 784] */
-	float *const t257 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t258 = (float *)(work_ + 2228416); /* add [] */
-	float *const t259 = (float *)(work_ + 13533440); /* basis [n, 32] */
-	float *const t260 = (float *)(work_ + 13549824); /* act_grad [n, 32] */
-	float *const t261 = (float *)(work_ + 13566208); /* dense_dx [n, 128] */
-	float *const t264 = (float *)(work_ + 13631744); /* act_grad [n, 128] */
-	float *const t265 = (float *)(work_ + 13697280); /* dense_dx [n, 784] */
-	float *const t268 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t269 = (float *)(work_ + 2228352); /* add [] */
-	float *const t270 = (float *)(work_ + 14098688); /* basis [n, 32] */
-	float *const t271 = (float *)(work_ + 14115072); /* act_grad [n, 32] */
-	float *const t272 = (float *)(work_ + 14131456); /* dense_dx [n, 128] */
-	float *const t275 = (float *)(work_ + 14196992); /* act_grad [n, 128] */
-	float *const t276 = (float *)(work_ + 14262528); /* dense_dx [n, 784] */
-	float *const t279 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t280 = (float *)(work_ + 2228416); /* add [] */
-	float *const t281 = (float *)(work_ + 14663936); /* basis [n, 32] */
-	float *const t282 = (float *)(work_ + 14680320); /* act_grad [n, 32] */
-	float *const t283 = (float *)(work_ + 14696704); /* dense_dx [n, 128] */
-	float *const t286 = (float *)(work_ + 14762240); /* act_grad [n, 128] */
-	float *const t287 = (float *)(work_ + 14827776); /* dense_dx [n, 784] */
-	float *const t290 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t291 = (float *)(work_ + 2228352); /* add [] */
-	float *const t292 = (float *)(work_ + 15229184); /* basis [n, 32] */
-	float *const t293 = (float *)(work_ + 15245568); /* act_grad [n, 32] */
-	float *const t294 = (float *)(work_ + 15261952); /* dense_dx [n, 128] */
-	float *const t297 = (float *)(work_ + 15327488); /* act_grad [n, 128] */
-	float *const t298 = (float *)(work_ + 15393024); /* dense_dx [n, 784] */
-	float *const t301 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t302 = (float *)(work_ + 2228416); /* add [] */
-	float *const t303 = (float *)(work_ + 15794432); /* basis [n, 32] */
-	float *const t304 = (float *)(work_ + 15810816); /* act_grad [n, 32] */
-	float *const t305 = (float *)(work_ + 15827200); /* dense_dx [n, 128] */
-	float *const t308 = (float *)(work_ + 15892736); /* act_grad [n, 128] */
-	float *const t309 = (float *)(work_ + 15958272); /* dense_dx [n, 784] */
-	float *const t312 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t313 = (float *)(work_ + 2228352); /* add [] */
-	float *const t314 = (float *)(work_ + 16359680); /* basis [n, 32] */
-	float *const t315 = (float *)(work_ + 16376064); /* act_grad [n, 32] */
-	float *const t316 = (float *)(work_ + 16392448); /* dense_dx [n, 128] */
-	float *const t319 = (float *)(work_ + 16457984); /* act_grad [n, 128] */
-	float *const t320 = (float *)(work_ + 16523520); /* dense_dx [n, 784] */
-	float *const t323 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t324 = (float *)(work_ + 2228416); /* add [] */
-	float *const t325 = (float *)(work_ + 16924928); /* basis [n, 32] */
-	float *const t326 = (float *)(work_ + 16941312); /* act_grad [n, 32] */
-	float *const t327 = (float *)(work_ + 16957696); /* dense_dx [n, 128] */
-	float *const t330 = (float *)(work_ + 17023232); /* act_grad [n, 128] */
-	float *const t331 = (float *)(work_ + 17088768); /* dense_dx [n, 784] */
-	float *const t334 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t335 = (float *)(work_ + 2228352); /* add [] */
-	float *const t336 = (float *)(work_ + 17490176); /* basis [n, 32] */
-	float *const t337 = (float *)(work_ + 17506560); /* act_grad [n, 32] */
-	float *const t338 = (float *)(work_ + 17522944); /* dense_dx [n, 128] */
-	float *const t341 = (float *)(work_ + 17588480); /* act_grad [n, 128] */
-	float *const t342 = (float *)(work_ + 17654016); /* dense_dx [n, 784] */
-	float *const t345 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t346 = (float *)(work_ + 2228416); /* add [] */
-	float *const t347 = (float *)(work_ + 18055424); /* basis [n, 32] */
-	float *const t348 = (float *)(work_ + 18071808); /* act_grad [n, 32] */
-	float *const t349 = (float *)(work_ + 18088192); /* dense_dx [n, 128] */
-	float *const t352 = (float *)(work_ + 18153728); /* act_grad [n, 128] */
-	float *const t353 = (float *)(work_ + 18219264); /* dense_dx [n, 784] */
-	float *const t356 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t357 = (float *)(work_ + 2228352); /* add [] */
-	float *const t358 = (float *)(work_ + 18620672); /* basis [n, 32] */
-	float *const t359 = (float *)(work_ + 18637056); /* act_grad [n, 32] */
-	float *const t360 = (float *)(work_ + 18653440); /* dense_dx [n, 128] */
-	float *const t363 = (float *)(work_ + 18718976); /* act_grad [n, 128] */
-	float *const t364 = (float *)(work_ + 18784512); /* dense_dx [n, 784] */
-	float *const t367 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t368 = (float *)(work_ + 2228416); /* add [] */
-	float *const t369 = (float *)(work_ + 1663040); /* contractive [] */
-	float *const t370 = (float *)(work_ + 2228352); /* scale [] */
-	float *const t371 = (float *)(work_ + 1663040); /* add [] */
-	float *const t372 = (float *)(work_ + 1097728); /* constant [] */
-	float *const t373 = (float *)(work_ + 2228352); /* scale [] */
-	float *const t374 = (float *)(work_ + 19185920); /* sumsq_grad [n, 784] */
-	float *const t375 = (float *)(work_ + 18784512); /* dense [n, 128] */
-	float *const t376 = (float *)(work_ + 19587328); /* dense_dw [128, 784] */
-	float *const t377 = (float *)(work_ + 18718976); /* act_grad [n, 128] */
-	float *const t378 = (float *)(work_ + 18850048); /* act_grad2 [n, 128] */
-	float *const t379 = (float *)(work_ + 18653440); /* dense [n, 32] */
-	float *const t380 = (float *)(work_ + 18669824); /* dense_dw [32, 128] */
-	float *const t381 = (float *)(work_ + 18637056); /* act_grad2 [n, 32] */
-	float *const t382 = (float *)(work_ + 18915584); /* sumsq_grad [n, 784] */
-	float *const t383 = (float *)(work_ + 18219264); /* dense [n, 128] */
-	float *const t384 = (float *)(work_ + 19988736); /* dense_dw [128, 784] */
-	float *const t385 = (float *)(work_ + 18915584); /* add [128, 784] */
-	float *const t386 = (float *)(work_ + 18153728); /* act_grad [n, 128] */
-	float *const t387 = (float *)(work_ + 18284800); /* act_grad2 [n, 128] */
-	float *const t388 = (float *)(work_ + 18088192); /* add [n, 128] */
-	float *const t389 = (float *)(work_ + 18219264); /* dense [n, 32] */
-	float *const t390 = (float *)(work_ + 18235648); /* dense_dw [32, 128] */
-	float *const t391 = (float *)(work_ + 18071808); /* add [32, 128] */
-	float *const t392 = (float *)(work_ + 18153728); /* act_grad2 [n, 32] */
-	float *const t393 = (float *)(work_ + 18055424); /* add [n, 32] */
-	float *const t394 = (float *)(work_ + 18153728); /* sumsq_grad [n, 784] */
-	float *const t395 = (float *)(work_ + 17654016); /* dense [n, 128] */
-	float *const t396 = (float *)(work_ + 19316992); /* dense_dw [128, 784] */
-	float *const t397 = (float *)(work_ + 18153728); /* add [128, 784] */
-	float *const t398 = (float *)(work_ + 17588480); /* act_grad [n, 128] */
-	float *const t399 = (float *)(work_ + 17719552); /* act_grad2 [n, 128] */
-	float *const t400 = (float *)(work_ + 17522944); /* add [n, 128] */
-	float *const t401 = (float *)(work_ + 17654016); /* dense [n, 32] */
-	float *const t402 = (float *)(work_ + 17670400); /* dense_dw [32, 128] */
-	float *const t403 = (float *)(work_ + 17506560); /* add [32, 128] */
-	float *const t404 = (float *)(work_ + 17588480); /* act_grad2 [n, 32] */
-	float *const t405 = (float *)(work_ + 17490176); /* add [n, 32] */
-	float *const t406 = (float *)(work_ + 17588480); /* sumsq_grad [n, 784] */
-	float *const t407 = (float *)(work_ + 17088768); /* dense [n, 128] */
-	float *const t408 = (float *)(work_ + 18555136); /* dense_dw [128, 784] */
-	float *const t409 = (float *)(work_ + 17588480); /* add [128, 784] */
-	float *const t410 = (float *)(work_ + 17023232); /* act_grad [n, 128] */
-	float *const t411 = (float *)(work_ + 17154304); /* act_grad2 [n, 128] */
-	float *const t412 = (float *)(work_ + 16957696); /* add [n, 128] */
-	float *const t413 = (float *)(work_ + 17088768); /* dense [n, 32] */
-	float *const t414 = (float *)(work_ + 17105152); /* dense_dw [32, 128] */
-	float *const t415 = (float *)(work_ + 16941312); /* add [32, 128] */
-	float *const t416 = (float *)(work_ + 17023232); /* act_grad2 [n, 32] */
-	float *const t417 = (float *)(work_ + 16924928); /* add [n, 32] */
-	float *const t418 = (float *)(work_ + 17023232); /* sumsq_grad [n, 784] */
-	float *const t419 = (float *)(work_ + 16523520); /* dense [n, 128] */
-	float *const t420 = (float *)(work_ + 17989888); /* dense_dw [128, 784] */
-	float *const t421 = (float *)(work_ + 17023232); /* add [128, 784] */
-	float *const t422 = (float *)(work_ + 16457984); /* act_grad [n, 128] */
-	float *const t423 = (float *)(work_ + 16589056); /* act_grad2 [n, 128] */
-	float *const t424 = (float *)(work_ + 16392448); /* add [n, 128] */
-	float *const t425 = (float *)(work_ + 16523520); /* dense [n, 32] */
-	float *const t426 = (float *)(work_ + 16539904); /* dense_dw [32, 128] */
-	float *const t427 = (float *)(work_ + 16376064); /* add [32, 128] */
-	float *const t428 = (float *)(work_ + 16457984); /* act_grad2 [n, 32] */
-	float *const t429 = (float *)(work_ + 16359680); /* add [n, 32] */
-	float *const t430 = (float *)(work_ + 16457984); /* sumsq_grad [n, 784] */
-	float *const t431 = (float *)(work_ + 15958272); /* dense [n, 128] */
-	float *const t432 = (float *)(work_ + 17424640); /* dense_dw [128, 784] */
-	float *const t433 = (float *)(work_ + 16457984); /* add [128, 784] */
-	float *const t434 = (float *)(work_ + 15892736); /* act_grad [n, 128] */
-	float *const t435 = (float *)(work_ + 16023808); /* act_grad2 [n, 128] */
-	float *const t436 = (float *)(work_ + 15827200); /* add [n, 128] */
-	float *const t437 = (float *)(work_ + 15958272); /* dense [n, 32] */
-	float *const t438 = (float *)(work_ + 15974656); /* dense_dw [32, 128] */
-	float *const t439 = (float *)(work_ + 15810816); /* add [32, 128] */
-	float *const t440 = (float *)(work_ + 15892736); /* act_grad2 [n, 32] */
-	float *const t441 = (float *)(work_ + 15794432); /* add [n, 32] */
-	float *const t442 = (float *)(work_ + 15892736); /* sumsq_grad [n, 784] */
-	float *const t443 = (float *)(work_ + 15393024); /* dense [n, 128] */
-	float *const t444 = (float *)(work_ + 16859392); /* dense_dw [128, 784] */
-	float *const t445 = (float *)(work_ + 15892736); /* add [128, 784] */
-	float *const t446 = (float *)(work_ + 15327488); /* act_grad [n, 128] */
-	float *const t447 = (float *)(work_ + 15458560); /* act_grad2 [n, 128] */
-	float *const t448 = (float *)(work_ + 15261952); /* add [n, 128] */
-	float *const t449 = (float *)(work_ + 15393024); /* dense [n, 32] */
-	float *const t450 = (float *)(work_ + 15409408); /* dense_dw [32, 128] */
-	float *const t451 = (float *)(work_ + 15245568); /* add [32, 128] */
-	float *const t452 = (float *)(work_ + 15327488); /* act_grad2 [n, 32] */
-	float *const t453 = (float *)(work_ + 15229184); /* add [n, 32] */
-	float *const t454 = (float *)(work_ + 15327488); /* sumsq_grad [n, 784] */
-	float *const t455 = (float *)(work_ + 14827776); /* dense [n, 128] */
-	float *const t456 = (float *)(work_ + 16294144); /* dense_dw [128, 784] */
-	float *const t457 = (float *)(work_ + 15327488); /* add [128, 784] */
-	float *const t458 = (float *)(work_ + 14762240); /* act_grad [n, 128] */
-	float *const t459 = (float *)(work_ + 14893312); /* act_grad2 [n, 128] */
-	float *const t460 = (float *)(work_ + 14696704); /* add [n, 128] */
-	float *const t461 = (float *)(work_ + 14827776); /* dense [n, 32] */
-	float *const t462 = (float *)(work_ + 14844160); /* dense_dw [32, 128] */
-	float *const t463 = (float *)(work_ + 14680320); /* add [32, 128] */
-	float *const t464 = (float *)(work_ + 14762240); /* act_grad2 [n, 32] */
-	float *const t465 = (float *)(work_ + 14663936); /* add [n, 32] */
-	float *const t466 = (float *)(work_ + 14762240); /* sumsq_grad [n, 784] */
-	float *const t467 = (float *)(work_ + 14262528); /* dense [n, 128] */
-	float *const t468 = (float *)(work_ + 15728896); /* dense_dw [128, 784] */
-	float *const t469 = (float *)(work_ + 14762240); /* add [128, 784] */
-	float *const t470 = (float *)(work_ + 14196992); /* act_grad [n, 128] */
-	float *const t471 = (float *)(work_ + 14328064); /* act_grad2 [n, 128] */
-	float *const t472 = (float *)(work_ + 14131456); /* add [n, 128] */
-	float *const t473 = (float *)(work_ + 14262528); /* dense [n, 32] */
-	float *const t474 = (float *)(work_ + 14278912); /* dense_dw [32, 128] */
-	float *const t475 = (float *)(work_ + 14115072); /* add [32, 128] */
-	float *const t476 = (float *)(work_ + 14196992); /* act_grad2 [n, 32] */
-	float *const t477 = (float *)(work_ + 14098688); /* add [n, 32] */
-	float *const t478 = (float *)(work_ + 14196992); /* sumsq_grad [n, 784] */
-	float *const t479 = (float *)(work_ + 13697280); /* dense [n, 128] */
-	float *const t480 = (float *)(work_ + 15163648); /* dense_dw [128, 784] */
-	float *const t481 = (float *)(work_ + 14196992); /* add [128, 784] */
-	float *const t482 = (float *)(work_ + 13631744); /* act_grad [n, 128] */
-	float *const t483 = (float *)(work_ + 13762816); /* act_grad2 [n, 128] */
-	float *const t484 = (float *)(work_ + 13566208); /* add [n, 128] */
-	float *const t485 = (float *)(work_ + 13697280); /* dense [n, 32] */
-	float *const t486 = (float *)(work_ + 13713664); /* dense_dw [32, 128] */
-	float *const t487 = (float *)(work_ + 13549824); /* add [32, 128] */
-	float *const t488 = (float *)(work_ + 13631744); /* act_grad2 [n, 32] */
-	float *const t489 = (float *)(work_ + 13533440); /* add [n, 32] */
-	float *const t490 = (float *)(work_ + 13631744); /* sumsq_grad [n, 784] */
-	float *const t491 = (float *)(work_ + 13132032); /* dense [n, 128] */
-	float *const t492 = (float *)(work_ + 14598400); /* dense_dw [128, 784] */
-	float *const t493 = (float *)(work_ + 13631744); /* add [128, 784] */
-	float *const t494 = (float *)(work_ + 13066496); /* act_grad [n, 128] */
-	float *const t495 = (float *)(work_ + 13197568); /* act_grad2 [n, 128] */
-	float *const t496 = (float *)(work_ + 13000960); /* add [n, 128] */
-	float *const t497 = (float *)(work_ + 13132032); /* dense [n, 32] */
-	float *const t498 = (float *)(work_ + 13148416); /* dense_dw [32, 128] */
-	float *const t499 = (float *)(work_ + 12984576); /* add [32, 128] */
-	float *const t500 = (float *)(work_ + 13066496); /* act_grad2 [n, 32] */
-	float *const t501 = (float *)(work_ + 12968192); /* add [n, 32] */
-	float *const t502 = (float *)(work_ + 13066496); /* sumsq_grad [n, 784] */
-	float *const t503 = (float *)(work_ + 12566784); /* dense [n, 128] */
-	float *const t504 = (float *)(work_ + 14033152); /* dense_dw [128, 784] */
-	float *const t505 = (float *)(work_ + 13066496); /* add [128, 784] */
-	float *const t506 = (float *)(work_ + 12501248); /* act_grad [n, 128] */
-	float *const t507 = (float *)(work_ + 12632320); /* act_grad2 [n, 128] */
-	float *const t508 = (float *)(work_ + 12435712); /* add [n, 128] */
-	float *const t509 = (float *)(work_ + 12566784); /* dense [n, 32] */
-	float *const t510 = (float *)(work_ + 12583168); /* dense_dw [32, 128] */
-	float *const t511 = (float *)(work_ + 12419328); /* add [32, 128] */
-	float *const t512 = (float *)(work_ + 12501248); /* act_grad2 [n, 32] */
-	float *const t513 = (float *)(work_ + 12402944); /* add [n, 32] */
-	float *const t514 = (float *)(work_ + 12501248); /* sumsq_grad [n, 784] */
-	float *const t515 = (float *)(work_ + 12001536); /* dense [n, 128] */
-	float *const t516 = (float *)(work_ + 13467904); /* dense_dw [128, 784] */
-	float *const t517 = (float *)(work_ + 12501248); /* add [128, 784] */
-	float *const t518 = (float *)(work_ + 11936000); /* act_grad [n, 128] */
-	float *const t519 = (float *)(work_ + 12067072); /* act_grad2 [n, 128] */
-	float *const t520 = (float *)(work_ + 11870464); /* add [n, 128] */
-	float *const t521 = (float *)(work_ + 12001536); /* dense [n, 32] */
-	float *const t522 = (float *)(work_ + 12017920); /* dense_dw [32, 128] */
-	float *const t523 = (float *)(work_ + 11854080); /* add [32, 128] */
-	float *const t524 = (float *)(work_ + 11936000); /* act_grad2 [n, 32] */
-	float *const t525 = (float *)(work_ + 11837696); /* add [n, 32] */
-	float *const t526 = (float *)(work_ + 11936000); /* sumsq_grad [n, 784] */
-	float *const t527 = (float *)(work_ + 11436288); /* dense [n, 128] */
-	float *const t528 = (float *)(work_ + 12902656); /* dense_dw [128, 784] */
-	float *const t529 = (float *)(work_ + 11936000); /* add [128, 784] */
-	float *const t530 = (float *)(work_ + 11370752); /* act_grad [n, 128] */
-	float *const t531 = (float *)(work_ + 11501824); /* act_grad2 [n, 128] */
-	float *const t532 = (float *)(work_ + 11305216); /* add [n, 128] */
-	float *const t533 = (float *)(work_ + 11436288); /* dense [n, 32] */
-	float *const t534 = (float *)(work_ + 11452672); /* dense_dw [32, 128] */
-	float *const t535 = (float *)(work_ + 11288832); /* add [32, 128] */
-	float *const t536 = (float *)(work_ + 11370752); /* act_grad2 [n, 32] */
-	float *const t537 = (float *)(work_ + 11272448); /* add [n, 32] */
-	float *const t538 = (float *)(work_ + 11370752); /* sumsq_grad [n, 784] */
-	float *const t539 = (float *)(work_ + 10871040); /* dense [n, 128] */
-	float *const t540 = (float *)(work_ + 12337408); /* dense_dw [128, 784] */
-	float *const t541 = (float *)(work_ + 11370752); /* add [128, 784] */
-	float *const t542 = (float *)(work_ + 10805504); /* act_grad [n, 128] */
-	float *const t543 = (float *)(work_ + 10936576); /* act_grad2 [n, 128] */
-	float *const t544 = (float *)(work_ + 10739968); /* add [n, 128] */
-	float *const t545 = (float *)(work_ + 10871040); /* dense [n, 32] */
-	float *const t546 = (float *)(work_ + 10887424); /* dense_dw [32, 128] */
-	float *const t547 = (float *)(work_ + 10723584); /* add [32, 128] */
-	float *const t548 = (float *)(work_ + 10805504); /* act_grad2 [n, 32] */
-	float *const t549 = (float *)(work_ + 10707200); /* add [n, 32] */
-	float *const t550 = (float *)(work_ + 10805504); /* sumsq_grad [n, 784] */
-	float *const t551 = (float *)(work_ + 10305792); /* dense [n, 128] */
-	float *const t552 = (float *)(work_ + 11772160); /* dense_dw [128, 784] */
-	float *const t553 = (float *)(work_ + 10805504); /* add [128, 784] */
-	float *const t554 = (float *)(work_ + 10240256); /* act_grad [n, 128] */
-	float *const t555 = (float *)(work_ + 10371328); /* act_grad2 [n, 128] */
-	float *const t556 = (float *)(work_ + 10174720); /* add [n, 128] */
-	float *const t557 = (float *)(work_ + 10305792); /* dense [n, 32] */
-	float *const t558 = (float *)(work_ + 10322176); /* dense_dw [32, 128] */
-	float *const t559 = (float *)(work_ + 10158336); /* add [32, 128] */
-	float *const t560 = (float *)(work_ + 10240256); /* act_grad2 [n, 32] */
-	float *const t561 = (float *)(work_ + 10141952); /* add [n, 32] */
-	float *const t562 = (float *)(work_ + 10240256); /* sumsq_grad [n, 784] */
-	float *const t563 = (float *)(work_ + 9740544); /* dense [n, 128] */
-	float *const t564 = (float *)(work_ + 11206912); /* dense_dw [128, 784] */
-	float *const t565 = (float *)(work_ + 10240256); /* add [128, 784] */
-	float *const t566 = (float *)(work_ + 9675008); /* act_grad [n, 128] */
-	float *const t567 = (float *)(work_ + 9806080); /* act_grad2 [n, 128] */
-	float *const t568 = (float *)(work_ + 9609472); /* add [n, 128] */
-	float *const t569 = (float *)(work_ + 9740544); /* dense [n, 32] */
-	float *const t570 = (float *)(work_ + 9756928); /* dense_dw [32, 128] */
-	float *const t571 = (float *)(work_ + 9593088); /* add [32, 128] */
-	float *const t572 = (float *)(work_ + 9675008); /* act_grad2 [n, 32] */
-	float *const t573 = (float *)(work_ + 9576704); /* add [n, 32] */
-	float *const t574 = (float *)(work_ + 9675008); /* sumsq_grad [n, 784] */
-	float *const t575 = (float *)(work_ + 9175296); /* dense [n, 128] */
-	float *const t576 = (float *)(work_ + 10641664); /* dense_dw [128, 784] */
-	float *const t577 = (float *)(work_ + 9675008); /* add [128, 784] */
-	float *const t578 = (float *)(work_ + 9109760); /* act_grad [n, 128] */
-	float *const t579 = (float *)(work_ + 9240832); /* act_grad2 [n, 128] */
-	float *const t580 = (float *)(work_ + 9044224); /* add [n, 128] */
-	float *const t581 = (float *)(work_ + 9175296); /* dense [n, 32] */
-	float *const t582 = (float *)(work_ + 9191680); /* dense_dw [32, 128] */
-	float *const t583 = (float *)(work_ + 9027840); /* add [32, 128] */
-	float *const t584 = (float *)(work_ + 9109760); /* act_grad2 [n, 32] */
-	float *const t585 = (float *)(work_ + 9011456); /* add [n, 32] */
-	float *const t586 = (float *)(work_ + 9109760); /* sumsq_grad [n, 784] */
-	float *const t587 = (float *)(work_ + 8610048); /* dense [n, 128] */
-	float *const t588 = (float *)(work_ + 10076416); /* dense_dw [128, 784] */
-	float *const t589 = (float *)(work_ + 9109760); /* add [128, 784] */
-	float *const t590 = (float *)(work_ + 8544512); /* act_grad [n, 128] */
-	float *const t591 = (float *)(work_ + 8675584); /* act_grad2 [n, 128] */
-	float *const t592 = (float *)(work_ + 8478976); /* add [n, 128] */
-	float *const t593 = (float *)(work_ + 8610048); /* dense [n, 32] */
-	float *const t594 = (float *)(work_ + 8626432); /* dense_dw [32, 128] */
-	float *const t595 = (float *)(work_ + 8462592); /* add [32, 128] */
-	float *const t596 = (float *)(work_ + 8544512); /* act_grad2 [n, 32] */
-	float *const t597 = (float *)(work_ + 8446208); /* add [n, 32] */
-	float *const t598 = (float *)(work_ + 8544512); /* sumsq_grad [n, 784] */
-	float *const t599 = (float *)(work_ + 8044800); /* dense [n, 128] */
-	float *const t600 = (float *)(work_ + 9511168); /* dense_dw [128, 784] */
-	float *const t601 = (float *)(work_ + 8544512); /* add [128, 784] */
-	float *const t602 = (float *)(work_ + 7979264); /* act_grad [n, 128] */
-	float *const t603 = (float *)(work_ + 8110336); /* act_grad2 [n, 128] */
-	float *const t604 = (float *)(work_ + 7913728); /* add [n, 128] */
-	float *const t605 = (float *)(work_ + 8044800); /* dense [n, 32] */
-	float *const t606 = (float *)(work_ + 8061184); /* dense_dw [32, 128] */
-	float *const t607 = (float *)(work_ + 7897344); /* add [32, 128] */
-	float *const t608 = (float *)(work_ + 7979264); /* act_grad2 [n, 32] */
-	float *const t609 = (float *)(work_ + 7880960); /* add [n, 32] */
-	float *const t610 = (float *)(work_ + 7979264); /* sumsq_grad [n, 784] */
-	float *const t611 = (float *)(work_ + 7479552); /* dense [n, 128] */
-	float *const t612 = (float *)(work_ + 8945920); /* dense_dw [128, 784] */
-	float *const t613 = (float *)(work_ + 7979264); /* add [128, 784] */
-	float *const t614 = (float *)(work_ + 7414016); /* act_grad [n, 128] */
-	float *const t615 = (float *)(work_ + 7545088); /* act_grad2 [n, 128] */
-	float *const t616 = (float *)(work_ + 7348480); /* add [n, 128] */
-	float *const t617 = (float *)(work_ + 7479552); /* dense [n, 32] */
-	float *const t618 = (float *)(work_ + 7495936); /* dense_dw [32, 128] */
-	float *const t619 = (float *)(work_ + 7332096); /* add [32, 128] */
-	float *const t620 = (float *)(work_ + 7414016); /* act_grad2 [n, 32] */
-	float *const t621 = (float *)(work_ + 7315712); /* add [n, 32] */
-	float *const t622 = (float *)(work_ + 7414016); /* sumsq_grad [n, 784] */
-	float *const t623 = (float *)(work_ + 6914304); /* dense [n, 128] */
-	float *const t624 = (float *)(work_ + 8380672); /* dense_dw [128, 784] */
-	float *const t625 = (float *)(work_ + 7414016); /* add [128, 784] */
-	float *const t626 = (float *)(work_ + 6848768); /* act_grad [n, 128] */
-	float *const t627 = (float *)(work_ + 6979840); /* act_grad2 [n, 128] */
-	float *const t628 = (float *)(work_ + 6783232); /* add [n, 128] */
-	float *const t629 = (float *)(work_ + 6914304); /* dense [n, 32] */
-	float *const t630 = (float *)(work_ + 6930688); /* dense_dw [32, 128] */
-	float *const t631 = (float *)(work_ + 6766848); /* add [32, 128] */
-	float *const t632 = (float *)(work_ + 6848768); /* act_grad2 [n, 32] */
-	float *const t633 = (float *)(work_ + 6750464); /* add [n, 32] */
-	float *const t634 = (float *)(work_ + 6848768); /* sumsq_grad [n, 784] */
-	float *const t635 = (float *)(work_ + 6349056); /* dense [n, 128] */
-	float *const t636 = (float *)(work_ + 7815424); /* dense_dw [128, 784] */
-	float *const t637 = (float *)(work_ + 6848768); /* add [128, 784] */
-	float *const t638 = (float *)(work_ + 6283520); /* act_grad [n, 128] */
-	float *const t639 = (float *)(work_ + 6414592); /* act_grad2 [n, 128] */
-	float *const t640 = (float *)(work_ + 6217984); /* add [n, 128] */
-	float *const t641 = (float *)(work_ + 6349056); /* dense [n, 32] */
-	float *const t642 = (float *)(work_ + 6365440); /* dense_dw [32, 128] */
-	float *const t643 = (float *)(work_ + 6201600); /* add [32, 128] */
-	float *const t644 = (float *)(work_ + 6283520); /* act_grad2 [n, 32] */
-	float *const t645 = (float *)(work_ + 6185216); /* add [n, 32] */
-	float *const t646 = (float *)(work_ + 6283520); /* sumsq_grad [n, 784] */
-	float *const t647 = (float *)(work_ + 5783808); /* dense [n, 128] */
-	float *const t648 = (float *)(work_ + 7250176); /* dense_dw [128, 784] */
-	float *const t649 = (float *)(work_ + 6283520); /* add [128, 784] */
-	float *const t650 = (float *)(work_ + 5718272); /* act_grad [n, 128] */
-	float *const t651 = (float *)(work_ + 5849344); /* act_grad2 [n, 128] */
-	float *const t652 = (float *)(work_ + 5652736); /* add [n, 128] */
-	float *const t653 = (float *)(work_ + 5783808); /* dense [n, 32] */
-	float *const t654 = (float *)(work_ + 5800192); /* dense_dw [32, 128] */
-	float *const t655 = (float *)(work_ + 5636352); /* add [32, 128] */
-	float *const t656 = (float *)(work_ + 5718272); /* act_grad2 [n, 32] */
-	float *const t657 = (float *)(work_ + 5619968); /* add [n, 32] */
-	float *const t658 = (float *)(work_ + 5718272); /* sumsq_grad [n, 784] */
-	float *const t659 = (float *)(work_ + 5218560); /* dense [n, 128] */
-	float *const t660 = (float *)(work_ + 6684928); /* dense_dw [128, 784] */
-	float *const t661 = (float *)(work_ + 5718272); /* add [128, 784] */
-	float *const t662 = (float *)(work_ + 5153024); /* act_grad [n, 128] */
-	float *const t663 = (float *)(work_ + 5284096); /* act_grad2 [n, 128] */
-	float *const t664 = (float *)(work_ + 5087488); /* add [n, 128] */
-	float *const t665 = (float *)(work_ + 5218560); /* dense [n, 32] */
-	float *const t666 = (float *)(work_ + 5234944); /* dense_dw [32, 128] */
-	float *const t667 = (float *)(work_ + 5071104); /* add [32, 128] */
-	float *const t668 = (float *)(work_ + 5153024); /* act_grad2 [n, 32] */
-	float *const t669 = (float *)(work_ + 5054720); /* add [n, 32] */
-	float *const t670 = (float *)(work_ + 5153024); /* sumsq_grad [n, 784] */
-	float *const t671 = (float *)(work_ + 4653312); /* dense [n, 128] */
-	float *const t672 = (float *)(work_ + 6119680); /* dense_dw [128, 784] */
-	float *const t673 = (float *)(work_ + 5153024); /* add [128, 784] */
-	float *const t674 = (float *)(work_ + 4587776); /* act_grad [n, 128] */
-	float *const t675 = (float *)(work_ + 4718848); /* act_grad2 [n, 128] */
-	float *const t676 = (float *)(work_ + 4522240); /* add [n, 128] */
-	float *const t677 = (float *)(work_ + 4653312); /* dense [n, 32] */
-	float *const t678 = (float *)(work_ + 4669696); /* dense_dw [32, 128] */
-	float *const t679 = (float *)(work_ + 4505856); /* add [32, 128] */
-	float *const t680 = (float *)(work_ + 4587776); /* act_grad2 [n, 32] */
-	float *const t681 = (float *)(work_ + 4489472); /* add [n, 32] */
-	float *const t682 = (float *)(work_ + 4587776); /* sumsq_grad [n, 784] */
-	float *const t683 = (float *)(work_ + 4088064); /* dense [n, 128] */
-	float *const t684 = (float *)(work_ + 5554432); /* dense_dw [128, 784] */
-	float *const t685 = (float *)(work_ + 4587776); /* add [128, 784] */
-	float *const t686 = (float *)(work_ + 4022528); /* act_grad [n, 128] */
-	float *const t687 = (float *)(work_ + 4153600); /* act_grad2 [n, 128] */
-	float *const t688 = (float *)(work_ + 3956992); /* add [n, 128] */
-	float *const t689 = (float *)(work_ + 4088064); /* dense [n, 32] */
-	float *const t690 = (float *)(work_ + 4104448); /* dense_dw [32, 128] */
-	float *const t691 = (float *)(work_ + 3940608); /* add [32, 128] */
-	float *const t692 = (float *)(work_ + 4022528); /* act_grad2 [n, 32] */
-	float *const t693 = (float *)(work_ + 3924224); /* add [n, 32] */
-	float *const t694 = (float *)(work_ + 4022528); /* sumsq_grad [n, 784] */
-	float *const t695 = (float *)(work_ + 3522816); /* dense [n, 128] */
-	float *const t696 = (float *)(work_ + 4989184); /* dense_dw [128, 784] */
-	float *const t697 = (float *)(work_ + 4022528); /* add [128, 784] */
-	float *const t698 = (float *)(work_ + 3457280); /* act_grad [n, 128] */
-	float *const t699 = (float *)(work_ + 3588352); /* act_grad2 [n, 128] */
-	float *const t700 = (float *)(work_ + 3391744); /* add [n, 128] */
-	float *const t701 = (float *)(work_ + 3522816); /* dense [n, 32] */
-	float *const t702 = (float *)(work_ + 3539200); /* dense_dw [32, 128] */
-	float *const t703 = (float *)(work_ + 3375360); /* add [32, 128] */
-	float *const t704 = (float *)(work_ + 3457280); /* act_grad2 [n, 32] */
-	float *const t705 = (float *)(work_ + 3358976); /* add [n, 32] */
-	float *const t706 = (float *)(work_ + 3457280); /* sumsq_grad [n, 784] */
-	float *const t707 = (float *)(work_ + 2957568); /* dense [n, 128] */
-	float *const t708 = (float *)(work_ + 4423936); /* dense_dw [128, 784] */
-	float *const t709 = (float *)(work_ + 3457280); /* add [128, 784] */
-	float *const t710 = (float *)(work_ + 2892032); /* act_grad [n, 128] */
-	float *const t711 = (float *)(work_ + 3023104); /* act_grad2 [n, 128] */
-	float *const t712 = (float *)(work_ + 2826496); /* add [n, 128] */
-	float *const t713 = (float *)(work_ + 2957568); /* dense [n, 32] */
-	float *const t714 = (float *)(work_ + 2973952); /* dense_dw [32, 128] */
-	float *const t715 = (float *)(work_ + 2810112); /* add [32, 128] */
-	float *const t716 = (float *)(work_ + 2892032); /* act_grad2 [n, 32] */
-	float *const t717 = (float *)(work_ + 2793728); /* add [n, 32] */
-	float *const t718 = (float *)(work_ + 2892032); /* sumsq_grad [n, 784] */
-	float *const t719 = (float *)(work_ + 2392320); /* dense [n, 128] */
-	float *const t720 = (float *)(work_ + 3858688); /* dense_dw [128, 784] */
-	float *const t721 = (float *)(work_ + 2892032); /* add [128, 784] */
-	float *const t722 = (float *)(work_ + 2326784); /* act_grad [n, 128] */
-	float *const t723 = (float *)(work_ + 2457856); /* act_grad2 [n, 128] */
-	float *const t724 = (float *)(work_ + 2261248); /* add [n, 128] */
-	float *const t725 = (float *)(work_ + 2392320); /* dense [n, 32] */
-	float *const t726 = (float *)(work_ + 2408704); /* dense_dw [32, 128] */
-	float *const t727 = (float *)(work_ + 2244864); /* add [32, 128] */
-	float *const t728 = (float *)(work_ + 2326784); /* act_grad2 [n, 32] */
-	float *const t729 = (float *)(work_ + 2228416); /* add [n, 32] */
-	float *const t730 = (float *)(work_ + 2326784); /* sumsq_grad [n, 784] */
-	float *const t731 = (float *)(work_ + 1826944); /* dense [n, 128] */
-	float *const t732 = (float *)(work_ + 3293440); /* dense_dw [128, 784] */
-	float *const t733 = (float *)(work_ + 2326784); /* add [128, 784] */
-	float *const t734 = (float *)(work_ + 1761408); /* act_grad [n, 128] */
-	float *const t735 = (float *)(work_ + 1892480); /* act_grad2 [n, 128] */
-	float *const t736 = (float *)(work_ + 1695872); /* add [n, 128] */
-	float *const t737 = (float *)(work_ + 1826944); /* dense [n, 32] */
-	float *const t738 = (float *)(work_ + 1843328); /* dense_dw [32, 128] */
-	float *const t739 = (float *)(work_ + 1679488); /* add [32, 128] */
-	float *const t740 = (float *)(work_ + 1761408); /* act_grad2 [n, 32] */
-	float *const t741 = (float *)(work_ + 1663104); /* add [n, 32] */
-	float *const t742 = (float *)(work_ + 1761408); /* sumsq_grad [n, 784] */
-	float *const t743 = (float *)(work_ + 1261632); /* dense [n, 128] */
-	float *const t744 = (float *)(work_ + 2728192); /* dense_dw [128, 784] */
-	float *const t745 = (float *)(work_ + 1761408); /* add [128, 784] */
-	float *const t746 = (float *)(work_ + 1196096); /* act_grad [n, 128] */
-	float *const t747 = (float *)(work_ + 1327168); /* act_grad2 [n, 128] */
-	float *const t748 = (float *)(work_ + 1130560); /* add [n, 128] */
-	float *const t749 = (float *)(work_ + 1261632); /* dense [n, 32] */
-	float *const t750 = (float *)(work_ + 1278016); /* dense_dw [32, 128] */
-	float *const t751 = (float *)(work_ + 1114176); /* add [32, 128] */
-	float *const t752 = (float *)(work_ + 1196096); /* act_grad2 [n, 32] */
-	float *const t753 = (float *)(work_ + 1097792); /* add [n, 32] */
-	float *const t754 = (float *)(work_ + 1196096); /* mse_grad [n, 784] */
-	float *const t755 = (float *)(work_ + 2162816); /* act_grad [n, 784] */
-	float *const t756 = (float *)(work_ + 294912); /* dense_dx [n, 128] */
-	float *const t757 = (float *)(work_ + 1196096); /* dense_dw [784, 128] */
-	float *const t758 = (float *)(work_ + 360448); /* sum_batch [784] */
-	float *const t759 = (float *)(work_ + 363584); /* act_grad [n, 128] */
-	float *const t760 = (float *)(work_ + 163840); /* dense_dx [n, 32] */
-	float *const t761 = (float *)(work_ + 180224); /* dense_dw [128, 32] */
-	float *const t762 = (float *)(work_ + 196608); /* sum_batch [128] */
-	float *const t763 = (float *)(work_ + 197120); /* act_grad [n, 32] */
-	float *const t764 = (float *)(work_ + 131072); /* add [n, 32] */
-	float *const t765 = (float *)(work_ + 197120); /* dense_dx [n, 128] */
-	float *const t766 = (float *)(work_ + 163840); /* dense_dw [32, 128] */
-	float *const t767 = (float *)(work_ + 262656); /* add [32, 128] */
-	float *const t768 = (float *)(work_ + 163840); /* sum_batch [32] */
-	float *const t769 = (float *)(work_ + 279040); /* act_grad [n, 128] */
-	float *const t770 = (float *)(work_ + 0); /* add [n, 128] */
-	float *const t771 = (float *)(work_ + 2162816); /* dense_dw [128, 784] */
-	float *const t772 = (float *)(work_ + 2564224); /* add [128, 784] */
-	float *const t773 = (float *)(work_ + 65536); /* sum_batch [128] */
+	float *const t15 = (float *)(work_ + 262144); /* dense [n, 784] */
+	float *const t16 = (float *)(work_ + 663552); /* sigmoid [n, 784] */
+	float *const t17 = (float *)(work_ + 0); /* mse [] */
+	float *const t18 = (float *)(work_ + 32768); /* basis [n, 32] */
+	float *const t19 = (float *)(work_ + 49152); /* act_grad [n, 32] */
+	float *const t20 = (float *)(work_ + 131072); /* dense_dx [n, 128] */
+	float *const t23 = (float *)(work_ + 262144); /* act_grad [n, 128] */
+	float *const t24 = (float *)(work_ + 1064960); /* dense_dx [n, 784] */
+	float *const t27 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t28 = (float *)(work_ + 327680); /* basis [n, 32] */
+	float *const t29 = (float *)(work_ + 344064); /* act_grad [n, 32] */
+	float *const t30 = (float *)(work_ + 360448); /* dense_dx [n, 128] */
+	float *const t33 = (float *)(work_ + 425984); /* act_grad [n, 128] */
+	float *const t34 = (float *)(work_ + 1466368); /* dense_dx [n, 784] */
+	float *const t37 = (float *)(work_ + 128); /* sumsq [] */
+	float *const t38 = (float *)(work_ + 192); /* add [] */
+	float *const t39 = (float *)(work_ + 491520); /* basis [n, 32] */
+	float *const t40 = (float *)(work_ + 507904); /* act_grad [n, 32] */
+	float *const t41 = (float *)(work_ + 524288); /* dense_dx [n, 128] */
+	float *const t44 = (float *)(work_ + 589824); /* act_grad [n, 128] */
+	float *const t45 = (float *)(work_ + 1867776); /* dense_dx [n, 784] */
+	float *const t48 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t49 = (float *)(work_ + 128); /* add [] */
+	float *const t50 = (float *)(work_ + 2269184); /* basis [n, 32] */
+	float *const t51 = (float *)(work_ + 2285568); /* act_grad [n, 32] */
+	float *const t52 = (float *)(work_ + 2301952); /* dense_dx [n, 128] */
+	float *const t55 = (float *)(work_ + 2367488); /* act_grad [n, 128] */
+	float *const t56 = (float *)(work_ + 2433024); /* dense_dx [n, 784] */
+	float *const t59 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t60 = (float *)(work_ + 192); /* add [] */
+	float *const t61 = (float *)(work_ + 2834432); /* basis [n, 32] */
+	float *const t62 = (float *)(work_ + 2850816); /* act_grad [n, 32] */
+	float *const t63 = (float *)(work_ + 2867200); /* dense_dx [n, 128] */
+	float *const t66 = (float *)(work_ + 2932736); /* act_grad [n, 128] */
+	float *const t67 = (float *)(work_ + 2998272); /* dense_dx [n, 784] */
+	float *const t70 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t71 = (float *)(work_ + 128); /* add [] */
+	float *const t72 = (float *)(work_ + 3399680); /* basis [n, 32] */
+	float *const t73 = (float *)(work_ + 3416064); /* act_grad [n, 32] */
+	float *const t74 = (float *)(work_ + 3432448); /* dense_dx [n, 128] */
+	float *const t77 = (float *)(work_ + 3497984); /* act_grad [n, 128] */
+	float *const t78 = (float *)(work_ + 3563520); /* dense_dx [n, 784] */
+	float *const t81 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t82 = (float *)(work_ + 192); /* add [] */
+	float *const t83 = (float *)(work_ + 3964928); /* basis [n, 32] */
+	float *const t84 = (float *)(work_ + 3981312); /* act_grad [n, 32] */
+	float *const t85 = (float *)(work_ + 3997696); /* dense_dx [n, 128] */
+	float *const t88 = (float *)(work_ + 4063232); /* act_grad [n, 128] */
+	float *const t89 = (float *)(work_ + 4128768); /* dense_dx [n, 784] */
+	float *const t92 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t93 = (float *)(work_ + 128); /* add [] */
+	float *const t94 = (float *)(work_ + 4530176); /* basis [n, 32] */
+	float *const t95 = (float *)(work_ + 4546560); /* act_grad [n, 32] */
+	float *const t96 = (float *)(work_ + 4562944); /* dense_dx [n, 128] */
+	float *const t99 = (float *)(work_ + 4628480); /* act_grad [n, 128] */
+	float *const t100 = (float *)(work_ + 4694016); /* dense_dx [n, 784] */
+	float *const t103 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t104 = (float *)(work_ + 192); /* add [] */
+	float *const t105 = (float *)(work_ + 5095424); /* basis [n, 32] */
+	float *const t106 = (float *)(work_ + 5111808); /* act_grad [n, 32] */
+	float *const t107 = (float *)(work_ + 5128192); /* dense_dx [n, 128] */
+	float *const t110 = (float *)(work_ + 5193728); /* act_grad [n, 128] */
+	float *const t111 = (float *)(work_ + 5259264); /* dense_dx [n, 784] */
+	float *const t114 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t115 = (float *)(work_ + 128); /* add [] */
+	float *const t116 = (float *)(work_ + 5660672); /* basis [n, 32] */
+	float *const t117 = (float *)(work_ + 5677056); /* act_grad [n, 32] */
+	float *const t118 = (float *)(work_ + 5693440); /* dense_dx [n, 128] */
+	float *const t121 = (float *)(work_ + 5758976); /* act_grad [n, 128] */
+	float *const t122 = (float *)(work_ + 5824512); /* dense_dx [n, 784] */
+	float *const t125 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t126 = (float *)(work_ + 192); /* add [] */
+	float *const t127 = (float *)(work_ + 6225920); /* basis [n, 32] */
+	float *const t128 = (float *)(work_ + 6242304); /* act_grad [n, 32] */
+	float *const t129 = (float *)(work_ + 6258688); /* dense_dx [n, 128] */
+	float *const t132 = (float *)(work_ + 6324224); /* act_grad [n, 128] */
+	float *const t133 = (float *)(work_ + 6389760); /* dense_dx [n, 784] */
+	float *const t136 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t137 = (float *)(work_ + 128); /* add [] */
+	float *const t138 = (float *)(work_ + 6791168); /* basis [n, 32] */
+	float *const t139 = (float *)(work_ + 6807552); /* act_grad [n, 32] */
+	float *const t140 = (float *)(work_ + 6823936); /* dense_dx [n, 128] */
+	float *const t143 = (float *)(work_ + 6889472); /* act_grad [n, 128] */
+	float *const t144 = (float *)(work_ + 6955008); /* dense_dx [n, 784] */
+	float *const t147 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t148 = (float *)(work_ + 192); /* add [] */
+	float *const t149 = (float *)(work_ + 7356416); /* basis [n, 32] */
+	float *const t150 = (float *)(work_ + 7372800); /* act_grad [n, 32] */
+	float *const t151 = (float *)(work_ + 7389184); /* dense_dx [n, 128] */
+	float *const t154 = (float *)(work_ + 7454720); /* act_grad [n, 128] */
+	float *const t155 = (float *)(work_ + 7520256); /* dense_dx [n, 784] */
+	float *const t158 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t159 = (float *)(work_ + 128); /* add [] */
+	float *const t160 = (float *)(work_ + 7921664); /* basis [n, 32] */
+	float *const t161 = (float *)(work_ + 7938048); /* act_grad [n, 32] */
+	float *const t162 = (float *)(work_ + 7954432); /* dense_dx [n, 128] */
+	float *const t165 = (float *)(work_ + 8019968); /* act_grad [n, 128] */
+	float *const t166 = (float *)(work_ + 8085504); /* dense_dx [n, 784] */
+	float *const t169 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t170 = (float *)(work_ + 192); /* add [] */
+	float *const t171 = (float *)(work_ + 8486912); /* basis [n, 32] */
+	float *const t172 = (float *)(work_ + 8503296); /* act_grad [n, 32] */
+	float *const t173 = (float *)(work_ + 8519680); /* dense_dx [n, 128] */
+	float *const t176 = (float *)(work_ + 8585216); /* act_grad [n, 128] */
+	float *const t177 = (float *)(work_ + 8650752); /* dense_dx [n, 784] */
+	float *const t180 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t181 = (float *)(work_ + 128); /* add [] */
+	float *const t182 = (float *)(work_ + 9052160); /* basis [n, 32] */
+	float *const t183 = (float *)(work_ + 9068544); /* act_grad [n, 32] */
+	float *const t184 = (float *)(work_ + 9084928); /* dense_dx [n, 128] */
+	float *const t187 = (float *)(work_ + 9150464); /* act_grad [n, 128] */
+	float *const t188 = (float *)(work_ + 9216000); /* dense_dx [n, 784] */
+	float *const t191 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t192 = (float *)(work_ + 192); /* add [] */
+	float *const t193 = (float *)(work_ + 9617408); /* basis [n, 32] */
+	float *const t194 = (float *)(work_ + 9633792); /* act_grad [n, 32] */
+	float *const t195 = (float *)(work_ + 9650176); /* dense_dx [n, 128] */
+	float *const t198 = (float *)(work_ + 9715712); /* act_grad [n, 128] */
+	float *const t199 = (float *)(work_ + 9781248); /* dense_dx [n, 784] */
+	float *const t202 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t203 = (float *)(work_ + 128); /* add [] */
+	float *const t204 = (float *)(work_ + 10182656); /* basis [n, 32] */
+	float *const t205 = (float *)(work_ + 10199040); /* act_grad [n, 32] */
+	float *const t206 = (float *)(work_ + 10215424); /* dense_dx [n, 128] */
+	float *const t209 = (float *)(work_ + 10280960); /* act_grad [n, 128] */
+	float *const t210 = (float *)(work_ + 10346496); /* dense_dx [n, 784] */
+	float *const t213 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t214 = (float *)(work_ + 192); /* add [] */
+	float *const t215 = (float *)(work_ + 10747904); /* basis [n, 32] */
+	float *const t216 = (float *)(work_ + 10764288); /* act_grad [n, 32] */
+	float *const t217 = (float *)(work_ + 10780672); /* dense_dx [n, 128] */
+	float *const t220 = (float *)(work_ + 10846208); /* act_grad [n, 128] */
+	float *const t221 = (float *)(work_ + 10911744); /* dense_dx [n, 784] */
+	float *const t224 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t225 = (float *)(work_ + 128); /* add [] */
+	float *const t226 = (float *)(work_ + 11313152); /* basis [n, 32] */
+	float *const t227 = (float *)(work_ + 11329536); /* act_grad [n, 32] */
+	float *const t228 = (float *)(work_ + 11345920); /* dense_dx [n, 128] */
+	float *const t231 = (float *)(work_ + 11411456); /* act_grad [n, 128] */
+	float *const t232 = (float *)(work_ + 11476992); /* dense_dx [n, 784] */
+	float *const t235 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t236 = (float *)(work_ + 192); /* add [] */
+	float *const t237 = (float *)(work_ + 11878400); /* basis [n, 32] */
+	float *const t238 = (float *)(work_ + 11894784); /* act_grad [n, 32] */
+	float *const t239 = (float *)(work_ + 11911168); /* dense_dx [n, 128] */
+	float *const t242 = (float *)(work_ + 11976704); /* act_grad [n, 128] */
+	float *const t243 = (float *)(work_ + 12042240); /* dense_dx [n, 784] */
+	float *const t246 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t247 = (float *)(work_ + 128); /* add [] */
+	float *const t248 = (float *)(work_ + 12443648); /* basis [n, 32] */
+	float *const t249 = (float *)(work_ + 12460032); /* act_grad [n, 32] */
+	float *const t250 = (float *)(work_ + 12476416); /* dense_dx [n, 128] */
+	float *const t253 = (float *)(work_ + 12541952); /* act_grad [n, 128] */
+	float *const t254 = (float *)(work_ + 12607488); /* dense_dx [n, 784] */
+	float *const t257 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t258 = (float *)(work_ + 192); /* add [] */
+	float *const t259 = (float *)(work_ + 13008896); /* basis [n, 32] */
+	float *const t260 = (float *)(work_ + 13025280); /* act_grad [n, 32] */
+	float *const t261 = (float *)(work_ + 13041664); /* dense_dx [n, 128] */
+	float *const t264 = (float *)(work_ + 13107200); /* act_grad [n, 128] */
+	float *const t265 = (float *)(work_ + 13172736); /* dense_dx [n, 784] */
+	float *const t268 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t269 = (float *)(work_ + 128); /* add [] */
+	float *const t270 = (float *)(work_ + 13574144); /* basis [n, 32] */
+	float *const t271 = (float *)(work_ + 13590528); /* act_grad [n, 32] */
+	float *const t272 = (float *)(work_ + 13606912); /* dense_dx [n, 128] */
+	float *const t275 = (float *)(work_ + 13672448); /* act_grad [n, 128] */
+	float *const t276 = (float *)(work_ + 13737984); /* dense_dx [n, 784] */
+	float *const t279 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t280 = (float *)(work_ + 192); /* add [] */
+	float *const t281 = (float *)(work_ + 14139392); /* basis [n, 32] */
+	float *const t282 = (float *)(work_ + 14155776); /* act_grad [n, 32] */
+	float *const t283 = (float *)(work_ + 14172160); /* dense_dx [n, 128] */
+	float *const t286 = (float *)(work_ + 14237696); /* act_grad [n, 128] */
+	float *const t287 = (float *)(work_ + 14303232); /* dense_dx [n, 784] */
+	float *const t290 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t291 = (float *)(work_ + 128); /* add [] */
+	float *const t292 = (float *)(work_ + 14704640); /* basis [n, 32] */
+	float *const t293 = (float *)(work_ + 14721024); /* act_grad [n, 32] */
+	float *const t294 = (float *)(work_ + 14737408); /* dense_dx [n, 128] */
+	float *const t297 = (float *)(work_ + 14802944); /* act_grad [n, 128] */
+	float *const t298 = (float *)(work_ + 14868480); /* dense_dx [n, 784] */
+	float *const t301 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t302 = (float *)(work_ + 192); /* add [] */
+	float *const t303 = (float *)(work_ + 15269888); /* basis [n, 32] */
+	float *const t304 = (float *)(work_ + 15286272); /* act_grad [n, 32] */
+	float *const t305 = (float *)(work_ + 15302656); /* dense_dx [n, 128] */
+	float *const t308 = (float *)(work_ + 15368192); /* act_grad [n, 128] */
+	float *const t309 = (float *)(work_ + 15433728); /* dense_dx [n, 784] */
+	float *const t312 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t313 = (float *)(work_ + 128); /* add [] */
+	float *const t314 = (float *)(work_ + 15835136); /* basis [n, 32] */
+	float *const t315 = (float *)(work_ + 15851520); /* act_grad [n, 32] */
+	float *const t316 = (float *)(work_ + 15867904); /* dense_dx [n, 128] */
+	float *const t319 = (float *)(work_ + 15933440); /* act_grad [n, 128] */
+	float *const t320 = (float *)(work_ + 15998976); /* dense_dx [n, 784] */
+	float *const t323 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t324 = (float *)(work_ + 192); /* add [] */
+	float *const t325 = (float *)(work_ + 16400384); /* basis [n, 32] */
+	float *const t326 = (float *)(work_ + 16416768); /* act_grad [n, 32] */
+	float *const t327 = (float *)(work_ + 16433152); /* dense_dx [n, 128] */
+	float *const t330 = (float *)(work_ + 16498688); /* act_grad [n, 128] */
+	float *const t331 = (float *)(work_ + 16564224); /* dense_dx [n, 784] */
+	float *const t334 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t335 = (float *)(work_ + 128); /* add [] */
+	float *const t336 = (float *)(work_ + 16965632); /* basis [n, 32] */
+	float *const t337 = (float *)(work_ + 16982016); /* act_grad [n, 32] */
+	float *const t338 = (float *)(work_ + 16998400); /* dense_dx [n, 128] */
+	float *const t341 = (float *)(work_ + 17063936); /* act_grad [n, 128] */
+	float *const t342 = (float *)(work_ + 17129472); /* dense_dx [n, 784] */
+	float *const t345 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t346 = (float *)(work_ + 192); /* add [] */
+	float *const t347 = (float *)(work_ + 17530880); /* basis [n, 32] */
+	float *const t348 = (float *)(work_ + 17547264); /* act_grad [n, 32] */
+	float *const t349 = (float *)(work_ + 17563648); /* dense_dx [n, 128] */
+	float *const t352 = (float *)(work_ + 17629184); /* act_grad [n, 128] */
+	float *const t353 = (float *)(work_ + 17694720); /* dense_dx [n, 784] */
+	float *const t356 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t357 = (float *)(work_ + 128); /* add [] */
+	float *const t358 = (float *)(work_ + 18096128); /* basis [n, 32] */
+	float *const t359 = (float *)(work_ + 18112512); /* act_grad [n, 32] */
+	float *const t360 = (float *)(work_ + 18128896); /* dense_dx [n, 128] */
+	float *const t363 = (float *)(work_ + 18194432); /* act_grad [n, 128] */
+	float *const t364 = (float *)(work_ + 18259968); /* dense_dx [n, 784] */
+	float *const t367 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t368 = (float *)(work_ + 192); /* add [] */
+	float *const t369 = (float *)(work_ + 64); /* contractive [] */
+	float *const t370 = (float *)(work_ + 128); /* scale [] */
+	float *const t371 = (float *)(work_ + 64); /* add [] */
+	float *const t372 = (float *)(work_ + 0); /* constant [] */
+	float *const t373 = (float *)(work_ + 128); /* scale [] */
+	float *const t374 = (float *)(work_ + 18661376); /* sumsq_grad [n, 784] */
+	float *const t375 = (float *)(work_ + 18259968); /* dense [n, 128] */
+	float *const t376 = (float *)(work_ + 19062784); /* dense_dw [128, 784] */
+	float *const t377 = (float *)(work_ + 18194432); /* act_grad [n, 128] */
+	float *const t378 = (float *)(work_ + 18325504); /* act_grad2 [n, 128] */
+	float *const t379 = (float *)(work_ + 18128896); /* dense [n, 32] */
+	float *const t380 = (float *)(work_ + 18145280); /* dense_dw [32, 128] */
+	float *const t381 = (float *)(work_ + 18112512); /* act_grad2 [n, 32] */
+	float *const t382 = (float *)(work_ + 18391040); /* sumsq_grad [n, 784] */
+	float *const t383 = (float *)(work_ + 17694720); /* dense [n, 128] */
+	float *const t384 = (float *)(work_ + 19464192); /* dense_dw [128, 784] */
+	float *const t385 = (float *)(work_ + 18391040); /* add [128, 784] */
+	float *const t386 = (float *)(work_ + 17629184); /* act_grad [n, 128] */
+	float *const t387 = (float *)(work_ + 17760256); /* act_grad2 [n, 128] */
+	float *const t388 = (float *)(work_ + 17563648); /* add [n, 128] */
+	float *const t389 = (float *)(work_ + 17694720); /* dense [n, 32] */
+	float *const t390 = (float *)(work_ + 17711104); /* dense_dw [32, 128] */
+	float *const t391 = (float *)(work_ + 17547264); /* add [32, 128] */
+	float *const t392 = (float *)(work_ + 17629184); /* act_grad2 [n, 32] */
+	float *const t393 = (float *)(work_ + 17530880); /* add [n, 32] */
+	float *const t394 = (float *)(work_ + 17629184); /* sumsq_grad [n, 784] */
+	float *const t395 = (float *)(work_ + 17129472); /* dense [n, 128] */
+	float *const t396 = (float *)(work_ + 18792448); /* dense_dw [128, 784] */
+	float *const t397 = (float *)(work_ + 17629184); /* add [128, 784] */
+	float *const t398 = (float *)(work_ + 17063936); /* act_grad [n, 128] */
+	float *const t399 = (float *)(work_ + 17195008); /* act_grad2 [n, 128] */
+	float *const t400 = (float *)(work_ + 16998400); /* add [n, 128] */
+	float *const t401 = (float *)(work_ + 17129472); /* dense [n, 32] */
+	float *const t402 = (float *)(work_ + 17145856); /* dense_dw [32, 128] */
+	float *const t403 = (float *)(work_ + 16982016); /* add [32, 128] */
+	float *const t404 = (float *)(work_ + 17063936); /* act_grad2 [n, 32] */
+	float *const t405 = (float *)(work_ + 16965632); /* add [n, 32] */
+	float *const t406 = (float *)(work_ + 17063936); /* sumsq_grad [n, 784] */
+	float *const t407 = (float *)(work_ + 16564224); /* dense [n, 128] */
+	float *const t408 = (float *)(work_ + 18030592); /* dense_dw [128, 784] */
+	float *const t409 = (float *)(work_ + 17063936); /* add [128, 784] */
+	float *const t410 = (float *)(work_ + 16498688); /* act_grad [n, 128] */
+	float *const t411 = (float *)(work_ + 16629760); /* act_grad2 [n, 128] */
+	float *const t412 = (float *)(work_ + 16433152); /* add [n, 128] */
+	float *const t413 = (float *)(work_ + 16564224); /* dense [n, 32] */
+	float *const t414 = (float *)(work_ + 16580608); /* dense_dw [32, 128] */
+	float *const t415 = (float *)(work_ + 16416768); /* add [32, 128] */
+	float *const t416 = (float *)(work_ + 16498688); /* act_grad2 [n, 32] */
+	float *const t417 = (float *)(work_ + 16400384); /* add [n, 32] */
+	float *const t418 = (float *)(work_ + 16498688); /* sumsq_grad [n, 784] */
+	float *const t419 = (float *)(work_ + 15998976); /* dense [n, 128] */
+	float *const t420 = (float *)(work_ + 17465344); /* dense_dw [128, 784] */
+	float *const t421 = (float *)(work_ + 16498688); /* add [128, 784] */
+	float *const t422 = (float *)(work_ + 15933440); /* act_grad [n, 128] */
+	float *const t423 = (float *)(work_ + 16064512); /* act_grad2 [n, 128] */
+	float *const t424 = (float *)(work_ + 15867904); /* add [n, 128] */
+	float *const t425 = (float *)(work_ + 15998976); /* dense [n, 32] */
+	float *const t426 = (float *)(work_ + 16015360); /* dense_dw [32, 128] */
+	float *const t427 = (float *)(work_ + 15851520); /* add [32, 128] */
+	float *const t428 = (float *)(work_ + 15933440); /* act_grad2 [n, 32] */
+	float *const t429 = (float *)(work_ + 15835136); /* add [n, 32] */
+	float *const t430 = (float *)(work_ + 15933440); /* sumsq_grad [n, 784] */
+	float *const t431 = (float *)(work_ + 15433728); /* dense [n, 128] */
+	float *const t432 = (float *)(work_ + 16900096); /* dense_dw [128, 784] */
+	float *const t433 = (float *)(work_ + 15933440); /* add [128, 784] */
+	float *const t434 = (float *)(work_ + 15368192); /* act_grad [n, 128] */
+	float *const t435 = (float *)(work_ + 15499264); /* act_grad2 [n, 128] */
+	float *const t436 = (float *)(work_ + 15302656); /* add [n, 128] */
+	float *const t437 = (float *)(work_ + 15433728); /* dense [n, 32] */
+	float *const t438 = (float *)(work_ + 15450112); /* dense_dw [32, 128] */
+	float *const t439 = (float *)(work_ + 15286272); /* add [32, 128] */
+	float *const t440 = (float *)(work_ + 15368192); /* act_grad2 [n, 32] */
+	float *const t441 = (float *)(work_ + 15269888); /* add [n, 32] */
+	float *const t442 = (float *)(work_ + 15368192); /* sumsq_grad [n, 784] */
+	float *const t443 = (float *)(work_ + 14868480); /* dense [n, 128] */
+	float *const t444 = (float *)(work_ + 16334848); /* dense_dw [128, 784] */
+	float *const t445 = (float *)(work_ + 15368192); /* add [128, 784] */
+	float *const t446 = (float *)(work_ + 14802944); /* act_grad [n, 128] */
+	float *const t447 = (float *)(work_ + 14934016); /* act_grad2 [n, 128] */
+	float *const t448 = (float *)(work_ + 14737408); /* add [n, 128] */
+	float *const t449 = (float *)(work_ + 14868480); /* dense [n, 32] */
+	float *const t450 = (float *)(work_ + 14884864); /* dense_dw [32, 128] */
+	float *const t451 = (float *)(work_ + 14721024); /* add [32, 128] */
+	float *const t452 = (float *)(work_ + 14802944); /* act_grad2 [n, 32] */
+	float *const t453 = (float *)(work_ + 14704640); /* add [n, 32] */
+	float *const t454 = (float *)(work_ + 14802944); /* sumsq_grad [n, 784] */
+	float *const t455 = (float *)(work_ + 14303232); /* dense [n, 128] */
+	float *const t456 = (float *)(work_ + 15769600); /* dense_dw [128, 784] */
+	float *const t457 = (float *)(work_ + 14802944); /* add [128, 784] */
+	float *const t458 = (float *)(work_ + 14237696); /* act_grad [n, 128] */
+	float *const t459 = (float *)(work_ + 14368768); /* act_grad2 [n, 128] */
+	float *const t460 = (float *)(work_ + 14172160); /* add [n, 128] */
+	float *const t461 = (float *)(work_ + 14303232); /* dense [n, 32] */
+	float *const t462 = (float *)(work_ + 14319616); /* dense_dw [32, 128] */
+	float *const t463 = (float *)(work_ + 14155776); /* add [32, 128] */
+	float *const t464 = (float *)(work_ + 14237696); /* act_grad2 [n, 32] */
+	float *const t465 = (float *)(work_ + 14139392); /* add [n, 32] */
+	float *const t466 = (float *)(work_ + 14237696); /* sumsq_grad [n, 784] */
+	float *const t467 = (float *)(work_ + 13737984); /* dense [n, 128] */
+	float *const t468 = (float *)(work_ + 15204352); /* dense_dw [128, 784] */
+	float *const t469 = (float *)(work_ + 14237696); /* add [128, 784] */
+	float *const t470 = (float *)(work_ + 13672448); /* act_grad [n, 128] */
+	float *const t471 = (float *)(work_ + 13803520); /* act_grad2 [n, 128] */
+	float *const t472 = (float *)(work_ + 13606912); /* add [n, 128] */
+	float *const t473 = (float *)(work_ + 13737984); /* dense [n, 32] */
+	float *const t474 = (float *)(work_ + 13754368); /* dense_dw [32, 128] */
+	float *const t475 = (float *)(work_ + 13590528); /* add [32, 128] */
+	float *const t476 = (float *)(work_ + 13672448); /* act_grad2 [n, 32] */
+	float *const t477 = (float *)(work_ + 13574144); /* add [n, 32] */
+	float *const t478 = (float *)(work_ + 13672448); /* sumsq_grad [n, 784] */
+	float *const t479 = (float *)(work_ + 13172736); /* dense [n, 128] */
+	float *const t480 = (float *)(work_ + 14639104); /* dense_dw [128, 784] */
+	float *const t481 = (float *)(work_ + 13672448); /* add [128, 784] */
+	float *const t482 = (float *)(work_ + 13107200); /* act_grad [n, 128] */
+	float *const t483 = (float *)(work_ + 13238272); /* act_grad2 [n, 128] */
+	float *const t484 = (float *)(work_ + 13041664); /* add [n, 128] */
+	float *const t485 = (float *)(work_ + 13172736); /* dense [n, 32] */
+	float *const t486 = (float *)(work_ + 13189120); /* dense_dw [32, 128] */
+	float *const t487 = (float *)(work_ + 13025280); /* add [32, 128] */
+	float *const t488 = (float *)(work_ + 13107200); /* act_grad2 [n, 32] */
+	float *const t489 = (float *)(work_ + 13008896); /* add [n, 32] */
+	float *const t490 = (float *)(work_ + 13107200); /* sumsq_grad [n, 784] */
+	float *const t491 = (float *)(work_ + 12607488); /* dense [n, 128] */
+	float *const t492 = (float *)(work_ + 14073856); /* dense_dw [128, 784] */
+	float *const t493 = (float *)(work_ + 13107200); /* add [128, 784] */
+	float *const t494 = (float *)(work_ + 12541952); /* act_grad [n, 128] */
+	float *const t495 = (float *)(work_ + 12673024); /* act_grad2 [n, 128] */
+	float *const t496 = (float *)(work_ + 12476416); /* add [n, 128] */
+	float *const t497 = (float *)(work_ + 12607488); /* dense [n, 32] */
+	float *const t498 = (float *)(work_ + 12623872); /* dense_dw [32, 128] */
+	float *const t499 = (float *)(work_ + 12460032); /* add [32, 128] */
+	float *const t500 = (float *)(work_ + 12541952); /* act_grad2 [n, 32] */
+	float *const t501 = (float *)(work_ + 12443648); /* add [n, 32] */
+	float *const t502 = (float *)(work_ + 12541952); /* sumsq_grad [n, 784] */
+	float *const t503 = (float *)(work_ + 12042240); /* dense [n, 128] */
+	float *const t504 = (float *)(work_ + 13508608); /* dense_dw [128, 784] */
+	float *const t505 = (float *)(work_ + 12541952); /* add [128, 784] */
+	float *const t506 = (float *)(work_ + 11976704); /* act_grad [n, 128] */
+	float *const t507 = (float *)(work_ + 12107776); /* act_grad2 [n, 128] */
+	float *const t508 = (float *)(work_ + 11911168); /* add [n, 128] */
+	float *const t509 = (float *)(work_ + 12042240); /* dense [n, 32] */
+	float *const t510 = (float *)(work_ + 12058624); /* dense_dw [32, 128] */
+	float *const t511 = (float *)(work_ + 11894784); /* add [32, 128] */
+	float *const t512 = (float *)(work_ + 11976704); /* act_grad2 [n, 32] */
+	float *const t513 = (float *)(work_ + 11878400); /* add [n, 32] */
+	float *const t514 = (float *)(work_ + 11976704); /* sumsq_grad [n, 784] */
+	float *const t515 = (float *)(work_ + 11476992); /* dense [n, 128] */
+	float *const t516 = (float *)(work_ + 12943360); /* dense_dw [128, 784] */
+	float *const t517 = (float *)(work_ + 11976704); /* add [128, 784] */
+	float *const t518 = (float *)(work_ + 11411456); /* act_grad [n, 128] */
+	float *const t519 = (float *)(work_ + 11542528); /* act_grad2 [n, 128] */
+	float *const t520 = (float *)(work_ + 11345920); /* add [n, 128] */
+	float *const t521 = (float *)(work_ + 11476992); /* dense [n, 32] */
+	float *const t522 = (float *)(work_ + 11493376); /* dense_dw [32, 128] */
+	float *const t523 = (float *)(work_ + 11329536); /* add [32, 128] */
+	float *const t524 = (float *)(work_ + 11411456); /* act_grad2 [n, 32] */
+	float *const t525 = (float *)(work_ + 11313152); /* add [n, 32] */
+	float *const t526 = (float *)(work_ + 11411456); /* sumsq_grad [n, 784] */
+	float *const t527 = (float *)(work_ + 10911744); /* dense [n, 128] */
+	float *const t528 = (float *)(work_ + 12378112); /* dense_dw [128, 784] */
+	float *const t529 = (float *)(work_ + 11411456); /* add [128, 784] */
+	float *const t530 = (float *)(work_ + 10846208); /* act_grad [n, 128] */
+	float *const t531 = (float *)(work_ + 10977280); /* act_grad2 [n, 128] */
+	float *const t532 = (float *)(work_ + 10780672); /* add [n, 128] */
+	float *const t533 = (float *)(work_ + 10911744); /* dense [n, 32] */
+	float *const t534 = (float *)(work_ + 10928128); /* dense_dw [32, 128] */
+	float *const t535 = (float *)(work_ + 10764288); /* add [32, 128] */
+	float *const t536 = (float *)(work_ + 10846208); /* act_grad2 [n, 32] */
+	float *const t537 = (float *)(work_ + 10747904); /* add [n, 32] */
+	float *const t538 = (float *)(work_ + 10846208); /* sumsq_grad [n, 784] */
+	float *const t539 = (float *)(work_ + 10346496); /* dense [n, 128] */
+	float *const t540 = (float *)(work_ + 11812864); /* dense_dw [128, 784] */
+	float *const t541 = (float *)(work_ + 10846208); /* add [128, 784] */
+	float *const t542 = (float *)(work_ + 10280960); /* act_grad [n, 128] */
+	float *const t543 = (float *)(work_ + 10412032); /* act_grad2 [n, 128] */
+	float *const t544 = (float *)(work_ + 10215424); /* add [n, 128] */
+	float *const t545 = (float *)(work_ + 10346496); /* dense [n, 32] */
+	float *const t546 = (float *)(work_ + 10362880); /* dense_dw [32, 128] */
+	float *const t547 = (float *)(work_ + 10199040); /* add [32, 128] */
+	float *const t548 = (float *)(work_ + 10280960); /* act_grad2 [n, 32] */
+	float *const t549 = (float *)(work_ + 10182656); /* add [n, 32] */
+	float *const t550 = (float *)(work_ + 10280960); /* sumsq_grad [n, 784] */
+	float *const t551 = (float *)(work_ + 9781248); /* dense [n, 128] */
+	float *const t552 = (float *)(work_ + 11247616); /* dense_dw [128, 784] */
+	float *const t553 = (float *)(work_ + 10280960); /* add [128, 784] */
+	float *const t554 = (float *)(work_ + 9715712); /* act_grad [n, 128] */
+	float *const t555 = (float *)(work_ + 9846784); /* act_grad2 [n, 128] */
+	float *const t556 = (float *)(work_ + 9650176); /* add [n, 128] */
+	float *const t557 = (float *)(work_ + 9781248); /* dense [n, 32] */
+	float *const t558 = (float *)(work_ + 9797632); /* dense_dw [32, 128] */
+	float *const t559 = (float *)(work_ + 9633792); /* add [32, 128] */
+	float *const t560 = (float *)(work_ + 9715712); /* act_grad2 [n, 32] */
+	float *const t561 = (float *)(work_ + 9617408); /* add [n, 32] */
+	float *const t562 = (float *)(work_ + 9715712); /* sumsq_grad [n, 784] */
+	float *const t563 = (float *)(work_ + 9216000); /* dense [n, 128] */
+	float *const t564 = (float *)(work_ + 10682368); /* dense_dw [128, 784] */
+	float *const t565 = (float *)(work_ + 9715712); /* add [128, 784] */
+	float *const t566 = (float *)(work_ + 9150464); /* act_grad [n, 128] */
+	float *const t567 = (float *)(work_ + 9281536); /* act_grad2 [n, 128] */
+	float *const t568 = (float *)(work_ + 9084928); /* add [n, 128] */
+	float *const t569 = (float *)(work_ + 9216000); /* dense [n, 32] */
+	float *const t570 = (float *)(work_ + 9232384); /* dense_dw [32, 128] */
+	float *const t571 = (float *)(work_ + 9068544); /* add [32, 128] */
+	float *const t572 = (float *)(work_ + 9150464); /* act_grad2 [n, 32] */
+	float *const t573 = (float *)(work_ + 9052160); /* add [n, 32] */
+	float *const t574 = (float *)(work_ + 9150464); /* sumsq_grad [n, 784] */
+	float *const t575 = (float *)(work_ + 8650752); /* dense [n, 128] */
+	float *const t576 = (float *)(work_ + 10117120); /* dense_dw [128, 784] */
+	float *const t577 = (float *)(work_ + 9150464); /* add [128, 784] */
+	float *const t578 = (float *)(work_ + 8585216); /* act_grad [n, 128] */
+	float *const t579 = (float *)(work_ + 8716288); /* act_grad2 [n, 128] */
+	float *const t580 = (float *)(work_ + 8519680); /* add [n, 128] */
+	float *const t581 = (float *)(work_ + 8650752); /* dense [n, 32] */
+	float *const t582 = (float *)(work_ + 8667136); /* dense_dw [32, 128] */
+	float *const t583 = (float *)(work_ + 8503296); /* add [32, 128] */
+	float *const t584 = (float *)(work_ + 8585216); /* act_grad2 [n, 32] */
+	float *const t585 = (float *)(work_ + 8486912); /* add [n, 32] */
+	float *const t586 = (float *)(work_ + 8585216); /* sumsq_grad [n, 784] */
+	float *const t587 = (float *)(work_ + 8085504); /* dense [n, 128] */
+	float *const t588 = (float *)(work_ + 9551872); /* dense_dw [128, 784] */
+	float *const t589 = (float *)(work_ + 8585216); /* add [128, 784] */
+	float *const t590 = (float *)(work_ + 8019968); /* act_grad [n, 128] */
+	float *const t591 = (float *)(work_ + 8151040); /* act_grad2 [n, 128] */
+	float *const t592 = (float *)(work_ + 7954432); /* add [n, 128] */
+	float *const t593 = (float *)(work_ + 8085504); /* dense [n, 32] */
+	float *const t594 = (float *)(work_ + 8101888); /* dense_dw [32, 128] */
+	float *const t595 = (float *)(work_ + 7938048); /* add [32, 128] */
+	float *const t596 = (float *)(work_ + 8019968); /* act_grad2 [n, 32] */
+	float *const t597 = (float *)(work_ + 7921664); /* add [n, 32] */
+	float *const t598 = (float *)(work_ + 8019968); /* sumsq_grad [n, 784] */
+	float *const t599 = (float *)(work_ + 7520256); /* dense [n, 128] */
+	float *const t600 = (float *)(work_ + 8986624); /* dense_dw [128, 784] */
+	float *const t601 = (float *)(work_ + 8019968); /* add [128, 784] */
+	float *const t602 = (float *)(work_ + 7454720); /* act_grad [n, 128] */
+	float *const t603 = (float *)(work_ + 7585792); /* act_grad2 [n, 128] */
+	float *const t604 = (float *)(work_ + 7389184); /* add [n, 128] */
+	float *const t605 = (float *)(work_ + 7520256); /* dense [n, 32] */
+	float *const t606 = (float *)(work_ + 7536640); /* dense_dw [32, 128] */
+	float *const t607 = (float *)(work_ + 7372800); /* add [32, 128] */
+	float *const t608 = (float *)(work_ + 7454720); /* act_grad2 [n, 32] */
+	float *const t609 = (float *)(work_ + 7356416); /* add [n, 32] */
+	float *const t610 = (float *)(work_ + 7454720); /* sumsq_grad [n, 784] */
+	float *const t611 = (float *)(work_ + 6955008); /* dense [n, 128] */
+	float *const t612 = (float *)(work_ + 8421376); /* dense_dw [128, 784] */
+	float *const t613 = (float *)(work_ + 7454720); /* add [128, 784] */
+	float *const t614 = (float *)(work_ + 6889472); /* act_grad [n, 128] */
+	float *const t615 = (float *)(work_ + 7020544); /* act_grad2 [n, 128] */
+	float *const t616 = (float *)(work_ + 6823936); /* add [n, 128] */
+	float *const t617 = (float *)(work_ + 6955008); /* dense [n, 32] */
+	float *const t618 = (float *)(work_ + 6971392); /* dense_dw [32, 128] */
+	float *const t619 = (float *)(work_ + 6807552); /* add [32, 128] */
+	float *const t620 = (float *)(work_ + 6889472); /* act_grad2 [n, 32] */
+	float *const t621 = (float *)(work_ + 6791168); /* add [n, 32] */
+	float *const t622 = (float *)(work_ + 6889472); /* sumsq_grad [n, 784] */
+	float *const t623 = (float *)(work_ + 6389760); /* dense [n, 128] */
+	float *const t624 = (float *)(work_ + 7856128); /* dense_dw [128, 784] */
+	float *const t625 = (float *)(work_ + 6889472); /* add [128, 784] */
+	float *const t626 = (float *)(work_ + 6324224); /* act_grad [n, 128] */
+	float *const t627 = (float *)(work_ + 6455296); /* act_grad2 [n, 128] */
+	float *const t628 = (float *)(work_ + 6258688); /* add [n, 128] */
+	float *const t629 = (float *)(work_ + 6389760); /* dense [n, 32] */
+	float *const t630 = (float *)(work_ + 6406144); /* dense_dw [32, 128] */
+	float *const t631 = (float *)(work_ + 6242304); /* add [32, 128] */
+	float *const t632 = (float *)(work_ + 6324224); /* act_grad2 [n, 32] */
+	float *const t633 = (float *)(work_ + 6225920); /* add [n, 32] */
+	float *const t634 = (float *)(work_ + 6324224); /* sumsq_grad [n, 784] */
+	float *const t635 = (float *)(work_ + 5824512); /* dense [n, 128] */
+	float *const t636 = (float *)(work_ + 7290880); /* dense_dw [128, 784] */
+	float *const t637 = (float *)(work_ + 6324224); /* add [128, 784] */
+	float *const t638 = (float *)(work_ + 5758976); /* act_grad [n, 128] */
+	float *const t639 = (float *)(work_ + 5890048); /* act_grad2 [n, 128] */
+	float *const t640 = (float *)(work_ + 5693440); /* add [n, 128] */
+	float *const t641 = (float *)(work_ + 5824512); /* dense [n, 32] */
+	float *const t642 = (float *)(work_ + 5840896); /* dense_dw [32, 128] */
+	float *const t643 = (float *)(work_ + 5677056); /* add [32, 128] */
+	float *const t644 = (float *)(work_ + 5758976); /* act_grad2 [n, 32] */
+	float *const t645 = (float *)(work_ + 5660672); /* add [n, 32] */
+	float *const t646 = (float *)(work_ + 5758976); /* sumsq_grad [n, 784] */
+	float *const t647 = (float *)(work_ + 5259264); /* dense [n, 128] */
+	float *const t648 = (float *)(work_ + 6725632); /* dense_dw [128, 784] */
+	float *const t649 = (float *)(work_ + 5758976); /* add [128, 784] */
+	float *const t650 = (float *)(work_ + 5193728); /* act_grad [n, 128] */
+	float *const t651 = (float *)(work_ + 5324800); /* act_grad2 [n, 128] */
+	float *const t652 = (float *)(work_ + 5128192); /* add [n, 128] */
+	float *const t653 = (float *)(work_ + 5259264); /* dense [n, 32] */
+	float *const t654 = (float *)(work_ + 5275648); /* dense_dw [32, 128] */
+	float *const t655 = (float *)(work_ + 5111808); /* add [32, 128] */
+	float *const t656 = (float *)(work_ + 5193728); /* act_grad2 [n, 32] */
+	float *const t657 = (float *)(work_ + 5095424); /* add [n, 32] */
+	float *const t658 = (float *)(work_ + 5193728); /* sumsq_grad [n, 784] */
+	float *const t659 = (float *)(work_ + 4694016); /* dense [n, 128] */
+	float *const t660 = (float *)(work_ + 6160384); /* dense_dw [128, 784] */
+	float *const t661 = (float *)(work_ + 5193728); /* add [128, 784] */
+	float *const t662 = (float *)(work_ + 4628480); /* act_grad [n, 128] */
+	float *const t663 = (float *)(work_ + 4759552); /* act_grad2 [n, 128] */
+	float *const t664 = (float *)(work_ + 4562944); /* add [n, 128] */
+	float *const t665 = (float *)(work_ + 4694016); /* dense [n, 32] */
+	float *const t666 = (float *)(work_ + 4710400); /* dense_dw [32, 128] */
+	float *const t667 = (float *)(work_ + 4546560); /* add [32, 128] */
+	float *const t668 = (float *)(work_ + 4628480); /* act_grad2 [n, 32] */
+	float *const t669 = (float *)(work_ + 4530176); /* add [n, 32] */
+	float *const t670 = (float *)(work_ + 4628480); /* sumsq_grad [n, 784] */
+	float *const t671 = (float *)(work_ + 4128768); /* dense [n, 128] */
+	float *const t672 = (float *)(work_ + 5595136); /* dense_dw [128, 784] */
+	float *const t673 = (float *)(work_ + 4628480); /* add [128, 784] */
+	float *const t674 = (float *)(work_ + 4063232); /* act_grad [n, 128] */
+	float *const t675 = (float *)(work_ + 4194304); /* act_grad2 [n, 128] */
+	float *const t676 = (float *)(work_ + 3997696); /* add [n, 128] */
+	float *const t677 = (float *)(work_ + 4128768); /* dense [n, 32] */
+	float *const t678 = (float *)(work_ + 4145152); /* dense_dw [32, 128] */
+	float *const t679 = (float *)(work_ + 3981312); /* add [32, 128] */
+	float *const t680 = (float *)(work_ + 4063232); /* act_grad2 [n, 32] */
+	float *const t681 = (float *)(work_ + 3964928); /* add [n, 32] */
+	float *const t682 = (float *)(work_ + 4063232); /* sumsq_grad [n, 784] */
+	float *const t683 = (float *)(work_ + 3563520); /* dense [n, 128] */
+	float *const t684 = (float *)(work_ + 5029888); /* dense_dw [128, 784] */
+	float *const t685 = (float *)(work_ + 4063232); /* add [128, 784] */
+	float *const t686 = (float *)(work_ + 3497984); /* act_grad [n, 128] */
+	float *const t687 = (float *)(work_ + 3629056); /* act_grad2 [n, 128] */
+	float *const t688 = (float *)(work_ + 3432448); /* add [n, 128] */
+	float *const t689 = (float *)(work_ + 3563520); /* dense [n, 32] */
+	float *const t690 = (float *)(work_ + 3579904); /* dense_dw [32, 128] */
+	float *const t691 = (float *)(work_ + 3416064); /* add [32, 128] */
+	float *const t692 = (float *)(work_ + 3497984); /* act_grad2 [n, 32] */
+	float *const t693 = (float *)(work_ + 3399680); /* add [n, 32] */
+	float *const t694 = (float *)(work_ + 3497984); /* sumsq_grad [n, 784] */
+	float *const t695 = (float *)(work_ + 2998272); /* dense [n, 128] */
+	float *const t696 = (float *)(work_ + 4464640); /* dense_dw [128, 784] */
+	float *const t697 = (float *)(work_ + 3497984); /* add [128, 784] */
+	float *const t698 = (float *)(work_ + 2932736); /* act_grad [n, 128] */
+	float *const t699 = (float *)(work_ + 3063808); /* act_grad2 [n, 128] */
+	float *const t700 = (float *)(work_ + 2867200); /* add [n, 128] */
+	float *const t701 = (float *)(work_ + 2998272); /* dense [n, 32] */
+	float *const t702 = (float *)(work_ + 3014656); /* dense_dw [32, 128] */
+	float *const t703 = (float *)(work_ + 2850816); /* add [32, 128] */
+	float *const t704 = (float *)(work_ + 2932736); /* act_grad2 [n, 32] */
+	float *const t705 = (float *)(work_ + 2834432); /* add [n, 32] */
+	float *const t706 = (float *)(work_ + 2932736); /* sumsq_grad [n, 784] */
+	float *const t707 = (float *)(work_ + 2433024); /* dense [n, 128] */
+	float *const t708 = (float *)(work_ + 3899392); /* dense_dw [128, 784] */
+	float *const t709 = (float *)(work_ + 2932736); /* add [128, 784] */
+	float *const t710 = (float *)(work_ + 2367488); /* act_grad [n, 128] */
+	float *const t711 = (float *)(work_ + 2498560); /* act_grad2 [n, 128] */
+	float *const t712 = (float *)(work_ + 2301952); /* add [n, 128] */
+	float *const t713 = (float *)(work_ + 2433024); /* dense [n, 32] */
+	float *const t714 = (float *)(work_ + 2449408); /* dense_dw [32, 128] */
+	float *const t715 = (float *)(work_ + 2285568); /* add [32, 128] */
+	float *const t716 = (float *)(work_ + 2367488); /* act_grad2 [n, 32] */
+	float *const t717 = (float *)(work_ + 2269184); /* add [n, 32] */
+	float *const t718 = (float *)(work_ + 2367488); /* sumsq_grad [n, 784] */
+	float *const t719 = (float *)(work_ + 1867776); /* dense [n, 128] */
+	float *const t720 = (float *)(work_ + 3334144); /* dense_dw [128, 784] */
+	float *const t721 = (float *)(work_ + 2367488); /* add [128, 784] */
+	float *const t722 = (float *)(work_ + 589824); /* act_grad [n, 128] */
+	float *const t723 = (float *)(work_ + 1933312); /* act_grad2 [n, 128] */
+	float *const t724 = (float *)(work_ + 524288); /* add [n, 128] */
+	float *const t725 = (float *)(work_ + 1867776); /* dense [n, 32] */
+	float *const t726 = (float *)(work_ + 1884160); /* dense_dw [32, 128] */
+	float *const t727 = (float *)(work_ + 507904); /* add [32, 128] */
+	float *const t728 = (float *)(work_ + 589824); /* act_grad2 [n, 32] */
+	float *const t729 = (float *)(work_ + 491520); /* add [n, 32] */
+	float *const t730 = (float *)(work_ + 1867776); /* sumsq_grad [n, 784] */
+	float *const t731 = (float *)(work_ + 589824); /* dense [n, 128] */
+	float *const t732 = (float *)(work_ + 1466368); /* dense_dw [128, 784] */
+	float *const t733 = (float *)(work_ + 1867776); /* add [128, 784] */
+	float *const t734 = (float *)(work_ + 425984); /* act_grad [n, 128] */
+	float *const t735 = (float *)(work_ + 1466368); /* act_grad2 [n, 128] */
+	float *const t736 = (float *)(work_ + 360448); /* add [n, 128] */
+	float *const t737 = (float *)(work_ + 524288); /* dense [n, 32] */
+	float *const t738 = (float *)(work_ + 540672); /* dense_dw [32, 128] */
+	float *const t739 = (float *)(work_ + 344064); /* add [32, 128] */
+	float *const t740 = (float *)(work_ + 425984); /* act_grad2 [n, 32] */
+	float *const t741 = (float *)(work_ + 327680); /* add [n, 32] */
+	float *const t742 = (float *)(work_ + 1466368); /* sumsq_grad [n, 784] */
+	float *const t743 = (float *)(work_ + 425984); /* dense [n, 128] */
+	float *const t744 = (float *)(work_ + 1064960); /* dense_dw [128, 784] */
+	float *const t745 = (float *)(work_ + 1466368); /* add [128, 784] */
+	float *const t746 = (float *)(work_ + 262144); /* act_grad [n, 128] */
+	float *const t747 = (float *)(work_ + 491520); /* act_grad2 [n, 128] */
+	float *const t748 = (float *)(work_ + 131072); /* add [n, 128] */
+	float *const t749 = (float *)(work_ + 360448); /* dense [n, 32] */
+	float *const t750 = (float *)(work_ + 376832); /* dense_dw [32, 128] */
+	float *const t751 = (float *)(work_ + 49152); /* add [32, 128] */
+	float *const t752 = (float *)(work_ + 262144); /* act_grad2 [n, 32] */
+	float *const t753 = (float *)(work_ + 32768); /* add [n, 32] */
+	float *const t754 = (float *)(work_ + 262144); /* mse_grad [n, 784] */
+	float *const t755 = (float *)(work_ + 1064960); /* act_grad [n, 784] */
+	float *const t756 = (float *)(work_ + 262144); /* dense_dx [n, 128] */
+	float *const t757 = (float *)(work_ + 1867776); /* dense_dw [784, 128] */
+	float *const t758 = (float *)(work_ + 128); /* sum_batch [784] */
+	float *const t759 = (float *)(work_ + 327680); /* act_grad [n, 128] */
+	float *const t760 = (float *)(work_ + 196608); /* dense_dx [n, 32] */
+	float *const t761 = (float *)(work_ + 212992); /* dense_dw [128, 32] */
+	float *const t762 = (float *)(work_ + 3264); /* sum_batch [128] */
+	float *const t763 = (float *)(work_ + 229376); /* act_grad [n, 32] */
+	float *const t764 = (float *)(work_ + 196608); /* add [n, 32] */
+	float *const t765 = (float *)(work_ + 229376); /* dense_dx [n, 128] */
+	float *const t766 = (float *)(work_ + 32768); /* dense_dw [32, 128] */
+	float *const t767 = (float *)(work_ + 294912); /* add [32, 128] */
+	float *const t768 = (float *)(work_ + 3776); /* sum_batch [32] */
+	float *const t769 = (float *)(work_ + 311296); /* act_grad [n, 128] */
+	float *const t770 = (float *)(work_ + 32768); /* add [n, 128] */
+	float *const t771 = (float *)(work_ + 1064960); /* dense_dw [128, 784] */
+	float *const t772 = (float *)(work_ + 2269184); /* add [128, 784] */
+	float *const t773 = (float *)(work_ + 3904); /* sum_batch [128] */
 	/* t3 = dense */
 	contractive_ae_gemm(n, 128, 784, t0, 784, 1, t1, 1, 784, t2, t3);
 	/* t4 = sigmoid */
-	for (long i = 0; i < n * 128; i++)
-		t4[i] = 1 / (1 + expf(-t3[i]));
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t3, 0, NULL, 0, t4, 0);
 	/* t7 = dense */
 	contractive_ae_gemm(n, 32, 128, t4, 128, 1, t5, 1, 128, t6, t7);
 	/* t8 = sigmoid */
-	for (long i = 0; i < n * 32; i++)
-		t8[i] = 1 / (1 + expf(-t7[i]));
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t7, 0, NULL, 0, t8, 0);
 	/* t11 = dense */
 	contractive_ae_gemm(n, 128, 32, t8, 32, 1, t9, 1, 32, t10, t11);
 	/* t12 = relu */
-	for (long i = 0; i < n * 128; i++)
-		t12[i] = t11[i] > 0 ? t11[i] : 0;
+	contractive_ae_act(CONTRACTIVE_AE_RELU, 0.0f, 1, n * 128, t11, 0, NULL, 0, t12, 0);
 	/* t15 = dense */
 	contractive_ae_gemm(n, 784, 128, t12, 128, 1, t13, 1, 128, t14, t15);
 	/* t16 = sigmoid */
-	for (long i = 0; i < n * 784; i++)
-		t16[i] = 1 / (1 + expf(-t15[i]));
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 784, t15, 0, NULL, 0, t16, 0);
 	/* t17 = mse */
 	{
 		double acc = 0;
@@ -905,13 +1063,11 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t18[b * 32 + 0] = 1;
 	/* t19 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t19[i] = t18[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t18, 0, t8, 0, t19, 0);
 	/* t20 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t19, 32, 1, t5, 128, 1, NULL, t20);
 	/* t23 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t23[i] = t20[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t20, 0, t4, 0, t23, 0);
 	/* t24 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t23, 128, 1, t1, 784, 1, NULL, t24);
 	/* t27 = sumsq */
@@ -926,13 +1082,11 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t28[b * 32 + 1] = 1;
 	/* t29 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t29[i] = t28[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t28, 0, t8, 0, t29, 0);
 	/* t30 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t29, 32, 1, t5, 128, 1, NULL, t30);
 	/* t33 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t33[i] = t30[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t30, 0, t4, 0, t33, 0);
 	/* t34 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t33, 128, 1, t1, 784, 1, NULL, t34);
 	/* t37 = sumsq */
@@ -950,13 +1104,11 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t39[b * 32 + 2] = 1;
 	/* t40 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t40[i] = t39[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t39, 0, t8, 0, t40, 0);
 	/* t41 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t40, 32, 1, t5, 128, 1, NULL, t41);
 	/* t44 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t44[i] = t41[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t41, 0, t4, 0, t44, 0);
 	/* t45 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t44, 128, 1, t1, 784, 1, NULL, t45);
 	/* t48 = sumsq */
@@ -974,13 +1126,11 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t50[b * 32 + 3] = 1;
 	/* t51 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t51[i] = t50[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t50, 0, t8, 0, t51, 0);
 	/* t52 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t51, 32, 1, t5, 128, 1, NULL, t52);
 	/* t55 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t55[i] = t52[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t52, 0, t4, 0, t55, 0);
 	/* t56 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t55, 128, 1, t1, 784, 1, NULL, t56);
 	/* t59 = sumsq */
@@ -998,13 +1148,11 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t61[b * 32 + 4] = 1;
 	/* t62 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t62[i] = t61[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t61, 0, t8, 0, t62, 0);
 	/* t63 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t62, 32, 1, t5, 128, 1, NULL, t63);
 	/* t66 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t66[i] = t63[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t63, 0, t4, 0, t66, 0);
 	/* t67 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t66, 128, 1, t1, 784, 1, NULL, t67);
 	/* t70 = sumsq */
@@ -1022,13 +1170,11 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t72[b * 32 + 5] = 1;
 	/* t73 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t73[i] = t72[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t72, 0, t8, 0, t73, 0);
 	/* t74 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t73, 32, 1, t5, 128, 1, NULL, t74);
 	/* t77 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t77[i] = t74[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t74, 0, t4, 0, t77, 0);
 	/* t78 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t77, 128, 1, t1, 784, 1, NULL, t78);
 	/* t81 = sumsq */
@@ -1046,13 +1192,11 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t83[b * 32 + 6] = 1;
 	/* t84 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t84[i] = t83[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t83, 0, t8, 0, t84, 0);
 	/* t85 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t84, 32, 1, t5, 128, 1, NULL, t85);
 	/* t88 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t88[i] = t85[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t85, 0, t4, 0, t88, 0);
 	/* t89 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t88, 128, 1, t1, 784, 1, NULL, t89);
 	/* t92 = sumsq */
@@ -1070,13 +1214,11 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t94[b * 32 + 7] = 1;
 	/* t95 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t95[i] = t94[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t94, 0, t8, 0, t95, 0);
 	/* t96 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t95, 32, 1, t5, 128, 1, NULL, t96);
 	/* t99 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t99[i] = t96[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t96, 0, t4, 0, t99, 0);
 	/* t100 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t99, 128, 1, t1, 784, 1, NULL, t100);
 	/* t103 = sumsq */
@@ -1094,13 +1236,11 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t105[b * 32 + 8] = 1;
 	/* t106 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t106[i] = t105[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t105, 0, t8, 0, t106, 0);
 	/* t107 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t106, 32, 1, t5, 128, 1, NULL, t107);
 	/* t110 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t110[i] = t107[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t107, 0, t4, 0, t110, 0);
 	/* t111 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t110, 128, 1, t1, 784, 1, NULL, t111);
 	/* t114 = sumsq */
@@ -1118,13 +1258,11 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t116[b * 32 + 9] = 1;
 	/* t117 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t117[i] = t116[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t116, 0, t8, 0, t117, 0);
 	/* t118 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t117, 32, 1, t5, 128, 1, NULL, t118);
 	/* t121 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t121[i] = t118[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t118, 0, t4, 0, t121, 0);
 	/* t122 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t121, 128, 1, t1, 784, 1, NULL, t122);
 	/* t125 = sumsq */
@@ -1142,13 +1280,11 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t127[b * 32 + 10] = 1;
 	/* t128 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t128[i] = t127[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t127, 0, t8, 0, t128, 0);
 	/* t129 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t128, 32, 1, t5, 128, 1, NULL, t129);
 	/* t132 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t132[i] = t129[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t129, 0, t4, 0, t132, 0);
 	/* t133 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t132, 128, 1, t1, 784, 1, NULL, t133);
 	/* t136 = sumsq */
@@ -1166,13 +1302,11 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t138[b * 32 + 11] = 1;
 	/* t139 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t139[i] = t138[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t138, 0, t8, 0, t139, 0);
 	/* t140 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t139, 32, 1, t5, 128, 1, NULL, t140);
 	/* t143 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t143[i] = t140[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t140, 0, t4, 0, t143, 0);
 	/* t144 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t143, 128, 1, t1, 784, 1, NULL, t144);
 	/* t147 = sumsq */
@@ -1190,13 +1324,11 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t149[b * 32 + 12] = 1;
 	/* t150 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t150[i] = t149[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t149, 0, t8, 0, t150, 0);
 	/* t151 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t150, 32, 1, t5, 128, 1, NULL, t151);
 	/* t154 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t154[i] = t151[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t151, 0, t4, 0, t154, 0);
 	/* t155 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t154, 128, 1, t1, 784, 1, NULL, t155);
 	/* t158 = sumsq */
@@ -1214,13 +1346,11 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t160[b * 32 + 13] = 1;
 	/* t161 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t161[i] = t160[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t160, 0, t8, 0, t161, 0);
 	/* t162 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t161, 32, 1, t5, 128, 1, NULL, t162);
 	/* t165 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t165[i] = t162[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t162, 0, t4, 0, t165, 0);
 	/* t166 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t165, 128, 1, t1, 784, 1, NULL, t166);
 	/* t169 = sumsq */
@@ -1238,13 +1368,11 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t171[b * 32 + 14] = 1;
 	/* t172 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t172[i] = t171[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t171, 0, t8, 0, t172, 0);
 	/* t173 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t172, 32, 1, t5, 128, 1, NULL, t173);
 	/* t176 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t176[i] = t173[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t173, 0, t4, 0, t176, 0);
 	/* t177 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t176, 128, 1, t1, 784, 1, NULL, t177);
 	/* t180 = sumsq */
@@ -1262,13 +1390,11 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t182[b * 32 + 15] = 1;
 	/* t183 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t183[i] = t182[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t182, 0, t8, 0, t183, 0);
 	/* t184 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t183, 32, 1, t5, 128, 1, NULL, t184);
 	/* t187 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t187[i] = t184[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t184, 0, t4, 0, t187, 0);
 	/* t188 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t187, 128, 1, t1, 784, 1, NULL, t188);
 	/* t191 = sumsq */
@@ -1286,13 +1412,11 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t193[b * 32 + 16] = 1;
 	/* t194 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t194[i] = t193[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t193, 0, t8, 0, t194, 0);
 	/* t195 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t194, 32, 1, t5, 128, 1, NULL, t195);
 	/* t198 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t198[i] = t195[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t195, 0, t4, 0, t198, 0);
 	/* t199 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t198, 128, 1, t1, 784, 1, NULL, t199);
 	/* t202 = sumsq */
@@ -1310,13 +1434,11 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t204[b * 32 + 17] = 1;
 	/* t205 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t205[i] = t204[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t204, 0, t8, 0, t205, 0);
 	/* t206 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t205, 32, 1, t5, 128, 1, NULL, t206);
 	/* t209 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t209[i] = t206[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t206, 0, t4, 0, t209, 0);
 	/* t210 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t209, 128, 1, t1, 784, 1, NULL, t210);
 	/* t213 = sumsq */
@@ -1334,13 +1456,11 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t215[b * 32 + 18] = 1;
 	/* t216 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t216[i] = t215[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t215, 0, t8, 0, t216, 0);
 	/* t217 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t216, 32, 1, t5, 128, 1, NULL, t217);
 	/* t220 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t220[i] = t217[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t217, 0, t4, 0, t220, 0);
 	/* t221 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t220, 128, 1, t1, 784, 1, NULL, t221);
 	/* t224 = sumsq */
@@ -1358,13 +1478,11 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t226[b * 32 + 19] = 1;
 	/* t227 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t227[i] = t226[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t226, 0, t8, 0, t227, 0);
 	/* t228 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t227, 32, 1, t5, 128, 1, NULL, t228);
 	/* t231 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t231[i] = t228[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t228, 0, t4, 0, t231, 0);
 	/* t232 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t231, 128, 1, t1, 784, 1, NULL, t232);
 	/* t235 = sumsq */
@@ -1382,13 +1500,11 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t237[b * 32 + 20] = 1;
 	/* t238 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t238[i] = t237[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t237, 0, t8, 0, t238, 0);
 	/* t239 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t238, 32, 1, t5, 128, 1, NULL, t239);
 	/* t242 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t242[i] = t239[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t239, 0, t4, 0, t242, 0);
 	/* t243 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t242, 128, 1, t1, 784, 1, NULL, t243);
 	/* t246 = sumsq */
@@ -1406,13 +1522,11 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t248[b * 32 + 21] = 1;
 	/* t249 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t249[i] = t248[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t248, 0, t8, 0, t249, 0);
 	/* t250 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t249, 32, 1, t5, 128, 1, NULL, t250);
 	/* t253 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t253[i] = t250[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t250, 0, t4, 0, t253, 0);
 	/* t254 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t253, 128, 1, t1, 784, 1, NULL, t254);
 	/* t257 = sumsq */
@@ -1430,13 +1544,11 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t259[b * 32 + 22] = 1;
 	/* t260 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t260[i] = t259[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t259, 0, t8, 0, t260, 0);
 	/* t261 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t260, 32, 1, t5, 128, 1, NULL, t261);
 	/* t264 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t264[i] = t261[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t261, 0, t4, 0, t264, 0);
 	/* t265 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t264, 128, 1, t1, 784, 1, NULL, t265);
 	/* t268 = sumsq */
@@ -1454,13 +1566,11 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t270[b * 32 + 23] = 1;
 	/* t271 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t271[i] = t270[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t270, 0, t8, 0, t271, 0);
 	/* t272 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t271, 32, 1, t5, 128, 1, NULL, t272);
 	/* t275 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t275[i] = t272[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t272, 0, t4, 0, t275, 0);
 	/* t276 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t275, 128, 1, t1, 784, 1, NULL, t276);
 	/* t279 = sumsq */
@@ -1478,13 +1588,11 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t281[b * 32 + 24] = 1;
 	/* t282 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t282[i] = t281[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t281, 0, t8, 0, t282, 0);
 	/* t283 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t282, 32, 1, t5, 128, 1, NULL, t283);
 	/* t286 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t286[i] = t283[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t283, 0, t4, 0, t286, 0);
 	/* t287 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t286, 128, 1, t1, 784, 1, NULL, t287);
 	/* t290 = sumsq */
@@ -1502,13 +1610,11 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t292[b * 32 + 25] = 1;
 	/* t293 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t293[i] = t292[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t292, 0, t8, 0, t293, 0);
 	/* t294 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t293, 32, 1, t5, 128, 1, NULL, t294);
 	/* t297 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t297[i] = t294[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t294, 0, t4, 0, t297, 0);
 	/* t298 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t297, 128, 1, t1, 784, 1, NULL, t298);
 	/* t301 = sumsq */
@@ -1526,13 +1632,11 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t303[b * 32 + 26] = 1;
 	/* t304 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t304[i] = t303[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t303, 0, t8, 0, t304, 0);
 	/* t305 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t304, 32, 1, t5, 128, 1, NULL, t305);
 	/* t308 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t308[i] = t305[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t305, 0, t4, 0, t308, 0);
 	/* t309 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t308, 128, 1, t1, 784, 1, NULL, t309);
 	/* t312 = sumsq */
@@ -1550,13 +1654,11 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t314[b * 32 + 27] = 1;
 	/* t315 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t315[i] = t314[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t314, 0, t8, 0, t315, 0);
 	/* t316 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t315, 32, 1, t5, 128, 1, NULL, t316);
 	/* t319 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t319[i] = t316[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t316, 0, t4, 0, t319, 0);
 	/* t320 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t319, 128, 1, t1, 784, 1, NULL, t320);
 	/* t323 = sumsq */
@@ -1574,13 +1676,11 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t325[b * 32 + 28] = 1;
 	/* t326 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t326[i] = t325[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t325, 0, t8, 0, t326, 0);
 	/* t327 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t326, 32, 1, t5, 128, 1, NULL, t327);
 	/* t330 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t330[i] = t327[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t327, 0, t4, 0, t330, 0);
 	/* t331 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t330, 128, 1, t1, 784, 1, NULL, t331);
 	/* t334 = sumsq */
@@ -1598,13 +1698,11 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t336[b * 32 + 29] = 1;
 	/* t337 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t337[i] = t336[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t336, 0, t8, 0, t337, 0);
 	/* t338 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t337, 32, 1, t5, 128, 1, NULL, t338);
 	/* t341 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t341[i] = t338[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t338, 0, t4, 0, t341, 0);
 	/* t342 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t341, 128, 1, t1, 784, 1, NULL, t342);
 	/* t345 = sumsq */
@@ -1622,13 +1720,11 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t347[b * 32 + 30] = 1;
 	/* t348 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t348[i] = t347[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t347, 0, t8, 0, t348, 0);
 	/* t349 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t348, 32, 1, t5, 128, 1, NULL, t349);
 	/* t352 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t352[i] = t349[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t349, 0, t4, 0, t352, 0);
 	/* t353 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t352, 128, 1, t1, 784, 1, NULL, t353);
 	/* t356 = sumsq */
@@ -1646,13 +1742,11 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t358[b * 32 + 31] = 1;
 	/* t359 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t359[i] = t358[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t358, 0, t8, 0, t359, 0);
 	/* t360 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t359, 32, 1, t5, 128, 1, NULL, t360);
 	/* t363 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t363[i] = t360[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t360, 0, t4, 0, t363, 0);
 	/* t364 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t363, 128, 1, t1, 784, 1, NULL, t364);
 	/* t367 = sumsq */
@@ -1689,8 +1783,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	/* t376 = dense_dw */
 	contractive_ae_gemm(128, 784, n, t363, 1, 128, t374, 784, 1, NULL, t376);
 	/* t377 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t377[i] = t375[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t375, 0, t4, 0, t377, 0);
 	/* t378 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t378[i] = t375[i] * t360[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -1715,8 +1808,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < 100352; i++)
 		t385[i] = t376[i] + t384[i];
 	/* t386 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t386[i] = t383[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t383, 0, t4, 0, t386, 0);
 	/* t387 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t387[i] = t383[i] * t349[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -1750,8 +1842,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < 100352; i++)
 		t397[i] = t385[i] + t396[i];
 	/* t398 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t398[i] = t395[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t395, 0, t4, 0, t398, 0);
 	/* t399 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t399[i] = t395[i] * t338[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -1785,8 +1876,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < 100352; i++)
 		t409[i] = t397[i] + t408[i];
 	/* t410 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t410[i] = t407[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t407, 0, t4, 0, t410, 0);
 	/* t411 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t411[i] = t407[i] * t327[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -1820,8 +1910,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < 100352; i++)
 		t421[i] = t409[i] + t420[i];
 	/* t422 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t422[i] = t419[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t419, 0, t4, 0, t422, 0);
 	/* t423 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t423[i] = t419[i] * t316[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -1855,8 +1944,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < 100352; i++)
 		t433[i] = t421[i] + t432[i];
 	/* t434 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t434[i] = t431[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t431, 0, t4, 0, t434, 0);
 	/* t435 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t435[i] = t431[i] * t305[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -1890,8 +1978,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < 100352; i++)
 		t445[i] = t433[i] + t444[i];
 	/* t446 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t446[i] = t443[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t443, 0, t4, 0, t446, 0);
 	/* t447 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t447[i] = t443[i] * t294[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -1925,8 +2012,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < 100352; i++)
 		t457[i] = t445[i] + t456[i];
 	/* t458 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t458[i] = t455[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t455, 0, t4, 0, t458, 0);
 	/* t459 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t459[i] = t455[i] * t283[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -1960,8 +2046,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < 100352; i++)
 		t469[i] = t457[i] + t468[i];
 	/* t470 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t470[i] = t467[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t467, 0, t4, 0, t470, 0);
 	/* t471 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t471[i] = t467[i] * t272[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -1995,8 +2080,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < 100352; i++)
 		t481[i] = t469[i] + t480[i];
 	/* t482 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t482[i] = t479[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t479, 0, t4, 0, t482, 0);
 	/* t483 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t483[i] = t479[i] * t261[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -2030,8 +2114,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < 100352; i++)
 		t493[i] = t481[i] + t492[i];
 	/* t494 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t494[i] = t491[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t491, 0, t4, 0, t494, 0);
 	/* t495 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t495[i] = t491[i] * t250[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -2065,8 +2148,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < 100352; i++)
 		t505[i] = t493[i] + t504[i];
 	/* t506 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t506[i] = t503[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t503, 0, t4, 0, t506, 0);
 	/* t507 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t507[i] = t503[i] * t239[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -2100,8 +2182,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < 100352; i++)
 		t517[i] = t505[i] + t516[i];
 	/* t518 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t518[i] = t515[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t515, 0, t4, 0, t518, 0);
 	/* t519 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t519[i] = t515[i] * t228[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -2135,8 +2216,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < 100352; i++)
 		t529[i] = t517[i] + t528[i];
 	/* t530 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t530[i] = t527[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t527, 0, t4, 0, t530, 0);
 	/* t531 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t531[i] = t527[i] * t217[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -2170,8 +2250,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < 100352; i++)
 		t541[i] = t529[i] + t540[i];
 	/* t542 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t542[i] = t539[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t539, 0, t4, 0, t542, 0);
 	/* t543 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t543[i] = t539[i] * t206[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -2205,8 +2284,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < 100352; i++)
 		t553[i] = t541[i] + t552[i];
 	/* t554 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t554[i] = t551[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t551, 0, t4, 0, t554, 0);
 	/* t555 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t555[i] = t551[i] * t195[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -2240,8 +2318,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < 100352; i++)
 		t565[i] = t553[i] + t564[i];
 	/* t566 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t566[i] = t563[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t563, 0, t4, 0, t566, 0);
 	/* t567 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t567[i] = t563[i] * t184[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -2275,8 +2352,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < 100352; i++)
 		t577[i] = t565[i] + t576[i];
 	/* t578 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t578[i] = t575[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t575, 0, t4, 0, t578, 0);
 	/* t579 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t579[i] = t575[i] * t173[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -2310,8 +2386,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < 100352; i++)
 		t589[i] = t577[i] + t588[i];
 	/* t590 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t590[i] = t587[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t587, 0, t4, 0, t590, 0);
 	/* t591 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t591[i] = t587[i] * t162[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -2345,8 +2420,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < 100352; i++)
 		t601[i] = t589[i] + t600[i];
 	/* t602 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t602[i] = t599[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t599, 0, t4, 0, t602, 0);
 	/* t603 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t603[i] = t599[i] * t151[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -2380,8 +2454,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < 100352; i++)
 		t613[i] = t601[i] + t612[i];
 	/* t614 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t614[i] = t611[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t611, 0, t4, 0, t614, 0);
 	/* t615 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t615[i] = t611[i] * t140[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -2415,8 +2488,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < 100352; i++)
 		t625[i] = t613[i] + t624[i];
 	/* t626 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t626[i] = t623[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t623, 0, t4, 0, t626, 0);
 	/* t627 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t627[i] = t623[i] * t129[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -2450,8 +2522,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < 100352; i++)
 		t637[i] = t625[i] + t636[i];
 	/* t638 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t638[i] = t635[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t635, 0, t4, 0, t638, 0);
 	/* t639 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t639[i] = t635[i] * t118[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -2485,8 +2556,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < 100352; i++)
 		t649[i] = t637[i] + t648[i];
 	/* t650 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t650[i] = t647[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t647, 0, t4, 0, t650, 0);
 	/* t651 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t651[i] = t647[i] * t107[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -2520,8 +2590,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < 100352; i++)
 		t661[i] = t649[i] + t660[i];
 	/* t662 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t662[i] = t659[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t659, 0, t4, 0, t662, 0);
 	/* t663 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t663[i] = t659[i] * t96[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -2555,8 +2624,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < 100352; i++)
 		t673[i] = t661[i] + t672[i];
 	/* t674 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t674[i] = t671[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t671, 0, t4, 0, t674, 0);
 	/* t675 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t675[i] = t671[i] * t85[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -2590,8 +2658,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < 100352; i++)
 		t685[i] = t673[i] + t684[i];
 	/* t686 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t686[i] = t683[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t683, 0, t4, 0, t686, 0);
 	/* t687 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t687[i] = t683[i] * t74[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -2625,8 +2692,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < 100352; i++)
 		t697[i] = t685[i] + t696[i];
 	/* t698 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t698[i] = t695[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t695, 0, t4, 0, t698, 0);
 	/* t699 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t699[i] = t695[i] * t63[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -2660,8 +2726,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < 100352; i++)
 		t709[i] = t697[i] + t708[i];
 	/* t710 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t710[i] = t707[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t707, 0, t4, 0, t710, 0);
 	/* t711 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t711[i] = t707[i] * t52[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -2695,8 +2760,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < 100352; i++)
 		t721[i] = t709[i] + t720[i];
 	/* t722 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t722[i] = t719[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t719, 0, t4, 0, t722, 0);
 	/* t723 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t723[i] = t719[i] * t41[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -2730,8 +2794,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < 100352; i++)
 		t733[i] = t721[i] + t732[i];
 	/* t734 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t734[i] = t731[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t731, 0, t4, 0, t734, 0);
 	/* t735 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t735[i] = t731[i] * t30[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -2765,8 +2828,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < 100352; i++)
 		t745[i] = t733[i] + t744[i];
 	/* t746 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t746[i] = t743[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t743, 0, t4, 0, t746, 0);
 	/* t747 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t747[i] = t743[i] * t20[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -2793,8 +2855,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 			t754[i] = 2 * k * (t16[i] - t0[i]);
 	}
 	/* t755 = act_grad */
-	for (long i = 0; i < n * 784; i++)
-		t755[i] = t754[i] * t16[i] * (1 - t16[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 784, t754, 0, t16, 0, t755, 0);
 	/* t756 = dense_dx */
 	contractive_ae_gemm(n, 128, 784, t755, 784, 1, t13, 128, 1, NULL, t756);
 	/* t757 = dense_dw */
@@ -2806,8 +2867,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 		for (long j = 0; j < 784; j++)
 			t758[j] += t755[b * 784 + j];
 	/* t759 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t759[i] = t756[i] * (t11[i] > 0);
+	contractive_ae_act(CONTRACTIVE_AE_RELU, 0.0f, 1, n * 128, t756, 0, t12, 0, t759, 0);
 	/* t760 = dense_dx */
 	contractive_ae_gemm(n, 32, 128, t759, 128, 1, t9, 32, 1, NULL, t760);
 	/* t761 = dense_dw */
@@ -2819,8 +2879,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 		for (long j = 0; j < 128; j++)
 			t762[j] += t759[b * 128 + j];
 	/* t763 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t763[i] = t760[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t760, 0, t8, 0, t763, 0);
 	/* t764 = add */
 	for (long i = 0; i < n * 32; i++)
 		t764[i] = t753[i] + t763[i];
@@ -2838,8 +2897,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 		for (long j = 0; j < 32; j++)
 			t768[j] += t764[b * 32 + j];
 	/* t769 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t769[i] = t765[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t765, 0, t4, 0, t769, 0);
 	/* t770 = add */
 	for (long i = 0; i < n * 128; i++)
 		t770[i] = t748[i] + t769[i];
@@ -2856,91 +2914,35 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 			t773[j] += t770[b * 128 + j];
 	/* t774 = adam */
 	{ /* encoder.0.weight */
-		float *p = t1, *m = adam_m + 0, *v = adam_v + 0;
-		const float *g = t772;
-		for (long i = 0; i < 100352; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		contractive_ae_adam(100352, t1, adam_m + 0, adam_v + 0, t772, &adam_k);
 	}
 	/* t775 = adam */
 	{ /* encoder.0.bias */
-		float *p = t2, *m = adam_m + 100352, *v = adam_v + 100352;
-		const float *g = t773;
-		for (long i = 0; i < 128; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		contractive_ae_adam(128, t2, adam_m + 100352, adam_v + 100352, t773, &adam_k);
 	}
 	/* t776 = adam */
 	{ /* encoder.2.weight */
-		float *p = t5, *m = adam_m + 100480, *v = adam_v + 100480;
-		const float *g = t767;
-		for (long i = 0; i < 4096; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		contractive_ae_adam(4096, t5, adam_m + 100480, adam_v + 100480, t767, &adam_k);
 	}
 	/* t777 = adam */
 	{ /* encoder.2.bias */
-		float *p = t6, *m = adam_m + 104576, *v = adam_v + 104576;
-		const float *g = t768;
-		for (long i = 0; i < 32; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		contractive_ae_adam(32, t6, adam_m + 104576, adam_v + 104576, t768, &adam_k);
 	}
 	/* t778 = adam */
 	{ /* decoder.0.weight */
-		float *p = t9, *m = adam_m + 104608, *v = adam_v + 104608;
-		const float *g = t761;
-		for (long i = 0; i < 4096; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		contractive_ae_adam(4096, t9, adam_m + 104608, adam_v + 104608, t761, &adam_k);
 	}
 	/* t779 = adam */
 	{ /* decoder.0.bias */
-		float *p = t10, *m = adam_m + 108704, *v = adam_v + 108704;
-		const float *g = t762;
-		for (long i = 0; i < 128; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		contractive_ae_adam(128, t10, adam_m + 108704, adam_v + 108704, t762, &adam_k);
 	}
 	/* t780 = adam */
 	{ /* decoder.2.weight */
-		float *p = t13, *m = adam_m + 108832, *v = adam_v + 108832;
-		const float *g = t757;
-		for (long i = 0; i < 100352; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		contractive_ae_adam(100352, t13, adam_m + 108832, adam_v + 108832, t757, &adam_k);
 	}
 	/* t781 = adam */
 	{ /* decoder.2.bias */
-		float *p = t14, *m = adam_m + 209184, *v = adam_v + 209184;
-		const float *g = t758;
-		for (long i = 0; i < 784; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		contractive_ae_adam(784, t14, adam_m + 209184, adam_v + 209184, t758, &adam_k);
 	}
 	return t371[0];
 }
@@ -2960,665 +2962,661 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	float *const t4 = (float *)(work_ + 65536); /* sigmoid [n, 128] */
 	const float *const t5 = params + 100480; /* encoder.2.weight */
 	const float *const t6 = params + 104576; /* encoder.2.bias */
-	float *const t7 = (float *)(work_ + 131072); /* dense [n, 32] */
-	float *const t8 = (float *)(work_ + 147456); /* sigmoid [n, 32] */
+	float *const t7 = (float *)(work_ + 0); /* dense [n, 32] */
+	float *const t8 = (float *)(work_ + 16384); /* sigmoid [n, 32] */
 	const float *const t9 = params + 104608; /* decoder.0.weight */
 	const float *const t10 = params + 108704; /* decoder.0.bias */
-	float *const t11 = (float *)(work_ + 163840); /* dense [n, 128] */
-	float *const t12 = (float *)(work_ + 229376); /* relu [n, 128] */
+	float *const t11 = (float *)(work_ + 131072); /* dense [n, 128] */
+	float *const t12 = (float *)(work_ + 196608); /* relu [n, 128] */
 	const float *const t13 = params + 108832; /* decoder.2.weight */
 	const float *const t14 = params + 209184; /* decoder.2.bias */
-	float *const t15 = (float *)(work_ + 294912); /* dense [n, 784] */
-	float *const t16 = (float *)(work_ + 696320); /* sigmoid [n, 784] */
-	float *const t17 = (float *)(work_ + 1097728); /* mse [] */
-	float *const t18 = (float *)(work_ + 1097792); /* basis [n, 32] */
-	float *const t19 = (float *)(work_ + 1114176); /* act_grad [n, 32] */
-	float *const t20 = (float *)(work_ + 1130560); /* dense_dx [n, 128] */
-	float *const t23 = (float *)(work_ + 1196096); /* act_grad [n, 128] */
-	float *const t24 = (float *)(work_ + 1261632); /* dense_dx [n, 784] */
-	float *const t27 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t28 = (float *)(work_ + 1663104); /* basis [n, 32] */
-	float *const t29 = (float *)(work_ + 1679488); /* act_grad [n, 32] */
-	float *const t30 = (float *)(work_ + 1695872); /* dense_dx [n, 128] */
-	float *const t33 = (float *)(work_ + 1761408); /* act_grad [n, 128] */
-	float *const t34 = (float *)(work_ + 1826944); /* dense_dx [n, 784] */
-	float *const t37 = (float *)(work_ + 2228352); /* sumsq [] */
-	float *const t38 = (float *)(work_ + 2228416); /* add [] */
-	float *const t39 = (float *)(work_ + 2228480); /* basis [n, 32] */
-	float *const t40 = (float *)(work_ + 2244864); /* act_grad [n, 32] */
-	float *const t41 = (float *)(work_ + 2261248); /* dense_dx [n, 128] */
-	float *const t44 = (float *)(work_ + 2326784); /* act_grad [n, 128] */
-	float *const t45 = (float *)(work_ + 2392320); /* dense_dx [n, 784] */
-	float *const t48 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t49 = (float *)(work_ + 2228352); /* add [] */
-	float *const t50 = (float *)(work_ + 2793728); /* basis [n, 32] */
-	float *const t51 = (float *)(work_ + 2810112); /* act_grad [n, 32] */
-	float *const t52 = (float *)(work_ + 2826496); /* dense_dx [n, 128] */
-	float *const t55 = (float *)(work_ + 2892032); /* act_grad [n, 128] */
-	float *const t56 = (float *)(work_ + 2957568); /* dense_dx [n, 784] */
-	float *const t59 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t60 = (float *)(work_ + 2228416); /* add [] */
-	float *const t61 = (float *)(work_ + 3358976); /* basis [n, 32] */
-	float *const t62 = (float *)(work_ + 3375360); /* act_grad [n, 32] */
-	float *const t63 = (float *)(work_ + 3391744); /* dense_dx [n, 128] */
-	float *const t66 = (float *)(work_ + 3457280); /* act_grad [n, 128] */
-	float *const t67 = (float *)(work_ + 3522816); /* dense_dx [n, 784] */
-	float *const t70 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t71 = (float *)(work_ + 2228352); /* add [] */
-	float *const t72 = (float *)(work_ + 3924224); /* basis [n, 32] */
-	float *const t73 = (float *)(work_ + 3940608); /* act_grad [n, 32] */
-	float *const t74 = (float *)(work_ + 3956992); /* dense_dx [n, 128] */
-	float *const t77 = (float *)(work_ + 4022528); /* act_grad [n, 128] */
-	float *const t78 = (float *)(work_ + 4088064); /* dense_dx [n, 784] */
-	float *const t81 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t82 = (float *)(work_ + 2228416); /* add [] */
-	float *const t83 = (float *)(work_ + 4489472); /* basis [n, 32] */
-	float *const t84 = (float *)(work_ + 4505856); /* act_grad [n, 32] */
-	float *const t85 = (float *)(work_ + 4522240); /* dense_dx [n, 128] */
-	float *const t88 = (float *)(work_ + 4587776); /* act_grad [n, 128] */
-	float *const t89 = (float *)(work_ + 4653312); /* dense_dx [n, 784] */
-	float *const t92 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t93 = (float *)(work_ + 2228352); /* add [] */
-	float *const t94 = (float *)(work_ + 5054720); /* basis [n, 32] */
-	float *const t95 = (float *)(work_ + 5071104); /* act_grad [n, 32] */
-	float *const t96 = (float *)(work_ + 5087488); /* dense_dx [n, 128] */
-	float *const t99 = (float *)(work_ + 5153024); /* act_grad [n, 128] */
-	float *const t100 = (float *)(work_ + 5218560); /* dense_dx [n, 784] */
-	float *const t103 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t104 = (float *)(work_ + 2228416); /* add [] */
-	float *const t105 = (float *)(work_ + 5619968); /* basis [n, 32] */
-	float *const t106 = (float *)(work_ + 5636352); /* act_grad [n, 32] */
-	float *const t107 = (float *)(work_ + 5652736); /* dense_dx [n, 128] */
-	float *const t110 = (float *)(work_ + 5718272); /* act_grad [n, 128] */
-	float *const t111 = (float *)(work_ + 5783808); /* dense_dx [n, 784] */
-	float *const t114 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t115 = (float *)(work_ + 2228352); /* add [] */
-	float *const t116 = (float *)(work_ + 6185216); /* basis [n, 32] */
-	float *const t117 = (float *)(work_ + 6201600); /* act_grad [n, 32] */
-	float *const t118 = (float *)(work_ + 6217984); /* dense_dx [n, 128] */
-	float *const t121 = (float *)(work_ + 6283520); /* act_grad [n, 128] */
-	float *const t122 = (float *)(work_ + 6349056); /* dense_dx [n, 784] */
-	float *const t125 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t126 = (float *)(work_ + 2228416); /* add [] */
-	float *const t127 = (float *)(work_ + 6750464); /* basis [n, 32] */
-	float *const t128 = (float *)(work_ + 6766848); /* act_grad [n, 32] */
-	float *const t129 = (float *)(work_ + 6783232); /* dense_dx [n, 128] */
-	float *const t132 = (float *)(work_ + 6848768); /* act_grad [n, 128] */
-	float *const t133 = (float *)(work_ + 6914304); /* dense_dx [n, 784] */
-	float *const t136 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t137 = (float *)(work_ + 2228352); /* add [] */
-	float *const t138 = (float *)(work_ + 7315712); /* basis [n, 32] */
-	float *const t139 = (float *)(work_ + 7332096); /* act_grad [n, 32] */
-	float *const t140 = (float *)(work_ + 7348480); /* dense_dx [n, 128] */
-	float *const t143 = (float *)(work_ + 7414016); /* act_grad [n, 128] */
-	float *const t144 = (float *)(work_ + 7479552); /* dense_dx [n, 784] */
-	float *const t147 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t148 = (float *)(work_ + 2228416); /* add [] */
-	float *const t149 = (float *)(work_ + 7880960); /* basis [n, 32] */
-	float *const t150 = (float *)(work_ + 7897344); /* act_grad [n, 32] */
-	float *const t151 = (float *)(work_ + 7913728); /* dense_dx [n, 128] */
-	float *const t154 = (float *)(work_ + 7979264); /* act_grad [n, 128] */
-	float *const t155 = (float *)(work_ + 8044800); /* dense_dx [n, 784] */
-	float *const t158 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t159 = (float *)(work_ + 2228352); /* add [] */
-	float *const t160 = (float *)(work_ + 8446208); /* basis [n, 32] */
-	float *const t161 = (float *)(work_ + 8462592); /* act_grad [n, 32] */
-	float *const t162 = (float *)(work_ + 8478976); /* dense_dx [n, 128] */
-	float *const t165 = (float *)(work_ + 8544512); /* act_grad [n, 128] */
-	float *const t166 = (float *)(work_ + 8610048); /* dense_dx [n, 784] */
-	float *const t169 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t170 = (float *)(work_ + 2228416); /* add [] */
-	float *const t171 = (float *)(work_ + 9011456); /* basis [n, 32] */
-	float *const t172 = (float *)(work_ + 9027840); /* act_grad [n, 32] */
-	float *const t173 = (float *)(work_ + 9044224); /* dense_dx [n, 128] */
-	float *const t176 = (float *)(work_ + 9109760); /* act_grad [n, 128] */
-	float *const t177 = (float *)(work_ + 9175296); /* dense_dx [n, 784] */
-	float *const t180 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t181 = (float *)(work_ + 2228352); /* add [] */
-	float *const t182 = (float *)(work_ + 9576704); /* basis [n, 32] */
-	float *const t183 = (float *)(work_ + 9593088); /* act_grad [n, 32] */
-	float *const t184 = (float *)(work_ + 9609472); /* dense_dx [n, 128] */
-	float *const t187 = (float *)(work_ + 9675008); /* act_grad [n, 128] */
-	float *const t188 = (float *)(work_ + 9740544); /* dense_dx [n, 784] */
-	float *const t191 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t192 = (float *)(work_ + 2228416); /* add [] */
-	float *const t193 = (float *)(work_ + 10141952); /* basis [n, 32] */
-	float *const t194 = (float *)(work_ + 10158336); /* act_grad [n, 32] */
-	float *const t195 = (float *)(work_ + 10174720); /* dense_dx [n, 128] */
-	float *const t198 = (float *)(work_ + 10240256); /* act_grad [n, 128] */
-	float *const t199 = (float *)(work_ + 10305792); /* dense_dx [n, 784] */
-	float *const t202 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t203 = (float *)(work_ + 2228352); /* add [] */
-	float *const t204 = (float *)(work_ + 10707200); /* basis [n, 32] */
-	float *const t205 = (float *)(work_ + 10723584); /* act_grad [n, 32] */
-	float *const t206 = (float *)(work_ + 10739968); /* dense_dx [n, 128] */
-	float *const t209 = (float *)(work_ + 10805504); /* act_grad [n, 128] */
-	float *const t210 = (float *)(work_ + 10871040); /* dense_dx [n, 784] */
-	float *const t213 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t214 = (float *)(work_ + 2228416); /* add [] */
-	float *const t215 = (float *)(work_ + 11272448); /* basis [n, 32] */
-	float *const t216 = (float *)(work_ + 11288832); /* act_grad [n, 32] */
-	float *const t217 = (float *)(work_ + 11305216); /* dense_dx [n, 128] */
-	float *const t220 = (float *)(work_ + 11370752); /* act_grad [n, 128] */
-	float *const t221 = (float *)(work_ + 11436288); /* dense_dx [n, 784] */
-	float *const t224 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t225 = (float *)(work_ + 2228352); /* add [] */
-	float *const t226 = (float *)(work_ + 11837696); /* basis [n, 32] */
-	float *const t227 = (float *)(work_ + 11854080); /* act_grad [n, 32] */
-	float *const t228 = (float *)(work_ + 11870464); /* dense_dx [n, 128] */
-	float *const t231 = (float *)(work_ + 11936000); /* act_grad [n, 128] */
-	float *const t232 = (float *)(work_ + 12001536); /* dense_dx [n, 784] */
-	float *const t235 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t236 = (float *)(work_ + 2228416); /* add [] */
-	float *const t237 = (float *)(work_ + 12402944); /* basis [n, 32] */
-	float *const t238 = (float *)(work_ + 12419328); /* act_grad [n, 32] */
-	float *const t239 = (float *)(work_ + 12435712); /* dense_dx [n, 128] */
-	float *const t242 = (float *)(work_ + 12501248); /* act_grad [n, 128] */
-	float *const t243 = (float *)(work_ + 12566784); /* dense_dx [n, 784] */
-	float *const t246 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t247 = (float *)(work_ + 2228352); /* add [] */
-	float *const t248 = (float *)(work_ + 12968192); /* basis [n, 32] */
-	float *const t249 = (float *)(work_ + 12984576); /* act_grad [n, 32] */
-	float *const t250 = (float *)(work_ + 13000960); /* dense_dx [n, 128] */
-	float *const t253 = (float *)(work_ + 13066496); /* act_grad [n, 128] */
-	float *const t254 = (float *)(work_ + 13132032); /* dense_dx [n, 784] */
-	float *const t257 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t258 = (float *)(work_ + 2228416); /* add [] */
-	float *const t259 = (float *)(work_ + 13533440); /* basis [n, 32] */
-	float *const t260 = (float *)(work_ + 13549824); /* act_grad [n, 32] */
-	float *const t261 = (float *)(work_ + 13566208); /* dense_dx [n, 128] */
-	float *const t264 = (float *)(work_ + 13631744); /* act_grad [n, 128] */
-	float *const t265 = (float *)(work_ + 13697280); /* dense_dx [n, 784] */
-	float *const t268 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t269 = (float *)(work_ + 2228352); /* add [] */
-	float *const t270 = (float *)(work_ + 14098688); /* basis [n, 32] */
-	float *const t271 = (float *)(work_ + 14115072); /* act_grad [n, 32] */
-	float *const t272 = (float *)(work_ + 14131456); /* dense_dx [n, 128] */
-	float *const t275 = (float *)(work_ + 14196992); /* act_grad [n, 128] */
-	float *const t276 = (float *)(work_ + 14262528); /* dense_dx [n, 784] */
-	float *const t279 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t280 = (float *)(work_ + 2228416); /* add [] */
-	float *const t281 = (float *)(work_ + 14663936); /* basis [n, 32] */
-	float *const t282 = (float *)(work_ + 14680320); /* act_grad [n, 32] */
-	float *const t283 = (float *)(work_ + 14696704); /* dense_dx [n, 128] */
-	float *const t286 = (float *)(work_ + 14762240); /* act_grad [n, 128] */
-	float *const t287 = (float *)(work_ + 14827776); /* dense_dx [n, 784] */
-	float *const t290 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t291 = (float *)(work_ + 2228352); /* add [] */
-	float *const t292 = (float *)(work_ + 15229184); /* basis [n, 32] */
-	float *const t293 = (float *)(work_ + 15245568); /* act_grad [n, 32] */
-	float *const t294 = (float *)(work_ + 15261952); /* dense_dx [n, 128] */
-	float *const t297 = (float *)(work_ + 15327488); /* act_grad [n, 128] */
-	float *const t298 = (float *)(work_ + 15393024); /* dense_dx [n, 784] */
-	float *const t301 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t302 = (float *)(work_ + 2228416); /* add [] */
-	float *const t303 = (float *)(work_ + 15794432); /* basis [n, 32] */
-	float *const t304 = (float *)(work_ + 15810816); /* act_grad [n, 32] */
-	float *const t305 = (float *)(work_ + 15827200); /* dense_dx [n, 128] */
-	float *const t308 = (float *)(work_ + 15892736); /* act_grad [n, 128] */
-	float *const t309 = (float *)(work_ + 15958272); /* dense_dx [n, 784] */
-	float *const t312 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t313 = (float *)(work_ + 2228352); /* add [] */
-	float *const t314 = (float *)(work_ + 16359680); /* basis [n, 32] */
-	float *const t315 = (float *)(work_ + 16376064); /* act_grad [n, 32] */
-	float *const t316 = (float *)(work_ + 16392448); /* dense_dx [n, 128] */
-	float *const t319 = (float *)(work_ + 16457984); /* act_grad [n, 128] */
-	float *const t320 = (float *)(work_ + 16523520); /* dense_dx [n, 784] */
-	float *const t323 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t324 = (float *)(work_ + 2228416); /* add [] */
-	float *const t325 = (float *)(work_ + 16924928); /* basis [n, 32] */
-	float *const t326 = (float *)(work_ + 16941312); /* act_grad [n, 32] */
-	float *const t327 = (float *)(work_ + 16957696); /* dense_dx [n, 128] */
-	float *const t330 = (float *)(work_ + 17023232); /* act_grad [n, 128] */
-	float *const t331 = (float *)(work_ + 17088768); /* dense_dx [n, 784] */
-	float *const t334 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t335 = (float *)(work_ + 2228352); /* add [] */
-	float *const t336 = (float *)(work_ + 17490176); /* basis [n, 32] */
-	float *const t337 = (float *)(work_ + 17506560); /* act_grad [n, 32] */
-	float *const t338 = (float *)(work_ + 17522944); /* dense_dx [n, 128] */
-	float *const t341 = (float *)(work_ + 17588480); /* act_grad [n, 128] */
-	float *const t342 = (float *)(work_ + 17654016); /* dense_dx [n, 784] */
-	float *const t345 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t346 = (float *)(work_ + 2228416); /* add [] */
-	float *const t347 = (float *)(work_ + 18055424); /* basis [n, 32] */
-	float *const t348 = (float *)(work_ + 18071808); /* act_grad [n, 32] */
-	float *const t349 = (float *)(work_ + 18088192); /* dense_dx [n, 128] */
-	float *const t352 = (float *)(work_ + 18153728); /* act_grad [n, 128] */
-	float *const t353 = (float *)(work_ + 18219264); /* dense_dx [n, 784] */
-	float *const t356 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t357 = (float *)(work_ + 2228352); /* add [] */
-	float *const t358 = (float *)(work_ + 18620672); /* basis [n, 32] */
-	float *const t359 = (float *)(work_ + 18637056); /* act_grad [n, 32] */
-	float *const t360 = (float *)(work_ + 18653440); /* dense_dx [n, 128] */
-	float *const t363 = (float *)(work_ + 18718976); /* act_grad [n, 128] */
-	float *const t364 = (float *)(work_ + 18784512); /* dense_dx [n, 784] */
-	float *const t367 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t368 = (float *)(work_ + 2228416); /* add [] */
-	float *const t369 = (float *)(work_ + 1663040); /* contractive [] */
-	float *const t370 = (float *)(work_ + 2228352); /* scale [] */
-	float *const t371 = (float *)(work_ + 1663040); /* add [] */
-	float *const t372 = (float *)(work_ + 1097728); /* constant [] */
-	float *const t373 = (float *)(work_ + 2228352); /* scale [] */
-	float *const t374 = (float *)(work_ + 19185920); /* sumsq_grad [n, 784] */
-	float *const t375 = (float *)(work_ + 18784512); /* dense [n, 128] */
-	float *const t376 = (float *)(work_ + 19587328); /* dense_dw [128, 784] */
-	float *const t377 = (float *)(work_ + 18718976); /* act_grad [n, 128] */
-	float *const t378 = (float *)(work_ + 18850048); /* act_grad2 [n, 128] */
-	float *const t379 = (float *)(work_ + 18653440); /* dense [n, 32] */
-	float *const t380 = (float *)(work_ + 18669824); /* dense_dw [32, 128] */
-	float *const t381 = (float *)(work_ + 18637056); /* act_grad2 [n, 32] */
-	float *const t382 = (float *)(work_ + 18915584); /* sumsq_grad [n, 784] */
-	float *const t383 = (float *)(work_ + 18219264); /* dense [n, 128] */
-	float *const t384 = (float *)(work_ + 19988736); /* dense_dw [128, 784] */
-	float *const t385 = (float *)(work_ + 18915584); /* add [128, 784] */
-	float *const t386 = (float *)(work_ + 18153728); /* act_grad [n, 128] */
-	float *const t387 = (float *)(work_ + 18284800); /* act_grad2 [n, 128] */
-	float *const t388 = (float *)(work_ + 18088192); /* add [n, 128] */
-	float *const t389 = (float *)(work_ + 18219264); /* dense [n, 32] */
-	float *const t390 = (float *)(work_ + 18235648); /* dense_dw [32, 128] */
-	float *const t391 = (float *)(work_ + 18071808); /* add [32, 128] */
-	float *const t392 = (float *)(work_ + 18153728); /* act_grad2 [n, 32] */
-	float *const t393 = (float *)(work_ + 18055424); /* add [n, 32] */
-	float *const t394 = (float *)(work_ + 18153728); /* sumsq_grad [n, 784] */
-	float *const t395 = (float *)(work_ + 17654016); /* dense [n, 128] */
-	float *const t396 = (float *)(work_ + 19316992); /* dense_dw [128, 784] */
-	float *const t397 = (float *)(work_ + 18153728); /* add [128, 784] */
-	float *const t398 = (float *)(work_ + 17588480); /* act_grad [n, 128] */
-	float *const t399 = (float *)(work_ + 17719552); /* act_grad2 [n, 128] */
-	float *const t400 = (float *)(work_ + 17522944); /* add [n, 128] */
-	float *const t401 = (float *)(work_ + 17654016); /* dense [n, 32] */
-	float *const t402 = (float *)(work_ + 17670400); /* dense_dw [32, 128] */
-	float *const t403 = (float *)(work_ + 17506560); /* add [32, 128] */
-	float *const t404 = (float *)(work_ + 17588480); /* act_grad2 [n, 32] */
-	float *const t405 = (float *)(work_ + 17490176); /* add [n, 32] */
-	float *const t406 = (float *)(work_ + 17588480); /* sumsq_grad [n, 784] */
-	float *const t407 = (float *)(work_ + 17088768); /* dense [n, 128] */
-	float *const t408 = (float *)(work_ + 18555136); /* dense_dw [128, 784] */
-	float *const t409 = (float *)(work_ + 17588480); /* add [128, 784] */
-	float *const t410 = (float *)(work_ + 17023232); /* act_grad [n, 128] */
-	float *const t411 = (float *)(work_ + 17154304); /* act_grad2 [n, 128] */
-	float *const t412 = (float *)(work_ + 16957696); /* add [n, 128] */
-	float *const t413 = (float *)(work_ + 17088768); /* dense [n, 32] */
-	float *const t414 = (float *)(work_ + 17105152); /* dense_dw [32, 128] */
-	float *const t415 = (float *)(work_ + 16941312); /* add [32, 128] */
-	float *const t416 = (float *)(work_ + 17023232); /* act_grad2 [n, 32] */
-	float *const t417 = (float *)(work_ + 16924928); /* add [n, 32] */
-	float *const t418 = (float *)(work_ + 17023232); /* sumsq_grad [n, 784] */
-	float *const t419 = (float *)(work_ + 16523520); /* dense [n, 128] */
-	float *const t420 = (float *)(work_ + 17989888); /* dense_dw [128, 784] */
-	float *const t421 = (float *)(work_ + 17023232); /* add [128, 784] */
-	float *const t422 = (float *)(work_ + 16457984); /* act_grad [n, 128] */
-	float *const t423 = (float *)(work_ + 16589056); /* act_grad2 [n, 128] */
-	float *const t424 = (float *)(work_ + 16392448); /* add [n, 128] */
-	float *const t425 = (float *)(work_ + 16523520); /* dense [n, 32] */
-	float *const t426 = (float *)(work_ + 16539904); /* dense_dw [32, 128] */
-	float *const t427 = (float *)(work_ + 16376064); /* add [32, 128] */
-	float *const t428 = (float *)(work_ + 16457984); /* act_grad2 [n, 32] */
-	float *const t429 = (float *)(work_ + 16359680); /* add [n, 32] */
-	float *const t430 = (float *)(work_ + 16457984); /* sumsq_grad [n, 784] */
-	float *const t431 = (float *)(work_ + 15958272); /* dense [n, 128] */
-	float *const t432 = (float *)(work_ + 17424640); /* dense_dw [128, 784] */
-	float *const t433 = (float *)(work_ + 16457984); /* add [128, 784] */
-	float *const t434 = (float *)(work_ + 15892736); /* act_grad [n, 128] */
-	float *const t435 = (float *)(work_ + 16023808); /* act_grad2 [n, 128] */
-	float *const t436 = (float *)(work_ + 15827200); /* add [n, 128] */
-	float *const t437 = (float *)(work_ + 15958272); /* dense [n, 32] */
-	float *const t438 = (float *)(work_ + 15974656); /* dense_dw [32, 128] */
-	float *const t439 = (float *)(work_ + 15810816); /* add [32, 128] */
-	float *const t440 = (float *)(work_ + 15892736); /* act_grad2 [n, 32] */
-	float *const t441 = (float *)(work_ + 15794432); /* add [n, 32] */
-	float *const t442 = (float *)(work_ + 15892736); /* sumsq_grad [n, 784] */
-	float *const t443 = (float *)(work_ + 15393024); /* dense [n, 128] */
-	float *const t444 = (float *)(work_ + 16859392); /* dense_dw [128, 784] */
-	float *const t445 = (float *)(work_ + 15892736); /* add [128, 784] */
-	float *const t446 = (float *)(work_ + 15327488); /* act_grad [n, 128] */
-	float *const t447 = (float *)(work_ + 15458560); /* act_grad2 [n, 128] */
-	float *const t448 = (float *)(work_ + 15261952); /* add [n, 128] */
-	float *const t449 = (float *)(work_ + 15393024); /* dense [n, 32] */
-	float *const t450 = (float *)(work_ + 15409408); /* dense_dw [32, 128] */
-	float *const t451 = (float *)(work_ + 15245568); /* add [32, 128] */
-	float *const t452 = (float *)(work_ + 15327488); /* act_grad2 [n, 32] */
-	float *const t453 = (float *)(work_ + 15229184); /* add [n, 32] */
-	float *const t454 = (float *)(work_ + 15327488); /* sumsq_grad [n, 784] */
-	float *const t455 = (float *)(work_ + 14827776); /* dense [n, 128] */
-	float *const t456 = (float *)(work_ + 16294144); /* dense_dw [128, 784] */
-	float *const t457 = (float *)(work_ + 15327488); /* add [128, 784] */
-	float *const t458 = (float *)(work_ + 14762240); /* act_grad [n, 128] */
-	float *const t459 = (float *)(work_ + 14893312); /* act_grad2 [n, 128] */
-	float *const t460 = (float *)(work_ + 14696704); /* add [n, 128] */
-	float *const t461 = (float *)(work_ + 14827776); /* dense [n, 32] */
-	float *const t462 = (float *)(work_ + 14844160); /* dense_dw [32, 128] */
-	float *const t463 = (float *)(work_ + 14680320); /* add [32, 128] */
-	float *const t464 = (float *)(work_ + 14762240); /* act_grad2 [n, 32] */
-	float *const t465 = (float *)(work_ + 14663936); /* add [n, 32] */
-	float *const t466 = (float *)(work_ + 14762240); /* sumsq_grad [n, 784] */
-	float *const t467 = (float *)(work_ + 14262528); /* dense [n, 128] */
-	float *const t468 = (float *)(work_ + 15728896); /* dense_dw [128, 784] */
-	float *const t469 = (float *)(work_ + 14762240); /* add [128, 784] */
-	float *const t470 = (float *)(work_ + 14196992); /* act_grad [n, 128] */
-	float *const t471 = (float *)(work_ + 14328064); /* act_grad2 [n, 128] */
-	float *const t472 = (float *)(work_ + 14131456); /* add [n, 128] */
-	float *const t473 = (float *)(work_ + 14262528); /* dense [n, 32] */
-	float *const t474 = (float *)(work_ + 14278912); /* dense_dw [32, 128] */
-	float *const t475 = (float *)(work_ + 14115072); /* add [32, 128] */
-	float *const t476 = (float *)(work_ + 14196992); /* act_grad2 [n, 32] */
-	float *const t477 = (float *)(work_ + 14098688); /* add [n, 32] */
-	float *const t478 = (float *)(work_ + 14196992); /* sumsq_grad [n, 784] */
-	float *const t479 = (float *)(work_ + 13697280); /* dense [n, 128] */
-	float *const t480 = (float *)(work_ + 15163648); /* dense_dw [128, 784] */
-	float *const t481 = (float *)(work_ + 14196992); /* add [128, 784] */
-	float *const t482 = (float *)(work_ + 13631744); /* act_grad [n, 128] */
-	float *const t483 = (float *)(work_ + 13762816); /* act_grad2 [n, 128] */
-	float *const t484 = (float *)(work_ + 13566208); /* add [n, 128] */
-	float *const t485 = (float *)(work_ + 13697280); /* dense [n, 32] */
-	float *const t486 = (float *)(work_ + 13713664); /* dense_dw [32, 128] */
-	float *const t487 = (float *)(work_ + 13549824); /* add [32, 128] */
-	float *const t488 = (float *)(work_ + 13631744); /* act_grad2 [n, 32] */
-	float *const t489 = (float *)(work_ + 13533440); /* add [n, 32] */
-	float *const t490 = (float *)(work_ + 13631744); /* sumsq_grad [n, 784] */
-	float *const t491 = (float *)(work_ + 13132032); /* dense [n, 128] */
-	float *const t492 = (float *)(work_ + 14598400); /* dense_dw [128, 784] */
-	float *const t493 = (float *)(work_ + 13631744); /* add [128, 784] */
-	float *const t494 = (float *)(work_ + 13066496); /* act_grad [n, 128] */
-	float *const t495 = (float *)(work_ + 13197568); /* act_grad2 [n, 128] */
-	float *const t496 = (float *)(work_ + 13000960); /* add [n, 128] */
-	float *const t497 = (float *)(work_ + 13132032); /* dense [n, 32] */
-	float *const t498 = (float *)(work_ + 13148416); /* dense_dw [32, 128] */
-	float *const t499 = (float *)(work_ + 12984576); /* add [32, 128] */
-	float *const t500 = (float *)(work_ + 13066496); /* act_grad2 [n, 32] */
-	float *const t501 = (float *)(work_ + 12968192); /* add [n, 32] */
-	float *const t502 = (float *)(work_ + 13066496); /* sumsq_grad [n, 784] */
-	float *const t503 = (float *)(work_ + 12566784); /* dense [n, 128] */
-	float *const t504 = (float *)(work_ + 14033152); /* dense_dw [128, 784] */
-	float *const t505 = (float *)(work_ + 13066496); /* add [128, 784] */
-	float *const t506 = (float *)(work_ + 12501248); /* act_grad [n, 128] */
-	float *const t507 = (float *)(work_ + 12632320); /* act_grad2 [n, 128] */
-	float *const t508 = (float *)(work_ + 12435712); /* add [n, 128] */
-	float *const t509 = (float *)(work_ + 12566784); /* dense [n, 32] */
-	float *const t510 = (float *)(work_ + 12583168); /* dense_dw [32, 128] */
-	float *const t511 = (float *)(work_ + 12419328); /* add [32, 128] */
-	float *const t512 = (float *)(work_ + 12501248); /* act_grad2 [n, 32] */
-	float *const t513 = (float *)(work_ + 12402944); /* add [n, 32] */
-	float *const t514 = (float *)(work_ + 12501248); /* sumsq_grad [n, 784] */
-	float *const t515 = (float *)(work_ + 12001536); /* dense [n, 128] */
-	float *const t516 = (float *)(work_ + 13467904); /* dense_dw [128, 784] */
-	float *const t517 = (float *)(work_ + 12501248); /* add [128, 784] */
-	float *const t518 = (float *)(work_ + 11936000); /* act_grad [n, 128] */
-	float *const t519 = (float *)(work_ + 12067072); /* act_grad2 [n, 128] */
-	float *const t520 = (float *)(work_ + 11870464); /* add [n, 128] */
-	float *const t521 = (float *)(work_ + 12001536); /* dense [n, 32] */
-	float *const t522 = (float *)(work_ + 12017920); /* dense_dw [32, 128] */
-	float *const t523 = (float *)(work_ + 11854080); /* add [32, 128] */
-	float *const t524 = (float *)(work_ + 11936000); /* act_grad2 [n, 32] */
-	float *const t525 = (float *)(work_ + 11837696); /* add [n, 32] */
-	float *const t526 = (float *)(work_ + 11936000); /* sumsq_grad [n, 784] */
-	float *const t527 = (float *)(work_ + 11436288); /* dense [n, 128] */
-	float *const t528 = (float *)(work_ + 12902656); /* dense_dw [128, 784] */
-	float *const t529 = (float *)(work_ + 11936000); /* add [128, 784] */
-	float *const t530 = (float *)(work_ + 11370752); /* act_grad [n, 128] */
-	float *const t531 = (float *)(work_ + 11501824); /* act_grad2 [n, 128] */
-	float *const t532 = (float *)(work_ + 11305216); /* add [n, 128] */
-	float *const t533 = (float *)(work_ + 11436288); /* dense [n, 32] */
-	float *const t534 = (float *)(work_ + 11452672); /* dense_dw [32, 128] */
-	float *const t535 = (float *)(work_ + 11288832); /* add [32, 128] */
-	float *const t536 = (float *)(work_ + 11370752); /* act_grad2 [n, 32] */
-	float *const t537 = (float *)(work_ + 11272448); /* add [n, 32] */
-	float *const t538 = (float *)(work_ + 11370752); /* sumsq_grad [n, 784] */
-	float *const t539 = (float *)(work_ + 10871040); /* dense [n, 128] */
-	float *const t540 = (float *)(work_ + 12337408); /* dense_dw [128, 784] */
-	float *const t541 = (float *)(work_ + 11370752); /* add [128, 784] */
-	float *const t542 = (float *)(work_ + 10805504); /* act_grad [n, 128] */
-	float *const t543 = (float *)(work_ + 10936576); /* act_grad2 [n, 128] */
-	float *const t544 = (float *)(work_ + 10739968); /* add [n, 128] */
-	float *const t545 = (float *)(work_ + 10871040); /* dense [n, 32] */
-	float *const t546 = (float *)(work_ + 10887424); /* dense_dw [32, 128] */
-	float *const t547 = (float *)(work_ + 10723584); /* add [32, 128] */
-	float *const t548 = (float *)(work_ + 10805504); /* act_grad2 [n, 32] */
-	float *const t549 = (float *)(work_ + 10707200); /* add [n, 32] */
-	float *const t550 = (float *)(work_ + 10805504); /* sumsq_grad [n, 784] */
-	float *const t551 = (float *)(work_ + 10305792); /* dense [n, 128] */
-	float *const t552 = (float *)(work_ + 11772160); /* dense_dw [128, 784] */
-	float *const t553 = (float *)(work_ + 10805504); /* add [128, 784] */
-	float *const t554 = (float *)(work_ + 10240256); /* act_grad [n, 128] */
-	float *const t555 = (float *)(work_ + 10371328); /* act_grad2 [n, 128] */
-	float *const t556 = (float *)(work_ + 10174720); /* add [n, 128] */
-	float *const t557 = (float *)(work_ + 10305792); /* dense [n, 32] */
-	float *const t558 = (float *)(work_ + 10322176); /* dense_dw [32, 128] */
-	float *const t559 = (float *)(work_ + 10158336); /* add [32, 128] */
-	float *const t560 = (float *)(work_ + 10240256); /* act_grad2 [n, 32] */
-	float *const t561 = (float *)(work_ + 10141952); /* add [n, 32] */
-	float *const t562 = (float *)(work_ + 10240256); /* sumsq_grad [n, 784] */
-	float *const t563 = (float *)(work_ + 9740544); /* dense [n, 128] */
-	float *const t564 = (float *)(work_ + 11206912); /* dense_dw [128, 784] */
-	float *const t565 = (float *)(work_ + 10240256); /* add [128, 784] */
-	float *const t566 = (float *)(work_ + 9675008); /* act_grad [n, 128] */
-	float *const t567 = (float *)(work_ + 9806080); /* act_grad2 [n, 128] */
-	float *const t568 = (float *)(work_ + 9609472); /* add [n, 128] */
-	float *const t569 = (float *)(work_ + 9740544); /* dense [n, 32] */
-	float *const t570 = (float *)(work_ + 9756928); /* dense_dw [32, 128] */
-	float *const t571 = (float *)(work_ + 9593088); /* add [32, 128] */
-	float *const t572 = (float *)(work_ + 9675008); /* act_grad2 [n, 32] */
-	float *const t573 = (float *)(work_ + 9576704); /* add [n, 32] */
-	float *const t574 = (float *)(work_ + 9675008); /* sumsq_grad [n, 784] */
-	float *const t575 = (float *)(work_ + 9175296); /* dense [n, 128] */
-	float *const t576 = (float *)(work_ + 10641664); /* dense_dw [128, 784] */
-	float *const t577 = (float *)(work_ + 9675008); /* add [128, 784] */
-	float *const t578 = (float *)(work_ + 9109760); /* act_grad [n, 128] */
-	float *const t579 = (float *)(work_ + 9240832); /* act_grad2 [n, 128] */
-	float *const t580 = (float *)(work_ + 9044224); /* add [n, 128] */
-	float *const t581 = (float *)(work_ + 9175296); /* dense [n, 32] */
-	float *const t582 = (float *)(work_ + 9191680); /* dense_dw [32, 128] */
-	float *const t583 = (float *)(work_ + 9027840); /* add [32, 128] */
-	float *const t584 = (float *)(work_ + 9109760); /* act_grad2 [n, 32] */
-	float *const t585 = (float *)(work_ + 9011456); /* add [n, 32] */
-	float *const t586 = (float *)(work_ + 9109760); /* sumsq_grad [n, 784] */
-	float *const t587 = (float *)(work_ + 8610048); /* dense [n, 128] */
-	float *const t588 = (float *)(work_ + 10076416); /* dense_dw [128, 784] */
-	float *const t589 = (float *)(work_ + 9109760); /* add [128, 784] */
-	float *const t590 = (float *)(work_ + 8544512); /* act_grad [n, 128] */
-	float *const t591 = (float *)(work_ + 8675584); /* act_grad2 [n, 128] */
-	float *const t592 = (float *)(work_ + 8478976); /* add [n, 128] */
-	float *const t593 = (float *)(work_ + 8610048); /* dense [n, 32] */
-	float *const t594 = (float *)(work_ + 8626432); /* dense_dw [32, 128] */
-	float *const t595 = (float *)(work_ + 8462592); /* add [32, 128] */
-	float *const t596 = (float *)(work_ + 8544512); /* act_grad2 [n, 32] */
-	float *const t597 = (float *)(work_ + 8446208); /* add [n, 32] */
-	float *const t598 = (float *)(work_ + 8544512); /* sumsq_grad [n, 784] */
-	float *const t599 = (float *)(work_ + 8044800); /* dense [n, 128] */
-	float *const t600 = (float *)(work_ + 9511168); /* dense_dw [128, 784] */
-	float *const t601 = (float *)(work_ + 8544512); /* add [128, 784] */
-	float *const t602 = (float *)(work_ + 7979264); /* act_grad [n, 128] */
-	float *const t603 = (float *)(work_ + 8110336); /* act_grad2 [n, 128] */
-	float *const t604 = (float *)(work_ + 7913728); /* add [n, 128] */
-	float *const t605 = (float *)(work_ + 8044800); /* dense [n, 32] */
-	float *const t606 = (float *)(work_ + 8061184); /* dense_dw [32, 128] */
-	float *const t607 = (float *)(work_ + 7897344); /* add [32, 128] */
-	float *const t608 = (float *)(work_ + 7979264); /* act_grad2 [n, 32] */
-	float *const t609 = (float *)(work_ + 7880960); /* add [n, 32] */
-	float *const t610 = (float *)(work_ + 7979264); /* sumsq_grad [n, 784] */
-	float *const t611 = (float *)(work_ + 7479552); /* dense [n, 128] */
-	float *const t612 = (float *)(work_ + 8945920); /* dense_dw [128, 784] */
-	float *const t613 = (float *)(work_ + 7979264); /* add [128, 784] */
-	float *const t614 = (float *)(work_ + 7414016); /* act_grad [n, 128] */
-	float *const t615 = (float *)(work_ + 7545088); /* act_grad2 [n, 128] */
-	float *const t616 = (float *)(work_ + 7348480); /* add [n, 128] */
-	float *const t617 = (float *)(work_ + 7479552); /* dense [n, 32] */
-	float *const t618 = (float *)(work_ + 7495936); /* dense_dw [32, 128] */
-	float *const t619 = (float *)(work_ + 7332096); /* add [32, 128] */
-	float *const t620 = (float *)(work_ + 7414016); /* act_grad2 [n, 32] */
-	float *const t621 = (float *)(work_ + 7315712); /* add [n, 32] */
-	float *const t622 = (float *)(work_ + 7414016); /* sumsq_grad [n, 784] */
-	float *const t623 = (float *)(work_ + 6914304); /* dense [n, 128] */
-	float *const t624 = (float *)(work_ + 8380672); /* dense_dw [128, 784] */
-	float *const t625 = (float *)(work_ + 7414016); /* add [128, 784] */
-	float *const t626 = (float *)(work_ + 6848768); /* act_grad [n, 128] */
-	float *const t627 = (float *)(work_ + 6979840); /* act_grad2 [n, 128] */
-	float *const t628 = (float *)(work_ + 6783232); /* add [n, 128] */
-	float *const t629 = (float *)(work_ + 6914304); /* dense [n, 32] */
-	float *const t630 = (float *)(work_ + 6930688); /* dense_dw [32, 128] */
-	float *const t631 = (float *)(work_ + 6766848); /* add [32, 128] */
-	float *const t632 = (float *)(work_ + 6848768); /* act_grad2 [n, 32] */
-	float *const t633 = (float *)(work_ + 6750464); /* add [n, 32] */
-	float *const t634 = (float *)(work_ + 6848768); /* sumsq_grad [n, 784] */
-	float *const t635 = (float *)(work_ + 6349056); /* dense [n, 128] */
-	float *const t636 = (float *)(work_ + 7815424); /* dense_dw [128, 784] */
-	float *const t637 = (float *)(work_ + 6848768); /* add [128, 784] */
-	float *const t638 = (float *)(work_ + 6283520); /* act_grad [n, 128] */
-	float *const t639 = (float *)(work_ + 6414592); /* act_grad2 [n, 128] */
-	float *const t640 = (float *)(work_ + 6217984); /* add [n, 128] */
-	float *const t641 = (float *)(work_ + 6349056); /* dense [n, 32] */
-	float *const t642 = (float *)(work_ + 6365440); /* dense_dw [32, 128] */
-	float *const t643 = (float *)(work_ + 6201600); /* add [32, 128] */
-	float *const t644 = (float *)(work_ + 6283520); /* act_grad2 [n, 32] */
-	float *const t645 = (float *)(work_ + 6185216); /* add [n, 32] */
-	float *const t646 = (float *)(work_ + 6283520); /* sumsq_grad [n, 784] */
-	float *const t647 = (float *)(work_ + 5783808); /* dense [n, 128] */
-	float *const t648 = (float *)(work_ + 7250176); /* dense_dw [128, 784] */
-	float *const t649 = (float *)(work_ + 6283520); /* add [128, 784] */
-	float *const t650 = (float *)(work_ + 5718272); /* act_grad [n, 128] */
-	float *const t651 = (float *)(work_ + 5849344); /* act_grad2 [n, 128] */
-	float *const t652 = (float *)(work_ + 5652736); /* add [n, 128] */
-	float *const t653 = (float *)(work_ + 5783808); /* dense [n, 32] */
-	float *const t654 = (float *)(work_ + 5800192); /* dense_dw [32, 128] */
-	float *const t655 = (float *)(work_ + 5636352); /* add [32, 128] */
-	float *const t656 = (float *)(work_ + 5718272); /* act_grad2 [n, 32] */
-	float *const t657 = (float *)(work_ + 5619968); /* add [n, 32] */
-	float *const t658 = (float *)(work_ + 5718272); /* sumsq_grad [n, 784] */
-	float *const t659 = (float *)(work_ + 5218560); /* dense [n, 128] */
-	float *const t660 = (float *)(work_ + 6684928); /* dense_dw [128, 784] */
-	float *const t661 = (float *)(work_ + 5718272); /* add [128, 784] */
-	float *const t662 = (float *)(work_ + 5153024); /* act_grad [n, 128] */
-	float *const t663 = (float *)(work_ + 5284096); /* act_grad2 [n, 128] */
-	float *const t664 = (float *)(work_ + 5087488); /* add [n, 128] */
-	float *const t665 = (float *)(work_ + 5218560); /* dense [n, 32] */
-	float *const t666 = (float *)(work_ + 5234944); /* dense_dw [32, 128] */
-	float *const t667 = (float *)(work_ + 5071104); /* add [32, 128] */
-	float *const t668 = (float *)(work_ + 5153024); /* act_grad2 [n, 32] */
-	float *const t669 = (float *)(work_ + 5054720); /* add [n, 32] */
-	float *const t670 = (float *)(work_ + 5153024); /* sumsq_grad [n, 784] */
-	float *const t671 = (float *)(work_ + 4653312); /* dense [n, 128] */
-	float *const t672 = (float *)(work_ + 6119680); /* dense_dw [128, 784] */
-	float *const t673 = (float *)(work_ + 5153024); /* add [128, 784] */
-	float *const t674 = (float *)(work_ + 4587776); /* act_grad [n, 128] */
-	float *const t675 = (float *)(work_ + 4718848); /* act_grad2 [n, 128] */
-	float *const t676 = (float *)(work_ + 4522240); /* add [n, 128] */
-	float *const t677 = (float *)(work_ + 4653312); /* dense [n, 32] */
-	float *const t678 = (float *)(work_ + 4669696); /* dense_dw [32, 128] */
-	float *const t679 = (float *)(work_ + 4505856); /* add [32, 128] */
-	float *const t680 = (float *)(work_ + 4587776); /* act_grad2 [n, 32] */
-	float *const t681 = (float *)(work_ + 4489472); /* add [n, 32] */
-	float *const t682 = (float *)(work_ + 4587776); /* sumsq_grad [n, 784] */
-	float *const t683 = (float *)(work_ + 4088064); /* dense [n, 128] */
-	float *const t684 = (float *)(work_ + 5554432); /* dense_dw [128, 784] */
-	float *const t685 = (float *)(work_ + 4587776); /* add [128, 784] */
-	float *const t686 = (float *)(work_ + 4022528); /* act_grad [n, 128] */
-	float *const t687 = (float *)(work_ + 4153600); /* act_grad2 [n, 128] */
-	float *const t688 = (float *)(work_ + 3956992); /* add [n, 128] */
-	float *const t689 = (float *)(work_ + 4088064); /* dense [n, 32] */
-	float *const t690 = (float *)(work_ + 4104448); /* dense_dw [32, 128] */
-	float *const t691 = (float *)(work_ + 3940608); /* add [32, 128] */
-	float *const t692 = (float *)(work_ + 4022528); /* act_grad2 [n, 32] */
-	float *const t693 = (float *)(work_ + 3924224); /* add [n, 32] */
-	float *const t694 = (float *)(work_ + 4022528); /* sumsq_grad [n, 784] */
-	float *const t695 = (float *)(work_ + 3522816); /* dense [n, 128] */
-	float *const t696 = (float *)(work_ + 4989184); /* dense_dw [128, 784] */
-	float *const t697 = (float *)(work_ + 4022528); /* add [128, 784] */
-	float *const t698 = (float *)(work_ + 3457280); /* act_grad [n, 128] */
-	float *const t699 = (float *)(work_ + 3588352); /* act_grad2 [n, 128] */
-	float *const t700 = (float *)(work_ + 3391744); /* add [n, 128] */
-	float *const t701 = (float *)(work_ + 3522816); /* dense [n, 32] */
-	float *const t702 = (float *)(work_ + 3539200); /* dense_dw [32, 128] */
-	float *const t703 = (float *)(work_ + 3375360); /* add [32, 128] */
-	float *const t704 = (float *)(work_ + 3457280); /* act_grad2 [n, 32] */
-	float *const t705 = (float *)(work_ + 3358976); /* add [n, 32] */
-	float *const t706 = (float *)(work_ + 3457280); /* sumsq_grad [n, 784] */
-	float *const t707 = (float *)(work_ + 2957568); /* dense [n, 128] */
-	float *const t708 = (float *)(work_ + 4423936); /* dense_dw [128, 784] */
-	float *const t709 = (float *)(work_ + 3457280); /* add [128, 784] */
-	float *const t710 = (float *)(work_ + 2892032); /* act_grad [n, 128] */
-	float *const t711 = (float *)(work_ + 3023104); /* act_grad2 [n, 128] */
-	float *const t712 = (float *)(work_ + 2826496); /* add [n, 128] */
-	float *const t713 = (float *)(work_ + 2957568); /* dense [n, 32] */
-	float *const t714 = (float *)(work_ + 2973952); /* dense_dw [32, 128] */
-	float *const t715 = (float *)(work_ + 2810112); /* add [32, 128] */
-	float *const t716 = (float *)(work_ + 2892032); /* act_grad2 [n, 32] */
-	float *const t717 = (float *)(work_ + 2793728); /* add [n, 32] */
-	float *const t718 = (float *)(work_ + 2892032); /* sumsq_grad [n, 784] */
-	float *const t719 = (float *)(work_ + 2392320); /* dense [n, 128] */
-	float *const t720 = (float *)(work_ + 3858688); /* dense_dw [128, 784] */
-	float *const t721 = (float *)(work_ + 2892032); /* add [128, 784] */
-	float *const t722 = (float *)(work_ + 2326784); /* act_grad [n, 128] */
-	float *const t723 = (float *)(work_ + 2457856); /* act_grad2 [n, 128] */
-	float *const t724 = (float *)(work_ + 2261248); /* add [n, 128] */
-	float *const t725 = (float *)(work_ + 2392320); /* dense [n, 32] */
-	float *const t726 = (float *)(work_ + 2408704); /* dense_dw [32, 128] */
-	float *const t727 = (float *)(work_ + 2244864); /* add [32, 128] */
-	float *const t728 = (float *)(work_ + 2326784); /* act_grad2 [n, 32] */
-	float *const t729 = (float *)(work_ + 2228416); /* add [n, 32] */
-	float *const t730 = (float *)(work_ + 2326784); /* sumsq_grad [n, 784] */
-	float *const t731 = (float *)(work_ + 1826944); /* dense [n, 128] */
-	float *const t732 = (float *)(work_ + 3293440); /* dense_dw [128, 784] */
-	float *const t733 = (float *)(work_ + 2326784); /* add [128, 784] */
-	float *const t734 = (float *)(work_ + 1761408); /* act_grad [n, 128] */
-	float *const t735 = (float *)(work_ + 1892480); /* act_grad2 [n, 128] */
-	float *const t736 = (float *)(work_ + 1695872); /* add [n, 128] */
-	float *const t737 = (float *)(work_ + 1826944); /* dense [n, 32] */
-	float *const t738 = (float *)(work_ + 1843328); /* dense_dw [32, 128] */
-	float *const t739 = (float *)(work_ + 1679488); /* add [32, 128] */
-	float *const t740 = (float *)(work_ + 1761408); /* act_grad2 [n, 32] */
-	float *const t741 = (float *)(work_ + 1663104); /* add [n, 32] */
-	float *const t742 = (float *)(work_ + 1761408); /* sumsq_grad [n, 784] */
-	float *const t743 = (float *)(work_ + 1261632); /* dense [n, 128] */
-	float *const t744 = (float *)(work_ + 2728192); /* dense_dw [128, 784] */
-	float *const t745 = (float *)(work_ + 1761408); /* add [128, 784] */
-	float *const t746 = (float *)(work_ + 1196096); /* act_grad [n, 128] */
-	float *const t747 = (float *)(work_ + 1327168); /* act_grad2 [n, 128] */
-	float *const t748 = (float *)(work_ + 1130560); /* add [n, 128] */
-	float *const t749 = (float *)(work_ + 1261632); /* dense [n, 32] */
-	float *const t750 = (float *)(work_ + 1278016); /* dense_dw [32, 128] */
-	float *const t751 = (float *)(work_ + 1114176); /* add [32, 128] */
-	float *const t752 = (float *)(work_ + 1196096); /* act_grad2 [n, 32] */
-	float *const t753 = (float *)(work_ + 1097792); /* add [n, 32] */
-	float *const t754 = (float *)(work_ + 1196096); /* mse_grad [n, 784] */
-	float *const t755 = (float *)(work_ + 2162816); /* act_grad [n, 784] */
-	float *const t756 = (float *)(work_ + 294912); /* dense_dx [n, 128] */
-	float *const t757 = (float *)(work_ + 1196096); /* dense_dw [784, 128] */
-	float *const t758 = (float *)(work_ + 360448); /* sum_batch [784] */
-	float *const t759 = (float *)(work_ + 363584); /* act_grad [n, 128] */
-	float *const t760 = (float *)(work_ + 163840); /* dense_dx [n, 32] */
-	float *const t761 = (float *)(work_ + 180224); /* dense_dw [128, 32] */
-	float *const t762 = (float *)(work_ + 196608); /* sum_batch [128] */
-	float *const t763 = (float *)(work_ + 197120); /* act_grad [n, 32] */
-	float *const t764 = (float *)(work_ + 131072); /* add [n, 32] */
-	float *const t765 = (float *)(work_ + 197120); /* dense_dx [n, 128] */
-	float *const t766 = (float *)(work_ + 163840); /* dense_dw [32, 128] */
-	float *const t767 = (float *)(work_ + 262656); /* add [32, 128] */
-	float *const t768 = (float *)(work_ + 163840); /* sum_batch [32] */
-	float *const t769 = (float *)(work_ + 279040); /* act_grad [n, 128] */
-	float *const t770 = (float *)(work_ + 0); /* add [n, 128] */
-	float *const t771 = (float *)(work_ + 2162816); /* dense_dw [128, 784] */
-	float *const t772 = (float *)(work_ + 2564224); /* add [128, 784] */
-	float *const t773 = (float *)(work_ + 65536); /* sum_batch [128] */
+	float *const t15 = (float *)(work_ + 262144); /* dense [n, 784] */
+	float *const t16 = (float *)(work_ + 663552); /* sigmoid [n, 784] */
+	float *const t17 = (float *)(work_ + 0); /* mse [] */
+	float *const t18 = (float *)(work_ + 32768); /* basis [n, 32] */
+	float *const t19 = (float *)(work_ + 49152); /* act_grad [n, 32] */
+	float *const t20 = (float *)(work_ + 131072); /* dense_dx [n, 128] */
+	float *const t23 = (float *)(work_ + 262144); /* act_grad [n, 128] */
+	float *const t24 = (float *)(work_ + 1064960); /* dense_dx [n, 784] */
+	float *const t27 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t28 = (float *)(work_ + 327680); /* basis [n, 32] */
+	float *const t29 = (float *)(work_ + 344064); /* act_grad [n, 32] */
+	float *const t30 = (float *)(work_ + 360448); /* dense_dx [n, 128] */
+	float *const t33 = (float *)(work_ + 425984); /* act_grad [n, 128] */
+	float *const t34 = (float *)(work_ + 1466368); /* dense_dx [n, 784] */
+	float *const t37 = (float *)(work_ + 128); /* sumsq [] */
+	float *const t38 = (float *)(work_ + 192); /* add [] */
+	float *const t39 = (float *)(work_ + 491520); /* basis [n, 32] */
+	float *const t40 = (float *)(work_ + 507904); /* act_grad [n, 32] */
+	float *const t41 = (float *)(work_ + 524288); /* dense_dx [n, 128] */
+	float *const t44 = (float *)(work_ + 589824); /* act_grad [n, 128] */
+	float *const t45 = (float *)(work_ + 1867776); /* dense_dx [n, 784] */
+	float *const t48 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t49 = (float *)(work_ + 128); /* add [] */
+	float *const t50 = (float *)(work_ + 2269184); /* basis [n, 32] */
+	float *const t51 = (float *)(work_ + 2285568); /* act_grad [n, 32] */
+	float *const t52 = (float *)(work_ + 2301952); /* dense_dx [n, 128] */
+	float *const t55 = (float *)(work_ + 2367488); /* act_grad [n, 128] */
+	float *const t56 = (float *)(work_ + 2433024); /* dense_dx [n, 784] */
+	float *const t59 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t60 = (float *)(work_ + 192); /* add [] */
+	float *const t61 = (float *)(work_ + 2834432); /* basis [n, 32] */
+	float *const t62 = (float *)(work_ + 2850816); /* act_grad [n, 32] */
+	float *const t63 = (float *)(work_ + 2867200); /* dense_dx [n, 128] */
+	float *const t66 = (float *)(work_ + 2932736); /* act_grad [n, 128] */
+	float *const t67 = (float *)(work_ + 2998272); /* dense_dx [n, 784] */
+	float *const t70 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t71 = (float *)(work_ + 128); /* add [] */
+	float *const t72 = (float *)(work_ + 3399680); /* basis [n, 32] */
+	float *const t73 = (float *)(work_ + 3416064); /* act_grad [n, 32] */
+	float *const t74 = (float *)(work_ + 3432448); /* dense_dx [n, 128] */
+	float *const t77 = (float *)(work_ + 3497984); /* act_grad [n, 128] */
+	float *const t78 = (float *)(work_ + 3563520); /* dense_dx [n, 784] */
+	float *const t81 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t82 = (float *)(work_ + 192); /* add [] */
+	float *const t83 = (float *)(work_ + 3964928); /* basis [n, 32] */
+	float *const t84 = (float *)(work_ + 3981312); /* act_grad [n, 32] */
+	float *const t85 = (float *)(work_ + 3997696); /* dense_dx [n, 128] */
+	float *const t88 = (float *)(work_ + 4063232); /* act_grad [n, 128] */
+	float *const t89 = (float *)(work_ + 4128768); /* dense_dx [n, 784] */
+	float *const t92 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t93 = (float *)(work_ + 128); /* add [] */
+	float *const t94 = (float *)(work_ + 4530176); /* basis [n, 32] */
+	float *const t95 = (float *)(work_ + 4546560); /* act_grad [n, 32] */
+	float *const t96 = (float *)(work_ + 4562944); /* dense_dx [n, 128] */
+	float *const t99 = (float *)(work_ + 4628480); /* act_grad [n, 128] */
+	float *const t100 = (float *)(work_ + 4694016); /* dense_dx [n, 784] */
+	float *const t103 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t104 = (float *)(work_ + 192); /* add [] */
+	float *const t105 = (float *)(work_ + 5095424); /* basis [n, 32] */
+	float *const t106 = (float *)(work_ + 5111808); /* act_grad [n, 32] */
+	float *const t107 = (float *)(work_ + 5128192); /* dense_dx [n, 128] */
+	float *const t110 = (float *)(work_ + 5193728); /* act_grad [n, 128] */
+	float *const t111 = (float *)(work_ + 5259264); /* dense_dx [n, 784] */
+	float *const t114 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t115 = (float *)(work_ + 128); /* add [] */
+	float *const t116 = (float *)(work_ + 5660672); /* basis [n, 32] */
+	float *const t117 = (float *)(work_ + 5677056); /* act_grad [n, 32] */
+	float *const t118 = (float *)(work_ + 5693440); /* dense_dx [n, 128] */
+	float *const t121 = (float *)(work_ + 5758976); /* act_grad [n, 128] */
+	float *const t122 = (float *)(work_ + 5824512); /* dense_dx [n, 784] */
+	float *const t125 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t126 = (float *)(work_ + 192); /* add [] */
+	float *const t127 = (float *)(work_ + 6225920); /* basis [n, 32] */
+	float *const t128 = (float *)(work_ + 6242304); /* act_grad [n, 32] */
+	float *const t129 = (float *)(work_ + 6258688); /* dense_dx [n, 128] */
+	float *const t132 = (float *)(work_ + 6324224); /* act_grad [n, 128] */
+	float *const t133 = (float *)(work_ + 6389760); /* dense_dx [n, 784] */
+	float *const t136 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t137 = (float *)(work_ + 128); /* add [] */
+	float *const t138 = (float *)(work_ + 6791168); /* basis [n, 32] */
+	float *const t139 = (float *)(work_ + 6807552); /* act_grad [n, 32] */
+	float *const t140 = (float *)(work_ + 6823936); /* dense_dx [n, 128] */
+	float *const t143 = (float *)(work_ + 6889472); /* act_grad [n, 128] */
+	float *const t144 = (float *)(work_ + 6955008); /* dense_dx [n, 784] */
+	float *const t147 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t148 = (float *)(work_ + 192); /* add [] */
+	float *const t149 = (float *)(work_ + 7356416); /* basis [n, 32] */
+	float *const t150 = (float *)(work_ + 7372800); /* act_grad [n, 32] */
+	float *const t151 = (float *)(work_ + 7389184); /* dense_dx [n, 128] */
+	float *const t154 = (float *)(work_ + 7454720); /* act_grad [n, 128] */
+	float *const t155 = (float *)(work_ + 7520256); /* dense_dx [n, 784] */
+	float *const t158 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t159 = (float *)(work_ + 128); /* add [] */
+	float *const t160 = (float *)(work_ + 7921664); /* basis [n, 32] */
+	float *const t161 = (float *)(work_ + 7938048); /* act_grad [n, 32] */
+	float *const t162 = (float *)(work_ + 7954432); /* dense_dx [n, 128] */
+	float *const t165 = (float *)(work_ + 8019968); /* act_grad [n, 128] */
+	float *const t166 = (float *)(work_ + 8085504); /* dense_dx [n, 784] */
+	float *const t169 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t170 = (float *)(work_ + 192); /* add [] */
+	float *const t171 = (float *)(work_ + 8486912); /* basis [n, 32] */
+	float *const t172 = (float *)(work_ + 8503296); /* act_grad [n, 32] */
+	float *const t173 = (float *)(work_ + 8519680); /* dense_dx [n, 128] */
+	float *const t176 = (float *)(work_ + 8585216); /* act_grad [n, 128] */
+	float *const t177 = (float *)(work_ + 8650752); /* dense_dx [n, 784] */
+	float *const t180 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t181 = (float *)(work_ + 128); /* add [] */
+	float *const t182 = (float *)(work_ + 9052160); /* basis [n, 32] */
+	float *const t183 = (float *)(work_ + 9068544); /* act_grad [n, 32] */
+	float *const t184 = (float *)(work_ + 9084928); /* dense_dx [n, 128] */
+	float *const t187 = (float *)(work_ + 9150464); /* act_grad [n, 128] */
+	float *const t188 = (float *)(work_ + 9216000); /* dense_dx [n, 784] */
+	float *const t191 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t192 = (float *)(work_ + 192); /* add [] */
+	float *const t193 = (float *)(work_ + 9617408); /* basis [n, 32] */
+	float *const t194 = (float *)(work_ + 9633792); /* act_grad [n, 32] */
+	float *const t195 = (float *)(work_ + 9650176); /* dense_dx [n, 128] */
+	float *const t198 = (float *)(work_ + 9715712); /* act_grad [n, 128] */
+	float *const t199 = (float *)(work_ + 9781248); /* dense_dx [n, 784] */
+	float *const t202 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t203 = (float *)(work_ + 128); /* add [] */
+	float *const t204 = (float *)(work_ + 10182656); /* basis [n, 32] */
+	float *const t205 = (float *)(work_ + 10199040); /* act_grad [n, 32] */
+	float *const t206 = (float *)(work_ + 10215424); /* dense_dx [n, 128] */
+	float *const t209 = (float *)(work_ + 10280960); /* act_grad [n, 128] */
+	float *const t210 = (float *)(work_ + 10346496); /* dense_dx [n, 784] */
+	float *const t213 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t214 = (float *)(work_ + 192); /* add [] */
+	float *const t215 = (float *)(work_ + 10747904); /* basis [n, 32] */
+	float *const t216 = (float *)(work_ + 10764288); /* act_grad [n, 32] */
+	float *const t217 = (float *)(work_ + 10780672); /* dense_dx [n, 128] */
+	float *const t220 = (float *)(work_ + 10846208); /* act_grad [n, 128] */
+	float *const t221 = (float *)(work_ + 10911744); /* dense_dx [n, 784] */
+	float *const t224 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t225 = (float *)(work_ + 128); /* add [] */
+	float *const t226 = (float *)(work_ + 11313152); /* basis [n, 32] */
+	float *const t227 = (float *)(work_ + 11329536); /* act_grad [n, 32] */
+	float *const t228 = (float *)(work_ + 11345920); /* dense_dx [n, 128] */
+	float *const t231 = (float *)(work_ + 11411456); /* act_grad [n, 128] */
+	float *const t232 = (float *)(work_ + 11476992); /* dense_dx [n, 784] */
+	float *const t235 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t236 = (float *)(work_ + 192); /* add [] */
+	float *const t237 = (float *)(work_ + 11878400); /* basis [n, 32] */
+	float *const t238 = (float *)(work_ + 11894784); /* act_grad [n, 32] */
+	float *const t239 = (float *)(work_ + 11911168); /* dense_dx [n, 128] */
+	float *const t242 = (float *)(work_ + 11976704); /* act_grad [n, 128] */
+	float *const t243 = (float *)(work_ + 12042240); /* dense_dx [n, 784] */
+	float *const t246 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t247 = (float *)(work_ + 128); /* add [] */
+	float *const t248 = (float *)(work_ + 12443648); /* basis [n, 32] */
+	float *const t249 = (float *)(work_ + 12460032); /* act_grad [n, 32] */
+	float *const t250 = (float *)(work_ + 12476416); /* dense_dx [n, 128] */
+	float *const t253 = (float *)(work_ + 12541952); /* act_grad [n, 128] */
+	float *const t254 = (float *)(work_ + 12607488); /* dense_dx [n, 784] */
+	float *const t257 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t258 = (float *)(work_ + 192); /* add [] */
+	float *const t259 = (float *)(work_ + 13008896); /* basis [n, 32] */
+	float *const t260 = (float *)(work_ + 13025280); /* act_grad [n, 32] */
+	float *const t261 = (float *)(work_ + 13041664); /* dense_dx [n, 128] */
+	float *const t264 = (float *)(work_ + 13107200); /* act_grad [n, 128] */
+	float *const t265 = (float *)(work_ + 13172736); /* dense_dx [n, 784] */
+	float *const t268 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t269 = (float *)(work_ + 128); /* add [] */
+	float *const t270 = (float *)(work_ + 13574144); /* basis [n, 32] */
+	float *const t271 = (float *)(work_ + 13590528); /* act_grad [n, 32] */
+	float *const t272 = (float *)(work_ + 13606912); /* dense_dx [n, 128] */
+	float *const t275 = (float *)(work_ + 13672448); /* act_grad [n, 128] */
+	float *const t276 = (float *)(work_ + 13737984); /* dense_dx [n, 784] */
+	float *const t279 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t280 = (float *)(work_ + 192); /* add [] */
+	float *const t281 = (float *)(work_ + 14139392); /* basis [n, 32] */
+	float *const t282 = (float *)(work_ + 14155776); /* act_grad [n, 32] */
+	float *const t283 = (float *)(work_ + 14172160); /* dense_dx [n, 128] */
+	float *const t286 = (float *)(work_ + 14237696); /* act_grad [n, 128] */
+	float *const t287 = (float *)(work_ + 14303232); /* dense_dx [n, 784] */
+	float *const t290 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t291 = (float *)(work_ + 128); /* add [] */
+	float *const t292 = (float *)(work_ + 14704640); /* basis [n, 32] */
+	float *const t293 = (float *)(work_ + 14721024); /* act_grad [n, 32] */
+	float *const t294 = (float *)(work_ + 14737408); /* dense_dx [n, 128] */
+	float *const t297 = (float *)(work_ + 14802944); /* act_grad [n, 128] */
+	float *const t298 = (float *)(work_ + 14868480); /* dense_dx [n, 784] */
+	float *const t301 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t302 = (float *)(work_ + 192); /* add [] */
+	float *const t303 = (float *)(work_ + 15269888); /* basis [n, 32] */
+	float *const t304 = (float *)(work_ + 15286272); /* act_grad [n, 32] */
+	float *const t305 = (float *)(work_ + 15302656); /* dense_dx [n, 128] */
+	float *const t308 = (float *)(work_ + 15368192); /* act_grad [n, 128] */
+	float *const t309 = (float *)(work_ + 15433728); /* dense_dx [n, 784] */
+	float *const t312 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t313 = (float *)(work_ + 128); /* add [] */
+	float *const t314 = (float *)(work_ + 15835136); /* basis [n, 32] */
+	float *const t315 = (float *)(work_ + 15851520); /* act_grad [n, 32] */
+	float *const t316 = (float *)(work_ + 15867904); /* dense_dx [n, 128] */
+	float *const t319 = (float *)(work_ + 15933440); /* act_grad [n, 128] */
+	float *const t320 = (float *)(work_ + 15998976); /* dense_dx [n, 784] */
+	float *const t323 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t324 = (float *)(work_ + 192); /* add [] */
+	float *const t325 = (float *)(work_ + 16400384); /* basis [n, 32] */
+	float *const t326 = (float *)(work_ + 16416768); /* act_grad [n, 32] */
+	float *const t327 = (float *)(work_ + 16433152); /* dense_dx [n, 128] */
+	float *const t330 = (float *)(work_ + 16498688); /* act_grad [n, 128] */
+	float *const t331 = (float *)(work_ + 16564224); /* dense_dx [n, 784] */
+	float *const t334 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t335 = (float *)(work_ + 128); /* add [] */
+	float *const t336 = (float *)(work_ + 16965632); /* basis [n, 32] */
+	float *const t337 = (float *)(work_ + 16982016); /* act_grad [n, 32] */
+	float *const t338 = (float *)(work_ + 16998400); /* dense_dx [n, 128] */
+	float *const t341 = (float *)(work_ + 17063936); /* act_grad [n, 128] */
+	float *const t342 = (float *)(work_ + 17129472); /* dense_dx [n, 784] */
+	float *const t345 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t346 = (float *)(work_ + 192); /* add [] */
+	float *const t347 = (float *)(work_ + 17530880); /* basis [n, 32] */
+	float *const t348 = (float *)(work_ + 17547264); /* act_grad [n, 32] */
+	float *const t349 = (float *)(work_ + 17563648); /* dense_dx [n, 128] */
+	float *const t352 = (float *)(work_ + 17629184); /* act_grad [n, 128] */
+	float *const t353 = (float *)(work_ + 17694720); /* dense_dx [n, 784] */
+	float *const t356 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t357 = (float *)(work_ + 128); /* add [] */
+	float *const t358 = (float *)(work_ + 18096128); /* basis [n, 32] */
+	float *const t359 = (float *)(work_ + 18112512); /* act_grad [n, 32] */
+	float *const t360 = (float *)(work_ + 18128896); /* dense_dx [n, 128] */
+	float *const t363 = (float *)(work_ + 18194432); /* act_grad [n, 128] */
+	float *const t364 = (float *)(work_ + 18259968); /* dense_dx [n, 784] */
+	float *const t367 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t368 = (float *)(work_ + 192); /* add [] */
+	float *const t369 = (float *)(work_ + 64); /* contractive [] */
+	float *const t370 = (float *)(work_ + 128); /* scale [] */
+	float *const t371 = (float *)(work_ + 64); /* add [] */
+	float *const t372 = (float *)(work_ + 0); /* constant [] */
+	float *const t373 = (float *)(work_ + 128); /* scale [] */
+	float *const t374 = (float *)(work_ + 18661376); /* sumsq_grad [n, 784] */
+	float *const t375 = (float *)(work_ + 18259968); /* dense [n, 128] */
+	float *const t376 = (float *)(work_ + 19062784); /* dense_dw [128, 784] */
+	float *const t377 = (float *)(work_ + 18194432); /* act_grad [n, 128] */
+	float *const t378 = (float *)(work_ + 18325504); /* act_grad2 [n, 128] */
+	float *const t379 = (float *)(work_ + 18128896); /* dense [n, 32] */
+	float *const t380 = (float *)(work_ + 18145280); /* dense_dw [32, 128] */
+	float *const t381 = (float *)(work_ + 18112512); /* act_grad2 [n, 32] */
+	float *const t382 = (float *)(work_ + 18391040); /* sumsq_grad [n, 784] */
+	float *const t383 = (float *)(work_ + 17694720); /* dense [n, 128] */
+	float *const t384 = (float *)(work_ + 19464192); /* dense_dw [128, 784] */
+	float *const t385 = (float *)(work_ + 18391040); /* add [128, 784] */
+	float *const t386 = (float *)(work_ + 17629184); /* act_grad [n, 128] */
+	float *const t387 = (float *)(work_ + 17760256); /* act_grad2 [n, 128] */
+	float *const t388 = (float *)(work_ + 17563648); /* add [n, 128] */
+	float *const t389 = (float *)(work_ + 17694720); /* dense [n, 32] */
+	float *const t390 = (float *)(work_ + 17711104); /* dense_dw [32, 128] */
+	float *const t391 = (float *)(work_ + 17547264); /* add [32, 128] */
+	float *const t392 = (float *)(work_ + 17629184); /* act_grad2 [n, 32] */
+	float *const t393 = (float *)(work_ + 17530880); /* add [n, 32] */
+	float *const t394 = (float *)(work_ + 17629184); /* sumsq_grad [n, 784] */
+	float *const t395 = (float *)(work_ + 17129472); /* dense [n, 128] */
+	float *const t396 = (float *)(work_ + 18792448); /* dense_dw [128, 784] */
+	float *const t397 = (float *)(work_ + 17629184); /* add [128, 784] */
+	float *const t398 = (float *)(work_ + 17063936); /* act_grad [n, 128] */
+	float *const t399 = (float *)(work_ + 17195008); /* act_grad2 [n, 128] */
+	float *const t400 = (float *)(work_ + 16998400); /* add [n, 128] */
+	float *const t401 = (float *)(work_ + 17129472); /* dense [n, 32] */
+	float *const t402 = (float *)(work_ + 17145856); /* dense_dw [32, 128] */
+	float *const t403 = (float *)(work_ + 16982016); /* add [32, 128] */
+	float *const t404 = (float *)(work_ + 17063936); /* act_grad2 [n, 32] */
+	float *const t405 = (float *)(work_ + 16965632); /* add [n, 32] */
+	float *const t406 = (float *)(work_ + 17063936); /* sumsq_grad [n, 784] */
+	float *const t407 = (float *)(work_ + 16564224); /* dense [n, 128] */
+	float *const t408 = (float *)(work_ + 18030592); /* dense_dw [128, 784] */
+	float *const t409 = (float *)(work_ + 17063936); /* add [128, 784] */
+	float *const t410 = (float *)(work_ + 16498688); /* act_grad [n, 128] */
+	float *const t411 = (float *)(work_ + 16629760); /* act_grad2 [n, 128] */
+	float *const t412 = (float *)(work_ + 16433152); /* add [n, 128] */
+	float *const t413 = (float *)(work_ + 16564224); /* dense [n, 32] */
+	float *const t414 = (float *)(work_ + 16580608); /* dense_dw [32, 128] */
+	float *const t415 = (float *)(work_ + 16416768); /* add [32, 128] */
+	float *const t416 = (float *)(work_ + 16498688); /* act_grad2 [n, 32] */
+	float *const t417 = (float *)(work_ + 16400384); /* add [n, 32] */
+	float *const t418 = (float *)(work_ + 16498688); /* sumsq_grad [n, 784] */
+	float *const t419 = (float *)(work_ + 15998976); /* dense [n, 128] */
+	float *const t420 = (float *)(work_ + 17465344); /* dense_dw [128, 784] */
+	float *const t421 = (float *)(work_ + 16498688); /* add [128, 784] */
+	float *const t422 = (float *)(work_ + 15933440); /* act_grad [n, 128] */
+	float *const t423 = (float *)(work_ + 16064512); /* act_grad2 [n, 128] */
+	float *const t424 = (float *)(work_ + 15867904); /* add [n, 128] */
+	float *const t425 = (float *)(work_ + 15998976); /* dense [n, 32] */
+	float *const t426 = (float *)(work_ + 16015360); /* dense_dw [32, 128] */
+	float *const t427 = (float *)(work_ + 15851520); /* add [32, 128] */
+	float *const t428 = (float *)(work_ + 15933440); /* act_grad2 [n, 32] */
+	float *const t429 = (float *)(work_ + 15835136); /* add [n, 32] */
+	float *const t430 = (float *)(work_ + 15933440); /* sumsq_grad [n, 784] */
+	float *const t431 = (float *)(work_ + 15433728); /* dense [n, 128] */
+	float *const t432 = (float *)(work_ + 16900096); /* dense_dw [128, 784] */
+	float *const t433 = (float *)(work_ + 15933440); /* add [128, 784] */
+	float *const t434 = (float *)(work_ + 15368192); /* act_grad [n, 128] */
+	float *const t435 = (float *)(work_ + 15499264); /* act_grad2 [n, 128] */
+	float *const t436 = (float *)(work_ + 15302656); /* add [n, 128] */
+	float *const t437 = (float *)(work_ + 15433728); /* dense [n, 32] */
+	float *const t438 = (float *)(work_ + 15450112); /* dense_dw [32, 128] */
+	float *const t439 = (float *)(work_ + 15286272); /* add [32, 128] */
+	float *const t440 = (float *)(work_ + 15368192); /* act_grad2 [n, 32] */
+	float *const t441 = (float *)(work_ + 15269888); /* add [n, 32] */
+	float *const t442 = (float *)(work_ + 15368192); /* sumsq_grad [n, 784] */
+	float *const t443 = (float *)(work_ + 14868480); /* dense [n, 128] */
+	float *const t444 = (float *)(work_ + 16334848); /* dense_dw [128, 784] */
+	float *const t445 = (float *)(work_ + 15368192); /* add [128, 784] */
+	float *const t446 = (float *)(work_ + 14802944); /* act_grad [n, 128] */
+	float *const t447 = (float *)(work_ + 14934016); /* act_grad2 [n, 128] */
+	float *const t448 = (float *)(work_ + 14737408); /* add [n, 128] */
+	float *const t449 = (float *)(work_ + 14868480); /* dense [n, 32] */
+	float *const t450 = (float *)(work_ + 14884864); /* dense_dw [32, 128] */
+	float *const t451 = (float *)(work_ + 14721024); /* add [32, 128] */
+	float *const t452 = (float *)(work_ + 14802944); /* act_grad2 [n, 32] */
+	float *const t453 = (float *)(work_ + 14704640); /* add [n, 32] */
+	float *const t454 = (float *)(work_ + 14802944); /* sumsq_grad [n, 784] */
+	float *const t455 = (float *)(work_ + 14303232); /* dense [n, 128] */
+	float *const t456 = (float *)(work_ + 15769600); /* dense_dw [128, 784] */
+	float *const t457 = (float *)(work_ + 14802944); /* add [128, 784] */
+	float *const t458 = (float *)(work_ + 14237696); /* act_grad [n, 128] */
+	float *const t459 = (float *)(work_ + 14368768); /* act_grad2 [n, 128] */
+	float *const t460 = (float *)(work_ + 14172160); /* add [n, 128] */
+	float *const t461 = (float *)(work_ + 14303232); /* dense [n, 32] */
+	float *const t462 = (float *)(work_ + 14319616); /* dense_dw [32, 128] */
+	float *const t463 = (float *)(work_ + 14155776); /* add [32, 128] */
+	float *const t464 = (float *)(work_ + 14237696); /* act_grad2 [n, 32] */
+	float *const t465 = (float *)(work_ + 14139392); /* add [n, 32] */
+	float *const t466 = (float *)(work_ + 14237696); /* sumsq_grad [n, 784] */
+	float *const t467 = (float *)(work_ + 13737984); /* dense [n, 128] */
+	float *const t468 = (float *)(work_ + 15204352); /* dense_dw [128, 784] */
+	float *const t469 = (float *)(work_ + 14237696); /* add [128, 784] */
+	float *const t470 = (float *)(work_ + 13672448); /* act_grad [n, 128] */
+	float *const t471 = (float *)(work_ + 13803520); /* act_grad2 [n, 128] */
+	float *const t472 = (float *)(work_ + 13606912); /* add [n, 128] */
+	float *const t473 = (float *)(work_ + 13737984); /* dense [n, 32] */
+	float *const t474 = (float *)(work_ + 13754368); /* dense_dw [32, 128] */
+	float *const t475 = (float *)(work_ + 13590528); /* add [32, 128] */
+	float *const t476 = (float *)(work_ + 13672448); /* act_grad2 [n, 32] */
+	float *const t477 = (float *)(work_ + 13574144); /* add [n, 32] */
+	float *const t478 = (float *)(work_ + 13672448); /* sumsq_grad [n, 784] */
+	float *const t479 = (float *)(work_ + 13172736); /* dense [n, 128] */
+	float *const t480 = (float *)(work_ + 14639104); /* dense_dw [128, 784] */
+	float *const t481 = (float *)(work_ + 13672448); /* add [128, 784] */
+	float *const t482 = (float *)(work_ + 13107200); /* act_grad [n, 128] */
+	float *const t483 = (float *)(work_ + 13238272); /* act_grad2 [n, 128] */
+	float *const t484 = (float *)(work_ + 13041664); /* add [n, 128] */
+	float *const t485 = (float *)(work_ + 13172736); /* dense [n, 32] */
+	float *const t486 = (float *)(work_ + 13189120); /* dense_dw [32, 128] */
+	float *const t487 = (float *)(work_ + 13025280); /* add [32, 128] */
+	float *const t488 = (float *)(work_ + 13107200); /* act_grad2 [n, 32] */
+	float *const t489 = (float *)(work_ + 13008896); /* add [n, 32] */
+	float *const t490 = (float *)(work_ + 13107200); /* sumsq_grad [n, 784] */
+	float *const t491 = (float *)(work_ + 12607488); /* dense [n, 128] */
+	float *const t492 = (float *)(work_ + 14073856); /* dense_dw [128, 784] */
+	float *const t493 = (float *)(work_ + 13107200); /* add [128, 784] */
+	float *const t494 = (float *)(work_ + 12541952); /* act_grad [n, 128] */
+	float *const t495 = (float *)(work_ + 12673024); /* act_grad2 [n, 128] */
+	float *const t496 = (float *)(work_ + 12476416); /* add [n, 128] */
+	float *const t497 = (float *)(work_ + 12607488); /* dense [n, 32] */
+	float *const t498 = (float *)(work_ + 12623872); /* dense_dw [32, 128] */
+	float *const t499 = (float *)(work_ + 12460032); /* add [32, 128] */
+	float *const t500 = (float *)(work_ + 12541952); /* act_grad2 [n, 32] */
+	float *const t501 = (float *)(work_ + 12443648); /* add [n, 32] */
+	float *const t502 = (float *)(work_ + 12541952); /* sumsq_grad [n, 784] */
+	float *const t503 = (float *)(work_ + 12042240); /* dense [n, 128] */
+	float *const t504 = (float *)(work_ + 13508608); /* dense_dw [128, 784] */
+	float *const t505 = (float *)(work_ + 12541952); /* add [128, 784] */
+	float *const t506 = (float *)(work_ + 11976704); /* act_grad [n, 128] */
+	float *const t507 = (float *)(work_ + 12107776); /* act_grad2 [n, 128] */
+	float *const t508 = (float *)(work_ + 11911168); /* add [n, 128] */
+	float *const t509 = (float *)(work_ + 12042240); /* dense [n, 32] */
+	float *const t510 = (float *)(work_ + 12058624); /* dense_dw [32, 128] */
+	float *const t511 = (float *)(work_ + 11894784); /* add [32, 128] */
+	float *const t512 = (float *)(work_ + 11976704); /* act_grad2 [n, 32] */
+	float *const t513 = (float *)(work_ + 11878400); /* add [n, 32] */
+	float *const t514 = (float *)(work_ + 11976704); /* sumsq_grad [n, 784] */
+	float *const t515 = (float *)(work_ + 11476992); /* dense [n, 128] */
+	float *const t516 = (float *)(work_ + 12943360); /* dense_dw [128, 784] */
+	float *const t517 = (float *)(work_ + 11976704); /* add [128, 784] */
+	float *const t518 = (float *)(work_ + 11411456); /* act_grad [n, 128] */
+	float *const t519 = (float *)(work_ + 11542528); /* act_grad2 [n, 128] */
+	float *const t520 = (float *)(work_ + 11345920); /* add [n, 128] */
+	float *const t521 = (float *)(work_ + 11476992); /* dense [n, 32] */
+	float *const t522 = (float *)(work_ + 11493376); /* dense_dw [32, 128] */
+	float *const t523 = (float *)(work_ + 11329536); /* add [32, 128] */
+	float *const t524 = (float *)(work_ + 11411456); /* act_grad2 [n, 32] */
+	float *const t525 = (float *)(work_ + 11313152); /* add [n, 32] */
+	float *const t526 = (float *)(work_ + 11411456); /* sumsq_grad [n, 784] */
+	float *const t527 = (float *)(work_ + 10911744); /* dense [n, 128] */
+	float *const t528 = (float *)(work_ + 12378112); /* dense_dw [128, 784] */
+	float *const t529 = (float *)(work_ + 11411456); /* add [128, 784] */
+	float *const t530 = (float *)(work_ + 10846208); /* act_grad [n, 128] */
+	float *const t531 = (float *)(work_ + 10977280); /* act_grad2 [n, 128] */
+	float *const t532 = (float *)(work_ + 10780672); /* add [n, 128] */
+	float *const t533 = (float *)(work_ + 10911744); /* dense [n, 32] */
+	float *const t534 = (float *)(work_ + 10928128); /* dense_dw [32, 128] */
+	float *const t535 = (float *)(work_ + 10764288); /* add [32, 128] */
+	float *const t536 = (float *)(work_ + 10846208); /* act_grad2 [n, 32] */
+	float *const t537 = (float *)(work_ + 10747904); /* add [n, 32] */
+	float *const t538 = (float *)(work_ + 10846208); /* sumsq_grad [n, 784] */
+	float *const t539 = (float *)(work_ + 10346496); /* dense [n, 128] */
+	float *const t540 = (float *)(work_ + 11812864); /* dense_dw [128, 784] */
+	float *const t541 = (float *)(work_ + 10846208); /* add [128, 784] */
+	float *const t542 = (float *)(work_ + 10280960); /* act_grad [n, 128] */
+	float *const t543 = (float *)(work_ + 10412032); /* act_grad2 [n, 128] */
+	float *const t544 = (float *)(work_ + 10215424); /* add [n, 128] */
+	float *const t545 = (float *)(work_ + 10346496); /* dense [n, 32] */
+	float *const t546 = (float *)(work_ + 10362880); /* dense_dw [32, 128] */
+	float *const t547 = (float *)(work_ + 10199040); /* add [32, 128] */
+	float *const t548 = (float *)(work_ + 10280960); /* act_grad2 [n, 32] */
+	float *const t549 = (float *)(work_ + 10182656); /* add [n, 32] */
+	float *const t550 = (float *)(work_ + 10280960); /* sumsq_grad [n, 784] */
+	float *const t551 = (float *)(work_ + 9781248); /* dense [n, 128] */
+	float *const t552 = (float *)(work_ + 11247616); /* dense_dw [128, 784] */
+	float *const t553 = (float *)(work_ + 10280960); /* add [128, 784] */
+	float *const t554 = (float *)(work_ + 9715712); /* act_grad [n, 128] */
+	float *const t555 = (float *)(work_ + 9846784); /* act_grad2 [n, 128] */
+	float *const t556 = (float *)(work_ + 9650176); /* add [n, 128] */
+	float *const t557 = (float *)(work_ + 9781248); /* dense [n, 32] */
+	float *const t558 = (float *)(work_ + 9797632); /* dense_dw [32, 128] */
+	float *const t559 = (float *)(work_ + 9633792); /* add [32, 128] */
+	float *const t560 = (float *)(work_ + 9715712); /* act_grad2 [n, 32] */
+	float *const t561 = (float *)(work_ + 9617408); /* add [n, 32] */
+	float *const t562 = (float *)(work_ + 9715712); /* sumsq_grad [n, 784] */
+	float *const t563 = (float *)(work_ + 9216000); /* dense [n, 128] */
+	float *const t564 = (float *)(work_ + 10682368); /* dense_dw [128, 784] */
+	float *const t565 = (float *)(work_ + 9715712); /* add [128, 784] */
+	float *const t566 = (float *)(work_ + 9150464); /* act_grad [n, 128] */
+	float *const t567 = (float *)(work_ + 9281536); /* act_grad2 [n, 128] */
+	float *const t568 = (float *)(work_ + 9084928); /* add [n, 128] */
+	float *const t569 = (float *)(work_ + 9216000); /* dense [n, 32] */
+	float *const t570 = (float *)(work_ + 9232384); /* dense_dw [32, 128] */
+	float *const t571 = (float *)(work_ + 9068544); /* add [32, 128] */
+	float *const t572 = (float *)(work_ + 9150464); /* act_grad2 [n, 32] */
+	float *const t573 = (float *)(work_ + 9052160); /* add [n, 32] */
+	float *const t574 = (float *)(work_ + 9150464); /* sumsq_grad [n, 784] */
+	float *const t575 = (float *)(work_ + 8650752); /* dense [n, 128] */
+	float *const t576 = (float *)(work_ + 10117120); /* dense_dw [128, 784] */
+	float *const t577 = (float *)(work_ + 9150464); /* add [128, 784] */
+	float *const t578 = (float *)(work_ + 8585216); /* act_grad [n, 128] */
+	float *const t579 = (float *)(work_ + 8716288); /* act_grad2 [n, 128] */
+	float *const t580 = (float *)(work_ + 8519680); /* add [n, 128] */
+	float *const t581 = (float *)(work_ + 8650752); /* dense [n, 32] */
+	float *const t582 = (float *)(work_ + 8667136); /* dense_dw [32, 128] */
+	float *const t583 = (float *)(work_ + 8503296); /* add [32, 128] */
+	float *const t584 = (float *)(work_ + 8585216); /* act_grad2 [n, 32] */
+	float *const t585 = (float *)(work_ + 8486912); /* add [n, 32] */
+	float *const t586 = (float *)(work_ + 8585216); /* sumsq_grad [n, 784] */
+	float *const t587 = (float *)(work_ + 8085504); /* dense [n, 128] */
+	float *const t588 = (float *)(work_ + 9551872); /* dense_dw [128, 784] */
+	float *const t589 = (float *)(work_ + 8585216); /* add [128, 784] */
+	float *const t590 = (float *)(work_ + 8019968); /* act_grad [n, 128] */
+	float *const t591 = (float *)(work_ + 8151040); /* act_grad2 [n, 128] */
+	float *const t592 = (float *)(work_ + 7954432); /* add [n, 128] */
+	float *const t593 = (float *)(work_ + 8085504); /* dense [n, 32] */
+	float *const t594 = (float *)(work_ + 8101888); /* dense_dw [32, 128] */
+	float *const t595 = (float *)(work_ + 7938048); /* add [32, 128] */
+	float *const t596 = (float *)(work_ + 8019968); /* act_grad2 [n, 32] */
+	float *const t597 = (float *)(work_ + 7921664); /* add [n, 32] */
+	float *const t598 = (float *)(work_ + 8019968); /* sumsq_grad [n, 784] */
+	float *const t599 = (float *)(work_ + 7520256); /* dense [n, 128] */
+	float *const t600 = (float *)(work_ + 8986624); /* dense_dw [128, 784] */
+	float *const t601 = (float *)(work_ + 8019968); /* add [128, 784] */
+	float *const t602 = (float *)(work_ + 7454720); /* act_grad [n, 128] */
+	float *const t603 = (float *)(work_ + 7585792); /* act_grad2 [n, 128] */
+	float *const t604 = (float *)(work_ + 7389184); /* add [n, 128] */
+	float *const t605 = (float *)(work_ + 7520256); /* dense [n, 32] */
+	float *const t606 = (float *)(work_ + 7536640); /* dense_dw [32, 128] */
+	float *const t607 = (float *)(work_ + 7372800); /* add [32, 128] */
+	float *const t608 = (float *)(work_ + 7454720); /* act_grad2 [n, 32] */
+	float *const t609 = (float *)(work_ + 7356416); /* add [n, 32] */
+	float *const t610 = (float *)(work_ + 7454720); /* sumsq_grad [n, 784] */
+	float *const t611 = (float *)(work_ + 6955008); /* dense [n, 128] */
+	float *const t612 = (float *)(work_ + 8421376); /* dense_dw [128, 784] */
+	float *const t613 = (float *)(work_ + 7454720); /* add [128, 784] */
+	float *const t614 = (float *)(work_ + 6889472); /* act_grad [n, 128] */
+	float *const t615 = (float *)(work_ + 7020544); /* act_grad2 [n, 128] */
+	float *const t616 = (float *)(work_ + 6823936); /* add [n, 128] */
+	float *const t617 = (float *)(work_ + 6955008); /* dense [n, 32] */
+	float *const t618 = (float *)(work_ + 6971392); /* dense_dw [32, 128] */
+	float *const t619 = (float *)(work_ + 6807552); /* add [32, 128] */
+	float *const t620 = (float *)(work_ + 6889472); /* act_grad2 [n, 32] */
+	float *const t621 = (float *)(work_ + 6791168); /* add [n, 32] */
+	float *const t622 = (float *)(work_ + 6889472); /* sumsq_grad [n, 784] */
+	float *const t623 = (float *)(work_ + 6389760); /* dense [n, 128] */
+	float *const t624 = (float *)(work_ + 7856128); /* dense_dw [128, 784] */
+	float *const t625 = (float *)(work_ + 6889472); /* add [128, 784] */
+	float *const t626 = (float *)(work_ + 6324224); /* act_grad [n, 128] */
+	float *const t627 = (float *)(work_ + 6455296); /* act_grad2 [n, 128] */
+	float *const t628 = (float *)(work_ + 6258688); /* add [n, 128] */
+	float *const t629 = (float *)(work_ + 6389760); /* dense [n, 32] */
+	float *const t630 = (float *)(work_ + 6406144); /* dense_dw [32, 128] */
+	float *const t631 = (float *)(work_ + 6242304); /* add [32, 128] */
+	float *const t632 = (float *)(work_ + 6324224); /* act_grad2 [n, 32] */
+	float *const t633 = (float *)(work_ + 6225920); /* add [n, 32] */
+	float *const t634 = (float *)(work_ + 6324224); /* sumsq_grad [n, 784] */
+	float *const t635 = (float *)(work_ + 5824512); /* dense [n, 128] */
+	float *const t636 = (float *)(work_ + 7290880); /* dense_dw [128, 784] */
+	float *const t637 = (float *)(work_ + 6324224); /* add [128, 784] */
+	float *const t638 = (float *)(work_ + 5758976); /* act_grad [n, 128] */
+	float *const t639 = (float *)(work_ + 5890048); /* act_grad2 [n, 128] */
+	float *const t640 = (float *)(work_ + 5693440); /* add [n, 128] */
+	float *const t641 = (float *)(work_ + 5824512); /* dense [n, 32] */
+	float *const t642 = (float *)(work_ + 5840896); /* dense_dw [32, 128] */
+	float *const t643 = (float *)(work_ + 5677056); /* add [32, 128] */
+	float *const t644 = (float *)(work_ + 5758976); /* act_grad2 [n, 32] */
+	float *const t645 = (float *)(work_ + 5660672); /* add [n, 32] */
+	float *const t646 = (float *)(work_ + 5758976); /* sumsq_grad [n, 784] */
+	float *const t647 = (float *)(work_ + 5259264); /* dense [n, 128] */
+	float *const t648 = (float *)(work_ + 6725632); /* dense_dw [128, 784] */
+	float *const t649 = (float *)(work_ + 5758976); /* add [128, 784] */
+	float *const t650 = (float *)(work_ + 5193728); /* act_grad [n, 128] */
+	float *const t651 = (float *)(work_ + 5324800); /* act_grad2 [n, 128] */
+	float *const t652 = (float *)(work_ + 5128192); /* add [n, 128] */
+	float *const t653 = (float *)(work_ + 5259264); /* dense [n, 32] */
+	float *const t654 = (float *)(work_ + 5275648); /* dense_dw [32, 128] */
+	float *const t655 = (float *)(work_ + 5111808); /* add [32, 128] */
+	float *const t656 = (float *)(work_ + 5193728); /* act_grad2 [n, 32] */
+	float *const t657 = (float *)(work_ + 5095424); /* add [n, 32] */
+	float *const t658 = (float *)(work_ + 5193728); /* sumsq_grad [n, 784] */
+	float *const t659 = (float *)(work_ + 4694016); /* dense [n, 128] */
+	float *const t660 = (float *)(work_ + 6160384); /* dense_dw [128, 784] */
+	float *const t661 = (float *)(work_ + 5193728); /* add [128, 784] */
+	float *const t662 = (float *)(work_ + 4628480); /* act_grad [n, 128] */
+	float *const t663 = (float *)(work_ + 4759552); /* act_grad2 [n, 128] */
+	float *const t664 = (float *)(work_ + 4562944); /* add [n, 128] */
+	float *const t665 = (float *)(work_ + 4694016); /* dense [n, 32] */
+	float *const t666 = (float *)(work_ + 4710400); /* dense_dw [32, 128] */
+	float *const t667 = (float *)(work_ + 4546560); /* add [32, 128] */
+	float *const t668 = (float *)(work_ + 4628480); /* act_grad2 [n, 32] */
+	float *const t669 = (float *)(work_ + 4530176); /* add [n, 32] */
+	float *const t670 = (float *)(work_ + 4628480); /* sumsq_grad [n, 784] */
+	float *const t671 = (float *)(work_ + 4128768); /* dense [n, 128] */
+	float *const t672 = (float *)(work_ + 5595136); /* dense_dw [128, 784] */
+	float *const t673 = (float *)(work_ + 4628480); /* add [128, 784] */
+	float *const t674 = (float *)(work_ + 4063232); /* act_grad [n, 128] */
+	float *const t675 = (float *)(work_ + 4194304); /* act_grad2 [n, 128] */
+	float *const t676 = (float *)(work_ + 3997696); /* add [n, 128] */
+	float *const t677 = (float *)(work_ + 4128768); /* dense [n, 32] */
+	float *const t678 = (float *)(work_ + 4145152); /* dense_dw [32, 128] */
+	float *const t679 = (float *)(work_ + 3981312); /* add [32, 128] */
+	float *const t680 = (float *)(work_ + 4063232); /* act_grad2 [n, 32] */
+	float *const t681 = (float *)(work_ + 3964928); /* add [n, 32] */
+	float *const t682 = (float *)(work_ + 4063232); /* sumsq_grad [n, 784] */
+	float *const t683 = (float *)(work_ + 3563520); /* dense [n, 128] */
+	float *const t684 = (float *)(work_ + 5029888); /* dense_dw [128, 784] */
+	float *const t685 = (float *)(work_ + 4063232); /* add [128, 784] */
+	float *const t686 = (float *)(work_ + 3497984); /* act_grad [n, 128] */
+	float *const t687 = (float *)(work_ + 3629056); /* act_grad2 [n, 128] */
+	float *const t688 = (float *)(work_ + 3432448); /* add [n, 128] */
+	float *const t689 = (float *)(work_ + 3563520); /* dense [n, 32] */
+	float *const t690 = (float *)(work_ + 3579904); /* dense_dw [32, 128] */
+	float *const t691 = (float *)(work_ + 3416064); /* add [32, 128] */
+	float *const t692 = (float *)(work_ + 3497984); /* act_grad2 [n, 32] */
+	float *const t693 = (float *)(work_ + 3399680); /* add [n, 32] */
+	float *const t694 = (float *)(work_ + 3497984); /* sumsq_grad [n, 784] */
+	float *const t695 = (float *)(work_ + 2998272); /* dense [n, 128] */
+	float *const t696 = (float *)(work_ + 4464640); /* dense_dw [128, 784] */
+	float *const t697 = (float *)(work_ + 3497984); /* add [128, 784] */
+	float *const t698 = (float *)(work_ + 2932736); /* act_grad [n, 128] */
+	float *const t699 = (float *)(work_ + 3063808); /* act_grad2 [n, 128] */
+	float *const t700 = (float *)(work_ + 2867200); /* add [n, 128] */
+	float *const t701 = (float *)(work_ + 2998272); /* dense [n, 32] */
+	float *const t702 = (float *)(work_ + 3014656); /* dense_dw [32, 128] */
+	float *const t703 = (float *)(work_ + 2850816); /* add [32, 128] */
+	float *const t704 = (float *)(work_ + 2932736); /* act_grad2 [n, 32] */
+	float *const t705 = (float *)(work_ + 2834432); /* add [n, 32] */
+	float *const t706 = (float *)(work_ + 2932736); /* sumsq_grad [n, 784] */
+	float *const t707 = (float *)(work_ + 2433024); /* dense [n, 128] */
+	float *const t708 = (float *)(work_ + 3899392); /* dense_dw [128, 784] */
+	float *const t709 = (float *)(work_ + 2932736); /* add [128, 784] */
+	float *const t710 = (float *)(work_ + 2367488); /* act_grad [n, 128] */
+	float *const t711 = (float *)(work_ + 2498560); /* act_grad2 [n, 128] */
+	float *const t712 = (float *)(work_ + 2301952); /* add [n, 128] */
+	float *const t713 = (float *)(work_ + 2433024); /* dense [n, 32] */
+	float *const t714 = (float *)(work_ + 2449408); /* dense_dw [32, 128] */
+	float *const t715 = (float *)(work_ + 2285568); /* add [32, 128] */
+	float *const t716 = (float *)(work_ + 2367488); /* act_grad2 [n, 32] */
+	float *const t717 = (float *)(work_ + 2269184); /* add [n, 32] */
+	float *const t718 = (float *)(work_ + 2367488); /* sumsq_grad [n, 784] */
+	float *const t719 = (float *)(work_ + 1867776); /* dense [n, 128] */
+	float *const t720 = (float *)(work_ + 3334144); /* dense_dw [128, 784] */
+	float *const t721 = (float *)(work_ + 2367488); /* add [128, 784] */
+	float *const t722 = (float *)(work_ + 589824); /* act_grad [n, 128] */
+	float *const t723 = (float *)(work_ + 1933312); /* act_grad2 [n, 128] */
+	float *const t724 = (float *)(work_ + 524288); /* add [n, 128] */
+	float *const t725 = (float *)(work_ + 1867776); /* dense [n, 32] */
+	float *const t726 = (float *)(work_ + 1884160); /* dense_dw [32, 128] */
+	float *const t727 = (float *)(work_ + 507904); /* add [32, 128] */
+	float *const t728 = (float *)(work_ + 589824); /* act_grad2 [n, 32] */
+	float *const t729 = (float *)(work_ + 491520); /* add [n, 32] */
+	float *const t730 = (float *)(work_ + 1867776); /* sumsq_grad [n, 784] */
+	float *const t731 = (float *)(work_ + 589824); /* dense [n, 128] */
+	float *const t732 = (float *)(work_ + 1466368); /* dense_dw [128, 784] */
+	float *const t733 = (float *)(work_ + 1867776); /* add [128, 784] */
+	float *const t734 = (float *)(work_ + 425984); /* act_grad [n, 128] */
+	float *const t735 = (float *)(work_ + 1466368); /* act_grad2 [n, 128] */
+	float *const t736 = (float *)(work_ + 360448); /* add [n, 128] */
+	float *const t737 = (float *)(work_ + 524288); /* dense [n, 32] */
+	float *const t738 = (float *)(work_ + 540672); /* dense_dw [32, 128] */
+	float *const t739 = (float *)(work_ + 344064); /* add [32, 128] */
+	float *const t740 = (float *)(work_ + 425984); /* act_grad2 [n, 32] */
+	float *const t741 = (float *)(work_ + 327680); /* add [n, 32] */
+	float *const t742 = (float *)(work_ + 1466368); /* sumsq_grad [n, 784] */
+	float *const t743 = (float *)(work_ + 425984); /* dense [n, 128] */
+	float *const t744 = (float *)(work_ + 1064960); /* dense_dw [128, 784] */
+	float *const t745 = (float *)(work_ + 1466368); /* add [128, 784] */
+	float *const t746 = (float *)(work_ + 262144); /* act_grad [n, 128] */
+	float *const t747 = (float *)(work_ + 491520); /* act_grad2 [n, 128] */
+	float *const t748 = (float *)(work_ + 131072); /* add [n, 128] */
+	float *const t749 = (float *)(work_ + 360448); /* dense [n, 32] */
+	float *const t750 = (float *)(work_ + 376832); /* dense_dw [32, 128] */
+	float *const t751 = (float *)(work_ + 49152); /* add [32, 128] */
+	float *const t752 = (float *)(work_ + 262144); /* act_grad2 [n, 32] */
+	float *const t753 = (float *)(work_ + 32768); /* add [n, 32] */
+	float *const t754 = (float *)(work_ + 262144); /* mse_grad [n, 784] */
+	float *const t755 = (float *)(work_ + 1064960); /* act_grad [n, 784] */
+	float *const t756 = (float *)(work_ + 262144); /* dense_dx [n, 128] */
+	float *const t757 = (float *)(work_ + 1867776); /* dense_dw [784, 128] */
+	float *const t758 = (float *)(work_ + 128); /* sum_batch [784] */
+	float *const t759 = (float *)(work_ + 327680); /* act_grad [n, 128] */
+	float *const t760 = (float *)(work_ + 196608); /* dense_dx [n, 32] */
+	float *const t761 = (float *)(work_ + 212992); /* dense_dw [128, 32] */
+	float *const t762 = (float *)(work_ + 3264); /* sum_batch [128] */
+	float *const t763 = (float *)(work_ + 229376); /* act_grad [n, 32] */
+	float *const t764 = (float *)(work_ + 196608); /* add [n, 32] */
+	float *const t765 = (float *)(work_ + 229376); /* dense_dx [n, 128] */
+	float *const t766 = (float *)(work_ + 32768); /* dense_dw [32, 128] */
+	float *const t767 = (float *)(work_ + 294912); /* add [32, 128] */
+	float *const t768 = (float *)(work_ + 3776); /* sum_batch [32] */
+	float *const t769 = (float *)(work_ + 311296); /* act_grad [n, 128] */
+	float *const t770 = (float *)(work_ + 32768); /* add [n, 128] */
+	float *const t771 = (float *)(work_ + 1064960); /* dense_dw [128, 784] */
+	float *const t772 = (float *)(work_ + 2269184); /* add [128, 784] */
+	float *const t773 = (float *)(work_ + 3904); /* sum_batch [128] */
 	/* t3 = dense */
 	contractive_ae_gemm(n, 128, 784, t0, 784, 1, t1, 1, 784, t2, t3);
 	/* t4 = sigmoid */
-	for (long i = 0; i < n * 128; i++)
-		t4[i] = 1 / (1 + expf(-t3[i]));
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t3, 0, NULL, 0, t4, 0);
 	/* t7 = dense */
 	contractive_ae_gemm(n, 32, 128, t4, 128, 1, t5, 1, 128, t6, t7);
 	/* t8 = sigmoid */
-	for (long i = 0; i < n * 32; i++)
-		t8[i] = 1 / (1 + expf(-t7[i]));
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t7, 0, NULL, 0, t8, 0);
 	/* t11 = dense */
 	contractive_ae_gemm(n, 128, 32, t8, 32, 1, t9, 1, 32, t10, t11);
 	/* t12 = relu */
-	for (long i = 0; i < n * 128; i++)
-		t12[i] = t11[i] > 0 ? t11[i] : 0;
+	contractive_ae_act(CONTRACTIVE_AE_RELU, 0.0f, 1, n * 128, t11, 0, NULL, 0, t12, 0);
 	/* t15 = dense */
 	contractive_ae_gemm(n, 784, 128, t12, 128, 1, t13, 1, 128, t14, t15);
 	/* t16 = sigmoid */
-	for (long i = 0; i < n * 784; i++)
-		t16[i] = 1 / (1 + expf(-t15[i]));
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 784, t15, 0, NULL, 0, t16, 0);
 	/* t17 = mse */
 	{
 		double acc = 0;
@@ -3633,13 +3631,11 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long b = 0; b < n; b++)
 		t18[b * 32 + 0] = 1;
 	/* t19 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t19[i] = t18[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t18, 0, t8, 0, t19, 0);
 	/* t20 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t19, 32, 1, t5, 128, 1, NULL, t20);
 	/* t23 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t23[i] = t20[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t20, 0, t4, 0, t23, 0);
 	/* t24 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t23, 128, 1, t1, 784, 1, NULL, t24);
 	/* t27 = sumsq */
@@ -3654,13 +3650,11 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long b = 0; b < n; b++)
 		t28[b * 32 + 1] = 1;
 	/* t29 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t29[i] = t28[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t28, 0, t8, 0, t29, 0);
 	/* t30 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t29, 32, 1, t5, 128, 1, NULL, t30);
 	/* t33 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t33[i] = t30[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t30, 0, t4, 0, t33, 0);
 	/* t34 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t33, 128, 1, t1, 784, 1, NULL, t34);
 	/* t37 = sumsq */
@@ -3678,13 +3672,11 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long b = 0; b < n; b++)
 		t39[b * 32 + 2] = 1;
 	/* t40 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t40[i] = t39[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t39, 0, t8, 0, t40, 0);
 	/* t41 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t40, 32, 1, t5, 128, 1, NULL, t41);
 	/* t44 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t44[i] = t41[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t41, 0, t4, 0, t44, 0);
 	/* t45 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t44, 128, 1, t1, 784, 1, NULL, t45);
 	/* t48 = sumsq */
@@ -3702,13 +3694,11 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long b = 0; b < n; b++)
 		t50[b * 32 + 3] = 1;
 	/* t51 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t51[i] = t50[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t50, 0, t8, 0, t51, 0);
 	/* t52 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t51, 32, 1, t5, 128, 1, NULL, t52);
 	/* t55 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t55[i] = t52[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t52, 0, t4, 0, t55, 0);
 	/* t56 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t55, 128, 1, t1, 784, 1, NULL, t56);
 	/* t59 = sumsq */
@@ -3726,13 +3716,11 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long b = 0; b < n; b++)
 		t61[b * 32 + 4] = 1;
 	/* t62 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t62[i] = t61[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t61, 0, t8, 0, t62, 0);
 	/* t63 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t62, 32, 1, t5, 128, 1, NULL, t63);
 	/* t66 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t66[i] = t63[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t63, 0, t4, 0, t66, 0);
 	/* t67 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t66, 128, 1, t1, 784, 1, NULL, t67);
 	/* t70 = sumsq */
@@ -3750,13 +3738,11 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long b = 0; b < n; b++)
 		t72[b * 32 + 5] = 1;
 	/* t73 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t73[i] = t72[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t72, 0, t8, 0, t73, 0);
 	/* t74 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t73, 32, 1, t5, 128, 1, NULL, t74);
 	/* t77 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t77[i] = t74[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t74, 0, t4, 0, t77, 0);
 	/* t78 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t77, 128, 1, t1, 784, 1, NULL, t78);
 	/* t81 = sumsq */
@@ -3774,13 +3760,11 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long b = 0; b < n; b++)
 		t83[b * 32 + 6] = 1;
 	/* t84 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t84[i] = t83[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t83, 0, t8, 0, t84, 0);
 	/* t85 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t84, 32, 1, t5, 128, 1, NULL, t85);
 	/* t88 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t88[i] = t85[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t85, 0, t4, 0, t88, 0);
 	/* t89 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t88, 128, 1, t1, 784, 1, NULL, t89);
 	/* t92 = sumsq */
@@ -3798,13 +3782,11 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long b = 0; b < n; b++)
 		t94[b * 32 + 7] = 1;
 	/* t95 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t95[i] = t94[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t94, 0, t8, 0, t95, 0);
 	/* t96 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t95, 32, 1, t5, 128, 1, NULL, t96);
 	/* t99 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t99[i] = t96[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t96, 0, t4, 0, t99, 0);
 	/* t100 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t99, 128, 1, t1, 784, 1, NULL, t100);
 	/* t103 = sumsq */
@@ -3822,13 +3804,11 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long b = 0; b < n; b++)
 		t105[b * 32 + 8] = 1;
 	/* t106 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t106[i] = t105[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t105, 0, t8, 0, t106, 0);
 	/* t107 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t106, 32, 1, t5, 128, 1, NULL, t107);
 	/* t110 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t110[i] = t107[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t107, 0, t4, 0, t110, 0);
 	/* t111 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t110, 128, 1, t1, 784, 1, NULL, t111);
 	/* t114 = sumsq */
@@ -3846,13 +3826,11 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long b = 0; b < n; b++)
 		t116[b * 32 + 9] = 1;
 	/* t117 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t117[i] = t116[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t116, 0, t8, 0, t117, 0);
 	/* t118 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t117, 32, 1, t5, 128, 1, NULL, t118);
 	/* t121 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t121[i] = t118[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t118, 0, t4, 0, t121, 0);
 	/* t122 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t121, 128, 1, t1, 784, 1, NULL, t122);
 	/* t125 = sumsq */
@@ -3870,13 +3848,11 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long b = 0; b < n; b++)
 		t127[b * 32 + 10] = 1;
 	/* t128 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t128[i] = t127[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t127, 0, t8, 0, t128, 0);
 	/* t129 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t128, 32, 1, t5, 128, 1, NULL, t129);
 	/* t132 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t132[i] = t129[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t129, 0, t4, 0, t132, 0);
 	/* t133 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t132, 128, 1, t1, 784, 1, NULL, t133);
 	/* t136 = sumsq */
@@ -3894,13 +3870,11 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long b = 0; b < n; b++)
 		t138[b * 32 + 11] = 1;
 	/* t139 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t139[i] = t138[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t138, 0, t8, 0, t139, 0);
 	/* t140 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t139, 32, 1, t5, 128, 1, NULL, t140);
 	/* t143 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t143[i] = t140[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t140, 0, t4, 0, t143, 0);
 	/* t144 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t143, 128, 1, t1, 784, 1, NULL, t144);
 	/* t147 = sumsq */
@@ -3918,13 +3892,11 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long b = 0; b < n; b++)
 		t149[b * 32 + 12] = 1;
 	/* t150 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t150[i] = t149[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t149, 0, t8, 0, t150, 0);
 	/* t151 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t150, 32, 1, t5, 128, 1, NULL, t151);
 	/* t154 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t154[i] = t151[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t151, 0, t4, 0, t154, 0);
 	/* t155 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t154, 128, 1, t1, 784, 1, NULL, t155);
 	/* t158 = sumsq */
@@ -3942,13 +3914,11 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long b = 0; b < n; b++)
 		t160[b * 32 + 13] = 1;
 	/* t161 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t161[i] = t160[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t160, 0, t8, 0, t161, 0);
 	/* t162 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t161, 32, 1, t5, 128, 1, NULL, t162);
 	/* t165 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t165[i] = t162[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t162, 0, t4, 0, t165, 0);
 	/* t166 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t165, 128, 1, t1, 784, 1, NULL, t166);
 	/* t169 = sumsq */
@@ -3966,13 +3936,11 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long b = 0; b < n; b++)
 		t171[b * 32 + 14] = 1;
 	/* t172 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t172[i] = t171[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t171, 0, t8, 0, t172, 0);
 	/* t173 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t172, 32, 1, t5, 128, 1, NULL, t173);
 	/* t176 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t176[i] = t173[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t173, 0, t4, 0, t176, 0);
 	/* t177 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t176, 128, 1, t1, 784, 1, NULL, t177);
 	/* t180 = sumsq */
@@ -3990,13 +3958,11 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long b = 0; b < n; b++)
 		t182[b * 32 + 15] = 1;
 	/* t183 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t183[i] = t182[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t182, 0, t8, 0, t183, 0);
 	/* t184 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t183, 32, 1, t5, 128, 1, NULL, t184);
 	/* t187 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t187[i] = t184[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t184, 0, t4, 0, t187, 0);
 	/* t188 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t187, 128, 1, t1, 784, 1, NULL, t188);
 	/* t191 = sumsq */
@@ -4014,13 +3980,11 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long b = 0; b < n; b++)
 		t193[b * 32 + 16] = 1;
 	/* t194 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t194[i] = t193[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t193, 0, t8, 0, t194, 0);
 	/* t195 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t194, 32, 1, t5, 128, 1, NULL, t195);
 	/* t198 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t198[i] = t195[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t195, 0, t4, 0, t198, 0);
 	/* t199 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t198, 128, 1, t1, 784, 1, NULL, t199);
 	/* t202 = sumsq */
@@ -4038,13 +4002,11 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long b = 0; b < n; b++)
 		t204[b * 32 + 17] = 1;
 	/* t205 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t205[i] = t204[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t204, 0, t8, 0, t205, 0);
 	/* t206 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t205, 32, 1, t5, 128, 1, NULL, t206);
 	/* t209 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t209[i] = t206[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t206, 0, t4, 0, t209, 0);
 	/* t210 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t209, 128, 1, t1, 784, 1, NULL, t210);
 	/* t213 = sumsq */
@@ -4062,13 +4024,11 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long b = 0; b < n; b++)
 		t215[b * 32 + 18] = 1;
 	/* t216 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t216[i] = t215[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t215, 0, t8, 0, t216, 0);
 	/* t217 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t216, 32, 1, t5, 128, 1, NULL, t217);
 	/* t220 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t220[i] = t217[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t217, 0, t4, 0, t220, 0);
 	/* t221 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t220, 128, 1, t1, 784, 1, NULL, t221);
 	/* t224 = sumsq */
@@ -4086,13 +4046,11 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long b = 0; b < n; b++)
 		t226[b * 32 + 19] = 1;
 	/* t227 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t227[i] = t226[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t226, 0, t8, 0, t227, 0);
 	/* t228 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t227, 32, 1, t5, 128, 1, NULL, t228);
 	/* t231 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t231[i] = t228[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t228, 0, t4, 0, t231, 0);
 	/* t232 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t231, 128, 1, t1, 784, 1, NULL, t232);
 	/* t235 = sumsq */
@@ -4110,13 +4068,11 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long b = 0; b < n; b++)
 		t237[b * 32 + 20] = 1;
 	/* t238 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t238[i] = t237[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t237, 0, t8, 0, t238, 0);
 	/* t239 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t238, 32, 1, t5, 128, 1, NULL, t239);
 	/* t242 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t242[i] = t239[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t239, 0, t4, 0, t242, 0);
 	/* t243 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t242, 128, 1, t1, 784, 1, NULL, t243);
 	/* t246 = sumsq */
@@ -4134,13 +4090,11 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long b = 0; b < n; b++)
 		t248[b * 32 + 21] = 1;
 	/* t249 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t249[i] = t248[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t248, 0, t8, 0, t249, 0);
 	/* t250 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t249, 32, 1, t5, 128, 1, NULL, t250);
 	/* t253 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t253[i] = t250[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t250, 0, t4, 0, t253, 0);
 	/* t254 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t253, 128, 1, t1, 784, 1, NULL, t254);
 	/* t257 = sumsq */
@@ -4158,13 +4112,11 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long b = 0; b < n; b++)
 		t259[b * 32 + 22] = 1;
 	/* t260 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t260[i] = t259[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t259, 0, t8, 0, t260, 0);
 	/* t261 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t260, 32, 1, t5, 128, 1, NULL, t261);
 	/* t264 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t264[i] = t261[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t261, 0, t4, 0, t264, 0);
 	/* t265 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t264, 128, 1, t1, 784, 1, NULL, t265);
 	/* t268 = sumsq */
@@ -4182,13 +4134,11 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long b = 0; b < n; b++)
 		t270[b * 32 + 23] = 1;
 	/* t271 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t271[i] = t270[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t270, 0, t8, 0, t271, 0);
 	/* t272 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t271, 32, 1, t5, 128, 1, NULL, t272);
 	/* t275 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t275[i] = t272[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t272, 0, t4, 0, t275, 0);
 	/* t276 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t275, 128, 1, t1, 784, 1, NULL, t276);
 	/* t279 = sumsq */
@@ -4206,13 +4156,11 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long b = 0; b < n; b++)
 		t281[b * 32 + 24] = 1;
 	/* t282 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t282[i] = t281[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t281, 0, t8, 0, t282, 0);
 	/* t283 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t282, 32, 1, t5, 128, 1, NULL, t283);
 	/* t286 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t286[i] = t283[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t283, 0, t4, 0, t286, 0);
 	/* t287 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t286, 128, 1, t1, 784, 1, NULL, t287);
 	/* t290 = sumsq */
@@ -4230,13 +4178,11 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long b = 0; b < n; b++)
 		t292[b * 32 + 25] = 1;
 	/* t293 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t293[i] = t292[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t292, 0, t8, 0, t293, 0);
 	/* t294 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t293, 32, 1, t5, 128, 1, NULL, t294);
 	/* t297 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t297[i] = t294[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t294, 0, t4, 0, t297, 0);
 	/* t298 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t297, 128, 1, t1, 784, 1, NULL, t298);
 	/* t301 = sumsq */
@@ -4254,13 +4200,11 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long b = 0; b < n; b++)
 		t303[b * 32 + 26] = 1;
 	/* t304 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t304[i] = t303[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t303, 0, t8, 0, t304, 0);
 	/* t305 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t304, 32, 1, t5, 128, 1, NULL, t305);
 	/* t308 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t308[i] = t305[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t305, 0, t4, 0, t308, 0);
 	/* t309 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t308, 128, 1, t1, 784, 1, NULL, t309);
 	/* t312 = sumsq */
@@ -4278,13 +4222,11 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long b = 0; b < n; b++)
 		t314[b * 32 + 27] = 1;
 	/* t315 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t315[i] = t314[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t314, 0, t8, 0, t315, 0);
 	/* t316 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t315, 32, 1, t5, 128, 1, NULL, t316);
 	/* t319 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t319[i] = t316[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t316, 0, t4, 0, t319, 0);
 	/* t320 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t319, 128, 1, t1, 784, 1, NULL, t320);
 	/* t323 = sumsq */
@@ -4302,13 +4244,11 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long b = 0; b < n; b++)
 		t325[b * 32 + 28] = 1;
 	/* t326 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t326[i] = t325[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t325, 0, t8, 0, t326, 0);
 	/* t327 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t326, 32, 1, t5, 128, 1, NULL, t327);
 	/* t330 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t330[i] = t327[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t327, 0, t4, 0, t330, 0);
 	/* t331 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t330, 128, 1, t1, 784, 1, NULL, t331);
 	/* t334 = sumsq */
@@ -4326,13 +4266,11 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long b = 0; b < n; b++)
 		t336[b * 32 + 29] = 1;
 	/* t337 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t337[i] = t336[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t336, 0, t8, 0, t337, 0);
 	/* t338 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t337, 32, 1, t5, 128, 1, NULL, t338);
 	/* t341 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t341[i] = t338[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t338, 0, t4, 0, t341, 0);
 	/* t342 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t341, 128, 1, t1, 784, 1, NULL, t342);
 	/* t345 = sumsq */
@@ -4350,13 +4288,11 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long b = 0; b < n; b++)
 		t347[b * 32 + 30] = 1;
 	/* t348 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t348[i] = t347[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t347, 0, t8, 0, t348, 0);
 	/* t349 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t348, 32, 1, t5, 128, 1, NULL, t349);
 	/* t352 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t352[i] = t349[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t349, 0, t4, 0, t352, 0);
 	/* t353 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t352, 128, 1, t1, 784, 1, NULL, t353);
 	/* t356 = sumsq */
@@ -4374,13 +4310,11 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long b = 0; b < n; b++)
 		t358[b * 32 + 31] = 1;
 	/* t359 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t359[i] = t358[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t358, 0, t8, 0, t359, 0);
 	/* t360 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t359, 32, 1, t5, 128, 1, NULL, t360);
 	/* t363 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t363[i] = t360[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t360, 0, t4, 0, t363, 0);
 	/* t364 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t363, 128, 1, t1, 784, 1, NULL, t364);
 	/* t367 = sumsq */
@@ -4417,8 +4351,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	/* t376 = dense_dw */
 	contractive_ae_gemm(128, 784, n, t363, 1, 128, t374, 784, 1, NULL, t376);
 	/* t377 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t377[i] = t375[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t375, 0, t4, 0, t377, 0);
 	/* t378 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t378[i] = t375[i] * t360[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -4443,8 +4376,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < 100352; i++)
 		t385[i] = t376[i] + t384[i];
 	/* t386 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t386[i] = t383[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t383, 0, t4, 0, t386, 0);
 	/* t387 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t387[i] = t383[i] * t349[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -4478,8 +4410,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < 100352; i++)
 		t397[i] = t385[i] + t396[i];
 	/* t398 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t398[i] = t395[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t395, 0, t4, 0, t398, 0);
 	/* t399 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t399[i] = t395[i] * t338[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -4513,8 +4444,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < 100352; i++)
 		t409[i] = t397[i] + t408[i];
 	/* t410 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t410[i] = t407[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t407, 0, t4, 0, t410, 0);
 	/* t411 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t411[i] = t407[i] * t327[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -4548,8 +4478,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < 100352; i++)
 		t421[i] = t409[i] + t420[i];
 	/* t422 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t422[i] = t419[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t419, 0, t4, 0, t422, 0);
 	/* t423 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t423[i] = t419[i] * t316[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -4583,8 +4512,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < 100352; i++)
 		t433[i] = t421[i] + t432[i];
 	/* t434 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t434[i] = t431[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t431, 0, t4, 0, t434, 0);
 	/* t435 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t435[i] = t431[i] * t305[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -4618,8 +4546,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < 100352; i++)
 		t445[i] = t433[i] + t444[i];
 	/* t446 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t446[i] = t443[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t443, 0, t4, 0, t446, 0);
 	/* t447 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t447[i] = t443[i] * t294[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -4653,8 +4580,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < 100352; i++)
 		t457[i] = t445[i] + t456[i];
 	/* t458 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t458[i] = t455[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t455, 0, t4, 0, t458, 0);
 	/* t459 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t459[i] = t455[i] * t283[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -4688,8 +4614,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < 100352; i++)
 		t469[i] = t457[i] + t468[i];
 	/* t470 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t470[i] = t467[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t467, 0, t4, 0, t470, 0);
 	/* t471 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t471[i] = t467[i] * t272[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -4723,8 +4648,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < 100352; i++)
 		t481[i] = t469[i] + t480[i];
 	/* t482 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t482[i] = t479[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t479, 0, t4, 0, t482, 0);
 	/* t483 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t483[i] = t479[i] * t261[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -4758,8 +4682,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < 100352; i++)
 		t493[i] = t481[i] + t492[i];
 	/* t494 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t494[i] = t491[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t491, 0, t4, 0, t494, 0);
 	/* t495 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t495[i] = t491[i] * t250[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -4793,8 +4716,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < 100352; i++)
 		t505[i] = t493[i] + t504[i];
 	/* t506 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t506[i] = t503[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t503, 0, t4, 0, t506, 0);
 	/* t507 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t507[i] = t503[i] * t239[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -4828,8 +4750,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < 100352; i++)
 		t517[i] = t505[i] + t516[i];
 	/* t518 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t518[i] = t515[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t515, 0, t4, 0, t518, 0);
 	/* t519 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t519[i] = t515[i] * t228[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -4863,8 +4784,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < 100352; i++)
 		t529[i] = t517[i] + t528[i];
 	/* t530 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t530[i] = t527[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t527, 0, t4, 0, t530, 0);
 	/* t531 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t531[i] = t527[i] * t217[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -4898,8 +4818,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < 100352; i++)
 		t541[i] = t529[i] + t540[i];
 	/* t542 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t542[i] = t539[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t539, 0, t4, 0, t542, 0);
 	/* t543 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t543[i] = t539[i] * t206[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -4933,8 +4852,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < 100352; i++)
 		t553[i] = t541[i] + t552[i];
 	/* t554 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t554[i] = t551[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t551, 0, t4, 0, t554, 0);
 	/* t555 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t555[i] = t551[i] * t195[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -4968,8 +4886,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < 100352; i++)
 		t565[i] = t553[i] + t564[i];
 	/* t566 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t566[i] = t563[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t563, 0, t4, 0, t566, 0);
 	/* t567 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t567[i] = t563[i] * t184[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -5003,8 +4920,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < 100352; i++)
 		t577[i] = t565[i] + t576[i];
 	/* t578 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t578[i] = t575[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t575, 0, t4, 0, t578, 0);
 	/* t579 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t579[i] = t575[i] * t173[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -5038,8 +4954,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < 100352; i++)
 		t589[i] = t577[i] + t588[i];
 	/* t590 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t590[i] = t587[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t587, 0, t4, 0, t590, 0);
 	/* t591 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t591[i] = t587[i] * t162[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -5073,8 +4988,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < 100352; i++)
 		t601[i] = t589[i] + t600[i];
 	/* t602 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t602[i] = t599[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t599, 0, t4, 0, t602, 0);
 	/* t603 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t603[i] = t599[i] * t151[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -5108,8 +5022,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < 100352; i++)
 		t613[i] = t601[i] + t612[i];
 	/* t614 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t614[i] = t611[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t611, 0, t4, 0, t614, 0);
 	/* t615 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t615[i] = t611[i] * t140[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -5143,8 +5056,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < 100352; i++)
 		t625[i] = t613[i] + t624[i];
 	/* t626 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t626[i] = t623[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t623, 0, t4, 0, t626, 0);
 	/* t627 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t627[i] = t623[i] * t129[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -5178,8 +5090,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < 100352; i++)
 		t637[i] = t625[i] + t636[i];
 	/* t638 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t638[i] = t635[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t635, 0, t4, 0, t638, 0);
 	/* t639 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t639[i] = t635[i] * t118[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -5213,8 +5124,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < 100352; i++)
 		t649[i] = t637[i] + t648[i];
 	/* t650 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t650[i] = t647[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t647, 0, t4, 0, t650, 0);
 	/* t651 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t651[i] = t647[i] * t107[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -5248,8 +5158,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < 100352; i++)
 		t661[i] = t649[i] + t660[i];
 	/* t662 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t662[i] = t659[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t659, 0, t4, 0, t662, 0);
 	/* t663 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t663[i] = t659[i] * t96[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -5283,8 +5192,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < 100352; i++)
 		t673[i] = t661[i] + t672[i];
 	/* t674 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t674[i] = t671[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t671, 0, t4, 0, t674, 0);
 	/* t675 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t675[i] = t671[i] * t85[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -5318,8 +5226,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < 100352; i++)
 		t685[i] = t673[i] + t684[i];
 	/* t686 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t686[i] = t683[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t683, 0, t4, 0, t686, 0);
 	/* t687 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t687[i] = t683[i] * t74[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -5353,8 +5260,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < 100352; i++)
 		t697[i] = t685[i] + t696[i];
 	/* t698 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t698[i] = t695[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t695, 0, t4, 0, t698, 0);
 	/* t699 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t699[i] = t695[i] * t63[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -5388,8 +5294,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < 100352; i++)
 		t709[i] = t697[i] + t708[i];
 	/* t710 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t710[i] = t707[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t707, 0, t4, 0, t710, 0);
 	/* t711 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t711[i] = t707[i] * t52[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -5423,8 +5328,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < 100352; i++)
 		t721[i] = t709[i] + t720[i];
 	/* t722 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t722[i] = t719[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t719, 0, t4, 0, t722, 0);
 	/* t723 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t723[i] = t719[i] * t41[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -5458,8 +5362,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < 100352; i++)
 		t733[i] = t721[i] + t732[i];
 	/* t734 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t734[i] = t731[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t731, 0, t4, 0, t734, 0);
 	/* t735 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t735[i] = t731[i] * t30[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -5493,8 +5396,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < 100352; i++)
 		t745[i] = t733[i] + t744[i];
 	/* t746 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t746[i] = t743[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t743, 0, t4, 0, t746, 0);
 	/* t747 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t747[i] = t743[i] * t20[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -5521,8 +5423,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 			t754[i] = 2 * k * (t16[i] - t0[i]);
 	}
 	/* t755 = act_grad */
-	for (long i = 0; i < n * 784; i++)
-		t755[i] = t754[i] * t16[i] * (1 - t16[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 784, t754, 0, t16, 0, t755, 0);
 	/* t756 = dense_dx */
 	contractive_ae_gemm(n, 128, 784, t755, 784, 1, t13, 128, 1, NULL, t756);
 	/* t757 = dense_dw */
@@ -5534,8 +5435,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 		for (long j = 0; j < 784; j++)
 			t758[j] += t755[b * 784 + j];
 	/* t759 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t759[i] = t756[i] * (t11[i] > 0);
+	contractive_ae_act(CONTRACTIVE_AE_RELU, 0.0f, 1, n * 128, t756, 0, t12, 0, t759, 0);
 	/* t760 = dense_dx */
 	contractive_ae_gemm(n, 32, 128, t759, 128, 1, t9, 32, 1, NULL, t760);
 	/* t761 = dense_dw */
@@ -5547,8 +5447,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 		for (long j = 0; j < 128; j++)
 			t762[j] += t759[b * 128 + j];
 	/* t763 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t763[i] = t760[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t760, 0, t8, 0, t763, 0);
 	/* t764 = add */
 	for (long i = 0; i < n * 32; i++)
 		t764[i] = t753[i] + t763[i];
@@ -5566,8 +5465,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 		for (long j = 0; j < 32; j++)
 			t768[j] += t764[b * 32 + j];
 	/* t769 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t769[i] = t765[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t765, 0, t4, 0, t769, 0);
 	/* t770 = add */
 	for (long i = 0; i < n * 128; i++)
 		t770[i] = t748[i] + t769[i];
@@ -5597,19 +5495,12 @@ void contractive_ae_update(void *state, const contractive_ae_real *grad, const c
 {
 	const int64_t step = ++*contractive_ae_step(state);
 	float *const adam_m = contractive_ae_adam_m(state), *const adam_v = contractive_ae_adam_v(state);
-	const float beta1 = (float)h->beta1, beta2 = (float)h->beta2, eps = (float)h->eps, wd = (float)h->weight_decay;
-	const float one_m_beta1 = (float)(1 - h->beta1), one_m_beta2 = (float)(1 - h->beta2);
-	const float step_size = (float)(h->lr / (1 - pow(h->beta1, (double)step)));
-	const float bc2_sqrt = (float)sqrt(1 - pow(h->beta2, (double)step));
+	const contractive_ae_adam_k adam_k = {
+		(float)h->beta1, (float)h->beta2, (float)(1 - h->beta1), (float)(1 - h->beta2), (float)h->eps,
+		(float)h->weight_decay, (float)(h->lr / (1 - pow(h->beta1, (double)step))),
+		(float)sqrt(1 - pow(h->beta2, (double)step))};
 	contractive_ae_real *const params = contractive_ae_params(state);
-	float *p = params, *m = adam_m, *v = adam_v;
-	const float *g = grad;
-	for (long i = 0; i < 209968; i++) {
-		float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-		m[i] = m[i] * beta1 + gi * one_m_beta1;
-		v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-		p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-	}
+	contractive_ae_adam(209968, params, adam_m, adam_v, grad, &adam_k);
 }
 
 contractive_ae_real contractive_ae_loss(const void *state, void *work, const contractive_ae_real *x, int n)
@@ -5627,263 +5518,259 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	float *const t4 = (float *)(work_ + 65536); /* sigmoid [n, 128] */
 	const float *const t5 = params + 100480; /* encoder.2.weight */
 	const float *const t6 = params + 104576; /* encoder.2.bias */
-	float *const t7 = (float *)(work_ + 131072); /* dense [n, 32] */
-	float *const t8 = (float *)(work_ + 147456); /* sigmoid [n, 32] */
+	float *const t7 = (float *)(work_ + 0); /* dense [n, 32] */
+	float *const t8 = (float *)(work_ + 16384); /* sigmoid [n, 32] */
 	const float *const t9 = params + 104608; /* decoder.0.weight */
 	const float *const t10 = params + 108704; /* decoder.0.bias */
-	float *const t11 = (float *)(work_ + 163840); /* dense [n, 128] */
-	float *const t12 = (float *)(work_ + 229376); /* relu [n, 128] */
+	float *const t11 = (float *)(work_ + 131072); /* dense [n, 128] */
+	float *const t12 = (float *)(work_ + 196608); /* relu [n, 128] */
 	const float *const t13 = params + 108832; /* decoder.2.weight */
 	const float *const t14 = params + 209184; /* decoder.2.bias */
-	float *const t15 = (float *)(work_ + 294912); /* dense [n, 784] */
-	float *const t16 = (float *)(work_ + 696320); /* sigmoid [n, 784] */
-	float *const t17 = (float *)(work_ + 1097728); /* mse [] */
-	float *const t18 = (float *)(work_ + 1097792); /* basis [n, 32] */
-	float *const t19 = (float *)(work_ + 1114176); /* act_grad [n, 32] */
-	float *const t20 = (float *)(work_ + 1130560); /* dense_dx [n, 128] */
-	float *const t23 = (float *)(work_ + 1196096); /* act_grad [n, 128] */
-	float *const t24 = (float *)(work_ + 1261632); /* dense_dx [n, 784] */
-	float *const t27 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t28 = (float *)(work_ + 1663104); /* basis [n, 32] */
-	float *const t29 = (float *)(work_ + 1679488); /* act_grad [n, 32] */
-	float *const t30 = (float *)(work_ + 1695872); /* dense_dx [n, 128] */
-	float *const t33 = (float *)(work_ + 1761408); /* act_grad [n, 128] */
-	float *const t34 = (float *)(work_ + 1826944); /* dense_dx [n, 784] */
-	float *const t37 = (float *)(work_ + 2228352); /* sumsq [] */
-	float *const t38 = (float *)(work_ + 2228416); /* add [] */
-	float *const t39 = (float *)(work_ + 2228480); /* basis [n, 32] */
-	float *const t40 = (float *)(work_ + 2244864); /* act_grad [n, 32] */
-	float *const t41 = (float *)(work_ + 2261248); /* dense_dx [n, 128] */
-	float *const t44 = (float *)(work_ + 2326784); /* act_grad [n, 128] */
-	float *const t45 = (float *)(work_ + 2392320); /* dense_dx [n, 784] */
-	float *const t48 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t49 = (float *)(work_ + 2228352); /* add [] */
-	float *const t50 = (float *)(work_ + 2793728); /* basis [n, 32] */
-	float *const t51 = (float *)(work_ + 2810112); /* act_grad [n, 32] */
-	float *const t52 = (float *)(work_ + 2826496); /* dense_dx [n, 128] */
-	float *const t55 = (float *)(work_ + 2892032); /* act_grad [n, 128] */
-	float *const t56 = (float *)(work_ + 2957568); /* dense_dx [n, 784] */
-	float *const t59 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t60 = (float *)(work_ + 2228416); /* add [] */
-	float *const t61 = (float *)(work_ + 3358976); /* basis [n, 32] */
-	float *const t62 = (float *)(work_ + 3375360); /* act_grad [n, 32] */
-	float *const t63 = (float *)(work_ + 3391744); /* dense_dx [n, 128] */
-	float *const t66 = (float *)(work_ + 3457280); /* act_grad [n, 128] */
-	float *const t67 = (float *)(work_ + 3522816); /* dense_dx [n, 784] */
-	float *const t70 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t71 = (float *)(work_ + 2228352); /* add [] */
-	float *const t72 = (float *)(work_ + 3924224); /* basis [n, 32] */
-	float *const t73 = (float *)(work_ + 3940608); /* act_grad [n, 32] */
-	float *const t74 = (float *)(work_ + 3956992); /* dense_dx [n, 128] */
-	float *const t77 = (float *)(work_ + 4022528); /* act_grad [n, 128] */
-	float *const t78 = (float *)(work_ + 4088064); /* dense_dx [n, 784] */
-	float *const t81 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t82 = (float *)(work_ + 2228416); /* add [] */
-	float *const t83 = (float *)(work_ + 4489472); /* basis [n, 32] */
-	float *const t84 = (float *)(work_ + 4505856); /* act_grad [n, 32] */
-	float *const t85 = (float *)(work_ + 4522240); /* dense_dx [n, 128] */
-	float *const t88 = (float *)(work_ + 4587776); /* act_grad [n, 128] */
-	float *const t89 = (float *)(work_ + 4653312); /* dense_dx [n, 784] */
-	float *const t92 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t93 = (float *)(work_ + 2228352); /* add [] */
-	float *const t94 = (float *)(work_ + 5054720); /* basis [n, 32] */
-	float *const t95 = (float *)(work_ + 5071104); /* act_grad [n, 32] */
-	float *const t96 = (float *)(work_ + 5087488); /* dense_dx [n, 128] */
-	float *const t99 = (float *)(work_ + 5153024); /* act_grad [n, 128] */
-	float *const t100 = (float *)(work_ + 5218560); /* dense_dx [n, 784] */
-	float *const t103 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t104 = (float *)(work_ + 2228416); /* add [] */
-	float *const t105 = (float *)(work_ + 5619968); /* basis [n, 32] */
-	float *const t106 = (float *)(work_ + 5636352); /* act_grad [n, 32] */
-	float *const t107 = (float *)(work_ + 5652736); /* dense_dx [n, 128] */
-	float *const t110 = (float *)(work_ + 5718272); /* act_grad [n, 128] */
-	float *const t111 = (float *)(work_ + 5783808); /* dense_dx [n, 784] */
-	float *const t114 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t115 = (float *)(work_ + 2228352); /* add [] */
-	float *const t116 = (float *)(work_ + 6185216); /* basis [n, 32] */
-	float *const t117 = (float *)(work_ + 6201600); /* act_grad [n, 32] */
-	float *const t118 = (float *)(work_ + 6217984); /* dense_dx [n, 128] */
-	float *const t121 = (float *)(work_ + 6283520); /* act_grad [n, 128] */
-	float *const t122 = (float *)(work_ + 6349056); /* dense_dx [n, 784] */
-	float *const t125 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t126 = (float *)(work_ + 2228416); /* add [] */
-	float *const t127 = (float *)(work_ + 6750464); /* basis [n, 32] */
-	float *const t128 = (float *)(work_ + 6766848); /* act_grad [n, 32] */
-	float *const t129 = (float *)(work_ + 6783232); /* dense_dx [n, 128] */
-	float *const t132 = (float *)(work_ + 6848768); /* act_grad [n, 128] */
-	float *const t133 = (float *)(work_ + 6914304); /* dense_dx [n, 784] */
-	float *const t136 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t137 = (float *)(work_ + 2228352); /* add [] */
-	float *const t138 = (float *)(work_ + 7315712); /* basis [n, 32] */
-	float *const t139 = (float *)(work_ + 7332096); /* act_grad [n, 32] */
-	float *const t140 = (float *)(work_ + 7348480); /* dense_dx [n, 128] */
-	float *const t143 = (float *)(work_ + 7414016); /* act_grad [n, 128] */
-	float *const t144 = (float *)(work_ + 7479552); /* dense_dx [n, 784] */
-	float *const t147 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t148 = (float *)(work_ + 2228416); /* add [] */
-	float *const t149 = (float *)(work_ + 7880960); /* basis [n, 32] */
-	float *const t150 = (float *)(work_ + 7897344); /* act_grad [n, 32] */
-	float *const t151 = (float *)(work_ + 7913728); /* dense_dx [n, 128] */
-	float *const t154 = (float *)(work_ + 7979264); /* act_grad [n, 128] */
-	float *const t155 = (float *)(work_ + 8044800); /* dense_dx [n, 784] */
-	float *const t158 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t159 = (float *)(work_ + 2228352); /* add [] */
-	float *const t160 = (float *)(work_ + 8446208); /* basis [n, 32] */
-	float *const t161 = (float *)(work_ + 8462592); /* act_grad [n, 32] */
-	float *const t162 = (float *)(work_ + 8478976); /* dense_dx [n, 128] */
-	float *const t165 = (float *)(work_ + 8544512); /* act_grad [n, 128] */
-	float *const t166 = (float *)(work_ + 8610048); /* dense_dx [n, 784] */
-	float *const t169 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t170 = (float *)(work_ + 2228416); /* add [] */
-	float *const t171 = (float *)(work_ + 9011456); /* basis [n, 32] */
-	float *const t172 = (float *)(work_ + 9027840); /* act_grad [n, 32] */
-	float *const t173 = (float *)(work_ + 9044224); /* dense_dx [n, 128] */
-	float *const t176 = (float *)(work_ + 9109760); /* act_grad [n, 128] */
-	float *const t177 = (float *)(work_ + 9175296); /* dense_dx [n, 784] */
-	float *const t180 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t181 = (float *)(work_ + 2228352); /* add [] */
-	float *const t182 = (float *)(work_ + 9576704); /* basis [n, 32] */
-	float *const t183 = (float *)(work_ + 9593088); /* act_grad [n, 32] */
-	float *const t184 = (float *)(work_ + 9609472); /* dense_dx [n, 128] */
-	float *const t187 = (float *)(work_ + 9675008); /* act_grad [n, 128] */
-	float *const t188 = (float *)(work_ + 9740544); /* dense_dx [n, 784] */
-	float *const t191 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t192 = (float *)(work_ + 2228416); /* add [] */
-	float *const t193 = (float *)(work_ + 10141952); /* basis [n, 32] */
-	float *const t194 = (float *)(work_ + 10158336); /* act_grad [n, 32] */
-	float *const t195 = (float *)(work_ + 10174720); /* dense_dx [n, 128] */
-	float *const t198 = (float *)(work_ + 10240256); /* act_grad [n, 128] */
-	float *const t199 = (float *)(work_ + 10305792); /* dense_dx [n, 784] */
-	float *const t202 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t203 = (float *)(work_ + 2228352); /* add [] */
-	float *const t204 = (float *)(work_ + 10707200); /* basis [n, 32] */
-	float *const t205 = (float *)(work_ + 10723584); /* act_grad [n, 32] */
-	float *const t206 = (float *)(work_ + 10739968); /* dense_dx [n, 128] */
-	float *const t209 = (float *)(work_ + 10805504); /* act_grad [n, 128] */
-	float *const t210 = (float *)(work_ + 10871040); /* dense_dx [n, 784] */
-	float *const t213 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t214 = (float *)(work_ + 2228416); /* add [] */
-	float *const t215 = (float *)(work_ + 11272448); /* basis [n, 32] */
-	float *const t216 = (float *)(work_ + 11288832); /* act_grad [n, 32] */
-	float *const t217 = (float *)(work_ + 11305216); /* dense_dx [n, 128] */
-	float *const t220 = (float *)(work_ + 11370752); /* act_grad [n, 128] */
-	float *const t221 = (float *)(work_ + 11436288); /* dense_dx [n, 784] */
-	float *const t224 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t225 = (float *)(work_ + 2228352); /* add [] */
-	float *const t226 = (float *)(work_ + 11837696); /* basis [n, 32] */
-	float *const t227 = (float *)(work_ + 11854080); /* act_grad [n, 32] */
-	float *const t228 = (float *)(work_ + 11870464); /* dense_dx [n, 128] */
-	float *const t231 = (float *)(work_ + 11936000); /* act_grad [n, 128] */
-	float *const t232 = (float *)(work_ + 12001536); /* dense_dx [n, 784] */
-	float *const t235 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t236 = (float *)(work_ + 2228416); /* add [] */
-	float *const t237 = (float *)(work_ + 12402944); /* basis [n, 32] */
-	float *const t238 = (float *)(work_ + 12419328); /* act_grad [n, 32] */
-	float *const t239 = (float *)(work_ + 12435712); /* dense_dx [n, 128] */
-	float *const t242 = (float *)(work_ + 12501248); /* act_grad [n, 128] */
-	float *const t243 = (float *)(work_ + 12566784); /* dense_dx [n, 784] */
-	float *const t246 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t247 = (float *)(work_ + 2228352); /* add [] */
-	float *const t248 = (float *)(work_ + 12968192); /* basis [n, 32] */
-	float *const t249 = (float *)(work_ + 12984576); /* act_grad [n, 32] */
-	float *const t250 = (float *)(work_ + 13000960); /* dense_dx [n, 128] */
-	float *const t253 = (float *)(work_ + 13066496); /* act_grad [n, 128] */
-	float *const t254 = (float *)(work_ + 13132032); /* dense_dx [n, 784] */
-	float *const t257 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t258 = (float *)(work_ + 2228416); /* add [] */
-	float *const t259 = (float *)(work_ + 13533440); /* basis [n, 32] */
-	float *const t260 = (float *)(work_ + 13549824); /* act_grad [n, 32] */
-	float *const t261 = (float *)(work_ + 13566208); /* dense_dx [n, 128] */
-	float *const t264 = (float *)(work_ + 13631744); /* act_grad [n, 128] */
-	float *const t265 = (float *)(work_ + 13697280); /* dense_dx [n, 784] */
-	float *const t268 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t269 = (float *)(work_ + 2228352); /* add [] */
-	float *const t270 = (float *)(work_ + 14098688); /* basis [n, 32] */
-	float *const t271 = (float *)(work_ + 14115072); /* act_grad [n, 32] */
-	float *const t272 = (float *)(work_ + 14131456); /* dense_dx [n, 128] */
-	float *const t275 = (float *)(work_ + 14196992); /* act_grad [n, 128] */
-	float *const t276 = (float *)(work_ + 14262528); /* dense_dx [n, 784] */
-	float *const t279 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t280 = (float *)(work_ + 2228416); /* add [] */
-	float *const t281 = (float *)(work_ + 14663936); /* basis [n, 32] */
-	float *const t282 = (float *)(work_ + 14680320); /* act_grad [n, 32] */
-	float *const t283 = (float *)(work_ + 14696704); /* dense_dx [n, 128] */
-	float *const t286 = (float *)(work_ + 14762240); /* act_grad [n, 128] */
-	float *const t287 = (float *)(work_ + 14827776); /* dense_dx [n, 784] */
-	float *const t290 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t291 = (float *)(work_ + 2228352); /* add [] */
-	float *const t292 = (float *)(work_ + 15229184); /* basis [n, 32] */
-	float *const t293 = (float *)(work_ + 15245568); /* act_grad [n, 32] */
-	float *const t294 = (float *)(work_ + 15261952); /* dense_dx [n, 128] */
-	float *const t297 = (float *)(work_ + 15327488); /* act_grad [n, 128] */
-	float *const t298 = (float *)(work_ + 15393024); /* dense_dx [n, 784] */
-	float *const t301 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t302 = (float *)(work_ + 2228416); /* add [] */
-	float *const t303 = (float *)(work_ + 15794432); /* basis [n, 32] */
-	float *const t304 = (float *)(work_ + 15810816); /* act_grad [n, 32] */
-	float *const t305 = (float *)(work_ + 15827200); /* dense_dx [n, 128] */
-	float *const t308 = (float *)(work_ + 15892736); /* act_grad [n, 128] */
-	float *const t309 = (float *)(work_ + 15958272); /* dense_dx [n, 784] */
-	float *const t312 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t313 = (float *)(work_ + 2228352); /* add [] */
-	float *const t314 = (float *)(work_ + 16359680); /* basis [n, 32] */
-	float *const t315 = (float *)(work_ + 16376064); /* act_grad [n, 32] */
-	float *const t316 = (float *)(work_ + 16392448); /* dense_dx [n, 128] */
-	float *const t319 = (float *)(work_ + 16457984); /* act_grad [n, 128] */
-	float *const t320 = (float *)(work_ + 16523520); /* dense_dx [n, 784] */
-	float *const t323 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t324 = (float *)(work_ + 2228416); /* add [] */
-	float *const t325 = (float *)(work_ + 16924928); /* basis [n, 32] */
-	float *const t326 = (float *)(work_ + 16941312); /* act_grad [n, 32] */
-	float *const t327 = (float *)(work_ + 16957696); /* dense_dx [n, 128] */
-	float *const t330 = (float *)(work_ + 17023232); /* act_grad [n, 128] */
-	float *const t331 = (float *)(work_ + 17088768); /* dense_dx [n, 784] */
-	float *const t334 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t335 = (float *)(work_ + 2228352); /* add [] */
-	float *const t336 = (float *)(work_ + 17490176); /* basis [n, 32] */
-	float *const t337 = (float *)(work_ + 17506560); /* act_grad [n, 32] */
-	float *const t338 = (float *)(work_ + 17522944); /* dense_dx [n, 128] */
-	float *const t341 = (float *)(work_ + 17588480); /* act_grad [n, 128] */
-	float *const t342 = (float *)(work_ + 17654016); /* dense_dx [n, 784] */
-	float *const t345 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t346 = (float *)(work_ + 2228416); /* add [] */
-	float *const t347 = (float *)(work_ + 18055424); /* basis [n, 32] */
-	float *const t348 = (float *)(work_ + 18071808); /* act_grad [n, 32] */
-	float *const t349 = (float *)(work_ + 18088192); /* dense_dx [n, 128] */
-	float *const t352 = (float *)(work_ + 18153728); /* act_grad [n, 128] */
-	float *const t353 = (float *)(work_ + 18219264); /* dense_dx [n, 784] */
-	float *const t356 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t357 = (float *)(work_ + 2228352); /* add [] */
-	float *const t358 = (float *)(work_ + 18620672); /* basis [n, 32] */
-	float *const t359 = (float *)(work_ + 18637056); /* act_grad [n, 32] */
-	float *const t360 = (float *)(work_ + 18653440); /* dense_dx [n, 128] */
-	float *const t363 = (float *)(work_ + 18718976); /* act_grad [n, 128] */
-	float *const t364 = (float *)(work_ + 18784512); /* dense_dx [n, 784] */
-	float *const t367 = (float *)(work_ + 1663040); /* sumsq [] */
-	float *const t368 = (float *)(work_ + 2228416); /* add [] */
-	float *const t369 = (float *)(work_ + 1663040); /* contractive [] */
-	float *const t370 = (float *)(work_ + 2228352); /* scale [] */
-	float *const t371 = (float *)(work_ + 1663040); /* add [] */
+	float *const t15 = (float *)(work_ + 262144); /* dense [n, 784] */
+	float *const t16 = (float *)(work_ + 663552); /* sigmoid [n, 784] */
+	float *const t17 = (float *)(work_ + 0); /* mse [] */
+	float *const t18 = (float *)(work_ + 32768); /* basis [n, 32] */
+	float *const t19 = (float *)(work_ + 49152); /* act_grad [n, 32] */
+	float *const t20 = (float *)(work_ + 131072); /* dense_dx [n, 128] */
+	float *const t23 = (float *)(work_ + 262144); /* act_grad [n, 128] */
+	float *const t24 = (float *)(work_ + 1064960); /* dense_dx [n, 784] */
+	float *const t27 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t28 = (float *)(work_ + 327680); /* basis [n, 32] */
+	float *const t29 = (float *)(work_ + 344064); /* act_grad [n, 32] */
+	float *const t30 = (float *)(work_ + 360448); /* dense_dx [n, 128] */
+	float *const t33 = (float *)(work_ + 425984); /* act_grad [n, 128] */
+	float *const t34 = (float *)(work_ + 1466368); /* dense_dx [n, 784] */
+	float *const t37 = (float *)(work_ + 128); /* sumsq [] */
+	float *const t38 = (float *)(work_ + 192); /* add [] */
+	float *const t39 = (float *)(work_ + 491520); /* basis [n, 32] */
+	float *const t40 = (float *)(work_ + 507904); /* act_grad [n, 32] */
+	float *const t41 = (float *)(work_ + 524288); /* dense_dx [n, 128] */
+	float *const t44 = (float *)(work_ + 589824); /* act_grad [n, 128] */
+	float *const t45 = (float *)(work_ + 1867776); /* dense_dx [n, 784] */
+	float *const t48 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t49 = (float *)(work_ + 128); /* add [] */
+	float *const t50 = (float *)(work_ + 2269184); /* basis [n, 32] */
+	float *const t51 = (float *)(work_ + 2285568); /* act_grad [n, 32] */
+	float *const t52 = (float *)(work_ + 2301952); /* dense_dx [n, 128] */
+	float *const t55 = (float *)(work_ + 2367488); /* act_grad [n, 128] */
+	float *const t56 = (float *)(work_ + 2433024); /* dense_dx [n, 784] */
+	float *const t59 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t60 = (float *)(work_ + 192); /* add [] */
+	float *const t61 = (float *)(work_ + 2834432); /* basis [n, 32] */
+	float *const t62 = (float *)(work_ + 2850816); /* act_grad [n, 32] */
+	float *const t63 = (float *)(work_ + 2867200); /* dense_dx [n, 128] */
+	float *const t66 = (float *)(work_ + 2932736); /* act_grad [n, 128] */
+	float *const t67 = (float *)(work_ + 2998272); /* dense_dx [n, 784] */
+	float *const t70 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t71 = (float *)(work_ + 128); /* add [] */
+	float *const t72 = (float *)(work_ + 3399680); /* basis [n, 32] */
+	float *const t73 = (float *)(work_ + 3416064); /* act_grad [n, 32] */
+	float *const t74 = (float *)(work_ + 3432448); /* dense_dx [n, 128] */
+	float *const t77 = (float *)(work_ + 3497984); /* act_grad [n, 128] */
+	float *const t78 = (float *)(work_ + 3563520); /* dense_dx [n, 784] */
+	float *const t81 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t82 = (float *)(work_ + 192); /* add [] */
+	float *const t83 = (float *)(work_ + 3964928); /* basis [n, 32] */
+	float *const t84 = (float *)(work_ + 3981312); /* act_grad [n, 32] */
+	float *const t85 = (float *)(work_ + 3997696); /* dense_dx [n, 128] */
+	float *const t88 = (float *)(work_ + 4063232); /* act_grad [n, 128] */
+	float *const t89 = (float *)(work_ + 4128768); /* dense_dx [n, 784] */
+	float *const t92 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t93 = (float *)(work_ + 128); /* add [] */
+	float *const t94 = (float *)(work_ + 4530176); /* basis [n, 32] */
+	float *const t95 = (float *)(work_ + 4546560); /* act_grad [n, 32] */
+	float *const t96 = (float *)(work_ + 4562944); /* dense_dx [n, 128] */
+	float *const t99 = (float *)(work_ + 4628480); /* act_grad [n, 128] */
+	float *const t100 = (float *)(work_ + 4694016); /* dense_dx [n, 784] */
+	float *const t103 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t104 = (float *)(work_ + 192); /* add [] */
+	float *const t105 = (float *)(work_ + 5095424); /* basis [n, 32] */
+	float *const t106 = (float *)(work_ + 5111808); /* act_grad [n, 32] */
+	float *const t107 = (float *)(work_ + 5128192); /* dense_dx [n, 128] */
+	float *const t110 = (float *)(work_ + 5193728); /* act_grad [n, 128] */
+	float *const t111 = (float *)(work_ + 5259264); /* dense_dx [n, 784] */
+	float *const t114 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t115 = (float *)(work_ + 128); /* add [] */
+	float *const t116 = (float *)(work_ + 5660672); /* basis [n, 32] */
+	float *const t117 = (float *)(work_ + 5677056); /* act_grad [n, 32] */
+	float *const t118 = (float *)(work_ + 5693440); /* dense_dx [n, 128] */
+	float *const t121 = (float *)(work_ + 5758976); /* act_grad [n, 128] */
+	float *const t122 = (float *)(work_ + 5824512); /* dense_dx [n, 784] */
+	float *const t125 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t126 = (float *)(work_ + 192); /* add [] */
+	float *const t127 = (float *)(work_ + 6225920); /* basis [n, 32] */
+	float *const t128 = (float *)(work_ + 6242304); /* act_grad [n, 32] */
+	float *const t129 = (float *)(work_ + 6258688); /* dense_dx [n, 128] */
+	float *const t132 = (float *)(work_ + 6324224); /* act_grad [n, 128] */
+	float *const t133 = (float *)(work_ + 6389760); /* dense_dx [n, 784] */
+	float *const t136 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t137 = (float *)(work_ + 128); /* add [] */
+	float *const t138 = (float *)(work_ + 6791168); /* basis [n, 32] */
+	float *const t139 = (float *)(work_ + 6807552); /* act_grad [n, 32] */
+	float *const t140 = (float *)(work_ + 6823936); /* dense_dx [n, 128] */
+	float *const t143 = (float *)(work_ + 6889472); /* act_grad [n, 128] */
+	float *const t144 = (float *)(work_ + 6955008); /* dense_dx [n, 784] */
+	float *const t147 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t148 = (float *)(work_ + 192); /* add [] */
+	float *const t149 = (float *)(work_ + 7356416); /* basis [n, 32] */
+	float *const t150 = (float *)(work_ + 7372800); /* act_grad [n, 32] */
+	float *const t151 = (float *)(work_ + 7389184); /* dense_dx [n, 128] */
+	float *const t154 = (float *)(work_ + 7454720); /* act_grad [n, 128] */
+	float *const t155 = (float *)(work_ + 7520256); /* dense_dx [n, 784] */
+	float *const t158 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t159 = (float *)(work_ + 128); /* add [] */
+	float *const t160 = (float *)(work_ + 7921664); /* basis [n, 32] */
+	float *const t161 = (float *)(work_ + 7938048); /* act_grad [n, 32] */
+	float *const t162 = (float *)(work_ + 7954432); /* dense_dx [n, 128] */
+	float *const t165 = (float *)(work_ + 8019968); /* act_grad [n, 128] */
+	float *const t166 = (float *)(work_ + 8085504); /* dense_dx [n, 784] */
+	float *const t169 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t170 = (float *)(work_ + 192); /* add [] */
+	float *const t171 = (float *)(work_ + 8486912); /* basis [n, 32] */
+	float *const t172 = (float *)(work_ + 8503296); /* act_grad [n, 32] */
+	float *const t173 = (float *)(work_ + 8519680); /* dense_dx [n, 128] */
+	float *const t176 = (float *)(work_ + 8585216); /* act_grad [n, 128] */
+	float *const t177 = (float *)(work_ + 8650752); /* dense_dx [n, 784] */
+	float *const t180 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t181 = (float *)(work_ + 128); /* add [] */
+	float *const t182 = (float *)(work_ + 9052160); /* basis [n, 32] */
+	float *const t183 = (float *)(work_ + 9068544); /* act_grad [n, 32] */
+	float *const t184 = (float *)(work_ + 9084928); /* dense_dx [n, 128] */
+	float *const t187 = (float *)(work_ + 9150464); /* act_grad [n, 128] */
+	float *const t188 = (float *)(work_ + 9216000); /* dense_dx [n, 784] */
+	float *const t191 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t192 = (float *)(work_ + 192); /* add [] */
+	float *const t193 = (float *)(work_ + 9617408); /* basis [n, 32] */
+	float *const t194 = (float *)(work_ + 9633792); /* act_grad [n, 32] */
+	float *const t195 = (float *)(work_ + 9650176); /* dense_dx [n, 128] */
+	float *const t198 = (float *)(work_ + 9715712); /* act_grad [n, 128] */
+	float *const t199 = (float *)(work_ + 9781248); /* dense_dx [n, 784] */
+	float *const t202 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t203 = (float *)(work_ + 128); /* add [] */
+	float *const t204 = (float *)(work_ + 10182656); /* basis [n, 32] */
+	float *const t205 = (float *)(work_ + 10199040); /* act_grad [n, 32] */
+	float *const t206 = (float *)(work_ + 10215424); /* dense_dx [n, 128] */
+	float *const t209 = (float *)(work_ + 10280960); /* act_grad [n, 128] */
+	float *const t210 = (float *)(work_ + 10346496); /* dense_dx [n, 784] */
+	float *const t213 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t214 = (float *)(work_ + 192); /* add [] */
+	float *const t215 = (float *)(work_ + 10747904); /* basis [n, 32] */
+	float *const t216 = (float *)(work_ + 10764288); /* act_grad [n, 32] */
+	float *const t217 = (float *)(work_ + 10780672); /* dense_dx [n, 128] */
+	float *const t220 = (float *)(work_ + 10846208); /* act_grad [n, 128] */
+	float *const t221 = (float *)(work_ + 10911744); /* dense_dx [n, 784] */
+	float *const t224 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t225 = (float *)(work_ + 128); /* add [] */
+	float *const t226 = (float *)(work_ + 11313152); /* basis [n, 32] */
+	float *const t227 = (float *)(work_ + 11329536); /* act_grad [n, 32] */
+	float *const t228 = (float *)(work_ + 11345920); /* dense_dx [n, 128] */
+	float *const t231 = (float *)(work_ + 11411456); /* act_grad [n, 128] */
+	float *const t232 = (float *)(work_ + 11476992); /* dense_dx [n, 784] */
+	float *const t235 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t236 = (float *)(work_ + 192); /* add [] */
+	float *const t237 = (float *)(work_ + 11878400); /* basis [n, 32] */
+	float *const t238 = (float *)(work_ + 11894784); /* act_grad [n, 32] */
+	float *const t239 = (float *)(work_ + 11911168); /* dense_dx [n, 128] */
+	float *const t242 = (float *)(work_ + 11976704); /* act_grad [n, 128] */
+	float *const t243 = (float *)(work_ + 12042240); /* dense_dx [n, 784] */
+	float *const t246 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t247 = (float *)(work_ + 128); /* add [] */
+	float *const t248 = (float *)(work_ + 12443648); /* basis [n, 32] */
+	float *const t249 = (float *)(work_ + 12460032); /* act_grad [n, 32] */
+	float *const t250 = (float *)(work_ + 12476416); /* dense_dx [n, 128] */
+	float *const t253 = (float *)(work_ + 12541952); /* act_grad [n, 128] */
+	float *const t254 = (float *)(work_ + 12607488); /* dense_dx [n, 784] */
+	float *const t257 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t258 = (float *)(work_ + 192); /* add [] */
+	float *const t259 = (float *)(work_ + 13008896); /* basis [n, 32] */
+	float *const t260 = (float *)(work_ + 13025280); /* act_grad [n, 32] */
+	float *const t261 = (float *)(work_ + 13041664); /* dense_dx [n, 128] */
+	float *const t264 = (float *)(work_ + 13107200); /* act_grad [n, 128] */
+	float *const t265 = (float *)(work_ + 13172736); /* dense_dx [n, 784] */
+	float *const t268 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t269 = (float *)(work_ + 128); /* add [] */
+	float *const t270 = (float *)(work_ + 13574144); /* basis [n, 32] */
+	float *const t271 = (float *)(work_ + 13590528); /* act_grad [n, 32] */
+	float *const t272 = (float *)(work_ + 13606912); /* dense_dx [n, 128] */
+	float *const t275 = (float *)(work_ + 13672448); /* act_grad [n, 128] */
+	float *const t276 = (float *)(work_ + 13737984); /* dense_dx [n, 784] */
+	float *const t279 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t280 = (float *)(work_ + 192); /* add [] */
+	float *const t281 = (float *)(work_ + 14139392); /* basis [n, 32] */
+	float *const t282 = (float *)(work_ + 14155776); /* act_grad [n, 32] */
+	float *const t283 = (float *)(work_ + 14172160); /* dense_dx [n, 128] */
+	float *const t286 = (float *)(work_ + 14237696); /* act_grad [n, 128] */
+	float *const t287 = (float *)(work_ + 14303232); /* dense_dx [n, 784] */
+	float *const t290 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t291 = (float *)(work_ + 128); /* add [] */
+	float *const t292 = (float *)(work_ + 14704640); /* basis [n, 32] */
+	float *const t293 = (float *)(work_ + 14721024); /* act_grad [n, 32] */
+	float *const t294 = (float *)(work_ + 14737408); /* dense_dx [n, 128] */
+	float *const t297 = (float *)(work_ + 14802944); /* act_grad [n, 128] */
+	float *const t298 = (float *)(work_ + 14868480); /* dense_dx [n, 784] */
+	float *const t301 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t302 = (float *)(work_ + 192); /* add [] */
+	float *const t303 = (float *)(work_ + 15269888); /* basis [n, 32] */
+	float *const t304 = (float *)(work_ + 15286272); /* act_grad [n, 32] */
+	float *const t305 = (float *)(work_ + 15302656); /* dense_dx [n, 128] */
+	float *const t308 = (float *)(work_ + 15368192); /* act_grad [n, 128] */
+	float *const t309 = (float *)(work_ + 15433728); /* dense_dx [n, 784] */
+	float *const t312 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t313 = (float *)(work_ + 128); /* add [] */
+	float *const t314 = (float *)(work_ + 15835136); /* basis [n, 32] */
+	float *const t315 = (float *)(work_ + 15851520); /* act_grad [n, 32] */
+	float *const t316 = (float *)(work_ + 15867904); /* dense_dx [n, 128] */
+	float *const t319 = (float *)(work_ + 15933440); /* act_grad [n, 128] */
+	float *const t320 = (float *)(work_ + 15998976); /* dense_dx [n, 784] */
+	float *const t323 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t324 = (float *)(work_ + 192); /* add [] */
+	float *const t325 = (float *)(work_ + 16400384); /* basis [n, 32] */
+	float *const t326 = (float *)(work_ + 16416768); /* act_grad [n, 32] */
+	float *const t327 = (float *)(work_ + 16433152); /* dense_dx [n, 128] */
+	float *const t330 = (float *)(work_ + 16498688); /* act_grad [n, 128] */
+	float *const t331 = (float *)(work_ + 16564224); /* dense_dx [n, 784] */
+	float *const t334 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t335 = (float *)(work_ + 128); /* add [] */
+	float *const t336 = (float *)(work_ + 16965632); /* basis [n, 32] */
+	float *const t337 = (float *)(work_ + 16982016); /* act_grad [n, 32] */
+	float *const t338 = (float *)(work_ + 16998400); /* dense_dx [n, 128] */
+	float *const t341 = (float *)(work_ + 17063936); /* act_grad [n, 128] */
+	float *const t342 = (float *)(work_ + 17129472); /* dense_dx [n, 784] */
+	float *const t345 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t346 = (float *)(work_ + 192); /* add [] */
+	float *const t347 = (float *)(work_ + 17530880); /* basis [n, 32] */
+	float *const t348 = (float *)(work_ + 17547264); /* act_grad [n, 32] */
+	float *const t349 = (float *)(work_ + 17563648); /* dense_dx [n, 128] */
+	float *const t352 = (float *)(work_ + 17629184); /* act_grad [n, 128] */
+	float *const t353 = (float *)(work_ + 17694720); /* dense_dx [n, 784] */
+	float *const t356 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t357 = (float *)(work_ + 128); /* add [] */
+	float *const t358 = (float *)(work_ + 18096128); /* basis [n, 32] */
+	float *const t359 = (float *)(work_ + 18112512); /* act_grad [n, 32] */
+	float *const t360 = (float *)(work_ + 18128896); /* dense_dx [n, 128] */
+	float *const t363 = (float *)(work_ + 18194432); /* act_grad [n, 128] */
+	float *const t364 = (float *)(work_ + 18259968); /* dense_dx [n, 784] */
+	float *const t367 = (float *)(work_ + 64); /* sumsq [] */
+	float *const t368 = (float *)(work_ + 192); /* add [] */
+	float *const t369 = (float *)(work_ + 64); /* contractive [] */
+	float *const t370 = (float *)(work_ + 128); /* scale [] */
+	float *const t371 = (float *)(work_ + 64); /* add [] */
 	/* t3 = dense */
 	contractive_ae_gemm(n, 128, 784, t0, 784, 1, t1, 1, 784, t2, t3);
 	/* t4 = sigmoid */
-	for (long i = 0; i < n * 128; i++)
-		t4[i] = 1 / (1 + expf(-t3[i]));
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t3, 0, NULL, 0, t4, 0);
 	/* t7 = dense */
 	contractive_ae_gemm(n, 32, 128, t4, 128, 1, t5, 1, 128, t6, t7);
 	/* t8 = sigmoid */
-	for (long i = 0; i < n * 32; i++)
-		t8[i] = 1 / (1 + expf(-t7[i]));
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t7, 0, NULL, 0, t8, 0);
 	/* t11 = dense */
 	contractive_ae_gemm(n, 128, 32, t8, 32, 1, t9, 1, 32, t10, t11);
 	/* t12 = relu */
-	for (long i = 0; i < n * 128; i++)
-		t12[i] = t11[i] > 0 ? t11[i] : 0;
+	contractive_ae_act(CONTRACTIVE_AE_RELU, 0.0f, 1, n * 128, t11, 0, NULL, 0, t12, 0);
 	/* t15 = dense */
 	contractive_ae_gemm(n, 784, 128, t12, 128, 1, t13, 1, 128, t14, t15);
 	/* t16 = sigmoid */
-	for (long i = 0; i < n * 784; i++)
-		t16[i] = 1 / (1 + expf(-t15[i]));
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 784, t15, 0, NULL, 0, t16, 0);
 	/* t17 = mse */
 	{
 		double acc = 0;
@@ -5898,13 +5785,11 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t18[b * 32 + 0] = 1;
 	/* t19 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t19[i] = t18[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t18, 0, t8, 0, t19, 0);
 	/* t20 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t19, 32, 1, t5, 128, 1, NULL, t20);
 	/* t23 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t23[i] = t20[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t20, 0, t4, 0, t23, 0);
 	/* t24 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t23, 128, 1, t1, 784, 1, NULL, t24);
 	/* t27 = sumsq */
@@ -5919,13 +5804,11 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t28[b * 32 + 1] = 1;
 	/* t29 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t29[i] = t28[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t28, 0, t8, 0, t29, 0);
 	/* t30 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t29, 32, 1, t5, 128, 1, NULL, t30);
 	/* t33 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t33[i] = t30[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t30, 0, t4, 0, t33, 0);
 	/* t34 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t33, 128, 1, t1, 784, 1, NULL, t34);
 	/* t37 = sumsq */
@@ -5943,13 +5826,11 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t39[b * 32 + 2] = 1;
 	/* t40 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t40[i] = t39[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t39, 0, t8, 0, t40, 0);
 	/* t41 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t40, 32, 1, t5, 128, 1, NULL, t41);
 	/* t44 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t44[i] = t41[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t41, 0, t4, 0, t44, 0);
 	/* t45 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t44, 128, 1, t1, 784, 1, NULL, t45);
 	/* t48 = sumsq */
@@ -5967,13 +5848,11 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t50[b * 32 + 3] = 1;
 	/* t51 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t51[i] = t50[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t50, 0, t8, 0, t51, 0);
 	/* t52 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t51, 32, 1, t5, 128, 1, NULL, t52);
 	/* t55 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t55[i] = t52[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t52, 0, t4, 0, t55, 0);
 	/* t56 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t55, 128, 1, t1, 784, 1, NULL, t56);
 	/* t59 = sumsq */
@@ -5991,13 +5870,11 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t61[b * 32 + 4] = 1;
 	/* t62 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t62[i] = t61[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t61, 0, t8, 0, t62, 0);
 	/* t63 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t62, 32, 1, t5, 128, 1, NULL, t63);
 	/* t66 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t66[i] = t63[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t63, 0, t4, 0, t66, 0);
 	/* t67 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t66, 128, 1, t1, 784, 1, NULL, t67);
 	/* t70 = sumsq */
@@ -6015,13 +5892,11 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t72[b * 32 + 5] = 1;
 	/* t73 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t73[i] = t72[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t72, 0, t8, 0, t73, 0);
 	/* t74 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t73, 32, 1, t5, 128, 1, NULL, t74);
 	/* t77 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t77[i] = t74[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t74, 0, t4, 0, t77, 0);
 	/* t78 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t77, 128, 1, t1, 784, 1, NULL, t78);
 	/* t81 = sumsq */
@@ -6039,13 +5914,11 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t83[b * 32 + 6] = 1;
 	/* t84 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t84[i] = t83[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t83, 0, t8, 0, t84, 0);
 	/* t85 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t84, 32, 1, t5, 128, 1, NULL, t85);
 	/* t88 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t88[i] = t85[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t85, 0, t4, 0, t88, 0);
 	/* t89 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t88, 128, 1, t1, 784, 1, NULL, t89);
 	/* t92 = sumsq */
@@ -6063,13 +5936,11 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t94[b * 32 + 7] = 1;
 	/* t95 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t95[i] = t94[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t94, 0, t8, 0, t95, 0);
 	/* t96 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t95, 32, 1, t5, 128, 1, NULL, t96);
 	/* t99 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t99[i] = t96[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t96, 0, t4, 0, t99, 0);
 	/* t100 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t99, 128, 1, t1, 784, 1, NULL, t100);
 	/* t103 = sumsq */
@@ -6087,13 +5958,11 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t105[b * 32 + 8] = 1;
 	/* t106 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t106[i] = t105[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t105, 0, t8, 0, t106, 0);
 	/* t107 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t106, 32, 1, t5, 128, 1, NULL, t107);
 	/* t110 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t110[i] = t107[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t107, 0, t4, 0, t110, 0);
 	/* t111 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t110, 128, 1, t1, 784, 1, NULL, t111);
 	/* t114 = sumsq */
@@ -6111,13 +5980,11 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t116[b * 32 + 9] = 1;
 	/* t117 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t117[i] = t116[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t116, 0, t8, 0, t117, 0);
 	/* t118 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t117, 32, 1, t5, 128, 1, NULL, t118);
 	/* t121 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t121[i] = t118[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t118, 0, t4, 0, t121, 0);
 	/* t122 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t121, 128, 1, t1, 784, 1, NULL, t122);
 	/* t125 = sumsq */
@@ -6135,13 +6002,11 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t127[b * 32 + 10] = 1;
 	/* t128 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t128[i] = t127[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t127, 0, t8, 0, t128, 0);
 	/* t129 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t128, 32, 1, t5, 128, 1, NULL, t129);
 	/* t132 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t132[i] = t129[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t129, 0, t4, 0, t132, 0);
 	/* t133 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t132, 128, 1, t1, 784, 1, NULL, t133);
 	/* t136 = sumsq */
@@ -6159,13 +6024,11 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t138[b * 32 + 11] = 1;
 	/* t139 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t139[i] = t138[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t138, 0, t8, 0, t139, 0);
 	/* t140 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t139, 32, 1, t5, 128, 1, NULL, t140);
 	/* t143 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t143[i] = t140[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t140, 0, t4, 0, t143, 0);
 	/* t144 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t143, 128, 1, t1, 784, 1, NULL, t144);
 	/* t147 = sumsq */
@@ -6183,13 +6046,11 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t149[b * 32 + 12] = 1;
 	/* t150 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t150[i] = t149[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t149, 0, t8, 0, t150, 0);
 	/* t151 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t150, 32, 1, t5, 128, 1, NULL, t151);
 	/* t154 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t154[i] = t151[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t151, 0, t4, 0, t154, 0);
 	/* t155 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t154, 128, 1, t1, 784, 1, NULL, t155);
 	/* t158 = sumsq */
@@ -6207,13 +6068,11 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t160[b * 32 + 13] = 1;
 	/* t161 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t161[i] = t160[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t160, 0, t8, 0, t161, 0);
 	/* t162 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t161, 32, 1, t5, 128, 1, NULL, t162);
 	/* t165 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t165[i] = t162[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t162, 0, t4, 0, t165, 0);
 	/* t166 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t165, 128, 1, t1, 784, 1, NULL, t166);
 	/* t169 = sumsq */
@@ -6231,13 +6090,11 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t171[b * 32 + 14] = 1;
 	/* t172 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t172[i] = t171[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t171, 0, t8, 0, t172, 0);
 	/* t173 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t172, 32, 1, t5, 128, 1, NULL, t173);
 	/* t176 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t176[i] = t173[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t173, 0, t4, 0, t176, 0);
 	/* t177 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t176, 128, 1, t1, 784, 1, NULL, t177);
 	/* t180 = sumsq */
@@ -6255,13 +6112,11 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t182[b * 32 + 15] = 1;
 	/* t183 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t183[i] = t182[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t182, 0, t8, 0, t183, 0);
 	/* t184 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t183, 32, 1, t5, 128, 1, NULL, t184);
 	/* t187 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t187[i] = t184[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t184, 0, t4, 0, t187, 0);
 	/* t188 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t187, 128, 1, t1, 784, 1, NULL, t188);
 	/* t191 = sumsq */
@@ -6279,13 +6134,11 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t193[b * 32 + 16] = 1;
 	/* t194 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t194[i] = t193[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t193, 0, t8, 0, t194, 0);
 	/* t195 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t194, 32, 1, t5, 128, 1, NULL, t195);
 	/* t198 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t198[i] = t195[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t195, 0, t4, 0, t198, 0);
 	/* t199 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t198, 128, 1, t1, 784, 1, NULL, t199);
 	/* t202 = sumsq */
@@ -6303,13 +6156,11 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t204[b * 32 + 17] = 1;
 	/* t205 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t205[i] = t204[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t204, 0, t8, 0, t205, 0);
 	/* t206 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t205, 32, 1, t5, 128, 1, NULL, t206);
 	/* t209 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t209[i] = t206[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t206, 0, t4, 0, t209, 0);
 	/* t210 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t209, 128, 1, t1, 784, 1, NULL, t210);
 	/* t213 = sumsq */
@@ -6327,13 +6178,11 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t215[b * 32 + 18] = 1;
 	/* t216 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t216[i] = t215[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t215, 0, t8, 0, t216, 0);
 	/* t217 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t216, 32, 1, t5, 128, 1, NULL, t217);
 	/* t220 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t220[i] = t217[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t217, 0, t4, 0, t220, 0);
 	/* t221 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t220, 128, 1, t1, 784, 1, NULL, t221);
 	/* t224 = sumsq */
@@ -6351,13 +6200,11 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t226[b * 32 + 19] = 1;
 	/* t227 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t227[i] = t226[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t226, 0, t8, 0, t227, 0);
 	/* t228 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t227, 32, 1, t5, 128, 1, NULL, t228);
 	/* t231 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t231[i] = t228[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t228, 0, t4, 0, t231, 0);
 	/* t232 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t231, 128, 1, t1, 784, 1, NULL, t232);
 	/* t235 = sumsq */
@@ -6375,13 +6222,11 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t237[b * 32 + 20] = 1;
 	/* t238 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t238[i] = t237[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t237, 0, t8, 0, t238, 0);
 	/* t239 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t238, 32, 1, t5, 128, 1, NULL, t239);
 	/* t242 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t242[i] = t239[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t239, 0, t4, 0, t242, 0);
 	/* t243 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t242, 128, 1, t1, 784, 1, NULL, t243);
 	/* t246 = sumsq */
@@ -6399,13 +6244,11 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t248[b * 32 + 21] = 1;
 	/* t249 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t249[i] = t248[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t248, 0, t8, 0, t249, 0);
 	/* t250 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t249, 32, 1, t5, 128, 1, NULL, t250);
 	/* t253 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t253[i] = t250[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t250, 0, t4, 0, t253, 0);
 	/* t254 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t253, 128, 1, t1, 784, 1, NULL, t254);
 	/* t257 = sumsq */
@@ -6423,13 +6266,11 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t259[b * 32 + 22] = 1;
 	/* t260 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t260[i] = t259[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t259, 0, t8, 0, t260, 0);
 	/* t261 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t260, 32, 1, t5, 128, 1, NULL, t261);
 	/* t264 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t264[i] = t261[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t261, 0, t4, 0, t264, 0);
 	/* t265 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t264, 128, 1, t1, 784, 1, NULL, t265);
 	/* t268 = sumsq */
@@ -6447,13 +6288,11 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t270[b * 32 + 23] = 1;
 	/* t271 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t271[i] = t270[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t270, 0, t8, 0, t271, 0);
 	/* t272 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t271, 32, 1, t5, 128, 1, NULL, t272);
 	/* t275 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t275[i] = t272[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t272, 0, t4, 0, t275, 0);
 	/* t276 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t275, 128, 1, t1, 784, 1, NULL, t276);
 	/* t279 = sumsq */
@@ -6471,13 +6310,11 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t281[b * 32 + 24] = 1;
 	/* t282 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t282[i] = t281[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t281, 0, t8, 0, t282, 0);
 	/* t283 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t282, 32, 1, t5, 128, 1, NULL, t283);
 	/* t286 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t286[i] = t283[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t283, 0, t4, 0, t286, 0);
 	/* t287 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t286, 128, 1, t1, 784, 1, NULL, t287);
 	/* t290 = sumsq */
@@ -6495,13 +6332,11 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t292[b * 32 + 25] = 1;
 	/* t293 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t293[i] = t292[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t292, 0, t8, 0, t293, 0);
 	/* t294 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t293, 32, 1, t5, 128, 1, NULL, t294);
 	/* t297 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t297[i] = t294[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t294, 0, t4, 0, t297, 0);
 	/* t298 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t297, 128, 1, t1, 784, 1, NULL, t298);
 	/* t301 = sumsq */
@@ -6519,13 +6354,11 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t303[b * 32 + 26] = 1;
 	/* t304 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t304[i] = t303[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t303, 0, t8, 0, t304, 0);
 	/* t305 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t304, 32, 1, t5, 128, 1, NULL, t305);
 	/* t308 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t308[i] = t305[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t305, 0, t4, 0, t308, 0);
 	/* t309 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t308, 128, 1, t1, 784, 1, NULL, t309);
 	/* t312 = sumsq */
@@ -6543,13 +6376,11 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t314[b * 32 + 27] = 1;
 	/* t315 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t315[i] = t314[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t314, 0, t8, 0, t315, 0);
 	/* t316 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t315, 32, 1, t5, 128, 1, NULL, t316);
 	/* t319 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t319[i] = t316[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t316, 0, t4, 0, t319, 0);
 	/* t320 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t319, 128, 1, t1, 784, 1, NULL, t320);
 	/* t323 = sumsq */
@@ -6567,13 +6398,11 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t325[b * 32 + 28] = 1;
 	/* t326 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t326[i] = t325[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t325, 0, t8, 0, t326, 0);
 	/* t327 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t326, 32, 1, t5, 128, 1, NULL, t327);
 	/* t330 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t330[i] = t327[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t327, 0, t4, 0, t330, 0);
 	/* t331 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t330, 128, 1, t1, 784, 1, NULL, t331);
 	/* t334 = sumsq */
@@ -6591,13 +6420,11 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t336[b * 32 + 29] = 1;
 	/* t337 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t337[i] = t336[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t336, 0, t8, 0, t337, 0);
 	/* t338 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t337, 32, 1, t5, 128, 1, NULL, t338);
 	/* t341 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t341[i] = t338[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t338, 0, t4, 0, t341, 0);
 	/* t342 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t341, 128, 1, t1, 784, 1, NULL, t342);
 	/* t345 = sumsq */
@@ -6615,13 +6442,11 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t347[b * 32 + 30] = 1;
 	/* t348 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t348[i] = t347[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t347, 0, t8, 0, t348, 0);
 	/* t349 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t348, 32, 1, t5, 128, 1, NULL, t349);
 	/* t352 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t352[i] = t349[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t349, 0, t4, 0, t352, 0);
 	/* t353 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t352, 128, 1, t1, 784, 1, NULL, t353);
 	/* t356 = sumsq */
@@ -6639,13 +6464,11 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t358[b * 32 + 31] = 1;
 	/* t359 = act_grad */
-	for (long i = 0; i < n * 32; i++)
-		t359[i] = t358[i] * t8[i] * (1 - t8[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t358, 0, t8, 0, t359, 0);
 	/* t360 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t359, 32, 1, t5, 128, 1, NULL, t360);
 	/* t363 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t363[i] = t360[i] * t4[i] * (1 - t4[i]);
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t360, 0, t4, 0, t363, 0);
 	/* t364 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t363, 128, 1, t1, 784, 1, NULL, t364);
 	/* t367 = sumsq */
@@ -6684,36 +6507,32 @@ void contractive_ae_forward(const void *state, void *work, const contractive_ae_
 	float *const t4 = (float *)(work_ + 65536); /* sigmoid [n, 128] */
 	const float *const t5 = params + 100480; /* encoder.2.weight */
 	const float *const t6 = params + 104576; /* encoder.2.bias */
-	float *const t7 = (float *)(work_ + 131072); /* dense [n, 32] */
-	float *const t8 = (float *)(work_ + 147456); /* sigmoid [n, 32] */
+	float *const t7 = (float *)(work_ + 0); /* dense [n, 32] */
+	float *const t8 = (float *)(work_ + 16384); /* sigmoid [n, 32] */
 	const float *const t9 = params + 104608; /* decoder.0.weight */
 	const float *const t10 = params + 108704; /* decoder.0.bias */
-	float *const t11 = (float *)(work_ + 163840); /* dense [n, 128] */
-	float *const t12 = (float *)(work_ + 229376); /* relu [n, 128] */
+	float *const t11 = (float *)(work_ + 131072); /* dense [n, 128] */
+	float *const t12 = (float *)(work_ + 196608); /* relu [n, 128] */
 	const float *const t13 = params + 108832; /* decoder.2.weight */
 	const float *const t14 = params + 209184; /* decoder.2.bias */
-	float *const t15 = (float *)(work_ + 294912); /* dense [n, 784] */
-	float *const t16 = (float *)(work_ + 696320); /* sigmoid [n, 784] */
+	float *const t15 = (float *)(work_ + 262144); /* dense [n, 784] */
+	float *const t16 = (float *)(work_ + 663552); /* sigmoid [n, 784] */
 	/* t3 = dense */
 	contractive_ae_gemm(n, 128, 784, t0, 784, 1, t1, 1, 784, t2, t3);
 	/* t4 = sigmoid */
-	for (long i = 0; i < n * 128; i++)
-		t4[i] = 1 / (1 + expf(-t3[i]));
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t3, 0, NULL, 0, t4, 0);
 	/* t7 = dense */
 	contractive_ae_gemm(n, 32, 128, t4, 128, 1, t5, 1, 128, t6, t7);
 	/* t8 = sigmoid */
-	for (long i = 0; i < n * 32; i++)
-		t8[i] = 1 / (1 + expf(-t7[i]));
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t7, 0, NULL, 0, t8, 0);
 	/* t11 = dense */
 	contractive_ae_gemm(n, 128, 32, t8, 32, 1, t9, 1, 32, t10, t11);
 	/* t12 = relu */
-	for (long i = 0; i < n * 128; i++)
-		t12[i] = t11[i] > 0 ? t11[i] : 0;
+	contractive_ae_act(CONTRACTIVE_AE_RELU, 0.0f, 1, n * 128, t11, 0, NULL, 0, t12, 0);
 	/* t15 = dense */
 	contractive_ae_gemm(n, 784, 128, t12, 128, 1, t13, 1, 128, t14, t15);
 	/* t16 = sigmoid */
-	for (long i = 0; i < n * 784; i++)
-		t16[i] = 1 / (1 + expf(-t15[i]));
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 784, t15, 0, NULL, 0, t16, 0);
 	memcpy(out, t16, sizeof(float) * n * 784);
 }
 
@@ -6732,18 +6551,16 @@ void contractive_ae_encode(const void *state, void *work, const contractive_ae_r
 	float *const t4 = (float *)(work_ + 65536); /* sigmoid [n, 128] */
 	const float *const t5 = params + 100480; /* encoder.2.weight */
 	const float *const t6 = params + 104576; /* encoder.2.bias */
-	float *const t7 = (float *)(work_ + 131072); /* dense [n, 32] */
-	float *const t8 = (float *)(work_ + 147456); /* sigmoid [n, 32] */
+	float *const t7 = (float *)(work_ + 0); /* dense [n, 32] */
+	float *const t8 = (float *)(work_ + 16384); /* sigmoid [n, 32] */
 	/* t3 = dense */
 	contractive_ae_gemm(n, 128, 784, t0, 784, 1, t1, 1, 784, t2, t3);
 	/* t4 = sigmoid */
-	for (long i = 0; i < n * 128; i++)
-		t4[i] = 1 / (1 + expf(-t3[i]));
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t3, 0, NULL, 0, t4, 0);
 	/* t7 = dense */
 	contractive_ae_gemm(n, 32, 128, t4, 128, 1, t5, 1, 128, t6, t7);
 	/* t8 = sigmoid */
-	for (long i = 0; i < n * 32; i++)
-		t8[i] = 1 / (1 + expf(-t7[i]));
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t7, 0, NULL, 0, t8, 0);
 	memcpy(z, t8, sizeof(float) * n * 32);
 }
 
@@ -6758,22 +6575,20 @@ void contractive_ae_decode(const void *state, void *work, const contractive_ae_r
 	const float *const t8 = z;
 	const float *const t9 = params + 104608; /* decoder.0.weight */
 	const float *const t10 = params + 108704; /* decoder.0.bias */
-	float *const t11 = (float *)(work_ + 163840); /* dense [n, 128] */
-	float *const t12 = (float *)(work_ + 229376); /* relu [n, 128] */
+	float *const t11 = (float *)(work_ + 131072); /* dense [n, 128] */
+	float *const t12 = (float *)(work_ + 196608); /* relu [n, 128] */
 	const float *const t13 = params + 108832; /* decoder.2.weight */
 	const float *const t14 = params + 209184; /* decoder.2.bias */
-	float *const t15 = (float *)(work_ + 294912); /* dense [n, 784] */
-	float *const t16 = (float *)(work_ + 696320); /* sigmoid [n, 784] */
+	float *const t15 = (float *)(work_ + 262144); /* dense [n, 784] */
+	float *const t16 = (float *)(work_ + 663552); /* sigmoid [n, 784] */
 	/* t11 = dense */
 	contractive_ae_gemm(n, 128, 32, t8, 32, 1, t9, 1, 32, t10, t11);
 	/* t12 = relu */
-	for (long i = 0; i < n * 128; i++)
-		t12[i] = t11[i] > 0 ? t11[i] : 0;
+	contractive_ae_act(CONTRACTIVE_AE_RELU, 0.0f, 1, n * 128, t11, 0, NULL, 0, t12, 0);
 	/* t15 = dense */
 	contractive_ae_gemm(n, 784, 128, t12, 128, 1, t13, 1, 128, t14, t15);
 	/* t16 = sigmoid */
-	for (long i = 0; i < n * 784; i++)
-		t16[i] = 1 / (1 + expf(-t15[i]));
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 784, t15, 0, NULL, 0, t16, 0);
 	memcpy(out, t16, sizeof(float) * n * 784);
 }
 
@@ -6785,29 +6600,27 @@ void contractive_ae_sample(const void *state, void *work, uint64_t seed, int n, 
 	const int stochastic = 0;
 	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
 	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	float *const z = (float *)(work_ + 147456);
+	float *const z = (float *)(work_ + 16384);
 	const uint64_t key = contractive_ae_mix(seed ^ 0x7072696f72u); /* "prior" */
 	for (long i = 0; i < n * 32; i++)
 		z[i] = (float)contractive_ae_normal(key, (uint64_t)i);
 	const float *const t8 = z;
 	const float *const t9 = params + 104608; /* decoder.0.weight */
 	const float *const t10 = params + 108704; /* decoder.0.bias */
-	float *const t11 = (float *)(work_ + 163840); /* dense [n, 128] */
-	float *const t12 = (float *)(work_ + 229376); /* relu [n, 128] */
+	float *const t11 = (float *)(work_ + 131072); /* dense [n, 128] */
+	float *const t12 = (float *)(work_ + 196608); /* relu [n, 128] */
 	const float *const t13 = params + 108832; /* decoder.2.weight */
 	const float *const t14 = params + 209184; /* decoder.2.bias */
-	float *const t15 = (float *)(work_ + 294912); /* dense [n, 784] */
-	float *const t16 = (float *)(work_ + 696320); /* sigmoid [n, 784] */
+	float *const t15 = (float *)(work_ + 262144); /* dense [n, 784] */
+	float *const t16 = (float *)(work_ + 663552); /* sigmoid [n, 784] */
 	/* t11 = dense */
 	contractive_ae_gemm(n, 128, 32, t8, 32, 1, t9, 1, 32, t10, t11);
 	/* t12 = relu */
-	for (long i = 0; i < n * 128; i++)
-		t12[i] = t11[i] > 0 ? t11[i] : 0;
+	contractive_ae_act(CONTRACTIVE_AE_RELU, 0.0f, 1, n * 128, t11, 0, NULL, 0, t12, 0);
 	/* t15 = dense */
 	contractive_ae_gemm(n, 784, 128, t12, 128, 1, t13, 1, 128, t14, t15);
 	/* t16 = sigmoid */
-	for (long i = 0; i < n * 784; i++)
-		t16[i] = 1 / (1 + expf(-t15[i]));
+	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 784, t15, 0, NULL, 0, t16, 0);
 	memcpy(out, t16, sizeof(float) * n * 784);
 }
 

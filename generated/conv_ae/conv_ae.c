@@ -5,6 +5,9 @@
 #include <string.h>
 
 #include <simde/x86/avx512.h> /* portable vectors: AVX-512, AVX2, NEON, ... */
+#ifdef _OPENMP
+#include <omp.h> /* threads, when built with -fopenmp */
+#endif
 
 /* Vectors: AVX-512 or AVX2 with FMA where the compiler targets them,
  * otherwise 128 bits (SSE2 on x86-64, NEON on ARM, plain C elsewhere). */
@@ -16,6 +19,13 @@ typedef simde__m512 conv_ae_vec;
 #define CONV_AE_SET1 simde_mm512_set1_ps
 #define CONV_AE_ZERO simde_mm512_setzero_ps
 #define CONV_AE_FMA simde_mm512_fmadd_ps
+#define CONV_AE_ADD simde_mm512_add_ps
+#define CONV_AE_SUB simde_mm512_sub_ps
+#define CONV_AE_MUL simde_mm512_mul_ps
+#define CONV_AE_DIV simde_mm512_div_ps
+#define CONV_AE_MAX simde_mm512_max_ps
+#define CONV_AE_MIN simde_mm512_min_ps
+#define CONV_AE_SQRT simde_mm512_sqrt_ps
 #elif defined(SIMDE_X86_AVX2_NATIVE) && defined(SIMDE_X86_FMA_NATIVE)
 typedef simde__m256 conv_ae_vec;
 #define CONV_AE_LANES 8
@@ -24,6 +34,13 @@ typedef simde__m256 conv_ae_vec;
 #define CONV_AE_SET1 simde_mm256_set1_ps
 #define CONV_AE_ZERO simde_mm256_setzero_ps
 #define CONV_AE_FMA simde_mm256_fmadd_ps
+#define CONV_AE_ADD simde_mm256_add_ps
+#define CONV_AE_SUB simde_mm256_sub_ps
+#define CONV_AE_MUL simde_mm256_mul_ps
+#define CONV_AE_DIV simde_mm256_div_ps
+#define CONV_AE_MAX simde_mm256_max_ps
+#define CONV_AE_MIN simde_mm256_min_ps
+#define CONV_AE_SQRT simde_mm256_sqrt_ps
 #else
 typedef simde__m128 conv_ae_vec;
 #define CONV_AE_LANES 4
@@ -32,67 +49,75 @@ typedef simde__m128 conv_ae_vec;
 #define CONV_AE_SET1 simde_mm_set1_ps
 #define CONV_AE_ZERO simde_mm_setzero_ps
 #define CONV_AE_FMA simde_mm_fmadd_ps
+#define CONV_AE_ADD simde_mm_add_ps
+#define CONV_AE_SUB simde_mm_sub_ps
+#define CONV_AE_MUL simde_mm_mul_ps
+#define CONV_AE_DIV simde_mm_div_ps
+#define CONV_AE_MAX simde_mm_max_ps
+#define CONV_AE_MIN simde_mm_min_ps
+#define CONV_AE_SQRT simde_mm_sqrt_ps
 #endif
 
-enum { conv_ae_MR = 8, conv_ae_NR = 2 * CONV_AE_LANES, conv_ae_KC = 256 };
+enum { conv_ae_MR = 8, conv_ae_NR = 2 * CONV_AE_LANES, conv_ae_KC = 128, conv_ae_MC = 128 };
 
-/* Rows i0 .. i0 + MR of C += A(i, k) panel(k, j) over kc steps of k. */
-static void conv_ae_tile8(long kc, const float *A, long ars, long acs, const float *panel,
-			float *C, long ldc, long nr, const float *bias, int first)
-{
-	conv_ae_vec c[conv_ae_MR][2];
-	float edge[conv_ae_NR];
-	for (int r = 0; r < conv_ae_MR; r++) {
-		const float *src = C + r * ldc;
-		if (first && !bias) {
-			c[r][0] = c[r][1] = CONV_AE_ZERO();
-			continue;
-		}
-		if (first)
-			src = bias;
-		if (nr < conv_ae_NR) {
-			for (long j = 0; j < conv_ae_NR; j++)
-				edge[j] = j < nr ? src[j] : 0;
-			src = edge;
-		}
-		c[r][0] = CONV_AE_LOAD(src);
-		c[r][1] = CONV_AE_LOAD(src + CONV_AE_LANES);
-	}
-	for (long k = 0; k < kc; k++) {
-		const conv_ae_vec b0 = CONV_AE_LOAD(panel + k * conv_ae_NR);
-		const conv_ae_vec b1 = CONV_AE_LOAD(panel + k * conv_ae_NR + CONV_AE_LANES);
-		for (int r = 0; r < conv_ae_MR; r++) {
-			const conv_ae_vec a = CONV_AE_SET1(A[r * ars + k * acs]);
-			c[r][0] = CONV_AE_FMA(a, b0, c[r][0]);
-			c[r][1] = CONV_AE_FMA(a, b1, c[r][1]);
-		}
-	}
-	for (int r = 0; r < conv_ae_MR; r++) {
-		float *dst = nr < conv_ae_NR ? edge : C + r * ldc;
-		CONV_AE_STORE(dst, c[r][0]);
-		CONV_AE_STORE(dst + CONV_AE_LANES, c[r][1]);
-		for (long j = 0; nr < conv_ae_NR && j < nr; j++)
-			C[r * ldc + j] = edge[j];
-	}
-}
-
-/* One row of C, for the rows left over after the tiles of MR. */
-static void conv_ae_tile1(long kc, const float *A, long acs, const float *panel, float *C, long nr,
+/* The MR x NR tile at C (rows ldc apart) = (bias row, 0 or C itself) +
+ * a b, where a is a packed kc x MR panel of A and b a kc x NR panel of B. */
+static void conv_ae_kernel(long kc, const float *restrict a, const float *restrict b, float *restrict C, long ldc,
 			const float *bias, int first)
 {
-	float row[conv_ae_NR];
-	for (long j = 0; j < conv_ae_NR; j++)
-		row[j] = j >= nr ? 0 : first ? (bias ? bias[j] : 0) : C[j];
-	conv_ae_vec c0 = CONV_AE_LOAD(row), c1 = CONV_AE_LOAD(row + CONV_AE_LANES);
+	conv_ae_vec c[conv_ae_MR][2];
+	for (int r = 0; r < conv_ae_MR; r++)
+		for (int v = 0; v < 2; v++)
+			c[r][v] = !first ? CONV_AE_LOAD(C + r * ldc + v * CONV_AE_LANES)
+				 : bias ? CONV_AE_LOAD(bias + v * CONV_AE_LANES) : CONV_AE_ZERO();
 	for (long k = 0; k < kc; k++) {
-		const conv_ae_vec a = CONV_AE_SET1(A[k * acs]);
-		c0 = CONV_AE_FMA(a, CONV_AE_LOAD(panel + k * conv_ae_NR), c0);
-		c1 = CONV_AE_FMA(a, CONV_AE_LOAD(panel + k * conv_ae_NR + CONV_AE_LANES), c1);
+		const conv_ae_vec b0 = CONV_AE_LOAD(b + k * conv_ae_NR), b1 = CONV_AE_LOAD(b + k * conv_ae_NR + CONV_AE_LANES);
+		for (int r = 0; r < conv_ae_MR; r++) {
+			const conv_ae_vec x = CONV_AE_SET1(a[k * conv_ae_MR + r]);
+			c[r][0] = CONV_AE_FMA(x, b0, c[r][0]);
+			c[r][1] = CONV_AE_FMA(x, b1, c[r][1]);
+		}
 	}
-	CONV_AE_STORE(row, c0);
-	CONV_AE_STORE(row + CONV_AE_LANES, c1);
-	for (long j = 0; j < nr; j++)
-		C[j] = row[j];
+	for (int r = 0; r < conv_ae_MR; r++)
+		for (int v = 0; v < 2; v++)
+			CONV_AE_STORE(C + r * ldc + v * CONV_AE_LANES, c[r][v]);
+}
+
+/* dst[j * ldd + i] = src[i * lds + j] for i, j < 4. */
+static void conv_ae_transpose4(const float *src, long lds, float *dst, long ldd)
+{
+	simde__m128 r0 = simde_mm_loadu_ps(src), r1 = simde_mm_loadu_ps(src + lds);
+	simde__m128 r2 = simde_mm_loadu_ps(src + 2 * lds), r3 = simde_mm_loadu_ps(src + 3 * lds);
+	SIMDE_MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+	simde_mm_storeu_ps(dst, r0);
+	simde_mm_storeu_ps(dst + ldd, r1);
+	simde_mm_storeu_ps(dst + 2 * ldd, r2);
+	simde_mm_storeu_ps(dst + 3 * ldd, r3);
+}
+
+/* dst[k * ldd + j] = X(j, k) = X[j * js + k * ks] for j < nj (0 for
+ * nj <= j < w) and k < kc: a k-major panel w wide, transposed 4 x 4 at a
+ * time when X runs along k and copied row by row when it runs along j. */
+static void conv_ae_pack(const float *X, long js, long ks, long nj, long w, long kc, float *dst, long ldd)
+{
+	long j = 0;
+	if (js == 1 && nj == w) {
+		for (long k = 0; k < kc; k++)
+			memcpy(dst + k * ldd, X + k * ks, sizeof(float) * (size_t)w);
+		return;
+	}
+	if (ks == 1)
+		for (; j + 4 <= nj; j += 4) {
+			long k = 0;
+			for (; k + 4 <= kc; k += 4)
+				conv_ae_transpose4(X + j * js + k, js, dst + k * ldd + j, ldd);
+			for (; k < kc; k++)
+				for (long t = 0; t < 4; t++)
+					dst[k * ldd + j + t] = X[(j + t) * js + k];
+		}
+	for (long k = 0; k < kc; k++)
+		for (long t = j; t < w; t++)
+			dst[k * ldd + t] = t < nj ? X[t * js + k * ks] : 0;
 }
 
 /* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs]. */
@@ -100,26 +125,50 @@ static void conv_ae_gemm(long M, long N, long K, const float *A, long ars, long 
 			const float *B, long brs, long bcs, const float *bias, float *C)
 {
 	const long blocks = (N + conv_ae_NR - 1) / conv_ae_NR;
-	/* With OpenMP, threads take whole column blocks of C: each element is
-	 * summed by one thread in one order, so results do not depend on the
-	 * number of threads. */
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (blocks >= 4 && M * N * K >= 262144)
+#pragma omp parallel if (blocks >= 4 && M * N * K >= 262144)
 #endif
-	for (long jb = 0; jb < blocks; jb++) {
-		float panel[conv_ae_KC * conv_ae_NR];
-		const long j0 = jb * conv_ae_NR, nr = N - j0 < conv_ae_NR ? N - j0 : conv_ae_NR;
+	{
+		long jb0 = 0, jb1 = blocks;
+#ifdef _OPENMP
+		const long t = omp_get_thread_num(), nt = omp_get_num_threads();
+		jb0 = blocks * t / nt;
+		jb1 = blocks * (t + 1) / nt;
+#endif
+		float ap[conv_ae_MC * conv_ae_KC], bp[conv_ae_KC * conv_ae_NR], edge[conv_ae_MR * conv_ae_NR], bedge[conv_ae_NR];
 		for (long k0 = 0; k0 < K; k0 += conv_ae_KC) {
 			const long kc = K - k0 < conv_ae_KC ? K - k0 : conv_ae_KC;
-			const float *bj = bias ? bias + j0 : NULL;
-			for (long k = 0; k < kc; k++)
-				for (long j = 0; j < conv_ae_NR; j++)
-					panel[k * conv_ae_NR + j] = j < nr ? B[(k0 + k) * brs + (j0 + j) * bcs] : 0;
-			const long m8 = M / conv_ae_MR * conv_ae_MR;
-			for (long i = 0; i < m8; i += conv_ae_MR)
-				conv_ae_tile8(kc, A + i * ars + k0 * acs, ars, acs, panel, C + i * N + j0, N, nr, bj, k0 == 0);
-			for (long i = m8; i < M; i++)
-				conv_ae_tile1(kc, A + i * ars + k0 * acs, acs, panel, C + i * N + j0, nr, bj, k0 == 0);
+			for (long i0 = 0; i0 < M; i0 += conv_ae_MC) {
+				const long mc = M - i0 < conv_ae_MC ? M - i0 : conv_ae_MC;
+				for (long i = 0; i < mc; i += conv_ae_MR)
+					conv_ae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < conv_ae_MR ? mc - i : conv_ae_MR,
+						 conv_ae_MR, kc, ap + i * kc, conv_ae_MR);
+				for (long jb = jb0; jb < jb1; jb++) {
+					const long j0 = jb * conv_ae_NR, nr = N - j0 < conv_ae_NR ? N - j0 : conv_ae_NR;
+					conv_ae_pack(B + k0 * brs + j0 * bcs, bcs, brs, nr, conv_ae_NR, kc, bp, conv_ae_NR);
+					const float *bj = bias && k0 == 0 ? bias + j0 : NULL;
+					if (bj && nr < conv_ae_NR) {
+						for (long j = 0; j < conv_ae_NR; j++)
+							bedge[j] = j < nr ? bj[j] : 0;
+						bj = bedge;
+					}
+					for (long i = 0; i < mc; i += conv_ae_MR) {
+						const long mr = mc - i < conv_ae_MR ? mc - i : conv_ae_MR;
+						float *c = C + (i0 + i) * N + j0;
+						if (mr == conv_ae_MR && nr == conv_ae_NR) {
+							conv_ae_kernel(kc, ap + i * kc, bp, c, N, bj, k0 == 0);
+							continue;
+						}
+						/* A tile at the edge of C: computed whole in `edge`. */
+						for (long r = 0; r < conv_ae_MR; r++)
+							for (long j = 0; j < conv_ae_NR; j++)
+								edge[r * conv_ae_NR + j] = r < mr && j < nr && k0 ? c[r * N + j] : 0;
+						conv_ae_kernel(kc, ap + i * kc, bp, edge, conv_ae_NR, bj, k0 == 0);
+						for (long r = 0; r < mr; r++)
+							memcpy(c + r * N, edge + r * conv_ae_NR, sizeof(float) * (size_t)nr);
+					}
+				}
+			}
 		}
 	}
 }
@@ -134,6 +183,119 @@ static void conv_ae_gemm_nt(long M, long N, long K, const float *A, const float 
 static void conv_ae_gemm_tn(long M, long N, long K, const float *A, const float *B, float *C)
 {
 	conv_ae_gemm(M, N, K, A, 1, M, B, N, 1, NULL, C);
+}
+
+#if defined(SIMDE_X86_AVX512F_NATIVE)
+#define CONV_AE_ROUND(x) simde_mm512_roundscale_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
+#define CONV_AE_SCALE2(p, n) simde_mm512_scalef_ps(p, n)
+#elif defined(SIMDE_X86_AVX2_NATIVE) && defined(SIMDE_X86_FMA_NATIVE)
+#define CONV_AE_ROUND(x) simde_mm256_round_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
+#define CONV_AE_SCALE2(p, n) simde_mm256_mul_ps(p, simde_mm256_castsi256_ps(simde_mm256_slli_epi32(\
+	simde_mm256_add_epi32(simde_mm256_cvtps_epi32(n), simde_mm256_set1_epi32(127)), 23)))
+#else
+#define CONV_AE_ROUND(x) simde_mm_round_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
+#define CONV_AE_SCALE2(p, n) simde_mm_mul_ps(p, simde_mm_castsi128_ps(simde_mm_slli_epi32(\
+	simde_mm_add_epi32(simde_mm_cvtps_epi32(n), simde_mm_set1_epi32(127)), 23)))
+#endif
+
+/* e^x on every lane (x clamped to [-87.3, 88.7]), within 2 ulp of expf. */
+static conv_ae_vec conv_ae_vexp(conv_ae_vec x)
+{
+	x = CONV_AE_MIN(CONV_AE_MAX(x, CONV_AE_SET1(-87.3f)), CONV_AE_SET1(88.7f));
+	const conv_ae_vec nf = CONV_AE_ROUND(CONV_AE_MUL(x, CONV_AE_SET1(1.44269504088896341f)));
+	x = CONV_AE_SUB(x, CONV_AE_MUL(nf, CONV_AE_SET1(0.693359375f)));
+	x = CONV_AE_SUB(x, CONV_AE_MUL(nf, CONV_AE_SET1(-2.12194440e-4f)));
+	conv_ae_vec p = CONV_AE_SET1(1.9875691500e-4f);
+	p = CONV_AE_FMA(p, x, CONV_AE_SET1(1.3981999507e-3f));
+	p = CONV_AE_FMA(p, x, CONV_AE_SET1(8.3334519073e-3f));
+	p = CONV_AE_FMA(p, x, CONV_AE_SET1(4.1665795894e-2f));
+	p = CONV_AE_FMA(p, x, CONV_AE_SET1(1.6666665459e-1f));
+	p = CONV_AE_FMA(p, x, CONV_AE_SET1(5.0000001201e-1f));
+	p = CONV_AE_FMA(p, CONV_AE_MUL(x, x), CONV_AE_ADD(x, CONV_AE_SET1(1.0f)));
+	return CONV_AE_SCALE2(p, nf);
+}
+
+enum { CONV_AE_RELU = 1, CONV_AE_LEAKY_RELU, CONV_AE_SIGMOID, CONV_AE_TANH };
+
+/* Rows r < rows, columns j < cols (rows ldx, ldy, ldo apart): out = f(x)
+ * for the activation act or, when y is given, out = x f'(.) with the
+ * derivative spelled from the activation's output y. out may be x. */
+static void conv_ae_act(int act, float slope, long rows, long cols, const float *x, long ldx,
+			const float *y, long ldy, float *out, long ldo)
+{
+	for (long r = 0; r < rows; r++, x += ldx, y = y ? y + ldy : y, out += ldo) {
+		long j = 0;
+		const conv_ae_vec one = CONV_AE_SET1(1), zero = CONV_AE_ZERO();
+		if (act == CONV_AE_SIGMOID && !y)
+			for (; j + CONV_AE_LANES <= cols; j += CONV_AE_LANES) {
+				const conv_ae_vec e = conv_ae_vexp(CONV_AE_SUB(zero, CONV_AE_LOAD(x + j)));
+				CONV_AE_STORE(out + j, CONV_AE_DIV(one, CONV_AE_ADD(one, e)));
+			}
+		else if (act == CONV_AE_TANH && !y)
+			for (; j + CONV_AE_LANES <= cols; j += CONV_AE_LANES) {
+				/* (1 - e) / (1 + e) with e = exp(-2 x), which stays finite */
+				const conv_ae_vec e = conv_ae_vexp(CONV_AE_MUL(CONV_AE_LOAD(x + j), CONV_AE_SET1(-2)));
+				CONV_AE_STORE(out + j, CONV_AE_DIV(CONV_AE_SUB(one, e), CONV_AE_ADD(one, e)));
+			}
+		else if (act == CONV_AE_SIGMOID)
+			for (; j + CONV_AE_LANES <= cols; j += CONV_AE_LANES) {
+				const conv_ae_vec o = CONV_AE_LOAD(y + j);
+				CONV_AE_STORE(out + j, CONV_AE_MUL(CONV_AE_LOAD(x + j), CONV_AE_MUL(o, CONV_AE_SUB(one, o))));
+			}
+		else if (act == CONV_AE_TANH)
+			for (; j + CONV_AE_LANES <= cols; j += CONV_AE_LANES) {
+				const conv_ae_vec o = CONV_AE_LOAD(y + j);
+				CONV_AE_STORE(out + j, CONV_AE_MUL(CONV_AE_LOAD(x + j), CONV_AE_SUB(one, CONV_AE_MUL(o, o))));
+			}
+		for (; j < cols; j++) {
+			const float v = x[j];
+			if (y) {
+				const float o = y[j];
+				out[j] = act == CONV_AE_RELU ? v * (o > 0)
+				       : act == CONV_AE_LEAKY_RELU ? v * (o > 0 ? 1 : slope)
+				       : act == CONV_AE_SIGMOID ? v * (o * (1 - o)) : v * (1 - o * o);
+			} else
+				out[j] = act == CONV_AE_RELU ? (v > 0 ? v : 0)
+				       : act == CONV_AE_LEAKY_RELU ? (v > 0 ? v : slope * v)
+				       : act == CONV_AE_SIGMOID ? 1 / (1 + expf(-v)) : tanhf(v);
+		}
+	}
+}
+
+typedef struct conv_ae_adam_k {
+	float beta1, beta2, one_m_beta1, one_m_beta2, eps, wd, step_size, bc2_sqrt;
+} conv_ae_adam_k;
+
+/* m = beta1 m + (1 - beta1) g, v = beta2 v + (1 - beta2) g^2 and
+ * p -= step_size m / (sqrt(v) / bc2_sqrt + eps), with g = grad + wd p;
+ * element by element, so any split of the work gives the same result. */
+static void conv_ae_adam(long count, float *p, float *m, float *v, const float *g, const conv_ae_adam_k *k)
+{
+	long i = 0;
+	const long vecs = count / CONV_AE_LANES;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (vecs >= 8192)
+#endif
+	for (long b = 0; b < vecs; b++) {
+		const long o = b * CONV_AE_LANES;
+		conv_ae_vec gi = CONV_AE_LOAD(g + o);
+		if (k->wd != 0)
+			gi = CONV_AE_ADD(gi, CONV_AE_MUL(CONV_AE_SET1(k->wd), CONV_AE_LOAD(p + o)));
+		const conv_ae_vec mi = CONV_AE_ADD(CONV_AE_MUL(CONV_AE_LOAD(m + o), CONV_AE_SET1(k->beta1)), CONV_AE_MUL(gi, CONV_AE_SET1(k->one_m_beta1)));
+		const conv_ae_vec vi = CONV_AE_ADD(CONV_AE_MUL(CONV_AE_LOAD(v + o), CONV_AE_SET1(k->beta2)),
+					    CONV_AE_MUL(CONV_AE_MUL(CONV_AE_SET1(k->one_m_beta2), gi), gi));
+		const conv_ae_vec den = CONV_AE_ADD(CONV_AE_DIV(CONV_AE_SQRT(vi), CONV_AE_SET1(k->bc2_sqrt)), CONV_AE_SET1(k->eps));
+		CONV_AE_STORE(m + o, mi);
+		CONV_AE_STORE(v + o, vi);
+		CONV_AE_STORE(p + o, CONV_AE_SUB(CONV_AE_LOAD(p + o), CONV_AE_MUL(CONV_AE_SET1(k->step_size), CONV_AE_DIV(mi, den))));
+	}
+	i = vecs * CONV_AE_LANES;
+	for (; i < count; i++) {
+		const float gi = k->wd != 0 ? g[i] + k->wd * p[i] : g[i];
+		m[i] = m[i] * k->beta1 + gi * k->one_m_beta1;
+		v[i] = v[i] * k->beta2 + k->one_m_beta2 * gi * gi;
+		p[i] -= k->step_size * (m[i] / (sqrtf(v[i]) / k->bc2_sqrt + k->eps));
+	}
 }
 
 /* splitmix64's finaliser: a well-mixed 64-bit hash. */
@@ -284,10 +446,10 @@ conv_ae_real conv_ae_train_step(void *state, void *work, const conv_ae_real *x, 
 	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
 	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
 	float *const adam_m = conv_ae_adam_m(state), *const adam_v = conv_ae_adam_v(state);
-	const float beta1 = (float)h->beta1, beta2 = (float)h->beta2, eps = (float)h->eps, wd = (float)h->weight_decay;
-	const float one_m_beta1 = (float)(1 - h->beta1), one_m_beta2 = (float)(1 - h->beta2);
-	const float step_size = (float)(h->lr / (1 - pow(h->beta1, (double)step)));
-	const float bc2_sqrt = (float)sqrt(1 - pow(h->beta2, (double)step));
+	const conv_ae_adam_k adam_k = {
+		(float)h->beta1, (float)h->beta2, (float)(1 - h->beta1), (float)(1 - h->beta2), (float)h->eps,
+		(float)h->weight_decay, (float)(h->lr / (1 - pow(h->beta1, (double)step))),
+		(float)sqrt(1 - pow(h->beta2, (double)step))};
 	const float *const t0 = x;
 	float *const t1 = params + 0; /* encoder.0.weight */
 	float *const t2 = params + 288; /* encoder.0.bias */
@@ -296,65 +458,65 @@ conv_ae_real conv_ae_train_step(void *state, void *work, const conv_ae_real *x, 
 	float *const t5 = (float *)(work_ + 3218368); /* relu [n, 32, 14, 14] */
 	float *const t6 = params + 320; /* encoder.2.weight */
 	float *const t7 = params + 18752; /* encoder.2.bias */
-	float *const t8 = (float *)(work_ + 6429632); /* conv_workspace [14112] */
-	float *const t9 = (float *)(work_ + 6486080); /* conv2d [n, 64, 7, 7] */
-	float *const t10 = (float *)(work_ + 8091712); /* relu [n, 64, 7, 7] */
+	float *const t8 = (float *)(work_ + 0); /* conv_workspace [14112] */
+	float *const t9 = (float *)(work_ + 56448); /* conv2d [n, 64, 7, 7] */
+	float *const t10 = (float *)(work_ + 6429632); /* relu [n, 64, 7, 7] */
 	float *const t11 = params + 18816; /* encoder.4.weight */
 	float *const t12 = params + 420224; /* encoder.4.bias */
-	float *const t13 = (float *)(work_ + 6429632); /* conv_workspace [3136] */
-	float *const t14 = (float *)(work_ + 9697344); /* conv2d [n, 128, 1, 1] */
-	float *const t15 = (float *)(work_ + 9762880); /* relu [n, 128, 1, 1] */
+	float *const t13 = (float *)(work_ + 0); /* conv_workspace [3136] */
+	float *const t14 = (float *)(work_ + 12544); /* conv2d [n, 128, 1, 1] */
+	float *const t15 = (float *)(work_ + 78080); /* relu [n, 128, 1, 1] */
 	float *const t16 = params + 420352; /* decoder.0.weight */
 	float *const t17 = params + 821760; /* decoder.0.bias */
-	float *const t18 = (float *)(work_ + 6429632); /* conv_workspace [3136] */
-	float *const t19 = (float *)(work_ + 9828416); /* conv_transpose2d [n, 64, 7, 7] */
-	float *const t20 = (float *)(work_ + 11434048); /* relu [n, 64, 7, 7] */
+	float *const t18 = (float *)(work_ + 0); /* conv_workspace [3136] */
+	float *const t19 = (float *)(work_ + 143616); /* conv_transpose2d [n, 64, 7, 7] */
+	float *const t20 = (float *)(work_ + 8035264); /* relu [n, 64, 7, 7] */
 	float *const t21 = params + 821824; /* decoder.2.weight */
 	float *const t22 = params + 840256; /* decoder.2.bias */
-	float *const t23 = (float *)(work_ + 6429632); /* conv_workspace [14112] */
-	float *const t24 = (float *)(work_ + 13039680); /* conv_transpose2d [n, 32, 14, 14] */
-	float *const t25 = (float *)(work_ + 16250944); /* relu [n, 32, 14, 14] */
+	float *const t23 = (float *)(work_ + 0); /* conv_workspace [14112] */
+	float *const t24 = (float *)(work_ + 9640896); /* conv_transpose2d [n, 32, 14, 14] */
+	float *const t25 = (float *)(work_ + 12852160); /* relu [n, 32, 14, 14] */
 	float *const t26 = params + 840288; /* decoder.4.weight */
 	float *const t27 = params + 840576; /* decoder.4.bias */
 	float *const t28 = (float *)(work_ + 0); /* conv_workspace [1764] */
-	float *const t29 = (float *)(work_ + 19462208); /* conv_transpose2d [n, 1, 28, 28] */
-	float *const t30 = (float *)(work_ + 19863616); /* sigmoid [n, 1, 28, 28] */
+	float *const t29 = (float *)(work_ + 143616); /* conv_transpose2d [n, 1, 28, 28] */
+	float *const t30 = (float *)(work_ + 545024); /* sigmoid [n, 1, 28, 28] */
 	float *const t31 = (float *)(work_ + 0); /* mse [] */
 	float *const t32 = (float *)(work_ + 64); /* constant [] */
-	float *const t33 = (float *)(work_ + 20265024); /* mse_grad [n, 1, 28, 28] */
-	float *const t34 = (float *)(work_ + 20666432); /* act_grad [n, 1, 28, 28] */
-	float *const t35 = (float *)(work_ + 6429632); /* conv_workspace [1764] */
-	float *const t36 = (float *)(work_ + 21067840); /* conv2d [n, 32, 14, 14] */
-	float *const t37 = (float *)(work_ + 6429632); /* conv_workspace [1764] */
-	float *const t38 = (float *)(work_ + 64); /* conv2d_dw [32, 1, 3, 3] */
-	float *const t39 = (float *)(work_ + 1216); /* conv_db [1] */
-	float *const t40 = (float *)(work_ + 24279104); /* act_grad [n, 32, 14, 14] */
-	float *const t41 = (float *)(work_ + 6429632); /* conv_workspace [14112] */
-	float *const t42 = (float *)(work_ + 13039680); /* conv2d [n, 64, 7, 7] */
-	float *const t43 = (float *)(work_ + 6429632); /* conv_workspace [14112] */
-	float *const t44 = (float *)(work_ + 14645312); /* conv2d_dw [64, 32, 3, 3] */
-	float *const t45 = (float *)(work_ + 1280); /* conv_db [32] */
-	float *const t46 = (float *)(work_ + 14719040); /* act_grad [n, 64, 7, 7] */
-	float *const t47 = (float *)(work_ + 6429632); /* conv_workspace [3136] */
-	float *const t48 = (float *)(work_ + 9828416); /* conv2d [n, 128, 1, 1] */
-	float *const t49 = (float *)(work_ + 6429632); /* conv_workspace [3136] */
-	float *const t50 = (float *)(work_ + 9893952); /* conv2d_dw [128, 64, 7, 7] */
-	float *const t51 = (float *)(work_ + 1408); /* conv_db [64] */
-	float *const t52 = (float *)(work_ + 11499584); /* act_grad [n, 128, 1, 1] */
-	float *const t53 = (float *)(work_ + 6429632); /* conv_workspace [3136] */
-	float *const t54 = (float *)(work_ + 11565120); /* conv_transpose2d [n, 64, 7, 7] */
-	float *const t55 = (float *)(work_ + 6429632); /* conv_workspace [3136] */
-	float *const t56 = (float *)(work_ + 14719040); /* conv2d_dw [128, 64, 7, 7] */
-	float *const t57 = (float *)(work_ + 1664); /* conv_db [128] */
-	float *const t58 = (float *)(work_ + 16324672); /* act_grad [n, 64, 7, 7] */
-	float *const t59 = (float *)(work_ + 6429632); /* conv_workspace [14112] */
-	float *const t60 = (float *)(work_ + 6486080); /* conv_transpose2d [n, 32, 14, 14] */
-	float *const t61 = (float *)(work_ + 6429632); /* conv_workspace [14112] */
-	float *const t62 = (float *)(work_ + 11499584); /* conv2d_dw [64, 32, 3, 3] */
-	float *const t63 = (float *)(work_ + 2176); /* conv_db [64] */
-	float *const t64 = (float *)(work_ + 16324672); /* act_grad [n, 32, 14, 14] */
-	float *const t65 = (float *)(work_ + 2432); /* conv_workspace [1764] */
-	float *const t66 = (float *)(work_ + 9536); /* conv2d_dw [32, 1, 3, 3] */
+	float *const t33 = (float *)(work_ + 143616); /* mse_grad [n, 1, 28, 28] */
+	float *const t34 = (float *)(work_ + 946432); /* act_grad [n, 1, 28, 28] */
+	float *const t35 = (float *)(work_ + 64); /* conv_workspace [1764] */
+	float *const t36 = (float *)(work_ + 9640896); /* conv2d [n, 32, 14, 14] */
+	float *const t37 = (float *)(work_ + 64); /* conv_workspace [1764] */
+	float *const t38 = (float *)(work_ + 7168); /* conv2d_dw [32, 1, 3, 3] */
+	float *const t39 = (float *)(work_ + 64); /* conv_db [1] */
+	float *const t40 = (float *)(work_ + 16063424); /* act_grad [n, 32, 14, 14] */
+	float *const t41 = (float *)(work_ + 8320); /* conv_workspace [14112] */
+	float *const t42 = (float *)(work_ + 946432); /* conv2d [n, 64, 7, 7] */
+	float *const t43 = (float *)(work_ + 8320); /* conv_workspace [14112] */
+	float *const t44 = (float *)(work_ + 143616); /* conv2d_dw [64, 32, 3, 3] */
+	float *const t45 = (float *)(work_ + 128); /* conv_db [32] */
+	float *const t46 = (float *)(work_ + 9640896); /* act_grad [n, 64, 7, 7] */
+	float *const t47 = (float *)(work_ + 8320); /* conv_workspace [3136] */
+	float *const t48 = (float *)(work_ + 217344); /* conv2d [n, 128, 1, 1] */
+	float *const t49 = (float *)(work_ + 8320); /* conv_workspace [3136] */
+	float *const t50 = (float *)(work_ + 946432); /* conv2d_dw [128, 64, 7, 7] */
+	float *const t51 = (float *)(work_ + 256); /* conv_db [64] */
+	float *const t52 = (float *)(work_ + 8320); /* act_grad [n, 128, 1, 1] */
+	float *const t53 = (float *)(work_ + 217344); /* conv_workspace [3136] */
+	float *const t54 = (float *)(work_ + 8035264); /* conv_transpose2d [n, 64, 7, 7] */
+	float *const t55 = (float *)(work_ + 217344); /* conv_workspace [3136] */
+	float *const t56 = (float *)(work_ + 9640896); /* conv2d_dw [128, 64, 7, 7] */
+	float *const t57 = (float *)(work_ + 512); /* conv_db [128] */
+	float *const t58 = (float *)(work_ + 11246528); /* act_grad [n, 64, 7, 7] */
+	float *const t59 = (float *)(work_ + 8320); /* conv_workspace [14112] */
+	float *const t60 = (float *)(work_ + 6429632); /* conv_transpose2d [n, 32, 14, 14] */
+	float *const t61 = (float *)(work_ + 8320); /* conv_workspace [14112] */
+	float *const t62 = (float *)(work_ + 217344); /* conv2d_dw [64, 32, 3, 3] */
+	float *const t63 = (float *)(work_ + 1024); /* conv_db [64] */
+	float *const t64 = (float *)(work_ + 11246528); /* act_grad [n, 32, 14, 14] */
+	float *const t65 = (float *)(work_ + 8320); /* conv_workspace [1764] */
+	float *const t66 = (float *)(work_ + 1280); /* conv2d_dw [32, 1, 3, 3] */
 	float *const t67 = (float *)(work_ + 2432); /* conv_db [32] */
 	/* t3 = conv_workspace */
 	/* t4 = conv2d */
@@ -366,8 +528,7 @@ conv_ae_real conv_ae_train_step(void *state, void *work, const conv_ae_real *x, 
 				t4[(b * 32 + o) * 196 + q] += t2[o];
 	}
 	/* t5 = relu */
-	for (long i = 0; i < n * 6272; i++)
-		t5[i] = t4[i] > 0 ? t4[i] : 0;
+	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 6272, t4, 0, NULL, 0, t5, 0);
 	/* t8 = conv_workspace */
 	/* t9 = conv2d */
 	for (long b = 0; b < n; b++) {
@@ -378,8 +539,7 @@ conv_ae_real conv_ae_train_step(void *state, void *work, const conv_ae_real *x, 
 				t9[(b * 64 + o) * 49 + q] += t7[o];
 	}
 	/* t10 = relu */
-	for (long i = 0; i < n * 3136; i++)
-		t10[i] = t9[i] > 0 ? t9[i] : 0;
+	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 3136, t9, 0, NULL, 0, t10, 0);
 	/* t13 = conv_workspace */
 	/* t14 = conv2d */
 	for (long b = 0; b < n; b++) {
@@ -390,8 +550,7 @@ conv_ae_real conv_ae_train_step(void *state, void *work, const conv_ae_real *x, 
 				t14[(b * 128 + o) * 1 + q] += t12[o];
 	}
 	/* t15 = relu */
-	for (long i = 0; i < n * 128; i++)
-		t15[i] = t14[i] > 0 ? t14[i] : 0;
+	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 128, t14, 0, NULL, 0, t15, 0);
 	/* t18 = conv_workspace */
 	/* t19 = conv_transpose2d */
 	for (long b = 0; b < n; b++) {
@@ -402,8 +561,7 @@ conv_ae_real conv_ae_train_step(void *state, void *work, const conv_ae_real *x, 
 		conv_ae_col2im(64, 7, 7, 7, 1, 0, 1, 1, t18, t19 + b * 3136);
 	}
 	/* t20 = relu */
-	for (long i = 0; i < n * 3136; i++)
-		t20[i] = t19[i] > 0 ? t19[i] : 0;
+	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 3136, t19, 0, NULL, 0, t20, 0);
 	/* t23 = conv_workspace */
 	/* t24 = conv_transpose2d */
 	for (long b = 0; b < n; b++) {
@@ -414,8 +572,7 @@ conv_ae_real conv_ae_train_step(void *state, void *work, const conv_ae_real *x, 
 		conv_ae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t23, t24 + b * 6272);
 	}
 	/* t25 = relu */
-	for (long i = 0; i < n * 6272; i++)
-		t25[i] = t24[i] > 0 ? t24[i] : 0;
+	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 6272, t24, 0, NULL, 0, t25, 0);
 	/* t28 = conv_workspace */
 	/* t29 = conv_transpose2d */
 	for (long b = 0; b < n; b++) {
@@ -426,8 +583,7 @@ conv_ae_real conv_ae_train_step(void *state, void *work, const conv_ae_real *x, 
 		conv_ae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t28, t29 + b * 784);
 	}
 	/* t30 = sigmoid */
-	for (long i = 0; i < n * 784; i++)
-		t30[i] = 1 / (1 + expf(-t29[i]));
+	conv_ae_act(CONV_AE_SIGMOID, 0.0f, 1, n * 784, t29, 0, NULL, 0, t30, 0);
 	/* t31 = mse */
 	{
 		double acc = 0;
@@ -446,8 +602,7 @@ conv_ae_real conv_ae_train_step(void *state, void *work, const conv_ae_real *x, 
 			t33[i] = 2 * k * (t30[i] - t0[i]);
 	}
 	/* t34 = act_grad */
-	for (long i = 0; i < n * 784; i++)
-		t34[i] = t33[i] * t30[i] * (1 - t30[i]);
+	conv_ae_act(CONV_AE_SIGMOID, 0.0f, 1, n * 784, t33, 0, t30, 0, t34, 0);
 	/* t35 = conv_workspace */
 	/* t36 = conv2d */
 	for (long b = 0; b < n; b++) {
@@ -473,8 +628,7 @@ conv_ae_real conv_ae_train_step(void *state, void *work, const conv_ae_real *x, 
 			t39[c] += acc;
 		}
 	/* t40 = act_grad */
-	for (long i = 0; i < n * 6272; i++)
-		t40[i] = t36[i] * (t24[i] > 0);
+	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 6272, t36, 0, t25, 0, t40, 0);
 	/* t41 = conv_workspace */
 	/* t42 = conv2d */
 	for (long b = 0; b < n; b++) {
@@ -500,8 +654,7 @@ conv_ae_real conv_ae_train_step(void *state, void *work, const conv_ae_real *x, 
 			t45[c] += acc;
 		}
 	/* t46 = act_grad */
-	for (long i = 0; i < n * 3136; i++)
-		t46[i] = t42[i] * (t19[i] > 0);
+	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 3136, t42, 0, t20, 0, t46, 0);
 	/* t47 = conv_workspace */
 	/* t48 = conv2d */
 	for (long b = 0; b < n; b++) {
@@ -527,8 +680,7 @@ conv_ae_real conv_ae_train_step(void *state, void *work, const conv_ae_real *x, 
 			t51[c] += acc;
 		}
 	/* t52 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t52[i] = t48[i] * (t14[i] > 0);
+	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 128, t48, 0, t15, 0, t52, 0);
 	/* t53 = conv_workspace */
 	/* t54 = conv_transpose2d */
 	for (long b = 0; b < n; b++) {
@@ -557,8 +709,7 @@ conv_ae_real conv_ae_train_step(void *state, void *work, const conv_ae_real *x, 
 			t57[c] += acc;
 		}
 	/* t58 = act_grad */
-	for (long i = 0; i < n * 3136; i++)
-		t58[i] = t54[i] * (t9[i] > 0);
+	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 3136, t54, 0, t10, 0, t58, 0);
 	/* t59 = conv_workspace */
 	/* t60 = conv_transpose2d */
 	for (long b = 0; b < n; b++) {
@@ -587,8 +738,7 @@ conv_ae_real conv_ae_train_step(void *state, void *work, const conv_ae_real *x, 
 			t63[c] += acc;
 		}
 	/* t64 = act_grad */
-	for (long i = 0; i < n * 6272; i++)
-		t64[i] = t60[i] * (t4[i] > 0);
+	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 6272, t60, 0, t5, 0, t64, 0);
 	/* t65 = conv_workspace */
 	/* t66 = conv2d_dw */
 	for (long i = 0; i < 288; i++)
@@ -609,135 +759,51 @@ conv_ae_real conv_ae_train_step(void *state, void *work, const conv_ae_real *x, 
 		}
 	/* t68 = adam */
 	{ /* encoder.0.weight */
-		float *p = t1, *m = adam_m + 0, *v = adam_v + 0;
-		const float *g = t66;
-		for (long i = 0; i < 288; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		conv_ae_adam(288, t1, adam_m + 0, adam_v + 0, t66, &adam_k);
 	}
 	/* t69 = adam */
 	{ /* encoder.0.bias */
-		float *p = t2, *m = adam_m + 288, *v = adam_v + 288;
-		const float *g = t67;
-		for (long i = 0; i < 32; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		conv_ae_adam(32, t2, adam_m + 288, adam_v + 288, t67, &adam_k);
 	}
 	/* t70 = adam */
 	{ /* encoder.2.weight */
-		float *p = t6, *m = adam_m + 320, *v = adam_v + 320;
-		const float *g = t62;
-		for (long i = 0; i < 18432; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		conv_ae_adam(18432, t6, adam_m + 320, adam_v + 320, t62, &adam_k);
 	}
 	/* t71 = adam */
 	{ /* encoder.2.bias */
-		float *p = t7, *m = adam_m + 18752, *v = adam_v + 18752;
-		const float *g = t63;
-		for (long i = 0; i < 64; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		conv_ae_adam(64, t7, adam_m + 18752, adam_v + 18752, t63, &adam_k);
 	}
 	/* t72 = adam */
 	{ /* encoder.4.weight */
-		float *p = t11, *m = adam_m + 18816, *v = adam_v + 18816;
-		const float *g = t56;
-		for (long i = 0; i < 401408; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		conv_ae_adam(401408, t11, adam_m + 18816, adam_v + 18816, t56, &adam_k);
 	}
 	/* t73 = adam */
 	{ /* encoder.4.bias */
-		float *p = t12, *m = adam_m + 420224, *v = adam_v + 420224;
-		const float *g = t57;
-		for (long i = 0; i < 128; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		conv_ae_adam(128, t12, adam_m + 420224, adam_v + 420224, t57, &adam_k);
 	}
 	/* t74 = adam */
 	{ /* decoder.0.weight */
-		float *p = t16, *m = adam_m + 420352, *v = adam_v + 420352;
-		const float *g = t50;
-		for (long i = 0; i < 401408; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		conv_ae_adam(401408, t16, adam_m + 420352, adam_v + 420352, t50, &adam_k);
 	}
 	/* t75 = adam */
 	{ /* decoder.0.bias */
-		float *p = t17, *m = adam_m + 821760, *v = adam_v + 821760;
-		const float *g = t51;
-		for (long i = 0; i < 64; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		conv_ae_adam(64, t17, adam_m + 821760, adam_v + 821760, t51, &adam_k);
 	}
 	/* t76 = adam */
 	{ /* decoder.2.weight */
-		float *p = t21, *m = adam_m + 821824, *v = adam_v + 821824;
-		const float *g = t44;
-		for (long i = 0; i < 18432; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		conv_ae_adam(18432, t21, adam_m + 821824, adam_v + 821824, t44, &adam_k);
 	}
 	/* t77 = adam */
 	{ /* decoder.2.bias */
-		float *p = t22, *m = adam_m + 840256, *v = adam_v + 840256;
-		const float *g = t45;
-		for (long i = 0; i < 32; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		conv_ae_adam(32, t22, adam_m + 840256, adam_v + 840256, t45, &adam_k);
 	}
 	/* t78 = adam */
 	{ /* decoder.4.weight */
-		float *p = t26, *m = adam_m + 840288, *v = adam_v + 840288;
-		const float *g = t38;
-		for (long i = 0; i < 288; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		conv_ae_adam(288, t26, adam_m + 840288, adam_v + 840288, t38, &adam_k);
 	}
 	/* t79 = adam */
 	{ /* decoder.4.bias */
-		float *p = t27, *m = adam_m + 840576, *v = adam_v + 840576;
-		const float *g = t39;
-		for (long i = 0; i < 1; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		conv_ae_adam(1, t27, adam_m + 840576, adam_v + 840576, t39, &adam_k);
 	}
 	return t31[0];
 }
@@ -758,65 +824,65 @@ conv_ae_real conv_ae_gradient(const void *state, void *work, const conv_ae_real 
 	float *const t5 = (float *)(work_ + 3218368); /* relu [n, 32, 14, 14] */
 	const float *const t6 = params + 320; /* encoder.2.weight */
 	const float *const t7 = params + 18752; /* encoder.2.bias */
-	float *const t8 = (float *)(work_ + 6429632); /* conv_workspace [14112] */
-	float *const t9 = (float *)(work_ + 6486080); /* conv2d [n, 64, 7, 7] */
-	float *const t10 = (float *)(work_ + 8091712); /* relu [n, 64, 7, 7] */
+	float *const t8 = (float *)(work_ + 0); /* conv_workspace [14112] */
+	float *const t9 = (float *)(work_ + 56448); /* conv2d [n, 64, 7, 7] */
+	float *const t10 = (float *)(work_ + 6429632); /* relu [n, 64, 7, 7] */
 	const float *const t11 = params + 18816; /* encoder.4.weight */
 	const float *const t12 = params + 420224; /* encoder.4.bias */
-	float *const t13 = (float *)(work_ + 6429632); /* conv_workspace [3136] */
-	float *const t14 = (float *)(work_ + 9697344); /* conv2d [n, 128, 1, 1] */
-	float *const t15 = (float *)(work_ + 9762880); /* relu [n, 128, 1, 1] */
+	float *const t13 = (float *)(work_ + 0); /* conv_workspace [3136] */
+	float *const t14 = (float *)(work_ + 12544); /* conv2d [n, 128, 1, 1] */
+	float *const t15 = (float *)(work_ + 78080); /* relu [n, 128, 1, 1] */
 	const float *const t16 = params + 420352; /* decoder.0.weight */
 	const float *const t17 = params + 821760; /* decoder.0.bias */
-	float *const t18 = (float *)(work_ + 6429632); /* conv_workspace [3136] */
-	float *const t19 = (float *)(work_ + 9828416); /* conv_transpose2d [n, 64, 7, 7] */
-	float *const t20 = (float *)(work_ + 11434048); /* relu [n, 64, 7, 7] */
+	float *const t18 = (float *)(work_ + 0); /* conv_workspace [3136] */
+	float *const t19 = (float *)(work_ + 143616); /* conv_transpose2d [n, 64, 7, 7] */
+	float *const t20 = (float *)(work_ + 8035264); /* relu [n, 64, 7, 7] */
 	const float *const t21 = params + 821824; /* decoder.2.weight */
 	const float *const t22 = params + 840256; /* decoder.2.bias */
-	float *const t23 = (float *)(work_ + 6429632); /* conv_workspace [14112] */
-	float *const t24 = (float *)(work_ + 13039680); /* conv_transpose2d [n, 32, 14, 14] */
-	float *const t25 = (float *)(work_ + 16250944); /* relu [n, 32, 14, 14] */
+	float *const t23 = (float *)(work_ + 0); /* conv_workspace [14112] */
+	float *const t24 = (float *)(work_ + 9640896); /* conv_transpose2d [n, 32, 14, 14] */
+	float *const t25 = (float *)(work_ + 12852160); /* relu [n, 32, 14, 14] */
 	const float *const t26 = params + 840288; /* decoder.4.weight */
 	const float *const t27 = params + 840576; /* decoder.4.bias */
 	float *const t28 = (float *)(work_ + 0); /* conv_workspace [1764] */
-	float *const t29 = (float *)(work_ + 19462208); /* conv_transpose2d [n, 1, 28, 28] */
-	float *const t30 = (float *)(work_ + 19863616); /* sigmoid [n, 1, 28, 28] */
+	float *const t29 = (float *)(work_ + 143616); /* conv_transpose2d [n, 1, 28, 28] */
+	float *const t30 = (float *)(work_ + 545024); /* sigmoid [n, 1, 28, 28] */
 	float *const t31 = (float *)(work_ + 0); /* mse [] */
 	float *const t32 = (float *)(work_ + 64); /* constant [] */
-	float *const t33 = (float *)(work_ + 20265024); /* mse_grad [n, 1, 28, 28] */
-	float *const t34 = (float *)(work_ + 20666432); /* act_grad [n, 1, 28, 28] */
-	float *const t35 = (float *)(work_ + 6429632); /* conv_workspace [1764] */
-	float *const t36 = (float *)(work_ + 21067840); /* conv2d [n, 32, 14, 14] */
-	float *const t37 = (float *)(work_ + 6429632); /* conv_workspace [1764] */
-	float *const t38 = (float *)(work_ + 64); /* conv2d_dw [32, 1, 3, 3] */
-	float *const t39 = (float *)(work_ + 1216); /* conv_db [1] */
-	float *const t40 = (float *)(work_ + 24279104); /* act_grad [n, 32, 14, 14] */
-	float *const t41 = (float *)(work_ + 6429632); /* conv_workspace [14112] */
-	float *const t42 = (float *)(work_ + 13039680); /* conv2d [n, 64, 7, 7] */
-	float *const t43 = (float *)(work_ + 6429632); /* conv_workspace [14112] */
-	float *const t44 = (float *)(work_ + 14645312); /* conv2d_dw [64, 32, 3, 3] */
-	float *const t45 = (float *)(work_ + 1280); /* conv_db [32] */
-	float *const t46 = (float *)(work_ + 14719040); /* act_grad [n, 64, 7, 7] */
-	float *const t47 = (float *)(work_ + 6429632); /* conv_workspace [3136] */
-	float *const t48 = (float *)(work_ + 9828416); /* conv2d [n, 128, 1, 1] */
-	float *const t49 = (float *)(work_ + 6429632); /* conv_workspace [3136] */
-	float *const t50 = (float *)(work_ + 9893952); /* conv2d_dw [128, 64, 7, 7] */
-	float *const t51 = (float *)(work_ + 1408); /* conv_db [64] */
-	float *const t52 = (float *)(work_ + 11499584); /* act_grad [n, 128, 1, 1] */
-	float *const t53 = (float *)(work_ + 6429632); /* conv_workspace [3136] */
-	float *const t54 = (float *)(work_ + 11565120); /* conv_transpose2d [n, 64, 7, 7] */
-	float *const t55 = (float *)(work_ + 6429632); /* conv_workspace [3136] */
-	float *const t56 = (float *)(work_ + 14719040); /* conv2d_dw [128, 64, 7, 7] */
-	float *const t57 = (float *)(work_ + 1664); /* conv_db [128] */
-	float *const t58 = (float *)(work_ + 16324672); /* act_grad [n, 64, 7, 7] */
-	float *const t59 = (float *)(work_ + 6429632); /* conv_workspace [14112] */
-	float *const t60 = (float *)(work_ + 6486080); /* conv_transpose2d [n, 32, 14, 14] */
-	float *const t61 = (float *)(work_ + 6429632); /* conv_workspace [14112] */
-	float *const t62 = (float *)(work_ + 11499584); /* conv2d_dw [64, 32, 3, 3] */
-	float *const t63 = (float *)(work_ + 2176); /* conv_db [64] */
-	float *const t64 = (float *)(work_ + 16324672); /* act_grad [n, 32, 14, 14] */
-	float *const t65 = (float *)(work_ + 2432); /* conv_workspace [1764] */
-	float *const t66 = (float *)(work_ + 9536); /* conv2d_dw [32, 1, 3, 3] */
+	float *const t33 = (float *)(work_ + 143616); /* mse_grad [n, 1, 28, 28] */
+	float *const t34 = (float *)(work_ + 946432); /* act_grad [n, 1, 28, 28] */
+	float *const t35 = (float *)(work_ + 64); /* conv_workspace [1764] */
+	float *const t36 = (float *)(work_ + 9640896); /* conv2d [n, 32, 14, 14] */
+	float *const t37 = (float *)(work_ + 64); /* conv_workspace [1764] */
+	float *const t38 = (float *)(work_ + 7168); /* conv2d_dw [32, 1, 3, 3] */
+	float *const t39 = (float *)(work_ + 64); /* conv_db [1] */
+	float *const t40 = (float *)(work_ + 16063424); /* act_grad [n, 32, 14, 14] */
+	float *const t41 = (float *)(work_ + 8320); /* conv_workspace [14112] */
+	float *const t42 = (float *)(work_ + 946432); /* conv2d [n, 64, 7, 7] */
+	float *const t43 = (float *)(work_ + 8320); /* conv_workspace [14112] */
+	float *const t44 = (float *)(work_ + 143616); /* conv2d_dw [64, 32, 3, 3] */
+	float *const t45 = (float *)(work_ + 128); /* conv_db [32] */
+	float *const t46 = (float *)(work_ + 9640896); /* act_grad [n, 64, 7, 7] */
+	float *const t47 = (float *)(work_ + 8320); /* conv_workspace [3136] */
+	float *const t48 = (float *)(work_ + 217344); /* conv2d [n, 128, 1, 1] */
+	float *const t49 = (float *)(work_ + 8320); /* conv_workspace [3136] */
+	float *const t50 = (float *)(work_ + 946432); /* conv2d_dw [128, 64, 7, 7] */
+	float *const t51 = (float *)(work_ + 256); /* conv_db [64] */
+	float *const t52 = (float *)(work_ + 8320); /* act_grad [n, 128, 1, 1] */
+	float *const t53 = (float *)(work_ + 217344); /* conv_workspace [3136] */
+	float *const t54 = (float *)(work_ + 8035264); /* conv_transpose2d [n, 64, 7, 7] */
+	float *const t55 = (float *)(work_ + 217344); /* conv_workspace [3136] */
+	float *const t56 = (float *)(work_ + 9640896); /* conv2d_dw [128, 64, 7, 7] */
+	float *const t57 = (float *)(work_ + 512); /* conv_db [128] */
+	float *const t58 = (float *)(work_ + 11246528); /* act_grad [n, 64, 7, 7] */
+	float *const t59 = (float *)(work_ + 8320); /* conv_workspace [14112] */
+	float *const t60 = (float *)(work_ + 6429632); /* conv_transpose2d [n, 32, 14, 14] */
+	float *const t61 = (float *)(work_ + 8320); /* conv_workspace [14112] */
+	float *const t62 = (float *)(work_ + 217344); /* conv2d_dw [64, 32, 3, 3] */
+	float *const t63 = (float *)(work_ + 1024); /* conv_db [64] */
+	float *const t64 = (float *)(work_ + 11246528); /* act_grad [n, 32, 14, 14] */
+	float *const t65 = (float *)(work_ + 8320); /* conv_workspace [1764] */
+	float *const t66 = (float *)(work_ + 1280); /* conv2d_dw [32, 1, 3, 3] */
 	float *const t67 = (float *)(work_ + 2432); /* conv_db [32] */
 	/* t3 = conv_workspace */
 	/* t4 = conv2d */
@@ -828,8 +894,7 @@ conv_ae_real conv_ae_gradient(const void *state, void *work, const conv_ae_real 
 				t4[(b * 32 + o) * 196 + q] += t2[o];
 	}
 	/* t5 = relu */
-	for (long i = 0; i < n * 6272; i++)
-		t5[i] = t4[i] > 0 ? t4[i] : 0;
+	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 6272, t4, 0, NULL, 0, t5, 0);
 	/* t8 = conv_workspace */
 	/* t9 = conv2d */
 	for (long b = 0; b < n; b++) {
@@ -840,8 +905,7 @@ conv_ae_real conv_ae_gradient(const void *state, void *work, const conv_ae_real 
 				t9[(b * 64 + o) * 49 + q] += t7[o];
 	}
 	/* t10 = relu */
-	for (long i = 0; i < n * 3136; i++)
-		t10[i] = t9[i] > 0 ? t9[i] : 0;
+	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 3136, t9, 0, NULL, 0, t10, 0);
 	/* t13 = conv_workspace */
 	/* t14 = conv2d */
 	for (long b = 0; b < n; b++) {
@@ -852,8 +916,7 @@ conv_ae_real conv_ae_gradient(const void *state, void *work, const conv_ae_real 
 				t14[(b * 128 + o) * 1 + q] += t12[o];
 	}
 	/* t15 = relu */
-	for (long i = 0; i < n * 128; i++)
-		t15[i] = t14[i] > 0 ? t14[i] : 0;
+	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 128, t14, 0, NULL, 0, t15, 0);
 	/* t18 = conv_workspace */
 	/* t19 = conv_transpose2d */
 	for (long b = 0; b < n; b++) {
@@ -864,8 +927,7 @@ conv_ae_real conv_ae_gradient(const void *state, void *work, const conv_ae_real 
 		conv_ae_col2im(64, 7, 7, 7, 1, 0, 1, 1, t18, t19 + b * 3136);
 	}
 	/* t20 = relu */
-	for (long i = 0; i < n * 3136; i++)
-		t20[i] = t19[i] > 0 ? t19[i] : 0;
+	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 3136, t19, 0, NULL, 0, t20, 0);
 	/* t23 = conv_workspace */
 	/* t24 = conv_transpose2d */
 	for (long b = 0; b < n; b++) {
@@ -876,8 +938,7 @@ conv_ae_real conv_ae_gradient(const void *state, void *work, const conv_ae_real 
 		conv_ae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t23, t24 + b * 6272);
 	}
 	/* t25 = relu */
-	for (long i = 0; i < n * 6272; i++)
-		t25[i] = t24[i] > 0 ? t24[i] : 0;
+	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 6272, t24, 0, NULL, 0, t25, 0);
 	/* t28 = conv_workspace */
 	/* t29 = conv_transpose2d */
 	for (long b = 0; b < n; b++) {
@@ -888,8 +949,7 @@ conv_ae_real conv_ae_gradient(const void *state, void *work, const conv_ae_real 
 		conv_ae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t28, t29 + b * 784);
 	}
 	/* t30 = sigmoid */
-	for (long i = 0; i < n * 784; i++)
-		t30[i] = 1 / (1 + expf(-t29[i]));
+	conv_ae_act(CONV_AE_SIGMOID, 0.0f, 1, n * 784, t29, 0, NULL, 0, t30, 0);
 	/* t31 = mse */
 	{
 		double acc = 0;
@@ -908,8 +968,7 @@ conv_ae_real conv_ae_gradient(const void *state, void *work, const conv_ae_real 
 			t33[i] = 2 * k * (t30[i] - t0[i]);
 	}
 	/* t34 = act_grad */
-	for (long i = 0; i < n * 784; i++)
-		t34[i] = t33[i] * t30[i] * (1 - t30[i]);
+	conv_ae_act(CONV_AE_SIGMOID, 0.0f, 1, n * 784, t33, 0, t30, 0, t34, 0);
 	/* t35 = conv_workspace */
 	/* t36 = conv2d */
 	for (long b = 0; b < n; b++) {
@@ -935,8 +994,7 @@ conv_ae_real conv_ae_gradient(const void *state, void *work, const conv_ae_real 
 			t39[c] += acc;
 		}
 	/* t40 = act_grad */
-	for (long i = 0; i < n * 6272; i++)
-		t40[i] = t36[i] * (t24[i] > 0);
+	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 6272, t36, 0, t25, 0, t40, 0);
 	/* t41 = conv_workspace */
 	/* t42 = conv2d */
 	for (long b = 0; b < n; b++) {
@@ -962,8 +1020,7 @@ conv_ae_real conv_ae_gradient(const void *state, void *work, const conv_ae_real 
 			t45[c] += acc;
 		}
 	/* t46 = act_grad */
-	for (long i = 0; i < n * 3136; i++)
-		t46[i] = t42[i] * (t19[i] > 0);
+	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 3136, t42, 0, t20, 0, t46, 0);
 	/* t47 = conv_workspace */
 	/* t48 = conv2d */
 	for (long b = 0; b < n; b++) {
@@ -989,8 +1046,7 @@ conv_ae_real conv_ae_gradient(const void *state, void *work, const conv_ae_real 
 			t51[c] += acc;
 		}
 	/* t52 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t52[i] = t48[i] * (t14[i] > 0);
+	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 128, t48, 0, t15, 0, t52, 0);
 	/* t53 = conv_workspace */
 	/* t54 = conv_transpose2d */
 	for (long b = 0; b < n; b++) {
@@ -1019,8 +1075,7 @@ conv_ae_real conv_ae_gradient(const void *state, void *work, const conv_ae_real 
 			t57[c] += acc;
 		}
 	/* t58 = act_grad */
-	for (long i = 0; i < n * 3136; i++)
-		t58[i] = t54[i] * (t9[i] > 0);
+	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 3136, t54, 0, t10, 0, t58, 0);
 	/* t59 = conv_workspace */
 	/* t60 = conv_transpose2d */
 	for (long b = 0; b < n; b++) {
@@ -1049,8 +1104,7 @@ conv_ae_real conv_ae_gradient(const void *state, void *work, const conv_ae_real 
 			t63[c] += acc;
 		}
 	/* t64 = act_grad */
-	for (long i = 0; i < n * 6272; i++)
-		t64[i] = t60[i] * (t4[i] > 0);
+	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 6272, t60, 0, t5, 0, t64, 0);
 	/* t65 = conv_workspace */
 	/* t66 = conv2d_dw */
 	for (long i = 0; i < 288; i++)
@@ -1088,19 +1142,12 @@ void conv_ae_update(void *state, const conv_ae_real *grad, const conv_ae_hparams
 {
 	const int64_t step = ++*conv_ae_step(state);
 	float *const adam_m = conv_ae_adam_m(state), *const adam_v = conv_ae_adam_v(state);
-	const float beta1 = (float)h->beta1, beta2 = (float)h->beta2, eps = (float)h->eps, wd = (float)h->weight_decay;
-	const float one_m_beta1 = (float)(1 - h->beta1), one_m_beta2 = (float)(1 - h->beta2);
-	const float step_size = (float)(h->lr / (1 - pow(h->beta1, (double)step)));
-	const float bc2_sqrt = (float)sqrt(1 - pow(h->beta2, (double)step));
+	const conv_ae_adam_k adam_k = {
+		(float)h->beta1, (float)h->beta2, (float)(1 - h->beta1), (float)(1 - h->beta2), (float)h->eps,
+		(float)h->weight_decay, (float)(h->lr / (1 - pow(h->beta1, (double)step))),
+		(float)sqrt(1 - pow(h->beta2, (double)step))};
 	conv_ae_real *const params = conv_ae_params(state);
-	float *p = params, *m = adam_m, *v = adam_v;
-	const float *g = grad;
-	for (long i = 0; i < 840577; i++) {
-		float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-		m[i] = m[i] * beta1 + gi * one_m_beta1;
-		v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-		p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-	}
+	conv_ae_adam(840577, params, adam_m, adam_v, grad, &adam_k);
 }
 
 conv_ae_real conv_ae_loss(const void *state, void *work, const conv_ae_real *x, int n)
@@ -1119,29 +1166,29 @@ conv_ae_real conv_ae_loss(const void *state, void *work, const conv_ae_real *x, 
 	float *const t5 = (float *)(work_ + 3218368); /* relu [n, 32, 14, 14] */
 	const float *const t6 = params + 320; /* encoder.2.weight */
 	const float *const t7 = params + 18752; /* encoder.2.bias */
-	float *const t8 = (float *)(work_ + 6429632); /* conv_workspace [14112] */
-	float *const t9 = (float *)(work_ + 6486080); /* conv2d [n, 64, 7, 7] */
-	float *const t10 = (float *)(work_ + 8091712); /* relu [n, 64, 7, 7] */
+	float *const t8 = (float *)(work_ + 0); /* conv_workspace [14112] */
+	float *const t9 = (float *)(work_ + 56448); /* conv2d [n, 64, 7, 7] */
+	float *const t10 = (float *)(work_ + 6429632); /* relu [n, 64, 7, 7] */
 	const float *const t11 = params + 18816; /* encoder.4.weight */
 	const float *const t12 = params + 420224; /* encoder.4.bias */
-	float *const t13 = (float *)(work_ + 6429632); /* conv_workspace [3136] */
-	float *const t14 = (float *)(work_ + 9697344); /* conv2d [n, 128, 1, 1] */
-	float *const t15 = (float *)(work_ + 9762880); /* relu [n, 128, 1, 1] */
+	float *const t13 = (float *)(work_ + 0); /* conv_workspace [3136] */
+	float *const t14 = (float *)(work_ + 12544); /* conv2d [n, 128, 1, 1] */
+	float *const t15 = (float *)(work_ + 78080); /* relu [n, 128, 1, 1] */
 	const float *const t16 = params + 420352; /* decoder.0.weight */
 	const float *const t17 = params + 821760; /* decoder.0.bias */
-	float *const t18 = (float *)(work_ + 6429632); /* conv_workspace [3136] */
-	float *const t19 = (float *)(work_ + 9828416); /* conv_transpose2d [n, 64, 7, 7] */
-	float *const t20 = (float *)(work_ + 11434048); /* relu [n, 64, 7, 7] */
+	float *const t18 = (float *)(work_ + 0); /* conv_workspace [3136] */
+	float *const t19 = (float *)(work_ + 143616); /* conv_transpose2d [n, 64, 7, 7] */
+	float *const t20 = (float *)(work_ + 8035264); /* relu [n, 64, 7, 7] */
 	const float *const t21 = params + 821824; /* decoder.2.weight */
 	const float *const t22 = params + 840256; /* decoder.2.bias */
-	float *const t23 = (float *)(work_ + 6429632); /* conv_workspace [14112] */
-	float *const t24 = (float *)(work_ + 13039680); /* conv_transpose2d [n, 32, 14, 14] */
-	float *const t25 = (float *)(work_ + 16250944); /* relu [n, 32, 14, 14] */
+	float *const t23 = (float *)(work_ + 0); /* conv_workspace [14112] */
+	float *const t24 = (float *)(work_ + 9640896); /* conv_transpose2d [n, 32, 14, 14] */
+	float *const t25 = (float *)(work_ + 12852160); /* relu [n, 32, 14, 14] */
 	const float *const t26 = params + 840288; /* decoder.4.weight */
 	const float *const t27 = params + 840576; /* decoder.4.bias */
 	float *const t28 = (float *)(work_ + 0); /* conv_workspace [1764] */
-	float *const t29 = (float *)(work_ + 19462208); /* conv_transpose2d [n, 1, 28, 28] */
-	float *const t30 = (float *)(work_ + 19863616); /* sigmoid [n, 1, 28, 28] */
+	float *const t29 = (float *)(work_ + 143616); /* conv_transpose2d [n, 1, 28, 28] */
+	float *const t30 = (float *)(work_ + 545024); /* sigmoid [n, 1, 28, 28] */
 	float *const t31 = (float *)(work_ + 0); /* mse [] */
 	/* t3 = conv_workspace */
 	/* t4 = conv2d */
@@ -1153,8 +1200,7 @@ conv_ae_real conv_ae_loss(const void *state, void *work, const conv_ae_real *x, 
 				t4[(b * 32 + o) * 196 + q] += t2[o];
 	}
 	/* t5 = relu */
-	for (long i = 0; i < n * 6272; i++)
-		t5[i] = t4[i] > 0 ? t4[i] : 0;
+	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 6272, t4, 0, NULL, 0, t5, 0);
 	/* t8 = conv_workspace */
 	/* t9 = conv2d */
 	for (long b = 0; b < n; b++) {
@@ -1165,8 +1211,7 @@ conv_ae_real conv_ae_loss(const void *state, void *work, const conv_ae_real *x, 
 				t9[(b * 64 + o) * 49 + q] += t7[o];
 	}
 	/* t10 = relu */
-	for (long i = 0; i < n * 3136; i++)
-		t10[i] = t9[i] > 0 ? t9[i] : 0;
+	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 3136, t9, 0, NULL, 0, t10, 0);
 	/* t13 = conv_workspace */
 	/* t14 = conv2d */
 	for (long b = 0; b < n; b++) {
@@ -1177,8 +1222,7 @@ conv_ae_real conv_ae_loss(const void *state, void *work, const conv_ae_real *x, 
 				t14[(b * 128 + o) * 1 + q] += t12[o];
 	}
 	/* t15 = relu */
-	for (long i = 0; i < n * 128; i++)
-		t15[i] = t14[i] > 0 ? t14[i] : 0;
+	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 128, t14, 0, NULL, 0, t15, 0);
 	/* t18 = conv_workspace */
 	/* t19 = conv_transpose2d */
 	for (long b = 0; b < n; b++) {
@@ -1189,8 +1233,7 @@ conv_ae_real conv_ae_loss(const void *state, void *work, const conv_ae_real *x, 
 		conv_ae_col2im(64, 7, 7, 7, 1, 0, 1, 1, t18, t19 + b * 3136);
 	}
 	/* t20 = relu */
-	for (long i = 0; i < n * 3136; i++)
-		t20[i] = t19[i] > 0 ? t19[i] : 0;
+	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 3136, t19, 0, NULL, 0, t20, 0);
 	/* t23 = conv_workspace */
 	/* t24 = conv_transpose2d */
 	for (long b = 0; b < n; b++) {
@@ -1201,8 +1244,7 @@ conv_ae_real conv_ae_loss(const void *state, void *work, const conv_ae_real *x, 
 		conv_ae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t23, t24 + b * 6272);
 	}
 	/* t25 = relu */
-	for (long i = 0; i < n * 6272; i++)
-		t25[i] = t24[i] > 0 ? t24[i] : 0;
+	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 6272, t24, 0, NULL, 0, t25, 0);
 	/* t28 = conv_workspace */
 	/* t29 = conv_transpose2d */
 	for (long b = 0; b < n; b++) {
@@ -1213,8 +1255,7 @@ conv_ae_real conv_ae_loss(const void *state, void *work, const conv_ae_real *x, 
 		conv_ae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t28, t29 + b * 784);
 	}
 	/* t30 = sigmoid */
-	for (long i = 0; i < n * 784; i++)
-		t30[i] = 1 / (1 + expf(-t29[i]));
+	conv_ae_act(CONV_AE_SIGMOID, 0.0f, 1, n * 784, t29, 0, NULL, 0, t30, 0);
 	/* t31 = mse */
 	{
 		double acc = 0;
@@ -1243,29 +1284,29 @@ void conv_ae_forward(const void *state, void *work, const conv_ae_real *x, int n
 	float *const t5 = (float *)(work_ + 3218368); /* relu [n, 32, 14, 14] */
 	const float *const t6 = params + 320; /* encoder.2.weight */
 	const float *const t7 = params + 18752; /* encoder.2.bias */
-	float *const t8 = (float *)(work_ + 6429632); /* conv_workspace [14112] */
-	float *const t9 = (float *)(work_ + 6486080); /* conv2d [n, 64, 7, 7] */
-	float *const t10 = (float *)(work_ + 8091712); /* relu [n, 64, 7, 7] */
+	float *const t8 = (float *)(work_ + 0); /* conv_workspace [14112] */
+	float *const t9 = (float *)(work_ + 56448); /* conv2d [n, 64, 7, 7] */
+	float *const t10 = (float *)(work_ + 6429632); /* relu [n, 64, 7, 7] */
 	const float *const t11 = params + 18816; /* encoder.4.weight */
 	const float *const t12 = params + 420224; /* encoder.4.bias */
-	float *const t13 = (float *)(work_ + 6429632); /* conv_workspace [3136] */
-	float *const t14 = (float *)(work_ + 9697344); /* conv2d [n, 128, 1, 1] */
-	float *const t15 = (float *)(work_ + 9762880); /* relu [n, 128, 1, 1] */
+	float *const t13 = (float *)(work_ + 0); /* conv_workspace [3136] */
+	float *const t14 = (float *)(work_ + 12544); /* conv2d [n, 128, 1, 1] */
+	float *const t15 = (float *)(work_ + 78080); /* relu [n, 128, 1, 1] */
 	const float *const t16 = params + 420352; /* decoder.0.weight */
 	const float *const t17 = params + 821760; /* decoder.0.bias */
-	float *const t18 = (float *)(work_ + 6429632); /* conv_workspace [3136] */
-	float *const t19 = (float *)(work_ + 9828416); /* conv_transpose2d [n, 64, 7, 7] */
-	float *const t20 = (float *)(work_ + 11434048); /* relu [n, 64, 7, 7] */
+	float *const t18 = (float *)(work_ + 0); /* conv_workspace [3136] */
+	float *const t19 = (float *)(work_ + 143616); /* conv_transpose2d [n, 64, 7, 7] */
+	float *const t20 = (float *)(work_ + 8035264); /* relu [n, 64, 7, 7] */
 	const float *const t21 = params + 821824; /* decoder.2.weight */
 	const float *const t22 = params + 840256; /* decoder.2.bias */
-	float *const t23 = (float *)(work_ + 6429632); /* conv_workspace [14112] */
-	float *const t24 = (float *)(work_ + 13039680); /* conv_transpose2d [n, 32, 14, 14] */
-	float *const t25 = (float *)(work_ + 16250944); /* relu [n, 32, 14, 14] */
+	float *const t23 = (float *)(work_ + 0); /* conv_workspace [14112] */
+	float *const t24 = (float *)(work_ + 9640896); /* conv_transpose2d [n, 32, 14, 14] */
+	float *const t25 = (float *)(work_ + 12852160); /* relu [n, 32, 14, 14] */
 	const float *const t26 = params + 840288; /* decoder.4.weight */
 	const float *const t27 = params + 840576; /* decoder.4.bias */
 	float *const t28 = (float *)(work_ + 0); /* conv_workspace [1764] */
-	float *const t29 = (float *)(work_ + 19462208); /* conv_transpose2d [n, 1, 28, 28] */
-	float *const t30 = (float *)(work_ + 19863616); /* sigmoid [n, 1, 28, 28] */
+	float *const t29 = (float *)(work_ + 143616); /* conv_transpose2d [n, 1, 28, 28] */
+	float *const t30 = (float *)(work_ + 545024); /* sigmoid [n, 1, 28, 28] */
 	/* t3 = conv_workspace */
 	/* t4 = conv2d */
 	for (long b = 0; b < n; b++) {
@@ -1276,8 +1317,7 @@ void conv_ae_forward(const void *state, void *work, const conv_ae_real *x, int n
 				t4[(b * 32 + o) * 196 + q] += t2[o];
 	}
 	/* t5 = relu */
-	for (long i = 0; i < n * 6272; i++)
-		t5[i] = t4[i] > 0 ? t4[i] : 0;
+	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 6272, t4, 0, NULL, 0, t5, 0);
 	/* t8 = conv_workspace */
 	/* t9 = conv2d */
 	for (long b = 0; b < n; b++) {
@@ -1288,8 +1328,7 @@ void conv_ae_forward(const void *state, void *work, const conv_ae_real *x, int n
 				t9[(b * 64 + o) * 49 + q] += t7[o];
 	}
 	/* t10 = relu */
-	for (long i = 0; i < n * 3136; i++)
-		t10[i] = t9[i] > 0 ? t9[i] : 0;
+	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 3136, t9, 0, NULL, 0, t10, 0);
 	/* t13 = conv_workspace */
 	/* t14 = conv2d */
 	for (long b = 0; b < n; b++) {
@@ -1300,8 +1339,7 @@ void conv_ae_forward(const void *state, void *work, const conv_ae_real *x, int n
 				t14[(b * 128 + o) * 1 + q] += t12[o];
 	}
 	/* t15 = relu */
-	for (long i = 0; i < n * 128; i++)
-		t15[i] = t14[i] > 0 ? t14[i] : 0;
+	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 128, t14, 0, NULL, 0, t15, 0);
 	/* t18 = conv_workspace */
 	/* t19 = conv_transpose2d */
 	for (long b = 0; b < n; b++) {
@@ -1312,8 +1350,7 @@ void conv_ae_forward(const void *state, void *work, const conv_ae_real *x, int n
 		conv_ae_col2im(64, 7, 7, 7, 1, 0, 1, 1, t18, t19 + b * 3136);
 	}
 	/* t20 = relu */
-	for (long i = 0; i < n * 3136; i++)
-		t20[i] = t19[i] > 0 ? t19[i] : 0;
+	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 3136, t19, 0, NULL, 0, t20, 0);
 	/* t23 = conv_workspace */
 	/* t24 = conv_transpose2d */
 	for (long b = 0; b < n; b++) {
@@ -1324,8 +1361,7 @@ void conv_ae_forward(const void *state, void *work, const conv_ae_real *x, int n
 		conv_ae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t23, t24 + b * 6272);
 	}
 	/* t25 = relu */
-	for (long i = 0; i < n * 6272; i++)
-		t25[i] = t24[i] > 0 ? t24[i] : 0;
+	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 6272, t24, 0, NULL, 0, t25, 0);
 	/* t28 = conv_workspace */
 	/* t29 = conv_transpose2d */
 	for (long b = 0; b < n; b++) {
@@ -1336,8 +1372,7 @@ void conv_ae_forward(const void *state, void *work, const conv_ae_real *x, int n
 		conv_ae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t28, t29 + b * 784);
 	}
 	/* t30 = sigmoid */
-	for (long i = 0; i < n * 784; i++)
-		t30[i] = 1 / (1 + expf(-t29[i]));
+	conv_ae_act(CONV_AE_SIGMOID, 0.0f, 1, n * 784, t29, 0, NULL, 0, t30, 0);
 	memcpy(out, t30, sizeof(float) * n * 784);
 }
 
@@ -1357,14 +1392,14 @@ void conv_ae_encode(const void *state, void *work, const conv_ae_real *x, int n,
 	float *const t5 = (float *)(work_ + 3218368); /* relu [n, 32, 14, 14] */
 	const float *const t6 = params + 320; /* encoder.2.weight */
 	const float *const t7 = params + 18752; /* encoder.2.bias */
-	float *const t8 = (float *)(work_ + 6429632); /* conv_workspace [14112] */
-	float *const t9 = (float *)(work_ + 6486080); /* conv2d [n, 64, 7, 7] */
-	float *const t10 = (float *)(work_ + 8091712); /* relu [n, 64, 7, 7] */
+	float *const t8 = (float *)(work_ + 0); /* conv_workspace [14112] */
+	float *const t9 = (float *)(work_ + 56448); /* conv2d [n, 64, 7, 7] */
+	float *const t10 = (float *)(work_ + 6429632); /* relu [n, 64, 7, 7] */
 	const float *const t11 = params + 18816; /* encoder.4.weight */
 	const float *const t12 = params + 420224; /* encoder.4.bias */
-	float *const t13 = (float *)(work_ + 6429632); /* conv_workspace [3136] */
-	float *const t14 = (float *)(work_ + 9697344); /* conv2d [n, 128, 1, 1] */
-	float *const t15 = (float *)(work_ + 9762880); /* relu [n, 128, 1, 1] */
+	float *const t13 = (float *)(work_ + 0); /* conv_workspace [3136] */
+	float *const t14 = (float *)(work_ + 12544); /* conv2d [n, 128, 1, 1] */
+	float *const t15 = (float *)(work_ + 78080); /* relu [n, 128, 1, 1] */
 	/* t3 = conv_workspace */
 	/* t4 = conv2d */
 	for (long b = 0; b < n; b++) {
@@ -1375,8 +1410,7 @@ void conv_ae_encode(const void *state, void *work, const conv_ae_real *x, int n,
 				t4[(b * 32 + o) * 196 + q] += t2[o];
 	}
 	/* t5 = relu */
-	for (long i = 0; i < n * 6272; i++)
-		t5[i] = t4[i] > 0 ? t4[i] : 0;
+	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 6272, t4, 0, NULL, 0, t5, 0);
 	/* t8 = conv_workspace */
 	/* t9 = conv2d */
 	for (long b = 0; b < n; b++) {
@@ -1387,8 +1421,7 @@ void conv_ae_encode(const void *state, void *work, const conv_ae_real *x, int n,
 				t9[(b * 64 + o) * 49 + q] += t7[o];
 	}
 	/* t10 = relu */
-	for (long i = 0; i < n * 3136; i++)
-		t10[i] = t9[i] > 0 ? t9[i] : 0;
+	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 3136, t9, 0, NULL, 0, t10, 0);
 	/* t13 = conv_workspace */
 	/* t14 = conv2d */
 	for (long b = 0; b < n; b++) {
@@ -1399,8 +1432,7 @@ void conv_ae_encode(const void *state, void *work, const conv_ae_real *x, int n,
 				t14[(b * 128 + o) * 1 + q] += t12[o];
 	}
 	/* t15 = relu */
-	for (long i = 0; i < n * 128; i++)
-		t15[i] = t14[i] > 0 ? t14[i] : 0;
+	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 128, t14, 0, NULL, 0, t15, 0);
 	memcpy(z, t15, sizeof(float) * n * 128);
 }
 
@@ -1415,19 +1447,19 @@ void conv_ae_decode(const void *state, void *work, const conv_ae_real *z, int n,
 	const float *const t15 = z;
 	const float *const t16 = params + 420352; /* decoder.0.weight */
 	const float *const t17 = params + 821760; /* decoder.0.bias */
-	float *const t18 = (float *)(work_ + 6429632); /* conv_workspace [3136] */
-	float *const t19 = (float *)(work_ + 9828416); /* conv_transpose2d [n, 64, 7, 7] */
-	float *const t20 = (float *)(work_ + 11434048); /* relu [n, 64, 7, 7] */
+	float *const t18 = (float *)(work_ + 0); /* conv_workspace [3136] */
+	float *const t19 = (float *)(work_ + 143616); /* conv_transpose2d [n, 64, 7, 7] */
+	float *const t20 = (float *)(work_ + 8035264); /* relu [n, 64, 7, 7] */
 	const float *const t21 = params + 821824; /* decoder.2.weight */
 	const float *const t22 = params + 840256; /* decoder.2.bias */
-	float *const t23 = (float *)(work_ + 6429632); /* conv_workspace [14112] */
-	float *const t24 = (float *)(work_ + 13039680); /* conv_transpose2d [n, 32, 14, 14] */
-	float *const t25 = (float *)(work_ + 16250944); /* relu [n, 32, 14, 14] */
+	float *const t23 = (float *)(work_ + 0); /* conv_workspace [14112] */
+	float *const t24 = (float *)(work_ + 9640896); /* conv_transpose2d [n, 32, 14, 14] */
+	float *const t25 = (float *)(work_ + 12852160); /* relu [n, 32, 14, 14] */
 	const float *const t26 = params + 840288; /* decoder.4.weight */
 	const float *const t27 = params + 840576; /* decoder.4.bias */
 	float *const t28 = (float *)(work_ + 0); /* conv_workspace [1764] */
-	float *const t29 = (float *)(work_ + 19462208); /* conv_transpose2d [n, 1, 28, 28] */
-	float *const t30 = (float *)(work_ + 19863616); /* sigmoid [n, 1, 28, 28] */
+	float *const t29 = (float *)(work_ + 143616); /* conv_transpose2d [n, 1, 28, 28] */
+	float *const t30 = (float *)(work_ + 545024); /* sigmoid [n, 1, 28, 28] */
 	/* t18 = conv_workspace */
 	/* t19 = conv_transpose2d */
 	for (long b = 0; b < n; b++) {
@@ -1438,8 +1470,7 @@ void conv_ae_decode(const void *state, void *work, const conv_ae_real *z, int n,
 		conv_ae_col2im(64, 7, 7, 7, 1, 0, 1, 1, t18, t19 + b * 3136);
 	}
 	/* t20 = relu */
-	for (long i = 0; i < n * 3136; i++)
-		t20[i] = t19[i] > 0 ? t19[i] : 0;
+	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 3136, t19, 0, NULL, 0, t20, 0);
 	/* t23 = conv_workspace */
 	/* t24 = conv_transpose2d */
 	for (long b = 0; b < n; b++) {
@@ -1450,8 +1481,7 @@ void conv_ae_decode(const void *state, void *work, const conv_ae_real *z, int n,
 		conv_ae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t23, t24 + b * 6272);
 	}
 	/* t25 = relu */
-	for (long i = 0; i < n * 6272; i++)
-		t25[i] = t24[i] > 0 ? t24[i] : 0;
+	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 6272, t24, 0, NULL, 0, t25, 0);
 	/* t28 = conv_workspace */
 	/* t29 = conv_transpose2d */
 	for (long b = 0; b < n; b++) {
@@ -1462,8 +1492,7 @@ void conv_ae_decode(const void *state, void *work, const conv_ae_real *z, int n,
 		conv_ae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t28, t29 + b * 784);
 	}
 	/* t30 = sigmoid */
-	for (long i = 0; i < n * 784; i++)
-		t30[i] = 1 / (1 + expf(-t29[i]));
+	conv_ae_act(CONV_AE_SIGMOID, 0.0f, 1, n * 784, t29, 0, NULL, 0, t30, 0);
 	memcpy(out, t30, sizeof(float) * n * 784);
 }
 
@@ -1475,26 +1504,26 @@ void conv_ae_sample(const void *state, void *work, uint64_t seed, int n, conv_ae
 	const int stochastic = 0;
 	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
 	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	float *const z = (float *)(work_ + 9762880);
+	float *const z = (float *)(work_ + 78080);
 	const uint64_t key = conv_ae_mix(seed ^ 0x7072696f72u); /* "prior" */
 	for (long i = 0; i < n * 128; i++)
 		z[i] = (float)conv_ae_normal(key, (uint64_t)i);
 	const float *const t15 = z;
 	const float *const t16 = params + 420352; /* decoder.0.weight */
 	const float *const t17 = params + 821760; /* decoder.0.bias */
-	float *const t18 = (float *)(work_ + 6429632); /* conv_workspace [3136] */
-	float *const t19 = (float *)(work_ + 9828416); /* conv_transpose2d [n, 64, 7, 7] */
-	float *const t20 = (float *)(work_ + 11434048); /* relu [n, 64, 7, 7] */
+	float *const t18 = (float *)(work_ + 0); /* conv_workspace [3136] */
+	float *const t19 = (float *)(work_ + 143616); /* conv_transpose2d [n, 64, 7, 7] */
+	float *const t20 = (float *)(work_ + 8035264); /* relu [n, 64, 7, 7] */
 	const float *const t21 = params + 821824; /* decoder.2.weight */
 	const float *const t22 = params + 840256; /* decoder.2.bias */
-	float *const t23 = (float *)(work_ + 6429632); /* conv_workspace [14112] */
-	float *const t24 = (float *)(work_ + 13039680); /* conv_transpose2d [n, 32, 14, 14] */
-	float *const t25 = (float *)(work_ + 16250944); /* relu [n, 32, 14, 14] */
+	float *const t23 = (float *)(work_ + 0); /* conv_workspace [14112] */
+	float *const t24 = (float *)(work_ + 9640896); /* conv_transpose2d [n, 32, 14, 14] */
+	float *const t25 = (float *)(work_ + 12852160); /* relu [n, 32, 14, 14] */
 	const float *const t26 = params + 840288; /* decoder.4.weight */
 	const float *const t27 = params + 840576; /* decoder.4.bias */
 	float *const t28 = (float *)(work_ + 0); /* conv_workspace [1764] */
-	float *const t29 = (float *)(work_ + 19462208); /* conv_transpose2d [n, 1, 28, 28] */
-	float *const t30 = (float *)(work_ + 19863616); /* sigmoid [n, 1, 28, 28] */
+	float *const t29 = (float *)(work_ + 143616); /* conv_transpose2d [n, 1, 28, 28] */
+	float *const t30 = (float *)(work_ + 545024); /* sigmoid [n, 1, 28, 28] */
 	/* t18 = conv_workspace */
 	/* t19 = conv_transpose2d */
 	for (long b = 0; b < n; b++) {
@@ -1505,8 +1534,7 @@ void conv_ae_sample(const void *state, void *work, uint64_t seed, int n, conv_ae
 		conv_ae_col2im(64, 7, 7, 7, 1, 0, 1, 1, t18, t19 + b * 3136);
 	}
 	/* t20 = relu */
-	for (long i = 0; i < n * 3136; i++)
-		t20[i] = t19[i] > 0 ? t19[i] : 0;
+	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 3136, t19, 0, NULL, 0, t20, 0);
 	/* t23 = conv_workspace */
 	/* t24 = conv_transpose2d */
 	for (long b = 0; b < n; b++) {
@@ -1517,8 +1545,7 @@ void conv_ae_sample(const void *state, void *work, uint64_t seed, int n, conv_ae
 		conv_ae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t23, t24 + b * 6272);
 	}
 	/* t25 = relu */
-	for (long i = 0; i < n * 6272; i++)
-		t25[i] = t24[i] > 0 ? t24[i] : 0;
+	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 6272, t24, 0, NULL, 0, t25, 0);
 	/* t28 = conv_workspace */
 	/* t29 = conv_transpose2d */
 	for (long b = 0; b < n; b++) {
@@ -1529,8 +1556,7 @@ void conv_ae_sample(const void *state, void *work, uint64_t seed, int n, conv_ae
 		conv_ae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t28, t29 + b * 784);
 	}
 	/* t30 = sigmoid */
-	for (long i = 0; i < n * 784; i++)
-		t30[i] = 1 / (1 + expf(-t29[i]));
+	conv_ae_act(CONV_AE_SIGMOID, 0.0f, 1, n * 784, t29, 0, NULL, 0, t30, 0);
 	memcpy(out, t30, sizeof(float) * n * 784);
 }
 

@@ -5,6 +5,9 @@
 #include <string.h>
 
 #include <simde/x86/avx512.h> /* portable vectors: AVX-512, AVX2, NEON, ... */
+#ifdef _OPENMP
+#include <omp.h> /* threads, when built with -fopenmp */
+#endif
 
 /* Vectors: AVX-512 or AVX2 with FMA where the compiler targets them,
  * otherwise 128 bits (SSE2 on x86-64, NEON on ARM, plain C elsewhere). */
@@ -16,6 +19,13 @@ typedef simde__m512 conv_vae_vec;
 #define CONV_VAE_SET1 simde_mm512_set1_ps
 #define CONV_VAE_ZERO simde_mm512_setzero_ps
 #define CONV_VAE_FMA simde_mm512_fmadd_ps
+#define CONV_VAE_ADD simde_mm512_add_ps
+#define CONV_VAE_SUB simde_mm512_sub_ps
+#define CONV_VAE_MUL simde_mm512_mul_ps
+#define CONV_VAE_DIV simde_mm512_div_ps
+#define CONV_VAE_MAX simde_mm512_max_ps
+#define CONV_VAE_MIN simde_mm512_min_ps
+#define CONV_VAE_SQRT simde_mm512_sqrt_ps
 #elif defined(SIMDE_X86_AVX2_NATIVE) && defined(SIMDE_X86_FMA_NATIVE)
 typedef simde__m256 conv_vae_vec;
 #define CONV_VAE_LANES 8
@@ -24,6 +34,13 @@ typedef simde__m256 conv_vae_vec;
 #define CONV_VAE_SET1 simde_mm256_set1_ps
 #define CONV_VAE_ZERO simde_mm256_setzero_ps
 #define CONV_VAE_FMA simde_mm256_fmadd_ps
+#define CONV_VAE_ADD simde_mm256_add_ps
+#define CONV_VAE_SUB simde_mm256_sub_ps
+#define CONV_VAE_MUL simde_mm256_mul_ps
+#define CONV_VAE_DIV simde_mm256_div_ps
+#define CONV_VAE_MAX simde_mm256_max_ps
+#define CONV_VAE_MIN simde_mm256_min_ps
+#define CONV_VAE_SQRT simde_mm256_sqrt_ps
 #else
 typedef simde__m128 conv_vae_vec;
 #define CONV_VAE_LANES 4
@@ -32,67 +49,75 @@ typedef simde__m128 conv_vae_vec;
 #define CONV_VAE_SET1 simde_mm_set1_ps
 #define CONV_VAE_ZERO simde_mm_setzero_ps
 #define CONV_VAE_FMA simde_mm_fmadd_ps
+#define CONV_VAE_ADD simde_mm_add_ps
+#define CONV_VAE_SUB simde_mm_sub_ps
+#define CONV_VAE_MUL simde_mm_mul_ps
+#define CONV_VAE_DIV simde_mm_div_ps
+#define CONV_VAE_MAX simde_mm_max_ps
+#define CONV_VAE_MIN simde_mm_min_ps
+#define CONV_VAE_SQRT simde_mm_sqrt_ps
 #endif
 
-enum { conv_vae_MR = 8, conv_vae_NR = 2 * CONV_VAE_LANES, conv_vae_KC = 256 };
+enum { conv_vae_MR = 8, conv_vae_NR = 2 * CONV_VAE_LANES, conv_vae_KC = 128, conv_vae_MC = 128 };
 
-/* Rows i0 .. i0 + MR of C += A(i, k) panel(k, j) over kc steps of k. */
-static void conv_vae_tile8(long kc, const float *A, long ars, long acs, const float *panel,
-			float *C, long ldc, long nr, const float *bias, int first)
-{
-	conv_vae_vec c[conv_vae_MR][2];
-	float edge[conv_vae_NR];
-	for (int r = 0; r < conv_vae_MR; r++) {
-		const float *src = C + r * ldc;
-		if (first && !bias) {
-			c[r][0] = c[r][1] = CONV_VAE_ZERO();
-			continue;
-		}
-		if (first)
-			src = bias;
-		if (nr < conv_vae_NR) {
-			for (long j = 0; j < conv_vae_NR; j++)
-				edge[j] = j < nr ? src[j] : 0;
-			src = edge;
-		}
-		c[r][0] = CONV_VAE_LOAD(src);
-		c[r][1] = CONV_VAE_LOAD(src + CONV_VAE_LANES);
-	}
-	for (long k = 0; k < kc; k++) {
-		const conv_vae_vec b0 = CONV_VAE_LOAD(panel + k * conv_vae_NR);
-		const conv_vae_vec b1 = CONV_VAE_LOAD(panel + k * conv_vae_NR + CONV_VAE_LANES);
-		for (int r = 0; r < conv_vae_MR; r++) {
-			const conv_vae_vec a = CONV_VAE_SET1(A[r * ars + k * acs]);
-			c[r][0] = CONV_VAE_FMA(a, b0, c[r][0]);
-			c[r][1] = CONV_VAE_FMA(a, b1, c[r][1]);
-		}
-	}
-	for (int r = 0; r < conv_vae_MR; r++) {
-		float *dst = nr < conv_vae_NR ? edge : C + r * ldc;
-		CONV_VAE_STORE(dst, c[r][0]);
-		CONV_VAE_STORE(dst + CONV_VAE_LANES, c[r][1]);
-		for (long j = 0; nr < conv_vae_NR && j < nr; j++)
-			C[r * ldc + j] = edge[j];
-	}
-}
-
-/* One row of C, for the rows left over after the tiles of MR. */
-static void conv_vae_tile1(long kc, const float *A, long acs, const float *panel, float *C, long nr,
+/* The MR x NR tile at C (rows ldc apart) = (bias row, 0 or C itself) +
+ * a b, where a is a packed kc x MR panel of A and b a kc x NR panel of B. */
+static void conv_vae_kernel(long kc, const float *restrict a, const float *restrict b, float *restrict C, long ldc,
 			const float *bias, int first)
 {
-	float row[conv_vae_NR];
-	for (long j = 0; j < conv_vae_NR; j++)
-		row[j] = j >= nr ? 0 : first ? (bias ? bias[j] : 0) : C[j];
-	conv_vae_vec c0 = CONV_VAE_LOAD(row), c1 = CONV_VAE_LOAD(row + CONV_VAE_LANES);
+	conv_vae_vec c[conv_vae_MR][2];
+	for (int r = 0; r < conv_vae_MR; r++)
+		for (int v = 0; v < 2; v++)
+			c[r][v] = !first ? CONV_VAE_LOAD(C + r * ldc + v * CONV_VAE_LANES)
+				 : bias ? CONV_VAE_LOAD(bias + v * CONV_VAE_LANES) : CONV_VAE_ZERO();
 	for (long k = 0; k < kc; k++) {
-		const conv_vae_vec a = CONV_VAE_SET1(A[k * acs]);
-		c0 = CONV_VAE_FMA(a, CONV_VAE_LOAD(panel + k * conv_vae_NR), c0);
-		c1 = CONV_VAE_FMA(a, CONV_VAE_LOAD(panel + k * conv_vae_NR + CONV_VAE_LANES), c1);
+		const conv_vae_vec b0 = CONV_VAE_LOAD(b + k * conv_vae_NR), b1 = CONV_VAE_LOAD(b + k * conv_vae_NR + CONV_VAE_LANES);
+		for (int r = 0; r < conv_vae_MR; r++) {
+			const conv_vae_vec x = CONV_VAE_SET1(a[k * conv_vae_MR + r]);
+			c[r][0] = CONV_VAE_FMA(x, b0, c[r][0]);
+			c[r][1] = CONV_VAE_FMA(x, b1, c[r][1]);
+		}
 	}
-	CONV_VAE_STORE(row, c0);
-	CONV_VAE_STORE(row + CONV_VAE_LANES, c1);
-	for (long j = 0; j < nr; j++)
-		C[j] = row[j];
+	for (int r = 0; r < conv_vae_MR; r++)
+		for (int v = 0; v < 2; v++)
+			CONV_VAE_STORE(C + r * ldc + v * CONV_VAE_LANES, c[r][v]);
+}
+
+/* dst[j * ldd + i] = src[i * lds + j] for i, j < 4. */
+static void conv_vae_transpose4(const float *src, long lds, float *dst, long ldd)
+{
+	simde__m128 r0 = simde_mm_loadu_ps(src), r1 = simde_mm_loadu_ps(src + lds);
+	simde__m128 r2 = simde_mm_loadu_ps(src + 2 * lds), r3 = simde_mm_loadu_ps(src + 3 * lds);
+	SIMDE_MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+	simde_mm_storeu_ps(dst, r0);
+	simde_mm_storeu_ps(dst + ldd, r1);
+	simde_mm_storeu_ps(dst + 2 * ldd, r2);
+	simde_mm_storeu_ps(dst + 3 * ldd, r3);
+}
+
+/* dst[k * ldd + j] = X(j, k) = X[j * js + k * ks] for j < nj (0 for
+ * nj <= j < w) and k < kc: a k-major panel w wide, transposed 4 x 4 at a
+ * time when X runs along k and copied row by row when it runs along j. */
+static void conv_vae_pack(const float *X, long js, long ks, long nj, long w, long kc, float *dst, long ldd)
+{
+	long j = 0;
+	if (js == 1 && nj == w) {
+		for (long k = 0; k < kc; k++)
+			memcpy(dst + k * ldd, X + k * ks, sizeof(float) * (size_t)w);
+		return;
+	}
+	if (ks == 1)
+		for (; j + 4 <= nj; j += 4) {
+			long k = 0;
+			for (; k + 4 <= kc; k += 4)
+				conv_vae_transpose4(X + j * js + k, js, dst + k * ldd + j, ldd);
+			for (; k < kc; k++)
+				for (long t = 0; t < 4; t++)
+					dst[k * ldd + j + t] = X[(j + t) * js + k];
+		}
+	for (long k = 0; k < kc; k++)
+		for (long t = j; t < w; t++)
+			dst[k * ldd + t] = t < nj ? X[t * js + k * ks] : 0;
 }
 
 /* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs]. */
@@ -100,26 +125,50 @@ static void conv_vae_gemm(long M, long N, long K, const float *A, long ars, long
 			const float *B, long brs, long bcs, const float *bias, float *C)
 {
 	const long blocks = (N + conv_vae_NR - 1) / conv_vae_NR;
-	/* With OpenMP, threads take whole column blocks of C: each element is
-	 * summed by one thread in one order, so results do not depend on the
-	 * number of threads. */
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (blocks >= 4 && M * N * K >= 262144)
+#pragma omp parallel if (blocks >= 4 && M * N * K >= 262144)
 #endif
-	for (long jb = 0; jb < blocks; jb++) {
-		float panel[conv_vae_KC * conv_vae_NR];
-		const long j0 = jb * conv_vae_NR, nr = N - j0 < conv_vae_NR ? N - j0 : conv_vae_NR;
+	{
+		long jb0 = 0, jb1 = blocks;
+#ifdef _OPENMP
+		const long t = omp_get_thread_num(), nt = omp_get_num_threads();
+		jb0 = blocks * t / nt;
+		jb1 = blocks * (t + 1) / nt;
+#endif
+		float ap[conv_vae_MC * conv_vae_KC], bp[conv_vae_KC * conv_vae_NR], edge[conv_vae_MR * conv_vae_NR], bedge[conv_vae_NR];
 		for (long k0 = 0; k0 < K; k0 += conv_vae_KC) {
 			const long kc = K - k0 < conv_vae_KC ? K - k0 : conv_vae_KC;
-			const float *bj = bias ? bias + j0 : NULL;
-			for (long k = 0; k < kc; k++)
-				for (long j = 0; j < conv_vae_NR; j++)
-					panel[k * conv_vae_NR + j] = j < nr ? B[(k0 + k) * brs + (j0 + j) * bcs] : 0;
-			const long m8 = M / conv_vae_MR * conv_vae_MR;
-			for (long i = 0; i < m8; i += conv_vae_MR)
-				conv_vae_tile8(kc, A + i * ars + k0 * acs, ars, acs, panel, C + i * N + j0, N, nr, bj, k0 == 0);
-			for (long i = m8; i < M; i++)
-				conv_vae_tile1(kc, A + i * ars + k0 * acs, acs, panel, C + i * N + j0, nr, bj, k0 == 0);
+			for (long i0 = 0; i0 < M; i0 += conv_vae_MC) {
+				const long mc = M - i0 < conv_vae_MC ? M - i0 : conv_vae_MC;
+				for (long i = 0; i < mc; i += conv_vae_MR)
+					conv_vae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < conv_vae_MR ? mc - i : conv_vae_MR,
+						 conv_vae_MR, kc, ap + i * kc, conv_vae_MR);
+				for (long jb = jb0; jb < jb1; jb++) {
+					const long j0 = jb * conv_vae_NR, nr = N - j0 < conv_vae_NR ? N - j0 : conv_vae_NR;
+					conv_vae_pack(B + k0 * brs + j0 * bcs, bcs, brs, nr, conv_vae_NR, kc, bp, conv_vae_NR);
+					const float *bj = bias && k0 == 0 ? bias + j0 : NULL;
+					if (bj && nr < conv_vae_NR) {
+						for (long j = 0; j < conv_vae_NR; j++)
+							bedge[j] = j < nr ? bj[j] : 0;
+						bj = bedge;
+					}
+					for (long i = 0; i < mc; i += conv_vae_MR) {
+						const long mr = mc - i < conv_vae_MR ? mc - i : conv_vae_MR;
+						float *c = C + (i0 + i) * N + j0;
+						if (mr == conv_vae_MR && nr == conv_vae_NR) {
+							conv_vae_kernel(kc, ap + i * kc, bp, c, N, bj, k0 == 0);
+							continue;
+						}
+						/* A tile at the edge of C: computed whole in `edge`. */
+						for (long r = 0; r < conv_vae_MR; r++)
+							for (long j = 0; j < conv_vae_NR; j++)
+								edge[r * conv_vae_NR + j] = r < mr && j < nr && k0 ? c[r * N + j] : 0;
+						conv_vae_kernel(kc, ap + i * kc, bp, edge, conv_vae_NR, bj, k0 == 0);
+						for (long r = 0; r < mr; r++)
+							memcpy(c + r * N, edge + r * conv_vae_NR, sizeof(float) * (size_t)nr);
+					}
+				}
+			}
 		}
 	}
 }
@@ -134,6 +183,119 @@ static void conv_vae_gemm_nt(long M, long N, long K, const float *A, const float
 static void conv_vae_gemm_tn(long M, long N, long K, const float *A, const float *B, float *C)
 {
 	conv_vae_gemm(M, N, K, A, 1, M, B, N, 1, NULL, C);
+}
+
+#if defined(SIMDE_X86_AVX512F_NATIVE)
+#define CONV_VAE_ROUND(x) simde_mm512_roundscale_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
+#define CONV_VAE_SCALE2(p, n) simde_mm512_scalef_ps(p, n)
+#elif defined(SIMDE_X86_AVX2_NATIVE) && defined(SIMDE_X86_FMA_NATIVE)
+#define CONV_VAE_ROUND(x) simde_mm256_round_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
+#define CONV_VAE_SCALE2(p, n) simde_mm256_mul_ps(p, simde_mm256_castsi256_ps(simde_mm256_slli_epi32(\
+	simde_mm256_add_epi32(simde_mm256_cvtps_epi32(n), simde_mm256_set1_epi32(127)), 23)))
+#else
+#define CONV_VAE_ROUND(x) simde_mm_round_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
+#define CONV_VAE_SCALE2(p, n) simde_mm_mul_ps(p, simde_mm_castsi128_ps(simde_mm_slli_epi32(\
+	simde_mm_add_epi32(simde_mm_cvtps_epi32(n), simde_mm_set1_epi32(127)), 23)))
+#endif
+
+/* e^x on every lane (x clamped to [-87.3, 88.7]), within 2 ulp of expf. */
+static conv_vae_vec conv_vae_vexp(conv_vae_vec x)
+{
+	x = CONV_VAE_MIN(CONV_VAE_MAX(x, CONV_VAE_SET1(-87.3f)), CONV_VAE_SET1(88.7f));
+	const conv_vae_vec nf = CONV_VAE_ROUND(CONV_VAE_MUL(x, CONV_VAE_SET1(1.44269504088896341f)));
+	x = CONV_VAE_SUB(x, CONV_VAE_MUL(nf, CONV_VAE_SET1(0.693359375f)));
+	x = CONV_VAE_SUB(x, CONV_VAE_MUL(nf, CONV_VAE_SET1(-2.12194440e-4f)));
+	conv_vae_vec p = CONV_VAE_SET1(1.9875691500e-4f);
+	p = CONV_VAE_FMA(p, x, CONV_VAE_SET1(1.3981999507e-3f));
+	p = CONV_VAE_FMA(p, x, CONV_VAE_SET1(8.3334519073e-3f));
+	p = CONV_VAE_FMA(p, x, CONV_VAE_SET1(4.1665795894e-2f));
+	p = CONV_VAE_FMA(p, x, CONV_VAE_SET1(1.6666665459e-1f));
+	p = CONV_VAE_FMA(p, x, CONV_VAE_SET1(5.0000001201e-1f));
+	p = CONV_VAE_FMA(p, CONV_VAE_MUL(x, x), CONV_VAE_ADD(x, CONV_VAE_SET1(1.0f)));
+	return CONV_VAE_SCALE2(p, nf);
+}
+
+enum { CONV_VAE_RELU = 1, CONV_VAE_LEAKY_RELU, CONV_VAE_SIGMOID, CONV_VAE_TANH };
+
+/* Rows r < rows, columns j < cols (rows ldx, ldy, ldo apart): out = f(x)
+ * for the activation act or, when y is given, out = x f'(.) with the
+ * derivative spelled from the activation's output y. out may be x. */
+static void conv_vae_act(int act, float slope, long rows, long cols, const float *x, long ldx,
+			const float *y, long ldy, float *out, long ldo)
+{
+	for (long r = 0; r < rows; r++, x += ldx, y = y ? y + ldy : y, out += ldo) {
+		long j = 0;
+		const conv_vae_vec one = CONV_VAE_SET1(1), zero = CONV_VAE_ZERO();
+		if (act == CONV_VAE_SIGMOID && !y)
+			for (; j + CONV_VAE_LANES <= cols; j += CONV_VAE_LANES) {
+				const conv_vae_vec e = conv_vae_vexp(CONV_VAE_SUB(zero, CONV_VAE_LOAD(x + j)));
+				CONV_VAE_STORE(out + j, CONV_VAE_DIV(one, CONV_VAE_ADD(one, e)));
+			}
+		else if (act == CONV_VAE_TANH && !y)
+			for (; j + CONV_VAE_LANES <= cols; j += CONV_VAE_LANES) {
+				/* (1 - e) / (1 + e) with e = exp(-2 x), which stays finite */
+				const conv_vae_vec e = conv_vae_vexp(CONV_VAE_MUL(CONV_VAE_LOAD(x + j), CONV_VAE_SET1(-2)));
+				CONV_VAE_STORE(out + j, CONV_VAE_DIV(CONV_VAE_SUB(one, e), CONV_VAE_ADD(one, e)));
+			}
+		else if (act == CONV_VAE_SIGMOID)
+			for (; j + CONV_VAE_LANES <= cols; j += CONV_VAE_LANES) {
+				const conv_vae_vec o = CONV_VAE_LOAD(y + j);
+				CONV_VAE_STORE(out + j, CONV_VAE_MUL(CONV_VAE_LOAD(x + j), CONV_VAE_MUL(o, CONV_VAE_SUB(one, o))));
+			}
+		else if (act == CONV_VAE_TANH)
+			for (; j + CONV_VAE_LANES <= cols; j += CONV_VAE_LANES) {
+				const conv_vae_vec o = CONV_VAE_LOAD(y + j);
+				CONV_VAE_STORE(out + j, CONV_VAE_MUL(CONV_VAE_LOAD(x + j), CONV_VAE_SUB(one, CONV_VAE_MUL(o, o))));
+			}
+		for (; j < cols; j++) {
+			const float v = x[j];
+			if (y) {
+				const float o = y[j];
+				out[j] = act == CONV_VAE_RELU ? v * (o > 0)
+				       : act == CONV_VAE_LEAKY_RELU ? v * (o > 0 ? 1 : slope)
+				       : act == CONV_VAE_SIGMOID ? v * (o * (1 - o)) : v * (1 - o * o);
+			} else
+				out[j] = act == CONV_VAE_RELU ? (v > 0 ? v : 0)
+				       : act == CONV_VAE_LEAKY_RELU ? (v > 0 ? v : slope * v)
+				       : act == CONV_VAE_SIGMOID ? 1 / (1 + expf(-v)) : tanhf(v);
+		}
+	}
+}
+
+typedef struct conv_vae_adam_k {
+	float beta1, beta2, one_m_beta1, one_m_beta2, eps, wd, step_size, bc2_sqrt;
+} conv_vae_adam_k;
+
+/* m = beta1 m + (1 - beta1) g, v = beta2 v + (1 - beta2) g^2 and
+ * p -= step_size m / (sqrt(v) / bc2_sqrt + eps), with g = grad + wd p;
+ * element by element, so any split of the work gives the same result. */
+static void conv_vae_adam(long count, float *p, float *m, float *v, const float *g, const conv_vae_adam_k *k)
+{
+	long i = 0;
+	const long vecs = count / CONV_VAE_LANES;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (vecs >= 8192)
+#endif
+	for (long b = 0; b < vecs; b++) {
+		const long o = b * CONV_VAE_LANES;
+		conv_vae_vec gi = CONV_VAE_LOAD(g + o);
+		if (k->wd != 0)
+			gi = CONV_VAE_ADD(gi, CONV_VAE_MUL(CONV_VAE_SET1(k->wd), CONV_VAE_LOAD(p + o)));
+		const conv_vae_vec mi = CONV_VAE_ADD(CONV_VAE_MUL(CONV_VAE_LOAD(m + o), CONV_VAE_SET1(k->beta1)), CONV_VAE_MUL(gi, CONV_VAE_SET1(k->one_m_beta1)));
+		const conv_vae_vec vi = CONV_VAE_ADD(CONV_VAE_MUL(CONV_VAE_LOAD(v + o), CONV_VAE_SET1(k->beta2)),
+					    CONV_VAE_MUL(CONV_VAE_MUL(CONV_VAE_SET1(k->one_m_beta2), gi), gi));
+		const conv_vae_vec den = CONV_VAE_ADD(CONV_VAE_DIV(CONV_VAE_SQRT(vi), CONV_VAE_SET1(k->bc2_sqrt)), CONV_VAE_SET1(k->eps));
+		CONV_VAE_STORE(m + o, mi);
+		CONV_VAE_STORE(v + o, vi);
+		CONV_VAE_STORE(p + o, CONV_VAE_SUB(CONV_VAE_LOAD(p + o), CONV_VAE_MUL(CONV_VAE_SET1(k->step_size), CONV_VAE_DIV(mi, den))));
+	}
+	i = vecs * CONV_VAE_LANES;
+	for (; i < count; i++) {
+		const float gi = k->wd != 0 ? g[i] + k->wd * p[i] : g[i];
+		m[i] = m[i] * k->beta1 + gi * k->one_m_beta1;
+		v[i] = v[i] * k->beta2 + k->one_m_beta2 * gi * gi;
+		p[i] -= k->step_size * (m[i] / (sqrtf(v[i]) / k->bc2_sqrt + k->eps));
+	}
 }
 
 /* splitmix64's finaliser: a well-mixed 64-bit hash. */
@@ -286,10 +448,10 @@ conv_vae_real conv_vae_train_step(void *state, void *work, const conv_vae_real *
 	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
 	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
 	float *const adam_m = conv_vae_adam_m(state), *const adam_v = conv_vae_adam_v(state);
-	const float beta1 = (float)h->beta1, beta2 = (float)h->beta2, eps = (float)h->eps, wd = (float)h->weight_decay;
-	const float one_m_beta1 = (float)(1 - h->beta1), one_m_beta2 = (float)(1 - h->beta2);
-	const float step_size = (float)(h->lr / (1 - pow(h->beta1, (double)step)));
-	const float bc2_sqrt = (float)sqrt(1 - pow(h->beta2, (double)step));
+	const conv_vae_adam_k adam_k = {
+		(float)h->beta1, (float)h->beta2, (float)(1 - h->beta1), (float)(1 - h->beta2), (float)h->eps,
+		(float)h->weight_decay, (float)(h->lr / (1 - pow(h->beta1, (double)step))),
+		(float)sqrt(1 - pow(h->beta2, (double)step))};
 	const float *const t0 = x;
 	float *const t1 = params + 0; /* encoder.0.weight */
 	float *const t2 = params + 288; /* encoder.0.bias */
@@ -298,77 +460,77 @@ conv_vae_real conv_vae_train_step(void *state, void *work, const conv_vae_real *
 	float *const t5 = (float *)(work_ + 3218368); /* relu [n, 32, 14, 14] */
 	float *const t6 = params + 320; /* encoder.2.weight */
 	float *const t7 = params + 18752; /* encoder.2.bias */
-	float *const t8 = (float *)(work_ + 6429632); /* conv_workspace [14112] */
-	float *const t9 = (float *)(work_ + 6486080); /* conv2d [n, 64, 7, 7] */
-	float *const t10 = (float *)(work_ + 8091712); /* relu [n, 64, 7, 7] */
-	float *const t11 = (float *)(work_ + 9697344); /* flatten [n, 3136] */
+	float *const t8 = (float *)(work_ + 0); /* conv_workspace [14112] */
+	float *const t9 = (float *)(work_ + 56448); /* conv2d [n, 64, 7, 7] */
+	float *const t10 = (float *)(work_ + 6429632); /* relu [n, 64, 7, 7] */
+	float *const t11 = (float *)(work_ + 0); /* flatten [n, 3136] */
 	float *const t12 = params + 18816; /* encoder.5.weight */
 	float *const t13 = params + 68992; /* encoder.5.bias */
-	float *const t14 = (float *)(work_ + 6429632); /* dense [n, 16] */
+	float *const t14 = (float *)(work_ + 1605632); /* dense [n, 16] */
 	float *const t15 = params + 69008; /* encoder.6.weight */
 	float *const t16 = params + 119184; /* encoder.6.bias */
-	float *const t17 = (float *)(work_ + 6437824); /* dense [n, 16] */
-	float *const t18 = (float *)(work_ + 6446016); /* gaussian [n, 16] */
+	float *const t17 = (float *)(work_ + 1613824); /* dense [n, 16] */
+	float *const t18 = (float *)(work_ + 1622016); /* gaussian [n, 16] */
 	float *const t19 = params + 119200; /* decoder.0.weight */
 	float *const t20 = params + 169376; /* decoder.0.bias */
-	float *const t21 = (float *)(work_ + 11302976); /* dense [n, 3136] */
-	float *const t22 = (float *)(work_ + 12908608); /* relu [n, 3136] */
-	float *const t23 = (float *)(work_ + 14514240); /* reshape [n, 64, 7, 7] */
+	float *const t21 = (float *)(work_ + 8035264); /* dense [n, 3136] */
+	float *const t22 = (float *)(work_ + 9640896); /* relu [n, 3136] */
+	float *const t23 = (float *)(work_ + 8035264); /* reshape [n, 64, 7, 7] */
 	float *const t24 = params + 172512; /* decoder.3.weight */
 	float *const t25 = params + 190944; /* decoder.3.bias */
-	float *const t26 = (float *)(work_ + 16119872); /* conv_workspace [14112] */
-	float *const t27 = (float *)(work_ + 16176320); /* conv_transpose2d [n, 32, 14, 14] */
-	float *const t28 = (float *)(work_ + 19387584); /* relu [n, 32, 14, 14] */
+	float *const t26 = (float *)(work_ + 1630208); /* conv_workspace [14112] */
+	float *const t27 = (float *)(work_ + 11246528); /* conv_transpose2d [n, 32, 14, 14] */
+	float *const t28 = (float *)(work_ + 14457792); /* relu [n, 32, 14, 14] */
 	float *const t29 = params + 190976; /* decoder.5.weight */
 	float *const t30 = params + 191264; /* decoder.5.bias */
-	float *const t31 = (float *)(work_ + 0); /* conv_workspace [1764] */
-	float *const t32 = (float *)(work_ + 22598848); /* conv_transpose2d [n, 1, 28, 28] */
-	float *const t33 = (float *)(work_ + 23000256); /* sigmoid [n, 1, 28, 28] */
-	float *const t34 = (float *)(work_ + 0); /* bce [] */
-	float *const t35 = (float *)(work_ + 64); /* kl_normal [] */
-	float *const t36 = (float *)(work_ + 128); /* add [] */
-	float *const t37 = (float *)(work_ + 0); /* constant [] */
-	float *const t38 = (float *)(work_ + 6454208); /* kl_normal_grad [n, 16] */
-	float *const t39 = (float *)(work_ + 6462400); /* kl_normal_grad [n, 16] */
-	float *const t40 = (float *)(work_ + 23401664); /* bce_grad [n, 1, 28, 28] */
-	float *const t41 = (float *)(work_ + 23803072); /* act_grad [n, 1, 28, 28] */
-	float *const t42 = (float *)(work_ + 6429632); /* conv_workspace [1764] */
-	float *const t43 = (float *)(work_ + 24204480); /* conv2d [n, 32, 14, 14] */
-	float *const t44 = (float *)(work_ + 6429632); /* conv_workspace [1764] */
-	float *const t45 = (float *)(work_ + 192); /* conv2d_dw [32, 1, 3, 3] */
-	float *const t46 = (float *)(work_ + 0); /* conv_db [1] */
-	float *const t47 = (float *)(work_ + 27415744); /* act_grad [n, 32, 14, 14] */
-	float *const t48 = (float *)(work_ + 16119872); /* conv_workspace [14112] */
-	float *const t49 = (float *)(work_ + 16176320); /* conv2d [n, 64, 7, 7] */
-	float *const t50 = (float *)(work_ + 16119872); /* conv_workspace [14112] */
-	float *const t51 = (float *)(work_ + 17781952); /* conv2d_dw [64, 32, 3, 3] */
-	float *const t52 = (float *)(work_ + 1344); /* conv_db [32] */
-	float *const t53 = (float *)(work_ + 14514240); /* reshape [n, 3136] */
-	float *const t54 = (float *)(work_ + 16119872); /* act_grad [n, 3136] */
-	float *const t55 = (float *)(work_ + 6429632); /* dense_dx [n, 16] */
-	float *const t56 = (float *)(work_ + 11302976); /* dense_dw [3136, 16] */
-	float *const t57 = (float *)(work_ + 6470592); /* sum_batch [3136] */
-	float *const t58 = (float *)(work_ + 11503680); /* add [n, 16] */
-	float *const t59 = (float *)(work_ + 6454208); /* gaussian_dlogvar [n, 16] */
-	float *const t60 = (float *)(work_ + 6429632); /* add [n, 16] */
-	float *const t61 = (float *)(work_ + 11511872); /* dense_dx [n, 3136] */
-	float *const t62 = (float *)(work_ + 13117504); /* dense_dw [16, 3136] */
-	float *const t63 = (float *)(work_ + 64); /* sum_batch [16] */
-	float *const t64 = (float *)(work_ + 13318208); /* dense_dx [n, 3136] */
-	float *const t65 = (float *)(work_ + 14923840); /* add [n, 3136] */
-	float *const t66 = (float *)(work_ + 11511872); /* dense_dw [16, 3136] */
-	float *const t67 = (float *)(work_ + 1472); /* sum_batch [16] */
-	float *const t68 = (float *)(work_ + 9697344); /* reshape [n, 64, 7, 7] */
-	float *const t69 = (float *)(work_ + 13318208); /* act_grad [n, 64, 7, 7] */
-	float *const t70 = (float *)(work_ + 6483136); /* conv_workspace [14112] */
-	float *const t71 = (float *)(work_ + 6539584); /* conv_transpose2d [n, 32, 14, 14] */
-	float *const t72 = (float *)(work_ + 6483136); /* conv_workspace [14112] */
-	float *const t73 = (float *)(work_ + 9750848); /* conv2d_dw [64, 32, 3, 3] */
-	float *const t74 = (float *)(work_ + 1536); /* conv_db [64] */
-	float *const t75 = (float *)(work_ + 13318208); /* act_grad [n, 32, 14, 14] */
-	float *const t76 = (float *)(work_ + 1792); /* conv_workspace [1764] */
-	float *const t77 = (float *)(work_ + 8896); /* conv2d_dw [32, 1, 3, 3] */
-	float *const t78 = (float *)(work_ + 1792); /* conv_db [32] */
+	float *const t31 = (float *)(work_ + 1630208); /* conv_workspace [1764] */
+	float *const t32 = (float *)(work_ + 1637312); /* conv_transpose2d [n, 1, 28, 28] */
+	float *const t33 = (float *)(work_ + 2038720); /* sigmoid [n, 1, 28, 28] */
+	float *const t34 = (float *)(work_ + 1630208); /* bce [] */
+	float *const t35 = (float *)(work_ + 1630272); /* kl_normal [] */
+	float *const t36 = (float *)(work_ + 1630336); /* add [] */
+	float *const t37 = (float *)(work_ + 1630208); /* constant [] */
+	float *const t38 = (float *)(work_ + 1630400); /* kl_normal_grad [n, 16] */
+	float *const t39 = (float *)(work_ + 1638592); /* kl_normal_grad [n, 16] */
+	float *const t40 = (float *)(work_ + 2440128); /* bce_grad [n, 1, 28, 28] */
+	float *const t41 = (float *)(work_ + 11246528); /* act_grad [n, 1, 28, 28] */
+	float *const t42 = (float *)(work_ + 1605632); /* conv_workspace [1764] */
+	float *const t43 = (float *)(work_ + 17669056); /* conv2d [n, 32, 14, 14] */
+	float *const t44 = (float *)(work_ + 1605632); /* conv_workspace [1764] */
+	float *const t45 = (float *)(work_ + 1646784); /* conv2d_dw [32, 1, 3, 3] */
+	float *const t46 = (float *)(work_ + 1605632); /* conv_db [1] */
+	float *const t47 = (float *)(work_ + 11246528); /* act_grad [n, 32, 14, 14] */
+	float *const t48 = (float *)(work_ + 1647936); /* conv_workspace [14112] */
+	float *const t49 = (float *)(work_ + 14457792); /* conv2d [n, 64, 7, 7] */
+	float *const t50 = (float *)(work_ + 1647936); /* conv_workspace [14112] */
+	float *const t51 = (float *)(work_ + 1704384); /* conv2d_dw [64, 32, 3, 3] */
+	float *const t52 = (float *)(work_ + 1605696); /* conv_db [32] */
+	float *const t53 = (float *)(work_ + 8035264); /* reshape [n, 3136] */
+	float *const t54 = (float *)(work_ + 11246528); /* act_grad [n, 3136] */
+	float *const t55 = (float *)(work_ + 1647936); /* dense_dx [n, 16] */
+	float *const t56 = (float *)(work_ + 1778112); /* dense_dw [3136, 16] */
+	float *const t57 = (float *)(work_ + 1656128); /* sum_batch [3136] */
+	float *const t58 = (float *)(work_ + 1668672); /* add [n, 16] */
+	float *const t59 = (float *)(work_ + 1630400); /* gaussian_dlogvar [n, 16] */
+	float *const t60 = (float *)(work_ + 1605824); /* add [n, 16] */
+	float *const t61 = (float *)(work_ + 8035264); /* dense_dx [n, 3136] */
+	float *const t62 = (float *)(work_ + 2440128); /* dense_dw [16, 3136] */
+	float *const t63 = (float *)(work_ + 1614016); /* sum_batch [16] */
+	float *const t64 = (float *)(work_ + 9640896); /* dense_dx [n, 3136] */
+	float *const t65 = (float *)(work_ + 11246528); /* add [n, 3136] */
+	float *const t66 = (float *)(work_ + 2640832); /* dense_dw [16, 3136] */
+	float *const t67 = (float *)(work_ + 0); /* sum_batch [16] */
+	float *const t68 = (float *)(work_ + 8035264); /* reshape [n, 64, 7, 7] */
+	float *const t69 = (float *)(work_ + 9640896); /* act_grad [n, 64, 7, 7] */
+	float *const t70 = (float *)(work_ + 64); /* conv_workspace [14112] */
+	float *const t71 = (float *)(work_ + 6429632); /* conv_transpose2d [n, 32, 14, 14] */
+	float *const t72 = (float *)(work_ + 64); /* conv_workspace [14112] */
+	float *const t73 = (float *)(work_ + 56512); /* conv2d_dw [64, 32, 3, 3] */
+	float *const t74 = (float *)(work_ + 64); /* conv_db [64] */
+	float *const t75 = (float *)(work_ + 9640896); /* act_grad [n, 32, 14, 14] */
+	float *const t76 = (float *)(work_ + 320); /* conv_workspace [1764] */
+	float *const t77 = (float *)(work_ + 7424); /* conv2d_dw [32, 1, 3, 3] */
+	float *const t78 = (float *)(work_ + 320); /* conv_db [32] */
 	/* t3 = conv_workspace */
 	/* t4 = conv2d */
 	for (long b = 0; b < n; b++) {
@@ -379,8 +541,7 @@ conv_vae_real conv_vae_train_step(void *state, void *work, const conv_vae_real *
 				t4[(b * 32 + o) * 196 + q] += t2[o];
 	}
 	/* t5 = relu */
-	for (long i = 0; i < n * 6272; i++)
-		t5[i] = t4[i] > 0 ? t4[i] : 0;
+	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t4, 0, NULL, 0, t5, 0);
 	/* t8 = conv_workspace */
 	/* t9 = conv2d */
 	for (long b = 0; b < n; b++) {
@@ -391,8 +552,7 @@ conv_vae_real conv_vae_train_step(void *state, void *work, const conv_vae_real *
 				t9[(b * 64 + o) * 49 + q] += t7[o];
 	}
 	/* t10 = relu */
-	for (long i = 0; i < n * 3136; i++)
-		t10[i] = t9[i] > 0 ? t9[i] : 0;
+	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 3136, t9, 0, NULL, 0, t10, 0);
 	/* t11 = flatten */
 	memcpy(t11, t10, sizeof(float) * n * 3136);
 	/* t14 = dense */
@@ -408,8 +568,7 @@ conv_vae_real conv_vae_train_step(void *state, void *work, const conv_vae_real *
 	/* t21 = dense */
 	conv_vae_gemm(n, 3136, 16, t18, 16, 1, t19, 1, 16, t20, t21);
 	/* t22 = relu */
-	for (long i = 0; i < n * 3136; i++)
-		t22[i] = t21[i] > 0 ? t21[i] : 0;
+	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 3136, t21, 0, NULL, 0, t22, 0);
 	/* t23 = reshape */
 	memcpy(t23, t22, sizeof(float) * n * 3136);
 	/* t26 = conv_workspace */
@@ -422,8 +581,7 @@ conv_vae_real conv_vae_train_step(void *state, void *work, const conv_vae_real *
 		conv_vae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t26, t27 + b * 6272);
 	}
 	/* t28 = relu */
-	for (long i = 0; i < n * 6272; i++)
-		t28[i] = t27[i] > 0 ? t27[i] : 0;
+	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t27, 0, NULL, 0, t28, 0);
 	/* t31 = conv_workspace */
 	/* t32 = conv_transpose2d */
 	for (long b = 0; b < n; b++) {
@@ -434,8 +592,7 @@ conv_vae_real conv_vae_train_step(void *state, void *work, const conv_vae_real *
 		conv_vae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t31, t32 + b * 784);
 	}
 	/* t33 = sigmoid */
-	for (long i = 0; i < n * 784; i++)
-		t33[i] = 1 / (1 + expf(-t32[i]));
+	conv_vae_act(CONV_VAE_SIGMOID, 0.0f, 1, n * 784, t32, 0, NULL, 0, t33, 0);
 	/* t34 = bce */
 	{
 		double acc = 0;
@@ -478,8 +635,7 @@ conv_vae_real conv_vae_train_step(void *state, void *work, const conv_vae_real *
 		}
 	}
 	/* t41 = act_grad */
-	for (long i = 0; i < n * 784; i++)
-		t41[i] = t40[i] * t33[i] * (1 - t33[i]);
+	conv_vae_act(CONV_VAE_SIGMOID, 0.0f, 1, n * 784, t40, 0, t33, 0, t41, 0);
 	/* t42 = conv_workspace */
 	/* t43 = conv2d */
 	for (long b = 0; b < n; b++) {
@@ -505,8 +661,7 @@ conv_vae_real conv_vae_train_step(void *state, void *work, const conv_vae_real *
 			t46[c] += acc;
 		}
 	/* t47 = act_grad */
-	for (long i = 0; i < n * 6272; i++)
-		t47[i] = t43[i] * (t27[i] > 0);
+	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t43, 0, t28, 0, t47, 0);
 	/* t48 = conv_workspace */
 	/* t49 = conv2d */
 	for (long b = 0; b < n; b++) {
@@ -534,8 +689,7 @@ conv_vae_real conv_vae_train_step(void *state, void *work, const conv_vae_real *
 	/* t53 = reshape */
 	memcpy(t53, t49, sizeof(float) * n * 3136);
 	/* t54 = act_grad */
-	for (long i = 0; i < n * 3136; i++)
-		t54[i] = t53[i] * (t21[i] > 0);
+	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 3136, t53, 0, t22, 0, t54, 0);
 	/* t55 = dense_dx */
 	conv_vae_gemm(n, 16, 3136, t54, 3136, 1, t19, 16, 1, NULL, t55);
 	/* t56 = dense_dw */
@@ -584,8 +738,7 @@ conv_vae_real conv_vae_train_step(void *state, void *work, const conv_vae_real *
 	/* t68 = reshape */
 	memcpy(t68, t65, sizeof(float) * n * 3136);
 	/* t69 = act_grad */
-	for (long i = 0; i < n * 3136; i++)
-		t69[i] = t68[i] * (t9[i] > 0);
+	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 3136, t68, 0, t10, 0, t69, 0);
 	/* t70 = conv_workspace */
 	/* t71 = conv_transpose2d */
 	for (long b = 0; b < n; b++) {
@@ -614,8 +767,7 @@ conv_vae_real conv_vae_train_step(void *state, void *work, const conv_vae_real *
 			t74[c] += acc;
 		}
 	/* t75 = act_grad */
-	for (long i = 0; i < n * 6272; i++)
-		t75[i] = t71[i] * (t4[i] > 0);
+	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t71, 0, t5, 0, t75, 0);
 	/* t76 = conv_workspace */
 	/* t77 = conv2d_dw */
 	for (long i = 0; i < 288; i++)
@@ -636,157 +788,59 @@ conv_vae_real conv_vae_train_step(void *state, void *work, const conv_vae_real *
 		}
 	/* t79 = adam */
 	{ /* encoder.0.weight */
-		float *p = t1, *m = adam_m + 0, *v = adam_v + 0;
-		const float *g = t77;
-		for (long i = 0; i < 288; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		conv_vae_adam(288, t1, adam_m + 0, adam_v + 0, t77, &adam_k);
 	}
 	/* t80 = adam */
 	{ /* encoder.0.bias */
-		float *p = t2, *m = adam_m + 288, *v = adam_v + 288;
-		const float *g = t78;
-		for (long i = 0; i < 32; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		conv_vae_adam(32, t2, adam_m + 288, adam_v + 288, t78, &adam_k);
 	}
 	/* t81 = adam */
 	{ /* encoder.2.weight */
-		float *p = t6, *m = adam_m + 320, *v = adam_v + 320;
-		const float *g = t73;
-		for (long i = 0; i < 18432; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		conv_vae_adam(18432, t6, adam_m + 320, adam_v + 320, t73, &adam_k);
 	}
 	/* t82 = adam */
 	{ /* encoder.2.bias */
-		float *p = t7, *m = adam_m + 18752, *v = adam_v + 18752;
-		const float *g = t74;
-		for (long i = 0; i < 64; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		conv_vae_adam(64, t7, adam_m + 18752, adam_v + 18752, t74, &adam_k);
 	}
 	/* t83 = adam */
 	{ /* encoder.5.weight */
-		float *p = t12, *m = adam_m + 18816, *v = adam_v + 18816;
-		const float *g = t66;
-		for (long i = 0; i < 50176; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		conv_vae_adam(50176, t12, adam_m + 18816, adam_v + 18816, t66, &adam_k);
 	}
 	/* t84 = adam */
 	{ /* encoder.5.bias */
-		float *p = t13, *m = adam_m + 68992, *v = adam_v + 68992;
-		const float *g = t67;
-		for (long i = 0; i < 16; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		conv_vae_adam(16, t13, adam_m + 68992, adam_v + 68992, t67, &adam_k);
 	}
 	/* t85 = adam */
 	{ /* encoder.6.weight */
-		float *p = t15, *m = adam_m + 69008, *v = adam_v + 69008;
-		const float *g = t62;
-		for (long i = 0; i < 50176; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		conv_vae_adam(50176, t15, adam_m + 69008, adam_v + 69008, t62, &adam_k);
 	}
 	/* t86 = adam */
 	{ /* encoder.6.bias */
-		float *p = t16, *m = adam_m + 119184, *v = adam_v + 119184;
-		const float *g = t63;
-		for (long i = 0; i < 16; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		conv_vae_adam(16, t16, adam_m + 119184, adam_v + 119184, t63, &adam_k);
 	}
 	/* t87 = adam */
 	{ /* decoder.0.weight */
-		float *p = t19, *m = adam_m + 119200, *v = adam_v + 119200;
-		const float *g = t56;
-		for (long i = 0; i < 50176; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		conv_vae_adam(50176, t19, adam_m + 119200, adam_v + 119200, t56, &adam_k);
 	}
 	/* t88 = adam */
 	{ /* decoder.0.bias */
-		float *p = t20, *m = adam_m + 169376, *v = adam_v + 169376;
-		const float *g = t57;
-		for (long i = 0; i < 3136; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		conv_vae_adam(3136, t20, adam_m + 169376, adam_v + 169376, t57, &adam_k);
 	}
 	/* t89 = adam */
 	{ /* decoder.3.weight */
-		float *p = t24, *m = adam_m + 172512, *v = adam_v + 172512;
-		const float *g = t51;
-		for (long i = 0; i < 18432; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		conv_vae_adam(18432, t24, adam_m + 172512, adam_v + 172512, t51, &adam_k);
 	}
 	/* t90 = adam */
 	{ /* decoder.3.bias */
-		float *p = t25, *m = adam_m + 190944, *v = adam_v + 190944;
-		const float *g = t52;
-		for (long i = 0; i < 32; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		conv_vae_adam(32, t25, adam_m + 190944, adam_v + 190944, t52, &adam_k);
 	}
 	/* t91 = adam */
 	{ /* decoder.5.weight */
-		float *p = t29, *m = adam_m + 190976, *v = adam_v + 190976;
-		const float *g = t45;
-		for (long i = 0; i < 288; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		conv_vae_adam(288, t29, adam_m + 190976, adam_v + 190976, t45, &adam_k);
 	}
 	/* t92 = adam */
 	{ /* decoder.5.bias */
-		float *p = t30, *m = adam_m + 191264, *v = adam_v + 191264;
-		const float *g = t46;
-		for (long i = 0; i < 1; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		conv_vae_adam(1, t30, adam_m + 191264, adam_v + 191264, t46, &adam_k);
 	}
 	return t36[0];
 }
@@ -807,77 +861,77 @@ conv_vae_real conv_vae_gradient(const void *state, void *work, const conv_vae_re
 	float *const t5 = (float *)(work_ + 3218368); /* relu [n, 32, 14, 14] */
 	const float *const t6 = params + 320; /* encoder.2.weight */
 	const float *const t7 = params + 18752; /* encoder.2.bias */
-	float *const t8 = (float *)(work_ + 6429632); /* conv_workspace [14112] */
-	float *const t9 = (float *)(work_ + 6486080); /* conv2d [n, 64, 7, 7] */
-	float *const t10 = (float *)(work_ + 8091712); /* relu [n, 64, 7, 7] */
-	float *const t11 = (float *)(work_ + 9697344); /* flatten [n, 3136] */
+	float *const t8 = (float *)(work_ + 0); /* conv_workspace [14112] */
+	float *const t9 = (float *)(work_ + 56448); /* conv2d [n, 64, 7, 7] */
+	float *const t10 = (float *)(work_ + 6429632); /* relu [n, 64, 7, 7] */
+	float *const t11 = (float *)(work_ + 0); /* flatten [n, 3136] */
 	const float *const t12 = params + 18816; /* encoder.5.weight */
 	const float *const t13 = params + 68992; /* encoder.5.bias */
-	float *const t14 = (float *)(work_ + 6429632); /* dense [n, 16] */
+	float *const t14 = (float *)(work_ + 1605632); /* dense [n, 16] */
 	const float *const t15 = params + 69008; /* encoder.6.weight */
 	const float *const t16 = params + 119184; /* encoder.6.bias */
-	float *const t17 = (float *)(work_ + 6437824); /* dense [n, 16] */
-	float *const t18 = (float *)(work_ + 6446016); /* gaussian [n, 16] */
+	float *const t17 = (float *)(work_ + 1613824); /* dense [n, 16] */
+	float *const t18 = (float *)(work_ + 1622016); /* gaussian [n, 16] */
 	const float *const t19 = params + 119200; /* decoder.0.weight */
 	const float *const t20 = params + 169376; /* decoder.0.bias */
-	float *const t21 = (float *)(work_ + 11302976); /* dense [n, 3136] */
-	float *const t22 = (float *)(work_ + 12908608); /* relu [n, 3136] */
-	float *const t23 = (float *)(work_ + 14514240); /* reshape [n, 64, 7, 7] */
+	float *const t21 = (float *)(work_ + 8035264); /* dense [n, 3136] */
+	float *const t22 = (float *)(work_ + 9640896); /* relu [n, 3136] */
+	float *const t23 = (float *)(work_ + 8035264); /* reshape [n, 64, 7, 7] */
 	const float *const t24 = params + 172512; /* decoder.3.weight */
 	const float *const t25 = params + 190944; /* decoder.3.bias */
-	float *const t26 = (float *)(work_ + 16119872); /* conv_workspace [14112] */
-	float *const t27 = (float *)(work_ + 16176320); /* conv_transpose2d [n, 32, 14, 14] */
-	float *const t28 = (float *)(work_ + 19387584); /* relu [n, 32, 14, 14] */
+	float *const t26 = (float *)(work_ + 1630208); /* conv_workspace [14112] */
+	float *const t27 = (float *)(work_ + 11246528); /* conv_transpose2d [n, 32, 14, 14] */
+	float *const t28 = (float *)(work_ + 14457792); /* relu [n, 32, 14, 14] */
 	const float *const t29 = params + 190976; /* decoder.5.weight */
 	const float *const t30 = params + 191264; /* decoder.5.bias */
-	float *const t31 = (float *)(work_ + 0); /* conv_workspace [1764] */
-	float *const t32 = (float *)(work_ + 22598848); /* conv_transpose2d [n, 1, 28, 28] */
-	float *const t33 = (float *)(work_ + 23000256); /* sigmoid [n, 1, 28, 28] */
-	float *const t34 = (float *)(work_ + 0); /* bce [] */
-	float *const t35 = (float *)(work_ + 64); /* kl_normal [] */
-	float *const t36 = (float *)(work_ + 128); /* add [] */
-	float *const t37 = (float *)(work_ + 0); /* constant [] */
-	float *const t38 = (float *)(work_ + 6454208); /* kl_normal_grad [n, 16] */
-	float *const t39 = (float *)(work_ + 6462400); /* kl_normal_grad [n, 16] */
-	float *const t40 = (float *)(work_ + 23401664); /* bce_grad [n, 1, 28, 28] */
-	float *const t41 = (float *)(work_ + 23803072); /* act_grad [n, 1, 28, 28] */
-	float *const t42 = (float *)(work_ + 6429632); /* conv_workspace [1764] */
-	float *const t43 = (float *)(work_ + 24204480); /* conv2d [n, 32, 14, 14] */
-	float *const t44 = (float *)(work_ + 6429632); /* conv_workspace [1764] */
-	float *const t45 = (float *)(work_ + 192); /* conv2d_dw [32, 1, 3, 3] */
-	float *const t46 = (float *)(work_ + 0); /* conv_db [1] */
-	float *const t47 = (float *)(work_ + 27415744); /* act_grad [n, 32, 14, 14] */
-	float *const t48 = (float *)(work_ + 16119872); /* conv_workspace [14112] */
-	float *const t49 = (float *)(work_ + 16176320); /* conv2d [n, 64, 7, 7] */
-	float *const t50 = (float *)(work_ + 16119872); /* conv_workspace [14112] */
-	float *const t51 = (float *)(work_ + 17781952); /* conv2d_dw [64, 32, 3, 3] */
-	float *const t52 = (float *)(work_ + 1344); /* conv_db [32] */
-	float *const t53 = (float *)(work_ + 14514240); /* reshape [n, 3136] */
-	float *const t54 = (float *)(work_ + 16119872); /* act_grad [n, 3136] */
-	float *const t55 = (float *)(work_ + 6429632); /* dense_dx [n, 16] */
-	float *const t56 = (float *)(work_ + 11302976); /* dense_dw [3136, 16] */
-	float *const t57 = (float *)(work_ + 6470592); /* sum_batch [3136] */
-	float *const t58 = (float *)(work_ + 11503680); /* add [n, 16] */
-	float *const t59 = (float *)(work_ + 6454208); /* gaussian_dlogvar [n, 16] */
-	float *const t60 = (float *)(work_ + 6429632); /* add [n, 16] */
-	float *const t61 = (float *)(work_ + 11511872); /* dense_dx [n, 3136] */
-	float *const t62 = (float *)(work_ + 13117504); /* dense_dw [16, 3136] */
-	float *const t63 = (float *)(work_ + 64); /* sum_batch [16] */
-	float *const t64 = (float *)(work_ + 13318208); /* dense_dx [n, 3136] */
-	float *const t65 = (float *)(work_ + 14923840); /* add [n, 3136] */
-	float *const t66 = (float *)(work_ + 11511872); /* dense_dw [16, 3136] */
-	float *const t67 = (float *)(work_ + 1472); /* sum_batch [16] */
-	float *const t68 = (float *)(work_ + 9697344); /* reshape [n, 64, 7, 7] */
-	float *const t69 = (float *)(work_ + 13318208); /* act_grad [n, 64, 7, 7] */
-	float *const t70 = (float *)(work_ + 6483136); /* conv_workspace [14112] */
-	float *const t71 = (float *)(work_ + 6539584); /* conv_transpose2d [n, 32, 14, 14] */
-	float *const t72 = (float *)(work_ + 6483136); /* conv_workspace [14112] */
-	float *const t73 = (float *)(work_ + 9750848); /* conv2d_dw [64, 32, 3, 3] */
-	float *const t74 = (float *)(work_ + 1536); /* conv_db [64] */
-	float *const t75 = (float *)(work_ + 13318208); /* act_grad [n, 32, 14, 14] */
-	float *const t76 = (float *)(work_ + 1792); /* conv_workspace [1764] */
-	float *const t77 = (float *)(work_ + 8896); /* conv2d_dw [32, 1, 3, 3] */
-	float *const t78 = (float *)(work_ + 1792); /* conv_db [32] */
+	float *const t31 = (float *)(work_ + 1630208); /* conv_workspace [1764] */
+	float *const t32 = (float *)(work_ + 1637312); /* conv_transpose2d [n, 1, 28, 28] */
+	float *const t33 = (float *)(work_ + 2038720); /* sigmoid [n, 1, 28, 28] */
+	float *const t34 = (float *)(work_ + 1630208); /* bce [] */
+	float *const t35 = (float *)(work_ + 1630272); /* kl_normal [] */
+	float *const t36 = (float *)(work_ + 1630336); /* add [] */
+	float *const t37 = (float *)(work_ + 1630208); /* constant [] */
+	float *const t38 = (float *)(work_ + 1630400); /* kl_normal_grad [n, 16] */
+	float *const t39 = (float *)(work_ + 1638592); /* kl_normal_grad [n, 16] */
+	float *const t40 = (float *)(work_ + 2440128); /* bce_grad [n, 1, 28, 28] */
+	float *const t41 = (float *)(work_ + 11246528); /* act_grad [n, 1, 28, 28] */
+	float *const t42 = (float *)(work_ + 1605632); /* conv_workspace [1764] */
+	float *const t43 = (float *)(work_ + 17669056); /* conv2d [n, 32, 14, 14] */
+	float *const t44 = (float *)(work_ + 1605632); /* conv_workspace [1764] */
+	float *const t45 = (float *)(work_ + 1646784); /* conv2d_dw [32, 1, 3, 3] */
+	float *const t46 = (float *)(work_ + 1605632); /* conv_db [1] */
+	float *const t47 = (float *)(work_ + 11246528); /* act_grad [n, 32, 14, 14] */
+	float *const t48 = (float *)(work_ + 1647936); /* conv_workspace [14112] */
+	float *const t49 = (float *)(work_ + 14457792); /* conv2d [n, 64, 7, 7] */
+	float *const t50 = (float *)(work_ + 1647936); /* conv_workspace [14112] */
+	float *const t51 = (float *)(work_ + 1704384); /* conv2d_dw [64, 32, 3, 3] */
+	float *const t52 = (float *)(work_ + 1605696); /* conv_db [32] */
+	float *const t53 = (float *)(work_ + 8035264); /* reshape [n, 3136] */
+	float *const t54 = (float *)(work_ + 11246528); /* act_grad [n, 3136] */
+	float *const t55 = (float *)(work_ + 1647936); /* dense_dx [n, 16] */
+	float *const t56 = (float *)(work_ + 1778112); /* dense_dw [3136, 16] */
+	float *const t57 = (float *)(work_ + 1656128); /* sum_batch [3136] */
+	float *const t58 = (float *)(work_ + 1668672); /* add [n, 16] */
+	float *const t59 = (float *)(work_ + 1630400); /* gaussian_dlogvar [n, 16] */
+	float *const t60 = (float *)(work_ + 1605824); /* add [n, 16] */
+	float *const t61 = (float *)(work_ + 8035264); /* dense_dx [n, 3136] */
+	float *const t62 = (float *)(work_ + 2440128); /* dense_dw [16, 3136] */
+	float *const t63 = (float *)(work_ + 1614016); /* sum_batch [16] */
+	float *const t64 = (float *)(work_ + 9640896); /* dense_dx [n, 3136] */
+	float *const t65 = (float *)(work_ + 11246528); /* add [n, 3136] */
+	float *const t66 = (float *)(work_ + 2640832); /* dense_dw [16, 3136] */
+	float *const t67 = (float *)(work_ + 0); /* sum_batch [16] */
+	float *const t68 = (float *)(work_ + 8035264); /* reshape [n, 64, 7, 7] */
+	float *const t69 = (float *)(work_ + 9640896); /* act_grad [n, 64, 7, 7] */
+	float *const t70 = (float *)(work_ + 64); /* conv_workspace [14112] */
+	float *const t71 = (float *)(work_ + 6429632); /* conv_transpose2d [n, 32, 14, 14] */
+	float *const t72 = (float *)(work_ + 64); /* conv_workspace [14112] */
+	float *const t73 = (float *)(work_ + 56512); /* conv2d_dw [64, 32, 3, 3] */
+	float *const t74 = (float *)(work_ + 64); /* conv_db [64] */
+	float *const t75 = (float *)(work_ + 9640896); /* act_grad [n, 32, 14, 14] */
+	float *const t76 = (float *)(work_ + 320); /* conv_workspace [1764] */
+	float *const t77 = (float *)(work_ + 7424); /* conv2d_dw [32, 1, 3, 3] */
+	float *const t78 = (float *)(work_ + 320); /* conv_db [32] */
 	/* t3 = conv_workspace */
 	/* t4 = conv2d */
 	for (long b = 0; b < n; b++) {
@@ -888,8 +942,7 @@ conv_vae_real conv_vae_gradient(const void *state, void *work, const conv_vae_re
 				t4[(b * 32 + o) * 196 + q] += t2[o];
 	}
 	/* t5 = relu */
-	for (long i = 0; i < n * 6272; i++)
-		t5[i] = t4[i] > 0 ? t4[i] : 0;
+	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t4, 0, NULL, 0, t5, 0);
 	/* t8 = conv_workspace */
 	/* t9 = conv2d */
 	for (long b = 0; b < n; b++) {
@@ -900,8 +953,7 @@ conv_vae_real conv_vae_gradient(const void *state, void *work, const conv_vae_re
 				t9[(b * 64 + o) * 49 + q] += t7[o];
 	}
 	/* t10 = relu */
-	for (long i = 0; i < n * 3136; i++)
-		t10[i] = t9[i] > 0 ? t9[i] : 0;
+	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 3136, t9, 0, NULL, 0, t10, 0);
 	/* t11 = flatten */
 	memcpy(t11, t10, sizeof(float) * n * 3136);
 	/* t14 = dense */
@@ -917,8 +969,7 @@ conv_vae_real conv_vae_gradient(const void *state, void *work, const conv_vae_re
 	/* t21 = dense */
 	conv_vae_gemm(n, 3136, 16, t18, 16, 1, t19, 1, 16, t20, t21);
 	/* t22 = relu */
-	for (long i = 0; i < n * 3136; i++)
-		t22[i] = t21[i] > 0 ? t21[i] : 0;
+	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 3136, t21, 0, NULL, 0, t22, 0);
 	/* t23 = reshape */
 	memcpy(t23, t22, sizeof(float) * n * 3136);
 	/* t26 = conv_workspace */
@@ -931,8 +982,7 @@ conv_vae_real conv_vae_gradient(const void *state, void *work, const conv_vae_re
 		conv_vae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t26, t27 + b * 6272);
 	}
 	/* t28 = relu */
-	for (long i = 0; i < n * 6272; i++)
-		t28[i] = t27[i] > 0 ? t27[i] : 0;
+	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t27, 0, NULL, 0, t28, 0);
 	/* t31 = conv_workspace */
 	/* t32 = conv_transpose2d */
 	for (long b = 0; b < n; b++) {
@@ -943,8 +993,7 @@ conv_vae_real conv_vae_gradient(const void *state, void *work, const conv_vae_re
 		conv_vae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t31, t32 + b * 784);
 	}
 	/* t33 = sigmoid */
-	for (long i = 0; i < n * 784; i++)
-		t33[i] = 1 / (1 + expf(-t32[i]));
+	conv_vae_act(CONV_VAE_SIGMOID, 0.0f, 1, n * 784, t32, 0, NULL, 0, t33, 0);
 	/* t34 = bce */
 	{
 		double acc = 0;
@@ -987,8 +1036,7 @@ conv_vae_real conv_vae_gradient(const void *state, void *work, const conv_vae_re
 		}
 	}
 	/* t41 = act_grad */
-	for (long i = 0; i < n * 784; i++)
-		t41[i] = t40[i] * t33[i] * (1 - t33[i]);
+	conv_vae_act(CONV_VAE_SIGMOID, 0.0f, 1, n * 784, t40, 0, t33, 0, t41, 0);
 	/* t42 = conv_workspace */
 	/* t43 = conv2d */
 	for (long b = 0; b < n; b++) {
@@ -1014,8 +1062,7 @@ conv_vae_real conv_vae_gradient(const void *state, void *work, const conv_vae_re
 			t46[c] += acc;
 		}
 	/* t47 = act_grad */
-	for (long i = 0; i < n * 6272; i++)
-		t47[i] = t43[i] * (t27[i] > 0);
+	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t43, 0, t28, 0, t47, 0);
 	/* t48 = conv_workspace */
 	/* t49 = conv2d */
 	for (long b = 0; b < n; b++) {
@@ -1043,8 +1090,7 @@ conv_vae_real conv_vae_gradient(const void *state, void *work, const conv_vae_re
 	/* t53 = reshape */
 	memcpy(t53, t49, sizeof(float) * n * 3136);
 	/* t54 = act_grad */
-	for (long i = 0; i < n * 3136; i++)
-		t54[i] = t53[i] * (t21[i] > 0);
+	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 3136, t53, 0, t22, 0, t54, 0);
 	/* t55 = dense_dx */
 	conv_vae_gemm(n, 16, 3136, t54, 3136, 1, t19, 16, 1, NULL, t55);
 	/* t56 = dense_dw */
@@ -1093,8 +1139,7 @@ conv_vae_real conv_vae_gradient(const void *state, void *work, const conv_vae_re
 	/* t68 = reshape */
 	memcpy(t68, t65, sizeof(float) * n * 3136);
 	/* t69 = act_grad */
-	for (long i = 0; i < n * 3136; i++)
-		t69[i] = t68[i] * (t9[i] > 0);
+	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 3136, t68, 0, t10, 0, t69, 0);
 	/* t70 = conv_workspace */
 	/* t71 = conv_transpose2d */
 	for (long b = 0; b < n; b++) {
@@ -1123,8 +1168,7 @@ conv_vae_real conv_vae_gradient(const void *state, void *work, const conv_vae_re
 			t74[c] += acc;
 		}
 	/* t75 = act_grad */
-	for (long i = 0; i < n * 6272; i++)
-		t75[i] = t71[i] * (t4[i] > 0);
+	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t71, 0, t5, 0, t75, 0);
 	/* t76 = conv_workspace */
 	/* t77 = conv2d_dw */
 	for (long i = 0; i < 288; i++)
@@ -1164,19 +1208,12 @@ void conv_vae_update(void *state, const conv_vae_real *grad, const conv_vae_hpar
 {
 	const int64_t step = ++*conv_vae_step(state);
 	float *const adam_m = conv_vae_adam_m(state), *const adam_v = conv_vae_adam_v(state);
-	const float beta1 = (float)h->beta1, beta2 = (float)h->beta2, eps = (float)h->eps, wd = (float)h->weight_decay;
-	const float one_m_beta1 = (float)(1 - h->beta1), one_m_beta2 = (float)(1 - h->beta2);
-	const float step_size = (float)(h->lr / (1 - pow(h->beta1, (double)step)));
-	const float bc2_sqrt = (float)sqrt(1 - pow(h->beta2, (double)step));
+	const conv_vae_adam_k adam_k = {
+		(float)h->beta1, (float)h->beta2, (float)(1 - h->beta1), (float)(1 - h->beta2), (float)h->eps,
+		(float)h->weight_decay, (float)(h->lr / (1 - pow(h->beta1, (double)step))),
+		(float)sqrt(1 - pow(h->beta2, (double)step))};
 	conv_vae_real *const params = conv_vae_params(state);
-	float *p = params, *m = adam_m, *v = adam_v;
-	const float *g = grad;
-	for (long i = 0; i < 191265; i++) {
-		float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-		m[i] = m[i] * beta1 + gi * one_m_beta1;
-		v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-		p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-	}
+	conv_vae_adam(191265, params, adam_m, adam_v, grad, &adam_k);
 }
 
 conv_vae_real conv_vae_loss(const void *state, void *work, const conv_vae_real *x, int n)
@@ -1195,35 +1232,35 @@ conv_vae_real conv_vae_loss(const void *state, void *work, const conv_vae_real *
 	float *const t5 = (float *)(work_ + 3218368); /* relu [n, 32, 14, 14] */
 	const float *const t6 = params + 320; /* encoder.2.weight */
 	const float *const t7 = params + 18752; /* encoder.2.bias */
-	float *const t8 = (float *)(work_ + 6429632); /* conv_workspace [14112] */
-	float *const t9 = (float *)(work_ + 6486080); /* conv2d [n, 64, 7, 7] */
-	float *const t10 = (float *)(work_ + 8091712); /* relu [n, 64, 7, 7] */
-	float *const t11 = (float *)(work_ + 9697344); /* flatten [n, 3136] */
+	float *const t8 = (float *)(work_ + 0); /* conv_workspace [14112] */
+	float *const t9 = (float *)(work_ + 56448); /* conv2d [n, 64, 7, 7] */
+	float *const t10 = (float *)(work_ + 6429632); /* relu [n, 64, 7, 7] */
+	float *const t11 = (float *)(work_ + 0); /* flatten [n, 3136] */
 	const float *const t12 = params + 18816; /* encoder.5.weight */
 	const float *const t13 = params + 68992; /* encoder.5.bias */
-	float *const t14 = (float *)(work_ + 6429632); /* dense [n, 16] */
+	float *const t14 = (float *)(work_ + 1605632); /* dense [n, 16] */
 	const float *const t15 = params + 69008; /* encoder.6.weight */
 	const float *const t16 = params + 119184; /* encoder.6.bias */
-	float *const t17 = (float *)(work_ + 6437824); /* dense [n, 16] */
-	float *const t18 = (float *)(work_ + 6446016); /* gaussian [n, 16] */
+	float *const t17 = (float *)(work_ + 1613824); /* dense [n, 16] */
+	float *const t18 = (float *)(work_ + 1622016); /* gaussian [n, 16] */
 	const float *const t19 = params + 119200; /* decoder.0.weight */
 	const float *const t20 = params + 169376; /* decoder.0.bias */
-	float *const t21 = (float *)(work_ + 11302976); /* dense [n, 3136] */
-	float *const t22 = (float *)(work_ + 12908608); /* relu [n, 3136] */
-	float *const t23 = (float *)(work_ + 14514240); /* reshape [n, 64, 7, 7] */
+	float *const t21 = (float *)(work_ + 8035264); /* dense [n, 3136] */
+	float *const t22 = (float *)(work_ + 9640896); /* relu [n, 3136] */
+	float *const t23 = (float *)(work_ + 8035264); /* reshape [n, 64, 7, 7] */
 	const float *const t24 = params + 172512; /* decoder.3.weight */
 	const float *const t25 = params + 190944; /* decoder.3.bias */
-	float *const t26 = (float *)(work_ + 16119872); /* conv_workspace [14112] */
-	float *const t27 = (float *)(work_ + 16176320); /* conv_transpose2d [n, 32, 14, 14] */
-	float *const t28 = (float *)(work_ + 19387584); /* relu [n, 32, 14, 14] */
+	float *const t26 = (float *)(work_ + 1630208); /* conv_workspace [14112] */
+	float *const t27 = (float *)(work_ + 11246528); /* conv_transpose2d [n, 32, 14, 14] */
+	float *const t28 = (float *)(work_ + 14457792); /* relu [n, 32, 14, 14] */
 	const float *const t29 = params + 190976; /* decoder.5.weight */
 	const float *const t30 = params + 191264; /* decoder.5.bias */
-	float *const t31 = (float *)(work_ + 0); /* conv_workspace [1764] */
-	float *const t32 = (float *)(work_ + 22598848); /* conv_transpose2d [n, 1, 28, 28] */
-	float *const t33 = (float *)(work_ + 23000256); /* sigmoid [n, 1, 28, 28] */
-	float *const t34 = (float *)(work_ + 0); /* bce [] */
-	float *const t35 = (float *)(work_ + 64); /* kl_normal [] */
-	float *const t36 = (float *)(work_ + 128); /* add [] */
+	float *const t31 = (float *)(work_ + 1630208); /* conv_workspace [1764] */
+	float *const t32 = (float *)(work_ + 1637312); /* conv_transpose2d [n, 1, 28, 28] */
+	float *const t33 = (float *)(work_ + 2038720); /* sigmoid [n, 1, 28, 28] */
+	float *const t34 = (float *)(work_ + 1630208); /* bce [] */
+	float *const t35 = (float *)(work_ + 1630272); /* kl_normal [] */
+	float *const t36 = (float *)(work_ + 1630336); /* add [] */
 	/* t3 = conv_workspace */
 	/* t4 = conv2d */
 	for (long b = 0; b < n; b++) {
@@ -1234,8 +1271,7 @@ conv_vae_real conv_vae_loss(const void *state, void *work, const conv_vae_real *
 				t4[(b * 32 + o) * 196 + q] += t2[o];
 	}
 	/* t5 = relu */
-	for (long i = 0; i < n * 6272; i++)
-		t5[i] = t4[i] > 0 ? t4[i] : 0;
+	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t4, 0, NULL, 0, t5, 0);
 	/* t8 = conv_workspace */
 	/* t9 = conv2d */
 	for (long b = 0; b < n; b++) {
@@ -1246,8 +1282,7 @@ conv_vae_real conv_vae_loss(const void *state, void *work, const conv_vae_real *
 				t9[(b * 64 + o) * 49 + q] += t7[o];
 	}
 	/* t10 = relu */
-	for (long i = 0; i < n * 3136; i++)
-		t10[i] = t9[i] > 0 ? t9[i] : 0;
+	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 3136, t9, 0, NULL, 0, t10, 0);
 	/* t11 = flatten */
 	memcpy(t11, t10, sizeof(float) * n * 3136);
 	/* t14 = dense */
@@ -1260,8 +1295,7 @@ conv_vae_real conv_vae_loss(const void *state, void *work, const conv_vae_real *
 	/* t21 = dense */
 	conv_vae_gemm(n, 3136, 16, t18, 16, 1, t19, 1, 16, t20, t21);
 	/* t22 = relu */
-	for (long i = 0; i < n * 3136; i++)
-		t22[i] = t21[i] > 0 ? t21[i] : 0;
+	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 3136, t21, 0, NULL, 0, t22, 0);
 	/* t23 = reshape */
 	memcpy(t23, t22, sizeof(float) * n * 3136);
 	/* t26 = conv_workspace */
@@ -1274,8 +1308,7 @@ conv_vae_real conv_vae_loss(const void *state, void *work, const conv_vae_real *
 		conv_vae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t26, t27 + b * 6272);
 	}
 	/* t28 = relu */
-	for (long i = 0; i < n * 6272; i++)
-		t28[i] = t27[i] > 0 ? t27[i] : 0;
+	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t27, 0, NULL, 0, t28, 0);
 	/* t31 = conv_workspace */
 	/* t32 = conv_transpose2d */
 	for (long b = 0; b < n; b++) {
@@ -1286,8 +1319,7 @@ conv_vae_real conv_vae_loss(const void *state, void *work, const conv_vae_real *
 		conv_vae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t31, t32 + b * 784);
 	}
 	/* t33 = sigmoid */
-	for (long i = 0; i < n * 784; i++)
-		t33[i] = 1 / (1 + expf(-t32[i]));
+	conv_vae_act(CONV_VAE_SIGMOID, 0.0f, 1, n * 784, t32, 0, NULL, 0, t33, 0);
 	/* t34 = bce */
 	{
 		double acc = 0;
@@ -1326,32 +1358,32 @@ void conv_vae_forward(const void *state, void *work, const conv_vae_real *x, int
 	float *const t5 = (float *)(work_ + 3218368); /* relu [n, 32, 14, 14] */
 	const float *const t6 = params + 320; /* encoder.2.weight */
 	const float *const t7 = params + 18752; /* encoder.2.bias */
-	float *const t8 = (float *)(work_ + 6429632); /* conv_workspace [14112] */
-	float *const t9 = (float *)(work_ + 6486080); /* conv2d [n, 64, 7, 7] */
-	float *const t10 = (float *)(work_ + 8091712); /* relu [n, 64, 7, 7] */
-	float *const t11 = (float *)(work_ + 9697344); /* flatten [n, 3136] */
+	float *const t8 = (float *)(work_ + 0); /* conv_workspace [14112] */
+	float *const t9 = (float *)(work_ + 56448); /* conv2d [n, 64, 7, 7] */
+	float *const t10 = (float *)(work_ + 6429632); /* relu [n, 64, 7, 7] */
+	float *const t11 = (float *)(work_ + 0); /* flatten [n, 3136] */
 	const float *const t12 = params + 18816; /* encoder.5.weight */
 	const float *const t13 = params + 68992; /* encoder.5.bias */
-	float *const t14 = (float *)(work_ + 6429632); /* dense [n, 16] */
+	float *const t14 = (float *)(work_ + 1605632); /* dense [n, 16] */
 	const float *const t15 = params + 69008; /* encoder.6.weight */
 	const float *const t16 = params + 119184; /* encoder.6.bias */
-	float *const t17 = (float *)(work_ + 6437824); /* dense [n, 16] */
-	float *const t18 = (float *)(work_ + 6446016); /* gaussian [n, 16] */
+	float *const t17 = (float *)(work_ + 1613824); /* dense [n, 16] */
+	float *const t18 = (float *)(work_ + 1622016); /* gaussian [n, 16] */
 	const float *const t19 = params + 119200; /* decoder.0.weight */
 	const float *const t20 = params + 169376; /* decoder.0.bias */
-	float *const t21 = (float *)(work_ + 11302976); /* dense [n, 3136] */
-	float *const t22 = (float *)(work_ + 12908608); /* relu [n, 3136] */
-	float *const t23 = (float *)(work_ + 14514240); /* reshape [n, 64, 7, 7] */
+	float *const t21 = (float *)(work_ + 8035264); /* dense [n, 3136] */
+	float *const t22 = (float *)(work_ + 9640896); /* relu [n, 3136] */
+	float *const t23 = (float *)(work_ + 8035264); /* reshape [n, 64, 7, 7] */
 	const float *const t24 = params + 172512; /* decoder.3.weight */
 	const float *const t25 = params + 190944; /* decoder.3.bias */
-	float *const t26 = (float *)(work_ + 16119872); /* conv_workspace [14112] */
-	float *const t27 = (float *)(work_ + 16176320); /* conv_transpose2d [n, 32, 14, 14] */
-	float *const t28 = (float *)(work_ + 19387584); /* relu [n, 32, 14, 14] */
+	float *const t26 = (float *)(work_ + 1630208); /* conv_workspace [14112] */
+	float *const t27 = (float *)(work_ + 11246528); /* conv_transpose2d [n, 32, 14, 14] */
+	float *const t28 = (float *)(work_ + 14457792); /* relu [n, 32, 14, 14] */
 	const float *const t29 = params + 190976; /* decoder.5.weight */
 	const float *const t30 = params + 191264; /* decoder.5.bias */
-	float *const t31 = (float *)(work_ + 0); /* conv_workspace [1764] */
-	float *const t32 = (float *)(work_ + 22598848); /* conv_transpose2d [n, 1, 28, 28] */
-	float *const t33 = (float *)(work_ + 23000256); /* sigmoid [n, 1, 28, 28] */
+	float *const t31 = (float *)(work_ + 1630208); /* conv_workspace [1764] */
+	float *const t32 = (float *)(work_ + 1637312); /* conv_transpose2d [n, 1, 28, 28] */
+	float *const t33 = (float *)(work_ + 2038720); /* sigmoid [n, 1, 28, 28] */
 	/* t3 = conv_workspace */
 	/* t4 = conv2d */
 	for (long b = 0; b < n; b++) {
@@ -1362,8 +1394,7 @@ void conv_vae_forward(const void *state, void *work, const conv_vae_real *x, int
 				t4[(b * 32 + o) * 196 + q] += t2[o];
 	}
 	/* t5 = relu */
-	for (long i = 0; i < n * 6272; i++)
-		t5[i] = t4[i] > 0 ? t4[i] : 0;
+	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t4, 0, NULL, 0, t5, 0);
 	/* t8 = conv_workspace */
 	/* t9 = conv2d */
 	for (long b = 0; b < n; b++) {
@@ -1374,8 +1405,7 @@ void conv_vae_forward(const void *state, void *work, const conv_vae_real *x, int
 				t9[(b * 64 + o) * 49 + q] += t7[o];
 	}
 	/* t10 = relu */
-	for (long i = 0; i < n * 3136; i++)
-		t10[i] = t9[i] > 0 ? t9[i] : 0;
+	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 3136, t9, 0, NULL, 0, t10, 0);
 	/* t11 = flatten */
 	memcpy(t11, t10, sizeof(float) * n * 3136);
 	/* t14 = dense */
@@ -1388,8 +1418,7 @@ void conv_vae_forward(const void *state, void *work, const conv_vae_real *x, int
 	/* t21 = dense */
 	conv_vae_gemm(n, 3136, 16, t18, 16, 1, t19, 1, 16, t20, t21);
 	/* t22 = relu */
-	for (long i = 0; i < n * 3136; i++)
-		t22[i] = t21[i] > 0 ? t21[i] : 0;
+	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 3136, t21, 0, NULL, 0, t22, 0);
 	/* t23 = reshape */
 	memcpy(t23, t22, sizeof(float) * n * 3136);
 	/* t26 = conv_workspace */
@@ -1402,8 +1431,7 @@ void conv_vae_forward(const void *state, void *work, const conv_vae_real *x, int
 		conv_vae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t26, t27 + b * 6272);
 	}
 	/* t28 = relu */
-	for (long i = 0; i < n * 6272; i++)
-		t28[i] = t27[i] > 0 ? t27[i] : 0;
+	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t27, 0, NULL, 0, t28, 0);
 	/* t31 = conv_workspace */
 	/* t32 = conv_transpose2d */
 	for (long b = 0; b < n; b++) {
@@ -1414,8 +1442,7 @@ void conv_vae_forward(const void *state, void *work, const conv_vae_real *x, int
 		conv_vae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t31, t32 + b * 784);
 	}
 	/* t33 = sigmoid */
-	for (long i = 0; i < n * 784; i++)
-		t33[i] = 1 / (1 + expf(-t32[i]));
+	conv_vae_act(CONV_VAE_SIGMOID, 0.0f, 1, n * 784, t32, 0, NULL, 0, t33, 0);
 	memcpy(out, t33, sizeof(float) * n * 784);
 }
 
@@ -1435,17 +1462,17 @@ void conv_vae_encode(const void *state, void *work, const conv_vae_real *x, int 
 	float *const t5 = (float *)(work_ + 3218368); /* relu [n, 32, 14, 14] */
 	const float *const t6 = params + 320; /* encoder.2.weight */
 	const float *const t7 = params + 18752; /* encoder.2.bias */
-	float *const t8 = (float *)(work_ + 6429632); /* conv_workspace [14112] */
-	float *const t9 = (float *)(work_ + 6486080); /* conv2d [n, 64, 7, 7] */
-	float *const t10 = (float *)(work_ + 8091712); /* relu [n, 64, 7, 7] */
-	float *const t11 = (float *)(work_ + 9697344); /* flatten [n, 3136] */
+	float *const t8 = (float *)(work_ + 0); /* conv_workspace [14112] */
+	float *const t9 = (float *)(work_ + 56448); /* conv2d [n, 64, 7, 7] */
+	float *const t10 = (float *)(work_ + 6429632); /* relu [n, 64, 7, 7] */
+	float *const t11 = (float *)(work_ + 0); /* flatten [n, 3136] */
 	const float *const t12 = params + 18816; /* encoder.5.weight */
 	const float *const t13 = params + 68992; /* encoder.5.bias */
-	float *const t14 = (float *)(work_ + 6429632); /* dense [n, 16] */
+	float *const t14 = (float *)(work_ + 1605632); /* dense [n, 16] */
 	const float *const t15 = params + 69008; /* encoder.6.weight */
 	const float *const t16 = params + 119184; /* encoder.6.bias */
-	float *const t17 = (float *)(work_ + 6437824); /* dense [n, 16] */
-	float *const t18 = (float *)(work_ + 6446016); /* gaussian [n, 16] */
+	float *const t17 = (float *)(work_ + 1613824); /* dense [n, 16] */
+	float *const t18 = (float *)(work_ + 1622016); /* gaussian [n, 16] */
 	/* t3 = conv_workspace */
 	/* t4 = conv2d */
 	for (long b = 0; b < n; b++) {
@@ -1456,8 +1483,7 @@ void conv_vae_encode(const void *state, void *work, const conv_vae_real *x, int 
 				t4[(b * 32 + o) * 196 + q] += t2[o];
 	}
 	/* t5 = relu */
-	for (long i = 0; i < n * 6272; i++)
-		t5[i] = t4[i] > 0 ? t4[i] : 0;
+	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t4, 0, NULL, 0, t5, 0);
 	/* t8 = conv_workspace */
 	/* t9 = conv2d */
 	for (long b = 0; b < n; b++) {
@@ -1468,8 +1494,7 @@ void conv_vae_encode(const void *state, void *work, const conv_vae_real *x, int 
 				t9[(b * 64 + o) * 49 + q] += t7[o];
 	}
 	/* t10 = relu */
-	for (long i = 0; i < n * 3136; i++)
-		t10[i] = t9[i] > 0 ? t9[i] : 0;
+	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 3136, t9, 0, NULL, 0, t10, 0);
 	/* t11 = flatten */
 	memcpy(t11, t10, sizeof(float) * n * 3136);
 	/* t14 = dense */
@@ -1493,24 +1518,23 @@ void conv_vae_decode(const void *state, void *work, const conv_vae_real *z, int 
 	const float *const t18 = z;
 	const float *const t19 = params + 119200; /* decoder.0.weight */
 	const float *const t20 = params + 169376; /* decoder.0.bias */
-	float *const t21 = (float *)(work_ + 11302976); /* dense [n, 3136] */
-	float *const t22 = (float *)(work_ + 12908608); /* relu [n, 3136] */
-	float *const t23 = (float *)(work_ + 14514240); /* reshape [n, 64, 7, 7] */
+	float *const t21 = (float *)(work_ + 8035264); /* dense [n, 3136] */
+	float *const t22 = (float *)(work_ + 9640896); /* relu [n, 3136] */
+	float *const t23 = (float *)(work_ + 8035264); /* reshape [n, 64, 7, 7] */
 	const float *const t24 = params + 172512; /* decoder.3.weight */
 	const float *const t25 = params + 190944; /* decoder.3.bias */
-	float *const t26 = (float *)(work_ + 16119872); /* conv_workspace [14112] */
-	float *const t27 = (float *)(work_ + 16176320); /* conv_transpose2d [n, 32, 14, 14] */
-	float *const t28 = (float *)(work_ + 19387584); /* relu [n, 32, 14, 14] */
+	float *const t26 = (float *)(work_ + 1630208); /* conv_workspace [14112] */
+	float *const t27 = (float *)(work_ + 11246528); /* conv_transpose2d [n, 32, 14, 14] */
+	float *const t28 = (float *)(work_ + 14457792); /* relu [n, 32, 14, 14] */
 	const float *const t29 = params + 190976; /* decoder.5.weight */
 	const float *const t30 = params + 191264; /* decoder.5.bias */
-	float *const t31 = (float *)(work_ + 0); /* conv_workspace [1764] */
-	float *const t32 = (float *)(work_ + 22598848); /* conv_transpose2d [n, 1, 28, 28] */
-	float *const t33 = (float *)(work_ + 23000256); /* sigmoid [n, 1, 28, 28] */
+	float *const t31 = (float *)(work_ + 1630208); /* conv_workspace [1764] */
+	float *const t32 = (float *)(work_ + 1637312); /* conv_transpose2d [n, 1, 28, 28] */
+	float *const t33 = (float *)(work_ + 2038720); /* sigmoid [n, 1, 28, 28] */
 	/* t21 = dense */
 	conv_vae_gemm(n, 3136, 16, t18, 16, 1, t19, 1, 16, t20, t21);
 	/* t22 = relu */
-	for (long i = 0; i < n * 3136; i++)
-		t22[i] = t21[i] > 0 ? t21[i] : 0;
+	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 3136, t21, 0, NULL, 0, t22, 0);
 	/* t23 = reshape */
 	memcpy(t23, t22, sizeof(float) * n * 3136);
 	/* t26 = conv_workspace */
@@ -1523,8 +1547,7 @@ void conv_vae_decode(const void *state, void *work, const conv_vae_real *z, int 
 		conv_vae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t26, t27 + b * 6272);
 	}
 	/* t28 = relu */
-	for (long i = 0; i < n * 6272; i++)
-		t28[i] = t27[i] > 0 ? t27[i] : 0;
+	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t27, 0, NULL, 0, t28, 0);
 	/* t31 = conv_workspace */
 	/* t32 = conv_transpose2d */
 	for (long b = 0; b < n; b++) {
@@ -1535,8 +1558,7 @@ void conv_vae_decode(const void *state, void *work, const conv_vae_real *z, int 
 		conv_vae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t31, t32 + b * 784);
 	}
 	/* t33 = sigmoid */
-	for (long i = 0; i < n * 784; i++)
-		t33[i] = 1 / (1 + expf(-t32[i]));
+	conv_vae_act(CONV_VAE_SIGMOID, 0.0f, 1, n * 784, t32, 0, NULL, 0, t33, 0);
 	memcpy(out, t33, sizeof(float) * n * 784);
 }
 
@@ -1548,31 +1570,30 @@ void conv_vae_sample(const void *state, void *work, uint64_t seed, int n, conv_v
 	const int stochastic = 0;
 	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
 	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	float *const z = (float *)(work_ + 6446016);
+	float *const z = (float *)(work_ + 1622016);
 	const uint64_t key = conv_vae_mix(seed ^ 0x7072696f72u); /* "prior" */
 	for (long i = 0; i < n * 16; i++)
 		z[i] = (float)conv_vae_normal(key, (uint64_t)i);
 	const float *const t18 = z;
 	const float *const t19 = params + 119200; /* decoder.0.weight */
 	const float *const t20 = params + 169376; /* decoder.0.bias */
-	float *const t21 = (float *)(work_ + 11302976); /* dense [n, 3136] */
-	float *const t22 = (float *)(work_ + 12908608); /* relu [n, 3136] */
-	float *const t23 = (float *)(work_ + 14514240); /* reshape [n, 64, 7, 7] */
+	float *const t21 = (float *)(work_ + 8035264); /* dense [n, 3136] */
+	float *const t22 = (float *)(work_ + 9640896); /* relu [n, 3136] */
+	float *const t23 = (float *)(work_ + 8035264); /* reshape [n, 64, 7, 7] */
 	const float *const t24 = params + 172512; /* decoder.3.weight */
 	const float *const t25 = params + 190944; /* decoder.3.bias */
-	float *const t26 = (float *)(work_ + 16119872); /* conv_workspace [14112] */
-	float *const t27 = (float *)(work_ + 16176320); /* conv_transpose2d [n, 32, 14, 14] */
-	float *const t28 = (float *)(work_ + 19387584); /* relu [n, 32, 14, 14] */
+	float *const t26 = (float *)(work_ + 1630208); /* conv_workspace [14112] */
+	float *const t27 = (float *)(work_ + 11246528); /* conv_transpose2d [n, 32, 14, 14] */
+	float *const t28 = (float *)(work_ + 14457792); /* relu [n, 32, 14, 14] */
 	const float *const t29 = params + 190976; /* decoder.5.weight */
 	const float *const t30 = params + 191264; /* decoder.5.bias */
-	float *const t31 = (float *)(work_ + 0); /* conv_workspace [1764] */
-	float *const t32 = (float *)(work_ + 22598848); /* conv_transpose2d [n, 1, 28, 28] */
-	float *const t33 = (float *)(work_ + 23000256); /* sigmoid [n, 1, 28, 28] */
+	float *const t31 = (float *)(work_ + 1630208); /* conv_workspace [1764] */
+	float *const t32 = (float *)(work_ + 1637312); /* conv_transpose2d [n, 1, 28, 28] */
+	float *const t33 = (float *)(work_ + 2038720); /* sigmoid [n, 1, 28, 28] */
 	/* t21 = dense */
 	conv_vae_gemm(n, 3136, 16, t18, 16, 1, t19, 1, 16, t20, t21);
 	/* t22 = relu */
-	for (long i = 0; i < n * 3136; i++)
-		t22[i] = t21[i] > 0 ? t21[i] : 0;
+	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 3136, t21, 0, NULL, 0, t22, 0);
 	/* t23 = reshape */
 	memcpy(t23, t22, sizeof(float) * n * 3136);
 	/* t26 = conv_workspace */
@@ -1585,8 +1606,7 @@ void conv_vae_sample(const void *state, void *work, uint64_t seed, int n, conv_v
 		conv_vae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t26, t27 + b * 6272);
 	}
 	/* t28 = relu */
-	for (long i = 0; i < n * 6272; i++)
-		t28[i] = t27[i] > 0 ? t27[i] : 0;
+	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t27, 0, NULL, 0, t28, 0);
 	/* t31 = conv_workspace */
 	/* t32 = conv_transpose2d */
 	for (long b = 0; b < n; b++) {
@@ -1597,8 +1617,7 @@ void conv_vae_sample(const void *state, void *work, uint64_t seed, int n, conv_v
 		conv_vae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t31, t32 + b * 784);
 	}
 	/* t33 = sigmoid */
-	for (long i = 0; i < n * 784; i++)
-		t33[i] = 1 / (1 + expf(-t32[i]));
+	conv_vae_act(CONV_VAE_SIGMOID, 0.0f, 1, n * 784, t32, 0, NULL, 0, t33, 0);
 	memcpy(out, t33, sizeof(float) * n * 784);
 }
 

@@ -5,6 +5,9 @@
 #include <string.h>
 
 #include <simde/x86/avx512.h> /* portable vectors: AVX-512, AVX2, NEON, ... */
+#ifdef _OPENMP
+#include <omp.h> /* threads, when built with -fopenmp */
+#endif
 
 /* Vectors: AVX-512 or AVX2 with FMA where the compiler targets them,
  * otherwise 128 bits (SSE2 on x86-64, NEON on ARM, plain C elsewhere). */
@@ -16,6 +19,13 @@ typedef simde__m512 cvae_vec;
 #define CVAE_SET1 simde_mm512_set1_ps
 #define CVAE_ZERO simde_mm512_setzero_ps
 #define CVAE_FMA simde_mm512_fmadd_ps
+#define CVAE_ADD simde_mm512_add_ps
+#define CVAE_SUB simde_mm512_sub_ps
+#define CVAE_MUL simde_mm512_mul_ps
+#define CVAE_DIV simde_mm512_div_ps
+#define CVAE_MAX simde_mm512_max_ps
+#define CVAE_MIN simde_mm512_min_ps
+#define CVAE_SQRT simde_mm512_sqrt_ps
 #elif defined(SIMDE_X86_AVX2_NATIVE) && defined(SIMDE_X86_FMA_NATIVE)
 typedef simde__m256 cvae_vec;
 #define CVAE_LANES 8
@@ -24,6 +34,13 @@ typedef simde__m256 cvae_vec;
 #define CVAE_SET1 simde_mm256_set1_ps
 #define CVAE_ZERO simde_mm256_setzero_ps
 #define CVAE_FMA simde_mm256_fmadd_ps
+#define CVAE_ADD simde_mm256_add_ps
+#define CVAE_SUB simde_mm256_sub_ps
+#define CVAE_MUL simde_mm256_mul_ps
+#define CVAE_DIV simde_mm256_div_ps
+#define CVAE_MAX simde_mm256_max_ps
+#define CVAE_MIN simde_mm256_min_ps
+#define CVAE_SQRT simde_mm256_sqrt_ps
 #else
 typedef simde__m128 cvae_vec;
 #define CVAE_LANES 4
@@ -32,67 +49,75 @@ typedef simde__m128 cvae_vec;
 #define CVAE_SET1 simde_mm_set1_ps
 #define CVAE_ZERO simde_mm_setzero_ps
 #define CVAE_FMA simde_mm_fmadd_ps
+#define CVAE_ADD simde_mm_add_ps
+#define CVAE_SUB simde_mm_sub_ps
+#define CVAE_MUL simde_mm_mul_ps
+#define CVAE_DIV simde_mm_div_ps
+#define CVAE_MAX simde_mm_max_ps
+#define CVAE_MIN simde_mm_min_ps
+#define CVAE_SQRT simde_mm_sqrt_ps
 #endif
 
-enum { cvae_MR = 8, cvae_NR = 2 * CVAE_LANES, cvae_KC = 256 };
+enum { cvae_MR = 8, cvae_NR = 2 * CVAE_LANES, cvae_KC = 128, cvae_MC = 128 };
 
-/* Rows i0 .. i0 + MR of C += A(i, k) panel(k, j) over kc steps of k. */
-static void cvae_tile8(long kc, const float *A, long ars, long acs, const float *panel,
-			float *C, long ldc, long nr, const float *bias, int first)
-{
-	cvae_vec c[cvae_MR][2];
-	float edge[cvae_NR];
-	for (int r = 0; r < cvae_MR; r++) {
-		const float *src = C + r * ldc;
-		if (first && !bias) {
-			c[r][0] = c[r][1] = CVAE_ZERO();
-			continue;
-		}
-		if (first)
-			src = bias;
-		if (nr < cvae_NR) {
-			for (long j = 0; j < cvae_NR; j++)
-				edge[j] = j < nr ? src[j] : 0;
-			src = edge;
-		}
-		c[r][0] = CVAE_LOAD(src);
-		c[r][1] = CVAE_LOAD(src + CVAE_LANES);
-	}
-	for (long k = 0; k < kc; k++) {
-		const cvae_vec b0 = CVAE_LOAD(panel + k * cvae_NR);
-		const cvae_vec b1 = CVAE_LOAD(panel + k * cvae_NR + CVAE_LANES);
-		for (int r = 0; r < cvae_MR; r++) {
-			const cvae_vec a = CVAE_SET1(A[r * ars + k * acs]);
-			c[r][0] = CVAE_FMA(a, b0, c[r][0]);
-			c[r][1] = CVAE_FMA(a, b1, c[r][1]);
-		}
-	}
-	for (int r = 0; r < cvae_MR; r++) {
-		float *dst = nr < cvae_NR ? edge : C + r * ldc;
-		CVAE_STORE(dst, c[r][0]);
-		CVAE_STORE(dst + CVAE_LANES, c[r][1]);
-		for (long j = 0; nr < cvae_NR && j < nr; j++)
-			C[r * ldc + j] = edge[j];
-	}
-}
-
-/* One row of C, for the rows left over after the tiles of MR. */
-static void cvae_tile1(long kc, const float *A, long acs, const float *panel, float *C, long nr,
+/* The MR x NR tile at C (rows ldc apart) = (bias row, 0 or C itself) +
+ * a b, where a is a packed kc x MR panel of A and b a kc x NR panel of B. */
+static void cvae_kernel(long kc, const float *restrict a, const float *restrict b, float *restrict C, long ldc,
 			const float *bias, int first)
 {
-	float row[cvae_NR];
-	for (long j = 0; j < cvae_NR; j++)
-		row[j] = j >= nr ? 0 : first ? (bias ? bias[j] : 0) : C[j];
-	cvae_vec c0 = CVAE_LOAD(row), c1 = CVAE_LOAD(row + CVAE_LANES);
+	cvae_vec c[cvae_MR][2];
+	for (int r = 0; r < cvae_MR; r++)
+		for (int v = 0; v < 2; v++)
+			c[r][v] = !first ? CVAE_LOAD(C + r * ldc + v * CVAE_LANES)
+				 : bias ? CVAE_LOAD(bias + v * CVAE_LANES) : CVAE_ZERO();
 	for (long k = 0; k < kc; k++) {
-		const cvae_vec a = CVAE_SET1(A[k * acs]);
-		c0 = CVAE_FMA(a, CVAE_LOAD(panel + k * cvae_NR), c0);
-		c1 = CVAE_FMA(a, CVAE_LOAD(panel + k * cvae_NR + CVAE_LANES), c1);
+		const cvae_vec b0 = CVAE_LOAD(b + k * cvae_NR), b1 = CVAE_LOAD(b + k * cvae_NR + CVAE_LANES);
+		for (int r = 0; r < cvae_MR; r++) {
+			const cvae_vec x = CVAE_SET1(a[k * cvae_MR + r]);
+			c[r][0] = CVAE_FMA(x, b0, c[r][0]);
+			c[r][1] = CVAE_FMA(x, b1, c[r][1]);
+		}
 	}
-	CVAE_STORE(row, c0);
-	CVAE_STORE(row + CVAE_LANES, c1);
-	for (long j = 0; j < nr; j++)
-		C[j] = row[j];
+	for (int r = 0; r < cvae_MR; r++)
+		for (int v = 0; v < 2; v++)
+			CVAE_STORE(C + r * ldc + v * CVAE_LANES, c[r][v]);
+}
+
+/* dst[j * ldd + i] = src[i * lds + j] for i, j < 4. */
+static void cvae_transpose4(const float *src, long lds, float *dst, long ldd)
+{
+	simde__m128 r0 = simde_mm_loadu_ps(src), r1 = simde_mm_loadu_ps(src + lds);
+	simde__m128 r2 = simde_mm_loadu_ps(src + 2 * lds), r3 = simde_mm_loadu_ps(src + 3 * lds);
+	SIMDE_MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+	simde_mm_storeu_ps(dst, r0);
+	simde_mm_storeu_ps(dst + ldd, r1);
+	simde_mm_storeu_ps(dst + 2 * ldd, r2);
+	simde_mm_storeu_ps(dst + 3 * ldd, r3);
+}
+
+/* dst[k * ldd + j] = X(j, k) = X[j * js + k * ks] for j < nj (0 for
+ * nj <= j < w) and k < kc: a k-major panel w wide, transposed 4 x 4 at a
+ * time when X runs along k and copied row by row when it runs along j. */
+static void cvae_pack(const float *X, long js, long ks, long nj, long w, long kc, float *dst, long ldd)
+{
+	long j = 0;
+	if (js == 1 && nj == w) {
+		for (long k = 0; k < kc; k++)
+			memcpy(dst + k * ldd, X + k * ks, sizeof(float) * (size_t)w);
+		return;
+	}
+	if (ks == 1)
+		for (; j + 4 <= nj; j += 4) {
+			long k = 0;
+			for (; k + 4 <= kc; k += 4)
+				cvae_transpose4(X + j * js + k, js, dst + k * ldd + j, ldd);
+			for (; k < kc; k++)
+				for (long t = 0; t < 4; t++)
+					dst[k * ldd + j + t] = X[(j + t) * js + k];
+		}
+	for (long k = 0; k < kc; k++)
+		for (long t = j; t < w; t++)
+			dst[k * ldd + t] = t < nj ? X[t * js + k * ks] : 0;
 }
 
 /* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs]. */
@@ -100,27 +125,164 @@ static void cvae_gemm(long M, long N, long K, const float *A, long ars, long acs
 			const float *B, long brs, long bcs, const float *bias, float *C)
 {
 	const long blocks = (N + cvae_NR - 1) / cvae_NR;
-	/* With OpenMP, threads take whole column blocks of C: each element is
-	 * summed by one thread in one order, so results do not depend on the
-	 * number of threads. */
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (blocks >= 4 && M * N * K >= 262144)
+#pragma omp parallel if (blocks >= 4 && M * N * K >= 262144)
 #endif
-	for (long jb = 0; jb < blocks; jb++) {
-		float panel[cvae_KC * cvae_NR];
-		const long j0 = jb * cvae_NR, nr = N - j0 < cvae_NR ? N - j0 : cvae_NR;
+	{
+		long jb0 = 0, jb1 = blocks;
+#ifdef _OPENMP
+		const long t = omp_get_thread_num(), nt = omp_get_num_threads();
+		jb0 = blocks * t / nt;
+		jb1 = blocks * (t + 1) / nt;
+#endif
+		float ap[cvae_MC * cvae_KC], bp[cvae_KC * cvae_NR], edge[cvae_MR * cvae_NR], bedge[cvae_NR];
 		for (long k0 = 0; k0 < K; k0 += cvae_KC) {
 			const long kc = K - k0 < cvae_KC ? K - k0 : cvae_KC;
-			const float *bj = bias ? bias + j0 : NULL;
-			for (long k = 0; k < kc; k++)
-				for (long j = 0; j < cvae_NR; j++)
-					panel[k * cvae_NR + j] = j < nr ? B[(k0 + k) * brs + (j0 + j) * bcs] : 0;
-			const long m8 = M / cvae_MR * cvae_MR;
-			for (long i = 0; i < m8; i += cvae_MR)
-				cvae_tile8(kc, A + i * ars + k0 * acs, ars, acs, panel, C + i * N + j0, N, nr, bj, k0 == 0);
-			for (long i = m8; i < M; i++)
-				cvae_tile1(kc, A + i * ars + k0 * acs, acs, panel, C + i * N + j0, nr, bj, k0 == 0);
+			for (long i0 = 0; i0 < M; i0 += cvae_MC) {
+				const long mc = M - i0 < cvae_MC ? M - i0 : cvae_MC;
+				for (long i = 0; i < mc; i += cvae_MR)
+					cvae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < cvae_MR ? mc - i : cvae_MR,
+						 cvae_MR, kc, ap + i * kc, cvae_MR);
+				for (long jb = jb0; jb < jb1; jb++) {
+					const long j0 = jb * cvae_NR, nr = N - j0 < cvae_NR ? N - j0 : cvae_NR;
+					cvae_pack(B + k0 * brs + j0 * bcs, bcs, brs, nr, cvae_NR, kc, bp, cvae_NR);
+					const float *bj = bias && k0 == 0 ? bias + j0 : NULL;
+					if (bj && nr < cvae_NR) {
+						for (long j = 0; j < cvae_NR; j++)
+							bedge[j] = j < nr ? bj[j] : 0;
+						bj = bedge;
+					}
+					for (long i = 0; i < mc; i += cvae_MR) {
+						const long mr = mc - i < cvae_MR ? mc - i : cvae_MR;
+						float *c = C + (i0 + i) * N + j0;
+						if (mr == cvae_MR && nr == cvae_NR) {
+							cvae_kernel(kc, ap + i * kc, bp, c, N, bj, k0 == 0);
+							continue;
+						}
+						/* A tile at the edge of C: computed whole in `edge`. */
+						for (long r = 0; r < cvae_MR; r++)
+							for (long j = 0; j < cvae_NR; j++)
+								edge[r * cvae_NR + j] = r < mr && j < nr && k0 ? c[r * N + j] : 0;
+						cvae_kernel(kc, ap + i * kc, bp, edge, cvae_NR, bj, k0 == 0);
+						for (long r = 0; r < mr; r++)
+							memcpy(c + r * N, edge + r * cvae_NR, sizeof(float) * (size_t)nr);
+					}
+				}
+			}
 		}
+	}
+}
+
+#if defined(SIMDE_X86_AVX512F_NATIVE)
+#define CVAE_ROUND(x) simde_mm512_roundscale_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
+#define CVAE_SCALE2(p, n) simde_mm512_scalef_ps(p, n)
+#elif defined(SIMDE_X86_AVX2_NATIVE) && defined(SIMDE_X86_FMA_NATIVE)
+#define CVAE_ROUND(x) simde_mm256_round_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
+#define CVAE_SCALE2(p, n) simde_mm256_mul_ps(p, simde_mm256_castsi256_ps(simde_mm256_slli_epi32(\
+	simde_mm256_add_epi32(simde_mm256_cvtps_epi32(n), simde_mm256_set1_epi32(127)), 23)))
+#else
+#define CVAE_ROUND(x) simde_mm_round_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
+#define CVAE_SCALE2(p, n) simde_mm_mul_ps(p, simde_mm_castsi128_ps(simde_mm_slli_epi32(\
+	simde_mm_add_epi32(simde_mm_cvtps_epi32(n), simde_mm_set1_epi32(127)), 23)))
+#endif
+
+/* e^x on every lane (x clamped to [-87.3, 88.7]), within 2 ulp of expf. */
+static cvae_vec cvae_vexp(cvae_vec x)
+{
+	x = CVAE_MIN(CVAE_MAX(x, CVAE_SET1(-87.3f)), CVAE_SET1(88.7f));
+	const cvae_vec nf = CVAE_ROUND(CVAE_MUL(x, CVAE_SET1(1.44269504088896341f)));
+	x = CVAE_SUB(x, CVAE_MUL(nf, CVAE_SET1(0.693359375f)));
+	x = CVAE_SUB(x, CVAE_MUL(nf, CVAE_SET1(-2.12194440e-4f)));
+	cvae_vec p = CVAE_SET1(1.9875691500e-4f);
+	p = CVAE_FMA(p, x, CVAE_SET1(1.3981999507e-3f));
+	p = CVAE_FMA(p, x, CVAE_SET1(8.3334519073e-3f));
+	p = CVAE_FMA(p, x, CVAE_SET1(4.1665795894e-2f));
+	p = CVAE_FMA(p, x, CVAE_SET1(1.6666665459e-1f));
+	p = CVAE_FMA(p, x, CVAE_SET1(5.0000001201e-1f));
+	p = CVAE_FMA(p, CVAE_MUL(x, x), CVAE_ADD(x, CVAE_SET1(1.0f)));
+	return CVAE_SCALE2(p, nf);
+}
+
+enum { CVAE_RELU = 1, CVAE_LEAKY_RELU, CVAE_SIGMOID, CVAE_TANH };
+
+/* Rows r < rows, columns j < cols (rows ldx, ldy, ldo apart): out = f(x)
+ * for the activation act or, when y is given, out = x f'(.) with the
+ * derivative spelled from the activation's output y. out may be x. */
+static void cvae_act(int act, float slope, long rows, long cols, const float *x, long ldx,
+			const float *y, long ldy, float *out, long ldo)
+{
+	for (long r = 0; r < rows; r++, x += ldx, y = y ? y + ldy : y, out += ldo) {
+		long j = 0;
+		const cvae_vec one = CVAE_SET1(1), zero = CVAE_ZERO();
+		if (act == CVAE_SIGMOID && !y)
+			for (; j + CVAE_LANES <= cols; j += CVAE_LANES) {
+				const cvae_vec e = cvae_vexp(CVAE_SUB(zero, CVAE_LOAD(x + j)));
+				CVAE_STORE(out + j, CVAE_DIV(one, CVAE_ADD(one, e)));
+			}
+		else if (act == CVAE_TANH && !y)
+			for (; j + CVAE_LANES <= cols; j += CVAE_LANES) {
+				/* (1 - e) / (1 + e) with e = exp(-2 x), which stays finite */
+				const cvae_vec e = cvae_vexp(CVAE_MUL(CVAE_LOAD(x + j), CVAE_SET1(-2)));
+				CVAE_STORE(out + j, CVAE_DIV(CVAE_SUB(one, e), CVAE_ADD(one, e)));
+			}
+		else if (act == CVAE_SIGMOID)
+			for (; j + CVAE_LANES <= cols; j += CVAE_LANES) {
+				const cvae_vec o = CVAE_LOAD(y + j);
+				CVAE_STORE(out + j, CVAE_MUL(CVAE_LOAD(x + j), CVAE_MUL(o, CVAE_SUB(one, o))));
+			}
+		else if (act == CVAE_TANH)
+			for (; j + CVAE_LANES <= cols; j += CVAE_LANES) {
+				const cvae_vec o = CVAE_LOAD(y + j);
+				CVAE_STORE(out + j, CVAE_MUL(CVAE_LOAD(x + j), CVAE_SUB(one, CVAE_MUL(o, o))));
+			}
+		for (; j < cols; j++) {
+			const float v = x[j];
+			if (y) {
+				const float o = y[j];
+				out[j] = act == CVAE_RELU ? v * (o > 0)
+				       : act == CVAE_LEAKY_RELU ? v * (o > 0 ? 1 : slope)
+				       : act == CVAE_SIGMOID ? v * (o * (1 - o)) : v * (1 - o * o);
+			} else
+				out[j] = act == CVAE_RELU ? (v > 0 ? v : 0)
+				       : act == CVAE_LEAKY_RELU ? (v > 0 ? v : slope * v)
+				       : act == CVAE_SIGMOID ? 1 / (1 + expf(-v)) : tanhf(v);
+		}
+	}
+}
+
+typedef struct cvae_adam_k {
+	float beta1, beta2, one_m_beta1, one_m_beta2, eps, wd, step_size, bc2_sqrt;
+} cvae_adam_k;
+
+/* m = beta1 m + (1 - beta1) g, v = beta2 v + (1 - beta2) g^2 and
+ * p -= step_size m / (sqrt(v) / bc2_sqrt + eps), with g = grad + wd p;
+ * element by element, so any split of the work gives the same result. */
+static void cvae_adam(long count, float *p, float *m, float *v, const float *g, const cvae_adam_k *k)
+{
+	long i = 0;
+	const long vecs = count / CVAE_LANES;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (vecs >= 8192)
+#endif
+	for (long b = 0; b < vecs; b++) {
+		const long o = b * CVAE_LANES;
+		cvae_vec gi = CVAE_LOAD(g + o);
+		if (k->wd != 0)
+			gi = CVAE_ADD(gi, CVAE_MUL(CVAE_SET1(k->wd), CVAE_LOAD(p + o)));
+		const cvae_vec mi = CVAE_ADD(CVAE_MUL(CVAE_LOAD(m + o), CVAE_SET1(k->beta1)), CVAE_MUL(gi, CVAE_SET1(k->one_m_beta1)));
+		const cvae_vec vi = CVAE_ADD(CVAE_MUL(CVAE_LOAD(v + o), CVAE_SET1(k->beta2)),
+					    CVAE_MUL(CVAE_MUL(CVAE_SET1(k->one_m_beta2), gi), gi));
+		const cvae_vec den = CVAE_ADD(CVAE_DIV(CVAE_SQRT(vi), CVAE_SET1(k->bc2_sqrt)), CVAE_SET1(k->eps));
+		CVAE_STORE(m + o, mi);
+		CVAE_STORE(v + o, vi);
+		CVAE_STORE(p + o, CVAE_SUB(CVAE_LOAD(p + o), CVAE_MUL(CVAE_SET1(k->step_size), CVAE_DIV(mi, den))));
+	}
+	i = vecs * CVAE_LANES;
+	for (; i < count; i++) {
+		const float gi = k->wd != 0 ? g[i] + k->wd * p[i] : g[i];
+		m[i] = m[i] * k->beta1 + gi * k->one_m_beta1;
+		v[i] = v[i] * k->beta2 + k->one_m_beta2 * gi * gi;
+		p[i] -= k->step_size * (m[i] / (sqrtf(v[i]) / k->bc2_sqrt + k->eps));
 	}
 }
 
@@ -227,10 +389,10 @@ cvae_real cvae_train_step(void *state, void *work, const cvae_real *x, const cva
 	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
 	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
 	float *const adam_m = cvae_adam_m(state), *const adam_v = cvae_adam_v(state);
-	const float beta1 = (float)h->beta1, beta2 = (float)h->beta2, eps = (float)h->eps, wd = (float)h->weight_decay;
-	const float one_m_beta1 = (float)(1 - h->beta1), one_m_beta2 = (float)(1 - h->beta2);
-	const float step_size = (float)(h->lr / (1 - pow(h->beta1, (double)step)));
-	const float bc2_sqrt = (float)sqrt(1 - pow(h->beta2, (double)step));
+	const cvae_adam_k adam_k = {
+		(float)h->beta1, (float)h->beta2, (float)(1 - h->beta1), (float)(1 - h->beta2), (float)h->eps,
+		(float)h->weight_decay, (float)(h->lr / (1 - pow(h->beta1, (double)step))),
+		(float)sqrt(1 - pow(h->beta2, (double)step))};
 	const float *const t0 = x;
 	const float *const t1 = y;
 	float *const t2 = (float *)(work_ + 0); /* concat [n, 794] */
@@ -240,64 +402,64 @@ cvae_real cvae_train_step(void *state, void *work, const cvae_real *x, const cva
 	float *const t6 = (float *)(work_ + 668672); /* relu [n, 512] */
 	float *const t7 = params + 407040; /* encoder.3.weight */
 	float *const t8 = params + 538112; /* encoder.3.bias */
-	float *const t9 = (float *)(work_ + 930816); /* dense [n, 256] */
-	float *const t10 = (float *)(work_ + 1061888); /* relu [n, 256] */
+	float *const t9 = (float *)(work_ + 406528); /* dense [n, 256] */
+	float *const t10 = (float *)(work_ + 537600); /* relu [n, 256] */
 	float *const t11 = params + 538368; /* encoder.5.weight */
 	float *const t12 = params + 546560; /* encoder.5.bias */
-	float *const t13 = (float *)(work_ + 1192960); /* dense [n, 32] */
+	float *const t13 = (float *)(work_ + 406528); /* dense [n, 32] */
 	float *const t14 = params + 546592; /* encoder.6.weight */
 	float *const t15 = params + 554784; /* encoder.6.bias */
-	float *const t16 = (float *)(work_ + 1209344); /* dense [n, 32] */
-	float *const t17 = (float *)(work_ + 1225728); /* gaussian [n, 32] */
-	float *const t18 = (float *)(work_ + 1242112); /* concat [n, 42] */
+	float *const t16 = (float *)(work_ + 422912); /* dense [n, 32] */
+	float *const t17 = (float *)(work_ + 439296); /* gaussian [n, 32] */
+	float *const t18 = (float *)(work_ + 455680); /* concat [n, 42] */
 	float *const t19 = params + 554816; /* decoder.1.weight */
 	float *const t20 = params + 565568; /* decoder.1.bias */
-	float *const t21 = (float *)(work_ + 1263616); /* dense [n, 256] */
-	float *const t22 = (float *)(work_ + 1394688); /* relu [n, 256] */
+	float *const t21 = (float *)(work_ + 930816); /* dense [n, 256] */
+	float *const t22 = (float *)(work_ + 1061888); /* relu [n, 256] */
 	float *const t23 = params + 565824; /* decoder.3.weight */
 	float *const t24 = params + 696896; /* decoder.3.bias */
-	float *const t25 = (float *)(work_ + 1525760); /* dense [n, 512] */
-	float *const t26 = (float *)(work_ + 1787904); /* relu [n, 512] */
+	float *const t25 = (float *)(work_ + 1192960); /* dense [n, 512] */
+	float *const t26 = (float *)(work_ + 1455104); /* relu [n, 512] */
 	float *const t27 = params + 697408; /* decoder.5.weight */
 	float *const t28 = params + 1098816; /* decoder.5.bias */
-	float *const t29 = (float *)(work_ + 2050048); /* dense [n, 784] */
-	float *const t30 = (float *)(work_ + 2451456); /* sigmoid [n, 784] */
-	float *const t31 = (float *)(work_ + 2852864); /* bce [] */
-	float *const t32 = (float *)(work_ + 2852928); /* kl_normal [] */
-	float *const t33 = (float *)(work_ + 2852992); /* add [] */
-	float *const t34 = (float *)(work_ + 2852864); /* constant [] */
-	float *const t35 = (float *)(work_ + 2853056); /* kl_normal_grad [n, 32] */
-	float *const t36 = (float *)(work_ + 2869440); /* kl_normal_grad [n, 32] */
-	float *const t37 = (float *)(work_ + 2885824); /* bce_grad [n, 784] */
-	float *const t38 = (float *)(work_ + 3287232); /* act_grad [n, 784] */
-	float *const t39 = (float *)(work_ + 2050048); /* dense_dx [n, 512] */
-	float *const t40 = (float *)(work_ + 3688640); /* dense_dw [784, 512] */
-	float *const t41 = (float *)(work_ + 1192960); /* sum_batch [784] */
-	float *const t42 = (float *)(work_ + 2885824); /* act_grad [n, 512] */
-	float *const t43 = (float *)(work_ + 1525760); /* dense_dx [n, 256] */
-	float *const t44 = (float *)(work_ + 1656832); /* dense_dw [512, 256] */
-	float *const t45 = (float *)(work_ + 1196096); /* sum_batch [512] */
-	float *const t46 = (float *)(work_ + 2181120); /* act_grad [n, 256] */
-	float *const t47 = (float *)(work_ + 1263616); /* dense_dx [n, 42] */
-	float *const t48 = (float *)(work_ + 1285120); /* dense_dw [256, 42] */
-	float *const t49 = (float *)(work_ + 1198144); /* sum_batch [256] */
-	float *const t50 = (float *)(work_ + 1242112); /* concat_slice [n, 32] */
-	float *const t51 = (float *)(work_ + 1258496); /* add [n, 32] */
-	float *const t52 = (float *)(work_ + 1328128); /* gaussian_dlogvar [n, 32] */
-	float *const t53 = (float *)(work_ + 1199168); /* add [n, 32] */
-	float *const t54 = (float *)(work_ + 1328128); /* dense_dx [n, 256] */
-	float *const t55 = (float *)(work_ + 1459200); /* dense_dw [32, 256] */
-	float *const t56 = (float *)(work_ + 1215552); /* sum_batch [32] */
-	float *const t57 = (float *)(work_ + 1491968); /* dense_dx [n, 256] */
-	float *const t58 = (float *)(work_ + 2181120); /* add [n, 256] */
-	float *const t59 = (float *)(work_ + 1328128); /* dense_dw [32, 256] */
-	float *const t60 = (float *)(work_ + 1199168); /* sum_batch [32] */
-	float *const t61 = (float *)(work_ + 1491968); /* act_grad [n, 256] */
-	float *const t62 = (float *)(work_ + 930816); /* dense_dx [n, 512] */
-	float *const t63 = (float *)(work_ + 2853056); /* dense_dw [256, 512] */
-	float *const t64 = (float *)(work_ + 1199296); /* sum_batch [256] */
-	float *const t65 = (float *)(work_ + 2181120); /* act_grad [n, 512] */
-	float *const t66 = (float *)(work_ + 5294272); /* dense_dw [512, 794] */
+	float *const t29 = (float *)(work_ + 1717248); /* dense [n, 784] */
+	float *const t30 = (float *)(work_ + 2118656); /* sigmoid [n, 784] */
+	float *const t31 = (float *)(work_ + 477184); /* bce [] */
+	float *const t32 = (float *)(work_ + 477248); /* kl_normal [] */
+	float *const t33 = (float *)(work_ + 477312); /* add [] */
+	float *const t34 = (float *)(work_ + 477184); /* constant [] */
+	float *const t35 = (float *)(work_ + 477376); /* kl_normal_grad [n, 32] */
+	float *const t36 = (float *)(work_ + 493760); /* kl_normal_grad [n, 32] */
+	float *const t37 = (float *)(work_ + 1717248); /* bce_grad [n, 784] */
+	float *const t38 = (float *)(work_ + 2520064); /* act_grad [n, 784] */
+	float *const t39 = (float *)(work_ + 1192960); /* dense_dx [n, 512] */
+	float *const t40 = (float *)(work_ + 2921472); /* dense_dw [784, 512] */
+	float *const t41 = (float *)(work_ + 406528); /* sum_batch [784] */
+	float *const t42 = (float *)(work_ + 1717248); /* act_grad [n, 512] */
+	float *const t43 = (float *)(work_ + 930816); /* dense_dx [n, 256] */
+	float *const t44 = (float *)(work_ + 1192960); /* dense_dw [512, 256] */
+	float *const t45 = (float *)(work_ + 409664); /* sum_batch [512] */
+	float *const t46 = (float *)(work_ + 1717248); /* act_grad [n, 256] */
+	float *const t47 = (float *)(work_ + 510144); /* dense_dx [n, 42] */
+	float *const t48 = (float *)(work_ + 930816); /* dense_dw [256, 42] */
+	float *const t49 = (float *)(work_ + 411712); /* sum_batch [256] */
+	float *const t50 = (float *)(work_ + 455680); /* concat_slice [n, 32] */
+	float *const t51 = (float *)(work_ + 510144); /* add [n, 32] */
+	float *const t52 = (float *)(work_ + 477376); /* gaussian_dlogvar [n, 32] */
+	float *const t53 = (float *)(work_ + 412736); /* add [n, 32] */
+	float *const t54 = (float *)(work_ + 973824); /* dense_dx [n, 256] */
+	float *const t55 = (float *)(work_ + 477376); /* dense_dw [32, 256] */
+	float *const t56 = (float *)(work_ + 429120); /* sum_batch [32] */
+	float *const t57 = (float *)(work_ + 1717248); /* dense_dx [n, 256] */
+	float *const t58 = (float *)(work_ + 1848320); /* add [n, 256] */
+	float *const t59 = (float *)(work_ + 973824); /* dense_dw [32, 256] */
+	float *const t60 = (float *)(work_ + 412736); /* sum_batch [32] */
+	float *const t61 = (float *)(work_ + 1006592); /* act_grad [n, 256] */
+	float *const t62 = (float *)(work_ + 1717248); /* dense_dx [n, 512] */
+	float *const t63 = (float *)(work_ + 4527104); /* dense_dw [256, 512] */
+	float *const t64 = (float *)(work_ + 412864); /* sum_batch [256] */
+	float *const t65 = (float *)(work_ + 2520064); /* act_grad [n, 512] */
+	float *const t66 = (float *)(work_ + 5051392); /* dense_dw [512, 794] */
 	float *const t67 = (float *)(work_ + 0); /* sum_batch [512] */
 	/* t2 = concat */
 	for (long b = 0; b < n; b++) {
@@ -307,13 +469,11 @@ cvae_real cvae_train_step(void *state, void *work, const cvae_real *x, const cva
 	/* t5 = dense */
 	cvae_gemm(n, 512, 794, t2, 794, 1, t3, 1, 794, t4, t5);
 	/* t6 = relu */
-	for (long i = 0; i < n * 512; i++)
-		t6[i] = t5[i] > 0 ? t5[i] : 0;
+	cvae_act(CVAE_RELU, 0.0f, 1, n * 512, t5, 0, NULL, 0, t6, 0);
 	/* t9 = dense */
 	cvae_gemm(n, 256, 512, t6, 512, 1, t7, 1, 512, t8, t9);
 	/* t10 = relu */
-	for (long i = 0; i < n * 256; i++)
-		t10[i] = t9[i] > 0 ? t9[i] : 0;
+	cvae_act(CVAE_RELU, 0.0f, 1, n * 256, t9, 0, NULL, 0, t10, 0);
 	/* t13 = dense */
 	cvae_gemm(n, 32, 256, t10, 256, 1, t11, 1, 256, t12, t13);
 	/* t16 = dense */
@@ -332,18 +492,15 @@ cvae_real cvae_train_step(void *state, void *work, const cvae_real *x, const cva
 	/* t21 = dense */
 	cvae_gemm(n, 256, 42, t18, 42, 1, t19, 1, 42, t20, t21);
 	/* t22 = relu */
-	for (long i = 0; i < n * 256; i++)
-		t22[i] = t21[i] > 0 ? t21[i] : 0;
+	cvae_act(CVAE_RELU, 0.0f, 1, n * 256, t21, 0, NULL, 0, t22, 0);
 	/* t25 = dense */
 	cvae_gemm(n, 512, 256, t22, 256, 1, t23, 1, 256, t24, t25);
 	/* t26 = relu */
-	for (long i = 0; i < n * 512; i++)
-		t26[i] = t25[i] > 0 ? t25[i] : 0;
+	cvae_act(CVAE_RELU, 0.0f, 1, n * 512, t25, 0, NULL, 0, t26, 0);
 	/* t29 = dense */
 	cvae_gemm(n, 784, 512, t26, 512, 1, t27, 1, 512, t28, t29);
 	/* t30 = sigmoid */
-	for (long i = 0; i < n * 784; i++)
-		t30[i] = 1 / (1 + expf(-t29[i]));
+	cvae_act(CVAE_SIGMOID, 0.0f, 1, n * 784, t29, 0, NULL, 0, t30, 0);
 	/* t31 = bce */
 	{
 		double acc = 0;
@@ -386,8 +543,7 @@ cvae_real cvae_train_step(void *state, void *work, const cvae_real *x, const cva
 		}
 	}
 	/* t38 = act_grad */
-	for (long i = 0; i < n * 784; i++)
-		t38[i] = t37[i] * t30[i] * (1 - t30[i]);
+	cvae_act(CVAE_SIGMOID, 0.0f, 1, n * 784, t37, 0, t30, 0, t38, 0);
 	/* t39 = dense_dx */
 	cvae_gemm(n, 512, 784, t38, 784, 1, t27, 512, 1, NULL, t39);
 	/* t40 = dense_dw */
@@ -399,8 +555,7 @@ cvae_real cvae_train_step(void *state, void *work, const cvae_real *x, const cva
 		for (long j = 0; j < 784; j++)
 			t41[j] += t38[b * 784 + j];
 	/* t42 = act_grad */
-	for (long i = 0; i < n * 512; i++)
-		t42[i] = t39[i] * (t25[i] > 0);
+	cvae_act(CVAE_RELU, 0.0f, 1, n * 512, t39, 0, t26, 0, t42, 0);
 	/* t43 = dense_dx */
 	cvae_gemm(n, 256, 512, t42, 512, 1, t23, 256, 1, NULL, t43);
 	/* t44 = dense_dw */
@@ -412,8 +567,7 @@ cvae_real cvae_train_step(void *state, void *work, const cvae_real *x, const cva
 		for (long j = 0; j < 512; j++)
 			t45[j] += t42[b * 512 + j];
 	/* t46 = act_grad */
-	for (long i = 0; i < n * 256; i++)
-		t46[i] = t43[i] * (t21[i] > 0);
+	cvae_act(CVAE_RELU, 0.0f, 1, n * 256, t43, 0, t22, 0, t46, 0);
 	/* t47 = dense_dx */
 	cvae_gemm(n, 42, 256, t46, 256, 1, t19, 42, 1, NULL, t47);
 	/* t48 = dense_dw */
@@ -463,8 +617,7 @@ cvae_real cvae_train_step(void *state, void *work, const cvae_real *x, const cva
 		for (long j = 0; j < 32; j++)
 			t60[j] += t51[b * 32 + j];
 	/* t61 = act_grad */
-	for (long i = 0; i < n * 256; i++)
-		t61[i] = t58[i] * (t9[i] > 0);
+	cvae_act(CVAE_RELU, 0.0f, 1, n * 256, t58, 0, t10, 0, t61, 0);
 	/* t62 = dense_dx */
 	cvae_gemm(n, 512, 256, t61, 256, 1, t7, 512, 1, NULL, t62);
 	/* t63 = dense_dw */
@@ -476,8 +629,7 @@ cvae_real cvae_train_step(void *state, void *work, const cvae_real *x, const cva
 		for (long j = 0; j < 256; j++)
 			t64[j] += t61[b * 256 + j];
 	/* t65 = act_grad */
-	for (long i = 0; i < n * 512; i++)
-		t65[i] = t62[i] * (t5[i] > 0);
+	cvae_act(CVAE_RELU, 0.0f, 1, n * 512, t62, 0, t6, 0, t65, 0);
 	/* t66 = dense_dw */
 	cvae_gemm(512, 794, n, t65, 1, 512, t2, 794, 1, NULL, t66);
 	/* t67 = sum_batch */
@@ -488,157 +640,59 @@ cvae_real cvae_train_step(void *state, void *work, const cvae_real *x, const cva
 			t67[j] += t65[b * 512 + j];
 	/* t68 = adam */
 	{ /* encoder.1.weight */
-		float *p = t3, *m = adam_m + 0, *v = adam_v + 0;
-		const float *g = t66;
-		for (long i = 0; i < 406528; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		cvae_adam(406528, t3, adam_m + 0, adam_v + 0, t66, &adam_k);
 	}
 	/* t69 = adam */
 	{ /* encoder.1.bias */
-		float *p = t4, *m = adam_m + 406528, *v = adam_v + 406528;
-		const float *g = t67;
-		for (long i = 0; i < 512; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		cvae_adam(512, t4, adam_m + 406528, adam_v + 406528, t67, &adam_k);
 	}
 	/* t70 = adam */
 	{ /* encoder.3.weight */
-		float *p = t7, *m = adam_m + 407040, *v = adam_v + 407040;
-		const float *g = t63;
-		for (long i = 0; i < 131072; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		cvae_adam(131072, t7, adam_m + 407040, adam_v + 407040, t63, &adam_k);
 	}
 	/* t71 = adam */
 	{ /* encoder.3.bias */
-		float *p = t8, *m = adam_m + 538112, *v = adam_v + 538112;
-		const float *g = t64;
-		for (long i = 0; i < 256; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		cvae_adam(256, t8, adam_m + 538112, adam_v + 538112, t64, &adam_k);
 	}
 	/* t72 = adam */
 	{ /* encoder.5.weight */
-		float *p = t11, *m = adam_m + 538368, *v = adam_v + 538368;
-		const float *g = t59;
-		for (long i = 0; i < 8192; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		cvae_adam(8192, t11, adam_m + 538368, adam_v + 538368, t59, &adam_k);
 	}
 	/* t73 = adam */
 	{ /* encoder.5.bias */
-		float *p = t12, *m = adam_m + 546560, *v = adam_v + 546560;
-		const float *g = t60;
-		for (long i = 0; i < 32; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		cvae_adam(32, t12, adam_m + 546560, adam_v + 546560, t60, &adam_k);
 	}
 	/* t74 = adam */
 	{ /* encoder.6.weight */
-		float *p = t14, *m = adam_m + 546592, *v = adam_v + 546592;
-		const float *g = t55;
-		for (long i = 0; i < 8192; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		cvae_adam(8192, t14, adam_m + 546592, adam_v + 546592, t55, &adam_k);
 	}
 	/* t75 = adam */
 	{ /* encoder.6.bias */
-		float *p = t15, *m = adam_m + 554784, *v = adam_v + 554784;
-		const float *g = t56;
-		for (long i = 0; i < 32; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		cvae_adam(32, t15, adam_m + 554784, adam_v + 554784, t56, &adam_k);
 	}
 	/* t76 = adam */
 	{ /* decoder.1.weight */
-		float *p = t19, *m = adam_m + 554816, *v = adam_v + 554816;
-		const float *g = t48;
-		for (long i = 0; i < 10752; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		cvae_adam(10752, t19, adam_m + 554816, adam_v + 554816, t48, &adam_k);
 	}
 	/* t77 = adam */
 	{ /* decoder.1.bias */
-		float *p = t20, *m = adam_m + 565568, *v = adam_v + 565568;
-		const float *g = t49;
-		for (long i = 0; i < 256; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		cvae_adam(256, t20, adam_m + 565568, adam_v + 565568, t49, &adam_k);
 	}
 	/* t78 = adam */
 	{ /* decoder.3.weight */
-		float *p = t23, *m = adam_m + 565824, *v = adam_v + 565824;
-		const float *g = t44;
-		for (long i = 0; i < 131072; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		cvae_adam(131072, t23, adam_m + 565824, adam_v + 565824, t44, &adam_k);
 	}
 	/* t79 = adam */
 	{ /* decoder.3.bias */
-		float *p = t24, *m = adam_m + 696896, *v = adam_v + 696896;
-		const float *g = t45;
-		for (long i = 0; i < 512; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		cvae_adam(512, t24, adam_m + 696896, adam_v + 696896, t45, &adam_k);
 	}
 	/* t80 = adam */
 	{ /* decoder.5.weight */
-		float *p = t27, *m = adam_m + 697408, *v = adam_v + 697408;
-		const float *g = t40;
-		for (long i = 0; i < 401408; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		cvae_adam(401408, t27, adam_m + 697408, adam_v + 697408, t40, &adam_k);
 	}
 	/* t81 = adam */
 	{ /* decoder.5.bias */
-		float *p = t28, *m = adam_m + 1098816, *v = adam_v + 1098816;
-		const float *g = t41;
-		for (long i = 0; i < 784; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		cvae_adam(784, t28, adam_m + 1098816, adam_v + 1098816, t41, &adam_k);
 	}
 	return t33[0];
 }
@@ -660,64 +714,64 @@ cvae_real cvae_gradient(const void *state, void *work, const cvae_real *x, const
 	float *const t6 = (float *)(work_ + 668672); /* relu [n, 512] */
 	const float *const t7 = params + 407040; /* encoder.3.weight */
 	const float *const t8 = params + 538112; /* encoder.3.bias */
-	float *const t9 = (float *)(work_ + 930816); /* dense [n, 256] */
-	float *const t10 = (float *)(work_ + 1061888); /* relu [n, 256] */
+	float *const t9 = (float *)(work_ + 406528); /* dense [n, 256] */
+	float *const t10 = (float *)(work_ + 537600); /* relu [n, 256] */
 	const float *const t11 = params + 538368; /* encoder.5.weight */
 	const float *const t12 = params + 546560; /* encoder.5.bias */
-	float *const t13 = (float *)(work_ + 1192960); /* dense [n, 32] */
+	float *const t13 = (float *)(work_ + 406528); /* dense [n, 32] */
 	const float *const t14 = params + 546592; /* encoder.6.weight */
 	const float *const t15 = params + 554784; /* encoder.6.bias */
-	float *const t16 = (float *)(work_ + 1209344); /* dense [n, 32] */
-	float *const t17 = (float *)(work_ + 1225728); /* gaussian [n, 32] */
-	float *const t18 = (float *)(work_ + 1242112); /* concat [n, 42] */
+	float *const t16 = (float *)(work_ + 422912); /* dense [n, 32] */
+	float *const t17 = (float *)(work_ + 439296); /* gaussian [n, 32] */
+	float *const t18 = (float *)(work_ + 455680); /* concat [n, 42] */
 	const float *const t19 = params + 554816; /* decoder.1.weight */
 	const float *const t20 = params + 565568; /* decoder.1.bias */
-	float *const t21 = (float *)(work_ + 1263616); /* dense [n, 256] */
-	float *const t22 = (float *)(work_ + 1394688); /* relu [n, 256] */
+	float *const t21 = (float *)(work_ + 930816); /* dense [n, 256] */
+	float *const t22 = (float *)(work_ + 1061888); /* relu [n, 256] */
 	const float *const t23 = params + 565824; /* decoder.3.weight */
 	const float *const t24 = params + 696896; /* decoder.3.bias */
-	float *const t25 = (float *)(work_ + 1525760); /* dense [n, 512] */
-	float *const t26 = (float *)(work_ + 1787904); /* relu [n, 512] */
+	float *const t25 = (float *)(work_ + 1192960); /* dense [n, 512] */
+	float *const t26 = (float *)(work_ + 1455104); /* relu [n, 512] */
 	const float *const t27 = params + 697408; /* decoder.5.weight */
 	const float *const t28 = params + 1098816; /* decoder.5.bias */
-	float *const t29 = (float *)(work_ + 2050048); /* dense [n, 784] */
-	float *const t30 = (float *)(work_ + 2451456); /* sigmoid [n, 784] */
-	float *const t31 = (float *)(work_ + 2852864); /* bce [] */
-	float *const t32 = (float *)(work_ + 2852928); /* kl_normal [] */
-	float *const t33 = (float *)(work_ + 2852992); /* add [] */
-	float *const t34 = (float *)(work_ + 2852864); /* constant [] */
-	float *const t35 = (float *)(work_ + 2853056); /* kl_normal_grad [n, 32] */
-	float *const t36 = (float *)(work_ + 2869440); /* kl_normal_grad [n, 32] */
-	float *const t37 = (float *)(work_ + 2885824); /* bce_grad [n, 784] */
-	float *const t38 = (float *)(work_ + 3287232); /* act_grad [n, 784] */
-	float *const t39 = (float *)(work_ + 2050048); /* dense_dx [n, 512] */
-	float *const t40 = (float *)(work_ + 3688640); /* dense_dw [784, 512] */
-	float *const t41 = (float *)(work_ + 1192960); /* sum_batch [784] */
-	float *const t42 = (float *)(work_ + 2885824); /* act_grad [n, 512] */
-	float *const t43 = (float *)(work_ + 1525760); /* dense_dx [n, 256] */
-	float *const t44 = (float *)(work_ + 1656832); /* dense_dw [512, 256] */
-	float *const t45 = (float *)(work_ + 1196096); /* sum_batch [512] */
-	float *const t46 = (float *)(work_ + 2181120); /* act_grad [n, 256] */
-	float *const t47 = (float *)(work_ + 1263616); /* dense_dx [n, 42] */
-	float *const t48 = (float *)(work_ + 1285120); /* dense_dw [256, 42] */
-	float *const t49 = (float *)(work_ + 1198144); /* sum_batch [256] */
-	float *const t50 = (float *)(work_ + 1242112); /* concat_slice [n, 32] */
-	float *const t51 = (float *)(work_ + 1258496); /* add [n, 32] */
-	float *const t52 = (float *)(work_ + 1328128); /* gaussian_dlogvar [n, 32] */
-	float *const t53 = (float *)(work_ + 1199168); /* add [n, 32] */
-	float *const t54 = (float *)(work_ + 1328128); /* dense_dx [n, 256] */
-	float *const t55 = (float *)(work_ + 1459200); /* dense_dw [32, 256] */
-	float *const t56 = (float *)(work_ + 1215552); /* sum_batch [32] */
-	float *const t57 = (float *)(work_ + 1491968); /* dense_dx [n, 256] */
-	float *const t58 = (float *)(work_ + 2181120); /* add [n, 256] */
-	float *const t59 = (float *)(work_ + 1328128); /* dense_dw [32, 256] */
-	float *const t60 = (float *)(work_ + 1199168); /* sum_batch [32] */
-	float *const t61 = (float *)(work_ + 1491968); /* act_grad [n, 256] */
-	float *const t62 = (float *)(work_ + 930816); /* dense_dx [n, 512] */
-	float *const t63 = (float *)(work_ + 2853056); /* dense_dw [256, 512] */
-	float *const t64 = (float *)(work_ + 1199296); /* sum_batch [256] */
-	float *const t65 = (float *)(work_ + 2181120); /* act_grad [n, 512] */
-	float *const t66 = (float *)(work_ + 5294272); /* dense_dw [512, 794] */
+	float *const t29 = (float *)(work_ + 1717248); /* dense [n, 784] */
+	float *const t30 = (float *)(work_ + 2118656); /* sigmoid [n, 784] */
+	float *const t31 = (float *)(work_ + 477184); /* bce [] */
+	float *const t32 = (float *)(work_ + 477248); /* kl_normal [] */
+	float *const t33 = (float *)(work_ + 477312); /* add [] */
+	float *const t34 = (float *)(work_ + 477184); /* constant [] */
+	float *const t35 = (float *)(work_ + 477376); /* kl_normal_grad [n, 32] */
+	float *const t36 = (float *)(work_ + 493760); /* kl_normal_grad [n, 32] */
+	float *const t37 = (float *)(work_ + 1717248); /* bce_grad [n, 784] */
+	float *const t38 = (float *)(work_ + 2520064); /* act_grad [n, 784] */
+	float *const t39 = (float *)(work_ + 1192960); /* dense_dx [n, 512] */
+	float *const t40 = (float *)(work_ + 2921472); /* dense_dw [784, 512] */
+	float *const t41 = (float *)(work_ + 406528); /* sum_batch [784] */
+	float *const t42 = (float *)(work_ + 1717248); /* act_grad [n, 512] */
+	float *const t43 = (float *)(work_ + 930816); /* dense_dx [n, 256] */
+	float *const t44 = (float *)(work_ + 1192960); /* dense_dw [512, 256] */
+	float *const t45 = (float *)(work_ + 409664); /* sum_batch [512] */
+	float *const t46 = (float *)(work_ + 1717248); /* act_grad [n, 256] */
+	float *const t47 = (float *)(work_ + 510144); /* dense_dx [n, 42] */
+	float *const t48 = (float *)(work_ + 930816); /* dense_dw [256, 42] */
+	float *const t49 = (float *)(work_ + 411712); /* sum_batch [256] */
+	float *const t50 = (float *)(work_ + 455680); /* concat_slice [n, 32] */
+	float *const t51 = (float *)(work_ + 510144); /* add [n, 32] */
+	float *const t52 = (float *)(work_ + 477376); /* gaussian_dlogvar [n, 32] */
+	float *const t53 = (float *)(work_ + 412736); /* add [n, 32] */
+	float *const t54 = (float *)(work_ + 973824); /* dense_dx [n, 256] */
+	float *const t55 = (float *)(work_ + 477376); /* dense_dw [32, 256] */
+	float *const t56 = (float *)(work_ + 429120); /* sum_batch [32] */
+	float *const t57 = (float *)(work_ + 1717248); /* dense_dx [n, 256] */
+	float *const t58 = (float *)(work_ + 1848320); /* add [n, 256] */
+	float *const t59 = (float *)(work_ + 973824); /* dense_dw [32, 256] */
+	float *const t60 = (float *)(work_ + 412736); /* sum_batch [32] */
+	float *const t61 = (float *)(work_ + 1006592); /* act_grad [n, 256] */
+	float *const t62 = (float *)(work_ + 1717248); /* dense_dx [n, 512] */
+	float *const t63 = (float *)(work_ + 4527104); /* dense_dw [256, 512] */
+	float *const t64 = (float *)(work_ + 412864); /* sum_batch [256] */
+	float *const t65 = (float *)(work_ + 2520064); /* act_grad [n, 512] */
+	float *const t66 = (float *)(work_ + 5051392); /* dense_dw [512, 794] */
 	float *const t67 = (float *)(work_ + 0); /* sum_batch [512] */
 	/* t2 = concat */
 	for (long b = 0; b < n; b++) {
@@ -727,13 +781,11 @@ cvae_real cvae_gradient(const void *state, void *work, const cvae_real *x, const
 	/* t5 = dense */
 	cvae_gemm(n, 512, 794, t2, 794, 1, t3, 1, 794, t4, t5);
 	/* t6 = relu */
-	for (long i = 0; i < n * 512; i++)
-		t6[i] = t5[i] > 0 ? t5[i] : 0;
+	cvae_act(CVAE_RELU, 0.0f, 1, n * 512, t5, 0, NULL, 0, t6, 0);
 	/* t9 = dense */
 	cvae_gemm(n, 256, 512, t6, 512, 1, t7, 1, 512, t8, t9);
 	/* t10 = relu */
-	for (long i = 0; i < n * 256; i++)
-		t10[i] = t9[i] > 0 ? t9[i] : 0;
+	cvae_act(CVAE_RELU, 0.0f, 1, n * 256, t9, 0, NULL, 0, t10, 0);
 	/* t13 = dense */
 	cvae_gemm(n, 32, 256, t10, 256, 1, t11, 1, 256, t12, t13);
 	/* t16 = dense */
@@ -752,18 +804,15 @@ cvae_real cvae_gradient(const void *state, void *work, const cvae_real *x, const
 	/* t21 = dense */
 	cvae_gemm(n, 256, 42, t18, 42, 1, t19, 1, 42, t20, t21);
 	/* t22 = relu */
-	for (long i = 0; i < n * 256; i++)
-		t22[i] = t21[i] > 0 ? t21[i] : 0;
+	cvae_act(CVAE_RELU, 0.0f, 1, n * 256, t21, 0, NULL, 0, t22, 0);
 	/* t25 = dense */
 	cvae_gemm(n, 512, 256, t22, 256, 1, t23, 1, 256, t24, t25);
 	/* t26 = relu */
-	for (long i = 0; i < n * 512; i++)
-		t26[i] = t25[i] > 0 ? t25[i] : 0;
+	cvae_act(CVAE_RELU, 0.0f, 1, n * 512, t25, 0, NULL, 0, t26, 0);
 	/* t29 = dense */
 	cvae_gemm(n, 784, 512, t26, 512, 1, t27, 1, 512, t28, t29);
 	/* t30 = sigmoid */
-	for (long i = 0; i < n * 784; i++)
-		t30[i] = 1 / (1 + expf(-t29[i]));
+	cvae_act(CVAE_SIGMOID, 0.0f, 1, n * 784, t29, 0, NULL, 0, t30, 0);
 	/* t31 = bce */
 	{
 		double acc = 0;
@@ -806,8 +855,7 @@ cvae_real cvae_gradient(const void *state, void *work, const cvae_real *x, const
 		}
 	}
 	/* t38 = act_grad */
-	for (long i = 0; i < n * 784; i++)
-		t38[i] = t37[i] * t30[i] * (1 - t30[i]);
+	cvae_act(CVAE_SIGMOID, 0.0f, 1, n * 784, t37, 0, t30, 0, t38, 0);
 	/* t39 = dense_dx */
 	cvae_gemm(n, 512, 784, t38, 784, 1, t27, 512, 1, NULL, t39);
 	/* t40 = dense_dw */
@@ -819,8 +867,7 @@ cvae_real cvae_gradient(const void *state, void *work, const cvae_real *x, const
 		for (long j = 0; j < 784; j++)
 			t41[j] += t38[b * 784 + j];
 	/* t42 = act_grad */
-	for (long i = 0; i < n * 512; i++)
-		t42[i] = t39[i] * (t25[i] > 0);
+	cvae_act(CVAE_RELU, 0.0f, 1, n * 512, t39, 0, t26, 0, t42, 0);
 	/* t43 = dense_dx */
 	cvae_gemm(n, 256, 512, t42, 512, 1, t23, 256, 1, NULL, t43);
 	/* t44 = dense_dw */
@@ -832,8 +879,7 @@ cvae_real cvae_gradient(const void *state, void *work, const cvae_real *x, const
 		for (long j = 0; j < 512; j++)
 			t45[j] += t42[b * 512 + j];
 	/* t46 = act_grad */
-	for (long i = 0; i < n * 256; i++)
-		t46[i] = t43[i] * (t21[i] > 0);
+	cvae_act(CVAE_RELU, 0.0f, 1, n * 256, t43, 0, t22, 0, t46, 0);
 	/* t47 = dense_dx */
 	cvae_gemm(n, 42, 256, t46, 256, 1, t19, 42, 1, NULL, t47);
 	/* t48 = dense_dw */
@@ -883,8 +929,7 @@ cvae_real cvae_gradient(const void *state, void *work, const cvae_real *x, const
 		for (long j = 0; j < 32; j++)
 			t60[j] += t51[b * 32 + j];
 	/* t61 = act_grad */
-	for (long i = 0; i < n * 256; i++)
-		t61[i] = t58[i] * (t9[i] > 0);
+	cvae_act(CVAE_RELU, 0.0f, 1, n * 256, t58, 0, t10, 0, t61, 0);
 	/* t62 = dense_dx */
 	cvae_gemm(n, 512, 256, t61, 256, 1, t7, 512, 1, NULL, t62);
 	/* t63 = dense_dw */
@@ -896,8 +941,7 @@ cvae_real cvae_gradient(const void *state, void *work, const cvae_real *x, const
 		for (long j = 0; j < 256; j++)
 			t64[j] += t61[b * 256 + j];
 	/* t65 = act_grad */
-	for (long i = 0; i < n * 512; i++)
-		t65[i] = t62[i] * (t5[i] > 0);
+	cvae_act(CVAE_RELU, 0.0f, 1, n * 512, t62, 0, t6, 0, t65, 0);
 	/* t66 = dense_dw */
 	cvae_gemm(512, 794, n, t65, 1, 512, t2, 794, 1, NULL, t66);
 	/* t67 = sum_batch */
@@ -927,19 +971,12 @@ void cvae_update(void *state, const cvae_real *grad, const cvae_hparams *h)
 {
 	const int64_t step = ++*cvae_step(state);
 	float *const adam_m = cvae_adam_m(state), *const adam_v = cvae_adam_v(state);
-	const float beta1 = (float)h->beta1, beta2 = (float)h->beta2, eps = (float)h->eps, wd = (float)h->weight_decay;
-	const float one_m_beta1 = (float)(1 - h->beta1), one_m_beta2 = (float)(1 - h->beta2);
-	const float step_size = (float)(h->lr / (1 - pow(h->beta1, (double)step)));
-	const float bc2_sqrt = (float)sqrt(1 - pow(h->beta2, (double)step));
+	const cvae_adam_k adam_k = {
+		(float)h->beta1, (float)h->beta2, (float)(1 - h->beta1), (float)(1 - h->beta2), (float)h->eps,
+		(float)h->weight_decay, (float)(h->lr / (1 - pow(h->beta1, (double)step))),
+		(float)sqrt(1 - pow(h->beta2, (double)step))};
 	cvae_real *const params = cvae_params(state);
-	float *p = params, *m = adam_m, *v = adam_v;
-	const float *g = grad;
-	for (long i = 0; i < 1099600; i++) {
-		float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-		m[i] = m[i] * beta1 + gi * one_m_beta1;
-		v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-		p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-	}
+	cvae_adam(1099600, params, adam_m, adam_v, grad, &adam_k);
 }
 
 cvae_real cvae_loss(const void *state, void *work, const cvae_real *x, const cvae_real *y, int n)
@@ -959,31 +996,31 @@ cvae_real cvae_loss(const void *state, void *work, const cvae_real *x, const cva
 	float *const t6 = (float *)(work_ + 668672); /* relu [n, 512] */
 	const float *const t7 = params + 407040; /* encoder.3.weight */
 	const float *const t8 = params + 538112; /* encoder.3.bias */
-	float *const t9 = (float *)(work_ + 930816); /* dense [n, 256] */
-	float *const t10 = (float *)(work_ + 1061888); /* relu [n, 256] */
+	float *const t9 = (float *)(work_ + 406528); /* dense [n, 256] */
+	float *const t10 = (float *)(work_ + 537600); /* relu [n, 256] */
 	const float *const t11 = params + 538368; /* encoder.5.weight */
 	const float *const t12 = params + 546560; /* encoder.5.bias */
-	float *const t13 = (float *)(work_ + 1192960); /* dense [n, 32] */
+	float *const t13 = (float *)(work_ + 406528); /* dense [n, 32] */
 	const float *const t14 = params + 546592; /* encoder.6.weight */
 	const float *const t15 = params + 554784; /* encoder.6.bias */
-	float *const t16 = (float *)(work_ + 1209344); /* dense [n, 32] */
-	float *const t17 = (float *)(work_ + 1225728); /* gaussian [n, 32] */
-	float *const t18 = (float *)(work_ + 1242112); /* concat [n, 42] */
+	float *const t16 = (float *)(work_ + 422912); /* dense [n, 32] */
+	float *const t17 = (float *)(work_ + 439296); /* gaussian [n, 32] */
+	float *const t18 = (float *)(work_ + 455680); /* concat [n, 42] */
 	const float *const t19 = params + 554816; /* decoder.1.weight */
 	const float *const t20 = params + 565568; /* decoder.1.bias */
-	float *const t21 = (float *)(work_ + 1263616); /* dense [n, 256] */
-	float *const t22 = (float *)(work_ + 1394688); /* relu [n, 256] */
+	float *const t21 = (float *)(work_ + 930816); /* dense [n, 256] */
+	float *const t22 = (float *)(work_ + 1061888); /* relu [n, 256] */
 	const float *const t23 = params + 565824; /* decoder.3.weight */
 	const float *const t24 = params + 696896; /* decoder.3.bias */
-	float *const t25 = (float *)(work_ + 1525760); /* dense [n, 512] */
-	float *const t26 = (float *)(work_ + 1787904); /* relu [n, 512] */
+	float *const t25 = (float *)(work_ + 1192960); /* dense [n, 512] */
+	float *const t26 = (float *)(work_ + 1455104); /* relu [n, 512] */
 	const float *const t27 = params + 697408; /* decoder.5.weight */
 	const float *const t28 = params + 1098816; /* decoder.5.bias */
-	float *const t29 = (float *)(work_ + 2050048); /* dense [n, 784] */
-	float *const t30 = (float *)(work_ + 2451456); /* sigmoid [n, 784] */
-	float *const t31 = (float *)(work_ + 2852864); /* bce [] */
-	float *const t32 = (float *)(work_ + 2852928); /* kl_normal [] */
-	float *const t33 = (float *)(work_ + 2852992); /* add [] */
+	float *const t29 = (float *)(work_ + 1717248); /* dense [n, 784] */
+	float *const t30 = (float *)(work_ + 2118656); /* sigmoid [n, 784] */
+	float *const t31 = (float *)(work_ + 477184); /* bce [] */
+	float *const t32 = (float *)(work_ + 477248); /* kl_normal [] */
+	float *const t33 = (float *)(work_ + 477312); /* add [] */
 	/* t2 = concat */
 	for (long b = 0; b < n; b++) {
 		memcpy(t2 + b * 794 + 0, t0 + b * 784, sizeof(float) * 784);
@@ -992,13 +1029,11 @@ cvae_real cvae_loss(const void *state, void *work, const cvae_real *x, const cva
 	/* t5 = dense */
 	cvae_gemm(n, 512, 794, t2, 794, 1, t3, 1, 794, t4, t5);
 	/* t6 = relu */
-	for (long i = 0; i < n * 512; i++)
-		t6[i] = t5[i] > 0 ? t5[i] : 0;
+	cvae_act(CVAE_RELU, 0.0f, 1, n * 512, t5, 0, NULL, 0, t6, 0);
 	/* t9 = dense */
 	cvae_gemm(n, 256, 512, t6, 512, 1, t7, 1, 512, t8, t9);
 	/* t10 = relu */
-	for (long i = 0; i < n * 256; i++)
-		t10[i] = t9[i] > 0 ? t9[i] : 0;
+	cvae_act(CVAE_RELU, 0.0f, 1, n * 256, t9, 0, NULL, 0, t10, 0);
 	/* t13 = dense */
 	cvae_gemm(n, 32, 256, t10, 256, 1, t11, 1, 256, t12, t13);
 	/* t16 = dense */
@@ -1014,18 +1049,15 @@ cvae_real cvae_loss(const void *state, void *work, const cvae_real *x, const cva
 	/* t21 = dense */
 	cvae_gemm(n, 256, 42, t18, 42, 1, t19, 1, 42, t20, t21);
 	/* t22 = relu */
-	for (long i = 0; i < n * 256; i++)
-		t22[i] = t21[i] > 0 ? t21[i] : 0;
+	cvae_act(CVAE_RELU, 0.0f, 1, n * 256, t21, 0, NULL, 0, t22, 0);
 	/* t25 = dense */
 	cvae_gemm(n, 512, 256, t22, 256, 1, t23, 1, 256, t24, t25);
 	/* t26 = relu */
-	for (long i = 0; i < n * 512; i++)
-		t26[i] = t25[i] > 0 ? t25[i] : 0;
+	cvae_act(CVAE_RELU, 0.0f, 1, n * 512, t25, 0, NULL, 0, t26, 0);
 	/* t29 = dense */
 	cvae_gemm(n, 784, 512, t26, 512, 1, t27, 1, 512, t28, t29);
 	/* t30 = sigmoid */
-	for (long i = 0; i < n * 784; i++)
-		t30[i] = 1 / (1 + expf(-t29[i]));
+	cvae_act(CVAE_SIGMOID, 0.0f, 1, n * 784, t29, 0, NULL, 0, t30, 0);
 	/* t31 = bce */
 	{
 		double acc = 0;
@@ -1065,28 +1097,28 @@ void cvae_forward(const void *state, void *work, const cvae_real *x, const cvae_
 	float *const t6 = (float *)(work_ + 668672); /* relu [n, 512] */
 	const float *const t7 = params + 407040; /* encoder.3.weight */
 	const float *const t8 = params + 538112; /* encoder.3.bias */
-	float *const t9 = (float *)(work_ + 930816); /* dense [n, 256] */
-	float *const t10 = (float *)(work_ + 1061888); /* relu [n, 256] */
+	float *const t9 = (float *)(work_ + 406528); /* dense [n, 256] */
+	float *const t10 = (float *)(work_ + 537600); /* relu [n, 256] */
 	const float *const t11 = params + 538368; /* encoder.5.weight */
 	const float *const t12 = params + 546560; /* encoder.5.bias */
-	float *const t13 = (float *)(work_ + 1192960); /* dense [n, 32] */
+	float *const t13 = (float *)(work_ + 406528); /* dense [n, 32] */
 	const float *const t14 = params + 546592; /* encoder.6.weight */
 	const float *const t15 = params + 554784; /* encoder.6.bias */
-	float *const t16 = (float *)(work_ + 1209344); /* dense [n, 32] */
-	float *const t17 = (float *)(work_ + 1225728); /* gaussian [n, 32] */
-	float *const t18 = (float *)(work_ + 1242112); /* concat [n, 42] */
+	float *const t16 = (float *)(work_ + 422912); /* dense [n, 32] */
+	float *const t17 = (float *)(work_ + 439296); /* gaussian [n, 32] */
+	float *const t18 = (float *)(work_ + 455680); /* concat [n, 42] */
 	const float *const t19 = params + 554816; /* decoder.1.weight */
 	const float *const t20 = params + 565568; /* decoder.1.bias */
-	float *const t21 = (float *)(work_ + 1263616); /* dense [n, 256] */
-	float *const t22 = (float *)(work_ + 1394688); /* relu [n, 256] */
+	float *const t21 = (float *)(work_ + 930816); /* dense [n, 256] */
+	float *const t22 = (float *)(work_ + 1061888); /* relu [n, 256] */
 	const float *const t23 = params + 565824; /* decoder.3.weight */
 	const float *const t24 = params + 696896; /* decoder.3.bias */
-	float *const t25 = (float *)(work_ + 1525760); /* dense [n, 512] */
-	float *const t26 = (float *)(work_ + 1787904); /* relu [n, 512] */
+	float *const t25 = (float *)(work_ + 1192960); /* dense [n, 512] */
+	float *const t26 = (float *)(work_ + 1455104); /* relu [n, 512] */
 	const float *const t27 = params + 697408; /* decoder.5.weight */
 	const float *const t28 = params + 1098816; /* decoder.5.bias */
-	float *const t29 = (float *)(work_ + 2050048); /* dense [n, 784] */
-	float *const t30 = (float *)(work_ + 2451456); /* sigmoid [n, 784] */
+	float *const t29 = (float *)(work_ + 1717248); /* dense [n, 784] */
+	float *const t30 = (float *)(work_ + 2118656); /* sigmoid [n, 784] */
 	/* t2 = concat */
 	for (long b = 0; b < n; b++) {
 		memcpy(t2 + b * 794 + 0, t0 + b * 784, sizeof(float) * 784);
@@ -1095,13 +1127,11 @@ void cvae_forward(const void *state, void *work, const cvae_real *x, const cvae_
 	/* t5 = dense */
 	cvae_gemm(n, 512, 794, t2, 794, 1, t3, 1, 794, t4, t5);
 	/* t6 = relu */
-	for (long i = 0; i < n * 512; i++)
-		t6[i] = t5[i] > 0 ? t5[i] : 0;
+	cvae_act(CVAE_RELU, 0.0f, 1, n * 512, t5, 0, NULL, 0, t6, 0);
 	/* t9 = dense */
 	cvae_gemm(n, 256, 512, t6, 512, 1, t7, 1, 512, t8, t9);
 	/* t10 = relu */
-	for (long i = 0; i < n * 256; i++)
-		t10[i] = t9[i] > 0 ? t9[i] : 0;
+	cvae_act(CVAE_RELU, 0.0f, 1, n * 256, t9, 0, NULL, 0, t10, 0);
 	/* t13 = dense */
 	cvae_gemm(n, 32, 256, t10, 256, 1, t11, 1, 256, t12, t13);
 	/* t16 = dense */
@@ -1117,18 +1147,15 @@ void cvae_forward(const void *state, void *work, const cvae_real *x, const cvae_
 	/* t21 = dense */
 	cvae_gemm(n, 256, 42, t18, 42, 1, t19, 1, 42, t20, t21);
 	/* t22 = relu */
-	for (long i = 0; i < n * 256; i++)
-		t22[i] = t21[i] > 0 ? t21[i] : 0;
+	cvae_act(CVAE_RELU, 0.0f, 1, n * 256, t21, 0, NULL, 0, t22, 0);
 	/* t25 = dense */
 	cvae_gemm(n, 512, 256, t22, 256, 1, t23, 1, 256, t24, t25);
 	/* t26 = relu */
-	for (long i = 0; i < n * 512; i++)
-		t26[i] = t25[i] > 0 ? t25[i] : 0;
+	cvae_act(CVAE_RELU, 0.0f, 1, n * 512, t25, 0, NULL, 0, t26, 0);
 	/* t29 = dense */
 	cvae_gemm(n, 784, 512, t26, 512, 1, t27, 1, 512, t28, t29);
 	/* t30 = sigmoid */
-	for (long i = 0; i < n * 784; i++)
-		t30[i] = 1 / (1 + expf(-t29[i]));
+	cvae_act(CVAE_SIGMOID, 0.0f, 1, n * 784, t29, 0, NULL, 0, t30, 0);
 	memcpy(out, t30, sizeof(float) * n * 784);
 }
 
@@ -1149,15 +1176,15 @@ void cvae_encode(const void *state, void *work, const cvae_real *x, const cvae_r
 	float *const t6 = (float *)(work_ + 668672); /* relu [n, 512] */
 	const float *const t7 = params + 407040; /* encoder.3.weight */
 	const float *const t8 = params + 538112; /* encoder.3.bias */
-	float *const t9 = (float *)(work_ + 930816); /* dense [n, 256] */
-	float *const t10 = (float *)(work_ + 1061888); /* relu [n, 256] */
+	float *const t9 = (float *)(work_ + 406528); /* dense [n, 256] */
+	float *const t10 = (float *)(work_ + 537600); /* relu [n, 256] */
 	const float *const t11 = params + 538368; /* encoder.5.weight */
 	const float *const t12 = params + 546560; /* encoder.5.bias */
-	float *const t13 = (float *)(work_ + 1192960); /* dense [n, 32] */
+	float *const t13 = (float *)(work_ + 406528); /* dense [n, 32] */
 	const float *const t14 = params + 546592; /* encoder.6.weight */
 	const float *const t15 = params + 554784; /* encoder.6.bias */
-	float *const t16 = (float *)(work_ + 1209344); /* dense [n, 32] */
-	float *const t17 = (float *)(work_ + 1225728); /* gaussian [n, 32] */
+	float *const t16 = (float *)(work_ + 422912); /* dense [n, 32] */
+	float *const t17 = (float *)(work_ + 439296); /* gaussian [n, 32] */
 	/* t2 = concat */
 	for (long b = 0; b < n; b++) {
 		memcpy(t2 + b * 794 + 0, t0 + b * 784, sizeof(float) * 784);
@@ -1166,13 +1193,11 @@ void cvae_encode(const void *state, void *work, const cvae_real *x, const cvae_r
 	/* t5 = dense */
 	cvae_gemm(n, 512, 794, t2, 794, 1, t3, 1, 794, t4, t5);
 	/* t6 = relu */
-	for (long i = 0; i < n * 512; i++)
-		t6[i] = t5[i] > 0 ? t5[i] : 0;
+	cvae_act(CVAE_RELU, 0.0f, 1, n * 512, t5, 0, NULL, 0, t6, 0);
 	/* t9 = dense */
 	cvae_gemm(n, 256, 512, t6, 512, 1, t7, 1, 512, t8, t9);
 	/* t10 = relu */
-	for (long i = 0; i < n * 256; i++)
-		t10[i] = t9[i] > 0 ? t9[i] : 0;
+	cvae_act(CVAE_RELU, 0.0f, 1, n * 256, t9, 0, NULL, 0, t10, 0);
 	/* t13 = dense */
 	cvae_gemm(n, 32, 256, t10, 256, 1, t11, 1, 256, t12, t13);
 	/* t16 = dense */
@@ -1193,19 +1218,19 @@ void cvae_decode(const void *state, void *work, const cvae_real *z, const cvae_r
 	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
 	const float *const t1 = y;
 	const float *const t17 = z;
-	float *const t18 = (float *)(work_ + 1242112); /* concat [n, 42] */
+	float *const t18 = (float *)(work_ + 455680); /* concat [n, 42] */
 	const float *const t19 = params + 554816; /* decoder.1.weight */
 	const float *const t20 = params + 565568; /* decoder.1.bias */
-	float *const t21 = (float *)(work_ + 1263616); /* dense [n, 256] */
-	float *const t22 = (float *)(work_ + 1394688); /* relu [n, 256] */
+	float *const t21 = (float *)(work_ + 930816); /* dense [n, 256] */
+	float *const t22 = (float *)(work_ + 1061888); /* relu [n, 256] */
 	const float *const t23 = params + 565824; /* decoder.3.weight */
 	const float *const t24 = params + 696896; /* decoder.3.bias */
-	float *const t25 = (float *)(work_ + 1525760); /* dense [n, 512] */
-	float *const t26 = (float *)(work_ + 1787904); /* relu [n, 512] */
+	float *const t25 = (float *)(work_ + 1192960); /* dense [n, 512] */
+	float *const t26 = (float *)(work_ + 1455104); /* relu [n, 512] */
 	const float *const t27 = params + 697408; /* decoder.5.weight */
 	const float *const t28 = params + 1098816; /* decoder.5.bias */
-	float *const t29 = (float *)(work_ + 2050048); /* dense [n, 784] */
-	float *const t30 = (float *)(work_ + 2451456); /* sigmoid [n, 784] */
+	float *const t29 = (float *)(work_ + 1717248); /* dense [n, 784] */
+	float *const t30 = (float *)(work_ + 2118656); /* sigmoid [n, 784] */
 	/* t18 = concat */
 	for (long b = 0; b < n; b++) {
 		memcpy(t18 + b * 42 + 0, t17 + b * 32, sizeof(float) * 32);
@@ -1214,18 +1239,15 @@ void cvae_decode(const void *state, void *work, const cvae_real *z, const cvae_r
 	/* t21 = dense */
 	cvae_gemm(n, 256, 42, t18, 42, 1, t19, 1, 42, t20, t21);
 	/* t22 = relu */
-	for (long i = 0; i < n * 256; i++)
-		t22[i] = t21[i] > 0 ? t21[i] : 0;
+	cvae_act(CVAE_RELU, 0.0f, 1, n * 256, t21, 0, NULL, 0, t22, 0);
 	/* t25 = dense */
 	cvae_gemm(n, 512, 256, t22, 256, 1, t23, 1, 256, t24, t25);
 	/* t26 = relu */
-	for (long i = 0; i < n * 512; i++)
-		t26[i] = t25[i] > 0 ? t25[i] : 0;
+	cvae_act(CVAE_RELU, 0.0f, 1, n * 512, t25, 0, NULL, 0, t26, 0);
 	/* t29 = dense */
 	cvae_gemm(n, 784, 512, t26, 512, 1, t27, 1, 512, t28, t29);
 	/* t30 = sigmoid */
-	for (long i = 0; i < n * 784; i++)
-		t30[i] = 1 / (1 + expf(-t29[i]));
+	cvae_act(CVAE_SIGMOID, 0.0f, 1, n * 784, t29, 0, NULL, 0, t30, 0);
 	memcpy(out, t30, sizeof(float) * n * 784);
 }
 

@@ -5,6 +5,9 @@
 #include <string.h>
 
 #include <simde/x86/avx512.h> /* portable vectors: AVX-512, AVX2, NEON, ... */
+#ifdef _OPENMP
+#include <omp.h> /* threads, when built with -fopenmp */
+#endif
 
 /* Vectors: AVX-512 or AVX2 with FMA where the compiler targets them,
  * otherwise 128 bits (SSE2 on x86-64, NEON on ARM, plain C elsewhere). */
@@ -16,6 +19,13 @@ typedef simde__m512 denoising_ae_vec;
 #define DENOISING_AE_SET1 simde_mm512_set1_ps
 #define DENOISING_AE_ZERO simde_mm512_setzero_ps
 #define DENOISING_AE_FMA simde_mm512_fmadd_ps
+#define DENOISING_AE_ADD simde_mm512_add_ps
+#define DENOISING_AE_SUB simde_mm512_sub_ps
+#define DENOISING_AE_MUL simde_mm512_mul_ps
+#define DENOISING_AE_DIV simde_mm512_div_ps
+#define DENOISING_AE_MAX simde_mm512_max_ps
+#define DENOISING_AE_MIN simde_mm512_min_ps
+#define DENOISING_AE_SQRT simde_mm512_sqrt_ps
 #elif defined(SIMDE_X86_AVX2_NATIVE) && defined(SIMDE_X86_FMA_NATIVE)
 typedef simde__m256 denoising_ae_vec;
 #define DENOISING_AE_LANES 8
@@ -24,6 +34,13 @@ typedef simde__m256 denoising_ae_vec;
 #define DENOISING_AE_SET1 simde_mm256_set1_ps
 #define DENOISING_AE_ZERO simde_mm256_setzero_ps
 #define DENOISING_AE_FMA simde_mm256_fmadd_ps
+#define DENOISING_AE_ADD simde_mm256_add_ps
+#define DENOISING_AE_SUB simde_mm256_sub_ps
+#define DENOISING_AE_MUL simde_mm256_mul_ps
+#define DENOISING_AE_DIV simde_mm256_div_ps
+#define DENOISING_AE_MAX simde_mm256_max_ps
+#define DENOISING_AE_MIN simde_mm256_min_ps
+#define DENOISING_AE_SQRT simde_mm256_sqrt_ps
 #else
 typedef simde__m128 denoising_ae_vec;
 #define DENOISING_AE_LANES 4
@@ -32,67 +49,75 @@ typedef simde__m128 denoising_ae_vec;
 #define DENOISING_AE_SET1 simde_mm_set1_ps
 #define DENOISING_AE_ZERO simde_mm_setzero_ps
 #define DENOISING_AE_FMA simde_mm_fmadd_ps
+#define DENOISING_AE_ADD simde_mm_add_ps
+#define DENOISING_AE_SUB simde_mm_sub_ps
+#define DENOISING_AE_MUL simde_mm_mul_ps
+#define DENOISING_AE_DIV simde_mm_div_ps
+#define DENOISING_AE_MAX simde_mm_max_ps
+#define DENOISING_AE_MIN simde_mm_min_ps
+#define DENOISING_AE_SQRT simde_mm_sqrt_ps
 #endif
 
-enum { denoising_ae_MR = 8, denoising_ae_NR = 2 * DENOISING_AE_LANES, denoising_ae_KC = 256 };
+enum { denoising_ae_MR = 8, denoising_ae_NR = 2 * DENOISING_AE_LANES, denoising_ae_KC = 128, denoising_ae_MC = 128 };
 
-/* Rows i0 .. i0 + MR of C += A(i, k) panel(k, j) over kc steps of k. */
-static void denoising_ae_tile8(long kc, const float *A, long ars, long acs, const float *panel,
-			float *C, long ldc, long nr, const float *bias, int first)
-{
-	denoising_ae_vec c[denoising_ae_MR][2];
-	float edge[denoising_ae_NR];
-	for (int r = 0; r < denoising_ae_MR; r++) {
-		const float *src = C + r * ldc;
-		if (first && !bias) {
-			c[r][0] = c[r][1] = DENOISING_AE_ZERO();
-			continue;
-		}
-		if (first)
-			src = bias;
-		if (nr < denoising_ae_NR) {
-			for (long j = 0; j < denoising_ae_NR; j++)
-				edge[j] = j < nr ? src[j] : 0;
-			src = edge;
-		}
-		c[r][0] = DENOISING_AE_LOAD(src);
-		c[r][1] = DENOISING_AE_LOAD(src + DENOISING_AE_LANES);
-	}
-	for (long k = 0; k < kc; k++) {
-		const denoising_ae_vec b0 = DENOISING_AE_LOAD(panel + k * denoising_ae_NR);
-		const denoising_ae_vec b1 = DENOISING_AE_LOAD(panel + k * denoising_ae_NR + DENOISING_AE_LANES);
-		for (int r = 0; r < denoising_ae_MR; r++) {
-			const denoising_ae_vec a = DENOISING_AE_SET1(A[r * ars + k * acs]);
-			c[r][0] = DENOISING_AE_FMA(a, b0, c[r][0]);
-			c[r][1] = DENOISING_AE_FMA(a, b1, c[r][1]);
-		}
-	}
-	for (int r = 0; r < denoising_ae_MR; r++) {
-		float *dst = nr < denoising_ae_NR ? edge : C + r * ldc;
-		DENOISING_AE_STORE(dst, c[r][0]);
-		DENOISING_AE_STORE(dst + DENOISING_AE_LANES, c[r][1]);
-		for (long j = 0; nr < denoising_ae_NR && j < nr; j++)
-			C[r * ldc + j] = edge[j];
-	}
-}
-
-/* One row of C, for the rows left over after the tiles of MR. */
-static void denoising_ae_tile1(long kc, const float *A, long acs, const float *panel, float *C, long nr,
+/* The MR x NR tile at C (rows ldc apart) = (bias row, 0 or C itself) +
+ * a b, where a is a packed kc x MR panel of A and b a kc x NR panel of B. */
+static void denoising_ae_kernel(long kc, const float *restrict a, const float *restrict b, float *restrict C, long ldc,
 			const float *bias, int first)
 {
-	float row[denoising_ae_NR];
-	for (long j = 0; j < denoising_ae_NR; j++)
-		row[j] = j >= nr ? 0 : first ? (bias ? bias[j] : 0) : C[j];
-	denoising_ae_vec c0 = DENOISING_AE_LOAD(row), c1 = DENOISING_AE_LOAD(row + DENOISING_AE_LANES);
+	denoising_ae_vec c[denoising_ae_MR][2];
+	for (int r = 0; r < denoising_ae_MR; r++)
+		for (int v = 0; v < 2; v++)
+			c[r][v] = !first ? DENOISING_AE_LOAD(C + r * ldc + v * DENOISING_AE_LANES)
+				 : bias ? DENOISING_AE_LOAD(bias + v * DENOISING_AE_LANES) : DENOISING_AE_ZERO();
 	for (long k = 0; k < kc; k++) {
-		const denoising_ae_vec a = DENOISING_AE_SET1(A[k * acs]);
-		c0 = DENOISING_AE_FMA(a, DENOISING_AE_LOAD(panel + k * denoising_ae_NR), c0);
-		c1 = DENOISING_AE_FMA(a, DENOISING_AE_LOAD(panel + k * denoising_ae_NR + DENOISING_AE_LANES), c1);
+		const denoising_ae_vec b0 = DENOISING_AE_LOAD(b + k * denoising_ae_NR), b1 = DENOISING_AE_LOAD(b + k * denoising_ae_NR + DENOISING_AE_LANES);
+		for (int r = 0; r < denoising_ae_MR; r++) {
+			const denoising_ae_vec x = DENOISING_AE_SET1(a[k * denoising_ae_MR + r]);
+			c[r][0] = DENOISING_AE_FMA(x, b0, c[r][0]);
+			c[r][1] = DENOISING_AE_FMA(x, b1, c[r][1]);
+		}
 	}
-	DENOISING_AE_STORE(row, c0);
-	DENOISING_AE_STORE(row + DENOISING_AE_LANES, c1);
-	for (long j = 0; j < nr; j++)
-		C[j] = row[j];
+	for (int r = 0; r < denoising_ae_MR; r++)
+		for (int v = 0; v < 2; v++)
+			DENOISING_AE_STORE(C + r * ldc + v * DENOISING_AE_LANES, c[r][v]);
+}
+
+/* dst[j * ldd + i] = src[i * lds + j] for i, j < 4. */
+static void denoising_ae_transpose4(const float *src, long lds, float *dst, long ldd)
+{
+	simde__m128 r0 = simde_mm_loadu_ps(src), r1 = simde_mm_loadu_ps(src + lds);
+	simde__m128 r2 = simde_mm_loadu_ps(src + 2 * lds), r3 = simde_mm_loadu_ps(src + 3 * lds);
+	SIMDE_MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+	simde_mm_storeu_ps(dst, r0);
+	simde_mm_storeu_ps(dst + ldd, r1);
+	simde_mm_storeu_ps(dst + 2 * ldd, r2);
+	simde_mm_storeu_ps(dst + 3 * ldd, r3);
+}
+
+/* dst[k * ldd + j] = X(j, k) = X[j * js + k * ks] for j < nj (0 for
+ * nj <= j < w) and k < kc: a k-major panel w wide, transposed 4 x 4 at a
+ * time when X runs along k and copied row by row when it runs along j. */
+static void denoising_ae_pack(const float *X, long js, long ks, long nj, long w, long kc, float *dst, long ldd)
+{
+	long j = 0;
+	if (js == 1 && nj == w) {
+		for (long k = 0; k < kc; k++)
+			memcpy(dst + k * ldd, X + k * ks, sizeof(float) * (size_t)w);
+		return;
+	}
+	if (ks == 1)
+		for (; j + 4 <= nj; j += 4) {
+			long k = 0;
+			for (; k + 4 <= kc; k += 4)
+				denoising_ae_transpose4(X + j * js + k, js, dst + k * ldd + j, ldd);
+			for (; k < kc; k++)
+				for (long t = 0; t < 4; t++)
+					dst[k * ldd + j + t] = X[(j + t) * js + k];
+		}
+	for (long k = 0; k < kc; k++)
+		for (long t = j; t < w; t++)
+			dst[k * ldd + t] = t < nj ? X[t * js + k * ks] : 0;
 }
 
 /* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs]. */
@@ -100,27 +125,164 @@ static void denoising_ae_gemm(long M, long N, long K, const float *A, long ars, 
 			const float *B, long brs, long bcs, const float *bias, float *C)
 {
 	const long blocks = (N + denoising_ae_NR - 1) / denoising_ae_NR;
-	/* With OpenMP, threads take whole column blocks of C: each element is
-	 * summed by one thread in one order, so results do not depend on the
-	 * number of threads. */
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (blocks >= 4 && M * N * K >= 262144)
+#pragma omp parallel if (blocks >= 4 && M * N * K >= 262144)
 #endif
-	for (long jb = 0; jb < blocks; jb++) {
-		float panel[denoising_ae_KC * denoising_ae_NR];
-		const long j0 = jb * denoising_ae_NR, nr = N - j0 < denoising_ae_NR ? N - j0 : denoising_ae_NR;
+	{
+		long jb0 = 0, jb1 = blocks;
+#ifdef _OPENMP
+		const long t = omp_get_thread_num(), nt = omp_get_num_threads();
+		jb0 = blocks * t / nt;
+		jb1 = blocks * (t + 1) / nt;
+#endif
+		float ap[denoising_ae_MC * denoising_ae_KC], bp[denoising_ae_KC * denoising_ae_NR], edge[denoising_ae_MR * denoising_ae_NR], bedge[denoising_ae_NR];
 		for (long k0 = 0; k0 < K; k0 += denoising_ae_KC) {
 			const long kc = K - k0 < denoising_ae_KC ? K - k0 : denoising_ae_KC;
-			const float *bj = bias ? bias + j0 : NULL;
-			for (long k = 0; k < kc; k++)
-				for (long j = 0; j < denoising_ae_NR; j++)
-					panel[k * denoising_ae_NR + j] = j < nr ? B[(k0 + k) * brs + (j0 + j) * bcs] : 0;
-			const long m8 = M / denoising_ae_MR * denoising_ae_MR;
-			for (long i = 0; i < m8; i += denoising_ae_MR)
-				denoising_ae_tile8(kc, A + i * ars + k0 * acs, ars, acs, panel, C + i * N + j0, N, nr, bj, k0 == 0);
-			for (long i = m8; i < M; i++)
-				denoising_ae_tile1(kc, A + i * ars + k0 * acs, acs, panel, C + i * N + j0, nr, bj, k0 == 0);
+			for (long i0 = 0; i0 < M; i0 += denoising_ae_MC) {
+				const long mc = M - i0 < denoising_ae_MC ? M - i0 : denoising_ae_MC;
+				for (long i = 0; i < mc; i += denoising_ae_MR)
+					denoising_ae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < denoising_ae_MR ? mc - i : denoising_ae_MR,
+						 denoising_ae_MR, kc, ap + i * kc, denoising_ae_MR);
+				for (long jb = jb0; jb < jb1; jb++) {
+					const long j0 = jb * denoising_ae_NR, nr = N - j0 < denoising_ae_NR ? N - j0 : denoising_ae_NR;
+					denoising_ae_pack(B + k0 * brs + j0 * bcs, bcs, brs, nr, denoising_ae_NR, kc, bp, denoising_ae_NR);
+					const float *bj = bias && k0 == 0 ? bias + j0 : NULL;
+					if (bj && nr < denoising_ae_NR) {
+						for (long j = 0; j < denoising_ae_NR; j++)
+							bedge[j] = j < nr ? bj[j] : 0;
+						bj = bedge;
+					}
+					for (long i = 0; i < mc; i += denoising_ae_MR) {
+						const long mr = mc - i < denoising_ae_MR ? mc - i : denoising_ae_MR;
+						float *c = C + (i0 + i) * N + j0;
+						if (mr == denoising_ae_MR && nr == denoising_ae_NR) {
+							denoising_ae_kernel(kc, ap + i * kc, bp, c, N, bj, k0 == 0);
+							continue;
+						}
+						/* A tile at the edge of C: computed whole in `edge`. */
+						for (long r = 0; r < denoising_ae_MR; r++)
+							for (long j = 0; j < denoising_ae_NR; j++)
+								edge[r * denoising_ae_NR + j] = r < mr && j < nr && k0 ? c[r * N + j] : 0;
+						denoising_ae_kernel(kc, ap + i * kc, bp, edge, denoising_ae_NR, bj, k0 == 0);
+						for (long r = 0; r < mr; r++)
+							memcpy(c + r * N, edge + r * denoising_ae_NR, sizeof(float) * (size_t)nr);
+					}
+				}
+			}
 		}
+	}
+}
+
+#if defined(SIMDE_X86_AVX512F_NATIVE)
+#define DENOISING_AE_ROUND(x) simde_mm512_roundscale_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
+#define DENOISING_AE_SCALE2(p, n) simde_mm512_scalef_ps(p, n)
+#elif defined(SIMDE_X86_AVX2_NATIVE) && defined(SIMDE_X86_FMA_NATIVE)
+#define DENOISING_AE_ROUND(x) simde_mm256_round_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
+#define DENOISING_AE_SCALE2(p, n) simde_mm256_mul_ps(p, simde_mm256_castsi256_ps(simde_mm256_slli_epi32(\
+	simde_mm256_add_epi32(simde_mm256_cvtps_epi32(n), simde_mm256_set1_epi32(127)), 23)))
+#else
+#define DENOISING_AE_ROUND(x) simde_mm_round_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
+#define DENOISING_AE_SCALE2(p, n) simde_mm_mul_ps(p, simde_mm_castsi128_ps(simde_mm_slli_epi32(\
+	simde_mm_add_epi32(simde_mm_cvtps_epi32(n), simde_mm_set1_epi32(127)), 23)))
+#endif
+
+/* e^x on every lane (x clamped to [-87.3, 88.7]), within 2 ulp of expf. */
+static denoising_ae_vec denoising_ae_vexp(denoising_ae_vec x)
+{
+	x = DENOISING_AE_MIN(DENOISING_AE_MAX(x, DENOISING_AE_SET1(-87.3f)), DENOISING_AE_SET1(88.7f));
+	const denoising_ae_vec nf = DENOISING_AE_ROUND(DENOISING_AE_MUL(x, DENOISING_AE_SET1(1.44269504088896341f)));
+	x = DENOISING_AE_SUB(x, DENOISING_AE_MUL(nf, DENOISING_AE_SET1(0.693359375f)));
+	x = DENOISING_AE_SUB(x, DENOISING_AE_MUL(nf, DENOISING_AE_SET1(-2.12194440e-4f)));
+	denoising_ae_vec p = DENOISING_AE_SET1(1.9875691500e-4f);
+	p = DENOISING_AE_FMA(p, x, DENOISING_AE_SET1(1.3981999507e-3f));
+	p = DENOISING_AE_FMA(p, x, DENOISING_AE_SET1(8.3334519073e-3f));
+	p = DENOISING_AE_FMA(p, x, DENOISING_AE_SET1(4.1665795894e-2f));
+	p = DENOISING_AE_FMA(p, x, DENOISING_AE_SET1(1.6666665459e-1f));
+	p = DENOISING_AE_FMA(p, x, DENOISING_AE_SET1(5.0000001201e-1f));
+	p = DENOISING_AE_FMA(p, DENOISING_AE_MUL(x, x), DENOISING_AE_ADD(x, DENOISING_AE_SET1(1.0f)));
+	return DENOISING_AE_SCALE2(p, nf);
+}
+
+enum { DENOISING_AE_RELU = 1, DENOISING_AE_LEAKY_RELU, DENOISING_AE_SIGMOID, DENOISING_AE_TANH };
+
+/* Rows r < rows, columns j < cols (rows ldx, ldy, ldo apart): out = f(x)
+ * for the activation act or, when y is given, out = x f'(.) with the
+ * derivative spelled from the activation's output y. out may be x. */
+static void denoising_ae_act(int act, float slope, long rows, long cols, const float *x, long ldx,
+			const float *y, long ldy, float *out, long ldo)
+{
+	for (long r = 0; r < rows; r++, x += ldx, y = y ? y + ldy : y, out += ldo) {
+		long j = 0;
+		const denoising_ae_vec one = DENOISING_AE_SET1(1), zero = DENOISING_AE_ZERO();
+		if (act == DENOISING_AE_SIGMOID && !y)
+			for (; j + DENOISING_AE_LANES <= cols; j += DENOISING_AE_LANES) {
+				const denoising_ae_vec e = denoising_ae_vexp(DENOISING_AE_SUB(zero, DENOISING_AE_LOAD(x + j)));
+				DENOISING_AE_STORE(out + j, DENOISING_AE_DIV(one, DENOISING_AE_ADD(one, e)));
+			}
+		else if (act == DENOISING_AE_TANH && !y)
+			for (; j + DENOISING_AE_LANES <= cols; j += DENOISING_AE_LANES) {
+				/* (1 - e) / (1 + e) with e = exp(-2 x), which stays finite */
+				const denoising_ae_vec e = denoising_ae_vexp(DENOISING_AE_MUL(DENOISING_AE_LOAD(x + j), DENOISING_AE_SET1(-2)));
+				DENOISING_AE_STORE(out + j, DENOISING_AE_DIV(DENOISING_AE_SUB(one, e), DENOISING_AE_ADD(one, e)));
+			}
+		else if (act == DENOISING_AE_SIGMOID)
+			for (; j + DENOISING_AE_LANES <= cols; j += DENOISING_AE_LANES) {
+				const denoising_ae_vec o = DENOISING_AE_LOAD(y + j);
+				DENOISING_AE_STORE(out + j, DENOISING_AE_MUL(DENOISING_AE_LOAD(x + j), DENOISING_AE_MUL(o, DENOISING_AE_SUB(one, o))));
+			}
+		else if (act == DENOISING_AE_TANH)
+			for (; j + DENOISING_AE_LANES <= cols; j += DENOISING_AE_LANES) {
+				const denoising_ae_vec o = DENOISING_AE_LOAD(y + j);
+				DENOISING_AE_STORE(out + j, DENOISING_AE_MUL(DENOISING_AE_LOAD(x + j), DENOISING_AE_SUB(one, DENOISING_AE_MUL(o, o))));
+			}
+		for (; j < cols; j++) {
+			const float v = x[j];
+			if (y) {
+				const float o = y[j];
+				out[j] = act == DENOISING_AE_RELU ? v * (o > 0)
+				       : act == DENOISING_AE_LEAKY_RELU ? v * (o > 0 ? 1 : slope)
+				       : act == DENOISING_AE_SIGMOID ? v * (o * (1 - o)) : v * (1 - o * o);
+			} else
+				out[j] = act == DENOISING_AE_RELU ? (v > 0 ? v : 0)
+				       : act == DENOISING_AE_LEAKY_RELU ? (v > 0 ? v : slope * v)
+				       : act == DENOISING_AE_SIGMOID ? 1 / (1 + expf(-v)) : tanhf(v);
+		}
+	}
+}
+
+typedef struct denoising_ae_adam_k {
+	float beta1, beta2, one_m_beta1, one_m_beta2, eps, wd, step_size, bc2_sqrt;
+} denoising_ae_adam_k;
+
+/* m = beta1 m + (1 - beta1) g, v = beta2 v + (1 - beta2) g^2 and
+ * p -= step_size m / (sqrt(v) / bc2_sqrt + eps), with g = grad + wd p;
+ * element by element, so any split of the work gives the same result. */
+static void denoising_ae_adam(long count, float *p, float *m, float *v, const float *g, const denoising_ae_adam_k *k)
+{
+	long i = 0;
+	const long vecs = count / DENOISING_AE_LANES;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (vecs >= 8192)
+#endif
+	for (long b = 0; b < vecs; b++) {
+		const long o = b * DENOISING_AE_LANES;
+		denoising_ae_vec gi = DENOISING_AE_LOAD(g + o);
+		if (k->wd != 0)
+			gi = DENOISING_AE_ADD(gi, DENOISING_AE_MUL(DENOISING_AE_SET1(k->wd), DENOISING_AE_LOAD(p + o)));
+		const denoising_ae_vec mi = DENOISING_AE_ADD(DENOISING_AE_MUL(DENOISING_AE_LOAD(m + o), DENOISING_AE_SET1(k->beta1)), DENOISING_AE_MUL(gi, DENOISING_AE_SET1(k->one_m_beta1)));
+		const denoising_ae_vec vi = DENOISING_AE_ADD(DENOISING_AE_MUL(DENOISING_AE_LOAD(v + o), DENOISING_AE_SET1(k->beta2)),
+					    DENOISING_AE_MUL(DENOISING_AE_MUL(DENOISING_AE_SET1(k->one_m_beta2), gi), gi));
+		const denoising_ae_vec den = DENOISING_AE_ADD(DENOISING_AE_DIV(DENOISING_AE_SQRT(vi), DENOISING_AE_SET1(k->bc2_sqrt)), DENOISING_AE_SET1(k->eps));
+		DENOISING_AE_STORE(m + o, mi);
+		DENOISING_AE_STORE(v + o, vi);
+		DENOISING_AE_STORE(p + o, DENOISING_AE_SUB(DENOISING_AE_LOAD(p + o), DENOISING_AE_MUL(DENOISING_AE_SET1(k->step_size), DENOISING_AE_DIV(mi, den))));
+	}
+	i = vecs * DENOISING_AE_LANES;
+	for (; i < count; i++) {
+		const float gi = k->wd != 0 ? g[i] + k->wd * p[i] : g[i];
+		m[i] = m[i] * k->beta1 + gi * k->one_m_beta1;
+		v[i] = v[i] * k->beta2 + k->one_m_beta2 * gi * gi;
+		p[i] -= k->step_size * (m[i] / (sqrtf(v[i]) / k->bc2_sqrt + k->eps));
 	}
 }
 
@@ -225,10 +387,10 @@ denoising_ae_real denoising_ae_train_step(void *state, void *work, const denoisi
 	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
 	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
 	float *const adam_m = denoising_ae_adam_m(state), *const adam_v = denoising_ae_adam_v(state);
-	const float beta1 = (float)h->beta1, beta2 = (float)h->beta2, eps = (float)h->eps, wd = (float)h->weight_decay;
-	const float one_m_beta1 = (float)(1 - h->beta1), one_m_beta2 = (float)(1 - h->beta2);
-	const float step_size = (float)(h->lr / (1 - pow(h->beta1, (double)step)));
-	const float bc2_sqrt = (float)sqrt(1 - pow(h->beta2, (double)step));
+	const denoising_ae_adam_k adam_k = {
+		(float)h->beta1, (float)h->beta2, (float)(1 - h->beta1), (float)(1 - h->beta2), (float)h->eps,
+		(float)h->weight_decay, (float)(h->lr / (1 - pow(h->beta1, (double)step))),
+		(float)sqrt(1 - pow(h->beta2, (double)step))};
 	const float *const t0 = x;
 	float *const t1 = (float *)(work_ + 0); /* gaussian_noise [n, 784] */
 	float *const t2 = (float *)(work_ + 401408); /* clamp [n, 784] */
@@ -238,48 +400,48 @@ denoising_ae_real denoising_ae_train_step(void *state, void *work, const denoisi
 	float *const t6 = (float *)(work_ + 802816); /* relu [n, 512] */
 	float *const t7 = params + 401920; /* encoder.4.weight */
 	float *const t8 = params + 532992; /* encoder.4.bias */
-	float *const t9 = (float *)(work_ + 262144); /* dense [n, 256] */
-	float *const t10 = (float *)(work_ + 1064960); /* relu [n, 256] */
+	float *const t9 = (float *)(work_ + 0); /* dense [n, 256] */
+	float *const t10 = (float *)(work_ + 131072); /* relu [n, 256] */
 	float *const t11 = params + 533248; /* encoder.6.weight */
 	float *const t12 = params + 541440; /* encoder.6.bias */
-	float *const t13 = (float *)(work_ + 1196032); /* dense [n, 32] */
+	float *const t13 = (float *)(work_ + 0); /* dense [n, 32] */
 	float *const t14 = params + 541472; /* decoder.0.weight */
 	float *const t15 = params + 549664; /* decoder.0.bias */
-	float *const t16 = (float *)(work_ + 1212416); /* dense [n, 256] */
-	float *const t17 = (float *)(work_ + 1343488); /* relu [n, 256] */
+	float *const t16 = (float *)(work_ + 262144); /* dense [n, 256] */
+	float *const t17 = (float *)(work_ + 1064960); /* relu [n, 256] */
 	float *const t18 = params + 549920; /* decoder.2.weight */
 	float *const t19 = params + 680992; /* decoder.2.bias */
-	float *const t20 = (float *)(work_ + 1474560); /* dense [n, 512] */
-	float *const t21 = (float *)(work_ + 1736704); /* relu [n, 512] */
+	float *const t20 = (float *)(work_ + 1196032); /* dense [n, 512] */
+	float *const t21 = (float *)(work_ + 1458176); /* relu [n, 512] */
 	float *const t22 = params + 681504; /* decoder.4.weight */
 	float *const t23 = params + 1082912; /* decoder.4.bias */
-	float *const t24 = (float *)(work_ + 1998848); /* dense [n, 784] */
-	float *const t25 = (float *)(work_ + 2400256); /* sigmoid [n, 784] */
-	float *const t26 = (float *)(work_ + 393216); /* mse [] */
-	float *const t27 = (float *)(work_ + 393280); /* constant [] */
-	float *const t28 = (float *)(work_ + 2801664); /* mse_grad [n, 784] */
-	float *const t29 = (float *)(work_ + 3203072); /* act_grad [n, 784] */
-	float *const t30 = (float *)(work_ + 1998848); /* dense_dx [n, 512] */
-	float *const t31 = (float *)(work_ + 3604480); /* dense_dw [784, 512] */
-	float *const t32 = (float *)(work_ + 393280); /* sum_batch [784] */
-	float *const t33 = (float *)(work_ + 2801664); /* act_grad [n, 512] */
-	float *const t34 = (float *)(work_ + 1474560); /* dense_dx [n, 256] */
-	float *const t35 = (float *)(work_ + 1605632); /* dense_dw [512, 256] */
-	float *const t36 = (float *)(work_ + 396416); /* sum_batch [512] */
-	float *const t37 = (float *)(work_ + 2129920); /* act_grad [n, 256] */
-	float *const t38 = (float *)(work_ + 1212416); /* dense_dx [n, 32] */
-	float *const t39 = (float *)(work_ + 1228800); /* dense_dw [256, 32] */
-	float *const t40 = (float *)(work_ + 398464); /* sum_batch [256] */
-	float *const t41 = (float *)(work_ + 1261568); /* dense_dx [n, 256] */
-	float *const t42 = (float *)(work_ + 1392640); /* dense_dw [32, 256] */
-	float *const t43 = (float *)(work_ + 399488); /* sum_batch [32] */
-	float *const t44 = (float *)(work_ + 1425408); /* act_grad [n, 256] */
-	float *const t45 = (float *)(work_ + 2129920); /* dense_dx [n, 512] */
-	float *const t46 = (float *)(work_ + 2801664); /* dense_dw [256, 512] */
-	float *const t47 = (float *)(work_ + 262144); /* sum_batch [256] */
-	float *const t48 = (float *)(work_ + 3325952); /* act_grad [n, 512] */
-	float *const t49 = (float *)(work_ + 5210112); /* dense_dw [512, 784] */
-	float *const t50 = (float *)(work_ + 0); /* sum_batch [512] */
+	float *const t24 = (float *)(work_ + 1720320); /* dense [n, 784] */
+	float *const t25 = (float *)(work_ + 2121728); /* sigmoid [n, 784] */
+	float *const t26 = (float *)(work_ + 16384); /* mse [] */
+	float *const t27 = (float *)(work_ + 16448); /* constant [] */
+	float *const t28 = (float *)(work_ + 1720320); /* mse_grad [n, 784] */
+	float *const t29 = (float *)(work_ + 2523136); /* act_grad [n, 784] */
+	float *const t30 = (float *)(work_ + 1196032); /* dense_dx [n, 512] */
+	float *const t31 = (float *)(work_ + 2924544); /* dense_dw [784, 512] */
+	float *const t32 = (float *)(work_ + 16448); /* sum_batch [784] */
+	float *const t33 = (float *)(work_ + 1720320); /* act_grad [n, 512] */
+	float *const t34 = (float *)(work_ + 262144); /* dense_dx [n, 256] */
+	float *const t35 = (float *)(work_ + 1196032); /* dense_dw [512, 256] */
+	float *const t36 = (float *)(work_ + 19584); /* sum_batch [512] */
+	float *const t37 = (float *)(work_ + 1720320); /* act_grad [n, 256] */
+	float *const t38 = (float *)(work_ + 21632); /* dense_dx [n, 32] */
+	float *const t39 = (float *)(work_ + 38016); /* dense_dw [256, 32] */
+	float *const t40 = (float *)(work_ + 70784); /* sum_batch [256] */
+	float *const t41 = (float *)(work_ + 262144); /* dense_dx [n, 256] */
+	float *const t42 = (float *)(work_ + 71808); /* dense_dw [32, 256] */
+	float *const t43 = (float *)(work_ + 104576); /* sum_batch [32] */
+	float *const t44 = (float *)(work_ + 1064960); /* act_grad [n, 256] */
+	float *const t45 = (float *)(work_ + 104704); /* dense_dx [n, 512] */
+	float *const t46 = (float *)(work_ + 4530176); /* dense_dw [256, 512] */
+	float *const t47 = (float *)(work_ + 21632); /* sum_batch [256] */
+	float *const t48 = (float *)(work_ + 1720320); /* act_grad [n, 512] */
+	float *const t49 = (float *)(work_ + 5054464); /* dense_dw [512, 784] */
+	float *const t50 = (float *)(work_ + 22656); /* sum_batch [512] */
 	/* t1 = gaussian_noise */
 	{
 		const uint64_t key = denoising_ae_mix(rng ^ denoising_ae_mix(((uint64_t)step << 24) ^ 1u));
@@ -292,30 +454,25 @@ denoising_ae_real denoising_ae_train_step(void *state, void *work, const denoisi
 	/* t5 = dense */
 	denoising_ae_gemm(n, 512, 784, t2, 784, 1, t3, 1, 784, t4, t5);
 	/* t6 = relu */
-	for (long i = 0; i < n * 512; i++)
-		t6[i] = t5[i] > 0 ? t5[i] : 0;
+	denoising_ae_act(DENOISING_AE_RELU, 0.0f, 1, n * 512, t5, 0, NULL, 0, t6, 0);
 	/* t9 = dense */
 	denoising_ae_gemm(n, 256, 512, t6, 512, 1, t7, 1, 512, t8, t9);
 	/* t10 = relu */
-	for (long i = 0; i < n * 256; i++)
-		t10[i] = t9[i] > 0 ? t9[i] : 0;
+	denoising_ae_act(DENOISING_AE_RELU, 0.0f, 1, n * 256, t9, 0, NULL, 0, t10, 0);
 	/* t13 = dense */
 	denoising_ae_gemm(n, 32, 256, t10, 256, 1, t11, 1, 256, t12, t13);
 	/* t16 = dense */
 	denoising_ae_gemm(n, 256, 32, t13, 32, 1, t14, 1, 32, t15, t16);
 	/* t17 = relu */
-	for (long i = 0; i < n * 256; i++)
-		t17[i] = t16[i] > 0 ? t16[i] : 0;
+	denoising_ae_act(DENOISING_AE_RELU, 0.0f, 1, n * 256, t16, 0, NULL, 0, t17, 0);
 	/* t20 = dense */
 	denoising_ae_gemm(n, 512, 256, t17, 256, 1, t18, 1, 256, t19, t20);
 	/* t21 = relu */
-	for (long i = 0; i < n * 512; i++)
-		t21[i] = t20[i] > 0 ? t20[i] : 0;
+	denoising_ae_act(DENOISING_AE_RELU, 0.0f, 1, n * 512, t20, 0, NULL, 0, t21, 0);
 	/* t24 = dense */
 	denoising_ae_gemm(n, 784, 512, t21, 512, 1, t22, 1, 512, t23, t24);
 	/* t25 = sigmoid */
-	for (long i = 0; i < n * 784; i++)
-		t25[i] = 1 / (1 + expf(-t24[i]));
+	denoising_ae_act(DENOISING_AE_SIGMOID, 0.0f, 1, n * 784, t24, 0, NULL, 0, t25, 0);
 	/* t26 = mse */
 	{
 		double acc = 0;
@@ -334,8 +491,7 @@ denoising_ae_real denoising_ae_train_step(void *state, void *work, const denoisi
 			t28[i] = 2 * k * (t25[i] - t0[i]);
 	}
 	/* t29 = act_grad */
-	for (long i = 0; i < n * 784; i++)
-		t29[i] = t28[i] * t25[i] * (1 - t25[i]);
+	denoising_ae_act(DENOISING_AE_SIGMOID, 0.0f, 1, n * 784, t28, 0, t25, 0, t29, 0);
 	/* t30 = dense_dx */
 	denoising_ae_gemm(n, 512, 784, t29, 784, 1, t22, 512, 1, NULL, t30);
 	/* t31 = dense_dw */
@@ -347,8 +503,7 @@ denoising_ae_real denoising_ae_train_step(void *state, void *work, const denoisi
 		for (long j = 0; j < 784; j++)
 			t32[j] += t29[b * 784 + j];
 	/* t33 = act_grad */
-	for (long i = 0; i < n * 512; i++)
-		t33[i] = t30[i] * (t20[i] > 0);
+	denoising_ae_act(DENOISING_AE_RELU, 0.0f, 1, n * 512, t30, 0, t21, 0, t33, 0);
 	/* t34 = dense_dx */
 	denoising_ae_gemm(n, 256, 512, t33, 512, 1, t18, 256, 1, NULL, t34);
 	/* t35 = dense_dw */
@@ -360,8 +515,7 @@ denoising_ae_real denoising_ae_train_step(void *state, void *work, const denoisi
 		for (long j = 0; j < 512; j++)
 			t36[j] += t33[b * 512 + j];
 	/* t37 = act_grad */
-	for (long i = 0; i < n * 256; i++)
-		t37[i] = t34[i] * (t16[i] > 0);
+	denoising_ae_act(DENOISING_AE_RELU, 0.0f, 1, n * 256, t34, 0, t17, 0, t37, 0);
 	/* t38 = dense_dx */
 	denoising_ae_gemm(n, 32, 256, t37, 256, 1, t14, 32, 1, NULL, t38);
 	/* t39 = dense_dw */
@@ -383,8 +537,7 @@ denoising_ae_real denoising_ae_train_step(void *state, void *work, const denoisi
 		for (long j = 0; j < 32; j++)
 			t43[j] += t38[b * 32 + j];
 	/* t44 = act_grad */
-	for (long i = 0; i < n * 256; i++)
-		t44[i] = t41[i] * (t9[i] > 0);
+	denoising_ae_act(DENOISING_AE_RELU, 0.0f, 1, n * 256, t41, 0, t10, 0, t44, 0);
 	/* t45 = dense_dx */
 	denoising_ae_gemm(n, 512, 256, t44, 256, 1, t7, 512, 1, NULL, t45);
 	/* t46 = dense_dw */
@@ -396,8 +549,7 @@ denoising_ae_real denoising_ae_train_step(void *state, void *work, const denoisi
 		for (long j = 0; j < 256; j++)
 			t47[j] += t44[b * 256 + j];
 	/* t48 = act_grad */
-	for (long i = 0; i < n * 512; i++)
-		t48[i] = t45[i] * (t5[i] > 0);
+	denoising_ae_act(DENOISING_AE_RELU, 0.0f, 1, n * 512, t45, 0, t6, 0, t48, 0);
 	/* t49 = dense_dw */
 	denoising_ae_gemm(512, 784, n, t48, 1, 512, t2, 784, 1, NULL, t49);
 	/* t50 = sum_batch */
@@ -408,135 +560,51 @@ denoising_ae_real denoising_ae_train_step(void *state, void *work, const denoisi
 			t50[j] += t48[b * 512 + j];
 	/* t51 = adam */
 	{ /* encoder.2.weight */
-		float *p = t3, *m = adam_m + 0, *v = adam_v + 0;
-		const float *g = t49;
-		for (long i = 0; i < 401408; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		denoising_ae_adam(401408, t3, adam_m + 0, adam_v + 0, t49, &adam_k);
 	}
 	/* t52 = adam */
 	{ /* encoder.2.bias */
-		float *p = t4, *m = adam_m + 401408, *v = adam_v + 401408;
-		const float *g = t50;
-		for (long i = 0; i < 512; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		denoising_ae_adam(512, t4, adam_m + 401408, adam_v + 401408, t50, &adam_k);
 	}
 	/* t53 = adam */
 	{ /* encoder.4.weight */
-		float *p = t7, *m = adam_m + 401920, *v = adam_v + 401920;
-		const float *g = t46;
-		for (long i = 0; i < 131072; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		denoising_ae_adam(131072, t7, adam_m + 401920, adam_v + 401920, t46, &adam_k);
 	}
 	/* t54 = adam */
 	{ /* encoder.4.bias */
-		float *p = t8, *m = adam_m + 532992, *v = adam_v + 532992;
-		const float *g = t47;
-		for (long i = 0; i < 256; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		denoising_ae_adam(256, t8, adam_m + 532992, adam_v + 532992, t47, &adam_k);
 	}
 	/* t55 = adam */
 	{ /* encoder.6.weight */
-		float *p = t11, *m = adam_m + 533248, *v = adam_v + 533248;
-		const float *g = t42;
-		for (long i = 0; i < 8192; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		denoising_ae_adam(8192, t11, adam_m + 533248, adam_v + 533248, t42, &adam_k);
 	}
 	/* t56 = adam */
 	{ /* encoder.6.bias */
-		float *p = t12, *m = adam_m + 541440, *v = adam_v + 541440;
-		const float *g = t43;
-		for (long i = 0; i < 32; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		denoising_ae_adam(32, t12, adam_m + 541440, adam_v + 541440, t43, &adam_k);
 	}
 	/* t57 = adam */
 	{ /* decoder.0.weight */
-		float *p = t14, *m = adam_m + 541472, *v = adam_v + 541472;
-		const float *g = t39;
-		for (long i = 0; i < 8192; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		denoising_ae_adam(8192, t14, adam_m + 541472, adam_v + 541472, t39, &adam_k);
 	}
 	/* t58 = adam */
 	{ /* decoder.0.bias */
-		float *p = t15, *m = adam_m + 549664, *v = adam_v + 549664;
-		const float *g = t40;
-		for (long i = 0; i < 256; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		denoising_ae_adam(256, t15, adam_m + 549664, adam_v + 549664, t40, &adam_k);
 	}
 	/* t59 = adam */
 	{ /* decoder.2.weight */
-		float *p = t18, *m = adam_m + 549920, *v = adam_v + 549920;
-		const float *g = t35;
-		for (long i = 0; i < 131072; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		denoising_ae_adam(131072, t18, adam_m + 549920, adam_v + 549920, t35, &adam_k);
 	}
 	/* t60 = adam */
 	{ /* decoder.2.bias */
-		float *p = t19, *m = adam_m + 680992, *v = adam_v + 680992;
-		const float *g = t36;
-		for (long i = 0; i < 512; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		denoising_ae_adam(512, t19, adam_m + 680992, adam_v + 680992, t36, &adam_k);
 	}
 	/* t61 = adam */
 	{ /* decoder.4.weight */
-		float *p = t22, *m = adam_m + 681504, *v = adam_v + 681504;
-		const float *g = t31;
-		for (long i = 0; i < 401408; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		denoising_ae_adam(401408, t22, adam_m + 681504, adam_v + 681504, t31, &adam_k);
 	}
 	/* t62 = adam */
 	{ /* decoder.4.bias */
-		float *p = t23, *m = adam_m + 1082912, *v = adam_v + 1082912;
-		const float *g = t32;
-		for (long i = 0; i < 784; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		denoising_ae_adam(784, t23, adam_m + 1082912, adam_v + 1082912, t32, &adam_k);
 	}
 	return t26[0];
 }
@@ -558,48 +626,48 @@ denoising_ae_real denoising_ae_gradient(const void *state, void *work, const den
 	float *const t6 = (float *)(work_ + 802816); /* relu [n, 512] */
 	const float *const t7 = params + 401920; /* encoder.4.weight */
 	const float *const t8 = params + 532992; /* encoder.4.bias */
-	float *const t9 = (float *)(work_ + 262144); /* dense [n, 256] */
-	float *const t10 = (float *)(work_ + 1064960); /* relu [n, 256] */
+	float *const t9 = (float *)(work_ + 0); /* dense [n, 256] */
+	float *const t10 = (float *)(work_ + 131072); /* relu [n, 256] */
 	const float *const t11 = params + 533248; /* encoder.6.weight */
 	const float *const t12 = params + 541440; /* encoder.6.bias */
-	float *const t13 = (float *)(work_ + 1196032); /* dense [n, 32] */
+	float *const t13 = (float *)(work_ + 0); /* dense [n, 32] */
 	const float *const t14 = params + 541472; /* decoder.0.weight */
 	const float *const t15 = params + 549664; /* decoder.0.bias */
-	float *const t16 = (float *)(work_ + 1212416); /* dense [n, 256] */
-	float *const t17 = (float *)(work_ + 1343488); /* relu [n, 256] */
+	float *const t16 = (float *)(work_ + 262144); /* dense [n, 256] */
+	float *const t17 = (float *)(work_ + 1064960); /* relu [n, 256] */
 	const float *const t18 = params + 549920; /* decoder.2.weight */
 	const float *const t19 = params + 680992; /* decoder.2.bias */
-	float *const t20 = (float *)(work_ + 1474560); /* dense [n, 512] */
-	float *const t21 = (float *)(work_ + 1736704); /* relu [n, 512] */
+	float *const t20 = (float *)(work_ + 1196032); /* dense [n, 512] */
+	float *const t21 = (float *)(work_ + 1458176); /* relu [n, 512] */
 	const float *const t22 = params + 681504; /* decoder.4.weight */
 	const float *const t23 = params + 1082912; /* decoder.4.bias */
-	float *const t24 = (float *)(work_ + 1998848); /* dense [n, 784] */
-	float *const t25 = (float *)(work_ + 2400256); /* sigmoid [n, 784] */
-	float *const t26 = (float *)(work_ + 393216); /* mse [] */
-	float *const t27 = (float *)(work_ + 393280); /* constant [] */
-	float *const t28 = (float *)(work_ + 2801664); /* mse_grad [n, 784] */
-	float *const t29 = (float *)(work_ + 3203072); /* act_grad [n, 784] */
-	float *const t30 = (float *)(work_ + 1998848); /* dense_dx [n, 512] */
-	float *const t31 = (float *)(work_ + 3604480); /* dense_dw [784, 512] */
-	float *const t32 = (float *)(work_ + 393280); /* sum_batch [784] */
-	float *const t33 = (float *)(work_ + 2801664); /* act_grad [n, 512] */
-	float *const t34 = (float *)(work_ + 1474560); /* dense_dx [n, 256] */
-	float *const t35 = (float *)(work_ + 1605632); /* dense_dw [512, 256] */
-	float *const t36 = (float *)(work_ + 396416); /* sum_batch [512] */
-	float *const t37 = (float *)(work_ + 2129920); /* act_grad [n, 256] */
-	float *const t38 = (float *)(work_ + 1212416); /* dense_dx [n, 32] */
-	float *const t39 = (float *)(work_ + 1228800); /* dense_dw [256, 32] */
-	float *const t40 = (float *)(work_ + 398464); /* sum_batch [256] */
-	float *const t41 = (float *)(work_ + 1261568); /* dense_dx [n, 256] */
-	float *const t42 = (float *)(work_ + 1392640); /* dense_dw [32, 256] */
-	float *const t43 = (float *)(work_ + 399488); /* sum_batch [32] */
-	float *const t44 = (float *)(work_ + 1425408); /* act_grad [n, 256] */
-	float *const t45 = (float *)(work_ + 2129920); /* dense_dx [n, 512] */
-	float *const t46 = (float *)(work_ + 2801664); /* dense_dw [256, 512] */
-	float *const t47 = (float *)(work_ + 262144); /* sum_batch [256] */
-	float *const t48 = (float *)(work_ + 3325952); /* act_grad [n, 512] */
-	float *const t49 = (float *)(work_ + 5210112); /* dense_dw [512, 784] */
-	float *const t50 = (float *)(work_ + 0); /* sum_batch [512] */
+	float *const t24 = (float *)(work_ + 1720320); /* dense [n, 784] */
+	float *const t25 = (float *)(work_ + 2121728); /* sigmoid [n, 784] */
+	float *const t26 = (float *)(work_ + 16384); /* mse [] */
+	float *const t27 = (float *)(work_ + 16448); /* constant [] */
+	float *const t28 = (float *)(work_ + 1720320); /* mse_grad [n, 784] */
+	float *const t29 = (float *)(work_ + 2523136); /* act_grad [n, 784] */
+	float *const t30 = (float *)(work_ + 1196032); /* dense_dx [n, 512] */
+	float *const t31 = (float *)(work_ + 2924544); /* dense_dw [784, 512] */
+	float *const t32 = (float *)(work_ + 16448); /* sum_batch [784] */
+	float *const t33 = (float *)(work_ + 1720320); /* act_grad [n, 512] */
+	float *const t34 = (float *)(work_ + 262144); /* dense_dx [n, 256] */
+	float *const t35 = (float *)(work_ + 1196032); /* dense_dw [512, 256] */
+	float *const t36 = (float *)(work_ + 19584); /* sum_batch [512] */
+	float *const t37 = (float *)(work_ + 1720320); /* act_grad [n, 256] */
+	float *const t38 = (float *)(work_ + 21632); /* dense_dx [n, 32] */
+	float *const t39 = (float *)(work_ + 38016); /* dense_dw [256, 32] */
+	float *const t40 = (float *)(work_ + 70784); /* sum_batch [256] */
+	float *const t41 = (float *)(work_ + 262144); /* dense_dx [n, 256] */
+	float *const t42 = (float *)(work_ + 71808); /* dense_dw [32, 256] */
+	float *const t43 = (float *)(work_ + 104576); /* sum_batch [32] */
+	float *const t44 = (float *)(work_ + 1064960); /* act_grad [n, 256] */
+	float *const t45 = (float *)(work_ + 104704); /* dense_dx [n, 512] */
+	float *const t46 = (float *)(work_ + 4530176); /* dense_dw [256, 512] */
+	float *const t47 = (float *)(work_ + 21632); /* sum_batch [256] */
+	float *const t48 = (float *)(work_ + 1720320); /* act_grad [n, 512] */
+	float *const t49 = (float *)(work_ + 5054464); /* dense_dw [512, 784] */
+	float *const t50 = (float *)(work_ + 22656); /* sum_batch [512] */
 	/* t1 = gaussian_noise */
 	{
 		const uint64_t key = denoising_ae_mix(rng ^ denoising_ae_mix(((uint64_t)step << 24) ^ 1u));
@@ -612,30 +680,25 @@ denoising_ae_real denoising_ae_gradient(const void *state, void *work, const den
 	/* t5 = dense */
 	denoising_ae_gemm(n, 512, 784, t2, 784, 1, t3, 1, 784, t4, t5);
 	/* t6 = relu */
-	for (long i = 0; i < n * 512; i++)
-		t6[i] = t5[i] > 0 ? t5[i] : 0;
+	denoising_ae_act(DENOISING_AE_RELU, 0.0f, 1, n * 512, t5, 0, NULL, 0, t6, 0);
 	/* t9 = dense */
 	denoising_ae_gemm(n, 256, 512, t6, 512, 1, t7, 1, 512, t8, t9);
 	/* t10 = relu */
-	for (long i = 0; i < n * 256; i++)
-		t10[i] = t9[i] > 0 ? t9[i] : 0;
+	denoising_ae_act(DENOISING_AE_RELU, 0.0f, 1, n * 256, t9, 0, NULL, 0, t10, 0);
 	/* t13 = dense */
 	denoising_ae_gemm(n, 32, 256, t10, 256, 1, t11, 1, 256, t12, t13);
 	/* t16 = dense */
 	denoising_ae_gemm(n, 256, 32, t13, 32, 1, t14, 1, 32, t15, t16);
 	/* t17 = relu */
-	for (long i = 0; i < n * 256; i++)
-		t17[i] = t16[i] > 0 ? t16[i] : 0;
+	denoising_ae_act(DENOISING_AE_RELU, 0.0f, 1, n * 256, t16, 0, NULL, 0, t17, 0);
 	/* t20 = dense */
 	denoising_ae_gemm(n, 512, 256, t17, 256, 1, t18, 1, 256, t19, t20);
 	/* t21 = relu */
-	for (long i = 0; i < n * 512; i++)
-		t21[i] = t20[i] > 0 ? t20[i] : 0;
+	denoising_ae_act(DENOISING_AE_RELU, 0.0f, 1, n * 512, t20, 0, NULL, 0, t21, 0);
 	/* t24 = dense */
 	denoising_ae_gemm(n, 784, 512, t21, 512, 1, t22, 1, 512, t23, t24);
 	/* t25 = sigmoid */
-	for (long i = 0; i < n * 784; i++)
-		t25[i] = 1 / (1 + expf(-t24[i]));
+	denoising_ae_act(DENOISING_AE_SIGMOID, 0.0f, 1, n * 784, t24, 0, NULL, 0, t25, 0);
 	/* t26 = mse */
 	{
 		double acc = 0;
@@ -654,8 +717,7 @@ denoising_ae_real denoising_ae_gradient(const void *state, void *work, const den
 			t28[i] = 2 * k * (t25[i] - t0[i]);
 	}
 	/* t29 = act_grad */
-	for (long i = 0; i < n * 784; i++)
-		t29[i] = t28[i] * t25[i] * (1 - t25[i]);
+	denoising_ae_act(DENOISING_AE_SIGMOID, 0.0f, 1, n * 784, t28, 0, t25, 0, t29, 0);
 	/* t30 = dense_dx */
 	denoising_ae_gemm(n, 512, 784, t29, 784, 1, t22, 512, 1, NULL, t30);
 	/* t31 = dense_dw */
@@ -667,8 +729,7 @@ denoising_ae_real denoising_ae_gradient(const void *state, void *work, const den
 		for (long j = 0; j < 784; j++)
 			t32[j] += t29[b * 784 + j];
 	/* t33 = act_grad */
-	for (long i = 0; i < n * 512; i++)
-		t33[i] = t30[i] * (t20[i] > 0);
+	denoising_ae_act(DENOISING_AE_RELU, 0.0f, 1, n * 512, t30, 0, t21, 0, t33, 0);
 	/* t34 = dense_dx */
 	denoising_ae_gemm(n, 256, 512, t33, 512, 1, t18, 256, 1, NULL, t34);
 	/* t35 = dense_dw */
@@ -680,8 +741,7 @@ denoising_ae_real denoising_ae_gradient(const void *state, void *work, const den
 		for (long j = 0; j < 512; j++)
 			t36[j] += t33[b * 512 + j];
 	/* t37 = act_grad */
-	for (long i = 0; i < n * 256; i++)
-		t37[i] = t34[i] * (t16[i] > 0);
+	denoising_ae_act(DENOISING_AE_RELU, 0.0f, 1, n * 256, t34, 0, t17, 0, t37, 0);
 	/* t38 = dense_dx */
 	denoising_ae_gemm(n, 32, 256, t37, 256, 1, t14, 32, 1, NULL, t38);
 	/* t39 = dense_dw */
@@ -703,8 +763,7 @@ denoising_ae_real denoising_ae_gradient(const void *state, void *work, const den
 		for (long j = 0; j < 32; j++)
 			t43[j] += t38[b * 32 + j];
 	/* t44 = act_grad */
-	for (long i = 0; i < n * 256; i++)
-		t44[i] = t41[i] * (t9[i] > 0);
+	denoising_ae_act(DENOISING_AE_RELU, 0.0f, 1, n * 256, t41, 0, t10, 0, t44, 0);
 	/* t45 = dense_dx */
 	denoising_ae_gemm(n, 512, 256, t44, 256, 1, t7, 512, 1, NULL, t45);
 	/* t46 = dense_dw */
@@ -716,8 +775,7 @@ denoising_ae_real denoising_ae_gradient(const void *state, void *work, const den
 		for (long j = 0; j < 256; j++)
 			t47[j] += t44[b * 256 + j];
 	/* t48 = act_grad */
-	for (long i = 0; i < n * 512; i++)
-		t48[i] = t45[i] * (t5[i] > 0);
+	denoising_ae_act(DENOISING_AE_RELU, 0.0f, 1, n * 512, t45, 0, t6, 0, t48, 0);
 	/* t49 = dense_dw */
 	denoising_ae_gemm(512, 784, n, t48, 1, 512, t2, 784, 1, NULL, t49);
 	/* t50 = sum_batch */
@@ -745,19 +803,12 @@ void denoising_ae_update(void *state, const denoising_ae_real *grad, const denoi
 {
 	const int64_t step = ++*denoising_ae_step(state);
 	float *const adam_m = denoising_ae_adam_m(state), *const adam_v = denoising_ae_adam_v(state);
-	const float beta1 = (float)h->beta1, beta2 = (float)h->beta2, eps = (float)h->eps, wd = (float)h->weight_decay;
-	const float one_m_beta1 = (float)(1 - h->beta1), one_m_beta2 = (float)(1 - h->beta2);
-	const float step_size = (float)(h->lr / (1 - pow(h->beta1, (double)step)));
-	const float bc2_sqrt = (float)sqrt(1 - pow(h->beta2, (double)step));
+	const denoising_ae_adam_k adam_k = {
+		(float)h->beta1, (float)h->beta2, (float)(1 - h->beta1), (float)(1 - h->beta2), (float)h->eps,
+		(float)h->weight_decay, (float)(h->lr / (1 - pow(h->beta1, (double)step))),
+		(float)sqrt(1 - pow(h->beta2, (double)step))};
 	denoising_ae_real *const params = denoising_ae_params(state);
-	float *p = params, *m = adam_m, *v = adam_v;
-	const float *g = grad;
-	for (long i = 0; i < 1083696; i++) {
-		float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-		m[i] = m[i] * beta1 + gi * one_m_beta1;
-		v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-		p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-	}
+	denoising_ae_adam(1083696, params, adam_m, adam_v, grad, &adam_k);
 }
 
 denoising_ae_real denoising_ae_loss(const void *state, void *work, const denoising_ae_real *x, int n)
@@ -777,24 +828,24 @@ denoising_ae_real denoising_ae_loss(const void *state, void *work, const denoisi
 	float *const t6 = (float *)(work_ + 802816); /* relu [n, 512] */
 	const float *const t7 = params + 401920; /* encoder.4.weight */
 	const float *const t8 = params + 532992; /* encoder.4.bias */
-	float *const t9 = (float *)(work_ + 262144); /* dense [n, 256] */
-	float *const t10 = (float *)(work_ + 1064960); /* relu [n, 256] */
+	float *const t9 = (float *)(work_ + 0); /* dense [n, 256] */
+	float *const t10 = (float *)(work_ + 131072); /* relu [n, 256] */
 	const float *const t11 = params + 533248; /* encoder.6.weight */
 	const float *const t12 = params + 541440; /* encoder.6.bias */
-	float *const t13 = (float *)(work_ + 1196032); /* dense [n, 32] */
+	float *const t13 = (float *)(work_ + 0); /* dense [n, 32] */
 	const float *const t14 = params + 541472; /* decoder.0.weight */
 	const float *const t15 = params + 549664; /* decoder.0.bias */
-	float *const t16 = (float *)(work_ + 1212416); /* dense [n, 256] */
-	float *const t17 = (float *)(work_ + 1343488); /* relu [n, 256] */
+	float *const t16 = (float *)(work_ + 262144); /* dense [n, 256] */
+	float *const t17 = (float *)(work_ + 1064960); /* relu [n, 256] */
 	const float *const t18 = params + 549920; /* decoder.2.weight */
 	const float *const t19 = params + 680992; /* decoder.2.bias */
-	float *const t20 = (float *)(work_ + 1474560); /* dense [n, 512] */
-	float *const t21 = (float *)(work_ + 1736704); /* relu [n, 512] */
+	float *const t20 = (float *)(work_ + 1196032); /* dense [n, 512] */
+	float *const t21 = (float *)(work_ + 1458176); /* relu [n, 512] */
 	const float *const t22 = params + 681504; /* decoder.4.weight */
 	const float *const t23 = params + 1082912; /* decoder.4.bias */
-	float *const t24 = (float *)(work_ + 1998848); /* dense [n, 784] */
-	float *const t25 = (float *)(work_ + 2400256); /* sigmoid [n, 784] */
-	float *const t26 = (float *)(work_ + 393216); /* mse [] */
+	float *const t24 = (float *)(work_ + 1720320); /* dense [n, 784] */
+	float *const t25 = (float *)(work_ + 2121728); /* sigmoid [n, 784] */
+	float *const t26 = (float *)(work_ + 16384); /* mse [] */
 	/* t1 = gaussian_noise */
 	for (long i = 0; i < n * 784; i++)
 		t1[i] = t0[i];
@@ -804,30 +855,25 @@ denoising_ae_real denoising_ae_loss(const void *state, void *work, const denoisi
 	/* t5 = dense */
 	denoising_ae_gemm(n, 512, 784, t2, 784, 1, t3, 1, 784, t4, t5);
 	/* t6 = relu */
-	for (long i = 0; i < n * 512; i++)
-		t6[i] = t5[i] > 0 ? t5[i] : 0;
+	denoising_ae_act(DENOISING_AE_RELU, 0.0f, 1, n * 512, t5, 0, NULL, 0, t6, 0);
 	/* t9 = dense */
 	denoising_ae_gemm(n, 256, 512, t6, 512, 1, t7, 1, 512, t8, t9);
 	/* t10 = relu */
-	for (long i = 0; i < n * 256; i++)
-		t10[i] = t9[i] > 0 ? t9[i] : 0;
+	denoising_ae_act(DENOISING_AE_RELU, 0.0f, 1, n * 256, t9, 0, NULL, 0, t10, 0);
 	/* t13 = dense */
 	denoising_ae_gemm(n, 32, 256, t10, 256, 1, t11, 1, 256, t12, t13);
 	/* t16 = dense */
 	denoising_ae_gemm(n, 256, 32, t13, 32, 1, t14, 1, 32, t15, t16);
 	/* t17 = relu */
-	for (long i = 0; i < n * 256; i++)
-		t17[i] = t16[i] > 0 ? t16[i] : 0;
+	denoising_ae_act(DENOISING_AE_RELU, 0.0f, 1, n * 256, t16, 0, NULL, 0, t17, 0);
 	/* t20 = dense */
 	denoising_ae_gemm(n, 512, 256, t17, 256, 1, t18, 1, 256, t19, t20);
 	/* t21 = relu */
-	for (long i = 0; i < n * 512; i++)
-		t21[i] = t20[i] > 0 ? t20[i] : 0;
+	denoising_ae_act(DENOISING_AE_RELU, 0.0f, 1, n * 512, t20, 0, NULL, 0, t21, 0);
 	/* t24 = dense */
 	denoising_ae_gemm(n, 784, 512, t21, 512, 1, t22, 1, 512, t23, t24);
 	/* t25 = sigmoid */
-	for (long i = 0; i < n * 784; i++)
-		t25[i] = 1 / (1 + expf(-t24[i]));
+	denoising_ae_act(DENOISING_AE_SIGMOID, 0.0f, 1, n * 784, t24, 0, NULL, 0, t25, 0);
 	/* t26 = mse */
 	{
 		double acc = 0;
@@ -857,23 +903,23 @@ void denoising_ae_forward(const void *state, void *work, const denoising_ae_real
 	float *const t6 = (float *)(work_ + 802816); /* relu [n, 512] */
 	const float *const t7 = params + 401920; /* encoder.4.weight */
 	const float *const t8 = params + 532992; /* encoder.4.bias */
-	float *const t9 = (float *)(work_ + 262144); /* dense [n, 256] */
-	float *const t10 = (float *)(work_ + 1064960); /* relu [n, 256] */
+	float *const t9 = (float *)(work_ + 0); /* dense [n, 256] */
+	float *const t10 = (float *)(work_ + 131072); /* relu [n, 256] */
 	const float *const t11 = params + 533248; /* encoder.6.weight */
 	const float *const t12 = params + 541440; /* encoder.6.bias */
-	float *const t13 = (float *)(work_ + 1196032); /* dense [n, 32] */
+	float *const t13 = (float *)(work_ + 0); /* dense [n, 32] */
 	const float *const t14 = params + 541472; /* decoder.0.weight */
 	const float *const t15 = params + 549664; /* decoder.0.bias */
-	float *const t16 = (float *)(work_ + 1212416); /* dense [n, 256] */
-	float *const t17 = (float *)(work_ + 1343488); /* relu [n, 256] */
+	float *const t16 = (float *)(work_ + 262144); /* dense [n, 256] */
+	float *const t17 = (float *)(work_ + 1064960); /* relu [n, 256] */
 	const float *const t18 = params + 549920; /* decoder.2.weight */
 	const float *const t19 = params + 680992; /* decoder.2.bias */
-	float *const t20 = (float *)(work_ + 1474560); /* dense [n, 512] */
-	float *const t21 = (float *)(work_ + 1736704); /* relu [n, 512] */
+	float *const t20 = (float *)(work_ + 1196032); /* dense [n, 512] */
+	float *const t21 = (float *)(work_ + 1458176); /* relu [n, 512] */
 	const float *const t22 = params + 681504; /* decoder.4.weight */
 	const float *const t23 = params + 1082912; /* decoder.4.bias */
-	float *const t24 = (float *)(work_ + 1998848); /* dense [n, 784] */
-	float *const t25 = (float *)(work_ + 2400256); /* sigmoid [n, 784] */
+	float *const t24 = (float *)(work_ + 1720320); /* dense [n, 784] */
+	float *const t25 = (float *)(work_ + 2121728); /* sigmoid [n, 784] */
 	/* t1 = gaussian_noise */
 	for (long i = 0; i < n * 784; i++)
 		t1[i] = t0[i];
@@ -883,30 +929,25 @@ void denoising_ae_forward(const void *state, void *work, const denoising_ae_real
 	/* t5 = dense */
 	denoising_ae_gemm(n, 512, 784, t2, 784, 1, t3, 1, 784, t4, t5);
 	/* t6 = relu */
-	for (long i = 0; i < n * 512; i++)
-		t6[i] = t5[i] > 0 ? t5[i] : 0;
+	denoising_ae_act(DENOISING_AE_RELU, 0.0f, 1, n * 512, t5, 0, NULL, 0, t6, 0);
 	/* t9 = dense */
 	denoising_ae_gemm(n, 256, 512, t6, 512, 1, t7, 1, 512, t8, t9);
 	/* t10 = relu */
-	for (long i = 0; i < n * 256; i++)
-		t10[i] = t9[i] > 0 ? t9[i] : 0;
+	denoising_ae_act(DENOISING_AE_RELU, 0.0f, 1, n * 256, t9, 0, NULL, 0, t10, 0);
 	/* t13 = dense */
 	denoising_ae_gemm(n, 32, 256, t10, 256, 1, t11, 1, 256, t12, t13);
 	/* t16 = dense */
 	denoising_ae_gemm(n, 256, 32, t13, 32, 1, t14, 1, 32, t15, t16);
 	/* t17 = relu */
-	for (long i = 0; i < n * 256; i++)
-		t17[i] = t16[i] > 0 ? t16[i] : 0;
+	denoising_ae_act(DENOISING_AE_RELU, 0.0f, 1, n * 256, t16, 0, NULL, 0, t17, 0);
 	/* t20 = dense */
 	denoising_ae_gemm(n, 512, 256, t17, 256, 1, t18, 1, 256, t19, t20);
 	/* t21 = relu */
-	for (long i = 0; i < n * 512; i++)
-		t21[i] = t20[i] > 0 ? t20[i] : 0;
+	denoising_ae_act(DENOISING_AE_RELU, 0.0f, 1, n * 512, t20, 0, NULL, 0, t21, 0);
 	/* t24 = dense */
 	denoising_ae_gemm(n, 784, 512, t21, 512, 1, t22, 1, 512, t23, t24);
 	/* t25 = sigmoid */
-	for (long i = 0; i < n * 784; i++)
-		t25[i] = 1 / (1 + expf(-t24[i]));
+	denoising_ae_act(DENOISING_AE_SIGMOID, 0.0f, 1, n * 784, t24, 0, NULL, 0, t25, 0);
 	memcpy(out, t25, sizeof(float) * n * 784);
 }
 
@@ -927,11 +968,11 @@ void denoising_ae_encode(const void *state, void *work, const denoising_ae_real 
 	float *const t6 = (float *)(work_ + 802816); /* relu [n, 512] */
 	const float *const t7 = params + 401920; /* encoder.4.weight */
 	const float *const t8 = params + 532992; /* encoder.4.bias */
-	float *const t9 = (float *)(work_ + 262144); /* dense [n, 256] */
-	float *const t10 = (float *)(work_ + 1064960); /* relu [n, 256] */
+	float *const t9 = (float *)(work_ + 0); /* dense [n, 256] */
+	float *const t10 = (float *)(work_ + 131072); /* relu [n, 256] */
 	const float *const t11 = params + 533248; /* encoder.6.weight */
 	const float *const t12 = params + 541440; /* encoder.6.bias */
-	float *const t13 = (float *)(work_ + 1196032); /* dense [n, 32] */
+	float *const t13 = (float *)(work_ + 0); /* dense [n, 32] */
 	/* t1 = gaussian_noise */
 	for (long i = 0; i < n * 784; i++)
 		t1[i] = t0[i];
@@ -941,13 +982,11 @@ void denoising_ae_encode(const void *state, void *work, const denoising_ae_real 
 	/* t5 = dense */
 	denoising_ae_gemm(n, 512, 784, t2, 784, 1, t3, 1, 784, t4, t5);
 	/* t6 = relu */
-	for (long i = 0; i < n * 512; i++)
-		t6[i] = t5[i] > 0 ? t5[i] : 0;
+	denoising_ae_act(DENOISING_AE_RELU, 0.0f, 1, n * 512, t5, 0, NULL, 0, t6, 0);
 	/* t9 = dense */
 	denoising_ae_gemm(n, 256, 512, t6, 512, 1, t7, 1, 512, t8, t9);
 	/* t10 = relu */
-	for (long i = 0; i < n * 256; i++)
-		t10[i] = t9[i] > 0 ? t9[i] : 0;
+	denoising_ae_act(DENOISING_AE_RELU, 0.0f, 1, n * 256, t9, 0, NULL, 0, t10, 0);
 	/* t13 = dense */
 	denoising_ae_gemm(n, 32, 256, t10, 256, 1, t11, 1, 256, t12, t13);
 	memcpy(z, t13, sizeof(float) * n * 32);
@@ -964,31 +1003,28 @@ void denoising_ae_decode(const void *state, void *work, const denoising_ae_real 
 	const float *const t13 = z;
 	const float *const t14 = params + 541472; /* decoder.0.weight */
 	const float *const t15 = params + 549664; /* decoder.0.bias */
-	float *const t16 = (float *)(work_ + 1212416); /* dense [n, 256] */
-	float *const t17 = (float *)(work_ + 1343488); /* relu [n, 256] */
+	float *const t16 = (float *)(work_ + 262144); /* dense [n, 256] */
+	float *const t17 = (float *)(work_ + 1064960); /* relu [n, 256] */
 	const float *const t18 = params + 549920; /* decoder.2.weight */
 	const float *const t19 = params + 680992; /* decoder.2.bias */
-	float *const t20 = (float *)(work_ + 1474560); /* dense [n, 512] */
-	float *const t21 = (float *)(work_ + 1736704); /* relu [n, 512] */
+	float *const t20 = (float *)(work_ + 1196032); /* dense [n, 512] */
+	float *const t21 = (float *)(work_ + 1458176); /* relu [n, 512] */
 	const float *const t22 = params + 681504; /* decoder.4.weight */
 	const float *const t23 = params + 1082912; /* decoder.4.bias */
-	float *const t24 = (float *)(work_ + 1998848); /* dense [n, 784] */
-	float *const t25 = (float *)(work_ + 2400256); /* sigmoid [n, 784] */
+	float *const t24 = (float *)(work_ + 1720320); /* dense [n, 784] */
+	float *const t25 = (float *)(work_ + 2121728); /* sigmoid [n, 784] */
 	/* t16 = dense */
 	denoising_ae_gemm(n, 256, 32, t13, 32, 1, t14, 1, 32, t15, t16);
 	/* t17 = relu */
-	for (long i = 0; i < n * 256; i++)
-		t17[i] = t16[i] > 0 ? t16[i] : 0;
+	denoising_ae_act(DENOISING_AE_RELU, 0.0f, 1, n * 256, t16, 0, NULL, 0, t17, 0);
 	/* t20 = dense */
 	denoising_ae_gemm(n, 512, 256, t17, 256, 1, t18, 1, 256, t19, t20);
 	/* t21 = relu */
-	for (long i = 0; i < n * 512; i++)
-		t21[i] = t20[i] > 0 ? t20[i] : 0;
+	denoising_ae_act(DENOISING_AE_RELU, 0.0f, 1, n * 512, t20, 0, NULL, 0, t21, 0);
 	/* t24 = dense */
 	denoising_ae_gemm(n, 784, 512, t21, 512, 1, t22, 1, 512, t23, t24);
 	/* t25 = sigmoid */
-	for (long i = 0; i < n * 784; i++)
-		t25[i] = 1 / (1 + expf(-t24[i]));
+	denoising_ae_act(DENOISING_AE_SIGMOID, 0.0f, 1, n * 784, t24, 0, NULL, 0, t25, 0);
 	memcpy(out, t25, sizeof(float) * n * 784);
 }
 
@@ -1000,38 +1036,35 @@ void denoising_ae_sample(const void *state, void *work, uint64_t seed, int n, de
 	const int stochastic = 0;
 	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
 	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	float *const z = (float *)(work_ + 1196032);
+	float *const z = (float *)(work_ + 0);
 	const uint64_t key = denoising_ae_mix(seed ^ 0x7072696f72u); /* "prior" */
 	for (long i = 0; i < n * 32; i++)
 		z[i] = (float)denoising_ae_normal(key, (uint64_t)i);
 	const float *const t13 = z;
 	const float *const t14 = params + 541472; /* decoder.0.weight */
 	const float *const t15 = params + 549664; /* decoder.0.bias */
-	float *const t16 = (float *)(work_ + 1212416); /* dense [n, 256] */
-	float *const t17 = (float *)(work_ + 1343488); /* relu [n, 256] */
+	float *const t16 = (float *)(work_ + 262144); /* dense [n, 256] */
+	float *const t17 = (float *)(work_ + 1064960); /* relu [n, 256] */
 	const float *const t18 = params + 549920; /* decoder.2.weight */
 	const float *const t19 = params + 680992; /* decoder.2.bias */
-	float *const t20 = (float *)(work_ + 1474560); /* dense [n, 512] */
-	float *const t21 = (float *)(work_ + 1736704); /* relu [n, 512] */
+	float *const t20 = (float *)(work_ + 1196032); /* dense [n, 512] */
+	float *const t21 = (float *)(work_ + 1458176); /* relu [n, 512] */
 	const float *const t22 = params + 681504; /* decoder.4.weight */
 	const float *const t23 = params + 1082912; /* decoder.4.bias */
-	float *const t24 = (float *)(work_ + 1998848); /* dense [n, 784] */
-	float *const t25 = (float *)(work_ + 2400256); /* sigmoid [n, 784] */
+	float *const t24 = (float *)(work_ + 1720320); /* dense [n, 784] */
+	float *const t25 = (float *)(work_ + 2121728); /* sigmoid [n, 784] */
 	/* t16 = dense */
 	denoising_ae_gemm(n, 256, 32, t13, 32, 1, t14, 1, 32, t15, t16);
 	/* t17 = relu */
-	for (long i = 0; i < n * 256; i++)
-		t17[i] = t16[i] > 0 ? t16[i] : 0;
+	denoising_ae_act(DENOISING_AE_RELU, 0.0f, 1, n * 256, t16, 0, NULL, 0, t17, 0);
 	/* t20 = dense */
 	denoising_ae_gemm(n, 512, 256, t17, 256, 1, t18, 1, 256, t19, t20);
 	/* t21 = relu */
-	for (long i = 0; i < n * 512; i++)
-		t21[i] = t20[i] > 0 ? t20[i] : 0;
+	denoising_ae_act(DENOISING_AE_RELU, 0.0f, 1, n * 512, t20, 0, NULL, 0, t21, 0);
 	/* t24 = dense */
 	denoising_ae_gemm(n, 784, 512, t21, 512, 1, t22, 1, 512, t23, t24);
 	/* t25 = sigmoid */
-	for (long i = 0; i < n * 784; i++)
-		t25[i] = 1 / (1 + expf(-t24[i]));
+	denoising_ae_act(DENOISING_AE_SIGMOID, 0.0f, 1, n * 784, t24, 0, NULL, 0, t25, 0);
 	memcpy(out, t25, sizeof(float) * n * 784);
 }
 

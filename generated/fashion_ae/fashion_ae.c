@@ -5,6 +5,9 @@
 #include <string.h>
 
 #include <simde/x86/avx512.h> /* portable vectors: AVX-512, AVX2, NEON, ... */
+#ifdef _OPENMP
+#include <omp.h> /* threads, when built with -fopenmp */
+#endif
 
 /* Vectors: AVX-512 or AVX2 with FMA where the compiler targets them,
  * otherwise 128 bits (SSE2 on x86-64, NEON on ARM, plain C elsewhere). */
@@ -16,6 +19,13 @@ typedef simde__m512 fashion_ae_vec;
 #define FASHION_AE_SET1 simde_mm512_set1_ps
 #define FASHION_AE_ZERO simde_mm512_setzero_ps
 #define FASHION_AE_FMA simde_mm512_fmadd_ps
+#define FASHION_AE_ADD simde_mm512_add_ps
+#define FASHION_AE_SUB simde_mm512_sub_ps
+#define FASHION_AE_MUL simde_mm512_mul_ps
+#define FASHION_AE_DIV simde_mm512_div_ps
+#define FASHION_AE_MAX simde_mm512_max_ps
+#define FASHION_AE_MIN simde_mm512_min_ps
+#define FASHION_AE_SQRT simde_mm512_sqrt_ps
 #elif defined(SIMDE_X86_AVX2_NATIVE) && defined(SIMDE_X86_FMA_NATIVE)
 typedef simde__m256 fashion_ae_vec;
 #define FASHION_AE_LANES 8
@@ -24,6 +34,13 @@ typedef simde__m256 fashion_ae_vec;
 #define FASHION_AE_SET1 simde_mm256_set1_ps
 #define FASHION_AE_ZERO simde_mm256_setzero_ps
 #define FASHION_AE_FMA simde_mm256_fmadd_ps
+#define FASHION_AE_ADD simde_mm256_add_ps
+#define FASHION_AE_SUB simde_mm256_sub_ps
+#define FASHION_AE_MUL simde_mm256_mul_ps
+#define FASHION_AE_DIV simde_mm256_div_ps
+#define FASHION_AE_MAX simde_mm256_max_ps
+#define FASHION_AE_MIN simde_mm256_min_ps
+#define FASHION_AE_SQRT simde_mm256_sqrt_ps
 #else
 typedef simde__m128 fashion_ae_vec;
 #define FASHION_AE_LANES 4
@@ -32,67 +49,75 @@ typedef simde__m128 fashion_ae_vec;
 #define FASHION_AE_SET1 simde_mm_set1_ps
 #define FASHION_AE_ZERO simde_mm_setzero_ps
 #define FASHION_AE_FMA simde_mm_fmadd_ps
+#define FASHION_AE_ADD simde_mm_add_ps
+#define FASHION_AE_SUB simde_mm_sub_ps
+#define FASHION_AE_MUL simde_mm_mul_ps
+#define FASHION_AE_DIV simde_mm_div_ps
+#define FASHION_AE_MAX simde_mm_max_ps
+#define FASHION_AE_MIN simde_mm_min_ps
+#define FASHION_AE_SQRT simde_mm_sqrt_ps
 #endif
 
-enum { fashion_ae_MR = 8, fashion_ae_NR = 2 * FASHION_AE_LANES, fashion_ae_KC = 256 };
+enum { fashion_ae_MR = 8, fashion_ae_NR = 2 * FASHION_AE_LANES, fashion_ae_KC = 128, fashion_ae_MC = 128 };
 
-/* Rows i0 .. i0 + MR of C += A(i, k) panel(k, j) over kc steps of k. */
-static void fashion_ae_tile8(long kc, const float *A, long ars, long acs, const float *panel,
-			float *C, long ldc, long nr, const float *bias, int first)
-{
-	fashion_ae_vec c[fashion_ae_MR][2];
-	float edge[fashion_ae_NR];
-	for (int r = 0; r < fashion_ae_MR; r++) {
-		const float *src = C + r * ldc;
-		if (first && !bias) {
-			c[r][0] = c[r][1] = FASHION_AE_ZERO();
-			continue;
-		}
-		if (first)
-			src = bias;
-		if (nr < fashion_ae_NR) {
-			for (long j = 0; j < fashion_ae_NR; j++)
-				edge[j] = j < nr ? src[j] : 0;
-			src = edge;
-		}
-		c[r][0] = FASHION_AE_LOAD(src);
-		c[r][1] = FASHION_AE_LOAD(src + FASHION_AE_LANES);
-	}
-	for (long k = 0; k < kc; k++) {
-		const fashion_ae_vec b0 = FASHION_AE_LOAD(panel + k * fashion_ae_NR);
-		const fashion_ae_vec b1 = FASHION_AE_LOAD(panel + k * fashion_ae_NR + FASHION_AE_LANES);
-		for (int r = 0; r < fashion_ae_MR; r++) {
-			const fashion_ae_vec a = FASHION_AE_SET1(A[r * ars + k * acs]);
-			c[r][0] = FASHION_AE_FMA(a, b0, c[r][0]);
-			c[r][1] = FASHION_AE_FMA(a, b1, c[r][1]);
-		}
-	}
-	for (int r = 0; r < fashion_ae_MR; r++) {
-		float *dst = nr < fashion_ae_NR ? edge : C + r * ldc;
-		FASHION_AE_STORE(dst, c[r][0]);
-		FASHION_AE_STORE(dst + FASHION_AE_LANES, c[r][1]);
-		for (long j = 0; nr < fashion_ae_NR && j < nr; j++)
-			C[r * ldc + j] = edge[j];
-	}
-}
-
-/* One row of C, for the rows left over after the tiles of MR. */
-static void fashion_ae_tile1(long kc, const float *A, long acs, const float *panel, float *C, long nr,
+/* The MR x NR tile at C (rows ldc apart) = (bias row, 0 or C itself) +
+ * a b, where a is a packed kc x MR panel of A and b a kc x NR panel of B. */
+static void fashion_ae_kernel(long kc, const float *restrict a, const float *restrict b, float *restrict C, long ldc,
 			const float *bias, int first)
 {
-	float row[fashion_ae_NR];
-	for (long j = 0; j < fashion_ae_NR; j++)
-		row[j] = j >= nr ? 0 : first ? (bias ? bias[j] : 0) : C[j];
-	fashion_ae_vec c0 = FASHION_AE_LOAD(row), c1 = FASHION_AE_LOAD(row + FASHION_AE_LANES);
+	fashion_ae_vec c[fashion_ae_MR][2];
+	for (int r = 0; r < fashion_ae_MR; r++)
+		for (int v = 0; v < 2; v++)
+			c[r][v] = !first ? FASHION_AE_LOAD(C + r * ldc + v * FASHION_AE_LANES)
+				 : bias ? FASHION_AE_LOAD(bias + v * FASHION_AE_LANES) : FASHION_AE_ZERO();
 	for (long k = 0; k < kc; k++) {
-		const fashion_ae_vec a = FASHION_AE_SET1(A[k * acs]);
-		c0 = FASHION_AE_FMA(a, FASHION_AE_LOAD(panel + k * fashion_ae_NR), c0);
-		c1 = FASHION_AE_FMA(a, FASHION_AE_LOAD(panel + k * fashion_ae_NR + FASHION_AE_LANES), c1);
+		const fashion_ae_vec b0 = FASHION_AE_LOAD(b + k * fashion_ae_NR), b1 = FASHION_AE_LOAD(b + k * fashion_ae_NR + FASHION_AE_LANES);
+		for (int r = 0; r < fashion_ae_MR; r++) {
+			const fashion_ae_vec x = FASHION_AE_SET1(a[k * fashion_ae_MR + r]);
+			c[r][0] = FASHION_AE_FMA(x, b0, c[r][0]);
+			c[r][1] = FASHION_AE_FMA(x, b1, c[r][1]);
+		}
 	}
-	FASHION_AE_STORE(row, c0);
-	FASHION_AE_STORE(row + FASHION_AE_LANES, c1);
-	for (long j = 0; j < nr; j++)
-		C[j] = row[j];
+	for (int r = 0; r < fashion_ae_MR; r++)
+		for (int v = 0; v < 2; v++)
+			FASHION_AE_STORE(C + r * ldc + v * FASHION_AE_LANES, c[r][v]);
+}
+
+/* dst[j * ldd + i] = src[i * lds + j] for i, j < 4. */
+static void fashion_ae_transpose4(const float *src, long lds, float *dst, long ldd)
+{
+	simde__m128 r0 = simde_mm_loadu_ps(src), r1 = simde_mm_loadu_ps(src + lds);
+	simde__m128 r2 = simde_mm_loadu_ps(src + 2 * lds), r3 = simde_mm_loadu_ps(src + 3 * lds);
+	SIMDE_MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+	simde_mm_storeu_ps(dst, r0);
+	simde_mm_storeu_ps(dst + ldd, r1);
+	simde_mm_storeu_ps(dst + 2 * ldd, r2);
+	simde_mm_storeu_ps(dst + 3 * ldd, r3);
+}
+
+/* dst[k * ldd + j] = X(j, k) = X[j * js + k * ks] for j < nj (0 for
+ * nj <= j < w) and k < kc: a k-major panel w wide, transposed 4 x 4 at a
+ * time when X runs along k and copied row by row when it runs along j. */
+static void fashion_ae_pack(const float *X, long js, long ks, long nj, long w, long kc, float *dst, long ldd)
+{
+	long j = 0;
+	if (js == 1 && nj == w) {
+		for (long k = 0; k < kc; k++)
+			memcpy(dst + k * ldd, X + k * ks, sizeof(float) * (size_t)w);
+		return;
+	}
+	if (ks == 1)
+		for (; j + 4 <= nj; j += 4) {
+			long k = 0;
+			for (; k + 4 <= kc; k += 4)
+				fashion_ae_transpose4(X + j * js + k, js, dst + k * ldd + j, ldd);
+			for (; k < kc; k++)
+				for (long t = 0; t < 4; t++)
+					dst[k * ldd + j + t] = X[(j + t) * js + k];
+		}
+	for (long k = 0; k < kc; k++)
+		for (long t = j; t < w; t++)
+			dst[k * ldd + t] = t < nj ? X[t * js + k * ks] : 0;
 }
 
 /* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs]. */
@@ -100,27 +125,164 @@ static void fashion_ae_gemm(long M, long N, long K, const float *A, long ars, lo
 			const float *B, long brs, long bcs, const float *bias, float *C)
 {
 	const long blocks = (N + fashion_ae_NR - 1) / fashion_ae_NR;
-	/* With OpenMP, threads take whole column blocks of C: each element is
-	 * summed by one thread in one order, so results do not depend on the
-	 * number of threads. */
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (blocks >= 4 && M * N * K >= 262144)
+#pragma omp parallel if (blocks >= 4 && M * N * K >= 262144)
 #endif
-	for (long jb = 0; jb < blocks; jb++) {
-		float panel[fashion_ae_KC * fashion_ae_NR];
-		const long j0 = jb * fashion_ae_NR, nr = N - j0 < fashion_ae_NR ? N - j0 : fashion_ae_NR;
+	{
+		long jb0 = 0, jb1 = blocks;
+#ifdef _OPENMP
+		const long t = omp_get_thread_num(), nt = omp_get_num_threads();
+		jb0 = blocks * t / nt;
+		jb1 = blocks * (t + 1) / nt;
+#endif
+		float ap[fashion_ae_MC * fashion_ae_KC], bp[fashion_ae_KC * fashion_ae_NR], edge[fashion_ae_MR * fashion_ae_NR], bedge[fashion_ae_NR];
 		for (long k0 = 0; k0 < K; k0 += fashion_ae_KC) {
 			const long kc = K - k0 < fashion_ae_KC ? K - k0 : fashion_ae_KC;
-			const float *bj = bias ? bias + j0 : NULL;
-			for (long k = 0; k < kc; k++)
-				for (long j = 0; j < fashion_ae_NR; j++)
-					panel[k * fashion_ae_NR + j] = j < nr ? B[(k0 + k) * brs + (j0 + j) * bcs] : 0;
-			const long m8 = M / fashion_ae_MR * fashion_ae_MR;
-			for (long i = 0; i < m8; i += fashion_ae_MR)
-				fashion_ae_tile8(kc, A + i * ars + k0 * acs, ars, acs, panel, C + i * N + j0, N, nr, bj, k0 == 0);
-			for (long i = m8; i < M; i++)
-				fashion_ae_tile1(kc, A + i * ars + k0 * acs, acs, panel, C + i * N + j0, nr, bj, k0 == 0);
+			for (long i0 = 0; i0 < M; i0 += fashion_ae_MC) {
+				const long mc = M - i0 < fashion_ae_MC ? M - i0 : fashion_ae_MC;
+				for (long i = 0; i < mc; i += fashion_ae_MR)
+					fashion_ae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < fashion_ae_MR ? mc - i : fashion_ae_MR,
+						 fashion_ae_MR, kc, ap + i * kc, fashion_ae_MR);
+				for (long jb = jb0; jb < jb1; jb++) {
+					const long j0 = jb * fashion_ae_NR, nr = N - j0 < fashion_ae_NR ? N - j0 : fashion_ae_NR;
+					fashion_ae_pack(B + k0 * brs + j0 * bcs, bcs, brs, nr, fashion_ae_NR, kc, bp, fashion_ae_NR);
+					const float *bj = bias && k0 == 0 ? bias + j0 : NULL;
+					if (bj && nr < fashion_ae_NR) {
+						for (long j = 0; j < fashion_ae_NR; j++)
+							bedge[j] = j < nr ? bj[j] : 0;
+						bj = bedge;
+					}
+					for (long i = 0; i < mc; i += fashion_ae_MR) {
+						const long mr = mc - i < fashion_ae_MR ? mc - i : fashion_ae_MR;
+						float *c = C + (i0 + i) * N + j0;
+						if (mr == fashion_ae_MR && nr == fashion_ae_NR) {
+							fashion_ae_kernel(kc, ap + i * kc, bp, c, N, bj, k0 == 0);
+							continue;
+						}
+						/* A tile at the edge of C: computed whole in `edge`. */
+						for (long r = 0; r < fashion_ae_MR; r++)
+							for (long j = 0; j < fashion_ae_NR; j++)
+								edge[r * fashion_ae_NR + j] = r < mr && j < nr && k0 ? c[r * N + j] : 0;
+						fashion_ae_kernel(kc, ap + i * kc, bp, edge, fashion_ae_NR, bj, k0 == 0);
+						for (long r = 0; r < mr; r++)
+							memcpy(c + r * N, edge + r * fashion_ae_NR, sizeof(float) * (size_t)nr);
+					}
+				}
+			}
 		}
+	}
+}
+
+#if defined(SIMDE_X86_AVX512F_NATIVE)
+#define FASHION_AE_ROUND(x) simde_mm512_roundscale_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
+#define FASHION_AE_SCALE2(p, n) simde_mm512_scalef_ps(p, n)
+#elif defined(SIMDE_X86_AVX2_NATIVE) && defined(SIMDE_X86_FMA_NATIVE)
+#define FASHION_AE_ROUND(x) simde_mm256_round_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
+#define FASHION_AE_SCALE2(p, n) simde_mm256_mul_ps(p, simde_mm256_castsi256_ps(simde_mm256_slli_epi32(\
+	simde_mm256_add_epi32(simde_mm256_cvtps_epi32(n), simde_mm256_set1_epi32(127)), 23)))
+#else
+#define FASHION_AE_ROUND(x) simde_mm_round_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
+#define FASHION_AE_SCALE2(p, n) simde_mm_mul_ps(p, simde_mm_castsi128_ps(simde_mm_slli_epi32(\
+	simde_mm_add_epi32(simde_mm_cvtps_epi32(n), simde_mm_set1_epi32(127)), 23)))
+#endif
+
+/* e^x on every lane (x clamped to [-87.3, 88.7]), within 2 ulp of expf. */
+static fashion_ae_vec fashion_ae_vexp(fashion_ae_vec x)
+{
+	x = FASHION_AE_MIN(FASHION_AE_MAX(x, FASHION_AE_SET1(-87.3f)), FASHION_AE_SET1(88.7f));
+	const fashion_ae_vec nf = FASHION_AE_ROUND(FASHION_AE_MUL(x, FASHION_AE_SET1(1.44269504088896341f)));
+	x = FASHION_AE_SUB(x, FASHION_AE_MUL(nf, FASHION_AE_SET1(0.693359375f)));
+	x = FASHION_AE_SUB(x, FASHION_AE_MUL(nf, FASHION_AE_SET1(-2.12194440e-4f)));
+	fashion_ae_vec p = FASHION_AE_SET1(1.9875691500e-4f);
+	p = FASHION_AE_FMA(p, x, FASHION_AE_SET1(1.3981999507e-3f));
+	p = FASHION_AE_FMA(p, x, FASHION_AE_SET1(8.3334519073e-3f));
+	p = FASHION_AE_FMA(p, x, FASHION_AE_SET1(4.1665795894e-2f));
+	p = FASHION_AE_FMA(p, x, FASHION_AE_SET1(1.6666665459e-1f));
+	p = FASHION_AE_FMA(p, x, FASHION_AE_SET1(5.0000001201e-1f));
+	p = FASHION_AE_FMA(p, FASHION_AE_MUL(x, x), FASHION_AE_ADD(x, FASHION_AE_SET1(1.0f)));
+	return FASHION_AE_SCALE2(p, nf);
+}
+
+enum { FASHION_AE_RELU = 1, FASHION_AE_LEAKY_RELU, FASHION_AE_SIGMOID, FASHION_AE_TANH };
+
+/* Rows r < rows, columns j < cols (rows ldx, ldy, ldo apart): out = f(x)
+ * for the activation act or, when y is given, out = x f'(.) with the
+ * derivative spelled from the activation's output y. out may be x. */
+static void fashion_ae_act(int act, float slope, long rows, long cols, const float *x, long ldx,
+			const float *y, long ldy, float *out, long ldo)
+{
+	for (long r = 0; r < rows; r++, x += ldx, y = y ? y + ldy : y, out += ldo) {
+		long j = 0;
+		const fashion_ae_vec one = FASHION_AE_SET1(1), zero = FASHION_AE_ZERO();
+		if (act == FASHION_AE_SIGMOID && !y)
+			for (; j + FASHION_AE_LANES <= cols; j += FASHION_AE_LANES) {
+				const fashion_ae_vec e = fashion_ae_vexp(FASHION_AE_SUB(zero, FASHION_AE_LOAD(x + j)));
+				FASHION_AE_STORE(out + j, FASHION_AE_DIV(one, FASHION_AE_ADD(one, e)));
+			}
+		else if (act == FASHION_AE_TANH && !y)
+			for (; j + FASHION_AE_LANES <= cols; j += FASHION_AE_LANES) {
+				/* (1 - e) / (1 + e) with e = exp(-2 x), which stays finite */
+				const fashion_ae_vec e = fashion_ae_vexp(FASHION_AE_MUL(FASHION_AE_LOAD(x + j), FASHION_AE_SET1(-2)));
+				FASHION_AE_STORE(out + j, FASHION_AE_DIV(FASHION_AE_SUB(one, e), FASHION_AE_ADD(one, e)));
+			}
+		else if (act == FASHION_AE_SIGMOID)
+			for (; j + FASHION_AE_LANES <= cols; j += FASHION_AE_LANES) {
+				const fashion_ae_vec o = FASHION_AE_LOAD(y + j);
+				FASHION_AE_STORE(out + j, FASHION_AE_MUL(FASHION_AE_LOAD(x + j), FASHION_AE_MUL(o, FASHION_AE_SUB(one, o))));
+			}
+		else if (act == FASHION_AE_TANH)
+			for (; j + FASHION_AE_LANES <= cols; j += FASHION_AE_LANES) {
+				const fashion_ae_vec o = FASHION_AE_LOAD(y + j);
+				FASHION_AE_STORE(out + j, FASHION_AE_MUL(FASHION_AE_LOAD(x + j), FASHION_AE_SUB(one, FASHION_AE_MUL(o, o))));
+			}
+		for (; j < cols; j++) {
+			const float v = x[j];
+			if (y) {
+				const float o = y[j];
+				out[j] = act == FASHION_AE_RELU ? v * (o > 0)
+				       : act == FASHION_AE_LEAKY_RELU ? v * (o > 0 ? 1 : slope)
+				       : act == FASHION_AE_SIGMOID ? v * (o * (1 - o)) : v * (1 - o * o);
+			} else
+				out[j] = act == FASHION_AE_RELU ? (v > 0 ? v : 0)
+				       : act == FASHION_AE_LEAKY_RELU ? (v > 0 ? v : slope * v)
+				       : act == FASHION_AE_SIGMOID ? 1 / (1 + expf(-v)) : tanhf(v);
+		}
+	}
+}
+
+typedef struct fashion_ae_adam_k {
+	float beta1, beta2, one_m_beta1, one_m_beta2, eps, wd, step_size, bc2_sqrt;
+} fashion_ae_adam_k;
+
+/* m = beta1 m + (1 - beta1) g, v = beta2 v + (1 - beta2) g^2 and
+ * p -= step_size m / (sqrt(v) / bc2_sqrt + eps), with g = grad + wd p;
+ * element by element, so any split of the work gives the same result. */
+static void fashion_ae_adam(long count, float *p, float *m, float *v, const float *g, const fashion_ae_adam_k *k)
+{
+	long i = 0;
+	const long vecs = count / FASHION_AE_LANES;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (vecs >= 8192)
+#endif
+	for (long b = 0; b < vecs; b++) {
+		const long o = b * FASHION_AE_LANES;
+		fashion_ae_vec gi = FASHION_AE_LOAD(g + o);
+		if (k->wd != 0)
+			gi = FASHION_AE_ADD(gi, FASHION_AE_MUL(FASHION_AE_SET1(k->wd), FASHION_AE_LOAD(p + o)));
+		const fashion_ae_vec mi = FASHION_AE_ADD(FASHION_AE_MUL(FASHION_AE_LOAD(m + o), FASHION_AE_SET1(k->beta1)), FASHION_AE_MUL(gi, FASHION_AE_SET1(k->one_m_beta1)));
+		const fashion_ae_vec vi = FASHION_AE_ADD(FASHION_AE_MUL(FASHION_AE_LOAD(v + o), FASHION_AE_SET1(k->beta2)),
+					    FASHION_AE_MUL(FASHION_AE_MUL(FASHION_AE_SET1(k->one_m_beta2), gi), gi));
+		const fashion_ae_vec den = FASHION_AE_ADD(FASHION_AE_DIV(FASHION_AE_SQRT(vi), FASHION_AE_SET1(k->bc2_sqrt)), FASHION_AE_SET1(k->eps));
+		FASHION_AE_STORE(m + o, mi);
+		FASHION_AE_STORE(v + o, vi);
+		FASHION_AE_STORE(p + o, FASHION_AE_SUB(FASHION_AE_LOAD(p + o), FASHION_AE_MUL(FASHION_AE_SET1(k->step_size), FASHION_AE_DIV(mi, den))));
+	}
+	i = vecs * FASHION_AE_LANES;
+	for (; i < count; i++) {
+		const float gi = k->wd != 0 ? g[i] + k->wd * p[i] : g[i];
+		m[i] = m[i] * k->beta1 + gi * k->one_m_beta1;
+		v[i] = v[i] * k->beta2 + k->one_m_beta2 * gi * gi;
+		p[i] -= k->step_size * (m[i] / (sqrtf(v[i]) / k->bc2_sqrt + k->eps));
 	}
 }
 
@@ -225,10 +387,10 @@ fashion_ae_real fashion_ae_train_step(void *state, void *work, const fashion_ae_
 	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
 	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
 	float *const adam_m = fashion_ae_adam_m(state), *const adam_v = fashion_ae_adam_v(state);
-	const float beta1 = (float)h->beta1, beta2 = (float)h->beta2, eps = (float)h->eps, wd = (float)h->weight_decay;
-	const float one_m_beta1 = (float)(1 - h->beta1), one_m_beta2 = (float)(1 - h->beta2);
-	const float step_size = (float)(h->lr / (1 - pow(h->beta1, (double)step)));
-	const float bc2_sqrt = (float)sqrt(1 - pow(h->beta2, (double)step));
+	const fashion_ae_adam_k adam_k = {
+		(float)h->beta1, (float)h->beta2, (float)(1 - h->beta1), (float)(1 - h->beta2), (float)h->eps,
+		(float)h->weight_decay, (float)(h->lr / (1 - pow(h->beta1, (double)step))),
+		(float)sqrt(1 - pow(h->beta2, (double)step))};
 	const float *const t0 = x;
 	float *const t1 = params + 0; /* encoder.0.weight */
 	float *const t2 = params + 401408; /* encoder.0.bias */
@@ -236,75 +398,70 @@ fashion_ae_real fashion_ae_train_step(void *state, void *work, const fashion_ae_
 	float *const t4 = (float *)(work_ + 262144); /* relu [n, 512] */
 	float *const t5 = params + 401920; /* encoder.2.weight */
 	float *const t6 = params + 532992; /* encoder.2.bias */
-	float *const t7 = (float *)(work_ + 524288); /* dense [n, 256] */
-	float *const t8 = (float *)(work_ + 655360); /* relu [n, 256] */
+	float *const t7 = (float *)(work_ + 0); /* dense [n, 256] */
+	float *const t8 = (float *)(work_ + 131072); /* relu [n, 256] */
 	float *const t9 = params + 533248; /* encoder.4.weight */
 	float *const t10 = params + 541440; /* encoder.4.bias */
-	float *const t11 = (float *)(work_ + 786432); /* dense [n, 32] */
+	float *const t11 = (float *)(work_ + 0); /* dense [n, 32] */
 	float *const t12 = params + 541472; /* decoder.0.weight */
 	float *const t13 = params + 549664; /* decoder.0.bias */
-	float *const t14 = (float *)(work_ + 802816); /* dense [n, 256] */
-	float *const t15 = (float *)(work_ + 933888); /* relu [n, 256] */
+	float *const t14 = (float *)(work_ + 524288); /* dense [n, 256] */
+	float *const t15 = (float *)(work_ + 655360); /* relu [n, 256] */
 	float *const t16 = params + 549920; /* decoder.2.weight */
 	float *const t17 = params + 680992; /* decoder.2.bias */
-	float *const t18 = (float *)(work_ + 1064960); /* dense [n, 512] */
-	float *const t19 = (float *)(work_ + 1327104); /* relu [n, 512] */
+	float *const t18 = (float *)(work_ + 786432); /* dense [n, 512] */
+	float *const t19 = (float *)(work_ + 1048576); /* relu [n, 512] */
 	float *const t20 = params + 681504; /* decoder.4.weight */
 	float *const t21 = params + 1082912; /* decoder.4.bias */
-	float *const t22 = (float *)(work_ + 1589248); /* dense [n, 784] */
-	float *const t23 = (float *)(work_ + 1990656); /* sigmoid [n, 784] */
-	float *const t24 = (float *)(work_ + 2392064); /* mse [] */
-	float *const t25 = (float *)(work_ + 2392128); /* constant [] */
-	float *const t26 = (float *)(work_ + 2392192); /* mse_grad [n, 784] */
-	float *const t27 = (float *)(work_ + 2793600); /* act_grad [n, 784] */
-	float *const t28 = (float *)(work_ + 1589248); /* dense_dx [n, 512] */
-	float *const t29 = (float *)(work_ + 3195008); /* dense_dw [784, 512] */
-	float *const t30 = (float *)(work_ + 1851392); /* sum_batch [784] */
-	float *const t31 = (float *)(work_ + 2392128); /* act_grad [n, 512] */
-	float *const t32 = (float *)(work_ + 1064960); /* dense_dx [n, 256] */
-	float *const t33 = (float *)(work_ + 1196032); /* dense_dw [512, 256] */
-	float *const t34 = (float *)(work_ + 1720320); /* sum_batch [512] */
-	float *const t35 = (float *)(work_ + 1854528); /* act_grad [n, 256] */
-	float *const t36 = (float *)(work_ + 802816); /* dense_dx [n, 32] */
-	float *const t37 = (float *)(work_ + 819200); /* dense_dw [256, 32] */
-	float *const t38 = (float *)(work_ + 851968); /* sum_batch [256] */
-	float *const t39 = (float *)(work_ + 852992); /* dense_dx [n, 256] */
-	float *const t40 = (float *)(work_ + 984064); /* dense_dw [32, 256] */
-	float *const t41 = (float *)(work_ + 1016832); /* sum_batch [32] */
-	float *const t42 = (float *)(work_ + 1016960); /* act_grad [n, 256] */
-	float *const t43 = (float *)(work_ + 524288); /* dense_dx [n, 512] */
-	float *const t44 = (float *)(work_ + 2392128); /* dense_dw [256, 512] */
-	float *const t45 = (float *)(work_ + 802816); /* sum_batch [256] */
-	float *const t46 = (float *)(work_ + 2916416); /* act_grad [n, 512] */
-	float *const t47 = (float *)(work_ + 4800640); /* dense_dw [512, 784] */
-	float *const t48 = (float *)(work_ + 0); /* sum_batch [512] */
+	float *const t22 = (float *)(work_ + 1310720); /* dense [n, 784] */
+	float *const t23 = (float *)(work_ + 1712128); /* sigmoid [n, 784] */
+	float *const t24 = (float *)(work_ + 16384); /* mse [] */
+	float *const t25 = (float *)(work_ + 16448); /* constant [] */
+	float *const t26 = (float *)(work_ + 1310720); /* mse_grad [n, 784] */
+	float *const t27 = (float *)(work_ + 2113536); /* act_grad [n, 784] */
+	float *const t28 = (float *)(work_ + 786432); /* dense_dx [n, 512] */
+	float *const t29 = (float *)(work_ + 2514944); /* dense_dw [784, 512] */
+	float *const t30 = (float *)(work_ + 16448); /* sum_batch [784] */
+	float *const t31 = (float *)(work_ + 1310720); /* act_grad [n, 512] */
+	float *const t32 = (float *)(work_ + 524288); /* dense_dx [n, 256] */
+	float *const t33 = (float *)(work_ + 786432); /* dense_dw [512, 256] */
+	float *const t34 = (float *)(work_ + 19584); /* sum_batch [512] */
+	float *const t35 = (float *)(work_ + 1310720); /* act_grad [n, 256] */
+	float *const t36 = (float *)(work_ + 21632); /* dense_dx [n, 32] */
+	float *const t37 = (float *)(work_ + 38016); /* dense_dw [256, 32] */
+	float *const t38 = (float *)(work_ + 70784); /* sum_batch [256] */
+	float *const t39 = (float *)(work_ + 524288); /* dense_dx [n, 256] */
+	float *const t40 = (float *)(work_ + 71808); /* dense_dw [32, 256] */
+	float *const t41 = (float *)(work_ + 104576); /* sum_batch [32] */
+	float *const t42 = (float *)(work_ + 655360); /* act_grad [n, 256] */
+	float *const t43 = (float *)(work_ + 1310720); /* dense_dx [n, 512] */
+	float *const t44 = (float *)(work_ + 4120576); /* dense_dw [256, 512] */
+	float *const t45 = (float *)(work_ + 21632); /* sum_batch [256] */
+	float *const t46 = (float *)(work_ + 524288); /* act_grad [n, 512] */
+	float *const t47 = (float *)(work_ + 4644864); /* dense_dw [512, 784] */
+	float *const t48 = (float *)(work_ + 22656); /* sum_batch [512] */
 	/* t3 = dense */
 	fashion_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t3);
 	/* t4 = relu */
-	for (long i = 0; i < n * 512; i++)
-		t4[i] = t3[i] > 0 ? t3[i] : 0;
+	fashion_ae_act(FASHION_AE_RELU, 0.0f, 1, n * 512, t3, 0, NULL, 0, t4, 0);
 	/* t7 = dense */
 	fashion_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t7);
 	/* t8 = relu */
-	for (long i = 0; i < n * 256; i++)
-		t8[i] = t7[i] > 0 ? t7[i] : 0;
+	fashion_ae_act(FASHION_AE_RELU, 0.0f, 1, n * 256, t7, 0, NULL, 0, t8, 0);
 	/* t11 = dense */
 	fashion_ae_gemm(n, 32, 256, t8, 256, 1, t9, 1, 256, t10, t11);
 	/* t14 = dense */
 	fashion_ae_gemm(n, 256, 32, t11, 32, 1, t12, 1, 32, t13, t14);
 	/* t15 = relu */
-	for (long i = 0; i < n * 256; i++)
-		t15[i] = t14[i] > 0 ? t14[i] : 0;
+	fashion_ae_act(FASHION_AE_RELU, 0.0f, 1, n * 256, t14, 0, NULL, 0, t15, 0);
 	/* t18 = dense */
 	fashion_ae_gemm(n, 512, 256, t15, 256, 1, t16, 1, 256, t17, t18);
 	/* t19 = relu */
-	for (long i = 0; i < n * 512; i++)
-		t19[i] = t18[i] > 0 ? t18[i] : 0;
+	fashion_ae_act(FASHION_AE_RELU, 0.0f, 1, n * 512, t18, 0, NULL, 0, t19, 0);
 	/* t22 = dense */
 	fashion_ae_gemm(n, 784, 512, t19, 512, 1, t20, 1, 512, t21, t22);
 	/* t23 = sigmoid */
-	for (long i = 0; i < n * 784; i++)
-		t23[i] = 1 / (1 + expf(-t22[i]));
+	fashion_ae_act(FASHION_AE_SIGMOID, 0.0f, 1, n * 784, t22, 0, NULL, 0, t23, 0);
 	/* t24 = mse */
 	{
 		double acc = 0;
@@ -323,8 +480,7 @@ fashion_ae_real fashion_ae_train_step(void *state, void *work, const fashion_ae_
 			t26[i] = 2 * k * (t23[i] - t0[i]);
 	}
 	/* t27 = act_grad */
-	for (long i = 0; i < n * 784; i++)
-		t27[i] = t26[i] * t23[i] * (1 - t23[i]);
+	fashion_ae_act(FASHION_AE_SIGMOID, 0.0f, 1, n * 784, t26, 0, t23, 0, t27, 0);
 	/* t28 = dense_dx */
 	fashion_ae_gemm(n, 512, 784, t27, 784, 1, t20, 512, 1, NULL, t28);
 	/* t29 = dense_dw */
@@ -336,8 +492,7 @@ fashion_ae_real fashion_ae_train_step(void *state, void *work, const fashion_ae_
 		for (long j = 0; j < 784; j++)
 			t30[j] += t27[b * 784 + j];
 	/* t31 = act_grad */
-	for (long i = 0; i < n * 512; i++)
-		t31[i] = t28[i] * (t18[i] > 0);
+	fashion_ae_act(FASHION_AE_RELU, 0.0f, 1, n * 512, t28, 0, t19, 0, t31, 0);
 	/* t32 = dense_dx */
 	fashion_ae_gemm(n, 256, 512, t31, 512, 1, t16, 256, 1, NULL, t32);
 	/* t33 = dense_dw */
@@ -349,8 +504,7 @@ fashion_ae_real fashion_ae_train_step(void *state, void *work, const fashion_ae_
 		for (long j = 0; j < 512; j++)
 			t34[j] += t31[b * 512 + j];
 	/* t35 = act_grad */
-	for (long i = 0; i < n * 256; i++)
-		t35[i] = t32[i] * (t14[i] > 0);
+	fashion_ae_act(FASHION_AE_RELU, 0.0f, 1, n * 256, t32, 0, t15, 0, t35, 0);
 	/* t36 = dense_dx */
 	fashion_ae_gemm(n, 32, 256, t35, 256, 1, t12, 32, 1, NULL, t36);
 	/* t37 = dense_dw */
@@ -372,8 +526,7 @@ fashion_ae_real fashion_ae_train_step(void *state, void *work, const fashion_ae_
 		for (long j = 0; j < 32; j++)
 			t41[j] += t36[b * 32 + j];
 	/* t42 = act_grad */
-	for (long i = 0; i < n * 256; i++)
-		t42[i] = t39[i] * (t7[i] > 0);
+	fashion_ae_act(FASHION_AE_RELU, 0.0f, 1, n * 256, t39, 0, t8, 0, t42, 0);
 	/* t43 = dense_dx */
 	fashion_ae_gemm(n, 512, 256, t42, 256, 1, t5, 512, 1, NULL, t43);
 	/* t44 = dense_dw */
@@ -385,8 +538,7 @@ fashion_ae_real fashion_ae_train_step(void *state, void *work, const fashion_ae_
 		for (long j = 0; j < 256; j++)
 			t45[j] += t42[b * 256 + j];
 	/* t46 = act_grad */
-	for (long i = 0; i < n * 512; i++)
-		t46[i] = t43[i] * (t3[i] > 0);
+	fashion_ae_act(FASHION_AE_RELU, 0.0f, 1, n * 512, t43, 0, t4, 0, t46, 0);
 	/* t47 = dense_dw */
 	fashion_ae_gemm(512, 784, n, t46, 1, 512, t0, 784, 1, NULL, t47);
 	/* t48 = sum_batch */
@@ -397,135 +549,51 @@ fashion_ae_real fashion_ae_train_step(void *state, void *work, const fashion_ae_
 			t48[j] += t46[b * 512 + j];
 	/* t49 = adam */
 	{ /* encoder.0.weight */
-		float *p = t1, *m = adam_m + 0, *v = adam_v + 0;
-		const float *g = t47;
-		for (long i = 0; i < 401408; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		fashion_ae_adam(401408, t1, adam_m + 0, adam_v + 0, t47, &adam_k);
 	}
 	/* t50 = adam */
 	{ /* encoder.0.bias */
-		float *p = t2, *m = adam_m + 401408, *v = adam_v + 401408;
-		const float *g = t48;
-		for (long i = 0; i < 512; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		fashion_ae_adam(512, t2, adam_m + 401408, adam_v + 401408, t48, &adam_k);
 	}
 	/* t51 = adam */
 	{ /* encoder.2.weight */
-		float *p = t5, *m = adam_m + 401920, *v = adam_v + 401920;
-		const float *g = t44;
-		for (long i = 0; i < 131072; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		fashion_ae_adam(131072, t5, adam_m + 401920, adam_v + 401920, t44, &adam_k);
 	}
 	/* t52 = adam */
 	{ /* encoder.2.bias */
-		float *p = t6, *m = adam_m + 532992, *v = adam_v + 532992;
-		const float *g = t45;
-		for (long i = 0; i < 256; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		fashion_ae_adam(256, t6, adam_m + 532992, adam_v + 532992, t45, &adam_k);
 	}
 	/* t53 = adam */
 	{ /* encoder.4.weight */
-		float *p = t9, *m = adam_m + 533248, *v = adam_v + 533248;
-		const float *g = t40;
-		for (long i = 0; i < 8192; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		fashion_ae_adam(8192, t9, adam_m + 533248, adam_v + 533248, t40, &adam_k);
 	}
 	/* t54 = adam */
 	{ /* encoder.4.bias */
-		float *p = t10, *m = adam_m + 541440, *v = adam_v + 541440;
-		const float *g = t41;
-		for (long i = 0; i < 32; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		fashion_ae_adam(32, t10, adam_m + 541440, adam_v + 541440, t41, &adam_k);
 	}
 	/* t55 = adam */
 	{ /* decoder.0.weight */
-		float *p = t12, *m = adam_m + 541472, *v = adam_v + 541472;
-		const float *g = t37;
-		for (long i = 0; i < 8192; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		fashion_ae_adam(8192, t12, adam_m + 541472, adam_v + 541472, t37, &adam_k);
 	}
 	/* t56 = adam */
 	{ /* decoder.0.bias */
-		float *p = t13, *m = adam_m + 549664, *v = adam_v + 549664;
-		const float *g = t38;
-		for (long i = 0; i < 256; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		fashion_ae_adam(256, t13, adam_m + 549664, adam_v + 549664, t38, &adam_k);
 	}
 	/* t57 = adam */
 	{ /* decoder.2.weight */
-		float *p = t16, *m = adam_m + 549920, *v = adam_v + 549920;
-		const float *g = t33;
-		for (long i = 0; i < 131072; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		fashion_ae_adam(131072, t16, adam_m + 549920, adam_v + 549920, t33, &adam_k);
 	}
 	/* t58 = adam */
 	{ /* decoder.2.bias */
-		float *p = t17, *m = adam_m + 680992, *v = adam_v + 680992;
-		const float *g = t34;
-		for (long i = 0; i < 512; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		fashion_ae_adam(512, t17, adam_m + 680992, adam_v + 680992, t34, &adam_k);
 	}
 	/* t59 = adam */
 	{ /* decoder.4.weight */
-		float *p = t20, *m = adam_m + 681504, *v = adam_v + 681504;
-		const float *g = t29;
-		for (long i = 0; i < 401408; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		fashion_ae_adam(401408, t20, adam_m + 681504, adam_v + 681504, t29, &adam_k);
 	}
 	/* t60 = adam */
 	{ /* decoder.4.bias */
-		float *p = t21, *m = adam_m + 1082912, *v = adam_v + 1082912;
-		const float *g = t30;
-		for (long i = 0; i < 784; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		fashion_ae_adam(784, t21, adam_m + 1082912, adam_v + 1082912, t30, &adam_k);
 	}
 	return t24[0];
 }
@@ -545,75 +613,70 @@ fashion_ae_real fashion_ae_gradient(const void *state, void *work, const fashion
 	float *const t4 = (float *)(work_ + 262144); /* relu [n, 512] */
 	const float *const t5 = params + 401920; /* encoder.2.weight */
 	const float *const t6 = params + 532992; /* encoder.2.bias */
-	float *const t7 = (float *)(work_ + 524288); /* dense [n, 256] */
-	float *const t8 = (float *)(work_ + 655360); /* relu [n, 256] */
+	float *const t7 = (float *)(work_ + 0); /* dense [n, 256] */
+	float *const t8 = (float *)(work_ + 131072); /* relu [n, 256] */
 	const float *const t9 = params + 533248; /* encoder.4.weight */
 	const float *const t10 = params + 541440; /* encoder.4.bias */
-	float *const t11 = (float *)(work_ + 786432); /* dense [n, 32] */
+	float *const t11 = (float *)(work_ + 0); /* dense [n, 32] */
 	const float *const t12 = params + 541472; /* decoder.0.weight */
 	const float *const t13 = params + 549664; /* decoder.0.bias */
-	float *const t14 = (float *)(work_ + 802816); /* dense [n, 256] */
-	float *const t15 = (float *)(work_ + 933888); /* relu [n, 256] */
+	float *const t14 = (float *)(work_ + 524288); /* dense [n, 256] */
+	float *const t15 = (float *)(work_ + 655360); /* relu [n, 256] */
 	const float *const t16 = params + 549920; /* decoder.2.weight */
 	const float *const t17 = params + 680992; /* decoder.2.bias */
-	float *const t18 = (float *)(work_ + 1064960); /* dense [n, 512] */
-	float *const t19 = (float *)(work_ + 1327104); /* relu [n, 512] */
+	float *const t18 = (float *)(work_ + 786432); /* dense [n, 512] */
+	float *const t19 = (float *)(work_ + 1048576); /* relu [n, 512] */
 	const float *const t20 = params + 681504; /* decoder.4.weight */
 	const float *const t21 = params + 1082912; /* decoder.4.bias */
-	float *const t22 = (float *)(work_ + 1589248); /* dense [n, 784] */
-	float *const t23 = (float *)(work_ + 1990656); /* sigmoid [n, 784] */
-	float *const t24 = (float *)(work_ + 2392064); /* mse [] */
-	float *const t25 = (float *)(work_ + 2392128); /* constant [] */
-	float *const t26 = (float *)(work_ + 2392192); /* mse_grad [n, 784] */
-	float *const t27 = (float *)(work_ + 2793600); /* act_grad [n, 784] */
-	float *const t28 = (float *)(work_ + 1589248); /* dense_dx [n, 512] */
-	float *const t29 = (float *)(work_ + 3195008); /* dense_dw [784, 512] */
-	float *const t30 = (float *)(work_ + 1851392); /* sum_batch [784] */
-	float *const t31 = (float *)(work_ + 2392128); /* act_grad [n, 512] */
-	float *const t32 = (float *)(work_ + 1064960); /* dense_dx [n, 256] */
-	float *const t33 = (float *)(work_ + 1196032); /* dense_dw [512, 256] */
-	float *const t34 = (float *)(work_ + 1720320); /* sum_batch [512] */
-	float *const t35 = (float *)(work_ + 1854528); /* act_grad [n, 256] */
-	float *const t36 = (float *)(work_ + 802816); /* dense_dx [n, 32] */
-	float *const t37 = (float *)(work_ + 819200); /* dense_dw [256, 32] */
-	float *const t38 = (float *)(work_ + 851968); /* sum_batch [256] */
-	float *const t39 = (float *)(work_ + 852992); /* dense_dx [n, 256] */
-	float *const t40 = (float *)(work_ + 984064); /* dense_dw [32, 256] */
-	float *const t41 = (float *)(work_ + 1016832); /* sum_batch [32] */
-	float *const t42 = (float *)(work_ + 1016960); /* act_grad [n, 256] */
-	float *const t43 = (float *)(work_ + 524288); /* dense_dx [n, 512] */
-	float *const t44 = (float *)(work_ + 2392128); /* dense_dw [256, 512] */
-	float *const t45 = (float *)(work_ + 802816); /* sum_batch [256] */
-	float *const t46 = (float *)(work_ + 2916416); /* act_grad [n, 512] */
-	float *const t47 = (float *)(work_ + 4800640); /* dense_dw [512, 784] */
-	float *const t48 = (float *)(work_ + 0); /* sum_batch [512] */
+	float *const t22 = (float *)(work_ + 1310720); /* dense [n, 784] */
+	float *const t23 = (float *)(work_ + 1712128); /* sigmoid [n, 784] */
+	float *const t24 = (float *)(work_ + 16384); /* mse [] */
+	float *const t25 = (float *)(work_ + 16448); /* constant [] */
+	float *const t26 = (float *)(work_ + 1310720); /* mse_grad [n, 784] */
+	float *const t27 = (float *)(work_ + 2113536); /* act_grad [n, 784] */
+	float *const t28 = (float *)(work_ + 786432); /* dense_dx [n, 512] */
+	float *const t29 = (float *)(work_ + 2514944); /* dense_dw [784, 512] */
+	float *const t30 = (float *)(work_ + 16448); /* sum_batch [784] */
+	float *const t31 = (float *)(work_ + 1310720); /* act_grad [n, 512] */
+	float *const t32 = (float *)(work_ + 524288); /* dense_dx [n, 256] */
+	float *const t33 = (float *)(work_ + 786432); /* dense_dw [512, 256] */
+	float *const t34 = (float *)(work_ + 19584); /* sum_batch [512] */
+	float *const t35 = (float *)(work_ + 1310720); /* act_grad [n, 256] */
+	float *const t36 = (float *)(work_ + 21632); /* dense_dx [n, 32] */
+	float *const t37 = (float *)(work_ + 38016); /* dense_dw [256, 32] */
+	float *const t38 = (float *)(work_ + 70784); /* sum_batch [256] */
+	float *const t39 = (float *)(work_ + 524288); /* dense_dx [n, 256] */
+	float *const t40 = (float *)(work_ + 71808); /* dense_dw [32, 256] */
+	float *const t41 = (float *)(work_ + 104576); /* sum_batch [32] */
+	float *const t42 = (float *)(work_ + 655360); /* act_grad [n, 256] */
+	float *const t43 = (float *)(work_ + 1310720); /* dense_dx [n, 512] */
+	float *const t44 = (float *)(work_ + 4120576); /* dense_dw [256, 512] */
+	float *const t45 = (float *)(work_ + 21632); /* sum_batch [256] */
+	float *const t46 = (float *)(work_ + 524288); /* act_grad [n, 512] */
+	float *const t47 = (float *)(work_ + 4644864); /* dense_dw [512, 784] */
+	float *const t48 = (float *)(work_ + 22656); /* sum_batch [512] */
 	/* t3 = dense */
 	fashion_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t3);
 	/* t4 = relu */
-	for (long i = 0; i < n * 512; i++)
-		t4[i] = t3[i] > 0 ? t3[i] : 0;
+	fashion_ae_act(FASHION_AE_RELU, 0.0f, 1, n * 512, t3, 0, NULL, 0, t4, 0);
 	/* t7 = dense */
 	fashion_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t7);
 	/* t8 = relu */
-	for (long i = 0; i < n * 256; i++)
-		t8[i] = t7[i] > 0 ? t7[i] : 0;
+	fashion_ae_act(FASHION_AE_RELU, 0.0f, 1, n * 256, t7, 0, NULL, 0, t8, 0);
 	/* t11 = dense */
 	fashion_ae_gemm(n, 32, 256, t8, 256, 1, t9, 1, 256, t10, t11);
 	/* t14 = dense */
 	fashion_ae_gemm(n, 256, 32, t11, 32, 1, t12, 1, 32, t13, t14);
 	/* t15 = relu */
-	for (long i = 0; i < n * 256; i++)
-		t15[i] = t14[i] > 0 ? t14[i] : 0;
+	fashion_ae_act(FASHION_AE_RELU, 0.0f, 1, n * 256, t14, 0, NULL, 0, t15, 0);
 	/* t18 = dense */
 	fashion_ae_gemm(n, 512, 256, t15, 256, 1, t16, 1, 256, t17, t18);
 	/* t19 = relu */
-	for (long i = 0; i < n * 512; i++)
-		t19[i] = t18[i] > 0 ? t18[i] : 0;
+	fashion_ae_act(FASHION_AE_RELU, 0.0f, 1, n * 512, t18, 0, NULL, 0, t19, 0);
 	/* t22 = dense */
 	fashion_ae_gemm(n, 784, 512, t19, 512, 1, t20, 1, 512, t21, t22);
 	/* t23 = sigmoid */
-	for (long i = 0; i < n * 784; i++)
-		t23[i] = 1 / (1 + expf(-t22[i]));
+	fashion_ae_act(FASHION_AE_SIGMOID, 0.0f, 1, n * 784, t22, 0, NULL, 0, t23, 0);
 	/* t24 = mse */
 	{
 		double acc = 0;
@@ -632,8 +695,7 @@ fashion_ae_real fashion_ae_gradient(const void *state, void *work, const fashion
 			t26[i] = 2 * k * (t23[i] - t0[i]);
 	}
 	/* t27 = act_grad */
-	for (long i = 0; i < n * 784; i++)
-		t27[i] = t26[i] * t23[i] * (1 - t23[i]);
+	fashion_ae_act(FASHION_AE_SIGMOID, 0.0f, 1, n * 784, t26, 0, t23, 0, t27, 0);
 	/* t28 = dense_dx */
 	fashion_ae_gemm(n, 512, 784, t27, 784, 1, t20, 512, 1, NULL, t28);
 	/* t29 = dense_dw */
@@ -645,8 +707,7 @@ fashion_ae_real fashion_ae_gradient(const void *state, void *work, const fashion
 		for (long j = 0; j < 784; j++)
 			t30[j] += t27[b * 784 + j];
 	/* t31 = act_grad */
-	for (long i = 0; i < n * 512; i++)
-		t31[i] = t28[i] * (t18[i] > 0);
+	fashion_ae_act(FASHION_AE_RELU, 0.0f, 1, n * 512, t28, 0, t19, 0, t31, 0);
 	/* t32 = dense_dx */
 	fashion_ae_gemm(n, 256, 512, t31, 512, 1, t16, 256, 1, NULL, t32);
 	/* t33 = dense_dw */
@@ -658,8 +719,7 @@ fashion_ae_real fashion_ae_gradient(const void *state, void *work, const fashion
 		for (long j = 0; j < 512; j++)
 			t34[j] += t31[b * 512 + j];
 	/* t35 = act_grad */
-	for (long i = 0; i < n * 256; i++)
-		t35[i] = t32[i] * (t14[i] > 0);
+	fashion_ae_act(FASHION_AE_RELU, 0.0f, 1, n * 256, t32, 0, t15, 0, t35, 0);
 	/* t36 = dense_dx */
 	fashion_ae_gemm(n, 32, 256, t35, 256, 1, t12, 32, 1, NULL, t36);
 	/* t37 = dense_dw */
@@ -681,8 +741,7 @@ fashion_ae_real fashion_ae_gradient(const void *state, void *work, const fashion
 		for (long j = 0; j < 32; j++)
 			t41[j] += t36[b * 32 + j];
 	/* t42 = act_grad */
-	for (long i = 0; i < n * 256; i++)
-		t42[i] = t39[i] * (t7[i] > 0);
+	fashion_ae_act(FASHION_AE_RELU, 0.0f, 1, n * 256, t39, 0, t8, 0, t42, 0);
 	/* t43 = dense_dx */
 	fashion_ae_gemm(n, 512, 256, t42, 256, 1, t5, 512, 1, NULL, t43);
 	/* t44 = dense_dw */
@@ -694,8 +753,7 @@ fashion_ae_real fashion_ae_gradient(const void *state, void *work, const fashion
 		for (long j = 0; j < 256; j++)
 			t45[j] += t42[b * 256 + j];
 	/* t46 = act_grad */
-	for (long i = 0; i < n * 512; i++)
-		t46[i] = t43[i] * (t3[i] > 0);
+	fashion_ae_act(FASHION_AE_RELU, 0.0f, 1, n * 512, t43, 0, t4, 0, t46, 0);
 	/* t47 = dense_dw */
 	fashion_ae_gemm(512, 784, n, t46, 1, 512, t0, 784, 1, NULL, t47);
 	/* t48 = sum_batch */
@@ -723,19 +781,12 @@ void fashion_ae_update(void *state, const fashion_ae_real *grad, const fashion_a
 {
 	const int64_t step = ++*fashion_ae_step(state);
 	float *const adam_m = fashion_ae_adam_m(state), *const adam_v = fashion_ae_adam_v(state);
-	const float beta1 = (float)h->beta1, beta2 = (float)h->beta2, eps = (float)h->eps, wd = (float)h->weight_decay;
-	const float one_m_beta1 = (float)(1 - h->beta1), one_m_beta2 = (float)(1 - h->beta2);
-	const float step_size = (float)(h->lr / (1 - pow(h->beta1, (double)step)));
-	const float bc2_sqrt = (float)sqrt(1 - pow(h->beta2, (double)step));
+	const fashion_ae_adam_k adam_k = {
+		(float)h->beta1, (float)h->beta2, (float)(1 - h->beta1), (float)(1 - h->beta2), (float)h->eps,
+		(float)h->weight_decay, (float)(h->lr / (1 - pow(h->beta1, (double)step))),
+		(float)sqrt(1 - pow(h->beta2, (double)step))};
 	fashion_ae_real *const params = fashion_ae_params(state);
-	float *p = params, *m = adam_m, *v = adam_v;
-	const float *g = grad;
-	for (long i = 0; i < 1083696; i++) {
-		float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-		m[i] = m[i] * beta1 + gi * one_m_beta1;
-		v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-		p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-	}
+	fashion_ae_adam(1083696, params, adam_m, adam_v, grad, &adam_k);
 }
 
 fashion_ae_real fashion_ae_loss(const void *state, void *work, const fashion_ae_real *x, int n)
@@ -753,51 +804,46 @@ fashion_ae_real fashion_ae_loss(const void *state, void *work, const fashion_ae_
 	float *const t4 = (float *)(work_ + 262144); /* relu [n, 512] */
 	const float *const t5 = params + 401920; /* encoder.2.weight */
 	const float *const t6 = params + 532992; /* encoder.2.bias */
-	float *const t7 = (float *)(work_ + 524288); /* dense [n, 256] */
-	float *const t8 = (float *)(work_ + 655360); /* relu [n, 256] */
+	float *const t7 = (float *)(work_ + 0); /* dense [n, 256] */
+	float *const t8 = (float *)(work_ + 131072); /* relu [n, 256] */
 	const float *const t9 = params + 533248; /* encoder.4.weight */
 	const float *const t10 = params + 541440; /* encoder.4.bias */
-	float *const t11 = (float *)(work_ + 786432); /* dense [n, 32] */
+	float *const t11 = (float *)(work_ + 0); /* dense [n, 32] */
 	const float *const t12 = params + 541472; /* decoder.0.weight */
 	const float *const t13 = params + 549664; /* decoder.0.bias */
-	float *const t14 = (float *)(work_ + 802816); /* dense [n, 256] */
-	float *const t15 = (float *)(work_ + 933888); /* relu [n, 256] */
+	float *const t14 = (float *)(work_ + 524288); /* dense [n, 256] */
+	float *const t15 = (float *)(work_ + 655360); /* relu [n, 256] */
 	const float *const t16 = params + 549920; /* decoder.2.weight */
 	const float *const t17 = params + 680992; /* decoder.2.bias */
-	float *const t18 = (float *)(work_ + 1064960); /* dense [n, 512] */
-	float *const t19 = (float *)(work_ + 1327104); /* relu [n, 512] */
+	float *const t18 = (float *)(work_ + 786432); /* dense [n, 512] */
+	float *const t19 = (float *)(work_ + 1048576); /* relu [n, 512] */
 	const float *const t20 = params + 681504; /* decoder.4.weight */
 	const float *const t21 = params + 1082912; /* decoder.4.bias */
-	float *const t22 = (float *)(work_ + 1589248); /* dense [n, 784] */
-	float *const t23 = (float *)(work_ + 1990656); /* sigmoid [n, 784] */
-	float *const t24 = (float *)(work_ + 2392064); /* mse [] */
+	float *const t22 = (float *)(work_ + 1310720); /* dense [n, 784] */
+	float *const t23 = (float *)(work_ + 1712128); /* sigmoid [n, 784] */
+	float *const t24 = (float *)(work_ + 16384); /* mse [] */
 	/* t3 = dense */
 	fashion_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t3);
 	/* t4 = relu */
-	for (long i = 0; i < n * 512; i++)
-		t4[i] = t3[i] > 0 ? t3[i] : 0;
+	fashion_ae_act(FASHION_AE_RELU, 0.0f, 1, n * 512, t3, 0, NULL, 0, t4, 0);
 	/* t7 = dense */
 	fashion_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t7);
 	/* t8 = relu */
-	for (long i = 0; i < n * 256; i++)
-		t8[i] = t7[i] > 0 ? t7[i] : 0;
+	fashion_ae_act(FASHION_AE_RELU, 0.0f, 1, n * 256, t7, 0, NULL, 0, t8, 0);
 	/* t11 = dense */
 	fashion_ae_gemm(n, 32, 256, t8, 256, 1, t9, 1, 256, t10, t11);
 	/* t14 = dense */
 	fashion_ae_gemm(n, 256, 32, t11, 32, 1, t12, 1, 32, t13, t14);
 	/* t15 = relu */
-	for (long i = 0; i < n * 256; i++)
-		t15[i] = t14[i] > 0 ? t14[i] : 0;
+	fashion_ae_act(FASHION_AE_RELU, 0.0f, 1, n * 256, t14, 0, NULL, 0, t15, 0);
 	/* t18 = dense */
 	fashion_ae_gemm(n, 512, 256, t15, 256, 1, t16, 1, 256, t17, t18);
 	/* t19 = relu */
-	for (long i = 0; i < n * 512; i++)
-		t19[i] = t18[i] > 0 ? t18[i] : 0;
+	fashion_ae_act(FASHION_AE_RELU, 0.0f, 1, n * 512, t18, 0, NULL, 0, t19, 0);
 	/* t22 = dense */
 	fashion_ae_gemm(n, 784, 512, t19, 512, 1, t20, 1, 512, t21, t22);
 	/* t23 = sigmoid */
-	for (long i = 0; i < n * 784; i++)
-		t23[i] = 1 / (1 + expf(-t22[i]));
+	fashion_ae_act(FASHION_AE_SIGMOID, 0.0f, 1, n * 784, t22, 0, NULL, 0, t23, 0);
 	/* t24 = mse */
 	{
 		double acc = 0;
@@ -825,50 +871,45 @@ void fashion_ae_forward(const void *state, void *work, const fashion_ae_real *x,
 	float *const t4 = (float *)(work_ + 262144); /* relu [n, 512] */
 	const float *const t5 = params + 401920; /* encoder.2.weight */
 	const float *const t6 = params + 532992; /* encoder.2.bias */
-	float *const t7 = (float *)(work_ + 524288); /* dense [n, 256] */
-	float *const t8 = (float *)(work_ + 655360); /* relu [n, 256] */
+	float *const t7 = (float *)(work_ + 0); /* dense [n, 256] */
+	float *const t8 = (float *)(work_ + 131072); /* relu [n, 256] */
 	const float *const t9 = params + 533248; /* encoder.4.weight */
 	const float *const t10 = params + 541440; /* encoder.4.bias */
-	float *const t11 = (float *)(work_ + 786432); /* dense [n, 32] */
+	float *const t11 = (float *)(work_ + 0); /* dense [n, 32] */
 	const float *const t12 = params + 541472; /* decoder.0.weight */
 	const float *const t13 = params + 549664; /* decoder.0.bias */
-	float *const t14 = (float *)(work_ + 802816); /* dense [n, 256] */
-	float *const t15 = (float *)(work_ + 933888); /* relu [n, 256] */
+	float *const t14 = (float *)(work_ + 524288); /* dense [n, 256] */
+	float *const t15 = (float *)(work_ + 655360); /* relu [n, 256] */
 	const float *const t16 = params + 549920; /* decoder.2.weight */
 	const float *const t17 = params + 680992; /* decoder.2.bias */
-	float *const t18 = (float *)(work_ + 1064960); /* dense [n, 512] */
-	float *const t19 = (float *)(work_ + 1327104); /* relu [n, 512] */
+	float *const t18 = (float *)(work_ + 786432); /* dense [n, 512] */
+	float *const t19 = (float *)(work_ + 1048576); /* relu [n, 512] */
 	const float *const t20 = params + 681504; /* decoder.4.weight */
 	const float *const t21 = params + 1082912; /* decoder.4.bias */
-	float *const t22 = (float *)(work_ + 1589248); /* dense [n, 784] */
-	float *const t23 = (float *)(work_ + 1990656); /* sigmoid [n, 784] */
+	float *const t22 = (float *)(work_ + 1310720); /* dense [n, 784] */
+	float *const t23 = (float *)(work_ + 1712128); /* sigmoid [n, 784] */
 	/* t3 = dense */
 	fashion_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t3);
 	/* t4 = relu */
-	for (long i = 0; i < n * 512; i++)
-		t4[i] = t3[i] > 0 ? t3[i] : 0;
+	fashion_ae_act(FASHION_AE_RELU, 0.0f, 1, n * 512, t3, 0, NULL, 0, t4, 0);
 	/* t7 = dense */
 	fashion_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t7);
 	/* t8 = relu */
-	for (long i = 0; i < n * 256; i++)
-		t8[i] = t7[i] > 0 ? t7[i] : 0;
+	fashion_ae_act(FASHION_AE_RELU, 0.0f, 1, n * 256, t7, 0, NULL, 0, t8, 0);
 	/* t11 = dense */
 	fashion_ae_gemm(n, 32, 256, t8, 256, 1, t9, 1, 256, t10, t11);
 	/* t14 = dense */
 	fashion_ae_gemm(n, 256, 32, t11, 32, 1, t12, 1, 32, t13, t14);
 	/* t15 = relu */
-	for (long i = 0; i < n * 256; i++)
-		t15[i] = t14[i] > 0 ? t14[i] : 0;
+	fashion_ae_act(FASHION_AE_RELU, 0.0f, 1, n * 256, t14, 0, NULL, 0, t15, 0);
 	/* t18 = dense */
 	fashion_ae_gemm(n, 512, 256, t15, 256, 1, t16, 1, 256, t17, t18);
 	/* t19 = relu */
-	for (long i = 0; i < n * 512; i++)
-		t19[i] = t18[i] > 0 ? t18[i] : 0;
+	fashion_ae_act(FASHION_AE_RELU, 0.0f, 1, n * 512, t18, 0, NULL, 0, t19, 0);
 	/* t22 = dense */
 	fashion_ae_gemm(n, 784, 512, t19, 512, 1, t20, 1, 512, t21, t22);
 	/* t23 = sigmoid */
-	for (long i = 0; i < n * 784; i++)
-		t23[i] = 1 / (1 + expf(-t22[i]));
+	fashion_ae_act(FASHION_AE_SIGMOID, 0.0f, 1, n * 784, t22, 0, NULL, 0, t23, 0);
 	memcpy(out, t23, sizeof(float) * n * 784);
 }
 
@@ -887,21 +928,19 @@ void fashion_ae_encode(const void *state, void *work, const fashion_ae_real *x, 
 	float *const t4 = (float *)(work_ + 262144); /* relu [n, 512] */
 	const float *const t5 = params + 401920; /* encoder.2.weight */
 	const float *const t6 = params + 532992; /* encoder.2.bias */
-	float *const t7 = (float *)(work_ + 524288); /* dense [n, 256] */
-	float *const t8 = (float *)(work_ + 655360); /* relu [n, 256] */
+	float *const t7 = (float *)(work_ + 0); /* dense [n, 256] */
+	float *const t8 = (float *)(work_ + 131072); /* relu [n, 256] */
 	const float *const t9 = params + 533248; /* encoder.4.weight */
 	const float *const t10 = params + 541440; /* encoder.4.bias */
-	float *const t11 = (float *)(work_ + 786432); /* dense [n, 32] */
+	float *const t11 = (float *)(work_ + 0); /* dense [n, 32] */
 	/* t3 = dense */
 	fashion_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t3);
 	/* t4 = relu */
-	for (long i = 0; i < n * 512; i++)
-		t4[i] = t3[i] > 0 ? t3[i] : 0;
+	fashion_ae_act(FASHION_AE_RELU, 0.0f, 1, n * 512, t3, 0, NULL, 0, t4, 0);
 	/* t7 = dense */
 	fashion_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t7);
 	/* t8 = relu */
-	for (long i = 0; i < n * 256; i++)
-		t8[i] = t7[i] > 0 ? t7[i] : 0;
+	fashion_ae_act(FASHION_AE_RELU, 0.0f, 1, n * 256, t7, 0, NULL, 0, t8, 0);
 	/* t11 = dense */
 	fashion_ae_gemm(n, 32, 256, t8, 256, 1, t9, 1, 256, t10, t11);
 	memcpy(z, t11, sizeof(float) * n * 32);
@@ -918,31 +957,28 @@ void fashion_ae_decode(const void *state, void *work, const fashion_ae_real *z, 
 	const float *const t11 = z;
 	const float *const t12 = params + 541472; /* decoder.0.weight */
 	const float *const t13 = params + 549664; /* decoder.0.bias */
-	float *const t14 = (float *)(work_ + 802816); /* dense [n, 256] */
-	float *const t15 = (float *)(work_ + 933888); /* relu [n, 256] */
+	float *const t14 = (float *)(work_ + 524288); /* dense [n, 256] */
+	float *const t15 = (float *)(work_ + 655360); /* relu [n, 256] */
 	const float *const t16 = params + 549920; /* decoder.2.weight */
 	const float *const t17 = params + 680992; /* decoder.2.bias */
-	float *const t18 = (float *)(work_ + 1064960); /* dense [n, 512] */
-	float *const t19 = (float *)(work_ + 1327104); /* relu [n, 512] */
+	float *const t18 = (float *)(work_ + 786432); /* dense [n, 512] */
+	float *const t19 = (float *)(work_ + 1048576); /* relu [n, 512] */
 	const float *const t20 = params + 681504; /* decoder.4.weight */
 	const float *const t21 = params + 1082912; /* decoder.4.bias */
-	float *const t22 = (float *)(work_ + 1589248); /* dense [n, 784] */
-	float *const t23 = (float *)(work_ + 1990656); /* sigmoid [n, 784] */
+	float *const t22 = (float *)(work_ + 1310720); /* dense [n, 784] */
+	float *const t23 = (float *)(work_ + 1712128); /* sigmoid [n, 784] */
 	/* t14 = dense */
 	fashion_ae_gemm(n, 256, 32, t11, 32, 1, t12, 1, 32, t13, t14);
 	/* t15 = relu */
-	for (long i = 0; i < n * 256; i++)
-		t15[i] = t14[i] > 0 ? t14[i] : 0;
+	fashion_ae_act(FASHION_AE_RELU, 0.0f, 1, n * 256, t14, 0, NULL, 0, t15, 0);
 	/* t18 = dense */
 	fashion_ae_gemm(n, 512, 256, t15, 256, 1, t16, 1, 256, t17, t18);
 	/* t19 = relu */
-	for (long i = 0; i < n * 512; i++)
-		t19[i] = t18[i] > 0 ? t18[i] : 0;
+	fashion_ae_act(FASHION_AE_RELU, 0.0f, 1, n * 512, t18, 0, NULL, 0, t19, 0);
 	/* t22 = dense */
 	fashion_ae_gemm(n, 784, 512, t19, 512, 1, t20, 1, 512, t21, t22);
 	/* t23 = sigmoid */
-	for (long i = 0; i < n * 784; i++)
-		t23[i] = 1 / (1 + expf(-t22[i]));
+	fashion_ae_act(FASHION_AE_SIGMOID, 0.0f, 1, n * 784, t22, 0, NULL, 0, t23, 0);
 	memcpy(out, t23, sizeof(float) * n * 784);
 }
 
@@ -954,38 +990,35 @@ void fashion_ae_sample(const void *state, void *work, uint64_t seed, int n, fash
 	const int stochastic = 0;
 	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
 	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	float *const z = (float *)(work_ + 786432);
+	float *const z = (float *)(work_ + 0);
 	const uint64_t key = fashion_ae_mix(seed ^ 0x7072696f72u); /* "prior" */
 	for (long i = 0; i < n * 32; i++)
 		z[i] = (float)fashion_ae_normal(key, (uint64_t)i);
 	const float *const t11 = z;
 	const float *const t12 = params + 541472; /* decoder.0.weight */
 	const float *const t13 = params + 549664; /* decoder.0.bias */
-	float *const t14 = (float *)(work_ + 802816); /* dense [n, 256] */
-	float *const t15 = (float *)(work_ + 933888); /* relu [n, 256] */
+	float *const t14 = (float *)(work_ + 524288); /* dense [n, 256] */
+	float *const t15 = (float *)(work_ + 655360); /* relu [n, 256] */
 	const float *const t16 = params + 549920; /* decoder.2.weight */
 	const float *const t17 = params + 680992; /* decoder.2.bias */
-	float *const t18 = (float *)(work_ + 1064960); /* dense [n, 512] */
-	float *const t19 = (float *)(work_ + 1327104); /* relu [n, 512] */
+	float *const t18 = (float *)(work_ + 786432); /* dense [n, 512] */
+	float *const t19 = (float *)(work_ + 1048576); /* relu [n, 512] */
 	const float *const t20 = params + 681504; /* decoder.4.weight */
 	const float *const t21 = params + 1082912; /* decoder.4.bias */
-	float *const t22 = (float *)(work_ + 1589248); /* dense [n, 784] */
-	float *const t23 = (float *)(work_ + 1990656); /* sigmoid [n, 784] */
+	float *const t22 = (float *)(work_ + 1310720); /* dense [n, 784] */
+	float *const t23 = (float *)(work_ + 1712128); /* sigmoid [n, 784] */
 	/* t14 = dense */
 	fashion_ae_gemm(n, 256, 32, t11, 32, 1, t12, 1, 32, t13, t14);
 	/* t15 = relu */
-	for (long i = 0; i < n * 256; i++)
-		t15[i] = t14[i] > 0 ? t14[i] : 0;
+	fashion_ae_act(FASHION_AE_RELU, 0.0f, 1, n * 256, t14, 0, NULL, 0, t15, 0);
 	/* t18 = dense */
 	fashion_ae_gemm(n, 512, 256, t15, 256, 1, t16, 1, 256, t17, t18);
 	/* t19 = relu */
-	for (long i = 0; i < n * 512; i++)
-		t19[i] = t18[i] > 0 ? t18[i] : 0;
+	fashion_ae_act(FASHION_AE_RELU, 0.0f, 1, n * 512, t18, 0, NULL, 0, t19, 0);
 	/* t22 = dense */
 	fashion_ae_gemm(n, 784, 512, t19, 512, 1, t20, 1, 512, t21, t22);
 	/* t23 = sigmoid */
-	for (long i = 0; i < n * 784; i++)
-		t23[i] = 1 / (1 + expf(-t22[i]));
+	fashion_ae_act(FASHION_AE_SIGMOID, 0.0f, 1, n * 784, t22, 0, NULL, 0, t23, 0);
 	memcpy(out, t23, sizeof(float) * n * 784);
 }
 

@@ -5,6 +5,9 @@
 #include <string.h>
 
 #include <simde/x86/avx512.h> /* portable vectors: AVX-512, AVX2, NEON, ... */
+#ifdef _OPENMP
+#include <omp.h> /* threads, when built with -fopenmp */
+#endif
 
 /* Vectors: AVX-512 or AVX2 with FMA where the compiler targets them,
  * otherwise 128 bits (SSE2 on x86-64, NEON on ARM, plain C elsewhere). */
@@ -16,6 +19,13 @@ typedef simde__m512 kl_sparse_ae_vec;
 #define KL_SPARSE_AE_SET1 simde_mm512_set1_ps
 #define KL_SPARSE_AE_ZERO simde_mm512_setzero_ps
 #define KL_SPARSE_AE_FMA simde_mm512_fmadd_ps
+#define KL_SPARSE_AE_ADD simde_mm512_add_ps
+#define KL_SPARSE_AE_SUB simde_mm512_sub_ps
+#define KL_SPARSE_AE_MUL simde_mm512_mul_ps
+#define KL_SPARSE_AE_DIV simde_mm512_div_ps
+#define KL_SPARSE_AE_MAX simde_mm512_max_ps
+#define KL_SPARSE_AE_MIN simde_mm512_min_ps
+#define KL_SPARSE_AE_SQRT simde_mm512_sqrt_ps
 #elif defined(SIMDE_X86_AVX2_NATIVE) && defined(SIMDE_X86_FMA_NATIVE)
 typedef simde__m256 kl_sparse_ae_vec;
 #define KL_SPARSE_AE_LANES 8
@@ -24,6 +34,13 @@ typedef simde__m256 kl_sparse_ae_vec;
 #define KL_SPARSE_AE_SET1 simde_mm256_set1_ps
 #define KL_SPARSE_AE_ZERO simde_mm256_setzero_ps
 #define KL_SPARSE_AE_FMA simde_mm256_fmadd_ps
+#define KL_SPARSE_AE_ADD simde_mm256_add_ps
+#define KL_SPARSE_AE_SUB simde_mm256_sub_ps
+#define KL_SPARSE_AE_MUL simde_mm256_mul_ps
+#define KL_SPARSE_AE_DIV simde_mm256_div_ps
+#define KL_SPARSE_AE_MAX simde_mm256_max_ps
+#define KL_SPARSE_AE_MIN simde_mm256_min_ps
+#define KL_SPARSE_AE_SQRT simde_mm256_sqrt_ps
 #else
 typedef simde__m128 kl_sparse_ae_vec;
 #define KL_SPARSE_AE_LANES 4
@@ -32,67 +49,75 @@ typedef simde__m128 kl_sparse_ae_vec;
 #define KL_SPARSE_AE_SET1 simde_mm_set1_ps
 #define KL_SPARSE_AE_ZERO simde_mm_setzero_ps
 #define KL_SPARSE_AE_FMA simde_mm_fmadd_ps
+#define KL_SPARSE_AE_ADD simde_mm_add_ps
+#define KL_SPARSE_AE_SUB simde_mm_sub_ps
+#define KL_SPARSE_AE_MUL simde_mm_mul_ps
+#define KL_SPARSE_AE_DIV simde_mm_div_ps
+#define KL_SPARSE_AE_MAX simde_mm_max_ps
+#define KL_SPARSE_AE_MIN simde_mm_min_ps
+#define KL_SPARSE_AE_SQRT simde_mm_sqrt_ps
 #endif
 
-enum { kl_sparse_ae_MR = 8, kl_sparse_ae_NR = 2 * KL_SPARSE_AE_LANES, kl_sparse_ae_KC = 256 };
+enum { kl_sparse_ae_MR = 8, kl_sparse_ae_NR = 2 * KL_SPARSE_AE_LANES, kl_sparse_ae_KC = 128, kl_sparse_ae_MC = 128 };
 
-/* Rows i0 .. i0 + MR of C += A(i, k) panel(k, j) over kc steps of k. */
-static void kl_sparse_ae_tile8(long kc, const float *A, long ars, long acs, const float *panel,
-			float *C, long ldc, long nr, const float *bias, int first)
-{
-	kl_sparse_ae_vec c[kl_sparse_ae_MR][2];
-	float edge[kl_sparse_ae_NR];
-	for (int r = 0; r < kl_sparse_ae_MR; r++) {
-		const float *src = C + r * ldc;
-		if (first && !bias) {
-			c[r][0] = c[r][1] = KL_SPARSE_AE_ZERO();
-			continue;
-		}
-		if (first)
-			src = bias;
-		if (nr < kl_sparse_ae_NR) {
-			for (long j = 0; j < kl_sparse_ae_NR; j++)
-				edge[j] = j < nr ? src[j] : 0;
-			src = edge;
-		}
-		c[r][0] = KL_SPARSE_AE_LOAD(src);
-		c[r][1] = KL_SPARSE_AE_LOAD(src + KL_SPARSE_AE_LANES);
-	}
-	for (long k = 0; k < kc; k++) {
-		const kl_sparse_ae_vec b0 = KL_SPARSE_AE_LOAD(panel + k * kl_sparse_ae_NR);
-		const kl_sparse_ae_vec b1 = KL_SPARSE_AE_LOAD(panel + k * kl_sparse_ae_NR + KL_SPARSE_AE_LANES);
-		for (int r = 0; r < kl_sparse_ae_MR; r++) {
-			const kl_sparse_ae_vec a = KL_SPARSE_AE_SET1(A[r * ars + k * acs]);
-			c[r][0] = KL_SPARSE_AE_FMA(a, b0, c[r][0]);
-			c[r][1] = KL_SPARSE_AE_FMA(a, b1, c[r][1]);
-		}
-	}
-	for (int r = 0; r < kl_sparse_ae_MR; r++) {
-		float *dst = nr < kl_sparse_ae_NR ? edge : C + r * ldc;
-		KL_SPARSE_AE_STORE(dst, c[r][0]);
-		KL_SPARSE_AE_STORE(dst + KL_SPARSE_AE_LANES, c[r][1]);
-		for (long j = 0; nr < kl_sparse_ae_NR && j < nr; j++)
-			C[r * ldc + j] = edge[j];
-	}
-}
-
-/* One row of C, for the rows left over after the tiles of MR. */
-static void kl_sparse_ae_tile1(long kc, const float *A, long acs, const float *panel, float *C, long nr,
+/* The MR x NR tile at C (rows ldc apart) = (bias row, 0 or C itself) +
+ * a b, where a is a packed kc x MR panel of A and b a kc x NR panel of B. */
+static void kl_sparse_ae_kernel(long kc, const float *restrict a, const float *restrict b, float *restrict C, long ldc,
 			const float *bias, int first)
 {
-	float row[kl_sparse_ae_NR];
-	for (long j = 0; j < kl_sparse_ae_NR; j++)
-		row[j] = j >= nr ? 0 : first ? (bias ? bias[j] : 0) : C[j];
-	kl_sparse_ae_vec c0 = KL_SPARSE_AE_LOAD(row), c1 = KL_SPARSE_AE_LOAD(row + KL_SPARSE_AE_LANES);
+	kl_sparse_ae_vec c[kl_sparse_ae_MR][2];
+	for (int r = 0; r < kl_sparse_ae_MR; r++)
+		for (int v = 0; v < 2; v++)
+			c[r][v] = !first ? KL_SPARSE_AE_LOAD(C + r * ldc + v * KL_SPARSE_AE_LANES)
+				 : bias ? KL_SPARSE_AE_LOAD(bias + v * KL_SPARSE_AE_LANES) : KL_SPARSE_AE_ZERO();
 	for (long k = 0; k < kc; k++) {
-		const kl_sparse_ae_vec a = KL_SPARSE_AE_SET1(A[k * acs]);
-		c0 = KL_SPARSE_AE_FMA(a, KL_SPARSE_AE_LOAD(panel + k * kl_sparse_ae_NR), c0);
-		c1 = KL_SPARSE_AE_FMA(a, KL_SPARSE_AE_LOAD(panel + k * kl_sparse_ae_NR + KL_SPARSE_AE_LANES), c1);
+		const kl_sparse_ae_vec b0 = KL_SPARSE_AE_LOAD(b + k * kl_sparse_ae_NR), b1 = KL_SPARSE_AE_LOAD(b + k * kl_sparse_ae_NR + KL_SPARSE_AE_LANES);
+		for (int r = 0; r < kl_sparse_ae_MR; r++) {
+			const kl_sparse_ae_vec x = KL_SPARSE_AE_SET1(a[k * kl_sparse_ae_MR + r]);
+			c[r][0] = KL_SPARSE_AE_FMA(x, b0, c[r][0]);
+			c[r][1] = KL_SPARSE_AE_FMA(x, b1, c[r][1]);
+		}
 	}
-	KL_SPARSE_AE_STORE(row, c0);
-	KL_SPARSE_AE_STORE(row + KL_SPARSE_AE_LANES, c1);
-	for (long j = 0; j < nr; j++)
-		C[j] = row[j];
+	for (int r = 0; r < kl_sparse_ae_MR; r++)
+		for (int v = 0; v < 2; v++)
+			KL_SPARSE_AE_STORE(C + r * ldc + v * KL_SPARSE_AE_LANES, c[r][v]);
+}
+
+/* dst[j * ldd + i] = src[i * lds + j] for i, j < 4. */
+static void kl_sparse_ae_transpose4(const float *src, long lds, float *dst, long ldd)
+{
+	simde__m128 r0 = simde_mm_loadu_ps(src), r1 = simde_mm_loadu_ps(src + lds);
+	simde__m128 r2 = simde_mm_loadu_ps(src + 2 * lds), r3 = simde_mm_loadu_ps(src + 3 * lds);
+	SIMDE_MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+	simde_mm_storeu_ps(dst, r0);
+	simde_mm_storeu_ps(dst + ldd, r1);
+	simde_mm_storeu_ps(dst + 2 * ldd, r2);
+	simde_mm_storeu_ps(dst + 3 * ldd, r3);
+}
+
+/* dst[k * ldd + j] = X(j, k) = X[j * js + k * ks] for j < nj (0 for
+ * nj <= j < w) and k < kc: a k-major panel w wide, transposed 4 x 4 at a
+ * time when X runs along k and copied row by row when it runs along j. */
+static void kl_sparse_ae_pack(const float *X, long js, long ks, long nj, long w, long kc, float *dst, long ldd)
+{
+	long j = 0;
+	if (js == 1 && nj == w) {
+		for (long k = 0; k < kc; k++)
+			memcpy(dst + k * ldd, X + k * ks, sizeof(float) * (size_t)w);
+		return;
+	}
+	if (ks == 1)
+		for (; j + 4 <= nj; j += 4) {
+			long k = 0;
+			for (; k + 4 <= kc; k += 4)
+				kl_sparse_ae_transpose4(X + j * js + k, js, dst + k * ldd + j, ldd);
+			for (; k < kc; k++)
+				for (long t = 0; t < 4; t++)
+					dst[k * ldd + j + t] = X[(j + t) * js + k];
+		}
+	for (long k = 0; k < kc; k++)
+		for (long t = j; t < w; t++)
+			dst[k * ldd + t] = t < nj ? X[t * js + k * ks] : 0;
 }
 
 /* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs]. */
@@ -100,27 +125,164 @@ static void kl_sparse_ae_gemm(long M, long N, long K, const float *A, long ars, 
 			const float *B, long brs, long bcs, const float *bias, float *C)
 {
 	const long blocks = (N + kl_sparse_ae_NR - 1) / kl_sparse_ae_NR;
-	/* With OpenMP, threads take whole column blocks of C: each element is
-	 * summed by one thread in one order, so results do not depend on the
-	 * number of threads. */
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (blocks >= 4 && M * N * K >= 262144)
+#pragma omp parallel if (blocks >= 4 && M * N * K >= 262144)
 #endif
-	for (long jb = 0; jb < blocks; jb++) {
-		float panel[kl_sparse_ae_KC * kl_sparse_ae_NR];
-		const long j0 = jb * kl_sparse_ae_NR, nr = N - j0 < kl_sparse_ae_NR ? N - j0 : kl_sparse_ae_NR;
+	{
+		long jb0 = 0, jb1 = blocks;
+#ifdef _OPENMP
+		const long t = omp_get_thread_num(), nt = omp_get_num_threads();
+		jb0 = blocks * t / nt;
+		jb1 = blocks * (t + 1) / nt;
+#endif
+		float ap[kl_sparse_ae_MC * kl_sparse_ae_KC], bp[kl_sparse_ae_KC * kl_sparse_ae_NR], edge[kl_sparse_ae_MR * kl_sparse_ae_NR], bedge[kl_sparse_ae_NR];
 		for (long k0 = 0; k0 < K; k0 += kl_sparse_ae_KC) {
 			const long kc = K - k0 < kl_sparse_ae_KC ? K - k0 : kl_sparse_ae_KC;
-			const float *bj = bias ? bias + j0 : NULL;
-			for (long k = 0; k < kc; k++)
-				for (long j = 0; j < kl_sparse_ae_NR; j++)
-					panel[k * kl_sparse_ae_NR + j] = j < nr ? B[(k0 + k) * brs + (j0 + j) * bcs] : 0;
-			const long m8 = M / kl_sparse_ae_MR * kl_sparse_ae_MR;
-			for (long i = 0; i < m8; i += kl_sparse_ae_MR)
-				kl_sparse_ae_tile8(kc, A + i * ars + k0 * acs, ars, acs, panel, C + i * N + j0, N, nr, bj, k0 == 0);
-			for (long i = m8; i < M; i++)
-				kl_sparse_ae_tile1(kc, A + i * ars + k0 * acs, acs, panel, C + i * N + j0, nr, bj, k0 == 0);
+			for (long i0 = 0; i0 < M; i0 += kl_sparse_ae_MC) {
+				const long mc = M - i0 < kl_sparse_ae_MC ? M - i0 : kl_sparse_ae_MC;
+				for (long i = 0; i < mc; i += kl_sparse_ae_MR)
+					kl_sparse_ae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < kl_sparse_ae_MR ? mc - i : kl_sparse_ae_MR,
+						 kl_sparse_ae_MR, kc, ap + i * kc, kl_sparse_ae_MR);
+				for (long jb = jb0; jb < jb1; jb++) {
+					const long j0 = jb * kl_sparse_ae_NR, nr = N - j0 < kl_sparse_ae_NR ? N - j0 : kl_sparse_ae_NR;
+					kl_sparse_ae_pack(B + k0 * brs + j0 * bcs, bcs, brs, nr, kl_sparse_ae_NR, kc, bp, kl_sparse_ae_NR);
+					const float *bj = bias && k0 == 0 ? bias + j0 : NULL;
+					if (bj && nr < kl_sparse_ae_NR) {
+						for (long j = 0; j < kl_sparse_ae_NR; j++)
+							bedge[j] = j < nr ? bj[j] : 0;
+						bj = bedge;
+					}
+					for (long i = 0; i < mc; i += kl_sparse_ae_MR) {
+						const long mr = mc - i < kl_sparse_ae_MR ? mc - i : kl_sparse_ae_MR;
+						float *c = C + (i0 + i) * N + j0;
+						if (mr == kl_sparse_ae_MR && nr == kl_sparse_ae_NR) {
+							kl_sparse_ae_kernel(kc, ap + i * kc, bp, c, N, bj, k0 == 0);
+							continue;
+						}
+						/* A tile at the edge of C: computed whole in `edge`. */
+						for (long r = 0; r < kl_sparse_ae_MR; r++)
+							for (long j = 0; j < kl_sparse_ae_NR; j++)
+								edge[r * kl_sparse_ae_NR + j] = r < mr && j < nr && k0 ? c[r * N + j] : 0;
+						kl_sparse_ae_kernel(kc, ap + i * kc, bp, edge, kl_sparse_ae_NR, bj, k0 == 0);
+						for (long r = 0; r < mr; r++)
+							memcpy(c + r * N, edge + r * kl_sparse_ae_NR, sizeof(float) * (size_t)nr);
+					}
+				}
+			}
 		}
+	}
+}
+
+#if defined(SIMDE_X86_AVX512F_NATIVE)
+#define KL_SPARSE_AE_ROUND(x) simde_mm512_roundscale_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
+#define KL_SPARSE_AE_SCALE2(p, n) simde_mm512_scalef_ps(p, n)
+#elif defined(SIMDE_X86_AVX2_NATIVE) && defined(SIMDE_X86_FMA_NATIVE)
+#define KL_SPARSE_AE_ROUND(x) simde_mm256_round_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
+#define KL_SPARSE_AE_SCALE2(p, n) simde_mm256_mul_ps(p, simde_mm256_castsi256_ps(simde_mm256_slli_epi32(\
+	simde_mm256_add_epi32(simde_mm256_cvtps_epi32(n), simde_mm256_set1_epi32(127)), 23)))
+#else
+#define KL_SPARSE_AE_ROUND(x) simde_mm_round_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
+#define KL_SPARSE_AE_SCALE2(p, n) simde_mm_mul_ps(p, simde_mm_castsi128_ps(simde_mm_slli_epi32(\
+	simde_mm_add_epi32(simde_mm_cvtps_epi32(n), simde_mm_set1_epi32(127)), 23)))
+#endif
+
+/* e^x on every lane (x clamped to [-87.3, 88.7]), within 2 ulp of expf. */
+static kl_sparse_ae_vec kl_sparse_ae_vexp(kl_sparse_ae_vec x)
+{
+	x = KL_SPARSE_AE_MIN(KL_SPARSE_AE_MAX(x, KL_SPARSE_AE_SET1(-87.3f)), KL_SPARSE_AE_SET1(88.7f));
+	const kl_sparse_ae_vec nf = KL_SPARSE_AE_ROUND(KL_SPARSE_AE_MUL(x, KL_SPARSE_AE_SET1(1.44269504088896341f)));
+	x = KL_SPARSE_AE_SUB(x, KL_SPARSE_AE_MUL(nf, KL_SPARSE_AE_SET1(0.693359375f)));
+	x = KL_SPARSE_AE_SUB(x, KL_SPARSE_AE_MUL(nf, KL_SPARSE_AE_SET1(-2.12194440e-4f)));
+	kl_sparse_ae_vec p = KL_SPARSE_AE_SET1(1.9875691500e-4f);
+	p = KL_SPARSE_AE_FMA(p, x, KL_SPARSE_AE_SET1(1.3981999507e-3f));
+	p = KL_SPARSE_AE_FMA(p, x, KL_SPARSE_AE_SET1(8.3334519073e-3f));
+	p = KL_SPARSE_AE_FMA(p, x, KL_SPARSE_AE_SET1(4.1665795894e-2f));
+	p = KL_SPARSE_AE_FMA(p, x, KL_SPARSE_AE_SET1(1.6666665459e-1f));
+	p = KL_SPARSE_AE_FMA(p, x, KL_SPARSE_AE_SET1(5.0000001201e-1f));
+	p = KL_SPARSE_AE_FMA(p, KL_SPARSE_AE_MUL(x, x), KL_SPARSE_AE_ADD(x, KL_SPARSE_AE_SET1(1.0f)));
+	return KL_SPARSE_AE_SCALE2(p, nf);
+}
+
+enum { KL_SPARSE_AE_RELU = 1, KL_SPARSE_AE_LEAKY_RELU, KL_SPARSE_AE_SIGMOID, KL_SPARSE_AE_TANH };
+
+/* Rows r < rows, columns j < cols (rows ldx, ldy, ldo apart): out = f(x)
+ * for the activation act or, when y is given, out = x f'(.) with the
+ * derivative spelled from the activation's output y. out may be x. */
+static void kl_sparse_ae_act(int act, float slope, long rows, long cols, const float *x, long ldx,
+			const float *y, long ldy, float *out, long ldo)
+{
+	for (long r = 0; r < rows; r++, x += ldx, y = y ? y + ldy : y, out += ldo) {
+		long j = 0;
+		const kl_sparse_ae_vec one = KL_SPARSE_AE_SET1(1), zero = KL_SPARSE_AE_ZERO();
+		if (act == KL_SPARSE_AE_SIGMOID && !y)
+			for (; j + KL_SPARSE_AE_LANES <= cols; j += KL_SPARSE_AE_LANES) {
+				const kl_sparse_ae_vec e = kl_sparse_ae_vexp(KL_SPARSE_AE_SUB(zero, KL_SPARSE_AE_LOAD(x + j)));
+				KL_SPARSE_AE_STORE(out + j, KL_SPARSE_AE_DIV(one, KL_SPARSE_AE_ADD(one, e)));
+			}
+		else if (act == KL_SPARSE_AE_TANH && !y)
+			for (; j + KL_SPARSE_AE_LANES <= cols; j += KL_SPARSE_AE_LANES) {
+				/* (1 - e) / (1 + e) with e = exp(-2 x), which stays finite */
+				const kl_sparse_ae_vec e = kl_sparse_ae_vexp(KL_SPARSE_AE_MUL(KL_SPARSE_AE_LOAD(x + j), KL_SPARSE_AE_SET1(-2)));
+				KL_SPARSE_AE_STORE(out + j, KL_SPARSE_AE_DIV(KL_SPARSE_AE_SUB(one, e), KL_SPARSE_AE_ADD(one, e)));
+			}
+		else if (act == KL_SPARSE_AE_SIGMOID)
+			for (; j + KL_SPARSE_AE_LANES <= cols; j += KL_SPARSE_AE_LANES) {
+				const kl_sparse_ae_vec o = KL_SPARSE_AE_LOAD(y + j);
+				KL_SPARSE_AE_STORE(out + j, KL_SPARSE_AE_MUL(KL_SPARSE_AE_LOAD(x + j), KL_SPARSE_AE_MUL(o, KL_SPARSE_AE_SUB(one, o))));
+			}
+		else if (act == KL_SPARSE_AE_TANH)
+			for (; j + KL_SPARSE_AE_LANES <= cols; j += KL_SPARSE_AE_LANES) {
+				const kl_sparse_ae_vec o = KL_SPARSE_AE_LOAD(y + j);
+				KL_SPARSE_AE_STORE(out + j, KL_SPARSE_AE_MUL(KL_SPARSE_AE_LOAD(x + j), KL_SPARSE_AE_SUB(one, KL_SPARSE_AE_MUL(o, o))));
+			}
+		for (; j < cols; j++) {
+			const float v = x[j];
+			if (y) {
+				const float o = y[j];
+				out[j] = act == KL_SPARSE_AE_RELU ? v * (o > 0)
+				       : act == KL_SPARSE_AE_LEAKY_RELU ? v * (o > 0 ? 1 : slope)
+				       : act == KL_SPARSE_AE_SIGMOID ? v * (o * (1 - o)) : v * (1 - o * o);
+			} else
+				out[j] = act == KL_SPARSE_AE_RELU ? (v > 0 ? v : 0)
+				       : act == KL_SPARSE_AE_LEAKY_RELU ? (v > 0 ? v : slope * v)
+				       : act == KL_SPARSE_AE_SIGMOID ? 1 / (1 + expf(-v)) : tanhf(v);
+		}
+	}
+}
+
+typedef struct kl_sparse_ae_adam_k {
+	float beta1, beta2, one_m_beta1, one_m_beta2, eps, wd, step_size, bc2_sqrt;
+} kl_sparse_ae_adam_k;
+
+/* m = beta1 m + (1 - beta1) g, v = beta2 v + (1 - beta2) g^2 and
+ * p -= step_size m / (sqrt(v) / bc2_sqrt + eps), with g = grad + wd p;
+ * element by element, so any split of the work gives the same result. */
+static void kl_sparse_ae_adam(long count, float *p, float *m, float *v, const float *g, const kl_sparse_ae_adam_k *k)
+{
+	long i = 0;
+	const long vecs = count / KL_SPARSE_AE_LANES;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (vecs >= 8192)
+#endif
+	for (long b = 0; b < vecs; b++) {
+		const long o = b * KL_SPARSE_AE_LANES;
+		kl_sparse_ae_vec gi = KL_SPARSE_AE_LOAD(g + o);
+		if (k->wd != 0)
+			gi = KL_SPARSE_AE_ADD(gi, KL_SPARSE_AE_MUL(KL_SPARSE_AE_SET1(k->wd), KL_SPARSE_AE_LOAD(p + o)));
+		const kl_sparse_ae_vec mi = KL_SPARSE_AE_ADD(KL_SPARSE_AE_MUL(KL_SPARSE_AE_LOAD(m + o), KL_SPARSE_AE_SET1(k->beta1)), KL_SPARSE_AE_MUL(gi, KL_SPARSE_AE_SET1(k->one_m_beta1)));
+		const kl_sparse_ae_vec vi = KL_SPARSE_AE_ADD(KL_SPARSE_AE_MUL(KL_SPARSE_AE_LOAD(v + o), KL_SPARSE_AE_SET1(k->beta2)),
+					    KL_SPARSE_AE_MUL(KL_SPARSE_AE_MUL(KL_SPARSE_AE_SET1(k->one_m_beta2), gi), gi));
+		const kl_sparse_ae_vec den = KL_SPARSE_AE_ADD(KL_SPARSE_AE_DIV(KL_SPARSE_AE_SQRT(vi), KL_SPARSE_AE_SET1(k->bc2_sqrt)), KL_SPARSE_AE_SET1(k->eps));
+		KL_SPARSE_AE_STORE(m + o, mi);
+		KL_SPARSE_AE_STORE(v + o, vi);
+		KL_SPARSE_AE_STORE(p + o, KL_SPARSE_AE_SUB(KL_SPARSE_AE_LOAD(p + o), KL_SPARSE_AE_MUL(KL_SPARSE_AE_SET1(k->step_size), KL_SPARSE_AE_DIV(mi, den))));
+	}
+	i = vecs * KL_SPARSE_AE_LANES;
+	for (; i < count; i++) {
+		const float gi = k->wd != 0 ? g[i] + k->wd * p[i] : g[i];
+		m[i] = m[i] * k->beta1 + gi * k->one_m_beta1;
+		v[i] = v[i] * k->beta2 + k->one_m_beta2 * gi * gi;
+		p[i] -= k->step_size * (m[i] / (sqrtf(v[i]) / k->bc2_sqrt + k->eps));
 	}
 }
 
@@ -225,10 +387,10 @@ kl_sparse_ae_real kl_sparse_ae_train_step(void *state, void *work, const kl_spar
 	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
 	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
 	float *const adam_m = kl_sparse_ae_adam_m(state), *const adam_v = kl_sparse_ae_adam_v(state);
-	const float beta1 = (float)h->beta1, beta2 = (float)h->beta2, eps = (float)h->eps, wd = (float)h->weight_decay;
-	const float one_m_beta1 = (float)(1 - h->beta1), one_m_beta2 = (float)(1 - h->beta2);
-	const float step_size = (float)(h->lr / (1 - pow(h->beta1, (double)step)));
-	const float bc2_sqrt = (float)sqrt(1 - pow(h->beta2, (double)step));
+	const kl_sparse_ae_adam_k adam_k = {
+		(float)h->beta1, (float)h->beta2, (float)(1 - h->beta1), (float)(1 - h->beta2), (float)h->eps,
+		(float)h->weight_decay, (float)(h->lr / (1 - pow(h->beta1, (double)step))),
+		(float)sqrt(1 - pow(h->beta2, (double)step))};
 	const float *const t0 = x;
 	float *const t1 = params + 0; /* encoder.0.weight */
 	float *const t2 = params + 401408; /* encoder.0.bias */
@@ -236,86 +398,80 @@ kl_sparse_ae_real kl_sparse_ae_train_step(void *state, void *work, const kl_spar
 	float *const t4 = (float *)(work_ + 262144); /* relu [n, 512] */
 	float *const t5 = params + 401920; /* encoder.2.weight */
 	float *const t6 = params + 532992; /* encoder.2.bias */
-	float *const t7 = (float *)(work_ + 524288); /* dense [n, 256] */
-	float *const t8 = (float *)(work_ + 655360); /* relu [n, 256] */
+	float *const t7 = (float *)(work_ + 0); /* dense [n, 256] */
+	float *const t8 = (float *)(work_ + 131072); /* relu [n, 256] */
 	float *const t9 = params + 533248; /* encoder.4.weight */
 	float *const t10 = params + 549632; /* encoder.4.bias */
-	float *const t11 = (float *)(work_ + 786432); /* dense [n, 64] */
-	float *const t12 = (float *)(work_ + 819200); /* sigmoid [n, 64] */
+	float *const t11 = (float *)(work_ + 0); /* dense [n, 64] */
+	float *const t12 = (float *)(work_ + 32768); /* sigmoid [n, 64] */
 	float *const t13 = params + 549696; /* decoder.0.weight */
 	float *const t14 = params + 566080; /* decoder.0.bias */
-	float *const t15 = (float *)(work_ + 851968); /* dense [n, 256] */
-	float *const t16 = (float *)(work_ + 983040); /* relu [n, 256] */
+	float *const t15 = (float *)(work_ + 524288); /* dense [n, 256] */
+	float *const t16 = (float *)(work_ + 655360); /* relu [n, 256] */
 	float *const t17 = params + 566336; /* decoder.2.weight */
 	float *const t18 = params + 697408; /* decoder.2.bias */
-	float *const t19 = (float *)(work_ + 1114112); /* dense [n, 512] */
-	float *const t20 = (float *)(work_ + 1376256); /* relu [n, 512] */
+	float *const t19 = (float *)(work_ + 786432); /* dense [n, 512] */
+	float *const t20 = (float *)(work_ + 1048576); /* relu [n, 512] */
 	float *const t21 = params + 697920; /* decoder.4.weight */
 	float *const t22 = params + 1099328; /* decoder.4.bias */
-	float *const t23 = (float *)(work_ + 1638400); /* dense [n, 784] */
-	float *const t24 = (float *)(work_ + 2039808); /* sigmoid [n, 784] */
-	float *const t25 = (float *)(work_ + 2441216); /* mse [] */
-	float *const t26 = (float *)(work_ + 2441280); /* kl_sparsity [] */
-	float *const t27 = (float *)(work_ + 2441344); /* scale [] */
-	float *const t28 = (float *)(work_ + 2441280); /* add [] */
-	float *const t29 = (float *)(work_ + 2441216); /* constant [] */
-	float *const t30 = (float *)(work_ + 2441344); /* scale [] */
-	float *const t31 = (float *)(work_ + 2441408); /* kl_sparsity_grad [n, 64] */
-	float *const t32 = (float *)(work_ + 2474176); /* mse_grad [n, 784] */
-	float *const t33 = (float *)(work_ + 2875584); /* act_grad [n, 784] */
-	float *const t34 = (float *)(work_ + 1638400); /* dense_dx [n, 512] */
-	float *const t35 = (float *)(work_ + 3276992); /* dense_dw [784, 512] */
-	float *const t36 = (float *)(work_ + 1900544); /* sum_batch [784] */
-	float *const t37 = (float *)(work_ + 2474176); /* act_grad [n, 512] */
-	float *const t38 = (float *)(work_ + 1114112); /* dense_dx [n, 256] */
-	float *const t39 = (float *)(work_ + 1245184); /* dense_dw [512, 256] */
-	float *const t40 = (float *)(work_ + 1769472); /* sum_batch [512] */
-	float *const t41 = (float *)(work_ + 1903680); /* act_grad [n, 256] */
-	float *const t42 = (float *)(work_ + 851968); /* dense_dx [n, 64] */
-	float *const t43 = (float *)(work_ + 884736); /* add [n, 64] */
-	float *const t44 = (float *)(work_ + 917504); /* dense_dw [256, 64] */
-	float *const t45 = (float *)(work_ + 851968); /* sum_batch [256] */
-	float *const t46 = (float *)(work_ + 983040); /* act_grad [n, 64] */
-	float *const t47 = (float *)(work_ + 1015808); /* dense_dx [n, 256] */
-	float *const t48 = (float *)(work_ + 1146880); /* dense_dw [64, 256] */
-	float *const t49 = (float *)(work_ + 786432); /* sum_batch [64] */
-	float *const t50 = (float *)(work_ + 1903680); /* act_grad [n, 256] */
-	float *const t51 = (float *)(work_ + 524288); /* dense_dx [n, 512] */
-	float *const t52 = (float *)(work_ + 2441344); /* dense_dw [256, 512] */
-	float *const t53 = (float *)(work_ + 786688); /* sum_batch [256] */
-	float *const t54 = (float *)(work_ + 2965632); /* act_grad [n, 512] */
-	float *const t55 = (float *)(work_ + 4882624); /* dense_dw [512, 784] */
-	float *const t56 = (float *)(work_ + 0); /* sum_batch [512] */
+	float *const t23 = (float *)(work_ + 1310720); /* dense [n, 784] */
+	float *const t24 = (float *)(work_ + 1712128); /* sigmoid [n, 784] */
+	float *const t25 = (float *)(work_ + 0); /* mse [] */
+	float *const t26 = (float *)(work_ + 64); /* kl_sparsity [] */
+	float *const t27 = (float *)(work_ + 128); /* scale [] */
+	float *const t28 = (float *)(work_ + 64); /* add [] */
+	float *const t29 = (float *)(work_ + 0); /* constant [] */
+	float *const t30 = (float *)(work_ + 128); /* scale [] */
+	float *const t31 = (float *)(work_ + 65536); /* kl_sparsity_grad [n, 64] */
+	float *const t32 = (float *)(work_ + 1310720); /* mse_grad [n, 784] */
+	float *const t33 = (float *)(work_ + 2113536); /* act_grad [n, 784] */
+	float *const t34 = (float *)(work_ + 786432); /* dense_dx [n, 512] */
+	float *const t35 = (float *)(work_ + 2514944); /* dense_dw [784, 512] */
+	float *const t36 = (float *)(work_ + 128); /* sum_batch [784] */
+	float *const t37 = (float *)(work_ + 1310720); /* act_grad [n, 512] */
+	float *const t38 = (float *)(work_ + 524288); /* dense_dx [n, 256] */
+	float *const t39 = (float *)(work_ + 786432); /* dense_dw [512, 256] */
+	float *const t40 = (float *)(work_ + 3264); /* sum_batch [512] */
+	float *const t41 = (float *)(work_ + 1310720); /* act_grad [n, 256] */
+	float *const t42 = (float *)(work_ + 98304); /* dense_dx [n, 64] */
+	float *const t43 = (float *)(work_ + 524288); /* add [n, 64] */
+	float *const t44 = (float *)(work_ + 65536); /* dense_dw [256, 64] */
+	float *const t45 = (float *)(work_ + 5312); /* sum_batch [256] */
+	float *const t46 = (float *)(work_ + 557056); /* act_grad [n, 64] */
+	float *const t47 = (float *)(work_ + 589824); /* dense_dx [n, 256] */
+	float *const t48 = (float *)(work_ + 720896); /* dense_dw [64, 256] */
+	float *const t49 = (float *)(work_ + 6336); /* sum_batch [64] */
+	float *const t50 = (float *)(work_ + 1310720); /* act_grad [n, 256] */
+	float *const t51 = (float *)(work_ + 1441792); /* dense_dx [n, 512] */
+	float *const t52 = (float *)(work_ + 4120576); /* dense_dw [256, 512] */
+	float *const t53 = (float *)(work_ + 6592); /* sum_batch [256] */
+	float *const t54 = (float *)(work_ + 2113536); /* act_grad [n, 512] */
+	float *const t55 = (float *)(work_ + 4644864); /* dense_dw [512, 784] */
+	float *const t56 = (float *)(work_ + 7616); /* sum_batch [512] */
 	/* t3 = dense */
 	kl_sparse_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t3);
 	/* t4 = relu */
-	for (long i = 0; i < n * 512; i++)
-		t4[i] = t3[i] > 0 ? t3[i] : 0;
+	kl_sparse_ae_act(KL_SPARSE_AE_RELU, 0.0f, 1, n * 512, t3, 0, NULL, 0, t4, 0);
 	/* t7 = dense */
 	kl_sparse_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t7);
 	/* t8 = relu */
-	for (long i = 0; i < n * 256; i++)
-		t8[i] = t7[i] > 0 ? t7[i] : 0;
+	kl_sparse_ae_act(KL_SPARSE_AE_RELU, 0.0f, 1, n * 256, t7, 0, NULL, 0, t8, 0);
 	/* t11 = dense */
 	kl_sparse_ae_gemm(n, 64, 256, t8, 256, 1, t9, 1, 256, t10, t11);
 	/* t12 = sigmoid */
-	for (long i = 0; i < n * 64; i++)
-		t12[i] = 1 / (1 + expf(-t11[i]));
+	kl_sparse_ae_act(KL_SPARSE_AE_SIGMOID, 0.0f, 1, n * 64, t11, 0, NULL, 0, t12, 0);
 	/* t15 = dense */
 	kl_sparse_ae_gemm(n, 256, 64, t12, 64, 1, t13, 1, 64, t14, t15);
 	/* t16 = relu */
-	for (long i = 0; i < n * 256; i++)
-		t16[i] = t15[i] > 0 ? t15[i] : 0;
+	kl_sparse_ae_act(KL_SPARSE_AE_RELU, 0.0f, 1, n * 256, t15, 0, NULL, 0, t16, 0);
 	/* t19 = dense */
 	kl_sparse_ae_gemm(n, 512, 256, t16, 256, 1, t17, 1, 256, t18, t19);
 	/* t20 = relu */
-	for (long i = 0; i < n * 512; i++)
-		t20[i] = t19[i] > 0 ? t19[i] : 0;
+	kl_sparse_ae_act(KL_SPARSE_AE_RELU, 0.0f, 1, n * 512, t19, 0, NULL, 0, t20, 0);
 	/* t23 = dense */
 	kl_sparse_ae_gemm(n, 784, 512, t20, 512, 1, t21, 1, 512, t22, t23);
 	/* t24 = sigmoid */
-	for (long i = 0; i < n * 784; i++)
-		t24[i] = 1 / (1 + expf(-t23[i]));
+	kl_sparse_ae_act(KL_SPARSE_AE_SIGMOID, 0.0f, 1, n * 784, t23, 0, NULL, 0, t24, 0);
 	/* t25 = mse */
 	{
 		double acc = 0;
@@ -370,8 +526,7 @@ kl_sparse_ae_real kl_sparse_ae_train_step(void *state, void *work, const kl_spar
 			t32[i] = 2 * k * (t24[i] - t0[i]);
 	}
 	/* t33 = act_grad */
-	for (long i = 0; i < n * 784; i++)
-		t33[i] = t32[i] * t24[i] * (1 - t24[i]);
+	kl_sparse_ae_act(KL_SPARSE_AE_SIGMOID, 0.0f, 1, n * 784, t32, 0, t24, 0, t33, 0);
 	/* t34 = dense_dx */
 	kl_sparse_ae_gemm(n, 512, 784, t33, 784, 1, t21, 512, 1, NULL, t34);
 	/* t35 = dense_dw */
@@ -383,8 +538,7 @@ kl_sparse_ae_real kl_sparse_ae_train_step(void *state, void *work, const kl_spar
 		for (long j = 0; j < 784; j++)
 			t36[j] += t33[b * 784 + j];
 	/* t37 = act_grad */
-	for (long i = 0; i < n * 512; i++)
-		t37[i] = t34[i] * (t19[i] > 0);
+	kl_sparse_ae_act(KL_SPARSE_AE_RELU, 0.0f, 1, n * 512, t34, 0, t20, 0, t37, 0);
 	/* t38 = dense_dx */
 	kl_sparse_ae_gemm(n, 256, 512, t37, 512, 1, t17, 256, 1, NULL, t38);
 	/* t39 = dense_dw */
@@ -396,8 +550,7 @@ kl_sparse_ae_real kl_sparse_ae_train_step(void *state, void *work, const kl_spar
 		for (long j = 0; j < 512; j++)
 			t40[j] += t37[b * 512 + j];
 	/* t41 = act_grad */
-	for (long i = 0; i < n * 256; i++)
-		t41[i] = t38[i] * (t15[i] > 0);
+	kl_sparse_ae_act(KL_SPARSE_AE_RELU, 0.0f, 1, n * 256, t38, 0, t16, 0, t41, 0);
 	/* t42 = dense_dx */
 	kl_sparse_ae_gemm(n, 64, 256, t41, 256, 1, t13, 64, 1, NULL, t42);
 	/* t43 = add */
@@ -412,8 +565,7 @@ kl_sparse_ae_real kl_sparse_ae_train_step(void *state, void *work, const kl_spar
 		for (long j = 0; j < 256; j++)
 			t45[j] += t41[b * 256 + j];
 	/* t46 = act_grad */
-	for (long i = 0; i < n * 64; i++)
-		t46[i] = t43[i] * t12[i] * (1 - t12[i]);
+	kl_sparse_ae_act(KL_SPARSE_AE_SIGMOID, 0.0f, 1, n * 64, t43, 0, t12, 0, t46, 0);
 	/* t47 = dense_dx */
 	kl_sparse_ae_gemm(n, 256, 64, t46, 64, 1, t9, 256, 1, NULL, t47);
 	/* t48 = dense_dw */
@@ -425,8 +577,7 @@ kl_sparse_ae_real kl_sparse_ae_train_step(void *state, void *work, const kl_spar
 		for (long j = 0; j < 64; j++)
 			t49[j] += t46[b * 64 + j];
 	/* t50 = act_grad */
-	for (long i = 0; i < n * 256; i++)
-		t50[i] = t47[i] * (t7[i] > 0);
+	kl_sparse_ae_act(KL_SPARSE_AE_RELU, 0.0f, 1, n * 256, t47, 0, t8, 0, t50, 0);
 	/* t51 = dense_dx */
 	kl_sparse_ae_gemm(n, 512, 256, t50, 256, 1, t5, 512, 1, NULL, t51);
 	/* t52 = dense_dw */
@@ -438,8 +589,7 @@ kl_sparse_ae_real kl_sparse_ae_train_step(void *state, void *work, const kl_spar
 		for (long j = 0; j < 256; j++)
 			t53[j] += t50[b * 256 + j];
 	/* t54 = act_grad */
-	for (long i = 0; i < n * 512; i++)
-		t54[i] = t51[i] * (t3[i] > 0);
+	kl_sparse_ae_act(KL_SPARSE_AE_RELU, 0.0f, 1, n * 512, t51, 0, t4, 0, t54, 0);
 	/* t55 = dense_dw */
 	kl_sparse_ae_gemm(512, 784, n, t54, 1, 512, t0, 784, 1, NULL, t55);
 	/* t56 = sum_batch */
@@ -450,135 +600,51 @@ kl_sparse_ae_real kl_sparse_ae_train_step(void *state, void *work, const kl_spar
 			t56[j] += t54[b * 512 + j];
 	/* t57 = adam */
 	{ /* encoder.0.weight */
-		float *p = t1, *m = adam_m + 0, *v = adam_v + 0;
-		const float *g = t55;
-		for (long i = 0; i < 401408; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		kl_sparse_ae_adam(401408, t1, adam_m + 0, adam_v + 0, t55, &adam_k);
 	}
 	/* t58 = adam */
 	{ /* encoder.0.bias */
-		float *p = t2, *m = adam_m + 401408, *v = adam_v + 401408;
-		const float *g = t56;
-		for (long i = 0; i < 512; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		kl_sparse_ae_adam(512, t2, adam_m + 401408, adam_v + 401408, t56, &adam_k);
 	}
 	/* t59 = adam */
 	{ /* encoder.2.weight */
-		float *p = t5, *m = adam_m + 401920, *v = adam_v + 401920;
-		const float *g = t52;
-		for (long i = 0; i < 131072; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		kl_sparse_ae_adam(131072, t5, adam_m + 401920, adam_v + 401920, t52, &adam_k);
 	}
 	/* t60 = adam */
 	{ /* encoder.2.bias */
-		float *p = t6, *m = adam_m + 532992, *v = adam_v + 532992;
-		const float *g = t53;
-		for (long i = 0; i < 256; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		kl_sparse_ae_adam(256, t6, adam_m + 532992, adam_v + 532992, t53, &adam_k);
 	}
 	/* t61 = adam */
 	{ /* encoder.4.weight */
-		float *p = t9, *m = adam_m + 533248, *v = adam_v + 533248;
-		const float *g = t48;
-		for (long i = 0; i < 16384; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		kl_sparse_ae_adam(16384, t9, adam_m + 533248, adam_v + 533248, t48, &adam_k);
 	}
 	/* t62 = adam */
 	{ /* encoder.4.bias */
-		float *p = t10, *m = adam_m + 549632, *v = adam_v + 549632;
-		const float *g = t49;
-		for (long i = 0; i < 64; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		kl_sparse_ae_adam(64, t10, adam_m + 549632, adam_v + 549632, t49, &adam_k);
 	}
 	/* t63 = adam */
 	{ /* decoder.0.weight */
-		float *p = t13, *m = adam_m + 549696, *v = adam_v + 549696;
-		const float *g = t44;
-		for (long i = 0; i < 16384; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		kl_sparse_ae_adam(16384, t13, adam_m + 549696, adam_v + 549696, t44, &adam_k);
 	}
 	/* t64 = adam */
 	{ /* decoder.0.bias */
-		float *p = t14, *m = adam_m + 566080, *v = adam_v + 566080;
-		const float *g = t45;
-		for (long i = 0; i < 256; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		kl_sparse_ae_adam(256, t14, adam_m + 566080, adam_v + 566080, t45, &adam_k);
 	}
 	/* t65 = adam */
 	{ /* decoder.2.weight */
-		float *p = t17, *m = adam_m + 566336, *v = adam_v + 566336;
-		const float *g = t39;
-		for (long i = 0; i < 131072; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		kl_sparse_ae_adam(131072, t17, adam_m + 566336, adam_v + 566336, t39, &adam_k);
 	}
 	/* t66 = adam */
 	{ /* decoder.2.bias */
-		float *p = t18, *m = adam_m + 697408, *v = adam_v + 697408;
-		const float *g = t40;
-		for (long i = 0; i < 512; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		kl_sparse_ae_adam(512, t18, adam_m + 697408, adam_v + 697408, t40, &adam_k);
 	}
 	/* t67 = adam */
 	{ /* decoder.4.weight */
-		float *p = t21, *m = adam_m + 697920, *v = adam_v + 697920;
-		const float *g = t35;
-		for (long i = 0; i < 401408; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		kl_sparse_ae_adam(401408, t21, adam_m + 697920, adam_v + 697920, t35, &adam_k);
 	}
 	/* t68 = adam */
 	{ /* decoder.4.bias */
-		float *p = t22, *m = adam_m + 1099328, *v = adam_v + 1099328;
-		const float *g = t36;
-		for (long i = 0; i < 784; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		kl_sparse_ae_adam(784, t22, adam_m + 1099328, adam_v + 1099328, t36, &adam_k);
 	}
 	return t28[0];
 }
@@ -598,86 +664,80 @@ kl_sparse_ae_real kl_sparse_ae_gradient(const void *state, void *work, const kl_
 	float *const t4 = (float *)(work_ + 262144); /* relu [n, 512] */
 	const float *const t5 = params + 401920; /* encoder.2.weight */
 	const float *const t6 = params + 532992; /* encoder.2.bias */
-	float *const t7 = (float *)(work_ + 524288); /* dense [n, 256] */
-	float *const t8 = (float *)(work_ + 655360); /* relu [n, 256] */
+	float *const t7 = (float *)(work_ + 0); /* dense [n, 256] */
+	float *const t8 = (float *)(work_ + 131072); /* relu [n, 256] */
 	const float *const t9 = params + 533248; /* encoder.4.weight */
 	const float *const t10 = params + 549632; /* encoder.4.bias */
-	float *const t11 = (float *)(work_ + 786432); /* dense [n, 64] */
-	float *const t12 = (float *)(work_ + 819200); /* sigmoid [n, 64] */
+	float *const t11 = (float *)(work_ + 0); /* dense [n, 64] */
+	float *const t12 = (float *)(work_ + 32768); /* sigmoid [n, 64] */
 	const float *const t13 = params + 549696; /* decoder.0.weight */
 	const float *const t14 = params + 566080; /* decoder.0.bias */
-	float *const t15 = (float *)(work_ + 851968); /* dense [n, 256] */
-	float *const t16 = (float *)(work_ + 983040); /* relu [n, 256] */
+	float *const t15 = (float *)(work_ + 524288); /* dense [n, 256] */
+	float *const t16 = (float *)(work_ + 655360); /* relu [n, 256] */
 	const float *const t17 = params + 566336; /* decoder.2.weight */
 	const float *const t18 = params + 697408; /* decoder.2.bias */
-	float *const t19 = (float *)(work_ + 1114112); /* dense [n, 512] */
-	float *const t20 = (float *)(work_ + 1376256); /* relu [n, 512] */
+	float *const t19 = (float *)(work_ + 786432); /* dense [n, 512] */
+	float *const t20 = (float *)(work_ + 1048576); /* relu [n, 512] */
 	const float *const t21 = params + 697920; /* decoder.4.weight */
 	const float *const t22 = params + 1099328; /* decoder.4.bias */
-	float *const t23 = (float *)(work_ + 1638400); /* dense [n, 784] */
-	float *const t24 = (float *)(work_ + 2039808); /* sigmoid [n, 784] */
-	float *const t25 = (float *)(work_ + 2441216); /* mse [] */
-	float *const t26 = (float *)(work_ + 2441280); /* kl_sparsity [] */
-	float *const t27 = (float *)(work_ + 2441344); /* scale [] */
-	float *const t28 = (float *)(work_ + 2441280); /* add [] */
-	float *const t29 = (float *)(work_ + 2441216); /* constant [] */
-	float *const t30 = (float *)(work_ + 2441344); /* scale [] */
-	float *const t31 = (float *)(work_ + 2441408); /* kl_sparsity_grad [n, 64] */
-	float *const t32 = (float *)(work_ + 2474176); /* mse_grad [n, 784] */
-	float *const t33 = (float *)(work_ + 2875584); /* act_grad [n, 784] */
-	float *const t34 = (float *)(work_ + 1638400); /* dense_dx [n, 512] */
-	float *const t35 = (float *)(work_ + 3276992); /* dense_dw [784, 512] */
-	float *const t36 = (float *)(work_ + 1900544); /* sum_batch [784] */
-	float *const t37 = (float *)(work_ + 2474176); /* act_grad [n, 512] */
-	float *const t38 = (float *)(work_ + 1114112); /* dense_dx [n, 256] */
-	float *const t39 = (float *)(work_ + 1245184); /* dense_dw [512, 256] */
-	float *const t40 = (float *)(work_ + 1769472); /* sum_batch [512] */
-	float *const t41 = (float *)(work_ + 1903680); /* act_grad [n, 256] */
-	float *const t42 = (float *)(work_ + 851968); /* dense_dx [n, 64] */
-	float *const t43 = (float *)(work_ + 884736); /* add [n, 64] */
-	float *const t44 = (float *)(work_ + 917504); /* dense_dw [256, 64] */
-	float *const t45 = (float *)(work_ + 851968); /* sum_batch [256] */
-	float *const t46 = (float *)(work_ + 983040); /* act_grad [n, 64] */
-	float *const t47 = (float *)(work_ + 1015808); /* dense_dx [n, 256] */
-	float *const t48 = (float *)(work_ + 1146880); /* dense_dw [64, 256] */
-	float *const t49 = (float *)(work_ + 786432); /* sum_batch [64] */
-	float *const t50 = (float *)(work_ + 1903680); /* act_grad [n, 256] */
-	float *const t51 = (float *)(work_ + 524288); /* dense_dx [n, 512] */
-	float *const t52 = (float *)(work_ + 2441344); /* dense_dw [256, 512] */
-	float *const t53 = (float *)(work_ + 786688); /* sum_batch [256] */
-	float *const t54 = (float *)(work_ + 2965632); /* act_grad [n, 512] */
-	float *const t55 = (float *)(work_ + 4882624); /* dense_dw [512, 784] */
-	float *const t56 = (float *)(work_ + 0); /* sum_batch [512] */
+	float *const t23 = (float *)(work_ + 1310720); /* dense [n, 784] */
+	float *const t24 = (float *)(work_ + 1712128); /* sigmoid [n, 784] */
+	float *const t25 = (float *)(work_ + 0); /* mse [] */
+	float *const t26 = (float *)(work_ + 64); /* kl_sparsity [] */
+	float *const t27 = (float *)(work_ + 128); /* scale [] */
+	float *const t28 = (float *)(work_ + 64); /* add [] */
+	float *const t29 = (float *)(work_ + 0); /* constant [] */
+	float *const t30 = (float *)(work_ + 128); /* scale [] */
+	float *const t31 = (float *)(work_ + 65536); /* kl_sparsity_grad [n, 64] */
+	float *const t32 = (float *)(work_ + 1310720); /* mse_grad [n, 784] */
+	float *const t33 = (float *)(work_ + 2113536); /* act_grad [n, 784] */
+	float *const t34 = (float *)(work_ + 786432); /* dense_dx [n, 512] */
+	float *const t35 = (float *)(work_ + 2514944); /* dense_dw [784, 512] */
+	float *const t36 = (float *)(work_ + 128); /* sum_batch [784] */
+	float *const t37 = (float *)(work_ + 1310720); /* act_grad [n, 512] */
+	float *const t38 = (float *)(work_ + 524288); /* dense_dx [n, 256] */
+	float *const t39 = (float *)(work_ + 786432); /* dense_dw [512, 256] */
+	float *const t40 = (float *)(work_ + 3264); /* sum_batch [512] */
+	float *const t41 = (float *)(work_ + 1310720); /* act_grad [n, 256] */
+	float *const t42 = (float *)(work_ + 98304); /* dense_dx [n, 64] */
+	float *const t43 = (float *)(work_ + 524288); /* add [n, 64] */
+	float *const t44 = (float *)(work_ + 65536); /* dense_dw [256, 64] */
+	float *const t45 = (float *)(work_ + 5312); /* sum_batch [256] */
+	float *const t46 = (float *)(work_ + 557056); /* act_grad [n, 64] */
+	float *const t47 = (float *)(work_ + 589824); /* dense_dx [n, 256] */
+	float *const t48 = (float *)(work_ + 720896); /* dense_dw [64, 256] */
+	float *const t49 = (float *)(work_ + 6336); /* sum_batch [64] */
+	float *const t50 = (float *)(work_ + 1310720); /* act_grad [n, 256] */
+	float *const t51 = (float *)(work_ + 1441792); /* dense_dx [n, 512] */
+	float *const t52 = (float *)(work_ + 4120576); /* dense_dw [256, 512] */
+	float *const t53 = (float *)(work_ + 6592); /* sum_batch [256] */
+	float *const t54 = (float *)(work_ + 2113536); /* act_grad [n, 512] */
+	float *const t55 = (float *)(work_ + 4644864); /* dense_dw [512, 784] */
+	float *const t56 = (float *)(work_ + 7616); /* sum_batch [512] */
 	/* t3 = dense */
 	kl_sparse_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t3);
 	/* t4 = relu */
-	for (long i = 0; i < n * 512; i++)
-		t4[i] = t3[i] > 0 ? t3[i] : 0;
+	kl_sparse_ae_act(KL_SPARSE_AE_RELU, 0.0f, 1, n * 512, t3, 0, NULL, 0, t4, 0);
 	/* t7 = dense */
 	kl_sparse_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t7);
 	/* t8 = relu */
-	for (long i = 0; i < n * 256; i++)
-		t8[i] = t7[i] > 0 ? t7[i] : 0;
+	kl_sparse_ae_act(KL_SPARSE_AE_RELU, 0.0f, 1, n * 256, t7, 0, NULL, 0, t8, 0);
 	/* t11 = dense */
 	kl_sparse_ae_gemm(n, 64, 256, t8, 256, 1, t9, 1, 256, t10, t11);
 	/* t12 = sigmoid */
-	for (long i = 0; i < n * 64; i++)
-		t12[i] = 1 / (1 + expf(-t11[i]));
+	kl_sparse_ae_act(KL_SPARSE_AE_SIGMOID, 0.0f, 1, n * 64, t11, 0, NULL, 0, t12, 0);
 	/* t15 = dense */
 	kl_sparse_ae_gemm(n, 256, 64, t12, 64, 1, t13, 1, 64, t14, t15);
 	/* t16 = relu */
-	for (long i = 0; i < n * 256; i++)
-		t16[i] = t15[i] > 0 ? t15[i] : 0;
+	kl_sparse_ae_act(KL_SPARSE_AE_RELU, 0.0f, 1, n * 256, t15, 0, NULL, 0, t16, 0);
 	/* t19 = dense */
 	kl_sparse_ae_gemm(n, 512, 256, t16, 256, 1, t17, 1, 256, t18, t19);
 	/* t20 = relu */
-	for (long i = 0; i < n * 512; i++)
-		t20[i] = t19[i] > 0 ? t19[i] : 0;
+	kl_sparse_ae_act(KL_SPARSE_AE_RELU, 0.0f, 1, n * 512, t19, 0, NULL, 0, t20, 0);
 	/* t23 = dense */
 	kl_sparse_ae_gemm(n, 784, 512, t20, 512, 1, t21, 1, 512, t22, t23);
 	/* t24 = sigmoid */
-	for (long i = 0; i < n * 784; i++)
-		t24[i] = 1 / (1 + expf(-t23[i]));
+	kl_sparse_ae_act(KL_SPARSE_AE_SIGMOID, 0.0f, 1, n * 784, t23, 0, NULL, 0, t24, 0);
 	/* t25 = mse */
 	{
 		double acc = 0;
@@ -732,8 +792,7 @@ kl_sparse_ae_real kl_sparse_ae_gradient(const void *state, void *work, const kl_
 			t32[i] = 2 * k * (t24[i] - t0[i]);
 	}
 	/* t33 = act_grad */
-	for (long i = 0; i < n * 784; i++)
-		t33[i] = t32[i] * t24[i] * (1 - t24[i]);
+	kl_sparse_ae_act(KL_SPARSE_AE_SIGMOID, 0.0f, 1, n * 784, t32, 0, t24, 0, t33, 0);
 	/* t34 = dense_dx */
 	kl_sparse_ae_gemm(n, 512, 784, t33, 784, 1, t21, 512, 1, NULL, t34);
 	/* t35 = dense_dw */
@@ -745,8 +804,7 @@ kl_sparse_ae_real kl_sparse_ae_gradient(const void *state, void *work, const kl_
 		for (long j = 0; j < 784; j++)
 			t36[j] += t33[b * 784 + j];
 	/* t37 = act_grad */
-	for (long i = 0; i < n * 512; i++)
-		t37[i] = t34[i] * (t19[i] > 0);
+	kl_sparse_ae_act(KL_SPARSE_AE_RELU, 0.0f, 1, n * 512, t34, 0, t20, 0, t37, 0);
 	/* t38 = dense_dx */
 	kl_sparse_ae_gemm(n, 256, 512, t37, 512, 1, t17, 256, 1, NULL, t38);
 	/* t39 = dense_dw */
@@ -758,8 +816,7 @@ kl_sparse_ae_real kl_sparse_ae_gradient(const void *state, void *work, const kl_
 		for (long j = 0; j < 512; j++)
 			t40[j] += t37[b * 512 + j];
 	/* t41 = act_grad */
-	for (long i = 0; i < n * 256; i++)
-		t41[i] = t38[i] * (t15[i] > 0);
+	kl_sparse_ae_act(KL_SPARSE_AE_RELU, 0.0f, 1, n * 256, t38, 0, t16, 0, t41, 0);
 	/* t42 = dense_dx */
 	kl_sparse_ae_gemm(n, 64, 256, t41, 256, 1, t13, 64, 1, NULL, t42);
 	/* t43 = add */
@@ -774,8 +831,7 @@ kl_sparse_ae_real kl_sparse_ae_gradient(const void *state, void *work, const kl_
 		for (long j = 0; j < 256; j++)
 			t45[j] += t41[b * 256 + j];
 	/* t46 = act_grad */
-	for (long i = 0; i < n * 64; i++)
-		t46[i] = t43[i] * t12[i] * (1 - t12[i]);
+	kl_sparse_ae_act(KL_SPARSE_AE_SIGMOID, 0.0f, 1, n * 64, t43, 0, t12, 0, t46, 0);
 	/* t47 = dense_dx */
 	kl_sparse_ae_gemm(n, 256, 64, t46, 64, 1, t9, 256, 1, NULL, t47);
 	/* t48 = dense_dw */
@@ -787,8 +843,7 @@ kl_sparse_ae_real kl_sparse_ae_gradient(const void *state, void *work, const kl_
 		for (long j = 0; j < 64; j++)
 			t49[j] += t46[b * 64 + j];
 	/* t50 = act_grad */
-	for (long i = 0; i < n * 256; i++)
-		t50[i] = t47[i] * (t7[i] > 0);
+	kl_sparse_ae_act(KL_SPARSE_AE_RELU, 0.0f, 1, n * 256, t47, 0, t8, 0, t50, 0);
 	/* t51 = dense_dx */
 	kl_sparse_ae_gemm(n, 512, 256, t50, 256, 1, t5, 512, 1, NULL, t51);
 	/* t52 = dense_dw */
@@ -800,8 +855,7 @@ kl_sparse_ae_real kl_sparse_ae_gradient(const void *state, void *work, const kl_
 		for (long j = 0; j < 256; j++)
 			t53[j] += t50[b * 256 + j];
 	/* t54 = act_grad */
-	for (long i = 0; i < n * 512; i++)
-		t54[i] = t51[i] * (t3[i] > 0);
+	kl_sparse_ae_act(KL_SPARSE_AE_RELU, 0.0f, 1, n * 512, t51, 0, t4, 0, t54, 0);
 	/* t55 = dense_dw */
 	kl_sparse_ae_gemm(512, 784, n, t54, 1, 512, t0, 784, 1, NULL, t55);
 	/* t56 = sum_batch */
@@ -829,19 +883,12 @@ void kl_sparse_ae_update(void *state, const kl_sparse_ae_real *grad, const kl_sp
 {
 	const int64_t step = ++*kl_sparse_ae_step(state);
 	float *const adam_m = kl_sparse_ae_adam_m(state), *const adam_v = kl_sparse_ae_adam_v(state);
-	const float beta1 = (float)h->beta1, beta2 = (float)h->beta2, eps = (float)h->eps, wd = (float)h->weight_decay;
-	const float one_m_beta1 = (float)(1 - h->beta1), one_m_beta2 = (float)(1 - h->beta2);
-	const float step_size = (float)(h->lr / (1 - pow(h->beta1, (double)step)));
-	const float bc2_sqrt = (float)sqrt(1 - pow(h->beta2, (double)step));
+	const kl_sparse_ae_adam_k adam_k = {
+		(float)h->beta1, (float)h->beta2, (float)(1 - h->beta1), (float)(1 - h->beta2), (float)h->eps,
+		(float)h->weight_decay, (float)(h->lr / (1 - pow(h->beta1, (double)step))),
+		(float)sqrt(1 - pow(h->beta2, (double)step))};
 	kl_sparse_ae_real *const params = kl_sparse_ae_params(state);
-	float *p = params, *m = adam_m, *v = adam_v;
-	const float *g = grad;
-	for (long i = 0; i < 1100112; i++) {
-		float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-		m[i] = m[i] * beta1 + gi * one_m_beta1;
-		v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-		p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-	}
+	kl_sparse_ae_adam(1100112, params, adam_m, adam_v, grad, &adam_k);
 }
 
 kl_sparse_ae_real kl_sparse_ae_loss(const void *state, void *work, const kl_sparse_ae_real *x, int n)
@@ -859,58 +906,52 @@ kl_sparse_ae_real kl_sparse_ae_loss(const void *state, void *work, const kl_spar
 	float *const t4 = (float *)(work_ + 262144); /* relu [n, 512] */
 	const float *const t5 = params + 401920; /* encoder.2.weight */
 	const float *const t6 = params + 532992; /* encoder.2.bias */
-	float *const t7 = (float *)(work_ + 524288); /* dense [n, 256] */
-	float *const t8 = (float *)(work_ + 655360); /* relu [n, 256] */
+	float *const t7 = (float *)(work_ + 0); /* dense [n, 256] */
+	float *const t8 = (float *)(work_ + 131072); /* relu [n, 256] */
 	const float *const t9 = params + 533248; /* encoder.4.weight */
 	const float *const t10 = params + 549632; /* encoder.4.bias */
-	float *const t11 = (float *)(work_ + 786432); /* dense [n, 64] */
-	float *const t12 = (float *)(work_ + 819200); /* sigmoid [n, 64] */
+	float *const t11 = (float *)(work_ + 0); /* dense [n, 64] */
+	float *const t12 = (float *)(work_ + 32768); /* sigmoid [n, 64] */
 	const float *const t13 = params + 549696; /* decoder.0.weight */
 	const float *const t14 = params + 566080; /* decoder.0.bias */
-	float *const t15 = (float *)(work_ + 851968); /* dense [n, 256] */
-	float *const t16 = (float *)(work_ + 983040); /* relu [n, 256] */
+	float *const t15 = (float *)(work_ + 524288); /* dense [n, 256] */
+	float *const t16 = (float *)(work_ + 655360); /* relu [n, 256] */
 	const float *const t17 = params + 566336; /* decoder.2.weight */
 	const float *const t18 = params + 697408; /* decoder.2.bias */
-	float *const t19 = (float *)(work_ + 1114112); /* dense [n, 512] */
-	float *const t20 = (float *)(work_ + 1376256); /* relu [n, 512] */
+	float *const t19 = (float *)(work_ + 786432); /* dense [n, 512] */
+	float *const t20 = (float *)(work_ + 1048576); /* relu [n, 512] */
 	const float *const t21 = params + 697920; /* decoder.4.weight */
 	const float *const t22 = params + 1099328; /* decoder.4.bias */
-	float *const t23 = (float *)(work_ + 1638400); /* dense [n, 784] */
-	float *const t24 = (float *)(work_ + 2039808); /* sigmoid [n, 784] */
-	float *const t25 = (float *)(work_ + 2441216); /* mse [] */
-	float *const t26 = (float *)(work_ + 2441280); /* kl_sparsity [] */
-	float *const t27 = (float *)(work_ + 2441344); /* scale [] */
-	float *const t28 = (float *)(work_ + 2441280); /* add [] */
+	float *const t23 = (float *)(work_ + 1310720); /* dense [n, 784] */
+	float *const t24 = (float *)(work_ + 1712128); /* sigmoid [n, 784] */
+	float *const t25 = (float *)(work_ + 0); /* mse [] */
+	float *const t26 = (float *)(work_ + 64); /* kl_sparsity [] */
+	float *const t27 = (float *)(work_ + 128); /* scale [] */
+	float *const t28 = (float *)(work_ + 64); /* add [] */
 	/* t3 = dense */
 	kl_sparse_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t3);
 	/* t4 = relu */
-	for (long i = 0; i < n * 512; i++)
-		t4[i] = t3[i] > 0 ? t3[i] : 0;
+	kl_sparse_ae_act(KL_SPARSE_AE_RELU, 0.0f, 1, n * 512, t3, 0, NULL, 0, t4, 0);
 	/* t7 = dense */
 	kl_sparse_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t7);
 	/* t8 = relu */
-	for (long i = 0; i < n * 256; i++)
-		t8[i] = t7[i] > 0 ? t7[i] : 0;
+	kl_sparse_ae_act(KL_SPARSE_AE_RELU, 0.0f, 1, n * 256, t7, 0, NULL, 0, t8, 0);
 	/* t11 = dense */
 	kl_sparse_ae_gemm(n, 64, 256, t8, 256, 1, t9, 1, 256, t10, t11);
 	/* t12 = sigmoid */
-	for (long i = 0; i < n * 64; i++)
-		t12[i] = 1 / (1 + expf(-t11[i]));
+	kl_sparse_ae_act(KL_SPARSE_AE_SIGMOID, 0.0f, 1, n * 64, t11, 0, NULL, 0, t12, 0);
 	/* t15 = dense */
 	kl_sparse_ae_gemm(n, 256, 64, t12, 64, 1, t13, 1, 64, t14, t15);
 	/* t16 = relu */
-	for (long i = 0; i < n * 256; i++)
-		t16[i] = t15[i] > 0 ? t15[i] : 0;
+	kl_sparse_ae_act(KL_SPARSE_AE_RELU, 0.0f, 1, n * 256, t15, 0, NULL, 0, t16, 0);
 	/* t19 = dense */
 	kl_sparse_ae_gemm(n, 512, 256, t16, 256, 1, t17, 1, 256, t18, t19);
 	/* t20 = relu */
-	for (long i = 0; i < n * 512; i++)
-		t20[i] = t19[i] > 0 ? t19[i] : 0;
+	kl_sparse_ae_act(KL_SPARSE_AE_RELU, 0.0f, 1, n * 512, t19, 0, NULL, 0, t20, 0);
 	/* t23 = dense */
 	kl_sparse_ae_gemm(n, 784, 512, t20, 512, 1, t21, 1, 512, t22, t23);
 	/* t24 = sigmoid */
-	for (long i = 0; i < n * 784; i++)
-		t24[i] = 1 / (1 + expf(-t23[i]));
+	kl_sparse_ae_act(KL_SPARSE_AE_SIGMOID, 0.0f, 1, n * 784, t23, 0, NULL, 0, t24, 0);
 	/* t25 = mse */
 	{
 		double acc = 0;
@@ -958,54 +999,48 @@ void kl_sparse_ae_forward(const void *state, void *work, const kl_sparse_ae_real
 	float *const t4 = (float *)(work_ + 262144); /* relu [n, 512] */
 	const float *const t5 = params + 401920; /* encoder.2.weight */
 	const float *const t6 = params + 532992; /* encoder.2.bias */
-	float *const t7 = (float *)(work_ + 524288); /* dense [n, 256] */
-	float *const t8 = (float *)(work_ + 655360); /* relu [n, 256] */
+	float *const t7 = (float *)(work_ + 0); /* dense [n, 256] */
+	float *const t8 = (float *)(work_ + 131072); /* relu [n, 256] */
 	const float *const t9 = params + 533248; /* encoder.4.weight */
 	const float *const t10 = params + 549632; /* encoder.4.bias */
-	float *const t11 = (float *)(work_ + 786432); /* dense [n, 64] */
-	float *const t12 = (float *)(work_ + 819200); /* sigmoid [n, 64] */
+	float *const t11 = (float *)(work_ + 0); /* dense [n, 64] */
+	float *const t12 = (float *)(work_ + 32768); /* sigmoid [n, 64] */
 	const float *const t13 = params + 549696; /* decoder.0.weight */
 	const float *const t14 = params + 566080; /* decoder.0.bias */
-	float *const t15 = (float *)(work_ + 851968); /* dense [n, 256] */
-	float *const t16 = (float *)(work_ + 983040); /* relu [n, 256] */
+	float *const t15 = (float *)(work_ + 524288); /* dense [n, 256] */
+	float *const t16 = (float *)(work_ + 655360); /* relu [n, 256] */
 	const float *const t17 = params + 566336; /* decoder.2.weight */
 	const float *const t18 = params + 697408; /* decoder.2.bias */
-	float *const t19 = (float *)(work_ + 1114112); /* dense [n, 512] */
-	float *const t20 = (float *)(work_ + 1376256); /* relu [n, 512] */
+	float *const t19 = (float *)(work_ + 786432); /* dense [n, 512] */
+	float *const t20 = (float *)(work_ + 1048576); /* relu [n, 512] */
 	const float *const t21 = params + 697920; /* decoder.4.weight */
 	const float *const t22 = params + 1099328; /* decoder.4.bias */
-	float *const t23 = (float *)(work_ + 1638400); /* dense [n, 784] */
-	float *const t24 = (float *)(work_ + 2039808); /* sigmoid [n, 784] */
+	float *const t23 = (float *)(work_ + 1310720); /* dense [n, 784] */
+	float *const t24 = (float *)(work_ + 1712128); /* sigmoid [n, 784] */
 	/* t3 = dense */
 	kl_sparse_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t3);
 	/* t4 = relu */
-	for (long i = 0; i < n * 512; i++)
-		t4[i] = t3[i] > 0 ? t3[i] : 0;
+	kl_sparse_ae_act(KL_SPARSE_AE_RELU, 0.0f, 1, n * 512, t3, 0, NULL, 0, t4, 0);
 	/* t7 = dense */
 	kl_sparse_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t7);
 	/* t8 = relu */
-	for (long i = 0; i < n * 256; i++)
-		t8[i] = t7[i] > 0 ? t7[i] : 0;
+	kl_sparse_ae_act(KL_SPARSE_AE_RELU, 0.0f, 1, n * 256, t7, 0, NULL, 0, t8, 0);
 	/* t11 = dense */
 	kl_sparse_ae_gemm(n, 64, 256, t8, 256, 1, t9, 1, 256, t10, t11);
 	/* t12 = sigmoid */
-	for (long i = 0; i < n * 64; i++)
-		t12[i] = 1 / (1 + expf(-t11[i]));
+	kl_sparse_ae_act(KL_SPARSE_AE_SIGMOID, 0.0f, 1, n * 64, t11, 0, NULL, 0, t12, 0);
 	/* t15 = dense */
 	kl_sparse_ae_gemm(n, 256, 64, t12, 64, 1, t13, 1, 64, t14, t15);
 	/* t16 = relu */
-	for (long i = 0; i < n * 256; i++)
-		t16[i] = t15[i] > 0 ? t15[i] : 0;
+	kl_sparse_ae_act(KL_SPARSE_AE_RELU, 0.0f, 1, n * 256, t15, 0, NULL, 0, t16, 0);
 	/* t19 = dense */
 	kl_sparse_ae_gemm(n, 512, 256, t16, 256, 1, t17, 1, 256, t18, t19);
 	/* t20 = relu */
-	for (long i = 0; i < n * 512; i++)
-		t20[i] = t19[i] > 0 ? t19[i] : 0;
+	kl_sparse_ae_act(KL_SPARSE_AE_RELU, 0.0f, 1, n * 512, t19, 0, NULL, 0, t20, 0);
 	/* t23 = dense */
 	kl_sparse_ae_gemm(n, 784, 512, t20, 512, 1, t21, 1, 512, t22, t23);
 	/* t24 = sigmoid */
-	for (long i = 0; i < n * 784; i++)
-		t24[i] = 1 / (1 + expf(-t23[i]));
+	kl_sparse_ae_act(KL_SPARSE_AE_SIGMOID, 0.0f, 1, n * 784, t23, 0, NULL, 0, t24, 0);
 	memcpy(out, t24, sizeof(float) * n * 784);
 }
 
@@ -1024,27 +1059,24 @@ void kl_sparse_ae_encode(const void *state, void *work, const kl_sparse_ae_real 
 	float *const t4 = (float *)(work_ + 262144); /* relu [n, 512] */
 	const float *const t5 = params + 401920; /* encoder.2.weight */
 	const float *const t6 = params + 532992; /* encoder.2.bias */
-	float *const t7 = (float *)(work_ + 524288); /* dense [n, 256] */
-	float *const t8 = (float *)(work_ + 655360); /* relu [n, 256] */
+	float *const t7 = (float *)(work_ + 0); /* dense [n, 256] */
+	float *const t8 = (float *)(work_ + 131072); /* relu [n, 256] */
 	const float *const t9 = params + 533248; /* encoder.4.weight */
 	const float *const t10 = params + 549632; /* encoder.4.bias */
-	float *const t11 = (float *)(work_ + 786432); /* dense [n, 64] */
-	float *const t12 = (float *)(work_ + 819200); /* sigmoid [n, 64] */
+	float *const t11 = (float *)(work_ + 0); /* dense [n, 64] */
+	float *const t12 = (float *)(work_ + 32768); /* sigmoid [n, 64] */
 	/* t3 = dense */
 	kl_sparse_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t3);
 	/* t4 = relu */
-	for (long i = 0; i < n * 512; i++)
-		t4[i] = t3[i] > 0 ? t3[i] : 0;
+	kl_sparse_ae_act(KL_SPARSE_AE_RELU, 0.0f, 1, n * 512, t3, 0, NULL, 0, t4, 0);
 	/* t7 = dense */
 	kl_sparse_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t7);
 	/* t8 = relu */
-	for (long i = 0; i < n * 256; i++)
-		t8[i] = t7[i] > 0 ? t7[i] : 0;
+	kl_sparse_ae_act(KL_SPARSE_AE_RELU, 0.0f, 1, n * 256, t7, 0, NULL, 0, t8, 0);
 	/* t11 = dense */
 	kl_sparse_ae_gemm(n, 64, 256, t8, 256, 1, t9, 1, 256, t10, t11);
 	/* t12 = sigmoid */
-	for (long i = 0; i < n * 64; i++)
-		t12[i] = 1 / (1 + expf(-t11[i]));
+	kl_sparse_ae_act(KL_SPARSE_AE_SIGMOID, 0.0f, 1, n * 64, t11, 0, NULL, 0, t12, 0);
 	memcpy(z, t12, sizeof(float) * n * 64);
 }
 
@@ -1059,31 +1091,28 @@ void kl_sparse_ae_decode(const void *state, void *work, const kl_sparse_ae_real 
 	const float *const t12 = z;
 	const float *const t13 = params + 549696; /* decoder.0.weight */
 	const float *const t14 = params + 566080; /* decoder.0.bias */
-	float *const t15 = (float *)(work_ + 851968); /* dense [n, 256] */
-	float *const t16 = (float *)(work_ + 983040); /* relu [n, 256] */
+	float *const t15 = (float *)(work_ + 524288); /* dense [n, 256] */
+	float *const t16 = (float *)(work_ + 655360); /* relu [n, 256] */
 	const float *const t17 = params + 566336; /* decoder.2.weight */
 	const float *const t18 = params + 697408; /* decoder.2.bias */
-	float *const t19 = (float *)(work_ + 1114112); /* dense [n, 512] */
-	float *const t20 = (float *)(work_ + 1376256); /* relu [n, 512] */
+	float *const t19 = (float *)(work_ + 786432); /* dense [n, 512] */
+	float *const t20 = (float *)(work_ + 1048576); /* relu [n, 512] */
 	const float *const t21 = params + 697920; /* decoder.4.weight */
 	const float *const t22 = params + 1099328; /* decoder.4.bias */
-	float *const t23 = (float *)(work_ + 1638400); /* dense [n, 784] */
-	float *const t24 = (float *)(work_ + 2039808); /* sigmoid [n, 784] */
+	float *const t23 = (float *)(work_ + 1310720); /* dense [n, 784] */
+	float *const t24 = (float *)(work_ + 1712128); /* sigmoid [n, 784] */
 	/* t15 = dense */
 	kl_sparse_ae_gemm(n, 256, 64, t12, 64, 1, t13, 1, 64, t14, t15);
 	/* t16 = relu */
-	for (long i = 0; i < n * 256; i++)
-		t16[i] = t15[i] > 0 ? t15[i] : 0;
+	kl_sparse_ae_act(KL_SPARSE_AE_RELU, 0.0f, 1, n * 256, t15, 0, NULL, 0, t16, 0);
 	/* t19 = dense */
 	kl_sparse_ae_gemm(n, 512, 256, t16, 256, 1, t17, 1, 256, t18, t19);
 	/* t20 = relu */
-	for (long i = 0; i < n * 512; i++)
-		t20[i] = t19[i] > 0 ? t19[i] : 0;
+	kl_sparse_ae_act(KL_SPARSE_AE_RELU, 0.0f, 1, n * 512, t19, 0, NULL, 0, t20, 0);
 	/* t23 = dense */
 	kl_sparse_ae_gemm(n, 784, 512, t20, 512, 1, t21, 1, 512, t22, t23);
 	/* t24 = sigmoid */
-	for (long i = 0; i < n * 784; i++)
-		t24[i] = 1 / (1 + expf(-t23[i]));
+	kl_sparse_ae_act(KL_SPARSE_AE_SIGMOID, 0.0f, 1, n * 784, t23, 0, NULL, 0, t24, 0);
 	memcpy(out, t24, sizeof(float) * n * 784);
 }
 
@@ -1095,38 +1124,35 @@ void kl_sparse_ae_sample(const void *state, void *work, uint64_t seed, int n, kl
 	const int stochastic = 0;
 	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
 	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	float *const z = (float *)(work_ + 819200);
+	float *const z = (float *)(work_ + 32768);
 	const uint64_t key = kl_sparse_ae_mix(seed ^ 0x7072696f72u); /* "prior" */
 	for (long i = 0; i < n * 64; i++)
 		z[i] = (float)kl_sparse_ae_normal(key, (uint64_t)i);
 	const float *const t12 = z;
 	const float *const t13 = params + 549696; /* decoder.0.weight */
 	const float *const t14 = params + 566080; /* decoder.0.bias */
-	float *const t15 = (float *)(work_ + 851968); /* dense [n, 256] */
-	float *const t16 = (float *)(work_ + 983040); /* relu [n, 256] */
+	float *const t15 = (float *)(work_ + 524288); /* dense [n, 256] */
+	float *const t16 = (float *)(work_ + 655360); /* relu [n, 256] */
 	const float *const t17 = params + 566336; /* decoder.2.weight */
 	const float *const t18 = params + 697408; /* decoder.2.bias */
-	float *const t19 = (float *)(work_ + 1114112); /* dense [n, 512] */
-	float *const t20 = (float *)(work_ + 1376256); /* relu [n, 512] */
+	float *const t19 = (float *)(work_ + 786432); /* dense [n, 512] */
+	float *const t20 = (float *)(work_ + 1048576); /* relu [n, 512] */
 	const float *const t21 = params + 697920; /* decoder.4.weight */
 	const float *const t22 = params + 1099328; /* decoder.4.bias */
-	float *const t23 = (float *)(work_ + 1638400); /* dense [n, 784] */
-	float *const t24 = (float *)(work_ + 2039808); /* sigmoid [n, 784] */
+	float *const t23 = (float *)(work_ + 1310720); /* dense [n, 784] */
+	float *const t24 = (float *)(work_ + 1712128); /* sigmoid [n, 784] */
 	/* t15 = dense */
 	kl_sparse_ae_gemm(n, 256, 64, t12, 64, 1, t13, 1, 64, t14, t15);
 	/* t16 = relu */
-	for (long i = 0; i < n * 256; i++)
-		t16[i] = t15[i] > 0 ? t15[i] : 0;
+	kl_sparse_ae_act(KL_SPARSE_AE_RELU, 0.0f, 1, n * 256, t15, 0, NULL, 0, t16, 0);
 	/* t19 = dense */
 	kl_sparse_ae_gemm(n, 512, 256, t16, 256, 1, t17, 1, 256, t18, t19);
 	/* t20 = relu */
-	for (long i = 0; i < n * 512; i++)
-		t20[i] = t19[i] > 0 ? t19[i] : 0;
+	kl_sparse_ae_act(KL_SPARSE_AE_RELU, 0.0f, 1, n * 512, t19, 0, NULL, 0, t20, 0);
 	/* t23 = dense */
 	kl_sparse_ae_gemm(n, 784, 512, t20, 512, 1, t21, 1, 512, t22, t23);
 	/* t24 = sigmoid */
-	for (long i = 0; i < n * 784; i++)
-		t24[i] = 1 / (1 + expf(-t23[i]));
+	kl_sparse_ae_act(KL_SPARSE_AE_SIGMOID, 0.0f, 1, n * 784, t23, 0, NULL, 0, t24, 0);
 	memcpy(out, t24, sizeof(float) * n * 784);
 }
 

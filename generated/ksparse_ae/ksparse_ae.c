@@ -5,6 +5,9 @@
 #include <string.h>
 
 #include <simde/x86/avx512.h> /* portable vectors: AVX-512, AVX2, NEON, ... */
+#ifdef _OPENMP
+#include <omp.h> /* threads, when built with -fopenmp */
+#endif
 
 /* Vectors: AVX-512 or AVX2 with FMA where the compiler targets them,
  * otherwise 128 bits (SSE2 on x86-64, NEON on ARM, plain C elsewhere). */
@@ -16,6 +19,13 @@ typedef simde__m512 ksparse_ae_vec;
 #define KSPARSE_AE_SET1 simde_mm512_set1_ps
 #define KSPARSE_AE_ZERO simde_mm512_setzero_ps
 #define KSPARSE_AE_FMA simde_mm512_fmadd_ps
+#define KSPARSE_AE_ADD simde_mm512_add_ps
+#define KSPARSE_AE_SUB simde_mm512_sub_ps
+#define KSPARSE_AE_MUL simde_mm512_mul_ps
+#define KSPARSE_AE_DIV simde_mm512_div_ps
+#define KSPARSE_AE_MAX simde_mm512_max_ps
+#define KSPARSE_AE_MIN simde_mm512_min_ps
+#define KSPARSE_AE_SQRT simde_mm512_sqrt_ps
 #elif defined(SIMDE_X86_AVX2_NATIVE) && defined(SIMDE_X86_FMA_NATIVE)
 typedef simde__m256 ksparse_ae_vec;
 #define KSPARSE_AE_LANES 8
@@ -24,6 +34,13 @@ typedef simde__m256 ksparse_ae_vec;
 #define KSPARSE_AE_SET1 simde_mm256_set1_ps
 #define KSPARSE_AE_ZERO simde_mm256_setzero_ps
 #define KSPARSE_AE_FMA simde_mm256_fmadd_ps
+#define KSPARSE_AE_ADD simde_mm256_add_ps
+#define KSPARSE_AE_SUB simde_mm256_sub_ps
+#define KSPARSE_AE_MUL simde_mm256_mul_ps
+#define KSPARSE_AE_DIV simde_mm256_div_ps
+#define KSPARSE_AE_MAX simde_mm256_max_ps
+#define KSPARSE_AE_MIN simde_mm256_min_ps
+#define KSPARSE_AE_SQRT simde_mm256_sqrt_ps
 #else
 typedef simde__m128 ksparse_ae_vec;
 #define KSPARSE_AE_LANES 4
@@ -32,67 +49,75 @@ typedef simde__m128 ksparse_ae_vec;
 #define KSPARSE_AE_SET1 simde_mm_set1_ps
 #define KSPARSE_AE_ZERO simde_mm_setzero_ps
 #define KSPARSE_AE_FMA simde_mm_fmadd_ps
+#define KSPARSE_AE_ADD simde_mm_add_ps
+#define KSPARSE_AE_SUB simde_mm_sub_ps
+#define KSPARSE_AE_MUL simde_mm_mul_ps
+#define KSPARSE_AE_DIV simde_mm_div_ps
+#define KSPARSE_AE_MAX simde_mm_max_ps
+#define KSPARSE_AE_MIN simde_mm_min_ps
+#define KSPARSE_AE_SQRT simde_mm_sqrt_ps
 #endif
 
-enum { ksparse_ae_MR = 8, ksparse_ae_NR = 2 * KSPARSE_AE_LANES, ksparse_ae_KC = 256 };
+enum { ksparse_ae_MR = 8, ksparse_ae_NR = 2 * KSPARSE_AE_LANES, ksparse_ae_KC = 128, ksparse_ae_MC = 128 };
 
-/* Rows i0 .. i0 + MR of C += A(i, k) panel(k, j) over kc steps of k. */
-static void ksparse_ae_tile8(long kc, const float *A, long ars, long acs, const float *panel,
-			float *C, long ldc, long nr, const float *bias, int first)
-{
-	ksparse_ae_vec c[ksparse_ae_MR][2];
-	float edge[ksparse_ae_NR];
-	for (int r = 0; r < ksparse_ae_MR; r++) {
-		const float *src = C + r * ldc;
-		if (first && !bias) {
-			c[r][0] = c[r][1] = KSPARSE_AE_ZERO();
-			continue;
-		}
-		if (first)
-			src = bias;
-		if (nr < ksparse_ae_NR) {
-			for (long j = 0; j < ksparse_ae_NR; j++)
-				edge[j] = j < nr ? src[j] : 0;
-			src = edge;
-		}
-		c[r][0] = KSPARSE_AE_LOAD(src);
-		c[r][1] = KSPARSE_AE_LOAD(src + KSPARSE_AE_LANES);
-	}
-	for (long k = 0; k < kc; k++) {
-		const ksparse_ae_vec b0 = KSPARSE_AE_LOAD(panel + k * ksparse_ae_NR);
-		const ksparse_ae_vec b1 = KSPARSE_AE_LOAD(panel + k * ksparse_ae_NR + KSPARSE_AE_LANES);
-		for (int r = 0; r < ksparse_ae_MR; r++) {
-			const ksparse_ae_vec a = KSPARSE_AE_SET1(A[r * ars + k * acs]);
-			c[r][0] = KSPARSE_AE_FMA(a, b0, c[r][0]);
-			c[r][1] = KSPARSE_AE_FMA(a, b1, c[r][1]);
-		}
-	}
-	for (int r = 0; r < ksparse_ae_MR; r++) {
-		float *dst = nr < ksparse_ae_NR ? edge : C + r * ldc;
-		KSPARSE_AE_STORE(dst, c[r][0]);
-		KSPARSE_AE_STORE(dst + KSPARSE_AE_LANES, c[r][1]);
-		for (long j = 0; nr < ksparse_ae_NR && j < nr; j++)
-			C[r * ldc + j] = edge[j];
-	}
-}
-
-/* One row of C, for the rows left over after the tiles of MR. */
-static void ksparse_ae_tile1(long kc, const float *A, long acs, const float *panel, float *C, long nr,
+/* The MR x NR tile at C (rows ldc apart) = (bias row, 0 or C itself) +
+ * a b, where a is a packed kc x MR panel of A and b a kc x NR panel of B. */
+static void ksparse_ae_kernel(long kc, const float *restrict a, const float *restrict b, float *restrict C, long ldc,
 			const float *bias, int first)
 {
-	float row[ksparse_ae_NR];
-	for (long j = 0; j < ksparse_ae_NR; j++)
-		row[j] = j >= nr ? 0 : first ? (bias ? bias[j] : 0) : C[j];
-	ksparse_ae_vec c0 = KSPARSE_AE_LOAD(row), c1 = KSPARSE_AE_LOAD(row + KSPARSE_AE_LANES);
+	ksparse_ae_vec c[ksparse_ae_MR][2];
+	for (int r = 0; r < ksparse_ae_MR; r++)
+		for (int v = 0; v < 2; v++)
+			c[r][v] = !first ? KSPARSE_AE_LOAD(C + r * ldc + v * KSPARSE_AE_LANES)
+				 : bias ? KSPARSE_AE_LOAD(bias + v * KSPARSE_AE_LANES) : KSPARSE_AE_ZERO();
 	for (long k = 0; k < kc; k++) {
-		const ksparse_ae_vec a = KSPARSE_AE_SET1(A[k * acs]);
-		c0 = KSPARSE_AE_FMA(a, KSPARSE_AE_LOAD(panel + k * ksparse_ae_NR), c0);
-		c1 = KSPARSE_AE_FMA(a, KSPARSE_AE_LOAD(panel + k * ksparse_ae_NR + KSPARSE_AE_LANES), c1);
+		const ksparse_ae_vec b0 = KSPARSE_AE_LOAD(b + k * ksparse_ae_NR), b1 = KSPARSE_AE_LOAD(b + k * ksparse_ae_NR + KSPARSE_AE_LANES);
+		for (int r = 0; r < ksparse_ae_MR; r++) {
+			const ksparse_ae_vec x = KSPARSE_AE_SET1(a[k * ksparse_ae_MR + r]);
+			c[r][0] = KSPARSE_AE_FMA(x, b0, c[r][0]);
+			c[r][1] = KSPARSE_AE_FMA(x, b1, c[r][1]);
+		}
 	}
-	KSPARSE_AE_STORE(row, c0);
-	KSPARSE_AE_STORE(row + KSPARSE_AE_LANES, c1);
-	for (long j = 0; j < nr; j++)
-		C[j] = row[j];
+	for (int r = 0; r < ksparse_ae_MR; r++)
+		for (int v = 0; v < 2; v++)
+			KSPARSE_AE_STORE(C + r * ldc + v * KSPARSE_AE_LANES, c[r][v]);
+}
+
+/* dst[j * ldd + i] = src[i * lds + j] for i, j < 4. */
+static void ksparse_ae_transpose4(const float *src, long lds, float *dst, long ldd)
+{
+	simde__m128 r0 = simde_mm_loadu_ps(src), r1 = simde_mm_loadu_ps(src + lds);
+	simde__m128 r2 = simde_mm_loadu_ps(src + 2 * lds), r3 = simde_mm_loadu_ps(src + 3 * lds);
+	SIMDE_MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+	simde_mm_storeu_ps(dst, r0);
+	simde_mm_storeu_ps(dst + ldd, r1);
+	simde_mm_storeu_ps(dst + 2 * ldd, r2);
+	simde_mm_storeu_ps(dst + 3 * ldd, r3);
+}
+
+/* dst[k * ldd + j] = X(j, k) = X[j * js + k * ks] for j < nj (0 for
+ * nj <= j < w) and k < kc: a k-major panel w wide, transposed 4 x 4 at a
+ * time when X runs along k and copied row by row when it runs along j. */
+static void ksparse_ae_pack(const float *X, long js, long ks, long nj, long w, long kc, float *dst, long ldd)
+{
+	long j = 0;
+	if (js == 1 && nj == w) {
+		for (long k = 0; k < kc; k++)
+			memcpy(dst + k * ldd, X + k * ks, sizeof(float) * (size_t)w);
+		return;
+	}
+	if (ks == 1)
+		for (; j + 4 <= nj; j += 4) {
+			long k = 0;
+			for (; k + 4 <= kc; k += 4)
+				ksparse_ae_transpose4(X + j * js + k, js, dst + k * ldd + j, ldd);
+			for (; k < kc; k++)
+				for (long t = 0; t < 4; t++)
+					dst[k * ldd + j + t] = X[(j + t) * js + k];
+		}
+	for (long k = 0; k < kc; k++)
+		for (long t = j; t < w; t++)
+			dst[k * ldd + t] = t < nj ? X[t * js + k * ks] : 0;
 }
 
 /* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs]. */
@@ -100,27 +125,164 @@ static void ksparse_ae_gemm(long M, long N, long K, const float *A, long ars, lo
 			const float *B, long brs, long bcs, const float *bias, float *C)
 {
 	const long blocks = (N + ksparse_ae_NR - 1) / ksparse_ae_NR;
-	/* With OpenMP, threads take whole column blocks of C: each element is
-	 * summed by one thread in one order, so results do not depend on the
-	 * number of threads. */
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (blocks >= 4 && M * N * K >= 262144)
+#pragma omp parallel if (blocks >= 4 && M * N * K >= 262144)
 #endif
-	for (long jb = 0; jb < blocks; jb++) {
-		float panel[ksparse_ae_KC * ksparse_ae_NR];
-		const long j0 = jb * ksparse_ae_NR, nr = N - j0 < ksparse_ae_NR ? N - j0 : ksparse_ae_NR;
+	{
+		long jb0 = 0, jb1 = blocks;
+#ifdef _OPENMP
+		const long t = omp_get_thread_num(), nt = omp_get_num_threads();
+		jb0 = blocks * t / nt;
+		jb1 = blocks * (t + 1) / nt;
+#endif
+		float ap[ksparse_ae_MC * ksparse_ae_KC], bp[ksparse_ae_KC * ksparse_ae_NR], edge[ksparse_ae_MR * ksparse_ae_NR], bedge[ksparse_ae_NR];
 		for (long k0 = 0; k0 < K; k0 += ksparse_ae_KC) {
 			const long kc = K - k0 < ksparse_ae_KC ? K - k0 : ksparse_ae_KC;
-			const float *bj = bias ? bias + j0 : NULL;
-			for (long k = 0; k < kc; k++)
-				for (long j = 0; j < ksparse_ae_NR; j++)
-					panel[k * ksparse_ae_NR + j] = j < nr ? B[(k0 + k) * brs + (j0 + j) * bcs] : 0;
-			const long m8 = M / ksparse_ae_MR * ksparse_ae_MR;
-			for (long i = 0; i < m8; i += ksparse_ae_MR)
-				ksparse_ae_tile8(kc, A + i * ars + k0 * acs, ars, acs, panel, C + i * N + j0, N, nr, bj, k0 == 0);
-			for (long i = m8; i < M; i++)
-				ksparse_ae_tile1(kc, A + i * ars + k0 * acs, acs, panel, C + i * N + j0, nr, bj, k0 == 0);
+			for (long i0 = 0; i0 < M; i0 += ksparse_ae_MC) {
+				const long mc = M - i0 < ksparse_ae_MC ? M - i0 : ksparse_ae_MC;
+				for (long i = 0; i < mc; i += ksparse_ae_MR)
+					ksparse_ae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < ksparse_ae_MR ? mc - i : ksparse_ae_MR,
+						 ksparse_ae_MR, kc, ap + i * kc, ksparse_ae_MR);
+				for (long jb = jb0; jb < jb1; jb++) {
+					const long j0 = jb * ksparse_ae_NR, nr = N - j0 < ksparse_ae_NR ? N - j0 : ksparse_ae_NR;
+					ksparse_ae_pack(B + k0 * brs + j0 * bcs, bcs, brs, nr, ksparse_ae_NR, kc, bp, ksparse_ae_NR);
+					const float *bj = bias && k0 == 0 ? bias + j0 : NULL;
+					if (bj && nr < ksparse_ae_NR) {
+						for (long j = 0; j < ksparse_ae_NR; j++)
+							bedge[j] = j < nr ? bj[j] : 0;
+						bj = bedge;
+					}
+					for (long i = 0; i < mc; i += ksparse_ae_MR) {
+						const long mr = mc - i < ksparse_ae_MR ? mc - i : ksparse_ae_MR;
+						float *c = C + (i0 + i) * N + j0;
+						if (mr == ksparse_ae_MR && nr == ksparse_ae_NR) {
+							ksparse_ae_kernel(kc, ap + i * kc, bp, c, N, bj, k0 == 0);
+							continue;
+						}
+						/* A tile at the edge of C: computed whole in `edge`. */
+						for (long r = 0; r < ksparse_ae_MR; r++)
+							for (long j = 0; j < ksparse_ae_NR; j++)
+								edge[r * ksparse_ae_NR + j] = r < mr && j < nr && k0 ? c[r * N + j] : 0;
+						ksparse_ae_kernel(kc, ap + i * kc, bp, edge, ksparse_ae_NR, bj, k0 == 0);
+						for (long r = 0; r < mr; r++)
+							memcpy(c + r * N, edge + r * ksparse_ae_NR, sizeof(float) * (size_t)nr);
+					}
+				}
+			}
 		}
+	}
+}
+
+#if defined(SIMDE_X86_AVX512F_NATIVE)
+#define KSPARSE_AE_ROUND(x) simde_mm512_roundscale_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
+#define KSPARSE_AE_SCALE2(p, n) simde_mm512_scalef_ps(p, n)
+#elif defined(SIMDE_X86_AVX2_NATIVE) && defined(SIMDE_X86_FMA_NATIVE)
+#define KSPARSE_AE_ROUND(x) simde_mm256_round_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
+#define KSPARSE_AE_SCALE2(p, n) simde_mm256_mul_ps(p, simde_mm256_castsi256_ps(simde_mm256_slli_epi32(\
+	simde_mm256_add_epi32(simde_mm256_cvtps_epi32(n), simde_mm256_set1_epi32(127)), 23)))
+#else
+#define KSPARSE_AE_ROUND(x) simde_mm_round_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
+#define KSPARSE_AE_SCALE2(p, n) simde_mm_mul_ps(p, simde_mm_castsi128_ps(simde_mm_slli_epi32(\
+	simde_mm_add_epi32(simde_mm_cvtps_epi32(n), simde_mm_set1_epi32(127)), 23)))
+#endif
+
+/* e^x on every lane (x clamped to [-87.3, 88.7]), within 2 ulp of expf. */
+static ksparse_ae_vec ksparse_ae_vexp(ksparse_ae_vec x)
+{
+	x = KSPARSE_AE_MIN(KSPARSE_AE_MAX(x, KSPARSE_AE_SET1(-87.3f)), KSPARSE_AE_SET1(88.7f));
+	const ksparse_ae_vec nf = KSPARSE_AE_ROUND(KSPARSE_AE_MUL(x, KSPARSE_AE_SET1(1.44269504088896341f)));
+	x = KSPARSE_AE_SUB(x, KSPARSE_AE_MUL(nf, KSPARSE_AE_SET1(0.693359375f)));
+	x = KSPARSE_AE_SUB(x, KSPARSE_AE_MUL(nf, KSPARSE_AE_SET1(-2.12194440e-4f)));
+	ksparse_ae_vec p = KSPARSE_AE_SET1(1.9875691500e-4f);
+	p = KSPARSE_AE_FMA(p, x, KSPARSE_AE_SET1(1.3981999507e-3f));
+	p = KSPARSE_AE_FMA(p, x, KSPARSE_AE_SET1(8.3334519073e-3f));
+	p = KSPARSE_AE_FMA(p, x, KSPARSE_AE_SET1(4.1665795894e-2f));
+	p = KSPARSE_AE_FMA(p, x, KSPARSE_AE_SET1(1.6666665459e-1f));
+	p = KSPARSE_AE_FMA(p, x, KSPARSE_AE_SET1(5.0000001201e-1f));
+	p = KSPARSE_AE_FMA(p, KSPARSE_AE_MUL(x, x), KSPARSE_AE_ADD(x, KSPARSE_AE_SET1(1.0f)));
+	return KSPARSE_AE_SCALE2(p, nf);
+}
+
+enum { KSPARSE_AE_RELU = 1, KSPARSE_AE_LEAKY_RELU, KSPARSE_AE_SIGMOID, KSPARSE_AE_TANH };
+
+/* Rows r < rows, columns j < cols (rows ldx, ldy, ldo apart): out = f(x)
+ * for the activation act or, when y is given, out = x f'(.) with the
+ * derivative spelled from the activation's output y. out may be x. */
+static void ksparse_ae_act(int act, float slope, long rows, long cols, const float *x, long ldx,
+			const float *y, long ldy, float *out, long ldo)
+{
+	for (long r = 0; r < rows; r++, x += ldx, y = y ? y + ldy : y, out += ldo) {
+		long j = 0;
+		const ksparse_ae_vec one = KSPARSE_AE_SET1(1), zero = KSPARSE_AE_ZERO();
+		if (act == KSPARSE_AE_SIGMOID && !y)
+			for (; j + KSPARSE_AE_LANES <= cols; j += KSPARSE_AE_LANES) {
+				const ksparse_ae_vec e = ksparse_ae_vexp(KSPARSE_AE_SUB(zero, KSPARSE_AE_LOAD(x + j)));
+				KSPARSE_AE_STORE(out + j, KSPARSE_AE_DIV(one, KSPARSE_AE_ADD(one, e)));
+			}
+		else if (act == KSPARSE_AE_TANH && !y)
+			for (; j + KSPARSE_AE_LANES <= cols; j += KSPARSE_AE_LANES) {
+				/* (1 - e) / (1 + e) with e = exp(-2 x), which stays finite */
+				const ksparse_ae_vec e = ksparse_ae_vexp(KSPARSE_AE_MUL(KSPARSE_AE_LOAD(x + j), KSPARSE_AE_SET1(-2)));
+				KSPARSE_AE_STORE(out + j, KSPARSE_AE_DIV(KSPARSE_AE_SUB(one, e), KSPARSE_AE_ADD(one, e)));
+			}
+		else if (act == KSPARSE_AE_SIGMOID)
+			for (; j + KSPARSE_AE_LANES <= cols; j += KSPARSE_AE_LANES) {
+				const ksparse_ae_vec o = KSPARSE_AE_LOAD(y + j);
+				KSPARSE_AE_STORE(out + j, KSPARSE_AE_MUL(KSPARSE_AE_LOAD(x + j), KSPARSE_AE_MUL(o, KSPARSE_AE_SUB(one, o))));
+			}
+		else if (act == KSPARSE_AE_TANH)
+			for (; j + KSPARSE_AE_LANES <= cols; j += KSPARSE_AE_LANES) {
+				const ksparse_ae_vec o = KSPARSE_AE_LOAD(y + j);
+				KSPARSE_AE_STORE(out + j, KSPARSE_AE_MUL(KSPARSE_AE_LOAD(x + j), KSPARSE_AE_SUB(one, KSPARSE_AE_MUL(o, o))));
+			}
+		for (; j < cols; j++) {
+			const float v = x[j];
+			if (y) {
+				const float o = y[j];
+				out[j] = act == KSPARSE_AE_RELU ? v * (o > 0)
+				       : act == KSPARSE_AE_LEAKY_RELU ? v * (o > 0 ? 1 : slope)
+				       : act == KSPARSE_AE_SIGMOID ? v * (o * (1 - o)) : v * (1 - o * o);
+			} else
+				out[j] = act == KSPARSE_AE_RELU ? (v > 0 ? v : 0)
+				       : act == KSPARSE_AE_LEAKY_RELU ? (v > 0 ? v : slope * v)
+				       : act == KSPARSE_AE_SIGMOID ? 1 / (1 + expf(-v)) : tanhf(v);
+		}
+	}
+}
+
+typedef struct ksparse_ae_adam_k {
+	float beta1, beta2, one_m_beta1, one_m_beta2, eps, wd, step_size, bc2_sqrt;
+} ksparse_ae_adam_k;
+
+/* m = beta1 m + (1 - beta1) g, v = beta2 v + (1 - beta2) g^2 and
+ * p -= step_size m / (sqrt(v) / bc2_sqrt + eps), with g = grad + wd p;
+ * element by element, so any split of the work gives the same result. */
+static void ksparse_ae_adam(long count, float *p, float *m, float *v, const float *g, const ksparse_ae_adam_k *k)
+{
+	long i = 0;
+	const long vecs = count / KSPARSE_AE_LANES;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (vecs >= 8192)
+#endif
+	for (long b = 0; b < vecs; b++) {
+		const long o = b * KSPARSE_AE_LANES;
+		ksparse_ae_vec gi = KSPARSE_AE_LOAD(g + o);
+		if (k->wd != 0)
+			gi = KSPARSE_AE_ADD(gi, KSPARSE_AE_MUL(KSPARSE_AE_SET1(k->wd), KSPARSE_AE_LOAD(p + o)));
+		const ksparse_ae_vec mi = KSPARSE_AE_ADD(KSPARSE_AE_MUL(KSPARSE_AE_LOAD(m + o), KSPARSE_AE_SET1(k->beta1)), KSPARSE_AE_MUL(gi, KSPARSE_AE_SET1(k->one_m_beta1)));
+		const ksparse_ae_vec vi = KSPARSE_AE_ADD(KSPARSE_AE_MUL(KSPARSE_AE_LOAD(v + o), KSPARSE_AE_SET1(k->beta2)),
+					    KSPARSE_AE_MUL(KSPARSE_AE_MUL(KSPARSE_AE_SET1(k->one_m_beta2), gi), gi));
+		const ksparse_ae_vec den = KSPARSE_AE_ADD(KSPARSE_AE_DIV(KSPARSE_AE_SQRT(vi), KSPARSE_AE_SET1(k->bc2_sqrt)), KSPARSE_AE_SET1(k->eps));
+		KSPARSE_AE_STORE(m + o, mi);
+		KSPARSE_AE_STORE(v + o, vi);
+		KSPARSE_AE_STORE(p + o, KSPARSE_AE_SUB(KSPARSE_AE_LOAD(p + o), KSPARSE_AE_MUL(KSPARSE_AE_SET1(k->step_size), KSPARSE_AE_DIV(mi, den))));
+	}
+	i = vecs * KSPARSE_AE_LANES;
+	for (; i < count; i++) {
+		const float gi = k->wd != 0 ? g[i] + k->wd * p[i] : g[i];
+		m[i] = m[i] * k->beta1 + gi * k->one_m_beta1;
+		v[i] = v[i] * k->beta2 + k->one_m_beta2 * gi * gi;
+		p[i] -= k->step_size * (m[i] / (sqrtf(v[i]) / k->bc2_sqrt + k->eps));
 	}
 }
 
@@ -225,10 +387,10 @@ ksparse_ae_real ksparse_ae_train_step(void *state, void *work, const ksparse_ae_
 	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
 	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
 	float *const adam_m = ksparse_ae_adam_m(state), *const adam_v = ksparse_ae_adam_v(state);
-	const float beta1 = (float)h->beta1, beta2 = (float)h->beta2, eps = (float)h->eps, wd = (float)h->weight_decay;
-	const float one_m_beta1 = (float)(1 - h->beta1), one_m_beta2 = (float)(1 - h->beta2);
-	const float step_size = (float)(h->lr / (1 - pow(h->beta1, (double)step)));
-	const float bc2_sqrt = (float)sqrt(1 - pow(h->beta2, (double)step));
+	const ksparse_ae_adam_k adam_k = {
+		(float)h->beta1, (float)h->beta2, (float)(1 - h->beta1), (float)(1 - h->beta2), (float)h->eps,
+		(float)h->weight_decay, (float)(h->lr / (1 - pow(h->beta1, (double)step))),
+		(float)sqrt(1 - pow(h->beta2, (double)step))};
 	const float *const t0 = x;
 	float *const t1 = params + 0; /* encoder.0.weight */
 	float *const t2 = params + 401408; /* encoder.0.bias */
@@ -236,60 +398,58 @@ ksparse_ae_real ksparse_ae_train_step(void *state, void *work, const ksparse_ae_
 	float *const t4 = (float *)(work_ + 262144); /* relu [n, 512] */
 	float *const t5 = params + 401920; /* encoder.2.weight */
 	float *const t6 = params + 532992; /* encoder.2.bias */
-	float *const t7 = (float *)(work_ + 524288); /* dense [n, 256] */
-	float *const t8 = (float *)(work_ + 655360); /* relu [n, 256] */
+	float *const t7 = (float *)(work_ + 0); /* dense [n, 256] */
+	float *const t8 = (float *)(work_ + 131072); /* relu [n, 256] */
 	float *const t9 = params + 533248; /* encoder.4.weight */
 	float *const t10 = params + 549632; /* encoder.4.bias */
-	float *const t11 = (float *)(work_ + 786432); /* dense [n, 64] */
-	float *const t12 = (float *)(work_ + 819200); /* topk [n, 64] */
+	float *const t11 = (float *)(work_ + 0); /* dense [n, 64] */
+	float *const t12 = (float *)(work_ + 32768); /* topk [n, 64] */
 	float *const t13 = params + 549696; /* decoder.0.weight */
 	float *const t14 = params + 566080; /* decoder.0.bias */
-	float *const t15 = (float *)(work_ + 851968); /* dense [n, 256] */
-	float *const t16 = (float *)(work_ + 983040); /* relu [n, 256] */
+	float *const t15 = (float *)(work_ + 524288); /* dense [n, 256] */
+	float *const t16 = (float *)(work_ + 655360); /* relu [n, 256] */
 	float *const t17 = params + 566336; /* decoder.2.weight */
 	float *const t18 = params + 697408; /* decoder.2.bias */
-	float *const t19 = (float *)(work_ + 1114112); /* dense [n, 512] */
-	float *const t20 = (float *)(work_ + 1376256); /* relu [n, 512] */
+	float *const t19 = (float *)(work_ + 786432); /* dense [n, 512] */
+	float *const t20 = (float *)(work_ + 1048576); /* relu [n, 512] */
 	float *const t21 = params + 697920; /* decoder.4.weight */
 	float *const t22 = params + 1099328; /* decoder.4.bias */
-	float *const t23 = (float *)(work_ + 1638400); /* dense [n, 784] */
-	float *const t24 = (float *)(work_ + 2039808); /* sigmoid [n, 784] */
-	float *const t25 = (float *)(work_ + 2441216); /* mse [] */
-	float *const t26 = (float *)(work_ + 2441280); /* constant [] */
-	float *const t27 = (float *)(work_ + 2441344); /* mse_grad [n, 784] */
-	float *const t28 = (float *)(work_ + 2842752); /* act_grad [n, 784] */
-	float *const t29 = (float *)(work_ + 1638400); /* dense_dx [n, 512] */
-	float *const t30 = (float *)(work_ + 3244160); /* dense_dw [784, 512] */
-	float *const t31 = (float *)(work_ + 1900544); /* sum_batch [784] */
-	float *const t32 = (float *)(work_ + 2441280); /* act_grad [n, 512] */
-	float *const t33 = (float *)(work_ + 1114112); /* dense_dx [n, 256] */
-	float *const t34 = (float *)(work_ + 1245184); /* dense_dw [512, 256] */
-	float *const t35 = (float *)(work_ + 1769472); /* sum_batch [512] */
-	float *const t36 = (float *)(work_ + 1903680); /* act_grad [n, 256] */
-	float *const t37 = (float *)(work_ + 851968); /* dense_dx [n, 64] */
-	float *const t38 = (float *)(work_ + 884736); /* dense_dw [256, 64] */
-	float *const t39 = (float *)(work_ + 950272); /* sum_batch [256] */
-	float *const t40 = (float *)(work_ + 951296); /* topk_grad [n, 64] */
-	float *const t41 = (float *)(work_ + 984064); /* dense_dx [n, 256] */
-	float *const t42 = (float *)(work_ + 1115136); /* dense_dw [64, 256] */
-	float *const t43 = (float *)(work_ + 786432); /* sum_batch [64] */
-	float *const t44 = (float *)(work_ + 1903680); /* act_grad [n, 256] */
-	float *const t45 = (float *)(work_ + 524288); /* dense_dx [n, 512] */
-	float *const t46 = (float *)(work_ + 2441280); /* dense_dw [256, 512] */
-	float *const t47 = (float *)(work_ + 786688); /* sum_batch [256] */
-	float *const t48 = (float *)(work_ + 2965568); /* act_grad [n, 512] */
-	float *const t49 = (float *)(work_ + 4849792); /* dense_dw [512, 784] */
-	float *const t50 = (float *)(work_ + 0); /* sum_batch [512] */
+	float *const t23 = (float *)(work_ + 1310720); /* dense [n, 784] */
+	float *const t24 = (float *)(work_ + 1712128); /* sigmoid [n, 784] */
+	float *const t25 = (float *)(work_ + 65536); /* mse [] */
+	float *const t26 = (float *)(work_ + 65600); /* constant [] */
+	float *const t27 = (float *)(work_ + 1310720); /* mse_grad [n, 784] */
+	float *const t28 = (float *)(work_ + 2113536); /* act_grad [n, 784] */
+	float *const t29 = (float *)(work_ + 786432); /* dense_dx [n, 512] */
+	float *const t30 = (float *)(work_ + 2514944); /* dense_dw [784, 512] */
+	float *const t31 = (float *)(work_ + 65600); /* sum_batch [784] */
+	float *const t32 = (float *)(work_ + 1310720); /* act_grad [n, 512] */
+	float *const t33 = (float *)(work_ + 524288); /* dense_dx [n, 256] */
+	float *const t34 = (float *)(work_ + 786432); /* dense_dw [512, 256] */
+	float *const t35 = (float *)(work_ + 68736); /* sum_batch [512] */
+	float *const t36 = (float *)(work_ + 1310720); /* act_grad [n, 256] */
+	float *const t37 = (float *)(work_ + 70784); /* dense_dx [n, 64] */
+	float *const t38 = (float *)(work_ + 524288); /* dense_dw [256, 64] */
+	float *const t39 = (float *)(work_ + 103552); /* sum_batch [256] */
+	float *const t40 = (float *)(work_ + 589824); /* topk_grad [n, 64] */
+	float *const t41 = (float *)(work_ + 622592); /* dense_dx [n, 256] */
+	float *const t42 = (float *)(work_ + 1310720); /* dense_dw [64, 256] */
+	float *const t43 = (float *)(work_ + 0); /* sum_batch [64] */
+	float *const t44 = (float *)(work_ + 1376256); /* act_grad [n, 256] */
+	float *const t45 = (float *)(work_ + 2113536); /* dense_dx [n, 512] */
+	float *const t46 = (float *)(work_ + 4120576); /* dense_dw [256, 512] */
+	float *const t47 = (float *)(work_ + 256); /* sum_batch [256] */
+	float *const t48 = (float *)(work_ + 1376256); /* act_grad [n, 512] */
+	float *const t49 = (float *)(work_ + 4644864); /* dense_dw [512, 784] */
+	float *const t50 = (float *)(work_ + 1280); /* sum_batch [512] */
 	/* t3 = dense */
 	ksparse_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t3);
 	/* t4 = relu */
-	for (long i = 0; i < n * 512; i++)
-		t4[i] = t3[i] > 0 ? t3[i] : 0;
+	ksparse_ae_act(KSPARSE_AE_RELU, 0.0f, 1, n * 512, t3, 0, NULL, 0, t4, 0);
 	/* t7 = dense */
 	ksparse_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t7);
 	/* t8 = relu */
-	for (long i = 0; i < n * 256; i++)
-		t8[i] = t7[i] > 0 ? t7[i] : 0;
+	ksparse_ae_act(KSPARSE_AE_RELU, 0.0f, 1, n * 256, t7, 0, NULL, 0, t8, 0);
 	/* t11 = dense */
 	ksparse_ae_gemm(n, 64, 256, t8, 256, 1, t9, 1, 256, t10, t11);
 	/* t12 = topk */
@@ -306,18 +466,15 @@ ksparse_ae_real ksparse_ae_train_step(void *state, void *work, const ksparse_ae_
 	/* t15 = dense */
 	ksparse_ae_gemm(n, 256, 64, t12, 64, 1, t13, 1, 64, t14, t15);
 	/* t16 = relu */
-	for (long i = 0; i < n * 256; i++)
-		t16[i] = t15[i] > 0 ? t15[i] : 0;
+	ksparse_ae_act(KSPARSE_AE_RELU, 0.0f, 1, n * 256, t15, 0, NULL, 0, t16, 0);
 	/* t19 = dense */
 	ksparse_ae_gemm(n, 512, 256, t16, 256, 1, t17, 1, 256, t18, t19);
 	/* t20 = relu */
-	for (long i = 0; i < n * 512; i++)
-		t20[i] = t19[i] > 0 ? t19[i] : 0;
+	ksparse_ae_act(KSPARSE_AE_RELU, 0.0f, 1, n * 512, t19, 0, NULL, 0, t20, 0);
 	/* t23 = dense */
 	ksparse_ae_gemm(n, 784, 512, t20, 512, 1, t21, 1, 512, t22, t23);
 	/* t24 = sigmoid */
-	for (long i = 0; i < n * 784; i++)
-		t24[i] = 1 / (1 + expf(-t23[i]));
+	ksparse_ae_act(KSPARSE_AE_SIGMOID, 0.0f, 1, n * 784, t23, 0, NULL, 0, t24, 0);
 	/* t25 = mse */
 	{
 		double acc = 0;
@@ -336,8 +493,7 @@ ksparse_ae_real ksparse_ae_train_step(void *state, void *work, const ksparse_ae_
 			t27[i] = 2 * k * (t24[i] - t0[i]);
 	}
 	/* t28 = act_grad */
-	for (long i = 0; i < n * 784; i++)
-		t28[i] = t27[i] * t24[i] * (1 - t24[i]);
+	ksparse_ae_act(KSPARSE_AE_SIGMOID, 0.0f, 1, n * 784, t27, 0, t24, 0, t28, 0);
 	/* t29 = dense_dx */
 	ksparse_ae_gemm(n, 512, 784, t28, 784, 1, t21, 512, 1, NULL, t29);
 	/* t30 = dense_dw */
@@ -349,8 +505,7 @@ ksparse_ae_real ksparse_ae_train_step(void *state, void *work, const ksparse_ae_
 		for (long j = 0; j < 784; j++)
 			t31[j] += t28[b * 784 + j];
 	/* t32 = act_grad */
-	for (long i = 0; i < n * 512; i++)
-		t32[i] = t29[i] * (t19[i] > 0);
+	ksparse_ae_act(KSPARSE_AE_RELU, 0.0f, 1, n * 512, t29, 0, t20, 0, t32, 0);
 	/* t33 = dense_dx */
 	ksparse_ae_gemm(n, 256, 512, t32, 512, 1, t17, 256, 1, NULL, t33);
 	/* t34 = dense_dw */
@@ -362,8 +517,7 @@ ksparse_ae_real ksparse_ae_train_step(void *state, void *work, const ksparse_ae_
 		for (long j = 0; j < 512; j++)
 			t35[j] += t32[b * 512 + j];
 	/* t36 = act_grad */
-	for (long i = 0; i < n * 256; i++)
-		t36[i] = t33[i] * (t15[i] > 0);
+	ksparse_ae_act(KSPARSE_AE_RELU, 0.0f, 1, n * 256, t33, 0, t16, 0, t36, 0);
 	/* t37 = dense_dx */
 	ksparse_ae_gemm(n, 64, 256, t36, 256, 1, t13, 64, 1, NULL, t37);
 	/* t38 = dense_dw */
@@ -396,8 +550,7 @@ ksparse_ae_real ksparse_ae_train_step(void *state, void *work, const ksparse_ae_
 		for (long j = 0; j < 64; j++)
 			t43[j] += t40[b * 64 + j];
 	/* t44 = act_grad */
-	for (long i = 0; i < n * 256; i++)
-		t44[i] = t41[i] * (t7[i] > 0);
+	ksparse_ae_act(KSPARSE_AE_RELU, 0.0f, 1, n * 256, t41, 0, t8, 0, t44, 0);
 	/* t45 = dense_dx */
 	ksparse_ae_gemm(n, 512, 256, t44, 256, 1, t5, 512, 1, NULL, t45);
 	/* t46 = dense_dw */
@@ -409,8 +562,7 @@ ksparse_ae_real ksparse_ae_train_step(void *state, void *work, const ksparse_ae_
 		for (long j = 0; j < 256; j++)
 			t47[j] += t44[b * 256 + j];
 	/* t48 = act_grad */
-	for (long i = 0; i < n * 512; i++)
-		t48[i] = t45[i] * (t3[i] > 0);
+	ksparse_ae_act(KSPARSE_AE_RELU, 0.0f, 1, n * 512, t45, 0, t4, 0, t48, 0);
 	/* t49 = dense_dw */
 	ksparse_ae_gemm(512, 784, n, t48, 1, 512, t0, 784, 1, NULL, t49);
 	/* t50 = sum_batch */
@@ -421,135 +573,51 @@ ksparse_ae_real ksparse_ae_train_step(void *state, void *work, const ksparse_ae_
 			t50[j] += t48[b * 512 + j];
 	/* t51 = adam */
 	{ /* encoder.0.weight */
-		float *p = t1, *m = adam_m + 0, *v = adam_v + 0;
-		const float *g = t49;
-		for (long i = 0; i < 401408; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		ksparse_ae_adam(401408, t1, adam_m + 0, adam_v + 0, t49, &adam_k);
 	}
 	/* t52 = adam */
 	{ /* encoder.0.bias */
-		float *p = t2, *m = adam_m + 401408, *v = adam_v + 401408;
-		const float *g = t50;
-		for (long i = 0; i < 512; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		ksparse_ae_adam(512, t2, adam_m + 401408, adam_v + 401408, t50, &adam_k);
 	}
 	/* t53 = adam */
 	{ /* encoder.2.weight */
-		float *p = t5, *m = adam_m + 401920, *v = adam_v + 401920;
-		const float *g = t46;
-		for (long i = 0; i < 131072; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		ksparse_ae_adam(131072, t5, adam_m + 401920, adam_v + 401920, t46, &adam_k);
 	}
 	/* t54 = adam */
 	{ /* encoder.2.bias */
-		float *p = t6, *m = adam_m + 532992, *v = adam_v + 532992;
-		const float *g = t47;
-		for (long i = 0; i < 256; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		ksparse_ae_adam(256, t6, adam_m + 532992, adam_v + 532992, t47, &adam_k);
 	}
 	/* t55 = adam */
 	{ /* encoder.4.weight */
-		float *p = t9, *m = adam_m + 533248, *v = adam_v + 533248;
-		const float *g = t42;
-		for (long i = 0; i < 16384; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		ksparse_ae_adam(16384, t9, adam_m + 533248, adam_v + 533248, t42, &adam_k);
 	}
 	/* t56 = adam */
 	{ /* encoder.4.bias */
-		float *p = t10, *m = adam_m + 549632, *v = adam_v + 549632;
-		const float *g = t43;
-		for (long i = 0; i < 64; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		ksparse_ae_adam(64, t10, adam_m + 549632, adam_v + 549632, t43, &adam_k);
 	}
 	/* t57 = adam */
 	{ /* decoder.0.weight */
-		float *p = t13, *m = adam_m + 549696, *v = adam_v + 549696;
-		const float *g = t38;
-		for (long i = 0; i < 16384; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		ksparse_ae_adam(16384, t13, adam_m + 549696, adam_v + 549696, t38, &adam_k);
 	}
 	/* t58 = adam */
 	{ /* decoder.0.bias */
-		float *p = t14, *m = adam_m + 566080, *v = adam_v + 566080;
-		const float *g = t39;
-		for (long i = 0; i < 256; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		ksparse_ae_adam(256, t14, adam_m + 566080, adam_v + 566080, t39, &adam_k);
 	}
 	/* t59 = adam */
 	{ /* decoder.2.weight */
-		float *p = t17, *m = adam_m + 566336, *v = adam_v + 566336;
-		const float *g = t34;
-		for (long i = 0; i < 131072; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		ksparse_ae_adam(131072, t17, adam_m + 566336, adam_v + 566336, t34, &adam_k);
 	}
 	/* t60 = adam */
 	{ /* decoder.2.bias */
-		float *p = t18, *m = adam_m + 697408, *v = adam_v + 697408;
-		const float *g = t35;
-		for (long i = 0; i < 512; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		ksparse_ae_adam(512, t18, adam_m + 697408, adam_v + 697408, t35, &adam_k);
 	}
 	/* t61 = adam */
 	{ /* decoder.4.weight */
-		float *p = t21, *m = adam_m + 697920, *v = adam_v + 697920;
-		const float *g = t30;
-		for (long i = 0; i < 401408; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		ksparse_ae_adam(401408, t21, adam_m + 697920, adam_v + 697920, t30, &adam_k);
 	}
 	/* t62 = adam */
 	{ /* decoder.4.bias */
-		float *p = t22, *m = adam_m + 1099328, *v = adam_v + 1099328;
-		const float *g = t31;
-		for (long i = 0; i < 784; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		ksparse_ae_adam(784, t22, adam_m + 1099328, adam_v + 1099328, t31, &adam_k);
 	}
 	return t25[0];
 }
@@ -569,60 +637,58 @@ ksparse_ae_real ksparse_ae_gradient(const void *state, void *work, const ksparse
 	float *const t4 = (float *)(work_ + 262144); /* relu [n, 512] */
 	const float *const t5 = params + 401920; /* encoder.2.weight */
 	const float *const t6 = params + 532992; /* encoder.2.bias */
-	float *const t7 = (float *)(work_ + 524288); /* dense [n, 256] */
-	float *const t8 = (float *)(work_ + 655360); /* relu [n, 256] */
+	float *const t7 = (float *)(work_ + 0); /* dense [n, 256] */
+	float *const t8 = (float *)(work_ + 131072); /* relu [n, 256] */
 	const float *const t9 = params + 533248; /* encoder.4.weight */
 	const float *const t10 = params + 549632; /* encoder.4.bias */
-	float *const t11 = (float *)(work_ + 786432); /* dense [n, 64] */
-	float *const t12 = (float *)(work_ + 819200); /* topk [n, 64] */
+	float *const t11 = (float *)(work_ + 0); /* dense [n, 64] */
+	float *const t12 = (float *)(work_ + 32768); /* topk [n, 64] */
 	const float *const t13 = params + 549696; /* decoder.0.weight */
 	const float *const t14 = params + 566080; /* decoder.0.bias */
-	float *const t15 = (float *)(work_ + 851968); /* dense [n, 256] */
-	float *const t16 = (float *)(work_ + 983040); /* relu [n, 256] */
+	float *const t15 = (float *)(work_ + 524288); /* dense [n, 256] */
+	float *const t16 = (float *)(work_ + 655360); /* relu [n, 256] */
 	const float *const t17 = params + 566336; /* decoder.2.weight */
 	const float *const t18 = params + 697408; /* decoder.2.bias */
-	float *const t19 = (float *)(work_ + 1114112); /* dense [n, 512] */
-	float *const t20 = (float *)(work_ + 1376256); /* relu [n, 512] */
+	float *const t19 = (float *)(work_ + 786432); /* dense [n, 512] */
+	float *const t20 = (float *)(work_ + 1048576); /* relu [n, 512] */
 	const float *const t21 = params + 697920; /* decoder.4.weight */
 	const float *const t22 = params + 1099328; /* decoder.4.bias */
-	float *const t23 = (float *)(work_ + 1638400); /* dense [n, 784] */
-	float *const t24 = (float *)(work_ + 2039808); /* sigmoid [n, 784] */
-	float *const t25 = (float *)(work_ + 2441216); /* mse [] */
-	float *const t26 = (float *)(work_ + 2441280); /* constant [] */
-	float *const t27 = (float *)(work_ + 2441344); /* mse_grad [n, 784] */
-	float *const t28 = (float *)(work_ + 2842752); /* act_grad [n, 784] */
-	float *const t29 = (float *)(work_ + 1638400); /* dense_dx [n, 512] */
-	float *const t30 = (float *)(work_ + 3244160); /* dense_dw [784, 512] */
-	float *const t31 = (float *)(work_ + 1900544); /* sum_batch [784] */
-	float *const t32 = (float *)(work_ + 2441280); /* act_grad [n, 512] */
-	float *const t33 = (float *)(work_ + 1114112); /* dense_dx [n, 256] */
-	float *const t34 = (float *)(work_ + 1245184); /* dense_dw [512, 256] */
-	float *const t35 = (float *)(work_ + 1769472); /* sum_batch [512] */
-	float *const t36 = (float *)(work_ + 1903680); /* act_grad [n, 256] */
-	float *const t37 = (float *)(work_ + 851968); /* dense_dx [n, 64] */
-	float *const t38 = (float *)(work_ + 884736); /* dense_dw [256, 64] */
-	float *const t39 = (float *)(work_ + 950272); /* sum_batch [256] */
-	float *const t40 = (float *)(work_ + 951296); /* topk_grad [n, 64] */
-	float *const t41 = (float *)(work_ + 984064); /* dense_dx [n, 256] */
-	float *const t42 = (float *)(work_ + 1115136); /* dense_dw [64, 256] */
-	float *const t43 = (float *)(work_ + 786432); /* sum_batch [64] */
-	float *const t44 = (float *)(work_ + 1903680); /* act_grad [n, 256] */
-	float *const t45 = (float *)(work_ + 524288); /* dense_dx [n, 512] */
-	float *const t46 = (float *)(work_ + 2441280); /* dense_dw [256, 512] */
-	float *const t47 = (float *)(work_ + 786688); /* sum_batch [256] */
-	float *const t48 = (float *)(work_ + 2965568); /* act_grad [n, 512] */
-	float *const t49 = (float *)(work_ + 4849792); /* dense_dw [512, 784] */
-	float *const t50 = (float *)(work_ + 0); /* sum_batch [512] */
+	float *const t23 = (float *)(work_ + 1310720); /* dense [n, 784] */
+	float *const t24 = (float *)(work_ + 1712128); /* sigmoid [n, 784] */
+	float *const t25 = (float *)(work_ + 65536); /* mse [] */
+	float *const t26 = (float *)(work_ + 65600); /* constant [] */
+	float *const t27 = (float *)(work_ + 1310720); /* mse_grad [n, 784] */
+	float *const t28 = (float *)(work_ + 2113536); /* act_grad [n, 784] */
+	float *const t29 = (float *)(work_ + 786432); /* dense_dx [n, 512] */
+	float *const t30 = (float *)(work_ + 2514944); /* dense_dw [784, 512] */
+	float *const t31 = (float *)(work_ + 65600); /* sum_batch [784] */
+	float *const t32 = (float *)(work_ + 1310720); /* act_grad [n, 512] */
+	float *const t33 = (float *)(work_ + 524288); /* dense_dx [n, 256] */
+	float *const t34 = (float *)(work_ + 786432); /* dense_dw [512, 256] */
+	float *const t35 = (float *)(work_ + 68736); /* sum_batch [512] */
+	float *const t36 = (float *)(work_ + 1310720); /* act_grad [n, 256] */
+	float *const t37 = (float *)(work_ + 70784); /* dense_dx [n, 64] */
+	float *const t38 = (float *)(work_ + 524288); /* dense_dw [256, 64] */
+	float *const t39 = (float *)(work_ + 103552); /* sum_batch [256] */
+	float *const t40 = (float *)(work_ + 589824); /* topk_grad [n, 64] */
+	float *const t41 = (float *)(work_ + 622592); /* dense_dx [n, 256] */
+	float *const t42 = (float *)(work_ + 1310720); /* dense_dw [64, 256] */
+	float *const t43 = (float *)(work_ + 0); /* sum_batch [64] */
+	float *const t44 = (float *)(work_ + 1376256); /* act_grad [n, 256] */
+	float *const t45 = (float *)(work_ + 2113536); /* dense_dx [n, 512] */
+	float *const t46 = (float *)(work_ + 4120576); /* dense_dw [256, 512] */
+	float *const t47 = (float *)(work_ + 256); /* sum_batch [256] */
+	float *const t48 = (float *)(work_ + 1376256); /* act_grad [n, 512] */
+	float *const t49 = (float *)(work_ + 4644864); /* dense_dw [512, 784] */
+	float *const t50 = (float *)(work_ + 1280); /* sum_batch [512] */
 	/* t3 = dense */
 	ksparse_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t3);
 	/* t4 = relu */
-	for (long i = 0; i < n * 512; i++)
-		t4[i] = t3[i] > 0 ? t3[i] : 0;
+	ksparse_ae_act(KSPARSE_AE_RELU, 0.0f, 1, n * 512, t3, 0, NULL, 0, t4, 0);
 	/* t7 = dense */
 	ksparse_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t7);
 	/* t8 = relu */
-	for (long i = 0; i < n * 256; i++)
-		t8[i] = t7[i] > 0 ? t7[i] : 0;
+	ksparse_ae_act(KSPARSE_AE_RELU, 0.0f, 1, n * 256, t7, 0, NULL, 0, t8, 0);
 	/* t11 = dense */
 	ksparse_ae_gemm(n, 64, 256, t8, 256, 1, t9, 1, 256, t10, t11);
 	/* t12 = topk */
@@ -639,18 +705,15 @@ ksparse_ae_real ksparse_ae_gradient(const void *state, void *work, const ksparse
 	/* t15 = dense */
 	ksparse_ae_gemm(n, 256, 64, t12, 64, 1, t13, 1, 64, t14, t15);
 	/* t16 = relu */
-	for (long i = 0; i < n * 256; i++)
-		t16[i] = t15[i] > 0 ? t15[i] : 0;
+	ksparse_ae_act(KSPARSE_AE_RELU, 0.0f, 1, n * 256, t15, 0, NULL, 0, t16, 0);
 	/* t19 = dense */
 	ksparse_ae_gemm(n, 512, 256, t16, 256, 1, t17, 1, 256, t18, t19);
 	/* t20 = relu */
-	for (long i = 0; i < n * 512; i++)
-		t20[i] = t19[i] > 0 ? t19[i] : 0;
+	ksparse_ae_act(KSPARSE_AE_RELU, 0.0f, 1, n * 512, t19, 0, NULL, 0, t20, 0);
 	/* t23 = dense */
 	ksparse_ae_gemm(n, 784, 512, t20, 512, 1, t21, 1, 512, t22, t23);
 	/* t24 = sigmoid */
-	for (long i = 0; i < n * 784; i++)
-		t24[i] = 1 / (1 + expf(-t23[i]));
+	ksparse_ae_act(KSPARSE_AE_SIGMOID, 0.0f, 1, n * 784, t23, 0, NULL, 0, t24, 0);
 	/* t25 = mse */
 	{
 		double acc = 0;
@@ -669,8 +732,7 @@ ksparse_ae_real ksparse_ae_gradient(const void *state, void *work, const ksparse
 			t27[i] = 2 * k * (t24[i] - t0[i]);
 	}
 	/* t28 = act_grad */
-	for (long i = 0; i < n * 784; i++)
-		t28[i] = t27[i] * t24[i] * (1 - t24[i]);
+	ksparse_ae_act(KSPARSE_AE_SIGMOID, 0.0f, 1, n * 784, t27, 0, t24, 0, t28, 0);
 	/* t29 = dense_dx */
 	ksparse_ae_gemm(n, 512, 784, t28, 784, 1, t21, 512, 1, NULL, t29);
 	/* t30 = dense_dw */
@@ -682,8 +744,7 @@ ksparse_ae_real ksparse_ae_gradient(const void *state, void *work, const ksparse
 		for (long j = 0; j < 784; j++)
 			t31[j] += t28[b * 784 + j];
 	/* t32 = act_grad */
-	for (long i = 0; i < n * 512; i++)
-		t32[i] = t29[i] * (t19[i] > 0);
+	ksparse_ae_act(KSPARSE_AE_RELU, 0.0f, 1, n * 512, t29, 0, t20, 0, t32, 0);
 	/* t33 = dense_dx */
 	ksparse_ae_gemm(n, 256, 512, t32, 512, 1, t17, 256, 1, NULL, t33);
 	/* t34 = dense_dw */
@@ -695,8 +756,7 @@ ksparse_ae_real ksparse_ae_gradient(const void *state, void *work, const ksparse
 		for (long j = 0; j < 512; j++)
 			t35[j] += t32[b * 512 + j];
 	/* t36 = act_grad */
-	for (long i = 0; i < n * 256; i++)
-		t36[i] = t33[i] * (t15[i] > 0);
+	ksparse_ae_act(KSPARSE_AE_RELU, 0.0f, 1, n * 256, t33, 0, t16, 0, t36, 0);
 	/* t37 = dense_dx */
 	ksparse_ae_gemm(n, 64, 256, t36, 256, 1, t13, 64, 1, NULL, t37);
 	/* t38 = dense_dw */
@@ -729,8 +789,7 @@ ksparse_ae_real ksparse_ae_gradient(const void *state, void *work, const ksparse
 		for (long j = 0; j < 64; j++)
 			t43[j] += t40[b * 64 + j];
 	/* t44 = act_grad */
-	for (long i = 0; i < n * 256; i++)
-		t44[i] = t41[i] * (t7[i] > 0);
+	ksparse_ae_act(KSPARSE_AE_RELU, 0.0f, 1, n * 256, t41, 0, t8, 0, t44, 0);
 	/* t45 = dense_dx */
 	ksparse_ae_gemm(n, 512, 256, t44, 256, 1, t5, 512, 1, NULL, t45);
 	/* t46 = dense_dw */
@@ -742,8 +801,7 @@ ksparse_ae_real ksparse_ae_gradient(const void *state, void *work, const ksparse
 		for (long j = 0; j < 256; j++)
 			t47[j] += t44[b * 256 + j];
 	/* t48 = act_grad */
-	for (long i = 0; i < n * 512; i++)
-		t48[i] = t45[i] * (t3[i] > 0);
+	ksparse_ae_act(KSPARSE_AE_RELU, 0.0f, 1, n * 512, t45, 0, t4, 0, t48, 0);
 	/* t49 = dense_dw */
 	ksparse_ae_gemm(512, 784, n, t48, 1, 512, t0, 784, 1, NULL, t49);
 	/* t50 = sum_batch */
@@ -771,19 +829,12 @@ void ksparse_ae_update(void *state, const ksparse_ae_real *grad, const ksparse_a
 {
 	const int64_t step = ++*ksparse_ae_step(state);
 	float *const adam_m = ksparse_ae_adam_m(state), *const adam_v = ksparse_ae_adam_v(state);
-	const float beta1 = (float)h->beta1, beta2 = (float)h->beta2, eps = (float)h->eps, wd = (float)h->weight_decay;
-	const float one_m_beta1 = (float)(1 - h->beta1), one_m_beta2 = (float)(1 - h->beta2);
-	const float step_size = (float)(h->lr / (1 - pow(h->beta1, (double)step)));
-	const float bc2_sqrt = (float)sqrt(1 - pow(h->beta2, (double)step));
+	const ksparse_ae_adam_k adam_k = {
+		(float)h->beta1, (float)h->beta2, (float)(1 - h->beta1), (float)(1 - h->beta2), (float)h->eps,
+		(float)h->weight_decay, (float)(h->lr / (1 - pow(h->beta1, (double)step))),
+		(float)sqrt(1 - pow(h->beta2, (double)step))};
 	ksparse_ae_real *const params = ksparse_ae_params(state);
-	float *p = params, *m = adam_m, *v = adam_v;
-	const float *g = grad;
-	for (long i = 0; i < 1100112; i++) {
-		float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-		m[i] = m[i] * beta1 + gi * one_m_beta1;
-		v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-		p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-	}
+	ksparse_ae_adam(1100112, params, adam_m, adam_v, grad, &adam_k);
 }
 
 ksparse_ae_real ksparse_ae_loss(const void *state, void *work, const ksparse_ae_real *x, int n)
@@ -801,35 +852,33 @@ ksparse_ae_real ksparse_ae_loss(const void *state, void *work, const ksparse_ae_
 	float *const t4 = (float *)(work_ + 262144); /* relu [n, 512] */
 	const float *const t5 = params + 401920; /* encoder.2.weight */
 	const float *const t6 = params + 532992; /* encoder.2.bias */
-	float *const t7 = (float *)(work_ + 524288); /* dense [n, 256] */
-	float *const t8 = (float *)(work_ + 655360); /* relu [n, 256] */
+	float *const t7 = (float *)(work_ + 0); /* dense [n, 256] */
+	float *const t8 = (float *)(work_ + 131072); /* relu [n, 256] */
 	const float *const t9 = params + 533248; /* encoder.4.weight */
 	const float *const t10 = params + 549632; /* encoder.4.bias */
-	float *const t11 = (float *)(work_ + 786432); /* dense [n, 64] */
-	float *const t12 = (float *)(work_ + 819200); /* topk [n, 64] */
+	float *const t11 = (float *)(work_ + 0); /* dense [n, 64] */
+	float *const t12 = (float *)(work_ + 32768); /* topk [n, 64] */
 	const float *const t13 = params + 549696; /* decoder.0.weight */
 	const float *const t14 = params + 566080; /* decoder.0.bias */
-	float *const t15 = (float *)(work_ + 851968); /* dense [n, 256] */
-	float *const t16 = (float *)(work_ + 983040); /* relu [n, 256] */
+	float *const t15 = (float *)(work_ + 524288); /* dense [n, 256] */
+	float *const t16 = (float *)(work_ + 655360); /* relu [n, 256] */
 	const float *const t17 = params + 566336; /* decoder.2.weight */
 	const float *const t18 = params + 697408; /* decoder.2.bias */
-	float *const t19 = (float *)(work_ + 1114112); /* dense [n, 512] */
-	float *const t20 = (float *)(work_ + 1376256); /* relu [n, 512] */
+	float *const t19 = (float *)(work_ + 786432); /* dense [n, 512] */
+	float *const t20 = (float *)(work_ + 1048576); /* relu [n, 512] */
 	const float *const t21 = params + 697920; /* decoder.4.weight */
 	const float *const t22 = params + 1099328; /* decoder.4.bias */
-	float *const t23 = (float *)(work_ + 1638400); /* dense [n, 784] */
-	float *const t24 = (float *)(work_ + 2039808); /* sigmoid [n, 784] */
-	float *const t25 = (float *)(work_ + 2441216); /* mse [] */
+	float *const t23 = (float *)(work_ + 1310720); /* dense [n, 784] */
+	float *const t24 = (float *)(work_ + 1712128); /* sigmoid [n, 784] */
+	float *const t25 = (float *)(work_ + 65536); /* mse [] */
 	/* t3 = dense */
 	ksparse_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t3);
 	/* t4 = relu */
-	for (long i = 0; i < n * 512; i++)
-		t4[i] = t3[i] > 0 ? t3[i] : 0;
+	ksparse_ae_act(KSPARSE_AE_RELU, 0.0f, 1, n * 512, t3, 0, NULL, 0, t4, 0);
 	/* t7 = dense */
 	ksparse_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t7);
 	/* t8 = relu */
-	for (long i = 0; i < n * 256; i++)
-		t8[i] = t7[i] > 0 ? t7[i] : 0;
+	ksparse_ae_act(KSPARSE_AE_RELU, 0.0f, 1, n * 256, t7, 0, NULL, 0, t8, 0);
 	/* t11 = dense */
 	ksparse_ae_gemm(n, 64, 256, t8, 256, 1, t9, 1, 256, t10, t11);
 	/* t12 = topk */
@@ -846,18 +895,15 @@ ksparse_ae_real ksparse_ae_loss(const void *state, void *work, const ksparse_ae_
 	/* t15 = dense */
 	ksparse_ae_gemm(n, 256, 64, t12, 64, 1, t13, 1, 64, t14, t15);
 	/* t16 = relu */
-	for (long i = 0; i < n * 256; i++)
-		t16[i] = t15[i] > 0 ? t15[i] : 0;
+	ksparse_ae_act(KSPARSE_AE_RELU, 0.0f, 1, n * 256, t15, 0, NULL, 0, t16, 0);
 	/* t19 = dense */
 	ksparse_ae_gemm(n, 512, 256, t16, 256, 1, t17, 1, 256, t18, t19);
 	/* t20 = relu */
-	for (long i = 0; i < n * 512; i++)
-		t20[i] = t19[i] > 0 ? t19[i] : 0;
+	ksparse_ae_act(KSPARSE_AE_RELU, 0.0f, 1, n * 512, t19, 0, NULL, 0, t20, 0);
 	/* t23 = dense */
 	ksparse_ae_gemm(n, 784, 512, t20, 512, 1, t21, 1, 512, t22, t23);
 	/* t24 = sigmoid */
-	for (long i = 0; i < n * 784; i++)
-		t24[i] = 1 / (1 + expf(-t23[i]));
+	ksparse_ae_act(KSPARSE_AE_SIGMOID, 0.0f, 1, n * 784, t23, 0, NULL, 0, t24, 0);
 	/* t25 = mse */
 	{
 		double acc = 0;
@@ -885,34 +931,32 @@ void ksparse_ae_forward(const void *state, void *work, const ksparse_ae_real *x,
 	float *const t4 = (float *)(work_ + 262144); /* relu [n, 512] */
 	const float *const t5 = params + 401920; /* encoder.2.weight */
 	const float *const t6 = params + 532992; /* encoder.2.bias */
-	float *const t7 = (float *)(work_ + 524288); /* dense [n, 256] */
-	float *const t8 = (float *)(work_ + 655360); /* relu [n, 256] */
+	float *const t7 = (float *)(work_ + 0); /* dense [n, 256] */
+	float *const t8 = (float *)(work_ + 131072); /* relu [n, 256] */
 	const float *const t9 = params + 533248; /* encoder.4.weight */
 	const float *const t10 = params + 549632; /* encoder.4.bias */
-	float *const t11 = (float *)(work_ + 786432); /* dense [n, 64] */
-	float *const t12 = (float *)(work_ + 819200); /* topk [n, 64] */
+	float *const t11 = (float *)(work_ + 0); /* dense [n, 64] */
+	float *const t12 = (float *)(work_ + 32768); /* topk [n, 64] */
 	const float *const t13 = params + 549696; /* decoder.0.weight */
 	const float *const t14 = params + 566080; /* decoder.0.bias */
-	float *const t15 = (float *)(work_ + 851968); /* dense [n, 256] */
-	float *const t16 = (float *)(work_ + 983040); /* relu [n, 256] */
+	float *const t15 = (float *)(work_ + 524288); /* dense [n, 256] */
+	float *const t16 = (float *)(work_ + 655360); /* relu [n, 256] */
 	const float *const t17 = params + 566336; /* decoder.2.weight */
 	const float *const t18 = params + 697408; /* decoder.2.bias */
-	float *const t19 = (float *)(work_ + 1114112); /* dense [n, 512] */
-	float *const t20 = (float *)(work_ + 1376256); /* relu [n, 512] */
+	float *const t19 = (float *)(work_ + 786432); /* dense [n, 512] */
+	float *const t20 = (float *)(work_ + 1048576); /* relu [n, 512] */
 	const float *const t21 = params + 697920; /* decoder.4.weight */
 	const float *const t22 = params + 1099328; /* decoder.4.bias */
-	float *const t23 = (float *)(work_ + 1638400); /* dense [n, 784] */
-	float *const t24 = (float *)(work_ + 2039808); /* sigmoid [n, 784] */
+	float *const t23 = (float *)(work_ + 1310720); /* dense [n, 784] */
+	float *const t24 = (float *)(work_ + 1712128); /* sigmoid [n, 784] */
 	/* t3 = dense */
 	ksparse_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t3);
 	/* t4 = relu */
-	for (long i = 0; i < n * 512; i++)
-		t4[i] = t3[i] > 0 ? t3[i] : 0;
+	ksparse_ae_act(KSPARSE_AE_RELU, 0.0f, 1, n * 512, t3, 0, NULL, 0, t4, 0);
 	/* t7 = dense */
 	ksparse_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t7);
 	/* t8 = relu */
-	for (long i = 0; i < n * 256; i++)
-		t8[i] = t7[i] > 0 ? t7[i] : 0;
+	ksparse_ae_act(KSPARSE_AE_RELU, 0.0f, 1, n * 256, t7, 0, NULL, 0, t8, 0);
 	/* t11 = dense */
 	ksparse_ae_gemm(n, 64, 256, t8, 256, 1, t9, 1, 256, t10, t11);
 	/* t12 = topk */
@@ -929,18 +973,15 @@ void ksparse_ae_forward(const void *state, void *work, const ksparse_ae_real *x,
 	/* t15 = dense */
 	ksparse_ae_gemm(n, 256, 64, t12, 64, 1, t13, 1, 64, t14, t15);
 	/* t16 = relu */
-	for (long i = 0; i < n * 256; i++)
-		t16[i] = t15[i] > 0 ? t15[i] : 0;
+	ksparse_ae_act(KSPARSE_AE_RELU, 0.0f, 1, n * 256, t15, 0, NULL, 0, t16, 0);
 	/* t19 = dense */
 	ksparse_ae_gemm(n, 512, 256, t16, 256, 1, t17, 1, 256, t18, t19);
 	/* t20 = relu */
-	for (long i = 0; i < n * 512; i++)
-		t20[i] = t19[i] > 0 ? t19[i] : 0;
+	ksparse_ae_act(KSPARSE_AE_RELU, 0.0f, 1, n * 512, t19, 0, NULL, 0, t20, 0);
 	/* t23 = dense */
 	ksparse_ae_gemm(n, 784, 512, t20, 512, 1, t21, 1, 512, t22, t23);
 	/* t24 = sigmoid */
-	for (long i = 0; i < n * 784; i++)
-		t24[i] = 1 / (1 + expf(-t23[i]));
+	ksparse_ae_act(KSPARSE_AE_SIGMOID, 0.0f, 1, n * 784, t23, 0, NULL, 0, t24, 0);
 	memcpy(out, t24, sizeof(float) * n * 784);
 }
 
@@ -959,22 +1000,20 @@ void ksparse_ae_encode(const void *state, void *work, const ksparse_ae_real *x, 
 	float *const t4 = (float *)(work_ + 262144); /* relu [n, 512] */
 	const float *const t5 = params + 401920; /* encoder.2.weight */
 	const float *const t6 = params + 532992; /* encoder.2.bias */
-	float *const t7 = (float *)(work_ + 524288); /* dense [n, 256] */
-	float *const t8 = (float *)(work_ + 655360); /* relu [n, 256] */
+	float *const t7 = (float *)(work_ + 0); /* dense [n, 256] */
+	float *const t8 = (float *)(work_ + 131072); /* relu [n, 256] */
 	const float *const t9 = params + 533248; /* encoder.4.weight */
 	const float *const t10 = params + 549632; /* encoder.4.bias */
-	float *const t11 = (float *)(work_ + 786432); /* dense [n, 64] */
-	float *const t12 = (float *)(work_ + 819200); /* topk [n, 64] */
+	float *const t11 = (float *)(work_ + 0); /* dense [n, 64] */
+	float *const t12 = (float *)(work_ + 32768); /* topk [n, 64] */
 	/* t3 = dense */
 	ksparse_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t3);
 	/* t4 = relu */
-	for (long i = 0; i < n * 512; i++)
-		t4[i] = t3[i] > 0 ? t3[i] : 0;
+	ksparse_ae_act(KSPARSE_AE_RELU, 0.0f, 1, n * 512, t3, 0, NULL, 0, t4, 0);
 	/* t7 = dense */
 	ksparse_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t7);
 	/* t8 = relu */
-	for (long i = 0; i < n * 256; i++)
-		t8[i] = t7[i] > 0 ? t7[i] : 0;
+	ksparse_ae_act(KSPARSE_AE_RELU, 0.0f, 1, n * 256, t7, 0, NULL, 0, t8, 0);
 	/* t11 = dense */
 	ksparse_ae_gemm(n, 64, 256, t8, 256, 1, t9, 1, 256, t10, t11);
 	/* t12 = topk */
@@ -1002,31 +1041,28 @@ void ksparse_ae_decode(const void *state, void *work, const ksparse_ae_real *z, 
 	const float *const t12 = z;
 	const float *const t13 = params + 549696; /* decoder.0.weight */
 	const float *const t14 = params + 566080; /* decoder.0.bias */
-	float *const t15 = (float *)(work_ + 851968); /* dense [n, 256] */
-	float *const t16 = (float *)(work_ + 983040); /* relu [n, 256] */
+	float *const t15 = (float *)(work_ + 524288); /* dense [n, 256] */
+	float *const t16 = (float *)(work_ + 655360); /* relu [n, 256] */
 	const float *const t17 = params + 566336; /* decoder.2.weight */
 	const float *const t18 = params + 697408; /* decoder.2.bias */
-	float *const t19 = (float *)(work_ + 1114112); /* dense [n, 512] */
-	float *const t20 = (float *)(work_ + 1376256); /* relu [n, 512] */
+	float *const t19 = (float *)(work_ + 786432); /* dense [n, 512] */
+	float *const t20 = (float *)(work_ + 1048576); /* relu [n, 512] */
 	const float *const t21 = params + 697920; /* decoder.4.weight */
 	const float *const t22 = params + 1099328; /* decoder.4.bias */
-	float *const t23 = (float *)(work_ + 1638400); /* dense [n, 784] */
-	float *const t24 = (float *)(work_ + 2039808); /* sigmoid [n, 784] */
+	float *const t23 = (float *)(work_ + 1310720); /* dense [n, 784] */
+	float *const t24 = (float *)(work_ + 1712128); /* sigmoid [n, 784] */
 	/* t15 = dense */
 	ksparse_ae_gemm(n, 256, 64, t12, 64, 1, t13, 1, 64, t14, t15);
 	/* t16 = relu */
-	for (long i = 0; i < n * 256; i++)
-		t16[i] = t15[i] > 0 ? t15[i] : 0;
+	ksparse_ae_act(KSPARSE_AE_RELU, 0.0f, 1, n * 256, t15, 0, NULL, 0, t16, 0);
 	/* t19 = dense */
 	ksparse_ae_gemm(n, 512, 256, t16, 256, 1, t17, 1, 256, t18, t19);
 	/* t20 = relu */
-	for (long i = 0; i < n * 512; i++)
-		t20[i] = t19[i] > 0 ? t19[i] : 0;
+	ksparse_ae_act(KSPARSE_AE_RELU, 0.0f, 1, n * 512, t19, 0, NULL, 0, t20, 0);
 	/* t23 = dense */
 	ksparse_ae_gemm(n, 784, 512, t20, 512, 1, t21, 1, 512, t22, t23);
 	/* t24 = sigmoid */
-	for (long i = 0; i < n * 784; i++)
-		t24[i] = 1 / (1 + expf(-t23[i]));
+	ksparse_ae_act(KSPARSE_AE_SIGMOID, 0.0f, 1, n * 784, t23, 0, NULL, 0, t24, 0);
 	memcpy(out, t24, sizeof(float) * n * 784);
 }
 
@@ -1038,38 +1074,35 @@ void ksparse_ae_sample(const void *state, void *work, uint64_t seed, int n, kspa
 	const int stochastic = 0;
 	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
 	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	float *const z = (float *)(work_ + 819200);
+	float *const z = (float *)(work_ + 32768);
 	const uint64_t key = ksparse_ae_mix(seed ^ 0x7072696f72u); /* "prior" */
 	for (long i = 0; i < n * 64; i++)
 		z[i] = (float)ksparse_ae_normal(key, (uint64_t)i);
 	const float *const t12 = z;
 	const float *const t13 = params + 549696; /* decoder.0.weight */
 	const float *const t14 = params + 566080; /* decoder.0.bias */
-	float *const t15 = (float *)(work_ + 851968); /* dense [n, 256] */
-	float *const t16 = (float *)(work_ + 983040); /* relu [n, 256] */
+	float *const t15 = (float *)(work_ + 524288); /* dense [n, 256] */
+	float *const t16 = (float *)(work_ + 655360); /* relu [n, 256] */
 	const float *const t17 = params + 566336; /* decoder.2.weight */
 	const float *const t18 = params + 697408; /* decoder.2.bias */
-	float *const t19 = (float *)(work_ + 1114112); /* dense [n, 512] */
-	float *const t20 = (float *)(work_ + 1376256); /* relu [n, 512] */
+	float *const t19 = (float *)(work_ + 786432); /* dense [n, 512] */
+	float *const t20 = (float *)(work_ + 1048576); /* relu [n, 512] */
 	const float *const t21 = params + 697920; /* decoder.4.weight */
 	const float *const t22 = params + 1099328; /* decoder.4.bias */
-	float *const t23 = (float *)(work_ + 1638400); /* dense [n, 784] */
-	float *const t24 = (float *)(work_ + 2039808); /* sigmoid [n, 784] */
+	float *const t23 = (float *)(work_ + 1310720); /* dense [n, 784] */
+	float *const t24 = (float *)(work_ + 1712128); /* sigmoid [n, 784] */
 	/* t15 = dense */
 	ksparse_ae_gemm(n, 256, 64, t12, 64, 1, t13, 1, 64, t14, t15);
 	/* t16 = relu */
-	for (long i = 0; i < n * 256; i++)
-		t16[i] = t15[i] > 0 ? t15[i] : 0;
+	ksparse_ae_act(KSPARSE_AE_RELU, 0.0f, 1, n * 256, t15, 0, NULL, 0, t16, 0);
 	/* t19 = dense */
 	ksparse_ae_gemm(n, 512, 256, t16, 256, 1, t17, 1, 256, t18, t19);
 	/* t20 = relu */
-	for (long i = 0; i < n * 512; i++)
-		t20[i] = t19[i] > 0 ? t19[i] : 0;
+	ksparse_ae_act(KSPARSE_AE_RELU, 0.0f, 1, n * 512, t19, 0, NULL, 0, t20, 0);
 	/* t23 = dense */
 	ksparse_ae_gemm(n, 784, 512, t20, 512, 1, t21, 1, 512, t22, t23);
 	/* t24 = sigmoid */
-	for (long i = 0; i < n * 784; i++)
-		t24[i] = 1 / (1 + expf(-t23[i]));
+	ksparse_ae_act(KSPARSE_AE_SIGMOID, 0.0f, 1, n * 784, t23, 0, NULL, 0, t24, 0);
 	memcpy(out, t24, sizeof(float) * n * 784);
 }
 

@@ -5,6 +5,9 @@
 #include <string.h>
 
 #include <simde/x86/avx512.h> /* portable vectors: AVX-512, AVX2, NEON, ... */
+#ifdef _OPENMP
+#include <omp.h> /* threads, when built with -fopenmp */
+#endif
 
 /* Vectors: AVX-512 or AVX2 with FMA where the compiler targets them,
  * otherwise 128 bits (SSE2 on x86-64, NEON on ARM, plain C elsewhere). */
@@ -16,6 +19,13 @@ typedef simde__m512 small_ae_vec;
 #define SMALL_AE_SET1 simde_mm512_set1_ps
 #define SMALL_AE_ZERO simde_mm512_setzero_ps
 #define SMALL_AE_FMA simde_mm512_fmadd_ps
+#define SMALL_AE_ADD simde_mm512_add_ps
+#define SMALL_AE_SUB simde_mm512_sub_ps
+#define SMALL_AE_MUL simde_mm512_mul_ps
+#define SMALL_AE_DIV simde_mm512_div_ps
+#define SMALL_AE_MAX simde_mm512_max_ps
+#define SMALL_AE_MIN simde_mm512_min_ps
+#define SMALL_AE_SQRT simde_mm512_sqrt_ps
 #elif defined(SIMDE_X86_AVX2_NATIVE) && defined(SIMDE_X86_FMA_NATIVE)
 typedef simde__m256 small_ae_vec;
 #define SMALL_AE_LANES 8
@@ -24,6 +34,13 @@ typedef simde__m256 small_ae_vec;
 #define SMALL_AE_SET1 simde_mm256_set1_ps
 #define SMALL_AE_ZERO simde_mm256_setzero_ps
 #define SMALL_AE_FMA simde_mm256_fmadd_ps
+#define SMALL_AE_ADD simde_mm256_add_ps
+#define SMALL_AE_SUB simde_mm256_sub_ps
+#define SMALL_AE_MUL simde_mm256_mul_ps
+#define SMALL_AE_DIV simde_mm256_div_ps
+#define SMALL_AE_MAX simde_mm256_max_ps
+#define SMALL_AE_MIN simde_mm256_min_ps
+#define SMALL_AE_SQRT simde_mm256_sqrt_ps
 #else
 typedef simde__m128 small_ae_vec;
 #define SMALL_AE_LANES 4
@@ -32,67 +49,75 @@ typedef simde__m128 small_ae_vec;
 #define SMALL_AE_SET1 simde_mm_set1_ps
 #define SMALL_AE_ZERO simde_mm_setzero_ps
 #define SMALL_AE_FMA simde_mm_fmadd_ps
+#define SMALL_AE_ADD simde_mm_add_ps
+#define SMALL_AE_SUB simde_mm_sub_ps
+#define SMALL_AE_MUL simde_mm_mul_ps
+#define SMALL_AE_DIV simde_mm_div_ps
+#define SMALL_AE_MAX simde_mm_max_ps
+#define SMALL_AE_MIN simde_mm_min_ps
+#define SMALL_AE_SQRT simde_mm_sqrt_ps
 #endif
 
-enum { small_ae_MR = 8, small_ae_NR = 2 * SMALL_AE_LANES, small_ae_KC = 256 };
+enum { small_ae_MR = 8, small_ae_NR = 2 * SMALL_AE_LANES, small_ae_KC = 128, small_ae_MC = 128 };
 
-/* Rows i0 .. i0 + MR of C += A(i, k) panel(k, j) over kc steps of k. */
-static void small_ae_tile8(long kc, const float *A, long ars, long acs, const float *panel,
-			float *C, long ldc, long nr, const float *bias, int first)
-{
-	small_ae_vec c[small_ae_MR][2];
-	float edge[small_ae_NR];
-	for (int r = 0; r < small_ae_MR; r++) {
-		const float *src = C + r * ldc;
-		if (first && !bias) {
-			c[r][0] = c[r][1] = SMALL_AE_ZERO();
-			continue;
-		}
-		if (first)
-			src = bias;
-		if (nr < small_ae_NR) {
-			for (long j = 0; j < small_ae_NR; j++)
-				edge[j] = j < nr ? src[j] : 0;
-			src = edge;
-		}
-		c[r][0] = SMALL_AE_LOAD(src);
-		c[r][1] = SMALL_AE_LOAD(src + SMALL_AE_LANES);
-	}
-	for (long k = 0; k < kc; k++) {
-		const small_ae_vec b0 = SMALL_AE_LOAD(panel + k * small_ae_NR);
-		const small_ae_vec b1 = SMALL_AE_LOAD(panel + k * small_ae_NR + SMALL_AE_LANES);
-		for (int r = 0; r < small_ae_MR; r++) {
-			const small_ae_vec a = SMALL_AE_SET1(A[r * ars + k * acs]);
-			c[r][0] = SMALL_AE_FMA(a, b0, c[r][0]);
-			c[r][1] = SMALL_AE_FMA(a, b1, c[r][1]);
-		}
-	}
-	for (int r = 0; r < small_ae_MR; r++) {
-		float *dst = nr < small_ae_NR ? edge : C + r * ldc;
-		SMALL_AE_STORE(dst, c[r][0]);
-		SMALL_AE_STORE(dst + SMALL_AE_LANES, c[r][1]);
-		for (long j = 0; nr < small_ae_NR && j < nr; j++)
-			C[r * ldc + j] = edge[j];
-	}
-}
-
-/* One row of C, for the rows left over after the tiles of MR. */
-static void small_ae_tile1(long kc, const float *A, long acs, const float *panel, float *C, long nr,
+/* The MR x NR tile at C (rows ldc apart) = (bias row, 0 or C itself) +
+ * a b, where a is a packed kc x MR panel of A and b a kc x NR panel of B. */
+static void small_ae_kernel(long kc, const float *restrict a, const float *restrict b, float *restrict C, long ldc,
 			const float *bias, int first)
 {
-	float row[small_ae_NR];
-	for (long j = 0; j < small_ae_NR; j++)
-		row[j] = j >= nr ? 0 : first ? (bias ? bias[j] : 0) : C[j];
-	small_ae_vec c0 = SMALL_AE_LOAD(row), c1 = SMALL_AE_LOAD(row + SMALL_AE_LANES);
+	small_ae_vec c[small_ae_MR][2];
+	for (int r = 0; r < small_ae_MR; r++)
+		for (int v = 0; v < 2; v++)
+			c[r][v] = !first ? SMALL_AE_LOAD(C + r * ldc + v * SMALL_AE_LANES)
+				 : bias ? SMALL_AE_LOAD(bias + v * SMALL_AE_LANES) : SMALL_AE_ZERO();
 	for (long k = 0; k < kc; k++) {
-		const small_ae_vec a = SMALL_AE_SET1(A[k * acs]);
-		c0 = SMALL_AE_FMA(a, SMALL_AE_LOAD(panel + k * small_ae_NR), c0);
-		c1 = SMALL_AE_FMA(a, SMALL_AE_LOAD(panel + k * small_ae_NR + SMALL_AE_LANES), c1);
+		const small_ae_vec b0 = SMALL_AE_LOAD(b + k * small_ae_NR), b1 = SMALL_AE_LOAD(b + k * small_ae_NR + SMALL_AE_LANES);
+		for (int r = 0; r < small_ae_MR; r++) {
+			const small_ae_vec x = SMALL_AE_SET1(a[k * small_ae_MR + r]);
+			c[r][0] = SMALL_AE_FMA(x, b0, c[r][0]);
+			c[r][1] = SMALL_AE_FMA(x, b1, c[r][1]);
+		}
 	}
-	SMALL_AE_STORE(row, c0);
-	SMALL_AE_STORE(row + SMALL_AE_LANES, c1);
-	for (long j = 0; j < nr; j++)
-		C[j] = row[j];
+	for (int r = 0; r < small_ae_MR; r++)
+		for (int v = 0; v < 2; v++)
+			SMALL_AE_STORE(C + r * ldc + v * SMALL_AE_LANES, c[r][v]);
+}
+
+/* dst[j * ldd + i] = src[i * lds + j] for i, j < 4. */
+static void small_ae_transpose4(const float *src, long lds, float *dst, long ldd)
+{
+	simde__m128 r0 = simde_mm_loadu_ps(src), r1 = simde_mm_loadu_ps(src + lds);
+	simde__m128 r2 = simde_mm_loadu_ps(src + 2 * lds), r3 = simde_mm_loadu_ps(src + 3 * lds);
+	SIMDE_MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+	simde_mm_storeu_ps(dst, r0);
+	simde_mm_storeu_ps(dst + ldd, r1);
+	simde_mm_storeu_ps(dst + 2 * ldd, r2);
+	simde_mm_storeu_ps(dst + 3 * ldd, r3);
+}
+
+/* dst[k * ldd + j] = X(j, k) = X[j * js + k * ks] for j < nj (0 for
+ * nj <= j < w) and k < kc: a k-major panel w wide, transposed 4 x 4 at a
+ * time when X runs along k and copied row by row when it runs along j. */
+static void small_ae_pack(const float *X, long js, long ks, long nj, long w, long kc, float *dst, long ldd)
+{
+	long j = 0;
+	if (js == 1 && nj == w) {
+		for (long k = 0; k < kc; k++)
+			memcpy(dst + k * ldd, X + k * ks, sizeof(float) * (size_t)w);
+		return;
+	}
+	if (ks == 1)
+		for (; j + 4 <= nj; j += 4) {
+			long k = 0;
+			for (; k + 4 <= kc; k += 4)
+				small_ae_transpose4(X + j * js + k, js, dst + k * ldd + j, ldd);
+			for (; k < kc; k++)
+				for (long t = 0; t < 4; t++)
+					dst[k * ldd + j + t] = X[(j + t) * js + k];
+		}
+	for (long k = 0; k < kc; k++)
+		for (long t = j; t < w; t++)
+			dst[k * ldd + t] = t < nj ? X[t * js + k * ks] : 0;
 }
 
 /* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs]. */
@@ -100,27 +125,164 @@ static void small_ae_gemm(long M, long N, long K, const float *A, long ars, long
 			const float *B, long brs, long bcs, const float *bias, float *C)
 {
 	const long blocks = (N + small_ae_NR - 1) / small_ae_NR;
-	/* With OpenMP, threads take whole column blocks of C: each element is
-	 * summed by one thread in one order, so results do not depend on the
-	 * number of threads. */
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (blocks >= 4 && M * N * K >= 262144)
+#pragma omp parallel if (blocks >= 4 && M * N * K >= 262144)
 #endif
-	for (long jb = 0; jb < blocks; jb++) {
-		float panel[small_ae_KC * small_ae_NR];
-		const long j0 = jb * small_ae_NR, nr = N - j0 < small_ae_NR ? N - j0 : small_ae_NR;
+	{
+		long jb0 = 0, jb1 = blocks;
+#ifdef _OPENMP
+		const long t = omp_get_thread_num(), nt = omp_get_num_threads();
+		jb0 = blocks * t / nt;
+		jb1 = blocks * (t + 1) / nt;
+#endif
+		float ap[small_ae_MC * small_ae_KC], bp[small_ae_KC * small_ae_NR], edge[small_ae_MR * small_ae_NR], bedge[small_ae_NR];
 		for (long k0 = 0; k0 < K; k0 += small_ae_KC) {
 			const long kc = K - k0 < small_ae_KC ? K - k0 : small_ae_KC;
-			const float *bj = bias ? bias + j0 : NULL;
-			for (long k = 0; k < kc; k++)
-				for (long j = 0; j < small_ae_NR; j++)
-					panel[k * small_ae_NR + j] = j < nr ? B[(k0 + k) * brs + (j0 + j) * bcs] : 0;
-			const long m8 = M / small_ae_MR * small_ae_MR;
-			for (long i = 0; i < m8; i += small_ae_MR)
-				small_ae_tile8(kc, A + i * ars + k0 * acs, ars, acs, panel, C + i * N + j0, N, nr, bj, k0 == 0);
-			for (long i = m8; i < M; i++)
-				small_ae_tile1(kc, A + i * ars + k0 * acs, acs, panel, C + i * N + j0, nr, bj, k0 == 0);
+			for (long i0 = 0; i0 < M; i0 += small_ae_MC) {
+				const long mc = M - i0 < small_ae_MC ? M - i0 : small_ae_MC;
+				for (long i = 0; i < mc; i += small_ae_MR)
+					small_ae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < small_ae_MR ? mc - i : small_ae_MR,
+						 small_ae_MR, kc, ap + i * kc, small_ae_MR);
+				for (long jb = jb0; jb < jb1; jb++) {
+					const long j0 = jb * small_ae_NR, nr = N - j0 < small_ae_NR ? N - j0 : small_ae_NR;
+					small_ae_pack(B + k0 * brs + j0 * bcs, bcs, brs, nr, small_ae_NR, kc, bp, small_ae_NR);
+					const float *bj = bias && k0 == 0 ? bias + j0 : NULL;
+					if (bj && nr < small_ae_NR) {
+						for (long j = 0; j < small_ae_NR; j++)
+							bedge[j] = j < nr ? bj[j] : 0;
+						bj = bedge;
+					}
+					for (long i = 0; i < mc; i += small_ae_MR) {
+						const long mr = mc - i < small_ae_MR ? mc - i : small_ae_MR;
+						float *c = C + (i0 + i) * N + j0;
+						if (mr == small_ae_MR && nr == small_ae_NR) {
+							small_ae_kernel(kc, ap + i * kc, bp, c, N, bj, k0 == 0);
+							continue;
+						}
+						/* A tile at the edge of C: computed whole in `edge`. */
+						for (long r = 0; r < small_ae_MR; r++)
+							for (long j = 0; j < small_ae_NR; j++)
+								edge[r * small_ae_NR + j] = r < mr && j < nr && k0 ? c[r * N + j] : 0;
+						small_ae_kernel(kc, ap + i * kc, bp, edge, small_ae_NR, bj, k0 == 0);
+						for (long r = 0; r < mr; r++)
+							memcpy(c + r * N, edge + r * small_ae_NR, sizeof(float) * (size_t)nr);
+					}
+				}
+			}
 		}
+	}
+}
+
+#if defined(SIMDE_X86_AVX512F_NATIVE)
+#define SMALL_AE_ROUND(x) simde_mm512_roundscale_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
+#define SMALL_AE_SCALE2(p, n) simde_mm512_scalef_ps(p, n)
+#elif defined(SIMDE_X86_AVX2_NATIVE) && defined(SIMDE_X86_FMA_NATIVE)
+#define SMALL_AE_ROUND(x) simde_mm256_round_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
+#define SMALL_AE_SCALE2(p, n) simde_mm256_mul_ps(p, simde_mm256_castsi256_ps(simde_mm256_slli_epi32(\
+	simde_mm256_add_epi32(simde_mm256_cvtps_epi32(n), simde_mm256_set1_epi32(127)), 23)))
+#else
+#define SMALL_AE_ROUND(x) simde_mm_round_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
+#define SMALL_AE_SCALE2(p, n) simde_mm_mul_ps(p, simde_mm_castsi128_ps(simde_mm_slli_epi32(\
+	simde_mm_add_epi32(simde_mm_cvtps_epi32(n), simde_mm_set1_epi32(127)), 23)))
+#endif
+
+/* e^x on every lane (x clamped to [-87.3, 88.7]), within 2 ulp of expf. */
+static small_ae_vec small_ae_vexp(small_ae_vec x)
+{
+	x = SMALL_AE_MIN(SMALL_AE_MAX(x, SMALL_AE_SET1(-87.3f)), SMALL_AE_SET1(88.7f));
+	const small_ae_vec nf = SMALL_AE_ROUND(SMALL_AE_MUL(x, SMALL_AE_SET1(1.44269504088896341f)));
+	x = SMALL_AE_SUB(x, SMALL_AE_MUL(nf, SMALL_AE_SET1(0.693359375f)));
+	x = SMALL_AE_SUB(x, SMALL_AE_MUL(nf, SMALL_AE_SET1(-2.12194440e-4f)));
+	small_ae_vec p = SMALL_AE_SET1(1.9875691500e-4f);
+	p = SMALL_AE_FMA(p, x, SMALL_AE_SET1(1.3981999507e-3f));
+	p = SMALL_AE_FMA(p, x, SMALL_AE_SET1(8.3334519073e-3f));
+	p = SMALL_AE_FMA(p, x, SMALL_AE_SET1(4.1665795894e-2f));
+	p = SMALL_AE_FMA(p, x, SMALL_AE_SET1(1.6666665459e-1f));
+	p = SMALL_AE_FMA(p, x, SMALL_AE_SET1(5.0000001201e-1f));
+	p = SMALL_AE_FMA(p, SMALL_AE_MUL(x, x), SMALL_AE_ADD(x, SMALL_AE_SET1(1.0f)));
+	return SMALL_AE_SCALE2(p, nf);
+}
+
+enum { SMALL_AE_RELU = 1, SMALL_AE_LEAKY_RELU, SMALL_AE_SIGMOID, SMALL_AE_TANH };
+
+/* Rows r < rows, columns j < cols (rows ldx, ldy, ldo apart): out = f(x)
+ * for the activation act or, when y is given, out = x f'(.) with the
+ * derivative spelled from the activation's output y. out may be x. */
+static void small_ae_act(int act, float slope, long rows, long cols, const float *x, long ldx,
+			const float *y, long ldy, float *out, long ldo)
+{
+	for (long r = 0; r < rows; r++, x += ldx, y = y ? y + ldy : y, out += ldo) {
+		long j = 0;
+		const small_ae_vec one = SMALL_AE_SET1(1), zero = SMALL_AE_ZERO();
+		if (act == SMALL_AE_SIGMOID && !y)
+			for (; j + SMALL_AE_LANES <= cols; j += SMALL_AE_LANES) {
+				const small_ae_vec e = small_ae_vexp(SMALL_AE_SUB(zero, SMALL_AE_LOAD(x + j)));
+				SMALL_AE_STORE(out + j, SMALL_AE_DIV(one, SMALL_AE_ADD(one, e)));
+			}
+		else if (act == SMALL_AE_TANH && !y)
+			for (; j + SMALL_AE_LANES <= cols; j += SMALL_AE_LANES) {
+				/* (1 - e) / (1 + e) with e = exp(-2 x), which stays finite */
+				const small_ae_vec e = small_ae_vexp(SMALL_AE_MUL(SMALL_AE_LOAD(x + j), SMALL_AE_SET1(-2)));
+				SMALL_AE_STORE(out + j, SMALL_AE_DIV(SMALL_AE_SUB(one, e), SMALL_AE_ADD(one, e)));
+			}
+		else if (act == SMALL_AE_SIGMOID)
+			for (; j + SMALL_AE_LANES <= cols; j += SMALL_AE_LANES) {
+				const small_ae_vec o = SMALL_AE_LOAD(y + j);
+				SMALL_AE_STORE(out + j, SMALL_AE_MUL(SMALL_AE_LOAD(x + j), SMALL_AE_MUL(o, SMALL_AE_SUB(one, o))));
+			}
+		else if (act == SMALL_AE_TANH)
+			for (; j + SMALL_AE_LANES <= cols; j += SMALL_AE_LANES) {
+				const small_ae_vec o = SMALL_AE_LOAD(y + j);
+				SMALL_AE_STORE(out + j, SMALL_AE_MUL(SMALL_AE_LOAD(x + j), SMALL_AE_SUB(one, SMALL_AE_MUL(o, o))));
+			}
+		for (; j < cols; j++) {
+			const float v = x[j];
+			if (y) {
+				const float o = y[j];
+				out[j] = act == SMALL_AE_RELU ? v * (o > 0)
+				       : act == SMALL_AE_LEAKY_RELU ? v * (o > 0 ? 1 : slope)
+				       : act == SMALL_AE_SIGMOID ? v * (o * (1 - o)) : v * (1 - o * o);
+			} else
+				out[j] = act == SMALL_AE_RELU ? (v > 0 ? v : 0)
+				       : act == SMALL_AE_LEAKY_RELU ? (v > 0 ? v : slope * v)
+				       : act == SMALL_AE_SIGMOID ? 1 / (1 + expf(-v)) : tanhf(v);
+		}
+	}
+}
+
+typedef struct small_ae_adam_k {
+	float beta1, beta2, one_m_beta1, one_m_beta2, eps, wd, step_size, bc2_sqrt;
+} small_ae_adam_k;
+
+/* m = beta1 m + (1 - beta1) g, v = beta2 v + (1 - beta2) g^2 and
+ * p -= step_size m / (sqrt(v) / bc2_sqrt + eps), with g = grad + wd p;
+ * element by element, so any split of the work gives the same result. */
+static void small_ae_adam(long count, float *p, float *m, float *v, const float *g, const small_ae_adam_k *k)
+{
+	long i = 0;
+	const long vecs = count / SMALL_AE_LANES;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (vecs >= 8192)
+#endif
+	for (long b = 0; b < vecs; b++) {
+		const long o = b * SMALL_AE_LANES;
+		small_ae_vec gi = SMALL_AE_LOAD(g + o);
+		if (k->wd != 0)
+			gi = SMALL_AE_ADD(gi, SMALL_AE_MUL(SMALL_AE_SET1(k->wd), SMALL_AE_LOAD(p + o)));
+		const small_ae_vec mi = SMALL_AE_ADD(SMALL_AE_MUL(SMALL_AE_LOAD(m + o), SMALL_AE_SET1(k->beta1)), SMALL_AE_MUL(gi, SMALL_AE_SET1(k->one_m_beta1)));
+		const small_ae_vec vi = SMALL_AE_ADD(SMALL_AE_MUL(SMALL_AE_LOAD(v + o), SMALL_AE_SET1(k->beta2)),
+					    SMALL_AE_MUL(SMALL_AE_MUL(SMALL_AE_SET1(k->one_m_beta2), gi), gi));
+		const small_ae_vec den = SMALL_AE_ADD(SMALL_AE_DIV(SMALL_AE_SQRT(vi), SMALL_AE_SET1(k->bc2_sqrt)), SMALL_AE_SET1(k->eps));
+		SMALL_AE_STORE(m + o, mi);
+		SMALL_AE_STORE(v + o, vi);
+		SMALL_AE_STORE(p + o, SMALL_AE_SUB(SMALL_AE_LOAD(p + o), SMALL_AE_MUL(SMALL_AE_SET1(k->step_size), SMALL_AE_DIV(mi, den))));
+	}
+	i = vecs * SMALL_AE_LANES;
+	for (; i < count; i++) {
+		const float gi = k->wd != 0 ? g[i] + k->wd * p[i] : g[i];
+		m[i] = m[i] * k->beta1 + gi * k->one_m_beta1;
+		v[i] = v[i] * k->beta2 + k->one_m_beta2 * gi * gi;
+		p[i] -= k->step_size * (m[i] / (sqrtf(v[i]) / k->bc2_sqrt + k->eps));
 	}
 }
 
@@ -221,10 +383,10 @@ small_ae_real small_ae_train_step(void *state, void *work, const small_ae_real *
 	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
 	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
 	float *const adam_m = small_ae_adam_m(state), *const adam_v = small_ae_adam_v(state);
-	const float beta1 = (float)h->beta1, beta2 = (float)h->beta2, eps = (float)h->eps, wd = (float)h->weight_decay;
-	const float one_m_beta1 = (float)(1 - h->beta1), one_m_beta2 = (float)(1 - h->beta2);
-	const float step_size = (float)(h->lr / (1 - pow(h->beta1, (double)step)));
-	const float bc2_sqrt = (float)sqrt(1 - pow(h->beta2, (double)step));
+	const small_ae_adam_k adam_k = {
+		(float)h->beta1, (float)h->beta2, (float)(1 - h->beta1), (float)(1 - h->beta2), (float)h->eps,
+		(float)h->weight_decay, (float)(h->lr / (1 - pow(h->beta1, (double)step))),
+		(float)sqrt(1 - pow(h->beta2, (double)step))};
 	const float *const t0 = x;
 	float *const t1 = params + 0; /* encoder.0.weight */
 	float *const t2 = params + 100352; /* encoder.0.bias */
@@ -232,49 +394,46 @@ small_ae_real small_ae_train_step(void *state, void *work, const small_ae_real *
 	float *const t4 = (float *)(work_ + 65536); /* relu [n, 128] */
 	float *const t5 = params + 100480; /* encoder.2.weight */
 	float *const t6 = params + 104576; /* encoder.2.bias */
-	float *const t7 = (float *)(work_ + 131072); /* dense [n, 32] */
+	float *const t7 = (float *)(work_ + 0); /* dense [n, 32] */
 	float *const t8 = params + 104608; /* decoder.0.weight */
 	float *const t9 = params + 108704; /* decoder.0.bias */
-	float *const t10 = (float *)(work_ + 147456); /* dense [n, 128] */
-	float *const t11 = (float *)(work_ + 212992); /* relu [n, 128] */
+	float *const t10 = (float *)(work_ + 131072); /* dense [n, 128] */
+	float *const t11 = (float *)(work_ + 196608); /* relu [n, 128] */
 	float *const t12 = params + 108832; /* decoder.2.weight */
 	float *const t13 = params + 209184; /* decoder.2.bias */
-	float *const t14 = (float *)(work_ + 278528); /* dense [n, 784] */
-	float *const t15 = (float *)(work_ + 679936); /* sigmoid [n, 784] */
-	float *const t16 = (float *)(work_ + 1081344); /* bce [] */
-	float *const t17 = (float *)(work_ + 1081408); /* constant [] */
-	float *const t18 = (float *)(work_ + 1081472); /* bce_grad [n, 784] */
-	float *const t19 = (float *)(work_ + 1482880); /* act_grad [n, 784] */
-	float *const t20 = (float *)(work_ + 278528); /* dense_dx [n, 128] */
-	float *const t21 = (float *)(work_ + 1081408); /* dense_dw [784, 128] */
-	float *const t22 = (float *)(work_ + 344064); /* sum_batch [784] */
-	float *const t23 = (float *)(work_ + 347200); /* act_grad [n, 128] */
-	float *const t24 = (float *)(work_ + 147456); /* dense_dx [n, 32] */
-	float *const t25 = (float *)(work_ + 163840); /* dense_dw [128, 32] */
-	float *const t26 = (float *)(work_ + 180224); /* sum_batch [128] */
-	float *const t27 = (float *)(work_ + 180736); /* dense_dx [n, 128] */
-	float *const t28 = (float *)(work_ + 246272); /* dense_dw [32, 128] */
-	float *const t29 = (float *)(work_ + 262656); /* sum_batch [32] */
-	float *const t30 = (float *)(work_ + 262784); /* act_grad [n, 128] */
-	float *const t31 = (float *)(work_ + 1482816); /* dense_dw [128, 784] */
-	float *const t32 = (float *)(work_ + 0); /* sum_batch [128] */
+	float *const t14 = (float *)(work_ + 262144); /* dense [n, 784] */
+	float *const t15 = (float *)(work_ + 663552); /* sigmoid [n, 784] */
+	float *const t16 = (float *)(work_ + 16384); /* bce [] */
+	float *const t17 = (float *)(work_ + 16448); /* constant [] */
+	float *const t18 = (float *)(work_ + 262144); /* bce_grad [n, 784] */
+	float *const t19 = (float *)(work_ + 1064960); /* act_grad [n, 784] */
+	float *const t20 = (float *)(work_ + 131072); /* dense_dx [n, 128] */
+	float *const t21 = (float *)(work_ + 262144); /* dense_dw [784, 128] */
+	float *const t22 = (float *)(work_ + 16448); /* sum_batch [784] */
+	float *const t23 = (float *)(work_ + 1064960); /* act_grad [n, 128] */
+	float *const t24 = (float *)(work_ + 19584); /* dense_dx [n, 32] */
+	float *const t25 = (float *)(work_ + 35968); /* dense_dw [128, 32] */
+	float *const t26 = (float *)(work_ + 52352); /* sum_batch [128] */
+	float *const t27 = (float *)(work_ + 131072); /* dense_dx [n, 128] */
+	float *const t28 = (float *)(work_ + 196608); /* dense_dw [32, 128] */
+	float *const t29 = (float *)(work_ + 52864); /* sum_batch [32] */
+	float *const t30 = (float *)(work_ + 1064960); /* act_grad [n, 128] */
+	float *const t31 = (float *)(work_ + 1130496); /* dense_dw [128, 784] */
+	float *const t32 = (float *)(work_ + 19584); /* sum_batch [128] */
 	/* t3 = dense */
 	small_ae_gemm(n, 128, 784, t0, 784, 1, t1, 1, 784, t2, t3);
 	/* t4 = relu */
-	for (long i = 0; i < n * 128; i++)
-		t4[i] = t3[i] > 0 ? t3[i] : 0;
+	small_ae_act(SMALL_AE_RELU, 0.0f, 1, n * 128, t3, 0, NULL, 0, t4, 0);
 	/* t7 = dense */
 	small_ae_gemm(n, 32, 128, t4, 128, 1, t5, 1, 128, t6, t7);
 	/* t10 = dense */
 	small_ae_gemm(n, 128, 32, t7, 32, 1, t8, 1, 32, t9, t10);
 	/* t11 = relu */
-	for (long i = 0; i < n * 128; i++)
-		t11[i] = t10[i] > 0 ? t10[i] : 0;
+	small_ae_act(SMALL_AE_RELU, 0.0f, 1, n * 128, t10, 0, NULL, 0, t11, 0);
 	/* t14 = dense */
 	small_ae_gemm(n, 784, 128, t11, 128, 1, t12, 1, 128, t13, t14);
 	/* t15 = sigmoid */
-	for (long i = 0; i < n * 784; i++)
-		t15[i] = 1 / (1 + expf(-t14[i]));
+	small_ae_act(SMALL_AE_SIGMOID, 0.0f, 1, n * 784, t14, 0, NULL, 0, t15, 0);
 	/* t16 = bce */
 	{
 		double acc = 0;
@@ -295,8 +454,7 @@ small_ae_real small_ae_train_step(void *state, void *work, const small_ae_real *
 		}
 	}
 	/* t19 = act_grad */
-	for (long i = 0; i < n * 784; i++)
-		t19[i] = t18[i] * t15[i] * (1 - t15[i]);
+	small_ae_act(SMALL_AE_SIGMOID, 0.0f, 1, n * 784, t18, 0, t15, 0, t19, 0);
 	/* t20 = dense_dx */
 	small_ae_gemm(n, 128, 784, t19, 784, 1, t12, 128, 1, NULL, t20);
 	/* t21 = dense_dw */
@@ -308,8 +466,7 @@ small_ae_real small_ae_train_step(void *state, void *work, const small_ae_real *
 		for (long j = 0; j < 784; j++)
 			t22[j] += t19[b * 784 + j];
 	/* t23 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t23[i] = t20[i] * (t10[i] > 0);
+	small_ae_act(SMALL_AE_RELU, 0.0f, 1, n * 128, t20, 0, t11, 0, t23, 0);
 	/* t24 = dense_dx */
 	small_ae_gemm(n, 32, 128, t23, 128, 1, t8, 32, 1, NULL, t24);
 	/* t25 = dense_dw */
@@ -331,8 +488,7 @@ small_ae_real small_ae_train_step(void *state, void *work, const small_ae_real *
 		for (long j = 0; j < 32; j++)
 			t29[j] += t24[b * 32 + j];
 	/* t30 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t30[i] = t27[i] * (t3[i] > 0);
+	small_ae_act(SMALL_AE_RELU, 0.0f, 1, n * 128, t27, 0, t4, 0, t30, 0);
 	/* t31 = dense_dw */
 	small_ae_gemm(128, 784, n, t30, 1, 128, t0, 784, 1, NULL, t31);
 	/* t32 = sum_batch */
@@ -343,91 +499,35 @@ small_ae_real small_ae_train_step(void *state, void *work, const small_ae_real *
 			t32[j] += t30[b * 128 + j];
 	/* t33 = adam */
 	{ /* encoder.0.weight */
-		float *p = t1, *m = adam_m + 0, *v = adam_v + 0;
-		const float *g = t31;
-		for (long i = 0; i < 100352; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		small_ae_adam(100352, t1, adam_m + 0, adam_v + 0, t31, &adam_k);
 	}
 	/* t34 = adam */
 	{ /* encoder.0.bias */
-		float *p = t2, *m = adam_m + 100352, *v = adam_v + 100352;
-		const float *g = t32;
-		for (long i = 0; i < 128; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		small_ae_adam(128, t2, adam_m + 100352, adam_v + 100352, t32, &adam_k);
 	}
 	/* t35 = adam */
 	{ /* encoder.2.weight */
-		float *p = t5, *m = adam_m + 100480, *v = adam_v + 100480;
-		const float *g = t28;
-		for (long i = 0; i < 4096; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		small_ae_adam(4096, t5, adam_m + 100480, adam_v + 100480, t28, &adam_k);
 	}
 	/* t36 = adam */
 	{ /* encoder.2.bias */
-		float *p = t6, *m = adam_m + 104576, *v = adam_v + 104576;
-		const float *g = t29;
-		for (long i = 0; i < 32; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		small_ae_adam(32, t6, adam_m + 104576, adam_v + 104576, t29, &adam_k);
 	}
 	/* t37 = adam */
 	{ /* decoder.0.weight */
-		float *p = t8, *m = adam_m + 104608, *v = adam_v + 104608;
-		const float *g = t25;
-		for (long i = 0; i < 4096; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		small_ae_adam(4096, t8, adam_m + 104608, adam_v + 104608, t25, &adam_k);
 	}
 	/* t38 = adam */
 	{ /* decoder.0.bias */
-		float *p = t9, *m = adam_m + 108704, *v = adam_v + 108704;
-		const float *g = t26;
-		for (long i = 0; i < 128; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		small_ae_adam(128, t9, adam_m + 108704, adam_v + 108704, t26, &adam_k);
 	}
 	/* t39 = adam */
 	{ /* decoder.2.weight */
-		float *p = t12, *m = adam_m + 108832, *v = adam_v + 108832;
-		const float *g = t21;
-		for (long i = 0; i < 100352; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		small_ae_adam(100352, t12, adam_m + 108832, adam_v + 108832, t21, &adam_k);
 	}
 	/* t40 = adam */
 	{ /* decoder.2.bias */
-		float *p = t13, *m = adam_m + 209184, *v = adam_v + 209184;
-		const float *g = t22;
-		for (long i = 0; i < 784; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		small_ae_adam(784, t13, adam_m + 209184, adam_v + 209184, t22, &adam_k);
 	}
 	return t16[0];
 }
@@ -447,49 +547,46 @@ small_ae_real small_ae_gradient(const void *state, void *work, const small_ae_re
 	float *const t4 = (float *)(work_ + 65536); /* relu [n, 128] */
 	const float *const t5 = params + 100480; /* encoder.2.weight */
 	const float *const t6 = params + 104576; /* encoder.2.bias */
-	float *const t7 = (float *)(work_ + 131072); /* dense [n, 32] */
+	float *const t7 = (float *)(work_ + 0); /* dense [n, 32] */
 	const float *const t8 = params + 104608; /* decoder.0.weight */
 	const float *const t9 = params + 108704; /* decoder.0.bias */
-	float *const t10 = (float *)(work_ + 147456); /* dense [n, 128] */
-	float *const t11 = (float *)(work_ + 212992); /* relu [n, 128] */
+	float *const t10 = (float *)(work_ + 131072); /* dense [n, 128] */
+	float *const t11 = (float *)(work_ + 196608); /* relu [n, 128] */
 	const float *const t12 = params + 108832; /* decoder.2.weight */
 	const float *const t13 = params + 209184; /* decoder.2.bias */
-	float *const t14 = (float *)(work_ + 278528); /* dense [n, 784] */
-	float *const t15 = (float *)(work_ + 679936); /* sigmoid [n, 784] */
-	float *const t16 = (float *)(work_ + 1081344); /* bce [] */
-	float *const t17 = (float *)(work_ + 1081408); /* constant [] */
-	float *const t18 = (float *)(work_ + 1081472); /* bce_grad [n, 784] */
-	float *const t19 = (float *)(work_ + 1482880); /* act_grad [n, 784] */
-	float *const t20 = (float *)(work_ + 278528); /* dense_dx [n, 128] */
-	float *const t21 = (float *)(work_ + 1081408); /* dense_dw [784, 128] */
-	float *const t22 = (float *)(work_ + 344064); /* sum_batch [784] */
-	float *const t23 = (float *)(work_ + 347200); /* act_grad [n, 128] */
-	float *const t24 = (float *)(work_ + 147456); /* dense_dx [n, 32] */
-	float *const t25 = (float *)(work_ + 163840); /* dense_dw [128, 32] */
-	float *const t26 = (float *)(work_ + 180224); /* sum_batch [128] */
-	float *const t27 = (float *)(work_ + 180736); /* dense_dx [n, 128] */
-	float *const t28 = (float *)(work_ + 246272); /* dense_dw [32, 128] */
-	float *const t29 = (float *)(work_ + 262656); /* sum_batch [32] */
-	float *const t30 = (float *)(work_ + 262784); /* act_grad [n, 128] */
-	float *const t31 = (float *)(work_ + 1482816); /* dense_dw [128, 784] */
-	float *const t32 = (float *)(work_ + 0); /* sum_batch [128] */
+	float *const t14 = (float *)(work_ + 262144); /* dense [n, 784] */
+	float *const t15 = (float *)(work_ + 663552); /* sigmoid [n, 784] */
+	float *const t16 = (float *)(work_ + 16384); /* bce [] */
+	float *const t17 = (float *)(work_ + 16448); /* constant [] */
+	float *const t18 = (float *)(work_ + 262144); /* bce_grad [n, 784] */
+	float *const t19 = (float *)(work_ + 1064960); /* act_grad [n, 784] */
+	float *const t20 = (float *)(work_ + 131072); /* dense_dx [n, 128] */
+	float *const t21 = (float *)(work_ + 262144); /* dense_dw [784, 128] */
+	float *const t22 = (float *)(work_ + 16448); /* sum_batch [784] */
+	float *const t23 = (float *)(work_ + 1064960); /* act_grad [n, 128] */
+	float *const t24 = (float *)(work_ + 19584); /* dense_dx [n, 32] */
+	float *const t25 = (float *)(work_ + 35968); /* dense_dw [128, 32] */
+	float *const t26 = (float *)(work_ + 52352); /* sum_batch [128] */
+	float *const t27 = (float *)(work_ + 131072); /* dense_dx [n, 128] */
+	float *const t28 = (float *)(work_ + 196608); /* dense_dw [32, 128] */
+	float *const t29 = (float *)(work_ + 52864); /* sum_batch [32] */
+	float *const t30 = (float *)(work_ + 1064960); /* act_grad [n, 128] */
+	float *const t31 = (float *)(work_ + 1130496); /* dense_dw [128, 784] */
+	float *const t32 = (float *)(work_ + 19584); /* sum_batch [128] */
 	/* t3 = dense */
 	small_ae_gemm(n, 128, 784, t0, 784, 1, t1, 1, 784, t2, t3);
 	/* t4 = relu */
-	for (long i = 0; i < n * 128; i++)
-		t4[i] = t3[i] > 0 ? t3[i] : 0;
+	small_ae_act(SMALL_AE_RELU, 0.0f, 1, n * 128, t3, 0, NULL, 0, t4, 0);
 	/* t7 = dense */
 	small_ae_gemm(n, 32, 128, t4, 128, 1, t5, 1, 128, t6, t7);
 	/* t10 = dense */
 	small_ae_gemm(n, 128, 32, t7, 32, 1, t8, 1, 32, t9, t10);
 	/* t11 = relu */
-	for (long i = 0; i < n * 128; i++)
-		t11[i] = t10[i] > 0 ? t10[i] : 0;
+	small_ae_act(SMALL_AE_RELU, 0.0f, 1, n * 128, t10, 0, NULL, 0, t11, 0);
 	/* t14 = dense */
 	small_ae_gemm(n, 784, 128, t11, 128, 1, t12, 1, 128, t13, t14);
 	/* t15 = sigmoid */
-	for (long i = 0; i < n * 784; i++)
-		t15[i] = 1 / (1 + expf(-t14[i]));
+	small_ae_act(SMALL_AE_SIGMOID, 0.0f, 1, n * 784, t14, 0, NULL, 0, t15, 0);
 	/* t16 = bce */
 	{
 		double acc = 0;
@@ -510,8 +607,7 @@ small_ae_real small_ae_gradient(const void *state, void *work, const small_ae_re
 		}
 	}
 	/* t19 = act_grad */
-	for (long i = 0; i < n * 784; i++)
-		t19[i] = t18[i] * t15[i] * (1 - t15[i]);
+	small_ae_act(SMALL_AE_SIGMOID, 0.0f, 1, n * 784, t18, 0, t15, 0, t19, 0);
 	/* t20 = dense_dx */
 	small_ae_gemm(n, 128, 784, t19, 784, 1, t12, 128, 1, NULL, t20);
 	/* t21 = dense_dw */
@@ -523,8 +619,7 @@ small_ae_real small_ae_gradient(const void *state, void *work, const small_ae_re
 		for (long j = 0; j < 784; j++)
 			t22[j] += t19[b * 784 + j];
 	/* t23 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t23[i] = t20[i] * (t10[i] > 0);
+	small_ae_act(SMALL_AE_RELU, 0.0f, 1, n * 128, t20, 0, t11, 0, t23, 0);
 	/* t24 = dense_dx */
 	small_ae_gemm(n, 32, 128, t23, 128, 1, t8, 32, 1, NULL, t24);
 	/* t25 = dense_dw */
@@ -546,8 +641,7 @@ small_ae_real small_ae_gradient(const void *state, void *work, const small_ae_re
 		for (long j = 0; j < 32; j++)
 			t29[j] += t24[b * 32 + j];
 	/* t30 = act_grad */
-	for (long i = 0; i < n * 128; i++)
-		t30[i] = t27[i] * (t3[i] > 0);
+	small_ae_act(SMALL_AE_RELU, 0.0f, 1, n * 128, t27, 0, t4, 0, t30, 0);
 	/* t31 = dense_dw */
 	small_ae_gemm(128, 784, n, t30, 1, 128, t0, 784, 1, NULL, t31);
 	/* t32 = sum_batch */
@@ -571,19 +665,12 @@ void small_ae_update(void *state, const small_ae_real *grad, const small_ae_hpar
 {
 	const int64_t step = ++*small_ae_step(state);
 	float *const adam_m = small_ae_adam_m(state), *const adam_v = small_ae_adam_v(state);
-	const float beta1 = (float)h->beta1, beta2 = (float)h->beta2, eps = (float)h->eps, wd = (float)h->weight_decay;
-	const float one_m_beta1 = (float)(1 - h->beta1), one_m_beta2 = (float)(1 - h->beta2);
-	const float step_size = (float)(h->lr / (1 - pow(h->beta1, (double)step)));
-	const float bc2_sqrt = (float)sqrt(1 - pow(h->beta2, (double)step));
+	const small_ae_adam_k adam_k = {
+		(float)h->beta1, (float)h->beta2, (float)(1 - h->beta1), (float)(1 - h->beta2), (float)h->eps,
+		(float)h->weight_decay, (float)(h->lr / (1 - pow(h->beta1, (double)step))),
+		(float)sqrt(1 - pow(h->beta2, (double)step))};
 	small_ae_real *const params = small_ae_params(state);
-	float *p = params, *m = adam_m, *v = adam_v;
-	const float *g = grad;
-	for (long i = 0; i < 209968; i++) {
-		float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-		m[i] = m[i] * beta1 + gi * one_m_beta1;
-		v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-		p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-	}
+	small_ae_adam(209968, params, adam_m, adam_v, grad, &adam_k);
 }
 
 small_ae_real small_ae_loss(const void *state, void *work, const small_ae_real *x, int n)
@@ -601,33 +688,30 @@ small_ae_real small_ae_loss(const void *state, void *work, const small_ae_real *
 	float *const t4 = (float *)(work_ + 65536); /* relu [n, 128] */
 	const float *const t5 = params + 100480; /* encoder.2.weight */
 	const float *const t6 = params + 104576; /* encoder.2.bias */
-	float *const t7 = (float *)(work_ + 131072); /* dense [n, 32] */
+	float *const t7 = (float *)(work_ + 0); /* dense [n, 32] */
 	const float *const t8 = params + 104608; /* decoder.0.weight */
 	const float *const t9 = params + 108704; /* decoder.0.bias */
-	float *const t10 = (float *)(work_ + 147456); /* dense [n, 128] */
-	float *const t11 = (float *)(work_ + 212992); /* relu [n, 128] */
+	float *const t10 = (float *)(work_ + 131072); /* dense [n, 128] */
+	float *const t11 = (float *)(work_ + 196608); /* relu [n, 128] */
 	const float *const t12 = params + 108832; /* decoder.2.weight */
 	const float *const t13 = params + 209184; /* decoder.2.bias */
-	float *const t14 = (float *)(work_ + 278528); /* dense [n, 784] */
-	float *const t15 = (float *)(work_ + 679936); /* sigmoid [n, 784] */
-	float *const t16 = (float *)(work_ + 1081344); /* bce [] */
+	float *const t14 = (float *)(work_ + 262144); /* dense [n, 784] */
+	float *const t15 = (float *)(work_ + 663552); /* sigmoid [n, 784] */
+	float *const t16 = (float *)(work_ + 16384); /* bce [] */
 	/* t3 = dense */
 	small_ae_gemm(n, 128, 784, t0, 784, 1, t1, 1, 784, t2, t3);
 	/* t4 = relu */
-	for (long i = 0; i < n * 128; i++)
-		t4[i] = t3[i] > 0 ? t3[i] : 0;
+	small_ae_act(SMALL_AE_RELU, 0.0f, 1, n * 128, t3, 0, NULL, 0, t4, 0);
 	/* t7 = dense */
 	small_ae_gemm(n, 32, 128, t4, 128, 1, t5, 1, 128, t6, t7);
 	/* t10 = dense */
 	small_ae_gemm(n, 128, 32, t7, 32, 1, t8, 1, 32, t9, t10);
 	/* t11 = relu */
-	for (long i = 0; i < n * 128; i++)
-		t11[i] = t10[i] > 0 ? t10[i] : 0;
+	small_ae_act(SMALL_AE_RELU, 0.0f, 1, n * 128, t10, 0, NULL, 0, t11, 0);
 	/* t14 = dense */
 	small_ae_gemm(n, 784, 128, t11, 128, 1, t12, 1, 128, t13, t14);
 	/* t15 = sigmoid */
-	for (long i = 0; i < n * 784; i++)
-		t15[i] = 1 / (1 + expf(-t14[i]));
+	small_ae_act(SMALL_AE_SIGMOID, 0.0f, 1, n * 784, t14, 0, NULL, 0, t15, 0);
 	/* t16 = bce */
 	{
 		double acc = 0;
@@ -655,32 +739,29 @@ void small_ae_forward(const void *state, void *work, const small_ae_real *x, int
 	float *const t4 = (float *)(work_ + 65536); /* relu [n, 128] */
 	const float *const t5 = params + 100480; /* encoder.2.weight */
 	const float *const t6 = params + 104576; /* encoder.2.bias */
-	float *const t7 = (float *)(work_ + 131072); /* dense [n, 32] */
+	float *const t7 = (float *)(work_ + 0); /* dense [n, 32] */
 	const float *const t8 = params + 104608; /* decoder.0.weight */
 	const float *const t9 = params + 108704; /* decoder.0.bias */
-	float *const t10 = (float *)(work_ + 147456); /* dense [n, 128] */
-	float *const t11 = (float *)(work_ + 212992); /* relu [n, 128] */
+	float *const t10 = (float *)(work_ + 131072); /* dense [n, 128] */
+	float *const t11 = (float *)(work_ + 196608); /* relu [n, 128] */
 	const float *const t12 = params + 108832; /* decoder.2.weight */
 	const float *const t13 = params + 209184; /* decoder.2.bias */
-	float *const t14 = (float *)(work_ + 278528); /* dense [n, 784] */
-	float *const t15 = (float *)(work_ + 679936); /* sigmoid [n, 784] */
+	float *const t14 = (float *)(work_ + 262144); /* dense [n, 784] */
+	float *const t15 = (float *)(work_ + 663552); /* sigmoid [n, 784] */
 	/* t3 = dense */
 	small_ae_gemm(n, 128, 784, t0, 784, 1, t1, 1, 784, t2, t3);
 	/* t4 = relu */
-	for (long i = 0; i < n * 128; i++)
-		t4[i] = t3[i] > 0 ? t3[i] : 0;
+	small_ae_act(SMALL_AE_RELU, 0.0f, 1, n * 128, t3, 0, NULL, 0, t4, 0);
 	/* t7 = dense */
 	small_ae_gemm(n, 32, 128, t4, 128, 1, t5, 1, 128, t6, t7);
 	/* t10 = dense */
 	small_ae_gemm(n, 128, 32, t7, 32, 1, t8, 1, 32, t9, t10);
 	/* t11 = relu */
-	for (long i = 0; i < n * 128; i++)
-		t11[i] = t10[i] > 0 ? t10[i] : 0;
+	small_ae_act(SMALL_AE_RELU, 0.0f, 1, n * 128, t10, 0, NULL, 0, t11, 0);
 	/* t14 = dense */
 	small_ae_gemm(n, 784, 128, t11, 128, 1, t12, 1, 128, t13, t14);
 	/* t15 = sigmoid */
-	for (long i = 0; i < n * 784; i++)
-		t15[i] = 1 / (1 + expf(-t14[i]));
+	small_ae_act(SMALL_AE_SIGMOID, 0.0f, 1, n * 784, t14, 0, NULL, 0, t15, 0);
 	memcpy(out, t15, sizeof(float) * n * 784);
 }
 
@@ -699,12 +780,11 @@ void small_ae_encode(const void *state, void *work, const small_ae_real *x, int 
 	float *const t4 = (float *)(work_ + 65536); /* relu [n, 128] */
 	const float *const t5 = params + 100480; /* encoder.2.weight */
 	const float *const t6 = params + 104576; /* encoder.2.bias */
-	float *const t7 = (float *)(work_ + 131072); /* dense [n, 32] */
+	float *const t7 = (float *)(work_ + 0); /* dense [n, 32] */
 	/* t3 = dense */
 	small_ae_gemm(n, 128, 784, t0, 784, 1, t1, 1, 784, t2, t3);
 	/* t4 = relu */
-	for (long i = 0; i < n * 128; i++)
-		t4[i] = t3[i] > 0 ? t3[i] : 0;
+	small_ae_act(SMALL_AE_RELU, 0.0f, 1, n * 128, t3, 0, NULL, 0, t4, 0);
 	/* t7 = dense */
 	small_ae_gemm(n, 32, 128, t4, 128, 1, t5, 1, 128, t6, t7);
 	memcpy(z, t7, sizeof(float) * n * 32);
@@ -721,22 +801,20 @@ void small_ae_decode(const void *state, void *work, const small_ae_real *z, int 
 	const float *const t7 = z;
 	const float *const t8 = params + 104608; /* decoder.0.weight */
 	const float *const t9 = params + 108704; /* decoder.0.bias */
-	float *const t10 = (float *)(work_ + 147456); /* dense [n, 128] */
-	float *const t11 = (float *)(work_ + 212992); /* relu [n, 128] */
+	float *const t10 = (float *)(work_ + 131072); /* dense [n, 128] */
+	float *const t11 = (float *)(work_ + 196608); /* relu [n, 128] */
 	const float *const t12 = params + 108832; /* decoder.2.weight */
 	const float *const t13 = params + 209184; /* decoder.2.bias */
-	float *const t14 = (float *)(work_ + 278528); /* dense [n, 784] */
-	float *const t15 = (float *)(work_ + 679936); /* sigmoid [n, 784] */
+	float *const t14 = (float *)(work_ + 262144); /* dense [n, 784] */
+	float *const t15 = (float *)(work_ + 663552); /* sigmoid [n, 784] */
 	/* t10 = dense */
 	small_ae_gemm(n, 128, 32, t7, 32, 1, t8, 1, 32, t9, t10);
 	/* t11 = relu */
-	for (long i = 0; i < n * 128; i++)
-		t11[i] = t10[i] > 0 ? t10[i] : 0;
+	small_ae_act(SMALL_AE_RELU, 0.0f, 1, n * 128, t10, 0, NULL, 0, t11, 0);
 	/* t14 = dense */
 	small_ae_gemm(n, 784, 128, t11, 128, 1, t12, 1, 128, t13, t14);
 	/* t15 = sigmoid */
-	for (long i = 0; i < n * 784; i++)
-		t15[i] = 1 / (1 + expf(-t14[i]));
+	small_ae_act(SMALL_AE_SIGMOID, 0.0f, 1, n * 784, t14, 0, NULL, 0, t15, 0);
 	memcpy(out, t15, sizeof(float) * n * 784);
 }
 
@@ -748,29 +826,27 @@ void small_ae_sample(const void *state, void *work, uint64_t seed, int n, small_
 	const int stochastic = 0;
 	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
 	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	float *const z = (float *)(work_ + 131072);
+	float *const z = (float *)(work_ + 0);
 	const uint64_t key = small_ae_mix(seed ^ 0x7072696f72u); /* "prior" */
 	for (long i = 0; i < n * 32; i++)
 		z[i] = (float)small_ae_normal(key, (uint64_t)i);
 	const float *const t7 = z;
 	const float *const t8 = params + 104608; /* decoder.0.weight */
 	const float *const t9 = params + 108704; /* decoder.0.bias */
-	float *const t10 = (float *)(work_ + 147456); /* dense [n, 128] */
-	float *const t11 = (float *)(work_ + 212992); /* relu [n, 128] */
+	float *const t10 = (float *)(work_ + 131072); /* dense [n, 128] */
+	float *const t11 = (float *)(work_ + 196608); /* relu [n, 128] */
 	const float *const t12 = params + 108832; /* decoder.2.weight */
 	const float *const t13 = params + 209184; /* decoder.2.bias */
-	float *const t14 = (float *)(work_ + 278528); /* dense [n, 784] */
-	float *const t15 = (float *)(work_ + 679936); /* sigmoid [n, 784] */
+	float *const t14 = (float *)(work_ + 262144); /* dense [n, 784] */
+	float *const t15 = (float *)(work_ + 663552); /* sigmoid [n, 784] */
 	/* t10 = dense */
 	small_ae_gemm(n, 128, 32, t7, 32, 1, t8, 1, 32, t9, t10);
 	/* t11 = relu */
-	for (long i = 0; i < n * 128; i++)
-		t11[i] = t10[i] > 0 ? t10[i] : 0;
+	small_ae_act(SMALL_AE_RELU, 0.0f, 1, n * 128, t10, 0, NULL, 0, t11, 0);
 	/* t14 = dense */
 	small_ae_gemm(n, 784, 128, t11, 128, 1, t12, 1, 128, t13, t14);
 	/* t15 = sigmoid */
-	for (long i = 0; i < n * 784; i++)
-		t15[i] = 1 / (1 + expf(-t14[i]));
+	small_ae_act(SMALL_AE_SIGMOID, 0.0f, 1, n * 784, t14, 0, NULL, 0, t15, 0);
 	memcpy(out, t15, sizeof(float) * n * 784);
 }
 

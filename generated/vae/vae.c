@@ -5,6 +5,9 @@
 #include <string.h>
 
 #include <simde/x86/avx512.h> /* portable vectors: AVX-512, AVX2, NEON, ... */
+#ifdef _OPENMP
+#include <omp.h> /* threads, when built with -fopenmp */
+#endif
 
 /* Vectors: AVX-512 or AVX2 with FMA where the compiler targets them,
  * otherwise 128 bits (SSE2 on x86-64, NEON on ARM, plain C elsewhere). */
@@ -16,6 +19,13 @@ typedef simde__m512 vae_vec;
 #define VAE_SET1 simde_mm512_set1_ps
 #define VAE_ZERO simde_mm512_setzero_ps
 #define VAE_FMA simde_mm512_fmadd_ps
+#define VAE_ADD simde_mm512_add_ps
+#define VAE_SUB simde_mm512_sub_ps
+#define VAE_MUL simde_mm512_mul_ps
+#define VAE_DIV simde_mm512_div_ps
+#define VAE_MAX simde_mm512_max_ps
+#define VAE_MIN simde_mm512_min_ps
+#define VAE_SQRT simde_mm512_sqrt_ps
 #elif defined(SIMDE_X86_AVX2_NATIVE) && defined(SIMDE_X86_FMA_NATIVE)
 typedef simde__m256 vae_vec;
 #define VAE_LANES 8
@@ -24,6 +34,13 @@ typedef simde__m256 vae_vec;
 #define VAE_SET1 simde_mm256_set1_ps
 #define VAE_ZERO simde_mm256_setzero_ps
 #define VAE_FMA simde_mm256_fmadd_ps
+#define VAE_ADD simde_mm256_add_ps
+#define VAE_SUB simde_mm256_sub_ps
+#define VAE_MUL simde_mm256_mul_ps
+#define VAE_DIV simde_mm256_div_ps
+#define VAE_MAX simde_mm256_max_ps
+#define VAE_MIN simde_mm256_min_ps
+#define VAE_SQRT simde_mm256_sqrt_ps
 #else
 typedef simde__m128 vae_vec;
 #define VAE_LANES 4
@@ -32,67 +49,75 @@ typedef simde__m128 vae_vec;
 #define VAE_SET1 simde_mm_set1_ps
 #define VAE_ZERO simde_mm_setzero_ps
 #define VAE_FMA simde_mm_fmadd_ps
+#define VAE_ADD simde_mm_add_ps
+#define VAE_SUB simde_mm_sub_ps
+#define VAE_MUL simde_mm_mul_ps
+#define VAE_DIV simde_mm_div_ps
+#define VAE_MAX simde_mm_max_ps
+#define VAE_MIN simde_mm_min_ps
+#define VAE_SQRT simde_mm_sqrt_ps
 #endif
 
-enum { vae_MR = 8, vae_NR = 2 * VAE_LANES, vae_KC = 256 };
+enum { vae_MR = 8, vae_NR = 2 * VAE_LANES, vae_KC = 128, vae_MC = 128 };
 
-/* Rows i0 .. i0 + MR of C += A(i, k) panel(k, j) over kc steps of k. */
-static void vae_tile8(long kc, const float *A, long ars, long acs, const float *panel,
-			float *C, long ldc, long nr, const float *bias, int first)
-{
-	vae_vec c[vae_MR][2];
-	float edge[vae_NR];
-	for (int r = 0; r < vae_MR; r++) {
-		const float *src = C + r * ldc;
-		if (first && !bias) {
-			c[r][0] = c[r][1] = VAE_ZERO();
-			continue;
-		}
-		if (first)
-			src = bias;
-		if (nr < vae_NR) {
-			for (long j = 0; j < vae_NR; j++)
-				edge[j] = j < nr ? src[j] : 0;
-			src = edge;
-		}
-		c[r][0] = VAE_LOAD(src);
-		c[r][1] = VAE_LOAD(src + VAE_LANES);
-	}
-	for (long k = 0; k < kc; k++) {
-		const vae_vec b0 = VAE_LOAD(panel + k * vae_NR);
-		const vae_vec b1 = VAE_LOAD(panel + k * vae_NR + VAE_LANES);
-		for (int r = 0; r < vae_MR; r++) {
-			const vae_vec a = VAE_SET1(A[r * ars + k * acs]);
-			c[r][0] = VAE_FMA(a, b0, c[r][0]);
-			c[r][1] = VAE_FMA(a, b1, c[r][1]);
-		}
-	}
-	for (int r = 0; r < vae_MR; r++) {
-		float *dst = nr < vae_NR ? edge : C + r * ldc;
-		VAE_STORE(dst, c[r][0]);
-		VAE_STORE(dst + VAE_LANES, c[r][1]);
-		for (long j = 0; nr < vae_NR && j < nr; j++)
-			C[r * ldc + j] = edge[j];
-	}
-}
-
-/* One row of C, for the rows left over after the tiles of MR. */
-static void vae_tile1(long kc, const float *A, long acs, const float *panel, float *C, long nr,
+/* The MR x NR tile at C (rows ldc apart) = (bias row, 0 or C itself) +
+ * a b, where a is a packed kc x MR panel of A and b a kc x NR panel of B. */
+static void vae_kernel(long kc, const float *restrict a, const float *restrict b, float *restrict C, long ldc,
 			const float *bias, int first)
 {
-	float row[vae_NR];
-	for (long j = 0; j < vae_NR; j++)
-		row[j] = j >= nr ? 0 : first ? (bias ? bias[j] : 0) : C[j];
-	vae_vec c0 = VAE_LOAD(row), c1 = VAE_LOAD(row + VAE_LANES);
+	vae_vec c[vae_MR][2];
+	for (int r = 0; r < vae_MR; r++)
+		for (int v = 0; v < 2; v++)
+			c[r][v] = !first ? VAE_LOAD(C + r * ldc + v * VAE_LANES)
+				 : bias ? VAE_LOAD(bias + v * VAE_LANES) : VAE_ZERO();
 	for (long k = 0; k < kc; k++) {
-		const vae_vec a = VAE_SET1(A[k * acs]);
-		c0 = VAE_FMA(a, VAE_LOAD(panel + k * vae_NR), c0);
-		c1 = VAE_FMA(a, VAE_LOAD(panel + k * vae_NR + VAE_LANES), c1);
+		const vae_vec b0 = VAE_LOAD(b + k * vae_NR), b1 = VAE_LOAD(b + k * vae_NR + VAE_LANES);
+		for (int r = 0; r < vae_MR; r++) {
+			const vae_vec x = VAE_SET1(a[k * vae_MR + r]);
+			c[r][0] = VAE_FMA(x, b0, c[r][0]);
+			c[r][1] = VAE_FMA(x, b1, c[r][1]);
+		}
 	}
-	VAE_STORE(row, c0);
-	VAE_STORE(row + VAE_LANES, c1);
-	for (long j = 0; j < nr; j++)
-		C[j] = row[j];
+	for (int r = 0; r < vae_MR; r++)
+		for (int v = 0; v < 2; v++)
+			VAE_STORE(C + r * ldc + v * VAE_LANES, c[r][v]);
+}
+
+/* dst[j * ldd + i] = src[i * lds + j] for i, j < 4. */
+static void vae_transpose4(const float *src, long lds, float *dst, long ldd)
+{
+	simde__m128 r0 = simde_mm_loadu_ps(src), r1 = simde_mm_loadu_ps(src + lds);
+	simde__m128 r2 = simde_mm_loadu_ps(src + 2 * lds), r3 = simde_mm_loadu_ps(src + 3 * lds);
+	SIMDE_MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+	simde_mm_storeu_ps(dst, r0);
+	simde_mm_storeu_ps(dst + ldd, r1);
+	simde_mm_storeu_ps(dst + 2 * ldd, r2);
+	simde_mm_storeu_ps(dst + 3 * ldd, r3);
+}
+
+/* dst[k * ldd + j] = X(j, k) = X[j * js + k * ks] for j < nj (0 for
+ * nj <= j < w) and k < kc: a k-major panel w wide, transposed 4 x 4 at a
+ * time when X runs along k and copied row by row when it runs along j. */
+static void vae_pack(const float *X, long js, long ks, long nj, long w, long kc, float *dst, long ldd)
+{
+	long j = 0;
+	if (js == 1 && nj == w) {
+		for (long k = 0; k < kc; k++)
+			memcpy(dst + k * ldd, X + k * ks, sizeof(float) * (size_t)w);
+		return;
+	}
+	if (ks == 1)
+		for (; j + 4 <= nj; j += 4) {
+			long k = 0;
+			for (; k + 4 <= kc; k += 4)
+				vae_transpose4(X + j * js + k, js, dst + k * ldd + j, ldd);
+			for (; k < kc; k++)
+				for (long t = 0; t < 4; t++)
+					dst[k * ldd + j + t] = X[(j + t) * js + k];
+		}
+	for (long k = 0; k < kc; k++)
+		for (long t = j; t < w; t++)
+			dst[k * ldd + t] = t < nj ? X[t * js + k * ks] : 0;
 }
 
 /* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs]. */
@@ -100,27 +125,164 @@ static void vae_gemm(long M, long N, long K, const float *A, long ars, long acs,
 			const float *B, long brs, long bcs, const float *bias, float *C)
 {
 	const long blocks = (N + vae_NR - 1) / vae_NR;
-	/* With OpenMP, threads take whole column blocks of C: each element is
-	 * summed by one thread in one order, so results do not depend on the
-	 * number of threads. */
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (blocks >= 4 && M * N * K >= 262144)
+#pragma omp parallel if (blocks >= 4 && M * N * K >= 262144)
 #endif
-	for (long jb = 0; jb < blocks; jb++) {
-		float panel[vae_KC * vae_NR];
-		const long j0 = jb * vae_NR, nr = N - j0 < vae_NR ? N - j0 : vae_NR;
+	{
+		long jb0 = 0, jb1 = blocks;
+#ifdef _OPENMP
+		const long t = omp_get_thread_num(), nt = omp_get_num_threads();
+		jb0 = blocks * t / nt;
+		jb1 = blocks * (t + 1) / nt;
+#endif
+		float ap[vae_MC * vae_KC], bp[vae_KC * vae_NR], edge[vae_MR * vae_NR], bedge[vae_NR];
 		for (long k0 = 0; k0 < K; k0 += vae_KC) {
 			const long kc = K - k0 < vae_KC ? K - k0 : vae_KC;
-			const float *bj = bias ? bias + j0 : NULL;
-			for (long k = 0; k < kc; k++)
-				for (long j = 0; j < vae_NR; j++)
-					panel[k * vae_NR + j] = j < nr ? B[(k0 + k) * brs + (j0 + j) * bcs] : 0;
-			const long m8 = M / vae_MR * vae_MR;
-			for (long i = 0; i < m8; i += vae_MR)
-				vae_tile8(kc, A + i * ars + k0 * acs, ars, acs, panel, C + i * N + j0, N, nr, bj, k0 == 0);
-			for (long i = m8; i < M; i++)
-				vae_tile1(kc, A + i * ars + k0 * acs, acs, panel, C + i * N + j0, nr, bj, k0 == 0);
+			for (long i0 = 0; i0 < M; i0 += vae_MC) {
+				const long mc = M - i0 < vae_MC ? M - i0 : vae_MC;
+				for (long i = 0; i < mc; i += vae_MR)
+					vae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < vae_MR ? mc - i : vae_MR,
+						 vae_MR, kc, ap + i * kc, vae_MR);
+				for (long jb = jb0; jb < jb1; jb++) {
+					const long j0 = jb * vae_NR, nr = N - j0 < vae_NR ? N - j0 : vae_NR;
+					vae_pack(B + k0 * brs + j0 * bcs, bcs, brs, nr, vae_NR, kc, bp, vae_NR);
+					const float *bj = bias && k0 == 0 ? bias + j0 : NULL;
+					if (bj && nr < vae_NR) {
+						for (long j = 0; j < vae_NR; j++)
+							bedge[j] = j < nr ? bj[j] : 0;
+						bj = bedge;
+					}
+					for (long i = 0; i < mc; i += vae_MR) {
+						const long mr = mc - i < vae_MR ? mc - i : vae_MR;
+						float *c = C + (i0 + i) * N + j0;
+						if (mr == vae_MR && nr == vae_NR) {
+							vae_kernel(kc, ap + i * kc, bp, c, N, bj, k0 == 0);
+							continue;
+						}
+						/* A tile at the edge of C: computed whole in `edge`. */
+						for (long r = 0; r < vae_MR; r++)
+							for (long j = 0; j < vae_NR; j++)
+								edge[r * vae_NR + j] = r < mr && j < nr && k0 ? c[r * N + j] : 0;
+						vae_kernel(kc, ap + i * kc, bp, edge, vae_NR, bj, k0 == 0);
+						for (long r = 0; r < mr; r++)
+							memcpy(c + r * N, edge + r * vae_NR, sizeof(float) * (size_t)nr);
+					}
+				}
+			}
 		}
+	}
+}
+
+#if defined(SIMDE_X86_AVX512F_NATIVE)
+#define VAE_ROUND(x) simde_mm512_roundscale_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
+#define VAE_SCALE2(p, n) simde_mm512_scalef_ps(p, n)
+#elif defined(SIMDE_X86_AVX2_NATIVE) && defined(SIMDE_X86_FMA_NATIVE)
+#define VAE_ROUND(x) simde_mm256_round_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
+#define VAE_SCALE2(p, n) simde_mm256_mul_ps(p, simde_mm256_castsi256_ps(simde_mm256_slli_epi32(\
+	simde_mm256_add_epi32(simde_mm256_cvtps_epi32(n), simde_mm256_set1_epi32(127)), 23)))
+#else
+#define VAE_ROUND(x) simde_mm_round_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
+#define VAE_SCALE2(p, n) simde_mm_mul_ps(p, simde_mm_castsi128_ps(simde_mm_slli_epi32(\
+	simde_mm_add_epi32(simde_mm_cvtps_epi32(n), simde_mm_set1_epi32(127)), 23)))
+#endif
+
+/* e^x on every lane (x clamped to [-87.3, 88.7]), within 2 ulp of expf. */
+static vae_vec vae_vexp(vae_vec x)
+{
+	x = VAE_MIN(VAE_MAX(x, VAE_SET1(-87.3f)), VAE_SET1(88.7f));
+	const vae_vec nf = VAE_ROUND(VAE_MUL(x, VAE_SET1(1.44269504088896341f)));
+	x = VAE_SUB(x, VAE_MUL(nf, VAE_SET1(0.693359375f)));
+	x = VAE_SUB(x, VAE_MUL(nf, VAE_SET1(-2.12194440e-4f)));
+	vae_vec p = VAE_SET1(1.9875691500e-4f);
+	p = VAE_FMA(p, x, VAE_SET1(1.3981999507e-3f));
+	p = VAE_FMA(p, x, VAE_SET1(8.3334519073e-3f));
+	p = VAE_FMA(p, x, VAE_SET1(4.1665795894e-2f));
+	p = VAE_FMA(p, x, VAE_SET1(1.6666665459e-1f));
+	p = VAE_FMA(p, x, VAE_SET1(5.0000001201e-1f));
+	p = VAE_FMA(p, VAE_MUL(x, x), VAE_ADD(x, VAE_SET1(1.0f)));
+	return VAE_SCALE2(p, nf);
+}
+
+enum { VAE_RELU = 1, VAE_LEAKY_RELU, VAE_SIGMOID, VAE_TANH };
+
+/* Rows r < rows, columns j < cols (rows ldx, ldy, ldo apart): out = f(x)
+ * for the activation act or, when y is given, out = x f'(.) with the
+ * derivative spelled from the activation's output y. out may be x. */
+static void vae_act(int act, float slope, long rows, long cols, const float *x, long ldx,
+			const float *y, long ldy, float *out, long ldo)
+{
+	for (long r = 0; r < rows; r++, x += ldx, y = y ? y + ldy : y, out += ldo) {
+		long j = 0;
+		const vae_vec one = VAE_SET1(1), zero = VAE_ZERO();
+		if (act == VAE_SIGMOID && !y)
+			for (; j + VAE_LANES <= cols; j += VAE_LANES) {
+				const vae_vec e = vae_vexp(VAE_SUB(zero, VAE_LOAD(x + j)));
+				VAE_STORE(out + j, VAE_DIV(one, VAE_ADD(one, e)));
+			}
+		else if (act == VAE_TANH && !y)
+			for (; j + VAE_LANES <= cols; j += VAE_LANES) {
+				/* (1 - e) / (1 + e) with e = exp(-2 x), which stays finite */
+				const vae_vec e = vae_vexp(VAE_MUL(VAE_LOAD(x + j), VAE_SET1(-2)));
+				VAE_STORE(out + j, VAE_DIV(VAE_SUB(one, e), VAE_ADD(one, e)));
+			}
+		else if (act == VAE_SIGMOID)
+			for (; j + VAE_LANES <= cols; j += VAE_LANES) {
+				const vae_vec o = VAE_LOAD(y + j);
+				VAE_STORE(out + j, VAE_MUL(VAE_LOAD(x + j), VAE_MUL(o, VAE_SUB(one, o))));
+			}
+		else if (act == VAE_TANH)
+			for (; j + VAE_LANES <= cols; j += VAE_LANES) {
+				const vae_vec o = VAE_LOAD(y + j);
+				VAE_STORE(out + j, VAE_MUL(VAE_LOAD(x + j), VAE_SUB(one, VAE_MUL(o, o))));
+			}
+		for (; j < cols; j++) {
+			const float v = x[j];
+			if (y) {
+				const float o = y[j];
+				out[j] = act == VAE_RELU ? v * (o > 0)
+				       : act == VAE_LEAKY_RELU ? v * (o > 0 ? 1 : slope)
+				       : act == VAE_SIGMOID ? v * (o * (1 - o)) : v * (1 - o * o);
+			} else
+				out[j] = act == VAE_RELU ? (v > 0 ? v : 0)
+				       : act == VAE_LEAKY_RELU ? (v > 0 ? v : slope * v)
+				       : act == VAE_SIGMOID ? 1 / (1 + expf(-v)) : tanhf(v);
+		}
+	}
+}
+
+typedef struct vae_adam_k {
+	float beta1, beta2, one_m_beta1, one_m_beta2, eps, wd, step_size, bc2_sqrt;
+} vae_adam_k;
+
+/* m = beta1 m + (1 - beta1) g, v = beta2 v + (1 - beta2) g^2 and
+ * p -= step_size m / (sqrt(v) / bc2_sqrt + eps), with g = grad + wd p;
+ * element by element, so any split of the work gives the same result. */
+static void vae_adam(long count, float *p, float *m, float *v, const float *g, const vae_adam_k *k)
+{
+	long i = 0;
+	const long vecs = count / VAE_LANES;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (vecs >= 8192)
+#endif
+	for (long b = 0; b < vecs; b++) {
+		const long o = b * VAE_LANES;
+		vae_vec gi = VAE_LOAD(g + o);
+		if (k->wd != 0)
+			gi = VAE_ADD(gi, VAE_MUL(VAE_SET1(k->wd), VAE_LOAD(p + o)));
+		const vae_vec mi = VAE_ADD(VAE_MUL(VAE_LOAD(m + o), VAE_SET1(k->beta1)), VAE_MUL(gi, VAE_SET1(k->one_m_beta1)));
+		const vae_vec vi = VAE_ADD(VAE_MUL(VAE_LOAD(v + o), VAE_SET1(k->beta2)),
+					    VAE_MUL(VAE_MUL(VAE_SET1(k->one_m_beta2), gi), gi));
+		const vae_vec den = VAE_ADD(VAE_DIV(VAE_SQRT(vi), VAE_SET1(k->bc2_sqrt)), VAE_SET1(k->eps));
+		VAE_STORE(m + o, mi);
+		VAE_STORE(v + o, vi);
+		VAE_STORE(p + o, VAE_SUB(VAE_LOAD(p + o), VAE_MUL(VAE_SET1(k->step_size), VAE_DIV(mi, den))));
+	}
+	i = vecs * VAE_LANES;
+	for (; i < count; i++) {
+		const float gi = k->wd != 0 ? g[i] + k->wd * p[i] : g[i];
+		m[i] = m[i] * k->beta1 + gi * k->one_m_beta1;
+		v[i] = v[i] * k->beta2 + k->one_m_beta2 * gi * gi;
+		p[i] -= k->step_size * (m[i] / (sqrtf(v[i]) / k->bc2_sqrt + k->eps));
 	}
 }
 
@@ -227,10 +389,10 @@ vae_real vae_train_step(void *state, void *work, const vae_real *x, int n, const
 	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
 	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
 	float *const adam_m = vae_adam_m(state), *const adam_v = vae_adam_v(state);
-	const float beta1 = (float)h->beta1, beta2 = (float)h->beta2, eps = (float)h->eps, wd = (float)h->weight_decay;
-	const float one_m_beta1 = (float)(1 - h->beta1), one_m_beta2 = (float)(1 - h->beta2);
-	const float step_size = (float)(h->lr / (1 - pow(h->beta1, (double)step)));
-	const float bc2_sqrt = (float)sqrt(1 - pow(h->beta2, (double)step));
+	const vae_adam_k adam_k = {
+		(float)h->beta1, (float)h->beta2, (float)(1 - h->beta1), (float)(1 - h->beta2), (float)h->eps,
+		(float)h->weight_decay, (float)(h->lr / (1 - pow(h->beta1, (double)step))),
+		(float)sqrt(1 - pow(h->beta2, (double)step))};
 	const float *const t0 = x;
 	float *const t1 = params + 0; /* encoder.0.weight */
 	float *const t2 = params + 401408; /* encoder.0.bias */
@@ -238,73 +400,71 @@ vae_real vae_train_step(void *state, void *work, const vae_real *x, int n, const
 	float *const t4 = (float *)(work_ + 262144); /* relu [n, 512] */
 	float *const t5 = params + 401920; /* encoder.2.weight */
 	float *const t6 = params + 532992; /* encoder.2.bias */
-	float *const t7 = (float *)(work_ + 524288); /* dense [n, 256] */
-	float *const t8 = (float *)(work_ + 655360); /* relu [n, 256] */
+	float *const t7 = (float *)(work_ + 0); /* dense [n, 256] */
+	float *const t8 = (float *)(work_ + 131072); /* relu [n, 256] */
 	float *const t9 = params + 533248; /* encoder.4.weight */
 	float *const t10 = params + 541440; /* encoder.4.bias */
-	float *const t11 = (float *)(work_ + 786432); /* dense [n, 32] */
+	float *const t11 = (float *)(work_ + 0); /* dense [n, 32] */
 	float *const t12 = params + 541472; /* encoder.5.weight */
 	float *const t13 = params + 549664; /* encoder.5.bias */
-	float *const t14 = (float *)(work_ + 802816); /* dense [n, 32] */
-	float *const t15 = (float *)(work_ + 819200); /* gaussian [n, 32] */
+	float *const t14 = (float *)(work_ + 16384); /* dense [n, 32] */
+	float *const t15 = (float *)(work_ + 32768); /* gaussian [n, 32] */
 	float *const t16 = params + 549696; /* decoder.0.weight */
 	float *const t17 = params + 557888; /* decoder.0.bias */
-	float *const t18 = (float *)(work_ + 835584); /* dense [n, 256] */
-	float *const t19 = (float *)(work_ + 966656); /* relu [n, 256] */
+	float *const t18 = (float *)(work_ + 524288); /* dense [n, 256] */
+	float *const t19 = (float *)(work_ + 655360); /* relu [n, 256] */
 	float *const t20 = params + 558144; /* decoder.2.weight */
 	float *const t21 = params + 689216; /* decoder.2.bias */
-	float *const t22 = (float *)(work_ + 1097728); /* dense [n, 512] */
-	float *const t23 = (float *)(work_ + 1359872); /* relu [n, 512] */
+	float *const t22 = (float *)(work_ + 786432); /* dense [n, 512] */
+	float *const t23 = (float *)(work_ + 1048576); /* relu [n, 512] */
 	float *const t24 = params + 689728; /* decoder.4.weight */
 	float *const t25 = params + 1091136; /* decoder.4.bias */
-	float *const t26 = (float *)(work_ + 1622016); /* dense [n, 784] */
-	float *const t27 = (float *)(work_ + 2023424); /* sigmoid [n, 784] */
-	float *const t28 = (float *)(work_ + 2424832); /* bce [] */
-	float *const t29 = (float *)(work_ + 2424896); /* kl_normal [] */
-	float *const t30 = (float *)(work_ + 2424960); /* add [] */
-	float *const t31 = (float *)(work_ + 2424832); /* constant [] */
-	float *const t32 = (float *)(work_ + 2425024); /* kl_normal_grad [n, 32] */
-	float *const t33 = (float *)(work_ + 2441408); /* kl_normal_grad [n, 32] */
-	float *const t34 = (float *)(work_ + 2457792); /* bce_grad [n, 784] */
-	float *const t35 = (float *)(work_ + 2859200); /* act_grad [n, 784] */
-	float *const t36 = (float *)(work_ + 1622016); /* dense_dx [n, 512] */
-	float *const t37 = (float *)(work_ + 3260608); /* dense_dw [784, 512] */
-	float *const t38 = (float *)(work_ + 786432); /* sum_batch [784] */
-	float *const t39 = (float *)(work_ + 2457792); /* act_grad [n, 512] */
-	float *const t40 = (float *)(work_ + 1097728); /* dense_dx [n, 256] */
-	float *const t41 = (float *)(work_ + 1228800); /* dense_dw [512, 256] */
-	float *const t42 = (float *)(work_ + 789568); /* sum_batch [512] */
-	float *const t43 = (float *)(work_ + 1753088); /* act_grad [n, 256] */
-	float *const t44 = (float *)(work_ + 835584); /* dense_dx [n, 32] */
-	float *const t45 = (float *)(work_ + 851968); /* dense_dw [256, 32] */
-	float *const t46 = (float *)(work_ + 791616); /* sum_batch [256] */
-	float *const t47 = (float *)(work_ + 884736); /* add [n, 32] */
-	float *const t48 = (float *)(work_ + 901120); /* gaussian_dlogvar [n, 32] */
-	float *const t49 = (float *)(work_ + 792640); /* add [n, 32] */
-	float *const t50 = (float *)(work_ + 901120); /* dense_dx [n, 256] */
-	float *const t51 = (float *)(work_ + 1032192); /* dense_dw [32, 256] */
-	float *const t52 = (float *)(work_ + 809024); /* sum_batch [32] */
-	float *const t53 = (float *)(work_ + 1064960); /* dense_dx [n, 256] */
-	float *const t54 = (float *)(work_ + 1753088); /* add [n, 256] */
-	float *const t55 = (float *)(work_ + 901120); /* dense_dw [32, 256] */
-	float *const t56 = (float *)(work_ + 792640); /* sum_batch [32] */
-	float *const t57 = (float *)(work_ + 1064960); /* act_grad [n, 256] */
-	float *const t58 = (float *)(work_ + 524288); /* dense_dx [n, 512] */
-	float *const t59 = (float *)(work_ + 2425024); /* dense_dw [256, 512] */
-	float *const t60 = (float *)(work_ + 792768); /* sum_batch [256] */
-	float *const t61 = (float *)(work_ + 1753088); /* act_grad [n, 512] */
-	float *const t62 = (float *)(work_ + 4866240); /* dense_dw [512, 784] */
-	float *const t63 = (float *)(work_ + 0); /* sum_batch [512] */
+	float *const t26 = (float *)(work_ + 1310720); /* dense [n, 784] */
+	float *const t27 = (float *)(work_ + 1712128); /* sigmoid [n, 784] */
+	float *const t28 = (float *)(work_ + 49152); /* bce [] */
+	float *const t29 = (float *)(work_ + 49216); /* kl_normal [] */
+	float *const t30 = (float *)(work_ + 49280); /* add [] */
+	float *const t31 = (float *)(work_ + 49152); /* constant [] */
+	float *const t32 = (float *)(work_ + 49344); /* kl_normal_grad [n, 32] */
+	float *const t33 = (float *)(work_ + 65728); /* kl_normal_grad [n, 32] */
+	float *const t34 = (float *)(work_ + 1310720); /* bce_grad [n, 784] */
+	float *const t35 = (float *)(work_ + 2113536); /* act_grad [n, 784] */
+	float *const t36 = (float *)(work_ + 786432); /* dense_dx [n, 512] */
+	float *const t37 = (float *)(work_ + 2514944); /* dense_dw [784, 512] */
+	float *const t38 = (float *)(work_ + 0); /* sum_batch [784] */
+	float *const t39 = (float *)(work_ + 1310720); /* act_grad [n, 512] */
+	float *const t40 = (float *)(work_ + 524288); /* dense_dx [n, 256] */
+	float *const t41 = (float *)(work_ + 786432); /* dense_dw [512, 256] */
+	float *const t42 = (float *)(work_ + 3136); /* sum_batch [512] */
+	float *const t43 = (float *)(work_ + 1310720); /* act_grad [n, 256] */
+	float *const t44 = (float *)(work_ + 82112); /* dense_dx [n, 32] */
+	float *const t45 = (float *)(work_ + 524288); /* dense_dw [256, 32] */
+	float *const t46 = (float *)(work_ + 5184); /* sum_batch [256] */
+	float *const t47 = (float *)(work_ + 98496); /* add [n, 32] */
+	float *const t48 = (float *)(work_ + 49344); /* gaussian_dlogvar [n, 32] */
+	float *const t49 = (float *)(work_ + 6208); /* add [n, 32] */
+	float *const t50 = (float *)(work_ + 557056); /* dense_dx [n, 256] */
+	float *const t51 = (float *)(work_ + 49344); /* dense_dw [32, 256] */
+	float *const t52 = (float *)(work_ + 22592); /* sum_batch [32] */
+	float *const t53 = (float *)(work_ + 1310720); /* dense_dx [n, 256] */
+	float *const t54 = (float *)(work_ + 1441792); /* add [n, 256] */
+	float *const t55 = (float *)(work_ + 557056); /* dense_dw [32, 256] */
+	float *const t56 = (float *)(work_ + 6208); /* sum_batch [32] */
+	float *const t57 = (float *)(work_ + 589824); /* act_grad [n, 256] */
+	float *const t58 = (float *)(work_ + 1310720); /* dense_dx [n, 512] */
+	float *const t59 = (float *)(work_ + 4120576); /* dense_dw [256, 512] */
+	float *const t60 = (float *)(work_ + 6336); /* sum_batch [256] */
+	float *const t61 = (float *)(work_ + 2113536); /* act_grad [n, 512] */
+	float *const t62 = (float *)(work_ + 4644864); /* dense_dw [512, 784] */
+	float *const t63 = (float *)(work_ + 7360); /* sum_batch [512] */
 	/* t3 = dense */
 	vae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t3);
 	/* t4 = relu */
-	for (long i = 0; i < n * 512; i++)
-		t4[i] = t3[i] > 0 ? t3[i] : 0;
+	vae_act(VAE_RELU, 0.0f, 1, n * 512, t3, 0, NULL, 0, t4, 0);
 	/* t7 = dense */
 	vae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t7);
 	/* t8 = relu */
-	for (long i = 0; i < n * 256; i++)
-		t8[i] = t7[i] > 0 ? t7[i] : 0;
+	vae_act(VAE_RELU, 0.0f, 1, n * 256, t7, 0, NULL, 0, t8, 0);
 	/* t11 = dense */
 	vae_gemm(n, 32, 256, t8, 256, 1, t9, 1, 256, t10, t11);
 	/* t14 = dense */
@@ -318,18 +478,15 @@ vae_real vae_train_step(void *state, void *work, const vae_real *x, int n, const
 	/* t18 = dense */
 	vae_gemm(n, 256, 32, t15, 32, 1, t16, 1, 32, t17, t18);
 	/* t19 = relu */
-	for (long i = 0; i < n * 256; i++)
-		t19[i] = t18[i] > 0 ? t18[i] : 0;
+	vae_act(VAE_RELU, 0.0f, 1, n * 256, t18, 0, NULL, 0, t19, 0);
 	/* t22 = dense */
 	vae_gemm(n, 512, 256, t19, 256, 1, t20, 1, 256, t21, t22);
 	/* t23 = relu */
-	for (long i = 0; i < n * 512; i++)
-		t23[i] = t22[i] > 0 ? t22[i] : 0;
+	vae_act(VAE_RELU, 0.0f, 1, n * 512, t22, 0, NULL, 0, t23, 0);
 	/* t26 = dense */
 	vae_gemm(n, 784, 512, t23, 512, 1, t24, 1, 512, t25, t26);
 	/* t27 = sigmoid */
-	for (long i = 0; i < n * 784; i++)
-		t27[i] = 1 / (1 + expf(-t26[i]));
+	vae_act(VAE_SIGMOID, 0.0f, 1, n * 784, t26, 0, NULL, 0, t27, 0);
 	/* t28 = bce */
 	{
 		double acc = 0;
@@ -372,8 +529,7 @@ vae_real vae_train_step(void *state, void *work, const vae_real *x, int n, const
 		}
 	}
 	/* t35 = act_grad */
-	for (long i = 0; i < n * 784; i++)
-		t35[i] = t34[i] * t27[i] * (1 - t27[i]);
+	vae_act(VAE_SIGMOID, 0.0f, 1, n * 784, t34, 0, t27, 0, t35, 0);
 	/* t36 = dense_dx */
 	vae_gemm(n, 512, 784, t35, 784, 1, t24, 512, 1, NULL, t36);
 	/* t37 = dense_dw */
@@ -385,8 +541,7 @@ vae_real vae_train_step(void *state, void *work, const vae_real *x, int n, const
 		for (long j = 0; j < 784; j++)
 			t38[j] += t35[b * 784 + j];
 	/* t39 = act_grad */
-	for (long i = 0; i < n * 512; i++)
-		t39[i] = t36[i] * (t22[i] > 0);
+	vae_act(VAE_RELU, 0.0f, 1, n * 512, t36, 0, t23, 0, t39, 0);
 	/* t40 = dense_dx */
 	vae_gemm(n, 256, 512, t39, 512, 1, t20, 256, 1, NULL, t40);
 	/* t41 = dense_dw */
@@ -398,8 +553,7 @@ vae_real vae_train_step(void *state, void *work, const vae_real *x, int n, const
 		for (long j = 0; j < 512; j++)
 			t42[j] += t39[b * 512 + j];
 	/* t43 = act_grad */
-	for (long i = 0; i < n * 256; i++)
-		t43[i] = t40[i] * (t18[i] > 0);
+	vae_act(VAE_RELU, 0.0f, 1, n * 256, t40, 0, t19, 0, t43, 0);
 	/* t44 = dense_dx */
 	vae_gemm(n, 32, 256, t43, 256, 1, t16, 32, 1, NULL, t44);
 	/* t45 = dense_dw */
@@ -446,8 +600,7 @@ vae_real vae_train_step(void *state, void *work, const vae_real *x, int n, const
 		for (long j = 0; j < 32; j++)
 			t56[j] += t47[b * 32 + j];
 	/* t57 = act_grad */
-	for (long i = 0; i < n * 256; i++)
-		t57[i] = t54[i] * (t7[i] > 0);
+	vae_act(VAE_RELU, 0.0f, 1, n * 256, t54, 0, t8, 0, t57, 0);
 	/* t58 = dense_dx */
 	vae_gemm(n, 512, 256, t57, 256, 1, t5, 512, 1, NULL, t58);
 	/* t59 = dense_dw */
@@ -459,8 +612,7 @@ vae_real vae_train_step(void *state, void *work, const vae_real *x, int n, const
 		for (long j = 0; j < 256; j++)
 			t60[j] += t57[b * 256 + j];
 	/* t61 = act_grad */
-	for (long i = 0; i < n * 512; i++)
-		t61[i] = t58[i] * (t3[i] > 0);
+	vae_act(VAE_RELU, 0.0f, 1, n * 512, t58, 0, t4, 0, t61, 0);
 	/* t62 = dense_dw */
 	vae_gemm(512, 784, n, t61, 1, 512, t0, 784, 1, NULL, t62);
 	/* t63 = sum_batch */
@@ -471,157 +623,59 @@ vae_real vae_train_step(void *state, void *work, const vae_real *x, int n, const
 			t63[j] += t61[b * 512 + j];
 	/* t64 = adam */
 	{ /* encoder.0.weight */
-		float *p = t1, *m = adam_m + 0, *v = adam_v + 0;
-		const float *g = t62;
-		for (long i = 0; i < 401408; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		vae_adam(401408, t1, adam_m + 0, adam_v + 0, t62, &adam_k);
 	}
 	/* t65 = adam */
 	{ /* encoder.0.bias */
-		float *p = t2, *m = adam_m + 401408, *v = adam_v + 401408;
-		const float *g = t63;
-		for (long i = 0; i < 512; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		vae_adam(512, t2, adam_m + 401408, adam_v + 401408, t63, &adam_k);
 	}
 	/* t66 = adam */
 	{ /* encoder.2.weight */
-		float *p = t5, *m = adam_m + 401920, *v = adam_v + 401920;
-		const float *g = t59;
-		for (long i = 0; i < 131072; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		vae_adam(131072, t5, adam_m + 401920, adam_v + 401920, t59, &adam_k);
 	}
 	/* t67 = adam */
 	{ /* encoder.2.bias */
-		float *p = t6, *m = adam_m + 532992, *v = adam_v + 532992;
-		const float *g = t60;
-		for (long i = 0; i < 256; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		vae_adam(256, t6, adam_m + 532992, adam_v + 532992, t60, &adam_k);
 	}
 	/* t68 = adam */
 	{ /* encoder.4.weight */
-		float *p = t9, *m = adam_m + 533248, *v = adam_v + 533248;
-		const float *g = t55;
-		for (long i = 0; i < 8192; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		vae_adam(8192, t9, adam_m + 533248, adam_v + 533248, t55, &adam_k);
 	}
 	/* t69 = adam */
 	{ /* encoder.4.bias */
-		float *p = t10, *m = adam_m + 541440, *v = adam_v + 541440;
-		const float *g = t56;
-		for (long i = 0; i < 32; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		vae_adam(32, t10, adam_m + 541440, adam_v + 541440, t56, &adam_k);
 	}
 	/* t70 = adam */
 	{ /* encoder.5.weight */
-		float *p = t12, *m = adam_m + 541472, *v = adam_v + 541472;
-		const float *g = t51;
-		for (long i = 0; i < 8192; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		vae_adam(8192, t12, adam_m + 541472, adam_v + 541472, t51, &adam_k);
 	}
 	/* t71 = adam */
 	{ /* encoder.5.bias */
-		float *p = t13, *m = adam_m + 549664, *v = adam_v + 549664;
-		const float *g = t52;
-		for (long i = 0; i < 32; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		vae_adam(32, t13, adam_m + 549664, adam_v + 549664, t52, &adam_k);
 	}
 	/* t72 = adam */
 	{ /* decoder.0.weight */
-		float *p = t16, *m = adam_m + 549696, *v = adam_v + 549696;
-		const float *g = t45;
-		for (long i = 0; i < 8192; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		vae_adam(8192, t16, adam_m + 549696, adam_v + 549696, t45, &adam_k);
 	}
 	/* t73 = adam */
 	{ /* decoder.0.bias */
-		float *p = t17, *m = adam_m + 557888, *v = adam_v + 557888;
-		const float *g = t46;
-		for (long i = 0; i < 256; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		vae_adam(256, t17, adam_m + 557888, adam_v + 557888, t46, &adam_k);
 	}
 	/* t74 = adam */
 	{ /* decoder.2.weight */
-		float *p = t20, *m = adam_m + 558144, *v = adam_v + 558144;
-		const float *g = t41;
-		for (long i = 0; i < 131072; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		vae_adam(131072, t20, adam_m + 558144, adam_v + 558144, t41, &adam_k);
 	}
 	/* t75 = adam */
 	{ /* decoder.2.bias */
-		float *p = t21, *m = adam_m + 689216, *v = adam_v + 689216;
-		const float *g = t42;
-		for (long i = 0; i < 512; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		vae_adam(512, t21, adam_m + 689216, adam_v + 689216, t42, &adam_k);
 	}
 	/* t76 = adam */
 	{ /* decoder.4.weight */
-		float *p = t24, *m = adam_m + 689728, *v = adam_v + 689728;
-		const float *g = t37;
-		for (long i = 0; i < 401408; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		vae_adam(401408, t24, adam_m + 689728, adam_v + 689728, t37, &adam_k);
 	}
 	/* t77 = adam */
 	{ /* decoder.4.bias */
-		float *p = t25, *m = adam_m + 1091136, *v = adam_v + 1091136;
-		const float *g = t38;
-		for (long i = 0; i < 784; i++) {
-			float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-			m[i] = m[i] * beta1 + gi * one_m_beta1;
-			v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-			p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-		}
+		vae_adam(784, t25, adam_m + 1091136, adam_v + 1091136, t38, &adam_k);
 	}
 	return t30[0];
 }
@@ -641,73 +695,71 @@ vae_real vae_gradient(const void *state, void *work, const vae_real *x, int n, c
 	float *const t4 = (float *)(work_ + 262144); /* relu [n, 512] */
 	const float *const t5 = params + 401920; /* encoder.2.weight */
 	const float *const t6 = params + 532992; /* encoder.2.bias */
-	float *const t7 = (float *)(work_ + 524288); /* dense [n, 256] */
-	float *const t8 = (float *)(work_ + 655360); /* relu [n, 256] */
+	float *const t7 = (float *)(work_ + 0); /* dense [n, 256] */
+	float *const t8 = (float *)(work_ + 131072); /* relu [n, 256] */
 	const float *const t9 = params + 533248; /* encoder.4.weight */
 	const float *const t10 = params + 541440; /* encoder.4.bias */
-	float *const t11 = (float *)(work_ + 786432); /* dense [n, 32] */
+	float *const t11 = (float *)(work_ + 0); /* dense [n, 32] */
 	const float *const t12 = params + 541472; /* encoder.5.weight */
 	const float *const t13 = params + 549664; /* encoder.5.bias */
-	float *const t14 = (float *)(work_ + 802816); /* dense [n, 32] */
-	float *const t15 = (float *)(work_ + 819200); /* gaussian [n, 32] */
+	float *const t14 = (float *)(work_ + 16384); /* dense [n, 32] */
+	float *const t15 = (float *)(work_ + 32768); /* gaussian [n, 32] */
 	const float *const t16 = params + 549696; /* decoder.0.weight */
 	const float *const t17 = params + 557888; /* decoder.0.bias */
-	float *const t18 = (float *)(work_ + 835584); /* dense [n, 256] */
-	float *const t19 = (float *)(work_ + 966656); /* relu [n, 256] */
+	float *const t18 = (float *)(work_ + 524288); /* dense [n, 256] */
+	float *const t19 = (float *)(work_ + 655360); /* relu [n, 256] */
 	const float *const t20 = params + 558144; /* decoder.2.weight */
 	const float *const t21 = params + 689216; /* decoder.2.bias */
-	float *const t22 = (float *)(work_ + 1097728); /* dense [n, 512] */
-	float *const t23 = (float *)(work_ + 1359872); /* relu [n, 512] */
+	float *const t22 = (float *)(work_ + 786432); /* dense [n, 512] */
+	float *const t23 = (float *)(work_ + 1048576); /* relu [n, 512] */
 	const float *const t24 = params + 689728; /* decoder.4.weight */
 	const float *const t25 = params + 1091136; /* decoder.4.bias */
-	float *const t26 = (float *)(work_ + 1622016); /* dense [n, 784] */
-	float *const t27 = (float *)(work_ + 2023424); /* sigmoid [n, 784] */
-	float *const t28 = (float *)(work_ + 2424832); /* bce [] */
-	float *const t29 = (float *)(work_ + 2424896); /* kl_normal [] */
-	float *const t30 = (float *)(work_ + 2424960); /* add [] */
-	float *const t31 = (float *)(work_ + 2424832); /* constant [] */
-	float *const t32 = (float *)(work_ + 2425024); /* kl_normal_grad [n, 32] */
-	float *const t33 = (float *)(work_ + 2441408); /* kl_normal_grad [n, 32] */
-	float *const t34 = (float *)(work_ + 2457792); /* bce_grad [n, 784] */
-	float *const t35 = (float *)(work_ + 2859200); /* act_grad [n, 784] */
-	float *const t36 = (float *)(work_ + 1622016); /* dense_dx [n, 512] */
-	float *const t37 = (float *)(work_ + 3260608); /* dense_dw [784, 512] */
-	float *const t38 = (float *)(work_ + 786432); /* sum_batch [784] */
-	float *const t39 = (float *)(work_ + 2457792); /* act_grad [n, 512] */
-	float *const t40 = (float *)(work_ + 1097728); /* dense_dx [n, 256] */
-	float *const t41 = (float *)(work_ + 1228800); /* dense_dw [512, 256] */
-	float *const t42 = (float *)(work_ + 789568); /* sum_batch [512] */
-	float *const t43 = (float *)(work_ + 1753088); /* act_grad [n, 256] */
-	float *const t44 = (float *)(work_ + 835584); /* dense_dx [n, 32] */
-	float *const t45 = (float *)(work_ + 851968); /* dense_dw [256, 32] */
-	float *const t46 = (float *)(work_ + 791616); /* sum_batch [256] */
-	float *const t47 = (float *)(work_ + 884736); /* add [n, 32] */
-	float *const t48 = (float *)(work_ + 901120); /* gaussian_dlogvar [n, 32] */
-	float *const t49 = (float *)(work_ + 792640); /* add [n, 32] */
-	float *const t50 = (float *)(work_ + 901120); /* dense_dx [n, 256] */
-	float *const t51 = (float *)(work_ + 1032192); /* dense_dw [32, 256] */
-	float *const t52 = (float *)(work_ + 809024); /* sum_batch [32] */
-	float *const t53 = (float *)(work_ + 1064960); /* dense_dx [n, 256] */
-	float *const t54 = (float *)(work_ + 1753088); /* add [n, 256] */
-	float *const t55 = (float *)(work_ + 901120); /* dense_dw [32, 256] */
-	float *const t56 = (float *)(work_ + 792640); /* sum_batch [32] */
-	float *const t57 = (float *)(work_ + 1064960); /* act_grad [n, 256] */
-	float *const t58 = (float *)(work_ + 524288); /* dense_dx [n, 512] */
-	float *const t59 = (float *)(work_ + 2425024); /* dense_dw [256, 512] */
-	float *const t60 = (float *)(work_ + 792768); /* sum_batch [256] */
-	float *const t61 = (float *)(work_ + 1753088); /* act_grad [n, 512] */
-	float *const t62 = (float *)(work_ + 4866240); /* dense_dw [512, 784] */
-	float *const t63 = (float *)(work_ + 0); /* sum_batch [512] */
+	float *const t26 = (float *)(work_ + 1310720); /* dense [n, 784] */
+	float *const t27 = (float *)(work_ + 1712128); /* sigmoid [n, 784] */
+	float *const t28 = (float *)(work_ + 49152); /* bce [] */
+	float *const t29 = (float *)(work_ + 49216); /* kl_normal [] */
+	float *const t30 = (float *)(work_ + 49280); /* add [] */
+	float *const t31 = (float *)(work_ + 49152); /* constant [] */
+	float *const t32 = (float *)(work_ + 49344); /* kl_normal_grad [n, 32] */
+	float *const t33 = (float *)(work_ + 65728); /* kl_normal_grad [n, 32] */
+	float *const t34 = (float *)(work_ + 1310720); /* bce_grad [n, 784] */
+	float *const t35 = (float *)(work_ + 2113536); /* act_grad [n, 784] */
+	float *const t36 = (float *)(work_ + 786432); /* dense_dx [n, 512] */
+	float *const t37 = (float *)(work_ + 2514944); /* dense_dw [784, 512] */
+	float *const t38 = (float *)(work_ + 0); /* sum_batch [784] */
+	float *const t39 = (float *)(work_ + 1310720); /* act_grad [n, 512] */
+	float *const t40 = (float *)(work_ + 524288); /* dense_dx [n, 256] */
+	float *const t41 = (float *)(work_ + 786432); /* dense_dw [512, 256] */
+	float *const t42 = (float *)(work_ + 3136); /* sum_batch [512] */
+	float *const t43 = (float *)(work_ + 1310720); /* act_grad [n, 256] */
+	float *const t44 = (float *)(work_ + 82112); /* dense_dx [n, 32] */
+	float *const t45 = (float *)(work_ + 524288); /* dense_dw [256, 32] */
+	float *const t46 = (float *)(work_ + 5184); /* sum_batch [256] */
+	float *const t47 = (float *)(work_ + 98496); /* add [n, 32] */
+	float *const t48 = (float *)(work_ + 49344); /* gaussian_dlogvar [n, 32] */
+	float *const t49 = (float *)(work_ + 6208); /* add [n, 32] */
+	float *const t50 = (float *)(work_ + 557056); /* dense_dx [n, 256] */
+	float *const t51 = (float *)(work_ + 49344); /* dense_dw [32, 256] */
+	float *const t52 = (float *)(work_ + 22592); /* sum_batch [32] */
+	float *const t53 = (float *)(work_ + 1310720); /* dense_dx [n, 256] */
+	float *const t54 = (float *)(work_ + 1441792); /* add [n, 256] */
+	float *const t55 = (float *)(work_ + 557056); /* dense_dw [32, 256] */
+	float *const t56 = (float *)(work_ + 6208); /* sum_batch [32] */
+	float *const t57 = (float *)(work_ + 589824); /* act_grad [n, 256] */
+	float *const t58 = (float *)(work_ + 1310720); /* dense_dx [n, 512] */
+	float *const t59 = (float *)(work_ + 4120576); /* dense_dw [256, 512] */
+	float *const t60 = (float *)(work_ + 6336); /* sum_batch [256] */
+	float *const t61 = (float *)(work_ + 2113536); /* act_grad [n, 512] */
+	float *const t62 = (float *)(work_ + 4644864); /* dense_dw [512, 784] */
+	float *const t63 = (float *)(work_ + 7360); /* sum_batch [512] */
 	/* t3 = dense */
 	vae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t3);
 	/* t4 = relu */
-	for (long i = 0; i < n * 512; i++)
-		t4[i] = t3[i] > 0 ? t3[i] : 0;
+	vae_act(VAE_RELU, 0.0f, 1, n * 512, t3, 0, NULL, 0, t4, 0);
 	/* t7 = dense */
 	vae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t7);
 	/* t8 = relu */
-	for (long i = 0; i < n * 256; i++)
-		t8[i] = t7[i] > 0 ? t7[i] : 0;
+	vae_act(VAE_RELU, 0.0f, 1, n * 256, t7, 0, NULL, 0, t8, 0);
 	/* t11 = dense */
 	vae_gemm(n, 32, 256, t8, 256, 1, t9, 1, 256, t10, t11);
 	/* t14 = dense */
@@ -721,18 +773,15 @@ vae_real vae_gradient(const void *state, void *work, const vae_real *x, int n, c
 	/* t18 = dense */
 	vae_gemm(n, 256, 32, t15, 32, 1, t16, 1, 32, t17, t18);
 	/* t19 = relu */
-	for (long i = 0; i < n * 256; i++)
-		t19[i] = t18[i] > 0 ? t18[i] : 0;
+	vae_act(VAE_RELU, 0.0f, 1, n * 256, t18, 0, NULL, 0, t19, 0);
 	/* t22 = dense */
 	vae_gemm(n, 512, 256, t19, 256, 1, t20, 1, 256, t21, t22);
 	/* t23 = relu */
-	for (long i = 0; i < n * 512; i++)
-		t23[i] = t22[i] > 0 ? t22[i] : 0;
+	vae_act(VAE_RELU, 0.0f, 1, n * 512, t22, 0, NULL, 0, t23, 0);
 	/* t26 = dense */
 	vae_gemm(n, 784, 512, t23, 512, 1, t24, 1, 512, t25, t26);
 	/* t27 = sigmoid */
-	for (long i = 0; i < n * 784; i++)
-		t27[i] = 1 / (1 + expf(-t26[i]));
+	vae_act(VAE_SIGMOID, 0.0f, 1, n * 784, t26, 0, NULL, 0, t27, 0);
 	/* t28 = bce */
 	{
 		double acc = 0;
@@ -775,8 +824,7 @@ vae_real vae_gradient(const void *state, void *work, const vae_real *x, int n, c
 		}
 	}
 	/* t35 = act_grad */
-	for (long i = 0; i < n * 784; i++)
-		t35[i] = t34[i] * t27[i] * (1 - t27[i]);
+	vae_act(VAE_SIGMOID, 0.0f, 1, n * 784, t34, 0, t27, 0, t35, 0);
 	/* t36 = dense_dx */
 	vae_gemm(n, 512, 784, t35, 784, 1, t24, 512, 1, NULL, t36);
 	/* t37 = dense_dw */
@@ -788,8 +836,7 @@ vae_real vae_gradient(const void *state, void *work, const vae_real *x, int n, c
 		for (long j = 0; j < 784; j++)
 			t38[j] += t35[b * 784 + j];
 	/* t39 = act_grad */
-	for (long i = 0; i < n * 512; i++)
-		t39[i] = t36[i] * (t22[i] > 0);
+	vae_act(VAE_RELU, 0.0f, 1, n * 512, t36, 0, t23, 0, t39, 0);
 	/* t40 = dense_dx */
 	vae_gemm(n, 256, 512, t39, 512, 1, t20, 256, 1, NULL, t40);
 	/* t41 = dense_dw */
@@ -801,8 +848,7 @@ vae_real vae_gradient(const void *state, void *work, const vae_real *x, int n, c
 		for (long j = 0; j < 512; j++)
 			t42[j] += t39[b * 512 + j];
 	/* t43 = act_grad */
-	for (long i = 0; i < n * 256; i++)
-		t43[i] = t40[i] * (t18[i] > 0);
+	vae_act(VAE_RELU, 0.0f, 1, n * 256, t40, 0, t19, 0, t43, 0);
 	/* t44 = dense_dx */
 	vae_gemm(n, 32, 256, t43, 256, 1, t16, 32, 1, NULL, t44);
 	/* t45 = dense_dw */
@@ -849,8 +895,7 @@ vae_real vae_gradient(const void *state, void *work, const vae_real *x, int n, c
 		for (long j = 0; j < 32; j++)
 			t56[j] += t47[b * 32 + j];
 	/* t57 = act_grad */
-	for (long i = 0; i < n * 256; i++)
-		t57[i] = t54[i] * (t7[i] > 0);
+	vae_act(VAE_RELU, 0.0f, 1, n * 256, t54, 0, t8, 0, t57, 0);
 	/* t58 = dense_dx */
 	vae_gemm(n, 512, 256, t57, 256, 1, t5, 512, 1, NULL, t58);
 	/* t59 = dense_dw */
@@ -862,8 +907,7 @@ vae_real vae_gradient(const void *state, void *work, const vae_real *x, int n, c
 		for (long j = 0; j < 256; j++)
 			t60[j] += t57[b * 256 + j];
 	/* t61 = act_grad */
-	for (long i = 0; i < n * 512; i++)
-		t61[i] = t58[i] * (t3[i] > 0);
+	vae_act(VAE_RELU, 0.0f, 1, n * 512, t58, 0, t4, 0, t61, 0);
 	/* t62 = dense_dw */
 	vae_gemm(512, 784, n, t61, 1, 512, t0, 784, 1, NULL, t62);
 	/* t63 = sum_batch */
@@ -893,19 +937,12 @@ void vae_update(void *state, const vae_real *grad, const vae_hparams *h)
 {
 	const int64_t step = ++*vae_step(state);
 	float *const adam_m = vae_adam_m(state), *const adam_v = vae_adam_v(state);
-	const float beta1 = (float)h->beta1, beta2 = (float)h->beta2, eps = (float)h->eps, wd = (float)h->weight_decay;
-	const float one_m_beta1 = (float)(1 - h->beta1), one_m_beta2 = (float)(1 - h->beta2);
-	const float step_size = (float)(h->lr / (1 - pow(h->beta1, (double)step)));
-	const float bc2_sqrt = (float)sqrt(1 - pow(h->beta2, (double)step));
+	const vae_adam_k adam_k = {
+		(float)h->beta1, (float)h->beta2, (float)(1 - h->beta1), (float)(1 - h->beta2), (float)h->eps,
+		(float)h->weight_decay, (float)(h->lr / (1 - pow(h->beta1, (double)step))),
+		(float)sqrt(1 - pow(h->beta2, (double)step))};
 	vae_real *const params = vae_params(state);
-	float *p = params, *m = adam_m, *v = adam_v;
-	const float *g = grad;
-	for (long i = 0; i < 1091920; i++) {
-		float gi = wd != 0 ? g[i] + wd * p[i] : g[i];
-		m[i] = m[i] * beta1 + gi * one_m_beta1;
-		v[i] = v[i] * beta2 + one_m_beta2 * gi * gi;
-		p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
-	}
+	vae_adam(1091920, params, adam_m, adam_v, grad, &adam_k);
 }
 
 vae_real vae_loss(const void *state, void *work, const vae_real *x, int n)
@@ -923,40 +960,38 @@ vae_real vae_loss(const void *state, void *work, const vae_real *x, int n)
 	float *const t4 = (float *)(work_ + 262144); /* relu [n, 512] */
 	const float *const t5 = params + 401920; /* encoder.2.weight */
 	const float *const t6 = params + 532992; /* encoder.2.bias */
-	float *const t7 = (float *)(work_ + 524288); /* dense [n, 256] */
-	float *const t8 = (float *)(work_ + 655360); /* relu [n, 256] */
+	float *const t7 = (float *)(work_ + 0); /* dense [n, 256] */
+	float *const t8 = (float *)(work_ + 131072); /* relu [n, 256] */
 	const float *const t9 = params + 533248; /* encoder.4.weight */
 	const float *const t10 = params + 541440; /* encoder.4.bias */
-	float *const t11 = (float *)(work_ + 786432); /* dense [n, 32] */
+	float *const t11 = (float *)(work_ + 0); /* dense [n, 32] */
 	const float *const t12 = params + 541472; /* encoder.5.weight */
 	const float *const t13 = params + 549664; /* encoder.5.bias */
-	float *const t14 = (float *)(work_ + 802816); /* dense [n, 32] */
-	float *const t15 = (float *)(work_ + 819200); /* gaussian [n, 32] */
+	float *const t14 = (float *)(work_ + 16384); /* dense [n, 32] */
+	float *const t15 = (float *)(work_ + 32768); /* gaussian [n, 32] */
 	const float *const t16 = params + 549696; /* decoder.0.weight */
 	const float *const t17 = params + 557888; /* decoder.0.bias */
-	float *const t18 = (float *)(work_ + 835584); /* dense [n, 256] */
-	float *const t19 = (float *)(work_ + 966656); /* relu [n, 256] */
+	float *const t18 = (float *)(work_ + 524288); /* dense [n, 256] */
+	float *const t19 = (float *)(work_ + 655360); /* relu [n, 256] */
 	const float *const t20 = params + 558144; /* decoder.2.weight */
 	const float *const t21 = params + 689216; /* decoder.2.bias */
-	float *const t22 = (float *)(work_ + 1097728); /* dense [n, 512] */
-	float *const t23 = (float *)(work_ + 1359872); /* relu [n, 512] */
+	float *const t22 = (float *)(work_ + 786432); /* dense [n, 512] */
+	float *const t23 = (float *)(work_ + 1048576); /* relu [n, 512] */
 	const float *const t24 = params + 689728; /* decoder.4.weight */
 	const float *const t25 = params + 1091136; /* decoder.4.bias */
-	float *const t26 = (float *)(work_ + 1622016); /* dense [n, 784] */
-	float *const t27 = (float *)(work_ + 2023424); /* sigmoid [n, 784] */
-	float *const t28 = (float *)(work_ + 2424832); /* bce [] */
-	float *const t29 = (float *)(work_ + 2424896); /* kl_normal [] */
-	float *const t30 = (float *)(work_ + 2424960); /* add [] */
+	float *const t26 = (float *)(work_ + 1310720); /* dense [n, 784] */
+	float *const t27 = (float *)(work_ + 1712128); /* sigmoid [n, 784] */
+	float *const t28 = (float *)(work_ + 49152); /* bce [] */
+	float *const t29 = (float *)(work_ + 49216); /* kl_normal [] */
+	float *const t30 = (float *)(work_ + 49280); /* add [] */
 	/* t3 = dense */
 	vae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t3);
 	/* t4 = relu */
-	for (long i = 0; i < n * 512; i++)
-		t4[i] = t3[i] > 0 ? t3[i] : 0;
+	vae_act(VAE_RELU, 0.0f, 1, n * 512, t3, 0, NULL, 0, t4, 0);
 	/* t7 = dense */
 	vae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t7);
 	/* t8 = relu */
-	for (long i = 0; i < n * 256; i++)
-		t8[i] = t7[i] > 0 ? t7[i] : 0;
+	vae_act(VAE_RELU, 0.0f, 1, n * 256, t7, 0, NULL, 0, t8, 0);
 	/* t11 = dense */
 	vae_gemm(n, 32, 256, t8, 256, 1, t9, 1, 256, t10, t11);
 	/* t14 = dense */
@@ -967,18 +1002,15 @@ vae_real vae_loss(const void *state, void *work, const vae_real *x, int n)
 	/* t18 = dense */
 	vae_gemm(n, 256, 32, t15, 32, 1, t16, 1, 32, t17, t18);
 	/* t19 = relu */
-	for (long i = 0; i < n * 256; i++)
-		t19[i] = t18[i] > 0 ? t18[i] : 0;
+	vae_act(VAE_RELU, 0.0f, 1, n * 256, t18, 0, NULL, 0, t19, 0);
 	/* t22 = dense */
 	vae_gemm(n, 512, 256, t19, 256, 1, t20, 1, 256, t21, t22);
 	/* t23 = relu */
-	for (long i = 0; i < n * 512; i++)
-		t23[i] = t22[i] > 0 ? t22[i] : 0;
+	vae_act(VAE_RELU, 0.0f, 1, n * 512, t22, 0, NULL, 0, t23, 0);
 	/* t26 = dense */
 	vae_gemm(n, 784, 512, t23, 512, 1, t24, 1, 512, t25, t26);
 	/* t27 = sigmoid */
-	for (long i = 0; i < n * 784; i++)
-		t27[i] = 1 / (1 + expf(-t26[i]));
+	vae_act(VAE_SIGMOID, 0.0f, 1, n * 784, t26, 0, NULL, 0, t27, 0);
 	/* t28 = bce */
 	{
 		double acc = 0;
@@ -1016,37 +1048,35 @@ void vae_forward(const void *state, void *work, const vae_real *x, int n, vae_re
 	float *const t4 = (float *)(work_ + 262144); /* relu [n, 512] */
 	const float *const t5 = params + 401920; /* encoder.2.weight */
 	const float *const t6 = params + 532992; /* encoder.2.bias */
-	float *const t7 = (float *)(work_ + 524288); /* dense [n, 256] */
-	float *const t8 = (float *)(work_ + 655360); /* relu [n, 256] */
+	float *const t7 = (float *)(work_ + 0); /* dense [n, 256] */
+	float *const t8 = (float *)(work_ + 131072); /* relu [n, 256] */
 	const float *const t9 = params + 533248; /* encoder.4.weight */
 	const float *const t10 = params + 541440; /* encoder.4.bias */
-	float *const t11 = (float *)(work_ + 786432); /* dense [n, 32] */
+	float *const t11 = (float *)(work_ + 0); /* dense [n, 32] */
 	const float *const t12 = params + 541472; /* encoder.5.weight */
 	const float *const t13 = params + 549664; /* encoder.5.bias */
-	float *const t14 = (float *)(work_ + 802816); /* dense [n, 32] */
-	float *const t15 = (float *)(work_ + 819200); /* gaussian [n, 32] */
+	float *const t14 = (float *)(work_ + 16384); /* dense [n, 32] */
+	float *const t15 = (float *)(work_ + 32768); /* gaussian [n, 32] */
 	const float *const t16 = params + 549696; /* decoder.0.weight */
 	const float *const t17 = params + 557888; /* decoder.0.bias */
-	float *const t18 = (float *)(work_ + 835584); /* dense [n, 256] */
-	float *const t19 = (float *)(work_ + 966656); /* relu [n, 256] */
+	float *const t18 = (float *)(work_ + 524288); /* dense [n, 256] */
+	float *const t19 = (float *)(work_ + 655360); /* relu [n, 256] */
 	const float *const t20 = params + 558144; /* decoder.2.weight */
 	const float *const t21 = params + 689216; /* decoder.2.bias */
-	float *const t22 = (float *)(work_ + 1097728); /* dense [n, 512] */
-	float *const t23 = (float *)(work_ + 1359872); /* relu [n, 512] */
+	float *const t22 = (float *)(work_ + 786432); /* dense [n, 512] */
+	float *const t23 = (float *)(work_ + 1048576); /* relu [n, 512] */
 	const float *const t24 = params + 689728; /* decoder.4.weight */
 	const float *const t25 = params + 1091136; /* decoder.4.bias */
-	float *const t26 = (float *)(work_ + 1622016); /* dense [n, 784] */
-	float *const t27 = (float *)(work_ + 2023424); /* sigmoid [n, 784] */
+	float *const t26 = (float *)(work_ + 1310720); /* dense [n, 784] */
+	float *const t27 = (float *)(work_ + 1712128); /* sigmoid [n, 784] */
 	/* t3 = dense */
 	vae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t3);
 	/* t4 = relu */
-	for (long i = 0; i < n * 512; i++)
-		t4[i] = t3[i] > 0 ? t3[i] : 0;
+	vae_act(VAE_RELU, 0.0f, 1, n * 512, t3, 0, NULL, 0, t4, 0);
 	/* t7 = dense */
 	vae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t7);
 	/* t8 = relu */
-	for (long i = 0; i < n * 256; i++)
-		t8[i] = t7[i] > 0 ? t7[i] : 0;
+	vae_act(VAE_RELU, 0.0f, 1, n * 256, t7, 0, NULL, 0, t8, 0);
 	/* t11 = dense */
 	vae_gemm(n, 32, 256, t8, 256, 1, t9, 1, 256, t10, t11);
 	/* t14 = dense */
@@ -1057,18 +1087,15 @@ void vae_forward(const void *state, void *work, const vae_real *x, int n, vae_re
 	/* t18 = dense */
 	vae_gemm(n, 256, 32, t15, 32, 1, t16, 1, 32, t17, t18);
 	/* t19 = relu */
-	for (long i = 0; i < n * 256; i++)
-		t19[i] = t18[i] > 0 ? t18[i] : 0;
+	vae_act(VAE_RELU, 0.0f, 1, n * 256, t18, 0, NULL, 0, t19, 0);
 	/* t22 = dense */
 	vae_gemm(n, 512, 256, t19, 256, 1, t20, 1, 256, t21, t22);
 	/* t23 = relu */
-	for (long i = 0; i < n * 512; i++)
-		t23[i] = t22[i] > 0 ? t22[i] : 0;
+	vae_act(VAE_RELU, 0.0f, 1, n * 512, t22, 0, NULL, 0, t23, 0);
 	/* t26 = dense */
 	vae_gemm(n, 784, 512, t23, 512, 1, t24, 1, 512, t25, t26);
 	/* t27 = sigmoid */
-	for (long i = 0; i < n * 784; i++)
-		t27[i] = 1 / (1 + expf(-t26[i]));
+	vae_act(VAE_SIGMOID, 0.0f, 1, n * 784, t26, 0, NULL, 0, t27, 0);
 	memcpy(out, t27, sizeof(float) * n * 784);
 }
 
@@ -1087,25 +1114,23 @@ void vae_encode(const void *state, void *work, const vae_real *x, int n, vae_rea
 	float *const t4 = (float *)(work_ + 262144); /* relu [n, 512] */
 	const float *const t5 = params + 401920; /* encoder.2.weight */
 	const float *const t6 = params + 532992; /* encoder.2.bias */
-	float *const t7 = (float *)(work_ + 524288); /* dense [n, 256] */
-	float *const t8 = (float *)(work_ + 655360); /* relu [n, 256] */
+	float *const t7 = (float *)(work_ + 0); /* dense [n, 256] */
+	float *const t8 = (float *)(work_ + 131072); /* relu [n, 256] */
 	const float *const t9 = params + 533248; /* encoder.4.weight */
 	const float *const t10 = params + 541440; /* encoder.4.bias */
-	float *const t11 = (float *)(work_ + 786432); /* dense [n, 32] */
+	float *const t11 = (float *)(work_ + 0); /* dense [n, 32] */
 	const float *const t12 = params + 541472; /* encoder.5.weight */
 	const float *const t13 = params + 549664; /* encoder.5.bias */
-	float *const t14 = (float *)(work_ + 802816); /* dense [n, 32] */
-	float *const t15 = (float *)(work_ + 819200); /* gaussian [n, 32] */
+	float *const t14 = (float *)(work_ + 16384); /* dense [n, 32] */
+	float *const t15 = (float *)(work_ + 32768); /* gaussian [n, 32] */
 	/* t3 = dense */
 	vae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t3);
 	/* t4 = relu */
-	for (long i = 0; i < n * 512; i++)
-		t4[i] = t3[i] > 0 ? t3[i] : 0;
+	vae_act(VAE_RELU, 0.0f, 1, n * 512, t3, 0, NULL, 0, t4, 0);
 	/* t7 = dense */
 	vae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t7);
 	/* t8 = relu */
-	for (long i = 0; i < n * 256; i++)
-		t8[i] = t7[i] > 0 ? t7[i] : 0;
+	vae_act(VAE_RELU, 0.0f, 1, n * 256, t7, 0, NULL, 0, t8, 0);
 	/* t11 = dense */
 	vae_gemm(n, 32, 256, t8, 256, 1, t9, 1, 256, t10, t11);
 	/* t14 = dense */
@@ -1127,31 +1152,28 @@ void vae_decode(const void *state, void *work, const vae_real *z, int n, vae_rea
 	const float *const t15 = z;
 	const float *const t16 = params + 549696; /* decoder.0.weight */
 	const float *const t17 = params + 557888; /* decoder.0.bias */
-	float *const t18 = (float *)(work_ + 835584); /* dense [n, 256] */
-	float *const t19 = (float *)(work_ + 966656); /* relu [n, 256] */
+	float *const t18 = (float *)(work_ + 524288); /* dense [n, 256] */
+	float *const t19 = (float *)(work_ + 655360); /* relu [n, 256] */
 	const float *const t20 = params + 558144; /* decoder.2.weight */
 	const float *const t21 = params + 689216; /* decoder.2.bias */
-	float *const t22 = (float *)(work_ + 1097728); /* dense [n, 512] */
-	float *const t23 = (float *)(work_ + 1359872); /* relu [n, 512] */
+	float *const t22 = (float *)(work_ + 786432); /* dense [n, 512] */
+	float *const t23 = (float *)(work_ + 1048576); /* relu [n, 512] */
 	const float *const t24 = params + 689728; /* decoder.4.weight */
 	const float *const t25 = params + 1091136; /* decoder.4.bias */
-	float *const t26 = (float *)(work_ + 1622016); /* dense [n, 784] */
-	float *const t27 = (float *)(work_ + 2023424); /* sigmoid [n, 784] */
+	float *const t26 = (float *)(work_ + 1310720); /* dense [n, 784] */
+	float *const t27 = (float *)(work_ + 1712128); /* sigmoid [n, 784] */
 	/* t18 = dense */
 	vae_gemm(n, 256, 32, t15, 32, 1, t16, 1, 32, t17, t18);
 	/* t19 = relu */
-	for (long i = 0; i < n * 256; i++)
-		t19[i] = t18[i] > 0 ? t18[i] : 0;
+	vae_act(VAE_RELU, 0.0f, 1, n * 256, t18, 0, NULL, 0, t19, 0);
 	/* t22 = dense */
 	vae_gemm(n, 512, 256, t19, 256, 1, t20, 1, 256, t21, t22);
 	/* t23 = relu */
-	for (long i = 0; i < n * 512; i++)
-		t23[i] = t22[i] > 0 ? t22[i] : 0;
+	vae_act(VAE_RELU, 0.0f, 1, n * 512, t22, 0, NULL, 0, t23, 0);
 	/* t26 = dense */
 	vae_gemm(n, 784, 512, t23, 512, 1, t24, 1, 512, t25, t26);
 	/* t27 = sigmoid */
-	for (long i = 0; i < n * 784; i++)
-		t27[i] = 1 / (1 + expf(-t26[i]));
+	vae_act(VAE_SIGMOID, 0.0f, 1, n * 784, t26, 0, NULL, 0, t27, 0);
 	memcpy(out, t27, sizeof(float) * n * 784);
 }
 
@@ -1163,38 +1185,35 @@ void vae_sample(const void *state, void *work, uint64_t seed, int n, vae_real *o
 	const int stochastic = 0;
 	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
 	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	float *const z = (float *)(work_ + 819200);
+	float *const z = (float *)(work_ + 32768);
 	const uint64_t key = vae_mix(seed ^ 0x7072696f72u); /* "prior" */
 	for (long i = 0; i < n * 32; i++)
 		z[i] = (float)vae_normal(key, (uint64_t)i);
 	const float *const t15 = z;
 	const float *const t16 = params + 549696; /* decoder.0.weight */
 	const float *const t17 = params + 557888; /* decoder.0.bias */
-	float *const t18 = (float *)(work_ + 835584); /* dense [n, 256] */
-	float *const t19 = (float *)(work_ + 966656); /* relu [n, 256] */
+	float *const t18 = (float *)(work_ + 524288); /* dense [n, 256] */
+	float *const t19 = (float *)(work_ + 655360); /* relu [n, 256] */
 	const float *const t20 = params + 558144; /* decoder.2.weight */
 	const float *const t21 = params + 689216; /* decoder.2.bias */
-	float *const t22 = (float *)(work_ + 1097728); /* dense [n, 512] */
-	float *const t23 = (float *)(work_ + 1359872); /* relu [n, 512] */
+	float *const t22 = (float *)(work_ + 786432); /* dense [n, 512] */
+	float *const t23 = (float *)(work_ + 1048576); /* relu [n, 512] */
 	const float *const t24 = params + 689728; /* decoder.4.weight */
 	const float *const t25 = params + 1091136; /* decoder.4.bias */
-	float *const t26 = (float *)(work_ + 1622016); /* dense [n, 784] */
-	float *const t27 = (float *)(work_ + 2023424); /* sigmoid [n, 784] */
+	float *const t26 = (float *)(work_ + 1310720); /* dense [n, 784] */
+	float *const t27 = (float *)(work_ + 1712128); /* sigmoid [n, 784] */
 	/* t18 = dense */
 	vae_gemm(n, 256, 32, t15, 32, 1, t16, 1, 32, t17, t18);
 	/* t19 = relu */
-	for (long i = 0; i < n * 256; i++)
-		t19[i] = t18[i] > 0 ? t18[i] : 0;
+	vae_act(VAE_RELU, 0.0f, 1, n * 256, t18, 0, NULL, 0, t19, 0);
 	/* t22 = dense */
 	vae_gemm(n, 512, 256, t19, 256, 1, t20, 1, 256, t21, t22);
 	/* t23 = relu */
-	for (long i = 0; i < n * 512; i++)
-		t23[i] = t22[i] > 0 ? t22[i] : 0;
+	vae_act(VAE_RELU, 0.0f, 1, n * 512, t22, 0, NULL, 0, t23, 0);
 	/* t26 = dense */
 	vae_gemm(n, 784, 512, t23, 512, 1, t24, 1, 512, t25, t26);
 	/* t27 = sigmoid */
-	for (long i = 0; i < n * 784; i++)
-		t27[i] = 1 / (1 + expf(-t26[i]));
+	vae_act(VAE_SIGMOID, 0.0f, 1, n * 784, t26, 0, NULL, 0, t27, 0);
 	memcpy(out, t27, sizeof(float) * n * 784);
 }
 
