@@ -4,8 +4,10 @@
  *
  * Runs NAME_train_step at the compiled batch size on synthetic inputs in
  * [0, 1) (labels for one-hot inputs make no difference to the time) for
- * at least `seconds` (argv[1], default 3) after a warm-up, and prints
- * samples per second. */
+ * at least `seconds` (argv[1], default 3) after a warm-up, in windows of
+ * at least WINDOW seconds, and prints the samples per second of the best
+ * window: on a shared machine, the rate while no other tenant ran.
+ * bench/torch_step.py measures PyTorch the same way. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,13 +71,19 @@ int main(int argc, char **argv)
 	FN(_hparams) h = FN(_default_hparams)();
 	for (int i = 0; i < 3; i++)
 		FN(_train_step)(state, work, INPUTS B, &h);
-	long steps = 0;
-	double t0 = now(), t;
+	const double WINDOW = 0.25, start = now();
+	double best = 0;
 	do {
-		FN(_train_step)(state, work, INPUTS B, &h);
-		steps++;
-		t = now() - t0;
-	} while (t < seconds);
-	printf("%.1f\n", (double)steps * B / t);
+		long steps = 0;
+		double t0 = now(), t;
+		do {
+			FN(_train_step)(state, work, INPUTS B, &h);
+			steps++;
+			t = now() - t0;
+		} while (t < WINDOW);
+		if ((double)steps * B / t > best)
+			best = (double)steps * B / t;
+	} while (now() - start < seconds);
+	printf("%.1f\n", best);
 	return 0;
 }

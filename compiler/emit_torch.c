@@ -88,7 +88,7 @@ int emit_torch(Model *m, const char *dir)
 		input_grad |= ((Node *)g->nodes.data[i])->op->torch_input_grad;
 	for (int i = 0; i < g->nodes.len; i++) {
 		Node *n = g->nodes.data[i];
-		if (n->phase != PH_FORWARD || n->expansion_of)
+		if (n->dead || n->phase != PH_FORWARD || n->expansion_of)
 			continue;
 		if (n->op == &op_input) {
 			buf_printf(&b, "    %s = inputs[%d]%s\n", pyname(n), n->index,

@@ -105,6 +105,27 @@ GInput *graph_input(Graph *g, const char *name, Shape shape, Loc loc)
 	return in;
 }
 
+void graph_replace_uses(Graph *g, Node *from, Node *to)
+{
+	for (int i = 0; i < g->nodes.len; i++) {
+		Node *n = g->nodes.data[i];
+		for (int k = 0; k < n->nin; k++)
+			if (n->in[k] == from)
+				n->in[k] = to;
+		if (n->grad == from)
+			n->grad = to;
+	}
+	for (int i = 0; i < g->buffers.len; i++) {
+		Buffer *b = g->buffers.data[i];
+		if (b->next == from)
+			b->next = to;
+	}
+	Node **roots[3] = {&g->loss, &g->latent, &g->output};
+	for (int i = 0; i < 3; i++)
+		if (*roots[i] == from)
+			*roots[i] = to;
+}
+
 void graph_count_uses(Graph *g)
 {
 	for (int i = 0; i < g->nodes.len; i++)

@@ -152,6 +152,9 @@ GInput *graph_input(Graph *g, const char *name, Shape shape, Loc loc);
 Buffer *graph_buffer(Graph *g, const char *name, Shape shape, BufferKind kind, double init, Loc loc);
 /* Recount Node.nuses over live nodes. */
 void graph_count_uses(Graph *g);
+/* Make every reader of `from` (nodes, gradients, buffer updates, the
+ * model's results) read `to` instead. */
+void graph_replace_uses(Graph *g, Node *from, Node *to);
 
 size_t shape_elems(Shape s);  /* static elements (per sample if batched) */
 Shape shape_make(int batched, int rank, const int *dims);

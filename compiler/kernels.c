@@ -11,7 +11,7 @@
 
 typedef struct Helper {
 	const char *name;                /* suffix after "NAME_" */
-	const char *needs;               /* another helper written first, or NULL */
+	const char *needs[3];            /* other helpers written first */
 	void (*write)(Emit *e, const char *P, const char *r); /* the definition */
 } Helper;
 
@@ -61,6 +61,7 @@ static const char simd_text[] =
 "#define UPFX_MAX simde_mm512_max_SFX\n"
 "#define UPFX_MIN simde_mm512_min_SFX\n"
 "#define UPFX_SQRT simde_mm512_sqrt_SFX\n"
+"#define UPFX_WHERE_POS(o, x, x0) simde_mm512_maskz_mov_SFX(simde_mm512_cmp_SFX_mask(o, x0, SIMDE_CMP_GT_OQ), x) /* o > 0 ? x : 0 */\n"
 "#elif defined(SIMDE_X86_AVX2_NATIVE) && defined(SIMDE_X86_FMA_NATIVE)\n"
 "typedef V256 PFX_vec;\n"
 "#define UPFX_LANES L256\n"
@@ -76,6 +77,7 @@ static const char simd_text[] =
 "#define UPFX_MAX simde_mm256_max_SFX\n"
 "#define UPFX_MIN simde_mm256_min_SFX\n"
 "#define UPFX_SQRT simde_mm256_sqrt_SFX\n"
+"#define UPFX_WHERE_POS(o, x, x0) simde_mm256_and_SFX(simde_mm256_cmp_SFX(o, x0, SIMDE_CMP_GT_OQ), x) /* o > 0 ? x : 0 */\n"
 "#else\n"
 "typedef V128 PFX_vec;\n"
 "#define UPFX_LANES L128\n"
@@ -91,6 +93,7 @@ static const char simd_text[] =
 "#define UPFX_MAX simde_mm_max_SFX\n"
 "#define UPFX_MIN simde_mm_min_SFX\n"
 "#define UPFX_SQRT simde_mm_sqrt_SFX\n"
+"#define UPFX_WHERE_POS(o, x, x0) simde_mm_and_SFX(simde_mm_cmpgt_SFX(o, x0), x) /* o > 0 ? x : 0 */\n"
 "#endif\n\n";
 
 static void simd(Emit *e, const char *P, const char *r)
@@ -107,9 +110,22 @@ static void simd(Emit *e, const char *P, const char *r)
  * and C row-major with rows of N. The strides let one routine serve
  * y = x W^T (forward), dx = dy W and dW = dy^T x without transposing. */
 static const char gemm_scalar_text[] =
-"/* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs]. */\n"
+"/* What a product does to each finished tile of C (at row stride ldc,\n"
+" * element `off` of C): an activation, C = f(C), or with y the derivative\n"
+" * of one, C = C f'(.) read off y = f(x) (laid out as C). */\n"
+"typedef struct PFX_epilogue {\n"
+"\tint act;\n"
+"\tREAL slope;\n"
+"\tconst REAL *y;\n"
+"} PFX_epilogue;\n\n"
+"static void PFX_finish(const PFX_epilogue *ep, REAL *c, long ldc, long rows, long cols, long off)\n"
+"{\n"
+"\tPFX_act(ep->act, ep->slope, rows, cols, c, ldc, ep->y ? ep->y + off : NULL, ldc, c, ldc);\n"
+"}\n\n"
+"/* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs],\n"
+" * then the epilogue ep, if any. */\n"
 "static void PFX_gemm(long M, long N, long K, const REAL *A, long ars, long acs,\n"
-"\t\t\tconst REAL *B, long brs, long bcs, const REAL *bias, REAL *C)\n"
+"\t\t\tconst REAL *B, long brs, long bcs, const REAL *bias, REAL *C, const PFX_epilogue *ep)\n"
 "{\n"
 "\tfor (long i = 0; i < M; i++)\n"
 "\t\tfor (long j = 0; j < N; j++) {\n"
@@ -118,6 +134,8 @@ static const char gemm_scalar_text[] =
 "\t\t\t\ts += A[i * ars + k * acs] * B[k * brs + j * bcs];\n"
 "\t\t\tC[i * N + j] = s;\n"
 "\t\t}\n"
+"\tif (ep)\n"
+"\t\tPFX_finish(ep, C, N, M, N, 0);\n"
 "}\n\n";
 
 /* Blocked as GotoBLAS and BLIS do. For each KC-deep slice of k, rows of A
@@ -132,6 +150,19 @@ static const char gemm_scalar_text[] =
  * (MC + NR) KC + MR NR elements per thread. */
 static const char gemm_simd_text[] =
 "enum { PFX_MR = 8, PFX_NR = 2 * UPFX_LANES, PFX_KC = 128, PFX_MC = 128 };\n\n"
+"/* What a product does to each finished tile of C (at row stride ldc,\n"
+" * element `off` of C): an activation, C = f(C), or with y the derivative\n"
+" * of one, C = C f'(.) read off y = f(x) (laid out as C). */\n"
+"typedef struct PFX_epilogue {\n"
+"\tint act;\n"
+"\tREAL slope;\n"
+"\tconst REAL *y;\n"
+"} PFX_epilogue;\n\n"
+"static void PFX_finish(const PFX_epilogue *ep, REAL *c, long ldc, long rows, long cols, long off)\n"
+"{\n"
+"\tPFX_act(ep->act, ep->slope, rows, cols, c, ldc, ep->y ? ep->y + off : NULL, ldc, c, ldc);\n"
+"}\n\n"
+
 "/* The MR x NR tile at C (rows ldc apart) = (bias row, 0 or C itself) +\n"
 " * a b, where a is a packed kc x MR panel of A and b a kc x NR panel of B. */\n"
 "static void PFX_kernel(long kc, const REAL *restrict a, const REAL *restrict b, REAL *restrict C, long ldc,\n"
@@ -183,9 +214,10 @@ static const char gemm_simd_text[] =
 "\t\tfor (long t = j; t < w; t++)\n"
 "\t\t\tdst[k * ldd + t] = t < nj ? X[t * js + k * ks] : 0;\n"
 "}\n\n"
-"/* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs]. */\n"
+"/* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs],\n"
+" * then the epilogue ep, if any, on each tile as it is finished. */\n"
 "static void PFX_gemm(long M, long N, long K, const REAL *A, long ars, long acs,\n"
-"\t\t\tconst REAL *B, long brs, long bcs, const REAL *bias, REAL *C)\n"
+"\t\t\tconst REAL *B, long brs, long bcs, const REAL *bias, REAL *C, const PFX_epilogue *ep)\n"
 "{\n"
 "\tconst long blocks = (N + PFX_NR - 1) / PFX_NR;\n"
 "#ifdef _OPENMP\n"
@@ -218,8 +250,11 @@ static const char gemm_simd_text[] =
 "\t\t\t\t\tfor (long i = 0; i < mc; i += PFX_MR) {\n"
 "\t\t\t\t\t\tconst long mr = mc - i < PFX_MR ? mc - i : PFX_MR;\n"
 "\t\t\t\t\t\tREAL *c = C + (i0 + i) * N + j0;\n"
+"\t\t\t\t\t\tconst int last = k0 + kc == K;\n"
 "\t\t\t\t\t\tif (mr == PFX_MR && nr == PFX_NR) {\n"
 "\t\t\t\t\t\t\tPFX_kernel(kc, ap + i * kc, bp, c, N, bj, k0 == 0);\n"
+"\t\t\t\t\t\t\tif (ep && last)\n"
+"\t\t\t\t\t\t\t\tPFX_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);\n"
 "\t\t\t\t\t\t\tcontinue;\n"
 "\t\t\t\t\t\t}\n"
 "\t\t\t\t\t\t/* A tile at the edge of C: computed whole in `edge`. */\n"
@@ -228,7 +263,8 @@ static const char gemm_simd_text[] =
 "\t\t\t\t\t\t\t\tedge[r * PFX_NR + j] = r < mr && j < nr && k0 ? c[r * N + j] : 0;\n"
 "\t\t\t\t\t\tPFX_kernel(kc, ap + i * kc, bp, edge, PFX_NR, bj, k0 == 0);\n"
 "\t\t\t\t\t\tfor (long r = 0; r < mr; r++)\n"
-"\t\t\t\t\t\t\tmemcpy(c + r * N, edge + r * PFX_NR, sizeof(REAL) * (size_t)nr);\n"
+"\t\t\t\t\t\t\tmemcpy(c + r * N, edge + r * PFX_NR, sizeof(REAL) * (size_t)nr);\n""\t\t\t\t\t\tif (ep && last)\n"
+"\t\t\t\t\t\t\tPFX_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);\n"
 "\t\t\t\t\t}\n"
 "\t\t\t\t}\n"
 "\t\t\t}\n"
@@ -273,7 +309,7 @@ static void gemm_nt(Emit *e, const char *P, const char *r)
 	emit_template(e,
 "/* C = A B^T (+ bias): A is M x K, B is N x K. */\n"
 "static void PFX_gemm_nt(long M, long N, long K, const REAL *A, const REAL *B, const REAL *bias, REAL *C)\n"
-"{\n\tPFX_gemm(M, N, K, A, K, 1, B, 1, K, bias, C);\n}\n\n");
+"{\n\tPFX_gemm(M, N, K, A, K, 1, B, 1, K, bias, C, NULL);\n}\n\n");
 }
 
 static void gemm_nn(Emit *e, const char *P, const char *r)
@@ -283,7 +319,7 @@ static void gemm_nn(Emit *e, const char *P, const char *r)
 	emit_template(e,
 "/* C = A B: A is M x K, B is K x N. */\n"
 "static void PFX_gemm_nn(long M, long N, long K, const REAL *A, const REAL *B, REAL *C)\n"
-"{\n\tPFX_gemm(M, N, K, A, K, 1, B, N, 1, NULL, C);\n}\n\n");
+"{\n\tPFX_gemm(M, N, K, A, K, 1, B, N, 1, NULL, C, NULL);\n}\n\n");
 }
 
 static void gemm_tn(Emit *e, const char *P, const char *r)
@@ -293,12 +329,20 @@ static void gemm_tn(Emit *e, const char *P, const char *r)
 	emit_template(e,
 "/* C = A^T B: A is K x M, B is K x N. */\n"
 "static void PFX_gemm_tn(long M, long N, long K, const REAL *A, const REAL *B, REAL *C)\n"
-"{\n\tPFX_gemm(M, N, K, A, 1, M, B, N, 1, NULL, C);\n}\n\n");
+"{\n\tPFX_gemm(M, N, K, A, 1, M, B, N, 1, NULL, C, NULL);\n}\n\n");
 }
 
 /* exp on every lane. float: Cephes' expf (a degree-6 polynomial on
  * [-ln 2 / 2, ln 2 / 2] scaled by 2^n built in the exponent bits), within
  * 2 ulp; double: libm's exp lane by lane. */
+#define EXP1                                                          \
+"/* e^x for one value, as PFX_vexp computes it. */\n"                 \
+"static REAL PFX_exp1(REAL x)\n"                                      \
+"{\n"                                                                  \
+"\tREAL t[UPFX_LANES];\n"                                             \
+"\tUPFX_STORE(t, PFX_vexp(UPFX_SET1(x)));\n"                          \
+"\treturn t[0];\n"                                                    \
+"}\n\n"
 static const char vexp_f32[] =
 "#if defined(SIMDE_X86_AVX512F_NATIVE)\n"
 "#define UPFX_ROUND(x) simde_mm512_roundscale_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)\n"
@@ -327,7 +371,8 @@ static const char vexp_f32[] =
 "\tp = UPFX_FMA(p, x, UPFX_SET1(5.0000001201e-1f));\n"
 "\tp = UPFX_FMA(p, UPFX_MUL(x, x), UPFX_ADD(x, UPFX_SET1(1.0f)));\n"
 "\treturn UPFX_SCALE2(p, nf);\n"
-"}\n\n";
+"}\n\n"
+EXP1;
 static const char vexp_f64[] =
 "/* e^x on every lane. */\n"
 "static PFX_vec PFX_vexp(PFX_vec x)\n"
@@ -337,7 +382,8 @@ static const char vexp_f64[] =
 "\tfor (int i = 0; i < UPFX_LANES; i++)\n"
 "\t\tt[i] = exp(t[i]);\n"
 "\treturn UPFX_LOAD(t);\n"
-"}\n\n";
+"}\n\n"
+EXP1;
 
 static void vexp(Emit *e, const char *P, const char *r)
 {
@@ -362,8 +408,24 @@ static const char act_head[] =
 "\tfor (long r = 0; r < rows; r++, x += ldx, y = y ? y + ldy : y, out += ldo) {\n"
 "\t\tlong j = 0;\n";
 static const char act_vector[] =
-"\t\tconst PFX_vec one = UPFX_SET1(1), zero = UPFX_ZERO();\n"
-"\t\tif (act == UPFX_SIGMOID && !y)\n"
+"\t\tconst PFX_vec one = UPFX_SET1(1), zero = UPFX_ZERO(), a = UPFX_SET1(slope);\n"
+"\t\tif (act == UPFX_RELU && !y)\n"
+"\t\t\tfor (; j + UPFX_LANES <= cols; j += UPFX_LANES)\n"
+"\t\t\t\tUPFX_STORE(out + j, UPFX_MAX(UPFX_LOAD(x + j), zero));\n"
+"\t\telse if (act == UPFX_LEAKY_RELU && !y)\n"
+"\t\t\tfor (; j + UPFX_LANES <= cols; j += UPFX_LANES) {\n"
+"\t\t\t\tconst PFX_vec v = UPFX_LOAD(x + j);\n"
+"\t\t\t\tUPFX_STORE(out + j, UPFX_ADD(UPFX_MAX(v, zero), UPFX_MUL(a, UPFX_MIN(v, zero))));\n"
+"\t\t\t}\n"
+"\t\telse if (act == UPFX_RELU)\n"
+"\t\t\tfor (; j + UPFX_LANES <= cols; j += UPFX_LANES)\n"
+"\t\t\t\tUPFX_STORE(out + j, UPFX_WHERE_POS(UPFX_LOAD(y + j), UPFX_LOAD(x + j), zero));\n"
+"\t\telse if (act == UPFX_LEAKY_RELU)\n"
+"\t\t\tfor (; j + UPFX_LANES <= cols; j += UPFX_LANES) {\n"
+"\t\t\t\tconst PFX_vec v = UPFX_LOAD(x + j), p = UPFX_WHERE_POS(UPFX_LOAD(y + j), v, zero);\n"
+"\t\t\t\tUPFX_STORE(out + j, UPFX_ADD(p, UPFX_MUL(a, UPFX_SUB(v, p))));\n"
+"\t\t\t}\n"
+"\t\telse if (act == UPFX_SIGMOID && !y)\n"
 "\t\t\tfor (; j + UPFX_LANES <= cols; j += UPFX_LANES) {\n"
 "\t\t\t\tconst PFX_vec e = PFX_vexp(UPFX_SUB(zero, UPFX_LOAD(x + j)));\n"
 "\t\t\t\tUPFX_STORE(out + j, UPFX_DIV(one, UPFX_ADD(one, e)));\n"
@@ -405,9 +467,15 @@ static void act(Emit *e, const char *P, const char *r)
 	(void)P;
 	int f = r[0] == 'f';
 	emit_template(e, act_head);
-	if (!emit_scalar_kernels(e))
+	const char *t = act_tail;
+	if (!emit_scalar_kernels(e)) {
+		/* The leftover lanes take the vector path's exp, so a value does
+		 * not depend on where in a row it falls. */
 		emit_template(e, act_vector);
-	const char *t = str_replace(act_tail, "EXP", f ? "expf" : "exp");
+		t = str_replace(t, "EXP(-v)", "PFX_exp1(-v)");
+		t = str_replace(t, "TANH(v)", "(1 - PFX_exp1(-2 * v)) / (1 + PFX_exp1(-2 * v))");
+	}
+	t = str_replace(t, "EXP", f ? "expf" : "exp");
 	t = str_replace(t, "TANH", f ? "tanhf" : "tanh");
 	emit_template(e, t);
 }
@@ -419,36 +487,44 @@ static const char adam_head[] =
 "\tREAL beta1, beta2, one_m_beta1, one_m_beta2, eps, wd, step_size, bc2_sqrt;\n"
 "} PFX_adam_k;\n\n"
 "/* m = beta1 m + (1 - beta1) g, v = beta2 v + (1 - beta2) g^2 and\n"
-" * p -= step_size m / (sqrt(v) / bc2_sqrt + eps), with g = grad + wd p;\n"
-" * element by element, so any split of the work gives the same result. */\n"
-"static void PFX_adam(long count, REAL *p, REAL *m, REAL *v, const REAL *g, const PFX_adam_k *k)\n"
+" * p -= step_size m / (sqrt(v) / bc2_sqrt + eps), with g = grad + wd p,\n"
+" * for count elements, element by element (any split of the work gives\n"
+" * the same result). */\n"
+"static void PFX_adam_span(long count, REAL *p, REAL *m, REAL *v, const REAL *g, const PFX_adam_k *k)\n"
 "{\n"
 "\tlong i = 0;\n";
 static const char adam_vector[] =
-"\tconst long vecs = count / UPFX_LANES;\n"
-"#ifdef _OPENMP\n"
-"#pragma omp parallel for schedule(static) if (vecs >= 8192)\n"
-"#endif\n"
-"\tfor (long b = 0; b < vecs; b++) {\n"
-"\t\tconst long o = b * UPFX_LANES;\n"
-"\t\tPFX_vec gi = UPFX_LOAD(g + o);\n"
+"\tfor (; i + UPFX_LANES <= count; i += UPFX_LANES) {\n"
+"\t\tPFX_vec gi = UPFX_LOAD(g + i);\n"
 "\t\tif (k->wd != 0)\n"
-"\t\t\tgi = UPFX_ADD(gi, UPFX_MUL(UPFX_SET1(k->wd), UPFX_LOAD(p + o)));\n"
-"\t\tconst PFX_vec mi = UPFX_ADD(UPFX_MUL(UPFX_LOAD(m + o), UPFX_SET1(k->beta1)), UPFX_MUL(gi, UPFX_SET1(k->one_m_beta1)));\n"
-"\t\tconst PFX_vec vi = UPFX_ADD(UPFX_MUL(UPFX_LOAD(v + o), UPFX_SET1(k->beta2)),\n"
+"\t\t\tgi = UPFX_ADD(gi, UPFX_MUL(UPFX_SET1(k->wd), UPFX_LOAD(p + i)));\n"
+"\t\tconst PFX_vec mi = UPFX_ADD(UPFX_MUL(UPFX_LOAD(m + i), UPFX_SET1(k->beta1)), UPFX_MUL(gi, UPFX_SET1(k->one_m_beta1)));\n"
+"\t\tconst PFX_vec vi = UPFX_ADD(UPFX_MUL(UPFX_LOAD(v + i), UPFX_SET1(k->beta2)),\n"
 "\t\t\t\t\t    UPFX_MUL(UPFX_MUL(UPFX_SET1(k->one_m_beta2), gi), gi));\n"
 "\t\tconst PFX_vec den = UPFX_ADD(UPFX_DIV(UPFX_SQRT(vi), UPFX_SET1(k->bc2_sqrt)), UPFX_SET1(k->eps));\n"
-"\t\tUPFX_STORE(m + o, mi);\n"
-"\t\tUPFX_STORE(v + o, vi);\n"
-"\t\tUPFX_STORE(p + o, UPFX_SUB(UPFX_LOAD(p + o), UPFX_MUL(UPFX_SET1(k->step_size), UPFX_DIV(mi, den))));\n"
-"\t}\n"
-"\ti = vecs * UPFX_LANES;\n";
+"\t\tUPFX_STORE(m + i, mi);\n"
+"\t\tUPFX_STORE(v + i, vi);\n"
+"\t\tUPFX_STORE(p + i, UPFX_SUB(UPFX_LOAD(p + i), UPFX_MUL(UPFX_SET1(k->step_size), UPFX_DIV(mi, den))));\n"
+"\t}\n";
 static const char adam_tail[] =
 "\tfor (; i < count; i++) {\n"
 "\t\tconst REAL gi = k->wd != 0 ? g[i] + k->wd * p[i] : g[i];\n"
 "\t\tm[i] = m[i] * k->beta1 + gi * k->one_m_beta1;\n"
 "\t\tv[i] = v[i] * k->beta2 + k->one_m_beta2 * gi * gi;\n"
 "\t\tp[i] -= k->step_size * (m[i] / (SQRT(v[i]) / k->bc2_sqrt + k->eps));\n"
+"\t}\n"
+"}\n\n"
+"/* The same over count elements, in chunks shared among the threads. */\n"
+"static void PFX_adam(long count, REAL *p, REAL *m, REAL *v, const REAL *g, const PFX_adam_k *k)\n"
+"{\n"
+"\tenum { CHUNK = 8192 };\n"
+"\tconst long chunks = (count + CHUNK - 1) / CHUNK;\n"
+"#ifdef _OPENMP\n"
+"#pragma omp parallel for schedule(static) if (chunks >= 8)\n"
+"#endif\n"
+"\tfor (long c = 0; c < chunks; c++) {\n"
+"\t\tconst long o = c * CHUNK;\n"
+"\t\tPFX_adam_span(count - o < CHUNK ? count - o : CHUNK, p + o, m + o, v + o, g + o, k);\n"
 "\t}\n"
 "}\n\n";
 
@@ -557,20 +633,20 @@ static void gemm_nn_acc(Emit *e, const char *P, const char *r)
 }
 
 static const Helper helpers[] = {
-	{"simd", NULL, simd},
-	{"gemm", "simd", gemm},
-	{"gemm_nt", "gemm", gemm_nt},
-	{"gemm_nn", "gemm", gemm_nn},
-	{"gemm_tn", "gemm", gemm_tn},
-	{"vexp", "simd", vexp},
-	{"act", "vexp", act},
-	{"adam", NULL, adam},
-	{"mix", NULL, mix},
-	{"uniform", "mix", uniform},
-	{"normal", "uniform", normal},
-	{"im2col", NULL, im2col},
-	{"col2im", NULL, col2im},
-	{"gemm_nn_acc", NULL, gemm_nn_acc},
+	{"simd", {NULL}, simd},
+	{"vexp", {"simd"}, vexp},
+	{"act", {"vexp"}, act},
+	{"adam", {"simd"}, adam},
+	{"gemm", {"simd", "act"}, gemm},
+	{"gemm_nt", {"gemm"}, gemm_nt},
+	{"gemm_nn", {"gemm"}, gemm_nn},
+	{"gemm_tn", {"gemm"}, gemm_tn},
+	{"mix", {NULL}, mix},
+	{"uniform", {"mix"}, uniform},
+	{"normal", {"uniform"}, normal},
+	{"im2col", {NULL}, im2col},
+	{"col2im", {NULL}, col2im},
+	{"gemm_nn_acc", {NULL}, gemm_nn_acc},
 };
 
 enum { NHELPERS = sizeof helpers / sizeof *helpers };
@@ -580,8 +656,8 @@ const char *emit_helper(Emit *e, const char *name)
 	for (int i = 0; i < NHELPERS; i++)
 		if (!strcmp(helpers[i].name, name)) {
 			*emit_helpers_used(e) |= 1u << i;
-			if (helpers[i].needs)
-				emit_helper(e, helpers[i].needs);
+			for (int k = 0; k < 3 && helpers[i].needs[k]; k++)
+				emit_helper(e, helpers[i].needs[k]);
 			return xasprintf("%s_%s", emit_prefix(e), name);
 		}
 	ICE("no helper named %s", name);

@@ -34,6 +34,7 @@ static const char usage[] =
 	"options:\n"
 	"  --dtype f32|f64               element type of the generated code (f32)\n"
 	"  --kernels simd|scalar         vectorized kernels (SIMDe) or plain loops (simd)\n"
+	"  --no-fuse                     keep every op a pass of its own (for comparison)\n"
 	"  -o DIR                        output folder for emit and build\n"
 	"  -d                            print the graph after every pass (stderr)\n"
 	"  --help, --version\n"
@@ -85,6 +86,8 @@ static void parse_cli(Cli *c, int argc, char **argv)
 				c->opt.scalar = 1;
 			else if (strcmp(argv[i], "simd") != 0)
 				usage_error("unknown kernels '%s' (expected simd or scalar)", argv[i]);
+		} else if (!strcmp(a, "--no-fuse")) {
+			c->opt.nofuse = 1;
 		} else if (!strcmp(a, "-o")) {
 			if (++i >= argc)
 				usage_error("%s needs a folder", a);
@@ -213,6 +216,7 @@ static const char *cache_dir(Model *m)
 	h = fnv(h, AECC_VERSION, strlen(AECC_VERSION));
 	h = fnv(h, &m->f64, sizeof m->f64);
 	h = fnv(h, &m->scalar, sizeof m->scalar);
+	h = fnv(h, &m->nofuse, sizeof m->nofuse);
 	char abs[PATH_MAX];
 	if (realpath(m->file, abs))
 		h = fnv(h, abs, strlen(abs));

@@ -38,6 +38,7 @@ typedef struct Model {
 	DataSource test_data[MAX_INPUTS];  /* data section, per input */
 	int f64;             /* emit double instead of float */
 	int scalar;          /* plain loops instead of SIMD kernels (--kernels scalar) */
+	int nofuse;          /* dead-code removal only, no fusion (--no-fuse) */
 	size_t work_bytes;   /* arena size after planning */
 	size_t work_bytes_unplanned; /* the same without buffer reuse */
 } Model;

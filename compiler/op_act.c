@@ -90,18 +90,23 @@ static void act_grad_rule(Graph *g, Node *n, Node *dy)
 	grad_accumulate(g, n->in[0], d);
 }
 
+const char *act_torch_of(int kind, double slope, const char *x)
+{
+	switch (kind) {
+	case ACT_RELU:
+		return xasprintf("torch.relu(%s)", x);
+	case ACT_LEAKY:
+		return xasprintf("F.leaky_relu(%s, %.17g)", x, slope);
+	case ACT_SIGMOID:
+		return xasprintf("torch.sigmoid(%s)", x);
+	default:
+		return xasprintf("torch.tanh(%s)", x);
+	}
+}
+
 static const char *act_torch(const Node *n, const char *const *in)
 {
-	switch (act_kind(n->op)) {
-	case ACT_RELU:
-		return xasprintf("torch.relu(%s)", in[0]);
-	case ACT_LEAKY:
-		return xasprintf("F.leaky_relu(%s, %.17g)", in[0], n->fattr[0]);
-	case ACT_SIGMOID:
-		return xasprintf("torch.sigmoid(%s)", in[0]);
-	default:
-		return xasprintf("torch.tanh(%s)", in[0]);
-	}
+	return act_torch_of((int)n->iattr[0], n->fattr[0], in[0]);
 }
 
 static double act_flops(const Node *n) { return 4.0 * (double)shape_elems(n->shape); }

@@ -1,5 +1,9 @@
 /* op_dense.c - the fully connected layer and the products its gradient
- * needs. Weights use PyTorch's layout: W is [out, in], y = x W^T + b. */
+ * needs. Weights use PyTorch's layout: W is [out, in], y = x W^T + b.
+ * After fusion (fuse.c) a product may finish its tiles with an epilogue:
+ * dense with an activation (iattr[1] = activation + 1, fattr[0] its
+ * slope), dense_dx with an activation's derivative read off its output
+ * in[2] (same attributes). */
 #include <math.h>
 
 #include "ops.h"
@@ -44,13 +48,25 @@ static int dense_shape(Node *n)
 	return 1;
 }
 
+/* The epilogue argument of a product: NULL, or an activation (with y:
+ * its derivative read off y) as a compound literal. */
+static const char *act_epilogue(Emit *e, const Node *n, const Node *y)
+{
+	if (!n->iattr[1])
+		return "NULL";
+	return xasprintf("&(const %s_epilogue){.act = %s, .slope = %s%s%s}", emit_prefix(e),
+			 act_code(e, (int)n->iattr[1] - 1), emit_num(e, n->fattr[0]), y ? ", .y = " : "",
+			 y ? emit_ref(e, y) : "");
+}
+
 /* y = x W^T + b: A = x (rows of in), B(k, j) = W[j, k]. */
 static void dense_emit(Emit *e, Node *n)
 {
 	int out = n->in[1]->shape.dims[0], in = n->in[1]->shape.dims[1];
-	emit_line(e, "%s(n, %d, %d, %s, %d, 1, %s, 1, %d, %s, %s);", emit_helper(e, "gemm"), out, in,
+	emit_line(e, "%s(n, %d, %d, %s, %d, 1, %s, 1, %d, %s, %s,", emit_helper(e, "gemm"), out, in,
 		  emit_ref(e, n->in[0]), in, emit_ref(e, n->in[1]), in,
 		  n->iattr[0] ? emit_ref(e, n->in[2]) : "NULL", emit_ref(e, n));
+	emit_line(e, "\t%s);", act_epilogue(e, n, NULL));
 }
 
 static void dense_grad(Graph *g, Node *n, Node *dy)
@@ -78,7 +94,8 @@ static double dense_flops(const Node *n)
 
 static const char *dense_torch(const Node *n, const char *const *in)
 {
-	return xasprintf("F.linear(%s, %s, %s)", in[0], in[1], n->iattr[0] ? in[2] : "None");
+	const char *y = xasprintf("F.linear(%s, %s, %s)", in[0], in[1], n->iattr[0] ? in[2] : "None");
+	return n->iattr[1] ? act_torch_of((int)n->iattr[1] - 1, n->fattr[0], y) : y;
 }
 
 const OpDef op_dense = {
@@ -98,8 +115,9 @@ static int dense_dx_shape(Node *n)
 static void dense_dx_emit(Emit *e, Node *n)
 {
 	int out = n->in[1]->shape.dims[0], in = n->in[1]->shape.dims[1];
-	emit_line(e, "%s(n, %d, %d, %s, %d, 1, %s, %d, 1, NULL, %s);", emit_helper(e, "gemm"), in, out,
+	emit_line(e, "%s(n, %d, %d, %s, %d, 1, %s, %d, 1, NULL, %s,", emit_helper(e, "gemm"), in, out,
 		  emit_ref(e, n->in[0]), out, emit_ref(e, n->in[1]), in, emit_ref(e, n));
+	emit_line(e, "\t%s);", act_epilogue(e, n, n->iattr[1] ? n->in[2] : NULL));
 }
 
 /* dx = dy W is linear in dy and in W: with G the gradient of dx,
@@ -143,7 +161,7 @@ static int dense_dw_shape(Node *n)
 static void dense_dw_emit(Emit *e, Node *n)
 {
 	int out = n->shape.dims[0], in = n->shape.dims[1];
-	emit_line(e, "%s(%d, %d, n, %s, 1, %d, %s, %d, 1, NULL, %s);", emit_helper(e, "gemm"), out, in,
+	emit_line(e, "%s(%d, %d, n, %s, 1, %d, %s, %d, 1, NULL, %s, NULL);", emit_helper(e, "gemm"), out, in,
 		  emit_ref(e, n->in[0]), out, emit_ref(e, n->in[1]), in, emit_ref(e, n));
 }
 

@@ -144,12 +144,25 @@ static void emit_grad_scale(Emit *e, Node *n)
 /* mse_grad(a, b, dy) = dy * 2 (a - b) / count */
 static void mse_grad_emit(Emit *e, Node *n)
 {
+	const char *out = emit_ref(e, n), *a = emit_ref(e, n->in[0]), *b = emit_ref(e, n->in[1]);
 	emit_line(e, "{");
 	emit_indent(e, 1);
 	emit_grad_scale(e, n);
-	emit_line(e, "for (long i = 0; i < %s; i++)", emit_count(e, n, 1));
-	emit_line(e, "\t%s[i] = 2 * k * (%s[i] - %s[i]);", emit_ref(e, n), emit_ref(e, n->in[0]),
-		  emit_ref(e, n->in[1]));
+	if (!n->iattr[1]) {
+		emit_line(e, "for (long i = 0; i < %s; i++)", emit_count(e, n, 1));
+		emit_line(e, "\t%s[i] = 2 * k * (%s[i] - %s[i]);", out, a, b);
+	} else {
+		/* fused with the derivative of the output's activation (fuse.c):
+		 * both, a block at a time, while the block is in the cache */
+		emit_line(e, "for (long i0 = 0; i0 < %s; i0 += 1024) {", emit_count(e, n, 1));
+		emit_line(e, "\tconst long c = %s - i0 < 1024 ? %s - i0 : 1024;", emit_count(e, n, 1),
+			  emit_count(e, n, 1));
+		emit_line(e, "\tfor (long i = i0; i < i0 + c; i++)");
+		emit_line(e, "\t\t%s[i] = 2 * k * (%s[i] - %s[i]);", out, a, b);
+		emit_line(e, "\t%s(%s, %s, 1, c, %s + i0, 0, %s + i0, 0, %s + i0, 0);", emit_helper(e, "act"),
+			  act_code(e, (int)n->iattr[1] - 1), emit_num(e, n->fattr[0]), out, emit_ref(e, n->in[3]), out);
+		emit_line(e, "}");
+	}
 	emit_indent(e, -1);
 	emit_line(e, "}");
 }

@@ -138,6 +138,8 @@ void adam_emit_loop(Emit *e, const char *p, const char *m, const char *v, const 
 /* The generated C's name of activation `kind` (an op's iattr[0]: relu,
  * leaky_relu, sigmoid, tanh, act_grad) for the "act" helper (op_act.c). */
 const char *act_code(Emit *e, int kind);
+/* Activation `kind` applied to the PyTorch expression x. */
+const char *act_torch_of(int kind, double slope, const char *x);
 
 /* Append one line of C at the current indentation. Besides printf
  * conversions, fmt may not contain newlines. */

@@ -31,6 +31,7 @@ Model *pipeline_run(const char *path, const Options *opt)
 	m->file = path;
 	m->f64 = opt->f64;
 	m->scalar = opt->scalar;
+	m->nofuse = opt->nofuse;
 	m->g = graph_new();
 
 	m->ast = parse_program(path, text);             /* syntax */

@@ -7,6 +7,7 @@
 typedef struct Options {
 	int f64;          /* --dtype f64 */
 	int scalar;       /* --kernels scalar */
+	int nofuse;       /* --no-fuse */
 	int stop_after;   /* run passes up to and including this one (PASS_*) */
 	int dump;         /* print the graph after each pass to stderr (-d) */
 } Options;

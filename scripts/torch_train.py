@@ -65,12 +65,13 @@ def main():
             opt.step()
             total += loss.item() * len(rows)
         dt = time.perf_counter() - t0
-        with torch.no_grad():
-            # Batches of the model's size, weighted by their sizes, as the
-            # trainer reports it (so summed losses are in the same units).
-            b = mod.BATCH
-            tl = sum(mod.run(params, [t[i:i + b] for t in test], training=False)[0].item()
-                     * len(test[0][i:i + b]) for i in range(0, n_test, b)) / n_test
+        # Batches of the model's size, weighted by their sizes, as the
+        # trainer reports it (so summed losses are in the same units). With
+        # autograd on: a penalty such as the contractive one differentiates
+        # the model inside its own loss.
+        b = mod.BATCH
+        tl = sum(mod.run(params, [t[i:i + b] for t in test], training=False)[0].item()
+                 * len(test[0][i:i + b]) for i in range(0, n_test, b)) / n_test
         print(f"epoch {epoch}/{epochs}  train_loss {total / n_train:.4f}  test_loss {tl:.4f}  "
               f"{n_train / dt / 1000:.1f}k samples/s", flush=True)
 

@@ -34,6 +34,7 @@ suite compiler build/tests/compiler_tests --jobs 2
 suite runtime build/tests/runtime_tests --jobs 2
 suite diagnostics sh tests/run.sh
 suite generated sh tests/generated.sh
+suite fusion sh tests/fusion.sh
 suite gradcheck sh tests/gradcheck.sh
 suite noise sh tests/noise.sh
 suite cli sh tests/cli.sh

@@ -26,6 +26,7 @@ typedef simde__m512 beta_vae_vec;
 #define BETA_VAE_MAX simde_mm512_max_ps
 #define BETA_VAE_MIN simde_mm512_min_ps
 #define BETA_VAE_SQRT simde_mm512_sqrt_ps
+#define BETA_VAE_WHERE_POS(o, x, x0) simde_mm512_maskz_mov_ps(simde_mm512_cmp_ps_mask(o, x0, SIMDE_CMP_GT_OQ), x) /* o > 0 ? x : 0 */
 #elif defined(SIMDE_X86_AVX2_NATIVE) && defined(SIMDE_X86_FMA_NATIVE)
 typedef simde__m256 beta_vae_vec;
 #define BETA_VAE_LANES 8
@@ -41,6 +42,7 @@ typedef simde__m256 beta_vae_vec;
 #define BETA_VAE_MAX simde_mm256_max_ps
 #define BETA_VAE_MIN simde_mm256_min_ps
 #define BETA_VAE_SQRT simde_mm256_sqrt_ps
+#define BETA_VAE_WHERE_POS(o, x, x0) simde_mm256_and_ps(simde_mm256_cmp_ps(o, x0, SIMDE_CMP_GT_OQ), x) /* o > 0 ? x : 0 */
 #else
 typedef simde__m128 beta_vae_vec;
 #define BETA_VAE_LANES 4
@@ -56,9 +58,170 @@ typedef simde__m128 beta_vae_vec;
 #define BETA_VAE_MAX simde_mm_max_ps
 #define BETA_VAE_MIN simde_mm_min_ps
 #define BETA_VAE_SQRT simde_mm_sqrt_ps
+#define BETA_VAE_WHERE_POS(o, x, x0) simde_mm_and_ps(simde_mm_cmpgt_ps(o, x0), x) /* o > 0 ? x : 0 */
 #endif
 
+#if defined(SIMDE_X86_AVX512F_NATIVE)
+#define BETA_VAE_ROUND(x) simde_mm512_roundscale_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
+#define BETA_VAE_SCALE2(p, n) simde_mm512_scalef_ps(p, n)
+#elif defined(SIMDE_X86_AVX2_NATIVE) && defined(SIMDE_X86_FMA_NATIVE)
+#define BETA_VAE_ROUND(x) simde_mm256_round_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
+#define BETA_VAE_SCALE2(p, n) simde_mm256_mul_ps(p, simde_mm256_castsi256_ps(simde_mm256_slli_epi32(\
+	simde_mm256_add_epi32(simde_mm256_cvtps_epi32(n), simde_mm256_set1_epi32(127)), 23)))
+#else
+#define BETA_VAE_ROUND(x) simde_mm_round_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
+#define BETA_VAE_SCALE2(p, n) simde_mm_mul_ps(p, simde_mm_castsi128_ps(simde_mm_slli_epi32(\
+	simde_mm_add_epi32(simde_mm_cvtps_epi32(n), simde_mm_set1_epi32(127)), 23)))
+#endif
+
+/* e^x on every lane (x clamped to [-87.3, 88.7]), within 2 ulp of expf. */
+static beta_vae_vec beta_vae_vexp(beta_vae_vec x)
+{
+	x = BETA_VAE_MIN(BETA_VAE_MAX(x, BETA_VAE_SET1(-87.3f)), BETA_VAE_SET1(88.7f));
+	const beta_vae_vec nf = BETA_VAE_ROUND(BETA_VAE_MUL(x, BETA_VAE_SET1(1.44269504088896341f)));
+	x = BETA_VAE_SUB(x, BETA_VAE_MUL(nf, BETA_VAE_SET1(0.693359375f)));
+	x = BETA_VAE_SUB(x, BETA_VAE_MUL(nf, BETA_VAE_SET1(-2.12194440e-4f)));
+	beta_vae_vec p = BETA_VAE_SET1(1.9875691500e-4f);
+	p = BETA_VAE_FMA(p, x, BETA_VAE_SET1(1.3981999507e-3f));
+	p = BETA_VAE_FMA(p, x, BETA_VAE_SET1(8.3334519073e-3f));
+	p = BETA_VAE_FMA(p, x, BETA_VAE_SET1(4.1665795894e-2f));
+	p = BETA_VAE_FMA(p, x, BETA_VAE_SET1(1.6666665459e-1f));
+	p = BETA_VAE_FMA(p, x, BETA_VAE_SET1(5.0000001201e-1f));
+	p = BETA_VAE_FMA(p, BETA_VAE_MUL(x, x), BETA_VAE_ADD(x, BETA_VAE_SET1(1.0f)));
+	return BETA_VAE_SCALE2(p, nf);
+}
+
+/* e^x for one value, as beta_vae_vexp computes it. */
+static float beta_vae_exp1(float x)
+{
+	float t[BETA_VAE_LANES];
+	BETA_VAE_STORE(t, beta_vae_vexp(BETA_VAE_SET1(x)));
+	return t[0];
+}
+
+enum { BETA_VAE_RELU = 1, BETA_VAE_LEAKY_RELU, BETA_VAE_SIGMOID, BETA_VAE_TANH };
+
+/* Rows r < rows, columns j < cols (rows ldx, ldy, ldo apart): out = f(x)
+ * for the activation act or, when y is given, out = x f'(.) with the
+ * derivative spelled from the activation's output y. out may be x. */
+static void beta_vae_act(int act, float slope, long rows, long cols, const float *x, long ldx,
+			const float *y, long ldy, float *out, long ldo)
+{
+	for (long r = 0; r < rows; r++, x += ldx, y = y ? y + ldy : y, out += ldo) {
+		long j = 0;
+		const beta_vae_vec one = BETA_VAE_SET1(1), zero = BETA_VAE_ZERO(), a = BETA_VAE_SET1(slope);
+		if (act == BETA_VAE_RELU && !y)
+			for (; j + BETA_VAE_LANES <= cols; j += BETA_VAE_LANES)
+				BETA_VAE_STORE(out + j, BETA_VAE_MAX(BETA_VAE_LOAD(x + j), zero));
+		else if (act == BETA_VAE_LEAKY_RELU && !y)
+			for (; j + BETA_VAE_LANES <= cols; j += BETA_VAE_LANES) {
+				const beta_vae_vec v = BETA_VAE_LOAD(x + j);
+				BETA_VAE_STORE(out + j, BETA_VAE_ADD(BETA_VAE_MAX(v, zero), BETA_VAE_MUL(a, BETA_VAE_MIN(v, zero))));
+			}
+		else if (act == BETA_VAE_RELU)
+			for (; j + BETA_VAE_LANES <= cols; j += BETA_VAE_LANES)
+				BETA_VAE_STORE(out + j, BETA_VAE_WHERE_POS(BETA_VAE_LOAD(y + j), BETA_VAE_LOAD(x + j), zero));
+		else if (act == BETA_VAE_LEAKY_RELU)
+			for (; j + BETA_VAE_LANES <= cols; j += BETA_VAE_LANES) {
+				const beta_vae_vec v = BETA_VAE_LOAD(x + j), p = BETA_VAE_WHERE_POS(BETA_VAE_LOAD(y + j), v, zero);
+				BETA_VAE_STORE(out + j, BETA_VAE_ADD(p, BETA_VAE_MUL(a, BETA_VAE_SUB(v, p))));
+			}
+		else if (act == BETA_VAE_SIGMOID && !y)
+			for (; j + BETA_VAE_LANES <= cols; j += BETA_VAE_LANES) {
+				const beta_vae_vec e = beta_vae_vexp(BETA_VAE_SUB(zero, BETA_VAE_LOAD(x + j)));
+				BETA_VAE_STORE(out + j, BETA_VAE_DIV(one, BETA_VAE_ADD(one, e)));
+			}
+		else if (act == BETA_VAE_TANH && !y)
+			for (; j + BETA_VAE_LANES <= cols; j += BETA_VAE_LANES) {
+				/* (1 - e) / (1 + e) with e = exp(-2 x), which stays finite */
+				const beta_vae_vec e = beta_vae_vexp(BETA_VAE_MUL(BETA_VAE_LOAD(x + j), BETA_VAE_SET1(-2)));
+				BETA_VAE_STORE(out + j, BETA_VAE_DIV(BETA_VAE_SUB(one, e), BETA_VAE_ADD(one, e)));
+			}
+		else if (act == BETA_VAE_SIGMOID)
+			for (; j + BETA_VAE_LANES <= cols; j += BETA_VAE_LANES) {
+				const beta_vae_vec o = BETA_VAE_LOAD(y + j);
+				BETA_VAE_STORE(out + j, BETA_VAE_MUL(BETA_VAE_LOAD(x + j), BETA_VAE_MUL(o, BETA_VAE_SUB(one, o))));
+			}
+		else if (act == BETA_VAE_TANH)
+			for (; j + BETA_VAE_LANES <= cols; j += BETA_VAE_LANES) {
+				const beta_vae_vec o = BETA_VAE_LOAD(y + j);
+				BETA_VAE_STORE(out + j, BETA_VAE_MUL(BETA_VAE_LOAD(x + j), BETA_VAE_SUB(one, BETA_VAE_MUL(o, o))));
+			}
+		for (; j < cols; j++) {
+			const float v = x[j];
+			if (y) {
+				const float o = y[j];
+				out[j] = act == BETA_VAE_RELU ? v * (o > 0)
+				       : act == BETA_VAE_LEAKY_RELU ? v * (o > 0 ? 1 : slope)
+				       : act == BETA_VAE_SIGMOID ? v * (o * (1 - o)) : v * (1 - o * o);
+			} else
+				out[j] = act == BETA_VAE_RELU ? (v > 0 ? v : 0)
+				       : act == BETA_VAE_LEAKY_RELU ? (v > 0 ? v : slope * v)
+				       : act == BETA_VAE_SIGMOID ? 1 / (1 + beta_vae_exp1(-v)) : (1 - beta_vae_exp1(-2 * v)) / (1 + beta_vae_exp1(-2 * v));
+		}
+	}
+}
+
+typedef struct beta_vae_adam_k {
+	float beta1, beta2, one_m_beta1, one_m_beta2, eps, wd, step_size, bc2_sqrt;
+} beta_vae_adam_k;
+
+/* m = beta1 m + (1 - beta1) g, v = beta2 v + (1 - beta2) g^2 and
+ * p -= step_size m / (sqrt(v) / bc2_sqrt + eps), with g = grad + wd p,
+ * for count elements, element by element (any split of the work gives
+ * the same result). */
+static void beta_vae_adam_span(long count, float *p, float *m, float *v, const float *g, const beta_vae_adam_k *k)
+{
+	long i = 0;
+	for (; i + BETA_VAE_LANES <= count; i += BETA_VAE_LANES) {
+		beta_vae_vec gi = BETA_VAE_LOAD(g + i);
+		if (k->wd != 0)
+			gi = BETA_VAE_ADD(gi, BETA_VAE_MUL(BETA_VAE_SET1(k->wd), BETA_VAE_LOAD(p + i)));
+		const beta_vae_vec mi = BETA_VAE_ADD(BETA_VAE_MUL(BETA_VAE_LOAD(m + i), BETA_VAE_SET1(k->beta1)), BETA_VAE_MUL(gi, BETA_VAE_SET1(k->one_m_beta1)));
+		const beta_vae_vec vi = BETA_VAE_ADD(BETA_VAE_MUL(BETA_VAE_LOAD(v + i), BETA_VAE_SET1(k->beta2)),
+					    BETA_VAE_MUL(BETA_VAE_MUL(BETA_VAE_SET1(k->one_m_beta2), gi), gi));
+		const beta_vae_vec den = BETA_VAE_ADD(BETA_VAE_DIV(BETA_VAE_SQRT(vi), BETA_VAE_SET1(k->bc2_sqrt)), BETA_VAE_SET1(k->eps));
+		BETA_VAE_STORE(m + i, mi);
+		BETA_VAE_STORE(v + i, vi);
+		BETA_VAE_STORE(p + i, BETA_VAE_SUB(BETA_VAE_LOAD(p + i), BETA_VAE_MUL(BETA_VAE_SET1(k->step_size), BETA_VAE_DIV(mi, den))));
+	}
+	for (; i < count; i++) {
+		const float gi = k->wd != 0 ? g[i] + k->wd * p[i] : g[i];
+		m[i] = m[i] * k->beta1 + gi * k->one_m_beta1;
+		v[i] = v[i] * k->beta2 + k->one_m_beta2 * gi * gi;
+		p[i] -= k->step_size * (m[i] / (sqrtf(v[i]) / k->bc2_sqrt + k->eps));
+	}
+}
+
+/* The same over count elements, in chunks shared among the threads. */
+static void beta_vae_adam(long count, float *p, float *m, float *v, const float *g, const beta_vae_adam_k *k)
+{
+	enum { CHUNK = 8192 };
+	const long chunks = (count + CHUNK - 1) / CHUNK;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (chunks >= 8)
+#endif
+	for (long c = 0; c < chunks; c++) {
+		const long o = c * CHUNK;
+		beta_vae_adam_span(count - o < CHUNK ? count - o : CHUNK, p + o, m + o, v + o, g + o, k);
+	}
+}
+
 enum { beta_vae_MR = 8, beta_vae_NR = 2 * BETA_VAE_LANES, beta_vae_KC = 128, beta_vae_MC = 128 };
+
+/* What a product does to each finished tile of C (at row stride ldc,
+ * element `off` of C): an activation, C = f(C), or with y the derivative
+ * of one, C = C f'(.) read off y = f(x) (laid out as C). */
+typedef struct beta_vae_epilogue {
+	int act;
+	float slope;
+	const float *y;
+} beta_vae_epilogue;
+
+static void beta_vae_finish(const beta_vae_epilogue *ep, float *c, long ldc, long rows, long cols, long off)
+{
+	beta_vae_act(ep->act, ep->slope, rows, cols, c, ldc, ep->y ? ep->y + off : NULL, ldc, c, ldc);
+}
 
 /* The MR x NR tile at C (rows ldc apart) = (bias row, 0 or C itself) +
  * a b, where a is a packed kc x MR panel of A and b a kc x NR panel of B. */
@@ -120,9 +283,10 @@ static void beta_vae_pack(const float *X, long js, long ks, long nj, long w, lon
 			dst[k * ldd + t] = t < nj ? X[t * js + k * ks] : 0;
 }
 
-/* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs]. */
+/* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs],
+ * then the epilogue ep, if any, on each tile as it is finished. */
 static void beta_vae_gemm(long M, long N, long K, const float *A, long ars, long acs,
-			const float *B, long brs, long bcs, const float *bias, float *C)
+			const float *B, long brs, long bcs, const float *bias, float *C, const beta_vae_epilogue *ep)
 {
 	const long blocks = (N + beta_vae_NR - 1) / beta_vae_NR;
 #ifdef _OPENMP
@@ -155,8 +319,11 @@ static void beta_vae_gemm(long M, long N, long K, const float *A, long ars, long
 					for (long i = 0; i < mc; i += beta_vae_MR) {
 						const long mr = mc - i < beta_vae_MR ? mc - i : beta_vae_MR;
 						float *c = C + (i0 + i) * N + j0;
+						const int last = k0 + kc == K;
 						if (mr == beta_vae_MR && nr == beta_vae_NR) {
 							beta_vae_kernel(kc, ap + i * kc, bp, c, N, bj, k0 == 0);
+							if (ep && last)
+								beta_vae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
 							continue;
 						}
 						/* A tile at the edge of C: computed whole in `edge`. */
@@ -166,123 +333,12 @@ static void beta_vae_gemm(long M, long N, long K, const float *A, long ars, long
 						beta_vae_kernel(kc, ap + i * kc, bp, edge, beta_vae_NR, bj, k0 == 0);
 						for (long r = 0; r < mr; r++)
 							memcpy(c + r * N, edge + r * beta_vae_NR, sizeof(float) * (size_t)nr);
+						if (ep && last)
+							beta_vae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
 					}
 				}
 			}
 		}
-	}
-}
-
-#if defined(SIMDE_X86_AVX512F_NATIVE)
-#define BETA_VAE_ROUND(x) simde_mm512_roundscale_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
-#define BETA_VAE_SCALE2(p, n) simde_mm512_scalef_ps(p, n)
-#elif defined(SIMDE_X86_AVX2_NATIVE) && defined(SIMDE_X86_FMA_NATIVE)
-#define BETA_VAE_ROUND(x) simde_mm256_round_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
-#define BETA_VAE_SCALE2(p, n) simde_mm256_mul_ps(p, simde_mm256_castsi256_ps(simde_mm256_slli_epi32(\
-	simde_mm256_add_epi32(simde_mm256_cvtps_epi32(n), simde_mm256_set1_epi32(127)), 23)))
-#else
-#define BETA_VAE_ROUND(x) simde_mm_round_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
-#define BETA_VAE_SCALE2(p, n) simde_mm_mul_ps(p, simde_mm_castsi128_ps(simde_mm_slli_epi32(\
-	simde_mm_add_epi32(simde_mm_cvtps_epi32(n), simde_mm_set1_epi32(127)), 23)))
-#endif
-
-/* e^x on every lane (x clamped to [-87.3, 88.7]), within 2 ulp of expf. */
-static beta_vae_vec beta_vae_vexp(beta_vae_vec x)
-{
-	x = BETA_VAE_MIN(BETA_VAE_MAX(x, BETA_VAE_SET1(-87.3f)), BETA_VAE_SET1(88.7f));
-	const beta_vae_vec nf = BETA_VAE_ROUND(BETA_VAE_MUL(x, BETA_VAE_SET1(1.44269504088896341f)));
-	x = BETA_VAE_SUB(x, BETA_VAE_MUL(nf, BETA_VAE_SET1(0.693359375f)));
-	x = BETA_VAE_SUB(x, BETA_VAE_MUL(nf, BETA_VAE_SET1(-2.12194440e-4f)));
-	beta_vae_vec p = BETA_VAE_SET1(1.9875691500e-4f);
-	p = BETA_VAE_FMA(p, x, BETA_VAE_SET1(1.3981999507e-3f));
-	p = BETA_VAE_FMA(p, x, BETA_VAE_SET1(8.3334519073e-3f));
-	p = BETA_VAE_FMA(p, x, BETA_VAE_SET1(4.1665795894e-2f));
-	p = BETA_VAE_FMA(p, x, BETA_VAE_SET1(1.6666665459e-1f));
-	p = BETA_VAE_FMA(p, x, BETA_VAE_SET1(5.0000001201e-1f));
-	p = BETA_VAE_FMA(p, BETA_VAE_MUL(x, x), BETA_VAE_ADD(x, BETA_VAE_SET1(1.0f)));
-	return BETA_VAE_SCALE2(p, nf);
-}
-
-enum { BETA_VAE_RELU = 1, BETA_VAE_LEAKY_RELU, BETA_VAE_SIGMOID, BETA_VAE_TANH };
-
-/* Rows r < rows, columns j < cols (rows ldx, ldy, ldo apart): out = f(x)
- * for the activation act or, when y is given, out = x f'(.) with the
- * derivative spelled from the activation's output y. out may be x. */
-static void beta_vae_act(int act, float slope, long rows, long cols, const float *x, long ldx,
-			const float *y, long ldy, float *out, long ldo)
-{
-	for (long r = 0; r < rows; r++, x += ldx, y = y ? y + ldy : y, out += ldo) {
-		long j = 0;
-		const beta_vae_vec one = BETA_VAE_SET1(1), zero = BETA_VAE_ZERO();
-		if (act == BETA_VAE_SIGMOID && !y)
-			for (; j + BETA_VAE_LANES <= cols; j += BETA_VAE_LANES) {
-				const beta_vae_vec e = beta_vae_vexp(BETA_VAE_SUB(zero, BETA_VAE_LOAD(x + j)));
-				BETA_VAE_STORE(out + j, BETA_VAE_DIV(one, BETA_VAE_ADD(one, e)));
-			}
-		else if (act == BETA_VAE_TANH && !y)
-			for (; j + BETA_VAE_LANES <= cols; j += BETA_VAE_LANES) {
-				/* (1 - e) / (1 + e) with e = exp(-2 x), which stays finite */
-				const beta_vae_vec e = beta_vae_vexp(BETA_VAE_MUL(BETA_VAE_LOAD(x + j), BETA_VAE_SET1(-2)));
-				BETA_VAE_STORE(out + j, BETA_VAE_DIV(BETA_VAE_SUB(one, e), BETA_VAE_ADD(one, e)));
-			}
-		else if (act == BETA_VAE_SIGMOID)
-			for (; j + BETA_VAE_LANES <= cols; j += BETA_VAE_LANES) {
-				const beta_vae_vec o = BETA_VAE_LOAD(y + j);
-				BETA_VAE_STORE(out + j, BETA_VAE_MUL(BETA_VAE_LOAD(x + j), BETA_VAE_MUL(o, BETA_VAE_SUB(one, o))));
-			}
-		else if (act == BETA_VAE_TANH)
-			for (; j + BETA_VAE_LANES <= cols; j += BETA_VAE_LANES) {
-				const beta_vae_vec o = BETA_VAE_LOAD(y + j);
-				BETA_VAE_STORE(out + j, BETA_VAE_MUL(BETA_VAE_LOAD(x + j), BETA_VAE_SUB(one, BETA_VAE_MUL(o, o))));
-			}
-		for (; j < cols; j++) {
-			const float v = x[j];
-			if (y) {
-				const float o = y[j];
-				out[j] = act == BETA_VAE_RELU ? v * (o > 0)
-				       : act == BETA_VAE_LEAKY_RELU ? v * (o > 0 ? 1 : slope)
-				       : act == BETA_VAE_SIGMOID ? v * (o * (1 - o)) : v * (1 - o * o);
-			} else
-				out[j] = act == BETA_VAE_RELU ? (v > 0 ? v : 0)
-				       : act == BETA_VAE_LEAKY_RELU ? (v > 0 ? v : slope * v)
-				       : act == BETA_VAE_SIGMOID ? 1 / (1 + expf(-v)) : tanhf(v);
-		}
-	}
-}
-
-typedef struct beta_vae_adam_k {
-	float beta1, beta2, one_m_beta1, one_m_beta2, eps, wd, step_size, bc2_sqrt;
-} beta_vae_adam_k;
-
-/* m = beta1 m + (1 - beta1) g, v = beta2 v + (1 - beta2) g^2 and
- * p -= step_size m / (sqrt(v) / bc2_sqrt + eps), with g = grad + wd p;
- * element by element, so any split of the work gives the same result. */
-static void beta_vae_adam(long count, float *p, float *m, float *v, const float *g, const beta_vae_adam_k *k)
-{
-	long i = 0;
-	const long vecs = count / BETA_VAE_LANES;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (vecs >= 8192)
-#endif
-	for (long b = 0; b < vecs; b++) {
-		const long o = b * BETA_VAE_LANES;
-		beta_vae_vec gi = BETA_VAE_LOAD(g + o);
-		if (k->wd != 0)
-			gi = BETA_VAE_ADD(gi, BETA_VAE_MUL(BETA_VAE_SET1(k->wd), BETA_VAE_LOAD(p + o)));
-		const beta_vae_vec mi = BETA_VAE_ADD(BETA_VAE_MUL(BETA_VAE_LOAD(m + o), BETA_VAE_SET1(k->beta1)), BETA_VAE_MUL(gi, BETA_VAE_SET1(k->one_m_beta1)));
-		const beta_vae_vec vi = BETA_VAE_ADD(BETA_VAE_MUL(BETA_VAE_LOAD(v + o), BETA_VAE_SET1(k->beta2)),
-					    BETA_VAE_MUL(BETA_VAE_MUL(BETA_VAE_SET1(k->one_m_beta2), gi), gi));
-		const beta_vae_vec den = BETA_VAE_ADD(BETA_VAE_DIV(BETA_VAE_SQRT(vi), BETA_VAE_SET1(k->bc2_sqrt)), BETA_VAE_SET1(k->eps));
-		BETA_VAE_STORE(m + o, mi);
-		BETA_VAE_STORE(v + o, vi);
-		BETA_VAE_STORE(p + o, BETA_VAE_SUB(BETA_VAE_LOAD(p + o), BETA_VAE_MUL(BETA_VAE_SET1(k->step_size), BETA_VAE_DIV(mi, den))));
-	}
-	i = vecs * BETA_VAE_LANES;
-	for (; i < count; i++) {
-		const float gi = k->wd != 0 ? g[i] + k->wd * p[i] : g[i];
-		m[i] = m[i] * k->beta1 + gi * k->one_m_beta1;
-		v[i] = v[i] * k->beta2 + k->one_m_beta2 * gi * gi;
-		p[i] -= k->step_size * (m[i] / (sqrtf(v[i]) / k->bc2_sqrt + k->eps));
 	}
 }
 
@@ -396,99 +452,88 @@ beta_vae_real beta_vae_train_step(void *state, void *work, const beta_vae_real *
 	const float *const t0 = x;
 	float *const t1 = params + 0; /* encoder.0.weight */
 	float *const t2 = params + 401408; /* encoder.0.bias */
-	float *const t3 = (float *)(work_ + 0); /* dense [n, 512] */
-	float *const t4 = (float *)(work_ + 262144); /* relu [n, 512] */
+	float *const t4 = (float *)(work_ + 0); /* dense [n, 512] */
 	float *const t5 = params + 401920; /* encoder.2.weight */
 	float *const t6 = params + 532992; /* encoder.2.bias */
-	float *const t7 = (float *)(work_ + 0); /* dense [n, 256] */
-	float *const t8 = (float *)(work_ + 131072); /* relu [n, 256] */
+	float *const t8 = (float *)(work_ + 262144); /* dense [n, 256] */
 	float *const t9 = params + 533248; /* encoder.4.weight */
 	float *const t10 = params + 541440; /* encoder.4.bias */
-	float *const t11 = (float *)(work_ + 0); /* dense [n, 32] */
+	float *const t11 = (float *)(work_ + 393216); /* dense [n, 32] */
 	float *const t12 = params + 541472; /* encoder.5.weight */
 	float *const t13 = params + 549664; /* encoder.5.bias */
-	float *const t14 = (float *)(work_ + 16384); /* dense [n, 32] */
-	float *const t15 = (float *)(work_ + 32768); /* gaussian [n, 32] */
+	float *const t14 = (float *)(work_ + 409600); /* dense [n, 32] */
+	float *const t15 = (float *)(work_ + 425984); /* gaussian [n, 32] */
 	float *const t16 = params + 549696; /* decoder.0.weight */
 	float *const t17 = params + 557888; /* decoder.0.bias */
-	float *const t18 = (float *)(work_ + 524288); /* dense [n, 256] */
-	float *const t19 = (float *)(work_ + 655360); /* relu [n, 256] */
+	float *const t19 = (float *)(work_ + 442368); /* dense [n, 256] */
 	float *const t20 = params + 558144; /* decoder.2.weight */
 	float *const t21 = params + 689216; /* decoder.2.bias */
-	float *const t22 = (float *)(work_ + 786432); /* dense [n, 512] */
-	float *const t23 = (float *)(work_ + 1048576); /* relu [n, 512] */
+	float *const t23 = (float *)(work_ + 573440); /* dense [n, 512] */
 	float *const t24 = params + 689728; /* decoder.4.weight */
 	float *const t25 = params + 1091136; /* decoder.4.bias */
-	float *const t26 = (float *)(work_ + 1310720); /* dense [n, 784] */
-	float *const t27 = (float *)(work_ + 1712128); /* sigmoid [n, 784] */
-	float *const t28 = (float *)(work_ + 49152); /* bce [] */
-	float *const t29 = (float *)(work_ + 49216); /* kl_normal [] */
-	float *const t30 = (float *)(work_ + 49280); /* scale [] */
-	float *const t31 = (float *)(work_ + 49216); /* add [] */
-	float *const t32 = (float *)(work_ + 49152); /* constant [] */
-	float *const t33 = (float *)(work_ + 49280); /* scale [] */
-	float *const t34 = (float *)(work_ + 49344); /* kl_normal_grad [n, 32] */
-	float *const t35 = (float *)(work_ + 65728); /* kl_normal_grad [n, 32] */
-	float *const t36 = (float *)(work_ + 1310720); /* bce_grad [n, 784] */
-	float *const t37 = (float *)(work_ + 2113536); /* act_grad [n, 784] */
-	float *const t38 = (float *)(work_ + 786432); /* dense_dx [n, 512] */
-	float *const t39 = (float *)(work_ + 2514944); /* dense_dw [784, 512] */
-	float *const t40 = (float *)(work_ + 0); /* sum_batch [784] */
-	float *const t41 = (float *)(work_ + 1310720); /* act_grad [n, 512] */
-	float *const t42 = (float *)(work_ + 524288); /* dense_dx [n, 256] */
-	float *const t43 = (float *)(work_ + 786432); /* dense_dw [512, 256] */
-	float *const t44 = (float *)(work_ + 3136); /* sum_batch [512] */
-	float *const t45 = (float *)(work_ + 1310720); /* act_grad [n, 256] */
-	float *const t46 = (float *)(work_ + 82112); /* dense_dx [n, 32] */
-	float *const t47 = (float *)(work_ + 524288); /* dense_dw [256, 32] */
-	float *const t48 = (float *)(work_ + 5184); /* sum_batch [256] */
-	float *const t49 = (float *)(work_ + 98496); /* add [n, 32] */
-	float *const t50 = (float *)(work_ + 49280); /* gaussian_dlogvar [n, 32] */
-	float *const t51 = (float *)(work_ + 6208); /* add [n, 32] */
-	float *const t52 = (float *)(work_ + 557056); /* dense_dx [n, 256] */
-	float *const t53 = (float *)(work_ + 49280); /* dense_dw [32, 256] */
-	float *const t54 = (float *)(work_ + 22592); /* sum_batch [32] */
-	float *const t55 = (float *)(work_ + 1310720); /* dense_dx [n, 256] */
-	float *const t56 = (float *)(work_ + 1441792); /* add [n, 256] */
-	float *const t57 = (float *)(work_ + 557056); /* dense_dw [32, 256] */
-	float *const t58 = (float *)(work_ + 6208); /* sum_batch [32] */
-	float *const t59 = (float *)(work_ + 589824); /* act_grad [n, 256] */
-	float *const t60 = (float *)(work_ + 1310720); /* dense_dx [n, 512] */
-	float *const t61 = (float *)(work_ + 4120576); /* dense_dw [256, 512] */
-	float *const t62 = (float *)(work_ + 6336); /* sum_batch [256] */
-	float *const t63 = (float *)(work_ + 2113536); /* act_grad [n, 512] */
-	float *const t64 = (float *)(work_ + 4644864); /* dense_dw [512, 784] */
-	float *const t65 = (float *)(work_ + 7360); /* sum_batch [512] */
-	/* t3 = dense */
-	beta_vae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t3);
-	/* t4 = relu */
-	beta_vae_act(BETA_VAE_RELU, 0.0f, 1, n * 512, t3, 0, NULL, 0, t4, 0);
-	/* t7 = dense */
-	beta_vae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t7);
-	/* t8 = relu */
-	beta_vae_act(BETA_VAE_RELU, 0.0f, 1, n * 256, t7, 0, NULL, 0, t8, 0);
+	float *const t27 = (float *)(work_ + 835584); /* dense [n, 784] */
+	float *const t28 = (float *)(work_ + 1236992); /* bce [] */
+	float *const t29 = (float *)(work_ + 1237056); /* kl_normal [] */
+	float *const t30 = (float *)(work_ + 1237120); /* scale [] */
+	float *const t31 = (float *)(work_ + 1237056); /* add [] */
+	float *const t32 = (float *)(work_ + 1236992); /* constant [] */
+	float *const t33 = (float *)(work_ + 1237120); /* scale [] */
+	float *const t34 = (float *)(work_ + 1237184); /* kl_normal_grad [n, 32] */
+	float *const t35 = (float *)(work_ + 1253568); /* kl_normal_grad [n, 32] */
+	float *const t36 = (float *)(work_ + 1269952); /* bce_grad [n, 784] */
+	float *const t37 = (float *)(work_ + 1671360); /* act_grad [n, 784] */
+	float *const t38 = (float *)(work_ + 1269952); /* dense_dx [n, 512] */
+	float *const t39 = (float *)(work_ + 2072768); /* dense_dw [784, 512] */
+	float *const t40 = (float *)(work_ + 393216); /* sum_batch [784] */
+	float *const t42 = (float *)(work_ + 573440); /* dense_dx [n, 256] */
+	float *const t43 = (float *)(work_ + 1532096); /* dense_dw [512, 256] */
+	float *const t44 = (float *)(work_ + 396352); /* sum_batch [512] */
+	float *const t46 = (float *)(work_ + 442368); /* dense_dx [n, 32] */
+	float *const t47 = (float *)(work_ + 458752); /* dense_dw [256, 32] */
+	float *const t48 = (float *)(work_ + 398400); /* sum_batch [256] */
+	float *const t49 = (float *)(work_ + 491520); /* add [n, 32] */
+	float *const t50 = (float *)(work_ + 507904); /* gaussian_dlogvar [n, 32] */
+	float *const t51 = (float *)(work_ + 399424); /* add [n, 32] */
+	float *const t52 = (float *)(work_ + 507904); /* dense_dx [n, 256] */
+	float *const t53 = (float *)(work_ + 638976); /* dense_dw [32, 256] */
+	float *const t54 = (float *)(work_ + 415808); /* sum_batch [32] */
+	float *const t55 = (float *)(work_ + 671744); /* dense_dx [n, 256] */
+	float *const t56 = (float *)(work_ + 1237120); /* add [n, 256] */
+	float *const t57 = (float *)(work_ + 507904); /* dense_dw [32, 256] */
+	float *const t58 = (float *)(work_ + 399424); /* sum_batch [32] */
+	float *const t59 = (float *)(work_ + 671744); /* act_grad [n, 256] */
+	float *const t60 = (float *)(work_ + 1237120); /* dense_dx [n, 512] */
+	float *const t61 = (float *)(work_ + 3678400); /* dense_dw [256, 512] */
+	float *const t62 = (float *)(work_ + 0); /* sum_batch [256] */
+	float *const t64 = (float *)(work_ + 4202688); /* dense_dw [512, 784] */
+	float *const t65 = (float *)(work_ + 1024); /* sum_batch [512] */
+	/* t4 = dense */
+	beta_vae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t4,
+		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
+	/* t8 = dense */
+	beta_vae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t8,
+		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
 	/* t11 = dense */
-	beta_vae_gemm(n, 32, 256, t8, 256, 1, t9, 1, 256, t10, t11);
+	beta_vae_gemm(n, 32, 256, t8, 256, 1, t9, 1, 256, t10, t11,
+		NULL);
 	/* t14 = dense */
-	beta_vae_gemm(n, 32, 256, t8, 256, 1, t12, 1, 256, t13, t14);
+	beta_vae_gemm(n, 32, 256, t8, 256, 1, t12, 1, 256, t13, t14,
+		NULL);
 	/* t15 = gaussian */
 	{
 		const uint64_t key = beta_vae_mix(rng ^ beta_vae_mix(((uint64_t)step << 24) ^ 15u));
 		for (long i = 0; i < n * 32; i++)
 			t15[i] = t11[i] + (stochastic ? expf(0.5f * t14[i]) * (float)beta_vae_normal(key, (uint64_t)i) : 0);
 	}
-	/* t18 = dense */
-	beta_vae_gemm(n, 256, 32, t15, 32, 1, t16, 1, 32, t17, t18);
-	/* t19 = relu */
-	beta_vae_act(BETA_VAE_RELU, 0.0f, 1, n * 256, t18, 0, NULL, 0, t19, 0);
-	/* t22 = dense */
-	beta_vae_gemm(n, 512, 256, t19, 256, 1, t20, 1, 256, t21, t22);
-	/* t23 = relu */
-	beta_vae_act(BETA_VAE_RELU, 0.0f, 1, n * 512, t22, 0, NULL, 0, t23, 0);
-	/* t26 = dense */
-	beta_vae_gemm(n, 784, 512, t23, 512, 1, t24, 1, 512, t25, t26);
-	/* t27 = sigmoid */
-	beta_vae_act(BETA_VAE_SIGMOID, 0.0f, 1, n * 784, t26, 0, NULL, 0, t27, 0);
+	/* t19 = dense */
+	beta_vae_gemm(n, 256, 32, t15, 32, 1, t16, 1, 32, t17, t19,
+		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
+	/* t23 = dense */
+	beta_vae_gemm(n, 512, 256, t19, 256, 1, t20, 1, 256, t21, t23,
+		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
+	/* t27 = dense */
+	beta_vae_gemm(n, 784, 512, t23, 512, 1, t24, 1, 512, t25, t27,
+		&(const beta_vae_epilogue){.act = BETA_VAE_SIGMOID, .slope = 0.0f});
 	/* t28 = bce */
 	{
 		double acc = 0;
@@ -539,39 +584,38 @@ beta_vae_real beta_vae_train_step(void *state, void *work, const beta_vae_real *
 	/* t37 = act_grad */
 	beta_vae_act(BETA_VAE_SIGMOID, 0.0f, 1, n * 784, t36, 0, t27, 0, t37, 0);
 	/* t38 = dense_dx */
-	beta_vae_gemm(n, 512, 784, t37, 784, 1, t24, 512, 1, NULL, t38);
+	beta_vae_gemm(n, 512, 784, t37, 784, 1, t24, 512, 1, NULL, t38,
+		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f, .y = t23});
 	/* t39 = dense_dw */
-	beta_vae_gemm(784, 512, n, t37, 1, 784, t23, 512, 1, NULL, t39);
+	beta_vae_gemm(784, 512, n, t37, 1, 784, t23, 512, 1, NULL, t39, NULL);
 	/* t40 = sum_batch */
 	for (long j = 0; j < 784; j++)
 		t40[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 784; j++)
 			t40[j] += t37[b * 784 + j];
-	/* t41 = act_grad */
-	beta_vae_act(BETA_VAE_RELU, 0.0f, 1, n * 512, t38, 0, t23, 0, t41, 0);
 	/* t42 = dense_dx */
-	beta_vae_gemm(n, 256, 512, t41, 512, 1, t20, 256, 1, NULL, t42);
+	beta_vae_gemm(n, 256, 512, t38, 512, 1, t20, 256, 1, NULL, t42,
+		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f, .y = t19});
 	/* t43 = dense_dw */
-	beta_vae_gemm(512, 256, n, t41, 1, 512, t19, 256, 1, NULL, t43);
+	beta_vae_gemm(512, 256, n, t38, 1, 512, t19, 256, 1, NULL, t43, NULL);
 	/* t44 = sum_batch */
 	for (long j = 0; j < 512; j++)
 		t44[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 512; j++)
-			t44[j] += t41[b * 512 + j];
-	/* t45 = act_grad */
-	beta_vae_act(BETA_VAE_RELU, 0.0f, 1, n * 256, t42, 0, t19, 0, t45, 0);
+			t44[j] += t38[b * 512 + j];
 	/* t46 = dense_dx */
-	beta_vae_gemm(n, 32, 256, t45, 256, 1, t16, 32, 1, NULL, t46);
+	beta_vae_gemm(n, 32, 256, t42, 256, 1, t16, 32, 1, NULL, t46,
+		NULL);
 	/* t47 = dense_dw */
-	beta_vae_gemm(256, 32, n, t45, 1, 256, t15, 32, 1, NULL, t47);
+	beta_vae_gemm(256, 32, n, t42, 1, 256, t15, 32, 1, NULL, t47, NULL);
 	/* t48 = sum_batch */
 	for (long j = 0; j < 256; j++)
 		t48[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 256; j++)
-			t48[j] += t45[b * 256 + j];
+			t48[j] += t42[b * 256 + j];
 	/* t49 = add */
 	for (long i = 0; i < n * 32; i++)
 		t49[i] = t34[i] + t46[i];
@@ -585,9 +629,10 @@ beta_vae_real beta_vae_train_step(void *state, void *work, const beta_vae_real *
 	for (long i = 0; i < n * 32; i++)
 		t51[i] = t35[i] + t50[i];
 	/* t52 = dense_dx */
-	beta_vae_gemm(n, 256, 32, t51, 32, 1, t12, 256, 1, NULL, t52);
+	beta_vae_gemm(n, 256, 32, t51, 32, 1, t12, 256, 1, NULL, t52,
+		NULL);
 	/* t53 = dense_dw */
-	beta_vae_gemm(32, 256, n, t51, 1, 32, t8, 256, 1, NULL, t53);
+	beta_vae_gemm(32, 256, n, t51, 1, 32, t8, 256, 1, NULL, t53, NULL);
 	/* t54 = sum_batch */
 	for (long j = 0; j < 32; j++)
 		t54[j] = 0;
@@ -595,12 +640,13 @@ beta_vae_real beta_vae_train_step(void *state, void *work, const beta_vae_real *
 		for (long j = 0; j < 32; j++)
 			t54[j] += t51[b * 32 + j];
 	/* t55 = dense_dx */
-	beta_vae_gemm(n, 256, 32, t49, 32, 1, t9, 256, 1, NULL, t55);
+	beta_vae_gemm(n, 256, 32, t49, 32, 1, t9, 256, 1, NULL, t55,
+		NULL);
 	/* t56 = add */
 	for (long i = 0; i < n * 256; i++)
 		t56[i] = t52[i] + t55[i];
 	/* t57 = dense_dw */
-	beta_vae_gemm(32, 256, n, t49, 1, 32, t8, 256, 1, NULL, t57);
+	beta_vae_gemm(32, 256, n, t49, 1, 32, t8, 256, 1, NULL, t57, NULL);
 	/* t58 = sum_batch */
 	for (long j = 0; j < 32; j++)
 		t58[j] = 0;
@@ -610,25 +656,24 @@ beta_vae_real beta_vae_train_step(void *state, void *work, const beta_vae_real *
 	/* t59 = act_grad */
 	beta_vae_act(BETA_VAE_RELU, 0.0f, 1, n * 256, t56, 0, t8, 0, t59, 0);
 	/* t60 = dense_dx */
-	beta_vae_gemm(n, 512, 256, t59, 256, 1, t5, 512, 1, NULL, t60);
+	beta_vae_gemm(n, 512, 256, t59, 256, 1, t5, 512, 1, NULL, t60,
+		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f, .y = t4});
 	/* t61 = dense_dw */
-	beta_vae_gemm(256, 512, n, t59, 1, 256, t4, 512, 1, NULL, t61);
+	beta_vae_gemm(256, 512, n, t59, 1, 256, t4, 512, 1, NULL, t61, NULL);
 	/* t62 = sum_batch */
 	for (long j = 0; j < 256; j++)
 		t62[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 256; j++)
 			t62[j] += t59[b * 256 + j];
-	/* t63 = act_grad */
-	beta_vae_act(BETA_VAE_RELU, 0.0f, 1, n * 512, t60, 0, t4, 0, t63, 0);
 	/* t64 = dense_dw */
-	beta_vae_gemm(512, 784, n, t63, 1, 512, t0, 784, 1, NULL, t64);
+	beta_vae_gemm(512, 784, n, t60, 1, 512, t0, 784, 1, NULL, t64, NULL);
 	/* t65 = sum_batch */
 	for (long j = 0; j < 512; j++)
 		t65[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 512; j++)
-			t65[j] += t63[b * 512 + j];
+			t65[j] += t60[b * 512 + j];
 	/* t66 = adam */
 	{ /* encoder.0.weight */
 		beta_vae_adam(401408, t1, adam_m + 0, adam_v + 0, t64, &adam_k);
@@ -699,99 +744,88 @@ beta_vae_real beta_vae_gradient(const void *state, void *work, const beta_vae_re
 	const float *const t0 = x;
 	const float *const t1 = params + 0; /* encoder.0.weight */
 	const float *const t2 = params + 401408; /* encoder.0.bias */
-	float *const t3 = (float *)(work_ + 0); /* dense [n, 512] */
-	float *const t4 = (float *)(work_ + 262144); /* relu [n, 512] */
+	float *const t4 = (float *)(work_ + 0); /* dense [n, 512] */
 	const float *const t5 = params + 401920; /* encoder.2.weight */
 	const float *const t6 = params + 532992; /* encoder.2.bias */
-	float *const t7 = (float *)(work_ + 0); /* dense [n, 256] */
-	float *const t8 = (float *)(work_ + 131072); /* relu [n, 256] */
+	float *const t8 = (float *)(work_ + 262144); /* dense [n, 256] */
 	const float *const t9 = params + 533248; /* encoder.4.weight */
 	const float *const t10 = params + 541440; /* encoder.4.bias */
-	float *const t11 = (float *)(work_ + 0); /* dense [n, 32] */
+	float *const t11 = (float *)(work_ + 393216); /* dense [n, 32] */
 	const float *const t12 = params + 541472; /* encoder.5.weight */
 	const float *const t13 = params + 549664; /* encoder.5.bias */
-	float *const t14 = (float *)(work_ + 16384); /* dense [n, 32] */
-	float *const t15 = (float *)(work_ + 32768); /* gaussian [n, 32] */
+	float *const t14 = (float *)(work_ + 409600); /* dense [n, 32] */
+	float *const t15 = (float *)(work_ + 425984); /* gaussian [n, 32] */
 	const float *const t16 = params + 549696; /* decoder.0.weight */
 	const float *const t17 = params + 557888; /* decoder.0.bias */
-	float *const t18 = (float *)(work_ + 524288); /* dense [n, 256] */
-	float *const t19 = (float *)(work_ + 655360); /* relu [n, 256] */
+	float *const t19 = (float *)(work_ + 442368); /* dense [n, 256] */
 	const float *const t20 = params + 558144; /* decoder.2.weight */
 	const float *const t21 = params + 689216; /* decoder.2.bias */
-	float *const t22 = (float *)(work_ + 786432); /* dense [n, 512] */
-	float *const t23 = (float *)(work_ + 1048576); /* relu [n, 512] */
+	float *const t23 = (float *)(work_ + 573440); /* dense [n, 512] */
 	const float *const t24 = params + 689728; /* decoder.4.weight */
 	const float *const t25 = params + 1091136; /* decoder.4.bias */
-	float *const t26 = (float *)(work_ + 1310720); /* dense [n, 784] */
-	float *const t27 = (float *)(work_ + 1712128); /* sigmoid [n, 784] */
-	float *const t28 = (float *)(work_ + 49152); /* bce [] */
-	float *const t29 = (float *)(work_ + 49216); /* kl_normal [] */
-	float *const t30 = (float *)(work_ + 49280); /* scale [] */
-	float *const t31 = (float *)(work_ + 49216); /* add [] */
-	float *const t32 = (float *)(work_ + 49152); /* constant [] */
-	float *const t33 = (float *)(work_ + 49280); /* scale [] */
-	float *const t34 = (float *)(work_ + 49344); /* kl_normal_grad [n, 32] */
-	float *const t35 = (float *)(work_ + 65728); /* kl_normal_grad [n, 32] */
-	float *const t36 = (float *)(work_ + 1310720); /* bce_grad [n, 784] */
-	float *const t37 = (float *)(work_ + 2113536); /* act_grad [n, 784] */
-	float *const t38 = (float *)(work_ + 786432); /* dense_dx [n, 512] */
-	float *const t39 = (float *)(work_ + 2514944); /* dense_dw [784, 512] */
-	float *const t40 = (float *)(work_ + 0); /* sum_batch [784] */
-	float *const t41 = (float *)(work_ + 1310720); /* act_grad [n, 512] */
-	float *const t42 = (float *)(work_ + 524288); /* dense_dx [n, 256] */
-	float *const t43 = (float *)(work_ + 786432); /* dense_dw [512, 256] */
-	float *const t44 = (float *)(work_ + 3136); /* sum_batch [512] */
-	float *const t45 = (float *)(work_ + 1310720); /* act_grad [n, 256] */
-	float *const t46 = (float *)(work_ + 82112); /* dense_dx [n, 32] */
-	float *const t47 = (float *)(work_ + 524288); /* dense_dw [256, 32] */
-	float *const t48 = (float *)(work_ + 5184); /* sum_batch [256] */
-	float *const t49 = (float *)(work_ + 98496); /* add [n, 32] */
-	float *const t50 = (float *)(work_ + 49280); /* gaussian_dlogvar [n, 32] */
-	float *const t51 = (float *)(work_ + 6208); /* add [n, 32] */
-	float *const t52 = (float *)(work_ + 557056); /* dense_dx [n, 256] */
-	float *const t53 = (float *)(work_ + 49280); /* dense_dw [32, 256] */
-	float *const t54 = (float *)(work_ + 22592); /* sum_batch [32] */
-	float *const t55 = (float *)(work_ + 1310720); /* dense_dx [n, 256] */
-	float *const t56 = (float *)(work_ + 1441792); /* add [n, 256] */
-	float *const t57 = (float *)(work_ + 557056); /* dense_dw [32, 256] */
-	float *const t58 = (float *)(work_ + 6208); /* sum_batch [32] */
-	float *const t59 = (float *)(work_ + 589824); /* act_grad [n, 256] */
-	float *const t60 = (float *)(work_ + 1310720); /* dense_dx [n, 512] */
-	float *const t61 = (float *)(work_ + 4120576); /* dense_dw [256, 512] */
-	float *const t62 = (float *)(work_ + 6336); /* sum_batch [256] */
-	float *const t63 = (float *)(work_ + 2113536); /* act_grad [n, 512] */
-	float *const t64 = (float *)(work_ + 4644864); /* dense_dw [512, 784] */
-	float *const t65 = (float *)(work_ + 7360); /* sum_batch [512] */
-	/* t3 = dense */
-	beta_vae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t3);
-	/* t4 = relu */
-	beta_vae_act(BETA_VAE_RELU, 0.0f, 1, n * 512, t3, 0, NULL, 0, t4, 0);
-	/* t7 = dense */
-	beta_vae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t7);
-	/* t8 = relu */
-	beta_vae_act(BETA_VAE_RELU, 0.0f, 1, n * 256, t7, 0, NULL, 0, t8, 0);
+	float *const t27 = (float *)(work_ + 835584); /* dense [n, 784] */
+	float *const t28 = (float *)(work_ + 1236992); /* bce [] */
+	float *const t29 = (float *)(work_ + 1237056); /* kl_normal [] */
+	float *const t30 = (float *)(work_ + 1237120); /* scale [] */
+	float *const t31 = (float *)(work_ + 1237056); /* add [] */
+	float *const t32 = (float *)(work_ + 1236992); /* constant [] */
+	float *const t33 = (float *)(work_ + 1237120); /* scale [] */
+	float *const t34 = (float *)(work_ + 1237184); /* kl_normal_grad [n, 32] */
+	float *const t35 = (float *)(work_ + 1253568); /* kl_normal_grad [n, 32] */
+	float *const t36 = (float *)(work_ + 1269952); /* bce_grad [n, 784] */
+	float *const t37 = (float *)(work_ + 1671360); /* act_grad [n, 784] */
+	float *const t38 = (float *)(work_ + 1269952); /* dense_dx [n, 512] */
+	float *const t39 = (float *)(work_ + 2072768); /* dense_dw [784, 512] */
+	float *const t40 = (float *)(work_ + 393216); /* sum_batch [784] */
+	float *const t42 = (float *)(work_ + 573440); /* dense_dx [n, 256] */
+	float *const t43 = (float *)(work_ + 1532096); /* dense_dw [512, 256] */
+	float *const t44 = (float *)(work_ + 396352); /* sum_batch [512] */
+	float *const t46 = (float *)(work_ + 442368); /* dense_dx [n, 32] */
+	float *const t47 = (float *)(work_ + 458752); /* dense_dw [256, 32] */
+	float *const t48 = (float *)(work_ + 398400); /* sum_batch [256] */
+	float *const t49 = (float *)(work_ + 491520); /* add [n, 32] */
+	float *const t50 = (float *)(work_ + 507904); /* gaussian_dlogvar [n, 32] */
+	float *const t51 = (float *)(work_ + 399424); /* add [n, 32] */
+	float *const t52 = (float *)(work_ + 507904); /* dense_dx [n, 256] */
+	float *const t53 = (float *)(work_ + 638976); /* dense_dw [32, 256] */
+	float *const t54 = (float *)(work_ + 415808); /* sum_batch [32] */
+	float *const t55 = (float *)(work_ + 671744); /* dense_dx [n, 256] */
+	float *const t56 = (float *)(work_ + 1237120); /* add [n, 256] */
+	float *const t57 = (float *)(work_ + 507904); /* dense_dw [32, 256] */
+	float *const t58 = (float *)(work_ + 399424); /* sum_batch [32] */
+	float *const t59 = (float *)(work_ + 671744); /* act_grad [n, 256] */
+	float *const t60 = (float *)(work_ + 1237120); /* dense_dx [n, 512] */
+	float *const t61 = (float *)(work_ + 3678400); /* dense_dw [256, 512] */
+	float *const t62 = (float *)(work_ + 0); /* sum_batch [256] */
+	float *const t64 = (float *)(work_ + 4202688); /* dense_dw [512, 784] */
+	float *const t65 = (float *)(work_ + 1024); /* sum_batch [512] */
+	/* t4 = dense */
+	beta_vae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t4,
+		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
+	/* t8 = dense */
+	beta_vae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t8,
+		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
 	/* t11 = dense */
-	beta_vae_gemm(n, 32, 256, t8, 256, 1, t9, 1, 256, t10, t11);
+	beta_vae_gemm(n, 32, 256, t8, 256, 1, t9, 1, 256, t10, t11,
+		NULL);
 	/* t14 = dense */
-	beta_vae_gemm(n, 32, 256, t8, 256, 1, t12, 1, 256, t13, t14);
+	beta_vae_gemm(n, 32, 256, t8, 256, 1, t12, 1, 256, t13, t14,
+		NULL);
 	/* t15 = gaussian */
 	{
 		const uint64_t key = beta_vae_mix(rng ^ beta_vae_mix(((uint64_t)step << 24) ^ 15u));
 		for (long i = 0; i < n * 32; i++)
 			t15[i] = t11[i] + (stochastic ? expf(0.5f * t14[i]) * (float)beta_vae_normal(key, (uint64_t)i) : 0);
 	}
-	/* t18 = dense */
-	beta_vae_gemm(n, 256, 32, t15, 32, 1, t16, 1, 32, t17, t18);
-	/* t19 = relu */
-	beta_vae_act(BETA_VAE_RELU, 0.0f, 1, n * 256, t18, 0, NULL, 0, t19, 0);
-	/* t22 = dense */
-	beta_vae_gemm(n, 512, 256, t19, 256, 1, t20, 1, 256, t21, t22);
-	/* t23 = relu */
-	beta_vae_act(BETA_VAE_RELU, 0.0f, 1, n * 512, t22, 0, NULL, 0, t23, 0);
-	/* t26 = dense */
-	beta_vae_gemm(n, 784, 512, t23, 512, 1, t24, 1, 512, t25, t26);
-	/* t27 = sigmoid */
-	beta_vae_act(BETA_VAE_SIGMOID, 0.0f, 1, n * 784, t26, 0, NULL, 0, t27, 0);
+	/* t19 = dense */
+	beta_vae_gemm(n, 256, 32, t15, 32, 1, t16, 1, 32, t17, t19,
+		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
+	/* t23 = dense */
+	beta_vae_gemm(n, 512, 256, t19, 256, 1, t20, 1, 256, t21, t23,
+		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
+	/* t27 = dense */
+	beta_vae_gemm(n, 784, 512, t23, 512, 1, t24, 1, 512, t25, t27,
+		&(const beta_vae_epilogue){.act = BETA_VAE_SIGMOID, .slope = 0.0f});
 	/* t28 = bce */
 	{
 		double acc = 0;
@@ -842,39 +876,38 @@ beta_vae_real beta_vae_gradient(const void *state, void *work, const beta_vae_re
 	/* t37 = act_grad */
 	beta_vae_act(BETA_VAE_SIGMOID, 0.0f, 1, n * 784, t36, 0, t27, 0, t37, 0);
 	/* t38 = dense_dx */
-	beta_vae_gemm(n, 512, 784, t37, 784, 1, t24, 512, 1, NULL, t38);
+	beta_vae_gemm(n, 512, 784, t37, 784, 1, t24, 512, 1, NULL, t38,
+		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f, .y = t23});
 	/* t39 = dense_dw */
-	beta_vae_gemm(784, 512, n, t37, 1, 784, t23, 512, 1, NULL, t39);
+	beta_vae_gemm(784, 512, n, t37, 1, 784, t23, 512, 1, NULL, t39, NULL);
 	/* t40 = sum_batch */
 	for (long j = 0; j < 784; j++)
 		t40[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 784; j++)
 			t40[j] += t37[b * 784 + j];
-	/* t41 = act_grad */
-	beta_vae_act(BETA_VAE_RELU, 0.0f, 1, n * 512, t38, 0, t23, 0, t41, 0);
 	/* t42 = dense_dx */
-	beta_vae_gemm(n, 256, 512, t41, 512, 1, t20, 256, 1, NULL, t42);
+	beta_vae_gemm(n, 256, 512, t38, 512, 1, t20, 256, 1, NULL, t42,
+		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f, .y = t19});
 	/* t43 = dense_dw */
-	beta_vae_gemm(512, 256, n, t41, 1, 512, t19, 256, 1, NULL, t43);
+	beta_vae_gemm(512, 256, n, t38, 1, 512, t19, 256, 1, NULL, t43, NULL);
 	/* t44 = sum_batch */
 	for (long j = 0; j < 512; j++)
 		t44[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 512; j++)
-			t44[j] += t41[b * 512 + j];
-	/* t45 = act_grad */
-	beta_vae_act(BETA_VAE_RELU, 0.0f, 1, n * 256, t42, 0, t19, 0, t45, 0);
+			t44[j] += t38[b * 512 + j];
 	/* t46 = dense_dx */
-	beta_vae_gemm(n, 32, 256, t45, 256, 1, t16, 32, 1, NULL, t46);
+	beta_vae_gemm(n, 32, 256, t42, 256, 1, t16, 32, 1, NULL, t46,
+		NULL);
 	/* t47 = dense_dw */
-	beta_vae_gemm(256, 32, n, t45, 1, 256, t15, 32, 1, NULL, t47);
+	beta_vae_gemm(256, 32, n, t42, 1, 256, t15, 32, 1, NULL, t47, NULL);
 	/* t48 = sum_batch */
 	for (long j = 0; j < 256; j++)
 		t48[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 256; j++)
-			t48[j] += t45[b * 256 + j];
+			t48[j] += t42[b * 256 + j];
 	/* t49 = add */
 	for (long i = 0; i < n * 32; i++)
 		t49[i] = t34[i] + t46[i];
@@ -888,9 +921,10 @@ beta_vae_real beta_vae_gradient(const void *state, void *work, const beta_vae_re
 	for (long i = 0; i < n * 32; i++)
 		t51[i] = t35[i] + t50[i];
 	/* t52 = dense_dx */
-	beta_vae_gemm(n, 256, 32, t51, 32, 1, t12, 256, 1, NULL, t52);
+	beta_vae_gemm(n, 256, 32, t51, 32, 1, t12, 256, 1, NULL, t52,
+		NULL);
 	/* t53 = dense_dw */
-	beta_vae_gemm(32, 256, n, t51, 1, 32, t8, 256, 1, NULL, t53);
+	beta_vae_gemm(32, 256, n, t51, 1, 32, t8, 256, 1, NULL, t53, NULL);
 	/* t54 = sum_batch */
 	for (long j = 0; j < 32; j++)
 		t54[j] = 0;
@@ -898,12 +932,13 @@ beta_vae_real beta_vae_gradient(const void *state, void *work, const beta_vae_re
 		for (long j = 0; j < 32; j++)
 			t54[j] += t51[b * 32 + j];
 	/* t55 = dense_dx */
-	beta_vae_gemm(n, 256, 32, t49, 32, 1, t9, 256, 1, NULL, t55);
+	beta_vae_gemm(n, 256, 32, t49, 32, 1, t9, 256, 1, NULL, t55,
+		NULL);
 	/* t56 = add */
 	for (long i = 0; i < n * 256; i++)
 		t56[i] = t52[i] + t55[i];
 	/* t57 = dense_dw */
-	beta_vae_gemm(32, 256, n, t49, 1, 32, t8, 256, 1, NULL, t57);
+	beta_vae_gemm(32, 256, n, t49, 1, 32, t8, 256, 1, NULL, t57, NULL);
 	/* t58 = sum_batch */
 	for (long j = 0; j < 32; j++)
 		t58[j] = 0;
@@ -913,25 +948,24 @@ beta_vae_real beta_vae_gradient(const void *state, void *work, const beta_vae_re
 	/* t59 = act_grad */
 	beta_vae_act(BETA_VAE_RELU, 0.0f, 1, n * 256, t56, 0, t8, 0, t59, 0);
 	/* t60 = dense_dx */
-	beta_vae_gemm(n, 512, 256, t59, 256, 1, t5, 512, 1, NULL, t60);
+	beta_vae_gemm(n, 512, 256, t59, 256, 1, t5, 512, 1, NULL, t60,
+		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f, .y = t4});
 	/* t61 = dense_dw */
-	beta_vae_gemm(256, 512, n, t59, 1, 256, t4, 512, 1, NULL, t61);
+	beta_vae_gemm(256, 512, n, t59, 1, 256, t4, 512, 1, NULL, t61, NULL);
 	/* t62 = sum_batch */
 	for (long j = 0; j < 256; j++)
 		t62[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 256; j++)
 			t62[j] += t59[b * 256 + j];
-	/* t63 = act_grad */
-	beta_vae_act(BETA_VAE_RELU, 0.0f, 1, n * 512, t60, 0, t4, 0, t63, 0);
 	/* t64 = dense_dw */
-	beta_vae_gemm(512, 784, n, t63, 1, 512, t0, 784, 1, NULL, t64);
+	beta_vae_gemm(512, 784, n, t60, 1, 512, t0, 784, 1, NULL, t64, NULL);
 	/* t65 = sum_batch */
 	for (long j = 0; j < 512; j++)
 		t65[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 512; j++)
-			t65[j] += t63[b * 512 + j];
+			t65[j] += t60[b * 512 + j];
 	memcpy(grad + 0, t64, sizeof(float) * 401408);
 	memcpy(grad + 401408, t65, sizeof(float) * 512);
 	memcpy(grad + 401920, t61, sizeof(float) * 131072);
@@ -972,62 +1006,54 @@ beta_vae_real beta_vae_loss(const void *state, void *work, const beta_vae_real *
 	const float *const t0 = x;
 	const float *const t1 = params + 0; /* encoder.0.weight */
 	const float *const t2 = params + 401408; /* encoder.0.bias */
-	float *const t3 = (float *)(work_ + 0); /* dense [n, 512] */
-	float *const t4 = (float *)(work_ + 262144); /* relu [n, 512] */
+	float *const t4 = (float *)(work_ + 0); /* dense [n, 512] */
 	const float *const t5 = params + 401920; /* encoder.2.weight */
 	const float *const t6 = params + 532992; /* encoder.2.bias */
-	float *const t7 = (float *)(work_ + 0); /* dense [n, 256] */
-	float *const t8 = (float *)(work_ + 131072); /* relu [n, 256] */
+	float *const t8 = (float *)(work_ + 262144); /* dense [n, 256] */
 	const float *const t9 = params + 533248; /* encoder.4.weight */
 	const float *const t10 = params + 541440; /* encoder.4.bias */
-	float *const t11 = (float *)(work_ + 0); /* dense [n, 32] */
+	float *const t11 = (float *)(work_ + 393216); /* dense [n, 32] */
 	const float *const t12 = params + 541472; /* encoder.5.weight */
 	const float *const t13 = params + 549664; /* encoder.5.bias */
-	float *const t14 = (float *)(work_ + 16384); /* dense [n, 32] */
-	float *const t15 = (float *)(work_ + 32768); /* gaussian [n, 32] */
+	float *const t14 = (float *)(work_ + 409600); /* dense [n, 32] */
+	float *const t15 = (float *)(work_ + 425984); /* gaussian [n, 32] */
 	const float *const t16 = params + 549696; /* decoder.0.weight */
 	const float *const t17 = params + 557888; /* decoder.0.bias */
-	float *const t18 = (float *)(work_ + 524288); /* dense [n, 256] */
-	float *const t19 = (float *)(work_ + 655360); /* relu [n, 256] */
+	float *const t19 = (float *)(work_ + 442368); /* dense [n, 256] */
 	const float *const t20 = params + 558144; /* decoder.2.weight */
 	const float *const t21 = params + 689216; /* decoder.2.bias */
-	float *const t22 = (float *)(work_ + 786432); /* dense [n, 512] */
-	float *const t23 = (float *)(work_ + 1048576); /* relu [n, 512] */
+	float *const t23 = (float *)(work_ + 573440); /* dense [n, 512] */
 	const float *const t24 = params + 689728; /* decoder.4.weight */
 	const float *const t25 = params + 1091136; /* decoder.4.bias */
-	float *const t26 = (float *)(work_ + 1310720); /* dense [n, 784] */
-	float *const t27 = (float *)(work_ + 1712128); /* sigmoid [n, 784] */
-	float *const t28 = (float *)(work_ + 49152); /* bce [] */
-	float *const t29 = (float *)(work_ + 49216); /* kl_normal [] */
-	float *const t30 = (float *)(work_ + 49280); /* scale [] */
-	float *const t31 = (float *)(work_ + 49216); /* add [] */
-	/* t3 = dense */
-	beta_vae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t3);
-	/* t4 = relu */
-	beta_vae_act(BETA_VAE_RELU, 0.0f, 1, n * 512, t3, 0, NULL, 0, t4, 0);
-	/* t7 = dense */
-	beta_vae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t7);
-	/* t8 = relu */
-	beta_vae_act(BETA_VAE_RELU, 0.0f, 1, n * 256, t7, 0, NULL, 0, t8, 0);
+	float *const t27 = (float *)(work_ + 835584); /* dense [n, 784] */
+	float *const t28 = (float *)(work_ + 1236992); /* bce [] */
+	float *const t29 = (float *)(work_ + 1237056); /* kl_normal [] */
+	float *const t30 = (float *)(work_ + 1237120); /* scale [] */
+	float *const t31 = (float *)(work_ + 1237056); /* add [] */
+	/* t4 = dense */
+	beta_vae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t4,
+		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
+	/* t8 = dense */
+	beta_vae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t8,
+		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
 	/* t11 = dense */
-	beta_vae_gemm(n, 32, 256, t8, 256, 1, t9, 1, 256, t10, t11);
+	beta_vae_gemm(n, 32, 256, t8, 256, 1, t9, 1, 256, t10, t11,
+		NULL);
 	/* t14 = dense */
-	beta_vae_gemm(n, 32, 256, t8, 256, 1, t12, 1, 256, t13, t14);
+	beta_vae_gemm(n, 32, 256, t8, 256, 1, t12, 1, 256, t13, t14,
+		NULL);
 	/* t15 = gaussian */
 	for (long i = 0; i < n * 32; i++)
 		t15[i] = t11[i];
-	/* t18 = dense */
-	beta_vae_gemm(n, 256, 32, t15, 32, 1, t16, 1, 32, t17, t18);
-	/* t19 = relu */
-	beta_vae_act(BETA_VAE_RELU, 0.0f, 1, n * 256, t18, 0, NULL, 0, t19, 0);
-	/* t22 = dense */
-	beta_vae_gemm(n, 512, 256, t19, 256, 1, t20, 1, 256, t21, t22);
-	/* t23 = relu */
-	beta_vae_act(BETA_VAE_RELU, 0.0f, 1, n * 512, t22, 0, NULL, 0, t23, 0);
-	/* t26 = dense */
-	beta_vae_gemm(n, 784, 512, t23, 512, 1, t24, 1, 512, t25, t26);
-	/* t27 = sigmoid */
-	beta_vae_act(BETA_VAE_SIGMOID, 0.0f, 1, n * 784, t26, 0, NULL, 0, t27, 0);
+	/* t19 = dense */
+	beta_vae_gemm(n, 256, 32, t15, 32, 1, t16, 1, 32, t17, t19,
+		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
+	/* t23 = dense */
+	beta_vae_gemm(n, 512, 256, t19, 256, 1, t20, 1, 256, t21, t23,
+		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
+	/* t27 = dense */
+	beta_vae_gemm(n, 784, 512, t23, 512, 1, t24, 1, 512, t25, t27,
+		&(const beta_vae_epilogue){.act = BETA_VAE_SIGMOID, .slope = 0.0f});
 	/* t28 = bce */
 	{
 		double acc = 0;
@@ -1064,58 +1090,50 @@ void beta_vae_forward(const void *state, void *work, const beta_vae_real *x, int
 	const float *const t0 = x;
 	const float *const t1 = params + 0; /* encoder.0.weight */
 	const float *const t2 = params + 401408; /* encoder.0.bias */
-	float *const t3 = (float *)(work_ + 0); /* dense [n, 512] */
-	float *const t4 = (float *)(work_ + 262144); /* relu [n, 512] */
+	float *const t4 = (float *)(work_ + 0); /* dense [n, 512] */
 	const float *const t5 = params + 401920; /* encoder.2.weight */
 	const float *const t6 = params + 532992; /* encoder.2.bias */
-	float *const t7 = (float *)(work_ + 0); /* dense [n, 256] */
-	float *const t8 = (float *)(work_ + 131072); /* relu [n, 256] */
+	float *const t8 = (float *)(work_ + 262144); /* dense [n, 256] */
 	const float *const t9 = params + 533248; /* encoder.4.weight */
 	const float *const t10 = params + 541440; /* encoder.4.bias */
-	float *const t11 = (float *)(work_ + 0); /* dense [n, 32] */
+	float *const t11 = (float *)(work_ + 393216); /* dense [n, 32] */
 	const float *const t12 = params + 541472; /* encoder.5.weight */
 	const float *const t13 = params + 549664; /* encoder.5.bias */
-	float *const t14 = (float *)(work_ + 16384); /* dense [n, 32] */
-	float *const t15 = (float *)(work_ + 32768); /* gaussian [n, 32] */
+	float *const t14 = (float *)(work_ + 409600); /* dense [n, 32] */
+	float *const t15 = (float *)(work_ + 425984); /* gaussian [n, 32] */
 	const float *const t16 = params + 549696; /* decoder.0.weight */
 	const float *const t17 = params + 557888; /* decoder.0.bias */
-	float *const t18 = (float *)(work_ + 524288); /* dense [n, 256] */
-	float *const t19 = (float *)(work_ + 655360); /* relu [n, 256] */
+	float *const t19 = (float *)(work_ + 442368); /* dense [n, 256] */
 	const float *const t20 = params + 558144; /* decoder.2.weight */
 	const float *const t21 = params + 689216; /* decoder.2.bias */
-	float *const t22 = (float *)(work_ + 786432); /* dense [n, 512] */
-	float *const t23 = (float *)(work_ + 1048576); /* relu [n, 512] */
+	float *const t23 = (float *)(work_ + 573440); /* dense [n, 512] */
 	const float *const t24 = params + 689728; /* decoder.4.weight */
 	const float *const t25 = params + 1091136; /* decoder.4.bias */
-	float *const t26 = (float *)(work_ + 1310720); /* dense [n, 784] */
-	float *const t27 = (float *)(work_ + 1712128); /* sigmoid [n, 784] */
-	/* t3 = dense */
-	beta_vae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t3);
-	/* t4 = relu */
-	beta_vae_act(BETA_VAE_RELU, 0.0f, 1, n * 512, t3, 0, NULL, 0, t4, 0);
-	/* t7 = dense */
-	beta_vae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t7);
-	/* t8 = relu */
-	beta_vae_act(BETA_VAE_RELU, 0.0f, 1, n * 256, t7, 0, NULL, 0, t8, 0);
+	float *const t27 = (float *)(work_ + 835584); /* dense [n, 784] */
+	/* t4 = dense */
+	beta_vae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t4,
+		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
+	/* t8 = dense */
+	beta_vae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t8,
+		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
 	/* t11 = dense */
-	beta_vae_gemm(n, 32, 256, t8, 256, 1, t9, 1, 256, t10, t11);
+	beta_vae_gemm(n, 32, 256, t8, 256, 1, t9, 1, 256, t10, t11,
+		NULL);
 	/* t14 = dense */
-	beta_vae_gemm(n, 32, 256, t8, 256, 1, t12, 1, 256, t13, t14);
+	beta_vae_gemm(n, 32, 256, t8, 256, 1, t12, 1, 256, t13, t14,
+		NULL);
 	/* t15 = gaussian */
 	for (long i = 0; i < n * 32; i++)
 		t15[i] = t11[i];
-	/* t18 = dense */
-	beta_vae_gemm(n, 256, 32, t15, 32, 1, t16, 1, 32, t17, t18);
-	/* t19 = relu */
-	beta_vae_act(BETA_VAE_RELU, 0.0f, 1, n * 256, t18, 0, NULL, 0, t19, 0);
-	/* t22 = dense */
-	beta_vae_gemm(n, 512, 256, t19, 256, 1, t20, 1, 256, t21, t22);
-	/* t23 = relu */
-	beta_vae_act(BETA_VAE_RELU, 0.0f, 1, n * 512, t22, 0, NULL, 0, t23, 0);
-	/* t26 = dense */
-	beta_vae_gemm(n, 784, 512, t23, 512, 1, t24, 1, 512, t25, t26);
-	/* t27 = sigmoid */
-	beta_vae_act(BETA_VAE_SIGMOID, 0.0f, 1, n * 784, t26, 0, NULL, 0, t27, 0);
+	/* t19 = dense */
+	beta_vae_gemm(n, 256, 32, t15, 32, 1, t16, 1, 32, t17, t19,
+		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
+	/* t23 = dense */
+	beta_vae_gemm(n, 512, 256, t19, 256, 1, t20, 1, 256, t21, t23,
+		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
+	/* t27 = dense */
+	beta_vae_gemm(n, 784, 512, t23, 512, 1, t24, 1, 512, t25, t27,
+		&(const beta_vae_epilogue){.act = BETA_VAE_SIGMOID, .slope = 0.0f});
 	memcpy(out, t27, sizeof(float) * n * 784);
 }
 
@@ -1130,31 +1148,29 @@ void beta_vae_encode(const void *state, void *work, const beta_vae_real *x, int 
 	const float *const t0 = x;
 	const float *const t1 = params + 0; /* encoder.0.weight */
 	const float *const t2 = params + 401408; /* encoder.0.bias */
-	float *const t3 = (float *)(work_ + 0); /* dense [n, 512] */
-	float *const t4 = (float *)(work_ + 262144); /* relu [n, 512] */
+	float *const t4 = (float *)(work_ + 0); /* dense [n, 512] */
 	const float *const t5 = params + 401920; /* encoder.2.weight */
 	const float *const t6 = params + 532992; /* encoder.2.bias */
-	float *const t7 = (float *)(work_ + 0); /* dense [n, 256] */
-	float *const t8 = (float *)(work_ + 131072); /* relu [n, 256] */
+	float *const t8 = (float *)(work_ + 262144); /* dense [n, 256] */
 	const float *const t9 = params + 533248; /* encoder.4.weight */
 	const float *const t10 = params + 541440; /* encoder.4.bias */
-	float *const t11 = (float *)(work_ + 0); /* dense [n, 32] */
+	float *const t11 = (float *)(work_ + 393216); /* dense [n, 32] */
 	const float *const t12 = params + 541472; /* encoder.5.weight */
 	const float *const t13 = params + 549664; /* encoder.5.bias */
-	float *const t14 = (float *)(work_ + 16384); /* dense [n, 32] */
-	float *const t15 = (float *)(work_ + 32768); /* gaussian [n, 32] */
-	/* t3 = dense */
-	beta_vae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t3);
-	/* t4 = relu */
-	beta_vae_act(BETA_VAE_RELU, 0.0f, 1, n * 512, t3, 0, NULL, 0, t4, 0);
-	/* t7 = dense */
-	beta_vae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t7);
-	/* t8 = relu */
-	beta_vae_act(BETA_VAE_RELU, 0.0f, 1, n * 256, t7, 0, NULL, 0, t8, 0);
+	float *const t14 = (float *)(work_ + 409600); /* dense [n, 32] */
+	float *const t15 = (float *)(work_ + 425984); /* gaussian [n, 32] */
+	/* t4 = dense */
+	beta_vae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t4,
+		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
+	/* t8 = dense */
+	beta_vae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t8,
+		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
 	/* t11 = dense */
-	beta_vae_gemm(n, 32, 256, t8, 256, 1, t9, 1, 256, t10, t11);
+	beta_vae_gemm(n, 32, 256, t8, 256, 1, t9, 1, 256, t10, t11,
+		NULL);
 	/* t14 = dense */
-	beta_vae_gemm(n, 32, 256, t8, 256, 1, t12, 1, 256, t13, t14);
+	beta_vae_gemm(n, 32, 256, t8, 256, 1, t12, 1, 256, t13, t14,
+		NULL);
 	/* t15 = gaussian */
 	for (long i = 0; i < n * 32; i++)
 		t15[i] = t11[i];
@@ -1172,28 +1188,22 @@ void beta_vae_decode(const void *state, void *work, const beta_vae_real *z, int 
 	const float *const t15 = z;
 	const float *const t16 = params + 549696; /* decoder.0.weight */
 	const float *const t17 = params + 557888; /* decoder.0.bias */
-	float *const t18 = (float *)(work_ + 524288); /* dense [n, 256] */
-	float *const t19 = (float *)(work_ + 655360); /* relu [n, 256] */
+	float *const t19 = (float *)(work_ + 442368); /* dense [n, 256] */
 	const float *const t20 = params + 558144; /* decoder.2.weight */
 	const float *const t21 = params + 689216; /* decoder.2.bias */
-	float *const t22 = (float *)(work_ + 786432); /* dense [n, 512] */
-	float *const t23 = (float *)(work_ + 1048576); /* relu [n, 512] */
+	float *const t23 = (float *)(work_ + 573440); /* dense [n, 512] */
 	const float *const t24 = params + 689728; /* decoder.4.weight */
 	const float *const t25 = params + 1091136; /* decoder.4.bias */
-	float *const t26 = (float *)(work_ + 1310720); /* dense [n, 784] */
-	float *const t27 = (float *)(work_ + 1712128); /* sigmoid [n, 784] */
-	/* t18 = dense */
-	beta_vae_gemm(n, 256, 32, t15, 32, 1, t16, 1, 32, t17, t18);
-	/* t19 = relu */
-	beta_vae_act(BETA_VAE_RELU, 0.0f, 1, n * 256, t18, 0, NULL, 0, t19, 0);
-	/* t22 = dense */
-	beta_vae_gemm(n, 512, 256, t19, 256, 1, t20, 1, 256, t21, t22);
-	/* t23 = relu */
-	beta_vae_act(BETA_VAE_RELU, 0.0f, 1, n * 512, t22, 0, NULL, 0, t23, 0);
-	/* t26 = dense */
-	beta_vae_gemm(n, 784, 512, t23, 512, 1, t24, 1, 512, t25, t26);
-	/* t27 = sigmoid */
-	beta_vae_act(BETA_VAE_SIGMOID, 0.0f, 1, n * 784, t26, 0, NULL, 0, t27, 0);
+	float *const t27 = (float *)(work_ + 835584); /* dense [n, 784] */
+	/* t19 = dense */
+	beta_vae_gemm(n, 256, 32, t15, 32, 1, t16, 1, 32, t17, t19,
+		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
+	/* t23 = dense */
+	beta_vae_gemm(n, 512, 256, t19, 256, 1, t20, 1, 256, t21, t23,
+		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
+	/* t27 = dense */
+	beta_vae_gemm(n, 784, 512, t23, 512, 1, t24, 1, 512, t25, t27,
+		&(const beta_vae_epilogue){.act = BETA_VAE_SIGMOID, .slope = 0.0f});
 	memcpy(out, t27, sizeof(float) * n * 784);
 }
 
@@ -1205,35 +1215,29 @@ void beta_vae_sample(const void *state, void *work, uint64_t seed, int n, beta_v
 	const int stochastic = 0;
 	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
 	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	float *const z = (float *)(work_ + 32768);
+	float *const z = (float *)(work_ + 425984);
 	const uint64_t key = beta_vae_mix(seed ^ 0x7072696f72u); /* "prior" */
 	for (long i = 0; i < n * 32; i++)
 		z[i] = (float)beta_vae_normal(key, (uint64_t)i);
 	const float *const t15 = z;
 	const float *const t16 = params + 549696; /* decoder.0.weight */
 	const float *const t17 = params + 557888; /* decoder.0.bias */
-	float *const t18 = (float *)(work_ + 524288); /* dense [n, 256] */
-	float *const t19 = (float *)(work_ + 655360); /* relu [n, 256] */
+	float *const t19 = (float *)(work_ + 442368); /* dense [n, 256] */
 	const float *const t20 = params + 558144; /* decoder.2.weight */
 	const float *const t21 = params + 689216; /* decoder.2.bias */
-	float *const t22 = (float *)(work_ + 786432); /* dense [n, 512] */
-	float *const t23 = (float *)(work_ + 1048576); /* relu [n, 512] */
+	float *const t23 = (float *)(work_ + 573440); /* dense [n, 512] */
 	const float *const t24 = params + 689728; /* decoder.4.weight */
 	const float *const t25 = params + 1091136; /* decoder.4.bias */
-	float *const t26 = (float *)(work_ + 1310720); /* dense [n, 784] */
-	float *const t27 = (float *)(work_ + 1712128); /* sigmoid [n, 784] */
-	/* t18 = dense */
-	beta_vae_gemm(n, 256, 32, t15, 32, 1, t16, 1, 32, t17, t18);
-	/* t19 = relu */
-	beta_vae_act(BETA_VAE_RELU, 0.0f, 1, n * 256, t18, 0, NULL, 0, t19, 0);
-	/* t22 = dense */
-	beta_vae_gemm(n, 512, 256, t19, 256, 1, t20, 1, 256, t21, t22);
-	/* t23 = relu */
-	beta_vae_act(BETA_VAE_RELU, 0.0f, 1, n * 512, t22, 0, NULL, 0, t23, 0);
-	/* t26 = dense */
-	beta_vae_gemm(n, 784, 512, t23, 512, 1, t24, 1, 512, t25, t26);
-	/* t27 = sigmoid */
-	beta_vae_act(BETA_VAE_SIGMOID, 0.0f, 1, n * 784, t26, 0, NULL, 0, t27, 0);
+	float *const t27 = (float *)(work_ + 835584); /* dense [n, 784] */
+	/* t19 = dense */
+	beta_vae_gemm(n, 256, 32, t15, 32, 1, t16, 1, 32, t17, t19,
+		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
+	/* t23 = dense */
+	beta_vae_gemm(n, 512, 256, t19, 256, 1, t20, 1, 256, t21, t23,
+		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
+	/* t27 = dense */
+	beta_vae_gemm(n, 784, 512, t23, 512, 1, t24, 1, 512, t25, t27,
+		&(const beta_vae_epilogue){.act = BETA_VAE_SIGMOID, .slope = 0.0f});
 	memcpy(out, t27, sizeof(float) * n * 784);
 }
 

@@ -68,12 +68,10 @@ def run(p, inputs, training=True, noise=True):
     t0 = inputs[0]
     t1 = p["encoder.0.weight"]
     t2 = p["encoder.0.bias"]
-    t3 = F.linear(t0, t1, t2)
-    t4 = torch.relu(t3)
+    t4 = torch.relu(F.linear(t0, t1, t2))
     t5 = p["encoder.2.weight"]
     t6 = p["encoder.2.bias"]
-    t7 = F.linear(t4, t5, t6)
-    t8 = torch.relu(t7)
+    t8 = torch.relu(F.linear(t4, t5, t6))
     t9 = p["encoder.4.weight"]
     t10 = p["encoder.4.bias"]
     t11 = F.linear(t8, t9, t10)
@@ -83,16 +81,13 @@ def run(p, inputs, training=True, noise=True):
     t15 = (t11 + torch.exp(0.5 * t14) * torch.randn_like(t11) if noise else t11)
     t16 = p["decoder.0.weight"]
     t17 = p["decoder.0.bias"]
-    t18 = F.linear(t15, t16, t17)
-    t19 = torch.relu(t18)
+    t19 = torch.relu(F.linear(t15, t16, t17))
     t20 = p["decoder.2.weight"]
     t21 = p["decoder.2.bias"]
-    t22 = F.linear(t19, t20, t21)
-    t23 = torch.relu(t22)
+    t23 = torch.relu(F.linear(t19, t20, t21))
     t24 = p["decoder.4.weight"]
     t25 = p["decoder.4.bias"]
-    t26 = F.linear(t23, t24, t25)
-    t27 = torch.sigmoid(t26)
+    t27 = torch.sigmoid(F.linear(t23, t24, t25))
     t28 = F.binary_cross_entropy(t27, t0, reduction="sum")
     t29 = -0.5 * torch.sum(1 + t14 - t11.pow(2) - torch.exp(t14))
     t30 = 4 * t29

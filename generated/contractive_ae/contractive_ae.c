@@ -26,6 +26,7 @@ typedef simde__m512 contractive_ae_vec;
 #define CONTRACTIVE_AE_MAX simde_mm512_max_ps
 #define CONTRACTIVE_AE_MIN simde_mm512_min_ps
 #define CONTRACTIVE_AE_SQRT simde_mm512_sqrt_ps
+#define CONTRACTIVE_AE_WHERE_POS(o, x, x0) simde_mm512_maskz_mov_ps(simde_mm512_cmp_ps_mask(o, x0, SIMDE_CMP_GT_OQ), x) /* o > 0 ? x : 0 */
 #elif defined(SIMDE_X86_AVX2_NATIVE) && defined(SIMDE_X86_FMA_NATIVE)
 typedef simde__m256 contractive_ae_vec;
 #define CONTRACTIVE_AE_LANES 8
@@ -41,6 +42,7 @@ typedef simde__m256 contractive_ae_vec;
 #define CONTRACTIVE_AE_MAX simde_mm256_max_ps
 #define CONTRACTIVE_AE_MIN simde_mm256_min_ps
 #define CONTRACTIVE_AE_SQRT simde_mm256_sqrt_ps
+#define CONTRACTIVE_AE_WHERE_POS(o, x, x0) simde_mm256_and_ps(simde_mm256_cmp_ps(o, x0, SIMDE_CMP_GT_OQ), x) /* o > 0 ? x : 0 */
 #else
 typedef simde__m128 contractive_ae_vec;
 #define CONTRACTIVE_AE_LANES 4
@@ -56,9 +58,170 @@ typedef simde__m128 contractive_ae_vec;
 #define CONTRACTIVE_AE_MAX simde_mm_max_ps
 #define CONTRACTIVE_AE_MIN simde_mm_min_ps
 #define CONTRACTIVE_AE_SQRT simde_mm_sqrt_ps
+#define CONTRACTIVE_AE_WHERE_POS(o, x, x0) simde_mm_and_ps(simde_mm_cmpgt_ps(o, x0), x) /* o > 0 ? x : 0 */
 #endif
 
+#if defined(SIMDE_X86_AVX512F_NATIVE)
+#define CONTRACTIVE_AE_ROUND(x) simde_mm512_roundscale_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
+#define CONTRACTIVE_AE_SCALE2(p, n) simde_mm512_scalef_ps(p, n)
+#elif defined(SIMDE_X86_AVX2_NATIVE) && defined(SIMDE_X86_FMA_NATIVE)
+#define CONTRACTIVE_AE_ROUND(x) simde_mm256_round_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
+#define CONTRACTIVE_AE_SCALE2(p, n) simde_mm256_mul_ps(p, simde_mm256_castsi256_ps(simde_mm256_slli_epi32(\
+	simde_mm256_add_epi32(simde_mm256_cvtps_epi32(n), simde_mm256_set1_epi32(127)), 23)))
+#else
+#define CONTRACTIVE_AE_ROUND(x) simde_mm_round_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
+#define CONTRACTIVE_AE_SCALE2(p, n) simde_mm_mul_ps(p, simde_mm_castsi128_ps(simde_mm_slli_epi32(\
+	simde_mm_add_epi32(simde_mm_cvtps_epi32(n), simde_mm_set1_epi32(127)), 23)))
+#endif
+
+/* e^x on every lane (x clamped to [-87.3, 88.7]), within 2 ulp of expf. */
+static contractive_ae_vec contractive_ae_vexp(contractive_ae_vec x)
+{
+	x = CONTRACTIVE_AE_MIN(CONTRACTIVE_AE_MAX(x, CONTRACTIVE_AE_SET1(-87.3f)), CONTRACTIVE_AE_SET1(88.7f));
+	const contractive_ae_vec nf = CONTRACTIVE_AE_ROUND(CONTRACTIVE_AE_MUL(x, CONTRACTIVE_AE_SET1(1.44269504088896341f)));
+	x = CONTRACTIVE_AE_SUB(x, CONTRACTIVE_AE_MUL(nf, CONTRACTIVE_AE_SET1(0.693359375f)));
+	x = CONTRACTIVE_AE_SUB(x, CONTRACTIVE_AE_MUL(nf, CONTRACTIVE_AE_SET1(-2.12194440e-4f)));
+	contractive_ae_vec p = CONTRACTIVE_AE_SET1(1.9875691500e-4f);
+	p = CONTRACTIVE_AE_FMA(p, x, CONTRACTIVE_AE_SET1(1.3981999507e-3f));
+	p = CONTRACTIVE_AE_FMA(p, x, CONTRACTIVE_AE_SET1(8.3334519073e-3f));
+	p = CONTRACTIVE_AE_FMA(p, x, CONTRACTIVE_AE_SET1(4.1665795894e-2f));
+	p = CONTRACTIVE_AE_FMA(p, x, CONTRACTIVE_AE_SET1(1.6666665459e-1f));
+	p = CONTRACTIVE_AE_FMA(p, x, CONTRACTIVE_AE_SET1(5.0000001201e-1f));
+	p = CONTRACTIVE_AE_FMA(p, CONTRACTIVE_AE_MUL(x, x), CONTRACTIVE_AE_ADD(x, CONTRACTIVE_AE_SET1(1.0f)));
+	return CONTRACTIVE_AE_SCALE2(p, nf);
+}
+
+/* e^x for one value, as contractive_ae_vexp computes it. */
+static float contractive_ae_exp1(float x)
+{
+	float t[CONTRACTIVE_AE_LANES];
+	CONTRACTIVE_AE_STORE(t, contractive_ae_vexp(CONTRACTIVE_AE_SET1(x)));
+	return t[0];
+}
+
+enum { CONTRACTIVE_AE_RELU = 1, CONTRACTIVE_AE_LEAKY_RELU, CONTRACTIVE_AE_SIGMOID, CONTRACTIVE_AE_TANH };
+
+/* Rows r < rows, columns j < cols (rows ldx, ldy, ldo apart): out = f(x)
+ * for the activation act or, when y is given, out = x f'(.) with the
+ * derivative spelled from the activation's output y. out may be x. */
+static void contractive_ae_act(int act, float slope, long rows, long cols, const float *x, long ldx,
+			const float *y, long ldy, float *out, long ldo)
+{
+	for (long r = 0; r < rows; r++, x += ldx, y = y ? y + ldy : y, out += ldo) {
+		long j = 0;
+		const contractive_ae_vec one = CONTRACTIVE_AE_SET1(1), zero = CONTRACTIVE_AE_ZERO(), a = CONTRACTIVE_AE_SET1(slope);
+		if (act == CONTRACTIVE_AE_RELU && !y)
+			for (; j + CONTRACTIVE_AE_LANES <= cols; j += CONTRACTIVE_AE_LANES)
+				CONTRACTIVE_AE_STORE(out + j, CONTRACTIVE_AE_MAX(CONTRACTIVE_AE_LOAD(x + j), zero));
+		else if (act == CONTRACTIVE_AE_LEAKY_RELU && !y)
+			for (; j + CONTRACTIVE_AE_LANES <= cols; j += CONTRACTIVE_AE_LANES) {
+				const contractive_ae_vec v = CONTRACTIVE_AE_LOAD(x + j);
+				CONTRACTIVE_AE_STORE(out + j, CONTRACTIVE_AE_ADD(CONTRACTIVE_AE_MAX(v, zero), CONTRACTIVE_AE_MUL(a, CONTRACTIVE_AE_MIN(v, zero))));
+			}
+		else if (act == CONTRACTIVE_AE_RELU)
+			for (; j + CONTRACTIVE_AE_LANES <= cols; j += CONTRACTIVE_AE_LANES)
+				CONTRACTIVE_AE_STORE(out + j, CONTRACTIVE_AE_WHERE_POS(CONTRACTIVE_AE_LOAD(y + j), CONTRACTIVE_AE_LOAD(x + j), zero));
+		else if (act == CONTRACTIVE_AE_LEAKY_RELU)
+			for (; j + CONTRACTIVE_AE_LANES <= cols; j += CONTRACTIVE_AE_LANES) {
+				const contractive_ae_vec v = CONTRACTIVE_AE_LOAD(x + j), p = CONTRACTIVE_AE_WHERE_POS(CONTRACTIVE_AE_LOAD(y + j), v, zero);
+				CONTRACTIVE_AE_STORE(out + j, CONTRACTIVE_AE_ADD(p, CONTRACTIVE_AE_MUL(a, CONTRACTIVE_AE_SUB(v, p))));
+			}
+		else if (act == CONTRACTIVE_AE_SIGMOID && !y)
+			for (; j + CONTRACTIVE_AE_LANES <= cols; j += CONTRACTIVE_AE_LANES) {
+				const contractive_ae_vec e = contractive_ae_vexp(CONTRACTIVE_AE_SUB(zero, CONTRACTIVE_AE_LOAD(x + j)));
+				CONTRACTIVE_AE_STORE(out + j, CONTRACTIVE_AE_DIV(one, CONTRACTIVE_AE_ADD(one, e)));
+			}
+		else if (act == CONTRACTIVE_AE_TANH && !y)
+			for (; j + CONTRACTIVE_AE_LANES <= cols; j += CONTRACTIVE_AE_LANES) {
+				/* (1 - e) / (1 + e) with e = exp(-2 x), which stays finite */
+				const contractive_ae_vec e = contractive_ae_vexp(CONTRACTIVE_AE_MUL(CONTRACTIVE_AE_LOAD(x + j), CONTRACTIVE_AE_SET1(-2)));
+				CONTRACTIVE_AE_STORE(out + j, CONTRACTIVE_AE_DIV(CONTRACTIVE_AE_SUB(one, e), CONTRACTIVE_AE_ADD(one, e)));
+			}
+		else if (act == CONTRACTIVE_AE_SIGMOID)
+			for (; j + CONTRACTIVE_AE_LANES <= cols; j += CONTRACTIVE_AE_LANES) {
+				const contractive_ae_vec o = CONTRACTIVE_AE_LOAD(y + j);
+				CONTRACTIVE_AE_STORE(out + j, CONTRACTIVE_AE_MUL(CONTRACTIVE_AE_LOAD(x + j), CONTRACTIVE_AE_MUL(o, CONTRACTIVE_AE_SUB(one, o))));
+			}
+		else if (act == CONTRACTIVE_AE_TANH)
+			for (; j + CONTRACTIVE_AE_LANES <= cols; j += CONTRACTIVE_AE_LANES) {
+				const contractive_ae_vec o = CONTRACTIVE_AE_LOAD(y + j);
+				CONTRACTIVE_AE_STORE(out + j, CONTRACTIVE_AE_MUL(CONTRACTIVE_AE_LOAD(x + j), CONTRACTIVE_AE_SUB(one, CONTRACTIVE_AE_MUL(o, o))));
+			}
+		for (; j < cols; j++) {
+			const float v = x[j];
+			if (y) {
+				const float o = y[j];
+				out[j] = act == CONTRACTIVE_AE_RELU ? v * (o > 0)
+				       : act == CONTRACTIVE_AE_LEAKY_RELU ? v * (o > 0 ? 1 : slope)
+				       : act == CONTRACTIVE_AE_SIGMOID ? v * (o * (1 - o)) : v * (1 - o * o);
+			} else
+				out[j] = act == CONTRACTIVE_AE_RELU ? (v > 0 ? v : 0)
+				       : act == CONTRACTIVE_AE_LEAKY_RELU ? (v > 0 ? v : slope * v)
+				       : act == CONTRACTIVE_AE_SIGMOID ? 1 / (1 + contractive_ae_exp1(-v)) : (1 - contractive_ae_exp1(-2 * v)) / (1 + contractive_ae_exp1(-2 * v));
+		}
+	}
+}
+
+typedef struct contractive_ae_adam_k {
+	float beta1, beta2, one_m_beta1, one_m_beta2, eps, wd, step_size, bc2_sqrt;
+} contractive_ae_adam_k;
+
+/* m = beta1 m + (1 - beta1) g, v = beta2 v + (1 - beta2) g^2 and
+ * p -= step_size m / (sqrt(v) / bc2_sqrt + eps), with g = grad + wd p,
+ * for count elements, element by element (any split of the work gives
+ * the same result). */
+static void contractive_ae_adam_span(long count, float *p, float *m, float *v, const float *g, const contractive_ae_adam_k *k)
+{
+	long i = 0;
+	for (; i + CONTRACTIVE_AE_LANES <= count; i += CONTRACTIVE_AE_LANES) {
+		contractive_ae_vec gi = CONTRACTIVE_AE_LOAD(g + i);
+		if (k->wd != 0)
+			gi = CONTRACTIVE_AE_ADD(gi, CONTRACTIVE_AE_MUL(CONTRACTIVE_AE_SET1(k->wd), CONTRACTIVE_AE_LOAD(p + i)));
+		const contractive_ae_vec mi = CONTRACTIVE_AE_ADD(CONTRACTIVE_AE_MUL(CONTRACTIVE_AE_LOAD(m + i), CONTRACTIVE_AE_SET1(k->beta1)), CONTRACTIVE_AE_MUL(gi, CONTRACTIVE_AE_SET1(k->one_m_beta1)));
+		const contractive_ae_vec vi = CONTRACTIVE_AE_ADD(CONTRACTIVE_AE_MUL(CONTRACTIVE_AE_LOAD(v + i), CONTRACTIVE_AE_SET1(k->beta2)),
+					    CONTRACTIVE_AE_MUL(CONTRACTIVE_AE_MUL(CONTRACTIVE_AE_SET1(k->one_m_beta2), gi), gi));
+		const contractive_ae_vec den = CONTRACTIVE_AE_ADD(CONTRACTIVE_AE_DIV(CONTRACTIVE_AE_SQRT(vi), CONTRACTIVE_AE_SET1(k->bc2_sqrt)), CONTRACTIVE_AE_SET1(k->eps));
+		CONTRACTIVE_AE_STORE(m + i, mi);
+		CONTRACTIVE_AE_STORE(v + i, vi);
+		CONTRACTIVE_AE_STORE(p + i, CONTRACTIVE_AE_SUB(CONTRACTIVE_AE_LOAD(p + i), CONTRACTIVE_AE_MUL(CONTRACTIVE_AE_SET1(k->step_size), CONTRACTIVE_AE_DIV(mi, den))));
+	}
+	for (; i < count; i++) {
+		const float gi = k->wd != 0 ? g[i] + k->wd * p[i] : g[i];
+		m[i] = m[i] * k->beta1 + gi * k->one_m_beta1;
+		v[i] = v[i] * k->beta2 + k->one_m_beta2 * gi * gi;
+		p[i] -= k->step_size * (m[i] / (sqrtf(v[i]) / k->bc2_sqrt + k->eps));
+	}
+}
+
+/* The same over count elements, in chunks shared among the threads. */
+static void contractive_ae_adam(long count, float *p, float *m, float *v, const float *g, const contractive_ae_adam_k *k)
+{
+	enum { CHUNK = 8192 };
+	const long chunks = (count + CHUNK - 1) / CHUNK;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (chunks >= 8)
+#endif
+	for (long c = 0; c < chunks; c++) {
+		const long o = c * CHUNK;
+		contractive_ae_adam_span(count - o < CHUNK ? count - o : CHUNK, p + o, m + o, v + o, g + o, k);
+	}
+}
+
 enum { contractive_ae_MR = 8, contractive_ae_NR = 2 * CONTRACTIVE_AE_LANES, contractive_ae_KC = 128, contractive_ae_MC = 128 };
+
+/* What a product does to each finished tile of C (at row stride ldc,
+ * element `off` of C): an activation, C = f(C), or with y the derivative
+ * of one, C = C f'(.) read off y = f(x) (laid out as C). */
+typedef struct contractive_ae_epilogue {
+	int act;
+	float slope;
+	const float *y;
+} contractive_ae_epilogue;
+
+static void contractive_ae_finish(const contractive_ae_epilogue *ep, float *c, long ldc, long rows, long cols, long off)
+{
+	contractive_ae_act(ep->act, ep->slope, rows, cols, c, ldc, ep->y ? ep->y + off : NULL, ldc, c, ldc);
+}
 
 /* The MR x NR tile at C (rows ldc apart) = (bias row, 0 or C itself) +
  * a b, where a is a packed kc x MR panel of A and b a kc x NR panel of B. */
@@ -120,9 +283,10 @@ static void contractive_ae_pack(const float *X, long js, long ks, long nj, long 
 			dst[k * ldd + t] = t < nj ? X[t * js + k * ks] : 0;
 }
 
-/* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs]. */
+/* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs],
+ * then the epilogue ep, if any, on each tile as it is finished. */
 static void contractive_ae_gemm(long M, long N, long K, const float *A, long ars, long acs,
-			const float *B, long brs, long bcs, const float *bias, float *C)
+			const float *B, long brs, long bcs, const float *bias, float *C, const contractive_ae_epilogue *ep)
 {
 	const long blocks = (N + contractive_ae_NR - 1) / contractive_ae_NR;
 #ifdef _OPENMP
@@ -155,8 +319,11 @@ static void contractive_ae_gemm(long M, long N, long K, const float *A, long ars
 					for (long i = 0; i < mc; i += contractive_ae_MR) {
 						const long mr = mc - i < contractive_ae_MR ? mc - i : contractive_ae_MR;
 						float *c = C + (i0 + i) * N + j0;
+						const int last = k0 + kc == K;
 						if (mr == contractive_ae_MR && nr == contractive_ae_NR) {
 							contractive_ae_kernel(kc, ap + i * kc, bp, c, N, bj, k0 == 0);
+							if (ep && last)
+								contractive_ae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
 							continue;
 						}
 						/* A tile at the edge of C: computed whole in `edge`. */
@@ -166,123 +333,12 @@ static void contractive_ae_gemm(long M, long N, long K, const float *A, long ars
 						contractive_ae_kernel(kc, ap + i * kc, bp, edge, contractive_ae_NR, bj, k0 == 0);
 						for (long r = 0; r < mr; r++)
 							memcpy(c + r * N, edge + r * contractive_ae_NR, sizeof(float) * (size_t)nr);
+						if (ep && last)
+							contractive_ae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
 					}
 				}
 			}
 		}
-	}
-}
-
-#if defined(SIMDE_X86_AVX512F_NATIVE)
-#define CONTRACTIVE_AE_ROUND(x) simde_mm512_roundscale_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
-#define CONTRACTIVE_AE_SCALE2(p, n) simde_mm512_scalef_ps(p, n)
-#elif defined(SIMDE_X86_AVX2_NATIVE) && defined(SIMDE_X86_FMA_NATIVE)
-#define CONTRACTIVE_AE_ROUND(x) simde_mm256_round_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
-#define CONTRACTIVE_AE_SCALE2(p, n) simde_mm256_mul_ps(p, simde_mm256_castsi256_ps(simde_mm256_slli_epi32(\
-	simde_mm256_add_epi32(simde_mm256_cvtps_epi32(n), simde_mm256_set1_epi32(127)), 23)))
-#else
-#define CONTRACTIVE_AE_ROUND(x) simde_mm_round_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
-#define CONTRACTIVE_AE_SCALE2(p, n) simde_mm_mul_ps(p, simde_mm_castsi128_ps(simde_mm_slli_epi32(\
-	simde_mm_add_epi32(simde_mm_cvtps_epi32(n), simde_mm_set1_epi32(127)), 23)))
-#endif
-
-/* e^x on every lane (x clamped to [-87.3, 88.7]), within 2 ulp of expf. */
-static contractive_ae_vec contractive_ae_vexp(contractive_ae_vec x)
-{
-	x = CONTRACTIVE_AE_MIN(CONTRACTIVE_AE_MAX(x, CONTRACTIVE_AE_SET1(-87.3f)), CONTRACTIVE_AE_SET1(88.7f));
-	const contractive_ae_vec nf = CONTRACTIVE_AE_ROUND(CONTRACTIVE_AE_MUL(x, CONTRACTIVE_AE_SET1(1.44269504088896341f)));
-	x = CONTRACTIVE_AE_SUB(x, CONTRACTIVE_AE_MUL(nf, CONTRACTIVE_AE_SET1(0.693359375f)));
-	x = CONTRACTIVE_AE_SUB(x, CONTRACTIVE_AE_MUL(nf, CONTRACTIVE_AE_SET1(-2.12194440e-4f)));
-	contractive_ae_vec p = CONTRACTIVE_AE_SET1(1.9875691500e-4f);
-	p = CONTRACTIVE_AE_FMA(p, x, CONTRACTIVE_AE_SET1(1.3981999507e-3f));
-	p = CONTRACTIVE_AE_FMA(p, x, CONTRACTIVE_AE_SET1(8.3334519073e-3f));
-	p = CONTRACTIVE_AE_FMA(p, x, CONTRACTIVE_AE_SET1(4.1665795894e-2f));
-	p = CONTRACTIVE_AE_FMA(p, x, CONTRACTIVE_AE_SET1(1.6666665459e-1f));
-	p = CONTRACTIVE_AE_FMA(p, x, CONTRACTIVE_AE_SET1(5.0000001201e-1f));
-	p = CONTRACTIVE_AE_FMA(p, CONTRACTIVE_AE_MUL(x, x), CONTRACTIVE_AE_ADD(x, CONTRACTIVE_AE_SET1(1.0f)));
-	return CONTRACTIVE_AE_SCALE2(p, nf);
-}
-
-enum { CONTRACTIVE_AE_RELU = 1, CONTRACTIVE_AE_LEAKY_RELU, CONTRACTIVE_AE_SIGMOID, CONTRACTIVE_AE_TANH };
-
-/* Rows r < rows, columns j < cols (rows ldx, ldy, ldo apart): out = f(x)
- * for the activation act or, when y is given, out = x f'(.) with the
- * derivative spelled from the activation's output y. out may be x. */
-static void contractive_ae_act(int act, float slope, long rows, long cols, const float *x, long ldx,
-			const float *y, long ldy, float *out, long ldo)
-{
-	for (long r = 0; r < rows; r++, x += ldx, y = y ? y + ldy : y, out += ldo) {
-		long j = 0;
-		const contractive_ae_vec one = CONTRACTIVE_AE_SET1(1), zero = CONTRACTIVE_AE_ZERO();
-		if (act == CONTRACTIVE_AE_SIGMOID && !y)
-			for (; j + CONTRACTIVE_AE_LANES <= cols; j += CONTRACTIVE_AE_LANES) {
-				const contractive_ae_vec e = contractive_ae_vexp(CONTRACTIVE_AE_SUB(zero, CONTRACTIVE_AE_LOAD(x + j)));
-				CONTRACTIVE_AE_STORE(out + j, CONTRACTIVE_AE_DIV(one, CONTRACTIVE_AE_ADD(one, e)));
-			}
-		else if (act == CONTRACTIVE_AE_TANH && !y)
-			for (; j + CONTRACTIVE_AE_LANES <= cols; j += CONTRACTIVE_AE_LANES) {
-				/* (1 - e) / (1 + e) with e = exp(-2 x), which stays finite */
-				const contractive_ae_vec e = contractive_ae_vexp(CONTRACTIVE_AE_MUL(CONTRACTIVE_AE_LOAD(x + j), CONTRACTIVE_AE_SET1(-2)));
-				CONTRACTIVE_AE_STORE(out + j, CONTRACTIVE_AE_DIV(CONTRACTIVE_AE_SUB(one, e), CONTRACTIVE_AE_ADD(one, e)));
-			}
-		else if (act == CONTRACTIVE_AE_SIGMOID)
-			for (; j + CONTRACTIVE_AE_LANES <= cols; j += CONTRACTIVE_AE_LANES) {
-				const contractive_ae_vec o = CONTRACTIVE_AE_LOAD(y + j);
-				CONTRACTIVE_AE_STORE(out + j, CONTRACTIVE_AE_MUL(CONTRACTIVE_AE_LOAD(x + j), CONTRACTIVE_AE_MUL(o, CONTRACTIVE_AE_SUB(one, o))));
-			}
-		else if (act == CONTRACTIVE_AE_TANH)
-			for (; j + CONTRACTIVE_AE_LANES <= cols; j += CONTRACTIVE_AE_LANES) {
-				const contractive_ae_vec o = CONTRACTIVE_AE_LOAD(y + j);
-				CONTRACTIVE_AE_STORE(out + j, CONTRACTIVE_AE_MUL(CONTRACTIVE_AE_LOAD(x + j), CONTRACTIVE_AE_SUB(one, CONTRACTIVE_AE_MUL(o, o))));
-			}
-		for (; j < cols; j++) {
-			const float v = x[j];
-			if (y) {
-				const float o = y[j];
-				out[j] = act == CONTRACTIVE_AE_RELU ? v * (o > 0)
-				       : act == CONTRACTIVE_AE_LEAKY_RELU ? v * (o > 0 ? 1 : slope)
-				       : act == CONTRACTIVE_AE_SIGMOID ? v * (o * (1 - o)) : v * (1 - o * o);
-			} else
-				out[j] = act == CONTRACTIVE_AE_RELU ? (v > 0 ? v : 0)
-				       : act == CONTRACTIVE_AE_LEAKY_RELU ? (v > 0 ? v : slope * v)
-				       : act == CONTRACTIVE_AE_SIGMOID ? 1 / (1 + expf(-v)) : tanhf(v);
-		}
-	}
-}
-
-typedef struct contractive_ae_adam_k {
-	float beta1, beta2, one_m_beta1, one_m_beta2, eps, wd, step_size, bc2_sqrt;
-} contractive_ae_adam_k;
-
-/* m = beta1 m + (1 - beta1) g, v = beta2 v + (1 - beta2) g^2 and
- * p -= step_size m / (sqrt(v) / bc2_sqrt + eps), with g = grad + wd p;
- * element by element, so any split of the work gives the same result. */
-static void contractive_ae_adam(long count, float *p, float *m, float *v, const float *g, const contractive_ae_adam_k *k)
-{
-	long i = 0;
-	const long vecs = count / CONTRACTIVE_AE_LANES;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (vecs >= 8192)
-#endif
-	for (long b = 0; b < vecs; b++) {
-		const long o = b * CONTRACTIVE_AE_LANES;
-		contractive_ae_vec gi = CONTRACTIVE_AE_LOAD(g + o);
-		if (k->wd != 0)
-			gi = CONTRACTIVE_AE_ADD(gi, CONTRACTIVE_AE_MUL(CONTRACTIVE_AE_SET1(k->wd), CONTRACTIVE_AE_LOAD(p + o)));
-		const contractive_ae_vec mi = CONTRACTIVE_AE_ADD(CONTRACTIVE_AE_MUL(CONTRACTIVE_AE_LOAD(m + o), CONTRACTIVE_AE_SET1(k->beta1)), CONTRACTIVE_AE_MUL(gi, CONTRACTIVE_AE_SET1(k->one_m_beta1)));
-		const contractive_ae_vec vi = CONTRACTIVE_AE_ADD(CONTRACTIVE_AE_MUL(CONTRACTIVE_AE_LOAD(v + o), CONTRACTIVE_AE_SET1(k->beta2)),
-					    CONTRACTIVE_AE_MUL(CONTRACTIVE_AE_MUL(CONTRACTIVE_AE_SET1(k->one_m_beta2), gi), gi));
-		const contractive_ae_vec den = CONTRACTIVE_AE_ADD(CONTRACTIVE_AE_DIV(CONTRACTIVE_AE_SQRT(vi), CONTRACTIVE_AE_SET1(k->bc2_sqrt)), CONTRACTIVE_AE_SET1(k->eps));
-		CONTRACTIVE_AE_STORE(m + o, mi);
-		CONTRACTIVE_AE_STORE(v + o, vi);
-		CONTRACTIVE_AE_STORE(p + o, CONTRACTIVE_AE_SUB(CONTRACTIVE_AE_LOAD(p + o), CONTRACTIVE_AE_MUL(CONTRACTIVE_AE_SET1(k->step_size), CONTRACTIVE_AE_DIV(mi, den))));
-	}
-	i = vecs * CONTRACTIVE_AE_LANES;
-	for (; i < count; i++) {
-		const float gi = k->wd != 0 ? g[i] + k->wd * p[i] : g[i];
-		m[i] = m[i] * k->beta1 + gi * k->one_m_beta1;
-		v[i] = v[i] * k->beta2 + k->one_m_beta2 * gi * gi;
-		p[i] -= k->step_size * (m[i] / (sqrtf(v[i]) / k->bc2_sqrt + k->eps));
 	}
 }
 
@@ -390,665 +446,653 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	const float *const t0 = x;
 	float *const t1 = params + 0; /* encoder.0.weight */
 	float *const t2 = params + 100352; /* encoder.0.bias */
-	float *const t3 = (float *)(work_ + 0); /* dense [n, 128] */
-	float *const t4 = (float *)(work_ + 65536); /* sigmoid [n, 128] */
+	float *const t4 = (float *)(work_ + 0); /* dense [n, 128] */
 	float *const t5 = params + 100480; /* encoder.2.weight */
 	float *const t6 = params + 104576; /* encoder.2.bias */
-	float *const t7 = (float *)(work_ + 0); /* dense [n, 32] */
-	float *const t8 = (float *)(work_ + 16384); /* sigmoid [n, 32] */
+	float *const t8 = (float *)(work_ + 65536); /* dense [n, 32] */
 	float *const t9 = params + 104608; /* decoder.0.weight */
 	float *const t10 = params + 108704; /* decoder.0.bias */
-	float *const t11 = (float *)(work_ + 131072); /* dense [n, 128] */
-	float *const t12 = (float *)(work_ + 196608); /* relu [n, 128] */
+	float *const t12 = (float *)(work_ + 81920); /* dense [n, 128] */
 	float *const t13 = params + 108832; /* decoder.2.weight */
 	float *const t14 = params + 209184; /* decoder.2.bias */
-	float *const t15 = (float *)(work_ + 262144); /* dense [n, 784] */
-	float *const t16 = (float *)(work_ + 663552); /* sigmoid [n, 784] */
-	float *const t17 = (float *)(work_ + 0); /* mse [] */
-	float *const t18 = (float *)(work_ + 32768); /* basis [n, 32] */
-	float *const t19 = (float *)(work_ + 49152); /* act_grad [n, 32] */
-	float *const t20 = (float *)(work_ + 131072); /* dense_dx [n, 128] */
-	float *const t23 = (float *)(work_ + 262144); /* act_grad [n, 128] */
-	float *const t24 = (float *)(work_ + 1064960); /* dense_dx [n, 784] */
-	float *const t27 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t28 = (float *)(work_ + 327680); /* basis [n, 32] */
-	float *const t29 = (float *)(work_ + 344064); /* act_grad [n, 32] */
-	float *const t30 = (float *)(work_ + 360448); /* dense_dx [n, 128] */
-	float *const t33 = (float *)(work_ + 425984); /* act_grad [n, 128] */
-	float *const t34 = (float *)(work_ + 1466368); /* dense_dx [n, 784] */
-	float *const t37 = (float *)(work_ + 128); /* sumsq [] */
-	float *const t38 = (float *)(work_ + 192); /* add [] */
-	float *const t39 = (float *)(work_ + 491520); /* basis [n, 32] */
-	float *const t40 = (float *)(work_ + 507904); /* act_grad [n, 32] */
-	float *const t41 = (float *)(work_ + 524288); /* dense_dx [n, 128] */
-	float *const t44 = (float *)(work_ + 589824); /* act_grad [n, 128] */
-	float *const t45 = (float *)(work_ + 1867776); /* dense_dx [n, 784] */
-	float *const t48 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t49 = (float *)(work_ + 128); /* add [] */
-	float *const t50 = (float *)(work_ + 2269184); /* basis [n, 32] */
-	float *const t51 = (float *)(work_ + 2285568); /* act_grad [n, 32] */
-	float *const t52 = (float *)(work_ + 2301952); /* dense_dx [n, 128] */
-	float *const t55 = (float *)(work_ + 2367488); /* act_grad [n, 128] */
-	float *const t56 = (float *)(work_ + 2433024); /* dense_dx [n, 784] */
-	float *const t59 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t60 = (float *)(work_ + 192); /* add [] */
-	float *const t61 = (float *)(work_ + 2834432); /* basis [n, 32] */
-	float *const t62 = (float *)(work_ + 2850816); /* act_grad [n, 32] */
-	float *const t63 = (float *)(work_ + 2867200); /* dense_dx [n, 128] */
-	float *const t66 = (float *)(work_ + 2932736); /* act_grad [n, 128] */
-	float *const t67 = (float *)(work_ + 2998272); /* dense_dx [n, 784] */
-	float *const t70 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t71 = (float *)(work_ + 128); /* add [] */
-	float *const t72 = (float *)(work_ + 3399680); /* basis [n, 32] */
-	float *const t73 = (float *)(work_ + 3416064); /* act_grad [n, 32] */
-	float *const t74 = (float *)(work_ + 3432448); /* dense_dx [n, 128] */
-	float *const t77 = (float *)(work_ + 3497984); /* act_grad [n, 128] */
-	float *const t78 = (float *)(work_ + 3563520); /* dense_dx [n, 784] */
-	float *const t81 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t82 = (float *)(work_ + 192); /* add [] */
-	float *const t83 = (float *)(work_ + 3964928); /* basis [n, 32] */
-	float *const t84 = (float *)(work_ + 3981312); /* act_grad [n, 32] */
-	float *const t85 = (float *)(work_ + 3997696); /* dense_dx [n, 128] */
-	float *const t88 = (float *)(work_ + 4063232); /* act_grad [n, 128] */
-	float *const t89 = (float *)(work_ + 4128768); /* dense_dx [n, 784] */
-	float *const t92 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t93 = (float *)(work_ + 128); /* add [] */
-	float *const t94 = (float *)(work_ + 4530176); /* basis [n, 32] */
-	float *const t95 = (float *)(work_ + 4546560); /* act_grad [n, 32] */
-	float *const t96 = (float *)(work_ + 4562944); /* dense_dx [n, 128] */
-	float *const t99 = (float *)(work_ + 4628480); /* act_grad [n, 128] */
-	float *const t100 = (float *)(work_ + 4694016); /* dense_dx [n, 784] */
-	float *const t103 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t104 = (float *)(work_ + 192); /* add [] */
-	float *const t105 = (float *)(work_ + 5095424); /* basis [n, 32] */
-	float *const t106 = (float *)(work_ + 5111808); /* act_grad [n, 32] */
-	float *const t107 = (float *)(work_ + 5128192); /* dense_dx [n, 128] */
-	float *const t110 = (float *)(work_ + 5193728); /* act_grad [n, 128] */
-	float *const t111 = (float *)(work_ + 5259264); /* dense_dx [n, 784] */
-	float *const t114 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t115 = (float *)(work_ + 128); /* add [] */
-	float *const t116 = (float *)(work_ + 5660672); /* basis [n, 32] */
-	float *const t117 = (float *)(work_ + 5677056); /* act_grad [n, 32] */
-	float *const t118 = (float *)(work_ + 5693440); /* dense_dx [n, 128] */
-	float *const t121 = (float *)(work_ + 5758976); /* act_grad [n, 128] */
-	float *const t122 = (float *)(work_ + 5824512); /* dense_dx [n, 784] */
-	float *const t125 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t126 = (float *)(work_ + 192); /* add [] */
-	float *const t127 = (float *)(work_ + 6225920); /* basis [n, 32] */
-	float *const t128 = (float *)(work_ + 6242304); /* act_grad [n, 32] */
-	float *const t129 = (float *)(work_ + 6258688); /* dense_dx [n, 128] */
-	float *const t132 = (float *)(work_ + 6324224); /* act_grad [n, 128] */
-	float *const t133 = (float *)(work_ + 6389760); /* dense_dx [n, 784] */
-	float *const t136 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t137 = (float *)(work_ + 128); /* add [] */
-	float *const t138 = (float *)(work_ + 6791168); /* basis [n, 32] */
-	float *const t139 = (float *)(work_ + 6807552); /* act_grad [n, 32] */
-	float *const t140 = (float *)(work_ + 6823936); /* dense_dx [n, 128] */
-	float *const t143 = (float *)(work_ + 6889472); /* act_grad [n, 128] */
-	float *const t144 = (float *)(work_ + 6955008); /* dense_dx [n, 784] */
-	float *const t147 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t148 = (float *)(work_ + 192); /* add [] */
-	float *const t149 = (float *)(work_ + 7356416); /* basis [n, 32] */
-	float *const t150 = (float *)(work_ + 7372800); /* act_grad [n, 32] */
-	float *const t151 = (float *)(work_ + 7389184); /* dense_dx [n, 128] */
-	float *const t154 = (float *)(work_ + 7454720); /* act_grad [n, 128] */
-	float *const t155 = (float *)(work_ + 7520256); /* dense_dx [n, 784] */
-	float *const t158 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t159 = (float *)(work_ + 128); /* add [] */
-	float *const t160 = (float *)(work_ + 7921664); /* basis [n, 32] */
-	float *const t161 = (float *)(work_ + 7938048); /* act_grad [n, 32] */
-	float *const t162 = (float *)(work_ + 7954432); /* dense_dx [n, 128] */
-	float *const t165 = (float *)(work_ + 8019968); /* act_grad [n, 128] */
-	float *const t166 = (float *)(work_ + 8085504); /* dense_dx [n, 784] */
-	float *const t169 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t170 = (float *)(work_ + 192); /* add [] */
-	float *const t171 = (float *)(work_ + 8486912); /* basis [n, 32] */
-	float *const t172 = (float *)(work_ + 8503296); /* act_grad [n, 32] */
-	float *const t173 = (float *)(work_ + 8519680); /* dense_dx [n, 128] */
-	float *const t176 = (float *)(work_ + 8585216); /* act_grad [n, 128] */
-	float *const t177 = (float *)(work_ + 8650752); /* dense_dx [n, 784] */
-	float *const t180 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t181 = (float *)(work_ + 128); /* add [] */
-	float *const t182 = (float *)(work_ + 9052160); /* basis [n, 32] */
-	float *const t183 = (float *)(work_ + 9068544); /* act_grad [n, 32] */
-	float *const t184 = (float *)(work_ + 9084928); /* dense_dx [n, 128] */
-	float *const t187 = (float *)(work_ + 9150464); /* act_grad [n, 128] */
-	float *const t188 = (float *)(work_ + 9216000); /* dense_dx [n, 784] */
-	float *const t191 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t192 = (float *)(work_ + 192); /* add [] */
-	float *const t193 = (float *)(work_ + 9617408); /* basis [n, 32] */
-	float *const t194 = (float *)(work_ + 9633792); /* act_grad [n, 32] */
-	float *const t195 = (float *)(work_ + 9650176); /* dense_dx [n, 128] */
-	float *const t198 = (float *)(work_ + 9715712); /* act_grad [n, 128] */
-	float *const t199 = (float *)(work_ + 9781248); /* dense_dx [n, 784] */
-	float *const t202 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t203 = (float *)(work_ + 128); /* add [] */
-	float *const t204 = (float *)(work_ + 10182656); /* basis [n, 32] */
-	float *const t205 = (float *)(work_ + 10199040); /* act_grad [n, 32] */
-	float *const t206 = (float *)(work_ + 10215424); /* dense_dx [n, 128] */
-	float *const t209 = (float *)(work_ + 10280960); /* act_grad [n, 128] */
-	float *const t210 = (float *)(work_ + 10346496); /* dense_dx [n, 784] */
-	float *const t213 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t214 = (float *)(work_ + 192); /* add [] */
-	float *const t215 = (float *)(work_ + 10747904); /* basis [n, 32] */
-	float *const t216 = (float *)(work_ + 10764288); /* act_grad [n, 32] */
-	float *const t217 = (float *)(work_ + 10780672); /* dense_dx [n, 128] */
-	float *const t220 = (float *)(work_ + 10846208); /* act_grad [n, 128] */
-	float *const t221 = (float *)(work_ + 10911744); /* dense_dx [n, 784] */
-	float *const t224 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t225 = (float *)(work_ + 128); /* add [] */
-	float *const t226 = (float *)(work_ + 11313152); /* basis [n, 32] */
-	float *const t227 = (float *)(work_ + 11329536); /* act_grad [n, 32] */
-	float *const t228 = (float *)(work_ + 11345920); /* dense_dx [n, 128] */
-	float *const t231 = (float *)(work_ + 11411456); /* act_grad [n, 128] */
-	float *const t232 = (float *)(work_ + 11476992); /* dense_dx [n, 784] */
-	float *const t235 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t236 = (float *)(work_ + 192); /* add [] */
-	float *const t237 = (float *)(work_ + 11878400); /* basis [n, 32] */
-	float *const t238 = (float *)(work_ + 11894784); /* act_grad [n, 32] */
-	float *const t239 = (float *)(work_ + 11911168); /* dense_dx [n, 128] */
-	float *const t242 = (float *)(work_ + 11976704); /* act_grad [n, 128] */
-	float *const t243 = (float *)(work_ + 12042240); /* dense_dx [n, 784] */
-	float *const t246 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t247 = (float *)(work_ + 128); /* add [] */
-	float *const t248 = (float *)(work_ + 12443648); /* basis [n, 32] */
-	float *const t249 = (float *)(work_ + 12460032); /* act_grad [n, 32] */
-	float *const t250 = (float *)(work_ + 12476416); /* dense_dx [n, 128] */
-	float *const t253 = (float *)(work_ + 12541952); /* act_grad [n, 128] */
-	float *const t254 = (float *)(work_ + 12607488); /* dense_dx [n, 784] */
-	float *const t257 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t258 = (float *)(work_ + 192); /* add [] */
-	float *const t259 = (float *)(work_ + 13008896); /* basis [n, 32] */
-	float *const t260 = (float *)(work_ + 13025280); /* act_grad [n, 32] */
-	float *const t261 = (float *)(work_ + 13041664); /* dense_dx [n, 128] */
-	float *const t264 = (float *)(work_ + 13107200); /* act_grad [n, 128] */
-	float *const t265 = (float *)(work_ + 13172736); /* dense_dx [n, 784] */
-	float *const t268 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t269 = (float *)(work_ + 128); /* add [] */
-	float *const t270 = (float *)(work_ + 13574144); /* basis [n, 32] */
-	float *const t271 = (float *)(work_ + 13590528); /* act_grad [n, 32] */
-	float *const t272 = (float *)(work_ + 13606912); /* dense_dx [n, 128] */
-	float *const t275 = (float *)(work_ + 13672448); /* act_grad [n, 128] */
-	float *const t276 = (float *)(work_ + 13737984); /* dense_dx [n, 784] */
-	float *const t279 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t280 = (float *)(work_ + 192); /* add [] */
-	float *const t281 = (float *)(work_ + 14139392); /* basis [n, 32] */
-	float *const t282 = (float *)(work_ + 14155776); /* act_grad [n, 32] */
-	float *const t283 = (float *)(work_ + 14172160); /* dense_dx [n, 128] */
-	float *const t286 = (float *)(work_ + 14237696); /* act_grad [n, 128] */
-	float *const t287 = (float *)(work_ + 14303232); /* dense_dx [n, 784] */
-	float *const t290 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t291 = (float *)(work_ + 128); /* add [] */
-	float *const t292 = (float *)(work_ + 14704640); /* basis [n, 32] */
-	float *const t293 = (float *)(work_ + 14721024); /* act_grad [n, 32] */
-	float *const t294 = (float *)(work_ + 14737408); /* dense_dx [n, 128] */
-	float *const t297 = (float *)(work_ + 14802944); /* act_grad [n, 128] */
-	float *const t298 = (float *)(work_ + 14868480); /* dense_dx [n, 784] */
-	float *const t301 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t302 = (float *)(work_ + 192); /* add [] */
-	float *const t303 = (float *)(work_ + 15269888); /* basis [n, 32] */
-	float *const t304 = (float *)(work_ + 15286272); /* act_grad [n, 32] */
-	float *const t305 = (float *)(work_ + 15302656); /* dense_dx [n, 128] */
-	float *const t308 = (float *)(work_ + 15368192); /* act_grad [n, 128] */
-	float *const t309 = (float *)(work_ + 15433728); /* dense_dx [n, 784] */
-	float *const t312 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t313 = (float *)(work_ + 128); /* add [] */
-	float *const t314 = (float *)(work_ + 15835136); /* basis [n, 32] */
-	float *const t315 = (float *)(work_ + 15851520); /* act_grad [n, 32] */
-	float *const t316 = (float *)(work_ + 15867904); /* dense_dx [n, 128] */
-	float *const t319 = (float *)(work_ + 15933440); /* act_grad [n, 128] */
-	float *const t320 = (float *)(work_ + 15998976); /* dense_dx [n, 784] */
-	float *const t323 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t324 = (float *)(work_ + 192); /* add [] */
-	float *const t325 = (float *)(work_ + 16400384); /* basis [n, 32] */
-	float *const t326 = (float *)(work_ + 16416768); /* act_grad [n, 32] */
-	float *const t327 = (float *)(work_ + 16433152); /* dense_dx [n, 128] */
-	float *const t330 = (float *)(work_ + 16498688); /* act_grad [n, 128] */
-	float *const t331 = (float *)(work_ + 16564224); /* dense_dx [n, 784] */
-	float *const t334 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t335 = (float *)(work_ + 128); /* add [] */
-	float *const t336 = (float *)(work_ + 16965632); /* basis [n, 32] */
-	float *const t337 = (float *)(work_ + 16982016); /* act_grad [n, 32] */
-	float *const t338 = (float *)(work_ + 16998400); /* dense_dx [n, 128] */
-	float *const t341 = (float *)(work_ + 17063936); /* act_grad [n, 128] */
-	float *const t342 = (float *)(work_ + 17129472); /* dense_dx [n, 784] */
-	float *const t345 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t346 = (float *)(work_ + 192); /* add [] */
-	float *const t347 = (float *)(work_ + 17530880); /* basis [n, 32] */
-	float *const t348 = (float *)(work_ + 17547264); /* act_grad [n, 32] */
-	float *const t349 = (float *)(work_ + 17563648); /* dense_dx [n, 128] */
-	float *const t352 = (float *)(work_ + 17629184); /* act_grad [n, 128] */
-	float *const t353 = (float *)(work_ + 17694720); /* dense_dx [n, 784] */
-	float *const t356 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t357 = (float *)(work_ + 128); /* add [] */
-	float *const t358 = (float *)(work_ + 18096128); /* basis [n, 32] */
-	float *const t359 = (float *)(work_ + 18112512); /* act_grad [n, 32] */
-	float *const t360 = (float *)(work_ + 18128896); /* dense_dx [n, 128] */
-	float *const t363 = (float *)(work_ + 18194432); /* act_grad [n, 128] */
-	float *const t364 = (float *)(work_ + 18259968); /* dense_dx [n, 784] */
-	float *const t367 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t368 = (float *)(work_ + 192); /* add [] */
-	float *const t369 = (float *)(work_ + 64); /* contractive [] */
-	float *const t370 = (float *)(work_ + 128); /* scale [] */
-	float *const t371 = (float *)(work_ + 64); /* add [] */
-	float *const t372 = (float *)(work_ + 0); /* constant [] */
-	float *const t373 = (float *)(work_ + 128); /* scale [] */
-	float *const t374 = (float *)(work_ + 18661376); /* sumsq_grad [n, 784] */
-	float *const t375 = (float *)(work_ + 18259968); /* dense [n, 128] */
-	float *const t376 = (float *)(work_ + 19062784); /* dense_dw [128, 784] */
-	float *const t377 = (float *)(work_ + 18194432); /* act_grad [n, 128] */
-	float *const t378 = (float *)(work_ + 18325504); /* act_grad2 [n, 128] */
-	float *const t379 = (float *)(work_ + 18128896); /* dense [n, 32] */
-	float *const t380 = (float *)(work_ + 18145280); /* dense_dw [32, 128] */
-	float *const t381 = (float *)(work_ + 18112512); /* act_grad2 [n, 32] */
-	float *const t382 = (float *)(work_ + 18391040); /* sumsq_grad [n, 784] */
-	float *const t383 = (float *)(work_ + 17694720); /* dense [n, 128] */
-	float *const t384 = (float *)(work_ + 19464192); /* dense_dw [128, 784] */
-	float *const t385 = (float *)(work_ + 18391040); /* add [128, 784] */
-	float *const t386 = (float *)(work_ + 17629184); /* act_grad [n, 128] */
-	float *const t387 = (float *)(work_ + 17760256); /* act_grad2 [n, 128] */
-	float *const t388 = (float *)(work_ + 17563648); /* add [n, 128] */
-	float *const t389 = (float *)(work_ + 17694720); /* dense [n, 32] */
-	float *const t390 = (float *)(work_ + 17711104); /* dense_dw [32, 128] */
-	float *const t391 = (float *)(work_ + 17547264); /* add [32, 128] */
-	float *const t392 = (float *)(work_ + 17629184); /* act_grad2 [n, 32] */
-	float *const t393 = (float *)(work_ + 17530880); /* add [n, 32] */
-	float *const t394 = (float *)(work_ + 17629184); /* sumsq_grad [n, 784] */
-	float *const t395 = (float *)(work_ + 17129472); /* dense [n, 128] */
-	float *const t396 = (float *)(work_ + 18792448); /* dense_dw [128, 784] */
-	float *const t397 = (float *)(work_ + 17629184); /* add [128, 784] */
-	float *const t398 = (float *)(work_ + 17063936); /* act_grad [n, 128] */
-	float *const t399 = (float *)(work_ + 17195008); /* act_grad2 [n, 128] */
-	float *const t400 = (float *)(work_ + 16998400); /* add [n, 128] */
-	float *const t401 = (float *)(work_ + 17129472); /* dense [n, 32] */
-	float *const t402 = (float *)(work_ + 17145856); /* dense_dw [32, 128] */
-	float *const t403 = (float *)(work_ + 16982016); /* add [32, 128] */
-	float *const t404 = (float *)(work_ + 17063936); /* act_grad2 [n, 32] */
-	float *const t405 = (float *)(work_ + 16965632); /* add [n, 32] */
-	float *const t406 = (float *)(work_ + 17063936); /* sumsq_grad [n, 784] */
-	float *const t407 = (float *)(work_ + 16564224); /* dense [n, 128] */
-	float *const t408 = (float *)(work_ + 18030592); /* dense_dw [128, 784] */
-	float *const t409 = (float *)(work_ + 17063936); /* add [128, 784] */
-	float *const t410 = (float *)(work_ + 16498688); /* act_grad [n, 128] */
-	float *const t411 = (float *)(work_ + 16629760); /* act_grad2 [n, 128] */
-	float *const t412 = (float *)(work_ + 16433152); /* add [n, 128] */
-	float *const t413 = (float *)(work_ + 16564224); /* dense [n, 32] */
-	float *const t414 = (float *)(work_ + 16580608); /* dense_dw [32, 128] */
-	float *const t415 = (float *)(work_ + 16416768); /* add [32, 128] */
-	float *const t416 = (float *)(work_ + 16498688); /* act_grad2 [n, 32] */
-	float *const t417 = (float *)(work_ + 16400384); /* add [n, 32] */
-	float *const t418 = (float *)(work_ + 16498688); /* sumsq_grad [n, 784] */
-	float *const t419 = (float *)(work_ + 15998976); /* dense [n, 128] */
-	float *const t420 = (float *)(work_ + 17465344); /* dense_dw [128, 784] */
-	float *const t421 = (float *)(work_ + 16498688); /* add [128, 784] */
-	float *const t422 = (float *)(work_ + 15933440); /* act_grad [n, 128] */
-	float *const t423 = (float *)(work_ + 16064512); /* act_grad2 [n, 128] */
-	float *const t424 = (float *)(work_ + 15867904); /* add [n, 128] */
-	float *const t425 = (float *)(work_ + 15998976); /* dense [n, 32] */
-	float *const t426 = (float *)(work_ + 16015360); /* dense_dw [32, 128] */
-	float *const t427 = (float *)(work_ + 15851520); /* add [32, 128] */
-	float *const t428 = (float *)(work_ + 15933440); /* act_grad2 [n, 32] */
-	float *const t429 = (float *)(work_ + 15835136); /* add [n, 32] */
-	float *const t430 = (float *)(work_ + 15933440); /* sumsq_grad [n, 784] */
-	float *const t431 = (float *)(work_ + 15433728); /* dense [n, 128] */
-	float *const t432 = (float *)(work_ + 16900096); /* dense_dw [128, 784] */
-	float *const t433 = (float *)(work_ + 15933440); /* add [128, 784] */
-	float *const t434 = (float *)(work_ + 15368192); /* act_grad [n, 128] */
-	float *const t435 = (float *)(work_ + 15499264); /* act_grad2 [n, 128] */
-	float *const t436 = (float *)(work_ + 15302656); /* add [n, 128] */
-	float *const t437 = (float *)(work_ + 15433728); /* dense [n, 32] */
-	float *const t438 = (float *)(work_ + 15450112); /* dense_dw [32, 128] */
-	float *const t439 = (float *)(work_ + 15286272); /* add [32, 128] */
-	float *const t440 = (float *)(work_ + 15368192); /* act_grad2 [n, 32] */
-	float *const t441 = (float *)(work_ + 15269888); /* add [n, 32] */
-	float *const t442 = (float *)(work_ + 15368192); /* sumsq_grad [n, 784] */
-	float *const t443 = (float *)(work_ + 14868480); /* dense [n, 128] */
-	float *const t444 = (float *)(work_ + 16334848); /* dense_dw [128, 784] */
-	float *const t445 = (float *)(work_ + 15368192); /* add [128, 784] */
-	float *const t446 = (float *)(work_ + 14802944); /* act_grad [n, 128] */
-	float *const t447 = (float *)(work_ + 14934016); /* act_grad2 [n, 128] */
-	float *const t448 = (float *)(work_ + 14737408); /* add [n, 128] */
-	float *const t449 = (float *)(work_ + 14868480); /* dense [n, 32] */
-	float *const t450 = (float *)(work_ + 14884864); /* dense_dw [32, 128] */
-	float *const t451 = (float *)(work_ + 14721024); /* add [32, 128] */
-	float *const t452 = (float *)(work_ + 14802944); /* act_grad2 [n, 32] */
-	float *const t453 = (float *)(work_ + 14704640); /* add [n, 32] */
-	float *const t454 = (float *)(work_ + 14802944); /* sumsq_grad [n, 784] */
-	float *const t455 = (float *)(work_ + 14303232); /* dense [n, 128] */
-	float *const t456 = (float *)(work_ + 15769600); /* dense_dw [128, 784] */
-	float *const t457 = (float *)(work_ + 14802944); /* add [128, 784] */
-	float *const t458 = (float *)(work_ + 14237696); /* act_grad [n, 128] */
-	float *const t459 = (float *)(work_ + 14368768); /* act_grad2 [n, 128] */
-	float *const t460 = (float *)(work_ + 14172160); /* add [n, 128] */
-	float *const t461 = (float *)(work_ + 14303232); /* dense [n, 32] */
-	float *const t462 = (float *)(work_ + 14319616); /* dense_dw [32, 128] */
-	float *const t463 = (float *)(work_ + 14155776); /* add [32, 128] */
-	float *const t464 = (float *)(work_ + 14237696); /* act_grad2 [n, 32] */
-	float *const t465 = (float *)(work_ + 14139392); /* add [n, 32] */
-	float *const t466 = (float *)(work_ + 14237696); /* sumsq_grad [n, 784] */
-	float *const t467 = (float *)(work_ + 13737984); /* dense [n, 128] */
-	float *const t468 = (float *)(work_ + 15204352); /* dense_dw [128, 784] */
-	float *const t469 = (float *)(work_ + 14237696); /* add [128, 784] */
-	float *const t470 = (float *)(work_ + 13672448); /* act_grad [n, 128] */
-	float *const t471 = (float *)(work_ + 13803520); /* act_grad2 [n, 128] */
-	float *const t472 = (float *)(work_ + 13606912); /* add [n, 128] */
-	float *const t473 = (float *)(work_ + 13737984); /* dense [n, 32] */
-	float *const t474 = (float *)(work_ + 13754368); /* dense_dw [32, 128] */
-	float *const t475 = (float *)(work_ + 13590528); /* add [32, 128] */
-	float *const t476 = (float *)(work_ + 13672448); /* act_grad2 [n, 32] */
-	float *const t477 = (float *)(work_ + 13574144); /* add [n, 32] */
-	float *const t478 = (float *)(work_ + 13672448); /* sumsq_grad [n, 784] */
-	float *const t479 = (float *)(work_ + 13172736); /* dense [n, 128] */
-	float *const t480 = (float *)(work_ + 14639104); /* dense_dw [128, 784] */
-	float *const t481 = (float *)(work_ + 13672448); /* add [128, 784] */
-	float *const t482 = (float *)(work_ + 13107200); /* act_grad [n, 128] */
-	float *const t483 = (float *)(work_ + 13238272); /* act_grad2 [n, 128] */
-	float *const t484 = (float *)(work_ + 13041664); /* add [n, 128] */
-	float *const t485 = (float *)(work_ + 13172736); /* dense [n, 32] */
-	float *const t486 = (float *)(work_ + 13189120); /* dense_dw [32, 128] */
-	float *const t487 = (float *)(work_ + 13025280); /* add [32, 128] */
-	float *const t488 = (float *)(work_ + 13107200); /* act_grad2 [n, 32] */
-	float *const t489 = (float *)(work_ + 13008896); /* add [n, 32] */
-	float *const t490 = (float *)(work_ + 13107200); /* sumsq_grad [n, 784] */
-	float *const t491 = (float *)(work_ + 12607488); /* dense [n, 128] */
-	float *const t492 = (float *)(work_ + 14073856); /* dense_dw [128, 784] */
-	float *const t493 = (float *)(work_ + 13107200); /* add [128, 784] */
-	float *const t494 = (float *)(work_ + 12541952); /* act_grad [n, 128] */
-	float *const t495 = (float *)(work_ + 12673024); /* act_grad2 [n, 128] */
-	float *const t496 = (float *)(work_ + 12476416); /* add [n, 128] */
-	float *const t497 = (float *)(work_ + 12607488); /* dense [n, 32] */
-	float *const t498 = (float *)(work_ + 12623872); /* dense_dw [32, 128] */
-	float *const t499 = (float *)(work_ + 12460032); /* add [32, 128] */
-	float *const t500 = (float *)(work_ + 12541952); /* act_grad2 [n, 32] */
-	float *const t501 = (float *)(work_ + 12443648); /* add [n, 32] */
-	float *const t502 = (float *)(work_ + 12541952); /* sumsq_grad [n, 784] */
-	float *const t503 = (float *)(work_ + 12042240); /* dense [n, 128] */
-	float *const t504 = (float *)(work_ + 13508608); /* dense_dw [128, 784] */
-	float *const t505 = (float *)(work_ + 12541952); /* add [128, 784] */
-	float *const t506 = (float *)(work_ + 11976704); /* act_grad [n, 128] */
-	float *const t507 = (float *)(work_ + 12107776); /* act_grad2 [n, 128] */
-	float *const t508 = (float *)(work_ + 11911168); /* add [n, 128] */
-	float *const t509 = (float *)(work_ + 12042240); /* dense [n, 32] */
-	float *const t510 = (float *)(work_ + 12058624); /* dense_dw [32, 128] */
-	float *const t511 = (float *)(work_ + 11894784); /* add [32, 128] */
-	float *const t512 = (float *)(work_ + 11976704); /* act_grad2 [n, 32] */
-	float *const t513 = (float *)(work_ + 11878400); /* add [n, 32] */
-	float *const t514 = (float *)(work_ + 11976704); /* sumsq_grad [n, 784] */
-	float *const t515 = (float *)(work_ + 11476992); /* dense [n, 128] */
-	float *const t516 = (float *)(work_ + 12943360); /* dense_dw [128, 784] */
-	float *const t517 = (float *)(work_ + 11976704); /* add [128, 784] */
-	float *const t518 = (float *)(work_ + 11411456); /* act_grad [n, 128] */
-	float *const t519 = (float *)(work_ + 11542528); /* act_grad2 [n, 128] */
-	float *const t520 = (float *)(work_ + 11345920); /* add [n, 128] */
-	float *const t521 = (float *)(work_ + 11476992); /* dense [n, 32] */
-	float *const t522 = (float *)(work_ + 11493376); /* dense_dw [32, 128] */
-	float *const t523 = (float *)(work_ + 11329536); /* add [32, 128] */
-	float *const t524 = (float *)(work_ + 11411456); /* act_grad2 [n, 32] */
-	float *const t525 = (float *)(work_ + 11313152); /* add [n, 32] */
-	float *const t526 = (float *)(work_ + 11411456); /* sumsq_grad [n, 784] */
-	float *const t527 = (float *)(work_ + 10911744); /* dense [n, 128] */
-	float *const t528 = (float *)(work_ + 12378112); /* dense_dw [128, 784] */
-	float *const t529 = (float *)(work_ + 11411456); /* add [128, 784] */
-	float *const t530 = (float *)(work_ + 10846208); /* act_grad [n, 128] */
-	float *const t531 = (float *)(work_ + 10977280); /* act_grad2 [n, 128] */
-	float *const t532 = (float *)(work_ + 10780672); /* add [n, 128] */
-	float *const t533 = (float *)(work_ + 10911744); /* dense [n, 32] */
-	float *const t534 = (float *)(work_ + 10928128); /* dense_dw [32, 128] */
-	float *const t535 = (float *)(work_ + 10764288); /* add [32, 128] */
-	float *const t536 = (float *)(work_ + 10846208); /* act_grad2 [n, 32] */
-	float *const t537 = (float *)(work_ + 10747904); /* add [n, 32] */
-	float *const t538 = (float *)(work_ + 10846208); /* sumsq_grad [n, 784] */
-	float *const t539 = (float *)(work_ + 10346496); /* dense [n, 128] */
-	float *const t540 = (float *)(work_ + 11812864); /* dense_dw [128, 784] */
-	float *const t541 = (float *)(work_ + 10846208); /* add [128, 784] */
-	float *const t542 = (float *)(work_ + 10280960); /* act_grad [n, 128] */
-	float *const t543 = (float *)(work_ + 10412032); /* act_grad2 [n, 128] */
-	float *const t544 = (float *)(work_ + 10215424); /* add [n, 128] */
-	float *const t545 = (float *)(work_ + 10346496); /* dense [n, 32] */
-	float *const t546 = (float *)(work_ + 10362880); /* dense_dw [32, 128] */
-	float *const t547 = (float *)(work_ + 10199040); /* add [32, 128] */
-	float *const t548 = (float *)(work_ + 10280960); /* act_grad2 [n, 32] */
-	float *const t549 = (float *)(work_ + 10182656); /* add [n, 32] */
-	float *const t550 = (float *)(work_ + 10280960); /* sumsq_grad [n, 784] */
-	float *const t551 = (float *)(work_ + 9781248); /* dense [n, 128] */
-	float *const t552 = (float *)(work_ + 11247616); /* dense_dw [128, 784] */
-	float *const t553 = (float *)(work_ + 10280960); /* add [128, 784] */
-	float *const t554 = (float *)(work_ + 9715712); /* act_grad [n, 128] */
-	float *const t555 = (float *)(work_ + 9846784); /* act_grad2 [n, 128] */
-	float *const t556 = (float *)(work_ + 9650176); /* add [n, 128] */
-	float *const t557 = (float *)(work_ + 9781248); /* dense [n, 32] */
-	float *const t558 = (float *)(work_ + 9797632); /* dense_dw [32, 128] */
-	float *const t559 = (float *)(work_ + 9633792); /* add [32, 128] */
-	float *const t560 = (float *)(work_ + 9715712); /* act_grad2 [n, 32] */
-	float *const t561 = (float *)(work_ + 9617408); /* add [n, 32] */
-	float *const t562 = (float *)(work_ + 9715712); /* sumsq_grad [n, 784] */
-	float *const t563 = (float *)(work_ + 9216000); /* dense [n, 128] */
-	float *const t564 = (float *)(work_ + 10682368); /* dense_dw [128, 784] */
-	float *const t565 = (float *)(work_ + 9715712); /* add [128, 784] */
-	float *const t566 = (float *)(work_ + 9150464); /* act_grad [n, 128] */
-	float *const t567 = (float *)(work_ + 9281536); /* act_grad2 [n, 128] */
-	float *const t568 = (float *)(work_ + 9084928); /* add [n, 128] */
-	float *const t569 = (float *)(work_ + 9216000); /* dense [n, 32] */
-	float *const t570 = (float *)(work_ + 9232384); /* dense_dw [32, 128] */
-	float *const t571 = (float *)(work_ + 9068544); /* add [32, 128] */
-	float *const t572 = (float *)(work_ + 9150464); /* act_grad2 [n, 32] */
-	float *const t573 = (float *)(work_ + 9052160); /* add [n, 32] */
-	float *const t574 = (float *)(work_ + 9150464); /* sumsq_grad [n, 784] */
-	float *const t575 = (float *)(work_ + 8650752); /* dense [n, 128] */
-	float *const t576 = (float *)(work_ + 10117120); /* dense_dw [128, 784] */
-	float *const t577 = (float *)(work_ + 9150464); /* add [128, 784] */
-	float *const t578 = (float *)(work_ + 8585216); /* act_grad [n, 128] */
-	float *const t579 = (float *)(work_ + 8716288); /* act_grad2 [n, 128] */
-	float *const t580 = (float *)(work_ + 8519680); /* add [n, 128] */
-	float *const t581 = (float *)(work_ + 8650752); /* dense [n, 32] */
-	float *const t582 = (float *)(work_ + 8667136); /* dense_dw [32, 128] */
-	float *const t583 = (float *)(work_ + 8503296); /* add [32, 128] */
-	float *const t584 = (float *)(work_ + 8585216); /* act_grad2 [n, 32] */
-	float *const t585 = (float *)(work_ + 8486912); /* add [n, 32] */
-	float *const t586 = (float *)(work_ + 8585216); /* sumsq_grad [n, 784] */
-	float *const t587 = (float *)(work_ + 8085504); /* dense [n, 128] */
-	float *const t588 = (float *)(work_ + 9551872); /* dense_dw [128, 784] */
-	float *const t589 = (float *)(work_ + 8585216); /* add [128, 784] */
-	float *const t590 = (float *)(work_ + 8019968); /* act_grad [n, 128] */
-	float *const t591 = (float *)(work_ + 8151040); /* act_grad2 [n, 128] */
-	float *const t592 = (float *)(work_ + 7954432); /* add [n, 128] */
-	float *const t593 = (float *)(work_ + 8085504); /* dense [n, 32] */
-	float *const t594 = (float *)(work_ + 8101888); /* dense_dw [32, 128] */
-	float *const t595 = (float *)(work_ + 7938048); /* add [32, 128] */
-	float *const t596 = (float *)(work_ + 8019968); /* act_grad2 [n, 32] */
-	float *const t597 = (float *)(work_ + 7921664); /* add [n, 32] */
-	float *const t598 = (float *)(work_ + 8019968); /* sumsq_grad [n, 784] */
-	float *const t599 = (float *)(work_ + 7520256); /* dense [n, 128] */
-	float *const t600 = (float *)(work_ + 8986624); /* dense_dw [128, 784] */
-	float *const t601 = (float *)(work_ + 8019968); /* add [128, 784] */
-	float *const t602 = (float *)(work_ + 7454720); /* act_grad [n, 128] */
-	float *const t603 = (float *)(work_ + 7585792); /* act_grad2 [n, 128] */
-	float *const t604 = (float *)(work_ + 7389184); /* add [n, 128] */
-	float *const t605 = (float *)(work_ + 7520256); /* dense [n, 32] */
-	float *const t606 = (float *)(work_ + 7536640); /* dense_dw [32, 128] */
-	float *const t607 = (float *)(work_ + 7372800); /* add [32, 128] */
-	float *const t608 = (float *)(work_ + 7454720); /* act_grad2 [n, 32] */
-	float *const t609 = (float *)(work_ + 7356416); /* add [n, 32] */
-	float *const t610 = (float *)(work_ + 7454720); /* sumsq_grad [n, 784] */
-	float *const t611 = (float *)(work_ + 6955008); /* dense [n, 128] */
-	float *const t612 = (float *)(work_ + 8421376); /* dense_dw [128, 784] */
-	float *const t613 = (float *)(work_ + 7454720); /* add [128, 784] */
-	float *const t614 = (float *)(work_ + 6889472); /* act_grad [n, 128] */
-	float *const t615 = (float *)(work_ + 7020544); /* act_grad2 [n, 128] */
-	float *const t616 = (float *)(work_ + 6823936); /* add [n, 128] */
-	float *const t617 = (float *)(work_ + 6955008); /* dense [n, 32] */
-	float *const t618 = (float *)(work_ + 6971392); /* dense_dw [32, 128] */
-	float *const t619 = (float *)(work_ + 6807552); /* add [32, 128] */
-	float *const t620 = (float *)(work_ + 6889472); /* act_grad2 [n, 32] */
-	float *const t621 = (float *)(work_ + 6791168); /* add [n, 32] */
-	float *const t622 = (float *)(work_ + 6889472); /* sumsq_grad [n, 784] */
-	float *const t623 = (float *)(work_ + 6389760); /* dense [n, 128] */
-	float *const t624 = (float *)(work_ + 7856128); /* dense_dw [128, 784] */
-	float *const t625 = (float *)(work_ + 6889472); /* add [128, 784] */
-	float *const t626 = (float *)(work_ + 6324224); /* act_grad [n, 128] */
-	float *const t627 = (float *)(work_ + 6455296); /* act_grad2 [n, 128] */
-	float *const t628 = (float *)(work_ + 6258688); /* add [n, 128] */
-	float *const t629 = (float *)(work_ + 6389760); /* dense [n, 32] */
-	float *const t630 = (float *)(work_ + 6406144); /* dense_dw [32, 128] */
-	float *const t631 = (float *)(work_ + 6242304); /* add [32, 128] */
-	float *const t632 = (float *)(work_ + 6324224); /* act_grad2 [n, 32] */
-	float *const t633 = (float *)(work_ + 6225920); /* add [n, 32] */
-	float *const t634 = (float *)(work_ + 6324224); /* sumsq_grad [n, 784] */
-	float *const t635 = (float *)(work_ + 5824512); /* dense [n, 128] */
-	float *const t636 = (float *)(work_ + 7290880); /* dense_dw [128, 784] */
-	float *const t637 = (float *)(work_ + 6324224); /* add [128, 784] */
-	float *const t638 = (float *)(work_ + 5758976); /* act_grad [n, 128] */
-	float *const t639 = (float *)(work_ + 5890048); /* act_grad2 [n, 128] */
-	float *const t640 = (float *)(work_ + 5693440); /* add [n, 128] */
-	float *const t641 = (float *)(work_ + 5824512); /* dense [n, 32] */
-	float *const t642 = (float *)(work_ + 5840896); /* dense_dw [32, 128] */
-	float *const t643 = (float *)(work_ + 5677056); /* add [32, 128] */
-	float *const t644 = (float *)(work_ + 5758976); /* act_grad2 [n, 32] */
-	float *const t645 = (float *)(work_ + 5660672); /* add [n, 32] */
-	float *const t646 = (float *)(work_ + 5758976); /* sumsq_grad [n, 784] */
-	float *const t647 = (float *)(work_ + 5259264); /* dense [n, 128] */
-	float *const t648 = (float *)(work_ + 6725632); /* dense_dw [128, 784] */
-	float *const t649 = (float *)(work_ + 5758976); /* add [128, 784] */
-	float *const t650 = (float *)(work_ + 5193728); /* act_grad [n, 128] */
-	float *const t651 = (float *)(work_ + 5324800); /* act_grad2 [n, 128] */
-	float *const t652 = (float *)(work_ + 5128192); /* add [n, 128] */
-	float *const t653 = (float *)(work_ + 5259264); /* dense [n, 32] */
-	float *const t654 = (float *)(work_ + 5275648); /* dense_dw [32, 128] */
-	float *const t655 = (float *)(work_ + 5111808); /* add [32, 128] */
-	float *const t656 = (float *)(work_ + 5193728); /* act_grad2 [n, 32] */
-	float *const t657 = (float *)(work_ + 5095424); /* add [n, 32] */
-	float *const t658 = (float *)(work_ + 5193728); /* sumsq_grad [n, 784] */
-	float *const t659 = (float *)(work_ + 4694016); /* dense [n, 128] */
-	float *const t660 = (float *)(work_ + 6160384); /* dense_dw [128, 784] */
-	float *const t661 = (float *)(work_ + 5193728); /* add [128, 784] */
-	float *const t662 = (float *)(work_ + 4628480); /* act_grad [n, 128] */
-	float *const t663 = (float *)(work_ + 4759552); /* act_grad2 [n, 128] */
-	float *const t664 = (float *)(work_ + 4562944); /* add [n, 128] */
-	float *const t665 = (float *)(work_ + 4694016); /* dense [n, 32] */
-	float *const t666 = (float *)(work_ + 4710400); /* dense_dw [32, 128] */
-	float *const t667 = (float *)(work_ + 4546560); /* add [32, 128] */
-	float *const t668 = (float *)(work_ + 4628480); /* act_grad2 [n, 32] */
-	float *const t669 = (float *)(work_ + 4530176); /* add [n, 32] */
-	float *const t670 = (float *)(work_ + 4628480); /* sumsq_grad [n, 784] */
-	float *const t671 = (float *)(work_ + 4128768); /* dense [n, 128] */
-	float *const t672 = (float *)(work_ + 5595136); /* dense_dw [128, 784] */
-	float *const t673 = (float *)(work_ + 4628480); /* add [128, 784] */
-	float *const t674 = (float *)(work_ + 4063232); /* act_grad [n, 128] */
-	float *const t675 = (float *)(work_ + 4194304); /* act_grad2 [n, 128] */
-	float *const t676 = (float *)(work_ + 3997696); /* add [n, 128] */
-	float *const t677 = (float *)(work_ + 4128768); /* dense [n, 32] */
-	float *const t678 = (float *)(work_ + 4145152); /* dense_dw [32, 128] */
-	float *const t679 = (float *)(work_ + 3981312); /* add [32, 128] */
-	float *const t680 = (float *)(work_ + 4063232); /* act_grad2 [n, 32] */
-	float *const t681 = (float *)(work_ + 3964928); /* add [n, 32] */
-	float *const t682 = (float *)(work_ + 4063232); /* sumsq_grad [n, 784] */
-	float *const t683 = (float *)(work_ + 3563520); /* dense [n, 128] */
-	float *const t684 = (float *)(work_ + 5029888); /* dense_dw [128, 784] */
-	float *const t685 = (float *)(work_ + 4063232); /* add [128, 784] */
-	float *const t686 = (float *)(work_ + 3497984); /* act_grad [n, 128] */
-	float *const t687 = (float *)(work_ + 3629056); /* act_grad2 [n, 128] */
-	float *const t688 = (float *)(work_ + 3432448); /* add [n, 128] */
-	float *const t689 = (float *)(work_ + 3563520); /* dense [n, 32] */
-	float *const t690 = (float *)(work_ + 3579904); /* dense_dw [32, 128] */
-	float *const t691 = (float *)(work_ + 3416064); /* add [32, 128] */
-	float *const t692 = (float *)(work_ + 3497984); /* act_grad2 [n, 32] */
-	float *const t693 = (float *)(work_ + 3399680); /* add [n, 32] */
-	float *const t694 = (float *)(work_ + 3497984); /* sumsq_grad [n, 784] */
-	float *const t695 = (float *)(work_ + 2998272); /* dense [n, 128] */
-	float *const t696 = (float *)(work_ + 4464640); /* dense_dw [128, 784] */
-	float *const t697 = (float *)(work_ + 3497984); /* add [128, 784] */
-	float *const t698 = (float *)(work_ + 2932736); /* act_grad [n, 128] */
-	float *const t699 = (float *)(work_ + 3063808); /* act_grad2 [n, 128] */
-	float *const t700 = (float *)(work_ + 2867200); /* add [n, 128] */
-	float *const t701 = (float *)(work_ + 2998272); /* dense [n, 32] */
-	float *const t702 = (float *)(work_ + 3014656); /* dense_dw [32, 128] */
-	float *const t703 = (float *)(work_ + 2850816); /* add [32, 128] */
-	float *const t704 = (float *)(work_ + 2932736); /* act_grad2 [n, 32] */
-	float *const t705 = (float *)(work_ + 2834432); /* add [n, 32] */
-	float *const t706 = (float *)(work_ + 2932736); /* sumsq_grad [n, 784] */
-	float *const t707 = (float *)(work_ + 2433024); /* dense [n, 128] */
-	float *const t708 = (float *)(work_ + 3899392); /* dense_dw [128, 784] */
-	float *const t709 = (float *)(work_ + 2932736); /* add [128, 784] */
-	float *const t710 = (float *)(work_ + 2367488); /* act_grad [n, 128] */
-	float *const t711 = (float *)(work_ + 2498560); /* act_grad2 [n, 128] */
-	float *const t712 = (float *)(work_ + 2301952); /* add [n, 128] */
-	float *const t713 = (float *)(work_ + 2433024); /* dense [n, 32] */
-	float *const t714 = (float *)(work_ + 2449408); /* dense_dw [32, 128] */
-	float *const t715 = (float *)(work_ + 2285568); /* add [32, 128] */
-	float *const t716 = (float *)(work_ + 2367488); /* act_grad2 [n, 32] */
-	float *const t717 = (float *)(work_ + 2269184); /* add [n, 32] */
-	float *const t718 = (float *)(work_ + 2367488); /* sumsq_grad [n, 784] */
-	float *const t719 = (float *)(work_ + 1867776); /* dense [n, 128] */
-	float *const t720 = (float *)(work_ + 3334144); /* dense_dw [128, 784] */
-	float *const t721 = (float *)(work_ + 2367488); /* add [128, 784] */
-	float *const t722 = (float *)(work_ + 589824); /* act_grad [n, 128] */
-	float *const t723 = (float *)(work_ + 1933312); /* act_grad2 [n, 128] */
-	float *const t724 = (float *)(work_ + 524288); /* add [n, 128] */
-	float *const t725 = (float *)(work_ + 1867776); /* dense [n, 32] */
-	float *const t726 = (float *)(work_ + 1884160); /* dense_dw [32, 128] */
-	float *const t727 = (float *)(work_ + 507904); /* add [32, 128] */
-	float *const t728 = (float *)(work_ + 589824); /* act_grad2 [n, 32] */
-	float *const t729 = (float *)(work_ + 491520); /* add [n, 32] */
-	float *const t730 = (float *)(work_ + 1867776); /* sumsq_grad [n, 784] */
-	float *const t731 = (float *)(work_ + 589824); /* dense [n, 128] */
-	float *const t732 = (float *)(work_ + 1466368); /* dense_dw [128, 784] */
-	float *const t733 = (float *)(work_ + 1867776); /* add [128, 784] */
-	float *const t734 = (float *)(work_ + 425984); /* act_grad [n, 128] */
-	float *const t735 = (float *)(work_ + 1466368); /* act_grad2 [n, 128] */
-	float *const t736 = (float *)(work_ + 360448); /* add [n, 128] */
-	float *const t737 = (float *)(work_ + 524288); /* dense [n, 32] */
-	float *const t738 = (float *)(work_ + 540672); /* dense_dw [32, 128] */
-	float *const t739 = (float *)(work_ + 344064); /* add [32, 128] */
-	float *const t740 = (float *)(work_ + 425984); /* act_grad2 [n, 32] */
-	float *const t741 = (float *)(work_ + 327680); /* add [n, 32] */
-	float *const t742 = (float *)(work_ + 1466368); /* sumsq_grad [n, 784] */
-	float *const t743 = (float *)(work_ + 425984); /* dense [n, 128] */
-	float *const t744 = (float *)(work_ + 1064960); /* dense_dw [128, 784] */
-	float *const t745 = (float *)(work_ + 1466368); /* add [128, 784] */
-	float *const t746 = (float *)(work_ + 262144); /* act_grad [n, 128] */
-	float *const t747 = (float *)(work_ + 491520); /* act_grad2 [n, 128] */
-	float *const t748 = (float *)(work_ + 131072); /* add [n, 128] */
-	float *const t749 = (float *)(work_ + 360448); /* dense [n, 32] */
-	float *const t750 = (float *)(work_ + 376832); /* dense_dw [32, 128] */
-	float *const t751 = (float *)(work_ + 49152); /* add [32, 128] */
-	float *const t752 = (float *)(work_ + 262144); /* act_grad2 [n, 32] */
-	float *const t753 = (float *)(work_ + 32768); /* add [n, 32] */
-	float *const t754 = (float *)(work_ + 262144); /* mse_grad [n, 784] */
-	float *const t755 = (float *)(work_ + 1064960); /* act_grad [n, 784] */
-	float *const t756 = (float *)(work_ + 262144); /* dense_dx [n, 128] */
-	float *const t757 = (float *)(work_ + 1867776); /* dense_dw [784, 128] */
-	float *const t758 = (float *)(work_ + 128); /* sum_batch [784] */
-	float *const t759 = (float *)(work_ + 327680); /* act_grad [n, 128] */
-	float *const t760 = (float *)(work_ + 196608); /* dense_dx [n, 32] */
-	float *const t761 = (float *)(work_ + 212992); /* dense_dw [128, 32] */
-	float *const t762 = (float *)(work_ + 3264); /* sum_batch [128] */
-	float *const t763 = (float *)(work_ + 229376); /* act_grad [n, 32] */
-	float *const t764 = (float *)(work_ + 196608); /* add [n, 32] */
-	float *const t765 = (float *)(work_ + 229376); /* dense_dx [n, 128] */
-	float *const t766 = (float *)(work_ + 32768); /* dense_dw [32, 128] */
-	float *const t767 = (float *)(work_ + 294912); /* add [32, 128] */
-	float *const t768 = (float *)(work_ + 3776); /* sum_batch [32] */
-	float *const t769 = (float *)(work_ + 311296); /* act_grad [n, 128] */
-	float *const t770 = (float *)(work_ + 32768); /* add [n, 128] */
-	float *const t771 = (float *)(work_ + 1064960); /* dense_dw [128, 784] */
-	float *const t772 = (float *)(work_ + 2269184); /* add [128, 784] */
-	float *const t773 = (float *)(work_ + 3904); /* sum_batch [128] */
-	/* t3 = dense */
-	contractive_ae_gemm(n, 128, 784, t0, 784, 1, t1, 1, 784, t2, t3);
-	/* t4 = sigmoid */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t3, 0, NULL, 0, t4, 0);
-	/* t7 = dense */
-	contractive_ae_gemm(n, 32, 128, t4, 128, 1, t5, 1, 128, t6, t7);
-	/* t8 = sigmoid */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t7, 0, NULL, 0, t8, 0);
-	/* t11 = dense */
-	contractive_ae_gemm(n, 128, 32, t8, 32, 1, t9, 1, 32, t10, t11);
-	/* t12 = relu */
-	contractive_ae_act(CONTRACTIVE_AE_RELU, 0.0f, 1, n * 128, t11, 0, NULL, 0, t12, 0);
-	/* t15 = dense */
-	contractive_ae_gemm(n, 784, 128, t12, 128, 1, t13, 1, 128, t14, t15);
-	/* t16 = sigmoid */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 784, t15, 0, NULL, 0, t16, 0);
+	float *const t16 = (float *)(work_ + 147456); /* dense [n, 784] */
+	float *const t17 = (float *)(work_ + 548864); /* mse [] */
+	float *const t18 = (float *)(work_ + 548928); /* basis [n, 32] */
+	float *const t19 = (float *)(work_ + 565312); /* act_grad [n, 32] */
+	float *const t20 = (float *)(work_ + 581696); /* dense_dx [n, 128] */
+	float *const t23 = (float *)(work_ + 647232); /* act_grad [n, 128] */
+	float *const t24 = (float *)(work_ + 712768); /* dense_dx [n, 784] */
+	float *const t27 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t28 = (float *)(work_ + 1114240); /* basis [n, 32] */
+	float *const t29 = (float *)(work_ + 1130624); /* act_grad [n, 32] */
+	float *const t30 = (float *)(work_ + 1147008); /* dense_dx [n, 128] */
+	float *const t33 = (float *)(work_ + 1212544); /* act_grad [n, 128] */
+	float *const t34 = (float *)(work_ + 1278080); /* dense_dx [n, 784] */
+	float *const t37 = (float *)(work_ + 1679488); /* sumsq [] */
+	float *const t38 = (float *)(work_ + 1679552); /* add [] */
+	float *const t39 = (float *)(work_ + 1679616); /* basis [n, 32] */
+	float *const t40 = (float *)(work_ + 1696000); /* act_grad [n, 32] */
+	float *const t41 = (float *)(work_ + 1712384); /* dense_dx [n, 128] */
+	float *const t44 = (float *)(work_ + 1777920); /* act_grad [n, 128] */
+	float *const t45 = (float *)(work_ + 1843456); /* dense_dx [n, 784] */
+	float *const t48 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t49 = (float *)(work_ + 1679488); /* add [] */
+	float *const t50 = (float *)(work_ + 2244864); /* basis [n, 32] */
+	float *const t51 = (float *)(work_ + 2261248); /* act_grad [n, 32] */
+	float *const t52 = (float *)(work_ + 2277632); /* dense_dx [n, 128] */
+	float *const t55 = (float *)(work_ + 2343168); /* act_grad [n, 128] */
+	float *const t56 = (float *)(work_ + 2408704); /* dense_dx [n, 784] */
+	float *const t59 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t60 = (float *)(work_ + 1679552); /* add [] */
+	float *const t61 = (float *)(work_ + 2810112); /* basis [n, 32] */
+	float *const t62 = (float *)(work_ + 2826496); /* act_grad [n, 32] */
+	float *const t63 = (float *)(work_ + 2842880); /* dense_dx [n, 128] */
+	float *const t66 = (float *)(work_ + 2908416); /* act_grad [n, 128] */
+	float *const t67 = (float *)(work_ + 2973952); /* dense_dx [n, 784] */
+	float *const t70 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t71 = (float *)(work_ + 1679488); /* add [] */
+	float *const t72 = (float *)(work_ + 3375360); /* basis [n, 32] */
+	float *const t73 = (float *)(work_ + 3391744); /* act_grad [n, 32] */
+	float *const t74 = (float *)(work_ + 3408128); /* dense_dx [n, 128] */
+	float *const t77 = (float *)(work_ + 3473664); /* act_grad [n, 128] */
+	float *const t78 = (float *)(work_ + 3539200); /* dense_dx [n, 784] */
+	float *const t81 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t82 = (float *)(work_ + 1679552); /* add [] */
+	float *const t83 = (float *)(work_ + 3940608); /* basis [n, 32] */
+	float *const t84 = (float *)(work_ + 3956992); /* act_grad [n, 32] */
+	float *const t85 = (float *)(work_ + 3973376); /* dense_dx [n, 128] */
+	float *const t88 = (float *)(work_ + 4038912); /* act_grad [n, 128] */
+	float *const t89 = (float *)(work_ + 4104448); /* dense_dx [n, 784] */
+	float *const t92 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t93 = (float *)(work_ + 1679488); /* add [] */
+	float *const t94 = (float *)(work_ + 4505856); /* basis [n, 32] */
+	float *const t95 = (float *)(work_ + 4522240); /* act_grad [n, 32] */
+	float *const t96 = (float *)(work_ + 4538624); /* dense_dx [n, 128] */
+	float *const t99 = (float *)(work_ + 4604160); /* act_grad [n, 128] */
+	float *const t100 = (float *)(work_ + 4669696); /* dense_dx [n, 784] */
+	float *const t103 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t104 = (float *)(work_ + 1679552); /* add [] */
+	float *const t105 = (float *)(work_ + 5071104); /* basis [n, 32] */
+	float *const t106 = (float *)(work_ + 5087488); /* act_grad [n, 32] */
+	float *const t107 = (float *)(work_ + 5103872); /* dense_dx [n, 128] */
+	float *const t110 = (float *)(work_ + 5169408); /* act_grad [n, 128] */
+	float *const t111 = (float *)(work_ + 5234944); /* dense_dx [n, 784] */
+	float *const t114 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t115 = (float *)(work_ + 1679488); /* add [] */
+	float *const t116 = (float *)(work_ + 5636352); /* basis [n, 32] */
+	float *const t117 = (float *)(work_ + 5652736); /* act_grad [n, 32] */
+	float *const t118 = (float *)(work_ + 5669120); /* dense_dx [n, 128] */
+	float *const t121 = (float *)(work_ + 5734656); /* act_grad [n, 128] */
+	float *const t122 = (float *)(work_ + 5800192); /* dense_dx [n, 784] */
+	float *const t125 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t126 = (float *)(work_ + 1679552); /* add [] */
+	float *const t127 = (float *)(work_ + 6201600); /* basis [n, 32] */
+	float *const t128 = (float *)(work_ + 6217984); /* act_grad [n, 32] */
+	float *const t129 = (float *)(work_ + 6234368); /* dense_dx [n, 128] */
+	float *const t132 = (float *)(work_ + 6299904); /* act_grad [n, 128] */
+	float *const t133 = (float *)(work_ + 6365440); /* dense_dx [n, 784] */
+	float *const t136 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t137 = (float *)(work_ + 1679488); /* add [] */
+	float *const t138 = (float *)(work_ + 6766848); /* basis [n, 32] */
+	float *const t139 = (float *)(work_ + 6783232); /* act_grad [n, 32] */
+	float *const t140 = (float *)(work_ + 6799616); /* dense_dx [n, 128] */
+	float *const t143 = (float *)(work_ + 6865152); /* act_grad [n, 128] */
+	float *const t144 = (float *)(work_ + 6930688); /* dense_dx [n, 784] */
+	float *const t147 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t148 = (float *)(work_ + 1679552); /* add [] */
+	float *const t149 = (float *)(work_ + 7332096); /* basis [n, 32] */
+	float *const t150 = (float *)(work_ + 7348480); /* act_grad [n, 32] */
+	float *const t151 = (float *)(work_ + 7364864); /* dense_dx [n, 128] */
+	float *const t154 = (float *)(work_ + 7430400); /* act_grad [n, 128] */
+	float *const t155 = (float *)(work_ + 7495936); /* dense_dx [n, 784] */
+	float *const t158 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t159 = (float *)(work_ + 1679488); /* add [] */
+	float *const t160 = (float *)(work_ + 7897344); /* basis [n, 32] */
+	float *const t161 = (float *)(work_ + 7913728); /* act_grad [n, 32] */
+	float *const t162 = (float *)(work_ + 7930112); /* dense_dx [n, 128] */
+	float *const t165 = (float *)(work_ + 7995648); /* act_grad [n, 128] */
+	float *const t166 = (float *)(work_ + 8061184); /* dense_dx [n, 784] */
+	float *const t169 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t170 = (float *)(work_ + 1679552); /* add [] */
+	float *const t171 = (float *)(work_ + 8462592); /* basis [n, 32] */
+	float *const t172 = (float *)(work_ + 8478976); /* act_grad [n, 32] */
+	float *const t173 = (float *)(work_ + 8495360); /* dense_dx [n, 128] */
+	float *const t176 = (float *)(work_ + 8560896); /* act_grad [n, 128] */
+	float *const t177 = (float *)(work_ + 8626432); /* dense_dx [n, 784] */
+	float *const t180 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t181 = (float *)(work_ + 1679488); /* add [] */
+	float *const t182 = (float *)(work_ + 9027840); /* basis [n, 32] */
+	float *const t183 = (float *)(work_ + 9044224); /* act_grad [n, 32] */
+	float *const t184 = (float *)(work_ + 9060608); /* dense_dx [n, 128] */
+	float *const t187 = (float *)(work_ + 9126144); /* act_grad [n, 128] */
+	float *const t188 = (float *)(work_ + 9191680); /* dense_dx [n, 784] */
+	float *const t191 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t192 = (float *)(work_ + 1679552); /* add [] */
+	float *const t193 = (float *)(work_ + 9593088); /* basis [n, 32] */
+	float *const t194 = (float *)(work_ + 9609472); /* act_grad [n, 32] */
+	float *const t195 = (float *)(work_ + 9625856); /* dense_dx [n, 128] */
+	float *const t198 = (float *)(work_ + 9691392); /* act_grad [n, 128] */
+	float *const t199 = (float *)(work_ + 9756928); /* dense_dx [n, 784] */
+	float *const t202 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t203 = (float *)(work_ + 1679488); /* add [] */
+	float *const t204 = (float *)(work_ + 10158336); /* basis [n, 32] */
+	float *const t205 = (float *)(work_ + 10174720); /* act_grad [n, 32] */
+	float *const t206 = (float *)(work_ + 10191104); /* dense_dx [n, 128] */
+	float *const t209 = (float *)(work_ + 10256640); /* act_grad [n, 128] */
+	float *const t210 = (float *)(work_ + 10322176); /* dense_dx [n, 784] */
+	float *const t213 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t214 = (float *)(work_ + 1679552); /* add [] */
+	float *const t215 = (float *)(work_ + 10723584); /* basis [n, 32] */
+	float *const t216 = (float *)(work_ + 10739968); /* act_grad [n, 32] */
+	float *const t217 = (float *)(work_ + 10756352); /* dense_dx [n, 128] */
+	float *const t220 = (float *)(work_ + 10821888); /* act_grad [n, 128] */
+	float *const t221 = (float *)(work_ + 10887424); /* dense_dx [n, 784] */
+	float *const t224 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t225 = (float *)(work_ + 1679488); /* add [] */
+	float *const t226 = (float *)(work_ + 11288832); /* basis [n, 32] */
+	float *const t227 = (float *)(work_ + 11305216); /* act_grad [n, 32] */
+	float *const t228 = (float *)(work_ + 11321600); /* dense_dx [n, 128] */
+	float *const t231 = (float *)(work_ + 11387136); /* act_grad [n, 128] */
+	float *const t232 = (float *)(work_ + 11452672); /* dense_dx [n, 784] */
+	float *const t235 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t236 = (float *)(work_ + 1679552); /* add [] */
+	float *const t237 = (float *)(work_ + 11854080); /* basis [n, 32] */
+	float *const t238 = (float *)(work_ + 11870464); /* act_grad [n, 32] */
+	float *const t239 = (float *)(work_ + 11886848); /* dense_dx [n, 128] */
+	float *const t242 = (float *)(work_ + 11952384); /* act_grad [n, 128] */
+	float *const t243 = (float *)(work_ + 12017920); /* dense_dx [n, 784] */
+	float *const t246 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t247 = (float *)(work_ + 1679488); /* add [] */
+	float *const t248 = (float *)(work_ + 12419328); /* basis [n, 32] */
+	float *const t249 = (float *)(work_ + 12435712); /* act_grad [n, 32] */
+	float *const t250 = (float *)(work_ + 12452096); /* dense_dx [n, 128] */
+	float *const t253 = (float *)(work_ + 12517632); /* act_grad [n, 128] */
+	float *const t254 = (float *)(work_ + 12583168); /* dense_dx [n, 784] */
+	float *const t257 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t258 = (float *)(work_ + 1679552); /* add [] */
+	float *const t259 = (float *)(work_ + 12984576); /* basis [n, 32] */
+	float *const t260 = (float *)(work_ + 13000960); /* act_grad [n, 32] */
+	float *const t261 = (float *)(work_ + 13017344); /* dense_dx [n, 128] */
+	float *const t264 = (float *)(work_ + 13082880); /* act_grad [n, 128] */
+	float *const t265 = (float *)(work_ + 13148416); /* dense_dx [n, 784] */
+	float *const t268 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t269 = (float *)(work_ + 1679488); /* add [] */
+	float *const t270 = (float *)(work_ + 13549824); /* basis [n, 32] */
+	float *const t271 = (float *)(work_ + 13566208); /* act_grad [n, 32] */
+	float *const t272 = (float *)(work_ + 13582592); /* dense_dx [n, 128] */
+	float *const t275 = (float *)(work_ + 13648128); /* act_grad [n, 128] */
+	float *const t276 = (float *)(work_ + 13713664); /* dense_dx [n, 784] */
+	float *const t279 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t280 = (float *)(work_ + 1679552); /* add [] */
+	float *const t281 = (float *)(work_ + 14115072); /* basis [n, 32] */
+	float *const t282 = (float *)(work_ + 14131456); /* act_grad [n, 32] */
+	float *const t283 = (float *)(work_ + 14147840); /* dense_dx [n, 128] */
+	float *const t286 = (float *)(work_ + 14213376); /* act_grad [n, 128] */
+	float *const t287 = (float *)(work_ + 14278912); /* dense_dx [n, 784] */
+	float *const t290 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t291 = (float *)(work_ + 1679488); /* add [] */
+	float *const t292 = (float *)(work_ + 14680320); /* basis [n, 32] */
+	float *const t293 = (float *)(work_ + 14696704); /* act_grad [n, 32] */
+	float *const t294 = (float *)(work_ + 14713088); /* dense_dx [n, 128] */
+	float *const t297 = (float *)(work_ + 14778624); /* act_grad [n, 128] */
+	float *const t298 = (float *)(work_ + 14844160); /* dense_dx [n, 784] */
+	float *const t301 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t302 = (float *)(work_ + 1679552); /* add [] */
+	float *const t303 = (float *)(work_ + 15245568); /* basis [n, 32] */
+	float *const t304 = (float *)(work_ + 15261952); /* act_grad [n, 32] */
+	float *const t305 = (float *)(work_ + 15278336); /* dense_dx [n, 128] */
+	float *const t308 = (float *)(work_ + 15343872); /* act_grad [n, 128] */
+	float *const t309 = (float *)(work_ + 15409408); /* dense_dx [n, 784] */
+	float *const t312 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t313 = (float *)(work_ + 1679488); /* add [] */
+	float *const t314 = (float *)(work_ + 15810816); /* basis [n, 32] */
+	float *const t315 = (float *)(work_ + 15827200); /* act_grad [n, 32] */
+	float *const t316 = (float *)(work_ + 15843584); /* dense_dx [n, 128] */
+	float *const t319 = (float *)(work_ + 15909120); /* act_grad [n, 128] */
+	float *const t320 = (float *)(work_ + 15974656); /* dense_dx [n, 784] */
+	float *const t323 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t324 = (float *)(work_ + 1679552); /* add [] */
+	float *const t325 = (float *)(work_ + 16376064); /* basis [n, 32] */
+	float *const t326 = (float *)(work_ + 16392448); /* act_grad [n, 32] */
+	float *const t327 = (float *)(work_ + 16408832); /* dense_dx [n, 128] */
+	float *const t330 = (float *)(work_ + 16474368); /* act_grad [n, 128] */
+	float *const t331 = (float *)(work_ + 16539904); /* dense_dx [n, 784] */
+	float *const t334 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t335 = (float *)(work_ + 1679488); /* add [] */
+	float *const t336 = (float *)(work_ + 16941312); /* basis [n, 32] */
+	float *const t337 = (float *)(work_ + 16957696); /* act_grad [n, 32] */
+	float *const t338 = (float *)(work_ + 16974080); /* dense_dx [n, 128] */
+	float *const t341 = (float *)(work_ + 17039616); /* act_grad [n, 128] */
+	float *const t342 = (float *)(work_ + 17105152); /* dense_dx [n, 784] */
+	float *const t345 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t346 = (float *)(work_ + 1679552); /* add [] */
+	float *const t347 = (float *)(work_ + 17506560); /* basis [n, 32] */
+	float *const t348 = (float *)(work_ + 17522944); /* act_grad [n, 32] */
+	float *const t349 = (float *)(work_ + 17539328); /* dense_dx [n, 128] */
+	float *const t352 = (float *)(work_ + 17604864); /* act_grad [n, 128] */
+	float *const t353 = (float *)(work_ + 17670400); /* dense_dx [n, 784] */
+	float *const t356 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t357 = (float *)(work_ + 1679488); /* add [] */
+	float *const t358 = (float *)(work_ + 18071808); /* basis [n, 32] */
+	float *const t359 = (float *)(work_ + 18088192); /* act_grad [n, 32] */
+	float *const t360 = (float *)(work_ + 18104576); /* dense_dx [n, 128] */
+	float *const t363 = (float *)(work_ + 18170112); /* act_grad [n, 128] */
+	float *const t364 = (float *)(work_ + 18235648); /* dense_dx [n, 784] */
+	float *const t367 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t368 = (float *)(work_ + 1679552); /* add [] */
+	float *const t369 = (float *)(work_ + 1114176); /* contractive [] */
+	float *const t370 = (float *)(work_ + 1679488); /* scale [] */
+	float *const t371 = (float *)(work_ + 1114176); /* add [] */
+	float *const t372 = (float *)(work_ + 548864); /* constant [] */
+	float *const t373 = (float *)(work_ + 1679488); /* scale [] */
+	float *const t374 = (float *)(work_ + 18637056); /* sumsq_grad [n, 784] */
+	float *const t375 = (float *)(work_ + 18235648); /* dense [n, 128] */
+	float *const t376 = (float *)(work_ + 19038464); /* dense_dw [128, 784] */
+	float *const t377 = (float *)(work_ + 18170112); /* act_grad [n, 128] */
+	float *const t378 = (float *)(work_ + 18301184); /* act_grad2 [n, 128] */
+	float *const t379 = (float *)(work_ + 18104576); /* dense [n, 32] */
+	float *const t380 = (float *)(work_ + 18120960); /* dense_dw [32, 128] */
+	float *const t381 = (float *)(work_ + 18088192); /* act_grad2 [n, 32] */
+	float *const t382 = (float *)(work_ + 18366720); /* sumsq_grad [n, 784] */
+	float *const t383 = (float *)(work_ + 17670400); /* dense [n, 128] */
+	float *const t384 = (float *)(work_ + 19439872); /* dense_dw [128, 784] */
+	float *const t385 = (float *)(work_ + 18366720); /* add [128, 784] */
+	float *const t386 = (float *)(work_ + 17604864); /* act_grad [n, 128] */
+	float *const t387 = (float *)(work_ + 17735936); /* act_grad2 [n, 128] */
+	float *const t388 = (float *)(work_ + 17539328); /* add [n, 128] */
+	float *const t389 = (float *)(work_ + 17670400); /* dense [n, 32] */
+	float *const t390 = (float *)(work_ + 17686784); /* dense_dw [32, 128] */
+	float *const t391 = (float *)(work_ + 17522944); /* add [32, 128] */
+	float *const t392 = (float *)(work_ + 17604864); /* act_grad2 [n, 32] */
+	float *const t393 = (float *)(work_ + 17506560); /* add [n, 32] */
+	float *const t394 = (float *)(work_ + 17604864); /* sumsq_grad [n, 784] */
+	float *const t395 = (float *)(work_ + 17105152); /* dense [n, 128] */
+	float *const t396 = (float *)(work_ + 18768128); /* dense_dw [128, 784] */
+	float *const t397 = (float *)(work_ + 17604864); /* add [128, 784] */
+	float *const t398 = (float *)(work_ + 17039616); /* act_grad [n, 128] */
+	float *const t399 = (float *)(work_ + 17170688); /* act_grad2 [n, 128] */
+	float *const t400 = (float *)(work_ + 16974080); /* add [n, 128] */
+	float *const t401 = (float *)(work_ + 17105152); /* dense [n, 32] */
+	float *const t402 = (float *)(work_ + 17121536); /* dense_dw [32, 128] */
+	float *const t403 = (float *)(work_ + 16957696); /* add [32, 128] */
+	float *const t404 = (float *)(work_ + 17039616); /* act_grad2 [n, 32] */
+	float *const t405 = (float *)(work_ + 16941312); /* add [n, 32] */
+	float *const t406 = (float *)(work_ + 17039616); /* sumsq_grad [n, 784] */
+	float *const t407 = (float *)(work_ + 16539904); /* dense [n, 128] */
+	float *const t408 = (float *)(work_ + 18006272); /* dense_dw [128, 784] */
+	float *const t409 = (float *)(work_ + 17039616); /* add [128, 784] */
+	float *const t410 = (float *)(work_ + 16474368); /* act_grad [n, 128] */
+	float *const t411 = (float *)(work_ + 16605440); /* act_grad2 [n, 128] */
+	float *const t412 = (float *)(work_ + 16408832); /* add [n, 128] */
+	float *const t413 = (float *)(work_ + 16539904); /* dense [n, 32] */
+	float *const t414 = (float *)(work_ + 16556288); /* dense_dw [32, 128] */
+	float *const t415 = (float *)(work_ + 16392448); /* add [32, 128] */
+	float *const t416 = (float *)(work_ + 16474368); /* act_grad2 [n, 32] */
+	float *const t417 = (float *)(work_ + 16376064); /* add [n, 32] */
+	float *const t418 = (float *)(work_ + 16474368); /* sumsq_grad [n, 784] */
+	float *const t419 = (float *)(work_ + 15974656); /* dense [n, 128] */
+	float *const t420 = (float *)(work_ + 17441024); /* dense_dw [128, 784] */
+	float *const t421 = (float *)(work_ + 16474368); /* add [128, 784] */
+	float *const t422 = (float *)(work_ + 15909120); /* act_grad [n, 128] */
+	float *const t423 = (float *)(work_ + 16040192); /* act_grad2 [n, 128] */
+	float *const t424 = (float *)(work_ + 15843584); /* add [n, 128] */
+	float *const t425 = (float *)(work_ + 15974656); /* dense [n, 32] */
+	float *const t426 = (float *)(work_ + 15991040); /* dense_dw [32, 128] */
+	float *const t427 = (float *)(work_ + 15827200); /* add [32, 128] */
+	float *const t428 = (float *)(work_ + 15909120); /* act_grad2 [n, 32] */
+	float *const t429 = (float *)(work_ + 15810816); /* add [n, 32] */
+	float *const t430 = (float *)(work_ + 15909120); /* sumsq_grad [n, 784] */
+	float *const t431 = (float *)(work_ + 15409408); /* dense [n, 128] */
+	float *const t432 = (float *)(work_ + 16875776); /* dense_dw [128, 784] */
+	float *const t433 = (float *)(work_ + 15909120); /* add [128, 784] */
+	float *const t434 = (float *)(work_ + 15343872); /* act_grad [n, 128] */
+	float *const t435 = (float *)(work_ + 15474944); /* act_grad2 [n, 128] */
+	float *const t436 = (float *)(work_ + 15278336); /* add [n, 128] */
+	float *const t437 = (float *)(work_ + 15409408); /* dense [n, 32] */
+	float *const t438 = (float *)(work_ + 15425792); /* dense_dw [32, 128] */
+	float *const t439 = (float *)(work_ + 15261952); /* add [32, 128] */
+	float *const t440 = (float *)(work_ + 15343872); /* act_grad2 [n, 32] */
+	float *const t441 = (float *)(work_ + 15245568); /* add [n, 32] */
+	float *const t442 = (float *)(work_ + 15343872); /* sumsq_grad [n, 784] */
+	float *const t443 = (float *)(work_ + 14844160); /* dense [n, 128] */
+	float *const t444 = (float *)(work_ + 16310528); /* dense_dw [128, 784] */
+	float *const t445 = (float *)(work_ + 15343872); /* add [128, 784] */
+	float *const t446 = (float *)(work_ + 14778624); /* act_grad [n, 128] */
+	float *const t447 = (float *)(work_ + 14909696); /* act_grad2 [n, 128] */
+	float *const t448 = (float *)(work_ + 14713088); /* add [n, 128] */
+	float *const t449 = (float *)(work_ + 14844160); /* dense [n, 32] */
+	float *const t450 = (float *)(work_ + 14860544); /* dense_dw [32, 128] */
+	float *const t451 = (float *)(work_ + 14696704); /* add [32, 128] */
+	float *const t452 = (float *)(work_ + 14778624); /* act_grad2 [n, 32] */
+	float *const t453 = (float *)(work_ + 14680320); /* add [n, 32] */
+	float *const t454 = (float *)(work_ + 14778624); /* sumsq_grad [n, 784] */
+	float *const t455 = (float *)(work_ + 14278912); /* dense [n, 128] */
+	float *const t456 = (float *)(work_ + 15745280); /* dense_dw [128, 784] */
+	float *const t457 = (float *)(work_ + 14778624); /* add [128, 784] */
+	float *const t458 = (float *)(work_ + 14213376); /* act_grad [n, 128] */
+	float *const t459 = (float *)(work_ + 14344448); /* act_grad2 [n, 128] */
+	float *const t460 = (float *)(work_ + 14147840); /* add [n, 128] */
+	float *const t461 = (float *)(work_ + 14278912); /* dense [n, 32] */
+	float *const t462 = (float *)(work_ + 14295296); /* dense_dw [32, 128] */
+	float *const t463 = (float *)(work_ + 14131456); /* add [32, 128] */
+	float *const t464 = (float *)(work_ + 14213376); /* act_grad2 [n, 32] */
+	float *const t465 = (float *)(work_ + 14115072); /* add [n, 32] */
+	float *const t466 = (float *)(work_ + 14213376); /* sumsq_grad [n, 784] */
+	float *const t467 = (float *)(work_ + 13713664); /* dense [n, 128] */
+	float *const t468 = (float *)(work_ + 15180032); /* dense_dw [128, 784] */
+	float *const t469 = (float *)(work_ + 14213376); /* add [128, 784] */
+	float *const t470 = (float *)(work_ + 13648128); /* act_grad [n, 128] */
+	float *const t471 = (float *)(work_ + 13779200); /* act_grad2 [n, 128] */
+	float *const t472 = (float *)(work_ + 13582592); /* add [n, 128] */
+	float *const t473 = (float *)(work_ + 13713664); /* dense [n, 32] */
+	float *const t474 = (float *)(work_ + 13730048); /* dense_dw [32, 128] */
+	float *const t475 = (float *)(work_ + 13566208); /* add [32, 128] */
+	float *const t476 = (float *)(work_ + 13648128); /* act_grad2 [n, 32] */
+	float *const t477 = (float *)(work_ + 13549824); /* add [n, 32] */
+	float *const t478 = (float *)(work_ + 13648128); /* sumsq_grad [n, 784] */
+	float *const t479 = (float *)(work_ + 13148416); /* dense [n, 128] */
+	float *const t480 = (float *)(work_ + 14614784); /* dense_dw [128, 784] */
+	float *const t481 = (float *)(work_ + 13648128); /* add [128, 784] */
+	float *const t482 = (float *)(work_ + 13082880); /* act_grad [n, 128] */
+	float *const t483 = (float *)(work_ + 13213952); /* act_grad2 [n, 128] */
+	float *const t484 = (float *)(work_ + 13017344); /* add [n, 128] */
+	float *const t485 = (float *)(work_ + 13148416); /* dense [n, 32] */
+	float *const t486 = (float *)(work_ + 13164800); /* dense_dw [32, 128] */
+	float *const t487 = (float *)(work_ + 13000960); /* add [32, 128] */
+	float *const t488 = (float *)(work_ + 13082880); /* act_grad2 [n, 32] */
+	float *const t489 = (float *)(work_ + 12984576); /* add [n, 32] */
+	float *const t490 = (float *)(work_ + 13082880); /* sumsq_grad [n, 784] */
+	float *const t491 = (float *)(work_ + 12583168); /* dense [n, 128] */
+	float *const t492 = (float *)(work_ + 14049536); /* dense_dw [128, 784] */
+	float *const t493 = (float *)(work_ + 13082880); /* add [128, 784] */
+	float *const t494 = (float *)(work_ + 12517632); /* act_grad [n, 128] */
+	float *const t495 = (float *)(work_ + 12648704); /* act_grad2 [n, 128] */
+	float *const t496 = (float *)(work_ + 12452096); /* add [n, 128] */
+	float *const t497 = (float *)(work_ + 12583168); /* dense [n, 32] */
+	float *const t498 = (float *)(work_ + 12599552); /* dense_dw [32, 128] */
+	float *const t499 = (float *)(work_ + 12435712); /* add [32, 128] */
+	float *const t500 = (float *)(work_ + 12517632); /* act_grad2 [n, 32] */
+	float *const t501 = (float *)(work_ + 12419328); /* add [n, 32] */
+	float *const t502 = (float *)(work_ + 12517632); /* sumsq_grad [n, 784] */
+	float *const t503 = (float *)(work_ + 12017920); /* dense [n, 128] */
+	float *const t504 = (float *)(work_ + 13484288); /* dense_dw [128, 784] */
+	float *const t505 = (float *)(work_ + 12517632); /* add [128, 784] */
+	float *const t506 = (float *)(work_ + 11952384); /* act_grad [n, 128] */
+	float *const t507 = (float *)(work_ + 12083456); /* act_grad2 [n, 128] */
+	float *const t508 = (float *)(work_ + 11886848); /* add [n, 128] */
+	float *const t509 = (float *)(work_ + 12017920); /* dense [n, 32] */
+	float *const t510 = (float *)(work_ + 12034304); /* dense_dw [32, 128] */
+	float *const t511 = (float *)(work_ + 11870464); /* add [32, 128] */
+	float *const t512 = (float *)(work_ + 11952384); /* act_grad2 [n, 32] */
+	float *const t513 = (float *)(work_ + 11854080); /* add [n, 32] */
+	float *const t514 = (float *)(work_ + 11952384); /* sumsq_grad [n, 784] */
+	float *const t515 = (float *)(work_ + 11452672); /* dense [n, 128] */
+	float *const t516 = (float *)(work_ + 12919040); /* dense_dw [128, 784] */
+	float *const t517 = (float *)(work_ + 11952384); /* add [128, 784] */
+	float *const t518 = (float *)(work_ + 11387136); /* act_grad [n, 128] */
+	float *const t519 = (float *)(work_ + 11518208); /* act_grad2 [n, 128] */
+	float *const t520 = (float *)(work_ + 11321600); /* add [n, 128] */
+	float *const t521 = (float *)(work_ + 11452672); /* dense [n, 32] */
+	float *const t522 = (float *)(work_ + 11469056); /* dense_dw [32, 128] */
+	float *const t523 = (float *)(work_ + 11305216); /* add [32, 128] */
+	float *const t524 = (float *)(work_ + 11387136); /* act_grad2 [n, 32] */
+	float *const t525 = (float *)(work_ + 11288832); /* add [n, 32] */
+	float *const t526 = (float *)(work_ + 11387136); /* sumsq_grad [n, 784] */
+	float *const t527 = (float *)(work_ + 10887424); /* dense [n, 128] */
+	float *const t528 = (float *)(work_ + 12353792); /* dense_dw [128, 784] */
+	float *const t529 = (float *)(work_ + 11387136); /* add [128, 784] */
+	float *const t530 = (float *)(work_ + 10821888); /* act_grad [n, 128] */
+	float *const t531 = (float *)(work_ + 10952960); /* act_grad2 [n, 128] */
+	float *const t532 = (float *)(work_ + 10756352); /* add [n, 128] */
+	float *const t533 = (float *)(work_ + 10887424); /* dense [n, 32] */
+	float *const t534 = (float *)(work_ + 10903808); /* dense_dw [32, 128] */
+	float *const t535 = (float *)(work_ + 10739968); /* add [32, 128] */
+	float *const t536 = (float *)(work_ + 10821888); /* act_grad2 [n, 32] */
+	float *const t537 = (float *)(work_ + 10723584); /* add [n, 32] */
+	float *const t538 = (float *)(work_ + 10821888); /* sumsq_grad [n, 784] */
+	float *const t539 = (float *)(work_ + 10322176); /* dense [n, 128] */
+	float *const t540 = (float *)(work_ + 11788544); /* dense_dw [128, 784] */
+	float *const t541 = (float *)(work_ + 10821888); /* add [128, 784] */
+	float *const t542 = (float *)(work_ + 10256640); /* act_grad [n, 128] */
+	float *const t543 = (float *)(work_ + 10387712); /* act_grad2 [n, 128] */
+	float *const t544 = (float *)(work_ + 10191104); /* add [n, 128] */
+	float *const t545 = (float *)(work_ + 10322176); /* dense [n, 32] */
+	float *const t546 = (float *)(work_ + 10338560); /* dense_dw [32, 128] */
+	float *const t547 = (float *)(work_ + 10174720); /* add [32, 128] */
+	float *const t548 = (float *)(work_ + 10256640); /* act_grad2 [n, 32] */
+	float *const t549 = (float *)(work_ + 10158336); /* add [n, 32] */
+	float *const t550 = (float *)(work_ + 10256640); /* sumsq_grad [n, 784] */
+	float *const t551 = (float *)(work_ + 9756928); /* dense [n, 128] */
+	float *const t552 = (float *)(work_ + 11223296); /* dense_dw [128, 784] */
+	float *const t553 = (float *)(work_ + 10256640); /* add [128, 784] */
+	float *const t554 = (float *)(work_ + 9691392); /* act_grad [n, 128] */
+	float *const t555 = (float *)(work_ + 9822464); /* act_grad2 [n, 128] */
+	float *const t556 = (float *)(work_ + 9625856); /* add [n, 128] */
+	float *const t557 = (float *)(work_ + 9756928); /* dense [n, 32] */
+	float *const t558 = (float *)(work_ + 9773312); /* dense_dw [32, 128] */
+	float *const t559 = (float *)(work_ + 9609472); /* add [32, 128] */
+	float *const t560 = (float *)(work_ + 9691392); /* act_grad2 [n, 32] */
+	float *const t561 = (float *)(work_ + 9593088); /* add [n, 32] */
+	float *const t562 = (float *)(work_ + 9691392); /* sumsq_grad [n, 784] */
+	float *const t563 = (float *)(work_ + 9191680); /* dense [n, 128] */
+	float *const t564 = (float *)(work_ + 10658048); /* dense_dw [128, 784] */
+	float *const t565 = (float *)(work_ + 9691392); /* add [128, 784] */
+	float *const t566 = (float *)(work_ + 9126144); /* act_grad [n, 128] */
+	float *const t567 = (float *)(work_ + 9257216); /* act_grad2 [n, 128] */
+	float *const t568 = (float *)(work_ + 9060608); /* add [n, 128] */
+	float *const t569 = (float *)(work_ + 9191680); /* dense [n, 32] */
+	float *const t570 = (float *)(work_ + 9208064); /* dense_dw [32, 128] */
+	float *const t571 = (float *)(work_ + 9044224); /* add [32, 128] */
+	float *const t572 = (float *)(work_ + 9126144); /* act_grad2 [n, 32] */
+	float *const t573 = (float *)(work_ + 9027840); /* add [n, 32] */
+	float *const t574 = (float *)(work_ + 9126144); /* sumsq_grad [n, 784] */
+	float *const t575 = (float *)(work_ + 8626432); /* dense [n, 128] */
+	float *const t576 = (float *)(work_ + 10092800); /* dense_dw [128, 784] */
+	float *const t577 = (float *)(work_ + 9126144); /* add [128, 784] */
+	float *const t578 = (float *)(work_ + 8560896); /* act_grad [n, 128] */
+	float *const t579 = (float *)(work_ + 8691968); /* act_grad2 [n, 128] */
+	float *const t580 = (float *)(work_ + 8495360); /* add [n, 128] */
+	float *const t581 = (float *)(work_ + 8626432); /* dense [n, 32] */
+	float *const t582 = (float *)(work_ + 8642816); /* dense_dw [32, 128] */
+	float *const t583 = (float *)(work_ + 8478976); /* add [32, 128] */
+	float *const t584 = (float *)(work_ + 8560896); /* act_grad2 [n, 32] */
+	float *const t585 = (float *)(work_ + 8462592); /* add [n, 32] */
+	float *const t586 = (float *)(work_ + 8560896); /* sumsq_grad [n, 784] */
+	float *const t587 = (float *)(work_ + 8061184); /* dense [n, 128] */
+	float *const t588 = (float *)(work_ + 9527552); /* dense_dw [128, 784] */
+	float *const t589 = (float *)(work_ + 8560896); /* add [128, 784] */
+	float *const t590 = (float *)(work_ + 7995648); /* act_grad [n, 128] */
+	float *const t591 = (float *)(work_ + 8126720); /* act_grad2 [n, 128] */
+	float *const t592 = (float *)(work_ + 7930112); /* add [n, 128] */
+	float *const t593 = (float *)(work_ + 8061184); /* dense [n, 32] */
+	float *const t594 = (float *)(work_ + 8077568); /* dense_dw [32, 128] */
+	float *const t595 = (float *)(work_ + 7913728); /* add [32, 128] */
+	float *const t596 = (float *)(work_ + 7995648); /* act_grad2 [n, 32] */
+	float *const t597 = (float *)(work_ + 7897344); /* add [n, 32] */
+	float *const t598 = (float *)(work_ + 7995648); /* sumsq_grad [n, 784] */
+	float *const t599 = (float *)(work_ + 7495936); /* dense [n, 128] */
+	float *const t600 = (float *)(work_ + 8962304); /* dense_dw [128, 784] */
+	float *const t601 = (float *)(work_ + 7995648); /* add [128, 784] */
+	float *const t602 = (float *)(work_ + 7430400); /* act_grad [n, 128] */
+	float *const t603 = (float *)(work_ + 7561472); /* act_grad2 [n, 128] */
+	float *const t604 = (float *)(work_ + 7364864); /* add [n, 128] */
+	float *const t605 = (float *)(work_ + 7495936); /* dense [n, 32] */
+	float *const t606 = (float *)(work_ + 7512320); /* dense_dw [32, 128] */
+	float *const t607 = (float *)(work_ + 7348480); /* add [32, 128] */
+	float *const t608 = (float *)(work_ + 7430400); /* act_grad2 [n, 32] */
+	float *const t609 = (float *)(work_ + 7332096); /* add [n, 32] */
+	float *const t610 = (float *)(work_ + 7430400); /* sumsq_grad [n, 784] */
+	float *const t611 = (float *)(work_ + 6930688); /* dense [n, 128] */
+	float *const t612 = (float *)(work_ + 8397056); /* dense_dw [128, 784] */
+	float *const t613 = (float *)(work_ + 7430400); /* add [128, 784] */
+	float *const t614 = (float *)(work_ + 6865152); /* act_grad [n, 128] */
+	float *const t615 = (float *)(work_ + 6996224); /* act_grad2 [n, 128] */
+	float *const t616 = (float *)(work_ + 6799616); /* add [n, 128] */
+	float *const t617 = (float *)(work_ + 6930688); /* dense [n, 32] */
+	float *const t618 = (float *)(work_ + 6947072); /* dense_dw [32, 128] */
+	float *const t619 = (float *)(work_ + 6783232); /* add [32, 128] */
+	float *const t620 = (float *)(work_ + 6865152); /* act_grad2 [n, 32] */
+	float *const t621 = (float *)(work_ + 6766848); /* add [n, 32] */
+	float *const t622 = (float *)(work_ + 6865152); /* sumsq_grad [n, 784] */
+	float *const t623 = (float *)(work_ + 6365440); /* dense [n, 128] */
+	float *const t624 = (float *)(work_ + 7831808); /* dense_dw [128, 784] */
+	float *const t625 = (float *)(work_ + 6865152); /* add [128, 784] */
+	float *const t626 = (float *)(work_ + 6299904); /* act_grad [n, 128] */
+	float *const t627 = (float *)(work_ + 6430976); /* act_grad2 [n, 128] */
+	float *const t628 = (float *)(work_ + 6234368); /* add [n, 128] */
+	float *const t629 = (float *)(work_ + 6365440); /* dense [n, 32] */
+	float *const t630 = (float *)(work_ + 6381824); /* dense_dw [32, 128] */
+	float *const t631 = (float *)(work_ + 6217984); /* add [32, 128] */
+	float *const t632 = (float *)(work_ + 6299904); /* act_grad2 [n, 32] */
+	float *const t633 = (float *)(work_ + 6201600); /* add [n, 32] */
+	float *const t634 = (float *)(work_ + 6299904); /* sumsq_grad [n, 784] */
+	float *const t635 = (float *)(work_ + 5800192); /* dense [n, 128] */
+	float *const t636 = (float *)(work_ + 7266560); /* dense_dw [128, 784] */
+	float *const t637 = (float *)(work_ + 6299904); /* add [128, 784] */
+	float *const t638 = (float *)(work_ + 5734656); /* act_grad [n, 128] */
+	float *const t639 = (float *)(work_ + 5865728); /* act_grad2 [n, 128] */
+	float *const t640 = (float *)(work_ + 5669120); /* add [n, 128] */
+	float *const t641 = (float *)(work_ + 5800192); /* dense [n, 32] */
+	float *const t642 = (float *)(work_ + 5816576); /* dense_dw [32, 128] */
+	float *const t643 = (float *)(work_ + 5652736); /* add [32, 128] */
+	float *const t644 = (float *)(work_ + 5734656); /* act_grad2 [n, 32] */
+	float *const t645 = (float *)(work_ + 5636352); /* add [n, 32] */
+	float *const t646 = (float *)(work_ + 5734656); /* sumsq_grad [n, 784] */
+	float *const t647 = (float *)(work_ + 5234944); /* dense [n, 128] */
+	float *const t648 = (float *)(work_ + 6701312); /* dense_dw [128, 784] */
+	float *const t649 = (float *)(work_ + 5734656); /* add [128, 784] */
+	float *const t650 = (float *)(work_ + 5169408); /* act_grad [n, 128] */
+	float *const t651 = (float *)(work_ + 5300480); /* act_grad2 [n, 128] */
+	float *const t652 = (float *)(work_ + 5103872); /* add [n, 128] */
+	float *const t653 = (float *)(work_ + 5234944); /* dense [n, 32] */
+	float *const t654 = (float *)(work_ + 5251328); /* dense_dw [32, 128] */
+	float *const t655 = (float *)(work_ + 5087488); /* add [32, 128] */
+	float *const t656 = (float *)(work_ + 5169408); /* act_grad2 [n, 32] */
+	float *const t657 = (float *)(work_ + 5071104); /* add [n, 32] */
+	float *const t658 = (float *)(work_ + 5169408); /* sumsq_grad [n, 784] */
+	float *const t659 = (float *)(work_ + 4669696); /* dense [n, 128] */
+	float *const t660 = (float *)(work_ + 6136064); /* dense_dw [128, 784] */
+	float *const t661 = (float *)(work_ + 5169408); /* add [128, 784] */
+	float *const t662 = (float *)(work_ + 4604160); /* act_grad [n, 128] */
+	float *const t663 = (float *)(work_ + 4735232); /* act_grad2 [n, 128] */
+	float *const t664 = (float *)(work_ + 4538624); /* add [n, 128] */
+	float *const t665 = (float *)(work_ + 4669696); /* dense [n, 32] */
+	float *const t666 = (float *)(work_ + 4686080); /* dense_dw [32, 128] */
+	float *const t667 = (float *)(work_ + 4522240); /* add [32, 128] */
+	float *const t668 = (float *)(work_ + 4604160); /* act_grad2 [n, 32] */
+	float *const t669 = (float *)(work_ + 4505856); /* add [n, 32] */
+	float *const t670 = (float *)(work_ + 4604160); /* sumsq_grad [n, 784] */
+	float *const t671 = (float *)(work_ + 4104448); /* dense [n, 128] */
+	float *const t672 = (float *)(work_ + 5570816); /* dense_dw [128, 784] */
+	float *const t673 = (float *)(work_ + 4604160); /* add [128, 784] */
+	float *const t674 = (float *)(work_ + 4038912); /* act_grad [n, 128] */
+	float *const t675 = (float *)(work_ + 4169984); /* act_grad2 [n, 128] */
+	float *const t676 = (float *)(work_ + 3973376); /* add [n, 128] */
+	float *const t677 = (float *)(work_ + 4104448); /* dense [n, 32] */
+	float *const t678 = (float *)(work_ + 4120832); /* dense_dw [32, 128] */
+	float *const t679 = (float *)(work_ + 3956992); /* add [32, 128] */
+	float *const t680 = (float *)(work_ + 4038912); /* act_grad2 [n, 32] */
+	float *const t681 = (float *)(work_ + 3940608); /* add [n, 32] */
+	float *const t682 = (float *)(work_ + 4038912); /* sumsq_grad [n, 784] */
+	float *const t683 = (float *)(work_ + 3539200); /* dense [n, 128] */
+	float *const t684 = (float *)(work_ + 5005568); /* dense_dw [128, 784] */
+	float *const t685 = (float *)(work_ + 4038912); /* add [128, 784] */
+	float *const t686 = (float *)(work_ + 3473664); /* act_grad [n, 128] */
+	float *const t687 = (float *)(work_ + 3604736); /* act_grad2 [n, 128] */
+	float *const t688 = (float *)(work_ + 3408128); /* add [n, 128] */
+	float *const t689 = (float *)(work_ + 3539200); /* dense [n, 32] */
+	float *const t690 = (float *)(work_ + 3555584); /* dense_dw [32, 128] */
+	float *const t691 = (float *)(work_ + 3391744); /* add [32, 128] */
+	float *const t692 = (float *)(work_ + 3473664); /* act_grad2 [n, 32] */
+	float *const t693 = (float *)(work_ + 3375360); /* add [n, 32] */
+	float *const t694 = (float *)(work_ + 3473664); /* sumsq_grad [n, 784] */
+	float *const t695 = (float *)(work_ + 2973952); /* dense [n, 128] */
+	float *const t696 = (float *)(work_ + 4440320); /* dense_dw [128, 784] */
+	float *const t697 = (float *)(work_ + 3473664); /* add [128, 784] */
+	float *const t698 = (float *)(work_ + 2908416); /* act_grad [n, 128] */
+	float *const t699 = (float *)(work_ + 3039488); /* act_grad2 [n, 128] */
+	float *const t700 = (float *)(work_ + 2842880); /* add [n, 128] */
+	float *const t701 = (float *)(work_ + 2973952); /* dense [n, 32] */
+	float *const t702 = (float *)(work_ + 2990336); /* dense_dw [32, 128] */
+	float *const t703 = (float *)(work_ + 2826496); /* add [32, 128] */
+	float *const t704 = (float *)(work_ + 2908416); /* act_grad2 [n, 32] */
+	float *const t705 = (float *)(work_ + 2810112); /* add [n, 32] */
+	float *const t706 = (float *)(work_ + 2908416); /* sumsq_grad [n, 784] */
+	float *const t707 = (float *)(work_ + 2408704); /* dense [n, 128] */
+	float *const t708 = (float *)(work_ + 3875072); /* dense_dw [128, 784] */
+	float *const t709 = (float *)(work_ + 2908416); /* add [128, 784] */
+	float *const t710 = (float *)(work_ + 2343168); /* act_grad [n, 128] */
+	float *const t711 = (float *)(work_ + 2474240); /* act_grad2 [n, 128] */
+	float *const t712 = (float *)(work_ + 2277632); /* add [n, 128] */
+	float *const t713 = (float *)(work_ + 2408704); /* dense [n, 32] */
+	float *const t714 = (float *)(work_ + 2425088); /* dense_dw [32, 128] */
+	float *const t715 = (float *)(work_ + 2261248); /* add [32, 128] */
+	float *const t716 = (float *)(work_ + 2343168); /* act_grad2 [n, 32] */
+	float *const t717 = (float *)(work_ + 2244864); /* add [n, 32] */
+	float *const t718 = (float *)(work_ + 2343168); /* sumsq_grad [n, 784] */
+	float *const t719 = (float *)(work_ + 1843456); /* dense [n, 128] */
+	float *const t720 = (float *)(work_ + 3309824); /* dense_dw [128, 784] */
+	float *const t721 = (float *)(work_ + 2343168); /* add [128, 784] */
+	float *const t722 = (float *)(work_ + 1777920); /* act_grad [n, 128] */
+	float *const t723 = (float *)(work_ + 1908992); /* act_grad2 [n, 128] */
+	float *const t724 = (float *)(work_ + 1712384); /* add [n, 128] */
+	float *const t725 = (float *)(work_ + 1843456); /* dense [n, 32] */
+	float *const t726 = (float *)(work_ + 1859840); /* dense_dw [32, 128] */
+	float *const t727 = (float *)(work_ + 1696000); /* add [32, 128] */
+	float *const t728 = (float *)(work_ + 1777920); /* act_grad2 [n, 32] */
+	float *const t729 = (float *)(work_ + 1679552); /* add [n, 32] */
+	float *const t730 = (float *)(work_ + 1777920); /* sumsq_grad [n, 784] */
+	float *const t731 = (float *)(work_ + 1278080); /* dense [n, 128] */
+	float *const t732 = (float *)(work_ + 2744576); /* dense_dw [128, 784] */
+	float *const t733 = (float *)(work_ + 1777920); /* add [128, 784] */
+	float *const t734 = (float *)(work_ + 1212544); /* act_grad [n, 128] */
+	float *const t735 = (float *)(work_ + 1343616); /* act_grad2 [n, 128] */
+	float *const t736 = (float *)(work_ + 1147008); /* add [n, 128] */
+	float *const t737 = (float *)(work_ + 1278080); /* dense [n, 32] */
+	float *const t738 = (float *)(work_ + 1294464); /* dense_dw [32, 128] */
+	float *const t739 = (float *)(work_ + 1130624); /* add [32, 128] */
+	float *const t740 = (float *)(work_ + 1212544); /* act_grad2 [n, 32] */
+	float *const t741 = (float *)(work_ + 1114240); /* add [n, 32] */
+	float *const t742 = (float *)(work_ + 1212544); /* sumsq_grad [n, 784] */
+	float *const t743 = (float *)(work_ + 712768); /* dense [n, 128] */
+	float *const t744 = (float *)(work_ + 2179328); /* dense_dw [128, 784] */
+	float *const t745 = (float *)(work_ + 1212544); /* add [128, 784] */
+	float *const t746 = (float *)(work_ + 647232); /* act_grad [n, 128] */
+	float *const t747 = (float *)(work_ + 778304); /* act_grad2 [n, 128] */
+	float *const t748 = (float *)(work_ + 581696); /* add [n, 128] */
+	float *const t749 = (float *)(work_ + 712768); /* dense [n, 32] */
+	float *const t750 = (float *)(work_ + 729152); /* dense_dw [32, 128] */
+	float *const t751 = (float *)(work_ + 565312); /* add [32, 128] */
+	float *const t752 = (float *)(work_ + 647232); /* act_grad2 [n, 32] */
+	float *const t753 = (float *)(work_ + 548928); /* add [n, 32] */
+	float *const t754 = (float *)(work_ + 647232); /* mse_grad [n, 784] */
+	float *const t756 = (float *)(work_ + 1048640); /* dense_dx [n, 128] */
+	float *const t757 = (float *)(work_ + 1613952); /* dense_dw [784, 128] */
+	float *const t758 = (float *)(work_ + 81920); /* sum_batch [784] */
+	float *const t760 = (float *)(work_ + 85056); /* dense_dx [n, 32] */
+	float *const t761 = (float *)(work_ + 101440); /* dense_dw [128, 32] */
+	float *const t762 = (float *)(work_ + 117824); /* sum_batch [128] */
+	float *const t764 = (float *)(work_ + 118336); /* add [n, 32] */
+	float *const t765 = (float *)(work_ + 647232); /* dense_dx [n, 128] */
+	float *const t766 = (float *)(work_ + 85056); /* dense_dw [32, 128] */
+	float *const t767 = (float *)(work_ + 0); /* add [32, 128] */
+	float *const t768 = (float *)(work_ + 16384); /* sum_batch [32] */
+	float *const t770 = (float *)(work_ + 712768); /* add [n, 128] */
+	float *const t771 = (float *)(work_ + 2015360); /* dense_dw [128, 784] */
+	float *const t772 = (float *)(work_ + 2416768); /* add [128, 784] */
+	float *const t773 = (float *)(work_ + 16512); /* sum_batch [128] */
+	/* t4 = dense */
+	contractive_ae_gemm(n, 128, 784, t0, 784, 1, t1, 1, 784, t2, t4,
+		&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_SIGMOID, .slope = 0.0f});
+	/* t8 = dense */
+	contractive_ae_gemm(n, 32, 128, t4, 128, 1, t5, 1, 128, t6, t8,
+		&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_SIGMOID, .slope = 0.0f});
+	/* t12 = dense */
+	contractive_ae_gemm(n, 128, 32, t8, 32, 1, t9, 1, 32, t10, t12,
+		&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_RELU, .slope = 0.0f});
+	/* t16 = dense */
+	contractive_ae_gemm(n, 784, 128, t12, 128, 1, t13, 1, 128, t14, t16,
+		&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_SIGMOID, .slope = 0.0f});
 	/* t17 = mse */
 	{
 		double acc = 0;
@@ -1065,11 +1109,13 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	/* t19 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t18, 0, t8, 0, t19, 0);
 	/* t20 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t19, 32, 1, t5, 128, 1, NULL, t20);
+	contractive_ae_gemm(n, 128, 32, t19, 32, 1, t5, 128, 1, NULL, t20,
+		NULL);
 	/* t23 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t20, 0, t4, 0, t23, 0);
 	/* t24 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t23, 128, 1, t1, 784, 1, NULL, t24);
+	contractive_ae_gemm(n, 784, 128, t23, 128, 1, t1, 784, 1, NULL, t24,
+		NULL);
 	/* t27 = sumsq */
 	{
 		double acc = 0;
@@ -1084,11 +1130,13 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	/* t29 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t28, 0, t8, 0, t29, 0);
 	/* t30 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t29, 32, 1, t5, 128, 1, NULL, t30);
+	contractive_ae_gemm(n, 128, 32, t29, 32, 1, t5, 128, 1, NULL, t30,
+		NULL);
 	/* t33 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t30, 0, t4, 0, t33, 0);
 	/* t34 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t33, 128, 1, t1, 784, 1, NULL, t34);
+	contractive_ae_gemm(n, 784, 128, t33, 128, 1, t1, 784, 1, NULL, t34,
+		NULL);
 	/* t37 = sumsq */
 	{
 		double acc = 0;
@@ -1106,11 +1154,13 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	/* t40 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t39, 0, t8, 0, t40, 0);
 	/* t41 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t40, 32, 1, t5, 128, 1, NULL, t41);
+	contractive_ae_gemm(n, 128, 32, t40, 32, 1, t5, 128, 1, NULL, t41,
+		NULL);
 	/* t44 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t41, 0, t4, 0, t44, 0);
 	/* t45 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t44, 128, 1, t1, 784, 1, NULL, t45);
+	contractive_ae_gemm(n, 784, 128, t44, 128, 1, t1, 784, 1, NULL, t45,
+		NULL);
 	/* t48 = sumsq */
 	{
 		double acc = 0;
@@ -1128,11 +1178,13 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	/* t51 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t50, 0, t8, 0, t51, 0);
 	/* t52 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t51, 32, 1, t5, 128, 1, NULL, t52);
+	contractive_ae_gemm(n, 128, 32, t51, 32, 1, t5, 128, 1, NULL, t52,
+		NULL);
 	/* t55 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t52, 0, t4, 0, t55, 0);
 	/* t56 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t55, 128, 1, t1, 784, 1, NULL, t56);
+	contractive_ae_gemm(n, 784, 128, t55, 128, 1, t1, 784, 1, NULL, t56,
+		NULL);
 	/* t59 = sumsq */
 	{
 		double acc = 0;
@@ -1150,11 +1202,13 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	/* t62 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t61, 0, t8, 0, t62, 0);
 	/* t63 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t62, 32, 1, t5, 128, 1, NULL, t63);
+	contractive_ae_gemm(n, 128, 32, t62, 32, 1, t5, 128, 1, NULL, t63,
+		NULL);
 	/* t66 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t63, 0, t4, 0, t66, 0);
 	/* t67 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t66, 128, 1, t1, 784, 1, NULL, t67);
+	contractive_ae_gemm(n, 784, 128, t66, 128, 1, t1, 784, 1, NULL, t67,
+		NULL);
 	/* t70 = sumsq */
 	{
 		double acc = 0;
@@ -1172,11 +1226,13 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	/* t73 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t72, 0, t8, 0, t73, 0);
 	/* t74 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t73, 32, 1, t5, 128, 1, NULL, t74);
+	contractive_ae_gemm(n, 128, 32, t73, 32, 1, t5, 128, 1, NULL, t74,
+		NULL);
 	/* t77 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t74, 0, t4, 0, t77, 0);
 	/* t78 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t77, 128, 1, t1, 784, 1, NULL, t78);
+	contractive_ae_gemm(n, 784, 128, t77, 128, 1, t1, 784, 1, NULL, t78,
+		NULL);
 	/* t81 = sumsq */
 	{
 		double acc = 0;
@@ -1194,11 +1250,13 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	/* t84 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t83, 0, t8, 0, t84, 0);
 	/* t85 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t84, 32, 1, t5, 128, 1, NULL, t85);
+	contractive_ae_gemm(n, 128, 32, t84, 32, 1, t5, 128, 1, NULL, t85,
+		NULL);
 	/* t88 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t85, 0, t4, 0, t88, 0);
 	/* t89 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t88, 128, 1, t1, 784, 1, NULL, t89);
+	contractive_ae_gemm(n, 784, 128, t88, 128, 1, t1, 784, 1, NULL, t89,
+		NULL);
 	/* t92 = sumsq */
 	{
 		double acc = 0;
@@ -1216,11 +1274,13 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	/* t95 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t94, 0, t8, 0, t95, 0);
 	/* t96 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t95, 32, 1, t5, 128, 1, NULL, t96);
+	contractive_ae_gemm(n, 128, 32, t95, 32, 1, t5, 128, 1, NULL, t96,
+		NULL);
 	/* t99 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t96, 0, t4, 0, t99, 0);
 	/* t100 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t99, 128, 1, t1, 784, 1, NULL, t100);
+	contractive_ae_gemm(n, 784, 128, t99, 128, 1, t1, 784, 1, NULL, t100,
+		NULL);
 	/* t103 = sumsq */
 	{
 		double acc = 0;
@@ -1238,11 +1298,13 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	/* t106 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t105, 0, t8, 0, t106, 0);
 	/* t107 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t106, 32, 1, t5, 128, 1, NULL, t107);
+	contractive_ae_gemm(n, 128, 32, t106, 32, 1, t5, 128, 1, NULL, t107,
+		NULL);
 	/* t110 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t107, 0, t4, 0, t110, 0);
 	/* t111 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t110, 128, 1, t1, 784, 1, NULL, t111);
+	contractive_ae_gemm(n, 784, 128, t110, 128, 1, t1, 784, 1, NULL, t111,
+		NULL);
 	/* t114 = sumsq */
 	{
 		double acc = 0;
@@ -1260,11 +1322,13 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	/* t117 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t116, 0, t8, 0, t117, 0);
 	/* t118 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t117, 32, 1, t5, 128, 1, NULL, t118);
+	contractive_ae_gemm(n, 128, 32, t117, 32, 1, t5, 128, 1, NULL, t118,
+		NULL);
 	/* t121 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t118, 0, t4, 0, t121, 0);
 	/* t122 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t121, 128, 1, t1, 784, 1, NULL, t122);
+	contractive_ae_gemm(n, 784, 128, t121, 128, 1, t1, 784, 1, NULL, t122,
+		NULL);
 	/* t125 = sumsq */
 	{
 		double acc = 0;
@@ -1282,11 +1346,13 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	/* t128 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t127, 0, t8, 0, t128, 0);
 	/* t129 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t128, 32, 1, t5, 128, 1, NULL, t129);
+	contractive_ae_gemm(n, 128, 32, t128, 32, 1, t5, 128, 1, NULL, t129,
+		NULL);
 	/* t132 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t129, 0, t4, 0, t132, 0);
 	/* t133 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t132, 128, 1, t1, 784, 1, NULL, t133);
+	contractive_ae_gemm(n, 784, 128, t132, 128, 1, t1, 784, 1, NULL, t133,
+		NULL);
 	/* t136 = sumsq */
 	{
 		double acc = 0;
@@ -1304,11 +1370,13 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	/* t139 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t138, 0, t8, 0, t139, 0);
 	/* t140 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t139, 32, 1, t5, 128, 1, NULL, t140);
+	contractive_ae_gemm(n, 128, 32, t139, 32, 1, t5, 128, 1, NULL, t140,
+		NULL);
 	/* t143 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t140, 0, t4, 0, t143, 0);
 	/* t144 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t143, 128, 1, t1, 784, 1, NULL, t144);
+	contractive_ae_gemm(n, 784, 128, t143, 128, 1, t1, 784, 1, NULL, t144,
+		NULL);
 	/* t147 = sumsq */
 	{
 		double acc = 0;
@@ -1326,11 +1394,13 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	/* t150 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t149, 0, t8, 0, t150, 0);
 	/* t151 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t150, 32, 1, t5, 128, 1, NULL, t151);
+	contractive_ae_gemm(n, 128, 32, t150, 32, 1, t5, 128, 1, NULL, t151,
+		NULL);
 	/* t154 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t151, 0, t4, 0, t154, 0);
 	/* t155 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t154, 128, 1, t1, 784, 1, NULL, t155);
+	contractive_ae_gemm(n, 784, 128, t154, 128, 1, t1, 784, 1, NULL, t155,
+		NULL);
 	/* t158 = sumsq */
 	{
 		double acc = 0;
@@ -1348,11 +1418,13 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	/* t161 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t160, 0, t8, 0, t161, 0);
 	/* t162 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t161, 32, 1, t5, 128, 1, NULL, t162);
+	contractive_ae_gemm(n, 128, 32, t161, 32, 1, t5, 128, 1, NULL, t162,
+		NULL);
 	/* t165 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t162, 0, t4, 0, t165, 0);
 	/* t166 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t165, 128, 1, t1, 784, 1, NULL, t166);
+	contractive_ae_gemm(n, 784, 128, t165, 128, 1, t1, 784, 1, NULL, t166,
+		NULL);
 	/* t169 = sumsq */
 	{
 		double acc = 0;
@@ -1370,11 +1442,13 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	/* t172 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t171, 0, t8, 0, t172, 0);
 	/* t173 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t172, 32, 1, t5, 128, 1, NULL, t173);
+	contractive_ae_gemm(n, 128, 32, t172, 32, 1, t5, 128, 1, NULL, t173,
+		NULL);
 	/* t176 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t173, 0, t4, 0, t176, 0);
 	/* t177 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t176, 128, 1, t1, 784, 1, NULL, t177);
+	contractive_ae_gemm(n, 784, 128, t176, 128, 1, t1, 784, 1, NULL, t177,
+		NULL);
 	/* t180 = sumsq */
 	{
 		double acc = 0;
@@ -1392,11 +1466,13 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	/* t183 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t182, 0, t8, 0, t183, 0);
 	/* t184 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t183, 32, 1, t5, 128, 1, NULL, t184);
+	contractive_ae_gemm(n, 128, 32, t183, 32, 1, t5, 128, 1, NULL, t184,
+		NULL);
 	/* t187 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t184, 0, t4, 0, t187, 0);
 	/* t188 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t187, 128, 1, t1, 784, 1, NULL, t188);
+	contractive_ae_gemm(n, 784, 128, t187, 128, 1, t1, 784, 1, NULL, t188,
+		NULL);
 	/* t191 = sumsq */
 	{
 		double acc = 0;
@@ -1414,11 +1490,13 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	/* t194 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t193, 0, t8, 0, t194, 0);
 	/* t195 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t194, 32, 1, t5, 128, 1, NULL, t195);
+	contractive_ae_gemm(n, 128, 32, t194, 32, 1, t5, 128, 1, NULL, t195,
+		NULL);
 	/* t198 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t195, 0, t4, 0, t198, 0);
 	/* t199 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t198, 128, 1, t1, 784, 1, NULL, t199);
+	contractive_ae_gemm(n, 784, 128, t198, 128, 1, t1, 784, 1, NULL, t199,
+		NULL);
 	/* t202 = sumsq */
 	{
 		double acc = 0;
@@ -1436,11 +1514,13 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	/* t205 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t204, 0, t8, 0, t205, 0);
 	/* t206 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t205, 32, 1, t5, 128, 1, NULL, t206);
+	contractive_ae_gemm(n, 128, 32, t205, 32, 1, t5, 128, 1, NULL, t206,
+		NULL);
 	/* t209 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t206, 0, t4, 0, t209, 0);
 	/* t210 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t209, 128, 1, t1, 784, 1, NULL, t210);
+	contractive_ae_gemm(n, 784, 128, t209, 128, 1, t1, 784, 1, NULL, t210,
+		NULL);
 	/* t213 = sumsq */
 	{
 		double acc = 0;
@@ -1458,11 +1538,13 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	/* t216 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t215, 0, t8, 0, t216, 0);
 	/* t217 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t216, 32, 1, t5, 128, 1, NULL, t217);
+	contractive_ae_gemm(n, 128, 32, t216, 32, 1, t5, 128, 1, NULL, t217,
+		NULL);
 	/* t220 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t217, 0, t4, 0, t220, 0);
 	/* t221 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t220, 128, 1, t1, 784, 1, NULL, t221);
+	contractive_ae_gemm(n, 784, 128, t220, 128, 1, t1, 784, 1, NULL, t221,
+		NULL);
 	/* t224 = sumsq */
 	{
 		double acc = 0;
@@ -1480,11 +1562,13 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	/* t227 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t226, 0, t8, 0, t227, 0);
 	/* t228 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t227, 32, 1, t5, 128, 1, NULL, t228);
+	contractive_ae_gemm(n, 128, 32, t227, 32, 1, t5, 128, 1, NULL, t228,
+		NULL);
 	/* t231 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t228, 0, t4, 0, t231, 0);
 	/* t232 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t231, 128, 1, t1, 784, 1, NULL, t232);
+	contractive_ae_gemm(n, 784, 128, t231, 128, 1, t1, 784, 1, NULL, t232,
+		NULL);
 	/* t235 = sumsq */
 	{
 		double acc = 0;
@@ -1502,11 +1586,13 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	/* t238 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t237, 0, t8, 0, t238, 0);
 	/* t239 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t238, 32, 1, t5, 128, 1, NULL, t239);
+	contractive_ae_gemm(n, 128, 32, t238, 32, 1, t5, 128, 1, NULL, t239,
+		NULL);
 	/* t242 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t239, 0, t4, 0, t242, 0);
 	/* t243 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t242, 128, 1, t1, 784, 1, NULL, t243);
+	contractive_ae_gemm(n, 784, 128, t242, 128, 1, t1, 784, 1, NULL, t243,
+		NULL);
 	/* t246 = sumsq */
 	{
 		double acc = 0;
@@ -1524,11 +1610,13 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	/* t249 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t248, 0, t8, 0, t249, 0);
 	/* t250 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t249, 32, 1, t5, 128, 1, NULL, t250);
+	contractive_ae_gemm(n, 128, 32, t249, 32, 1, t5, 128, 1, NULL, t250,
+		NULL);
 	/* t253 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t250, 0, t4, 0, t253, 0);
 	/* t254 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t253, 128, 1, t1, 784, 1, NULL, t254);
+	contractive_ae_gemm(n, 784, 128, t253, 128, 1, t1, 784, 1, NULL, t254,
+		NULL);
 	/* t257 = sumsq */
 	{
 		double acc = 0;
@@ -1546,11 +1634,13 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	/* t260 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t259, 0, t8, 0, t260, 0);
 	/* t261 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t260, 32, 1, t5, 128, 1, NULL, t261);
+	contractive_ae_gemm(n, 128, 32, t260, 32, 1, t5, 128, 1, NULL, t261,
+		NULL);
 	/* t264 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t261, 0, t4, 0, t264, 0);
 	/* t265 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t264, 128, 1, t1, 784, 1, NULL, t265);
+	contractive_ae_gemm(n, 784, 128, t264, 128, 1, t1, 784, 1, NULL, t265,
+		NULL);
 	/* t268 = sumsq */
 	{
 		double acc = 0;
@@ -1568,11 +1658,13 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	/* t271 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t270, 0, t8, 0, t271, 0);
 	/* t272 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t271, 32, 1, t5, 128, 1, NULL, t272);
+	contractive_ae_gemm(n, 128, 32, t271, 32, 1, t5, 128, 1, NULL, t272,
+		NULL);
 	/* t275 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t272, 0, t4, 0, t275, 0);
 	/* t276 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t275, 128, 1, t1, 784, 1, NULL, t276);
+	contractive_ae_gemm(n, 784, 128, t275, 128, 1, t1, 784, 1, NULL, t276,
+		NULL);
 	/* t279 = sumsq */
 	{
 		double acc = 0;
@@ -1590,11 +1682,13 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	/* t282 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t281, 0, t8, 0, t282, 0);
 	/* t283 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t282, 32, 1, t5, 128, 1, NULL, t283);
+	contractive_ae_gemm(n, 128, 32, t282, 32, 1, t5, 128, 1, NULL, t283,
+		NULL);
 	/* t286 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t283, 0, t4, 0, t286, 0);
 	/* t287 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t286, 128, 1, t1, 784, 1, NULL, t287);
+	contractive_ae_gemm(n, 784, 128, t286, 128, 1, t1, 784, 1, NULL, t287,
+		NULL);
 	/* t290 = sumsq */
 	{
 		double acc = 0;
@@ -1612,11 +1706,13 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	/* t293 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t292, 0, t8, 0, t293, 0);
 	/* t294 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t293, 32, 1, t5, 128, 1, NULL, t294);
+	contractive_ae_gemm(n, 128, 32, t293, 32, 1, t5, 128, 1, NULL, t294,
+		NULL);
 	/* t297 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t294, 0, t4, 0, t297, 0);
 	/* t298 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t297, 128, 1, t1, 784, 1, NULL, t298);
+	contractive_ae_gemm(n, 784, 128, t297, 128, 1, t1, 784, 1, NULL, t298,
+		NULL);
 	/* t301 = sumsq */
 	{
 		double acc = 0;
@@ -1634,11 +1730,13 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	/* t304 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t303, 0, t8, 0, t304, 0);
 	/* t305 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t304, 32, 1, t5, 128, 1, NULL, t305);
+	contractive_ae_gemm(n, 128, 32, t304, 32, 1, t5, 128, 1, NULL, t305,
+		NULL);
 	/* t308 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t305, 0, t4, 0, t308, 0);
 	/* t309 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t308, 128, 1, t1, 784, 1, NULL, t309);
+	contractive_ae_gemm(n, 784, 128, t308, 128, 1, t1, 784, 1, NULL, t309,
+		NULL);
 	/* t312 = sumsq */
 	{
 		double acc = 0;
@@ -1656,11 +1754,13 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	/* t315 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t314, 0, t8, 0, t315, 0);
 	/* t316 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t315, 32, 1, t5, 128, 1, NULL, t316);
+	contractive_ae_gemm(n, 128, 32, t315, 32, 1, t5, 128, 1, NULL, t316,
+		NULL);
 	/* t319 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t316, 0, t4, 0, t319, 0);
 	/* t320 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t319, 128, 1, t1, 784, 1, NULL, t320);
+	contractive_ae_gemm(n, 784, 128, t319, 128, 1, t1, 784, 1, NULL, t320,
+		NULL);
 	/* t323 = sumsq */
 	{
 		double acc = 0;
@@ -1678,11 +1778,13 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	/* t326 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t325, 0, t8, 0, t326, 0);
 	/* t327 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t326, 32, 1, t5, 128, 1, NULL, t327);
+	contractive_ae_gemm(n, 128, 32, t326, 32, 1, t5, 128, 1, NULL, t327,
+		NULL);
 	/* t330 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t327, 0, t4, 0, t330, 0);
 	/* t331 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t330, 128, 1, t1, 784, 1, NULL, t331);
+	contractive_ae_gemm(n, 784, 128, t330, 128, 1, t1, 784, 1, NULL, t331,
+		NULL);
 	/* t334 = sumsq */
 	{
 		double acc = 0;
@@ -1700,11 +1802,13 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	/* t337 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t336, 0, t8, 0, t337, 0);
 	/* t338 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t337, 32, 1, t5, 128, 1, NULL, t338);
+	contractive_ae_gemm(n, 128, 32, t337, 32, 1, t5, 128, 1, NULL, t338,
+		NULL);
 	/* t341 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t338, 0, t4, 0, t341, 0);
 	/* t342 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t341, 128, 1, t1, 784, 1, NULL, t342);
+	contractive_ae_gemm(n, 784, 128, t341, 128, 1, t1, 784, 1, NULL, t342,
+		NULL);
 	/* t345 = sumsq */
 	{
 		double acc = 0;
@@ -1722,11 +1826,13 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	/* t348 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t347, 0, t8, 0, t348, 0);
 	/* t349 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t348, 32, 1, t5, 128, 1, NULL, t349);
+	contractive_ae_gemm(n, 128, 32, t348, 32, 1, t5, 128, 1, NULL, t349,
+		NULL);
 	/* t352 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t349, 0, t4, 0, t352, 0);
 	/* t353 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t352, 128, 1, t1, 784, 1, NULL, t353);
+	contractive_ae_gemm(n, 784, 128, t352, 128, 1, t1, 784, 1, NULL, t353,
+		NULL);
 	/* t356 = sumsq */
 	{
 		double acc = 0;
@@ -1744,11 +1850,13 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	/* t359 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t358, 0, t8, 0, t359, 0);
 	/* t360 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t359, 32, 1, t5, 128, 1, NULL, t360);
+	contractive_ae_gemm(n, 128, 32, t359, 32, 1, t5, 128, 1, NULL, t360,
+		NULL);
 	/* t363 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t360, 0, t4, 0, t363, 0);
 	/* t364 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t363, 128, 1, t1, 784, 1, NULL, t364);
+	contractive_ae_gemm(n, 784, 128, t363, 128, 1, t1, 784, 1, NULL, t364,
+		NULL);
 	/* t367 = sumsq */
 	{
 		double acc = 0;
@@ -1779,18 +1887,20 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 			t374[i] = k * t364[i];
 	}
 	/* t375 = dense */
-	contractive_ae_gemm(n, 128, 784, t374, 784, 1, t1, 1, 784, NULL, t375);
+	contractive_ae_gemm(n, 128, 784, t374, 784, 1, t1, 1, 784, NULL, t375,
+		NULL);
 	/* t376 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t363, 1, 128, t374, 784, 1, NULL, t376);
+	contractive_ae_gemm(128, 784, n, t363, 1, 128, t374, 784, 1, NULL, t376, NULL);
 	/* t377 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t375, 0, t4, 0, t377, 0);
 	/* t378 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t378[i] = t375[i] * t360[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
 	/* t379 = dense */
-	contractive_ae_gemm(n, 32, 128, t377, 128, 1, t5, 1, 128, NULL, t379);
+	contractive_ae_gemm(n, 32, 128, t377, 128, 1, t5, 1, 128, NULL, t379,
+		NULL);
 	/* t380 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t359, 1, 32, t377, 128, 1, NULL, t380);
+	contractive_ae_gemm(32, 128, n, t359, 1, 32, t377, 128, 1, NULL, t380, NULL);
 	/* t381 = act_grad2 */
 	for (long i = 0; i < n * 32; i++)
 		t381[i] = t379[i] * t358[i] * (t8[i] * (1 - t8[i]) * (1 - 2 * t8[i]));
@@ -1801,9 +1911,10 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 			t382[i] = k * t353[i];
 	}
 	/* t383 = dense */
-	contractive_ae_gemm(n, 128, 784, t382, 784, 1, t1, 1, 784, NULL, t383);
+	contractive_ae_gemm(n, 128, 784, t382, 784, 1, t1, 1, 784, NULL, t383,
+		NULL);
 	/* t384 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t352, 1, 128, t382, 784, 1, NULL, t384);
+	contractive_ae_gemm(128, 784, n, t352, 1, 128, t382, 784, 1, NULL, t384, NULL);
 	/* t385 = add */
 	for (long i = 0; i < 100352; i++)
 		t385[i] = t376[i] + t384[i];
@@ -1816,9 +1927,10 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < n * 128; i++)
 		t388[i] = t378[i] + t387[i];
 	/* t389 = dense */
-	contractive_ae_gemm(n, 32, 128, t386, 128, 1, t5, 1, 128, NULL, t389);
+	contractive_ae_gemm(n, 32, 128, t386, 128, 1, t5, 1, 128, NULL, t389,
+		NULL);
 	/* t390 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t348, 1, 32, t386, 128, 1, NULL, t390);
+	contractive_ae_gemm(32, 128, n, t348, 1, 32, t386, 128, 1, NULL, t390, NULL);
 	/* t391 = add */
 	for (long i = 0; i < 4096; i++)
 		t391[i] = t380[i] + t390[i];
@@ -1835,9 +1947,10 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 			t394[i] = k * t342[i];
 	}
 	/* t395 = dense */
-	contractive_ae_gemm(n, 128, 784, t394, 784, 1, t1, 1, 784, NULL, t395);
+	contractive_ae_gemm(n, 128, 784, t394, 784, 1, t1, 1, 784, NULL, t395,
+		NULL);
 	/* t396 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t341, 1, 128, t394, 784, 1, NULL, t396);
+	contractive_ae_gemm(128, 784, n, t341, 1, 128, t394, 784, 1, NULL, t396, NULL);
 	/* t397 = add */
 	for (long i = 0; i < 100352; i++)
 		t397[i] = t385[i] + t396[i];
@@ -1850,9 +1963,10 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < n * 128; i++)
 		t400[i] = t388[i] + t399[i];
 	/* t401 = dense */
-	contractive_ae_gemm(n, 32, 128, t398, 128, 1, t5, 1, 128, NULL, t401);
+	contractive_ae_gemm(n, 32, 128, t398, 128, 1, t5, 1, 128, NULL, t401,
+		NULL);
 	/* t402 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t337, 1, 32, t398, 128, 1, NULL, t402);
+	contractive_ae_gemm(32, 128, n, t337, 1, 32, t398, 128, 1, NULL, t402, NULL);
 	/* t403 = add */
 	for (long i = 0; i < 4096; i++)
 		t403[i] = t391[i] + t402[i];
@@ -1869,9 +1983,10 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 			t406[i] = k * t331[i];
 	}
 	/* t407 = dense */
-	contractive_ae_gemm(n, 128, 784, t406, 784, 1, t1, 1, 784, NULL, t407);
+	contractive_ae_gemm(n, 128, 784, t406, 784, 1, t1, 1, 784, NULL, t407,
+		NULL);
 	/* t408 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t330, 1, 128, t406, 784, 1, NULL, t408);
+	contractive_ae_gemm(128, 784, n, t330, 1, 128, t406, 784, 1, NULL, t408, NULL);
 	/* t409 = add */
 	for (long i = 0; i < 100352; i++)
 		t409[i] = t397[i] + t408[i];
@@ -1884,9 +1999,10 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < n * 128; i++)
 		t412[i] = t400[i] + t411[i];
 	/* t413 = dense */
-	contractive_ae_gemm(n, 32, 128, t410, 128, 1, t5, 1, 128, NULL, t413);
+	contractive_ae_gemm(n, 32, 128, t410, 128, 1, t5, 1, 128, NULL, t413,
+		NULL);
 	/* t414 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t326, 1, 32, t410, 128, 1, NULL, t414);
+	contractive_ae_gemm(32, 128, n, t326, 1, 32, t410, 128, 1, NULL, t414, NULL);
 	/* t415 = add */
 	for (long i = 0; i < 4096; i++)
 		t415[i] = t403[i] + t414[i];
@@ -1903,9 +2019,10 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 			t418[i] = k * t320[i];
 	}
 	/* t419 = dense */
-	contractive_ae_gemm(n, 128, 784, t418, 784, 1, t1, 1, 784, NULL, t419);
+	contractive_ae_gemm(n, 128, 784, t418, 784, 1, t1, 1, 784, NULL, t419,
+		NULL);
 	/* t420 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t319, 1, 128, t418, 784, 1, NULL, t420);
+	contractive_ae_gemm(128, 784, n, t319, 1, 128, t418, 784, 1, NULL, t420, NULL);
 	/* t421 = add */
 	for (long i = 0; i < 100352; i++)
 		t421[i] = t409[i] + t420[i];
@@ -1918,9 +2035,10 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < n * 128; i++)
 		t424[i] = t412[i] + t423[i];
 	/* t425 = dense */
-	contractive_ae_gemm(n, 32, 128, t422, 128, 1, t5, 1, 128, NULL, t425);
+	contractive_ae_gemm(n, 32, 128, t422, 128, 1, t5, 1, 128, NULL, t425,
+		NULL);
 	/* t426 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t315, 1, 32, t422, 128, 1, NULL, t426);
+	contractive_ae_gemm(32, 128, n, t315, 1, 32, t422, 128, 1, NULL, t426, NULL);
 	/* t427 = add */
 	for (long i = 0; i < 4096; i++)
 		t427[i] = t415[i] + t426[i];
@@ -1937,9 +2055,10 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 			t430[i] = k * t309[i];
 	}
 	/* t431 = dense */
-	contractive_ae_gemm(n, 128, 784, t430, 784, 1, t1, 1, 784, NULL, t431);
+	contractive_ae_gemm(n, 128, 784, t430, 784, 1, t1, 1, 784, NULL, t431,
+		NULL);
 	/* t432 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t308, 1, 128, t430, 784, 1, NULL, t432);
+	contractive_ae_gemm(128, 784, n, t308, 1, 128, t430, 784, 1, NULL, t432, NULL);
 	/* t433 = add */
 	for (long i = 0; i < 100352; i++)
 		t433[i] = t421[i] + t432[i];
@@ -1952,9 +2071,10 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < n * 128; i++)
 		t436[i] = t424[i] + t435[i];
 	/* t437 = dense */
-	contractive_ae_gemm(n, 32, 128, t434, 128, 1, t5, 1, 128, NULL, t437);
+	contractive_ae_gemm(n, 32, 128, t434, 128, 1, t5, 1, 128, NULL, t437,
+		NULL);
 	/* t438 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t304, 1, 32, t434, 128, 1, NULL, t438);
+	contractive_ae_gemm(32, 128, n, t304, 1, 32, t434, 128, 1, NULL, t438, NULL);
 	/* t439 = add */
 	for (long i = 0; i < 4096; i++)
 		t439[i] = t427[i] + t438[i];
@@ -1971,9 +2091,10 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 			t442[i] = k * t298[i];
 	}
 	/* t443 = dense */
-	contractive_ae_gemm(n, 128, 784, t442, 784, 1, t1, 1, 784, NULL, t443);
+	contractive_ae_gemm(n, 128, 784, t442, 784, 1, t1, 1, 784, NULL, t443,
+		NULL);
 	/* t444 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t297, 1, 128, t442, 784, 1, NULL, t444);
+	contractive_ae_gemm(128, 784, n, t297, 1, 128, t442, 784, 1, NULL, t444, NULL);
 	/* t445 = add */
 	for (long i = 0; i < 100352; i++)
 		t445[i] = t433[i] + t444[i];
@@ -1986,9 +2107,10 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < n * 128; i++)
 		t448[i] = t436[i] + t447[i];
 	/* t449 = dense */
-	contractive_ae_gemm(n, 32, 128, t446, 128, 1, t5, 1, 128, NULL, t449);
+	contractive_ae_gemm(n, 32, 128, t446, 128, 1, t5, 1, 128, NULL, t449,
+		NULL);
 	/* t450 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t293, 1, 32, t446, 128, 1, NULL, t450);
+	contractive_ae_gemm(32, 128, n, t293, 1, 32, t446, 128, 1, NULL, t450, NULL);
 	/* t451 = add */
 	for (long i = 0; i < 4096; i++)
 		t451[i] = t439[i] + t450[i];
@@ -2005,9 +2127,10 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 			t454[i] = k * t287[i];
 	}
 	/* t455 = dense */
-	contractive_ae_gemm(n, 128, 784, t454, 784, 1, t1, 1, 784, NULL, t455);
+	contractive_ae_gemm(n, 128, 784, t454, 784, 1, t1, 1, 784, NULL, t455,
+		NULL);
 	/* t456 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t286, 1, 128, t454, 784, 1, NULL, t456);
+	contractive_ae_gemm(128, 784, n, t286, 1, 128, t454, 784, 1, NULL, t456, NULL);
 	/* t457 = add */
 	for (long i = 0; i < 100352; i++)
 		t457[i] = t445[i] + t456[i];
@@ -2020,9 +2143,10 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < n * 128; i++)
 		t460[i] = t448[i] + t459[i];
 	/* t461 = dense */
-	contractive_ae_gemm(n, 32, 128, t458, 128, 1, t5, 1, 128, NULL, t461);
+	contractive_ae_gemm(n, 32, 128, t458, 128, 1, t5, 1, 128, NULL, t461,
+		NULL);
 	/* t462 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t282, 1, 32, t458, 128, 1, NULL, t462);
+	contractive_ae_gemm(32, 128, n, t282, 1, 32, t458, 128, 1, NULL, t462, NULL);
 	/* t463 = add */
 	for (long i = 0; i < 4096; i++)
 		t463[i] = t451[i] + t462[i];
@@ -2039,9 +2163,10 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 			t466[i] = k * t276[i];
 	}
 	/* t467 = dense */
-	contractive_ae_gemm(n, 128, 784, t466, 784, 1, t1, 1, 784, NULL, t467);
+	contractive_ae_gemm(n, 128, 784, t466, 784, 1, t1, 1, 784, NULL, t467,
+		NULL);
 	/* t468 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t275, 1, 128, t466, 784, 1, NULL, t468);
+	contractive_ae_gemm(128, 784, n, t275, 1, 128, t466, 784, 1, NULL, t468, NULL);
 	/* t469 = add */
 	for (long i = 0; i < 100352; i++)
 		t469[i] = t457[i] + t468[i];
@@ -2054,9 +2179,10 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < n * 128; i++)
 		t472[i] = t460[i] + t471[i];
 	/* t473 = dense */
-	contractive_ae_gemm(n, 32, 128, t470, 128, 1, t5, 1, 128, NULL, t473);
+	contractive_ae_gemm(n, 32, 128, t470, 128, 1, t5, 1, 128, NULL, t473,
+		NULL);
 	/* t474 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t271, 1, 32, t470, 128, 1, NULL, t474);
+	contractive_ae_gemm(32, 128, n, t271, 1, 32, t470, 128, 1, NULL, t474, NULL);
 	/* t475 = add */
 	for (long i = 0; i < 4096; i++)
 		t475[i] = t463[i] + t474[i];
@@ -2073,9 +2199,10 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 			t478[i] = k * t265[i];
 	}
 	/* t479 = dense */
-	contractive_ae_gemm(n, 128, 784, t478, 784, 1, t1, 1, 784, NULL, t479);
+	contractive_ae_gemm(n, 128, 784, t478, 784, 1, t1, 1, 784, NULL, t479,
+		NULL);
 	/* t480 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t264, 1, 128, t478, 784, 1, NULL, t480);
+	contractive_ae_gemm(128, 784, n, t264, 1, 128, t478, 784, 1, NULL, t480, NULL);
 	/* t481 = add */
 	for (long i = 0; i < 100352; i++)
 		t481[i] = t469[i] + t480[i];
@@ -2088,9 +2215,10 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < n * 128; i++)
 		t484[i] = t472[i] + t483[i];
 	/* t485 = dense */
-	contractive_ae_gemm(n, 32, 128, t482, 128, 1, t5, 1, 128, NULL, t485);
+	contractive_ae_gemm(n, 32, 128, t482, 128, 1, t5, 1, 128, NULL, t485,
+		NULL);
 	/* t486 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t260, 1, 32, t482, 128, 1, NULL, t486);
+	contractive_ae_gemm(32, 128, n, t260, 1, 32, t482, 128, 1, NULL, t486, NULL);
 	/* t487 = add */
 	for (long i = 0; i < 4096; i++)
 		t487[i] = t475[i] + t486[i];
@@ -2107,9 +2235,10 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 			t490[i] = k * t254[i];
 	}
 	/* t491 = dense */
-	contractive_ae_gemm(n, 128, 784, t490, 784, 1, t1, 1, 784, NULL, t491);
+	contractive_ae_gemm(n, 128, 784, t490, 784, 1, t1, 1, 784, NULL, t491,
+		NULL);
 	/* t492 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t253, 1, 128, t490, 784, 1, NULL, t492);
+	contractive_ae_gemm(128, 784, n, t253, 1, 128, t490, 784, 1, NULL, t492, NULL);
 	/* t493 = add */
 	for (long i = 0; i < 100352; i++)
 		t493[i] = t481[i] + t492[i];
@@ -2122,9 +2251,10 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < n * 128; i++)
 		t496[i] = t484[i] + t495[i];
 	/* t497 = dense */
-	contractive_ae_gemm(n, 32, 128, t494, 128, 1, t5, 1, 128, NULL, t497);
+	contractive_ae_gemm(n, 32, 128, t494, 128, 1, t5, 1, 128, NULL, t497,
+		NULL);
 	/* t498 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t249, 1, 32, t494, 128, 1, NULL, t498);
+	contractive_ae_gemm(32, 128, n, t249, 1, 32, t494, 128, 1, NULL, t498, NULL);
 	/* t499 = add */
 	for (long i = 0; i < 4096; i++)
 		t499[i] = t487[i] + t498[i];
@@ -2141,9 +2271,10 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 			t502[i] = k * t243[i];
 	}
 	/* t503 = dense */
-	contractive_ae_gemm(n, 128, 784, t502, 784, 1, t1, 1, 784, NULL, t503);
+	contractive_ae_gemm(n, 128, 784, t502, 784, 1, t1, 1, 784, NULL, t503,
+		NULL);
 	/* t504 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t242, 1, 128, t502, 784, 1, NULL, t504);
+	contractive_ae_gemm(128, 784, n, t242, 1, 128, t502, 784, 1, NULL, t504, NULL);
 	/* t505 = add */
 	for (long i = 0; i < 100352; i++)
 		t505[i] = t493[i] + t504[i];
@@ -2156,9 +2287,10 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < n * 128; i++)
 		t508[i] = t496[i] + t507[i];
 	/* t509 = dense */
-	contractive_ae_gemm(n, 32, 128, t506, 128, 1, t5, 1, 128, NULL, t509);
+	contractive_ae_gemm(n, 32, 128, t506, 128, 1, t5, 1, 128, NULL, t509,
+		NULL);
 	/* t510 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t238, 1, 32, t506, 128, 1, NULL, t510);
+	contractive_ae_gemm(32, 128, n, t238, 1, 32, t506, 128, 1, NULL, t510, NULL);
 	/* t511 = add */
 	for (long i = 0; i < 4096; i++)
 		t511[i] = t499[i] + t510[i];
@@ -2175,9 +2307,10 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 			t514[i] = k * t232[i];
 	}
 	/* t515 = dense */
-	contractive_ae_gemm(n, 128, 784, t514, 784, 1, t1, 1, 784, NULL, t515);
+	contractive_ae_gemm(n, 128, 784, t514, 784, 1, t1, 1, 784, NULL, t515,
+		NULL);
 	/* t516 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t231, 1, 128, t514, 784, 1, NULL, t516);
+	contractive_ae_gemm(128, 784, n, t231, 1, 128, t514, 784, 1, NULL, t516, NULL);
 	/* t517 = add */
 	for (long i = 0; i < 100352; i++)
 		t517[i] = t505[i] + t516[i];
@@ -2190,9 +2323,10 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < n * 128; i++)
 		t520[i] = t508[i] + t519[i];
 	/* t521 = dense */
-	contractive_ae_gemm(n, 32, 128, t518, 128, 1, t5, 1, 128, NULL, t521);
+	contractive_ae_gemm(n, 32, 128, t518, 128, 1, t5, 1, 128, NULL, t521,
+		NULL);
 	/* t522 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t227, 1, 32, t518, 128, 1, NULL, t522);
+	contractive_ae_gemm(32, 128, n, t227, 1, 32, t518, 128, 1, NULL, t522, NULL);
 	/* t523 = add */
 	for (long i = 0; i < 4096; i++)
 		t523[i] = t511[i] + t522[i];
@@ -2209,9 +2343,10 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 			t526[i] = k * t221[i];
 	}
 	/* t527 = dense */
-	contractive_ae_gemm(n, 128, 784, t526, 784, 1, t1, 1, 784, NULL, t527);
+	contractive_ae_gemm(n, 128, 784, t526, 784, 1, t1, 1, 784, NULL, t527,
+		NULL);
 	/* t528 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t220, 1, 128, t526, 784, 1, NULL, t528);
+	contractive_ae_gemm(128, 784, n, t220, 1, 128, t526, 784, 1, NULL, t528, NULL);
 	/* t529 = add */
 	for (long i = 0; i < 100352; i++)
 		t529[i] = t517[i] + t528[i];
@@ -2224,9 +2359,10 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < n * 128; i++)
 		t532[i] = t520[i] + t531[i];
 	/* t533 = dense */
-	contractive_ae_gemm(n, 32, 128, t530, 128, 1, t5, 1, 128, NULL, t533);
+	contractive_ae_gemm(n, 32, 128, t530, 128, 1, t5, 1, 128, NULL, t533,
+		NULL);
 	/* t534 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t216, 1, 32, t530, 128, 1, NULL, t534);
+	contractive_ae_gemm(32, 128, n, t216, 1, 32, t530, 128, 1, NULL, t534, NULL);
 	/* t535 = add */
 	for (long i = 0; i < 4096; i++)
 		t535[i] = t523[i] + t534[i];
@@ -2243,9 +2379,10 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 			t538[i] = k * t210[i];
 	}
 	/* t539 = dense */
-	contractive_ae_gemm(n, 128, 784, t538, 784, 1, t1, 1, 784, NULL, t539);
+	contractive_ae_gemm(n, 128, 784, t538, 784, 1, t1, 1, 784, NULL, t539,
+		NULL);
 	/* t540 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t209, 1, 128, t538, 784, 1, NULL, t540);
+	contractive_ae_gemm(128, 784, n, t209, 1, 128, t538, 784, 1, NULL, t540, NULL);
 	/* t541 = add */
 	for (long i = 0; i < 100352; i++)
 		t541[i] = t529[i] + t540[i];
@@ -2258,9 +2395,10 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < n * 128; i++)
 		t544[i] = t532[i] + t543[i];
 	/* t545 = dense */
-	contractive_ae_gemm(n, 32, 128, t542, 128, 1, t5, 1, 128, NULL, t545);
+	contractive_ae_gemm(n, 32, 128, t542, 128, 1, t5, 1, 128, NULL, t545,
+		NULL);
 	/* t546 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t205, 1, 32, t542, 128, 1, NULL, t546);
+	contractive_ae_gemm(32, 128, n, t205, 1, 32, t542, 128, 1, NULL, t546, NULL);
 	/* t547 = add */
 	for (long i = 0; i < 4096; i++)
 		t547[i] = t535[i] + t546[i];
@@ -2277,9 +2415,10 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 			t550[i] = k * t199[i];
 	}
 	/* t551 = dense */
-	contractive_ae_gemm(n, 128, 784, t550, 784, 1, t1, 1, 784, NULL, t551);
+	contractive_ae_gemm(n, 128, 784, t550, 784, 1, t1, 1, 784, NULL, t551,
+		NULL);
 	/* t552 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t198, 1, 128, t550, 784, 1, NULL, t552);
+	contractive_ae_gemm(128, 784, n, t198, 1, 128, t550, 784, 1, NULL, t552, NULL);
 	/* t553 = add */
 	for (long i = 0; i < 100352; i++)
 		t553[i] = t541[i] + t552[i];
@@ -2292,9 +2431,10 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < n * 128; i++)
 		t556[i] = t544[i] + t555[i];
 	/* t557 = dense */
-	contractive_ae_gemm(n, 32, 128, t554, 128, 1, t5, 1, 128, NULL, t557);
+	contractive_ae_gemm(n, 32, 128, t554, 128, 1, t5, 1, 128, NULL, t557,
+		NULL);
 	/* t558 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t194, 1, 32, t554, 128, 1, NULL, t558);
+	contractive_ae_gemm(32, 128, n, t194, 1, 32, t554, 128, 1, NULL, t558, NULL);
 	/* t559 = add */
 	for (long i = 0; i < 4096; i++)
 		t559[i] = t547[i] + t558[i];
@@ -2311,9 +2451,10 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 			t562[i] = k * t188[i];
 	}
 	/* t563 = dense */
-	contractive_ae_gemm(n, 128, 784, t562, 784, 1, t1, 1, 784, NULL, t563);
+	contractive_ae_gemm(n, 128, 784, t562, 784, 1, t1, 1, 784, NULL, t563,
+		NULL);
 	/* t564 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t187, 1, 128, t562, 784, 1, NULL, t564);
+	contractive_ae_gemm(128, 784, n, t187, 1, 128, t562, 784, 1, NULL, t564, NULL);
 	/* t565 = add */
 	for (long i = 0; i < 100352; i++)
 		t565[i] = t553[i] + t564[i];
@@ -2326,9 +2467,10 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < n * 128; i++)
 		t568[i] = t556[i] + t567[i];
 	/* t569 = dense */
-	contractive_ae_gemm(n, 32, 128, t566, 128, 1, t5, 1, 128, NULL, t569);
+	contractive_ae_gemm(n, 32, 128, t566, 128, 1, t5, 1, 128, NULL, t569,
+		NULL);
 	/* t570 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t183, 1, 32, t566, 128, 1, NULL, t570);
+	contractive_ae_gemm(32, 128, n, t183, 1, 32, t566, 128, 1, NULL, t570, NULL);
 	/* t571 = add */
 	for (long i = 0; i < 4096; i++)
 		t571[i] = t559[i] + t570[i];
@@ -2345,9 +2487,10 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 			t574[i] = k * t177[i];
 	}
 	/* t575 = dense */
-	contractive_ae_gemm(n, 128, 784, t574, 784, 1, t1, 1, 784, NULL, t575);
+	contractive_ae_gemm(n, 128, 784, t574, 784, 1, t1, 1, 784, NULL, t575,
+		NULL);
 	/* t576 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t176, 1, 128, t574, 784, 1, NULL, t576);
+	contractive_ae_gemm(128, 784, n, t176, 1, 128, t574, 784, 1, NULL, t576, NULL);
 	/* t577 = add */
 	for (long i = 0; i < 100352; i++)
 		t577[i] = t565[i] + t576[i];
@@ -2360,9 +2503,10 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < n * 128; i++)
 		t580[i] = t568[i] + t579[i];
 	/* t581 = dense */
-	contractive_ae_gemm(n, 32, 128, t578, 128, 1, t5, 1, 128, NULL, t581);
+	contractive_ae_gemm(n, 32, 128, t578, 128, 1, t5, 1, 128, NULL, t581,
+		NULL);
 	/* t582 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t172, 1, 32, t578, 128, 1, NULL, t582);
+	contractive_ae_gemm(32, 128, n, t172, 1, 32, t578, 128, 1, NULL, t582, NULL);
 	/* t583 = add */
 	for (long i = 0; i < 4096; i++)
 		t583[i] = t571[i] + t582[i];
@@ -2379,9 +2523,10 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 			t586[i] = k * t166[i];
 	}
 	/* t587 = dense */
-	contractive_ae_gemm(n, 128, 784, t586, 784, 1, t1, 1, 784, NULL, t587);
+	contractive_ae_gemm(n, 128, 784, t586, 784, 1, t1, 1, 784, NULL, t587,
+		NULL);
 	/* t588 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t165, 1, 128, t586, 784, 1, NULL, t588);
+	contractive_ae_gemm(128, 784, n, t165, 1, 128, t586, 784, 1, NULL, t588, NULL);
 	/* t589 = add */
 	for (long i = 0; i < 100352; i++)
 		t589[i] = t577[i] + t588[i];
@@ -2394,9 +2539,10 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < n * 128; i++)
 		t592[i] = t580[i] + t591[i];
 	/* t593 = dense */
-	contractive_ae_gemm(n, 32, 128, t590, 128, 1, t5, 1, 128, NULL, t593);
+	contractive_ae_gemm(n, 32, 128, t590, 128, 1, t5, 1, 128, NULL, t593,
+		NULL);
 	/* t594 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t161, 1, 32, t590, 128, 1, NULL, t594);
+	contractive_ae_gemm(32, 128, n, t161, 1, 32, t590, 128, 1, NULL, t594, NULL);
 	/* t595 = add */
 	for (long i = 0; i < 4096; i++)
 		t595[i] = t583[i] + t594[i];
@@ -2413,9 +2559,10 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 			t598[i] = k * t155[i];
 	}
 	/* t599 = dense */
-	contractive_ae_gemm(n, 128, 784, t598, 784, 1, t1, 1, 784, NULL, t599);
+	contractive_ae_gemm(n, 128, 784, t598, 784, 1, t1, 1, 784, NULL, t599,
+		NULL);
 	/* t600 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t154, 1, 128, t598, 784, 1, NULL, t600);
+	contractive_ae_gemm(128, 784, n, t154, 1, 128, t598, 784, 1, NULL, t600, NULL);
 	/* t601 = add */
 	for (long i = 0; i < 100352; i++)
 		t601[i] = t589[i] + t600[i];
@@ -2428,9 +2575,10 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < n * 128; i++)
 		t604[i] = t592[i] + t603[i];
 	/* t605 = dense */
-	contractive_ae_gemm(n, 32, 128, t602, 128, 1, t5, 1, 128, NULL, t605);
+	contractive_ae_gemm(n, 32, 128, t602, 128, 1, t5, 1, 128, NULL, t605,
+		NULL);
 	/* t606 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t150, 1, 32, t602, 128, 1, NULL, t606);
+	contractive_ae_gemm(32, 128, n, t150, 1, 32, t602, 128, 1, NULL, t606, NULL);
 	/* t607 = add */
 	for (long i = 0; i < 4096; i++)
 		t607[i] = t595[i] + t606[i];
@@ -2447,9 +2595,10 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 			t610[i] = k * t144[i];
 	}
 	/* t611 = dense */
-	contractive_ae_gemm(n, 128, 784, t610, 784, 1, t1, 1, 784, NULL, t611);
+	contractive_ae_gemm(n, 128, 784, t610, 784, 1, t1, 1, 784, NULL, t611,
+		NULL);
 	/* t612 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t143, 1, 128, t610, 784, 1, NULL, t612);
+	contractive_ae_gemm(128, 784, n, t143, 1, 128, t610, 784, 1, NULL, t612, NULL);
 	/* t613 = add */
 	for (long i = 0; i < 100352; i++)
 		t613[i] = t601[i] + t612[i];
@@ -2462,9 +2611,10 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < n * 128; i++)
 		t616[i] = t604[i] + t615[i];
 	/* t617 = dense */
-	contractive_ae_gemm(n, 32, 128, t614, 128, 1, t5, 1, 128, NULL, t617);
+	contractive_ae_gemm(n, 32, 128, t614, 128, 1, t5, 1, 128, NULL, t617,
+		NULL);
 	/* t618 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t139, 1, 32, t614, 128, 1, NULL, t618);
+	contractive_ae_gemm(32, 128, n, t139, 1, 32, t614, 128, 1, NULL, t618, NULL);
 	/* t619 = add */
 	for (long i = 0; i < 4096; i++)
 		t619[i] = t607[i] + t618[i];
@@ -2481,9 +2631,10 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 			t622[i] = k * t133[i];
 	}
 	/* t623 = dense */
-	contractive_ae_gemm(n, 128, 784, t622, 784, 1, t1, 1, 784, NULL, t623);
+	contractive_ae_gemm(n, 128, 784, t622, 784, 1, t1, 1, 784, NULL, t623,
+		NULL);
 	/* t624 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t132, 1, 128, t622, 784, 1, NULL, t624);
+	contractive_ae_gemm(128, 784, n, t132, 1, 128, t622, 784, 1, NULL, t624, NULL);
 	/* t625 = add */
 	for (long i = 0; i < 100352; i++)
 		t625[i] = t613[i] + t624[i];
@@ -2496,9 +2647,10 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < n * 128; i++)
 		t628[i] = t616[i] + t627[i];
 	/* t629 = dense */
-	contractive_ae_gemm(n, 32, 128, t626, 128, 1, t5, 1, 128, NULL, t629);
+	contractive_ae_gemm(n, 32, 128, t626, 128, 1, t5, 1, 128, NULL, t629,
+		NULL);
 	/* t630 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t128, 1, 32, t626, 128, 1, NULL, t630);
+	contractive_ae_gemm(32, 128, n, t128, 1, 32, t626, 128, 1, NULL, t630, NULL);
 	/* t631 = add */
 	for (long i = 0; i < 4096; i++)
 		t631[i] = t619[i] + t630[i];
@@ -2515,9 +2667,10 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 			t634[i] = k * t122[i];
 	}
 	/* t635 = dense */
-	contractive_ae_gemm(n, 128, 784, t634, 784, 1, t1, 1, 784, NULL, t635);
+	contractive_ae_gemm(n, 128, 784, t634, 784, 1, t1, 1, 784, NULL, t635,
+		NULL);
 	/* t636 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t121, 1, 128, t634, 784, 1, NULL, t636);
+	contractive_ae_gemm(128, 784, n, t121, 1, 128, t634, 784, 1, NULL, t636, NULL);
 	/* t637 = add */
 	for (long i = 0; i < 100352; i++)
 		t637[i] = t625[i] + t636[i];
@@ -2530,9 +2683,10 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < n * 128; i++)
 		t640[i] = t628[i] + t639[i];
 	/* t641 = dense */
-	contractive_ae_gemm(n, 32, 128, t638, 128, 1, t5, 1, 128, NULL, t641);
+	contractive_ae_gemm(n, 32, 128, t638, 128, 1, t5, 1, 128, NULL, t641,
+		NULL);
 	/* t642 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t117, 1, 32, t638, 128, 1, NULL, t642);
+	contractive_ae_gemm(32, 128, n, t117, 1, 32, t638, 128, 1, NULL, t642, NULL);
 	/* t643 = add */
 	for (long i = 0; i < 4096; i++)
 		t643[i] = t631[i] + t642[i];
@@ -2549,9 +2703,10 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 			t646[i] = k * t111[i];
 	}
 	/* t647 = dense */
-	contractive_ae_gemm(n, 128, 784, t646, 784, 1, t1, 1, 784, NULL, t647);
+	contractive_ae_gemm(n, 128, 784, t646, 784, 1, t1, 1, 784, NULL, t647,
+		NULL);
 	/* t648 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t110, 1, 128, t646, 784, 1, NULL, t648);
+	contractive_ae_gemm(128, 784, n, t110, 1, 128, t646, 784, 1, NULL, t648, NULL);
 	/* t649 = add */
 	for (long i = 0; i < 100352; i++)
 		t649[i] = t637[i] + t648[i];
@@ -2564,9 +2719,10 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < n * 128; i++)
 		t652[i] = t640[i] + t651[i];
 	/* t653 = dense */
-	contractive_ae_gemm(n, 32, 128, t650, 128, 1, t5, 1, 128, NULL, t653);
+	contractive_ae_gemm(n, 32, 128, t650, 128, 1, t5, 1, 128, NULL, t653,
+		NULL);
 	/* t654 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t106, 1, 32, t650, 128, 1, NULL, t654);
+	contractive_ae_gemm(32, 128, n, t106, 1, 32, t650, 128, 1, NULL, t654, NULL);
 	/* t655 = add */
 	for (long i = 0; i < 4096; i++)
 		t655[i] = t643[i] + t654[i];
@@ -2583,9 +2739,10 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 			t658[i] = k * t100[i];
 	}
 	/* t659 = dense */
-	contractive_ae_gemm(n, 128, 784, t658, 784, 1, t1, 1, 784, NULL, t659);
+	contractive_ae_gemm(n, 128, 784, t658, 784, 1, t1, 1, 784, NULL, t659,
+		NULL);
 	/* t660 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t99, 1, 128, t658, 784, 1, NULL, t660);
+	contractive_ae_gemm(128, 784, n, t99, 1, 128, t658, 784, 1, NULL, t660, NULL);
 	/* t661 = add */
 	for (long i = 0; i < 100352; i++)
 		t661[i] = t649[i] + t660[i];
@@ -2598,9 +2755,10 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < n * 128; i++)
 		t664[i] = t652[i] + t663[i];
 	/* t665 = dense */
-	contractive_ae_gemm(n, 32, 128, t662, 128, 1, t5, 1, 128, NULL, t665);
+	contractive_ae_gemm(n, 32, 128, t662, 128, 1, t5, 1, 128, NULL, t665,
+		NULL);
 	/* t666 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t95, 1, 32, t662, 128, 1, NULL, t666);
+	contractive_ae_gemm(32, 128, n, t95, 1, 32, t662, 128, 1, NULL, t666, NULL);
 	/* t667 = add */
 	for (long i = 0; i < 4096; i++)
 		t667[i] = t655[i] + t666[i];
@@ -2617,9 +2775,10 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 			t670[i] = k * t89[i];
 	}
 	/* t671 = dense */
-	contractive_ae_gemm(n, 128, 784, t670, 784, 1, t1, 1, 784, NULL, t671);
+	contractive_ae_gemm(n, 128, 784, t670, 784, 1, t1, 1, 784, NULL, t671,
+		NULL);
 	/* t672 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t88, 1, 128, t670, 784, 1, NULL, t672);
+	contractive_ae_gemm(128, 784, n, t88, 1, 128, t670, 784, 1, NULL, t672, NULL);
 	/* t673 = add */
 	for (long i = 0; i < 100352; i++)
 		t673[i] = t661[i] + t672[i];
@@ -2632,9 +2791,10 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < n * 128; i++)
 		t676[i] = t664[i] + t675[i];
 	/* t677 = dense */
-	contractive_ae_gemm(n, 32, 128, t674, 128, 1, t5, 1, 128, NULL, t677);
+	contractive_ae_gemm(n, 32, 128, t674, 128, 1, t5, 1, 128, NULL, t677,
+		NULL);
 	/* t678 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t84, 1, 32, t674, 128, 1, NULL, t678);
+	contractive_ae_gemm(32, 128, n, t84, 1, 32, t674, 128, 1, NULL, t678, NULL);
 	/* t679 = add */
 	for (long i = 0; i < 4096; i++)
 		t679[i] = t667[i] + t678[i];
@@ -2651,9 +2811,10 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 			t682[i] = k * t78[i];
 	}
 	/* t683 = dense */
-	contractive_ae_gemm(n, 128, 784, t682, 784, 1, t1, 1, 784, NULL, t683);
+	contractive_ae_gemm(n, 128, 784, t682, 784, 1, t1, 1, 784, NULL, t683,
+		NULL);
 	/* t684 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t77, 1, 128, t682, 784, 1, NULL, t684);
+	contractive_ae_gemm(128, 784, n, t77, 1, 128, t682, 784, 1, NULL, t684, NULL);
 	/* t685 = add */
 	for (long i = 0; i < 100352; i++)
 		t685[i] = t673[i] + t684[i];
@@ -2666,9 +2827,10 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < n * 128; i++)
 		t688[i] = t676[i] + t687[i];
 	/* t689 = dense */
-	contractive_ae_gemm(n, 32, 128, t686, 128, 1, t5, 1, 128, NULL, t689);
+	contractive_ae_gemm(n, 32, 128, t686, 128, 1, t5, 1, 128, NULL, t689,
+		NULL);
 	/* t690 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t73, 1, 32, t686, 128, 1, NULL, t690);
+	contractive_ae_gemm(32, 128, n, t73, 1, 32, t686, 128, 1, NULL, t690, NULL);
 	/* t691 = add */
 	for (long i = 0; i < 4096; i++)
 		t691[i] = t679[i] + t690[i];
@@ -2685,9 +2847,10 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 			t694[i] = k * t67[i];
 	}
 	/* t695 = dense */
-	contractive_ae_gemm(n, 128, 784, t694, 784, 1, t1, 1, 784, NULL, t695);
+	contractive_ae_gemm(n, 128, 784, t694, 784, 1, t1, 1, 784, NULL, t695,
+		NULL);
 	/* t696 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t66, 1, 128, t694, 784, 1, NULL, t696);
+	contractive_ae_gemm(128, 784, n, t66, 1, 128, t694, 784, 1, NULL, t696, NULL);
 	/* t697 = add */
 	for (long i = 0; i < 100352; i++)
 		t697[i] = t685[i] + t696[i];
@@ -2700,9 +2863,10 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < n * 128; i++)
 		t700[i] = t688[i] + t699[i];
 	/* t701 = dense */
-	contractive_ae_gemm(n, 32, 128, t698, 128, 1, t5, 1, 128, NULL, t701);
+	contractive_ae_gemm(n, 32, 128, t698, 128, 1, t5, 1, 128, NULL, t701,
+		NULL);
 	/* t702 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t62, 1, 32, t698, 128, 1, NULL, t702);
+	contractive_ae_gemm(32, 128, n, t62, 1, 32, t698, 128, 1, NULL, t702, NULL);
 	/* t703 = add */
 	for (long i = 0; i < 4096; i++)
 		t703[i] = t691[i] + t702[i];
@@ -2719,9 +2883,10 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 			t706[i] = k * t56[i];
 	}
 	/* t707 = dense */
-	contractive_ae_gemm(n, 128, 784, t706, 784, 1, t1, 1, 784, NULL, t707);
+	contractive_ae_gemm(n, 128, 784, t706, 784, 1, t1, 1, 784, NULL, t707,
+		NULL);
 	/* t708 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t55, 1, 128, t706, 784, 1, NULL, t708);
+	contractive_ae_gemm(128, 784, n, t55, 1, 128, t706, 784, 1, NULL, t708, NULL);
 	/* t709 = add */
 	for (long i = 0; i < 100352; i++)
 		t709[i] = t697[i] + t708[i];
@@ -2734,9 +2899,10 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < n * 128; i++)
 		t712[i] = t700[i] + t711[i];
 	/* t713 = dense */
-	contractive_ae_gemm(n, 32, 128, t710, 128, 1, t5, 1, 128, NULL, t713);
+	contractive_ae_gemm(n, 32, 128, t710, 128, 1, t5, 1, 128, NULL, t713,
+		NULL);
 	/* t714 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t51, 1, 32, t710, 128, 1, NULL, t714);
+	contractive_ae_gemm(32, 128, n, t51, 1, 32, t710, 128, 1, NULL, t714, NULL);
 	/* t715 = add */
 	for (long i = 0; i < 4096; i++)
 		t715[i] = t703[i] + t714[i];
@@ -2753,9 +2919,10 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 			t718[i] = k * t45[i];
 	}
 	/* t719 = dense */
-	contractive_ae_gemm(n, 128, 784, t718, 784, 1, t1, 1, 784, NULL, t719);
+	contractive_ae_gemm(n, 128, 784, t718, 784, 1, t1, 1, 784, NULL, t719,
+		NULL);
 	/* t720 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t44, 1, 128, t718, 784, 1, NULL, t720);
+	contractive_ae_gemm(128, 784, n, t44, 1, 128, t718, 784, 1, NULL, t720, NULL);
 	/* t721 = add */
 	for (long i = 0; i < 100352; i++)
 		t721[i] = t709[i] + t720[i];
@@ -2768,9 +2935,10 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < n * 128; i++)
 		t724[i] = t712[i] + t723[i];
 	/* t725 = dense */
-	contractive_ae_gemm(n, 32, 128, t722, 128, 1, t5, 1, 128, NULL, t725);
+	contractive_ae_gemm(n, 32, 128, t722, 128, 1, t5, 1, 128, NULL, t725,
+		NULL);
 	/* t726 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t40, 1, 32, t722, 128, 1, NULL, t726);
+	contractive_ae_gemm(32, 128, n, t40, 1, 32, t722, 128, 1, NULL, t726, NULL);
 	/* t727 = add */
 	for (long i = 0; i < 4096; i++)
 		t727[i] = t715[i] + t726[i];
@@ -2787,9 +2955,10 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 			t730[i] = k * t34[i];
 	}
 	/* t731 = dense */
-	contractive_ae_gemm(n, 128, 784, t730, 784, 1, t1, 1, 784, NULL, t731);
+	contractive_ae_gemm(n, 128, 784, t730, 784, 1, t1, 1, 784, NULL, t731,
+		NULL);
 	/* t732 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t33, 1, 128, t730, 784, 1, NULL, t732);
+	contractive_ae_gemm(128, 784, n, t33, 1, 128, t730, 784, 1, NULL, t732, NULL);
 	/* t733 = add */
 	for (long i = 0; i < 100352; i++)
 		t733[i] = t721[i] + t732[i];
@@ -2802,9 +2971,10 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < n * 128; i++)
 		t736[i] = t724[i] + t735[i];
 	/* t737 = dense */
-	contractive_ae_gemm(n, 32, 128, t734, 128, 1, t5, 1, 128, NULL, t737);
+	contractive_ae_gemm(n, 32, 128, t734, 128, 1, t5, 1, 128, NULL, t737,
+		NULL);
 	/* t738 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t29, 1, 32, t734, 128, 1, NULL, t738);
+	contractive_ae_gemm(32, 128, n, t29, 1, 32, t734, 128, 1, NULL, t738, NULL);
 	/* t739 = add */
 	for (long i = 0; i < 4096; i++)
 		t739[i] = t727[i] + t738[i];
@@ -2821,9 +2991,10 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 			t742[i] = k * t24[i];
 	}
 	/* t743 = dense */
-	contractive_ae_gemm(n, 128, 784, t742, 784, 1, t1, 1, 784, NULL, t743);
+	contractive_ae_gemm(n, 128, 784, t742, 784, 1, t1, 1, 784, NULL, t743,
+		NULL);
 	/* t744 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t23, 1, 128, t742, 784, 1, NULL, t744);
+	contractive_ae_gemm(128, 784, n, t23, 1, 128, t742, 784, 1, NULL, t744, NULL);
 	/* t745 = add */
 	for (long i = 0; i < 100352; i++)
 		t745[i] = t733[i] + t744[i];
@@ -2836,9 +3007,10 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < n * 128; i++)
 		t748[i] = t736[i] + t747[i];
 	/* t749 = dense */
-	contractive_ae_gemm(n, 32, 128, t746, 128, 1, t5, 1, 128, NULL, t749);
+	contractive_ae_gemm(n, 32, 128, t746, 128, 1, t5, 1, 128, NULL, t749,
+		NULL);
 	/* t750 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t19, 1, 32, t746, 128, 1, NULL, t750);
+	contractive_ae_gemm(32, 128, n, t19, 1, 32, t746, 128, 1, NULL, t750, NULL);
 	/* t751 = add */
 	for (long i = 0; i < 4096; i++)
 		t751[i] = t739[i] + t750[i];
@@ -2851,42 +3023,43 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	/* t754 = mse_grad */
 	{
 		const float k = (float)(t372[0] / (double)(n * 784));
-		for (long i = 0; i < n * 784; i++)
-			t754[i] = 2 * k * (t16[i] - t0[i]);
+		for (long i0 = 0; i0 < n * 784; i0 += 1024) {
+			const long c = n * 784 - i0 < 1024 ? n * 784 - i0 : 1024;
+			for (long i = i0; i < i0 + c; i++)
+				t754[i] = 2 * k * (t16[i] - t0[i]);
+			contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, c, t754 + i0, 0, t16 + i0, 0, t754 + i0, 0);
+		}
 	}
-	/* t755 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 784, t754, 0, t16, 0, t755, 0);
 	/* t756 = dense_dx */
-	contractive_ae_gemm(n, 128, 784, t755, 784, 1, t13, 128, 1, NULL, t756);
+	contractive_ae_gemm(n, 128, 784, t754, 784, 1, t13, 128, 1, NULL, t756,
+		&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_RELU, .slope = 0.0f, .y = t12});
 	/* t757 = dense_dw */
-	contractive_ae_gemm(784, 128, n, t755, 1, 784, t12, 128, 1, NULL, t757);
+	contractive_ae_gemm(784, 128, n, t754, 1, 784, t12, 128, 1, NULL, t757, NULL);
 	/* t758 = sum_batch */
 	for (long j = 0; j < 784; j++)
 		t758[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 784; j++)
-			t758[j] += t755[b * 784 + j];
-	/* t759 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_RELU, 0.0f, 1, n * 128, t756, 0, t12, 0, t759, 0);
+			t758[j] += t754[b * 784 + j];
 	/* t760 = dense_dx */
-	contractive_ae_gemm(n, 32, 128, t759, 128, 1, t9, 32, 1, NULL, t760);
+	contractive_ae_gemm(n, 32, 128, t756, 128, 1, t9, 32, 1, NULL, t760,
+		&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_SIGMOID, .slope = 0.0f, .y = t8});
 	/* t761 = dense_dw */
-	contractive_ae_gemm(128, 32, n, t759, 1, 128, t8, 32, 1, NULL, t761);
+	contractive_ae_gemm(128, 32, n, t756, 1, 128, t8, 32, 1, NULL, t761, NULL);
 	/* t762 = sum_batch */
 	for (long j = 0; j < 128; j++)
 		t762[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 128; j++)
-			t762[j] += t759[b * 128 + j];
-	/* t763 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t760, 0, t8, 0, t763, 0);
+			t762[j] += t756[b * 128 + j];
 	/* t764 = add */
 	for (long i = 0; i < n * 32; i++)
-		t764[i] = t753[i] + t763[i];
+		t764[i] = t753[i] + t760[i];
 	/* t765 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t764, 32, 1, t5, 128, 1, NULL, t765);
+	contractive_ae_gemm(n, 128, 32, t764, 32, 1, t5, 128, 1, NULL, t765,
+		&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_SIGMOID, .slope = 0.0f, .y = t4});
 	/* t766 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t764, 1, 32, t4, 128, 1, NULL, t766);
+	contractive_ae_gemm(32, 128, n, t764, 1, 32, t4, 128, 1, NULL, t766, NULL);
 	/* t767 = add */
 	for (long i = 0; i < 4096; i++)
 		t767[i] = t751[i] + t766[i];
@@ -2896,13 +3069,11 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 32; j++)
 			t768[j] += t764[b * 32 + j];
-	/* t769 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t765, 0, t4, 0, t769, 0);
 	/* t770 = add */
 	for (long i = 0; i < n * 128; i++)
-		t770[i] = t748[i] + t769[i];
+		t770[i] = t748[i] + t765[i];
 	/* t771 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t770, 1, 128, t0, 784, 1, NULL, t771);
+	contractive_ae_gemm(128, 784, n, t770, 1, 128, t0, 784, 1, NULL, t771, NULL);
 	/* t772 = add */
 	for (long i = 0; i < 100352; i++)
 		t772[i] = t745[i] + t771[i];
@@ -2958,665 +3129,653 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	const float *const t0 = x;
 	const float *const t1 = params + 0; /* encoder.0.weight */
 	const float *const t2 = params + 100352; /* encoder.0.bias */
-	float *const t3 = (float *)(work_ + 0); /* dense [n, 128] */
-	float *const t4 = (float *)(work_ + 65536); /* sigmoid [n, 128] */
+	float *const t4 = (float *)(work_ + 0); /* dense [n, 128] */
 	const float *const t5 = params + 100480; /* encoder.2.weight */
 	const float *const t6 = params + 104576; /* encoder.2.bias */
-	float *const t7 = (float *)(work_ + 0); /* dense [n, 32] */
-	float *const t8 = (float *)(work_ + 16384); /* sigmoid [n, 32] */
+	float *const t8 = (float *)(work_ + 65536); /* dense [n, 32] */
 	const float *const t9 = params + 104608; /* decoder.0.weight */
 	const float *const t10 = params + 108704; /* decoder.0.bias */
-	float *const t11 = (float *)(work_ + 131072); /* dense [n, 128] */
-	float *const t12 = (float *)(work_ + 196608); /* relu [n, 128] */
+	float *const t12 = (float *)(work_ + 81920); /* dense [n, 128] */
 	const float *const t13 = params + 108832; /* decoder.2.weight */
 	const float *const t14 = params + 209184; /* decoder.2.bias */
-	float *const t15 = (float *)(work_ + 262144); /* dense [n, 784] */
-	float *const t16 = (float *)(work_ + 663552); /* sigmoid [n, 784] */
-	float *const t17 = (float *)(work_ + 0); /* mse [] */
-	float *const t18 = (float *)(work_ + 32768); /* basis [n, 32] */
-	float *const t19 = (float *)(work_ + 49152); /* act_grad [n, 32] */
-	float *const t20 = (float *)(work_ + 131072); /* dense_dx [n, 128] */
-	float *const t23 = (float *)(work_ + 262144); /* act_grad [n, 128] */
-	float *const t24 = (float *)(work_ + 1064960); /* dense_dx [n, 784] */
-	float *const t27 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t28 = (float *)(work_ + 327680); /* basis [n, 32] */
-	float *const t29 = (float *)(work_ + 344064); /* act_grad [n, 32] */
-	float *const t30 = (float *)(work_ + 360448); /* dense_dx [n, 128] */
-	float *const t33 = (float *)(work_ + 425984); /* act_grad [n, 128] */
-	float *const t34 = (float *)(work_ + 1466368); /* dense_dx [n, 784] */
-	float *const t37 = (float *)(work_ + 128); /* sumsq [] */
-	float *const t38 = (float *)(work_ + 192); /* add [] */
-	float *const t39 = (float *)(work_ + 491520); /* basis [n, 32] */
-	float *const t40 = (float *)(work_ + 507904); /* act_grad [n, 32] */
-	float *const t41 = (float *)(work_ + 524288); /* dense_dx [n, 128] */
-	float *const t44 = (float *)(work_ + 589824); /* act_grad [n, 128] */
-	float *const t45 = (float *)(work_ + 1867776); /* dense_dx [n, 784] */
-	float *const t48 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t49 = (float *)(work_ + 128); /* add [] */
-	float *const t50 = (float *)(work_ + 2269184); /* basis [n, 32] */
-	float *const t51 = (float *)(work_ + 2285568); /* act_grad [n, 32] */
-	float *const t52 = (float *)(work_ + 2301952); /* dense_dx [n, 128] */
-	float *const t55 = (float *)(work_ + 2367488); /* act_grad [n, 128] */
-	float *const t56 = (float *)(work_ + 2433024); /* dense_dx [n, 784] */
-	float *const t59 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t60 = (float *)(work_ + 192); /* add [] */
-	float *const t61 = (float *)(work_ + 2834432); /* basis [n, 32] */
-	float *const t62 = (float *)(work_ + 2850816); /* act_grad [n, 32] */
-	float *const t63 = (float *)(work_ + 2867200); /* dense_dx [n, 128] */
-	float *const t66 = (float *)(work_ + 2932736); /* act_grad [n, 128] */
-	float *const t67 = (float *)(work_ + 2998272); /* dense_dx [n, 784] */
-	float *const t70 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t71 = (float *)(work_ + 128); /* add [] */
-	float *const t72 = (float *)(work_ + 3399680); /* basis [n, 32] */
-	float *const t73 = (float *)(work_ + 3416064); /* act_grad [n, 32] */
-	float *const t74 = (float *)(work_ + 3432448); /* dense_dx [n, 128] */
-	float *const t77 = (float *)(work_ + 3497984); /* act_grad [n, 128] */
-	float *const t78 = (float *)(work_ + 3563520); /* dense_dx [n, 784] */
-	float *const t81 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t82 = (float *)(work_ + 192); /* add [] */
-	float *const t83 = (float *)(work_ + 3964928); /* basis [n, 32] */
-	float *const t84 = (float *)(work_ + 3981312); /* act_grad [n, 32] */
-	float *const t85 = (float *)(work_ + 3997696); /* dense_dx [n, 128] */
-	float *const t88 = (float *)(work_ + 4063232); /* act_grad [n, 128] */
-	float *const t89 = (float *)(work_ + 4128768); /* dense_dx [n, 784] */
-	float *const t92 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t93 = (float *)(work_ + 128); /* add [] */
-	float *const t94 = (float *)(work_ + 4530176); /* basis [n, 32] */
-	float *const t95 = (float *)(work_ + 4546560); /* act_grad [n, 32] */
-	float *const t96 = (float *)(work_ + 4562944); /* dense_dx [n, 128] */
-	float *const t99 = (float *)(work_ + 4628480); /* act_grad [n, 128] */
-	float *const t100 = (float *)(work_ + 4694016); /* dense_dx [n, 784] */
-	float *const t103 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t104 = (float *)(work_ + 192); /* add [] */
-	float *const t105 = (float *)(work_ + 5095424); /* basis [n, 32] */
-	float *const t106 = (float *)(work_ + 5111808); /* act_grad [n, 32] */
-	float *const t107 = (float *)(work_ + 5128192); /* dense_dx [n, 128] */
-	float *const t110 = (float *)(work_ + 5193728); /* act_grad [n, 128] */
-	float *const t111 = (float *)(work_ + 5259264); /* dense_dx [n, 784] */
-	float *const t114 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t115 = (float *)(work_ + 128); /* add [] */
-	float *const t116 = (float *)(work_ + 5660672); /* basis [n, 32] */
-	float *const t117 = (float *)(work_ + 5677056); /* act_grad [n, 32] */
-	float *const t118 = (float *)(work_ + 5693440); /* dense_dx [n, 128] */
-	float *const t121 = (float *)(work_ + 5758976); /* act_grad [n, 128] */
-	float *const t122 = (float *)(work_ + 5824512); /* dense_dx [n, 784] */
-	float *const t125 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t126 = (float *)(work_ + 192); /* add [] */
-	float *const t127 = (float *)(work_ + 6225920); /* basis [n, 32] */
-	float *const t128 = (float *)(work_ + 6242304); /* act_grad [n, 32] */
-	float *const t129 = (float *)(work_ + 6258688); /* dense_dx [n, 128] */
-	float *const t132 = (float *)(work_ + 6324224); /* act_grad [n, 128] */
-	float *const t133 = (float *)(work_ + 6389760); /* dense_dx [n, 784] */
-	float *const t136 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t137 = (float *)(work_ + 128); /* add [] */
-	float *const t138 = (float *)(work_ + 6791168); /* basis [n, 32] */
-	float *const t139 = (float *)(work_ + 6807552); /* act_grad [n, 32] */
-	float *const t140 = (float *)(work_ + 6823936); /* dense_dx [n, 128] */
-	float *const t143 = (float *)(work_ + 6889472); /* act_grad [n, 128] */
-	float *const t144 = (float *)(work_ + 6955008); /* dense_dx [n, 784] */
-	float *const t147 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t148 = (float *)(work_ + 192); /* add [] */
-	float *const t149 = (float *)(work_ + 7356416); /* basis [n, 32] */
-	float *const t150 = (float *)(work_ + 7372800); /* act_grad [n, 32] */
-	float *const t151 = (float *)(work_ + 7389184); /* dense_dx [n, 128] */
-	float *const t154 = (float *)(work_ + 7454720); /* act_grad [n, 128] */
-	float *const t155 = (float *)(work_ + 7520256); /* dense_dx [n, 784] */
-	float *const t158 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t159 = (float *)(work_ + 128); /* add [] */
-	float *const t160 = (float *)(work_ + 7921664); /* basis [n, 32] */
-	float *const t161 = (float *)(work_ + 7938048); /* act_grad [n, 32] */
-	float *const t162 = (float *)(work_ + 7954432); /* dense_dx [n, 128] */
-	float *const t165 = (float *)(work_ + 8019968); /* act_grad [n, 128] */
-	float *const t166 = (float *)(work_ + 8085504); /* dense_dx [n, 784] */
-	float *const t169 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t170 = (float *)(work_ + 192); /* add [] */
-	float *const t171 = (float *)(work_ + 8486912); /* basis [n, 32] */
-	float *const t172 = (float *)(work_ + 8503296); /* act_grad [n, 32] */
-	float *const t173 = (float *)(work_ + 8519680); /* dense_dx [n, 128] */
-	float *const t176 = (float *)(work_ + 8585216); /* act_grad [n, 128] */
-	float *const t177 = (float *)(work_ + 8650752); /* dense_dx [n, 784] */
-	float *const t180 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t181 = (float *)(work_ + 128); /* add [] */
-	float *const t182 = (float *)(work_ + 9052160); /* basis [n, 32] */
-	float *const t183 = (float *)(work_ + 9068544); /* act_grad [n, 32] */
-	float *const t184 = (float *)(work_ + 9084928); /* dense_dx [n, 128] */
-	float *const t187 = (float *)(work_ + 9150464); /* act_grad [n, 128] */
-	float *const t188 = (float *)(work_ + 9216000); /* dense_dx [n, 784] */
-	float *const t191 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t192 = (float *)(work_ + 192); /* add [] */
-	float *const t193 = (float *)(work_ + 9617408); /* basis [n, 32] */
-	float *const t194 = (float *)(work_ + 9633792); /* act_grad [n, 32] */
-	float *const t195 = (float *)(work_ + 9650176); /* dense_dx [n, 128] */
-	float *const t198 = (float *)(work_ + 9715712); /* act_grad [n, 128] */
-	float *const t199 = (float *)(work_ + 9781248); /* dense_dx [n, 784] */
-	float *const t202 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t203 = (float *)(work_ + 128); /* add [] */
-	float *const t204 = (float *)(work_ + 10182656); /* basis [n, 32] */
-	float *const t205 = (float *)(work_ + 10199040); /* act_grad [n, 32] */
-	float *const t206 = (float *)(work_ + 10215424); /* dense_dx [n, 128] */
-	float *const t209 = (float *)(work_ + 10280960); /* act_grad [n, 128] */
-	float *const t210 = (float *)(work_ + 10346496); /* dense_dx [n, 784] */
-	float *const t213 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t214 = (float *)(work_ + 192); /* add [] */
-	float *const t215 = (float *)(work_ + 10747904); /* basis [n, 32] */
-	float *const t216 = (float *)(work_ + 10764288); /* act_grad [n, 32] */
-	float *const t217 = (float *)(work_ + 10780672); /* dense_dx [n, 128] */
-	float *const t220 = (float *)(work_ + 10846208); /* act_grad [n, 128] */
-	float *const t221 = (float *)(work_ + 10911744); /* dense_dx [n, 784] */
-	float *const t224 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t225 = (float *)(work_ + 128); /* add [] */
-	float *const t226 = (float *)(work_ + 11313152); /* basis [n, 32] */
-	float *const t227 = (float *)(work_ + 11329536); /* act_grad [n, 32] */
-	float *const t228 = (float *)(work_ + 11345920); /* dense_dx [n, 128] */
-	float *const t231 = (float *)(work_ + 11411456); /* act_grad [n, 128] */
-	float *const t232 = (float *)(work_ + 11476992); /* dense_dx [n, 784] */
-	float *const t235 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t236 = (float *)(work_ + 192); /* add [] */
-	float *const t237 = (float *)(work_ + 11878400); /* basis [n, 32] */
-	float *const t238 = (float *)(work_ + 11894784); /* act_grad [n, 32] */
-	float *const t239 = (float *)(work_ + 11911168); /* dense_dx [n, 128] */
-	float *const t242 = (float *)(work_ + 11976704); /* act_grad [n, 128] */
-	float *const t243 = (float *)(work_ + 12042240); /* dense_dx [n, 784] */
-	float *const t246 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t247 = (float *)(work_ + 128); /* add [] */
-	float *const t248 = (float *)(work_ + 12443648); /* basis [n, 32] */
-	float *const t249 = (float *)(work_ + 12460032); /* act_grad [n, 32] */
-	float *const t250 = (float *)(work_ + 12476416); /* dense_dx [n, 128] */
-	float *const t253 = (float *)(work_ + 12541952); /* act_grad [n, 128] */
-	float *const t254 = (float *)(work_ + 12607488); /* dense_dx [n, 784] */
-	float *const t257 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t258 = (float *)(work_ + 192); /* add [] */
-	float *const t259 = (float *)(work_ + 13008896); /* basis [n, 32] */
-	float *const t260 = (float *)(work_ + 13025280); /* act_grad [n, 32] */
-	float *const t261 = (float *)(work_ + 13041664); /* dense_dx [n, 128] */
-	float *const t264 = (float *)(work_ + 13107200); /* act_grad [n, 128] */
-	float *const t265 = (float *)(work_ + 13172736); /* dense_dx [n, 784] */
-	float *const t268 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t269 = (float *)(work_ + 128); /* add [] */
-	float *const t270 = (float *)(work_ + 13574144); /* basis [n, 32] */
-	float *const t271 = (float *)(work_ + 13590528); /* act_grad [n, 32] */
-	float *const t272 = (float *)(work_ + 13606912); /* dense_dx [n, 128] */
-	float *const t275 = (float *)(work_ + 13672448); /* act_grad [n, 128] */
-	float *const t276 = (float *)(work_ + 13737984); /* dense_dx [n, 784] */
-	float *const t279 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t280 = (float *)(work_ + 192); /* add [] */
-	float *const t281 = (float *)(work_ + 14139392); /* basis [n, 32] */
-	float *const t282 = (float *)(work_ + 14155776); /* act_grad [n, 32] */
-	float *const t283 = (float *)(work_ + 14172160); /* dense_dx [n, 128] */
-	float *const t286 = (float *)(work_ + 14237696); /* act_grad [n, 128] */
-	float *const t287 = (float *)(work_ + 14303232); /* dense_dx [n, 784] */
-	float *const t290 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t291 = (float *)(work_ + 128); /* add [] */
-	float *const t292 = (float *)(work_ + 14704640); /* basis [n, 32] */
-	float *const t293 = (float *)(work_ + 14721024); /* act_grad [n, 32] */
-	float *const t294 = (float *)(work_ + 14737408); /* dense_dx [n, 128] */
-	float *const t297 = (float *)(work_ + 14802944); /* act_grad [n, 128] */
-	float *const t298 = (float *)(work_ + 14868480); /* dense_dx [n, 784] */
-	float *const t301 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t302 = (float *)(work_ + 192); /* add [] */
-	float *const t303 = (float *)(work_ + 15269888); /* basis [n, 32] */
-	float *const t304 = (float *)(work_ + 15286272); /* act_grad [n, 32] */
-	float *const t305 = (float *)(work_ + 15302656); /* dense_dx [n, 128] */
-	float *const t308 = (float *)(work_ + 15368192); /* act_grad [n, 128] */
-	float *const t309 = (float *)(work_ + 15433728); /* dense_dx [n, 784] */
-	float *const t312 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t313 = (float *)(work_ + 128); /* add [] */
-	float *const t314 = (float *)(work_ + 15835136); /* basis [n, 32] */
-	float *const t315 = (float *)(work_ + 15851520); /* act_grad [n, 32] */
-	float *const t316 = (float *)(work_ + 15867904); /* dense_dx [n, 128] */
-	float *const t319 = (float *)(work_ + 15933440); /* act_grad [n, 128] */
-	float *const t320 = (float *)(work_ + 15998976); /* dense_dx [n, 784] */
-	float *const t323 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t324 = (float *)(work_ + 192); /* add [] */
-	float *const t325 = (float *)(work_ + 16400384); /* basis [n, 32] */
-	float *const t326 = (float *)(work_ + 16416768); /* act_grad [n, 32] */
-	float *const t327 = (float *)(work_ + 16433152); /* dense_dx [n, 128] */
-	float *const t330 = (float *)(work_ + 16498688); /* act_grad [n, 128] */
-	float *const t331 = (float *)(work_ + 16564224); /* dense_dx [n, 784] */
-	float *const t334 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t335 = (float *)(work_ + 128); /* add [] */
-	float *const t336 = (float *)(work_ + 16965632); /* basis [n, 32] */
-	float *const t337 = (float *)(work_ + 16982016); /* act_grad [n, 32] */
-	float *const t338 = (float *)(work_ + 16998400); /* dense_dx [n, 128] */
-	float *const t341 = (float *)(work_ + 17063936); /* act_grad [n, 128] */
-	float *const t342 = (float *)(work_ + 17129472); /* dense_dx [n, 784] */
-	float *const t345 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t346 = (float *)(work_ + 192); /* add [] */
-	float *const t347 = (float *)(work_ + 17530880); /* basis [n, 32] */
-	float *const t348 = (float *)(work_ + 17547264); /* act_grad [n, 32] */
-	float *const t349 = (float *)(work_ + 17563648); /* dense_dx [n, 128] */
-	float *const t352 = (float *)(work_ + 17629184); /* act_grad [n, 128] */
-	float *const t353 = (float *)(work_ + 17694720); /* dense_dx [n, 784] */
-	float *const t356 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t357 = (float *)(work_ + 128); /* add [] */
-	float *const t358 = (float *)(work_ + 18096128); /* basis [n, 32] */
-	float *const t359 = (float *)(work_ + 18112512); /* act_grad [n, 32] */
-	float *const t360 = (float *)(work_ + 18128896); /* dense_dx [n, 128] */
-	float *const t363 = (float *)(work_ + 18194432); /* act_grad [n, 128] */
-	float *const t364 = (float *)(work_ + 18259968); /* dense_dx [n, 784] */
-	float *const t367 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t368 = (float *)(work_ + 192); /* add [] */
-	float *const t369 = (float *)(work_ + 64); /* contractive [] */
-	float *const t370 = (float *)(work_ + 128); /* scale [] */
-	float *const t371 = (float *)(work_ + 64); /* add [] */
-	float *const t372 = (float *)(work_ + 0); /* constant [] */
-	float *const t373 = (float *)(work_ + 128); /* scale [] */
-	float *const t374 = (float *)(work_ + 18661376); /* sumsq_grad [n, 784] */
-	float *const t375 = (float *)(work_ + 18259968); /* dense [n, 128] */
-	float *const t376 = (float *)(work_ + 19062784); /* dense_dw [128, 784] */
-	float *const t377 = (float *)(work_ + 18194432); /* act_grad [n, 128] */
-	float *const t378 = (float *)(work_ + 18325504); /* act_grad2 [n, 128] */
-	float *const t379 = (float *)(work_ + 18128896); /* dense [n, 32] */
-	float *const t380 = (float *)(work_ + 18145280); /* dense_dw [32, 128] */
-	float *const t381 = (float *)(work_ + 18112512); /* act_grad2 [n, 32] */
-	float *const t382 = (float *)(work_ + 18391040); /* sumsq_grad [n, 784] */
-	float *const t383 = (float *)(work_ + 17694720); /* dense [n, 128] */
-	float *const t384 = (float *)(work_ + 19464192); /* dense_dw [128, 784] */
-	float *const t385 = (float *)(work_ + 18391040); /* add [128, 784] */
-	float *const t386 = (float *)(work_ + 17629184); /* act_grad [n, 128] */
-	float *const t387 = (float *)(work_ + 17760256); /* act_grad2 [n, 128] */
-	float *const t388 = (float *)(work_ + 17563648); /* add [n, 128] */
-	float *const t389 = (float *)(work_ + 17694720); /* dense [n, 32] */
-	float *const t390 = (float *)(work_ + 17711104); /* dense_dw [32, 128] */
-	float *const t391 = (float *)(work_ + 17547264); /* add [32, 128] */
-	float *const t392 = (float *)(work_ + 17629184); /* act_grad2 [n, 32] */
-	float *const t393 = (float *)(work_ + 17530880); /* add [n, 32] */
-	float *const t394 = (float *)(work_ + 17629184); /* sumsq_grad [n, 784] */
-	float *const t395 = (float *)(work_ + 17129472); /* dense [n, 128] */
-	float *const t396 = (float *)(work_ + 18792448); /* dense_dw [128, 784] */
-	float *const t397 = (float *)(work_ + 17629184); /* add [128, 784] */
-	float *const t398 = (float *)(work_ + 17063936); /* act_grad [n, 128] */
-	float *const t399 = (float *)(work_ + 17195008); /* act_grad2 [n, 128] */
-	float *const t400 = (float *)(work_ + 16998400); /* add [n, 128] */
-	float *const t401 = (float *)(work_ + 17129472); /* dense [n, 32] */
-	float *const t402 = (float *)(work_ + 17145856); /* dense_dw [32, 128] */
-	float *const t403 = (float *)(work_ + 16982016); /* add [32, 128] */
-	float *const t404 = (float *)(work_ + 17063936); /* act_grad2 [n, 32] */
-	float *const t405 = (float *)(work_ + 16965632); /* add [n, 32] */
-	float *const t406 = (float *)(work_ + 17063936); /* sumsq_grad [n, 784] */
-	float *const t407 = (float *)(work_ + 16564224); /* dense [n, 128] */
-	float *const t408 = (float *)(work_ + 18030592); /* dense_dw [128, 784] */
-	float *const t409 = (float *)(work_ + 17063936); /* add [128, 784] */
-	float *const t410 = (float *)(work_ + 16498688); /* act_grad [n, 128] */
-	float *const t411 = (float *)(work_ + 16629760); /* act_grad2 [n, 128] */
-	float *const t412 = (float *)(work_ + 16433152); /* add [n, 128] */
-	float *const t413 = (float *)(work_ + 16564224); /* dense [n, 32] */
-	float *const t414 = (float *)(work_ + 16580608); /* dense_dw [32, 128] */
-	float *const t415 = (float *)(work_ + 16416768); /* add [32, 128] */
-	float *const t416 = (float *)(work_ + 16498688); /* act_grad2 [n, 32] */
-	float *const t417 = (float *)(work_ + 16400384); /* add [n, 32] */
-	float *const t418 = (float *)(work_ + 16498688); /* sumsq_grad [n, 784] */
-	float *const t419 = (float *)(work_ + 15998976); /* dense [n, 128] */
-	float *const t420 = (float *)(work_ + 17465344); /* dense_dw [128, 784] */
-	float *const t421 = (float *)(work_ + 16498688); /* add [128, 784] */
-	float *const t422 = (float *)(work_ + 15933440); /* act_grad [n, 128] */
-	float *const t423 = (float *)(work_ + 16064512); /* act_grad2 [n, 128] */
-	float *const t424 = (float *)(work_ + 15867904); /* add [n, 128] */
-	float *const t425 = (float *)(work_ + 15998976); /* dense [n, 32] */
-	float *const t426 = (float *)(work_ + 16015360); /* dense_dw [32, 128] */
-	float *const t427 = (float *)(work_ + 15851520); /* add [32, 128] */
-	float *const t428 = (float *)(work_ + 15933440); /* act_grad2 [n, 32] */
-	float *const t429 = (float *)(work_ + 15835136); /* add [n, 32] */
-	float *const t430 = (float *)(work_ + 15933440); /* sumsq_grad [n, 784] */
-	float *const t431 = (float *)(work_ + 15433728); /* dense [n, 128] */
-	float *const t432 = (float *)(work_ + 16900096); /* dense_dw [128, 784] */
-	float *const t433 = (float *)(work_ + 15933440); /* add [128, 784] */
-	float *const t434 = (float *)(work_ + 15368192); /* act_grad [n, 128] */
-	float *const t435 = (float *)(work_ + 15499264); /* act_grad2 [n, 128] */
-	float *const t436 = (float *)(work_ + 15302656); /* add [n, 128] */
-	float *const t437 = (float *)(work_ + 15433728); /* dense [n, 32] */
-	float *const t438 = (float *)(work_ + 15450112); /* dense_dw [32, 128] */
-	float *const t439 = (float *)(work_ + 15286272); /* add [32, 128] */
-	float *const t440 = (float *)(work_ + 15368192); /* act_grad2 [n, 32] */
-	float *const t441 = (float *)(work_ + 15269888); /* add [n, 32] */
-	float *const t442 = (float *)(work_ + 15368192); /* sumsq_grad [n, 784] */
-	float *const t443 = (float *)(work_ + 14868480); /* dense [n, 128] */
-	float *const t444 = (float *)(work_ + 16334848); /* dense_dw [128, 784] */
-	float *const t445 = (float *)(work_ + 15368192); /* add [128, 784] */
-	float *const t446 = (float *)(work_ + 14802944); /* act_grad [n, 128] */
-	float *const t447 = (float *)(work_ + 14934016); /* act_grad2 [n, 128] */
-	float *const t448 = (float *)(work_ + 14737408); /* add [n, 128] */
-	float *const t449 = (float *)(work_ + 14868480); /* dense [n, 32] */
-	float *const t450 = (float *)(work_ + 14884864); /* dense_dw [32, 128] */
-	float *const t451 = (float *)(work_ + 14721024); /* add [32, 128] */
-	float *const t452 = (float *)(work_ + 14802944); /* act_grad2 [n, 32] */
-	float *const t453 = (float *)(work_ + 14704640); /* add [n, 32] */
-	float *const t454 = (float *)(work_ + 14802944); /* sumsq_grad [n, 784] */
-	float *const t455 = (float *)(work_ + 14303232); /* dense [n, 128] */
-	float *const t456 = (float *)(work_ + 15769600); /* dense_dw [128, 784] */
-	float *const t457 = (float *)(work_ + 14802944); /* add [128, 784] */
-	float *const t458 = (float *)(work_ + 14237696); /* act_grad [n, 128] */
-	float *const t459 = (float *)(work_ + 14368768); /* act_grad2 [n, 128] */
-	float *const t460 = (float *)(work_ + 14172160); /* add [n, 128] */
-	float *const t461 = (float *)(work_ + 14303232); /* dense [n, 32] */
-	float *const t462 = (float *)(work_ + 14319616); /* dense_dw [32, 128] */
-	float *const t463 = (float *)(work_ + 14155776); /* add [32, 128] */
-	float *const t464 = (float *)(work_ + 14237696); /* act_grad2 [n, 32] */
-	float *const t465 = (float *)(work_ + 14139392); /* add [n, 32] */
-	float *const t466 = (float *)(work_ + 14237696); /* sumsq_grad [n, 784] */
-	float *const t467 = (float *)(work_ + 13737984); /* dense [n, 128] */
-	float *const t468 = (float *)(work_ + 15204352); /* dense_dw [128, 784] */
-	float *const t469 = (float *)(work_ + 14237696); /* add [128, 784] */
-	float *const t470 = (float *)(work_ + 13672448); /* act_grad [n, 128] */
-	float *const t471 = (float *)(work_ + 13803520); /* act_grad2 [n, 128] */
-	float *const t472 = (float *)(work_ + 13606912); /* add [n, 128] */
-	float *const t473 = (float *)(work_ + 13737984); /* dense [n, 32] */
-	float *const t474 = (float *)(work_ + 13754368); /* dense_dw [32, 128] */
-	float *const t475 = (float *)(work_ + 13590528); /* add [32, 128] */
-	float *const t476 = (float *)(work_ + 13672448); /* act_grad2 [n, 32] */
-	float *const t477 = (float *)(work_ + 13574144); /* add [n, 32] */
-	float *const t478 = (float *)(work_ + 13672448); /* sumsq_grad [n, 784] */
-	float *const t479 = (float *)(work_ + 13172736); /* dense [n, 128] */
-	float *const t480 = (float *)(work_ + 14639104); /* dense_dw [128, 784] */
-	float *const t481 = (float *)(work_ + 13672448); /* add [128, 784] */
-	float *const t482 = (float *)(work_ + 13107200); /* act_grad [n, 128] */
-	float *const t483 = (float *)(work_ + 13238272); /* act_grad2 [n, 128] */
-	float *const t484 = (float *)(work_ + 13041664); /* add [n, 128] */
-	float *const t485 = (float *)(work_ + 13172736); /* dense [n, 32] */
-	float *const t486 = (float *)(work_ + 13189120); /* dense_dw [32, 128] */
-	float *const t487 = (float *)(work_ + 13025280); /* add [32, 128] */
-	float *const t488 = (float *)(work_ + 13107200); /* act_grad2 [n, 32] */
-	float *const t489 = (float *)(work_ + 13008896); /* add [n, 32] */
-	float *const t490 = (float *)(work_ + 13107200); /* sumsq_grad [n, 784] */
-	float *const t491 = (float *)(work_ + 12607488); /* dense [n, 128] */
-	float *const t492 = (float *)(work_ + 14073856); /* dense_dw [128, 784] */
-	float *const t493 = (float *)(work_ + 13107200); /* add [128, 784] */
-	float *const t494 = (float *)(work_ + 12541952); /* act_grad [n, 128] */
-	float *const t495 = (float *)(work_ + 12673024); /* act_grad2 [n, 128] */
-	float *const t496 = (float *)(work_ + 12476416); /* add [n, 128] */
-	float *const t497 = (float *)(work_ + 12607488); /* dense [n, 32] */
-	float *const t498 = (float *)(work_ + 12623872); /* dense_dw [32, 128] */
-	float *const t499 = (float *)(work_ + 12460032); /* add [32, 128] */
-	float *const t500 = (float *)(work_ + 12541952); /* act_grad2 [n, 32] */
-	float *const t501 = (float *)(work_ + 12443648); /* add [n, 32] */
-	float *const t502 = (float *)(work_ + 12541952); /* sumsq_grad [n, 784] */
-	float *const t503 = (float *)(work_ + 12042240); /* dense [n, 128] */
-	float *const t504 = (float *)(work_ + 13508608); /* dense_dw [128, 784] */
-	float *const t505 = (float *)(work_ + 12541952); /* add [128, 784] */
-	float *const t506 = (float *)(work_ + 11976704); /* act_grad [n, 128] */
-	float *const t507 = (float *)(work_ + 12107776); /* act_grad2 [n, 128] */
-	float *const t508 = (float *)(work_ + 11911168); /* add [n, 128] */
-	float *const t509 = (float *)(work_ + 12042240); /* dense [n, 32] */
-	float *const t510 = (float *)(work_ + 12058624); /* dense_dw [32, 128] */
-	float *const t511 = (float *)(work_ + 11894784); /* add [32, 128] */
-	float *const t512 = (float *)(work_ + 11976704); /* act_grad2 [n, 32] */
-	float *const t513 = (float *)(work_ + 11878400); /* add [n, 32] */
-	float *const t514 = (float *)(work_ + 11976704); /* sumsq_grad [n, 784] */
-	float *const t515 = (float *)(work_ + 11476992); /* dense [n, 128] */
-	float *const t516 = (float *)(work_ + 12943360); /* dense_dw [128, 784] */
-	float *const t517 = (float *)(work_ + 11976704); /* add [128, 784] */
-	float *const t518 = (float *)(work_ + 11411456); /* act_grad [n, 128] */
-	float *const t519 = (float *)(work_ + 11542528); /* act_grad2 [n, 128] */
-	float *const t520 = (float *)(work_ + 11345920); /* add [n, 128] */
-	float *const t521 = (float *)(work_ + 11476992); /* dense [n, 32] */
-	float *const t522 = (float *)(work_ + 11493376); /* dense_dw [32, 128] */
-	float *const t523 = (float *)(work_ + 11329536); /* add [32, 128] */
-	float *const t524 = (float *)(work_ + 11411456); /* act_grad2 [n, 32] */
-	float *const t525 = (float *)(work_ + 11313152); /* add [n, 32] */
-	float *const t526 = (float *)(work_ + 11411456); /* sumsq_grad [n, 784] */
-	float *const t527 = (float *)(work_ + 10911744); /* dense [n, 128] */
-	float *const t528 = (float *)(work_ + 12378112); /* dense_dw [128, 784] */
-	float *const t529 = (float *)(work_ + 11411456); /* add [128, 784] */
-	float *const t530 = (float *)(work_ + 10846208); /* act_grad [n, 128] */
-	float *const t531 = (float *)(work_ + 10977280); /* act_grad2 [n, 128] */
-	float *const t532 = (float *)(work_ + 10780672); /* add [n, 128] */
-	float *const t533 = (float *)(work_ + 10911744); /* dense [n, 32] */
-	float *const t534 = (float *)(work_ + 10928128); /* dense_dw [32, 128] */
-	float *const t535 = (float *)(work_ + 10764288); /* add [32, 128] */
-	float *const t536 = (float *)(work_ + 10846208); /* act_grad2 [n, 32] */
-	float *const t537 = (float *)(work_ + 10747904); /* add [n, 32] */
-	float *const t538 = (float *)(work_ + 10846208); /* sumsq_grad [n, 784] */
-	float *const t539 = (float *)(work_ + 10346496); /* dense [n, 128] */
-	float *const t540 = (float *)(work_ + 11812864); /* dense_dw [128, 784] */
-	float *const t541 = (float *)(work_ + 10846208); /* add [128, 784] */
-	float *const t542 = (float *)(work_ + 10280960); /* act_grad [n, 128] */
-	float *const t543 = (float *)(work_ + 10412032); /* act_grad2 [n, 128] */
-	float *const t544 = (float *)(work_ + 10215424); /* add [n, 128] */
-	float *const t545 = (float *)(work_ + 10346496); /* dense [n, 32] */
-	float *const t546 = (float *)(work_ + 10362880); /* dense_dw [32, 128] */
-	float *const t547 = (float *)(work_ + 10199040); /* add [32, 128] */
-	float *const t548 = (float *)(work_ + 10280960); /* act_grad2 [n, 32] */
-	float *const t549 = (float *)(work_ + 10182656); /* add [n, 32] */
-	float *const t550 = (float *)(work_ + 10280960); /* sumsq_grad [n, 784] */
-	float *const t551 = (float *)(work_ + 9781248); /* dense [n, 128] */
-	float *const t552 = (float *)(work_ + 11247616); /* dense_dw [128, 784] */
-	float *const t553 = (float *)(work_ + 10280960); /* add [128, 784] */
-	float *const t554 = (float *)(work_ + 9715712); /* act_grad [n, 128] */
-	float *const t555 = (float *)(work_ + 9846784); /* act_grad2 [n, 128] */
-	float *const t556 = (float *)(work_ + 9650176); /* add [n, 128] */
-	float *const t557 = (float *)(work_ + 9781248); /* dense [n, 32] */
-	float *const t558 = (float *)(work_ + 9797632); /* dense_dw [32, 128] */
-	float *const t559 = (float *)(work_ + 9633792); /* add [32, 128] */
-	float *const t560 = (float *)(work_ + 9715712); /* act_grad2 [n, 32] */
-	float *const t561 = (float *)(work_ + 9617408); /* add [n, 32] */
-	float *const t562 = (float *)(work_ + 9715712); /* sumsq_grad [n, 784] */
-	float *const t563 = (float *)(work_ + 9216000); /* dense [n, 128] */
-	float *const t564 = (float *)(work_ + 10682368); /* dense_dw [128, 784] */
-	float *const t565 = (float *)(work_ + 9715712); /* add [128, 784] */
-	float *const t566 = (float *)(work_ + 9150464); /* act_grad [n, 128] */
-	float *const t567 = (float *)(work_ + 9281536); /* act_grad2 [n, 128] */
-	float *const t568 = (float *)(work_ + 9084928); /* add [n, 128] */
-	float *const t569 = (float *)(work_ + 9216000); /* dense [n, 32] */
-	float *const t570 = (float *)(work_ + 9232384); /* dense_dw [32, 128] */
-	float *const t571 = (float *)(work_ + 9068544); /* add [32, 128] */
-	float *const t572 = (float *)(work_ + 9150464); /* act_grad2 [n, 32] */
-	float *const t573 = (float *)(work_ + 9052160); /* add [n, 32] */
-	float *const t574 = (float *)(work_ + 9150464); /* sumsq_grad [n, 784] */
-	float *const t575 = (float *)(work_ + 8650752); /* dense [n, 128] */
-	float *const t576 = (float *)(work_ + 10117120); /* dense_dw [128, 784] */
-	float *const t577 = (float *)(work_ + 9150464); /* add [128, 784] */
-	float *const t578 = (float *)(work_ + 8585216); /* act_grad [n, 128] */
-	float *const t579 = (float *)(work_ + 8716288); /* act_grad2 [n, 128] */
-	float *const t580 = (float *)(work_ + 8519680); /* add [n, 128] */
-	float *const t581 = (float *)(work_ + 8650752); /* dense [n, 32] */
-	float *const t582 = (float *)(work_ + 8667136); /* dense_dw [32, 128] */
-	float *const t583 = (float *)(work_ + 8503296); /* add [32, 128] */
-	float *const t584 = (float *)(work_ + 8585216); /* act_grad2 [n, 32] */
-	float *const t585 = (float *)(work_ + 8486912); /* add [n, 32] */
-	float *const t586 = (float *)(work_ + 8585216); /* sumsq_grad [n, 784] */
-	float *const t587 = (float *)(work_ + 8085504); /* dense [n, 128] */
-	float *const t588 = (float *)(work_ + 9551872); /* dense_dw [128, 784] */
-	float *const t589 = (float *)(work_ + 8585216); /* add [128, 784] */
-	float *const t590 = (float *)(work_ + 8019968); /* act_grad [n, 128] */
-	float *const t591 = (float *)(work_ + 8151040); /* act_grad2 [n, 128] */
-	float *const t592 = (float *)(work_ + 7954432); /* add [n, 128] */
-	float *const t593 = (float *)(work_ + 8085504); /* dense [n, 32] */
-	float *const t594 = (float *)(work_ + 8101888); /* dense_dw [32, 128] */
-	float *const t595 = (float *)(work_ + 7938048); /* add [32, 128] */
-	float *const t596 = (float *)(work_ + 8019968); /* act_grad2 [n, 32] */
-	float *const t597 = (float *)(work_ + 7921664); /* add [n, 32] */
-	float *const t598 = (float *)(work_ + 8019968); /* sumsq_grad [n, 784] */
-	float *const t599 = (float *)(work_ + 7520256); /* dense [n, 128] */
-	float *const t600 = (float *)(work_ + 8986624); /* dense_dw [128, 784] */
-	float *const t601 = (float *)(work_ + 8019968); /* add [128, 784] */
-	float *const t602 = (float *)(work_ + 7454720); /* act_grad [n, 128] */
-	float *const t603 = (float *)(work_ + 7585792); /* act_grad2 [n, 128] */
-	float *const t604 = (float *)(work_ + 7389184); /* add [n, 128] */
-	float *const t605 = (float *)(work_ + 7520256); /* dense [n, 32] */
-	float *const t606 = (float *)(work_ + 7536640); /* dense_dw [32, 128] */
-	float *const t607 = (float *)(work_ + 7372800); /* add [32, 128] */
-	float *const t608 = (float *)(work_ + 7454720); /* act_grad2 [n, 32] */
-	float *const t609 = (float *)(work_ + 7356416); /* add [n, 32] */
-	float *const t610 = (float *)(work_ + 7454720); /* sumsq_grad [n, 784] */
-	float *const t611 = (float *)(work_ + 6955008); /* dense [n, 128] */
-	float *const t612 = (float *)(work_ + 8421376); /* dense_dw [128, 784] */
-	float *const t613 = (float *)(work_ + 7454720); /* add [128, 784] */
-	float *const t614 = (float *)(work_ + 6889472); /* act_grad [n, 128] */
-	float *const t615 = (float *)(work_ + 7020544); /* act_grad2 [n, 128] */
-	float *const t616 = (float *)(work_ + 6823936); /* add [n, 128] */
-	float *const t617 = (float *)(work_ + 6955008); /* dense [n, 32] */
-	float *const t618 = (float *)(work_ + 6971392); /* dense_dw [32, 128] */
-	float *const t619 = (float *)(work_ + 6807552); /* add [32, 128] */
-	float *const t620 = (float *)(work_ + 6889472); /* act_grad2 [n, 32] */
-	float *const t621 = (float *)(work_ + 6791168); /* add [n, 32] */
-	float *const t622 = (float *)(work_ + 6889472); /* sumsq_grad [n, 784] */
-	float *const t623 = (float *)(work_ + 6389760); /* dense [n, 128] */
-	float *const t624 = (float *)(work_ + 7856128); /* dense_dw [128, 784] */
-	float *const t625 = (float *)(work_ + 6889472); /* add [128, 784] */
-	float *const t626 = (float *)(work_ + 6324224); /* act_grad [n, 128] */
-	float *const t627 = (float *)(work_ + 6455296); /* act_grad2 [n, 128] */
-	float *const t628 = (float *)(work_ + 6258688); /* add [n, 128] */
-	float *const t629 = (float *)(work_ + 6389760); /* dense [n, 32] */
-	float *const t630 = (float *)(work_ + 6406144); /* dense_dw [32, 128] */
-	float *const t631 = (float *)(work_ + 6242304); /* add [32, 128] */
-	float *const t632 = (float *)(work_ + 6324224); /* act_grad2 [n, 32] */
-	float *const t633 = (float *)(work_ + 6225920); /* add [n, 32] */
-	float *const t634 = (float *)(work_ + 6324224); /* sumsq_grad [n, 784] */
-	float *const t635 = (float *)(work_ + 5824512); /* dense [n, 128] */
-	float *const t636 = (float *)(work_ + 7290880); /* dense_dw [128, 784] */
-	float *const t637 = (float *)(work_ + 6324224); /* add [128, 784] */
-	float *const t638 = (float *)(work_ + 5758976); /* act_grad [n, 128] */
-	float *const t639 = (float *)(work_ + 5890048); /* act_grad2 [n, 128] */
-	float *const t640 = (float *)(work_ + 5693440); /* add [n, 128] */
-	float *const t641 = (float *)(work_ + 5824512); /* dense [n, 32] */
-	float *const t642 = (float *)(work_ + 5840896); /* dense_dw [32, 128] */
-	float *const t643 = (float *)(work_ + 5677056); /* add [32, 128] */
-	float *const t644 = (float *)(work_ + 5758976); /* act_grad2 [n, 32] */
-	float *const t645 = (float *)(work_ + 5660672); /* add [n, 32] */
-	float *const t646 = (float *)(work_ + 5758976); /* sumsq_grad [n, 784] */
-	float *const t647 = (float *)(work_ + 5259264); /* dense [n, 128] */
-	float *const t648 = (float *)(work_ + 6725632); /* dense_dw [128, 784] */
-	float *const t649 = (float *)(work_ + 5758976); /* add [128, 784] */
-	float *const t650 = (float *)(work_ + 5193728); /* act_grad [n, 128] */
-	float *const t651 = (float *)(work_ + 5324800); /* act_grad2 [n, 128] */
-	float *const t652 = (float *)(work_ + 5128192); /* add [n, 128] */
-	float *const t653 = (float *)(work_ + 5259264); /* dense [n, 32] */
-	float *const t654 = (float *)(work_ + 5275648); /* dense_dw [32, 128] */
-	float *const t655 = (float *)(work_ + 5111808); /* add [32, 128] */
-	float *const t656 = (float *)(work_ + 5193728); /* act_grad2 [n, 32] */
-	float *const t657 = (float *)(work_ + 5095424); /* add [n, 32] */
-	float *const t658 = (float *)(work_ + 5193728); /* sumsq_grad [n, 784] */
-	float *const t659 = (float *)(work_ + 4694016); /* dense [n, 128] */
-	float *const t660 = (float *)(work_ + 6160384); /* dense_dw [128, 784] */
-	float *const t661 = (float *)(work_ + 5193728); /* add [128, 784] */
-	float *const t662 = (float *)(work_ + 4628480); /* act_grad [n, 128] */
-	float *const t663 = (float *)(work_ + 4759552); /* act_grad2 [n, 128] */
-	float *const t664 = (float *)(work_ + 4562944); /* add [n, 128] */
-	float *const t665 = (float *)(work_ + 4694016); /* dense [n, 32] */
-	float *const t666 = (float *)(work_ + 4710400); /* dense_dw [32, 128] */
-	float *const t667 = (float *)(work_ + 4546560); /* add [32, 128] */
-	float *const t668 = (float *)(work_ + 4628480); /* act_grad2 [n, 32] */
-	float *const t669 = (float *)(work_ + 4530176); /* add [n, 32] */
-	float *const t670 = (float *)(work_ + 4628480); /* sumsq_grad [n, 784] */
-	float *const t671 = (float *)(work_ + 4128768); /* dense [n, 128] */
-	float *const t672 = (float *)(work_ + 5595136); /* dense_dw [128, 784] */
-	float *const t673 = (float *)(work_ + 4628480); /* add [128, 784] */
-	float *const t674 = (float *)(work_ + 4063232); /* act_grad [n, 128] */
-	float *const t675 = (float *)(work_ + 4194304); /* act_grad2 [n, 128] */
-	float *const t676 = (float *)(work_ + 3997696); /* add [n, 128] */
-	float *const t677 = (float *)(work_ + 4128768); /* dense [n, 32] */
-	float *const t678 = (float *)(work_ + 4145152); /* dense_dw [32, 128] */
-	float *const t679 = (float *)(work_ + 3981312); /* add [32, 128] */
-	float *const t680 = (float *)(work_ + 4063232); /* act_grad2 [n, 32] */
-	float *const t681 = (float *)(work_ + 3964928); /* add [n, 32] */
-	float *const t682 = (float *)(work_ + 4063232); /* sumsq_grad [n, 784] */
-	float *const t683 = (float *)(work_ + 3563520); /* dense [n, 128] */
-	float *const t684 = (float *)(work_ + 5029888); /* dense_dw [128, 784] */
-	float *const t685 = (float *)(work_ + 4063232); /* add [128, 784] */
-	float *const t686 = (float *)(work_ + 3497984); /* act_grad [n, 128] */
-	float *const t687 = (float *)(work_ + 3629056); /* act_grad2 [n, 128] */
-	float *const t688 = (float *)(work_ + 3432448); /* add [n, 128] */
-	float *const t689 = (float *)(work_ + 3563520); /* dense [n, 32] */
-	float *const t690 = (float *)(work_ + 3579904); /* dense_dw [32, 128] */
-	float *const t691 = (float *)(work_ + 3416064); /* add [32, 128] */
-	float *const t692 = (float *)(work_ + 3497984); /* act_grad2 [n, 32] */
-	float *const t693 = (float *)(work_ + 3399680); /* add [n, 32] */
-	float *const t694 = (float *)(work_ + 3497984); /* sumsq_grad [n, 784] */
-	float *const t695 = (float *)(work_ + 2998272); /* dense [n, 128] */
-	float *const t696 = (float *)(work_ + 4464640); /* dense_dw [128, 784] */
-	float *const t697 = (float *)(work_ + 3497984); /* add [128, 784] */
-	float *const t698 = (float *)(work_ + 2932736); /* act_grad [n, 128] */
-	float *const t699 = (float *)(work_ + 3063808); /* act_grad2 [n, 128] */
-	float *const t700 = (float *)(work_ + 2867200); /* add [n, 128] */
-	float *const t701 = (float *)(work_ + 2998272); /* dense [n, 32] */
-	float *const t702 = (float *)(work_ + 3014656); /* dense_dw [32, 128] */
-	float *const t703 = (float *)(work_ + 2850816); /* add [32, 128] */
-	float *const t704 = (float *)(work_ + 2932736); /* act_grad2 [n, 32] */
-	float *const t705 = (float *)(work_ + 2834432); /* add [n, 32] */
-	float *const t706 = (float *)(work_ + 2932736); /* sumsq_grad [n, 784] */
-	float *const t707 = (float *)(work_ + 2433024); /* dense [n, 128] */
-	float *const t708 = (float *)(work_ + 3899392); /* dense_dw [128, 784] */
-	float *const t709 = (float *)(work_ + 2932736); /* add [128, 784] */
-	float *const t710 = (float *)(work_ + 2367488); /* act_grad [n, 128] */
-	float *const t711 = (float *)(work_ + 2498560); /* act_grad2 [n, 128] */
-	float *const t712 = (float *)(work_ + 2301952); /* add [n, 128] */
-	float *const t713 = (float *)(work_ + 2433024); /* dense [n, 32] */
-	float *const t714 = (float *)(work_ + 2449408); /* dense_dw [32, 128] */
-	float *const t715 = (float *)(work_ + 2285568); /* add [32, 128] */
-	float *const t716 = (float *)(work_ + 2367488); /* act_grad2 [n, 32] */
-	float *const t717 = (float *)(work_ + 2269184); /* add [n, 32] */
-	float *const t718 = (float *)(work_ + 2367488); /* sumsq_grad [n, 784] */
-	float *const t719 = (float *)(work_ + 1867776); /* dense [n, 128] */
-	float *const t720 = (float *)(work_ + 3334144); /* dense_dw [128, 784] */
-	float *const t721 = (float *)(work_ + 2367488); /* add [128, 784] */
-	float *const t722 = (float *)(work_ + 589824); /* act_grad [n, 128] */
-	float *const t723 = (float *)(work_ + 1933312); /* act_grad2 [n, 128] */
-	float *const t724 = (float *)(work_ + 524288); /* add [n, 128] */
-	float *const t725 = (float *)(work_ + 1867776); /* dense [n, 32] */
-	float *const t726 = (float *)(work_ + 1884160); /* dense_dw [32, 128] */
-	float *const t727 = (float *)(work_ + 507904); /* add [32, 128] */
-	float *const t728 = (float *)(work_ + 589824); /* act_grad2 [n, 32] */
-	float *const t729 = (float *)(work_ + 491520); /* add [n, 32] */
-	float *const t730 = (float *)(work_ + 1867776); /* sumsq_grad [n, 784] */
-	float *const t731 = (float *)(work_ + 589824); /* dense [n, 128] */
-	float *const t732 = (float *)(work_ + 1466368); /* dense_dw [128, 784] */
-	float *const t733 = (float *)(work_ + 1867776); /* add [128, 784] */
-	float *const t734 = (float *)(work_ + 425984); /* act_grad [n, 128] */
-	float *const t735 = (float *)(work_ + 1466368); /* act_grad2 [n, 128] */
-	float *const t736 = (float *)(work_ + 360448); /* add [n, 128] */
-	float *const t737 = (float *)(work_ + 524288); /* dense [n, 32] */
-	float *const t738 = (float *)(work_ + 540672); /* dense_dw [32, 128] */
-	float *const t739 = (float *)(work_ + 344064); /* add [32, 128] */
-	float *const t740 = (float *)(work_ + 425984); /* act_grad2 [n, 32] */
-	float *const t741 = (float *)(work_ + 327680); /* add [n, 32] */
-	float *const t742 = (float *)(work_ + 1466368); /* sumsq_grad [n, 784] */
-	float *const t743 = (float *)(work_ + 425984); /* dense [n, 128] */
-	float *const t744 = (float *)(work_ + 1064960); /* dense_dw [128, 784] */
-	float *const t745 = (float *)(work_ + 1466368); /* add [128, 784] */
-	float *const t746 = (float *)(work_ + 262144); /* act_grad [n, 128] */
-	float *const t747 = (float *)(work_ + 491520); /* act_grad2 [n, 128] */
-	float *const t748 = (float *)(work_ + 131072); /* add [n, 128] */
-	float *const t749 = (float *)(work_ + 360448); /* dense [n, 32] */
-	float *const t750 = (float *)(work_ + 376832); /* dense_dw [32, 128] */
-	float *const t751 = (float *)(work_ + 49152); /* add [32, 128] */
-	float *const t752 = (float *)(work_ + 262144); /* act_grad2 [n, 32] */
-	float *const t753 = (float *)(work_ + 32768); /* add [n, 32] */
-	float *const t754 = (float *)(work_ + 262144); /* mse_grad [n, 784] */
-	float *const t755 = (float *)(work_ + 1064960); /* act_grad [n, 784] */
-	float *const t756 = (float *)(work_ + 262144); /* dense_dx [n, 128] */
-	float *const t757 = (float *)(work_ + 1867776); /* dense_dw [784, 128] */
-	float *const t758 = (float *)(work_ + 128); /* sum_batch [784] */
-	float *const t759 = (float *)(work_ + 327680); /* act_grad [n, 128] */
-	float *const t760 = (float *)(work_ + 196608); /* dense_dx [n, 32] */
-	float *const t761 = (float *)(work_ + 212992); /* dense_dw [128, 32] */
-	float *const t762 = (float *)(work_ + 3264); /* sum_batch [128] */
-	float *const t763 = (float *)(work_ + 229376); /* act_grad [n, 32] */
-	float *const t764 = (float *)(work_ + 196608); /* add [n, 32] */
-	float *const t765 = (float *)(work_ + 229376); /* dense_dx [n, 128] */
-	float *const t766 = (float *)(work_ + 32768); /* dense_dw [32, 128] */
-	float *const t767 = (float *)(work_ + 294912); /* add [32, 128] */
-	float *const t768 = (float *)(work_ + 3776); /* sum_batch [32] */
-	float *const t769 = (float *)(work_ + 311296); /* act_grad [n, 128] */
-	float *const t770 = (float *)(work_ + 32768); /* add [n, 128] */
-	float *const t771 = (float *)(work_ + 1064960); /* dense_dw [128, 784] */
-	float *const t772 = (float *)(work_ + 2269184); /* add [128, 784] */
-	float *const t773 = (float *)(work_ + 3904); /* sum_batch [128] */
-	/* t3 = dense */
-	contractive_ae_gemm(n, 128, 784, t0, 784, 1, t1, 1, 784, t2, t3);
-	/* t4 = sigmoid */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t3, 0, NULL, 0, t4, 0);
-	/* t7 = dense */
-	contractive_ae_gemm(n, 32, 128, t4, 128, 1, t5, 1, 128, t6, t7);
-	/* t8 = sigmoid */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t7, 0, NULL, 0, t8, 0);
-	/* t11 = dense */
-	contractive_ae_gemm(n, 128, 32, t8, 32, 1, t9, 1, 32, t10, t11);
-	/* t12 = relu */
-	contractive_ae_act(CONTRACTIVE_AE_RELU, 0.0f, 1, n * 128, t11, 0, NULL, 0, t12, 0);
-	/* t15 = dense */
-	contractive_ae_gemm(n, 784, 128, t12, 128, 1, t13, 1, 128, t14, t15);
-	/* t16 = sigmoid */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 784, t15, 0, NULL, 0, t16, 0);
+	float *const t16 = (float *)(work_ + 147456); /* dense [n, 784] */
+	float *const t17 = (float *)(work_ + 548864); /* mse [] */
+	float *const t18 = (float *)(work_ + 548928); /* basis [n, 32] */
+	float *const t19 = (float *)(work_ + 565312); /* act_grad [n, 32] */
+	float *const t20 = (float *)(work_ + 581696); /* dense_dx [n, 128] */
+	float *const t23 = (float *)(work_ + 647232); /* act_grad [n, 128] */
+	float *const t24 = (float *)(work_ + 712768); /* dense_dx [n, 784] */
+	float *const t27 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t28 = (float *)(work_ + 1114240); /* basis [n, 32] */
+	float *const t29 = (float *)(work_ + 1130624); /* act_grad [n, 32] */
+	float *const t30 = (float *)(work_ + 1147008); /* dense_dx [n, 128] */
+	float *const t33 = (float *)(work_ + 1212544); /* act_grad [n, 128] */
+	float *const t34 = (float *)(work_ + 1278080); /* dense_dx [n, 784] */
+	float *const t37 = (float *)(work_ + 1679488); /* sumsq [] */
+	float *const t38 = (float *)(work_ + 1679552); /* add [] */
+	float *const t39 = (float *)(work_ + 1679616); /* basis [n, 32] */
+	float *const t40 = (float *)(work_ + 1696000); /* act_grad [n, 32] */
+	float *const t41 = (float *)(work_ + 1712384); /* dense_dx [n, 128] */
+	float *const t44 = (float *)(work_ + 1777920); /* act_grad [n, 128] */
+	float *const t45 = (float *)(work_ + 1843456); /* dense_dx [n, 784] */
+	float *const t48 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t49 = (float *)(work_ + 1679488); /* add [] */
+	float *const t50 = (float *)(work_ + 2244864); /* basis [n, 32] */
+	float *const t51 = (float *)(work_ + 2261248); /* act_grad [n, 32] */
+	float *const t52 = (float *)(work_ + 2277632); /* dense_dx [n, 128] */
+	float *const t55 = (float *)(work_ + 2343168); /* act_grad [n, 128] */
+	float *const t56 = (float *)(work_ + 2408704); /* dense_dx [n, 784] */
+	float *const t59 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t60 = (float *)(work_ + 1679552); /* add [] */
+	float *const t61 = (float *)(work_ + 2810112); /* basis [n, 32] */
+	float *const t62 = (float *)(work_ + 2826496); /* act_grad [n, 32] */
+	float *const t63 = (float *)(work_ + 2842880); /* dense_dx [n, 128] */
+	float *const t66 = (float *)(work_ + 2908416); /* act_grad [n, 128] */
+	float *const t67 = (float *)(work_ + 2973952); /* dense_dx [n, 784] */
+	float *const t70 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t71 = (float *)(work_ + 1679488); /* add [] */
+	float *const t72 = (float *)(work_ + 3375360); /* basis [n, 32] */
+	float *const t73 = (float *)(work_ + 3391744); /* act_grad [n, 32] */
+	float *const t74 = (float *)(work_ + 3408128); /* dense_dx [n, 128] */
+	float *const t77 = (float *)(work_ + 3473664); /* act_grad [n, 128] */
+	float *const t78 = (float *)(work_ + 3539200); /* dense_dx [n, 784] */
+	float *const t81 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t82 = (float *)(work_ + 1679552); /* add [] */
+	float *const t83 = (float *)(work_ + 3940608); /* basis [n, 32] */
+	float *const t84 = (float *)(work_ + 3956992); /* act_grad [n, 32] */
+	float *const t85 = (float *)(work_ + 3973376); /* dense_dx [n, 128] */
+	float *const t88 = (float *)(work_ + 4038912); /* act_grad [n, 128] */
+	float *const t89 = (float *)(work_ + 4104448); /* dense_dx [n, 784] */
+	float *const t92 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t93 = (float *)(work_ + 1679488); /* add [] */
+	float *const t94 = (float *)(work_ + 4505856); /* basis [n, 32] */
+	float *const t95 = (float *)(work_ + 4522240); /* act_grad [n, 32] */
+	float *const t96 = (float *)(work_ + 4538624); /* dense_dx [n, 128] */
+	float *const t99 = (float *)(work_ + 4604160); /* act_grad [n, 128] */
+	float *const t100 = (float *)(work_ + 4669696); /* dense_dx [n, 784] */
+	float *const t103 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t104 = (float *)(work_ + 1679552); /* add [] */
+	float *const t105 = (float *)(work_ + 5071104); /* basis [n, 32] */
+	float *const t106 = (float *)(work_ + 5087488); /* act_grad [n, 32] */
+	float *const t107 = (float *)(work_ + 5103872); /* dense_dx [n, 128] */
+	float *const t110 = (float *)(work_ + 5169408); /* act_grad [n, 128] */
+	float *const t111 = (float *)(work_ + 5234944); /* dense_dx [n, 784] */
+	float *const t114 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t115 = (float *)(work_ + 1679488); /* add [] */
+	float *const t116 = (float *)(work_ + 5636352); /* basis [n, 32] */
+	float *const t117 = (float *)(work_ + 5652736); /* act_grad [n, 32] */
+	float *const t118 = (float *)(work_ + 5669120); /* dense_dx [n, 128] */
+	float *const t121 = (float *)(work_ + 5734656); /* act_grad [n, 128] */
+	float *const t122 = (float *)(work_ + 5800192); /* dense_dx [n, 784] */
+	float *const t125 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t126 = (float *)(work_ + 1679552); /* add [] */
+	float *const t127 = (float *)(work_ + 6201600); /* basis [n, 32] */
+	float *const t128 = (float *)(work_ + 6217984); /* act_grad [n, 32] */
+	float *const t129 = (float *)(work_ + 6234368); /* dense_dx [n, 128] */
+	float *const t132 = (float *)(work_ + 6299904); /* act_grad [n, 128] */
+	float *const t133 = (float *)(work_ + 6365440); /* dense_dx [n, 784] */
+	float *const t136 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t137 = (float *)(work_ + 1679488); /* add [] */
+	float *const t138 = (float *)(work_ + 6766848); /* basis [n, 32] */
+	float *const t139 = (float *)(work_ + 6783232); /* act_grad [n, 32] */
+	float *const t140 = (float *)(work_ + 6799616); /* dense_dx [n, 128] */
+	float *const t143 = (float *)(work_ + 6865152); /* act_grad [n, 128] */
+	float *const t144 = (float *)(work_ + 6930688); /* dense_dx [n, 784] */
+	float *const t147 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t148 = (float *)(work_ + 1679552); /* add [] */
+	float *const t149 = (float *)(work_ + 7332096); /* basis [n, 32] */
+	float *const t150 = (float *)(work_ + 7348480); /* act_grad [n, 32] */
+	float *const t151 = (float *)(work_ + 7364864); /* dense_dx [n, 128] */
+	float *const t154 = (float *)(work_ + 7430400); /* act_grad [n, 128] */
+	float *const t155 = (float *)(work_ + 7495936); /* dense_dx [n, 784] */
+	float *const t158 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t159 = (float *)(work_ + 1679488); /* add [] */
+	float *const t160 = (float *)(work_ + 7897344); /* basis [n, 32] */
+	float *const t161 = (float *)(work_ + 7913728); /* act_grad [n, 32] */
+	float *const t162 = (float *)(work_ + 7930112); /* dense_dx [n, 128] */
+	float *const t165 = (float *)(work_ + 7995648); /* act_grad [n, 128] */
+	float *const t166 = (float *)(work_ + 8061184); /* dense_dx [n, 784] */
+	float *const t169 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t170 = (float *)(work_ + 1679552); /* add [] */
+	float *const t171 = (float *)(work_ + 8462592); /* basis [n, 32] */
+	float *const t172 = (float *)(work_ + 8478976); /* act_grad [n, 32] */
+	float *const t173 = (float *)(work_ + 8495360); /* dense_dx [n, 128] */
+	float *const t176 = (float *)(work_ + 8560896); /* act_grad [n, 128] */
+	float *const t177 = (float *)(work_ + 8626432); /* dense_dx [n, 784] */
+	float *const t180 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t181 = (float *)(work_ + 1679488); /* add [] */
+	float *const t182 = (float *)(work_ + 9027840); /* basis [n, 32] */
+	float *const t183 = (float *)(work_ + 9044224); /* act_grad [n, 32] */
+	float *const t184 = (float *)(work_ + 9060608); /* dense_dx [n, 128] */
+	float *const t187 = (float *)(work_ + 9126144); /* act_grad [n, 128] */
+	float *const t188 = (float *)(work_ + 9191680); /* dense_dx [n, 784] */
+	float *const t191 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t192 = (float *)(work_ + 1679552); /* add [] */
+	float *const t193 = (float *)(work_ + 9593088); /* basis [n, 32] */
+	float *const t194 = (float *)(work_ + 9609472); /* act_grad [n, 32] */
+	float *const t195 = (float *)(work_ + 9625856); /* dense_dx [n, 128] */
+	float *const t198 = (float *)(work_ + 9691392); /* act_grad [n, 128] */
+	float *const t199 = (float *)(work_ + 9756928); /* dense_dx [n, 784] */
+	float *const t202 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t203 = (float *)(work_ + 1679488); /* add [] */
+	float *const t204 = (float *)(work_ + 10158336); /* basis [n, 32] */
+	float *const t205 = (float *)(work_ + 10174720); /* act_grad [n, 32] */
+	float *const t206 = (float *)(work_ + 10191104); /* dense_dx [n, 128] */
+	float *const t209 = (float *)(work_ + 10256640); /* act_grad [n, 128] */
+	float *const t210 = (float *)(work_ + 10322176); /* dense_dx [n, 784] */
+	float *const t213 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t214 = (float *)(work_ + 1679552); /* add [] */
+	float *const t215 = (float *)(work_ + 10723584); /* basis [n, 32] */
+	float *const t216 = (float *)(work_ + 10739968); /* act_grad [n, 32] */
+	float *const t217 = (float *)(work_ + 10756352); /* dense_dx [n, 128] */
+	float *const t220 = (float *)(work_ + 10821888); /* act_grad [n, 128] */
+	float *const t221 = (float *)(work_ + 10887424); /* dense_dx [n, 784] */
+	float *const t224 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t225 = (float *)(work_ + 1679488); /* add [] */
+	float *const t226 = (float *)(work_ + 11288832); /* basis [n, 32] */
+	float *const t227 = (float *)(work_ + 11305216); /* act_grad [n, 32] */
+	float *const t228 = (float *)(work_ + 11321600); /* dense_dx [n, 128] */
+	float *const t231 = (float *)(work_ + 11387136); /* act_grad [n, 128] */
+	float *const t232 = (float *)(work_ + 11452672); /* dense_dx [n, 784] */
+	float *const t235 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t236 = (float *)(work_ + 1679552); /* add [] */
+	float *const t237 = (float *)(work_ + 11854080); /* basis [n, 32] */
+	float *const t238 = (float *)(work_ + 11870464); /* act_grad [n, 32] */
+	float *const t239 = (float *)(work_ + 11886848); /* dense_dx [n, 128] */
+	float *const t242 = (float *)(work_ + 11952384); /* act_grad [n, 128] */
+	float *const t243 = (float *)(work_ + 12017920); /* dense_dx [n, 784] */
+	float *const t246 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t247 = (float *)(work_ + 1679488); /* add [] */
+	float *const t248 = (float *)(work_ + 12419328); /* basis [n, 32] */
+	float *const t249 = (float *)(work_ + 12435712); /* act_grad [n, 32] */
+	float *const t250 = (float *)(work_ + 12452096); /* dense_dx [n, 128] */
+	float *const t253 = (float *)(work_ + 12517632); /* act_grad [n, 128] */
+	float *const t254 = (float *)(work_ + 12583168); /* dense_dx [n, 784] */
+	float *const t257 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t258 = (float *)(work_ + 1679552); /* add [] */
+	float *const t259 = (float *)(work_ + 12984576); /* basis [n, 32] */
+	float *const t260 = (float *)(work_ + 13000960); /* act_grad [n, 32] */
+	float *const t261 = (float *)(work_ + 13017344); /* dense_dx [n, 128] */
+	float *const t264 = (float *)(work_ + 13082880); /* act_grad [n, 128] */
+	float *const t265 = (float *)(work_ + 13148416); /* dense_dx [n, 784] */
+	float *const t268 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t269 = (float *)(work_ + 1679488); /* add [] */
+	float *const t270 = (float *)(work_ + 13549824); /* basis [n, 32] */
+	float *const t271 = (float *)(work_ + 13566208); /* act_grad [n, 32] */
+	float *const t272 = (float *)(work_ + 13582592); /* dense_dx [n, 128] */
+	float *const t275 = (float *)(work_ + 13648128); /* act_grad [n, 128] */
+	float *const t276 = (float *)(work_ + 13713664); /* dense_dx [n, 784] */
+	float *const t279 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t280 = (float *)(work_ + 1679552); /* add [] */
+	float *const t281 = (float *)(work_ + 14115072); /* basis [n, 32] */
+	float *const t282 = (float *)(work_ + 14131456); /* act_grad [n, 32] */
+	float *const t283 = (float *)(work_ + 14147840); /* dense_dx [n, 128] */
+	float *const t286 = (float *)(work_ + 14213376); /* act_grad [n, 128] */
+	float *const t287 = (float *)(work_ + 14278912); /* dense_dx [n, 784] */
+	float *const t290 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t291 = (float *)(work_ + 1679488); /* add [] */
+	float *const t292 = (float *)(work_ + 14680320); /* basis [n, 32] */
+	float *const t293 = (float *)(work_ + 14696704); /* act_grad [n, 32] */
+	float *const t294 = (float *)(work_ + 14713088); /* dense_dx [n, 128] */
+	float *const t297 = (float *)(work_ + 14778624); /* act_grad [n, 128] */
+	float *const t298 = (float *)(work_ + 14844160); /* dense_dx [n, 784] */
+	float *const t301 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t302 = (float *)(work_ + 1679552); /* add [] */
+	float *const t303 = (float *)(work_ + 15245568); /* basis [n, 32] */
+	float *const t304 = (float *)(work_ + 15261952); /* act_grad [n, 32] */
+	float *const t305 = (float *)(work_ + 15278336); /* dense_dx [n, 128] */
+	float *const t308 = (float *)(work_ + 15343872); /* act_grad [n, 128] */
+	float *const t309 = (float *)(work_ + 15409408); /* dense_dx [n, 784] */
+	float *const t312 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t313 = (float *)(work_ + 1679488); /* add [] */
+	float *const t314 = (float *)(work_ + 15810816); /* basis [n, 32] */
+	float *const t315 = (float *)(work_ + 15827200); /* act_grad [n, 32] */
+	float *const t316 = (float *)(work_ + 15843584); /* dense_dx [n, 128] */
+	float *const t319 = (float *)(work_ + 15909120); /* act_grad [n, 128] */
+	float *const t320 = (float *)(work_ + 15974656); /* dense_dx [n, 784] */
+	float *const t323 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t324 = (float *)(work_ + 1679552); /* add [] */
+	float *const t325 = (float *)(work_ + 16376064); /* basis [n, 32] */
+	float *const t326 = (float *)(work_ + 16392448); /* act_grad [n, 32] */
+	float *const t327 = (float *)(work_ + 16408832); /* dense_dx [n, 128] */
+	float *const t330 = (float *)(work_ + 16474368); /* act_grad [n, 128] */
+	float *const t331 = (float *)(work_ + 16539904); /* dense_dx [n, 784] */
+	float *const t334 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t335 = (float *)(work_ + 1679488); /* add [] */
+	float *const t336 = (float *)(work_ + 16941312); /* basis [n, 32] */
+	float *const t337 = (float *)(work_ + 16957696); /* act_grad [n, 32] */
+	float *const t338 = (float *)(work_ + 16974080); /* dense_dx [n, 128] */
+	float *const t341 = (float *)(work_ + 17039616); /* act_grad [n, 128] */
+	float *const t342 = (float *)(work_ + 17105152); /* dense_dx [n, 784] */
+	float *const t345 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t346 = (float *)(work_ + 1679552); /* add [] */
+	float *const t347 = (float *)(work_ + 17506560); /* basis [n, 32] */
+	float *const t348 = (float *)(work_ + 17522944); /* act_grad [n, 32] */
+	float *const t349 = (float *)(work_ + 17539328); /* dense_dx [n, 128] */
+	float *const t352 = (float *)(work_ + 17604864); /* act_grad [n, 128] */
+	float *const t353 = (float *)(work_ + 17670400); /* dense_dx [n, 784] */
+	float *const t356 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t357 = (float *)(work_ + 1679488); /* add [] */
+	float *const t358 = (float *)(work_ + 18071808); /* basis [n, 32] */
+	float *const t359 = (float *)(work_ + 18088192); /* act_grad [n, 32] */
+	float *const t360 = (float *)(work_ + 18104576); /* dense_dx [n, 128] */
+	float *const t363 = (float *)(work_ + 18170112); /* act_grad [n, 128] */
+	float *const t364 = (float *)(work_ + 18235648); /* dense_dx [n, 784] */
+	float *const t367 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t368 = (float *)(work_ + 1679552); /* add [] */
+	float *const t369 = (float *)(work_ + 1114176); /* contractive [] */
+	float *const t370 = (float *)(work_ + 1679488); /* scale [] */
+	float *const t371 = (float *)(work_ + 1114176); /* add [] */
+	float *const t372 = (float *)(work_ + 548864); /* constant [] */
+	float *const t373 = (float *)(work_ + 1679488); /* scale [] */
+	float *const t374 = (float *)(work_ + 18637056); /* sumsq_grad [n, 784] */
+	float *const t375 = (float *)(work_ + 18235648); /* dense [n, 128] */
+	float *const t376 = (float *)(work_ + 19038464); /* dense_dw [128, 784] */
+	float *const t377 = (float *)(work_ + 18170112); /* act_grad [n, 128] */
+	float *const t378 = (float *)(work_ + 18301184); /* act_grad2 [n, 128] */
+	float *const t379 = (float *)(work_ + 18104576); /* dense [n, 32] */
+	float *const t380 = (float *)(work_ + 18120960); /* dense_dw [32, 128] */
+	float *const t381 = (float *)(work_ + 18088192); /* act_grad2 [n, 32] */
+	float *const t382 = (float *)(work_ + 18366720); /* sumsq_grad [n, 784] */
+	float *const t383 = (float *)(work_ + 17670400); /* dense [n, 128] */
+	float *const t384 = (float *)(work_ + 19439872); /* dense_dw [128, 784] */
+	float *const t385 = (float *)(work_ + 18366720); /* add [128, 784] */
+	float *const t386 = (float *)(work_ + 17604864); /* act_grad [n, 128] */
+	float *const t387 = (float *)(work_ + 17735936); /* act_grad2 [n, 128] */
+	float *const t388 = (float *)(work_ + 17539328); /* add [n, 128] */
+	float *const t389 = (float *)(work_ + 17670400); /* dense [n, 32] */
+	float *const t390 = (float *)(work_ + 17686784); /* dense_dw [32, 128] */
+	float *const t391 = (float *)(work_ + 17522944); /* add [32, 128] */
+	float *const t392 = (float *)(work_ + 17604864); /* act_grad2 [n, 32] */
+	float *const t393 = (float *)(work_ + 17506560); /* add [n, 32] */
+	float *const t394 = (float *)(work_ + 17604864); /* sumsq_grad [n, 784] */
+	float *const t395 = (float *)(work_ + 17105152); /* dense [n, 128] */
+	float *const t396 = (float *)(work_ + 18768128); /* dense_dw [128, 784] */
+	float *const t397 = (float *)(work_ + 17604864); /* add [128, 784] */
+	float *const t398 = (float *)(work_ + 17039616); /* act_grad [n, 128] */
+	float *const t399 = (float *)(work_ + 17170688); /* act_grad2 [n, 128] */
+	float *const t400 = (float *)(work_ + 16974080); /* add [n, 128] */
+	float *const t401 = (float *)(work_ + 17105152); /* dense [n, 32] */
+	float *const t402 = (float *)(work_ + 17121536); /* dense_dw [32, 128] */
+	float *const t403 = (float *)(work_ + 16957696); /* add [32, 128] */
+	float *const t404 = (float *)(work_ + 17039616); /* act_grad2 [n, 32] */
+	float *const t405 = (float *)(work_ + 16941312); /* add [n, 32] */
+	float *const t406 = (float *)(work_ + 17039616); /* sumsq_grad [n, 784] */
+	float *const t407 = (float *)(work_ + 16539904); /* dense [n, 128] */
+	float *const t408 = (float *)(work_ + 18006272); /* dense_dw [128, 784] */
+	float *const t409 = (float *)(work_ + 17039616); /* add [128, 784] */
+	float *const t410 = (float *)(work_ + 16474368); /* act_grad [n, 128] */
+	float *const t411 = (float *)(work_ + 16605440); /* act_grad2 [n, 128] */
+	float *const t412 = (float *)(work_ + 16408832); /* add [n, 128] */
+	float *const t413 = (float *)(work_ + 16539904); /* dense [n, 32] */
+	float *const t414 = (float *)(work_ + 16556288); /* dense_dw [32, 128] */
+	float *const t415 = (float *)(work_ + 16392448); /* add [32, 128] */
+	float *const t416 = (float *)(work_ + 16474368); /* act_grad2 [n, 32] */
+	float *const t417 = (float *)(work_ + 16376064); /* add [n, 32] */
+	float *const t418 = (float *)(work_ + 16474368); /* sumsq_grad [n, 784] */
+	float *const t419 = (float *)(work_ + 15974656); /* dense [n, 128] */
+	float *const t420 = (float *)(work_ + 17441024); /* dense_dw [128, 784] */
+	float *const t421 = (float *)(work_ + 16474368); /* add [128, 784] */
+	float *const t422 = (float *)(work_ + 15909120); /* act_grad [n, 128] */
+	float *const t423 = (float *)(work_ + 16040192); /* act_grad2 [n, 128] */
+	float *const t424 = (float *)(work_ + 15843584); /* add [n, 128] */
+	float *const t425 = (float *)(work_ + 15974656); /* dense [n, 32] */
+	float *const t426 = (float *)(work_ + 15991040); /* dense_dw [32, 128] */
+	float *const t427 = (float *)(work_ + 15827200); /* add [32, 128] */
+	float *const t428 = (float *)(work_ + 15909120); /* act_grad2 [n, 32] */
+	float *const t429 = (float *)(work_ + 15810816); /* add [n, 32] */
+	float *const t430 = (float *)(work_ + 15909120); /* sumsq_grad [n, 784] */
+	float *const t431 = (float *)(work_ + 15409408); /* dense [n, 128] */
+	float *const t432 = (float *)(work_ + 16875776); /* dense_dw [128, 784] */
+	float *const t433 = (float *)(work_ + 15909120); /* add [128, 784] */
+	float *const t434 = (float *)(work_ + 15343872); /* act_grad [n, 128] */
+	float *const t435 = (float *)(work_ + 15474944); /* act_grad2 [n, 128] */
+	float *const t436 = (float *)(work_ + 15278336); /* add [n, 128] */
+	float *const t437 = (float *)(work_ + 15409408); /* dense [n, 32] */
+	float *const t438 = (float *)(work_ + 15425792); /* dense_dw [32, 128] */
+	float *const t439 = (float *)(work_ + 15261952); /* add [32, 128] */
+	float *const t440 = (float *)(work_ + 15343872); /* act_grad2 [n, 32] */
+	float *const t441 = (float *)(work_ + 15245568); /* add [n, 32] */
+	float *const t442 = (float *)(work_ + 15343872); /* sumsq_grad [n, 784] */
+	float *const t443 = (float *)(work_ + 14844160); /* dense [n, 128] */
+	float *const t444 = (float *)(work_ + 16310528); /* dense_dw [128, 784] */
+	float *const t445 = (float *)(work_ + 15343872); /* add [128, 784] */
+	float *const t446 = (float *)(work_ + 14778624); /* act_grad [n, 128] */
+	float *const t447 = (float *)(work_ + 14909696); /* act_grad2 [n, 128] */
+	float *const t448 = (float *)(work_ + 14713088); /* add [n, 128] */
+	float *const t449 = (float *)(work_ + 14844160); /* dense [n, 32] */
+	float *const t450 = (float *)(work_ + 14860544); /* dense_dw [32, 128] */
+	float *const t451 = (float *)(work_ + 14696704); /* add [32, 128] */
+	float *const t452 = (float *)(work_ + 14778624); /* act_grad2 [n, 32] */
+	float *const t453 = (float *)(work_ + 14680320); /* add [n, 32] */
+	float *const t454 = (float *)(work_ + 14778624); /* sumsq_grad [n, 784] */
+	float *const t455 = (float *)(work_ + 14278912); /* dense [n, 128] */
+	float *const t456 = (float *)(work_ + 15745280); /* dense_dw [128, 784] */
+	float *const t457 = (float *)(work_ + 14778624); /* add [128, 784] */
+	float *const t458 = (float *)(work_ + 14213376); /* act_grad [n, 128] */
+	float *const t459 = (float *)(work_ + 14344448); /* act_grad2 [n, 128] */
+	float *const t460 = (float *)(work_ + 14147840); /* add [n, 128] */
+	float *const t461 = (float *)(work_ + 14278912); /* dense [n, 32] */
+	float *const t462 = (float *)(work_ + 14295296); /* dense_dw [32, 128] */
+	float *const t463 = (float *)(work_ + 14131456); /* add [32, 128] */
+	float *const t464 = (float *)(work_ + 14213376); /* act_grad2 [n, 32] */
+	float *const t465 = (float *)(work_ + 14115072); /* add [n, 32] */
+	float *const t466 = (float *)(work_ + 14213376); /* sumsq_grad [n, 784] */
+	float *const t467 = (float *)(work_ + 13713664); /* dense [n, 128] */
+	float *const t468 = (float *)(work_ + 15180032); /* dense_dw [128, 784] */
+	float *const t469 = (float *)(work_ + 14213376); /* add [128, 784] */
+	float *const t470 = (float *)(work_ + 13648128); /* act_grad [n, 128] */
+	float *const t471 = (float *)(work_ + 13779200); /* act_grad2 [n, 128] */
+	float *const t472 = (float *)(work_ + 13582592); /* add [n, 128] */
+	float *const t473 = (float *)(work_ + 13713664); /* dense [n, 32] */
+	float *const t474 = (float *)(work_ + 13730048); /* dense_dw [32, 128] */
+	float *const t475 = (float *)(work_ + 13566208); /* add [32, 128] */
+	float *const t476 = (float *)(work_ + 13648128); /* act_grad2 [n, 32] */
+	float *const t477 = (float *)(work_ + 13549824); /* add [n, 32] */
+	float *const t478 = (float *)(work_ + 13648128); /* sumsq_grad [n, 784] */
+	float *const t479 = (float *)(work_ + 13148416); /* dense [n, 128] */
+	float *const t480 = (float *)(work_ + 14614784); /* dense_dw [128, 784] */
+	float *const t481 = (float *)(work_ + 13648128); /* add [128, 784] */
+	float *const t482 = (float *)(work_ + 13082880); /* act_grad [n, 128] */
+	float *const t483 = (float *)(work_ + 13213952); /* act_grad2 [n, 128] */
+	float *const t484 = (float *)(work_ + 13017344); /* add [n, 128] */
+	float *const t485 = (float *)(work_ + 13148416); /* dense [n, 32] */
+	float *const t486 = (float *)(work_ + 13164800); /* dense_dw [32, 128] */
+	float *const t487 = (float *)(work_ + 13000960); /* add [32, 128] */
+	float *const t488 = (float *)(work_ + 13082880); /* act_grad2 [n, 32] */
+	float *const t489 = (float *)(work_ + 12984576); /* add [n, 32] */
+	float *const t490 = (float *)(work_ + 13082880); /* sumsq_grad [n, 784] */
+	float *const t491 = (float *)(work_ + 12583168); /* dense [n, 128] */
+	float *const t492 = (float *)(work_ + 14049536); /* dense_dw [128, 784] */
+	float *const t493 = (float *)(work_ + 13082880); /* add [128, 784] */
+	float *const t494 = (float *)(work_ + 12517632); /* act_grad [n, 128] */
+	float *const t495 = (float *)(work_ + 12648704); /* act_grad2 [n, 128] */
+	float *const t496 = (float *)(work_ + 12452096); /* add [n, 128] */
+	float *const t497 = (float *)(work_ + 12583168); /* dense [n, 32] */
+	float *const t498 = (float *)(work_ + 12599552); /* dense_dw [32, 128] */
+	float *const t499 = (float *)(work_ + 12435712); /* add [32, 128] */
+	float *const t500 = (float *)(work_ + 12517632); /* act_grad2 [n, 32] */
+	float *const t501 = (float *)(work_ + 12419328); /* add [n, 32] */
+	float *const t502 = (float *)(work_ + 12517632); /* sumsq_grad [n, 784] */
+	float *const t503 = (float *)(work_ + 12017920); /* dense [n, 128] */
+	float *const t504 = (float *)(work_ + 13484288); /* dense_dw [128, 784] */
+	float *const t505 = (float *)(work_ + 12517632); /* add [128, 784] */
+	float *const t506 = (float *)(work_ + 11952384); /* act_grad [n, 128] */
+	float *const t507 = (float *)(work_ + 12083456); /* act_grad2 [n, 128] */
+	float *const t508 = (float *)(work_ + 11886848); /* add [n, 128] */
+	float *const t509 = (float *)(work_ + 12017920); /* dense [n, 32] */
+	float *const t510 = (float *)(work_ + 12034304); /* dense_dw [32, 128] */
+	float *const t511 = (float *)(work_ + 11870464); /* add [32, 128] */
+	float *const t512 = (float *)(work_ + 11952384); /* act_grad2 [n, 32] */
+	float *const t513 = (float *)(work_ + 11854080); /* add [n, 32] */
+	float *const t514 = (float *)(work_ + 11952384); /* sumsq_grad [n, 784] */
+	float *const t515 = (float *)(work_ + 11452672); /* dense [n, 128] */
+	float *const t516 = (float *)(work_ + 12919040); /* dense_dw [128, 784] */
+	float *const t517 = (float *)(work_ + 11952384); /* add [128, 784] */
+	float *const t518 = (float *)(work_ + 11387136); /* act_grad [n, 128] */
+	float *const t519 = (float *)(work_ + 11518208); /* act_grad2 [n, 128] */
+	float *const t520 = (float *)(work_ + 11321600); /* add [n, 128] */
+	float *const t521 = (float *)(work_ + 11452672); /* dense [n, 32] */
+	float *const t522 = (float *)(work_ + 11469056); /* dense_dw [32, 128] */
+	float *const t523 = (float *)(work_ + 11305216); /* add [32, 128] */
+	float *const t524 = (float *)(work_ + 11387136); /* act_grad2 [n, 32] */
+	float *const t525 = (float *)(work_ + 11288832); /* add [n, 32] */
+	float *const t526 = (float *)(work_ + 11387136); /* sumsq_grad [n, 784] */
+	float *const t527 = (float *)(work_ + 10887424); /* dense [n, 128] */
+	float *const t528 = (float *)(work_ + 12353792); /* dense_dw [128, 784] */
+	float *const t529 = (float *)(work_ + 11387136); /* add [128, 784] */
+	float *const t530 = (float *)(work_ + 10821888); /* act_grad [n, 128] */
+	float *const t531 = (float *)(work_ + 10952960); /* act_grad2 [n, 128] */
+	float *const t532 = (float *)(work_ + 10756352); /* add [n, 128] */
+	float *const t533 = (float *)(work_ + 10887424); /* dense [n, 32] */
+	float *const t534 = (float *)(work_ + 10903808); /* dense_dw [32, 128] */
+	float *const t535 = (float *)(work_ + 10739968); /* add [32, 128] */
+	float *const t536 = (float *)(work_ + 10821888); /* act_grad2 [n, 32] */
+	float *const t537 = (float *)(work_ + 10723584); /* add [n, 32] */
+	float *const t538 = (float *)(work_ + 10821888); /* sumsq_grad [n, 784] */
+	float *const t539 = (float *)(work_ + 10322176); /* dense [n, 128] */
+	float *const t540 = (float *)(work_ + 11788544); /* dense_dw [128, 784] */
+	float *const t541 = (float *)(work_ + 10821888); /* add [128, 784] */
+	float *const t542 = (float *)(work_ + 10256640); /* act_grad [n, 128] */
+	float *const t543 = (float *)(work_ + 10387712); /* act_grad2 [n, 128] */
+	float *const t544 = (float *)(work_ + 10191104); /* add [n, 128] */
+	float *const t545 = (float *)(work_ + 10322176); /* dense [n, 32] */
+	float *const t546 = (float *)(work_ + 10338560); /* dense_dw [32, 128] */
+	float *const t547 = (float *)(work_ + 10174720); /* add [32, 128] */
+	float *const t548 = (float *)(work_ + 10256640); /* act_grad2 [n, 32] */
+	float *const t549 = (float *)(work_ + 10158336); /* add [n, 32] */
+	float *const t550 = (float *)(work_ + 10256640); /* sumsq_grad [n, 784] */
+	float *const t551 = (float *)(work_ + 9756928); /* dense [n, 128] */
+	float *const t552 = (float *)(work_ + 11223296); /* dense_dw [128, 784] */
+	float *const t553 = (float *)(work_ + 10256640); /* add [128, 784] */
+	float *const t554 = (float *)(work_ + 9691392); /* act_grad [n, 128] */
+	float *const t555 = (float *)(work_ + 9822464); /* act_grad2 [n, 128] */
+	float *const t556 = (float *)(work_ + 9625856); /* add [n, 128] */
+	float *const t557 = (float *)(work_ + 9756928); /* dense [n, 32] */
+	float *const t558 = (float *)(work_ + 9773312); /* dense_dw [32, 128] */
+	float *const t559 = (float *)(work_ + 9609472); /* add [32, 128] */
+	float *const t560 = (float *)(work_ + 9691392); /* act_grad2 [n, 32] */
+	float *const t561 = (float *)(work_ + 9593088); /* add [n, 32] */
+	float *const t562 = (float *)(work_ + 9691392); /* sumsq_grad [n, 784] */
+	float *const t563 = (float *)(work_ + 9191680); /* dense [n, 128] */
+	float *const t564 = (float *)(work_ + 10658048); /* dense_dw [128, 784] */
+	float *const t565 = (float *)(work_ + 9691392); /* add [128, 784] */
+	float *const t566 = (float *)(work_ + 9126144); /* act_grad [n, 128] */
+	float *const t567 = (float *)(work_ + 9257216); /* act_grad2 [n, 128] */
+	float *const t568 = (float *)(work_ + 9060608); /* add [n, 128] */
+	float *const t569 = (float *)(work_ + 9191680); /* dense [n, 32] */
+	float *const t570 = (float *)(work_ + 9208064); /* dense_dw [32, 128] */
+	float *const t571 = (float *)(work_ + 9044224); /* add [32, 128] */
+	float *const t572 = (float *)(work_ + 9126144); /* act_grad2 [n, 32] */
+	float *const t573 = (float *)(work_ + 9027840); /* add [n, 32] */
+	float *const t574 = (float *)(work_ + 9126144); /* sumsq_grad [n, 784] */
+	float *const t575 = (float *)(work_ + 8626432); /* dense [n, 128] */
+	float *const t576 = (float *)(work_ + 10092800); /* dense_dw [128, 784] */
+	float *const t577 = (float *)(work_ + 9126144); /* add [128, 784] */
+	float *const t578 = (float *)(work_ + 8560896); /* act_grad [n, 128] */
+	float *const t579 = (float *)(work_ + 8691968); /* act_grad2 [n, 128] */
+	float *const t580 = (float *)(work_ + 8495360); /* add [n, 128] */
+	float *const t581 = (float *)(work_ + 8626432); /* dense [n, 32] */
+	float *const t582 = (float *)(work_ + 8642816); /* dense_dw [32, 128] */
+	float *const t583 = (float *)(work_ + 8478976); /* add [32, 128] */
+	float *const t584 = (float *)(work_ + 8560896); /* act_grad2 [n, 32] */
+	float *const t585 = (float *)(work_ + 8462592); /* add [n, 32] */
+	float *const t586 = (float *)(work_ + 8560896); /* sumsq_grad [n, 784] */
+	float *const t587 = (float *)(work_ + 8061184); /* dense [n, 128] */
+	float *const t588 = (float *)(work_ + 9527552); /* dense_dw [128, 784] */
+	float *const t589 = (float *)(work_ + 8560896); /* add [128, 784] */
+	float *const t590 = (float *)(work_ + 7995648); /* act_grad [n, 128] */
+	float *const t591 = (float *)(work_ + 8126720); /* act_grad2 [n, 128] */
+	float *const t592 = (float *)(work_ + 7930112); /* add [n, 128] */
+	float *const t593 = (float *)(work_ + 8061184); /* dense [n, 32] */
+	float *const t594 = (float *)(work_ + 8077568); /* dense_dw [32, 128] */
+	float *const t595 = (float *)(work_ + 7913728); /* add [32, 128] */
+	float *const t596 = (float *)(work_ + 7995648); /* act_grad2 [n, 32] */
+	float *const t597 = (float *)(work_ + 7897344); /* add [n, 32] */
+	float *const t598 = (float *)(work_ + 7995648); /* sumsq_grad [n, 784] */
+	float *const t599 = (float *)(work_ + 7495936); /* dense [n, 128] */
+	float *const t600 = (float *)(work_ + 8962304); /* dense_dw [128, 784] */
+	float *const t601 = (float *)(work_ + 7995648); /* add [128, 784] */
+	float *const t602 = (float *)(work_ + 7430400); /* act_grad [n, 128] */
+	float *const t603 = (float *)(work_ + 7561472); /* act_grad2 [n, 128] */
+	float *const t604 = (float *)(work_ + 7364864); /* add [n, 128] */
+	float *const t605 = (float *)(work_ + 7495936); /* dense [n, 32] */
+	float *const t606 = (float *)(work_ + 7512320); /* dense_dw [32, 128] */
+	float *const t607 = (float *)(work_ + 7348480); /* add [32, 128] */
+	float *const t608 = (float *)(work_ + 7430400); /* act_grad2 [n, 32] */
+	float *const t609 = (float *)(work_ + 7332096); /* add [n, 32] */
+	float *const t610 = (float *)(work_ + 7430400); /* sumsq_grad [n, 784] */
+	float *const t611 = (float *)(work_ + 6930688); /* dense [n, 128] */
+	float *const t612 = (float *)(work_ + 8397056); /* dense_dw [128, 784] */
+	float *const t613 = (float *)(work_ + 7430400); /* add [128, 784] */
+	float *const t614 = (float *)(work_ + 6865152); /* act_grad [n, 128] */
+	float *const t615 = (float *)(work_ + 6996224); /* act_grad2 [n, 128] */
+	float *const t616 = (float *)(work_ + 6799616); /* add [n, 128] */
+	float *const t617 = (float *)(work_ + 6930688); /* dense [n, 32] */
+	float *const t618 = (float *)(work_ + 6947072); /* dense_dw [32, 128] */
+	float *const t619 = (float *)(work_ + 6783232); /* add [32, 128] */
+	float *const t620 = (float *)(work_ + 6865152); /* act_grad2 [n, 32] */
+	float *const t621 = (float *)(work_ + 6766848); /* add [n, 32] */
+	float *const t622 = (float *)(work_ + 6865152); /* sumsq_grad [n, 784] */
+	float *const t623 = (float *)(work_ + 6365440); /* dense [n, 128] */
+	float *const t624 = (float *)(work_ + 7831808); /* dense_dw [128, 784] */
+	float *const t625 = (float *)(work_ + 6865152); /* add [128, 784] */
+	float *const t626 = (float *)(work_ + 6299904); /* act_grad [n, 128] */
+	float *const t627 = (float *)(work_ + 6430976); /* act_grad2 [n, 128] */
+	float *const t628 = (float *)(work_ + 6234368); /* add [n, 128] */
+	float *const t629 = (float *)(work_ + 6365440); /* dense [n, 32] */
+	float *const t630 = (float *)(work_ + 6381824); /* dense_dw [32, 128] */
+	float *const t631 = (float *)(work_ + 6217984); /* add [32, 128] */
+	float *const t632 = (float *)(work_ + 6299904); /* act_grad2 [n, 32] */
+	float *const t633 = (float *)(work_ + 6201600); /* add [n, 32] */
+	float *const t634 = (float *)(work_ + 6299904); /* sumsq_grad [n, 784] */
+	float *const t635 = (float *)(work_ + 5800192); /* dense [n, 128] */
+	float *const t636 = (float *)(work_ + 7266560); /* dense_dw [128, 784] */
+	float *const t637 = (float *)(work_ + 6299904); /* add [128, 784] */
+	float *const t638 = (float *)(work_ + 5734656); /* act_grad [n, 128] */
+	float *const t639 = (float *)(work_ + 5865728); /* act_grad2 [n, 128] */
+	float *const t640 = (float *)(work_ + 5669120); /* add [n, 128] */
+	float *const t641 = (float *)(work_ + 5800192); /* dense [n, 32] */
+	float *const t642 = (float *)(work_ + 5816576); /* dense_dw [32, 128] */
+	float *const t643 = (float *)(work_ + 5652736); /* add [32, 128] */
+	float *const t644 = (float *)(work_ + 5734656); /* act_grad2 [n, 32] */
+	float *const t645 = (float *)(work_ + 5636352); /* add [n, 32] */
+	float *const t646 = (float *)(work_ + 5734656); /* sumsq_grad [n, 784] */
+	float *const t647 = (float *)(work_ + 5234944); /* dense [n, 128] */
+	float *const t648 = (float *)(work_ + 6701312); /* dense_dw [128, 784] */
+	float *const t649 = (float *)(work_ + 5734656); /* add [128, 784] */
+	float *const t650 = (float *)(work_ + 5169408); /* act_grad [n, 128] */
+	float *const t651 = (float *)(work_ + 5300480); /* act_grad2 [n, 128] */
+	float *const t652 = (float *)(work_ + 5103872); /* add [n, 128] */
+	float *const t653 = (float *)(work_ + 5234944); /* dense [n, 32] */
+	float *const t654 = (float *)(work_ + 5251328); /* dense_dw [32, 128] */
+	float *const t655 = (float *)(work_ + 5087488); /* add [32, 128] */
+	float *const t656 = (float *)(work_ + 5169408); /* act_grad2 [n, 32] */
+	float *const t657 = (float *)(work_ + 5071104); /* add [n, 32] */
+	float *const t658 = (float *)(work_ + 5169408); /* sumsq_grad [n, 784] */
+	float *const t659 = (float *)(work_ + 4669696); /* dense [n, 128] */
+	float *const t660 = (float *)(work_ + 6136064); /* dense_dw [128, 784] */
+	float *const t661 = (float *)(work_ + 5169408); /* add [128, 784] */
+	float *const t662 = (float *)(work_ + 4604160); /* act_grad [n, 128] */
+	float *const t663 = (float *)(work_ + 4735232); /* act_grad2 [n, 128] */
+	float *const t664 = (float *)(work_ + 4538624); /* add [n, 128] */
+	float *const t665 = (float *)(work_ + 4669696); /* dense [n, 32] */
+	float *const t666 = (float *)(work_ + 4686080); /* dense_dw [32, 128] */
+	float *const t667 = (float *)(work_ + 4522240); /* add [32, 128] */
+	float *const t668 = (float *)(work_ + 4604160); /* act_grad2 [n, 32] */
+	float *const t669 = (float *)(work_ + 4505856); /* add [n, 32] */
+	float *const t670 = (float *)(work_ + 4604160); /* sumsq_grad [n, 784] */
+	float *const t671 = (float *)(work_ + 4104448); /* dense [n, 128] */
+	float *const t672 = (float *)(work_ + 5570816); /* dense_dw [128, 784] */
+	float *const t673 = (float *)(work_ + 4604160); /* add [128, 784] */
+	float *const t674 = (float *)(work_ + 4038912); /* act_grad [n, 128] */
+	float *const t675 = (float *)(work_ + 4169984); /* act_grad2 [n, 128] */
+	float *const t676 = (float *)(work_ + 3973376); /* add [n, 128] */
+	float *const t677 = (float *)(work_ + 4104448); /* dense [n, 32] */
+	float *const t678 = (float *)(work_ + 4120832); /* dense_dw [32, 128] */
+	float *const t679 = (float *)(work_ + 3956992); /* add [32, 128] */
+	float *const t680 = (float *)(work_ + 4038912); /* act_grad2 [n, 32] */
+	float *const t681 = (float *)(work_ + 3940608); /* add [n, 32] */
+	float *const t682 = (float *)(work_ + 4038912); /* sumsq_grad [n, 784] */
+	float *const t683 = (float *)(work_ + 3539200); /* dense [n, 128] */
+	float *const t684 = (float *)(work_ + 5005568); /* dense_dw [128, 784] */
+	float *const t685 = (float *)(work_ + 4038912); /* add [128, 784] */
+	float *const t686 = (float *)(work_ + 3473664); /* act_grad [n, 128] */
+	float *const t687 = (float *)(work_ + 3604736); /* act_grad2 [n, 128] */
+	float *const t688 = (float *)(work_ + 3408128); /* add [n, 128] */
+	float *const t689 = (float *)(work_ + 3539200); /* dense [n, 32] */
+	float *const t690 = (float *)(work_ + 3555584); /* dense_dw [32, 128] */
+	float *const t691 = (float *)(work_ + 3391744); /* add [32, 128] */
+	float *const t692 = (float *)(work_ + 3473664); /* act_grad2 [n, 32] */
+	float *const t693 = (float *)(work_ + 3375360); /* add [n, 32] */
+	float *const t694 = (float *)(work_ + 3473664); /* sumsq_grad [n, 784] */
+	float *const t695 = (float *)(work_ + 2973952); /* dense [n, 128] */
+	float *const t696 = (float *)(work_ + 4440320); /* dense_dw [128, 784] */
+	float *const t697 = (float *)(work_ + 3473664); /* add [128, 784] */
+	float *const t698 = (float *)(work_ + 2908416); /* act_grad [n, 128] */
+	float *const t699 = (float *)(work_ + 3039488); /* act_grad2 [n, 128] */
+	float *const t700 = (float *)(work_ + 2842880); /* add [n, 128] */
+	float *const t701 = (float *)(work_ + 2973952); /* dense [n, 32] */
+	float *const t702 = (float *)(work_ + 2990336); /* dense_dw [32, 128] */
+	float *const t703 = (float *)(work_ + 2826496); /* add [32, 128] */
+	float *const t704 = (float *)(work_ + 2908416); /* act_grad2 [n, 32] */
+	float *const t705 = (float *)(work_ + 2810112); /* add [n, 32] */
+	float *const t706 = (float *)(work_ + 2908416); /* sumsq_grad [n, 784] */
+	float *const t707 = (float *)(work_ + 2408704); /* dense [n, 128] */
+	float *const t708 = (float *)(work_ + 3875072); /* dense_dw [128, 784] */
+	float *const t709 = (float *)(work_ + 2908416); /* add [128, 784] */
+	float *const t710 = (float *)(work_ + 2343168); /* act_grad [n, 128] */
+	float *const t711 = (float *)(work_ + 2474240); /* act_grad2 [n, 128] */
+	float *const t712 = (float *)(work_ + 2277632); /* add [n, 128] */
+	float *const t713 = (float *)(work_ + 2408704); /* dense [n, 32] */
+	float *const t714 = (float *)(work_ + 2425088); /* dense_dw [32, 128] */
+	float *const t715 = (float *)(work_ + 2261248); /* add [32, 128] */
+	float *const t716 = (float *)(work_ + 2343168); /* act_grad2 [n, 32] */
+	float *const t717 = (float *)(work_ + 2244864); /* add [n, 32] */
+	float *const t718 = (float *)(work_ + 2343168); /* sumsq_grad [n, 784] */
+	float *const t719 = (float *)(work_ + 1843456); /* dense [n, 128] */
+	float *const t720 = (float *)(work_ + 3309824); /* dense_dw [128, 784] */
+	float *const t721 = (float *)(work_ + 2343168); /* add [128, 784] */
+	float *const t722 = (float *)(work_ + 1777920); /* act_grad [n, 128] */
+	float *const t723 = (float *)(work_ + 1908992); /* act_grad2 [n, 128] */
+	float *const t724 = (float *)(work_ + 1712384); /* add [n, 128] */
+	float *const t725 = (float *)(work_ + 1843456); /* dense [n, 32] */
+	float *const t726 = (float *)(work_ + 1859840); /* dense_dw [32, 128] */
+	float *const t727 = (float *)(work_ + 1696000); /* add [32, 128] */
+	float *const t728 = (float *)(work_ + 1777920); /* act_grad2 [n, 32] */
+	float *const t729 = (float *)(work_ + 1679552); /* add [n, 32] */
+	float *const t730 = (float *)(work_ + 1777920); /* sumsq_grad [n, 784] */
+	float *const t731 = (float *)(work_ + 1278080); /* dense [n, 128] */
+	float *const t732 = (float *)(work_ + 2744576); /* dense_dw [128, 784] */
+	float *const t733 = (float *)(work_ + 1777920); /* add [128, 784] */
+	float *const t734 = (float *)(work_ + 1212544); /* act_grad [n, 128] */
+	float *const t735 = (float *)(work_ + 1343616); /* act_grad2 [n, 128] */
+	float *const t736 = (float *)(work_ + 1147008); /* add [n, 128] */
+	float *const t737 = (float *)(work_ + 1278080); /* dense [n, 32] */
+	float *const t738 = (float *)(work_ + 1294464); /* dense_dw [32, 128] */
+	float *const t739 = (float *)(work_ + 1130624); /* add [32, 128] */
+	float *const t740 = (float *)(work_ + 1212544); /* act_grad2 [n, 32] */
+	float *const t741 = (float *)(work_ + 1114240); /* add [n, 32] */
+	float *const t742 = (float *)(work_ + 1212544); /* sumsq_grad [n, 784] */
+	float *const t743 = (float *)(work_ + 712768); /* dense [n, 128] */
+	float *const t744 = (float *)(work_ + 2179328); /* dense_dw [128, 784] */
+	float *const t745 = (float *)(work_ + 1212544); /* add [128, 784] */
+	float *const t746 = (float *)(work_ + 647232); /* act_grad [n, 128] */
+	float *const t747 = (float *)(work_ + 778304); /* act_grad2 [n, 128] */
+	float *const t748 = (float *)(work_ + 581696); /* add [n, 128] */
+	float *const t749 = (float *)(work_ + 712768); /* dense [n, 32] */
+	float *const t750 = (float *)(work_ + 729152); /* dense_dw [32, 128] */
+	float *const t751 = (float *)(work_ + 565312); /* add [32, 128] */
+	float *const t752 = (float *)(work_ + 647232); /* act_grad2 [n, 32] */
+	float *const t753 = (float *)(work_ + 548928); /* add [n, 32] */
+	float *const t754 = (float *)(work_ + 647232); /* mse_grad [n, 784] */
+	float *const t756 = (float *)(work_ + 1048640); /* dense_dx [n, 128] */
+	float *const t757 = (float *)(work_ + 1613952); /* dense_dw [784, 128] */
+	float *const t758 = (float *)(work_ + 81920); /* sum_batch [784] */
+	float *const t760 = (float *)(work_ + 85056); /* dense_dx [n, 32] */
+	float *const t761 = (float *)(work_ + 101440); /* dense_dw [128, 32] */
+	float *const t762 = (float *)(work_ + 117824); /* sum_batch [128] */
+	float *const t764 = (float *)(work_ + 118336); /* add [n, 32] */
+	float *const t765 = (float *)(work_ + 647232); /* dense_dx [n, 128] */
+	float *const t766 = (float *)(work_ + 85056); /* dense_dw [32, 128] */
+	float *const t767 = (float *)(work_ + 0); /* add [32, 128] */
+	float *const t768 = (float *)(work_ + 16384); /* sum_batch [32] */
+	float *const t770 = (float *)(work_ + 712768); /* add [n, 128] */
+	float *const t771 = (float *)(work_ + 2015360); /* dense_dw [128, 784] */
+	float *const t772 = (float *)(work_ + 2416768); /* add [128, 784] */
+	float *const t773 = (float *)(work_ + 16512); /* sum_batch [128] */
+	/* t4 = dense */
+	contractive_ae_gemm(n, 128, 784, t0, 784, 1, t1, 1, 784, t2, t4,
+		&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_SIGMOID, .slope = 0.0f});
+	/* t8 = dense */
+	contractive_ae_gemm(n, 32, 128, t4, 128, 1, t5, 1, 128, t6, t8,
+		&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_SIGMOID, .slope = 0.0f});
+	/* t12 = dense */
+	contractive_ae_gemm(n, 128, 32, t8, 32, 1, t9, 1, 32, t10, t12,
+		&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_RELU, .slope = 0.0f});
+	/* t16 = dense */
+	contractive_ae_gemm(n, 784, 128, t12, 128, 1, t13, 1, 128, t14, t16,
+		&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_SIGMOID, .slope = 0.0f});
 	/* t17 = mse */
 	{
 		double acc = 0;
@@ -3633,11 +3792,13 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	/* t19 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t18, 0, t8, 0, t19, 0);
 	/* t20 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t19, 32, 1, t5, 128, 1, NULL, t20);
+	contractive_ae_gemm(n, 128, 32, t19, 32, 1, t5, 128, 1, NULL, t20,
+		NULL);
 	/* t23 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t20, 0, t4, 0, t23, 0);
 	/* t24 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t23, 128, 1, t1, 784, 1, NULL, t24);
+	contractive_ae_gemm(n, 784, 128, t23, 128, 1, t1, 784, 1, NULL, t24,
+		NULL);
 	/* t27 = sumsq */
 	{
 		double acc = 0;
@@ -3652,11 +3813,13 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	/* t29 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t28, 0, t8, 0, t29, 0);
 	/* t30 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t29, 32, 1, t5, 128, 1, NULL, t30);
+	contractive_ae_gemm(n, 128, 32, t29, 32, 1, t5, 128, 1, NULL, t30,
+		NULL);
 	/* t33 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t30, 0, t4, 0, t33, 0);
 	/* t34 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t33, 128, 1, t1, 784, 1, NULL, t34);
+	contractive_ae_gemm(n, 784, 128, t33, 128, 1, t1, 784, 1, NULL, t34,
+		NULL);
 	/* t37 = sumsq */
 	{
 		double acc = 0;
@@ -3674,11 +3837,13 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	/* t40 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t39, 0, t8, 0, t40, 0);
 	/* t41 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t40, 32, 1, t5, 128, 1, NULL, t41);
+	contractive_ae_gemm(n, 128, 32, t40, 32, 1, t5, 128, 1, NULL, t41,
+		NULL);
 	/* t44 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t41, 0, t4, 0, t44, 0);
 	/* t45 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t44, 128, 1, t1, 784, 1, NULL, t45);
+	contractive_ae_gemm(n, 784, 128, t44, 128, 1, t1, 784, 1, NULL, t45,
+		NULL);
 	/* t48 = sumsq */
 	{
 		double acc = 0;
@@ -3696,11 +3861,13 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	/* t51 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t50, 0, t8, 0, t51, 0);
 	/* t52 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t51, 32, 1, t5, 128, 1, NULL, t52);
+	contractive_ae_gemm(n, 128, 32, t51, 32, 1, t5, 128, 1, NULL, t52,
+		NULL);
 	/* t55 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t52, 0, t4, 0, t55, 0);
 	/* t56 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t55, 128, 1, t1, 784, 1, NULL, t56);
+	contractive_ae_gemm(n, 784, 128, t55, 128, 1, t1, 784, 1, NULL, t56,
+		NULL);
 	/* t59 = sumsq */
 	{
 		double acc = 0;
@@ -3718,11 +3885,13 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	/* t62 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t61, 0, t8, 0, t62, 0);
 	/* t63 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t62, 32, 1, t5, 128, 1, NULL, t63);
+	contractive_ae_gemm(n, 128, 32, t62, 32, 1, t5, 128, 1, NULL, t63,
+		NULL);
 	/* t66 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t63, 0, t4, 0, t66, 0);
 	/* t67 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t66, 128, 1, t1, 784, 1, NULL, t67);
+	contractive_ae_gemm(n, 784, 128, t66, 128, 1, t1, 784, 1, NULL, t67,
+		NULL);
 	/* t70 = sumsq */
 	{
 		double acc = 0;
@@ -3740,11 +3909,13 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	/* t73 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t72, 0, t8, 0, t73, 0);
 	/* t74 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t73, 32, 1, t5, 128, 1, NULL, t74);
+	contractive_ae_gemm(n, 128, 32, t73, 32, 1, t5, 128, 1, NULL, t74,
+		NULL);
 	/* t77 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t74, 0, t4, 0, t77, 0);
 	/* t78 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t77, 128, 1, t1, 784, 1, NULL, t78);
+	contractive_ae_gemm(n, 784, 128, t77, 128, 1, t1, 784, 1, NULL, t78,
+		NULL);
 	/* t81 = sumsq */
 	{
 		double acc = 0;
@@ -3762,11 +3933,13 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	/* t84 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t83, 0, t8, 0, t84, 0);
 	/* t85 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t84, 32, 1, t5, 128, 1, NULL, t85);
+	contractive_ae_gemm(n, 128, 32, t84, 32, 1, t5, 128, 1, NULL, t85,
+		NULL);
 	/* t88 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t85, 0, t4, 0, t88, 0);
 	/* t89 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t88, 128, 1, t1, 784, 1, NULL, t89);
+	contractive_ae_gemm(n, 784, 128, t88, 128, 1, t1, 784, 1, NULL, t89,
+		NULL);
 	/* t92 = sumsq */
 	{
 		double acc = 0;
@@ -3784,11 +3957,13 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	/* t95 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t94, 0, t8, 0, t95, 0);
 	/* t96 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t95, 32, 1, t5, 128, 1, NULL, t96);
+	contractive_ae_gemm(n, 128, 32, t95, 32, 1, t5, 128, 1, NULL, t96,
+		NULL);
 	/* t99 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t96, 0, t4, 0, t99, 0);
 	/* t100 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t99, 128, 1, t1, 784, 1, NULL, t100);
+	contractive_ae_gemm(n, 784, 128, t99, 128, 1, t1, 784, 1, NULL, t100,
+		NULL);
 	/* t103 = sumsq */
 	{
 		double acc = 0;
@@ -3806,11 +3981,13 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	/* t106 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t105, 0, t8, 0, t106, 0);
 	/* t107 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t106, 32, 1, t5, 128, 1, NULL, t107);
+	contractive_ae_gemm(n, 128, 32, t106, 32, 1, t5, 128, 1, NULL, t107,
+		NULL);
 	/* t110 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t107, 0, t4, 0, t110, 0);
 	/* t111 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t110, 128, 1, t1, 784, 1, NULL, t111);
+	contractive_ae_gemm(n, 784, 128, t110, 128, 1, t1, 784, 1, NULL, t111,
+		NULL);
 	/* t114 = sumsq */
 	{
 		double acc = 0;
@@ -3828,11 +4005,13 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	/* t117 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t116, 0, t8, 0, t117, 0);
 	/* t118 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t117, 32, 1, t5, 128, 1, NULL, t118);
+	contractive_ae_gemm(n, 128, 32, t117, 32, 1, t5, 128, 1, NULL, t118,
+		NULL);
 	/* t121 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t118, 0, t4, 0, t121, 0);
 	/* t122 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t121, 128, 1, t1, 784, 1, NULL, t122);
+	contractive_ae_gemm(n, 784, 128, t121, 128, 1, t1, 784, 1, NULL, t122,
+		NULL);
 	/* t125 = sumsq */
 	{
 		double acc = 0;
@@ -3850,11 +4029,13 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	/* t128 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t127, 0, t8, 0, t128, 0);
 	/* t129 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t128, 32, 1, t5, 128, 1, NULL, t129);
+	contractive_ae_gemm(n, 128, 32, t128, 32, 1, t5, 128, 1, NULL, t129,
+		NULL);
 	/* t132 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t129, 0, t4, 0, t132, 0);
 	/* t133 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t132, 128, 1, t1, 784, 1, NULL, t133);
+	contractive_ae_gemm(n, 784, 128, t132, 128, 1, t1, 784, 1, NULL, t133,
+		NULL);
 	/* t136 = sumsq */
 	{
 		double acc = 0;
@@ -3872,11 +4053,13 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	/* t139 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t138, 0, t8, 0, t139, 0);
 	/* t140 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t139, 32, 1, t5, 128, 1, NULL, t140);
+	contractive_ae_gemm(n, 128, 32, t139, 32, 1, t5, 128, 1, NULL, t140,
+		NULL);
 	/* t143 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t140, 0, t4, 0, t143, 0);
 	/* t144 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t143, 128, 1, t1, 784, 1, NULL, t144);
+	contractive_ae_gemm(n, 784, 128, t143, 128, 1, t1, 784, 1, NULL, t144,
+		NULL);
 	/* t147 = sumsq */
 	{
 		double acc = 0;
@@ -3894,11 +4077,13 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	/* t150 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t149, 0, t8, 0, t150, 0);
 	/* t151 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t150, 32, 1, t5, 128, 1, NULL, t151);
+	contractive_ae_gemm(n, 128, 32, t150, 32, 1, t5, 128, 1, NULL, t151,
+		NULL);
 	/* t154 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t151, 0, t4, 0, t154, 0);
 	/* t155 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t154, 128, 1, t1, 784, 1, NULL, t155);
+	contractive_ae_gemm(n, 784, 128, t154, 128, 1, t1, 784, 1, NULL, t155,
+		NULL);
 	/* t158 = sumsq */
 	{
 		double acc = 0;
@@ -3916,11 +4101,13 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	/* t161 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t160, 0, t8, 0, t161, 0);
 	/* t162 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t161, 32, 1, t5, 128, 1, NULL, t162);
+	contractive_ae_gemm(n, 128, 32, t161, 32, 1, t5, 128, 1, NULL, t162,
+		NULL);
 	/* t165 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t162, 0, t4, 0, t165, 0);
 	/* t166 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t165, 128, 1, t1, 784, 1, NULL, t166);
+	contractive_ae_gemm(n, 784, 128, t165, 128, 1, t1, 784, 1, NULL, t166,
+		NULL);
 	/* t169 = sumsq */
 	{
 		double acc = 0;
@@ -3938,11 +4125,13 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	/* t172 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t171, 0, t8, 0, t172, 0);
 	/* t173 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t172, 32, 1, t5, 128, 1, NULL, t173);
+	contractive_ae_gemm(n, 128, 32, t172, 32, 1, t5, 128, 1, NULL, t173,
+		NULL);
 	/* t176 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t173, 0, t4, 0, t176, 0);
 	/* t177 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t176, 128, 1, t1, 784, 1, NULL, t177);
+	contractive_ae_gemm(n, 784, 128, t176, 128, 1, t1, 784, 1, NULL, t177,
+		NULL);
 	/* t180 = sumsq */
 	{
 		double acc = 0;
@@ -3960,11 +4149,13 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	/* t183 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t182, 0, t8, 0, t183, 0);
 	/* t184 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t183, 32, 1, t5, 128, 1, NULL, t184);
+	contractive_ae_gemm(n, 128, 32, t183, 32, 1, t5, 128, 1, NULL, t184,
+		NULL);
 	/* t187 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t184, 0, t4, 0, t187, 0);
 	/* t188 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t187, 128, 1, t1, 784, 1, NULL, t188);
+	contractive_ae_gemm(n, 784, 128, t187, 128, 1, t1, 784, 1, NULL, t188,
+		NULL);
 	/* t191 = sumsq */
 	{
 		double acc = 0;
@@ -3982,11 +4173,13 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	/* t194 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t193, 0, t8, 0, t194, 0);
 	/* t195 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t194, 32, 1, t5, 128, 1, NULL, t195);
+	contractive_ae_gemm(n, 128, 32, t194, 32, 1, t5, 128, 1, NULL, t195,
+		NULL);
 	/* t198 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t195, 0, t4, 0, t198, 0);
 	/* t199 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t198, 128, 1, t1, 784, 1, NULL, t199);
+	contractive_ae_gemm(n, 784, 128, t198, 128, 1, t1, 784, 1, NULL, t199,
+		NULL);
 	/* t202 = sumsq */
 	{
 		double acc = 0;
@@ -4004,11 +4197,13 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	/* t205 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t204, 0, t8, 0, t205, 0);
 	/* t206 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t205, 32, 1, t5, 128, 1, NULL, t206);
+	contractive_ae_gemm(n, 128, 32, t205, 32, 1, t5, 128, 1, NULL, t206,
+		NULL);
 	/* t209 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t206, 0, t4, 0, t209, 0);
 	/* t210 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t209, 128, 1, t1, 784, 1, NULL, t210);
+	contractive_ae_gemm(n, 784, 128, t209, 128, 1, t1, 784, 1, NULL, t210,
+		NULL);
 	/* t213 = sumsq */
 	{
 		double acc = 0;
@@ -4026,11 +4221,13 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	/* t216 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t215, 0, t8, 0, t216, 0);
 	/* t217 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t216, 32, 1, t5, 128, 1, NULL, t217);
+	contractive_ae_gemm(n, 128, 32, t216, 32, 1, t5, 128, 1, NULL, t217,
+		NULL);
 	/* t220 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t217, 0, t4, 0, t220, 0);
 	/* t221 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t220, 128, 1, t1, 784, 1, NULL, t221);
+	contractive_ae_gemm(n, 784, 128, t220, 128, 1, t1, 784, 1, NULL, t221,
+		NULL);
 	/* t224 = sumsq */
 	{
 		double acc = 0;
@@ -4048,11 +4245,13 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	/* t227 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t226, 0, t8, 0, t227, 0);
 	/* t228 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t227, 32, 1, t5, 128, 1, NULL, t228);
+	contractive_ae_gemm(n, 128, 32, t227, 32, 1, t5, 128, 1, NULL, t228,
+		NULL);
 	/* t231 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t228, 0, t4, 0, t231, 0);
 	/* t232 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t231, 128, 1, t1, 784, 1, NULL, t232);
+	contractive_ae_gemm(n, 784, 128, t231, 128, 1, t1, 784, 1, NULL, t232,
+		NULL);
 	/* t235 = sumsq */
 	{
 		double acc = 0;
@@ -4070,11 +4269,13 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	/* t238 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t237, 0, t8, 0, t238, 0);
 	/* t239 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t238, 32, 1, t5, 128, 1, NULL, t239);
+	contractive_ae_gemm(n, 128, 32, t238, 32, 1, t5, 128, 1, NULL, t239,
+		NULL);
 	/* t242 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t239, 0, t4, 0, t242, 0);
 	/* t243 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t242, 128, 1, t1, 784, 1, NULL, t243);
+	contractive_ae_gemm(n, 784, 128, t242, 128, 1, t1, 784, 1, NULL, t243,
+		NULL);
 	/* t246 = sumsq */
 	{
 		double acc = 0;
@@ -4092,11 +4293,13 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	/* t249 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t248, 0, t8, 0, t249, 0);
 	/* t250 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t249, 32, 1, t5, 128, 1, NULL, t250);
+	contractive_ae_gemm(n, 128, 32, t249, 32, 1, t5, 128, 1, NULL, t250,
+		NULL);
 	/* t253 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t250, 0, t4, 0, t253, 0);
 	/* t254 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t253, 128, 1, t1, 784, 1, NULL, t254);
+	contractive_ae_gemm(n, 784, 128, t253, 128, 1, t1, 784, 1, NULL, t254,
+		NULL);
 	/* t257 = sumsq */
 	{
 		double acc = 0;
@@ -4114,11 +4317,13 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	/* t260 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t259, 0, t8, 0, t260, 0);
 	/* t261 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t260, 32, 1, t5, 128, 1, NULL, t261);
+	contractive_ae_gemm(n, 128, 32, t260, 32, 1, t5, 128, 1, NULL, t261,
+		NULL);
 	/* t264 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t261, 0, t4, 0, t264, 0);
 	/* t265 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t264, 128, 1, t1, 784, 1, NULL, t265);
+	contractive_ae_gemm(n, 784, 128, t264, 128, 1, t1, 784, 1, NULL, t265,
+		NULL);
 	/* t268 = sumsq */
 	{
 		double acc = 0;
@@ -4136,11 +4341,13 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	/* t271 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t270, 0, t8, 0, t271, 0);
 	/* t272 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t271, 32, 1, t5, 128, 1, NULL, t272);
+	contractive_ae_gemm(n, 128, 32, t271, 32, 1, t5, 128, 1, NULL, t272,
+		NULL);
 	/* t275 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t272, 0, t4, 0, t275, 0);
 	/* t276 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t275, 128, 1, t1, 784, 1, NULL, t276);
+	contractive_ae_gemm(n, 784, 128, t275, 128, 1, t1, 784, 1, NULL, t276,
+		NULL);
 	/* t279 = sumsq */
 	{
 		double acc = 0;
@@ -4158,11 +4365,13 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	/* t282 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t281, 0, t8, 0, t282, 0);
 	/* t283 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t282, 32, 1, t5, 128, 1, NULL, t283);
+	contractive_ae_gemm(n, 128, 32, t282, 32, 1, t5, 128, 1, NULL, t283,
+		NULL);
 	/* t286 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t283, 0, t4, 0, t286, 0);
 	/* t287 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t286, 128, 1, t1, 784, 1, NULL, t287);
+	contractive_ae_gemm(n, 784, 128, t286, 128, 1, t1, 784, 1, NULL, t287,
+		NULL);
 	/* t290 = sumsq */
 	{
 		double acc = 0;
@@ -4180,11 +4389,13 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	/* t293 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t292, 0, t8, 0, t293, 0);
 	/* t294 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t293, 32, 1, t5, 128, 1, NULL, t294);
+	contractive_ae_gemm(n, 128, 32, t293, 32, 1, t5, 128, 1, NULL, t294,
+		NULL);
 	/* t297 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t294, 0, t4, 0, t297, 0);
 	/* t298 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t297, 128, 1, t1, 784, 1, NULL, t298);
+	contractive_ae_gemm(n, 784, 128, t297, 128, 1, t1, 784, 1, NULL, t298,
+		NULL);
 	/* t301 = sumsq */
 	{
 		double acc = 0;
@@ -4202,11 +4413,13 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	/* t304 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t303, 0, t8, 0, t304, 0);
 	/* t305 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t304, 32, 1, t5, 128, 1, NULL, t305);
+	contractive_ae_gemm(n, 128, 32, t304, 32, 1, t5, 128, 1, NULL, t305,
+		NULL);
 	/* t308 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t305, 0, t4, 0, t308, 0);
 	/* t309 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t308, 128, 1, t1, 784, 1, NULL, t309);
+	contractive_ae_gemm(n, 784, 128, t308, 128, 1, t1, 784, 1, NULL, t309,
+		NULL);
 	/* t312 = sumsq */
 	{
 		double acc = 0;
@@ -4224,11 +4437,13 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	/* t315 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t314, 0, t8, 0, t315, 0);
 	/* t316 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t315, 32, 1, t5, 128, 1, NULL, t316);
+	contractive_ae_gemm(n, 128, 32, t315, 32, 1, t5, 128, 1, NULL, t316,
+		NULL);
 	/* t319 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t316, 0, t4, 0, t319, 0);
 	/* t320 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t319, 128, 1, t1, 784, 1, NULL, t320);
+	contractive_ae_gemm(n, 784, 128, t319, 128, 1, t1, 784, 1, NULL, t320,
+		NULL);
 	/* t323 = sumsq */
 	{
 		double acc = 0;
@@ -4246,11 +4461,13 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	/* t326 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t325, 0, t8, 0, t326, 0);
 	/* t327 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t326, 32, 1, t5, 128, 1, NULL, t327);
+	contractive_ae_gemm(n, 128, 32, t326, 32, 1, t5, 128, 1, NULL, t327,
+		NULL);
 	/* t330 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t327, 0, t4, 0, t330, 0);
 	/* t331 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t330, 128, 1, t1, 784, 1, NULL, t331);
+	contractive_ae_gemm(n, 784, 128, t330, 128, 1, t1, 784, 1, NULL, t331,
+		NULL);
 	/* t334 = sumsq */
 	{
 		double acc = 0;
@@ -4268,11 +4485,13 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	/* t337 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t336, 0, t8, 0, t337, 0);
 	/* t338 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t337, 32, 1, t5, 128, 1, NULL, t338);
+	contractive_ae_gemm(n, 128, 32, t337, 32, 1, t5, 128, 1, NULL, t338,
+		NULL);
 	/* t341 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t338, 0, t4, 0, t341, 0);
 	/* t342 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t341, 128, 1, t1, 784, 1, NULL, t342);
+	contractive_ae_gemm(n, 784, 128, t341, 128, 1, t1, 784, 1, NULL, t342,
+		NULL);
 	/* t345 = sumsq */
 	{
 		double acc = 0;
@@ -4290,11 +4509,13 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	/* t348 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t347, 0, t8, 0, t348, 0);
 	/* t349 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t348, 32, 1, t5, 128, 1, NULL, t349);
+	contractive_ae_gemm(n, 128, 32, t348, 32, 1, t5, 128, 1, NULL, t349,
+		NULL);
 	/* t352 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t349, 0, t4, 0, t352, 0);
 	/* t353 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t352, 128, 1, t1, 784, 1, NULL, t353);
+	contractive_ae_gemm(n, 784, 128, t352, 128, 1, t1, 784, 1, NULL, t353,
+		NULL);
 	/* t356 = sumsq */
 	{
 		double acc = 0;
@@ -4312,11 +4533,13 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	/* t359 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t358, 0, t8, 0, t359, 0);
 	/* t360 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t359, 32, 1, t5, 128, 1, NULL, t360);
+	contractive_ae_gemm(n, 128, 32, t359, 32, 1, t5, 128, 1, NULL, t360,
+		NULL);
 	/* t363 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t360, 0, t4, 0, t363, 0);
 	/* t364 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t363, 128, 1, t1, 784, 1, NULL, t364);
+	contractive_ae_gemm(n, 784, 128, t363, 128, 1, t1, 784, 1, NULL, t364,
+		NULL);
 	/* t367 = sumsq */
 	{
 		double acc = 0;
@@ -4347,18 +4570,20 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 			t374[i] = k * t364[i];
 	}
 	/* t375 = dense */
-	contractive_ae_gemm(n, 128, 784, t374, 784, 1, t1, 1, 784, NULL, t375);
+	contractive_ae_gemm(n, 128, 784, t374, 784, 1, t1, 1, 784, NULL, t375,
+		NULL);
 	/* t376 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t363, 1, 128, t374, 784, 1, NULL, t376);
+	contractive_ae_gemm(128, 784, n, t363, 1, 128, t374, 784, 1, NULL, t376, NULL);
 	/* t377 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t375, 0, t4, 0, t377, 0);
 	/* t378 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t378[i] = t375[i] * t360[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
 	/* t379 = dense */
-	contractive_ae_gemm(n, 32, 128, t377, 128, 1, t5, 1, 128, NULL, t379);
+	contractive_ae_gemm(n, 32, 128, t377, 128, 1, t5, 1, 128, NULL, t379,
+		NULL);
 	/* t380 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t359, 1, 32, t377, 128, 1, NULL, t380);
+	contractive_ae_gemm(32, 128, n, t359, 1, 32, t377, 128, 1, NULL, t380, NULL);
 	/* t381 = act_grad2 */
 	for (long i = 0; i < n * 32; i++)
 		t381[i] = t379[i] * t358[i] * (t8[i] * (1 - t8[i]) * (1 - 2 * t8[i]));
@@ -4369,9 +4594,10 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 			t382[i] = k * t353[i];
 	}
 	/* t383 = dense */
-	contractive_ae_gemm(n, 128, 784, t382, 784, 1, t1, 1, 784, NULL, t383);
+	contractive_ae_gemm(n, 128, 784, t382, 784, 1, t1, 1, 784, NULL, t383,
+		NULL);
 	/* t384 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t352, 1, 128, t382, 784, 1, NULL, t384);
+	contractive_ae_gemm(128, 784, n, t352, 1, 128, t382, 784, 1, NULL, t384, NULL);
 	/* t385 = add */
 	for (long i = 0; i < 100352; i++)
 		t385[i] = t376[i] + t384[i];
@@ -4384,9 +4610,10 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < n * 128; i++)
 		t388[i] = t378[i] + t387[i];
 	/* t389 = dense */
-	contractive_ae_gemm(n, 32, 128, t386, 128, 1, t5, 1, 128, NULL, t389);
+	contractive_ae_gemm(n, 32, 128, t386, 128, 1, t5, 1, 128, NULL, t389,
+		NULL);
 	/* t390 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t348, 1, 32, t386, 128, 1, NULL, t390);
+	contractive_ae_gemm(32, 128, n, t348, 1, 32, t386, 128, 1, NULL, t390, NULL);
 	/* t391 = add */
 	for (long i = 0; i < 4096; i++)
 		t391[i] = t380[i] + t390[i];
@@ -4403,9 +4630,10 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 			t394[i] = k * t342[i];
 	}
 	/* t395 = dense */
-	contractive_ae_gemm(n, 128, 784, t394, 784, 1, t1, 1, 784, NULL, t395);
+	contractive_ae_gemm(n, 128, 784, t394, 784, 1, t1, 1, 784, NULL, t395,
+		NULL);
 	/* t396 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t341, 1, 128, t394, 784, 1, NULL, t396);
+	contractive_ae_gemm(128, 784, n, t341, 1, 128, t394, 784, 1, NULL, t396, NULL);
 	/* t397 = add */
 	for (long i = 0; i < 100352; i++)
 		t397[i] = t385[i] + t396[i];
@@ -4418,9 +4646,10 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < n * 128; i++)
 		t400[i] = t388[i] + t399[i];
 	/* t401 = dense */
-	contractive_ae_gemm(n, 32, 128, t398, 128, 1, t5, 1, 128, NULL, t401);
+	contractive_ae_gemm(n, 32, 128, t398, 128, 1, t5, 1, 128, NULL, t401,
+		NULL);
 	/* t402 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t337, 1, 32, t398, 128, 1, NULL, t402);
+	contractive_ae_gemm(32, 128, n, t337, 1, 32, t398, 128, 1, NULL, t402, NULL);
 	/* t403 = add */
 	for (long i = 0; i < 4096; i++)
 		t403[i] = t391[i] + t402[i];
@@ -4437,9 +4666,10 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 			t406[i] = k * t331[i];
 	}
 	/* t407 = dense */
-	contractive_ae_gemm(n, 128, 784, t406, 784, 1, t1, 1, 784, NULL, t407);
+	contractive_ae_gemm(n, 128, 784, t406, 784, 1, t1, 1, 784, NULL, t407,
+		NULL);
 	/* t408 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t330, 1, 128, t406, 784, 1, NULL, t408);
+	contractive_ae_gemm(128, 784, n, t330, 1, 128, t406, 784, 1, NULL, t408, NULL);
 	/* t409 = add */
 	for (long i = 0; i < 100352; i++)
 		t409[i] = t397[i] + t408[i];
@@ -4452,9 +4682,10 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < n * 128; i++)
 		t412[i] = t400[i] + t411[i];
 	/* t413 = dense */
-	contractive_ae_gemm(n, 32, 128, t410, 128, 1, t5, 1, 128, NULL, t413);
+	contractive_ae_gemm(n, 32, 128, t410, 128, 1, t5, 1, 128, NULL, t413,
+		NULL);
 	/* t414 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t326, 1, 32, t410, 128, 1, NULL, t414);
+	contractive_ae_gemm(32, 128, n, t326, 1, 32, t410, 128, 1, NULL, t414, NULL);
 	/* t415 = add */
 	for (long i = 0; i < 4096; i++)
 		t415[i] = t403[i] + t414[i];
@@ -4471,9 +4702,10 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 			t418[i] = k * t320[i];
 	}
 	/* t419 = dense */
-	contractive_ae_gemm(n, 128, 784, t418, 784, 1, t1, 1, 784, NULL, t419);
+	contractive_ae_gemm(n, 128, 784, t418, 784, 1, t1, 1, 784, NULL, t419,
+		NULL);
 	/* t420 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t319, 1, 128, t418, 784, 1, NULL, t420);
+	contractive_ae_gemm(128, 784, n, t319, 1, 128, t418, 784, 1, NULL, t420, NULL);
 	/* t421 = add */
 	for (long i = 0; i < 100352; i++)
 		t421[i] = t409[i] + t420[i];
@@ -4486,9 +4718,10 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < n * 128; i++)
 		t424[i] = t412[i] + t423[i];
 	/* t425 = dense */
-	contractive_ae_gemm(n, 32, 128, t422, 128, 1, t5, 1, 128, NULL, t425);
+	contractive_ae_gemm(n, 32, 128, t422, 128, 1, t5, 1, 128, NULL, t425,
+		NULL);
 	/* t426 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t315, 1, 32, t422, 128, 1, NULL, t426);
+	contractive_ae_gemm(32, 128, n, t315, 1, 32, t422, 128, 1, NULL, t426, NULL);
 	/* t427 = add */
 	for (long i = 0; i < 4096; i++)
 		t427[i] = t415[i] + t426[i];
@@ -4505,9 +4738,10 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 			t430[i] = k * t309[i];
 	}
 	/* t431 = dense */
-	contractive_ae_gemm(n, 128, 784, t430, 784, 1, t1, 1, 784, NULL, t431);
+	contractive_ae_gemm(n, 128, 784, t430, 784, 1, t1, 1, 784, NULL, t431,
+		NULL);
 	/* t432 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t308, 1, 128, t430, 784, 1, NULL, t432);
+	contractive_ae_gemm(128, 784, n, t308, 1, 128, t430, 784, 1, NULL, t432, NULL);
 	/* t433 = add */
 	for (long i = 0; i < 100352; i++)
 		t433[i] = t421[i] + t432[i];
@@ -4520,9 +4754,10 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < n * 128; i++)
 		t436[i] = t424[i] + t435[i];
 	/* t437 = dense */
-	contractive_ae_gemm(n, 32, 128, t434, 128, 1, t5, 1, 128, NULL, t437);
+	contractive_ae_gemm(n, 32, 128, t434, 128, 1, t5, 1, 128, NULL, t437,
+		NULL);
 	/* t438 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t304, 1, 32, t434, 128, 1, NULL, t438);
+	contractive_ae_gemm(32, 128, n, t304, 1, 32, t434, 128, 1, NULL, t438, NULL);
 	/* t439 = add */
 	for (long i = 0; i < 4096; i++)
 		t439[i] = t427[i] + t438[i];
@@ -4539,9 +4774,10 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 			t442[i] = k * t298[i];
 	}
 	/* t443 = dense */
-	contractive_ae_gemm(n, 128, 784, t442, 784, 1, t1, 1, 784, NULL, t443);
+	contractive_ae_gemm(n, 128, 784, t442, 784, 1, t1, 1, 784, NULL, t443,
+		NULL);
 	/* t444 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t297, 1, 128, t442, 784, 1, NULL, t444);
+	contractive_ae_gemm(128, 784, n, t297, 1, 128, t442, 784, 1, NULL, t444, NULL);
 	/* t445 = add */
 	for (long i = 0; i < 100352; i++)
 		t445[i] = t433[i] + t444[i];
@@ -4554,9 +4790,10 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < n * 128; i++)
 		t448[i] = t436[i] + t447[i];
 	/* t449 = dense */
-	contractive_ae_gemm(n, 32, 128, t446, 128, 1, t5, 1, 128, NULL, t449);
+	contractive_ae_gemm(n, 32, 128, t446, 128, 1, t5, 1, 128, NULL, t449,
+		NULL);
 	/* t450 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t293, 1, 32, t446, 128, 1, NULL, t450);
+	contractive_ae_gemm(32, 128, n, t293, 1, 32, t446, 128, 1, NULL, t450, NULL);
 	/* t451 = add */
 	for (long i = 0; i < 4096; i++)
 		t451[i] = t439[i] + t450[i];
@@ -4573,9 +4810,10 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 			t454[i] = k * t287[i];
 	}
 	/* t455 = dense */
-	contractive_ae_gemm(n, 128, 784, t454, 784, 1, t1, 1, 784, NULL, t455);
+	contractive_ae_gemm(n, 128, 784, t454, 784, 1, t1, 1, 784, NULL, t455,
+		NULL);
 	/* t456 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t286, 1, 128, t454, 784, 1, NULL, t456);
+	contractive_ae_gemm(128, 784, n, t286, 1, 128, t454, 784, 1, NULL, t456, NULL);
 	/* t457 = add */
 	for (long i = 0; i < 100352; i++)
 		t457[i] = t445[i] + t456[i];
@@ -4588,9 +4826,10 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < n * 128; i++)
 		t460[i] = t448[i] + t459[i];
 	/* t461 = dense */
-	contractive_ae_gemm(n, 32, 128, t458, 128, 1, t5, 1, 128, NULL, t461);
+	contractive_ae_gemm(n, 32, 128, t458, 128, 1, t5, 1, 128, NULL, t461,
+		NULL);
 	/* t462 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t282, 1, 32, t458, 128, 1, NULL, t462);
+	contractive_ae_gemm(32, 128, n, t282, 1, 32, t458, 128, 1, NULL, t462, NULL);
 	/* t463 = add */
 	for (long i = 0; i < 4096; i++)
 		t463[i] = t451[i] + t462[i];
@@ -4607,9 +4846,10 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 			t466[i] = k * t276[i];
 	}
 	/* t467 = dense */
-	contractive_ae_gemm(n, 128, 784, t466, 784, 1, t1, 1, 784, NULL, t467);
+	contractive_ae_gemm(n, 128, 784, t466, 784, 1, t1, 1, 784, NULL, t467,
+		NULL);
 	/* t468 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t275, 1, 128, t466, 784, 1, NULL, t468);
+	contractive_ae_gemm(128, 784, n, t275, 1, 128, t466, 784, 1, NULL, t468, NULL);
 	/* t469 = add */
 	for (long i = 0; i < 100352; i++)
 		t469[i] = t457[i] + t468[i];
@@ -4622,9 +4862,10 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < n * 128; i++)
 		t472[i] = t460[i] + t471[i];
 	/* t473 = dense */
-	contractive_ae_gemm(n, 32, 128, t470, 128, 1, t5, 1, 128, NULL, t473);
+	contractive_ae_gemm(n, 32, 128, t470, 128, 1, t5, 1, 128, NULL, t473,
+		NULL);
 	/* t474 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t271, 1, 32, t470, 128, 1, NULL, t474);
+	contractive_ae_gemm(32, 128, n, t271, 1, 32, t470, 128, 1, NULL, t474, NULL);
 	/* t475 = add */
 	for (long i = 0; i < 4096; i++)
 		t475[i] = t463[i] + t474[i];
@@ -4641,9 +4882,10 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 			t478[i] = k * t265[i];
 	}
 	/* t479 = dense */
-	contractive_ae_gemm(n, 128, 784, t478, 784, 1, t1, 1, 784, NULL, t479);
+	contractive_ae_gemm(n, 128, 784, t478, 784, 1, t1, 1, 784, NULL, t479,
+		NULL);
 	/* t480 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t264, 1, 128, t478, 784, 1, NULL, t480);
+	contractive_ae_gemm(128, 784, n, t264, 1, 128, t478, 784, 1, NULL, t480, NULL);
 	/* t481 = add */
 	for (long i = 0; i < 100352; i++)
 		t481[i] = t469[i] + t480[i];
@@ -4656,9 +4898,10 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < n * 128; i++)
 		t484[i] = t472[i] + t483[i];
 	/* t485 = dense */
-	contractive_ae_gemm(n, 32, 128, t482, 128, 1, t5, 1, 128, NULL, t485);
+	contractive_ae_gemm(n, 32, 128, t482, 128, 1, t5, 1, 128, NULL, t485,
+		NULL);
 	/* t486 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t260, 1, 32, t482, 128, 1, NULL, t486);
+	contractive_ae_gemm(32, 128, n, t260, 1, 32, t482, 128, 1, NULL, t486, NULL);
 	/* t487 = add */
 	for (long i = 0; i < 4096; i++)
 		t487[i] = t475[i] + t486[i];
@@ -4675,9 +4918,10 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 			t490[i] = k * t254[i];
 	}
 	/* t491 = dense */
-	contractive_ae_gemm(n, 128, 784, t490, 784, 1, t1, 1, 784, NULL, t491);
+	contractive_ae_gemm(n, 128, 784, t490, 784, 1, t1, 1, 784, NULL, t491,
+		NULL);
 	/* t492 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t253, 1, 128, t490, 784, 1, NULL, t492);
+	contractive_ae_gemm(128, 784, n, t253, 1, 128, t490, 784, 1, NULL, t492, NULL);
 	/* t493 = add */
 	for (long i = 0; i < 100352; i++)
 		t493[i] = t481[i] + t492[i];
@@ -4690,9 +4934,10 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < n * 128; i++)
 		t496[i] = t484[i] + t495[i];
 	/* t497 = dense */
-	contractive_ae_gemm(n, 32, 128, t494, 128, 1, t5, 1, 128, NULL, t497);
+	contractive_ae_gemm(n, 32, 128, t494, 128, 1, t5, 1, 128, NULL, t497,
+		NULL);
 	/* t498 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t249, 1, 32, t494, 128, 1, NULL, t498);
+	contractive_ae_gemm(32, 128, n, t249, 1, 32, t494, 128, 1, NULL, t498, NULL);
 	/* t499 = add */
 	for (long i = 0; i < 4096; i++)
 		t499[i] = t487[i] + t498[i];
@@ -4709,9 +4954,10 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 			t502[i] = k * t243[i];
 	}
 	/* t503 = dense */
-	contractive_ae_gemm(n, 128, 784, t502, 784, 1, t1, 1, 784, NULL, t503);
+	contractive_ae_gemm(n, 128, 784, t502, 784, 1, t1, 1, 784, NULL, t503,
+		NULL);
 	/* t504 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t242, 1, 128, t502, 784, 1, NULL, t504);
+	contractive_ae_gemm(128, 784, n, t242, 1, 128, t502, 784, 1, NULL, t504, NULL);
 	/* t505 = add */
 	for (long i = 0; i < 100352; i++)
 		t505[i] = t493[i] + t504[i];
@@ -4724,9 +4970,10 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < n * 128; i++)
 		t508[i] = t496[i] + t507[i];
 	/* t509 = dense */
-	contractive_ae_gemm(n, 32, 128, t506, 128, 1, t5, 1, 128, NULL, t509);
+	contractive_ae_gemm(n, 32, 128, t506, 128, 1, t5, 1, 128, NULL, t509,
+		NULL);
 	/* t510 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t238, 1, 32, t506, 128, 1, NULL, t510);
+	contractive_ae_gemm(32, 128, n, t238, 1, 32, t506, 128, 1, NULL, t510, NULL);
 	/* t511 = add */
 	for (long i = 0; i < 4096; i++)
 		t511[i] = t499[i] + t510[i];
@@ -4743,9 +4990,10 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 			t514[i] = k * t232[i];
 	}
 	/* t515 = dense */
-	contractive_ae_gemm(n, 128, 784, t514, 784, 1, t1, 1, 784, NULL, t515);
+	contractive_ae_gemm(n, 128, 784, t514, 784, 1, t1, 1, 784, NULL, t515,
+		NULL);
 	/* t516 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t231, 1, 128, t514, 784, 1, NULL, t516);
+	contractive_ae_gemm(128, 784, n, t231, 1, 128, t514, 784, 1, NULL, t516, NULL);
 	/* t517 = add */
 	for (long i = 0; i < 100352; i++)
 		t517[i] = t505[i] + t516[i];
@@ -4758,9 +5006,10 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < n * 128; i++)
 		t520[i] = t508[i] + t519[i];
 	/* t521 = dense */
-	contractive_ae_gemm(n, 32, 128, t518, 128, 1, t5, 1, 128, NULL, t521);
+	contractive_ae_gemm(n, 32, 128, t518, 128, 1, t5, 1, 128, NULL, t521,
+		NULL);
 	/* t522 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t227, 1, 32, t518, 128, 1, NULL, t522);
+	contractive_ae_gemm(32, 128, n, t227, 1, 32, t518, 128, 1, NULL, t522, NULL);
 	/* t523 = add */
 	for (long i = 0; i < 4096; i++)
 		t523[i] = t511[i] + t522[i];
@@ -4777,9 +5026,10 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 			t526[i] = k * t221[i];
 	}
 	/* t527 = dense */
-	contractive_ae_gemm(n, 128, 784, t526, 784, 1, t1, 1, 784, NULL, t527);
+	contractive_ae_gemm(n, 128, 784, t526, 784, 1, t1, 1, 784, NULL, t527,
+		NULL);
 	/* t528 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t220, 1, 128, t526, 784, 1, NULL, t528);
+	contractive_ae_gemm(128, 784, n, t220, 1, 128, t526, 784, 1, NULL, t528, NULL);
 	/* t529 = add */
 	for (long i = 0; i < 100352; i++)
 		t529[i] = t517[i] + t528[i];
@@ -4792,9 +5042,10 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < n * 128; i++)
 		t532[i] = t520[i] + t531[i];
 	/* t533 = dense */
-	contractive_ae_gemm(n, 32, 128, t530, 128, 1, t5, 1, 128, NULL, t533);
+	contractive_ae_gemm(n, 32, 128, t530, 128, 1, t5, 1, 128, NULL, t533,
+		NULL);
 	/* t534 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t216, 1, 32, t530, 128, 1, NULL, t534);
+	contractive_ae_gemm(32, 128, n, t216, 1, 32, t530, 128, 1, NULL, t534, NULL);
 	/* t535 = add */
 	for (long i = 0; i < 4096; i++)
 		t535[i] = t523[i] + t534[i];
@@ -4811,9 +5062,10 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 			t538[i] = k * t210[i];
 	}
 	/* t539 = dense */
-	contractive_ae_gemm(n, 128, 784, t538, 784, 1, t1, 1, 784, NULL, t539);
+	contractive_ae_gemm(n, 128, 784, t538, 784, 1, t1, 1, 784, NULL, t539,
+		NULL);
 	/* t540 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t209, 1, 128, t538, 784, 1, NULL, t540);
+	contractive_ae_gemm(128, 784, n, t209, 1, 128, t538, 784, 1, NULL, t540, NULL);
 	/* t541 = add */
 	for (long i = 0; i < 100352; i++)
 		t541[i] = t529[i] + t540[i];
@@ -4826,9 +5078,10 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < n * 128; i++)
 		t544[i] = t532[i] + t543[i];
 	/* t545 = dense */
-	contractive_ae_gemm(n, 32, 128, t542, 128, 1, t5, 1, 128, NULL, t545);
+	contractive_ae_gemm(n, 32, 128, t542, 128, 1, t5, 1, 128, NULL, t545,
+		NULL);
 	/* t546 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t205, 1, 32, t542, 128, 1, NULL, t546);
+	contractive_ae_gemm(32, 128, n, t205, 1, 32, t542, 128, 1, NULL, t546, NULL);
 	/* t547 = add */
 	for (long i = 0; i < 4096; i++)
 		t547[i] = t535[i] + t546[i];
@@ -4845,9 +5098,10 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 			t550[i] = k * t199[i];
 	}
 	/* t551 = dense */
-	contractive_ae_gemm(n, 128, 784, t550, 784, 1, t1, 1, 784, NULL, t551);
+	contractive_ae_gemm(n, 128, 784, t550, 784, 1, t1, 1, 784, NULL, t551,
+		NULL);
 	/* t552 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t198, 1, 128, t550, 784, 1, NULL, t552);
+	contractive_ae_gemm(128, 784, n, t198, 1, 128, t550, 784, 1, NULL, t552, NULL);
 	/* t553 = add */
 	for (long i = 0; i < 100352; i++)
 		t553[i] = t541[i] + t552[i];
@@ -4860,9 +5114,10 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < n * 128; i++)
 		t556[i] = t544[i] + t555[i];
 	/* t557 = dense */
-	contractive_ae_gemm(n, 32, 128, t554, 128, 1, t5, 1, 128, NULL, t557);
+	contractive_ae_gemm(n, 32, 128, t554, 128, 1, t5, 1, 128, NULL, t557,
+		NULL);
 	/* t558 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t194, 1, 32, t554, 128, 1, NULL, t558);
+	contractive_ae_gemm(32, 128, n, t194, 1, 32, t554, 128, 1, NULL, t558, NULL);
 	/* t559 = add */
 	for (long i = 0; i < 4096; i++)
 		t559[i] = t547[i] + t558[i];
@@ -4879,9 +5134,10 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 			t562[i] = k * t188[i];
 	}
 	/* t563 = dense */
-	contractive_ae_gemm(n, 128, 784, t562, 784, 1, t1, 1, 784, NULL, t563);
+	contractive_ae_gemm(n, 128, 784, t562, 784, 1, t1, 1, 784, NULL, t563,
+		NULL);
 	/* t564 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t187, 1, 128, t562, 784, 1, NULL, t564);
+	contractive_ae_gemm(128, 784, n, t187, 1, 128, t562, 784, 1, NULL, t564, NULL);
 	/* t565 = add */
 	for (long i = 0; i < 100352; i++)
 		t565[i] = t553[i] + t564[i];
@@ -4894,9 +5150,10 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < n * 128; i++)
 		t568[i] = t556[i] + t567[i];
 	/* t569 = dense */
-	contractive_ae_gemm(n, 32, 128, t566, 128, 1, t5, 1, 128, NULL, t569);
+	contractive_ae_gemm(n, 32, 128, t566, 128, 1, t5, 1, 128, NULL, t569,
+		NULL);
 	/* t570 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t183, 1, 32, t566, 128, 1, NULL, t570);
+	contractive_ae_gemm(32, 128, n, t183, 1, 32, t566, 128, 1, NULL, t570, NULL);
 	/* t571 = add */
 	for (long i = 0; i < 4096; i++)
 		t571[i] = t559[i] + t570[i];
@@ -4913,9 +5170,10 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 			t574[i] = k * t177[i];
 	}
 	/* t575 = dense */
-	contractive_ae_gemm(n, 128, 784, t574, 784, 1, t1, 1, 784, NULL, t575);
+	contractive_ae_gemm(n, 128, 784, t574, 784, 1, t1, 1, 784, NULL, t575,
+		NULL);
 	/* t576 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t176, 1, 128, t574, 784, 1, NULL, t576);
+	contractive_ae_gemm(128, 784, n, t176, 1, 128, t574, 784, 1, NULL, t576, NULL);
 	/* t577 = add */
 	for (long i = 0; i < 100352; i++)
 		t577[i] = t565[i] + t576[i];
@@ -4928,9 +5186,10 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < n * 128; i++)
 		t580[i] = t568[i] + t579[i];
 	/* t581 = dense */
-	contractive_ae_gemm(n, 32, 128, t578, 128, 1, t5, 1, 128, NULL, t581);
+	contractive_ae_gemm(n, 32, 128, t578, 128, 1, t5, 1, 128, NULL, t581,
+		NULL);
 	/* t582 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t172, 1, 32, t578, 128, 1, NULL, t582);
+	contractive_ae_gemm(32, 128, n, t172, 1, 32, t578, 128, 1, NULL, t582, NULL);
 	/* t583 = add */
 	for (long i = 0; i < 4096; i++)
 		t583[i] = t571[i] + t582[i];
@@ -4947,9 +5206,10 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 			t586[i] = k * t166[i];
 	}
 	/* t587 = dense */
-	contractive_ae_gemm(n, 128, 784, t586, 784, 1, t1, 1, 784, NULL, t587);
+	contractive_ae_gemm(n, 128, 784, t586, 784, 1, t1, 1, 784, NULL, t587,
+		NULL);
 	/* t588 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t165, 1, 128, t586, 784, 1, NULL, t588);
+	contractive_ae_gemm(128, 784, n, t165, 1, 128, t586, 784, 1, NULL, t588, NULL);
 	/* t589 = add */
 	for (long i = 0; i < 100352; i++)
 		t589[i] = t577[i] + t588[i];
@@ -4962,9 +5222,10 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < n * 128; i++)
 		t592[i] = t580[i] + t591[i];
 	/* t593 = dense */
-	contractive_ae_gemm(n, 32, 128, t590, 128, 1, t5, 1, 128, NULL, t593);
+	contractive_ae_gemm(n, 32, 128, t590, 128, 1, t5, 1, 128, NULL, t593,
+		NULL);
 	/* t594 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t161, 1, 32, t590, 128, 1, NULL, t594);
+	contractive_ae_gemm(32, 128, n, t161, 1, 32, t590, 128, 1, NULL, t594, NULL);
 	/* t595 = add */
 	for (long i = 0; i < 4096; i++)
 		t595[i] = t583[i] + t594[i];
@@ -4981,9 +5242,10 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 			t598[i] = k * t155[i];
 	}
 	/* t599 = dense */
-	contractive_ae_gemm(n, 128, 784, t598, 784, 1, t1, 1, 784, NULL, t599);
+	contractive_ae_gemm(n, 128, 784, t598, 784, 1, t1, 1, 784, NULL, t599,
+		NULL);
 	/* t600 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t154, 1, 128, t598, 784, 1, NULL, t600);
+	contractive_ae_gemm(128, 784, n, t154, 1, 128, t598, 784, 1, NULL, t600, NULL);
 	/* t601 = add */
 	for (long i = 0; i < 100352; i++)
 		t601[i] = t589[i] + t600[i];
@@ -4996,9 +5258,10 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < n * 128; i++)
 		t604[i] = t592[i] + t603[i];
 	/* t605 = dense */
-	contractive_ae_gemm(n, 32, 128, t602, 128, 1, t5, 1, 128, NULL, t605);
+	contractive_ae_gemm(n, 32, 128, t602, 128, 1, t5, 1, 128, NULL, t605,
+		NULL);
 	/* t606 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t150, 1, 32, t602, 128, 1, NULL, t606);
+	contractive_ae_gemm(32, 128, n, t150, 1, 32, t602, 128, 1, NULL, t606, NULL);
 	/* t607 = add */
 	for (long i = 0; i < 4096; i++)
 		t607[i] = t595[i] + t606[i];
@@ -5015,9 +5278,10 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 			t610[i] = k * t144[i];
 	}
 	/* t611 = dense */
-	contractive_ae_gemm(n, 128, 784, t610, 784, 1, t1, 1, 784, NULL, t611);
+	contractive_ae_gemm(n, 128, 784, t610, 784, 1, t1, 1, 784, NULL, t611,
+		NULL);
 	/* t612 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t143, 1, 128, t610, 784, 1, NULL, t612);
+	contractive_ae_gemm(128, 784, n, t143, 1, 128, t610, 784, 1, NULL, t612, NULL);
 	/* t613 = add */
 	for (long i = 0; i < 100352; i++)
 		t613[i] = t601[i] + t612[i];
@@ -5030,9 +5294,10 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < n * 128; i++)
 		t616[i] = t604[i] + t615[i];
 	/* t617 = dense */
-	contractive_ae_gemm(n, 32, 128, t614, 128, 1, t5, 1, 128, NULL, t617);
+	contractive_ae_gemm(n, 32, 128, t614, 128, 1, t5, 1, 128, NULL, t617,
+		NULL);
 	/* t618 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t139, 1, 32, t614, 128, 1, NULL, t618);
+	contractive_ae_gemm(32, 128, n, t139, 1, 32, t614, 128, 1, NULL, t618, NULL);
 	/* t619 = add */
 	for (long i = 0; i < 4096; i++)
 		t619[i] = t607[i] + t618[i];
@@ -5049,9 +5314,10 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 			t622[i] = k * t133[i];
 	}
 	/* t623 = dense */
-	contractive_ae_gemm(n, 128, 784, t622, 784, 1, t1, 1, 784, NULL, t623);
+	contractive_ae_gemm(n, 128, 784, t622, 784, 1, t1, 1, 784, NULL, t623,
+		NULL);
 	/* t624 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t132, 1, 128, t622, 784, 1, NULL, t624);
+	contractive_ae_gemm(128, 784, n, t132, 1, 128, t622, 784, 1, NULL, t624, NULL);
 	/* t625 = add */
 	for (long i = 0; i < 100352; i++)
 		t625[i] = t613[i] + t624[i];
@@ -5064,9 +5330,10 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < n * 128; i++)
 		t628[i] = t616[i] + t627[i];
 	/* t629 = dense */
-	contractive_ae_gemm(n, 32, 128, t626, 128, 1, t5, 1, 128, NULL, t629);
+	contractive_ae_gemm(n, 32, 128, t626, 128, 1, t5, 1, 128, NULL, t629,
+		NULL);
 	/* t630 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t128, 1, 32, t626, 128, 1, NULL, t630);
+	contractive_ae_gemm(32, 128, n, t128, 1, 32, t626, 128, 1, NULL, t630, NULL);
 	/* t631 = add */
 	for (long i = 0; i < 4096; i++)
 		t631[i] = t619[i] + t630[i];
@@ -5083,9 +5350,10 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 			t634[i] = k * t122[i];
 	}
 	/* t635 = dense */
-	contractive_ae_gemm(n, 128, 784, t634, 784, 1, t1, 1, 784, NULL, t635);
+	contractive_ae_gemm(n, 128, 784, t634, 784, 1, t1, 1, 784, NULL, t635,
+		NULL);
 	/* t636 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t121, 1, 128, t634, 784, 1, NULL, t636);
+	contractive_ae_gemm(128, 784, n, t121, 1, 128, t634, 784, 1, NULL, t636, NULL);
 	/* t637 = add */
 	for (long i = 0; i < 100352; i++)
 		t637[i] = t625[i] + t636[i];
@@ -5098,9 +5366,10 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < n * 128; i++)
 		t640[i] = t628[i] + t639[i];
 	/* t641 = dense */
-	contractive_ae_gemm(n, 32, 128, t638, 128, 1, t5, 1, 128, NULL, t641);
+	contractive_ae_gemm(n, 32, 128, t638, 128, 1, t5, 1, 128, NULL, t641,
+		NULL);
 	/* t642 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t117, 1, 32, t638, 128, 1, NULL, t642);
+	contractive_ae_gemm(32, 128, n, t117, 1, 32, t638, 128, 1, NULL, t642, NULL);
 	/* t643 = add */
 	for (long i = 0; i < 4096; i++)
 		t643[i] = t631[i] + t642[i];
@@ -5117,9 +5386,10 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 			t646[i] = k * t111[i];
 	}
 	/* t647 = dense */
-	contractive_ae_gemm(n, 128, 784, t646, 784, 1, t1, 1, 784, NULL, t647);
+	contractive_ae_gemm(n, 128, 784, t646, 784, 1, t1, 1, 784, NULL, t647,
+		NULL);
 	/* t648 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t110, 1, 128, t646, 784, 1, NULL, t648);
+	contractive_ae_gemm(128, 784, n, t110, 1, 128, t646, 784, 1, NULL, t648, NULL);
 	/* t649 = add */
 	for (long i = 0; i < 100352; i++)
 		t649[i] = t637[i] + t648[i];
@@ -5132,9 +5402,10 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < n * 128; i++)
 		t652[i] = t640[i] + t651[i];
 	/* t653 = dense */
-	contractive_ae_gemm(n, 32, 128, t650, 128, 1, t5, 1, 128, NULL, t653);
+	contractive_ae_gemm(n, 32, 128, t650, 128, 1, t5, 1, 128, NULL, t653,
+		NULL);
 	/* t654 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t106, 1, 32, t650, 128, 1, NULL, t654);
+	contractive_ae_gemm(32, 128, n, t106, 1, 32, t650, 128, 1, NULL, t654, NULL);
 	/* t655 = add */
 	for (long i = 0; i < 4096; i++)
 		t655[i] = t643[i] + t654[i];
@@ -5151,9 +5422,10 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 			t658[i] = k * t100[i];
 	}
 	/* t659 = dense */
-	contractive_ae_gemm(n, 128, 784, t658, 784, 1, t1, 1, 784, NULL, t659);
+	contractive_ae_gemm(n, 128, 784, t658, 784, 1, t1, 1, 784, NULL, t659,
+		NULL);
 	/* t660 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t99, 1, 128, t658, 784, 1, NULL, t660);
+	contractive_ae_gemm(128, 784, n, t99, 1, 128, t658, 784, 1, NULL, t660, NULL);
 	/* t661 = add */
 	for (long i = 0; i < 100352; i++)
 		t661[i] = t649[i] + t660[i];
@@ -5166,9 +5438,10 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < n * 128; i++)
 		t664[i] = t652[i] + t663[i];
 	/* t665 = dense */
-	contractive_ae_gemm(n, 32, 128, t662, 128, 1, t5, 1, 128, NULL, t665);
+	contractive_ae_gemm(n, 32, 128, t662, 128, 1, t5, 1, 128, NULL, t665,
+		NULL);
 	/* t666 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t95, 1, 32, t662, 128, 1, NULL, t666);
+	contractive_ae_gemm(32, 128, n, t95, 1, 32, t662, 128, 1, NULL, t666, NULL);
 	/* t667 = add */
 	for (long i = 0; i < 4096; i++)
 		t667[i] = t655[i] + t666[i];
@@ -5185,9 +5458,10 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 			t670[i] = k * t89[i];
 	}
 	/* t671 = dense */
-	contractive_ae_gemm(n, 128, 784, t670, 784, 1, t1, 1, 784, NULL, t671);
+	contractive_ae_gemm(n, 128, 784, t670, 784, 1, t1, 1, 784, NULL, t671,
+		NULL);
 	/* t672 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t88, 1, 128, t670, 784, 1, NULL, t672);
+	contractive_ae_gemm(128, 784, n, t88, 1, 128, t670, 784, 1, NULL, t672, NULL);
 	/* t673 = add */
 	for (long i = 0; i < 100352; i++)
 		t673[i] = t661[i] + t672[i];
@@ -5200,9 +5474,10 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < n * 128; i++)
 		t676[i] = t664[i] + t675[i];
 	/* t677 = dense */
-	contractive_ae_gemm(n, 32, 128, t674, 128, 1, t5, 1, 128, NULL, t677);
+	contractive_ae_gemm(n, 32, 128, t674, 128, 1, t5, 1, 128, NULL, t677,
+		NULL);
 	/* t678 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t84, 1, 32, t674, 128, 1, NULL, t678);
+	contractive_ae_gemm(32, 128, n, t84, 1, 32, t674, 128, 1, NULL, t678, NULL);
 	/* t679 = add */
 	for (long i = 0; i < 4096; i++)
 		t679[i] = t667[i] + t678[i];
@@ -5219,9 +5494,10 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 			t682[i] = k * t78[i];
 	}
 	/* t683 = dense */
-	contractive_ae_gemm(n, 128, 784, t682, 784, 1, t1, 1, 784, NULL, t683);
+	contractive_ae_gemm(n, 128, 784, t682, 784, 1, t1, 1, 784, NULL, t683,
+		NULL);
 	/* t684 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t77, 1, 128, t682, 784, 1, NULL, t684);
+	contractive_ae_gemm(128, 784, n, t77, 1, 128, t682, 784, 1, NULL, t684, NULL);
 	/* t685 = add */
 	for (long i = 0; i < 100352; i++)
 		t685[i] = t673[i] + t684[i];
@@ -5234,9 +5510,10 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < n * 128; i++)
 		t688[i] = t676[i] + t687[i];
 	/* t689 = dense */
-	contractive_ae_gemm(n, 32, 128, t686, 128, 1, t5, 1, 128, NULL, t689);
+	contractive_ae_gemm(n, 32, 128, t686, 128, 1, t5, 1, 128, NULL, t689,
+		NULL);
 	/* t690 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t73, 1, 32, t686, 128, 1, NULL, t690);
+	contractive_ae_gemm(32, 128, n, t73, 1, 32, t686, 128, 1, NULL, t690, NULL);
 	/* t691 = add */
 	for (long i = 0; i < 4096; i++)
 		t691[i] = t679[i] + t690[i];
@@ -5253,9 +5530,10 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 			t694[i] = k * t67[i];
 	}
 	/* t695 = dense */
-	contractive_ae_gemm(n, 128, 784, t694, 784, 1, t1, 1, 784, NULL, t695);
+	contractive_ae_gemm(n, 128, 784, t694, 784, 1, t1, 1, 784, NULL, t695,
+		NULL);
 	/* t696 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t66, 1, 128, t694, 784, 1, NULL, t696);
+	contractive_ae_gemm(128, 784, n, t66, 1, 128, t694, 784, 1, NULL, t696, NULL);
 	/* t697 = add */
 	for (long i = 0; i < 100352; i++)
 		t697[i] = t685[i] + t696[i];
@@ -5268,9 +5546,10 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < n * 128; i++)
 		t700[i] = t688[i] + t699[i];
 	/* t701 = dense */
-	contractive_ae_gemm(n, 32, 128, t698, 128, 1, t5, 1, 128, NULL, t701);
+	contractive_ae_gemm(n, 32, 128, t698, 128, 1, t5, 1, 128, NULL, t701,
+		NULL);
 	/* t702 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t62, 1, 32, t698, 128, 1, NULL, t702);
+	contractive_ae_gemm(32, 128, n, t62, 1, 32, t698, 128, 1, NULL, t702, NULL);
 	/* t703 = add */
 	for (long i = 0; i < 4096; i++)
 		t703[i] = t691[i] + t702[i];
@@ -5287,9 +5566,10 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 			t706[i] = k * t56[i];
 	}
 	/* t707 = dense */
-	contractive_ae_gemm(n, 128, 784, t706, 784, 1, t1, 1, 784, NULL, t707);
+	contractive_ae_gemm(n, 128, 784, t706, 784, 1, t1, 1, 784, NULL, t707,
+		NULL);
 	/* t708 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t55, 1, 128, t706, 784, 1, NULL, t708);
+	contractive_ae_gemm(128, 784, n, t55, 1, 128, t706, 784, 1, NULL, t708, NULL);
 	/* t709 = add */
 	for (long i = 0; i < 100352; i++)
 		t709[i] = t697[i] + t708[i];
@@ -5302,9 +5582,10 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < n * 128; i++)
 		t712[i] = t700[i] + t711[i];
 	/* t713 = dense */
-	contractive_ae_gemm(n, 32, 128, t710, 128, 1, t5, 1, 128, NULL, t713);
+	contractive_ae_gemm(n, 32, 128, t710, 128, 1, t5, 1, 128, NULL, t713,
+		NULL);
 	/* t714 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t51, 1, 32, t710, 128, 1, NULL, t714);
+	contractive_ae_gemm(32, 128, n, t51, 1, 32, t710, 128, 1, NULL, t714, NULL);
 	/* t715 = add */
 	for (long i = 0; i < 4096; i++)
 		t715[i] = t703[i] + t714[i];
@@ -5321,9 +5602,10 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 			t718[i] = k * t45[i];
 	}
 	/* t719 = dense */
-	contractive_ae_gemm(n, 128, 784, t718, 784, 1, t1, 1, 784, NULL, t719);
+	contractive_ae_gemm(n, 128, 784, t718, 784, 1, t1, 1, 784, NULL, t719,
+		NULL);
 	/* t720 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t44, 1, 128, t718, 784, 1, NULL, t720);
+	contractive_ae_gemm(128, 784, n, t44, 1, 128, t718, 784, 1, NULL, t720, NULL);
 	/* t721 = add */
 	for (long i = 0; i < 100352; i++)
 		t721[i] = t709[i] + t720[i];
@@ -5336,9 +5618,10 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < n * 128; i++)
 		t724[i] = t712[i] + t723[i];
 	/* t725 = dense */
-	contractive_ae_gemm(n, 32, 128, t722, 128, 1, t5, 1, 128, NULL, t725);
+	contractive_ae_gemm(n, 32, 128, t722, 128, 1, t5, 1, 128, NULL, t725,
+		NULL);
 	/* t726 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t40, 1, 32, t722, 128, 1, NULL, t726);
+	contractive_ae_gemm(32, 128, n, t40, 1, 32, t722, 128, 1, NULL, t726, NULL);
 	/* t727 = add */
 	for (long i = 0; i < 4096; i++)
 		t727[i] = t715[i] + t726[i];
@@ -5355,9 +5638,10 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 			t730[i] = k * t34[i];
 	}
 	/* t731 = dense */
-	contractive_ae_gemm(n, 128, 784, t730, 784, 1, t1, 1, 784, NULL, t731);
+	contractive_ae_gemm(n, 128, 784, t730, 784, 1, t1, 1, 784, NULL, t731,
+		NULL);
 	/* t732 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t33, 1, 128, t730, 784, 1, NULL, t732);
+	contractive_ae_gemm(128, 784, n, t33, 1, 128, t730, 784, 1, NULL, t732, NULL);
 	/* t733 = add */
 	for (long i = 0; i < 100352; i++)
 		t733[i] = t721[i] + t732[i];
@@ -5370,9 +5654,10 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < n * 128; i++)
 		t736[i] = t724[i] + t735[i];
 	/* t737 = dense */
-	contractive_ae_gemm(n, 32, 128, t734, 128, 1, t5, 1, 128, NULL, t737);
+	contractive_ae_gemm(n, 32, 128, t734, 128, 1, t5, 1, 128, NULL, t737,
+		NULL);
 	/* t738 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t29, 1, 32, t734, 128, 1, NULL, t738);
+	contractive_ae_gemm(32, 128, n, t29, 1, 32, t734, 128, 1, NULL, t738, NULL);
 	/* t739 = add */
 	for (long i = 0; i < 4096; i++)
 		t739[i] = t727[i] + t738[i];
@@ -5389,9 +5674,10 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 			t742[i] = k * t24[i];
 	}
 	/* t743 = dense */
-	contractive_ae_gemm(n, 128, 784, t742, 784, 1, t1, 1, 784, NULL, t743);
+	contractive_ae_gemm(n, 128, 784, t742, 784, 1, t1, 1, 784, NULL, t743,
+		NULL);
 	/* t744 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t23, 1, 128, t742, 784, 1, NULL, t744);
+	contractive_ae_gemm(128, 784, n, t23, 1, 128, t742, 784, 1, NULL, t744, NULL);
 	/* t745 = add */
 	for (long i = 0; i < 100352; i++)
 		t745[i] = t733[i] + t744[i];
@@ -5404,9 +5690,10 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < n * 128; i++)
 		t748[i] = t736[i] + t747[i];
 	/* t749 = dense */
-	contractive_ae_gemm(n, 32, 128, t746, 128, 1, t5, 1, 128, NULL, t749);
+	contractive_ae_gemm(n, 32, 128, t746, 128, 1, t5, 1, 128, NULL, t749,
+		NULL);
 	/* t750 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t19, 1, 32, t746, 128, 1, NULL, t750);
+	contractive_ae_gemm(32, 128, n, t19, 1, 32, t746, 128, 1, NULL, t750, NULL);
 	/* t751 = add */
 	for (long i = 0; i < 4096; i++)
 		t751[i] = t739[i] + t750[i];
@@ -5419,42 +5706,43 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	/* t754 = mse_grad */
 	{
 		const float k = (float)(t372[0] / (double)(n * 784));
-		for (long i = 0; i < n * 784; i++)
-			t754[i] = 2 * k * (t16[i] - t0[i]);
+		for (long i0 = 0; i0 < n * 784; i0 += 1024) {
+			const long c = n * 784 - i0 < 1024 ? n * 784 - i0 : 1024;
+			for (long i = i0; i < i0 + c; i++)
+				t754[i] = 2 * k * (t16[i] - t0[i]);
+			contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, c, t754 + i0, 0, t16 + i0, 0, t754 + i0, 0);
+		}
 	}
-	/* t755 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 784, t754, 0, t16, 0, t755, 0);
 	/* t756 = dense_dx */
-	contractive_ae_gemm(n, 128, 784, t755, 784, 1, t13, 128, 1, NULL, t756);
+	contractive_ae_gemm(n, 128, 784, t754, 784, 1, t13, 128, 1, NULL, t756,
+		&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_RELU, .slope = 0.0f, .y = t12});
 	/* t757 = dense_dw */
-	contractive_ae_gemm(784, 128, n, t755, 1, 784, t12, 128, 1, NULL, t757);
+	contractive_ae_gemm(784, 128, n, t754, 1, 784, t12, 128, 1, NULL, t757, NULL);
 	/* t758 = sum_batch */
 	for (long j = 0; j < 784; j++)
 		t758[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 784; j++)
-			t758[j] += t755[b * 784 + j];
-	/* t759 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_RELU, 0.0f, 1, n * 128, t756, 0, t12, 0, t759, 0);
+			t758[j] += t754[b * 784 + j];
 	/* t760 = dense_dx */
-	contractive_ae_gemm(n, 32, 128, t759, 128, 1, t9, 32, 1, NULL, t760);
+	contractive_ae_gemm(n, 32, 128, t756, 128, 1, t9, 32, 1, NULL, t760,
+		&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_SIGMOID, .slope = 0.0f, .y = t8});
 	/* t761 = dense_dw */
-	contractive_ae_gemm(128, 32, n, t759, 1, 128, t8, 32, 1, NULL, t761);
+	contractive_ae_gemm(128, 32, n, t756, 1, 128, t8, 32, 1, NULL, t761, NULL);
 	/* t762 = sum_batch */
 	for (long j = 0; j < 128; j++)
 		t762[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 128; j++)
-			t762[j] += t759[b * 128 + j];
-	/* t763 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t760, 0, t8, 0, t763, 0);
+			t762[j] += t756[b * 128 + j];
 	/* t764 = add */
 	for (long i = 0; i < n * 32; i++)
-		t764[i] = t753[i] + t763[i];
+		t764[i] = t753[i] + t760[i];
 	/* t765 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t764, 32, 1, t5, 128, 1, NULL, t765);
+	contractive_ae_gemm(n, 128, 32, t764, 32, 1, t5, 128, 1, NULL, t765,
+		&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_SIGMOID, .slope = 0.0f, .y = t4});
 	/* t766 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t764, 1, 32, t4, 128, 1, NULL, t766);
+	contractive_ae_gemm(32, 128, n, t764, 1, 32, t4, 128, 1, NULL, t766, NULL);
 	/* t767 = add */
 	for (long i = 0; i < 4096; i++)
 		t767[i] = t751[i] + t766[i];
@@ -5464,13 +5752,11 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 32; j++)
 			t768[j] += t764[b * 32 + j];
-	/* t769 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t765, 0, t4, 0, t769, 0);
 	/* t770 = add */
 	for (long i = 0; i < n * 128; i++)
-		t770[i] = t748[i] + t769[i];
+		t770[i] = t748[i] + t765[i];
 	/* t771 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t770, 1, 128, t0, 784, 1, NULL, t771);
+	contractive_ae_gemm(128, 784, n, t770, 1, 128, t0, 784, 1, NULL, t771, NULL);
 	/* t772 = add */
 	for (long i = 0; i < 100352; i++)
 		t772[i] = t745[i] + t771[i];
@@ -5514,263 +5800,255 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	const float *const t0 = x;
 	const float *const t1 = params + 0; /* encoder.0.weight */
 	const float *const t2 = params + 100352; /* encoder.0.bias */
-	float *const t3 = (float *)(work_ + 0); /* dense [n, 128] */
-	float *const t4 = (float *)(work_ + 65536); /* sigmoid [n, 128] */
+	float *const t4 = (float *)(work_ + 0); /* dense [n, 128] */
 	const float *const t5 = params + 100480; /* encoder.2.weight */
 	const float *const t6 = params + 104576; /* encoder.2.bias */
-	float *const t7 = (float *)(work_ + 0); /* dense [n, 32] */
-	float *const t8 = (float *)(work_ + 16384); /* sigmoid [n, 32] */
+	float *const t8 = (float *)(work_ + 65536); /* dense [n, 32] */
 	const float *const t9 = params + 104608; /* decoder.0.weight */
 	const float *const t10 = params + 108704; /* decoder.0.bias */
-	float *const t11 = (float *)(work_ + 131072); /* dense [n, 128] */
-	float *const t12 = (float *)(work_ + 196608); /* relu [n, 128] */
+	float *const t12 = (float *)(work_ + 81920); /* dense [n, 128] */
 	const float *const t13 = params + 108832; /* decoder.2.weight */
 	const float *const t14 = params + 209184; /* decoder.2.bias */
-	float *const t15 = (float *)(work_ + 262144); /* dense [n, 784] */
-	float *const t16 = (float *)(work_ + 663552); /* sigmoid [n, 784] */
-	float *const t17 = (float *)(work_ + 0); /* mse [] */
-	float *const t18 = (float *)(work_ + 32768); /* basis [n, 32] */
-	float *const t19 = (float *)(work_ + 49152); /* act_grad [n, 32] */
-	float *const t20 = (float *)(work_ + 131072); /* dense_dx [n, 128] */
-	float *const t23 = (float *)(work_ + 262144); /* act_grad [n, 128] */
-	float *const t24 = (float *)(work_ + 1064960); /* dense_dx [n, 784] */
-	float *const t27 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t28 = (float *)(work_ + 327680); /* basis [n, 32] */
-	float *const t29 = (float *)(work_ + 344064); /* act_grad [n, 32] */
-	float *const t30 = (float *)(work_ + 360448); /* dense_dx [n, 128] */
-	float *const t33 = (float *)(work_ + 425984); /* act_grad [n, 128] */
-	float *const t34 = (float *)(work_ + 1466368); /* dense_dx [n, 784] */
-	float *const t37 = (float *)(work_ + 128); /* sumsq [] */
-	float *const t38 = (float *)(work_ + 192); /* add [] */
-	float *const t39 = (float *)(work_ + 491520); /* basis [n, 32] */
-	float *const t40 = (float *)(work_ + 507904); /* act_grad [n, 32] */
-	float *const t41 = (float *)(work_ + 524288); /* dense_dx [n, 128] */
-	float *const t44 = (float *)(work_ + 589824); /* act_grad [n, 128] */
-	float *const t45 = (float *)(work_ + 1867776); /* dense_dx [n, 784] */
-	float *const t48 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t49 = (float *)(work_ + 128); /* add [] */
-	float *const t50 = (float *)(work_ + 2269184); /* basis [n, 32] */
-	float *const t51 = (float *)(work_ + 2285568); /* act_grad [n, 32] */
-	float *const t52 = (float *)(work_ + 2301952); /* dense_dx [n, 128] */
-	float *const t55 = (float *)(work_ + 2367488); /* act_grad [n, 128] */
-	float *const t56 = (float *)(work_ + 2433024); /* dense_dx [n, 784] */
-	float *const t59 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t60 = (float *)(work_ + 192); /* add [] */
-	float *const t61 = (float *)(work_ + 2834432); /* basis [n, 32] */
-	float *const t62 = (float *)(work_ + 2850816); /* act_grad [n, 32] */
-	float *const t63 = (float *)(work_ + 2867200); /* dense_dx [n, 128] */
-	float *const t66 = (float *)(work_ + 2932736); /* act_grad [n, 128] */
-	float *const t67 = (float *)(work_ + 2998272); /* dense_dx [n, 784] */
-	float *const t70 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t71 = (float *)(work_ + 128); /* add [] */
-	float *const t72 = (float *)(work_ + 3399680); /* basis [n, 32] */
-	float *const t73 = (float *)(work_ + 3416064); /* act_grad [n, 32] */
-	float *const t74 = (float *)(work_ + 3432448); /* dense_dx [n, 128] */
-	float *const t77 = (float *)(work_ + 3497984); /* act_grad [n, 128] */
-	float *const t78 = (float *)(work_ + 3563520); /* dense_dx [n, 784] */
-	float *const t81 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t82 = (float *)(work_ + 192); /* add [] */
-	float *const t83 = (float *)(work_ + 3964928); /* basis [n, 32] */
-	float *const t84 = (float *)(work_ + 3981312); /* act_grad [n, 32] */
-	float *const t85 = (float *)(work_ + 3997696); /* dense_dx [n, 128] */
-	float *const t88 = (float *)(work_ + 4063232); /* act_grad [n, 128] */
-	float *const t89 = (float *)(work_ + 4128768); /* dense_dx [n, 784] */
-	float *const t92 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t93 = (float *)(work_ + 128); /* add [] */
-	float *const t94 = (float *)(work_ + 4530176); /* basis [n, 32] */
-	float *const t95 = (float *)(work_ + 4546560); /* act_grad [n, 32] */
-	float *const t96 = (float *)(work_ + 4562944); /* dense_dx [n, 128] */
-	float *const t99 = (float *)(work_ + 4628480); /* act_grad [n, 128] */
-	float *const t100 = (float *)(work_ + 4694016); /* dense_dx [n, 784] */
-	float *const t103 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t104 = (float *)(work_ + 192); /* add [] */
-	float *const t105 = (float *)(work_ + 5095424); /* basis [n, 32] */
-	float *const t106 = (float *)(work_ + 5111808); /* act_grad [n, 32] */
-	float *const t107 = (float *)(work_ + 5128192); /* dense_dx [n, 128] */
-	float *const t110 = (float *)(work_ + 5193728); /* act_grad [n, 128] */
-	float *const t111 = (float *)(work_ + 5259264); /* dense_dx [n, 784] */
-	float *const t114 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t115 = (float *)(work_ + 128); /* add [] */
-	float *const t116 = (float *)(work_ + 5660672); /* basis [n, 32] */
-	float *const t117 = (float *)(work_ + 5677056); /* act_grad [n, 32] */
-	float *const t118 = (float *)(work_ + 5693440); /* dense_dx [n, 128] */
-	float *const t121 = (float *)(work_ + 5758976); /* act_grad [n, 128] */
-	float *const t122 = (float *)(work_ + 5824512); /* dense_dx [n, 784] */
-	float *const t125 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t126 = (float *)(work_ + 192); /* add [] */
-	float *const t127 = (float *)(work_ + 6225920); /* basis [n, 32] */
-	float *const t128 = (float *)(work_ + 6242304); /* act_grad [n, 32] */
-	float *const t129 = (float *)(work_ + 6258688); /* dense_dx [n, 128] */
-	float *const t132 = (float *)(work_ + 6324224); /* act_grad [n, 128] */
-	float *const t133 = (float *)(work_ + 6389760); /* dense_dx [n, 784] */
-	float *const t136 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t137 = (float *)(work_ + 128); /* add [] */
-	float *const t138 = (float *)(work_ + 6791168); /* basis [n, 32] */
-	float *const t139 = (float *)(work_ + 6807552); /* act_grad [n, 32] */
-	float *const t140 = (float *)(work_ + 6823936); /* dense_dx [n, 128] */
-	float *const t143 = (float *)(work_ + 6889472); /* act_grad [n, 128] */
-	float *const t144 = (float *)(work_ + 6955008); /* dense_dx [n, 784] */
-	float *const t147 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t148 = (float *)(work_ + 192); /* add [] */
-	float *const t149 = (float *)(work_ + 7356416); /* basis [n, 32] */
-	float *const t150 = (float *)(work_ + 7372800); /* act_grad [n, 32] */
-	float *const t151 = (float *)(work_ + 7389184); /* dense_dx [n, 128] */
-	float *const t154 = (float *)(work_ + 7454720); /* act_grad [n, 128] */
-	float *const t155 = (float *)(work_ + 7520256); /* dense_dx [n, 784] */
-	float *const t158 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t159 = (float *)(work_ + 128); /* add [] */
-	float *const t160 = (float *)(work_ + 7921664); /* basis [n, 32] */
-	float *const t161 = (float *)(work_ + 7938048); /* act_grad [n, 32] */
-	float *const t162 = (float *)(work_ + 7954432); /* dense_dx [n, 128] */
-	float *const t165 = (float *)(work_ + 8019968); /* act_grad [n, 128] */
-	float *const t166 = (float *)(work_ + 8085504); /* dense_dx [n, 784] */
-	float *const t169 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t170 = (float *)(work_ + 192); /* add [] */
-	float *const t171 = (float *)(work_ + 8486912); /* basis [n, 32] */
-	float *const t172 = (float *)(work_ + 8503296); /* act_grad [n, 32] */
-	float *const t173 = (float *)(work_ + 8519680); /* dense_dx [n, 128] */
-	float *const t176 = (float *)(work_ + 8585216); /* act_grad [n, 128] */
-	float *const t177 = (float *)(work_ + 8650752); /* dense_dx [n, 784] */
-	float *const t180 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t181 = (float *)(work_ + 128); /* add [] */
-	float *const t182 = (float *)(work_ + 9052160); /* basis [n, 32] */
-	float *const t183 = (float *)(work_ + 9068544); /* act_grad [n, 32] */
-	float *const t184 = (float *)(work_ + 9084928); /* dense_dx [n, 128] */
-	float *const t187 = (float *)(work_ + 9150464); /* act_grad [n, 128] */
-	float *const t188 = (float *)(work_ + 9216000); /* dense_dx [n, 784] */
-	float *const t191 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t192 = (float *)(work_ + 192); /* add [] */
-	float *const t193 = (float *)(work_ + 9617408); /* basis [n, 32] */
-	float *const t194 = (float *)(work_ + 9633792); /* act_grad [n, 32] */
-	float *const t195 = (float *)(work_ + 9650176); /* dense_dx [n, 128] */
-	float *const t198 = (float *)(work_ + 9715712); /* act_grad [n, 128] */
-	float *const t199 = (float *)(work_ + 9781248); /* dense_dx [n, 784] */
-	float *const t202 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t203 = (float *)(work_ + 128); /* add [] */
-	float *const t204 = (float *)(work_ + 10182656); /* basis [n, 32] */
-	float *const t205 = (float *)(work_ + 10199040); /* act_grad [n, 32] */
-	float *const t206 = (float *)(work_ + 10215424); /* dense_dx [n, 128] */
-	float *const t209 = (float *)(work_ + 10280960); /* act_grad [n, 128] */
-	float *const t210 = (float *)(work_ + 10346496); /* dense_dx [n, 784] */
-	float *const t213 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t214 = (float *)(work_ + 192); /* add [] */
-	float *const t215 = (float *)(work_ + 10747904); /* basis [n, 32] */
-	float *const t216 = (float *)(work_ + 10764288); /* act_grad [n, 32] */
-	float *const t217 = (float *)(work_ + 10780672); /* dense_dx [n, 128] */
-	float *const t220 = (float *)(work_ + 10846208); /* act_grad [n, 128] */
-	float *const t221 = (float *)(work_ + 10911744); /* dense_dx [n, 784] */
-	float *const t224 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t225 = (float *)(work_ + 128); /* add [] */
-	float *const t226 = (float *)(work_ + 11313152); /* basis [n, 32] */
-	float *const t227 = (float *)(work_ + 11329536); /* act_grad [n, 32] */
-	float *const t228 = (float *)(work_ + 11345920); /* dense_dx [n, 128] */
-	float *const t231 = (float *)(work_ + 11411456); /* act_grad [n, 128] */
-	float *const t232 = (float *)(work_ + 11476992); /* dense_dx [n, 784] */
-	float *const t235 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t236 = (float *)(work_ + 192); /* add [] */
-	float *const t237 = (float *)(work_ + 11878400); /* basis [n, 32] */
-	float *const t238 = (float *)(work_ + 11894784); /* act_grad [n, 32] */
-	float *const t239 = (float *)(work_ + 11911168); /* dense_dx [n, 128] */
-	float *const t242 = (float *)(work_ + 11976704); /* act_grad [n, 128] */
-	float *const t243 = (float *)(work_ + 12042240); /* dense_dx [n, 784] */
-	float *const t246 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t247 = (float *)(work_ + 128); /* add [] */
-	float *const t248 = (float *)(work_ + 12443648); /* basis [n, 32] */
-	float *const t249 = (float *)(work_ + 12460032); /* act_grad [n, 32] */
-	float *const t250 = (float *)(work_ + 12476416); /* dense_dx [n, 128] */
-	float *const t253 = (float *)(work_ + 12541952); /* act_grad [n, 128] */
-	float *const t254 = (float *)(work_ + 12607488); /* dense_dx [n, 784] */
-	float *const t257 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t258 = (float *)(work_ + 192); /* add [] */
-	float *const t259 = (float *)(work_ + 13008896); /* basis [n, 32] */
-	float *const t260 = (float *)(work_ + 13025280); /* act_grad [n, 32] */
-	float *const t261 = (float *)(work_ + 13041664); /* dense_dx [n, 128] */
-	float *const t264 = (float *)(work_ + 13107200); /* act_grad [n, 128] */
-	float *const t265 = (float *)(work_ + 13172736); /* dense_dx [n, 784] */
-	float *const t268 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t269 = (float *)(work_ + 128); /* add [] */
-	float *const t270 = (float *)(work_ + 13574144); /* basis [n, 32] */
-	float *const t271 = (float *)(work_ + 13590528); /* act_grad [n, 32] */
-	float *const t272 = (float *)(work_ + 13606912); /* dense_dx [n, 128] */
-	float *const t275 = (float *)(work_ + 13672448); /* act_grad [n, 128] */
-	float *const t276 = (float *)(work_ + 13737984); /* dense_dx [n, 784] */
-	float *const t279 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t280 = (float *)(work_ + 192); /* add [] */
-	float *const t281 = (float *)(work_ + 14139392); /* basis [n, 32] */
-	float *const t282 = (float *)(work_ + 14155776); /* act_grad [n, 32] */
-	float *const t283 = (float *)(work_ + 14172160); /* dense_dx [n, 128] */
-	float *const t286 = (float *)(work_ + 14237696); /* act_grad [n, 128] */
-	float *const t287 = (float *)(work_ + 14303232); /* dense_dx [n, 784] */
-	float *const t290 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t291 = (float *)(work_ + 128); /* add [] */
-	float *const t292 = (float *)(work_ + 14704640); /* basis [n, 32] */
-	float *const t293 = (float *)(work_ + 14721024); /* act_grad [n, 32] */
-	float *const t294 = (float *)(work_ + 14737408); /* dense_dx [n, 128] */
-	float *const t297 = (float *)(work_ + 14802944); /* act_grad [n, 128] */
-	float *const t298 = (float *)(work_ + 14868480); /* dense_dx [n, 784] */
-	float *const t301 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t302 = (float *)(work_ + 192); /* add [] */
-	float *const t303 = (float *)(work_ + 15269888); /* basis [n, 32] */
-	float *const t304 = (float *)(work_ + 15286272); /* act_grad [n, 32] */
-	float *const t305 = (float *)(work_ + 15302656); /* dense_dx [n, 128] */
-	float *const t308 = (float *)(work_ + 15368192); /* act_grad [n, 128] */
-	float *const t309 = (float *)(work_ + 15433728); /* dense_dx [n, 784] */
-	float *const t312 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t313 = (float *)(work_ + 128); /* add [] */
-	float *const t314 = (float *)(work_ + 15835136); /* basis [n, 32] */
-	float *const t315 = (float *)(work_ + 15851520); /* act_grad [n, 32] */
-	float *const t316 = (float *)(work_ + 15867904); /* dense_dx [n, 128] */
-	float *const t319 = (float *)(work_ + 15933440); /* act_grad [n, 128] */
-	float *const t320 = (float *)(work_ + 15998976); /* dense_dx [n, 784] */
-	float *const t323 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t324 = (float *)(work_ + 192); /* add [] */
-	float *const t325 = (float *)(work_ + 16400384); /* basis [n, 32] */
-	float *const t326 = (float *)(work_ + 16416768); /* act_grad [n, 32] */
-	float *const t327 = (float *)(work_ + 16433152); /* dense_dx [n, 128] */
-	float *const t330 = (float *)(work_ + 16498688); /* act_grad [n, 128] */
-	float *const t331 = (float *)(work_ + 16564224); /* dense_dx [n, 784] */
-	float *const t334 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t335 = (float *)(work_ + 128); /* add [] */
-	float *const t336 = (float *)(work_ + 16965632); /* basis [n, 32] */
-	float *const t337 = (float *)(work_ + 16982016); /* act_grad [n, 32] */
-	float *const t338 = (float *)(work_ + 16998400); /* dense_dx [n, 128] */
-	float *const t341 = (float *)(work_ + 17063936); /* act_grad [n, 128] */
-	float *const t342 = (float *)(work_ + 17129472); /* dense_dx [n, 784] */
-	float *const t345 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t346 = (float *)(work_ + 192); /* add [] */
-	float *const t347 = (float *)(work_ + 17530880); /* basis [n, 32] */
-	float *const t348 = (float *)(work_ + 17547264); /* act_grad [n, 32] */
-	float *const t349 = (float *)(work_ + 17563648); /* dense_dx [n, 128] */
-	float *const t352 = (float *)(work_ + 17629184); /* act_grad [n, 128] */
-	float *const t353 = (float *)(work_ + 17694720); /* dense_dx [n, 784] */
-	float *const t356 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t357 = (float *)(work_ + 128); /* add [] */
-	float *const t358 = (float *)(work_ + 18096128); /* basis [n, 32] */
-	float *const t359 = (float *)(work_ + 18112512); /* act_grad [n, 32] */
-	float *const t360 = (float *)(work_ + 18128896); /* dense_dx [n, 128] */
-	float *const t363 = (float *)(work_ + 18194432); /* act_grad [n, 128] */
-	float *const t364 = (float *)(work_ + 18259968); /* dense_dx [n, 784] */
-	float *const t367 = (float *)(work_ + 64); /* sumsq [] */
-	float *const t368 = (float *)(work_ + 192); /* add [] */
-	float *const t369 = (float *)(work_ + 64); /* contractive [] */
-	float *const t370 = (float *)(work_ + 128); /* scale [] */
-	float *const t371 = (float *)(work_ + 64); /* add [] */
-	/* t3 = dense */
-	contractive_ae_gemm(n, 128, 784, t0, 784, 1, t1, 1, 784, t2, t3);
-	/* t4 = sigmoid */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t3, 0, NULL, 0, t4, 0);
-	/* t7 = dense */
-	contractive_ae_gemm(n, 32, 128, t4, 128, 1, t5, 1, 128, t6, t7);
-	/* t8 = sigmoid */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t7, 0, NULL, 0, t8, 0);
-	/* t11 = dense */
-	contractive_ae_gemm(n, 128, 32, t8, 32, 1, t9, 1, 32, t10, t11);
-	/* t12 = relu */
-	contractive_ae_act(CONTRACTIVE_AE_RELU, 0.0f, 1, n * 128, t11, 0, NULL, 0, t12, 0);
-	/* t15 = dense */
-	contractive_ae_gemm(n, 784, 128, t12, 128, 1, t13, 1, 128, t14, t15);
-	/* t16 = sigmoid */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 784, t15, 0, NULL, 0, t16, 0);
+	float *const t16 = (float *)(work_ + 147456); /* dense [n, 784] */
+	float *const t17 = (float *)(work_ + 548864); /* mse [] */
+	float *const t18 = (float *)(work_ + 548928); /* basis [n, 32] */
+	float *const t19 = (float *)(work_ + 565312); /* act_grad [n, 32] */
+	float *const t20 = (float *)(work_ + 581696); /* dense_dx [n, 128] */
+	float *const t23 = (float *)(work_ + 647232); /* act_grad [n, 128] */
+	float *const t24 = (float *)(work_ + 712768); /* dense_dx [n, 784] */
+	float *const t27 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t28 = (float *)(work_ + 1114240); /* basis [n, 32] */
+	float *const t29 = (float *)(work_ + 1130624); /* act_grad [n, 32] */
+	float *const t30 = (float *)(work_ + 1147008); /* dense_dx [n, 128] */
+	float *const t33 = (float *)(work_ + 1212544); /* act_grad [n, 128] */
+	float *const t34 = (float *)(work_ + 1278080); /* dense_dx [n, 784] */
+	float *const t37 = (float *)(work_ + 1679488); /* sumsq [] */
+	float *const t38 = (float *)(work_ + 1679552); /* add [] */
+	float *const t39 = (float *)(work_ + 1679616); /* basis [n, 32] */
+	float *const t40 = (float *)(work_ + 1696000); /* act_grad [n, 32] */
+	float *const t41 = (float *)(work_ + 1712384); /* dense_dx [n, 128] */
+	float *const t44 = (float *)(work_ + 1777920); /* act_grad [n, 128] */
+	float *const t45 = (float *)(work_ + 1843456); /* dense_dx [n, 784] */
+	float *const t48 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t49 = (float *)(work_ + 1679488); /* add [] */
+	float *const t50 = (float *)(work_ + 2244864); /* basis [n, 32] */
+	float *const t51 = (float *)(work_ + 2261248); /* act_grad [n, 32] */
+	float *const t52 = (float *)(work_ + 2277632); /* dense_dx [n, 128] */
+	float *const t55 = (float *)(work_ + 2343168); /* act_grad [n, 128] */
+	float *const t56 = (float *)(work_ + 2408704); /* dense_dx [n, 784] */
+	float *const t59 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t60 = (float *)(work_ + 1679552); /* add [] */
+	float *const t61 = (float *)(work_ + 2810112); /* basis [n, 32] */
+	float *const t62 = (float *)(work_ + 2826496); /* act_grad [n, 32] */
+	float *const t63 = (float *)(work_ + 2842880); /* dense_dx [n, 128] */
+	float *const t66 = (float *)(work_ + 2908416); /* act_grad [n, 128] */
+	float *const t67 = (float *)(work_ + 2973952); /* dense_dx [n, 784] */
+	float *const t70 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t71 = (float *)(work_ + 1679488); /* add [] */
+	float *const t72 = (float *)(work_ + 3375360); /* basis [n, 32] */
+	float *const t73 = (float *)(work_ + 3391744); /* act_grad [n, 32] */
+	float *const t74 = (float *)(work_ + 3408128); /* dense_dx [n, 128] */
+	float *const t77 = (float *)(work_ + 3473664); /* act_grad [n, 128] */
+	float *const t78 = (float *)(work_ + 3539200); /* dense_dx [n, 784] */
+	float *const t81 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t82 = (float *)(work_ + 1679552); /* add [] */
+	float *const t83 = (float *)(work_ + 3940608); /* basis [n, 32] */
+	float *const t84 = (float *)(work_ + 3956992); /* act_grad [n, 32] */
+	float *const t85 = (float *)(work_ + 3973376); /* dense_dx [n, 128] */
+	float *const t88 = (float *)(work_ + 4038912); /* act_grad [n, 128] */
+	float *const t89 = (float *)(work_ + 4104448); /* dense_dx [n, 784] */
+	float *const t92 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t93 = (float *)(work_ + 1679488); /* add [] */
+	float *const t94 = (float *)(work_ + 4505856); /* basis [n, 32] */
+	float *const t95 = (float *)(work_ + 4522240); /* act_grad [n, 32] */
+	float *const t96 = (float *)(work_ + 4538624); /* dense_dx [n, 128] */
+	float *const t99 = (float *)(work_ + 4604160); /* act_grad [n, 128] */
+	float *const t100 = (float *)(work_ + 4669696); /* dense_dx [n, 784] */
+	float *const t103 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t104 = (float *)(work_ + 1679552); /* add [] */
+	float *const t105 = (float *)(work_ + 5071104); /* basis [n, 32] */
+	float *const t106 = (float *)(work_ + 5087488); /* act_grad [n, 32] */
+	float *const t107 = (float *)(work_ + 5103872); /* dense_dx [n, 128] */
+	float *const t110 = (float *)(work_ + 5169408); /* act_grad [n, 128] */
+	float *const t111 = (float *)(work_ + 5234944); /* dense_dx [n, 784] */
+	float *const t114 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t115 = (float *)(work_ + 1679488); /* add [] */
+	float *const t116 = (float *)(work_ + 5636352); /* basis [n, 32] */
+	float *const t117 = (float *)(work_ + 5652736); /* act_grad [n, 32] */
+	float *const t118 = (float *)(work_ + 5669120); /* dense_dx [n, 128] */
+	float *const t121 = (float *)(work_ + 5734656); /* act_grad [n, 128] */
+	float *const t122 = (float *)(work_ + 5800192); /* dense_dx [n, 784] */
+	float *const t125 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t126 = (float *)(work_ + 1679552); /* add [] */
+	float *const t127 = (float *)(work_ + 6201600); /* basis [n, 32] */
+	float *const t128 = (float *)(work_ + 6217984); /* act_grad [n, 32] */
+	float *const t129 = (float *)(work_ + 6234368); /* dense_dx [n, 128] */
+	float *const t132 = (float *)(work_ + 6299904); /* act_grad [n, 128] */
+	float *const t133 = (float *)(work_ + 6365440); /* dense_dx [n, 784] */
+	float *const t136 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t137 = (float *)(work_ + 1679488); /* add [] */
+	float *const t138 = (float *)(work_ + 6766848); /* basis [n, 32] */
+	float *const t139 = (float *)(work_ + 6783232); /* act_grad [n, 32] */
+	float *const t140 = (float *)(work_ + 6799616); /* dense_dx [n, 128] */
+	float *const t143 = (float *)(work_ + 6865152); /* act_grad [n, 128] */
+	float *const t144 = (float *)(work_ + 6930688); /* dense_dx [n, 784] */
+	float *const t147 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t148 = (float *)(work_ + 1679552); /* add [] */
+	float *const t149 = (float *)(work_ + 7332096); /* basis [n, 32] */
+	float *const t150 = (float *)(work_ + 7348480); /* act_grad [n, 32] */
+	float *const t151 = (float *)(work_ + 7364864); /* dense_dx [n, 128] */
+	float *const t154 = (float *)(work_ + 7430400); /* act_grad [n, 128] */
+	float *const t155 = (float *)(work_ + 7495936); /* dense_dx [n, 784] */
+	float *const t158 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t159 = (float *)(work_ + 1679488); /* add [] */
+	float *const t160 = (float *)(work_ + 7897344); /* basis [n, 32] */
+	float *const t161 = (float *)(work_ + 7913728); /* act_grad [n, 32] */
+	float *const t162 = (float *)(work_ + 7930112); /* dense_dx [n, 128] */
+	float *const t165 = (float *)(work_ + 7995648); /* act_grad [n, 128] */
+	float *const t166 = (float *)(work_ + 8061184); /* dense_dx [n, 784] */
+	float *const t169 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t170 = (float *)(work_ + 1679552); /* add [] */
+	float *const t171 = (float *)(work_ + 8462592); /* basis [n, 32] */
+	float *const t172 = (float *)(work_ + 8478976); /* act_grad [n, 32] */
+	float *const t173 = (float *)(work_ + 8495360); /* dense_dx [n, 128] */
+	float *const t176 = (float *)(work_ + 8560896); /* act_grad [n, 128] */
+	float *const t177 = (float *)(work_ + 8626432); /* dense_dx [n, 784] */
+	float *const t180 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t181 = (float *)(work_ + 1679488); /* add [] */
+	float *const t182 = (float *)(work_ + 9027840); /* basis [n, 32] */
+	float *const t183 = (float *)(work_ + 9044224); /* act_grad [n, 32] */
+	float *const t184 = (float *)(work_ + 9060608); /* dense_dx [n, 128] */
+	float *const t187 = (float *)(work_ + 9126144); /* act_grad [n, 128] */
+	float *const t188 = (float *)(work_ + 9191680); /* dense_dx [n, 784] */
+	float *const t191 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t192 = (float *)(work_ + 1679552); /* add [] */
+	float *const t193 = (float *)(work_ + 9593088); /* basis [n, 32] */
+	float *const t194 = (float *)(work_ + 9609472); /* act_grad [n, 32] */
+	float *const t195 = (float *)(work_ + 9625856); /* dense_dx [n, 128] */
+	float *const t198 = (float *)(work_ + 9691392); /* act_grad [n, 128] */
+	float *const t199 = (float *)(work_ + 9756928); /* dense_dx [n, 784] */
+	float *const t202 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t203 = (float *)(work_ + 1679488); /* add [] */
+	float *const t204 = (float *)(work_ + 10158336); /* basis [n, 32] */
+	float *const t205 = (float *)(work_ + 10174720); /* act_grad [n, 32] */
+	float *const t206 = (float *)(work_ + 10191104); /* dense_dx [n, 128] */
+	float *const t209 = (float *)(work_ + 10256640); /* act_grad [n, 128] */
+	float *const t210 = (float *)(work_ + 10322176); /* dense_dx [n, 784] */
+	float *const t213 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t214 = (float *)(work_ + 1679552); /* add [] */
+	float *const t215 = (float *)(work_ + 10723584); /* basis [n, 32] */
+	float *const t216 = (float *)(work_ + 10739968); /* act_grad [n, 32] */
+	float *const t217 = (float *)(work_ + 10756352); /* dense_dx [n, 128] */
+	float *const t220 = (float *)(work_ + 10821888); /* act_grad [n, 128] */
+	float *const t221 = (float *)(work_ + 10887424); /* dense_dx [n, 784] */
+	float *const t224 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t225 = (float *)(work_ + 1679488); /* add [] */
+	float *const t226 = (float *)(work_ + 11288832); /* basis [n, 32] */
+	float *const t227 = (float *)(work_ + 11305216); /* act_grad [n, 32] */
+	float *const t228 = (float *)(work_ + 11321600); /* dense_dx [n, 128] */
+	float *const t231 = (float *)(work_ + 11387136); /* act_grad [n, 128] */
+	float *const t232 = (float *)(work_ + 11452672); /* dense_dx [n, 784] */
+	float *const t235 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t236 = (float *)(work_ + 1679552); /* add [] */
+	float *const t237 = (float *)(work_ + 11854080); /* basis [n, 32] */
+	float *const t238 = (float *)(work_ + 11870464); /* act_grad [n, 32] */
+	float *const t239 = (float *)(work_ + 11886848); /* dense_dx [n, 128] */
+	float *const t242 = (float *)(work_ + 11952384); /* act_grad [n, 128] */
+	float *const t243 = (float *)(work_ + 12017920); /* dense_dx [n, 784] */
+	float *const t246 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t247 = (float *)(work_ + 1679488); /* add [] */
+	float *const t248 = (float *)(work_ + 12419328); /* basis [n, 32] */
+	float *const t249 = (float *)(work_ + 12435712); /* act_grad [n, 32] */
+	float *const t250 = (float *)(work_ + 12452096); /* dense_dx [n, 128] */
+	float *const t253 = (float *)(work_ + 12517632); /* act_grad [n, 128] */
+	float *const t254 = (float *)(work_ + 12583168); /* dense_dx [n, 784] */
+	float *const t257 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t258 = (float *)(work_ + 1679552); /* add [] */
+	float *const t259 = (float *)(work_ + 12984576); /* basis [n, 32] */
+	float *const t260 = (float *)(work_ + 13000960); /* act_grad [n, 32] */
+	float *const t261 = (float *)(work_ + 13017344); /* dense_dx [n, 128] */
+	float *const t264 = (float *)(work_ + 13082880); /* act_grad [n, 128] */
+	float *const t265 = (float *)(work_ + 13148416); /* dense_dx [n, 784] */
+	float *const t268 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t269 = (float *)(work_ + 1679488); /* add [] */
+	float *const t270 = (float *)(work_ + 13549824); /* basis [n, 32] */
+	float *const t271 = (float *)(work_ + 13566208); /* act_grad [n, 32] */
+	float *const t272 = (float *)(work_ + 13582592); /* dense_dx [n, 128] */
+	float *const t275 = (float *)(work_ + 13648128); /* act_grad [n, 128] */
+	float *const t276 = (float *)(work_ + 13713664); /* dense_dx [n, 784] */
+	float *const t279 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t280 = (float *)(work_ + 1679552); /* add [] */
+	float *const t281 = (float *)(work_ + 14115072); /* basis [n, 32] */
+	float *const t282 = (float *)(work_ + 14131456); /* act_grad [n, 32] */
+	float *const t283 = (float *)(work_ + 14147840); /* dense_dx [n, 128] */
+	float *const t286 = (float *)(work_ + 14213376); /* act_grad [n, 128] */
+	float *const t287 = (float *)(work_ + 14278912); /* dense_dx [n, 784] */
+	float *const t290 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t291 = (float *)(work_ + 1679488); /* add [] */
+	float *const t292 = (float *)(work_ + 14680320); /* basis [n, 32] */
+	float *const t293 = (float *)(work_ + 14696704); /* act_grad [n, 32] */
+	float *const t294 = (float *)(work_ + 14713088); /* dense_dx [n, 128] */
+	float *const t297 = (float *)(work_ + 14778624); /* act_grad [n, 128] */
+	float *const t298 = (float *)(work_ + 14844160); /* dense_dx [n, 784] */
+	float *const t301 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t302 = (float *)(work_ + 1679552); /* add [] */
+	float *const t303 = (float *)(work_ + 15245568); /* basis [n, 32] */
+	float *const t304 = (float *)(work_ + 15261952); /* act_grad [n, 32] */
+	float *const t305 = (float *)(work_ + 15278336); /* dense_dx [n, 128] */
+	float *const t308 = (float *)(work_ + 15343872); /* act_grad [n, 128] */
+	float *const t309 = (float *)(work_ + 15409408); /* dense_dx [n, 784] */
+	float *const t312 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t313 = (float *)(work_ + 1679488); /* add [] */
+	float *const t314 = (float *)(work_ + 15810816); /* basis [n, 32] */
+	float *const t315 = (float *)(work_ + 15827200); /* act_grad [n, 32] */
+	float *const t316 = (float *)(work_ + 15843584); /* dense_dx [n, 128] */
+	float *const t319 = (float *)(work_ + 15909120); /* act_grad [n, 128] */
+	float *const t320 = (float *)(work_ + 15974656); /* dense_dx [n, 784] */
+	float *const t323 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t324 = (float *)(work_ + 1679552); /* add [] */
+	float *const t325 = (float *)(work_ + 16376064); /* basis [n, 32] */
+	float *const t326 = (float *)(work_ + 16392448); /* act_grad [n, 32] */
+	float *const t327 = (float *)(work_ + 16408832); /* dense_dx [n, 128] */
+	float *const t330 = (float *)(work_ + 16474368); /* act_grad [n, 128] */
+	float *const t331 = (float *)(work_ + 16539904); /* dense_dx [n, 784] */
+	float *const t334 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t335 = (float *)(work_ + 1679488); /* add [] */
+	float *const t336 = (float *)(work_ + 16941312); /* basis [n, 32] */
+	float *const t337 = (float *)(work_ + 16957696); /* act_grad [n, 32] */
+	float *const t338 = (float *)(work_ + 16974080); /* dense_dx [n, 128] */
+	float *const t341 = (float *)(work_ + 17039616); /* act_grad [n, 128] */
+	float *const t342 = (float *)(work_ + 17105152); /* dense_dx [n, 784] */
+	float *const t345 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t346 = (float *)(work_ + 1679552); /* add [] */
+	float *const t347 = (float *)(work_ + 17506560); /* basis [n, 32] */
+	float *const t348 = (float *)(work_ + 17522944); /* act_grad [n, 32] */
+	float *const t349 = (float *)(work_ + 17539328); /* dense_dx [n, 128] */
+	float *const t352 = (float *)(work_ + 17604864); /* act_grad [n, 128] */
+	float *const t353 = (float *)(work_ + 17670400); /* dense_dx [n, 784] */
+	float *const t356 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t357 = (float *)(work_ + 1679488); /* add [] */
+	float *const t358 = (float *)(work_ + 18071808); /* basis [n, 32] */
+	float *const t359 = (float *)(work_ + 18088192); /* act_grad [n, 32] */
+	float *const t360 = (float *)(work_ + 18104576); /* dense_dx [n, 128] */
+	float *const t363 = (float *)(work_ + 18170112); /* act_grad [n, 128] */
+	float *const t364 = (float *)(work_ + 18235648); /* dense_dx [n, 784] */
+	float *const t367 = (float *)(work_ + 1114176); /* sumsq [] */
+	float *const t368 = (float *)(work_ + 1679552); /* add [] */
+	float *const t369 = (float *)(work_ + 1114176); /* contractive [] */
+	float *const t370 = (float *)(work_ + 1679488); /* scale [] */
+	float *const t371 = (float *)(work_ + 1114176); /* add [] */
+	/* t4 = dense */
+	contractive_ae_gemm(n, 128, 784, t0, 784, 1, t1, 1, 784, t2, t4,
+		&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_SIGMOID, .slope = 0.0f});
+	/* t8 = dense */
+	contractive_ae_gemm(n, 32, 128, t4, 128, 1, t5, 1, 128, t6, t8,
+		&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_SIGMOID, .slope = 0.0f});
+	/* t12 = dense */
+	contractive_ae_gemm(n, 128, 32, t8, 32, 1, t9, 1, 32, t10, t12,
+		&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_RELU, .slope = 0.0f});
+	/* t16 = dense */
+	contractive_ae_gemm(n, 784, 128, t12, 128, 1, t13, 1, 128, t14, t16,
+		&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_SIGMOID, .slope = 0.0f});
 	/* t17 = mse */
 	{
 		double acc = 0;
@@ -5787,11 +6065,13 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	/* t19 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t18, 0, t8, 0, t19, 0);
 	/* t20 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t19, 32, 1, t5, 128, 1, NULL, t20);
+	contractive_ae_gemm(n, 128, 32, t19, 32, 1, t5, 128, 1, NULL, t20,
+		NULL);
 	/* t23 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t20, 0, t4, 0, t23, 0);
 	/* t24 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t23, 128, 1, t1, 784, 1, NULL, t24);
+	contractive_ae_gemm(n, 784, 128, t23, 128, 1, t1, 784, 1, NULL, t24,
+		NULL);
 	/* t27 = sumsq */
 	{
 		double acc = 0;
@@ -5806,11 +6086,13 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	/* t29 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t28, 0, t8, 0, t29, 0);
 	/* t30 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t29, 32, 1, t5, 128, 1, NULL, t30);
+	contractive_ae_gemm(n, 128, 32, t29, 32, 1, t5, 128, 1, NULL, t30,
+		NULL);
 	/* t33 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t30, 0, t4, 0, t33, 0);
 	/* t34 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t33, 128, 1, t1, 784, 1, NULL, t34);
+	contractive_ae_gemm(n, 784, 128, t33, 128, 1, t1, 784, 1, NULL, t34,
+		NULL);
 	/* t37 = sumsq */
 	{
 		double acc = 0;
@@ -5828,11 +6110,13 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	/* t40 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t39, 0, t8, 0, t40, 0);
 	/* t41 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t40, 32, 1, t5, 128, 1, NULL, t41);
+	contractive_ae_gemm(n, 128, 32, t40, 32, 1, t5, 128, 1, NULL, t41,
+		NULL);
 	/* t44 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t41, 0, t4, 0, t44, 0);
 	/* t45 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t44, 128, 1, t1, 784, 1, NULL, t45);
+	contractive_ae_gemm(n, 784, 128, t44, 128, 1, t1, 784, 1, NULL, t45,
+		NULL);
 	/* t48 = sumsq */
 	{
 		double acc = 0;
@@ -5850,11 +6134,13 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	/* t51 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t50, 0, t8, 0, t51, 0);
 	/* t52 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t51, 32, 1, t5, 128, 1, NULL, t52);
+	contractive_ae_gemm(n, 128, 32, t51, 32, 1, t5, 128, 1, NULL, t52,
+		NULL);
 	/* t55 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t52, 0, t4, 0, t55, 0);
 	/* t56 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t55, 128, 1, t1, 784, 1, NULL, t56);
+	contractive_ae_gemm(n, 784, 128, t55, 128, 1, t1, 784, 1, NULL, t56,
+		NULL);
 	/* t59 = sumsq */
 	{
 		double acc = 0;
@@ -5872,11 +6158,13 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	/* t62 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t61, 0, t8, 0, t62, 0);
 	/* t63 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t62, 32, 1, t5, 128, 1, NULL, t63);
+	contractive_ae_gemm(n, 128, 32, t62, 32, 1, t5, 128, 1, NULL, t63,
+		NULL);
 	/* t66 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t63, 0, t4, 0, t66, 0);
 	/* t67 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t66, 128, 1, t1, 784, 1, NULL, t67);
+	contractive_ae_gemm(n, 784, 128, t66, 128, 1, t1, 784, 1, NULL, t67,
+		NULL);
 	/* t70 = sumsq */
 	{
 		double acc = 0;
@@ -5894,11 +6182,13 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	/* t73 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t72, 0, t8, 0, t73, 0);
 	/* t74 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t73, 32, 1, t5, 128, 1, NULL, t74);
+	contractive_ae_gemm(n, 128, 32, t73, 32, 1, t5, 128, 1, NULL, t74,
+		NULL);
 	/* t77 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t74, 0, t4, 0, t77, 0);
 	/* t78 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t77, 128, 1, t1, 784, 1, NULL, t78);
+	contractive_ae_gemm(n, 784, 128, t77, 128, 1, t1, 784, 1, NULL, t78,
+		NULL);
 	/* t81 = sumsq */
 	{
 		double acc = 0;
@@ -5916,11 +6206,13 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	/* t84 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t83, 0, t8, 0, t84, 0);
 	/* t85 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t84, 32, 1, t5, 128, 1, NULL, t85);
+	contractive_ae_gemm(n, 128, 32, t84, 32, 1, t5, 128, 1, NULL, t85,
+		NULL);
 	/* t88 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t85, 0, t4, 0, t88, 0);
 	/* t89 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t88, 128, 1, t1, 784, 1, NULL, t89);
+	contractive_ae_gemm(n, 784, 128, t88, 128, 1, t1, 784, 1, NULL, t89,
+		NULL);
 	/* t92 = sumsq */
 	{
 		double acc = 0;
@@ -5938,11 +6230,13 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	/* t95 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t94, 0, t8, 0, t95, 0);
 	/* t96 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t95, 32, 1, t5, 128, 1, NULL, t96);
+	contractive_ae_gemm(n, 128, 32, t95, 32, 1, t5, 128, 1, NULL, t96,
+		NULL);
 	/* t99 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t96, 0, t4, 0, t99, 0);
 	/* t100 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t99, 128, 1, t1, 784, 1, NULL, t100);
+	contractive_ae_gemm(n, 784, 128, t99, 128, 1, t1, 784, 1, NULL, t100,
+		NULL);
 	/* t103 = sumsq */
 	{
 		double acc = 0;
@@ -5960,11 +6254,13 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	/* t106 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t105, 0, t8, 0, t106, 0);
 	/* t107 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t106, 32, 1, t5, 128, 1, NULL, t107);
+	contractive_ae_gemm(n, 128, 32, t106, 32, 1, t5, 128, 1, NULL, t107,
+		NULL);
 	/* t110 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t107, 0, t4, 0, t110, 0);
 	/* t111 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t110, 128, 1, t1, 784, 1, NULL, t111);
+	contractive_ae_gemm(n, 784, 128, t110, 128, 1, t1, 784, 1, NULL, t111,
+		NULL);
 	/* t114 = sumsq */
 	{
 		double acc = 0;
@@ -5982,11 +6278,13 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	/* t117 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t116, 0, t8, 0, t117, 0);
 	/* t118 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t117, 32, 1, t5, 128, 1, NULL, t118);
+	contractive_ae_gemm(n, 128, 32, t117, 32, 1, t5, 128, 1, NULL, t118,
+		NULL);
 	/* t121 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t118, 0, t4, 0, t121, 0);
 	/* t122 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t121, 128, 1, t1, 784, 1, NULL, t122);
+	contractive_ae_gemm(n, 784, 128, t121, 128, 1, t1, 784, 1, NULL, t122,
+		NULL);
 	/* t125 = sumsq */
 	{
 		double acc = 0;
@@ -6004,11 +6302,13 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	/* t128 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t127, 0, t8, 0, t128, 0);
 	/* t129 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t128, 32, 1, t5, 128, 1, NULL, t129);
+	contractive_ae_gemm(n, 128, 32, t128, 32, 1, t5, 128, 1, NULL, t129,
+		NULL);
 	/* t132 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t129, 0, t4, 0, t132, 0);
 	/* t133 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t132, 128, 1, t1, 784, 1, NULL, t133);
+	contractive_ae_gemm(n, 784, 128, t132, 128, 1, t1, 784, 1, NULL, t133,
+		NULL);
 	/* t136 = sumsq */
 	{
 		double acc = 0;
@@ -6026,11 +6326,13 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	/* t139 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t138, 0, t8, 0, t139, 0);
 	/* t140 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t139, 32, 1, t5, 128, 1, NULL, t140);
+	contractive_ae_gemm(n, 128, 32, t139, 32, 1, t5, 128, 1, NULL, t140,
+		NULL);
 	/* t143 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t140, 0, t4, 0, t143, 0);
 	/* t144 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t143, 128, 1, t1, 784, 1, NULL, t144);
+	contractive_ae_gemm(n, 784, 128, t143, 128, 1, t1, 784, 1, NULL, t144,
+		NULL);
 	/* t147 = sumsq */
 	{
 		double acc = 0;
@@ -6048,11 +6350,13 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	/* t150 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t149, 0, t8, 0, t150, 0);
 	/* t151 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t150, 32, 1, t5, 128, 1, NULL, t151);
+	contractive_ae_gemm(n, 128, 32, t150, 32, 1, t5, 128, 1, NULL, t151,
+		NULL);
 	/* t154 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t151, 0, t4, 0, t154, 0);
 	/* t155 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t154, 128, 1, t1, 784, 1, NULL, t155);
+	contractive_ae_gemm(n, 784, 128, t154, 128, 1, t1, 784, 1, NULL, t155,
+		NULL);
 	/* t158 = sumsq */
 	{
 		double acc = 0;
@@ -6070,11 +6374,13 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	/* t161 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t160, 0, t8, 0, t161, 0);
 	/* t162 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t161, 32, 1, t5, 128, 1, NULL, t162);
+	contractive_ae_gemm(n, 128, 32, t161, 32, 1, t5, 128, 1, NULL, t162,
+		NULL);
 	/* t165 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t162, 0, t4, 0, t165, 0);
 	/* t166 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t165, 128, 1, t1, 784, 1, NULL, t166);
+	contractive_ae_gemm(n, 784, 128, t165, 128, 1, t1, 784, 1, NULL, t166,
+		NULL);
 	/* t169 = sumsq */
 	{
 		double acc = 0;
@@ -6092,11 +6398,13 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	/* t172 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t171, 0, t8, 0, t172, 0);
 	/* t173 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t172, 32, 1, t5, 128, 1, NULL, t173);
+	contractive_ae_gemm(n, 128, 32, t172, 32, 1, t5, 128, 1, NULL, t173,
+		NULL);
 	/* t176 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t173, 0, t4, 0, t176, 0);
 	/* t177 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t176, 128, 1, t1, 784, 1, NULL, t177);
+	contractive_ae_gemm(n, 784, 128, t176, 128, 1, t1, 784, 1, NULL, t177,
+		NULL);
 	/* t180 = sumsq */
 	{
 		double acc = 0;
@@ -6114,11 +6422,13 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	/* t183 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t182, 0, t8, 0, t183, 0);
 	/* t184 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t183, 32, 1, t5, 128, 1, NULL, t184);
+	contractive_ae_gemm(n, 128, 32, t183, 32, 1, t5, 128, 1, NULL, t184,
+		NULL);
 	/* t187 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t184, 0, t4, 0, t187, 0);
 	/* t188 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t187, 128, 1, t1, 784, 1, NULL, t188);
+	contractive_ae_gemm(n, 784, 128, t187, 128, 1, t1, 784, 1, NULL, t188,
+		NULL);
 	/* t191 = sumsq */
 	{
 		double acc = 0;
@@ -6136,11 +6446,13 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	/* t194 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t193, 0, t8, 0, t194, 0);
 	/* t195 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t194, 32, 1, t5, 128, 1, NULL, t195);
+	contractive_ae_gemm(n, 128, 32, t194, 32, 1, t5, 128, 1, NULL, t195,
+		NULL);
 	/* t198 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t195, 0, t4, 0, t198, 0);
 	/* t199 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t198, 128, 1, t1, 784, 1, NULL, t199);
+	contractive_ae_gemm(n, 784, 128, t198, 128, 1, t1, 784, 1, NULL, t199,
+		NULL);
 	/* t202 = sumsq */
 	{
 		double acc = 0;
@@ -6158,11 +6470,13 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	/* t205 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t204, 0, t8, 0, t205, 0);
 	/* t206 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t205, 32, 1, t5, 128, 1, NULL, t206);
+	contractive_ae_gemm(n, 128, 32, t205, 32, 1, t5, 128, 1, NULL, t206,
+		NULL);
 	/* t209 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t206, 0, t4, 0, t209, 0);
 	/* t210 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t209, 128, 1, t1, 784, 1, NULL, t210);
+	contractive_ae_gemm(n, 784, 128, t209, 128, 1, t1, 784, 1, NULL, t210,
+		NULL);
 	/* t213 = sumsq */
 	{
 		double acc = 0;
@@ -6180,11 +6494,13 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	/* t216 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t215, 0, t8, 0, t216, 0);
 	/* t217 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t216, 32, 1, t5, 128, 1, NULL, t217);
+	contractive_ae_gemm(n, 128, 32, t216, 32, 1, t5, 128, 1, NULL, t217,
+		NULL);
 	/* t220 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t217, 0, t4, 0, t220, 0);
 	/* t221 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t220, 128, 1, t1, 784, 1, NULL, t221);
+	contractive_ae_gemm(n, 784, 128, t220, 128, 1, t1, 784, 1, NULL, t221,
+		NULL);
 	/* t224 = sumsq */
 	{
 		double acc = 0;
@@ -6202,11 +6518,13 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	/* t227 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t226, 0, t8, 0, t227, 0);
 	/* t228 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t227, 32, 1, t5, 128, 1, NULL, t228);
+	contractive_ae_gemm(n, 128, 32, t227, 32, 1, t5, 128, 1, NULL, t228,
+		NULL);
 	/* t231 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t228, 0, t4, 0, t231, 0);
 	/* t232 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t231, 128, 1, t1, 784, 1, NULL, t232);
+	contractive_ae_gemm(n, 784, 128, t231, 128, 1, t1, 784, 1, NULL, t232,
+		NULL);
 	/* t235 = sumsq */
 	{
 		double acc = 0;
@@ -6224,11 +6542,13 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	/* t238 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t237, 0, t8, 0, t238, 0);
 	/* t239 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t238, 32, 1, t5, 128, 1, NULL, t239);
+	contractive_ae_gemm(n, 128, 32, t238, 32, 1, t5, 128, 1, NULL, t239,
+		NULL);
 	/* t242 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t239, 0, t4, 0, t242, 0);
 	/* t243 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t242, 128, 1, t1, 784, 1, NULL, t243);
+	contractive_ae_gemm(n, 784, 128, t242, 128, 1, t1, 784, 1, NULL, t243,
+		NULL);
 	/* t246 = sumsq */
 	{
 		double acc = 0;
@@ -6246,11 +6566,13 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	/* t249 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t248, 0, t8, 0, t249, 0);
 	/* t250 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t249, 32, 1, t5, 128, 1, NULL, t250);
+	contractive_ae_gemm(n, 128, 32, t249, 32, 1, t5, 128, 1, NULL, t250,
+		NULL);
 	/* t253 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t250, 0, t4, 0, t253, 0);
 	/* t254 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t253, 128, 1, t1, 784, 1, NULL, t254);
+	contractive_ae_gemm(n, 784, 128, t253, 128, 1, t1, 784, 1, NULL, t254,
+		NULL);
 	/* t257 = sumsq */
 	{
 		double acc = 0;
@@ -6268,11 +6590,13 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	/* t260 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t259, 0, t8, 0, t260, 0);
 	/* t261 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t260, 32, 1, t5, 128, 1, NULL, t261);
+	contractive_ae_gemm(n, 128, 32, t260, 32, 1, t5, 128, 1, NULL, t261,
+		NULL);
 	/* t264 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t261, 0, t4, 0, t264, 0);
 	/* t265 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t264, 128, 1, t1, 784, 1, NULL, t265);
+	contractive_ae_gemm(n, 784, 128, t264, 128, 1, t1, 784, 1, NULL, t265,
+		NULL);
 	/* t268 = sumsq */
 	{
 		double acc = 0;
@@ -6290,11 +6614,13 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	/* t271 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t270, 0, t8, 0, t271, 0);
 	/* t272 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t271, 32, 1, t5, 128, 1, NULL, t272);
+	contractive_ae_gemm(n, 128, 32, t271, 32, 1, t5, 128, 1, NULL, t272,
+		NULL);
 	/* t275 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t272, 0, t4, 0, t275, 0);
 	/* t276 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t275, 128, 1, t1, 784, 1, NULL, t276);
+	contractive_ae_gemm(n, 784, 128, t275, 128, 1, t1, 784, 1, NULL, t276,
+		NULL);
 	/* t279 = sumsq */
 	{
 		double acc = 0;
@@ -6312,11 +6638,13 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	/* t282 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t281, 0, t8, 0, t282, 0);
 	/* t283 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t282, 32, 1, t5, 128, 1, NULL, t283);
+	contractive_ae_gemm(n, 128, 32, t282, 32, 1, t5, 128, 1, NULL, t283,
+		NULL);
 	/* t286 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t283, 0, t4, 0, t286, 0);
 	/* t287 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t286, 128, 1, t1, 784, 1, NULL, t287);
+	contractive_ae_gemm(n, 784, 128, t286, 128, 1, t1, 784, 1, NULL, t287,
+		NULL);
 	/* t290 = sumsq */
 	{
 		double acc = 0;
@@ -6334,11 +6662,13 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	/* t293 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t292, 0, t8, 0, t293, 0);
 	/* t294 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t293, 32, 1, t5, 128, 1, NULL, t294);
+	contractive_ae_gemm(n, 128, 32, t293, 32, 1, t5, 128, 1, NULL, t294,
+		NULL);
 	/* t297 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t294, 0, t4, 0, t297, 0);
 	/* t298 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t297, 128, 1, t1, 784, 1, NULL, t298);
+	contractive_ae_gemm(n, 784, 128, t297, 128, 1, t1, 784, 1, NULL, t298,
+		NULL);
 	/* t301 = sumsq */
 	{
 		double acc = 0;
@@ -6356,11 +6686,13 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	/* t304 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t303, 0, t8, 0, t304, 0);
 	/* t305 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t304, 32, 1, t5, 128, 1, NULL, t305);
+	contractive_ae_gemm(n, 128, 32, t304, 32, 1, t5, 128, 1, NULL, t305,
+		NULL);
 	/* t308 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t305, 0, t4, 0, t308, 0);
 	/* t309 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t308, 128, 1, t1, 784, 1, NULL, t309);
+	contractive_ae_gemm(n, 784, 128, t308, 128, 1, t1, 784, 1, NULL, t309,
+		NULL);
 	/* t312 = sumsq */
 	{
 		double acc = 0;
@@ -6378,11 +6710,13 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	/* t315 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t314, 0, t8, 0, t315, 0);
 	/* t316 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t315, 32, 1, t5, 128, 1, NULL, t316);
+	contractive_ae_gemm(n, 128, 32, t315, 32, 1, t5, 128, 1, NULL, t316,
+		NULL);
 	/* t319 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t316, 0, t4, 0, t319, 0);
 	/* t320 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t319, 128, 1, t1, 784, 1, NULL, t320);
+	contractive_ae_gemm(n, 784, 128, t319, 128, 1, t1, 784, 1, NULL, t320,
+		NULL);
 	/* t323 = sumsq */
 	{
 		double acc = 0;
@@ -6400,11 +6734,13 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	/* t326 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t325, 0, t8, 0, t326, 0);
 	/* t327 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t326, 32, 1, t5, 128, 1, NULL, t327);
+	contractive_ae_gemm(n, 128, 32, t326, 32, 1, t5, 128, 1, NULL, t327,
+		NULL);
 	/* t330 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t327, 0, t4, 0, t330, 0);
 	/* t331 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t330, 128, 1, t1, 784, 1, NULL, t331);
+	contractive_ae_gemm(n, 784, 128, t330, 128, 1, t1, 784, 1, NULL, t331,
+		NULL);
 	/* t334 = sumsq */
 	{
 		double acc = 0;
@@ -6422,11 +6758,13 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	/* t337 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t336, 0, t8, 0, t337, 0);
 	/* t338 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t337, 32, 1, t5, 128, 1, NULL, t338);
+	contractive_ae_gemm(n, 128, 32, t337, 32, 1, t5, 128, 1, NULL, t338,
+		NULL);
 	/* t341 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t338, 0, t4, 0, t341, 0);
 	/* t342 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t341, 128, 1, t1, 784, 1, NULL, t342);
+	contractive_ae_gemm(n, 784, 128, t341, 128, 1, t1, 784, 1, NULL, t342,
+		NULL);
 	/* t345 = sumsq */
 	{
 		double acc = 0;
@@ -6444,11 +6782,13 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	/* t348 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t347, 0, t8, 0, t348, 0);
 	/* t349 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t348, 32, 1, t5, 128, 1, NULL, t349);
+	contractive_ae_gemm(n, 128, 32, t348, 32, 1, t5, 128, 1, NULL, t349,
+		NULL);
 	/* t352 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t349, 0, t4, 0, t352, 0);
 	/* t353 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t352, 128, 1, t1, 784, 1, NULL, t353);
+	contractive_ae_gemm(n, 784, 128, t352, 128, 1, t1, 784, 1, NULL, t353,
+		NULL);
 	/* t356 = sumsq */
 	{
 		double acc = 0;
@@ -6466,11 +6806,13 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	/* t359 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t358, 0, t8, 0, t359, 0);
 	/* t360 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t359, 32, 1, t5, 128, 1, NULL, t360);
+	contractive_ae_gemm(n, 128, 32, t359, 32, 1, t5, 128, 1, NULL, t360,
+		NULL);
 	/* t363 = act_grad */
 	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t360, 0, t4, 0, t363, 0);
 	/* t364 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t363, 128, 1, t1, 784, 1, NULL, t364);
+	contractive_ae_gemm(n, 784, 128, t363, 128, 1, t1, 784, 1, NULL, t364,
+		NULL);
 	/* t367 = sumsq */
 	{
 		double acc = 0;
@@ -6503,36 +6845,28 @@ void contractive_ae_forward(const void *state, void *work, const contractive_ae_
 	const float *const t0 = x;
 	const float *const t1 = params + 0; /* encoder.0.weight */
 	const float *const t2 = params + 100352; /* encoder.0.bias */
-	float *const t3 = (float *)(work_ + 0); /* dense [n, 128] */
-	float *const t4 = (float *)(work_ + 65536); /* sigmoid [n, 128] */
+	float *const t4 = (float *)(work_ + 0); /* dense [n, 128] */
 	const float *const t5 = params + 100480; /* encoder.2.weight */
 	const float *const t6 = params + 104576; /* encoder.2.bias */
-	float *const t7 = (float *)(work_ + 0); /* dense [n, 32] */
-	float *const t8 = (float *)(work_ + 16384); /* sigmoid [n, 32] */
+	float *const t8 = (float *)(work_ + 65536); /* dense [n, 32] */
 	const float *const t9 = params + 104608; /* decoder.0.weight */
 	const float *const t10 = params + 108704; /* decoder.0.bias */
-	float *const t11 = (float *)(work_ + 131072); /* dense [n, 128] */
-	float *const t12 = (float *)(work_ + 196608); /* relu [n, 128] */
+	float *const t12 = (float *)(work_ + 81920); /* dense [n, 128] */
 	const float *const t13 = params + 108832; /* decoder.2.weight */
 	const float *const t14 = params + 209184; /* decoder.2.bias */
-	float *const t15 = (float *)(work_ + 262144); /* dense [n, 784] */
-	float *const t16 = (float *)(work_ + 663552); /* sigmoid [n, 784] */
-	/* t3 = dense */
-	contractive_ae_gemm(n, 128, 784, t0, 784, 1, t1, 1, 784, t2, t3);
-	/* t4 = sigmoid */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t3, 0, NULL, 0, t4, 0);
-	/* t7 = dense */
-	contractive_ae_gemm(n, 32, 128, t4, 128, 1, t5, 1, 128, t6, t7);
-	/* t8 = sigmoid */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t7, 0, NULL, 0, t8, 0);
-	/* t11 = dense */
-	contractive_ae_gemm(n, 128, 32, t8, 32, 1, t9, 1, 32, t10, t11);
-	/* t12 = relu */
-	contractive_ae_act(CONTRACTIVE_AE_RELU, 0.0f, 1, n * 128, t11, 0, NULL, 0, t12, 0);
-	/* t15 = dense */
-	contractive_ae_gemm(n, 784, 128, t12, 128, 1, t13, 1, 128, t14, t15);
-	/* t16 = sigmoid */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 784, t15, 0, NULL, 0, t16, 0);
+	float *const t16 = (float *)(work_ + 147456); /* dense [n, 784] */
+	/* t4 = dense */
+	contractive_ae_gemm(n, 128, 784, t0, 784, 1, t1, 1, 784, t2, t4,
+		&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_SIGMOID, .slope = 0.0f});
+	/* t8 = dense */
+	contractive_ae_gemm(n, 32, 128, t4, 128, 1, t5, 1, 128, t6, t8,
+		&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_SIGMOID, .slope = 0.0f});
+	/* t12 = dense */
+	contractive_ae_gemm(n, 128, 32, t8, 32, 1, t9, 1, 32, t10, t12,
+		&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_RELU, .slope = 0.0f});
+	/* t16 = dense */
+	contractive_ae_gemm(n, 784, 128, t12, 128, 1, t13, 1, 128, t14, t16,
+		&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_SIGMOID, .slope = 0.0f});
 	memcpy(out, t16, sizeof(float) * n * 784);
 }
 
@@ -6547,20 +6881,16 @@ void contractive_ae_encode(const void *state, void *work, const contractive_ae_r
 	const float *const t0 = x;
 	const float *const t1 = params + 0; /* encoder.0.weight */
 	const float *const t2 = params + 100352; /* encoder.0.bias */
-	float *const t3 = (float *)(work_ + 0); /* dense [n, 128] */
-	float *const t4 = (float *)(work_ + 65536); /* sigmoid [n, 128] */
+	float *const t4 = (float *)(work_ + 0); /* dense [n, 128] */
 	const float *const t5 = params + 100480; /* encoder.2.weight */
 	const float *const t6 = params + 104576; /* encoder.2.bias */
-	float *const t7 = (float *)(work_ + 0); /* dense [n, 32] */
-	float *const t8 = (float *)(work_ + 16384); /* sigmoid [n, 32] */
-	/* t3 = dense */
-	contractive_ae_gemm(n, 128, 784, t0, 784, 1, t1, 1, 784, t2, t3);
-	/* t4 = sigmoid */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t3, 0, NULL, 0, t4, 0);
-	/* t7 = dense */
-	contractive_ae_gemm(n, 32, 128, t4, 128, 1, t5, 1, 128, t6, t7);
-	/* t8 = sigmoid */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t7, 0, NULL, 0, t8, 0);
+	float *const t8 = (float *)(work_ + 65536); /* dense [n, 32] */
+	/* t4 = dense */
+	contractive_ae_gemm(n, 128, 784, t0, 784, 1, t1, 1, 784, t2, t4,
+		&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_SIGMOID, .slope = 0.0f});
+	/* t8 = dense */
+	contractive_ae_gemm(n, 32, 128, t4, 128, 1, t5, 1, 128, t6, t8,
+		&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_SIGMOID, .slope = 0.0f});
 	memcpy(z, t8, sizeof(float) * n * 32);
 }
 
@@ -6575,20 +6905,16 @@ void contractive_ae_decode(const void *state, void *work, const contractive_ae_r
 	const float *const t8 = z;
 	const float *const t9 = params + 104608; /* decoder.0.weight */
 	const float *const t10 = params + 108704; /* decoder.0.bias */
-	float *const t11 = (float *)(work_ + 131072); /* dense [n, 128] */
-	float *const t12 = (float *)(work_ + 196608); /* relu [n, 128] */
+	float *const t12 = (float *)(work_ + 81920); /* dense [n, 128] */
 	const float *const t13 = params + 108832; /* decoder.2.weight */
 	const float *const t14 = params + 209184; /* decoder.2.bias */
-	float *const t15 = (float *)(work_ + 262144); /* dense [n, 784] */
-	float *const t16 = (float *)(work_ + 663552); /* sigmoid [n, 784] */
-	/* t11 = dense */
-	contractive_ae_gemm(n, 128, 32, t8, 32, 1, t9, 1, 32, t10, t11);
-	/* t12 = relu */
-	contractive_ae_act(CONTRACTIVE_AE_RELU, 0.0f, 1, n * 128, t11, 0, NULL, 0, t12, 0);
-	/* t15 = dense */
-	contractive_ae_gemm(n, 784, 128, t12, 128, 1, t13, 1, 128, t14, t15);
-	/* t16 = sigmoid */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 784, t15, 0, NULL, 0, t16, 0);
+	float *const t16 = (float *)(work_ + 147456); /* dense [n, 784] */
+	/* t12 = dense */
+	contractive_ae_gemm(n, 128, 32, t8, 32, 1, t9, 1, 32, t10, t12,
+		&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_RELU, .slope = 0.0f});
+	/* t16 = dense */
+	contractive_ae_gemm(n, 784, 128, t12, 128, 1, t13, 1, 128, t14, t16,
+		&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_SIGMOID, .slope = 0.0f});
 	memcpy(out, t16, sizeof(float) * n * 784);
 }
 
@@ -6600,27 +6926,23 @@ void contractive_ae_sample(const void *state, void *work, uint64_t seed, int n, 
 	const int stochastic = 0;
 	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
 	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	float *const z = (float *)(work_ + 16384);
+	float *const z = (float *)(work_ + 65536);
 	const uint64_t key = contractive_ae_mix(seed ^ 0x7072696f72u); /* "prior" */
 	for (long i = 0; i < n * 32; i++)
 		z[i] = (float)contractive_ae_normal(key, (uint64_t)i);
 	const float *const t8 = z;
 	const float *const t9 = params + 104608; /* decoder.0.weight */
 	const float *const t10 = params + 108704; /* decoder.0.bias */
-	float *const t11 = (float *)(work_ + 131072); /* dense [n, 128] */
-	float *const t12 = (float *)(work_ + 196608); /* relu [n, 128] */
+	float *const t12 = (float *)(work_ + 81920); /* dense [n, 128] */
 	const float *const t13 = params + 108832; /* decoder.2.weight */
 	const float *const t14 = params + 209184; /* decoder.2.bias */
-	float *const t15 = (float *)(work_ + 262144); /* dense [n, 784] */
-	float *const t16 = (float *)(work_ + 663552); /* sigmoid [n, 784] */
-	/* t11 = dense */
-	contractive_ae_gemm(n, 128, 32, t8, 32, 1, t9, 1, 32, t10, t11);
-	/* t12 = relu */
-	contractive_ae_act(CONTRACTIVE_AE_RELU, 0.0f, 1, n * 128, t11, 0, NULL, 0, t12, 0);
-	/* t15 = dense */
-	contractive_ae_gemm(n, 784, 128, t12, 128, 1, t13, 1, 128, t14, t15);
-	/* t16 = sigmoid */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 784, t15, 0, NULL, 0, t16, 0);
+	float *const t16 = (float *)(work_ + 147456); /* dense [n, 784] */
+	/* t12 = dense */
+	contractive_ae_gemm(n, 128, 32, t8, 32, 1, t9, 1, 32, t10, t12,
+		&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_RELU, .slope = 0.0f});
+	/* t16 = dense */
+	contractive_ae_gemm(n, 784, 128, t12, 128, 1, t13, 1, 128, t14, t16,
+		&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_SIGMOID, .slope = 0.0f});
 	memcpy(out, t16, sizeof(float) * n * 784);
 }
 

@@ -26,6 +26,7 @@ typedef simde__m512 conv_ae_vec;
 #define CONV_AE_MAX simde_mm512_max_ps
 #define CONV_AE_MIN simde_mm512_min_ps
 #define CONV_AE_SQRT simde_mm512_sqrt_ps
+#define CONV_AE_WHERE_POS(o, x, x0) simde_mm512_maskz_mov_ps(simde_mm512_cmp_ps_mask(o, x0, SIMDE_CMP_GT_OQ), x) /* o > 0 ? x : 0 */
 #elif defined(SIMDE_X86_AVX2_NATIVE) && defined(SIMDE_X86_FMA_NATIVE)
 typedef simde__m256 conv_ae_vec;
 #define CONV_AE_LANES 8
@@ -41,6 +42,7 @@ typedef simde__m256 conv_ae_vec;
 #define CONV_AE_MAX simde_mm256_max_ps
 #define CONV_AE_MIN simde_mm256_min_ps
 #define CONV_AE_SQRT simde_mm256_sqrt_ps
+#define CONV_AE_WHERE_POS(o, x, x0) simde_mm256_and_ps(simde_mm256_cmp_ps(o, x0, SIMDE_CMP_GT_OQ), x) /* o > 0 ? x : 0 */
 #else
 typedef simde__m128 conv_ae_vec;
 #define CONV_AE_LANES 4
@@ -56,9 +58,170 @@ typedef simde__m128 conv_ae_vec;
 #define CONV_AE_MAX simde_mm_max_ps
 #define CONV_AE_MIN simde_mm_min_ps
 #define CONV_AE_SQRT simde_mm_sqrt_ps
+#define CONV_AE_WHERE_POS(o, x, x0) simde_mm_and_ps(simde_mm_cmpgt_ps(o, x0), x) /* o > 0 ? x : 0 */
 #endif
 
+#if defined(SIMDE_X86_AVX512F_NATIVE)
+#define CONV_AE_ROUND(x) simde_mm512_roundscale_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
+#define CONV_AE_SCALE2(p, n) simde_mm512_scalef_ps(p, n)
+#elif defined(SIMDE_X86_AVX2_NATIVE) && defined(SIMDE_X86_FMA_NATIVE)
+#define CONV_AE_ROUND(x) simde_mm256_round_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
+#define CONV_AE_SCALE2(p, n) simde_mm256_mul_ps(p, simde_mm256_castsi256_ps(simde_mm256_slli_epi32(\
+	simde_mm256_add_epi32(simde_mm256_cvtps_epi32(n), simde_mm256_set1_epi32(127)), 23)))
+#else
+#define CONV_AE_ROUND(x) simde_mm_round_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
+#define CONV_AE_SCALE2(p, n) simde_mm_mul_ps(p, simde_mm_castsi128_ps(simde_mm_slli_epi32(\
+	simde_mm_add_epi32(simde_mm_cvtps_epi32(n), simde_mm_set1_epi32(127)), 23)))
+#endif
+
+/* e^x on every lane (x clamped to [-87.3, 88.7]), within 2 ulp of expf. */
+static conv_ae_vec conv_ae_vexp(conv_ae_vec x)
+{
+	x = CONV_AE_MIN(CONV_AE_MAX(x, CONV_AE_SET1(-87.3f)), CONV_AE_SET1(88.7f));
+	const conv_ae_vec nf = CONV_AE_ROUND(CONV_AE_MUL(x, CONV_AE_SET1(1.44269504088896341f)));
+	x = CONV_AE_SUB(x, CONV_AE_MUL(nf, CONV_AE_SET1(0.693359375f)));
+	x = CONV_AE_SUB(x, CONV_AE_MUL(nf, CONV_AE_SET1(-2.12194440e-4f)));
+	conv_ae_vec p = CONV_AE_SET1(1.9875691500e-4f);
+	p = CONV_AE_FMA(p, x, CONV_AE_SET1(1.3981999507e-3f));
+	p = CONV_AE_FMA(p, x, CONV_AE_SET1(8.3334519073e-3f));
+	p = CONV_AE_FMA(p, x, CONV_AE_SET1(4.1665795894e-2f));
+	p = CONV_AE_FMA(p, x, CONV_AE_SET1(1.6666665459e-1f));
+	p = CONV_AE_FMA(p, x, CONV_AE_SET1(5.0000001201e-1f));
+	p = CONV_AE_FMA(p, CONV_AE_MUL(x, x), CONV_AE_ADD(x, CONV_AE_SET1(1.0f)));
+	return CONV_AE_SCALE2(p, nf);
+}
+
+/* e^x for one value, as conv_ae_vexp computes it. */
+static float conv_ae_exp1(float x)
+{
+	float t[CONV_AE_LANES];
+	CONV_AE_STORE(t, conv_ae_vexp(CONV_AE_SET1(x)));
+	return t[0];
+}
+
+enum { CONV_AE_RELU = 1, CONV_AE_LEAKY_RELU, CONV_AE_SIGMOID, CONV_AE_TANH };
+
+/* Rows r < rows, columns j < cols (rows ldx, ldy, ldo apart): out = f(x)
+ * for the activation act or, when y is given, out = x f'(.) with the
+ * derivative spelled from the activation's output y. out may be x. */
+static void conv_ae_act(int act, float slope, long rows, long cols, const float *x, long ldx,
+			const float *y, long ldy, float *out, long ldo)
+{
+	for (long r = 0; r < rows; r++, x += ldx, y = y ? y + ldy : y, out += ldo) {
+		long j = 0;
+		const conv_ae_vec one = CONV_AE_SET1(1), zero = CONV_AE_ZERO(), a = CONV_AE_SET1(slope);
+		if (act == CONV_AE_RELU && !y)
+			for (; j + CONV_AE_LANES <= cols; j += CONV_AE_LANES)
+				CONV_AE_STORE(out + j, CONV_AE_MAX(CONV_AE_LOAD(x + j), zero));
+		else if (act == CONV_AE_LEAKY_RELU && !y)
+			for (; j + CONV_AE_LANES <= cols; j += CONV_AE_LANES) {
+				const conv_ae_vec v = CONV_AE_LOAD(x + j);
+				CONV_AE_STORE(out + j, CONV_AE_ADD(CONV_AE_MAX(v, zero), CONV_AE_MUL(a, CONV_AE_MIN(v, zero))));
+			}
+		else if (act == CONV_AE_RELU)
+			for (; j + CONV_AE_LANES <= cols; j += CONV_AE_LANES)
+				CONV_AE_STORE(out + j, CONV_AE_WHERE_POS(CONV_AE_LOAD(y + j), CONV_AE_LOAD(x + j), zero));
+		else if (act == CONV_AE_LEAKY_RELU)
+			for (; j + CONV_AE_LANES <= cols; j += CONV_AE_LANES) {
+				const conv_ae_vec v = CONV_AE_LOAD(x + j), p = CONV_AE_WHERE_POS(CONV_AE_LOAD(y + j), v, zero);
+				CONV_AE_STORE(out + j, CONV_AE_ADD(p, CONV_AE_MUL(a, CONV_AE_SUB(v, p))));
+			}
+		else if (act == CONV_AE_SIGMOID && !y)
+			for (; j + CONV_AE_LANES <= cols; j += CONV_AE_LANES) {
+				const conv_ae_vec e = conv_ae_vexp(CONV_AE_SUB(zero, CONV_AE_LOAD(x + j)));
+				CONV_AE_STORE(out + j, CONV_AE_DIV(one, CONV_AE_ADD(one, e)));
+			}
+		else if (act == CONV_AE_TANH && !y)
+			for (; j + CONV_AE_LANES <= cols; j += CONV_AE_LANES) {
+				/* (1 - e) / (1 + e) with e = exp(-2 x), which stays finite */
+				const conv_ae_vec e = conv_ae_vexp(CONV_AE_MUL(CONV_AE_LOAD(x + j), CONV_AE_SET1(-2)));
+				CONV_AE_STORE(out + j, CONV_AE_DIV(CONV_AE_SUB(one, e), CONV_AE_ADD(one, e)));
+			}
+		else if (act == CONV_AE_SIGMOID)
+			for (; j + CONV_AE_LANES <= cols; j += CONV_AE_LANES) {
+				const conv_ae_vec o = CONV_AE_LOAD(y + j);
+				CONV_AE_STORE(out + j, CONV_AE_MUL(CONV_AE_LOAD(x + j), CONV_AE_MUL(o, CONV_AE_SUB(one, o))));
+			}
+		else if (act == CONV_AE_TANH)
+			for (; j + CONV_AE_LANES <= cols; j += CONV_AE_LANES) {
+				const conv_ae_vec o = CONV_AE_LOAD(y + j);
+				CONV_AE_STORE(out + j, CONV_AE_MUL(CONV_AE_LOAD(x + j), CONV_AE_SUB(one, CONV_AE_MUL(o, o))));
+			}
+		for (; j < cols; j++) {
+			const float v = x[j];
+			if (y) {
+				const float o = y[j];
+				out[j] = act == CONV_AE_RELU ? v * (o > 0)
+				       : act == CONV_AE_LEAKY_RELU ? v * (o > 0 ? 1 : slope)
+				       : act == CONV_AE_SIGMOID ? v * (o * (1 - o)) : v * (1 - o * o);
+			} else
+				out[j] = act == CONV_AE_RELU ? (v > 0 ? v : 0)
+				       : act == CONV_AE_LEAKY_RELU ? (v > 0 ? v : slope * v)
+				       : act == CONV_AE_SIGMOID ? 1 / (1 + conv_ae_exp1(-v)) : (1 - conv_ae_exp1(-2 * v)) / (1 + conv_ae_exp1(-2 * v));
+		}
+	}
+}
+
+typedef struct conv_ae_adam_k {
+	float beta1, beta2, one_m_beta1, one_m_beta2, eps, wd, step_size, bc2_sqrt;
+} conv_ae_adam_k;
+
+/* m = beta1 m + (1 - beta1) g, v = beta2 v + (1 - beta2) g^2 and
+ * p -= step_size m / (sqrt(v) / bc2_sqrt + eps), with g = grad + wd p,
+ * for count elements, element by element (any split of the work gives
+ * the same result). */
+static void conv_ae_adam_span(long count, float *p, float *m, float *v, const float *g, const conv_ae_adam_k *k)
+{
+	long i = 0;
+	for (; i + CONV_AE_LANES <= count; i += CONV_AE_LANES) {
+		conv_ae_vec gi = CONV_AE_LOAD(g + i);
+		if (k->wd != 0)
+			gi = CONV_AE_ADD(gi, CONV_AE_MUL(CONV_AE_SET1(k->wd), CONV_AE_LOAD(p + i)));
+		const conv_ae_vec mi = CONV_AE_ADD(CONV_AE_MUL(CONV_AE_LOAD(m + i), CONV_AE_SET1(k->beta1)), CONV_AE_MUL(gi, CONV_AE_SET1(k->one_m_beta1)));
+		const conv_ae_vec vi = CONV_AE_ADD(CONV_AE_MUL(CONV_AE_LOAD(v + i), CONV_AE_SET1(k->beta2)),
+					    CONV_AE_MUL(CONV_AE_MUL(CONV_AE_SET1(k->one_m_beta2), gi), gi));
+		const conv_ae_vec den = CONV_AE_ADD(CONV_AE_DIV(CONV_AE_SQRT(vi), CONV_AE_SET1(k->bc2_sqrt)), CONV_AE_SET1(k->eps));
+		CONV_AE_STORE(m + i, mi);
+		CONV_AE_STORE(v + i, vi);
+		CONV_AE_STORE(p + i, CONV_AE_SUB(CONV_AE_LOAD(p + i), CONV_AE_MUL(CONV_AE_SET1(k->step_size), CONV_AE_DIV(mi, den))));
+	}
+	for (; i < count; i++) {
+		const float gi = k->wd != 0 ? g[i] + k->wd * p[i] : g[i];
+		m[i] = m[i] * k->beta1 + gi * k->one_m_beta1;
+		v[i] = v[i] * k->beta2 + k->one_m_beta2 * gi * gi;
+		p[i] -= k->step_size * (m[i] / (sqrtf(v[i]) / k->bc2_sqrt + k->eps));
+	}
+}
+
+/* The same over count elements, in chunks shared among the threads. */
+static void conv_ae_adam(long count, float *p, float *m, float *v, const float *g, const conv_ae_adam_k *k)
+{
+	enum { CHUNK = 8192 };
+	const long chunks = (count + CHUNK - 1) / CHUNK;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (chunks >= 8)
+#endif
+	for (long c = 0; c < chunks; c++) {
+		const long o = c * CHUNK;
+		conv_ae_adam_span(count - o < CHUNK ? count - o : CHUNK, p + o, m + o, v + o, g + o, k);
+	}
+}
+
 enum { conv_ae_MR = 8, conv_ae_NR = 2 * CONV_AE_LANES, conv_ae_KC = 128, conv_ae_MC = 128 };
+
+/* What a product does to each finished tile of C (at row stride ldc,
+ * element `off` of C): an activation, C = f(C), or with y the derivative
+ * of one, C = C f'(.) read off y = f(x) (laid out as C). */
+typedef struct conv_ae_epilogue {
+	int act;
+	float slope;
+	const float *y;
+} conv_ae_epilogue;
+
+static void conv_ae_finish(const conv_ae_epilogue *ep, float *c, long ldc, long rows, long cols, long off)
+{
+	conv_ae_act(ep->act, ep->slope, rows, cols, c, ldc, ep->y ? ep->y + off : NULL, ldc, c, ldc);
+}
 
 /* The MR x NR tile at C (rows ldc apart) = (bias row, 0 or C itself) +
  * a b, where a is a packed kc x MR panel of A and b a kc x NR panel of B. */
@@ -120,9 +283,10 @@ static void conv_ae_pack(const float *X, long js, long ks, long nj, long w, long
 			dst[k * ldd + t] = t < nj ? X[t * js + k * ks] : 0;
 }
 
-/* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs]. */
+/* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs],
+ * then the epilogue ep, if any, on each tile as it is finished. */
 static void conv_ae_gemm(long M, long N, long K, const float *A, long ars, long acs,
-			const float *B, long brs, long bcs, const float *bias, float *C)
+			const float *B, long brs, long bcs, const float *bias, float *C, const conv_ae_epilogue *ep)
 {
 	const long blocks = (N + conv_ae_NR - 1) / conv_ae_NR;
 #ifdef _OPENMP
@@ -155,8 +319,11 @@ static void conv_ae_gemm(long M, long N, long K, const float *A, long ars, long 
 					for (long i = 0; i < mc; i += conv_ae_MR) {
 						const long mr = mc - i < conv_ae_MR ? mc - i : conv_ae_MR;
 						float *c = C + (i0 + i) * N + j0;
+						const int last = k0 + kc == K;
 						if (mr == conv_ae_MR && nr == conv_ae_NR) {
 							conv_ae_kernel(kc, ap + i * kc, bp, c, N, bj, k0 == 0);
+							if (ep && last)
+								conv_ae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
 							continue;
 						}
 						/* A tile at the edge of C: computed whole in `edge`. */
@@ -166,6 +333,8 @@ static void conv_ae_gemm(long M, long N, long K, const float *A, long ars, long 
 						conv_ae_kernel(kc, ap + i * kc, bp, edge, conv_ae_NR, bj, k0 == 0);
 						for (long r = 0; r < mr; r++)
 							memcpy(c + r * N, edge + r * conv_ae_NR, sizeof(float) * (size_t)nr);
+						if (ep && last)
+							conv_ae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
 					}
 				}
 			}
@@ -176,126 +345,13 @@ static void conv_ae_gemm(long M, long N, long K, const float *A, long ars, long 
 /* C = A B^T (+ bias): A is M x K, B is N x K. */
 static void conv_ae_gemm_nt(long M, long N, long K, const float *A, const float *B, const float *bias, float *C)
 {
-	conv_ae_gemm(M, N, K, A, K, 1, B, 1, K, bias, C);
+	conv_ae_gemm(M, N, K, A, K, 1, B, 1, K, bias, C, NULL);
 }
 
 /* C = A^T B: A is K x M, B is K x N. */
 static void conv_ae_gemm_tn(long M, long N, long K, const float *A, const float *B, float *C)
 {
-	conv_ae_gemm(M, N, K, A, 1, M, B, N, 1, NULL, C);
-}
-
-#if defined(SIMDE_X86_AVX512F_NATIVE)
-#define CONV_AE_ROUND(x) simde_mm512_roundscale_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
-#define CONV_AE_SCALE2(p, n) simde_mm512_scalef_ps(p, n)
-#elif defined(SIMDE_X86_AVX2_NATIVE) && defined(SIMDE_X86_FMA_NATIVE)
-#define CONV_AE_ROUND(x) simde_mm256_round_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
-#define CONV_AE_SCALE2(p, n) simde_mm256_mul_ps(p, simde_mm256_castsi256_ps(simde_mm256_slli_epi32(\
-	simde_mm256_add_epi32(simde_mm256_cvtps_epi32(n), simde_mm256_set1_epi32(127)), 23)))
-#else
-#define CONV_AE_ROUND(x) simde_mm_round_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
-#define CONV_AE_SCALE2(p, n) simde_mm_mul_ps(p, simde_mm_castsi128_ps(simde_mm_slli_epi32(\
-	simde_mm_add_epi32(simde_mm_cvtps_epi32(n), simde_mm_set1_epi32(127)), 23)))
-#endif
-
-/* e^x on every lane (x clamped to [-87.3, 88.7]), within 2 ulp of expf. */
-static conv_ae_vec conv_ae_vexp(conv_ae_vec x)
-{
-	x = CONV_AE_MIN(CONV_AE_MAX(x, CONV_AE_SET1(-87.3f)), CONV_AE_SET1(88.7f));
-	const conv_ae_vec nf = CONV_AE_ROUND(CONV_AE_MUL(x, CONV_AE_SET1(1.44269504088896341f)));
-	x = CONV_AE_SUB(x, CONV_AE_MUL(nf, CONV_AE_SET1(0.693359375f)));
-	x = CONV_AE_SUB(x, CONV_AE_MUL(nf, CONV_AE_SET1(-2.12194440e-4f)));
-	conv_ae_vec p = CONV_AE_SET1(1.9875691500e-4f);
-	p = CONV_AE_FMA(p, x, CONV_AE_SET1(1.3981999507e-3f));
-	p = CONV_AE_FMA(p, x, CONV_AE_SET1(8.3334519073e-3f));
-	p = CONV_AE_FMA(p, x, CONV_AE_SET1(4.1665795894e-2f));
-	p = CONV_AE_FMA(p, x, CONV_AE_SET1(1.6666665459e-1f));
-	p = CONV_AE_FMA(p, x, CONV_AE_SET1(5.0000001201e-1f));
-	p = CONV_AE_FMA(p, CONV_AE_MUL(x, x), CONV_AE_ADD(x, CONV_AE_SET1(1.0f)));
-	return CONV_AE_SCALE2(p, nf);
-}
-
-enum { CONV_AE_RELU = 1, CONV_AE_LEAKY_RELU, CONV_AE_SIGMOID, CONV_AE_TANH };
-
-/* Rows r < rows, columns j < cols (rows ldx, ldy, ldo apart): out = f(x)
- * for the activation act or, when y is given, out = x f'(.) with the
- * derivative spelled from the activation's output y. out may be x. */
-static void conv_ae_act(int act, float slope, long rows, long cols, const float *x, long ldx,
-			const float *y, long ldy, float *out, long ldo)
-{
-	for (long r = 0; r < rows; r++, x += ldx, y = y ? y + ldy : y, out += ldo) {
-		long j = 0;
-		const conv_ae_vec one = CONV_AE_SET1(1), zero = CONV_AE_ZERO();
-		if (act == CONV_AE_SIGMOID && !y)
-			for (; j + CONV_AE_LANES <= cols; j += CONV_AE_LANES) {
-				const conv_ae_vec e = conv_ae_vexp(CONV_AE_SUB(zero, CONV_AE_LOAD(x + j)));
-				CONV_AE_STORE(out + j, CONV_AE_DIV(one, CONV_AE_ADD(one, e)));
-			}
-		else if (act == CONV_AE_TANH && !y)
-			for (; j + CONV_AE_LANES <= cols; j += CONV_AE_LANES) {
-				/* (1 - e) / (1 + e) with e = exp(-2 x), which stays finite */
-				const conv_ae_vec e = conv_ae_vexp(CONV_AE_MUL(CONV_AE_LOAD(x + j), CONV_AE_SET1(-2)));
-				CONV_AE_STORE(out + j, CONV_AE_DIV(CONV_AE_SUB(one, e), CONV_AE_ADD(one, e)));
-			}
-		else if (act == CONV_AE_SIGMOID)
-			for (; j + CONV_AE_LANES <= cols; j += CONV_AE_LANES) {
-				const conv_ae_vec o = CONV_AE_LOAD(y + j);
-				CONV_AE_STORE(out + j, CONV_AE_MUL(CONV_AE_LOAD(x + j), CONV_AE_MUL(o, CONV_AE_SUB(one, o))));
-			}
-		else if (act == CONV_AE_TANH)
-			for (; j + CONV_AE_LANES <= cols; j += CONV_AE_LANES) {
-				const conv_ae_vec o = CONV_AE_LOAD(y + j);
-				CONV_AE_STORE(out + j, CONV_AE_MUL(CONV_AE_LOAD(x + j), CONV_AE_SUB(one, CONV_AE_MUL(o, o))));
-			}
-		for (; j < cols; j++) {
-			const float v = x[j];
-			if (y) {
-				const float o = y[j];
-				out[j] = act == CONV_AE_RELU ? v * (o > 0)
-				       : act == CONV_AE_LEAKY_RELU ? v * (o > 0 ? 1 : slope)
-				       : act == CONV_AE_SIGMOID ? v * (o * (1 - o)) : v * (1 - o * o);
-			} else
-				out[j] = act == CONV_AE_RELU ? (v > 0 ? v : 0)
-				       : act == CONV_AE_LEAKY_RELU ? (v > 0 ? v : slope * v)
-				       : act == CONV_AE_SIGMOID ? 1 / (1 + expf(-v)) : tanhf(v);
-		}
-	}
-}
-
-typedef struct conv_ae_adam_k {
-	float beta1, beta2, one_m_beta1, one_m_beta2, eps, wd, step_size, bc2_sqrt;
-} conv_ae_adam_k;
-
-/* m = beta1 m + (1 - beta1) g, v = beta2 v + (1 - beta2) g^2 and
- * p -= step_size m / (sqrt(v) / bc2_sqrt + eps), with g = grad + wd p;
- * element by element, so any split of the work gives the same result. */
-static void conv_ae_adam(long count, float *p, float *m, float *v, const float *g, const conv_ae_adam_k *k)
-{
-	long i = 0;
-	const long vecs = count / CONV_AE_LANES;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (vecs >= 8192)
-#endif
-	for (long b = 0; b < vecs; b++) {
-		const long o = b * CONV_AE_LANES;
-		conv_ae_vec gi = CONV_AE_LOAD(g + o);
-		if (k->wd != 0)
-			gi = CONV_AE_ADD(gi, CONV_AE_MUL(CONV_AE_SET1(k->wd), CONV_AE_LOAD(p + o)));
-		const conv_ae_vec mi = CONV_AE_ADD(CONV_AE_MUL(CONV_AE_LOAD(m + o), CONV_AE_SET1(k->beta1)), CONV_AE_MUL(gi, CONV_AE_SET1(k->one_m_beta1)));
-		const conv_ae_vec vi = CONV_AE_ADD(CONV_AE_MUL(CONV_AE_LOAD(v + o), CONV_AE_SET1(k->beta2)),
-					    CONV_AE_MUL(CONV_AE_MUL(CONV_AE_SET1(k->one_m_beta2), gi), gi));
-		const conv_ae_vec den = CONV_AE_ADD(CONV_AE_DIV(CONV_AE_SQRT(vi), CONV_AE_SET1(k->bc2_sqrt)), CONV_AE_SET1(k->eps));
-		CONV_AE_STORE(m + o, mi);
-		CONV_AE_STORE(v + o, vi);
-		CONV_AE_STORE(p + o, CONV_AE_SUB(CONV_AE_LOAD(p + o), CONV_AE_MUL(CONV_AE_SET1(k->step_size), CONV_AE_DIV(mi, den))));
-	}
-	i = vecs * CONV_AE_LANES;
-	for (; i < count; i++) {
-		const float gi = k->wd != 0 ? g[i] + k->wd * p[i] : g[i];
-		m[i] = m[i] * k->beta1 + gi * k->one_m_beta1;
-		v[i] = v[i] * k->beta2 + k->one_m_beta2 * gi * gi;
-		p[i] -= k->step_size * (m[i] / (sqrtf(v[i]) / k->bc2_sqrt + k->eps));
-	}
+	conv_ae_gemm(M, N, K, A, 1, M, B, N, 1, NULL, C, NULL);
 }
 
 /* splitmix64's finaliser: a well-mixed 64-bit hash. */
@@ -484,7 +540,6 @@ conv_ae_real conv_ae_train_step(void *state, void *work, const conv_ae_real *x, 
 	float *const t31 = (float *)(work_ + 0); /* mse [] */
 	float *const t32 = (float *)(work_ + 64); /* constant [] */
 	float *const t33 = (float *)(work_ + 143616); /* mse_grad [n, 1, 28, 28] */
-	float *const t34 = (float *)(work_ + 946432); /* act_grad [n, 1, 28, 28] */
 	float *const t35 = (float *)(work_ + 64); /* conv_workspace [1764] */
 	float *const t36 = (float *)(work_ + 9640896); /* conv2d [n, 32, 14, 14] */
 	float *const t37 = (float *)(work_ + 64); /* conv_workspace [1764] */
@@ -598,15 +653,17 @@ conv_ae_real conv_ae_train_step(void *state, void *work, const conv_ae_real *x, 
 	/* t33 = mse_grad */
 	{
 		const float k = (float)(t32[0] / (double)(n * 784));
-		for (long i = 0; i < n * 784; i++)
-			t33[i] = 2 * k * (t30[i] - t0[i]);
+		for (long i0 = 0; i0 < n * 784; i0 += 1024) {
+			const long c = n * 784 - i0 < 1024 ? n * 784 - i0 : 1024;
+			for (long i = i0; i < i0 + c; i++)
+				t33[i] = 2 * k * (t30[i] - t0[i]);
+			conv_ae_act(CONV_AE_SIGMOID, 0.0f, 1, c, t33 + i0, 0, t30 + i0, 0, t33 + i0, 0);
+		}
 	}
-	/* t34 = act_grad */
-	conv_ae_act(CONV_AE_SIGMOID, 0.0f, 1, n * 784, t33, 0, t30, 0, t34, 0);
 	/* t35 = conv_workspace */
 	/* t36 = conv2d */
 	for (long b = 0; b < n; b++) {
-		conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t34 + b * 784, t35);
+		conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t33 + b * 784, t35);
 		conv_ae_gemm_nt(32, 196, 9, t26, t35, NULL, t36 + b * 6272);
 	}
 	/* t37 = conv_workspace */
@@ -614,7 +671,7 @@ conv_ae_real conv_ae_train_step(void *state, void *work, const conv_ae_real *x, 
 	for (long i = 0; i < 288; i++)
 		t38[i] = 0;
 	for (long b = 0; b < n; b++) {
-		conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t34 + b * 784, t37);
+		conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t33 + b * 784, t37);
 		conv_ae_gemm_nn_acc(32, 9, 196, t25 + b * 6272, t37, t38);
 	}
 	/* t39 = conv_db */
@@ -624,7 +681,7 @@ conv_ae_real conv_ae_train_step(void *state, void *work, const conv_ae_real *x, 
 		for (long c = 0; c < 1; c++) {
 			float acc = 0;
 			for (long q = 0; q < 784; q++)
-				acc += t34[(b * 1 + c) * 784 + q];
+				acc += t33[(b * 1 + c) * 784 + q];
 			t39[c] += acc;
 		}
 	/* t40 = act_grad */
@@ -850,7 +907,6 @@ conv_ae_real conv_ae_gradient(const void *state, void *work, const conv_ae_real 
 	float *const t31 = (float *)(work_ + 0); /* mse [] */
 	float *const t32 = (float *)(work_ + 64); /* constant [] */
 	float *const t33 = (float *)(work_ + 143616); /* mse_grad [n, 1, 28, 28] */
-	float *const t34 = (float *)(work_ + 946432); /* act_grad [n, 1, 28, 28] */
 	float *const t35 = (float *)(work_ + 64); /* conv_workspace [1764] */
 	float *const t36 = (float *)(work_ + 9640896); /* conv2d [n, 32, 14, 14] */
 	float *const t37 = (float *)(work_ + 64); /* conv_workspace [1764] */
@@ -964,15 +1020,17 @@ conv_ae_real conv_ae_gradient(const void *state, void *work, const conv_ae_real 
 	/* t33 = mse_grad */
 	{
 		const float k = (float)(t32[0] / (double)(n * 784));
-		for (long i = 0; i < n * 784; i++)
-			t33[i] = 2 * k * (t30[i] - t0[i]);
+		for (long i0 = 0; i0 < n * 784; i0 += 1024) {
+			const long c = n * 784 - i0 < 1024 ? n * 784 - i0 : 1024;
+			for (long i = i0; i < i0 + c; i++)
+				t33[i] = 2 * k * (t30[i] - t0[i]);
+			conv_ae_act(CONV_AE_SIGMOID, 0.0f, 1, c, t33 + i0, 0, t30 + i0, 0, t33 + i0, 0);
+		}
 	}
-	/* t34 = act_grad */
-	conv_ae_act(CONV_AE_SIGMOID, 0.0f, 1, n * 784, t33, 0, t30, 0, t34, 0);
 	/* t35 = conv_workspace */
 	/* t36 = conv2d */
 	for (long b = 0; b < n; b++) {
-		conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t34 + b * 784, t35);
+		conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t33 + b * 784, t35);
 		conv_ae_gemm_nt(32, 196, 9, t26, t35, NULL, t36 + b * 6272);
 	}
 	/* t37 = conv_workspace */
@@ -980,7 +1038,7 @@ conv_ae_real conv_ae_gradient(const void *state, void *work, const conv_ae_real 
 	for (long i = 0; i < 288; i++)
 		t38[i] = 0;
 	for (long b = 0; b < n; b++) {
-		conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t34 + b * 784, t37);
+		conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t33 + b * 784, t37);
 		conv_ae_gemm_nn_acc(32, 9, 196, t25 + b * 6272, t37, t38);
 	}
 	/* t39 = conv_db */
@@ -990,7 +1048,7 @@ conv_ae_real conv_ae_gradient(const void *state, void *work, const conv_ae_real 
 		for (long c = 0; c < 1; c++) {
 			float acc = 0;
 			for (long q = 0; q < 784; q++)
-				acc += t34[(b * 1 + c) * 784 + q];
+				acc += t33[(b * 1 + c) * 784 + q];
 			t39[c] += acc;
 		}
 	/* t40 = act_grad */

@@ -26,6 +26,7 @@ typedef simde__m512 conv_vae_vec;
 #define CONV_VAE_MAX simde_mm512_max_ps
 #define CONV_VAE_MIN simde_mm512_min_ps
 #define CONV_VAE_SQRT simde_mm512_sqrt_ps
+#define CONV_VAE_WHERE_POS(o, x, x0) simde_mm512_maskz_mov_ps(simde_mm512_cmp_ps_mask(o, x0, SIMDE_CMP_GT_OQ), x) /* o > 0 ? x : 0 */
 #elif defined(SIMDE_X86_AVX2_NATIVE) && defined(SIMDE_X86_FMA_NATIVE)
 typedef simde__m256 conv_vae_vec;
 #define CONV_VAE_LANES 8
@@ -41,6 +42,7 @@ typedef simde__m256 conv_vae_vec;
 #define CONV_VAE_MAX simde_mm256_max_ps
 #define CONV_VAE_MIN simde_mm256_min_ps
 #define CONV_VAE_SQRT simde_mm256_sqrt_ps
+#define CONV_VAE_WHERE_POS(o, x, x0) simde_mm256_and_ps(simde_mm256_cmp_ps(o, x0, SIMDE_CMP_GT_OQ), x) /* o > 0 ? x : 0 */
 #else
 typedef simde__m128 conv_vae_vec;
 #define CONV_VAE_LANES 4
@@ -56,9 +58,170 @@ typedef simde__m128 conv_vae_vec;
 #define CONV_VAE_MAX simde_mm_max_ps
 #define CONV_VAE_MIN simde_mm_min_ps
 #define CONV_VAE_SQRT simde_mm_sqrt_ps
+#define CONV_VAE_WHERE_POS(o, x, x0) simde_mm_and_ps(simde_mm_cmpgt_ps(o, x0), x) /* o > 0 ? x : 0 */
 #endif
 
+#if defined(SIMDE_X86_AVX512F_NATIVE)
+#define CONV_VAE_ROUND(x) simde_mm512_roundscale_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
+#define CONV_VAE_SCALE2(p, n) simde_mm512_scalef_ps(p, n)
+#elif defined(SIMDE_X86_AVX2_NATIVE) && defined(SIMDE_X86_FMA_NATIVE)
+#define CONV_VAE_ROUND(x) simde_mm256_round_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
+#define CONV_VAE_SCALE2(p, n) simde_mm256_mul_ps(p, simde_mm256_castsi256_ps(simde_mm256_slli_epi32(\
+	simde_mm256_add_epi32(simde_mm256_cvtps_epi32(n), simde_mm256_set1_epi32(127)), 23)))
+#else
+#define CONV_VAE_ROUND(x) simde_mm_round_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
+#define CONV_VAE_SCALE2(p, n) simde_mm_mul_ps(p, simde_mm_castsi128_ps(simde_mm_slli_epi32(\
+	simde_mm_add_epi32(simde_mm_cvtps_epi32(n), simde_mm_set1_epi32(127)), 23)))
+#endif
+
+/* e^x on every lane (x clamped to [-87.3, 88.7]), within 2 ulp of expf. */
+static conv_vae_vec conv_vae_vexp(conv_vae_vec x)
+{
+	x = CONV_VAE_MIN(CONV_VAE_MAX(x, CONV_VAE_SET1(-87.3f)), CONV_VAE_SET1(88.7f));
+	const conv_vae_vec nf = CONV_VAE_ROUND(CONV_VAE_MUL(x, CONV_VAE_SET1(1.44269504088896341f)));
+	x = CONV_VAE_SUB(x, CONV_VAE_MUL(nf, CONV_VAE_SET1(0.693359375f)));
+	x = CONV_VAE_SUB(x, CONV_VAE_MUL(nf, CONV_VAE_SET1(-2.12194440e-4f)));
+	conv_vae_vec p = CONV_VAE_SET1(1.9875691500e-4f);
+	p = CONV_VAE_FMA(p, x, CONV_VAE_SET1(1.3981999507e-3f));
+	p = CONV_VAE_FMA(p, x, CONV_VAE_SET1(8.3334519073e-3f));
+	p = CONV_VAE_FMA(p, x, CONV_VAE_SET1(4.1665795894e-2f));
+	p = CONV_VAE_FMA(p, x, CONV_VAE_SET1(1.6666665459e-1f));
+	p = CONV_VAE_FMA(p, x, CONV_VAE_SET1(5.0000001201e-1f));
+	p = CONV_VAE_FMA(p, CONV_VAE_MUL(x, x), CONV_VAE_ADD(x, CONV_VAE_SET1(1.0f)));
+	return CONV_VAE_SCALE2(p, nf);
+}
+
+/* e^x for one value, as conv_vae_vexp computes it. */
+static float conv_vae_exp1(float x)
+{
+	float t[CONV_VAE_LANES];
+	CONV_VAE_STORE(t, conv_vae_vexp(CONV_VAE_SET1(x)));
+	return t[0];
+}
+
+enum { CONV_VAE_RELU = 1, CONV_VAE_LEAKY_RELU, CONV_VAE_SIGMOID, CONV_VAE_TANH };
+
+/* Rows r < rows, columns j < cols (rows ldx, ldy, ldo apart): out = f(x)
+ * for the activation act or, when y is given, out = x f'(.) with the
+ * derivative spelled from the activation's output y. out may be x. */
+static void conv_vae_act(int act, float slope, long rows, long cols, const float *x, long ldx,
+			const float *y, long ldy, float *out, long ldo)
+{
+	for (long r = 0; r < rows; r++, x += ldx, y = y ? y + ldy : y, out += ldo) {
+		long j = 0;
+		const conv_vae_vec one = CONV_VAE_SET1(1), zero = CONV_VAE_ZERO(), a = CONV_VAE_SET1(slope);
+		if (act == CONV_VAE_RELU && !y)
+			for (; j + CONV_VAE_LANES <= cols; j += CONV_VAE_LANES)
+				CONV_VAE_STORE(out + j, CONV_VAE_MAX(CONV_VAE_LOAD(x + j), zero));
+		else if (act == CONV_VAE_LEAKY_RELU && !y)
+			for (; j + CONV_VAE_LANES <= cols; j += CONV_VAE_LANES) {
+				const conv_vae_vec v = CONV_VAE_LOAD(x + j);
+				CONV_VAE_STORE(out + j, CONV_VAE_ADD(CONV_VAE_MAX(v, zero), CONV_VAE_MUL(a, CONV_VAE_MIN(v, zero))));
+			}
+		else if (act == CONV_VAE_RELU)
+			for (; j + CONV_VAE_LANES <= cols; j += CONV_VAE_LANES)
+				CONV_VAE_STORE(out + j, CONV_VAE_WHERE_POS(CONV_VAE_LOAD(y + j), CONV_VAE_LOAD(x + j), zero));
+		else if (act == CONV_VAE_LEAKY_RELU)
+			for (; j + CONV_VAE_LANES <= cols; j += CONV_VAE_LANES) {
+				const conv_vae_vec v = CONV_VAE_LOAD(x + j), p = CONV_VAE_WHERE_POS(CONV_VAE_LOAD(y + j), v, zero);
+				CONV_VAE_STORE(out + j, CONV_VAE_ADD(p, CONV_VAE_MUL(a, CONV_VAE_SUB(v, p))));
+			}
+		else if (act == CONV_VAE_SIGMOID && !y)
+			for (; j + CONV_VAE_LANES <= cols; j += CONV_VAE_LANES) {
+				const conv_vae_vec e = conv_vae_vexp(CONV_VAE_SUB(zero, CONV_VAE_LOAD(x + j)));
+				CONV_VAE_STORE(out + j, CONV_VAE_DIV(one, CONV_VAE_ADD(one, e)));
+			}
+		else if (act == CONV_VAE_TANH && !y)
+			for (; j + CONV_VAE_LANES <= cols; j += CONV_VAE_LANES) {
+				/* (1 - e) / (1 + e) with e = exp(-2 x), which stays finite */
+				const conv_vae_vec e = conv_vae_vexp(CONV_VAE_MUL(CONV_VAE_LOAD(x + j), CONV_VAE_SET1(-2)));
+				CONV_VAE_STORE(out + j, CONV_VAE_DIV(CONV_VAE_SUB(one, e), CONV_VAE_ADD(one, e)));
+			}
+		else if (act == CONV_VAE_SIGMOID)
+			for (; j + CONV_VAE_LANES <= cols; j += CONV_VAE_LANES) {
+				const conv_vae_vec o = CONV_VAE_LOAD(y + j);
+				CONV_VAE_STORE(out + j, CONV_VAE_MUL(CONV_VAE_LOAD(x + j), CONV_VAE_MUL(o, CONV_VAE_SUB(one, o))));
+			}
+		else if (act == CONV_VAE_TANH)
+			for (; j + CONV_VAE_LANES <= cols; j += CONV_VAE_LANES) {
+				const conv_vae_vec o = CONV_VAE_LOAD(y + j);
+				CONV_VAE_STORE(out + j, CONV_VAE_MUL(CONV_VAE_LOAD(x + j), CONV_VAE_SUB(one, CONV_VAE_MUL(o, o))));
+			}
+		for (; j < cols; j++) {
+			const float v = x[j];
+			if (y) {
+				const float o = y[j];
+				out[j] = act == CONV_VAE_RELU ? v * (o > 0)
+				       : act == CONV_VAE_LEAKY_RELU ? v * (o > 0 ? 1 : slope)
+				       : act == CONV_VAE_SIGMOID ? v * (o * (1 - o)) : v * (1 - o * o);
+			} else
+				out[j] = act == CONV_VAE_RELU ? (v > 0 ? v : 0)
+				       : act == CONV_VAE_LEAKY_RELU ? (v > 0 ? v : slope * v)
+				       : act == CONV_VAE_SIGMOID ? 1 / (1 + conv_vae_exp1(-v)) : (1 - conv_vae_exp1(-2 * v)) / (1 + conv_vae_exp1(-2 * v));
+		}
+	}
+}
+
+typedef struct conv_vae_adam_k {
+	float beta1, beta2, one_m_beta1, one_m_beta2, eps, wd, step_size, bc2_sqrt;
+} conv_vae_adam_k;
+
+/* m = beta1 m + (1 - beta1) g, v = beta2 v + (1 - beta2) g^2 and
+ * p -= step_size m / (sqrt(v) / bc2_sqrt + eps), with g = grad + wd p,
+ * for count elements, element by element (any split of the work gives
+ * the same result). */
+static void conv_vae_adam_span(long count, float *p, float *m, float *v, const float *g, const conv_vae_adam_k *k)
+{
+	long i = 0;
+	for (; i + CONV_VAE_LANES <= count; i += CONV_VAE_LANES) {
+		conv_vae_vec gi = CONV_VAE_LOAD(g + i);
+		if (k->wd != 0)
+			gi = CONV_VAE_ADD(gi, CONV_VAE_MUL(CONV_VAE_SET1(k->wd), CONV_VAE_LOAD(p + i)));
+		const conv_vae_vec mi = CONV_VAE_ADD(CONV_VAE_MUL(CONV_VAE_LOAD(m + i), CONV_VAE_SET1(k->beta1)), CONV_VAE_MUL(gi, CONV_VAE_SET1(k->one_m_beta1)));
+		const conv_vae_vec vi = CONV_VAE_ADD(CONV_VAE_MUL(CONV_VAE_LOAD(v + i), CONV_VAE_SET1(k->beta2)),
+					    CONV_VAE_MUL(CONV_VAE_MUL(CONV_VAE_SET1(k->one_m_beta2), gi), gi));
+		const conv_vae_vec den = CONV_VAE_ADD(CONV_VAE_DIV(CONV_VAE_SQRT(vi), CONV_VAE_SET1(k->bc2_sqrt)), CONV_VAE_SET1(k->eps));
+		CONV_VAE_STORE(m + i, mi);
+		CONV_VAE_STORE(v + i, vi);
+		CONV_VAE_STORE(p + i, CONV_VAE_SUB(CONV_VAE_LOAD(p + i), CONV_VAE_MUL(CONV_VAE_SET1(k->step_size), CONV_VAE_DIV(mi, den))));
+	}
+	for (; i < count; i++) {
+		const float gi = k->wd != 0 ? g[i] + k->wd * p[i] : g[i];
+		m[i] = m[i] * k->beta1 + gi * k->one_m_beta1;
+		v[i] = v[i] * k->beta2 + k->one_m_beta2 * gi * gi;
+		p[i] -= k->step_size * (m[i] / (sqrtf(v[i]) / k->bc2_sqrt + k->eps));
+	}
+}
+
+/* The same over count elements, in chunks shared among the threads. */
+static void conv_vae_adam(long count, float *p, float *m, float *v, const float *g, const conv_vae_adam_k *k)
+{
+	enum { CHUNK = 8192 };
+	const long chunks = (count + CHUNK - 1) / CHUNK;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (chunks >= 8)
+#endif
+	for (long c = 0; c < chunks; c++) {
+		const long o = c * CHUNK;
+		conv_vae_adam_span(count - o < CHUNK ? count - o : CHUNK, p + o, m + o, v + o, g + o, k);
+	}
+}
+
 enum { conv_vae_MR = 8, conv_vae_NR = 2 * CONV_VAE_LANES, conv_vae_KC = 128, conv_vae_MC = 128 };
+
+/* What a product does to each finished tile of C (at row stride ldc,
+ * element `off` of C): an activation, C = f(C), or with y the derivative
+ * of one, C = C f'(.) read off y = f(x) (laid out as C). */
+typedef struct conv_vae_epilogue {
+	int act;
+	float slope;
+	const float *y;
+} conv_vae_epilogue;
+
+static void conv_vae_finish(const conv_vae_epilogue *ep, float *c, long ldc, long rows, long cols, long off)
+{
+	conv_vae_act(ep->act, ep->slope, rows, cols, c, ldc, ep->y ? ep->y + off : NULL, ldc, c, ldc);
+}
 
 /* The MR x NR tile at C (rows ldc apart) = (bias row, 0 or C itself) +
  * a b, where a is a packed kc x MR panel of A and b a kc x NR panel of B. */
@@ -120,9 +283,10 @@ static void conv_vae_pack(const float *X, long js, long ks, long nj, long w, lon
 			dst[k * ldd + t] = t < nj ? X[t * js + k * ks] : 0;
 }
 
-/* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs]. */
+/* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs],
+ * then the epilogue ep, if any, on each tile as it is finished. */
 static void conv_vae_gemm(long M, long N, long K, const float *A, long ars, long acs,
-			const float *B, long brs, long bcs, const float *bias, float *C)
+			const float *B, long brs, long bcs, const float *bias, float *C, const conv_vae_epilogue *ep)
 {
 	const long blocks = (N + conv_vae_NR - 1) / conv_vae_NR;
 #ifdef _OPENMP
@@ -155,8 +319,11 @@ static void conv_vae_gemm(long M, long N, long K, const float *A, long ars, long
 					for (long i = 0; i < mc; i += conv_vae_MR) {
 						const long mr = mc - i < conv_vae_MR ? mc - i : conv_vae_MR;
 						float *c = C + (i0 + i) * N + j0;
+						const int last = k0 + kc == K;
 						if (mr == conv_vae_MR && nr == conv_vae_NR) {
 							conv_vae_kernel(kc, ap + i * kc, bp, c, N, bj, k0 == 0);
+							if (ep && last)
+								conv_vae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
 							continue;
 						}
 						/* A tile at the edge of C: computed whole in `edge`. */
@@ -166,6 +333,8 @@ static void conv_vae_gemm(long M, long N, long K, const float *A, long ars, long
 						conv_vae_kernel(kc, ap + i * kc, bp, edge, conv_vae_NR, bj, k0 == 0);
 						for (long r = 0; r < mr; r++)
 							memcpy(c + r * N, edge + r * conv_vae_NR, sizeof(float) * (size_t)nr);
+						if (ep && last)
+							conv_vae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
 					}
 				}
 			}
@@ -176,126 +345,13 @@ static void conv_vae_gemm(long M, long N, long K, const float *A, long ars, long
 /* C = A B^T (+ bias): A is M x K, B is N x K. */
 static void conv_vae_gemm_nt(long M, long N, long K, const float *A, const float *B, const float *bias, float *C)
 {
-	conv_vae_gemm(M, N, K, A, K, 1, B, 1, K, bias, C);
+	conv_vae_gemm(M, N, K, A, K, 1, B, 1, K, bias, C, NULL);
 }
 
 /* C = A^T B: A is K x M, B is K x N. */
 static void conv_vae_gemm_tn(long M, long N, long K, const float *A, const float *B, float *C)
 {
-	conv_vae_gemm(M, N, K, A, 1, M, B, N, 1, NULL, C);
-}
-
-#if defined(SIMDE_X86_AVX512F_NATIVE)
-#define CONV_VAE_ROUND(x) simde_mm512_roundscale_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
-#define CONV_VAE_SCALE2(p, n) simde_mm512_scalef_ps(p, n)
-#elif defined(SIMDE_X86_AVX2_NATIVE) && defined(SIMDE_X86_FMA_NATIVE)
-#define CONV_VAE_ROUND(x) simde_mm256_round_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
-#define CONV_VAE_SCALE2(p, n) simde_mm256_mul_ps(p, simde_mm256_castsi256_ps(simde_mm256_slli_epi32(\
-	simde_mm256_add_epi32(simde_mm256_cvtps_epi32(n), simde_mm256_set1_epi32(127)), 23)))
-#else
-#define CONV_VAE_ROUND(x) simde_mm_round_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
-#define CONV_VAE_SCALE2(p, n) simde_mm_mul_ps(p, simde_mm_castsi128_ps(simde_mm_slli_epi32(\
-	simde_mm_add_epi32(simde_mm_cvtps_epi32(n), simde_mm_set1_epi32(127)), 23)))
-#endif
-
-/* e^x on every lane (x clamped to [-87.3, 88.7]), within 2 ulp of expf. */
-static conv_vae_vec conv_vae_vexp(conv_vae_vec x)
-{
-	x = CONV_VAE_MIN(CONV_VAE_MAX(x, CONV_VAE_SET1(-87.3f)), CONV_VAE_SET1(88.7f));
-	const conv_vae_vec nf = CONV_VAE_ROUND(CONV_VAE_MUL(x, CONV_VAE_SET1(1.44269504088896341f)));
-	x = CONV_VAE_SUB(x, CONV_VAE_MUL(nf, CONV_VAE_SET1(0.693359375f)));
-	x = CONV_VAE_SUB(x, CONV_VAE_MUL(nf, CONV_VAE_SET1(-2.12194440e-4f)));
-	conv_vae_vec p = CONV_VAE_SET1(1.9875691500e-4f);
-	p = CONV_VAE_FMA(p, x, CONV_VAE_SET1(1.3981999507e-3f));
-	p = CONV_VAE_FMA(p, x, CONV_VAE_SET1(8.3334519073e-3f));
-	p = CONV_VAE_FMA(p, x, CONV_VAE_SET1(4.1665795894e-2f));
-	p = CONV_VAE_FMA(p, x, CONV_VAE_SET1(1.6666665459e-1f));
-	p = CONV_VAE_FMA(p, x, CONV_VAE_SET1(5.0000001201e-1f));
-	p = CONV_VAE_FMA(p, CONV_VAE_MUL(x, x), CONV_VAE_ADD(x, CONV_VAE_SET1(1.0f)));
-	return CONV_VAE_SCALE2(p, nf);
-}
-
-enum { CONV_VAE_RELU = 1, CONV_VAE_LEAKY_RELU, CONV_VAE_SIGMOID, CONV_VAE_TANH };
-
-/* Rows r < rows, columns j < cols (rows ldx, ldy, ldo apart): out = f(x)
- * for the activation act or, when y is given, out = x f'(.) with the
- * derivative spelled from the activation's output y. out may be x. */
-static void conv_vae_act(int act, float slope, long rows, long cols, const float *x, long ldx,
-			const float *y, long ldy, float *out, long ldo)
-{
-	for (long r = 0; r < rows; r++, x += ldx, y = y ? y + ldy : y, out += ldo) {
-		long j = 0;
-		const conv_vae_vec one = CONV_VAE_SET1(1), zero = CONV_VAE_ZERO();
-		if (act == CONV_VAE_SIGMOID && !y)
-			for (; j + CONV_VAE_LANES <= cols; j += CONV_VAE_LANES) {
-				const conv_vae_vec e = conv_vae_vexp(CONV_VAE_SUB(zero, CONV_VAE_LOAD(x + j)));
-				CONV_VAE_STORE(out + j, CONV_VAE_DIV(one, CONV_VAE_ADD(one, e)));
-			}
-		else if (act == CONV_VAE_TANH && !y)
-			for (; j + CONV_VAE_LANES <= cols; j += CONV_VAE_LANES) {
-				/* (1 - e) / (1 + e) with e = exp(-2 x), which stays finite */
-				const conv_vae_vec e = conv_vae_vexp(CONV_VAE_MUL(CONV_VAE_LOAD(x + j), CONV_VAE_SET1(-2)));
-				CONV_VAE_STORE(out + j, CONV_VAE_DIV(CONV_VAE_SUB(one, e), CONV_VAE_ADD(one, e)));
-			}
-		else if (act == CONV_VAE_SIGMOID)
-			for (; j + CONV_VAE_LANES <= cols; j += CONV_VAE_LANES) {
-				const conv_vae_vec o = CONV_VAE_LOAD(y + j);
-				CONV_VAE_STORE(out + j, CONV_VAE_MUL(CONV_VAE_LOAD(x + j), CONV_VAE_MUL(o, CONV_VAE_SUB(one, o))));
-			}
-		else if (act == CONV_VAE_TANH)
-			for (; j + CONV_VAE_LANES <= cols; j += CONV_VAE_LANES) {
-				const conv_vae_vec o = CONV_VAE_LOAD(y + j);
-				CONV_VAE_STORE(out + j, CONV_VAE_MUL(CONV_VAE_LOAD(x + j), CONV_VAE_SUB(one, CONV_VAE_MUL(o, o))));
-			}
-		for (; j < cols; j++) {
-			const float v = x[j];
-			if (y) {
-				const float o = y[j];
-				out[j] = act == CONV_VAE_RELU ? v * (o > 0)
-				       : act == CONV_VAE_LEAKY_RELU ? v * (o > 0 ? 1 : slope)
-				       : act == CONV_VAE_SIGMOID ? v * (o * (1 - o)) : v * (1 - o * o);
-			} else
-				out[j] = act == CONV_VAE_RELU ? (v > 0 ? v : 0)
-				       : act == CONV_VAE_LEAKY_RELU ? (v > 0 ? v : slope * v)
-				       : act == CONV_VAE_SIGMOID ? 1 / (1 + expf(-v)) : tanhf(v);
-		}
-	}
-}
-
-typedef struct conv_vae_adam_k {
-	float beta1, beta2, one_m_beta1, one_m_beta2, eps, wd, step_size, bc2_sqrt;
-} conv_vae_adam_k;
-
-/* m = beta1 m + (1 - beta1) g, v = beta2 v + (1 - beta2) g^2 and
- * p -= step_size m / (sqrt(v) / bc2_sqrt + eps), with g = grad + wd p;
- * element by element, so any split of the work gives the same result. */
-static void conv_vae_adam(long count, float *p, float *m, float *v, const float *g, const conv_vae_adam_k *k)
-{
-	long i = 0;
-	const long vecs = count / CONV_VAE_LANES;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (vecs >= 8192)
-#endif
-	for (long b = 0; b < vecs; b++) {
-		const long o = b * CONV_VAE_LANES;
-		conv_vae_vec gi = CONV_VAE_LOAD(g + o);
-		if (k->wd != 0)
-			gi = CONV_VAE_ADD(gi, CONV_VAE_MUL(CONV_VAE_SET1(k->wd), CONV_VAE_LOAD(p + o)));
-		const conv_vae_vec mi = CONV_VAE_ADD(CONV_VAE_MUL(CONV_VAE_LOAD(m + o), CONV_VAE_SET1(k->beta1)), CONV_VAE_MUL(gi, CONV_VAE_SET1(k->one_m_beta1)));
-		const conv_vae_vec vi = CONV_VAE_ADD(CONV_VAE_MUL(CONV_VAE_LOAD(v + o), CONV_VAE_SET1(k->beta2)),
-					    CONV_VAE_MUL(CONV_VAE_MUL(CONV_VAE_SET1(k->one_m_beta2), gi), gi));
-		const conv_vae_vec den = CONV_VAE_ADD(CONV_VAE_DIV(CONV_VAE_SQRT(vi), CONV_VAE_SET1(k->bc2_sqrt)), CONV_VAE_SET1(k->eps));
-		CONV_VAE_STORE(m + o, mi);
-		CONV_VAE_STORE(v + o, vi);
-		CONV_VAE_STORE(p + o, CONV_VAE_SUB(CONV_VAE_LOAD(p + o), CONV_VAE_MUL(CONV_VAE_SET1(k->step_size), CONV_VAE_DIV(mi, den))));
-	}
-	i = vecs * CONV_VAE_LANES;
-	for (; i < count; i++) {
-		const float gi = k->wd != 0 ? g[i] + k->wd * p[i] : g[i];
-		m[i] = m[i] * k->beta1 + gi * k->one_m_beta1;
-		v[i] = v[i] * k->beta2 + k->one_m_beta2 * gi * gi;
-		p[i] -= k->step_size * (m[i] / (sqrtf(v[i]) / k->bc2_sqrt + k->eps));
-	}
+	conv_vae_gemm(M, N, K, A, 1, M, B, N, 1, NULL, C, NULL);
 }
 
 /* splitmix64's finaliser: a well-mixed 64-bit hash. */
@@ -473,9 +529,8 @@ conv_vae_real conv_vae_train_step(void *state, void *work, const conv_vae_real *
 	float *const t18 = (float *)(work_ + 1622016); /* gaussian [n, 16] */
 	float *const t19 = params + 119200; /* decoder.0.weight */
 	float *const t20 = params + 169376; /* decoder.0.bias */
-	float *const t21 = (float *)(work_ + 8035264); /* dense [n, 3136] */
-	float *const t22 = (float *)(work_ + 9640896); /* relu [n, 3136] */
-	float *const t23 = (float *)(work_ + 8035264); /* reshape [n, 64, 7, 7] */
+	float *const t22 = (float *)(work_ + 8035264); /* dense [n, 3136] */
+	float *const t23 = (float *)(work_ + 9640896); /* reshape [n, 64, 7, 7] */
 	float *const t24 = params + 172512; /* decoder.3.weight */
 	float *const t25 = params + 190944; /* decoder.3.bias */
 	float *const t26 = (float *)(work_ + 1630208); /* conv_workspace [14112] */
@@ -505,7 +560,7 @@ conv_vae_real conv_vae_train_step(void *state, void *work, const conv_vae_real *
 	float *const t50 = (float *)(work_ + 1647936); /* conv_workspace [14112] */
 	float *const t51 = (float *)(work_ + 1704384); /* conv2d_dw [64, 32, 3, 3] */
 	float *const t52 = (float *)(work_ + 1605696); /* conv_db [32] */
-	float *const t53 = (float *)(work_ + 8035264); /* reshape [n, 3136] */
+	float *const t53 = (float *)(work_ + 9640896); /* reshape [n, 3136] */
 	float *const t54 = (float *)(work_ + 11246528); /* act_grad [n, 3136] */
 	float *const t55 = (float *)(work_ + 1647936); /* dense_dx [n, 16] */
 	float *const t56 = (float *)(work_ + 1778112); /* dense_dw [3136, 16] */
@@ -556,19 +611,20 @@ conv_vae_real conv_vae_train_step(void *state, void *work, const conv_vae_real *
 	/* t11 = flatten */
 	memcpy(t11, t10, sizeof(float) * n * 3136);
 	/* t14 = dense */
-	conv_vae_gemm(n, 16, 3136, t11, 3136, 1, t12, 1, 3136, t13, t14);
+	conv_vae_gemm(n, 16, 3136, t11, 3136, 1, t12, 1, 3136, t13, t14,
+		NULL);
 	/* t17 = dense */
-	conv_vae_gemm(n, 16, 3136, t11, 3136, 1, t15, 1, 3136, t16, t17);
+	conv_vae_gemm(n, 16, 3136, t11, 3136, 1, t15, 1, 3136, t16, t17,
+		NULL);
 	/* t18 = gaussian */
 	{
 		const uint64_t key = conv_vae_mix(rng ^ conv_vae_mix(((uint64_t)step << 24) ^ 18u));
 		for (long i = 0; i < n * 16; i++)
 			t18[i] = t14[i] + (stochastic ? expf(0.5f * t17[i]) * (float)conv_vae_normal(key, (uint64_t)i) : 0);
 	}
-	/* t21 = dense */
-	conv_vae_gemm(n, 3136, 16, t18, 16, 1, t19, 1, 16, t20, t21);
-	/* t22 = relu */
-	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 3136, t21, 0, NULL, 0, t22, 0);
+	/* t22 = dense */
+	conv_vae_gemm(n, 3136, 16, t18, 16, 1, t19, 1, 16, t20, t22,
+		&(const conv_vae_epilogue){.act = CONV_VAE_RELU, .slope = 0.0f});
 	/* t23 = reshape */
 	memcpy(t23, t22, sizeof(float) * n * 3136);
 	/* t26 = conv_workspace */
@@ -691,9 +747,10 @@ conv_vae_real conv_vae_train_step(void *state, void *work, const conv_vae_real *
 	/* t54 = act_grad */
 	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 3136, t53, 0, t22, 0, t54, 0);
 	/* t55 = dense_dx */
-	conv_vae_gemm(n, 16, 3136, t54, 3136, 1, t19, 16, 1, NULL, t55);
+	conv_vae_gemm(n, 16, 3136, t54, 3136, 1, t19, 16, 1, NULL, t55,
+		NULL);
 	/* t56 = dense_dw */
-	conv_vae_gemm(3136, 16, n, t54, 1, 3136, t18, 16, 1, NULL, t56);
+	conv_vae_gemm(3136, 16, n, t54, 1, 3136, t18, 16, 1, NULL, t56, NULL);
 	/* t57 = sum_batch */
 	for (long j = 0; j < 3136; j++)
 		t57[j] = 0;
@@ -713,9 +770,10 @@ conv_vae_real conv_vae_train_step(void *state, void *work, const conv_vae_real *
 	for (long i = 0; i < n * 16; i++)
 		t60[i] = t39[i] + t59[i];
 	/* t61 = dense_dx */
-	conv_vae_gemm(n, 3136, 16, t60, 16, 1, t15, 3136, 1, NULL, t61);
+	conv_vae_gemm(n, 3136, 16, t60, 16, 1, t15, 3136, 1, NULL, t61,
+		NULL);
 	/* t62 = dense_dw */
-	conv_vae_gemm(16, 3136, n, t60, 1, 16, t11, 3136, 1, NULL, t62);
+	conv_vae_gemm(16, 3136, n, t60, 1, 16, t11, 3136, 1, NULL, t62, NULL);
 	/* t63 = sum_batch */
 	for (long j = 0; j < 16; j++)
 		t63[j] = 0;
@@ -723,12 +781,13 @@ conv_vae_real conv_vae_train_step(void *state, void *work, const conv_vae_real *
 		for (long j = 0; j < 16; j++)
 			t63[j] += t60[b * 16 + j];
 	/* t64 = dense_dx */
-	conv_vae_gemm(n, 3136, 16, t58, 16, 1, t12, 3136, 1, NULL, t64);
+	conv_vae_gemm(n, 3136, 16, t58, 16, 1, t12, 3136, 1, NULL, t64,
+		NULL);
 	/* t65 = add */
 	for (long i = 0; i < n * 3136; i++)
 		t65[i] = t61[i] + t64[i];
 	/* t66 = dense_dw */
-	conv_vae_gemm(16, 3136, n, t58, 1, 16, t11, 3136, 1, NULL, t66);
+	conv_vae_gemm(16, 3136, n, t58, 1, 16, t11, 3136, 1, NULL, t66, NULL);
 	/* t67 = sum_batch */
 	for (long j = 0; j < 16; j++)
 		t67[j] = 0;
@@ -874,9 +933,8 @@ conv_vae_real conv_vae_gradient(const void *state, void *work, const conv_vae_re
 	float *const t18 = (float *)(work_ + 1622016); /* gaussian [n, 16] */
 	const float *const t19 = params + 119200; /* decoder.0.weight */
 	const float *const t20 = params + 169376; /* decoder.0.bias */
-	float *const t21 = (float *)(work_ + 8035264); /* dense [n, 3136] */
-	float *const t22 = (float *)(work_ + 9640896); /* relu [n, 3136] */
-	float *const t23 = (float *)(work_ + 8035264); /* reshape [n, 64, 7, 7] */
+	float *const t22 = (float *)(work_ + 8035264); /* dense [n, 3136] */
+	float *const t23 = (float *)(work_ + 9640896); /* reshape [n, 64, 7, 7] */
 	const float *const t24 = params + 172512; /* decoder.3.weight */
 	const float *const t25 = params + 190944; /* decoder.3.bias */
 	float *const t26 = (float *)(work_ + 1630208); /* conv_workspace [14112] */
@@ -906,7 +964,7 @@ conv_vae_real conv_vae_gradient(const void *state, void *work, const conv_vae_re
 	float *const t50 = (float *)(work_ + 1647936); /* conv_workspace [14112] */
 	float *const t51 = (float *)(work_ + 1704384); /* conv2d_dw [64, 32, 3, 3] */
 	float *const t52 = (float *)(work_ + 1605696); /* conv_db [32] */
-	float *const t53 = (float *)(work_ + 8035264); /* reshape [n, 3136] */
+	float *const t53 = (float *)(work_ + 9640896); /* reshape [n, 3136] */
 	float *const t54 = (float *)(work_ + 11246528); /* act_grad [n, 3136] */
 	float *const t55 = (float *)(work_ + 1647936); /* dense_dx [n, 16] */
 	float *const t56 = (float *)(work_ + 1778112); /* dense_dw [3136, 16] */
@@ -957,19 +1015,20 @@ conv_vae_real conv_vae_gradient(const void *state, void *work, const conv_vae_re
 	/* t11 = flatten */
 	memcpy(t11, t10, sizeof(float) * n * 3136);
 	/* t14 = dense */
-	conv_vae_gemm(n, 16, 3136, t11, 3136, 1, t12, 1, 3136, t13, t14);
+	conv_vae_gemm(n, 16, 3136, t11, 3136, 1, t12, 1, 3136, t13, t14,
+		NULL);
 	/* t17 = dense */
-	conv_vae_gemm(n, 16, 3136, t11, 3136, 1, t15, 1, 3136, t16, t17);
+	conv_vae_gemm(n, 16, 3136, t11, 3136, 1, t15, 1, 3136, t16, t17,
+		NULL);
 	/* t18 = gaussian */
 	{
 		const uint64_t key = conv_vae_mix(rng ^ conv_vae_mix(((uint64_t)step << 24) ^ 18u));
 		for (long i = 0; i < n * 16; i++)
 			t18[i] = t14[i] + (stochastic ? expf(0.5f * t17[i]) * (float)conv_vae_normal(key, (uint64_t)i) : 0);
 	}
-	/* t21 = dense */
-	conv_vae_gemm(n, 3136, 16, t18, 16, 1, t19, 1, 16, t20, t21);
-	/* t22 = relu */
-	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 3136, t21, 0, NULL, 0, t22, 0);
+	/* t22 = dense */
+	conv_vae_gemm(n, 3136, 16, t18, 16, 1, t19, 1, 16, t20, t22,
+		&(const conv_vae_epilogue){.act = CONV_VAE_RELU, .slope = 0.0f});
 	/* t23 = reshape */
 	memcpy(t23, t22, sizeof(float) * n * 3136);
 	/* t26 = conv_workspace */
@@ -1092,9 +1151,10 @@ conv_vae_real conv_vae_gradient(const void *state, void *work, const conv_vae_re
 	/* t54 = act_grad */
 	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 3136, t53, 0, t22, 0, t54, 0);
 	/* t55 = dense_dx */
-	conv_vae_gemm(n, 16, 3136, t54, 3136, 1, t19, 16, 1, NULL, t55);
+	conv_vae_gemm(n, 16, 3136, t54, 3136, 1, t19, 16, 1, NULL, t55,
+		NULL);
 	/* t56 = dense_dw */
-	conv_vae_gemm(3136, 16, n, t54, 1, 3136, t18, 16, 1, NULL, t56);
+	conv_vae_gemm(3136, 16, n, t54, 1, 3136, t18, 16, 1, NULL, t56, NULL);
 	/* t57 = sum_batch */
 	for (long j = 0; j < 3136; j++)
 		t57[j] = 0;
@@ -1114,9 +1174,10 @@ conv_vae_real conv_vae_gradient(const void *state, void *work, const conv_vae_re
 	for (long i = 0; i < n * 16; i++)
 		t60[i] = t39[i] + t59[i];
 	/* t61 = dense_dx */
-	conv_vae_gemm(n, 3136, 16, t60, 16, 1, t15, 3136, 1, NULL, t61);
+	conv_vae_gemm(n, 3136, 16, t60, 16, 1, t15, 3136, 1, NULL, t61,
+		NULL);
 	/* t62 = dense_dw */
-	conv_vae_gemm(16, 3136, n, t60, 1, 16, t11, 3136, 1, NULL, t62);
+	conv_vae_gemm(16, 3136, n, t60, 1, 16, t11, 3136, 1, NULL, t62, NULL);
 	/* t63 = sum_batch */
 	for (long j = 0; j < 16; j++)
 		t63[j] = 0;
@@ -1124,12 +1185,13 @@ conv_vae_real conv_vae_gradient(const void *state, void *work, const conv_vae_re
 		for (long j = 0; j < 16; j++)
 			t63[j] += t60[b * 16 + j];
 	/* t64 = dense_dx */
-	conv_vae_gemm(n, 3136, 16, t58, 16, 1, t12, 3136, 1, NULL, t64);
+	conv_vae_gemm(n, 3136, 16, t58, 16, 1, t12, 3136, 1, NULL, t64,
+		NULL);
 	/* t65 = add */
 	for (long i = 0; i < n * 3136; i++)
 		t65[i] = t61[i] + t64[i];
 	/* t66 = dense_dw */
-	conv_vae_gemm(16, 3136, n, t58, 1, 16, t11, 3136, 1, NULL, t66);
+	conv_vae_gemm(16, 3136, n, t58, 1, 16, t11, 3136, 1, NULL, t66, NULL);
 	/* t67 = sum_batch */
 	for (long j = 0; j < 16; j++)
 		t67[j] = 0;
@@ -1245,9 +1307,8 @@ conv_vae_real conv_vae_loss(const void *state, void *work, const conv_vae_real *
 	float *const t18 = (float *)(work_ + 1622016); /* gaussian [n, 16] */
 	const float *const t19 = params + 119200; /* decoder.0.weight */
 	const float *const t20 = params + 169376; /* decoder.0.bias */
-	float *const t21 = (float *)(work_ + 8035264); /* dense [n, 3136] */
-	float *const t22 = (float *)(work_ + 9640896); /* relu [n, 3136] */
-	float *const t23 = (float *)(work_ + 8035264); /* reshape [n, 64, 7, 7] */
+	float *const t22 = (float *)(work_ + 8035264); /* dense [n, 3136] */
+	float *const t23 = (float *)(work_ + 9640896); /* reshape [n, 64, 7, 7] */
 	const float *const t24 = params + 172512; /* decoder.3.weight */
 	const float *const t25 = params + 190944; /* decoder.3.bias */
 	float *const t26 = (float *)(work_ + 1630208); /* conv_workspace [14112] */
@@ -1286,16 +1347,17 @@ conv_vae_real conv_vae_loss(const void *state, void *work, const conv_vae_real *
 	/* t11 = flatten */
 	memcpy(t11, t10, sizeof(float) * n * 3136);
 	/* t14 = dense */
-	conv_vae_gemm(n, 16, 3136, t11, 3136, 1, t12, 1, 3136, t13, t14);
+	conv_vae_gemm(n, 16, 3136, t11, 3136, 1, t12, 1, 3136, t13, t14,
+		NULL);
 	/* t17 = dense */
-	conv_vae_gemm(n, 16, 3136, t11, 3136, 1, t15, 1, 3136, t16, t17);
+	conv_vae_gemm(n, 16, 3136, t11, 3136, 1, t15, 1, 3136, t16, t17,
+		NULL);
 	/* t18 = gaussian */
 	for (long i = 0; i < n * 16; i++)
 		t18[i] = t14[i];
-	/* t21 = dense */
-	conv_vae_gemm(n, 3136, 16, t18, 16, 1, t19, 1, 16, t20, t21);
-	/* t22 = relu */
-	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 3136, t21, 0, NULL, 0, t22, 0);
+	/* t22 = dense */
+	conv_vae_gemm(n, 3136, 16, t18, 16, 1, t19, 1, 16, t20, t22,
+		&(const conv_vae_epilogue){.act = CONV_VAE_RELU, .slope = 0.0f});
 	/* t23 = reshape */
 	memcpy(t23, t22, sizeof(float) * n * 3136);
 	/* t26 = conv_workspace */
@@ -1371,9 +1433,8 @@ void conv_vae_forward(const void *state, void *work, const conv_vae_real *x, int
 	float *const t18 = (float *)(work_ + 1622016); /* gaussian [n, 16] */
 	const float *const t19 = params + 119200; /* decoder.0.weight */
 	const float *const t20 = params + 169376; /* decoder.0.bias */
-	float *const t21 = (float *)(work_ + 8035264); /* dense [n, 3136] */
-	float *const t22 = (float *)(work_ + 9640896); /* relu [n, 3136] */
-	float *const t23 = (float *)(work_ + 8035264); /* reshape [n, 64, 7, 7] */
+	float *const t22 = (float *)(work_ + 8035264); /* dense [n, 3136] */
+	float *const t23 = (float *)(work_ + 9640896); /* reshape [n, 64, 7, 7] */
 	const float *const t24 = params + 172512; /* decoder.3.weight */
 	const float *const t25 = params + 190944; /* decoder.3.bias */
 	float *const t26 = (float *)(work_ + 1630208); /* conv_workspace [14112] */
@@ -1409,16 +1470,17 @@ void conv_vae_forward(const void *state, void *work, const conv_vae_real *x, int
 	/* t11 = flatten */
 	memcpy(t11, t10, sizeof(float) * n * 3136);
 	/* t14 = dense */
-	conv_vae_gemm(n, 16, 3136, t11, 3136, 1, t12, 1, 3136, t13, t14);
+	conv_vae_gemm(n, 16, 3136, t11, 3136, 1, t12, 1, 3136, t13, t14,
+		NULL);
 	/* t17 = dense */
-	conv_vae_gemm(n, 16, 3136, t11, 3136, 1, t15, 1, 3136, t16, t17);
+	conv_vae_gemm(n, 16, 3136, t11, 3136, 1, t15, 1, 3136, t16, t17,
+		NULL);
 	/* t18 = gaussian */
 	for (long i = 0; i < n * 16; i++)
 		t18[i] = t14[i];
-	/* t21 = dense */
-	conv_vae_gemm(n, 3136, 16, t18, 16, 1, t19, 1, 16, t20, t21);
-	/* t22 = relu */
-	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 3136, t21, 0, NULL, 0, t22, 0);
+	/* t22 = dense */
+	conv_vae_gemm(n, 3136, 16, t18, 16, 1, t19, 1, 16, t20, t22,
+		&(const conv_vae_epilogue){.act = CONV_VAE_RELU, .slope = 0.0f});
 	/* t23 = reshape */
 	memcpy(t23, t22, sizeof(float) * n * 3136);
 	/* t26 = conv_workspace */
@@ -1498,9 +1560,11 @@ void conv_vae_encode(const void *state, void *work, const conv_vae_real *x, int 
 	/* t11 = flatten */
 	memcpy(t11, t10, sizeof(float) * n * 3136);
 	/* t14 = dense */
-	conv_vae_gemm(n, 16, 3136, t11, 3136, 1, t12, 1, 3136, t13, t14);
+	conv_vae_gemm(n, 16, 3136, t11, 3136, 1, t12, 1, 3136, t13, t14,
+		NULL);
 	/* t17 = dense */
-	conv_vae_gemm(n, 16, 3136, t11, 3136, 1, t15, 1, 3136, t16, t17);
+	conv_vae_gemm(n, 16, 3136, t11, 3136, 1, t15, 1, 3136, t16, t17,
+		NULL);
 	/* t18 = gaussian */
 	for (long i = 0; i < n * 16; i++)
 		t18[i] = t14[i];
@@ -1518,9 +1582,8 @@ void conv_vae_decode(const void *state, void *work, const conv_vae_real *z, int 
 	const float *const t18 = z;
 	const float *const t19 = params + 119200; /* decoder.0.weight */
 	const float *const t20 = params + 169376; /* decoder.0.bias */
-	float *const t21 = (float *)(work_ + 8035264); /* dense [n, 3136] */
-	float *const t22 = (float *)(work_ + 9640896); /* relu [n, 3136] */
-	float *const t23 = (float *)(work_ + 8035264); /* reshape [n, 64, 7, 7] */
+	float *const t22 = (float *)(work_ + 8035264); /* dense [n, 3136] */
+	float *const t23 = (float *)(work_ + 9640896); /* reshape [n, 64, 7, 7] */
 	const float *const t24 = params + 172512; /* decoder.3.weight */
 	const float *const t25 = params + 190944; /* decoder.3.bias */
 	float *const t26 = (float *)(work_ + 1630208); /* conv_workspace [14112] */
@@ -1531,10 +1594,9 @@ void conv_vae_decode(const void *state, void *work, const conv_vae_real *z, int 
 	float *const t31 = (float *)(work_ + 1630208); /* conv_workspace [1764] */
 	float *const t32 = (float *)(work_ + 1637312); /* conv_transpose2d [n, 1, 28, 28] */
 	float *const t33 = (float *)(work_ + 2038720); /* sigmoid [n, 1, 28, 28] */
-	/* t21 = dense */
-	conv_vae_gemm(n, 3136, 16, t18, 16, 1, t19, 1, 16, t20, t21);
-	/* t22 = relu */
-	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 3136, t21, 0, NULL, 0, t22, 0);
+	/* t22 = dense */
+	conv_vae_gemm(n, 3136, 16, t18, 16, 1, t19, 1, 16, t20, t22,
+		&(const conv_vae_epilogue){.act = CONV_VAE_RELU, .slope = 0.0f});
 	/* t23 = reshape */
 	memcpy(t23, t22, sizeof(float) * n * 3136);
 	/* t26 = conv_workspace */
@@ -1577,9 +1639,8 @@ void conv_vae_sample(const void *state, void *work, uint64_t seed, int n, conv_v
 	const float *const t18 = z;
 	const float *const t19 = params + 119200; /* decoder.0.weight */
 	const float *const t20 = params + 169376; /* decoder.0.bias */
-	float *const t21 = (float *)(work_ + 8035264); /* dense [n, 3136] */
-	float *const t22 = (float *)(work_ + 9640896); /* relu [n, 3136] */
-	float *const t23 = (float *)(work_ + 8035264); /* reshape [n, 64, 7, 7] */
+	float *const t22 = (float *)(work_ + 8035264); /* dense [n, 3136] */
+	float *const t23 = (float *)(work_ + 9640896); /* reshape [n, 64, 7, 7] */
 	const float *const t24 = params + 172512; /* decoder.3.weight */
 	const float *const t25 = params + 190944; /* decoder.3.bias */
 	float *const t26 = (float *)(work_ + 1630208); /* conv_workspace [14112] */
@@ -1590,10 +1651,9 @@ void conv_vae_sample(const void *state, void *work, uint64_t seed, int n, conv_v
 	float *const t31 = (float *)(work_ + 1630208); /* conv_workspace [1764] */
 	float *const t32 = (float *)(work_ + 1637312); /* conv_transpose2d [n, 1, 28, 28] */
 	float *const t33 = (float *)(work_ + 2038720); /* sigmoid [n, 1, 28, 28] */
-	/* t21 = dense */
-	conv_vae_gemm(n, 3136, 16, t18, 16, 1, t19, 1, 16, t20, t21);
-	/* t22 = relu */
-	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 3136, t21, 0, NULL, 0, t22, 0);
+	/* t22 = dense */
+	conv_vae_gemm(n, 3136, 16, t18, 16, 1, t19, 1, 16, t20, t22,
+		&(const conv_vae_epilogue){.act = CONV_VAE_RELU, .slope = 0.0f});
 	/* t23 = reshape */
 	memcpy(t23, t22, sizeof(float) * n * 3136);
 	/* t26 = conv_workspace */

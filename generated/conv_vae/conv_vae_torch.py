@@ -86,8 +86,7 @@ def run(p, inputs, training=True, noise=True):
     t18 = (t14 + torch.exp(0.5 * t17) * torch.randn_like(t14) if noise else t14)
     t19 = p["decoder.0.weight"]
     t20 = p["decoder.0.bias"]
-    t21 = F.linear(t18, t19, t20)
-    t22 = torch.relu(t21)
+    t22 = torch.relu(F.linear(t18, t19, t20))
     t23 = t22.reshape(-1, 64, 7, 7)
     t24 = p["decoder.3.weight"]
     t25 = p["decoder.3.bias"]

@@ -26,6 +26,7 @@ typedef simde__m512 cvae_vec;
 #define CVAE_MAX simde_mm512_max_ps
 #define CVAE_MIN simde_mm512_min_ps
 #define CVAE_SQRT simde_mm512_sqrt_ps
+#define CVAE_WHERE_POS(o, x, x0) simde_mm512_maskz_mov_ps(simde_mm512_cmp_ps_mask(o, x0, SIMDE_CMP_GT_OQ), x) /* o > 0 ? x : 0 */
 #elif defined(SIMDE_X86_AVX2_NATIVE) && defined(SIMDE_X86_FMA_NATIVE)
 typedef simde__m256 cvae_vec;
 #define CVAE_LANES 8
@@ -41,6 +42,7 @@ typedef simde__m256 cvae_vec;
 #define CVAE_MAX simde_mm256_max_ps
 #define CVAE_MIN simde_mm256_min_ps
 #define CVAE_SQRT simde_mm256_sqrt_ps
+#define CVAE_WHERE_POS(o, x, x0) simde_mm256_and_ps(simde_mm256_cmp_ps(o, x0, SIMDE_CMP_GT_OQ), x) /* o > 0 ? x : 0 */
 #else
 typedef simde__m128 cvae_vec;
 #define CVAE_LANES 4
@@ -56,9 +58,170 @@ typedef simde__m128 cvae_vec;
 #define CVAE_MAX simde_mm_max_ps
 #define CVAE_MIN simde_mm_min_ps
 #define CVAE_SQRT simde_mm_sqrt_ps
+#define CVAE_WHERE_POS(o, x, x0) simde_mm_and_ps(simde_mm_cmpgt_ps(o, x0), x) /* o > 0 ? x : 0 */
 #endif
 
+#if defined(SIMDE_X86_AVX512F_NATIVE)
+#define CVAE_ROUND(x) simde_mm512_roundscale_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
+#define CVAE_SCALE2(p, n) simde_mm512_scalef_ps(p, n)
+#elif defined(SIMDE_X86_AVX2_NATIVE) && defined(SIMDE_X86_FMA_NATIVE)
+#define CVAE_ROUND(x) simde_mm256_round_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
+#define CVAE_SCALE2(p, n) simde_mm256_mul_ps(p, simde_mm256_castsi256_ps(simde_mm256_slli_epi32(\
+	simde_mm256_add_epi32(simde_mm256_cvtps_epi32(n), simde_mm256_set1_epi32(127)), 23)))
+#else
+#define CVAE_ROUND(x) simde_mm_round_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
+#define CVAE_SCALE2(p, n) simde_mm_mul_ps(p, simde_mm_castsi128_ps(simde_mm_slli_epi32(\
+	simde_mm_add_epi32(simde_mm_cvtps_epi32(n), simde_mm_set1_epi32(127)), 23)))
+#endif
+
+/* e^x on every lane (x clamped to [-87.3, 88.7]), within 2 ulp of expf. */
+static cvae_vec cvae_vexp(cvae_vec x)
+{
+	x = CVAE_MIN(CVAE_MAX(x, CVAE_SET1(-87.3f)), CVAE_SET1(88.7f));
+	const cvae_vec nf = CVAE_ROUND(CVAE_MUL(x, CVAE_SET1(1.44269504088896341f)));
+	x = CVAE_SUB(x, CVAE_MUL(nf, CVAE_SET1(0.693359375f)));
+	x = CVAE_SUB(x, CVAE_MUL(nf, CVAE_SET1(-2.12194440e-4f)));
+	cvae_vec p = CVAE_SET1(1.9875691500e-4f);
+	p = CVAE_FMA(p, x, CVAE_SET1(1.3981999507e-3f));
+	p = CVAE_FMA(p, x, CVAE_SET1(8.3334519073e-3f));
+	p = CVAE_FMA(p, x, CVAE_SET1(4.1665795894e-2f));
+	p = CVAE_FMA(p, x, CVAE_SET1(1.6666665459e-1f));
+	p = CVAE_FMA(p, x, CVAE_SET1(5.0000001201e-1f));
+	p = CVAE_FMA(p, CVAE_MUL(x, x), CVAE_ADD(x, CVAE_SET1(1.0f)));
+	return CVAE_SCALE2(p, nf);
+}
+
+/* e^x for one value, as cvae_vexp computes it. */
+static float cvae_exp1(float x)
+{
+	float t[CVAE_LANES];
+	CVAE_STORE(t, cvae_vexp(CVAE_SET1(x)));
+	return t[0];
+}
+
+enum { CVAE_RELU = 1, CVAE_LEAKY_RELU, CVAE_SIGMOID, CVAE_TANH };
+
+/* Rows r < rows, columns j < cols (rows ldx, ldy, ldo apart): out = f(x)
+ * for the activation act or, when y is given, out = x f'(.) with the
+ * derivative spelled from the activation's output y. out may be x. */
+static void cvae_act(int act, float slope, long rows, long cols, const float *x, long ldx,
+			const float *y, long ldy, float *out, long ldo)
+{
+	for (long r = 0; r < rows; r++, x += ldx, y = y ? y + ldy : y, out += ldo) {
+		long j = 0;
+		const cvae_vec one = CVAE_SET1(1), zero = CVAE_ZERO(), a = CVAE_SET1(slope);
+		if (act == CVAE_RELU && !y)
+			for (; j + CVAE_LANES <= cols; j += CVAE_LANES)
+				CVAE_STORE(out + j, CVAE_MAX(CVAE_LOAD(x + j), zero));
+		else if (act == CVAE_LEAKY_RELU && !y)
+			for (; j + CVAE_LANES <= cols; j += CVAE_LANES) {
+				const cvae_vec v = CVAE_LOAD(x + j);
+				CVAE_STORE(out + j, CVAE_ADD(CVAE_MAX(v, zero), CVAE_MUL(a, CVAE_MIN(v, zero))));
+			}
+		else if (act == CVAE_RELU)
+			for (; j + CVAE_LANES <= cols; j += CVAE_LANES)
+				CVAE_STORE(out + j, CVAE_WHERE_POS(CVAE_LOAD(y + j), CVAE_LOAD(x + j), zero));
+		else if (act == CVAE_LEAKY_RELU)
+			for (; j + CVAE_LANES <= cols; j += CVAE_LANES) {
+				const cvae_vec v = CVAE_LOAD(x + j), p = CVAE_WHERE_POS(CVAE_LOAD(y + j), v, zero);
+				CVAE_STORE(out + j, CVAE_ADD(p, CVAE_MUL(a, CVAE_SUB(v, p))));
+			}
+		else if (act == CVAE_SIGMOID && !y)
+			for (; j + CVAE_LANES <= cols; j += CVAE_LANES) {
+				const cvae_vec e = cvae_vexp(CVAE_SUB(zero, CVAE_LOAD(x + j)));
+				CVAE_STORE(out + j, CVAE_DIV(one, CVAE_ADD(one, e)));
+			}
+		else if (act == CVAE_TANH && !y)
+			for (; j + CVAE_LANES <= cols; j += CVAE_LANES) {
+				/* (1 - e) / (1 + e) with e = exp(-2 x), which stays finite */
+				const cvae_vec e = cvae_vexp(CVAE_MUL(CVAE_LOAD(x + j), CVAE_SET1(-2)));
+				CVAE_STORE(out + j, CVAE_DIV(CVAE_SUB(one, e), CVAE_ADD(one, e)));
+			}
+		else if (act == CVAE_SIGMOID)
+			for (; j + CVAE_LANES <= cols; j += CVAE_LANES) {
+				const cvae_vec o = CVAE_LOAD(y + j);
+				CVAE_STORE(out + j, CVAE_MUL(CVAE_LOAD(x + j), CVAE_MUL(o, CVAE_SUB(one, o))));
+			}
+		else if (act == CVAE_TANH)
+			for (; j + CVAE_LANES <= cols; j += CVAE_LANES) {
+				const cvae_vec o = CVAE_LOAD(y + j);
+				CVAE_STORE(out + j, CVAE_MUL(CVAE_LOAD(x + j), CVAE_SUB(one, CVAE_MUL(o, o))));
+			}
+		for (; j < cols; j++) {
+			const float v = x[j];
+			if (y) {
+				const float o = y[j];
+				out[j] = act == CVAE_RELU ? v * (o > 0)
+				       : act == CVAE_LEAKY_RELU ? v * (o > 0 ? 1 : slope)
+				       : act == CVAE_SIGMOID ? v * (o * (1 - o)) : v * (1 - o * o);
+			} else
+				out[j] = act == CVAE_RELU ? (v > 0 ? v : 0)
+				       : act == CVAE_LEAKY_RELU ? (v > 0 ? v : slope * v)
+				       : act == CVAE_SIGMOID ? 1 / (1 + cvae_exp1(-v)) : (1 - cvae_exp1(-2 * v)) / (1 + cvae_exp1(-2 * v));
+		}
+	}
+}
+
+typedef struct cvae_adam_k {
+	float beta1, beta2, one_m_beta1, one_m_beta2, eps, wd, step_size, bc2_sqrt;
+} cvae_adam_k;
+
+/* m = beta1 m + (1 - beta1) g, v = beta2 v + (1 - beta2) g^2 and
+ * p -= step_size m / (sqrt(v) / bc2_sqrt + eps), with g = grad + wd p,
+ * for count elements, element by element (any split of the work gives
+ * the same result). */
+static void cvae_adam_span(long count, float *p, float *m, float *v, const float *g, const cvae_adam_k *k)
+{
+	long i = 0;
+	for (; i + CVAE_LANES <= count; i += CVAE_LANES) {
+		cvae_vec gi = CVAE_LOAD(g + i);
+		if (k->wd != 0)
+			gi = CVAE_ADD(gi, CVAE_MUL(CVAE_SET1(k->wd), CVAE_LOAD(p + i)));
+		const cvae_vec mi = CVAE_ADD(CVAE_MUL(CVAE_LOAD(m + i), CVAE_SET1(k->beta1)), CVAE_MUL(gi, CVAE_SET1(k->one_m_beta1)));
+		const cvae_vec vi = CVAE_ADD(CVAE_MUL(CVAE_LOAD(v + i), CVAE_SET1(k->beta2)),
+					    CVAE_MUL(CVAE_MUL(CVAE_SET1(k->one_m_beta2), gi), gi));
+		const cvae_vec den = CVAE_ADD(CVAE_DIV(CVAE_SQRT(vi), CVAE_SET1(k->bc2_sqrt)), CVAE_SET1(k->eps));
+		CVAE_STORE(m + i, mi);
+		CVAE_STORE(v + i, vi);
+		CVAE_STORE(p + i, CVAE_SUB(CVAE_LOAD(p + i), CVAE_MUL(CVAE_SET1(k->step_size), CVAE_DIV(mi, den))));
+	}
+	for (; i < count; i++) {
+		const float gi = k->wd != 0 ? g[i] + k->wd * p[i] : g[i];
+		m[i] = m[i] * k->beta1 + gi * k->one_m_beta1;
+		v[i] = v[i] * k->beta2 + k->one_m_beta2 * gi * gi;
+		p[i] -= k->step_size * (m[i] / (sqrtf(v[i]) / k->bc2_sqrt + k->eps));
+	}
+}
+
+/* The same over count elements, in chunks shared among the threads. */
+static void cvae_adam(long count, float *p, float *m, float *v, const float *g, const cvae_adam_k *k)
+{
+	enum { CHUNK = 8192 };
+	const long chunks = (count + CHUNK - 1) / CHUNK;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (chunks >= 8)
+#endif
+	for (long c = 0; c < chunks; c++) {
+		const long o = c * CHUNK;
+		cvae_adam_span(count - o < CHUNK ? count - o : CHUNK, p + o, m + o, v + o, g + o, k);
+	}
+}
+
 enum { cvae_MR = 8, cvae_NR = 2 * CVAE_LANES, cvae_KC = 128, cvae_MC = 128 };
+
+/* What a product does to each finished tile of C (at row stride ldc,
+ * element `off` of C): an activation, C = f(C), or with y the derivative
+ * of one, C = C f'(.) read off y = f(x) (laid out as C). */
+typedef struct cvae_epilogue {
+	int act;
+	float slope;
+	const float *y;
+} cvae_epilogue;
+
+static void cvae_finish(const cvae_epilogue *ep, float *c, long ldc, long rows, long cols, long off)
+{
+	cvae_act(ep->act, ep->slope, rows, cols, c, ldc, ep->y ? ep->y + off : NULL, ldc, c, ldc);
+}
 
 /* The MR x NR tile at C (rows ldc apart) = (bias row, 0 or C itself) +
  * a b, where a is a packed kc x MR panel of A and b a kc x NR panel of B. */
@@ -120,9 +283,10 @@ static void cvae_pack(const float *X, long js, long ks, long nj, long w, long kc
 			dst[k * ldd + t] = t < nj ? X[t * js + k * ks] : 0;
 }
 
-/* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs]. */
+/* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs],
+ * then the epilogue ep, if any, on each tile as it is finished. */
 static void cvae_gemm(long M, long N, long K, const float *A, long ars, long acs,
-			const float *B, long brs, long bcs, const float *bias, float *C)
+			const float *B, long brs, long bcs, const float *bias, float *C, const cvae_epilogue *ep)
 {
 	const long blocks = (N + cvae_NR - 1) / cvae_NR;
 #ifdef _OPENMP
@@ -155,8 +319,11 @@ static void cvae_gemm(long M, long N, long K, const float *A, long ars, long acs
 					for (long i = 0; i < mc; i += cvae_MR) {
 						const long mr = mc - i < cvae_MR ? mc - i : cvae_MR;
 						float *c = C + (i0 + i) * N + j0;
+						const int last = k0 + kc == K;
 						if (mr == cvae_MR && nr == cvae_NR) {
 							cvae_kernel(kc, ap + i * kc, bp, c, N, bj, k0 == 0);
+							if (ep && last)
+								cvae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
 							continue;
 						}
 						/* A tile at the edge of C: computed whole in `edge`. */
@@ -166,123 +333,12 @@ static void cvae_gemm(long M, long N, long K, const float *A, long ars, long acs
 						cvae_kernel(kc, ap + i * kc, bp, edge, cvae_NR, bj, k0 == 0);
 						for (long r = 0; r < mr; r++)
 							memcpy(c + r * N, edge + r * cvae_NR, sizeof(float) * (size_t)nr);
+						if (ep && last)
+							cvae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
 					}
 				}
 			}
 		}
-	}
-}
-
-#if defined(SIMDE_X86_AVX512F_NATIVE)
-#define CVAE_ROUND(x) simde_mm512_roundscale_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
-#define CVAE_SCALE2(p, n) simde_mm512_scalef_ps(p, n)
-#elif defined(SIMDE_X86_AVX2_NATIVE) && defined(SIMDE_X86_FMA_NATIVE)
-#define CVAE_ROUND(x) simde_mm256_round_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
-#define CVAE_SCALE2(p, n) simde_mm256_mul_ps(p, simde_mm256_castsi256_ps(simde_mm256_slli_epi32(\
-	simde_mm256_add_epi32(simde_mm256_cvtps_epi32(n), simde_mm256_set1_epi32(127)), 23)))
-#else
-#define CVAE_ROUND(x) simde_mm_round_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
-#define CVAE_SCALE2(p, n) simde_mm_mul_ps(p, simde_mm_castsi128_ps(simde_mm_slli_epi32(\
-	simde_mm_add_epi32(simde_mm_cvtps_epi32(n), simde_mm_set1_epi32(127)), 23)))
-#endif
-
-/* e^x on every lane (x clamped to [-87.3, 88.7]), within 2 ulp of expf. */
-static cvae_vec cvae_vexp(cvae_vec x)
-{
-	x = CVAE_MIN(CVAE_MAX(x, CVAE_SET1(-87.3f)), CVAE_SET1(88.7f));
-	const cvae_vec nf = CVAE_ROUND(CVAE_MUL(x, CVAE_SET1(1.44269504088896341f)));
-	x = CVAE_SUB(x, CVAE_MUL(nf, CVAE_SET1(0.693359375f)));
-	x = CVAE_SUB(x, CVAE_MUL(nf, CVAE_SET1(-2.12194440e-4f)));
-	cvae_vec p = CVAE_SET1(1.9875691500e-4f);
-	p = CVAE_FMA(p, x, CVAE_SET1(1.3981999507e-3f));
-	p = CVAE_FMA(p, x, CVAE_SET1(8.3334519073e-3f));
-	p = CVAE_FMA(p, x, CVAE_SET1(4.1665795894e-2f));
-	p = CVAE_FMA(p, x, CVAE_SET1(1.6666665459e-1f));
-	p = CVAE_FMA(p, x, CVAE_SET1(5.0000001201e-1f));
-	p = CVAE_FMA(p, CVAE_MUL(x, x), CVAE_ADD(x, CVAE_SET1(1.0f)));
-	return CVAE_SCALE2(p, nf);
-}
-
-enum { CVAE_RELU = 1, CVAE_LEAKY_RELU, CVAE_SIGMOID, CVAE_TANH };
-
-/* Rows r < rows, columns j < cols (rows ldx, ldy, ldo apart): out = f(x)
- * for the activation act or, when y is given, out = x f'(.) with the
- * derivative spelled from the activation's output y. out may be x. */
-static void cvae_act(int act, float slope, long rows, long cols, const float *x, long ldx,
-			const float *y, long ldy, float *out, long ldo)
-{
-	for (long r = 0; r < rows; r++, x += ldx, y = y ? y + ldy : y, out += ldo) {
-		long j = 0;
-		const cvae_vec one = CVAE_SET1(1), zero = CVAE_ZERO();
-		if (act == CVAE_SIGMOID && !y)
-			for (; j + CVAE_LANES <= cols; j += CVAE_LANES) {
-				const cvae_vec e = cvae_vexp(CVAE_SUB(zero, CVAE_LOAD(x + j)));
-				CVAE_STORE(out + j, CVAE_DIV(one, CVAE_ADD(one, e)));
-			}
-		else if (act == CVAE_TANH && !y)
-			for (; j + CVAE_LANES <= cols; j += CVAE_LANES) {
-				/* (1 - e) / (1 + e) with e = exp(-2 x), which stays finite */
-				const cvae_vec e = cvae_vexp(CVAE_MUL(CVAE_LOAD(x + j), CVAE_SET1(-2)));
-				CVAE_STORE(out + j, CVAE_DIV(CVAE_SUB(one, e), CVAE_ADD(one, e)));
-			}
-		else if (act == CVAE_SIGMOID)
-			for (; j + CVAE_LANES <= cols; j += CVAE_LANES) {
-				const cvae_vec o = CVAE_LOAD(y + j);
-				CVAE_STORE(out + j, CVAE_MUL(CVAE_LOAD(x + j), CVAE_MUL(o, CVAE_SUB(one, o))));
-			}
-		else if (act == CVAE_TANH)
-			for (; j + CVAE_LANES <= cols; j += CVAE_LANES) {
-				const cvae_vec o = CVAE_LOAD(y + j);
-				CVAE_STORE(out + j, CVAE_MUL(CVAE_LOAD(x + j), CVAE_SUB(one, CVAE_MUL(o, o))));
-			}
-		for (; j < cols; j++) {
-			const float v = x[j];
-			if (y) {
-				const float o = y[j];
-				out[j] = act == CVAE_RELU ? v * (o > 0)
-				       : act == CVAE_LEAKY_RELU ? v * (o > 0 ? 1 : slope)
-				       : act == CVAE_SIGMOID ? v * (o * (1 - o)) : v * (1 - o * o);
-			} else
-				out[j] = act == CVAE_RELU ? (v > 0 ? v : 0)
-				       : act == CVAE_LEAKY_RELU ? (v > 0 ? v : slope * v)
-				       : act == CVAE_SIGMOID ? 1 / (1 + expf(-v)) : tanhf(v);
-		}
-	}
-}
-
-typedef struct cvae_adam_k {
-	float beta1, beta2, one_m_beta1, one_m_beta2, eps, wd, step_size, bc2_sqrt;
-} cvae_adam_k;
-
-/* m = beta1 m + (1 - beta1) g, v = beta2 v + (1 - beta2) g^2 and
- * p -= step_size m / (sqrt(v) / bc2_sqrt + eps), with g = grad + wd p;
- * element by element, so any split of the work gives the same result. */
-static void cvae_adam(long count, float *p, float *m, float *v, const float *g, const cvae_adam_k *k)
-{
-	long i = 0;
-	const long vecs = count / CVAE_LANES;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (vecs >= 8192)
-#endif
-	for (long b = 0; b < vecs; b++) {
-		const long o = b * CVAE_LANES;
-		cvae_vec gi = CVAE_LOAD(g + o);
-		if (k->wd != 0)
-			gi = CVAE_ADD(gi, CVAE_MUL(CVAE_SET1(k->wd), CVAE_LOAD(p + o)));
-		const cvae_vec mi = CVAE_ADD(CVAE_MUL(CVAE_LOAD(m + o), CVAE_SET1(k->beta1)), CVAE_MUL(gi, CVAE_SET1(k->one_m_beta1)));
-		const cvae_vec vi = CVAE_ADD(CVAE_MUL(CVAE_LOAD(v + o), CVAE_SET1(k->beta2)),
-					    CVAE_MUL(CVAE_MUL(CVAE_SET1(k->one_m_beta2), gi), gi));
-		const cvae_vec den = CVAE_ADD(CVAE_DIV(CVAE_SQRT(vi), CVAE_SET1(k->bc2_sqrt)), CVAE_SET1(k->eps));
-		CVAE_STORE(m + o, mi);
-		CVAE_STORE(v + o, vi);
-		CVAE_STORE(p + o, CVAE_SUB(CVAE_LOAD(p + o), CVAE_MUL(CVAE_SET1(k->step_size), CVAE_DIV(mi, den))));
-	}
-	i = vecs * CVAE_LANES;
-	for (; i < count; i++) {
-		const float gi = k->wd != 0 ? g[i] + k->wd * p[i] : g[i];
-		m[i] = m[i] * k->beta1 + gi * k->one_m_beta1;
-		v[i] = v[i] * k->beta2 + k->one_m_beta2 * gi * gi;
-		p[i] -= k->step_size * (m[i] / (sqrtf(v[i]) / k->bc2_sqrt + k->eps));
 	}
 }
 
@@ -398,86 +454,78 @@ cvae_real cvae_train_step(void *state, void *work, const cvae_real *x, const cva
 	float *const t2 = (float *)(work_ + 0); /* concat [n, 794] */
 	float *const t3 = params + 0; /* encoder.1.weight */
 	float *const t4 = params + 406528; /* encoder.1.bias */
-	float *const t5 = (float *)(work_ + 406528); /* dense [n, 512] */
-	float *const t6 = (float *)(work_ + 668672); /* relu [n, 512] */
+	float *const t6 = (float *)(work_ + 406528); /* dense [n, 512] */
 	float *const t7 = params + 407040; /* encoder.3.weight */
 	float *const t8 = params + 538112; /* encoder.3.bias */
-	float *const t9 = (float *)(work_ + 406528); /* dense [n, 256] */
-	float *const t10 = (float *)(work_ + 537600); /* relu [n, 256] */
+	float *const t10 = (float *)(work_ + 668672); /* dense [n, 256] */
 	float *const t11 = params + 538368; /* encoder.5.weight */
 	float *const t12 = params + 546560; /* encoder.5.bias */
-	float *const t13 = (float *)(work_ + 406528); /* dense [n, 32] */
+	float *const t13 = (float *)(work_ + 799744); /* dense [n, 32] */
 	float *const t14 = params + 546592; /* encoder.6.weight */
 	float *const t15 = params + 554784; /* encoder.6.bias */
-	float *const t16 = (float *)(work_ + 422912); /* dense [n, 32] */
-	float *const t17 = (float *)(work_ + 439296); /* gaussian [n, 32] */
-	float *const t18 = (float *)(work_ + 455680); /* concat [n, 42] */
+	float *const t16 = (float *)(work_ + 816128); /* dense [n, 32] */
+	float *const t17 = (float *)(work_ + 832512); /* gaussian [n, 32] */
+	float *const t18 = (float *)(work_ + 848896); /* concat [n, 42] */
 	float *const t19 = params + 554816; /* decoder.1.weight */
 	float *const t20 = params + 565568; /* decoder.1.bias */
-	float *const t21 = (float *)(work_ + 930816); /* dense [n, 256] */
-	float *const t22 = (float *)(work_ + 1061888); /* relu [n, 256] */
+	float *const t22 = (float *)(work_ + 870400); /* dense [n, 256] */
 	float *const t23 = params + 565824; /* decoder.3.weight */
 	float *const t24 = params + 696896; /* decoder.3.bias */
-	float *const t25 = (float *)(work_ + 1192960); /* dense [n, 512] */
-	float *const t26 = (float *)(work_ + 1455104); /* relu [n, 512] */
+	float *const t26 = (float *)(work_ + 1001472); /* dense [n, 512] */
 	float *const t27 = params + 697408; /* decoder.5.weight */
 	float *const t28 = params + 1098816; /* decoder.5.bias */
-	float *const t29 = (float *)(work_ + 1717248); /* dense [n, 784] */
-	float *const t30 = (float *)(work_ + 2118656); /* sigmoid [n, 784] */
-	float *const t31 = (float *)(work_ + 477184); /* bce [] */
-	float *const t32 = (float *)(work_ + 477248); /* kl_normal [] */
-	float *const t33 = (float *)(work_ + 477312); /* add [] */
-	float *const t34 = (float *)(work_ + 477184); /* constant [] */
-	float *const t35 = (float *)(work_ + 477376); /* kl_normal_grad [n, 32] */
-	float *const t36 = (float *)(work_ + 493760); /* kl_normal_grad [n, 32] */
-	float *const t37 = (float *)(work_ + 1717248); /* bce_grad [n, 784] */
-	float *const t38 = (float *)(work_ + 2520064); /* act_grad [n, 784] */
-	float *const t39 = (float *)(work_ + 1192960); /* dense_dx [n, 512] */
-	float *const t40 = (float *)(work_ + 2921472); /* dense_dw [784, 512] */
-	float *const t41 = (float *)(work_ + 406528); /* sum_batch [784] */
-	float *const t42 = (float *)(work_ + 1717248); /* act_grad [n, 512] */
-	float *const t43 = (float *)(work_ + 930816); /* dense_dx [n, 256] */
-	float *const t44 = (float *)(work_ + 1192960); /* dense_dw [512, 256] */
-	float *const t45 = (float *)(work_ + 409664); /* sum_batch [512] */
-	float *const t46 = (float *)(work_ + 1717248); /* act_grad [n, 256] */
-	float *const t47 = (float *)(work_ + 510144); /* dense_dx [n, 42] */
-	float *const t48 = (float *)(work_ + 930816); /* dense_dw [256, 42] */
-	float *const t49 = (float *)(work_ + 411712); /* sum_batch [256] */
-	float *const t50 = (float *)(work_ + 455680); /* concat_slice [n, 32] */
-	float *const t51 = (float *)(work_ + 510144); /* add [n, 32] */
-	float *const t52 = (float *)(work_ + 477376); /* gaussian_dlogvar [n, 32] */
-	float *const t53 = (float *)(work_ + 412736); /* add [n, 32] */
-	float *const t54 = (float *)(work_ + 973824); /* dense_dx [n, 256] */
-	float *const t55 = (float *)(work_ + 477376); /* dense_dw [32, 256] */
-	float *const t56 = (float *)(work_ + 429120); /* sum_batch [32] */
-	float *const t57 = (float *)(work_ + 1717248); /* dense_dx [n, 256] */
-	float *const t58 = (float *)(work_ + 1848320); /* add [n, 256] */
-	float *const t59 = (float *)(work_ + 973824); /* dense_dw [32, 256] */
-	float *const t60 = (float *)(work_ + 412736); /* sum_batch [32] */
-	float *const t61 = (float *)(work_ + 1006592); /* act_grad [n, 256] */
-	float *const t62 = (float *)(work_ + 1717248); /* dense_dx [n, 512] */
-	float *const t63 = (float *)(work_ + 4527104); /* dense_dw [256, 512] */
-	float *const t64 = (float *)(work_ + 412864); /* sum_batch [256] */
-	float *const t65 = (float *)(work_ + 2520064); /* act_grad [n, 512] */
-	float *const t66 = (float *)(work_ + 5051392); /* dense_dw [512, 794] */
+	float *const t30 = (float *)(work_ + 1263616); /* dense [n, 784] */
+	float *const t31 = (float *)(work_ + 1665024); /* bce [] */
+	float *const t32 = (float *)(work_ + 1665088); /* kl_normal [] */
+	float *const t33 = (float *)(work_ + 1665152); /* add [] */
+	float *const t34 = (float *)(work_ + 1665024); /* constant [] */
+	float *const t35 = (float *)(work_ + 1665216); /* kl_normal_grad [n, 32] */
+	float *const t36 = (float *)(work_ + 1681600); /* kl_normal_grad [n, 32] */
+	float *const t37 = (float *)(work_ + 1697984); /* bce_grad [n, 784] */
+	float *const t38 = (float *)(work_ + 2099392); /* act_grad [n, 784] */
+	float *const t39 = (float *)(work_ + 1697984); /* dense_dx [n, 512] */
+	float *const t40 = (float *)(work_ + 2500800); /* dense_dw [784, 512] */
+	float *const t41 = (float *)(work_ + 799744); /* sum_batch [784] */
+	float *const t43 = (float *)(work_ + 1001472); /* dense_dx [n, 256] */
+	float *const t44 = (float *)(work_ + 1960128); /* dense_dw [512, 256] */
+	float *const t45 = (float *)(work_ + 802880); /* sum_batch [512] */
+	float *const t47 = (float *)(work_ + 870400); /* dense_dx [n, 42] */
+	float *const t48 = (float *)(work_ + 891904); /* dense_dw [256, 42] */
+	float *const t49 = (float *)(work_ + 804928); /* sum_batch [256] */
+	float *const t50 = (float *)(work_ + 848896); /* concat_slice [n, 32] */
+	float *const t51 = (float *)(work_ + 865280); /* add [n, 32] */
+	float *const t52 = (float *)(work_ + 934912); /* gaussian_dlogvar [n, 32] */
+	float *const t53 = (float *)(work_ + 805952); /* add [n, 32] */
+	float *const t54 = (float *)(work_ + 934912); /* dense_dx [n, 256] */
+	float *const t55 = (float *)(work_ + 1065984); /* dense_dw [32, 256] */
+	float *const t56 = (float *)(work_ + 822336); /* sum_batch [32] */
+	float *const t57 = (float *)(work_ + 1098752); /* dense_dx [n, 256] */
+	float *const t58 = (float *)(work_ + 1665216); /* add [n, 256] */
+	float *const t59 = (float *)(work_ + 934912); /* dense_dw [32, 256] */
+	float *const t60 = (float *)(work_ + 805952); /* sum_batch [32] */
+	float *const t61 = (float *)(work_ + 1098752); /* act_grad [n, 256] */
+	float *const t62 = (float *)(work_ + 1665216); /* dense_dx [n, 512] */
+	float *const t63 = (float *)(work_ + 4106432); /* dense_dw [256, 512] */
+	float *const t64 = (float *)(work_ + 406528); /* sum_batch [256] */
+	float *const t66 = (float *)(work_ + 4630720); /* dense_dw [512, 794] */
 	float *const t67 = (float *)(work_ + 0); /* sum_batch [512] */
 	/* t2 = concat */
 	for (long b = 0; b < n; b++) {
 		memcpy(t2 + b * 794 + 0, t0 + b * 784, sizeof(float) * 784);
 		memcpy(t2 + b * 794 + 784, t1 + b * 10, sizeof(float) * 10);
 	}
-	/* t5 = dense */
-	cvae_gemm(n, 512, 794, t2, 794, 1, t3, 1, 794, t4, t5);
-	/* t6 = relu */
-	cvae_act(CVAE_RELU, 0.0f, 1, n * 512, t5, 0, NULL, 0, t6, 0);
-	/* t9 = dense */
-	cvae_gemm(n, 256, 512, t6, 512, 1, t7, 1, 512, t8, t9);
-	/* t10 = relu */
-	cvae_act(CVAE_RELU, 0.0f, 1, n * 256, t9, 0, NULL, 0, t10, 0);
+	/* t6 = dense */
+	cvae_gemm(n, 512, 794, t2, 794, 1, t3, 1, 794, t4, t6,
+		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
+	/* t10 = dense */
+	cvae_gemm(n, 256, 512, t6, 512, 1, t7, 1, 512, t8, t10,
+		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
 	/* t13 = dense */
-	cvae_gemm(n, 32, 256, t10, 256, 1, t11, 1, 256, t12, t13);
+	cvae_gemm(n, 32, 256, t10, 256, 1, t11, 1, 256, t12, t13,
+		NULL);
 	/* t16 = dense */
-	cvae_gemm(n, 32, 256, t10, 256, 1, t14, 1, 256, t15, t16);
+	cvae_gemm(n, 32, 256, t10, 256, 1, t14, 1, 256, t15, t16,
+		NULL);
 	/* t17 = gaussian */
 	{
 		const uint64_t key = cvae_mix(rng ^ cvae_mix(((uint64_t)step << 24) ^ 17u));
@@ -489,18 +537,15 @@ cvae_real cvae_train_step(void *state, void *work, const cvae_real *x, const cva
 		memcpy(t18 + b * 42 + 0, t17 + b * 32, sizeof(float) * 32);
 		memcpy(t18 + b * 42 + 32, t1 + b * 10, sizeof(float) * 10);
 	}
-	/* t21 = dense */
-	cvae_gemm(n, 256, 42, t18, 42, 1, t19, 1, 42, t20, t21);
-	/* t22 = relu */
-	cvae_act(CVAE_RELU, 0.0f, 1, n * 256, t21, 0, NULL, 0, t22, 0);
-	/* t25 = dense */
-	cvae_gemm(n, 512, 256, t22, 256, 1, t23, 1, 256, t24, t25);
-	/* t26 = relu */
-	cvae_act(CVAE_RELU, 0.0f, 1, n * 512, t25, 0, NULL, 0, t26, 0);
-	/* t29 = dense */
-	cvae_gemm(n, 784, 512, t26, 512, 1, t27, 1, 512, t28, t29);
-	/* t30 = sigmoid */
-	cvae_act(CVAE_SIGMOID, 0.0f, 1, n * 784, t29, 0, NULL, 0, t30, 0);
+	/* t22 = dense */
+	cvae_gemm(n, 256, 42, t18, 42, 1, t19, 1, 42, t20, t22,
+		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
+	/* t26 = dense */
+	cvae_gemm(n, 512, 256, t22, 256, 1, t23, 1, 256, t24, t26,
+		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
+	/* t30 = dense */
+	cvae_gemm(n, 784, 512, t26, 512, 1, t27, 1, 512, t28, t30,
+		&(const cvae_epilogue){.act = CVAE_SIGMOID, .slope = 0.0f});
 	/* t31 = bce */
 	{
 		double acc = 0;
@@ -545,39 +590,38 @@ cvae_real cvae_train_step(void *state, void *work, const cvae_real *x, const cva
 	/* t38 = act_grad */
 	cvae_act(CVAE_SIGMOID, 0.0f, 1, n * 784, t37, 0, t30, 0, t38, 0);
 	/* t39 = dense_dx */
-	cvae_gemm(n, 512, 784, t38, 784, 1, t27, 512, 1, NULL, t39);
+	cvae_gemm(n, 512, 784, t38, 784, 1, t27, 512, 1, NULL, t39,
+		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f, .y = t26});
 	/* t40 = dense_dw */
-	cvae_gemm(784, 512, n, t38, 1, 784, t26, 512, 1, NULL, t40);
+	cvae_gemm(784, 512, n, t38, 1, 784, t26, 512, 1, NULL, t40, NULL);
 	/* t41 = sum_batch */
 	for (long j = 0; j < 784; j++)
 		t41[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 784; j++)
 			t41[j] += t38[b * 784 + j];
-	/* t42 = act_grad */
-	cvae_act(CVAE_RELU, 0.0f, 1, n * 512, t39, 0, t26, 0, t42, 0);
 	/* t43 = dense_dx */
-	cvae_gemm(n, 256, 512, t42, 512, 1, t23, 256, 1, NULL, t43);
+	cvae_gemm(n, 256, 512, t39, 512, 1, t23, 256, 1, NULL, t43,
+		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f, .y = t22});
 	/* t44 = dense_dw */
-	cvae_gemm(512, 256, n, t42, 1, 512, t22, 256, 1, NULL, t44);
+	cvae_gemm(512, 256, n, t39, 1, 512, t22, 256, 1, NULL, t44, NULL);
 	/* t45 = sum_batch */
 	for (long j = 0; j < 512; j++)
 		t45[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 512; j++)
-			t45[j] += t42[b * 512 + j];
-	/* t46 = act_grad */
-	cvae_act(CVAE_RELU, 0.0f, 1, n * 256, t43, 0, t22, 0, t46, 0);
+			t45[j] += t39[b * 512 + j];
 	/* t47 = dense_dx */
-	cvae_gemm(n, 42, 256, t46, 256, 1, t19, 42, 1, NULL, t47);
+	cvae_gemm(n, 42, 256, t43, 256, 1, t19, 42, 1, NULL, t47,
+		NULL);
 	/* t48 = dense_dw */
-	cvae_gemm(256, 42, n, t46, 1, 256, t18, 42, 1, NULL, t48);
+	cvae_gemm(256, 42, n, t43, 1, 256, t18, 42, 1, NULL, t48, NULL);
 	/* t49 = sum_batch */
 	for (long j = 0; j < 256; j++)
 		t49[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 256; j++)
-			t49[j] += t46[b * 256 + j];
+			t49[j] += t43[b * 256 + j];
 	/* t50 = concat_slice */
 	for (long b = 0; b < n; b++)
 		memcpy(t50 + b * 32, t47 + b * 42 + 0, sizeof(float) * 32);
@@ -594,9 +638,10 @@ cvae_real cvae_train_step(void *state, void *work, const cvae_real *x, const cva
 	for (long i = 0; i < n * 32; i++)
 		t53[i] = t36[i] + t52[i];
 	/* t54 = dense_dx */
-	cvae_gemm(n, 256, 32, t53, 32, 1, t14, 256, 1, NULL, t54);
+	cvae_gemm(n, 256, 32, t53, 32, 1, t14, 256, 1, NULL, t54,
+		NULL);
 	/* t55 = dense_dw */
-	cvae_gemm(32, 256, n, t53, 1, 32, t10, 256, 1, NULL, t55);
+	cvae_gemm(32, 256, n, t53, 1, 32, t10, 256, 1, NULL, t55, NULL);
 	/* t56 = sum_batch */
 	for (long j = 0; j < 32; j++)
 		t56[j] = 0;
@@ -604,12 +649,13 @@ cvae_real cvae_train_step(void *state, void *work, const cvae_real *x, const cva
 		for (long j = 0; j < 32; j++)
 			t56[j] += t53[b * 32 + j];
 	/* t57 = dense_dx */
-	cvae_gemm(n, 256, 32, t51, 32, 1, t11, 256, 1, NULL, t57);
+	cvae_gemm(n, 256, 32, t51, 32, 1, t11, 256, 1, NULL, t57,
+		NULL);
 	/* t58 = add */
 	for (long i = 0; i < n * 256; i++)
 		t58[i] = t54[i] + t57[i];
 	/* t59 = dense_dw */
-	cvae_gemm(32, 256, n, t51, 1, 32, t10, 256, 1, NULL, t59);
+	cvae_gemm(32, 256, n, t51, 1, 32, t10, 256, 1, NULL, t59, NULL);
 	/* t60 = sum_batch */
 	for (long j = 0; j < 32; j++)
 		t60[j] = 0;
@@ -619,25 +665,24 @@ cvae_real cvae_train_step(void *state, void *work, const cvae_real *x, const cva
 	/* t61 = act_grad */
 	cvae_act(CVAE_RELU, 0.0f, 1, n * 256, t58, 0, t10, 0, t61, 0);
 	/* t62 = dense_dx */
-	cvae_gemm(n, 512, 256, t61, 256, 1, t7, 512, 1, NULL, t62);
+	cvae_gemm(n, 512, 256, t61, 256, 1, t7, 512, 1, NULL, t62,
+		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f, .y = t6});
 	/* t63 = dense_dw */
-	cvae_gemm(256, 512, n, t61, 1, 256, t6, 512, 1, NULL, t63);
+	cvae_gemm(256, 512, n, t61, 1, 256, t6, 512, 1, NULL, t63, NULL);
 	/* t64 = sum_batch */
 	for (long j = 0; j < 256; j++)
 		t64[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 256; j++)
 			t64[j] += t61[b * 256 + j];
-	/* t65 = act_grad */
-	cvae_act(CVAE_RELU, 0.0f, 1, n * 512, t62, 0, t6, 0, t65, 0);
 	/* t66 = dense_dw */
-	cvae_gemm(512, 794, n, t65, 1, 512, t2, 794, 1, NULL, t66);
+	cvae_gemm(512, 794, n, t62, 1, 512, t2, 794, 1, NULL, t66, NULL);
 	/* t67 = sum_batch */
 	for (long j = 0; j < 512; j++)
 		t67[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 512; j++)
-			t67[j] += t65[b * 512 + j];
+			t67[j] += t62[b * 512 + j];
 	/* t68 = adam */
 	{ /* encoder.1.weight */
 		cvae_adam(406528, t3, adam_m + 0, adam_v + 0, t66, &adam_k);
@@ -710,86 +755,78 @@ cvae_real cvae_gradient(const void *state, void *work, const cvae_real *x, const
 	float *const t2 = (float *)(work_ + 0); /* concat [n, 794] */
 	const float *const t3 = params + 0; /* encoder.1.weight */
 	const float *const t4 = params + 406528; /* encoder.1.bias */
-	float *const t5 = (float *)(work_ + 406528); /* dense [n, 512] */
-	float *const t6 = (float *)(work_ + 668672); /* relu [n, 512] */
+	float *const t6 = (float *)(work_ + 406528); /* dense [n, 512] */
 	const float *const t7 = params + 407040; /* encoder.3.weight */
 	const float *const t8 = params + 538112; /* encoder.3.bias */
-	float *const t9 = (float *)(work_ + 406528); /* dense [n, 256] */
-	float *const t10 = (float *)(work_ + 537600); /* relu [n, 256] */
+	float *const t10 = (float *)(work_ + 668672); /* dense [n, 256] */
 	const float *const t11 = params + 538368; /* encoder.5.weight */
 	const float *const t12 = params + 546560; /* encoder.5.bias */
-	float *const t13 = (float *)(work_ + 406528); /* dense [n, 32] */
+	float *const t13 = (float *)(work_ + 799744); /* dense [n, 32] */
 	const float *const t14 = params + 546592; /* encoder.6.weight */
 	const float *const t15 = params + 554784; /* encoder.6.bias */
-	float *const t16 = (float *)(work_ + 422912); /* dense [n, 32] */
-	float *const t17 = (float *)(work_ + 439296); /* gaussian [n, 32] */
-	float *const t18 = (float *)(work_ + 455680); /* concat [n, 42] */
+	float *const t16 = (float *)(work_ + 816128); /* dense [n, 32] */
+	float *const t17 = (float *)(work_ + 832512); /* gaussian [n, 32] */
+	float *const t18 = (float *)(work_ + 848896); /* concat [n, 42] */
 	const float *const t19 = params + 554816; /* decoder.1.weight */
 	const float *const t20 = params + 565568; /* decoder.1.bias */
-	float *const t21 = (float *)(work_ + 930816); /* dense [n, 256] */
-	float *const t22 = (float *)(work_ + 1061888); /* relu [n, 256] */
+	float *const t22 = (float *)(work_ + 870400); /* dense [n, 256] */
 	const float *const t23 = params + 565824; /* decoder.3.weight */
 	const float *const t24 = params + 696896; /* decoder.3.bias */
-	float *const t25 = (float *)(work_ + 1192960); /* dense [n, 512] */
-	float *const t26 = (float *)(work_ + 1455104); /* relu [n, 512] */
+	float *const t26 = (float *)(work_ + 1001472); /* dense [n, 512] */
 	const float *const t27 = params + 697408; /* decoder.5.weight */
 	const float *const t28 = params + 1098816; /* decoder.5.bias */
-	float *const t29 = (float *)(work_ + 1717248); /* dense [n, 784] */
-	float *const t30 = (float *)(work_ + 2118656); /* sigmoid [n, 784] */
-	float *const t31 = (float *)(work_ + 477184); /* bce [] */
-	float *const t32 = (float *)(work_ + 477248); /* kl_normal [] */
-	float *const t33 = (float *)(work_ + 477312); /* add [] */
-	float *const t34 = (float *)(work_ + 477184); /* constant [] */
-	float *const t35 = (float *)(work_ + 477376); /* kl_normal_grad [n, 32] */
-	float *const t36 = (float *)(work_ + 493760); /* kl_normal_grad [n, 32] */
-	float *const t37 = (float *)(work_ + 1717248); /* bce_grad [n, 784] */
-	float *const t38 = (float *)(work_ + 2520064); /* act_grad [n, 784] */
-	float *const t39 = (float *)(work_ + 1192960); /* dense_dx [n, 512] */
-	float *const t40 = (float *)(work_ + 2921472); /* dense_dw [784, 512] */
-	float *const t41 = (float *)(work_ + 406528); /* sum_batch [784] */
-	float *const t42 = (float *)(work_ + 1717248); /* act_grad [n, 512] */
-	float *const t43 = (float *)(work_ + 930816); /* dense_dx [n, 256] */
-	float *const t44 = (float *)(work_ + 1192960); /* dense_dw [512, 256] */
-	float *const t45 = (float *)(work_ + 409664); /* sum_batch [512] */
-	float *const t46 = (float *)(work_ + 1717248); /* act_grad [n, 256] */
-	float *const t47 = (float *)(work_ + 510144); /* dense_dx [n, 42] */
-	float *const t48 = (float *)(work_ + 930816); /* dense_dw [256, 42] */
-	float *const t49 = (float *)(work_ + 411712); /* sum_batch [256] */
-	float *const t50 = (float *)(work_ + 455680); /* concat_slice [n, 32] */
-	float *const t51 = (float *)(work_ + 510144); /* add [n, 32] */
-	float *const t52 = (float *)(work_ + 477376); /* gaussian_dlogvar [n, 32] */
-	float *const t53 = (float *)(work_ + 412736); /* add [n, 32] */
-	float *const t54 = (float *)(work_ + 973824); /* dense_dx [n, 256] */
-	float *const t55 = (float *)(work_ + 477376); /* dense_dw [32, 256] */
-	float *const t56 = (float *)(work_ + 429120); /* sum_batch [32] */
-	float *const t57 = (float *)(work_ + 1717248); /* dense_dx [n, 256] */
-	float *const t58 = (float *)(work_ + 1848320); /* add [n, 256] */
-	float *const t59 = (float *)(work_ + 973824); /* dense_dw [32, 256] */
-	float *const t60 = (float *)(work_ + 412736); /* sum_batch [32] */
-	float *const t61 = (float *)(work_ + 1006592); /* act_grad [n, 256] */
-	float *const t62 = (float *)(work_ + 1717248); /* dense_dx [n, 512] */
-	float *const t63 = (float *)(work_ + 4527104); /* dense_dw [256, 512] */
-	float *const t64 = (float *)(work_ + 412864); /* sum_batch [256] */
-	float *const t65 = (float *)(work_ + 2520064); /* act_grad [n, 512] */
-	float *const t66 = (float *)(work_ + 5051392); /* dense_dw [512, 794] */
+	float *const t30 = (float *)(work_ + 1263616); /* dense [n, 784] */
+	float *const t31 = (float *)(work_ + 1665024); /* bce [] */
+	float *const t32 = (float *)(work_ + 1665088); /* kl_normal [] */
+	float *const t33 = (float *)(work_ + 1665152); /* add [] */
+	float *const t34 = (float *)(work_ + 1665024); /* constant [] */
+	float *const t35 = (float *)(work_ + 1665216); /* kl_normal_grad [n, 32] */
+	float *const t36 = (float *)(work_ + 1681600); /* kl_normal_grad [n, 32] */
+	float *const t37 = (float *)(work_ + 1697984); /* bce_grad [n, 784] */
+	float *const t38 = (float *)(work_ + 2099392); /* act_grad [n, 784] */
+	float *const t39 = (float *)(work_ + 1697984); /* dense_dx [n, 512] */
+	float *const t40 = (float *)(work_ + 2500800); /* dense_dw [784, 512] */
+	float *const t41 = (float *)(work_ + 799744); /* sum_batch [784] */
+	float *const t43 = (float *)(work_ + 1001472); /* dense_dx [n, 256] */
+	float *const t44 = (float *)(work_ + 1960128); /* dense_dw [512, 256] */
+	float *const t45 = (float *)(work_ + 802880); /* sum_batch [512] */
+	float *const t47 = (float *)(work_ + 870400); /* dense_dx [n, 42] */
+	float *const t48 = (float *)(work_ + 891904); /* dense_dw [256, 42] */
+	float *const t49 = (float *)(work_ + 804928); /* sum_batch [256] */
+	float *const t50 = (float *)(work_ + 848896); /* concat_slice [n, 32] */
+	float *const t51 = (float *)(work_ + 865280); /* add [n, 32] */
+	float *const t52 = (float *)(work_ + 934912); /* gaussian_dlogvar [n, 32] */
+	float *const t53 = (float *)(work_ + 805952); /* add [n, 32] */
+	float *const t54 = (float *)(work_ + 934912); /* dense_dx [n, 256] */
+	float *const t55 = (float *)(work_ + 1065984); /* dense_dw [32, 256] */
+	float *const t56 = (float *)(work_ + 822336); /* sum_batch [32] */
+	float *const t57 = (float *)(work_ + 1098752); /* dense_dx [n, 256] */
+	float *const t58 = (float *)(work_ + 1665216); /* add [n, 256] */
+	float *const t59 = (float *)(work_ + 934912); /* dense_dw [32, 256] */
+	float *const t60 = (float *)(work_ + 805952); /* sum_batch [32] */
+	float *const t61 = (float *)(work_ + 1098752); /* act_grad [n, 256] */
+	float *const t62 = (float *)(work_ + 1665216); /* dense_dx [n, 512] */
+	float *const t63 = (float *)(work_ + 4106432); /* dense_dw [256, 512] */
+	float *const t64 = (float *)(work_ + 406528); /* sum_batch [256] */
+	float *const t66 = (float *)(work_ + 4630720); /* dense_dw [512, 794] */
 	float *const t67 = (float *)(work_ + 0); /* sum_batch [512] */
 	/* t2 = concat */
 	for (long b = 0; b < n; b++) {
 		memcpy(t2 + b * 794 + 0, t0 + b * 784, sizeof(float) * 784);
 		memcpy(t2 + b * 794 + 784, t1 + b * 10, sizeof(float) * 10);
 	}
-	/* t5 = dense */
-	cvae_gemm(n, 512, 794, t2, 794, 1, t3, 1, 794, t4, t5);
-	/* t6 = relu */
-	cvae_act(CVAE_RELU, 0.0f, 1, n * 512, t5, 0, NULL, 0, t6, 0);
-	/* t9 = dense */
-	cvae_gemm(n, 256, 512, t6, 512, 1, t7, 1, 512, t8, t9);
-	/* t10 = relu */
-	cvae_act(CVAE_RELU, 0.0f, 1, n * 256, t9, 0, NULL, 0, t10, 0);
+	/* t6 = dense */
+	cvae_gemm(n, 512, 794, t2, 794, 1, t3, 1, 794, t4, t6,
+		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
+	/* t10 = dense */
+	cvae_gemm(n, 256, 512, t6, 512, 1, t7, 1, 512, t8, t10,
+		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
 	/* t13 = dense */
-	cvae_gemm(n, 32, 256, t10, 256, 1, t11, 1, 256, t12, t13);
+	cvae_gemm(n, 32, 256, t10, 256, 1, t11, 1, 256, t12, t13,
+		NULL);
 	/* t16 = dense */
-	cvae_gemm(n, 32, 256, t10, 256, 1, t14, 1, 256, t15, t16);
+	cvae_gemm(n, 32, 256, t10, 256, 1, t14, 1, 256, t15, t16,
+		NULL);
 	/* t17 = gaussian */
 	{
 		const uint64_t key = cvae_mix(rng ^ cvae_mix(((uint64_t)step << 24) ^ 17u));
@@ -801,18 +838,15 @@ cvae_real cvae_gradient(const void *state, void *work, const cvae_real *x, const
 		memcpy(t18 + b * 42 + 0, t17 + b * 32, sizeof(float) * 32);
 		memcpy(t18 + b * 42 + 32, t1 + b * 10, sizeof(float) * 10);
 	}
-	/* t21 = dense */
-	cvae_gemm(n, 256, 42, t18, 42, 1, t19, 1, 42, t20, t21);
-	/* t22 = relu */
-	cvae_act(CVAE_RELU, 0.0f, 1, n * 256, t21, 0, NULL, 0, t22, 0);
-	/* t25 = dense */
-	cvae_gemm(n, 512, 256, t22, 256, 1, t23, 1, 256, t24, t25);
-	/* t26 = relu */
-	cvae_act(CVAE_RELU, 0.0f, 1, n * 512, t25, 0, NULL, 0, t26, 0);
-	/* t29 = dense */
-	cvae_gemm(n, 784, 512, t26, 512, 1, t27, 1, 512, t28, t29);
-	/* t30 = sigmoid */
-	cvae_act(CVAE_SIGMOID, 0.0f, 1, n * 784, t29, 0, NULL, 0, t30, 0);
+	/* t22 = dense */
+	cvae_gemm(n, 256, 42, t18, 42, 1, t19, 1, 42, t20, t22,
+		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
+	/* t26 = dense */
+	cvae_gemm(n, 512, 256, t22, 256, 1, t23, 1, 256, t24, t26,
+		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
+	/* t30 = dense */
+	cvae_gemm(n, 784, 512, t26, 512, 1, t27, 1, 512, t28, t30,
+		&(const cvae_epilogue){.act = CVAE_SIGMOID, .slope = 0.0f});
 	/* t31 = bce */
 	{
 		double acc = 0;
@@ -857,39 +891,38 @@ cvae_real cvae_gradient(const void *state, void *work, const cvae_real *x, const
 	/* t38 = act_grad */
 	cvae_act(CVAE_SIGMOID, 0.0f, 1, n * 784, t37, 0, t30, 0, t38, 0);
 	/* t39 = dense_dx */
-	cvae_gemm(n, 512, 784, t38, 784, 1, t27, 512, 1, NULL, t39);
+	cvae_gemm(n, 512, 784, t38, 784, 1, t27, 512, 1, NULL, t39,
+		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f, .y = t26});
 	/* t40 = dense_dw */
-	cvae_gemm(784, 512, n, t38, 1, 784, t26, 512, 1, NULL, t40);
+	cvae_gemm(784, 512, n, t38, 1, 784, t26, 512, 1, NULL, t40, NULL);
 	/* t41 = sum_batch */
 	for (long j = 0; j < 784; j++)
 		t41[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 784; j++)
 			t41[j] += t38[b * 784 + j];
-	/* t42 = act_grad */
-	cvae_act(CVAE_RELU, 0.0f, 1, n * 512, t39, 0, t26, 0, t42, 0);
 	/* t43 = dense_dx */
-	cvae_gemm(n, 256, 512, t42, 512, 1, t23, 256, 1, NULL, t43);
+	cvae_gemm(n, 256, 512, t39, 512, 1, t23, 256, 1, NULL, t43,
+		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f, .y = t22});
 	/* t44 = dense_dw */
-	cvae_gemm(512, 256, n, t42, 1, 512, t22, 256, 1, NULL, t44);
+	cvae_gemm(512, 256, n, t39, 1, 512, t22, 256, 1, NULL, t44, NULL);
 	/* t45 = sum_batch */
 	for (long j = 0; j < 512; j++)
 		t45[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 512; j++)
-			t45[j] += t42[b * 512 + j];
-	/* t46 = act_grad */
-	cvae_act(CVAE_RELU, 0.0f, 1, n * 256, t43, 0, t22, 0, t46, 0);
+			t45[j] += t39[b * 512 + j];
 	/* t47 = dense_dx */
-	cvae_gemm(n, 42, 256, t46, 256, 1, t19, 42, 1, NULL, t47);
+	cvae_gemm(n, 42, 256, t43, 256, 1, t19, 42, 1, NULL, t47,
+		NULL);
 	/* t48 = dense_dw */
-	cvae_gemm(256, 42, n, t46, 1, 256, t18, 42, 1, NULL, t48);
+	cvae_gemm(256, 42, n, t43, 1, 256, t18, 42, 1, NULL, t48, NULL);
 	/* t49 = sum_batch */
 	for (long j = 0; j < 256; j++)
 		t49[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 256; j++)
-			t49[j] += t46[b * 256 + j];
+			t49[j] += t43[b * 256 + j];
 	/* t50 = concat_slice */
 	for (long b = 0; b < n; b++)
 		memcpy(t50 + b * 32, t47 + b * 42 + 0, sizeof(float) * 32);
@@ -906,9 +939,10 @@ cvae_real cvae_gradient(const void *state, void *work, const cvae_real *x, const
 	for (long i = 0; i < n * 32; i++)
 		t53[i] = t36[i] + t52[i];
 	/* t54 = dense_dx */
-	cvae_gemm(n, 256, 32, t53, 32, 1, t14, 256, 1, NULL, t54);
+	cvae_gemm(n, 256, 32, t53, 32, 1, t14, 256, 1, NULL, t54,
+		NULL);
 	/* t55 = dense_dw */
-	cvae_gemm(32, 256, n, t53, 1, 32, t10, 256, 1, NULL, t55);
+	cvae_gemm(32, 256, n, t53, 1, 32, t10, 256, 1, NULL, t55, NULL);
 	/* t56 = sum_batch */
 	for (long j = 0; j < 32; j++)
 		t56[j] = 0;
@@ -916,12 +950,13 @@ cvae_real cvae_gradient(const void *state, void *work, const cvae_real *x, const
 		for (long j = 0; j < 32; j++)
 			t56[j] += t53[b * 32 + j];
 	/* t57 = dense_dx */
-	cvae_gemm(n, 256, 32, t51, 32, 1, t11, 256, 1, NULL, t57);
+	cvae_gemm(n, 256, 32, t51, 32, 1, t11, 256, 1, NULL, t57,
+		NULL);
 	/* t58 = add */
 	for (long i = 0; i < n * 256; i++)
 		t58[i] = t54[i] + t57[i];
 	/* t59 = dense_dw */
-	cvae_gemm(32, 256, n, t51, 1, 32, t10, 256, 1, NULL, t59);
+	cvae_gemm(32, 256, n, t51, 1, 32, t10, 256, 1, NULL, t59, NULL);
 	/* t60 = sum_batch */
 	for (long j = 0; j < 32; j++)
 		t60[j] = 0;
@@ -931,25 +966,24 @@ cvae_real cvae_gradient(const void *state, void *work, const cvae_real *x, const
 	/* t61 = act_grad */
 	cvae_act(CVAE_RELU, 0.0f, 1, n * 256, t58, 0, t10, 0, t61, 0);
 	/* t62 = dense_dx */
-	cvae_gemm(n, 512, 256, t61, 256, 1, t7, 512, 1, NULL, t62);
+	cvae_gemm(n, 512, 256, t61, 256, 1, t7, 512, 1, NULL, t62,
+		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f, .y = t6});
 	/* t63 = dense_dw */
-	cvae_gemm(256, 512, n, t61, 1, 256, t6, 512, 1, NULL, t63);
+	cvae_gemm(256, 512, n, t61, 1, 256, t6, 512, 1, NULL, t63, NULL);
 	/* t64 = sum_batch */
 	for (long j = 0; j < 256; j++)
 		t64[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 256; j++)
 			t64[j] += t61[b * 256 + j];
-	/* t65 = act_grad */
-	cvae_act(CVAE_RELU, 0.0f, 1, n * 512, t62, 0, t6, 0, t65, 0);
 	/* t66 = dense_dw */
-	cvae_gemm(512, 794, n, t65, 1, 512, t2, 794, 1, NULL, t66);
+	cvae_gemm(512, 794, n, t62, 1, 512, t2, 794, 1, NULL, t66, NULL);
 	/* t67 = sum_batch */
 	for (long j = 0; j < 512; j++)
 		t67[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 512; j++)
-			t67[j] += t65[b * 512 + j];
+			t67[j] += t62[b * 512 + j];
 	memcpy(grad + 0, t66, sizeof(float) * 406528);
 	memcpy(grad + 406528, t67, sizeof(float) * 512);
 	memcpy(grad + 407040, t63, sizeof(float) * 131072);
@@ -992,52 +1026,47 @@ cvae_real cvae_loss(const void *state, void *work, const cvae_real *x, const cva
 	float *const t2 = (float *)(work_ + 0); /* concat [n, 794] */
 	const float *const t3 = params + 0; /* encoder.1.weight */
 	const float *const t4 = params + 406528; /* encoder.1.bias */
-	float *const t5 = (float *)(work_ + 406528); /* dense [n, 512] */
-	float *const t6 = (float *)(work_ + 668672); /* relu [n, 512] */
+	float *const t6 = (float *)(work_ + 406528); /* dense [n, 512] */
 	const float *const t7 = params + 407040; /* encoder.3.weight */
 	const float *const t8 = params + 538112; /* encoder.3.bias */
-	float *const t9 = (float *)(work_ + 406528); /* dense [n, 256] */
-	float *const t10 = (float *)(work_ + 537600); /* relu [n, 256] */
+	float *const t10 = (float *)(work_ + 668672); /* dense [n, 256] */
 	const float *const t11 = params + 538368; /* encoder.5.weight */
 	const float *const t12 = params + 546560; /* encoder.5.bias */
-	float *const t13 = (float *)(work_ + 406528); /* dense [n, 32] */
+	float *const t13 = (float *)(work_ + 799744); /* dense [n, 32] */
 	const float *const t14 = params + 546592; /* encoder.6.weight */
 	const float *const t15 = params + 554784; /* encoder.6.bias */
-	float *const t16 = (float *)(work_ + 422912); /* dense [n, 32] */
-	float *const t17 = (float *)(work_ + 439296); /* gaussian [n, 32] */
-	float *const t18 = (float *)(work_ + 455680); /* concat [n, 42] */
+	float *const t16 = (float *)(work_ + 816128); /* dense [n, 32] */
+	float *const t17 = (float *)(work_ + 832512); /* gaussian [n, 32] */
+	float *const t18 = (float *)(work_ + 848896); /* concat [n, 42] */
 	const float *const t19 = params + 554816; /* decoder.1.weight */
 	const float *const t20 = params + 565568; /* decoder.1.bias */
-	float *const t21 = (float *)(work_ + 930816); /* dense [n, 256] */
-	float *const t22 = (float *)(work_ + 1061888); /* relu [n, 256] */
+	float *const t22 = (float *)(work_ + 870400); /* dense [n, 256] */
 	const float *const t23 = params + 565824; /* decoder.3.weight */
 	const float *const t24 = params + 696896; /* decoder.3.bias */
-	float *const t25 = (float *)(work_ + 1192960); /* dense [n, 512] */
-	float *const t26 = (float *)(work_ + 1455104); /* relu [n, 512] */
+	float *const t26 = (float *)(work_ + 1001472); /* dense [n, 512] */
 	const float *const t27 = params + 697408; /* decoder.5.weight */
 	const float *const t28 = params + 1098816; /* decoder.5.bias */
-	float *const t29 = (float *)(work_ + 1717248); /* dense [n, 784] */
-	float *const t30 = (float *)(work_ + 2118656); /* sigmoid [n, 784] */
-	float *const t31 = (float *)(work_ + 477184); /* bce [] */
-	float *const t32 = (float *)(work_ + 477248); /* kl_normal [] */
-	float *const t33 = (float *)(work_ + 477312); /* add [] */
+	float *const t30 = (float *)(work_ + 1263616); /* dense [n, 784] */
+	float *const t31 = (float *)(work_ + 1665024); /* bce [] */
+	float *const t32 = (float *)(work_ + 1665088); /* kl_normal [] */
+	float *const t33 = (float *)(work_ + 1665152); /* add [] */
 	/* t2 = concat */
 	for (long b = 0; b < n; b++) {
 		memcpy(t2 + b * 794 + 0, t0 + b * 784, sizeof(float) * 784);
 		memcpy(t2 + b * 794 + 784, t1 + b * 10, sizeof(float) * 10);
 	}
-	/* t5 = dense */
-	cvae_gemm(n, 512, 794, t2, 794, 1, t3, 1, 794, t4, t5);
-	/* t6 = relu */
-	cvae_act(CVAE_RELU, 0.0f, 1, n * 512, t5, 0, NULL, 0, t6, 0);
-	/* t9 = dense */
-	cvae_gemm(n, 256, 512, t6, 512, 1, t7, 1, 512, t8, t9);
-	/* t10 = relu */
-	cvae_act(CVAE_RELU, 0.0f, 1, n * 256, t9, 0, NULL, 0, t10, 0);
+	/* t6 = dense */
+	cvae_gemm(n, 512, 794, t2, 794, 1, t3, 1, 794, t4, t6,
+		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
+	/* t10 = dense */
+	cvae_gemm(n, 256, 512, t6, 512, 1, t7, 1, 512, t8, t10,
+		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
 	/* t13 = dense */
-	cvae_gemm(n, 32, 256, t10, 256, 1, t11, 1, 256, t12, t13);
+	cvae_gemm(n, 32, 256, t10, 256, 1, t11, 1, 256, t12, t13,
+		NULL);
 	/* t16 = dense */
-	cvae_gemm(n, 32, 256, t10, 256, 1, t14, 1, 256, t15, t16);
+	cvae_gemm(n, 32, 256, t10, 256, 1, t14, 1, 256, t15, t16,
+		NULL);
 	/* t17 = gaussian */
 	for (long i = 0; i < n * 32; i++)
 		t17[i] = t13[i];
@@ -1046,18 +1075,15 @@ cvae_real cvae_loss(const void *state, void *work, const cvae_real *x, const cva
 		memcpy(t18 + b * 42 + 0, t17 + b * 32, sizeof(float) * 32);
 		memcpy(t18 + b * 42 + 32, t1 + b * 10, sizeof(float) * 10);
 	}
-	/* t21 = dense */
-	cvae_gemm(n, 256, 42, t18, 42, 1, t19, 1, 42, t20, t21);
-	/* t22 = relu */
-	cvae_act(CVAE_RELU, 0.0f, 1, n * 256, t21, 0, NULL, 0, t22, 0);
-	/* t25 = dense */
-	cvae_gemm(n, 512, 256, t22, 256, 1, t23, 1, 256, t24, t25);
-	/* t26 = relu */
-	cvae_act(CVAE_RELU, 0.0f, 1, n * 512, t25, 0, NULL, 0, t26, 0);
-	/* t29 = dense */
-	cvae_gemm(n, 784, 512, t26, 512, 1, t27, 1, 512, t28, t29);
-	/* t30 = sigmoid */
-	cvae_act(CVAE_SIGMOID, 0.0f, 1, n * 784, t29, 0, NULL, 0, t30, 0);
+	/* t22 = dense */
+	cvae_gemm(n, 256, 42, t18, 42, 1, t19, 1, 42, t20, t22,
+		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
+	/* t26 = dense */
+	cvae_gemm(n, 512, 256, t22, 256, 1, t23, 1, 256, t24, t26,
+		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
+	/* t30 = dense */
+	cvae_gemm(n, 784, 512, t26, 512, 1, t27, 1, 512, t28, t30,
+		&(const cvae_epilogue){.act = CVAE_SIGMOID, .slope = 0.0f});
 	/* t31 = bce */
 	{
 		double acc = 0;
@@ -1093,49 +1119,44 @@ void cvae_forward(const void *state, void *work, const cvae_real *x, const cvae_
 	float *const t2 = (float *)(work_ + 0); /* concat [n, 794] */
 	const float *const t3 = params + 0; /* encoder.1.weight */
 	const float *const t4 = params + 406528; /* encoder.1.bias */
-	float *const t5 = (float *)(work_ + 406528); /* dense [n, 512] */
-	float *const t6 = (float *)(work_ + 668672); /* relu [n, 512] */
+	float *const t6 = (float *)(work_ + 406528); /* dense [n, 512] */
 	const float *const t7 = params + 407040; /* encoder.3.weight */
 	const float *const t8 = params + 538112; /* encoder.3.bias */
-	float *const t9 = (float *)(work_ + 406528); /* dense [n, 256] */
-	float *const t10 = (float *)(work_ + 537600); /* relu [n, 256] */
+	float *const t10 = (float *)(work_ + 668672); /* dense [n, 256] */
 	const float *const t11 = params + 538368; /* encoder.5.weight */
 	const float *const t12 = params + 546560; /* encoder.5.bias */
-	float *const t13 = (float *)(work_ + 406528); /* dense [n, 32] */
+	float *const t13 = (float *)(work_ + 799744); /* dense [n, 32] */
 	const float *const t14 = params + 546592; /* encoder.6.weight */
 	const float *const t15 = params + 554784; /* encoder.6.bias */
-	float *const t16 = (float *)(work_ + 422912); /* dense [n, 32] */
-	float *const t17 = (float *)(work_ + 439296); /* gaussian [n, 32] */
-	float *const t18 = (float *)(work_ + 455680); /* concat [n, 42] */
+	float *const t16 = (float *)(work_ + 816128); /* dense [n, 32] */
+	float *const t17 = (float *)(work_ + 832512); /* gaussian [n, 32] */
+	float *const t18 = (float *)(work_ + 848896); /* concat [n, 42] */
 	const float *const t19 = params + 554816; /* decoder.1.weight */
 	const float *const t20 = params + 565568; /* decoder.1.bias */
-	float *const t21 = (float *)(work_ + 930816); /* dense [n, 256] */
-	float *const t22 = (float *)(work_ + 1061888); /* relu [n, 256] */
+	float *const t22 = (float *)(work_ + 870400); /* dense [n, 256] */
 	const float *const t23 = params + 565824; /* decoder.3.weight */
 	const float *const t24 = params + 696896; /* decoder.3.bias */
-	float *const t25 = (float *)(work_ + 1192960); /* dense [n, 512] */
-	float *const t26 = (float *)(work_ + 1455104); /* relu [n, 512] */
+	float *const t26 = (float *)(work_ + 1001472); /* dense [n, 512] */
 	const float *const t27 = params + 697408; /* decoder.5.weight */
 	const float *const t28 = params + 1098816; /* decoder.5.bias */
-	float *const t29 = (float *)(work_ + 1717248); /* dense [n, 784] */
-	float *const t30 = (float *)(work_ + 2118656); /* sigmoid [n, 784] */
+	float *const t30 = (float *)(work_ + 1263616); /* dense [n, 784] */
 	/* t2 = concat */
 	for (long b = 0; b < n; b++) {
 		memcpy(t2 + b * 794 + 0, t0 + b * 784, sizeof(float) * 784);
 		memcpy(t2 + b * 794 + 784, t1 + b * 10, sizeof(float) * 10);
 	}
-	/* t5 = dense */
-	cvae_gemm(n, 512, 794, t2, 794, 1, t3, 1, 794, t4, t5);
-	/* t6 = relu */
-	cvae_act(CVAE_RELU, 0.0f, 1, n * 512, t5, 0, NULL, 0, t6, 0);
-	/* t9 = dense */
-	cvae_gemm(n, 256, 512, t6, 512, 1, t7, 1, 512, t8, t9);
-	/* t10 = relu */
-	cvae_act(CVAE_RELU, 0.0f, 1, n * 256, t9, 0, NULL, 0, t10, 0);
+	/* t6 = dense */
+	cvae_gemm(n, 512, 794, t2, 794, 1, t3, 1, 794, t4, t6,
+		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
+	/* t10 = dense */
+	cvae_gemm(n, 256, 512, t6, 512, 1, t7, 1, 512, t8, t10,
+		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
 	/* t13 = dense */
-	cvae_gemm(n, 32, 256, t10, 256, 1, t11, 1, 256, t12, t13);
+	cvae_gemm(n, 32, 256, t10, 256, 1, t11, 1, 256, t12, t13,
+		NULL);
 	/* t16 = dense */
-	cvae_gemm(n, 32, 256, t10, 256, 1, t14, 1, 256, t15, t16);
+	cvae_gemm(n, 32, 256, t10, 256, 1, t14, 1, 256, t15, t16,
+		NULL);
 	/* t17 = gaussian */
 	for (long i = 0; i < n * 32; i++)
 		t17[i] = t13[i];
@@ -1144,18 +1165,15 @@ void cvae_forward(const void *state, void *work, const cvae_real *x, const cvae_
 		memcpy(t18 + b * 42 + 0, t17 + b * 32, sizeof(float) * 32);
 		memcpy(t18 + b * 42 + 32, t1 + b * 10, sizeof(float) * 10);
 	}
-	/* t21 = dense */
-	cvae_gemm(n, 256, 42, t18, 42, 1, t19, 1, 42, t20, t21);
-	/* t22 = relu */
-	cvae_act(CVAE_RELU, 0.0f, 1, n * 256, t21, 0, NULL, 0, t22, 0);
-	/* t25 = dense */
-	cvae_gemm(n, 512, 256, t22, 256, 1, t23, 1, 256, t24, t25);
-	/* t26 = relu */
-	cvae_act(CVAE_RELU, 0.0f, 1, n * 512, t25, 0, NULL, 0, t26, 0);
-	/* t29 = dense */
-	cvae_gemm(n, 784, 512, t26, 512, 1, t27, 1, 512, t28, t29);
-	/* t30 = sigmoid */
-	cvae_act(CVAE_SIGMOID, 0.0f, 1, n * 784, t29, 0, NULL, 0, t30, 0);
+	/* t22 = dense */
+	cvae_gemm(n, 256, 42, t18, 42, 1, t19, 1, 42, t20, t22,
+		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
+	/* t26 = dense */
+	cvae_gemm(n, 512, 256, t22, 256, 1, t23, 1, 256, t24, t26,
+		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
+	/* t30 = dense */
+	cvae_gemm(n, 784, 512, t26, 512, 1, t27, 1, 512, t28, t30,
+		&(const cvae_epilogue){.act = CVAE_SIGMOID, .slope = 0.0f});
 	memcpy(out, t30, sizeof(float) * n * 784);
 }
 
@@ -1172,36 +1190,34 @@ void cvae_encode(const void *state, void *work, const cvae_real *x, const cvae_r
 	float *const t2 = (float *)(work_ + 0); /* concat [n, 794] */
 	const float *const t3 = params + 0; /* encoder.1.weight */
 	const float *const t4 = params + 406528; /* encoder.1.bias */
-	float *const t5 = (float *)(work_ + 406528); /* dense [n, 512] */
-	float *const t6 = (float *)(work_ + 668672); /* relu [n, 512] */
+	float *const t6 = (float *)(work_ + 406528); /* dense [n, 512] */
 	const float *const t7 = params + 407040; /* encoder.3.weight */
 	const float *const t8 = params + 538112; /* encoder.3.bias */
-	float *const t9 = (float *)(work_ + 406528); /* dense [n, 256] */
-	float *const t10 = (float *)(work_ + 537600); /* relu [n, 256] */
+	float *const t10 = (float *)(work_ + 668672); /* dense [n, 256] */
 	const float *const t11 = params + 538368; /* encoder.5.weight */
 	const float *const t12 = params + 546560; /* encoder.5.bias */
-	float *const t13 = (float *)(work_ + 406528); /* dense [n, 32] */
+	float *const t13 = (float *)(work_ + 799744); /* dense [n, 32] */
 	const float *const t14 = params + 546592; /* encoder.6.weight */
 	const float *const t15 = params + 554784; /* encoder.6.bias */
-	float *const t16 = (float *)(work_ + 422912); /* dense [n, 32] */
-	float *const t17 = (float *)(work_ + 439296); /* gaussian [n, 32] */
+	float *const t16 = (float *)(work_ + 816128); /* dense [n, 32] */
+	float *const t17 = (float *)(work_ + 832512); /* gaussian [n, 32] */
 	/* t2 = concat */
 	for (long b = 0; b < n; b++) {
 		memcpy(t2 + b * 794 + 0, t0 + b * 784, sizeof(float) * 784);
 		memcpy(t2 + b * 794 + 784, t1 + b * 10, sizeof(float) * 10);
 	}
-	/* t5 = dense */
-	cvae_gemm(n, 512, 794, t2, 794, 1, t3, 1, 794, t4, t5);
-	/* t6 = relu */
-	cvae_act(CVAE_RELU, 0.0f, 1, n * 512, t5, 0, NULL, 0, t6, 0);
-	/* t9 = dense */
-	cvae_gemm(n, 256, 512, t6, 512, 1, t7, 1, 512, t8, t9);
-	/* t10 = relu */
-	cvae_act(CVAE_RELU, 0.0f, 1, n * 256, t9, 0, NULL, 0, t10, 0);
+	/* t6 = dense */
+	cvae_gemm(n, 512, 794, t2, 794, 1, t3, 1, 794, t4, t6,
+		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
+	/* t10 = dense */
+	cvae_gemm(n, 256, 512, t6, 512, 1, t7, 1, 512, t8, t10,
+		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
 	/* t13 = dense */
-	cvae_gemm(n, 32, 256, t10, 256, 1, t11, 1, 256, t12, t13);
+	cvae_gemm(n, 32, 256, t10, 256, 1, t11, 1, 256, t12, t13,
+		NULL);
 	/* t16 = dense */
-	cvae_gemm(n, 32, 256, t10, 256, 1, t14, 1, 256, t15, t16);
+	cvae_gemm(n, 32, 256, t10, 256, 1, t14, 1, 256, t15, t16,
+		NULL);
 	/* t17 = gaussian */
 	for (long i = 0; i < n * 32; i++)
 		t17[i] = t13[i];
@@ -1218,36 +1234,30 @@ void cvae_decode(const void *state, void *work, const cvae_real *z, const cvae_r
 	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
 	const float *const t1 = y;
 	const float *const t17 = z;
-	float *const t18 = (float *)(work_ + 455680); /* concat [n, 42] */
+	float *const t18 = (float *)(work_ + 848896); /* concat [n, 42] */
 	const float *const t19 = params + 554816; /* decoder.1.weight */
 	const float *const t20 = params + 565568; /* decoder.1.bias */
-	float *const t21 = (float *)(work_ + 930816); /* dense [n, 256] */
-	float *const t22 = (float *)(work_ + 1061888); /* relu [n, 256] */
+	float *const t22 = (float *)(work_ + 870400); /* dense [n, 256] */
 	const float *const t23 = params + 565824; /* decoder.3.weight */
 	const float *const t24 = params + 696896; /* decoder.3.bias */
-	float *const t25 = (float *)(work_ + 1192960); /* dense [n, 512] */
-	float *const t26 = (float *)(work_ + 1455104); /* relu [n, 512] */
+	float *const t26 = (float *)(work_ + 1001472); /* dense [n, 512] */
 	const float *const t27 = params + 697408; /* decoder.5.weight */
 	const float *const t28 = params + 1098816; /* decoder.5.bias */
-	float *const t29 = (float *)(work_ + 1717248); /* dense [n, 784] */
-	float *const t30 = (float *)(work_ + 2118656); /* sigmoid [n, 784] */
+	float *const t30 = (float *)(work_ + 1263616); /* dense [n, 784] */
 	/* t18 = concat */
 	for (long b = 0; b < n; b++) {
 		memcpy(t18 + b * 42 + 0, t17 + b * 32, sizeof(float) * 32);
 		memcpy(t18 + b * 42 + 32, t1 + b * 10, sizeof(float) * 10);
 	}
-	/* t21 = dense */
-	cvae_gemm(n, 256, 42, t18, 42, 1, t19, 1, 42, t20, t21);
-	/* t22 = relu */
-	cvae_act(CVAE_RELU, 0.0f, 1, n * 256, t21, 0, NULL, 0, t22, 0);
-	/* t25 = dense */
-	cvae_gemm(n, 512, 256, t22, 256, 1, t23, 1, 256, t24, t25);
-	/* t26 = relu */
-	cvae_act(CVAE_RELU, 0.0f, 1, n * 512, t25, 0, NULL, 0, t26, 0);
-	/* t29 = dense */
-	cvae_gemm(n, 784, 512, t26, 512, 1, t27, 1, 512, t28, t29);
-	/* t30 = sigmoid */
-	cvae_act(CVAE_SIGMOID, 0.0f, 1, n * 784, t29, 0, NULL, 0, t30, 0);
+	/* t22 = dense */
+	cvae_gemm(n, 256, 42, t18, 42, 1, t19, 1, 42, t20, t22,
+		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
+	/* t26 = dense */
+	cvae_gemm(n, 512, 256, t22, 256, 1, t23, 1, 256, t24, t26,
+		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
+	/* t30 = dense */
+	cvae_gemm(n, 784, 512, t26, 512, 1, t27, 1, 512, t28, t30,
+		&(const cvae_epilogue){.act = CVAE_SIGMOID, .slope = 0.0f});
 	memcpy(out, t30, sizeof(float) * n * 784);
 }
 

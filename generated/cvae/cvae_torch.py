@@ -71,12 +71,10 @@ def run(p, inputs, training=True, noise=True):
     t2 = torch.cat([t0, t1], dim=1)
     t3 = p["encoder.1.weight"]
     t4 = p["encoder.1.bias"]
-    t5 = F.linear(t2, t3, t4)
-    t6 = torch.relu(t5)
+    t6 = torch.relu(F.linear(t2, t3, t4))
     t7 = p["encoder.3.weight"]
     t8 = p["encoder.3.bias"]
-    t9 = F.linear(t6, t7, t8)
-    t10 = torch.relu(t9)
+    t10 = torch.relu(F.linear(t6, t7, t8))
     t11 = p["encoder.5.weight"]
     t12 = p["encoder.5.bias"]
     t13 = F.linear(t10, t11, t12)
@@ -87,16 +85,13 @@ def run(p, inputs, training=True, noise=True):
     t18 = torch.cat([t17, t1], dim=1)
     t19 = p["decoder.1.weight"]
     t20 = p["decoder.1.bias"]
-    t21 = F.linear(t18, t19, t20)
-    t22 = torch.relu(t21)
+    t22 = torch.relu(F.linear(t18, t19, t20))
     t23 = p["decoder.3.weight"]
     t24 = p["decoder.3.bias"]
-    t25 = F.linear(t22, t23, t24)
-    t26 = torch.relu(t25)
+    t26 = torch.relu(F.linear(t22, t23, t24))
     t27 = p["decoder.5.weight"]
     t28 = p["decoder.5.bias"]
-    t29 = F.linear(t26, t27, t28)
-    t30 = torch.sigmoid(t29)
+    t30 = torch.sigmoid(F.linear(t26, t27, t28))
     t31 = F.binary_cross_entropy(t30, t0, reduction="sum")
     t32 = -0.5 * torch.sum(1 + t16 - t13.pow(2) - torch.exp(t16))
     t33 = t31 + t32

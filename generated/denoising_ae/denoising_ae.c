@@ -26,6 +26,7 @@ typedef simde__m512 denoising_ae_vec;
 #define DENOISING_AE_MAX simde_mm512_max_ps
 #define DENOISING_AE_MIN simde_mm512_min_ps
 #define DENOISING_AE_SQRT simde_mm512_sqrt_ps
+#define DENOISING_AE_WHERE_POS(o, x, x0) simde_mm512_maskz_mov_ps(simde_mm512_cmp_ps_mask(o, x0, SIMDE_CMP_GT_OQ), x) /* o > 0 ? x : 0 */
 #elif defined(SIMDE_X86_AVX2_NATIVE) && defined(SIMDE_X86_FMA_NATIVE)
 typedef simde__m256 denoising_ae_vec;
 #define DENOISING_AE_LANES 8
@@ -41,6 +42,7 @@ typedef simde__m256 denoising_ae_vec;
 #define DENOISING_AE_MAX simde_mm256_max_ps
 #define DENOISING_AE_MIN simde_mm256_min_ps
 #define DENOISING_AE_SQRT simde_mm256_sqrt_ps
+#define DENOISING_AE_WHERE_POS(o, x, x0) simde_mm256_and_ps(simde_mm256_cmp_ps(o, x0, SIMDE_CMP_GT_OQ), x) /* o > 0 ? x : 0 */
 #else
 typedef simde__m128 denoising_ae_vec;
 #define DENOISING_AE_LANES 4
@@ -56,9 +58,170 @@ typedef simde__m128 denoising_ae_vec;
 #define DENOISING_AE_MAX simde_mm_max_ps
 #define DENOISING_AE_MIN simde_mm_min_ps
 #define DENOISING_AE_SQRT simde_mm_sqrt_ps
+#define DENOISING_AE_WHERE_POS(o, x, x0) simde_mm_and_ps(simde_mm_cmpgt_ps(o, x0), x) /* o > 0 ? x : 0 */
 #endif
 
+#if defined(SIMDE_X86_AVX512F_NATIVE)
+#define DENOISING_AE_ROUND(x) simde_mm512_roundscale_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
+#define DENOISING_AE_SCALE2(p, n) simde_mm512_scalef_ps(p, n)
+#elif defined(SIMDE_X86_AVX2_NATIVE) && defined(SIMDE_X86_FMA_NATIVE)
+#define DENOISING_AE_ROUND(x) simde_mm256_round_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
+#define DENOISING_AE_SCALE2(p, n) simde_mm256_mul_ps(p, simde_mm256_castsi256_ps(simde_mm256_slli_epi32(\
+	simde_mm256_add_epi32(simde_mm256_cvtps_epi32(n), simde_mm256_set1_epi32(127)), 23)))
+#else
+#define DENOISING_AE_ROUND(x) simde_mm_round_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
+#define DENOISING_AE_SCALE2(p, n) simde_mm_mul_ps(p, simde_mm_castsi128_ps(simde_mm_slli_epi32(\
+	simde_mm_add_epi32(simde_mm_cvtps_epi32(n), simde_mm_set1_epi32(127)), 23)))
+#endif
+
+/* e^x on every lane (x clamped to [-87.3, 88.7]), within 2 ulp of expf. */
+static denoising_ae_vec denoising_ae_vexp(denoising_ae_vec x)
+{
+	x = DENOISING_AE_MIN(DENOISING_AE_MAX(x, DENOISING_AE_SET1(-87.3f)), DENOISING_AE_SET1(88.7f));
+	const denoising_ae_vec nf = DENOISING_AE_ROUND(DENOISING_AE_MUL(x, DENOISING_AE_SET1(1.44269504088896341f)));
+	x = DENOISING_AE_SUB(x, DENOISING_AE_MUL(nf, DENOISING_AE_SET1(0.693359375f)));
+	x = DENOISING_AE_SUB(x, DENOISING_AE_MUL(nf, DENOISING_AE_SET1(-2.12194440e-4f)));
+	denoising_ae_vec p = DENOISING_AE_SET1(1.9875691500e-4f);
+	p = DENOISING_AE_FMA(p, x, DENOISING_AE_SET1(1.3981999507e-3f));
+	p = DENOISING_AE_FMA(p, x, DENOISING_AE_SET1(8.3334519073e-3f));
+	p = DENOISING_AE_FMA(p, x, DENOISING_AE_SET1(4.1665795894e-2f));
+	p = DENOISING_AE_FMA(p, x, DENOISING_AE_SET1(1.6666665459e-1f));
+	p = DENOISING_AE_FMA(p, x, DENOISING_AE_SET1(5.0000001201e-1f));
+	p = DENOISING_AE_FMA(p, DENOISING_AE_MUL(x, x), DENOISING_AE_ADD(x, DENOISING_AE_SET1(1.0f)));
+	return DENOISING_AE_SCALE2(p, nf);
+}
+
+/* e^x for one value, as denoising_ae_vexp computes it. */
+static float denoising_ae_exp1(float x)
+{
+	float t[DENOISING_AE_LANES];
+	DENOISING_AE_STORE(t, denoising_ae_vexp(DENOISING_AE_SET1(x)));
+	return t[0];
+}
+
+enum { DENOISING_AE_RELU = 1, DENOISING_AE_LEAKY_RELU, DENOISING_AE_SIGMOID, DENOISING_AE_TANH };
+
+/* Rows r < rows, columns j < cols (rows ldx, ldy, ldo apart): out = f(x)
+ * for the activation act or, when y is given, out = x f'(.) with the
+ * derivative spelled from the activation's output y. out may be x. */
+static void denoising_ae_act(int act, float slope, long rows, long cols, const float *x, long ldx,
+			const float *y, long ldy, float *out, long ldo)
+{
+	for (long r = 0; r < rows; r++, x += ldx, y = y ? y + ldy : y, out += ldo) {
+		long j = 0;
+		const denoising_ae_vec one = DENOISING_AE_SET1(1), zero = DENOISING_AE_ZERO(), a = DENOISING_AE_SET1(slope);
+		if (act == DENOISING_AE_RELU && !y)
+			for (; j + DENOISING_AE_LANES <= cols; j += DENOISING_AE_LANES)
+				DENOISING_AE_STORE(out + j, DENOISING_AE_MAX(DENOISING_AE_LOAD(x + j), zero));
+		else if (act == DENOISING_AE_LEAKY_RELU && !y)
+			for (; j + DENOISING_AE_LANES <= cols; j += DENOISING_AE_LANES) {
+				const denoising_ae_vec v = DENOISING_AE_LOAD(x + j);
+				DENOISING_AE_STORE(out + j, DENOISING_AE_ADD(DENOISING_AE_MAX(v, zero), DENOISING_AE_MUL(a, DENOISING_AE_MIN(v, zero))));
+			}
+		else if (act == DENOISING_AE_RELU)
+			for (; j + DENOISING_AE_LANES <= cols; j += DENOISING_AE_LANES)
+				DENOISING_AE_STORE(out + j, DENOISING_AE_WHERE_POS(DENOISING_AE_LOAD(y + j), DENOISING_AE_LOAD(x + j), zero));
+		else if (act == DENOISING_AE_LEAKY_RELU)
+			for (; j + DENOISING_AE_LANES <= cols; j += DENOISING_AE_LANES) {
+				const denoising_ae_vec v = DENOISING_AE_LOAD(x + j), p = DENOISING_AE_WHERE_POS(DENOISING_AE_LOAD(y + j), v, zero);
+				DENOISING_AE_STORE(out + j, DENOISING_AE_ADD(p, DENOISING_AE_MUL(a, DENOISING_AE_SUB(v, p))));
+			}
+		else if (act == DENOISING_AE_SIGMOID && !y)
+			for (; j + DENOISING_AE_LANES <= cols; j += DENOISING_AE_LANES) {
+				const denoising_ae_vec e = denoising_ae_vexp(DENOISING_AE_SUB(zero, DENOISING_AE_LOAD(x + j)));
+				DENOISING_AE_STORE(out + j, DENOISING_AE_DIV(one, DENOISING_AE_ADD(one, e)));
+			}
+		else if (act == DENOISING_AE_TANH && !y)
+			for (; j + DENOISING_AE_LANES <= cols; j += DENOISING_AE_LANES) {
+				/* (1 - e) / (1 + e) with e = exp(-2 x), which stays finite */
+				const denoising_ae_vec e = denoising_ae_vexp(DENOISING_AE_MUL(DENOISING_AE_LOAD(x + j), DENOISING_AE_SET1(-2)));
+				DENOISING_AE_STORE(out + j, DENOISING_AE_DIV(DENOISING_AE_SUB(one, e), DENOISING_AE_ADD(one, e)));
+			}
+		else if (act == DENOISING_AE_SIGMOID)
+			for (; j + DENOISING_AE_LANES <= cols; j += DENOISING_AE_LANES) {
+				const denoising_ae_vec o = DENOISING_AE_LOAD(y + j);
+				DENOISING_AE_STORE(out + j, DENOISING_AE_MUL(DENOISING_AE_LOAD(x + j), DENOISING_AE_MUL(o, DENOISING_AE_SUB(one, o))));
+			}
+		else if (act == DENOISING_AE_TANH)
+			for (; j + DENOISING_AE_LANES <= cols; j += DENOISING_AE_LANES) {
+				const denoising_ae_vec o = DENOISING_AE_LOAD(y + j);
+				DENOISING_AE_STORE(out + j, DENOISING_AE_MUL(DENOISING_AE_LOAD(x + j), DENOISING_AE_SUB(one, DENOISING_AE_MUL(o, o))));
+			}
+		for (; j < cols; j++) {
+			const float v = x[j];
+			if (y) {
+				const float o = y[j];
+				out[j] = act == DENOISING_AE_RELU ? v * (o > 0)
+				       : act == DENOISING_AE_LEAKY_RELU ? v * (o > 0 ? 1 : slope)
+				       : act == DENOISING_AE_SIGMOID ? v * (o * (1 - o)) : v * (1 - o * o);
+			} else
+				out[j] = act == DENOISING_AE_RELU ? (v > 0 ? v : 0)
+				       : act == DENOISING_AE_LEAKY_RELU ? (v > 0 ? v : slope * v)
+				       : act == DENOISING_AE_SIGMOID ? 1 / (1 + denoising_ae_exp1(-v)) : (1 - denoising_ae_exp1(-2 * v)) / (1 + denoising_ae_exp1(-2 * v));
+		}
+	}
+}
+
+typedef struct denoising_ae_adam_k {
+	float beta1, beta2, one_m_beta1, one_m_beta2, eps, wd, step_size, bc2_sqrt;
+} denoising_ae_adam_k;
+
+/* m = beta1 m + (1 - beta1) g, v = beta2 v + (1 - beta2) g^2 and
+ * p -= step_size m / (sqrt(v) / bc2_sqrt + eps), with g = grad + wd p,
+ * for count elements, element by element (any split of the work gives
+ * the same result). */
+static void denoising_ae_adam_span(long count, float *p, float *m, float *v, const float *g, const denoising_ae_adam_k *k)
+{
+	long i = 0;
+	for (; i + DENOISING_AE_LANES <= count; i += DENOISING_AE_LANES) {
+		denoising_ae_vec gi = DENOISING_AE_LOAD(g + i);
+		if (k->wd != 0)
+			gi = DENOISING_AE_ADD(gi, DENOISING_AE_MUL(DENOISING_AE_SET1(k->wd), DENOISING_AE_LOAD(p + i)));
+		const denoising_ae_vec mi = DENOISING_AE_ADD(DENOISING_AE_MUL(DENOISING_AE_LOAD(m + i), DENOISING_AE_SET1(k->beta1)), DENOISING_AE_MUL(gi, DENOISING_AE_SET1(k->one_m_beta1)));
+		const denoising_ae_vec vi = DENOISING_AE_ADD(DENOISING_AE_MUL(DENOISING_AE_LOAD(v + i), DENOISING_AE_SET1(k->beta2)),
+					    DENOISING_AE_MUL(DENOISING_AE_MUL(DENOISING_AE_SET1(k->one_m_beta2), gi), gi));
+		const denoising_ae_vec den = DENOISING_AE_ADD(DENOISING_AE_DIV(DENOISING_AE_SQRT(vi), DENOISING_AE_SET1(k->bc2_sqrt)), DENOISING_AE_SET1(k->eps));
+		DENOISING_AE_STORE(m + i, mi);
+		DENOISING_AE_STORE(v + i, vi);
+		DENOISING_AE_STORE(p + i, DENOISING_AE_SUB(DENOISING_AE_LOAD(p + i), DENOISING_AE_MUL(DENOISING_AE_SET1(k->step_size), DENOISING_AE_DIV(mi, den))));
+	}
+	for (; i < count; i++) {
+		const float gi = k->wd != 0 ? g[i] + k->wd * p[i] : g[i];
+		m[i] = m[i] * k->beta1 + gi * k->one_m_beta1;
+		v[i] = v[i] * k->beta2 + k->one_m_beta2 * gi * gi;
+		p[i] -= k->step_size * (m[i] / (sqrtf(v[i]) / k->bc2_sqrt + k->eps));
+	}
+}
+
+/* The same over count elements, in chunks shared among the threads. */
+static void denoising_ae_adam(long count, float *p, float *m, float *v, const float *g, const denoising_ae_adam_k *k)
+{
+	enum { CHUNK = 8192 };
+	const long chunks = (count + CHUNK - 1) / CHUNK;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (chunks >= 8)
+#endif
+	for (long c = 0; c < chunks; c++) {
+		const long o = c * CHUNK;
+		denoising_ae_adam_span(count - o < CHUNK ? count - o : CHUNK, p + o, m + o, v + o, g + o, k);
+	}
+}
+
 enum { denoising_ae_MR = 8, denoising_ae_NR = 2 * DENOISING_AE_LANES, denoising_ae_KC = 128, denoising_ae_MC = 128 };
+
+/* What a product does to each finished tile of C (at row stride ldc,
+ * element `off` of C): an activation, C = f(C), or with y the derivative
+ * of one, C = C f'(.) read off y = f(x) (laid out as C). */
+typedef struct denoising_ae_epilogue {
+	int act;
+	float slope;
+	const float *y;
+} denoising_ae_epilogue;
+
+static void denoising_ae_finish(const denoising_ae_epilogue *ep, float *c, long ldc, long rows, long cols, long off)
+{
+	denoising_ae_act(ep->act, ep->slope, rows, cols, c, ldc, ep->y ? ep->y + off : NULL, ldc, c, ldc);
+}
 
 /* The MR x NR tile at C (rows ldc apart) = (bias row, 0 or C itself) +
  * a b, where a is a packed kc x MR panel of A and b a kc x NR panel of B. */
@@ -120,9 +283,10 @@ static void denoising_ae_pack(const float *X, long js, long ks, long nj, long w,
 			dst[k * ldd + t] = t < nj ? X[t * js + k * ks] : 0;
 }
 
-/* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs]. */
+/* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs],
+ * then the epilogue ep, if any, on each tile as it is finished. */
 static void denoising_ae_gemm(long M, long N, long K, const float *A, long ars, long acs,
-			const float *B, long brs, long bcs, const float *bias, float *C)
+			const float *B, long brs, long bcs, const float *bias, float *C, const denoising_ae_epilogue *ep)
 {
 	const long blocks = (N + denoising_ae_NR - 1) / denoising_ae_NR;
 #ifdef _OPENMP
@@ -155,8 +319,11 @@ static void denoising_ae_gemm(long M, long N, long K, const float *A, long ars, 
 					for (long i = 0; i < mc; i += denoising_ae_MR) {
 						const long mr = mc - i < denoising_ae_MR ? mc - i : denoising_ae_MR;
 						float *c = C + (i0 + i) * N + j0;
+						const int last = k0 + kc == K;
 						if (mr == denoising_ae_MR && nr == denoising_ae_NR) {
 							denoising_ae_kernel(kc, ap + i * kc, bp, c, N, bj, k0 == 0);
+							if (ep && last)
+								denoising_ae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
 							continue;
 						}
 						/* A tile at the edge of C: computed whole in `edge`. */
@@ -166,123 +333,12 @@ static void denoising_ae_gemm(long M, long N, long K, const float *A, long ars, 
 						denoising_ae_kernel(kc, ap + i * kc, bp, edge, denoising_ae_NR, bj, k0 == 0);
 						for (long r = 0; r < mr; r++)
 							memcpy(c + r * N, edge + r * denoising_ae_NR, sizeof(float) * (size_t)nr);
+						if (ep && last)
+							denoising_ae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
 					}
 				}
 			}
 		}
-	}
-}
-
-#if defined(SIMDE_X86_AVX512F_NATIVE)
-#define DENOISING_AE_ROUND(x) simde_mm512_roundscale_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
-#define DENOISING_AE_SCALE2(p, n) simde_mm512_scalef_ps(p, n)
-#elif defined(SIMDE_X86_AVX2_NATIVE) && defined(SIMDE_X86_FMA_NATIVE)
-#define DENOISING_AE_ROUND(x) simde_mm256_round_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
-#define DENOISING_AE_SCALE2(p, n) simde_mm256_mul_ps(p, simde_mm256_castsi256_ps(simde_mm256_slli_epi32(\
-	simde_mm256_add_epi32(simde_mm256_cvtps_epi32(n), simde_mm256_set1_epi32(127)), 23)))
-#else
-#define DENOISING_AE_ROUND(x) simde_mm_round_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
-#define DENOISING_AE_SCALE2(p, n) simde_mm_mul_ps(p, simde_mm_castsi128_ps(simde_mm_slli_epi32(\
-	simde_mm_add_epi32(simde_mm_cvtps_epi32(n), simde_mm_set1_epi32(127)), 23)))
-#endif
-
-/* e^x on every lane (x clamped to [-87.3, 88.7]), within 2 ulp of expf. */
-static denoising_ae_vec denoising_ae_vexp(denoising_ae_vec x)
-{
-	x = DENOISING_AE_MIN(DENOISING_AE_MAX(x, DENOISING_AE_SET1(-87.3f)), DENOISING_AE_SET1(88.7f));
-	const denoising_ae_vec nf = DENOISING_AE_ROUND(DENOISING_AE_MUL(x, DENOISING_AE_SET1(1.44269504088896341f)));
-	x = DENOISING_AE_SUB(x, DENOISING_AE_MUL(nf, DENOISING_AE_SET1(0.693359375f)));
-	x = DENOISING_AE_SUB(x, DENOISING_AE_MUL(nf, DENOISING_AE_SET1(-2.12194440e-4f)));
-	denoising_ae_vec p = DENOISING_AE_SET1(1.9875691500e-4f);
-	p = DENOISING_AE_FMA(p, x, DENOISING_AE_SET1(1.3981999507e-3f));
-	p = DENOISING_AE_FMA(p, x, DENOISING_AE_SET1(8.3334519073e-3f));
-	p = DENOISING_AE_FMA(p, x, DENOISING_AE_SET1(4.1665795894e-2f));
-	p = DENOISING_AE_FMA(p, x, DENOISING_AE_SET1(1.6666665459e-1f));
-	p = DENOISING_AE_FMA(p, x, DENOISING_AE_SET1(5.0000001201e-1f));
-	p = DENOISING_AE_FMA(p, DENOISING_AE_MUL(x, x), DENOISING_AE_ADD(x, DENOISING_AE_SET1(1.0f)));
-	return DENOISING_AE_SCALE2(p, nf);
-}
-
-enum { DENOISING_AE_RELU = 1, DENOISING_AE_LEAKY_RELU, DENOISING_AE_SIGMOID, DENOISING_AE_TANH };
-
-/* Rows r < rows, columns j < cols (rows ldx, ldy, ldo apart): out = f(x)
- * for the activation act or, when y is given, out = x f'(.) with the
- * derivative spelled from the activation's output y. out may be x. */
-static void denoising_ae_act(int act, float slope, long rows, long cols, const float *x, long ldx,
-			const float *y, long ldy, float *out, long ldo)
-{
-	for (long r = 0; r < rows; r++, x += ldx, y = y ? y + ldy : y, out += ldo) {
-		long j = 0;
-		const denoising_ae_vec one = DENOISING_AE_SET1(1), zero = DENOISING_AE_ZERO();
-		if (act == DENOISING_AE_SIGMOID && !y)
-			for (; j + DENOISING_AE_LANES <= cols; j += DENOISING_AE_LANES) {
-				const denoising_ae_vec e = denoising_ae_vexp(DENOISING_AE_SUB(zero, DENOISING_AE_LOAD(x + j)));
-				DENOISING_AE_STORE(out + j, DENOISING_AE_DIV(one, DENOISING_AE_ADD(one, e)));
-			}
-		else if (act == DENOISING_AE_TANH && !y)
-			for (; j + DENOISING_AE_LANES <= cols; j += DENOISING_AE_LANES) {
-				/* (1 - e) / (1 + e) with e = exp(-2 x), which stays finite */
-				const denoising_ae_vec e = denoising_ae_vexp(DENOISING_AE_MUL(DENOISING_AE_LOAD(x + j), DENOISING_AE_SET1(-2)));
-				DENOISING_AE_STORE(out + j, DENOISING_AE_DIV(DENOISING_AE_SUB(one, e), DENOISING_AE_ADD(one, e)));
-			}
-		else if (act == DENOISING_AE_SIGMOID)
-			for (; j + DENOISING_AE_LANES <= cols; j += DENOISING_AE_LANES) {
-				const denoising_ae_vec o = DENOISING_AE_LOAD(y + j);
-				DENOISING_AE_STORE(out + j, DENOISING_AE_MUL(DENOISING_AE_LOAD(x + j), DENOISING_AE_MUL(o, DENOISING_AE_SUB(one, o))));
-			}
-		else if (act == DENOISING_AE_TANH)
-			for (; j + DENOISING_AE_LANES <= cols; j += DENOISING_AE_LANES) {
-				const denoising_ae_vec o = DENOISING_AE_LOAD(y + j);
-				DENOISING_AE_STORE(out + j, DENOISING_AE_MUL(DENOISING_AE_LOAD(x + j), DENOISING_AE_SUB(one, DENOISING_AE_MUL(o, o))));
-			}
-		for (; j < cols; j++) {
-			const float v = x[j];
-			if (y) {
-				const float o = y[j];
-				out[j] = act == DENOISING_AE_RELU ? v * (o > 0)
-				       : act == DENOISING_AE_LEAKY_RELU ? v * (o > 0 ? 1 : slope)
-				       : act == DENOISING_AE_SIGMOID ? v * (o * (1 - o)) : v * (1 - o * o);
-			} else
-				out[j] = act == DENOISING_AE_RELU ? (v > 0 ? v : 0)
-				       : act == DENOISING_AE_LEAKY_RELU ? (v > 0 ? v : slope * v)
-				       : act == DENOISING_AE_SIGMOID ? 1 / (1 + expf(-v)) : tanhf(v);
-		}
-	}
-}
-
-typedef struct denoising_ae_adam_k {
-	float beta1, beta2, one_m_beta1, one_m_beta2, eps, wd, step_size, bc2_sqrt;
-} denoising_ae_adam_k;
-
-/* m = beta1 m + (1 - beta1) g, v = beta2 v + (1 - beta2) g^2 and
- * p -= step_size m / (sqrt(v) / bc2_sqrt + eps), with g = grad + wd p;
- * element by element, so any split of the work gives the same result. */
-static void denoising_ae_adam(long count, float *p, float *m, float *v, const float *g, const denoising_ae_adam_k *k)
-{
-	long i = 0;
-	const long vecs = count / DENOISING_AE_LANES;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (vecs >= 8192)
-#endif
-	for (long b = 0; b < vecs; b++) {
-		const long o = b * DENOISING_AE_LANES;
-		denoising_ae_vec gi = DENOISING_AE_LOAD(g + o);
-		if (k->wd != 0)
-			gi = DENOISING_AE_ADD(gi, DENOISING_AE_MUL(DENOISING_AE_SET1(k->wd), DENOISING_AE_LOAD(p + o)));
-		const denoising_ae_vec mi = DENOISING_AE_ADD(DENOISING_AE_MUL(DENOISING_AE_LOAD(m + o), DENOISING_AE_SET1(k->beta1)), DENOISING_AE_MUL(gi, DENOISING_AE_SET1(k->one_m_beta1)));
-		const denoising_ae_vec vi = DENOISING_AE_ADD(DENOISING_AE_MUL(DENOISING_AE_LOAD(v + o), DENOISING_AE_SET1(k->beta2)),
-					    DENOISING_AE_MUL(DENOISING_AE_MUL(DENOISING_AE_SET1(k->one_m_beta2), gi), gi));
-		const denoising_ae_vec den = DENOISING_AE_ADD(DENOISING_AE_DIV(DENOISING_AE_SQRT(vi), DENOISING_AE_SET1(k->bc2_sqrt)), DENOISING_AE_SET1(k->eps));
-		DENOISING_AE_STORE(m + o, mi);
-		DENOISING_AE_STORE(v + o, vi);
-		DENOISING_AE_STORE(p + o, DENOISING_AE_SUB(DENOISING_AE_LOAD(p + o), DENOISING_AE_MUL(DENOISING_AE_SET1(k->step_size), DENOISING_AE_DIV(mi, den))));
-	}
-	i = vecs * DENOISING_AE_LANES;
-	for (; i < count; i++) {
-		const float gi = k->wd != 0 ? g[i] + k->wd * p[i] : g[i];
-		m[i] = m[i] * k->beta1 + gi * k->one_m_beta1;
-		v[i] = v[i] * k->beta2 + k->one_m_beta2 * gi * gi;
-		p[i] -= k->step_size * (m[i] / (sqrtf(v[i]) / k->bc2_sqrt + k->eps));
 	}
 }
 
@@ -396,52 +452,42 @@ denoising_ae_real denoising_ae_train_step(void *state, void *work, const denoisi
 	float *const t2 = (float *)(work_ + 401408); /* clamp [n, 784] */
 	float *const t3 = params + 0; /* encoder.2.weight */
 	float *const t4 = params + 401408; /* encoder.2.bias */
-	float *const t5 = (float *)(work_ + 0); /* dense [n, 512] */
-	float *const t6 = (float *)(work_ + 802816); /* relu [n, 512] */
+	float *const t6 = (float *)(work_ + 0); /* dense [n, 512] */
 	float *const t7 = params + 401920; /* encoder.4.weight */
 	float *const t8 = params + 532992; /* encoder.4.bias */
-	float *const t9 = (float *)(work_ + 0); /* dense [n, 256] */
-	float *const t10 = (float *)(work_ + 131072); /* relu [n, 256] */
+	float *const t10 = (float *)(work_ + 262144); /* dense [n, 256] */
 	float *const t11 = params + 533248; /* encoder.6.weight */
 	float *const t12 = params + 541440; /* encoder.6.bias */
-	float *const t13 = (float *)(work_ + 0); /* dense [n, 32] */
+	float *const t13 = (float *)(work_ + 802816); /* dense [n, 32] */
 	float *const t14 = params + 541472; /* decoder.0.weight */
 	float *const t15 = params + 549664; /* decoder.0.bias */
-	float *const t16 = (float *)(work_ + 262144); /* dense [n, 256] */
-	float *const t17 = (float *)(work_ + 1064960); /* relu [n, 256] */
+	float *const t17 = (float *)(work_ + 819200); /* dense [n, 256] */
 	float *const t18 = params + 549920; /* decoder.2.weight */
 	float *const t19 = params + 680992; /* decoder.2.bias */
-	float *const t20 = (float *)(work_ + 1196032); /* dense [n, 512] */
-	float *const t21 = (float *)(work_ + 1458176); /* relu [n, 512] */
+	float *const t21 = (float *)(work_ + 950272); /* dense [n, 512] */
 	float *const t22 = params + 681504; /* decoder.4.weight */
 	float *const t23 = params + 1082912; /* decoder.4.bias */
-	float *const t24 = (float *)(work_ + 1720320); /* dense [n, 784] */
-	float *const t25 = (float *)(work_ + 2121728); /* sigmoid [n, 784] */
-	float *const t26 = (float *)(work_ + 16384); /* mse [] */
-	float *const t27 = (float *)(work_ + 16448); /* constant [] */
-	float *const t28 = (float *)(work_ + 1720320); /* mse_grad [n, 784] */
-	float *const t29 = (float *)(work_ + 2523136); /* act_grad [n, 784] */
-	float *const t30 = (float *)(work_ + 1196032); /* dense_dx [n, 512] */
-	float *const t31 = (float *)(work_ + 2924544); /* dense_dw [784, 512] */
-	float *const t32 = (float *)(work_ + 16448); /* sum_batch [784] */
-	float *const t33 = (float *)(work_ + 1720320); /* act_grad [n, 512] */
-	float *const t34 = (float *)(work_ + 262144); /* dense_dx [n, 256] */
-	float *const t35 = (float *)(work_ + 1196032); /* dense_dw [512, 256] */
-	float *const t36 = (float *)(work_ + 19584); /* sum_batch [512] */
-	float *const t37 = (float *)(work_ + 1720320); /* act_grad [n, 256] */
-	float *const t38 = (float *)(work_ + 21632); /* dense_dx [n, 32] */
-	float *const t39 = (float *)(work_ + 38016); /* dense_dw [256, 32] */
-	float *const t40 = (float *)(work_ + 70784); /* sum_batch [256] */
-	float *const t41 = (float *)(work_ + 262144); /* dense_dx [n, 256] */
-	float *const t42 = (float *)(work_ + 71808); /* dense_dw [32, 256] */
-	float *const t43 = (float *)(work_ + 104576); /* sum_batch [32] */
-	float *const t44 = (float *)(work_ + 1064960); /* act_grad [n, 256] */
-	float *const t45 = (float *)(work_ + 104704); /* dense_dx [n, 512] */
-	float *const t46 = (float *)(work_ + 4530176); /* dense_dw [256, 512] */
-	float *const t47 = (float *)(work_ + 21632); /* sum_batch [256] */
-	float *const t48 = (float *)(work_ + 1720320); /* act_grad [n, 512] */
-	float *const t49 = (float *)(work_ + 5054464); /* dense_dw [512, 784] */
-	float *const t50 = (float *)(work_ + 22656); /* sum_batch [512] */
+	float *const t25 = (float *)(work_ + 1212416); /* dense [n, 784] */
+	float *const t26 = (float *)(work_ + 393216); /* mse [] */
+	float *const t27 = (float *)(work_ + 393280); /* constant [] */
+	float *const t28 = (float *)(work_ + 1613824); /* mse_grad [n, 784] */
+	float *const t30 = (float *)(work_ + 2015232); /* dense_dx [n, 512] */
+	float *const t31 = (float *)(work_ + 2277376); /* dense_dw [784, 512] */
+	float *const t32 = (float *)(work_ + 393280); /* sum_batch [784] */
+	float *const t34 = (float *)(work_ + 950272); /* dense_dx [n, 256] */
+	float *const t35 = (float *)(work_ + 3883008); /* dense_dw [512, 256] */
+	float *const t36 = (float *)(work_ + 396416); /* sum_batch [512] */
+	float *const t38 = (float *)(work_ + 819200); /* dense_dx [n, 32] */
+	float *const t39 = (float *)(work_ + 835584); /* dense_dw [256, 32] */
+	float *const t40 = (float *)(work_ + 398464); /* sum_batch [256] */
+	float *const t41 = (float *)(work_ + 868352); /* dense_dx [n, 256] */
+	float *const t42 = (float *)(work_ + 999424); /* dense_dw [32, 256] */
+	float *const t43 = (float *)(work_ + 262144); /* sum_batch [32] */
+	float *const t45 = (float *)(work_ + 1613824); /* dense_dx [n, 512] */
+	float *const t46 = (float *)(work_ + 4407296); /* dense_dw [256, 512] */
+	float *const t47 = (float *)(work_ + 0); /* sum_batch [256] */
+	float *const t49 = (float *)(work_ + 4931584); /* dense_dw [512, 784] */
+	float *const t50 = (float *)(work_ + 1024); /* sum_batch [512] */
 	/* t1 = gaussian_noise */
 	{
 		const uint64_t key = denoising_ae_mix(rng ^ denoising_ae_mix(((uint64_t)step << 24) ^ 1u));
@@ -451,28 +497,24 @@ denoising_ae_real denoising_ae_train_step(void *state, void *work, const denoisi
 	/* t2 = clamp */
 	for (long i = 0; i < n * 784; i++)
 		t2[i] = t1[i] < 0.0f ? 0.0f : t1[i] > 1.0f ? 1.0f : t1[i];
-	/* t5 = dense */
-	denoising_ae_gemm(n, 512, 784, t2, 784, 1, t3, 1, 784, t4, t5);
-	/* t6 = relu */
-	denoising_ae_act(DENOISING_AE_RELU, 0.0f, 1, n * 512, t5, 0, NULL, 0, t6, 0);
-	/* t9 = dense */
-	denoising_ae_gemm(n, 256, 512, t6, 512, 1, t7, 1, 512, t8, t9);
-	/* t10 = relu */
-	denoising_ae_act(DENOISING_AE_RELU, 0.0f, 1, n * 256, t9, 0, NULL, 0, t10, 0);
+	/* t6 = dense */
+	denoising_ae_gemm(n, 512, 784, t2, 784, 1, t3, 1, 784, t4, t6,
+		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
+	/* t10 = dense */
+	denoising_ae_gemm(n, 256, 512, t6, 512, 1, t7, 1, 512, t8, t10,
+		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
 	/* t13 = dense */
-	denoising_ae_gemm(n, 32, 256, t10, 256, 1, t11, 1, 256, t12, t13);
-	/* t16 = dense */
-	denoising_ae_gemm(n, 256, 32, t13, 32, 1, t14, 1, 32, t15, t16);
-	/* t17 = relu */
-	denoising_ae_act(DENOISING_AE_RELU, 0.0f, 1, n * 256, t16, 0, NULL, 0, t17, 0);
-	/* t20 = dense */
-	denoising_ae_gemm(n, 512, 256, t17, 256, 1, t18, 1, 256, t19, t20);
-	/* t21 = relu */
-	denoising_ae_act(DENOISING_AE_RELU, 0.0f, 1, n * 512, t20, 0, NULL, 0, t21, 0);
-	/* t24 = dense */
-	denoising_ae_gemm(n, 784, 512, t21, 512, 1, t22, 1, 512, t23, t24);
-	/* t25 = sigmoid */
-	denoising_ae_act(DENOISING_AE_SIGMOID, 0.0f, 1, n * 784, t24, 0, NULL, 0, t25, 0);
+	denoising_ae_gemm(n, 32, 256, t10, 256, 1, t11, 1, 256, t12, t13,
+		NULL);
+	/* t17 = dense */
+	denoising_ae_gemm(n, 256, 32, t13, 32, 1, t14, 1, 32, t15, t17,
+		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
+	/* t21 = dense */
+	denoising_ae_gemm(n, 512, 256, t17, 256, 1, t18, 1, 256, t19, t21,
+		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
+	/* t25 = dense */
+	denoising_ae_gemm(n, 784, 512, t21, 512, 1, t22, 1, 512, t23, t25,
+		&(const denoising_ae_epilogue){.act = DENOISING_AE_SIGMOID, .slope = 0.0f});
 	/* t26 = mse */
 	{
 		double acc = 0;
@@ -487,77 +529,76 @@ denoising_ae_real denoising_ae_train_step(void *state, void *work, const denoisi
 	/* t28 = mse_grad */
 	{
 		const float k = (float)(t27[0] / (double)(n * 784));
-		for (long i = 0; i < n * 784; i++)
-			t28[i] = 2 * k * (t25[i] - t0[i]);
+		for (long i0 = 0; i0 < n * 784; i0 += 1024) {
+			const long c = n * 784 - i0 < 1024 ? n * 784 - i0 : 1024;
+			for (long i = i0; i < i0 + c; i++)
+				t28[i] = 2 * k * (t25[i] - t0[i]);
+			denoising_ae_act(DENOISING_AE_SIGMOID, 0.0f, 1, c, t28 + i0, 0, t25 + i0, 0, t28 + i0, 0);
+		}
 	}
-	/* t29 = act_grad */
-	denoising_ae_act(DENOISING_AE_SIGMOID, 0.0f, 1, n * 784, t28, 0, t25, 0, t29, 0);
 	/* t30 = dense_dx */
-	denoising_ae_gemm(n, 512, 784, t29, 784, 1, t22, 512, 1, NULL, t30);
+	denoising_ae_gemm(n, 512, 784, t28, 784, 1, t22, 512, 1, NULL, t30,
+		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f, .y = t21});
 	/* t31 = dense_dw */
-	denoising_ae_gemm(784, 512, n, t29, 1, 784, t21, 512, 1, NULL, t31);
+	denoising_ae_gemm(784, 512, n, t28, 1, 784, t21, 512, 1, NULL, t31, NULL);
 	/* t32 = sum_batch */
 	for (long j = 0; j < 784; j++)
 		t32[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 784; j++)
-			t32[j] += t29[b * 784 + j];
-	/* t33 = act_grad */
-	denoising_ae_act(DENOISING_AE_RELU, 0.0f, 1, n * 512, t30, 0, t21, 0, t33, 0);
+			t32[j] += t28[b * 784 + j];
 	/* t34 = dense_dx */
-	denoising_ae_gemm(n, 256, 512, t33, 512, 1, t18, 256, 1, NULL, t34);
+	denoising_ae_gemm(n, 256, 512, t30, 512, 1, t18, 256, 1, NULL, t34,
+		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f, .y = t17});
 	/* t35 = dense_dw */
-	denoising_ae_gemm(512, 256, n, t33, 1, 512, t17, 256, 1, NULL, t35);
+	denoising_ae_gemm(512, 256, n, t30, 1, 512, t17, 256, 1, NULL, t35, NULL);
 	/* t36 = sum_batch */
 	for (long j = 0; j < 512; j++)
 		t36[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 512; j++)
-			t36[j] += t33[b * 512 + j];
-	/* t37 = act_grad */
-	denoising_ae_act(DENOISING_AE_RELU, 0.0f, 1, n * 256, t34, 0, t17, 0, t37, 0);
+			t36[j] += t30[b * 512 + j];
 	/* t38 = dense_dx */
-	denoising_ae_gemm(n, 32, 256, t37, 256, 1, t14, 32, 1, NULL, t38);
+	denoising_ae_gemm(n, 32, 256, t34, 256, 1, t14, 32, 1, NULL, t38,
+		NULL);
 	/* t39 = dense_dw */
-	denoising_ae_gemm(256, 32, n, t37, 1, 256, t13, 32, 1, NULL, t39);
+	denoising_ae_gemm(256, 32, n, t34, 1, 256, t13, 32, 1, NULL, t39, NULL);
 	/* t40 = sum_batch */
 	for (long j = 0; j < 256; j++)
 		t40[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 256; j++)
-			t40[j] += t37[b * 256 + j];
+			t40[j] += t34[b * 256 + j];
 	/* t41 = dense_dx */
-	denoising_ae_gemm(n, 256, 32, t38, 32, 1, t11, 256, 1, NULL, t41);
+	denoising_ae_gemm(n, 256, 32, t38, 32, 1, t11, 256, 1, NULL, t41,
+		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f, .y = t10});
 	/* t42 = dense_dw */
-	denoising_ae_gemm(32, 256, n, t38, 1, 32, t10, 256, 1, NULL, t42);
+	denoising_ae_gemm(32, 256, n, t38, 1, 32, t10, 256, 1, NULL, t42, NULL);
 	/* t43 = sum_batch */
 	for (long j = 0; j < 32; j++)
 		t43[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 32; j++)
 			t43[j] += t38[b * 32 + j];
-	/* t44 = act_grad */
-	denoising_ae_act(DENOISING_AE_RELU, 0.0f, 1, n * 256, t41, 0, t10, 0, t44, 0);
 	/* t45 = dense_dx */
-	denoising_ae_gemm(n, 512, 256, t44, 256, 1, t7, 512, 1, NULL, t45);
+	denoising_ae_gemm(n, 512, 256, t41, 256, 1, t7, 512, 1, NULL, t45,
+		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f, .y = t6});
 	/* t46 = dense_dw */
-	denoising_ae_gemm(256, 512, n, t44, 1, 256, t6, 512, 1, NULL, t46);
+	denoising_ae_gemm(256, 512, n, t41, 1, 256, t6, 512, 1, NULL, t46, NULL);
 	/* t47 = sum_batch */
 	for (long j = 0; j < 256; j++)
 		t47[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 256; j++)
-			t47[j] += t44[b * 256 + j];
-	/* t48 = act_grad */
-	denoising_ae_act(DENOISING_AE_RELU, 0.0f, 1, n * 512, t45, 0, t6, 0, t48, 0);
+			t47[j] += t41[b * 256 + j];
 	/* t49 = dense_dw */
-	denoising_ae_gemm(512, 784, n, t48, 1, 512, t2, 784, 1, NULL, t49);
+	denoising_ae_gemm(512, 784, n, t45, 1, 512, t2, 784, 1, NULL, t49, NULL);
 	/* t50 = sum_batch */
 	for (long j = 0; j < 512; j++)
 		t50[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 512; j++)
-			t50[j] += t48[b * 512 + j];
+			t50[j] += t45[b * 512 + j];
 	/* t51 = adam */
 	{ /* encoder.2.weight */
 		denoising_ae_adam(401408, t3, adam_m + 0, adam_v + 0, t49, &adam_k);
@@ -622,52 +663,42 @@ denoising_ae_real denoising_ae_gradient(const void *state, void *work, const den
 	float *const t2 = (float *)(work_ + 401408); /* clamp [n, 784] */
 	const float *const t3 = params + 0; /* encoder.2.weight */
 	const float *const t4 = params + 401408; /* encoder.2.bias */
-	float *const t5 = (float *)(work_ + 0); /* dense [n, 512] */
-	float *const t6 = (float *)(work_ + 802816); /* relu [n, 512] */
+	float *const t6 = (float *)(work_ + 0); /* dense [n, 512] */
 	const float *const t7 = params + 401920; /* encoder.4.weight */
 	const float *const t8 = params + 532992; /* encoder.4.bias */
-	float *const t9 = (float *)(work_ + 0); /* dense [n, 256] */
-	float *const t10 = (float *)(work_ + 131072); /* relu [n, 256] */
+	float *const t10 = (float *)(work_ + 262144); /* dense [n, 256] */
 	const float *const t11 = params + 533248; /* encoder.6.weight */
 	const float *const t12 = params + 541440; /* encoder.6.bias */
-	float *const t13 = (float *)(work_ + 0); /* dense [n, 32] */
+	float *const t13 = (float *)(work_ + 802816); /* dense [n, 32] */
 	const float *const t14 = params + 541472; /* decoder.0.weight */
 	const float *const t15 = params + 549664; /* decoder.0.bias */
-	float *const t16 = (float *)(work_ + 262144); /* dense [n, 256] */
-	float *const t17 = (float *)(work_ + 1064960); /* relu [n, 256] */
+	float *const t17 = (float *)(work_ + 819200); /* dense [n, 256] */
 	const float *const t18 = params + 549920; /* decoder.2.weight */
 	const float *const t19 = params + 680992; /* decoder.2.bias */
-	float *const t20 = (float *)(work_ + 1196032); /* dense [n, 512] */
-	float *const t21 = (float *)(work_ + 1458176); /* relu [n, 512] */
+	float *const t21 = (float *)(work_ + 950272); /* dense [n, 512] */
 	const float *const t22 = params + 681504; /* decoder.4.weight */
 	const float *const t23 = params + 1082912; /* decoder.4.bias */
-	float *const t24 = (float *)(work_ + 1720320); /* dense [n, 784] */
-	float *const t25 = (float *)(work_ + 2121728); /* sigmoid [n, 784] */
-	float *const t26 = (float *)(work_ + 16384); /* mse [] */
-	float *const t27 = (float *)(work_ + 16448); /* constant [] */
-	float *const t28 = (float *)(work_ + 1720320); /* mse_grad [n, 784] */
-	float *const t29 = (float *)(work_ + 2523136); /* act_grad [n, 784] */
-	float *const t30 = (float *)(work_ + 1196032); /* dense_dx [n, 512] */
-	float *const t31 = (float *)(work_ + 2924544); /* dense_dw [784, 512] */
-	float *const t32 = (float *)(work_ + 16448); /* sum_batch [784] */
-	float *const t33 = (float *)(work_ + 1720320); /* act_grad [n, 512] */
-	float *const t34 = (float *)(work_ + 262144); /* dense_dx [n, 256] */
-	float *const t35 = (float *)(work_ + 1196032); /* dense_dw [512, 256] */
-	float *const t36 = (float *)(work_ + 19584); /* sum_batch [512] */
-	float *const t37 = (float *)(work_ + 1720320); /* act_grad [n, 256] */
-	float *const t38 = (float *)(work_ + 21632); /* dense_dx [n, 32] */
-	float *const t39 = (float *)(work_ + 38016); /* dense_dw [256, 32] */
-	float *const t40 = (float *)(work_ + 70784); /* sum_batch [256] */
-	float *const t41 = (float *)(work_ + 262144); /* dense_dx [n, 256] */
-	float *const t42 = (float *)(work_ + 71808); /* dense_dw [32, 256] */
-	float *const t43 = (float *)(work_ + 104576); /* sum_batch [32] */
-	float *const t44 = (float *)(work_ + 1064960); /* act_grad [n, 256] */
-	float *const t45 = (float *)(work_ + 104704); /* dense_dx [n, 512] */
-	float *const t46 = (float *)(work_ + 4530176); /* dense_dw [256, 512] */
-	float *const t47 = (float *)(work_ + 21632); /* sum_batch [256] */
-	float *const t48 = (float *)(work_ + 1720320); /* act_grad [n, 512] */
-	float *const t49 = (float *)(work_ + 5054464); /* dense_dw [512, 784] */
-	float *const t50 = (float *)(work_ + 22656); /* sum_batch [512] */
+	float *const t25 = (float *)(work_ + 1212416); /* dense [n, 784] */
+	float *const t26 = (float *)(work_ + 393216); /* mse [] */
+	float *const t27 = (float *)(work_ + 393280); /* constant [] */
+	float *const t28 = (float *)(work_ + 1613824); /* mse_grad [n, 784] */
+	float *const t30 = (float *)(work_ + 2015232); /* dense_dx [n, 512] */
+	float *const t31 = (float *)(work_ + 2277376); /* dense_dw [784, 512] */
+	float *const t32 = (float *)(work_ + 393280); /* sum_batch [784] */
+	float *const t34 = (float *)(work_ + 950272); /* dense_dx [n, 256] */
+	float *const t35 = (float *)(work_ + 3883008); /* dense_dw [512, 256] */
+	float *const t36 = (float *)(work_ + 396416); /* sum_batch [512] */
+	float *const t38 = (float *)(work_ + 819200); /* dense_dx [n, 32] */
+	float *const t39 = (float *)(work_ + 835584); /* dense_dw [256, 32] */
+	float *const t40 = (float *)(work_ + 398464); /* sum_batch [256] */
+	float *const t41 = (float *)(work_ + 868352); /* dense_dx [n, 256] */
+	float *const t42 = (float *)(work_ + 999424); /* dense_dw [32, 256] */
+	float *const t43 = (float *)(work_ + 262144); /* sum_batch [32] */
+	float *const t45 = (float *)(work_ + 1613824); /* dense_dx [n, 512] */
+	float *const t46 = (float *)(work_ + 4407296); /* dense_dw [256, 512] */
+	float *const t47 = (float *)(work_ + 0); /* sum_batch [256] */
+	float *const t49 = (float *)(work_ + 4931584); /* dense_dw [512, 784] */
+	float *const t50 = (float *)(work_ + 1024); /* sum_batch [512] */
 	/* t1 = gaussian_noise */
 	{
 		const uint64_t key = denoising_ae_mix(rng ^ denoising_ae_mix(((uint64_t)step << 24) ^ 1u));
@@ -677,28 +708,24 @@ denoising_ae_real denoising_ae_gradient(const void *state, void *work, const den
 	/* t2 = clamp */
 	for (long i = 0; i < n * 784; i++)
 		t2[i] = t1[i] < 0.0f ? 0.0f : t1[i] > 1.0f ? 1.0f : t1[i];
-	/* t5 = dense */
-	denoising_ae_gemm(n, 512, 784, t2, 784, 1, t3, 1, 784, t4, t5);
-	/* t6 = relu */
-	denoising_ae_act(DENOISING_AE_RELU, 0.0f, 1, n * 512, t5, 0, NULL, 0, t6, 0);
-	/* t9 = dense */
-	denoising_ae_gemm(n, 256, 512, t6, 512, 1, t7, 1, 512, t8, t9);
-	/* t10 = relu */
-	denoising_ae_act(DENOISING_AE_RELU, 0.0f, 1, n * 256, t9, 0, NULL, 0, t10, 0);
+	/* t6 = dense */
+	denoising_ae_gemm(n, 512, 784, t2, 784, 1, t3, 1, 784, t4, t6,
+		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
+	/* t10 = dense */
+	denoising_ae_gemm(n, 256, 512, t6, 512, 1, t7, 1, 512, t8, t10,
+		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
 	/* t13 = dense */
-	denoising_ae_gemm(n, 32, 256, t10, 256, 1, t11, 1, 256, t12, t13);
-	/* t16 = dense */
-	denoising_ae_gemm(n, 256, 32, t13, 32, 1, t14, 1, 32, t15, t16);
-	/* t17 = relu */
-	denoising_ae_act(DENOISING_AE_RELU, 0.0f, 1, n * 256, t16, 0, NULL, 0, t17, 0);
-	/* t20 = dense */
-	denoising_ae_gemm(n, 512, 256, t17, 256, 1, t18, 1, 256, t19, t20);
-	/* t21 = relu */
-	denoising_ae_act(DENOISING_AE_RELU, 0.0f, 1, n * 512, t20, 0, NULL, 0, t21, 0);
-	/* t24 = dense */
-	denoising_ae_gemm(n, 784, 512, t21, 512, 1, t22, 1, 512, t23, t24);
-	/* t25 = sigmoid */
-	denoising_ae_act(DENOISING_AE_SIGMOID, 0.0f, 1, n * 784, t24, 0, NULL, 0, t25, 0);
+	denoising_ae_gemm(n, 32, 256, t10, 256, 1, t11, 1, 256, t12, t13,
+		NULL);
+	/* t17 = dense */
+	denoising_ae_gemm(n, 256, 32, t13, 32, 1, t14, 1, 32, t15, t17,
+		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
+	/* t21 = dense */
+	denoising_ae_gemm(n, 512, 256, t17, 256, 1, t18, 1, 256, t19, t21,
+		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
+	/* t25 = dense */
+	denoising_ae_gemm(n, 784, 512, t21, 512, 1, t22, 1, 512, t23, t25,
+		&(const denoising_ae_epilogue){.act = DENOISING_AE_SIGMOID, .slope = 0.0f});
 	/* t26 = mse */
 	{
 		double acc = 0;
@@ -713,77 +740,76 @@ denoising_ae_real denoising_ae_gradient(const void *state, void *work, const den
 	/* t28 = mse_grad */
 	{
 		const float k = (float)(t27[0] / (double)(n * 784));
-		for (long i = 0; i < n * 784; i++)
-			t28[i] = 2 * k * (t25[i] - t0[i]);
+		for (long i0 = 0; i0 < n * 784; i0 += 1024) {
+			const long c = n * 784 - i0 < 1024 ? n * 784 - i0 : 1024;
+			for (long i = i0; i < i0 + c; i++)
+				t28[i] = 2 * k * (t25[i] - t0[i]);
+			denoising_ae_act(DENOISING_AE_SIGMOID, 0.0f, 1, c, t28 + i0, 0, t25 + i0, 0, t28 + i0, 0);
+		}
 	}
-	/* t29 = act_grad */
-	denoising_ae_act(DENOISING_AE_SIGMOID, 0.0f, 1, n * 784, t28, 0, t25, 0, t29, 0);
 	/* t30 = dense_dx */
-	denoising_ae_gemm(n, 512, 784, t29, 784, 1, t22, 512, 1, NULL, t30);
+	denoising_ae_gemm(n, 512, 784, t28, 784, 1, t22, 512, 1, NULL, t30,
+		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f, .y = t21});
 	/* t31 = dense_dw */
-	denoising_ae_gemm(784, 512, n, t29, 1, 784, t21, 512, 1, NULL, t31);
+	denoising_ae_gemm(784, 512, n, t28, 1, 784, t21, 512, 1, NULL, t31, NULL);
 	/* t32 = sum_batch */
 	for (long j = 0; j < 784; j++)
 		t32[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 784; j++)
-			t32[j] += t29[b * 784 + j];
-	/* t33 = act_grad */
-	denoising_ae_act(DENOISING_AE_RELU, 0.0f, 1, n * 512, t30, 0, t21, 0, t33, 0);
+			t32[j] += t28[b * 784 + j];
 	/* t34 = dense_dx */
-	denoising_ae_gemm(n, 256, 512, t33, 512, 1, t18, 256, 1, NULL, t34);
+	denoising_ae_gemm(n, 256, 512, t30, 512, 1, t18, 256, 1, NULL, t34,
+		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f, .y = t17});
 	/* t35 = dense_dw */
-	denoising_ae_gemm(512, 256, n, t33, 1, 512, t17, 256, 1, NULL, t35);
+	denoising_ae_gemm(512, 256, n, t30, 1, 512, t17, 256, 1, NULL, t35, NULL);
 	/* t36 = sum_batch */
 	for (long j = 0; j < 512; j++)
 		t36[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 512; j++)
-			t36[j] += t33[b * 512 + j];
-	/* t37 = act_grad */
-	denoising_ae_act(DENOISING_AE_RELU, 0.0f, 1, n * 256, t34, 0, t17, 0, t37, 0);
+			t36[j] += t30[b * 512 + j];
 	/* t38 = dense_dx */
-	denoising_ae_gemm(n, 32, 256, t37, 256, 1, t14, 32, 1, NULL, t38);
+	denoising_ae_gemm(n, 32, 256, t34, 256, 1, t14, 32, 1, NULL, t38,
+		NULL);
 	/* t39 = dense_dw */
-	denoising_ae_gemm(256, 32, n, t37, 1, 256, t13, 32, 1, NULL, t39);
+	denoising_ae_gemm(256, 32, n, t34, 1, 256, t13, 32, 1, NULL, t39, NULL);
 	/* t40 = sum_batch */
 	for (long j = 0; j < 256; j++)
 		t40[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 256; j++)
-			t40[j] += t37[b * 256 + j];
+			t40[j] += t34[b * 256 + j];
 	/* t41 = dense_dx */
-	denoising_ae_gemm(n, 256, 32, t38, 32, 1, t11, 256, 1, NULL, t41);
+	denoising_ae_gemm(n, 256, 32, t38, 32, 1, t11, 256, 1, NULL, t41,
+		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f, .y = t10});
 	/* t42 = dense_dw */
-	denoising_ae_gemm(32, 256, n, t38, 1, 32, t10, 256, 1, NULL, t42);
+	denoising_ae_gemm(32, 256, n, t38, 1, 32, t10, 256, 1, NULL, t42, NULL);
 	/* t43 = sum_batch */
 	for (long j = 0; j < 32; j++)
 		t43[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 32; j++)
 			t43[j] += t38[b * 32 + j];
-	/* t44 = act_grad */
-	denoising_ae_act(DENOISING_AE_RELU, 0.0f, 1, n * 256, t41, 0, t10, 0, t44, 0);
 	/* t45 = dense_dx */
-	denoising_ae_gemm(n, 512, 256, t44, 256, 1, t7, 512, 1, NULL, t45);
+	denoising_ae_gemm(n, 512, 256, t41, 256, 1, t7, 512, 1, NULL, t45,
+		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f, .y = t6});
 	/* t46 = dense_dw */
-	denoising_ae_gemm(256, 512, n, t44, 1, 256, t6, 512, 1, NULL, t46);
+	denoising_ae_gemm(256, 512, n, t41, 1, 256, t6, 512, 1, NULL, t46, NULL);
 	/* t47 = sum_batch */
 	for (long j = 0; j < 256; j++)
 		t47[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 256; j++)
-			t47[j] += t44[b * 256 + j];
-	/* t48 = act_grad */
-	denoising_ae_act(DENOISING_AE_RELU, 0.0f, 1, n * 512, t45, 0, t6, 0, t48, 0);
+			t47[j] += t41[b * 256 + j];
 	/* t49 = dense_dw */
-	denoising_ae_gemm(512, 784, n, t48, 1, 512, t2, 784, 1, NULL, t49);
+	denoising_ae_gemm(512, 784, n, t45, 1, 512, t2, 784, 1, NULL, t49, NULL);
 	/* t50 = sum_batch */
 	for (long j = 0; j < 512; j++)
 		t50[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 512; j++)
-			t50[j] += t48[b * 512 + j];
+			t50[j] += t45[b * 512 + j];
 	memcpy(grad + 0, t49, sizeof(float) * 401408);
 	memcpy(grad + 401408, t50, sizeof(float) * 512);
 	memcpy(grad + 401920, t46, sizeof(float) * 131072);
@@ -824,56 +850,47 @@ denoising_ae_real denoising_ae_loss(const void *state, void *work, const denoisi
 	float *const t2 = (float *)(work_ + 401408); /* clamp [n, 784] */
 	const float *const t3 = params + 0; /* encoder.2.weight */
 	const float *const t4 = params + 401408; /* encoder.2.bias */
-	float *const t5 = (float *)(work_ + 0); /* dense [n, 512] */
-	float *const t6 = (float *)(work_ + 802816); /* relu [n, 512] */
+	float *const t6 = (float *)(work_ + 0); /* dense [n, 512] */
 	const float *const t7 = params + 401920; /* encoder.4.weight */
 	const float *const t8 = params + 532992; /* encoder.4.bias */
-	float *const t9 = (float *)(work_ + 0); /* dense [n, 256] */
-	float *const t10 = (float *)(work_ + 131072); /* relu [n, 256] */
+	float *const t10 = (float *)(work_ + 262144); /* dense [n, 256] */
 	const float *const t11 = params + 533248; /* encoder.6.weight */
 	const float *const t12 = params + 541440; /* encoder.6.bias */
-	float *const t13 = (float *)(work_ + 0); /* dense [n, 32] */
+	float *const t13 = (float *)(work_ + 802816); /* dense [n, 32] */
 	const float *const t14 = params + 541472; /* decoder.0.weight */
 	const float *const t15 = params + 549664; /* decoder.0.bias */
-	float *const t16 = (float *)(work_ + 262144); /* dense [n, 256] */
-	float *const t17 = (float *)(work_ + 1064960); /* relu [n, 256] */
+	float *const t17 = (float *)(work_ + 819200); /* dense [n, 256] */
 	const float *const t18 = params + 549920; /* decoder.2.weight */
 	const float *const t19 = params + 680992; /* decoder.2.bias */
-	float *const t20 = (float *)(work_ + 1196032); /* dense [n, 512] */
-	float *const t21 = (float *)(work_ + 1458176); /* relu [n, 512] */
+	float *const t21 = (float *)(work_ + 950272); /* dense [n, 512] */
 	const float *const t22 = params + 681504; /* decoder.4.weight */
 	const float *const t23 = params + 1082912; /* decoder.4.bias */
-	float *const t24 = (float *)(work_ + 1720320); /* dense [n, 784] */
-	float *const t25 = (float *)(work_ + 2121728); /* sigmoid [n, 784] */
-	float *const t26 = (float *)(work_ + 16384); /* mse [] */
+	float *const t25 = (float *)(work_ + 1212416); /* dense [n, 784] */
+	float *const t26 = (float *)(work_ + 393216); /* mse [] */
 	/* t1 = gaussian_noise */
 	for (long i = 0; i < n * 784; i++)
 		t1[i] = t0[i];
 	/* t2 = clamp */
 	for (long i = 0; i < n * 784; i++)
 		t2[i] = t1[i] < 0.0f ? 0.0f : t1[i] > 1.0f ? 1.0f : t1[i];
-	/* t5 = dense */
-	denoising_ae_gemm(n, 512, 784, t2, 784, 1, t3, 1, 784, t4, t5);
-	/* t6 = relu */
-	denoising_ae_act(DENOISING_AE_RELU, 0.0f, 1, n * 512, t5, 0, NULL, 0, t6, 0);
-	/* t9 = dense */
-	denoising_ae_gemm(n, 256, 512, t6, 512, 1, t7, 1, 512, t8, t9);
-	/* t10 = relu */
-	denoising_ae_act(DENOISING_AE_RELU, 0.0f, 1, n * 256, t9, 0, NULL, 0, t10, 0);
+	/* t6 = dense */
+	denoising_ae_gemm(n, 512, 784, t2, 784, 1, t3, 1, 784, t4, t6,
+		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
+	/* t10 = dense */
+	denoising_ae_gemm(n, 256, 512, t6, 512, 1, t7, 1, 512, t8, t10,
+		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
 	/* t13 = dense */
-	denoising_ae_gemm(n, 32, 256, t10, 256, 1, t11, 1, 256, t12, t13);
-	/* t16 = dense */
-	denoising_ae_gemm(n, 256, 32, t13, 32, 1, t14, 1, 32, t15, t16);
-	/* t17 = relu */
-	denoising_ae_act(DENOISING_AE_RELU, 0.0f, 1, n * 256, t16, 0, NULL, 0, t17, 0);
-	/* t20 = dense */
-	denoising_ae_gemm(n, 512, 256, t17, 256, 1, t18, 1, 256, t19, t20);
-	/* t21 = relu */
-	denoising_ae_act(DENOISING_AE_RELU, 0.0f, 1, n * 512, t20, 0, NULL, 0, t21, 0);
-	/* t24 = dense */
-	denoising_ae_gemm(n, 784, 512, t21, 512, 1, t22, 1, 512, t23, t24);
-	/* t25 = sigmoid */
-	denoising_ae_act(DENOISING_AE_SIGMOID, 0.0f, 1, n * 784, t24, 0, NULL, 0, t25, 0);
+	denoising_ae_gemm(n, 32, 256, t10, 256, 1, t11, 1, 256, t12, t13,
+		NULL);
+	/* t17 = dense */
+	denoising_ae_gemm(n, 256, 32, t13, 32, 1, t14, 1, 32, t15, t17,
+		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
+	/* t21 = dense */
+	denoising_ae_gemm(n, 512, 256, t17, 256, 1, t18, 1, 256, t19, t21,
+		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
+	/* t25 = dense */
+	denoising_ae_gemm(n, 784, 512, t21, 512, 1, t22, 1, 512, t23, t25,
+		&(const denoising_ae_epilogue){.act = DENOISING_AE_SIGMOID, .slope = 0.0f});
 	/* t26 = mse */
 	{
 		double acc = 0;
@@ -899,55 +916,46 @@ void denoising_ae_forward(const void *state, void *work, const denoising_ae_real
 	float *const t2 = (float *)(work_ + 401408); /* clamp [n, 784] */
 	const float *const t3 = params + 0; /* encoder.2.weight */
 	const float *const t4 = params + 401408; /* encoder.2.bias */
-	float *const t5 = (float *)(work_ + 0); /* dense [n, 512] */
-	float *const t6 = (float *)(work_ + 802816); /* relu [n, 512] */
+	float *const t6 = (float *)(work_ + 0); /* dense [n, 512] */
 	const float *const t7 = params + 401920; /* encoder.4.weight */
 	const float *const t8 = params + 532992; /* encoder.4.bias */
-	float *const t9 = (float *)(work_ + 0); /* dense [n, 256] */
-	float *const t10 = (float *)(work_ + 131072); /* relu [n, 256] */
+	float *const t10 = (float *)(work_ + 262144); /* dense [n, 256] */
 	const float *const t11 = params + 533248; /* encoder.6.weight */
 	const float *const t12 = params + 541440; /* encoder.6.bias */
-	float *const t13 = (float *)(work_ + 0); /* dense [n, 32] */
+	float *const t13 = (float *)(work_ + 802816); /* dense [n, 32] */
 	const float *const t14 = params + 541472; /* decoder.0.weight */
 	const float *const t15 = params + 549664; /* decoder.0.bias */
-	float *const t16 = (float *)(work_ + 262144); /* dense [n, 256] */
-	float *const t17 = (float *)(work_ + 1064960); /* relu [n, 256] */
+	float *const t17 = (float *)(work_ + 819200); /* dense [n, 256] */
 	const float *const t18 = params + 549920; /* decoder.2.weight */
 	const float *const t19 = params + 680992; /* decoder.2.bias */
-	float *const t20 = (float *)(work_ + 1196032); /* dense [n, 512] */
-	float *const t21 = (float *)(work_ + 1458176); /* relu [n, 512] */
+	float *const t21 = (float *)(work_ + 950272); /* dense [n, 512] */
 	const float *const t22 = params + 681504; /* decoder.4.weight */
 	const float *const t23 = params + 1082912; /* decoder.4.bias */
-	float *const t24 = (float *)(work_ + 1720320); /* dense [n, 784] */
-	float *const t25 = (float *)(work_ + 2121728); /* sigmoid [n, 784] */
+	float *const t25 = (float *)(work_ + 1212416); /* dense [n, 784] */
 	/* t1 = gaussian_noise */
 	for (long i = 0; i < n * 784; i++)
 		t1[i] = t0[i];
 	/* t2 = clamp */
 	for (long i = 0; i < n * 784; i++)
 		t2[i] = t1[i] < 0.0f ? 0.0f : t1[i] > 1.0f ? 1.0f : t1[i];
-	/* t5 = dense */
-	denoising_ae_gemm(n, 512, 784, t2, 784, 1, t3, 1, 784, t4, t5);
-	/* t6 = relu */
-	denoising_ae_act(DENOISING_AE_RELU, 0.0f, 1, n * 512, t5, 0, NULL, 0, t6, 0);
-	/* t9 = dense */
-	denoising_ae_gemm(n, 256, 512, t6, 512, 1, t7, 1, 512, t8, t9);
-	/* t10 = relu */
-	denoising_ae_act(DENOISING_AE_RELU, 0.0f, 1, n * 256, t9, 0, NULL, 0, t10, 0);
+	/* t6 = dense */
+	denoising_ae_gemm(n, 512, 784, t2, 784, 1, t3, 1, 784, t4, t6,
+		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
+	/* t10 = dense */
+	denoising_ae_gemm(n, 256, 512, t6, 512, 1, t7, 1, 512, t8, t10,
+		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
 	/* t13 = dense */
-	denoising_ae_gemm(n, 32, 256, t10, 256, 1, t11, 1, 256, t12, t13);
-	/* t16 = dense */
-	denoising_ae_gemm(n, 256, 32, t13, 32, 1, t14, 1, 32, t15, t16);
-	/* t17 = relu */
-	denoising_ae_act(DENOISING_AE_RELU, 0.0f, 1, n * 256, t16, 0, NULL, 0, t17, 0);
-	/* t20 = dense */
-	denoising_ae_gemm(n, 512, 256, t17, 256, 1, t18, 1, 256, t19, t20);
-	/* t21 = relu */
-	denoising_ae_act(DENOISING_AE_RELU, 0.0f, 1, n * 512, t20, 0, NULL, 0, t21, 0);
-	/* t24 = dense */
-	denoising_ae_gemm(n, 784, 512, t21, 512, 1, t22, 1, 512, t23, t24);
-	/* t25 = sigmoid */
-	denoising_ae_act(DENOISING_AE_SIGMOID, 0.0f, 1, n * 784, t24, 0, NULL, 0, t25, 0);
+	denoising_ae_gemm(n, 32, 256, t10, 256, 1, t11, 1, 256, t12, t13,
+		NULL);
+	/* t17 = dense */
+	denoising_ae_gemm(n, 256, 32, t13, 32, 1, t14, 1, 32, t15, t17,
+		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
+	/* t21 = dense */
+	denoising_ae_gemm(n, 512, 256, t17, 256, 1, t18, 1, 256, t19, t21,
+		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
+	/* t25 = dense */
+	denoising_ae_gemm(n, 784, 512, t21, 512, 1, t22, 1, 512, t23, t25,
+		&(const denoising_ae_epilogue){.act = DENOISING_AE_SIGMOID, .slope = 0.0f});
 	memcpy(out, t25, sizeof(float) * n * 784);
 }
 
@@ -964,31 +972,28 @@ void denoising_ae_encode(const void *state, void *work, const denoising_ae_real 
 	float *const t2 = (float *)(work_ + 401408); /* clamp [n, 784] */
 	const float *const t3 = params + 0; /* encoder.2.weight */
 	const float *const t4 = params + 401408; /* encoder.2.bias */
-	float *const t5 = (float *)(work_ + 0); /* dense [n, 512] */
-	float *const t6 = (float *)(work_ + 802816); /* relu [n, 512] */
+	float *const t6 = (float *)(work_ + 0); /* dense [n, 512] */
 	const float *const t7 = params + 401920; /* encoder.4.weight */
 	const float *const t8 = params + 532992; /* encoder.4.bias */
-	float *const t9 = (float *)(work_ + 0); /* dense [n, 256] */
-	float *const t10 = (float *)(work_ + 131072); /* relu [n, 256] */
+	float *const t10 = (float *)(work_ + 262144); /* dense [n, 256] */
 	const float *const t11 = params + 533248; /* encoder.6.weight */
 	const float *const t12 = params + 541440; /* encoder.6.bias */
-	float *const t13 = (float *)(work_ + 0); /* dense [n, 32] */
+	float *const t13 = (float *)(work_ + 802816); /* dense [n, 32] */
 	/* t1 = gaussian_noise */
 	for (long i = 0; i < n * 784; i++)
 		t1[i] = t0[i];
 	/* t2 = clamp */
 	for (long i = 0; i < n * 784; i++)
 		t2[i] = t1[i] < 0.0f ? 0.0f : t1[i] > 1.0f ? 1.0f : t1[i];
-	/* t5 = dense */
-	denoising_ae_gemm(n, 512, 784, t2, 784, 1, t3, 1, 784, t4, t5);
-	/* t6 = relu */
-	denoising_ae_act(DENOISING_AE_RELU, 0.0f, 1, n * 512, t5, 0, NULL, 0, t6, 0);
-	/* t9 = dense */
-	denoising_ae_gemm(n, 256, 512, t6, 512, 1, t7, 1, 512, t8, t9);
-	/* t10 = relu */
-	denoising_ae_act(DENOISING_AE_RELU, 0.0f, 1, n * 256, t9, 0, NULL, 0, t10, 0);
+	/* t6 = dense */
+	denoising_ae_gemm(n, 512, 784, t2, 784, 1, t3, 1, 784, t4, t6,
+		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
+	/* t10 = dense */
+	denoising_ae_gemm(n, 256, 512, t6, 512, 1, t7, 1, 512, t8, t10,
+		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
 	/* t13 = dense */
-	denoising_ae_gemm(n, 32, 256, t10, 256, 1, t11, 1, 256, t12, t13);
+	denoising_ae_gemm(n, 32, 256, t10, 256, 1, t11, 1, 256, t12, t13,
+		NULL);
 	memcpy(z, t13, sizeof(float) * n * 32);
 }
 
@@ -1003,28 +1008,22 @@ void denoising_ae_decode(const void *state, void *work, const denoising_ae_real 
 	const float *const t13 = z;
 	const float *const t14 = params + 541472; /* decoder.0.weight */
 	const float *const t15 = params + 549664; /* decoder.0.bias */
-	float *const t16 = (float *)(work_ + 262144); /* dense [n, 256] */
-	float *const t17 = (float *)(work_ + 1064960); /* relu [n, 256] */
+	float *const t17 = (float *)(work_ + 819200); /* dense [n, 256] */
 	const float *const t18 = params + 549920; /* decoder.2.weight */
 	const float *const t19 = params + 680992; /* decoder.2.bias */
-	float *const t20 = (float *)(work_ + 1196032); /* dense [n, 512] */
-	float *const t21 = (float *)(work_ + 1458176); /* relu [n, 512] */
+	float *const t21 = (float *)(work_ + 950272); /* dense [n, 512] */
 	const float *const t22 = params + 681504; /* decoder.4.weight */
 	const float *const t23 = params + 1082912; /* decoder.4.bias */
-	float *const t24 = (float *)(work_ + 1720320); /* dense [n, 784] */
-	float *const t25 = (float *)(work_ + 2121728); /* sigmoid [n, 784] */
-	/* t16 = dense */
-	denoising_ae_gemm(n, 256, 32, t13, 32, 1, t14, 1, 32, t15, t16);
-	/* t17 = relu */
-	denoising_ae_act(DENOISING_AE_RELU, 0.0f, 1, n * 256, t16, 0, NULL, 0, t17, 0);
-	/* t20 = dense */
-	denoising_ae_gemm(n, 512, 256, t17, 256, 1, t18, 1, 256, t19, t20);
-	/* t21 = relu */
-	denoising_ae_act(DENOISING_AE_RELU, 0.0f, 1, n * 512, t20, 0, NULL, 0, t21, 0);
-	/* t24 = dense */
-	denoising_ae_gemm(n, 784, 512, t21, 512, 1, t22, 1, 512, t23, t24);
-	/* t25 = sigmoid */
-	denoising_ae_act(DENOISING_AE_SIGMOID, 0.0f, 1, n * 784, t24, 0, NULL, 0, t25, 0);
+	float *const t25 = (float *)(work_ + 1212416); /* dense [n, 784] */
+	/* t17 = dense */
+	denoising_ae_gemm(n, 256, 32, t13, 32, 1, t14, 1, 32, t15, t17,
+		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
+	/* t21 = dense */
+	denoising_ae_gemm(n, 512, 256, t17, 256, 1, t18, 1, 256, t19, t21,
+		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
+	/* t25 = dense */
+	denoising_ae_gemm(n, 784, 512, t21, 512, 1, t22, 1, 512, t23, t25,
+		&(const denoising_ae_epilogue){.act = DENOISING_AE_SIGMOID, .slope = 0.0f});
 	memcpy(out, t25, sizeof(float) * n * 784);
 }
 
@@ -1036,35 +1035,29 @@ void denoising_ae_sample(const void *state, void *work, uint64_t seed, int n, de
 	const int stochastic = 0;
 	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
 	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	float *const z = (float *)(work_ + 0);
+	float *const z = (float *)(work_ + 802816);
 	const uint64_t key = denoising_ae_mix(seed ^ 0x7072696f72u); /* "prior" */
 	for (long i = 0; i < n * 32; i++)
 		z[i] = (float)denoising_ae_normal(key, (uint64_t)i);
 	const float *const t13 = z;
 	const float *const t14 = params + 541472; /* decoder.0.weight */
 	const float *const t15 = params + 549664; /* decoder.0.bias */
-	float *const t16 = (float *)(work_ + 262144); /* dense [n, 256] */
-	float *const t17 = (float *)(work_ + 1064960); /* relu [n, 256] */
+	float *const t17 = (float *)(work_ + 819200); /* dense [n, 256] */
 	const float *const t18 = params + 549920; /* decoder.2.weight */
 	const float *const t19 = params + 680992; /* decoder.2.bias */
-	float *const t20 = (float *)(work_ + 1196032); /* dense [n, 512] */
-	float *const t21 = (float *)(work_ + 1458176); /* relu [n, 512] */
+	float *const t21 = (float *)(work_ + 950272); /* dense [n, 512] */
 	const float *const t22 = params + 681504; /* decoder.4.weight */
 	const float *const t23 = params + 1082912; /* decoder.4.bias */
-	float *const t24 = (float *)(work_ + 1720320); /* dense [n, 784] */
-	float *const t25 = (float *)(work_ + 2121728); /* sigmoid [n, 784] */
-	/* t16 = dense */
-	denoising_ae_gemm(n, 256, 32, t13, 32, 1, t14, 1, 32, t15, t16);
-	/* t17 = relu */
-	denoising_ae_act(DENOISING_AE_RELU, 0.0f, 1, n * 256, t16, 0, NULL, 0, t17, 0);
-	/* t20 = dense */
-	denoising_ae_gemm(n, 512, 256, t17, 256, 1, t18, 1, 256, t19, t20);
-	/* t21 = relu */
-	denoising_ae_act(DENOISING_AE_RELU, 0.0f, 1, n * 512, t20, 0, NULL, 0, t21, 0);
-	/* t24 = dense */
-	denoising_ae_gemm(n, 784, 512, t21, 512, 1, t22, 1, 512, t23, t24);
-	/* t25 = sigmoid */
-	denoising_ae_act(DENOISING_AE_SIGMOID, 0.0f, 1, n * 784, t24, 0, NULL, 0, t25, 0);
+	float *const t25 = (float *)(work_ + 1212416); /* dense [n, 784] */
+	/* t17 = dense */
+	denoising_ae_gemm(n, 256, 32, t13, 32, 1, t14, 1, 32, t15, t17,
+		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
+	/* t21 = dense */
+	denoising_ae_gemm(n, 512, 256, t17, 256, 1, t18, 1, 256, t19, t21,
+		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
+	/* t25 = dense */
+	denoising_ae_gemm(n, 784, 512, t21, 512, 1, t22, 1, 512, t23, t25,
+		&(const denoising_ae_epilogue){.act = DENOISING_AE_SIGMOID, .slope = 0.0f});
 	memcpy(out, t25, sizeof(float) * n * 784);
 }
 

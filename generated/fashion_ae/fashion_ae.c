@@ -26,6 +26,7 @@ typedef simde__m512 fashion_ae_vec;
 #define FASHION_AE_MAX simde_mm512_max_ps
 #define FASHION_AE_MIN simde_mm512_min_ps
 #define FASHION_AE_SQRT simde_mm512_sqrt_ps
+#define FASHION_AE_WHERE_POS(o, x, x0) simde_mm512_maskz_mov_ps(simde_mm512_cmp_ps_mask(o, x0, SIMDE_CMP_GT_OQ), x) /* o > 0 ? x : 0 */
 #elif defined(SIMDE_X86_AVX2_NATIVE) && defined(SIMDE_X86_FMA_NATIVE)
 typedef simde__m256 fashion_ae_vec;
 #define FASHION_AE_LANES 8
@@ -41,6 +42,7 @@ typedef simde__m256 fashion_ae_vec;
 #define FASHION_AE_MAX simde_mm256_max_ps
 #define FASHION_AE_MIN simde_mm256_min_ps
 #define FASHION_AE_SQRT simde_mm256_sqrt_ps
+#define FASHION_AE_WHERE_POS(o, x, x0) simde_mm256_and_ps(simde_mm256_cmp_ps(o, x0, SIMDE_CMP_GT_OQ), x) /* o > 0 ? x : 0 */
 #else
 typedef simde__m128 fashion_ae_vec;
 #define FASHION_AE_LANES 4
@@ -56,9 +58,170 @@ typedef simde__m128 fashion_ae_vec;
 #define FASHION_AE_MAX simde_mm_max_ps
 #define FASHION_AE_MIN simde_mm_min_ps
 #define FASHION_AE_SQRT simde_mm_sqrt_ps
+#define FASHION_AE_WHERE_POS(o, x, x0) simde_mm_and_ps(simde_mm_cmpgt_ps(o, x0), x) /* o > 0 ? x : 0 */
 #endif
 
+#if defined(SIMDE_X86_AVX512F_NATIVE)
+#define FASHION_AE_ROUND(x) simde_mm512_roundscale_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
+#define FASHION_AE_SCALE2(p, n) simde_mm512_scalef_ps(p, n)
+#elif defined(SIMDE_X86_AVX2_NATIVE) && defined(SIMDE_X86_FMA_NATIVE)
+#define FASHION_AE_ROUND(x) simde_mm256_round_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
+#define FASHION_AE_SCALE2(p, n) simde_mm256_mul_ps(p, simde_mm256_castsi256_ps(simde_mm256_slli_epi32(\
+	simde_mm256_add_epi32(simde_mm256_cvtps_epi32(n), simde_mm256_set1_epi32(127)), 23)))
+#else
+#define FASHION_AE_ROUND(x) simde_mm_round_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
+#define FASHION_AE_SCALE2(p, n) simde_mm_mul_ps(p, simde_mm_castsi128_ps(simde_mm_slli_epi32(\
+	simde_mm_add_epi32(simde_mm_cvtps_epi32(n), simde_mm_set1_epi32(127)), 23)))
+#endif
+
+/* e^x on every lane (x clamped to [-87.3, 88.7]), within 2 ulp of expf. */
+static fashion_ae_vec fashion_ae_vexp(fashion_ae_vec x)
+{
+	x = FASHION_AE_MIN(FASHION_AE_MAX(x, FASHION_AE_SET1(-87.3f)), FASHION_AE_SET1(88.7f));
+	const fashion_ae_vec nf = FASHION_AE_ROUND(FASHION_AE_MUL(x, FASHION_AE_SET1(1.44269504088896341f)));
+	x = FASHION_AE_SUB(x, FASHION_AE_MUL(nf, FASHION_AE_SET1(0.693359375f)));
+	x = FASHION_AE_SUB(x, FASHION_AE_MUL(nf, FASHION_AE_SET1(-2.12194440e-4f)));
+	fashion_ae_vec p = FASHION_AE_SET1(1.9875691500e-4f);
+	p = FASHION_AE_FMA(p, x, FASHION_AE_SET1(1.3981999507e-3f));
+	p = FASHION_AE_FMA(p, x, FASHION_AE_SET1(8.3334519073e-3f));
+	p = FASHION_AE_FMA(p, x, FASHION_AE_SET1(4.1665795894e-2f));
+	p = FASHION_AE_FMA(p, x, FASHION_AE_SET1(1.6666665459e-1f));
+	p = FASHION_AE_FMA(p, x, FASHION_AE_SET1(5.0000001201e-1f));
+	p = FASHION_AE_FMA(p, FASHION_AE_MUL(x, x), FASHION_AE_ADD(x, FASHION_AE_SET1(1.0f)));
+	return FASHION_AE_SCALE2(p, nf);
+}
+
+/* e^x for one value, as fashion_ae_vexp computes it. */
+static float fashion_ae_exp1(float x)
+{
+	float t[FASHION_AE_LANES];
+	FASHION_AE_STORE(t, fashion_ae_vexp(FASHION_AE_SET1(x)));
+	return t[0];
+}
+
+enum { FASHION_AE_RELU = 1, FASHION_AE_LEAKY_RELU, FASHION_AE_SIGMOID, FASHION_AE_TANH };
+
+/* Rows r < rows, columns j < cols (rows ldx, ldy, ldo apart): out = f(x)
+ * for the activation act or, when y is given, out = x f'(.) with the
+ * derivative spelled from the activation's output y. out may be x. */
+static void fashion_ae_act(int act, float slope, long rows, long cols, const float *x, long ldx,
+			const float *y, long ldy, float *out, long ldo)
+{
+	for (long r = 0; r < rows; r++, x += ldx, y = y ? y + ldy : y, out += ldo) {
+		long j = 0;
+		const fashion_ae_vec one = FASHION_AE_SET1(1), zero = FASHION_AE_ZERO(), a = FASHION_AE_SET1(slope);
+		if (act == FASHION_AE_RELU && !y)
+			for (; j + FASHION_AE_LANES <= cols; j += FASHION_AE_LANES)
+				FASHION_AE_STORE(out + j, FASHION_AE_MAX(FASHION_AE_LOAD(x + j), zero));
+		else if (act == FASHION_AE_LEAKY_RELU && !y)
+			for (; j + FASHION_AE_LANES <= cols; j += FASHION_AE_LANES) {
+				const fashion_ae_vec v = FASHION_AE_LOAD(x + j);
+				FASHION_AE_STORE(out + j, FASHION_AE_ADD(FASHION_AE_MAX(v, zero), FASHION_AE_MUL(a, FASHION_AE_MIN(v, zero))));
+			}
+		else if (act == FASHION_AE_RELU)
+			for (; j + FASHION_AE_LANES <= cols; j += FASHION_AE_LANES)
+				FASHION_AE_STORE(out + j, FASHION_AE_WHERE_POS(FASHION_AE_LOAD(y + j), FASHION_AE_LOAD(x + j), zero));
+		else if (act == FASHION_AE_LEAKY_RELU)
+			for (; j + FASHION_AE_LANES <= cols; j += FASHION_AE_LANES) {
+				const fashion_ae_vec v = FASHION_AE_LOAD(x + j), p = FASHION_AE_WHERE_POS(FASHION_AE_LOAD(y + j), v, zero);
+				FASHION_AE_STORE(out + j, FASHION_AE_ADD(p, FASHION_AE_MUL(a, FASHION_AE_SUB(v, p))));
+			}
+		else if (act == FASHION_AE_SIGMOID && !y)
+			for (; j + FASHION_AE_LANES <= cols; j += FASHION_AE_LANES) {
+				const fashion_ae_vec e = fashion_ae_vexp(FASHION_AE_SUB(zero, FASHION_AE_LOAD(x + j)));
+				FASHION_AE_STORE(out + j, FASHION_AE_DIV(one, FASHION_AE_ADD(one, e)));
+			}
+		else if (act == FASHION_AE_TANH && !y)
+			for (; j + FASHION_AE_LANES <= cols; j += FASHION_AE_LANES) {
+				/* (1 - e) / (1 + e) with e = exp(-2 x), which stays finite */
+				const fashion_ae_vec e = fashion_ae_vexp(FASHION_AE_MUL(FASHION_AE_LOAD(x + j), FASHION_AE_SET1(-2)));
+				FASHION_AE_STORE(out + j, FASHION_AE_DIV(FASHION_AE_SUB(one, e), FASHION_AE_ADD(one, e)));
+			}
+		else if (act == FASHION_AE_SIGMOID)
+			for (; j + FASHION_AE_LANES <= cols; j += FASHION_AE_LANES) {
+				const fashion_ae_vec o = FASHION_AE_LOAD(y + j);
+				FASHION_AE_STORE(out + j, FASHION_AE_MUL(FASHION_AE_LOAD(x + j), FASHION_AE_MUL(o, FASHION_AE_SUB(one, o))));
+			}
+		else if (act == FASHION_AE_TANH)
+			for (; j + FASHION_AE_LANES <= cols; j += FASHION_AE_LANES) {
+				const fashion_ae_vec o = FASHION_AE_LOAD(y + j);
+				FASHION_AE_STORE(out + j, FASHION_AE_MUL(FASHION_AE_LOAD(x + j), FASHION_AE_SUB(one, FASHION_AE_MUL(o, o))));
+			}
+		for (; j < cols; j++) {
+			const float v = x[j];
+			if (y) {
+				const float o = y[j];
+				out[j] = act == FASHION_AE_RELU ? v * (o > 0)
+				       : act == FASHION_AE_LEAKY_RELU ? v * (o > 0 ? 1 : slope)
+				       : act == FASHION_AE_SIGMOID ? v * (o * (1 - o)) : v * (1 - o * o);
+			} else
+				out[j] = act == FASHION_AE_RELU ? (v > 0 ? v : 0)
+				       : act == FASHION_AE_LEAKY_RELU ? (v > 0 ? v : slope * v)
+				       : act == FASHION_AE_SIGMOID ? 1 / (1 + fashion_ae_exp1(-v)) : (1 - fashion_ae_exp1(-2 * v)) / (1 + fashion_ae_exp1(-2 * v));
+		}
+	}
+}
+
+typedef struct fashion_ae_adam_k {
+	float beta1, beta2, one_m_beta1, one_m_beta2, eps, wd, step_size, bc2_sqrt;
+} fashion_ae_adam_k;
+
+/* m = beta1 m + (1 - beta1) g, v = beta2 v + (1 - beta2) g^2 and
+ * p -= step_size m / (sqrt(v) / bc2_sqrt + eps), with g = grad + wd p,
+ * for count elements, element by element (any split of the work gives
+ * the same result). */
+static void fashion_ae_adam_span(long count, float *p, float *m, float *v, const float *g, const fashion_ae_adam_k *k)
+{
+	long i = 0;
+	for (; i + FASHION_AE_LANES <= count; i += FASHION_AE_LANES) {
+		fashion_ae_vec gi = FASHION_AE_LOAD(g + i);
+		if (k->wd != 0)
+			gi = FASHION_AE_ADD(gi, FASHION_AE_MUL(FASHION_AE_SET1(k->wd), FASHION_AE_LOAD(p + i)));
+		const fashion_ae_vec mi = FASHION_AE_ADD(FASHION_AE_MUL(FASHION_AE_LOAD(m + i), FASHION_AE_SET1(k->beta1)), FASHION_AE_MUL(gi, FASHION_AE_SET1(k->one_m_beta1)));
+		const fashion_ae_vec vi = FASHION_AE_ADD(FASHION_AE_MUL(FASHION_AE_LOAD(v + i), FASHION_AE_SET1(k->beta2)),
+					    FASHION_AE_MUL(FASHION_AE_MUL(FASHION_AE_SET1(k->one_m_beta2), gi), gi));
+		const fashion_ae_vec den = FASHION_AE_ADD(FASHION_AE_DIV(FASHION_AE_SQRT(vi), FASHION_AE_SET1(k->bc2_sqrt)), FASHION_AE_SET1(k->eps));
+		FASHION_AE_STORE(m + i, mi);
+		FASHION_AE_STORE(v + i, vi);
+		FASHION_AE_STORE(p + i, FASHION_AE_SUB(FASHION_AE_LOAD(p + i), FASHION_AE_MUL(FASHION_AE_SET1(k->step_size), FASHION_AE_DIV(mi, den))));
+	}
+	for (; i < count; i++) {
+		const float gi = k->wd != 0 ? g[i] + k->wd * p[i] : g[i];
+		m[i] = m[i] * k->beta1 + gi * k->one_m_beta1;
+		v[i] = v[i] * k->beta2 + k->one_m_beta2 * gi * gi;
+		p[i] -= k->step_size * (m[i] / (sqrtf(v[i]) / k->bc2_sqrt + k->eps));
+	}
+}
+
+/* The same over count elements, in chunks shared among the threads. */
+static void fashion_ae_adam(long count, float *p, float *m, float *v, const float *g, const fashion_ae_adam_k *k)
+{
+	enum { CHUNK = 8192 };
+	const long chunks = (count + CHUNK - 1) / CHUNK;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (chunks >= 8)
+#endif
+	for (long c = 0; c < chunks; c++) {
+		const long o = c * CHUNK;
+		fashion_ae_adam_span(count - o < CHUNK ? count - o : CHUNK, p + o, m + o, v + o, g + o, k);
+	}
+}
+
 enum { fashion_ae_MR = 8, fashion_ae_NR = 2 * FASHION_AE_LANES, fashion_ae_KC = 128, fashion_ae_MC = 128 };
+
+/* What a product does to each finished tile of C (at row stride ldc,
+ * element `off` of C): an activation, C = f(C), or with y the derivative
+ * of one, C = C f'(.) read off y = f(x) (laid out as C). */
+typedef struct fashion_ae_epilogue {
+	int act;
+	float slope;
+	const float *y;
+} fashion_ae_epilogue;
+
+static void fashion_ae_finish(const fashion_ae_epilogue *ep, float *c, long ldc, long rows, long cols, long off)
+{
+	fashion_ae_act(ep->act, ep->slope, rows, cols, c, ldc, ep->y ? ep->y + off : NULL, ldc, c, ldc);
+}
 
 /* The MR x NR tile at C (rows ldc apart) = (bias row, 0 or C itself) +
  * a b, where a is a packed kc x MR panel of A and b a kc x NR panel of B. */
@@ -120,9 +283,10 @@ static void fashion_ae_pack(const float *X, long js, long ks, long nj, long w, l
 			dst[k * ldd + t] = t < nj ? X[t * js + k * ks] : 0;
 }
 
-/* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs]. */
+/* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs],
+ * then the epilogue ep, if any, on each tile as it is finished. */
 static void fashion_ae_gemm(long M, long N, long K, const float *A, long ars, long acs,
-			const float *B, long brs, long bcs, const float *bias, float *C)
+			const float *B, long brs, long bcs, const float *bias, float *C, const fashion_ae_epilogue *ep)
 {
 	const long blocks = (N + fashion_ae_NR - 1) / fashion_ae_NR;
 #ifdef _OPENMP
@@ -155,8 +319,11 @@ static void fashion_ae_gemm(long M, long N, long K, const float *A, long ars, lo
 					for (long i = 0; i < mc; i += fashion_ae_MR) {
 						const long mr = mc - i < fashion_ae_MR ? mc - i : fashion_ae_MR;
 						float *c = C + (i0 + i) * N + j0;
+						const int last = k0 + kc == K;
 						if (mr == fashion_ae_MR && nr == fashion_ae_NR) {
 							fashion_ae_kernel(kc, ap + i * kc, bp, c, N, bj, k0 == 0);
+							if (ep && last)
+								fashion_ae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
 							continue;
 						}
 						/* A tile at the edge of C: computed whole in `edge`. */
@@ -166,123 +333,12 @@ static void fashion_ae_gemm(long M, long N, long K, const float *A, long ars, lo
 						fashion_ae_kernel(kc, ap + i * kc, bp, edge, fashion_ae_NR, bj, k0 == 0);
 						for (long r = 0; r < mr; r++)
 							memcpy(c + r * N, edge + r * fashion_ae_NR, sizeof(float) * (size_t)nr);
+						if (ep && last)
+							fashion_ae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
 					}
 				}
 			}
 		}
-	}
-}
-
-#if defined(SIMDE_X86_AVX512F_NATIVE)
-#define FASHION_AE_ROUND(x) simde_mm512_roundscale_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
-#define FASHION_AE_SCALE2(p, n) simde_mm512_scalef_ps(p, n)
-#elif defined(SIMDE_X86_AVX2_NATIVE) && defined(SIMDE_X86_FMA_NATIVE)
-#define FASHION_AE_ROUND(x) simde_mm256_round_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
-#define FASHION_AE_SCALE2(p, n) simde_mm256_mul_ps(p, simde_mm256_castsi256_ps(simde_mm256_slli_epi32(\
-	simde_mm256_add_epi32(simde_mm256_cvtps_epi32(n), simde_mm256_set1_epi32(127)), 23)))
-#else
-#define FASHION_AE_ROUND(x) simde_mm_round_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
-#define FASHION_AE_SCALE2(p, n) simde_mm_mul_ps(p, simde_mm_castsi128_ps(simde_mm_slli_epi32(\
-	simde_mm_add_epi32(simde_mm_cvtps_epi32(n), simde_mm_set1_epi32(127)), 23)))
-#endif
-
-/* e^x on every lane (x clamped to [-87.3, 88.7]), within 2 ulp of expf. */
-static fashion_ae_vec fashion_ae_vexp(fashion_ae_vec x)
-{
-	x = FASHION_AE_MIN(FASHION_AE_MAX(x, FASHION_AE_SET1(-87.3f)), FASHION_AE_SET1(88.7f));
-	const fashion_ae_vec nf = FASHION_AE_ROUND(FASHION_AE_MUL(x, FASHION_AE_SET1(1.44269504088896341f)));
-	x = FASHION_AE_SUB(x, FASHION_AE_MUL(nf, FASHION_AE_SET1(0.693359375f)));
-	x = FASHION_AE_SUB(x, FASHION_AE_MUL(nf, FASHION_AE_SET1(-2.12194440e-4f)));
-	fashion_ae_vec p = FASHION_AE_SET1(1.9875691500e-4f);
-	p = FASHION_AE_FMA(p, x, FASHION_AE_SET1(1.3981999507e-3f));
-	p = FASHION_AE_FMA(p, x, FASHION_AE_SET1(8.3334519073e-3f));
-	p = FASHION_AE_FMA(p, x, FASHION_AE_SET1(4.1665795894e-2f));
-	p = FASHION_AE_FMA(p, x, FASHION_AE_SET1(1.6666665459e-1f));
-	p = FASHION_AE_FMA(p, x, FASHION_AE_SET1(5.0000001201e-1f));
-	p = FASHION_AE_FMA(p, FASHION_AE_MUL(x, x), FASHION_AE_ADD(x, FASHION_AE_SET1(1.0f)));
-	return FASHION_AE_SCALE2(p, nf);
-}
-
-enum { FASHION_AE_RELU = 1, FASHION_AE_LEAKY_RELU, FASHION_AE_SIGMOID, FASHION_AE_TANH };
-
-/* Rows r < rows, columns j < cols (rows ldx, ldy, ldo apart): out = f(x)
- * for the activation act or, when y is given, out = x f'(.) with the
- * derivative spelled from the activation's output y. out may be x. */
-static void fashion_ae_act(int act, float slope, long rows, long cols, const float *x, long ldx,
-			const float *y, long ldy, float *out, long ldo)
-{
-	for (long r = 0; r < rows; r++, x += ldx, y = y ? y + ldy : y, out += ldo) {
-		long j = 0;
-		const fashion_ae_vec one = FASHION_AE_SET1(1), zero = FASHION_AE_ZERO();
-		if (act == FASHION_AE_SIGMOID && !y)
-			for (; j + FASHION_AE_LANES <= cols; j += FASHION_AE_LANES) {
-				const fashion_ae_vec e = fashion_ae_vexp(FASHION_AE_SUB(zero, FASHION_AE_LOAD(x + j)));
-				FASHION_AE_STORE(out + j, FASHION_AE_DIV(one, FASHION_AE_ADD(one, e)));
-			}
-		else if (act == FASHION_AE_TANH && !y)
-			for (; j + FASHION_AE_LANES <= cols; j += FASHION_AE_LANES) {
-				/* (1 - e) / (1 + e) with e = exp(-2 x), which stays finite */
-				const fashion_ae_vec e = fashion_ae_vexp(FASHION_AE_MUL(FASHION_AE_LOAD(x + j), FASHION_AE_SET1(-2)));
-				FASHION_AE_STORE(out + j, FASHION_AE_DIV(FASHION_AE_SUB(one, e), FASHION_AE_ADD(one, e)));
-			}
-		else if (act == FASHION_AE_SIGMOID)
-			for (; j + FASHION_AE_LANES <= cols; j += FASHION_AE_LANES) {
-				const fashion_ae_vec o = FASHION_AE_LOAD(y + j);
-				FASHION_AE_STORE(out + j, FASHION_AE_MUL(FASHION_AE_LOAD(x + j), FASHION_AE_MUL(o, FASHION_AE_SUB(one, o))));
-			}
-		else if (act == FASHION_AE_TANH)
-			for (; j + FASHION_AE_LANES <= cols; j += FASHION_AE_LANES) {
-				const fashion_ae_vec o = FASHION_AE_LOAD(y + j);
-				FASHION_AE_STORE(out + j, FASHION_AE_MUL(FASHION_AE_LOAD(x + j), FASHION_AE_SUB(one, FASHION_AE_MUL(o, o))));
-			}
-		for (; j < cols; j++) {
-			const float v = x[j];
-			if (y) {
-				const float o = y[j];
-				out[j] = act == FASHION_AE_RELU ? v * (o > 0)
-				       : act == FASHION_AE_LEAKY_RELU ? v * (o > 0 ? 1 : slope)
-				       : act == FASHION_AE_SIGMOID ? v * (o * (1 - o)) : v * (1 - o * o);
-			} else
-				out[j] = act == FASHION_AE_RELU ? (v > 0 ? v : 0)
-				       : act == FASHION_AE_LEAKY_RELU ? (v > 0 ? v : slope * v)
-				       : act == FASHION_AE_SIGMOID ? 1 / (1 + expf(-v)) : tanhf(v);
-		}
-	}
-}
-
-typedef struct fashion_ae_adam_k {
-	float beta1, beta2, one_m_beta1, one_m_beta2, eps, wd, step_size, bc2_sqrt;
-} fashion_ae_adam_k;
-
-/* m = beta1 m + (1 - beta1) g, v = beta2 v + (1 - beta2) g^2 and
- * p -= step_size m / (sqrt(v) / bc2_sqrt + eps), with g = grad + wd p;
- * element by element, so any split of the work gives the same result. */
-static void fashion_ae_adam(long count, float *p, float *m, float *v, const float *g, const fashion_ae_adam_k *k)
-{
-	long i = 0;
-	const long vecs = count / FASHION_AE_LANES;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (vecs >= 8192)
-#endif
-	for (long b = 0; b < vecs; b++) {
-		const long o = b * FASHION_AE_LANES;
-		fashion_ae_vec gi = FASHION_AE_LOAD(g + o);
-		if (k->wd != 0)
-			gi = FASHION_AE_ADD(gi, FASHION_AE_MUL(FASHION_AE_SET1(k->wd), FASHION_AE_LOAD(p + o)));
-		const fashion_ae_vec mi = FASHION_AE_ADD(FASHION_AE_MUL(FASHION_AE_LOAD(m + o), FASHION_AE_SET1(k->beta1)), FASHION_AE_MUL(gi, FASHION_AE_SET1(k->one_m_beta1)));
-		const fashion_ae_vec vi = FASHION_AE_ADD(FASHION_AE_MUL(FASHION_AE_LOAD(v + o), FASHION_AE_SET1(k->beta2)),
-					    FASHION_AE_MUL(FASHION_AE_MUL(FASHION_AE_SET1(k->one_m_beta2), gi), gi));
-		const fashion_ae_vec den = FASHION_AE_ADD(FASHION_AE_DIV(FASHION_AE_SQRT(vi), FASHION_AE_SET1(k->bc2_sqrt)), FASHION_AE_SET1(k->eps));
-		FASHION_AE_STORE(m + o, mi);
-		FASHION_AE_STORE(v + o, vi);
-		FASHION_AE_STORE(p + o, FASHION_AE_SUB(FASHION_AE_LOAD(p + o), FASHION_AE_MUL(FASHION_AE_SET1(k->step_size), FASHION_AE_DIV(mi, den))));
-	}
-	i = vecs * FASHION_AE_LANES;
-	for (; i < count; i++) {
-		const float gi = k->wd != 0 ? g[i] + k->wd * p[i] : g[i];
-		m[i] = m[i] * k->beta1 + gi * k->one_m_beta1;
-		v[i] = v[i] * k->beta2 + k->one_m_beta2 * gi * gi;
-		p[i] -= k->step_size * (m[i] / (sqrtf(v[i]) / k->bc2_sqrt + k->eps));
 	}
 }
 
@@ -394,74 +450,60 @@ fashion_ae_real fashion_ae_train_step(void *state, void *work, const fashion_ae_
 	const float *const t0 = x;
 	float *const t1 = params + 0; /* encoder.0.weight */
 	float *const t2 = params + 401408; /* encoder.0.bias */
-	float *const t3 = (float *)(work_ + 0); /* dense [n, 512] */
-	float *const t4 = (float *)(work_ + 262144); /* relu [n, 512] */
+	float *const t4 = (float *)(work_ + 0); /* dense [n, 512] */
 	float *const t5 = params + 401920; /* encoder.2.weight */
 	float *const t6 = params + 532992; /* encoder.2.bias */
-	float *const t7 = (float *)(work_ + 0); /* dense [n, 256] */
-	float *const t8 = (float *)(work_ + 131072); /* relu [n, 256] */
+	float *const t8 = (float *)(work_ + 262144); /* dense [n, 256] */
 	float *const t9 = params + 533248; /* encoder.4.weight */
 	float *const t10 = params + 541440; /* encoder.4.bias */
-	float *const t11 = (float *)(work_ + 0); /* dense [n, 32] */
+	float *const t11 = (float *)(work_ + 393216); /* dense [n, 32] */
 	float *const t12 = params + 541472; /* decoder.0.weight */
 	float *const t13 = params + 549664; /* decoder.0.bias */
-	float *const t14 = (float *)(work_ + 524288); /* dense [n, 256] */
-	float *const t15 = (float *)(work_ + 655360); /* relu [n, 256] */
+	float *const t15 = (float *)(work_ + 409600); /* dense [n, 256] */
 	float *const t16 = params + 549920; /* decoder.2.weight */
 	float *const t17 = params + 680992; /* decoder.2.bias */
-	float *const t18 = (float *)(work_ + 786432); /* dense [n, 512] */
-	float *const t19 = (float *)(work_ + 1048576); /* relu [n, 512] */
+	float *const t19 = (float *)(work_ + 540672); /* dense [n, 512] */
 	float *const t20 = params + 681504; /* decoder.4.weight */
 	float *const t21 = params + 1082912; /* decoder.4.bias */
-	float *const t22 = (float *)(work_ + 1310720); /* dense [n, 784] */
-	float *const t23 = (float *)(work_ + 1712128); /* sigmoid [n, 784] */
-	float *const t24 = (float *)(work_ + 16384); /* mse [] */
-	float *const t25 = (float *)(work_ + 16448); /* constant [] */
-	float *const t26 = (float *)(work_ + 1310720); /* mse_grad [n, 784] */
-	float *const t27 = (float *)(work_ + 2113536); /* act_grad [n, 784] */
-	float *const t28 = (float *)(work_ + 786432); /* dense_dx [n, 512] */
-	float *const t29 = (float *)(work_ + 2514944); /* dense_dw [784, 512] */
-	float *const t30 = (float *)(work_ + 16448); /* sum_batch [784] */
-	float *const t31 = (float *)(work_ + 1310720); /* act_grad [n, 512] */
-	float *const t32 = (float *)(work_ + 524288); /* dense_dx [n, 256] */
-	float *const t33 = (float *)(work_ + 786432); /* dense_dw [512, 256] */
-	float *const t34 = (float *)(work_ + 19584); /* sum_batch [512] */
-	float *const t35 = (float *)(work_ + 1310720); /* act_grad [n, 256] */
-	float *const t36 = (float *)(work_ + 21632); /* dense_dx [n, 32] */
-	float *const t37 = (float *)(work_ + 38016); /* dense_dw [256, 32] */
-	float *const t38 = (float *)(work_ + 70784); /* sum_batch [256] */
-	float *const t39 = (float *)(work_ + 524288); /* dense_dx [n, 256] */
-	float *const t40 = (float *)(work_ + 71808); /* dense_dw [32, 256] */
-	float *const t41 = (float *)(work_ + 104576); /* sum_batch [32] */
-	float *const t42 = (float *)(work_ + 655360); /* act_grad [n, 256] */
-	float *const t43 = (float *)(work_ + 1310720); /* dense_dx [n, 512] */
-	float *const t44 = (float *)(work_ + 4120576); /* dense_dw [256, 512] */
-	float *const t45 = (float *)(work_ + 21632); /* sum_batch [256] */
-	float *const t46 = (float *)(work_ + 524288); /* act_grad [n, 512] */
-	float *const t47 = (float *)(work_ + 4644864); /* dense_dw [512, 784] */
-	float *const t48 = (float *)(work_ + 22656); /* sum_batch [512] */
-	/* t3 = dense */
-	fashion_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t3);
-	/* t4 = relu */
-	fashion_ae_act(FASHION_AE_RELU, 0.0f, 1, n * 512, t3, 0, NULL, 0, t4, 0);
-	/* t7 = dense */
-	fashion_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t7);
-	/* t8 = relu */
-	fashion_ae_act(FASHION_AE_RELU, 0.0f, 1, n * 256, t7, 0, NULL, 0, t8, 0);
+	float *const t23 = (float *)(work_ + 802816); /* dense [n, 784] */
+	float *const t24 = (float *)(work_ + 1204224); /* mse [] */
+	float *const t25 = (float *)(work_ + 1204288); /* constant [] */
+	float *const t26 = (float *)(work_ + 1204352); /* mse_grad [n, 784] */
+	float *const t28 = (float *)(work_ + 1605760); /* dense_dx [n, 512] */
+	float *const t29 = (float *)(work_ + 1867904); /* dense_dw [784, 512] */
+	float *const t30 = (float *)(work_ + 540672); /* sum_batch [784] */
+	float *const t32 = (float *)(work_ + 543808); /* dense_dx [n, 256] */
+	float *const t33 = (float *)(work_ + 3473536); /* dense_dw [512, 256] */
+	float *const t34 = (float *)(work_ + 409600); /* sum_batch [512] */
+	float *const t36 = (float *)(work_ + 411648); /* dense_dx [n, 32] */
+	float *const t37 = (float *)(work_ + 428032); /* dense_dw [256, 32] */
+	float *const t38 = (float *)(work_ + 460800); /* sum_batch [256] */
+	float *const t39 = (float *)(work_ + 543808); /* dense_dx [n, 256] */
+	float *const t40 = (float *)(work_ + 461824); /* dense_dw [32, 256] */
+	float *const t41 = (float *)(work_ + 262144); /* sum_batch [32] */
+	float *const t43 = (float *)(work_ + 1204288); /* dense_dx [n, 512] */
+	float *const t44 = (float *)(work_ + 3997824); /* dense_dw [256, 512] */
+	float *const t45 = (float *)(work_ + 0); /* sum_batch [256] */
+	float *const t47 = (float *)(work_ + 4522112); /* dense_dw [512, 784] */
+	float *const t48 = (float *)(work_ + 1024); /* sum_batch [512] */
+	/* t4 = dense */
+	fashion_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t4,
+		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
+	/* t8 = dense */
+	fashion_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t8,
+		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
 	/* t11 = dense */
-	fashion_ae_gemm(n, 32, 256, t8, 256, 1, t9, 1, 256, t10, t11);
-	/* t14 = dense */
-	fashion_ae_gemm(n, 256, 32, t11, 32, 1, t12, 1, 32, t13, t14);
-	/* t15 = relu */
-	fashion_ae_act(FASHION_AE_RELU, 0.0f, 1, n * 256, t14, 0, NULL, 0, t15, 0);
-	/* t18 = dense */
-	fashion_ae_gemm(n, 512, 256, t15, 256, 1, t16, 1, 256, t17, t18);
-	/* t19 = relu */
-	fashion_ae_act(FASHION_AE_RELU, 0.0f, 1, n * 512, t18, 0, NULL, 0, t19, 0);
-	/* t22 = dense */
-	fashion_ae_gemm(n, 784, 512, t19, 512, 1, t20, 1, 512, t21, t22);
-	/* t23 = sigmoid */
-	fashion_ae_act(FASHION_AE_SIGMOID, 0.0f, 1, n * 784, t22, 0, NULL, 0, t23, 0);
+	fashion_ae_gemm(n, 32, 256, t8, 256, 1, t9, 1, 256, t10, t11,
+		NULL);
+	/* t15 = dense */
+	fashion_ae_gemm(n, 256, 32, t11, 32, 1, t12, 1, 32, t13, t15,
+		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
+	/* t19 = dense */
+	fashion_ae_gemm(n, 512, 256, t15, 256, 1, t16, 1, 256, t17, t19,
+		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
+	/* t23 = dense */
+	fashion_ae_gemm(n, 784, 512, t19, 512, 1, t20, 1, 512, t21, t23,
+		&(const fashion_ae_epilogue){.act = FASHION_AE_SIGMOID, .slope = 0.0f});
 	/* t24 = mse */
 	{
 		double acc = 0;
@@ -476,77 +518,76 @@ fashion_ae_real fashion_ae_train_step(void *state, void *work, const fashion_ae_
 	/* t26 = mse_grad */
 	{
 		const float k = (float)(t25[0] / (double)(n * 784));
-		for (long i = 0; i < n * 784; i++)
-			t26[i] = 2 * k * (t23[i] - t0[i]);
+		for (long i0 = 0; i0 < n * 784; i0 += 1024) {
+			const long c = n * 784 - i0 < 1024 ? n * 784 - i0 : 1024;
+			for (long i = i0; i < i0 + c; i++)
+				t26[i] = 2 * k * (t23[i] - t0[i]);
+			fashion_ae_act(FASHION_AE_SIGMOID, 0.0f, 1, c, t26 + i0, 0, t23 + i0, 0, t26 + i0, 0);
+		}
 	}
-	/* t27 = act_grad */
-	fashion_ae_act(FASHION_AE_SIGMOID, 0.0f, 1, n * 784, t26, 0, t23, 0, t27, 0);
 	/* t28 = dense_dx */
-	fashion_ae_gemm(n, 512, 784, t27, 784, 1, t20, 512, 1, NULL, t28);
+	fashion_ae_gemm(n, 512, 784, t26, 784, 1, t20, 512, 1, NULL, t28,
+		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f, .y = t19});
 	/* t29 = dense_dw */
-	fashion_ae_gemm(784, 512, n, t27, 1, 784, t19, 512, 1, NULL, t29);
+	fashion_ae_gemm(784, 512, n, t26, 1, 784, t19, 512, 1, NULL, t29, NULL);
 	/* t30 = sum_batch */
 	for (long j = 0; j < 784; j++)
 		t30[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 784; j++)
-			t30[j] += t27[b * 784 + j];
-	/* t31 = act_grad */
-	fashion_ae_act(FASHION_AE_RELU, 0.0f, 1, n * 512, t28, 0, t19, 0, t31, 0);
+			t30[j] += t26[b * 784 + j];
 	/* t32 = dense_dx */
-	fashion_ae_gemm(n, 256, 512, t31, 512, 1, t16, 256, 1, NULL, t32);
+	fashion_ae_gemm(n, 256, 512, t28, 512, 1, t16, 256, 1, NULL, t32,
+		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f, .y = t15});
 	/* t33 = dense_dw */
-	fashion_ae_gemm(512, 256, n, t31, 1, 512, t15, 256, 1, NULL, t33);
+	fashion_ae_gemm(512, 256, n, t28, 1, 512, t15, 256, 1, NULL, t33, NULL);
 	/* t34 = sum_batch */
 	for (long j = 0; j < 512; j++)
 		t34[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 512; j++)
-			t34[j] += t31[b * 512 + j];
-	/* t35 = act_grad */
-	fashion_ae_act(FASHION_AE_RELU, 0.0f, 1, n * 256, t32, 0, t15, 0, t35, 0);
+			t34[j] += t28[b * 512 + j];
 	/* t36 = dense_dx */
-	fashion_ae_gemm(n, 32, 256, t35, 256, 1, t12, 32, 1, NULL, t36);
+	fashion_ae_gemm(n, 32, 256, t32, 256, 1, t12, 32, 1, NULL, t36,
+		NULL);
 	/* t37 = dense_dw */
-	fashion_ae_gemm(256, 32, n, t35, 1, 256, t11, 32, 1, NULL, t37);
+	fashion_ae_gemm(256, 32, n, t32, 1, 256, t11, 32, 1, NULL, t37, NULL);
 	/* t38 = sum_batch */
 	for (long j = 0; j < 256; j++)
 		t38[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 256; j++)
-			t38[j] += t35[b * 256 + j];
+			t38[j] += t32[b * 256 + j];
 	/* t39 = dense_dx */
-	fashion_ae_gemm(n, 256, 32, t36, 32, 1, t9, 256, 1, NULL, t39);
+	fashion_ae_gemm(n, 256, 32, t36, 32, 1, t9, 256, 1, NULL, t39,
+		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f, .y = t8});
 	/* t40 = dense_dw */
-	fashion_ae_gemm(32, 256, n, t36, 1, 32, t8, 256, 1, NULL, t40);
+	fashion_ae_gemm(32, 256, n, t36, 1, 32, t8, 256, 1, NULL, t40, NULL);
 	/* t41 = sum_batch */
 	for (long j = 0; j < 32; j++)
 		t41[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 32; j++)
 			t41[j] += t36[b * 32 + j];
-	/* t42 = act_grad */
-	fashion_ae_act(FASHION_AE_RELU, 0.0f, 1, n * 256, t39, 0, t8, 0, t42, 0);
 	/* t43 = dense_dx */
-	fashion_ae_gemm(n, 512, 256, t42, 256, 1, t5, 512, 1, NULL, t43);
+	fashion_ae_gemm(n, 512, 256, t39, 256, 1, t5, 512, 1, NULL, t43,
+		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f, .y = t4});
 	/* t44 = dense_dw */
-	fashion_ae_gemm(256, 512, n, t42, 1, 256, t4, 512, 1, NULL, t44);
+	fashion_ae_gemm(256, 512, n, t39, 1, 256, t4, 512, 1, NULL, t44, NULL);
 	/* t45 = sum_batch */
 	for (long j = 0; j < 256; j++)
 		t45[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 256; j++)
-			t45[j] += t42[b * 256 + j];
-	/* t46 = act_grad */
-	fashion_ae_act(FASHION_AE_RELU, 0.0f, 1, n * 512, t43, 0, t4, 0, t46, 0);
+			t45[j] += t39[b * 256 + j];
 	/* t47 = dense_dw */
-	fashion_ae_gemm(512, 784, n, t46, 1, 512, t0, 784, 1, NULL, t47);
+	fashion_ae_gemm(512, 784, n, t43, 1, 512, t0, 784, 1, NULL, t47, NULL);
 	/* t48 = sum_batch */
 	for (long j = 0; j < 512; j++)
 		t48[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 512; j++)
-			t48[j] += t46[b * 512 + j];
+			t48[j] += t43[b * 512 + j];
 	/* t49 = adam */
 	{ /* encoder.0.weight */
 		fashion_ae_adam(401408, t1, adam_m + 0, adam_v + 0, t47, &adam_k);
@@ -609,74 +650,60 @@ fashion_ae_real fashion_ae_gradient(const void *state, void *work, const fashion
 	const float *const t0 = x;
 	const float *const t1 = params + 0; /* encoder.0.weight */
 	const float *const t2 = params + 401408; /* encoder.0.bias */
-	float *const t3 = (float *)(work_ + 0); /* dense [n, 512] */
-	float *const t4 = (float *)(work_ + 262144); /* relu [n, 512] */
+	float *const t4 = (float *)(work_ + 0); /* dense [n, 512] */
 	const float *const t5 = params + 401920; /* encoder.2.weight */
 	const float *const t6 = params + 532992; /* encoder.2.bias */
-	float *const t7 = (float *)(work_ + 0); /* dense [n, 256] */
-	float *const t8 = (float *)(work_ + 131072); /* relu [n, 256] */
+	float *const t8 = (float *)(work_ + 262144); /* dense [n, 256] */
 	const float *const t9 = params + 533248; /* encoder.4.weight */
 	const float *const t10 = params + 541440; /* encoder.4.bias */
-	float *const t11 = (float *)(work_ + 0); /* dense [n, 32] */
+	float *const t11 = (float *)(work_ + 393216); /* dense [n, 32] */
 	const float *const t12 = params + 541472; /* decoder.0.weight */
 	const float *const t13 = params + 549664; /* decoder.0.bias */
-	float *const t14 = (float *)(work_ + 524288); /* dense [n, 256] */
-	float *const t15 = (float *)(work_ + 655360); /* relu [n, 256] */
+	float *const t15 = (float *)(work_ + 409600); /* dense [n, 256] */
 	const float *const t16 = params + 549920; /* decoder.2.weight */
 	const float *const t17 = params + 680992; /* decoder.2.bias */
-	float *const t18 = (float *)(work_ + 786432); /* dense [n, 512] */
-	float *const t19 = (float *)(work_ + 1048576); /* relu [n, 512] */
+	float *const t19 = (float *)(work_ + 540672); /* dense [n, 512] */
 	const float *const t20 = params + 681504; /* decoder.4.weight */
 	const float *const t21 = params + 1082912; /* decoder.4.bias */
-	float *const t22 = (float *)(work_ + 1310720); /* dense [n, 784] */
-	float *const t23 = (float *)(work_ + 1712128); /* sigmoid [n, 784] */
-	float *const t24 = (float *)(work_ + 16384); /* mse [] */
-	float *const t25 = (float *)(work_ + 16448); /* constant [] */
-	float *const t26 = (float *)(work_ + 1310720); /* mse_grad [n, 784] */
-	float *const t27 = (float *)(work_ + 2113536); /* act_grad [n, 784] */
-	float *const t28 = (float *)(work_ + 786432); /* dense_dx [n, 512] */
-	float *const t29 = (float *)(work_ + 2514944); /* dense_dw [784, 512] */
-	float *const t30 = (float *)(work_ + 16448); /* sum_batch [784] */
-	float *const t31 = (float *)(work_ + 1310720); /* act_grad [n, 512] */
-	float *const t32 = (float *)(work_ + 524288); /* dense_dx [n, 256] */
-	float *const t33 = (float *)(work_ + 786432); /* dense_dw [512, 256] */
-	float *const t34 = (float *)(work_ + 19584); /* sum_batch [512] */
-	float *const t35 = (float *)(work_ + 1310720); /* act_grad [n, 256] */
-	float *const t36 = (float *)(work_ + 21632); /* dense_dx [n, 32] */
-	float *const t37 = (float *)(work_ + 38016); /* dense_dw [256, 32] */
-	float *const t38 = (float *)(work_ + 70784); /* sum_batch [256] */
-	float *const t39 = (float *)(work_ + 524288); /* dense_dx [n, 256] */
-	float *const t40 = (float *)(work_ + 71808); /* dense_dw [32, 256] */
-	float *const t41 = (float *)(work_ + 104576); /* sum_batch [32] */
-	float *const t42 = (float *)(work_ + 655360); /* act_grad [n, 256] */
-	float *const t43 = (float *)(work_ + 1310720); /* dense_dx [n, 512] */
-	float *const t44 = (float *)(work_ + 4120576); /* dense_dw [256, 512] */
-	float *const t45 = (float *)(work_ + 21632); /* sum_batch [256] */
-	float *const t46 = (float *)(work_ + 524288); /* act_grad [n, 512] */
-	float *const t47 = (float *)(work_ + 4644864); /* dense_dw [512, 784] */
-	float *const t48 = (float *)(work_ + 22656); /* sum_batch [512] */
-	/* t3 = dense */
-	fashion_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t3);
-	/* t4 = relu */
-	fashion_ae_act(FASHION_AE_RELU, 0.0f, 1, n * 512, t3, 0, NULL, 0, t4, 0);
-	/* t7 = dense */
-	fashion_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t7);
-	/* t8 = relu */
-	fashion_ae_act(FASHION_AE_RELU, 0.0f, 1, n * 256, t7, 0, NULL, 0, t8, 0);
+	float *const t23 = (float *)(work_ + 802816); /* dense [n, 784] */
+	float *const t24 = (float *)(work_ + 1204224); /* mse [] */
+	float *const t25 = (float *)(work_ + 1204288); /* constant [] */
+	float *const t26 = (float *)(work_ + 1204352); /* mse_grad [n, 784] */
+	float *const t28 = (float *)(work_ + 1605760); /* dense_dx [n, 512] */
+	float *const t29 = (float *)(work_ + 1867904); /* dense_dw [784, 512] */
+	float *const t30 = (float *)(work_ + 540672); /* sum_batch [784] */
+	float *const t32 = (float *)(work_ + 543808); /* dense_dx [n, 256] */
+	float *const t33 = (float *)(work_ + 3473536); /* dense_dw [512, 256] */
+	float *const t34 = (float *)(work_ + 409600); /* sum_batch [512] */
+	float *const t36 = (float *)(work_ + 411648); /* dense_dx [n, 32] */
+	float *const t37 = (float *)(work_ + 428032); /* dense_dw [256, 32] */
+	float *const t38 = (float *)(work_ + 460800); /* sum_batch [256] */
+	float *const t39 = (float *)(work_ + 543808); /* dense_dx [n, 256] */
+	float *const t40 = (float *)(work_ + 461824); /* dense_dw [32, 256] */
+	float *const t41 = (float *)(work_ + 262144); /* sum_batch [32] */
+	float *const t43 = (float *)(work_ + 1204288); /* dense_dx [n, 512] */
+	float *const t44 = (float *)(work_ + 3997824); /* dense_dw [256, 512] */
+	float *const t45 = (float *)(work_ + 0); /* sum_batch [256] */
+	float *const t47 = (float *)(work_ + 4522112); /* dense_dw [512, 784] */
+	float *const t48 = (float *)(work_ + 1024); /* sum_batch [512] */
+	/* t4 = dense */
+	fashion_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t4,
+		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
+	/* t8 = dense */
+	fashion_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t8,
+		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
 	/* t11 = dense */
-	fashion_ae_gemm(n, 32, 256, t8, 256, 1, t9, 1, 256, t10, t11);
-	/* t14 = dense */
-	fashion_ae_gemm(n, 256, 32, t11, 32, 1, t12, 1, 32, t13, t14);
-	/* t15 = relu */
-	fashion_ae_act(FASHION_AE_RELU, 0.0f, 1, n * 256, t14, 0, NULL, 0, t15, 0);
-	/* t18 = dense */
-	fashion_ae_gemm(n, 512, 256, t15, 256, 1, t16, 1, 256, t17, t18);
-	/* t19 = relu */
-	fashion_ae_act(FASHION_AE_RELU, 0.0f, 1, n * 512, t18, 0, NULL, 0, t19, 0);
-	/* t22 = dense */
-	fashion_ae_gemm(n, 784, 512, t19, 512, 1, t20, 1, 512, t21, t22);
-	/* t23 = sigmoid */
-	fashion_ae_act(FASHION_AE_SIGMOID, 0.0f, 1, n * 784, t22, 0, NULL, 0, t23, 0);
+	fashion_ae_gemm(n, 32, 256, t8, 256, 1, t9, 1, 256, t10, t11,
+		NULL);
+	/* t15 = dense */
+	fashion_ae_gemm(n, 256, 32, t11, 32, 1, t12, 1, 32, t13, t15,
+		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
+	/* t19 = dense */
+	fashion_ae_gemm(n, 512, 256, t15, 256, 1, t16, 1, 256, t17, t19,
+		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
+	/* t23 = dense */
+	fashion_ae_gemm(n, 784, 512, t19, 512, 1, t20, 1, 512, t21, t23,
+		&(const fashion_ae_epilogue){.act = FASHION_AE_SIGMOID, .slope = 0.0f});
 	/* t24 = mse */
 	{
 		double acc = 0;
@@ -691,77 +718,76 @@ fashion_ae_real fashion_ae_gradient(const void *state, void *work, const fashion
 	/* t26 = mse_grad */
 	{
 		const float k = (float)(t25[0] / (double)(n * 784));
-		for (long i = 0; i < n * 784; i++)
-			t26[i] = 2 * k * (t23[i] - t0[i]);
+		for (long i0 = 0; i0 < n * 784; i0 += 1024) {
+			const long c = n * 784 - i0 < 1024 ? n * 784 - i0 : 1024;
+			for (long i = i0; i < i0 + c; i++)
+				t26[i] = 2 * k * (t23[i] - t0[i]);
+			fashion_ae_act(FASHION_AE_SIGMOID, 0.0f, 1, c, t26 + i0, 0, t23 + i0, 0, t26 + i0, 0);
+		}
 	}
-	/* t27 = act_grad */
-	fashion_ae_act(FASHION_AE_SIGMOID, 0.0f, 1, n * 784, t26, 0, t23, 0, t27, 0);
 	/* t28 = dense_dx */
-	fashion_ae_gemm(n, 512, 784, t27, 784, 1, t20, 512, 1, NULL, t28);
+	fashion_ae_gemm(n, 512, 784, t26, 784, 1, t20, 512, 1, NULL, t28,
+		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f, .y = t19});
 	/* t29 = dense_dw */
-	fashion_ae_gemm(784, 512, n, t27, 1, 784, t19, 512, 1, NULL, t29);
+	fashion_ae_gemm(784, 512, n, t26, 1, 784, t19, 512, 1, NULL, t29, NULL);
 	/* t30 = sum_batch */
 	for (long j = 0; j < 784; j++)
 		t30[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 784; j++)
-			t30[j] += t27[b * 784 + j];
-	/* t31 = act_grad */
-	fashion_ae_act(FASHION_AE_RELU, 0.0f, 1, n * 512, t28, 0, t19, 0, t31, 0);
+			t30[j] += t26[b * 784 + j];
 	/* t32 = dense_dx */
-	fashion_ae_gemm(n, 256, 512, t31, 512, 1, t16, 256, 1, NULL, t32);
+	fashion_ae_gemm(n, 256, 512, t28, 512, 1, t16, 256, 1, NULL, t32,
+		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f, .y = t15});
 	/* t33 = dense_dw */
-	fashion_ae_gemm(512, 256, n, t31, 1, 512, t15, 256, 1, NULL, t33);
+	fashion_ae_gemm(512, 256, n, t28, 1, 512, t15, 256, 1, NULL, t33, NULL);
 	/* t34 = sum_batch */
 	for (long j = 0; j < 512; j++)
 		t34[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 512; j++)
-			t34[j] += t31[b * 512 + j];
-	/* t35 = act_grad */
-	fashion_ae_act(FASHION_AE_RELU, 0.0f, 1, n * 256, t32, 0, t15, 0, t35, 0);
+			t34[j] += t28[b * 512 + j];
 	/* t36 = dense_dx */
-	fashion_ae_gemm(n, 32, 256, t35, 256, 1, t12, 32, 1, NULL, t36);
+	fashion_ae_gemm(n, 32, 256, t32, 256, 1, t12, 32, 1, NULL, t36,
+		NULL);
 	/* t37 = dense_dw */
-	fashion_ae_gemm(256, 32, n, t35, 1, 256, t11, 32, 1, NULL, t37);
+	fashion_ae_gemm(256, 32, n, t32, 1, 256, t11, 32, 1, NULL, t37, NULL);
 	/* t38 = sum_batch */
 	for (long j = 0; j < 256; j++)
 		t38[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 256; j++)
-			t38[j] += t35[b * 256 + j];
+			t38[j] += t32[b * 256 + j];
 	/* t39 = dense_dx */
-	fashion_ae_gemm(n, 256, 32, t36, 32, 1, t9, 256, 1, NULL, t39);
+	fashion_ae_gemm(n, 256, 32, t36, 32, 1, t9, 256, 1, NULL, t39,
+		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f, .y = t8});
 	/* t40 = dense_dw */
-	fashion_ae_gemm(32, 256, n, t36, 1, 32, t8, 256, 1, NULL, t40);
+	fashion_ae_gemm(32, 256, n, t36, 1, 32, t8, 256, 1, NULL, t40, NULL);
 	/* t41 = sum_batch */
 	for (long j = 0; j < 32; j++)
 		t41[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 32; j++)
 			t41[j] += t36[b * 32 + j];
-	/* t42 = act_grad */
-	fashion_ae_act(FASHION_AE_RELU, 0.0f, 1, n * 256, t39, 0, t8, 0, t42, 0);
 	/* t43 = dense_dx */
-	fashion_ae_gemm(n, 512, 256, t42, 256, 1, t5, 512, 1, NULL, t43);
+	fashion_ae_gemm(n, 512, 256, t39, 256, 1, t5, 512, 1, NULL, t43,
+		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f, .y = t4});
 	/* t44 = dense_dw */
-	fashion_ae_gemm(256, 512, n, t42, 1, 256, t4, 512, 1, NULL, t44);
+	fashion_ae_gemm(256, 512, n, t39, 1, 256, t4, 512, 1, NULL, t44, NULL);
 	/* t45 = sum_batch */
 	for (long j = 0; j < 256; j++)
 		t45[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 256; j++)
-			t45[j] += t42[b * 256 + j];
-	/* t46 = act_grad */
-	fashion_ae_act(FASHION_AE_RELU, 0.0f, 1, n * 512, t43, 0, t4, 0, t46, 0);
+			t45[j] += t39[b * 256 + j];
 	/* t47 = dense_dw */
-	fashion_ae_gemm(512, 784, n, t46, 1, 512, t0, 784, 1, NULL, t47);
+	fashion_ae_gemm(512, 784, n, t43, 1, 512, t0, 784, 1, NULL, t47, NULL);
 	/* t48 = sum_batch */
 	for (long j = 0; j < 512; j++)
 		t48[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 512; j++)
-			t48[j] += t46[b * 512 + j];
+			t48[j] += t43[b * 512 + j];
 	memcpy(grad + 0, t47, sizeof(float) * 401408);
 	memcpy(grad + 401408, t48, sizeof(float) * 512);
 	memcpy(grad + 401920, t44, sizeof(float) * 131072);
@@ -800,50 +826,41 @@ fashion_ae_real fashion_ae_loss(const void *state, void *work, const fashion_ae_
 	const float *const t0 = x;
 	const float *const t1 = params + 0; /* encoder.0.weight */
 	const float *const t2 = params + 401408; /* encoder.0.bias */
-	float *const t3 = (float *)(work_ + 0); /* dense [n, 512] */
-	float *const t4 = (float *)(work_ + 262144); /* relu [n, 512] */
+	float *const t4 = (float *)(work_ + 0); /* dense [n, 512] */
 	const float *const t5 = params + 401920; /* encoder.2.weight */
 	const float *const t6 = params + 532992; /* encoder.2.bias */
-	float *const t7 = (float *)(work_ + 0); /* dense [n, 256] */
-	float *const t8 = (float *)(work_ + 131072); /* relu [n, 256] */
+	float *const t8 = (float *)(work_ + 262144); /* dense [n, 256] */
 	const float *const t9 = params + 533248; /* encoder.4.weight */
 	const float *const t10 = params + 541440; /* encoder.4.bias */
-	float *const t11 = (float *)(work_ + 0); /* dense [n, 32] */
+	float *const t11 = (float *)(work_ + 393216); /* dense [n, 32] */
 	const float *const t12 = params + 541472; /* decoder.0.weight */
 	const float *const t13 = params + 549664; /* decoder.0.bias */
-	float *const t14 = (float *)(work_ + 524288); /* dense [n, 256] */
-	float *const t15 = (float *)(work_ + 655360); /* relu [n, 256] */
+	float *const t15 = (float *)(work_ + 409600); /* dense [n, 256] */
 	const float *const t16 = params + 549920; /* decoder.2.weight */
 	const float *const t17 = params + 680992; /* decoder.2.bias */
-	float *const t18 = (float *)(work_ + 786432); /* dense [n, 512] */
-	float *const t19 = (float *)(work_ + 1048576); /* relu [n, 512] */
+	float *const t19 = (float *)(work_ + 540672); /* dense [n, 512] */
 	const float *const t20 = params + 681504; /* decoder.4.weight */
 	const float *const t21 = params + 1082912; /* decoder.4.bias */
-	float *const t22 = (float *)(work_ + 1310720); /* dense [n, 784] */
-	float *const t23 = (float *)(work_ + 1712128); /* sigmoid [n, 784] */
-	float *const t24 = (float *)(work_ + 16384); /* mse [] */
-	/* t3 = dense */
-	fashion_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t3);
-	/* t4 = relu */
-	fashion_ae_act(FASHION_AE_RELU, 0.0f, 1, n * 512, t3, 0, NULL, 0, t4, 0);
-	/* t7 = dense */
-	fashion_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t7);
-	/* t8 = relu */
-	fashion_ae_act(FASHION_AE_RELU, 0.0f, 1, n * 256, t7, 0, NULL, 0, t8, 0);
+	float *const t23 = (float *)(work_ + 802816); /* dense [n, 784] */
+	float *const t24 = (float *)(work_ + 1204224); /* mse [] */
+	/* t4 = dense */
+	fashion_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t4,
+		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
+	/* t8 = dense */
+	fashion_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t8,
+		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
 	/* t11 = dense */
-	fashion_ae_gemm(n, 32, 256, t8, 256, 1, t9, 1, 256, t10, t11);
-	/* t14 = dense */
-	fashion_ae_gemm(n, 256, 32, t11, 32, 1, t12, 1, 32, t13, t14);
-	/* t15 = relu */
-	fashion_ae_act(FASHION_AE_RELU, 0.0f, 1, n * 256, t14, 0, NULL, 0, t15, 0);
-	/* t18 = dense */
-	fashion_ae_gemm(n, 512, 256, t15, 256, 1, t16, 1, 256, t17, t18);
-	/* t19 = relu */
-	fashion_ae_act(FASHION_AE_RELU, 0.0f, 1, n * 512, t18, 0, NULL, 0, t19, 0);
-	/* t22 = dense */
-	fashion_ae_gemm(n, 784, 512, t19, 512, 1, t20, 1, 512, t21, t22);
-	/* t23 = sigmoid */
-	fashion_ae_act(FASHION_AE_SIGMOID, 0.0f, 1, n * 784, t22, 0, NULL, 0, t23, 0);
+	fashion_ae_gemm(n, 32, 256, t8, 256, 1, t9, 1, 256, t10, t11,
+		NULL);
+	/* t15 = dense */
+	fashion_ae_gemm(n, 256, 32, t11, 32, 1, t12, 1, 32, t13, t15,
+		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
+	/* t19 = dense */
+	fashion_ae_gemm(n, 512, 256, t15, 256, 1, t16, 1, 256, t17, t19,
+		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
+	/* t23 = dense */
+	fashion_ae_gemm(n, 784, 512, t19, 512, 1, t20, 1, 512, t21, t23,
+		&(const fashion_ae_epilogue){.act = FASHION_AE_SIGMOID, .slope = 0.0f});
 	/* t24 = mse */
 	{
 		double acc = 0;
@@ -867,49 +884,40 @@ void fashion_ae_forward(const void *state, void *work, const fashion_ae_real *x,
 	const float *const t0 = x;
 	const float *const t1 = params + 0; /* encoder.0.weight */
 	const float *const t2 = params + 401408; /* encoder.0.bias */
-	float *const t3 = (float *)(work_ + 0); /* dense [n, 512] */
-	float *const t4 = (float *)(work_ + 262144); /* relu [n, 512] */
+	float *const t4 = (float *)(work_ + 0); /* dense [n, 512] */
 	const float *const t5 = params + 401920; /* encoder.2.weight */
 	const float *const t6 = params + 532992; /* encoder.2.bias */
-	float *const t7 = (float *)(work_ + 0); /* dense [n, 256] */
-	float *const t8 = (float *)(work_ + 131072); /* relu [n, 256] */
+	float *const t8 = (float *)(work_ + 262144); /* dense [n, 256] */
 	const float *const t9 = params + 533248; /* encoder.4.weight */
 	const float *const t10 = params + 541440; /* encoder.4.bias */
-	float *const t11 = (float *)(work_ + 0); /* dense [n, 32] */
+	float *const t11 = (float *)(work_ + 393216); /* dense [n, 32] */
 	const float *const t12 = params + 541472; /* decoder.0.weight */
 	const float *const t13 = params + 549664; /* decoder.0.bias */
-	float *const t14 = (float *)(work_ + 524288); /* dense [n, 256] */
-	float *const t15 = (float *)(work_ + 655360); /* relu [n, 256] */
+	float *const t15 = (float *)(work_ + 409600); /* dense [n, 256] */
 	const float *const t16 = params + 549920; /* decoder.2.weight */
 	const float *const t17 = params + 680992; /* decoder.2.bias */
-	float *const t18 = (float *)(work_ + 786432); /* dense [n, 512] */
-	float *const t19 = (float *)(work_ + 1048576); /* relu [n, 512] */
+	float *const t19 = (float *)(work_ + 540672); /* dense [n, 512] */
 	const float *const t20 = params + 681504; /* decoder.4.weight */
 	const float *const t21 = params + 1082912; /* decoder.4.bias */
-	float *const t22 = (float *)(work_ + 1310720); /* dense [n, 784] */
-	float *const t23 = (float *)(work_ + 1712128); /* sigmoid [n, 784] */
-	/* t3 = dense */
-	fashion_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t3);
-	/* t4 = relu */
-	fashion_ae_act(FASHION_AE_RELU, 0.0f, 1, n * 512, t3, 0, NULL, 0, t4, 0);
-	/* t7 = dense */
-	fashion_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t7);
-	/* t8 = relu */
-	fashion_ae_act(FASHION_AE_RELU, 0.0f, 1, n * 256, t7, 0, NULL, 0, t8, 0);
+	float *const t23 = (float *)(work_ + 802816); /* dense [n, 784] */
+	/* t4 = dense */
+	fashion_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t4,
+		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
+	/* t8 = dense */
+	fashion_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t8,
+		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
 	/* t11 = dense */
-	fashion_ae_gemm(n, 32, 256, t8, 256, 1, t9, 1, 256, t10, t11);
-	/* t14 = dense */
-	fashion_ae_gemm(n, 256, 32, t11, 32, 1, t12, 1, 32, t13, t14);
-	/* t15 = relu */
-	fashion_ae_act(FASHION_AE_RELU, 0.0f, 1, n * 256, t14, 0, NULL, 0, t15, 0);
-	/* t18 = dense */
-	fashion_ae_gemm(n, 512, 256, t15, 256, 1, t16, 1, 256, t17, t18);
-	/* t19 = relu */
-	fashion_ae_act(FASHION_AE_RELU, 0.0f, 1, n * 512, t18, 0, NULL, 0, t19, 0);
-	/* t22 = dense */
-	fashion_ae_gemm(n, 784, 512, t19, 512, 1, t20, 1, 512, t21, t22);
-	/* t23 = sigmoid */
-	fashion_ae_act(FASHION_AE_SIGMOID, 0.0f, 1, n * 784, t22, 0, NULL, 0, t23, 0);
+	fashion_ae_gemm(n, 32, 256, t8, 256, 1, t9, 1, 256, t10, t11,
+		NULL);
+	/* t15 = dense */
+	fashion_ae_gemm(n, 256, 32, t11, 32, 1, t12, 1, 32, t13, t15,
+		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
+	/* t19 = dense */
+	fashion_ae_gemm(n, 512, 256, t15, 256, 1, t16, 1, 256, t17, t19,
+		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
+	/* t23 = dense */
+	fashion_ae_gemm(n, 784, 512, t19, 512, 1, t20, 1, 512, t21, t23,
+		&(const fashion_ae_epilogue){.act = FASHION_AE_SIGMOID, .slope = 0.0f});
 	memcpy(out, t23, sizeof(float) * n * 784);
 }
 
@@ -924,25 +932,22 @@ void fashion_ae_encode(const void *state, void *work, const fashion_ae_real *x, 
 	const float *const t0 = x;
 	const float *const t1 = params + 0; /* encoder.0.weight */
 	const float *const t2 = params + 401408; /* encoder.0.bias */
-	float *const t3 = (float *)(work_ + 0); /* dense [n, 512] */
-	float *const t4 = (float *)(work_ + 262144); /* relu [n, 512] */
+	float *const t4 = (float *)(work_ + 0); /* dense [n, 512] */
 	const float *const t5 = params + 401920; /* encoder.2.weight */
 	const float *const t6 = params + 532992; /* encoder.2.bias */
-	float *const t7 = (float *)(work_ + 0); /* dense [n, 256] */
-	float *const t8 = (float *)(work_ + 131072); /* relu [n, 256] */
+	float *const t8 = (float *)(work_ + 262144); /* dense [n, 256] */
 	const float *const t9 = params + 533248; /* encoder.4.weight */
 	const float *const t10 = params + 541440; /* encoder.4.bias */
-	float *const t11 = (float *)(work_ + 0); /* dense [n, 32] */
-	/* t3 = dense */
-	fashion_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t3);
-	/* t4 = relu */
-	fashion_ae_act(FASHION_AE_RELU, 0.0f, 1, n * 512, t3, 0, NULL, 0, t4, 0);
-	/* t7 = dense */
-	fashion_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t7);
-	/* t8 = relu */
-	fashion_ae_act(FASHION_AE_RELU, 0.0f, 1, n * 256, t7, 0, NULL, 0, t8, 0);
+	float *const t11 = (float *)(work_ + 393216); /* dense [n, 32] */
+	/* t4 = dense */
+	fashion_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t4,
+		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
+	/* t8 = dense */
+	fashion_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t8,
+		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
 	/* t11 = dense */
-	fashion_ae_gemm(n, 32, 256, t8, 256, 1, t9, 1, 256, t10, t11);
+	fashion_ae_gemm(n, 32, 256, t8, 256, 1, t9, 1, 256, t10, t11,
+		NULL);
 	memcpy(z, t11, sizeof(float) * n * 32);
 }
 
@@ -957,28 +962,22 @@ void fashion_ae_decode(const void *state, void *work, const fashion_ae_real *z, 
 	const float *const t11 = z;
 	const float *const t12 = params + 541472; /* decoder.0.weight */
 	const float *const t13 = params + 549664; /* decoder.0.bias */
-	float *const t14 = (float *)(work_ + 524288); /* dense [n, 256] */
-	float *const t15 = (float *)(work_ + 655360); /* relu [n, 256] */
+	float *const t15 = (float *)(work_ + 409600); /* dense [n, 256] */
 	const float *const t16 = params + 549920; /* decoder.2.weight */
 	const float *const t17 = params + 680992; /* decoder.2.bias */
-	float *const t18 = (float *)(work_ + 786432); /* dense [n, 512] */
-	float *const t19 = (float *)(work_ + 1048576); /* relu [n, 512] */
+	float *const t19 = (float *)(work_ + 540672); /* dense [n, 512] */
 	const float *const t20 = params + 681504; /* decoder.4.weight */
 	const float *const t21 = params + 1082912; /* decoder.4.bias */
-	float *const t22 = (float *)(work_ + 1310720); /* dense [n, 784] */
-	float *const t23 = (float *)(work_ + 1712128); /* sigmoid [n, 784] */
-	/* t14 = dense */
-	fashion_ae_gemm(n, 256, 32, t11, 32, 1, t12, 1, 32, t13, t14);
-	/* t15 = relu */
-	fashion_ae_act(FASHION_AE_RELU, 0.0f, 1, n * 256, t14, 0, NULL, 0, t15, 0);
-	/* t18 = dense */
-	fashion_ae_gemm(n, 512, 256, t15, 256, 1, t16, 1, 256, t17, t18);
-	/* t19 = relu */
-	fashion_ae_act(FASHION_AE_RELU, 0.0f, 1, n * 512, t18, 0, NULL, 0, t19, 0);
-	/* t22 = dense */
-	fashion_ae_gemm(n, 784, 512, t19, 512, 1, t20, 1, 512, t21, t22);
-	/* t23 = sigmoid */
-	fashion_ae_act(FASHION_AE_SIGMOID, 0.0f, 1, n * 784, t22, 0, NULL, 0, t23, 0);
+	float *const t23 = (float *)(work_ + 802816); /* dense [n, 784] */
+	/* t15 = dense */
+	fashion_ae_gemm(n, 256, 32, t11, 32, 1, t12, 1, 32, t13, t15,
+		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
+	/* t19 = dense */
+	fashion_ae_gemm(n, 512, 256, t15, 256, 1, t16, 1, 256, t17, t19,
+		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
+	/* t23 = dense */
+	fashion_ae_gemm(n, 784, 512, t19, 512, 1, t20, 1, 512, t21, t23,
+		&(const fashion_ae_epilogue){.act = FASHION_AE_SIGMOID, .slope = 0.0f});
 	memcpy(out, t23, sizeof(float) * n * 784);
 }
 
@@ -990,35 +989,29 @@ void fashion_ae_sample(const void *state, void *work, uint64_t seed, int n, fash
 	const int stochastic = 0;
 	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
 	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	float *const z = (float *)(work_ + 0);
+	float *const z = (float *)(work_ + 393216);
 	const uint64_t key = fashion_ae_mix(seed ^ 0x7072696f72u); /* "prior" */
 	for (long i = 0; i < n * 32; i++)
 		z[i] = (float)fashion_ae_normal(key, (uint64_t)i);
 	const float *const t11 = z;
 	const float *const t12 = params + 541472; /* decoder.0.weight */
 	const float *const t13 = params + 549664; /* decoder.0.bias */
-	float *const t14 = (float *)(work_ + 524288); /* dense [n, 256] */
-	float *const t15 = (float *)(work_ + 655360); /* relu [n, 256] */
+	float *const t15 = (float *)(work_ + 409600); /* dense [n, 256] */
 	const float *const t16 = params + 549920; /* decoder.2.weight */
 	const float *const t17 = params + 680992; /* decoder.2.bias */
-	float *const t18 = (float *)(work_ + 786432); /* dense [n, 512] */
-	float *const t19 = (float *)(work_ + 1048576); /* relu [n, 512] */
+	float *const t19 = (float *)(work_ + 540672); /* dense [n, 512] */
 	const float *const t20 = params + 681504; /* decoder.4.weight */
 	const float *const t21 = params + 1082912; /* decoder.4.bias */
-	float *const t22 = (float *)(work_ + 1310720); /* dense [n, 784] */
-	float *const t23 = (float *)(work_ + 1712128); /* sigmoid [n, 784] */
-	/* t14 = dense */
-	fashion_ae_gemm(n, 256, 32, t11, 32, 1, t12, 1, 32, t13, t14);
-	/* t15 = relu */
-	fashion_ae_act(FASHION_AE_RELU, 0.0f, 1, n * 256, t14, 0, NULL, 0, t15, 0);
-	/* t18 = dense */
-	fashion_ae_gemm(n, 512, 256, t15, 256, 1, t16, 1, 256, t17, t18);
-	/* t19 = relu */
-	fashion_ae_act(FASHION_AE_RELU, 0.0f, 1, n * 512, t18, 0, NULL, 0, t19, 0);
-	/* t22 = dense */
-	fashion_ae_gemm(n, 784, 512, t19, 512, 1, t20, 1, 512, t21, t22);
-	/* t23 = sigmoid */
-	fashion_ae_act(FASHION_AE_SIGMOID, 0.0f, 1, n * 784, t22, 0, NULL, 0, t23, 0);
+	float *const t23 = (float *)(work_ + 802816); /* dense [n, 784] */
+	/* t15 = dense */
+	fashion_ae_gemm(n, 256, 32, t11, 32, 1, t12, 1, 32, t13, t15,
+		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
+	/* t19 = dense */
+	fashion_ae_gemm(n, 512, 256, t15, 256, 1, t16, 1, 256, t17, t19,
+		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
+	/* t23 = dense */
+	fashion_ae_gemm(n, 784, 512, t19, 512, 1, t20, 1, 512, t21, t23,
+		&(const fashion_ae_epilogue){.act = FASHION_AE_SIGMOID, .slope = 0.0f});
 	memcpy(out, t23, sizeof(float) * n * 784);
 }
 

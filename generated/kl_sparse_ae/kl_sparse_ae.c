@@ -26,6 +26,7 @@ typedef simde__m512 kl_sparse_ae_vec;
 #define KL_SPARSE_AE_MAX simde_mm512_max_ps
 #define KL_SPARSE_AE_MIN simde_mm512_min_ps
 #define KL_SPARSE_AE_SQRT simde_mm512_sqrt_ps
+#define KL_SPARSE_AE_WHERE_POS(o, x, x0) simde_mm512_maskz_mov_ps(simde_mm512_cmp_ps_mask(o, x0, SIMDE_CMP_GT_OQ), x) /* o > 0 ? x : 0 */
 #elif defined(SIMDE_X86_AVX2_NATIVE) && defined(SIMDE_X86_FMA_NATIVE)
 typedef simde__m256 kl_sparse_ae_vec;
 #define KL_SPARSE_AE_LANES 8
@@ -41,6 +42,7 @@ typedef simde__m256 kl_sparse_ae_vec;
 #define KL_SPARSE_AE_MAX simde_mm256_max_ps
 #define KL_SPARSE_AE_MIN simde_mm256_min_ps
 #define KL_SPARSE_AE_SQRT simde_mm256_sqrt_ps
+#define KL_SPARSE_AE_WHERE_POS(o, x, x0) simde_mm256_and_ps(simde_mm256_cmp_ps(o, x0, SIMDE_CMP_GT_OQ), x) /* o > 0 ? x : 0 */
 #else
 typedef simde__m128 kl_sparse_ae_vec;
 #define KL_SPARSE_AE_LANES 4
@@ -56,9 +58,170 @@ typedef simde__m128 kl_sparse_ae_vec;
 #define KL_SPARSE_AE_MAX simde_mm_max_ps
 #define KL_SPARSE_AE_MIN simde_mm_min_ps
 #define KL_SPARSE_AE_SQRT simde_mm_sqrt_ps
+#define KL_SPARSE_AE_WHERE_POS(o, x, x0) simde_mm_and_ps(simde_mm_cmpgt_ps(o, x0), x) /* o > 0 ? x : 0 */
 #endif
 
+#if defined(SIMDE_X86_AVX512F_NATIVE)
+#define KL_SPARSE_AE_ROUND(x) simde_mm512_roundscale_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
+#define KL_SPARSE_AE_SCALE2(p, n) simde_mm512_scalef_ps(p, n)
+#elif defined(SIMDE_X86_AVX2_NATIVE) && defined(SIMDE_X86_FMA_NATIVE)
+#define KL_SPARSE_AE_ROUND(x) simde_mm256_round_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
+#define KL_SPARSE_AE_SCALE2(p, n) simde_mm256_mul_ps(p, simde_mm256_castsi256_ps(simde_mm256_slli_epi32(\
+	simde_mm256_add_epi32(simde_mm256_cvtps_epi32(n), simde_mm256_set1_epi32(127)), 23)))
+#else
+#define KL_SPARSE_AE_ROUND(x) simde_mm_round_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
+#define KL_SPARSE_AE_SCALE2(p, n) simde_mm_mul_ps(p, simde_mm_castsi128_ps(simde_mm_slli_epi32(\
+	simde_mm_add_epi32(simde_mm_cvtps_epi32(n), simde_mm_set1_epi32(127)), 23)))
+#endif
+
+/* e^x on every lane (x clamped to [-87.3, 88.7]), within 2 ulp of expf. */
+static kl_sparse_ae_vec kl_sparse_ae_vexp(kl_sparse_ae_vec x)
+{
+	x = KL_SPARSE_AE_MIN(KL_SPARSE_AE_MAX(x, KL_SPARSE_AE_SET1(-87.3f)), KL_SPARSE_AE_SET1(88.7f));
+	const kl_sparse_ae_vec nf = KL_SPARSE_AE_ROUND(KL_SPARSE_AE_MUL(x, KL_SPARSE_AE_SET1(1.44269504088896341f)));
+	x = KL_SPARSE_AE_SUB(x, KL_SPARSE_AE_MUL(nf, KL_SPARSE_AE_SET1(0.693359375f)));
+	x = KL_SPARSE_AE_SUB(x, KL_SPARSE_AE_MUL(nf, KL_SPARSE_AE_SET1(-2.12194440e-4f)));
+	kl_sparse_ae_vec p = KL_SPARSE_AE_SET1(1.9875691500e-4f);
+	p = KL_SPARSE_AE_FMA(p, x, KL_SPARSE_AE_SET1(1.3981999507e-3f));
+	p = KL_SPARSE_AE_FMA(p, x, KL_SPARSE_AE_SET1(8.3334519073e-3f));
+	p = KL_SPARSE_AE_FMA(p, x, KL_SPARSE_AE_SET1(4.1665795894e-2f));
+	p = KL_SPARSE_AE_FMA(p, x, KL_SPARSE_AE_SET1(1.6666665459e-1f));
+	p = KL_SPARSE_AE_FMA(p, x, KL_SPARSE_AE_SET1(5.0000001201e-1f));
+	p = KL_SPARSE_AE_FMA(p, KL_SPARSE_AE_MUL(x, x), KL_SPARSE_AE_ADD(x, KL_SPARSE_AE_SET1(1.0f)));
+	return KL_SPARSE_AE_SCALE2(p, nf);
+}
+
+/* e^x for one value, as kl_sparse_ae_vexp computes it. */
+static float kl_sparse_ae_exp1(float x)
+{
+	float t[KL_SPARSE_AE_LANES];
+	KL_SPARSE_AE_STORE(t, kl_sparse_ae_vexp(KL_SPARSE_AE_SET1(x)));
+	return t[0];
+}
+
+enum { KL_SPARSE_AE_RELU = 1, KL_SPARSE_AE_LEAKY_RELU, KL_SPARSE_AE_SIGMOID, KL_SPARSE_AE_TANH };
+
+/* Rows r < rows, columns j < cols (rows ldx, ldy, ldo apart): out = f(x)
+ * for the activation act or, when y is given, out = x f'(.) with the
+ * derivative spelled from the activation's output y. out may be x. */
+static void kl_sparse_ae_act(int act, float slope, long rows, long cols, const float *x, long ldx,
+			const float *y, long ldy, float *out, long ldo)
+{
+	for (long r = 0; r < rows; r++, x += ldx, y = y ? y + ldy : y, out += ldo) {
+		long j = 0;
+		const kl_sparse_ae_vec one = KL_SPARSE_AE_SET1(1), zero = KL_SPARSE_AE_ZERO(), a = KL_SPARSE_AE_SET1(slope);
+		if (act == KL_SPARSE_AE_RELU && !y)
+			for (; j + KL_SPARSE_AE_LANES <= cols; j += KL_SPARSE_AE_LANES)
+				KL_SPARSE_AE_STORE(out + j, KL_SPARSE_AE_MAX(KL_SPARSE_AE_LOAD(x + j), zero));
+		else if (act == KL_SPARSE_AE_LEAKY_RELU && !y)
+			for (; j + KL_SPARSE_AE_LANES <= cols; j += KL_SPARSE_AE_LANES) {
+				const kl_sparse_ae_vec v = KL_SPARSE_AE_LOAD(x + j);
+				KL_SPARSE_AE_STORE(out + j, KL_SPARSE_AE_ADD(KL_SPARSE_AE_MAX(v, zero), KL_SPARSE_AE_MUL(a, KL_SPARSE_AE_MIN(v, zero))));
+			}
+		else if (act == KL_SPARSE_AE_RELU)
+			for (; j + KL_SPARSE_AE_LANES <= cols; j += KL_SPARSE_AE_LANES)
+				KL_SPARSE_AE_STORE(out + j, KL_SPARSE_AE_WHERE_POS(KL_SPARSE_AE_LOAD(y + j), KL_SPARSE_AE_LOAD(x + j), zero));
+		else if (act == KL_SPARSE_AE_LEAKY_RELU)
+			for (; j + KL_SPARSE_AE_LANES <= cols; j += KL_SPARSE_AE_LANES) {
+				const kl_sparse_ae_vec v = KL_SPARSE_AE_LOAD(x + j), p = KL_SPARSE_AE_WHERE_POS(KL_SPARSE_AE_LOAD(y + j), v, zero);
+				KL_SPARSE_AE_STORE(out + j, KL_SPARSE_AE_ADD(p, KL_SPARSE_AE_MUL(a, KL_SPARSE_AE_SUB(v, p))));
+			}
+		else if (act == KL_SPARSE_AE_SIGMOID && !y)
+			for (; j + KL_SPARSE_AE_LANES <= cols; j += KL_SPARSE_AE_LANES) {
+				const kl_sparse_ae_vec e = kl_sparse_ae_vexp(KL_SPARSE_AE_SUB(zero, KL_SPARSE_AE_LOAD(x + j)));
+				KL_SPARSE_AE_STORE(out + j, KL_SPARSE_AE_DIV(one, KL_SPARSE_AE_ADD(one, e)));
+			}
+		else if (act == KL_SPARSE_AE_TANH && !y)
+			for (; j + KL_SPARSE_AE_LANES <= cols; j += KL_SPARSE_AE_LANES) {
+				/* (1 - e) / (1 + e) with e = exp(-2 x), which stays finite */
+				const kl_sparse_ae_vec e = kl_sparse_ae_vexp(KL_SPARSE_AE_MUL(KL_SPARSE_AE_LOAD(x + j), KL_SPARSE_AE_SET1(-2)));
+				KL_SPARSE_AE_STORE(out + j, KL_SPARSE_AE_DIV(KL_SPARSE_AE_SUB(one, e), KL_SPARSE_AE_ADD(one, e)));
+			}
+		else if (act == KL_SPARSE_AE_SIGMOID)
+			for (; j + KL_SPARSE_AE_LANES <= cols; j += KL_SPARSE_AE_LANES) {
+				const kl_sparse_ae_vec o = KL_SPARSE_AE_LOAD(y + j);
+				KL_SPARSE_AE_STORE(out + j, KL_SPARSE_AE_MUL(KL_SPARSE_AE_LOAD(x + j), KL_SPARSE_AE_MUL(o, KL_SPARSE_AE_SUB(one, o))));
+			}
+		else if (act == KL_SPARSE_AE_TANH)
+			for (; j + KL_SPARSE_AE_LANES <= cols; j += KL_SPARSE_AE_LANES) {
+				const kl_sparse_ae_vec o = KL_SPARSE_AE_LOAD(y + j);
+				KL_SPARSE_AE_STORE(out + j, KL_SPARSE_AE_MUL(KL_SPARSE_AE_LOAD(x + j), KL_SPARSE_AE_SUB(one, KL_SPARSE_AE_MUL(o, o))));
+			}
+		for (; j < cols; j++) {
+			const float v = x[j];
+			if (y) {
+				const float o = y[j];
+				out[j] = act == KL_SPARSE_AE_RELU ? v * (o > 0)
+				       : act == KL_SPARSE_AE_LEAKY_RELU ? v * (o > 0 ? 1 : slope)
+				       : act == KL_SPARSE_AE_SIGMOID ? v * (o * (1 - o)) : v * (1 - o * o);
+			} else
+				out[j] = act == KL_SPARSE_AE_RELU ? (v > 0 ? v : 0)
+				       : act == KL_SPARSE_AE_LEAKY_RELU ? (v > 0 ? v : slope * v)
+				       : act == KL_SPARSE_AE_SIGMOID ? 1 / (1 + kl_sparse_ae_exp1(-v)) : (1 - kl_sparse_ae_exp1(-2 * v)) / (1 + kl_sparse_ae_exp1(-2 * v));
+		}
+	}
+}
+
+typedef struct kl_sparse_ae_adam_k {
+	float beta1, beta2, one_m_beta1, one_m_beta2, eps, wd, step_size, bc2_sqrt;
+} kl_sparse_ae_adam_k;
+
+/* m = beta1 m + (1 - beta1) g, v = beta2 v + (1 - beta2) g^2 and
+ * p -= step_size m / (sqrt(v) / bc2_sqrt + eps), with g = grad + wd p,
+ * for count elements, element by element (any split of the work gives
+ * the same result). */
+static void kl_sparse_ae_adam_span(long count, float *p, float *m, float *v, const float *g, const kl_sparse_ae_adam_k *k)
+{
+	long i = 0;
+	for (; i + KL_SPARSE_AE_LANES <= count; i += KL_SPARSE_AE_LANES) {
+		kl_sparse_ae_vec gi = KL_SPARSE_AE_LOAD(g + i);
+		if (k->wd != 0)
+			gi = KL_SPARSE_AE_ADD(gi, KL_SPARSE_AE_MUL(KL_SPARSE_AE_SET1(k->wd), KL_SPARSE_AE_LOAD(p + i)));
+		const kl_sparse_ae_vec mi = KL_SPARSE_AE_ADD(KL_SPARSE_AE_MUL(KL_SPARSE_AE_LOAD(m + i), KL_SPARSE_AE_SET1(k->beta1)), KL_SPARSE_AE_MUL(gi, KL_SPARSE_AE_SET1(k->one_m_beta1)));
+		const kl_sparse_ae_vec vi = KL_SPARSE_AE_ADD(KL_SPARSE_AE_MUL(KL_SPARSE_AE_LOAD(v + i), KL_SPARSE_AE_SET1(k->beta2)),
+					    KL_SPARSE_AE_MUL(KL_SPARSE_AE_MUL(KL_SPARSE_AE_SET1(k->one_m_beta2), gi), gi));
+		const kl_sparse_ae_vec den = KL_SPARSE_AE_ADD(KL_SPARSE_AE_DIV(KL_SPARSE_AE_SQRT(vi), KL_SPARSE_AE_SET1(k->bc2_sqrt)), KL_SPARSE_AE_SET1(k->eps));
+		KL_SPARSE_AE_STORE(m + i, mi);
+		KL_SPARSE_AE_STORE(v + i, vi);
+		KL_SPARSE_AE_STORE(p + i, KL_SPARSE_AE_SUB(KL_SPARSE_AE_LOAD(p + i), KL_SPARSE_AE_MUL(KL_SPARSE_AE_SET1(k->step_size), KL_SPARSE_AE_DIV(mi, den))));
+	}
+	for (; i < count; i++) {
+		const float gi = k->wd != 0 ? g[i] + k->wd * p[i] : g[i];
+		m[i] = m[i] * k->beta1 + gi * k->one_m_beta1;
+		v[i] = v[i] * k->beta2 + k->one_m_beta2 * gi * gi;
+		p[i] -= k->step_size * (m[i] / (sqrtf(v[i]) / k->bc2_sqrt + k->eps));
+	}
+}
+
+/* The same over count elements, in chunks shared among the threads. */
+static void kl_sparse_ae_adam(long count, float *p, float *m, float *v, const float *g, const kl_sparse_ae_adam_k *k)
+{
+	enum { CHUNK = 8192 };
+	const long chunks = (count + CHUNK - 1) / CHUNK;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (chunks >= 8)
+#endif
+	for (long c = 0; c < chunks; c++) {
+		const long o = c * CHUNK;
+		kl_sparse_ae_adam_span(count - o < CHUNK ? count - o : CHUNK, p + o, m + o, v + o, g + o, k);
+	}
+}
+
 enum { kl_sparse_ae_MR = 8, kl_sparse_ae_NR = 2 * KL_SPARSE_AE_LANES, kl_sparse_ae_KC = 128, kl_sparse_ae_MC = 128 };
+
+/* What a product does to each finished tile of C (at row stride ldc,
+ * element `off` of C): an activation, C = f(C), or with y the derivative
+ * of one, C = C f'(.) read off y = f(x) (laid out as C). */
+typedef struct kl_sparse_ae_epilogue {
+	int act;
+	float slope;
+	const float *y;
+} kl_sparse_ae_epilogue;
+
+static void kl_sparse_ae_finish(const kl_sparse_ae_epilogue *ep, float *c, long ldc, long rows, long cols, long off)
+{
+	kl_sparse_ae_act(ep->act, ep->slope, rows, cols, c, ldc, ep->y ? ep->y + off : NULL, ldc, c, ldc);
+}
 
 /* The MR x NR tile at C (rows ldc apart) = (bias row, 0 or C itself) +
  * a b, where a is a packed kc x MR panel of A and b a kc x NR panel of B. */
@@ -120,9 +283,10 @@ static void kl_sparse_ae_pack(const float *X, long js, long ks, long nj, long w,
 			dst[k * ldd + t] = t < nj ? X[t * js + k * ks] : 0;
 }
 
-/* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs]. */
+/* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs],
+ * then the epilogue ep, if any, on each tile as it is finished. */
 static void kl_sparse_ae_gemm(long M, long N, long K, const float *A, long ars, long acs,
-			const float *B, long brs, long bcs, const float *bias, float *C)
+			const float *B, long brs, long bcs, const float *bias, float *C, const kl_sparse_ae_epilogue *ep)
 {
 	const long blocks = (N + kl_sparse_ae_NR - 1) / kl_sparse_ae_NR;
 #ifdef _OPENMP
@@ -155,8 +319,11 @@ static void kl_sparse_ae_gemm(long M, long N, long K, const float *A, long ars, 
 					for (long i = 0; i < mc; i += kl_sparse_ae_MR) {
 						const long mr = mc - i < kl_sparse_ae_MR ? mc - i : kl_sparse_ae_MR;
 						float *c = C + (i0 + i) * N + j0;
+						const int last = k0 + kc == K;
 						if (mr == kl_sparse_ae_MR && nr == kl_sparse_ae_NR) {
 							kl_sparse_ae_kernel(kc, ap + i * kc, bp, c, N, bj, k0 == 0);
+							if (ep && last)
+								kl_sparse_ae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
 							continue;
 						}
 						/* A tile at the edge of C: computed whole in `edge`. */
@@ -166,123 +333,12 @@ static void kl_sparse_ae_gemm(long M, long N, long K, const float *A, long ars, 
 						kl_sparse_ae_kernel(kc, ap + i * kc, bp, edge, kl_sparse_ae_NR, bj, k0 == 0);
 						for (long r = 0; r < mr; r++)
 							memcpy(c + r * N, edge + r * kl_sparse_ae_NR, sizeof(float) * (size_t)nr);
+						if (ep && last)
+							kl_sparse_ae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
 					}
 				}
 			}
 		}
-	}
-}
-
-#if defined(SIMDE_X86_AVX512F_NATIVE)
-#define KL_SPARSE_AE_ROUND(x) simde_mm512_roundscale_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
-#define KL_SPARSE_AE_SCALE2(p, n) simde_mm512_scalef_ps(p, n)
-#elif defined(SIMDE_X86_AVX2_NATIVE) && defined(SIMDE_X86_FMA_NATIVE)
-#define KL_SPARSE_AE_ROUND(x) simde_mm256_round_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
-#define KL_SPARSE_AE_SCALE2(p, n) simde_mm256_mul_ps(p, simde_mm256_castsi256_ps(simde_mm256_slli_epi32(\
-	simde_mm256_add_epi32(simde_mm256_cvtps_epi32(n), simde_mm256_set1_epi32(127)), 23)))
-#else
-#define KL_SPARSE_AE_ROUND(x) simde_mm_round_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
-#define KL_SPARSE_AE_SCALE2(p, n) simde_mm_mul_ps(p, simde_mm_castsi128_ps(simde_mm_slli_epi32(\
-	simde_mm_add_epi32(simde_mm_cvtps_epi32(n), simde_mm_set1_epi32(127)), 23)))
-#endif
-
-/* e^x on every lane (x clamped to [-87.3, 88.7]), within 2 ulp of expf. */
-static kl_sparse_ae_vec kl_sparse_ae_vexp(kl_sparse_ae_vec x)
-{
-	x = KL_SPARSE_AE_MIN(KL_SPARSE_AE_MAX(x, KL_SPARSE_AE_SET1(-87.3f)), KL_SPARSE_AE_SET1(88.7f));
-	const kl_sparse_ae_vec nf = KL_SPARSE_AE_ROUND(KL_SPARSE_AE_MUL(x, KL_SPARSE_AE_SET1(1.44269504088896341f)));
-	x = KL_SPARSE_AE_SUB(x, KL_SPARSE_AE_MUL(nf, KL_SPARSE_AE_SET1(0.693359375f)));
-	x = KL_SPARSE_AE_SUB(x, KL_SPARSE_AE_MUL(nf, KL_SPARSE_AE_SET1(-2.12194440e-4f)));
-	kl_sparse_ae_vec p = KL_SPARSE_AE_SET1(1.9875691500e-4f);
-	p = KL_SPARSE_AE_FMA(p, x, KL_SPARSE_AE_SET1(1.3981999507e-3f));
-	p = KL_SPARSE_AE_FMA(p, x, KL_SPARSE_AE_SET1(8.3334519073e-3f));
-	p = KL_SPARSE_AE_FMA(p, x, KL_SPARSE_AE_SET1(4.1665795894e-2f));
-	p = KL_SPARSE_AE_FMA(p, x, KL_SPARSE_AE_SET1(1.6666665459e-1f));
-	p = KL_SPARSE_AE_FMA(p, x, KL_SPARSE_AE_SET1(5.0000001201e-1f));
-	p = KL_SPARSE_AE_FMA(p, KL_SPARSE_AE_MUL(x, x), KL_SPARSE_AE_ADD(x, KL_SPARSE_AE_SET1(1.0f)));
-	return KL_SPARSE_AE_SCALE2(p, nf);
-}
-
-enum { KL_SPARSE_AE_RELU = 1, KL_SPARSE_AE_LEAKY_RELU, KL_SPARSE_AE_SIGMOID, KL_SPARSE_AE_TANH };
-
-/* Rows r < rows, columns j < cols (rows ldx, ldy, ldo apart): out = f(x)
- * for the activation act or, when y is given, out = x f'(.) with the
- * derivative spelled from the activation's output y. out may be x. */
-static void kl_sparse_ae_act(int act, float slope, long rows, long cols, const float *x, long ldx,
-			const float *y, long ldy, float *out, long ldo)
-{
-	for (long r = 0; r < rows; r++, x += ldx, y = y ? y + ldy : y, out += ldo) {
-		long j = 0;
-		const kl_sparse_ae_vec one = KL_SPARSE_AE_SET1(1), zero = KL_SPARSE_AE_ZERO();
-		if (act == KL_SPARSE_AE_SIGMOID && !y)
-			for (; j + KL_SPARSE_AE_LANES <= cols; j += KL_SPARSE_AE_LANES) {
-				const kl_sparse_ae_vec e = kl_sparse_ae_vexp(KL_SPARSE_AE_SUB(zero, KL_SPARSE_AE_LOAD(x + j)));
-				KL_SPARSE_AE_STORE(out + j, KL_SPARSE_AE_DIV(one, KL_SPARSE_AE_ADD(one, e)));
-			}
-		else if (act == KL_SPARSE_AE_TANH && !y)
-			for (; j + KL_SPARSE_AE_LANES <= cols; j += KL_SPARSE_AE_LANES) {
-				/* (1 - e) / (1 + e) with e = exp(-2 x), which stays finite */
-				const kl_sparse_ae_vec e = kl_sparse_ae_vexp(KL_SPARSE_AE_MUL(KL_SPARSE_AE_LOAD(x + j), KL_SPARSE_AE_SET1(-2)));
-				KL_SPARSE_AE_STORE(out + j, KL_SPARSE_AE_DIV(KL_SPARSE_AE_SUB(one, e), KL_SPARSE_AE_ADD(one, e)));
-			}
-		else if (act == KL_SPARSE_AE_SIGMOID)
-			for (; j + KL_SPARSE_AE_LANES <= cols; j += KL_SPARSE_AE_LANES) {
-				const kl_sparse_ae_vec o = KL_SPARSE_AE_LOAD(y + j);
-				KL_SPARSE_AE_STORE(out + j, KL_SPARSE_AE_MUL(KL_SPARSE_AE_LOAD(x + j), KL_SPARSE_AE_MUL(o, KL_SPARSE_AE_SUB(one, o))));
-			}
-		else if (act == KL_SPARSE_AE_TANH)
-			for (; j + KL_SPARSE_AE_LANES <= cols; j += KL_SPARSE_AE_LANES) {
-				const kl_sparse_ae_vec o = KL_SPARSE_AE_LOAD(y + j);
-				KL_SPARSE_AE_STORE(out + j, KL_SPARSE_AE_MUL(KL_SPARSE_AE_LOAD(x + j), KL_SPARSE_AE_SUB(one, KL_SPARSE_AE_MUL(o, o))));
-			}
-		for (; j < cols; j++) {
-			const float v = x[j];
-			if (y) {
-				const float o = y[j];
-				out[j] = act == KL_SPARSE_AE_RELU ? v * (o > 0)
-				       : act == KL_SPARSE_AE_LEAKY_RELU ? v * (o > 0 ? 1 : slope)
-				       : act == KL_SPARSE_AE_SIGMOID ? v * (o * (1 - o)) : v * (1 - o * o);
-			} else
-				out[j] = act == KL_SPARSE_AE_RELU ? (v > 0 ? v : 0)
-				       : act == KL_SPARSE_AE_LEAKY_RELU ? (v > 0 ? v : slope * v)
-				       : act == KL_SPARSE_AE_SIGMOID ? 1 / (1 + expf(-v)) : tanhf(v);
-		}
-	}
-}
-
-typedef struct kl_sparse_ae_adam_k {
-	float beta1, beta2, one_m_beta1, one_m_beta2, eps, wd, step_size, bc2_sqrt;
-} kl_sparse_ae_adam_k;
-
-/* m = beta1 m + (1 - beta1) g, v = beta2 v + (1 - beta2) g^2 and
- * p -= step_size m / (sqrt(v) / bc2_sqrt + eps), with g = grad + wd p;
- * element by element, so any split of the work gives the same result. */
-static void kl_sparse_ae_adam(long count, float *p, float *m, float *v, const float *g, const kl_sparse_ae_adam_k *k)
-{
-	long i = 0;
-	const long vecs = count / KL_SPARSE_AE_LANES;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (vecs >= 8192)
-#endif
-	for (long b = 0; b < vecs; b++) {
-		const long o = b * KL_SPARSE_AE_LANES;
-		kl_sparse_ae_vec gi = KL_SPARSE_AE_LOAD(g + o);
-		if (k->wd != 0)
-			gi = KL_SPARSE_AE_ADD(gi, KL_SPARSE_AE_MUL(KL_SPARSE_AE_SET1(k->wd), KL_SPARSE_AE_LOAD(p + o)));
-		const kl_sparse_ae_vec mi = KL_SPARSE_AE_ADD(KL_SPARSE_AE_MUL(KL_SPARSE_AE_LOAD(m + o), KL_SPARSE_AE_SET1(k->beta1)), KL_SPARSE_AE_MUL(gi, KL_SPARSE_AE_SET1(k->one_m_beta1)));
-		const kl_sparse_ae_vec vi = KL_SPARSE_AE_ADD(KL_SPARSE_AE_MUL(KL_SPARSE_AE_LOAD(v + o), KL_SPARSE_AE_SET1(k->beta2)),
-					    KL_SPARSE_AE_MUL(KL_SPARSE_AE_MUL(KL_SPARSE_AE_SET1(k->one_m_beta2), gi), gi));
-		const kl_sparse_ae_vec den = KL_SPARSE_AE_ADD(KL_SPARSE_AE_DIV(KL_SPARSE_AE_SQRT(vi), KL_SPARSE_AE_SET1(k->bc2_sqrt)), KL_SPARSE_AE_SET1(k->eps));
-		KL_SPARSE_AE_STORE(m + o, mi);
-		KL_SPARSE_AE_STORE(v + o, vi);
-		KL_SPARSE_AE_STORE(p + o, KL_SPARSE_AE_SUB(KL_SPARSE_AE_LOAD(p + o), KL_SPARSE_AE_MUL(KL_SPARSE_AE_SET1(k->step_size), KL_SPARSE_AE_DIV(mi, den))));
-	}
-	i = vecs * KL_SPARSE_AE_LANES;
-	for (; i < count; i++) {
-		const float gi = k->wd != 0 ? g[i] + k->wd * p[i] : g[i];
-		m[i] = m[i] * k->beta1 + gi * k->one_m_beta1;
-		v[i] = v[i] * k->beta2 + k->one_m_beta2 * gi * gi;
-		p[i] -= k->step_size * (m[i] / (sqrtf(v[i]) / k->bc2_sqrt + k->eps));
 	}
 }
 
@@ -394,84 +450,67 @@ kl_sparse_ae_real kl_sparse_ae_train_step(void *state, void *work, const kl_spar
 	const float *const t0 = x;
 	float *const t1 = params + 0; /* encoder.0.weight */
 	float *const t2 = params + 401408; /* encoder.0.bias */
-	float *const t3 = (float *)(work_ + 0); /* dense [n, 512] */
-	float *const t4 = (float *)(work_ + 262144); /* relu [n, 512] */
+	float *const t4 = (float *)(work_ + 0); /* dense [n, 512] */
 	float *const t5 = params + 401920; /* encoder.2.weight */
 	float *const t6 = params + 532992; /* encoder.2.bias */
-	float *const t7 = (float *)(work_ + 0); /* dense [n, 256] */
-	float *const t8 = (float *)(work_ + 131072); /* relu [n, 256] */
+	float *const t8 = (float *)(work_ + 262144); /* dense [n, 256] */
 	float *const t9 = params + 533248; /* encoder.4.weight */
 	float *const t10 = params + 549632; /* encoder.4.bias */
-	float *const t11 = (float *)(work_ + 0); /* dense [n, 64] */
-	float *const t12 = (float *)(work_ + 32768); /* sigmoid [n, 64] */
+	float *const t12 = (float *)(work_ + 393216); /* dense [n, 64] */
 	float *const t13 = params + 549696; /* decoder.0.weight */
 	float *const t14 = params + 566080; /* decoder.0.bias */
-	float *const t15 = (float *)(work_ + 524288); /* dense [n, 256] */
-	float *const t16 = (float *)(work_ + 655360); /* relu [n, 256] */
+	float *const t16 = (float *)(work_ + 425984); /* dense [n, 256] */
 	float *const t17 = params + 566336; /* decoder.2.weight */
 	float *const t18 = params + 697408; /* decoder.2.bias */
-	float *const t19 = (float *)(work_ + 786432); /* dense [n, 512] */
-	float *const t20 = (float *)(work_ + 1048576); /* relu [n, 512] */
+	float *const t20 = (float *)(work_ + 557056); /* dense [n, 512] */
 	float *const t21 = params + 697920; /* decoder.4.weight */
 	float *const t22 = params + 1099328; /* decoder.4.bias */
-	float *const t23 = (float *)(work_ + 1310720); /* dense [n, 784] */
-	float *const t24 = (float *)(work_ + 1712128); /* sigmoid [n, 784] */
-	float *const t25 = (float *)(work_ + 0); /* mse [] */
-	float *const t26 = (float *)(work_ + 64); /* kl_sparsity [] */
-	float *const t27 = (float *)(work_ + 128); /* scale [] */
-	float *const t28 = (float *)(work_ + 64); /* add [] */
-	float *const t29 = (float *)(work_ + 0); /* constant [] */
-	float *const t30 = (float *)(work_ + 128); /* scale [] */
-	float *const t31 = (float *)(work_ + 65536); /* kl_sparsity_grad [n, 64] */
-	float *const t32 = (float *)(work_ + 1310720); /* mse_grad [n, 784] */
-	float *const t33 = (float *)(work_ + 2113536); /* act_grad [n, 784] */
-	float *const t34 = (float *)(work_ + 786432); /* dense_dx [n, 512] */
-	float *const t35 = (float *)(work_ + 2514944); /* dense_dw [784, 512] */
-	float *const t36 = (float *)(work_ + 128); /* sum_batch [784] */
-	float *const t37 = (float *)(work_ + 1310720); /* act_grad [n, 512] */
-	float *const t38 = (float *)(work_ + 524288); /* dense_dx [n, 256] */
-	float *const t39 = (float *)(work_ + 786432); /* dense_dw [512, 256] */
-	float *const t40 = (float *)(work_ + 3264); /* sum_batch [512] */
-	float *const t41 = (float *)(work_ + 1310720); /* act_grad [n, 256] */
-	float *const t42 = (float *)(work_ + 98304); /* dense_dx [n, 64] */
-	float *const t43 = (float *)(work_ + 524288); /* add [n, 64] */
-	float *const t44 = (float *)(work_ + 65536); /* dense_dw [256, 64] */
-	float *const t45 = (float *)(work_ + 5312); /* sum_batch [256] */
-	float *const t46 = (float *)(work_ + 557056); /* act_grad [n, 64] */
-	float *const t47 = (float *)(work_ + 589824); /* dense_dx [n, 256] */
-	float *const t48 = (float *)(work_ + 720896); /* dense_dw [64, 256] */
-	float *const t49 = (float *)(work_ + 6336); /* sum_batch [64] */
-	float *const t50 = (float *)(work_ + 1310720); /* act_grad [n, 256] */
-	float *const t51 = (float *)(work_ + 1441792); /* dense_dx [n, 512] */
-	float *const t52 = (float *)(work_ + 4120576); /* dense_dw [256, 512] */
-	float *const t53 = (float *)(work_ + 6592); /* sum_batch [256] */
-	float *const t54 = (float *)(work_ + 2113536); /* act_grad [n, 512] */
-	float *const t55 = (float *)(work_ + 4644864); /* dense_dw [512, 784] */
-	float *const t56 = (float *)(work_ + 7616); /* sum_batch [512] */
-	/* t3 = dense */
-	kl_sparse_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t3);
-	/* t4 = relu */
-	kl_sparse_ae_act(KL_SPARSE_AE_RELU, 0.0f, 1, n * 512, t3, 0, NULL, 0, t4, 0);
-	/* t7 = dense */
-	kl_sparse_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t7);
-	/* t8 = relu */
-	kl_sparse_ae_act(KL_SPARSE_AE_RELU, 0.0f, 1, n * 256, t7, 0, NULL, 0, t8, 0);
-	/* t11 = dense */
-	kl_sparse_ae_gemm(n, 64, 256, t8, 256, 1, t9, 1, 256, t10, t11);
-	/* t12 = sigmoid */
-	kl_sparse_ae_act(KL_SPARSE_AE_SIGMOID, 0.0f, 1, n * 64, t11, 0, NULL, 0, t12, 0);
-	/* t15 = dense */
-	kl_sparse_ae_gemm(n, 256, 64, t12, 64, 1, t13, 1, 64, t14, t15);
-	/* t16 = relu */
-	kl_sparse_ae_act(KL_SPARSE_AE_RELU, 0.0f, 1, n * 256, t15, 0, NULL, 0, t16, 0);
-	/* t19 = dense */
-	kl_sparse_ae_gemm(n, 512, 256, t16, 256, 1, t17, 1, 256, t18, t19);
-	/* t20 = relu */
-	kl_sparse_ae_act(KL_SPARSE_AE_RELU, 0.0f, 1, n * 512, t19, 0, NULL, 0, t20, 0);
-	/* t23 = dense */
-	kl_sparse_ae_gemm(n, 784, 512, t20, 512, 1, t21, 1, 512, t22, t23);
-	/* t24 = sigmoid */
-	kl_sparse_ae_act(KL_SPARSE_AE_SIGMOID, 0.0f, 1, n * 784, t23, 0, NULL, 0, t24, 0);
+	float *const t24 = (float *)(work_ + 819200); /* dense [n, 784] */
+	float *const t25 = (float *)(work_ + 1220608); /* mse [] */
+	float *const t26 = (float *)(work_ + 1220672); /* kl_sparsity [] */
+	float *const t27 = (float *)(work_ + 1220736); /* scale [] */
+	float *const t28 = (float *)(work_ + 1220672); /* add [] */
+	float *const t29 = (float *)(work_ + 1220608); /* constant [] */
+	float *const t30 = (float *)(work_ + 1220736); /* scale [] */
+	float *const t31 = (float *)(work_ + 1220800); /* kl_sparsity_grad [n, 64] */
+	float *const t32 = (float *)(work_ + 1253568); /* mse_grad [n, 784] */
+	float *const t34 = (float *)(work_ + 1654976); /* dense_dx [n, 512] */
+	float *const t35 = (float *)(work_ + 1917120); /* dense_dw [784, 512] */
+	float *const t36 = (float *)(work_ + 557056); /* sum_batch [784] */
+	float *const t38 = (float *)(work_ + 560192); /* dense_dx [n, 256] */
+	float *const t39 = (float *)(work_ + 3522752); /* dense_dw [512, 256] */
+	float *const t40 = (float *)(work_ + 425984); /* sum_batch [512] */
+	float *const t42 = (float *)(work_ + 428032); /* dense_dx [n, 64] */
+	float *const t43 = (float *)(work_ + 460800); /* add [n, 64] */
+	float *const t44 = (float *)(work_ + 691264); /* dense_dw [256, 64] */
+	float *const t45 = (float *)(work_ + 428032); /* sum_batch [256] */
+	float *const t46 = (float *)(work_ + 493568); /* act_grad [n, 64] */
+	float *const t47 = (float *)(work_ + 560192); /* dense_dx [n, 256] */
+	float *const t48 = (float *)(work_ + 1220736); /* dense_dw [64, 256] */
+	float *const t49 = (float *)(work_ + 262144); /* sum_batch [64] */
+	float *const t51 = (float *)(work_ + 1286272); /* dense_dx [n, 512] */
+	float *const t52 = (float *)(work_ + 4047040); /* dense_dw [256, 512] */
+	float *const t53 = (float *)(work_ + 0); /* sum_batch [256] */
+	float *const t55 = (float *)(work_ + 4571328); /* dense_dw [512, 784] */
+	float *const t56 = (float *)(work_ + 1024); /* sum_batch [512] */
+	/* t4 = dense */
+	kl_sparse_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t4,
+		&(const kl_sparse_ae_epilogue){.act = KL_SPARSE_AE_RELU, .slope = 0.0f});
+	/* t8 = dense */
+	kl_sparse_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t8,
+		&(const kl_sparse_ae_epilogue){.act = KL_SPARSE_AE_RELU, .slope = 0.0f});
+	/* t12 = dense */
+	kl_sparse_ae_gemm(n, 64, 256, t8, 256, 1, t9, 1, 256, t10, t12,
+		&(const kl_sparse_ae_epilogue){.act = KL_SPARSE_AE_SIGMOID, .slope = 0.0f});
+	/* t16 = dense */
+	kl_sparse_ae_gemm(n, 256, 64, t12, 64, 1, t13, 1, 64, t14, t16,
+		&(const kl_sparse_ae_epilogue){.act = KL_SPARSE_AE_RELU, .slope = 0.0f});
+	/* t20 = dense */
+	kl_sparse_ae_gemm(n, 512, 256, t16, 256, 1, t17, 1, 256, t18, t20,
+		&(const kl_sparse_ae_epilogue){.act = KL_SPARSE_AE_RELU, .slope = 0.0f});
+	/* t24 = dense */
+	kl_sparse_ae_gemm(n, 784, 512, t20, 512, 1, t21, 1, 512, t22, t24,
+		&(const kl_sparse_ae_epilogue){.act = KL_SPARSE_AE_SIGMOID, .slope = 0.0f});
 	/* t25 = mse */
 	{
 		double acc = 0;
@@ -522,82 +561,81 @@ kl_sparse_ae_real kl_sparse_ae_train_step(void *state, void *work, const kl_spar
 	/* t32 = mse_grad */
 	{
 		const float k = (float)(t29[0] / (double)(n * 784));
-		for (long i = 0; i < n * 784; i++)
-			t32[i] = 2 * k * (t24[i] - t0[i]);
+		for (long i0 = 0; i0 < n * 784; i0 += 1024) {
+			const long c = n * 784 - i0 < 1024 ? n * 784 - i0 : 1024;
+			for (long i = i0; i < i0 + c; i++)
+				t32[i] = 2 * k * (t24[i] - t0[i]);
+			kl_sparse_ae_act(KL_SPARSE_AE_SIGMOID, 0.0f, 1, c, t32 + i0, 0, t24 + i0, 0, t32 + i0, 0);
+		}
 	}
-	/* t33 = act_grad */
-	kl_sparse_ae_act(KL_SPARSE_AE_SIGMOID, 0.0f, 1, n * 784, t32, 0, t24, 0, t33, 0);
 	/* t34 = dense_dx */
-	kl_sparse_ae_gemm(n, 512, 784, t33, 784, 1, t21, 512, 1, NULL, t34);
+	kl_sparse_ae_gemm(n, 512, 784, t32, 784, 1, t21, 512, 1, NULL, t34,
+		&(const kl_sparse_ae_epilogue){.act = KL_SPARSE_AE_RELU, .slope = 0.0f, .y = t20});
 	/* t35 = dense_dw */
-	kl_sparse_ae_gemm(784, 512, n, t33, 1, 784, t20, 512, 1, NULL, t35);
+	kl_sparse_ae_gemm(784, 512, n, t32, 1, 784, t20, 512, 1, NULL, t35, NULL);
 	/* t36 = sum_batch */
 	for (long j = 0; j < 784; j++)
 		t36[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 784; j++)
-			t36[j] += t33[b * 784 + j];
-	/* t37 = act_grad */
-	kl_sparse_ae_act(KL_SPARSE_AE_RELU, 0.0f, 1, n * 512, t34, 0, t20, 0, t37, 0);
+			t36[j] += t32[b * 784 + j];
 	/* t38 = dense_dx */
-	kl_sparse_ae_gemm(n, 256, 512, t37, 512, 1, t17, 256, 1, NULL, t38);
+	kl_sparse_ae_gemm(n, 256, 512, t34, 512, 1, t17, 256, 1, NULL, t38,
+		&(const kl_sparse_ae_epilogue){.act = KL_SPARSE_AE_RELU, .slope = 0.0f, .y = t16});
 	/* t39 = dense_dw */
-	kl_sparse_ae_gemm(512, 256, n, t37, 1, 512, t16, 256, 1, NULL, t39);
+	kl_sparse_ae_gemm(512, 256, n, t34, 1, 512, t16, 256, 1, NULL, t39, NULL);
 	/* t40 = sum_batch */
 	for (long j = 0; j < 512; j++)
 		t40[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 512; j++)
-			t40[j] += t37[b * 512 + j];
-	/* t41 = act_grad */
-	kl_sparse_ae_act(KL_SPARSE_AE_RELU, 0.0f, 1, n * 256, t38, 0, t16, 0, t41, 0);
+			t40[j] += t34[b * 512 + j];
 	/* t42 = dense_dx */
-	kl_sparse_ae_gemm(n, 64, 256, t41, 256, 1, t13, 64, 1, NULL, t42);
+	kl_sparse_ae_gemm(n, 64, 256, t38, 256, 1, t13, 64, 1, NULL, t42,
+		NULL);
 	/* t43 = add */
 	for (long i = 0; i < n * 64; i++)
 		t43[i] = t31[i] + t42[i];
 	/* t44 = dense_dw */
-	kl_sparse_ae_gemm(256, 64, n, t41, 1, 256, t12, 64, 1, NULL, t44);
+	kl_sparse_ae_gemm(256, 64, n, t38, 1, 256, t12, 64, 1, NULL, t44, NULL);
 	/* t45 = sum_batch */
 	for (long j = 0; j < 256; j++)
 		t45[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 256; j++)
-			t45[j] += t41[b * 256 + j];
+			t45[j] += t38[b * 256 + j];
 	/* t46 = act_grad */
 	kl_sparse_ae_act(KL_SPARSE_AE_SIGMOID, 0.0f, 1, n * 64, t43, 0, t12, 0, t46, 0);
 	/* t47 = dense_dx */
-	kl_sparse_ae_gemm(n, 256, 64, t46, 64, 1, t9, 256, 1, NULL, t47);
+	kl_sparse_ae_gemm(n, 256, 64, t46, 64, 1, t9, 256, 1, NULL, t47,
+		&(const kl_sparse_ae_epilogue){.act = KL_SPARSE_AE_RELU, .slope = 0.0f, .y = t8});
 	/* t48 = dense_dw */
-	kl_sparse_ae_gemm(64, 256, n, t46, 1, 64, t8, 256, 1, NULL, t48);
+	kl_sparse_ae_gemm(64, 256, n, t46, 1, 64, t8, 256, 1, NULL, t48, NULL);
 	/* t49 = sum_batch */
 	for (long j = 0; j < 64; j++)
 		t49[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 64; j++)
 			t49[j] += t46[b * 64 + j];
-	/* t50 = act_grad */
-	kl_sparse_ae_act(KL_SPARSE_AE_RELU, 0.0f, 1, n * 256, t47, 0, t8, 0, t50, 0);
 	/* t51 = dense_dx */
-	kl_sparse_ae_gemm(n, 512, 256, t50, 256, 1, t5, 512, 1, NULL, t51);
+	kl_sparse_ae_gemm(n, 512, 256, t47, 256, 1, t5, 512, 1, NULL, t51,
+		&(const kl_sparse_ae_epilogue){.act = KL_SPARSE_AE_RELU, .slope = 0.0f, .y = t4});
 	/* t52 = dense_dw */
-	kl_sparse_ae_gemm(256, 512, n, t50, 1, 256, t4, 512, 1, NULL, t52);
+	kl_sparse_ae_gemm(256, 512, n, t47, 1, 256, t4, 512, 1, NULL, t52, NULL);
 	/* t53 = sum_batch */
 	for (long j = 0; j < 256; j++)
 		t53[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 256; j++)
-			t53[j] += t50[b * 256 + j];
-	/* t54 = act_grad */
-	kl_sparse_ae_act(KL_SPARSE_AE_RELU, 0.0f, 1, n * 512, t51, 0, t4, 0, t54, 0);
+			t53[j] += t47[b * 256 + j];
 	/* t55 = dense_dw */
-	kl_sparse_ae_gemm(512, 784, n, t54, 1, 512, t0, 784, 1, NULL, t55);
+	kl_sparse_ae_gemm(512, 784, n, t51, 1, 512, t0, 784, 1, NULL, t55, NULL);
 	/* t56 = sum_batch */
 	for (long j = 0; j < 512; j++)
 		t56[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 512; j++)
-			t56[j] += t54[b * 512 + j];
+			t56[j] += t51[b * 512 + j];
 	/* t57 = adam */
 	{ /* encoder.0.weight */
 		kl_sparse_ae_adam(401408, t1, adam_m + 0, adam_v + 0, t55, &adam_k);
@@ -660,84 +698,67 @@ kl_sparse_ae_real kl_sparse_ae_gradient(const void *state, void *work, const kl_
 	const float *const t0 = x;
 	const float *const t1 = params + 0; /* encoder.0.weight */
 	const float *const t2 = params + 401408; /* encoder.0.bias */
-	float *const t3 = (float *)(work_ + 0); /* dense [n, 512] */
-	float *const t4 = (float *)(work_ + 262144); /* relu [n, 512] */
+	float *const t4 = (float *)(work_ + 0); /* dense [n, 512] */
 	const float *const t5 = params + 401920; /* encoder.2.weight */
 	const float *const t6 = params + 532992; /* encoder.2.bias */
-	float *const t7 = (float *)(work_ + 0); /* dense [n, 256] */
-	float *const t8 = (float *)(work_ + 131072); /* relu [n, 256] */
+	float *const t8 = (float *)(work_ + 262144); /* dense [n, 256] */
 	const float *const t9 = params + 533248; /* encoder.4.weight */
 	const float *const t10 = params + 549632; /* encoder.4.bias */
-	float *const t11 = (float *)(work_ + 0); /* dense [n, 64] */
-	float *const t12 = (float *)(work_ + 32768); /* sigmoid [n, 64] */
+	float *const t12 = (float *)(work_ + 393216); /* dense [n, 64] */
 	const float *const t13 = params + 549696; /* decoder.0.weight */
 	const float *const t14 = params + 566080; /* decoder.0.bias */
-	float *const t15 = (float *)(work_ + 524288); /* dense [n, 256] */
-	float *const t16 = (float *)(work_ + 655360); /* relu [n, 256] */
+	float *const t16 = (float *)(work_ + 425984); /* dense [n, 256] */
 	const float *const t17 = params + 566336; /* decoder.2.weight */
 	const float *const t18 = params + 697408; /* decoder.2.bias */
-	float *const t19 = (float *)(work_ + 786432); /* dense [n, 512] */
-	float *const t20 = (float *)(work_ + 1048576); /* relu [n, 512] */
+	float *const t20 = (float *)(work_ + 557056); /* dense [n, 512] */
 	const float *const t21 = params + 697920; /* decoder.4.weight */
 	const float *const t22 = params + 1099328; /* decoder.4.bias */
-	float *const t23 = (float *)(work_ + 1310720); /* dense [n, 784] */
-	float *const t24 = (float *)(work_ + 1712128); /* sigmoid [n, 784] */
-	float *const t25 = (float *)(work_ + 0); /* mse [] */
-	float *const t26 = (float *)(work_ + 64); /* kl_sparsity [] */
-	float *const t27 = (float *)(work_ + 128); /* scale [] */
-	float *const t28 = (float *)(work_ + 64); /* add [] */
-	float *const t29 = (float *)(work_ + 0); /* constant [] */
-	float *const t30 = (float *)(work_ + 128); /* scale [] */
-	float *const t31 = (float *)(work_ + 65536); /* kl_sparsity_grad [n, 64] */
-	float *const t32 = (float *)(work_ + 1310720); /* mse_grad [n, 784] */
-	float *const t33 = (float *)(work_ + 2113536); /* act_grad [n, 784] */
-	float *const t34 = (float *)(work_ + 786432); /* dense_dx [n, 512] */
-	float *const t35 = (float *)(work_ + 2514944); /* dense_dw [784, 512] */
-	float *const t36 = (float *)(work_ + 128); /* sum_batch [784] */
-	float *const t37 = (float *)(work_ + 1310720); /* act_grad [n, 512] */
-	float *const t38 = (float *)(work_ + 524288); /* dense_dx [n, 256] */
-	float *const t39 = (float *)(work_ + 786432); /* dense_dw [512, 256] */
-	float *const t40 = (float *)(work_ + 3264); /* sum_batch [512] */
-	float *const t41 = (float *)(work_ + 1310720); /* act_grad [n, 256] */
-	float *const t42 = (float *)(work_ + 98304); /* dense_dx [n, 64] */
-	float *const t43 = (float *)(work_ + 524288); /* add [n, 64] */
-	float *const t44 = (float *)(work_ + 65536); /* dense_dw [256, 64] */
-	float *const t45 = (float *)(work_ + 5312); /* sum_batch [256] */
-	float *const t46 = (float *)(work_ + 557056); /* act_grad [n, 64] */
-	float *const t47 = (float *)(work_ + 589824); /* dense_dx [n, 256] */
-	float *const t48 = (float *)(work_ + 720896); /* dense_dw [64, 256] */
-	float *const t49 = (float *)(work_ + 6336); /* sum_batch [64] */
-	float *const t50 = (float *)(work_ + 1310720); /* act_grad [n, 256] */
-	float *const t51 = (float *)(work_ + 1441792); /* dense_dx [n, 512] */
-	float *const t52 = (float *)(work_ + 4120576); /* dense_dw [256, 512] */
-	float *const t53 = (float *)(work_ + 6592); /* sum_batch [256] */
-	float *const t54 = (float *)(work_ + 2113536); /* act_grad [n, 512] */
-	float *const t55 = (float *)(work_ + 4644864); /* dense_dw [512, 784] */
-	float *const t56 = (float *)(work_ + 7616); /* sum_batch [512] */
-	/* t3 = dense */
-	kl_sparse_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t3);
-	/* t4 = relu */
-	kl_sparse_ae_act(KL_SPARSE_AE_RELU, 0.0f, 1, n * 512, t3, 0, NULL, 0, t4, 0);
-	/* t7 = dense */
-	kl_sparse_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t7);
-	/* t8 = relu */
-	kl_sparse_ae_act(KL_SPARSE_AE_RELU, 0.0f, 1, n * 256, t7, 0, NULL, 0, t8, 0);
-	/* t11 = dense */
-	kl_sparse_ae_gemm(n, 64, 256, t8, 256, 1, t9, 1, 256, t10, t11);
-	/* t12 = sigmoid */
-	kl_sparse_ae_act(KL_SPARSE_AE_SIGMOID, 0.0f, 1, n * 64, t11, 0, NULL, 0, t12, 0);
-	/* t15 = dense */
-	kl_sparse_ae_gemm(n, 256, 64, t12, 64, 1, t13, 1, 64, t14, t15);
-	/* t16 = relu */
-	kl_sparse_ae_act(KL_SPARSE_AE_RELU, 0.0f, 1, n * 256, t15, 0, NULL, 0, t16, 0);
-	/* t19 = dense */
-	kl_sparse_ae_gemm(n, 512, 256, t16, 256, 1, t17, 1, 256, t18, t19);
-	/* t20 = relu */
-	kl_sparse_ae_act(KL_SPARSE_AE_RELU, 0.0f, 1, n * 512, t19, 0, NULL, 0, t20, 0);
-	/* t23 = dense */
-	kl_sparse_ae_gemm(n, 784, 512, t20, 512, 1, t21, 1, 512, t22, t23);
-	/* t24 = sigmoid */
-	kl_sparse_ae_act(KL_SPARSE_AE_SIGMOID, 0.0f, 1, n * 784, t23, 0, NULL, 0, t24, 0);
+	float *const t24 = (float *)(work_ + 819200); /* dense [n, 784] */
+	float *const t25 = (float *)(work_ + 1220608); /* mse [] */
+	float *const t26 = (float *)(work_ + 1220672); /* kl_sparsity [] */
+	float *const t27 = (float *)(work_ + 1220736); /* scale [] */
+	float *const t28 = (float *)(work_ + 1220672); /* add [] */
+	float *const t29 = (float *)(work_ + 1220608); /* constant [] */
+	float *const t30 = (float *)(work_ + 1220736); /* scale [] */
+	float *const t31 = (float *)(work_ + 1220800); /* kl_sparsity_grad [n, 64] */
+	float *const t32 = (float *)(work_ + 1253568); /* mse_grad [n, 784] */
+	float *const t34 = (float *)(work_ + 1654976); /* dense_dx [n, 512] */
+	float *const t35 = (float *)(work_ + 1917120); /* dense_dw [784, 512] */
+	float *const t36 = (float *)(work_ + 557056); /* sum_batch [784] */
+	float *const t38 = (float *)(work_ + 560192); /* dense_dx [n, 256] */
+	float *const t39 = (float *)(work_ + 3522752); /* dense_dw [512, 256] */
+	float *const t40 = (float *)(work_ + 425984); /* sum_batch [512] */
+	float *const t42 = (float *)(work_ + 428032); /* dense_dx [n, 64] */
+	float *const t43 = (float *)(work_ + 460800); /* add [n, 64] */
+	float *const t44 = (float *)(work_ + 691264); /* dense_dw [256, 64] */
+	float *const t45 = (float *)(work_ + 428032); /* sum_batch [256] */
+	float *const t46 = (float *)(work_ + 493568); /* act_grad [n, 64] */
+	float *const t47 = (float *)(work_ + 560192); /* dense_dx [n, 256] */
+	float *const t48 = (float *)(work_ + 1220736); /* dense_dw [64, 256] */
+	float *const t49 = (float *)(work_ + 262144); /* sum_batch [64] */
+	float *const t51 = (float *)(work_ + 1286272); /* dense_dx [n, 512] */
+	float *const t52 = (float *)(work_ + 4047040); /* dense_dw [256, 512] */
+	float *const t53 = (float *)(work_ + 0); /* sum_batch [256] */
+	float *const t55 = (float *)(work_ + 4571328); /* dense_dw [512, 784] */
+	float *const t56 = (float *)(work_ + 1024); /* sum_batch [512] */
+	/* t4 = dense */
+	kl_sparse_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t4,
+		&(const kl_sparse_ae_epilogue){.act = KL_SPARSE_AE_RELU, .slope = 0.0f});
+	/* t8 = dense */
+	kl_sparse_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t8,
+		&(const kl_sparse_ae_epilogue){.act = KL_SPARSE_AE_RELU, .slope = 0.0f});
+	/* t12 = dense */
+	kl_sparse_ae_gemm(n, 64, 256, t8, 256, 1, t9, 1, 256, t10, t12,
+		&(const kl_sparse_ae_epilogue){.act = KL_SPARSE_AE_SIGMOID, .slope = 0.0f});
+	/* t16 = dense */
+	kl_sparse_ae_gemm(n, 256, 64, t12, 64, 1, t13, 1, 64, t14, t16,
+		&(const kl_sparse_ae_epilogue){.act = KL_SPARSE_AE_RELU, .slope = 0.0f});
+	/* t20 = dense */
+	kl_sparse_ae_gemm(n, 512, 256, t16, 256, 1, t17, 1, 256, t18, t20,
+		&(const kl_sparse_ae_epilogue){.act = KL_SPARSE_AE_RELU, .slope = 0.0f});
+	/* t24 = dense */
+	kl_sparse_ae_gemm(n, 784, 512, t20, 512, 1, t21, 1, 512, t22, t24,
+		&(const kl_sparse_ae_epilogue){.act = KL_SPARSE_AE_SIGMOID, .slope = 0.0f});
 	/* t25 = mse */
 	{
 		double acc = 0;
@@ -788,82 +809,81 @@ kl_sparse_ae_real kl_sparse_ae_gradient(const void *state, void *work, const kl_
 	/* t32 = mse_grad */
 	{
 		const float k = (float)(t29[0] / (double)(n * 784));
-		for (long i = 0; i < n * 784; i++)
-			t32[i] = 2 * k * (t24[i] - t0[i]);
+		for (long i0 = 0; i0 < n * 784; i0 += 1024) {
+			const long c = n * 784 - i0 < 1024 ? n * 784 - i0 : 1024;
+			for (long i = i0; i < i0 + c; i++)
+				t32[i] = 2 * k * (t24[i] - t0[i]);
+			kl_sparse_ae_act(KL_SPARSE_AE_SIGMOID, 0.0f, 1, c, t32 + i0, 0, t24 + i0, 0, t32 + i0, 0);
+		}
 	}
-	/* t33 = act_grad */
-	kl_sparse_ae_act(KL_SPARSE_AE_SIGMOID, 0.0f, 1, n * 784, t32, 0, t24, 0, t33, 0);
 	/* t34 = dense_dx */
-	kl_sparse_ae_gemm(n, 512, 784, t33, 784, 1, t21, 512, 1, NULL, t34);
+	kl_sparse_ae_gemm(n, 512, 784, t32, 784, 1, t21, 512, 1, NULL, t34,
+		&(const kl_sparse_ae_epilogue){.act = KL_SPARSE_AE_RELU, .slope = 0.0f, .y = t20});
 	/* t35 = dense_dw */
-	kl_sparse_ae_gemm(784, 512, n, t33, 1, 784, t20, 512, 1, NULL, t35);
+	kl_sparse_ae_gemm(784, 512, n, t32, 1, 784, t20, 512, 1, NULL, t35, NULL);
 	/* t36 = sum_batch */
 	for (long j = 0; j < 784; j++)
 		t36[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 784; j++)
-			t36[j] += t33[b * 784 + j];
-	/* t37 = act_grad */
-	kl_sparse_ae_act(KL_SPARSE_AE_RELU, 0.0f, 1, n * 512, t34, 0, t20, 0, t37, 0);
+			t36[j] += t32[b * 784 + j];
 	/* t38 = dense_dx */
-	kl_sparse_ae_gemm(n, 256, 512, t37, 512, 1, t17, 256, 1, NULL, t38);
+	kl_sparse_ae_gemm(n, 256, 512, t34, 512, 1, t17, 256, 1, NULL, t38,
+		&(const kl_sparse_ae_epilogue){.act = KL_SPARSE_AE_RELU, .slope = 0.0f, .y = t16});
 	/* t39 = dense_dw */
-	kl_sparse_ae_gemm(512, 256, n, t37, 1, 512, t16, 256, 1, NULL, t39);
+	kl_sparse_ae_gemm(512, 256, n, t34, 1, 512, t16, 256, 1, NULL, t39, NULL);
 	/* t40 = sum_batch */
 	for (long j = 0; j < 512; j++)
 		t40[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 512; j++)
-			t40[j] += t37[b * 512 + j];
-	/* t41 = act_grad */
-	kl_sparse_ae_act(KL_SPARSE_AE_RELU, 0.0f, 1, n * 256, t38, 0, t16, 0, t41, 0);
+			t40[j] += t34[b * 512 + j];
 	/* t42 = dense_dx */
-	kl_sparse_ae_gemm(n, 64, 256, t41, 256, 1, t13, 64, 1, NULL, t42);
+	kl_sparse_ae_gemm(n, 64, 256, t38, 256, 1, t13, 64, 1, NULL, t42,
+		NULL);
 	/* t43 = add */
 	for (long i = 0; i < n * 64; i++)
 		t43[i] = t31[i] + t42[i];
 	/* t44 = dense_dw */
-	kl_sparse_ae_gemm(256, 64, n, t41, 1, 256, t12, 64, 1, NULL, t44);
+	kl_sparse_ae_gemm(256, 64, n, t38, 1, 256, t12, 64, 1, NULL, t44, NULL);
 	/* t45 = sum_batch */
 	for (long j = 0; j < 256; j++)
 		t45[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 256; j++)
-			t45[j] += t41[b * 256 + j];
+			t45[j] += t38[b * 256 + j];
 	/* t46 = act_grad */
 	kl_sparse_ae_act(KL_SPARSE_AE_SIGMOID, 0.0f, 1, n * 64, t43, 0, t12, 0, t46, 0);
 	/* t47 = dense_dx */
-	kl_sparse_ae_gemm(n, 256, 64, t46, 64, 1, t9, 256, 1, NULL, t47);
+	kl_sparse_ae_gemm(n, 256, 64, t46, 64, 1, t9, 256, 1, NULL, t47,
+		&(const kl_sparse_ae_epilogue){.act = KL_SPARSE_AE_RELU, .slope = 0.0f, .y = t8});
 	/* t48 = dense_dw */
-	kl_sparse_ae_gemm(64, 256, n, t46, 1, 64, t8, 256, 1, NULL, t48);
+	kl_sparse_ae_gemm(64, 256, n, t46, 1, 64, t8, 256, 1, NULL, t48, NULL);
 	/* t49 = sum_batch */
 	for (long j = 0; j < 64; j++)
 		t49[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 64; j++)
 			t49[j] += t46[b * 64 + j];
-	/* t50 = act_grad */
-	kl_sparse_ae_act(KL_SPARSE_AE_RELU, 0.0f, 1, n * 256, t47, 0, t8, 0, t50, 0);
 	/* t51 = dense_dx */
-	kl_sparse_ae_gemm(n, 512, 256, t50, 256, 1, t5, 512, 1, NULL, t51);
+	kl_sparse_ae_gemm(n, 512, 256, t47, 256, 1, t5, 512, 1, NULL, t51,
+		&(const kl_sparse_ae_epilogue){.act = KL_SPARSE_AE_RELU, .slope = 0.0f, .y = t4});
 	/* t52 = dense_dw */
-	kl_sparse_ae_gemm(256, 512, n, t50, 1, 256, t4, 512, 1, NULL, t52);
+	kl_sparse_ae_gemm(256, 512, n, t47, 1, 256, t4, 512, 1, NULL, t52, NULL);
 	/* t53 = sum_batch */
 	for (long j = 0; j < 256; j++)
 		t53[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 256; j++)
-			t53[j] += t50[b * 256 + j];
-	/* t54 = act_grad */
-	kl_sparse_ae_act(KL_SPARSE_AE_RELU, 0.0f, 1, n * 512, t51, 0, t4, 0, t54, 0);
+			t53[j] += t47[b * 256 + j];
 	/* t55 = dense_dw */
-	kl_sparse_ae_gemm(512, 784, n, t54, 1, 512, t0, 784, 1, NULL, t55);
+	kl_sparse_ae_gemm(512, 784, n, t51, 1, 512, t0, 784, 1, NULL, t55, NULL);
 	/* t56 = sum_batch */
 	for (long j = 0; j < 512; j++)
 		t56[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 512; j++)
-			t56[j] += t54[b * 512 + j];
+			t56[j] += t51[b * 512 + j];
 	memcpy(grad + 0, t55, sizeof(float) * 401408);
 	memcpy(grad + 401408, t56, sizeof(float) * 512);
 	memcpy(grad + 401920, t52, sizeof(float) * 131072);
@@ -902,56 +922,44 @@ kl_sparse_ae_real kl_sparse_ae_loss(const void *state, void *work, const kl_spar
 	const float *const t0 = x;
 	const float *const t1 = params + 0; /* encoder.0.weight */
 	const float *const t2 = params + 401408; /* encoder.0.bias */
-	float *const t3 = (float *)(work_ + 0); /* dense [n, 512] */
-	float *const t4 = (float *)(work_ + 262144); /* relu [n, 512] */
+	float *const t4 = (float *)(work_ + 0); /* dense [n, 512] */
 	const float *const t5 = params + 401920; /* encoder.2.weight */
 	const float *const t6 = params + 532992; /* encoder.2.bias */
-	float *const t7 = (float *)(work_ + 0); /* dense [n, 256] */
-	float *const t8 = (float *)(work_ + 131072); /* relu [n, 256] */
+	float *const t8 = (float *)(work_ + 262144); /* dense [n, 256] */
 	const float *const t9 = params + 533248; /* encoder.4.weight */
 	const float *const t10 = params + 549632; /* encoder.4.bias */
-	float *const t11 = (float *)(work_ + 0); /* dense [n, 64] */
-	float *const t12 = (float *)(work_ + 32768); /* sigmoid [n, 64] */
+	float *const t12 = (float *)(work_ + 393216); /* dense [n, 64] */
 	const float *const t13 = params + 549696; /* decoder.0.weight */
 	const float *const t14 = params + 566080; /* decoder.0.bias */
-	float *const t15 = (float *)(work_ + 524288); /* dense [n, 256] */
-	float *const t16 = (float *)(work_ + 655360); /* relu [n, 256] */
+	float *const t16 = (float *)(work_ + 425984); /* dense [n, 256] */
 	const float *const t17 = params + 566336; /* decoder.2.weight */
 	const float *const t18 = params + 697408; /* decoder.2.bias */
-	float *const t19 = (float *)(work_ + 786432); /* dense [n, 512] */
-	float *const t20 = (float *)(work_ + 1048576); /* relu [n, 512] */
+	float *const t20 = (float *)(work_ + 557056); /* dense [n, 512] */
 	const float *const t21 = params + 697920; /* decoder.4.weight */
 	const float *const t22 = params + 1099328; /* decoder.4.bias */
-	float *const t23 = (float *)(work_ + 1310720); /* dense [n, 784] */
-	float *const t24 = (float *)(work_ + 1712128); /* sigmoid [n, 784] */
-	float *const t25 = (float *)(work_ + 0); /* mse [] */
-	float *const t26 = (float *)(work_ + 64); /* kl_sparsity [] */
-	float *const t27 = (float *)(work_ + 128); /* scale [] */
-	float *const t28 = (float *)(work_ + 64); /* add [] */
-	/* t3 = dense */
-	kl_sparse_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t3);
-	/* t4 = relu */
-	kl_sparse_ae_act(KL_SPARSE_AE_RELU, 0.0f, 1, n * 512, t3, 0, NULL, 0, t4, 0);
-	/* t7 = dense */
-	kl_sparse_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t7);
-	/* t8 = relu */
-	kl_sparse_ae_act(KL_SPARSE_AE_RELU, 0.0f, 1, n * 256, t7, 0, NULL, 0, t8, 0);
-	/* t11 = dense */
-	kl_sparse_ae_gemm(n, 64, 256, t8, 256, 1, t9, 1, 256, t10, t11);
-	/* t12 = sigmoid */
-	kl_sparse_ae_act(KL_SPARSE_AE_SIGMOID, 0.0f, 1, n * 64, t11, 0, NULL, 0, t12, 0);
-	/* t15 = dense */
-	kl_sparse_ae_gemm(n, 256, 64, t12, 64, 1, t13, 1, 64, t14, t15);
-	/* t16 = relu */
-	kl_sparse_ae_act(KL_SPARSE_AE_RELU, 0.0f, 1, n * 256, t15, 0, NULL, 0, t16, 0);
-	/* t19 = dense */
-	kl_sparse_ae_gemm(n, 512, 256, t16, 256, 1, t17, 1, 256, t18, t19);
-	/* t20 = relu */
-	kl_sparse_ae_act(KL_SPARSE_AE_RELU, 0.0f, 1, n * 512, t19, 0, NULL, 0, t20, 0);
-	/* t23 = dense */
-	kl_sparse_ae_gemm(n, 784, 512, t20, 512, 1, t21, 1, 512, t22, t23);
-	/* t24 = sigmoid */
-	kl_sparse_ae_act(KL_SPARSE_AE_SIGMOID, 0.0f, 1, n * 784, t23, 0, NULL, 0, t24, 0);
+	float *const t24 = (float *)(work_ + 819200); /* dense [n, 784] */
+	float *const t25 = (float *)(work_ + 1220608); /* mse [] */
+	float *const t26 = (float *)(work_ + 1220672); /* kl_sparsity [] */
+	float *const t27 = (float *)(work_ + 1220736); /* scale [] */
+	float *const t28 = (float *)(work_ + 1220672); /* add [] */
+	/* t4 = dense */
+	kl_sparse_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t4,
+		&(const kl_sparse_ae_epilogue){.act = KL_SPARSE_AE_RELU, .slope = 0.0f});
+	/* t8 = dense */
+	kl_sparse_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t8,
+		&(const kl_sparse_ae_epilogue){.act = KL_SPARSE_AE_RELU, .slope = 0.0f});
+	/* t12 = dense */
+	kl_sparse_ae_gemm(n, 64, 256, t8, 256, 1, t9, 1, 256, t10, t12,
+		&(const kl_sparse_ae_epilogue){.act = KL_SPARSE_AE_SIGMOID, .slope = 0.0f});
+	/* t16 = dense */
+	kl_sparse_ae_gemm(n, 256, 64, t12, 64, 1, t13, 1, 64, t14, t16,
+		&(const kl_sparse_ae_epilogue){.act = KL_SPARSE_AE_RELU, .slope = 0.0f});
+	/* t20 = dense */
+	kl_sparse_ae_gemm(n, 512, 256, t16, 256, 1, t17, 1, 256, t18, t20,
+		&(const kl_sparse_ae_epilogue){.act = KL_SPARSE_AE_RELU, .slope = 0.0f});
+	/* t24 = dense */
+	kl_sparse_ae_gemm(n, 784, 512, t20, 512, 1, t21, 1, 512, t22, t24,
+		&(const kl_sparse_ae_epilogue){.act = KL_SPARSE_AE_SIGMOID, .slope = 0.0f});
 	/* t25 = mse */
 	{
 		double acc = 0;
@@ -995,52 +1003,40 @@ void kl_sparse_ae_forward(const void *state, void *work, const kl_sparse_ae_real
 	const float *const t0 = x;
 	const float *const t1 = params + 0; /* encoder.0.weight */
 	const float *const t2 = params + 401408; /* encoder.0.bias */
-	float *const t3 = (float *)(work_ + 0); /* dense [n, 512] */
-	float *const t4 = (float *)(work_ + 262144); /* relu [n, 512] */
+	float *const t4 = (float *)(work_ + 0); /* dense [n, 512] */
 	const float *const t5 = params + 401920; /* encoder.2.weight */
 	const float *const t6 = params + 532992; /* encoder.2.bias */
-	float *const t7 = (float *)(work_ + 0); /* dense [n, 256] */
-	float *const t8 = (float *)(work_ + 131072); /* relu [n, 256] */
+	float *const t8 = (float *)(work_ + 262144); /* dense [n, 256] */
 	const float *const t9 = params + 533248; /* encoder.4.weight */
 	const float *const t10 = params + 549632; /* encoder.4.bias */
-	float *const t11 = (float *)(work_ + 0); /* dense [n, 64] */
-	float *const t12 = (float *)(work_ + 32768); /* sigmoid [n, 64] */
+	float *const t12 = (float *)(work_ + 393216); /* dense [n, 64] */
 	const float *const t13 = params + 549696; /* decoder.0.weight */
 	const float *const t14 = params + 566080; /* decoder.0.bias */
-	float *const t15 = (float *)(work_ + 524288); /* dense [n, 256] */
-	float *const t16 = (float *)(work_ + 655360); /* relu [n, 256] */
+	float *const t16 = (float *)(work_ + 425984); /* dense [n, 256] */
 	const float *const t17 = params + 566336; /* decoder.2.weight */
 	const float *const t18 = params + 697408; /* decoder.2.bias */
-	float *const t19 = (float *)(work_ + 786432); /* dense [n, 512] */
-	float *const t20 = (float *)(work_ + 1048576); /* relu [n, 512] */
+	float *const t20 = (float *)(work_ + 557056); /* dense [n, 512] */
 	const float *const t21 = params + 697920; /* decoder.4.weight */
 	const float *const t22 = params + 1099328; /* decoder.4.bias */
-	float *const t23 = (float *)(work_ + 1310720); /* dense [n, 784] */
-	float *const t24 = (float *)(work_ + 1712128); /* sigmoid [n, 784] */
-	/* t3 = dense */
-	kl_sparse_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t3);
-	/* t4 = relu */
-	kl_sparse_ae_act(KL_SPARSE_AE_RELU, 0.0f, 1, n * 512, t3, 0, NULL, 0, t4, 0);
-	/* t7 = dense */
-	kl_sparse_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t7);
-	/* t8 = relu */
-	kl_sparse_ae_act(KL_SPARSE_AE_RELU, 0.0f, 1, n * 256, t7, 0, NULL, 0, t8, 0);
-	/* t11 = dense */
-	kl_sparse_ae_gemm(n, 64, 256, t8, 256, 1, t9, 1, 256, t10, t11);
-	/* t12 = sigmoid */
-	kl_sparse_ae_act(KL_SPARSE_AE_SIGMOID, 0.0f, 1, n * 64, t11, 0, NULL, 0, t12, 0);
-	/* t15 = dense */
-	kl_sparse_ae_gemm(n, 256, 64, t12, 64, 1, t13, 1, 64, t14, t15);
-	/* t16 = relu */
-	kl_sparse_ae_act(KL_SPARSE_AE_RELU, 0.0f, 1, n * 256, t15, 0, NULL, 0, t16, 0);
-	/* t19 = dense */
-	kl_sparse_ae_gemm(n, 512, 256, t16, 256, 1, t17, 1, 256, t18, t19);
-	/* t20 = relu */
-	kl_sparse_ae_act(KL_SPARSE_AE_RELU, 0.0f, 1, n * 512, t19, 0, NULL, 0, t20, 0);
-	/* t23 = dense */
-	kl_sparse_ae_gemm(n, 784, 512, t20, 512, 1, t21, 1, 512, t22, t23);
-	/* t24 = sigmoid */
-	kl_sparse_ae_act(KL_SPARSE_AE_SIGMOID, 0.0f, 1, n * 784, t23, 0, NULL, 0, t24, 0);
+	float *const t24 = (float *)(work_ + 819200); /* dense [n, 784] */
+	/* t4 = dense */
+	kl_sparse_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t4,
+		&(const kl_sparse_ae_epilogue){.act = KL_SPARSE_AE_RELU, .slope = 0.0f});
+	/* t8 = dense */
+	kl_sparse_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t8,
+		&(const kl_sparse_ae_epilogue){.act = KL_SPARSE_AE_RELU, .slope = 0.0f});
+	/* t12 = dense */
+	kl_sparse_ae_gemm(n, 64, 256, t8, 256, 1, t9, 1, 256, t10, t12,
+		&(const kl_sparse_ae_epilogue){.act = KL_SPARSE_AE_SIGMOID, .slope = 0.0f});
+	/* t16 = dense */
+	kl_sparse_ae_gemm(n, 256, 64, t12, 64, 1, t13, 1, 64, t14, t16,
+		&(const kl_sparse_ae_epilogue){.act = KL_SPARSE_AE_RELU, .slope = 0.0f});
+	/* t20 = dense */
+	kl_sparse_ae_gemm(n, 512, 256, t16, 256, 1, t17, 1, 256, t18, t20,
+		&(const kl_sparse_ae_epilogue){.act = KL_SPARSE_AE_RELU, .slope = 0.0f});
+	/* t24 = dense */
+	kl_sparse_ae_gemm(n, 784, 512, t20, 512, 1, t21, 1, 512, t22, t24,
+		&(const kl_sparse_ae_epilogue){.act = KL_SPARSE_AE_SIGMOID, .slope = 0.0f});
 	memcpy(out, t24, sizeof(float) * n * 784);
 }
 
@@ -1055,28 +1051,22 @@ void kl_sparse_ae_encode(const void *state, void *work, const kl_sparse_ae_real 
 	const float *const t0 = x;
 	const float *const t1 = params + 0; /* encoder.0.weight */
 	const float *const t2 = params + 401408; /* encoder.0.bias */
-	float *const t3 = (float *)(work_ + 0); /* dense [n, 512] */
-	float *const t4 = (float *)(work_ + 262144); /* relu [n, 512] */
+	float *const t4 = (float *)(work_ + 0); /* dense [n, 512] */
 	const float *const t5 = params + 401920; /* encoder.2.weight */
 	const float *const t6 = params + 532992; /* encoder.2.bias */
-	float *const t7 = (float *)(work_ + 0); /* dense [n, 256] */
-	float *const t8 = (float *)(work_ + 131072); /* relu [n, 256] */
+	float *const t8 = (float *)(work_ + 262144); /* dense [n, 256] */
 	const float *const t9 = params + 533248; /* encoder.4.weight */
 	const float *const t10 = params + 549632; /* encoder.4.bias */
-	float *const t11 = (float *)(work_ + 0); /* dense [n, 64] */
-	float *const t12 = (float *)(work_ + 32768); /* sigmoid [n, 64] */
-	/* t3 = dense */
-	kl_sparse_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t3);
-	/* t4 = relu */
-	kl_sparse_ae_act(KL_SPARSE_AE_RELU, 0.0f, 1, n * 512, t3, 0, NULL, 0, t4, 0);
-	/* t7 = dense */
-	kl_sparse_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t7);
-	/* t8 = relu */
-	kl_sparse_ae_act(KL_SPARSE_AE_RELU, 0.0f, 1, n * 256, t7, 0, NULL, 0, t8, 0);
-	/* t11 = dense */
-	kl_sparse_ae_gemm(n, 64, 256, t8, 256, 1, t9, 1, 256, t10, t11);
-	/* t12 = sigmoid */
-	kl_sparse_ae_act(KL_SPARSE_AE_SIGMOID, 0.0f, 1, n * 64, t11, 0, NULL, 0, t12, 0);
+	float *const t12 = (float *)(work_ + 393216); /* dense [n, 64] */
+	/* t4 = dense */
+	kl_sparse_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t4,
+		&(const kl_sparse_ae_epilogue){.act = KL_SPARSE_AE_RELU, .slope = 0.0f});
+	/* t8 = dense */
+	kl_sparse_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t8,
+		&(const kl_sparse_ae_epilogue){.act = KL_SPARSE_AE_RELU, .slope = 0.0f});
+	/* t12 = dense */
+	kl_sparse_ae_gemm(n, 64, 256, t8, 256, 1, t9, 1, 256, t10, t12,
+		&(const kl_sparse_ae_epilogue){.act = KL_SPARSE_AE_SIGMOID, .slope = 0.0f});
 	memcpy(z, t12, sizeof(float) * n * 64);
 }
 
@@ -1091,28 +1081,22 @@ void kl_sparse_ae_decode(const void *state, void *work, const kl_sparse_ae_real 
 	const float *const t12 = z;
 	const float *const t13 = params + 549696; /* decoder.0.weight */
 	const float *const t14 = params + 566080; /* decoder.0.bias */
-	float *const t15 = (float *)(work_ + 524288); /* dense [n, 256] */
-	float *const t16 = (float *)(work_ + 655360); /* relu [n, 256] */
+	float *const t16 = (float *)(work_ + 425984); /* dense [n, 256] */
 	const float *const t17 = params + 566336; /* decoder.2.weight */
 	const float *const t18 = params + 697408; /* decoder.2.bias */
-	float *const t19 = (float *)(work_ + 786432); /* dense [n, 512] */
-	float *const t20 = (float *)(work_ + 1048576); /* relu [n, 512] */
+	float *const t20 = (float *)(work_ + 557056); /* dense [n, 512] */
 	const float *const t21 = params + 697920; /* decoder.4.weight */
 	const float *const t22 = params + 1099328; /* decoder.4.bias */
-	float *const t23 = (float *)(work_ + 1310720); /* dense [n, 784] */
-	float *const t24 = (float *)(work_ + 1712128); /* sigmoid [n, 784] */
-	/* t15 = dense */
-	kl_sparse_ae_gemm(n, 256, 64, t12, 64, 1, t13, 1, 64, t14, t15);
-	/* t16 = relu */
-	kl_sparse_ae_act(KL_SPARSE_AE_RELU, 0.0f, 1, n * 256, t15, 0, NULL, 0, t16, 0);
-	/* t19 = dense */
-	kl_sparse_ae_gemm(n, 512, 256, t16, 256, 1, t17, 1, 256, t18, t19);
-	/* t20 = relu */
-	kl_sparse_ae_act(KL_SPARSE_AE_RELU, 0.0f, 1, n * 512, t19, 0, NULL, 0, t20, 0);
-	/* t23 = dense */
-	kl_sparse_ae_gemm(n, 784, 512, t20, 512, 1, t21, 1, 512, t22, t23);
-	/* t24 = sigmoid */
-	kl_sparse_ae_act(KL_SPARSE_AE_SIGMOID, 0.0f, 1, n * 784, t23, 0, NULL, 0, t24, 0);
+	float *const t24 = (float *)(work_ + 819200); /* dense [n, 784] */
+	/* t16 = dense */
+	kl_sparse_ae_gemm(n, 256, 64, t12, 64, 1, t13, 1, 64, t14, t16,
+		&(const kl_sparse_ae_epilogue){.act = KL_SPARSE_AE_RELU, .slope = 0.0f});
+	/* t20 = dense */
+	kl_sparse_ae_gemm(n, 512, 256, t16, 256, 1, t17, 1, 256, t18, t20,
+		&(const kl_sparse_ae_epilogue){.act = KL_SPARSE_AE_RELU, .slope = 0.0f});
+	/* t24 = dense */
+	kl_sparse_ae_gemm(n, 784, 512, t20, 512, 1, t21, 1, 512, t22, t24,
+		&(const kl_sparse_ae_epilogue){.act = KL_SPARSE_AE_SIGMOID, .slope = 0.0f});
 	memcpy(out, t24, sizeof(float) * n * 784);
 }
 
@@ -1124,35 +1108,29 @@ void kl_sparse_ae_sample(const void *state, void *work, uint64_t seed, int n, kl
 	const int stochastic = 0;
 	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
 	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	float *const z = (float *)(work_ + 32768);
+	float *const z = (float *)(work_ + 393216);
 	const uint64_t key = kl_sparse_ae_mix(seed ^ 0x7072696f72u); /* "prior" */
 	for (long i = 0; i < n * 64; i++)
 		z[i] = (float)kl_sparse_ae_normal(key, (uint64_t)i);
 	const float *const t12 = z;
 	const float *const t13 = params + 549696; /* decoder.0.weight */
 	const float *const t14 = params + 566080; /* decoder.0.bias */
-	float *const t15 = (float *)(work_ + 524288); /* dense [n, 256] */
-	float *const t16 = (float *)(work_ + 655360); /* relu [n, 256] */
+	float *const t16 = (float *)(work_ + 425984); /* dense [n, 256] */
 	const float *const t17 = params + 566336; /* decoder.2.weight */
 	const float *const t18 = params + 697408; /* decoder.2.bias */
-	float *const t19 = (float *)(work_ + 786432); /* dense [n, 512] */
-	float *const t20 = (float *)(work_ + 1048576); /* relu [n, 512] */
+	float *const t20 = (float *)(work_ + 557056); /* dense [n, 512] */
 	const float *const t21 = params + 697920; /* decoder.4.weight */
 	const float *const t22 = params + 1099328; /* decoder.4.bias */
-	float *const t23 = (float *)(work_ + 1310720); /* dense [n, 784] */
-	float *const t24 = (float *)(work_ + 1712128); /* sigmoid [n, 784] */
-	/* t15 = dense */
-	kl_sparse_ae_gemm(n, 256, 64, t12, 64, 1, t13, 1, 64, t14, t15);
-	/* t16 = relu */
-	kl_sparse_ae_act(KL_SPARSE_AE_RELU, 0.0f, 1, n * 256, t15, 0, NULL, 0, t16, 0);
-	/* t19 = dense */
-	kl_sparse_ae_gemm(n, 512, 256, t16, 256, 1, t17, 1, 256, t18, t19);
-	/* t20 = relu */
-	kl_sparse_ae_act(KL_SPARSE_AE_RELU, 0.0f, 1, n * 512, t19, 0, NULL, 0, t20, 0);
-	/* t23 = dense */
-	kl_sparse_ae_gemm(n, 784, 512, t20, 512, 1, t21, 1, 512, t22, t23);
-	/* t24 = sigmoid */
-	kl_sparse_ae_act(KL_SPARSE_AE_SIGMOID, 0.0f, 1, n * 784, t23, 0, NULL, 0, t24, 0);
+	float *const t24 = (float *)(work_ + 819200); /* dense [n, 784] */
+	/* t16 = dense */
+	kl_sparse_ae_gemm(n, 256, 64, t12, 64, 1, t13, 1, 64, t14, t16,
+		&(const kl_sparse_ae_epilogue){.act = KL_SPARSE_AE_RELU, .slope = 0.0f});
+	/* t20 = dense */
+	kl_sparse_ae_gemm(n, 512, 256, t16, 256, 1, t17, 1, 256, t18, t20,
+		&(const kl_sparse_ae_epilogue){.act = KL_SPARSE_AE_RELU, .slope = 0.0f});
+	/* t24 = dense */
+	kl_sparse_ae_gemm(n, 784, 512, t20, 512, 1, t21, 1, 512, t22, t24,
+		&(const kl_sparse_ae_epilogue){.act = KL_SPARSE_AE_SIGMOID, .slope = 0.0f});
 	memcpy(out, t24, sizeof(float) * n * 784);
 }
 

@@ -26,6 +26,7 @@ typedef simde__m512 ksparse_ae_vec;
 #define KSPARSE_AE_MAX simde_mm512_max_ps
 #define KSPARSE_AE_MIN simde_mm512_min_ps
 #define KSPARSE_AE_SQRT simde_mm512_sqrt_ps
+#define KSPARSE_AE_WHERE_POS(o, x, x0) simde_mm512_maskz_mov_ps(simde_mm512_cmp_ps_mask(o, x0, SIMDE_CMP_GT_OQ), x) /* o > 0 ? x : 0 */
 #elif defined(SIMDE_X86_AVX2_NATIVE) && defined(SIMDE_X86_FMA_NATIVE)
 typedef simde__m256 ksparse_ae_vec;
 #define KSPARSE_AE_LANES 8
@@ -41,6 +42,7 @@ typedef simde__m256 ksparse_ae_vec;
 #define KSPARSE_AE_MAX simde_mm256_max_ps
 #define KSPARSE_AE_MIN simde_mm256_min_ps
 #define KSPARSE_AE_SQRT simde_mm256_sqrt_ps
+#define KSPARSE_AE_WHERE_POS(o, x, x0) simde_mm256_and_ps(simde_mm256_cmp_ps(o, x0, SIMDE_CMP_GT_OQ), x) /* o > 0 ? x : 0 */
 #else
 typedef simde__m128 ksparse_ae_vec;
 #define KSPARSE_AE_LANES 4
@@ -56,9 +58,170 @@ typedef simde__m128 ksparse_ae_vec;
 #define KSPARSE_AE_MAX simde_mm_max_ps
 #define KSPARSE_AE_MIN simde_mm_min_ps
 #define KSPARSE_AE_SQRT simde_mm_sqrt_ps
+#define KSPARSE_AE_WHERE_POS(o, x, x0) simde_mm_and_ps(simde_mm_cmpgt_ps(o, x0), x) /* o > 0 ? x : 0 */
 #endif
 
+#if defined(SIMDE_X86_AVX512F_NATIVE)
+#define KSPARSE_AE_ROUND(x) simde_mm512_roundscale_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
+#define KSPARSE_AE_SCALE2(p, n) simde_mm512_scalef_ps(p, n)
+#elif defined(SIMDE_X86_AVX2_NATIVE) && defined(SIMDE_X86_FMA_NATIVE)
+#define KSPARSE_AE_ROUND(x) simde_mm256_round_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
+#define KSPARSE_AE_SCALE2(p, n) simde_mm256_mul_ps(p, simde_mm256_castsi256_ps(simde_mm256_slli_epi32(\
+	simde_mm256_add_epi32(simde_mm256_cvtps_epi32(n), simde_mm256_set1_epi32(127)), 23)))
+#else
+#define KSPARSE_AE_ROUND(x) simde_mm_round_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
+#define KSPARSE_AE_SCALE2(p, n) simde_mm_mul_ps(p, simde_mm_castsi128_ps(simde_mm_slli_epi32(\
+	simde_mm_add_epi32(simde_mm_cvtps_epi32(n), simde_mm_set1_epi32(127)), 23)))
+#endif
+
+/* e^x on every lane (x clamped to [-87.3, 88.7]), within 2 ulp of expf. */
+static ksparse_ae_vec ksparse_ae_vexp(ksparse_ae_vec x)
+{
+	x = KSPARSE_AE_MIN(KSPARSE_AE_MAX(x, KSPARSE_AE_SET1(-87.3f)), KSPARSE_AE_SET1(88.7f));
+	const ksparse_ae_vec nf = KSPARSE_AE_ROUND(KSPARSE_AE_MUL(x, KSPARSE_AE_SET1(1.44269504088896341f)));
+	x = KSPARSE_AE_SUB(x, KSPARSE_AE_MUL(nf, KSPARSE_AE_SET1(0.693359375f)));
+	x = KSPARSE_AE_SUB(x, KSPARSE_AE_MUL(nf, KSPARSE_AE_SET1(-2.12194440e-4f)));
+	ksparse_ae_vec p = KSPARSE_AE_SET1(1.9875691500e-4f);
+	p = KSPARSE_AE_FMA(p, x, KSPARSE_AE_SET1(1.3981999507e-3f));
+	p = KSPARSE_AE_FMA(p, x, KSPARSE_AE_SET1(8.3334519073e-3f));
+	p = KSPARSE_AE_FMA(p, x, KSPARSE_AE_SET1(4.1665795894e-2f));
+	p = KSPARSE_AE_FMA(p, x, KSPARSE_AE_SET1(1.6666665459e-1f));
+	p = KSPARSE_AE_FMA(p, x, KSPARSE_AE_SET1(5.0000001201e-1f));
+	p = KSPARSE_AE_FMA(p, KSPARSE_AE_MUL(x, x), KSPARSE_AE_ADD(x, KSPARSE_AE_SET1(1.0f)));
+	return KSPARSE_AE_SCALE2(p, nf);
+}
+
+/* e^x for one value, as ksparse_ae_vexp computes it. */
+static float ksparse_ae_exp1(float x)
+{
+	float t[KSPARSE_AE_LANES];
+	KSPARSE_AE_STORE(t, ksparse_ae_vexp(KSPARSE_AE_SET1(x)));
+	return t[0];
+}
+
+enum { KSPARSE_AE_RELU = 1, KSPARSE_AE_LEAKY_RELU, KSPARSE_AE_SIGMOID, KSPARSE_AE_TANH };
+
+/* Rows r < rows, columns j < cols (rows ldx, ldy, ldo apart): out = f(x)
+ * for the activation act or, when y is given, out = x f'(.) with the
+ * derivative spelled from the activation's output y. out may be x. */
+static void ksparse_ae_act(int act, float slope, long rows, long cols, const float *x, long ldx,
+			const float *y, long ldy, float *out, long ldo)
+{
+	for (long r = 0; r < rows; r++, x += ldx, y = y ? y + ldy : y, out += ldo) {
+		long j = 0;
+		const ksparse_ae_vec one = KSPARSE_AE_SET1(1), zero = KSPARSE_AE_ZERO(), a = KSPARSE_AE_SET1(slope);
+		if (act == KSPARSE_AE_RELU && !y)
+			for (; j + KSPARSE_AE_LANES <= cols; j += KSPARSE_AE_LANES)
+				KSPARSE_AE_STORE(out + j, KSPARSE_AE_MAX(KSPARSE_AE_LOAD(x + j), zero));
+		else if (act == KSPARSE_AE_LEAKY_RELU && !y)
+			for (; j + KSPARSE_AE_LANES <= cols; j += KSPARSE_AE_LANES) {
+				const ksparse_ae_vec v = KSPARSE_AE_LOAD(x + j);
+				KSPARSE_AE_STORE(out + j, KSPARSE_AE_ADD(KSPARSE_AE_MAX(v, zero), KSPARSE_AE_MUL(a, KSPARSE_AE_MIN(v, zero))));
+			}
+		else if (act == KSPARSE_AE_RELU)
+			for (; j + KSPARSE_AE_LANES <= cols; j += KSPARSE_AE_LANES)
+				KSPARSE_AE_STORE(out + j, KSPARSE_AE_WHERE_POS(KSPARSE_AE_LOAD(y + j), KSPARSE_AE_LOAD(x + j), zero));
+		else if (act == KSPARSE_AE_LEAKY_RELU)
+			for (; j + KSPARSE_AE_LANES <= cols; j += KSPARSE_AE_LANES) {
+				const ksparse_ae_vec v = KSPARSE_AE_LOAD(x + j), p = KSPARSE_AE_WHERE_POS(KSPARSE_AE_LOAD(y + j), v, zero);
+				KSPARSE_AE_STORE(out + j, KSPARSE_AE_ADD(p, KSPARSE_AE_MUL(a, KSPARSE_AE_SUB(v, p))));
+			}
+		else if (act == KSPARSE_AE_SIGMOID && !y)
+			for (; j + KSPARSE_AE_LANES <= cols; j += KSPARSE_AE_LANES) {
+				const ksparse_ae_vec e = ksparse_ae_vexp(KSPARSE_AE_SUB(zero, KSPARSE_AE_LOAD(x + j)));
+				KSPARSE_AE_STORE(out + j, KSPARSE_AE_DIV(one, KSPARSE_AE_ADD(one, e)));
+			}
+		else if (act == KSPARSE_AE_TANH && !y)
+			for (; j + KSPARSE_AE_LANES <= cols; j += KSPARSE_AE_LANES) {
+				/* (1 - e) / (1 + e) with e = exp(-2 x), which stays finite */
+				const ksparse_ae_vec e = ksparse_ae_vexp(KSPARSE_AE_MUL(KSPARSE_AE_LOAD(x + j), KSPARSE_AE_SET1(-2)));
+				KSPARSE_AE_STORE(out + j, KSPARSE_AE_DIV(KSPARSE_AE_SUB(one, e), KSPARSE_AE_ADD(one, e)));
+			}
+		else if (act == KSPARSE_AE_SIGMOID)
+			for (; j + KSPARSE_AE_LANES <= cols; j += KSPARSE_AE_LANES) {
+				const ksparse_ae_vec o = KSPARSE_AE_LOAD(y + j);
+				KSPARSE_AE_STORE(out + j, KSPARSE_AE_MUL(KSPARSE_AE_LOAD(x + j), KSPARSE_AE_MUL(o, KSPARSE_AE_SUB(one, o))));
+			}
+		else if (act == KSPARSE_AE_TANH)
+			for (; j + KSPARSE_AE_LANES <= cols; j += KSPARSE_AE_LANES) {
+				const ksparse_ae_vec o = KSPARSE_AE_LOAD(y + j);
+				KSPARSE_AE_STORE(out + j, KSPARSE_AE_MUL(KSPARSE_AE_LOAD(x + j), KSPARSE_AE_SUB(one, KSPARSE_AE_MUL(o, o))));
+			}
+		for (; j < cols; j++) {
+			const float v = x[j];
+			if (y) {
+				const float o = y[j];
+				out[j] = act == KSPARSE_AE_RELU ? v * (o > 0)
+				       : act == KSPARSE_AE_LEAKY_RELU ? v * (o > 0 ? 1 : slope)
+				       : act == KSPARSE_AE_SIGMOID ? v * (o * (1 - o)) : v * (1 - o * o);
+			} else
+				out[j] = act == KSPARSE_AE_RELU ? (v > 0 ? v : 0)
+				       : act == KSPARSE_AE_LEAKY_RELU ? (v > 0 ? v : slope * v)
+				       : act == KSPARSE_AE_SIGMOID ? 1 / (1 + ksparse_ae_exp1(-v)) : (1 - ksparse_ae_exp1(-2 * v)) / (1 + ksparse_ae_exp1(-2 * v));
+		}
+	}
+}
+
+typedef struct ksparse_ae_adam_k {
+	float beta1, beta2, one_m_beta1, one_m_beta2, eps, wd, step_size, bc2_sqrt;
+} ksparse_ae_adam_k;
+
+/* m = beta1 m + (1 - beta1) g, v = beta2 v + (1 - beta2) g^2 and
+ * p -= step_size m / (sqrt(v) / bc2_sqrt + eps), with g = grad + wd p,
+ * for count elements, element by element (any split of the work gives
+ * the same result). */
+static void ksparse_ae_adam_span(long count, float *p, float *m, float *v, const float *g, const ksparse_ae_adam_k *k)
+{
+	long i = 0;
+	for (; i + KSPARSE_AE_LANES <= count; i += KSPARSE_AE_LANES) {
+		ksparse_ae_vec gi = KSPARSE_AE_LOAD(g + i);
+		if (k->wd != 0)
+			gi = KSPARSE_AE_ADD(gi, KSPARSE_AE_MUL(KSPARSE_AE_SET1(k->wd), KSPARSE_AE_LOAD(p + i)));
+		const ksparse_ae_vec mi = KSPARSE_AE_ADD(KSPARSE_AE_MUL(KSPARSE_AE_LOAD(m + i), KSPARSE_AE_SET1(k->beta1)), KSPARSE_AE_MUL(gi, KSPARSE_AE_SET1(k->one_m_beta1)));
+		const ksparse_ae_vec vi = KSPARSE_AE_ADD(KSPARSE_AE_MUL(KSPARSE_AE_LOAD(v + i), KSPARSE_AE_SET1(k->beta2)),
+					    KSPARSE_AE_MUL(KSPARSE_AE_MUL(KSPARSE_AE_SET1(k->one_m_beta2), gi), gi));
+		const ksparse_ae_vec den = KSPARSE_AE_ADD(KSPARSE_AE_DIV(KSPARSE_AE_SQRT(vi), KSPARSE_AE_SET1(k->bc2_sqrt)), KSPARSE_AE_SET1(k->eps));
+		KSPARSE_AE_STORE(m + i, mi);
+		KSPARSE_AE_STORE(v + i, vi);
+		KSPARSE_AE_STORE(p + i, KSPARSE_AE_SUB(KSPARSE_AE_LOAD(p + i), KSPARSE_AE_MUL(KSPARSE_AE_SET1(k->step_size), KSPARSE_AE_DIV(mi, den))));
+	}
+	for (; i < count; i++) {
+		const float gi = k->wd != 0 ? g[i] + k->wd * p[i] : g[i];
+		m[i] = m[i] * k->beta1 + gi * k->one_m_beta1;
+		v[i] = v[i] * k->beta2 + k->one_m_beta2 * gi * gi;
+		p[i] -= k->step_size * (m[i] / (sqrtf(v[i]) / k->bc2_sqrt + k->eps));
+	}
+}
+
+/* The same over count elements, in chunks shared among the threads. */
+static void ksparse_ae_adam(long count, float *p, float *m, float *v, const float *g, const ksparse_ae_adam_k *k)
+{
+	enum { CHUNK = 8192 };
+	const long chunks = (count + CHUNK - 1) / CHUNK;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (chunks >= 8)
+#endif
+	for (long c = 0; c < chunks; c++) {
+		const long o = c * CHUNK;
+		ksparse_ae_adam_span(count - o < CHUNK ? count - o : CHUNK, p + o, m + o, v + o, g + o, k);
+	}
+}
+
 enum { ksparse_ae_MR = 8, ksparse_ae_NR = 2 * KSPARSE_AE_LANES, ksparse_ae_KC = 128, ksparse_ae_MC = 128 };
+
+/* What a product does to each finished tile of C (at row stride ldc,
+ * element `off` of C): an activation, C = f(C), or with y the derivative
+ * of one, C = C f'(.) read off y = f(x) (laid out as C). */
+typedef struct ksparse_ae_epilogue {
+	int act;
+	float slope;
+	const float *y;
+} ksparse_ae_epilogue;
+
+static void ksparse_ae_finish(const ksparse_ae_epilogue *ep, float *c, long ldc, long rows, long cols, long off)
+{
+	ksparse_ae_act(ep->act, ep->slope, rows, cols, c, ldc, ep->y ? ep->y + off : NULL, ldc, c, ldc);
+}
 
 /* The MR x NR tile at C (rows ldc apart) = (bias row, 0 or C itself) +
  * a b, where a is a packed kc x MR panel of A and b a kc x NR panel of B. */
@@ -120,9 +283,10 @@ static void ksparse_ae_pack(const float *X, long js, long ks, long nj, long w, l
 			dst[k * ldd + t] = t < nj ? X[t * js + k * ks] : 0;
 }
 
-/* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs]. */
+/* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs],
+ * then the epilogue ep, if any, on each tile as it is finished. */
 static void ksparse_ae_gemm(long M, long N, long K, const float *A, long ars, long acs,
-			const float *B, long brs, long bcs, const float *bias, float *C)
+			const float *B, long brs, long bcs, const float *bias, float *C, const ksparse_ae_epilogue *ep)
 {
 	const long blocks = (N + ksparse_ae_NR - 1) / ksparse_ae_NR;
 #ifdef _OPENMP
@@ -155,8 +319,11 @@ static void ksparse_ae_gemm(long M, long N, long K, const float *A, long ars, lo
 					for (long i = 0; i < mc; i += ksparse_ae_MR) {
 						const long mr = mc - i < ksparse_ae_MR ? mc - i : ksparse_ae_MR;
 						float *c = C + (i0 + i) * N + j0;
+						const int last = k0 + kc == K;
 						if (mr == ksparse_ae_MR && nr == ksparse_ae_NR) {
 							ksparse_ae_kernel(kc, ap + i * kc, bp, c, N, bj, k0 == 0);
+							if (ep && last)
+								ksparse_ae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
 							continue;
 						}
 						/* A tile at the edge of C: computed whole in `edge`. */
@@ -166,123 +333,12 @@ static void ksparse_ae_gemm(long M, long N, long K, const float *A, long ars, lo
 						ksparse_ae_kernel(kc, ap + i * kc, bp, edge, ksparse_ae_NR, bj, k0 == 0);
 						for (long r = 0; r < mr; r++)
 							memcpy(c + r * N, edge + r * ksparse_ae_NR, sizeof(float) * (size_t)nr);
+						if (ep && last)
+							ksparse_ae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
 					}
 				}
 			}
 		}
-	}
-}
-
-#if defined(SIMDE_X86_AVX512F_NATIVE)
-#define KSPARSE_AE_ROUND(x) simde_mm512_roundscale_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
-#define KSPARSE_AE_SCALE2(p, n) simde_mm512_scalef_ps(p, n)
-#elif defined(SIMDE_X86_AVX2_NATIVE) && defined(SIMDE_X86_FMA_NATIVE)
-#define KSPARSE_AE_ROUND(x) simde_mm256_round_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
-#define KSPARSE_AE_SCALE2(p, n) simde_mm256_mul_ps(p, simde_mm256_castsi256_ps(simde_mm256_slli_epi32(\
-	simde_mm256_add_epi32(simde_mm256_cvtps_epi32(n), simde_mm256_set1_epi32(127)), 23)))
-#else
-#define KSPARSE_AE_ROUND(x) simde_mm_round_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
-#define KSPARSE_AE_SCALE2(p, n) simde_mm_mul_ps(p, simde_mm_castsi128_ps(simde_mm_slli_epi32(\
-	simde_mm_add_epi32(simde_mm_cvtps_epi32(n), simde_mm_set1_epi32(127)), 23)))
-#endif
-
-/* e^x on every lane (x clamped to [-87.3, 88.7]), within 2 ulp of expf. */
-static ksparse_ae_vec ksparse_ae_vexp(ksparse_ae_vec x)
-{
-	x = KSPARSE_AE_MIN(KSPARSE_AE_MAX(x, KSPARSE_AE_SET1(-87.3f)), KSPARSE_AE_SET1(88.7f));
-	const ksparse_ae_vec nf = KSPARSE_AE_ROUND(KSPARSE_AE_MUL(x, KSPARSE_AE_SET1(1.44269504088896341f)));
-	x = KSPARSE_AE_SUB(x, KSPARSE_AE_MUL(nf, KSPARSE_AE_SET1(0.693359375f)));
-	x = KSPARSE_AE_SUB(x, KSPARSE_AE_MUL(nf, KSPARSE_AE_SET1(-2.12194440e-4f)));
-	ksparse_ae_vec p = KSPARSE_AE_SET1(1.9875691500e-4f);
-	p = KSPARSE_AE_FMA(p, x, KSPARSE_AE_SET1(1.3981999507e-3f));
-	p = KSPARSE_AE_FMA(p, x, KSPARSE_AE_SET1(8.3334519073e-3f));
-	p = KSPARSE_AE_FMA(p, x, KSPARSE_AE_SET1(4.1665795894e-2f));
-	p = KSPARSE_AE_FMA(p, x, KSPARSE_AE_SET1(1.6666665459e-1f));
-	p = KSPARSE_AE_FMA(p, x, KSPARSE_AE_SET1(5.0000001201e-1f));
-	p = KSPARSE_AE_FMA(p, KSPARSE_AE_MUL(x, x), KSPARSE_AE_ADD(x, KSPARSE_AE_SET1(1.0f)));
-	return KSPARSE_AE_SCALE2(p, nf);
-}
-
-enum { KSPARSE_AE_RELU = 1, KSPARSE_AE_LEAKY_RELU, KSPARSE_AE_SIGMOID, KSPARSE_AE_TANH };
-
-/* Rows r < rows, columns j < cols (rows ldx, ldy, ldo apart): out = f(x)
- * for the activation act or, when y is given, out = x f'(.) with the
- * derivative spelled from the activation's output y. out may be x. */
-static void ksparse_ae_act(int act, float slope, long rows, long cols, const float *x, long ldx,
-			const float *y, long ldy, float *out, long ldo)
-{
-	for (long r = 0; r < rows; r++, x += ldx, y = y ? y + ldy : y, out += ldo) {
-		long j = 0;
-		const ksparse_ae_vec one = KSPARSE_AE_SET1(1), zero = KSPARSE_AE_ZERO();
-		if (act == KSPARSE_AE_SIGMOID && !y)
-			for (; j + KSPARSE_AE_LANES <= cols; j += KSPARSE_AE_LANES) {
-				const ksparse_ae_vec e = ksparse_ae_vexp(KSPARSE_AE_SUB(zero, KSPARSE_AE_LOAD(x + j)));
-				KSPARSE_AE_STORE(out + j, KSPARSE_AE_DIV(one, KSPARSE_AE_ADD(one, e)));
-			}
-		else if (act == KSPARSE_AE_TANH && !y)
-			for (; j + KSPARSE_AE_LANES <= cols; j += KSPARSE_AE_LANES) {
-				/* (1 - e) / (1 + e) with e = exp(-2 x), which stays finite */
-				const ksparse_ae_vec e = ksparse_ae_vexp(KSPARSE_AE_MUL(KSPARSE_AE_LOAD(x + j), KSPARSE_AE_SET1(-2)));
-				KSPARSE_AE_STORE(out + j, KSPARSE_AE_DIV(KSPARSE_AE_SUB(one, e), KSPARSE_AE_ADD(one, e)));
-			}
-		else if (act == KSPARSE_AE_SIGMOID)
-			for (; j + KSPARSE_AE_LANES <= cols; j += KSPARSE_AE_LANES) {
-				const ksparse_ae_vec o = KSPARSE_AE_LOAD(y + j);
-				KSPARSE_AE_STORE(out + j, KSPARSE_AE_MUL(KSPARSE_AE_LOAD(x + j), KSPARSE_AE_MUL(o, KSPARSE_AE_SUB(one, o))));
-			}
-		else if (act == KSPARSE_AE_TANH)
-			for (; j + KSPARSE_AE_LANES <= cols; j += KSPARSE_AE_LANES) {
-				const ksparse_ae_vec o = KSPARSE_AE_LOAD(y + j);
-				KSPARSE_AE_STORE(out + j, KSPARSE_AE_MUL(KSPARSE_AE_LOAD(x + j), KSPARSE_AE_SUB(one, KSPARSE_AE_MUL(o, o))));
-			}
-		for (; j < cols; j++) {
-			const float v = x[j];
-			if (y) {
-				const float o = y[j];
-				out[j] = act == KSPARSE_AE_RELU ? v * (o > 0)
-				       : act == KSPARSE_AE_LEAKY_RELU ? v * (o > 0 ? 1 : slope)
-				       : act == KSPARSE_AE_SIGMOID ? v * (o * (1 - o)) : v * (1 - o * o);
-			} else
-				out[j] = act == KSPARSE_AE_RELU ? (v > 0 ? v : 0)
-				       : act == KSPARSE_AE_LEAKY_RELU ? (v > 0 ? v : slope * v)
-				       : act == KSPARSE_AE_SIGMOID ? 1 / (1 + expf(-v)) : tanhf(v);
-		}
-	}
-}
-
-typedef struct ksparse_ae_adam_k {
-	float beta1, beta2, one_m_beta1, one_m_beta2, eps, wd, step_size, bc2_sqrt;
-} ksparse_ae_adam_k;
-
-/* m = beta1 m + (1 - beta1) g, v = beta2 v + (1 - beta2) g^2 and
- * p -= step_size m / (sqrt(v) / bc2_sqrt + eps), with g = grad + wd p;
- * element by element, so any split of the work gives the same result. */
-static void ksparse_ae_adam(long count, float *p, float *m, float *v, const float *g, const ksparse_ae_adam_k *k)
-{
-	long i = 0;
-	const long vecs = count / KSPARSE_AE_LANES;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (vecs >= 8192)
-#endif
-	for (long b = 0; b < vecs; b++) {
-		const long o = b * KSPARSE_AE_LANES;
-		ksparse_ae_vec gi = KSPARSE_AE_LOAD(g + o);
-		if (k->wd != 0)
-			gi = KSPARSE_AE_ADD(gi, KSPARSE_AE_MUL(KSPARSE_AE_SET1(k->wd), KSPARSE_AE_LOAD(p + o)));
-		const ksparse_ae_vec mi = KSPARSE_AE_ADD(KSPARSE_AE_MUL(KSPARSE_AE_LOAD(m + o), KSPARSE_AE_SET1(k->beta1)), KSPARSE_AE_MUL(gi, KSPARSE_AE_SET1(k->one_m_beta1)));
-		const ksparse_ae_vec vi = KSPARSE_AE_ADD(KSPARSE_AE_MUL(KSPARSE_AE_LOAD(v + o), KSPARSE_AE_SET1(k->beta2)),
-					    KSPARSE_AE_MUL(KSPARSE_AE_MUL(KSPARSE_AE_SET1(k->one_m_beta2), gi), gi));
-		const ksparse_ae_vec den = KSPARSE_AE_ADD(KSPARSE_AE_DIV(KSPARSE_AE_SQRT(vi), KSPARSE_AE_SET1(k->bc2_sqrt)), KSPARSE_AE_SET1(k->eps));
-		KSPARSE_AE_STORE(m + o, mi);
-		KSPARSE_AE_STORE(v + o, vi);
-		KSPARSE_AE_STORE(p + o, KSPARSE_AE_SUB(KSPARSE_AE_LOAD(p + o), KSPARSE_AE_MUL(KSPARSE_AE_SET1(k->step_size), KSPARSE_AE_DIV(mi, den))));
-	}
-	i = vecs * KSPARSE_AE_LANES;
-	for (; i < count; i++) {
-		const float gi = k->wd != 0 ? g[i] + k->wd * p[i] : g[i];
-		m[i] = m[i] * k->beta1 + gi * k->one_m_beta1;
-		v[i] = v[i] * k->beta2 + k->one_m_beta2 * gi * gi;
-		p[i] -= k->step_size * (m[i] / (sqrtf(v[i]) / k->bc2_sqrt + k->eps));
 	}
 }
 
@@ -394,64 +450,53 @@ ksparse_ae_real ksparse_ae_train_step(void *state, void *work, const ksparse_ae_
 	const float *const t0 = x;
 	float *const t1 = params + 0; /* encoder.0.weight */
 	float *const t2 = params + 401408; /* encoder.0.bias */
-	float *const t3 = (float *)(work_ + 0); /* dense [n, 512] */
-	float *const t4 = (float *)(work_ + 262144); /* relu [n, 512] */
+	float *const t4 = (float *)(work_ + 0); /* dense [n, 512] */
 	float *const t5 = params + 401920; /* encoder.2.weight */
 	float *const t6 = params + 532992; /* encoder.2.bias */
-	float *const t7 = (float *)(work_ + 0); /* dense [n, 256] */
-	float *const t8 = (float *)(work_ + 131072); /* relu [n, 256] */
+	float *const t8 = (float *)(work_ + 262144); /* dense [n, 256] */
 	float *const t9 = params + 533248; /* encoder.4.weight */
 	float *const t10 = params + 549632; /* encoder.4.bias */
-	float *const t11 = (float *)(work_ + 0); /* dense [n, 64] */
-	float *const t12 = (float *)(work_ + 32768); /* topk [n, 64] */
+	float *const t11 = (float *)(work_ + 393216); /* dense [n, 64] */
+	float *const t12 = (float *)(work_ + 425984); /* topk [n, 64] */
 	float *const t13 = params + 549696; /* decoder.0.weight */
 	float *const t14 = params + 566080; /* decoder.0.bias */
-	float *const t15 = (float *)(work_ + 524288); /* dense [n, 256] */
-	float *const t16 = (float *)(work_ + 655360); /* relu [n, 256] */
+	float *const t16 = (float *)(work_ + 458752); /* dense [n, 256] */
 	float *const t17 = params + 566336; /* decoder.2.weight */
 	float *const t18 = params + 697408; /* decoder.2.bias */
-	float *const t19 = (float *)(work_ + 786432); /* dense [n, 512] */
-	float *const t20 = (float *)(work_ + 1048576); /* relu [n, 512] */
+	float *const t20 = (float *)(work_ + 589824); /* dense [n, 512] */
 	float *const t21 = params + 697920; /* decoder.4.weight */
 	float *const t22 = params + 1099328; /* decoder.4.bias */
-	float *const t23 = (float *)(work_ + 1310720); /* dense [n, 784] */
-	float *const t24 = (float *)(work_ + 1712128); /* sigmoid [n, 784] */
-	float *const t25 = (float *)(work_ + 65536); /* mse [] */
-	float *const t26 = (float *)(work_ + 65600); /* constant [] */
-	float *const t27 = (float *)(work_ + 1310720); /* mse_grad [n, 784] */
-	float *const t28 = (float *)(work_ + 2113536); /* act_grad [n, 784] */
-	float *const t29 = (float *)(work_ + 786432); /* dense_dx [n, 512] */
-	float *const t30 = (float *)(work_ + 2514944); /* dense_dw [784, 512] */
-	float *const t31 = (float *)(work_ + 65600); /* sum_batch [784] */
-	float *const t32 = (float *)(work_ + 1310720); /* act_grad [n, 512] */
-	float *const t33 = (float *)(work_ + 524288); /* dense_dx [n, 256] */
-	float *const t34 = (float *)(work_ + 786432); /* dense_dw [512, 256] */
-	float *const t35 = (float *)(work_ + 68736); /* sum_batch [512] */
-	float *const t36 = (float *)(work_ + 1310720); /* act_grad [n, 256] */
-	float *const t37 = (float *)(work_ + 70784); /* dense_dx [n, 64] */
-	float *const t38 = (float *)(work_ + 524288); /* dense_dw [256, 64] */
-	float *const t39 = (float *)(work_ + 103552); /* sum_batch [256] */
-	float *const t40 = (float *)(work_ + 589824); /* topk_grad [n, 64] */
-	float *const t41 = (float *)(work_ + 622592); /* dense_dx [n, 256] */
-	float *const t42 = (float *)(work_ + 1310720); /* dense_dw [64, 256] */
-	float *const t43 = (float *)(work_ + 0); /* sum_batch [64] */
-	float *const t44 = (float *)(work_ + 1376256); /* act_grad [n, 256] */
-	float *const t45 = (float *)(work_ + 2113536); /* dense_dx [n, 512] */
-	float *const t46 = (float *)(work_ + 4120576); /* dense_dw [256, 512] */
-	float *const t47 = (float *)(work_ + 256); /* sum_batch [256] */
-	float *const t48 = (float *)(work_ + 1376256); /* act_grad [n, 512] */
-	float *const t49 = (float *)(work_ + 4644864); /* dense_dw [512, 784] */
-	float *const t50 = (float *)(work_ + 1280); /* sum_batch [512] */
-	/* t3 = dense */
-	ksparse_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t3);
-	/* t4 = relu */
-	ksparse_ae_act(KSPARSE_AE_RELU, 0.0f, 1, n * 512, t3, 0, NULL, 0, t4, 0);
-	/* t7 = dense */
-	ksparse_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t7);
-	/* t8 = relu */
-	ksparse_ae_act(KSPARSE_AE_RELU, 0.0f, 1, n * 256, t7, 0, NULL, 0, t8, 0);
+	float *const t24 = (float *)(work_ + 851968); /* dense [n, 784] */
+	float *const t25 = (float *)(work_ + 1253376); /* mse [] */
+	float *const t26 = (float *)(work_ + 1253440); /* constant [] */
+	float *const t27 = (float *)(work_ + 1253504); /* mse_grad [n, 784] */
+	float *const t29 = (float *)(work_ + 1654912); /* dense_dx [n, 512] */
+	float *const t30 = (float *)(work_ + 1917056); /* dense_dw [784, 512] */
+	float *const t31 = (float *)(work_ + 589824); /* sum_batch [784] */
+	float *const t33 = (float *)(work_ + 592960); /* dense_dx [n, 256] */
+	float *const t34 = (float *)(work_ + 3522688); /* dense_dw [512, 256] */
+	float *const t35 = (float *)(work_ + 458752); /* sum_batch [512] */
+	float *const t37 = (float *)(work_ + 460800); /* dense_dx [n, 64] */
+	float *const t38 = (float *)(work_ + 493568); /* dense_dw [256, 64] */
+	float *const t39 = (float *)(work_ + 559104); /* sum_batch [256] */
+	float *const t40 = (float *)(work_ + 592960); /* topk_grad [n, 64] */
+	float *const t41 = (float *)(work_ + 625728); /* dense_dx [n, 256] */
+	float *const t42 = (float *)(work_ + 756800); /* dense_dw [64, 256] */
+	float *const t43 = (float *)(work_ + 262144); /* sum_batch [64] */
+	float *const t45 = (float *)(work_ + 1253440); /* dense_dx [n, 512] */
+	float *const t46 = (float *)(work_ + 4046976); /* dense_dw [256, 512] */
+	float *const t47 = (float *)(work_ + 0); /* sum_batch [256] */
+	float *const t49 = (float *)(work_ + 4571264); /* dense_dw [512, 784] */
+	float *const t50 = (float *)(work_ + 1024); /* sum_batch [512] */
+	/* t4 = dense */
+	ksparse_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t4,
+		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f});
+	/* t8 = dense */
+	ksparse_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t8,
+		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f});
 	/* t11 = dense */
-	ksparse_ae_gemm(n, 64, 256, t8, 256, 1, t9, 1, 256, t10, t11);
+	ksparse_ae_gemm(n, 64, 256, t8, 256, 1, t9, 1, 256, t10, t11,
+		NULL);
 	/* t12 = topk */
 	for (long b = 0; b < n; b++) {
 		const float *row = t11 + b * 64;
@@ -463,18 +508,15 @@ ksparse_ae_real ksparse_ae_train_step(void *state, void *work, const ksparse_ae_
 			t12[b * 64 + i] = keep ? row[i] : 0;
 		}
 	}
-	/* t15 = dense */
-	ksparse_ae_gemm(n, 256, 64, t12, 64, 1, t13, 1, 64, t14, t15);
-	/* t16 = relu */
-	ksparse_ae_act(KSPARSE_AE_RELU, 0.0f, 1, n * 256, t15, 0, NULL, 0, t16, 0);
-	/* t19 = dense */
-	ksparse_ae_gemm(n, 512, 256, t16, 256, 1, t17, 1, 256, t18, t19);
-	/* t20 = relu */
-	ksparse_ae_act(KSPARSE_AE_RELU, 0.0f, 1, n * 512, t19, 0, NULL, 0, t20, 0);
-	/* t23 = dense */
-	ksparse_ae_gemm(n, 784, 512, t20, 512, 1, t21, 1, 512, t22, t23);
-	/* t24 = sigmoid */
-	ksparse_ae_act(KSPARSE_AE_SIGMOID, 0.0f, 1, n * 784, t23, 0, NULL, 0, t24, 0);
+	/* t16 = dense */
+	ksparse_ae_gemm(n, 256, 64, t12, 64, 1, t13, 1, 64, t14, t16,
+		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f});
+	/* t20 = dense */
+	ksparse_ae_gemm(n, 512, 256, t16, 256, 1, t17, 1, 256, t18, t20,
+		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f});
+	/* t24 = dense */
+	ksparse_ae_gemm(n, 784, 512, t20, 512, 1, t21, 1, 512, t22, t24,
+		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_SIGMOID, .slope = 0.0f});
 	/* t25 = mse */
 	{
 		double acc = 0;
@@ -489,45 +531,46 @@ ksparse_ae_real ksparse_ae_train_step(void *state, void *work, const ksparse_ae_
 	/* t27 = mse_grad */
 	{
 		const float k = (float)(t26[0] / (double)(n * 784));
-		for (long i = 0; i < n * 784; i++)
-			t27[i] = 2 * k * (t24[i] - t0[i]);
+		for (long i0 = 0; i0 < n * 784; i0 += 1024) {
+			const long c = n * 784 - i0 < 1024 ? n * 784 - i0 : 1024;
+			for (long i = i0; i < i0 + c; i++)
+				t27[i] = 2 * k * (t24[i] - t0[i]);
+			ksparse_ae_act(KSPARSE_AE_SIGMOID, 0.0f, 1, c, t27 + i0, 0, t24 + i0, 0, t27 + i0, 0);
+		}
 	}
-	/* t28 = act_grad */
-	ksparse_ae_act(KSPARSE_AE_SIGMOID, 0.0f, 1, n * 784, t27, 0, t24, 0, t28, 0);
 	/* t29 = dense_dx */
-	ksparse_ae_gemm(n, 512, 784, t28, 784, 1, t21, 512, 1, NULL, t29);
+	ksparse_ae_gemm(n, 512, 784, t27, 784, 1, t21, 512, 1, NULL, t29,
+		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f, .y = t20});
 	/* t30 = dense_dw */
-	ksparse_ae_gemm(784, 512, n, t28, 1, 784, t20, 512, 1, NULL, t30);
+	ksparse_ae_gemm(784, 512, n, t27, 1, 784, t20, 512, 1, NULL, t30, NULL);
 	/* t31 = sum_batch */
 	for (long j = 0; j < 784; j++)
 		t31[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 784; j++)
-			t31[j] += t28[b * 784 + j];
-	/* t32 = act_grad */
-	ksparse_ae_act(KSPARSE_AE_RELU, 0.0f, 1, n * 512, t29, 0, t20, 0, t32, 0);
+			t31[j] += t27[b * 784 + j];
 	/* t33 = dense_dx */
-	ksparse_ae_gemm(n, 256, 512, t32, 512, 1, t17, 256, 1, NULL, t33);
+	ksparse_ae_gemm(n, 256, 512, t29, 512, 1, t17, 256, 1, NULL, t33,
+		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f, .y = t16});
 	/* t34 = dense_dw */
-	ksparse_ae_gemm(512, 256, n, t32, 1, 512, t16, 256, 1, NULL, t34);
+	ksparse_ae_gemm(512, 256, n, t29, 1, 512, t16, 256, 1, NULL, t34, NULL);
 	/* t35 = sum_batch */
 	for (long j = 0; j < 512; j++)
 		t35[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 512; j++)
-			t35[j] += t32[b * 512 + j];
-	/* t36 = act_grad */
-	ksparse_ae_act(KSPARSE_AE_RELU, 0.0f, 1, n * 256, t33, 0, t16, 0, t36, 0);
+			t35[j] += t29[b * 512 + j];
 	/* t37 = dense_dx */
-	ksparse_ae_gemm(n, 64, 256, t36, 256, 1, t13, 64, 1, NULL, t37);
+	ksparse_ae_gemm(n, 64, 256, t33, 256, 1, t13, 64, 1, NULL, t37,
+		NULL);
 	/* t38 = dense_dw */
-	ksparse_ae_gemm(256, 64, n, t36, 1, 256, t12, 64, 1, NULL, t38);
+	ksparse_ae_gemm(256, 64, n, t33, 1, 256, t12, 64, 1, NULL, t38, NULL);
 	/* t39 = sum_batch */
 	for (long j = 0; j < 256; j++)
 		t39[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 256; j++)
-			t39[j] += t36[b * 256 + j];
+			t39[j] += t33[b * 256 + j];
 	/* t40 = topk_grad */
 	for (long b = 0; b < n; b++) {
 		const float *row = t11 + b * 64;
@@ -540,37 +583,35 @@ ksparse_ae_real ksparse_ae_train_step(void *state, void *work, const ksparse_ae_
 		}
 	}
 	/* t41 = dense_dx */
-	ksparse_ae_gemm(n, 256, 64, t40, 64, 1, t9, 256, 1, NULL, t41);
+	ksparse_ae_gemm(n, 256, 64, t40, 64, 1, t9, 256, 1, NULL, t41,
+		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f, .y = t8});
 	/* t42 = dense_dw */
-	ksparse_ae_gemm(64, 256, n, t40, 1, 64, t8, 256, 1, NULL, t42);
+	ksparse_ae_gemm(64, 256, n, t40, 1, 64, t8, 256, 1, NULL, t42, NULL);
 	/* t43 = sum_batch */
 	for (long j = 0; j < 64; j++)
 		t43[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 64; j++)
 			t43[j] += t40[b * 64 + j];
-	/* t44 = act_grad */
-	ksparse_ae_act(KSPARSE_AE_RELU, 0.0f, 1, n * 256, t41, 0, t8, 0, t44, 0);
 	/* t45 = dense_dx */
-	ksparse_ae_gemm(n, 512, 256, t44, 256, 1, t5, 512, 1, NULL, t45);
+	ksparse_ae_gemm(n, 512, 256, t41, 256, 1, t5, 512, 1, NULL, t45,
+		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f, .y = t4});
 	/* t46 = dense_dw */
-	ksparse_ae_gemm(256, 512, n, t44, 1, 256, t4, 512, 1, NULL, t46);
+	ksparse_ae_gemm(256, 512, n, t41, 1, 256, t4, 512, 1, NULL, t46, NULL);
 	/* t47 = sum_batch */
 	for (long j = 0; j < 256; j++)
 		t47[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 256; j++)
-			t47[j] += t44[b * 256 + j];
-	/* t48 = act_grad */
-	ksparse_ae_act(KSPARSE_AE_RELU, 0.0f, 1, n * 512, t45, 0, t4, 0, t48, 0);
+			t47[j] += t41[b * 256 + j];
 	/* t49 = dense_dw */
-	ksparse_ae_gemm(512, 784, n, t48, 1, 512, t0, 784, 1, NULL, t49);
+	ksparse_ae_gemm(512, 784, n, t45, 1, 512, t0, 784, 1, NULL, t49, NULL);
 	/* t50 = sum_batch */
 	for (long j = 0; j < 512; j++)
 		t50[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 512; j++)
-			t50[j] += t48[b * 512 + j];
+			t50[j] += t45[b * 512 + j];
 	/* t51 = adam */
 	{ /* encoder.0.weight */
 		ksparse_ae_adam(401408, t1, adam_m + 0, adam_v + 0, t49, &adam_k);
@@ -633,64 +674,53 @@ ksparse_ae_real ksparse_ae_gradient(const void *state, void *work, const ksparse
 	const float *const t0 = x;
 	const float *const t1 = params + 0; /* encoder.0.weight */
 	const float *const t2 = params + 401408; /* encoder.0.bias */
-	float *const t3 = (float *)(work_ + 0); /* dense [n, 512] */
-	float *const t4 = (float *)(work_ + 262144); /* relu [n, 512] */
+	float *const t4 = (float *)(work_ + 0); /* dense [n, 512] */
 	const float *const t5 = params + 401920; /* encoder.2.weight */
 	const float *const t6 = params + 532992; /* encoder.2.bias */
-	float *const t7 = (float *)(work_ + 0); /* dense [n, 256] */
-	float *const t8 = (float *)(work_ + 131072); /* relu [n, 256] */
+	float *const t8 = (float *)(work_ + 262144); /* dense [n, 256] */
 	const float *const t9 = params + 533248; /* encoder.4.weight */
 	const float *const t10 = params + 549632; /* encoder.4.bias */
-	float *const t11 = (float *)(work_ + 0); /* dense [n, 64] */
-	float *const t12 = (float *)(work_ + 32768); /* topk [n, 64] */
+	float *const t11 = (float *)(work_ + 393216); /* dense [n, 64] */
+	float *const t12 = (float *)(work_ + 425984); /* topk [n, 64] */
 	const float *const t13 = params + 549696; /* decoder.0.weight */
 	const float *const t14 = params + 566080; /* decoder.0.bias */
-	float *const t15 = (float *)(work_ + 524288); /* dense [n, 256] */
-	float *const t16 = (float *)(work_ + 655360); /* relu [n, 256] */
+	float *const t16 = (float *)(work_ + 458752); /* dense [n, 256] */
 	const float *const t17 = params + 566336; /* decoder.2.weight */
 	const float *const t18 = params + 697408; /* decoder.2.bias */
-	float *const t19 = (float *)(work_ + 786432); /* dense [n, 512] */
-	float *const t20 = (float *)(work_ + 1048576); /* relu [n, 512] */
+	float *const t20 = (float *)(work_ + 589824); /* dense [n, 512] */
 	const float *const t21 = params + 697920; /* decoder.4.weight */
 	const float *const t22 = params + 1099328; /* decoder.4.bias */
-	float *const t23 = (float *)(work_ + 1310720); /* dense [n, 784] */
-	float *const t24 = (float *)(work_ + 1712128); /* sigmoid [n, 784] */
-	float *const t25 = (float *)(work_ + 65536); /* mse [] */
-	float *const t26 = (float *)(work_ + 65600); /* constant [] */
-	float *const t27 = (float *)(work_ + 1310720); /* mse_grad [n, 784] */
-	float *const t28 = (float *)(work_ + 2113536); /* act_grad [n, 784] */
-	float *const t29 = (float *)(work_ + 786432); /* dense_dx [n, 512] */
-	float *const t30 = (float *)(work_ + 2514944); /* dense_dw [784, 512] */
-	float *const t31 = (float *)(work_ + 65600); /* sum_batch [784] */
-	float *const t32 = (float *)(work_ + 1310720); /* act_grad [n, 512] */
-	float *const t33 = (float *)(work_ + 524288); /* dense_dx [n, 256] */
-	float *const t34 = (float *)(work_ + 786432); /* dense_dw [512, 256] */
-	float *const t35 = (float *)(work_ + 68736); /* sum_batch [512] */
-	float *const t36 = (float *)(work_ + 1310720); /* act_grad [n, 256] */
-	float *const t37 = (float *)(work_ + 70784); /* dense_dx [n, 64] */
-	float *const t38 = (float *)(work_ + 524288); /* dense_dw [256, 64] */
-	float *const t39 = (float *)(work_ + 103552); /* sum_batch [256] */
-	float *const t40 = (float *)(work_ + 589824); /* topk_grad [n, 64] */
-	float *const t41 = (float *)(work_ + 622592); /* dense_dx [n, 256] */
-	float *const t42 = (float *)(work_ + 1310720); /* dense_dw [64, 256] */
-	float *const t43 = (float *)(work_ + 0); /* sum_batch [64] */
-	float *const t44 = (float *)(work_ + 1376256); /* act_grad [n, 256] */
-	float *const t45 = (float *)(work_ + 2113536); /* dense_dx [n, 512] */
-	float *const t46 = (float *)(work_ + 4120576); /* dense_dw [256, 512] */
-	float *const t47 = (float *)(work_ + 256); /* sum_batch [256] */
-	float *const t48 = (float *)(work_ + 1376256); /* act_grad [n, 512] */
-	float *const t49 = (float *)(work_ + 4644864); /* dense_dw [512, 784] */
-	float *const t50 = (float *)(work_ + 1280); /* sum_batch [512] */
-	/* t3 = dense */
-	ksparse_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t3);
-	/* t4 = relu */
-	ksparse_ae_act(KSPARSE_AE_RELU, 0.0f, 1, n * 512, t3, 0, NULL, 0, t4, 0);
-	/* t7 = dense */
-	ksparse_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t7);
-	/* t8 = relu */
-	ksparse_ae_act(KSPARSE_AE_RELU, 0.0f, 1, n * 256, t7, 0, NULL, 0, t8, 0);
+	float *const t24 = (float *)(work_ + 851968); /* dense [n, 784] */
+	float *const t25 = (float *)(work_ + 1253376); /* mse [] */
+	float *const t26 = (float *)(work_ + 1253440); /* constant [] */
+	float *const t27 = (float *)(work_ + 1253504); /* mse_grad [n, 784] */
+	float *const t29 = (float *)(work_ + 1654912); /* dense_dx [n, 512] */
+	float *const t30 = (float *)(work_ + 1917056); /* dense_dw [784, 512] */
+	float *const t31 = (float *)(work_ + 589824); /* sum_batch [784] */
+	float *const t33 = (float *)(work_ + 592960); /* dense_dx [n, 256] */
+	float *const t34 = (float *)(work_ + 3522688); /* dense_dw [512, 256] */
+	float *const t35 = (float *)(work_ + 458752); /* sum_batch [512] */
+	float *const t37 = (float *)(work_ + 460800); /* dense_dx [n, 64] */
+	float *const t38 = (float *)(work_ + 493568); /* dense_dw [256, 64] */
+	float *const t39 = (float *)(work_ + 559104); /* sum_batch [256] */
+	float *const t40 = (float *)(work_ + 592960); /* topk_grad [n, 64] */
+	float *const t41 = (float *)(work_ + 625728); /* dense_dx [n, 256] */
+	float *const t42 = (float *)(work_ + 756800); /* dense_dw [64, 256] */
+	float *const t43 = (float *)(work_ + 262144); /* sum_batch [64] */
+	float *const t45 = (float *)(work_ + 1253440); /* dense_dx [n, 512] */
+	float *const t46 = (float *)(work_ + 4046976); /* dense_dw [256, 512] */
+	float *const t47 = (float *)(work_ + 0); /* sum_batch [256] */
+	float *const t49 = (float *)(work_ + 4571264); /* dense_dw [512, 784] */
+	float *const t50 = (float *)(work_ + 1024); /* sum_batch [512] */
+	/* t4 = dense */
+	ksparse_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t4,
+		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f});
+	/* t8 = dense */
+	ksparse_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t8,
+		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f});
 	/* t11 = dense */
-	ksparse_ae_gemm(n, 64, 256, t8, 256, 1, t9, 1, 256, t10, t11);
+	ksparse_ae_gemm(n, 64, 256, t8, 256, 1, t9, 1, 256, t10, t11,
+		NULL);
 	/* t12 = topk */
 	for (long b = 0; b < n; b++) {
 		const float *row = t11 + b * 64;
@@ -702,18 +732,15 @@ ksparse_ae_real ksparse_ae_gradient(const void *state, void *work, const ksparse
 			t12[b * 64 + i] = keep ? row[i] : 0;
 		}
 	}
-	/* t15 = dense */
-	ksparse_ae_gemm(n, 256, 64, t12, 64, 1, t13, 1, 64, t14, t15);
-	/* t16 = relu */
-	ksparse_ae_act(KSPARSE_AE_RELU, 0.0f, 1, n * 256, t15, 0, NULL, 0, t16, 0);
-	/* t19 = dense */
-	ksparse_ae_gemm(n, 512, 256, t16, 256, 1, t17, 1, 256, t18, t19);
-	/* t20 = relu */
-	ksparse_ae_act(KSPARSE_AE_RELU, 0.0f, 1, n * 512, t19, 0, NULL, 0, t20, 0);
-	/* t23 = dense */
-	ksparse_ae_gemm(n, 784, 512, t20, 512, 1, t21, 1, 512, t22, t23);
-	/* t24 = sigmoid */
-	ksparse_ae_act(KSPARSE_AE_SIGMOID, 0.0f, 1, n * 784, t23, 0, NULL, 0, t24, 0);
+	/* t16 = dense */
+	ksparse_ae_gemm(n, 256, 64, t12, 64, 1, t13, 1, 64, t14, t16,
+		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f});
+	/* t20 = dense */
+	ksparse_ae_gemm(n, 512, 256, t16, 256, 1, t17, 1, 256, t18, t20,
+		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f});
+	/* t24 = dense */
+	ksparse_ae_gemm(n, 784, 512, t20, 512, 1, t21, 1, 512, t22, t24,
+		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_SIGMOID, .slope = 0.0f});
 	/* t25 = mse */
 	{
 		double acc = 0;
@@ -728,45 +755,46 @@ ksparse_ae_real ksparse_ae_gradient(const void *state, void *work, const ksparse
 	/* t27 = mse_grad */
 	{
 		const float k = (float)(t26[0] / (double)(n * 784));
-		for (long i = 0; i < n * 784; i++)
-			t27[i] = 2 * k * (t24[i] - t0[i]);
+		for (long i0 = 0; i0 < n * 784; i0 += 1024) {
+			const long c = n * 784 - i0 < 1024 ? n * 784 - i0 : 1024;
+			for (long i = i0; i < i0 + c; i++)
+				t27[i] = 2 * k * (t24[i] - t0[i]);
+			ksparse_ae_act(KSPARSE_AE_SIGMOID, 0.0f, 1, c, t27 + i0, 0, t24 + i0, 0, t27 + i0, 0);
+		}
 	}
-	/* t28 = act_grad */
-	ksparse_ae_act(KSPARSE_AE_SIGMOID, 0.0f, 1, n * 784, t27, 0, t24, 0, t28, 0);
 	/* t29 = dense_dx */
-	ksparse_ae_gemm(n, 512, 784, t28, 784, 1, t21, 512, 1, NULL, t29);
+	ksparse_ae_gemm(n, 512, 784, t27, 784, 1, t21, 512, 1, NULL, t29,
+		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f, .y = t20});
 	/* t30 = dense_dw */
-	ksparse_ae_gemm(784, 512, n, t28, 1, 784, t20, 512, 1, NULL, t30);
+	ksparse_ae_gemm(784, 512, n, t27, 1, 784, t20, 512, 1, NULL, t30, NULL);
 	/* t31 = sum_batch */
 	for (long j = 0; j < 784; j++)
 		t31[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 784; j++)
-			t31[j] += t28[b * 784 + j];
-	/* t32 = act_grad */
-	ksparse_ae_act(KSPARSE_AE_RELU, 0.0f, 1, n * 512, t29, 0, t20, 0, t32, 0);
+			t31[j] += t27[b * 784 + j];
 	/* t33 = dense_dx */
-	ksparse_ae_gemm(n, 256, 512, t32, 512, 1, t17, 256, 1, NULL, t33);
+	ksparse_ae_gemm(n, 256, 512, t29, 512, 1, t17, 256, 1, NULL, t33,
+		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f, .y = t16});
 	/* t34 = dense_dw */
-	ksparse_ae_gemm(512, 256, n, t32, 1, 512, t16, 256, 1, NULL, t34);
+	ksparse_ae_gemm(512, 256, n, t29, 1, 512, t16, 256, 1, NULL, t34, NULL);
 	/* t35 = sum_batch */
 	for (long j = 0; j < 512; j++)
 		t35[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 512; j++)
-			t35[j] += t32[b * 512 + j];
-	/* t36 = act_grad */
-	ksparse_ae_act(KSPARSE_AE_RELU, 0.0f, 1, n * 256, t33, 0, t16, 0, t36, 0);
+			t35[j] += t29[b * 512 + j];
 	/* t37 = dense_dx */
-	ksparse_ae_gemm(n, 64, 256, t36, 256, 1, t13, 64, 1, NULL, t37);
+	ksparse_ae_gemm(n, 64, 256, t33, 256, 1, t13, 64, 1, NULL, t37,
+		NULL);
 	/* t38 = dense_dw */
-	ksparse_ae_gemm(256, 64, n, t36, 1, 256, t12, 64, 1, NULL, t38);
+	ksparse_ae_gemm(256, 64, n, t33, 1, 256, t12, 64, 1, NULL, t38, NULL);
 	/* t39 = sum_batch */
 	for (long j = 0; j < 256; j++)
 		t39[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 256; j++)
-			t39[j] += t36[b * 256 + j];
+			t39[j] += t33[b * 256 + j];
 	/* t40 = topk_grad */
 	for (long b = 0; b < n; b++) {
 		const float *row = t11 + b * 64;
@@ -779,37 +807,35 @@ ksparse_ae_real ksparse_ae_gradient(const void *state, void *work, const ksparse
 		}
 	}
 	/* t41 = dense_dx */
-	ksparse_ae_gemm(n, 256, 64, t40, 64, 1, t9, 256, 1, NULL, t41);
+	ksparse_ae_gemm(n, 256, 64, t40, 64, 1, t9, 256, 1, NULL, t41,
+		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f, .y = t8});
 	/* t42 = dense_dw */
-	ksparse_ae_gemm(64, 256, n, t40, 1, 64, t8, 256, 1, NULL, t42);
+	ksparse_ae_gemm(64, 256, n, t40, 1, 64, t8, 256, 1, NULL, t42, NULL);
 	/* t43 = sum_batch */
 	for (long j = 0; j < 64; j++)
 		t43[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 64; j++)
 			t43[j] += t40[b * 64 + j];
-	/* t44 = act_grad */
-	ksparse_ae_act(KSPARSE_AE_RELU, 0.0f, 1, n * 256, t41, 0, t8, 0, t44, 0);
 	/* t45 = dense_dx */
-	ksparse_ae_gemm(n, 512, 256, t44, 256, 1, t5, 512, 1, NULL, t45);
+	ksparse_ae_gemm(n, 512, 256, t41, 256, 1, t5, 512, 1, NULL, t45,
+		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f, .y = t4});
 	/* t46 = dense_dw */
-	ksparse_ae_gemm(256, 512, n, t44, 1, 256, t4, 512, 1, NULL, t46);
+	ksparse_ae_gemm(256, 512, n, t41, 1, 256, t4, 512, 1, NULL, t46, NULL);
 	/* t47 = sum_batch */
 	for (long j = 0; j < 256; j++)
 		t47[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 256; j++)
-			t47[j] += t44[b * 256 + j];
-	/* t48 = act_grad */
-	ksparse_ae_act(KSPARSE_AE_RELU, 0.0f, 1, n * 512, t45, 0, t4, 0, t48, 0);
+			t47[j] += t41[b * 256 + j];
 	/* t49 = dense_dw */
-	ksparse_ae_gemm(512, 784, n, t48, 1, 512, t0, 784, 1, NULL, t49);
+	ksparse_ae_gemm(512, 784, n, t45, 1, 512, t0, 784, 1, NULL, t49, NULL);
 	/* t50 = sum_batch */
 	for (long j = 0; j < 512; j++)
 		t50[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 512; j++)
-			t50[j] += t48[b * 512 + j];
+			t50[j] += t45[b * 512 + j];
 	memcpy(grad + 0, t49, sizeof(float) * 401408);
 	memcpy(grad + 401408, t50, sizeof(float) * 512);
 	memcpy(grad + 401920, t46, sizeof(float) * 131072);
@@ -848,39 +874,33 @@ ksparse_ae_real ksparse_ae_loss(const void *state, void *work, const ksparse_ae_
 	const float *const t0 = x;
 	const float *const t1 = params + 0; /* encoder.0.weight */
 	const float *const t2 = params + 401408; /* encoder.0.bias */
-	float *const t3 = (float *)(work_ + 0); /* dense [n, 512] */
-	float *const t4 = (float *)(work_ + 262144); /* relu [n, 512] */
+	float *const t4 = (float *)(work_ + 0); /* dense [n, 512] */
 	const float *const t5 = params + 401920; /* encoder.2.weight */
 	const float *const t6 = params + 532992; /* encoder.2.bias */
-	float *const t7 = (float *)(work_ + 0); /* dense [n, 256] */
-	float *const t8 = (float *)(work_ + 131072); /* relu [n, 256] */
+	float *const t8 = (float *)(work_ + 262144); /* dense [n, 256] */
 	const float *const t9 = params + 533248; /* encoder.4.weight */
 	const float *const t10 = params + 549632; /* encoder.4.bias */
-	float *const t11 = (float *)(work_ + 0); /* dense [n, 64] */
-	float *const t12 = (float *)(work_ + 32768); /* topk [n, 64] */
+	float *const t11 = (float *)(work_ + 393216); /* dense [n, 64] */
+	float *const t12 = (float *)(work_ + 425984); /* topk [n, 64] */
 	const float *const t13 = params + 549696; /* decoder.0.weight */
 	const float *const t14 = params + 566080; /* decoder.0.bias */
-	float *const t15 = (float *)(work_ + 524288); /* dense [n, 256] */
-	float *const t16 = (float *)(work_ + 655360); /* relu [n, 256] */
+	float *const t16 = (float *)(work_ + 458752); /* dense [n, 256] */
 	const float *const t17 = params + 566336; /* decoder.2.weight */
 	const float *const t18 = params + 697408; /* decoder.2.bias */
-	float *const t19 = (float *)(work_ + 786432); /* dense [n, 512] */
-	float *const t20 = (float *)(work_ + 1048576); /* relu [n, 512] */
+	float *const t20 = (float *)(work_ + 589824); /* dense [n, 512] */
 	const float *const t21 = params + 697920; /* decoder.4.weight */
 	const float *const t22 = params + 1099328; /* decoder.4.bias */
-	float *const t23 = (float *)(work_ + 1310720); /* dense [n, 784] */
-	float *const t24 = (float *)(work_ + 1712128); /* sigmoid [n, 784] */
-	float *const t25 = (float *)(work_ + 65536); /* mse [] */
-	/* t3 = dense */
-	ksparse_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t3);
-	/* t4 = relu */
-	ksparse_ae_act(KSPARSE_AE_RELU, 0.0f, 1, n * 512, t3, 0, NULL, 0, t4, 0);
-	/* t7 = dense */
-	ksparse_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t7);
-	/* t8 = relu */
-	ksparse_ae_act(KSPARSE_AE_RELU, 0.0f, 1, n * 256, t7, 0, NULL, 0, t8, 0);
+	float *const t24 = (float *)(work_ + 851968); /* dense [n, 784] */
+	float *const t25 = (float *)(work_ + 1253376); /* mse [] */
+	/* t4 = dense */
+	ksparse_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t4,
+		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f});
+	/* t8 = dense */
+	ksparse_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t8,
+		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f});
 	/* t11 = dense */
-	ksparse_ae_gemm(n, 64, 256, t8, 256, 1, t9, 1, 256, t10, t11);
+	ksparse_ae_gemm(n, 64, 256, t8, 256, 1, t9, 1, 256, t10, t11,
+		NULL);
 	/* t12 = topk */
 	for (long b = 0; b < n; b++) {
 		const float *row = t11 + b * 64;
@@ -892,18 +912,15 @@ ksparse_ae_real ksparse_ae_loss(const void *state, void *work, const ksparse_ae_
 			t12[b * 64 + i] = keep ? row[i] : 0;
 		}
 	}
-	/* t15 = dense */
-	ksparse_ae_gemm(n, 256, 64, t12, 64, 1, t13, 1, 64, t14, t15);
-	/* t16 = relu */
-	ksparse_ae_act(KSPARSE_AE_RELU, 0.0f, 1, n * 256, t15, 0, NULL, 0, t16, 0);
-	/* t19 = dense */
-	ksparse_ae_gemm(n, 512, 256, t16, 256, 1, t17, 1, 256, t18, t19);
-	/* t20 = relu */
-	ksparse_ae_act(KSPARSE_AE_RELU, 0.0f, 1, n * 512, t19, 0, NULL, 0, t20, 0);
-	/* t23 = dense */
-	ksparse_ae_gemm(n, 784, 512, t20, 512, 1, t21, 1, 512, t22, t23);
-	/* t24 = sigmoid */
-	ksparse_ae_act(KSPARSE_AE_SIGMOID, 0.0f, 1, n * 784, t23, 0, NULL, 0, t24, 0);
+	/* t16 = dense */
+	ksparse_ae_gemm(n, 256, 64, t12, 64, 1, t13, 1, 64, t14, t16,
+		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f});
+	/* t20 = dense */
+	ksparse_ae_gemm(n, 512, 256, t16, 256, 1, t17, 1, 256, t18, t20,
+		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f});
+	/* t24 = dense */
+	ksparse_ae_gemm(n, 784, 512, t20, 512, 1, t21, 1, 512, t22, t24,
+		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_SIGMOID, .slope = 0.0f});
 	/* t25 = mse */
 	{
 		double acc = 0;
@@ -927,38 +944,32 @@ void ksparse_ae_forward(const void *state, void *work, const ksparse_ae_real *x,
 	const float *const t0 = x;
 	const float *const t1 = params + 0; /* encoder.0.weight */
 	const float *const t2 = params + 401408; /* encoder.0.bias */
-	float *const t3 = (float *)(work_ + 0); /* dense [n, 512] */
-	float *const t4 = (float *)(work_ + 262144); /* relu [n, 512] */
+	float *const t4 = (float *)(work_ + 0); /* dense [n, 512] */
 	const float *const t5 = params + 401920; /* encoder.2.weight */
 	const float *const t6 = params + 532992; /* encoder.2.bias */
-	float *const t7 = (float *)(work_ + 0); /* dense [n, 256] */
-	float *const t8 = (float *)(work_ + 131072); /* relu [n, 256] */
+	float *const t8 = (float *)(work_ + 262144); /* dense [n, 256] */
 	const float *const t9 = params + 533248; /* encoder.4.weight */
 	const float *const t10 = params + 549632; /* encoder.4.bias */
-	float *const t11 = (float *)(work_ + 0); /* dense [n, 64] */
-	float *const t12 = (float *)(work_ + 32768); /* topk [n, 64] */
+	float *const t11 = (float *)(work_ + 393216); /* dense [n, 64] */
+	float *const t12 = (float *)(work_ + 425984); /* topk [n, 64] */
 	const float *const t13 = params + 549696; /* decoder.0.weight */
 	const float *const t14 = params + 566080; /* decoder.0.bias */
-	float *const t15 = (float *)(work_ + 524288); /* dense [n, 256] */
-	float *const t16 = (float *)(work_ + 655360); /* relu [n, 256] */
+	float *const t16 = (float *)(work_ + 458752); /* dense [n, 256] */
 	const float *const t17 = params + 566336; /* decoder.2.weight */
 	const float *const t18 = params + 697408; /* decoder.2.bias */
-	float *const t19 = (float *)(work_ + 786432); /* dense [n, 512] */
-	float *const t20 = (float *)(work_ + 1048576); /* relu [n, 512] */
+	float *const t20 = (float *)(work_ + 589824); /* dense [n, 512] */
 	const float *const t21 = params + 697920; /* decoder.4.weight */
 	const float *const t22 = params + 1099328; /* decoder.4.bias */
-	float *const t23 = (float *)(work_ + 1310720); /* dense [n, 784] */
-	float *const t24 = (float *)(work_ + 1712128); /* sigmoid [n, 784] */
-	/* t3 = dense */
-	ksparse_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t3);
-	/* t4 = relu */
-	ksparse_ae_act(KSPARSE_AE_RELU, 0.0f, 1, n * 512, t3, 0, NULL, 0, t4, 0);
-	/* t7 = dense */
-	ksparse_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t7);
-	/* t8 = relu */
-	ksparse_ae_act(KSPARSE_AE_RELU, 0.0f, 1, n * 256, t7, 0, NULL, 0, t8, 0);
+	float *const t24 = (float *)(work_ + 851968); /* dense [n, 784] */
+	/* t4 = dense */
+	ksparse_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t4,
+		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f});
+	/* t8 = dense */
+	ksparse_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t8,
+		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f});
 	/* t11 = dense */
-	ksparse_ae_gemm(n, 64, 256, t8, 256, 1, t9, 1, 256, t10, t11);
+	ksparse_ae_gemm(n, 64, 256, t8, 256, 1, t9, 1, 256, t10, t11,
+		NULL);
 	/* t12 = topk */
 	for (long b = 0; b < n; b++) {
 		const float *row = t11 + b * 64;
@@ -970,18 +981,15 @@ void ksparse_ae_forward(const void *state, void *work, const ksparse_ae_real *x,
 			t12[b * 64 + i] = keep ? row[i] : 0;
 		}
 	}
-	/* t15 = dense */
-	ksparse_ae_gemm(n, 256, 64, t12, 64, 1, t13, 1, 64, t14, t15);
-	/* t16 = relu */
-	ksparse_ae_act(KSPARSE_AE_RELU, 0.0f, 1, n * 256, t15, 0, NULL, 0, t16, 0);
-	/* t19 = dense */
-	ksparse_ae_gemm(n, 512, 256, t16, 256, 1, t17, 1, 256, t18, t19);
-	/* t20 = relu */
-	ksparse_ae_act(KSPARSE_AE_RELU, 0.0f, 1, n * 512, t19, 0, NULL, 0, t20, 0);
-	/* t23 = dense */
-	ksparse_ae_gemm(n, 784, 512, t20, 512, 1, t21, 1, 512, t22, t23);
-	/* t24 = sigmoid */
-	ksparse_ae_act(KSPARSE_AE_SIGMOID, 0.0f, 1, n * 784, t23, 0, NULL, 0, t24, 0);
+	/* t16 = dense */
+	ksparse_ae_gemm(n, 256, 64, t12, 64, 1, t13, 1, 64, t14, t16,
+		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f});
+	/* t20 = dense */
+	ksparse_ae_gemm(n, 512, 256, t16, 256, 1, t17, 1, 256, t18, t20,
+		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f});
+	/* t24 = dense */
+	ksparse_ae_gemm(n, 784, 512, t20, 512, 1, t21, 1, 512, t22, t24,
+		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_SIGMOID, .slope = 0.0f});
 	memcpy(out, t24, sizeof(float) * n * 784);
 }
 
@@ -996,26 +1004,23 @@ void ksparse_ae_encode(const void *state, void *work, const ksparse_ae_real *x, 
 	const float *const t0 = x;
 	const float *const t1 = params + 0; /* encoder.0.weight */
 	const float *const t2 = params + 401408; /* encoder.0.bias */
-	float *const t3 = (float *)(work_ + 0); /* dense [n, 512] */
-	float *const t4 = (float *)(work_ + 262144); /* relu [n, 512] */
+	float *const t4 = (float *)(work_ + 0); /* dense [n, 512] */
 	const float *const t5 = params + 401920; /* encoder.2.weight */
 	const float *const t6 = params + 532992; /* encoder.2.bias */
-	float *const t7 = (float *)(work_ + 0); /* dense [n, 256] */
-	float *const t8 = (float *)(work_ + 131072); /* relu [n, 256] */
+	float *const t8 = (float *)(work_ + 262144); /* dense [n, 256] */
 	const float *const t9 = params + 533248; /* encoder.4.weight */
 	const float *const t10 = params + 549632; /* encoder.4.bias */
-	float *const t11 = (float *)(work_ + 0); /* dense [n, 64] */
-	float *const t12 = (float *)(work_ + 32768); /* topk [n, 64] */
-	/* t3 = dense */
-	ksparse_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t3);
-	/* t4 = relu */
-	ksparse_ae_act(KSPARSE_AE_RELU, 0.0f, 1, n * 512, t3, 0, NULL, 0, t4, 0);
-	/* t7 = dense */
-	ksparse_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t7);
-	/* t8 = relu */
-	ksparse_ae_act(KSPARSE_AE_RELU, 0.0f, 1, n * 256, t7, 0, NULL, 0, t8, 0);
+	float *const t11 = (float *)(work_ + 393216); /* dense [n, 64] */
+	float *const t12 = (float *)(work_ + 425984); /* topk [n, 64] */
+	/* t4 = dense */
+	ksparse_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t4,
+		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f});
+	/* t8 = dense */
+	ksparse_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t8,
+		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f});
 	/* t11 = dense */
-	ksparse_ae_gemm(n, 64, 256, t8, 256, 1, t9, 1, 256, t10, t11);
+	ksparse_ae_gemm(n, 64, 256, t8, 256, 1, t9, 1, 256, t10, t11,
+		NULL);
 	/* t12 = topk */
 	for (long b = 0; b < n; b++) {
 		const float *row = t11 + b * 64;
@@ -1041,28 +1046,22 @@ void ksparse_ae_decode(const void *state, void *work, const ksparse_ae_real *z, 
 	const float *const t12 = z;
 	const float *const t13 = params + 549696; /* decoder.0.weight */
 	const float *const t14 = params + 566080; /* decoder.0.bias */
-	float *const t15 = (float *)(work_ + 524288); /* dense [n, 256] */
-	float *const t16 = (float *)(work_ + 655360); /* relu [n, 256] */
+	float *const t16 = (float *)(work_ + 458752); /* dense [n, 256] */
 	const float *const t17 = params + 566336; /* decoder.2.weight */
 	const float *const t18 = params + 697408; /* decoder.2.bias */
-	float *const t19 = (float *)(work_ + 786432); /* dense [n, 512] */
-	float *const t20 = (float *)(work_ + 1048576); /* relu [n, 512] */
+	float *const t20 = (float *)(work_ + 589824); /* dense [n, 512] */
 	const float *const t21 = params + 697920; /* decoder.4.weight */
 	const float *const t22 = params + 1099328; /* decoder.4.bias */
-	float *const t23 = (float *)(work_ + 1310720); /* dense [n, 784] */
-	float *const t24 = (float *)(work_ + 1712128); /* sigmoid [n, 784] */
-	/* t15 = dense */
-	ksparse_ae_gemm(n, 256, 64, t12, 64, 1, t13, 1, 64, t14, t15);
-	/* t16 = relu */
-	ksparse_ae_act(KSPARSE_AE_RELU, 0.0f, 1, n * 256, t15, 0, NULL, 0, t16, 0);
-	/* t19 = dense */
-	ksparse_ae_gemm(n, 512, 256, t16, 256, 1, t17, 1, 256, t18, t19);
-	/* t20 = relu */
-	ksparse_ae_act(KSPARSE_AE_RELU, 0.0f, 1, n * 512, t19, 0, NULL, 0, t20, 0);
-	/* t23 = dense */
-	ksparse_ae_gemm(n, 784, 512, t20, 512, 1, t21, 1, 512, t22, t23);
-	/* t24 = sigmoid */
-	ksparse_ae_act(KSPARSE_AE_SIGMOID, 0.0f, 1, n * 784, t23, 0, NULL, 0, t24, 0);
+	float *const t24 = (float *)(work_ + 851968); /* dense [n, 784] */
+	/* t16 = dense */
+	ksparse_ae_gemm(n, 256, 64, t12, 64, 1, t13, 1, 64, t14, t16,
+		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f});
+	/* t20 = dense */
+	ksparse_ae_gemm(n, 512, 256, t16, 256, 1, t17, 1, 256, t18, t20,
+		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f});
+	/* t24 = dense */
+	ksparse_ae_gemm(n, 784, 512, t20, 512, 1, t21, 1, 512, t22, t24,
+		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_SIGMOID, .slope = 0.0f});
 	memcpy(out, t24, sizeof(float) * n * 784);
 }
 
@@ -1074,35 +1073,29 @@ void ksparse_ae_sample(const void *state, void *work, uint64_t seed, int n, kspa
 	const int stochastic = 0;
 	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
 	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	float *const z = (float *)(work_ + 32768);
+	float *const z = (float *)(work_ + 425984);
 	const uint64_t key = ksparse_ae_mix(seed ^ 0x7072696f72u); /* "prior" */
 	for (long i = 0; i < n * 64; i++)
 		z[i] = (float)ksparse_ae_normal(key, (uint64_t)i);
 	const float *const t12 = z;
 	const float *const t13 = params + 549696; /* decoder.0.weight */
 	const float *const t14 = params + 566080; /* decoder.0.bias */
-	float *const t15 = (float *)(work_ + 524288); /* dense [n, 256] */
-	float *const t16 = (float *)(work_ + 655360); /* relu [n, 256] */
+	float *const t16 = (float *)(work_ + 458752); /* dense [n, 256] */
 	const float *const t17 = params + 566336; /* decoder.2.weight */
 	const float *const t18 = params + 697408; /* decoder.2.bias */
-	float *const t19 = (float *)(work_ + 786432); /* dense [n, 512] */
-	float *const t20 = (float *)(work_ + 1048576); /* relu [n, 512] */
+	float *const t20 = (float *)(work_ + 589824); /* dense [n, 512] */
 	const float *const t21 = params + 697920; /* decoder.4.weight */
 	const float *const t22 = params + 1099328; /* decoder.4.bias */
-	float *const t23 = (float *)(work_ + 1310720); /* dense [n, 784] */
-	float *const t24 = (float *)(work_ + 1712128); /* sigmoid [n, 784] */
-	/* t15 = dense */
-	ksparse_ae_gemm(n, 256, 64, t12, 64, 1, t13, 1, 64, t14, t15);
-	/* t16 = relu */
-	ksparse_ae_act(KSPARSE_AE_RELU, 0.0f, 1, n * 256, t15, 0, NULL, 0, t16, 0);
-	/* t19 = dense */
-	ksparse_ae_gemm(n, 512, 256, t16, 256, 1, t17, 1, 256, t18, t19);
-	/* t20 = relu */
-	ksparse_ae_act(KSPARSE_AE_RELU, 0.0f, 1, n * 512, t19, 0, NULL, 0, t20, 0);
-	/* t23 = dense */
-	ksparse_ae_gemm(n, 784, 512, t20, 512, 1, t21, 1, 512, t22, t23);
-	/* t24 = sigmoid */
-	ksparse_ae_act(KSPARSE_AE_SIGMOID, 0.0f, 1, n * 784, t23, 0, NULL, 0, t24, 0);
+	float *const t24 = (float *)(work_ + 851968); /* dense [n, 784] */
+	/* t16 = dense */
+	ksparse_ae_gemm(n, 256, 64, t12, 64, 1, t13, 1, 64, t14, t16,
+		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f});
+	/* t20 = dense */
+	ksparse_ae_gemm(n, 512, 256, t16, 256, 1, t17, 1, 256, t18, t20,
+		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f});
+	/* t24 = dense */
+	ksparse_ae_gemm(n, 784, 512, t20, 512, 1, t21, 1, 512, t22, t24,
+		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_SIGMOID, .slope = 0.0f});
 	memcpy(out, t24, sizeof(float) * n * 784);
 }
 

@@ -26,6 +26,7 @@ typedef simde__m512 small_ae_vec;
 #define SMALL_AE_MAX simde_mm512_max_ps
 #define SMALL_AE_MIN simde_mm512_min_ps
 #define SMALL_AE_SQRT simde_mm512_sqrt_ps
+#define SMALL_AE_WHERE_POS(o, x, x0) simde_mm512_maskz_mov_ps(simde_mm512_cmp_ps_mask(o, x0, SIMDE_CMP_GT_OQ), x) /* o > 0 ? x : 0 */
 #elif defined(SIMDE_X86_AVX2_NATIVE) && defined(SIMDE_X86_FMA_NATIVE)
 typedef simde__m256 small_ae_vec;
 #define SMALL_AE_LANES 8
@@ -41,6 +42,7 @@ typedef simde__m256 small_ae_vec;
 #define SMALL_AE_MAX simde_mm256_max_ps
 #define SMALL_AE_MIN simde_mm256_min_ps
 #define SMALL_AE_SQRT simde_mm256_sqrt_ps
+#define SMALL_AE_WHERE_POS(o, x, x0) simde_mm256_and_ps(simde_mm256_cmp_ps(o, x0, SIMDE_CMP_GT_OQ), x) /* o > 0 ? x : 0 */
 #else
 typedef simde__m128 small_ae_vec;
 #define SMALL_AE_LANES 4
@@ -56,9 +58,170 @@ typedef simde__m128 small_ae_vec;
 #define SMALL_AE_MAX simde_mm_max_ps
 #define SMALL_AE_MIN simde_mm_min_ps
 #define SMALL_AE_SQRT simde_mm_sqrt_ps
+#define SMALL_AE_WHERE_POS(o, x, x0) simde_mm_and_ps(simde_mm_cmpgt_ps(o, x0), x) /* o > 0 ? x : 0 */
 #endif
 
+#if defined(SIMDE_X86_AVX512F_NATIVE)
+#define SMALL_AE_ROUND(x) simde_mm512_roundscale_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
+#define SMALL_AE_SCALE2(p, n) simde_mm512_scalef_ps(p, n)
+#elif defined(SIMDE_X86_AVX2_NATIVE) && defined(SIMDE_X86_FMA_NATIVE)
+#define SMALL_AE_ROUND(x) simde_mm256_round_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
+#define SMALL_AE_SCALE2(p, n) simde_mm256_mul_ps(p, simde_mm256_castsi256_ps(simde_mm256_slli_epi32(\
+	simde_mm256_add_epi32(simde_mm256_cvtps_epi32(n), simde_mm256_set1_epi32(127)), 23)))
+#else
+#define SMALL_AE_ROUND(x) simde_mm_round_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
+#define SMALL_AE_SCALE2(p, n) simde_mm_mul_ps(p, simde_mm_castsi128_ps(simde_mm_slli_epi32(\
+	simde_mm_add_epi32(simde_mm_cvtps_epi32(n), simde_mm_set1_epi32(127)), 23)))
+#endif
+
+/* e^x on every lane (x clamped to [-87.3, 88.7]), within 2 ulp of expf. */
+static small_ae_vec small_ae_vexp(small_ae_vec x)
+{
+	x = SMALL_AE_MIN(SMALL_AE_MAX(x, SMALL_AE_SET1(-87.3f)), SMALL_AE_SET1(88.7f));
+	const small_ae_vec nf = SMALL_AE_ROUND(SMALL_AE_MUL(x, SMALL_AE_SET1(1.44269504088896341f)));
+	x = SMALL_AE_SUB(x, SMALL_AE_MUL(nf, SMALL_AE_SET1(0.693359375f)));
+	x = SMALL_AE_SUB(x, SMALL_AE_MUL(nf, SMALL_AE_SET1(-2.12194440e-4f)));
+	small_ae_vec p = SMALL_AE_SET1(1.9875691500e-4f);
+	p = SMALL_AE_FMA(p, x, SMALL_AE_SET1(1.3981999507e-3f));
+	p = SMALL_AE_FMA(p, x, SMALL_AE_SET1(8.3334519073e-3f));
+	p = SMALL_AE_FMA(p, x, SMALL_AE_SET1(4.1665795894e-2f));
+	p = SMALL_AE_FMA(p, x, SMALL_AE_SET1(1.6666665459e-1f));
+	p = SMALL_AE_FMA(p, x, SMALL_AE_SET1(5.0000001201e-1f));
+	p = SMALL_AE_FMA(p, SMALL_AE_MUL(x, x), SMALL_AE_ADD(x, SMALL_AE_SET1(1.0f)));
+	return SMALL_AE_SCALE2(p, nf);
+}
+
+/* e^x for one value, as small_ae_vexp computes it. */
+static float small_ae_exp1(float x)
+{
+	float t[SMALL_AE_LANES];
+	SMALL_AE_STORE(t, small_ae_vexp(SMALL_AE_SET1(x)));
+	return t[0];
+}
+
+enum { SMALL_AE_RELU = 1, SMALL_AE_LEAKY_RELU, SMALL_AE_SIGMOID, SMALL_AE_TANH };
+
+/* Rows r < rows, columns j < cols (rows ldx, ldy, ldo apart): out = f(x)
+ * for the activation act or, when y is given, out = x f'(.) with the
+ * derivative spelled from the activation's output y. out may be x. */
+static void small_ae_act(int act, float slope, long rows, long cols, const float *x, long ldx,
+			const float *y, long ldy, float *out, long ldo)
+{
+	for (long r = 0; r < rows; r++, x += ldx, y = y ? y + ldy : y, out += ldo) {
+		long j = 0;
+		const small_ae_vec one = SMALL_AE_SET1(1), zero = SMALL_AE_ZERO(), a = SMALL_AE_SET1(slope);
+		if (act == SMALL_AE_RELU && !y)
+			for (; j + SMALL_AE_LANES <= cols; j += SMALL_AE_LANES)
+				SMALL_AE_STORE(out + j, SMALL_AE_MAX(SMALL_AE_LOAD(x + j), zero));
+		else if (act == SMALL_AE_LEAKY_RELU && !y)
+			for (; j + SMALL_AE_LANES <= cols; j += SMALL_AE_LANES) {
+				const small_ae_vec v = SMALL_AE_LOAD(x + j);
+				SMALL_AE_STORE(out + j, SMALL_AE_ADD(SMALL_AE_MAX(v, zero), SMALL_AE_MUL(a, SMALL_AE_MIN(v, zero))));
+			}
+		else if (act == SMALL_AE_RELU)
+			for (; j + SMALL_AE_LANES <= cols; j += SMALL_AE_LANES)
+				SMALL_AE_STORE(out + j, SMALL_AE_WHERE_POS(SMALL_AE_LOAD(y + j), SMALL_AE_LOAD(x + j), zero));
+		else if (act == SMALL_AE_LEAKY_RELU)
+			for (; j + SMALL_AE_LANES <= cols; j += SMALL_AE_LANES) {
+				const small_ae_vec v = SMALL_AE_LOAD(x + j), p = SMALL_AE_WHERE_POS(SMALL_AE_LOAD(y + j), v, zero);
+				SMALL_AE_STORE(out + j, SMALL_AE_ADD(p, SMALL_AE_MUL(a, SMALL_AE_SUB(v, p))));
+			}
+		else if (act == SMALL_AE_SIGMOID && !y)
+			for (; j + SMALL_AE_LANES <= cols; j += SMALL_AE_LANES) {
+				const small_ae_vec e = small_ae_vexp(SMALL_AE_SUB(zero, SMALL_AE_LOAD(x + j)));
+				SMALL_AE_STORE(out + j, SMALL_AE_DIV(one, SMALL_AE_ADD(one, e)));
+			}
+		else if (act == SMALL_AE_TANH && !y)
+			for (; j + SMALL_AE_LANES <= cols; j += SMALL_AE_LANES) {
+				/* (1 - e) / (1 + e) with e = exp(-2 x), which stays finite */
+				const small_ae_vec e = small_ae_vexp(SMALL_AE_MUL(SMALL_AE_LOAD(x + j), SMALL_AE_SET1(-2)));
+				SMALL_AE_STORE(out + j, SMALL_AE_DIV(SMALL_AE_SUB(one, e), SMALL_AE_ADD(one, e)));
+			}
+		else if (act == SMALL_AE_SIGMOID)
+			for (; j + SMALL_AE_LANES <= cols; j += SMALL_AE_LANES) {
+				const small_ae_vec o = SMALL_AE_LOAD(y + j);
+				SMALL_AE_STORE(out + j, SMALL_AE_MUL(SMALL_AE_LOAD(x + j), SMALL_AE_MUL(o, SMALL_AE_SUB(one, o))));
+			}
+		else if (act == SMALL_AE_TANH)
+			for (; j + SMALL_AE_LANES <= cols; j += SMALL_AE_LANES) {
+				const small_ae_vec o = SMALL_AE_LOAD(y + j);
+				SMALL_AE_STORE(out + j, SMALL_AE_MUL(SMALL_AE_LOAD(x + j), SMALL_AE_SUB(one, SMALL_AE_MUL(o, o))));
+			}
+		for (; j < cols; j++) {
+			const float v = x[j];
+			if (y) {
+				const float o = y[j];
+				out[j] = act == SMALL_AE_RELU ? v * (o > 0)
+				       : act == SMALL_AE_LEAKY_RELU ? v * (o > 0 ? 1 : slope)
+				       : act == SMALL_AE_SIGMOID ? v * (o * (1 - o)) : v * (1 - o * o);
+			} else
+				out[j] = act == SMALL_AE_RELU ? (v > 0 ? v : 0)
+				       : act == SMALL_AE_LEAKY_RELU ? (v > 0 ? v : slope * v)
+				       : act == SMALL_AE_SIGMOID ? 1 / (1 + small_ae_exp1(-v)) : (1 - small_ae_exp1(-2 * v)) / (1 + small_ae_exp1(-2 * v));
+		}
+	}
+}
+
+typedef struct small_ae_adam_k {
+	float beta1, beta2, one_m_beta1, one_m_beta2, eps, wd, step_size, bc2_sqrt;
+} small_ae_adam_k;
+
+/* m = beta1 m + (1 - beta1) g, v = beta2 v + (1 - beta2) g^2 and
+ * p -= step_size m / (sqrt(v) / bc2_sqrt + eps), with g = grad + wd p,
+ * for count elements, element by element (any split of the work gives
+ * the same result). */
+static void small_ae_adam_span(long count, float *p, float *m, float *v, const float *g, const small_ae_adam_k *k)
+{
+	long i = 0;
+	for (; i + SMALL_AE_LANES <= count; i += SMALL_AE_LANES) {
+		small_ae_vec gi = SMALL_AE_LOAD(g + i);
+		if (k->wd != 0)
+			gi = SMALL_AE_ADD(gi, SMALL_AE_MUL(SMALL_AE_SET1(k->wd), SMALL_AE_LOAD(p + i)));
+		const small_ae_vec mi = SMALL_AE_ADD(SMALL_AE_MUL(SMALL_AE_LOAD(m + i), SMALL_AE_SET1(k->beta1)), SMALL_AE_MUL(gi, SMALL_AE_SET1(k->one_m_beta1)));
+		const small_ae_vec vi = SMALL_AE_ADD(SMALL_AE_MUL(SMALL_AE_LOAD(v + i), SMALL_AE_SET1(k->beta2)),
+					    SMALL_AE_MUL(SMALL_AE_MUL(SMALL_AE_SET1(k->one_m_beta2), gi), gi));
+		const small_ae_vec den = SMALL_AE_ADD(SMALL_AE_DIV(SMALL_AE_SQRT(vi), SMALL_AE_SET1(k->bc2_sqrt)), SMALL_AE_SET1(k->eps));
+		SMALL_AE_STORE(m + i, mi);
+		SMALL_AE_STORE(v + i, vi);
+		SMALL_AE_STORE(p + i, SMALL_AE_SUB(SMALL_AE_LOAD(p + i), SMALL_AE_MUL(SMALL_AE_SET1(k->step_size), SMALL_AE_DIV(mi, den))));
+	}
+	for (; i < count; i++) {
+		const float gi = k->wd != 0 ? g[i] + k->wd * p[i] : g[i];
+		m[i] = m[i] * k->beta1 + gi * k->one_m_beta1;
+		v[i] = v[i] * k->beta2 + k->one_m_beta2 * gi * gi;
+		p[i] -= k->step_size * (m[i] / (sqrtf(v[i]) / k->bc2_sqrt + k->eps));
+	}
+}
+
+/* The same over count elements, in chunks shared among the threads. */
+static void small_ae_adam(long count, float *p, float *m, float *v, const float *g, const small_ae_adam_k *k)
+{
+	enum { CHUNK = 8192 };
+	const long chunks = (count + CHUNK - 1) / CHUNK;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (chunks >= 8)
+#endif
+	for (long c = 0; c < chunks; c++) {
+		const long o = c * CHUNK;
+		small_ae_adam_span(count - o < CHUNK ? count - o : CHUNK, p + o, m + o, v + o, g + o, k);
+	}
+}
+
 enum { small_ae_MR = 8, small_ae_NR = 2 * SMALL_AE_LANES, small_ae_KC = 128, small_ae_MC = 128 };
+
+/* What a product does to each finished tile of C (at row stride ldc,
+ * element `off` of C): an activation, C = f(C), or with y the derivative
+ * of one, C = C f'(.) read off y = f(x) (laid out as C). */
+typedef struct small_ae_epilogue {
+	int act;
+	float slope;
+	const float *y;
+} small_ae_epilogue;
+
+static void small_ae_finish(const small_ae_epilogue *ep, float *c, long ldc, long rows, long cols, long off)
+{
+	small_ae_act(ep->act, ep->slope, rows, cols, c, ldc, ep->y ? ep->y + off : NULL, ldc, c, ldc);
+}
 
 /* The MR x NR tile at C (rows ldc apart) = (bias row, 0 or C itself) +
  * a b, where a is a packed kc x MR panel of A and b a kc x NR panel of B. */
@@ -120,9 +283,10 @@ static void small_ae_pack(const float *X, long js, long ks, long nj, long w, lon
 			dst[k * ldd + t] = t < nj ? X[t * js + k * ks] : 0;
 }
 
-/* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs]. */
+/* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs],
+ * then the epilogue ep, if any, on each tile as it is finished. */
 static void small_ae_gemm(long M, long N, long K, const float *A, long ars, long acs,
-			const float *B, long brs, long bcs, const float *bias, float *C)
+			const float *B, long brs, long bcs, const float *bias, float *C, const small_ae_epilogue *ep)
 {
 	const long blocks = (N + small_ae_NR - 1) / small_ae_NR;
 #ifdef _OPENMP
@@ -155,8 +319,11 @@ static void small_ae_gemm(long M, long N, long K, const float *A, long ars, long
 					for (long i = 0; i < mc; i += small_ae_MR) {
 						const long mr = mc - i < small_ae_MR ? mc - i : small_ae_MR;
 						float *c = C + (i0 + i) * N + j0;
+						const int last = k0 + kc == K;
 						if (mr == small_ae_MR && nr == small_ae_NR) {
 							small_ae_kernel(kc, ap + i * kc, bp, c, N, bj, k0 == 0);
+							if (ep && last)
+								small_ae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
 							continue;
 						}
 						/* A tile at the edge of C: computed whole in `edge`. */
@@ -166,123 +333,12 @@ static void small_ae_gemm(long M, long N, long K, const float *A, long ars, long
 						small_ae_kernel(kc, ap + i * kc, bp, edge, small_ae_NR, bj, k0 == 0);
 						for (long r = 0; r < mr; r++)
 							memcpy(c + r * N, edge + r * small_ae_NR, sizeof(float) * (size_t)nr);
+						if (ep && last)
+							small_ae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
 					}
 				}
 			}
 		}
-	}
-}
-
-#if defined(SIMDE_X86_AVX512F_NATIVE)
-#define SMALL_AE_ROUND(x) simde_mm512_roundscale_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
-#define SMALL_AE_SCALE2(p, n) simde_mm512_scalef_ps(p, n)
-#elif defined(SIMDE_X86_AVX2_NATIVE) && defined(SIMDE_X86_FMA_NATIVE)
-#define SMALL_AE_ROUND(x) simde_mm256_round_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
-#define SMALL_AE_SCALE2(p, n) simde_mm256_mul_ps(p, simde_mm256_castsi256_ps(simde_mm256_slli_epi32(\
-	simde_mm256_add_epi32(simde_mm256_cvtps_epi32(n), simde_mm256_set1_epi32(127)), 23)))
-#else
-#define SMALL_AE_ROUND(x) simde_mm_round_ps(x, SIMDE_MM_FROUND_TO_NEAREST_INT)
-#define SMALL_AE_SCALE2(p, n) simde_mm_mul_ps(p, simde_mm_castsi128_ps(simde_mm_slli_epi32(\
-	simde_mm_add_epi32(simde_mm_cvtps_epi32(n), simde_mm_set1_epi32(127)), 23)))
-#endif
-
-/* e^x on every lane (x clamped to [-87.3, 88.7]), within 2 ulp of expf. */
-static small_ae_vec small_ae_vexp(small_ae_vec x)
-{
-	x = SMALL_AE_MIN(SMALL_AE_MAX(x, SMALL_AE_SET1(-87.3f)), SMALL_AE_SET1(88.7f));
-	const small_ae_vec nf = SMALL_AE_ROUND(SMALL_AE_MUL(x, SMALL_AE_SET1(1.44269504088896341f)));
-	x = SMALL_AE_SUB(x, SMALL_AE_MUL(nf, SMALL_AE_SET1(0.693359375f)));
-	x = SMALL_AE_SUB(x, SMALL_AE_MUL(nf, SMALL_AE_SET1(-2.12194440e-4f)));
-	small_ae_vec p = SMALL_AE_SET1(1.9875691500e-4f);
-	p = SMALL_AE_FMA(p, x, SMALL_AE_SET1(1.3981999507e-3f));
-	p = SMALL_AE_FMA(p, x, SMALL_AE_SET1(8.3334519073e-3f));
-	p = SMALL_AE_FMA(p, x, SMALL_AE_SET1(4.1665795894e-2f));
-	p = SMALL_AE_FMA(p, x, SMALL_AE_SET1(1.6666665459e-1f));
-	p = SMALL_AE_FMA(p, x, SMALL_AE_SET1(5.0000001201e-1f));
-	p = SMALL_AE_FMA(p, SMALL_AE_MUL(x, x), SMALL_AE_ADD(x, SMALL_AE_SET1(1.0f)));
-	return SMALL_AE_SCALE2(p, nf);
-}
-
-enum { SMALL_AE_RELU = 1, SMALL_AE_LEAKY_RELU, SMALL_AE_SIGMOID, SMALL_AE_TANH };
-
-/* Rows r < rows, columns j < cols (rows ldx, ldy, ldo apart): out = f(x)
- * for the activation act or, when y is given, out = x f'(.) with the
- * derivative spelled from the activation's output y. out may be x. */
-static void small_ae_act(int act, float slope, long rows, long cols, const float *x, long ldx,
-			const float *y, long ldy, float *out, long ldo)
-{
-	for (long r = 0; r < rows; r++, x += ldx, y = y ? y + ldy : y, out += ldo) {
-		long j = 0;
-		const small_ae_vec one = SMALL_AE_SET1(1), zero = SMALL_AE_ZERO();
-		if (act == SMALL_AE_SIGMOID && !y)
-			for (; j + SMALL_AE_LANES <= cols; j += SMALL_AE_LANES) {
-				const small_ae_vec e = small_ae_vexp(SMALL_AE_SUB(zero, SMALL_AE_LOAD(x + j)));
-				SMALL_AE_STORE(out + j, SMALL_AE_DIV(one, SMALL_AE_ADD(one, e)));
-			}
-		else if (act == SMALL_AE_TANH && !y)
-			for (; j + SMALL_AE_LANES <= cols; j += SMALL_AE_LANES) {
-				/* (1 - e) / (1 + e) with e = exp(-2 x), which stays finite */
-				const small_ae_vec e = small_ae_vexp(SMALL_AE_MUL(SMALL_AE_LOAD(x + j), SMALL_AE_SET1(-2)));
-				SMALL_AE_STORE(out + j, SMALL_AE_DIV(SMALL_AE_SUB(one, e), SMALL_AE_ADD(one, e)));
-			}
-		else if (act == SMALL_AE_SIGMOID)
-			for (; j + SMALL_AE_LANES <= cols; j += SMALL_AE_LANES) {
-				const small_ae_vec o = SMALL_AE_LOAD(y + j);
-				SMALL_AE_STORE(out + j, SMALL_AE_MUL(SMALL_AE_LOAD(x + j), SMALL_AE_MUL(o, SMALL_AE_SUB(one, o))));
-			}
-		else if (act == SMALL_AE_TANH)
-			for (; j + SMALL_AE_LANES <= cols; j += SMALL_AE_LANES) {
-				const small_ae_vec o = SMALL_AE_LOAD(y + j);
-				SMALL_AE_STORE(out + j, SMALL_AE_MUL(SMALL_AE_LOAD(x + j), SMALL_AE_SUB(one, SMALL_AE_MUL(o, o))));
-			}
-		for (; j < cols; j++) {
-			const float v = x[j];
-			if (y) {
-				const float o = y[j];
-				out[j] = act == SMALL_AE_RELU ? v * (o > 0)
-				       : act == SMALL_AE_LEAKY_RELU ? v * (o > 0 ? 1 : slope)
-				       : act == SMALL_AE_SIGMOID ? v * (o * (1 - o)) : v * (1 - o * o);
-			} else
-				out[j] = act == SMALL_AE_RELU ? (v > 0 ? v : 0)
-				       : act == SMALL_AE_LEAKY_RELU ? (v > 0 ? v : slope * v)
-				       : act == SMALL_AE_SIGMOID ? 1 / (1 + expf(-v)) : tanhf(v);
-		}
-	}
-}
-
-typedef struct small_ae_adam_k {
-	float beta1, beta2, one_m_beta1, one_m_beta2, eps, wd, step_size, bc2_sqrt;
-} small_ae_adam_k;
-
-/* m = beta1 m + (1 - beta1) g, v = beta2 v + (1 - beta2) g^2 and
- * p -= step_size m / (sqrt(v) / bc2_sqrt + eps), with g = grad + wd p;
- * element by element, so any split of the work gives the same result. */
-static void small_ae_adam(long count, float *p, float *m, float *v, const float *g, const small_ae_adam_k *k)
-{
-	long i = 0;
-	const long vecs = count / SMALL_AE_LANES;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (vecs >= 8192)
-#endif
-	for (long b = 0; b < vecs; b++) {
-		const long o = b * SMALL_AE_LANES;
-		small_ae_vec gi = SMALL_AE_LOAD(g + o);
-		if (k->wd != 0)
-			gi = SMALL_AE_ADD(gi, SMALL_AE_MUL(SMALL_AE_SET1(k->wd), SMALL_AE_LOAD(p + o)));
-		const small_ae_vec mi = SMALL_AE_ADD(SMALL_AE_MUL(SMALL_AE_LOAD(m + o), SMALL_AE_SET1(k->beta1)), SMALL_AE_MUL(gi, SMALL_AE_SET1(k->one_m_beta1)));
-		const small_ae_vec vi = SMALL_AE_ADD(SMALL_AE_MUL(SMALL_AE_LOAD(v + o), SMALL_AE_SET1(k->beta2)),
-					    SMALL_AE_MUL(SMALL_AE_MUL(SMALL_AE_SET1(k->one_m_beta2), gi), gi));
-		const small_ae_vec den = SMALL_AE_ADD(SMALL_AE_DIV(SMALL_AE_SQRT(vi), SMALL_AE_SET1(k->bc2_sqrt)), SMALL_AE_SET1(k->eps));
-		SMALL_AE_STORE(m + o, mi);
-		SMALL_AE_STORE(v + o, vi);
-		SMALL_AE_STORE(p + o, SMALL_AE_SUB(SMALL_AE_LOAD(p + o), SMALL_AE_MUL(SMALL_AE_SET1(k->step_size), SMALL_AE_DIV(mi, den))));
-	}
-	i = vecs * SMALL_AE_LANES;
-	for (; i < count; i++) {
-		const float gi = k->wd != 0 ? g[i] + k->wd * p[i] : g[i];
-		m[i] = m[i] * k->beta1 + gi * k->one_m_beta1;
-		v[i] = v[i] * k->beta2 + k->one_m_beta2 * gi * gi;
-		p[i] -= k->step_size * (m[i] / (sqrtf(v[i]) / k->bc2_sqrt + k->eps));
 	}
 }
 
@@ -390,50 +446,43 @@ small_ae_real small_ae_train_step(void *state, void *work, const small_ae_real *
 	const float *const t0 = x;
 	float *const t1 = params + 0; /* encoder.0.weight */
 	float *const t2 = params + 100352; /* encoder.0.bias */
-	float *const t3 = (float *)(work_ + 0); /* dense [n, 128] */
-	float *const t4 = (float *)(work_ + 65536); /* relu [n, 128] */
+	float *const t4 = (float *)(work_ + 0); /* dense [n, 128] */
 	float *const t5 = params + 100480; /* encoder.2.weight */
 	float *const t6 = params + 104576; /* encoder.2.bias */
-	float *const t7 = (float *)(work_ + 0); /* dense [n, 32] */
+	float *const t7 = (float *)(work_ + 65536); /* dense [n, 32] */
 	float *const t8 = params + 104608; /* decoder.0.weight */
 	float *const t9 = params + 108704; /* decoder.0.bias */
-	float *const t10 = (float *)(work_ + 131072); /* dense [n, 128] */
-	float *const t11 = (float *)(work_ + 196608); /* relu [n, 128] */
+	float *const t11 = (float *)(work_ + 81920); /* dense [n, 128] */
 	float *const t12 = params + 108832; /* decoder.2.weight */
 	float *const t13 = params + 209184; /* decoder.2.bias */
-	float *const t14 = (float *)(work_ + 262144); /* dense [n, 784] */
-	float *const t15 = (float *)(work_ + 663552); /* sigmoid [n, 784] */
-	float *const t16 = (float *)(work_ + 16384); /* bce [] */
-	float *const t17 = (float *)(work_ + 16448); /* constant [] */
-	float *const t18 = (float *)(work_ + 262144); /* bce_grad [n, 784] */
-	float *const t19 = (float *)(work_ + 1064960); /* act_grad [n, 784] */
-	float *const t20 = (float *)(work_ + 131072); /* dense_dx [n, 128] */
-	float *const t21 = (float *)(work_ + 262144); /* dense_dw [784, 128] */
-	float *const t22 = (float *)(work_ + 16448); /* sum_batch [784] */
-	float *const t23 = (float *)(work_ + 1064960); /* act_grad [n, 128] */
-	float *const t24 = (float *)(work_ + 19584); /* dense_dx [n, 32] */
-	float *const t25 = (float *)(work_ + 35968); /* dense_dw [128, 32] */
-	float *const t26 = (float *)(work_ + 52352); /* sum_batch [128] */
-	float *const t27 = (float *)(work_ + 131072); /* dense_dx [n, 128] */
-	float *const t28 = (float *)(work_ + 196608); /* dense_dw [32, 128] */
-	float *const t29 = (float *)(work_ + 52864); /* sum_batch [32] */
-	float *const t30 = (float *)(work_ + 1064960); /* act_grad [n, 128] */
-	float *const t31 = (float *)(work_ + 1130496); /* dense_dw [128, 784] */
-	float *const t32 = (float *)(work_ + 19584); /* sum_batch [128] */
-	/* t3 = dense */
-	small_ae_gemm(n, 128, 784, t0, 784, 1, t1, 1, 784, t2, t3);
-	/* t4 = relu */
-	small_ae_act(SMALL_AE_RELU, 0.0f, 1, n * 128, t3, 0, NULL, 0, t4, 0);
+	float *const t15 = (float *)(work_ + 147456); /* dense [n, 784] */
+	float *const t16 = (float *)(work_ + 548864); /* bce [] */
+	float *const t17 = (float *)(work_ + 548928); /* constant [] */
+	float *const t18 = (float *)(work_ + 548992); /* bce_grad [n, 784] */
+	float *const t19 = (float *)(work_ + 950400); /* act_grad [n, 784] */
+	float *const t20 = (float *)(work_ + 548928); /* dense_dx [n, 128] */
+	float *const t21 = (float *)(work_ + 1351808); /* dense_dw [784, 128] */
+	float *const t22 = (float *)(work_ + 81920); /* sum_batch [784] */
+	float *const t24 = (float *)(work_ + 85056); /* dense_dx [n, 32] */
+	float *const t25 = (float *)(work_ + 101440); /* dense_dw [128, 32] */
+	float *const t26 = (float *)(work_ + 117824); /* sum_batch [128] */
+	float *const t27 = (float *)(work_ + 548928); /* dense_dx [n, 128] */
+	float *const t28 = (float *)(work_ + 118336); /* dense_dw [32, 128] */
+	float *const t29 = (float *)(work_ + 0); /* sum_batch [32] */
+	float *const t31 = (float *)(work_ + 614464); /* dense_dw [128, 784] */
+	float *const t32 = (float *)(work_ + 128); /* sum_batch [128] */
+	/* t4 = dense */
+	small_ae_gemm(n, 128, 784, t0, 784, 1, t1, 1, 784, t2, t4,
+		&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f});
 	/* t7 = dense */
-	small_ae_gemm(n, 32, 128, t4, 128, 1, t5, 1, 128, t6, t7);
-	/* t10 = dense */
-	small_ae_gemm(n, 128, 32, t7, 32, 1, t8, 1, 32, t9, t10);
-	/* t11 = relu */
-	small_ae_act(SMALL_AE_RELU, 0.0f, 1, n * 128, t10, 0, NULL, 0, t11, 0);
-	/* t14 = dense */
-	small_ae_gemm(n, 784, 128, t11, 128, 1, t12, 1, 128, t13, t14);
-	/* t15 = sigmoid */
-	small_ae_act(SMALL_AE_SIGMOID, 0.0f, 1, n * 784, t14, 0, NULL, 0, t15, 0);
+	small_ae_gemm(n, 32, 128, t4, 128, 1, t5, 1, 128, t6, t7,
+		NULL);
+	/* t11 = dense */
+	small_ae_gemm(n, 128, 32, t7, 32, 1, t8, 1, 32, t9, t11,
+		&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f});
+	/* t15 = dense */
+	small_ae_gemm(n, 784, 128, t11, 128, 1, t12, 1, 128, t13, t15,
+		&(const small_ae_epilogue){.act = SMALL_AE_SIGMOID, .slope = 0.0f});
 	/* t16 = bce */
 	{
 		double acc = 0;
@@ -456,47 +505,46 @@ small_ae_real small_ae_train_step(void *state, void *work, const small_ae_real *
 	/* t19 = act_grad */
 	small_ae_act(SMALL_AE_SIGMOID, 0.0f, 1, n * 784, t18, 0, t15, 0, t19, 0);
 	/* t20 = dense_dx */
-	small_ae_gemm(n, 128, 784, t19, 784, 1, t12, 128, 1, NULL, t20);
+	small_ae_gemm(n, 128, 784, t19, 784, 1, t12, 128, 1, NULL, t20,
+		&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f, .y = t11});
 	/* t21 = dense_dw */
-	small_ae_gemm(784, 128, n, t19, 1, 784, t11, 128, 1, NULL, t21);
+	small_ae_gemm(784, 128, n, t19, 1, 784, t11, 128, 1, NULL, t21, NULL);
 	/* t22 = sum_batch */
 	for (long j = 0; j < 784; j++)
 		t22[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 784; j++)
 			t22[j] += t19[b * 784 + j];
-	/* t23 = act_grad */
-	small_ae_act(SMALL_AE_RELU, 0.0f, 1, n * 128, t20, 0, t11, 0, t23, 0);
 	/* t24 = dense_dx */
-	small_ae_gemm(n, 32, 128, t23, 128, 1, t8, 32, 1, NULL, t24);
+	small_ae_gemm(n, 32, 128, t20, 128, 1, t8, 32, 1, NULL, t24,
+		NULL);
 	/* t25 = dense_dw */
-	small_ae_gemm(128, 32, n, t23, 1, 128, t7, 32, 1, NULL, t25);
+	small_ae_gemm(128, 32, n, t20, 1, 128, t7, 32, 1, NULL, t25, NULL);
 	/* t26 = sum_batch */
 	for (long j = 0; j < 128; j++)
 		t26[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 128; j++)
-			t26[j] += t23[b * 128 + j];
+			t26[j] += t20[b * 128 + j];
 	/* t27 = dense_dx */
-	small_ae_gemm(n, 128, 32, t24, 32, 1, t5, 128, 1, NULL, t27);
+	small_ae_gemm(n, 128, 32, t24, 32, 1, t5, 128, 1, NULL, t27,
+		&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f, .y = t4});
 	/* t28 = dense_dw */
-	small_ae_gemm(32, 128, n, t24, 1, 32, t4, 128, 1, NULL, t28);
+	small_ae_gemm(32, 128, n, t24, 1, 32, t4, 128, 1, NULL, t28, NULL);
 	/* t29 = sum_batch */
 	for (long j = 0; j < 32; j++)
 		t29[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 32; j++)
 			t29[j] += t24[b * 32 + j];
-	/* t30 = act_grad */
-	small_ae_act(SMALL_AE_RELU, 0.0f, 1, n * 128, t27, 0, t4, 0, t30, 0);
 	/* t31 = dense_dw */
-	small_ae_gemm(128, 784, n, t30, 1, 128, t0, 784, 1, NULL, t31);
+	small_ae_gemm(128, 784, n, t27, 1, 128, t0, 784, 1, NULL, t31, NULL);
 	/* t32 = sum_batch */
 	for (long j = 0; j < 128; j++)
 		t32[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 128; j++)
-			t32[j] += t30[b * 128 + j];
+			t32[j] += t27[b * 128 + j];
 	/* t33 = adam */
 	{ /* encoder.0.weight */
 		small_ae_adam(100352, t1, adam_m + 0, adam_v + 0, t31, &adam_k);
@@ -543,50 +591,43 @@ small_ae_real small_ae_gradient(const void *state, void *work, const small_ae_re
 	const float *const t0 = x;
 	const float *const t1 = params + 0; /* encoder.0.weight */
 	const float *const t2 = params + 100352; /* encoder.0.bias */
-	float *const t3 = (float *)(work_ + 0); /* dense [n, 128] */
-	float *const t4 = (float *)(work_ + 65536); /* relu [n, 128] */
+	float *const t4 = (float *)(work_ + 0); /* dense [n, 128] */
 	const float *const t5 = params + 100480; /* encoder.2.weight */
 	const float *const t6 = params + 104576; /* encoder.2.bias */
-	float *const t7 = (float *)(work_ + 0); /* dense [n, 32] */
+	float *const t7 = (float *)(work_ + 65536); /* dense [n, 32] */
 	const float *const t8 = params + 104608; /* decoder.0.weight */
 	const float *const t9 = params + 108704; /* decoder.0.bias */
-	float *const t10 = (float *)(work_ + 131072); /* dense [n, 128] */
-	float *const t11 = (float *)(work_ + 196608); /* relu [n, 128] */
+	float *const t11 = (float *)(work_ + 81920); /* dense [n, 128] */
 	const float *const t12 = params + 108832; /* decoder.2.weight */
 	const float *const t13 = params + 209184; /* decoder.2.bias */
-	float *const t14 = (float *)(work_ + 262144); /* dense [n, 784] */
-	float *const t15 = (float *)(work_ + 663552); /* sigmoid [n, 784] */
-	float *const t16 = (float *)(work_ + 16384); /* bce [] */
-	float *const t17 = (float *)(work_ + 16448); /* constant [] */
-	float *const t18 = (float *)(work_ + 262144); /* bce_grad [n, 784] */
-	float *const t19 = (float *)(work_ + 1064960); /* act_grad [n, 784] */
-	float *const t20 = (float *)(work_ + 131072); /* dense_dx [n, 128] */
-	float *const t21 = (float *)(work_ + 262144); /* dense_dw [784, 128] */
-	float *const t22 = (float *)(work_ + 16448); /* sum_batch [784] */
-	float *const t23 = (float *)(work_ + 1064960); /* act_grad [n, 128] */
-	float *const t24 = (float *)(work_ + 19584); /* dense_dx [n, 32] */
-	float *const t25 = (float *)(work_ + 35968); /* dense_dw [128, 32] */
-	float *const t26 = (float *)(work_ + 52352); /* sum_batch [128] */
-	float *const t27 = (float *)(work_ + 131072); /* dense_dx [n, 128] */
-	float *const t28 = (float *)(work_ + 196608); /* dense_dw [32, 128] */
-	float *const t29 = (float *)(work_ + 52864); /* sum_batch [32] */
-	float *const t30 = (float *)(work_ + 1064960); /* act_grad [n, 128] */
-	float *const t31 = (float *)(work_ + 1130496); /* dense_dw [128, 784] */
-	float *const t32 = (float *)(work_ + 19584); /* sum_batch [128] */
-	/* t3 = dense */
-	small_ae_gemm(n, 128, 784, t0, 784, 1, t1, 1, 784, t2, t3);
-	/* t4 = relu */
-	small_ae_act(SMALL_AE_RELU, 0.0f, 1, n * 128, t3, 0, NULL, 0, t4, 0);
+	float *const t15 = (float *)(work_ + 147456); /* dense [n, 784] */
+	float *const t16 = (float *)(work_ + 548864); /* bce [] */
+	float *const t17 = (float *)(work_ + 548928); /* constant [] */
+	float *const t18 = (float *)(work_ + 548992); /* bce_grad [n, 784] */
+	float *const t19 = (float *)(work_ + 950400); /* act_grad [n, 784] */
+	float *const t20 = (float *)(work_ + 548928); /* dense_dx [n, 128] */
+	float *const t21 = (float *)(work_ + 1351808); /* dense_dw [784, 128] */
+	float *const t22 = (float *)(work_ + 81920); /* sum_batch [784] */
+	float *const t24 = (float *)(work_ + 85056); /* dense_dx [n, 32] */
+	float *const t25 = (float *)(work_ + 101440); /* dense_dw [128, 32] */
+	float *const t26 = (float *)(work_ + 117824); /* sum_batch [128] */
+	float *const t27 = (float *)(work_ + 548928); /* dense_dx [n, 128] */
+	float *const t28 = (float *)(work_ + 118336); /* dense_dw [32, 128] */
+	float *const t29 = (float *)(work_ + 0); /* sum_batch [32] */
+	float *const t31 = (float *)(work_ + 614464); /* dense_dw [128, 784] */
+	float *const t32 = (float *)(work_ + 128); /* sum_batch [128] */
+	/* t4 = dense */
+	small_ae_gemm(n, 128, 784, t0, 784, 1, t1, 1, 784, t2, t4,
+		&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f});
 	/* t7 = dense */
-	small_ae_gemm(n, 32, 128, t4, 128, 1, t5, 1, 128, t6, t7);
-	/* t10 = dense */
-	small_ae_gemm(n, 128, 32, t7, 32, 1, t8, 1, 32, t9, t10);
-	/* t11 = relu */
-	small_ae_act(SMALL_AE_RELU, 0.0f, 1, n * 128, t10, 0, NULL, 0, t11, 0);
-	/* t14 = dense */
-	small_ae_gemm(n, 784, 128, t11, 128, 1, t12, 1, 128, t13, t14);
-	/* t15 = sigmoid */
-	small_ae_act(SMALL_AE_SIGMOID, 0.0f, 1, n * 784, t14, 0, NULL, 0, t15, 0);
+	small_ae_gemm(n, 32, 128, t4, 128, 1, t5, 1, 128, t6, t7,
+		NULL);
+	/* t11 = dense */
+	small_ae_gemm(n, 128, 32, t7, 32, 1, t8, 1, 32, t9, t11,
+		&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f});
+	/* t15 = dense */
+	small_ae_gemm(n, 784, 128, t11, 128, 1, t12, 1, 128, t13, t15,
+		&(const small_ae_epilogue){.act = SMALL_AE_SIGMOID, .slope = 0.0f});
 	/* t16 = bce */
 	{
 		double acc = 0;
@@ -609,47 +650,46 @@ small_ae_real small_ae_gradient(const void *state, void *work, const small_ae_re
 	/* t19 = act_grad */
 	small_ae_act(SMALL_AE_SIGMOID, 0.0f, 1, n * 784, t18, 0, t15, 0, t19, 0);
 	/* t20 = dense_dx */
-	small_ae_gemm(n, 128, 784, t19, 784, 1, t12, 128, 1, NULL, t20);
+	small_ae_gemm(n, 128, 784, t19, 784, 1, t12, 128, 1, NULL, t20,
+		&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f, .y = t11});
 	/* t21 = dense_dw */
-	small_ae_gemm(784, 128, n, t19, 1, 784, t11, 128, 1, NULL, t21);
+	small_ae_gemm(784, 128, n, t19, 1, 784, t11, 128, 1, NULL, t21, NULL);
 	/* t22 = sum_batch */
 	for (long j = 0; j < 784; j++)
 		t22[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 784; j++)
 			t22[j] += t19[b * 784 + j];
-	/* t23 = act_grad */
-	small_ae_act(SMALL_AE_RELU, 0.0f, 1, n * 128, t20, 0, t11, 0, t23, 0);
 	/* t24 = dense_dx */
-	small_ae_gemm(n, 32, 128, t23, 128, 1, t8, 32, 1, NULL, t24);
+	small_ae_gemm(n, 32, 128, t20, 128, 1, t8, 32, 1, NULL, t24,
+		NULL);
 	/* t25 = dense_dw */
-	small_ae_gemm(128, 32, n, t23, 1, 128, t7, 32, 1, NULL, t25);
+	small_ae_gemm(128, 32, n, t20, 1, 128, t7, 32, 1, NULL, t25, NULL);
 	/* t26 = sum_batch */
 	for (long j = 0; j < 128; j++)
 		t26[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 128; j++)
-			t26[j] += t23[b * 128 + j];
+			t26[j] += t20[b * 128 + j];
 	/* t27 = dense_dx */
-	small_ae_gemm(n, 128, 32, t24, 32, 1, t5, 128, 1, NULL, t27);
+	small_ae_gemm(n, 128, 32, t24, 32, 1, t5, 128, 1, NULL, t27,
+		&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f, .y = t4});
 	/* t28 = dense_dw */
-	small_ae_gemm(32, 128, n, t24, 1, 32, t4, 128, 1, NULL, t28);
+	small_ae_gemm(32, 128, n, t24, 1, 32, t4, 128, 1, NULL, t28, NULL);
 	/* t29 = sum_batch */
 	for (long j = 0; j < 32; j++)
 		t29[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 32; j++)
 			t29[j] += t24[b * 32 + j];
-	/* t30 = act_grad */
-	small_ae_act(SMALL_AE_RELU, 0.0f, 1, n * 128, t27, 0, t4, 0, t30, 0);
 	/* t31 = dense_dw */
-	small_ae_gemm(128, 784, n, t30, 1, 128, t0, 784, 1, NULL, t31);
+	small_ae_gemm(128, 784, n, t27, 1, 128, t0, 784, 1, NULL, t31, NULL);
 	/* t32 = sum_batch */
 	for (long j = 0; j < 128; j++)
 		t32[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 128; j++)
-			t32[j] += t30[b * 128 + j];
+			t32[j] += t27[b * 128 + j];
 	memcpy(grad + 0, t31, sizeof(float) * 100352);
 	memcpy(grad + 100352, t32, sizeof(float) * 128);
 	memcpy(grad + 100480, t28, sizeof(float) * 4096);
@@ -684,34 +724,29 @@ small_ae_real small_ae_loss(const void *state, void *work, const small_ae_real *
 	const float *const t0 = x;
 	const float *const t1 = params + 0; /* encoder.0.weight */
 	const float *const t2 = params + 100352; /* encoder.0.bias */
-	float *const t3 = (float *)(work_ + 0); /* dense [n, 128] */
-	float *const t4 = (float *)(work_ + 65536); /* relu [n, 128] */
+	float *const t4 = (float *)(work_ + 0); /* dense [n, 128] */
 	const float *const t5 = params + 100480; /* encoder.2.weight */
 	const float *const t6 = params + 104576; /* encoder.2.bias */
-	float *const t7 = (float *)(work_ + 0); /* dense [n, 32] */
+	float *const t7 = (float *)(work_ + 65536); /* dense [n, 32] */
 	const float *const t8 = params + 104608; /* decoder.0.weight */
 	const float *const t9 = params + 108704; /* decoder.0.bias */
-	float *const t10 = (float *)(work_ + 131072); /* dense [n, 128] */
-	float *const t11 = (float *)(work_ + 196608); /* relu [n, 128] */
+	float *const t11 = (float *)(work_ + 81920); /* dense [n, 128] */
 	const float *const t12 = params + 108832; /* decoder.2.weight */
 	const float *const t13 = params + 209184; /* decoder.2.bias */
-	float *const t14 = (float *)(work_ + 262144); /* dense [n, 784] */
-	float *const t15 = (float *)(work_ + 663552); /* sigmoid [n, 784] */
-	float *const t16 = (float *)(work_ + 16384); /* bce [] */
-	/* t3 = dense */
-	small_ae_gemm(n, 128, 784, t0, 784, 1, t1, 1, 784, t2, t3);
-	/* t4 = relu */
-	small_ae_act(SMALL_AE_RELU, 0.0f, 1, n * 128, t3, 0, NULL, 0, t4, 0);
+	float *const t15 = (float *)(work_ + 147456); /* dense [n, 784] */
+	float *const t16 = (float *)(work_ + 548864); /* bce [] */
+	/* t4 = dense */
+	small_ae_gemm(n, 128, 784, t0, 784, 1, t1, 1, 784, t2, t4,
+		&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f});
 	/* t7 = dense */
-	small_ae_gemm(n, 32, 128, t4, 128, 1, t5, 1, 128, t6, t7);
-	/* t10 = dense */
-	small_ae_gemm(n, 128, 32, t7, 32, 1, t8, 1, 32, t9, t10);
-	/* t11 = relu */
-	small_ae_act(SMALL_AE_RELU, 0.0f, 1, n * 128, t10, 0, NULL, 0, t11, 0);
-	/* t14 = dense */
-	small_ae_gemm(n, 784, 128, t11, 128, 1, t12, 1, 128, t13, t14);
-	/* t15 = sigmoid */
-	small_ae_act(SMALL_AE_SIGMOID, 0.0f, 1, n * 784, t14, 0, NULL, 0, t15, 0);
+	small_ae_gemm(n, 32, 128, t4, 128, 1, t5, 1, 128, t6, t7,
+		NULL);
+	/* t11 = dense */
+	small_ae_gemm(n, 128, 32, t7, 32, 1, t8, 1, 32, t9, t11,
+		&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f});
+	/* t15 = dense */
+	small_ae_gemm(n, 784, 128, t11, 128, 1, t12, 1, 128, t13, t15,
+		&(const small_ae_epilogue){.act = SMALL_AE_SIGMOID, .slope = 0.0f});
 	/* t16 = bce */
 	{
 		double acc = 0;
@@ -735,33 +770,28 @@ void small_ae_forward(const void *state, void *work, const small_ae_real *x, int
 	const float *const t0 = x;
 	const float *const t1 = params + 0; /* encoder.0.weight */
 	const float *const t2 = params + 100352; /* encoder.0.bias */
-	float *const t3 = (float *)(work_ + 0); /* dense [n, 128] */
-	float *const t4 = (float *)(work_ + 65536); /* relu [n, 128] */
+	float *const t4 = (float *)(work_ + 0); /* dense [n, 128] */
 	const float *const t5 = params + 100480; /* encoder.2.weight */
 	const float *const t6 = params + 104576; /* encoder.2.bias */
-	float *const t7 = (float *)(work_ + 0); /* dense [n, 32] */
+	float *const t7 = (float *)(work_ + 65536); /* dense [n, 32] */
 	const float *const t8 = params + 104608; /* decoder.0.weight */
 	const float *const t9 = params + 108704; /* decoder.0.bias */
-	float *const t10 = (float *)(work_ + 131072); /* dense [n, 128] */
-	float *const t11 = (float *)(work_ + 196608); /* relu [n, 128] */
+	float *const t11 = (float *)(work_ + 81920); /* dense [n, 128] */
 	const float *const t12 = params + 108832; /* decoder.2.weight */
 	const float *const t13 = params + 209184; /* decoder.2.bias */
-	float *const t14 = (float *)(work_ + 262144); /* dense [n, 784] */
-	float *const t15 = (float *)(work_ + 663552); /* sigmoid [n, 784] */
-	/* t3 = dense */
-	small_ae_gemm(n, 128, 784, t0, 784, 1, t1, 1, 784, t2, t3);
-	/* t4 = relu */
-	small_ae_act(SMALL_AE_RELU, 0.0f, 1, n * 128, t3, 0, NULL, 0, t4, 0);
+	float *const t15 = (float *)(work_ + 147456); /* dense [n, 784] */
+	/* t4 = dense */
+	small_ae_gemm(n, 128, 784, t0, 784, 1, t1, 1, 784, t2, t4,
+		&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f});
 	/* t7 = dense */
-	small_ae_gemm(n, 32, 128, t4, 128, 1, t5, 1, 128, t6, t7);
-	/* t10 = dense */
-	small_ae_gemm(n, 128, 32, t7, 32, 1, t8, 1, 32, t9, t10);
-	/* t11 = relu */
-	small_ae_act(SMALL_AE_RELU, 0.0f, 1, n * 128, t10, 0, NULL, 0, t11, 0);
-	/* t14 = dense */
-	small_ae_gemm(n, 784, 128, t11, 128, 1, t12, 1, 128, t13, t14);
-	/* t15 = sigmoid */
-	small_ae_act(SMALL_AE_SIGMOID, 0.0f, 1, n * 784, t14, 0, NULL, 0, t15, 0);
+	small_ae_gemm(n, 32, 128, t4, 128, 1, t5, 1, 128, t6, t7,
+		NULL);
+	/* t11 = dense */
+	small_ae_gemm(n, 128, 32, t7, 32, 1, t8, 1, 32, t9, t11,
+		&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f});
+	/* t15 = dense */
+	small_ae_gemm(n, 784, 128, t11, 128, 1, t12, 1, 128, t13, t15,
+		&(const small_ae_epilogue){.act = SMALL_AE_SIGMOID, .slope = 0.0f});
 	memcpy(out, t15, sizeof(float) * n * 784);
 }
 
@@ -776,17 +806,16 @@ void small_ae_encode(const void *state, void *work, const small_ae_real *x, int 
 	const float *const t0 = x;
 	const float *const t1 = params + 0; /* encoder.0.weight */
 	const float *const t2 = params + 100352; /* encoder.0.bias */
-	float *const t3 = (float *)(work_ + 0); /* dense [n, 128] */
-	float *const t4 = (float *)(work_ + 65536); /* relu [n, 128] */
+	float *const t4 = (float *)(work_ + 0); /* dense [n, 128] */
 	const float *const t5 = params + 100480; /* encoder.2.weight */
 	const float *const t6 = params + 104576; /* encoder.2.bias */
-	float *const t7 = (float *)(work_ + 0); /* dense [n, 32] */
-	/* t3 = dense */
-	small_ae_gemm(n, 128, 784, t0, 784, 1, t1, 1, 784, t2, t3);
-	/* t4 = relu */
-	small_ae_act(SMALL_AE_RELU, 0.0f, 1, n * 128, t3, 0, NULL, 0, t4, 0);
+	float *const t7 = (float *)(work_ + 65536); /* dense [n, 32] */
+	/* t4 = dense */
+	small_ae_gemm(n, 128, 784, t0, 784, 1, t1, 1, 784, t2, t4,
+		&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f});
 	/* t7 = dense */
-	small_ae_gemm(n, 32, 128, t4, 128, 1, t5, 1, 128, t6, t7);
+	small_ae_gemm(n, 32, 128, t4, 128, 1, t5, 1, 128, t6, t7,
+		NULL);
 	memcpy(z, t7, sizeof(float) * n * 32);
 }
 
@@ -801,20 +830,16 @@ void small_ae_decode(const void *state, void *work, const small_ae_real *z, int 
 	const float *const t7 = z;
 	const float *const t8 = params + 104608; /* decoder.0.weight */
 	const float *const t9 = params + 108704; /* decoder.0.bias */
-	float *const t10 = (float *)(work_ + 131072); /* dense [n, 128] */
-	float *const t11 = (float *)(work_ + 196608); /* relu [n, 128] */
+	float *const t11 = (float *)(work_ + 81920); /* dense [n, 128] */
 	const float *const t12 = params + 108832; /* decoder.2.weight */
 	const float *const t13 = params + 209184; /* decoder.2.bias */
-	float *const t14 = (float *)(work_ + 262144); /* dense [n, 784] */
-	float *const t15 = (float *)(work_ + 663552); /* sigmoid [n, 784] */
-	/* t10 = dense */
-	small_ae_gemm(n, 128, 32, t7, 32, 1, t8, 1, 32, t9, t10);
-	/* t11 = relu */
-	small_ae_act(SMALL_AE_RELU, 0.0f, 1, n * 128, t10, 0, NULL, 0, t11, 0);
-	/* t14 = dense */
-	small_ae_gemm(n, 784, 128, t11, 128, 1, t12, 1, 128, t13, t14);
-	/* t15 = sigmoid */
-	small_ae_act(SMALL_AE_SIGMOID, 0.0f, 1, n * 784, t14, 0, NULL, 0, t15, 0);
+	float *const t15 = (float *)(work_ + 147456); /* dense [n, 784] */
+	/* t11 = dense */
+	small_ae_gemm(n, 128, 32, t7, 32, 1, t8, 1, 32, t9, t11,
+		&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f});
+	/* t15 = dense */
+	small_ae_gemm(n, 784, 128, t11, 128, 1, t12, 1, 128, t13, t15,
+		&(const small_ae_epilogue){.act = SMALL_AE_SIGMOID, .slope = 0.0f});
 	memcpy(out, t15, sizeof(float) * n * 784);
 }
 
@@ -826,27 +851,23 @@ void small_ae_sample(const void *state, void *work, uint64_t seed, int n, small_
 	const int stochastic = 0;
 	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
 	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	float *const z = (float *)(work_ + 0);
+	float *const z = (float *)(work_ + 65536);
 	const uint64_t key = small_ae_mix(seed ^ 0x7072696f72u); /* "prior" */
 	for (long i = 0; i < n * 32; i++)
 		z[i] = (float)small_ae_normal(key, (uint64_t)i);
 	const float *const t7 = z;
 	const float *const t8 = params + 104608; /* decoder.0.weight */
 	const float *const t9 = params + 108704; /* decoder.0.bias */
-	float *const t10 = (float *)(work_ + 131072); /* dense [n, 128] */
-	float *const t11 = (float *)(work_ + 196608); /* relu [n, 128] */
+	float *const t11 = (float *)(work_ + 81920); /* dense [n, 128] */
 	const float *const t12 = params + 108832; /* decoder.2.weight */
 	const float *const t13 = params + 209184; /* decoder.2.bias */
-	float *const t14 = (float *)(work_ + 262144); /* dense [n, 784] */
-	float *const t15 = (float *)(work_ + 663552); /* sigmoid [n, 784] */
-	/* t10 = dense */
-	small_ae_gemm(n, 128, 32, t7, 32, 1, t8, 1, 32, t9, t10);
-	/* t11 = relu */
-	small_ae_act(SMALL_AE_RELU, 0.0f, 1, n * 128, t10, 0, NULL, 0, t11, 0);
-	/* t14 = dense */
-	small_ae_gemm(n, 784, 128, t11, 128, 1, t12, 1, 128, t13, t14);
-	/* t15 = sigmoid */
-	small_ae_act(SMALL_AE_SIGMOID, 0.0f, 1, n * 784, t14, 0, NULL, 0, t15, 0);
+	float *const t15 = (float *)(work_ + 147456); /* dense [n, 784] */
+	/* t11 = dense */
+	small_ae_gemm(n, 128, 32, t7, 32, 1, t8, 1, 32, t9, t11,
+		&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f});
+	/* t15 = dense */
+	small_ae_gemm(n, 784, 128, t11, 128, 1, t12, 1, 128, t13, t15,
+		&(const small_ae_epilogue){.act = SMALL_AE_SIGMOID, .slope = 0.0f});
 	memcpy(out, t15, sizeof(float) * n * 784);
 }
 

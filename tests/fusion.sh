@@ -1,0 +1,58 @@
+#!/bin/sh
+# fusion.sh - fused code against unfused code (aecc --no-fuse), and one
+# thread against two: for every example and every model of tests/parity/,
+# the losses of a few train steps, the whole state after them and the
+# output of NAME_forward must be the same bit for bit
+# (tests/fusion/fusion.c). Fusion only moves arithmetic while the data is
+# in the cache; threads split the work, never a sum. In f32, where the
+# vector kernels are. Runs JOBS models at a time (default: the number of
+# cores).
+#
+#   sh tests/fusion.sh            all of them
+#   sh tests/fusion.sh FILE       one model (what the parallel runs call)
+# Prints one line per failure and `fusion: N passed, M failed`.
+set -u
+AECC=${AECC:-build/bin/aecc}
+CC=${CC:-cc}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# fingerprint AE DTYPE FLAGS THREADS: the output of tests/fusion/fusion.c.
+fingerprint() {
+	name=$(sed -n 's/^model[ \t]*\([A-Za-z_0-9]*\).*/\1/p' "$1" | head -n 1)
+	dir=$work/$name-$2${3:+-unfused}
+	if [ ! -x "$dir/fusion" ]; then
+		"$AECC" emit --dtype "$2" $3 "$1" -o "$dir" >/dev/null &&
+			$CC -std=c99 -O1 -march=native -fopenmp -DMODEL="$name" \
+				-DMODEL_UPPER="$(echo "$name" | tr a-z A-Z)" -I"$dir" \
+				tests/fusion/fusion.c "$dir/$name.c" -lm -o "$dir/fusion" || return 1
+	fi
+	OMP_NUM_THREADS=$4 "$dir/fusion" 3
+}
+
+# One model: prints "ok FILE" or its failures.
+if [ $# -eq 1 ]; then
+	ae=$1
+	ref=$(fingerprint "$ae" f32 "" 1) || { echo "FAIL: $ae: does not build"; exit 0; }
+	ok=1
+	for variant in "--no-fuse 1" "- 2"; do
+		set -- $variant
+		[ "$1" = - ] && set -- "" "$2"
+		got=$(fingerprint "$ae" f32 "$1" "$2")
+		if [ "$got" != "$ref" ]; then
+			ok=0
+			echo "FAIL: $ae: ${1:-fused} on $2 thread(s) differs from fused on 1"
+			printf '%s\n' "$ref" >"$work/a"
+			printf '%s\n' "$got" >"$work/b"
+			diff "$work/a" "$work/b" | head -n 6
+		fi
+	done
+	[ $ok = 1 ] && echo "ok $ae"
+	exit 0
+fi
+
+ls examples/*.ae tests/parity/*.ae | xargs -P "${JOBS:-$(nproc)}" -n 1 sh "$0" >"$work/all"
+grep -v '^ok ' "$work/all"
+pass=$(grep -c '^ok ' "$work/all")
+fail=$(grep -c '^FAIL' "$work/all")
+echo "fusion: $pass passed, $fail failed"
