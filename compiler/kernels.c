@@ -301,36 +301,8 @@ static void gemm(Emit *e, const char *P, const char *r)
 				   mark + strlen("TRANSPOSE4")));
 }
 
-/* Fixed-layout forms of gemm, for row-major operands. */
-static void gemm_nt(Emit *e, const char *P, const char *r)
-{
-	(void)P;
-	(void)r;
-	emit_template(e,
-"/* C = A B^T (+ bias): A is M x K, B is N x K. */\n"
-"static void PFX_gemm_nt(long M, long N, long K, const REAL *A, const REAL *B, const REAL *bias, REAL *C)\n"
-"{\n\tPFX_gemm(M, N, K, A, K, 1, B, 1, K, bias, C, NULL);\n}\n\n");
-}
 
-static void gemm_nn(Emit *e, const char *P, const char *r)
-{
-	(void)P;
-	(void)r;
-	emit_template(e,
-"/* C = A B: A is M x K, B is K x N. */\n"
-"static void PFX_gemm_nn(long M, long N, long K, const REAL *A, const REAL *B, REAL *C)\n"
-"{\n\tPFX_gemm(M, N, K, A, K, 1, B, N, 1, NULL, C, NULL);\n}\n\n");
-}
 
-static void gemm_tn(Emit *e, const char *P, const char *r)
-{
-	(void)P;
-	(void)r;
-	emit_template(e,
-"/* C = A^T B: A is K x M, B is K x N. */\n"
-"static void PFX_gemm_tn(long M, long N, long K, const REAL *A, const REAL *B, REAL *C)\n"
-"{\n\tPFX_gemm(M, N, K, A, 1, M, B, N, 1, NULL, C, NULL);\n}\n\n");
-}
 
 /* exp on every lane. float: Cephes' expf (a degree-6 polynomial on
  * [-ln 2 / 2, ln 2 / 2] scaled by 2^n built in the exponent bits), within
@@ -615,22 +587,6 @@ CONV_COLUMN_LOOPS
 "}\n\n", P, r, r);
 }
 
-static void gemm_nn_acc(Emit *e, const char *P, const char *r)
-{
-	emit_raw(e,
-"/* C[i, j] += sum_k A[i, k] B[k, j]. */\n"
-"static void %s_gemm_nn_acc(long M, long N, long K, const %s *A, const %s *B, %s *C)\n"
-"{\n"
-"\tfor (long i = 0; i < M; i++) {\n"
-"\t\t%s *c = C + i * N;\n"
-"\t\tfor (long k = 0; k < K; k++) {\n"
-"\t\t\tconst %s a = A[i * K + k], *b = B + k * N;\n"
-"\t\t\tfor (long j = 0; j < N; j++)\n"
-"\t\t\t\tc[j] += a * b[j];\n"
-"\t\t}\n"
-"\t}\n"
-"}\n\n", P, r, r, r, r, r);
-}
 
 static const Helper helpers[] = {
 	{"simd", {NULL}, simd},
@@ -638,15 +594,11 @@ static const Helper helpers[] = {
 	{"act", {"vexp"}, act},
 	{"adam", {"simd"}, adam},
 	{"gemm", {"simd", "act"}, gemm},
-	{"gemm_nt", {"gemm"}, gemm_nt},
-	{"gemm_nn", {"gemm"}, gemm_nn},
-	{"gemm_tn", {"gemm"}, gemm_tn},
 	{"mix", {NULL}, mix},
 	{"uniform", {"mix"}, uniform},
 	{"normal", {"uniform"}, normal},
 	{"im2col", {NULL}, im2col},
 	{"col2im", {NULL}, col2im},
-	{"gemm_nn_acc", {NULL}, gemm_nn_acc},
 };
 
 enum { NHELPERS = sizeof helpers / sizeof *helpers };

@@ -4,17 +4,19 @@
  * One geometry serves both convolutions. A conv2d reads the image
  * [C, H, W] through a k x k kernel W [O, C, k, k] with stride s and
  * padding p and writes the map [O, OH, OW], OH = (H + 2p - k) / s + 1
- * (rounded down). Three kernels move between the two sides:
- *   conv2d            image -> map     cols = im2col(image), map = W cols^T
+ * (rounded down). Three kernels move between the two sides, each as one
+ * product over the whole batch (cols: every sample's columns,
+ * [n OH OW, C k k]; map^T: the map with channels last, [n OH OW, O]):
+ *   conv2d            image -> map     cols = im2col(image), map^T = cols W^T
  *   conv_transpose2d  map -> image     cols = map^T W, image = col2im(cols)
- *   conv2d_dw         map, image -> W  dW += map im2col(image)
+ *   conv2d_dw         map, image -> W  dW = (map^T)^T im2col(image)
  * A conv_transpose2d's weight is that of the conv2d it transposes,
  * [map channels, image channels, k, k], so each convolution's input
  * gradient is the other one, and both can be differentiated again.
  *
- * cols [OH OW, C k k] holds one sample at a time, in a conv_workspace
- * node made for the purpose; the shape rule of the node that uses it sets
- * its size. Flatten and reshape copy their input. */
+ * cols and map^T live in a conv_workspace node made for the purpose; the
+ * shape rule of the node that uses it sets its size. Flatten and reshape
+ * copy their input. */
 #include <limits.h>
 #include <string.h>
 
@@ -104,16 +106,17 @@ static Geom geom_of(const Node *n)
 	return g;
 }
 
-/* Size the workspace of a convolution node: the columns of one sample. */
+/* Size the workspace of a convolution node: per sample, the columns and
+ * the map with channels last. */
 static int size_workspace(Node *n)
 {
 	Geom g = geom_of(n);
-	long cols = (long)g.OH * g.OW * g.C * g.k * g.k;
+	long cols = (long)g.OH * g.OW * g.C * g.k * g.k + (long)g.OH * g.OW * g.O;
 	if (cols > INT_MAX) {
 		diag_error(n->loc, "%s: the kernel's columns (%ld values per sample) are too large", n->op->name, cols);
 		return 0;
 	}
-	n->in[IN_WS]->shape = shape_vec(0, (int)cols);
+	n->in[IN_WS]->shape = shape_vec(1, (int)cols);
 	return 1;
 }
 
@@ -147,7 +150,7 @@ static const char *workspace_torch(const Node *n, const char *const *in)
 const OpDef op_conv_workspace = {
 	.name = "conv_workspace", .shape = workspace_shape, .emit = workspace_emit, .flops = no_flops,
 	.torch = workspace_torch,
-	.doc = "scratch for one sample's kernel columns (im2col) of the convolution that reads it"};
+	.doc = "scratch for the kernel columns (im2col) of the convolution that reads it"};
 
 static Node *workspace(Graph *g, Loc loc)
 {
@@ -261,58 +264,77 @@ static int conv2d_dw_shape(Node *n)
 
 /* ---- emission ---- */
 
-/* conv2d, per sample: cols = im2col(x), y = W cols^T (+ b per channel). */
+/* Between a map [n, O, P] and the same with channels last, [n P, O]:
+ * t[(b P + q) O + o] = map[(b O + o) P + q] (to_last) or back. */
+static void emit_map_transpose(Emit *e, const char *map, const char *t, long O, long P, int to_last)
+{
+	emit_line(e, "for (long b = 0; b < n; b++)");
+	emit_line(e, "\tfor (long o = 0; o < %ld; o++)", O);
+	emit_line(e, "\t\tfor (long q = 0; q < %ld; q++)", P);
+	if (to_last)
+		emit_line(e, "\t\t\t%s[(b * %ld + q) * %ld + o] = %s[(b * %ld + o) * %ld + q];", t, P, O, map, O, P);
+	else
+		emit_line(e, "\t\t\t%s[(b * %ld + o) * %ld + q] = %s[(b * %ld + q) * %ld + o];", map, O, P, t, P, O);
+}
+
+/* cols + b P C k k = im2col(image b), for every sample b. */
+static void emit_im2col(Emit *e, Geom g, const char *img, const char *cols)
+{
+	long P = (long)g.OH * g.OW, ckk = (long)g.C * g.k * g.k;
+	emit_line(e, "for (long b = 0; b < n; b++)");
+	emit_line(e, "\t%s(%d, %d, %d, %d, %d, %d, %d, %d, %s + b * %ld, %s + b * %ld);", emit_helper(e, "im2col"),
+		  g.C, g.H, g.W, g.k, g.s, g.p, g.OH, g.OW, img, (long)g.C * g.H * g.W, cols, P * ckk);
+}
+
+/* The workspace: cols, then map^T at n P C k k. */
+static const char *ws_maps(Emit *e, Geom g, const Node *ws)
+{
+	return xasprintf("(%s + n * %ld)", emit_ref(e, ws), (long)g.OH * g.OW * g.C * g.k * g.k);
+}
+
+/* conv2d: map^T = im2col(x) W^T + b, then the map from map^T. */
 static void conv2d_emit(Emit *e, Node *n)
 {
 	Geom g = geom_of(n);
-	long img = (long)g.C * g.H * g.W, P = (long)g.OH * g.OW, ckk = (long)g.C * g.k * g.k;
-	const char *y = emit_ref(e, n), *ws = emit_ref(e, n->in[IN_WS]);
-	emit_line(e, "for (long b = 0; b < n; b++) {");
-	emit_line(e, "\t%s(%d, %d, %d, %d, %d, %d, %d, %d, %s + b * %ld, %s);", emit_helper(e, "im2col"), g.C,
-		  g.H, g.W, g.k, g.s, g.p, g.OH, g.OW, emit_ref(e, n->in[IN_X]), img, ws);
-	emit_line(e, "\t%s(%d, %ld, %ld, %s, %s, NULL, %s + b * %ld);", emit_helper(e, "gemm_nt"), g.O, P, ckk,
-		  emit_ref(e, n->in[IN_W]), ws, y, g.O * P);
-	if (n->iattr[A_BIAS]) {
-		emit_line(e, "\tfor (long o = 0; o < %d; o++)", g.O);
-		emit_line(e, "\t\tfor (long q = 0; q < %ld; q++)", P);
-		emit_line(e, "\t\t\t%s[(b * %d + o) * %ld + q] += %s[o];", y, g.O, P, emit_ref(e, n->in[IN_B]));
-	}
-	emit_line(e, "}");
+	long P = (long)g.OH * g.OW, ckk = (long)g.C * g.k * g.k;
+	const char *cols = emit_ref(e, n->in[IN_WS]), *t = ws_maps(e, g, n->in[IN_WS]);
+	emit_im2col(e, g, emit_ref(e, n->in[IN_X]), cols);
+	emit_line(e, "%s(n * %ld, %d, %ld, %s, %ld, 1, %s, 1, %ld, %s, %s, NULL);", emit_helper(e, "gemm"), P, g.O,
+		  ckk, cols, ckk, emit_ref(e, n->in[IN_W]), ckk, n->iattr[A_BIAS] ? emit_ref(e, n->in[IN_B]) : "NULL",
+		  t);
+	emit_map_transpose(e, emit_ref(e, n), t, g.O, P, 0);
 }
 
-/* conv_transpose2d, per sample: cols = x^T W, y = (b per channel or 0)
- * + col2im(cols). */
+/* conv_transpose2d: cols = map^T W, y = (b per channel or 0) + col2im(cols). */
 static void conv_transpose2d_emit(Emit *e, Node *n)
 {
 	Geom g = geom_of(n);
 	long hw = (long)g.H * g.W, P = (long)g.OH * g.OW, ckk = (long)g.C * g.k * g.k;
-	const char *y = emit_ref(e, n), *ws = emit_ref(e, n->in[IN_WS]);
+	const char *y = emit_ref(e, n), *cols = emit_ref(e, n->in[IN_WS]), *t = ws_maps(e, g, n->in[IN_WS]);
+	emit_map_transpose(e, emit_ref(e, n->in[IN_X]), t, g.O, P, 1);
+	emit_line(e, "%s(n * %ld, %ld, %d, %s, %d, 1, %s, %ld, 1, NULL, %s, NULL);", emit_helper(e, "gemm"), P, ckk,
+		  g.O, t, g.O, emit_ref(e, n->in[IN_W]), ckk, cols);
 	emit_line(e, "for (long b = 0; b < n; b++) {");
-	emit_line(e, "\t%s(%ld, %ld, %d, %s + b * %ld, %s, %s);", emit_helper(e, "gemm_tn"), P, ckk, g.O,
-		  emit_ref(e, n->in[IN_X]), g.O * P, emit_ref(e, n->in[IN_W]), ws);
 	emit_line(e, "\tfor (long c = 0; c < %d; c++)", g.C);
 	emit_line(e, "\t\tfor (long q = 0; q < %ld; q++)", hw);
 	emit_line(e, "\t\t\t%s[(b * %d + c) * %ld + q] = %s;", y, g.C, hw,
 		  n->iattr[A_BIAS] ? xasprintf("%s[c]", emit_ref(e, n->in[IN_B])) : "0");
-	emit_line(e, "\t%s(%d, %d, %d, %d, %d, %d, %d, %d, %s, %s + b * %ld);", emit_helper(e, "col2im"), g.C, g.H,
-		  g.W, g.k, g.s, g.p, g.OH, g.OW, ws, y, g.C * hw);
+	emit_line(e, "\t%s(%d, %d, %d, %d, %d, %d, %d, %d, %s + b * %ld, %s + b * %ld);", emit_helper(e, "col2im"),
+		  g.C, g.H, g.W, g.k, g.s, g.p, g.OH, g.OW, cols, P * ckk, y, g.C * hw);
 	emit_line(e, "}");
 }
 
-/* conv2d_dw: dW = sum over the batch of dy im2col(x). */
+/* conv2d_dw: dW = (map gradient^T)^T im2col(image), summed over the batch
+ * inside the product. */
 static void conv2d_dw_emit(Emit *e, Node *n)
 {
 	Geom g = geom_of(n);
 	long P = (long)g.OH * g.OW, ckk = (long)g.C * g.k * g.k;
-	const char *dw = emit_ref(e, n), *ws = emit_ref(e, n->in[2]);
-	emit_line(e, "for (long i = 0; i < %ld; i++)", g.O * ckk);
-	emit_line(e, "\t%s[i] = 0;", dw);
-	emit_line(e, "for (long b = 0; b < n; b++) {");
-	emit_line(e, "\t%s(%d, %d, %d, %d, %d, %d, %d, %d, %s + b * %ld, %s);", emit_helper(e, "im2col"), g.C,
-		  g.H, g.W, g.k, g.s, g.p, g.OH, g.OW, emit_ref(e, n->in[1]), (long)g.C * g.H * g.W, ws);
-	emit_line(e, "\t%s(%d, %ld, %ld, %s + b * %ld, %s, %s);", emit_helper(e, "gemm_nn_acc"), g.O, ckk, P,
-		  emit_ref(e, n->in[0]), g.O * P, ws, dw);
-	emit_line(e, "}");
+	const char *cols = emit_ref(e, n->in[2]), *t = ws_maps(e, g, n->in[2]);
+	emit_im2col(e, g, emit_ref(e, n->in[1]), cols);
+	emit_map_transpose(e, emit_ref(e, n->in[0]), t, g.O, P, 1);
+	emit_line(e, "%s(%d, %ld, n * %ld, %s, 1, %d, %s, %ld, 1, NULL, %s, NULL);", emit_helper(e, "gemm"), g.O, ckk,
+		  P, t, g.O, cols, ckk, emit_ref(e, n));
 }
 
 /* ---- gradients ---- */

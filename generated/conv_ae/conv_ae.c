@@ -342,18 +342,6 @@ static void conv_ae_gemm(long M, long N, long K, const float *A, long ars, long 
 	}
 }
 
-/* C = A B^T (+ bias): A is M x K, B is N x K. */
-static void conv_ae_gemm_nt(long M, long N, long K, const float *A, const float *B, const float *bias, float *C)
-{
-	conv_ae_gemm(M, N, K, A, K, 1, B, 1, K, bias, C, NULL);
-}
-
-/* C = A^T B: A is K x M, B is K x N. */
-static void conv_ae_gemm_tn(long M, long N, long K, const float *A, const float *B, float *C)
-{
-	conv_ae_gemm(M, N, K, A, 1, M, B, N, 1, NULL, C, NULL);
-}
-
 /* splitmix64's finaliser: a well-mixed 64-bit hash. */
 static uint64_t conv_ae_mix(uint64_t z)
 {
@@ -408,19 +396,6 @@ static void conv_ae_col2im(long C, long H, long W, long k, long s, long p, long 
 						if (inside)
 							img[(c * H + y) * W + x] += *col;
 					}
-}
-
-/* C[i, j] += sum_k A[i, k] B[k, j]. */
-static void conv_ae_gemm_nn_acc(long M, long N, long K, const float *A, const float *B, float *C)
-{
-	for (long i = 0; i < M; i++) {
-		float *c = C + i * N;
-		for (long k = 0; k < K; k++) {
-			const float a = A[i * K + k], *b = B + k * N;
-			for (long j = 0; j < N; j++)
-				c[j] += a * b[j];
-		}
-	}
 }
 
 static const conv_ae_param_info conv_ae_param_table[12] = {
@@ -509,133 +484,145 @@ conv_ae_real conv_ae_train_step(void *state, void *work, const conv_ae_real *x, 
 	const float *const t0 = x;
 	float *const t1 = params + 0; /* encoder.0.weight */
 	float *const t2 = params + 288; /* encoder.0.bias */
-	float *const t3 = (float *)(work_ + 0); /* conv_workspace [1764] */
-	float *const t4 = (float *)(work_ + 7104); /* conv2d [n, 32, 14, 14] */
-	float *const t5 = (float *)(work_ + 3218368); /* relu [n, 32, 14, 14] */
+	float *const t3 = (float *)(work_ + 0); /* conv_workspace [n, 8036] */
+	float *const t4 = (float *)(work_ + 4114432); /* conv2d [n, 32, 14, 14] */
+	float *const t5 = (float *)(work_ + 0); /* relu [n, 32, 14, 14] */
 	float *const t6 = params + 320; /* encoder.2.weight */
 	float *const t7 = params + 18752; /* encoder.2.bias */
-	float *const t8 = (float *)(work_ + 0); /* conv_workspace [14112] */
-	float *const t9 = (float *)(work_ + 56448); /* conv2d [n, 64, 7, 7] */
-	float *const t10 = (float *)(work_ + 6429632); /* relu [n, 64, 7, 7] */
+	float *const t8 = (float *)(work_ + 3211264); /* conv_workspace [n, 17248] */
+	float *const t9 = (float *)(work_ + 12042240); /* conv2d [n, 64, 7, 7] */
+	float *const t10 = (float *)(work_ + 3211264); /* relu [n, 64, 7, 7] */
 	float *const t11 = params + 18816; /* encoder.4.weight */
 	float *const t12 = params + 420224; /* encoder.4.bias */
-	float *const t13 = (float *)(work_ + 0); /* conv_workspace [3136] */
-	float *const t14 = (float *)(work_ + 12544); /* conv2d [n, 128, 1, 1] */
-	float *const t15 = (float *)(work_ + 78080); /* relu [n, 128, 1, 1] */
+	float *const t13 = (float *)(work_ + 4816896); /* conv_workspace [n, 3264] */
+	float *const t14 = (float *)(work_ + 6488064); /* conv2d [n, 128, 1, 1] */
+	float *const t15 = (float *)(work_ + 4816896); /* relu [n, 128, 1, 1] */
 	float *const t16 = params + 420352; /* decoder.0.weight */
 	float *const t17 = params + 821760; /* decoder.0.bias */
-	float *const t18 = (float *)(work_ + 0); /* conv_workspace [3136] */
-	float *const t19 = (float *)(work_ + 143616); /* conv_transpose2d [n, 64, 7, 7] */
-	float *const t20 = (float *)(work_ + 8035264); /* relu [n, 64, 7, 7] */
+	float *const t18 = (float *)(work_ + 4882432); /* conv_workspace [n, 3264] */
+	float *const t19 = (float *)(work_ + 6553600); /* conv_transpose2d [n, 64, 7, 7] */
+	float *const t20 = (float *)(work_ + 4882432); /* relu [n, 64, 7, 7] */
 	float *const t21 = params + 821824; /* decoder.2.weight */
 	float *const t22 = params + 840256; /* decoder.2.bias */
-	float *const t23 = (float *)(work_ + 0); /* conv_workspace [14112] */
-	float *const t24 = (float *)(work_ + 9640896); /* conv_transpose2d [n, 32, 14, 14] */
-	float *const t25 = (float *)(work_ + 12852160); /* relu [n, 32, 14, 14] */
+	float *const t23 = (float *)(work_ + 6488064); /* conv_workspace [n, 17248] */
+	float *const t24 = (float *)(work_ + 15319040); /* conv_transpose2d [n, 32, 14, 14] */
+	float *const t25 = (float *)(work_ + 6488064); /* relu [n, 32, 14, 14] */
 	float *const t26 = params + 840288; /* decoder.4.weight */
 	float *const t27 = params + 840576; /* decoder.4.bias */
-	float *const t28 = (float *)(work_ + 0); /* conv_workspace [1764] */
-	float *const t29 = (float *)(work_ + 143616); /* conv_transpose2d [n, 1, 28, 28] */
-	float *const t30 = (float *)(work_ + 545024); /* sigmoid [n, 1, 28, 28] */
-	float *const t31 = (float *)(work_ + 0); /* mse [] */
-	float *const t32 = (float *)(work_ + 64); /* constant [] */
-	float *const t33 = (float *)(work_ + 143616); /* mse_grad [n, 1, 28, 28] */
-	float *const t35 = (float *)(work_ + 64); /* conv_workspace [1764] */
-	float *const t36 = (float *)(work_ + 9640896); /* conv2d [n, 32, 14, 14] */
-	float *const t37 = (float *)(work_ + 64); /* conv_workspace [1764] */
-	float *const t38 = (float *)(work_ + 7168); /* conv2d_dw [32, 1, 3, 3] */
-	float *const t39 = (float *)(work_ + 64); /* conv_db [1] */
-	float *const t40 = (float *)(work_ + 16063424); /* act_grad [n, 32, 14, 14] */
-	float *const t41 = (float *)(work_ + 8320); /* conv_workspace [14112] */
-	float *const t42 = (float *)(work_ + 946432); /* conv2d [n, 64, 7, 7] */
-	float *const t43 = (float *)(work_ + 8320); /* conv_workspace [14112] */
-	float *const t44 = (float *)(work_ + 143616); /* conv2d_dw [64, 32, 3, 3] */
-	float *const t45 = (float *)(work_ + 128); /* conv_db [32] */
-	float *const t46 = (float *)(work_ + 9640896); /* act_grad [n, 64, 7, 7] */
-	float *const t47 = (float *)(work_ + 8320); /* conv_workspace [3136] */
-	float *const t48 = (float *)(work_ + 217344); /* conv2d [n, 128, 1, 1] */
-	float *const t49 = (float *)(work_ + 8320); /* conv_workspace [3136] */
-	float *const t50 = (float *)(work_ + 946432); /* conv2d_dw [128, 64, 7, 7] */
-	float *const t51 = (float *)(work_ + 256); /* conv_db [64] */
-	float *const t52 = (float *)(work_ + 8320); /* act_grad [n, 128, 1, 1] */
-	float *const t53 = (float *)(work_ + 217344); /* conv_workspace [3136] */
-	float *const t54 = (float *)(work_ + 8035264); /* conv_transpose2d [n, 64, 7, 7] */
-	float *const t55 = (float *)(work_ + 217344); /* conv_workspace [3136] */
-	float *const t56 = (float *)(work_ + 9640896); /* conv2d_dw [128, 64, 7, 7] */
-	float *const t57 = (float *)(work_ + 512); /* conv_db [128] */
-	float *const t58 = (float *)(work_ + 11246528); /* act_grad [n, 64, 7, 7] */
-	float *const t59 = (float *)(work_ + 8320); /* conv_workspace [14112] */
-	float *const t60 = (float *)(work_ + 6429632); /* conv_transpose2d [n, 32, 14, 14] */
-	float *const t61 = (float *)(work_ + 8320); /* conv_workspace [14112] */
-	float *const t62 = (float *)(work_ + 217344); /* conv2d_dw [64, 32, 3, 3] */
-	float *const t63 = (float *)(work_ + 1024); /* conv_db [64] */
-	float *const t64 = (float *)(work_ + 11246528); /* act_grad [n, 32, 14, 14] */
-	float *const t65 = (float *)(work_ + 8320); /* conv_workspace [1764] */
-	float *const t66 = (float *)(work_ + 1280); /* conv2d_dw [32, 1, 3, 3] */
-	float *const t67 = (float *)(work_ + 2432); /* conv_db [32] */
+	float *const t28 = (float *)(work_ + 9699328); /* conv_workspace [n, 8036] */
+	float *const t29 = (float *)(work_ + 13813760); /* conv_transpose2d [n, 1, 28, 28] */
+	float *const t30 = (float *)(work_ + 9699328); /* sigmoid [n, 1, 28, 28] */
+	float *const t31 = (float *)(work_ + 10100736); /* mse [] */
+	float *const t32 = (float *)(work_ + 10100800); /* constant [] */
+	float *const t33 = (float *)(work_ + 10100864); /* mse_grad [n, 1, 28, 28] */
+	float *const t35 = (float *)(work_ + 10502272); /* conv_workspace [n, 8036] */
+	float *const t36 = (float *)(work_ + 14616704); /* conv2d [n, 32, 14, 14] */
+	float *const t37 = (float *)(work_ + 10502272); /* conv_workspace [n, 8036] */
+	float *const t38 = (float *)(work_ + 17827968); /* conv2d_dw [32, 1, 3, 3] */
+	float *const t39 = (float *)(work_ + 10100800); /* conv_db [1] */
+	float *const t40 = (float *)(work_ + 10100864); /* act_grad [n, 32, 14, 14] */
+	float *const t41 = (float *)(work_ + 17829120); /* conv_workspace [n, 17248] */
+	float *const t42 = (float *)(work_ + 6488064); /* conv2d [n, 64, 7, 7] */
+	float *const t43 = (float *)(work_ + 17829120); /* conv_workspace [n, 17248] */
+	float *const t44 = (float *)(work_ + 8093696); /* conv2d_dw [64, 32, 3, 3] */
+	float *const t45 = (float *)(work_ + 8167424); /* conv_db [32] */
+	float *const t46 = (float *)(work_ + 10100864); /* act_grad [n, 64, 7, 7] */
+	float *const t47 = (float *)(work_ + 4882432); /* conv_workspace [n, 3264] */
+	float *const t48 = (float *)(work_ + 6553600); /* conv2d [n, 128, 1, 1] */
+	float *const t49 = (float *)(work_ + 4882432); /* conv_workspace [n, 3264] */
+	float *const t50 = (float *)(work_ + 11706496); /* conv2d_dw [128, 64, 7, 7] */
+	float *const t51 = (float *)(work_ + 4882432); /* conv_db [64] */
+	float *const t52 = (float *)(work_ + 4882688); /* act_grad [n, 128, 1, 1] */
+	float *const t53 = (float *)(work_ + 4948224); /* conv_workspace [n, 3264] */
+	float *const t54 = (float *)(work_ + 10100864); /* conv_transpose2d [n, 64, 7, 7] */
+	float *const t55 = (float *)(work_ + 4948224); /* conv_workspace [n, 3264] */
+	float *const t56 = (float *)(work_ + 13312128); /* conv2d_dw [128, 64, 7, 7] */
+	float *const t57 = (float *)(work_ + 4948224); /* conv_db [128] */
+	float *const t58 = (float *)(work_ + 4948736); /* act_grad [n, 64, 7, 7] */
+	float *const t59 = (float *)(work_ + 17829120); /* conv_workspace [n, 17248] */
+	float *const t60 = (float *)(work_ + 26660096); /* conv_transpose2d [n, 32, 14, 14] */
+	float *const t61 = (float *)(work_ + 17829120); /* conv_workspace [n, 17248] */
+	float *const t62 = (float *)(work_ + 3211264); /* conv2d_dw [64, 32, 3, 3] */
+	float *const t63 = (float *)(work_ + 3284992); /* conv_db [64] */
+	float *const t64 = (float *)(work_ + 17829120); /* act_grad [n, 32, 14, 14] */
+	float *const t65 = (float *)(work_ + 21040384); /* conv_workspace [n, 8036] */
+	float *const t66 = (float *)(work_ + 0); /* conv2d_dw [32, 1, 3, 3] */
+	float *const t67 = (float *)(work_ + 1152); /* conv_db [32] */
 	/* t3 = conv_workspace */
 	/* t4 = conv2d */
-	for (long b = 0; b < n; b++) {
-		conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t0 + b * 784, t3);
-		conv_ae_gemm_nt(32, 196, 9, t1, t3, NULL, t4 + b * 6272);
+	for (long b = 0; b < n; b++)
+		conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t0 + b * 784, t3 + b * 1764);
+	conv_ae_gemm(n * 196, 32, 9, t3, 9, 1, t1, 1, 9, t2, (t3 + n * 1764), NULL);
+	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
-				t4[(b * 32 + o) * 196 + q] += t2[o];
-	}
+				t4[(b * 32 + o) * 196 + q] = (t3 + n * 1764)[(b * 196 + q) * 32 + o];
 	/* t5 = relu */
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 6272, t4, 0, NULL, 0, t5, 0);
 	/* t8 = conv_workspace */
 	/* t9 = conv2d */
-	for (long b = 0; b < n; b++) {
-		conv_ae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t5 + b * 6272, t8);
-		conv_ae_gemm_nt(64, 49, 288, t6, t8, NULL, t9 + b * 3136);
+	for (long b = 0; b < n; b++)
+		conv_ae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t5 + b * 6272, t8 + b * 14112);
+	conv_ae_gemm(n * 49, 64, 288, t8, 288, 1, t6, 1, 288, t7, (t8 + n * 14112), NULL);
+	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
-				t9[(b * 64 + o) * 49 + q] += t7[o];
-	}
+				t9[(b * 64 + o) * 49 + q] = (t8 + n * 14112)[(b * 49 + q) * 64 + o];
 	/* t10 = relu */
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 3136, t9, 0, NULL, 0, t10, 0);
 	/* t13 = conv_workspace */
 	/* t14 = conv2d */
-	for (long b = 0; b < n; b++) {
-		conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, t10 + b * 3136, t13);
-		conv_ae_gemm_nt(128, 1, 3136, t11, t13, NULL, t14 + b * 128);
+	for (long b = 0; b < n; b++)
+		conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, t10 + b * 3136, t13 + b * 3136);
+	conv_ae_gemm(n * 1, 128, 3136, t13, 3136, 1, t11, 1, 3136, t12, (t13 + n * 3136), NULL);
+	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 128; o++)
 			for (long q = 0; q < 1; q++)
-				t14[(b * 128 + o) * 1 + q] += t12[o];
-	}
+				t14[(b * 128 + o) * 1 + q] = (t13 + n * 3136)[(b * 1 + q) * 128 + o];
 	/* t15 = relu */
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 128, t14, 0, NULL, 0, t15, 0);
 	/* t18 = conv_workspace */
 	/* t19 = conv_transpose2d */
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 128; o++)
+			for (long q = 0; q < 1; q++)
+				(t18 + n * 3136)[(b * 1 + q) * 128 + o] = t15[(b * 128 + o) * 1 + q];
+	conv_ae_gemm(n * 1, 3136, 128, (t18 + n * 3136), 128, 1, t16, 3136, 1, NULL, t18, NULL);
 	for (long b = 0; b < n; b++) {
-		conv_ae_gemm_tn(1, 3136, 128, t15 + b * 128, t16, t18);
 		for (long c = 0; c < 64; c++)
 			for (long q = 0; q < 49; q++)
 				t19[(b * 64 + c) * 49 + q] = t17[c];
-		conv_ae_col2im(64, 7, 7, 7, 1, 0, 1, 1, t18, t19 + b * 3136);
+		conv_ae_col2im(64, 7, 7, 7, 1, 0, 1, 1, t18 + b * 3136, t19 + b * 3136);
 	}
 	/* t20 = relu */
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 3136, t19, 0, NULL, 0, t20, 0);
 	/* t23 = conv_workspace */
 	/* t24 = conv_transpose2d */
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 64; o++)
+			for (long q = 0; q < 49; q++)
+				(t23 + n * 14112)[(b * 49 + q) * 64 + o] = t20[(b * 64 + o) * 49 + q];
+	conv_ae_gemm(n * 49, 288, 64, (t23 + n * 14112), 64, 1, t21, 288, 1, NULL, t23, NULL);
 	for (long b = 0; b < n; b++) {
-		conv_ae_gemm_tn(49, 288, 64, t20 + b * 3136, t21, t23);
 		for (long c = 0; c < 32; c++)
 			for (long q = 0; q < 196; q++)
 				t24[(b * 32 + c) * 196 + q] = t22[c];
-		conv_ae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t23, t24 + b * 6272);
+		conv_ae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t23 + b * 14112, t24 + b * 6272);
 	}
 	/* t25 = relu */
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 6272, t24, 0, NULL, 0, t25, 0);
 	/* t28 = conv_workspace */
 	/* t29 = conv_transpose2d */
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 32; o++)
+			for (long q = 0; q < 196; q++)
+				(t28 + n * 1764)[(b * 196 + q) * 32 + o] = t25[(b * 32 + o) * 196 + q];
+	conv_ae_gemm(n * 196, 9, 32, (t28 + n * 1764), 32, 1, t26, 9, 1, NULL, t28, NULL);
 	for (long b = 0; b < n; b++) {
-		conv_ae_gemm_tn(196, 9, 32, t25 + b * 6272, t26, t28);
 		for (long c = 0; c < 1; c++)
 			for (long q = 0; q < 784; q++)
 				t29[(b * 1 + c) * 784 + q] = t27[c];
-		conv_ae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t28, t29 + b * 784);
+		conv_ae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t28 + b * 1764, t29 + b * 784);
 	}
 	/* t30 = sigmoid */
 	conv_ae_act(CONV_AE_SIGMOID, 0.0f, 1, n * 784, t29, 0, NULL, 0, t30, 0);
@@ -662,18 +649,22 @@ conv_ae_real conv_ae_train_step(void *state, void *work, const conv_ae_real *x, 
 	}
 	/* t35 = conv_workspace */
 	/* t36 = conv2d */
-	for (long b = 0; b < n; b++) {
-		conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t33 + b * 784, t35);
-		conv_ae_gemm_nt(32, 196, 9, t26, t35, NULL, t36 + b * 6272);
-	}
+	for (long b = 0; b < n; b++)
+		conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t33 + b * 784, t35 + b * 1764);
+	conv_ae_gemm(n * 196, 32, 9, t35, 9, 1, t26, 1, 9, NULL, (t35 + n * 1764), NULL);
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 32; o++)
+			for (long q = 0; q < 196; q++)
+				t36[(b * 32 + o) * 196 + q] = (t35 + n * 1764)[(b * 196 + q) * 32 + o];
 	/* t37 = conv_workspace */
 	/* t38 = conv2d_dw */
-	for (long i = 0; i < 288; i++)
-		t38[i] = 0;
-	for (long b = 0; b < n; b++) {
-		conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t33 + b * 784, t37);
-		conv_ae_gemm_nn_acc(32, 9, 196, t25 + b * 6272, t37, t38);
-	}
+	for (long b = 0; b < n; b++)
+		conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t33 + b * 784, t37 + b * 1764);
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 32; o++)
+			for (long q = 0; q < 196; q++)
+				(t37 + n * 1764)[(b * 196 + q) * 32 + o] = t25[(b * 32 + o) * 196 + q];
+	conv_ae_gemm(32, 9, n * 196, (t37 + n * 1764), 1, 32, t37, 9, 1, NULL, t38, NULL);
 	/* t39 = conv_db */
 	for (long c = 0; c < 1; c++)
 		t39[c] = 0;
@@ -688,18 +679,22 @@ conv_ae_real conv_ae_train_step(void *state, void *work, const conv_ae_real *x, 
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 6272, t36, 0, t25, 0, t40, 0);
 	/* t41 = conv_workspace */
 	/* t42 = conv2d */
-	for (long b = 0; b < n; b++) {
-		conv_ae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t40 + b * 6272, t41);
-		conv_ae_gemm_nt(64, 49, 288, t21, t41, NULL, t42 + b * 3136);
-	}
+	for (long b = 0; b < n; b++)
+		conv_ae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t40 + b * 6272, t41 + b * 14112);
+	conv_ae_gemm(n * 49, 64, 288, t41, 288, 1, t21, 1, 288, NULL, (t41 + n * 14112), NULL);
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 64; o++)
+			for (long q = 0; q < 49; q++)
+				t42[(b * 64 + o) * 49 + q] = (t41 + n * 14112)[(b * 49 + q) * 64 + o];
 	/* t43 = conv_workspace */
 	/* t44 = conv2d_dw */
-	for (long i = 0; i < 18432; i++)
-		t44[i] = 0;
-	for (long b = 0; b < n; b++) {
-		conv_ae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t40 + b * 6272, t43);
-		conv_ae_gemm_nn_acc(64, 288, 49, t20 + b * 3136, t43, t44);
-	}
+	for (long b = 0; b < n; b++)
+		conv_ae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t40 + b * 6272, t43 + b * 14112);
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 64; o++)
+			for (long q = 0; q < 49; q++)
+				(t43 + n * 14112)[(b * 49 + q) * 64 + o] = t20[(b * 64 + o) * 49 + q];
+	conv_ae_gemm(64, 288, n * 49, (t43 + n * 14112), 1, 64, t43, 288, 1, NULL, t44, NULL);
 	/* t45 = conv_db */
 	for (long c = 0; c < 32; c++)
 		t45[c] = 0;
@@ -714,18 +709,22 @@ conv_ae_real conv_ae_train_step(void *state, void *work, const conv_ae_real *x, 
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 3136, t42, 0, t20, 0, t46, 0);
 	/* t47 = conv_workspace */
 	/* t48 = conv2d */
-	for (long b = 0; b < n; b++) {
-		conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, t46 + b * 3136, t47);
-		conv_ae_gemm_nt(128, 1, 3136, t16, t47, NULL, t48 + b * 128);
-	}
+	for (long b = 0; b < n; b++)
+		conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, t46 + b * 3136, t47 + b * 3136);
+	conv_ae_gemm(n * 1, 128, 3136, t47, 3136, 1, t16, 1, 3136, NULL, (t47 + n * 3136), NULL);
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 128; o++)
+			for (long q = 0; q < 1; q++)
+				t48[(b * 128 + o) * 1 + q] = (t47 + n * 3136)[(b * 1 + q) * 128 + o];
 	/* t49 = conv_workspace */
 	/* t50 = conv2d_dw */
-	for (long i = 0; i < 401408; i++)
-		t50[i] = 0;
-	for (long b = 0; b < n; b++) {
-		conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, t46 + b * 3136, t49);
-		conv_ae_gemm_nn_acc(128, 3136, 1, t15 + b * 128, t49, t50);
-	}
+	for (long b = 0; b < n; b++)
+		conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, t46 + b * 3136, t49 + b * 3136);
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 128; o++)
+			for (long q = 0; q < 1; q++)
+				(t49 + n * 3136)[(b * 1 + q) * 128 + o] = t15[(b * 128 + o) * 1 + q];
+	conv_ae_gemm(128, 3136, n * 1, (t49 + n * 3136), 1, 128, t49, 3136, 1, NULL, t50, NULL);
 	/* t51 = conv_db */
 	for (long c = 0; c < 64; c++)
 		t51[c] = 0;
@@ -740,21 +739,26 @@ conv_ae_real conv_ae_train_step(void *state, void *work, const conv_ae_real *x, 
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 128, t48, 0, t15, 0, t52, 0);
 	/* t53 = conv_workspace */
 	/* t54 = conv_transpose2d */
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 128; o++)
+			for (long q = 0; q < 1; q++)
+				(t53 + n * 3136)[(b * 1 + q) * 128 + o] = t52[(b * 128 + o) * 1 + q];
+	conv_ae_gemm(n * 1, 3136, 128, (t53 + n * 3136), 128, 1, t11, 3136, 1, NULL, t53, NULL);
 	for (long b = 0; b < n; b++) {
-		conv_ae_gemm_tn(1, 3136, 128, t52 + b * 128, t11, t53);
 		for (long c = 0; c < 64; c++)
 			for (long q = 0; q < 49; q++)
 				t54[(b * 64 + c) * 49 + q] = 0;
-		conv_ae_col2im(64, 7, 7, 7, 1, 0, 1, 1, t53, t54 + b * 3136);
+		conv_ae_col2im(64, 7, 7, 7, 1, 0, 1, 1, t53 + b * 3136, t54 + b * 3136);
 	}
 	/* t55 = conv_workspace */
 	/* t56 = conv2d_dw */
-	for (long i = 0; i < 401408; i++)
-		t56[i] = 0;
-	for (long b = 0; b < n; b++) {
-		conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, t10 + b * 3136, t55);
-		conv_ae_gemm_nn_acc(128, 3136, 1, t52 + b * 128, t55, t56);
-	}
+	for (long b = 0; b < n; b++)
+		conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, t10 + b * 3136, t55 + b * 3136);
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 128; o++)
+			for (long q = 0; q < 1; q++)
+				(t55 + n * 3136)[(b * 1 + q) * 128 + o] = t52[(b * 128 + o) * 1 + q];
+	conv_ae_gemm(128, 3136, n * 1, (t55 + n * 3136), 1, 128, t55, 3136, 1, NULL, t56, NULL);
 	/* t57 = conv_db */
 	for (long c = 0; c < 128; c++)
 		t57[c] = 0;
@@ -769,21 +773,26 @@ conv_ae_real conv_ae_train_step(void *state, void *work, const conv_ae_real *x, 
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 3136, t54, 0, t10, 0, t58, 0);
 	/* t59 = conv_workspace */
 	/* t60 = conv_transpose2d */
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 64; o++)
+			for (long q = 0; q < 49; q++)
+				(t59 + n * 14112)[(b * 49 + q) * 64 + o] = t58[(b * 64 + o) * 49 + q];
+	conv_ae_gemm(n * 49, 288, 64, (t59 + n * 14112), 64, 1, t6, 288, 1, NULL, t59, NULL);
 	for (long b = 0; b < n; b++) {
-		conv_ae_gemm_tn(49, 288, 64, t58 + b * 3136, t6, t59);
 		for (long c = 0; c < 32; c++)
 			for (long q = 0; q < 196; q++)
 				t60[(b * 32 + c) * 196 + q] = 0;
-		conv_ae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t59, t60 + b * 6272);
+		conv_ae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t59 + b * 14112, t60 + b * 6272);
 	}
 	/* t61 = conv_workspace */
 	/* t62 = conv2d_dw */
-	for (long i = 0; i < 18432; i++)
-		t62[i] = 0;
-	for (long b = 0; b < n; b++) {
-		conv_ae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t5 + b * 6272, t61);
-		conv_ae_gemm_nn_acc(64, 288, 49, t58 + b * 3136, t61, t62);
-	}
+	for (long b = 0; b < n; b++)
+		conv_ae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t5 + b * 6272, t61 + b * 14112);
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 64; o++)
+			for (long q = 0; q < 49; q++)
+				(t61 + n * 14112)[(b * 49 + q) * 64 + o] = t58[(b * 64 + o) * 49 + q];
+	conv_ae_gemm(64, 288, n * 49, (t61 + n * 14112), 1, 64, t61, 288, 1, NULL, t62, NULL);
 	/* t63 = conv_db */
 	for (long c = 0; c < 64; c++)
 		t63[c] = 0;
@@ -798,12 +807,13 @@ conv_ae_real conv_ae_train_step(void *state, void *work, const conv_ae_real *x, 
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 6272, t60, 0, t5, 0, t64, 0);
 	/* t65 = conv_workspace */
 	/* t66 = conv2d_dw */
-	for (long i = 0; i < 288; i++)
-		t66[i] = 0;
-	for (long b = 0; b < n; b++) {
-		conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t0 + b * 784, t65);
-		conv_ae_gemm_nn_acc(32, 9, 196, t64 + b * 6272, t65, t66);
-	}
+	for (long b = 0; b < n; b++)
+		conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t0 + b * 784, t65 + b * 1764);
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 32; o++)
+			for (long q = 0; q < 196; q++)
+				(t65 + n * 1764)[(b * 196 + q) * 32 + o] = t64[(b * 32 + o) * 196 + q];
+	conv_ae_gemm(32, 9, n * 196, (t65 + n * 1764), 1, 32, t65, 9, 1, NULL, t66, NULL);
 	/* t67 = conv_db */
 	for (long c = 0; c < 32; c++)
 		t67[c] = 0;
@@ -876,133 +886,145 @@ conv_ae_real conv_ae_gradient(const void *state, void *work, const conv_ae_real 
 	const float *const t0 = x;
 	const float *const t1 = params + 0; /* encoder.0.weight */
 	const float *const t2 = params + 288; /* encoder.0.bias */
-	float *const t3 = (float *)(work_ + 0); /* conv_workspace [1764] */
-	float *const t4 = (float *)(work_ + 7104); /* conv2d [n, 32, 14, 14] */
-	float *const t5 = (float *)(work_ + 3218368); /* relu [n, 32, 14, 14] */
+	float *const t3 = (float *)(work_ + 0); /* conv_workspace [n, 8036] */
+	float *const t4 = (float *)(work_ + 4114432); /* conv2d [n, 32, 14, 14] */
+	float *const t5 = (float *)(work_ + 0); /* relu [n, 32, 14, 14] */
 	const float *const t6 = params + 320; /* encoder.2.weight */
 	const float *const t7 = params + 18752; /* encoder.2.bias */
-	float *const t8 = (float *)(work_ + 0); /* conv_workspace [14112] */
-	float *const t9 = (float *)(work_ + 56448); /* conv2d [n, 64, 7, 7] */
-	float *const t10 = (float *)(work_ + 6429632); /* relu [n, 64, 7, 7] */
+	float *const t8 = (float *)(work_ + 3211264); /* conv_workspace [n, 17248] */
+	float *const t9 = (float *)(work_ + 12042240); /* conv2d [n, 64, 7, 7] */
+	float *const t10 = (float *)(work_ + 3211264); /* relu [n, 64, 7, 7] */
 	const float *const t11 = params + 18816; /* encoder.4.weight */
 	const float *const t12 = params + 420224; /* encoder.4.bias */
-	float *const t13 = (float *)(work_ + 0); /* conv_workspace [3136] */
-	float *const t14 = (float *)(work_ + 12544); /* conv2d [n, 128, 1, 1] */
-	float *const t15 = (float *)(work_ + 78080); /* relu [n, 128, 1, 1] */
+	float *const t13 = (float *)(work_ + 4816896); /* conv_workspace [n, 3264] */
+	float *const t14 = (float *)(work_ + 6488064); /* conv2d [n, 128, 1, 1] */
+	float *const t15 = (float *)(work_ + 4816896); /* relu [n, 128, 1, 1] */
 	const float *const t16 = params + 420352; /* decoder.0.weight */
 	const float *const t17 = params + 821760; /* decoder.0.bias */
-	float *const t18 = (float *)(work_ + 0); /* conv_workspace [3136] */
-	float *const t19 = (float *)(work_ + 143616); /* conv_transpose2d [n, 64, 7, 7] */
-	float *const t20 = (float *)(work_ + 8035264); /* relu [n, 64, 7, 7] */
+	float *const t18 = (float *)(work_ + 4882432); /* conv_workspace [n, 3264] */
+	float *const t19 = (float *)(work_ + 6553600); /* conv_transpose2d [n, 64, 7, 7] */
+	float *const t20 = (float *)(work_ + 4882432); /* relu [n, 64, 7, 7] */
 	const float *const t21 = params + 821824; /* decoder.2.weight */
 	const float *const t22 = params + 840256; /* decoder.2.bias */
-	float *const t23 = (float *)(work_ + 0); /* conv_workspace [14112] */
-	float *const t24 = (float *)(work_ + 9640896); /* conv_transpose2d [n, 32, 14, 14] */
-	float *const t25 = (float *)(work_ + 12852160); /* relu [n, 32, 14, 14] */
+	float *const t23 = (float *)(work_ + 6488064); /* conv_workspace [n, 17248] */
+	float *const t24 = (float *)(work_ + 15319040); /* conv_transpose2d [n, 32, 14, 14] */
+	float *const t25 = (float *)(work_ + 6488064); /* relu [n, 32, 14, 14] */
 	const float *const t26 = params + 840288; /* decoder.4.weight */
 	const float *const t27 = params + 840576; /* decoder.4.bias */
-	float *const t28 = (float *)(work_ + 0); /* conv_workspace [1764] */
-	float *const t29 = (float *)(work_ + 143616); /* conv_transpose2d [n, 1, 28, 28] */
-	float *const t30 = (float *)(work_ + 545024); /* sigmoid [n, 1, 28, 28] */
-	float *const t31 = (float *)(work_ + 0); /* mse [] */
-	float *const t32 = (float *)(work_ + 64); /* constant [] */
-	float *const t33 = (float *)(work_ + 143616); /* mse_grad [n, 1, 28, 28] */
-	float *const t35 = (float *)(work_ + 64); /* conv_workspace [1764] */
-	float *const t36 = (float *)(work_ + 9640896); /* conv2d [n, 32, 14, 14] */
-	float *const t37 = (float *)(work_ + 64); /* conv_workspace [1764] */
-	float *const t38 = (float *)(work_ + 7168); /* conv2d_dw [32, 1, 3, 3] */
-	float *const t39 = (float *)(work_ + 64); /* conv_db [1] */
-	float *const t40 = (float *)(work_ + 16063424); /* act_grad [n, 32, 14, 14] */
-	float *const t41 = (float *)(work_ + 8320); /* conv_workspace [14112] */
-	float *const t42 = (float *)(work_ + 946432); /* conv2d [n, 64, 7, 7] */
-	float *const t43 = (float *)(work_ + 8320); /* conv_workspace [14112] */
-	float *const t44 = (float *)(work_ + 143616); /* conv2d_dw [64, 32, 3, 3] */
-	float *const t45 = (float *)(work_ + 128); /* conv_db [32] */
-	float *const t46 = (float *)(work_ + 9640896); /* act_grad [n, 64, 7, 7] */
-	float *const t47 = (float *)(work_ + 8320); /* conv_workspace [3136] */
-	float *const t48 = (float *)(work_ + 217344); /* conv2d [n, 128, 1, 1] */
-	float *const t49 = (float *)(work_ + 8320); /* conv_workspace [3136] */
-	float *const t50 = (float *)(work_ + 946432); /* conv2d_dw [128, 64, 7, 7] */
-	float *const t51 = (float *)(work_ + 256); /* conv_db [64] */
-	float *const t52 = (float *)(work_ + 8320); /* act_grad [n, 128, 1, 1] */
-	float *const t53 = (float *)(work_ + 217344); /* conv_workspace [3136] */
-	float *const t54 = (float *)(work_ + 8035264); /* conv_transpose2d [n, 64, 7, 7] */
-	float *const t55 = (float *)(work_ + 217344); /* conv_workspace [3136] */
-	float *const t56 = (float *)(work_ + 9640896); /* conv2d_dw [128, 64, 7, 7] */
-	float *const t57 = (float *)(work_ + 512); /* conv_db [128] */
-	float *const t58 = (float *)(work_ + 11246528); /* act_grad [n, 64, 7, 7] */
-	float *const t59 = (float *)(work_ + 8320); /* conv_workspace [14112] */
-	float *const t60 = (float *)(work_ + 6429632); /* conv_transpose2d [n, 32, 14, 14] */
-	float *const t61 = (float *)(work_ + 8320); /* conv_workspace [14112] */
-	float *const t62 = (float *)(work_ + 217344); /* conv2d_dw [64, 32, 3, 3] */
-	float *const t63 = (float *)(work_ + 1024); /* conv_db [64] */
-	float *const t64 = (float *)(work_ + 11246528); /* act_grad [n, 32, 14, 14] */
-	float *const t65 = (float *)(work_ + 8320); /* conv_workspace [1764] */
-	float *const t66 = (float *)(work_ + 1280); /* conv2d_dw [32, 1, 3, 3] */
-	float *const t67 = (float *)(work_ + 2432); /* conv_db [32] */
+	float *const t28 = (float *)(work_ + 9699328); /* conv_workspace [n, 8036] */
+	float *const t29 = (float *)(work_ + 13813760); /* conv_transpose2d [n, 1, 28, 28] */
+	float *const t30 = (float *)(work_ + 9699328); /* sigmoid [n, 1, 28, 28] */
+	float *const t31 = (float *)(work_ + 10100736); /* mse [] */
+	float *const t32 = (float *)(work_ + 10100800); /* constant [] */
+	float *const t33 = (float *)(work_ + 10100864); /* mse_grad [n, 1, 28, 28] */
+	float *const t35 = (float *)(work_ + 10502272); /* conv_workspace [n, 8036] */
+	float *const t36 = (float *)(work_ + 14616704); /* conv2d [n, 32, 14, 14] */
+	float *const t37 = (float *)(work_ + 10502272); /* conv_workspace [n, 8036] */
+	float *const t38 = (float *)(work_ + 17827968); /* conv2d_dw [32, 1, 3, 3] */
+	float *const t39 = (float *)(work_ + 10100800); /* conv_db [1] */
+	float *const t40 = (float *)(work_ + 10100864); /* act_grad [n, 32, 14, 14] */
+	float *const t41 = (float *)(work_ + 17829120); /* conv_workspace [n, 17248] */
+	float *const t42 = (float *)(work_ + 6488064); /* conv2d [n, 64, 7, 7] */
+	float *const t43 = (float *)(work_ + 17829120); /* conv_workspace [n, 17248] */
+	float *const t44 = (float *)(work_ + 8093696); /* conv2d_dw [64, 32, 3, 3] */
+	float *const t45 = (float *)(work_ + 8167424); /* conv_db [32] */
+	float *const t46 = (float *)(work_ + 10100864); /* act_grad [n, 64, 7, 7] */
+	float *const t47 = (float *)(work_ + 4882432); /* conv_workspace [n, 3264] */
+	float *const t48 = (float *)(work_ + 6553600); /* conv2d [n, 128, 1, 1] */
+	float *const t49 = (float *)(work_ + 4882432); /* conv_workspace [n, 3264] */
+	float *const t50 = (float *)(work_ + 11706496); /* conv2d_dw [128, 64, 7, 7] */
+	float *const t51 = (float *)(work_ + 4882432); /* conv_db [64] */
+	float *const t52 = (float *)(work_ + 4882688); /* act_grad [n, 128, 1, 1] */
+	float *const t53 = (float *)(work_ + 4948224); /* conv_workspace [n, 3264] */
+	float *const t54 = (float *)(work_ + 10100864); /* conv_transpose2d [n, 64, 7, 7] */
+	float *const t55 = (float *)(work_ + 4948224); /* conv_workspace [n, 3264] */
+	float *const t56 = (float *)(work_ + 13312128); /* conv2d_dw [128, 64, 7, 7] */
+	float *const t57 = (float *)(work_ + 4948224); /* conv_db [128] */
+	float *const t58 = (float *)(work_ + 4948736); /* act_grad [n, 64, 7, 7] */
+	float *const t59 = (float *)(work_ + 17829120); /* conv_workspace [n, 17248] */
+	float *const t60 = (float *)(work_ + 26660096); /* conv_transpose2d [n, 32, 14, 14] */
+	float *const t61 = (float *)(work_ + 17829120); /* conv_workspace [n, 17248] */
+	float *const t62 = (float *)(work_ + 3211264); /* conv2d_dw [64, 32, 3, 3] */
+	float *const t63 = (float *)(work_ + 3284992); /* conv_db [64] */
+	float *const t64 = (float *)(work_ + 17829120); /* act_grad [n, 32, 14, 14] */
+	float *const t65 = (float *)(work_ + 21040384); /* conv_workspace [n, 8036] */
+	float *const t66 = (float *)(work_ + 0); /* conv2d_dw [32, 1, 3, 3] */
+	float *const t67 = (float *)(work_ + 1152); /* conv_db [32] */
 	/* t3 = conv_workspace */
 	/* t4 = conv2d */
-	for (long b = 0; b < n; b++) {
-		conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t0 + b * 784, t3);
-		conv_ae_gemm_nt(32, 196, 9, t1, t3, NULL, t4 + b * 6272);
+	for (long b = 0; b < n; b++)
+		conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t0 + b * 784, t3 + b * 1764);
+	conv_ae_gemm(n * 196, 32, 9, t3, 9, 1, t1, 1, 9, t2, (t3 + n * 1764), NULL);
+	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
-				t4[(b * 32 + o) * 196 + q] += t2[o];
-	}
+				t4[(b * 32 + o) * 196 + q] = (t3 + n * 1764)[(b * 196 + q) * 32 + o];
 	/* t5 = relu */
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 6272, t4, 0, NULL, 0, t5, 0);
 	/* t8 = conv_workspace */
 	/* t9 = conv2d */
-	for (long b = 0; b < n; b++) {
-		conv_ae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t5 + b * 6272, t8);
-		conv_ae_gemm_nt(64, 49, 288, t6, t8, NULL, t9 + b * 3136);
+	for (long b = 0; b < n; b++)
+		conv_ae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t5 + b * 6272, t8 + b * 14112);
+	conv_ae_gemm(n * 49, 64, 288, t8, 288, 1, t6, 1, 288, t7, (t8 + n * 14112), NULL);
+	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
-				t9[(b * 64 + o) * 49 + q] += t7[o];
-	}
+				t9[(b * 64 + o) * 49 + q] = (t8 + n * 14112)[(b * 49 + q) * 64 + o];
 	/* t10 = relu */
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 3136, t9, 0, NULL, 0, t10, 0);
 	/* t13 = conv_workspace */
 	/* t14 = conv2d */
-	for (long b = 0; b < n; b++) {
-		conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, t10 + b * 3136, t13);
-		conv_ae_gemm_nt(128, 1, 3136, t11, t13, NULL, t14 + b * 128);
+	for (long b = 0; b < n; b++)
+		conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, t10 + b * 3136, t13 + b * 3136);
+	conv_ae_gemm(n * 1, 128, 3136, t13, 3136, 1, t11, 1, 3136, t12, (t13 + n * 3136), NULL);
+	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 128; o++)
 			for (long q = 0; q < 1; q++)
-				t14[(b * 128 + o) * 1 + q] += t12[o];
-	}
+				t14[(b * 128 + o) * 1 + q] = (t13 + n * 3136)[(b * 1 + q) * 128 + o];
 	/* t15 = relu */
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 128, t14, 0, NULL, 0, t15, 0);
 	/* t18 = conv_workspace */
 	/* t19 = conv_transpose2d */
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 128; o++)
+			for (long q = 0; q < 1; q++)
+				(t18 + n * 3136)[(b * 1 + q) * 128 + o] = t15[(b * 128 + o) * 1 + q];
+	conv_ae_gemm(n * 1, 3136, 128, (t18 + n * 3136), 128, 1, t16, 3136, 1, NULL, t18, NULL);
 	for (long b = 0; b < n; b++) {
-		conv_ae_gemm_tn(1, 3136, 128, t15 + b * 128, t16, t18);
 		for (long c = 0; c < 64; c++)
 			for (long q = 0; q < 49; q++)
 				t19[(b * 64 + c) * 49 + q] = t17[c];
-		conv_ae_col2im(64, 7, 7, 7, 1, 0, 1, 1, t18, t19 + b * 3136);
+		conv_ae_col2im(64, 7, 7, 7, 1, 0, 1, 1, t18 + b * 3136, t19 + b * 3136);
 	}
 	/* t20 = relu */
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 3136, t19, 0, NULL, 0, t20, 0);
 	/* t23 = conv_workspace */
 	/* t24 = conv_transpose2d */
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 64; o++)
+			for (long q = 0; q < 49; q++)
+				(t23 + n * 14112)[(b * 49 + q) * 64 + o] = t20[(b * 64 + o) * 49 + q];
+	conv_ae_gemm(n * 49, 288, 64, (t23 + n * 14112), 64, 1, t21, 288, 1, NULL, t23, NULL);
 	for (long b = 0; b < n; b++) {
-		conv_ae_gemm_tn(49, 288, 64, t20 + b * 3136, t21, t23);
 		for (long c = 0; c < 32; c++)
 			for (long q = 0; q < 196; q++)
 				t24[(b * 32 + c) * 196 + q] = t22[c];
-		conv_ae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t23, t24 + b * 6272);
+		conv_ae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t23 + b * 14112, t24 + b * 6272);
 	}
 	/* t25 = relu */
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 6272, t24, 0, NULL, 0, t25, 0);
 	/* t28 = conv_workspace */
 	/* t29 = conv_transpose2d */
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 32; o++)
+			for (long q = 0; q < 196; q++)
+				(t28 + n * 1764)[(b * 196 + q) * 32 + o] = t25[(b * 32 + o) * 196 + q];
+	conv_ae_gemm(n * 196, 9, 32, (t28 + n * 1764), 32, 1, t26, 9, 1, NULL, t28, NULL);
 	for (long b = 0; b < n; b++) {
-		conv_ae_gemm_tn(196, 9, 32, t25 + b * 6272, t26, t28);
 		for (long c = 0; c < 1; c++)
 			for (long q = 0; q < 784; q++)
 				t29[(b * 1 + c) * 784 + q] = t27[c];
-		conv_ae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t28, t29 + b * 784);
+		conv_ae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t28 + b * 1764, t29 + b * 784);
 	}
 	/* t30 = sigmoid */
 	conv_ae_act(CONV_AE_SIGMOID, 0.0f, 1, n * 784, t29, 0, NULL, 0, t30, 0);
@@ -1029,18 +1051,22 @@ conv_ae_real conv_ae_gradient(const void *state, void *work, const conv_ae_real 
 	}
 	/* t35 = conv_workspace */
 	/* t36 = conv2d */
-	for (long b = 0; b < n; b++) {
-		conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t33 + b * 784, t35);
-		conv_ae_gemm_nt(32, 196, 9, t26, t35, NULL, t36 + b * 6272);
-	}
+	for (long b = 0; b < n; b++)
+		conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t33 + b * 784, t35 + b * 1764);
+	conv_ae_gemm(n * 196, 32, 9, t35, 9, 1, t26, 1, 9, NULL, (t35 + n * 1764), NULL);
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 32; o++)
+			for (long q = 0; q < 196; q++)
+				t36[(b * 32 + o) * 196 + q] = (t35 + n * 1764)[(b * 196 + q) * 32 + o];
 	/* t37 = conv_workspace */
 	/* t38 = conv2d_dw */
-	for (long i = 0; i < 288; i++)
-		t38[i] = 0;
-	for (long b = 0; b < n; b++) {
-		conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t33 + b * 784, t37);
-		conv_ae_gemm_nn_acc(32, 9, 196, t25 + b * 6272, t37, t38);
-	}
+	for (long b = 0; b < n; b++)
+		conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t33 + b * 784, t37 + b * 1764);
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 32; o++)
+			for (long q = 0; q < 196; q++)
+				(t37 + n * 1764)[(b * 196 + q) * 32 + o] = t25[(b * 32 + o) * 196 + q];
+	conv_ae_gemm(32, 9, n * 196, (t37 + n * 1764), 1, 32, t37, 9, 1, NULL, t38, NULL);
 	/* t39 = conv_db */
 	for (long c = 0; c < 1; c++)
 		t39[c] = 0;
@@ -1055,18 +1081,22 @@ conv_ae_real conv_ae_gradient(const void *state, void *work, const conv_ae_real 
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 6272, t36, 0, t25, 0, t40, 0);
 	/* t41 = conv_workspace */
 	/* t42 = conv2d */
-	for (long b = 0; b < n; b++) {
-		conv_ae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t40 + b * 6272, t41);
-		conv_ae_gemm_nt(64, 49, 288, t21, t41, NULL, t42 + b * 3136);
-	}
+	for (long b = 0; b < n; b++)
+		conv_ae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t40 + b * 6272, t41 + b * 14112);
+	conv_ae_gemm(n * 49, 64, 288, t41, 288, 1, t21, 1, 288, NULL, (t41 + n * 14112), NULL);
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 64; o++)
+			for (long q = 0; q < 49; q++)
+				t42[(b * 64 + o) * 49 + q] = (t41 + n * 14112)[(b * 49 + q) * 64 + o];
 	/* t43 = conv_workspace */
 	/* t44 = conv2d_dw */
-	for (long i = 0; i < 18432; i++)
-		t44[i] = 0;
-	for (long b = 0; b < n; b++) {
-		conv_ae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t40 + b * 6272, t43);
-		conv_ae_gemm_nn_acc(64, 288, 49, t20 + b * 3136, t43, t44);
-	}
+	for (long b = 0; b < n; b++)
+		conv_ae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t40 + b * 6272, t43 + b * 14112);
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 64; o++)
+			for (long q = 0; q < 49; q++)
+				(t43 + n * 14112)[(b * 49 + q) * 64 + o] = t20[(b * 64 + o) * 49 + q];
+	conv_ae_gemm(64, 288, n * 49, (t43 + n * 14112), 1, 64, t43, 288, 1, NULL, t44, NULL);
 	/* t45 = conv_db */
 	for (long c = 0; c < 32; c++)
 		t45[c] = 0;
@@ -1081,18 +1111,22 @@ conv_ae_real conv_ae_gradient(const void *state, void *work, const conv_ae_real 
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 3136, t42, 0, t20, 0, t46, 0);
 	/* t47 = conv_workspace */
 	/* t48 = conv2d */
-	for (long b = 0; b < n; b++) {
-		conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, t46 + b * 3136, t47);
-		conv_ae_gemm_nt(128, 1, 3136, t16, t47, NULL, t48 + b * 128);
-	}
+	for (long b = 0; b < n; b++)
+		conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, t46 + b * 3136, t47 + b * 3136);
+	conv_ae_gemm(n * 1, 128, 3136, t47, 3136, 1, t16, 1, 3136, NULL, (t47 + n * 3136), NULL);
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 128; o++)
+			for (long q = 0; q < 1; q++)
+				t48[(b * 128 + o) * 1 + q] = (t47 + n * 3136)[(b * 1 + q) * 128 + o];
 	/* t49 = conv_workspace */
 	/* t50 = conv2d_dw */
-	for (long i = 0; i < 401408; i++)
-		t50[i] = 0;
-	for (long b = 0; b < n; b++) {
-		conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, t46 + b * 3136, t49);
-		conv_ae_gemm_nn_acc(128, 3136, 1, t15 + b * 128, t49, t50);
-	}
+	for (long b = 0; b < n; b++)
+		conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, t46 + b * 3136, t49 + b * 3136);
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 128; o++)
+			for (long q = 0; q < 1; q++)
+				(t49 + n * 3136)[(b * 1 + q) * 128 + o] = t15[(b * 128 + o) * 1 + q];
+	conv_ae_gemm(128, 3136, n * 1, (t49 + n * 3136), 1, 128, t49, 3136, 1, NULL, t50, NULL);
 	/* t51 = conv_db */
 	for (long c = 0; c < 64; c++)
 		t51[c] = 0;
@@ -1107,21 +1141,26 @@ conv_ae_real conv_ae_gradient(const void *state, void *work, const conv_ae_real 
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 128, t48, 0, t15, 0, t52, 0);
 	/* t53 = conv_workspace */
 	/* t54 = conv_transpose2d */
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 128; o++)
+			for (long q = 0; q < 1; q++)
+				(t53 + n * 3136)[(b * 1 + q) * 128 + o] = t52[(b * 128 + o) * 1 + q];
+	conv_ae_gemm(n * 1, 3136, 128, (t53 + n * 3136), 128, 1, t11, 3136, 1, NULL, t53, NULL);
 	for (long b = 0; b < n; b++) {
-		conv_ae_gemm_tn(1, 3136, 128, t52 + b * 128, t11, t53);
 		for (long c = 0; c < 64; c++)
 			for (long q = 0; q < 49; q++)
 				t54[(b * 64 + c) * 49 + q] = 0;
-		conv_ae_col2im(64, 7, 7, 7, 1, 0, 1, 1, t53, t54 + b * 3136);
+		conv_ae_col2im(64, 7, 7, 7, 1, 0, 1, 1, t53 + b * 3136, t54 + b * 3136);
 	}
 	/* t55 = conv_workspace */
 	/* t56 = conv2d_dw */
-	for (long i = 0; i < 401408; i++)
-		t56[i] = 0;
-	for (long b = 0; b < n; b++) {
-		conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, t10 + b * 3136, t55);
-		conv_ae_gemm_nn_acc(128, 3136, 1, t52 + b * 128, t55, t56);
-	}
+	for (long b = 0; b < n; b++)
+		conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, t10 + b * 3136, t55 + b * 3136);
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 128; o++)
+			for (long q = 0; q < 1; q++)
+				(t55 + n * 3136)[(b * 1 + q) * 128 + o] = t52[(b * 128 + o) * 1 + q];
+	conv_ae_gemm(128, 3136, n * 1, (t55 + n * 3136), 1, 128, t55, 3136, 1, NULL, t56, NULL);
 	/* t57 = conv_db */
 	for (long c = 0; c < 128; c++)
 		t57[c] = 0;
@@ -1136,21 +1175,26 @@ conv_ae_real conv_ae_gradient(const void *state, void *work, const conv_ae_real 
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 3136, t54, 0, t10, 0, t58, 0);
 	/* t59 = conv_workspace */
 	/* t60 = conv_transpose2d */
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 64; o++)
+			for (long q = 0; q < 49; q++)
+				(t59 + n * 14112)[(b * 49 + q) * 64 + o] = t58[(b * 64 + o) * 49 + q];
+	conv_ae_gemm(n * 49, 288, 64, (t59 + n * 14112), 64, 1, t6, 288, 1, NULL, t59, NULL);
 	for (long b = 0; b < n; b++) {
-		conv_ae_gemm_tn(49, 288, 64, t58 + b * 3136, t6, t59);
 		for (long c = 0; c < 32; c++)
 			for (long q = 0; q < 196; q++)
 				t60[(b * 32 + c) * 196 + q] = 0;
-		conv_ae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t59, t60 + b * 6272);
+		conv_ae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t59 + b * 14112, t60 + b * 6272);
 	}
 	/* t61 = conv_workspace */
 	/* t62 = conv2d_dw */
-	for (long i = 0; i < 18432; i++)
-		t62[i] = 0;
-	for (long b = 0; b < n; b++) {
-		conv_ae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t5 + b * 6272, t61);
-		conv_ae_gemm_nn_acc(64, 288, 49, t58 + b * 3136, t61, t62);
-	}
+	for (long b = 0; b < n; b++)
+		conv_ae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t5 + b * 6272, t61 + b * 14112);
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 64; o++)
+			for (long q = 0; q < 49; q++)
+				(t61 + n * 14112)[(b * 49 + q) * 64 + o] = t58[(b * 64 + o) * 49 + q];
+	conv_ae_gemm(64, 288, n * 49, (t61 + n * 14112), 1, 64, t61, 288, 1, NULL, t62, NULL);
 	/* t63 = conv_db */
 	for (long c = 0; c < 64; c++)
 		t63[c] = 0;
@@ -1165,12 +1209,13 @@ conv_ae_real conv_ae_gradient(const void *state, void *work, const conv_ae_real 
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 6272, t60, 0, t5, 0, t64, 0);
 	/* t65 = conv_workspace */
 	/* t66 = conv2d_dw */
-	for (long i = 0; i < 288; i++)
-		t66[i] = 0;
-	for (long b = 0; b < n; b++) {
-		conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t0 + b * 784, t65);
-		conv_ae_gemm_nn_acc(32, 9, 196, t64 + b * 6272, t65, t66);
-	}
+	for (long b = 0; b < n; b++)
+		conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t0 + b * 784, t65 + b * 1764);
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 32; o++)
+			for (long q = 0; q < 196; q++)
+				(t65 + n * 1764)[(b * 196 + q) * 32 + o] = t64[(b * 32 + o) * 196 + q];
+	conv_ae_gemm(32, 9, n * 196, (t65 + n * 1764), 1, 32, t65, 9, 1, NULL, t66, NULL);
 	/* t67 = conv_db */
 	for (long c = 0; c < 32; c++)
 		t67[c] = 0;
@@ -1219,98 +1264,110 @@ conv_ae_real conv_ae_loss(const void *state, void *work, const conv_ae_real *x, 
 	const float *const t0 = x;
 	const float *const t1 = params + 0; /* encoder.0.weight */
 	const float *const t2 = params + 288; /* encoder.0.bias */
-	float *const t3 = (float *)(work_ + 0); /* conv_workspace [1764] */
-	float *const t4 = (float *)(work_ + 7104); /* conv2d [n, 32, 14, 14] */
-	float *const t5 = (float *)(work_ + 3218368); /* relu [n, 32, 14, 14] */
+	float *const t3 = (float *)(work_ + 0); /* conv_workspace [n, 8036] */
+	float *const t4 = (float *)(work_ + 4114432); /* conv2d [n, 32, 14, 14] */
+	float *const t5 = (float *)(work_ + 0); /* relu [n, 32, 14, 14] */
 	const float *const t6 = params + 320; /* encoder.2.weight */
 	const float *const t7 = params + 18752; /* encoder.2.bias */
-	float *const t8 = (float *)(work_ + 0); /* conv_workspace [14112] */
-	float *const t9 = (float *)(work_ + 56448); /* conv2d [n, 64, 7, 7] */
-	float *const t10 = (float *)(work_ + 6429632); /* relu [n, 64, 7, 7] */
+	float *const t8 = (float *)(work_ + 3211264); /* conv_workspace [n, 17248] */
+	float *const t9 = (float *)(work_ + 12042240); /* conv2d [n, 64, 7, 7] */
+	float *const t10 = (float *)(work_ + 3211264); /* relu [n, 64, 7, 7] */
 	const float *const t11 = params + 18816; /* encoder.4.weight */
 	const float *const t12 = params + 420224; /* encoder.4.bias */
-	float *const t13 = (float *)(work_ + 0); /* conv_workspace [3136] */
-	float *const t14 = (float *)(work_ + 12544); /* conv2d [n, 128, 1, 1] */
-	float *const t15 = (float *)(work_ + 78080); /* relu [n, 128, 1, 1] */
+	float *const t13 = (float *)(work_ + 4816896); /* conv_workspace [n, 3264] */
+	float *const t14 = (float *)(work_ + 6488064); /* conv2d [n, 128, 1, 1] */
+	float *const t15 = (float *)(work_ + 4816896); /* relu [n, 128, 1, 1] */
 	const float *const t16 = params + 420352; /* decoder.0.weight */
 	const float *const t17 = params + 821760; /* decoder.0.bias */
-	float *const t18 = (float *)(work_ + 0); /* conv_workspace [3136] */
-	float *const t19 = (float *)(work_ + 143616); /* conv_transpose2d [n, 64, 7, 7] */
-	float *const t20 = (float *)(work_ + 8035264); /* relu [n, 64, 7, 7] */
+	float *const t18 = (float *)(work_ + 4882432); /* conv_workspace [n, 3264] */
+	float *const t19 = (float *)(work_ + 6553600); /* conv_transpose2d [n, 64, 7, 7] */
+	float *const t20 = (float *)(work_ + 4882432); /* relu [n, 64, 7, 7] */
 	const float *const t21 = params + 821824; /* decoder.2.weight */
 	const float *const t22 = params + 840256; /* decoder.2.bias */
-	float *const t23 = (float *)(work_ + 0); /* conv_workspace [14112] */
-	float *const t24 = (float *)(work_ + 9640896); /* conv_transpose2d [n, 32, 14, 14] */
-	float *const t25 = (float *)(work_ + 12852160); /* relu [n, 32, 14, 14] */
+	float *const t23 = (float *)(work_ + 6488064); /* conv_workspace [n, 17248] */
+	float *const t24 = (float *)(work_ + 15319040); /* conv_transpose2d [n, 32, 14, 14] */
+	float *const t25 = (float *)(work_ + 6488064); /* relu [n, 32, 14, 14] */
 	const float *const t26 = params + 840288; /* decoder.4.weight */
 	const float *const t27 = params + 840576; /* decoder.4.bias */
-	float *const t28 = (float *)(work_ + 0); /* conv_workspace [1764] */
-	float *const t29 = (float *)(work_ + 143616); /* conv_transpose2d [n, 1, 28, 28] */
-	float *const t30 = (float *)(work_ + 545024); /* sigmoid [n, 1, 28, 28] */
-	float *const t31 = (float *)(work_ + 0); /* mse [] */
+	float *const t28 = (float *)(work_ + 9699328); /* conv_workspace [n, 8036] */
+	float *const t29 = (float *)(work_ + 13813760); /* conv_transpose2d [n, 1, 28, 28] */
+	float *const t30 = (float *)(work_ + 9699328); /* sigmoid [n, 1, 28, 28] */
+	float *const t31 = (float *)(work_ + 10100736); /* mse [] */
 	/* t3 = conv_workspace */
 	/* t4 = conv2d */
-	for (long b = 0; b < n; b++) {
-		conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t0 + b * 784, t3);
-		conv_ae_gemm_nt(32, 196, 9, t1, t3, NULL, t4 + b * 6272);
+	for (long b = 0; b < n; b++)
+		conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t0 + b * 784, t3 + b * 1764);
+	conv_ae_gemm(n * 196, 32, 9, t3, 9, 1, t1, 1, 9, t2, (t3 + n * 1764), NULL);
+	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
-				t4[(b * 32 + o) * 196 + q] += t2[o];
-	}
+				t4[(b * 32 + o) * 196 + q] = (t3 + n * 1764)[(b * 196 + q) * 32 + o];
 	/* t5 = relu */
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 6272, t4, 0, NULL, 0, t5, 0);
 	/* t8 = conv_workspace */
 	/* t9 = conv2d */
-	for (long b = 0; b < n; b++) {
-		conv_ae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t5 + b * 6272, t8);
-		conv_ae_gemm_nt(64, 49, 288, t6, t8, NULL, t9 + b * 3136);
+	for (long b = 0; b < n; b++)
+		conv_ae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t5 + b * 6272, t8 + b * 14112);
+	conv_ae_gemm(n * 49, 64, 288, t8, 288, 1, t6, 1, 288, t7, (t8 + n * 14112), NULL);
+	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
-				t9[(b * 64 + o) * 49 + q] += t7[o];
-	}
+				t9[(b * 64 + o) * 49 + q] = (t8 + n * 14112)[(b * 49 + q) * 64 + o];
 	/* t10 = relu */
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 3136, t9, 0, NULL, 0, t10, 0);
 	/* t13 = conv_workspace */
 	/* t14 = conv2d */
-	for (long b = 0; b < n; b++) {
-		conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, t10 + b * 3136, t13);
-		conv_ae_gemm_nt(128, 1, 3136, t11, t13, NULL, t14 + b * 128);
+	for (long b = 0; b < n; b++)
+		conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, t10 + b * 3136, t13 + b * 3136);
+	conv_ae_gemm(n * 1, 128, 3136, t13, 3136, 1, t11, 1, 3136, t12, (t13 + n * 3136), NULL);
+	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 128; o++)
 			for (long q = 0; q < 1; q++)
-				t14[(b * 128 + o) * 1 + q] += t12[o];
-	}
+				t14[(b * 128 + o) * 1 + q] = (t13 + n * 3136)[(b * 1 + q) * 128 + o];
 	/* t15 = relu */
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 128, t14, 0, NULL, 0, t15, 0);
 	/* t18 = conv_workspace */
 	/* t19 = conv_transpose2d */
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 128; o++)
+			for (long q = 0; q < 1; q++)
+				(t18 + n * 3136)[(b * 1 + q) * 128 + o] = t15[(b * 128 + o) * 1 + q];
+	conv_ae_gemm(n * 1, 3136, 128, (t18 + n * 3136), 128, 1, t16, 3136, 1, NULL, t18, NULL);
 	for (long b = 0; b < n; b++) {
-		conv_ae_gemm_tn(1, 3136, 128, t15 + b * 128, t16, t18);
 		for (long c = 0; c < 64; c++)
 			for (long q = 0; q < 49; q++)
 				t19[(b * 64 + c) * 49 + q] = t17[c];
-		conv_ae_col2im(64, 7, 7, 7, 1, 0, 1, 1, t18, t19 + b * 3136);
+		conv_ae_col2im(64, 7, 7, 7, 1, 0, 1, 1, t18 + b * 3136, t19 + b * 3136);
 	}
 	/* t20 = relu */
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 3136, t19, 0, NULL, 0, t20, 0);
 	/* t23 = conv_workspace */
 	/* t24 = conv_transpose2d */
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 64; o++)
+			for (long q = 0; q < 49; q++)
+				(t23 + n * 14112)[(b * 49 + q) * 64 + o] = t20[(b * 64 + o) * 49 + q];
+	conv_ae_gemm(n * 49, 288, 64, (t23 + n * 14112), 64, 1, t21, 288, 1, NULL, t23, NULL);
 	for (long b = 0; b < n; b++) {
-		conv_ae_gemm_tn(49, 288, 64, t20 + b * 3136, t21, t23);
 		for (long c = 0; c < 32; c++)
 			for (long q = 0; q < 196; q++)
 				t24[(b * 32 + c) * 196 + q] = t22[c];
-		conv_ae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t23, t24 + b * 6272);
+		conv_ae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t23 + b * 14112, t24 + b * 6272);
 	}
 	/* t25 = relu */
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 6272, t24, 0, NULL, 0, t25, 0);
 	/* t28 = conv_workspace */
 	/* t29 = conv_transpose2d */
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 32; o++)
+			for (long q = 0; q < 196; q++)
+				(t28 + n * 1764)[(b * 196 + q) * 32 + o] = t25[(b * 32 + o) * 196 + q];
+	conv_ae_gemm(n * 196, 9, 32, (t28 + n * 1764), 32, 1, t26, 9, 1, NULL, t28, NULL);
 	for (long b = 0; b < n; b++) {
-		conv_ae_gemm_tn(196, 9, 32, t25 + b * 6272, t26, t28);
 		for (long c = 0; c < 1; c++)
 			for (long q = 0; q < 784; q++)
 				t29[(b * 1 + c) * 784 + q] = t27[c];
-		conv_ae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t28, t29 + b * 784);
+		conv_ae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t28 + b * 1764, t29 + b * 784);
 	}
 	/* t30 = sigmoid */
 	conv_ae_act(CONV_AE_SIGMOID, 0.0f, 1, n * 784, t29, 0, NULL, 0, t30, 0);
@@ -1337,97 +1394,109 @@ void conv_ae_forward(const void *state, void *work, const conv_ae_real *x, int n
 	const float *const t0 = x;
 	const float *const t1 = params + 0; /* encoder.0.weight */
 	const float *const t2 = params + 288; /* encoder.0.bias */
-	float *const t3 = (float *)(work_ + 0); /* conv_workspace [1764] */
-	float *const t4 = (float *)(work_ + 7104); /* conv2d [n, 32, 14, 14] */
-	float *const t5 = (float *)(work_ + 3218368); /* relu [n, 32, 14, 14] */
+	float *const t3 = (float *)(work_ + 0); /* conv_workspace [n, 8036] */
+	float *const t4 = (float *)(work_ + 4114432); /* conv2d [n, 32, 14, 14] */
+	float *const t5 = (float *)(work_ + 0); /* relu [n, 32, 14, 14] */
 	const float *const t6 = params + 320; /* encoder.2.weight */
 	const float *const t7 = params + 18752; /* encoder.2.bias */
-	float *const t8 = (float *)(work_ + 0); /* conv_workspace [14112] */
-	float *const t9 = (float *)(work_ + 56448); /* conv2d [n, 64, 7, 7] */
-	float *const t10 = (float *)(work_ + 6429632); /* relu [n, 64, 7, 7] */
+	float *const t8 = (float *)(work_ + 3211264); /* conv_workspace [n, 17248] */
+	float *const t9 = (float *)(work_ + 12042240); /* conv2d [n, 64, 7, 7] */
+	float *const t10 = (float *)(work_ + 3211264); /* relu [n, 64, 7, 7] */
 	const float *const t11 = params + 18816; /* encoder.4.weight */
 	const float *const t12 = params + 420224; /* encoder.4.bias */
-	float *const t13 = (float *)(work_ + 0); /* conv_workspace [3136] */
-	float *const t14 = (float *)(work_ + 12544); /* conv2d [n, 128, 1, 1] */
-	float *const t15 = (float *)(work_ + 78080); /* relu [n, 128, 1, 1] */
+	float *const t13 = (float *)(work_ + 4816896); /* conv_workspace [n, 3264] */
+	float *const t14 = (float *)(work_ + 6488064); /* conv2d [n, 128, 1, 1] */
+	float *const t15 = (float *)(work_ + 4816896); /* relu [n, 128, 1, 1] */
 	const float *const t16 = params + 420352; /* decoder.0.weight */
 	const float *const t17 = params + 821760; /* decoder.0.bias */
-	float *const t18 = (float *)(work_ + 0); /* conv_workspace [3136] */
-	float *const t19 = (float *)(work_ + 143616); /* conv_transpose2d [n, 64, 7, 7] */
-	float *const t20 = (float *)(work_ + 8035264); /* relu [n, 64, 7, 7] */
+	float *const t18 = (float *)(work_ + 4882432); /* conv_workspace [n, 3264] */
+	float *const t19 = (float *)(work_ + 6553600); /* conv_transpose2d [n, 64, 7, 7] */
+	float *const t20 = (float *)(work_ + 4882432); /* relu [n, 64, 7, 7] */
 	const float *const t21 = params + 821824; /* decoder.2.weight */
 	const float *const t22 = params + 840256; /* decoder.2.bias */
-	float *const t23 = (float *)(work_ + 0); /* conv_workspace [14112] */
-	float *const t24 = (float *)(work_ + 9640896); /* conv_transpose2d [n, 32, 14, 14] */
-	float *const t25 = (float *)(work_ + 12852160); /* relu [n, 32, 14, 14] */
+	float *const t23 = (float *)(work_ + 6488064); /* conv_workspace [n, 17248] */
+	float *const t24 = (float *)(work_ + 15319040); /* conv_transpose2d [n, 32, 14, 14] */
+	float *const t25 = (float *)(work_ + 6488064); /* relu [n, 32, 14, 14] */
 	const float *const t26 = params + 840288; /* decoder.4.weight */
 	const float *const t27 = params + 840576; /* decoder.4.bias */
-	float *const t28 = (float *)(work_ + 0); /* conv_workspace [1764] */
-	float *const t29 = (float *)(work_ + 143616); /* conv_transpose2d [n, 1, 28, 28] */
-	float *const t30 = (float *)(work_ + 545024); /* sigmoid [n, 1, 28, 28] */
+	float *const t28 = (float *)(work_ + 9699328); /* conv_workspace [n, 8036] */
+	float *const t29 = (float *)(work_ + 13813760); /* conv_transpose2d [n, 1, 28, 28] */
+	float *const t30 = (float *)(work_ + 9699328); /* sigmoid [n, 1, 28, 28] */
 	/* t3 = conv_workspace */
 	/* t4 = conv2d */
-	for (long b = 0; b < n; b++) {
-		conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t0 + b * 784, t3);
-		conv_ae_gemm_nt(32, 196, 9, t1, t3, NULL, t4 + b * 6272);
+	for (long b = 0; b < n; b++)
+		conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t0 + b * 784, t3 + b * 1764);
+	conv_ae_gemm(n * 196, 32, 9, t3, 9, 1, t1, 1, 9, t2, (t3 + n * 1764), NULL);
+	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
-				t4[(b * 32 + o) * 196 + q] += t2[o];
-	}
+				t4[(b * 32 + o) * 196 + q] = (t3 + n * 1764)[(b * 196 + q) * 32 + o];
 	/* t5 = relu */
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 6272, t4, 0, NULL, 0, t5, 0);
 	/* t8 = conv_workspace */
 	/* t9 = conv2d */
-	for (long b = 0; b < n; b++) {
-		conv_ae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t5 + b * 6272, t8);
-		conv_ae_gemm_nt(64, 49, 288, t6, t8, NULL, t9 + b * 3136);
+	for (long b = 0; b < n; b++)
+		conv_ae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t5 + b * 6272, t8 + b * 14112);
+	conv_ae_gemm(n * 49, 64, 288, t8, 288, 1, t6, 1, 288, t7, (t8 + n * 14112), NULL);
+	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
-				t9[(b * 64 + o) * 49 + q] += t7[o];
-	}
+				t9[(b * 64 + o) * 49 + q] = (t8 + n * 14112)[(b * 49 + q) * 64 + o];
 	/* t10 = relu */
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 3136, t9, 0, NULL, 0, t10, 0);
 	/* t13 = conv_workspace */
 	/* t14 = conv2d */
-	for (long b = 0; b < n; b++) {
-		conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, t10 + b * 3136, t13);
-		conv_ae_gemm_nt(128, 1, 3136, t11, t13, NULL, t14 + b * 128);
+	for (long b = 0; b < n; b++)
+		conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, t10 + b * 3136, t13 + b * 3136);
+	conv_ae_gemm(n * 1, 128, 3136, t13, 3136, 1, t11, 1, 3136, t12, (t13 + n * 3136), NULL);
+	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 128; o++)
 			for (long q = 0; q < 1; q++)
-				t14[(b * 128 + o) * 1 + q] += t12[o];
-	}
+				t14[(b * 128 + o) * 1 + q] = (t13 + n * 3136)[(b * 1 + q) * 128 + o];
 	/* t15 = relu */
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 128, t14, 0, NULL, 0, t15, 0);
 	/* t18 = conv_workspace */
 	/* t19 = conv_transpose2d */
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 128; o++)
+			for (long q = 0; q < 1; q++)
+				(t18 + n * 3136)[(b * 1 + q) * 128 + o] = t15[(b * 128 + o) * 1 + q];
+	conv_ae_gemm(n * 1, 3136, 128, (t18 + n * 3136), 128, 1, t16, 3136, 1, NULL, t18, NULL);
 	for (long b = 0; b < n; b++) {
-		conv_ae_gemm_tn(1, 3136, 128, t15 + b * 128, t16, t18);
 		for (long c = 0; c < 64; c++)
 			for (long q = 0; q < 49; q++)
 				t19[(b * 64 + c) * 49 + q] = t17[c];
-		conv_ae_col2im(64, 7, 7, 7, 1, 0, 1, 1, t18, t19 + b * 3136);
+		conv_ae_col2im(64, 7, 7, 7, 1, 0, 1, 1, t18 + b * 3136, t19 + b * 3136);
 	}
 	/* t20 = relu */
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 3136, t19, 0, NULL, 0, t20, 0);
 	/* t23 = conv_workspace */
 	/* t24 = conv_transpose2d */
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 64; o++)
+			for (long q = 0; q < 49; q++)
+				(t23 + n * 14112)[(b * 49 + q) * 64 + o] = t20[(b * 64 + o) * 49 + q];
+	conv_ae_gemm(n * 49, 288, 64, (t23 + n * 14112), 64, 1, t21, 288, 1, NULL, t23, NULL);
 	for (long b = 0; b < n; b++) {
-		conv_ae_gemm_tn(49, 288, 64, t20 + b * 3136, t21, t23);
 		for (long c = 0; c < 32; c++)
 			for (long q = 0; q < 196; q++)
 				t24[(b * 32 + c) * 196 + q] = t22[c];
-		conv_ae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t23, t24 + b * 6272);
+		conv_ae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t23 + b * 14112, t24 + b * 6272);
 	}
 	/* t25 = relu */
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 6272, t24, 0, NULL, 0, t25, 0);
 	/* t28 = conv_workspace */
 	/* t29 = conv_transpose2d */
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 32; o++)
+			for (long q = 0; q < 196; q++)
+				(t28 + n * 1764)[(b * 196 + q) * 32 + o] = t25[(b * 32 + o) * 196 + q];
+	conv_ae_gemm(n * 196, 9, 32, (t28 + n * 1764), 32, 1, t26, 9, 1, NULL, t28, NULL);
 	for (long b = 0; b < n; b++) {
-		conv_ae_gemm_tn(196, 9, 32, t25 + b * 6272, t26, t28);
 		for (long c = 0; c < 1; c++)
 			for (long q = 0; q < 784; q++)
 				t29[(b * 1 + c) * 784 + q] = t27[c];
-		conv_ae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t28, t29 + b * 784);
+		conv_ae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t28 + b * 1764, t29 + b * 784);
 	}
 	/* t30 = sigmoid */
 	conv_ae_act(CONV_AE_SIGMOID, 0.0f, 1, n * 784, t29, 0, NULL, 0, t30, 0);
@@ -1445,50 +1514,50 @@ void conv_ae_encode(const void *state, void *work, const conv_ae_real *x, int n,
 	const float *const t0 = x;
 	const float *const t1 = params + 0; /* encoder.0.weight */
 	const float *const t2 = params + 288; /* encoder.0.bias */
-	float *const t3 = (float *)(work_ + 0); /* conv_workspace [1764] */
-	float *const t4 = (float *)(work_ + 7104); /* conv2d [n, 32, 14, 14] */
-	float *const t5 = (float *)(work_ + 3218368); /* relu [n, 32, 14, 14] */
+	float *const t3 = (float *)(work_ + 0); /* conv_workspace [n, 8036] */
+	float *const t4 = (float *)(work_ + 4114432); /* conv2d [n, 32, 14, 14] */
+	float *const t5 = (float *)(work_ + 0); /* relu [n, 32, 14, 14] */
 	const float *const t6 = params + 320; /* encoder.2.weight */
 	const float *const t7 = params + 18752; /* encoder.2.bias */
-	float *const t8 = (float *)(work_ + 0); /* conv_workspace [14112] */
-	float *const t9 = (float *)(work_ + 56448); /* conv2d [n, 64, 7, 7] */
-	float *const t10 = (float *)(work_ + 6429632); /* relu [n, 64, 7, 7] */
+	float *const t8 = (float *)(work_ + 3211264); /* conv_workspace [n, 17248] */
+	float *const t9 = (float *)(work_ + 12042240); /* conv2d [n, 64, 7, 7] */
+	float *const t10 = (float *)(work_ + 3211264); /* relu [n, 64, 7, 7] */
 	const float *const t11 = params + 18816; /* encoder.4.weight */
 	const float *const t12 = params + 420224; /* encoder.4.bias */
-	float *const t13 = (float *)(work_ + 0); /* conv_workspace [3136] */
-	float *const t14 = (float *)(work_ + 12544); /* conv2d [n, 128, 1, 1] */
-	float *const t15 = (float *)(work_ + 78080); /* relu [n, 128, 1, 1] */
+	float *const t13 = (float *)(work_ + 4816896); /* conv_workspace [n, 3264] */
+	float *const t14 = (float *)(work_ + 6488064); /* conv2d [n, 128, 1, 1] */
+	float *const t15 = (float *)(work_ + 4816896); /* relu [n, 128, 1, 1] */
 	/* t3 = conv_workspace */
 	/* t4 = conv2d */
-	for (long b = 0; b < n; b++) {
-		conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t0 + b * 784, t3);
-		conv_ae_gemm_nt(32, 196, 9, t1, t3, NULL, t4 + b * 6272);
+	for (long b = 0; b < n; b++)
+		conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t0 + b * 784, t3 + b * 1764);
+	conv_ae_gemm(n * 196, 32, 9, t3, 9, 1, t1, 1, 9, t2, (t3 + n * 1764), NULL);
+	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
-				t4[(b * 32 + o) * 196 + q] += t2[o];
-	}
+				t4[(b * 32 + o) * 196 + q] = (t3 + n * 1764)[(b * 196 + q) * 32 + o];
 	/* t5 = relu */
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 6272, t4, 0, NULL, 0, t5, 0);
 	/* t8 = conv_workspace */
 	/* t9 = conv2d */
-	for (long b = 0; b < n; b++) {
-		conv_ae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t5 + b * 6272, t8);
-		conv_ae_gemm_nt(64, 49, 288, t6, t8, NULL, t9 + b * 3136);
+	for (long b = 0; b < n; b++)
+		conv_ae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t5 + b * 6272, t8 + b * 14112);
+	conv_ae_gemm(n * 49, 64, 288, t8, 288, 1, t6, 1, 288, t7, (t8 + n * 14112), NULL);
+	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
-				t9[(b * 64 + o) * 49 + q] += t7[o];
-	}
+				t9[(b * 64 + o) * 49 + q] = (t8 + n * 14112)[(b * 49 + q) * 64 + o];
 	/* t10 = relu */
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 3136, t9, 0, NULL, 0, t10, 0);
 	/* t13 = conv_workspace */
 	/* t14 = conv2d */
-	for (long b = 0; b < n; b++) {
-		conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, t10 + b * 3136, t13);
-		conv_ae_gemm_nt(128, 1, 3136, t11, t13, NULL, t14 + b * 128);
+	for (long b = 0; b < n; b++)
+		conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, t10 + b * 3136, t13 + b * 3136);
+	conv_ae_gemm(n * 1, 128, 3136, t13, 3136, 1, t11, 1, 3136, t12, (t13 + n * 3136), NULL);
+	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 128; o++)
 			for (long q = 0; q < 1; q++)
-				t14[(b * 128 + o) * 1 + q] += t12[o];
-	}
+				t14[(b * 128 + o) * 1 + q] = (t13 + n * 3136)[(b * 1 + q) * 128 + o];
 	/* t15 = relu */
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 128, t14, 0, NULL, 0, t15, 0);
 	memcpy(z, t15, sizeof(float) * n * 128);
@@ -1505,49 +1574,61 @@ void conv_ae_decode(const void *state, void *work, const conv_ae_real *z, int n,
 	const float *const t15 = z;
 	const float *const t16 = params + 420352; /* decoder.0.weight */
 	const float *const t17 = params + 821760; /* decoder.0.bias */
-	float *const t18 = (float *)(work_ + 0); /* conv_workspace [3136] */
-	float *const t19 = (float *)(work_ + 143616); /* conv_transpose2d [n, 64, 7, 7] */
-	float *const t20 = (float *)(work_ + 8035264); /* relu [n, 64, 7, 7] */
+	float *const t18 = (float *)(work_ + 4882432); /* conv_workspace [n, 3264] */
+	float *const t19 = (float *)(work_ + 6553600); /* conv_transpose2d [n, 64, 7, 7] */
+	float *const t20 = (float *)(work_ + 4882432); /* relu [n, 64, 7, 7] */
 	const float *const t21 = params + 821824; /* decoder.2.weight */
 	const float *const t22 = params + 840256; /* decoder.2.bias */
-	float *const t23 = (float *)(work_ + 0); /* conv_workspace [14112] */
-	float *const t24 = (float *)(work_ + 9640896); /* conv_transpose2d [n, 32, 14, 14] */
-	float *const t25 = (float *)(work_ + 12852160); /* relu [n, 32, 14, 14] */
+	float *const t23 = (float *)(work_ + 6488064); /* conv_workspace [n, 17248] */
+	float *const t24 = (float *)(work_ + 15319040); /* conv_transpose2d [n, 32, 14, 14] */
+	float *const t25 = (float *)(work_ + 6488064); /* relu [n, 32, 14, 14] */
 	const float *const t26 = params + 840288; /* decoder.4.weight */
 	const float *const t27 = params + 840576; /* decoder.4.bias */
-	float *const t28 = (float *)(work_ + 0); /* conv_workspace [1764] */
-	float *const t29 = (float *)(work_ + 143616); /* conv_transpose2d [n, 1, 28, 28] */
-	float *const t30 = (float *)(work_ + 545024); /* sigmoid [n, 1, 28, 28] */
+	float *const t28 = (float *)(work_ + 9699328); /* conv_workspace [n, 8036] */
+	float *const t29 = (float *)(work_ + 13813760); /* conv_transpose2d [n, 1, 28, 28] */
+	float *const t30 = (float *)(work_ + 9699328); /* sigmoid [n, 1, 28, 28] */
 	/* t18 = conv_workspace */
 	/* t19 = conv_transpose2d */
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 128; o++)
+			for (long q = 0; q < 1; q++)
+				(t18 + n * 3136)[(b * 1 + q) * 128 + o] = t15[(b * 128 + o) * 1 + q];
+	conv_ae_gemm(n * 1, 3136, 128, (t18 + n * 3136), 128, 1, t16, 3136, 1, NULL, t18, NULL);
 	for (long b = 0; b < n; b++) {
-		conv_ae_gemm_tn(1, 3136, 128, t15 + b * 128, t16, t18);
 		for (long c = 0; c < 64; c++)
 			for (long q = 0; q < 49; q++)
 				t19[(b * 64 + c) * 49 + q] = t17[c];
-		conv_ae_col2im(64, 7, 7, 7, 1, 0, 1, 1, t18, t19 + b * 3136);
+		conv_ae_col2im(64, 7, 7, 7, 1, 0, 1, 1, t18 + b * 3136, t19 + b * 3136);
 	}
 	/* t20 = relu */
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 3136, t19, 0, NULL, 0, t20, 0);
 	/* t23 = conv_workspace */
 	/* t24 = conv_transpose2d */
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 64; o++)
+			for (long q = 0; q < 49; q++)
+				(t23 + n * 14112)[(b * 49 + q) * 64 + o] = t20[(b * 64 + o) * 49 + q];
+	conv_ae_gemm(n * 49, 288, 64, (t23 + n * 14112), 64, 1, t21, 288, 1, NULL, t23, NULL);
 	for (long b = 0; b < n; b++) {
-		conv_ae_gemm_tn(49, 288, 64, t20 + b * 3136, t21, t23);
 		for (long c = 0; c < 32; c++)
 			for (long q = 0; q < 196; q++)
 				t24[(b * 32 + c) * 196 + q] = t22[c];
-		conv_ae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t23, t24 + b * 6272);
+		conv_ae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t23 + b * 14112, t24 + b * 6272);
 	}
 	/* t25 = relu */
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 6272, t24, 0, NULL, 0, t25, 0);
 	/* t28 = conv_workspace */
 	/* t29 = conv_transpose2d */
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 32; o++)
+			for (long q = 0; q < 196; q++)
+				(t28 + n * 1764)[(b * 196 + q) * 32 + o] = t25[(b * 32 + o) * 196 + q];
+	conv_ae_gemm(n * 196, 9, 32, (t28 + n * 1764), 32, 1, t26, 9, 1, NULL, t28, NULL);
 	for (long b = 0; b < n; b++) {
-		conv_ae_gemm_tn(196, 9, 32, t25 + b * 6272, t26, t28);
 		for (long c = 0; c < 1; c++)
 			for (long q = 0; q < 784; q++)
 				t29[(b * 1 + c) * 784 + q] = t27[c];
-		conv_ae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t28, t29 + b * 784);
+		conv_ae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t28 + b * 1764, t29 + b * 784);
 	}
 	/* t30 = sigmoid */
 	conv_ae_act(CONV_AE_SIGMOID, 0.0f, 1, n * 784, t29, 0, NULL, 0, t30, 0);
@@ -1562,56 +1643,68 @@ void conv_ae_sample(const void *state, void *work, uint64_t seed, int n, conv_ae
 	const int stochastic = 0;
 	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
 	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	float *const z = (float *)(work_ + 78080);
+	float *const z = (float *)(work_ + 4816896);
 	const uint64_t key = conv_ae_mix(seed ^ 0x7072696f72u); /* "prior" */
 	for (long i = 0; i < n * 128; i++)
 		z[i] = (float)conv_ae_normal(key, (uint64_t)i);
 	const float *const t15 = z;
 	const float *const t16 = params + 420352; /* decoder.0.weight */
 	const float *const t17 = params + 821760; /* decoder.0.bias */
-	float *const t18 = (float *)(work_ + 0); /* conv_workspace [3136] */
-	float *const t19 = (float *)(work_ + 143616); /* conv_transpose2d [n, 64, 7, 7] */
-	float *const t20 = (float *)(work_ + 8035264); /* relu [n, 64, 7, 7] */
+	float *const t18 = (float *)(work_ + 4882432); /* conv_workspace [n, 3264] */
+	float *const t19 = (float *)(work_ + 6553600); /* conv_transpose2d [n, 64, 7, 7] */
+	float *const t20 = (float *)(work_ + 4882432); /* relu [n, 64, 7, 7] */
 	const float *const t21 = params + 821824; /* decoder.2.weight */
 	const float *const t22 = params + 840256; /* decoder.2.bias */
-	float *const t23 = (float *)(work_ + 0); /* conv_workspace [14112] */
-	float *const t24 = (float *)(work_ + 9640896); /* conv_transpose2d [n, 32, 14, 14] */
-	float *const t25 = (float *)(work_ + 12852160); /* relu [n, 32, 14, 14] */
+	float *const t23 = (float *)(work_ + 6488064); /* conv_workspace [n, 17248] */
+	float *const t24 = (float *)(work_ + 15319040); /* conv_transpose2d [n, 32, 14, 14] */
+	float *const t25 = (float *)(work_ + 6488064); /* relu [n, 32, 14, 14] */
 	const float *const t26 = params + 840288; /* decoder.4.weight */
 	const float *const t27 = params + 840576; /* decoder.4.bias */
-	float *const t28 = (float *)(work_ + 0); /* conv_workspace [1764] */
-	float *const t29 = (float *)(work_ + 143616); /* conv_transpose2d [n, 1, 28, 28] */
-	float *const t30 = (float *)(work_ + 545024); /* sigmoid [n, 1, 28, 28] */
+	float *const t28 = (float *)(work_ + 9699328); /* conv_workspace [n, 8036] */
+	float *const t29 = (float *)(work_ + 13813760); /* conv_transpose2d [n, 1, 28, 28] */
+	float *const t30 = (float *)(work_ + 9699328); /* sigmoid [n, 1, 28, 28] */
 	/* t18 = conv_workspace */
 	/* t19 = conv_transpose2d */
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 128; o++)
+			for (long q = 0; q < 1; q++)
+				(t18 + n * 3136)[(b * 1 + q) * 128 + o] = t15[(b * 128 + o) * 1 + q];
+	conv_ae_gemm(n * 1, 3136, 128, (t18 + n * 3136), 128, 1, t16, 3136, 1, NULL, t18, NULL);
 	for (long b = 0; b < n; b++) {
-		conv_ae_gemm_tn(1, 3136, 128, t15 + b * 128, t16, t18);
 		for (long c = 0; c < 64; c++)
 			for (long q = 0; q < 49; q++)
 				t19[(b * 64 + c) * 49 + q] = t17[c];
-		conv_ae_col2im(64, 7, 7, 7, 1, 0, 1, 1, t18, t19 + b * 3136);
+		conv_ae_col2im(64, 7, 7, 7, 1, 0, 1, 1, t18 + b * 3136, t19 + b * 3136);
 	}
 	/* t20 = relu */
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 3136, t19, 0, NULL, 0, t20, 0);
 	/* t23 = conv_workspace */
 	/* t24 = conv_transpose2d */
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 64; o++)
+			for (long q = 0; q < 49; q++)
+				(t23 + n * 14112)[(b * 49 + q) * 64 + o] = t20[(b * 64 + o) * 49 + q];
+	conv_ae_gemm(n * 49, 288, 64, (t23 + n * 14112), 64, 1, t21, 288, 1, NULL, t23, NULL);
 	for (long b = 0; b < n; b++) {
-		conv_ae_gemm_tn(49, 288, 64, t20 + b * 3136, t21, t23);
 		for (long c = 0; c < 32; c++)
 			for (long q = 0; q < 196; q++)
 				t24[(b * 32 + c) * 196 + q] = t22[c];
-		conv_ae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t23, t24 + b * 6272);
+		conv_ae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t23 + b * 14112, t24 + b * 6272);
 	}
 	/* t25 = relu */
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 6272, t24, 0, NULL, 0, t25, 0);
 	/* t28 = conv_workspace */
 	/* t29 = conv_transpose2d */
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 32; o++)
+			for (long q = 0; q < 196; q++)
+				(t28 + n * 1764)[(b * 196 + q) * 32 + o] = t25[(b * 32 + o) * 196 + q];
+	conv_ae_gemm(n * 196, 9, 32, (t28 + n * 1764), 32, 1, t26, 9, 1, NULL, t28, NULL);
 	for (long b = 0; b < n; b++) {
-		conv_ae_gemm_tn(196, 9, 32, t25 + b * 6272, t26, t28);
 		for (long c = 0; c < 1; c++)
 			for (long q = 0; q < 784; q++)
 				t29[(b * 1 + c) * 784 + q] = t27[c];
-		conv_ae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t28, t29 + b * 784);
+		conv_ae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t28 + b * 1764, t29 + b * 784);
 	}
 	/* t30 = sigmoid */
 	conv_ae_act(CONV_AE_SIGMOID, 0.0f, 1, n * 784, t29, 0, NULL, 0, t30, 0);

@@ -342,18 +342,6 @@ static void conv_vae_gemm(long M, long N, long K, const float *A, long ars, long
 	}
 }
 
-/* C = A B^T (+ bias): A is M x K, B is N x K. */
-static void conv_vae_gemm_nt(long M, long N, long K, const float *A, const float *B, const float *bias, float *C)
-{
-	conv_vae_gemm(M, N, K, A, K, 1, B, 1, K, bias, C, NULL);
-}
-
-/* C = A^T B: A is K x M, B is K x N. */
-static void conv_vae_gemm_tn(long M, long N, long K, const float *A, const float *B, float *C)
-{
-	conv_vae_gemm(M, N, K, A, 1, M, B, N, 1, NULL, C, NULL);
-}
-
 /* splitmix64's finaliser: a well-mixed 64-bit hash. */
 static uint64_t conv_vae_mix(uint64_t z)
 {
@@ -408,19 +396,6 @@ static void conv_vae_col2im(long C, long H, long W, long k, long s, long p, long
 						if (inside)
 							img[(c * H + y) * W + x] += *col;
 					}
-}
-
-/* C[i, j] += sum_k A[i, k] B[k, j]. */
-static void conv_vae_gemm_nn_acc(long M, long N, long K, const float *A, const float *B, float *C)
-{
-	for (long i = 0; i < M; i++) {
-		float *c = C + i * N;
-		for (long k = 0; k < K; k++) {
-			const float a = A[i * K + k], *b = B + k * N;
-			for (long j = 0; j < N; j++)
-				c[j] += a * b[j];
-		}
-	}
 }
 
 static const conv_vae_param_info conv_vae_param_table[14] = {
@@ -511,101 +486,101 @@ conv_vae_real conv_vae_train_step(void *state, void *work, const conv_vae_real *
 	const float *const t0 = x;
 	float *const t1 = params + 0; /* encoder.0.weight */
 	float *const t2 = params + 288; /* encoder.0.bias */
-	float *const t3 = (float *)(work_ + 0); /* conv_workspace [1764] */
-	float *const t4 = (float *)(work_ + 7104); /* conv2d [n, 32, 14, 14] */
-	float *const t5 = (float *)(work_ + 3218368); /* relu [n, 32, 14, 14] */
+	float *const t3 = (float *)(work_ + 0); /* conv_workspace [n, 8036] */
+	float *const t4 = (float *)(work_ + 4114432); /* conv2d [n, 32, 14, 14] */
+	float *const t5 = (float *)(work_ + 0); /* relu [n, 32, 14, 14] */
 	float *const t6 = params + 320; /* encoder.2.weight */
 	float *const t7 = params + 18752; /* encoder.2.bias */
-	float *const t8 = (float *)(work_ + 0); /* conv_workspace [14112] */
-	float *const t9 = (float *)(work_ + 56448); /* conv2d [n, 64, 7, 7] */
-	float *const t10 = (float *)(work_ + 6429632); /* relu [n, 64, 7, 7] */
-	float *const t11 = (float *)(work_ + 0); /* flatten [n, 3136] */
+	float *const t8 = (float *)(work_ + 3211264); /* conv_workspace [n, 17248] */
+	float *const t9 = (float *)(work_ + 12042240); /* conv2d [n, 64, 7, 7] */
+	float *const t10 = (float *)(work_ + 3211264); /* relu [n, 64, 7, 7] */
+	float *const t11 = (float *)(work_ + 4816896); /* flatten [n, 3136] */
 	float *const t12 = params + 18816; /* encoder.5.weight */
 	float *const t13 = params + 68992; /* encoder.5.bias */
-	float *const t14 = (float *)(work_ + 1605632); /* dense [n, 16] */
+	float *const t14 = (float *)(work_ + 6422528); /* dense [n, 16] */
 	float *const t15 = params + 69008; /* encoder.6.weight */
 	float *const t16 = params + 119184; /* encoder.6.bias */
-	float *const t17 = (float *)(work_ + 1613824); /* dense [n, 16] */
-	float *const t18 = (float *)(work_ + 1622016); /* gaussian [n, 16] */
+	float *const t17 = (float *)(work_ + 6430720); /* dense [n, 16] */
+	float *const t18 = (float *)(work_ + 6438912); /* gaussian [n, 16] */
 	float *const t19 = params + 119200; /* decoder.0.weight */
 	float *const t20 = params + 169376; /* decoder.0.bias */
-	float *const t22 = (float *)(work_ + 8035264); /* dense [n, 3136] */
-	float *const t23 = (float *)(work_ + 9640896); /* reshape [n, 64, 7, 7] */
+	float *const t22 = (float *)(work_ + 6447104); /* dense [n, 3136] */
+	float *const t23 = (float *)(work_ + 8052736); /* reshape [n, 64, 7, 7] */
 	float *const t24 = params + 172512; /* decoder.3.weight */
 	float *const t25 = params + 190944; /* decoder.3.bias */
-	float *const t26 = (float *)(work_ + 1630208); /* conv_workspace [14112] */
-	float *const t27 = (float *)(work_ + 11246528); /* conv_transpose2d [n, 32, 14, 14] */
-	float *const t28 = (float *)(work_ + 14457792); /* relu [n, 32, 14, 14] */
+	float *const t26 = (float *)(work_ + 9658368); /* conv_workspace [n, 17248] */
+	float *const t27 = (float *)(work_ + 18489344); /* conv_transpose2d [n, 32, 14, 14] */
+	float *const t28 = (float *)(work_ + 9658368); /* relu [n, 32, 14, 14] */
 	float *const t29 = params + 190976; /* decoder.5.weight */
 	float *const t30 = params + 191264; /* decoder.5.bias */
-	float *const t31 = (float *)(work_ + 1630208); /* conv_workspace [1764] */
-	float *const t32 = (float *)(work_ + 1637312); /* conv_transpose2d [n, 1, 28, 28] */
-	float *const t33 = (float *)(work_ + 2038720); /* sigmoid [n, 1, 28, 28] */
-	float *const t34 = (float *)(work_ + 1630208); /* bce [] */
-	float *const t35 = (float *)(work_ + 1630272); /* kl_normal [] */
-	float *const t36 = (float *)(work_ + 1630336); /* add [] */
-	float *const t37 = (float *)(work_ + 1630208); /* constant [] */
-	float *const t38 = (float *)(work_ + 1630400); /* kl_normal_grad [n, 16] */
-	float *const t39 = (float *)(work_ + 1638592); /* kl_normal_grad [n, 16] */
-	float *const t40 = (float *)(work_ + 2440128); /* bce_grad [n, 1, 28, 28] */
-	float *const t41 = (float *)(work_ + 11246528); /* act_grad [n, 1, 28, 28] */
-	float *const t42 = (float *)(work_ + 1605632); /* conv_workspace [1764] */
-	float *const t43 = (float *)(work_ + 17669056); /* conv2d [n, 32, 14, 14] */
-	float *const t44 = (float *)(work_ + 1605632); /* conv_workspace [1764] */
-	float *const t45 = (float *)(work_ + 1646784); /* conv2d_dw [32, 1, 3, 3] */
-	float *const t46 = (float *)(work_ + 1605632); /* conv_db [1] */
-	float *const t47 = (float *)(work_ + 11246528); /* act_grad [n, 32, 14, 14] */
-	float *const t48 = (float *)(work_ + 1647936); /* conv_workspace [14112] */
-	float *const t49 = (float *)(work_ + 14457792); /* conv2d [n, 64, 7, 7] */
-	float *const t50 = (float *)(work_ + 1647936); /* conv_workspace [14112] */
-	float *const t51 = (float *)(work_ + 1704384); /* conv2d_dw [64, 32, 3, 3] */
-	float *const t52 = (float *)(work_ + 1605696); /* conv_db [32] */
-	float *const t53 = (float *)(work_ + 9640896); /* reshape [n, 3136] */
-	float *const t54 = (float *)(work_ + 11246528); /* act_grad [n, 3136] */
-	float *const t55 = (float *)(work_ + 1647936); /* dense_dx [n, 16] */
-	float *const t56 = (float *)(work_ + 1778112); /* dense_dw [3136, 16] */
-	float *const t57 = (float *)(work_ + 1656128); /* sum_batch [3136] */
-	float *const t58 = (float *)(work_ + 1668672); /* add [n, 16] */
-	float *const t59 = (float *)(work_ + 1630400); /* gaussian_dlogvar [n, 16] */
-	float *const t60 = (float *)(work_ + 1605824); /* add [n, 16] */
-	float *const t61 = (float *)(work_ + 8035264); /* dense_dx [n, 3136] */
-	float *const t62 = (float *)(work_ + 2440128); /* dense_dw [16, 3136] */
-	float *const t63 = (float *)(work_ + 1614016); /* sum_batch [16] */
-	float *const t64 = (float *)(work_ + 9640896); /* dense_dx [n, 3136] */
-	float *const t65 = (float *)(work_ + 11246528); /* add [n, 3136] */
-	float *const t66 = (float *)(work_ + 2640832); /* dense_dw [16, 3136] */
-	float *const t67 = (float *)(work_ + 0); /* sum_batch [16] */
-	float *const t68 = (float *)(work_ + 8035264); /* reshape [n, 64, 7, 7] */
-	float *const t69 = (float *)(work_ + 9640896); /* act_grad [n, 64, 7, 7] */
-	float *const t70 = (float *)(work_ + 64); /* conv_workspace [14112] */
-	float *const t71 = (float *)(work_ + 6429632); /* conv_transpose2d [n, 32, 14, 14] */
-	float *const t72 = (float *)(work_ + 64); /* conv_workspace [14112] */
-	float *const t73 = (float *)(work_ + 56512); /* conv2d_dw [64, 32, 3, 3] */
-	float *const t74 = (float *)(work_ + 64); /* conv_db [64] */
-	float *const t75 = (float *)(work_ + 9640896); /* act_grad [n, 32, 14, 14] */
-	float *const t76 = (float *)(work_ + 320); /* conv_workspace [1764] */
-	float *const t77 = (float *)(work_ + 7424); /* conv2d_dw [32, 1, 3, 3] */
-	float *const t78 = (float *)(work_ + 320); /* conv_db [32] */
+	float *const t31 = (float *)(work_ + 12869632); /* conv_workspace [n, 8036] */
+	float *const t32 = (float *)(work_ + 16984064); /* conv_transpose2d [n, 1, 28, 28] */
+	float *const t33 = (float *)(work_ + 12869632); /* sigmoid [n, 1, 28, 28] */
+	float *const t34 = (float *)(work_ + 13271040); /* bce [] */
+	float *const t35 = (float *)(work_ + 13271104); /* kl_normal [] */
+	float *const t36 = (float *)(work_ + 13271168); /* add [] */
+	float *const t37 = (float *)(work_ + 13271040); /* constant [] */
+	float *const t38 = (float *)(work_ + 13271232); /* kl_normal_grad [n, 16] */
+	float *const t39 = (float *)(work_ + 13279424); /* kl_normal_grad [n, 16] */
+	float *const t40 = (float *)(work_ + 13287616); /* bce_grad [n, 1, 28, 28] */
+	float *const t41 = (float *)(work_ + 13689024); /* act_grad [n, 1, 28, 28] */
+	float *const t42 = (float *)(work_ + 14090432); /* conv_workspace [n, 8036] */
+	float *const t43 = (float *)(work_ + 18204864); /* conv2d [n, 32, 14, 14] */
+	float *const t44 = (float *)(work_ + 14090432); /* conv_workspace [n, 8036] */
+	float *const t45 = (float *)(work_ + 6422528); /* conv2d_dw [32, 1, 3, 3] */
+	float *const t46 = (float *)(work_ + 6423680); /* conv_db [1] */
+	float *const t47 = (float *)(work_ + 13287616); /* act_grad [n, 32, 14, 14] */
+	float *const t48 = (float *)(work_ + 16498880); /* conv_workspace [n, 17248] */
+	float *const t49 = (float *)(work_ + 9658368); /* conv2d [n, 64, 7, 7] */
+	float *const t50 = (float *)(work_ + 16498880); /* conv_workspace [n, 17248] */
+	float *const t51 = (float *)(work_ + 11264000); /* conv2d_dw [64, 32, 3, 3] */
+	float *const t52 = (float *)(work_ + 6423744); /* conv_db [32] */
+	float *const t53 = (float *)(work_ + 8052736); /* reshape [n, 3136] */
+	float *const t54 = (float *)(work_ + 9658368); /* act_grad [n, 3136] */
+	float *const t55 = (float *)(work_ + 6447104); /* dense_dx [n, 16] */
+	float *const t56 = (float *)(work_ + 6455296); /* dense_dw [3136, 16] */
+	float *const t57 = (float *)(work_ + 6656000); /* sum_batch [3136] */
+	float *const t58 = (float *)(work_ + 6668544); /* add [n, 16] */
+	float *const t59 = (float *)(work_ + 6676736); /* gaussian_dlogvar [n, 16] */
+	float *const t60 = (float *)(work_ + 6423872); /* add [n, 16] */
+	float *const t61 = (float *)(work_ + 6676736); /* dense_dx [n, 3136] */
+	float *const t62 = (float *)(work_ + 8282368); /* dense_dw [16, 3136] */
+	float *const t63 = (float *)(work_ + 6432064); /* sum_batch [16] */
+	float *const t64 = (float *)(work_ + 8483072); /* dense_dx [n, 3136] */
+	float *const t65 = (float *)(work_ + 13271232); /* add [n, 3136] */
+	float *const t66 = (float *)(work_ + 6676736); /* dense_dw [16, 3136] */
+	float *const t67 = (float *)(work_ + 4816896); /* sum_batch [16] */
+	float *const t68 = (float *)(work_ + 8483072); /* reshape [n, 64, 7, 7] */
+	float *const t69 = (float *)(work_ + 13271232); /* act_grad [n, 64, 7, 7] */
+	float *const t70 = (float *)(work_ + 14876864); /* conv_workspace [n, 17248] */
+	float *const t71 = (float *)(work_ + 23707840); /* conv_transpose2d [n, 32, 14, 14] */
+	float *const t72 = (float *)(work_ + 14876864); /* conv_workspace [n, 17248] */
+	float *const t73 = (float *)(work_ + 3211264); /* conv2d_dw [64, 32, 3, 3] */
+	float *const t74 = (float *)(work_ + 3284992); /* conv_db [64] */
+	float *const t75 = (float *)(work_ + 13271232); /* act_grad [n, 32, 14, 14] */
+	float *const t76 = (float *)(work_ + 16482496); /* conv_workspace [n, 8036] */
+	float *const t77 = (float *)(work_ + 0); /* conv2d_dw [32, 1, 3, 3] */
+	float *const t78 = (float *)(work_ + 1152); /* conv_db [32] */
 	/* t3 = conv_workspace */
 	/* t4 = conv2d */
-	for (long b = 0; b < n; b++) {
-		conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t0 + b * 784, t3);
-		conv_vae_gemm_nt(32, 196, 9, t1, t3, NULL, t4 + b * 6272);
+	for (long b = 0; b < n; b++)
+		conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t0 + b * 784, t3 + b * 1764);
+	conv_vae_gemm(n * 196, 32, 9, t3, 9, 1, t1, 1, 9, t2, (t3 + n * 1764), NULL);
+	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
-				t4[(b * 32 + o) * 196 + q] += t2[o];
-	}
+				t4[(b * 32 + o) * 196 + q] = (t3 + n * 1764)[(b * 196 + q) * 32 + o];
 	/* t5 = relu */
 	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t4, 0, NULL, 0, t5, 0);
 	/* t8 = conv_workspace */
 	/* t9 = conv2d */
-	for (long b = 0; b < n; b++) {
-		conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t5 + b * 6272, t8);
-		conv_vae_gemm_nt(64, 49, 288, t6, t8, NULL, t9 + b * 3136);
+	for (long b = 0; b < n; b++)
+		conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t5 + b * 6272, t8 + b * 14112);
+	conv_vae_gemm(n * 49, 64, 288, t8, 288, 1, t6, 1, 288, t7, (t8 + n * 14112), NULL);
+	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
-				t9[(b * 64 + o) * 49 + q] += t7[o];
-	}
+				t9[(b * 64 + o) * 49 + q] = (t8 + n * 14112)[(b * 49 + q) * 64 + o];
 	/* t10 = relu */
 	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 3136, t9, 0, NULL, 0, t10, 0);
 	/* t11 = flatten */
@@ -629,23 +604,31 @@ conv_vae_real conv_vae_train_step(void *state, void *work, const conv_vae_real *
 	memcpy(t23, t22, sizeof(float) * n * 3136);
 	/* t26 = conv_workspace */
 	/* t27 = conv_transpose2d */
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 64; o++)
+			for (long q = 0; q < 49; q++)
+				(t26 + n * 14112)[(b * 49 + q) * 64 + o] = t23[(b * 64 + o) * 49 + q];
+	conv_vae_gemm(n * 49, 288, 64, (t26 + n * 14112), 64, 1, t24, 288, 1, NULL, t26, NULL);
 	for (long b = 0; b < n; b++) {
-		conv_vae_gemm_tn(49, 288, 64, t23 + b * 3136, t24, t26);
 		for (long c = 0; c < 32; c++)
 			for (long q = 0; q < 196; q++)
 				t27[(b * 32 + c) * 196 + q] = t25[c];
-		conv_vae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t26, t27 + b * 6272);
+		conv_vae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t26 + b * 14112, t27 + b * 6272);
 	}
 	/* t28 = relu */
 	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t27, 0, NULL, 0, t28, 0);
 	/* t31 = conv_workspace */
 	/* t32 = conv_transpose2d */
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 32; o++)
+			for (long q = 0; q < 196; q++)
+				(t31 + n * 1764)[(b * 196 + q) * 32 + o] = t28[(b * 32 + o) * 196 + q];
+	conv_vae_gemm(n * 196, 9, 32, (t31 + n * 1764), 32, 1, t29, 9, 1, NULL, t31, NULL);
 	for (long b = 0; b < n; b++) {
-		conv_vae_gemm_tn(196, 9, 32, t28 + b * 6272, t29, t31);
 		for (long c = 0; c < 1; c++)
 			for (long q = 0; q < 784; q++)
 				t32[(b * 1 + c) * 784 + q] = t30[c];
-		conv_vae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t31, t32 + b * 784);
+		conv_vae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t31 + b * 1764, t32 + b * 784);
 	}
 	/* t33 = sigmoid */
 	conv_vae_act(CONV_VAE_SIGMOID, 0.0f, 1, n * 784, t32, 0, NULL, 0, t33, 0);
@@ -694,18 +677,22 @@ conv_vae_real conv_vae_train_step(void *state, void *work, const conv_vae_real *
 	conv_vae_act(CONV_VAE_SIGMOID, 0.0f, 1, n * 784, t40, 0, t33, 0, t41, 0);
 	/* t42 = conv_workspace */
 	/* t43 = conv2d */
-	for (long b = 0; b < n; b++) {
-		conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t41 + b * 784, t42);
-		conv_vae_gemm_nt(32, 196, 9, t29, t42, NULL, t43 + b * 6272);
-	}
+	for (long b = 0; b < n; b++)
+		conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t41 + b * 784, t42 + b * 1764);
+	conv_vae_gemm(n * 196, 32, 9, t42, 9, 1, t29, 1, 9, NULL, (t42 + n * 1764), NULL);
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 32; o++)
+			for (long q = 0; q < 196; q++)
+				t43[(b * 32 + o) * 196 + q] = (t42 + n * 1764)[(b * 196 + q) * 32 + o];
 	/* t44 = conv_workspace */
 	/* t45 = conv2d_dw */
-	for (long i = 0; i < 288; i++)
-		t45[i] = 0;
-	for (long b = 0; b < n; b++) {
-		conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t41 + b * 784, t44);
-		conv_vae_gemm_nn_acc(32, 9, 196, t28 + b * 6272, t44, t45);
-	}
+	for (long b = 0; b < n; b++)
+		conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t41 + b * 784, t44 + b * 1764);
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 32; o++)
+			for (long q = 0; q < 196; q++)
+				(t44 + n * 1764)[(b * 196 + q) * 32 + o] = t28[(b * 32 + o) * 196 + q];
+	conv_vae_gemm(32, 9, n * 196, (t44 + n * 1764), 1, 32, t44, 9, 1, NULL, t45, NULL);
 	/* t46 = conv_db */
 	for (long c = 0; c < 1; c++)
 		t46[c] = 0;
@@ -720,18 +707,22 @@ conv_vae_real conv_vae_train_step(void *state, void *work, const conv_vae_real *
 	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t43, 0, t28, 0, t47, 0);
 	/* t48 = conv_workspace */
 	/* t49 = conv2d */
-	for (long b = 0; b < n; b++) {
-		conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t47 + b * 6272, t48);
-		conv_vae_gemm_nt(64, 49, 288, t24, t48, NULL, t49 + b * 3136);
-	}
+	for (long b = 0; b < n; b++)
+		conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t47 + b * 6272, t48 + b * 14112);
+	conv_vae_gemm(n * 49, 64, 288, t48, 288, 1, t24, 1, 288, NULL, (t48 + n * 14112), NULL);
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 64; o++)
+			for (long q = 0; q < 49; q++)
+				t49[(b * 64 + o) * 49 + q] = (t48 + n * 14112)[(b * 49 + q) * 64 + o];
 	/* t50 = conv_workspace */
 	/* t51 = conv2d_dw */
-	for (long i = 0; i < 18432; i++)
-		t51[i] = 0;
-	for (long b = 0; b < n; b++) {
-		conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t47 + b * 6272, t50);
-		conv_vae_gemm_nn_acc(64, 288, 49, t23 + b * 3136, t50, t51);
-	}
+	for (long b = 0; b < n; b++)
+		conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t47 + b * 6272, t50 + b * 14112);
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 64; o++)
+			for (long q = 0; q < 49; q++)
+				(t50 + n * 14112)[(b * 49 + q) * 64 + o] = t23[(b * 64 + o) * 49 + q];
+	conv_vae_gemm(64, 288, n * 49, (t50 + n * 14112), 1, 64, t50, 288, 1, NULL, t51, NULL);
 	/* t52 = conv_db */
 	for (long c = 0; c < 32; c++)
 		t52[c] = 0;
@@ -800,21 +791,26 @@ conv_vae_real conv_vae_train_step(void *state, void *work, const conv_vae_real *
 	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 3136, t68, 0, t10, 0, t69, 0);
 	/* t70 = conv_workspace */
 	/* t71 = conv_transpose2d */
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 64; o++)
+			for (long q = 0; q < 49; q++)
+				(t70 + n * 14112)[(b * 49 + q) * 64 + o] = t69[(b * 64 + o) * 49 + q];
+	conv_vae_gemm(n * 49, 288, 64, (t70 + n * 14112), 64, 1, t6, 288, 1, NULL, t70, NULL);
 	for (long b = 0; b < n; b++) {
-		conv_vae_gemm_tn(49, 288, 64, t69 + b * 3136, t6, t70);
 		for (long c = 0; c < 32; c++)
 			for (long q = 0; q < 196; q++)
 				t71[(b * 32 + c) * 196 + q] = 0;
-		conv_vae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t70, t71 + b * 6272);
+		conv_vae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t70 + b * 14112, t71 + b * 6272);
 	}
 	/* t72 = conv_workspace */
 	/* t73 = conv2d_dw */
-	for (long i = 0; i < 18432; i++)
-		t73[i] = 0;
-	for (long b = 0; b < n; b++) {
-		conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t5 + b * 6272, t72);
-		conv_vae_gemm_nn_acc(64, 288, 49, t69 + b * 3136, t72, t73);
-	}
+	for (long b = 0; b < n; b++)
+		conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t5 + b * 6272, t72 + b * 14112);
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 64; o++)
+			for (long q = 0; q < 49; q++)
+				(t72 + n * 14112)[(b * 49 + q) * 64 + o] = t69[(b * 64 + o) * 49 + q];
+	conv_vae_gemm(64, 288, n * 49, (t72 + n * 14112), 1, 64, t72, 288, 1, NULL, t73, NULL);
 	/* t74 = conv_db */
 	for (long c = 0; c < 64; c++)
 		t74[c] = 0;
@@ -829,12 +825,13 @@ conv_vae_real conv_vae_train_step(void *state, void *work, const conv_vae_real *
 	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t71, 0, t5, 0, t75, 0);
 	/* t76 = conv_workspace */
 	/* t77 = conv2d_dw */
-	for (long i = 0; i < 288; i++)
-		t77[i] = 0;
-	for (long b = 0; b < n; b++) {
-		conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t0 + b * 784, t76);
-		conv_vae_gemm_nn_acc(32, 9, 196, t75 + b * 6272, t76, t77);
-	}
+	for (long b = 0; b < n; b++)
+		conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t0 + b * 784, t76 + b * 1764);
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 32; o++)
+			for (long q = 0; q < 196; q++)
+				(t76 + n * 1764)[(b * 196 + q) * 32 + o] = t75[(b * 32 + o) * 196 + q];
+	conv_vae_gemm(32, 9, n * 196, (t76 + n * 1764), 1, 32, t76, 9, 1, NULL, t77, NULL);
 	/* t78 = conv_db */
 	for (long c = 0; c < 32; c++)
 		t78[c] = 0;
@@ -915,101 +912,101 @@ conv_vae_real conv_vae_gradient(const void *state, void *work, const conv_vae_re
 	const float *const t0 = x;
 	const float *const t1 = params + 0; /* encoder.0.weight */
 	const float *const t2 = params + 288; /* encoder.0.bias */
-	float *const t3 = (float *)(work_ + 0); /* conv_workspace [1764] */
-	float *const t4 = (float *)(work_ + 7104); /* conv2d [n, 32, 14, 14] */
-	float *const t5 = (float *)(work_ + 3218368); /* relu [n, 32, 14, 14] */
+	float *const t3 = (float *)(work_ + 0); /* conv_workspace [n, 8036] */
+	float *const t4 = (float *)(work_ + 4114432); /* conv2d [n, 32, 14, 14] */
+	float *const t5 = (float *)(work_ + 0); /* relu [n, 32, 14, 14] */
 	const float *const t6 = params + 320; /* encoder.2.weight */
 	const float *const t7 = params + 18752; /* encoder.2.bias */
-	float *const t8 = (float *)(work_ + 0); /* conv_workspace [14112] */
-	float *const t9 = (float *)(work_ + 56448); /* conv2d [n, 64, 7, 7] */
-	float *const t10 = (float *)(work_ + 6429632); /* relu [n, 64, 7, 7] */
-	float *const t11 = (float *)(work_ + 0); /* flatten [n, 3136] */
+	float *const t8 = (float *)(work_ + 3211264); /* conv_workspace [n, 17248] */
+	float *const t9 = (float *)(work_ + 12042240); /* conv2d [n, 64, 7, 7] */
+	float *const t10 = (float *)(work_ + 3211264); /* relu [n, 64, 7, 7] */
+	float *const t11 = (float *)(work_ + 4816896); /* flatten [n, 3136] */
 	const float *const t12 = params + 18816; /* encoder.5.weight */
 	const float *const t13 = params + 68992; /* encoder.5.bias */
-	float *const t14 = (float *)(work_ + 1605632); /* dense [n, 16] */
+	float *const t14 = (float *)(work_ + 6422528); /* dense [n, 16] */
 	const float *const t15 = params + 69008; /* encoder.6.weight */
 	const float *const t16 = params + 119184; /* encoder.6.bias */
-	float *const t17 = (float *)(work_ + 1613824); /* dense [n, 16] */
-	float *const t18 = (float *)(work_ + 1622016); /* gaussian [n, 16] */
+	float *const t17 = (float *)(work_ + 6430720); /* dense [n, 16] */
+	float *const t18 = (float *)(work_ + 6438912); /* gaussian [n, 16] */
 	const float *const t19 = params + 119200; /* decoder.0.weight */
 	const float *const t20 = params + 169376; /* decoder.0.bias */
-	float *const t22 = (float *)(work_ + 8035264); /* dense [n, 3136] */
-	float *const t23 = (float *)(work_ + 9640896); /* reshape [n, 64, 7, 7] */
+	float *const t22 = (float *)(work_ + 6447104); /* dense [n, 3136] */
+	float *const t23 = (float *)(work_ + 8052736); /* reshape [n, 64, 7, 7] */
 	const float *const t24 = params + 172512; /* decoder.3.weight */
 	const float *const t25 = params + 190944; /* decoder.3.bias */
-	float *const t26 = (float *)(work_ + 1630208); /* conv_workspace [14112] */
-	float *const t27 = (float *)(work_ + 11246528); /* conv_transpose2d [n, 32, 14, 14] */
-	float *const t28 = (float *)(work_ + 14457792); /* relu [n, 32, 14, 14] */
+	float *const t26 = (float *)(work_ + 9658368); /* conv_workspace [n, 17248] */
+	float *const t27 = (float *)(work_ + 18489344); /* conv_transpose2d [n, 32, 14, 14] */
+	float *const t28 = (float *)(work_ + 9658368); /* relu [n, 32, 14, 14] */
 	const float *const t29 = params + 190976; /* decoder.5.weight */
 	const float *const t30 = params + 191264; /* decoder.5.bias */
-	float *const t31 = (float *)(work_ + 1630208); /* conv_workspace [1764] */
-	float *const t32 = (float *)(work_ + 1637312); /* conv_transpose2d [n, 1, 28, 28] */
-	float *const t33 = (float *)(work_ + 2038720); /* sigmoid [n, 1, 28, 28] */
-	float *const t34 = (float *)(work_ + 1630208); /* bce [] */
-	float *const t35 = (float *)(work_ + 1630272); /* kl_normal [] */
-	float *const t36 = (float *)(work_ + 1630336); /* add [] */
-	float *const t37 = (float *)(work_ + 1630208); /* constant [] */
-	float *const t38 = (float *)(work_ + 1630400); /* kl_normal_grad [n, 16] */
-	float *const t39 = (float *)(work_ + 1638592); /* kl_normal_grad [n, 16] */
-	float *const t40 = (float *)(work_ + 2440128); /* bce_grad [n, 1, 28, 28] */
-	float *const t41 = (float *)(work_ + 11246528); /* act_grad [n, 1, 28, 28] */
-	float *const t42 = (float *)(work_ + 1605632); /* conv_workspace [1764] */
-	float *const t43 = (float *)(work_ + 17669056); /* conv2d [n, 32, 14, 14] */
-	float *const t44 = (float *)(work_ + 1605632); /* conv_workspace [1764] */
-	float *const t45 = (float *)(work_ + 1646784); /* conv2d_dw [32, 1, 3, 3] */
-	float *const t46 = (float *)(work_ + 1605632); /* conv_db [1] */
-	float *const t47 = (float *)(work_ + 11246528); /* act_grad [n, 32, 14, 14] */
-	float *const t48 = (float *)(work_ + 1647936); /* conv_workspace [14112] */
-	float *const t49 = (float *)(work_ + 14457792); /* conv2d [n, 64, 7, 7] */
-	float *const t50 = (float *)(work_ + 1647936); /* conv_workspace [14112] */
-	float *const t51 = (float *)(work_ + 1704384); /* conv2d_dw [64, 32, 3, 3] */
-	float *const t52 = (float *)(work_ + 1605696); /* conv_db [32] */
-	float *const t53 = (float *)(work_ + 9640896); /* reshape [n, 3136] */
-	float *const t54 = (float *)(work_ + 11246528); /* act_grad [n, 3136] */
-	float *const t55 = (float *)(work_ + 1647936); /* dense_dx [n, 16] */
-	float *const t56 = (float *)(work_ + 1778112); /* dense_dw [3136, 16] */
-	float *const t57 = (float *)(work_ + 1656128); /* sum_batch [3136] */
-	float *const t58 = (float *)(work_ + 1668672); /* add [n, 16] */
-	float *const t59 = (float *)(work_ + 1630400); /* gaussian_dlogvar [n, 16] */
-	float *const t60 = (float *)(work_ + 1605824); /* add [n, 16] */
-	float *const t61 = (float *)(work_ + 8035264); /* dense_dx [n, 3136] */
-	float *const t62 = (float *)(work_ + 2440128); /* dense_dw [16, 3136] */
-	float *const t63 = (float *)(work_ + 1614016); /* sum_batch [16] */
-	float *const t64 = (float *)(work_ + 9640896); /* dense_dx [n, 3136] */
-	float *const t65 = (float *)(work_ + 11246528); /* add [n, 3136] */
-	float *const t66 = (float *)(work_ + 2640832); /* dense_dw [16, 3136] */
-	float *const t67 = (float *)(work_ + 0); /* sum_batch [16] */
-	float *const t68 = (float *)(work_ + 8035264); /* reshape [n, 64, 7, 7] */
-	float *const t69 = (float *)(work_ + 9640896); /* act_grad [n, 64, 7, 7] */
-	float *const t70 = (float *)(work_ + 64); /* conv_workspace [14112] */
-	float *const t71 = (float *)(work_ + 6429632); /* conv_transpose2d [n, 32, 14, 14] */
-	float *const t72 = (float *)(work_ + 64); /* conv_workspace [14112] */
-	float *const t73 = (float *)(work_ + 56512); /* conv2d_dw [64, 32, 3, 3] */
-	float *const t74 = (float *)(work_ + 64); /* conv_db [64] */
-	float *const t75 = (float *)(work_ + 9640896); /* act_grad [n, 32, 14, 14] */
-	float *const t76 = (float *)(work_ + 320); /* conv_workspace [1764] */
-	float *const t77 = (float *)(work_ + 7424); /* conv2d_dw [32, 1, 3, 3] */
-	float *const t78 = (float *)(work_ + 320); /* conv_db [32] */
+	float *const t31 = (float *)(work_ + 12869632); /* conv_workspace [n, 8036] */
+	float *const t32 = (float *)(work_ + 16984064); /* conv_transpose2d [n, 1, 28, 28] */
+	float *const t33 = (float *)(work_ + 12869632); /* sigmoid [n, 1, 28, 28] */
+	float *const t34 = (float *)(work_ + 13271040); /* bce [] */
+	float *const t35 = (float *)(work_ + 13271104); /* kl_normal [] */
+	float *const t36 = (float *)(work_ + 13271168); /* add [] */
+	float *const t37 = (float *)(work_ + 13271040); /* constant [] */
+	float *const t38 = (float *)(work_ + 13271232); /* kl_normal_grad [n, 16] */
+	float *const t39 = (float *)(work_ + 13279424); /* kl_normal_grad [n, 16] */
+	float *const t40 = (float *)(work_ + 13287616); /* bce_grad [n, 1, 28, 28] */
+	float *const t41 = (float *)(work_ + 13689024); /* act_grad [n, 1, 28, 28] */
+	float *const t42 = (float *)(work_ + 14090432); /* conv_workspace [n, 8036] */
+	float *const t43 = (float *)(work_ + 18204864); /* conv2d [n, 32, 14, 14] */
+	float *const t44 = (float *)(work_ + 14090432); /* conv_workspace [n, 8036] */
+	float *const t45 = (float *)(work_ + 6422528); /* conv2d_dw [32, 1, 3, 3] */
+	float *const t46 = (float *)(work_ + 6423680); /* conv_db [1] */
+	float *const t47 = (float *)(work_ + 13287616); /* act_grad [n, 32, 14, 14] */
+	float *const t48 = (float *)(work_ + 16498880); /* conv_workspace [n, 17248] */
+	float *const t49 = (float *)(work_ + 9658368); /* conv2d [n, 64, 7, 7] */
+	float *const t50 = (float *)(work_ + 16498880); /* conv_workspace [n, 17248] */
+	float *const t51 = (float *)(work_ + 11264000); /* conv2d_dw [64, 32, 3, 3] */
+	float *const t52 = (float *)(work_ + 6423744); /* conv_db [32] */
+	float *const t53 = (float *)(work_ + 8052736); /* reshape [n, 3136] */
+	float *const t54 = (float *)(work_ + 9658368); /* act_grad [n, 3136] */
+	float *const t55 = (float *)(work_ + 6447104); /* dense_dx [n, 16] */
+	float *const t56 = (float *)(work_ + 6455296); /* dense_dw [3136, 16] */
+	float *const t57 = (float *)(work_ + 6656000); /* sum_batch [3136] */
+	float *const t58 = (float *)(work_ + 6668544); /* add [n, 16] */
+	float *const t59 = (float *)(work_ + 6676736); /* gaussian_dlogvar [n, 16] */
+	float *const t60 = (float *)(work_ + 6423872); /* add [n, 16] */
+	float *const t61 = (float *)(work_ + 6676736); /* dense_dx [n, 3136] */
+	float *const t62 = (float *)(work_ + 8282368); /* dense_dw [16, 3136] */
+	float *const t63 = (float *)(work_ + 6432064); /* sum_batch [16] */
+	float *const t64 = (float *)(work_ + 8483072); /* dense_dx [n, 3136] */
+	float *const t65 = (float *)(work_ + 13271232); /* add [n, 3136] */
+	float *const t66 = (float *)(work_ + 6676736); /* dense_dw [16, 3136] */
+	float *const t67 = (float *)(work_ + 4816896); /* sum_batch [16] */
+	float *const t68 = (float *)(work_ + 8483072); /* reshape [n, 64, 7, 7] */
+	float *const t69 = (float *)(work_ + 13271232); /* act_grad [n, 64, 7, 7] */
+	float *const t70 = (float *)(work_ + 14876864); /* conv_workspace [n, 17248] */
+	float *const t71 = (float *)(work_ + 23707840); /* conv_transpose2d [n, 32, 14, 14] */
+	float *const t72 = (float *)(work_ + 14876864); /* conv_workspace [n, 17248] */
+	float *const t73 = (float *)(work_ + 3211264); /* conv2d_dw [64, 32, 3, 3] */
+	float *const t74 = (float *)(work_ + 3284992); /* conv_db [64] */
+	float *const t75 = (float *)(work_ + 13271232); /* act_grad [n, 32, 14, 14] */
+	float *const t76 = (float *)(work_ + 16482496); /* conv_workspace [n, 8036] */
+	float *const t77 = (float *)(work_ + 0); /* conv2d_dw [32, 1, 3, 3] */
+	float *const t78 = (float *)(work_ + 1152); /* conv_db [32] */
 	/* t3 = conv_workspace */
 	/* t4 = conv2d */
-	for (long b = 0; b < n; b++) {
-		conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t0 + b * 784, t3);
-		conv_vae_gemm_nt(32, 196, 9, t1, t3, NULL, t4 + b * 6272);
+	for (long b = 0; b < n; b++)
+		conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t0 + b * 784, t3 + b * 1764);
+	conv_vae_gemm(n * 196, 32, 9, t3, 9, 1, t1, 1, 9, t2, (t3 + n * 1764), NULL);
+	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
-				t4[(b * 32 + o) * 196 + q] += t2[o];
-	}
+				t4[(b * 32 + o) * 196 + q] = (t3 + n * 1764)[(b * 196 + q) * 32 + o];
 	/* t5 = relu */
 	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t4, 0, NULL, 0, t5, 0);
 	/* t8 = conv_workspace */
 	/* t9 = conv2d */
-	for (long b = 0; b < n; b++) {
-		conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t5 + b * 6272, t8);
-		conv_vae_gemm_nt(64, 49, 288, t6, t8, NULL, t9 + b * 3136);
+	for (long b = 0; b < n; b++)
+		conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t5 + b * 6272, t8 + b * 14112);
+	conv_vae_gemm(n * 49, 64, 288, t8, 288, 1, t6, 1, 288, t7, (t8 + n * 14112), NULL);
+	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
-				t9[(b * 64 + o) * 49 + q] += t7[o];
-	}
+				t9[(b * 64 + o) * 49 + q] = (t8 + n * 14112)[(b * 49 + q) * 64 + o];
 	/* t10 = relu */
 	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 3136, t9, 0, NULL, 0, t10, 0);
 	/* t11 = flatten */
@@ -1033,23 +1030,31 @@ conv_vae_real conv_vae_gradient(const void *state, void *work, const conv_vae_re
 	memcpy(t23, t22, sizeof(float) * n * 3136);
 	/* t26 = conv_workspace */
 	/* t27 = conv_transpose2d */
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 64; o++)
+			for (long q = 0; q < 49; q++)
+				(t26 + n * 14112)[(b * 49 + q) * 64 + o] = t23[(b * 64 + o) * 49 + q];
+	conv_vae_gemm(n * 49, 288, 64, (t26 + n * 14112), 64, 1, t24, 288, 1, NULL, t26, NULL);
 	for (long b = 0; b < n; b++) {
-		conv_vae_gemm_tn(49, 288, 64, t23 + b * 3136, t24, t26);
 		for (long c = 0; c < 32; c++)
 			for (long q = 0; q < 196; q++)
 				t27[(b * 32 + c) * 196 + q] = t25[c];
-		conv_vae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t26, t27 + b * 6272);
+		conv_vae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t26 + b * 14112, t27 + b * 6272);
 	}
 	/* t28 = relu */
 	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t27, 0, NULL, 0, t28, 0);
 	/* t31 = conv_workspace */
 	/* t32 = conv_transpose2d */
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 32; o++)
+			for (long q = 0; q < 196; q++)
+				(t31 + n * 1764)[(b * 196 + q) * 32 + o] = t28[(b * 32 + o) * 196 + q];
+	conv_vae_gemm(n * 196, 9, 32, (t31 + n * 1764), 32, 1, t29, 9, 1, NULL, t31, NULL);
 	for (long b = 0; b < n; b++) {
-		conv_vae_gemm_tn(196, 9, 32, t28 + b * 6272, t29, t31);
 		for (long c = 0; c < 1; c++)
 			for (long q = 0; q < 784; q++)
 				t32[(b * 1 + c) * 784 + q] = t30[c];
-		conv_vae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t31, t32 + b * 784);
+		conv_vae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t31 + b * 1764, t32 + b * 784);
 	}
 	/* t33 = sigmoid */
 	conv_vae_act(CONV_VAE_SIGMOID, 0.0f, 1, n * 784, t32, 0, NULL, 0, t33, 0);
@@ -1098,18 +1103,22 @@ conv_vae_real conv_vae_gradient(const void *state, void *work, const conv_vae_re
 	conv_vae_act(CONV_VAE_SIGMOID, 0.0f, 1, n * 784, t40, 0, t33, 0, t41, 0);
 	/* t42 = conv_workspace */
 	/* t43 = conv2d */
-	for (long b = 0; b < n; b++) {
-		conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t41 + b * 784, t42);
-		conv_vae_gemm_nt(32, 196, 9, t29, t42, NULL, t43 + b * 6272);
-	}
+	for (long b = 0; b < n; b++)
+		conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t41 + b * 784, t42 + b * 1764);
+	conv_vae_gemm(n * 196, 32, 9, t42, 9, 1, t29, 1, 9, NULL, (t42 + n * 1764), NULL);
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 32; o++)
+			for (long q = 0; q < 196; q++)
+				t43[(b * 32 + o) * 196 + q] = (t42 + n * 1764)[(b * 196 + q) * 32 + o];
 	/* t44 = conv_workspace */
 	/* t45 = conv2d_dw */
-	for (long i = 0; i < 288; i++)
-		t45[i] = 0;
-	for (long b = 0; b < n; b++) {
-		conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t41 + b * 784, t44);
-		conv_vae_gemm_nn_acc(32, 9, 196, t28 + b * 6272, t44, t45);
-	}
+	for (long b = 0; b < n; b++)
+		conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t41 + b * 784, t44 + b * 1764);
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 32; o++)
+			for (long q = 0; q < 196; q++)
+				(t44 + n * 1764)[(b * 196 + q) * 32 + o] = t28[(b * 32 + o) * 196 + q];
+	conv_vae_gemm(32, 9, n * 196, (t44 + n * 1764), 1, 32, t44, 9, 1, NULL, t45, NULL);
 	/* t46 = conv_db */
 	for (long c = 0; c < 1; c++)
 		t46[c] = 0;
@@ -1124,18 +1133,22 @@ conv_vae_real conv_vae_gradient(const void *state, void *work, const conv_vae_re
 	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t43, 0, t28, 0, t47, 0);
 	/* t48 = conv_workspace */
 	/* t49 = conv2d */
-	for (long b = 0; b < n; b++) {
-		conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t47 + b * 6272, t48);
-		conv_vae_gemm_nt(64, 49, 288, t24, t48, NULL, t49 + b * 3136);
-	}
+	for (long b = 0; b < n; b++)
+		conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t47 + b * 6272, t48 + b * 14112);
+	conv_vae_gemm(n * 49, 64, 288, t48, 288, 1, t24, 1, 288, NULL, (t48 + n * 14112), NULL);
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 64; o++)
+			for (long q = 0; q < 49; q++)
+				t49[(b * 64 + o) * 49 + q] = (t48 + n * 14112)[(b * 49 + q) * 64 + o];
 	/* t50 = conv_workspace */
 	/* t51 = conv2d_dw */
-	for (long i = 0; i < 18432; i++)
-		t51[i] = 0;
-	for (long b = 0; b < n; b++) {
-		conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t47 + b * 6272, t50);
-		conv_vae_gemm_nn_acc(64, 288, 49, t23 + b * 3136, t50, t51);
-	}
+	for (long b = 0; b < n; b++)
+		conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t47 + b * 6272, t50 + b * 14112);
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 64; o++)
+			for (long q = 0; q < 49; q++)
+				(t50 + n * 14112)[(b * 49 + q) * 64 + o] = t23[(b * 64 + o) * 49 + q];
+	conv_vae_gemm(64, 288, n * 49, (t50 + n * 14112), 1, 64, t50, 288, 1, NULL, t51, NULL);
 	/* t52 = conv_db */
 	for (long c = 0; c < 32; c++)
 		t52[c] = 0;
@@ -1204,21 +1217,26 @@ conv_vae_real conv_vae_gradient(const void *state, void *work, const conv_vae_re
 	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 3136, t68, 0, t10, 0, t69, 0);
 	/* t70 = conv_workspace */
 	/* t71 = conv_transpose2d */
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 64; o++)
+			for (long q = 0; q < 49; q++)
+				(t70 + n * 14112)[(b * 49 + q) * 64 + o] = t69[(b * 64 + o) * 49 + q];
+	conv_vae_gemm(n * 49, 288, 64, (t70 + n * 14112), 64, 1, t6, 288, 1, NULL, t70, NULL);
 	for (long b = 0; b < n; b++) {
-		conv_vae_gemm_tn(49, 288, 64, t69 + b * 3136, t6, t70);
 		for (long c = 0; c < 32; c++)
 			for (long q = 0; q < 196; q++)
 				t71[(b * 32 + c) * 196 + q] = 0;
-		conv_vae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t70, t71 + b * 6272);
+		conv_vae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t70 + b * 14112, t71 + b * 6272);
 	}
 	/* t72 = conv_workspace */
 	/* t73 = conv2d_dw */
-	for (long i = 0; i < 18432; i++)
-		t73[i] = 0;
-	for (long b = 0; b < n; b++) {
-		conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t5 + b * 6272, t72);
-		conv_vae_gemm_nn_acc(64, 288, 49, t69 + b * 3136, t72, t73);
-	}
+	for (long b = 0; b < n; b++)
+		conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t5 + b * 6272, t72 + b * 14112);
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 64; o++)
+			for (long q = 0; q < 49; q++)
+				(t72 + n * 14112)[(b * 49 + q) * 64 + o] = t69[(b * 64 + o) * 49 + q];
+	conv_vae_gemm(64, 288, n * 49, (t72 + n * 14112), 1, 64, t72, 288, 1, NULL, t73, NULL);
 	/* t74 = conv_db */
 	for (long c = 0; c < 64; c++)
 		t74[c] = 0;
@@ -1233,12 +1251,13 @@ conv_vae_real conv_vae_gradient(const void *state, void *work, const conv_vae_re
 	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t71, 0, t5, 0, t75, 0);
 	/* t76 = conv_workspace */
 	/* t77 = conv2d_dw */
-	for (long i = 0; i < 288; i++)
-		t77[i] = 0;
-	for (long b = 0; b < n; b++) {
-		conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t0 + b * 784, t76);
-		conv_vae_gemm_nn_acc(32, 9, 196, t75 + b * 6272, t76, t77);
-	}
+	for (long b = 0; b < n; b++)
+		conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t0 + b * 784, t76 + b * 1764);
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 32; o++)
+			for (long q = 0; q < 196; q++)
+				(t76 + n * 1764)[(b * 196 + q) * 32 + o] = t75[(b * 32 + o) * 196 + q];
+	conv_vae_gemm(32, 9, n * 196, (t76 + n * 1764), 1, 32, t76, 9, 1, NULL, t77, NULL);
 	/* t78 = conv_db */
 	for (long c = 0; c < 32; c++)
 		t78[c] = 0;
@@ -1289,59 +1308,59 @@ conv_vae_real conv_vae_loss(const void *state, void *work, const conv_vae_real *
 	const float *const t0 = x;
 	const float *const t1 = params + 0; /* encoder.0.weight */
 	const float *const t2 = params + 288; /* encoder.0.bias */
-	float *const t3 = (float *)(work_ + 0); /* conv_workspace [1764] */
-	float *const t4 = (float *)(work_ + 7104); /* conv2d [n, 32, 14, 14] */
-	float *const t5 = (float *)(work_ + 3218368); /* relu [n, 32, 14, 14] */
+	float *const t3 = (float *)(work_ + 0); /* conv_workspace [n, 8036] */
+	float *const t4 = (float *)(work_ + 4114432); /* conv2d [n, 32, 14, 14] */
+	float *const t5 = (float *)(work_ + 0); /* relu [n, 32, 14, 14] */
 	const float *const t6 = params + 320; /* encoder.2.weight */
 	const float *const t7 = params + 18752; /* encoder.2.bias */
-	float *const t8 = (float *)(work_ + 0); /* conv_workspace [14112] */
-	float *const t9 = (float *)(work_ + 56448); /* conv2d [n, 64, 7, 7] */
-	float *const t10 = (float *)(work_ + 6429632); /* relu [n, 64, 7, 7] */
-	float *const t11 = (float *)(work_ + 0); /* flatten [n, 3136] */
+	float *const t8 = (float *)(work_ + 3211264); /* conv_workspace [n, 17248] */
+	float *const t9 = (float *)(work_ + 12042240); /* conv2d [n, 64, 7, 7] */
+	float *const t10 = (float *)(work_ + 3211264); /* relu [n, 64, 7, 7] */
+	float *const t11 = (float *)(work_ + 4816896); /* flatten [n, 3136] */
 	const float *const t12 = params + 18816; /* encoder.5.weight */
 	const float *const t13 = params + 68992; /* encoder.5.bias */
-	float *const t14 = (float *)(work_ + 1605632); /* dense [n, 16] */
+	float *const t14 = (float *)(work_ + 6422528); /* dense [n, 16] */
 	const float *const t15 = params + 69008; /* encoder.6.weight */
 	const float *const t16 = params + 119184; /* encoder.6.bias */
-	float *const t17 = (float *)(work_ + 1613824); /* dense [n, 16] */
-	float *const t18 = (float *)(work_ + 1622016); /* gaussian [n, 16] */
+	float *const t17 = (float *)(work_ + 6430720); /* dense [n, 16] */
+	float *const t18 = (float *)(work_ + 6438912); /* gaussian [n, 16] */
 	const float *const t19 = params + 119200; /* decoder.0.weight */
 	const float *const t20 = params + 169376; /* decoder.0.bias */
-	float *const t22 = (float *)(work_ + 8035264); /* dense [n, 3136] */
-	float *const t23 = (float *)(work_ + 9640896); /* reshape [n, 64, 7, 7] */
+	float *const t22 = (float *)(work_ + 6447104); /* dense [n, 3136] */
+	float *const t23 = (float *)(work_ + 8052736); /* reshape [n, 64, 7, 7] */
 	const float *const t24 = params + 172512; /* decoder.3.weight */
 	const float *const t25 = params + 190944; /* decoder.3.bias */
-	float *const t26 = (float *)(work_ + 1630208); /* conv_workspace [14112] */
-	float *const t27 = (float *)(work_ + 11246528); /* conv_transpose2d [n, 32, 14, 14] */
-	float *const t28 = (float *)(work_ + 14457792); /* relu [n, 32, 14, 14] */
+	float *const t26 = (float *)(work_ + 9658368); /* conv_workspace [n, 17248] */
+	float *const t27 = (float *)(work_ + 18489344); /* conv_transpose2d [n, 32, 14, 14] */
+	float *const t28 = (float *)(work_ + 9658368); /* relu [n, 32, 14, 14] */
 	const float *const t29 = params + 190976; /* decoder.5.weight */
 	const float *const t30 = params + 191264; /* decoder.5.bias */
-	float *const t31 = (float *)(work_ + 1630208); /* conv_workspace [1764] */
-	float *const t32 = (float *)(work_ + 1637312); /* conv_transpose2d [n, 1, 28, 28] */
-	float *const t33 = (float *)(work_ + 2038720); /* sigmoid [n, 1, 28, 28] */
-	float *const t34 = (float *)(work_ + 1630208); /* bce [] */
-	float *const t35 = (float *)(work_ + 1630272); /* kl_normal [] */
-	float *const t36 = (float *)(work_ + 1630336); /* add [] */
+	float *const t31 = (float *)(work_ + 12869632); /* conv_workspace [n, 8036] */
+	float *const t32 = (float *)(work_ + 16984064); /* conv_transpose2d [n, 1, 28, 28] */
+	float *const t33 = (float *)(work_ + 12869632); /* sigmoid [n, 1, 28, 28] */
+	float *const t34 = (float *)(work_ + 13271040); /* bce [] */
+	float *const t35 = (float *)(work_ + 13271104); /* kl_normal [] */
+	float *const t36 = (float *)(work_ + 13271168); /* add [] */
 	/* t3 = conv_workspace */
 	/* t4 = conv2d */
-	for (long b = 0; b < n; b++) {
-		conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t0 + b * 784, t3);
-		conv_vae_gemm_nt(32, 196, 9, t1, t3, NULL, t4 + b * 6272);
+	for (long b = 0; b < n; b++)
+		conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t0 + b * 784, t3 + b * 1764);
+	conv_vae_gemm(n * 196, 32, 9, t3, 9, 1, t1, 1, 9, t2, (t3 + n * 1764), NULL);
+	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
-				t4[(b * 32 + o) * 196 + q] += t2[o];
-	}
+				t4[(b * 32 + o) * 196 + q] = (t3 + n * 1764)[(b * 196 + q) * 32 + o];
 	/* t5 = relu */
 	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t4, 0, NULL, 0, t5, 0);
 	/* t8 = conv_workspace */
 	/* t9 = conv2d */
-	for (long b = 0; b < n; b++) {
-		conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t5 + b * 6272, t8);
-		conv_vae_gemm_nt(64, 49, 288, t6, t8, NULL, t9 + b * 3136);
+	for (long b = 0; b < n; b++)
+		conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t5 + b * 6272, t8 + b * 14112);
+	conv_vae_gemm(n * 49, 64, 288, t8, 288, 1, t6, 1, 288, t7, (t8 + n * 14112), NULL);
+	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
-				t9[(b * 64 + o) * 49 + q] += t7[o];
-	}
+				t9[(b * 64 + o) * 49 + q] = (t8 + n * 14112)[(b * 49 + q) * 64 + o];
 	/* t10 = relu */
 	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 3136, t9, 0, NULL, 0, t10, 0);
 	/* t11 = flatten */
@@ -1362,23 +1381,31 @@ conv_vae_real conv_vae_loss(const void *state, void *work, const conv_vae_real *
 	memcpy(t23, t22, sizeof(float) * n * 3136);
 	/* t26 = conv_workspace */
 	/* t27 = conv_transpose2d */
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 64; o++)
+			for (long q = 0; q < 49; q++)
+				(t26 + n * 14112)[(b * 49 + q) * 64 + o] = t23[(b * 64 + o) * 49 + q];
+	conv_vae_gemm(n * 49, 288, 64, (t26 + n * 14112), 64, 1, t24, 288, 1, NULL, t26, NULL);
 	for (long b = 0; b < n; b++) {
-		conv_vae_gemm_tn(49, 288, 64, t23 + b * 3136, t24, t26);
 		for (long c = 0; c < 32; c++)
 			for (long q = 0; q < 196; q++)
 				t27[(b * 32 + c) * 196 + q] = t25[c];
-		conv_vae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t26, t27 + b * 6272);
+		conv_vae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t26 + b * 14112, t27 + b * 6272);
 	}
 	/* t28 = relu */
 	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t27, 0, NULL, 0, t28, 0);
 	/* t31 = conv_workspace */
 	/* t32 = conv_transpose2d */
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 32; o++)
+			for (long q = 0; q < 196; q++)
+				(t31 + n * 1764)[(b * 196 + q) * 32 + o] = t28[(b * 32 + o) * 196 + q];
+	conv_vae_gemm(n * 196, 9, 32, (t31 + n * 1764), 32, 1, t29, 9, 1, NULL, t31, NULL);
 	for (long b = 0; b < n; b++) {
-		conv_vae_gemm_tn(196, 9, 32, t28 + b * 6272, t29, t31);
 		for (long c = 0; c < 1; c++)
 			for (long q = 0; q < 784; q++)
 				t32[(b * 1 + c) * 784 + q] = t30[c];
-		conv_vae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t31, t32 + b * 784);
+		conv_vae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t31 + b * 1764, t32 + b * 784);
 	}
 	/* t33 = sigmoid */
 	conv_vae_act(CONV_VAE_SIGMOID, 0.0f, 1, n * 784, t32, 0, NULL, 0, t33, 0);
@@ -1415,56 +1442,56 @@ void conv_vae_forward(const void *state, void *work, const conv_vae_real *x, int
 	const float *const t0 = x;
 	const float *const t1 = params + 0; /* encoder.0.weight */
 	const float *const t2 = params + 288; /* encoder.0.bias */
-	float *const t3 = (float *)(work_ + 0); /* conv_workspace [1764] */
-	float *const t4 = (float *)(work_ + 7104); /* conv2d [n, 32, 14, 14] */
-	float *const t5 = (float *)(work_ + 3218368); /* relu [n, 32, 14, 14] */
+	float *const t3 = (float *)(work_ + 0); /* conv_workspace [n, 8036] */
+	float *const t4 = (float *)(work_ + 4114432); /* conv2d [n, 32, 14, 14] */
+	float *const t5 = (float *)(work_ + 0); /* relu [n, 32, 14, 14] */
 	const float *const t6 = params + 320; /* encoder.2.weight */
 	const float *const t7 = params + 18752; /* encoder.2.bias */
-	float *const t8 = (float *)(work_ + 0); /* conv_workspace [14112] */
-	float *const t9 = (float *)(work_ + 56448); /* conv2d [n, 64, 7, 7] */
-	float *const t10 = (float *)(work_ + 6429632); /* relu [n, 64, 7, 7] */
-	float *const t11 = (float *)(work_ + 0); /* flatten [n, 3136] */
+	float *const t8 = (float *)(work_ + 3211264); /* conv_workspace [n, 17248] */
+	float *const t9 = (float *)(work_ + 12042240); /* conv2d [n, 64, 7, 7] */
+	float *const t10 = (float *)(work_ + 3211264); /* relu [n, 64, 7, 7] */
+	float *const t11 = (float *)(work_ + 4816896); /* flatten [n, 3136] */
 	const float *const t12 = params + 18816; /* encoder.5.weight */
 	const float *const t13 = params + 68992; /* encoder.5.bias */
-	float *const t14 = (float *)(work_ + 1605632); /* dense [n, 16] */
+	float *const t14 = (float *)(work_ + 6422528); /* dense [n, 16] */
 	const float *const t15 = params + 69008; /* encoder.6.weight */
 	const float *const t16 = params + 119184; /* encoder.6.bias */
-	float *const t17 = (float *)(work_ + 1613824); /* dense [n, 16] */
-	float *const t18 = (float *)(work_ + 1622016); /* gaussian [n, 16] */
+	float *const t17 = (float *)(work_ + 6430720); /* dense [n, 16] */
+	float *const t18 = (float *)(work_ + 6438912); /* gaussian [n, 16] */
 	const float *const t19 = params + 119200; /* decoder.0.weight */
 	const float *const t20 = params + 169376; /* decoder.0.bias */
-	float *const t22 = (float *)(work_ + 8035264); /* dense [n, 3136] */
-	float *const t23 = (float *)(work_ + 9640896); /* reshape [n, 64, 7, 7] */
+	float *const t22 = (float *)(work_ + 6447104); /* dense [n, 3136] */
+	float *const t23 = (float *)(work_ + 8052736); /* reshape [n, 64, 7, 7] */
 	const float *const t24 = params + 172512; /* decoder.3.weight */
 	const float *const t25 = params + 190944; /* decoder.3.bias */
-	float *const t26 = (float *)(work_ + 1630208); /* conv_workspace [14112] */
-	float *const t27 = (float *)(work_ + 11246528); /* conv_transpose2d [n, 32, 14, 14] */
-	float *const t28 = (float *)(work_ + 14457792); /* relu [n, 32, 14, 14] */
+	float *const t26 = (float *)(work_ + 9658368); /* conv_workspace [n, 17248] */
+	float *const t27 = (float *)(work_ + 18489344); /* conv_transpose2d [n, 32, 14, 14] */
+	float *const t28 = (float *)(work_ + 9658368); /* relu [n, 32, 14, 14] */
 	const float *const t29 = params + 190976; /* decoder.5.weight */
 	const float *const t30 = params + 191264; /* decoder.5.bias */
-	float *const t31 = (float *)(work_ + 1630208); /* conv_workspace [1764] */
-	float *const t32 = (float *)(work_ + 1637312); /* conv_transpose2d [n, 1, 28, 28] */
-	float *const t33 = (float *)(work_ + 2038720); /* sigmoid [n, 1, 28, 28] */
+	float *const t31 = (float *)(work_ + 12869632); /* conv_workspace [n, 8036] */
+	float *const t32 = (float *)(work_ + 16984064); /* conv_transpose2d [n, 1, 28, 28] */
+	float *const t33 = (float *)(work_ + 12869632); /* sigmoid [n, 1, 28, 28] */
 	/* t3 = conv_workspace */
 	/* t4 = conv2d */
-	for (long b = 0; b < n; b++) {
-		conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t0 + b * 784, t3);
-		conv_vae_gemm_nt(32, 196, 9, t1, t3, NULL, t4 + b * 6272);
+	for (long b = 0; b < n; b++)
+		conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t0 + b * 784, t3 + b * 1764);
+	conv_vae_gemm(n * 196, 32, 9, t3, 9, 1, t1, 1, 9, t2, (t3 + n * 1764), NULL);
+	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
-				t4[(b * 32 + o) * 196 + q] += t2[o];
-	}
+				t4[(b * 32 + o) * 196 + q] = (t3 + n * 1764)[(b * 196 + q) * 32 + o];
 	/* t5 = relu */
 	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t4, 0, NULL, 0, t5, 0);
 	/* t8 = conv_workspace */
 	/* t9 = conv2d */
-	for (long b = 0; b < n; b++) {
-		conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t5 + b * 6272, t8);
-		conv_vae_gemm_nt(64, 49, 288, t6, t8, NULL, t9 + b * 3136);
+	for (long b = 0; b < n; b++)
+		conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t5 + b * 6272, t8 + b * 14112);
+	conv_vae_gemm(n * 49, 64, 288, t8, 288, 1, t6, 1, 288, t7, (t8 + n * 14112), NULL);
+	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
-				t9[(b * 64 + o) * 49 + q] += t7[o];
-	}
+				t9[(b * 64 + o) * 49 + q] = (t8 + n * 14112)[(b * 49 + q) * 64 + o];
 	/* t10 = relu */
 	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 3136, t9, 0, NULL, 0, t10, 0);
 	/* t11 = flatten */
@@ -1485,23 +1512,31 @@ void conv_vae_forward(const void *state, void *work, const conv_vae_real *x, int
 	memcpy(t23, t22, sizeof(float) * n * 3136);
 	/* t26 = conv_workspace */
 	/* t27 = conv_transpose2d */
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 64; o++)
+			for (long q = 0; q < 49; q++)
+				(t26 + n * 14112)[(b * 49 + q) * 64 + o] = t23[(b * 64 + o) * 49 + q];
+	conv_vae_gemm(n * 49, 288, 64, (t26 + n * 14112), 64, 1, t24, 288, 1, NULL, t26, NULL);
 	for (long b = 0; b < n; b++) {
-		conv_vae_gemm_tn(49, 288, 64, t23 + b * 3136, t24, t26);
 		for (long c = 0; c < 32; c++)
 			for (long q = 0; q < 196; q++)
 				t27[(b * 32 + c) * 196 + q] = t25[c];
-		conv_vae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t26, t27 + b * 6272);
+		conv_vae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t26 + b * 14112, t27 + b * 6272);
 	}
 	/* t28 = relu */
 	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t27, 0, NULL, 0, t28, 0);
 	/* t31 = conv_workspace */
 	/* t32 = conv_transpose2d */
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 32; o++)
+			for (long q = 0; q < 196; q++)
+				(t31 + n * 1764)[(b * 196 + q) * 32 + o] = t28[(b * 32 + o) * 196 + q];
+	conv_vae_gemm(n * 196, 9, 32, (t31 + n * 1764), 32, 1, t29, 9, 1, NULL, t31, NULL);
 	for (long b = 0; b < n; b++) {
-		conv_vae_gemm_tn(196, 9, 32, t28 + b * 6272, t29, t31);
 		for (long c = 0; c < 1; c++)
 			for (long q = 0; q < 784; q++)
 				t32[(b * 1 + c) * 784 + q] = t30[c];
-		conv_vae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t31, t32 + b * 784);
+		conv_vae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t31 + b * 1764, t32 + b * 784);
 	}
 	/* t33 = sigmoid */
 	conv_vae_act(CONV_VAE_SIGMOID, 0.0f, 1, n * 784, t32, 0, NULL, 0, t33, 0);
@@ -1519,42 +1554,42 @@ void conv_vae_encode(const void *state, void *work, const conv_vae_real *x, int 
 	const float *const t0 = x;
 	const float *const t1 = params + 0; /* encoder.0.weight */
 	const float *const t2 = params + 288; /* encoder.0.bias */
-	float *const t3 = (float *)(work_ + 0); /* conv_workspace [1764] */
-	float *const t4 = (float *)(work_ + 7104); /* conv2d [n, 32, 14, 14] */
-	float *const t5 = (float *)(work_ + 3218368); /* relu [n, 32, 14, 14] */
+	float *const t3 = (float *)(work_ + 0); /* conv_workspace [n, 8036] */
+	float *const t4 = (float *)(work_ + 4114432); /* conv2d [n, 32, 14, 14] */
+	float *const t5 = (float *)(work_ + 0); /* relu [n, 32, 14, 14] */
 	const float *const t6 = params + 320; /* encoder.2.weight */
 	const float *const t7 = params + 18752; /* encoder.2.bias */
-	float *const t8 = (float *)(work_ + 0); /* conv_workspace [14112] */
-	float *const t9 = (float *)(work_ + 56448); /* conv2d [n, 64, 7, 7] */
-	float *const t10 = (float *)(work_ + 6429632); /* relu [n, 64, 7, 7] */
-	float *const t11 = (float *)(work_ + 0); /* flatten [n, 3136] */
+	float *const t8 = (float *)(work_ + 3211264); /* conv_workspace [n, 17248] */
+	float *const t9 = (float *)(work_ + 12042240); /* conv2d [n, 64, 7, 7] */
+	float *const t10 = (float *)(work_ + 3211264); /* relu [n, 64, 7, 7] */
+	float *const t11 = (float *)(work_ + 4816896); /* flatten [n, 3136] */
 	const float *const t12 = params + 18816; /* encoder.5.weight */
 	const float *const t13 = params + 68992; /* encoder.5.bias */
-	float *const t14 = (float *)(work_ + 1605632); /* dense [n, 16] */
+	float *const t14 = (float *)(work_ + 6422528); /* dense [n, 16] */
 	const float *const t15 = params + 69008; /* encoder.6.weight */
 	const float *const t16 = params + 119184; /* encoder.6.bias */
-	float *const t17 = (float *)(work_ + 1613824); /* dense [n, 16] */
-	float *const t18 = (float *)(work_ + 1622016); /* gaussian [n, 16] */
+	float *const t17 = (float *)(work_ + 6430720); /* dense [n, 16] */
+	float *const t18 = (float *)(work_ + 6438912); /* gaussian [n, 16] */
 	/* t3 = conv_workspace */
 	/* t4 = conv2d */
-	for (long b = 0; b < n; b++) {
-		conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t0 + b * 784, t3);
-		conv_vae_gemm_nt(32, 196, 9, t1, t3, NULL, t4 + b * 6272);
+	for (long b = 0; b < n; b++)
+		conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t0 + b * 784, t3 + b * 1764);
+	conv_vae_gemm(n * 196, 32, 9, t3, 9, 1, t1, 1, 9, t2, (t3 + n * 1764), NULL);
+	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
-				t4[(b * 32 + o) * 196 + q] += t2[o];
-	}
+				t4[(b * 32 + o) * 196 + q] = (t3 + n * 1764)[(b * 196 + q) * 32 + o];
 	/* t5 = relu */
 	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t4, 0, NULL, 0, t5, 0);
 	/* t8 = conv_workspace */
 	/* t9 = conv2d */
-	for (long b = 0; b < n; b++) {
-		conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t5 + b * 6272, t8);
-		conv_vae_gemm_nt(64, 49, 288, t6, t8, NULL, t9 + b * 3136);
+	for (long b = 0; b < n; b++)
+		conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t5 + b * 6272, t8 + b * 14112);
+	conv_vae_gemm(n * 49, 64, 288, t8, 288, 1, t6, 1, 288, t7, (t8 + n * 14112), NULL);
+	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
-				t9[(b * 64 + o) * 49 + q] += t7[o];
-	}
+				t9[(b * 64 + o) * 49 + q] = (t8 + n * 14112)[(b * 49 + q) * 64 + o];
 	/* t10 = relu */
 	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 3136, t9, 0, NULL, 0, t10, 0);
 	/* t11 = flatten */
@@ -1582,18 +1617,18 @@ void conv_vae_decode(const void *state, void *work, const conv_vae_real *z, int 
 	const float *const t18 = z;
 	const float *const t19 = params + 119200; /* decoder.0.weight */
 	const float *const t20 = params + 169376; /* decoder.0.bias */
-	float *const t22 = (float *)(work_ + 8035264); /* dense [n, 3136] */
-	float *const t23 = (float *)(work_ + 9640896); /* reshape [n, 64, 7, 7] */
+	float *const t22 = (float *)(work_ + 6447104); /* dense [n, 3136] */
+	float *const t23 = (float *)(work_ + 8052736); /* reshape [n, 64, 7, 7] */
 	const float *const t24 = params + 172512; /* decoder.3.weight */
 	const float *const t25 = params + 190944; /* decoder.3.bias */
-	float *const t26 = (float *)(work_ + 1630208); /* conv_workspace [14112] */
-	float *const t27 = (float *)(work_ + 11246528); /* conv_transpose2d [n, 32, 14, 14] */
-	float *const t28 = (float *)(work_ + 14457792); /* relu [n, 32, 14, 14] */
+	float *const t26 = (float *)(work_ + 9658368); /* conv_workspace [n, 17248] */
+	float *const t27 = (float *)(work_ + 18489344); /* conv_transpose2d [n, 32, 14, 14] */
+	float *const t28 = (float *)(work_ + 9658368); /* relu [n, 32, 14, 14] */
 	const float *const t29 = params + 190976; /* decoder.5.weight */
 	const float *const t30 = params + 191264; /* decoder.5.bias */
-	float *const t31 = (float *)(work_ + 1630208); /* conv_workspace [1764] */
-	float *const t32 = (float *)(work_ + 1637312); /* conv_transpose2d [n, 1, 28, 28] */
-	float *const t33 = (float *)(work_ + 2038720); /* sigmoid [n, 1, 28, 28] */
+	float *const t31 = (float *)(work_ + 12869632); /* conv_workspace [n, 8036] */
+	float *const t32 = (float *)(work_ + 16984064); /* conv_transpose2d [n, 1, 28, 28] */
+	float *const t33 = (float *)(work_ + 12869632); /* sigmoid [n, 1, 28, 28] */
 	/* t22 = dense */
 	conv_vae_gemm(n, 3136, 16, t18, 16, 1, t19, 1, 16, t20, t22,
 		&(const conv_vae_epilogue){.act = CONV_VAE_RELU, .slope = 0.0f});
@@ -1601,23 +1636,31 @@ void conv_vae_decode(const void *state, void *work, const conv_vae_real *z, int 
 	memcpy(t23, t22, sizeof(float) * n * 3136);
 	/* t26 = conv_workspace */
 	/* t27 = conv_transpose2d */
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 64; o++)
+			for (long q = 0; q < 49; q++)
+				(t26 + n * 14112)[(b * 49 + q) * 64 + o] = t23[(b * 64 + o) * 49 + q];
+	conv_vae_gemm(n * 49, 288, 64, (t26 + n * 14112), 64, 1, t24, 288, 1, NULL, t26, NULL);
 	for (long b = 0; b < n; b++) {
-		conv_vae_gemm_tn(49, 288, 64, t23 + b * 3136, t24, t26);
 		for (long c = 0; c < 32; c++)
 			for (long q = 0; q < 196; q++)
 				t27[(b * 32 + c) * 196 + q] = t25[c];
-		conv_vae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t26, t27 + b * 6272);
+		conv_vae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t26 + b * 14112, t27 + b * 6272);
 	}
 	/* t28 = relu */
 	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t27, 0, NULL, 0, t28, 0);
 	/* t31 = conv_workspace */
 	/* t32 = conv_transpose2d */
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 32; o++)
+			for (long q = 0; q < 196; q++)
+				(t31 + n * 1764)[(b * 196 + q) * 32 + o] = t28[(b * 32 + o) * 196 + q];
+	conv_vae_gemm(n * 196, 9, 32, (t31 + n * 1764), 32, 1, t29, 9, 1, NULL, t31, NULL);
 	for (long b = 0; b < n; b++) {
-		conv_vae_gemm_tn(196, 9, 32, t28 + b * 6272, t29, t31);
 		for (long c = 0; c < 1; c++)
 			for (long q = 0; q < 784; q++)
 				t32[(b * 1 + c) * 784 + q] = t30[c];
-		conv_vae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t31, t32 + b * 784);
+		conv_vae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t31 + b * 1764, t32 + b * 784);
 	}
 	/* t33 = sigmoid */
 	conv_vae_act(CONV_VAE_SIGMOID, 0.0f, 1, n * 784, t32, 0, NULL, 0, t33, 0);
@@ -1632,25 +1675,25 @@ void conv_vae_sample(const void *state, void *work, uint64_t seed, int n, conv_v
 	const int stochastic = 0;
 	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
 	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	float *const z = (float *)(work_ + 1622016);
+	float *const z = (float *)(work_ + 6438912);
 	const uint64_t key = conv_vae_mix(seed ^ 0x7072696f72u); /* "prior" */
 	for (long i = 0; i < n * 16; i++)
 		z[i] = (float)conv_vae_normal(key, (uint64_t)i);
 	const float *const t18 = z;
 	const float *const t19 = params + 119200; /* decoder.0.weight */
 	const float *const t20 = params + 169376; /* decoder.0.bias */
-	float *const t22 = (float *)(work_ + 8035264); /* dense [n, 3136] */
-	float *const t23 = (float *)(work_ + 9640896); /* reshape [n, 64, 7, 7] */
+	float *const t22 = (float *)(work_ + 6447104); /* dense [n, 3136] */
+	float *const t23 = (float *)(work_ + 8052736); /* reshape [n, 64, 7, 7] */
 	const float *const t24 = params + 172512; /* decoder.3.weight */
 	const float *const t25 = params + 190944; /* decoder.3.bias */
-	float *const t26 = (float *)(work_ + 1630208); /* conv_workspace [14112] */
-	float *const t27 = (float *)(work_ + 11246528); /* conv_transpose2d [n, 32, 14, 14] */
-	float *const t28 = (float *)(work_ + 14457792); /* relu [n, 32, 14, 14] */
+	float *const t26 = (float *)(work_ + 9658368); /* conv_workspace [n, 17248] */
+	float *const t27 = (float *)(work_ + 18489344); /* conv_transpose2d [n, 32, 14, 14] */
+	float *const t28 = (float *)(work_ + 9658368); /* relu [n, 32, 14, 14] */
 	const float *const t29 = params + 190976; /* decoder.5.weight */
 	const float *const t30 = params + 191264; /* decoder.5.bias */
-	float *const t31 = (float *)(work_ + 1630208); /* conv_workspace [1764] */
-	float *const t32 = (float *)(work_ + 1637312); /* conv_transpose2d [n, 1, 28, 28] */
-	float *const t33 = (float *)(work_ + 2038720); /* sigmoid [n, 1, 28, 28] */
+	float *const t31 = (float *)(work_ + 12869632); /* conv_workspace [n, 8036] */
+	float *const t32 = (float *)(work_ + 16984064); /* conv_transpose2d [n, 1, 28, 28] */
+	float *const t33 = (float *)(work_ + 12869632); /* sigmoid [n, 1, 28, 28] */
 	/* t22 = dense */
 	conv_vae_gemm(n, 3136, 16, t18, 16, 1, t19, 1, 16, t20, t22,
 		&(const conv_vae_epilogue){.act = CONV_VAE_RELU, .slope = 0.0f});
@@ -1658,23 +1701,31 @@ void conv_vae_sample(const void *state, void *work, uint64_t seed, int n, conv_v
 	memcpy(t23, t22, sizeof(float) * n * 3136);
 	/* t26 = conv_workspace */
 	/* t27 = conv_transpose2d */
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 64; o++)
+			for (long q = 0; q < 49; q++)
+				(t26 + n * 14112)[(b * 49 + q) * 64 + o] = t23[(b * 64 + o) * 49 + q];
+	conv_vae_gemm(n * 49, 288, 64, (t26 + n * 14112), 64, 1, t24, 288, 1, NULL, t26, NULL);
 	for (long b = 0; b < n; b++) {
-		conv_vae_gemm_tn(49, 288, 64, t23 + b * 3136, t24, t26);
 		for (long c = 0; c < 32; c++)
 			for (long q = 0; q < 196; q++)
 				t27[(b * 32 + c) * 196 + q] = t25[c];
-		conv_vae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t26, t27 + b * 6272);
+		conv_vae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t26 + b * 14112, t27 + b * 6272);
 	}
 	/* t28 = relu */
 	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t27, 0, NULL, 0, t28, 0);
 	/* t31 = conv_workspace */
 	/* t32 = conv_transpose2d */
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 32; o++)
+			for (long q = 0; q < 196; q++)
+				(t31 + n * 1764)[(b * 196 + q) * 32 + o] = t28[(b * 32 + o) * 196 + q];
+	conv_vae_gemm(n * 196, 9, 32, (t31 + n * 1764), 32, 1, t29, 9, 1, NULL, t31, NULL);
 	for (long b = 0; b < n; b++) {
-		conv_vae_gemm_tn(196, 9, 32, t28 + b * 6272, t29, t31);
 		for (long c = 0; c < 1; c++)
 			for (long q = 0; q < 784; q++)
 				t32[(b * 1 + c) * 784 + q] = t30[c];
-		conv_vae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t31, t32 + b * 784);
+		conv_vae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t31 + b * 1764, t32 + b * 784);
 	}
 	/* t33 = sigmoid */
 	conv_vae_act(CONV_VAE_SIGMOID, 0.0f, 1, n * 784, t32, 0, NULL, 0, t33, 0);
