@@ -195,23 +195,18 @@ static const char gemm_simd_text[] =
 " * time when X runs along k and copied row by row when it runs along j. */\n"
 "static void PFX_pack(const REAL *X, long js, long ks, long nj, long w, long kc, REAL *dst, long ldd)\n"
 "{\n"
-"\tlong j = 0;\n"
 "\tif (js == 1 && nj == w) {\n"
 "\t\tfor (long k = 0; k < kc; k++)\n"
 "\t\t\tmemcpy(dst + k * ldd, X + k * ks, sizeof(REAL) * (size_t)w);\n"
 "\t\treturn;\n"
 "\t}\n"
-"\tif (ks == 1)\n"
-"\t\tfor (; j + 4 <= nj; j += 4) {\n"
-"\t\t\tlong k = 0;\n"
-"\t\t\tfor (; k + 4 <= kc; k += 4)\n"
-"\t\t\t\tPFX_transpose4(X + j * js + k, js, dst + k * ldd + j, ldd);\n"
-"\t\t\tfor (; k < kc; k++)\n"
-"\t\t\t\tfor (long t = 0; t < 4; t++)\n"
-"\t\t\t\t\tdst[k * ldd + j + t] = X[(j + t) * js + k];\n"
-"\t\t}\n"
+"\t/* whole 4 x 4 blocks, then the rest element by element */\n"
+"\tconst long j4 = ks == 1 ? nj / 4 * 4 : 0, k4 = ks == 1 ? kc / 4 * 4 : 0;\n"
+"\tfor (long j = 0; j < j4; j += 4)\n"
+"\t\tfor (long k = 0; k < k4; k += 4)\n"
+"\t\t\tPFX_transpose4(X + j * js + k, js, dst + k * ldd + j, ldd);\n"
 "\tfor (long k = 0; k < kc; k++)\n"
-"\t\tfor (long t = j; t < w; t++)\n"
+"\t\tfor (long t = k < k4 ? j4 : 0; t < w; t++)\n"
 "\t\t\tdst[k * ldd + t] = t < nj ? X[t * js + k * ks] : 0;\n"
 "}\n\n"
 "/* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs],\n"
@@ -452,6 +447,63 @@ static void act(Emit *e, const char *P, const char *r)
 	emit_template(e, t);
 }
 
+/* The sum over count elements of binary cross-entropy from logits z,
+ * given y = sigmoid(z) and targets t: max(z, 0) - z t - log(max(y, 1 - y)).
+ * The logarithm's argument lies in [1/2, 1], where float lanes take
+ * Cephes' logf polynomial without splitting off an exponent. Partial sums
+ * of one vector at a time are added up in double. */
+static const char bce_logits_head[] =
+"static double PFX_bce_logits(long count, const REAL *z, const REAL *y, const REAL *t)\n"
+"{\n"
+"\tdouble acc = 0;\n"
+"\tlong i = 0;\n";
+static const char bce_logits_vector[] =
+"\tconst PFX_vec one = UPFX_SET1(1), zero = UPFX_ZERO(), half = UPFX_SET1(0.5f);\n"
+"\tfor (; i + UPFX_LANES <= count; i += UPFX_LANES) {\n"
+"\t\tconst PFX_vec zi = UPFX_LOAD(z + i), yi = UPFX_LOAD(y + i);\n"
+"\t\tconst PFX_vec m = UPFX_MAX(yi, UPFX_SUB(one, yi));\n"
+"\t\t/* m in [1/2, 1]: below sqrt(1/2), log m = log 2m - log 2 */\n"
+"\t\tconst PFX_vec low = UPFX_WHERE_POS(UPFX_SUB(UPFX_SET1(0.707106781186547524f), m), one, zero);\n"
+"\t\tconst PFX_vec x = UPFX_SUB(UPFX_ADD(m, UPFX_MUL(low, m)), one), x2 = UPFX_MUL(x, x);\n"
+"\t\tPFX_vec p = UPFX_SET1(7.0376836292e-2f);\n"
+"\t\tp = UPFX_FMA(p, x, UPFX_SET1(-1.1514610310e-1f));\n"
+"\t\tp = UPFX_FMA(p, x, UPFX_SET1(1.1676998740e-1f));\n"
+"\t\tp = UPFX_FMA(p, x, UPFX_SET1(-1.2420140846e-1f));\n"
+"\t\tp = UPFX_FMA(p, x, UPFX_SET1(1.4249322787e-1f));\n"
+"\t\tp = UPFX_FMA(p, x, UPFX_SET1(-1.6668057665e-1f));\n"
+"\t\tp = UPFX_FMA(p, x, UPFX_SET1(2.0000714765e-1f));\n"
+"\t\tp = UPFX_FMA(p, x, UPFX_SET1(-2.4999993993e-1f));\n"
+"\t\tp = UPFX_FMA(p, x, UPFX_SET1(3.3333331174e-1f));\n"
+"\t\tPFX_vec lg = UPFX_MUL(UPFX_MUL(p, x), x2);\n"
+"\t\tlg = UPFX_SUB(lg, UPFX_MUL(low, UPFX_SET1(-2.12194440e-4f)));\n"
+"\t\tlg = UPFX_SUB(lg, UPFX_MUL(half, x2));\n"
+"\t\tlg = UPFX_ADD(x, lg);\n"
+"\t\tlg = UPFX_SUB(lg, UPFX_MUL(low, UPFX_SET1(0.693359375f)));\n"
+"\t\tconst PFX_vec term = UPFX_SUB(UPFX_SUB(UPFX_MAX(zi, zero), UPFX_MUL(zi, UPFX_LOAD(t + i))), lg);\n"
+"\t\tREAL lane[UPFX_LANES];\n"
+"\t\tUPFX_STORE(lane, term);\n"
+"\t\tREAL part = 0;\n"
+"\t\tfor (int l = 0; l < UPFX_LANES; l++)\n"
+"\t\t\tpart += lane[l];\n"
+"\t\tacc += part;\n"
+"\t}\n";
+static const char bce_logits_tail[] =
+"\tfor (; i < count; i++) {\n"
+"\t\tconst REAL m = y[i] > 1 - y[i] ? y[i] : 1 - y[i];\n"
+"\t\tacc += (double)(z[i] > 0 ? z[i] : 0) - (double)z[i] * t[i] - (double)LOG(m);\n"
+"\t}\n"
+"\treturn acc;\n"
+"}\n\n";
+
+static void bce_logits(Emit *e, const char *P, const char *r)
+{
+	(void)P;
+	emit_template(e, bce_logits_head);
+	if (!emit_scalar_kernels(e) && r[0] == 'f')
+		emit_template(e, bce_logits_vector);
+	emit_template(e, str_replace(bce_logits_tail, "LOG", r[0] == 'f' ? "logf" : "log"));
+}
+
 /* The Adam update of count elements, as torch.optim.Adam: the per-step
  * scalars come in a PFX_adam_k that the train step and NAME_update set. */
 static const char adam_head[] =
@@ -593,6 +645,7 @@ static const Helper helpers[] = {
 	{"vexp", {"simd"}, vexp},
 	{"act", {"vexp"}, act},
 	{"adam", {"simd"}, adam},
+	{"bce_logits", {"simd"}, bce_logits},
 	{"gemm", {"simd", "act"}, gemm},
 	{"mix", {NULL}, mix},
 	{"uniform", {"mix"}, uniform},

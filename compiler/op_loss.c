@@ -28,7 +28,23 @@ static Node *loss_lower(Lower *L, const Expr *call, const OpDef *op)
 }
 
 static Node *mse_lower(Lower *L, const Expr *c) { return loss_lower(L, c, &op_mse); }
-static Node *bce_lower(Lower *L, const Expr *c) { return loss_lower(L, c, &op_bce); }
+/* bce of a sigmoid's output is taken from the sigmoid's input, the logits
+ * z: in = (z, target, y = sigmoid(z)), iattr[1] = 1. The loss is then
+ * max(z, 0) - z t + log(1 + exp(-|z|)), with log(1 + exp(-|z|)) =
+ * -log(max(y, 1 - y)), a logarithm of a number in [1/2, 1]: no log(0) and
+ * no clamping, as PyTorch's binary_cross_entropy_with_logits; and its
+ * gradient with respect to z is simply (y - t) per element. */
+static Node *bce_lower(Lower *L, const Expr *c)
+{
+	Node *n = loss_lower(L, c, &op_bce);
+	if (n && n->in[0]->op == &op_sigmoid) {
+		Node *y = n->in[0];
+		n->in[0] = y->in[0];
+		n->in[n->nin++] = y;
+		n->iattr[1] = 1;
+	}
+	return n;
+}
 
 static int loss_shape(Node *n)
 {
@@ -76,6 +92,13 @@ static void mse_emit(Emit *e, Node *n)
 static void bce_emit(Emit *e, Node *n)
 {
 	const char *p = emit_ref(e, n->in[0]), *t = emit_ref(e, n->in[1]);
+	if (n->iattr[1]) {
+		const char *cnt = emit_count(e, n->in[0], 1);
+		emit_line(e, "%s[0] = (%s)(%s(%s, %s, %s, %s)%s);", emit_ref(e, n), emit_real(e),
+			  emit_helper(e, "bce_logits"), cnt, p, emit_ref(e, n->in[2]), t,
+			  n->iattr[0] ? xasprintf(" / (double)(%s)", cnt) : "");
+		return;
+	}
 	emit_reduce(e, n,
 		    xasprintf("double p = %s[i], t = %s[i], lp = p > 0 ? log(p) : -100, lq = p < 1 ? log(1 - p) : -100;", p, t),
 		    "-(t * (lp < -100 ? -100 : lp) + (1 - t) * (lq < -100 ? -100 : lq))");
@@ -105,13 +128,19 @@ static void bce_grad(Graph *g, Node *n, Node *dy)
 {
 	if (n->in[1]->needs_grad)
 		diag_error(n->loc, "bce: the target must not depend on parameters");
-	grad_accumulate(g, n->in[0], loss_grad_node(g, &op_bce_grad, n, dy));
+	Node *d = loss_grad_node(g, &op_bce_grad, n, dy);
+	if (n->iattr[1]) { /* from logits: (y - t) scaled, y = sigmoid(z) */
+		d->in[d->nin++] = n->in[2];
+		d->iattr[1] = 1;
+	}
+	grad_accumulate(g, n->in[0], d);
 }
 
 static const char *loss_torch(const Node *n, const char *const *in)
 {
-	return xasprintf("F.%s(%s, %s, reduction=\"%s\")", n->op == &op_mse ? "mse_loss" : "binary_cross_entropy",
-			 in[0], in[1], n->iattr[0] ? "mean" : "sum");
+	const char *f = n->op == &op_mse ? "mse_loss" : n->iattr[1] ? "binary_cross_entropy_with_logits"
+			: "binary_cross_entropy";
+	return xasprintf("F.%s(%s, %s, reduction=\"%s\")", f, in[0], in[1], n->iattr[0] ? "mean" : "sum");
 }
 
 static double loss_flops(const Node *n) { return 3.0 * (double)shape_elems(n->in[0]->shape); }
@@ -123,7 +152,8 @@ const OpDef op_mse = {
 const OpDef op_bce = {
 	.name = "bce", .lower = bce_lower, .args = loss_args, .nargs = 3, .shape = loss_shape,
 	.grad = bce_grad, .emit = bce_emit, .flops = loss_flops, .torch = loss_torch,
-	.doc = "bce(input, target, reduction = \"mean\"): binary cross-entropy of probabilities (log clamped at -100)"};
+	.doc = "bce(input, target, reduction = \"mean\"): binary cross-entropy of probabilities (log clamped at -100); "
+	       "of a sigmoid's output, computed from its logits"};
 
 static int grad_shape(Node *n)
 {
@@ -174,6 +204,14 @@ static void bce_grad_emit(Emit *e, Node *n)
 	emit_line(e, "{");
 	emit_indent(e, 1);
 	emit_grad_scale(e, n);
+	if (n->iattr[1]) {
+		emit_line(e, "for (long i = 0; i < %s; i++)", emit_count(e, n, 1));
+		emit_line(e, "\t%s[i] = k * (%s[i] - %s[i]);", emit_ref(e, n), emit_ref(e, n->in[3]),
+			  emit_ref(e, n->in[1]));
+		emit_indent(e, -1);
+		emit_line(e, "}");
+		return;
+	}
 	emit_line(e, "for (long i = 0; i < %s; i++) {", emit_count(e, n, 1));
 	emit_line(e, "\t%s q = (1 - %s[i]) * %s[i];", emit_real(e), p, p);
 	emit_line(e, "\t%s[i] = k * (%s[i] - %s[i]) / (q > %s ? q : %s);", emit_ref(e, n), p,

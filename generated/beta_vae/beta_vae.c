@@ -207,6 +207,46 @@ static void beta_vae_adam(long count, float *p, float *m, float *v, const float 
 	}
 }
 
+static double beta_vae_bce_logits(long count, const float *z, const float *y, const float *t)
+{
+	double acc = 0;
+	long i = 0;
+	const beta_vae_vec one = BETA_VAE_SET1(1), zero = BETA_VAE_ZERO(), half = BETA_VAE_SET1(0.5f);
+	for (; i + BETA_VAE_LANES <= count; i += BETA_VAE_LANES) {
+		const beta_vae_vec zi = BETA_VAE_LOAD(z + i), yi = BETA_VAE_LOAD(y + i);
+		const beta_vae_vec m = BETA_VAE_MAX(yi, BETA_VAE_SUB(one, yi));
+		/* m in [1/2, 1]: below sqrt(1/2), log m = log 2m - log 2 */
+		const beta_vae_vec low = BETA_VAE_WHERE_POS(BETA_VAE_SUB(BETA_VAE_SET1(0.707106781186547524f), m), one, zero);
+		const beta_vae_vec x = BETA_VAE_SUB(BETA_VAE_ADD(m, BETA_VAE_MUL(low, m)), one), x2 = BETA_VAE_MUL(x, x);
+		beta_vae_vec p = BETA_VAE_SET1(7.0376836292e-2f);
+		p = BETA_VAE_FMA(p, x, BETA_VAE_SET1(-1.1514610310e-1f));
+		p = BETA_VAE_FMA(p, x, BETA_VAE_SET1(1.1676998740e-1f));
+		p = BETA_VAE_FMA(p, x, BETA_VAE_SET1(-1.2420140846e-1f));
+		p = BETA_VAE_FMA(p, x, BETA_VAE_SET1(1.4249322787e-1f));
+		p = BETA_VAE_FMA(p, x, BETA_VAE_SET1(-1.6668057665e-1f));
+		p = BETA_VAE_FMA(p, x, BETA_VAE_SET1(2.0000714765e-1f));
+		p = BETA_VAE_FMA(p, x, BETA_VAE_SET1(-2.4999993993e-1f));
+		p = BETA_VAE_FMA(p, x, BETA_VAE_SET1(3.3333331174e-1f));
+		beta_vae_vec lg = BETA_VAE_MUL(BETA_VAE_MUL(p, x), x2);
+		lg = BETA_VAE_SUB(lg, BETA_VAE_MUL(low, BETA_VAE_SET1(-2.12194440e-4f)));
+		lg = BETA_VAE_SUB(lg, BETA_VAE_MUL(half, x2));
+		lg = BETA_VAE_ADD(x, lg);
+		lg = BETA_VAE_SUB(lg, BETA_VAE_MUL(low, BETA_VAE_SET1(0.693359375f)));
+		const beta_vae_vec term = BETA_VAE_SUB(BETA_VAE_SUB(BETA_VAE_MAX(zi, zero), BETA_VAE_MUL(zi, BETA_VAE_LOAD(t + i))), lg);
+		float lane[BETA_VAE_LANES];
+		BETA_VAE_STORE(lane, term);
+		float part = 0;
+		for (int l = 0; l < BETA_VAE_LANES; l++)
+			part += lane[l];
+		acc += part;
+	}
+	for (; i < count; i++) {
+		const float m = y[i] > 1 - y[i] ? y[i] : 1 - y[i];
+		acc += (double)(z[i] > 0 ? z[i] : 0) - (double)z[i] * t[i] - (double)logf(m);
+	}
+	return acc;
+}
+
 enum { beta_vae_MR = 8, beta_vae_NR = 2 * BETA_VAE_LANES, beta_vae_KC = 128, beta_vae_MC = 128 };
 
 /* What a product does to each finished tile of C (at row stride ldc,
@@ -263,23 +303,18 @@ static void beta_vae_transpose4(const float *src, long lds, float *dst, long ldd
  * time when X runs along k and copied row by row when it runs along j. */
 static void beta_vae_pack(const float *X, long js, long ks, long nj, long w, long kc, float *dst, long ldd)
 {
-	long j = 0;
 	if (js == 1 && nj == w) {
 		for (long k = 0; k < kc; k++)
 			memcpy(dst + k * ldd, X + k * ks, sizeof(float) * (size_t)w);
 		return;
 	}
-	if (ks == 1)
-		for (; j + 4 <= nj; j += 4) {
-			long k = 0;
-			for (; k + 4 <= kc; k += 4)
-				beta_vae_transpose4(X + j * js + k, js, dst + k * ldd + j, ldd);
-			for (; k < kc; k++)
-				for (long t = 0; t < 4; t++)
-					dst[k * ldd + j + t] = X[(j + t) * js + k];
-		}
+	/* whole 4 x 4 blocks, then the rest element by element */
+	const long j4 = ks == 1 ? nj / 4 * 4 : 0, k4 = ks == 1 ? kc / 4 * 4 : 0;
+	for (long j = 0; j < j4; j += 4)
+		for (long k = 0; k < k4; k += 4)
+			beta_vae_transpose4(X + j * js + k, js, dst + k * ldd + j, ldd);
 	for (long k = 0; k < kc; k++)
-		for (long t = j; t < w; t++)
+		for (long t = k < k4 ? j4 : 0; t < w; t++)
 			dst[k * ldd + t] = t < nj ? X[t * js + k * ks] : 0;
 }
 
@@ -471,42 +506,42 @@ beta_vae_real beta_vae_train_step(void *state, void *work, const beta_vae_real *
 	float *const t23 = (float *)(work_ + 573440); /* dense [n, 512] */
 	float *const t24 = params + 689728; /* decoder.4.weight */
 	float *const t25 = params + 1091136; /* decoder.4.bias */
-	float *const t27 = (float *)(work_ + 835584); /* dense [n, 784] */
-	float *const t28 = (float *)(work_ + 1236992); /* bce [] */
-	float *const t29 = (float *)(work_ + 1237056); /* kl_normal [] */
-	float *const t30 = (float *)(work_ + 1237120); /* scale [] */
-	float *const t31 = (float *)(work_ + 1237056); /* add [] */
-	float *const t32 = (float *)(work_ + 1236992); /* constant [] */
-	float *const t33 = (float *)(work_ + 1237120); /* scale [] */
-	float *const t34 = (float *)(work_ + 1237184); /* kl_normal_grad [n, 32] */
-	float *const t35 = (float *)(work_ + 1253568); /* kl_normal_grad [n, 32] */
-	float *const t36 = (float *)(work_ + 1269952); /* bce_grad [n, 784] */
-	float *const t37 = (float *)(work_ + 1671360); /* act_grad [n, 784] */
-	float *const t38 = (float *)(work_ + 1269952); /* dense_dx [n, 512] */
-	float *const t39 = (float *)(work_ + 2072768); /* dense_dw [784, 512] */
-	float *const t40 = (float *)(work_ + 393216); /* sum_batch [784] */
-	float *const t42 = (float *)(work_ + 573440); /* dense_dx [n, 256] */
-	float *const t43 = (float *)(work_ + 1532096); /* dense_dw [512, 256] */
-	float *const t44 = (float *)(work_ + 396352); /* sum_batch [512] */
-	float *const t46 = (float *)(work_ + 442368); /* dense_dx [n, 32] */
-	float *const t47 = (float *)(work_ + 458752); /* dense_dw [256, 32] */
-	float *const t48 = (float *)(work_ + 398400); /* sum_batch [256] */
-	float *const t49 = (float *)(work_ + 491520); /* add [n, 32] */
-	float *const t50 = (float *)(work_ + 507904); /* gaussian_dlogvar [n, 32] */
-	float *const t51 = (float *)(work_ + 399424); /* add [n, 32] */
-	float *const t52 = (float *)(work_ + 507904); /* dense_dx [n, 256] */
-	float *const t53 = (float *)(work_ + 638976); /* dense_dw [32, 256] */
-	float *const t54 = (float *)(work_ + 415808); /* sum_batch [32] */
-	float *const t55 = (float *)(work_ + 671744); /* dense_dx [n, 256] */
-	float *const t56 = (float *)(work_ + 1237120); /* add [n, 256] */
-	float *const t57 = (float *)(work_ + 507904); /* dense_dw [32, 256] */
-	float *const t58 = (float *)(work_ + 399424); /* sum_batch [32] */
-	float *const t59 = (float *)(work_ + 671744); /* act_grad [n, 256] */
-	float *const t60 = (float *)(work_ + 1237120); /* dense_dx [n, 512] */
-	float *const t61 = (float *)(work_ + 3678400); /* dense_dw [256, 512] */
-	float *const t62 = (float *)(work_ + 0); /* sum_batch [256] */
-	float *const t64 = (float *)(work_ + 4202688); /* dense_dw [512, 784] */
-	float *const t65 = (float *)(work_ + 1024); /* sum_batch [512] */
+	float *const t26 = (float *)(work_ + 835584); /* dense [n, 784] */
+	float *const t27 = (float *)(work_ + 1236992); /* sigmoid [n, 784] */
+	float *const t28 = (float *)(work_ + 1638400); /* bce [] */
+	float *const t29 = (float *)(work_ + 1638464); /* kl_normal [] */
+	float *const t30 = (float *)(work_ + 1638528); /* scale [] */
+	float *const t31 = (float *)(work_ + 1638464); /* add [] */
+	float *const t32 = (float *)(work_ + 1638400); /* constant [] */
+	float *const t33 = (float *)(work_ + 1638528); /* scale [] */
+	float *const t34 = (float *)(work_ + 1638592); /* kl_normal_grad [n, 32] */
+	float *const t35 = (float *)(work_ + 1654976); /* kl_normal_grad [n, 32] */
+	float *const t36 = (float *)(work_ + 1671360); /* bce_grad [n, 784] */
+	float *const t37 = (float *)(work_ + 835584); /* dense_dx [n, 512] */
+	float *const t38 = (float *)(work_ + 2072768); /* dense_dw [784, 512] */
+	float *const t39 = (float *)(work_ + 393216); /* sum_batch [784] */
+	float *const t41 = (float *)(work_ + 573440); /* dense_dx [n, 256] */
+	float *const t42 = (float *)(work_ + 3678400); /* dense_dw [512, 256] */
+	float *const t43 = (float *)(work_ + 396352); /* sum_batch [512] */
+	float *const t45 = (float *)(work_ + 442368); /* dense_dx [n, 32] */
+	float *const t46 = (float *)(work_ + 458752); /* dense_dw [256, 32] */
+	float *const t47 = (float *)(work_ + 398400); /* sum_batch [256] */
+	float *const t48 = (float *)(work_ + 491520); /* add [n, 32] */
+	float *const t49 = (float *)(work_ + 507904); /* gaussian_dlogvar [n, 32] */
+	float *const t50 = (float *)(work_ + 399424); /* add [n, 32] */
+	float *const t51 = (float *)(work_ + 507904); /* dense_dx [n, 256] */
+	float *const t52 = (float *)(work_ + 638976); /* dense_dw [32, 256] */
+	float *const t53 = (float *)(work_ + 415808); /* sum_batch [32] */
+	float *const t54 = (float *)(work_ + 671744); /* dense_dx [n, 256] */
+	float *const t55 = (float *)(work_ + 802816); /* add [n, 256] */
+	float *const t56 = (float *)(work_ + 507904); /* dense_dw [32, 256] */
+	float *const t57 = (float *)(work_ + 399424); /* sum_batch [32] */
+	float *const t58 = (float *)(work_ + 671744); /* act_grad [n, 256] */
+	float *const t59 = (float *)(work_ + 802816); /* dense_dx [n, 512] */
+	float *const t60 = (float *)(work_ + 4202688); /* dense_dw [256, 512] */
+	float *const t61 = (float *)(work_ + 0); /* sum_batch [256] */
+	float *const t63 = (float *)(work_ + 4726976); /* dense_dw [512, 784] */
+	float *const t64 = (float *)(work_ + 1024); /* sum_batch [512] */
 	/* t4 = dense */
 	beta_vae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t4,
 		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
@@ -531,18 +566,13 @@ beta_vae_real beta_vae_train_step(void *state, void *work, const beta_vae_real *
 	/* t23 = dense */
 	beta_vae_gemm(n, 512, 256, t19, 256, 1, t20, 1, 256, t21, t23,
 		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
-	/* t27 = dense */
-	beta_vae_gemm(n, 784, 512, t23, 512, 1, t24, 1, 512, t25, t27,
-		&(const beta_vae_epilogue){.act = BETA_VAE_SIGMOID, .slope = 0.0f});
+	/* t26 = dense */
+	beta_vae_gemm(n, 784, 512, t23, 512, 1, t24, 1, 512, t25, t26,
+		NULL);
+	/* t27 = sigmoid */
+	beta_vae_act(BETA_VAE_SIGMOID, 0.0f, 1, n * 784, t26, 0, NULL, 0, t27, 0);
 	/* t28 = bce */
-	{
-		double acc = 0;
-		for (long i = 0; i < n * 784; i++) {
-			double p = t27[i], t = t0[i], lp = p > 0 ? log(p) : -100, lq = p < 1 ? log(1 - p) : -100;
-			acc += -(t * (lp < -100 ? -100 : lp) + (1 - t) * (lq < -100 ? -100 : lq));
-		}
-		t28[0] = (float)acc;
-	}
+	t28[0] = (float)(beta_vae_bce_logits(n * 784, t26, t27, t0));
 	/* t29 = kl_normal */
 	{
 		double acc = 0;
@@ -576,159 +606,155 @@ beta_vae_real beta_vae_train_step(void *state, void *work, const beta_vae_real *
 	/* t36 = bce_grad */
 	{
 		const float k = t32[0];
-		for (long i = 0; i < n * 784; i++) {
-			float q = (1 - t27[i]) * t27[i];
-			t36[i] = k * (t27[i] - t0[i]) / (q > 9.9999999999999998e-13f ? q : 9.9999999999999998e-13f);
-		}
+		for (long i = 0; i < n * 784; i++)
+			t36[i] = k * (t27[i] - t0[i]);
 	}
-	/* t37 = act_grad */
-	beta_vae_act(BETA_VAE_SIGMOID, 0.0f, 1, n * 784, t36, 0, t27, 0, t37, 0);
-	/* t38 = dense_dx */
-	beta_vae_gemm(n, 512, 784, t37, 784, 1, t24, 512, 1, NULL, t38,
+	/* t37 = dense_dx */
+	beta_vae_gemm(n, 512, 784, t36, 784, 1, t24, 512, 1, NULL, t37,
 		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f, .y = t23});
-	/* t39 = dense_dw */
-	beta_vae_gemm(784, 512, n, t37, 1, 784, t23, 512, 1, NULL, t39, NULL);
-	/* t40 = sum_batch */
+	/* t38 = dense_dw */
+	beta_vae_gemm(784, 512, n, t36, 1, 784, t23, 512, 1, NULL, t38, NULL);
+	/* t39 = sum_batch */
 	for (long j = 0; j < 784; j++)
-		t40[j] = 0;
+		t39[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 784; j++)
-			t40[j] += t37[b * 784 + j];
-	/* t42 = dense_dx */
-	beta_vae_gemm(n, 256, 512, t38, 512, 1, t20, 256, 1, NULL, t42,
+			t39[j] += t36[b * 784 + j];
+	/* t41 = dense_dx */
+	beta_vae_gemm(n, 256, 512, t37, 512, 1, t20, 256, 1, NULL, t41,
 		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f, .y = t19});
-	/* t43 = dense_dw */
-	beta_vae_gemm(512, 256, n, t38, 1, 512, t19, 256, 1, NULL, t43, NULL);
-	/* t44 = sum_batch */
+	/* t42 = dense_dw */
+	beta_vae_gemm(512, 256, n, t37, 1, 512, t19, 256, 1, NULL, t42, NULL);
+	/* t43 = sum_batch */
 	for (long j = 0; j < 512; j++)
-		t44[j] = 0;
+		t43[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 512; j++)
-			t44[j] += t38[b * 512 + j];
-	/* t46 = dense_dx */
-	beta_vae_gemm(n, 32, 256, t42, 256, 1, t16, 32, 1, NULL, t46,
+			t43[j] += t37[b * 512 + j];
+	/* t45 = dense_dx */
+	beta_vae_gemm(n, 32, 256, t41, 256, 1, t16, 32, 1, NULL, t45,
 		NULL);
-	/* t47 = dense_dw */
-	beta_vae_gemm(256, 32, n, t42, 1, 256, t15, 32, 1, NULL, t47, NULL);
-	/* t48 = sum_batch */
+	/* t46 = dense_dw */
+	beta_vae_gemm(256, 32, n, t41, 1, 256, t15, 32, 1, NULL, t46, NULL);
+	/* t47 = sum_batch */
 	for (long j = 0; j < 256; j++)
-		t48[j] = 0;
+		t47[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 256; j++)
-			t48[j] += t42[b * 256 + j];
-	/* t49 = add */
+			t47[j] += t41[b * 256 + j];
+	/* t48 = add */
 	for (long i = 0; i < n * 32; i++)
-		t49[i] = t34[i] + t46[i];
-	/* t50 = gaussian_dlogvar */
+		t48[i] = t34[i] + t45[i];
+	/* t49 = gaussian_dlogvar */
 	{
 		const uint64_t key = beta_vae_mix(rng ^ beta_vae_mix(((uint64_t)step << 24) ^ 15u));
 		for (long i = 0; i < n * 32; i++)
-			t50[i] = stochastic ? 0.5f * t46[i] * expf(0.5f * t14[i]) * (float)beta_vae_normal(key, (uint64_t)i) : 0;
+			t49[i] = stochastic ? 0.5f * t45[i] * expf(0.5f * t14[i]) * (float)beta_vae_normal(key, (uint64_t)i) : 0;
 	}
-	/* t51 = add */
+	/* t50 = add */
 	for (long i = 0; i < n * 32; i++)
-		t51[i] = t35[i] + t50[i];
-	/* t52 = dense_dx */
-	beta_vae_gemm(n, 256, 32, t51, 32, 1, t12, 256, 1, NULL, t52,
+		t50[i] = t35[i] + t49[i];
+	/* t51 = dense_dx */
+	beta_vae_gemm(n, 256, 32, t50, 32, 1, t12, 256, 1, NULL, t51,
 		NULL);
-	/* t53 = dense_dw */
-	beta_vae_gemm(32, 256, n, t51, 1, 32, t8, 256, 1, NULL, t53, NULL);
-	/* t54 = sum_batch */
+	/* t52 = dense_dw */
+	beta_vae_gemm(32, 256, n, t50, 1, 32, t8, 256, 1, NULL, t52, NULL);
+	/* t53 = sum_batch */
 	for (long j = 0; j < 32; j++)
-		t54[j] = 0;
+		t53[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 32; j++)
-			t54[j] += t51[b * 32 + j];
-	/* t55 = dense_dx */
-	beta_vae_gemm(n, 256, 32, t49, 32, 1, t9, 256, 1, NULL, t55,
+			t53[j] += t50[b * 32 + j];
+	/* t54 = dense_dx */
+	beta_vae_gemm(n, 256, 32, t48, 32, 1, t9, 256, 1, NULL, t54,
 		NULL);
-	/* t56 = add */
+	/* t55 = add */
 	for (long i = 0; i < n * 256; i++)
-		t56[i] = t52[i] + t55[i];
-	/* t57 = dense_dw */
-	beta_vae_gemm(32, 256, n, t49, 1, 32, t8, 256, 1, NULL, t57, NULL);
-	/* t58 = sum_batch */
+		t55[i] = t51[i] + t54[i];
+	/* t56 = dense_dw */
+	beta_vae_gemm(32, 256, n, t48, 1, 32, t8, 256, 1, NULL, t56, NULL);
+	/* t57 = sum_batch */
 	for (long j = 0; j < 32; j++)
-		t58[j] = 0;
+		t57[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 32; j++)
-			t58[j] += t49[b * 32 + j];
-	/* t59 = act_grad */
-	beta_vae_act(BETA_VAE_RELU, 0.0f, 1, n * 256, t56, 0, t8, 0, t59, 0);
-	/* t60 = dense_dx */
-	beta_vae_gemm(n, 512, 256, t59, 256, 1, t5, 512, 1, NULL, t60,
+			t57[j] += t48[b * 32 + j];
+	/* t58 = act_grad */
+	beta_vae_act(BETA_VAE_RELU, 0.0f, 1, n * 256, t55, 0, t8, 0, t58, 0);
+	/* t59 = dense_dx */
+	beta_vae_gemm(n, 512, 256, t58, 256, 1, t5, 512, 1, NULL, t59,
 		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f, .y = t4});
-	/* t61 = dense_dw */
-	beta_vae_gemm(256, 512, n, t59, 1, 256, t4, 512, 1, NULL, t61, NULL);
-	/* t62 = sum_batch */
+	/* t60 = dense_dw */
+	beta_vae_gemm(256, 512, n, t58, 1, 256, t4, 512, 1, NULL, t60, NULL);
+	/* t61 = sum_batch */
 	for (long j = 0; j < 256; j++)
-		t62[j] = 0;
+		t61[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 256; j++)
-			t62[j] += t59[b * 256 + j];
-	/* t64 = dense_dw */
-	beta_vae_gemm(512, 784, n, t60, 1, 512, t0, 784, 1, NULL, t64, NULL);
-	/* t65 = sum_batch */
+			t61[j] += t58[b * 256 + j];
+	/* t63 = dense_dw */
+	beta_vae_gemm(512, 784, n, t59, 1, 512, t0, 784, 1, NULL, t63, NULL);
+	/* t64 = sum_batch */
 	for (long j = 0; j < 512; j++)
-		t65[j] = 0;
+		t64[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 512; j++)
-			t65[j] += t60[b * 512 + j];
-	/* t66 = adam */
+			t64[j] += t59[b * 512 + j];
+	/* t65 = adam */
 	{ /* encoder.0.weight */
-		beta_vae_adam(401408, t1, adam_m + 0, adam_v + 0, t64, &adam_k);
+		beta_vae_adam(401408, t1, adam_m + 0, adam_v + 0, t63, &adam_k);
+	}
+	/* t66 = adam */
+	{ /* encoder.0.bias */
+		beta_vae_adam(512, t2, adam_m + 401408, adam_v + 401408, t64, &adam_k);
 	}
 	/* t67 = adam */
-	{ /* encoder.0.bias */
-		beta_vae_adam(512, t2, adam_m + 401408, adam_v + 401408, t65, &adam_k);
+	{ /* encoder.2.weight */
+		beta_vae_adam(131072, t5, adam_m + 401920, adam_v + 401920, t60, &adam_k);
 	}
 	/* t68 = adam */
-	{ /* encoder.2.weight */
-		beta_vae_adam(131072, t5, adam_m + 401920, adam_v + 401920, t61, &adam_k);
+	{ /* encoder.2.bias */
+		beta_vae_adam(256, t6, adam_m + 532992, adam_v + 532992, t61, &adam_k);
 	}
 	/* t69 = adam */
-	{ /* encoder.2.bias */
-		beta_vae_adam(256, t6, adam_m + 532992, adam_v + 532992, t62, &adam_k);
+	{ /* encoder.4.weight */
+		beta_vae_adam(8192, t9, adam_m + 533248, adam_v + 533248, t56, &adam_k);
 	}
 	/* t70 = adam */
-	{ /* encoder.4.weight */
-		beta_vae_adam(8192, t9, adam_m + 533248, adam_v + 533248, t57, &adam_k);
+	{ /* encoder.4.bias */
+		beta_vae_adam(32, t10, adam_m + 541440, adam_v + 541440, t57, &adam_k);
 	}
 	/* t71 = adam */
-	{ /* encoder.4.bias */
-		beta_vae_adam(32, t10, adam_m + 541440, adam_v + 541440, t58, &adam_k);
+	{ /* encoder.5.weight */
+		beta_vae_adam(8192, t12, adam_m + 541472, adam_v + 541472, t52, &adam_k);
 	}
 	/* t72 = adam */
-	{ /* encoder.5.weight */
-		beta_vae_adam(8192, t12, adam_m + 541472, adam_v + 541472, t53, &adam_k);
+	{ /* encoder.5.bias */
+		beta_vae_adam(32, t13, adam_m + 549664, adam_v + 549664, t53, &adam_k);
 	}
 	/* t73 = adam */
-	{ /* encoder.5.bias */
-		beta_vae_adam(32, t13, adam_m + 549664, adam_v + 549664, t54, &adam_k);
+	{ /* decoder.0.weight */
+		beta_vae_adam(8192, t16, adam_m + 549696, adam_v + 549696, t46, &adam_k);
 	}
 	/* t74 = adam */
-	{ /* decoder.0.weight */
-		beta_vae_adam(8192, t16, adam_m + 549696, adam_v + 549696, t47, &adam_k);
+	{ /* decoder.0.bias */
+		beta_vae_adam(256, t17, adam_m + 557888, adam_v + 557888, t47, &adam_k);
 	}
 	/* t75 = adam */
-	{ /* decoder.0.bias */
-		beta_vae_adam(256, t17, adam_m + 557888, adam_v + 557888, t48, &adam_k);
+	{ /* decoder.2.weight */
+		beta_vae_adam(131072, t20, adam_m + 558144, adam_v + 558144, t42, &adam_k);
 	}
 	/* t76 = adam */
-	{ /* decoder.2.weight */
-		beta_vae_adam(131072, t20, adam_m + 558144, adam_v + 558144, t43, &adam_k);
+	{ /* decoder.2.bias */
+		beta_vae_adam(512, t21, adam_m + 689216, adam_v + 689216, t43, &adam_k);
 	}
 	/* t77 = adam */
-	{ /* decoder.2.bias */
-		beta_vae_adam(512, t21, adam_m + 689216, adam_v + 689216, t44, &adam_k);
+	{ /* decoder.4.weight */
+		beta_vae_adam(401408, t24, adam_m + 689728, adam_v + 689728, t38, &adam_k);
 	}
 	/* t78 = adam */
-	{ /* decoder.4.weight */
-		beta_vae_adam(401408, t24, adam_m + 689728, adam_v + 689728, t39, &adam_k);
-	}
-	/* t79 = adam */
 	{ /* decoder.4.bias */
-		beta_vae_adam(784, t25, adam_m + 1091136, adam_v + 1091136, t40, &adam_k);
+		beta_vae_adam(784, t25, adam_m + 1091136, adam_v + 1091136, t39, &adam_k);
 	}
 	return t31[0];
 }
@@ -763,42 +789,42 @@ beta_vae_real beta_vae_gradient(const void *state, void *work, const beta_vae_re
 	float *const t23 = (float *)(work_ + 573440); /* dense [n, 512] */
 	const float *const t24 = params + 689728; /* decoder.4.weight */
 	const float *const t25 = params + 1091136; /* decoder.4.bias */
-	float *const t27 = (float *)(work_ + 835584); /* dense [n, 784] */
-	float *const t28 = (float *)(work_ + 1236992); /* bce [] */
-	float *const t29 = (float *)(work_ + 1237056); /* kl_normal [] */
-	float *const t30 = (float *)(work_ + 1237120); /* scale [] */
-	float *const t31 = (float *)(work_ + 1237056); /* add [] */
-	float *const t32 = (float *)(work_ + 1236992); /* constant [] */
-	float *const t33 = (float *)(work_ + 1237120); /* scale [] */
-	float *const t34 = (float *)(work_ + 1237184); /* kl_normal_grad [n, 32] */
-	float *const t35 = (float *)(work_ + 1253568); /* kl_normal_grad [n, 32] */
-	float *const t36 = (float *)(work_ + 1269952); /* bce_grad [n, 784] */
-	float *const t37 = (float *)(work_ + 1671360); /* act_grad [n, 784] */
-	float *const t38 = (float *)(work_ + 1269952); /* dense_dx [n, 512] */
-	float *const t39 = (float *)(work_ + 2072768); /* dense_dw [784, 512] */
-	float *const t40 = (float *)(work_ + 393216); /* sum_batch [784] */
-	float *const t42 = (float *)(work_ + 573440); /* dense_dx [n, 256] */
-	float *const t43 = (float *)(work_ + 1532096); /* dense_dw [512, 256] */
-	float *const t44 = (float *)(work_ + 396352); /* sum_batch [512] */
-	float *const t46 = (float *)(work_ + 442368); /* dense_dx [n, 32] */
-	float *const t47 = (float *)(work_ + 458752); /* dense_dw [256, 32] */
-	float *const t48 = (float *)(work_ + 398400); /* sum_batch [256] */
-	float *const t49 = (float *)(work_ + 491520); /* add [n, 32] */
-	float *const t50 = (float *)(work_ + 507904); /* gaussian_dlogvar [n, 32] */
-	float *const t51 = (float *)(work_ + 399424); /* add [n, 32] */
-	float *const t52 = (float *)(work_ + 507904); /* dense_dx [n, 256] */
-	float *const t53 = (float *)(work_ + 638976); /* dense_dw [32, 256] */
-	float *const t54 = (float *)(work_ + 415808); /* sum_batch [32] */
-	float *const t55 = (float *)(work_ + 671744); /* dense_dx [n, 256] */
-	float *const t56 = (float *)(work_ + 1237120); /* add [n, 256] */
-	float *const t57 = (float *)(work_ + 507904); /* dense_dw [32, 256] */
-	float *const t58 = (float *)(work_ + 399424); /* sum_batch [32] */
-	float *const t59 = (float *)(work_ + 671744); /* act_grad [n, 256] */
-	float *const t60 = (float *)(work_ + 1237120); /* dense_dx [n, 512] */
-	float *const t61 = (float *)(work_ + 3678400); /* dense_dw [256, 512] */
-	float *const t62 = (float *)(work_ + 0); /* sum_batch [256] */
-	float *const t64 = (float *)(work_ + 4202688); /* dense_dw [512, 784] */
-	float *const t65 = (float *)(work_ + 1024); /* sum_batch [512] */
+	float *const t26 = (float *)(work_ + 835584); /* dense [n, 784] */
+	float *const t27 = (float *)(work_ + 1236992); /* sigmoid [n, 784] */
+	float *const t28 = (float *)(work_ + 1638400); /* bce [] */
+	float *const t29 = (float *)(work_ + 1638464); /* kl_normal [] */
+	float *const t30 = (float *)(work_ + 1638528); /* scale [] */
+	float *const t31 = (float *)(work_ + 1638464); /* add [] */
+	float *const t32 = (float *)(work_ + 1638400); /* constant [] */
+	float *const t33 = (float *)(work_ + 1638528); /* scale [] */
+	float *const t34 = (float *)(work_ + 1638592); /* kl_normal_grad [n, 32] */
+	float *const t35 = (float *)(work_ + 1654976); /* kl_normal_grad [n, 32] */
+	float *const t36 = (float *)(work_ + 1671360); /* bce_grad [n, 784] */
+	float *const t37 = (float *)(work_ + 835584); /* dense_dx [n, 512] */
+	float *const t38 = (float *)(work_ + 2072768); /* dense_dw [784, 512] */
+	float *const t39 = (float *)(work_ + 393216); /* sum_batch [784] */
+	float *const t41 = (float *)(work_ + 573440); /* dense_dx [n, 256] */
+	float *const t42 = (float *)(work_ + 3678400); /* dense_dw [512, 256] */
+	float *const t43 = (float *)(work_ + 396352); /* sum_batch [512] */
+	float *const t45 = (float *)(work_ + 442368); /* dense_dx [n, 32] */
+	float *const t46 = (float *)(work_ + 458752); /* dense_dw [256, 32] */
+	float *const t47 = (float *)(work_ + 398400); /* sum_batch [256] */
+	float *const t48 = (float *)(work_ + 491520); /* add [n, 32] */
+	float *const t49 = (float *)(work_ + 507904); /* gaussian_dlogvar [n, 32] */
+	float *const t50 = (float *)(work_ + 399424); /* add [n, 32] */
+	float *const t51 = (float *)(work_ + 507904); /* dense_dx [n, 256] */
+	float *const t52 = (float *)(work_ + 638976); /* dense_dw [32, 256] */
+	float *const t53 = (float *)(work_ + 415808); /* sum_batch [32] */
+	float *const t54 = (float *)(work_ + 671744); /* dense_dx [n, 256] */
+	float *const t55 = (float *)(work_ + 802816); /* add [n, 256] */
+	float *const t56 = (float *)(work_ + 507904); /* dense_dw [32, 256] */
+	float *const t57 = (float *)(work_ + 399424); /* sum_batch [32] */
+	float *const t58 = (float *)(work_ + 671744); /* act_grad [n, 256] */
+	float *const t59 = (float *)(work_ + 802816); /* dense_dx [n, 512] */
+	float *const t60 = (float *)(work_ + 4202688); /* dense_dw [256, 512] */
+	float *const t61 = (float *)(work_ + 0); /* sum_batch [256] */
+	float *const t63 = (float *)(work_ + 4726976); /* dense_dw [512, 784] */
+	float *const t64 = (float *)(work_ + 1024); /* sum_batch [512] */
 	/* t4 = dense */
 	beta_vae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t4,
 		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
@@ -823,18 +849,13 @@ beta_vae_real beta_vae_gradient(const void *state, void *work, const beta_vae_re
 	/* t23 = dense */
 	beta_vae_gemm(n, 512, 256, t19, 256, 1, t20, 1, 256, t21, t23,
 		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
-	/* t27 = dense */
-	beta_vae_gemm(n, 784, 512, t23, 512, 1, t24, 1, 512, t25, t27,
-		&(const beta_vae_epilogue){.act = BETA_VAE_SIGMOID, .slope = 0.0f});
+	/* t26 = dense */
+	beta_vae_gemm(n, 784, 512, t23, 512, 1, t24, 1, 512, t25, t26,
+		NULL);
+	/* t27 = sigmoid */
+	beta_vae_act(BETA_VAE_SIGMOID, 0.0f, 1, n * 784, t26, 0, NULL, 0, t27, 0);
 	/* t28 = bce */
-	{
-		double acc = 0;
-		for (long i = 0; i < n * 784; i++) {
-			double p = t27[i], t = t0[i], lp = p > 0 ? log(p) : -100, lq = p < 1 ? log(1 - p) : -100;
-			acc += -(t * (lp < -100 ? -100 : lp) + (1 - t) * (lq < -100 ? -100 : lq));
-		}
-		t28[0] = (float)acc;
-	}
+	t28[0] = (float)(beta_vae_bce_logits(n * 784, t26, t27, t0));
 	/* t29 = kl_normal */
 	{
 		double acc = 0;
@@ -868,118 +889,114 @@ beta_vae_real beta_vae_gradient(const void *state, void *work, const beta_vae_re
 	/* t36 = bce_grad */
 	{
 		const float k = t32[0];
-		for (long i = 0; i < n * 784; i++) {
-			float q = (1 - t27[i]) * t27[i];
-			t36[i] = k * (t27[i] - t0[i]) / (q > 9.9999999999999998e-13f ? q : 9.9999999999999998e-13f);
-		}
+		for (long i = 0; i < n * 784; i++)
+			t36[i] = k * (t27[i] - t0[i]);
 	}
-	/* t37 = act_grad */
-	beta_vae_act(BETA_VAE_SIGMOID, 0.0f, 1, n * 784, t36, 0, t27, 0, t37, 0);
-	/* t38 = dense_dx */
-	beta_vae_gemm(n, 512, 784, t37, 784, 1, t24, 512, 1, NULL, t38,
+	/* t37 = dense_dx */
+	beta_vae_gemm(n, 512, 784, t36, 784, 1, t24, 512, 1, NULL, t37,
 		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f, .y = t23});
-	/* t39 = dense_dw */
-	beta_vae_gemm(784, 512, n, t37, 1, 784, t23, 512, 1, NULL, t39, NULL);
-	/* t40 = sum_batch */
+	/* t38 = dense_dw */
+	beta_vae_gemm(784, 512, n, t36, 1, 784, t23, 512, 1, NULL, t38, NULL);
+	/* t39 = sum_batch */
 	for (long j = 0; j < 784; j++)
-		t40[j] = 0;
+		t39[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 784; j++)
-			t40[j] += t37[b * 784 + j];
-	/* t42 = dense_dx */
-	beta_vae_gemm(n, 256, 512, t38, 512, 1, t20, 256, 1, NULL, t42,
+			t39[j] += t36[b * 784 + j];
+	/* t41 = dense_dx */
+	beta_vae_gemm(n, 256, 512, t37, 512, 1, t20, 256, 1, NULL, t41,
 		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f, .y = t19});
-	/* t43 = dense_dw */
-	beta_vae_gemm(512, 256, n, t38, 1, 512, t19, 256, 1, NULL, t43, NULL);
-	/* t44 = sum_batch */
+	/* t42 = dense_dw */
+	beta_vae_gemm(512, 256, n, t37, 1, 512, t19, 256, 1, NULL, t42, NULL);
+	/* t43 = sum_batch */
 	for (long j = 0; j < 512; j++)
-		t44[j] = 0;
+		t43[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 512; j++)
-			t44[j] += t38[b * 512 + j];
-	/* t46 = dense_dx */
-	beta_vae_gemm(n, 32, 256, t42, 256, 1, t16, 32, 1, NULL, t46,
+			t43[j] += t37[b * 512 + j];
+	/* t45 = dense_dx */
+	beta_vae_gemm(n, 32, 256, t41, 256, 1, t16, 32, 1, NULL, t45,
 		NULL);
-	/* t47 = dense_dw */
-	beta_vae_gemm(256, 32, n, t42, 1, 256, t15, 32, 1, NULL, t47, NULL);
-	/* t48 = sum_batch */
+	/* t46 = dense_dw */
+	beta_vae_gemm(256, 32, n, t41, 1, 256, t15, 32, 1, NULL, t46, NULL);
+	/* t47 = sum_batch */
 	for (long j = 0; j < 256; j++)
-		t48[j] = 0;
+		t47[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 256; j++)
-			t48[j] += t42[b * 256 + j];
-	/* t49 = add */
+			t47[j] += t41[b * 256 + j];
+	/* t48 = add */
 	for (long i = 0; i < n * 32; i++)
-		t49[i] = t34[i] + t46[i];
-	/* t50 = gaussian_dlogvar */
+		t48[i] = t34[i] + t45[i];
+	/* t49 = gaussian_dlogvar */
 	{
 		const uint64_t key = beta_vae_mix(rng ^ beta_vae_mix(((uint64_t)step << 24) ^ 15u));
 		for (long i = 0; i < n * 32; i++)
-			t50[i] = stochastic ? 0.5f * t46[i] * expf(0.5f * t14[i]) * (float)beta_vae_normal(key, (uint64_t)i) : 0;
+			t49[i] = stochastic ? 0.5f * t45[i] * expf(0.5f * t14[i]) * (float)beta_vae_normal(key, (uint64_t)i) : 0;
 	}
-	/* t51 = add */
+	/* t50 = add */
 	for (long i = 0; i < n * 32; i++)
-		t51[i] = t35[i] + t50[i];
-	/* t52 = dense_dx */
-	beta_vae_gemm(n, 256, 32, t51, 32, 1, t12, 256, 1, NULL, t52,
+		t50[i] = t35[i] + t49[i];
+	/* t51 = dense_dx */
+	beta_vae_gemm(n, 256, 32, t50, 32, 1, t12, 256, 1, NULL, t51,
 		NULL);
-	/* t53 = dense_dw */
-	beta_vae_gemm(32, 256, n, t51, 1, 32, t8, 256, 1, NULL, t53, NULL);
-	/* t54 = sum_batch */
+	/* t52 = dense_dw */
+	beta_vae_gemm(32, 256, n, t50, 1, 32, t8, 256, 1, NULL, t52, NULL);
+	/* t53 = sum_batch */
 	for (long j = 0; j < 32; j++)
-		t54[j] = 0;
+		t53[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 32; j++)
-			t54[j] += t51[b * 32 + j];
-	/* t55 = dense_dx */
-	beta_vae_gemm(n, 256, 32, t49, 32, 1, t9, 256, 1, NULL, t55,
+			t53[j] += t50[b * 32 + j];
+	/* t54 = dense_dx */
+	beta_vae_gemm(n, 256, 32, t48, 32, 1, t9, 256, 1, NULL, t54,
 		NULL);
-	/* t56 = add */
+	/* t55 = add */
 	for (long i = 0; i < n * 256; i++)
-		t56[i] = t52[i] + t55[i];
-	/* t57 = dense_dw */
-	beta_vae_gemm(32, 256, n, t49, 1, 32, t8, 256, 1, NULL, t57, NULL);
-	/* t58 = sum_batch */
+		t55[i] = t51[i] + t54[i];
+	/* t56 = dense_dw */
+	beta_vae_gemm(32, 256, n, t48, 1, 32, t8, 256, 1, NULL, t56, NULL);
+	/* t57 = sum_batch */
 	for (long j = 0; j < 32; j++)
-		t58[j] = 0;
+		t57[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 32; j++)
-			t58[j] += t49[b * 32 + j];
-	/* t59 = act_grad */
-	beta_vae_act(BETA_VAE_RELU, 0.0f, 1, n * 256, t56, 0, t8, 0, t59, 0);
-	/* t60 = dense_dx */
-	beta_vae_gemm(n, 512, 256, t59, 256, 1, t5, 512, 1, NULL, t60,
+			t57[j] += t48[b * 32 + j];
+	/* t58 = act_grad */
+	beta_vae_act(BETA_VAE_RELU, 0.0f, 1, n * 256, t55, 0, t8, 0, t58, 0);
+	/* t59 = dense_dx */
+	beta_vae_gemm(n, 512, 256, t58, 256, 1, t5, 512, 1, NULL, t59,
 		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f, .y = t4});
-	/* t61 = dense_dw */
-	beta_vae_gemm(256, 512, n, t59, 1, 256, t4, 512, 1, NULL, t61, NULL);
-	/* t62 = sum_batch */
+	/* t60 = dense_dw */
+	beta_vae_gemm(256, 512, n, t58, 1, 256, t4, 512, 1, NULL, t60, NULL);
+	/* t61 = sum_batch */
 	for (long j = 0; j < 256; j++)
-		t62[j] = 0;
+		t61[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 256; j++)
-			t62[j] += t59[b * 256 + j];
-	/* t64 = dense_dw */
-	beta_vae_gemm(512, 784, n, t60, 1, 512, t0, 784, 1, NULL, t64, NULL);
-	/* t65 = sum_batch */
+			t61[j] += t58[b * 256 + j];
+	/* t63 = dense_dw */
+	beta_vae_gemm(512, 784, n, t59, 1, 512, t0, 784, 1, NULL, t63, NULL);
+	/* t64 = sum_batch */
 	for (long j = 0; j < 512; j++)
-		t65[j] = 0;
+		t64[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 512; j++)
-			t65[j] += t60[b * 512 + j];
-	memcpy(grad + 0, t64, sizeof(float) * 401408);
-	memcpy(grad + 401408, t65, sizeof(float) * 512);
-	memcpy(grad + 401920, t61, sizeof(float) * 131072);
-	memcpy(grad + 532992, t62, sizeof(float) * 256);
-	memcpy(grad + 533248, t57, sizeof(float) * 8192);
-	memcpy(grad + 541440, t58, sizeof(float) * 32);
-	memcpy(grad + 541472, t53, sizeof(float) * 8192);
-	memcpy(grad + 549664, t54, sizeof(float) * 32);
-	memcpy(grad + 549696, t47, sizeof(float) * 8192);
-	memcpy(grad + 557888, t48, sizeof(float) * 256);
-	memcpy(grad + 558144, t43, sizeof(float) * 131072);
-	memcpy(grad + 689216, t44, sizeof(float) * 512);
-	memcpy(grad + 689728, t39, sizeof(float) * 401408);
-	memcpy(grad + 1091136, t40, sizeof(float) * 784);
+			t64[j] += t59[b * 512 + j];
+	memcpy(grad + 0, t63, sizeof(float) * 401408);
+	memcpy(grad + 401408, t64, sizeof(float) * 512);
+	memcpy(grad + 401920, t60, sizeof(float) * 131072);
+	memcpy(grad + 532992, t61, sizeof(float) * 256);
+	memcpy(grad + 533248, t56, sizeof(float) * 8192);
+	memcpy(grad + 541440, t57, sizeof(float) * 32);
+	memcpy(grad + 541472, t52, sizeof(float) * 8192);
+	memcpy(grad + 549664, t53, sizeof(float) * 32);
+	memcpy(grad + 549696, t46, sizeof(float) * 8192);
+	memcpy(grad + 557888, t47, sizeof(float) * 256);
+	memcpy(grad + 558144, t42, sizeof(float) * 131072);
+	memcpy(grad + 689216, t43, sizeof(float) * 512);
+	memcpy(grad + 689728, t38, sizeof(float) * 401408);
+	memcpy(grad + 1091136, t39, sizeof(float) * 784);
 	return t31[0];
 }
 
@@ -1025,11 +1042,12 @@ beta_vae_real beta_vae_loss(const void *state, void *work, const beta_vae_real *
 	float *const t23 = (float *)(work_ + 573440); /* dense [n, 512] */
 	const float *const t24 = params + 689728; /* decoder.4.weight */
 	const float *const t25 = params + 1091136; /* decoder.4.bias */
-	float *const t27 = (float *)(work_ + 835584); /* dense [n, 784] */
-	float *const t28 = (float *)(work_ + 1236992); /* bce [] */
-	float *const t29 = (float *)(work_ + 1237056); /* kl_normal [] */
-	float *const t30 = (float *)(work_ + 1237120); /* scale [] */
-	float *const t31 = (float *)(work_ + 1237056); /* add [] */
+	float *const t26 = (float *)(work_ + 835584); /* dense [n, 784] */
+	float *const t27 = (float *)(work_ + 1236992); /* sigmoid [n, 784] */
+	float *const t28 = (float *)(work_ + 1638400); /* bce [] */
+	float *const t29 = (float *)(work_ + 1638464); /* kl_normal [] */
+	float *const t30 = (float *)(work_ + 1638528); /* scale [] */
+	float *const t31 = (float *)(work_ + 1638464); /* add [] */
 	/* t4 = dense */
 	beta_vae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t4,
 		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
@@ -1051,18 +1069,13 @@ beta_vae_real beta_vae_loss(const void *state, void *work, const beta_vae_real *
 	/* t23 = dense */
 	beta_vae_gemm(n, 512, 256, t19, 256, 1, t20, 1, 256, t21, t23,
 		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
-	/* t27 = dense */
-	beta_vae_gemm(n, 784, 512, t23, 512, 1, t24, 1, 512, t25, t27,
-		&(const beta_vae_epilogue){.act = BETA_VAE_SIGMOID, .slope = 0.0f});
+	/* t26 = dense */
+	beta_vae_gemm(n, 784, 512, t23, 512, 1, t24, 1, 512, t25, t26,
+		NULL);
+	/* t27 = sigmoid */
+	beta_vae_act(BETA_VAE_SIGMOID, 0.0f, 1, n * 784, t26, 0, NULL, 0, t27, 0);
 	/* t28 = bce */
-	{
-		double acc = 0;
-		for (long i = 0; i < n * 784; i++) {
-			double p = t27[i], t = t0[i], lp = p > 0 ? log(p) : -100, lq = p < 1 ? log(1 - p) : -100;
-			acc += -(t * (lp < -100 ? -100 : lp) + (1 - t) * (lq < -100 ? -100 : lq));
-		}
-		t28[0] = (float)acc;
-	}
+	t28[0] = (float)(beta_vae_bce_logits(n * 784, t26, t27, t0));
 	/* t29 = kl_normal */
 	{
 		double acc = 0;
@@ -1109,7 +1122,8 @@ void beta_vae_forward(const void *state, void *work, const beta_vae_real *x, int
 	float *const t23 = (float *)(work_ + 573440); /* dense [n, 512] */
 	const float *const t24 = params + 689728; /* decoder.4.weight */
 	const float *const t25 = params + 1091136; /* decoder.4.bias */
-	float *const t27 = (float *)(work_ + 835584); /* dense [n, 784] */
+	float *const t26 = (float *)(work_ + 835584); /* dense [n, 784] */
+	float *const t27 = (float *)(work_ + 1236992); /* sigmoid [n, 784] */
 	/* t4 = dense */
 	beta_vae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t4,
 		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
@@ -1131,9 +1145,11 @@ void beta_vae_forward(const void *state, void *work, const beta_vae_real *x, int
 	/* t23 = dense */
 	beta_vae_gemm(n, 512, 256, t19, 256, 1, t20, 1, 256, t21, t23,
 		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
-	/* t27 = dense */
-	beta_vae_gemm(n, 784, 512, t23, 512, 1, t24, 1, 512, t25, t27,
-		&(const beta_vae_epilogue){.act = BETA_VAE_SIGMOID, .slope = 0.0f});
+	/* t26 = dense */
+	beta_vae_gemm(n, 784, 512, t23, 512, 1, t24, 1, 512, t25, t26,
+		NULL);
+	/* t27 = sigmoid */
+	beta_vae_act(BETA_VAE_SIGMOID, 0.0f, 1, n * 784, t26, 0, NULL, 0, t27, 0);
 	memcpy(out, t27, sizeof(float) * n * 784);
 }
 
@@ -1194,16 +1210,19 @@ void beta_vae_decode(const void *state, void *work, const beta_vae_real *z, int 
 	float *const t23 = (float *)(work_ + 573440); /* dense [n, 512] */
 	const float *const t24 = params + 689728; /* decoder.4.weight */
 	const float *const t25 = params + 1091136; /* decoder.4.bias */
-	float *const t27 = (float *)(work_ + 835584); /* dense [n, 784] */
+	float *const t26 = (float *)(work_ + 835584); /* dense [n, 784] */
+	float *const t27 = (float *)(work_ + 1236992); /* sigmoid [n, 784] */
 	/* t19 = dense */
 	beta_vae_gemm(n, 256, 32, t15, 32, 1, t16, 1, 32, t17, t19,
 		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
 	/* t23 = dense */
 	beta_vae_gemm(n, 512, 256, t19, 256, 1, t20, 1, 256, t21, t23,
 		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
-	/* t27 = dense */
-	beta_vae_gemm(n, 784, 512, t23, 512, 1, t24, 1, 512, t25, t27,
-		&(const beta_vae_epilogue){.act = BETA_VAE_SIGMOID, .slope = 0.0f});
+	/* t26 = dense */
+	beta_vae_gemm(n, 784, 512, t23, 512, 1, t24, 1, 512, t25, t26,
+		NULL);
+	/* t27 = sigmoid */
+	beta_vae_act(BETA_VAE_SIGMOID, 0.0f, 1, n * 784, t26, 0, NULL, 0, t27, 0);
 	memcpy(out, t27, sizeof(float) * n * 784);
 }
 
@@ -1228,16 +1247,19 @@ void beta_vae_sample(const void *state, void *work, uint64_t seed, int n, beta_v
 	float *const t23 = (float *)(work_ + 573440); /* dense [n, 512] */
 	const float *const t24 = params + 689728; /* decoder.4.weight */
 	const float *const t25 = params + 1091136; /* decoder.4.bias */
-	float *const t27 = (float *)(work_ + 835584); /* dense [n, 784] */
+	float *const t26 = (float *)(work_ + 835584); /* dense [n, 784] */
+	float *const t27 = (float *)(work_ + 1236992); /* sigmoid [n, 784] */
 	/* t19 = dense */
 	beta_vae_gemm(n, 256, 32, t15, 32, 1, t16, 1, 32, t17, t19,
 		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
 	/* t23 = dense */
 	beta_vae_gemm(n, 512, 256, t19, 256, 1, t20, 1, 256, t21, t23,
 		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
-	/* t27 = dense */
-	beta_vae_gemm(n, 784, 512, t23, 512, 1, t24, 1, 512, t25, t27,
-		&(const beta_vae_epilogue){.act = BETA_VAE_SIGMOID, .slope = 0.0f});
+	/* t26 = dense */
+	beta_vae_gemm(n, 784, 512, t23, 512, 1, t24, 1, 512, t25, t26,
+		NULL);
+	/* t27 = sigmoid */
+	beta_vae_act(BETA_VAE_SIGMOID, 0.0f, 1, n * 784, t26, 0, NULL, 0, t27, 0);
 	memcpy(out, t27, sizeof(float) * n * 784);
 }
 

@@ -87,8 +87,9 @@ def run(p, inputs, training=True, noise=True):
     t23 = torch.relu(F.linear(t19, t20, t21))
     t24 = p["decoder.4.weight"]
     t25 = p["decoder.4.bias"]
-    t27 = torch.sigmoid(F.linear(t23, t24, t25))
-    t28 = F.binary_cross_entropy(t27, t0, reduction="sum")
+    t26 = F.linear(t23, t24, t25)
+    t27 = torch.sigmoid(t26)
+    t28 = F.binary_cross_entropy_with_logits(t26, t0, reduction="sum")
     t29 = -0.5 * torch.sum(1 + t14 - t11.pow(2) - torch.exp(t14))
     t30 = 4 * t29
     t31 = t28 + t30

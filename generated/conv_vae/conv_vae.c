@@ -207,6 +207,46 @@ static void conv_vae_adam(long count, float *p, float *m, float *v, const float 
 	}
 }
 
+static double conv_vae_bce_logits(long count, const float *z, const float *y, const float *t)
+{
+	double acc = 0;
+	long i = 0;
+	const conv_vae_vec one = CONV_VAE_SET1(1), zero = CONV_VAE_ZERO(), half = CONV_VAE_SET1(0.5f);
+	for (; i + CONV_VAE_LANES <= count; i += CONV_VAE_LANES) {
+		const conv_vae_vec zi = CONV_VAE_LOAD(z + i), yi = CONV_VAE_LOAD(y + i);
+		const conv_vae_vec m = CONV_VAE_MAX(yi, CONV_VAE_SUB(one, yi));
+		/* m in [1/2, 1]: below sqrt(1/2), log m = log 2m - log 2 */
+		const conv_vae_vec low = CONV_VAE_WHERE_POS(CONV_VAE_SUB(CONV_VAE_SET1(0.707106781186547524f), m), one, zero);
+		const conv_vae_vec x = CONV_VAE_SUB(CONV_VAE_ADD(m, CONV_VAE_MUL(low, m)), one), x2 = CONV_VAE_MUL(x, x);
+		conv_vae_vec p = CONV_VAE_SET1(7.0376836292e-2f);
+		p = CONV_VAE_FMA(p, x, CONV_VAE_SET1(-1.1514610310e-1f));
+		p = CONV_VAE_FMA(p, x, CONV_VAE_SET1(1.1676998740e-1f));
+		p = CONV_VAE_FMA(p, x, CONV_VAE_SET1(-1.2420140846e-1f));
+		p = CONV_VAE_FMA(p, x, CONV_VAE_SET1(1.4249322787e-1f));
+		p = CONV_VAE_FMA(p, x, CONV_VAE_SET1(-1.6668057665e-1f));
+		p = CONV_VAE_FMA(p, x, CONV_VAE_SET1(2.0000714765e-1f));
+		p = CONV_VAE_FMA(p, x, CONV_VAE_SET1(-2.4999993993e-1f));
+		p = CONV_VAE_FMA(p, x, CONV_VAE_SET1(3.3333331174e-1f));
+		conv_vae_vec lg = CONV_VAE_MUL(CONV_VAE_MUL(p, x), x2);
+		lg = CONV_VAE_SUB(lg, CONV_VAE_MUL(low, CONV_VAE_SET1(-2.12194440e-4f)));
+		lg = CONV_VAE_SUB(lg, CONV_VAE_MUL(half, x2));
+		lg = CONV_VAE_ADD(x, lg);
+		lg = CONV_VAE_SUB(lg, CONV_VAE_MUL(low, CONV_VAE_SET1(0.693359375f)));
+		const conv_vae_vec term = CONV_VAE_SUB(CONV_VAE_SUB(CONV_VAE_MAX(zi, zero), CONV_VAE_MUL(zi, CONV_VAE_LOAD(t + i))), lg);
+		float lane[CONV_VAE_LANES];
+		CONV_VAE_STORE(lane, term);
+		float part = 0;
+		for (int l = 0; l < CONV_VAE_LANES; l++)
+			part += lane[l];
+		acc += part;
+	}
+	for (; i < count; i++) {
+		const float m = y[i] > 1 - y[i] ? y[i] : 1 - y[i];
+		acc += (double)(z[i] > 0 ? z[i] : 0) - (double)z[i] * t[i] - (double)logf(m);
+	}
+	return acc;
+}
+
 enum { conv_vae_MR = 8, conv_vae_NR = 2 * CONV_VAE_LANES, conv_vae_KC = 128, conv_vae_MC = 128 };
 
 /* What a product does to each finished tile of C (at row stride ldc,
@@ -263,23 +303,18 @@ static void conv_vae_transpose4(const float *src, long lds, float *dst, long ldd
  * time when X runs along k and copied row by row when it runs along j. */
 static void conv_vae_pack(const float *X, long js, long ks, long nj, long w, long kc, float *dst, long ldd)
 {
-	long j = 0;
 	if (js == 1 && nj == w) {
 		for (long k = 0; k < kc; k++)
 			memcpy(dst + k * ldd, X + k * ks, sizeof(float) * (size_t)w);
 		return;
 	}
-	if (ks == 1)
-		for (; j + 4 <= nj; j += 4) {
-			long k = 0;
-			for (; k + 4 <= kc; k += 4)
-				conv_vae_transpose4(X + j * js + k, js, dst + k * ldd + j, ldd);
-			for (; k < kc; k++)
-				for (long t = 0; t < 4; t++)
-					dst[k * ldd + j + t] = X[(j + t) * js + k];
-		}
+	/* whole 4 x 4 blocks, then the rest element by element */
+	const long j4 = ks == 1 ? nj / 4 * 4 : 0, k4 = ks == 1 ? kc / 4 * 4 : 0;
+	for (long j = 0; j < j4; j += 4)
+		for (long k = 0; k < k4; k += 4)
+			conv_vae_transpose4(X + j * js + k, js, dst + k * ldd + j, ldd);
 	for (long k = 0; k < kc; k++)
-		for (long t = j; t < w; t++)
+		for (long t = k < k4 ? j4 : 0; t < w; t++)
 			dst[k * ldd + t] = t < nj ? X[t * js + k * ks] : 0;
 }
 
@@ -523,44 +558,43 @@ conv_vae_real conv_vae_train_step(void *state, void *work, const conv_vae_real *
 	float *const t38 = (float *)(work_ + 13271232); /* kl_normal_grad [n, 16] */
 	float *const t39 = (float *)(work_ + 13279424); /* kl_normal_grad [n, 16] */
 	float *const t40 = (float *)(work_ + 13287616); /* bce_grad [n, 1, 28, 28] */
-	float *const t41 = (float *)(work_ + 13689024); /* act_grad [n, 1, 28, 28] */
-	float *const t42 = (float *)(work_ + 14090432); /* conv_workspace [n, 8036] */
-	float *const t43 = (float *)(work_ + 18204864); /* conv2d [n, 32, 14, 14] */
-	float *const t44 = (float *)(work_ + 14090432); /* conv_workspace [n, 8036] */
-	float *const t45 = (float *)(work_ + 6422528); /* conv2d_dw [32, 1, 3, 3] */
-	float *const t46 = (float *)(work_ + 6423680); /* conv_db [1] */
-	float *const t47 = (float *)(work_ + 13287616); /* act_grad [n, 32, 14, 14] */
-	float *const t48 = (float *)(work_ + 16498880); /* conv_workspace [n, 17248] */
-	float *const t49 = (float *)(work_ + 9658368); /* conv2d [n, 64, 7, 7] */
-	float *const t50 = (float *)(work_ + 16498880); /* conv_workspace [n, 17248] */
-	float *const t51 = (float *)(work_ + 11264000); /* conv2d_dw [64, 32, 3, 3] */
-	float *const t52 = (float *)(work_ + 6423744); /* conv_db [32] */
-	float *const t53 = (float *)(work_ + 8052736); /* reshape [n, 3136] */
-	float *const t54 = (float *)(work_ + 9658368); /* act_grad [n, 3136] */
-	float *const t55 = (float *)(work_ + 6447104); /* dense_dx [n, 16] */
-	float *const t56 = (float *)(work_ + 6455296); /* dense_dw [3136, 16] */
-	float *const t57 = (float *)(work_ + 6656000); /* sum_batch [3136] */
-	float *const t58 = (float *)(work_ + 6668544); /* add [n, 16] */
-	float *const t59 = (float *)(work_ + 6676736); /* gaussian_dlogvar [n, 16] */
-	float *const t60 = (float *)(work_ + 6423872); /* add [n, 16] */
-	float *const t61 = (float *)(work_ + 6676736); /* dense_dx [n, 3136] */
-	float *const t62 = (float *)(work_ + 8282368); /* dense_dw [16, 3136] */
-	float *const t63 = (float *)(work_ + 6432064); /* sum_batch [16] */
-	float *const t64 = (float *)(work_ + 8483072); /* dense_dx [n, 3136] */
-	float *const t65 = (float *)(work_ + 13271232); /* add [n, 3136] */
-	float *const t66 = (float *)(work_ + 6676736); /* dense_dw [16, 3136] */
-	float *const t67 = (float *)(work_ + 4816896); /* sum_batch [16] */
-	float *const t68 = (float *)(work_ + 8483072); /* reshape [n, 64, 7, 7] */
-	float *const t69 = (float *)(work_ + 13271232); /* act_grad [n, 64, 7, 7] */
-	float *const t70 = (float *)(work_ + 14876864); /* conv_workspace [n, 17248] */
-	float *const t71 = (float *)(work_ + 23707840); /* conv_transpose2d [n, 32, 14, 14] */
-	float *const t72 = (float *)(work_ + 14876864); /* conv_workspace [n, 17248] */
-	float *const t73 = (float *)(work_ + 3211264); /* conv2d_dw [64, 32, 3, 3] */
-	float *const t74 = (float *)(work_ + 3284992); /* conv_db [64] */
-	float *const t75 = (float *)(work_ + 13271232); /* act_grad [n, 32, 14, 14] */
-	float *const t76 = (float *)(work_ + 16482496); /* conv_workspace [n, 8036] */
-	float *const t77 = (float *)(work_ + 0); /* conv2d_dw [32, 1, 3, 3] */
-	float *const t78 = (float *)(work_ + 1152); /* conv_db [32] */
+	float *const t41 = (float *)(work_ + 13689024); /* conv_workspace [n, 8036] */
+	float *const t42 = (float *)(work_ + 17803456); /* conv2d [n, 32, 14, 14] */
+	float *const t43 = (float *)(work_ + 13689024); /* conv_workspace [n, 8036] */
+	float *const t44 = (float *)(work_ + 6422528); /* conv2d_dw [32, 1, 3, 3] */
+	float *const t45 = (float *)(work_ + 6423680); /* conv_db [1] */
+	float *const t46 = (float *)(work_ + 13287616); /* act_grad [n, 32, 14, 14] */
+	float *const t47 = (float *)(work_ + 16498880); /* conv_workspace [n, 17248] */
+	float *const t48 = (float *)(work_ + 9658368); /* conv2d [n, 64, 7, 7] */
+	float *const t49 = (float *)(work_ + 16498880); /* conv_workspace [n, 17248] */
+	float *const t50 = (float *)(work_ + 11264000); /* conv2d_dw [64, 32, 3, 3] */
+	float *const t51 = (float *)(work_ + 6423744); /* conv_db [32] */
+	float *const t52 = (float *)(work_ + 8052736); /* reshape [n, 3136] */
+	float *const t53 = (float *)(work_ + 9658368); /* act_grad [n, 3136] */
+	float *const t54 = (float *)(work_ + 6447104); /* dense_dx [n, 16] */
+	float *const t55 = (float *)(work_ + 6455296); /* dense_dw [3136, 16] */
+	float *const t56 = (float *)(work_ + 6656000); /* sum_batch [3136] */
+	float *const t57 = (float *)(work_ + 6668544); /* add [n, 16] */
+	float *const t58 = (float *)(work_ + 6676736); /* gaussian_dlogvar [n, 16] */
+	float *const t59 = (float *)(work_ + 6423872); /* add [n, 16] */
+	float *const t60 = (float *)(work_ + 6676736); /* dense_dx [n, 3136] */
+	float *const t61 = (float *)(work_ + 8282368); /* dense_dw [16, 3136] */
+	float *const t62 = (float *)(work_ + 6432064); /* sum_batch [16] */
+	float *const t63 = (float *)(work_ + 8483072); /* dense_dx [n, 3136] */
+	float *const t64 = (float *)(work_ + 13271232); /* add [n, 3136] */
+	float *const t65 = (float *)(work_ + 6676736); /* dense_dw [16, 3136] */
+	float *const t66 = (float *)(work_ + 4816896); /* sum_batch [16] */
+	float *const t67 = (float *)(work_ + 8483072); /* reshape [n, 64, 7, 7] */
+	float *const t68 = (float *)(work_ + 13271232); /* act_grad [n, 64, 7, 7] */
+	float *const t69 = (float *)(work_ + 14876864); /* conv_workspace [n, 17248] */
+	float *const t70 = (float *)(work_ + 23707840); /* conv_transpose2d [n, 32, 14, 14] */
+	float *const t71 = (float *)(work_ + 14876864); /* conv_workspace [n, 17248] */
+	float *const t72 = (float *)(work_ + 3211264); /* conv2d_dw [64, 32, 3, 3] */
+	float *const t73 = (float *)(work_ + 3284992); /* conv_db [64] */
+	float *const t74 = (float *)(work_ + 13271232); /* act_grad [n, 32, 14, 14] */
+	float *const t75 = (float *)(work_ + 16482496); /* conv_workspace [n, 8036] */
+	float *const t76 = (float *)(work_ + 0); /* conv2d_dw [32, 1, 3, 3] */
+	float *const t77 = (float *)(work_ + 1152); /* conv_db [32] */
 	/* t3 = conv_workspace */
 	/* t4 = conv2d */
 	for (long b = 0; b < n; b++)
@@ -633,14 +667,7 @@ conv_vae_real conv_vae_train_step(void *state, void *work, const conv_vae_real *
 	/* t33 = sigmoid */
 	conv_vae_act(CONV_VAE_SIGMOID, 0.0f, 1, n * 784, t32, 0, NULL, 0, t33, 0);
 	/* t34 = bce */
-	{
-		double acc = 0;
-		for (long i = 0; i < n * 784; i++) {
-			double p = t33[i], t = t0[i], lp = p > 0 ? log(p) : -100, lq = p < 1 ? log(1 - p) : -100;
-			acc += -(t * (lp < -100 ? -100 : lp) + (1 - t) * (lq < -100 ? -100 : lq));
-		}
-		t34[0] = (float)acc;
-	}
+	t34[0] = (float)(conv_vae_bce_logits(n * 784, t32, t33, t0));
 	/* t35 = kl_normal */
 	{
 		double acc = 0;
@@ -668,235 +695,231 @@ conv_vae_real conv_vae_train_step(void *state, void *work, const conv_vae_real *
 	/* t40 = bce_grad */
 	{
 		const float k = t37[0];
-		for (long i = 0; i < n * 784; i++) {
-			float q = (1 - t33[i]) * t33[i];
-			t40[i] = k * (t33[i] - t0[i]) / (q > 9.9999999999999998e-13f ? q : 9.9999999999999998e-13f);
-		}
+		for (long i = 0; i < n * 784; i++)
+			t40[i] = k * (t33[i] - t0[i]);
 	}
-	/* t41 = act_grad */
-	conv_vae_act(CONV_VAE_SIGMOID, 0.0f, 1, n * 784, t40, 0, t33, 0, t41, 0);
-	/* t42 = conv_workspace */
-	/* t43 = conv2d */
+	/* t41 = conv_workspace */
+	/* t42 = conv2d */
 	for (long b = 0; b < n; b++)
-		conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t41 + b * 784, t42 + b * 1764);
-	conv_vae_gemm(n * 196, 32, 9, t42, 9, 1, t29, 1, 9, NULL, (t42 + n * 1764), NULL);
+		conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t40 + b * 784, t41 + b * 1764);
+	conv_vae_gemm(n * 196, 32, 9, t41, 9, 1, t29, 1, 9, NULL, (t41 + n * 1764), NULL);
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
-				t43[(b * 32 + o) * 196 + q] = (t42 + n * 1764)[(b * 196 + q) * 32 + o];
-	/* t44 = conv_workspace */
-	/* t45 = conv2d_dw */
+				t42[(b * 32 + o) * 196 + q] = (t41 + n * 1764)[(b * 196 + q) * 32 + o];
+	/* t43 = conv_workspace */
+	/* t44 = conv2d_dw */
 	for (long b = 0; b < n; b++)
-		conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t41 + b * 784, t44 + b * 1764);
+		conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t40 + b * 784, t43 + b * 1764);
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
-				(t44 + n * 1764)[(b * 196 + q) * 32 + o] = t28[(b * 32 + o) * 196 + q];
-	conv_vae_gemm(32, 9, n * 196, (t44 + n * 1764), 1, 32, t44, 9, 1, NULL, t45, NULL);
-	/* t46 = conv_db */
+				(t43 + n * 1764)[(b * 196 + q) * 32 + o] = t28[(b * 32 + o) * 196 + q];
+	conv_vae_gemm(32, 9, n * 196, (t43 + n * 1764), 1, 32, t43, 9, 1, NULL, t44, NULL);
+	/* t45 = conv_db */
 	for (long c = 0; c < 1; c++)
-		t46[c] = 0;
+		t45[c] = 0;
 	for (long b = 0; b < n; b++)
 		for (long c = 0; c < 1; c++) {
 			float acc = 0;
 			for (long q = 0; q < 784; q++)
-				acc += t41[(b * 1 + c) * 784 + q];
-			t46[c] += acc;
+				acc += t40[(b * 1 + c) * 784 + q];
+			t45[c] += acc;
 		}
-	/* t47 = act_grad */
-	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t43, 0, t28, 0, t47, 0);
-	/* t48 = conv_workspace */
-	/* t49 = conv2d */
+	/* t46 = act_grad */
+	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t42, 0, t28, 0, t46, 0);
+	/* t47 = conv_workspace */
+	/* t48 = conv2d */
 	for (long b = 0; b < n; b++)
-		conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t47 + b * 6272, t48 + b * 14112);
-	conv_vae_gemm(n * 49, 64, 288, t48, 288, 1, t24, 1, 288, NULL, (t48 + n * 14112), NULL);
-	for (long b = 0; b < n; b++)
-		for (long o = 0; o < 64; o++)
-			for (long q = 0; q < 49; q++)
-				t49[(b * 64 + o) * 49 + q] = (t48 + n * 14112)[(b * 49 + q) * 64 + o];
-	/* t50 = conv_workspace */
-	/* t51 = conv2d_dw */
-	for (long b = 0; b < n; b++)
-		conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t47 + b * 6272, t50 + b * 14112);
+		conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t46 + b * 6272, t47 + b * 14112);
+	conv_vae_gemm(n * 49, 64, 288, t47, 288, 1, t24, 1, 288, NULL, (t47 + n * 14112), NULL);
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
-				(t50 + n * 14112)[(b * 49 + q) * 64 + o] = t23[(b * 64 + o) * 49 + q];
-	conv_vae_gemm(64, 288, n * 49, (t50 + n * 14112), 1, 64, t50, 288, 1, NULL, t51, NULL);
-	/* t52 = conv_db */
+				t48[(b * 64 + o) * 49 + q] = (t47 + n * 14112)[(b * 49 + q) * 64 + o];
+	/* t49 = conv_workspace */
+	/* t50 = conv2d_dw */
+	for (long b = 0; b < n; b++)
+		conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t46 + b * 6272, t49 + b * 14112);
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 64; o++)
+			for (long q = 0; q < 49; q++)
+				(t49 + n * 14112)[(b * 49 + q) * 64 + o] = t23[(b * 64 + o) * 49 + q];
+	conv_vae_gemm(64, 288, n * 49, (t49 + n * 14112), 1, 64, t49, 288, 1, NULL, t50, NULL);
+	/* t51 = conv_db */
 	for (long c = 0; c < 32; c++)
-		t52[c] = 0;
+		t51[c] = 0;
 	for (long b = 0; b < n; b++)
 		for (long c = 0; c < 32; c++) {
 			float acc = 0;
 			for (long q = 0; q < 196; q++)
-				acc += t47[(b * 32 + c) * 196 + q];
-			t52[c] += acc;
+				acc += t46[(b * 32 + c) * 196 + q];
+			t51[c] += acc;
 		}
-	/* t53 = reshape */
-	memcpy(t53, t49, sizeof(float) * n * 3136);
-	/* t54 = act_grad */
-	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 3136, t53, 0, t22, 0, t54, 0);
-	/* t55 = dense_dx */
-	conv_vae_gemm(n, 16, 3136, t54, 3136, 1, t19, 16, 1, NULL, t55,
+	/* t52 = reshape */
+	memcpy(t52, t48, sizeof(float) * n * 3136);
+	/* t53 = act_grad */
+	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 3136, t52, 0, t22, 0, t53, 0);
+	/* t54 = dense_dx */
+	conv_vae_gemm(n, 16, 3136, t53, 3136, 1, t19, 16, 1, NULL, t54,
 		NULL);
-	/* t56 = dense_dw */
-	conv_vae_gemm(3136, 16, n, t54, 1, 3136, t18, 16, 1, NULL, t56, NULL);
-	/* t57 = sum_batch */
+	/* t55 = dense_dw */
+	conv_vae_gemm(3136, 16, n, t53, 1, 3136, t18, 16, 1, NULL, t55, NULL);
+	/* t56 = sum_batch */
 	for (long j = 0; j < 3136; j++)
-		t57[j] = 0;
+		t56[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 3136; j++)
-			t57[j] += t54[b * 3136 + j];
-	/* t58 = add */
+			t56[j] += t53[b * 3136 + j];
+	/* t57 = add */
 	for (long i = 0; i < n * 16; i++)
-		t58[i] = t38[i] + t55[i];
-	/* t59 = gaussian_dlogvar */
+		t57[i] = t38[i] + t54[i];
+	/* t58 = gaussian_dlogvar */
 	{
 		const uint64_t key = conv_vae_mix(rng ^ conv_vae_mix(((uint64_t)step << 24) ^ 18u));
 		for (long i = 0; i < n * 16; i++)
-			t59[i] = stochastic ? 0.5f * t55[i] * expf(0.5f * t17[i]) * (float)conv_vae_normal(key, (uint64_t)i) : 0;
+			t58[i] = stochastic ? 0.5f * t54[i] * expf(0.5f * t17[i]) * (float)conv_vae_normal(key, (uint64_t)i) : 0;
 	}
-	/* t60 = add */
+	/* t59 = add */
 	for (long i = 0; i < n * 16; i++)
-		t60[i] = t39[i] + t59[i];
-	/* t61 = dense_dx */
-	conv_vae_gemm(n, 3136, 16, t60, 16, 1, t15, 3136, 1, NULL, t61,
+		t59[i] = t39[i] + t58[i];
+	/* t60 = dense_dx */
+	conv_vae_gemm(n, 3136, 16, t59, 16, 1, t15, 3136, 1, NULL, t60,
 		NULL);
-	/* t62 = dense_dw */
-	conv_vae_gemm(16, 3136, n, t60, 1, 16, t11, 3136, 1, NULL, t62, NULL);
-	/* t63 = sum_batch */
+	/* t61 = dense_dw */
+	conv_vae_gemm(16, 3136, n, t59, 1, 16, t11, 3136, 1, NULL, t61, NULL);
+	/* t62 = sum_batch */
 	for (long j = 0; j < 16; j++)
-		t63[j] = 0;
+		t62[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 16; j++)
-			t63[j] += t60[b * 16 + j];
-	/* t64 = dense_dx */
-	conv_vae_gemm(n, 3136, 16, t58, 16, 1, t12, 3136, 1, NULL, t64,
+			t62[j] += t59[b * 16 + j];
+	/* t63 = dense_dx */
+	conv_vae_gemm(n, 3136, 16, t57, 16, 1, t12, 3136, 1, NULL, t63,
 		NULL);
-	/* t65 = add */
+	/* t64 = add */
 	for (long i = 0; i < n * 3136; i++)
-		t65[i] = t61[i] + t64[i];
-	/* t66 = dense_dw */
-	conv_vae_gemm(16, 3136, n, t58, 1, 16, t11, 3136, 1, NULL, t66, NULL);
-	/* t67 = sum_batch */
+		t64[i] = t60[i] + t63[i];
+	/* t65 = dense_dw */
+	conv_vae_gemm(16, 3136, n, t57, 1, 16, t11, 3136, 1, NULL, t65, NULL);
+	/* t66 = sum_batch */
 	for (long j = 0; j < 16; j++)
-		t67[j] = 0;
+		t66[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 16; j++)
-			t67[j] += t58[b * 16 + j];
-	/* t68 = reshape */
-	memcpy(t68, t65, sizeof(float) * n * 3136);
-	/* t69 = act_grad */
-	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 3136, t68, 0, t10, 0, t69, 0);
-	/* t70 = conv_workspace */
-	/* t71 = conv_transpose2d */
+			t66[j] += t57[b * 16 + j];
+	/* t67 = reshape */
+	memcpy(t67, t64, sizeof(float) * n * 3136);
+	/* t68 = act_grad */
+	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 3136, t67, 0, t10, 0, t68, 0);
+	/* t69 = conv_workspace */
+	/* t70 = conv_transpose2d */
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
-				(t70 + n * 14112)[(b * 49 + q) * 64 + o] = t69[(b * 64 + o) * 49 + q];
-	conv_vae_gemm(n * 49, 288, 64, (t70 + n * 14112), 64, 1, t6, 288, 1, NULL, t70, NULL);
+				(t69 + n * 14112)[(b * 49 + q) * 64 + o] = t68[(b * 64 + o) * 49 + q];
+	conv_vae_gemm(n * 49, 288, 64, (t69 + n * 14112), 64, 1, t6, 288, 1, NULL, t69, NULL);
 	for (long b = 0; b < n; b++) {
 		for (long c = 0; c < 32; c++)
 			for (long q = 0; q < 196; q++)
-				t71[(b * 32 + c) * 196 + q] = 0;
-		conv_vae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t70 + b * 14112, t71 + b * 6272);
+				t70[(b * 32 + c) * 196 + q] = 0;
+		conv_vae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t69 + b * 14112, t70 + b * 6272);
 	}
-	/* t72 = conv_workspace */
-	/* t73 = conv2d_dw */
+	/* t71 = conv_workspace */
+	/* t72 = conv2d_dw */
 	for (long b = 0; b < n; b++)
-		conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t5 + b * 6272, t72 + b * 14112);
+		conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t5 + b * 6272, t71 + b * 14112);
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
-				(t72 + n * 14112)[(b * 49 + q) * 64 + o] = t69[(b * 64 + o) * 49 + q];
-	conv_vae_gemm(64, 288, n * 49, (t72 + n * 14112), 1, 64, t72, 288, 1, NULL, t73, NULL);
-	/* t74 = conv_db */
+				(t71 + n * 14112)[(b * 49 + q) * 64 + o] = t68[(b * 64 + o) * 49 + q];
+	conv_vae_gemm(64, 288, n * 49, (t71 + n * 14112), 1, 64, t71, 288, 1, NULL, t72, NULL);
+	/* t73 = conv_db */
 	for (long c = 0; c < 64; c++)
-		t74[c] = 0;
+		t73[c] = 0;
 	for (long b = 0; b < n; b++)
 		for (long c = 0; c < 64; c++) {
 			float acc = 0;
 			for (long q = 0; q < 49; q++)
-				acc += t69[(b * 64 + c) * 49 + q];
-			t74[c] += acc;
+				acc += t68[(b * 64 + c) * 49 + q];
+			t73[c] += acc;
 		}
-	/* t75 = act_grad */
-	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t71, 0, t5, 0, t75, 0);
-	/* t76 = conv_workspace */
-	/* t77 = conv2d_dw */
+	/* t74 = act_grad */
+	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t70, 0, t5, 0, t74, 0);
+	/* t75 = conv_workspace */
+	/* t76 = conv2d_dw */
 	for (long b = 0; b < n; b++)
-		conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t0 + b * 784, t76 + b * 1764);
+		conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t0 + b * 784, t75 + b * 1764);
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
-				(t76 + n * 1764)[(b * 196 + q) * 32 + o] = t75[(b * 32 + o) * 196 + q];
-	conv_vae_gemm(32, 9, n * 196, (t76 + n * 1764), 1, 32, t76, 9, 1, NULL, t77, NULL);
-	/* t78 = conv_db */
+				(t75 + n * 1764)[(b * 196 + q) * 32 + o] = t74[(b * 32 + o) * 196 + q];
+	conv_vae_gemm(32, 9, n * 196, (t75 + n * 1764), 1, 32, t75, 9, 1, NULL, t76, NULL);
+	/* t77 = conv_db */
 	for (long c = 0; c < 32; c++)
-		t78[c] = 0;
+		t77[c] = 0;
 	for (long b = 0; b < n; b++)
 		for (long c = 0; c < 32; c++) {
 			float acc = 0;
 			for (long q = 0; q < 196; q++)
-				acc += t75[(b * 32 + c) * 196 + q];
-			t78[c] += acc;
+				acc += t74[(b * 32 + c) * 196 + q];
+			t77[c] += acc;
 		}
-	/* t79 = adam */
+	/* t78 = adam */
 	{ /* encoder.0.weight */
-		conv_vae_adam(288, t1, adam_m + 0, adam_v + 0, t77, &adam_k);
+		conv_vae_adam(288, t1, adam_m + 0, adam_v + 0, t76, &adam_k);
+	}
+	/* t79 = adam */
+	{ /* encoder.0.bias */
+		conv_vae_adam(32, t2, adam_m + 288, adam_v + 288, t77, &adam_k);
 	}
 	/* t80 = adam */
-	{ /* encoder.0.bias */
-		conv_vae_adam(32, t2, adam_m + 288, adam_v + 288, t78, &adam_k);
+	{ /* encoder.2.weight */
+		conv_vae_adam(18432, t6, adam_m + 320, adam_v + 320, t72, &adam_k);
 	}
 	/* t81 = adam */
-	{ /* encoder.2.weight */
-		conv_vae_adam(18432, t6, adam_m + 320, adam_v + 320, t73, &adam_k);
+	{ /* encoder.2.bias */
+		conv_vae_adam(64, t7, adam_m + 18752, adam_v + 18752, t73, &adam_k);
 	}
 	/* t82 = adam */
-	{ /* encoder.2.bias */
-		conv_vae_adam(64, t7, adam_m + 18752, adam_v + 18752, t74, &adam_k);
+	{ /* encoder.5.weight */
+		conv_vae_adam(50176, t12, adam_m + 18816, adam_v + 18816, t65, &adam_k);
 	}
 	/* t83 = adam */
-	{ /* encoder.5.weight */
-		conv_vae_adam(50176, t12, adam_m + 18816, adam_v + 18816, t66, &adam_k);
+	{ /* encoder.5.bias */
+		conv_vae_adam(16, t13, adam_m + 68992, adam_v + 68992, t66, &adam_k);
 	}
 	/* t84 = adam */
-	{ /* encoder.5.bias */
-		conv_vae_adam(16, t13, adam_m + 68992, adam_v + 68992, t67, &adam_k);
+	{ /* encoder.6.weight */
+		conv_vae_adam(50176, t15, adam_m + 69008, adam_v + 69008, t61, &adam_k);
 	}
 	/* t85 = adam */
-	{ /* encoder.6.weight */
-		conv_vae_adam(50176, t15, adam_m + 69008, adam_v + 69008, t62, &adam_k);
+	{ /* encoder.6.bias */
+		conv_vae_adam(16, t16, adam_m + 119184, adam_v + 119184, t62, &adam_k);
 	}
 	/* t86 = adam */
-	{ /* encoder.6.bias */
-		conv_vae_adam(16, t16, adam_m + 119184, adam_v + 119184, t63, &adam_k);
+	{ /* decoder.0.weight */
+		conv_vae_adam(50176, t19, adam_m + 119200, adam_v + 119200, t55, &adam_k);
 	}
 	/* t87 = adam */
-	{ /* decoder.0.weight */
-		conv_vae_adam(50176, t19, adam_m + 119200, adam_v + 119200, t56, &adam_k);
+	{ /* decoder.0.bias */
+		conv_vae_adam(3136, t20, adam_m + 169376, adam_v + 169376, t56, &adam_k);
 	}
 	/* t88 = adam */
-	{ /* decoder.0.bias */
-		conv_vae_adam(3136, t20, adam_m + 169376, adam_v + 169376, t57, &adam_k);
+	{ /* decoder.3.weight */
+		conv_vae_adam(18432, t24, adam_m + 172512, adam_v + 172512, t50, &adam_k);
 	}
 	/* t89 = adam */
-	{ /* decoder.3.weight */
-		conv_vae_adam(18432, t24, adam_m + 172512, adam_v + 172512, t51, &adam_k);
+	{ /* decoder.3.bias */
+		conv_vae_adam(32, t25, adam_m + 190944, adam_v + 190944, t51, &adam_k);
 	}
 	/* t90 = adam */
-	{ /* decoder.3.bias */
-		conv_vae_adam(32, t25, adam_m + 190944, adam_v + 190944, t52, &adam_k);
+	{ /* decoder.5.weight */
+		conv_vae_adam(288, t29, adam_m + 190976, adam_v + 190976, t44, &adam_k);
 	}
 	/* t91 = adam */
-	{ /* decoder.5.weight */
-		conv_vae_adam(288, t29, adam_m + 190976, adam_v + 190976, t45, &adam_k);
-	}
-	/* t92 = adam */
 	{ /* decoder.5.bias */
-		conv_vae_adam(1, t30, adam_m + 191264, adam_v + 191264, t46, &adam_k);
+		conv_vae_adam(1, t30, adam_m + 191264, adam_v + 191264, t45, &adam_k);
 	}
 	return t36[0];
 }
@@ -949,44 +972,43 @@ conv_vae_real conv_vae_gradient(const void *state, void *work, const conv_vae_re
 	float *const t38 = (float *)(work_ + 13271232); /* kl_normal_grad [n, 16] */
 	float *const t39 = (float *)(work_ + 13279424); /* kl_normal_grad [n, 16] */
 	float *const t40 = (float *)(work_ + 13287616); /* bce_grad [n, 1, 28, 28] */
-	float *const t41 = (float *)(work_ + 13689024); /* act_grad [n, 1, 28, 28] */
-	float *const t42 = (float *)(work_ + 14090432); /* conv_workspace [n, 8036] */
-	float *const t43 = (float *)(work_ + 18204864); /* conv2d [n, 32, 14, 14] */
-	float *const t44 = (float *)(work_ + 14090432); /* conv_workspace [n, 8036] */
-	float *const t45 = (float *)(work_ + 6422528); /* conv2d_dw [32, 1, 3, 3] */
-	float *const t46 = (float *)(work_ + 6423680); /* conv_db [1] */
-	float *const t47 = (float *)(work_ + 13287616); /* act_grad [n, 32, 14, 14] */
-	float *const t48 = (float *)(work_ + 16498880); /* conv_workspace [n, 17248] */
-	float *const t49 = (float *)(work_ + 9658368); /* conv2d [n, 64, 7, 7] */
-	float *const t50 = (float *)(work_ + 16498880); /* conv_workspace [n, 17248] */
-	float *const t51 = (float *)(work_ + 11264000); /* conv2d_dw [64, 32, 3, 3] */
-	float *const t52 = (float *)(work_ + 6423744); /* conv_db [32] */
-	float *const t53 = (float *)(work_ + 8052736); /* reshape [n, 3136] */
-	float *const t54 = (float *)(work_ + 9658368); /* act_grad [n, 3136] */
-	float *const t55 = (float *)(work_ + 6447104); /* dense_dx [n, 16] */
-	float *const t56 = (float *)(work_ + 6455296); /* dense_dw [3136, 16] */
-	float *const t57 = (float *)(work_ + 6656000); /* sum_batch [3136] */
-	float *const t58 = (float *)(work_ + 6668544); /* add [n, 16] */
-	float *const t59 = (float *)(work_ + 6676736); /* gaussian_dlogvar [n, 16] */
-	float *const t60 = (float *)(work_ + 6423872); /* add [n, 16] */
-	float *const t61 = (float *)(work_ + 6676736); /* dense_dx [n, 3136] */
-	float *const t62 = (float *)(work_ + 8282368); /* dense_dw [16, 3136] */
-	float *const t63 = (float *)(work_ + 6432064); /* sum_batch [16] */
-	float *const t64 = (float *)(work_ + 8483072); /* dense_dx [n, 3136] */
-	float *const t65 = (float *)(work_ + 13271232); /* add [n, 3136] */
-	float *const t66 = (float *)(work_ + 6676736); /* dense_dw [16, 3136] */
-	float *const t67 = (float *)(work_ + 4816896); /* sum_batch [16] */
-	float *const t68 = (float *)(work_ + 8483072); /* reshape [n, 64, 7, 7] */
-	float *const t69 = (float *)(work_ + 13271232); /* act_grad [n, 64, 7, 7] */
-	float *const t70 = (float *)(work_ + 14876864); /* conv_workspace [n, 17248] */
-	float *const t71 = (float *)(work_ + 23707840); /* conv_transpose2d [n, 32, 14, 14] */
-	float *const t72 = (float *)(work_ + 14876864); /* conv_workspace [n, 17248] */
-	float *const t73 = (float *)(work_ + 3211264); /* conv2d_dw [64, 32, 3, 3] */
-	float *const t74 = (float *)(work_ + 3284992); /* conv_db [64] */
-	float *const t75 = (float *)(work_ + 13271232); /* act_grad [n, 32, 14, 14] */
-	float *const t76 = (float *)(work_ + 16482496); /* conv_workspace [n, 8036] */
-	float *const t77 = (float *)(work_ + 0); /* conv2d_dw [32, 1, 3, 3] */
-	float *const t78 = (float *)(work_ + 1152); /* conv_db [32] */
+	float *const t41 = (float *)(work_ + 13689024); /* conv_workspace [n, 8036] */
+	float *const t42 = (float *)(work_ + 17803456); /* conv2d [n, 32, 14, 14] */
+	float *const t43 = (float *)(work_ + 13689024); /* conv_workspace [n, 8036] */
+	float *const t44 = (float *)(work_ + 6422528); /* conv2d_dw [32, 1, 3, 3] */
+	float *const t45 = (float *)(work_ + 6423680); /* conv_db [1] */
+	float *const t46 = (float *)(work_ + 13287616); /* act_grad [n, 32, 14, 14] */
+	float *const t47 = (float *)(work_ + 16498880); /* conv_workspace [n, 17248] */
+	float *const t48 = (float *)(work_ + 9658368); /* conv2d [n, 64, 7, 7] */
+	float *const t49 = (float *)(work_ + 16498880); /* conv_workspace [n, 17248] */
+	float *const t50 = (float *)(work_ + 11264000); /* conv2d_dw [64, 32, 3, 3] */
+	float *const t51 = (float *)(work_ + 6423744); /* conv_db [32] */
+	float *const t52 = (float *)(work_ + 8052736); /* reshape [n, 3136] */
+	float *const t53 = (float *)(work_ + 9658368); /* act_grad [n, 3136] */
+	float *const t54 = (float *)(work_ + 6447104); /* dense_dx [n, 16] */
+	float *const t55 = (float *)(work_ + 6455296); /* dense_dw [3136, 16] */
+	float *const t56 = (float *)(work_ + 6656000); /* sum_batch [3136] */
+	float *const t57 = (float *)(work_ + 6668544); /* add [n, 16] */
+	float *const t58 = (float *)(work_ + 6676736); /* gaussian_dlogvar [n, 16] */
+	float *const t59 = (float *)(work_ + 6423872); /* add [n, 16] */
+	float *const t60 = (float *)(work_ + 6676736); /* dense_dx [n, 3136] */
+	float *const t61 = (float *)(work_ + 8282368); /* dense_dw [16, 3136] */
+	float *const t62 = (float *)(work_ + 6432064); /* sum_batch [16] */
+	float *const t63 = (float *)(work_ + 8483072); /* dense_dx [n, 3136] */
+	float *const t64 = (float *)(work_ + 13271232); /* add [n, 3136] */
+	float *const t65 = (float *)(work_ + 6676736); /* dense_dw [16, 3136] */
+	float *const t66 = (float *)(work_ + 4816896); /* sum_batch [16] */
+	float *const t67 = (float *)(work_ + 8483072); /* reshape [n, 64, 7, 7] */
+	float *const t68 = (float *)(work_ + 13271232); /* act_grad [n, 64, 7, 7] */
+	float *const t69 = (float *)(work_ + 14876864); /* conv_workspace [n, 17248] */
+	float *const t70 = (float *)(work_ + 23707840); /* conv_transpose2d [n, 32, 14, 14] */
+	float *const t71 = (float *)(work_ + 14876864); /* conv_workspace [n, 17248] */
+	float *const t72 = (float *)(work_ + 3211264); /* conv2d_dw [64, 32, 3, 3] */
+	float *const t73 = (float *)(work_ + 3284992); /* conv_db [64] */
+	float *const t74 = (float *)(work_ + 13271232); /* act_grad [n, 32, 14, 14] */
+	float *const t75 = (float *)(work_ + 16482496); /* conv_workspace [n, 8036] */
+	float *const t76 = (float *)(work_ + 0); /* conv2d_dw [32, 1, 3, 3] */
+	float *const t77 = (float *)(work_ + 1152); /* conv_db [32] */
 	/* t3 = conv_workspace */
 	/* t4 = conv2d */
 	for (long b = 0; b < n; b++)
@@ -1059,14 +1081,7 @@ conv_vae_real conv_vae_gradient(const void *state, void *work, const conv_vae_re
 	/* t33 = sigmoid */
 	conv_vae_act(CONV_VAE_SIGMOID, 0.0f, 1, n * 784, t32, 0, NULL, 0, t33, 0);
 	/* t34 = bce */
-	{
-		double acc = 0;
-		for (long i = 0; i < n * 784; i++) {
-			double p = t33[i], t = t0[i], lp = p > 0 ? log(p) : -100, lq = p < 1 ? log(1 - p) : -100;
-			acc += -(t * (lp < -100 ? -100 : lp) + (1 - t) * (lq < -100 ? -100 : lq));
-		}
-		t34[0] = (float)acc;
-	}
+	t34[0] = (float)(conv_vae_bce_logits(n * 784, t32, t33, t0));
 	/* t35 = kl_normal */
 	{
 		double acc = 0;
@@ -1094,194 +1109,190 @@ conv_vae_real conv_vae_gradient(const void *state, void *work, const conv_vae_re
 	/* t40 = bce_grad */
 	{
 		const float k = t37[0];
-		for (long i = 0; i < n * 784; i++) {
-			float q = (1 - t33[i]) * t33[i];
-			t40[i] = k * (t33[i] - t0[i]) / (q > 9.9999999999999998e-13f ? q : 9.9999999999999998e-13f);
-		}
+		for (long i = 0; i < n * 784; i++)
+			t40[i] = k * (t33[i] - t0[i]);
 	}
-	/* t41 = act_grad */
-	conv_vae_act(CONV_VAE_SIGMOID, 0.0f, 1, n * 784, t40, 0, t33, 0, t41, 0);
-	/* t42 = conv_workspace */
-	/* t43 = conv2d */
+	/* t41 = conv_workspace */
+	/* t42 = conv2d */
 	for (long b = 0; b < n; b++)
-		conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t41 + b * 784, t42 + b * 1764);
-	conv_vae_gemm(n * 196, 32, 9, t42, 9, 1, t29, 1, 9, NULL, (t42 + n * 1764), NULL);
+		conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t40 + b * 784, t41 + b * 1764);
+	conv_vae_gemm(n * 196, 32, 9, t41, 9, 1, t29, 1, 9, NULL, (t41 + n * 1764), NULL);
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
-				t43[(b * 32 + o) * 196 + q] = (t42 + n * 1764)[(b * 196 + q) * 32 + o];
-	/* t44 = conv_workspace */
-	/* t45 = conv2d_dw */
+				t42[(b * 32 + o) * 196 + q] = (t41 + n * 1764)[(b * 196 + q) * 32 + o];
+	/* t43 = conv_workspace */
+	/* t44 = conv2d_dw */
 	for (long b = 0; b < n; b++)
-		conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t41 + b * 784, t44 + b * 1764);
+		conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t40 + b * 784, t43 + b * 1764);
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
-				(t44 + n * 1764)[(b * 196 + q) * 32 + o] = t28[(b * 32 + o) * 196 + q];
-	conv_vae_gemm(32, 9, n * 196, (t44 + n * 1764), 1, 32, t44, 9, 1, NULL, t45, NULL);
-	/* t46 = conv_db */
+				(t43 + n * 1764)[(b * 196 + q) * 32 + o] = t28[(b * 32 + o) * 196 + q];
+	conv_vae_gemm(32, 9, n * 196, (t43 + n * 1764), 1, 32, t43, 9, 1, NULL, t44, NULL);
+	/* t45 = conv_db */
 	for (long c = 0; c < 1; c++)
-		t46[c] = 0;
+		t45[c] = 0;
 	for (long b = 0; b < n; b++)
 		for (long c = 0; c < 1; c++) {
 			float acc = 0;
 			for (long q = 0; q < 784; q++)
-				acc += t41[(b * 1 + c) * 784 + q];
-			t46[c] += acc;
+				acc += t40[(b * 1 + c) * 784 + q];
+			t45[c] += acc;
 		}
-	/* t47 = act_grad */
-	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t43, 0, t28, 0, t47, 0);
-	/* t48 = conv_workspace */
-	/* t49 = conv2d */
+	/* t46 = act_grad */
+	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t42, 0, t28, 0, t46, 0);
+	/* t47 = conv_workspace */
+	/* t48 = conv2d */
 	for (long b = 0; b < n; b++)
-		conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t47 + b * 6272, t48 + b * 14112);
-	conv_vae_gemm(n * 49, 64, 288, t48, 288, 1, t24, 1, 288, NULL, (t48 + n * 14112), NULL);
-	for (long b = 0; b < n; b++)
-		for (long o = 0; o < 64; o++)
-			for (long q = 0; q < 49; q++)
-				t49[(b * 64 + o) * 49 + q] = (t48 + n * 14112)[(b * 49 + q) * 64 + o];
-	/* t50 = conv_workspace */
-	/* t51 = conv2d_dw */
-	for (long b = 0; b < n; b++)
-		conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t47 + b * 6272, t50 + b * 14112);
+		conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t46 + b * 6272, t47 + b * 14112);
+	conv_vae_gemm(n * 49, 64, 288, t47, 288, 1, t24, 1, 288, NULL, (t47 + n * 14112), NULL);
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
-				(t50 + n * 14112)[(b * 49 + q) * 64 + o] = t23[(b * 64 + o) * 49 + q];
-	conv_vae_gemm(64, 288, n * 49, (t50 + n * 14112), 1, 64, t50, 288, 1, NULL, t51, NULL);
-	/* t52 = conv_db */
+				t48[(b * 64 + o) * 49 + q] = (t47 + n * 14112)[(b * 49 + q) * 64 + o];
+	/* t49 = conv_workspace */
+	/* t50 = conv2d_dw */
+	for (long b = 0; b < n; b++)
+		conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t46 + b * 6272, t49 + b * 14112);
+	for (long b = 0; b < n; b++)
+		for (long o = 0; o < 64; o++)
+			for (long q = 0; q < 49; q++)
+				(t49 + n * 14112)[(b * 49 + q) * 64 + o] = t23[(b * 64 + o) * 49 + q];
+	conv_vae_gemm(64, 288, n * 49, (t49 + n * 14112), 1, 64, t49, 288, 1, NULL, t50, NULL);
+	/* t51 = conv_db */
 	for (long c = 0; c < 32; c++)
-		t52[c] = 0;
+		t51[c] = 0;
 	for (long b = 0; b < n; b++)
 		for (long c = 0; c < 32; c++) {
 			float acc = 0;
 			for (long q = 0; q < 196; q++)
-				acc += t47[(b * 32 + c) * 196 + q];
-			t52[c] += acc;
+				acc += t46[(b * 32 + c) * 196 + q];
+			t51[c] += acc;
 		}
-	/* t53 = reshape */
-	memcpy(t53, t49, sizeof(float) * n * 3136);
-	/* t54 = act_grad */
-	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 3136, t53, 0, t22, 0, t54, 0);
-	/* t55 = dense_dx */
-	conv_vae_gemm(n, 16, 3136, t54, 3136, 1, t19, 16, 1, NULL, t55,
+	/* t52 = reshape */
+	memcpy(t52, t48, sizeof(float) * n * 3136);
+	/* t53 = act_grad */
+	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 3136, t52, 0, t22, 0, t53, 0);
+	/* t54 = dense_dx */
+	conv_vae_gemm(n, 16, 3136, t53, 3136, 1, t19, 16, 1, NULL, t54,
 		NULL);
-	/* t56 = dense_dw */
-	conv_vae_gemm(3136, 16, n, t54, 1, 3136, t18, 16, 1, NULL, t56, NULL);
-	/* t57 = sum_batch */
+	/* t55 = dense_dw */
+	conv_vae_gemm(3136, 16, n, t53, 1, 3136, t18, 16, 1, NULL, t55, NULL);
+	/* t56 = sum_batch */
 	for (long j = 0; j < 3136; j++)
-		t57[j] = 0;
+		t56[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 3136; j++)
-			t57[j] += t54[b * 3136 + j];
-	/* t58 = add */
+			t56[j] += t53[b * 3136 + j];
+	/* t57 = add */
 	for (long i = 0; i < n * 16; i++)
-		t58[i] = t38[i] + t55[i];
-	/* t59 = gaussian_dlogvar */
+		t57[i] = t38[i] + t54[i];
+	/* t58 = gaussian_dlogvar */
 	{
 		const uint64_t key = conv_vae_mix(rng ^ conv_vae_mix(((uint64_t)step << 24) ^ 18u));
 		for (long i = 0; i < n * 16; i++)
-			t59[i] = stochastic ? 0.5f * t55[i] * expf(0.5f * t17[i]) * (float)conv_vae_normal(key, (uint64_t)i) : 0;
+			t58[i] = stochastic ? 0.5f * t54[i] * expf(0.5f * t17[i]) * (float)conv_vae_normal(key, (uint64_t)i) : 0;
 	}
-	/* t60 = add */
+	/* t59 = add */
 	for (long i = 0; i < n * 16; i++)
-		t60[i] = t39[i] + t59[i];
-	/* t61 = dense_dx */
-	conv_vae_gemm(n, 3136, 16, t60, 16, 1, t15, 3136, 1, NULL, t61,
+		t59[i] = t39[i] + t58[i];
+	/* t60 = dense_dx */
+	conv_vae_gemm(n, 3136, 16, t59, 16, 1, t15, 3136, 1, NULL, t60,
 		NULL);
-	/* t62 = dense_dw */
-	conv_vae_gemm(16, 3136, n, t60, 1, 16, t11, 3136, 1, NULL, t62, NULL);
-	/* t63 = sum_batch */
+	/* t61 = dense_dw */
+	conv_vae_gemm(16, 3136, n, t59, 1, 16, t11, 3136, 1, NULL, t61, NULL);
+	/* t62 = sum_batch */
 	for (long j = 0; j < 16; j++)
-		t63[j] = 0;
+		t62[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 16; j++)
-			t63[j] += t60[b * 16 + j];
-	/* t64 = dense_dx */
-	conv_vae_gemm(n, 3136, 16, t58, 16, 1, t12, 3136, 1, NULL, t64,
+			t62[j] += t59[b * 16 + j];
+	/* t63 = dense_dx */
+	conv_vae_gemm(n, 3136, 16, t57, 16, 1, t12, 3136, 1, NULL, t63,
 		NULL);
-	/* t65 = add */
+	/* t64 = add */
 	for (long i = 0; i < n * 3136; i++)
-		t65[i] = t61[i] + t64[i];
-	/* t66 = dense_dw */
-	conv_vae_gemm(16, 3136, n, t58, 1, 16, t11, 3136, 1, NULL, t66, NULL);
-	/* t67 = sum_batch */
+		t64[i] = t60[i] + t63[i];
+	/* t65 = dense_dw */
+	conv_vae_gemm(16, 3136, n, t57, 1, 16, t11, 3136, 1, NULL, t65, NULL);
+	/* t66 = sum_batch */
 	for (long j = 0; j < 16; j++)
-		t67[j] = 0;
+		t66[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 16; j++)
-			t67[j] += t58[b * 16 + j];
-	/* t68 = reshape */
-	memcpy(t68, t65, sizeof(float) * n * 3136);
-	/* t69 = act_grad */
-	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 3136, t68, 0, t10, 0, t69, 0);
-	/* t70 = conv_workspace */
-	/* t71 = conv_transpose2d */
+			t66[j] += t57[b * 16 + j];
+	/* t67 = reshape */
+	memcpy(t67, t64, sizeof(float) * n * 3136);
+	/* t68 = act_grad */
+	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 3136, t67, 0, t10, 0, t68, 0);
+	/* t69 = conv_workspace */
+	/* t70 = conv_transpose2d */
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
-				(t70 + n * 14112)[(b * 49 + q) * 64 + o] = t69[(b * 64 + o) * 49 + q];
-	conv_vae_gemm(n * 49, 288, 64, (t70 + n * 14112), 64, 1, t6, 288, 1, NULL, t70, NULL);
+				(t69 + n * 14112)[(b * 49 + q) * 64 + o] = t68[(b * 64 + o) * 49 + q];
+	conv_vae_gemm(n * 49, 288, 64, (t69 + n * 14112), 64, 1, t6, 288, 1, NULL, t69, NULL);
 	for (long b = 0; b < n; b++) {
 		for (long c = 0; c < 32; c++)
 			for (long q = 0; q < 196; q++)
-				t71[(b * 32 + c) * 196 + q] = 0;
-		conv_vae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t70 + b * 14112, t71 + b * 6272);
+				t70[(b * 32 + c) * 196 + q] = 0;
+		conv_vae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t69 + b * 14112, t70 + b * 6272);
 	}
-	/* t72 = conv_workspace */
-	/* t73 = conv2d_dw */
+	/* t71 = conv_workspace */
+	/* t72 = conv2d_dw */
 	for (long b = 0; b < n; b++)
-		conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t5 + b * 6272, t72 + b * 14112);
+		conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t5 + b * 6272, t71 + b * 14112);
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
-				(t72 + n * 14112)[(b * 49 + q) * 64 + o] = t69[(b * 64 + o) * 49 + q];
-	conv_vae_gemm(64, 288, n * 49, (t72 + n * 14112), 1, 64, t72, 288, 1, NULL, t73, NULL);
-	/* t74 = conv_db */
+				(t71 + n * 14112)[(b * 49 + q) * 64 + o] = t68[(b * 64 + o) * 49 + q];
+	conv_vae_gemm(64, 288, n * 49, (t71 + n * 14112), 1, 64, t71, 288, 1, NULL, t72, NULL);
+	/* t73 = conv_db */
 	for (long c = 0; c < 64; c++)
-		t74[c] = 0;
+		t73[c] = 0;
 	for (long b = 0; b < n; b++)
 		for (long c = 0; c < 64; c++) {
 			float acc = 0;
 			for (long q = 0; q < 49; q++)
-				acc += t69[(b * 64 + c) * 49 + q];
-			t74[c] += acc;
+				acc += t68[(b * 64 + c) * 49 + q];
+			t73[c] += acc;
 		}
-	/* t75 = act_grad */
-	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t71, 0, t5, 0, t75, 0);
-	/* t76 = conv_workspace */
-	/* t77 = conv2d_dw */
+	/* t74 = act_grad */
+	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t70, 0, t5, 0, t74, 0);
+	/* t75 = conv_workspace */
+	/* t76 = conv2d_dw */
 	for (long b = 0; b < n; b++)
-		conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t0 + b * 784, t76 + b * 1764);
+		conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t0 + b * 784, t75 + b * 1764);
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
-				(t76 + n * 1764)[(b * 196 + q) * 32 + o] = t75[(b * 32 + o) * 196 + q];
-	conv_vae_gemm(32, 9, n * 196, (t76 + n * 1764), 1, 32, t76, 9, 1, NULL, t77, NULL);
-	/* t78 = conv_db */
+				(t75 + n * 1764)[(b * 196 + q) * 32 + o] = t74[(b * 32 + o) * 196 + q];
+	conv_vae_gemm(32, 9, n * 196, (t75 + n * 1764), 1, 32, t75, 9, 1, NULL, t76, NULL);
+	/* t77 = conv_db */
 	for (long c = 0; c < 32; c++)
-		t78[c] = 0;
+		t77[c] = 0;
 	for (long b = 0; b < n; b++)
 		for (long c = 0; c < 32; c++) {
 			float acc = 0;
 			for (long q = 0; q < 196; q++)
-				acc += t75[(b * 32 + c) * 196 + q];
-			t78[c] += acc;
+				acc += t74[(b * 32 + c) * 196 + q];
+			t77[c] += acc;
 		}
-	memcpy(grad + 0, t77, sizeof(float) * 288);
-	memcpy(grad + 288, t78, sizeof(float) * 32);
-	memcpy(grad + 320, t73, sizeof(float) * 18432);
-	memcpy(grad + 18752, t74, sizeof(float) * 64);
-	memcpy(grad + 18816, t66, sizeof(float) * 50176);
-	memcpy(grad + 68992, t67, sizeof(float) * 16);
-	memcpy(grad + 69008, t62, sizeof(float) * 50176);
-	memcpy(grad + 119184, t63, sizeof(float) * 16);
-	memcpy(grad + 119200, t56, sizeof(float) * 50176);
-	memcpy(grad + 169376, t57, sizeof(float) * 3136);
-	memcpy(grad + 172512, t51, sizeof(float) * 18432);
-	memcpy(grad + 190944, t52, sizeof(float) * 32);
-	memcpy(grad + 190976, t45, sizeof(float) * 288);
-	memcpy(grad + 191264, t46, sizeof(float) * 1);
+	memcpy(grad + 0, t76, sizeof(float) * 288);
+	memcpy(grad + 288, t77, sizeof(float) * 32);
+	memcpy(grad + 320, t72, sizeof(float) * 18432);
+	memcpy(grad + 18752, t73, sizeof(float) * 64);
+	memcpy(grad + 18816, t65, sizeof(float) * 50176);
+	memcpy(grad + 68992, t66, sizeof(float) * 16);
+	memcpy(grad + 69008, t61, sizeof(float) * 50176);
+	memcpy(grad + 119184, t62, sizeof(float) * 16);
+	memcpy(grad + 119200, t55, sizeof(float) * 50176);
+	memcpy(grad + 169376, t56, sizeof(float) * 3136);
+	memcpy(grad + 172512, t50, sizeof(float) * 18432);
+	memcpy(grad + 190944, t51, sizeof(float) * 32);
+	memcpy(grad + 190976, t44, sizeof(float) * 288);
+	memcpy(grad + 191264, t45, sizeof(float) * 1);
 	return t36[0];
 }
 
@@ -1410,14 +1421,7 @@ conv_vae_real conv_vae_loss(const void *state, void *work, const conv_vae_real *
 	/* t33 = sigmoid */
 	conv_vae_act(CONV_VAE_SIGMOID, 0.0f, 1, n * 784, t32, 0, NULL, 0, t33, 0);
 	/* t34 = bce */
-	{
-		double acc = 0;
-		for (long i = 0; i < n * 784; i++) {
-			double p = t33[i], t = t0[i], lp = p > 0 ? log(p) : -100, lq = p < 1 ? log(1 - p) : -100;
-			acc += -(t * (lp < -100 ? -100 : lp) + (1 - t) * (lq < -100 ? -100 : lq));
-		}
-		t34[0] = (float)acc;
-	}
+	t34[0] = (float)(conv_vae_bce_logits(n * 784, t32, t33, t0));
 	/* t35 = kl_normal */
 	{
 		double acc = 0;

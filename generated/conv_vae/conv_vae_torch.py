@@ -98,7 +98,7 @@ def run(p, inputs, training=True, noise=True):
     t31 = None
     t32 = F.conv_transpose2d(t28, t29, t30, stride=2, padding=1, output_padding=(1, 1))
     t33 = torch.sigmoid(t32)
-    t34 = F.binary_cross_entropy(t33, t0, reduction="sum")
+    t34 = F.binary_cross_entropy_with_logits(t32, t0, reduction="sum")
     t35 = -0.5 * torch.sum(1 + t17 - t14.pow(2) - torch.exp(t17))
     t36 = t34 + t35
     return t36, t18, t33

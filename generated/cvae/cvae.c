@@ -207,6 +207,46 @@ static void cvae_adam(long count, float *p, float *m, float *v, const float *g, 
 	}
 }
 
+static double cvae_bce_logits(long count, const float *z, const float *y, const float *t)
+{
+	double acc = 0;
+	long i = 0;
+	const cvae_vec one = CVAE_SET1(1), zero = CVAE_ZERO(), half = CVAE_SET1(0.5f);
+	for (; i + CVAE_LANES <= count; i += CVAE_LANES) {
+		const cvae_vec zi = CVAE_LOAD(z + i), yi = CVAE_LOAD(y + i);
+		const cvae_vec m = CVAE_MAX(yi, CVAE_SUB(one, yi));
+		/* m in [1/2, 1]: below sqrt(1/2), log m = log 2m - log 2 */
+		const cvae_vec low = CVAE_WHERE_POS(CVAE_SUB(CVAE_SET1(0.707106781186547524f), m), one, zero);
+		const cvae_vec x = CVAE_SUB(CVAE_ADD(m, CVAE_MUL(low, m)), one), x2 = CVAE_MUL(x, x);
+		cvae_vec p = CVAE_SET1(7.0376836292e-2f);
+		p = CVAE_FMA(p, x, CVAE_SET1(-1.1514610310e-1f));
+		p = CVAE_FMA(p, x, CVAE_SET1(1.1676998740e-1f));
+		p = CVAE_FMA(p, x, CVAE_SET1(-1.2420140846e-1f));
+		p = CVAE_FMA(p, x, CVAE_SET1(1.4249322787e-1f));
+		p = CVAE_FMA(p, x, CVAE_SET1(-1.6668057665e-1f));
+		p = CVAE_FMA(p, x, CVAE_SET1(2.0000714765e-1f));
+		p = CVAE_FMA(p, x, CVAE_SET1(-2.4999993993e-1f));
+		p = CVAE_FMA(p, x, CVAE_SET1(3.3333331174e-1f));
+		cvae_vec lg = CVAE_MUL(CVAE_MUL(p, x), x2);
+		lg = CVAE_SUB(lg, CVAE_MUL(low, CVAE_SET1(-2.12194440e-4f)));
+		lg = CVAE_SUB(lg, CVAE_MUL(half, x2));
+		lg = CVAE_ADD(x, lg);
+		lg = CVAE_SUB(lg, CVAE_MUL(low, CVAE_SET1(0.693359375f)));
+		const cvae_vec term = CVAE_SUB(CVAE_SUB(CVAE_MAX(zi, zero), CVAE_MUL(zi, CVAE_LOAD(t + i))), lg);
+		float lane[CVAE_LANES];
+		CVAE_STORE(lane, term);
+		float part = 0;
+		for (int l = 0; l < CVAE_LANES; l++)
+			part += lane[l];
+		acc += part;
+	}
+	for (; i < count; i++) {
+		const float m = y[i] > 1 - y[i] ? y[i] : 1 - y[i];
+		acc += (double)(z[i] > 0 ? z[i] : 0) - (double)z[i] * t[i] - (double)logf(m);
+	}
+	return acc;
+}
+
 enum { cvae_MR = 8, cvae_NR = 2 * CVAE_LANES, cvae_KC = 128, cvae_MC = 128 };
 
 /* What a product does to each finished tile of C (at row stride ldc,
@@ -263,23 +303,18 @@ static void cvae_transpose4(const float *src, long lds, float *dst, long ldd)
  * time when X runs along k and copied row by row when it runs along j. */
 static void cvae_pack(const float *X, long js, long ks, long nj, long w, long kc, float *dst, long ldd)
 {
-	long j = 0;
 	if (js == 1 && nj == w) {
 		for (long k = 0; k < kc; k++)
 			memcpy(dst + k * ldd, X + k * ks, sizeof(float) * (size_t)w);
 		return;
 	}
-	if (ks == 1)
-		for (; j + 4 <= nj; j += 4) {
-			long k = 0;
-			for (; k + 4 <= kc; k += 4)
-				cvae_transpose4(X + j * js + k, js, dst + k * ldd + j, ldd);
-			for (; k < kc; k++)
-				for (long t = 0; t < 4; t++)
-					dst[k * ldd + j + t] = X[(j + t) * js + k];
-		}
+	/* whole 4 x 4 blocks, then the rest element by element */
+	const long j4 = ks == 1 ? nj / 4 * 4 : 0, k4 = ks == 1 ? kc / 4 * 4 : 0;
+	for (long j = 0; j < j4; j += 4)
+		for (long k = 0; k < k4; k += 4)
+			cvae_transpose4(X + j * js + k, js, dst + k * ldd + j, ldd);
 	for (long k = 0; k < kc; k++)
-		for (long t = j; t < w; t++)
+		for (long t = k < k4 ? j4 : 0; t < w; t++)
 			dst[k * ldd + t] = t < nj ? X[t * js + k * ks] : 0;
 }
 
@@ -474,41 +509,41 @@ cvae_real cvae_train_step(void *state, void *work, const cvae_real *x, const cva
 	float *const t26 = (float *)(work_ + 1001472); /* dense [n, 512] */
 	float *const t27 = params + 697408; /* decoder.5.weight */
 	float *const t28 = params + 1098816; /* decoder.5.bias */
-	float *const t30 = (float *)(work_ + 1263616); /* dense [n, 784] */
-	float *const t31 = (float *)(work_ + 1665024); /* bce [] */
-	float *const t32 = (float *)(work_ + 1665088); /* kl_normal [] */
-	float *const t33 = (float *)(work_ + 1665152); /* add [] */
-	float *const t34 = (float *)(work_ + 1665024); /* constant [] */
-	float *const t35 = (float *)(work_ + 1665216); /* kl_normal_grad [n, 32] */
-	float *const t36 = (float *)(work_ + 1681600); /* kl_normal_grad [n, 32] */
-	float *const t37 = (float *)(work_ + 1697984); /* bce_grad [n, 784] */
-	float *const t38 = (float *)(work_ + 2099392); /* act_grad [n, 784] */
-	float *const t39 = (float *)(work_ + 1697984); /* dense_dx [n, 512] */
-	float *const t40 = (float *)(work_ + 2500800); /* dense_dw [784, 512] */
-	float *const t41 = (float *)(work_ + 799744); /* sum_batch [784] */
-	float *const t43 = (float *)(work_ + 1001472); /* dense_dx [n, 256] */
-	float *const t44 = (float *)(work_ + 1960128); /* dense_dw [512, 256] */
-	float *const t45 = (float *)(work_ + 802880); /* sum_batch [512] */
-	float *const t47 = (float *)(work_ + 870400); /* dense_dx [n, 42] */
-	float *const t48 = (float *)(work_ + 891904); /* dense_dw [256, 42] */
-	float *const t49 = (float *)(work_ + 804928); /* sum_batch [256] */
-	float *const t50 = (float *)(work_ + 848896); /* concat_slice [n, 32] */
-	float *const t51 = (float *)(work_ + 865280); /* add [n, 32] */
-	float *const t52 = (float *)(work_ + 934912); /* gaussian_dlogvar [n, 32] */
-	float *const t53 = (float *)(work_ + 805952); /* add [n, 32] */
-	float *const t54 = (float *)(work_ + 934912); /* dense_dx [n, 256] */
-	float *const t55 = (float *)(work_ + 1065984); /* dense_dw [32, 256] */
-	float *const t56 = (float *)(work_ + 822336); /* sum_batch [32] */
-	float *const t57 = (float *)(work_ + 1098752); /* dense_dx [n, 256] */
-	float *const t58 = (float *)(work_ + 1665216); /* add [n, 256] */
-	float *const t59 = (float *)(work_ + 934912); /* dense_dw [32, 256] */
-	float *const t60 = (float *)(work_ + 805952); /* sum_batch [32] */
-	float *const t61 = (float *)(work_ + 1098752); /* act_grad [n, 256] */
-	float *const t62 = (float *)(work_ + 1665216); /* dense_dx [n, 512] */
-	float *const t63 = (float *)(work_ + 4106432); /* dense_dw [256, 512] */
-	float *const t64 = (float *)(work_ + 406528); /* sum_batch [256] */
-	float *const t66 = (float *)(work_ + 4630720); /* dense_dw [512, 794] */
-	float *const t67 = (float *)(work_ + 0); /* sum_batch [512] */
+	float *const t29 = (float *)(work_ + 1263616); /* dense [n, 784] */
+	float *const t30 = (float *)(work_ + 1665024); /* sigmoid [n, 784] */
+	float *const t31 = (float *)(work_ + 2066432); /* bce [] */
+	float *const t32 = (float *)(work_ + 2066496); /* kl_normal [] */
+	float *const t33 = (float *)(work_ + 2066560); /* add [] */
+	float *const t34 = (float *)(work_ + 2066432); /* constant [] */
+	float *const t35 = (float *)(work_ + 2066624); /* kl_normal_grad [n, 32] */
+	float *const t36 = (float *)(work_ + 2083008); /* kl_normal_grad [n, 32] */
+	float *const t37 = (float *)(work_ + 2099392); /* bce_grad [n, 784] */
+	float *const t38 = (float *)(work_ + 1263616); /* dense_dx [n, 512] */
+	float *const t39 = (float *)(work_ + 2500800); /* dense_dw [784, 512] */
+	float *const t40 = (float *)(work_ + 799744); /* sum_batch [784] */
+	float *const t42 = (float *)(work_ + 1001472); /* dense_dx [n, 256] */
+	float *const t43 = (float *)(work_ + 4106432); /* dense_dw [512, 256] */
+	float *const t44 = (float *)(work_ + 802880); /* sum_batch [512] */
+	float *const t46 = (float *)(work_ + 870400); /* dense_dx [n, 42] */
+	float *const t47 = (float *)(work_ + 891904); /* dense_dw [256, 42] */
+	float *const t48 = (float *)(work_ + 804928); /* sum_batch [256] */
+	float *const t49 = (float *)(work_ + 848896); /* concat_slice [n, 32] */
+	float *const t50 = (float *)(work_ + 865280); /* add [n, 32] */
+	float *const t51 = (float *)(work_ + 934912); /* gaussian_dlogvar [n, 32] */
+	float *const t52 = (float *)(work_ + 805952); /* add [n, 32] */
+	float *const t53 = (float *)(work_ + 934912); /* dense_dx [n, 256] */
+	float *const t54 = (float *)(work_ + 1065984); /* dense_dw [32, 256] */
+	float *const t55 = (float *)(work_ + 822336); /* sum_batch [32] */
+	float *const t56 = (float *)(work_ + 1098752); /* dense_dx [n, 256] */
+	float *const t57 = (float *)(work_ + 1229824); /* add [n, 256] */
+	float *const t58 = (float *)(work_ + 934912); /* dense_dw [32, 256] */
+	float *const t59 = (float *)(work_ + 805952); /* sum_batch [32] */
+	float *const t60 = (float *)(work_ + 1098752); /* act_grad [n, 256] */
+	float *const t61 = (float *)(work_ + 1229824); /* dense_dx [n, 512] */
+	float *const t62 = (float *)(work_ + 4630720); /* dense_dw [256, 512] */
+	float *const t63 = (float *)(work_ + 406528); /* sum_batch [256] */
+	float *const t65 = (float *)(work_ + 5155008); /* dense_dw [512, 794] */
+	float *const t66 = (float *)(work_ + 0); /* sum_batch [512] */
 	/* t2 = concat */
 	for (long b = 0; b < n; b++) {
 		memcpy(t2 + b * 794 + 0, t0 + b * 784, sizeof(float) * 784);
@@ -543,18 +578,13 @@ cvae_real cvae_train_step(void *state, void *work, const cvae_real *x, const cva
 	/* t26 = dense */
 	cvae_gemm(n, 512, 256, t22, 256, 1, t23, 1, 256, t24, t26,
 		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
-	/* t30 = dense */
-	cvae_gemm(n, 784, 512, t26, 512, 1, t27, 1, 512, t28, t30,
-		&(const cvae_epilogue){.act = CVAE_SIGMOID, .slope = 0.0f});
+	/* t29 = dense */
+	cvae_gemm(n, 784, 512, t26, 512, 1, t27, 1, 512, t28, t29,
+		NULL);
+	/* t30 = sigmoid */
+	cvae_act(CVAE_SIGMOID, 0.0f, 1, n * 784, t29, 0, NULL, 0, t30, 0);
 	/* t31 = bce */
-	{
-		double acc = 0;
-		for (long i = 0; i < n * 784; i++) {
-			double p = t30[i], t = t0[i], lp = p > 0 ? log(p) : -100, lq = p < 1 ? log(1 - p) : -100;
-			acc += -(t * (lp < -100 ? -100 : lp) + (1 - t) * (lq < -100 ? -100 : lq));
-		}
-		t31[0] = (float)acc;
-	}
+	t31[0] = (float)(cvae_bce_logits(n * 784, t29, t30, t0));
 	/* t32 = kl_normal */
 	{
 		double acc = 0;
@@ -582,162 +612,158 @@ cvae_real cvae_train_step(void *state, void *work, const cvae_real *x, const cva
 	/* t37 = bce_grad */
 	{
 		const float k = t34[0];
-		for (long i = 0; i < n * 784; i++) {
-			float q = (1 - t30[i]) * t30[i];
-			t37[i] = k * (t30[i] - t0[i]) / (q > 9.9999999999999998e-13f ? q : 9.9999999999999998e-13f);
-		}
+		for (long i = 0; i < n * 784; i++)
+			t37[i] = k * (t30[i] - t0[i]);
 	}
-	/* t38 = act_grad */
-	cvae_act(CVAE_SIGMOID, 0.0f, 1, n * 784, t37, 0, t30, 0, t38, 0);
-	/* t39 = dense_dx */
-	cvae_gemm(n, 512, 784, t38, 784, 1, t27, 512, 1, NULL, t39,
+	/* t38 = dense_dx */
+	cvae_gemm(n, 512, 784, t37, 784, 1, t27, 512, 1, NULL, t38,
 		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f, .y = t26});
-	/* t40 = dense_dw */
-	cvae_gemm(784, 512, n, t38, 1, 784, t26, 512, 1, NULL, t40, NULL);
-	/* t41 = sum_batch */
+	/* t39 = dense_dw */
+	cvae_gemm(784, 512, n, t37, 1, 784, t26, 512, 1, NULL, t39, NULL);
+	/* t40 = sum_batch */
 	for (long j = 0; j < 784; j++)
-		t41[j] = 0;
+		t40[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 784; j++)
-			t41[j] += t38[b * 784 + j];
-	/* t43 = dense_dx */
-	cvae_gemm(n, 256, 512, t39, 512, 1, t23, 256, 1, NULL, t43,
+			t40[j] += t37[b * 784 + j];
+	/* t42 = dense_dx */
+	cvae_gemm(n, 256, 512, t38, 512, 1, t23, 256, 1, NULL, t42,
 		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f, .y = t22});
-	/* t44 = dense_dw */
-	cvae_gemm(512, 256, n, t39, 1, 512, t22, 256, 1, NULL, t44, NULL);
-	/* t45 = sum_batch */
+	/* t43 = dense_dw */
+	cvae_gemm(512, 256, n, t38, 1, 512, t22, 256, 1, NULL, t43, NULL);
+	/* t44 = sum_batch */
 	for (long j = 0; j < 512; j++)
-		t45[j] = 0;
+		t44[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 512; j++)
-			t45[j] += t39[b * 512 + j];
-	/* t47 = dense_dx */
-	cvae_gemm(n, 42, 256, t43, 256, 1, t19, 42, 1, NULL, t47,
+			t44[j] += t38[b * 512 + j];
+	/* t46 = dense_dx */
+	cvae_gemm(n, 42, 256, t42, 256, 1, t19, 42, 1, NULL, t46,
 		NULL);
-	/* t48 = dense_dw */
-	cvae_gemm(256, 42, n, t43, 1, 256, t18, 42, 1, NULL, t48, NULL);
-	/* t49 = sum_batch */
+	/* t47 = dense_dw */
+	cvae_gemm(256, 42, n, t42, 1, 256, t18, 42, 1, NULL, t47, NULL);
+	/* t48 = sum_batch */
 	for (long j = 0; j < 256; j++)
-		t49[j] = 0;
+		t48[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 256; j++)
-			t49[j] += t43[b * 256 + j];
-	/* t50 = concat_slice */
+			t48[j] += t42[b * 256 + j];
+	/* t49 = concat_slice */
 	for (long b = 0; b < n; b++)
-		memcpy(t50 + b * 32, t47 + b * 42 + 0, sizeof(float) * 32);
-	/* t51 = add */
+		memcpy(t49 + b * 32, t46 + b * 42 + 0, sizeof(float) * 32);
+	/* t50 = add */
 	for (long i = 0; i < n * 32; i++)
-		t51[i] = t35[i] + t50[i];
-	/* t52 = gaussian_dlogvar */
+		t50[i] = t35[i] + t49[i];
+	/* t51 = gaussian_dlogvar */
 	{
 		const uint64_t key = cvae_mix(rng ^ cvae_mix(((uint64_t)step << 24) ^ 17u));
 		for (long i = 0; i < n * 32; i++)
-			t52[i] = stochastic ? 0.5f * t50[i] * expf(0.5f * t16[i]) * (float)cvae_normal(key, (uint64_t)i) : 0;
+			t51[i] = stochastic ? 0.5f * t49[i] * expf(0.5f * t16[i]) * (float)cvae_normal(key, (uint64_t)i) : 0;
 	}
-	/* t53 = add */
+	/* t52 = add */
 	for (long i = 0; i < n * 32; i++)
-		t53[i] = t36[i] + t52[i];
-	/* t54 = dense_dx */
-	cvae_gemm(n, 256, 32, t53, 32, 1, t14, 256, 1, NULL, t54,
+		t52[i] = t36[i] + t51[i];
+	/* t53 = dense_dx */
+	cvae_gemm(n, 256, 32, t52, 32, 1, t14, 256, 1, NULL, t53,
 		NULL);
-	/* t55 = dense_dw */
-	cvae_gemm(32, 256, n, t53, 1, 32, t10, 256, 1, NULL, t55, NULL);
-	/* t56 = sum_batch */
+	/* t54 = dense_dw */
+	cvae_gemm(32, 256, n, t52, 1, 32, t10, 256, 1, NULL, t54, NULL);
+	/* t55 = sum_batch */
 	for (long j = 0; j < 32; j++)
-		t56[j] = 0;
+		t55[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 32; j++)
-			t56[j] += t53[b * 32 + j];
-	/* t57 = dense_dx */
-	cvae_gemm(n, 256, 32, t51, 32, 1, t11, 256, 1, NULL, t57,
+			t55[j] += t52[b * 32 + j];
+	/* t56 = dense_dx */
+	cvae_gemm(n, 256, 32, t50, 32, 1, t11, 256, 1, NULL, t56,
 		NULL);
-	/* t58 = add */
+	/* t57 = add */
 	for (long i = 0; i < n * 256; i++)
-		t58[i] = t54[i] + t57[i];
-	/* t59 = dense_dw */
-	cvae_gemm(32, 256, n, t51, 1, 32, t10, 256, 1, NULL, t59, NULL);
-	/* t60 = sum_batch */
+		t57[i] = t53[i] + t56[i];
+	/* t58 = dense_dw */
+	cvae_gemm(32, 256, n, t50, 1, 32, t10, 256, 1, NULL, t58, NULL);
+	/* t59 = sum_batch */
 	for (long j = 0; j < 32; j++)
-		t60[j] = 0;
+		t59[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 32; j++)
-			t60[j] += t51[b * 32 + j];
-	/* t61 = act_grad */
-	cvae_act(CVAE_RELU, 0.0f, 1, n * 256, t58, 0, t10, 0, t61, 0);
-	/* t62 = dense_dx */
-	cvae_gemm(n, 512, 256, t61, 256, 1, t7, 512, 1, NULL, t62,
+			t59[j] += t50[b * 32 + j];
+	/* t60 = act_grad */
+	cvae_act(CVAE_RELU, 0.0f, 1, n * 256, t57, 0, t10, 0, t60, 0);
+	/* t61 = dense_dx */
+	cvae_gemm(n, 512, 256, t60, 256, 1, t7, 512, 1, NULL, t61,
 		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f, .y = t6});
-	/* t63 = dense_dw */
-	cvae_gemm(256, 512, n, t61, 1, 256, t6, 512, 1, NULL, t63, NULL);
-	/* t64 = sum_batch */
+	/* t62 = dense_dw */
+	cvae_gemm(256, 512, n, t60, 1, 256, t6, 512, 1, NULL, t62, NULL);
+	/* t63 = sum_batch */
 	for (long j = 0; j < 256; j++)
-		t64[j] = 0;
+		t63[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 256; j++)
-			t64[j] += t61[b * 256 + j];
-	/* t66 = dense_dw */
-	cvae_gemm(512, 794, n, t62, 1, 512, t2, 794, 1, NULL, t66, NULL);
-	/* t67 = sum_batch */
+			t63[j] += t60[b * 256 + j];
+	/* t65 = dense_dw */
+	cvae_gemm(512, 794, n, t61, 1, 512, t2, 794, 1, NULL, t65, NULL);
+	/* t66 = sum_batch */
 	for (long j = 0; j < 512; j++)
-		t67[j] = 0;
+		t66[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 512; j++)
-			t67[j] += t62[b * 512 + j];
-	/* t68 = adam */
+			t66[j] += t61[b * 512 + j];
+	/* t67 = adam */
 	{ /* encoder.1.weight */
-		cvae_adam(406528, t3, adam_m + 0, adam_v + 0, t66, &adam_k);
+		cvae_adam(406528, t3, adam_m + 0, adam_v + 0, t65, &adam_k);
+	}
+	/* t68 = adam */
+	{ /* encoder.1.bias */
+		cvae_adam(512, t4, adam_m + 406528, adam_v + 406528, t66, &adam_k);
 	}
 	/* t69 = adam */
-	{ /* encoder.1.bias */
-		cvae_adam(512, t4, adam_m + 406528, adam_v + 406528, t67, &adam_k);
+	{ /* encoder.3.weight */
+		cvae_adam(131072, t7, adam_m + 407040, adam_v + 407040, t62, &adam_k);
 	}
 	/* t70 = adam */
-	{ /* encoder.3.weight */
-		cvae_adam(131072, t7, adam_m + 407040, adam_v + 407040, t63, &adam_k);
+	{ /* encoder.3.bias */
+		cvae_adam(256, t8, adam_m + 538112, adam_v + 538112, t63, &adam_k);
 	}
 	/* t71 = adam */
-	{ /* encoder.3.bias */
-		cvae_adam(256, t8, adam_m + 538112, adam_v + 538112, t64, &adam_k);
+	{ /* encoder.5.weight */
+		cvae_adam(8192, t11, adam_m + 538368, adam_v + 538368, t58, &adam_k);
 	}
 	/* t72 = adam */
-	{ /* encoder.5.weight */
-		cvae_adam(8192, t11, adam_m + 538368, adam_v + 538368, t59, &adam_k);
+	{ /* encoder.5.bias */
+		cvae_adam(32, t12, adam_m + 546560, adam_v + 546560, t59, &adam_k);
 	}
 	/* t73 = adam */
-	{ /* encoder.5.bias */
-		cvae_adam(32, t12, adam_m + 546560, adam_v + 546560, t60, &adam_k);
+	{ /* encoder.6.weight */
+		cvae_adam(8192, t14, adam_m + 546592, adam_v + 546592, t54, &adam_k);
 	}
 	/* t74 = adam */
-	{ /* encoder.6.weight */
-		cvae_adam(8192, t14, adam_m + 546592, adam_v + 546592, t55, &adam_k);
+	{ /* encoder.6.bias */
+		cvae_adam(32, t15, adam_m + 554784, adam_v + 554784, t55, &adam_k);
 	}
 	/* t75 = adam */
-	{ /* encoder.6.bias */
-		cvae_adam(32, t15, adam_m + 554784, adam_v + 554784, t56, &adam_k);
+	{ /* decoder.1.weight */
+		cvae_adam(10752, t19, adam_m + 554816, adam_v + 554816, t47, &adam_k);
 	}
 	/* t76 = adam */
-	{ /* decoder.1.weight */
-		cvae_adam(10752, t19, adam_m + 554816, adam_v + 554816, t48, &adam_k);
+	{ /* decoder.1.bias */
+		cvae_adam(256, t20, adam_m + 565568, adam_v + 565568, t48, &adam_k);
 	}
 	/* t77 = adam */
-	{ /* decoder.1.bias */
-		cvae_adam(256, t20, adam_m + 565568, adam_v + 565568, t49, &adam_k);
+	{ /* decoder.3.weight */
+		cvae_adam(131072, t23, adam_m + 565824, adam_v + 565824, t43, &adam_k);
 	}
 	/* t78 = adam */
-	{ /* decoder.3.weight */
-		cvae_adam(131072, t23, adam_m + 565824, adam_v + 565824, t44, &adam_k);
+	{ /* decoder.3.bias */
+		cvae_adam(512, t24, adam_m + 696896, adam_v + 696896, t44, &adam_k);
 	}
 	/* t79 = adam */
-	{ /* decoder.3.bias */
-		cvae_adam(512, t24, adam_m + 696896, adam_v + 696896, t45, &adam_k);
+	{ /* decoder.5.weight */
+		cvae_adam(401408, t27, adam_m + 697408, adam_v + 697408, t39, &adam_k);
 	}
 	/* t80 = adam */
-	{ /* decoder.5.weight */
-		cvae_adam(401408, t27, adam_m + 697408, adam_v + 697408, t40, &adam_k);
-	}
-	/* t81 = adam */
 	{ /* decoder.5.bias */
-		cvae_adam(784, t28, adam_m + 1098816, adam_v + 1098816, t41, &adam_k);
+		cvae_adam(784, t28, adam_m + 1098816, adam_v + 1098816, t40, &adam_k);
 	}
 	return t33[0];
 }
@@ -775,41 +801,41 @@ cvae_real cvae_gradient(const void *state, void *work, const cvae_real *x, const
 	float *const t26 = (float *)(work_ + 1001472); /* dense [n, 512] */
 	const float *const t27 = params + 697408; /* decoder.5.weight */
 	const float *const t28 = params + 1098816; /* decoder.5.bias */
-	float *const t30 = (float *)(work_ + 1263616); /* dense [n, 784] */
-	float *const t31 = (float *)(work_ + 1665024); /* bce [] */
-	float *const t32 = (float *)(work_ + 1665088); /* kl_normal [] */
-	float *const t33 = (float *)(work_ + 1665152); /* add [] */
-	float *const t34 = (float *)(work_ + 1665024); /* constant [] */
-	float *const t35 = (float *)(work_ + 1665216); /* kl_normal_grad [n, 32] */
-	float *const t36 = (float *)(work_ + 1681600); /* kl_normal_grad [n, 32] */
-	float *const t37 = (float *)(work_ + 1697984); /* bce_grad [n, 784] */
-	float *const t38 = (float *)(work_ + 2099392); /* act_grad [n, 784] */
-	float *const t39 = (float *)(work_ + 1697984); /* dense_dx [n, 512] */
-	float *const t40 = (float *)(work_ + 2500800); /* dense_dw [784, 512] */
-	float *const t41 = (float *)(work_ + 799744); /* sum_batch [784] */
-	float *const t43 = (float *)(work_ + 1001472); /* dense_dx [n, 256] */
-	float *const t44 = (float *)(work_ + 1960128); /* dense_dw [512, 256] */
-	float *const t45 = (float *)(work_ + 802880); /* sum_batch [512] */
-	float *const t47 = (float *)(work_ + 870400); /* dense_dx [n, 42] */
-	float *const t48 = (float *)(work_ + 891904); /* dense_dw [256, 42] */
-	float *const t49 = (float *)(work_ + 804928); /* sum_batch [256] */
-	float *const t50 = (float *)(work_ + 848896); /* concat_slice [n, 32] */
-	float *const t51 = (float *)(work_ + 865280); /* add [n, 32] */
-	float *const t52 = (float *)(work_ + 934912); /* gaussian_dlogvar [n, 32] */
-	float *const t53 = (float *)(work_ + 805952); /* add [n, 32] */
-	float *const t54 = (float *)(work_ + 934912); /* dense_dx [n, 256] */
-	float *const t55 = (float *)(work_ + 1065984); /* dense_dw [32, 256] */
-	float *const t56 = (float *)(work_ + 822336); /* sum_batch [32] */
-	float *const t57 = (float *)(work_ + 1098752); /* dense_dx [n, 256] */
-	float *const t58 = (float *)(work_ + 1665216); /* add [n, 256] */
-	float *const t59 = (float *)(work_ + 934912); /* dense_dw [32, 256] */
-	float *const t60 = (float *)(work_ + 805952); /* sum_batch [32] */
-	float *const t61 = (float *)(work_ + 1098752); /* act_grad [n, 256] */
-	float *const t62 = (float *)(work_ + 1665216); /* dense_dx [n, 512] */
-	float *const t63 = (float *)(work_ + 4106432); /* dense_dw [256, 512] */
-	float *const t64 = (float *)(work_ + 406528); /* sum_batch [256] */
-	float *const t66 = (float *)(work_ + 4630720); /* dense_dw [512, 794] */
-	float *const t67 = (float *)(work_ + 0); /* sum_batch [512] */
+	float *const t29 = (float *)(work_ + 1263616); /* dense [n, 784] */
+	float *const t30 = (float *)(work_ + 1665024); /* sigmoid [n, 784] */
+	float *const t31 = (float *)(work_ + 2066432); /* bce [] */
+	float *const t32 = (float *)(work_ + 2066496); /* kl_normal [] */
+	float *const t33 = (float *)(work_ + 2066560); /* add [] */
+	float *const t34 = (float *)(work_ + 2066432); /* constant [] */
+	float *const t35 = (float *)(work_ + 2066624); /* kl_normal_grad [n, 32] */
+	float *const t36 = (float *)(work_ + 2083008); /* kl_normal_grad [n, 32] */
+	float *const t37 = (float *)(work_ + 2099392); /* bce_grad [n, 784] */
+	float *const t38 = (float *)(work_ + 1263616); /* dense_dx [n, 512] */
+	float *const t39 = (float *)(work_ + 2500800); /* dense_dw [784, 512] */
+	float *const t40 = (float *)(work_ + 799744); /* sum_batch [784] */
+	float *const t42 = (float *)(work_ + 1001472); /* dense_dx [n, 256] */
+	float *const t43 = (float *)(work_ + 4106432); /* dense_dw [512, 256] */
+	float *const t44 = (float *)(work_ + 802880); /* sum_batch [512] */
+	float *const t46 = (float *)(work_ + 870400); /* dense_dx [n, 42] */
+	float *const t47 = (float *)(work_ + 891904); /* dense_dw [256, 42] */
+	float *const t48 = (float *)(work_ + 804928); /* sum_batch [256] */
+	float *const t49 = (float *)(work_ + 848896); /* concat_slice [n, 32] */
+	float *const t50 = (float *)(work_ + 865280); /* add [n, 32] */
+	float *const t51 = (float *)(work_ + 934912); /* gaussian_dlogvar [n, 32] */
+	float *const t52 = (float *)(work_ + 805952); /* add [n, 32] */
+	float *const t53 = (float *)(work_ + 934912); /* dense_dx [n, 256] */
+	float *const t54 = (float *)(work_ + 1065984); /* dense_dw [32, 256] */
+	float *const t55 = (float *)(work_ + 822336); /* sum_batch [32] */
+	float *const t56 = (float *)(work_ + 1098752); /* dense_dx [n, 256] */
+	float *const t57 = (float *)(work_ + 1229824); /* add [n, 256] */
+	float *const t58 = (float *)(work_ + 934912); /* dense_dw [32, 256] */
+	float *const t59 = (float *)(work_ + 805952); /* sum_batch [32] */
+	float *const t60 = (float *)(work_ + 1098752); /* act_grad [n, 256] */
+	float *const t61 = (float *)(work_ + 1229824); /* dense_dx [n, 512] */
+	float *const t62 = (float *)(work_ + 4630720); /* dense_dw [256, 512] */
+	float *const t63 = (float *)(work_ + 406528); /* sum_batch [256] */
+	float *const t65 = (float *)(work_ + 5155008); /* dense_dw [512, 794] */
+	float *const t66 = (float *)(work_ + 0); /* sum_batch [512] */
 	/* t2 = concat */
 	for (long b = 0; b < n; b++) {
 		memcpy(t2 + b * 794 + 0, t0 + b * 784, sizeof(float) * 784);
@@ -844,18 +870,13 @@ cvae_real cvae_gradient(const void *state, void *work, const cvae_real *x, const
 	/* t26 = dense */
 	cvae_gemm(n, 512, 256, t22, 256, 1, t23, 1, 256, t24, t26,
 		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
-	/* t30 = dense */
-	cvae_gemm(n, 784, 512, t26, 512, 1, t27, 1, 512, t28, t30,
-		&(const cvae_epilogue){.act = CVAE_SIGMOID, .slope = 0.0f});
+	/* t29 = dense */
+	cvae_gemm(n, 784, 512, t26, 512, 1, t27, 1, 512, t28, t29,
+		NULL);
+	/* t30 = sigmoid */
+	cvae_act(CVAE_SIGMOID, 0.0f, 1, n * 784, t29, 0, NULL, 0, t30, 0);
 	/* t31 = bce */
-	{
-		double acc = 0;
-		for (long i = 0; i < n * 784; i++) {
-			double p = t30[i], t = t0[i], lp = p > 0 ? log(p) : -100, lq = p < 1 ? log(1 - p) : -100;
-			acc += -(t * (lp < -100 ? -100 : lp) + (1 - t) * (lq < -100 ? -100 : lq));
-		}
-		t31[0] = (float)acc;
-	}
+	t31[0] = (float)(cvae_bce_logits(n * 784, t29, t30, t0));
 	/* t32 = kl_normal */
 	{
 		double acc = 0;
@@ -883,121 +904,117 @@ cvae_real cvae_gradient(const void *state, void *work, const cvae_real *x, const
 	/* t37 = bce_grad */
 	{
 		const float k = t34[0];
-		for (long i = 0; i < n * 784; i++) {
-			float q = (1 - t30[i]) * t30[i];
-			t37[i] = k * (t30[i] - t0[i]) / (q > 9.9999999999999998e-13f ? q : 9.9999999999999998e-13f);
-		}
+		for (long i = 0; i < n * 784; i++)
+			t37[i] = k * (t30[i] - t0[i]);
 	}
-	/* t38 = act_grad */
-	cvae_act(CVAE_SIGMOID, 0.0f, 1, n * 784, t37, 0, t30, 0, t38, 0);
-	/* t39 = dense_dx */
-	cvae_gemm(n, 512, 784, t38, 784, 1, t27, 512, 1, NULL, t39,
+	/* t38 = dense_dx */
+	cvae_gemm(n, 512, 784, t37, 784, 1, t27, 512, 1, NULL, t38,
 		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f, .y = t26});
-	/* t40 = dense_dw */
-	cvae_gemm(784, 512, n, t38, 1, 784, t26, 512, 1, NULL, t40, NULL);
-	/* t41 = sum_batch */
+	/* t39 = dense_dw */
+	cvae_gemm(784, 512, n, t37, 1, 784, t26, 512, 1, NULL, t39, NULL);
+	/* t40 = sum_batch */
 	for (long j = 0; j < 784; j++)
-		t41[j] = 0;
+		t40[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 784; j++)
-			t41[j] += t38[b * 784 + j];
-	/* t43 = dense_dx */
-	cvae_gemm(n, 256, 512, t39, 512, 1, t23, 256, 1, NULL, t43,
+			t40[j] += t37[b * 784 + j];
+	/* t42 = dense_dx */
+	cvae_gemm(n, 256, 512, t38, 512, 1, t23, 256, 1, NULL, t42,
 		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f, .y = t22});
-	/* t44 = dense_dw */
-	cvae_gemm(512, 256, n, t39, 1, 512, t22, 256, 1, NULL, t44, NULL);
-	/* t45 = sum_batch */
+	/* t43 = dense_dw */
+	cvae_gemm(512, 256, n, t38, 1, 512, t22, 256, 1, NULL, t43, NULL);
+	/* t44 = sum_batch */
 	for (long j = 0; j < 512; j++)
-		t45[j] = 0;
+		t44[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 512; j++)
-			t45[j] += t39[b * 512 + j];
-	/* t47 = dense_dx */
-	cvae_gemm(n, 42, 256, t43, 256, 1, t19, 42, 1, NULL, t47,
+			t44[j] += t38[b * 512 + j];
+	/* t46 = dense_dx */
+	cvae_gemm(n, 42, 256, t42, 256, 1, t19, 42, 1, NULL, t46,
 		NULL);
-	/* t48 = dense_dw */
-	cvae_gemm(256, 42, n, t43, 1, 256, t18, 42, 1, NULL, t48, NULL);
-	/* t49 = sum_batch */
+	/* t47 = dense_dw */
+	cvae_gemm(256, 42, n, t42, 1, 256, t18, 42, 1, NULL, t47, NULL);
+	/* t48 = sum_batch */
 	for (long j = 0; j < 256; j++)
-		t49[j] = 0;
+		t48[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 256; j++)
-			t49[j] += t43[b * 256 + j];
-	/* t50 = concat_slice */
+			t48[j] += t42[b * 256 + j];
+	/* t49 = concat_slice */
 	for (long b = 0; b < n; b++)
-		memcpy(t50 + b * 32, t47 + b * 42 + 0, sizeof(float) * 32);
-	/* t51 = add */
+		memcpy(t49 + b * 32, t46 + b * 42 + 0, sizeof(float) * 32);
+	/* t50 = add */
 	for (long i = 0; i < n * 32; i++)
-		t51[i] = t35[i] + t50[i];
-	/* t52 = gaussian_dlogvar */
+		t50[i] = t35[i] + t49[i];
+	/* t51 = gaussian_dlogvar */
 	{
 		const uint64_t key = cvae_mix(rng ^ cvae_mix(((uint64_t)step << 24) ^ 17u));
 		for (long i = 0; i < n * 32; i++)
-			t52[i] = stochastic ? 0.5f * t50[i] * expf(0.5f * t16[i]) * (float)cvae_normal(key, (uint64_t)i) : 0;
+			t51[i] = stochastic ? 0.5f * t49[i] * expf(0.5f * t16[i]) * (float)cvae_normal(key, (uint64_t)i) : 0;
 	}
-	/* t53 = add */
+	/* t52 = add */
 	for (long i = 0; i < n * 32; i++)
-		t53[i] = t36[i] + t52[i];
-	/* t54 = dense_dx */
-	cvae_gemm(n, 256, 32, t53, 32, 1, t14, 256, 1, NULL, t54,
+		t52[i] = t36[i] + t51[i];
+	/* t53 = dense_dx */
+	cvae_gemm(n, 256, 32, t52, 32, 1, t14, 256, 1, NULL, t53,
 		NULL);
-	/* t55 = dense_dw */
-	cvae_gemm(32, 256, n, t53, 1, 32, t10, 256, 1, NULL, t55, NULL);
-	/* t56 = sum_batch */
+	/* t54 = dense_dw */
+	cvae_gemm(32, 256, n, t52, 1, 32, t10, 256, 1, NULL, t54, NULL);
+	/* t55 = sum_batch */
 	for (long j = 0; j < 32; j++)
-		t56[j] = 0;
+		t55[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 32; j++)
-			t56[j] += t53[b * 32 + j];
-	/* t57 = dense_dx */
-	cvae_gemm(n, 256, 32, t51, 32, 1, t11, 256, 1, NULL, t57,
+			t55[j] += t52[b * 32 + j];
+	/* t56 = dense_dx */
+	cvae_gemm(n, 256, 32, t50, 32, 1, t11, 256, 1, NULL, t56,
 		NULL);
-	/* t58 = add */
+	/* t57 = add */
 	for (long i = 0; i < n * 256; i++)
-		t58[i] = t54[i] + t57[i];
-	/* t59 = dense_dw */
-	cvae_gemm(32, 256, n, t51, 1, 32, t10, 256, 1, NULL, t59, NULL);
-	/* t60 = sum_batch */
+		t57[i] = t53[i] + t56[i];
+	/* t58 = dense_dw */
+	cvae_gemm(32, 256, n, t50, 1, 32, t10, 256, 1, NULL, t58, NULL);
+	/* t59 = sum_batch */
 	for (long j = 0; j < 32; j++)
-		t60[j] = 0;
+		t59[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 32; j++)
-			t60[j] += t51[b * 32 + j];
-	/* t61 = act_grad */
-	cvae_act(CVAE_RELU, 0.0f, 1, n * 256, t58, 0, t10, 0, t61, 0);
-	/* t62 = dense_dx */
-	cvae_gemm(n, 512, 256, t61, 256, 1, t7, 512, 1, NULL, t62,
+			t59[j] += t50[b * 32 + j];
+	/* t60 = act_grad */
+	cvae_act(CVAE_RELU, 0.0f, 1, n * 256, t57, 0, t10, 0, t60, 0);
+	/* t61 = dense_dx */
+	cvae_gemm(n, 512, 256, t60, 256, 1, t7, 512, 1, NULL, t61,
 		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f, .y = t6});
-	/* t63 = dense_dw */
-	cvae_gemm(256, 512, n, t61, 1, 256, t6, 512, 1, NULL, t63, NULL);
-	/* t64 = sum_batch */
+	/* t62 = dense_dw */
+	cvae_gemm(256, 512, n, t60, 1, 256, t6, 512, 1, NULL, t62, NULL);
+	/* t63 = sum_batch */
 	for (long j = 0; j < 256; j++)
-		t64[j] = 0;
+		t63[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 256; j++)
-			t64[j] += t61[b * 256 + j];
-	/* t66 = dense_dw */
-	cvae_gemm(512, 794, n, t62, 1, 512, t2, 794, 1, NULL, t66, NULL);
-	/* t67 = sum_batch */
+			t63[j] += t60[b * 256 + j];
+	/* t65 = dense_dw */
+	cvae_gemm(512, 794, n, t61, 1, 512, t2, 794, 1, NULL, t65, NULL);
+	/* t66 = sum_batch */
 	for (long j = 0; j < 512; j++)
-		t67[j] = 0;
+		t66[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 512; j++)
-			t67[j] += t62[b * 512 + j];
-	memcpy(grad + 0, t66, sizeof(float) * 406528);
-	memcpy(grad + 406528, t67, sizeof(float) * 512);
-	memcpy(grad + 407040, t63, sizeof(float) * 131072);
-	memcpy(grad + 538112, t64, sizeof(float) * 256);
-	memcpy(grad + 538368, t59, sizeof(float) * 8192);
-	memcpy(grad + 546560, t60, sizeof(float) * 32);
-	memcpy(grad + 546592, t55, sizeof(float) * 8192);
-	memcpy(grad + 554784, t56, sizeof(float) * 32);
-	memcpy(grad + 554816, t48, sizeof(float) * 10752);
-	memcpy(grad + 565568, t49, sizeof(float) * 256);
-	memcpy(grad + 565824, t44, sizeof(float) * 131072);
-	memcpy(grad + 696896, t45, sizeof(float) * 512);
-	memcpy(grad + 697408, t40, sizeof(float) * 401408);
-	memcpy(grad + 1098816, t41, sizeof(float) * 784);
+			t66[j] += t61[b * 512 + j];
+	memcpy(grad + 0, t65, sizeof(float) * 406528);
+	memcpy(grad + 406528, t66, sizeof(float) * 512);
+	memcpy(grad + 407040, t62, sizeof(float) * 131072);
+	memcpy(grad + 538112, t63, sizeof(float) * 256);
+	memcpy(grad + 538368, t58, sizeof(float) * 8192);
+	memcpy(grad + 546560, t59, sizeof(float) * 32);
+	memcpy(grad + 546592, t54, sizeof(float) * 8192);
+	memcpy(grad + 554784, t55, sizeof(float) * 32);
+	memcpy(grad + 554816, t47, sizeof(float) * 10752);
+	memcpy(grad + 565568, t48, sizeof(float) * 256);
+	memcpy(grad + 565824, t43, sizeof(float) * 131072);
+	memcpy(grad + 696896, t44, sizeof(float) * 512);
+	memcpy(grad + 697408, t39, sizeof(float) * 401408);
+	memcpy(grad + 1098816, t40, sizeof(float) * 784);
 	return t33[0];
 }
 
@@ -1046,10 +1063,11 @@ cvae_real cvae_loss(const void *state, void *work, const cvae_real *x, const cva
 	float *const t26 = (float *)(work_ + 1001472); /* dense [n, 512] */
 	const float *const t27 = params + 697408; /* decoder.5.weight */
 	const float *const t28 = params + 1098816; /* decoder.5.bias */
-	float *const t30 = (float *)(work_ + 1263616); /* dense [n, 784] */
-	float *const t31 = (float *)(work_ + 1665024); /* bce [] */
-	float *const t32 = (float *)(work_ + 1665088); /* kl_normal [] */
-	float *const t33 = (float *)(work_ + 1665152); /* add [] */
+	float *const t29 = (float *)(work_ + 1263616); /* dense [n, 784] */
+	float *const t30 = (float *)(work_ + 1665024); /* sigmoid [n, 784] */
+	float *const t31 = (float *)(work_ + 2066432); /* bce [] */
+	float *const t32 = (float *)(work_ + 2066496); /* kl_normal [] */
+	float *const t33 = (float *)(work_ + 2066560); /* add [] */
 	/* t2 = concat */
 	for (long b = 0; b < n; b++) {
 		memcpy(t2 + b * 794 + 0, t0 + b * 784, sizeof(float) * 784);
@@ -1081,18 +1099,13 @@ cvae_real cvae_loss(const void *state, void *work, const cvae_real *x, const cva
 	/* t26 = dense */
 	cvae_gemm(n, 512, 256, t22, 256, 1, t23, 1, 256, t24, t26,
 		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
-	/* t30 = dense */
-	cvae_gemm(n, 784, 512, t26, 512, 1, t27, 1, 512, t28, t30,
-		&(const cvae_epilogue){.act = CVAE_SIGMOID, .slope = 0.0f});
+	/* t29 = dense */
+	cvae_gemm(n, 784, 512, t26, 512, 1, t27, 1, 512, t28, t29,
+		NULL);
+	/* t30 = sigmoid */
+	cvae_act(CVAE_SIGMOID, 0.0f, 1, n * 784, t29, 0, NULL, 0, t30, 0);
 	/* t31 = bce */
-	{
-		double acc = 0;
-		for (long i = 0; i < n * 784; i++) {
-			double p = t30[i], t = t0[i], lp = p > 0 ? log(p) : -100, lq = p < 1 ? log(1 - p) : -100;
-			acc += -(t * (lp < -100 ? -100 : lp) + (1 - t) * (lq < -100 ? -100 : lq));
-		}
-		t31[0] = (float)acc;
-	}
+	t31[0] = (float)(cvae_bce_logits(n * 784, t29, t30, t0));
 	/* t32 = kl_normal */
 	{
 		double acc = 0;
@@ -1139,7 +1152,8 @@ void cvae_forward(const void *state, void *work, const cvae_real *x, const cvae_
 	float *const t26 = (float *)(work_ + 1001472); /* dense [n, 512] */
 	const float *const t27 = params + 697408; /* decoder.5.weight */
 	const float *const t28 = params + 1098816; /* decoder.5.bias */
-	float *const t30 = (float *)(work_ + 1263616); /* dense [n, 784] */
+	float *const t29 = (float *)(work_ + 1263616); /* dense [n, 784] */
+	float *const t30 = (float *)(work_ + 1665024); /* sigmoid [n, 784] */
 	/* t2 = concat */
 	for (long b = 0; b < n; b++) {
 		memcpy(t2 + b * 794 + 0, t0 + b * 784, sizeof(float) * 784);
@@ -1171,9 +1185,11 @@ void cvae_forward(const void *state, void *work, const cvae_real *x, const cvae_
 	/* t26 = dense */
 	cvae_gemm(n, 512, 256, t22, 256, 1, t23, 1, 256, t24, t26,
 		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
-	/* t30 = dense */
-	cvae_gemm(n, 784, 512, t26, 512, 1, t27, 1, 512, t28, t30,
-		&(const cvae_epilogue){.act = CVAE_SIGMOID, .slope = 0.0f});
+	/* t29 = dense */
+	cvae_gemm(n, 784, 512, t26, 512, 1, t27, 1, 512, t28, t29,
+		NULL);
+	/* t30 = sigmoid */
+	cvae_act(CVAE_SIGMOID, 0.0f, 1, n * 784, t29, 0, NULL, 0, t30, 0);
 	memcpy(out, t30, sizeof(float) * n * 784);
 }
 
@@ -1243,7 +1259,8 @@ void cvae_decode(const void *state, void *work, const cvae_real *z, const cvae_r
 	float *const t26 = (float *)(work_ + 1001472); /* dense [n, 512] */
 	const float *const t27 = params + 697408; /* decoder.5.weight */
 	const float *const t28 = params + 1098816; /* decoder.5.bias */
-	float *const t30 = (float *)(work_ + 1263616); /* dense [n, 784] */
+	float *const t29 = (float *)(work_ + 1263616); /* dense [n, 784] */
+	float *const t30 = (float *)(work_ + 1665024); /* sigmoid [n, 784] */
 	/* t18 = concat */
 	for (long b = 0; b < n; b++) {
 		memcpy(t18 + b * 42 + 0, t17 + b * 32, sizeof(float) * 32);
@@ -1255,9 +1272,11 @@ void cvae_decode(const void *state, void *work, const cvae_real *z, const cvae_r
 	/* t26 = dense */
 	cvae_gemm(n, 512, 256, t22, 256, 1, t23, 1, 256, t24, t26,
 		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
-	/* t30 = dense */
-	cvae_gemm(n, 784, 512, t26, 512, 1, t27, 1, 512, t28, t30,
-		&(const cvae_epilogue){.act = CVAE_SIGMOID, .slope = 0.0f});
+	/* t29 = dense */
+	cvae_gemm(n, 784, 512, t26, 512, 1, t27, 1, 512, t28, t29,
+		NULL);
+	/* t30 = sigmoid */
+	cvae_act(CVAE_SIGMOID, 0.0f, 1, n * 784, t29, 0, NULL, 0, t30, 0);
 	memcpy(out, t30, sizeof(float) * n * 784);
 }
 

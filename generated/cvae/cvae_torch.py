@@ -91,8 +91,9 @@ def run(p, inputs, training=True, noise=True):
     t26 = torch.relu(F.linear(t22, t23, t24))
     t27 = p["decoder.5.weight"]
     t28 = p["decoder.5.bias"]
-    t30 = torch.sigmoid(F.linear(t26, t27, t28))
-    t31 = F.binary_cross_entropy(t30, t0, reduction="sum")
+    t29 = F.linear(t26, t27, t28)
+    t30 = torch.sigmoid(t29)
+    t31 = F.binary_cross_entropy_with_logits(t29, t0, reduction="sum")
     t32 = -0.5 * torch.sum(1 + t16 - t13.pow(2) - torch.exp(t16))
     t33 = t31 + t32
     return t33, t17, t30

@@ -263,23 +263,18 @@ static void fashion_ae_transpose4(const float *src, long lds, float *dst, long l
  * time when X runs along k and copied row by row when it runs along j. */
 static void fashion_ae_pack(const float *X, long js, long ks, long nj, long w, long kc, float *dst, long ldd)
 {
-	long j = 0;
 	if (js == 1 && nj == w) {
 		for (long k = 0; k < kc; k++)
 			memcpy(dst + k * ldd, X + k * ks, sizeof(float) * (size_t)w);
 		return;
 	}
-	if (ks == 1)
-		for (; j + 4 <= nj; j += 4) {
-			long k = 0;
-			for (; k + 4 <= kc; k += 4)
-				fashion_ae_transpose4(X + j * js + k, js, dst + k * ldd + j, ldd);
-			for (; k < kc; k++)
-				for (long t = 0; t < 4; t++)
-					dst[k * ldd + j + t] = X[(j + t) * js + k];
-		}
+	/* whole 4 x 4 blocks, then the rest element by element */
+	const long j4 = ks == 1 ? nj / 4 * 4 : 0, k4 = ks == 1 ? kc / 4 * 4 : 0;
+	for (long j = 0; j < j4; j += 4)
+		for (long k = 0; k < k4; k += 4)
+			fashion_ae_transpose4(X + j * js + k, js, dst + k * ldd + j, ldd);
 	for (long k = 0; k < kc; k++)
-		for (long t = j; t < w; t++)
+		for (long t = k < k4 ? j4 : 0; t < w; t++)
 			dst[k * ldd + t] = t < nj ? X[t * js + k * ks] : 0;
 }
 

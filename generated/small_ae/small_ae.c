@@ -207,6 +207,46 @@ static void small_ae_adam(long count, float *p, float *m, float *v, const float 
 	}
 }
 
+static double small_ae_bce_logits(long count, const float *z, const float *y, const float *t)
+{
+	double acc = 0;
+	long i = 0;
+	const small_ae_vec one = SMALL_AE_SET1(1), zero = SMALL_AE_ZERO(), half = SMALL_AE_SET1(0.5f);
+	for (; i + SMALL_AE_LANES <= count; i += SMALL_AE_LANES) {
+		const small_ae_vec zi = SMALL_AE_LOAD(z + i), yi = SMALL_AE_LOAD(y + i);
+		const small_ae_vec m = SMALL_AE_MAX(yi, SMALL_AE_SUB(one, yi));
+		/* m in [1/2, 1]: below sqrt(1/2), log m = log 2m - log 2 */
+		const small_ae_vec low = SMALL_AE_WHERE_POS(SMALL_AE_SUB(SMALL_AE_SET1(0.707106781186547524f), m), one, zero);
+		const small_ae_vec x = SMALL_AE_SUB(SMALL_AE_ADD(m, SMALL_AE_MUL(low, m)), one), x2 = SMALL_AE_MUL(x, x);
+		small_ae_vec p = SMALL_AE_SET1(7.0376836292e-2f);
+		p = SMALL_AE_FMA(p, x, SMALL_AE_SET1(-1.1514610310e-1f));
+		p = SMALL_AE_FMA(p, x, SMALL_AE_SET1(1.1676998740e-1f));
+		p = SMALL_AE_FMA(p, x, SMALL_AE_SET1(-1.2420140846e-1f));
+		p = SMALL_AE_FMA(p, x, SMALL_AE_SET1(1.4249322787e-1f));
+		p = SMALL_AE_FMA(p, x, SMALL_AE_SET1(-1.6668057665e-1f));
+		p = SMALL_AE_FMA(p, x, SMALL_AE_SET1(2.0000714765e-1f));
+		p = SMALL_AE_FMA(p, x, SMALL_AE_SET1(-2.4999993993e-1f));
+		p = SMALL_AE_FMA(p, x, SMALL_AE_SET1(3.3333331174e-1f));
+		small_ae_vec lg = SMALL_AE_MUL(SMALL_AE_MUL(p, x), x2);
+		lg = SMALL_AE_SUB(lg, SMALL_AE_MUL(low, SMALL_AE_SET1(-2.12194440e-4f)));
+		lg = SMALL_AE_SUB(lg, SMALL_AE_MUL(half, x2));
+		lg = SMALL_AE_ADD(x, lg);
+		lg = SMALL_AE_SUB(lg, SMALL_AE_MUL(low, SMALL_AE_SET1(0.693359375f)));
+		const small_ae_vec term = SMALL_AE_SUB(SMALL_AE_SUB(SMALL_AE_MAX(zi, zero), SMALL_AE_MUL(zi, SMALL_AE_LOAD(t + i))), lg);
+		float lane[SMALL_AE_LANES];
+		SMALL_AE_STORE(lane, term);
+		float part = 0;
+		for (int l = 0; l < SMALL_AE_LANES; l++)
+			part += lane[l];
+		acc += part;
+	}
+	for (; i < count; i++) {
+		const float m = y[i] > 1 - y[i] ? y[i] : 1 - y[i];
+		acc += (double)(z[i] > 0 ? z[i] : 0) - (double)z[i] * t[i] - (double)logf(m);
+	}
+	return acc;
+}
+
 enum { small_ae_MR = 8, small_ae_NR = 2 * SMALL_AE_LANES, small_ae_KC = 128, small_ae_MC = 128 };
 
 /* What a product does to each finished tile of C (at row stride ldc,
@@ -263,23 +303,18 @@ static void small_ae_transpose4(const float *src, long lds, float *dst, long ldd
  * time when X runs along k and copied row by row when it runs along j. */
 static void small_ae_pack(const float *X, long js, long ks, long nj, long w, long kc, float *dst, long ldd)
 {
-	long j = 0;
 	if (js == 1 && nj == w) {
 		for (long k = 0; k < kc; k++)
 			memcpy(dst + k * ldd, X + k * ks, sizeof(float) * (size_t)w);
 		return;
 	}
-	if (ks == 1)
-		for (; j + 4 <= nj; j += 4) {
-			long k = 0;
-			for (; k + 4 <= kc; k += 4)
-				small_ae_transpose4(X + j * js + k, js, dst + k * ldd + j, ldd);
-			for (; k < kc; k++)
-				for (long t = 0; t < 4; t++)
-					dst[k * ldd + j + t] = X[(j + t) * js + k];
-		}
+	/* whole 4 x 4 blocks, then the rest element by element */
+	const long j4 = ks == 1 ? nj / 4 * 4 : 0, k4 = ks == 1 ? kc / 4 * 4 : 0;
+	for (long j = 0; j < j4; j += 4)
+		for (long k = 0; k < k4; k += 4)
+			small_ae_transpose4(X + j * js + k, js, dst + k * ldd + j, ldd);
 	for (long k = 0; k < kc; k++)
-		for (long t = j; t < w; t++)
+		for (long t = k < k4 ? j4 : 0; t < w; t++)
 			dst[k * ldd + t] = t < nj ? X[t * js + k * ks] : 0;
 }
 
@@ -455,22 +490,22 @@ small_ae_real small_ae_train_step(void *state, void *work, const small_ae_real *
 	float *const t11 = (float *)(work_ + 81920); /* dense [n, 128] */
 	float *const t12 = params + 108832; /* decoder.2.weight */
 	float *const t13 = params + 209184; /* decoder.2.bias */
-	float *const t15 = (float *)(work_ + 147456); /* dense [n, 784] */
-	float *const t16 = (float *)(work_ + 548864); /* bce [] */
-	float *const t17 = (float *)(work_ + 548928); /* constant [] */
-	float *const t18 = (float *)(work_ + 548992); /* bce_grad [n, 784] */
-	float *const t19 = (float *)(work_ + 950400); /* act_grad [n, 784] */
-	float *const t20 = (float *)(work_ + 548928); /* dense_dx [n, 128] */
-	float *const t21 = (float *)(work_ + 1351808); /* dense_dw [784, 128] */
-	float *const t22 = (float *)(work_ + 81920); /* sum_batch [784] */
-	float *const t24 = (float *)(work_ + 85056); /* dense_dx [n, 32] */
-	float *const t25 = (float *)(work_ + 101440); /* dense_dw [128, 32] */
-	float *const t26 = (float *)(work_ + 117824); /* sum_batch [128] */
-	float *const t27 = (float *)(work_ + 548928); /* dense_dx [n, 128] */
-	float *const t28 = (float *)(work_ + 118336); /* dense_dw [32, 128] */
-	float *const t29 = (float *)(work_ + 0); /* sum_batch [32] */
-	float *const t31 = (float *)(work_ + 614464); /* dense_dw [128, 784] */
-	float *const t32 = (float *)(work_ + 128); /* sum_batch [128] */
+	float *const t14 = (float *)(work_ + 147456); /* dense [n, 784] */
+	float *const t15 = (float *)(work_ + 548864); /* sigmoid [n, 784] */
+	float *const t16 = (float *)(work_ + 950272); /* bce [] */
+	float *const t17 = (float *)(work_ + 950336); /* constant [] */
+	float *const t18 = (float *)(work_ + 950400); /* bce_grad [n, 784] */
+	float *const t19 = (float *)(work_ + 147456); /* dense_dx [n, 128] */
+	float *const t20 = (float *)(work_ + 1351808); /* dense_dw [784, 128] */
+	float *const t21 = (float *)(work_ + 81920); /* sum_batch [784] */
+	float *const t23 = (float *)(work_ + 85056); /* dense_dx [n, 32] */
+	float *const t24 = (float *)(work_ + 101440); /* dense_dw [128, 32] */
+	float *const t25 = (float *)(work_ + 117824); /* sum_batch [128] */
+	float *const t26 = (float *)(work_ + 118336); /* dense_dx [n, 128] */
+	float *const t27 = (float *)(work_ + 183872); /* dense_dw [32, 128] */
+	float *const t28 = (float *)(work_ + 0); /* sum_batch [32] */
+	float *const t30 = (float *)(work_ + 950336); /* dense_dw [128, 784] */
+	float *const t31 = (float *)(work_ + 128); /* sum_batch [128] */
 	/* t4 = dense */
 	small_ae_gemm(n, 128, 784, t0, 784, 1, t1, 1, 784, t2, t4,
 		&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f});
@@ -480,102 +515,93 @@ small_ae_real small_ae_train_step(void *state, void *work, const small_ae_real *
 	/* t11 = dense */
 	small_ae_gemm(n, 128, 32, t7, 32, 1, t8, 1, 32, t9, t11,
 		&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f});
-	/* t15 = dense */
-	small_ae_gemm(n, 784, 128, t11, 128, 1, t12, 1, 128, t13, t15,
-		&(const small_ae_epilogue){.act = SMALL_AE_SIGMOID, .slope = 0.0f});
+	/* t14 = dense */
+	small_ae_gemm(n, 784, 128, t11, 128, 1, t12, 1, 128, t13, t14,
+		NULL);
+	/* t15 = sigmoid */
+	small_ae_act(SMALL_AE_SIGMOID, 0.0f, 1, n * 784, t14, 0, NULL, 0, t15, 0);
 	/* t16 = bce */
-	{
-		double acc = 0;
-		for (long i = 0; i < n * 784; i++) {
-			double p = t15[i], t = t0[i], lp = p > 0 ? log(p) : -100, lq = p < 1 ? log(1 - p) : -100;
-			acc += -(t * (lp < -100 ? -100 : lp) + (1 - t) * (lq < -100 ? -100 : lq));
-		}
-		t16[0] = (float)(acc / (double)(n * 784));
-	}
+	t16[0] = (float)(small_ae_bce_logits(n * 784, t14, t15, t0) / (double)(n * 784));
 	/* t17 = constant */
 	t17[0] = 1.0f;
 	/* t18 = bce_grad */
 	{
 		const float k = (float)(t17[0] / (double)(n * 784));
-		for (long i = 0; i < n * 784; i++) {
-			float q = (1 - t15[i]) * t15[i];
-			t18[i] = k * (t15[i] - t0[i]) / (q > 9.9999999999999998e-13f ? q : 9.9999999999999998e-13f);
-		}
+		for (long i = 0; i < n * 784; i++)
+			t18[i] = k * (t15[i] - t0[i]);
 	}
-	/* t19 = act_grad */
-	small_ae_act(SMALL_AE_SIGMOID, 0.0f, 1, n * 784, t18, 0, t15, 0, t19, 0);
-	/* t20 = dense_dx */
-	small_ae_gemm(n, 128, 784, t19, 784, 1, t12, 128, 1, NULL, t20,
+	/* t19 = dense_dx */
+	small_ae_gemm(n, 128, 784, t18, 784, 1, t12, 128, 1, NULL, t19,
 		&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f, .y = t11});
-	/* t21 = dense_dw */
-	small_ae_gemm(784, 128, n, t19, 1, 784, t11, 128, 1, NULL, t21, NULL);
-	/* t22 = sum_batch */
+	/* t20 = dense_dw */
+	small_ae_gemm(784, 128, n, t18, 1, 784, t11, 128, 1, NULL, t20, NULL);
+	/* t21 = sum_batch */
 	for (long j = 0; j < 784; j++)
-		t22[j] = 0;
+		t21[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 784; j++)
-			t22[j] += t19[b * 784 + j];
-	/* t24 = dense_dx */
-	small_ae_gemm(n, 32, 128, t20, 128, 1, t8, 32, 1, NULL, t24,
+			t21[j] += t18[b * 784 + j];
+	/* t23 = dense_dx */
+	small_ae_gemm(n, 32, 128, t19, 128, 1, t8, 32, 1, NULL, t23,
 		NULL);
-	/* t25 = dense_dw */
-	small_ae_gemm(128, 32, n, t20, 1, 128, t7, 32, 1, NULL, t25, NULL);
-	/* t26 = sum_batch */
+	/* t24 = dense_dw */
+	small_ae_gemm(128, 32, n, t19, 1, 128, t7, 32, 1, NULL, t24, NULL);
+	/* t25 = sum_batch */
 	for (long j = 0; j < 128; j++)
-		t26[j] = 0;
+		t25[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 128; j++)
-			t26[j] += t20[b * 128 + j];
-	/* t27 = dense_dx */
-	small_ae_gemm(n, 128, 32, t24, 32, 1, t5, 128, 1, NULL, t27,
+			t25[j] += t19[b * 128 + j];
+	/* t26 = dense_dx */
+	small_ae_gemm(n, 128, 32, t23, 32, 1, t5, 128, 1, NULL, t26,
 		&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f, .y = t4});
-	/* t28 = dense_dw */
-	small_ae_gemm(32, 128, n, t24, 1, 32, t4, 128, 1, NULL, t28, NULL);
-	/* t29 = sum_batch */
+	/* t27 = dense_dw */
+	small_ae_gemm(32, 128, n, t23, 1, 32, t4, 128, 1, NULL, t27, NULL);
+	/* t28 = sum_batch */
 	for (long j = 0; j < 32; j++)
-		t29[j] = 0;
+		t28[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 32; j++)
-			t29[j] += t24[b * 32 + j];
-	/* t31 = dense_dw */
-	small_ae_gemm(128, 784, n, t27, 1, 128, t0, 784, 1, NULL, t31, NULL);
-	/* t32 = sum_batch */
+			t28[j] += t23[b * 32 + j];
+	/* t30 = dense_dw */
+	small_ae_gemm(128, 784, n, t26, 1, 128, t0, 784, 1, NULL, t30, NULL);
+	/* t31 = sum_batch */
 	for (long j = 0; j < 128; j++)
-		t32[j] = 0;
+		t31[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 128; j++)
-			t32[j] += t27[b * 128 + j];
-	/* t33 = adam */
+			t31[j] += t26[b * 128 + j];
+	/* t32 = adam */
 	{ /* encoder.0.weight */
-		small_ae_adam(100352, t1, adam_m + 0, adam_v + 0, t31, &adam_k);
+		small_ae_adam(100352, t1, adam_m + 0, adam_v + 0, t30, &adam_k);
+	}
+	/* t33 = adam */
+	{ /* encoder.0.bias */
+		small_ae_adam(128, t2, adam_m + 100352, adam_v + 100352, t31, &adam_k);
 	}
 	/* t34 = adam */
-	{ /* encoder.0.bias */
-		small_ae_adam(128, t2, adam_m + 100352, adam_v + 100352, t32, &adam_k);
+	{ /* encoder.2.weight */
+		small_ae_adam(4096, t5, adam_m + 100480, adam_v + 100480, t27, &adam_k);
 	}
 	/* t35 = adam */
-	{ /* encoder.2.weight */
-		small_ae_adam(4096, t5, adam_m + 100480, adam_v + 100480, t28, &adam_k);
+	{ /* encoder.2.bias */
+		small_ae_adam(32, t6, adam_m + 104576, adam_v + 104576, t28, &adam_k);
 	}
 	/* t36 = adam */
-	{ /* encoder.2.bias */
-		small_ae_adam(32, t6, adam_m + 104576, adam_v + 104576, t29, &adam_k);
+	{ /* decoder.0.weight */
+		small_ae_adam(4096, t8, adam_m + 104608, adam_v + 104608, t24, &adam_k);
 	}
 	/* t37 = adam */
-	{ /* decoder.0.weight */
-		small_ae_adam(4096, t8, adam_m + 104608, adam_v + 104608, t25, &adam_k);
+	{ /* decoder.0.bias */
+		small_ae_adam(128, t9, adam_m + 108704, adam_v + 108704, t25, &adam_k);
 	}
 	/* t38 = adam */
-	{ /* decoder.0.bias */
-		small_ae_adam(128, t9, adam_m + 108704, adam_v + 108704, t26, &adam_k);
+	{ /* decoder.2.weight */
+		small_ae_adam(100352, t12, adam_m + 108832, adam_v + 108832, t20, &adam_k);
 	}
 	/* t39 = adam */
-	{ /* decoder.2.weight */
-		small_ae_adam(100352, t12, adam_m + 108832, adam_v + 108832, t21, &adam_k);
-	}
-	/* t40 = adam */
 	{ /* decoder.2.bias */
-		small_ae_adam(784, t13, adam_m + 209184, adam_v + 209184, t22, &adam_k);
+		small_ae_adam(784, t13, adam_m + 209184, adam_v + 209184, t21, &adam_k);
 	}
 	return t16[0];
 }
@@ -600,22 +626,22 @@ small_ae_real small_ae_gradient(const void *state, void *work, const small_ae_re
 	float *const t11 = (float *)(work_ + 81920); /* dense [n, 128] */
 	const float *const t12 = params + 108832; /* decoder.2.weight */
 	const float *const t13 = params + 209184; /* decoder.2.bias */
-	float *const t15 = (float *)(work_ + 147456); /* dense [n, 784] */
-	float *const t16 = (float *)(work_ + 548864); /* bce [] */
-	float *const t17 = (float *)(work_ + 548928); /* constant [] */
-	float *const t18 = (float *)(work_ + 548992); /* bce_grad [n, 784] */
-	float *const t19 = (float *)(work_ + 950400); /* act_grad [n, 784] */
-	float *const t20 = (float *)(work_ + 548928); /* dense_dx [n, 128] */
-	float *const t21 = (float *)(work_ + 1351808); /* dense_dw [784, 128] */
-	float *const t22 = (float *)(work_ + 81920); /* sum_batch [784] */
-	float *const t24 = (float *)(work_ + 85056); /* dense_dx [n, 32] */
-	float *const t25 = (float *)(work_ + 101440); /* dense_dw [128, 32] */
-	float *const t26 = (float *)(work_ + 117824); /* sum_batch [128] */
-	float *const t27 = (float *)(work_ + 548928); /* dense_dx [n, 128] */
-	float *const t28 = (float *)(work_ + 118336); /* dense_dw [32, 128] */
-	float *const t29 = (float *)(work_ + 0); /* sum_batch [32] */
-	float *const t31 = (float *)(work_ + 614464); /* dense_dw [128, 784] */
-	float *const t32 = (float *)(work_ + 128); /* sum_batch [128] */
+	float *const t14 = (float *)(work_ + 147456); /* dense [n, 784] */
+	float *const t15 = (float *)(work_ + 548864); /* sigmoid [n, 784] */
+	float *const t16 = (float *)(work_ + 950272); /* bce [] */
+	float *const t17 = (float *)(work_ + 950336); /* constant [] */
+	float *const t18 = (float *)(work_ + 950400); /* bce_grad [n, 784] */
+	float *const t19 = (float *)(work_ + 147456); /* dense_dx [n, 128] */
+	float *const t20 = (float *)(work_ + 1351808); /* dense_dw [784, 128] */
+	float *const t21 = (float *)(work_ + 81920); /* sum_batch [784] */
+	float *const t23 = (float *)(work_ + 85056); /* dense_dx [n, 32] */
+	float *const t24 = (float *)(work_ + 101440); /* dense_dw [128, 32] */
+	float *const t25 = (float *)(work_ + 117824); /* sum_batch [128] */
+	float *const t26 = (float *)(work_ + 118336); /* dense_dx [n, 128] */
+	float *const t27 = (float *)(work_ + 183872); /* dense_dw [32, 128] */
+	float *const t28 = (float *)(work_ + 0); /* sum_batch [32] */
+	float *const t30 = (float *)(work_ + 950336); /* dense_dw [128, 784] */
+	float *const t31 = (float *)(work_ + 128); /* sum_batch [128] */
 	/* t4 = dense */
 	small_ae_gemm(n, 128, 784, t0, 784, 1, t1, 1, 784, t2, t4,
 		&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f});
@@ -625,79 +651,70 @@ small_ae_real small_ae_gradient(const void *state, void *work, const small_ae_re
 	/* t11 = dense */
 	small_ae_gemm(n, 128, 32, t7, 32, 1, t8, 1, 32, t9, t11,
 		&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f});
-	/* t15 = dense */
-	small_ae_gemm(n, 784, 128, t11, 128, 1, t12, 1, 128, t13, t15,
-		&(const small_ae_epilogue){.act = SMALL_AE_SIGMOID, .slope = 0.0f});
+	/* t14 = dense */
+	small_ae_gemm(n, 784, 128, t11, 128, 1, t12, 1, 128, t13, t14,
+		NULL);
+	/* t15 = sigmoid */
+	small_ae_act(SMALL_AE_SIGMOID, 0.0f, 1, n * 784, t14, 0, NULL, 0, t15, 0);
 	/* t16 = bce */
-	{
-		double acc = 0;
-		for (long i = 0; i < n * 784; i++) {
-			double p = t15[i], t = t0[i], lp = p > 0 ? log(p) : -100, lq = p < 1 ? log(1 - p) : -100;
-			acc += -(t * (lp < -100 ? -100 : lp) + (1 - t) * (lq < -100 ? -100 : lq));
-		}
-		t16[0] = (float)(acc / (double)(n * 784));
-	}
+	t16[0] = (float)(small_ae_bce_logits(n * 784, t14, t15, t0) / (double)(n * 784));
 	/* t17 = constant */
 	t17[0] = 1.0f;
 	/* t18 = bce_grad */
 	{
 		const float k = (float)(t17[0] / (double)(n * 784));
-		for (long i = 0; i < n * 784; i++) {
-			float q = (1 - t15[i]) * t15[i];
-			t18[i] = k * (t15[i] - t0[i]) / (q > 9.9999999999999998e-13f ? q : 9.9999999999999998e-13f);
-		}
+		for (long i = 0; i < n * 784; i++)
+			t18[i] = k * (t15[i] - t0[i]);
 	}
-	/* t19 = act_grad */
-	small_ae_act(SMALL_AE_SIGMOID, 0.0f, 1, n * 784, t18, 0, t15, 0, t19, 0);
-	/* t20 = dense_dx */
-	small_ae_gemm(n, 128, 784, t19, 784, 1, t12, 128, 1, NULL, t20,
+	/* t19 = dense_dx */
+	small_ae_gemm(n, 128, 784, t18, 784, 1, t12, 128, 1, NULL, t19,
 		&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f, .y = t11});
-	/* t21 = dense_dw */
-	small_ae_gemm(784, 128, n, t19, 1, 784, t11, 128, 1, NULL, t21, NULL);
-	/* t22 = sum_batch */
+	/* t20 = dense_dw */
+	small_ae_gemm(784, 128, n, t18, 1, 784, t11, 128, 1, NULL, t20, NULL);
+	/* t21 = sum_batch */
 	for (long j = 0; j < 784; j++)
-		t22[j] = 0;
+		t21[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 784; j++)
-			t22[j] += t19[b * 784 + j];
-	/* t24 = dense_dx */
-	small_ae_gemm(n, 32, 128, t20, 128, 1, t8, 32, 1, NULL, t24,
+			t21[j] += t18[b * 784 + j];
+	/* t23 = dense_dx */
+	small_ae_gemm(n, 32, 128, t19, 128, 1, t8, 32, 1, NULL, t23,
 		NULL);
-	/* t25 = dense_dw */
-	small_ae_gemm(128, 32, n, t20, 1, 128, t7, 32, 1, NULL, t25, NULL);
-	/* t26 = sum_batch */
+	/* t24 = dense_dw */
+	small_ae_gemm(128, 32, n, t19, 1, 128, t7, 32, 1, NULL, t24, NULL);
+	/* t25 = sum_batch */
 	for (long j = 0; j < 128; j++)
-		t26[j] = 0;
+		t25[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 128; j++)
-			t26[j] += t20[b * 128 + j];
-	/* t27 = dense_dx */
-	small_ae_gemm(n, 128, 32, t24, 32, 1, t5, 128, 1, NULL, t27,
+			t25[j] += t19[b * 128 + j];
+	/* t26 = dense_dx */
+	small_ae_gemm(n, 128, 32, t23, 32, 1, t5, 128, 1, NULL, t26,
 		&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f, .y = t4});
-	/* t28 = dense_dw */
-	small_ae_gemm(32, 128, n, t24, 1, 32, t4, 128, 1, NULL, t28, NULL);
-	/* t29 = sum_batch */
+	/* t27 = dense_dw */
+	small_ae_gemm(32, 128, n, t23, 1, 32, t4, 128, 1, NULL, t27, NULL);
+	/* t28 = sum_batch */
 	for (long j = 0; j < 32; j++)
-		t29[j] = 0;
+		t28[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 32; j++)
-			t29[j] += t24[b * 32 + j];
-	/* t31 = dense_dw */
-	small_ae_gemm(128, 784, n, t27, 1, 128, t0, 784, 1, NULL, t31, NULL);
-	/* t32 = sum_batch */
+			t28[j] += t23[b * 32 + j];
+	/* t30 = dense_dw */
+	small_ae_gemm(128, 784, n, t26, 1, 128, t0, 784, 1, NULL, t30, NULL);
+	/* t31 = sum_batch */
 	for (long j = 0; j < 128; j++)
-		t32[j] = 0;
+		t31[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 128; j++)
-			t32[j] += t27[b * 128 + j];
-	memcpy(grad + 0, t31, sizeof(float) * 100352);
-	memcpy(grad + 100352, t32, sizeof(float) * 128);
-	memcpy(grad + 100480, t28, sizeof(float) * 4096);
-	memcpy(grad + 104576, t29, sizeof(float) * 32);
-	memcpy(grad + 104608, t25, sizeof(float) * 4096);
-	memcpy(grad + 108704, t26, sizeof(float) * 128);
-	memcpy(grad + 108832, t21, sizeof(float) * 100352);
-	memcpy(grad + 209184, t22, sizeof(float) * 784);
+			t31[j] += t26[b * 128 + j];
+	memcpy(grad + 0, t30, sizeof(float) * 100352);
+	memcpy(grad + 100352, t31, sizeof(float) * 128);
+	memcpy(grad + 100480, t27, sizeof(float) * 4096);
+	memcpy(grad + 104576, t28, sizeof(float) * 32);
+	memcpy(grad + 104608, t24, sizeof(float) * 4096);
+	memcpy(grad + 108704, t25, sizeof(float) * 128);
+	memcpy(grad + 108832, t20, sizeof(float) * 100352);
+	memcpy(grad + 209184, t21, sizeof(float) * 784);
 	return t16[0];
 }
 
@@ -733,8 +750,9 @@ small_ae_real small_ae_loss(const void *state, void *work, const small_ae_real *
 	float *const t11 = (float *)(work_ + 81920); /* dense [n, 128] */
 	const float *const t12 = params + 108832; /* decoder.2.weight */
 	const float *const t13 = params + 209184; /* decoder.2.bias */
-	float *const t15 = (float *)(work_ + 147456); /* dense [n, 784] */
-	float *const t16 = (float *)(work_ + 548864); /* bce [] */
+	float *const t14 = (float *)(work_ + 147456); /* dense [n, 784] */
+	float *const t15 = (float *)(work_ + 548864); /* sigmoid [n, 784] */
+	float *const t16 = (float *)(work_ + 950272); /* bce [] */
 	/* t4 = dense */
 	small_ae_gemm(n, 128, 784, t0, 784, 1, t1, 1, 784, t2, t4,
 		&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f});
@@ -744,18 +762,13 @@ small_ae_real small_ae_loss(const void *state, void *work, const small_ae_real *
 	/* t11 = dense */
 	small_ae_gemm(n, 128, 32, t7, 32, 1, t8, 1, 32, t9, t11,
 		&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f});
-	/* t15 = dense */
-	small_ae_gemm(n, 784, 128, t11, 128, 1, t12, 1, 128, t13, t15,
-		&(const small_ae_epilogue){.act = SMALL_AE_SIGMOID, .slope = 0.0f});
+	/* t14 = dense */
+	small_ae_gemm(n, 784, 128, t11, 128, 1, t12, 1, 128, t13, t14,
+		NULL);
+	/* t15 = sigmoid */
+	small_ae_act(SMALL_AE_SIGMOID, 0.0f, 1, n * 784, t14, 0, NULL, 0, t15, 0);
 	/* t16 = bce */
-	{
-		double acc = 0;
-		for (long i = 0; i < n * 784; i++) {
-			double p = t15[i], t = t0[i], lp = p > 0 ? log(p) : -100, lq = p < 1 ? log(1 - p) : -100;
-			acc += -(t * (lp < -100 ? -100 : lp) + (1 - t) * (lq < -100 ? -100 : lq));
-		}
-		t16[0] = (float)(acc / (double)(n * 784));
-	}
+	t16[0] = (float)(small_ae_bce_logits(n * 784, t14, t15, t0) / (double)(n * 784));
 	return t16[0];
 }
 
@@ -779,7 +792,8 @@ void small_ae_forward(const void *state, void *work, const small_ae_real *x, int
 	float *const t11 = (float *)(work_ + 81920); /* dense [n, 128] */
 	const float *const t12 = params + 108832; /* decoder.2.weight */
 	const float *const t13 = params + 209184; /* decoder.2.bias */
-	float *const t15 = (float *)(work_ + 147456); /* dense [n, 784] */
+	float *const t14 = (float *)(work_ + 147456); /* dense [n, 784] */
+	float *const t15 = (float *)(work_ + 548864); /* sigmoid [n, 784] */
 	/* t4 = dense */
 	small_ae_gemm(n, 128, 784, t0, 784, 1, t1, 1, 784, t2, t4,
 		&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f});
@@ -789,9 +803,11 @@ void small_ae_forward(const void *state, void *work, const small_ae_real *x, int
 	/* t11 = dense */
 	small_ae_gemm(n, 128, 32, t7, 32, 1, t8, 1, 32, t9, t11,
 		&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f});
-	/* t15 = dense */
-	small_ae_gemm(n, 784, 128, t11, 128, 1, t12, 1, 128, t13, t15,
-		&(const small_ae_epilogue){.act = SMALL_AE_SIGMOID, .slope = 0.0f});
+	/* t14 = dense */
+	small_ae_gemm(n, 784, 128, t11, 128, 1, t12, 1, 128, t13, t14,
+		NULL);
+	/* t15 = sigmoid */
+	small_ae_act(SMALL_AE_SIGMOID, 0.0f, 1, n * 784, t14, 0, NULL, 0, t15, 0);
 	memcpy(out, t15, sizeof(float) * n * 784);
 }
 
@@ -833,13 +849,16 @@ void small_ae_decode(const void *state, void *work, const small_ae_real *z, int 
 	float *const t11 = (float *)(work_ + 81920); /* dense [n, 128] */
 	const float *const t12 = params + 108832; /* decoder.2.weight */
 	const float *const t13 = params + 209184; /* decoder.2.bias */
-	float *const t15 = (float *)(work_ + 147456); /* dense [n, 784] */
+	float *const t14 = (float *)(work_ + 147456); /* dense [n, 784] */
+	float *const t15 = (float *)(work_ + 548864); /* sigmoid [n, 784] */
 	/* t11 = dense */
 	small_ae_gemm(n, 128, 32, t7, 32, 1, t8, 1, 32, t9, t11,
 		&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f});
-	/* t15 = dense */
-	small_ae_gemm(n, 784, 128, t11, 128, 1, t12, 1, 128, t13, t15,
-		&(const small_ae_epilogue){.act = SMALL_AE_SIGMOID, .slope = 0.0f});
+	/* t14 = dense */
+	small_ae_gemm(n, 784, 128, t11, 128, 1, t12, 1, 128, t13, t14,
+		NULL);
+	/* t15 = sigmoid */
+	small_ae_act(SMALL_AE_SIGMOID, 0.0f, 1, n * 784, t14, 0, NULL, 0, t15, 0);
 	memcpy(out, t15, sizeof(float) * n * 784);
 }
 
@@ -861,13 +880,16 @@ void small_ae_sample(const void *state, void *work, uint64_t seed, int n, small_
 	float *const t11 = (float *)(work_ + 81920); /* dense [n, 128] */
 	const float *const t12 = params + 108832; /* decoder.2.weight */
 	const float *const t13 = params + 209184; /* decoder.2.bias */
-	float *const t15 = (float *)(work_ + 147456); /* dense [n, 784] */
+	float *const t14 = (float *)(work_ + 147456); /* dense [n, 784] */
+	float *const t15 = (float *)(work_ + 548864); /* sigmoid [n, 784] */
 	/* t11 = dense */
 	small_ae_gemm(n, 128, 32, t7, 32, 1, t8, 1, 32, t9, t11,
 		&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f});
-	/* t15 = dense */
-	small_ae_gemm(n, 784, 128, t11, 128, 1, t12, 1, 128, t13, t15,
-		&(const small_ae_epilogue){.act = SMALL_AE_SIGMOID, .slope = 0.0f});
+	/* t14 = dense */
+	small_ae_gemm(n, 784, 128, t11, 128, 1, t12, 1, 128, t13, t14,
+		NULL);
+	/* t15 = sigmoid */
+	small_ae_act(SMALL_AE_SIGMOID, 0.0f, 1, n * 784, t14, 0, NULL, 0, t15, 0);
 	memcpy(out, t15, sizeof(float) * n * 784);
 }
 

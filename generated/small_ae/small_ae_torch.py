@@ -71,6 +71,7 @@ def run(p, inputs, training=True, noise=True):
     t11 = torch.relu(F.linear(t7, t8, t9))
     t12 = p["decoder.2.weight"]
     t13 = p["decoder.2.bias"]
-    t15 = torch.sigmoid(F.linear(t11, t12, t13))
-    t16 = F.binary_cross_entropy(t15, t0, reduction="mean")
+    t14 = F.linear(t11, t12, t13)
+    t15 = torch.sigmoid(t14)
+    t16 = F.binary_cross_entropy_with_logits(t14, t0, reduction="mean")
     return t16, t7, t15

@@ -207,6 +207,46 @@ static void vae_adam(long count, float *p, float *m, float *v, const float *g, c
 	}
 }
 
+static double vae_bce_logits(long count, const float *z, const float *y, const float *t)
+{
+	double acc = 0;
+	long i = 0;
+	const vae_vec one = VAE_SET1(1), zero = VAE_ZERO(), half = VAE_SET1(0.5f);
+	for (; i + VAE_LANES <= count; i += VAE_LANES) {
+		const vae_vec zi = VAE_LOAD(z + i), yi = VAE_LOAD(y + i);
+		const vae_vec m = VAE_MAX(yi, VAE_SUB(one, yi));
+		/* m in [1/2, 1]: below sqrt(1/2), log m = log 2m - log 2 */
+		const vae_vec low = VAE_WHERE_POS(VAE_SUB(VAE_SET1(0.707106781186547524f), m), one, zero);
+		const vae_vec x = VAE_SUB(VAE_ADD(m, VAE_MUL(low, m)), one), x2 = VAE_MUL(x, x);
+		vae_vec p = VAE_SET1(7.0376836292e-2f);
+		p = VAE_FMA(p, x, VAE_SET1(-1.1514610310e-1f));
+		p = VAE_FMA(p, x, VAE_SET1(1.1676998740e-1f));
+		p = VAE_FMA(p, x, VAE_SET1(-1.2420140846e-1f));
+		p = VAE_FMA(p, x, VAE_SET1(1.4249322787e-1f));
+		p = VAE_FMA(p, x, VAE_SET1(-1.6668057665e-1f));
+		p = VAE_FMA(p, x, VAE_SET1(2.0000714765e-1f));
+		p = VAE_FMA(p, x, VAE_SET1(-2.4999993993e-1f));
+		p = VAE_FMA(p, x, VAE_SET1(3.3333331174e-1f));
+		vae_vec lg = VAE_MUL(VAE_MUL(p, x), x2);
+		lg = VAE_SUB(lg, VAE_MUL(low, VAE_SET1(-2.12194440e-4f)));
+		lg = VAE_SUB(lg, VAE_MUL(half, x2));
+		lg = VAE_ADD(x, lg);
+		lg = VAE_SUB(lg, VAE_MUL(low, VAE_SET1(0.693359375f)));
+		const vae_vec term = VAE_SUB(VAE_SUB(VAE_MAX(zi, zero), VAE_MUL(zi, VAE_LOAD(t + i))), lg);
+		float lane[VAE_LANES];
+		VAE_STORE(lane, term);
+		float part = 0;
+		for (int l = 0; l < VAE_LANES; l++)
+			part += lane[l];
+		acc += part;
+	}
+	for (; i < count; i++) {
+		const float m = y[i] > 1 - y[i] ? y[i] : 1 - y[i];
+		acc += (double)(z[i] > 0 ? z[i] : 0) - (double)z[i] * t[i] - (double)logf(m);
+	}
+	return acc;
+}
+
 enum { vae_MR = 8, vae_NR = 2 * VAE_LANES, vae_KC = 128, vae_MC = 128 };
 
 /* What a product does to each finished tile of C (at row stride ldc,
@@ -263,23 +303,18 @@ static void vae_transpose4(const float *src, long lds, float *dst, long ldd)
  * time when X runs along k and copied row by row when it runs along j. */
 static void vae_pack(const float *X, long js, long ks, long nj, long w, long kc, float *dst, long ldd)
 {
-	long j = 0;
 	if (js == 1 && nj == w) {
 		for (long k = 0; k < kc; k++)
 			memcpy(dst + k * ldd, X + k * ks, sizeof(float) * (size_t)w);
 		return;
 	}
-	if (ks == 1)
-		for (; j + 4 <= nj; j += 4) {
-			long k = 0;
-			for (; k + 4 <= kc; k += 4)
-				vae_transpose4(X + j * js + k, js, dst + k * ldd + j, ldd);
-			for (; k < kc; k++)
-				for (long t = 0; t < 4; t++)
-					dst[k * ldd + j + t] = X[(j + t) * js + k];
-		}
+	/* whole 4 x 4 blocks, then the rest element by element */
+	const long j4 = ks == 1 ? nj / 4 * 4 : 0, k4 = ks == 1 ? kc / 4 * 4 : 0;
+	for (long j = 0; j < j4; j += 4)
+		for (long k = 0; k < k4; k += 4)
+			vae_transpose4(X + j * js + k, js, dst + k * ldd + j, ldd);
 	for (long k = 0; k < kc; k++)
-		for (long t = j; t < w; t++)
+		for (long t = k < k4 ? j4 : 0; t < w; t++)
 			dst[k * ldd + t] = t < nj ? X[t * js + k * ks] : 0;
 }
 
@@ -471,40 +506,40 @@ vae_real vae_train_step(void *state, void *work, const vae_real *x, int n, const
 	float *const t23 = (float *)(work_ + 573440); /* dense [n, 512] */
 	float *const t24 = params + 689728; /* decoder.4.weight */
 	float *const t25 = params + 1091136; /* decoder.4.bias */
-	float *const t27 = (float *)(work_ + 835584); /* dense [n, 784] */
-	float *const t28 = (float *)(work_ + 1236992); /* bce [] */
-	float *const t29 = (float *)(work_ + 1237056); /* kl_normal [] */
-	float *const t30 = (float *)(work_ + 1237120); /* add [] */
-	float *const t31 = (float *)(work_ + 1236992); /* constant [] */
-	float *const t32 = (float *)(work_ + 1237184); /* kl_normal_grad [n, 32] */
-	float *const t33 = (float *)(work_ + 1253568); /* kl_normal_grad [n, 32] */
-	float *const t34 = (float *)(work_ + 1269952); /* bce_grad [n, 784] */
-	float *const t35 = (float *)(work_ + 1671360); /* act_grad [n, 784] */
-	float *const t36 = (float *)(work_ + 1269952); /* dense_dx [n, 512] */
-	float *const t37 = (float *)(work_ + 2072768); /* dense_dw [784, 512] */
-	float *const t38 = (float *)(work_ + 393216); /* sum_batch [784] */
-	float *const t40 = (float *)(work_ + 573440); /* dense_dx [n, 256] */
-	float *const t41 = (float *)(work_ + 1532096); /* dense_dw [512, 256] */
-	float *const t42 = (float *)(work_ + 396352); /* sum_batch [512] */
-	float *const t44 = (float *)(work_ + 442368); /* dense_dx [n, 32] */
-	float *const t45 = (float *)(work_ + 458752); /* dense_dw [256, 32] */
-	float *const t46 = (float *)(work_ + 398400); /* sum_batch [256] */
-	float *const t47 = (float *)(work_ + 491520); /* add [n, 32] */
-	float *const t48 = (float *)(work_ + 507904); /* gaussian_dlogvar [n, 32] */
-	float *const t49 = (float *)(work_ + 399424); /* add [n, 32] */
-	float *const t50 = (float *)(work_ + 507904); /* dense_dx [n, 256] */
-	float *const t51 = (float *)(work_ + 638976); /* dense_dw [32, 256] */
-	float *const t52 = (float *)(work_ + 415808); /* sum_batch [32] */
-	float *const t53 = (float *)(work_ + 671744); /* dense_dx [n, 256] */
-	float *const t54 = (float *)(work_ + 1237184); /* add [n, 256] */
-	float *const t55 = (float *)(work_ + 507904); /* dense_dw [32, 256] */
-	float *const t56 = (float *)(work_ + 399424); /* sum_batch [32] */
-	float *const t57 = (float *)(work_ + 671744); /* act_grad [n, 256] */
-	float *const t58 = (float *)(work_ + 1237184); /* dense_dx [n, 512] */
-	float *const t59 = (float *)(work_ + 3678400); /* dense_dw [256, 512] */
-	float *const t60 = (float *)(work_ + 0); /* sum_batch [256] */
-	float *const t62 = (float *)(work_ + 4202688); /* dense_dw [512, 784] */
-	float *const t63 = (float *)(work_ + 1024); /* sum_batch [512] */
+	float *const t26 = (float *)(work_ + 835584); /* dense [n, 784] */
+	float *const t27 = (float *)(work_ + 1236992); /* sigmoid [n, 784] */
+	float *const t28 = (float *)(work_ + 1638400); /* bce [] */
+	float *const t29 = (float *)(work_ + 1638464); /* kl_normal [] */
+	float *const t30 = (float *)(work_ + 1638528); /* add [] */
+	float *const t31 = (float *)(work_ + 1638400); /* constant [] */
+	float *const t32 = (float *)(work_ + 1638592); /* kl_normal_grad [n, 32] */
+	float *const t33 = (float *)(work_ + 1654976); /* kl_normal_grad [n, 32] */
+	float *const t34 = (float *)(work_ + 1671360); /* bce_grad [n, 784] */
+	float *const t35 = (float *)(work_ + 835584); /* dense_dx [n, 512] */
+	float *const t36 = (float *)(work_ + 2072768); /* dense_dw [784, 512] */
+	float *const t37 = (float *)(work_ + 393216); /* sum_batch [784] */
+	float *const t39 = (float *)(work_ + 573440); /* dense_dx [n, 256] */
+	float *const t40 = (float *)(work_ + 3678400); /* dense_dw [512, 256] */
+	float *const t41 = (float *)(work_ + 396352); /* sum_batch [512] */
+	float *const t43 = (float *)(work_ + 442368); /* dense_dx [n, 32] */
+	float *const t44 = (float *)(work_ + 458752); /* dense_dw [256, 32] */
+	float *const t45 = (float *)(work_ + 398400); /* sum_batch [256] */
+	float *const t46 = (float *)(work_ + 491520); /* add [n, 32] */
+	float *const t47 = (float *)(work_ + 507904); /* gaussian_dlogvar [n, 32] */
+	float *const t48 = (float *)(work_ + 399424); /* add [n, 32] */
+	float *const t49 = (float *)(work_ + 507904); /* dense_dx [n, 256] */
+	float *const t50 = (float *)(work_ + 638976); /* dense_dw [32, 256] */
+	float *const t51 = (float *)(work_ + 415808); /* sum_batch [32] */
+	float *const t52 = (float *)(work_ + 671744); /* dense_dx [n, 256] */
+	float *const t53 = (float *)(work_ + 802816); /* add [n, 256] */
+	float *const t54 = (float *)(work_ + 507904); /* dense_dw [32, 256] */
+	float *const t55 = (float *)(work_ + 399424); /* sum_batch [32] */
+	float *const t56 = (float *)(work_ + 671744); /* act_grad [n, 256] */
+	float *const t57 = (float *)(work_ + 802816); /* dense_dx [n, 512] */
+	float *const t58 = (float *)(work_ + 4202688); /* dense_dw [256, 512] */
+	float *const t59 = (float *)(work_ + 0); /* sum_batch [256] */
+	float *const t61 = (float *)(work_ + 4726976); /* dense_dw [512, 784] */
+	float *const t62 = (float *)(work_ + 1024); /* sum_batch [512] */
 	/* t4 = dense */
 	vae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t4,
 		&(const vae_epilogue){.act = VAE_RELU, .slope = 0.0f});
@@ -529,18 +564,13 @@ vae_real vae_train_step(void *state, void *work, const vae_real *x, int n, const
 	/* t23 = dense */
 	vae_gemm(n, 512, 256, t19, 256, 1, t20, 1, 256, t21, t23,
 		&(const vae_epilogue){.act = VAE_RELU, .slope = 0.0f});
-	/* t27 = dense */
-	vae_gemm(n, 784, 512, t23, 512, 1, t24, 1, 512, t25, t27,
-		&(const vae_epilogue){.act = VAE_SIGMOID, .slope = 0.0f});
+	/* t26 = dense */
+	vae_gemm(n, 784, 512, t23, 512, 1, t24, 1, 512, t25, t26,
+		NULL);
+	/* t27 = sigmoid */
+	vae_act(VAE_SIGMOID, 0.0f, 1, n * 784, t26, 0, NULL, 0, t27, 0);
 	/* t28 = bce */
-	{
-		double acc = 0;
-		for (long i = 0; i < n * 784; i++) {
-			double p = t27[i], t = t0[i], lp = p > 0 ? log(p) : -100, lq = p < 1 ? log(1 - p) : -100;
-			acc += -(t * (lp < -100 ? -100 : lp) + (1 - t) * (lq < -100 ? -100 : lq));
-		}
-		t28[0] = (float)acc;
-	}
+	t28[0] = (float)(vae_bce_logits(n * 784, t26, t27, t0));
 	/* t29 = kl_normal */
 	{
 		double acc = 0;
@@ -568,159 +598,155 @@ vae_real vae_train_step(void *state, void *work, const vae_real *x, int n, const
 	/* t34 = bce_grad */
 	{
 		const float k = t31[0];
-		for (long i = 0; i < n * 784; i++) {
-			float q = (1 - t27[i]) * t27[i];
-			t34[i] = k * (t27[i] - t0[i]) / (q > 9.9999999999999998e-13f ? q : 9.9999999999999998e-13f);
-		}
+		for (long i = 0; i < n * 784; i++)
+			t34[i] = k * (t27[i] - t0[i]);
 	}
-	/* t35 = act_grad */
-	vae_act(VAE_SIGMOID, 0.0f, 1, n * 784, t34, 0, t27, 0, t35, 0);
-	/* t36 = dense_dx */
-	vae_gemm(n, 512, 784, t35, 784, 1, t24, 512, 1, NULL, t36,
+	/* t35 = dense_dx */
+	vae_gemm(n, 512, 784, t34, 784, 1, t24, 512, 1, NULL, t35,
 		&(const vae_epilogue){.act = VAE_RELU, .slope = 0.0f, .y = t23});
-	/* t37 = dense_dw */
-	vae_gemm(784, 512, n, t35, 1, 784, t23, 512, 1, NULL, t37, NULL);
-	/* t38 = sum_batch */
+	/* t36 = dense_dw */
+	vae_gemm(784, 512, n, t34, 1, 784, t23, 512, 1, NULL, t36, NULL);
+	/* t37 = sum_batch */
 	for (long j = 0; j < 784; j++)
-		t38[j] = 0;
+		t37[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 784; j++)
-			t38[j] += t35[b * 784 + j];
-	/* t40 = dense_dx */
-	vae_gemm(n, 256, 512, t36, 512, 1, t20, 256, 1, NULL, t40,
+			t37[j] += t34[b * 784 + j];
+	/* t39 = dense_dx */
+	vae_gemm(n, 256, 512, t35, 512, 1, t20, 256, 1, NULL, t39,
 		&(const vae_epilogue){.act = VAE_RELU, .slope = 0.0f, .y = t19});
-	/* t41 = dense_dw */
-	vae_gemm(512, 256, n, t36, 1, 512, t19, 256, 1, NULL, t41, NULL);
-	/* t42 = sum_batch */
+	/* t40 = dense_dw */
+	vae_gemm(512, 256, n, t35, 1, 512, t19, 256, 1, NULL, t40, NULL);
+	/* t41 = sum_batch */
 	for (long j = 0; j < 512; j++)
-		t42[j] = 0;
+		t41[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 512; j++)
-			t42[j] += t36[b * 512 + j];
-	/* t44 = dense_dx */
-	vae_gemm(n, 32, 256, t40, 256, 1, t16, 32, 1, NULL, t44,
+			t41[j] += t35[b * 512 + j];
+	/* t43 = dense_dx */
+	vae_gemm(n, 32, 256, t39, 256, 1, t16, 32, 1, NULL, t43,
 		NULL);
-	/* t45 = dense_dw */
-	vae_gemm(256, 32, n, t40, 1, 256, t15, 32, 1, NULL, t45, NULL);
-	/* t46 = sum_batch */
+	/* t44 = dense_dw */
+	vae_gemm(256, 32, n, t39, 1, 256, t15, 32, 1, NULL, t44, NULL);
+	/* t45 = sum_batch */
 	for (long j = 0; j < 256; j++)
-		t46[j] = 0;
+		t45[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 256; j++)
-			t46[j] += t40[b * 256 + j];
-	/* t47 = add */
+			t45[j] += t39[b * 256 + j];
+	/* t46 = add */
 	for (long i = 0; i < n * 32; i++)
-		t47[i] = t32[i] + t44[i];
-	/* t48 = gaussian_dlogvar */
+		t46[i] = t32[i] + t43[i];
+	/* t47 = gaussian_dlogvar */
 	{
 		const uint64_t key = vae_mix(rng ^ vae_mix(((uint64_t)step << 24) ^ 15u));
 		for (long i = 0; i < n * 32; i++)
-			t48[i] = stochastic ? 0.5f * t44[i] * expf(0.5f * t14[i]) * (float)vae_normal(key, (uint64_t)i) : 0;
+			t47[i] = stochastic ? 0.5f * t43[i] * expf(0.5f * t14[i]) * (float)vae_normal(key, (uint64_t)i) : 0;
 	}
-	/* t49 = add */
+	/* t48 = add */
 	for (long i = 0; i < n * 32; i++)
-		t49[i] = t33[i] + t48[i];
-	/* t50 = dense_dx */
-	vae_gemm(n, 256, 32, t49, 32, 1, t12, 256, 1, NULL, t50,
+		t48[i] = t33[i] + t47[i];
+	/* t49 = dense_dx */
+	vae_gemm(n, 256, 32, t48, 32, 1, t12, 256, 1, NULL, t49,
 		NULL);
-	/* t51 = dense_dw */
-	vae_gemm(32, 256, n, t49, 1, 32, t8, 256, 1, NULL, t51, NULL);
-	/* t52 = sum_batch */
+	/* t50 = dense_dw */
+	vae_gemm(32, 256, n, t48, 1, 32, t8, 256, 1, NULL, t50, NULL);
+	/* t51 = sum_batch */
 	for (long j = 0; j < 32; j++)
-		t52[j] = 0;
+		t51[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 32; j++)
-			t52[j] += t49[b * 32 + j];
-	/* t53 = dense_dx */
-	vae_gemm(n, 256, 32, t47, 32, 1, t9, 256, 1, NULL, t53,
+			t51[j] += t48[b * 32 + j];
+	/* t52 = dense_dx */
+	vae_gemm(n, 256, 32, t46, 32, 1, t9, 256, 1, NULL, t52,
 		NULL);
-	/* t54 = add */
+	/* t53 = add */
 	for (long i = 0; i < n * 256; i++)
-		t54[i] = t50[i] + t53[i];
-	/* t55 = dense_dw */
-	vae_gemm(32, 256, n, t47, 1, 32, t8, 256, 1, NULL, t55, NULL);
-	/* t56 = sum_batch */
+		t53[i] = t49[i] + t52[i];
+	/* t54 = dense_dw */
+	vae_gemm(32, 256, n, t46, 1, 32, t8, 256, 1, NULL, t54, NULL);
+	/* t55 = sum_batch */
 	for (long j = 0; j < 32; j++)
-		t56[j] = 0;
+		t55[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 32; j++)
-			t56[j] += t47[b * 32 + j];
-	/* t57 = act_grad */
-	vae_act(VAE_RELU, 0.0f, 1, n * 256, t54, 0, t8, 0, t57, 0);
-	/* t58 = dense_dx */
-	vae_gemm(n, 512, 256, t57, 256, 1, t5, 512, 1, NULL, t58,
+			t55[j] += t46[b * 32 + j];
+	/* t56 = act_grad */
+	vae_act(VAE_RELU, 0.0f, 1, n * 256, t53, 0, t8, 0, t56, 0);
+	/* t57 = dense_dx */
+	vae_gemm(n, 512, 256, t56, 256, 1, t5, 512, 1, NULL, t57,
 		&(const vae_epilogue){.act = VAE_RELU, .slope = 0.0f, .y = t4});
-	/* t59 = dense_dw */
-	vae_gemm(256, 512, n, t57, 1, 256, t4, 512, 1, NULL, t59, NULL);
-	/* t60 = sum_batch */
+	/* t58 = dense_dw */
+	vae_gemm(256, 512, n, t56, 1, 256, t4, 512, 1, NULL, t58, NULL);
+	/* t59 = sum_batch */
 	for (long j = 0; j < 256; j++)
-		t60[j] = 0;
+		t59[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 256; j++)
-			t60[j] += t57[b * 256 + j];
-	/* t62 = dense_dw */
-	vae_gemm(512, 784, n, t58, 1, 512, t0, 784, 1, NULL, t62, NULL);
-	/* t63 = sum_batch */
+			t59[j] += t56[b * 256 + j];
+	/* t61 = dense_dw */
+	vae_gemm(512, 784, n, t57, 1, 512, t0, 784, 1, NULL, t61, NULL);
+	/* t62 = sum_batch */
 	for (long j = 0; j < 512; j++)
-		t63[j] = 0;
+		t62[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 512; j++)
-			t63[j] += t58[b * 512 + j];
-	/* t64 = adam */
+			t62[j] += t57[b * 512 + j];
+	/* t63 = adam */
 	{ /* encoder.0.weight */
-		vae_adam(401408, t1, adam_m + 0, adam_v + 0, t62, &adam_k);
+		vae_adam(401408, t1, adam_m + 0, adam_v + 0, t61, &adam_k);
+	}
+	/* t64 = adam */
+	{ /* encoder.0.bias */
+		vae_adam(512, t2, adam_m + 401408, adam_v + 401408, t62, &adam_k);
 	}
 	/* t65 = adam */
-	{ /* encoder.0.bias */
-		vae_adam(512, t2, adam_m + 401408, adam_v + 401408, t63, &adam_k);
+	{ /* encoder.2.weight */
+		vae_adam(131072, t5, adam_m + 401920, adam_v + 401920, t58, &adam_k);
 	}
 	/* t66 = adam */
-	{ /* encoder.2.weight */
-		vae_adam(131072, t5, adam_m + 401920, adam_v + 401920, t59, &adam_k);
+	{ /* encoder.2.bias */
+		vae_adam(256, t6, adam_m + 532992, adam_v + 532992, t59, &adam_k);
 	}
 	/* t67 = adam */
-	{ /* encoder.2.bias */
-		vae_adam(256, t6, adam_m + 532992, adam_v + 532992, t60, &adam_k);
+	{ /* encoder.4.weight */
+		vae_adam(8192, t9, adam_m + 533248, adam_v + 533248, t54, &adam_k);
 	}
 	/* t68 = adam */
-	{ /* encoder.4.weight */
-		vae_adam(8192, t9, adam_m + 533248, adam_v + 533248, t55, &adam_k);
+	{ /* encoder.4.bias */
+		vae_adam(32, t10, adam_m + 541440, adam_v + 541440, t55, &adam_k);
 	}
 	/* t69 = adam */
-	{ /* encoder.4.bias */
-		vae_adam(32, t10, adam_m + 541440, adam_v + 541440, t56, &adam_k);
+	{ /* encoder.5.weight */
+		vae_adam(8192, t12, adam_m + 541472, adam_v + 541472, t50, &adam_k);
 	}
 	/* t70 = adam */
-	{ /* encoder.5.weight */
-		vae_adam(8192, t12, adam_m + 541472, adam_v + 541472, t51, &adam_k);
+	{ /* encoder.5.bias */
+		vae_adam(32, t13, adam_m + 549664, adam_v + 549664, t51, &adam_k);
 	}
 	/* t71 = adam */
-	{ /* encoder.5.bias */
-		vae_adam(32, t13, adam_m + 549664, adam_v + 549664, t52, &adam_k);
+	{ /* decoder.0.weight */
+		vae_adam(8192, t16, adam_m + 549696, adam_v + 549696, t44, &adam_k);
 	}
 	/* t72 = adam */
-	{ /* decoder.0.weight */
-		vae_adam(8192, t16, adam_m + 549696, adam_v + 549696, t45, &adam_k);
+	{ /* decoder.0.bias */
+		vae_adam(256, t17, adam_m + 557888, adam_v + 557888, t45, &adam_k);
 	}
 	/* t73 = adam */
-	{ /* decoder.0.bias */
-		vae_adam(256, t17, adam_m + 557888, adam_v + 557888, t46, &adam_k);
+	{ /* decoder.2.weight */
+		vae_adam(131072, t20, adam_m + 558144, adam_v + 558144, t40, &adam_k);
 	}
 	/* t74 = adam */
-	{ /* decoder.2.weight */
-		vae_adam(131072, t20, adam_m + 558144, adam_v + 558144, t41, &adam_k);
+	{ /* decoder.2.bias */
+		vae_adam(512, t21, adam_m + 689216, adam_v + 689216, t41, &adam_k);
 	}
 	/* t75 = adam */
-	{ /* decoder.2.bias */
-		vae_adam(512, t21, adam_m + 689216, adam_v + 689216, t42, &adam_k);
+	{ /* decoder.4.weight */
+		vae_adam(401408, t24, adam_m + 689728, adam_v + 689728, t36, &adam_k);
 	}
 	/* t76 = adam */
-	{ /* decoder.4.weight */
-		vae_adam(401408, t24, adam_m + 689728, adam_v + 689728, t37, &adam_k);
-	}
-	/* t77 = adam */
 	{ /* decoder.4.bias */
-		vae_adam(784, t25, adam_m + 1091136, adam_v + 1091136, t38, &adam_k);
+		vae_adam(784, t25, adam_m + 1091136, adam_v + 1091136, t37, &adam_k);
 	}
 	return t30[0];
 }
@@ -755,40 +781,40 @@ vae_real vae_gradient(const void *state, void *work, const vae_real *x, int n, c
 	float *const t23 = (float *)(work_ + 573440); /* dense [n, 512] */
 	const float *const t24 = params + 689728; /* decoder.4.weight */
 	const float *const t25 = params + 1091136; /* decoder.4.bias */
-	float *const t27 = (float *)(work_ + 835584); /* dense [n, 784] */
-	float *const t28 = (float *)(work_ + 1236992); /* bce [] */
-	float *const t29 = (float *)(work_ + 1237056); /* kl_normal [] */
-	float *const t30 = (float *)(work_ + 1237120); /* add [] */
-	float *const t31 = (float *)(work_ + 1236992); /* constant [] */
-	float *const t32 = (float *)(work_ + 1237184); /* kl_normal_grad [n, 32] */
-	float *const t33 = (float *)(work_ + 1253568); /* kl_normal_grad [n, 32] */
-	float *const t34 = (float *)(work_ + 1269952); /* bce_grad [n, 784] */
-	float *const t35 = (float *)(work_ + 1671360); /* act_grad [n, 784] */
-	float *const t36 = (float *)(work_ + 1269952); /* dense_dx [n, 512] */
-	float *const t37 = (float *)(work_ + 2072768); /* dense_dw [784, 512] */
-	float *const t38 = (float *)(work_ + 393216); /* sum_batch [784] */
-	float *const t40 = (float *)(work_ + 573440); /* dense_dx [n, 256] */
-	float *const t41 = (float *)(work_ + 1532096); /* dense_dw [512, 256] */
-	float *const t42 = (float *)(work_ + 396352); /* sum_batch [512] */
-	float *const t44 = (float *)(work_ + 442368); /* dense_dx [n, 32] */
-	float *const t45 = (float *)(work_ + 458752); /* dense_dw [256, 32] */
-	float *const t46 = (float *)(work_ + 398400); /* sum_batch [256] */
-	float *const t47 = (float *)(work_ + 491520); /* add [n, 32] */
-	float *const t48 = (float *)(work_ + 507904); /* gaussian_dlogvar [n, 32] */
-	float *const t49 = (float *)(work_ + 399424); /* add [n, 32] */
-	float *const t50 = (float *)(work_ + 507904); /* dense_dx [n, 256] */
-	float *const t51 = (float *)(work_ + 638976); /* dense_dw [32, 256] */
-	float *const t52 = (float *)(work_ + 415808); /* sum_batch [32] */
-	float *const t53 = (float *)(work_ + 671744); /* dense_dx [n, 256] */
-	float *const t54 = (float *)(work_ + 1237184); /* add [n, 256] */
-	float *const t55 = (float *)(work_ + 507904); /* dense_dw [32, 256] */
-	float *const t56 = (float *)(work_ + 399424); /* sum_batch [32] */
-	float *const t57 = (float *)(work_ + 671744); /* act_grad [n, 256] */
-	float *const t58 = (float *)(work_ + 1237184); /* dense_dx [n, 512] */
-	float *const t59 = (float *)(work_ + 3678400); /* dense_dw [256, 512] */
-	float *const t60 = (float *)(work_ + 0); /* sum_batch [256] */
-	float *const t62 = (float *)(work_ + 4202688); /* dense_dw [512, 784] */
-	float *const t63 = (float *)(work_ + 1024); /* sum_batch [512] */
+	float *const t26 = (float *)(work_ + 835584); /* dense [n, 784] */
+	float *const t27 = (float *)(work_ + 1236992); /* sigmoid [n, 784] */
+	float *const t28 = (float *)(work_ + 1638400); /* bce [] */
+	float *const t29 = (float *)(work_ + 1638464); /* kl_normal [] */
+	float *const t30 = (float *)(work_ + 1638528); /* add [] */
+	float *const t31 = (float *)(work_ + 1638400); /* constant [] */
+	float *const t32 = (float *)(work_ + 1638592); /* kl_normal_grad [n, 32] */
+	float *const t33 = (float *)(work_ + 1654976); /* kl_normal_grad [n, 32] */
+	float *const t34 = (float *)(work_ + 1671360); /* bce_grad [n, 784] */
+	float *const t35 = (float *)(work_ + 835584); /* dense_dx [n, 512] */
+	float *const t36 = (float *)(work_ + 2072768); /* dense_dw [784, 512] */
+	float *const t37 = (float *)(work_ + 393216); /* sum_batch [784] */
+	float *const t39 = (float *)(work_ + 573440); /* dense_dx [n, 256] */
+	float *const t40 = (float *)(work_ + 3678400); /* dense_dw [512, 256] */
+	float *const t41 = (float *)(work_ + 396352); /* sum_batch [512] */
+	float *const t43 = (float *)(work_ + 442368); /* dense_dx [n, 32] */
+	float *const t44 = (float *)(work_ + 458752); /* dense_dw [256, 32] */
+	float *const t45 = (float *)(work_ + 398400); /* sum_batch [256] */
+	float *const t46 = (float *)(work_ + 491520); /* add [n, 32] */
+	float *const t47 = (float *)(work_ + 507904); /* gaussian_dlogvar [n, 32] */
+	float *const t48 = (float *)(work_ + 399424); /* add [n, 32] */
+	float *const t49 = (float *)(work_ + 507904); /* dense_dx [n, 256] */
+	float *const t50 = (float *)(work_ + 638976); /* dense_dw [32, 256] */
+	float *const t51 = (float *)(work_ + 415808); /* sum_batch [32] */
+	float *const t52 = (float *)(work_ + 671744); /* dense_dx [n, 256] */
+	float *const t53 = (float *)(work_ + 802816); /* add [n, 256] */
+	float *const t54 = (float *)(work_ + 507904); /* dense_dw [32, 256] */
+	float *const t55 = (float *)(work_ + 399424); /* sum_batch [32] */
+	float *const t56 = (float *)(work_ + 671744); /* act_grad [n, 256] */
+	float *const t57 = (float *)(work_ + 802816); /* dense_dx [n, 512] */
+	float *const t58 = (float *)(work_ + 4202688); /* dense_dw [256, 512] */
+	float *const t59 = (float *)(work_ + 0); /* sum_batch [256] */
+	float *const t61 = (float *)(work_ + 4726976); /* dense_dw [512, 784] */
+	float *const t62 = (float *)(work_ + 1024); /* sum_batch [512] */
 	/* t4 = dense */
 	vae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t4,
 		&(const vae_epilogue){.act = VAE_RELU, .slope = 0.0f});
@@ -813,18 +839,13 @@ vae_real vae_gradient(const void *state, void *work, const vae_real *x, int n, c
 	/* t23 = dense */
 	vae_gemm(n, 512, 256, t19, 256, 1, t20, 1, 256, t21, t23,
 		&(const vae_epilogue){.act = VAE_RELU, .slope = 0.0f});
-	/* t27 = dense */
-	vae_gemm(n, 784, 512, t23, 512, 1, t24, 1, 512, t25, t27,
-		&(const vae_epilogue){.act = VAE_SIGMOID, .slope = 0.0f});
+	/* t26 = dense */
+	vae_gemm(n, 784, 512, t23, 512, 1, t24, 1, 512, t25, t26,
+		NULL);
+	/* t27 = sigmoid */
+	vae_act(VAE_SIGMOID, 0.0f, 1, n * 784, t26, 0, NULL, 0, t27, 0);
 	/* t28 = bce */
-	{
-		double acc = 0;
-		for (long i = 0; i < n * 784; i++) {
-			double p = t27[i], t = t0[i], lp = p > 0 ? log(p) : -100, lq = p < 1 ? log(1 - p) : -100;
-			acc += -(t * (lp < -100 ? -100 : lp) + (1 - t) * (lq < -100 ? -100 : lq));
-		}
-		t28[0] = (float)acc;
-	}
+	t28[0] = (float)(vae_bce_logits(n * 784, t26, t27, t0));
 	/* t29 = kl_normal */
 	{
 		double acc = 0;
@@ -852,118 +873,114 @@ vae_real vae_gradient(const void *state, void *work, const vae_real *x, int n, c
 	/* t34 = bce_grad */
 	{
 		const float k = t31[0];
-		for (long i = 0; i < n * 784; i++) {
-			float q = (1 - t27[i]) * t27[i];
-			t34[i] = k * (t27[i] - t0[i]) / (q > 9.9999999999999998e-13f ? q : 9.9999999999999998e-13f);
-		}
+		for (long i = 0; i < n * 784; i++)
+			t34[i] = k * (t27[i] - t0[i]);
 	}
-	/* t35 = act_grad */
-	vae_act(VAE_SIGMOID, 0.0f, 1, n * 784, t34, 0, t27, 0, t35, 0);
-	/* t36 = dense_dx */
-	vae_gemm(n, 512, 784, t35, 784, 1, t24, 512, 1, NULL, t36,
+	/* t35 = dense_dx */
+	vae_gemm(n, 512, 784, t34, 784, 1, t24, 512, 1, NULL, t35,
 		&(const vae_epilogue){.act = VAE_RELU, .slope = 0.0f, .y = t23});
-	/* t37 = dense_dw */
-	vae_gemm(784, 512, n, t35, 1, 784, t23, 512, 1, NULL, t37, NULL);
-	/* t38 = sum_batch */
+	/* t36 = dense_dw */
+	vae_gemm(784, 512, n, t34, 1, 784, t23, 512, 1, NULL, t36, NULL);
+	/* t37 = sum_batch */
 	for (long j = 0; j < 784; j++)
-		t38[j] = 0;
+		t37[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 784; j++)
-			t38[j] += t35[b * 784 + j];
-	/* t40 = dense_dx */
-	vae_gemm(n, 256, 512, t36, 512, 1, t20, 256, 1, NULL, t40,
+			t37[j] += t34[b * 784 + j];
+	/* t39 = dense_dx */
+	vae_gemm(n, 256, 512, t35, 512, 1, t20, 256, 1, NULL, t39,
 		&(const vae_epilogue){.act = VAE_RELU, .slope = 0.0f, .y = t19});
-	/* t41 = dense_dw */
-	vae_gemm(512, 256, n, t36, 1, 512, t19, 256, 1, NULL, t41, NULL);
-	/* t42 = sum_batch */
+	/* t40 = dense_dw */
+	vae_gemm(512, 256, n, t35, 1, 512, t19, 256, 1, NULL, t40, NULL);
+	/* t41 = sum_batch */
 	for (long j = 0; j < 512; j++)
-		t42[j] = 0;
+		t41[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 512; j++)
-			t42[j] += t36[b * 512 + j];
-	/* t44 = dense_dx */
-	vae_gemm(n, 32, 256, t40, 256, 1, t16, 32, 1, NULL, t44,
+			t41[j] += t35[b * 512 + j];
+	/* t43 = dense_dx */
+	vae_gemm(n, 32, 256, t39, 256, 1, t16, 32, 1, NULL, t43,
 		NULL);
-	/* t45 = dense_dw */
-	vae_gemm(256, 32, n, t40, 1, 256, t15, 32, 1, NULL, t45, NULL);
-	/* t46 = sum_batch */
+	/* t44 = dense_dw */
+	vae_gemm(256, 32, n, t39, 1, 256, t15, 32, 1, NULL, t44, NULL);
+	/* t45 = sum_batch */
 	for (long j = 0; j < 256; j++)
-		t46[j] = 0;
+		t45[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 256; j++)
-			t46[j] += t40[b * 256 + j];
-	/* t47 = add */
+			t45[j] += t39[b * 256 + j];
+	/* t46 = add */
 	for (long i = 0; i < n * 32; i++)
-		t47[i] = t32[i] + t44[i];
-	/* t48 = gaussian_dlogvar */
+		t46[i] = t32[i] + t43[i];
+	/* t47 = gaussian_dlogvar */
 	{
 		const uint64_t key = vae_mix(rng ^ vae_mix(((uint64_t)step << 24) ^ 15u));
 		for (long i = 0; i < n * 32; i++)
-			t48[i] = stochastic ? 0.5f * t44[i] * expf(0.5f * t14[i]) * (float)vae_normal(key, (uint64_t)i) : 0;
+			t47[i] = stochastic ? 0.5f * t43[i] * expf(0.5f * t14[i]) * (float)vae_normal(key, (uint64_t)i) : 0;
 	}
-	/* t49 = add */
+	/* t48 = add */
 	for (long i = 0; i < n * 32; i++)
-		t49[i] = t33[i] + t48[i];
-	/* t50 = dense_dx */
-	vae_gemm(n, 256, 32, t49, 32, 1, t12, 256, 1, NULL, t50,
+		t48[i] = t33[i] + t47[i];
+	/* t49 = dense_dx */
+	vae_gemm(n, 256, 32, t48, 32, 1, t12, 256, 1, NULL, t49,
 		NULL);
-	/* t51 = dense_dw */
-	vae_gemm(32, 256, n, t49, 1, 32, t8, 256, 1, NULL, t51, NULL);
-	/* t52 = sum_batch */
+	/* t50 = dense_dw */
+	vae_gemm(32, 256, n, t48, 1, 32, t8, 256, 1, NULL, t50, NULL);
+	/* t51 = sum_batch */
 	for (long j = 0; j < 32; j++)
-		t52[j] = 0;
+		t51[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 32; j++)
-			t52[j] += t49[b * 32 + j];
-	/* t53 = dense_dx */
-	vae_gemm(n, 256, 32, t47, 32, 1, t9, 256, 1, NULL, t53,
+			t51[j] += t48[b * 32 + j];
+	/* t52 = dense_dx */
+	vae_gemm(n, 256, 32, t46, 32, 1, t9, 256, 1, NULL, t52,
 		NULL);
-	/* t54 = add */
+	/* t53 = add */
 	for (long i = 0; i < n * 256; i++)
-		t54[i] = t50[i] + t53[i];
-	/* t55 = dense_dw */
-	vae_gemm(32, 256, n, t47, 1, 32, t8, 256, 1, NULL, t55, NULL);
-	/* t56 = sum_batch */
+		t53[i] = t49[i] + t52[i];
+	/* t54 = dense_dw */
+	vae_gemm(32, 256, n, t46, 1, 32, t8, 256, 1, NULL, t54, NULL);
+	/* t55 = sum_batch */
 	for (long j = 0; j < 32; j++)
-		t56[j] = 0;
+		t55[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 32; j++)
-			t56[j] += t47[b * 32 + j];
-	/* t57 = act_grad */
-	vae_act(VAE_RELU, 0.0f, 1, n * 256, t54, 0, t8, 0, t57, 0);
-	/* t58 = dense_dx */
-	vae_gemm(n, 512, 256, t57, 256, 1, t5, 512, 1, NULL, t58,
+			t55[j] += t46[b * 32 + j];
+	/* t56 = act_grad */
+	vae_act(VAE_RELU, 0.0f, 1, n * 256, t53, 0, t8, 0, t56, 0);
+	/* t57 = dense_dx */
+	vae_gemm(n, 512, 256, t56, 256, 1, t5, 512, 1, NULL, t57,
 		&(const vae_epilogue){.act = VAE_RELU, .slope = 0.0f, .y = t4});
-	/* t59 = dense_dw */
-	vae_gemm(256, 512, n, t57, 1, 256, t4, 512, 1, NULL, t59, NULL);
-	/* t60 = sum_batch */
+	/* t58 = dense_dw */
+	vae_gemm(256, 512, n, t56, 1, 256, t4, 512, 1, NULL, t58, NULL);
+	/* t59 = sum_batch */
 	for (long j = 0; j < 256; j++)
-		t60[j] = 0;
+		t59[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 256; j++)
-			t60[j] += t57[b * 256 + j];
-	/* t62 = dense_dw */
-	vae_gemm(512, 784, n, t58, 1, 512, t0, 784, 1, NULL, t62, NULL);
-	/* t63 = sum_batch */
+			t59[j] += t56[b * 256 + j];
+	/* t61 = dense_dw */
+	vae_gemm(512, 784, n, t57, 1, 512, t0, 784, 1, NULL, t61, NULL);
+	/* t62 = sum_batch */
 	for (long j = 0; j < 512; j++)
-		t63[j] = 0;
+		t62[j] = 0;
 	for (long b = 0; b < n; b++)
 		for (long j = 0; j < 512; j++)
-			t63[j] += t58[b * 512 + j];
-	memcpy(grad + 0, t62, sizeof(float) * 401408);
-	memcpy(grad + 401408, t63, sizeof(float) * 512);
-	memcpy(grad + 401920, t59, sizeof(float) * 131072);
-	memcpy(grad + 532992, t60, sizeof(float) * 256);
-	memcpy(grad + 533248, t55, sizeof(float) * 8192);
-	memcpy(grad + 541440, t56, sizeof(float) * 32);
-	memcpy(grad + 541472, t51, sizeof(float) * 8192);
-	memcpy(grad + 549664, t52, sizeof(float) * 32);
-	memcpy(grad + 549696, t45, sizeof(float) * 8192);
-	memcpy(grad + 557888, t46, sizeof(float) * 256);
-	memcpy(grad + 558144, t41, sizeof(float) * 131072);
-	memcpy(grad + 689216, t42, sizeof(float) * 512);
-	memcpy(grad + 689728, t37, sizeof(float) * 401408);
-	memcpy(grad + 1091136, t38, sizeof(float) * 784);
+			t62[j] += t57[b * 512 + j];
+	memcpy(grad + 0, t61, sizeof(float) * 401408);
+	memcpy(grad + 401408, t62, sizeof(float) * 512);
+	memcpy(grad + 401920, t58, sizeof(float) * 131072);
+	memcpy(grad + 532992, t59, sizeof(float) * 256);
+	memcpy(grad + 533248, t54, sizeof(float) * 8192);
+	memcpy(grad + 541440, t55, sizeof(float) * 32);
+	memcpy(grad + 541472, t50, sizeof(float) * 8192);
+	memcpy(grad + 549664, t51, sizeof(float) * 32);
+	memcpy(grad + 549696, t44, sizeof(float) * 8192);
+	memcpy(grad + 557888, t45, sizeof(float) * 256);
+	memcpy(grad + 558144, t40, sizeof(float) * 131072);
+	memcpy(grad + 689216, t41, sizeof(float) * 512);
+	memcpy(grad + 689728, t36, sizeof(float) * 401408);
+	memcpy(grad + 1091136, t37, sizeof(float) * 784);
 	return t30[0];
 }
 
@@ -1009,10 +1026,11 @@ vae_real vae_loss(const void *state, void *work, const vae_real *x, int n)
 	float *const t23 = (float *)(work_ + 573440); /* dense [n, 512] */
 	const float *const t24 = params + 689728; /* decoder.4.weight */
 	const float *const t25 = params + 1091136; /* decoder.4.bias */
-	float *const t27 = (float *)(work_ + 835584); /* dense [n, 784] */
-	float *const t28 = (float *)(work_ + 1236992); /* bce [] */
-	float *const t29 = (float *)(work_ + 1237056); /* kl_normal [] */
-	float *const t30 = (float *)(work_ + 1237120); /* add [] */
+	float *const t26 = (float *)(work_ + 835584); /* dense [n, 784] */
+	float *const t27 = (float *)(work_ + 1236992); /* sigmoid [n, 784] */
+	float *const t28 = (float *)(work_ + 1638400); /* bce [] */
+	float *const t29 = (float *)(work_ + 1638464); /* kl_normal [] */
+	float *const t30 = (float *)(work_ + 1638528); /* add [] */
 	/* t4 = dense */
 	vae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t4,
 		&(const vae_epilogue){.act = VAE_RELU, .slope = 0.0f});
@@ -1034,18 +1052,13 @@ vae_real vae_loss(const void *state, void *work, const vae_real *x, int n)
 	/* t23 = dense */
 	vae_gemm(n, 512, 256, t19, 256, 1, t20, 1, 256, t21, t23,
 		&(const vae_epilogue){.act = VAE_RELU, .slope = 0.0f});
-	/* t27 = dense */
-	vae_gemm(n, 784, 512, t23, 512, 1, t24, 1, 512, t25, t27,
-		&(const vae_epilogue){.act = VAE_SIGMOID, .slope = 0.0f});
+	/* t26 = dense */
+	vae_gemm(n, 784, 512, t23, 512, 1, t24, 1, 512, t25, t26,
+		NULL);
+	/* t27 = sigmoid */
+	vae_act(VAE_SIGMOID, 0.0f, 1, n * 784, t26, 0, NULL, 0, t27, 0);
 	/* t28 = bce */
-	{
-		double acc = 0;
-		for (long i = 0; i < n * 784; i++) {
-			double p = t27[i], t = t0[i], lp = p > 0 ? log(p) : -100, lq = p < 1 ? log(1 - p) : -100;
-			acc += -(t * (lp < -100 ? -100 : lp) + (1 - t) * (lq < -100 ? -100 : lq));
-		}
-		t28[0] = (float)acc;
-	}
+	t28[0] = (float)(vae_bce_logits(n * 784, t26, t27, t0));
 	/* t29 = kl_normal */
 	{
 		double acc = 0;
@@ -1089,7 +1102,8 @@ void vae_forward(const void *state, void *work, const vae_real *x, int n, vae_re
 	float *const t23 = (float *)(work_ + 573440); /* dense [n, 512] */
 	const float *const t24 = params + 689728; /* decoder.4.weight */
 	const float *const t25 = params + 1091136; /* decoder.4.bias */
-	float *const t27 = (float *)(work_ + 835584); /* dense [n, 784] */
+	float *const t26 = (float *)(work_ + 835584); /* dense [n, 784] */
+	float *const t27 = (float *)(work_ + 1236992); /* sigmoid [n, 784] */
 	/* t4 = dense */
 	vae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t4,
 		&(const vae_epilogue){.act = VAE_RELU, .slope = 0.0f});
@@ -1111,9 +1125,11 @@ void vae_forward(const void *state, void *work, const vae_real *x, int n, vae_re
 	/* t23 = dense */
 	vae_gemm(n, 512, 256, t19, 256, 1, t20, 1, 256, t21, t23,
 		&(const vae_epilogue){.act = VAE_RELU, .slope = 0.0f});
-	/* t27 = dense */
-	vae_gemm(n, 784, 512, t23, 512, 1, t24, 1, 512, t25, t27,
-		&(const vae_epilogue){.act = VAE_SIGMOID, .slope = 0.0f});
+	/* t26 = dense */
+	vae_gemm(n, 784, 512, t23, 512, 1, t24, 1, 512, t25, t26,
+		NULL);
+	/* t27 = sigmoid */
+	vae_act(VAE_SIGMOID, 0.0f, 1, n * 784, t26, 0, NULL, 0, t27, 0);
 	memcpy(out, t27, sizeof(float) * n * 784);
 }
 
@@ -1174,16 +1190,19 @@ void vae_decode(const void *state, void *work, const vae_real *z, int n, vae_rea
 	float *const t23 = (float *)(work_ + 573440); /* dense [n, 512] */
 	const float *const t24 = params + 689728; /* decoder.4.weight */
 	const float *const t25 = params + 1091136; /* decoder.4.bias */
-	float *const t27 = (float *)(work_ + 835584); /* dense [n, 784] */
+	float *const t26 = (float *)(work_ + 835584); /* dense [n, 784] */
+	float *const t27 = (float *)(work_ + 1236992); /* sigmoid [n, 784] */
 	/* t19 = dense */
 	vae_gemm(n, 256, 32, t15, 32, 1, t16, 1, 32, t17, t19,
 		&(const vae_epilogue){.act = VAE_RELU, .slope = 0.0f});
 	/* t23 = dense */
 	vae_gemm(n, 512, 256, t19, 256, 1, t20, 1, 256, t21, t23,
 		&(const vae_epilogue){.act = VAE_RELU, .slope = 0.0f});
-	/* t27 = dense */
-	vae_gemm(n, 784, 512, t23, 512, 1, t24, 1, 512, t25, t27,
-		&(const vae_epilogue){.act = VAE_SIGMOID, .slope = 0.0f});
+	/* t26 = dense */
+	vae_gemm(n, 784, 512, t23, 512, 1, t24, 1, 512, t25, t26,
+		NULL);
+	/* t27 = sigmoid */
+	vae_act(VAE_SIGMOID, 0.0f, 1, n * 784, t26, 0, NULL, 0, t27, 0);
 	memcpy(out, t27, sizeof(float) * n * 784);
 }
 
@@ -1208,16 +1227,19 @@ void vae_sample(const void *state, void *work, uint64_t seed, int n, vae_real *o
 	float *const t23 = (float *)(work_ + 573440); /* dense [n, 512] */
 	const float *const t24 = params + 689728; /* decoder.4.weight */
 	const float *const t25 = params + 1091136; /* decoder.4.bias */
-	float *const t27 = (float *)(work_ + 835584); /* dense [n, 784] */
+	float *const t26 = (float *)(work_ + 835584); /* dense [n, 784] */
+	float *const t27 = (float *)(work_ + 1236992); /* sigmoid [n, 784] */
 	/* t19 = dense */
 	vae_gemm(n, 256, 32, t15, 32, 1, t16, 1, 32, t17, t19,
 		&(const vae_epilogue){.act = VAE_RELU, .slope = 0.0f});
 	/* t23 = dense */
 	vae_gemm(n, 512, 256, t19, 256, 1, t20, 1, 256, t21, t23,
 		&(const vae_epilogue){.act = VAE_RELU, .slope = 0.0f});
-	/* t27 = dense */
-	vae_gemm(n, 784, 512, t23, 512, 1, t24, 1, 512, t25, t27,
-		&(const vae_epilogue){.act = VAE_SIGMOID, .slope = 0.0f});
+	/* t26 = dense */
+	vae_gemm(n, 784, 512, t23, 512, 1, t24, 1, 512, t25, t26,
+		NULL);
+	/* t27 = sigmoid */
+	vae_act(VAE_SIGMOID, 0.0f, 1, n * 784, t26, 0, NULL, 0, t27, 0);
 	memcpy(out, t27, sizeof(float) * n * 784);
 }
 
