@@ -1,11 +1,14 @@
 #!/bin/sh
 # run.sh - `make bench`: training throughput of every example, side by side
-# in one run: aecc with its SIMD kernels, aecc with plain scalar loops,
-# and PyTorch on the same model (its NAME_torch.py twin), each at the
-# model's batch size on 1 and 2 threads; GFLOP/s and the share of this
-# core's measured fp32 FMA peak; the peak memory of a trainer and of
-# PyTorch training the small autoencoder for one epoch of Fashion-MNIST.
-# Prints a Markdown table and writes it to bench/results.md.
+# in one run: aecc as it compiles by default (SIMD kernels, fusion), aecc
+# without fusion (--no-fuse), aecc with neither (--kernels scalar
+# --no-fuse), and PyTorch on the same model (its NAME_torch.py twin), each
+# at the model's batch size, on 1 and 2 threads where it matters; GFLOP/s
+# and the share of this core's measured fp32 FMA peak; the peak memory of
+# a trainer and of PyTorch training the small autoencoder for one epoch of
+# Fashion-MNIST. Each rate is the best of windows of a quarter second
+# (bench/step.c, bench/torch_step.py). Prints a Markdown table and writes
+# it to bench/results.md.
 #
 # BENCH_SECONDS (default 3) is the time per measurement; BENCH_MODELS a
 # space-separated list of .ae files (default: every example).
@@ -32,31 +35,38 @@ step_rate() {
 	echo
 	echo "$(date -u +%Y-%m-%d), $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(nproc) cores, $($CC --version | head -n 1)."
 	echo "fp32 FMA peak of one core, measured: $peak GFLOP/s."
-	echo "Train step (forward, backward, Adam) at the model's batch size; samples per second."
+	echo "Train step (forward, backward, Adam) at the model's batch size; samples per second in the best quarter-second window of $SECS s."
 	echo
-	echo "| model | FLOP/sample | aecc simd 1T | aecc simd 2T | 2T/1T | aecc scalar 1T | simd/scalar | PyTorch 1T | PyTorch 2T | aecc/PyTorch 1T | GFLOP/s 1T | % of peak |"
-	echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+	echo "| model | FLOP/sample | aecc 1T | aecc 2T | 2T/1T | unfused 1T | fused/unfused | scalar unfused 1T | PyTorch 1T | PyTorch 2T | aecc/PyTorch 1T | GFLOP/s 1T | % of peak |"
+	echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 } >"$out"
 
 for ae in $MODELS; do
 	name=$(sed -n 's/^model[ \t]*\([A-Za-z_0-9]*\).*/\1/p' "$ae" | head -n 1)
 	upper=$(echo "$name" | tr a-z A-Z)
-	for kind in simd scalar; do
+	for kind in simd unfused scalar; do
 		d=$work/$name-$kind
-		"$AECC" emit --kernels "$kind" "$ae" -o "$d" >/dev/null
+		case $kind in
+		simd) flags= ;;
+		unfused) flags=--no-fuse ;;
+		scalar) flags="--no-fuse --kernels scalar" ;;
+		esac
+		"$AECC" emit $flags "$ae" -o "$d" >/dev/null
 		$CC -O3 -march=native -fopenmp -std=c99 -DMODEL="$name" -DMODEL_UPPER="$upper" -I"$d" \
 			bench/step.c "$d/$name.c" -lm -o "$d/step"
 	done
 	flops=$("$AECC" summary "$ae" | sed -n 's/.*, \([0-9,]*\) per train step.*/\1/p' | tr -d ,)
 	s1=$(step_rate "$name" "$work/$name-simd" 1)
 	s2=$(step_rate "$name" "$work/$name-simd" 2)
+	uf=$(step_rate "$name" "$work/$name-unfused" 1)
 	sc=$(step_rate "$name" "$work/$name-scalar" 1)
 	t1=$("$PY" bench/torch_step.py "$work/$name-simd/${name}_torch.py" 1 "$SECS")
 	t2=$("$PY" bench/torch_step.py "$work/$name-simd/${name}_torch.py" 2 "$SECS")
-	awk -v n="$name" -v f="$flops" -v s1="$s1" -v s2="$s2" -v sc="$sc" -v t1="$t1" -v t2="$t2" -v pk="$peak" 'BEGIN {
+	awk -v n="$name" -v f="$flops" -v s1="$s1" -v s2="$s2" -v uf="$uf" -v sc="$sc" -v t1="$t1" -v t2="$t2" \
+		-v pk="$peak" 'BEGIN {
 		gf = s1 * f / 1e9
-		printf "| %s | %.2fM | %.0f | %.0f | %.2f | %.0f | %.2f | %.0f | %.0f | %.2f | %.1f | %.0f%% |\n",
-			n, f / 1e6, s1, s2, s2 / s1, sc, s1 / sc, t1, t2, s1 / t1, gf, 100 * gf / pk }' >>"$out"
+		printf "| %s | %.2fM | %.0f | %.0f | %.2f | %.0f | %.2f | %.0f | %.0f | %.0f | %.2f | %.1f | %.0f%% |\n",
+			n, f / 1e6, s1, s2, s2 / s1, uf, s1 / uf, sc, t1, t2, s1 / t1, gf, 100 * gf / pk }' >>"$out"
 	tail -n 1 "$out"
 done
 

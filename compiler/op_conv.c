@@ -264,10 +264,18 @@ static int conv2d_dw_shape(Node *n)
 
 /* ---- emission ---- */
 
+/* Samples are independent in the loops around the products: with
+ * OpenMP, threads share them out. */
+static void emit_parallel_samples(Emit *e)
+{
+	emit_raw(e, "#ifdef _OPENMP\n#pragma omp parallel for schedule(static) if (n >= 8)\n#endif\n");
+}
+
 /* Between a map [n, O, P] and the same with channels last, [n P, O]:
  * t[(b P + q) O + o] = map[(b O + o) P + q] (to_last) or back. */
 static void emit_map_transpose(Emit *e, const char *map, const char *t, long O, long P, int to_last)
 {
+	emit_parallel_samples(e);
 	emit_line(e, "for (long b = 0; b < n; b++)");
 	emit_line(e, "\tfor (long o = 0; o < %ld; o++)", O);
 	emit_line(e, "\t\tfor (long q = 0; q < %ld; q++)", P);
@@ -281,6 +289,7 @@ static void emit_map_transpose(Emit *e, const char *map, const char *t, long O, 
 static void emit_im2col(Emit *e, Geom g, const char *img, const char *cols)
 {
 	long P = (long)g.OH * g.OW, ckk = (long)g.C * g.k * g.k;
+	emit_parallel_samples(e);
 	emit_line(e, "for (long b = 0; b < n; b++)");
 	emit_line(e, "\t%s(%d, %d, %d, %d, %d, %d, %d, %d, %s + b * %ld, %s + b * %ld);", emit_helper(e, "im2col"),
 		  g.C, g.H, g.W, g.k, g.s, g.p, g.OH, g.OW, img, (long)g.C * g.H * g.W, cols, P * ckk);
@@ -314,6 +323,7 @@ static void conv_transpose2d_emit(Emit *e, Node *n)
 	emit_map_transpose(e, emit_ref(e, n->in[IN_X]), t, g.O, P, 1);
 	emit_line(e, "%s(n * %ld, %ld, %d, %s, %d, 1, %s, %ld, 1, NULL, %s, NULL);", emit_helper(e, "gemm"), P, ckk,
 		  g.O, t, g.O, emit_ref(e, n->in[IN_W]), ckk, cols);
+	emit_parallel_samples(e);
 	emit_line(e, "for (long b = 0; b < n; b++) {");
 	emit_line(e, "\tfor (long c = 0; c < %d; c++)", g.C);
 	emit_line(e, "\t\tfor (long q = 0; q < %ld; q++)", hw);

@@ -545,9 +545,15 @@ conv_ae_real conv_ae_train_step(void *state, void *work, const conv_ae_real *x, 
 	float *const t67 = (float *)(work_ + 1152); /* conv_db [32] */
 	/* t3 = conv_workspace */
 	/* t4 = conv2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t0 + b * 784, t3 + b * 1764);
 	conv_ae_gemm(n * 196, 32, 9, t3, 9, 1, t1, 1, 9, t2, (t3 + n * 1764), NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
@@ -556,9 +562,15 @@ conv_ae_real conv_ae_train_step(void *state, void *work, const conv_ae_real *x, 
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 6272, t4, 0, NULL, 0, t5, 0);
 	/* t8 = conv_workspace */
 	/* t9 = conv2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		conv_ae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t5 + b * 6272, t8 + b * 14112);
 	conv_ae_gemm(n * 49, 64, 288, t8, 288, 1, t6, 1, 288, t7, (t8 + n * 14112), NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
@@ -567,9 +579,15 @@ conv_ae_real conv_ae_train_step(void *state, void *work, const conv_ae_real *x, 
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 3136, t9, 0, NULL, 0, t10, 0);
 	/* t13 = conv_workspace */
 	/* t14 = conv2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, t10 + b * 3136, t13 + b * 3136);
 	conv_ae_gemm(n * 1, 128, 3136, t13, 3136, 1, t11, 1, 3136, t12, (t13 + n * 3136), NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 128; o++)
 			for (long q = 0; q < 1; q++)
@@ -578,11 +596,17 @@ conv_ae_real conv_ae_train_step(void *state, void *work, const conv_ae_real *x, 
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 128, t14, 0, NULL, 0, t15, 0);
 	/* t18 = conv_workspace */
 	/* t19 = conv_transpose2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 128; o++)
 			for (long q = 0; q < 1; q++)
 				(t18 + n * 3136)[(b * 1 + q) * 128 + o] = t15[(b * 128 + o) * 1 + q];
 	conv_ae_gemm(n * 1, 3136, 128, (t18 + n * 3136), 128, 1, t16, 3136, 1, NULL, t18, NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++) {
 		for (long c = 0; c < 64; c++)
 			for (long q = 0; q < 49; q++)
@@ -593,11 +617,17 @@ conv_ae_real conv_ae_train_step(void *state, void *work, const conv_ae_real *x, 
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 3136, t19, 0, NULL, 0, t20, 0);
 	/* t23 = conv_workspace */
 	/* t24 = conv_transpose2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
 				(t23 + n * 14112)[(b * 49 + q) * 64 + o] = t20[(b * 64 + o) * 49 + q];
 	conv_ae_gemm(n * 49, 288, 64, (t23 + n * 14112), 64, 1, t21, 288, 1, NULL, t23, NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++) {
 		for (long c = 0; c < 32; c++)
 			for (long q = 0; q < 196; q++)
@@ -608,11 +638,17 @@ conv_ae_real conv_ae_train_step(void *state, void *work, const conv_ae_real *x, 
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 6272, t24, 0, NULL, 0, t25, 0);
 	/* t28 = conv_workspace */
 	/* t29 = conv_transpose2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
 				(t28 + n * 1764)[(b * 196 + q) * 32 + o] = t25[(b * 32 + o) * 196 + q];
 	conv_ae_gemm(n * 196, 9, 32, (t28 + n * 1764), 32, 1, t26, 9, 1, NULL, t28, NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++) {
 		for (long c = 0; c < 1; c++)
 			for (long q = 0; q < 784; q++)
@@ -644,17 +680,29 @@ conv_ae_real conv_ae_train_step(void *state, void *work, const conv_ae_real *x, 
 	}
 	/* t35 = conv_workspace */
 	/* t36 = conv2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t33 + b * 784, t35 + b * 1764);
 	conv_ae_gemm(n * 196, 32, 9, t35, 9, 1, t26, 1, 9, NULL, (t35 + n * 1764), NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
 				t36[(b * 32 + o) * 196 + q] = (t35 + n * 1764)[(b * 196 + q) * 32 + o];
 	/* t37 = conv_workspace */
 	/* t38 = conv2d_dw */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t33 + b * 784, t37 + b * 1764);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
@@ -674,17 +722,29 @@ conv_ae_real conv_ae_train_step(void *state, void *work, const conv_ae_real *x, 
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 6272, t36, 0, t25, 0, t40, 0);
 	/* t41 = conv_workspace */
 	/* t42 = conv2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		conv_ae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t40 + b * 6272, t41 + b * 14112);
 	conv_ae_gemm(n * 49, 64, 288, t41, 288, 1, t21, 1, 288, NULL, (t41 + n * 14112), NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
 				t42[(b * 64 + o) * 49 + q] = (t41 + n * 14112)[(b * 49 + q) * 64 + o];
 	/* t43 = conv_workspace */
 	/* t44 = conv2d_dw */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		conv_ae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t40 + b * 6272, t43 + b * 14112);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
@@ -704,17 +764,29 @@ conv_ae_real conv_ae_train_step(void *state, void *work, const conv_ae_real *x, 
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 3136, t42, 0, t20, 0, t46, 0);
 	/* t47 = conv_workspace */
 	/* t48 = conv2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, t46 + b * 3136, t47 + b * 3136);
 	conv_ae_gemm(n * 1, 128, 3136, t47, 3136, 1, t16, 1, 3136, NULL, (t47 + n * 3136), NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 128; o++)
 			for (long q = 0; q < 1; q++)
 				t48[(b * 128 + o) * 1 + q] = (t47 + n * 3136)[(b * 1 + q) * 128 + o];
 	/* t49 = conv_workspace */
 	/* t50 = conv2d_dw */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, t46 + b * 3136, t49 + b * 3136);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 128; o++)
 			for (long q = 0; q < 1; q++)
@@ -734,11 +806,17 @@ conv_ae_real conv_ae_train_step(void *state, void *work, const conv_ae_real *x, 
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 128, t48, 0, t15, 0, t52, 0);
 	/* t53 = conv_workspace */
 	/* t54 = conv_transpose2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 128; o++)
 			for (long q = 0; q < 1; q++)
 				(t53 + n * 3136)[(b * 1 + q) * 128 + o] = t52[(b * 128 + o) * 1 + q];
 	conv_ae_gemm(n * 1, 3136, 128, (t53 + n * 3136), 128, 1, t11, 3136, 1, NULL, t53, NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++) {
 		for (long c = 0; c < 64; c++)
 			for (long q = 0; q < 49; q++)
@@ -747,8 +825,14 @@ conv_ae_real conv_ae_train_step(void *state, void *work, const conv_ae_real *x, 
 	}
 	/* t55 = conv_workspace */
 	/* t56 = conv2d_dw */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, t10 + b * 3136, t55 + b * 3136);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 128; o++)
 			for (long q = 0; q < 1; q++)
@@ -768,11 +852,17 @@ conv_ae_real conv_ae_train_step(void *state, void *work, const conv_ae_real *x, 
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 3136, t54, 0, t10, 0, t58, 0);
 	/* t59 = conv_workspace */
 	/* t60 = conv_transpose2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
 				(t59 + n * 14112)[(b * 49 + q) * 64 + o] = t58[(b * 64 + o) * 49 + q];
 	conv_ae_gemm(n * 49, 288, 64, (t59 + n * 14112), 64, 1, t6, 288, 1, NULL, t59, NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++) {
 		for (long c = 0; c < 32; c++)
 			for (long q = 0; q < 196; q++)
@@ -781,8 +871,14 @@ conv_ae_real conv_ae_train_step(void *state, void *work, const conv_ae_real *x, 
 	}
 	/* t61 = conv_workspace */
 	/* t62 = conv2d_dw */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		conv_ae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t5 + b * 6272, t61 + b * 14112);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
@@ -802,8 +898,14 @@ conv_ae_real conv_ae_train_step(void *state, void *work, const conv_ae_real *x, 
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 6272, t60, 0, t5, 0, t64, 0);
 	/* t65 = conv_workspace */
 	/* t66 = conv2d_dw */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t0 + b * 784, t65 + b * 1764);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
@@ -947,9 +1049,15 @@ conv_ae_real conv_ae_gradient(const void *state, void *work, const conv_ae_real 
 	float *const t67 = (float *)(work_ + 1152); /* conv_db [32] */
 	/* t3 = conv_workspace */
 	/* t4 = conv2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t0 + b * 784, t3 + b * 1764);
 	conv_ae_gemm(n * 196, 32, 9, t3, 9, 1, t1, 1, 9, t2, (t3 + n * 1764), NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
@@ -958,9 +1066,15 @@ conv_ae_real conv_ae_gradient(const void *state, void *work, const conv_ae_real 
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 6272, t4, 0, NULL, 0, t5, 0);
 	/* t8 = conv_workspace */
 	/* t9 = conv2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		conv_ae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t5 + b * 6272, t8 + b * 14112);
 	conv_ae_gemm(n * 49, 64, 288, t8, 288, 1, t6, 1, 288, t7, (t8 + n * 14112), NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
@@ -969,9 +1083,15 @@ conv_ae_real conv_ae_gradient(const void *state, void *work, const conv_ae_real 
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 3136, t9, 0, NULL, 0, t10, 0);
 	/* t13 = conv_workspace */
 	/* t14 = conv2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, t10 + b * 3136, t13 + b * 3136);
 	conv_ae_gemm(n * 1, 128, 3136, t13, 3136, 1, t11, 1, 3136, t12, (t13 + n * 3136), NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 128; o++)
 			for (long q = 0; q < 1; q++)
@@ -980,11 +1100,17 @@ conv_ae_real conv_ae_gradient(const void *state, void *work, const conv_ae_real 
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 128, t14, 0, NULL, 0, t15, 0);
 	/* t18 = conv_workspace */
 	/* t19 = conv_transpose2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 128; o++)
 			for (long q = 0; q < 1; q++)
 				(t18 + n * 3136)[(b * 1 + q) * 128 + o] = t15[(b * 128 + o) * 1 + q];
 	conv_ae_gemm(n * 1, 3136, 128, (t18 + n * 3136), 128, 1, t16, 3136, 1, NULL, t18, NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++) {
 		for (long c = 0; c < 64; c++)
 			for (long q = 0; q < 49; q++)
@@ -995,11 +1121,17 @@ conv_ae_real conv_ae_gradient(const void *state, void *work, const conv_ae_real 
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 3136, t19, 0, NULL, 0, t20, 0);
 	/* t23 = conv_workspace */
 	/* t24 = conv_transpose2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
 				(t23 + n * 14112)[(b * 49 + q) * 64 + o] = t20[(b * 64 + o) * 49 + q];
 	conv_ae_gemm(n * 49, 288, 64, (t23 + n * 14112), 64, 1, t21, 288, 1, NULL, t23, NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++) {
 		for (long c = 0; c < 32; c++)
 			for (long q = 0; q < 196; q++)
@@ -1010,11 +1142,17 @@ conv_ae_real conv_ae_gradient(const void *state, void *work, const conv_ae_real 
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 6272, t24, 0, NULL, 0, t25, 0);
 	/* t28 = conv_workspace */
 	/* t29 = conv_transpose2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
 				(t28 + n * 1764)[(b * 196 + q) * 32 + o] = t25[(b * 32 + o) * 196 + q];
 	conv_ae_gemm(n * 196, 9, 32, (t28 + n * 1764), 32, 1, t26, 9, 1, NULL, t28, NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++) {
 		for (long c = 0; c < 1; c++)
 			for (long q = 0; q < 784; q++)
@@ -1046,17 +1184,29 @@ conv_ae_real conv_ae_gradient(const void *state, void *work, const conv_ae_real 
 	}
 	/* t35 = conv_workspace */
 	/* t36 = conv2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t33 + b * 784, t35 + b * 1764);
 	conv_ae_gemm(n * 196, 32, 9, t35, 9, 1, t26, 1, 9, NULL, (t35 + n * 1764), NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
 				t36[(b * 32 + o) * 196 + q] = (t35 + n * 1764)[(b * 196 + q) * 32 + o];
 	/* t37 = conv_workspace */
 	/* t38 = conv2d_dw */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t33 + b * 784, t37 + b * 1764);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
@@ -1076,17 +1226,29 @@ conv_ae_real conv_ae_gradient(const void *state, void *work, const conv_ae_real 
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 6272, t36, 0, t25, 0, t40, 0);
 	/* t41 = conv_workspace */
 	/* t42 = conv2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		conv_ae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t40 + b * 6272, t41 + b * 14112);
 	conv_ae_gemm(n * 49, 64, 288, t41, 288, 1, t21, 1, 288, NULL, (t41 + n * 14112), NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
 				t42[(b * 64 + o) * 49 + q] = (t41 + n * 14112)[(b * 49 + q) * 64 + o];
 	/* t43 = conv_workspace */
 	/* t44 = conv2d_dw */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		conv_ae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t40 + b * 6272, t43 + b * 14112);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
@@ -1106,17 +1268,29 @@ conv_ae_real conv_ae_gradient(const void *state, void *work, const conv_ae_real 
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 3136, t42, 0, t20, 0, t46, 0);
 	/* t47 = conv_workspace */
 	/* t48 = conv2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, t46 + b * 3136, t47 + b * 3136);
 	conv_ae_gemm(n * 1, 128, 3136, t47, 3136, 1, t16, 1, 3136, NULL, (t47 + n * 3136), NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 128; o++)
 			for (long q = 0; q < 1; q++)
 				t48[(b * 128 + o) * 1 + q] = (t47 + n * 3136)[(b * 1 + q) * 128 + o];
 	/* t49 = conv_workspace */
 	/* t50 = conv2d_dw */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, t46 + b * 3136, t49 + b * 3136);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 128; o++)
 			for (long q = 0; q < 1; q++)
@@ -1136,11 +1310,17 @@ conv_ae_real conv_ae_gradient(const void *state, void *work, const conv_ae_real 
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 128, t48, 0, t15, 0, t52, 0);
 	/* t53 = conv_workspace */
 	/* t54 = conv_transpose2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 128; o++)
 			for (long q = 0; q < 1; q++)
 				(t53 + n * 3136)[(b * 1 + q) * 128 + o] = t52[(b * 128 + o) * 1 + q];
 	conv_ae_gemm(n * 1, 3136, 128, (t53 + n * 3136), 128, 1, t11, 3136, 1, NULL, t53, NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++) {
 		for (long c = 0; c < 64; c++)
 			for (long q = 0; q < 49; q++)
@@ -1149,8 +1329,14 @@ conv_ae_real conv_ae_gradient(const void *state, void *work, const conv_ae_real 
 	}
 	/* t55 = conv_workspace */
 	/* t56 = conv2d_dw */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, t10 + b * 3136, t55 + b * 3136);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 128; o++)
 			for (long q = 0; q < 1; q++)
@@ -1170,11 +1356,17 @@ conv_ae_real conv_ae_gradient(const void *state, void *work, const conv_ae_real 
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 3136, t54, 0, t10, 0, t58, 0);
 	/* t59 = conv_workspace */
 	/* t60 = conv_transpose2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
 				(t59 + n * 14112)[(b * 49 + q) * 64 + o] = t58[(b * 64 + o) * 49 + q];
 	conv_ae_gemm(n * 49, 288, 64, (t59 + n * 14112), 64, 1, t6, 288, 1, NULL, t59, NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++) {
 		for (long c = 0; c < 32; c++)
 			for (long q = 0; q < 196; q++)
@@ -1183,8 +1375,14 @@ conv_ae_real conv_ae_gradient(const void *state, void *work, const conv_ae_real 
 	}
 	/* t61 = conv_workspace */
 	/* t62 = conv2d_dw */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		conv_ae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t5 + b * 6272, t61 + b * 14112);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
@@ -1204,8 +1402,14 @@ conv_ae_real conv_ae_gradient(const void *state, void *work, const conv_ae_real 
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 6272, t60, 0, t5, 0, t64, 0);
 	/* t65 = conv_workspace */
 	/* t66 = conv2d_dw */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t0 + b * 784, t65 + b * 1764);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
@@ -1290,9 +1494,15 @@ conv_ae_real conv_ae_loss(const void *state, void *work, const conv_ae_real *x, 
 	float *const t31 = (float *)(work_ + 10100736); /* mse [] */
 	/* t3 = conv_workspace */
 	/* t4 = conv2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t0 + b * 784, t3 + b * 1764);
 	conv_ae_gemm(n * 196, 32, 9, t3, 9, 1, t1, 1, 9, t2, (t3 + n * 1764), NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
@@ -1301,9 +1511,15 @@ conv_ae_real conv_ae_loss(const void *state, void *work, const conv_ae_real *x, 
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 6272, t4, 0, NULL, 0, t5, 0);
 	/* t8 = conv_workspace */
 	/* t9 = conv2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		conv_ae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t5 + b * 6272, t8 + b * 14112);
 	conv_ae_gemm(n * 49, 64, 288, t8, 288, 1, t6, 1, 288, t7, (t8 + n * 14112), NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
@@ -1312,9 +1528,15 @@ conv_ae_real conv_ae_loss(const void *state, void *work, const conv_ae_real *x, 
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 3136, t9, 0, NULL, 0, t10, 0);
 	/* t13 = conv_workspace */
 	/* t14 = conv2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, t10 + b * 3136, t13 + b * 3136);
 	conv_ae_gemm(n * 1, 128, 3136, t13, 3136, 1, t11, 1, 3136, t12, (t13 + n * 3136), NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 128; o++)
 			for (long q = 0; q < 1; q++)
@@ -1323,11 +1545,17 @@ conv_ae_real conv_ae_loss(const void *state, void *work, const conv_ae_real *x, 
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 128, t14, 0, NULL, 0, t15, 0);
 	/* t18 = conv_workspace */
 	/* t19 = conv_transpose2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 128; o++)
 			for (long q = 0; q < 1; q++)
 				(t18 + n * 3136)[(b * 1 + q) * 128 + o] = t15[(b * 128 + o) * 1 + q];
 	conv_ae_gemm(n * 1, 3136, 128, (t18 + n * 3136), 128, 1, t16, 3136, 1, NULL, t18, NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++) {
 		for (long c = 0; c < 64; c++)
 			for (long q = 0; q < 49; q++)
@@ -1338,11 +1566,17 @@ conv_ae_real conv_ae_loss(const void *state, void *work, const conv_ae_real *x, 
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 3136, t19, 0, NULL, 0, t20, 0);
 	/* t23 = conv_workspace */
 	/* t24 = conv_transpose2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
 				(t23 + n * 14112)[(b * 49 + q) * 64 + o] = t20[(b * 64 + o) * 49 + q];
 	conv_ae_gemm(n * 49, 288, 64, (t23 + n * 14112), 64, 1, t21, 288, 1, NULL, t23, NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++) {
 		for (long c = 0; c < 32; c++)
 			for (long q = 0; q < 196; q++)
@@ -1353,11 +1587,17 @@ conv_ae_real conv_ae_loss(const void *state, void *work, const conv_ae_real *x, 
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 6272, t24, 0, NULL, 0, t25, 0);
 	/* t28 = conv_workspace */
 	/* t29 = conv_transpose2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
 				(t28 + n * 1764)[(b * 196 + q) * 32 + o] = t25[(b * 32 + o) * 196 + q];
 	conv_ae_gemm(n * 196, 9, 32, (t28 + n * 1764), 32, 1, t26, 9, 1, NULL, t28, NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++) {
 		for (long c = 0; c < 1; c++)
 			for (long q = 0; q < 784; q++)
@@ -1419,9 +1659,15 @@ void conv_ae_forward(const void *state, void *work, const conv_ae_real *x, int n
 	float *const t30 = (float *)(work_ + 9699328); /* sigmoid [n, 1, 28, 28] */
 	/* t3 = conv_workspace */
 	/* t4 = conv2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t0 + b * 784, t3 + b * 1764);
 	conv_ae_gemm(n * 196, 32, 9, t3, 9, 1, t1, 1, 9, t2, (t3 + n * 1764), NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
@@ -1430,9 +1676,15 @@ void conv_ae_forward(const void *state, void *work, const conv_ae_real *x, int n
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 6272, t4, 0, NULL, 0, t5, 0);
 	/* t8 = conv_workspace */
 	/* t9 = conv2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		conv_ae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t5 + b * 6272, t8 + b * 14112);
 	conv_ae_gemm(n * 49, 64, 288, t8, 288, 1, t6, 1, 288, t7, (t8 + n * 14112), NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
@@ -1441,9 +1693,15 @@ void conv_ae_forward(const void *state, void *work, const conv_ae_real *x, int n
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 3136, t9, 0, NULL, 0, t10, 0);
 	/* t13 = conv_workspace */
 	/* t14 = conv2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, t10 + b * 3136, t13 + b * 3136);
 	conv_ae_gemm(n * 1, 128, 3136, t13, 3136, 1, t11, 1, 3136, t12, (t13 + n * 3136), NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 128; o++)
 			for (long q = 0; q < 1; q++)
@@ -1452,11 +1710,17 @@ void conv_ae_forward(const void *state, void *work, const conv_ae_real *x, int n
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 128, t14, 0, NULL, 0, t15, 0);
 	/* t18 = conv_workspace */
 	/* t19 = conv_transpose2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 128; o++)
 			for (long q = 0; q < 1; q++)
 				(t18 + n * 3136)[(b * 1 + q) * 128 + o] = t15[(b * 128 + o) * 1 + q];
 	conv_ae_gemm(n * 1, 3136, 128, (t18 + n * 3136), 128, 1, t16, 3136, 1, NULL, t18, NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++) {
 		for (long c = 0; c < 64; c++)
 			for (long q = 0; q < 49; q++)
@@ -1467,11 +1731,17 @@ void conv_ae_forward(const void *state, void *work, const conv_ae_real *x, int n
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 3136, t19, 0, NULL, 0, t20, 0);
 	/* t23 = conv_workspace */
 	/* t24 = conv_transpose2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
 				(t23 + n * 14112)[(b * 49 + q) * 64 + o] = t20[(b * 64 + o) * 49 + q];
 	conv_ae_gemm(n * 49, 288, 64, (t23 + n * 14112), 64, 1, t21, 288, 1, NULL, t23, NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++) {
 		for (long c = 0; c < 32; c++)
 			for (long q = 0; q < 196; q++)
@@ -1482,11 +1752,17 @@ void conv_ae_forward(const void *state, void *work, const conv_ae_real *x, int n
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 6272, t24, 0, NULL, 0, t25, 0);
 	/* t28 = conv_workspace */
 	/* t29 = conv_transpose2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
 				(t28 + n * 1764)[(b * 196 + q) * 32 + o] = t25[(b * 32 + o) * 196 + q];
 	conv_ae_gemm(n * 196, 9, 32, (t28 + n * 1764), 32, 1, t26, 9, 1, NULL, t28, NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++) {
 		for (long c = 0; c < 1; c++)
 			for (long q = 0; q < 784; q++)
@@ -1524,9 +1800,15 @@ void conv_ae_encode(const void *state, void *work, const conv_ae_real *x, int n,
 	float *const t15 = (float *)(work_ + 4816896); /* relu [n, 128, 1, 1] */
 	/* t3 = conv_workspace */
 	/* t4 = conv2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t0 + b * 784, t3 + b * 1764);
 	conv_ae_gemm(n * 196, 32, 9, t3, 9, 1, t1, 1, 9, t2, (t3 + n * 1764), NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
@@ -1535,9 +1817,15 @@ void conv_ae_encode(const void *state, void *work, const conv_ae_real *x, int n,
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 6272, t4, 0, NULL, 0, t5, 0);
 	/* t8 = conv_workspace */
 	/* t9 = conv2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		conv_ae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t5 + b * 6272, t8 + b * 14112);
 	conv_ae_gemm(n * 49, 64, 288, t8, 288, 1, t6, 1, 288, t7, (t8 + n * 14112), NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
@@ -1546,9 +1834,15 @@ void conv_ae_encode(const void *state, void *work, const conv_ae_real *x, int n,
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 3136, t9, 0, NULL, 0, t10, 0);
 	/* t13 = conv_workspace */
 	/* t14 = conv2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, t10 + b * 3136, t13 + b * 3136);
 	conv_ae_gemm(n * 1, 128, 3136, t13, 3136, 1, t11, 1, 3136, t12, (t13 + n * 3136), NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 128; o++)
 			for (long q = 0; q < 1; q++)
@@ -1584,11 +1878,17 @@ void conv_ae_decode(const void *state, void *work, const conv_ae_real *z, int n,
 	float *const t30 = (float *)(work_ + 9699328); /* sigmoid [n, 1, 28, 28] */
 	/* t18 = conv_workspace */
 	/* t19 = conv_transpose2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 128; o++)
 			for (long q = 0; q < 1; q++)
 				(t18 + n * 3136)[(b * 1 + q) * 128 + o] = t15[(b * 128 + o) * 1 + q];
 	conv_ae_gemm(n * 1, 3136, 128, (t18 + n * 3136), 128, 1, t16, 3136, 1, NULL, t18, NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++) {
 		for (long c = 0; c < 64; c++)
 			for (long q = 0; q < 49; q++)
@@ -1599,11 +1899,17 @@ void conv_ae_decode(const void *state, void *work, const conv_ae_real *z, int n,
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 3136, t19, 0, NULL, 0, t20, 0);
 	/* t23 = conv_workspace */
 	/* t24 = conv_transpose2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
 				(t23 + n * 14112)[(b * 49 + q) * 64 + o] = t20[(b * 64 + o) * 49 + q];
 	conv_ae_gemm(n * 49, 288, 64, (t23 + n * 14112), 64, 1, t21, 288, 1, NULL, t23, NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++) {
 		for (long c = 0; c < 32; c++)
 			for (long q = 0; q < 196; q++)
@@ -1614,11 +1920,17 @@ void conv_ae_decode(const void *state, void *work, const conv_ae_real *z, int n,
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 6272, t24, 0, NULL, 0, t25, 0);
 	/* t28 = conv_workspace */
 	/* t29 = conv_transpose2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
 				(t28 + n * 1764)[(b * 196 + q) * 32 + o] = t25[(b * 32 + o) * 196 + q];
 	conv_ae_gemm(n * 196, 9, 32, (t28 + n * 1764), 32, 1, t26, 9, 1, NULL, t28, NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++) {
 		for (long c = 0; c < 1; c++)
 			for (long q = 0; q < 784; q++)
@@ -1660,11 +1972,17 @@ void conv_ae_sample(const void *state, void *work, uint64_t seed, int n, conv_ae
 	float *const t30 = (float *)(work_ + 9699328); /* sigmoid [n, 1, 28, 28] */
 	/* t18 = conv_workspace */
 	/* t19 = conv_transpose2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 128; o++)
 			for (long q = 0; q < 1; q++)
 				(t18 + n * 3136)[(b * 1 + q) * 128 + o] = t15[(b * 128 + o) * 1 + q];
 	conv_ae_gemm(n * 1, 3136, 128, (t18 + n * 3136), 128, 1, t16, 3136, 1, NULL, t18, NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++) {
 		for (long c = 0; c < 64; c++)
 			for (long q = 0; q < 49; q++)
@@ -1675,11 +1993,17 @@ void conv_ae_sample(const void *state, void *work, uint64_t seed, int n, conv_ae
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 3136, t19, 0, NULL, 0, t20, 0);
 	/* t23 = conv_workspace */
 	/* t24 = conv_transpose2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
 				(t23 + n * 14112)[(b * 49 + q) * 64 + o] = t20[(b * 64 + o) * 49 + q];
 	conv_ae_gemm(n * 49, 288, 64, (t23 + n * 14112), 64, 1, t21, 288, 1, NULL, t23, NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++) {
 		for (long c = 0; c < 32; c++)
 			for (long q = 0; q < 196; q++)
@@ -1690,11 +2014,17 @@ void conv_ae_sample(const void *state, void *work, uint64_t seed, int n, conv_ae
 	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 6272, t24, 0, NULL, 0, t25, 0);
 	/* t28 = conv_workspace */
 	/* t29 = conv_transpose2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
 				(t28 + n * 1764)[(b * 196 + q) * 32 + o] = t25[(b * 32 + o) * 196 + q];
 	conv_ae_gemm(n * 196, 9, 32, (t28 + n * 1764), 32, 1, t26, 9, 1, NULL, t28, NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++) {
 		for (long c = 0; c < 1; c++)
 			for (long q = 0; q < 784; q++)

@@ -597,9 +597,15 @@ conv_vae_real conv_vae_train_step(void *state, void *work, const conv_vae_real *
 	float *const t77 = (float *)(work_ + 1152); /* conv_db [32] */
 	/* t3 = conv_workspace */
 	/* t4 = conv2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t0 + b * 784, t3 + b * 1764);
 	conv_vae_gemm(n * 196, 32, 9, t3, 9, 1, t1, 1, 9, t2, (t3 + n * 1764), NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
@@ -608,9 +614,15 @@ conv_vae_real conv_vae_train_step(void *state, void *work, const conv_vae_real *
 	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t4, 0, NULL, 0, t5, 0);
 	/* t8 = conv_workspace */
 	/* t9 = conv2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t5 + b * 6272, t8 + b * 14112);
 	conv_vae_gemm(n * 49, 64, 288, t8, 288, 1, t6, 1, 288, t7, (t8 + n * 14112), NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
@@ -638,11 +650,17 @@ conv_vae_real conv_vae_train_step(void *state, void *work, const conv_vae_real *
 	memcpy(t23, t22, sizeof(float) * n * 3136);
 	/* t26 = conv_workspace */
 	/* t27 = conv_transpose2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
 				(t26 + n * 14112)[(b * 49 + q) * 64 + o] = t23[(b * 64 + o) * 49 + q];
 	conv_vae_gemm(n * 49, 288, 64, (t26 + n * 14112), 64, 1, t24, 288, 1, NULL, t26, NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++) {
 		for (long c = 0; c < 32; c++)
 			for (long q = 0; q < 196; q++)
@@ -653,11 +671,17 @@ conv_vae_real conv_vae_train_step(void *state, void *work, const conv_vae_real *
 	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t27, 0, NULL, 0, t28, 0);
 	/* t31 = conv_workspace */
 	/* t32 = conv_transpose2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
 				(t31 + n * 1764)[(b * 196 + q) * 32 + o] = t28[(b * 32 + o) * 196 + q];
 	conv_vae_gemm(n * 196, 9, 32, (t31 + n * 1764), 32, 1, t29, 9, 1, NULL, t31, NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++) {
 		for (long c = 0; c < 1; c++)
 			for (long q = 0; q < 784; q++)
@@ -700,17 +724,29 @@ conv_vae_real conv_vae_train_step(void *state, void *work, const conv_vae_real *
 	}
 	/* t41 = conv_workspace */
 	/* t42 = conv2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t40 + b * 784, t41 + b * 1764);
 	conv_vae_gemm(n * 196, 32, 9, t41, 9, 1, t29, 1, 9, NULL, (t41 + n * 1764), NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
 				t42[(b * 32 + o) * 196 + q] = (t41 + n * 1764)[(b * 196 + q) * 32 + o];
 	/* t43 = conv_workspace */
 	/* t44 = conv2d_dw */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t40 + b * 784, t43 + b * 1764);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
@@ -730,17 +766,29 @@ conv_vae_real conv_vae_train_step(void *state, void *work, const conv_vae_real *
 	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t42, 0, t28, 0, t46, 0);
 	/* t47 = conv_workspace */
 	/* t48 = conv2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t46 + b * 6272, t47 + b * 14112);
 	conv_vae_gemm(n * 49, 64, 288, t47, 288, 1, t24, 1, 288, NULL, (t47 + n * 14112), NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
 				t48[(b * 64 + o) * 49 + q] = (t47 + n * 14112)[(b * 49 + q) * 64 + o];
 	/* t49 = conv_workspace */
 	/* t50 = conv2d_dw */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t46 + b * 6272, t49 + b * 14112);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
@@ -814,11 +862,17 @@ conv_vae_real conv_vae_train_step(void *state, void *work, const conv_vae_real *
 	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 3136, t67, 0, t10, 0, t68, 0);
 	/* t69 = conv_workspace */
 	/* t70 = conv_transpose2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
 				(t69 + n * 14112)[(b * 49 + q) * 64 + o] = t68[(b * 64 + o) * 49 + q];
 	conv_vae_gemm(n * 49, 288, 64, (t69 + n * 14112), 64, 1, t6, 288, 1, NULL, t69, NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++) {
 		for (long c = 0; c < 32; c++)
 			for (long q = 0; q < 196; q++)
@@ -827,8 +881,14 @@ conv_vae_real conv_vae_train_step(void *state, void *work, const conv_vae_real *
 	}
 	/* t71 = conv_workspace */
 	/* t72 = conv2d_dw */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t5 + b * 6272, t71 + b * 14112);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
@@ -848,8 +908,14 @@ conv_vae_real conv_vae_train_step(void *state, void *work, const conv_vae_real *
 	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t70, 0, t5, 0, t74, 0);
 	/* t75 = conv_workspace */
 	/* t76 = conv2d_dw */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t0 + b * 784, t75 + b * 1764);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
@@ -1011,9 +1077,15 @@ conv_vae_real conv_vae_gradient(const void *state, void *work, const conv_vae_re
 	float *const t77 = (float *)(work_ + 1152); /* conv_db [32] */
 	/* t3 = conv_workspace */
 	/* t4 = conv2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t0 + b * 784, t3 + b * 1764);
 	conv_vae_gemm(n * 196, 32, 9, t3, 9, 1, t1, 1, 9, t2, (t3 + n * 1764), NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
@@ -1022,9 +1094,15 @@ conv_vae_real conv_vae_gradient(const void *state, void *work, const conv_vae_re
 	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t4, 0, NULL, 0, t5, 0);
 	/* t8 = conv_workspace */
 	/* t9 = conv2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t5 + b * 6272, t8 + b * 14112);
 	conv_vae_gemm(n * 49, 64, 288, t8, 288, 1, t6, 1, 288, t7, (t8 + n * 14112), NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
@@ -1052,11 +1130,17 @@ conv_vae_real conv_vae_gradient(const void *state, void *work, const conv_vae_re
 	memcpy(t23, t22, sizeof(float) * n * 3136);
 	/* t26 = conv_workspace */
 	/* t27 = conv_transpose2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
 				(t26 + n * 14112)[(b * 49 + q) * 64 + o] = t23[(b * 64 + o) * 49 + q];
 	conv_vae_gemm(n * 49, 288, 64, (t26 + n * 14112), 64, 1, t24, 288, 1, NULL, t26, NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++) {
 		for (long c = 0; c < 32; c++)
 			for (long q = 0; q < 196; q++)
@@ -1067,11 +1151,17 @@ conv_vae_real conv_vae_gradient(const void *state, void *work, const conv_vae_re
 	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t27, 0, NULL, 0, t28, 0);
 	/* t31 = conv_workspace */
 	/* t32 = conv_transpose2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
 				(t31 + n * 1764)[(b * 196 + q) * 32 + o] = t28[(b * 32 + o) * 196 + q];
 	conv_vae_gemm(n * 196, 9, 32, (t31 + n * 1764), 32, 1, t29, 9, 1, NULL, t31, NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++) {
 		for (long c = 0; c < 1; c++)
 			for (long q = 0; q < 784; q++)
@@ -1114,17 +1204,29 @@ conv_vae_real conv_vae_gradient(const void *state, void *work, const conv_vae_re
 	}
 	/* t41 = conv_workspace */
 	/* t42 = conv2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t40 + b * 784, t41 + b * 1764);
 	conv_vae_gemm(n * 196, 32, 9, t41, 9, 1, t29, 1, 9, NULL, (t41 + n * 1764), NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
 				t42[(b * 32 + o) * 196 + q] = (t41 + n * 1764)[(b * 196 + q) * 32 + o];
 	/* t43 = conv_workspace */
 	/* t44 = conv2d_dw */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t40 + b * 784, t43 + b * 1764);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
@@ -1144,17 +1246,29 @@ conv_vae_real conv_vae_gradient(const void *state, void *work, const conv_vae_re
 	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t42, 0, t28, 0, t46, 0);
 	/* t47 = conv_workspace */
 	/* t48 = conv2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t46 + b * 6272, t47 + b * 14112);
 	conv_vae_gemm(n * 49, 64, 288, t47, 288, 1, t24, 1, 288, NULL, (t47 + n * 14112), NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
 				t48[(b * 64 + o) * 49 + q] = (t47 + n * 14112)[(b * 49 + q) * 64 + o];
 	/* t49 = conv_workspace */
 	/* t50 = conv2d_dw */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t46 + b * 6272, t49 + b * 14112);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
@@ -1228,11 +1342,17 @@ conv_vae_real conv_vae_gradient(const void *state, void *work, const conv_vae_re
 	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 3136, t67, 0, t10, 0, t68, 0);
 	/* t69 = conv_workspace */
 	/* t70 = conv_transpose2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
 				(t69 + n * 14112)[(b * 49 + q) * 64 + o] = t68[(b * 64 + o) * 49 + q];
 	conv_vae_gemm(n * 49, 288, 64, (t69 + n * 14112), 64, 1, t6, 288, 1, NULL, t69, NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++) {
 		for (long c = 0; c < 32; c++)
 			for (long q = 0; q < 196; q++)
@@ -1241,8 +1361,14 @@ conv_vae_real conv_vae_gradient(const void *state, void *work, const conv_vae_re
 	}
 	/* t71 = conv_workspace */
 	/* t72 = conv2d_dw */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t5 + b * 6272, t71 + b * 14112);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
@@ -1262,8 +1388,14 @@ conv_vae_real conv_vae_gradient(const void *state, void *work, const conv_vae_re
 	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t70, 0, t5, 0, t74, 0);
 	/* t75 = conv_workspace */
 	/* t76 = conv2d_dw */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t0 + b * 784, t75 + b * 1764);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
@@ -1354,9 +1486,15 @@ conv_vae_real conv_vae_loss(const void *state, void *work, const conv_vae_real *
 	float *const t36 = (float *)(work_ + 13271168); /* add [] */
 	/* t3 = conv_workspace */
 	/* t4 = conv2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t0 + b * 784, t3 + b * 1764);
 	conv_vae_gemm(n * 196, 32, 9, t3, 9, 1, t1, 1, 9, t2, (t3 + n * 1764), NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
@@ -1365,9 +1503,15 @@ conv_vae_real conv_vae_loss(const void *state, void *work, const conv_vae_real *
 	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t4, 0, NULL, 0, t5, 0);
 	/* t8 = conv_workspace */
 	/* t9 = conv2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t5 + b * 6272, t8 + b * 14112);
 	conv_vae_gemm(n * 49, 64, 288, t8, 288, 1, t6, 1, 288, t7, (t8 + n * 14112), NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
@@ -1392,11 +1536,17 @@ conv_vae_real conv_vae_loss(const void *state, void *work, const conv_vae_real *
 	memcpy(t23, t22, sizeof(float) * n * 3136);
 	/* t26 = conv_workspace */
 	/* t27 = conv_transpose2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
 				(t26 + n * 14112)[(b * 49 + q) * 64 + o] = t23[(b * 64 + o) * 49 + q];
 	conv_vae_gemm(n * 49, 288, 64, (t26 + n * 14112), 64, 1, t24, 288, 1, NULL, t26, NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++) {
 		for (long c = 0; c < 32; c++)
 			for (long q = 0; q < 196; q++)
@@ -1407,11 +1557,17 @@ conv_vae_real conv_vae_loss(const void *state, void *work, const conv_vae_real *
 	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t27, 0, NULL, 0, t28, 0);
 	/* t31 = conv_workspace */
 	/* t32 = conv_transpose2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
 				(t31 + n * 1764)[(b * 196 + q) * 32 + o] = t28[(b * 32 + o) * 196 + q];
 	conv_vae_gemm(n * 196, 9, 32, (t31 + n * 1764), 32, 1, t29, 9, 1, NULL, t31, NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++) {
 		for (long c = 0; c < 1; c++)
 			for (long q = 0; q < 784; q++)
@@ -1478,9 +1634,15 @@ void conv_vae_forward(const void *state, void *work, const conv_vae_real *x, int
 	float *const t33 = (float *)(work_ + 12869632); /* sigmoid [n, 1, 28, 28] */
 	/* t3 = conv_workspace */
 	/* t4 = conv2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t0 + b * 784, t3 + b * 1764);
 	conv_vae_gemm(n * 196, 32, 9, t3, 9, 1, t1, 1, 9, t2, (t3 + n * 1764), NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
@@ -1489,9 +1651,15 @@ void conv_vae_forward(const void *state, void *work, const conv_vae_real *x, int
 	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t4, 0, NULL, 0, t5, 0);
 	/* t8 = conv_workspace */
 	/* t9 = conv2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t5 + b * 6272, t8 + b * 14112);
 	conv_vae_gemm(n * 49, 64, 288, t8, 288, 1, t6, 1, 288, t7, (t8 + n * 14112), NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
@@ -1516,11 +1684,17 @@ void conv_vae_forward(const void *state, void *work, const conv_vae_real *x, int
 	memcpy(t23, t22, sizeof(float) * n * 3136);
 	/* t26 = conv_workspace */
 	/* t27 = conv_transpose2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
 				(t26 + n * 14112)[(b * 49 + q) * 64 + o] = t23[(b * 64 + o) * 49 + q];
 	conv_vae_gemm(n * 49, 288, 64, (t26 + n * 14112), 64, 1, t24, 288, 1, NULL, t26, NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++) {
 		for (long c = 0; c < 32; c++)
 			for (long q = 0; q < 196; q++)
@@ -1531,11 +1705,17 @@ void conv_vae_forward(const void *state, void *work, const conv_vae_real *x, int
 	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t27, 0, NULL, 0, t28, 0);
 	/* t31 = conv_workspace */
 	/* t32 = conv_transpose2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
 				(t31 + n * 1764)[(b * 196 + q) * 32 + o] = t28[(b * 32 + o) * 196 + q];
 	conv_vae_gemm(n * 196, 9, 32, (t31 + n * 1764), 32, 1, t29, 9, 1, NULL, t31, NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++) {
 		for (long c = 0; c < 1; c++)
 			for (long q = 0; q < 784; q++)
@@ -1576,9 +1756,15 @@ void conv_vae_encode(const void *state, void *work, const conv_vae_real *x, int 
 	float *const t18 = (float *)(work_ + 6438912); /* gaussian [n, 16] */
 	/* t3 = conv_workspace */
 	/* t4 = conv2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t0 + b * 784, t3 + b * 1764);
 	conv_vae_gemm(n * 196, 32, 9, t3, 9, 1, t1, 1, 9, t2, (t3 + n * 1764), NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
@@ -1587,9 +1773,15 @@ void conv_vae_encode(const void *state, void *work, const conv_vae_real *x, int 
 	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t4, 0, NULL, 0, t5, 0);
 	/* t8 = conv_workspace */
 	/* t9 = conv2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t5 + b * 6272, t8 + b * 14112);
 	conv_vae_gemm(n * 49, 64, 288, t8, 288, 1, t6, 1, 288, t7, (t8 + n * 14112), NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
@@ -1640,11 +1832,17 @@ void conv_vae_decode(const void *state, void *work, const conv_vae_real *z, int 
 	memcpy(t23, t22, sizeof(float) * n * 3136);
 	/* t26 = conv_workspace */
 	/* t27 = conv_transpose2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
 				(t26 + n * 14112)[(b * 49 + q) * 64 + o] = t23[(b * 64 + o) * 49 + q];
 	conv_vae_gemm(n * 49, 288, 64, (t26 + n * 14112), 64, 1, t24, 288, 1, NULL, t26, NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++) {
 		for (long c = 0; c < 32; c++)
 			for (long q = 0; q < 196; q++)
@@ -1655,11 +1853,17 @@ void conv_vae_decode(const void *state, void *work, const conv_vae_real *z, int 
 	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t27, 0, NULL, 0, t28, 0);
 	/* t31 = conv_workspace */
 	/* t32 = conv_transpose2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
 				(t31 + n * 1764)[(b * 196 + q) * 32 + o] = t28[(b * 32 + o) * 196 + q];
 	conv_vae_gemm(n * 196, 9, 32, (t31 + n * 1764), 32, 1, t29, 9, 1, NULL, t31, NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++) {
 		for (long c = 0; c < 1; c++)
 			for (long q = 0; q < 784; q++)
@@ -1705,11 +1909,17 @@ void conv_vae_sample(const void *state, void *work, uint64_t seed, int n, conv_v
 	memcpy(t23, t22, sizeof(float) * n * 3136);
 	/* t26 = conv_workspace */
 	/* t27 = conv_transpose2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
 				(t26 + n * 14112)[(b * 49 + q) * 64 + o] = t23[(b * 64 + o) * 49 + q];
 	conv_vae_gemm(n * 49, 288, 64, (t26 + n * 14112), 64, 1, t24, 288, 1, NULL, t26, NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++) {
 		for (long c = 0; c < 32; c++)
 			for (long q = 0; q < 196; q++)
@@ -1720,11 +1930,17 @@ void conv_vae_sample(const void *state, void *work, uint64_t seed, int n, conv_v
 	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t27, 0, NULL, 0, t28, 0);
 	/* t31 = conv_workspace */
 	/* t32 = conv_transpose2d */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++)
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
 				(t31 + n * 1764)[(b * 196 + q) * 32 + o] = t28[(b * 32 + o) * 196 + q];
 	conv_vae_gemm(n * 196, 9, 32, (t31 + n * 1764), 32, 1, t29, 9, 1, NULL, t31, NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
 	for (long b = 0; b < n; b++) {
 		for (long c = 0; c < 1; c++)
 			for (long q = 0; q < 784; q++)
