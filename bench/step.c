@@ -14,27 +14,8 @@
 #include <string.h>
 #include <time.h>
 
-#define CAT_(a, b) a##b
-#define CAT(a, b) CAT_(a, b)
-#define STR_(a) #a
-#define STR(a) STR_(a)
-#define FN(x) CAT(MODEL, x)
-#define UP(x) CAT(MODEL_UPPER, x)
+#include "../tests/driver.h"
 
-#include STR(MODEL.h)
-
-typedef FN(_real) real;
-
-static void *alloc(size_t bytes)
-{
-	void *p = NULL;
-	if (posix_memalign(&p, 64, bytes ? bytes : 64) != 0) {
-		fputs("step: out of memory\n", stderr);
-		exit(2);
-	}
-	memset(p, 0, bytes);
-	return p;
-}
 
 static real *input(size_t elems)
 {

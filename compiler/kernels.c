@@ -109,7 +109,7 @@ static void simd(Emit *e, const char *P, const char *r)
  * with A(i, k) = A[i * ars + k * acs] and B(k, j) = B[k * brs + j * bcs],
  * and C row-major with rows of N. The strides let one routine serve
  * y = x W^T (forward), dx = dy W and dW = dy^T x without transposing. */
-static const char gemm_scalar_text[] =
+static const char gemm_epilogue_text[] =
 "/* What a product does to each finished tile of C (at row stride ldc,\n"
 " * element `off` of C): an activation, C = f(C), or with y the derivative\n"
 " * of one, C = C f'(.) read off y = f(x) (laid out as C). */\n"
@@ -121,7 +121,9 @@ static const char gemm_scalar_text[] =
 "static void PFX_finish(const PFX_epilogue *ep, REAL *c, long ldc, long rows, long cols, long off)\n"
 "{\n"
 "\tPFX_act(ep->act, ep->slope, rows, cols, c, ldc, ep->y ? ep->y + off : NULL, ldc, c, ldc);\n"
-"}\n\n"
+"}\n\n";
+
+static const char gemm_scalar_text[] =
 "/* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs],\n"
 " * then the epilogue ep, if any. */\n"
 "static void PFX_gemm(long M, long N, long K, const REAL *A, long ars, long acs,\n"
@@ -150,19 +152,6 @@ static const char gemm_scalar_text[] =
  * (MC + NR) KC + MR NR elements per thread. */
 static const char gemm_simd_text[] =
 "enum { PFX_MR = 8, PFX_NR = 2 * UPFX_LANES, PFX_KC = 128, PFX_MC = 128 };\n\n"
-"/* What a product does to each finished tile of C (at row stride ldc,\n"
-" * element `off` of C): an activation, C = f(C), or with y the derivative\n"
-" * of one, C = C f'(.) read off y = f(x) (laid out as C). */\n"
-"typedef struct PFX_epilogue {\n"
-"\tint act;\n"
-"\tREAL slope;\n"
-"\tconst REAL *y;\n"
-"} PFX_epilogue;\n\n"
-"static void PFX_finish(const PFX_epilogue *ep, REAL *c, long ldc, long rows, long cols, long off)\n"
-"{\n"
-"\tPFX_act(ep->act, ep->slope, rows, cols, c, ldc, ep->y ? ep->y + off : NULL, ldc, c, ldc);\n"
-"}\n\n"
-
 "/* The MR x NR tile at C (rows ldc apart) = (bias row, 0 or C itself) +\n"
 " * a b, where a is a packed kc x MR panel of A and b a kc x NR panel of B. */\n"
 "static void PFX_kernel(long kc, const REAL *restrict a, const REAL *restrict b, REAL *restrict C, long ldc,\n"
@@ -286,6 +275,7 @@ static void gemm(Emit *e, const char *P, const char *r)
 {
 	(void)P;
 	(void)r;
+	emit_template(e, gemm_epilogue_text);
 	if (emit_scalar_kernels(e)) {
 		emit_template(e, gemm_scalar_text);
 		return;

@@ -247,8 +247,6 @@ static double conv_vae_bce_logits(long count, const float *z, const float *y, co
 	return acc;
 }
 
-enum { conv_vae_MR = 8, conv_vae_NR = 2 * CONV_VAE_LANES, conv_vae_KC = 128, conv_vae_MC = 128 };
-
 /* What a product does to each finished tile of C (at row stride ldc,
  * element `off` of C): an activation, C = f(C), or with y the derivative
  * of one, C = C f'(.) read off y = f(x) (laid out as C). */
@@ -262,6 +260,8 @@ static void conv_vae_finish(const conv_vae_epilogue *ep, float *c, long ldc, lon
 {
 	conv_vae_act(ep->act, ep->slope, rows, cols, c, ldc, ep->y ? ep->y + off : NULL, ldc, c, ldc);
 }
+
+enum { conv_vae_MR = 8, conv_vae_NR = 2 * CONV_VAE_LANES, conv_vae_KC = 128, conv_vae_MC = 128 };
 
 /* The MR x NR tile at C (rows ldc apart) = (bias row, 0 or C itself) +
  * a b, where a is a packed kc x MR panel of A and b a kc x NR panel of B. */

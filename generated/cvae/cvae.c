@@ -247,8 +247,6 @@ static double cvae_bce_logits(long count, const float *z, const float *y, const 
 	return acc;
 }
 
-enum { cvae_MR = 8, cvae_NR = 2 * CVAE_LANES, cvae_KC = 128, cvae_MC = 128 };
-
 /* What a product does to each finished tile of C (at row stride ldc,
  * element `off` of C): an activation, C = f(C), or with y the derivative
  * of one, C = C f'(.) read off y = f(x) (laid out as C). */
@@ -262,6 +260,8 @@ static void cvae_finish(const cvae_epilogue *ep, float *c, long ldc, long rows, 
 {
 	cvae_act(ep->act, ep->slope, rows, cols, c, ldc, ep->y ? ep->y + off : NULL, ldc, c, ldc);
 }
+
+enum { cvae_MR = 8, cvae_NR = 2 * CVAE_LANES, cvae_KC = 128, cvae_MC = 128 };
 
 /* The MR x NR tile at C (rows ldc apart) = (bias row, 0 or C itself) +
  * a b, where a is a packed kc x MR panel of A and b a kc x NR panel of B. */

@@ -207,8 +207,6 @@ static void fashion_ae_adam(long count, float *p, float *m, float *v, const floa
 	}
 }
 
-enum { fashion_ae_MR = 8, fashion_ae_NR = 2 * FASHION_AE_LANES, fashion_ae_KC = 128, fashion_ae_MC = 128 };
-
 /* What a product does to each finished tile of C (at row stride ldc,
  * element `off` of C): an activation, C = f(C), or with y the derivative
  * of one, C = C f'(.) read off y = f(x) (laid out as C). */
@@ -222,6 +220,8 @@ static void fashion_ae_finish(const fashion_ae_epilogue *ep, float *c, long ldc,
 {
 	fashion_ae_act(ep->act, ep->slope, rows, cols, c, ldc, ep->y ? ep->y + off : NULL, ldc, c, ldc);
 }
+
+enum { fashion_ae_MR = 8, fashion_ae_NR = 2 * FASHION_AE_LANES, fashion_ae_KC = 128, fashion_ae_MC = 128 };
 
 /* The MR x NR tile at C (rows ldc apart) = (bias row, 0 or C itself) +
  * a b, where a is a packed kc x MR panel of A and b a kc x NR panel of B. */

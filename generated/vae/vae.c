@@ -247,8 +247,6 @@ static double vae_bce_logits(long count, const float *z, const float *y, const f
 	return acc;
 }
 
-enum { vae_MR = 8, vae_NR = 2 * VAE_LANES, vae_KC = 128, vae_MC = 128 };
-
 /* What a product does to each finished tile of C (at row stride ldc,
  * element `off` of C): an activation, C = f(C), or with y the derivative
  * of one, C = C f'(.) read off y = f(x) (laid out as C). */
@@ -262,6 +260,8 @@ static void vae_finish(const vae_epilogue *ep, float *c, long ldc, long rows, lo
 {
 	vae_act(ep->act, ep->slope, rows, cols, c, ldc, ep->y ? ep->y + off : NULL, ldc, c, ldc);
 }
+
+enum { vae_MR = 8, vae_NR = 2 * VAE_LANES, vae_KC = 128, vae_MC = 128 };
 
 /* The MR x NR tile at C (rows ldc apart) = (bias row, 0 or C itself) +
  * a b, where a is a packed kc x MR panel of A and b a kc x NR panel of B. */

@@ -21,16 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CAT_(a, b) a##b
-#define CAT(a, b) CAT_(a, b)
-#define STR_(a) #a
-#define STR(a) STR_(a)
-#define FN(x) CAT(MODEL, x)
-#define UP(x) CAT(MODEL_UPPER, x)
+#include "../driver.h"
 
-#include STR(MODEL.h)
-
-typedef FN(_real) real;
 
 static uint64_t rng = 0x2545f4914f6cdd1du;
 
@@ -40,17 +32,6 @@ static double uniform(void)
 	rng ^= rng >> 7;
 	rng ^= rng << 17;
 	return (double)(rng >> 11) * 0x1.0p-53;
-}
-
-static void *alloc(size_t bytes)
-{
-	void *p = NULL;
-	if (posix_memalign(&p, 64, bytes ? bytes : 64) != 0) {
-		fputs("gradcheck: out of memory\n", stderr);
-		exit(2);
-	}
-	memset(p, 0, bytes);
-	return p;
 }
 
 /* Random inputs in (0.05, 0.95): valid targets for bce too. */

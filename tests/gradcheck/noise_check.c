@@ -32,20 +32,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CAT_(a, b) a##b
-#define CAT(a, b) CAT_(a, b)
-#define STR_(a) #a
-#define STR(a) STR_(a)
-#define FN(x) CAT(MODEL, x)
-#define UP(x) CAT(MODEL_UPPER, x)
-
-#include STR(MODEL.h)
+#include "../driver.h"
 
 #if UP(_NUM_INPUTS) != 1
 #error "noise_check handles models with one input"
 #endif
 
-typedef FN(_real) real;
 
 static uint64_t rng = 0x9e3779b97f4a7c15u;
 
@@ -55,17 +47,6 @@ static double uniform(void)
 	rng ^= rng >> 7;
 	rng ^= rng << 17;
 	return (double)(rng >> 11) * 0x1.0p-53;
-}
-
-static void *alloc(size_t bytes)
-{
-	void *p = NULL;
-	if (posix_memalign(&p, 64, bytes ? bytes : 64) != 0) {
-		fputs("noise_check: out of memory\n", stderr);
-		exit(2);
-	}
-	memset(p, 0, bytes);
-	return p;
 }
 
 /* The loss of NAME_gradient (noise as h says) with one tensor moved by t * dir. */
