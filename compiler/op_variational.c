@@ -36,9 +36,13 @@ static void close_block(Emit *e)
 	emit_line(e, "}");
 }
 
-/* Start a loop over every element of n (batch included) as `i`. */
+/* Start a loop over every element of n (batch included) as `i`, each
+ * element computed on its own (the noise is counter-based): with OpenMP,
+ * threads share out large ones. */
 static void open_loop(Emit *e, const Node *n)
 {
+	emit_raw(e, "#ifdef _OPENMP\n#pragma omp parallel for schedule(static) if (%s >= 32768)\n#endif\n",
+		 emit_count(e, n, 1));
 	emit_line(e, "for (long i = 0; i < %s; i++)", emit_count(e, n, 1));
 }
 
@@ -210,7 +214,7 @@ static void kl_emit(Emit *e, Node *n)
 	emit_line(e, "{");
 	emit_indent(e, 1);
 	emit_line(e, "double acc = 0;");
-	open_loop(e, n->in[0]);
+	emit_line(e, "for (long i = 0; i < %s; i++)", emit_count(e, n->in[0], 1));
 	emit_line(e, "\tacc += 1 + (double)%s[i] - (double)%s[i] * %s[i] - exp((double)%s[i]);", lv, mu, mu, lv);
 	const char *div = kl_divisor(e, n);
 	emit_line(e, "%s[0] = (%s)(-0.5 * acc%s%s);", emit_ref(e, n), emit_real(e), div ? " / " : "", div ? div : "");

@@ -557,6 +557,9 @@ beta_vae_real beta_vae_train_step(void *state, void *work, const beta_vae_real *
 	/* t15 = gaussian */
 	{
 		const uint64_t key = beta_vae_mix(rng ^ beta_vae_mix(((uint64_t)step << 24) ^ 15u));
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
+#endif
 		for (long i = 0; i < n * 32; i++)
 			t15[i] = t11[i] + (stochastic ? expf(0.5f * t14[i]) * (float)beta_vae_normal(key, (uint64_t)i) : 0);
 	}
@@ -594,12 +597,18 @@ beta_vae_real beta_vae_train_step(void *state, void *work, const beta_vae_real *
 	/* t34 = kl_normal_grad */
 	{
 		const float k = t33[0];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
+#endif
 		for (long i = 0; i < n * 32; i++)
 			t34[i] = k * t11[i];
 	}
 	/* t35 = kl_normal_grad */
 	{
 		const float k = t33[0];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
+#endif
 		for (long i = 0; i < n * 32; i++)
 			t35[i] = k * 0.5f * (expf(t14[i]) - 1);
 	}
@@ -648,6 +657,9 @@ beta_vae_real beta_vae_train_step(void *state, void *work, const beta_vae_real *
 	/* t49 = gaussian_dlogvar */
 	{
 		const uint64_t key = beta_vae_mix(rng ^ beta_vae_mix(((uint64_t)step << 24) ^ 15u));
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
+#endif
 		for (long i = 0; i < n * 32; i++)
 			t49[i] = stochastic ? 0.5f * t45[i] * expf(0.5f * t14[i]) * (float)beta_vae_normal(key, (uint64_t)i) : 0;
 	}
@@ -840,6 +852,9 @@ beta_vae_real beta_vae_gradient(const void *state, void *work, const beta_vae_re
 	/* t15 = gaussian */
 	{
 		const uint64_t key = beta_vae_mix(rng ^ beta_vae_mix(((uint64_t)step << 24) ^ 15u));
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
+#endif
 		for (long i = 0; i < n * 32; i++)
 			t15[i] = t11[i] + (stochastic ? expf(0.5f * t14[i]) * (float)beta_vae_normal(key, (uint64_t)i) : 0);
 	}
@@ -877,12 +892,18 @@ beta_vae_real beta_vae_gradient(const void *state, void *work, const beta_vae_re
 	/* t34 = kl_normal_grad */
 	{
 		const float k = t33[0];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
+#endif
 		for (long i = 0; i < n * 32; i++)
 			t34[i] = k * t11[i];
 	}
 	/* t35 = kl_normal_grad */
 	{
 		const float k = t33[0];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
+#endif
 		for (long i = 0; i < n * 32; i++)
 			t35[i] = k * 0.5f * (expf(t14[i]) - 1);
 	}
@@ -931,6 +952,9 @@ beta_vae_real beta_vae_gradient(const void *state, void *work, const beta_vae_re
 	/* t49 = gaussian_dlogvar */
 	{
 		const uint64_t key = beta_vae_mix(rng ^ beta_vae_mix(((uint64_t)step << 24) ^ 15u));
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
+#endif
 		for (long i = 0; i < n * 32; i++)
 			t49[i] = stochastic ? 0.5f * t45[i] * expf(0.5f * t14[i]) * (float)beta_vae_normal(key, (uint64_t)i) : 0;
 	}
@@ -1061,6 +1085,9 @@ beta_vae_real beta_vae_loss(const void *state, void *work, const beta_vae_real *
 	beta_vae_gemm(n, 32, 256, t8, 256, 1, t12, 1, 256, t13, t14,
 		NULL);
 	/* t15 = gaussian */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
+#endif
 	for (long i = 0; i < n * 32; i++)
 		t15[i] = t11[i];
 	/* t19 = dense */
@@ -1137,6 +1164,9 @@ void beta_vae_forward(const void *state, void *work, const beta_vae_real *x, int
 	beta_vae_gemm(n, 32, 256, t8, 256, 1, t12, 1, 256, t13, t14,
 		NULL);
 	/* t15 = gaussian */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
+#endif
 	for (long i = 0; i < n * 32; i++)
 		t15[i] = t11[i];
 	/* t19 = dense */
@@ -1188,6 +1218,9 @@ void beta_vae_encode(const void *state, void *work, const beta_vae_real *x, int 
 	beta_vae_gemm(n, 32, 256, t8, 256, 1, t12, 1, 256, t13, t14,
 		NULL);
 	/* t15 = gaussian */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
+#endif
 	for (long i = 0; i < n * 32; i++)
 		t15[i] = t11[i];
 	memcpy(z, t15, sizeof(float) * n * 32);

@@ -640,6 +640,9 @@ conv_vae_real conv_vae_train_step(void *state, void *work, const conv_vae_real *
 	/* t18 = gaussian */
 	{
 		const uint64_t key = conv_vae_mix(rng ^ conv_vae_mix(((uint64_t)step << 24) ^ 18u));
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 16 >= 32768)
+#endif
 		for (long i = 0; i < n * 16; i++)
 			t18[i] = t14[i] + (stochastic ? expf(0.5f * t17[i]) * (float)conv_vae_normal(key, (uint64_t)i) : 0);
 	}
@@ -707,12 +710,18 @@ conv_vae_real conv_vae_train_step(void *state, void *work, const conv_vae_real *
 	/* t38 = kl_normal_grad */
 	{
 		const float k = t37[0];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 16 >= 32768)
+#endif
 		for (long i = 0; i < n * 16; i++)
 			t38[i] = k * t14[i];
 	}
 	/* t39 = kl_normal_grad */
 	{
 		const float k = t37[0];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 16 >= 32768)
+#endif
 		for (long i = 0; i < n * 16; i++)
 			t39[i] = k * 0.5f * (expf(t17[i]) - 1);
 	}
@@ -825,6 +834,9 @@ conv_vae_real conv_vae_train_step(void *state, void *work, const conv_vae_real *
 	/* t58 = gaussian_dlogvar */
 	{
 		const uint64_t key = conv_vae_mix(rng ^ conv_vae_mix(((uint64_t)step << 24) ^ 18u));
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 16 >= 32768)
+#endif
 		for (long i = 0; i < n * 16; i++)
 			t58[i] = stochastic ? 0.5f * t54[i] * expf(0.5f * t17[i]) * (float)conv_vae_normal(key, (uint64_t)i) : 0;
 	}
@@ -1120,6 +1132,9 @@ conv_vae_real conv_vae_gradient(const void *state, void *work, const conv_vae_re
 	/* t18 = gaussian */
 	{
 		const uint64_t key = conv_vae_mix(rng ^ conv_vae_mix(((uint64_t)step << 24) ^ 18u));
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 16 >= 32768)
+#endif
 		for (long i = 0; i < n * 16; i++)
 			t18[i] = t14[i] + (stochastic ? expf(0.5f * t17[i]) * (float)conv_vae_normal(key, (uint64_t)i) : 0);
 	}
@@ -1187,12 +1202,18 @@ conv_vae_real conv_vae_gradient(const void *state, void *work, const conv_vae_re
 	/* t38 = kl_normal_grad */
 	{
 		const float k = t37[0];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 16 >= 32768)
+#endif
 		for (long i = 0; i < n * 16; i++)
 			t38[i] = k * t14[i];
 	}
 	/* t39 = kl_normal_grad */
 	{
 		const float k = t37[0];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 16 >= 32768)
+#endif
 		for (long i = 0; i < n * 16; i++)
 			t39[i] = k * 0.5f * (expf(t17[i]) - 1);
 	}
@@ -1305,6 +1326,9 @@ conv_vae_real conv_vae_gradient(const void *state, void *work, const conv_vae_re
 	/* t58 = gaussian_dlogvar */
 	{
 		const uint64_t key = conv_vae_mix(rng ^ conv_vae_mix(((uint64_t)step << 24) ^ 18u));
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 16 >= 32768)
+#endif
 		for (long i = 0; i < n * 16; i++)
 			t58[i] = stochastic ? 0.5f * t54[i] * expf(0.5f * t17[i]) * (float)conv_vae_normal(key, (uint64_t)i) : 0;
 	}
@@ -1527,6 +1551,9 @@ conv_vae_real conv_vae_loss(const void *state, void *work, const conv_vae_real *
 	conv_vae_gemm(n, 16, 3136, t11, 3136, 1, t15, 1, 3136, t16, t17,
 		NULL);
 	/* t18 = gaussian */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 16 >= 32768)
+#endif
 	for (long i = 0; i < n * 16; i++)
 		t18[i] = t14[i];
 	/* t22 = dense */
@@ -1675,6 +1702,9 @@ void conv_vae_forward(const void *state, void *work, const conv_vae_real *x, int
 	conv_vae_gemm(n, 16, 3136, t11, 3136, 1, t15, 1, 3136, t16, t17,
 		NULL);
 	/* t18 = gaussian */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 16 >= 32768)
+#endif
 	for (long i = 0; i < n * 16; i++)
 		t18[i] = t14[i];
 	/* t22 = dense */
@@ -1797,6 +1827,9 @@ void conv_vae_encode(const void *state, void *work, const conv_vae_real *x, int 
 	conv_vae_gemm(n, 16, 3136, t11, 3136, 1, t15, 1, 3136, t16, t17,
 		NULL);
 	/* t18 = gaussian */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 16 >= 32768)
+#endif
 	for (long i = 0; i < n * 16; i++)
 		t18[i] = t14[i];
 	memcpy(z, t18, sizeof(float) * n * 16);

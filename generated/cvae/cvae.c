@@ -564,6 +564,9 @@ cvae_real cvae_train_step(void *state, void *work, const cvae_real *x, const cva
 	/* t17 = gaussian */
 	{
 		const uint64_t key = cvae_mix(rng ^ cvae_mix(((uint64_t)step << 24) ^ 17u));
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
+#endif
 		for (long i = 0; i < n * 32; i++)
 			t17[i] = t13[i] + (stochastic ? expf(0.5f * t16[i]) * (float)cvae_normal(key, (uint64_t)i) : 0);
 	}
@@ -600,12 +603,18 @@ cvae_real cvae_train_step(void *state, void *work, const cvae_real *x, const cva
 	/* t35 = kl_normal_grad */
 	{
 		const float k = t34[0];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
+#endif
 		for (long i = 0; i < n * 32; i++)
 			t35[i] = k * t13[i];
 	}
 	/* t36 = kl_normal_grad */
 	{
 		const float k = t34[0];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
+#endif
 		for (long i = 0; i < n * 32; i++)
 			t36[i] = k * 0.5f * (expf(t16[i]) - 1);
 	}
@@ -657,6 +666,9 @@ cvae_real cvae_train_step(void *state, void *work, const cvae_real *x, const cva
 	/* t51 = gaussian_dlogvar */
 	{
 		const uint64_t key = cvae_mix(rng ^ cvae_mix(((uint64_t)step << 24) ^ 17u));
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
+#endif
 		for (long i = 0; i < n * 32; i++)
 			t51[i] = stochastic ? 0.5f * t49[i] * expf(0.5f * t16[i]) * (float)cvae_normal(key, (uint64_t)i) : 0;
 	}
@@ -856,6 +868,9 @@ cvae_real cvae_gradient(const void *state, void *work, const cvae_real *x, const
 	/* t17 = gaussian */
 	{
 		const uint64_t key = cvae_mix(rng ^ cvae_mix(((uint64_t)step << 24) ^ 17u));
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
+#endif
 		for (long i = 0; i < n * 32; i++)
 			t17[i] = t13[i] + (stochastic ? expf(0.5f * t16[i]) * (float)cvae_normal(key, (uint64_t)i) : 0);
 	}
@@ -892,12 +907,18 @@ cvae_real cvae_gradient(const void *state, void *work, const cvae_real *x, const
 	/* t35 = kl_normal_grad */
 	{
 		const float k = t34[0];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
+#endif
 		for (long i = 0; i < n * 32; i++)
 			t35[i] = k * t13[i];
 	}
 	/* t36 = kl_normal_grad */
 	{
 		const float k = t34[0];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
+#endif
 		for (long i = 0; i < n * 32; i++)
 			t36[i] = k * 0.5f * (expf(t16[i]) - 1);
 	}
@@ -949,6 +970,9 @@ cvae_real cvae_gradient(const void *state, void *work, const cvae_real *x, const
 	/* t51 = gaussian_dlogvar */
 	{
 		const uint64_t key = cvae_mix(rng ^ cvae_mix(((uint64_t)step << 24) ^ 17u));
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
+#endif
 		for (long i = 0; i < n * 32; i++)
 			t51[i] = stochastic ? 0.5f * t49[i] * expf(0.5f * t16[i]) * (float)cvae_normal(key, (uint64_t)i) : 0;
 	}
@@ -1086,6 +1110,9 @@ cvae_real cvae_loss(const void *state, void *work, const cvae_real *x, const cva
 	cvae_gemm(n, 32, 256, t10, 256, 1, t14, 1, 256, t15, t16,
 		NULL);
 	/* t17 = gaussian */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
+#endif
 	for (long i = 0; i < n * 32; i++)
 		t17[i] = t13[i];
 	/* t18 = concat */
@@ -1172,6 +1199,9 @@ void cvae_forward(const void *state, void *work, const cvae_real *x, const cvae_
 	cvae_gemm(n, 32, 256, t10, 256, 1, t14, 1, 256, t15, t16,
 		NULL);
 	/* t17 = gaussian */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
+#endif
 	for (long i = 0; i < n * 32; i++)
 		t17[i] = t13[i];
 	/* t18 = concat */
@@ -1235,6 +1265,9 @@ void cvae_encode(const void *state, void *work, const cvae_real *x, const cvae_r
 	cvae_gemm(n, 32, 256, t10, 256, 1, t14, 1, 256, t15, t16,
 		NULL);
 	/* t17 = gaussian */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
+#endif
 	for (long i = 0; i < n * 32; i++)
 		t17[i] = t13[i];
 	memcpy(z, t17, sizeof(float) * n * 32);

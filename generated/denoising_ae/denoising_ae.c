@@ -486,10 +486,16 @@ denoising_ae_real denoising_ae_train_step(void *state, void *work, const denoisi
 	/* t1 = gaussian_noise */
 	{
 		const uint64_t key = denoising_ae_mix(rng ^ denoising_ae_mix(((uint64_t)step << 24) ^ 1u));
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
+#endif
 		for (long i = 0; i < n * 784; i++)
 			t1[i] = t0[i] + (stochastic ? (float)(0.29999999999999999f * denoising_ae_normal(key, (uint64_t)i)) : 0);
 	}
 	/* t2 = clamp */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
+#endif
 	for (long i = 0; i < n * 784; i++)
 		t2[i] = t1[i] < 0.0f ? 0.0f : t1[i] > 1.0f ? 1.0f : t1[i];
 	/* t6 = dense */
@@ -697,10 +703,16 @@ denoising_ae_real denoising_ae_gradient(const void *state, void *work, const den
 	/* t1 = gaussian_noise */
 	{
 		const uint64_t key = denoising_ae_mix(rng ^ denoising_ae_mix(((uint64_t)step << 24) ^ 1u));
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
+#endif
 		for (long i = 0; i < n * 784; i++)
 			t1[i] = t0[i] + (stochastic ? (float)(0.29999999999999999f * denoising_ae_normal(key, (uint64_t)i)) : 0);
 	}
 	/* t2 = clamp */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
+#endif
 	for (long i = 0; i < n * 784; i++)
 		t2[i] = t1[i] < 0.0f ? 0.0f : t1[i] > 1.0f ? 1.0f : t1[i];
 	/* t6 = dense */
@@ -863,9 +875,15 @@ denoising_ae_real denoising_ae_loss(const void *state, void *work, const denoisi
 	float *const t25 = (float *)(work_ + 1212416); /* dense [n, 784] */
 	float *const t26 = (float *)(work_ + 393216); /* mse [] */
 	/* t1 = gaussian_noise */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
+#endif
 	for (long i = 0; i < n * 784; i++)
 		t1[i] = t0[i];
 	/* t2 = clamp */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
+#endif
 	for (long i = 0; i < n * 784; i++)
 		t2[i] = t1[i] < 0.0f ? 0.0f : t1[i] > 1.0f ? 1.0f : t1[i];
 	/* t6 = dense */
@@ -928,9 +946,15 @@ void denoising_ae_forward(const void *state, void *work, const denoising_ae_real
 	const float *const t23 = params + 1082912; /* decoder.4.bias */
 	float *const t25 = (float *)(work_ + 1212416); /* dense [n, 784] */
 	/* t1 = gaussian_noise */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
+#endif
 	for (long i = 0; i < n * 784; i++)
 		t1[i] = t0[i];
 	/* t2 = clamp */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
+#endif
 	for (long i = 0; i < n * 784; i++)
 		t2[i] = t1[i] < 0.0f ? 0.0f : t1[i] > 1.0f ? 1.0f : t1[i];
 	/* t6 = dense */
@@ -975,9 +999,15 @@ void denoising_ae_encode(const void *state, void *work, const denoising_ae_real 
 	const float *const t12 = params + 541440; /* encoder.6.bias */
 	float *const t13 = (float *)(work_ + 802816); /* dense [n, 32] */
 	/* t1 = gaussian_noise */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
+#endif
 	for (long i = 0; i < n * 784; i++)
 		t1[i] = t0[i];
 	/* t2 = clamp */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
+#endif
 	for (long i = 0; i < n * 784; i++)
 		t2[i] = t1[i] < 0.0f ? 0.0f : t1[i] > 1.0f ? 1.0f : t1[i];
 	/* t6 = dense */

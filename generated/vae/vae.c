@@ -555,6 +555,9 @@ vae_real vae_train_step(void *state, void *work, const vae_real *x, int n, const
 	/* t15 = gaussian */
 	{
 		const uint64_t key = vae_mix(rng ^ vae_mix(((uint64_t)step << 24) ^ 15u));
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
+#endif
 		for (long i = 0; i < n * 32; i++)
 			t15[i] = t11[i] + (stochastic ? expf(0.5f * t14[i]) * (float)vae_normal(key, (uint64_t)i) : 0);
 	}
@@ -586,12 +589,18 @@ vae_real vae_train_step(void *state, void *work, const vae_real *x, int n, const
 	/* t32 = kl_normal_grad */
 	{
 		const float k = t31[0];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
+#endif
 		for (long i = 0; i < n * 32; i++)
 			t32[i] = k * t11[i];
 	}
 	/* t33 = kl_normal_grad */
 	{
 		const float k = t31[0];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
+#endif
 		for (long i = 0; i < n * 32; i++)
 			t33[i] = k * 0.5f * (expf(t14[i]) - 1);
 	}
@@ -640,6 +649,9 @@ vae_real vae_train_step(void *state, void *work, const vae_real *x, int n, const
 	/* t47 = gaussian_dlogvar */
 	{
 		const uint64_t key = vae_mix(rng ^ vae_mix(((uint64_t)step << 24) ^ 15u));
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
+#endif
 		for (long i = 0; i < n * 32; i++)
 			t47[i] = stochastic ? 0.5f * t43[i] * expf(0.5f * t14[i]) * (float)vae_normal(key, (uint64_t)i) : 0;
 	}
@@ -830,6 +842,9 @@ vae_real vae_gradient(const void *state, void *work, const vae_real *x, int n, c
 	/* t15 = gaussian */
 	{
 		const uint64_t key = vae_mix(rng ^ vae_mix(((uint64_t)step << 24) ^ 15u));
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
+#endif
 		for (long i = 0; i < n * 32; i++)
 			t15[i] = t11[i] + (stochastic ? expf(0.5f * t14[i]) * (float)vae_normal(key, (uint64_t)i) : 0);
 	}
@@ -861,12 +876,18 @@ vae_real vae_gradient(const void *state, void *work, const vae_real *x, int n, c
 	/* t32 = kl_normal_grad */
 	{
 		const float k = t31[0];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
+#endif
 		for (long i = 0; i < n * 32; i++)
 			t32[i] = k * t11[i];
 	}
 	/* t33 = kl_normal_grad */
 	{
 		const float k = t31[0];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
+#endif
 		for (long i = 0; i < n * 32; i++)
 			t33[i] = k * 0.5f * (expf(t14[i]) - 1);
 	}
@@ -915,6 +936,9 @@ vae_real vae_gradient(const void *state, void *work, const vae_real *x, int n, c
 	/* t47 = gaussian_dlogvar */
 	{
 		const uint64_t key = vae_mix(rng ^ vae_mix(((uint64_t)step << 24) ^ 15u));
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
+#endif
 		for (long i = 0; i < n * 32; i++)
 			t47[i] = stochastic ? 0.5f * t43[i] * expf(0.5f * t14[i]) * (float)vae_normal(key, (uint64_t)i) : 0;
 	}
@@ -1044,6 +1068,9 @@ vae_real vae_loss(const void *state, void *work, const vae_real *x, int n)
 	vae_gemm(n, 32, 256, t8, 256, 1, t12, 1, 256, t13, t14,
 		NULL);
 	/* t15 = gaussian */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
+#endif
 	for (long i = 0; i < n * 32; i++)
 		t15[i] = t11[i];
 	/* t19 = dense */
@@ -1117,6 +1144,9 @@ void vae_forward(const void *state, void *work, const vae_real *x, int n, vae_re
 	vae_gemm(n, 32, 256, t8, 256, 1, t12, 1, 256, t13, t14,
 		NULL);
 	/* t15 = gaussian */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
+#endif
 	for (long i = 0; i < n * 32; i++)
 		t15[i] = t11[i];
 	/* t19 = dense */
@@ -1168,6 +1198,9 @@ void vae_encode(const void *state, void *work, const vae_real *x, int n, vae_rea
 	vae_gemm(n, 32, 256, t8, 256, 1, t12, 1, 256, t13, t14,
 		NULL);
 	/* t15 = gaussian */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
+#endif
 	for (long i = 0; i < n * 32; i++)
 		t15[i] = t11[i];
 	memcpy(z, t15, sizeof(float) * n * 32);
