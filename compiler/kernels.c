@@ -403,6 +403,21 @@ static const char act_vector[] =
 "\t\t\t\tconst PFX_vec o = UPFX_LOAD(y + j);\n"
 "\t\t\t\tUPFX_STORE(out + j, UPFX_MUL(UPFX_LOAD(x + j), UPFX_SUB(one, UPFX_MUL(o, o))));\n"
 "\t\t\t}\n";
+static const char act_all[] =
+"/* out = f(x) (or x f'(.) from y) for count elements, in slices of a\n"
+" * multiple of the vector width that threads share out. */\n"
+"static void PFX_act_all(int act, REAL slope, long count, const REAL *x, const REAL *y, REAL *out)\n"
+"{\n"
+"\tenum { SLICE = 8192 };\n"
+"\tconst long slices = (count + SLICE - 1) / SLICE;\n"
+"#ifdef _OPENMP\n"
+"#pragma omp parallel for schedule(static) if (slices >= 4)\n"
+"#endif\n"
+"\tfor (long s = 0; s < slices; s++) {\n"
+"\t\tconst long i = s * SLICE;\n"
+"\t\tPFX_act(act, slope, 1, count - i < SLICE ? count - i : SLICE, x + i, 0, y ? y + i : NULL, 0, out + i, 0);\n"
+"\t}\n"
+"}\n\n";
 static const char act_tail[] =
 "\t\tfor (; j < cols; j++) {\n"
 "\t\t\tconst REAL v = x[j];\n"
@@ -435,6 +450,7 @@ static void act(Emit *e, const char *P, const char *r)
 	t = str_replace(t, "EXP", f ? "expf" : "exp");
 	t = str_replace(t, "TANH", f ? "tanhf" : "tanh");
 	emit_template(e, t);
+	emit_template(e, act_all);
 }
 
 /* The sum over count elements of binary cross-entropy from logits z,
@@ -442,8 +458,26 @@ static void act(Emit *e, const char *P, const char *r)
  * The logarithm's argument lies in [1/2, 1], where float lanes take
  * Cephes' logf polynomial without splitting off an exponent. Partial sums
  * of one vector at a time are added up in double. */
-static const char bce_logits_head[] =
+/* Sums over count elements in 64 fixed slices, which threads share out,
+ * added in order: the same sum for any number of threads. */
+static const char reduce_slices[] =
 "static double PFX_bce_logits(long count, const REAL *z, const REAL *y, const REAL *t)\n"
+"{\n"
+"\tdouble part[64], acc = 0;\n"
+"#ifdef _OPENMP\n"
+"#pragma omp parallel for schedule(static) if (count >= 65536)\n"
+"#endif\n"
+"\tfor (long c = 0; c < 64; c++) {\n"
+"\t\tconst long i = count * c / 64, m = count * (c + 1) / 64 - i;\n"
+"\t\tpart[c] = PFX_bce_span(m, z + i, y + i, t + i);\n"
+"\t}\n"
+"\tfor (long c = 0; c < 64; c++)\n"
+"\t\tacc += part[c];\n"
+"\treturn acc;\n"
+"}\n\n";
+
+static const char bce_logits_head[] =
+"static double PFX_bce_span(long count, const REAL *z, const REAL *y, const REAL *t)\n"
 "{\n"
 "\tdouble acc = 0;\n"
 "\tlong i = 0;\n";
@@ -492,6 +526,7 @@ static void bce_logits(Emit *e, const char *P, const char *r)
 	if (!emit_scalar_kernels(e) && r[0] == 'f')
 		emit_template(e, bce_logits_vector);
 	emit_template(e, str_replace(bce_logits_tail, "LOG", r[0] == 'f' ? "logf" : "log"));
+	emit_template(e, reduce_slices);
 }
 
 /* The Adam update of count elements, as torch.optim.Adam: the per-step

@@ -187,11 +187,16 @@ static void sum_batch_emit(Emit *e, Node *n)
 {
 	const char *y = emit_ref(e, n), *x = emit_ref(e, n->in[0]);
 	size_t k = shape_elems(n->shape);
-	emit_line(e, "for (long j = 0; j < %zu; j++)", k);
-	emit_line(e, "\t%s[j] = 0;", y);
-	emit_line(e, "for (long b = 0; b < n; b++)");
-	emit_line(e, "\tfor (long j = 0; j < %zu; j++)", k);
-	emit_line(e, "\t\t%s[j] += %s[b * %zu + j];", y, x, k);
+	/* threads take blocks of 64 columns; each column adds up its batch in order */
+	emit_raw(e, "#ifdef _OPENMP\n#pragma omp parallel for schedule(static) if (n * %zu >= 32768)\n#endif\n", k);
+	emit_line(e, "for (long j0 = 0; j0 < %zu; j0 += 64) {", k);
+	emit_line(e, "\tconst long j1 = j0 + 64 < %zu ? j0 + 64 : %zu;", k, k);
+	emit_line(e, "\tfor (long j = j0; j < j1; j++)");
+	emit_line(e, "\t\t%s[j] = 0;", y);
+	emit_line(e, "\tfor (long b = 0; b < n; b++)");
+	emit_line(e, "\t\tfor (long j = j0; j < j1; j++)");
+	emit_line(e, "\t\t\t%s[j] += %s[b * %zu + j];", y, x, k);
+	emit_line(e, "}");
 }
 
 const OpDef op_sum_batch = {

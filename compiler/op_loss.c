@@ -62,23 +62,40 @@ static int loss_shape(Node *n)
 	return 1;
 }
 
-/* Emit `acc += TERM` over every element, then the reduction. */
+/* Emit `acc += TERM` over every element, then the reduction. The elements
+ * are summed in 64 fixed slices (threads share the slices out), then the
+ * slices in order: the same sum for any number of threads. */
 static void emit_reduce(Emit *e, Node *n, const char *pre, const char *term)
 {
 	const char *cnt = emit_count(e, n->in[0], 1);
 	emit_line(e, "{");
 	emit_indent(e, 1);
-	emit_line(e, "double acc = 0;");
-	emit_line(e, "for (long i = 0; i < %s; i++) {", cnt);
-	emit_line(e, "\t%s", pre);
-	emit_line(e, "\tacc += %s;", term);
+	emit_line(e, "double part[64], acc = 0;");
+	emit_raw(e, "#ifdef _OPENMP\n#pragma omp parallel for schedule(static) if (%s >= 65536)\n#endif\n", cnt);
+	emit_line(e, "for (long c = 0; c < 64; c++) {");
+	emit_line(e, "\tdouble sum = 0;");
+	emit_line(e, "\tfor (long i = %s * c / 64; i < %s * (c + 1) / 64; i++) {", cnt, cnt);
+	emit_line(e, "\t\t%s", pre);
+	emit_line(e, "\t\tsum += %s;", term);
+	emit_line(e, "\t}");
+	emit_line(e, "\tpart[c] = sum;");
 	emit_line(e, "}");
+	emit_line(e, "for (long c = 0; c < 64; c++)");
+	emit_line(e, "\tacc += part[c];");
 	if (n->iattr[0])
 		emit_line(e, "%s[0] = (%s)(acc / (double)(%s));", emit_ref(e, n), emit_real(e), cnt);
 	else
 		emit_line(e, "%s[0] = (%s)acc;", emit_ref(e, n), emit_real(e));
 	emit_indent(e, -1);
 	emit_line(e, "}");
+}
+
+/* The next loop, over the elements of n, computes each on its own: with
+ * OpenMP, threads share out large ones. */
+static void emit_parallel_elements(Emit *e, const Node *n)
+{
+	emit_raw(e, "#ifdef _OPENMP\n#pragma omp parallel for schedule(static) if (%s >= 32768)\n#endif\n",
+		 emit_count(e, n, 1));
 }
 
 static void mse_emit(Emit *e, Node *n)
@@ -178,6 +195,7 @@ static void mse_grad_emit(Emit *e, Node *n)
 	emit_line(e, "{");
 	emit_indent(e, 1);
 	emit_grad_scale(e, n);
+	emit_parallel_elements(e, n);
 	if (!n->iattr[1]) {
 		emit_line(e, "for (long i = 0; i < %s; i++)", emit_count(e, n, 1));
 		emit_line(e, "\t%s[i] = 2 * k * (%s[i] - %s[i]);", out, a, b);
@@ -204,6 +222,7 @@ static void bce_grad_emit(Emit *e, Node *n)
 	emit_line(e, "{");
 	emit_indent(e, 1);
 	emit_grad_scale(e, n);
+	emit_parallel_elements(e, n);
 	if (n->iattr[1]) {
 		emit_line(e, "for (long i = 0; i < %s; i++)", emit_count(e, n, 1));
 		emit_line(e, "\t%s[i] = k * (%s[i] - %s[i]);", emit_ref(e, n), emit_ref(e, n->in[3]),

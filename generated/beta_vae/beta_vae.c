@@ -162,6 +162,21 @@ static void beta_vae_act(int act, float slope, long rows, long cols, const float
 	}
 }
 
+/* out = f(x) (or x f'(.) from y) for count elements, in slices of a
+ * multiple of the vector width that threads share out. */
+static void beta_vae_act_all(int act, float slope, long count, const float *x, const float *y, float *out)
+{
+	enum { SLICE = 8192 };
+	const long slices = (count + SLICE - 1) / SLICE;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (slices >= 4)
+#endif
+	for (long s = 0; s < slices; s++) {
+		const long i = s * SLICE;
+		beta_vae_act(act, slope, 1, count - i < SLICE ? count - i : SLICE, x + i, 0, y ? y + i : NULL, 0, out + i, 0);
+	}
+}
+
 typedef struct beta_vae_adam_k {
 	float beta1, beta2, one_m_beta1, one_m_beta2, eps, wd, step_size, bc2_sqrt;
 } beta_vae_adam_k;
@@ -207,7 +222,7 @@ static void beta_vae_adam(long count, float *p, float *m, float *v, const float 
 	}
 }
 
-static double beta_vae_bce_logits(long count, const float *z, const float *y, const float *t)
+static double beta_vae_bce_span(long count, const float *z, const float *y, const float *t)
 {
 	double acc = 0;
 	long i = 0;
@@ -244,6 +259,21 @@ static double beta_vae_bce_logits(long count, const float *z, const float *y, co
 		const float m = y[i] > 1 - y[i] ? y[i] : 1 - y[i];
 		acc += (double)(z[i] > 0 ? z[i] : 0) - (double)z[i] * t[i] - (double)logf(m);
 	}
+	return acc;
+}
+
+static double beta_vae_bce_logits(long count, const float *z, const float *y, const float *t)
+{
+	double part[64], acc = 0;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (count >= 65536)
+#endif
+	for (long c = 0; c < 64; c++) {
+		const long i = count * c / 64, m = count * (c + 1) / 64 - i;
+		part[c] = beta_vae_bce_span(m, z + i, y + i, t + i);
+	}
+	for (long c = 0; c < 64; c++)
+		acc += part[c];
 	return acc;
 }
 
@@ -573,7 +603,7 @@ beta_vae_real beta_vae_train_step(void *state, void *work, const beta_vae_real *
 	beta_vae_gemm(n, 784, 512, t23, 512, 1, t24, 1, 512, t25, t26,
 		NULL);
 	/* t27 = sigmoid */
-	beta_vae_act(BETA_VAE_SIGMOID, 0.0f, 1, n * 784, t26, 0, NULL, 0, t27, 0);
+	beta_vae_act_all(BETA_VAE_SIGMOID, 0.0f, n * 784, t26, NULL, t27);
 	/* t28 = bce */
 	t28[0] = (float)(beta_vae_bce_logits(n * 784, t26, t27, t0));
 	/* t29 = kl_normal */
@@ -615,6 +645,9 @@ beta_vae_real beta_vae_train_step(void *state, void *work, const beta_vae_real *
 	/* t36 = bce_grad */
 	{
 		const float k = t32[0];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
+#endif
 		for (long i = 0; i < n * 784; i++)
 			t36[i] = k * (t27[i] - t0[i]);
 	}
@@ -624,33 +657,51 @@ beta_vae_real beta_vae_train_step(void *state, void *work, const beta_vae_real *
 	/* t38 = dense_dw */
 	beta_vae_gemm(784, 512, n, t36, 1, 784, t23, 512, 1, NULL, t38, NULL);
 	/* t39 = sum_batch */
-	for (long j = 0; j < 784; j++)
-		t39[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 784; j++)
-			t39[j] += t36[b * 784 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 784; j0 += 64) {
+		const long j1 = j0 + 64 < 784 ? j0 + 64 : 784;
+		for (long j = j0; j < j1; j++)
+			t39[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t39[j] += t36[b * 784 + j];
+	}
 	/* t41 = dense_dx */
 	beta_vae_gemm(n, 256, 512, t37, 512, 1, t20, 256, 1, NULL, t41,
 		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f, .y = t19});
 	/* t42 = dense_dw */
 	beta_vae_gemm(512, 256, n, t37, 1, 512, t19, 256, 1, NULL, t42, NULL);
 	/* t43 = sum_batch */
-	for (long j = 0; j < 512; j++)
-		t43[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 512; j++)
-			t43[j] += t37[b * 512 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 512 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 512; j0 += 64) {
+		const long j1 = j0 + 64 < 512 ? j0 + 64 : 512;
+		for (long j = j0; j < j1; j++)
+			t43[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t43[j] += t37[b * 512 + j];
+	}
 	/* t45 = dense_dx */
 	beta_vae_gemm(n, 32, 256, t41, 256, 1, t16, 32, 1, NULL, t45,
 		NULL);
 	/* t46 = dense_dw */
 	beta_vae_gemm(256, 32, n, t41, 1, 256, t15, 32, 1, NULL, t46, NULL);
 	/* t47 = sum_batch */
-	for (long j = 0; j < 256; j++)
-		t47[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 256; j++)
-			t47[j] += t41[b * 256 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 256 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 256; j0 += 64) {
+		const long j1 = j0 + 64 < 256 ? j0 + 64 : 256;
+		for (long j = j0; j < j1; j++)
+			t47[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t47[j] += t41[b * 256 + j];
+	}
 	/* t48 = add */
 	for (long i = 0; i < n * 32; i++)
 		t48[i] = t34[i] + t45[i];
@@ -672,11 +723,17 @@ beta_vae_real beta_vae_train_step(void *state, void *work, const beta_vae_real *
 	/* t52 = dense_dw */
 	beta_vae_gemm(32, 256, n, t50, 1, 32, t8, 256, 1, NULL, t52, NULL);
 	/* t53 = sum_batch */
-	for (long j = 0; j < 32; j++)
-		t53[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 32; j++)
-			t53[j] += t50[b * 32 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 32; j0 += 64) {
+		const long j1 = j0 + 64 < 32 ? j0 + 64 : 32;
+		for (long j = j0; j < j1; j++)
+			t53[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t53[j] += t50[b * 32 + j];
+	}
 	/* t54 = dense_dx */
 	beta_vae_gemm(n, 256, 32, t48, 32, 1, t9, 256, 1, NULL, t54,
 		NULL);
@@ -686,32 +743,50 @@ beta_vae_real beta_vae_train_step(void *state, void *work, const beta_vae_real *
 	/* t56 = dense_dw */
 	beta_vae_gemm(32, 256, n, t48, 1, 32, t8, 256, 1, NULL, t56, NULL);
 	/* t57 = sum_batch */
-	for (long j = 0; j < 32; j++)
-		t57[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 32; j++)
-			t57[j] += t48[b * 32 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 32; j0 += 64) {
+		const long j1 = j0 + 64 < 32 ? j0 + 64 : 32;
+		for (long j = j0; j < j1; j++)
+			t57[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t57[j] += t48[b * 32 + j];
+	}
 	/* t58 = act_grad */
-	beta_vae_act(BETA_VAE_RELU, 0.0f, 1, n * 256, t55, 0, t8, 0, t58, 0);
+	beta_vae_act_all(BETA_VAE_RELU, 0.0f, n * 256, t55, t8, t58);
 	/* t59 = dense_dx */
 	beta_vae_gemm(n, 512, 256, t58, 256, 1, t5, 512, 1, NULL, t59,
 		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f, .y = t4});
 	/* t60 = dense_dw */
 	beta_vae_gemm(256, 512, n, t58, 1, 256, t4, 512, 1, NULL, t60, NULL);
 	/* t61 = sum_batch */
-	for (long j = 0; j < 256; j++)
-		t61[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 256; j++)
-			t61[j] += t58[b * 256 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 256 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 256; j0 += 64) {
+		const long j1 = j0 + 64 < 256 ? j0 + 64 : 256;
+		for (long j = j0; j < j1; j++)
+			t61[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t61[j] += t58[b * 256 + j];
+	}
 	/* t63 = dense_dw */
 	beta_vae_gemm(512, 784, n, t59, 1, 512, t0, 784, 1, NULL, t63, NULL);
 	/* t64 = sum_batch */
-	for (long j = 0; j < 512; j++)
-		t64[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 512; j++)
-			t64[j] += t59[b * 512 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 512 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 512; j0 += 64) {
+		const long j1 = j0 + 64 < 512 ? j0 + 64 : 512;
+		for (long j = j0; j < j1; j++)
+			t64[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t64[j] += t59[b * 512 + j];
+	}
 	/* t65 = adam */
 	{ /* encoder.0.weight */
 		beta_vae_adam(401408, t1, adam_m + 0, adam_v + 0, t63, &adam_k);
@@ -868,7 +943,7 @@ beta_vae_real beta_vae_gradient(const void *state, void *work, const beta_vae_re
 	beta_vae_gemm(n, 784, 512, t23, 512, 1, t24, 1, 512, t25, t26,
 		NULL);
 	/* t27 = sigmoid */
-	beta_vae_act(BETA_VAE_SIGMOID, 0.0f, 1, n * 784, t26, 0, NULL, 0, t27, 0);
+	beta_vae_act_all(BETA_VAE_SIGMOID, 0.0f, n * 784, t26, NULL, t27);
 	/* t28 = bce */
 	t28[0] = (float)(beta_vae_bce_logits(n * 784, t26, t27, t0));
 	/* t29 = kl_normal */
@@ -910,6 +985,9 @@ beta_vae_real beta_vae_gradient(const void *state, void *work, const beta_vae_re
 	/* t36 = bce_grad */
 	{
 		const float k = t32[0];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
+#endif
 		for (long i = 0; i < n * 784; i++)
 			t36[i] = k * (t27[i] - t0[i]);
 	}
@@ -919,33 +997,51 @@ beta_vae_real beta_vae_gradient(const void *state, void *work, const beta_vae_re
 	/* t38 = dense_dw */
 	beta_vae_gemm(784, 512, n, t36, 1, 784, t23, 512, 1, NULL, t38, NULL);
 	/* t39 = sum_batch */
-	for (long j = 0; j < 784; j++)
-		t39[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 784; j++)
-			t39[j] += t36[b * 784 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 784; j0 += 64) {
+		const long j1 = j0 + 64 < 784 ? j0 + 64 : 784;
+		for (long j = j0; j < j1; j++)
+			t39[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t39[j] += t36[b * 784 + j];
+	}
 	/* t41 = dense_dx */
 	beta_vae_gemm(n, 256, 512, t37, 512, 1, t20, 256, 1, NULL, t41,
 		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f, .y = t19});
 	/* t42 = dense_dw */
 	beta_vae_gemm(512, 256, n, t37, 1, 512, t19, 256, 1, NULL, t42, NULL);
 	/* t43 = sum_batch */
-	for (long j = 0; j < 512; j++)
-		t43[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 512; j++)
-			t43[j] += t37[b * 512 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 512 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 512; j0 += 64) {
+		const long j1 = j0 + 64 < 512 ? j0 + 64 : 512;
+		for (long j = j0; j < j1; j++)
+			t43[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t43[j] += t37[b * 512 + j];
+	}
 	/* t45 = dense_dx */
 	beta_vae_gemm(n, 32, 256, t41, 256, 1, t16, 32, 1, NULL, t45,
 		NULL);
 	/* t46 = dense_dw */
 	beta_vae_gemm(256, 32, n, t41, 1, 256, t15, 32, 1, NULL, t46, NULL);
 	/* t47 = sum_batch */
-	for (long j = 0; j < 256; j++)
-		t47[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 256; j++)
-			t47[j] += t41[b * 256 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 256 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 256; j0 += 64) {
+		const long j1 = j0 + 64 < 256 ? j0 + 64 : 256;
+		for (long j = j0; j < j1; j++)
+			t47[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t47[j] += t41[b * 256 + j];
+	}
 	/* t48 = add */
 	for (long i = 0; i < n * 32; i++)
 		t48[i] = t34[i] + t45[i];
@@ -967,11 +1063,17 @@ beta_vae_real beta_vae_gradient(const void *state, void *work, const beta_vae_re
 	/* t52 = dense_dw */
 	beta_vae_gemm(32, 256, n, t50, 1, 32, t8, 256, 1, NULL, t52, NULL);
 	/* t53 = sum_batch */
-	for (long j = 0; j < 32; j++)
-		t53[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 32; j++)
-			t53[j] += t50[b * 32 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 32; j0 += 64) {
+		const long j1 = j0 + 64 < 32 ? j0 + 64 : 32;
+		for (long j = j0; j < j1; j++)
+			t53[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t53[j] += t50[b * 32 + j];
+	}
 	/* t54 = dense_dx */
 	beta_vae_gemm(n, 256, 32, t48, 32, 1, t9, 256, 1, NULL, t54,
 		NULL);
@@ -981,32 +1083,50 @@ beta_vae_real beta_vae_gradient(const void *state, void *work, const beta_vae_re
 	/* t56 = dense_dw */
 	beta_vae_gemm(32, 256, n, t48, 1, 32, t8, 256, 1, NULL, t56, NULL);
 	/* t57 = sum_batch */
-	for (long j = 0; j < 32; j++)
-		t57[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 32; j++)
-			t57[j] += t48[b * 32 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 32; j0 += 64) {
+		const long j1 = j0 + 64 < 32 ? j0 + 64 : 32;
+		for (long j = j0; j < j1; j++)
+			t57[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t57[j] += t48[b * 32 + j];
+	}
 	/* t58 = act_grad */
-	beta_vae_act(BETA_VAE_RELU, 0.0f, 1, n * 256, t55, 0, t8, 0, t58, 0);
+	beta_vae_act_all(BETA_VAE_RELU, 0.0f, n * 256, t55, t8, t58);
 	/* t59 = dense_dx */
 	beta_vae_gemm(n, 512, 256, t58, 256, 1, t5, 512, 1, NULL, t59,
 		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f, .y = t4});
 	/* t60 = dense_dw */
 	beta_vae_gemm(256, 512, n, t58, 1, 256, t4, 512, 1, NULL, t60, NULL);
 	/* t61 = sum_batch */
-	for (long j = 0; j < 256; j++)
-		t61[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 256; j++)
-			t61[j] += t58[b * 256 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 256 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 256; j0 += 64) {
+		const long j1 = j0 + 64 < 256 ? j0 + 64 : 256;
+		for (long j = j0; j < j1; j++)
+			t61[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t61[j] += t58[b * 256 + j];
+	}
 	/* t63 = dense_dw */
 	beta_vae_gemm(512, 784, n, t59, 1, 512, t0, 784, 1, NULL, t63, NULL);
 	/* t64 = sum_batch */
-	for (long j = 0; j < 512; j++)
-		t64[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 512; j++)
-			t64[j] += t59[b * 512 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 512 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 512; j0 += 64) {
+		const long j1 = j0 + 64 < 512 ? j0 + 64 : 512;
+		for (long j = j0; j < j1; j++)
+			t64[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t64[j] += t59[b * 512 + j];
+	}
 	memcpy(grad + 0, t63, sizeof(float) * 401408);
 	memcpy(grad + 401408, t64, sizeof(float) * 512);
 	memcpy(grad + 401920, t60, sizeof(float) * 131072);
@@ -1100,7 +1220,7 @@ beta_vae_real beta_vae_loss(const void *state, void *work, const beta_vae_real *
 	beta_vae_gemm(n, 784, 512, t23, 512, 1, t24, 1, 512, t25, t26,
 		NULL);
 	/* t27 = sigmoid */
-	beta_vae_act(BETA_VAE_SIGMOID, 0.0f, 1, n * 784, t26, 0, NULL, 0, t27, 0);
+	beta_vae_act_all(BETA_VAE_SIGMOID, 0.0f, n * 784, t26, NULL, t27);
 	/* t28 = bce */
 	t28[0] = (float)(beta_vae_bce_logits(n * 784, t26, t27, t0));
 	/* t29 = kl_normal */
@@ -1179,7 +1299,7 @@ void beta_vae_forward(const void *state, void *work, const beta_vae_real *x, int
 	beta_vae_gemm(n, 784, 512, t23, 512, 1, t24, 1, 512, t25, t26,
 		NULL);
 	/* t27 = sigmoid */
-	beta_vae_act(BETA_VAE_SIGMOID, 0.0f, 1, n * 784, t26, 0, NULL, 0, t27, 0);
+	beta_vae_act_all(BETA_VAE_SIGMOID, 0.0f, n * 784, t26, NULL, t27);
 	memcpy(out, t27, sizeof(float) * n * 784);
 }
 
@@ -1255,7 +1375,7 @@ void beta_vae_decode(const void *state, void *work, const beta_vae_real *z, int 
 	beta_vae_gemm(n, 784, 512, t23, 512, 1, t24, 1, 512, t25, t26,
 		NULL);
 	/* t27 = sigmoid */
-	beta_vae_act(BETA_VAE_SIGMOID, 0.0f, 1, n * 784, t26, 0, NULL, 0, t27, 0);
+	beta_vae_act_all(BETA_VAE_SIGMOID, 0.0f, n * 784, t26, NULL, t27);
 	memcpy(out, t27, sizeof(float) * n * 784);
 }
 
@@ -1292,7 +1412,7 @@ void beta_vae_sample(const void *state, void *work, uint64_t seed, int n, beta_v
 	beta_vae_gemm(n, 784, 512, t23, 512, 1, t24, 1, 512, t25, t26,
 		NULL);
 	/* t27 = sigmoid */
-	beta_vae_act(BETA_VAE_SIGMOID, 0.0f, 1, n * 784, t26, 0, NULL, 0, t27, 0);
+	beta_vae_act_all(BETA_VAE_SIGMOID, 0.0f, n * 784, t26, NULL, t27);
 	memcpy(out, t27, sizeof(float) * n * 784);
 }
 

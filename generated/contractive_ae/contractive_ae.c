@@ -162,6 +162,21 @@ static void contractive_ae_act(int act, float slope, long rows, long cols, const
 	}
 }
 
+/* out = f(x) (or x f'(.) from y) for count elements, in slices of a
+ * multiple of the vector width that threads share out. */
+static void contractive_ae_act_all(int act, float slope, long count, const float *x, const float *y, float *out)
+{
+	enum { SLICE = 8192 };
+	const long slices = (count + SLICE - 1) / SLICE;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (slices >= 4)
+#endif
+	for (long s = 0; s < slices; s++) {
+		const long i = s * SLICE;
+		contractive_ae_act(act, slope, 1, count - i < SLICE ? count - i : SLICE, x + i, 0, y ? y + i : NULL, 0, out + i, 0);
+	}
+}
+
 typedef struct contractive_ae_adam_k {
 	float beta1, beta2, one_m_beta1, one_m_beta2, eps, wd, step_size, bc2_sqrt;
 } contractive_ae_adam_k;
@@ -1090,11 +1105,20 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 		&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_SIGMOID, .slope = 0.0f});
 	/* t17 = mse */
 	{
-		double acc = 0;
-		for (long i = 0; i < n * 784; i++) {
-			double d = (double)t16[i] - (double)t0[i];
-			acc += d * d;
+		double part[64], acc = 0;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
+#endif
+		for (long c = 0; c < 64; c++) {
+			double sum = 0;
+			for (long i = n * 784 * c / 64; i < n * 784 * (c + 1) / 64; i++) {
+				double d = (double)t16[i] - (double)t0[i];
+				sum += d * d;
+			}
+			part[c] = sum;
 		}
+		for (long c = 0; c < 64; c++)
+			acc += part[c];
 		t17[0] = (float)(acc / (double)(n * 784));
 	}
 	/* t18 = basis */
@@ -1102,12 +1126,12 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t18[b * 32 + 0] = 1;
 	/* t19 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t18, 0, t8, 0, t19, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t18, t8, t19);
 	/* t20 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t19, 32, 1, t5, 128, 1, NULL, t20,
 		NULL);
 	/* t23 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t20, 0, t4, 0, t23, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t20, t4, t23);
 	/* t24 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t23, 128, 1, t1, 784, 1, NULL, t24,
 		NULL);
@@ -1123,12 +1147,12 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t28[b * 32 + 1] = 1;
 	/* t29 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t28, 0, t8, 0, t29, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t28, t8, t29);
 	/* t30 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t29, 32, 1, t5, 128, 1, NULL, t30,
 		NULL);
 	/* t33 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t30, 0, t4, 0, t33, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t30, t4, t33);
 	/* t34 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t33, 128, 1, t1, 784, 1, NULL, t34,
 		NULL);
@@ -1147,12 +1171,12 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t39[b * 32 + 2] = 1;
 	/* t40 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t39, 0, t8, 0, t40, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t39, t8, t40);
 	/* t41 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t40, 32, 1, t5, 128, 1, NULL, t41,
 		NULL);
 	/* t44 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t41, 0, t4, 0, t44, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t41, t4, t44);
 	/* t45 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t44, 128, 1, t1, 784, 1, NULL, t45,
 		NULL);
@@ -1171,12 +1195,12 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t50[b * 32 + 3] = 1;
 	/* t51 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t50, 0, t8, 0, t51, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t50, t8, t51);
 	/* t52 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t51, 32, 1, t5, 128, 1, NULL, t52,
 		NULL);
 	/* t55 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t52, 0, t4, 0, t55, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t52, t4, t55);
 	/* t56 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t55, 128, 1, t1, 784, 1, NULL, t56,
 		NULL);
@@ -1195,12 +1219,12 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t61[b * 32 + 4] = 1;
 	/* t62 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t61, 0, t8, 0, t62, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t61, t8, t62);
 	/* t63 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t62, 32, 1, t5, 128, 1, NULL, t63,
 		NULL);
 	/* t66 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t63, 0, t4, 0, t66, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t63, t4, t66);
 	/* t67 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t66, 128, 1, t1, 784, 1, NULL, t67,
 		NULL);
@@ -1219,12 +1243,12 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t72[b * 32 + 5] = 1;
 	/* t73 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t72, 0, t8, 0, t73, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t72, t8, t73);
 	/* t74 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t73, 32, 1, t5, 128, 1, NULL, t74,
 		NULL);
 	/* t77 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t74, 0, t4, 0, t77, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t74, t4, t77);
 	/* t78 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t77, 128, 1, t1, 784, 1, NULL, t78,
 		NULL);
@@ -1243,12 +1267,12 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t83[b * 32 + 6] = 1;
 	/* t84 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t83, 0, t8, 0, t84, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t83, t8, t84);
 	/* t85 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t84, 32, 1, t5, 128, 1, NULL, t85,
 		NULL);
 	/* t88 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t85, 0, t4, 0, t88, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t85, t4, t88);
 	/* t89 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t88, 128, 1, t1, 784, 1, NULL, t89,
 		NULL);
@@ -1267,12 +1291,12 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t94[b * 32 + 7] = 1;
 	/* t95 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t94, 0, t8, 0, t95, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t94, t8, t95);
 	/* t96 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t95, 32, 1, t5, 128, 1, NULL, t96,
 		NULL);
 	/* t99 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t96, 0, t4, 0, t99, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t96, t4, t99);
 	/* t100 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t99, 128, 1, t1, 784, 1, NULL, t100,
 		NULL);
@@ -1291,12 +1315,12 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t105[b * 32 + 8] = 1;
 	/* t106 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t105, 0, t8, 0, t106, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t105, t8, t106);
 	/* t107 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t106, 32, 1, t5, 128, 1, NULL, t107,
 		NULL);
 	/* t110 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t107, 0, t4, 0, t110, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t107, t4, t110);
 	/* t111 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t110, 128, 1, t1, 784, 1, NULL, t111,
 		NULL);
@@ -1315,12 +1339,12 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t116[b * 32 + 9] = 1;
 	/* t117 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t116, 0, t8, 0, t117, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t116, t8, t117);
 	/* t118 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t117, 32, 1, t5, 128, 1, NULL, t118,
 		NULL);
 	/* t121 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t118, 0, t4, 0, t121, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t118, t4, t121);
 	/* t122 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t121, 128, 1, t1, 784, 1, NULL, t122,
 		NULL);
@@ -1339,12 +1363,12 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t127[b * 32 + 10] = 1;
 	/* t128 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t127, 0, t8, 0, t128, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t127, t8, t128);
 	/* t129 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t128, 32, 1, t5, 128, 1, NULL, t129,
 		NULL);
 	/* t132 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t129, 0, t4, 0, t132, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t129, t4, t132);
 	/* t133 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t132, 128, 1, t1, 784, 1, NULL, t133,
 		NULL);
@@ -1363,12 +1387,12 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t138[b * 32 + 11] = 1;
 	/* t139 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t138, 0, t8, 0, t139, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t138, t8, t139);
 	/* t140 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t139, 32, 1, t5, 128, 1, NULL, t140,
 		NULL);
 	/* t143 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t140, 0, t4, 0, t143, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t140, t4, t143);
 	/* t144 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t143, 128, 1, t1, 784, 1, NULL, t144,
 		NULL);
@@ -1387,12 +1411,12 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t149[b * 32 + 12] = 1;
 	/* t150 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t149, 0, t8, 0, t150, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t149, t8, t150);
 	/* t151 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t150, 32, 1, t5, 128, 1, NULL, t151,
 		NULL);
 	/* t154 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t151, 0, t4, 0, t154, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t151, t4, t154);
 	/* t155 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t154, 128, 1, t1, 784, 1, NULL, t155,
 		NULL);
@@ -1411,12 +1435,12 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t160[b * 32 + 13] = 1;
 	/* t161 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t160, 0, t8, 0, t161, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t160, t8, t161);
 	/* t162 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t161, 32, 1, t5, 128, 1, NULL, t162,
 		NULL);
 	/* t165 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t162, 0, t4, 0, t165, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t162, t4, t165);
 	/* t166 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t165, 128, 1, t1, 784, 1, NULL, t166,
 		NULL);
@@ -1435,12 +1459,12 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t171[b * 32 + 14] = 1;
 	/* t172 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t171, 0, t8, 0, t172, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t171, t8, t172);
 	/* t173 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t172, 32, 1, t5, 128, 1, NULL, t173,
 		NULL);
 	/* t176 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t173, 0, t4, 0, t176, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t173, t4, t176);
 	/* t177 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t176, 128, 1, t1, 784, 1, NULL, t177,
 		NULL);
@@ -1459,12 +1483,12 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t182[b * 32 + 15] = 1;
 	/* t183 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t182, 0, t8, 0, t183, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t182, t8, t183);
 	/* t184 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t183, 32, 1, t5, 128, 1, NULL, t184,
 		NULL);
 	/* t187 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t184, 0, t4, 0, t187, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t184, t4, t187);
 	/* t188 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t187, 128, 1, t1, 784, 1, NULL, t188,
 		NULL);
@@ -1483,12 +1507,12 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t193[b * 32 + 16] = 1;
 	/* t194 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t193, 0, t8, 0, t194, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t193, t8, t194);
 	/* t195 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t194, 32, 1, t5, 128, 1, NULL, t195,
 		NULL);
 	/* t198 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t195, 0, t4, 0, t198, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t195, t4, t198);
 	/* t199 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t198, 128, 1, t1, 784, 1, NULL, t199,
 		NULL);
@@ -1507,12 +1531,12 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t204[b * 32 + 17] = 1;
 	/* t205 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t204, 0, t8, 0, t205, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t204, t8, t205);
 	/* t206 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t205, 32, 1, t5, 128, 1, NULL, t206,
 		NULL);
 	/* t209 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t206, 0, t4, 0, t209, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t206, t4, t209);
 	/* t210 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t209, 128, 1, t1, 784, 1, NULL, t210,
 		NULL);
@@ -1531,12 +1555,12 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t215[b * 32 + 18] = 1;
 	/* t216 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t215, 0, t8, 0, t216, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t215, t8, t216);
 	/* t217 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t216, 32, 1, t5, 128, 1, NULL, t217,
 		NULL);
 	/* t220 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t217, 0, t4, 0, t220, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t217, t4, t220);
 	/* t221 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t220, 128, 1, t1, 784, 1, NULL, t221,
 		NULL);
@@ -1555,12 +1579,12 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t226[b * 32 + 19] = 1;
 	/* t227 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t226, 0, t8, 0, t227, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t226, t8, t227);
 	/* t228 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t227, 32, 1, t5, 128, 1, NULL, t228,
 		NULL);
 	/* t231 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t228, 0, t4, 0, t231, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t228, t4, t231);
 	/* t232 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t231, 128, 1, t1, 784, 1, NULL, t232,
 		NULL);
@@ -1579,12 +1603,12 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t237[b * 32 + 20] = 1;
 	/* t238 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t237, 0, t8, 0, t238, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t237, t8, t238);
 	/* t239 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t238, 32, 1, t5, 128, 1, NULL, t239,
 		NULL);
 	/* t242 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t239, 0, t4, 0, t242, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t239, t4, t242);
 	/* t243 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t242, 128, 1, t1, 784, 1, NULL, t243,
 		NULL);
@@ -1603,12 +1627,12 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t248[b * 32 + 21] = 1;
 	/* t249 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t248, 0, t8, 0, t249, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t248, t8, t249);
 	/* t250 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t249, 32, 1, t5, 128, 1, NULL, t250,
 		NULL);
 	/* t253 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t250, 0, t4, 0, t253, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t250, t4, t253);
 	/* t254 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t253, 128, 1, t1, 784, 1, NULL, t254,
 		NULL);
@@ -1627,12 +1651,12 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t259[b * 32 + 22] = 1;
 	/* t260 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t259, 0, t8, 0, t260, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t259, t8, t260);
 	/* t261 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t260, 32, 1, t5, 128, 1, NULL, t261,
 		NULL);
 	/* t264 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t261, 0, t4, 0, t264, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t261, t4, t264);
 	/* t265 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t264, 128, 1, t1, 784, 1, NULL, t265,
 		NULL);
@@ -1651,12 +1675,12 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t270[b * 32 + 23] = 1;
 	/* t271 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t270, 0, t8, 0, t271, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t270, t8, t271);
 	/* t272 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t271, 32, 1, t5, 128, 1, NULL, t272,
 		NULL);
 	/* t275 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t272, 0, t4, 0, t275, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t272, t4, t275);
 	/* t276 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t275, 128, 1, t1, 784, 1, NULL, t276,
 		NULL);
@@ -1675,12 +1699,12 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t281[b * 32 + 24] = 1;
 	/* t282 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t281, 0, t8, 0, t282, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t281, t8, t282);
 	/* t283 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t282, 32, 1, t5, 128, 1, NULL, t283,
 		NULL);
 	/* t286 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t283, 0, t4, 0, t286, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t283, t4, t286);
 	/* t287 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t286, 128, 1, t1, 784, 1, NULL, t287,
 		NULL);
@@ -1699,12 +1723,12 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t292[b * 32 + 25] = 1;
 	/* t293 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t292, 0, t8, 0, t293, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t292, t8, t293);
 	/* t294 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t293, 32, 1, t5, 128, 1, NULL, t294,
 		NULL);
 	/* t297 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t294, 0, t4, 0, t297, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t294, t4, t297);
 	/* t298 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t297, 128, 1, t1, 784, 1, NULL, t298,
 		NULL);
@@ -1723,12 +1747,12 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t303[b * 32 + 26] = 1;
 	/* t304 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t303, 0, t8, 0, t304, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t303, t8, t304);
 	/* t305 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t304, 32, 1, t5, 128, 1, NULL, t305,
 		NULL);
 	/* t308 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t305, 0, t4, 0, t308, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t305, t4, t308);
 	/* t309 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t308, 128, 1, t1, 784, 1, NULL, t309,
 		NULL);
@@ -1747,12 +1771,12 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t314[b * 32 + 27] = 1;
 	/* t315 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t314, 0, t8, 0, t315, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t314, t8, t315);
 	/* t316 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t315, 32, 1, t5, 128, 1, NULL, t316,
 		NULL);
 	/* t319 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t316, 0, t4, 0, t319, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t316, t4, t319);
 	/* t320 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t319, 128, 1, t1, 784, 1, NULL, t320,
 		NULL);
@@ -1771,12 +1795,12 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t325[b * 32 + 28] = 1;
 	/* t326 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t325, 0, t8, 0, t326, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t325, t8, t326);
 	/* t327 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t326, 32, 1, t5, 128, 1, NULL, t327,
 		NULL);
 	/* t330 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t327, 0, t4, 0, t330, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t327, t4, t330);
 	/* t331 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t330, 128, 1, t1, 784, 1, NULL, t331,
 		NULL);
@@ -1795,12 +1819,12 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t336[b * 32 + 29] = 1;
 	/* t337 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t336, 0, t8, 0, t337, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t336, t8, t337);
 	/* t338 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t337, 32, 1, t5, 128, 1, NULL, t338,
 		NULL);
 	/* t341 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t338, 0, t4, 0, t341, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t338, t4, t341);
 	/* t342 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t341, 128, 1, t1, 784, 1, NULL, t342,
 		NULL);
@@ -1819,12 +1843,12 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t347[b * 32 + 30] = 1;
 	/* t348 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t347, 0, t8, 0, t348, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t347, t8, t348);
 	/* t349 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t348, 32, 1, t5, 128, 1, NULL, t349,
 		NULL);
 	/* t352 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t349, 0, t4, 0, t352, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t349, t4, t352);
 	/* t353 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t352, 128, 1, t1, 784, 1, NULL, t353,
 		NULL);
@@ -1843,12 +1867,12 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t358[b * 32 + 31] = 1;
 	/* t359 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t358, 0, t8, 0, t359, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t358, t8, t359);
 	/* t360 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t359, 32, 1, t5, 128, 1, NULL, t360,
 		NULL);
 	/* t363 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t360, 0, t4, 0, t363, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t360, t4, t363);
 	/* t364 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t363, 128, 1, t1, 784, 1, NULL, t364,
 		NULL);
@@ -1887,7 +1911,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	/* t376 = dense_dw */
 	contractive_ae_gemm(128, 784, n, t363, 1, 128, t374, 784, 1, NULL, t376, NULL);
 	/* t377 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t375, 0, t4, 0, t377, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t375, t4, t377);
 	/* t378 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t378[i] = t375[i] * t360[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -1914,7 +1938,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < 100352; i++)
 		t385[i] = t376[i] + t384[i];
 	/* t386 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t383, 0, t4, 0, t386, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t383, t4, t386);
 	/* t387 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t387[i] = t383[i] * t349[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -1950,7 +1974,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < 100352; i++)
 		t397[i] = t385[i] + t396[i];
 	/* t398 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t395, 0, t4, 0, t398, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t395, t4, t398);
 	/* t399 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t399[i] = t395[i] * t338[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -1986,7 +2010,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < 100352; i++)
 		t409[i] = t397[i] + t408[i];
 	/* t410 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t407, 0, t4, 0, t410, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t407, t4, t410);
 	/* t411 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t411[i] = t407[i] * t327[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -2022,7 +2046,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < 100352; i++)
 		t421[i] = t409[i] + t420[i];
 	/* t422 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t419, 0, t4, 0, t422, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t419, t4, t422);
 	/* t423 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t423[i] = t419[i] * t316[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -2058,7 +2082,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < 100352; i++)
 		t433[i] = t421[i] + t432[i];
 	/* t434 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t431, 0, t4, 0, t434, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t431, t4, t434);
 	/* t435 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t435[i] = t431[i] * t305[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -2094,7 +2118,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < 100352; i++)
 		t445[i] = t433[i] + t444[i];
 	/* t446 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t443, 0, t4, 0, t446, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t443, t4, t446);
 	/* t447 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t447[i] = t443[i] * t294[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -2130,7 +2154,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < 100352; i++)
 		t457[i] = t445[i] + t456[i];
 	/* t458 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t455, 0, t4, 0, t458, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t455, t4, t458);
 	/* t459 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t459[i] = t455[i] * t283[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -2166,7 +2190,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < 100352; i++)
 		t469[i] = t457[i] + t468[i];
 	/* t470 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t467, 0, t4, 0, t470, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t467, t4, t470);
 	/* t471 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t471[i] = t467[i] * t272[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -2202,7 +2226,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < 100352; i++)
 		t481[i] = t469[i] + t480[i];
 	/* t482 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t479, 0, t4, 0, t482, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t479, t4, t482);
 	/* t483 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t483[i] = t479[i] * t261[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -2238,7 +2262,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < 100352; i++)
 		t493[i] = t481[i] + t492[i];
 	/* t494 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t491, 0, t4, 0, t494, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t491, t4, t494);
 	/* t495 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t495[i] = t491[i] * t250[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -2274,7 +2298,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < 100352; i++)
 		t505[i] = t493[i] + t504[i];
 	/* t506 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t503, 0, t4, 0, t506, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t503, t4, t506);
 	/* t507 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t507[i] = t503[i] * t239[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -2310,7 +2334,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < 100352; i++)
 		t517[i] = t505[i] + t516[i];
 	/* t518 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t515, 0, t4, 0, t518, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t515, t4, t518);
 	/* t519 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t519[i] = t515[i] * t228[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -2346,7 +2370,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < 100352; i++)
 		t529[i] = t517[i] + t528[i];
 	/* t530 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t527, 0, t4, 0, t530, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t527, t4, t530);
 	/* t531 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t531[i] = t527[i] * t217[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -2382,7 +2406,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < 100352; i++)
 		t541[i] = t529[i] + t540[i];
 	/* t542 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t539, 0, t4, 0, t542, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t539, t4, t542);
 	/* t543 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t543[i] = t539[i] * t206[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -2418,7 +2442,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < 100352; i++)
 		t553[i] = t541[i] + t552[i];
 	/* t554 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t551, 0, t4, 0, t554, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t551, t4, t554);
 	/* t555 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t555[i] = t551[i] * t195[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -2454,7 +2478,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < 100352; i++)
 		t565[i] = t553[i] + t564[i];
 	/* t566 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t563, 0, t4, 0, t566, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t563, t4, t566);
 	/* t567 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t567[i] = t563[i] * t184[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -2490,7 +2514,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < 100352; i++)
 		t577[i] = t565[i] + t576[i];
 	/* t578 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t575, 0, t4, 0, t578, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t575, t4, t578);
 	/* t579 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t579[i] = t575[i] * t173[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -2526,7 +2550,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < 100352; i++)
 		t589[i] = t577[i] + t588[i];
 	/* t590 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t587, 0, t4, 0, t590, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t587, t4, t590);
 	/* t591 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t591[i] = t587[i] * t162[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -2562,7 +2586,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < 100352; i++)
 		t601[i] = t589[i] + t600[i];
 	/* t602 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t599, 0, t4, 0, t602, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t599, t4, t602);
 	/* t603 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t603[i] = t599[i] * t151[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -2598,7 +2622,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < 100352; i++)
 		t613[i] = t601[i] + t612[i];
 	/* t614 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t611, 0, t4, 0, t614, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t611, t4, t614);
 	/* t615 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t615[i] = t611[i] * t140[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -2634,7 +2658,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < 100352; i++)
 		t625[i] = t613[i] + t624[i];
 	/* t626 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t623, 0, t4, 0, t626, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t623, t4, t626);
 	/* t627 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t627[i] = t623[i] * t129[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -2670,7 +2694,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < 100352; i++)
 		t637[i] = t625[i] + t636[i];
 	/* t638 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t635, 0, t4, 0, t638, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t635, t4, t638);
 	/* t639 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t639[i] = t635[i] * t118[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -2706,7 +2730,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < 100352; i++)
 		t649[i] = t637[i] + t648[i];
 	/* t650 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t647, 0, t4, 0, t650, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t647, t4, t650);
 	/* t651 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t651[i] = t647[i] * t107[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -2742,7 +2766,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < 100352; i++)
 		t661[i] = t649[i] + t660[i];
 	/* t662 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t659, 0, t4, 0, t662, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t659, t4, t662);
 	/* t663 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t663[i] = t659[i] * t96[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -2778,7 +2802,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < 100352; i++)
 		t673[i] = t661[i] + t672[i];
 	/* t674 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t671, 0, t4, 0, t674, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t671, t4, t674);
 	/* t675 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t675[i] = t671[i] * t85[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -2814,7 +2838,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < 100352; i++)
 		t685[i] = t673[i] + t684[i];
 	/* t686 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t683, 0, t4, 0, t686, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t683, t4, t686);
 	/* t687 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t687[i] = t683[i] * t74[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -2850,7 +2874,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < 100352; i++)
 		t697[i] = t685[i] + t696[i];
 	/* t698 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t695, 0, t4, 0, t698, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t695, t4, t698);
 	/* t699 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t699[i] = t695[i] * t63[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -2886,7 +2910,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < 100352; i++)
 		t709[i] = t697[i] + t708[i];
 	/* t710 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t707, 0, t4, 0, t710, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t707, t4, t710);
 	/* t711 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t711[i] = t707[i] * t52[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -2922,7 +2946,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < 100352; i++)
 		t721[i] = t709[i] + t720[i];
 	/* t722 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t719, 0, t4, 0, t722, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t719, t4, t722);
 	/* t723 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t723[i] = t719[i] * t41[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -2958,7 +2982,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < 100352; i++)
 		t733[i] = t721[i] + t732[i];
 	/* t734 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t731, 0, t4, 0, t734, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t731, t4, t734);
 	/* t735 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t735[i] = t731[i] * t30[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -2994,7 +3018,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < 100352; i++)
 		t745[i] = t733[i] + t744[i];
 	/* t746 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t743, 0, t4, 0, t746, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t743, t4, t746);
 	/* t747 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t747[i] = t743[i] * t20[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -3018,6 +3042,9 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	/* t754 = mse_grad */
 	{
 		const float k = (float)(t372[0] / (double)(n * 784));
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
+#endif
 		for (long i0 = 0; i0 < n * 784; i0 += 1024) {
 			const long c = n * 784 - i0 < 1024 ? n * 784 - i0 : 1024;
 			for (long i = i0; i < i0 + c; i++)
@@ -3031,22 +3058,34 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	/* t757 = dense_dw */
 	contractive_ae_gemm(784, 128, n, t754, 1, 784, t12, 128, 1, NULL, t757, NULL);
 	/* t758 = sum_batch */
-	for (long j = 0; j < 784; j++)
-		t758[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 784; j++)
-			t758[j] += t754[b * 784 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 784; j0 += 64) {
+		const long j1 = j0 + 64 < 784 ? j0 + 64 : 784;
+		for (long j = j0; j < j1; j++)
+			t758[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t758[j] += t754[b * 784 + j];
+	}
 	/* t760 = dense_dx */
 	contractive_ae_gemm(n, 32, 128, t756, 128, 1, t9, 32, 1, NULL, t760,
 		&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_SIGMOID, .slope = 0.0f, .y = t8});
 	/* t761 = dense_dw */
 	contractive_ae_gemm(128, 32, n, t756, 1, 128, t8, 32, 1, NULL, t761, NULL);
 	/* t762 = sum_batch */
-	for (long j = 0; j < 128; j++)
-		t762[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 128; j++)
-			t762[j] += t756[b * 128 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 128 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 128; j0 += 64) {
+		const long j1 = j0 + 64 < 128 ? j0 + 64 : 128;
+		for (long j = j0; j < j1; j++)
+			t762[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t762[j] += t756[b * 128 + j];
+	}
 	/* t764 = add */
 	for (long i = 0; i < n * 32; i++)
 		t764[i] = t753[i] + t760[i];
@@ -3059,11 +3098,17 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < 4096; i++)
 		t767[i] = t751[i] + t766[i];
 	/* t768 = sum_batch */
-	for (long j = 0; j < 32; j++)
-		t768[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 32; j++)
-			t768[j] += t764[b * 32 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 32; j0 += 64) {
+		const long j1 = j0 + 64 < 32 ? j0 + 64 : 32;
+		for (long j = j0; j < j1; j++)
+			t768[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t768[j] += t764[b * 32 + j];
+	}
 	/* t770 = add */
 	for (long i = 0; i < n * 128; i++)
 		t770[i] = t748[i] + t765[i];
@@ -3073,11 +3118,17 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 	for (long i = 0; i < 100352; i++)
 		t772[i] = t745[i] + t771[i];
 	/* t773 = sum_batch */
-	for (long j = 0; j < 128; j++)
-		t773[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 128; j++)
-			t773[j] += t770[b * 128 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 128 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 128; j0 += 64) {
+		const long j1 = j0 + 64 < 128 ? j0 + 64 : 128;
+		for (long j = j0; j < j1; j++)
+			t773[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t773[j] += t770[b * 128 + j];
+	}
 	/* t774 = adam */
 	{ /* encoder.0.weight */
 		contractive_ae_adam(100352, t1, adam_m + 0, adam_v + 0, t772, &adam_k);
@@ -3773,11 +3824,20 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 		&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_SIGMOID, .slope = 0.0f});
 	/* t17 = mse */
 	{
-		double acc = 0;
-		for (long i = 0; i < n * 784; i++) {
-			double d = (double)t16[i] - (double)t0[i];
-			acc += d * d;
+		double part[64], acc = 0;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
+#endif
+		for (long c = 0; c < 64; c++) {
+			double sum = 0;
+			for (long i = n * 784 * c / 64; i < n * 784 * (c + 1) / 64; i++) {
+				double d = (double)t16[i] - (double)t0[i];
+				sum += d * d;
+			}
+			part[c] = sum;
 		}
+		for (long c = 0; c < 64; c++)
+			acc += part[c];
 		t17[0] = (float)(acc / (double)(n * 784));
 	}
 	/* t18 = basis */
@@ -3785,12 +3845,12 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long b = 0; b < n; b++)
 		t18[b * 32 + 0] = 1;
 	/* t19 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t18, 0, t8, 0, t19, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t18, t8, t19);
 	/* t20 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t19, 32, 1, t5, 128, 1, NULL, t20,
 		NULL);
 	/* t23 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t20, 0, t4, 0, t23, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t20, t4, t23);
 	/* t24 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t23, 128, 1, t1, 784, 1, NULL, t24,
 		NULL);
@@ -3806,12 +3866,12 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long b = 0; b < n; b++)
 		t28[b * 32 + 1] = 1;
 	/* t29 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t28, 0, t8, 0, t29, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t28, t8, t29);
 	/* t30 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t29, 32, 1, t5, 128, 1, NULL, t30,
 		NULL);
 	/* t33 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t30, 0, t4, 0, t33, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t30, t4, t33);
 	/* t34 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t33, 128, 1, t1, 784, 1, NULL, t34,
 		NULL);
@@ -3830,12 +3890,12 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long b = 0; b < n; b++)
 		t39[b * 32 + 2] = 1;
 	/* t40 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t39, 0, t8, 0, t40, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t39, t8, t40);
 	/* t41 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t40, 32, 1, t5, 128, 1, NULL, t41,
 		NULL);
 	/* t44 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t41, 0, t4, 0, t44, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t41, t4, t44);
 	/* t45 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t44, 128, 1, t1, 784, 1, NULL, t45,
 		NULL);
@@ -3854,12 +3914,12 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long b = 0; b < n; b++)
 		t50[b * 32 + 3] = 1;
 	/* t51 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t50, 0, t8, 0, t51, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t50, t8, t51);
 	/* t52 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t51, 32, 1, t5, 128, 1, NULL, t52,
 		NULL);
 	/* t55 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t52, 0, t4, 0, t55, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t52, t4, t55);
 	/* t56 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t55, 128, 1, t1, 784, 1, NULL, t56,
 		NULL);
@@ -3878,12 +3938,12 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long b = 0; b < n; b++)
 		t61[b * 32 + 4] = 1;
 	/* t62 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t61, 0, t8, 0, t62, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t61, t8, t62);
 	/* t63 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t62, 32, 1, t5, 128, 1, NULL, t63,
 		NULL);
 	/* t66 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t63, 0, t4, 0, t66, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t63, t4, t66);
 	/* t67 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t66, 128, 1, t1, 784, 1, NULL, t67,
 		NULL);
@@ -3902,12 +3962,12 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long b = 0; b < n; b++)
 		t72[b * 32 + 5] = 1;
 	/* t73 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t72, 0, t8, 0, t73, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t72, t8, t73);
 	/* t74 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t73, 32, 1, t5, 128, 1, NULL, t74,
 		NULL);
 	/* t77 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t74, 0, t4, 0, t77, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t74, t4, t77);
 	/* t78 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t77, 128, 1, t1, 784, 1, NULL, t78,
 		NULL);
@@ -3926,12 +3986,12 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long b = 0; b < n; b++)
 		t83[b * 32 + 6] = 1;
 	/* t84 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t83, 0, t8, 0, t84, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t83, t8, t84);
 	/* t85 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t84, 32, 1, t5, 128, 1, NULL, t85,
 		NULL);
 	/* t88 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t85, 0, t4, 0, t88, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t85, t4, t88);
 	/* t89 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t88, 128, 1, t1, 784, 1, NULL, t89,
 		NULL);
@@ -3950,12 +4010,12 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long b = 0; b < n; b++)
 		t94[b * 32 + 7] = 1;
 	/* t95 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t94, 0, t8, 0, t95, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t94, t8, t95);
 	/* t96 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t95, 32, 1, t5, 128, 1, NULL, t96,
 		NULL);
 	/* t99 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t96, 0, t4, 0, t99, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t96, t4, t99);
 	/* t100 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t99, 128, 1, t1, 784, 1, NULL, t100,
 		NULL);
@@ -3974,12 +4034,12 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long b = 0; b < n; b++)
 		t105[b * 32 + 8] = 1;
 	/* t106 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t105, 0, t8, 0, t106, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t105, t8, t106);
 	/* t107 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t106, 32, 1, t5, 128, 1, NULL, t107,
 		NULL);
 	/* t110 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t107, 0, t4, 0, t110, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t107, t4, t110);
 	/* t111 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t110, 128, 1, t1, 784, 1, NULL, t111,
 		NULL);
@@ -3998,12 +4058,12 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long b = 0; b < n; b++)
 		t116[b * 32 + 9] = 1;
 	/* t117 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t116, 0, t8, 0, t117, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t116, t8, t117);
 	/* t118 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t117, 32, 1, t5, 128, 1, NULL, t118,
 		NULL);
 	/* t121 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t118, 0, t4, 0, t121, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t118, t4, t121);
 	/* t122 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t121, 128, 1, t1, 784, 1, NULL, t122,
 		NULL);
@@ -4022,12 +4082,12 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long b = 0; b < n; b++)
 		t127[b * 32 + 10] = 1;
 	/* t128 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t127, 0, t8, 0, t128, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t127, t8, t128);
 	/* t129 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t128, 32, 1, t5, 128, 1, NULL, t129,
 		NULL);
 	/* t132 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t129, 0, t4, 0, t132, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t129, t4, t132);
 	/* t133 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t132, 128, 1, t1, 784, 1, NULL, t133,
 		NULL);
@@ -4046,12 +4106,12 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long b = 0; b < n; b++)
 		t138[b * 32 + 11] = 1;
 	/* t139 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t138, 0, t8, 0, t139, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t138, t8, t139);
 	/* t140 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t139, 32, 1, t5, 128, 1, NULL, t140,
 		NULL);
 	/* t143 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t140, 0, t4, 0, t143, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t140, t4, t143);
 	/* t144 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t143, 128, 1, t1, 784, 1, NULL, t144,
 		NULL);
@@ -4070,12 +4130,12 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long b = 0; b < n; b++)
 		t149[b * 32 + 12] = 1;
 	/* t150 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t149, 0, t8, 0, t150, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t149, t8, t150);
 	/* t151 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t150, 32, 1, t5, 128, 1, NULL, t151,
 		NULL);
 	/* t154 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t151, 0, t4, 0, t154, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t151, t4, t154);
 	/* t155 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t154, 128, 1, t1, 784, 1, NULL, t155,
 		NULL);
@@ -4094,12 +4154,12 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long b = 0; b < n; b++)
 		t160[b * 32 + 13] = 1;
 	/* t161 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t160, 0, t8, 0, t161, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t160, t8, t161);
 	/* t162 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t161, 32, 1, t5, 128, 1, NULL, t162,
 		NULL);
 	/* t165 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t162, 0, t4, 0, t165, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t162, t4, t165);
 	/* t166 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t165, 128, 1, t1, 784, 1, NULL, t166,
 		NULL);
@@ -4118,12 +4178,12 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long b = 0; b < n; b++)
 		t171[b * 32 + 14] = 1;
 	/* t172 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t171, 0, t8, 0, t172, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t171, t8, t172);
 	/* t173 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t172, 32, 1, t5, 128, 1, NULL, t173,
 		NULL);
 	/* t176 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t173, 0, t4, 0, t176, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t173, t4, t176);
 	/* t177 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t176, 128, 1, t1, 784, 1, NULL, t177,
 		NULL);
@@ -4142,12 +4202,12 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long b = 0; b < n; b++)
 		t182[b * 32 + 15] = 1;
 	/* t183 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t182, 0, t8, 0, t183, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t182, t8, t183);
 	/* t184 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t183, 32, 1, t5, 128, 1, NULL, t184,
 		NULL);
 	/* t187 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t184, 0, t4, 0, t187, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t184, t4, t187);
 	/* t188 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t187, 128, 1, t1, 784, 1, NULL, t188,
 		NULL);
@@ -4166,12 +4226,12 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long b = 0; b < n; b++)
 		t193[b * 32 + 16] = 1;
 	/* t194 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t193, 0, t8, 0, t194, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t193, t8, t194);
 	/* t195 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t194, 32, 1, t5, 128, 1, NULL, t195,
 		NULL);
 	/* t198 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t195, 0, t4, 0, t198, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t195, t4, t198);
 	/* t199 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t198, 128, 1, t1, 784, 1, NULL, t199,
 		NULL);
@@ -4190,12 +4250,12 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long b = 0; b < n; b++)
 		t204[b * 32 + 17] = 1;
 	/* t205 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t204, 0, t8, 0, t205, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t204, t8, t205);
 	/* t206 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t205, 32, 1, t5, 128, 1, NULL, t206,
 		NULL);
 	/* t209 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t206, 0, t4, 0, t209, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t206, t4, t209);
 	/* t210 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t209, 128, 1, t1, 784, 1, NULL, t210,
 		NULL);
@@ -4214,12 +4274,12 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long b = 0; b < n; b++)
 		t215[b * 32 + 18] = 1;
 	/* t216 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t215, 0, t8, 0, t216, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t215, t8, t216);
 	/* t217 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t216, 32, 1, t5, 128, 1, NULL, t217,
 		NULL);
 	/* t220 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t217, 0, t4, 0, t220, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t217, t4, t220);
 	/* t221 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t220, 128, 1, t1, 784, 1, NULL, t221,
 		NULL);
@@ -4238,12 +4298,12 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long b = 0; b < n; b++)
 		t226[b * 32 + 19] = 1;
 	/* t227 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t226, 0, t8, 0, t227, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t226, t8, t227);
 	/* t228 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t227, 32, 1, t5, 128, 1, NULL, t228,
 		NULL);
 	/* t231 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t228, 0, t4, 0, t231, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t228, t4, t231);
 	/* t232 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t231, 128, 1, t1, 784, 1, NULL, t232,
 		NULL);
@@ -4262,12 +4322,12 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long b = 0; b < n; b++)
 		t237[b * 32 + 20] = 1;
 	/* t238 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t237, 0, t8, 0, t238, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t237, t8, t238);
 	/* t239 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t238, 32, 1, t5, 128, 1, NULL, t239,
 		NULL);
 	/* t242 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t239, 0, t4, 0, t242, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t239, t4, t242);
 	/* t243 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t242, 128, 1, t1, 784, 1, NULL, t243,
 		NULL);
@@ -4286,12 +4346,12 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long b = 0; b < n; b++)
 		t248[b * 32 + 21] = 1;
 	/* t249 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t248, 0, t8, 0, t249, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t248, t8, t249);
 	/* t250 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t249, 32, 1, t5, 128, 1, NULL, t250,
 		NULL);
 	/* t253 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t250, 0, t4, 0, t253, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t250, t4, t253);
 	/* t254 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t253, 128, 1, t1, 784, 1, NULL, t254,
 		NULL);
@@ -4310,12 +4370,12 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long b = 0; b < n; b++)
 		t259[b * 32 + 22] = 1;
 	/* t260 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t259, 0, t8, 0, t260, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t259, t8, t260);
 	/* t261 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t260, 32, 1, t5, 128, 1, NULL, t261,
 		NULL);
 	/* t264 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t261, 0, t4, 0, t264, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t261, t4, t264);
 	/* t265 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t264, 128, 1, t1, 784, 1, NULL, t265,
 		NULL);
@@ -4334,12 +4394,12 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long b = 0; b < n; b++)
 		t270[b * 32 + 23] = 1;
 	/* t271 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t270, 0, t8, 0, t271, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t270, t8, t271);
 	/* t272 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t271, 32, 1, t5, 128, 1, NULL, t272,
 		NULL);
 	/* t275 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t272, 0, t4, 0, t275, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t272, t4, t275);
 	/* t276 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t275, 128, 1, t1, 784, 1, NULL, t276,
 		NULL);
@@ -4358,12 +4418,12 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long b = 0; b < n; b++)
 		t281[b * 32 + 24] = 1;
 	/* t282 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t281, 0, t8, 0, t282, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t281, t8, t282);
 	/* t283 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t282, 32, 1, t5, 128, 1, NULL, t283,
 		NULL);
 	/* t286 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t283, 0, t4, 0, t286, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t283, t4, t286);
 	/* t287 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t286, 128, 1, t1, 784, 1, NULL, t287,
 		NULL);
@@ -4382,12 +4442,12 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long b = 0; b < n; b++)
 		t292[b * 32 + 25] = 1;
 	/* t293 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t292, 0, t8, 0, t293, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t292, t8, t293);
 	/* t294 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t293, 32, 1, t5, 128, 1, NULL, t294,
 		NULL);
 	/* t297 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t294, 0, t4, 0, t297, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t294, t4, t297);
 	/* t298 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t297, 128, 1, t1, 784, 1, NULL, t298,
 		NULL);
@@ -4406,12 +4466,12 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long b = 0; b < n; b++)
 		t303[b * 32 + 26] = 1;
 	/* t304 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t303, 0, t8, 0, t304, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t303, t8, t304);
 	/* t305 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t304, 32, 1, t5, 128, 1, NULL, t305,
 		NULL);
 	/* t308 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t305, 0, t4, 0, t308, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t305, t4, t308);
 	/* t309 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t308, 128, 1, t1, 784, 1, NULL, t309,
 		NULL);
@@ -4430,12 +4490,12 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long b = 0; b < n; b++)
 		t314[b * 32 + 27] = 1;
 	/* t315 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t314, 0, t8, 0, t315, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t314, t8, t315);
 	/* t316 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t315, 32, 1, t5, 128, 1, NULL, t316,
 		NULL);
 	/* t319 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t316, 0, t4, 0, t319, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t316, t4, t319);
 	/* t320 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t319, 128, 1, t1, 784, 1, NULL, t320,
 		NULL);
@@ -4454,12 +4514,12 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long b = 0; b < n; b++)
 		t325[b * 32 + 28] = 1;
 	/* t326 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t325, 0, t8, 0, t326, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t325, t8, t326);
 	/* t327 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t326, 32, 1, t5, 128, 1, NULL, t327,
 		NULL);
 	/* t330 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t327, 0, t4, 0, t330, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t327, t4, t330);
 	/* t331 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t330, 128, 1, t1, 784, 1, NULL, t331,
 		NULL);
@@ -4478,12 +4538,12 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long b = 0; b < n; b++)
 		t336[b * 32 + 29] = 1;
 	/* t337 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t336, 0, t8, 0, t337, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t336, t8, t337);
 	/* t338 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t337, 32, 1, t5, 128, 1, NULL, t338,
 		NULL);
 	/* t341 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t338, 0, t4, 0, t341, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t338, t4, t341);
 	/* t342 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t341, 128, 1, t1, 784, 1, NULL, t342,
 		NULL);
@@ -4502,12 +4562,12 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long b = 0; b < n; b++)
 		t347[b * 32 + 30] = 1;
 	/* t348 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t347, 0, t8, 0, t348, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t347, t8, t348);
 	/* t349 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t348, 32, 1, t5, 128, 1, NULL, t349,
 		NULL);
 	/* t352 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t349, 0, t4, 0, t352, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t349, t4, t352);
 	/* t353 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t352, 128, 1, t1, 784, 1, NULL, t353,
 		NULL);
@@ -4526,12 +4586,12 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long b = 0; b < n; b++)
 		t358[b * 32 + 31] = 1;
 	/* t359 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t358, 0, t8, 0, t359, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t358, t8, t359);
 	/* t360 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t359, 32, 1, t5, 128, 1, NULL, t360,
 		NULL);
 	/* t363 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t360, 0, t4, 0, t363, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t360, t4, t363);
 	/* t364 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t363, 128, 1, t1, 784, 1, NULL, t364,
 		NULL);
@@ -4570,7 +4630,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	/* t376 = dense_dw */
 	contractive_ae_gemm(128, 784, n, t363, 1, 128, t374, 784, 1, NULL, t376, NULL);
 	/* t377 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t375, 0, t4, 0, t377, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t375, t4, t377);
 	/* t378 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t378[i] = t375[i] * t360[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -4597,7 +4657,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < 100352; i++)
 		t385[i] = t376[i] + t384[i];
 	/* t386 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t383, 0, t4, 0, t386, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t383, t4, t386);
 	/* t387 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t387[i] = t383[i] * t349[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -4633,7 +4693,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < 100352; i++)
 		t397[i] = t385[i] + t396[i];
 	/* t398 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t395, 0, t4, 0, t398, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t395, t4, t398);
 	/* t399 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t399[i] = t395[i] * t338[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -4669,7 +4729,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < 100352; i++)
 		t409[i] = t397[i] + t408[i];
 	/* t410 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t407, 0, t4, 0, t410, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t407, t4, t410);
 	/* t411 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t411[i] = t407[i] * t327[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -4705,7 +4765,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < 100352; i++)
 		t421[i] = t409[i] + t420[i];
 	/* t422 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t419, 0, t4, 0, t422, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t419, t4, t422);
 	/* t423 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t423[i] = t419[i] * t316[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -4741,7 +4801,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < 100352; i++)
 		t433[i] = t421[i] + t432[i];
 	/* t434 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t431, 0, t4, 0, t434, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t431, t4, t434);
 	/* t435 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t435[i] = t431[i] * t305[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -4777,7 +4837,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < 100352; i++)
 		t445[i] = t433[i] + t444[i];
 	/* t446 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t443, 0, t4, 0, t446, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t443, t4, t446);
 	/* t447 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t447[i] = t443[i] * t294[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -4813,7 +4873,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < 100352; i++)
 		t457[i] = t445[i] + t456[i];
 	/* t458 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t455, 0, t4, 0, t458, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t455, t4, t458);
 	/* t459 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t459[i] = t455[i] * t283[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -4849,7 +4909,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < 100352; i++)
 		t469[i] = t457[i] + t468[i];
 	/* t470 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t467, 0, t4, 0, t470, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t467, t4, t470);
 	/* t471 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t471[i] = t467[i] * t272[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -4885,7 +4945,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < 100352; i++)
 		t481[i] = t469[i] + t480[i];
 	/* t482 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t479, 0, t4, 0, t482, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t479, t4, t482);
 	/* t483 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t483[i] = t479[i] * t261[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -4921,7 +4981,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < 100352; i++)
 		t493[i] = t481[i] + t492[i];
 	/* t494 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t491, 0, t4, 0, t494, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t491, t4, t494);
 	/* t495 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t495[i] = t491[i] * t250[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -4957,7 +5017,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < 100352; i++)
 		t505[i] = t493[i] + t504[i];
 	/* t506 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t503, 0, t4, 0, t506, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t503, t4, t506);
 	/* t507 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t507[i] = t503[i] * t239[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -4993,7 +5053,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < 100352; i++)
 		t517[i] = t505[i] + t516[i];
 	/* t518 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t515, 0, t4, 0, t518, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t515, t4, t518);
 	/* t519 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t519[i] = t515[i] * t228[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -5029,7 +5089,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < 100352; i++)
 		t529[i] = t517[i] + t528[i];
 	/* t530 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t527, 0, t4, 0, t530, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t527, t4, t530);
 	/* t531 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t531[i] = t527[i] * t217[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -5065,7 +5125,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < 100352; i++)
 		t541[i] = t529[i] + t540[i];
 	/* t542 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t539, 0, t4, 0, t542, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t539, t4, t542);
 	/* t543 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t543[i] = t539[i] * t206[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -5101,7 +5161,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < 100352; i++)
 		t553[i] = t541[i] + t552[i];
 	/* t554 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t551, 0, t4, 0, t554, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t551, t4, t554);
 	/* t555 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t555[i] = t551[i] * t195[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -5137,7 +5197,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < 100352; i++)
 		t565[i] = t553[i] + t564[i];
 	/* t566 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t563, 0, t4, 0, t566, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t563, t4, t566);
 	/* t567 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t567[i] = t563[i] * t184[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -5173,7 +5233,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < 100352; i++)
 		t577[i] = t565[i] + t576[i];
 	/* t578 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t575, 0, t4, 0, t578, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t575, t4, t578);
 	/* t579 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t579[i] = t575[i] * t173[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -5209,7 +5269,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < 100352; i++)
 		t589[i] = t577[i] + t588[i];
 	/* t590 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t587, 0, t4, 0, t590, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t587, t4, t590);
 	/* t591 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t591[i] = t587[i] * t162[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -5245,7 +5305,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < 100352; i++)
 		t601[i] = t589[i] + t600[i];
 	/* t602 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t599, 0, t4, 0, t602, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t599, t4, t602);
 	/* t603 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t603[i] = t599[i] * t151[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -5281,7 +5341,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < 100352; i++)
 		t613[i] = t601[i] + t612[i];
 	/* t614 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t611, 0, t4, 0, t614, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t611, t4, t614);
 	/* t615 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t615[i] = t611[i] * t140[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -5317,7 +5377,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < 100352; i++)
 		t625[i] = t613[i] + t624[i];
 	/* t626 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t623, 0, t4, 0, t626, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t623, t4, t626);
 	/* t627 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t627[i] = t623[i] * t129[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -5353,7 +5413,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < 100352; i++)
 		t637[i] = t625[i] + t636[i];
 	/* t638 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t635, 0, t4, 0, t638, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t635, t4, t638);
 	/* t639 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t639[i] = t635[i] * t118[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -5389,7 +5449,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < 100352; i++)
 		t649[i] = t637[i] + t648[i];
 	/* t650 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t647, 0, t4, 0, t650, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t647, t4, t650);
 	/* t651 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t651[i] = t647[i] * t107[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -5425,7 +5485,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < 100352; i++)
 		t661[i] = t649[i] + t660[i];
 	/* t662 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t659, 0, t4, 0, t662, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t659, t4, t662);
 	/* t663 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t663[i] = t659[i] * t96[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -5461,7 +5521,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < 100352; i++)
 		t673[i] = t661[i] + t672[i];
 	/* t674 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t671, 0, t4, 0, t674, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t671, t4, t674);
 	/* t675 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t675[i] = t671[i] * t85[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -5497,7 +5557,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < 100352; i++)
 		t685[i] = t673[i] + t684[i];
 	/* t686 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t683, 0, t4, 0, t686, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t683, t4, t686);
 	/* t687 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t687[i] = t683[i] * t74[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -5533,7 +5593,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < 100352; i++)
 		t697[i] = t685[i] + t696[i];
 	/* t698 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t695, 0, t4, 0, t698, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t695, t4, t698);
 	/* t699 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t699[i] = t695[i] * t63[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -5569,7 +5629,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < 100352; i++)
 		t709[i] = t697[i] + t708[i];
 	/* t710 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t707, 0, t4, 0, t710, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t707, t4, t710);
 	/* t711 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t711[i] = t707[i] * t52[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -5605,7 +5665,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < 100352; i++)
 		t721[i] = t709[i] + t720[i];
 	/* t722 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t719, 0, t4, 0, t722, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t719, t4, t722);
 	/* t723 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t723[i] = t719[i] * t41[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -5641,7 +5701,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < 100352; i++)
 		t733[i] = t721[i] + t732[i];
 	/* t734 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t731, 0, t4, 0, t734, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t731, t4, t734);
 	/* t735 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t735[i] = t731[i] * t30[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -5677,7 +5737,7 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < 100352; i++)
 		t745[i] = t733[i] + t744[i];
 	/* t746 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t743, 0, t4, 0, t746, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t743, t4, t746);
 	/* t747 = act_grad2 */
 	for (long i = 0; i < n * 128; i++)
 		t747[i] = t743[i] * t20[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
@@ -5701,6 +5761,9 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	/* t754 = mse_grad */
 	{
 		const float k = (float)(t372[0] / (double)(n * 784));
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
+#endif
 		for (long i0 = 0; i0 < n * 784; i0 += 1024) {
 			const long c = n * 784 - i0 < 1024 ? n * 784 - i0 : 1024;
 			for (long i = i0; i < i0 + c; i++)
@@ -5714,22 +5777,34 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	/* t757 = dense_dw */
 	contractive_ae_gemm(784, 128, n, t754, 1, 784, t12, 128, 1, NULL, t757, NULL);
 	/* t758 = sum_batch */
-	for (long j = 0; j < 784; j++)
-		t758[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 784; j++)
-			t758[j] += t754[b * 784 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 784; j0 += 64) {
+		const long j1 = j0 + 64 < 784 ? j0 + 64 : 784;
+		for (long j = j0; j < j1; j++)
+			t758[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t758[j] += t754[b * 784 + j];
+	}
 	/* t760 = dense_dx */
 	contractive_ae_gemm(n, 32, 128, t756, 128, 1, t9, 32, 1, NULL, t760,
 		&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_SIGMOID, .slope = 0.0f, .y = t8});
 	/* t761 = dense_dw */
 	contractive_ae_gemm(128, 32, n, t756, 1, 128, t8, 32, 1, NULL, t761, NULL);
 	/* t762 = sum_batch */
-	for (long j = 0; j < 128; j++)
-		t762[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 128; j++)
-			t762[j] += t756[b * 128 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 128 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 128; j0 += 64) {
+		const long j1 = j0 + 64 < 128 ? j0 + 64 : 128;
+		for (long j = j0; j < j1; j++)
+			t762[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t762[j] += t756[b * 128 + j];
+	}
 	/* t764 = add */
 	for (long i = 0; i < n * 32; i++)
 		t764[i] = t753[i] + t760[i];
@@ -5742,11 +5817,17 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < 4096; i++)
 		t767[i] = t751[i] + t766[i];
 	/* t768 = sum_batch */
-	for (long j = 0; j < 32; j++)
-		t768[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 32; j++)
-			t768[j] += t764[b * 32 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 32; j0 += 64) {
+		const long j1 = j0 + 64 < 32 ? j0 + 64 : 32;
+		for (long j = j0; j < j1; j++)
+			t768[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t768[j] += t764[b * 32 + j];
+	}
 	/* t770 = add */
 	for (long i = 0; i < n * 128; i++)
 		t770[i] = t748[i] + t765[i];
@@ -5756,11 +5837,17 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 	for (long i = 0; i < 100352; i++)
 		t772[i] = t745[i] + t771[i];
 	/* t773 = sum_batch */
-	for (long j = 0; j < 128; j++)
-		t773[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 128; j++)
-			t773[j] += t770[b * 128 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 128 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 128; j0 += 64) {
+		const long j1 = j0 + 64 < 128 ? j0 + 64 : 128;
+		for (long j = j0; j < j1; j++)
+			t773[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t773[j] += t770[b * 128 + j];
+	}
 	memcpy(grad + 0, t772, sizeof(float) * 100352);
 	memcpy(grad + 100352, t773, sizeof(float) * 128);
 	memcpy(grad + 100480, t767, sizeof(float) * 4096);
@@ -6046,11 +6133,20 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 		&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_SIGMOID, .slope = 0.0f});
 	/* t17 = mse */
 	{
-		double acc = 0;
-		for (long i = 0; i < n * 784; i++) {
-			double d = (double)t16[i] - (double)t0[i];
-			acc += d * d;
+		double part[64], acc = 0;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
+#endif
+		for (long c = 0; c < 64; c++) {
+			double sum = 0;
+			for (long i = n * 784 * c / 64; i < n * 784 * (c + 1) / 64; i++) {
+				double d = (double)t16[i] - (double)t0[i];
+				sum += d * d;
+			}
+			part[c] = sum;
 		}
+		for (long c = 0; c < 64; c++)
+			acc += part[c];
 		t17[0] = (float)(acc / (double)(n * 784));
 	}
 	/* t18 = basis */
@@ -6058,12 +6154,12 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t18[b * 32 + 0] = 1;
 	/* t19 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t18, 0, t8, 0, t19, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t18, t8, t19);
 	/* t20 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t19, 32, 1, t5, 128, 1, NULL, t20,
 		NULL);
 	/* t23 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t20, 0, t4, 0, t23, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t20, t4, t23);
 	/* t24 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t23, 128, 1, t1, 784, 1, NULL, t24,
 		NULL);
@@ -6079,12 +6175,12 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t28[b * 32 + 1] = 1;
 	/* t29 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t28, 0, t8, 0, t29, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t28, t8, t29);
 	/* t30 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t29, 32, 1, t5, 128, 1, NULL, t30,
 		NULL);
 	/* t33 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t30, 0, t4, 0, t33, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t30, t4, t33);
 	/* t34 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t33, 128, 1, t1, 784, 1, NULL, t34,
 		NULL);
@@ -6103,12 +6199,12 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t39[b * 32 + 2] = 1;
 	/* t40 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t39, 0, t8, 0, t40, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t39, t8, t40);
 	/* t41 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t40, 32, 1, t5, 128, 1, NULL, t41,
 		NULL);
 	/* t44 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t41, 0, t4, 0, t44, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t41, t4, t44);
 	/* t45 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t44, 128, 1, t1, 784, 1, NULL, t45,
 		NULL);
@@ -6127,12 +6223,12 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t50[b * 32 + 3] = 1;
 	/* t51 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t50, 0, t8, 0, t51, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t50, t8, t51);
 	/* t52 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t51, 32, 1, t5, 128, 1, NULL, t52,
 		NULL);
 	/* t55 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t52, 0, t4, 0, t55, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t52, t4, t55);
 	/* t56 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t55, 128, 1, t1, 784, 1, NULL, t56,
 		NULL);
@@ -6151,12 +6247,12 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t61[b * 32 + 4] = 1;
 	/* t62 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t61, 0, t8, 0, t62, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t61, t8, t62);
 	/* t63 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t62, 32, 1, t5, 128, 1, NULL, t63,
 		NULL);
 	/* t66 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t63, 0, t4, 0, t66, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t63, t4, t66);
 	/* t67 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t66, 128, 1, t1, 784, 1, NULL, t67,
 		NULL);
@@ -6175,12 +6271,12 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t72[b * 32 + 5] = 1;
 	/* t73 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t72, 0, t8, 0, t73, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t72, t8, t73);
 	/* t74 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t73, 32, 1, t5, 128, 1, NULL, t74,
 		NULL);
 	/* t77 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t74, 0, t4, 0, t77, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t74, t4, t77);
 	/* t78 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t77, 128, 1, t1, 784, 1, NULL, t78,
 		NULL);
@@ -6199,12 +6295,12 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t83[b * 32 + 6] = 1;
 	/* t84 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t83, 0, t8, 0, t84, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t83, t8, t84);
 	/* t85 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t84, 32, 1, t5, 128, 1, NULL, t85,
 		NULL);
 	/* t88 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t85, 0, t4, 0, t88, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t85, t4, t88);
 	/* t89 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t88, 128, 1, t1, 784, 1, NULL, t89,
 		NULL);
@@ -6223,12 +6319,12 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t94[b * 32 + 7] = 1;
 	/* t95 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t94, 0, t8, 0, t95, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t94, t8, t95);
 	/* t96 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t95, 32, 1, t5, 128, 1, NULL, t96,
 		NULL);
 	/* t99 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t96, 0, t4, 0, t99, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t96, t4, t99);
 	/* t100 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t99, 128, 1, t1, 784, 1, NULL, t100,
 		NULL);
@@ -6247,12 +6343,12 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t105[b * 32 + 8] = 1;
 	/* t106 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t105, 0, t8, 0, t106, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t105, t8, t106);
 	/* t107 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t106, 32, 1, t5, 128, 1, NULL, t107,
 		NULL);
 	/* t110 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t107, 0, t4, 0, t110, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t107, t4, t110);
 	/* t111 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t110, 128, 1, t1, 784, 1, NULL, t111,
 		NULL);
@@ -6271,12 +6367,12 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t116[b * 32 + 9] = 1;
 	/* t117 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t116, 0, t8, 0, t117, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t116, t8, t117);
 	/* t118 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t117, 32, 1, t5, 128, 1, NULL, t118,
 		NULL);
 	/* t121 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t118, 0, t4, 0, t121, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t118, t4, t121);
 	/* t122 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t121, 128, 1, t1, 784, 1, NULL, t122,
 		NULL);
@@ -6295,12 +6391,12 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t127[b * 32 + 10] = 1;
 	/* t128 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t127, 0, t8, 0, t128, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t127, t8, t128);
 	/* t129 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t128, 32, 1, t5, 128, 1, NULL, t129,
 		NULL);
 	/* t132 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t129, 0, t4, 0, t132, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t129, t4, t132);
 	/* t133 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t132, 128, 1, t1, 784, 1, NULL, t133,
 		NULL);
@@ -6319,12 +6415,12 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t138[b * 32 + 11] = 1;
 	/* t139 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t138, 0, t8, 0, t139, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t138, t8, t139);
 	/* t140 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t139, 32, 1, t5, 128, 1, NULL, t140,
 		NULL);
 	/* t143 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t140, 0, t4, 0, t143, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t140, t4, t143);
 	/* t144 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t143, 128, 1, t1, 784, 1, NULL, t144,
 		NULL);
@@ -6343,12 +6439,12 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t149[b * 32 + 12] = 1;
 	/* t150 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t149, 0, t8, 0, t150, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t149, t8, t150);
 	/* t151 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t150, 32, 1, t5, 128, 1, NULL, t151,
 		NULL);
 	/* t154 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t151, 0, t4, 0, t154, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t151, t4, t154);
 	/* t155 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t154, 128, 1, t1, 784, 1, NULL, t155,
 		NULL);
@@ -6367,12 +6463,12 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t160[b * 32 + 13] = 1;
 	/* t161 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t160, 0, t8, 0, t161, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t160, t8, t161);
 	/* t162 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t161, 32, 1, t5, 128, 1, NULL, t162,
 		NULL);
 	/* t165 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t162, 0, t4, 0, t165, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t162, t4, t165);
 	/* t166 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t165, 128, 1, t1, 784, 1, NULL, t166,
 		NULL);
@@ -6391,12 +6487,12 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t171[b * 32 + 14] = 1;
 	/* t172 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t171, 0, t8, 0, t172, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t171, t8, t172);
 	/* t173 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t172, 32, 1, t5, 128, 1, NULL, t173,
 		NULL);
 	/* t176 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t173, 0, t4, 0, t176, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t173, t4, t176);
 	/* t177 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t176, 128, 1, t1, 784, 1, NULL, t177,
 		NULL);
@@ -6415,12 +6511,12 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t182[b * 32 + 15] = 1;
 	/* t183 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t182, 0, t8, 0, t183, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t182, t8, t183);
 	/* t184 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t183, 32, 1, t5, 128, 1, NULL, t184,
 		NULL);
 	/* t187 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t184, 0, t4, 0, t187, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t184, t4, t187);
 	/* t188 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t187, 128, 1, t1, 784, 1, NULL, t188,
 		NULL);
@@ -6439,12 +6535,12 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t193[b * 32 + 16] = 1;
 	/* t194 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t193, 0, t8, 0, t194, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t193, t8, t194);
 	/* t195 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t194, 32, 1, t5, 128, 1, NULL, t195,
 		NULL);
 	/* t198 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t195, 0, t4, 0, t198, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t195, t4, t198);
 	/* t199 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t198, 128, 1, t1, 784, 1, NULL, t199,
 		NULL);
@@ -6463,12 +6559,12 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t204[b * 32 + 17] = 1;
 	/* t205 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t204, 0, t8, 0, t205, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t204, t8, t205);
 	/* t206 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t205, 32, 1, t5, 128, 1, NULL, t206,
 		NULL);
 	/* t209 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t206, 0, t4, 0, t209, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t206, t4, t209);
 	/* t210 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t209, 128, 1, t1, 784, 1, NULL, t210,
 		NULL);
@@ -6487,12 +6583,12 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t215[b * 32 + 18] = 1;
 	/* t216 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t215, 0, t8, 0, t216, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t215, t8, t216);
 	/* t217 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t216, 32, 1, t5, 128, 1, NULL, t217,
 		NULL);
 	/* t220 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t217, 0, t4, 0, t220, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t217, t4, t220);
 	/* t221 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t220, 128, 1, t1, 784, 1, NULL, t221,
 		NULL);
@@ -6511,12 +6607,12 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t226[b * 32 + 19] = 1;
 	/* t227 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t226, 0, t8, 0, t227, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t226, t8, t227);
 	/* t228 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t227, 32, 1, t5, 128, 1, NULL, t228,
 		NULL);
 	/* t231 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t228, 0, t4, 0, t231, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t228, t4, t231);
 	/* t232 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t231, 128, 1, t1, 784, 1, NULL, t232,
 		NULL);
@@ -6535,12 +6631,12 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t237[b * 32 + 20] = 1;
 	/* t238 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t237, 0, t8, 0, t238, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t237, t8, t238);
 	/* t239 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t238, 32, 1, t5, 128, 1, NULL, t239,
 		NULL);
 	/* t242 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t239, 0, t4, 0, t242, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t239, t4, t242);
 	/* t243 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t242, 128, 1, t1, 784, 1, NULL, t243,
 		NULL);
@@ -6559,12 +6655,12 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t248[b * 32 + 21] = 1;
 	/* t249 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t248, 0, t8, 0, t249, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t248, t8, t249);
 	/* t250 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t249, 32, 1, t5, 128, 1, NULL, t250,
 		NULL);
 	/* t253 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t250, 0, t4, 0, t253, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t250, t4, t253);
 	/* t254 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t253, 128, 1, t1, 784, 1, NULL, t254,
 		NULL);
@@ -6583,12 +6679,12 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t259[b * 32 + 22] = 1;
 	/* t260 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t259, 0, t8, 0, t260, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t259, t8, t260);
 	/* t261 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t260, 32, 1, t5, 128, 1, NULL, t261,
 		NULL);
 	/* t264 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t261, 0, t4, 0, t264, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t261, t4, t264);
 	/* t265 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t264, 128, 1, t1, 784, 1, NULL, t265,
 		NULL);
@@ -6607,12 +6703,12 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t270[b * 32 + 23] = 1;
 	/* t271 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t270, 0, t8, 0, t271, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t270, t8, t271);
 	/* t272 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t271, 32, 1, t5, 128, 1, NULL, t272,
 		NULL);
 	/* t275 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t272, 0, t4, 0, t275, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t272, t4, t275);
 	/* t276 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t275, 128, 1, t1, 784, 1, NULL, t276,
 		NULL);
@@ -6631,12 +6727,12 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t281[b * 32 + 24] = 1;
 	/* t282 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t281, 0, t8, 0, t282, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t281, t8, t282);
 	/* t283 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t282, 32, 1, t5, 128, 1, NULL, t283,
 		NULL);
 	/* t286 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t283, 0, t4, 0, t286, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t283, t4, t286);
 	/* t287 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t286, 128, 1, t1, 784, 1, NULL, t287,
 		NULL);
@@ -6655,12 +6751,12 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t292[b * 32 + 25] = 1;
 	/* t293 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t292, 0, t8, 0, t293, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t292, t8, t293);
 	/* t294 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t293, 32, 1, t5, 128, 1, NULL, t294,
 		NULL);
 	/* t297 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t294, 0, t4, 0, t297, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t294, t4, t297);
 	/* t298 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t297, 128, 1, t1, 784, 1, NULL, t298,
 		NULL);
@@ -6679,12 +6775,12 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t303[b * 32 + 26] = 1;
 	/* t304 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t303, 0, t8, 0, t304, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t303, t8, t304);
 	/* t305 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t304, 32, 1, t5, 128, 1, NULL, t305,
 		NULL);
 	/* t308 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t305, 0, t4, 0, t308, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t305, t4, t308);
 	/* t309 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t308, 128, 1, t1, 784, 1, NULL, t309,
 		NULL);
@@ -6703,12 +6799,12 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t314[b * 32 + 27] = 1;
 	/* t315 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t314, 0, t8, 0, t315, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t314, t8, t315);
 	/* t316 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t315, 32, 1, t5, 128, 1, NULL, t316,
 		NULL);
 	/* t319 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t316, 0, t4, 0, t319, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t316, t4, t319);
 	/* t320 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t319, 128, 1, t1, 784, 1, NULL, t320,
 		NULL);
@@ -6727,12 +6823,12 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t325[b * 32 + 28] = 1;
 	/* t326 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t325, 0, t8, 0, t326, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t325, t8, t326);
 	/* t327 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t326, 32, 1, t5, 128, 1, NULL, t327,
 		NULL);
 	/* t330 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t327, 0, t4, 0, t330, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t327, t4, t330);
 	/* t331 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t330, 128, 1, t1, 784, 1, NULL, t331,
 		NULL);
@@ -6751,12 +6847,12 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t336[b * 32 + 29] = 1;
 	/* t337 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t336, 0, t8, 0, t337, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t336, t8, t337);
 	/* t338 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t337, 32, 1, t5, 128, 1, NULL, t338,
 		NULL);
 	/* t341 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t338, 0, t4, 0, t341, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t338, t4, t341);
 	/* t342 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t341, 128, 1, t1, 784, 1, NULL, t342,
 		NULL);
@@ -6775,12 +6871,12 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t347[b * 32 + 30] = 1;
 	/* t348 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t347, 0, t8, 0, t348, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t347, t8, t348);
 	/* t349 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t348, 32, 1, t5, 128, 1, NULL, t349,
 		NULL);
 	/* t352 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t349, 0, t4, 0, t352, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t349, t4, t352);
 	/* t353 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t352, 128, 1, t1, 784, 1, NULL, t353,
 		NULL);
@@ -6799,12 +6895,12 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	for (long b = 0; b < n; b++)
 		t358[b * 32 + 31] = 1;
 	/* t359 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 32, t358, 0, t8, 0, t359, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t358, t8, t359);
 	/* t360 = dense_dx */
 	contractive_ae_gemm(n, 128, 32, t359, 32, 1, t5, 128, 1, NULL, t360,
 		NULL);
 	/* t363 = act_grad */
-	contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, n * 128, t360, 0, t4, 0, t363, 0);
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t360, t4, t363);
 	/* t364 = dense_dx */
 	contractive_ae_gemm(n, 784, 128, t363, 128, 1, t1, 784, 1, NULL, t364,
 		NULL);

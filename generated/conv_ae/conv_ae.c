@@ -162,6 +162,21 @@ static void conv_ae_act(int act, float slope, long rows, long cols, const float 
 	}
 }
 
+/* out = f(x) (or x f'(.) from y) for count elements, in slices of a
+ * multiple of the vector width that threads share out. */
+static void conv_ae_act_all(int act, float slope, long count, const float *x, const float *y, float *out)
+{
+	enum { SLICE = 8192 };
+	const long slices = (count + SLICE - 1) / SLICE;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (slices >= 4)
+#endif
+	for (long s = 0; s < slices; s++) {
+		const long i = s * SLICE;
+		conv_ae_act(act, slope, 1, count - i < SLICE ? count - i : SLICE, x + i, 0, y ? y + i : NULL, 0, out + i, 0);
+	}
+}
+
 typedef struct conv_ae_adam_k {
 	float beta1, beta2, one_m_beta1, one_m_beta2, eps, wd, step_size, bc2_sqrt;
 } conv_ae_adam_k;
@@ -559,7 +574,7 @@ conv_ae_real conv_ae_train_step(void *state, void *work, const conv_ae_real *x, 
 			for (long q = 0; q < 196; q++)
 				t4[(b * 32 + o) * 196 + q] = (t3 + n * 1764)[(b * 196 + q) * 32 + o];
 	/* t5 = relu */
-	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 6272, t4, 0, NULL, 0, t5, 0);
+	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 6272, t4, NULL, t5);
 	/* t8 = conv_workspace */
 	/* t9 = conv2d */
 #ifdef _OPENMP
@@ -576,7 +591,7 @@ conv_ae_real conv_ae_train_step(void *state, void *work, const conv_ae_real *x, 
 			for (long q = 0; q < 49; q++)
 				t9[(b * 64 + o) * 49 + q] = (t8 + n * 14112)[(b * 49 + q) * 64 + o];
 	/* t10 = relu */
-	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 3136, t9, 0, NULL, 0, t10, 0);
+	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 3136, t9, NULL, t10);
 	/* t13 = conv_workspace */
 	/* t14 = conv2d */
 #ifdef _OPENMP
@@ -593,7 +608,7 @@ conv_ae_real conv_ae_train_step(void *state, void *work, const conv_ae_real *x, 
 			for (long q = 0; q < 1; q++)
 				t14[(b * 128 + o) * 1 + q] = (t13 + n * 3136)[(b * 1 + q) * 128 + o];
 	/* t15 = relu */
-	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 128, t14, 0, NULL, 0, t15, 0);
+	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 128, t14, NULL, t15);
 	/* t18 = conv_workspace */
 	/* t19 = conv_transpose2d */
 #ifdef _OPENMP
@@ -614,7 +629,7 @@ conv_ae_real conv_ae_train_step(void *state, void *work, const conv_ae_real *x, 
 		conv_ae_col2im(64, 7, 7, 7, 1, 0, 1, 1, t18 + b * 3136, t19 + b * 3136);
 	}
 	/* t20 = relu */
-	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 3136, t19, 0, NULL, 0, t20, 0);
+	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 3136, t19, NULL, t20);
 	/* t23 = conv_workspace */
 	/* t24 = conv_transpose2d */
 #ifdef _OPENMP
@@ -635,7 +650,7 @@ conv_ae_real conv_ae_train_step(void *state, void *work, const conv_ae_real *x, 
 		conv_ae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t23 + b * 14112, t24 + b * 6272);
 	}
 	/* t25 = relu */
-	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 6272, t24, 0, NULL, 0, t25, 0);
+	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 6272, t24, NULL, t25);
 	/* t28 = conv_workspace */
 	/* t29 = conv_transpose2d */
 #ifdef _OPENMP
@@ -656,14 +671,23 @@ conv_ae_real conv_ae_train_step(void *state, void *work, const conv_ae_real *x, 
 		conv_ae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t28 + b * 1764, t29 + b * 784);
 	}
 	/* t30 = sigmoid */
-	conv_ae_act(CONV_AE_SIGMOID, 0.0f, 1, n * 784, t29, 0, NULL, 0, t30, 0);
+	conv_ae_act_all(CONV_AE_SIGMOID, 0.0f, n * 784, t29, NULL, t30);
 	/* t31 = mse */
 	{
-		double acc = 0;
-		for (long i = 0; i < n * 784; i++) {
-			double d = (double)t30[i] - (double)t0[i];
-			acc += d * d;
+		double part[64], acc = 0;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
+#endif
+		for (long c = 0; c < 64; c++) {
+			double sum = 0;
+			for (long i = n * 784 * c / 64; i < n * 784 * (c + 1) / 64; i++) {
+				double d = (double)t30[i] - (double)t0[i];
+				sum += d * d;
+			}
+			part[c] = sum;
 		}
+		for (long c = 0; c < 64; c++)
+			acc += part[c];
 		t31[0] = (float)(acc / (double)(n * 784));
 	}
 	/* t32 = constant */
@@ -671,6 +695,9 @@ conv_ae_real conv_ae_train_step(void *state, void *work, const conv_ae_real *x, 
 	/* t33 = mse_grad */
 	{
 		const float k = (float)(t32[0] / (double)(n * 784));
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
+#endif
 		for (long i0 = 0; i0 < n * 784; i0 += 1024) {
 			const long c = n * 784 - i0 < 1024 ? n * 784 - i0 : 1024;
 			for (long i = i0; i < i0 + c; i++)
@@ -719,7 +746,7 @@ conv_ae_real conv_ae_train_step(void *state, void *work, const conv_ae_real *x, 
 			t39[c] += acc;
 		}
 	/* t40 = act_grad */
-	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 6272, t36, 0, t25, 0, t40, 0);
+	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 6272, t36, t25, t40);
 	/* t41 = conv_workspace */
 	/* t42 = conv2d */
 #ifdef _OPENMP
@@ -761,7 +788,7 @@ conv_ae_real conv_ae_train_step(void *state, void *work, const conv_ae_real *x, 
 			t45[c] += acc;
 		}
 	/* t46 = act_grad */
-	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 3136, t42, 0, t20, 0, t46, 0);
+	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 3136, t42, t20, t46);
 	/* t47 = conv_workspace */
 	/* t48 = conv2d */
 #ifdef _OPENMP
@@ -803,7 +830,7 @@ conv_ae_real conv_ae_train_step(void *state, void *work, const conv_ae_real *x, 
 			t51[c] += acc;
 		}
 	/* t52 = act_grad */
-	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 128, t48, 0, t15, 0, t52, 0);
+	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 128, t48, t15, t52);
 	/* t53 = conv_workspace */
 	/* t54 = conv_transpose2d */
 #ifdef _OPENMP
@@ -849,7 +876,7 @@ conv_ae_real conv_ae_train_step(void *state, void *work, const conv_ae_real *x, 
 			t57[c] += acc;
 		}
 	/* t58 = act_grad */
-	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 3136, t54, 0, t10, 0, t58, 0);
+	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 3136, t54, t10, t58);
 	/* t59 = conv_workspace */
 	/* t60 = conv_transpose2d */
 #ifdef _OPENMP
@@ -895,7 +922,7 @@ conv_ae_real conv_ae_train_step(void *state, void *work, const conv_ae_real *x, 
 			t63[c] += acc;
 		}
 	/* t64 = act_grad */
-	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 6272, t60, 0, t5, 0, t64, 0);
+	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 6272, t60, t5, t64);
 	/* t65 = conv_workspace */
 	/* t66 = conv2d_dw */
 #ifdef _OPENMP
@@ -1063,7 +1090,7 @@ conv_ae_real conv_ae_gradient(const void *state, void *work, const conv_ae_real 
 			for (long q = 0; q < 196; q++)
 				t4[(b * 32 + o) * 196 + q] = (t3 + n * 1764)[(b * 196 + q) * 32 + o];
 	/* t5 = relu */
-	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 6272, t4, 0, NULL, 0, t5, 0);
+	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 6272, t4, NULL, t5);
 	/* t8 = conv_workspace */
 	/* t9 = conv2d */
 #ifdef _OPENMP
@@ -1080,7 +1107,7 @@ conv_ae_real conv_ae_gradient(const void *state, void *work, const conv_ae_real 
 			for (long q = 0; q < 49; q++)
 				t9[(b * 64 + o) * 49 + q] = (t8 + n * 14112)[(b * 49 + q) * 64 + o];
 	/* t10 = relu */
-	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 3136, t9, 0, NULL, 0, t10, 0);
+	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 3136, t9, NULL, t10);
 	/* t13 = conv_workspace */
 	/* t14 = conv2d */
 #ifdef _OPENMP
@@ -1097,7 +1124,7 @@ conv_ae_real conv_ae_gradient(const void *state, void *work, const conv_ae_real 
 			for (long q = 0; q < 1; q++)
 				t14[(b * 128 + o) * 1 + q] = (t13 + n * 3136)[(b * 1 + q) * 128 + o];
 	/* t15 = relu */
-	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 128, t14, 0, NULL, 0, t15, 0);
+	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 128, t14, NULL, t15);
 	/* t18 = conv_workspace */
 	/* t19 = conv_transpose2d */
 #ifdef _OPENMP
@@ -1118,7 +1145,7 @@ conv_ae_real conv_ae_gradient(const void *state, void *work, const conv_ae_real 
 		conv_ae_col2im(64, 7, 7, 7, 1, 0, 1, 1, t18 + b * 3136, t19 + b * 3136);
 	}
 	/* t20 = relu */
-	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 3136, t19, 0, NULL, 0, t20, 0);
+	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 3136, t19, NULL, t20);
 	/* t23 = conv_workspace */
 	/* t24 = conv_transpose2d */
 #ifdef _OPENMP
@@ -1139,7 +1166,7 @@ conv_ae_real conv_ae_gradient(const void *state, void *work, const conv_ae_real 
 		conv_ae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t23 + b * 14112, t24 + b * 6272);
 	}
 	/* t25 = relu */
-	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 6272, t24, 0, NULL, 0, t25, 0);
+	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 6272, t24, NULL, t25);
 	/* t28 = conv_workspace */
 	/* t29 = conv_transpose2d */
 #ifdef _OPENMP
@@ -1160,14 +1187,23 @@ conv_ae_real conv_ae_gradient(const void *state, void *work, const conv_ae_real 
 		conv_ae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t28 + b * 1764, t29 + b * 784);
 	}
 	/* t30 = sigmoid */
-	conv_ae_act(CONV_AE_SIGMOID, 0.0f, 1, n * 784, t29, 0, NULL, 0, t30, 0);
+	conv_ae_act_all(CONV_AE_SIGMOID, 0.0f, n * 784, t29, NULL, t30);
 	/* t31 = mse */
 	{
-		double acc = 0;
-		for (long i = 0; i < n * 784; i++) {
-			double d = (double)t30[i] - (double)t0[i];
-			acc += d * d;
+		double part[64], acc = 0;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
+#endif
+		for (long c = 0; c < 64; c++) {
+			double sum = 0;
+			for (long i = n * 784 * c / 64; i < n * 784 * (c + 1) / 64; i++) {
+				double d = (double)t30[i] - (double)t0[i];
+				sum += d * d;
+			}
+			part[c] = sum;
 		}
+		for (long c = 0; c < 64; c++)
+			acc += part[c];
 		t31[0] = (float)(acc / (double)(n * 784));
 	}
 	/* t32 = constant */
@@ -1175,6 +1211,9 @@ conv_ae_real conv_ae_gradient(const void *state, void *work, const conv_ae_real 
 	/* t33 = mse_grad */
 	{
 		const float k = (float)(t32[0] / (double)(n * 784));
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
+#endif
 		for (long i0 = 0; i0 < n * 784; i0 += 1024) {
 			const long c = n * 784 - i0 < 1024 ? n * 784 - i0 : 1024;
 			for (long i = i0; i < i0 + c; i++)
@@ -1223,7 +1262,7 @@ conv_ae_real conv_ae_gradient(const void *state, void *work, const conv_ae_real 
 			t39[c] += acc;
 		}
 	/* t40 = act_grad */
-	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 6272, t36, 0, t25, 0, t40, 0);
+	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 6272, t36, t25, t40);
 	/* t41 = conv_workspace */
 	/* t42 = conv2d */
 #ifdef _OPENMP
@@ -1265,7 +1304,7 @@ conv_ae_real conv_ae_gradient(const void *state, void *work, const conv_ae_real 
 			t45[c] += acc;
 		}
 	/* t46 = act_grad */
-	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 3136, t42, 0, t20, 0, t46, 0);
+	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 3136, t42, t20, t46);
 	/* t47 = conv_workspace */
 	/* t48 = conv2d */
 #ifdef _OPENMP
@@ -1307,7 +1346,7 @@ conv_ae_real conv_ae_gradient(const void *state, void *work, const conv_ae_real 
 			t51[c] += acc;
 		}
 	/* t52 = act_grad */
-	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 128, t48, 0, t15, 0, t52, 0);
+	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 128, t48, t15, t52);
 	/* t53 = conv_workspace */
 	/* t54 = conv_transpose2d */
 #ifdef _OPENMP
@@ -1353,7 +1392,7 @@ conv_ae_real conv_ae_gradient(const void *state, void *work, const conv_ae_real 
 			t57[c] += acc;
 		}
 	/* t58 = act_grad */
-	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 3136, t54, 0, t10, 0, t58, 0);
+	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 3136, t54, t10, t58);
 	/* t59 = conv_workspace */
 	/* t60 = conv_transpose2d */
 #ifdef _OPENMP
@@ -1399,7 +1438,7 @@ conv_ae_real conv_ae_gradient(const void *state, void *work, const conv_ae_real 
 			t63[c] += acc;
 		}
 	/* t64 = act_grad */
-	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 6272, t60, 0, t5, 0, t64, 0);
+	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 6272, t60, t5, t64);
 	/* t65 = conv_workspace */
 	/* t66 = conv2d_dw */
 #ifdef _OPENMP
@@ -1508,7 +1547,7 @@ conv_ae_real conv_ae_loss(const void *state, void *work, const conv_ae_real *x, 
 			for (long q = 0; q < 196; q++)
 				t4[(b * 32 + o) * 196 + q] = (t3 + n * 1764)[(b * 196 + q) * 32 + o];
 	/* t5 = relu */
-	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 6272, t4, 0, NULL, 0, t5, 0);
+	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 6272, t4, NULL, t5);
 	/* t8 = conv_workspace */
 	/* t9 = conv2d */
 #ifdef _OPENMP
@@ -1525,7 +1564,7 @@ conv_ae_real conv_ae_loss(const void *state, void *work, const conv_ae_real *x, 
 			for (long q = 0; q < 49; q++)
 				t9[(b * 64 + o) * 49 + q] = (t8 + n * 14112)[(b * 49 + q) * 64 + o];
 	/* t10 = relu */
-	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 3136, t9, 0, NULL, 0, t10, 0);
+	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 3136, t9, NULL, t10);
 	/* t13 = conv_workspace */
 	/* t14 = conv2d */
 #ifdef _OPENMP
@@ -1542,7 +1581,7 @@ conv_ae_real conv_ae_loss(const void *state, void *work, const conv_ae_real *x, 
 			for (long q = 0; q < 1; q++)
 				t14[(b * 128 + o) * 1 + q] = (t13 + n * 3136)[(b * 1 + q) * 128 + o];
 	/* t15 = relu */
-	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 128, t14, 0, NULL, 0, t15, 0);
+	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 128, t14, NULL, t15);
 	/* t18 = conv_workspace */
 	/* t19 = conv_transpose2d */
 #ifdef _OPENMP
@@ -1563,7 +1602,7 @@ conv_ae_real conv_ae_loss(const void *state, void *work, const conv_ae_real *x, 
 		conv_ae_col2im(64, 7, 7, 7, 1, 0, 1, 1, t18 + b * 3136, t19 + b * 3136);
 	}
 	/* t20 = relu */
-	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 3136, t19, 0, NULL, 0, t20, 0);
+	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 3136, t19, NULL, t20);
 	/* t23 = conv_workspace */
 	/* t24 = conv_transpose2d */
 #ifdef _OPENMP
@@ -1584,7 +1623,7 @@ conv_ae_real conv_ae_loss(const void *state, void *work, const conv_ae_real *x, 
 		conv_ae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t23 + b * 14112, t24 + b * 6272);
 	}
 	/* t25 = relu */
-	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 6272, t24, 0, NULL, 0, t25, 0);
+	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 6272, t24, NULL, t25);
 	/* t28 = conv_workspace */
 	/* t29 = conv_transpose2d */
 #ifdef _OPENMP
@@ -1605,14 +1644,23 @@ conv_ae_real conv_ae_loss(const void *state, void *work, const conv_ae_real *x, 
 		conv_ae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t28 + b * 1764, t29 + b * 784);
 	}
 	/* t30 = sigmoid */
-	conv_ae_act(CONV_AE_SIGMOID, 0.0f, 1, n * 784, t29, 0, NULL, 0, t30, 0);
+	conv_ae_act_all(CONV_AE_SIGMOID, 0.0f, n * 784, t29, NULL, t30);
 	/* t31 = mse */
 	{
-		double acc = 0;
-		for (long i = 0; i < n * 784; i++) {
-			double d = (double)t30[i] - (double)t0[i];
-			acc += d * d;
+		double part[64], acc = 0;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
+#endif
+		for (long c = 0; c < 64; c++) {
+			double sum = 0;
+			for (long i = n * 784 * c / 64; i < n * 784 * (c + 1) / 64; i++) {
+				double d = (double)t30[i] - (double)t0[i];
+				sum += d * d;
+			}
+			part[c] = sum;
 		}
+		for (long c = 0; c < 64; c++)
+			acc += part[c];
 		t31[0] = (float)(acc / (double)(n * 784));
 	}
 	return t31[0];
@@ -1673,7 +1721,7 @@ void conv_ae_forward(const void *state, void *work, const conv_ae_real *x, int n
 			for (long q = 0; q < 196; q++)
 				t4[(b * 32 + o) * 196 + q] = (t3 + n * 1764)[(b * 196 + q) * 32 + o];
 	/* t5 = relu */
-	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 6272, t4, 0, NULL, 0, t5, 0);
+	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 6272, t4, NULL, t5);
 	/* t8 = conv_workspace */
 	/* t9 = conv2d */
 #ifdef _OPENMP
@@ -1690,7 +1738,7 @@ void conv_ae_forward(const void *state, void *work, const conv_ae_real *x, int n
 			for (long q = 0; q < 49; q++)
 				t9[(b * 64 + o) * 49 + q] = (t8 + n * 14112)[(b * 49 + q) * 64 + o];
 	/* t10 = relu */
-	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 3136, t9, 0, NULL, 0, t10, 0);
+	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 3136, t9, NULL, t10);
 	/* t13 = conv_workspace */
 	/* t14 = conv2d */
 #ifdef _OPENMP
@@ -1707,7 +1755,7 @@ void conv_ae_forward(const void *state, void *work, const conv_ae_real *x, int n
 			for (long q = 0; q < 1; q++)
 				t14[(b * 128 + o) * 1 + q] = (t13 + n * 3136)[(b * 1 + q) * 128 + o];
 	/* t15 = relu */
-	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 128, t14, 0, NULL, 0, t15, 0);
+	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 128, t14, NULL, t15);
 	/* t18 = conv_workspace */
 	/* t19 = conv_transpose2d */
 #ifdef _OPENMP
@@ -1728,7 +1776,7 @@ void conv_ae_forward(const void *state, void *work, const conv_ae_real *x, int n
 		conv_ae_col2im(64, 7, 7, 7, 1, 0, 1, 1, t18 + b * 3136, t19 + b * 3136);
 	}
 	/* t20 = relu */
-	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 3136, t19, 0, NULL, 0, t20, 0);
+	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 3136, t19, NULL, t20);
 	/* t23 = conv_workspace */
 	/* t24 = conv_transpose2d */
 #ifdef _OPENMP
@@ -1749,7 +1797,7 @@ void conv_ae_forward(const void *state, void *work, const conv_ae_real *x, int n
 		conv_ae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t23 + b * 14112, t24 + b * 6272);
 	}
 	/* t25 = relu */
-	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 6272, t24, 0, NULL, 0, t25, 0);
+	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 6272, t24, NULL, t25);
 	/* t28 = conv_workspace */
 	/* t29 = conv_transpose2d */
 #ifdef _OPENMP
@@ -1770,7 +1818,7 @@ void conv_ae_forward(const void *state, void *work, const conv_ae_real *x, int n
 		conv_ae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t28 + b * 1764, t29 + b * 784);
 	}
 	/* t30 = sigmoid */
-	conv_ae_act(CONV_AE_SIGMOID, 0.0f, 1, n * 784, t29, 0, NULL, 0, t30, 0);
+	conv_ae_act_all(CONV_AE_SIGMOID, 0.0f, n * 784, t29, NULL, t30);
 	memcpy(out, t30, sizeof(float) * n * 784);
 }
 
@@ -1814,7 +1862,7 @@ void conv_ae_encode(const void *state, void *work, const conv_ae_real *x, int n,
 			for (long q = 0; q < 196; q++)
 				t4[(b * 32 + o) * 196 + q] = (t3 + n * 1764)[(b * 196 + q) * 32 + o];
 	/* t5 = relu */
-	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 6272, t4, 0, NULL, 0, t5, 0);
+	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 6272, t4, NULL, t5);
 	/* t8 = conv_workspace */
 	/* t9 = conv2d */
 #ifdef _OPENMP
@@ -1831,7 +1879,7 @@ void conv_ae_encode(const void *state, void *work, const conv_ae_real *x, int n,
 			for (long q = 0; q < 49; q++)
 				t9[(b * 64 + o) * 49 + q] = (t8 + n * 14112)[(b * 49 + q) * 64 + o];
 	/* t10 = relu */
-	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 3136, t9, 0, NULL, 0, t10, 0);
+	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 3136, t9, NULL, t10);
 	/* t13 = conv_workspace */
 	/* t14 = conv2d */
 #ifdef _OPENMP
@@ -1848,7 +1896,7 @@ void conv_ae_encode(const void *state, void *work, const conv_ae_real *x, int n,
 			for (long q = 0; q < 1; q++)
 				t14[(b * 128 + o) * 1 + q] = (t13 + n * 3136)[(b * 1 + q) * 128 + o];
 	/* t15 = relu */
-	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 128, t14, 0, NULL, 0, t15, 0);
+	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 128, t14, NULL, t15);
 	memcpy(z, t15, sizeof(float) * n * 128);
 }
 
@@ -1896,7 +1944,7 @@ void conv_ae_decode(const void *state, void *work, const conv_ae_real *z, int n,
 		conv_ae_col2im(64, 7, 7, 7, 1, 0, 1, 1, t18 + b * 3136, t19 + b * 3136);
 	}
 	/* t20 = relu */
-	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 3136, t19, 0, NULL, 0, t20, 0);
+	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 3136, t19, NULL, t20);
 	/* t23 = conv_workspace */
 	/* t24 = conv_transpose2d */
 #ifdef _OPENMP
@@ -1917,7 +1965,7 @@ void conv_ae_decode(const void *state, void *work, const conv_ae_real *z, int n,
 		conv_ae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t23 + b * 14112, t24 + b * 6272);
 	}
 	/* t25 = relu */
-	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 6272, t24, 0, NULL, 0, t25, 0);
+	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 6272, t24, NULL, t25);
 	/* t28 = conv_workspace */
 	/* t29 = conv_transpose2d */
 #ifdef _OPENMP
@@ -1938,7 +1986,7 @@ void conv_ae_decode(const void *state, void *work, const conv_ae_real *z, int n,
 		conv_ae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t28 + b * 1764, t29 + b * 784);
 	}
 	/* t30 = sigmoid */
-	conv_ae_act(CONV_AE_SIGMOID, 0.0f, 1, n * 784, t29, 0, NULL, 0, t30, 0);
+	conv_ae_act_all(CONV_AE_SIGMOID, 0.0f, n * 784, t29, NULL, t30);
 	memcpy(out, t30, sizeof(float) * n * 784);
 }
 
@@ -1990,7 +2038,7 @@ void conv_ae_sample(const void *state, void *work, uint64_t seed, int n, conv_ae
 		conv_ae_col2im(64, 7, 7, 7, 1, 0, 1, 1, t18 + b * 3136, t19 + b * 3136);
 	}
 	/* t20 = relu */
-	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 3136, t19, 0, NULL, 0, t20, 0);
+	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 3136, t19, NULL, t20);
 	/* t23 = conv_workspace */
 	/* t24 = conv_transpose2d */
 #ifdef _OPENMP
@@ -2011,7 +2059,7 @@ void conv_ae_sample(const void *state, void *work, uint64_t seed, int n, conv_ae
 		conv_ae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t23 + b * 14112, t24 + b * 6272);
 	}
 	/* t25 = relu */
-	conv_ae_act(CONV_AE_RELU, 0.0f, 1, n * 6272, t24, 0, NULL, 0, t25, 0);
+	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 6272, t24, NULL, t25);
 	/* t28 = conv_workspace */
 	/* t29 = conv_transpose2d */
 #ifdef _OPENMP
@@ -2032,7 +2080,7 @@ void conv_ae_sample(const void *state, void *work, uint64_t seed, int n, conv_ae
 		conv_ae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t28 + b * 1764, t29 + b * 784);
 	}
 	/* t30 = sigmoid */
-	conv_ae_act(CONV_AE_SIGMOID, 0.0f, 1, n * 784, t29, 0, NULL, 0, t30, 0);
+	conv_ae_act_all(CONV_AE_SIGMOID, 0.0f, n * 784, t29, NULL, t30);
 	memcpy(out, t30, sizeof(float) * n * 784);
 }
 

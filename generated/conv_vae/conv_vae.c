@@ -162,6 +162,21 @@ static void conv_vae_act(int act, float slope, long rows, long cols, const float
 	}
 }
 
+/* out = f(x) (or x f'(.) from y) for count elements, in slices of a
+ * multiple of the vector width that threads share out. */
+static void conv_vae_act_all(int act, float slope, long count, const float *x, const float *y, float *out)
+{
+	enum { SLICE = 8192 };
+	const long slices = (count + SLICE - 1) / SLICE;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (slices >= 4)
+#endif
+	for (long s = 0; s < slices; s++) {
+		const long i = s * SLICE;
+		conv_vae_act(act, slope, 1, count - i < SLICE ? count - i : SLICE, x + i, 0, y ? y + i : NULL, 0, out + i, 0);
+	}
+}
+
 typedef struct conv_vae_adam_k {
 	float beta1, beta2, one_m_beta1, one_m_beta2, eps, wd, step_size, bc2_sqrt;
 } conv_vae_adam_k;
@@ -207,7 +222,7 @@ static void conv_vae_adam(long count, float *p, float *m, float *v, const float 
 	}
 }
 
-static double conv_vae_bce_logits(long count, const float *z, const float *y, const float *t)
+static double conv_vae_bce_span(long count, const float *z, const float *y, const float *t)
 {
 	double acc = 0;
 	long i = 0;
@@ -244,6 +259,21 @@ static double conv_vae_bce_logits(long count, const float *z, const float *y, co
 		const float m = y[i] > 1 - y[i] ? y[i] : 1 - y[i];
 		acc += (double)(z[i] > 0 ? z[i] : 0) - (double)z[i] * t[i] - (double)logf(m);
 	}
+	return acc;
+}
+
+static double conv_vae_bce_logits(long count, const float *z, const float *y, const float *t)
+{
+	double part[64], acc = 0;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (count >= 65536)
+#endif
+	for (long c = 0; c < 64; c++) {
+		const long i = count * c / 64, m = count * (c + 1) / 64 - i;
+		part[c] = conv_vae_bce_span(m, z + i, y + i, t + i);
+	}
+	for (long c = 0; c < 64; c++)
+		acc += part[c];
 	return acc;
 }
 
@@ -611,7 +641,7 @@ conv_vae_real conv_vae_train_step(void *state, void *work, const conv_vae_real *
 			for (long q = 0; q < 196; q++)
 				t4[(b * 32 + o) * 196 + q] = (t3 + n * 1764)[(b * 196 + q) * 32 + o];
 	/* t5 = relu */
-	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t4, 0, NULL, 0, t5, 0);
+	conv_vae_act_all(CONV_VAE_RELU, 0.0f, n * 6272, t4, NULL, t5);
 	/* t8 = conv_workspace */
 	/* t9 = conv2d */
 #ifdef _OPENMP
@@ -628,7 +658,7 @@ conv_vae_real conv_vae_train_step(void *state, void *work, const conv_vae_real *
 			for (long q = 0; q < 49; q++)
 				t9[(b * 64 + o) * 49 + q] = (t8 + n * 14112)[(b * 49 + q) * 64 + o];
 	/* t10 = relu */
-	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 3136, t9, 0, NULL, 0, t10, 0);
+	conv_vae_act_all(CONV_VAE_RELU, 0.0f, n * 3136, t9, NULL, t10);
 	/* t11 = flatten */
 	memcpy(t11, t10, sizeof(float) * n * 3136);
 	/* t14 = dense */
@@ -671,7 +701,7 @@ conv_vae_real conv_vae_train_step(void *state, void *work, const conv_vae_real *
 		conv_vae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t26 + b * 14112, t27 + b * 6272);
 	}
 	/* t28 = relu */
-	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t27, 0, NULL, 0, t28, 0);
+	conv_vae_act_all(CONV_VAE_RELU, 0.0f, n * 6272, t27, NULL, t28);
 	/* t31 = conv_workspace */
 	/* t32 = conv_transpose2d */
 #ifdef _OPENMP
@@ -692,7 +722,7 @@ conv_vae_real conv_vae_train_step(void *state, void *work, const conv_vae_real *
 		conv_vae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t31 + b * 1764, t32 + b * 784);
 	}
 	/* t33 = sigmoid */
-	conv_vae_act(CONV_VAE_SIGMOID, 0.0f, 1, n * 784, t32, 0, NULL, 0, t33, 0);
+	conv_vae_act_all(CONV_VAE_SIGMOID, 0.0f, n * 784, t32, NULL, t33);
 	/* t34 = bce */
 	t34[0] = (float)(conv_vae_bce_logits(n * 784, t32, t33, t0));
 	/* t35 = kl_normal */
@@ -728,6 +758,9 @@ conv_vae_real conv_vae_train_step(void *state, void *work, const conv_vae_real *
 	/* t40 = bce_grad */
 	{
 		const float k = t37[0];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
+#endif
 		for (long i = 0; i < n * 784; i++)
 			t40[i] = k * (t33[i] - t0[i]);
 	}
@@ -772,7 +805,7 @@ conv_vae_real conv_vae_train_step(void *state, void *work, const conv_vae_real *
 			t45[c] += acc;
 		}
 	/* t46 = act_grad */
-	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t42, 0, t28, 0, t46, 0);
+	conv_vae_act_all(CONV_VAE_RELU, 0.0f, n * 6272, t42, t28, t46);
 	/* t47 = conv_workspace */
 	/* t48 = conv2d */
 #ifdef _OPENMP
@@ -816,18 +849,24 @@ conv_vae_real conv_vae_train_step(void *state, void *work, const conv_vae_real *
 	/* t52 = reshape */
 	memcpy(t52, t48, sizeof(float) * n * 3136);
 	/* t53 = act_grad */
-	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 3136, t52, 0, t22, 0, t53, 0);
+	conv_vae_act_all(CONV_VAE_RELU, 0.0f, n * 3136, t52, t22, t53);
 	/* t54 = dense_dx */
 	conv_vae_gemm(n, 16, 3136, t53, 3136, 1, t19, 16, 1, NULL, t54,
 		NULL);
 	/* t55 = dense_dw */
 	conv_vae_gemm(3136, 16, n, t53, 1, 3136, t18, 16, 1, NULL, t55, NULL);
 	/* t56 = sum_batch */
-	for (long j = 0; j < 3136; j++)
-		t56[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 3136; j++)
-			t56[j] += t53[b * 3136 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 3136 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 3136; j0 += 64) {
+		const long j1 = j0 + 64 < 3136 ? j0 + 64 : 3136;
+		for (long j = j0; j < j1; j++)
+			t56[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t56[j] += t53[b * 3136 + j];
+	}
 	/* t57 = add */
 	for (long i = 0; i < n * 16; i++)
 		t57[i] = t38[i] + t54[i];
@@ -849,11 +888,17 @@ conv_vae_real conv_vae_train_step(void *state, void *work, const conv_vae_real *
 	/* t61 = dense_dw */
 	conv_vae_gemm(16, 3136, n, t59, 1, 16, t11, 3136, 1, NULL, t61, NULL);
 	/* t62 = sum_batch */
-	for (long j = 0; j < 16; j++)
-		t62[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 16; j++)
-			t62[j] += t59[b * 16 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 16 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 16; j0 += 64) {
+		const long j1 = j0 + 64 < 16 ? j0 + 64 : 16;
+		for (long j = j0; j < j1; j++)
+			t62[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t62[j] += t59[b * 16 + j];
+	}
 	/* t63 = dense_dx */
 	conv_vae_gemm(n, 3136, 16, t57, 16, 1, t12, 3136, 1, NULL, t63,
 		NULL);
@@ -863,15 +908,21 @@ conv_vae_real conv_vae_train_step(void *state, void *work, const conv_vae_real *
 	/* t65 = dense_dw */
 	conv_vae_gemm(16, 3136, n, t57, 1, 16, t11, 3136, 1, NULL, t65, NULL);
 	/* t66 = sum_batch */
-	for (long j = 0; j < 16; j++)
-		t66[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 16; j++)
-			t66[j] += t57[b * 16 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 16 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 16; j0 += 64) {
+		const long j1 = j0 + 64 < 16 ? j0 + 64 : 16;
+		for (long j = j0; j < j1; j++)
+			t66[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t66[j] += t57[b * 16 + j];
+	}
 	/* t67 = reshape */
 	memcpy(t67, t64, sizeof(float) * n * 3136);
 	/* t68 = act_grad */
-	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 3136, t67, 0, t10, 0, t68, 0);
+	conv_vae_act_all(CONV_VAE_RELU, 0.0f, n * 3136, t67, t10, t68);
 	/* t69 = conv_workspace */
 	/* t70 = conv_transpose2d */
 #ifdef _OPENMP
@@ -917,7 +968,7 @@ conv_vae_real conv_vae_train_step(void *state, void *work, const conv_vae_real *
 			t73[c] += acc;
 		}
 	/* t74 = act_grad */
-	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t70, 0, t5, 0, t74, 0);
+	conv_vae_act_all(CONV_VAE_RELU, 0.0f, n * 6272, t70, t5, t74);
 	/* t75 = conv_workspace */
 	/* t76 = conv2d_dw */
 #ifdef _OPENMP
@@ -1103,7 +1154,7 @@ conv_vae_real conv_vae_gradient(const void *state, void *work, const conv_vae_re
 			for (long q = 0; q < 196; q++)
 				t4[(b * 32 + o) * 196 + q] = (t3 + n * 1764)[(b * 196 + q) * 32 + o];
 	/* t5 = relu */
-	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t4, 0, NULL, 0, t5, 0);
+	conv_vae_act_all(CONV_VAE_RELU, 0.0f, n * 6272, t4, NULL, t5);
 	/* t8 = conv_workspace */
 	/* t9 = conv2d */
 #ifdef _OPENMP
@@ -1120,7 +1171,7 @@ conv_vae_real conv_vae_gradient(const void *state, void *work, const conv_vae_re
 			for (long q = 0; q < 49; q++)
 				t9[(b * 64 + o) * 49 + q] = (t8 + n * 14112)[(b * 49 + q) * 64 + o];
 	/* t10 = relu */
-	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 3136, t9, 0, NULL, 0, t10, 0);
+	conv_vae_act_all(CONV_VAE_RELU, 0.0f, n * 3136, t9, NULL, t10);
 	/* t11 = flatten */
 	memcpy(t11, t10, sizeof(float) * n * 3136);
 	/* t14 = dense */
@@ -1163,7 +1214,7 @@ conv_vae_real conv_vae_gradient(const void *state, void *work, const conv_vae_re
 		conv_vae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t26 + b * 14112, t27 + b * 6272);
 	}
 	/* t28 = relu */
-	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t27, 0, NULL, 0, t28, 0);
+	conv_vae_act_all(CONV_VAE_RELU, 0.0f, n * 6272, t27, NULL, t28);
 	/* t31 = conv_workspace */
 	/* t32 = conv_transpose2d */
 #ifdef _OPENMP
@@ -1184,7 +1235,7 @@ conv_vae_real conv_vae_gradient(const void *state, void *work, const conv_vae_re
 		conv_vae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t31 + b * 1764, t32 + b * 784);
 	}
 	/* t33 = sigmoid */
-	conv_vae_act(CONV_VAE_SIGMOID, 0.0f, 1, n * 784, t32, 0, NULL, 0, t33, 0);
+	conv_vae_act_all(CONV_VAE_SIGMOID, 0.0f, n * 784, t32, NULL, t33);
 	/* t34 = bce */
 	t34[0] = (float)(conv_vae_bce_logits(n * 784, t32, t33, t0));
 	/* t35 = kl_normal */
@@ -1220,6 +1271,9 @@ conv_vae_real conv_vae_gradient(const void *state, void *work, const conv_vae_re
 	/* t40 = bce_grad */
 	{
 		const float k = t37[0];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
+#endif
 		for (long i = 0; i < n * 784; i++)
 			t40[i] = k * (t33[i] - t0[i]);
 	}
@@ -1264,7 +1318,7 @@ conv_vae_real conv_vae_gradient(const void *state, void *work, const conv_vae_re
 			t45[c] += acc;
 		}
 	/* t46 = act_grad */
-	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t42, 0, t28, 0, t46, 0);
+	conv_vae_act_all(CONV_VAE_RELU, 0.0f, n * 6272, t42, t28, t46);
 	/* t47 = conv_workspace */
 	/* t48 = conv2d */
 #ifdef _OPENMP
@@ -1308,18 +1362,24 @@ conv_vae_real conv_vae_gradient(const void *state, void *work, const conv_vae_re
 	/* t52 = reshape */
 	memcpy(t52, t48, sizeof(float) * n * 3136);
 	/* t53 = act_grad */
-	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 3136, t52, 0, t22, 0, t53, 0);
+	conv_vae_act_all(CONV_VAE_RELU, 0.0f, n * 3136, t52, t22, t53);
 	/* t54 = dense_dx */
 	conv_vae_gemm(n, 16, 3136, t53, 3136, 1, t19, 16, 1, NULL, t54,
 		NULL);
 	/* t55 = dense_dw */
 	conv_vae_gemm(3136, 16, n, t53, 1, 3136, t18, 16, 1, NULL, t55, NULL);
 	/* t56 = sum_batch */
-	for (long j = 0; j < 3136; j++)
-		t56[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 3136; j++)
-			t56[j] += t53[b * 3136 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 3136 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 3136; j0 += 64) {
+		const long j1 = j0 + 64 < 3136 ? j0 + 64 : 3136;
+		for (long j = j0; j < j1; j++)
+			t56[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t56[j] += t53[b * 3136 + j];
+	}
 	/* t57 = add */
 	for (long i = 0; i < n * 16; i++)
 		t57[i] = t38[i] + t54[i];
@@ -1341,11 +1401,17 @@ conv_vae_real conv_vae_gradient(const void *state, void *work, const conv_vae_re
 	/* t61 = dense_dw */
 	conv_vae_gemm(16, 3136, n, t59, 1, 16, t11, 3136, 1, NULL, t61, NULL);
 	/* t62 = sum_batch */
-	for (long j = 0; j < 16; j++)
-		t62[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 16; j++)
-			t62[j] += t59[b * 16 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 16 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 16; j0 += 64) {
+		const long j1 = j0 + 64 < 16 ? j0 + 64 : 16;
+		for (long j = j0; j < j1; j++)
+			t62[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t62[j] += t59[b * 16 + j];
+	}
 	/* t63 = dense_dx */
 	conv_vae_gemm(n, 3136, 16, t57, 16, 1, t12, 3136, 1, NULL, t63,
 		NULL);
@@ -1355,15 +1421,21 @@ conv_vae_real conv_vae_gradient(const void *state, void *work, const conv_vae_re
 	/* t65 = dense_dw */
 	conv_vae_gemm(16, 3136, n, t57, 1, 16, t11, 3136, 1, NULL, t65, NULL);
 	/* t66 = sum_batch */
-	for (long j = 0; j < 16; j++)
-		t66[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 16; j++)
-			t66[j] += t57[b * 16 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 16 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 16; j0 += 64) {
+		const long j1 = j0 + 64 < 16 ? j0 + 64 : 16;
+		for (long j = j0; j < j1; j++)
+			t66[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t66[j] += t57[b * 16 + j];
+	}
 	/* t67 = reshape */
 	memcpy(t67, t64, sizeof(float) * n * 3136);
 	/* t68 = act_grad */
-	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 3136, t67, 0, t10, 0, t68, 0);
+	conv_vae_act_all(CONV_VAE_RELU, 0.0f, n * 3136, t67, t10, t68);
 	/* t69 = conv_workspace */
 	/* t70 = conv_transpose2d */
 #ifdef _OPENMP
@@ -1409,7 +1481,7 @@ conv_vae_real conv_vae_gradient(const void *state, void *work, const conv_vae_re
 			t73[c] += acc;
 		}
 	/* t74 = act_grad */
-	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t70, 0, t5, 0, t74, 0);
+	conv_vae_act_all(CONV_VAE_RELU, 0.0f, n * 6272, t70, t5, t74);
 	/* t75 = conv_workspace */
 	/* t76 = conv2d_dw */
 #ifdef _OPENMP
@@ -1524,7 +1596,7 @@ conv_vae_real conv_vae_loss(const void *state, void *work, const conv_vae_real *
 			for (long q = 0; q < 196; q++)
 				t4[(b * 32 + o) * 196 + q] = (t3 + n * 1764)[(b * 196 + q) * 32 + o];
 	/* t5 = relu */
-	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t4, 0, NULL, 0, t5, 0);
+	conv_vae_act_all(CONV_VAE_RELU, 0.0f, n * 6272, t4, NULL, t5);
 	/* t8 = conv_workspace */
 	/* t9 = conv2d */
 #ifdef _OPENMP
@@ -1541,7 +1613,7 @@ conv_vae_real conv_vae_loss(const void *state, void *work, const conv_vae_real *
 			for (long q = 0; q < 49; q++)
 				t9[(b * 64 + o) * 49 + q] = (t8 + n * 14112)[(b * 49 + q) * 64 + o];
 	/* t10 = relu */
-	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 3136, t9, 0, NULL, 0, t10, 0);
+	conv_vae_act_all(CONV_VAE_RELU, 0.0f, n * 3136, t9, NULL, t10);
 	/* t11 = flatten */
 	memcpy(t11, t10, sizeof(float) * n * 3136);
 	/* t14 = dense */
@@ -1581,7 +1653,7 @@ conv_vae_real conv_vae_loss(const void *state, void *work, const conv_vae_real *
 		conv_vae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t26 + b * 14112, t27 + b * 6272);
 	}
 	/* t28 = relu */
-	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t27, 0, NULL, 0, t28, 0);
+	conv_vae_act_all(CONV_VAE_RELU, 0.0f, n * 6272, t27, NULL, t28);
 	/* t31 = conv_workspace */
 	/* t32 = conv_transpose2d */
 #ifdef _OPENMP
@@ -1602,7 +1674,7 @@ conv_vae_real conv_vae_loss(const void *state, void *work, const conv_vae_real *
 		conv_vae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t31 + b * 1764, t32 + b * 784);
 	}
 	/* t33 = sigmoid */
-	conv_vae_act(CONV_VAE_SIGMOID, 0.0f, 1, n * 784, t32, 0, NULL, 0, t33, 0);
+	conv_vae_act_all(CONV_VAE_SIGMOID, 0.0f, n * 784, t32, NULL, t33);
 	/* t34 = bce */
 	t34[0] = (float)(conv_vae_bce_logits(n * 784, t32, t33, t0));
 	/* t35 = kl_normal */
@@ -1675,7 +1747,7 @@ void conv_vae_forward(const void *state, void *work, const conv_vae_real *x, int
 			for (long q = 0; q < 196; q++)
 				t4[(b * 32 + o) * 196 + q] = (t3 + n * 1764)[(b * 196 + q) * 32 + o];
 	/* t5 = relu */
-	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t4, 0, NULL, 0, t5, 0);
+	conv_vae_act_all(CONV_VAE_RELU, 0.0f, n * 6272, t4, NULL, t5);
 	/* t8 = conv_workspace */
 	/* t9 = conv2d */
 #ifdef _OPENMP
@@ -1692,7 +1764,7 @@ void conv_vae_forward(const void *state, void *work, const conv_vae_real *x, int
 			for (long q = 0; q < 49; q++)
 				t9[(b * 64 + o) * 49 + q] = (t8 + n * 14112)[(b * 49 + q) * 64 + o];
 	/* t10 = relu */
-	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 3136, t9, 0, NULL, 0, t10, 0);
+	conv_vae_act_all(CONV_VAE_RELU, 0.0f, n * 3136, t9, NULL, t10);
 	/* t11 = flatten */
 	memcpy(t11, t10, sizeof(float) * n * 3136);
 	/* t14 = dense */
@@ -1732,7 +1804,7 @@ void conv_vae_forward(const void *state, void *work, const conv_vae_real *x, int
 		conv_vae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t26 + b * 14112, t27 + b * 6272);
 	}
 	/* t28 = relu */
-	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t27, 0, NULL, 0, t28, 0);
+	conv_vae_act_all(CONV_VAE_RELU, 0.0f, n * 6272, t27, NULL, t28);
 	/* t31 = conv_workspace */
 	/* t32 = conv_transpose2d */
 #ifdef _OPENMP
@@ -1753,7 +1825,7 @@ void conv_vae_forward(const void *state, void *work, const conv_vae_real *x, int
 		conv_vae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t31 + b * 1764, t32 + b * 784);
 	}
 	/* t33 = sigmoid */
-	conv_vae_act(CONV_VAE_SIGMOID, 0.0f, 1, n * 784, t32, 0, NULL, 0, t33, 0);
+	conv_vae_act_all(CONV_VAE_SIGMOID, 0.0f, n * 784, t32, NULL, t33);
 	memcpy(out, t33, sizeof(float) * n * 784);
 }
 
@@ -1800,7 +1872,7 @@ void conv_vae_encode(const void *state, void *work, const conv_vae_real *x, int 
 			for (long q = 0; q < 196; q++)
 				t4[(b * 32 + o) * 196 + q] = (t3 + n * 1764)[(b * 196 + q) * 32 + o];
 	/* t5 = relu */
-	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t4, 0, NULL, 0, t5, 0);
+	conv_vae_act_all(CONV_VAE_RELU, 0.0f, n * 6272, t4, NULL, t5);
 	/* t8 = conv_workspace */
 	/* t9 = conv2d */
 #ifdef _OPENMP
@@ -1817,7 +1889,7 @@ void conv_vae_encode(const void *state, void *work, const conv_vae_real *x, int 
 			for (long q = 0; q < 49; q++)
 				t9[(b * 64 + o) * 49 + q] = (t8 + n * 14112)[(b * 49 + q) * 64 + o];
 	/* t10 = relu */
-	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 3136, t9, 0, NULL, 0, t10, 0);
+	conv_vae_act_all(CONV_VAE_RELU, 0.0f, n * 3136, t9, NULL, t10);
 	/* t11 = flatten */
 	memcpy(t11, t10, sizeof(float) * n * 3136);
 	/* t14 = dense */
@@ -1883,7 +1955,7 @@ void conv_vae_decode(const void *state, void *work, const conv_vae_real *z, int 
 		conv_vae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t26 + b * 14112, t27 + b * 6272);
 	}
 	/* t28 = relu */
-	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t27, 0, NULL, 0, t28, 0);
+	conv_vae_act_all(CONV_VAE_RELU, 0.0f, n * 6272, t27, NULL, t28);
 	/* t31 = conv_workspace */
 	/* t32 = conv_transpose2d */
 #ifdef _OPENMP
@@ -1904,7 +1976,7 @@ void conv_vae_decode(const void *state, void *work, const conv_vae_real *z, int 
 		conv_vae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t31 + b * 1764, t32 + b * 784);
 	}
 	/* t33 = sigmoid */
-	conv_vae_act(CONV_VAE_SIGMOID, 0.0f, 1, n * 784, t32, 0, NULL, 0, t33, 0);
+	conv_vae_act_all(CONV_VAE_SIGMOID, 0.0f, n * 784, t32, NULL, t33);
 	memcpy(out, t33, sizeof(float) * n * 784);
 }
 
@@ -1960,7 +2032,7 @@ void conv_vae_sample(const void *state, void *work, uint64_t seed, int n, conv_v
 		conv_vae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t26 + b * 14112, t27 + b * 6272);
 	}
 	/* t28 = relu */
-	conv_vae_act(CONV_VAE_RELU, 0.0f, 1, n * 6272, t27, 0, NULL, 0, t28, 0);
+	conv_vae_act_all(CONV_VAE_RELU, 0.0f, n * 6272, t27, NULL, t28);
 	/* t31 = conv_workspace */
 	/* t32 = conv_transpose2d */
 #ifdef _OPENMP
@@ -1981,7 +2053,7 @@ void conv_vae_sample(const void *state, void *work, uint64_t seed, int n, conv_v
 		conv_vae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t31 + b * 1764, t32 + b * 784);
 	}
 	/* t33 = sigmoid */
-	conv_vae_act(CONV_VAE_SIGMOID, 0.0f, 1, n * 784, t32, 0, NULL, 0, t33, 0);
+	conv_vae_act_all(CONV_VAE_SIGMOID, 0.0f, n * 784, t32, NULL, t33);
 	memcpy(out, t33, sizeof(float) * n * 784);
 }
 

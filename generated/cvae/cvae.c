@@ -162,6 +162,21 @@ static void cvae_act(int act, float slope, long rows, long cols, const float *x,
 	}
 }
 
+/* out = f(x) (or x f'(.) from y) for count elements, in slices of a
+ * multiple of the vector width that threads share out. */
+static void cvae_act_all(int act, float slope, long count, const float *x, const float *y, float *out)
+{
+	enum { SLICE = 8192 };
+	const long slices = (count + SLICE - 1) / SLICE;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (slices >= 4)
+#endif
+	for (long s = 0; s < slices; s++) {
+		const long i = s * SLICE;
+		cvae_act(act, slope, 1, count - i < SLICE ? count - i : SLICE, x + i, 0, y ? y + i : NULL, 0, out + i, 0);
+	}
+}
+
 typedef struct cvae_adam_k {
 	float beta1, beta2, one_m_beta1, one_m_beta2, eps, wd, step_size, bc2_sqrt;
 } cvae_adam_k;
@@ -207,7 +222,7 @@ static void cvae_adam(long count, float *p, float *m, float *v, const float *g, 
 	}
 }
 
-static double cvae_bce_logits(long count, const float *z, const float *y, const float *t)
+static double cvae_bce_span(long count, const float *z, const float *y, const float *t)
 {
 	double acc = 0;
 	long i = 0;
@@ -244,6 +259,21 @@ static double cvae_bce_logits(long count, const float *z, const float *y, const 
 		const float m = y[i] > 1 - y[i] ? y[i] : 1 - y[i];
 		acc += (double)(z[i] > 0 ? z[i] : 0) - (double)z[i] * t[i] - (double)logf(m);
 	}
+	return acc;
+}
+
+static double cvae_bce_logits(long count, const float *z, const float *y, const float *t)
+{
+	double part[64], acc = 0;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (count >= 65536)
+#endif
+	for (long c = 0; c < 64; c++) {
+		const long i = count * c / 64, m = count * (c + 1) / 64 - i;
+		part[c] = cvae_bce_span(m, z + i, y + i, t + i);
+	}
+	for (long c = 0; c < 64; c++)
+		acc += part[c];
 	return acc;
 }
 
@@ -585,7 +615,7 @@ cvae_real cvae_train_step(void *state, void *work, const cvae_real *x, const cva
 	cvae_gemm(n, 784, 512, t26, 512, 1, t27, 1, 512, t28, t29,
 		NULL);
 	/* t30 = sigmoid */
-	cvae_act(CVAE_SIGMOID, 0.0f, 1, n * 784, t29, 0, NULL, 0, t30, 0);
+	cvae_act_all(CVAE_SIGMOID, 0.0f, n * 784, t29, NULL, t30);
 	/* t31 = bce */
 	t31[0] = (float)(cvae_bce_logits(n * 784, t29, t30, t0));
 	/* t32 = kl_normal */
@@ -621,6 +651,9 @@ cvae_real cvae_train_step(void *state, void *work, const cvae_real *x, const cva
 	/* t37 = bce_grad */
 	{
 		const float k = t34[0];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
+#endif
 		for (long i = 0; i < n * 784; i++)
 			t37[i] = k * (t30[i] - t0[i]);
 	}
@@ -630,33 +663,51 @@ cvae_real cvae_train_step(void *state, void *work, const cvae_real *x, const cva
 	/* t39 = dense_dw */
 	cvae_gemm(784, 512, n, t37, 1, 784, t26, 512, 1, NULL, t39, NULL);
 	/* t40 = sum_batch */
-	for (long j = 0; j < 784; j++)
-		t40[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 784; j++)
-			t40[j] += t37[b * 784 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 784; j0 += 64) {
+		const long j1 = j0 + 64 < 784 ? j0 + 64 : 784;
+		for (long j = j0; j < j1; j++)
+			t40[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t40[j] += t37[b * 784 + j];
+	}
 	/* t42 = dense_dx */
 	cvae_gemm(n, 256, 512, t38, 512, 1, t23, 256, 1, NULL, t42,
 		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f, .y = t22});
 	/* t43 = dense_dw */
 	cvae_gemm(512, 256, n, t38, 1, 512, t22, 256, 1, NULL, t43, NULL);
 	/* t44 = sum_batch */
-	for (long j = 0; j < 512; j++)
-		t44[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 512; j++)
-			t44[j] += t38[b * 512 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 512 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 512; j0 += 64) {
+		const long j1 = j0 + 64 < 512 ? j0 + 64 : 512;
+		for (long j = j0; j < j1; j++)
+			t44[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t44[j] += t38[b * 512 + j];
+	}
 	/* t46 = dense_dx */
 	cvae_gemm(n, 42, 256, t42, 256, 1, t19, 42, 1, NULL, t46,
 		NULL);
 	/* t47 = dense_dw */
 	cvae_gemm(256, 42, n, t42, 1, 256, t18, 42, 1, NULL, t47, NULL);
 	/* t48 = sum_batch */
-	for (long j = 0; j < 256; j++)
-		t48[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 256; j++)
-			t48[j] += t42[b * 256 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 256 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 256; j0 += 64) {
+		const long j1 = j0 + 64 < 256 ? j0 + 64 : 256;
+		for (long j = j0; j < j1; j++)
+			t48[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t48[j] += t42[b * 256 + j];
+	}
 	/* t49 = concat_slice */
 	for (long b = 0; b < n; b++)
 		memcpy(t49 + b * 32, t46 + b * 42 + 0, sizeof(float) * 32);
@@ -681,11 +732,17 @@ cvae_real cvae_train_step(void *state, void *work, const cvae_real *x, const cva
 	/* t54 = dense_dw */
 	cvae_gemm(32, 256, n, t52, 1, 32, t10, 256, 1, NULL, t54, NULL);
 	/* t55 = sum_batch */
-	for (long j = 0; j < 32; j++)
-		t55[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 32; j++)
-			t55[j] += t52[b * 32 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 32; j0 += 64) {
+		const long j1 = j0 + 64 < 32 ? j0 + 64 : 32;
+		for (long j = j0; j < j1; j++)
+			t55[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t55[j] += t52[b * 32 + j];
+	}
 	/* t56 = dense_dx */
 	cvae_gemm(n, 256, 32, t50, 32, 1, t11, 256, 1, NULL, t56,
 		NULL);
@@ -695,32 +752,50 @@ cvae_real cvae_train_step(void *state, void *work, const cvae_real *x, const cva
 	/* t58 = dense_dw */
 	cvae_gemm(32, 256, n, t50, 1, 32, t10, 256, 1, NULL, t58, NULL);
 	/* t59 = sum_batch */
-	for (long j = 0; j < 32; j++)
-		t59[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 32; j++)
-			t59[j] += t50[b * 32 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 32; j0 += 64) {
+		const long j1 = j0 + 64 < 32 ? j0 + 64 : 32;
+		for (long j = j0; j < j1; j++)
+			t59[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t59[j] += t50[b * 32 + j];
+	}
 	/* t60 = act_grad */
-	cvae_act(CVAE_RELU, 0.0f, 1, n * 256, t57, 0, t10, 0, t60, 0);
+	cvae_act_all(CVAE_RELU, 0.0f, n * 256, t57, t10, t60);
 	/* t61 = dense_dx */
 	cvae_gemm(n, 512, 256, t60, 256, 1, t7, 512, 1, NULL, t61,
 		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f, .y = t6});
 	/* t62 = dense_dw */
 	cvae_gemm(256, 512, n, t60, 1, 256, t6, 512, 1, NULL, t62, NULL);
 	/* t63 = sum_batch */
-	for (long j = 0; j < 256; j++)
-		t63[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 256; j++)
-			t63[j] += t60[b * 256 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 256 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 256; j0 += 64) {
+		const long j1 = j0 + 64 < 256 ? j0 + 64 : 256;
+		for (long j = j0; j < j1; j++)
+			t63[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t63[j] += t60[b * 256 + j];
+	}
 	/* t65 = dense_dw */
 	cvae_gemm(512, 794, n, t61, 1, 512, t2, 794, 1, NULL, t65, NULL);
 	/* t66 = sum_batch */
-	for (long j = 0; j < 512; j++)
-		t66[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 512; j++)
-			t66[j] += t61[b * 512 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 512 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 512; j0 += 64) {
+		const long j1 = j0 + 64 < 512 ? j0 + 64 : 512;
+		for (long j = j0; j < j1; j++)
+			t66[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t66[j] += t61[b * 512 + j];
+	}
 	/* t67 = adam */
 	{ /* encoder.1.weight */
 		cvae_adam(406528, t3, adam_m + 0, adam_v + 0, t65, &adam_k);
@@ -889,7 +964,7 @@ cvae_real cvae_gradient(const void *state, void *work, const cvae_real *x, const
 	cvae_gemm(n, 784, 512, t26, 512, 1, t27, 1, 512, t28, t29,
 		NULL);
 	/* t30 = sigmoid */
-	cvae_act(CVAE_SIGMOID, 0.0f, 1, n * 784, t29, 0, NULL, 0, t30, 0);
+	cvae_act_all(CVAE_SIGMOID, 0.0f, n * 784, t29, NULL, t30);
 	/* t31 = bce */
 	t31[0] = (float)(cvae_bce_logits(n * 784, t29, t30, t0));
 	/* t32 = kl_normal */
@@ -925,6 +1000,9 @@ cvae_real cvae_gradient(const void *state, void *work, const cvae_real *x, const
 	/* t37 = bce_grad */
 	{
 		const float k = t34[0];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
+#endif
 		for (long i = 0; i < n * 784; i++)
 			t37[i] = k * (t30[i] - t0[i]);
 	}
@@ -934,33 +1012,51 @@ cvae_real cvae_gradient(const void *state, void *work, const cvae_real *x, const
 	/* t39 = dense_dw */
 	cvae_gemm(784, 512, n, t37, 1, 784, t26, 512, 1, NULL, t39, NULL);
 	/* t40 = sum_batch */
-	for (long j = 0; j < 784; j++)
-		t40[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 784; j++)
-			t40[j] += t37[b * 784 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 784; j0 += 64) {
+		const long j1 = j0 + 64 < 784 ? j0 + 64 : 784;
+		for (long j = j0; j < j1; j++)
+			t40[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t40[j] += t37[b * 784 + j];
+	}
 	/* t42 = dense_dx */
 	cvae_gemm(n, 256, 512, t38, 512, 1, t23, 256, 1, NULL, t42,
 		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f, .y = t22});
 	/* t43 = dense_dw */
 	cvae_gemm(512, 256, n, t38, 1, 512, t22, 256, 1, NULL, t43, NULL);
 	/* t44 = sum_batch */
-	for (long j = 0; j < 512; j++)
-		t44[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 512; j++)
-			t44[j] += t38[b * 512 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 512 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 512; j0 += 64) {
+		const long j1 = j0 + 64 < 512 ? j0 + 64 : 512;
+		for (long j = j0; j < j1; j++)
+			t44[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t44[j] += t38[b * 512 + j];
+	}
 	/* t46 = dense_dx */
 	cvae_gemm(n, 42, 256, t42, 256, 1, t19, 42, 1, NULL, t46,
 		NULL);
 	/* t47 = dense_dw */
 	cvae_gemm(256, 42, n, t42, 1, 256, t18, 42, 1, NULL, t47, NULL);
 	/* t48 = sum_batch */
-	for (long j = 0; j < 256; j++)
-		t48[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 256; j++)
-			t48[j] += t42[b * 256 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 256 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 256; j0 += 64) {
+		const long j1 = j0 + 64 < 256 ? j0 + 64 : 256;
+		for (long j = j0; j < j1; j++)
+			t48[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t48[j] += t42[b * 256 + j];
+	}
 	/* t49 = concat_slice */
 	for (long b = 0; b < n; b++)
 		memcpy(t49 + b * 32, t46 + b * 42 + 0, sizeof(float) * 32);
@@ -985,11 +1081,17 @@ cvae_real cvae_gradient(const void *state, void *work, const cvae_real *x, const
 	/* t54 = dense_dw */
 	cvae_gemm(32, 256, n, t52, 1, 32, t10, 256, 1, NULL, t54, NULL);
 	/* t55 = sum_batch */
-	for (long j = 0; j < 32; j++)
-		t55[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 32; j++)
-			t55[j] += t52[b * 32 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 32; j0 += 64) {
+		const long j1 = j0 + 64 < 32 ? j0 + 64 : 32;
+		for (long j = j0; j < j1; j++)
+			t55[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t55[j] += t52[b * 32 + j];
+	}
 	/* t56 = dense_dx */
 	cvae_gemm(n, 256, 32, t50, 32, 1, t11, 256, 1, NULL, t56,
 		NULL);
@@ -999,32 +1101,50 @@ cvae_real cvae_gradient(const void *state, void *work, const cvae_real *x, const
 	/* t58 = dense_dw */
 	cvae_gemm(32, 256, n, t50, 1, 32, t10, 256, 1, NULL, t58, NULL);
 	/* t59 = sum_batch */
-	for (long j = 0; j < 32; j++)
-		t59[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 32; j++)
-			t59[j] += t50[b * 32 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 32; j0 += 64) {
+		const long j1 = j0 + 64 < 32 ? j0 + 64 : 32;
+		for (long j = j0; j < j1; j++)
+			t59[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t59[j] += t50[b * 32 + j];
+	}
 	/* t60 = act_grad */
-	cvae_act(CVAE_RELU, 0.0f, 1, n * 256, t57, 0, t10, 0, t60, 0);
+	cvae_act_all(CVAE_RELU, 0.0f, n * 256, t57, t10, t60);
 	/* t61 = dense_dx */
 	cvae_gemm(n, 512, 256, t60, 256, 1, t7, 512, 1, NULL, t61,
 		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f, .y = t6});
 	/* t62 = dense_dw */
 	cvae_gemm(256, 512, n, t60, 1, 256, t6, 512, 1, NULL, t62, NULL);
 	/* t63 = sum_batch */
-	for (long j = 0; j < 256; j++)
-		t63[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 256; j++)
-			t63[j] += t60[b * 256 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 256 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 256; j0 += 64) {
+		const long j1 = j0 + 64 < 256 ? j0 + 64 : 256;
+		for (long j = j0; j < j1; j++)
+			t63[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t63[j] += t60[b * 256 + j];
+	}
 	/* t65 = dense_dw */
 	cvae_gemm(512, 794, n, t61, 1, 512, t2, 794, 1, NULL, t65, NULL);
 	/* t66 = sum_batch */
-	for (long j = 0; j < 512; j++)
-		t66[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 512; j++)
-			t66[j] += t61[b * 512 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 512 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 512; j0 += 64) {
+		const long j1 = j0 + 64 < 512 ? j0 + 64 : 512;
+		for (long j = j0; j < j1; j++)
+			t66[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t66[j] += t61[b * 512 + j];
+	}
 	memcpy(grad + 0, t65, sizeof(float) * 406528);
 	memcpy(grad + 406528, t66, sizeof(float) * 512);
 	memcpy(grad + 407040, t62, sizeof(float) * 131072);
@@ -1130,7 +1250,7 @@ cvae_real cvae_loss(const void *state, void *work, const cvae_real *x, const cva
 	cvae_gemm(n, 784, 512, t26, 512, 1, t27, 1, 512, t28, t29,
 		NULL);
 	/* t30 = sigmoid */
-	cvae_act(CVAE_SIGMOID, 0.0f, 1, n * 784, t29, 0, NULL, 0, t30, 0);
+	cvae_act_all(CVAE_SIGMOID, 0.0f, n * 784, t29, NULL, t30);
 	/* t31 = bce */
 	t31[0] = (float)(cvae_bce_logits(n * 784, t29, t30, t0));
 	/* t32 = kl_normal */
@@ -1219,7 +1339,7 @@ void cvae_forward(const void *state, void *work, const cvae_real *x, const cvae_
 	cvae_gemm(n, 784, 512, t26, 512, 1, t27, 1, 512, t28, t29,
 		NULL);
 	/* t30 = sigmoid */
-	cvae_act(CVAE_SIGMOID, 0.0f, 1, n * 784, t29, 0, NULL, 0, t30, 0);
+	cvae_act_all(CVAE_SIGMOID, 0.0f, n * 784, t29, NULL, t30);
 	memcpy(out, t30, sizeof(float) * n * 784);
 }
 
@@ -1309,7 +1429,7 @@ void cvae_decode(const void *state, void *work, const cvae_real *z, const cvae_r
 	cvae_gemm(n, 784, 512, t26, 512, 1, t27, 1, 512, t28, t29,
 		NULL);
 	/* t30 = sigmoid */
-	cvae_act(CVAE_SIGMOID, 0.0f, 1, n * 784, t29, 0, NULL, 0, t30, 0);
+	cvae_act_all(CVAE_SIGMOID, 0.0f, n * 784, t29, NULL, t30);
 	memcpy(out, t30, sizeof(float) * n * 784);
 }
 

@@ -162,6 +162,21 @@ static void denoising_ae_act(int act, float slope, long rows, long cols, const f
 	}
 }
 
+/* out = f(x) (or x f'(.) from y) for count elements, in slices of a
+ * multiple of the vector width that threads share out. */
+static void denoising_ae_act_all(int act, float slope, long count, const float *x, const float *y, float *out)
+{
+	enum { SLICE = 8192 };
+	const long slices = (count + SLICE - 1) / SLICE;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (slices >= 4)
+#endif
+	for (long s = 0; s < slices; s++) {
+		const long i = s * SLICE;
+		denoising_ae_act(act, slope, 1, count - i < SLICE ? count - i : SLICE, x + i, 0, y ? y + i : NULL, 0, out + i, 0);
+	}
+}
+
 typedef struct denoising_ae_adam_k {
 	float beta1, beta2, one_m_beta1, one_m_beta2, eps, wd, step_size, bc2_sqrt;
 } denoising_ae_adam_k;
@@ -518,11 +533,20 @@ denoising_ae_real denoising_ae_train_step(void *state, void *work, const denoisi
 		&(const denoising_ae_epilogue){.act = DENOISING_AE_SIGMOID, .slope = 0.0f});
 	/* t26 = mse */
 	{
-		double acc = 0;
-		for (long i = 0; i < n * 784; i++) {
-			double d = (double)t25[i] - (double)t0[i];
-			acc += d * d;
+		double part[64], acc = 0;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
+#endif
+		for (long c = 0; c < 64; c++) {
+			double sum = 0;
+			for (long i = n * 784 * c / 64; i < n * 784 * (c + 1) / 64; i++) {
+				double d = (double)t25[i] - (double)t0[i];
+				sum += d * d;
+			}
+			part[c] = sum;
 		}
+		for (long c = 0; c < 64; c++)
+			acc += part[c];
 		t26[0] = (float)(acc / (double)(n * 784));
 	}
 	/* t27 = constant */
@@ -530,6 +554,9 @@ denoising_ae_real denoising_ae_train_step(void *state, void *work, const denoisi
 	/* t28 = mse_grad */
 	{
 		const float k = (float)(t27[0] / (double)(n * 784));
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
+#endif
 		for (long i0 = 0; i0 < n * 784; i0 += 1024) {
 			const long c = n * 784 - i0 < 1024 ? n * 784 - i0 : 1024;
 			for (long i = i0; i < i0 + c; i++)
@@ -543,63 +570,99 @@ denoising_ae_real denoising_ae_train_step(void *state, void *work, const denoisi
 	/* t31 = dense_dw */
 	denoising_ae_gemm(784, 512, n, t28, 1, 784, t21, 512, 1, NULL, t31, NULL);
 	/* t32 = sum_batch */
-	for (long j = 0; j < 784; j++)
-		t32[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 784; j++)
-			t32[j] += t28[b * 784 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 784; j0 += 64) {
+		const long j1 = j0 + 64 < 784 ? j0 + 64 : 784;
+		for (long j = j0; j < j1; j++)
+			t32[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t32[j] += t28[b * 784 + j];
+	}
 	/* t34 = dense_dx */
 	denoising_ae_gemm(n, 256, 512, t30, 512, 1, t18, 256, 1, NULL, t34,
 		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f, .y = t17});
 	/* t35 = dense_dw */
 	denoising_ae_gemm(512, 256, n, t30, 1, 512, t17, 256, 1, NULL, t35, NULL);
 	/* t36 = sum_batch */
-	for (long j = 0; j < 512; j++)
-		t36[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 512; j++)
-			t36[j] += t30[b * 512 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 512 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 512; j0 += 64) {
+		const long j1 = j0 + 64 < 512 ? j0 + 64 : 512;
+		for (long j = j0; j < j1; j++)
+			t36[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t36[j] += t30[b * 512 + j];
+	}
 	/* t38 = dense_dx */
 	denoising_ae_gemm(n, 32, 256, t34, 256, 1, t14, 32, 1, NULL, t38,
 		NULL);
 	/* t39 = dense_dw */
 	denoising_ae_gemm(256, 32, n, t34, 1, 256, t13, 32, 1, NULL, t39, NULL);
 	/* t40 = sum_batch */
-	for (long j = 0; j < 256; j++)
-		t40[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 256; j++)
-			t40[j] += t34[b * 256 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 256 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 256; j0 += 64) {
+		const long j1 = j0 + 64 < 256 ? j0 + 64 : 256;
+		for (long j = j0; j < j1; j++)
+			t40[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t40[j] += t34[b * 256 + j];
+	}
 	/* t41 = dense_dx */
 	denoising_ae_gemm(n, 256, 32, t38, 32, 1, t11, 256, 1, NULL, t41,
 		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f, .y = t10});
 	/* t42 = dense_dw */
 	denoising_ae_gemm(32, 256, n, t38, 1, 32, t10, 256, 1, NULL, t42, NULL);
 	/* t43 = sum_batch */
-	for (long j = 0; j < 32; j++)
-		t43[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 32; j++)
-			t43[j] += t38[b * 32 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 32; j0 += 64) {
+		const long j1 = j0 + 64 < 32 ? j0 + 64 : 32;
+		for (long j = j0; j < j1; j++)
+			t43[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t43[j] += t38[b * 32 + j];
+	}
 	/* t45 = dense_dx */
 	denoising_ae_gemm(n, 512, 256, t41, 256, 1, t7, 512, 1, NULL, t45,
 		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f, .y = t6});
 	/* t46 = dense_dw */
 	denoising_ae_gemm(256, 512, n, t41, 1, 256, t6, 512, 1, NULL, t46, NULL);
 	/* t47 = sum_batch */
-	for (long j = 0; j < 256; j++)
-		t47[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 256; j++)
-			t47[j] += t41[b * 256 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 256 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 256; j0 += 64) {
+		const long j1 = j0 + 64 < 256 ? j0 + 64 : 256;
+		for (long j = j0; j < j1; j++)
+			t47[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t47[j] += t41[b * 256 + j];
+	}
 	/* t49 = dense_dw */
 	denoising_ae_gemm(512, 784, n, t45, 1, 512, t2, 784, 1, NULL, t49, NULL);
 	/* t50 = sum_batch */
-	for (long j = 0; j < 512; j++)
-		t50[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 512; j++)
-			t50[j] += t45[b * 512 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 512 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 512; j0 += 64) {
+		const long j1 = j0 + 64 < 512 ? j0 + 64 : 512;
+		for (long j = j0; j < j1; j++)
+			t50[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t50[j] += t45[b * 512 + j];
+	}
 	/* t51 = adam */
 	{ /* encoder.2.weight */
 		denoising_ae_adam(401408, t3, adam_m + 0, adam_v + 0, t49, &adam_k);
@@ -735,11 +798,20 @@ denoising_ae_real denoising_ae_gradient(const void *state, void *work, const den
 		&(const denoising_ae_epilogue){.act = DENOISING_AE_SIGMOID, .slope = 0.0f});
 	/* t26 = mse */
 	{
-		double acc = 0;
-		for (long i = 0; i < n * 784; i++) {
-			double d = (double)t25[i] - (double)t0[i];
-			acc += d * d;
+		double part[64], acc = 0;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
+#endif
+		for (long c = 0; c < 64; c++) {
+			double sum = 0;
+			for (long i = n * 784 * c / 64; i < n * 784 * (c + 1) / 64; i++) {
+				double d = (double)t25[i] - (double)t0[i];
+				sum += d * d;
+			}
+			part[c] = sum;
 		}
+		for (long c = 0; c < 64; c++)
+			acc += part[c];
 		t26[0] = (float)(acc / (double)(n * 784));
 	}
 	/* t27 = constant */
@@ -747,6 +819,9 @@ denoising_ae_real denoising_ae_gradient(const void *state, void *work, const den
 	/* t28 = mse_grad */
 	{
 		const float k = (float)(t27[0] / (double)(n * 784));
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
+#endif
 		for (long i0 = 0; i0 < n * 784; i0 += 1024) {
 			const long c = n * 784 - i0 < 1024 ? n * 784 - i0 : 1024;
 			for (long i = i0; i < i0 + c; i++)
@@ -760,63 +835,99 @@ denoising_ae_real denoising_ae_gradient(const void *state, void *work, const den
 	/* t31 = dense_dw */
 	denoising_ae_gemm(784, 512, n, t28, 1, 784, t21, 512, 1, NULL, t31, NULL);
 	/* t32 = sum_batch */
-	for (long j = 0; j < 784; j++)
-		t32[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 784; j++)
-			t32[j] += t28[b * 784 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 784; j0 += 64) {
+		const long j1 = j0 + 64 < 784 ? j0 + 64 : 784;
+		for (long j = j0; j < j1; j++)
+			t32[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t32[j] += t28[b * 784 + j];
+	}
 	/* t34 = dense_dx */
 	denoising_ae_gemm(n, 256, 512, t30, 512, 1, t18, 256, 1, NULL, t34,
 		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f, .y = t17});
 	/* t35 = dense_dw */
 	denoising_ae_gemm(512, 256, n, t30, 1, 512, t17, 256, 1, NULL, t35, NULL);
 	/* t36 = sum_batch */
-	for (long j = 0; j < 512; j++)
-		t36[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 512; j++)
-			t36[j] += t30[b * 512 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 512 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 512; j0 += 64) {
+		const long j1 = j0 + 64 < 512 ? j0 + 64 : 512;
+		for (long j = j0; j < j1; j++)
+			t36[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t36[j] += t30[b * 512 + j];
+	}
 	/* t38 = dense_dx */
 	denoising_ae_gemm(n, 32, 256, t34, 256, 1, t14, 32, 1, NULL, t38,
 		NULL);
 	/* t39 = dense_dw */
 	denoising_ae_gemm(256, 32, n, t34, 1, 256, t13, 32, 1, NULL, t39, NULL);
 	/* t40 = sum_batch */
-	for (long j = 0; j < 256; j++)
-		t40[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 256; j++)
-			t40[j] += t34[b * 256 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 256 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 256; j0 += 64) {
+		const long j1 = j0 + 64 < 256 ? j0 + 64 : 256;
+		for (long j = j0; j < j1; j++)
+			t40[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t40[j] += t34[b * 256 + j];
+	}
 	/* t41 = dense_dx */
 	denoising_ae_gemm(n, 256, 32, t38, 32, 1, t11, 256, 1, NULL, t41,
 		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f, .y = t10});
 	/* t42 = dense_dw */
 	denoising_ae_gemm(32, 256, n, t38, 1, 32, t10, 256, 1, NULL, t42, NULL);
 	/* t43 = sum_batch */
-	for (long j = 0; j < 32; j++)
-		t43[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 32; j++)
-			t43[j] += t38[b * 32 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 32; j0 += 64) {
+		const long j1 = j0 + 64 < 32 ? j0 + 64 : 32;
+		for (long j = j0; j < j1; j++)
+			t43[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t43[j] += t38[b * 32 + j];
+	}
 	/* t45 = dense_dx */
 	denoising_ae_gemm(n, 512, 256, t41, 256, 1, t7, 512, 1, NULL, t45,
 		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f, .y = t6});
 	/* t46 = dense_dw */
 	denoising_ae_gemm(256, 512, n, t41, 1, 256, t6, 512, 1, NULL, t46, NULL);
 	/* t47 = sum_batch */
-	for (long j = 0; j < 256; j++)
-		t47[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 256; j++)
-			t47[j] += t41[b * 256 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 256 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 256; j0 += 64) {
+		const long j1 = j0 + 64 < 256 ? j0 + 64 : 256;
+		for (long j = j0; j < j1; j++)
+			t47[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t47[j] += t41[b * 256 + j];
+	}
 	/* t49 = dense_dw */
 	denoising_ae_gemm(512, 784, n, t45, 1, 512, t2, 784, 1, NULL, t49, NULL);
 	/* t50 = sum_batch */
-	for (long j = 0; j < 512; j++)
-		t50[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 512; j++)
-			t50[j] += t45[b * 512 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 512 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 512; j0 += 64) {
+		const long j1 = j0 + 64 < 512 ? j0 + 64 : 512;
+		for (long j = j0; j < j1; j++)
+			t50[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t50[j] += t45[b * 512 + j];
+	}
 	memcpy(grad + 0, t49, sizeof(float) * 401408);
 	memcpy(grad + 401408, t50, sizeof(float) * 512);
 	memcpy(grad + 401920, t46, sizeof(float) * 131072);
@@ -906,11 +1017,20 @@ denoising_ae_real denoising_ae_loss(const void *state, void *work, const denoisi
 		&(const denoising_ae_epilogue){.act = DENOISING_AE_SIGMOID, .slope = 0.0f});
 	/* t26 = mse */
 	{
-		double acc = 0;
-		for (long i = 0; i < n * 784; i++) {
-			double d = (double)t25[i] - (double)t0[i];
-			acc += d * d;
+		double part[64], acc = 0;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
+#endif
+		for (long c = 0; c < 64; c++) {
+			double sum = 0;
+			for (long i = n * 784 * c / 64; i < n * 784 * (c + 1) / 64; i++) {
+				double d = (double)t25[i] - (double)t0[i];
+				sum += d * d;
+			}
+			part[c] = sum;
 		}
+		for (long c = 0; c < 64; c++)
+			acc += part[c];
 		t26[0] = (float)(acc / (double)(n * 784));
 	}
 	return t26[0];

@@ -162,6 +162,21 @@ static void fashion_ae_act(int act, float slope, long rows, long cols, const flo
 	}
 }
 
+/* out = f(x) (or x f'(.) from y) for count elements, in slices of a
+ * multiple of the vector width that threads share out. */
+static void fashion_ae_act_all(int act, float slope, long count, const float *x, const float *y, float *out)
+{
+	enum { SLICE = 8192 };
+	const long slices = (count + SLICE - 1) / SLICE;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (slices >= 4)
+#endif
+	for (long s = 0; s < slices; s++) {
+		const long i = s * SLICE;
+		fashion_ae_act(act, slope, 1, count - i < SLICE ? count - i : SLICE, x + i, 0, y ? y + i : NULL, 0, out + i, 0);
+	}
+}
+
 typedef struct fashion_ae_adam_k {
 	float beta1, beta2, one_m_beta1, one_m_beta2, eps, wd, step_size, bc2_sqrt;
 } fashion_ae_adam_k;
@@ -501,11 +516,20 @@ fashion_ae_real fashion_ae_train_step(void *state, void *work, const fashion_ae_
 		&(const fashion_ae_epilogue){.act = FASHION_AE_SIGMOID, .slope = 0.0f});
 	/* t24 = mse */
 	{
-		double acc = 0;
-		for (long i = 0; i < n * 784; i++) {
-			double d = (double)t23[i] - (double)t0[i];
-			acc += d * d;
+		double part[64], acc = 0;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
+#endif
+		for (long c = 0; c < 64; c++) {
+			double sum = 0;
+			for (long i = n * 784 * c / 64; i < n * 784 * (c + 1) / 64; i++) {
+				double d = (double)t23[i] - (double)t0[i];
+				sum += d * d;
+			}
+			part[c] = sum;
 		}
+		for (long c = 0; c < 64; c++)
+			acc += part[c];
 		t24[0] = (float)(acc / (double)(n * 784));
 	}
 	/* t25 = constant */
@@ -513,6 +537,9 @@ fashion_ae_real fashion_ae_train_step(void *state, void *work, const fashion_ae_
 	/* t26 = mse_grad */
 	{
 		const float k = (float)(t25[0] / (double)(n * 784));
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
+#endif
 		for (long i0 = 0; i0 < n * 784; i0 += 1024) {
 			const long c = n * 784 - i0 < 1024 ? n * 784 - i0 : 1024;
 			for (long i = i0; i < i0 + c; i++)
@@ -526,63 +553,99 @@ fashion_ae_real fashion_ae_train_step(void *state, void *work, const fashion_ae_
 	/* t29 = dense_dw */
 	fashion_ae_gemm(784, 512, n, t26, 1, 784, t19, 512, 1, NULL, t29, NULL);
 	/* t30 = sum_batch */
-	for (long j = 0; j < 784; j++)
-		t30[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 784; j++)
-			t30[j] += t26[b * 784 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 784; j0 += 64) {
+		const long j1 = j0 + 64 < 784 ? j0 + 64 : 784;
+		for (long j = j0; j < j1; j++)
+			t30[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t30[j] += t26[b * 784 + j];
+	}
 	/* t32 = dense_dx */
 	fashion_ae_gemm(n, 256, 512, t28, 512, 1, t16, 256, 1, NULL, t32,
 		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f, .y = t15});
 	/* t33 = dense_dw */
 	fashion_ae_gemm(512, 256, n, t28, 1, 512, t15, 256, 1, NULL, t33, NULL);
 	/* t34 = sum_batch */
-	for (long j = 0; j < 512; j++)
-		t34[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 512; j++)
-			t34[j] += t28[b * 512 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 512 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 512; j0 += 64) {
+		const long j1 = j0 + 64 < 512 ? j0 + 64 : 512;
+		for (long j = j0; j < j1; j++)
+			t34[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t34[j] += t28[b * 512 + j];
+	}
 	/* t36 = dense_dx */
 	fashion_ae_gemm(n, 32, 256, t32, 256, 1, t12, 32, 1, NULL, t36,
 		NULL);
 	/* t37 = dense_dw */
 	fashion_ae_gemm(256, 32, n, t32, 1, 256, t11, 32, 1, NULL, t37, NULL);
 	/* t38 = sum_batch */
-	for (long j = 0; j < 256; j++)
-		t38[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 256; j++)
-			t38[j] += t32[b * 256 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 256 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 256; j0 += 64) {
+		const long j1 = j0 + 64 < 256 ? j0 + 64 : 256;
+		for (long j = j0; j < j1; j++)
+			t38[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t38[j] += t32[b * 256 + j];
+	}
 	/* t39 = dense_dx */
 	fashion_ae_gemm(n, 256, 32, t36, 32, 1, t9, 256, 1, NULL, t39,
 		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f, .y = t8});
 	/* t40 = dense_dw */
 	fashion_ae_gemm(32, 256, n, t36, 1, 32, t8, 256, 1, NULL, t40, NULL);
 	/* t41 = sum_batch */
-	for (long j = 0; j < 32; j++)
-		t41[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 32; j++)
-			t41[j] += t36[b * 32 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 32; j0 += 64) {
+		const long j1 = j0 + 64 < 32 ? j0 + 64 : 32;
+		for (long j = j0; j < j1; j++)
+			t41[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t41[j] += t36[b * 32 + j];
+	}
 	/* t43 = dense_dx */
 	fashion_ae_gemm(n, 512, 256, t39, 256, 1, t5, 512, 1, NULL, t43,
 		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f, .y = t4});
 	/* t44 = dense_dw */
 	fashion_ae_gemm(256, 512, n, t39, 1, 256, t4, 512, 1, NULL, t44, NULL);
 	/* t45 = sum_batch */
-	for (long j = 0; j < 256; j++)
-		t45[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 256; j++)
-			t45[j] += t39[b * 256 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 256 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 256; j0 += 64) {
+		const long j1 = j0 + 64 < 256 ? j0 + 64 : 256;
+		for (long j = j0; j < j1; j++)
+			t45[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t45[j] += t39[b * 256 + j];
+	}
 	/* t47 = dense_dw */
 	fashion_ae_gemm(512, 784, n, t43, 1, 512, t0, 784, 1, NULL, t47, NULL);
 	/* t48 = sum_batch */
-	for (long j = 0; j < 512; j++)
-		t48[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 512; j++)
-			t48[j] += t43[b * 512 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 512 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 512; j0 += 64) {
+		const long j1 = j0 + 64 < 512 ? j0 + 64 : 512;
+		for (long j = j0; j < j1; j++)
+			t48[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t48[j] += t43[b * 512 + j];
+	}
 	/* t49 = adam */
 	{ /* encoder.0.weight */
 		fashion_ae_adam(401408, t1, adam_m + 0, adam_v + 0, t47, &adam_k);
@@ -701,11 +764,20 @@ fashion_ae_real fashion_ae_gradient(const void *state, void *work, const fashion
 		&(const fashion_ae_epilogue){.act = FASHION_AE_SIGMOID, .slope = 0.0f});
 	/* t24 = mse */
 	{
-		double acc = 0;
-		for (long i = 0; i < n * 784; i++) {
-			double d = (double)t23[i] - (double)t0[i];
-			acc += d * d;
+		double part[64], acc = 0;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
+#endif
+		for (long c = 0; c < 64; c++) {
+			double sum = 0;
+			for (long i = n * 784 * c / 64; i < n * 784 * (c + 1) / 64; i++) {
+				double d = (double)t23[i] - (double)t0[i];
+				sum += d * d;
+			}
+			part[c] = sum;
 		}
+		for (long c = 0; c < 64; c++)
+			acc += part[c];
 		t24[0] = (float)(acc / (double)(n * 784));
 	}
 	/* t25 = constant */
@@ -713,6 +785,9 @@ fashion_ae_real fashion_ae_gradient(const void *state, void *work, const fashion
 	/* t26 = mse_grad */
 	{
 		const float k = (float)(t25[0] / (double)(n * 784));
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
+#endif
 		for (long i0 = 0; i0 < n * 784; i0 += 1024) {
 			const long c = n * 784 - i0 < 1024 ? n * 784 - i0 : 1024;
 			for (long i = i0; i < i0 + c; i++)
@@ -726,63 +801,99 @@ fashion_ae_real fashion_ae_gradient(const void *state, void *work, const fashion
 	/* t29 = dense_dw */
 	fashion_ae_gemm(784, 512, n, t26, 1, 784, t19, 512, 1, NULL, t29, NULL);
 	/* t30 = sum_batch */
-	for (long j = 0; j < 784; j++)
-		t30[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 784; j++)
-			t30[j] += t26[b * 784 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 784; j0 += 64) {
+		const long j1 = j0 + 64 < 784 ? j0 + 64 : 784;
+		for (long j = j0; j < j1; j++)
+			t30[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t30[j] += t26[b * 784 + j];
+	}
 	/* t32 = dense_dx */
 	fashion_ae_gemm(n, 256, 512, t28, 512, 1, t16, 256, 1, NULL, t32,
 		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f, .y = t15});
 	/* t33 = dense_dw */
 	fashion_ae_gemm(512, 256, n, t28, 1, 512, t15, 256, 1, NULL, t33, NULL);
 	/* t34 = sum_batch */
-	for (long j = 0; j < 512; j++)
-		t34[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 512; j++)
-			t34[j] += t28[b * 512 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 512 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 512; j0 += 64) {
+		const long j1 = j0 + 64 < 512 ? j0 + 64 : 512;
+		for (long j = j0; j < j1; j++)
+			t34[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t34[j] += t28[b * 512 + j];
+	}
 	/* t36 = dense_dx */
 	fashion_ae_gemm(n, 32, 256, t32, 256, 1, t12, 32, 1, NULL, t36,
 		NULL);
 	/* t37 = dense_dw */
 	fashion_ae_gemm(256, 32, n, t32, 1, 256, t11, 32, 1, NULL, t37, NULL);
 	/* t38 = sum_batch */
-	for (long j = 0; j < 256; j++)
-		t38[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 256; j++)
-			t38[j] += t32[b * 256 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 256 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 256; j0 += 64) {
+		const long j1 = j0 + 64 < 256 ? j0 + 64 : 256;
+		for (long j = j0; j < j1; j++)
+			t38[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t38[j] += t32[b * 256 + j];
+	}
 	/* t39 = dense_dx */
 	fashion_ae_gemm(n, 256, 32, t36, 32, 1, t9, 256, 1, NULL, t39,
 		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f, .y = t8});
 	/* t40 = dense_dw */
 	fashion_ae_gemm(32, 256, n, t36, 1, 32, t8, 256, 1, NULL, t40, NULL);
 	/* t41 = sum_batch */
-	for (long j = 0; j < 32; j++)
-		t41[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 32; j++)
-			t41[j] += t36[b * 32 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 32; j0 += 64) {
+		const long j1 = j0 + 64 < 32 ? j0 + 64 : 32;
+		for (long j = j0; j < j1; j++)
+			t41[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t41[j] += t36[b * 32 + j];
+	}
 	/* t43 = dense_dx */
 	fashion_ae_gemm(n, 512, 256, t39, 256, 1, t5, 512, 1, NULL, t43,
 		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f, .y = t4});
 	/* t44 = dense_dw */
 	fashion_ae_gemm(256, 512, n, t39, 1, 256, t4, 512, 1, NULL, t44, NULL);
 	/* t45 = sum_batch */
-	for (long j = 0; j < 256; j++)
-		t45[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 256; j++)
-			t45[j] += t39[b * 256 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 256 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 256; j0 += 64) {
+		const long j1 = j0 + 64 < 256 ? j0 + 64 : 256;
+		for (long j = j0; j < j1; j++)
+			t45[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t45[j] += t39[b * 256 + j];
+	}
 	/* t47 = dense_dw */
 	fashion_ae_gemm(512, 784, n, t43, 1, 512, t0, 784, 1, NULL, t47, NULL);
 	/* t48 = sum_batch */
-	for (long j = 0; j < 512; j++)
-		t48[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 512; j++)
-			t48[j] += t43[b * 512 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 512 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 512; j0 += 64) {
+		const long j1 = j0 + 64 < 512 ? j0 + 64 : 512;
+		for (long j = j0; j < j1; j++)
+			t48[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t48[j] += t43[b * 512 + j];
+	}
 	memcpy(grad + 0, t47, sizeof(float) * 401408);
 	memcpy(grad + 401408, t48, sizeof(float) * 512);
 	memcpy(grad + 401920, t44, sizeof(float) * 131072);
@@ -858,11 +969,20 @@ fashion_ae_real fashion_ae_loss(const void *state, void *work, const fashion_ae_
 		&(const fashion_ae_epilogue){.act = FASHION_AE_SIGMOID, .slope = 0.0f});
 	/* t24 = mse */
 	{
-		double acc = 0;
-		for (long i = 0; i < n * 784; i++) {
-			double d = (double)t23[i] - (double)t0[i];
-			acc += d * d;
+		double part[64], acc = 0;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
+#endif
+		for (long c = 0; c < 64; c++) {
+			double sum = 0;
+			for (long i = n * 784 * c / 64; i < n * 784 * (c + 1) / 64; i++) {
+				double d = (double)t23[i] - (double)t0[i];
+				sum += d * d;
+			}
+			part[c] = sum;
 		}
+		for (long c = 0; c < 64; c++)
+			acc += part[c];
 		t24[0] = (float)(acc / (double)(n * 784));
 	}
 	return t24[0];

@@ -162,6 +162,21 @@ static void ksparse_ae_act(int act, float slope, long rows, long cols, const flo
 	}
 }
 
+/* out = f(x) (or x f'(.) from y) for count elements, in slices of a
+ * multiple of the vector width that threads share out. */
+static void ksparse_ae_act_all(int act, float slope, long count, const float *x, const float *y, float *out)
+{
+	enum { SLICE = 8192 };
+	const long slices = (count + SLICE - 1) / SLICE;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (slices >= 4)
+#endif
+	for (long s = 0; s < slices; s++) {
+		const long i = s * SLICE;
+		ksparse_ae_act(act, slope, 1, count - i < SLICE ? count - i : SLICE, x + i, 0, y ? y + i : NULL, 0, out + i, 0);
+	}
+}
+
 typedef struct ksparse_ae_adam_k {
 	float beta1, beta2, one_m_beta1, one_m_beta2, eps, wd, step_size, bc2_sqrt;
 } ksparse_ae_adam_k;
@@ -514,11 +529,20 @@ ksparse_ae_real ksparse_ae_train_step(void *state, void *work, const ksparse_ae_
 		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_SIGMOID, .slope = 0.0f});
 	/* t25 = mse */
 	{
-		double acc = 0;
-		for (long i = 0; i < n * 784; i++) {
-			double d = (double)t24[i] - (double)t0[i];
-			acc += d * d;
+		double part[64], acc = 0;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
+#endif
+		for (long c = 0; c < 64; c++) {
+			double sum = 0;
+			for (long i = n * 784 * c / 64; i < n * 784 * (c + 1) / 64; i++) {
+				double d = (double)t24[i] - (double)t0[i];
+				sum += d * d;
+			}
+			part[c] = sum;
 		}
+		for (long c = 0; c < 64; c++)
+			acc += part[c];
 		t25[0] = (float)(acc / (double)(n * 784));
 	}
 	/* t26 = constant */
@@ -526,6 +550,9 @@ ksparse_ae_real ksparse_ae_train_step(void *state, void *work, const ksparse_ae_
 	/* t27 = mse_grad */
 	{
 		const float k = (float)(t26[0] / (double)(n * 784));
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
+#endif
 		for (long i0 = 0; i0 < n * 784; i0 += 1024) {
 			const long c = n * 784 - i0 < 1024 ? n * 784 - i0 : 1024;
 			for (long i = i0; i < i0 + c; i++)
@@ -539,33 +566,51 @@ ksparse_ae_real ksparse_ae_train_step(void *state, void *work, const ksparse_ae_
 	/* t30 = dense_dw */
 	ksparse_ae_gemm(784, 512, n, t27, 1, 784, t20, 512, 1, NULL, t30, NULL);
 	/* t31 = sum_batch */
-	for (long j = 0; j < 784; j++)
-		t31[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 784; j++)
-			t31[j] += t27[b * 784 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 784; j0 += 64) {
+		const long j1 = j0 + 64 < 784 ? j0 + 64 : 784;
+		for (long j = j0; j < j1; j++)
+			t31[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t31[j] += t27[b * 784 + j];
+	}
 	/* t33 = dense_dx */
 	ksparse_ae_gemm(n, 256, 512, t29, 512, 1, t17, 256, 1, NULL, t33,
 		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f, .y = t16});
 	/* t34 = dense_dw */
 	ksparse_ae_gemm(512, 256, n, t29, 1, 512, t16, 256, 1, NULL, t34, NULL);
 	/* t35 = sum_batch */
-	for (long j = 0; j < 512; j++)
-		t35[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 512; j++)
-			t35[j] += t29[b * 512 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 512 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 512; j0 += 64) {
+		const long j1 = j0 + 64 < 512 ? j0 + 64 : 512;
+		for (long j = j0; j < j1; j++)
+			t35[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t35[j] += t29[b * 512 + j];
+	}
 	/* t37 = dense_dx */
 	ksparse_ae_gemm(n, 64, 256, t33, 256, 1, t13, 64, 1, NULL, t37,
 		NULL);
 	/* t38 = dense_dw */
 	ksparse_ae_gemm(256, 64, n, t33, 1, 256, t12, 64, 1, NULL, t38, NULL);
 	/* t39 = sum_batch */
-	for (long j = 0; j < 256; j++)
-		t39[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 256; j++)
-			t39[j] += t33[b * 256 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 256 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 256; j0 += 64) {
+		const long j1 = j0 + 64 < 256 ? j0 + 64 : 256;
+		for (long j = j0; j < j1; j++)
+			t39[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t39[j] += t33[b * 256 + j];
+	}
 	/* t40 = topk_grad */
 	for (long b = 0; b < n; b++) {
 		const float *row = t11 + b * 64;
@@ -583,30 +628,48 @@ ksparse_ae_real ksparse_ae_train_step(void *state, void *work, const ksparse_ae_
 	/* t42 = dense_dw */
 	ksparse_ae_gemm(64, 256, n, t40, 1, 64, t8, 256, 1, NULL, t42, NULL);
 	/* t43 = sum_batch */
-	for (long j = 0; j < 64; j++)
-		t43[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 64; j++)
-			t43[j] += t40[b * 64 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 64 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 64; j0 += 64) {
+		const long j1 = j0 + 64 < 64 ? j0 + 64 : 64;
+		for (long j = j0; j < j1; j++)
+			t43[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t43[j] += t40[b * 64 + j];
+	}
 	/* t45 = dense_dx */
 	ksparse_ae_gemm(n, 512, 256, t41, 256, 1, t5, 512, 1, NULL, t45,
 		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f, .y = t4});
 	/* t46 = dense_dw */
 	ksparse_ae_gemm(256, 512, n, t41, 1, 256, t4, 512, 1, NULL, t46, NULL);
 	/* t47 = sum_batch */
-	for (long j = 0; j < 256; j++)
-		t47[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 256; j++)
-			t47[j] += t41[b * 256 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 256 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 256; j0 += 64) {
+		const long j1 = j0 + 64 < 256 ? j0 + 64 : 256;
+		for (long j = j0; j < j1; j++)
+			t47[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t47[j] += t41[b * 256 + j];
+	}
 	/* t49 = dense_dw */
 	ksparse_ae_gemm(512, 784, n, t45, 1, 512, t0, 784, 1, NULL, t49, NULL);
 	/* t50 = sum_batch */
-	for (long j = 0; j < 512; j++)
-		t50[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 512; j++)
-			t50[j] += t45[b * 512 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 512 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 512; j0 += 64) {
+		const long j1 = j0 + 64 < 512 ? j0 + 64 : 512;
+		for (long j = j0; j < j1; j++)
+			t50[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t50[j] += t45[b * 512 + j];
+	}
 	/* t51 = adam */
 	{ /* encoder.0.weight */
 		ksparse_ae_adam(401408, t1, adam_m + 0, adam_v + 0, t49, &adam_k);
@@ -738,11 +801,20 @@ ksparse_ae_real ksparse_ae_gradient(const void *state, void *work, const ksparse
 		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_SIGMOID, .slope = 0.0f});
 	/* t25 = mse */
 	{
-		double acc = 0;
-		for (long i = 0; i < n * 784; i++) {
-			double d = (double)t24[i] - (double)t0[i];
-			acc += d * d;
+		double part[64], acc = 0;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
+#endif
+		for (long c = 0; c < 64; c++) {
+			double sum = 0;
+			for (long i = n * 784 * c / 64; i < n * 784 * (c + 1) / 64; i++) {
+				double d = (double)t24[i] - (double)t0[i];
+				sum += d * d;
+			}
+			part[c] = sum;
 		}
+		for (long c = 0; c < 64; c++)
+			acc += part[c];
 		t25[0] = (float)(acc / (double)(n * 784));
 	}
 	/* t26 = constant */
@@ -750,6 +822,9 @@ ksparse_ae_real ksparse_ae_gradient(const void *state, void *work, const ksparse
 	/* t27 = mse_grad */
 	{
 		const float k = (float)(t26[0] / (double)(n * 784));
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
+#endif
 		for (long i0 = 0; i0 < n * 784; i0 += 1024) {
 			const long c = n * 784 - i0 < 1024 ? n * 784 - i0 : 1024;
 			for (long i = i0; i < i0 + c; i++)
@@ -763,33 +838,51 @@ ksparse_ae_real ksparse_ae_gradient(const void *state, void *work, const ksparse
 	/* t30 = dense_dw */
 	ksparse_ae_gemm(784, 512, n, t27, 1, 784, t20, 512, 1, NULL, t30, NULL);
 	/* t31 = sum_batch */
-	for (long j = 0; j < 784; j++)
-		t31[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 784; j++)
-			t31[j] += t27[b * 784 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 784; j0 += 64) {
+		const long j1 = j0 + 64 < 784 ? j0 + 64 : 784;
+		for (long j = j0; j < j1; j++)
+			t31[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t31[j] += t27[b * 784 + j];
+	}
 	/* t33 = dense_dx */
 	ksparse_ae_gemm(n, 256, 512, t29, 512, 1, t17, 256, 1, NULL, t33,
 		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f, .y = t16});
 	/* t34 = dense_dw */
 	ksparse_ae_gemm(512, 256, n, t29, 1, 512, t16, 256, 1, NULL, t34, NULL);
 	/* t35 = sum_batch */
-	for (long j = 0; j < 512; j++)
-		t35[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 512; j++)
-			t35[j] += t29[b * 512 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 512 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 512; j0 += 64) {
+		const long j1 = j0 + 64 < 512 ? j0 + 64 : 512;
+		for (long j = j0; j < j1; j++)
+			t35[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t35[j] += t29[b * 512 + j];
+	}
 	/* t37 = dense_dx */
 	ksparse_ae_gemm(n, 64, 256, t33, 256, 1, t13, 64, 1, NULL, t37,
 		NULL);
 	/* t38 = dense_dw */
 	ksparse_ae_gemm(256, 64, n, t33, 1, 256, t12, 64, 1, NULL, t38, NULL);
 	/* t39 = sum_batch */
-	for (long j = 0; j < 256; j++)
-		t39[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 256; j++)
-			t39[j] += t33[b * 256 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 256 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 256; j0 += 64) {
+		const long j1 = j0 + 64 < 256 ? j0 + 64 : 256;
+		for (long j = j0; j < j1; j++)
+			t39[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t39[j] += t33[b * 256 + j];
+	}
 	/* t40 = topk_grad */
 	for (long b = 0; b < n; b++) {
 		const float *row = t11 + b * 64;
@@ -807,30 +900,48 @@ ksparse_ae_real ksparse_ae_gradient(const void *state, void *work, const ksparse
 	/* t42 = dense_dw */
 	ksparse_ae_gemm(64, 256, n, t40, 1, 64, t8, 256, 1, NULL, t42, NULL);
 	/* t43 = sum_batch */
-	for (long j = 0; j < 64; j++)
-		t43[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 64; j++)
-			t43[j] += t40[b * 64 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 64 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 64; j0 += 64) {
+		const long j1 = j0 + 64 < 64 ? j0 + 64 : 64;
+		for (long j = j0; j < j1; j++)
+			t43[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t43[j] += t40[b * 64 + j];
+	}
 	/* t45 = dense_dx */
 	ksparse_ae_gemm(n, 512, 256, t41, 256, 1, t5, 512, 1, NULL, t45,
 		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f, .y = t4});
 	/* t46 = dense_dw */
 	ksparse_ae_gemm(256, 512, n, t41, 1, 256, t4, 512, 1, NULL, t46, NULL);
 	/* t47 = sum_batch */
-	for (long j = 0; j < 256; j++)
-		t47[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 256; j++)
-			t47[j] += t41[b * 256 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 256 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 256; j0 += 64) {
+		const long j1 = j0 + 64 < 256 ? j0 + 64 : 256;
+		for (long j = j0; j < j1; j++)
+			t47[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t47[j] += t41[b * 256 + j];
+	}
 	/* t49 = dense_dw */
 	ksparse_ae_gemm(512, 784, n, t45, 1, 512, t0, 784, 1, NULL, t49, NULL);
 	/* t50 = sum_batch */
-	for (long j = 0; j < 512; j++)
-		t50[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 512; j++)
-			t50[j] += t45[b * 512 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 512 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 512; j0 += 64) {
+		const long j1 = j0 + 64 < 512 ? j0 + 64 : 512;
+		for (long j = j0; j < j1; j++)
+			t50[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t50[j] += t45[b * 512 + j];
+	}
 	memcpy(grad + 0, t49, sizeof(float) * 401408);
 	memcpy(grad + 401408, t50, sizeof(float) * 512);
 	memcpy(grad + 401920, t46, sizeof(float) * 131072);
@@ -918,11 +1029,20 @@ ksparse_ae_real ksparse_ae_loss(const void *state, void *work, const ksparse_ae_
 		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_SIGMOID, .slope = 0.0f});
 	/* t25 = mse */
 	{
-		double acc = 0;
-		for (long i = 0; i < n * 784; i++) {
-			double d = (double)t24[i] - (double)t0[i];
-			acc += d * d;
+		double part[64], acc = 0;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
+#endif
+		for (long c = 0; c < 64; c++) {
+			double sum = 0;
+			for (long i = n * 784 * c / 64; i < n * 784 * (c + 1) / 64; i++) {
+				double d = (double)t24[i] - (double)t0[i];
+				sum += d * d;
+			}
+			part[c] = sum;
 		}
+		for (long c = 0; c < 64; c++)
+			acc += part[c];
 		t25[0] = (float)(acc / (double)(n * 784));
 	}
 	return t25[0];

@@ -162,6 +162,21 @@ static void small_ae_act(int act, float slope, long rows, long cols, const float
 	}
 }
 
+/* out = f(x) (or x f'(.) from y) for count elements, in slices of a
+ * multiple of the vector width that threads share out. */
+static void small_ae_act_all(int act, float slope, long count, const float *x, const float *y, float *out)
+{
+	enum { SLICE = 8192 };
+	const long slices = (count + SLICE - 1) / SLICE;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (slices >= 4)
+#endif
+	for (long s = 0; s < slices; s++) {
+		const long i = s * SLICE;
+		small_ae_act(act, slope, 1, count - i < SLICE ? count - i : SLICE, x + i, 0, y ? y + i : NULL, 0, out + i, 0);
+	}
+}
+
 typedef struct small_ae_adam_k {
 	float beta1, beta2, one_m_beta1, one_m_beta2, eps, wd, step_size, bc2_sqrt;
 } small_ae_adam_k;
@@ -207,7 +222,7 @@ static void small_ae_adam(long count, float *p, float *m, float *v, const float 
 	}
 }
 
-static double small_ae_bce_logits(long count, const float *z, const float *y, const float *t)
+static double small_ae_bce_span(long count, const float *z, const float *y, const float *t)
 {
 	double acc = 0;
 	long i = 0;
@@ -244,6 +259,21 @@ static double small_ae_bce_logits(long count, const float *z, const float *y, co
 		const float m = y[i] > 1 - y[i] ? y[i] : 1 - y[i];
 		acc += (double)(z[i] > 0 ? z[i] : 0) - (double)z[i] * t[i] - (double)logf(m);
 	}
+	return acc;
+}
+
+static double small_ae_bce_logits(long count, const float *z, const float *y, const float *t)
+{
+	double part[64], acc = 0;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (count >= 65536)
+#endif
+	for (long c = 0; c < 64; c++) {
+		const long i = count * c / 64, m = count * (c + 1) / 64 - i;
+		part[c] = small_ae_bce_span(m, z + i, y + i, t + i);
+	}
+	for (long c = 0; c < 64; c++)
+		acc += part[c];
 	return acc;
 }
 
@@ -519,7 +549,7 @@ small_ae_real small_ae_train_step(void *state, void *work, const small_ae_real *
 	small_ae_gemm(n, 784, 128, t11, 128, 1, t12, 1, 128, t13, t14,
 		NULL);
 	/* t15 = sigmoid */
-	small_ae_act(SMALL_AE_SIGMOID, 0.0f, 1, n * 784, t14, 0, NULL, 0, t15, 0);
+	small_ae_act_all(SMALL_AE_SIGMOID, 0.0f, n * 784, t14, NULL, t15);
 	/* t16 = bce */
 	t16[0] = (float)(small_ae_bce_logits(n * 784, t14, t15, t0) / (double)(n * 784));
 	/* t17 = constant */
@@ -527,6 +557,9 @@ small_ae_real small_ae_train_step(void *state, void *work, const small_ae_real *
 	/* t18 = bce_grad */
 	{
 		const float k = (float)(t17[0] / (double)(n * 784));
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
+#endif
 		for (long i = 0; i < n * 784; i++)
 			t18[i] = k * (t15[i] - t0[i]);
 	}
@@ -536,41 +569,65 @@ small_ae_real small_ae_train_step(void *state, void *work, const small_ae_real *
 	/* t20 = dense_dw */
 	small_ae_gemm(784, 128, n, t18, 1, 784, t11, 128, 1, NULL, t20, NULL);
 	/* t21 = sum_batch */
-	for (long j = 0; j < 784; j++)
-		t21[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 784; j++)
-			t21[j] += t18[b * 784 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 784; j0 += 64) {
+		const long j1 = j0 + 64 < 784 ? j0 + 64 : 784;
+		for (long j = j0; j < j1; j++)
+			t21[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t21[j] += t18[b * 784 + j];
+	}
 	/* t23 = dense_dx */
 	small_ae_gemm(n, 32, 128, t19, 128, 1, t8, 32, 1, NULL, t23,
 		NULL);
 	/* t24 = dense_dw */
 	small_ae_gemm(128, 32, n, t19, 1, 128, t7, 32, 1, NULL, t24, NULL);
 	/* t25 = sum_batch */
-	for (long j = 0; j < 128; j++)
-		t25[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 128; j++)
-			t25[j] += t19[b * 128 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 128 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 128; j0 += 64) {
+		const long j1 = j0 + 64 < 128 ? j0 + 64 : 128;
+		for (long j = j0; j < j1; j++)
+			t25[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t25[j] += t19[b * 128 + j];
+	}
 	/* t26 = dense_dx */
 	small_ae_gemm(n, 128, 32, t23, 32, 1, t5, 128, 1, NULL, t26,
 		&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f, .y = t4});
 	/* t27 = dense_dw */
 	small_ae_gemm(32, 128, n, t23, 1, 32, t4, 128, 1, NULL, t27, NULL);
 	/* t28 = sum_batch */
-	for (long j = 0; j < 32; j++)
-		t28[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 32; j++)
-			t28[j] += t23[b * 32 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 32; j0 += 64) {
+		const long j1 = j0 + 64 < 32 ? j0 + 64 : 32;
+		for (long j = j0; j < j1; j++)
+			t28[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t28[j] += t23[b * 32 + j];
+	}
 	/* t30 = dense_dw */
 	small_ae_gemm(128, 784, n, t26, 1, 128, t0, 784, 1, NULL, t30, NULL);
 	/* t31 = sum_batch */
-	for (long j = 0; j < 128; j++)
-		t31[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 128; j++)
-			t31[j] += t26[b * 128 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 128 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 128; j0 += 64) {
+		const long j1 = j0 + 64 < 128 ? j0 + 64 : 128;
+		for (long j = j0; j < j1; j++)
+			t31[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t31[j] += t26[b * 128 + j];
+	}
 	/* t32 = adam */
 	{ /* encoder.0.weight */
 		small_ae_adam(100352, t1, adam_m + 0, adam_v + 0, t30, &adam_k);
@@ -655,7 +712,7 @@ small_ae_real small_ae_gradient(const void *state, void *work, const small_ae_re
 	small_ae_gemm(n, 784, 128, t11, 128, 1, t12, 1, 128, t13, t14,
 		NULL);
 	/* t15 = sigmoid */
-	small_ae_act(SMALL_AE_SIGMOID, 0.0f, 1, n * 784, t14, 0, NULL, 0, t15, 0);
+	small_ae_act_all(SMALL_AE_SIGMOID, 0.0f, n * 784, t14, NULL, t15);
 	/* t16 = bce */
 	t16[0] = (float)(small_ae_bce_logits(n * 784, t14, t15, t0) / (double)(n * 784));
 	/* t17 = constant */
@@ -663,6 +720,9 @@ small_ae_real small_ae_gradient(const void *state, void *work, const small_ae_re
 	/* t18 = bce_grad */
 	{
 		const float k = (float)(t17[0] / (double)(n * 784));
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
+#endif
 		for (long i = 0; i < n * 784; i++)
 			t18[i] = k * (t15[i] - t0[i]);
 	}
@@ -672,41 +732,65 @@ small_ae_real small_ae_gradient(const void *state, void *work, const small_ae_re
 	/* t20 = dense_dw */
 	small_ae_gemm(784, 128, n, t18, 1, 784, t11, 128, 1, NULL, t20, NULL);
 	/* t21 = sum_batch */
-	for (long j = 0; j < 784; j++)
-		t21[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 784; j++)
-			t21[j] += t18[b * 784 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 784; j0 += 64) {
+		const long j1 = j0 + 64 < 784 ? j0 + 64 : 784;
+		for (long j = j0; j < j1; j++)
+			t21[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t21[j] += t18[b * 784 + j];
+	}
 	/* t23 = dense_dx */
 	small_ae_gemm(n, 32, 128, t19, 128, 1, t8, 32, 1, NULL, t23,
 		NULL);
 	/* t24 = dense_dw */
 	small_ae_gemm(128, 32, n, t19, 1, 128, t7, 32, 1, NULL, t24, NULL);
 	/* t25 = sum_batch */
-	for (long j = 0; j < 128; j++)
-		t25[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 128; j++)
-			t25[j] += t19[b * 128 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 128 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 128; j0 += 64) {
+		const long j1 = j0 + 64 < 128 ? j0 + 64 : 128;
+		for (long j = j0; j < j1; j++)
+			t25[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t25[j] += t19[b * 128 + j];
+	}
 	/* t26 = dense_dx */
 	small_ae_gemm(n, 128, 32, t23, 32, 1, t5, 128, 1, NULL, t26,
 		&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f, .y = t4});
 	/* t27 = dense_dw */
 	small_ae_gemm(32, 128, n, t23, 1, 32, t4, 128, 1, NULL, t27, NULL);
 	/* t28 = sum_batch */
-	for (long j = 0; j < 32; j++)
-		t28[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 32; j++)
-			t28[j] += t23[b * 32 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 32; j0 += 64) {
+		const long j1 = j0 + 64 < 32 ? j0 + 64 : 32;
+		for (long j = j0; j < j1; j++)
+			t28[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t28[j] += t23[b * 32 + j];
+	}
 	/* t30 = dense_dw */
 	small_ae_gemm(128, 784, n, t26, 1, 128, t0, 784, 1, NULL, t30, NULL);
 	/* t31 = sum_batch */
-	for (long j = 0; j < 128; j++)
-		t31[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 128; j++)
-			t31[j] += t26[b * 128 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 128 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 128; j0 += 64) {
+		const long j1 = j0 + 64 < 128 ? j0 + 64 : 128;
+		for (long j = j0; j < j1; j++)
+			t31[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t31[j] += t26[b * 128 + j];
+	}
 	memcpy(grad + 0, t30, sizeof(float) * 100352);
 	memcpy(grad + 100352, t31, sizeof(float) * 128);
 	memcpy(grad + 100480, t27, sizeof(float) * 4096);
@@ -766,7 +850,7 @@ small_ae_real small_ae_loss(const void *state, void *work, const small_ae_real *
 	small_ae_gemm(n, 784, 128, t11, 128, 1, t12, 1, 128, t13, t14,
 		NULL);
 	/* t15 = sigmoid */
-	small_ae_act(SMALL_AE_SIGMOID, 0.0f, 1, n * 784, t14, 0, NULL, 0, t15, 0);
+	small_ae_act_all(SMALL_AE_SIGMOID, 0.0f, n * 784, t14, NULL, t15);
 	/* t16 = bce */
 	t16[0] = (float)(small_ae_bce_logits(n * 784, t14, t15, t0) / (double)(n * 784));
 	return t16[0];
@@ -807,7 +891,7 @@ void small_ae_forward(const void *state, void *work, const small_ae_real *x, int
 	small_ae_gemm(n, 784, 128, t11, 128, 1, t12, 1, 128, t13, t14,
 		NULL);
 	/* t15 = sigmoid */
-	small_ae_act(SMALL_AE_SIGMOID, 0.0f, 1, n * 784, t14, 0, NULL, 0, t15, 0);
+	small_ae_act_all(SMALL_AE_SIGMOID, 0.0f, n * 784, t14, NULL, t15);
 	memcpy(out, t15, sizeof(float) * n * 784);
 }
 
@@ -858,7 +942,7 @@ void small_ae_decode(const void *state, void *work, const small_ae_real *z, int 
 	small_ae_gemm(n, 784, 128, t11, 128, 1, t12, 1, 128, t13, t14,
 		NULL);
 	/* t15 = sigmoid */
-	small_ae_act(SMALL_AE_SIGMOID, 0.0f, 1, n * 784, t14, 0, NULL, 0, t15, 0);
+	small_ae_act_all(SMALL_AE_SIGMOID, 0.0f, n * 784, t14, NULL, t15);
 	memcpy(out, t15, sizeof(float) * n * 784);
 }
 
@@ -889,7 +973,7 @@ void small_ae_sample(const void *state, void *work, uint64_t seed, int n, small_
 	small_ae_gemm(n, 784, 128, t11, 128, 1, t12, 1, 128, t13, t14,
 		NULL);
 	/* t15 = sigmoid */
-	small_ae_act(SMALL_AE_SIGMOID, 0.0f, 1, n * 784, t14, 0, NULL, 0, t15, 0);
+	small_ae_act_all(SMALL_AE_SIGMOID, 0.0f, n * 784, t14, NULL, t15);
 	memcpy(out, t15, sizeof(float) * n * 784);
 }
 

@@ -162,6 +162,21 @@ static void sparse_ae_act(int act, float slope, long rows, long cols, const floa
 	}
 }
 
+/* out = f(x) (or x f'(.) from y) for count elements, in slices of a
+ * multiple of the vector width that threads share out. */
+static void sparse_ae_act_all(int act, float slope, long count, const float *x, const float *y, float *out)
+{
+	enum { SLICE = 8192 };
+	const long slices = (count + SLICE - 1) / SLICE;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (slices >= 4)
+#endif
+	for (long s = 0; s < slices; s++) {
+		const long i = s * SLICE;
+		sparse_ae_act(act, slope, 1, count - i < SLICE ? count - i : SLICE, x + i, 0, y ? y + i : NULL, 0, out + i, 0);
+	}
+}
+
 typedef struct sparse_ae_adam_k {
 	float beta1, beta2, one_m_beta1, one_m_beta2, eps, wd, step_size, bc2_sqrt;
 } sparse_ae_adam_k;
@@ -508,11 +523,20 @@ sparse_ae_real sparse_ae_train_step(void *state, void *work, const sparse_ae_rea
 		&(const sparse_ae_epilogue){.act = SPARSE_AE_SIGMOID, .slope = 0.0f});
 	/* t25 = mse */
 	{
-		double acc = 0;
-		for (long i = 0; i < n * 784; i++) {
-			double d = (double)t24[i] - (double)t0[i];
-			acc += d * d;
+		double part[64], acc = 0;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
+#endif
+		for (long c = 0; c < 64; c++) {
+			double sum = 0;
+			for (long i = n * 784 * c / 64; i < n * 784 * (c + 1) / 64; i++) {
+				double d = (double)t24[i] - (double)t0[i];
+				sum += d * d;
+			}
+			part[c] = sum;
 		}
+		for (long c = 0; c < 64; c++)
+			acc += part[c];
 		t25[0] = (float)(acc / (double)(n * 784));
 	}
 	/* t26 = l1 */
@@ -542,6 +566,9 @@ sparse_ae_real sparse_ae_train_step(void *state, void *work, const sparse_ae_rea
 	/* t32 = mse_grad */
 	{
 		const float k = (float)(t29[0] / (double)(n * 784));
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
+#endif
 		for (long i0 = 0; i0 < n * 784; i0 += 1024) {
 			const long c = n * 784 - i0 < 1024 ? n * 784 - i0 : 1024;
 			for (long i = i0; i < i0 + c; i++)
@@ -555,22 +582,34 @@ sparse_ae_real sparse_ae_train_step(void *state, void *work, const sparse_ae_rea
 	/* t35 = dense_dw */
 	sparse_ae_gemm(784, 512, n, t32, 1, 784, t20, 512, 1, NULL, t35, NULL);
 	/* t36 = sum_batch */
-	for (long j = 0; j < 784; j++)
-		t36[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 784; j++)
-			t36[j] += t32[b * 784 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 784; j0 += 64) {
+		const long j1 = j0 + 64 < 784 ? j0 + 64 : 784;
+		for (long j = j0; j < j1; j++)
+			t36[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t36[j] += t32[b * 784 + j];
+	}
 	/* t38 = dense_dx */
 	sparse_ae_gemm(n, 256, 512, t34, 512, 1, t17, 256, 1, NULL, t38,
 		&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f, .y = t16});
 	/* t39 = dense_dw */
 	sparse_ae_gemm(512, 256, n, t34, 1, 512, t16, 256, 1, NULL, t39, NULL);
 	/* t40 = sum_batch */
-	for (long j = 0; j < 512; j++)
-		t40[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 512; j++)
-			t40[j] += t34[b * 512 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 512 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 512; j0 += 64) {
+		const long j1 = j0 + 64 < 512 ? j0 + 64 : 512;
+		for (long j = j0; j < j1; j++)
+			t40[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t40[j] += t34[b * 512 + j];
+	}
 	/* t42 = dense_dx */
 	sparse_ae_gemm(n, 64, 256, t38, 256, 1, t13, 64, 1, NULL, t42,
 		NULL);
@@ -580,43 +619,67 @@ sparse_ae_real sparse_ae_train_step(void *state, void *work, const sparse_ae_rea
 	/* t44 = dense_dw */
 	sparse_ae_gemm(256, 64, n, t38, 1, 256, t12, 64, 1, NULL, t44, NULL);
 	/* t45 = sum_batch */
-	for (long j = 0; j < 256; j++)
-		t45[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 256; j++)
-			t45[j] += t38[b * 256 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 256 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 256; j0 += 64) {
+		const long j1 = j0 + 64 < 256 ? j0 + 64 : 256;
+		for (long j = j0; j < j1; j++)
+			t45[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t45[j] += t38[b * 256 + j];
+	}
 	/* t46 = act_grad */
-	sparse_ae_act(SPARSE_AE_RELU, 0.0f, 1, n * 64, t43, 0, t12, 0, t46, 0);
+	sparse_ae_act_all(SPARSE_AE_RELU, 0.0f, n * 64, t43, t12, t46);
 	/* t47 = dense_dx */
 	sparse_ae_gemm(n, 256, 64, t46, 64, 1, t9, 256, 1, NULL, t47,
 		&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f, .y = t8});
 	/* t48 = dense_dw */
 	sparse_ae_gemm(64, 256, n, t46, 1, 64, t8, 256, 1, NULL, t48, NULL);
 	/* t49 = sum_batch */
-	for (long j = 0; j < 64; j++)
-		t49[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 64; j++)
-			t49[j] += t46[b * 64 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 64 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 64; j0 += 64) {
+		const long j1 = j0 + 64 < 64 ? j0 + 64 : 64;
+		for (long j = j0; j < j1; j++)
+			t49[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t49[j] += t46[b * 64 + j];
+	}
 	/* t51 = dense_dx */
 	sparse_ae_gemm(n, 512, 256, t47, 256, 1, t5, 512, 1, NULL, t51,
 		&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f, .y = t4});
 	/* t52 = dense_dw */
 	sparse_ae_gemm(256, 512, n, t47, 1, 256, t4, 512, 1, NULL, t52, NULL);
 	/* t53 = sum_batch */
-	for (long j = 0; j < 256; j++)
-		t53[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 256; j++)
-			t53[j] += t47[b * 256 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 256 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 256; j0 += 64) {
+		const long j1 = j0 + 64 < 256 ? j0 + 64 : 256;
+		for (long j = j0; j < j1; j++)
+			t53[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t53[j] += t47[b * 256 + j];
+	}
 	/* t55 = dense_dw */
 	sparse_ae_gemm(512, 784, n, t51, 1, 512, t0, 784, 1, NULL, t55, NULL);
 	/* t56 = sum_batch */
-	for (long j = 0; j < 512; j++)
-		t56[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 512; j++)
-			t56[j] += t51[b * 512 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 512 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 512; j0 += 64) {
+		const long j1 = j0 + 64 < 512 ? j0 + 64 : 512;
+		for (long j = j0; j < j1; j++)
+			t56[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t56[j] += t51[b * 512 + j];
+	}
 	/* t57 = adam */
 	{ /* encoder.0.weight */
 		sparse_ae_adam(401408, t1, adam_m + 0, adam_v + 0, t55, &adam_k);
@@ -742,11 +805,20 @@ sparse_ae_real sparse_ae_gradient(const void *state, void *work, const sparse_ae
 		&(const sparse_ae_epilogue){.act = SPARSE_AE_SIGMOID, .slope = 0.0f});
 	/* t25 = mse */
 	{
-		double acc = 0;
-		for (long i = 0; i < n * 784; i++) {
-			double d = (double)t24[i] - (double)t0[i];
-			acc += d * d;
+		double part[64], acc = 0;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
+#endif
+		for (long c = 0; c < 64; c++) {
+			double sum = 0;
+			for (long i = n * 784 * c / 64; i < n * 784 * (c + 1) / 64; i++) {
+				double d = (double)t24[i] - (double)t0[i];
+				sum += d * d;
+			}
+			part[c] = sum;
 		}
+		for (long c = 0; c < 64; c++)
+			acc += part[c];
 		t25[0] = (float)(acc / (double)(n * 784));
 	}
 	/* t26 = l1 */
@@ -776,6 +848,9 @@ sparse_ae_real sparse_ae_gradient(const void *state, void *work, const sparse_ae
 	/* t32 = mse_grad */
 	{
 		const float k = (float)(t29[0] / (double)(n * 784));
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
+#endif
 		for (long i0 = 0; i0 < n * 784; i0 += 1024) {
 			const long c = n * 784 - i0 < 1024 ? n * 784 - i0 : 1024;
 			for (long i = i0; i < i0 + c; i++)
@@ -789,22 +864,34 @@ sparse_ae_real sparse_ae_gradient(const void *state, void *work, const sparse_ae
 	/* t35 = dense_dw */
 	sparse_ae_gemm(784, 512, n, t32, 1, 784, t20, 512, 1, NULL, t35, NULL);
 	/* t36 = sum_batch */
-	for (long j = 0; j < 784; j++)
-		t36[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 784; j++)
-			t36[j] += t32[b * 784 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 784; j0 += 64) {
+		const long j1 = j0 + 64 < 784 ? j0 + 64 : 784;
+		for (long j = j0; j < j1; j++)
+			t36[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t36[j] += t32[b * 784 + j];
+	}
 	/* t38 = dense_dx */
 	sparse_ae_gemm(n, 256, 512, t34, 512, 1, t17, 256, 1, NULL, t38,
 		&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f, .y = t16});
 	/* t39 = dense_dw */
 	sparse_ae_gemm(512, 256, n, t34, 1, 512, t16, 256, 1, NULL, t39, NULL);
 	/* t40 = sum_batch */
-	for (long j = 0; j < 512; j++)
-		t40[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 512; j++)
-			t40[j] += t34[b * 512 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 512 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 512; j0 += 64) {
+		const long j1 = j0 + 64 < 512 ? j0 + 64 : 512;
+		for (long j = j0; j < j1; j++)
+			t40[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t40[j] += t34[b * 512 + j];
+	}
 	/* t42 = dense_dx */
 	sparse_ae_gemm(n, 64, 256, t38, 256, 1, t13, 64, 1, NULL, t42,
 		NULL);
@@ -814,43 +901,67 @@ sparse_ae_real sparse_ae_gradient(const void *state, void *work, const sparse_ae
 	/* t44 = dense_dw */
 	sparse_ae_gemm(256, 64, n, t38, 1, 256, t12, 64, 1, NULL, t44, NULL);
 	/* t45 = sum_batch */
-	for (long j = 0; j < 256; j++)
-		t45[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 256; j++)
-			t45[j] += t38[b * 256 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 256 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 256; j0 += 64) {
+		const long j1 = j0 + 64 < 256 ? j0 + 64 : 256;
+		for (long j = j0; j < j1; j++)
+			t45[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t45[j] += t38[b * 256 + j];
+	}
 	/* t46 = act_grad */
-	sparse_ae_act(SPARSE_AE_RELU, 0.0f, 1, n * 64, t43, 0, t12, 0, t46, 0);
+	sparse_ae_act_all(SPARSE_AE_RELU, 0.0f, n * 64, t43, t12, t46);
 	/* t47 = dense_dx */
 	sparse_ae_gemm(n, 256, 64, t46, 64, 1, t9, 256, 1, NULL, t47,
 		&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f, .y = t8});
 	/* t48 = dense_dw */
 	sparse_ae_gemm(64, 256, n, t46, 1, 64, t8, 256, 1, NULL, t48, NULL);
 	/* t49 = sum_batch */
-	for (long j = 0; j < 64; j++)
-		t49[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 64; j++)
-			t49[j] += t46[b * 64 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 64 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 64; j0 += 64) {
+		const long j1 = j0 + 64 < 64 ? j0 + 64 : 64;
+		for (long j = j0; j < j1; j++)
+			t49[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t49[j] += t46[b * 64 + j];
+	}
 	/* t51 = dense_dx */
 	sparse_ae_gemm(n, 512, 256, t47, 256, 1, t5, 512, 1, NULL, t51,
 		&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f, .y = t4});
 	/* t52 = dense_dw */
 	sparse_ae_gemm(256, 512, n, t47, 1, 256, t4, 512, 1, NULL, t52, NULL);
 	/* t53 = sum_batch */
-	for (long j = 0; j < 256; j++)
-		t53[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 256; j++)
-			t53[j] += t47[b * 256 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 256 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 256; j0 += 64) {
+		const long j1 = j0 + 64 < 256 ? j0 + 64 : 256;
+		for (long j = j0; j < j1; j++)
+			t53[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t53[j] += t47[b * 256 + j];
+	}
 	/* t55 = dense_dw */
 	sparse_ae_gemm(512, 784, n, t51, 1, 512, t0, 784, 1, NULL, t55, NULL);
 	/* t56 = sum_batch */
-	for (long j = 0; j < 512; j++)
-		t56[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 512; j++)
-			t56[j] += t51[b * 512 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 512 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 512; j0 += 64) {
+		const long j1 = j0 + 64 < 512 ? j0 + 64 : 512;
+		for (long j = j0; j < j1; j++)
+			t56[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t56[j] += t51[b * 512 + j];
+	}
 	memcpy(grad + 0, t55, sizeof(float) * 401408);
 	memcpy(grad + 401408, t56, sizeof(float) * 512);
 	memcpy(grad + 401920, t52, sizeof(float) * 131072);
@@ -929,11 +1040,20 @@ sparse_ae_real sparse_ae_loss(const void *state, void *work, const sparse_ae_rea
 		&(const sparse_ae_epilogue){.act = SPARSE_AE_SIGMOID, .slope = 0.0f});
 	/* t25 = mse */
 	{
-		double acc = 0;
-		for (long i = 0; i < n * 784; i++) {
-			double d = (double)t24[i] - (double)t0[i];
-			acc += d * d;
+		double part[64], acc = 0;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
+#endif
+		for (long c = 0; c < 64; c++) {
+			double sum = 0;
+			for (long i = n * 784 * c / 64; i < n * 784 * (c + 1) / 64; i++) {
+				double d = (double)t24[i] - (double)t0[i];
+				sum += d * d;
+			}
+			part[c] = sum;
 		}
+		for (long c = 0; c < 64; c++)
+			acc += part[c];
 		t25[0] = (float)(acc / (double)(n * 784));
 	}
 	/* t26 = l1 */

@@ -162,6 +162,21 @@ static void vae_act(int act, float slope, long rows, long cols, const float *x, 
 	}
 }
 
+/* out = f(x) (or x f'(.) from y) for count elements, in slices of a
+ * multiple of the vector width that threads share out. */
+static void vae_act_all(int act, float slope, long count, const float *x, const float *y, float *out)
+{
+	enum { SLICE = 8192 };
+	const long slices = (count + SLICE - 1) / SLICE;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (slices >= 4)
+#endif
+	for (long s = 0; s < slices; s++) {
+		const long i = s * SLICE;
+		vae_act(act, slope, 1, count - i < SLICE ? count - i : SLICE, x + i, 0, y ? y + i : NULL, 0, out + i, 0);
+	}
+}
+
 typedef struct vae_adam_k {
 	float beta1, beta2, one_m_beta1, one_m_beta2, eps, wd, step_size, bc2_sqrt;
 } vae_adam_k;
@@ -207,7 +222,7 @@ static void vae_adam(long count, float *p, float *m, float *v, const float *g, c
 	}
 }
 
-static double vae_bce_logits(long count, const float *z, const float *y, const float *t)
+static double vae_bce_span(long count, const float *z, const float *y, const float *t)
 {
 	double acc = 0;
 	long i = 0;
@@ -244,6 +259,21 @@ static double vae_bce_logits(long count, const float *z, const float *y, const f
 		const float m = y[i] > 1 - y[i] ? y[i] : 1 - y[i];
 		acc += (double)(z[i] > 0 ? z[i] : 0) - (double)z[i] * t[i] - (double)logf(m);
 	}
+	return acc;
+}
+
+static double vae_bce_logits(long count, const float *z, const float *y, const float *t)
+{
+	double part[64], acc = 0;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (count >= 65536)
+#endif
+	for (long c = 0; c < 64; c++) {
+		const long i = count * c / 64, m = count * (c + 1) / 64 - i;
+		part[c] = vae_bce_span(m, z + i, y + i, t + i);
+	}
+	for (long c = 0; c < 64; c++)
+		acc += part[c];
 	return acc;
 }
 
@@ -571,7 +601,7 @@ vae_real vae_train_step(void *state, void *work, const vae_real *x, int n, const
 	vae_gemm(n, 784, 512, t23, 512, 1, t24, 1, 512, t25, t26,
 		NULL);
 	/* t27 = sigmoid */
-	vae_act(VAE_SIGMOID, 0.0f, 1, n * 784, t26, 0, NULL, 0, t27, 0);
+	vae_act_all(VAE_SIGMOID, 0.0f, n * 784, t26, NULL, t27);
 	/* t28 = bce */
 	t28[0] = (float)(vae_bce_logits(n * 784, t26, t27, t0));
 	/* t29 = kl_normal */
@@ -607,6 +637,9 @@ vae_real vae_train_step(void *state, void *work, const vae_real *x, int n, const
 	/* t34 = bce_grad */
 	{
 		const float k = t31[0];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
+#endif
 		for (long i = 0; i < n * 784; i++)
 			t34[i] = k * (t27[i] - t0[i]);
 	}
@@ -616,33 +649,51 @@ vae_real vae_train_step(void *state, void *work, const vae_real *x, int n, const
 	/* t36 = dense_dw */
 	vae_gemm(784, 512, n, t34, 1, 784, t23, 512, 1, NULL, t36, NULL);
 	/* t37 = sum_batch */
-	for (long j = 0; j < 784; j++)
-		t37[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 784; j++)
-			t37[j] += t34[b * 784 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 784; j0 += 64) {
+		const long j1 = j0 + 64 < 784 ? j0 + 64 : 784;
+		for (long j = j0; j < j1; j++)
+			t37[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t37[j] += t34[b * 784 + j];
+	}
 	/* t39 = dense_dx */
 	vae_gemm(n, 256, 512, t35, 512, 1, t20, 256, 1, NULL, t39,
 		&(const vae_epilogue){.act = VAE_RELU, .slope = 0.0f, .y = t19});
 	/* t40 = dense_dw */
 	vae_gemm(512, 256, n, t35, 1, 512, t19, 256, 1, NULL, t40, NULL);
 	/* t41 = sum_batch */
-	for (long j = 0; j < 512; j++)
-		t41[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 512; j++)
-			t41[j] += t35[b * 512 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 512 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 512; j0 += 64) {
+		const long j1 = j0 + 64 < 512 ? j0 + 64 : 512;
+		for (long j = j0; j < j1; j++)
+			t41[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t41[j] += t35[b * 512 + j];
+	}
 	/* t43 = dense_dx */
 	vae_gemm(n, 32, 256, t39, 256, 1, t16, 32, 1, NULL, t43,
 		NULL);
 	/* t44 = dense_dw */
 	vae_gemm(256, 32, n, t39, 1, 256, t15, 32, 1, NULL, t44, NULL);
 	/* t45 = sum_batch */
-	for (long j = 0; j < 256; j++)
-		t45[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 256; j++)
-			t45[j] += t39[b * 256 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 256 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 256; j0 += 64) {
+		const long j1 = j0 + 64 < 256 ? j0 + 64 : 256;
+		for (long j = j0; j < j1; j++)
+			t45[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t45[j] += t39[b * 256 + j];
+	}
 	/* t46 = add */
 	for (long i = 0; i < n * 32; i++)
 		t46[i] = t32[i] + t43[i];
@@ -664,11 +715,17 @@ vae_real vae_train_step(void *state, void *work, const vae_real *x, int n, const
 	/* t50 = dense_dw */
 	vae_gemm(32, 256, n, t48, 1, 32, t8, 256, 1, NULL, t50, NULL);
 	/* t51 = sum_batch */
-	for (long j = 0; j < 32; j++)
-		t51[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 32; j++)
-			t51[j] += t48[b * 32 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 32; j0 += 64) {
+		const long j1 = j0 + 64 < 32 ? j0 + 64 : 32;
+		for (long j = j0; j < j1; j++)
+			t51[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t51[j] += t48[b * 32 + j];
+	}
 	/* t52 = dense_dx */
 	vae_gemm(n, 256, 32, t46, 32, 1, t9, 256, 1, NULL, t52,
 		NULL);
@@ -678,32 +735,50 @@ vae_real vae_train_step(void *state, void *work, const vae_real *x, int n, const
 	/* t54 = dense_dw */
 	vae_gemm(32, 256, n, t46, 1, 32, t8, 256, 1, NULL, t54, NULL);
 	/* t55 = sum_batch */
-	for (long j = 0; j < 32; j++)
-		t55[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 32; j++)
-			t55[j] += t46[b * 32 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 32; j0 += 64) {
+		const long j1 = j0 + 64 < 32 ? j0 + 64 : 32;
+		for (long j = j0; j < j1; j++)
+			t55[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t55[j] += t46[b * 32 + j];
+	}
 	/* t56 = act_grad */
-	vae_act(VAE_RELU, 0.0f, 1, n * 256, t53, 0, t8, 0, t56, 0);
+	vae_act_all(VAE_RELU, 0.0f, n * 256, t53, t8, t56);
 	/* t57 = dense_dx */
 	vae_gemm(n, 512, 256, t56, 256, 1, t5, 512, 1, NULL, t57,
 		&(const vae_epilogue){.act = VAE_RELU, .slope = 0.0f, .y = t4});
 	/* t58 = dense_dw */
 	vae_gemm(256, 512, n, t56, 1, 256, t4, 512, 1, NULL, t58, NULL);
 	/* t59 = sum_batch */
-	for (long j = 0; j < 256; j++)
-		t59[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 256; j++)
-			t59[j] += t56[b * 256 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 256 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 256; j0 += 64) {
+		const long j1 = j0 + 64 < 256 ? j0 + 64 : 256;
+		for (long j = j0; j < j1; j++)
+			t59[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t59[j] += t56[b * 256 + j];
+	}
 	/* t61 = dense_dw */
 	vae_gemm(512, 784, n, t57, 1, 512, t0, 784, 1, NULL, t61, NULL);
 	/* t62 = sum_batch */
-	for (long j = 0; j < 512; j++)
-		t62[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 512; j++)
-			t62[j] += t57[b * 512 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 512 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 512; j0 += 64) {
+		const long j1 = j0 + 64 < 512 ? j0 + 64 : 512;
+		for (long j = j0; j < j1; j++)
+			t62[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t62[j] += t57[b * 512 + j];
+	}
 	/* t63 = adam */
 	{ /* encoder.0.weight */
 		vae_adam(401408, t1, adam_m + 0, adam_v + 0, t61, &adam_k);
@@ -858,7 +933,7 @@ vae_real vae_gradient(const void *state, void *work, const vae_real *x, int n, c
 	vae_gemm(n, 784, 512, t23, 512, 1, t24, 1, 512, t25, t26,
 		NULL);
 	/* t27 = sigmoid */
-	vae_act(VAE_SIGMOID, 0.0f, 1, n * 784, t26, 0, NULL, 0, t27, 0);
+	vae_act_all(VAE_SIGMOID, 0.0f, n * 784, t26, NULL, t27);
 	/* t28 = bce */
 	t28[0] = (float)(vae_bce_logits(n * 784, t26, t27, t0));
 	/* t29 = kl_normal */
@@ -894,6 +969,9 @@ vae_real vae_gradient(const void *state, void *work, const vae_real *x, int n, c
 	/* t34 = bce_grad */
 	{
 		const float k = t31[0];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
+#endif
 		for (long i = 0; i < n * 784; i++)
 			t34[i] = k * (t27[i] - t0[i]);
 	}
@@ -903,33 +981,51 @@ vae_real vae_gradient(const void *state, void *work, const vae_real *x, int n, c
 	/* t36 = dense_dw */
 	vae_gemm(784, 512, n, t34, 1, 784, t23, 512, 1, NULL, t36, NULL);
 	/* t37 = sum_batch */
-	for (long j = 0; j < 784; j++)
-		t37[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 784; j++)
-			t37[j] += t34[b * 784 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 784; j0 += 64) {
+		const long j1 = j0 + 64 < 784 ? j0 + 64 : 784;
+		for (long j = j0; j < j1; j++)
+			t37[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t37[j] += t34[b * 784 + j];
+	}
 	/* t39 = dense_dx */
 	vae_gemm(n, 256, 512, t35, 512, 1, t20, 256, 1, NULL, t39,
 		&(const vae_epilogue){.act = VAE_RELU, .slope = 0.0f, .y = t19});
 	/* t40 = dense_dw */
 	vae_gemm(512, 256, n, t35, 1, 512, t19, 256, 1, NULL, t40, NULL);
 	/* t41 = sum_batch */
-	for (long j = 0; j < 512; j++)
-		t41[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 512; j++)
-			t41[j] += t35[b * 512 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 512 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 512; j0 += 64) {
+		const long j1 = j0 + 64 < 512 ? j0 + 64 : 512;
+		for (long j = j0; j < j1; j++)
+			t41[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t41[j] += t35[b * 512 + j];
+	}
 	/* t43 = dense_dx */
 	vae_gemm(n, 32, 256, t39, 256, 1, t16, 32, 1, NULL, t43,
 		NULL);
 	/* t44 = dense_dw */
 	vae_gemm(256, 32, n, t39, 1, 256, t15, 32, 1, NULL, t44, NULL);
 	/* t45 = sum_batch */
-	for (long j = 0; j < 256; j++)
-		t45[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 256; j++)
-			t45[j] += t39[b * 256 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 256 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 256; j0 += 64) {
+		const long j1 = j0 + 64 < 256 ? j0 + 64 : 256;
+		for (long j = j0; j < j1; j++)
+			t45[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t45[j] += t39[b * 256 + j];
+	}
 	/* t46 = add */
 	for (long i = 0; i < n * 32; i++)
 		t46[i] = t32[i] + t43[i];
@@ -951,11 +1047,17 @@ vae_real vae_gradient(const void *state, void *work, const vae_real *x, int n, c
 	/* t50 = dense_dw */
 	vae_gemm(32, 256, n, t48, 1, 32, t8, 256, 1, NULL, t50, NULL);
 	/* t51 = sum_batch */
-	for (long j = 0; j < 32; j++)
-		t51[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 32; j++)
-			t51[j] += t48[b * 32 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 32; j0 += 64) {
+		const long j1 = j0 + 64 < 32 ? j0 + 64 : 32;
+		for (long j = j0; j < j1; j++)
+			t51[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t51[j] += t48[b * 32 + j];
+	}
 	/* t52 = dense_dx */
 	vae_gemm(n, 256, 32, t46, 32, 1, t9, 256, 1, NULL, t52,
 		NULL);
@@ -965,32 +1067,50 @@ vae_real vae_gradient(const void *state, void *work, const vae_real *x, int n, c
 	/* t54 = dense_dw */
 	vae_gemm(32, 256, n, t46, 1, 32, t8, 256, 1, NULL, t54, NULL);
 	/* t55 = sum_batch */
-	for (long j = 0; j < 32; j++)
-		t55[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 32; j++)
-			t55[j] += t46[b * 32 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 32; j0 += 64) {
+		const long j1 = j0 + 64 < 32 ? j0 + 64 : 32;
+		for (long j = j0; j < j1; j++)
+			t55[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t55[j] += t46[b * 32 + j];
+	}
 	/* t56 = act_grad */
-	vae_act(VAE_RELU, 0.0f, 1, n * 256, t53, 0, t8, 0, t56, 0);
+	vae_act_all(VAE_RELU, 0.0f, n * 256, t53, t8, t56);
 	/* t57 = dense_dx */
 	vae_gemm(n, 512, 256, t56, 256, 1, t5, 512, 1, NULL, t57,
 		&(const vae_epilogue){.act = VAE_RELU, .slope = 0.0f, .y = t4});
 	/* t58 = dense_dw */
 	vae_gemm(256, 512, n, t56, 1, 256, t4, 512, 1, NULL, t58, NULL);
 	/* t59 = sum_batch */
-	for (long j = 0; j < 256; j++)
-		t59[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 256; j++)
-			t59[j] += t56[b * 256 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 256 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 256; j0 += 64) {
+		const long j1 = j0 + 64 < 256 ? j0 + 64 : 256;
+		for (long j = j0; j < j1; j++)
+			t59[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t59[j] += t56[b * 256 + j];
+	}
 	/* t61 = dense_dw */
 	vae_gemm(512, 784, n, t57, 1, 512, t0, 784, 1, NULL, t61, NULL);
 	/* t62 = sum_batch */
-	for (long j = 0; j < 512; j++)
-		t62[j] = 0;
-	for (long b = 0; b < n; b++)
-		for (long j = 0; j < 512; j++)
-			t62[j] += t57[b * 512 + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 512 >= 32768)
+#endif
+	for (long j0 = 0; j0 < 512; j0 += 64) {
+		const long j1 = j0 + 64 < 512 ? j0 + 64 : 512;
+		for (long j = j0; j < j1; j++)
+			t62[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				t62[j] += t57[b * 512 + j];
+	}
 	memcpy(grad + 0, t61, sizeof(float) * 401408);
 	memcpy(grad + 401408, t62, sizeof(float) * 512);
 	memcpy(grad + 401920, t58, sizeof(float) * 131072);
@@ -1083,7 +1203,7 @@ vae_real vae_loss(const void *state, void *work, const vae_real *x, int n)
 	vae_gemm(n, 784, 512, t23, 512, 1, t24, 1, 512, t25, t26,
 		NULL);
 	/* t27 = sigmoid */
-	vae_act(VAE_SIGMOID, 0.0f, 1, n * 784, t26, 0, NULL, 0, t27, 0);
+	vae_act_all(VAE_SIGMOID, 0.0f, n * 784, t26, NULL, t27);
 	/* t28 = bce */
 	t28[0] = (float)(vae_bce_logits(n * 784, t26, t27, t0));
 	/* t29 = kl_normal */
@@ -1159,7 +1279,7 @@ void vae_forward(const void *state, void *work, const vae_real *x, int n, vae_re
 	vae_gemm(n, 784, 512, t23, 512, 1, t24, 1, 512, t25, t26,
 		NULL);
 	/* t27 = sigmoid */
-	vae_act(VAE_SIGMOID, 0.0f, 1, n * 784, t26, 0, NULL, 0, t27, 0);
+	vae_act_all(VAE_SIGMOID, 0.0f, n * 784, t26, NULL, t27);
 	memcpy(out, t27, sizeof(float) * n * 784);
 }
 
@@ -1235,7 +1355,7 @@ void vae_decode(const void *state, void *work, const vae_real *z, int n, vae_rea
 	vae_gemm(n, 784, 512, t23, 512, 1, t24, 1, 512, t25, t26,
 		NULL);
 	/* t27 = sigmoid */
-	vae_act(VAE_SIGMOID, 0.0f, 1, n * 784, t26, 0, NULL, 0, t27, 0);
+	vae_act_all(VAE_SIGMOID, 0.0f, n * 784, t26, NULL, t27);
 	memcpy(out, t27, sizeof(float) * n * 784);
 }
 
@@ -1272,7 +1392,7 @@ void vae_sample(const void *state, void *work, uint64_t seed, int n, vae_real *o
 	vae_gemm(n, 784, 512, t23, 512, 1, t24, 1, 512, t25, t26,
 		NULL);
 	/* t27 = sigmoid */
-	vae_act(VAE_SIGMOID, 0.0f, 1, n * 784, t26, 0, NULL, 0, t27, 0);
+	vae_act_all(VAE_SIGMOID, 0.0f, n * 784, t26, NULL, t27);
 	memcpy(out, t27, sizeof(float) * n * 784);
 }
 
