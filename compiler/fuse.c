@@ -81,6 +81,7 @@ static void fuse(Graph *g)
 			n->iattr[1] = n->iattr[0] + 1; /* the activation; fattr[0] keeps its slope */
 			n->iattr[0] = d->iattr[0];     /* has bias */
 			n->op = &op_dense;
+			n->layer = d->layer; /* where its parameters are named */
 			n->nin = d->nin;
 			for (int k = 0; k < d->nin; k++)
 				n->in[k] = d->in[k];

@@ -193,7 +193,7 @@ static const char *phase_name[] = {"fwd", "bwd", "upd"};
 
 static void dump_node(FILE *out, const Node *n)
 {
-	fprintf(out, "t%-4d %s = %s(", n->id, phase_name[n->phase], n->op->name);
+	fprintf(out, "t%-4d %s = %s(", n->id, phase_name[n->phase], node_label(n));
 	for (int i = 0; i < n->nin; i++)
 		fprintf(out, "%st%d", i ? ", " : "", n->in[i]->id);
 	fprintf(out, ") %s", shape_str(n->shape));
@@ -224,7 +224,7 @@ void graph_dot(FILE *out, Graph *g)
 		if (n->dead)
 			continue;
 		fprintf(out, "  t%d [label=\"t%d %s\\n%s%s%s\", fillcolor=%s];\n", n->id, n->id,
-			n->op->name, shape_str(n->shape), n->name ? "\\n" : "", n->name ? n->name : "",
+			node_label(n), shape_str(n->shape), n->name ? "\\n" : "", n->name ? n->name : "",
 			color[n->phase]);
 		for (int j = 0; j < n->nin; j++)
 			fprintf(out, "  t%d -> t%d;\n", n->in[j]->id, n->id);

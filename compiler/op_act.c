@@ -90,6 +90,13 @@ static void act_grad_rule(Graph *g, Node *n, Node *dy)
 	grad_accumulate(g, n->in[0], d);
 }
 
+const char *act_name(int kind)
+{
+	static const char *names[] = {[ACT_RELU] = "relu", [ACT_LEAKY] = "leaky_relu", [ACT_SIGMOID] = "sigmoid",
+				      [ACT_TANH] = "tanh"};
+	return names[kind];
+}
+
 const char *act_torch_of(int kind, double slope, const char *x)
 {
 	switch (kind) {

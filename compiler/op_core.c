@@ -20,6 +20,11 @@ const OpDef *op_lookup(const char *name)
 	return NULL;
 }
 
+const char *node_label(const Node *n)
+{
+	return n->op->label ? n->op->label(n) : n->op->name;
+}
+
 const OpDef *const *op_all(int *n)
 {
 	*n = (int)(sizeof all_ops / sizeof *all_ops);

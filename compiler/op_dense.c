@@ -59,6 +59,15 @@ static const char *act_epilogue(Emit *e, const Node *n, const Node *y)
 			 y ? emit_ref(e, y) : "");
 }
 
+/* "dense+relu" for a product with an activation's epilogue, "dense_dx*relu'"
+ * for one with a derivative's. */
+static const char *epilogue_label(const Node *n)
+{
+	if (!n->iattr[1])
+		return n->op->name;
+	return xasprintf(n->op == &op_dense ? "%s+%s" : "%s*%s'", n->op->name, act_name((int)n->iattr[1] - 1));
+}
+
 /* y = x W^T + b: A = x (rows of in), B(k, j) = W[j, k]. */
 static void dense_emit(Emit *e, Node *n)
 {
@@ -101,7 +110,7 @@ static const char *dense_torch(const Node *n, const char *const *in)
 const OpDef op_dense = {
 	.name = "dense", .lower = dense_lower, .args = dense_args, .nargs = 3,
 	.shape = dense_shape, .grad = dense_grad, .emit = dense_emit, .flops = dense_flops,
-	.torch = dense_torch,
+	.torch = dense_torch, .label = epilogue_label,
 	.doc = "dense(units, bias = true): fully connected layer y = x W^T + b, W is [units, in]"};
 
 /* dense_dx(dy, W): dx [n, in] = dy [n, out] W [out, in]. */
@@ -146,7 +155,7 @@ static double dense_dx_flops(const Node *n)
 
 const OpDef op_dense_dx = {
 	.name = "dense_dx", .shape = dense_dx_shape, .grad = dense_dx_grad, .emit = dense_dx_emit,
-	.flops = dense_dx_flops,
+	.flops = dense_dx_flops, .label = epilogue_label,
 	.doc = "input gradient of dense: dy W"};
 
 /* dense_dw(dy, x): dW [out, in] = dy^T [out, n] x [n, in], summed over the batch. */

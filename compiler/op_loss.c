@@ -240,8 +240,14 @@ static void bce_grad_emit(Emit *e, Node *n)
 	emit_line(e, "}");
 }
 
+/* "mse_grad*sigmoid'" when fused with the derivative of the output's activation. */
+static const char *mse_grad_label(const Node *n)
+{
+	return n->iattr[1] ? xasprintf("mse_grad*%s'", act_name((int)n->iattr[1] - 1)) : n->op->name;
+}
+
 const OpDef op_mse_grad = {
-	.name = "mse_grad", .shape = grad_shape, .emit = mse_grad_emit, .flops = loss_flops,
+	.name = "mse_grad", .shape = grad_shape, .emit = mse_grad_emit, .flops = loss_flops, .label = mse_grad_label,
 	.doc = "gradient of mse with respect to its input"};
 const OpDef op_bce_grad = {
 	.name = "bce_grad", .shape = grad_shape, .emit = bce_grad_emit, .flops = loss_flops,

@@ -64,6 +64,9 @@ struct OpDef {
 	 * evaluation) and `noise` (random parts on). */
 	const char *(*torch)(const Node *n, const char *const *in);
 	int torch_input_grad; /* the PyTorch form differentiates with respect to model inputs */
+	/* The node's name in dumps and summaries when it says more than the
+	 * op's (a fused node: "dense+relu"); NULL for the op's name. */
+	const char *(*label)(const Node *n);
 	const char *doc; /* one line for `aecc ops` and docs/ops.md */
 };
 
@@ -90,6 +93,9 @@ struct OpDef {
 #define X(n) extern const OpDef op_##n;
 OP_LIST(X)
 #undef X
+
+/* n's name in dumps and summaries: its op's label, else its op's name. */
+const char *node_label(const Node *n);
 
 /* The op callable from .ae files under `name`, or NULL. */
 const OpDef *op_lookup(const char *name);
@@ -138,6 +144,8 @@ void adam_emit_loop(Emit *e, const char *p, const char *m, const char *v, const 
 /* The generated C's name of activation `kind` (an op's iattr[0]: relu,
  * leaky_relu, sigmoid, tanh, act_grad) for the "act" helper (op_act.c). */
 const char *act_code(Emit *e, int kind);
+/* The language's name of activation `kind` ("relu"). */
+const char *act_name(int kind);
 /* Activation `kind` applied to the PyTorch expression x. */
 const char *act_torch_of(int kind, double slope, const char *x);
 
