@@ -150,8 +150,17 @@ static const char gemm_scalar_text[] =
  * Threads take fixed ranges of column blocks, so every element of C is
  * summed by one thread in one order whatever the thread count. Stack use:
  * (MC + NR) KC + MR NR elements per thread. */
+enum { GEMM_MR = 8, GEMM_NV = 2, GEMM_KC = 128, GEMM_MC = 128, WIDEST_LANES_F32 = 16 };
+
+size_t kernels_stack_bytes(int f64, int scalar)
+{
+	if (scalar)
+		return 0;
+	const size_t real = f64 ? 8 : 4, nr = GEMM_NV * (WIDEST_LANES_F32 / (f64 ? 2 : 1));
+	return real * (GEMM_MC * GEMM_KC + GEMM_KC * nr + GEMM_MR * nr + nr);
+}
+
 static const char gemm_simd_text[] =
-"enum { PFX_MR = 8, PFX_NR = 2 * UPFX_LANES, PFX_KC = 128, PFX_MC = 128 };\n\n"
 "/* The MR x NR tile at C (rows ldc apart) = (bias row, 0 or C itself) +\n"
 " * a b, where a is a packed kc x MR panel of A and b a kc x NR panel of B. */\n"
 "static void PFX_kernel(long kc, const REAL *restrict a, const REAL *restrict b, REAL *restrict C, long ldc,\n"
@@ -280,6 +289,8 @@ static void gemm(Emit *e, const char *P, const char *r)
 		emit_template(e, gemm_scalar_text);
 		return;
 	}
+	emit_template(e, xasprintf("enum { PFX_MR = %d, PFX_NR = %d * UPFX_LANES, PFX_KC = %d, PFX_MC = %d };\n\n",
+				   GEMM_MR, GEMM_NV, GEMM_KC, GEMM_MC));
 	const char *text = gemm_simd_text, *mark = strstr(text, "TRANSPOSE4");
 	emit_template(e, xasprintf("%.*s%s%s", (int)(mark - text), text,
 				   emit_real(e)[0] == 'f' ? transpose4_f32 : transpose4_f64,

@@ -130,6 +130,9 @@ Node *grad_vjp(Graph *g, Node *out, Node *seed, Node *wrt);
  * "normal", ...: see kernels.c) with the model's prefix; the helper is then
  * written into the file before the code that calls it. */
 const char *emit_helper(Emit *e, const char *name);
+/* Bytes of stack a thread of the generated code may use at most, for the
+ * products' packed panels (kernels.c). */
+size_t kernels_stack_bytes(int f64, int scalar);
 /* Write the definitions of the helpers used so far (emit.c). */
 void emit_helper_defs(Emit *e);
 unsigned *emit_helpers_used(Emit *e);
