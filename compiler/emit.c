@@ -22,8 +22,9 @@ struct Emit {
 	Buf *out;          /* where lines go */
 	int indent;        /* current indentation in tabs */
 	int training;      /* inside the train step */
-	int updates;       /* inside the train step proper (not the gradient):
-	                      buffers take their new values */
+	int updates;       /* inside the forward and backward pass the train step
+	                      and the gradient share: buffers take their new
+	                      values when its `updates` is not NULL */
 	const char *real;  /* "float" or "double" */
 	const char *P;     /* NAME, lower case */
 	const char *U;     /* NAME, upper case */
@@ -124,22 +125,24 @@ static size_t buffer_byte_offset(Model *m, const Buffer *b)
 	return b->offset * (m->f64 ? 8 : 4);
 }
 
-/* In the train step, right after node n: store the new values of the
- * buffers n updates (later nodes may reuse n's memory). */
+/* In the shared pass, right after node n: store the new values of the
+ * buffers n updates into the state `updates` (the train step's; NULL from
+ * the gradient), as later nodes may reuse n's memory. */
 static void emit_buffer_updates(Emit *e, const Node *n)
 {
 	Model *m = e->m;
 	for (int i = 0; i < m->g->buffers.len; i++) {
 		const Buffer *b = m->g->buffers.data[i];
 		if (b->next == n)
-			emit_line(e, "memcpy((unsigned char *)state + %zu, t%d + %zu, sizeof(%s) * %zu); /* %s */",
+			emit_line(e, "if (updates) memcpy((unsigned char *)updates + %zu, t%d + %zu, sizeof(%s) * %zu); /* %s */",
 				  buffers_base(m) + buffer_byte_offset(m, b), n->id, b->next_offset, e->real,
 				  shape_elems(b->shape), b->name);
 	}
 }
 
-/* Declare a pointer for every needed value, then emit the needed nodes in
- * schedule order. `params_const` makes parameter pointers read-only. */
+/* Declare a pointer for every needed value (mark 1 or 2), then emit the
+ * needed nodes (mark 1) in schedule order. `params_const` makes parameter
+ * pointers read-only. */
 static void emit_body(Emit *e, char *mark, int params_const)
 {
 	Graph *g = e->m->g;
@@ -178,7 +181,7 @@ static void emit_body(Emit *e, char *mark, int params_const)
 	}
 	for (int i = 0; i < g->nodes.len; i++) {
 		Node *n = g->nodes.data[i];
-		if (n->dead || !mark[n->id] || n == e->given || n->storage == ST_INPUT ||
+		if (n->dead || mark[n->id] != 1 || n == e->given || n->storage == ST_INPUT ||
 		    n->storage == ST_PARAM || n->storage == ST_BUFFER)
 			continue;
 		emit_line(e, "/* t%d = %s */", n->id, n->op->name);
@@ -246,6 +249,17 @@ static int has_sample(Emit *e)
 			return 0;
 	}
 	return 1;
+}
+
+/* The inputs as call arguments: "x, y, ". */
+static const char *call_inputs(Emit *e)
+{
+	Buf b = {0};
+	Graph *g = e->m->g;
+	buf_puts(&b, "");
+	for (int i = 0; i < g->inputs.len; i++)
+		buf_printf(&b, "%s, ", ((GInput *)g->inputs.data[i])->name);
+	return b.data;
 }
 
 static const char *sig_inputs(Emit *e)
@@ -459,8 +473,9 @@ const char *emit_noise_key(Emit *e, const Node *n)
 
 static char *marks(Model *m) { return xcalloc((size_t)m->g->nodes.len, 1); }
 
-/* How a function treats the step count and the stochastic parts. */
-enum { FN_TRAIN, FN_GRADIENT, FN_EVAL };
+/* How a function treats the step count and the stochastic parts (FN_PASS:
+ * the step is its argument). */
+enum { FN_TRAIN, FN_GRADIENT, FN_EVAL, FN_PASS };
 
 /* Open a function: pointers into the state and work buffers, and the
  * variables stochastic ops read: `stochastic` (noise on or off), `rng` (the
@@ -476,7 +491,7 @@ static void begin_fn(Emit *e, const char *sig, int kind)
 		emit_line(e, "const int64_t step = ++*%s_step(state);", e->P);
 	else if (kind == FN_GRADIENT)
 		emit_line(e, "const int64_t step = *(const int64_t *)state + 1;");
-	else
+	else if (kind == FN_EVAL)
 		emit_line(e, "const int64_t step = 0;");
 	if (kind == FN_EVAL)
 		emit_line(e, "const int stochastic = 0;");
@@ -524,39 +539,52 @@ static void emit_functions(Emit *e)
 	const char *P = e->P, *r = e->real, *in = sig_inputs(e);
 	char *mk;
 
-	/* train step: everything */
-	mk = marks(m);
-	for (int i = 0; i < g->nodes.len; i++) {
-		Node *n = g->nodes.data[i];
-		if (!n->dead && n->op == &op_adam)
-			need(e, n, mk);
-	}
-	need(e, g->loss, mk);
-	e->training = e->updates = 1;
-	begin_fn(e, xasprintf("%s_real %s_train_step(void *state, void *work, %sint n, const %s_hparams *h)", P, P, in, P), FN_TRAIN);
-	emit_adam_scalars(e);
-	emit_body(e, mk, 0);
-	emit_counters(e);
-	emit_line(e, "return t%d[0];", g->loss->id);
-	end_fn(e);
-	e->training = e->updates = 0;
-
-	/* gradient, update: the train step in two halves */
+	/* The forward and backward pass, shared by the train step and the
+	 * gradient: the loss and every parameter's gradient, left in the work
+	 * arena where the plan put them. */
 	mk = marks(m);
 	need(e, g->loss, mk);
 	for (int i = 0; i < g->params.len; i++)
 		need(e, ((Param *)g->params.data[i])->node->grad, mk);
-	e->training = 1;
-	begin_fn(e, xasprintf("%s_real %s_gradient(const void *state, void *work, %sint n, const %s_hparams *h, %s_real *grad)", P, P, in, P, P), FN_GRADIENT);
+	e->training = e->updates = 1;
+	buf_printf(e->out, "/* The loss and the gradient of every parameter (left in work); the\n"
+		   " * buffers' new values go to the state `updates` unless it is NULL. */\n");
+	begin_fn(e, xasprintf("static %s_real %s_pass(const void *state, void *work, %sint n, const %s_hparams *h,\n"
+			      "\t\t\tint64_t step, void *updates)", P, P, in, P), FN_PASS);
+	emit_line(e, "(void)updates;");
 	emit_body(e, mk, 1);
-	for (int i = 0; i < g->params.len; i++) {
-		Param *p = g->params.data[i];
-		emit_line(e, "memcpy(grad + %zu, t%d, sizeof(%s) * %zu);", p->offset, p->node->grad->id, r,
-			  shape_elems(p->shape));
-	}
 	emit_line(e, "return t%d[0];", g->loss->id);
 	end_fn(e);
-	e->training = 0;
+	e->training = e->updates = 0;
+	const char *args = call_inputs(e);
+
+	/* train step: the pass, then Adam on every parameter */
+	begin_fn(e, xasprintf("%s_real %s_train_step(void *state, void *work, %sint n, const %s_hparams *h)", P, P, in, P), FN_TRAIN);
+	emit_line(e, "const %s_real loss = %s_pass(state, work, %sn, h, step, state);", P, P, args);
+	emit_counters(e);
+	emit_adam_scalars(e);
+	mk = marks(m);
+	for (int i = 0; i < g->nodes.len; i++) {
+		Node *n = g->nodes.data[i];
+		if (!n->dead && n->op == &op_adam) {
+			mk[n->id] = 1;
+			mk[n->in[0]->id] = mk[n->in[1]->id] = 2; /* computed by the pass */
+		}
+	}
+	emit_body(e, mk, 0);
+	emit_line(e, "return loss;");
+	end_fn(e);
+
+	/* gradient, update: the train step in two halves */
+	begin_fn(e, xasprintf("%s_real %s_gradient(const void *state, void *work, %sint n, const %s_hparams *h, %s_real *grad)", P, P, in, P, P), FN_GRADIENT);
+	emit_line(e, "const %s_real loss = %s_pass(state, work, %sn, h, step, NULL);", P, P, args);
+	for (int i = 0; i < g->params.len; i++) {
+		Param *p = g->params.data[i];
+		emit_line(e, "memcpy(grad + %zu, work_ + %zu, sizeof(%s) * %zu);", p->offset, p->node->grad->offset, r,
+			  shape_elems(p->shape));
+	}
+	emit_line(e, "return loss;");
+	end_fn(e);
 	buf_printf(e->out, "void %s_update(void *state, const %s_real *grad, const %s_hparams *h)\n{\n", P, P, P);
 	e->indent = 1;
 	emit_line(e, "const int64_t step = ++*%s_step(state);", P);

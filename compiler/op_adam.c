@@ -20,12 +20,9 @@ void adam_emit_loop(Emit *e, const char *p, const char *m, const char *v, const 
 static void adam_emit(Emit *e, Node *n)
 {
 	Node *p = n->in[0];
-	emit_line(e, "{ /* %s */", p->name);
-	emit_indent(e, 1);
+	emit_line(e, "/* %s */", p->name);
 	adam_emit_loop(e, emit_ref(e, p), xasprintf("adam_m + %ld", n->iattr[0]),
 		       xasprintf("adam_v + %ld", n->iattr[0]), emit_ref(e, n->in[1]), shape_elems(p->shape));
-	emit_indent(e, -1);
-	emit_line(e, "}");
 }
 
 static double adam_flops(const Node *n)

@@ -478,535 +478,17 @@ void conv_ae_init(void *state, uint64_t seed)
 	}
 }
 
-conv_ae_real conv_ae_train_step(void *state, void *work, const conv_ae_real *x, int n, const conv_ae_hparams *h)
-{
-	unsigned char *const work_ = (unsigned char *)work;
-	float *const params = (float *)((unsigned char *)state + 64);
-	const int64_t step = ++*conv_ae_step(state);
-	const int stochastic = h->stochastic;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	float *const adam_m = conv_ae_adam_m(state), *const adam_v = conv_ae_adam_v(state);
-	const conv_ae_adam_k adam_k = {
-		(float)h->beta1, (float)h->beta2, (float)(1 - h->beta1), (float)(1 - h->beta2), (float)h->eps,
-		(float)h->weight_decay, (float)(h->lr / (1 - pow(h->beta1, (double)step))),
-		(float)sqrt(1 - pow(h->beta2, (double)step))};
-	const float *const t0 = x;
-	float *const t1 = params + 0; /* encoder.0.weight */
-	float *const t2 = params + 288; /* encoder.0.bias */
-	float *const t3 = (float *)(work_ + 0); /* conv_workspace [n, 8036] */
-	float *const t4 = (float *)(work_ + 4114432); /* conv2d [n, 32, 14, 14] */
-	float *const t5 = (float *)(work_ + 0); /* relu [n, 32, 14, 14] */
-	float *const t6 = params + 320; /* encoder.2.weight */
-	float *const t7 = params + 18752; /* encoder.2.bias */
-	float *const t8 = (float *)(work_ + 3211264); /* conv_workspace [n, 17248] */
-	float *const t9 = (float *)(work_ + 12042240); /* conv2d [n, 64, 7, 7] */
-	float *const t10 = (float *)(work_ + 3211264); /* relu [n, 64, 7, 7] */
-	float *const t11 = params + 18816; /* encoder.4.weight */
-	float *const t12 = params + 420224; /* encoder.4.bias */
-	float *const t13 = (float *)(work_ + 4816896); /* conv_workspace [n, 3264] */
-	float *const t14 = (float *)(work_ + 6488064); /* conv2d [n, 128, 1, 1] */
-	float *const t15 = (float *)(work_ + 4816896); /* relu [n, 128, 1, 1] */
-	float *const t16 = params + 420352; /* decoder.0.weight */
-	float *const t17 = params + 821760; /* decoder.0.bias */
-	float *const t18 = (float *)(work_ + 4882432); /* conv_workspace [n, 3264] */
-	float *const t19 = (float *)(work_ + 6553600); /* conv_transpose2d [n, 64, 7, 7] */
-	float *const t20 = (float *)(work_ + 4882432); /* relu [n, 64, 7, 7] */
-	float *const t21 = params + 821824; /* decoder.2.weight */
-	float *const t22 = params + 840256; /* decoder.2.bias */
-	float *const t23 = (float *)(work_ + 6488064); /* conv_workspace [n, 17248] */
-	float *const t24 = (float *)(work_ + 15319040); /* conv_transpose2d [n, 32, 14, 14] */
-	float *const t25 = (float *)(work_ + 6488064); /* relu [n, 32, 14, 14] */
-	float *const t26 = params + 840288; /* decoder.4.weight */
-	float *const t27 = params + 840576; /* decoder.4.bias */
-	float *const t28 = (float *)(work_ + 9699328); /* conv_workspace [n, 8036] */
-	float *const t29 = (float *)(work_ + 13813760); /* conv_transpose2d [n, 1, 28, 28] */
-	float *const t30 = (float *)(work_ + 9699328); /* sigmoid [n, 1, 28, 28] */
-	float *const t31 = (float *)(work_ + 10100736); /* mse [] */
-	float *const t32 = (float *)(work_ + 10100800); /* constant [] */
-	float *const t33 = (float *)(work_ + 10100864); /* mse_grad [n, 1, 28, 28] */
-	float *const t35 = (float *)(work_ + 10502272); /* conv_workspace [n, 8036] */
-	float *const t36 = (float *)(work_ + 14616704); /* conv2d [n, 32, 14, 14] */
-	float *const t37 = (float *)(work_ + 10502272); /* conv_workspace [n, 8036] */
-	float *const t38 = (float *)(work_ + 17827968); /* conv2d_dw [32, 1, 3, 3] */
-	float *const t39 = (float *)(work_ + 10100800); /* conv_db [1] */
-	float *const t40 = (float *)(work_ + 10100864); /* act_grad [n, 32, 14, 14] */
-	float *const t41 = (float *)(work_ + 17829120); /* conv_workspace [n, 17248] */
-	float *const t42 = (float *)(work_ + 6488064); /* conv2d [n, 64, 7, 7] */
-	float *const t43 = (float *)(work_ + 17829120); /* conv_workspace [n, 17248] */
-	float *const t44 = (float *)(work_ + 8093696); /* conv2d_dw [64, 32, 3, 3] */
-	float *const t45 = (float *)(work_ + 8167424); /* conv_db [32] */
-	float *const t46 = (float *)(work_ + 10100864); /* act_grad [n, 64, 7, 7] */
-	float *const t47 = (float *)(work_ + 4882432); /* conv_workspace [n, 3264] */
-	float *const t48 = (float *)(work_ + 6553600); /* conv2d [n, 128, 1, 1] */
-	float *const t49 = (float *)(work_ + 4882432); /* conv_workspace [n, 3264] */
-	float *const t50 = (float *)(work_ + 11706496); /* conv2d_dw [128, 64, 7, 7] */
-	float *const t51 = (float *)(work_ + 4882432); /* conv_db [64] */
-	float *const t52 = (float *)(work_ + 4882688); /* act_grad [n, 128, 1, 1] */
-	float *const t53 = (float *)(work_ + 4948224); /* conv_workspace [n, 3264] */
-	float *const t54 = (float *)(work_ + 10100864); /* conv_transpose2d [n, 64, 7, 7] */
-	float *const t55 = (float *)(work_ + 4948224); /* conv_workspace [n, 3264] */
-	float *const t56 = (float *)(work_ + 13312128); /* conv2d_dw [128, 64, 7, 7] */
-	float *const t57 = (float *)(work_ + 4948224); /* conv_db [128] */
-	float *const t58 = (float *)(work_ + 4948736); /* act_grad [n, 64, 7, 7] */
-	float *const t59 = (float *)(work_ + 17829120); /* conv_workspace [n, 17248] */
-	float *const t60 = (float *)(work_ + 26660096); /* conv_transpose2d [n, 32, 14, 14] */
-	float *const t61 = (float *)(work_ + 17829120); /* conv_workspace [n, 17248] */
-	float *const t62 = (float *)(work_ + 3211264); /* conv2d_dw [64, 32, 3, 3] */
-	float *const t63 = (float *)(work_ + 3284992); /* conv_db [64] */
-	float *const t64 = (float *)(work_ + 17829120); /* act_grad [n, 32, 14, 14] */
-	float *const t65 = (float *)(work_ + 21040384); /* conv_workspace [n, 8036] */
-	float *const t66 = (float *)(work_ + 0); /* conv2d_dw [32, 1, 3, 3] */
-	float *const t67 = (float *)(work_ + 1152); /* conv_db [32] */
-	/* t3 = conv_workspace */
-	/* t4 = conv2d */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t0 + b * 784, t3 + b * 1764);
-	conv_ae_gemm(n * 196, 32, 9, t3, 9, 1, t1, 1, 9, t2, (t3 + n * 1764), NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		for (long o = 0; o < 32; o++)
-			for (long q = 0; q < 196; q++)
-				t4[(b * 32 + o) * 196 + q] = (t3 + n * 1764)[(b * 196 + q) * 32 + o];
-	/* t5 = relu */
-	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 6272, t4, NULL, t5);
-	/* t8 = conv_workspace */
-	/* t9 = conv2d */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		conv_ae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t5 + b * 6272, t8 + b * 14112);
-	conv_ae_gemm(n * 49, 64, 288, t8, 288, 1, t6, 1, 288, t7, (t8 + n * 14112), NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		for (long o = 0; o < 64; o++)
-			for (long q = 0; q < 49; q++)
-				t9[(b * 64 + o) * 49 + q] = (t8 + n * 14112)[(b * 49 + q) * 64 + o];
-	/* t10 = relu */
-	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 3136, t9, NULL, t10);
-	/* t13 = conv_workspace */
-	/* t14 = conv2d */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, t10 + b * 3136, t13 + b * 3136);
-	conv_ae_gemm(n * 1, 128, 3136, t13, 3136, 1, t11, 1, 3136, t12, (t13 + n * 3136), NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		for (long o = 0; o < 128; o++)
-			for (long q = 0; q < 1; q++)
-				t14[(b * 128 + o) * 1 + q] = (t13 + n * 3136)[(b * 1 + q) * 128 + o];
-	/* t15 = relu */
-	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 128, t14, NULL, t15);
-	/* t18 = conv_workspace */
-	/* t19 = conv_transpose2d */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		for (long o = 0; o < 128; o++)
-			for (long q = 0; q < 1; q++)
-				(t18 + n * 3136)[(b * 1 + q) * 128 + o] = t15[(b * 128 + o) * 1 + q];
-	conv_ae_gemm(n * 1, 3136, 128, (t18 + n * 3136), 128, 1, t16, 3136, 1, NULL, t18, NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		for (long c = 0; c < 64; c++)
-			for (long q = 0; q < 49; q++)
-				t19[(b * 64 + c) * 49 + q] = t17[c];
-		conv_ae_col2im(64, 7, 7, 7, 1, 0, 1, 1, t18 + b * 3136, t19 + b * 3136);
-	}
-	/* t20 = relu */
-	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 3136, t19, NULL, t20);
-	/* t23 = conv_workspace */
-	/* t24 = conv_transpose2d */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		for (long o = 0; o < 64; o++)
-			for (long q = 0; q < 49; q++)
-				(t23 + n * 14112)[(b * 49 + q) * 64 + o] = t20[(b * 64 + o) * 49 + q];
-	conv_ae_gemm(n * 49, 288, 64, (t23 + n * 14112), 64, 1, t21, 288, 1, NULL, t23, NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		for (long c = 0; c < 32; c++)
-			for (long q = 0; q < 196; q++)
-				t24[(b * 32 + c) * 196 + q] = t22[c];
-		conv_ae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t23 + b * 14112, t24 + b * 6272);
-	}
-	/* t25 = relu */
-	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 6272, t24, NULL, t25);
-	/* t28 = conv_workspace */
-	/* t29 = conv_transpose2d */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		for (long o = 0; o < 32; o++)
-			for (long q = 0; q < 196; q++)
-				(t28 + n * 1764)[(b * 196 + q) * 32 + o] = t25[(b * 32 + o) * 196 + q];
-	conv_ae_gemm(n * 196, 9, 32, (t28 + n * 1764), 32, 1, t26, 9, 1, NULL, t28, NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		for (long c = 0; c < 1; c++)
-			for (long q = 0; q < 784; q++)
-				t29[(b * 1 + c) * 784 + q] = t27[c];
-		conv_ae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t28 + b * 1764, t29 + b * 784);
-	}
-	/* t30 = sigmoid */
-	conv_ae_act_all(CONV_AE_SIGMOID, 0.0f, n * 784, t29, NULL, t30);
-	/* t31 = mse */
-	{
-		double part[64], acc = 0;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
-#endif
-		for (long c = 0; c < 64; c++) {
-			double sum = 0;
-			for (long i = n * 784 * c / 64; i < n * 784 * (c + 1) / 64; i++) {
-				double d = (double)t30[i] - (double)t0[i];
-				sum += d * d;
-			}
-			part[c] = sum;
-		}
-		for (long c = 0; c < 64; c++)
-			acc += part[c];
-		t31[0] = (float)(acc / (double)(n * 784));
-	}
-	/* t32 = constant */
-	t32[0] = 1.0f;
-	/* t33 = mse_grad */
-	{
-		const float k = (float)(t32[0] / (double)(n * 784));
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
-#endif
-		for (long i0 = 0; i0 < n * 784; i0 += 1024) {
-			const long c = n * 784 - i0 < 1024 ? n * 784 - i0 : 1024;
-			for (long i = i0; i < i0 + c; i++)
-				t33[i] = 2 * k * (t30[i] - t0[i]);
-			conv_ae_act(CONV_AE_SIGMOID, 0.0f, 1, c, t33 + i0, 0, t30 + i0, 0, t33 + i0, 0);
-		}
-	}
-	/* t35 = conv_workspace */
-	/* t36 = conv2d */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t33 + b * 784, t35 + b * 1764);
-	conv_ae_gemm(n * 196, 32, 9, t35, 9, 1, t26, 1, 9, NULL, (t35 + n * 1764), NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		for (long o = 0; o < 32; o++)
-			for (long q = 0; q < 196; q++)
-				t36[(b * 32 + o) * 196 + q] = (t35 + n * 1764)[(b * 196 + q) * 32 + o];
-	/* t37 = conv_workspace */
-	/* t38 = conv2d_dw */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t33 + b * 784, t37 + b * 1764);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		for (long o = 0; o < 32; o++)
-			for (long q = 0; q < 196; q++)
-				(t37 + n * 1764)[(b * 196 + q) * 32 + o] = t25[(b * 32 + o) * 196 + q];
-	conv_ae_gemm(32, 9, n * 196, (t37 + n * 1764), 1, 32, t37, 9, 1, NULL, t38, NULL);
-	/* t39 = conv_db */
-	for (long c = 0; c < 1; c++)
-		t39[c] = 0;
-	for (long b = 0; b < n; b++)
-		for (long c = 0; c < 1; c++) {
-			float acc = 0;
-			for (long q = 0; q < 784; q++)
-				acc += t33[(b * 1 + c) * 784 + q];
-			t39[c] += acc;
-		}
-	/* t40 = act_grad */
-	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 6272, t36, t25, t40);
-	/* t41 = conv_workspace */
-	/* t42 = conv2d */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		conv_ae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t40 + b * 6272, t41 + b * 14112);
-	conv_ae_gemm(n * 49, 64, 288, t41, 288, 1, t21, 1, 288, NULL, (t41 + n * 14112), NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		for (long o = 0; o < 64; o++)
-			for (long q = 0; q < 49; q++)
-				t42[(b * 64 + o) * 49 + q] = (t41 + n * 14112)[(b * 49 + q) * 64 + o];
-	/* t43 = conv_workspace */
-	/* t44 = conv2d_dw */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		conv_ae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t40 + b * 6272, t43 + b * 14112);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		for (long o = 0; o < 64; o++)
-			for (long q = 0; q < 49; q++)
-				(t43 + n * 14112)[(b * 49 + q) * 64 + o] = t20[(b * 64 + o) * 49 + q];
-	conv_ae_gemm(64, 288, n * 49, (t43 + n * 14112), 1, 64, t43, 288, 1, NULL, t44, NULL);
-	/* t45 = conv_db */
-	for (long c = 0; c < 32; c++)
-		t45[c] = 0;
-	for (long b = 0; b < n; b++)
-		for (long c = 0; c < 32; c++) {
-			float acc = 0;
-			for (long q = 0; q < 196; q++)
-				acc += t40[(b * 32 + c) * 196 + q];
-			t45[c] += acc;
-		}
-	/* t46 = act_grad */
-	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 3136, t42, t20, t46);
-	/* t47 = conv_workspace */
-	/* t48 = conv2d */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, t46 + b * 3136, t47 + b * 3136);
-	conv_ae_gemm(n * 1, 128, 3136, t47, 3136, 1, t16, 1, 3136, NULL, (t47 + n * 3136), NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		for (long o = 0; o < 128; o++)
-			for (long q = 0; q < 1; q++)
-				t48[(b * 128 + o) * 1 + q] = (t47 + n * 3136)[(b * 1 + q) * 128 + o];
-	/* t49 = conv_workspace */
-	/* t50 = conv2d_dw */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, t46 + b * 3136, t49 + b * 3136);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		for (long o = 0; o < 128; o++)
-			for (long q = 0; q < 1; q++)
-				(t49 + n * 3136)[(b * 1 + q) * 128 + o] = t15[(b * 128 + o) * 1 + q];
-	conv_ae_gemm(128, 3136, n * 1, (t49 + n * 3136), 1, 128, t49, 3136, 1, NULL, t50, NULL);
-	/* t51 = conv_db */
-	for (long c = 0; c < 64; c++)
-		t51[c] = 0;
-	for (long b = 0; b < n; b++)
-		for (long c = 0; c < 64; c++) {
-			float acc = 0;
-			for (long q = 0; q < 49; q++)
-				acc += t46[(b * 64 + c) * 49 + q];
-			t51[c] += acc;
-		}
-	/* t52 = act_grad */
-	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 128, t48, t15, t52);
-	/* t53 = conv_workspace */
-	/* t54 = conv_transpose2d */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		for (long o = 0; o < 128; o++)
-			for (long q = 0; q < 1; q++)
-				(t53 + n * 3136)[(b * 1 + q) * 128 + o] = t52[(b * 128 + o) * 1 + q];
-	conv_ae_gemm(n * 1, 3136, 128, (t53 + n * 3136), 128, 1, t11, 3136, 1, NULL, t53, NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		for (long c = 0; c < 64; c++)
-			for (long q = 0; q < 49; q++)
-				t54[(b * 64 + c) * 49 + q] = 0;
-		conv_ae_col2im(64, 7, 7, 7, 1, 0, 1, 1, t53 + b * 3136, t54 + b * 3136);
-	}
-	/* t55 = conv_workspace */
-	/* t56 = conv2d_dw */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, t10 + b * 3136, t55 + b * 3136);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		for (long o = 0; o < 128; o++)
-			for (long q = 0; q < 1; q++)
-				(t55 + n * 3136)[(b * 1 + q) * 128 + o] = t52[(b * 128 + o) * 1 + q];
-	conv_ae_gemm(128, 3136, n * 1, (t55 + n * 3136), 1, 128, t55, 3136, 1, NULL, t56, NULL);
-	/* t57 = conv_db */
-	for (long c = 0; c < 128; c++)
-		t57[c] = 0;
-	for (long b = 0; b < n; b++)
-		for (long c = 0; c < 128; c++) {
-			float acc = 0;
-			for (long q = 0; q < 1; q++)
-				acc += t52[(b * 128 + c) * 1 + q];
-			t57[c] += acc;
-		}
-	/* t58 = act_grad */
-	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 3136, t54, t10, t58);
-	/* t59 = conv_workspace */
-	/* t60 = conv_transpose2d */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		for (long o = 0; o < 64; o++)
-			for (long q = 0; q < 49; q++)
-				(t59 + n * 14112)[(b * 49 + q) * 64 + o] = t58[(b * 64 + o) * 49 + q];
-	conv_ae_gemm(n * 49, 288, 64, (t59 + n * 14112), 64, 1, t6, 288, 1, NULL, t59, NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		for (long c = 0; c < 32; c++)
-			for (long q = 0; q < 196; q++)
-				t60[(b * 32 + c) * 196 + q] = 0;
-		conv_ae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t59 + b * 14112, t60 + b * 6272);
-	}
-	/* t61 = conv_workspace */
-	/* t62 = conv2d_dw */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		conv_ae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t5 + b * 6272, t61 + b * 14112);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		for (long o = 0; o < 64; o++)
-			for (long q = 0; q < 49; q++)
-				(t61 + n * 14112)[(b * 49 + q) * 64 + o] = t58[(b * 64 + o) * 49 + q];
-	conv_ae_gemm(64, 288, n * 49, (t61 + n * 14112), 1, 64, t61, 288, 1, NULL, t62, NULL);
-	/* t63 = conv_db */
-	for (long c = 0; c < 64; c++)
-		t63[c] = 0;
-	for (long b = 0; b < n; b++)
-		for (long c = 0; c < 64; c++) {
-			float acc = 0;
-			for (long q = 0; q < 49; q++)
-				acc += t58[(b * 64 + c) * 49 + q];
-			t63[c] += acc;
-		}
-	/* t64 = act_grad */
-	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 6272, t60, t5, t64);
-	/* t65 = conv_workspace */
-	/* t66 = conv2d_dw */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t0 + b * 784, t65 + b * 1764);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		for (long o = 0; o < 32; o++)
-			for (long q = 0; q < 196; q++)
-				(t65 + n * 1764)[(b * 196 + q) * 32 + o] = t64[(b * 32 + o) * 196 + q];
-	conv_ae_gemm(32, 9, n * 196, (t65 + n * 1764), 1, 32, t65, 9, 1, NULL, t66, NULL);
-	/* t67 = conv_db */
-	for (long c = 0; c < 32; c++)
-		t67[c] = 0;
-	for (long b = 0; b < n; b++)
-		for (long c = 0; c < 32; c++) {
-			float acc = 0;
-			for (long q = 0; q < 196; q++)
-				acc += t64[(b * 32 + c) * 196 + q];
-			t67[c] += acc;
-		}
-	/* t68 = adam */
-	{ /* encoder.0.weight */
-		conv_ae_adam(288, t1, adam_m + 0, adam_v + 0, t66, &adam_k);
-	}
-	/* t69 = adam */
-	{ /* encoder.0.bias */
-		conv_ae_adam(32, t2, adam_m + 288, adam_v + 288, t67, &adam_k);
-	}
-	/* t70 = adam */
-	{ /* encoder.2.weight */
-		conv_ae_adam(18432, t6, adam_m + 320, adam_v + 320, t62, &adam_k);
-	}
-	/* t71 = adam */
-	{ /* encoder.2.bias */
-		conv_ae_adam(64, t7, adam_m + 18752, adam_v + 18752, t63, &adam_k);
-	}
-	/* t72 = adam */
-	{ /* encoder.4.weight */
-		conv_ae_adam(401408, t11, adam_m + 18816, adam_v + 18816, t56, &adam_k);
-	}
-	/* t73 = adam */
-	{ /* encoder.4.bias */
-		conv_ae_adam(128, t12, adam_m + 420224, adam_v + 420224, t57, &adam_k);
-	}
-	/* t74 = adam */
-	{ /* decoder.0.weight */
-		conv_ae_adam(401408, t16, adam_m + 420352, adam_v + 420352, t50, &adam_k);
-	}
-	/* t75 = adam */
-	{ /* decoder.0.bias */
-		conv_ae_adam(64, t17, adam_m + 821760, adam_v + 821760, t51, &adam_k);
-	}
-	/* t76 = adam */
-	{ /* decoder.2.weight */
-		conv_ae_adam(18432, t21, adam_m + 821824, adam_v + 821824, t44, &adam_k);
-	}
-	/* t77 = adam */
-	{ /* decoder.2.bias */
-		conv_ae_adam(32, t22, adam_m + 840256, adam_v + 840256, t45, &adam_k);
-	}
-	/* t78 = adam */
-	{ /* decoder.4.weight */
-		conv_ae_adam(288, t26, adam_m + 840288, adam_v + 840288, t38, &adam_k);
-	}
-	/* t79 = adam */
-	{ /* decoder.4.bias */
-		conv_ae_adam(1, t27, adam_m + 840576, adam_v + 840576, t39, &adam_k);
-	}
-	return t31[0];
-}
-
-conv_ae_real conv_ae_gradient(const void *state, void *work, const conv_ae_real *x, int n, const conv_ae_hparams *h, conv_ae_real *grad)
+/* The loss and the gradient of every parameter (left in work); the
+ * buffers' new values go to the state `updates` unless it is NULL. */
+static conv_ae_real conv_ae_pass(const void *state, void *work, const conv_ae_real *x, int n, const conv_ae_hparams *h,
+			int64_t step, void *updates)
 {
 	unsigned char *const work_ = (unsigned char *)work;
 	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = *(const int64_t *)state + 1;
 	const int stochastic = h->stochastic;
 	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
 	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
+	(void)updates;
 	const float *const t0 = x;
 	const float *const t1 = params + 0; /* encoder.0.weight */
 	const float *const t2 = params + 288; /* encoder.0.bias */
@@ -1464,19 +946,108 @@ conv_ae_real conv_ae_gradient(const void *state, void *work, const conv_ae_real 
 				acc += t64[(b * 32 + c) * 196 + q];
 			t67[c] += acc;
 		}
-	memcpy(grad + 0, t66, sizeof(float) * 288);
-	memcpy(grad + 288, t67, sizeof(float) * 32);
-	memcpy(grad + 320, t62, sizeof(float) * 18432);
-	memcpy(grad + 18752, t63, sizeof(float) * 64);
-	memcpy(grad + 18816, t56, sizeof(float) * 401408);
-	memcpy(grad + 420224, t57, sizeof(float) * 128);
-	memcpy(grad + 420352, t50, sizeof(float) * 401408);
-	memcpy(grad + 821760, t51, sizeof(float) * 64);
-	memcpy(grad + 821824, t44, sizeof(float) * 18432);
-	memcpy(grad + 840256, t45, sizeof(float) * 32);
-	memcpy(grad + 840288, t38, sizeof(float) * 288);
-	memcpy(grad + 840576, t39, sizeof(float) * 1);
 	return t31[0];
+}
+
+conv_ae_real conv_ae_train_step(void *state, void *work, const conv_ae_real *x, int n, const conv_ae_hparams *h)
+{
+	unsigned char *const work_ = (unsigned char *)work;
+	float *const params = (float *)((unsigned char *)state + 64);
+	const int64_t step = ++*conv_ae_step(state);
+	const int stochastic = h->stochastic;
+	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
+	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
+	const conv_ae_real loss = conv_ae_pass(state, work, x, n, h, step, state);
+	float *const adam_m = conv_ae_adam_m(state), *const adam_v = conv_ae_adam_v(state);
+	const conv_ae_adam_k adam_k = {
+		(float)h->beta1, (float)h->beta2, (float)(1 - h->beta1), (float)(1 - h->beta2), (float)h->eps,
+		(float)h->weight_decay, (float)(h->lr / (1 - pow(h->beta1, (double)step))),
+		(float)sqrt(1 - pow(h->beta2, (double)step))};
+	float *const t1 = params + 0; /* encoder.0.weight */
+	float *const t2 = params + 288; /* encoder.0.bias */
+	float *const t6 = params + 320; /* encoder.2.weight */
+	float *const t7 = params + 18752; /* encoder.2.bias */
+	float *const t11 = params + 18816; /* encoder.4.weight */
+	float *const t12 = params + 420224; /* encoder.4.bias */
+	float *const t16 = params + 420352; /* decoder.0.weight */
+	float *const t17 = params + 821760; /* decoder.0.bias */
+	float *const t21 = params + 821824; /* decoder.2.weight */
+	float *const t22 = params + 840256; /* decoder.2.bias */
+	float *const t26 = params + 840288; /* decoder.4.weight */
+	float *const t27 = params + 840576; /* decoder.4.bias */
+	float *const t38 = (float *)(work_ + 17827968); /* conv2d_dw [32, 1, 3, 3] */
+	float *const t39 = (float *)(work_ + 10100800); /* conv_db [1] */
+	float *const t44 = (float *)(work_ + 8093696); /* conv2d_dw [64, 32, 3, 3] */
+	float *const t45 = (float *)(work_ + 8167424); /* conv_db [32] */
+	float *const t50 = (float *)(work_ + 11706496); /* conv2d_dw [128, 64, 7, 7] */
+	float *const t51 = (float *)(work_ + 4882432); /* conv_db [64] */
+	float *const t56 = (float *)(work_ + 13312128); /* conv2d_dw [128, 64, 7, 7] */
+	float *const t57 = (float *)(work_ + 4948224); /* conv_db [128] */
+	float *const t62 = (float *)(work_ + 3211264); /* conv2d_dw [64, 32, 3, 3] */
+	float *const t63 = (float *)(work_ + 3284992); /* conv_db [64] */
+	float *const t66 = (float *)(work_ + 0); /* conv2d_dw [32, 1, 3, 3] */
+	float *const t67 = (float *)(work_ + 1152); /* conv_db [32] */
+	/* t68 = adam */
+	/* encoder.0.weight */
+	conv_ae_adam(288, t1, adam_m + 0, adam_v + 0, t66, &adam_k);
+	/* t69 = adam */
+	/* encoder.0.bias */
+	conv_ae_adam(32, t2, adam_m + 288, adam_v + 288, t67, &adam_k);
+	/* t70 = adam */
+	/* encoder.2.weight */
+	conv_ae_adam(18432, t6, adam_m + 320, adam_v + 320, t62, &adam_k);
+	/* t71 = adam */
+	/* encoder.2.bias */
+	conv_ae_adam(64, t7, adam_m + 18752, adam_v + 18752, t63, &adam_k);
+	/* t72 = adam */
+	/* encoder.4.weight */
+	conv_ae_adam(401408, t11, adam_m + 18816, adam_v + 18816, t56, &adam_k);
+	/* t73 = adam */
+	/* encoder.4.bias */
+	conv_ae_adam(128, t12, adam_m + 420224, adam_v + 420224, t57, &adam_k);
+	/* t74 = adam */
+	/* decoder.0.weight */
+	conv_ae_adam(401408, t16, adam_m + 420352, adam_v + 420352, t50, &adam_k);
+	/* t75 = adam */
+	/* decoder.0.bias */
+	conv_ae_adam(64, t17, adam_m + 821760, adam_v + 821760, t51, &adam_k);
+	/* t76 = adam */
+	/* decoder.2.weight */
+	conv_ae_adam(18432, t21, adam_m + 821824, adam_v + 821824, t44, &adam_k);
+	/* t77 = adam */
+	/* decoder.2.bias */
+	conv_ae_adam(32, t22, adam_m + 840256, adam_v + 840256, t45, &adam_k);
+	/* t78 = adam */
+	/* decoder.4.weight */
+	conv_ae_adam(288, t26, adam_m + 840288, adam_v + 840288, t38, &adam_k);
+	/* t79 = adam */
+	/* decoder.4.bias */
+	conv_ae_adam(1, t27, adam_m + 840576, adam_v + 840576, t39, &adam_k);
+	return loss;
+}
+
+conv_ae_real conv_ae_gradient(const void *state, void *work, const conv_ae_real *x, int n, const conv_ae_hparams *h, conv_ae_real *grad)
+{
+	unsigned char *const work_ = (unsigned char *)work;
+	const float *const params = (const float *)((const unsigned char *)state + 64);
+	const int64_t step = *(const int64_t *)state + 1;
+	const int stochastic = h->stochastic;
+	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
+	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
+	const conv_ae_real loss = conv_ae_pass(state, work, x, n, h, step, NULL);
+	memcpy(grad + 0, work_ + 0, sizeof(float) * 288);
+	memcpy(grad + 288, work_ + 1152, sizeof(float) * 32);
+	memcpy(grad + 320, work_ + 3211264, sizeof(float) * 18432);
+	memcpy(grad + 18752, work_ + 3284992, sizeof(float) * 64);
+	memcpy(grad + 18816, work_ + 13312128, sizeof(float) * 401408);
+	memcpy(grad + 420224, work_ + 4948224, sizeof(float) * 128);
+	memcpy(grad + 420352, work_ + 11706496, sizeof(float) * 401408);
+	memcpy(grad + 821760, work_ + 4882432, sizeof(float) * 64);
+	memcpy(grad + 821824, work_ + 8093696, sizeof(float) * 18432);
+	memcpy(grad + 840256, work_ + 8167424, sizeof(float) * 32);
+	memcpy(grad + 840288, work_ + 17827968, sizeof(float) * 288);
+	memcpy(grad + 840576, work_ + 10100800, sizeof(float) * 1);
+	return loss;
 }
 
 void conv_ae_update(void *state, const conv_ae_real *grad, const conv_ae_hparams *h)

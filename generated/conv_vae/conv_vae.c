@@ -535,532 +535,17 @@ void conv_vae_init(void *state, uint64_t seed)
 	}
 }
 
-conv_vae_real conv_vae_train_step(void *state, void *work, const conv_vae_real *x, int n, const conv_vae_hparams *h)
-{
-	unsigned char *const work_ = (unsigned char *)work;
-	float *const params = (float *)((unsigned char *)state + 64);
-	const int64_t step = ++*conv_vae_step(state);
-	const int stochastic = h->stochastic;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	float *const adam_m = conv_vae_adam_m(state), *const adam_v = conv_vae_adam_v(state);
-	const conv_vae_adam_k adam_k = {
-		(float)h->beta1, (float)h->beta2, (float)(1 - h->beta1), (float)(1 - h->beta2), (float)h->eps,
-		(float)h->weight_decay, (float)(h->lr / (1 - pow(h->beta1, (double)step))),
-		(float)sqrt(1 - pow(h->beta2, (double)step))};
-	const float *const t0 = x;
-	float *const t1 = params + 0; /* encoder.0.weight */
-	float *const t2 = params + 288; /* encoder.0.bias */
-	float *const t3 = (float *)(work_ + 0); /* conv_workspace [n, 8036] */
-	float *const t4 = (float *)(work_ + 4114432); /* conv2d [n, 32, 14, 14] */
-	float *const t5 = (float *)(work_ + 0); /* relu [n, 32, 14, 14] */
-	float *const t6 = params + 320; /* encoder.2.weight */
-	float *const t7 = params + 18752; /* encoder.2.bias */
-	float *const t8 = (float *)(work_ + 3211264); /* conv_workspace [n, 17248] */
-	float *const t9 = (float *)(work_ + 12042240); /* conv2d [n, 64, 7, 7] */
-	float *const t10 = (float *)(work_ + 3211264); /* relu [n, 64, 7, 7] */
-	float *const t11 = (float *)(work_ + 4816896); /* flatten [n, 3136] */
-	float *const t12 = params + 18816; /* encoder.5.weight */
-	float *const t13 = params + 68992; /* encoder.5.bias */
-	float *const t14 = (float *)(work_ + 6422528); /* dense [n, 16] */
-	float *const t15 = params + 69008; /* encoder.6.weight */
-	float *const t16 = params + 119184; /* encoder.6.bias */
-	float *const t17 = (float *)(work_ + 6430720); /* dense [n, 16] */
-	float *const t18 = (float *)(work_ + 6438912); /* gaussian [n, 16] */
-	float *const t19 = params + 119200; /* decoder.0.weight */
-	float *const t20 = params + 169376; /* decoder.0.bias */
-	float *const t22 = (float *)(work_ + 6447104); /* dense [n, 3136] */
-	float *const t23 = (float *)(work_ + 8052736); /* reshape [n, 64, 7, 7] */
-	float *const t24 = params + 172512; /* decoder.3.weight */
-	float *const t25 = params + 190944; /* decoder.3.bias */
-	float *const t26 = (float *)(work_ + 9658368); /* conv_workspace [n, 17248] */
-	float *const t27 = (float *)(work_ + 18489344); /* conv_transpose2d [n, 32, 14, 14] */
-	float *const t28 = (float *)(work_ + 9658368); /* relu [n, 32, 14, 14] */
-	float *const t29 = params + 190976; /* decoder.5.weight */
-	float *const t30 = params + 191264; /* decoder.5.bias */
-	float *const t31 = (float *)(work_ + 12869632); /* conv_workspace [n, 8036] */
-	float *const t32 = (float *)(work_ + 16984064); /* conv_transpose2d [n, 1, 28, 28] */
-	float *const t33 = (float *)(work_ + 12869632); /* sigmoid [n, 1, 28, 28] */
-	float *const t34 = (float *)(work_ + 13271040); /* bce [] */
-	float *const t35 = (float *)(work_ + 13271104); /* kl_normal [] */
-	float *const t36 = (float *)(work_ + 13271168); /* add [] */
-	float *const t37 = (float *)(work_ + 13271040); /* constant [] */
-	float *const t38 = (float *)(work_ + 13271232); /* kl_normal_grad [n, 16] */
-	float *const t39 = (float *)(work_ + 13279424); /* kl_normal_grad [n, 16] */
-	float *const t40 = (float *)(work_ + 13287616); /* bce_grad [n, 1, 28, 28] */
-	float *const t41 = (float *)(work_ + 13689024); /* conv_workspace [n, 8036] */
-	float *const t42 = (float *)(work_ + 17803456); /* conv2d [n, 32, 14, 14] */
-	float *const t43 = (float *)(work_ + 13689024); /* conv_workspace [n, 8036] */
-	float *const t44 = (float *)(work_ + 6422528); /* conv2d_dw [32, 1, 3, 3] */
-	float *const t45 = (float *)(work_ + 6423680); /* conv_db [1] */
-	float *const t46 = (float *)(work_ + 13287616); /* act_grad [n, 32, 14, 14] */
-	float *const t47 = (float *)(work_ + 16498880); /* conv_workspace [n, 17248] */
-	float *const t48 = (float *)(work_ + 9658368); /* conv2d [n, 64, 7, 7] */
-	float *const t49 = (float *)(work_ + 16498880); /* conv_workspace [n, 17248] */
-	float *const t50 = (float *)(work_ + 11264000); /* conv2d_dw [64, 32, 3, 3] */
-	float *const t51 = (float *)(work_ + 6423744); /* conv_db [32] */
-	float *const t52 = (float *)(work_ + 8052736); /* reshape [n, 3136] */
-	float *const t53 = (float *)(work_ + 9658368); /* act_grad [n, 3136] */
-	float *const t54 = (float *)(work_ + 6447104); /* dense_dx [n, 16] */
-	float *const t55 = (float *)(work_ + 6455296); /* dense_dw [3136, 16] */
-	float *const t56 = (float *)(work_ + 6656000); /* sum_batch [3136] */
-	float *const t57 = (float *)(work_ + 6668544); /* add [n, 16] */
-	float *const t58 = (float *)(work_ + 6676736); /* gaussian_dlogvar [n, 16] */
-	float *const t59 = (float *)(work_ + 6423872); /* add [n, 16] */
-	float *const t60 = (float *)(work_ + 6676736); /* dense_dx [n, 3136] */
-	float *const t61 = (float *)(work_ + 8282368); /* dense_dw [16, 3136] */
-	float *const t62 = (float *)(work_ + 6432064); /* sum_batch [16] */
-	float *const t63 = (float *)(work_ + 8483072); /* dense_dx [n, 3136] */
-	float *const t64 = (float *)(work_ + 13271232); /* add [n, 3136] */
-	float *const t65 = (float *)(work_ + 6676736); /* dense_dw [16, 3136] */
-	float *const t66 = (float *)(work_ + 4816896); /* sum_batch [16] */
-	float *const t67 = (float *)(work_ + 8483072); /* reshape [n, 64, 7, 7] */
-	float *const t68 = (float *)(work_ + 13271232); /* act_grad [n, 64, 7, 7] */
-	float *const t69 = (float *)(work_ + 14876864); /* conv_workspace [n, 17248] */
-	float *const t70 = (float *)(work_ + 23707840); /* conv_transpose2d [n, 32, 14, 14] */
-	float *const t71 = (float *)(work_ + 14876864); /* conv_workspace [n, 17248] */
-	float *const t72 = (float *)(work_ + 3211264); /* conv2d_dw [64, 32, 3, 3] */
-	float *const t73 = (float *)(work_ + 3284992); /* conv_db [64] */
-	float *const t74 = (float *)(work_ + 13271232); /* act_grad [n, 32, 14, 14] */
-	float *const t75 = (float *)(work_ + 16482496); /* conv_workspace [n, 8036] */
-	float *const t76 = (float *)(work_ + 0); /* conv2d_dw [32, 1, 3, 3] */
-	float *const t77 = (float *)(work_ + 1152); /* conv_db [32] */
-	/* t3 = conv_workspace */
-	/* t4 = conv2d */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t0 + b * 784, t3 + b * 1764);
-	conv_vae_gemm(n * 196, 32, 9, t3, 9, 1, t1, 1, 9, t2, (t3 + n * 1764), NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		for (long o = 0; o < 32; o++)
-			for (long q = 0; q < 196; q++)
-				t4[(b * 32 + o) * 196 + q] = (t3 + n * 1764)[(b * 196 + q) * 32 + o];
-	/* t5 = relu */
-	conv_vae_act_all(CONV_VAE_RELU, 0.0f, n * 6272, t4, NULL, t5);
-	/* t8 = conv_workspace */
-	/* t9 = conv2d */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t5 + b * 6272, t8 + b * 14112);
-	conv_vae_gemm(n * 49, 64, 288, t8, 288, 1, t6, 1, 288, t7, (t8 + n * 14112), NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		for (long o = 0; o < 64; o++)
-			for (long q = 0; q < 49; q++)
-				t9[(b * 64 + o) * 49 + q] = (t8 + n * 14112)[(b * 49 + q) * 64 + o];
-	/* t10 = relu */
-	conv_vae_act_all(CONV_VAE_RELU, 0.0f, n * 3136, t9, NULL, t10);
-	/* t11 = flatten */
-	memcpy(t11, t10, sizeof(float) * n * 3136);
-	/* t14 = dense */
-	conv_vae_gemm(n, 16, 3136, t11, 3136, 1, t12, 1, 3136, t13, t14,
-		NULL);
-	/* t17 = dense */
-	conv_vae_gemm(n, 16, 3136, t11, 3136, 1, t15, 1, 3136, t16, t17,
-		NULL);
-	/* t18 = gaussian */
-	{
-		const uint64_t key = conv_vae_mix(rng ^ conv_vae_mix(((uint64_t)step << 24) ^ 18u));
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 16 >= 32768)
-#endif
-		for (long i = 0; i < n * 16; i++)
-			t18[i] = t14[i] + (stochastic ? expf(0.5f * t17[i]) * (float)conv_vae_normal(key, (uint64_t)i) : 0);
-	}
-	/* t22 = dense */
-	conv_vae_gemm(n, 3136, 16, t18, 16, 1, t19, 1, 16, t20, t22,
-		&(const conv_vae_epilogue){.act = CONV_VAE_RELU, .slope = 0.0f});
-	/* t23 = reshape */
-	memcpy(t23, t22, sizeof(float) * n * 3136);
-	/* t26 = conv_workspace */
-	/* t27 = conv_transpose2d */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		for (long o = 0; o < 64; o++)
-			for (long q = 0; q < 49; q++)
-				(t26 + n * 14112)[(b * 49 + q) * 64 + o] = t23[(b * 64 + o) * 49 + q];
-	conv_vae_gemm(n * 49, 288, 64, (t26 + n * 14112), 64, 1, t24, 288, 1, NULL, t26, NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		for (long c = 0; c < 32; c++)
-			for (long q = 0; q < 196; q++)
-				t27[(b * 32 + c) * 196 + q] = t25[c];
-		conv_vae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t26 + b * 14112, t27 + b * 6272);
-	}
-	/* t28 = relu */
-	conv_vae_act_all(CONV_VAE_RELU, 0.0f, n * 6272, t27, NULL, t28);
-	/* t31 = conv_workspace */
-	/* t32 = conv_transpose2d */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		for (long o = 0; o < 32; o++)
-			for (long q = 0; q < 196; q++)
-				(t31 + n * 1764)[(b * 196 + q) * 32 + o] = t28[(b * 32 + o) * 196 + q];
-	conv_vae_gemm(n * 196, 9, 32, (t31 + n * 1764), 32, 1, t29, 9, 1, NULL, t31, NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		for (long c = 0; c < 1; c++)
-			for (long q = 0; q < 784; q++)
-				t32[(b * 1 + c) * 784 + q] = t30[c];
-		conv_vae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t31 + b * 1764, t32 + b * 784);
-	}
-	/* t33 = sigmoid */
-	conv_vae_act_all(CONV_VAE_SIGMOID, 0.0f, n * 784, t32, NULL, t33);
-	/* t34 = bce */
-	t34[0] = (float)(conv_vae_bce_logits(n * 784, t32, t33, t0));
-	/* t35 = kl_normal */
-	{
-		double acc = 0;
-		for (long i = 0; i < n * 16; i++)
-			acc += 1 + (double)t17[i] - (double)t14[i] * t14[i] - exp((double)t17[i]);
-		t35[0] = (float)(-0.5 * acc);
-	}
-	/* t36 = add */
-	for (long i = 0; i < 1; i++)
-		t36[i] = t34[i] + t35[i];
-	/* t37 = constant */
-	t37[0] = 1.0f;
-	/* t38 = kl_normal_grad */
-	{
-		const float k = t37[0];
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 16 >= 32768)
-#endif
-		for (long i = 0; i < n * 16; i++)
-			t38[i] = k * t14[i];
-	}
-	/* t39 = kl_normal_grad */
-	{
-		const float k = t37[0];
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 16 >= 32768)
-#endif
-		for (long i = 0; i < n * 16; i++)
-			t39[i] = k * 0.5f * (expf(t17[i]) - 1);
-	}
-	/* t40 = bce_grad */
-	{
-		const float k = t37[0];
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
-#endif
-		for (long i = 0; i < n * 784; i++)
-			t40[i] = k * (t33[i] - t0[i]);
-	}
-	/* t41 = conv_workspace */
-	/* t42 = conv2d */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t40 + b * 784, t41 + b * 1764);
-	conv_vae_gemm(n * 196, 32, 9, t41, 9, 1, t29, 1, 9, NULL, (t41 + n * 1764), NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		for (long o = 0; o < 32; o++)
-			for (long q = 0; q < 196; q++)
-				t42[(b * 32 + o) * 196 + q] = (t41 + n * 1764)[(b * 196 + q) * 32 + o];
-	/* t43 = conv_workspace */
-	/* t44 = conv2d_dw */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t40 + b * 784, t43 + b * 1764);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		for (long o = 0; o < 32; o++)
-			for (long q = 0; q < 196; q++)
-				(t43 + n * 1764)[(b * 196 + q) * 32 + o] = t28[(b * 32 + o) * 196 + q];
-	conv_vae_gemm(32, 9, n * 196, (t43 + n * 1764), 1, 32, t43, 9, 1, NULL, t44, NULL);
-	/* t45 = conv_db */
-	for (long c = 0; c < 1; c++)
-		t45[c] = 0;
-	for (long b = 0; b < n; b++)
-		for (long c = 0; c < 1; c++) {
-			float acc = 0;
-			for (long q = 0; q < 784; q++)
-				acc += t40[(b * 1 + c) * 784 + q];
-			t45[c] += acc;
-		}
-	/* t46 = act_grad */
-	conv_vae_act_all(CONV_VAE_RELU, 0.0f, n * 6272, t42, t28, t46);
-	/* t47 = conv_workspace */
-	/* t48 = conv2d */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t46 + b * 6272, t47 + b * 14112);
-	conv_vae_gemm(n * 49, 64, 288, t47, 288, 1, t24, 1, 288, NULL, (t47 + n * 14112), NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		for (long o = 0; o < 64; o++)
-			for (long q = 0; q < 49; q++)
-				t48[(b * 64 + o) * 49 + q] = (t47 + n * 14112)[(b * 49 + q) * 64 + o];
-	/* t49 = conv_workspace */
-	/* t50 = conv2d_dw */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t46 + b * 6272, t49 + b * 14112);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		for (long o = 0; o < 64; o++)
-			for (long q = 0; q < 49; q++)
-				(t49 + n * 14112)[(b * 49 + q) * 64 + o] = t23[(b * 64 + o) * 49 + q];
-	conv_vae_gemm(64, 288, n * 49, (t49 + n * 14112), 1, 64, t49, 288, 1, NULL, t50, NULL);
-	/* t51 = conv_db */
-	for (long c = 0; c < 32; c++)
-		t51[c] = 0;
-	for (long b = 0; b < n; b++)
-		for (long c = 0; c < 32; c++) {
-			float acc = 0;
-			for (long q = 0; q < 196; q++)
-				acc += t46[(b * 32 + c) * 196 + q];
-			t51[c] += acc;
-		}
-	/* t52 = reshape */
-	memcpy(t52, t48, sizeof(float) * n * 3136);
-	/* t53 = act_grad */
-	conv_vae_act_all(CONV_VAE_RELU, 0.0f, n * 3136, t52, t22, t53);
-	/* t54 = dense_dx */
-	conv_vae_gemm(n, 16, 3136, t53, 3136, 1, t19, 16, 1, NULL, t54,
-		NULL);
-	/* t55 = dense_dw */
-	conv_vae_gemm(3136, 16, n, t53, 1, 3136, t18, 16, 1, NULL, t55, NULL);
-	/* t56 = sum_batch */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 3136 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 3136; j0 += 64) {
-		const long j1 = j0 + 64 < 3136 ? j0 + 64 : 3136;
-		for (long j = j0; j < j1; j++)
-			t56[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				t56[j] += t53[b * 3136 + j];
-	}
-	/* t57 = add */
-	for (long i = 0; i < n * 16; i++)
-		t57[i] = t38[i] + t54[i];
-	/* t58 = gaussian_dlogvar */
-	{
-		const uint64_t key = conv_vae_mix(rng ^ conv_vae_mix(((uint64_t)step << 24) ^ 18u));
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 16 >= 32768)
-#endif
-		for (long i = 0; i < n * 16; i++)
-			t58[i] = stochastic ? 0.5f * t54[i] * expf(0.5f * t17[i]) * (float)conv_vae_normal(key, (uint64_t)i) : 0;
-	}
-	/* t59 = add */
-	for (long i = 0; i < n * 16; i++)
-		t59[i] = t39[i] + t58[i];
-	/* t60 = dense_dx */
-	conv_vae_gemm(n, 3136, 16, t59, 16, 1, t15, 3136, 1, NULL, t60,
-		NULL);
-	/* t61 = dense_dw */
-	conv_vae_gemm(16, 3136, n, t59, 1, 16, t11, 3136, 1, NULL, t61, NULL);
-	/* t62 = sum_batch */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 16 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 16; j0 += 64) {
-		const long j1 = j0 + 64 < 16 ? j0 + 64 : 16;
-		for (long j = j0; j < j1; j++)
-			t62[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				t62[j] += t59[b * 16 + j];
-	}
-	/* t63 = dense_dx */
-	conv_vae_gemm(n, 3136, 16, t57, 16, 1, t12, 3136, 1, NULL, t63,
-		NULL);
-	/* t64 = add */
-	for (long i = 0; i < n * 3136; i++)
-		t64[i] = t60[i] + t63[i];
-	/* t65 = dense_dw */
-	conv_vae_gemm(16, 3136, n, t57, 1, 16, t11, 3136, 1, NULL, t65, NULL);
-	/* t66 = sum_batch */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 16 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 16; j0 += 64) {
-		const long j1 = j0 + 64 < 16 ? j0 + 64 : 16;
-		for (long j = j0; j < j1; j++)
-			t66[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				t66[j] += t57[b * 16 + j];
-	}
-	/* t67 = reshape */
-	memcpy(t67, t64, sizeof(float) * n * 3136);
-	/* t68 = act_grad */
-	conv_vae_act_all(CONV_VAE_RELU, 0.0f, n * 3136, t67, t10, t68);
-	/* t69 = conv_workspace */
-	/* t70 = conv_transpose2d */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		for (long o = 0; o < 64; o++)
-			for (long q = 0; q < 49; q++)
-				(t69 + n * 14112)[(b * 49 + q) * 64 + o] = t68[(b * 64 + o) * 49 + q];
-	conv_vae_gemm(n * 49, 288, 64, (t69 + n * 14112), 64, 1, t6, 288, 1, NULL, t69, NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		for (long c = 0; c < 32; c++)
-			for (long q = 0; q < 196; q++)
-				t70[(b * 32 + c) * 196 + q] = 0;
-		conv_vae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t69 + b * 14112, t70 + b * 6272);
-	}
-	/* t71 = conv_workspace */
-	/* t72 = conv2d_dw */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t5 + b * 6272, t71 + b * 14112);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		for (long o = 0; o < 64; o++)
-			for (long q = 0; q < 49; q++)
-				(t71 + n * 14112)[(b * 49 + q) * 64 + o] = t68[(b * 64 + o) * 49 + q];
-	conv_vae_gemm(64, 288, n * 49, (t71 + n * 14112), 1, 64, t71, 288, 1, NULL, t72, NULL);
-	/* t73 = conv_db */
-	for (long c = 0; c < 64; c++)
-		t73[c] = 0;
-	for (long b = 0; b < n; b++)
-		for (long c = 0; c < 64; c++) {
-			float acc = 0;
-			for (long q = 0; q < 49; q++)
-				acc += t68[(b * 64 + c) * 49 + q];
-			t73[c] += acc;
-		}
-	/* t74 = act_grad */
-	conv_vae_act_all(CONV_VAE_RELU, 0.0f, n * 6272, t70, t5, t74);
-	/* t75 = conv_workspace */
-	/* t76 = conv2d_dw */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t0 + b * 784, t75 + b * 1764);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		for (long o = 0; o < 32; o++)
-			for (long q = 0; q < 196; q++)
-				(t75 + n * 1764)[(b * 196 + q) * 32 + o] = t74[(b * 32 + o) * 196 + q];
-	conv_vae_gemm(32, 9, n * 196, (t75 + n * 1764), 1, 32, t75, 9, 1, NULL, t76, NULL);
-	/* t77 = conv_db */
-	for (long c = 0; c < 32; c++)
-		t77[c] = 0;
-	for (long b = 0; b < n; b++)
-		for (long c = 0; c < 32; c++) {
-			float acc = 0;
-			for (long q = 0; q < 196; q++)
-				acc += t74[(b * 32 + c) * 196 + q];
-			t77[c] += acc;
-		}
-	/* t78 = adam */
-	{ /* encoder.0.weight */
-		conv_vae_adam(288, t1, adam_m + 0, adam_v + 0, t76, &adam_k);
-	}
-	/* t79 = adam */
-	{ /* encoder.0.bias */
-		conv_vae_adam(32, t2, adam_m + 288, adam_v + 288, t77, &adam_k);
-	}
-	/* t80 = adam */
-	{ /* encoder.2.weight */
-		conv_vae_adam(18432, t6, adam_m + 320, adam_v + 320, t72, &adam_k);
-	}
-	/* t81 = adam */
-	{ /* encoder.2.bias */
-		conv_vae_adam(64, t7, adam_m + 18752, adam_v + 18752, t73, &adam_k);
-	}
-	/* t82 = adam */
-	{ /* encoder.5.weight */
-		conv_vae_adam(50176, t12, adam_m + 18816, adam_v + 18816, t65, &adam_k);
-	}
-	/* t83 = adam */
-	{ /* encoder.5.bias */
-		conv_vae_adam(16, t13, adam_m + 68992, adam_v + 68992, t66, &adam_k);
-	}
-	/* t84 = adam */
-	{ /* encoder.6.weight */
-		conv_vae_adam(50176, t15, adam_m + 69008, adam_v + 69008, t61, &adam_k);
-	}
-	/* t85 = adam */
-	{ /* encoder.6.bias */
-		conv_vae_adam(16, t16, adam_m + 119184, adam_v + 119184, t62, &adam_k);
-	}
-	/* t86 = adam */
-	{ /* decoder.0.weight */
-		conv_vae_adam(50176, t19, adam_m + 119200, adam_v + 119200, t55, &adam_k);
-	}
-	/* t87 = adam */
-	{ /* decoder.0.bias */
-		conv_vae_adam(3136, t20, adam_m + 169376, adam_v + 169376, t56, &adam_k);
-	}
-	/* t88 = adam */
-	{ /* decoder.3.weight */
-		conv_vae_adam(18432, t24, adam_m + 172512, adam_v + 172512, t50, &adam_k);
-	}
-	/* t89 = adam */
-	{ /* decoder.3.bias */
-		conv_vae_adam(32, t25, adam_m + 190944, adam_v + 190944, t51, &adam_k);
-	}
-	/* t90 = adam */
-	{ /* decoder.5.weight */
-		conv_vae_adam(288, t29, adam_m + 190976, adam_v + 190976, t44, &adam_k);
-	}
-	/* t91 = adam */
-	{ /* decoder.5.bias */
-		conv_vae_adam(1, t30, adam_m + 191264, adam_v + 191264, t45, &adam_k);
-	}
-	return t36[0];
-}
-
-conv_vae_real conv_vae_gradient(const void *state, void *work, const conv_vae_real *x, int n, const conv_vae_hparams *h, conv_vae_real *grad)
+/* The loss and the gradient of every parameter (left in work); the
+ * buffers' new values go to the state `updates` unless it is NULL. */
+static conv_vae_real conv_vae_pass(const void *state, void *work, const conv_vae_real *x, int n, const conv_vae_hparams *h,
+			int64_t step, void *updates)
 {
 	unsigned char *const work_ = (unsigned char *)work;
 	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = *(const int64_t *)state + 1;
 	const int stochastic = h->stochastic;
 	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
 	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
+	(void)updates;
 	const float *const t0 = x;
 	const float *const t1 = params + 0; /* encoder.0.weight */
 	const float *const t2 = params + 288; /* encoder.0.bias */
@@ -1507,21 +992,120 @@ conv_vae_real conv_vae_gradient(const void *state, void *work, const conv_vae_re
 				acc += t74[(b * 32 + c) * 196 + q];
 			t77[c] += acc;
 		}
-	memcpy(grad + 0, t76, sizeof(float) * 288);
-	memcpy(grad + 288, t77, sizeof(float) * 32);
-	memcpy(grad + 320, t72, sizeof(float) * 18432);
-	memcpy(grad + 18752, t73, sizeof(float) * 64);
-	memcpy(grad + 18816, t65, sizeof(float) * 50176);
-	memcpy(grad + 68992, t66, sizeof(float) * 16);
-	memcpy(grad + 69008, t61, sizeof(float) * 50176);
-	memcpy(grad + 119184, t62, sizeof(float) * 16);
-	memcpy(grad + 119200, t55, sizeof(float) * 50176);
-	memcpy(grad + 169376, t56, sizeof(float) * 3136);
-	memcpy(grad + 172512, t50, sizeof(float) * 18432);
-	memcpy(grad + 190944, t51, sizeof(float) * 32);
-	memcpy(grad + 190976, t44, sizeof(float) * 288);
-	memcpy(grad + 191264, t45, sizeof(float) * 1);
 	return t36[0];
+}
+
+conv_vae_real conv_vae_train_step(void *state, void *work, const conv_vae_real *x, int n, const conv_vae_hparams *h)
+{
+	unsigned char *const work_ = (unsigned char *)work;
+	float *const params = (float *)((unsigned char *)state + 64);
+	const int64_t step = ++*conv_vae_step(state);
+	const int stochastic = h->stochastic;
+	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
+	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
+	const conv_vae_real loss = conv_vae_pass(state, work, x, n, h, step, state);
+	float *const adam_m = conv_vae_adam_m(state), *const adam_v = conv_vae_adam_v(state);
+	const conv_vae_adam_k adam_k = {
+		(float)h->beta1, (float)h->beta2, (float)(1 - h->beta1), (float)(1 - h->beta2), (float)h->eps,
+		(float)h->weight_decay, (float)(h->lr / (1 - pow(h->beta1, (double)step))),
+		(float)sqrt(1 - pow(h->beta2, (double)step))};
+	float *const t1 = params + 0; /* encoder.0.weight */
+	float *const t2 = params + 288; /* encoder.0.bias */
+	float *const t6 = params + 320; /* encoder.2.weight */
+	float *const t7 = params + 18752; /* encoder.2.bias */
+	float *const t12 = params + 18816; /* encoder.5.weight */
+	float *const t13 = params + 68992; /* encoder.5.bias */
+	float *const t15 = params + 69008; /* encoder.6.weight */
+	float *const t16 = params + 119184; /* encoder.6.bias */
+	float *const t19 = params + 119200; /* decoder.0.weight */
+	float *const t20 = params + 169376; /* decoder.0.bias */
+	float *const t24 = params + 172512; /* decoder.3.weight */
+	float *const t25 = params + 190944; /* decoder.3.bias */
+	float *const t29 = params + 190976; /* decoder.5.weight */
+	float *const t30 = params + 191264; /* decoder.5.bias */
+	float *const t44 = (float *)(work_ + 6422528); /* conv2d_dw [32, 1, 3, 3] */
+	float *const t45 = (float *)(work_ + 6423680); /* conv_db [1] */
+	float *const t50 = (float *)(work_ + 11264000); /* conv2d_dw [64, 32, 3, 3] */
+	float *const t51 = (float *)(work_ + 6423744); /* conv_db [32] */
+	float *const t55 = (float *)(work_ + 6455296); /* dense_dw [3136, 16] */
+	float *const t56 = (float *)(work_ + 6656000); /* sum_batch [3136] */
+	float *const t61 = (float *)(work_ + 8282368); /* dense_dw [16, 3136] */
+	float *const t62 = (float *)(work_ + 6432064); /* sum_batch [16] */
+	float *const t65 = (float *)(work_ + 6676736); /* dense_dw [16, 3136] */
+	float *const t66 = (float *)(work_ + 4816896); /* sum_batch [16] */
+	float *const t72 = (float *)(work_ + 3211264); /* conv2d_dw [64, 32, 3, 3] */
+	float *const t73 = (float *)(work_ + 3284992); /* conv_db [64] */
+	float *const t76 = (float *)(work_ + 0); /* conv2d_dw [32, 1, 3, 3] */
+	float *const t77 = (float *)(work_ + 1152); /* conv_db [32] */
+	/* t78 = adam */
+	/* encoder.0.weight */
+	conv_vae_adam(288, t1, adam_m + 0, adam_v + 0, t76, &adam_k);
+	/* t79 = adam */
+	/* encoder.0.bias */
+	conv_vae_adam(32, t2, adam_m + 288, adam_v + 288, t77, &adam_k);
+	/* t80 = adam */
+	/* encoder.2.weight */
+	conv_vae_adam(18432, t6, adam_m + 320, adam_v + 320, t72, &adam_k);
+	/* t81 = adam */
+	/* encoder.2.bias */
+	conv_vae_adam(64, t7, adam_m + 18752, adam_v + 18752, t73, &adam_k);
+	/* t82 = adam */
+	/* encoder.5.weight */
+	conv_vae_adam(50176, t12, adam_m + 18816, adam_v + 18816, t65, &adam_k);
+	/* t83 = adam */
+	/* encoder.5.bias */
+	conv_vae_adam(16, t13, adam_m + 68992, adam_v + 68992, t66, &adam_k);
+	/* t84 = adam */
+	/* encoder.6.weight */
+	conv_vae_adam(50176, t15, adam_m + 69008, adam_v + 69008, t61, &adam_k);
+	/* t85 = adam */
+	/* encoder.6.bias */
+	conv_vae_adam(16, t16, adam_m + 119184, adam_v + 119184, t62, &adam_k);
+	/* t86 = adam */
+	/* decoder.0.weight */
+	conv_vae_adam(50176, t19, adam_m + 119200, adam_v + 119200, t55, &adam_k);
+	/* t87 = adam */
+	/* decoder.0.bias */
+	conv_vae_adam(3136, t20, adam_m + 169376, adam_v + 169376, t56, &adam_k);
+	/* t88 = adam */
+	/* decoder.3.weight */
+	conv_vae_adam(18432, t24, adam_m + 172512, adam_v + 172512, t50, &adam_k);
+	/* t89 = adam */
+	/* decoder.3.bias */
+	conv_vae_adam(32, t25, adam_m + 190944, adam_v + 190944, t51, &adam_k);
+	/* t90 = adam */
+	/* decoder.5.weight */
+	conv_vae_adam(288, t29, adam_m + 190976, adam_v + 190976, t44, &adam_k);
+	/* t91 = adam */
+	/* decoder.5.bias */
+	conv_vae_adam(1, t30, adam_m + 191264, adam_v + 191264, t45, &adam_k);
+	return loss;
+}
+
+conv_vae_real conv_vae_gradient(const void *state, void *work, const conv_vae_real *x, int n, const conv_vae_hparams *h, conv_vae_real *grad)
+{
+	unsigned char *const work_ = (unsigned char *)work;
+	const float *const params = (const float *)((const unsigned char *)state + 64);
+	const int64_t step = *(const int64_t *)state + 1;
+	const int stochastic = h->stochastic;
+	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
+	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
+	const conv_vae_real loss = conv_vae_pass(state, work, x, n, h, step, NULL);
+	memcpy(grad + 0, work_ + 0, sizeof(float) * 288);
+	memcpy(grad + 288, work_ + 1152, sizeof(float) * 32);
+	memcpy(grad + 320, work_ + 3211264, sizeof(float) * 18432);
+	memcpy(grad + 18752, work_ + 3284992, sizeof(float) * 64);
+	memcpy(grad + 18816, work_ + 6676736, sizeof(float) * 50176);
+	memcpy(grad + 68992, work_ + 4816896, sizeof(float) * 16);
+	memcpy(grad + 69008, work_ + 8282368, sizeof(float) * 50176);
+	memcpy(grad + 119184, work_ + 6432064, sizeof(float) * 16);
+	memcpy(grad + 119200, work_ + 6455296, sizeof(float) * 50176);
+	memcpy(grad + 169376, work_ + 6656000, sizeof(float) * 3136);
+	memcpy(grad + 172512, work_ + 11264000, sizeof(float) * 18432);
+	memcpy(grad + 190944, work_ + 6423744, sizeof(float) * 32);
+	memcpy(grad + 190976, work_ + 6422528, sizeof(float) * 288);
+	memcpy(grad + 191264, work_ + 6423680, sizeof(float) * 1);
+	return loss;
 }
 
 void conv_vae_update(void *state, const conv_vae_real *grad, const conv_vae_hparams *h)

@@ -501,368 +501,17 @@ void cvae_init(void *state, uint64_t seed)
 	}
 }
 
-cvae_real cvae_train_step(void *state, void *work, const cvae_real *x, const cvae_real *y, int n, const cvae_hparams *h)
-{
-	unsigned char *const work_ = (unsigned char *)work;
-	float *const params = (float *)((unsigned char *)state + 64);
-	const int64_t step = ++*cvae_step(state);
-	const int stochastic = h->stochastic;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	float *const adam_m = cvae_adam_m(state), *const adam_v = cvae_adam_v(state);
-	const cvae_adam_k adam_k = {
-		(float)h->beta1, (float)h->beta2, (float)(1 - h->beta1), (float)(1 - h->beta2), (float)h->eps,
-		(float)h->weight_decay, (float)(h->lr / (1 - pow(h->beta1, (double)step))),
-		(float)sqrt(1 - pow(h->beta2, (double)step))};
-	const float *const t0 = x;
-	const float *const t1 = y;
-	float *const t2 = (float *)(work_ + 0); /* concat [n, 794] */
-	float *const t3 = params + 0; /* encoder.1.weight */
-	float *const t4 = params + 406528; /* encoder.1.bias */
-	float *const t6 = (float *)(work_ + 406528); /* dense [n, 512] */
-	float *const t7 = params + 407040; /* encoder.3.weight */
-	float *const t8 = params + 538112; /* encoder.3.bias */
-	float *const t10 = (float *)(work_ + 668672); /* dense [n, 256] */
-	float *const t11 = params + 538368; /* encoder.5.weight */
-	float *const t12 = params + 546560; /* encoder.5.bias */
-	float *const t13 = (float *)(work_ + 799744); /* dense [n, 32] */
-	float *const t14 = params + 546592; /* encoder.6.weight */
-	float *const t15 = params + 554784; /* encoder.6.bias */
-	float *const t16 = (float *)(work_ + 816128); /* dense [n, 32] */
-	float *const t17 = (float *)(work_ + 832512); /* gaussian [n, 32] */
-	float *const t18 = (float *)(work_ + 848896); /* concat [n, 42] */
-	float *const t19 = params + 554816; /* decoder.1.weight */
-	float *const t20 = params + 565568; /* decoder.1.bias */
-	float *const t22 = (float *)(work_ + 870400); /* dense [n, 256] */
-	float *const t23 = params + 565824; /* decoder.3.weight */
-	float *const t24 = params + 696896; /* decoder.3.bias */
-	float *const t26 = (float *)(work_ + 1001472); /* dense [n, 512] */
-	float *const t27 = params + 697408; /* decoder.5.weight */
-	float *const t28 = params + 1098816; /* decoder.5.bias */
-	float *const t29 = (float *)(work_ + 1263616); /* dense [n, 784] */
-	float *const t30 = (float *)(work_ + 1665024); /* sigmoid [n, 784] */
-	float *const t31 = (float *)(work_ + 2066432); /* bce [] */
-	float *const t32 = (float *)(work_ + 2066496); /* kl_normal [] */
-	float *const t33 = (float *)(work_ + 2066560); /* add [] */
-	float *const t34 = (float *)(work_ + 2066432); /* constant [] */
-	float *const t35 = (float *)(work_ + 2066624); /* kl_normal_grad [n, 32] */
-	float *const t36 = (float *)(work_ + 2083008); /* kl_normal_grad [n, 32] */
-	float *const t37 = (float *)(work_ + 2099392); /* bce_grad [n, 784] */
-	float *const t38 = (float *)(work_ + 1263616); /* dense_dx [n, 512] */
-	float *const t39 = (float *)(work_ + 2500800); /* dense_dw [784, 512] */
-	float *const t40 = (float *)(work_ + 799744); /* sum_batch [784] */
-	float *const t42 = (float *)(work_ + 1001472); /* dense_dx [n, 256] */
-	float *const t43 = (float *)(work_ + 4106432); /* dense_dw [512, 256] */
-	float *const t44 = (float *)(work_ + 802880); /* sum_batch [512] */
-	float *const t46 = (float *)(work_ + 870400); /* dense_dx [n, 42] */
-	float *const t47 = (float *)(work_ + 891904); /* dense_dw [256, 42] */
-	float *const t48 = (float *)(work_ + 804928); /* sum_batch [256] */
-	float *const t49 = (float *)(work_ + 848896); /* concat_slice [n, 32] */
-	float *const t50 = (float *)(work_ + 865280); /* add [n, 32] */
-	float *const t51 = (float *)(work_ + 934912); /* gaussian_dlogvar [n, 32] */
-	float *const t52 = (float *)(work_ + 805952); /* add [n, 32] */
-	float *const t53 = (float *)(work_ + 934912); /* dense_dx [n, 256] */
-	float *const t54 = (float *)(work_ + 1065984); /* dense_dw [32, 256] */
-	float *const t55 = (float *)(work_ + 822336); /* sum_batch [32] */
-	float *const t56 = (float *)(work_ + 1098752); /* dense_dx [n, 256] */
-	float *const t57 = (float *)(work_ + 1229824); /* add [n, 256] */
-	float *const t58 = (float *)(work_ + 934912); /* dense_dw [32, 256] */
-	float *const t59 = (float *)(work_ + 805952); /* sum_batch [32] */
-	float *const t60 = (float *)(work_ + 1098752); /* act_grad [n, 256] */
-	float *const t61 = (float *)(work_ + 1229824); /* dense_dx [n, 512] */
-	float *const t62 = (float *)(work_ + 4630720); /* dense_dw [256, 512] */
-	float *const t63 = (float *)(work_ + 406528); /* sum_batch [256] */
-	float *const t65 = (float *)(work_ + 5155008); /* dense_dw [512, 794] */
-	float *const t66 = (float *)(work_ + 0); /* sum_batch [512] */
-	/* t2 = concat */
-	for (long b = 0; b < n; b++) {
-		memcpy(t2 + b * 794 + 0, t0 + b * 784, sizeof(float) * 784);
-		memcpy(t2 + b * 794 + 784, t1 + b * 10, sizeof(float) * 10);
-	}
-	/* t6 = dense */
-	cvae_gemm(n, 512, 794, t2, 794, 1, t3, 1, 794, t4, t6,
-		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
-	/* t10 = dense */
-	cvae_gemm(n, 256, 512, t6, 512, 1, t7, 1, 512, t8, t10,
-		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
-	/* t13 = dense */
-	cvae_gemm(n, 32, 256, t10, 256, 1, t11, 1, 256, t12, t13,
-		NULL);
-	/* t16 = dense */
-	cvae_gemm(n, 32, 256, t10, 256, 1, t14, 1, 256, t15, t16,
-		NULL);
-	/* t17 = gaussian */
-	{
-		const uint64_t key = cvae_mix(rng ^ cvae_mix(((uint64_t)step << 24) ^ 17u));
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
-#endif
-		for (long i = 0; i < n * 32; i++)
-			t17[i] = t13[i] + (stochastic ? expf(0.5f * t16[i]) * (float)cvae_normal(key, (uint64_t)i) : 0);
-	}
-	/* t18 = concat */
-	for (long b = 0; b < n; b++) {
-		memcpy(t18 + b * 42 + 0, t17 + b * 32, sizeof(float) * 32);
-		memcpy(t18 + b * 42 + 32, t1 + b * 10, sizeof(float) * 10);
-	}
-	/* t22 = dense */
-	cvae_gemm(n, 256, 42, t18, 42, 1, t19, 1, 42, t20, t22,
-		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
-	/* t26 = dense */
-	cvae_gemm(n, 512, 256, t22, 256, 1, t23, 1, 256, t24, t26,
-		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
-	/* t29 = dense */
-	cvae_gemm(n, 784, 512, t26, 512, 1, t27, 1, 512, t28, t29,
-		NULL);
-	/* t30 = sigmoid */
-	cvae_act_all(CVAE_SIGMOID, 0.0f, n * 784, t29, NULL, t30);
-	/* t31 = bce */
-	t31[0] = (float)(cvae_bce_logits(n * 784, t29, t30, t0));
-	/* t32 = kl_normal */
-	{
-		double acc = 0;
-		for (long i = 0; i < n * 32; i++)
-			acc += 1 + (double)t16[i] - (double)t13[i] * t13[i] - exp((double)t16[i]);
-		t32[0] = (float)(-0.5 * acc);
-	}
-	/* t33 = add */
-	for (long i = 0; i < 1; i++)
-		t33[i] = t31[i] + t32[i];
-	/* t34 = constant */
-	t34[0] = 1.0f;
-	/* t35 = kl_normal_grad */
-	{
-		const float k = t34[0];
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
-#endif
-		for (long i = 0; i < n * 32; i++)
-			t35[i] = k * t13[i];
-	}
-	/* t36 = kl_normal_grad */
-	{
-		const float k = t34[0];
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
-#endif
-		for (long i = 0; i < n * 32; i++)
-			t36[i] = k * 0.5f * (expf(t16[i]) - 1);
-	}
-	/* t37 = bce_grad */
-	{
-		const float k = t34[0];
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
-#endif
-		for (long i = 0; i < n * 784; i++)
-			t37[i] = k * (t30[i] - t0[i]);
-	}
-	/* t38 = dense_dx */
-	cvae_gemm(n, 512, 784, t37, 784, 1, t27, 512, 1, NULL, t38,
-		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f, .y = t26});
-	/* t39 = dense_dw */
-	cvae_gemm(784, 512, n, t37, 1, 784, t26, 512, 1, NULL, t39, NULL);
-	/* t40 = sum_batch */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 784; j0 += 64) {
-		const long j1 = j0 + 64 < 784 ? j0 + 64 : 784;
-		for (long j = j0; j < j1; j++)
-			t40[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				t40[j] += t37[b * 784 + j];
-	}
-	/* t42 = dense_dx */
-	cvae_gemm(n, 256, 512, t38, 512, 1, t23, 256, 1, NULL, t42,
-		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f, .y = t22});
-	/* t43 = dense_dw */
-	cvae_gemm(512, 256, n, t38, 1, 512, t22, 256, 1, NULL, t43, NULL);
-	/* t44 = sum_batch */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 512 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 512; j0 += 64) {
-		const long j1 = j0 + 64 < 512 ? j0 + 64 : 512;
-		for (long j = j0; j < j1; j++)
-			t44[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				t44[j] += t38[b * 512 + j];
-	}
-	/* t46 = dense_dx */
-	cvae_gemm(n, 42, 256, t42, 256, 1, t19, 42, 1, NULL, t46,
-		NULL);
-	/* t47 = dense_dw */
-	cvae_gemm(256, 42, n, t42, 1, 256, t18, 42, 1, NULL, t47, NULL);
-	/* t48 = sum_batch */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 256 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 256; j0 += 64) {
-		const long j1 = j0 + 64 < 256 ? j0 + 64 : 256;
-		for (long j = j0; j < j1; j++)
-			t48[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				t48[j] += t42[b * 256 + j];
-	}
-	/* t49 = concat_slice */
-	for (long b = 0; b < n; b++)
-		memcpy(t49 + b * 32, t46 + b * 42 + 0, sizeof(float) * 32);
-	/* t50 = add */
-	for (long i = 0; i < n * 32; i++)
-		t50[i] = t35[i] + t49[i];
-	/* t51 = gaussian_dlogvar */
-	{
-		const uint64_t key = cvae_mix(rng ^ cvae_mix(((uint64_t)step << 24) ^ 17u));
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
-#endif
-		for (long i = 0; i < n * 32; i++)
-			t51[i] = stochastic ? 0.5f * t49[i] * expf(0.5f * t16[i]) * (float)cvae_normal(key, (uint64_t)i) : 0;
-	}
-	/* t52 = add */
-	for (long i = 0; i < n * 32; i++)
-		t52[i] = t36[i] + t51[i];
-	/* t53 = dense_dx */
-	cvae_gemm(n, 256, 32, t52, 32, 1, t14, 256, 1, NULL, t53,
-		NULL);
-	/* t54 = dense_dw */
-	cvae_gemm(32, 256, n, t52, 1, 32, t10, 256, 1, NULL, t54, NULL);
-	/* t55 = sum_batch */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 32; j0 += 64) {
-		const long j1 = j0 + 64 < 32 ? j0 + 64 : 32;
-		for (long j = j0; j < j1; j++)
-			t55[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				t55[j] += t52[b * 32 + j];
-	}
-	/* t56 = dense_dx */
-	cvae_gemm(n, 256, 32, t50, 32, 1, t11, 256, 1, NULL, t56,
-		NULL);
-	/* t57 = add */
-	for (long i = 0; i < n * 256; i++)
-		t57[i] = t53[i] + t56[i];
-	/* t58 = dense_dw */
-	cvae_gemm(32, 256, n, t50, 1, 32, t10, 256, 1, NULL, t58, NULL);
-	/* t59 = sum_batch */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 32; j0 += 64) {
-		const long j1 = j0 + 64 < 32 ? j0 + 64 : 32;
-		for (long j = j0; j < j1; j++)
-			t59[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				t59[j] += t50[b * 32 + j];
-	}
-	/* t60 = act_grad */
-	cvae_act_all(CVAE_RELU, 0.0f, n * 256, t57, t10, t60);
-	/* t61 = dense_dx */
-	cvae_gemm(n, 512, 256, t60, 256, 1, t7, 512, 1, NULL, t61,
-		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f, .y = t6});
-	/* t62 = dense_dw */
-	cvae_gemm(256, 512, n, t60, 1, 256, t6, 512, 1, NULL, t62, NULL);
-	/* t63 = sum_batch */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 256 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 256; j0 += 64) {
-		const long j1 = j0 + 64 < 256 ? j0 + 64 : 256;
-		for (long j = j0; j < j1; j++)
-			t63[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				t63[j] += t60[b * 256 + j];
-	}
-	/* t65 = dense_dw */
-	cvae_gemm(512, 794, n, t61, 1, 512, t2, 794, 1, NULL, t65, NULL);
-	/* t66 = sum_batch */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 512 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 512; j0 += 64) {
-		const long j1 = j0 + 64 < 512 ? j0 + 64 : 512;
-		for (long j = j0; j < j1; j++)
-			t66[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				t66[j] += t61[b * 512 + j];
-	}
-	/* t67 = adam */
-	{ /* encoder.1.weight */
-		cvae_adam(406528, t3, adam_m + 0, adam_v + 0, t65, &adam_k);
-	}
-	/* t68 = adam */
-	{ /* encoder.1.bias */
-		cvae_adam(512, t4, adam_m + 406528, adam_v + 406528, t66, &adam_k);
-	}
-	/* t69 = adam */
-	{ /* encoder.3.weight */
-		cvae_adam(131072, t7, adam_m + 407040, adam_v + 407040, t62, &adam_k);
-	}
-	/* t70 = adam */
-	{ /* encoder.3.bias */
-		cvae_adam(256, t8, adam_m + 538112, adam_v + 538112, t63, &adam_k);
-	}
-	/* t71 = adam */
-	{ /* encoder.5.weight */
-		cvae_adam(8192, t11, adam_m + 538368, adam_v + 538368, t58, &adam_k);
-	}
-	/* t72 = adam */
-	{ /* encoder.5.bias */
-		cvae_adam(32, t12, adam_m + 546560, adam_v + 546560, t59, &adam_k);
-	}
-	/* t73 = adam */
-	{ /* encoder.6.weight */
-		cvae_adam(8192, t14, adam_m + 546592, adam_v + 546592, t54, &adam_k);
-	}
-	/* t74 = adam */
-	{ /* encoder.6.bias */
-		cvae_adam(32, t15, adam_m + 554784, adam_v + 554784, t55, &adam_k);
-	}
-	/* t75 = adam */
-	{ /* decoder.1.weight */
-		cvae_adam(10752, t19, adam_m + 554816, adam_v + 554816, t47, &adam_k);
-	}
-	/* t76 = adam */
-	{ /* decoder.1.bias */
-		cvae_adam(256, t20, adam_m + 565568, adam_v + 565568, t48, &adam_k);
-	}
-	/* t77 = adam */
-	{ /* decoder.3.weight */
-		cvae_adam(131072, t23, adam_m + 565824, adam_v + 565824, t43, &adam_k);
-	}
-	/* t78 = adam */
-	{ /* decoder.3.bias */
-		cvae_adam(512, t24, adam_m + 696896, adam_v + 696896, t44, &adam_k);
-	}
-	/* t79 = adam */
-	{ /* decoder.5.weight */
-		cvae_adam(401408, t27, adam_m + 697408, adam_v + 697408, t39, &adam_k);
-	}
-	/* t80 = adam */
-	{ /* decoder.5.bias */
-		cvae_adam(784, t28, adam_m + 1098816, adam_v + 1098816, t40, &adam_k);
-	}
-	return t33[0];
-}
-
-cvae_real cvae_gradient(const void *state, void *work, const cvae_real *x, const cvae_real *y, int n, const cvae_hparams *h, cvae_real *grad)
+/* The loss and the gradient of every parameter (left in work); the
+ * buffers' new values go to the state `updates` unless it is NULL. */
+static cvae_real cvae_pass(const void *state, void *work, const cvae_real *x, const cvae_real *y, int n, const cvae_hparams *h,
+			int64_t step, void *updates)
 {
 	unsigned char *const work_ = (unsigned char *)work;
 	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = *(const int64_t *)state + 1;
 	const int stochastic = h->stochastic;
 	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
 	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
+	(void)updates;
 	const float *const t0 = x;
 	const float *const t1 = y;
 	float *const t2 = (float *)(work_ + 0); /* concat [n, 794] */
@@ -1145,21 +794,120 @@ cvae_real cvae_gradient(const void *state, void *work, const cvae_real *x, const
 			for (long j = j0; j < j1; j++)
 				t66[j] += t61[b * 512 + j];
 	}
-	memcpy(grad + 0, t65, sizeof(float) * 406528);
-	memcpy(grad + 406528, t66, sizeof(float) * 512);
-	memcpy(grad + 407040, t62, sizeof(float) * 131072);
-	memcpy(grad + 538112, t63, sizeof(float) * 256);
-	memcpy(grad + 538368, t58, sizeof(float) * 8192);
-	memcpy(grad + 546560, t59, sizeof(float) * 32);
-	memcpy(grad + 546592, t54, sizeof(float) * 8192);
-	memcpy(grad + 554784, t55, sizeof(float) * 32);
-	memcpy(grad + 554816, t47, sizeof(float) * 10752);
-	memcpy(grad + 565568, t48, sizeof(float) * 256);
-	memcpy(grad + 565824, t43, sizeof(float) * 131072);
-	memcpy(grad + 696896, t44, sizeof(float) * 512);
-	memcpy(grad + 697408, t39, sizeof(float) * 401408);
-	memcpy(grad + 1098816, t40, sizeof(float) * 784);
 	return t33[0];
+}
+
+cvae_real cvae_train_step(void *state, void *work, const cvae_real *x, const cvae_real *y, int n, const cvae_hparams *h)
+{
+	unsigned char *const work_ = (unsigned char *)work;
+	float *const params = (float *)((unsigned char *)state + 64);
+	const int64_t step = ++*cvae_step(state);
+	const int stochastic = h->stochastic;
+	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
+	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
+	const cvae_real loss = cvae_pass(state, work, x, y, n, h, step, state);
+	float *const adam_m = cvae_adam_m(state), *const adam_v = cvae_adam_v(state);
+	const cvae_adam_k adam_k = {
+		(float)h->beta1, (float)h->beta2, (float)(1 - h->beta1), (float)(1 - h->beta2), (float)h->eps,
+		(float)h->weight_decay, (float)(h->lr / (1 - pow(h->beta1, (double)step))),
+		(float)sqrt(1 - pow(h->beta2, (double)step))};
+	float *const t3 = params + 0; /* encoder.1.weight */
+	float *const t4 = params + 406528; /* encoder.1.bias */
+	float *const t7 = params + 407040; /* encoder.3.weight */
+	float *const t8 = params + 538112; /* encoder.3.bias */
+	float *const t11 = params + 538368; /* encoder.5.weight */
+	float *const t12 = params + 546560; /* encoder.5.bias */
+	float *const t14 = params + 546592; /* encoder.6.weight */
+	float *const t15 = params + 554784; /* encoder.6.bias */
+	float *const t19 = params + 554816; /* decoder.1.weight */
+	float *const t20 = params + 565568; /* decoder.1.bias */
+	float *const t23 = params + 565824; /* decoder.3.weight */
+	float *const t24 = params + 696896; /* decoder.3.bias */
+	float *const t27 = params + 697408; /* decoder.5.weight */
+	float *const t28 = params + 1098816; /* decoder.5.bias */
+	float *const t39 = (float *)(work_ + 2500800); /* dense_dw [784, 512] */
+	float *const t40 = (float *)(work_ + 799744); /* sum_batch [784] */
+	float *const t43 = (float *)(work_ + 4106432); /* dense_dw [512, 256] */
+	float *const t44 = (float *)(work_ + 802880); /* sum_batch [512] */
+	float *const t47 = (float *)(work_ + 891904); /* dense_dw [256, 42] */
+	float *const t48 = (float *)(work_ + 804928); /* sum_batch [256] */
+	float *const t54 = (float *)(work_ + 1065984); /* dense_dw [32, 256] */
+	float *const t55 = (float *)(work_ + 822336); /* sum_batch [32] */
+	float *const t58 = (float *)(work_ + 934912); /* dense_dw [32, 256] */
+	float *const t59 = (float *)(work_ + 805952); /* sum_batch [32] */
+	float *const t62 = (float *)(work_ + 4630720); /* dense_dw [256, 512] */
+	float *const t63 = (float *)(work_ + 406528); /* sum_batch [256] */
+	float *const t65 = (float *)(work_ + 5155008); /* dense_dw [512, 794] */
+	float *const t66 = (float *)(work_ + 0); /* sum_batch [512] */
+	/* t67 = adam */
+	/* encoder.1.weight */
+	cvae_adam(406528, t3, adam_m + 0, adam_v + 0, t65, &adam_k);
+	/* t68 = adam */
+	/* encoder.1.bias */
+	cvae_adam(512, t4, adam_m + 406528, adam_v + 406528, t66, &adam_k);
+	/* t69 = adam */
+	/* encoder.3.weight */
+	cvae_adam(131072, t7, adam_m + 407040, adam_v + 407040, t62, &adam_k);
+	/* t70 = adam */
+	/* encoder.3.bias */
+	cvae_adam(256, t8, adam_m + 538112, adam_v + 538112, t63, &adam_k);
+	/* t71 = adam */
+	/* encoder.5.weight */
+	cvae_adam(8192, t11, adam_m + 538368, adam_v + 538368, t58, &adam_k);
+	/* t72 = adam */
+	/* encoder.5.bias */
+	cvae_adam(32, t12, adam_m + 546560, adam_v + 546560, t59, &adam_k);
+	/* t73 = adam */
+	/* encoder.6.weight */
+	cvae_adam(8192, t14, adam_m + 546592, adam_v + 546592, t54, &adam_k);
+	/* t74 = adam */
+	/* encoder.6.bias */
+	cvae_adam(32, t15, adam_m + 554784, adam_v + 554784, t55, &adam_k);
+	/* t75 = adam */
+	/* decoder.1.weight */
+	cvae_adam(10752, t19, adam_m + 554816, adam_v + 554816, t47, &adam_k);
+	/* t76 = adam */
+	/* decoder.1.bias */
+	cvae_adam(256, t20, adam_m + 565568, adam_v + 565568, t48, &adam_k);
+	/* t77 = adam */
+	/* decoder.3.weight */
+	cvae_adam(131072, t23, adam_m + 565824, adam_v + 565824, t43, &adam_k);
+	/* t78 = adam */
+	/* decoder.3.bias */
+	cvae_adam(512, t24, adam_m + 696896, adam_v + 696896, t44, &adam_k);
+	/* t79 = adam */
+	/* decoder.5.weight */
+	cvae_adam(401408, t27, adam_m + 697408, adam_v + 697408, t39, &adam_k);
+	/* t80 = adam */
+	/* decoder.5.bias */
+	cvae_adam(784, t28, adam_m + 1098816, adam_v + 1098816, t40, &adam_k);
+	return loss;
+}
+
+cvae_real cvae_gradient(const void *state, void *work, const cvae_real *x, const cvae_real *y, int n, const cvae_hparams *h, cvae_real *grad)
+{
+	unsigned char *const work_ = (unsigned char *)work;
+	const float *const params = (const float *)((const unsigned char *)state + 64);
+	const int64_t step = *(const int64_t *)state + 1;
+	const int stochastic = h->stochastic;
+	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
+	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
+	const cvae_real loss = cvae_pass(state, work, x, y, n, h, step, NULL);
+	memcpy(grad + 0, work_ + 5155008, sizeof(float) * 406528);
+	memcpy(grad + 406528, work_ + 0, sizeof(float) * 512);
+	memcpy(grad + 407040, work_ + 4630720, sizeof(float) * 131072);
+	memcpy(grad + 538112, work_ + 406528, sizeof(float) * 256);
+	memcpy(grad + 538368, work_ + 934912, sizeof(float) * 8192);
+	memcpy(grad + 546560, work_ + 805952, sizeof(float) * 32);
+	memcpy(grad + 546592, work_ + 1065984, sizeof(float) * 8192);
+	memcpy(grad + 554784, work_ + 822336, sizeof(float) * 32);
+	memcpy(grad + 554816, work_ + 891904, sizeof(float) * 10752);
+	memcpy(grad + 565568, work_ + 804928, sizeof(float) * 256);
+	memcpy(grad + 565824, work_ + 4106432, sizeof(float) * 131072);
+	memcpy(grad + 696896, work_ + 802880, sizeof(float) * 512);
+	memcpy(grad + 697408, work_ + 2500800, sizeof(float) * 401408);
+	memcpy(grad + 1098816, work_ + 799744, sizeof(float) * 784);
+	return loss;
 }
 
 void cvae_update(void *state, const cvae_real *grad, const cvae_hparams *h)

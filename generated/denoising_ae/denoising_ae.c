@@ -444,284 +444,17 @@ void denoising_ae_init(void *state, uint64_t seed)
 	}
 }
 
-denoising_ae_real denoising_ae_train_step(void *state, void *work, const denoising_ae_real *x, int n, const denoising_ae_hparams *h)
-{
-	unsigned char *const work_ = (unsigned char *)work;
-	float *const params = (float *)((unsigned char *)state + 64);
-	const int64_t step = ++*denoising_ae_step(state);
-	const int stochastic = h->stochastic;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	float *const adam_m = denoising_ae_adam_m(state), *const adam_v = denoising_ae_adam_v(state);
-	const denoising_ae_adam_k adam_k = {
-		(float)h->beta1, (float)h->beta2, (float)(1 - h->beta1), (float)(1 - h->beta2), (float)h->eps,
-		(float)h->weight_decay, (float)(h->lr / (1 - pow(h->beta1, (double)step))),
-		(float)sqrt(1 - pow(h->beta2, (double)step))};
-	const float *const t0 = x;
-	float *const t1 = (float *)(work_ + 0); /* gaussian_noise [n, 784] */
-	float *const t2 = (float *)(work_ + 401408); /* clamp [n, 784] */
-	float *const t3 = params + 0; /* encoder.2.weight */
-	float *const t4 = params + 401408; /* encoder.2.bias */
-	float *const t6 = (float *)(work_ + 0); /* dense [n, 512] */
-	float *const t7 = params + 401920; /* encoder.4.weight */
-	float *const t8 = params + 532992; /* encoder.4.bias */
-	float *const t10 = (float *)(work_ + 262144); /* dense [n, 256] */
-	float *const t11 = params + 533248; /* encoder.6.weight */
-	float *const t12 = params + 541440; /* encoder.6.bias */
-	float *const t13 = (float *)(work_ + 802816); /* dense [n, 32] */
-	float *const t14 = params + 541472; /* decoder.0.weight */
-	float *const t15 = params + 549664; /* decoder.0.bias */
-	float *const t17 = (float *)(work_ + 819200); /* dense [n, 256] */
-	float *const t18 = params + 549920; /* decoder.2.weight */
-	float *const t19 = params + 680992; /* decoder.2.bias */
-	float *const t21 = (float *)(work_ + 950272); /* dense [n, 512] */
-	float *const t22 = params + 681504; /* decoder.4.weight */
-	float *const t23 = params + 1082912; /* decoder.4.bias */
-	float *const t25 = (float *)(work_ + 1212416); /* dense [n, 784] */
-	float *const t26 = (float *)(work_ + 393216); /* mse [] */
-	float *const t27 = (float *)(work_ + 393280); /* constant [] */
-	float *const t28 = (float *)(work_ + 1613824); /* mse_grad [n, 784] */
-	float *const t30 = (float *)(work_ + 2015232); /* dense_dx [n, 512] */
-	float *const t31 = (float *)(work_ + 2277376); /* dense_dw [784, 512] */
-	float *const t32 = (float *)(work_ + 393280); /* sum_batch [784] */
-	float *const t34 = (float *)(work_ + 950272); /* dense_dx [n, 256] */
-	float *const t35 = (float *)(work_ + 3883008); /* dense_dw [512, 256] */
-	float *const t36 = (float *)(work_ + 396416); /* sum_batch [512] */
-	float *const t38 = (float *)(work_ + 819200); /* dense_dx [n, 32] */
-	float *const t39 = (float *)(work_ + 835584); /* dense_dw [256, 32] */
-	float *const t40 = (float *)(work_ + 398464); /* sum_batch [256] */
-	float *const t41 = (float *)(work_ + 868352); /* dense_dx [n, 256] */
-	float *const t42 = (float *)(work_ + 999424); /* dense_dw [32, 256] */
-	float *const t43 = (float *)(work_ + 262144); /* sum_batch [32] */
-	float *const t45 = (float *)(work_ + 1613824); /* dense_dx [n, 512] */
-	float *const t46 = (float *)(work_ + 4407296); /* dense_dw [256, 512] */
-	float *const t47 = (float *)(work_ + 0); /* sum_batch [256] */
-	float *const t49 = (float *)(work_ + 4931584); /* dense_dw [512, 784] */
-	float *const t50 = (float *)(work_ + 1024); /* sum_batch [512] */
-	/* t1 = gaussian_noise */
-	{
-		const uint64_t key = denoising_ae_mix(rng ^ denoising_ae_mix(((uint64_t)step << 24) ^ 1u));
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
-#endif
-		for (long i = 0; i < n * 784; i++)
-			t1[i] = t0[i] + (stochastic ? (float)(0.29999999999999999f * denoising_ae_normal(key, (uint64_t)i)) : 0);
-	}
-	/* t2 = clamp */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
-#endif
-	for (long i = 0; i < n * 784; i++)
-		t2[i] = t1[i] < 0.0f ? 0.0f : t1[i] > 1.0f ? 1.0f : t1[i];
-	/* t6 = dense */
-	denoising_ae_gemm(n, 512, 784, t2, 784, 1, t3, 1, 784, t4, t6,
-		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
-	/* t10 = dense */
-	denoising_ae_gemm(n, 256, 512, t6, 512, 1, t7, 1, 512, t8, t10,
-		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
-	/* t13 = dense */
-	denoising_ae_gemm(n, 32, 256, t10, 256, 1, t11, 1, 256, t12, t13,
-		NULL);
-	/* t17 = dense */
-	denoising_ae_gemm(n, 256, 32, t13, 32, 1, t14, 1, 32, t15, t17,
-		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
-	/* t21 = dense */
-	denoising_ae_gemm(n, 512, 256, t17, 256, 1, t18, 1, 256, t19, t21,
-		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
-	/* t25 = dense */
-	denoising_ae_gemm(n, 784, 512, t21, 512, 1, t22, 1, 512, t23, t25,
-		&(const denoising_ae_epilogue){.act = DENOISING_AE_SIGMOID, .slope = 0.0f});
-	/* t26 = mse */
-	{
-		double part[64], acc = 0;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
-#endif
-		for (long c = 0; c < 64; c++) {
-			double sum = 0;
-			for (long i = n * 784 * c / 64; i < n * 784 * (c + 1) / 64; i++) {
-				double d = (double)t25[i] - (double)t0[i];
-				sum += d * d;
-			}
-			part[c] = sum;
-		}
-		for (long c = 0; c < 64; c++)
-			acc += part[c];
-		t26[0] = (float)(acc / (double)(n * 784));
-	}
-	/* t27 = constant */
-	t27[0] = 1.0f;
-	/* t28 = mse_grad */
-	{
-		const float k = (float)(t27[0] / (double)(n * 784));
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
-#endif
-		for (long i0 = 0; i0 < n * 784; i0 += 1024) {
-			const long c = n * 784 - i0 < 1024 ? n * 784 - i0 : 1024;
-			for (long i = i0; i < i0 + c; i++)
-				t28[i] = 2 * k * (t25[i] - t0[i]);
-			denoising_ae_act(DENOISING_AE_SIGMOID, 0.0f, 1, c, t28 + i0, 0, t25 + i0, 0, t28 + i0, 0);
-		}
-	}
-	/* t30 = dense_dx */
-	denoising_ae_gemm(n, 512, 784, t28, 784, 1, t22, 512, 1, NULL, t30,
-		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f, .y = t21});
-	/* t31 = dense_dw */
-	denoising_ae_gemm(784, 512, n, t28, 1, 784, t21, 512, 1, NULL, t31, NULL);
-	/* t32 = sum_batch */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 784; j0 += 64) {
-		const long j1 = j0 + 64 < 784 ? j0 + 64 : 784;
-		for (long j = j0; j < j1; j++)
-			t32[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				t32[j] += t28[b * 784 + j];
-	}
-	/* t34 = dense_dx */
-	denoising_ae_gemm(n, 256, 512, t30, 512, 1, t18, 256, 1, NULL, t34,
-		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f, .y = t17});
-	/* t35 = dense_dw */
-	denoising_ae_gemm(512, 256, n, t30, 1, 512, t17, 256, 1, NULL, t35, NULL);
-	/* t36 = sum_batch */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 512 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 512; j0 += 64) {
-		const long j1 = j0 + 64 < 512 ? j0 + 64 : 512;
-		for (long j = j0; j < j1; j++)
-			t36[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				t36[j] += t30[b * 512 + j];
-	}
-	/* t38 = dense_dx */
-	denoising_ae_gemm(n, 32, 256, t34, 256, 1, t14, 32, 1, NULL, t38,
-		NULL);
-	/* t39 = dense_dw */
-	denoising_ae_gemm(256, 32, n, t34, 1, 256, t13, 32, 1, NULL, t39, NULL);
-	/* t40 = sum_batch */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 256 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 256; j0 += 64) {
-		const long j1 = j0 + 64 < 256 ? j0 + 64 : 256;
-		for (long j = j0; j < j1; j++)
-			t40[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				t40[j] += t34[b * 256 + j];
-	}
-	/* t41 = dense_dx */
-	denoising_ae_gemm(n, 256, 32, t38, 32, 1, t11, 256, 1, NULL, t41,
-		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f, .y = t10});
-	/* t42 = dense_dw */
-	denoising_ae_gemm(32, 256, n, t38, 1, 32, t10, 256, 1, NULL, t42, NULL);
-	/* t43 = sum_batch */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 32; j0 += 64) {
-		const long j1 = j0 + 64 < 32 ? j0 + 64 : 32;
-		for (long j = j0; j < j1; j++)
-			t43[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				t43[j] += t38[b * 32 + j];
-	}
-	/* t45 = dense_dx */
-	denoising_ae_gemm(n, 512, 256, t41, 256, 1, t7, 512, 1, NULL, t45,
-		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f, .y = t6});
-	/* t46 = dense_dw */
-	denoising_ae_gemm(256, 512, n, t41, 1, 256, t6, 512, 1, NULL, t46, NULL);
-	/* t47 = sum_batch */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 256 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 256; j0 += 64) {
-		const long j1 = j0 + 64 < 256 ? j0 + 64 : 256;
-		for (long j = j0; j < j1; j++)
-			t47[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				t47[j] += t41[b * 256 + j];
-	}
-	/* t49 = dense_dw */
-	denoising_ae_gemm(512, 784, n, t45, 1, 512, t2, 784, 1, NULL, t49, NULL);
-	/* t50 = sum_batch */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 512 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 512; j0 += 64) {
-		const long j1 = j0 + 64 < 512 ? j0 + 64 : 512;
-		for (long j = j0; j < j1; j++)
-			t50[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				t50[j] += t45[b * 512 + j];
-	}
-	/* t51 = adam */
-	{ /* encoder.2.weight */
-		denoising_ae_adam(401408, t3, adam_m + 0, adam_v + 0, t49, &adam_k);
-	}
-	/* t52 = adam */
-	{ /* encoder.2.bias */
-		denoising_ae_adam(512, t4, adam_m + 401408, adam_v + 401408, t50, &adam_k);
-	}
-	/* t53 = adam */
-	{ /* encoder.4.weight */
-		denoising_ae_adam(131072, t7, adam_m + 401920, adam_v + 401920, t46, &adam_k);
-	}
-	/* t54 = adam */
-	{ /* encoder.4.bias */
-		denoising_ae_adam(256, t8, adam_m + 532992, adam_v + 532992, t47, &adam_k);
-	}
-	/* t55 = adam */
-	{ /* encoder.6.weight */
-		denoising_ae_adam(8192, t11, adam_m + 533248, adam_v + 533248, t42, &adam_k);
-	}
-	/* t56 = adam */
-	{ /* encoder.6.bias */
-		denoising_ae_adam(32, t12, adam_m + 541440, adam_v + 541440, t43, &adam_k);
-	}
-	/* t57 = adam */
-	{ /* decoder.0.weight */
-		denoising_ae_adam(8192, t14, adam_m + 541472, adam_v + 541472, t39, &adam_k);
-	}
-	/* t58 = adam */
-	{ /* decoder.0.bias */
-		denoising_ae_adam(256, t15, adam_m + 549664, adam_v + 549664, t40, &adam_k);
-	}
-	/* t59 = adam */
-	{ /* decoder.2.weight */
-		denoising_ae_adam(131072, t18, adam_m + 549920, adam_v + 549920, t35, &adam_k);
-	}
-	/* t60 = adam */
-	{ /* decoder.2.bias */
-		denoising_ae_adam(512, t19, adam_m + 680992, adam_v + 680992, t36, &adam_k);
-	}
-	/* t61 = adam */
-	{ /* decoder.4.weight */
-		denoising_ae_adam(401408, t22, adam_m + 681504, adam_v + 681504, t31, &adam_k);
-	}
-	/* t62 = adam */
-	{ /* decoder.4.bias */
-		denoising_ae_adam(784, t23, adam_m + 1082912, adam_v + 1082912, t32, &adam_k);
-	}
-	return t26[0];
-}
-
-denoising_ae_real denoising_ae_gradient(const void *state, void *work, const denoising_ae_real *x, int n, const denoising_ae_hparams *h, denoising_ae_real *grad)
+/* The loss and the gradient of every parameter (left in work); the
+ * buffers' new values go to the state `updates` unless it is NULL. */
+static denoising_ae_real denoising_ae_pass(const void *state, void *work, const denoising_ae_real *x, int n, const denoising_ae_hparams *h,
+			int64_t step, void *updates)
 {
 	unsigned char *const work_ = (unsigned char *)work;
 	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = *(const int64_t *)state + 1;
 	const int stochastic = h->stochastic;
 	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
 	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
+	(void)updates;
 	const float *const t0 = x;
 	float *const t1 = (float *)(work_ + 0); /* gaussian_noise [n, 784] */
 	float *const t2 = (float *)(work_ + 401408); /* clamp [n, 784] */
@@ -928,19 +661,108 @@ denoising_ae_real denoising_ae_gradient(const void *state, void *work, const den
 			for (long j = j0; j < j1; j++)
 				t50[j] += t45[b * 512 + j];
 	}
-	memcpy(grad + 0, t49, sizeof(float) * 401408);
-	memcpy(grad + 401408, t50, sizeof(float) * 512);
-	memcpy(grad + 401920, t46, sizeof(float) * 131072);
-	memcpy(grad + 532992, t47, sizeof(float) * 256);
-	memcpy(grad + 533248, t42, sizeof(float) * 8192);
-	memcpy(grad + 541440, t43, sizeof(float) * 32);
-	memcpy(grad + 541472, t39, sizeof(float) * 8192);
-	memcpy(grad + 549664, t40, sizeof(float) * 256);
-	memcpy(grad + 549920, t35, sizeof(float) * 131072);
-	memcpy(grad + 680992, t36, sizeof(float) * 512);
-	memcpy(grad + 681504, t31, sizeof(float) * 401408);
-	memcpy(grad + 1082912, t32, sizeof(float) * 784);
 	return t26[0];
+}
+
+denoising_ae_real denoising_ae_train_step(void *state, void *work, const denoising_ae_real *x, int n, const denoising_ae_hparams *h)
+{
+	unsigned char *const work_ = (unsigned char *)work;
+	float *const params = (float *)((unsigned char *)state + 64);
+	const int64_t step = ++*denoising_ae_step(state);
+	const int stochastic = h->stochastic;
+	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
+	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
+	const denoising_ae_real loss = denoising_ae_pass(state, work, x, n, h, step, state);
+	float *const adam_m = denoising_ae_adam_m(state), *const adam_v = denoising_ae_adam_v(state);
+	const denoising_ae_adam_k adam_k = {
+		(float)h->beta1, (float)h->beta2, (float)(1 - h->beta1), (float)(1 - h->beta2), (float)h->eps,
+		(float)h->weight_decay, (float)(h->lr / (1 - pow(h->beta1, (double)step))),
+		(float)sqrt(1 - pow(h->beta2, (double)step))};
+	float *const t3 = params + 0; /* encoder.2.weight */
+	float *const t4 = params + 401408; /* encoder.2.bias */
+	float *const t7 = params + 401920; /* encoder.4.weight */
+	float *const t8 = params + 532992; /* encoder.4.bias */
+	float *const t11 = params + 533248; /* encoder.6.weight */
+	float *const t12 = params + 541440; /* encoder.6.bias */
+	float *const t14 = params + 541472; /* decoder.0.weight */
+	float *const t15 = params + 549664; /* decoder.0.bias */
+	float *const t18 = params + 549920; /* decoder.2.weight */
+	float *const t19 = params + 680992; /* decoder.2.bias */
+	float *const t22 = params + 681504; /* decoder.4.weight */
+	float *const t23 = params + 1082912; /* decoder.4.bias */
+	float *const t31 = (float *)(work_ + 2277376); /* dense_dw [784, 512] */
+	float *const t32 = (float *)(work_ + 393280); /* sum_batch [784] */
+	float *const t35 = (float *)(work_ + 3883008); /* dense_dw [512, 256] */
+	float *const t36 = (float *)(work_ + 396416); /* sum_batch [512] */
+	float *const t39 = (float *)(work_ + 835584); /* dense_dw [256, 32] */
+	float *const t40 = (float *)(work_ + 398464); /* sum_batch [256] */
+	float *const t42 = (float *)(work_ + 999424); /* dense_dw [32, 256] */
+	float *const t43 = (float *)(work_ + 262144); /* sum_batch [32] */
+	float *const t46 = (float *)(work_ + 4407296); /* dense_dw [256, 512] */
+	float *const t47 = (float *)(work_ + 0); /* sum_batch [256] */
+	float *const t49 = (float *)(work_ + 4931584); /* dense_dw [512, 784] */
+	float *const t50 = (float *)(work_ + 1024); /* sum_batch [512] */
+	/* t51 = adam */
+	/* encoder.2.weight */
+	denoising_ae_adam(401408, t3, adam_m + 0, adam_v + 0, t49, &adam_k);
+	/* t52 = adam */
+	/* encoder.2.bias */
+	denoising_ae_adam(512, t4, adam_m + 401408, adam_v + 401408, t50, &adam_k);
+	/* t53 = adam */
+	/* encoder.4.weight */
+	denoising_ae_adam(131072, t7, adam_m + 401920, adam_v + 401920, t46, &adam_k);
+	/* t54 = adam */
+	/* encoder.4.bias */
+	denoising_ae_adam(256, t8, adam_m + 532992, adam_v + 532992, t47, &adam_k);
+	/* t55 = adam */
+	/* encoder.6.weight */
+	denoising_ae_adam(8192, t11, adam_m + 533248, adam_v + 533248, t42, &adam_k);
+	/* t56 = adam */
+	/* encoder.6.bias */
+	denoising_ae_adam(32, t12, adam_m + 541440, adam_v + 541440, t43, &adam_k);
+	/* t57 = adam */
+	/* decoder.0.weight */
+	denoising_ae_adam(8192, t14, adam_m + 541472, adam_v + 541472, t39, &adam_k);
+	/* t58 = adam */
+	/* decoder.0.bias */
+	denoising_ae_adam(256, t15, adam_m + 549664, adam_v + 549664, t40, &adam_k);
+	/* t59 = adam */
+	/* decoder.2.weight */
+	denoising_ae_adam(131072, t18, adam_m + 549920, adam_v + 549920, t35, &adam_k);
+	/* t60 = adam */
+	/* decoder.2.bias */
+	denoising_ae_adam(512, t19, adam_m + 680992, adam_v + 680992, t36, &adam_k);
+	/* t61 = adam */
+	/* decoder.4.weight */
+	denoising_ae_adam(401408, t22, adam_m + 681504, adam_v + 681504, t31, &adam_k);
+	/* t62 = adam */
+	/* decoder.4.bias */
+	denoising_ae_adam(784, t23, adam_m + 1082912, adam_v + 1082912, t32, &adam_k);
+	return loss;
+}
+
+denoising_ae_real denoising_ae_gradient(const void *state, void *work, const denoising_ae_real *x, int n, const denoising_ae_hparams *h, denoising_ae_real *grad)
+{
+	unsigned char *const work_ = (unsigned char *)work;
+	const float *const params = (const float *)((const unsigned char *)state + 64);
+	const int64_t step = *(const int64_t *)state + 1;
+	const int stochastic = h->stochastic;
+	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
+	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
+	const denoising_ae_real loss = denoising_ae_pass(state, work, x, n, h, step, NULL);
+	memcpy(grad + 0, work_ + 4931584, sizeof(float) * 401408);
+	memcpy(grad + 401408, work_ + 1024, sizeof(float) * 512);
+	memcpy(grad + 401920, work_ + 4407296, sizeof(float) * 131072);
+	memcpy(grad + 532992, work_ + 0, sizeof(float) * 256);
+	memcpy(grad + 533248, work_ + 999424, sizeof(float) * 8192);
+	memcpy(grad + 541440, work_ + 262144, sizeof(float) * 32);
+	memcpy(grad + 541472, work_ + 835584, sizeof(float) * 8192);
+	memcpy(grad + 549664, work_ + 398464, sizeof(float) * 256);
+	memcpy(grad + 549920, work_ + 3883008, sizeof(float) * 131072);
+	memcpy(grad + 680992, work_ + 396416, sizeof(float) * 512);
+	memcpy(grad + 681504, work_ + 2277376, sizeof(float) * 401408);
+	memcpy(grad + 1082912, work_ + 393280, sizeof(float) * 784);
+	return loss;
 }
 
 void denoising_ae_update(void *state, const denoising_ae_real *grad, const denoising_ae_hparams *h)

@@ -444,267 +444,17 @@ void fashion_ae_init(void *state, uint64_t seed)
 	}
 }
 
-fashion_ae_real fashion_ae_train_step(void *state, void *work, const fashion_ae_real *x, int n, const fashion_ae_hparams *h)
-{
-	unsigned char *const work_ = (unsigned char *)work;
-	float *const params = (float *)((unsigned char *)state + 64);
-	const int64_t step = ++*fashion_ae_step(state);
-	const int stochastic = h->stochastic;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	float *const adam_m = fashion_ae_adam_m(state), *const adam_v = fashion_ae_adam_v(state);
-	const fashion_ae_adam_k adam_k = {
-		(float)h->beta1, (float)h->beta2, (float)(1 - h->beta1), (float)(1 - h->beta2), (float)h->eps,
-		(float)h->weight_decay, (float)(h->lr / (1 - pow(h->beta1, (double)step))),
-		(float)sqrt(1 - pow(h->beta2, (double)step))};
-	const float *const t0 = x;
-	float *const t1 = params + 0; /* encoder.0.weight */
-	float *const t2 = params + 401408; /* encoder.0.bias */
-	float *const t4 = (float *)(work_ + 0); /* dense [n, 512] */
-	float *const t5 = params + 401920; /* encoder.2.weight */
-	float *const t6 = params + 532992; /* encoder.2.bias */
-	float *const t8 = (float *)(work_ + 262144); /* dense [n, 256] */
-	float *const t9 = params + 533248; /* encoder.4.weight */
-	float *const t10 = params + 541440; /* encoder.4.bias */
-	float *const t11 = (float *)(work_ + 393216); /* dense [n, 32] */
-	float *const t12 = params + 541472; /* decoder.0.weight */
-	float *const t13 = params + 549664; /* decoder.0.bias */
-	float *const t15 = (float *)(work_ + 409600); /* dense [n, 256] */
-	float *const t16 = params + 549920; /* decoder.2.weight */
-	float *const t17 = params + 680992; /* decoder.2.bias */
-	float *const t19 = (float *)(work_ + 540672); /* dense [n, 512] */
-	float *const t20 = params + 681504; /* decoder.4.weight */
-	float *const t21 = params + 1082912; /* decoder.4.bias */
-	float *const t23 = (float *)(work_ + 802816); /* dense [n, 784] */
-	float *const t24 = (float *)(work_ + 1204224); /* mse [] */
-	float *const t25 = (float *)(work_ + 1204288); /* constant [] */
-	float *const t26 = (float *)(work_ + 1204352); /* mse_grad [n, 784] */
-	float *const t28 = (float *)(work_ + 1605760); /* dense_dx [n, 512] */
-	float *const t29 = (float *)(work_ + 1867904); /* dense_dw [784, 512] */
-	float *const t30 = (float *)(work_ + 540672); /* sum_batch [784] */
-	float *const t32 = (float *)(work_ + 543808); /* dense_dx [n, 256] */
-	float *const t33 = (float *)(work_ + 3473536); /* dense_dw [512, 256] */
-	float *const t34 = (float *)(work_ + 409600); /* sum_batch [512] */
-	float *const t36 = (float *)(work_ + 411648); /* dense_dx [n, 32] */
-	float *const t37 = (float *)(work_ + 428032); /* dense_dw [256, 32] */
-	float *const t38 = (float *)(work_ + 460800); /* sum_batch [256] */
-	float *const t39 = (float *)(work_ + 543808); /* dense_dx [n, 256] */
-	float *const t40 = (float *)(work_ + 461824); /* dense_dw [32, 256] */
-	float *const t41 = (float *)(work_ + 262144); /* sum_batch [32] */
-	float *const t43 = (float *)(work_ + 1204288); /* dense_dx [n, 512] */
-	float *const t44 = (float *)(work_ + 3997824); /* dense_dw [256, 512] */
-	float *const t45 = (float *)(work_ + 0); /* sum_batch [256] */
-	float *const t47 = (float *)(work_ + 4522112); /* dense_dw [512, 784] */
-	float *const t48 = (float *)(work_ + 1024); /* sum_batch [512] */
-	/* t4 = dense */
-	fashion_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t4,
-		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
-	/* t8 = dense */
-	fashion_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t8,
-		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
-	/* t11 = dense */
-	fashion_ae_gemm(n, 32, 256, t8, 256, 1, t9, 1, 256, t10, t11,
-		NULL);
-	/* t15 = dense */
-	fashion_ae_gemm(n, 256, 32, t11, 32, 1, t12, 1, 32, t13, t15,
-		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
-	/* t19 = dense */
-	fashion_ae_gemm(n, 512, 256, t15, 256, 1, t16, 1, 256, t17, t19,
-		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
-	/* t23 = dense */
-	fashion_ae_gemm(n, 784, 512, t19, 512, 1, t20, 1, 512, t21, t23,
-		&(const fashion_ae_epilogue){.act = FASHION_AE_SIGMOID, .slope = 0.0f});
-	/* t24 = mse */
-	{
-		double part[64], acc = 0;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
-#endif
-		for (long c = 0; c < 64; c++) {
-			double sum = 0;
-			for (long i = n * 784 * c / 64; i < n * 784 * (c + 1) / 64; i++) {
-				double d = (double)t23[i] - (double)t0[i];
-				sum += d * d;
-			}
-			part[c] = sum;
-		}
-		for (long c = 0; c < 64; c++)
-			acc += part[c];
-		t24[0] = (float)(acc / (double)(n * 784));
-	}
-	/* t25 = constant */
-	t25[0] = 1.0f;
-	/* t26 = mse_grad */
-	{
-		const float k = (float)(t25[0] / (double)(n * 784));
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
-#endif
-		for (long i0 = 0; i0 < n * 784; i0 += 1024) {
-			const long c = n * 784 - i0 < 1024 ? n * 784 - i0 : 1024;
-			for (long i = i0; i < i0 + c; i++)
-				t26[i] = 2 * k * (t23[i] - t0[i]);
-			fashion_ae_act(FASHION_AE_SIGMOID, 0.0f, 1, c, t26 + i0, 0, t23 + i0, 0, t26 + i0, 0);
-		}
-	}
-	/* t28 = dense_dx */
-	fashion_ae_gemm(n, 512, 784, t26, 784, 1, t20, 512, 1, NULL, t28,
-		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f, .y = t19});
-	/* t29 = dense_dw */
-	fashion_ae_gemm(784, 512, n, t26, 1, 784, t19, 512, 1, NULL, t29, NULL);
-	/* t30 = sum_batch */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 784; j0 += 64) {
-		const long j1 = j0 + 64 < 784 ? j0 + 64 : 784;
-		for (long j = j0; j < j1; j++)
-			t30[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				t30[j] += t26[b * 784 + j];
-	}
-	/* t32 = dense_dx */
-	fashion_ae_gemm(n, 256, 512, t28, 512, 1, t16, 256, 1, NULL, t32,
-		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f, .y = t15});
-	/* t33 = dense_dw */
-	fashion_ae_gemm(512, 256, n, t28, 1, 512, t15, 256, 1, NULL, t33, NULL);
-	/* t34 = sum_batch */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 512 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 512; j0 += 64) {
-		const long j1 = j0 + 64 < 512 ? j0 + 64 : 512;
-		for (long j = j0; j < j1; j++)
-			t34[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				t34[j] += t28[b * 512 + j];
-	}
-	/* t36 = dense_dx */
-	fashion_ae_gemm(n, 32, 256, t32, 256, 1, t12, 32, 1, NULL, t36,
-		NULL);
-	/* t37 = dense_dw */
-	fashion_ae_gemm(256, 32, n, t32, 1, 256, t11, 32, 1, NULL, t37, NULL);
-	/* t38 = sum_batch */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 256 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 256; j0 += 64) {
-		const long j1 = j0 + 64 < 256 ? j0 + 64 : 256;
-		for (long j = j0; j < j1; j++)
-			t38[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				t38[j] += t32[b * 256 + j];
-	}
-	/* t39 = dense_dx */
-	fashion_ae_gemm(n, 256, 32, t36, 32, 1, t9, 256, 1, NULL, t39,
-		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f, .y = t8});
-	/* t40 = dense_dw */
-	fashion_ae_gemm(32, 256, n, t36, 1, 32, t8, 256, 1, NULL, t40, NULL);
-	/* t41 = sum_batch */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 32; j0 += 64) {
-		const long j1 = j0 + 64 < 32 ? j0 + 64 : 32;
-		for (long j = j0; j < j1; j++)
-			t41[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				t41[j] += t36[b * 32 + j];
-	}
-	/* t43 = dense_dx */
-	fashion_ae_gemm(n, 512, 256, t39, 256, 1, t5, 512, 1, NULL, t43,
-		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f, .y = t4});
-	/* t44 = dense_dw */
-	fashion_ae_gemm(256, 512, n, t39, 1, 256, t4, 512, 1, NULL, t44, NULL);
-	/* t45 = sum_batch */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 256 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 256; j0 += 64) {
-		const long j1 = j0 + 64 < 256 ? j0 + 64 : 256;
-		for (long j = j0; j < j1; j++)
-			t45[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				t45[j] += t39[b * 256 + j];
-	}
-	/* t47 = dense_dw */
-	fashion_ae_gemm(512, 784, n, t43, 1, 512, t0, 784, 1, NULL, t47, NULL);
-	/* t48 = sum_batch */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 512 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 512; j0 += 64) {
-		const long j1 = j0 + 64 < 512 ? j0 + 64 : 512;
-		for (long j = j0; j < j1; j++)
-			t48[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				t48[j] += t43[b * 512 + j];
-	}
-	/* t49 = adam */
-	{ /* encoder.0.weight */
-		fashion_ae_adam(401408, t1, adam_m + 0, adam_v + 0, t47, &adam_k);
-	}
-	/* t50 = adam */
-	{ /* encoder.0.bias */
-		fashion_ae_adam(512, t2, adam_m + 401408, adam_v + 401408, t48, &adam_k);
-	}
-	/* t51 = adam */
-	{ /* encoder.2.weight */
-		fashion_ae_adam(131072, t5, adam_m + 401920, adam_v + 401920, t44, &adam_k);
-	}
-	/* t52 = adam */
-	{ /* encoder.2.bias */
-		fashion_ae_adam(256, t6, adam_m + 532992, adam_v + 532992, t45, &adam_k);
-	}
-	/* t53 = adam */
-	{ /* encoder.4.weight */
-		fashion_ae_adam(8192, t9, adam_m + 533248, adam_v + 533248, t40, &adam_k);
-	}
-	/* t54 = adam */
-	{ /* encoder.4.bias */
-		fashion_ae_adam(32, t10, adam_m + 541440, adam_v + 541440, t41, &adam_k);
-	}
-	/* t55 = adam */
-	{ /* decoder.0.weight */
-		fashion_ae_adam(8192, t12, adam_m + 541472, adam_v + 541472, t37, &adam_k);
-	}
-	/* t56 = adam */
-	{ /* decoder.0.bias */
-		fashion_ae_adam(256, t13, adam_m + 549664, adam_v + 549664, t38, &adam_k);
-	}
-	/* t57 = adam */
-	{ /* decoder.2.weight */
-		fashion_ae_adam(131072, t16, adam_m + 549920, adam_v + 549920, t33, &adam_k);
-	}
-	/* t58 = adam */
-	{ /* decoder.2.bias */
-		fashion_ae_adam(512, t17, adam_m + 680992, adam_v + 680992, t34, &adam_k);
-	}
-	/* t59 = adam */
-	{ /* decoder.4.weight */
-		fashion_ae_adam(401408, t20, adam_m + 681504, adam_v + 681504, t29, &adam_k);
-	}
-	/* t60 = adam */
-	{ /* decoder.4.bias */
-		fashion_ae_adam(784, t21, adam_m + 1082912, adam_v + 1082912, t30, &adam_k);
-	}
-	return t24[0];
-}
-
-fashion_ae_real fashion_ae_gradient(const void *state, void *work, const fashion_ae_real *x, int n, const fashion_ae_hparams *h, fashion_ae_real *grad)
+/* The loss and the gradient of every parameter (left in work); the
+ * buffers' new values go to the state `updates` unless it is NULL. */
+static fashion_ae_real fashion_ae_pass(const void *state, void *work, const fashion_ae_real *x, int n, const fashion_ae_hparams *h,
+			int64_t step, void *updates)
 {
 	unsigned char *const work_ = (unsigned char *)work;
 	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = *(const int64_t *)state + 1;
 	const int stochastic = h->stochastic;
 	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
 	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
+	(void)updates;
 	const float *const t0 = x;
 	const float *const t1 = params + 0; /* encoder.0.weight */
 	const float *const t2 = params + 401408; /* encoder.0.bias */
@@ -894,19 +644,108 @@ fashion_ae_real fashion_ae_gradient(const void *state, void *work, const fashion
 			for (long j = j0; j < j1; j++)
 				t48[j] += t43[b * 512 + j];
 	}
-	memcpy(grad + 0, t47, sizeof(float) * 401408);
-	memcpy(grad + 401408, t48, sizeof(float) * 512);
-	memcpy(grad + 401920, t44, sizeof(float) * 131072);
-	memcpy(grad + 532992, t45, sizeof(float) * 256);
-	memcpy(grad + 533248, t40, sizeof(float) * 8192);
-	memcpy(grad + 541440, t41, sizeof(float) * 32);
-	memcpy(grad + 541472, t37, sizeof(float) * 8192);
-	memcpy(grad + 549664, t38, sizeof(float) * 256);
-	memcpy(grad + 549920, t33, sizeof(float) * 131072);
-	memcpy(grad + 680992, t34, sizeof(float) * 512);
-	memcpy(grad + 681504, t29, sizeof(float) * 401408);
-	memcpy(grad + 1082912, t30, sizeof(float) * 784);
 	return t24[0];
+}
+
+fashion_ae_real fashion_ae_train_step(void *state, void *work, const fashion_ae_real *x, int n, const fashion_ae_hparams *h)
+{
+	unsigned char *const work_ = (unsigned char *)work;
+	float *const params = (float *)((unsigned char *)state + 64);
+	const int64_t step = ++*fashion_ae_step(state);
+	const int stochastic = h->stochastic;
+	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
+	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
+	const fashion_ae_real loss = fashion_ae_pass(state, work, x, n, h, step, state);
+	float *const adam_m = fashion_ae_adam_m(state), *const adam_v = fashion_ae_adam_v(state);
+	const fashion_ae_adam_k adam_k = {
+		(float)h->beta1, (float)h->beta2, (float)(1 - h->beta1), (float)(1 - h->beta2), (float)h->eps,
+		(float)h->weight_decay, (float)(h->lr / (1 - pow(h->beta1, (double)step))),
+		(float)sqrt(1 - pow(h->beta2, (double)step))};
+	float *const t1 = params + 0; /* encoder.0.weight */
+	float *const t2 = params + 401408; /* encoder.0.bias */
+	float *const t5 = params + 401920; /* encoder.2.weight */
+	float *const t6 = params + 532992; /* encoder.2.bias */
+	float *const t9 = params + 533248; /* encoder.4.weight */
+	float *const t10 = params + 541440; /* encoder.4.bias */
+	float *const t12 = params + 541472; /* decoder.0.weight */
+	float *const t13 = params + 549664; /* decoder.0.bias */
+	float *const t16 = params + 549920; /* decoder.2.weight */
+	float *const t17 = params + 680992; /* decoder.2.bias */
+	float *const t20 = params + 681504; /* decoder.4.weight */
+	float *const t21 = params + 1082912; /* decoder.4.bias */
+	float *const t29 = (float *)(work_ + 1867904); /* dense_dw [784, 512] */
+	float *const t30 = (float *)(work_ + 540672); /* sum_batch [784] */
+	float *const t33 = (float *)(work_ + 3473536); /* dense_dw [512, 256] */
+	float *const t34 = (float *)(work_ + 409600); /* sum_batch [512] */
+	float *const t37 = (float *)(work_ + 428032); /* dense_dw [256, 32] */
+	float *const t38 = (float *)(work_ + 460800); /* sum_batch [256] */
+	float *const t40 = (float *)(work_ + 461824); /* dense_dw [32, 256] */
+	float *const t41 = (float *)(work_ + 262144); /* sum_batch [32] */
+	float *const t44 = (float *)(work_ + 3997824); /* dense_dw [256, 512] */
+	float *const t45 = (float *)(work_ + 0); /* sum_batch [256] */
+	float *const t47 = (float *)(work_ + 4522112); /* dense_dw [512, 784] */
+	float *const t48 = (float *)(work_ + 1024); /* sum_batch [512] */
+	/* t49 = adam */
+	/* encoder.0.weight */
+	fashion_ae_adam(401408, t1, adam_m + 0, adam_v + 0, t47, &adam_k);
+	/* t50 = adam */
+	/* encoder.0.bias */
+	fashion_ae_adam(512, t2, adam_m + 401408, adam_v + 401408, t48, &adam_k);
+	/* t51 = adam */
+	/* encoder.2.weight */
+	fashion_ae_adam(131072, t5, adam_m + 401920, adam_v + 401920, t44, &adam_k);
+	/* t52 = adam */
+	/* encoder.2.bias */
+	fashion_ae_adam(256, t6, adam_m + 532992, adam_v + 532992, t45, &adam_k);
+	/* t53 = adam */
+	/* encoder.4.weight */
+	fashion_ae_adam(8192, t9, adam_m + 533248, adam_v + 533248, t40, &adam_k);
+	/* t54 = adam */
+	/* encoder.4.bias */
+	fashion_ae_adam(32, t10, adam_m + 541440, adam_v + 541440, t41, &adam_k);
+	/* t55 = adam */
+	/* decoder.0.weight */
+	fashion_ae_adam(8192, t12, adam_m + 541472, adam_v + 541472, t37, &adam_k);
+	/* t56 = adam */
+	/* decoder.0.bias */
+	fashion_ae_adam(256, t13, adam_m + 549664, adam_v + 549664, t38, &adam_k);
+	/* t57 = adam */
+	/* decoder.2.weight */
+	fashion_ae_adam(131072, t16, adam_m + 549920, adam_v + 549920, t33, &adam_k);
+	/* t58 = adam */
+	/* decoder.2.bias */
+	fashion_ae_adam(512, t17, adam_m + 680992, adam_v + 680992, t34, &adam_k);
+	/* t59 = adam */
+	/* decoder.4.weight */
+	fashion_ae_adam(401408, t20, adam_m + 681504, adam_v + 681504, t29, &adam_k);
+	/* t60 = adam */
+	/* decoder.4.bias */
+	fashion_ae_adam(784, t21, adam_m + 1082912, adam_v + 1082912, t30, &adam_k);
+	return loss;
+}
+
+fashion_ae_real fashion_ae_gradient(const void *state, void *work, const fashion_ae_real *x, int n, const fashion_ae_hparams *h, fashion_ae_real *grad)
+{
+	unsigned char *const work_ = (unsigned char *)work;
+	const float *const params = (const float *)((const unsigned char *)state + 64);
+	const int64_t step = *(const int64_t *)state + 1;
+	const int stochastic = h->stochastic;
+	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
+	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
+	const fashion_ae_real loss = fashion_ae_pass(state, work, x, n, h, step, NULL);
+	memcpy(grad + 0, work_ + 4522112, sizeof(float) * 401408);
+	memcpy(grad + 401408, work_ + 1024, sizeof(float) * 512);
+	memcpy(grad + 401920, work_ + 3997824, sizeof(float) * 131072);
+	memcpy(grad + 532992, work_ + 0, sizeof(float) * 256);
+	memcpy(grad + 533248, work_ + 461824, sizeof(float) * 8192);
+	memcpy(grad + 541440, work_ + 262144, sizeof(float) * 32);
+	memcpy(grad + 541472, work_ + 428032, sizeof(float) * 8192);
+	memcpy(grad + 549664, work_ + 460800, sizeof(float) * 256);
+	memcpy(grad + 549920, work_ + 3473536, sizeof(float) * 131072);
+	memcpy(grad + 680992, work_ + 409600, sizeof(float) * 512);
+	memcpy(grad + 681504, work_ + 1867904, sizeof(float) * 401408);
+	memcpy(grad + 1082912, work_ + 540672, sizeof(float) * 784);
+	return loss;
 }
 
 void fashion_ae_update(void *state, const fashion_ae_real *grad, const fashion_ae_hparams *h)

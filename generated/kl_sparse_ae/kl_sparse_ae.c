@@ -444,315 +444,17 @@ void kl_sparse_ae_init(void *state, uint64_t seed)
 	}
 }
 
-kl_sparse_ae_real kl_sparse_ae_train_step(void *state, void *work, const kl_sparse_ae_real *x, int n, const kl_sparse_ae_hparams *h)
-{
-	unsigned char *const work_ = (unsigned char *)work;
-	float *const params = (float *)((unsigned char *)state + 64);
-	const int64_t step = ++*kl_sparse_ae_step(state);
-	const int stochastic = h->stochastic;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	float *const adam_m = kl_sparse_ae_adam_m(state), *const adam_v = kl_sparse_ae_adam_v(state);
-	const kl_sparse_ae_adam_k adam_k = {
-		(float)h->beta1, (float)h->beta2, (float)(1 - h->beta1), (float)(1 - h->beta2), (float)h->eps,
-		(float)h->weight_decay, (float)(h->lr / (1 - pow(h->beta1, (double)step))),
-		(float)sqrt(1 - pow(h->beta2, (double)step))};
-	const float *const t0 = x;
-	float *const t1 = params + 0; /* encoder.0.weight */
-	float *const t2 = params + 401408; /* encoder.0.bias */
-	float *const t4 = (float *)(work_ + 0); /* dense [n, 512] */
-	float *const t5 = params + 401920; /* encoder.2.weight */
-	float *const t6 = params + 532992; /* encoder.2.bias */
-	float *const t8 = (float *)(work_ + 262144); /* dense [n, 256] */
-	float *const t9 = params + 533248; /* encoder.4.weight */
-	float *const t10 = params + 549632; /* encoder.4.bias */
-	float *const t12 = (float *)(work_ + 393216); /* dense [n, 64] */
-	float *const t13 = params + 549696; /* decoder.0.weight */
-	float *const t14 = params + 566080; /* decoder.0.bias */
-	float *const t16 = (float *)(work_ + 425984); /* dense [n, 256] */
-	float *const t17 = params + 566336; /* decoder.2.weight */
-	float *const t18 = params + 697408; /* decoder.2.bias */
-	float *const t20 = (float *)(work_ + 557056); /* dense [n, 512] */
-	float *const t21 = params + 697920; /* decoder.4.weight */
-	float *const t22 = params + 1099328; /* decoder.4.bias */
-	float *const t24 = (float *)(work_ + 819200); /* dense [n, 784] */
-	float *const t25 = (float *)(work_ + 1220608); /* mse [] */
-	float *const t26 = (float *)(work_ + 1220672); /* kl_sparsity [] */
-	float *const t27 = (float *)(work_ + 1220736); /* scale [] */
-	float *const t28 = (float *)(work_ + 1220672); /* add [] */
-	float *const t29 = (float *)(work_ + 1220608); /* constant [] */
-	float *const t30 = (float *)(work_ + 1220736); /* scale [] */
-	float *const t31 = (float *)(work_ + 1220800); /* kl_sparsity_grad [n, 64] */
-	float *const t32 = (float *)(work_ + 1253568); /* mse_grad [n, 784] */
-	float *const t34 = (float *)(work_ + 1654976); /* dense_dx [n, 512] */
-	float *const t35 = (float *)(work_ + 1917120); /* dense_dw [784, 512] */
-	float *const t36 = (float *)(work_ + 557056); /* sum_batch [784] */
-	float *const t38 = (float *)(work_ + 560192); /* dense_dx [n, 256] */
-	float *const t39 = (float *)(work_ + 3522752); /* dense_dw [512, 256] */
-	float *const t40 = (float *)(work_ + 425984); /* sum_batch [512] */
-	float *const t42 = (float *)(work_ + 428032); /* dense_dx [n, 64] */
-	float *const t43 = (float *)(work_ + 460800); /* add [n, 64] */
-	float *const t44 = (float *)(work_ + 691264); /* dense_dw [256, 64] */
-	float *const t45 = (float *)(work_ + 428032); /* sum_batch [256] */
-	float *const t46 = (float *)(work_ + 493568); /* act_grad [n, 64] */
-	float *const t47 = (float *)(work_ + 560192); /* dense_dx [n, 256] */
-	float *const t48 = (float *)(work_ + 1220736); /* dense_dw [64, 256] */
-	float *const t49 = (float *)(work_ + 262144); /* sum_batch [64] */
-	float *const t51 = (float *)(work_ + 1286272); /* dense_dx [n, 512] */
-	float *const t52 = (float *)(work_ + 4047040); /* dense_dw [256, 512] */
-	float *const t53 = (float *)(work_ + 0); /* sum_batch [256] */
-	float *const t55 = (float *)(work_ + 4571328); /* dense_dw [512, 784] */
-	float *const t56 = (float *)(work_ + 1024); /* sum_batch [512] */
-	/* t4 = dense */
-	kl_sparse_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t4,
-		&(const kl_sparse_ae_epilogue){.act = KL_SPARSE_AE_RELU, .slope = 0.0f});
-	/* t8 = dense */
-	kl_sparse_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t8,
-		&(const kl_sparse_ae_epilogue){.act = KL_SPARSE_AE_RELU, .slope = 0.0f});
-	/* t12 = dense */
-	kl_sparse_ae_gemm(n, 64, 256, t8, 256, 1, t9, 1, 256, t10, t12,
-		&(const kl_sparse_ae_epilogue){.act = KL_SPARSE_AE_SIGMOID, .slope = 0.0f});
-	/* t16 = dense */
-	kl_sparse_ae_gemm(n, 256, 64, t12, 64, 1, t13, 1, 64, t14, t16,
-		&(const kl_sparse_ae_epilogue){.act = KL_SPARSE_AE_RELU, .slope = 0.0f});
-	/* t20 = dense */
-	kl_sparse_ae_gemm(n, 512, 256, t16, 256, 1, t17, 1, 256, t18, t20,
-		&(const kl_sparse_ae_epilogue){.act = KL_SPARSE_AE_RELU, .slope = 0.0f});
-	/* t24 = dense */
-	kl_sparse_ae_gemm(n, 784, 512, t20, 512, 1, t21, 1, 512, t22, t24,
-		&(const kl_sparse_ae_epilogue){.act = KL_SPARSE_AE_SIGMOID, .slope = 0.0f});
-	/* t25 = mse */
-	{
-		double part[64], acc = 0;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
-#endif
-		for (long c = 0; c < 64; c++) {
-			double sum = 0;
-			for (long i = n * 784 * c / 64; i < n * 784 * (c + 1) / 64; i++) {
-				double d = (double)t24[i] - (double)t0[i];
-				sum += d * d;
-			}
-			part[c] = sum;
-		}
-		for (long c = 0; c < 64; c++)
-			acc += part[c];
-		t25[0] = (float)(acc / (double)(n * 784));
-	}
-	/* t26 = kl_sparsity */
-	{
-		const double rho = 0.050000000000000003, lo = 1e-06, hi = 1 - 1e-06;
-		double acc = 0;
-		for (long j = 0; j < 64; j++) {
-			double s = 0;
-			for (long b = 0; b < n; b++)
-				s += t12[b * 64 + j];
-			s /= n; /* the mean activation of unit j */
-			s = s < lo ? lo : s > hi ? hi : s;
-			acc += rho * log(rho / s) + (1 - rho) * log((1 - rho) / (1 - s));
-		}
-		t26[0] = (float)acc;
-	}
-	/* t27 = scale */
-	for (long i = 0; i < 1; i++)
-		t27[i] = 0.01f * t26[i];
-	/* t28 = add */
-	for (long i = 0; i < 1; i++)
-		t28[i] = t25[i] + t27[i];
-	/* t29 = constant */
-	t29[0] = 1.0f;
-	/* t30 = scale */
-	for (long i = 0; i < 1; i++)
-		t30[i] = 0.01f * t29[i];
-	/* t31 = kl_sparsity_grad */
-	{
-		const double rho = 0.050000000000000003, lo = 1e-06, hi = 1 - 1e-06, k = t30[0] / (double)n;
-		for (long j = 0; j < 64; j++) {
-			double s = 0;
-			for (long b = 0; b < n; b++)
-				s += t12[b * 64 + j];
-			s /= n; /* the mean activation of unit j */
-			const float d = (float)(s < lo || s > hi ? 0 : k * ((1 - rho) / (1 - s) - rho / s));
-			for (long b = 0; b < n; b++)
-				t31[b * 64 + j] = d;
-		}
-	}
-	/* t32 = mse_grad */
-	{
-		const float k = (float)(t29[0] / (double)(n * 784));
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
-#endif
-		for (long i0 = 0; i0 < n * 784; i0 += 1024) {
-			const long c = n * 784 - i0 < 1024 ? n * 784 - i0 : 1024;
-			for (long i = i0; i < i0 + c; i++)
-				t32[i] = 2 * k * (t24[i] - t0[i]);
-			kl_sparse_ae_act(KL_SPARSE_AE_SIGMOID, 0.0f, 1, c, t32 + i0, 0, t24 + i0, 0, t32 + i0, 0);
-		}
-	}
-	/* t34 = dense_dx */
-	kl_sparse_ae_gemm(n, 512, 784, t32, 784, 1, t21, 512, 1, NULL, t34,
-		&(const kl_sparse_ae_epilogue){.act = KL_SPARSE_AE_RELU, .slope = 0.0f, .y = t20});
-	/* t35 = dense_dw */
-	kl_sparse_ae_gemm(784, 512, n, t32, 1, 784, t20, 512, 1, NULL, t35, NULL);
-	/* t36 = sum_batch */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 784; j0 += 64) {
-		const long j1 = j0 + 64 < 784 ? j0 + 64 : 784;
-		for (long j = j0; j < j1; j++)
-			t36[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				t36[j] += t32[b * 784 + j];
-	}
-	/* t38 = dense_dx */
-	kl_sparse_ae_gemm(n, 256, 512, t34, 512, 1, t17, 256, 1, NULL, t38,
-		&(const kl_sparse_ae_epilogue){.act = KL_SPARSE_AE_RELU, .slope = 0.0f, .y = t16});
-	/* t39 = dense_dw */
-	kl_sparse_ae_gemm(512, 256, n, t34, 1, 512, t16, 256, 1, NULL, t39, NULL);
-	/* t40 = sum_batch */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 512 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 512; j0 += 64) {
-		const long j1 = j0 + 64 < 512 ? j0 + 64 : 512;
-		for (long j = j0; j < j1; j++)
-			t40[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				t40[j] += t34[b * 512 + j];
-	}
-	/* t42 = dense_dx */
-	kl_sparse_ae_gemm(n, 64, 256, t38, 256, 1, t13, 64, 1, NULL, t42,
-		NULL);
-	/* t43 = add */
-	for (long i = 0; i < n * 64; i++)
-		t43[i] = t31[i] + t42[i];
-	/* t44 = dense_dw */
-	kl_sparse_ae_gemm(256, 64, n, t38, 1, 256, t12, 64, 1, NULL, t44, NULL);
-	/* t45 = sum_batch */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 256 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 256; j0 += 64) {
-		const long j1 = j0 + 64 < 256 ? j0 + 64 : 256;
-		for (long j = j0; j < j1; j++)
-			t45[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				t45[j] += t38[b * 256 + j];
-	}
-	/* t46 = act_grad */
-	kl_sparse_ae_act_all(KL_SPARSE_AE_SIGMOID, 0.0f, n * 64, t43, t12, t46);
-	/* t47 = dense_dx */
-	kl_sparse_ae_gemm(n, 256, 64, t46, 64, 1, t9, 256, 1, NULL, t47,
-		&(const kl_sparse_ae_epilogue){.act = KL_SPARSE_AE_RELU, .slope = 0.0f, .y = t8});
-	/* t48 = dense_dw */
-	kl_sparse_ae_gemm(64, 256, n, t46, 1, 64, t8, 256, 1, NULL, t48, NULL);
-	/* t49 = sum_batch */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 64 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 64; j0 += 64) {
-		const long j1 = j0 + 64 < 64 ? j0 + 64 : 64;
-		for (long j = j0; j < j1; j++)
-			t49[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				t49[j] += t46[b * 64 + j];
-	}
-	/* t51 = dense_dx */
-	kl_sparse_ae_gemm(n, 512, 256, t47, 256, 1, t5, 512, 1, NULL, t51,
-		&(const kl_sparse_ae_epilogue){.act = KL_SPARSE_AE_RELU, .slope = 0.0f, .y = t4});
-	/* t52 = dense_dw */
-	kl_sparse_ae_gemm(256, 512, n, t47, 1, 256, t4, 512, 1, NULL, t52, NULL);
-	/* t53 = sum_batch */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 256 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 256; j0 += 64) {
-		const long j1 = j0 + 64 < 256 ? j0 + 64 : 256;
-		for (long j = j0; j < j1; j++)
-			t53[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				t53[j] += t47[b * 256 + j];
-	}
-	/* t55 = dense_dw */
-	kl_sparse_ae_gemm(512, 784, n, t51, 1, 512, t0, 784, 1, NULL, t55, NULL);
-	/* t56 = sum_batch */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 512 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 512; j0 += 64) {
-		const long j1 = j0 + 64 < 512 ? j0 + 64 : 512;
-		for (long j = j0; j < j1; j++)
-			t56[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				t56[j] += t51[b * 512 + j];
-	}
-	/* t57 = adam */
-	{ /* encoder.0.weight */
-		kl_sparse_ae_adam(401408, t1, adam_m + 0, adam_v + 0, t55, &adam_k);
-	}
-	/* t58 = adam */
-	{ /* encoder.0.bias */
-		kl_sparse_ae_adam(512, t2, adam_m + 401408, adam_v + 401408, t56, &adam_k);
-	}
-	/* t59 = adam */
-	{ /* encoder.2.weight */
-		kl_sparse_ae_adam(131072, t5, adam_m + 401920, adam_v + 401920, t52, &adam_k);
-	}
-	/* t60 = adam */
-	{ /* encoder.2.bias */
-		kl_sparse_ae_adam(256, t6, adam_m + 532992, adam_v + 532992, t53, &adam_k);
-	}
-	/* t61 = adam */
-	{ /* encoder.4.weight */
-		kl_sparse_ae_adam(16384, t9, adam_m + 533248, adam_v + 533248, t48, &adam_k);
-	}
-	/* t62 = adam */
-	{ /* encoder.4.bias */
-		kl_sparse_ae_adam(64, t10, adam_m + 549632, adam_v + 549632, t49, &adam_k);
-	}
-	/* t63 = adam */
-	{ /* decoder.0.weight */
-		kl_sparse_ae_adam(16384, t13, adam_m + 549696, adam_v + 549696, t44, &adam_k);
-	}
-	/* t64 = adam */
-	{ /* decoder.0.bias */
-		kl_sparse_ae_adam(256, t14, adam_m + 566080, adam_v + 566080, t45, &adam_k);
-	}
-	/* t65 = adam */
-	{ /* decoder.2.weight */
-		kl_sparse_ae_adam(131072, t17, adam_m + 566336, adam_v + 566336, t39, &adam_k);
-	}
-	/* t66 = adam */
-	{ /* decoder.2.bias */
-		kl_sparse_ae_adam(512, t18, adam_m + 697408, adam_v + 697408, t40, &adam_k);
-	}
-	/* t67 = adam */
-	{ /* decoder.4.weight */
-		kl_sparse_ae_adam(401408, t21, adam_m + 697920, adam_v + 697920, t35, &adam_k);
-	}
-	/* t68 = adam */
-	{ /* decoder.4.bias */
-		kl_sparse_ae_adam(784, t22, adam_m + 1099328, adam_v + 1099328, t36, &adam_k);
-	}
-	return t28[0];
-}
-
-kl_sparse_ae_real kl_sparse_ae_gradient(const void *state, void *work, const kl_sparse_ae_real *x, int n, const kl_sparse_ae_hparams *h, kl_sparse_ae_real *grad)
+/* The loss and the gradient of every parameter (left in work); the
+ * buffers' new values go to the state `updates` unless it is NULL. */
+static kl_sparse_ae_real kl_sparse_ae_pass(const void *state, void *work, const kl_sparse_ae_real *x, int n, const kl_sparse_ae_hparams *h,
+			int64_t step, void *updates)
 {
 	unsigned char *const work_ = (unsigned char *)work;
 	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = *(const int64_t *)state + 1;
 	const int stochastic = h->stochastic;
 	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
 	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
+	(void)updates;
 	const float *const t0 = x;
 	const float *const t1 = params + 0; /* encoder.0.weight */
 	const float *const t2 = params + 401408; /* encoder.0.bias */
@@ -990,19 +692,108 @@ kl_sparse_ae_real kl_sparse_ae_gradient(const void *state, void *work, const kl_
 			for (long j = j0; j < j1; j++)
 				t56[j] += t51[b * 512 + j];
 	}
-	memcpy(grad + 0, t55, sizeof(float) * 401408);
-	memcpy(grad + 401408, t56, sizeof(float) * 512);
-	memcpy(grad + 401920, t52, sizeof(float) * 131072);
-	memcpy(grad + 532992, t53, sizeof(float) * 256);
-	memcpy(grad + 533248, t48, sizeof(float) * 16384);
-	memcpy(grad + 549632, t49, sizeof(float) * 64);
-	memcpy(grad + 549696, t44, sizeof(float) * 16384);
-	memcpy(grad + 566080, t45, sizeof(float) * 256);
-	memcpy(grad + 566336, t39, sizeof(float) * 131072);
-	memcpy(grad + 697408, t40, sizeof(float) * 512);
-	memcpy(grad + 697920, t35, sizeof(float) * 401408);
-	memcpy(grad + 1099328, t36, sizeof(float) * 784);
 	return t28[0];
+}
+
+kl_sparse_ae_real kl_sparse_ae_train_step(void *state, void *work, const kl_sparse_ae_real *x, int n, const kl_sparse_ae_hparams *h)
+{
+	unsigned char *const work_ = (unsigned char *)work;
+	float *const params = (float *)((unsigned char *)state + 64);
+	const int64_t step = ++*kl_sparse_ae_step(state);
+	const int stochastic = h->stochastic;
+	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
+	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
+	const kl_sparse_ae_real loss = kl_sparse_ae_pass(state, work, x, n, h, step, state);
+	float *const adam_m = kl_sparse_ae_adam_m(state), *const adam_v = kl_sparse_ae_adam_v(state);
+	const kl_sparse_ae_adam_k adam_k = {
+		(float)h->beta1, (float)h->beta2, (float)(1 - h->beta1), (float)(1 - h->beta2), (float)h->eps,
+		(float)h->weight_decay, (float)(h->lr / (1 - pow(h->beta1, (double)step))),
+		(float)sqrt(1 - pow(h->beta2, (double)step))};
+	float *const t1 = params + 0; /* encoder.0.weight */
+	float *const t2 = params + 401408; /* encoder.0.bias */
+	float *const t5 = params + 401920; /* encoder.2.weight */
+	float *const t6 = params + 532992; /* encoder.2.bias */
+	float *const t9 = params + 533248; /* encoder.4.weight */
+	float *const t10 = params + 549632; /* encoder.4.bias */
+	float *const t13 = params + 549696; /* decoder.0.weight */
+	float *const t14 = params + 566080; /* decoder.0.bias */
+	float *const t17 = params + 566336; /* decoder.2.weight */
+	float *const t18 = params + 697408; /* decoder.2.bias */
+	float *const t21 = params + 697920; /* decoder.4.weight */
+	float *const t22 = params + 1099328; /* decoder.4.bias */
+	float *const t35 = (float *)(work_ + 1917120); /* dense_dw [784, 512] */
+	float *const t36 = (float *)(work_ + 557056); /* sum_batch [784] */
+	float *const t39 = (float *)(work_ + 3522752); /* dense_dw [512, 256] */
+	float *const t40 = (float *)(work_ + 425984); /* sum_batch [512] */
+	float *const t44 = (float *)(work_ + 691264); /* dense_dw [256, 64] */
+	float *const t45 = (float *)(work_ + 428032); /* sum_batch [256] */
+	float *const t48 = (float *)(work_ + 1220736); /* dense_dw [64, 256] */
+	float *const t49 = (float *)(work_ + 262144); /* sum_batch [64] */
+	float *const t52 = (float *)(work_ + 4047040); /* dense_dw [256, 512] */
+	float *const t53 = (float *)(work_ + 0); /* sum_batch [256] */
+	float *const t55 = (float *)(work_ + 4571328); /* dense_dw [512, 784] */
+	float *const t56 = (float *)(work_ + 1024); /* sum_batch [512] */
+	/* t57 = adam */
+	/* encoder.0.weight */
+	kl_sparse_ae_adam(401408, t1, adam_m + 0, adam_v + 0, t55, &adam_k);
+	/* t58 = adam */
+	/* encoder.0.bias */
+	kl_sparse_ae_adam(512, t2, adam_m + 401408, adam_v + 401408, t56, &adam_k);
+	/* t59 = adam */
+	/* encoder.2.weight */
+	kl_sparse_ae_adam(131072, t5, adam_m + 401920, adam_v + 401920, t52, &adam_k);
+	/* t60 = adam */
+	/* encoder.2.bias */
+	kl_sparse_ae_adam(256, t6, adam_m + 532992, adam_v + 532992, t53, &adam_k);
+	/* t61 = adam */
+	/* encoder.4.weight */
+	kl_sparse_ae_adam(16384, t9, adam_m + 533248, adam_v + 533248, t48, &adam_k);
+	/* t62 = adam */
+	/* encoder.4.bias */
+	kl_sparse_ae_adam(64, t10, adam_m + 549632, adam_v + 549632, t49, &adam_k);
+	/* t63 = adam */
+	/* decoder.0.weight */
+	kl_sparse_ae_adam(16384, t13, adam_m + 549696, adam_v + 549696, t44, &adam_k);
+	/* t64 = adam */
+	/* decoder.0.bias */
+	kl_sparse_ae_adam(256, t14, adam_m + 566080, adam_v + 566080, t45, &adam_k);
+	/* t65 = adam */
+	/* decoder.2.weight */
+	kl_sparse_ae_adam(131072, t17, adam_m + 566336, adam_v + 566336, t39, &adam_k);
+	/* t66 = adam */
+	/* decoder.2.bias */
+	kl_sparse_ae_adam(512, t18, adam_m + 697408, adam_v + 697408, t40, &adam_k);
+	/* t67 = adam */
+	/* decoder.4.weight */
+	kl_sparse_ae_adam(401408, t21, adam_m + 697920, adam_v + 697920, t35, &adam_k);
+	/* t68 = adam */
+	/* decoder.4.bias */
+	kl_sparse_ae_adam(784, t22, adam_m + 1099328, adam_v + 1099328, t36, &adam_k);
+	return loss;
+}
+
+kl_sparse_ae_real kl_sparse_ae_gradient(const void *state, void *work, const kl_sparse_ae_real *x, int n, const kl_sparse_ae_hparams *h, kl_sparse_ae_real *grad)
+{
+	unsigned char *const work_ = (unsigned char *)work;
+	const float *const params = (const float *)((const unsigned char *)state + 64);
+	const int64_t step = *(const int64_t *)state + 1;
+	const int stochastic = h->stochastic;
+	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
+	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
+	const kl_sparse_ae_real loss = kl_sparse_ae_pass(state, work, x, n, h, step, NULL);
+	memcpy(grad + 0, work_ + 4571328, sizeof(float) * 401408);
+	memcpy(grad + 401408, work_ + 1024, sizeof(float) * 512);
+	memcpy(grad + 401920, work_ + 4047040, sizeof(float) * 131072);
+	memcpy(grad + 532992, work_ + 0, sizeof(float) * 256);
+	memcpy(grad + 533248, work_ + 1220736, sizeof(float) * 16384);
+	memcpy(grad + 549632, work_ + 262144, sizeof(float) * 64);
+	memcpy(grad + 549696, work_ + 691264, sizeof(float) * 16384);
+	memcpy(grad + 566080, work_ + 428032, sizeof(float) * 256);
+	memcpy(grad + 566336, work_ + 3522752, sizeof(float) * 131072);
+	memcpy(grad + 697408, work_ + 425984, sizeof(float) * 512);
+	memcpy(grad + 697920, work_ + 1917120, sizeof(float) * 401408);
+	memcpy(grad + 1099328, work_ + 557056, sizeof(float) * 784);
+	return loss;
 }
 
 void kl_sparse_ae_update(void *state, const kl_sparse_ae_real *grad, const kl_sparse_ae_hparams *h)

@@ -444,291 +444,17 @@ void ksparse_ae_init(void *state, uint64_t seed)
 	}
 }
 
-ksparse_ae_real ksparse_ae_train_step(void *state, void *work, const ksparse_ae_real *x, int n, const ksparse_ae_hparams *h)
-{
-	unsigned char *const work_ = (unsigned char *)work;
-	float *const params = (float *)((unsigned char *)state + 64);
-	const int64_t step = ++*ksparse_ae_step(state);
-	const int stochastic = h->stochastic;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	float *const adam_m = ksparse_ae_adam_m(state), *const adam_v = ksparse_ae_adam_v(state);
-	const ksparse_ae_adam_k adam_k = {
-		(float)h->beta1, (float)h->beta2, (float)(1 - h->beta1), (float)(1 - h->beta2), (float)h->eps,
-		(float)h->weight_decay, (float)(h->lr / (1 - pow(h->beta1, (double)step))),
-		(float)sqrt(1 - pow(h->beta2, (double)step))};
-	const float *const t0 = x;
-	float *const t1 = params + 0; /* encoder.0.weight */
-	float *const t2 = params + 401408; /* encoder.0.bias */
-	float *const t4 = (float *)(work_ + 0); /* dense [n, 512] */
-	float *const t5 = params + 401920; /* encoder.2.weight */
-	float *const t6 = params + 532992; /* encoder.2.bias */
-	float *const t8 = (float *)(work_ + 262144); /* dense [n, 256] */
-	float *const t9 = params + 533248; /* encoder.4.weight */
-	float *const t10 = params + 549632; /* encoder.4.bias */
-	float *const t11 = (float *)(work_ + 393216); /* dense [n, 64] */
-	float *const t12 = (float *)(work_ + 425984); /* topk [n, 64] */
-	float *const t13 = params + 549696; /* decoder.0.weight */
-	float *const t14 = params + 566080; /* decoder.0.bias */
-	float *const t16 = (float *)(work_ + 458752); /* dense [n, 256] */
-	float *const t17 = params + 566336; /* decoder.2.weight */
-	float *const t18 = params + 697408; /* decoder.2.bias */
-	float *const t20 = (float *)(work_ + 589824); /* dense [n, 512] */
-	float *const t21 = params + 697920; /* decoder.4.weight */
-	float *const t22 = params + 1099328; /* decoder.4.bias */
-	float *const t24 = (float *)(work_ + 851968); /* dense [n, 784] */
-	float *const t25 = (float *)(work_ + 1253376); /* mse [] */
-	float *const t26 = (float *)(work_ + 1253440); /* constant [] */
-	float *const t27 = (float *)(work_ + 1253504); /* mse_grad [n, 784] */
-	float *const t29 = (float *)(work_ + 1654912); /* dense_dx [n, 512] */
-	float *const t30 = (float *)(work_ + 1917056); /* dense_dw [784, 512] */
-	float *const t31 = (float *)(work_ + 589824); /* sum_batch [784] */
-	float *const t33 = (float *)(work_ + 592960); /* dense_dx [n, 256] */
-	float *const t34 = (float *)(work_ + 3522688); /* dense_dw [512, 256] */
-	float *const t35 = (float *)(work_ + 458752); /* sum_batch [512] */
-	float *const t37 = (float *)(work_ + 460800); /* dense_dx [n, 64] */
-	float *const t38 = (float *)(work_ + 493568); /* dense_dw [256, 64] */
-	float *const t39 = (float *)(work_ + 559104); /* sum_batch [256] */
-	float *const t40 = (float *)(work_ + 592960); /* topk_grad [n, 64] */
-	float *const t41 = (float *)(work_ + 625728); /* dense_dx [n, 256] */
-	float *const t42 = (float *)(work_ + 756800); /* dense_dw [64, 256] */
-	float *const t43 = (float *)(work_ + 262144); /* sum_batch [64] */
-	float *const t45 = (float *)(work_ + 1253440); /* dense_dx [n, 512] */
-	float *const t46 = (float *)(work_ + 4046976); /* dense_dw [256, 512] */
-	float *const t47 = (float *)(work_ + 0); /* sum_batch [256] */
-	float *const t49 = (float *)(work_ + 4571264); /* dense_dw [512, 784] */
-	float *const t50 = (float *)(work_ + 1024); /* sum_batch [512] */
-	/* t4 = dense */
-	ksparse_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t4,
-		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f});
-	/* t8 = dense */
-	ksparse_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t8,
-		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f});
-	/* t11 = dense */
-	ksparse_ae_gemm(n, 64, 256, t8, 256, 1, t9, 1, 256, t10, t11,
-		NULL);
-	/* t12 = topk */
-	for (long b = 0; b < n; b++) {
-		const float *row = t11 + b * 64;
-		for (long i = 0; i < 64; i++) {
-			long before = 0; /* units that rank before unit i */
-			for (long j = 0; j < 64; j++)
-				before += row[j] > row[i] || (row[j] == row[i] && j < i);
-			const int keep = before < 10;
-			t12[b * 64 + i] = keep ? row[i] : 0;
-		}
-	}
-	/* t16 = dense */
-	ksparse_ae_gemm(n, 256, 64, t12, 64, 1, t13, 1, 64, t14, t16,
-		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f});
-	/* t20 = dense */
-	ksparse_ae_gemm(n, 512, 256, t16, 256, 1, t17, 1, 256, t18, t20,
-		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f});
-	/* t24 = dense */
-	ksparse_ae_gemm(n, 784, 512, t20, 512, 1, t21, 1, 512, t22, t24,
-		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_SIGMOID, .slope = 0.0f});
-	/* t25 = mse */
-	{
-		double part[64], acc = 0;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
-#endif
-		for (long c = 0; c < 64; c++) {
-			double sum = 0;
-			for (long i = n * 784 * c / 64; i < n * 784 * (c + 1) / 64; i++) {
-				double d = (double)t24[i] - (double)t0[i];
-				sum += d * d;
-			}
-			part[c] = sum;
-		}
-		for (long c = 0; c < 64; c++)
-			acc += part[c];
-		t25[0] = (float)(acc / (double)(n * 784));
-	}
-	/* t26 = constant */
-	t26[0] = 1.0f;
-	/* t27 = mse_grad */
-	{
-		const float k = (float)(t26[0] / (double)(n * 784));
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
-#endif
-		for (long i0 = 0; i0 < n * 784; i0 += 1024) {
-			const long c = n * 784 - i0 < 1024 ? n * 784 - i0 : 1024;
-			for (long i = i0; i < i0 + c; i++)
-				t27[i] = 2 * k * (t24[i] - t0[i]);
-			ksparse_ae_act(KSPARSE_AE_SIGMOID, 0.0f, 1, c, t27 + i0, 0, t24 + i0, 0, t27 + i0, 0);
-		}
-	}
-	/* t29 = dense_dx */
-	ksparse_ae_gemm(n, 512, 784, t27, 784, 1, t21, 512, 1, NULL, t29,
-		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f, .y = t20});
-	/* t30 = dense_dw */
-	ksparse_ae_gemm(784, 512, n, t27, 1, 784, t20, 512, 1, NULL, t30, NULL);
-	/* t31 = sum_batch */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 784; j0 += 64) {
-		const long j1 = j0 + 64 < 784 ? j0 + 64 : 784;
-		for (long j = j0; j < j1; j++)
-			t31[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				t31[j] += t27[b * 784 + j];
-	}
-	/* t33 = dense_dx */
-	ksparse_ae_gemm(n, 256, 512, t29, 512, 1, t17, 256, 1, NULL, t33,
-		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f, .y = t16});
-	/* t34 = dense_dw */
-	ksparse_ae_gemm(512, 256, n, t29, 1, 512, t16, 256, 1, NULL, t34, NULL);
-	/* t35 = sum_batch */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 512 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 512; j0 += 64) {
-		const long j1 = j0 + 64 < 512 ? j0 + 64 : 512;
-		for (long j = j0; j < j1; j++)
-			t35[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				t35[j] += t29[b * 512 + j];
-	}
-	/* t37 = dense_dx */
-	ksparse_ae_gemm(n, 64, 256, t33, 256, 1, t13, 64, 1, NULL, t37,
-		NULL);
-	/* t38 = dense_dw */
-	ksparse_ae_gemm(256, 64, n, t33, 1, 256, t12, 64, 1, NULL, t38, NULL);
-	/* t39 = sum_batch */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 256 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 256; j0 += 64) {
-		const long j1 = j0 + 64 < 256 ? j0 + 64 : 256;
-		for (long j = j0; j < j1; j++)
-			t39[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				t39[j] += t33[b * 256 + j];
-	}
-	/* t40 = topk_grad */
-	for (long b = 0; b < n; b++) {
-		const float *row = t11 + b * 64;
-		for (long i = 0; i < 64; i++) {
-			long before = 0; /* units that rank before unit i */
-			for (long j = 0; j < 64; j++)
-				before += row[j] > row[i] || (row[j] == row[i] && j < i);
-			const int keep = before < 10;
-			t40[b * 64 + i] = keep ? t37[b * 64 + i] : 0;
-		}
-	}
-	/* t41 = dense_dx */
-	ksparse_ae_gemm(n, 256, 64, t40, 64, 1, t9, 256, 1, NULL, t41,
-		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f, .y = t8});
-	/* t42 = dense_dw */
-	ksparse_ae_gemm(64, 256, n, t40, 1, 64, t8, 256, 1, NULL, t42, NULL);
-	/* t43 = sum_batch */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 64 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 64; j0 += 64) {
-		const long j1 = j0 + 64 < 64 ? j0 + 64 : 64;
-		for (long j = j0; j < j1; j++)
-			t43[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				t43[j] += t40[b * 64 + j];
-	}
-	/* t45 = dense_dx */
-	ksparse_ae_gemm(n, 512, 256, t41, 256, 1, t5, 512, 1, NULL, t45,
-		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f, .y = t4});
-	/* t46 = dense_dw */
-	ksparse_ae_gemm(256, 512, n, t41, 1, 256, t4, 512, 1, NULL, t46, NULL);
-	/* t47 = sum_batch */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 256 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 256; j0 += 64) {
-		const long j1 = j0 + 64 < 256 ? j0 + 64 : 256;
-		for (long j = j0; j < j1; j++)
-			t47[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				t47[j] += t41[b * 256 + j];
-	}
-	/* t49 = dense_dw */
-	ksparse_ae_gemm(512, 784, n, t45, 1, 512, t0, 784, 1, NULL, t49, NULL);
-	/* t50 = sum_batch */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 512 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 512; j0 += 64) {
-		const long j1 = j0 + 64 < 512 ? j0 + 64 : 512;
-		for (long j = j0; j < j1; j++)
-			t50[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				t50[j] += t45[b * 512 + j];
-	}
-	/* t51 = adam */
-	{ /* encoder.0.weight */
-		ksparse_ae_adam(401408, t1, adam_m + 0, adam_v + 0, t49, &adam_k);
-	}
-	/* t52 = adam */
-	{ /* encoder.0.bias */
-		ksparse_ae_adam(512, t2, adam_m + 401408, adam_v + 401408, t50, &adam_k);
-	}
-	/* t53 = adam */
-	{ /* encoder.2.weight */
-		ksparse_ae_adam(131072, t5, adam_m + 401920, adam_v + 401920, t46, &adam_k);
-	}
-	/* t54 = adam */
-	{ /* encoder.2.bias */
-		ksparse_ae_adam(256, t6, adam_m + 532992, adam_v + 532992, t47, &adam_k);
-	}
-	/* t55 = adam */
-	{ /* encoder.4.weight */
-		ksparse_ae_adam(16384, t9, adam_m + 533248, adam_v + 533248, t42, &adam_k);
-	}
-	/* t56 = adam */
-	{ /* encoder.4.bias */
-		ksparse_ae_adam(64, t10, adam_m + 549632, adam_v + 549632, t43, &adam_k);
-	}
-	/* t57 = adam */
-	{ /* decoder.0.weight */
-		ksparse_ae_adam(16384, t13, adam_m + 549696, adam_v + 549696, t38, &adam_k);
-	}
-	/* t58 = adam */
-	{ /* decoder.0.bias */
-		ksparse_ae_adam(256, t14, adam_m + 566080, adam_v + 566080, t39, &adam_k);
-	}
-	/* t59 = adam */
-	{ /* decoder.2.weight */
-		ksparse_ae_adam(131072, t17, adam_m + 566336, adam_v + 566336, t34, &adam_k);
-	}
-	/* t60 = adam */
-	{ /* decoder.2.bias */
-		ksparse_ae_adam(512, t18, adam_m + 697408, adam_v + 697408, t35, &adam_k);
-	}
-	/* t61 = adam */
-	{ /* decoder.4.weight */
-		ksparse_ae_adam(401408, t21, adam_m + 697920, adam_v + 697920, t30, &adam_k);
-	}
-	/* t62 = adam */
-	{ /* decoder.4.bias */
-		ksparse_ae_adam(784, t22, adam_m + 1099328, adam_v + 1099328, t31, &adam_k);
-	}
-	return t25[0];
-}
-
-ksparse_ae_real ksparse_ae_gradient(const void *state, void *work, const ksparse_ae_real *x, int n, const ksparse_ae_hparams *h, ksparse_ae_real *grad)
+/* The loss and the gradient of every parameter (left in work); the
+ * buffers' new values go to the state `updates` unless it is NULL. */
+static ksparse_ae_real ksparse_ae_pass(const void *state, void *work, const ksparse_ae_real *x, int n, const ksparse_ae_hparams *h,
+			int64_t step, void *updates)
 {
 	unsigned char *const work_ = (unsigned char *)work;
 	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = *(const int64_t *)state + 1;
 	const int stochastic = h->stochastic;
 	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
 	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
+	(void)updates;
 	const float *const t0 = x;
 	const float *const t1 = params + 0; /* encoder.0.weight */
 	const float *const t2 = params + 401408; /* encoder.0.bias */
@@ -942,19 +668,108 @@ ksparse_ae_real ksparse_ae_gradient(const void *state, void *work, const ksparse
 			for (long j = j0; j < j1; j++)
 				t50[j] += t45[b * 512 + j];
 	}
-	memcpy(grad + 0, t49, sizeof(float) * 401408);
-	memcpy(grad + 401408, t50, sizeof(float) * 512);
-	memcpy(grad + 401920, t46, sizeof(float) * 131072);
-	memcpy(grad + 532992, t47, sizeof(float) * 256);
-	memcpy(grad + 533248, t42, sizeof(float) * 16384);
-	memcpy(grad + 549632, t43, sizeof(float) * 64);
-	memcpy(grad + 549696, t38, sizeof(float) * 16384);
-	memcpy(grad + 566080, t39, sizeof(float) * 256);
-	memcpy(grad + 566336, t34, sizeof(float) * 131072);
-	memcpy(grad + 697408, t35, sizeof(float) * 512);
-	memcpy(grad + 697920, t30, sizeof(float) * 401408);
-	memcpy(grad + 1099328, t31, sizeof(float) * 784);
 	return t25[0];
+}
+
+ksparse_ae_real ksparse_ae_train_step(void *state, void *work, const ksparse_ae_real *x, int n, const ksparse_ae_hparams *h)
+{
+	unsigned char *const work_ = (unsigned char *)work;
+	float *const params = (float *)((unsigned char *)state + 64);
+	const int64_t step = ++*ksparse_ae_step(state);
+	const int stochastic = h->stochastic;
+	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
+	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
+	const ksparse_ae_real loss = ksparse_ae_pass(state, work, x, n, h, step, state);
+	float *const adam_m = ksparse_ae_adam_m(state), *const adam_v = ksparse_ae_adam_v(state);
+	const ksparse_ae_adam_k adam_k = {
+		(float)h->beta1, (float)h->beta2, (float)(1 - h->beta1), (float)(1 - h->beta2), (float)h->eps,
+		(float)h->weight_decay, (float)(h->lr / (1 - pow(h->beta1, (double)step))),
+		(float)sqrt(1 - pow(h->beta2, (double)step))};
+	float *const t1 = params + 0; /* encoder.0.weight */
+	float *const t2 = params + 401408; /* encoder.0.bias */
+	float *const t5 = params + 401920; /* encoder.2.weight */
+	float *const t6 = params + 532992; /* encoder.2.bias */
+	float *const t9 = params + 533248; /* encoder.4.weight */
+	float *const t10 = params + 549632; /* encoder.4.bias */
+	float *const t13 = params + 549696; /* decoder.0.weight */
+	float *const t14 = params + 566080; /* decoder.0.bias */
+	float *const t17 = params + 566336; /* decoder.2.weight */
+	float *const t18 = params + 697408; /* decoder.2.bias */
+	float *const t21 = params + 697920; /* decoder.4.weight */
+	float *const t22 = params + 1099328; /* decoder.4.bias */
+	float *const t30 = (float *)(work_ + 1917056); /* dense_dw [784, 512] */
+	float *const t31 = (float *)(work_ + 589824); /* sum_batch [784] */
+	float *const t34 = (float *)(work_ + 3522688); /* dense_dw [512, 256] */
+	float *const t35 = (float *)(work_ + 458752); /* sum_batch [512] */
+	float *const t38 = (float *)(work_ + 493568); /* dense_dw [256, 64] */
+	float *const t39 = (float *)(work_ + 559104); /* sum_batch [256] */
+	float *const t42 = (float *)(work_ + 756800); /* dense_dw [64, 256] */
+	float *const t43 = (float *)(work_ + 262144); /* sum_batch [64] */
+	float *const t46 = (float *)(work_ + 4046976); /* dense_dw [256, 512] */
+	float *const t47 = (float *)(work_ + 0); /* sum_batch [256] */
+	float *const t49 = (float *)(work_ + 4571264); /* dense_dw [512, 784] */
+	float *const t50 = (float *)(work_ + 1024); /* sum_batch [512] */
+	/* t51 = adam */
+	/* encoder.0.weight */
+	ksparse_ae_adam(401408, t1, adam_m + 0, adam_v + 0, t49, &adam_k);
+	/* t52 = adam */
+	/* encoder.0.bias */
+	ksparse_ae_adam(512, t2, adam_m + 401408, adam_v + 401408, t50, &adam_k);
+	/* t53 = adam */
+	/* encoder.2.weight */
+	ksparse_ae_adam(131072, t5, adam_m + 401920, adam_v + 401920, t46, &adam_k);
+	/* t54 = adam */
+	/* encoder.2.bias */
+	ksparse_ae_adam(256, t6, adam_m + 532992, adam_v + 532992, t47, &adam_k);
+	/* t55 = adam */
+	/* encoder.4.weight */
+	ksparse_ae_adam(16384, t9, adam_m + 533248, adam_v + 533248, t42, &adam_k);
+	/* t56 = adam */
+	/* encoder.4.bias */
+	ksparse_ae_adam(64, t10, adam_m + 549632, adam_v + 549632, t43, &adam_k);
+	/* t57 = adam */
+	/* decoder.0.weight */
+	ksparse_ae_adam(16384, t13, adam_m + 549696, adam_v + 549696, t38, &adam_k);
+	/* t58 = adam */
+	/* decoder.0.bias */
+	ksparse_ae_adam(256, t14, adam_m + 566080, adam_v + 566080, t39, &adam_k);
+	/* t59 = adam */
+	/* decoder.2.weight */
+	ksparse_ae_adam(131072, t17, adam_m + 566336, adam_v + 566336, t34, &adam_k);
+	/* t60 = adam */
+	/* decoder.2.bias */
+	ksparse_ae_adam(512, t18, adam_m + 697408, adam_v + 697408, t35, &adam_k);
+	/* t61 = adam */
+	/* decoder.4.weight */
+	ksparse_ae_adam(401408, t21, adam_m + 697920, adam_v + 697920, t30, &adam_k);
+	/* t62 = adam */
+	/* decoder.4.bias */
+	ksparse_ae_adam(784, t22, adam_m + 1099328, adam_v + 1099328, t31, &adam_k);
+	return loss;
+}
+
+ksparse_ae_real ksparse_ae_gradient(const void *state, void *work, const ksparse_ae_real *x, int n, const ksparse_ae_hparams *h, ksparse_ae_real *grad)
+{
+	unsigned char *const work_ = (unsigned char *)work;
+	const float *const params = (const float *)((const unsigned char *)state + 64);
+	const int64_t step = *(const int64_t *)state + 1;
+	const int stochastic = h->stochastic;
+	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
+	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
+	const ksparse_ae_real loss = ksparse_ae_pass(state, work, x, n, h, step, NULL);
+	memcpy(grad + 0, work_ + 4571264, sizeof(float) * 401408);
+	memcpy(grad + 401408, work_ + 1024, sizeof(float) * 512);
+	memcpy(grad + 401920, work_ + 4046976, sizeof(float) * 131072);
+	memcpy(grad + 532992, work_ + 0, sizeof(float) * 256);
+	memcpy(grad + 533248, work_ + 756800, sizeof(float) * 16384);
+	memcpy(grad + 549632, work_ + 262144, sizeof(float) * 64);
+	memcpy(grad + 549696, work_ + 493568, sizeof(float) * 16384);
+	memcpy(grad + 566080, work_ + 559104, sizeof(float) * 256);
+	memcpy(grad + 566336, work_ + 3522688, sizeof(float) * 131072);
+	memcpy(grad + 697408, work_ + 458752, sizeof(float) * 512);
+	memcpy(grad + 697920, work_ + 1917056, sizeof(float) * 401408);
+	memcpy(grad + 1099328, work_ + 589824, sizeof(float) * 784);
+	return loss;
 }
 
 void ksparse_ae_update(void *state, const ksparse_ae_real *grad, const ksparse_ae_hparams *h)

@@ -495,182 +495,17 @@ void small_ae_init(void *state, uint64_t seed)
 	}
 }
 
-small_ae_real small_ae_train_step(void *state, void *work, const small_ae_real *x, int n, const small_ae_hparams *h)
-{
-	unsigned char *const work_ = (unsigned char *)work;
-	float *const params = (float *)((unsigned char *)state + 64);
-	const int64_t step = ++*small_ae_step(state);
-	const int stochastic = h->stochastic;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	float *const adam_m = small_ae_adam_m(state), *const adam_v = small_ae_adam_v(state);
-	const small_ae_adam_k adam_k = {
-		(float)h->beta1, (float)h->beta2, (float)(1 - h->beta1), (float)(1 - h->beta2), (float)h->eps,
-		(float)h->weight_decay, (float)(h->lr / (1 - pow(h->beta1, (double)step))),
-		(float)sqrt(1 - pow(h->beta2, (double)step))};
-	const float *const t0 = x;
-	float *const t1 = params + 0; /* encoder.0.weight */
-	float *const t2 = params + 100352; /* encoder.0.bias */
-	float *const t4 = (float *)(work_ + 0); /* dense [n, 128] */
-	float *const t5 = params + 100480; /* encoder.2.weight */
-	float *const t6 = params + 104576; /* encoder.2.bias */
-	float *const t7 = (float *)(work_ + 65536); /* dense [n, 32] */
-	float *const t8 = params + 104608; /* decoder.0.weight */
-	float *const t9 = params + 108704; /* decoder.0.bias */
-	float *const t11 = (float *)(work_ + 81920); /* dense [n, 128] */
-	float *const t12 = params + 108832; /* decoder.2.weight */
-	float *const t13 = params + 209184; /* decoder.2.bias */
-	float *const t14 = (float *)(work_ + 147456); /* dense [n, 784] */
-	float *const t15 = (float *)(work_ + 548864); /* sigmoid [n, 784] */
-	float *const t16 = (float *)(work_ + 950272); /* bce [] */
-	float *const t17 = (float *)(work_ + 950336); /* constant [] */
-	float *const t18 = (float *)(work_ + 950400); /* bce_grad [n, 784] */
-	float *const t19 = (float *)(work_ + 147456); /* dense_dx [n, 128] */
-	float *const t20 = (float *)(work_ + 1351808); /* dense_dw [784, 128] */
-	float *const t21 = (float *)(work_ + 81920); /* sum_batch [784] */
-	float *const t23 = (float *)(work_ + 85056); /* dense_dx [n, 32] */
-	float *const t24 = (float *)(work_ + 101440); /* dense_dw [128, 32] */
-	float *const t25 = (float *)(work_ + 117824); /* sum_batch [128] */
-	float *const t26 = (float *)(work_ + 118336); /* dense_dx [n, 128] */
-	float *const t27 = (float *)(work_ + 183872); /* dense_dw [32, 128] */
-	float *const t28 = (float *)(work_ + 0); /* sum_batch [32] */
-	float *const t30 = (float *)(work_ + 950336); /* dense_dw [128, 784] */
-	float *const t31 = (float *)(work_ + 128); /* sum_batch [128] */
-	/* t4 = dense */
-	small_ae_gemm(n, 128, 784, t0, 784, 1, t1, 1, 784, t2, t4,
-		&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f});
-	/* t7 = dense */
-	small_ae_gemm(n, 32, 128, t4, 128, 1, t5, 1, 128, t6, t7,
-		NULL);
-	/* t11 = dense */
-	small_ae_gemm(n, 128, 32, t7, 32, 1, t8, 1, 32, t9, t11,
-		&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f});
-	/* t14 = dense */
-	small_ae_gemm(n, 784, 128, t11, 128, 1, t12, 1, 128, t13, t14,
-		NULL);
-	/* t15 = sigmoid */
-	small_ae_act_all(SMALL_AE_SIGMOID, 0.0f, n * 784, t14, NULL, t15);
-	/* t16 = bce */
-	t16[0] = (float)(small_ae_bce_logits(n * 784, t14, t15, t0) / (double)(n * 784));
-	/* t17 = constant */
-	t17[0] = 1.0f;
-	/* t18 = bce_grad */
-	{
-		const float k = (float)(t17[0] / (double)(n * 784));
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
-#endif
-		for (long i = 0; i < n * 784; i++)
-			t18[i] = k * (t15[i] - t0[i]);
-	}
-	/* t19 = dense_dx */
-	small_ae_gemm(n, 128, 784, t18, 784, 1, t12, 128, 1, NULL, t19,
-		&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f, .y = t11});
-	/* t20 = dense_dw */
-	small_ae_gemm(784, 128, n, t18, 1, 784, t11, 128, 1, NULL, t20, NULL);
-	/* t21 = sum_batch */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 784; j0 += 64) {
-		const long j1 = j0 + 64 < 784 ? j0 + 64 : 784;
-		for (long j = j0; j < j1; j++)
-			t21[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				t21[j] += t18[b * 784 + j];
-	}
-	/* t23 = dense_dx */
-	small_ae_gemm(n, 32, 128, t19, 128, 1, t8, 32, 1, NULL, t23,
-		NULL);
-	/* t24 = dense_dw */
-	small_ae_gemm(128, 32, n, t19, 1, 128, t7, 32, 1, NULL, t24, NULL);
-	/* t25 = sum_batch */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 128 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 128; j0 += 64) {
-		const long j1 = j0 + 64 < 128 ? j0 + 64 : 128;
-		for (long j = j0; j < j1; j++)
-			t25[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				t25[j] += t19[b * 128 + j];
-	}
-	/* t26 = dense_dx */
-	small_ae_gemm(n, 128, 32, t23, 32, 1, t5, 128, 1, NULL, t26,
-		&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f, .y = t4});
-	/* t27 = dense_dw */
-	small_ae_gemm(32, 128, n, t23, 1, 32, t4, 128, 1, NULL, t27, NULL);
-	/* t28 = sum_batch */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 32; j0 += 64) {
-		const long j1 = j0 + 64 < 32 ? j0 + 64 : 32;
-		for (long j = j0; j < j1; j++)
-			t28[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				t28[j] += t23[b * 32 + j];
-	}
-	/* t30 = dense_dw */
-	small_ae_gemm(128, 784, n, t26, 1, 128, t0, 784, 1, NULL, t30, NULL);
-	/* t31 = sum_batch */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 128 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 128; j0 += 64) {
-		const long j1 = j0 + 64 < 128 ? j0 + 64 : 128;
-		for (long j = j0; j < j1; j++)
-			t31[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				t31[j] += t26[b * 128 + j];
-	}
-	/* t32 = adam */
-	{ /* encoder.0.weight */
-		small_ae_adam(100352, t1, adam_m + 0, adam_v + 0, t30, &adam_k);
-	}
-	/* t33 = adam */
-	{ /* encoder.0.bias */
-		small_ae_adam(128, t2, adam_m + 100352, adam_v + 100352, t31, &adam_k);
-	}
-	/* t34 = adam */
-	{ /* encoder.2.weight */
-		small_ae_adam(4096, t5, adam_m + 100480, adam_v + 100480, t27, &adam_k);
-	}
-	/* t35 = adam */
-	{ /* encoder.2.bias */
-		small_ae_adam(32, t6, adam_m + 104576, adam_v + 104576, t28, &adam_k);
-	}
-	/* t36 = adam */
-	{ /* decoder.0.weight */
-		small_ae_adam(4096, t8, adam_m + 104608, adam_v + 104608, t24, &adam_k);
-	}
-	/* t37 = adam */
-	{ /* decoder.0.bias */
-		small_ae_adam(128, t9, adam_m + 108704, adam_v + 108704, t25, &adam_k);
-	}
-	/* t38 = adam */
-	{ /* decoder.2.weight */
-		small_ae_adam(100352, t12, adam_m + 108832, adam_v + 108832, t20, &adam_k);
-	}
-	/* t39 = adam */
-	{ /* decoder.2.bias */
-		small_ae_adam(784, t13, adam_m + 209184, adam_v + 209184, t21, &adam_k);
-	}
-	return t16[0];
-}
-
-small_ae_real small_ae_gradient(const void *state, void *work, const small_ae_real *x, int n, const small_ae_hparams *h, small_ae_real *grad)
+/* The loss and the gradient of every parameter (left in work); the
+ * buffers' new values go to the state `updates` unless it is NULL. */
+static small_ae_real small_ae_pass(const void *state, void *work, const small_ae_real *x, int n, const small_ae_hparams *h,
+			int64_t step, void *updates)
 {
 	unsigned char *const work_ = (unsigned char *)work;
 	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = *(const int64_t *)state + 1;
 	const int stochastic = h->stochastic;
 	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
 	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
+	(void)updates;
 	const float *const t0 = x;
 	const float *const t1 = params + 0; /* encoder.0.weight */
 	const float *const t2 = params + 100352; /* encoder.0.bias */
@@ -791,15 +626,84 @@ small_ae_real small_ae_gradient(const void *state, void *work, const small_ae_re
 			for (long j = j0; j < j1; j++)
 				t31[j] += t26[b * 128 + j];
 	}
-	memcpy(grad + 0, t30, sizeof(float) * 100352);
-	memcpy(grad + 100352, t31, sizeof(float) * 128);
-	memcpy(grad + 100480, t27, sizeof(float) * 4096);
-	memcpy(grad + 104576, t28, sizeof(float) * 32);
-	memcpy(grad + 104608, t24, sizeof(float) * 4096);
-	memcpy(grad + 108704, t25, sizeof(float) * 128);
-	memcpy(grad + 108832, t20, sizeof(float) * 100352);
-	memcpy(grad + 209184, t21, sizeof(float) * 784);
 	return t16[0];
+}
+
+small_ae_real small_ae_train_step(void *state, void *work, const small_ae_real *x, int n, const small_ae_hparams *h)
+{
+	unsigned char *const work_ = (unsigned char *)work;
+	float *const params = (float *)((unsigned char *)state + 64);
+	const int64_t step = ++*small_ae_step(state);
+	const int stochastic = h->stochastic;
+	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
+	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
+	const small_ae_real loss = small_ae_pass(state, work, x, n, h, step, state);
+	float *const adam_m = small_ae_adam_m(state), *const adam_v = small_ae_adam_v(state);
+	const small_ae_adam_k adam_k = {
+		(float)h->beta1, (float)h->beta2, (float)(1 - h->beta1), (float)(1 - h->beta2), (float)h->eps,
+		(float)h->weight_decay, (float)(h->lr / (1 - pow(h->beta1, (double)step))),
+		(float)sqrt(1 - pow(h->beta2, (double)step))};
+	float *const t1 = params + 0; /* encoder.0.weight */
+	float *const t2 = params + 100352; /* encoder.0.bias */
+	float *const t5 = params + 100480; /* encoder.2.weight */
+	float *const t6 = params + 104576; /* encoder.2.bias */
+	float *const t8 = params + 104608; /* decoder.0.weight */
+	float *const t9 = params + 108704; /* decoder.0.bias */
+	float *const t12 = params + 108832; /* decoder.2.weight */
+	float *const t13 = params + 209184; /* decoder.2.bias */
+	float *const t20 = (float *)(work_ + 1351808); /* dense_dw [784, 128] */
+	float *const t21 = (float *)(work_ + 81920); /* sum_batch [784] */
+	float *const t24 = (float *)(work_ + 101440); /* dense_dw [128, 32] */
+	float *const t25 = (float *)(work_ + 117824); /* sum_batch [128] */
+	float *const t27 = (float *)(work_ + 183872); /* dense_dw [32, 128] */
+	float *const t28 = (float *)(work_ + 0); /* sum_batch [32] */
+	float *const t30 = (float *)(work_ + 950336); /* dense_dw [128, 784] */
+	float *const t31 = (float *)(work_ + 128); /* sum_batch [128] */
+	/* t32 = adam */
+	/* encoder.0.weight */
+	small_ae_adam(100352, t1, adam_m + 0, adam_v + 0, t30, &adam_k);
+	/* t33 = adam */
+	/* encoder.0.bias */
+	small_ae_adam(128, t2, adam_m + 100352, adam_v + 100352, t31, &adam_k);
+	/* t34 = adam */
+	/* encoder.2.weight */
+	small_ae_adam(4096, t5, adam_m + 100480, adam_v + 100480, t27, &adam_k);
+	/* t35 = adam */
+	/* encoder.2.bias */
+	small_ae_adam(32, t6, adam_m + 104576, adam_v + 104576, t28, &adam_k);
+	/* t36 = adam */
+	/* decoder.0.weight */
+	small_ae_adam(4096, t8, adam_m + 104608, adam_v + 104608, t24, &adam_k);
+	/* t37 = adam */
+	/* decoder.0.bias */
+	small_ae_adam(128, t9, adam_m + 108704, adam_v + 108704, t25, &adam_k);
+	/* t38 = adam */
+	/* decoder.2.weight */
+	small_ae_adam(100352, t12, adam_m + 108832, adam_v + 108832, t20, &adam_k);
+	/* t39 = adam */
+	/* decoder.2.bias */
+	small_ae_adam(784, t13, adam_m + 209184, adam_v + 209184, t21, &adam_k);
+	return loss;
+}
+
+small_ae_real small_ae_gradient(const void *state, void *work, const small_ae_real *x, int n, const small_ae_hparams *h, small_ae_real *grad)
+{
+	unsigned char *const work_ = (unsigned char *)work;
+	const float *const params = (const float *)((const unsigned char *)state + 64);
+	const int64_t step = *(const int64_t *)state + 1;
+	const int stochastic = h->stochastic;
+	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
+	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
+	const small_ae_real loss = small_ae_pass(state, work, x, n, h, step, NULL);
+	memcpy(grad + 0, work_ + 950336, sizeof(float) * 100352);
+	memcpy(grad + 100352, work_ + 128, sizeof(float) * 128);
+	memcpy(grad + 100480, work_ + 183872, sizeof(float) * 4096);
+	memcpy(grad + 104576, work_ + 0, sizeof(float) * 32);
+	memcpy(grad + 104608, work_ + 101440, sizeof(float) * 4096);
+	memcpy(grad + 108704, work_ + 117824, sizeof(float) * 128);
+	memcpy(grad + 108832, work_ + 1351808, sizeof(float) * 100352);
+	memcpy(grad + 209184, work_ + 81920, sizeof(float) * 784);
+	return loss;
 }
 
 void small_ae_update(void *state, const small_ae_real *grad, const small_ae_hparams *h)

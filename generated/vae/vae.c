@@ -501,351 +501,17 @@ void vae_init(void *state, uint64_t seed)
 	}
 }
 
-vae_real vae_train_step(void *state, void *work, const vae_real *x, int n, const vae_hparams *h)
-{
-	unsigned char *const work_ = (unsigned char *)work;
-	float *const params = (float *)((unsigned char *)state + 64);
-	const int64_t step = ++*vae_step(state);
-	const int stochastic = h->stochastic;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	float *const adam_m = vae_adam_m(state), *const adam_v = vae_adam_v(state);
-	const vae_adam_k adam_k = {
-		(float)h->beta1, (float)h->beta2, (float)(1 - h->beta1), (float)(1 - h->beta2), (float)h->eps,
-		(float)h->weight_decay, (float)(h->lr / (1 - pow(h->beta1, (double)step))),
-		(float)sqrt(1 - pow(h->beta2, (double)step))};
-	const float *const t0 = x;
-	float *const t1 = params + 0; /* encoder.0.weight */
-	float *const t2 = params + 401408; /* encoder.0.bias */
-	float *const t4 = (float *)(work_ + 0); /* dense [n, 512] */
-	float *const t5 = params + 401920; /* encoder.2.weight */
-	float *const t6 = params + 532992; /* encoder.2.bias */
-	float *const t8 = (float *)(work_ + 262144); /* dense [n, 256] */
-	float *const t9 = params + 533248; /* encoder.4.weight */
-	float *const t10 = params + 541440; /* encoder.4.bias */
-	float *const t11 = (float *)(work_ + 393216); /* dense [n, 32] */
-	float *const t12 = params + 541472; /* encoder.5.weight */
-	float *const t13 = params + 549664; /* encoder.5.bias */
-	float *const t14 = (float *)(work_ + 409600); /* dense [n, 32] */
-	float *const t15 = (float *)(work_ + 425984); /* gaussian [n, 32] */
-	float *const t16 = params + 549696; /* decoder.0.weight */
-	float *const t17 = params + 557888; /* decoder.0.bias */
-	float *const t19 = (float *)(work_ + 442368); /* dense [n, 256] */
-	float *const t20 = params + 558144; /* decoder.2.weight */
-	float *const t21 = params + 689216; /* decoder.2.bias */
-	float *const t23 = (float *)(work_ + 573440); /* dense [n, 512] */
-	float *const t24 = params + 689728; /* decoder.4.weight */
-	float *const t25 = params + 1091136; /* decoder.4.bias */
-	float *const t26 = (float *)(work_ + 835584); /* dense [n, 784] */
-	float *const t27 = (float *)(work_ + 1236992); /* sigmoid [n, 784] */
-	float *const t28 = (float *)(work_ + 1638400); /* bce [] */
-	float *const t29 = (float *)(work_ + 1638464); /* kl_normal [] */
-	float *const t30 = (float *)(work_ + 1638528); /* add [] */
-	float *const t31 = (float *)(work_ + 1638400); /* constant [] */
-	float *const t32 = (float *)(work_ + 1638592); /* kl_normal_grad [n, 32] */
-	float *const t33 = (float *)(work_ + 1654976); /* kl_normal_grad [n, 32] */
-	float *const t34 = (float *)(work_ + 1671360); /* bce_grad [n, 784] */
-	float *const t35 = (float *)(work_ + 835584); /* dense_dx [n, 512] */
-	float *const t36 = (float *)(work_ + 2072768); /* dense_dw [784, 512] */
-	float *const t37 = (float *)(work_ + 393216); /* sum_batch [784] */
-	float *const t39 = (float *)(work_ + 573440); /* dense_dx [n, 256] */
-	float *const t40 = (float *)(work_ + 3678400); /* dense_dw [512, 256] */
-	float *const t41 = (float *)(work_ + 396352); /* sum_batch [512] */
-	float *const t43 = (float *)(work_ + 442368); /* dense_dx [n, 32] */
-	float *const t44 = (float *)(work_ + 458752); /* dense_dw [256, 32] */
-	float *const t45 = (float *)(work_ + 398400); /* sum_batch [256] */
-	float *const t46 = (float *)(work_ + 491520); /* add [n, 32] */
-	float *const t47 = (float *)(work_ + 507904); /* gaussian_dlogvar [n, 32] */
-	float *const t48 = (float *)(work_ + 399424); /* add [n, 32] */
-	float *const t49 = (float *)(work_ + 507904); /* dense_dx [n, 256] */
-	float *const t50 = (float *)(work_ + 638976); /* dense_dw [32, 256] */
-	float *const t51 = (float *)(work_ + 415808); /* sum_batch [32] */
-	float *const t52 = (float *)(work_ + 671744); /* dense_dx [n, 256] */
-	float *const t53 = (float *)(work_ + 802816); /* add [n, 256] */
-	float *const t54 = (float *)(work_ + 507904); /* dense_dw [32, 256] */
-	float *const t55 = (float *)(work_ + 399424); /* sum_batch [32] */
-	float *const t56 = (float *)(work_ + 671744); /* act_grad [n, 256] */
-	float *const t57 = (float *)(work_ + 802816); /* dense_dx [n, 512] */
-	float *const t58 = (float *)(work_ + 4202688); /* dense_dw [256, 512] */
-	float *const t59 = (float *)(work_ + 0); /* sum_batch [256] */
-	float *const t61 = (float *)(work_ + 4726976); /* dense_dw [512, 784] */
-	float *const t62 = (float *)(work_ + 1024); /* sum_batch [512] */
-	/* t4 = dense */
-	vae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t4,
-		&(const vae_epilogue){.act = VAE_RELU, .slope = 0.0f});
-	/* t8 = dense */
-	vae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t8,
-		&(const vae_epilogue){.act = VAE_RELU, .slope = 0.0f});
-	/* t11 = dense */
-	vae_gemm(n, 32, 256, t8, 256, 1, t9, 1, 256, t10, t11,
-		NULL);
-	/* t14 = dense */
-	vae_gemm(n, 32, 256, t8, 256, 1, t12, 1, 256, t13, t14,
-		NULL);
-	/* t15 = gaussian */
-	{
-		const uint64_t key = vae_mix(rng ^ vae_mix(((uint64_t)step << 24) ^ 15u));
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
-#endif
-		for (long i = 0; i < n * 32; i++)
-			t15[i] = t11[i] + (stochastic ? expf(0.5f * t14[i]) * (float)vae_normal(key, (uint64_t)i) : 0);
-	}
-	/* t19 = dense */
-	vae_gemm(n, 256, 32, t15, 32, 1, t16, 1, 32, t17, t19,
-		&(const vae_epilogue){.act = VAE_RELU, .slope = 0.0f});
-	/* t23 = dense */
-	vae_gemm(n, 512, 256, t19, 256, 1, t20, 1, 256, t21, t23,
-		&(const vae_epilogue){.act = VAE_RELU, .slope = 0.0f});
-	/* t26 = dense */
-	vae_gemm(n, 784, 512, t23, 512, 1, t24, 1, 512, t25, t26,
-		NULL);
-	/* t27 = sigmoid */
-	vae_act_all(VAE_SIGMOID, 0.0f, n * 784, t26, NULL, t27);
-	/* t28 = bce */
-	t28[0] = (float)(vae_bce_logits(n * 784, t26, t27, t0));
-	/* t29 = kl_normal */
-	{
-		double acc = 0;
-		for (long i = 0; i < n * 32; i++)
-			acc += 1 + (double)t14[i] - (double)t11[i] * t11[i] - exp((double)t14[i]);
-		t29[0] = (float)(-0.5 * acc);
-	}
-	/* t30 = add */
-	for (long i = 0; i < 1; i++)
-		t30[i] = t28[i] + t29[i];
-	/* t31 = constant */
-	t31[0] = 1.0f;
-	/* t32 = kl_normal_grad */
-	{
-		const float k = t31[0];
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
-#endif
-		for (long i = 0; i < n * 32; i++)
-			t32[i] = k * t11[i];
-	}
-	/* t33 = kl_normal_grad */
-	{
-		const float k = t31[0];
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
-#endif
-		for (long i = 0; i < n * 32; i++)
-			t33[i] = k * 0.5f * (expf(t14[i]) - 1);
-	}
-	/* t34 = bce_grad */
-	{
-		const float k = t31[0];
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
-#endif
-		for (long i = 0; i < n * 784; i++)
-			t34[i] = k * (t27[i] - t0[i]);
-	}
-	/* t35 = dense_dx */
-	vae_gemm(n, 512, 784, t34, 784, 1, t24, 512, 1, NULL, t35,
-		&(const vae_epilogue){.act = VAE_RELU, .slope = 0.0f, .y = t23});
-	/* t36 = dense_dw */
-	vae_gemm(784, 512, n, t34, 1, 784, t23, 512, 1, NULL, t36, NULL);
-	/* t37 = sum_batch */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 784; j0 += 64) {
-		const long j1 = j0 + 64 < 784 ? j0 + 64 : 784;
-		for (long j = j0; j < j1; j++)
-			t37[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				t37[j] += t34[b * 784 + j];
-	}
-	/* t39 = dense_dx */
-	vae_gemm(n, 256, 512, t35, 512, 1, t20, 256, 1, NULL, t39,
-		&(const vae_epilogue){.act = VAE_RELU, .slope = 0.0f, .y = t19});
-	/* t40 = dense_dw */
-	vae_gemm(512, 256, n, t35, 1, 512, t19, 256, 1, NULL, t40, NULL);
-	/* t41 = sum_batch */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 512 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 512; j0 += 64) {
-		const long j1 = j0 + 64 < 512 ? j0 + 64 : 512;
-		for (long j = j0; j < j1; j++)
-			t41[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				t41[j] += t35[b * 512 + j];
-	}
-	/* t43 = dense_dx */
-	vae_gemm(n, 32, 256, t39, 256, 1, t16, 32, 1, NULL, t43,
-		NULL);
-	/* t44 = dense_dw */
-	vae_gemm(256, 32, n, t39, 1, 256, t15, 32, 1, NULL, t44, NULL);
-	/* t45 = sum_batch */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 256 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 256; j0 += 64) {
-		const long j1 = j0 + 64 < 256 ? j0 + 64 : 256;
-		for (long j = j0; j < j1; j++)
-			t45[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				t45[j] += t39[b * 256 + j];
-	}
-	/* t46 = add */
-	for (long i = 0; i < n * 32; i++)
-		t46[i] = t32[i] + t43[i];
-	/* t47 = gaussian_dlogvar */
-	{
-		const uint64_t key = vae_mix(rng ^ vae_mix(((uint64_t)step << 24) ^ 15u));
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
-#endif
-		for (long i = 0; i < n * 32; i++)
-			t47[i] = stochastic ? 0.5f * t43[i] * expf(0.5f * t14[i]) * (float)vae_normal(key, (uint64_t)i) : 0;
-	}
-	/* t48 = add */
-	for (long i = 0; i < n * 32; i++)
-		t48[i] = t33[i] + t47[i];
-	/* t49 = dense_dx */
-	vae_gemm(n, 256, 32, t48, 32, 1, t12, 256, 1, NULL, t49,
-		NULL);
-	/* t50 = dense_dw */
-	vae_gemm(32, 256, n, t48, 1, 32, t8, 256, 1, NULL, t50, NULL);
-	/* t51 = sum_batch */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 32; j0 += 64) {
-		const long j1 = j0 + 64 < 32 ? j0 + 64 : 32;
-		for (long j = j0; j < j1; j++)
-			t51[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				t51[j] += t48[b * 32 + j];
-	}
-	/* t52 = dense_dx */
-	vae_gemm(n, 256, 32, t46, 32, 1, t9, 256, 1, NULL, t52,
-		NULL);
-	/* t53 = add */
-	for (long i = 0; i < n * 256; i++)
-		t53[i] = t49[i] + t52[i];
-	/* t54 = dense_dw */
-	vae_gemm(32, 256, n, t46, 1, 32, t8, 256, 1, NULL, t54, NULL);
-	/* t55 = sum_batch */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 32; j0 += 64) {
-		const long j1 = j0 + 64 < 32 ? j0 + 64 : 32;
-		for (long j = j0; j < j1; j++)
-			t55[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				t55[j] += t46[b * 32 + j];
-	}
-	/* t56 = act_grad */
-	vae_act_all(VAE_RELU, 0.0f, n * 256, t53, t8, t56);
-	/* t57 = dense_dx */
-	vae_gemm(n, 512, 256, t56, 256, 1, t5, 512, 1, NULL, t57,
-		&(const vae_epilogue){.act = VAE_RELU, .slope = 0.0f, .y = t4});
-	/* t58 = dense_dw */
-	vae_gemm(256, 512, n, t56, 1, 256, t4, 512, 1, NULL, t58, NULL);
-	/* t59 = sum_batch */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 256 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 256; j0 += 64) {
-		const long j1 = j0 + 64 < 256 ? j0 + 64 : 256;
-		for (long j = j0; j < j1; j++)
-			t59[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				t59[j] += t56[b * 256 + j];
-	}
-	/* t61 = dense_dw */
-	vae_gemm(512, 784, n, t57, 1, 512, t0, 784, 1, NULL, t61, NULL);
-	/* t62 = sum_batch */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 512 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 512; j0 += 64) {
-		const long j1 = j0 + 64 < 512 ? j0 + 64 : 512;
-		for (long j = j0; j < j1; j++)
-			t62[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				t62[j] += t57[b * 512 + j];
-	}
-	/* t63 = adam */
-	{ /* encoder.0.weight */
-		vae_adam(401408, t1, adam_m + 0, adam_v + 0, t61, &adam_k);
-	}
-	/* t64 = adam */
-	{ /* encoder.0.bias */
-		vae_adam(512, t2, adam_m + 401408, adam_v + 401408, t62, &adam_k);
-	}
-	/* t65 = adam */
-	{ /* encoder.2.weight */
-		vae_adam(131072, t5, adam_m + 401920, adam_v + 401920, t58, &adam_k);
-	}
-	/* t66 = adam */
-	{ /* encoder.2.bias */
-		vae_adam(256, t6, adam_m + 532992, adam_v + 532992, t59, &adam_k);
-	}
-	/* t67 = adam */
-	{ /* encoder.4.weight */
-		vae_adam(8192, t9, adam_m + 533248, adam_v + 533248, t54, &adam_k);
-	}
-	/* t68 = adam */
-	{ /* encoder.4.bias */
-		vae_adam(32, t10, adam_m + 541440, adam_v + 541440, t55, &adam_k);
-	}
-	/* t69 = adam */
-	{ /* encoder.5.weight */
-		vae_adam(8192, t12, adam_m + 541472, adam_v + 541472, t50, &adam_k);
-	}
-	/* t70 = adam */
-	{ /* encoder.5.bias */
-		vae_adam(32, t13, adam_m + 549664, adam_v + 549664, t51, &adam_k);
-	}
-	/* t71 = adam */
-	{ /* decoder.0.weight */
-		vae_adam(8192, t16, adam_m + 549696, adam_v + 549696, t44, &adam_k);
-	}
-	/* t72 = adam */
-	{ /* decoder.0.bias */
-		vae_adam(256, t17, adam_m + 557888, adam_v + 557888, t45, &adam_k);
-	}
-	/* t73 = adam */
-	{ /* decoder.2.weight */
-		vae_adam(131072, t20, adam_m + 558144, adam_v + 558144, t40, &adam_k);
-	}
-	/* t74 = adam */
-	{ /* decoder.2.bias */
-		vae_adam(512, t21, adam_m + 689216, adam_v + 689216, t41, &adam_k);
-	}
-	/* t75 = adam */
-	{ /* decoder.4.weight */
-		vae_adam(401408, t24, adam_m + 689728, adam_v + 689728, t36, &adam_k);
-	}
-	/* t76 = adam */
-	{ /* decoder.4.bias */
-		vae_adam(784, t25, adam_m + 1091136, adam_v + 1091136, t37, &adam_k);
-	}
-	return t30[0];
-}
-
-vae_real vae_gradient(const void *state, void *work, const vae_real *x, int n, const vae_hparams *h, vae_real *grad)
+/* The loss and the gradient of every parameter (left in work); the
+ * buffers' new values go to the state `updates` unless it is NULL. */
+static vae_real vae_pass(const void *state, void *work, const vae_real *x, int n, const vae_hparams *h,
+			int64_t step, void *updates)
 {
 	unsigned char *const work_ = (unsigned char *)work;
 	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = *(const int64_t *)state + 1;
 	const int stochastic = h->stochastic;
 	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
 	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
+	(void)updates;
 	const float *const t0 = x;
 	const float *const t1 = params + 0; /* encoder.0.weight */
 	const float *const t2 = params + 401408; /* encoder.0.bias */
@@ -1111,21 +777,120 @@ vae_real vae_gradient(const void *state, void *work, const vae_real *x, int n, c
 			for (long j = j0; j < j1; j++)
 				t62[j] += t57[b * 512 + j];
 	}
-	memcpy(grad + 0, t61, sizeof(float) * 401408);
-	memcpy(grad + 401408, t62, sizeof(float) * 512);
-	memcpy(grad + 401920, t58, sizeof(float) * 131072);
-	memcpy(grad + 532992, t59, sizeof(float) * 256);
-	memcpy(grad + 533248, t54, sizeof(float) * 8192);
-	memcpy(grad + 541440, t55, sizeof(float) * 32);
-	memcpy(grad + 541472, t50, sizeof(float) * 8192);
-	memcpy(grad + 549664, t51, sizeof(float) * 32);
-	memcpy(grad + 549696, t44, sizeof(float) * 8192);
-	memcpy(grad + 557888, t45, sizeof(float) * 256);
-	memcpy(grad + 558144, t40, sizeof(float) * 131072);
-	memcpy(grad + 689216, t41, sizeof(float) * 512);
-	memcpy(grad + 689728, t36, sizeof(float) * 401408);
-	memcpy(grad + 1091136, t37, sizeof(float) * 784);
 	return t30[0];
+}
+
+vae_real vae_train_step(void *state, void *work, const vae_real *x, int n, const vae_hparams *h)
+{
+	unsigned char *const work_ = (unsigned char *)work;
+	float *const params = (float *)((unsigned char *)state + 64);
+	const int64_t step = ++*vae_step(state);
+	const int stochastic = h->stochastic;
+	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
+	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
+	const vae_real loss = vae_pass(state, work, x, n, h, step, state);
+	float *const adam_m = vae_adam_m(state), *const adam_v = vae_adam_v(state);
+	const vae_adam_k adam_k = {
+		(float)h->beta1, (float)h->beta2, (float)(1 - h->beta1), (float)(1 - h->beta2), (float)h->eps,
+		(float)h->weight_decay, (float)(h->lr / (1 - pow(h->beta1, (double)step))),
+		(float)sqrt(1 - pow(h->beta2, (double)step))};
+	float *const t1 = params + 0; /* encoder.0.weight */
+	float *const t2 = params + 401408; /* encoder.0.bias */
+	float *const t5 = params + 401920; /* encoder.2.weight */
+	float *const t6 = params + 532992; /* encoder.2.bias */
+	float *const t9 = params + 533248; /* encoder.4.weight */
+	float *const t10 = params + 541440; /* encoder.4.bias */
+	float *const t12 = params + 541472; /* encoder.5.weight */
+	float *const t13 = params + 549664; /* encoder.5.bias */
+	float *const t16 = params + 549696; /* decoder.0.weight */
+	float *const t17 = params + 557888; /* decoder.0.bias */
+	float *const t20 = params + 558144; /* decoder.2.weight */
+	float *const t21 = params + 689216; /* decoder.2.bias */
+	float *const t24 = params + 689728; /* decoder.4.weight */
+	float *const t25 = params + 1091136; /* decoder.4.bias */
+	float *const t36 = (float *)(work_ + 2072768); /* dense_dw [784, 512] */
+	float *const t37 = (float *)(work_ + 393216); /* sum_batch [784] */
+	float *const t40 = (float *)(work_ + 3678400); /* dense_dw [512, 256] */
+	float *const t41 = (float *)(work_ + 396352); /* sum_batch [512] */
+	float *const t44 = (float *)(work_ + 458752); /* dense_dw [256, 32] */
+	float *const t45 = (float *)(work_ + 398400); /* sum_batch [256] */
+	float *const t50 = (float *)(work_ + 638976); /* dense_dw [32, 256] */
+	float *const t51 = (float *)(work_ + 415808); /* sum_batch [32] */
+	float *const t54 = (float *)(work_ + 507904); /* dense_dw [32, 256] */
+	float *const t55 = (float *)(work_ + 399424); /* sum_batch [32] */
+	float *const t58 = (float *)(work_ + 4202688); /* dense_dw [256, 512] */
+	float *const t59 = (float *)(work_ + 0); /* sum_batch [256] */
+	float *const t61 = (float *)(work_ + 4726976); /* dense_dw [512, 784] */
+	float *const t62 = (float *)(work_ + 1024); /* sum_batch [512] */
+	/* t63 = adam */
+	/* encoder.0.weight */
+	vae_adam(401408, t1, adam_m + 0, adam_v + 0, t61, &adam_k);
+	/* t64 = adam */
+	/* encoder.0.bias */
+	vae_adam(512, t2, adam_m + 401408, adam_v + 401408, t62, &adam_k);
+	/* t65 = adam */
+	/* encoder.2.weight */
+	vae_adam(131072, t5, adam_m + 401920, adam_v + 401920, t58, &adam_k);
+	/* t66 = adam */
+	/* encoder.2.bias */
+	vae_adam(256, t6, adam_m + 532992, adam_v + 532992, t59, &adam_k);
+	/* t67 = adam */
+	/* encoder.4.weight */
+	vae_adam(8192, t9, adam_m + 533248, adam_v + 533248, t54, &adam_k);
+	/* t68 = adam */
+	/* encoder.4.bias */
+	vae_adam(32, t10, adam_m + 541440, adam_v + 541440, t55, &adam_k);
+	/* t69 = adam */
+	/* encoder.5.weight */
+	vae_adam(8192, t12, adam_m + 541472, adam_v + 541472, t50, &adam_k);
+	/* t70 = adam */
+	/* encoder.5.bias */
+	vae_adam(32, t13, adam_m + 549664, adam_v + 549664, t51, &adam_k);
+	/* t71 = adam */
+	/* decoder.0.weight */
+	vae_adam(8192, t16, adam_m + 549696, adam_v + 549696, t44, &adam_k);
+	/* t72 = adam */
+	/* decoder.0.bias */
+	vae_adam(256, t17, adam_m + 557888, adam_v + 557888, t45, &adam_k);
+	/* t73 = adam */
+	/* decoder.2.weight */
+	vae_adam(131072, t20, adam_m + 558144, adam_v + 558144, t40, &adam_k);
+	/* t74 = adam */
+	/* decoder.2.bias */
+	vae_adam(512, t21, adam_m + 689216, adam_v + 689216, t41, &adam_k);
+	/* t75 = adam */
+	/* decoder.4.weight */
+	vae_adam(401408, t24, adam_m + 689728, adam_v + 689728, t36, &adam_k);
+	/* t76 = adam */
+	/* decoder.4.bias */
+	vae_adam(784, t25, adam_m + 1091136, adam_v + 1091136, t37, &adam_k);
+	return loss;
+}
+
+vae_real vae_gradient(const void *state, void *work, const vae_real *x, int n, const vae_hparams *h, vae_real *grad)
+{
+	unsigned char *const work_ = (unsigned char *)work;
+	const float *const params = (const float *)((const unsigned char *)state + 64);
+	const int64_t step = *(const int64_t *)state + 1;
+	const int stochastic = h->stochastic;
+	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
+	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
+	const vae_real loss = vae_pass(state, work, x, n, h, step, NULL);
+	memcpy(grad + 0, work_ + 4726976, sizeof(float) * 401408);
+	memcpy(grad + 401408, work_ + 1024, sizeof(float) * 512);
+	memcpy(grad + 401920, work_ + 4202688, sizeof(float) * 131072);
+	memcpy(grad + 532992, work_ + 0, sizeof(float) * 256);
+	memcpy(grad + 533248, work_ + 507904, sizeof(float) * 8192);
+	memcpy(grad + 541440, work_ + 399424, sizeof(float) * 32);
+	memcpy(grad + 541472, work_ + 638976, sizeof(float) * 8192);
+	memcpy(grad + 549664, work_ + 415808, sizeof(float) * 32);
+	memcpy(grad + 549696, work_ + 458752, sizeof(float) * 8192);
+	memcpy(grad + 557888, work_ + 398400, sizeof(float) * 256);
+	memcpy(grad + 558144, work_ + 3678400, sizeof(float) * 131072);
+	memcpy(grad + 689216, work_ + 396352, sizeof(float) * 512);
+	memcpy(grad + 689728, work_ + 2072768, sizeof(float) * 401408);
+	memcpy(grad + 1091136, work_ + 393216, sizeof(float) * 784);
+	return loss;
 }
 
 void vae_update(void *state, const vae_real *grad, const vae_hparams *h)
