@@ -39,8 +39,10 @@ static const char usage[] =
 	"  -d                            print the graph after every pass (stderr)\n"
 	"  --help, --version\n"
 	"\n"
-	"environment: CC (C compiler, default cc), AECC_CACHE (build cache of\n"
-	"`aecc train`, default $XDG_CACHE_HOME/aecc or ~/.cache/aecc).\n";
+	"environment: CC (C compiler, default cc), AECC_CFLAGS (more flags for it,\n"
+	"after -std=c99 -O3 -march=native -fopenmp; -O1 compiles faster and\n"
+	"computes the same), AECC_CACHE (build cache of `aecc train`, default\n"
+	"$XDG_CACHE_HOME/aecc or ~/.cache/aecc).\n";
 
 typedef struct Cli {
 	const char *cmd;    /* the command */
@@ -176,12 +178,20 @@ static int build(Model *m, const char *dir)
 		diag_plain("the aecc runtime is missing: %s (set AECC_HOME to the prefix aecc was installed in)", lib);
 		return 0;
 	}
-	const char *cc = getenv("CC");
+	const char *cc = getenv("CC"), *flags = getenv("AECC_CFLAGS");
 	const char *exe = xasprintf("%s/%s-train", dir, m->name), *tmp = xasprintf("%s.tmp", exe);
-	char *argv[] = {(char *)(cc && *cc ? cc : "cc"), "-std=c99", "-O3", "-march=native", "-fopenmp",
-			(char *)inc, xasprintf("-I%s", dir), xasprintf("%s/%s.c", dir, m->name),
-			xasprintf("%s/%s_main.c", dir, m->name), (char *)lib, "-lz", "-lm", "-o",
-			(char *)tmp, NULL};
+	Vec args = {0};
+	const char *fixed[] = {cc && *cc ? cc : "cc", "-std=c99", "-O3", "-march=native", "-fopenmp"};
+	for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
+		vec_push(&args, (char *)fixed[i]);
+	for (char *w = strtok(xstrdup(flags ? flags : ""), " \t"); w; w = strtok(NULL, " \t"))
+		vec_push(&args, w);
+	const char *rest[] = {inc, xasprintf("-I%s", dir), xasprintf("%s/%s.c", dir, m->name),
+			      xasprintf("%s/%s_main.c", dir, m->name), lib, "-lz", "-lm", "-o", tmp};
+	for (size_t i = 0; i < sizeof rest / sizeof *rest; i++)
+		vec_push(&args, (char *)rest[i]);
+	vec_push(&args, NULL);
+	char **argv = (char **)args.data;
 	if (!run(argv)) {
 		remove(tmp);
 		diag_plain("compiling the generated trainer failed (command: %s ... -o %s)", argv[0], exe);
@@ -217,6 +227,9 @@ static const char *cache_dir(Model *m)
 	h = fnv(h, &m->f64, sizeof m->f64);
 	h = fnv(h, &m->scalar, sizeof m->scalar);
 	h = fnv(h, &m->nofuse, sizeof m->nofuse);
+	const char *flags = getenv("AECC_CFLAGS");
+	if (flags)
+		h = fnv(h, flags, strlen(flags));
 	char abs[PATH_MAX];
 	if (realpath(m->file, abs))
 		h = fnv(h, abs, strlen(abs));

@@ -16,7 +16,7 @@ for ae in tests/gradcheck/*.ae examples/*.ae; do
 	dir=$work/$name
 	upper=$(echo "$name" | tr a-z A-Z)
 	if "$AECC" emit --dtype f64 "$ae" -o "$dir" &&
-		$CC -std=c99 -O2 -march=native -DMODEL="$name" -DMODEL_UPPER="$upper" -I"$dir" \
+		$CC -std=c99 -O1 -march=native -DMODEL="$name" -DMODEL_UPPER="$upper" -I"$dir" \
 			tests/gradcheck/gradcheck.c "$dir/$name.c" -lm -o "$dir/check" &&
 		"$dir/check" "$(sed -n 's/^# gradcheck-tolerance: \([0-9.e+-]*\).*/\1/p' "$ae" | head -n 1 | grep . || echo "$TOL")" >"$dir/out"; then
 		pass=$((pass + 1))
