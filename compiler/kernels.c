@@ -147,8 +147,9 @@ static const char gemm_scalar_text[] =
  * kernel keeps an MR x NR tile of C in 2 MR vector registers. Packing turns
  * strided operands into contiguous ones with 4 x 4 transposes, so one
  * routine serves all three products of a dense layer at the same speed.
- * Threads take fixed ranges of column blocks, so every element of C is
- * summed by one thread in one order whatever the thread count. Stack use:
+ * Threads take fixed ranges of column blocks, or of rows when there are
+ * fewer than 4 column blocks, so every element of C is summed by one
+ * thread in one order whatever the thread count. Stack use:
  * (MC + NR) KC + MR NR elements per thread. */
 enum { GEMM_MR = 8, GEMM_NV = 2, GEMM_KC = 128, GEMM_MC = 128, WIDEST_LANES_F32 = 16 };
 
@@ -213,21 +214,29 @@ static const char gemm_simd_text[] =
 "\t\t\tconst REAL *B, long brs, long bcs, const REAL *bias, REAL *C, const PFX_epilogue *ep)\n"
 "{\n"
 "\tconst long blocks = (N + PFX_NR - 1) / PFX_NR;\n"
+"\tconst long panels = (M + PFX_MR - 1) / PFX_MR;\n"
 "#ifdef _OPENMP\n"
-"#pragma omp parallel if (blocks >= 4 && M * N * K >= 262144)\n"
+"#pragma omp parallel if (M * N * K >= 262144 && (blocks >= 4 || panels >= 8))\n"
 "#endif\n"
 "\t{\n"
-"\t\tlong jb0 = 0, jb1 = blocks;\n"
+"\t\t/* this thread's column blocks jb0 .. jb1 and rows r0 .. r1: a share\n"
+"\t\t * of the columns, or of the rows when there are few columns */\n"
+"\t\tlong jb0 = 0, jb1 = blocks, r0 = 0, r1 = M;\n"
 "#ifdef _OPENMP\n"
 "\t\tconst long t = omp_get_thread_num(), nt = omp_get_num_threads();\n"
-"\t\tjb0 = blocks * t / nt;\n"
-"\t\tjb1 = blocks * (t + 1) / nt;\n"
+"\t\tif (blocks >= 4) {\n"
+"\t\t\tjb0 = blocks * t / nt;\n"
+"\t\t\tjb1 = blocks * (t + 1) / nt;\n"
+"\t\t} else {\n"
+"\t\t\tr0 = panels * t / nt * PFX_MR;\n"
+"\t\t\tr1 = panels * (t + 1) / nt * PFX_MR < M ? panels * (t + 1) / nt * PFX_MR : M;\n"
+"\t\t}\n"
 "#endif\n"
 "\t\tREAL ap[PFX_MC * PFX_KC], bp[PFX_KC * PFX_NR], edge[PFX_MR * PFX_NR], bedge[PFX_NR];\n"
 "\t\tfor (long k0 = 0; k0 < K; k0 += PFX_KC) {\n"
 "\t\t\tconst long kc = K - k0 < PFX_KC ? K - k0 : PFX_KC;\n"
-"\t\t\tfor (long i0 = 0; i0 < M; i0 += PFX_MC) {\n"
-"\t\t\t\tconst long mc = M - i0 < PFX_MC ? M - i0 : PFX_MC;\n"
+"\t\t\tfor (long i0 = r0; i0 < r1; i0 += PFX_MC) {\n"
+"\t\t\t\tconst long mc = r1 - i0 < PFX_MC ? r1 - i0 : PFX_MC;\n"
 "\t\t\t\tfor (long i = 0; i < mc; i += PFX_MR)\n"
 "\t\t\t\t\tPFX_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < PFX_MR ? mc - i : PFX_MR,\n"
 "\t\t\t\t\t\t PFX_MR, kc, ap + i * kc, PFX_MR);\n"

@@ -354,21 +354,29 @@ static void conv_vae_gemm(long M, long N, long K, const float *A, long ars, long
 			const float *B, long brs, long bcs, const float *bias, float *C, const conv_vae_epilogue *ep)
 {
 	const long blocks = (N + conv_vae_NR - 1) / conv_vae_NR;
+	const long panels = (M + conv_vae_MR - 1) / conv_vae_MR;
 #ifdef _OPENMP
-#pragma omp parallel if (blocks >= 4 && M * N * K >= 262144)
+#pragma omp parallel if (M * N * K >= 262144 && (blocks >= 4 || panels >= 8))
 #endif
 	{
-		long jb0 = 0, jb1 = blocks;
+		/* this thread's column blocks jb0 .. jb1 and rows r0 .. r1: a share
+		 * of the columns, or of the rows when there are few columns */
+		long jb0 = 0, jb1 = blocks, r0 = 0, r1 = M;
 #ifdef _OPENMP
 		const long t = omp_get_thread_num(), nt = omp_get_num_threads();
-		jb0 = blocks * t / nt;
-		jb1 = blocks * (t + 1) / nt;
+		if (blocks >= 4) {
+			jb0 = blocks * t / nt;
+			jb1 = blocks * (t + 1) / nt;
+		} else {
+			r0 = panels * t / nt * conv_vae_MR;
+			r1 = panels * (t + 1) / nt * conv_vae_MR < M ? panels * (t + 1) / nt * conv_vae_MR : M;
+		}
 #endif
 		float ap[conv_vae_MC * conv_vae_KC], bp[conv_vae_KC * conv_vae_NR], edge[conv_vae_MR * conv_vae_NR], bedge[conv_vae_NR];
 		for (long k0 = 0; k0 < K; k0 += conv_vae_KC) {
 			const long kc = K - k0 < conv_vae_KC ? K - k0 : conv_vae_KC;
-			for (long i0 = 0; i0 < M; i0 += conv_vae_MC) {
-				const long mc = M - i0 < conv_vae_MC ? M - i0 : conv_vae_MC;
+			for (long i0 = r0; i0 < r1; i0 += conv_vae_MC) {
+				const long mc = r1 - i0 < conv_vae_MC ? r1 - i0 : conv_vae_MC;
 				for (long i = 0; i < mc; i += conv_vae_MR)
 					conv_vae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < conv_vae_MR ? mc - i : conv_vae_MR,
 						 conv_vae_MR, kc, ap + i * kc, conv_vae_MR);

@@ -354,21 +354,29 @@ static void cvae_gemm(long M, long N, long K, const float *A, long ars, long acs
 			const float *B, long brs, long bcs, const float *bias, float *C, const cvae_epilogue *ep)
 {
 	const long blocks = (N + cvae_NR - 1) / cvae_NR;
+	const long panels = (M + cvae_MR - 1) / cvae_MR;
 #ifdef _OPENMP
-#pragma omp parallel if (blocks >= 4 && M * N * K >= 262144)
+#pragma omp parallel if (M * N * K >= 262144 && (blocks >= 4 || panels >= 8))
 #endif
 	{
-		long jb0 = 0, jb1 = blocks;
+		/* this thread's column blocks jb0 .. jb1 and rows r0 .. r1: a share
+		 * of the columns, or of the rows when there are few columns */
+		long jb0 = 0, jb1 = blocks, r0 = 0, r1 = M;
 #ifdef _OPENMP
 		const long t = omp_get_thread_num(), nt = omp_get_num_threads();
-		jb0 = blocks * t / nt;
-		jb1 = blocks * (t + 1) / nt;
+		if (blocks >= 4) {
+			jb0 = blocks * t / nt;
+			jb1 = blocks * (t + 1) / nt;
+		} else {
+			r0 = panels * t / nt * cvae_MR;
+			r1 = panels * (t + 1) / nt * cvae_MR < M ? panels * (t + 1) / nt * cvae_MR : M;
+		}
 #endif
 		float ap[cvae_MC * cvae_KC], bp[cvae_KC * cvae_NR], edge[cvae_MR * cvae_NR], bedge[cvae_NR];
 		for (long k0 = 0; k0 < K; k0 += cvae_KC) {
 			const long kc = K - k0 < cvae_KC ? K - k0 : cvae_KC;
-			for (long i0 = 0; i0 < M; i0 += cvae_MC) {
-				const long mc = M - i0 < cvae_MC ? M - i0 : cvae_MC;
+			for (long i0 = r0; i0 < r1; i0 += cvae_MC) {
+				const long mc = r1 - i0 < cvae_MC ? r1 - i0 : cvae_MC;
 				for (long i = 0; i < mc; i += cvae_MR)
 					cvae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < cvae_MR ? mc - i : cvae_MR,
 						 cvae_MR, kc, ap + i * kc, cvae_MR);

@@ -299,21 +299,29 @@ static void ksparse_ae_gemm(long M, long N, long K, const float *A, long ars, lo
 			const float *B, long brs, long bcs, const float *bias, float *C, const ksparse_ae_epilogue *ep)
 {
 	const long blocks = (N + ksparse_ae_NR - 1) / ksparse_ae_NR;
+	const long panels = (M + ksparse_ae_MR - 1) / ksparse_ae_MR;
 #ifdef _OPENMP
-#pragma omp parallel if (blocks >= 4 && M * N * K >= 262144)
+#pragma omp parallel if (M * N * K >= 262144 && (blocks >= 4 || panels >= 8))
 #endif
 	{
-		long jb0 = 0, jb1 = blocks;
+		/* this thread's column blocks jb0 .. jb1 and rows r0 .. r1: a share
+		 * of the columns, or of the rows when there are few columns */
+		long jb0 = 0, jb1 = blocks, r0 = 0, r1 = M;
 #ifdef _OPENMP
 		const long t = omp_get_thread_num(), nt = omp_get_num_threads();
-		jb0 = blocks * t / nt;
-		jb1 = blocks * (t + 1) / nt;
+		if (blocks >= 4) {
+			jb0 = blocks * t / nt;
+			jb1 = blocks * (t + 1) / nt;
+		} else {
+			r0 = panels * t / nt * ksparse_ae_MR;
+			r1 = panels * (t + 1) / nt * ksparse_ae_MR < M ? panels * (t + 1) / nt * ksparse_ae_MR : M;
+		}
 #endif
 		float ap[ksparse_ae_MC * ksparse_ae_KC], bp[ksparse_ae_KC * ksparse_ae_NR], edge[ksparse_ae_MR * ksparse_ae_NR], bedge[ksparse_ae_NR];
 		for (long k0 = 0; k0 < K; k0 += ksparse_ae_KC) {
 			const long kc = K - k0 < ksparse_ae_KC ? K - k0 : ksparse_ae_KC;
-			for (long i0 = 0; i0 < M; i0 += ksparse_ae_MC) {
-				const long mc = M - i0 < ksparse_ae_MC ? M - i0 : ksparse_ae_MC;
+			for (long i0 = r0; i0 < r1; i0 += ksparse_ae_MC) {
+				const long mc = r1 - i0 < ksparse_ae_MC ? r1 - i0 : ksparse_ae_MC;
 				for (long i = 0; i < mc; i += ksparse_ae_MR)
 					ksparse_ae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < ksparse_ae_MR ? mc - i : ksparse_ae_MR,
 						 ksparse_ae_MR, kc, ap + i * kc, ksparse_ae_MR);

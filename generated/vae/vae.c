@@ -354,21 +354,29 @@ static void vae_gemm(long M, long N, long K, const float *A, long ars, long acs,
 			const float *B, long brs, long bcs, const float *bias, float *C, const vae_epilogue *ep)
 {
 	const long blocks = (N + vae_NR - 1) / vae_NR;
+	const long panels = (M + vae_MR - 1) / vae_MR;
 #ifdef _OPENMP
-#pragma omp parallel if (blocks >= 4 && M * N * K >= 262144)
+#pragma omp parallel if (M * N * K >= 262144 && (blocks >= 4 || panels >= 8))
 #endif
 	{
-		long jb0 = 0, jb1 = blocks;
+		/* this thread's column blocks jb0 .. jb1 and rows r0 .. r1: a share
+		 * of the columns, or of the rows when there are few columns */
+		long jb0 = 0, jb1 = blocks, r0 = 0, r1 = M;
 #ifdef _OPENMP
 		const long t = omp_get_thread_num(), nt = omp_get_num_threads();
-		jb0 = blocks * t / nt;
-		jb1 = blocks * (t + 1) / nt;
+		if (blocks >= 4) {
+			jb0 = blocks * t / nt;
+			jb1 = blocks * (t + 1) / nt;
+		} else {
+			r0 = panels * t / nt * vae_MR;
+			r1 = panels * (t + 1) / nt * vae_MR < M ? panels * (t + 1) / nt * vae_MR : M;
+		}
 #endif
 		float ap[vae_MC * vae_KC], bp[vae_KC * vae_NR], edge[vae_MR * vae_NR], bedge[vae_NR];
 		for (long k0 = 0; k0 < K; k0 += vae_KC) {
 			const long kc = K - k0 < vae_KC ? K - k0 : vae_KC;
-			for (long i0 = 0; i0 < M; i0 += vae_MC) {
-				const long mc = M - i0 < vae_MC ? M - i0 : vae_MC;
+			for (long i0 = r0; i0 < r1; i0 += vae_MC) {
+				const long mc = r1 - i0 < vae_MC ? r1 - i0 : vae_MC;
 				for (long i = 0; i < mc; i += vae_MR)
 					vae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < vae_MR ? mc - i : vae_MR,
 						 vae_MR, kc, ap + i * kc, vae_MR);
