@@ -623,7 +623,7 @@ static void emit_functions(Emit *e)
 	emit_line(e, "memcpy(out, t%d, sizeof(%s) * %s);", g->output->id, r, emit_count(e, g->output, 1));
 	end_fn(e);
 
-	/* sample: decode, with latents drawn from the prior into their own slot */
+	/* sample: latents drawn from the prior into their own slot, decoded */
 	if (has_sample(e)) {
 		begin_fn(e, xasprintf("void %s_sample(const void *state, void *work, uint64_t seed, int n, %s_real *out)", P, P),
 			 FN_EVAL);
@@ -631,8 +631,7 @@ static void emit_functions(Emit *e)
 		emit_line(e, "const uint64_t key = %s(seed ^ 0x7072696f72u); /* \"prior\" */", emit_helper(e, "mix"));
 		emit_line(e, "for (long i = 0; i < %s; i++)", emit_count(e, g->latent, 1));
 		emit_line(e, "\tz[i] = (%s)%s(key, (uint64_t)i);", r, emit_helper(e, "normal"));
-		emit_body(e, mk, 1);
-		emit_line(e, "memcpy(out, t%d, sizeof(%s) * %s);", g->output->id, r, emit_count(e, g->output, 1));
+		emit_line(e, "%s_decode(state, work, z, n, out);", P);
 		end_fn(e);
 	}
 	e->given = NULL;

@@ -299,9 +299,8 @@ static void contractive_ae_gemm(long M, long N, long K, const float *A, long ars
 			const float *B, long brs, long bcs, const float *bias, float *C, const contractive_ae_epilogue *ep)
 {
 	const long blocks = (N + contractive_ae_NR - 1) / contractive_ae_NR;
-	const long panels = (M + contractive_ae_MR - 1) / contractive_ae_MR;
 #ifdef _OPENMP
-#pragma omp parallel if (M * N * K >= 262144 && (blocks >= 4 || panels >= 8))
+#pragma omp parallel if (M * N * K >= 262144 && (blocks >= 4 || M >= 8 * contractive_ae_MR))
 #endif
 	{
 		/* this thread's column blocks jb0 .. jb1 and rows r0 .. r1: a share
@@ -313,6 +312,7 @@ static void contractive_ae_gemm(long M, long N, long K, const float *A, long ars
 			jb0 = blocks * t / nt;
 			jb1 = blocks * (t + 1) / nt;
 		} else {
+			const long panels = (M + contractive_ae_MR - 1) / contractive_ae_MR;
 			r0 = panels * t / nt * contractive_ae_MR;
 			r1 = panels * (t + 1) / nt * contractive_ae_MR < M ? panels * (t + 1) / nt * contractive_ae_MR : M;
 		}
@@ -4377,19 +4377,6 @@ void contractive_ae_sample(const void *state, void *work, uint64_t seed, int n, 
 	const uint64_t key = contractive_ae_mix(seed ^ 0x7072696f72u); /* "prior" */
 	for (long i = 0; i < n * 32; i++)
 		z[i] = (float)contractive_ae_normal(key, (uint64_t)i);
-	const float *const t8 = z;
-	const float *const t9 = params + 104608; /* decoder.0.weight */
-	const float *const t10 = params + 108704; /* decoder.0.bias */
-	float *const t12 = (float *)(work_ + 81920); /* dense [n, 128] */
-	const float *const t13 = params + 108832; /* decoder.2.weight */
-	const float *const t14 = params + 209184; /* decoder.2.bias */
-	float *const t16 = (float *)(work_ + 147456); /* dense [n, 784] */
-	/* t12 = dense */
-	contractive_ae_gemm(n, 128, 32, t8, 32, 1, t9, 1, 32, t10, t12,
-		&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_RELU, .slope = 0.0f});
-	/* t16 = dense */
-	contractive_ae_gemm(n, 784, 128, t12, 128, 1, t13, 1, 128, t14, t16,
-		&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_SIGMOID, .slope = 0.0f});
-	memcpy(out, t16, sizeof(float) * n * 784);
+	contractive_ae_decode(state, work, z, n, out);
 }
 

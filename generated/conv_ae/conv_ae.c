@@ -299,9 +299,8 @@ static void conv_ae_gemm(long M, long N, long K, const float *A, long ars, long 
 			const float *B, long brs, long bcs, const float *bias, float *C, const conv_ae_epilogue *ep)
 {
 	const long blocks = (N + conv_ae_NR - 1) / conv_ae_NR;
-	const long panels = (M + conv_ae_MR - 1) / conv_ae_MR;
 #ifdef _OPENMP
-#pragma omp parallel if (M * N * K >= 262144 && (blocks >= 4 || panels >= 8))
+#pragma omp parallel if (M * N * K >= 262144 && (blocks >= 4 || M >= 8 * conv_ae_MR))
 #endif
 	{
 		/* this thread's column blocks jb0 .. jb1 and rows r0 .. r1: a share
@@ -313,6 +312,7 @@ static void conv_ae_gemm(long M, long N, long K, const float *A, long ars, long 
 			jb0 = blocks * t / nt;
 			jb1 = blocks * (t + 1) / nt;
 		} else {
+			const long panels = (M + conv_ae_MR - 1) / conv_ae_MR;
 			r0 = panels * t / nt * conv_ae_MR;
 			r1 = panels * (t + 1) / nt * conv_ae_MR < M ? panels * (t + 1) / nt * conv_ae_MR : M;
 		}
@@ -1581,85 +1581,6 @@ void conv_ae_sample(const void *state, void *work, uint64_t seed, int n, conv_ae
 	const uint64_t key = conv_ae_mix(seed ^ 0x7072696f72u); /* "prior" */
 	for (long i = 0; i < n * 128; i++)
 		z[i] = (float)conv_ae_normal(key, (uint64_t)i);
-	const float *const t15 = z;
-	const float *const t16 = params + 420352; /* decoder.0.weight */
-	const float *const t17 = params + 821760; /* decoder.0.bias */
-	float *const t18 = (float *)(work_ + 4882432); /* conv_workspace [n, 3264] */
-	float *const t19 = (float *)(work_ + 6553600); /* conv_transpose2d [n, 64, 7, 7] */
-	float *const t20 = (float *)(work_ + 4882432); /* relu [n, 64, 7, 7] */
-	const float *const t21 = params + 821824; /* decoder.2.weight */
-	const float *const t22 = params + 840256; /* decoder.2.bias */
-	float *const t23 = (float *)(work_ + 6488064); /* conv_workspace [n, 17248] */
-	float *const t24 = (float *)(work_ + 15319040); /* conv_transpose2d [n, 32, 14, 14] */
-	float *const t25 = (float *)(work_ + 6488064); /* relu [n, 32, 14, 14] */
-	const float *const t26 = params + 840288; /* decoder.4.weight */
-	const float *const t27 = params + 840576; /* decoder.4.bias */
-	float *const t28 = (float *)(work_ + 9699328); /* conv_workspace [n, 8036] */
-	float *const t29 = (float *)(work_ + 13813760); /* conv_transpose2d [n, 1, 28, 28] */
-	float *const t30 = (float *)(work_ + 9699328); /* sigmoid [n, 1, 28, 28] */
-	/* t18 = conv_workspace */
-	/* t19 = conv_transpose2d */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		for (long o = 0; o < 128; o++)
-			for (long q = 0; q < 1; q++)
-				(t18 + n * 3136)[(b * 1 + q) * 128 + o] = t15[(b * 128 + o) * 1 + q];
-	conv_ae_gemm(n * 1, 3136, 128, (t18 + n * 3136), 128, 1, t16, 3136, 1, NULL, t18, NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		for (long c = 0; c < 64; c++)
-			for (long q = 0; q < 49; q++)
-				t19[(b * 64 + c) * 49 + q] = t17[c];
-		conv_ae_col2im(64, 7, 7, 7, 1, 0, 1, 1, t18 + b * 3136, t19 + b * 3136);
-	}
-	/* t20 = relu */
-	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 3136, t19, NULL, t20);
-	/* t23 = conv_workspace */
-	/* t24 = conv_transpose2d */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		for (long o = 0; o < 64; o++)
-			for (long q = 0; q < 49; q++)
-				(t23 + n * 14112)[(b * 49 + q) * 64 + o] = t20[(b * 64 + o) * 49 + q];
-	conv_ae_gemm(n * 49, 288, 64, (t23 + n * 14112), 64, 1, t21, 288, 1, NULL, t23, NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		for (long c = 0; c < 32; c++)
-			for (long q = 0; q < 196; q++)
-				t24[(b * 32 + c) * 196 + q] = t22[c];
-		conv_ae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t23 + b * 14112, t24 + b * 6272);
-	}
-	/* t25 = relu */
-	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 6272, t24, NULL, t25);
-	/* t28 = conv_workspace */
-	/* t29 = conv_transpose2d */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		for (long o = 0; o < 32; o++)
-			for (long q = 0; q < 196; q++)
-				(t28 + n * 1764)[(b * 196 + q) * 32 + o] = t25[(b * 32 + o) * 196 + q];
-	conv_ae_gemm(n * 196, 9, 32, (t28 + n * 1764), 32, 1, t26, 9, 1, NULL, t28, NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		for (long c = 0; c < 1; c++)
-			for (long q = 0; q < 784; q++)
-				t29[(b * 1 + c) * 784 + q] = t27[c];
-		conv_ae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t28 + b * 1764, t29 + b * 784);
-	}
-	/* t30 = sigmoid */
-	conv_ae_act_all(CONV_AE_SIGMOID, 0.0f, n * 784, t29, NULL, t30);
-	memcpy(out, t30, sizeof(float) * n * 784);
+	conv_ae_decode(state, work, z, n, out);
 }
 

@@ -354,9 +354,8 @@ static void conv_vae_gemm(long M, long N, long K, const float *A, long ars, long
 			const float *B, long brs, long bcs, const float *bias, float *C, const conv_vae_epilogue *ep)
 {
 	const long blocks = (N + conv_vae_NR - 1) / conv_vae_NR;
-	const long panels = (M + conv_vae_MR - 1) / conv_vae_MR;
 #ifdef _OPENMP
-#pragma omp parallel if (M * N * K >= 262144 && (blocks >= 4 || panels >= 8))
+#pragma omp parallel if (M * N * K >= 262144 && (blocks >= 4 || M >= 8 * conv_vae_MR))
 #endif
 	{
 		/* this thread's column blocks jb0 .. jb1 and rows r0 .. r1: a share
@@ -368,6 +367,7 @@ static void conv_vae_gemm(long M, long N, long K, const float *A, long ars, long
 			jb0 = blocks * t / nt;
 			jb1 = blocks * (t + 1) / nt;
 		} else {
+			const long panels = (M + conv_vae_MR - 1) / conv_vae_MR;
 			r0 = panels * t / nt * conv_vae_MR;
 			r1 = panels * (t + 1) / nt * conv_vae_MR < M ? panels * (t + 1) / nt * conv_vae_MR : M;
 		}
@@ -1584,68 +1584,6 @@ void conv_vae_sample(const void *state, void *work, uint64_t seed, int n, conv_v
 	const uint64_t key = conv_vae_mix(seed ^ 0x7072696f72u); /* "prior" */
 	for (long i = 0; i < n * 16; i++)
 		z[i] = (float)conv_vae_normal(key, (uint64_t)i);
-	const float *const t18 = z;
-	const float *const t19 = params + 119200; /* decoder.0.weight */
-	const float *const t20 = params + 169376; /* decoder.0.bias */
-	float *const t22 = (float *)(work_ + 6447104); /* dense [n, 3136] */
-	float *const t23 = (float *)(work_ + 8052736); /* reshape [n, 64, 7, 7] */
-	const float *const t24 = params + 172512; /* decoder.3.weight */
-	const float *const t25 = params + 190944; /* decoder.3.bias */
-	float *const t26 = (float *)(work_ + 9658368); /* conv_workspace [n, 17248] */
-	float *const t27 = (float *)(work_ + 18489344); /* conv_transpose2d [n, 32, 14, 14] */
-	float *const t28 = (float *)(work_ + 9658368); /* relu [n, 32, 14, 14] */
-	const float *const t29 = params + 190976; /* decoder.5.weight */
-	const float *const t30 = params + 191264; /* decoder.5.bias */
-	float *const t31 = (float *)(work_ + 12869632); /* conv_workspace [n, 8036] */
-	float *const t32 = (float *)(work_ + 16984064); /* conv_transpose2d [n, 1, 28, 28] */
-	float *const t33 = (float *)(work_ + 12869632); /* sigmoid [n, 1, 28, 28] */
-	/* t22 = dense */
-	conv_vae_gemm(n, 3136, 16, t18, 16, 1, t19, 1, 16, t20, t22,
-		&(const conv_vae_epilogue){.act = CONV_VAE_RELU, .slope = 0.0f});
-	/* t23 = reshape */
-	memcpy(t23, t22, sizeof(float) * n * 3136);
-	/* t26 = conv_workspace */
-	/* t27 = conv_transpose2d */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		for (long o = 0; o < 64; o++)
-			for (long q = 0; q < 49; q++)
-				(t26 + n * 14112)[(b * 49 + q) * 64 + o] = t23[(b * 64 + o) * 49 + q];
-	conv_vae_gemm(n * 49, 288, 64, (t26 + n * 14112), 64, 1, t24, 288, 1, NULL, t26, NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		for (long c = 0; c < 32; c++)
-			for (long q = 0; q < 196; q++)
-				t27[(b * 32 + c) * 196 + q] = t25[c];
-		conv_vae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t26 + b * 14112, t27 + b * 6272);
-	}
-	/* t28 = relu */
-	conv_vae_act_all(CONV_VAE_RELU, 0.0f, n * 6272, t27, NULL, t28);
-	/* t31 = conv_workspace */
-	/* t32 = conv_transpose2d */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		for (long o = 0; o < 32; o++)
-			for (long q = 0; q < 196; q++)
-				(t31 + n * 1764)[(b * 196 + q) * 32 + o] = t28[(b * 32 + o) * 196 + q];
-	conv_vae_gemm(n * 196, 9, 32, (t31 + n * 1764), 32, 1, t29, 9, 1, NULL, t31, NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		for (long c = 0; c < 1; c++)
-			for (long q = 0; q < 784; q++)
-				t32[(b * 1 + c) * 784 + q] = t30[c];
-		conv_vae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t31 + b * 1764, t32 + b * 784);
-	}
-	/* t33 = sigmoid */
-	conv_vae_act_all(CONV_VAE_SIGMOID, 0.0f, n * 784, t32, NULL, t33);
-	memcpy(out, t33, sizeof(float) * n * 784);
+	conv_vae_decode(state, work, z, n, out);
 }
 

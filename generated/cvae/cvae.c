@@ -354,9 +354,8 @@ static void cvae_gemm(long M, long N, long K, const float *A, long ars, long acs
 			const float *B, long brs, long bcs, const float *bias, float *C, const cvae_epilogue *ep)
 {
 	const long blocks = (N + cvae_NR - 1) / cvae_NR;
-	const long panels = (M + cvae_MR - 1) / cvae_MR;
 #ifdef _OPENMP
-#pragma omp parallel if (M * N * K >= 262144 && (blocks >= 4 || panels >= 8))
+#pragma omp parallel if (M * N * K >= 262144 && (blocks >= 4 || M >= 8 * cvae_MR))
 #endif
 	{
 		/* this thread's column blocks jb0 .. jb1 and rows r0 .. r1: a share
@@ -368,6 +367,7 @@ static void cvae_gemm(long M, long N, long K, const float *A, long ars, long acs
 			jb0 = blocks * t / nt;
 			jb1 = blocks * (t + 1) / nt;
 		} else {
+			const long panels = (M + cvae_MR - 1) / cvae_MR;
 			r0 = panels * t / nt * cvae_MR;
 			r1 = panels * (t + 1) / nt * cvae_MR < M ? panels * (t + 1) / nt * cvae_MR : M;
 		}

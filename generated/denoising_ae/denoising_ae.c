@@ -299,9 +299,8 @@ static void denoising_ae_gemm(long M, long N, long K, const float *A, long ars, 
 			const float *B, long brs, long bcs, const float *bias, float *C, const denoising_ae_epilogue *ep)
 {
 	const long blocks = (N + denoising_ae_NR - 1) / denoising_ae_NR;
-	const long panels = (M + denoising_ae_MR - 1) / denoising_ae_MR;
 #ifdef _OPENMP
-#pragma omp parallel if (M * N * K >= 262144 && (blocks >= 4 || panels >= 8))
+#pragma omp parallel if (M * N * K >= 262144 && (blocks >= 4 || M >= 8 * denoising_ae_MR))
 #endif
 	{
 		/* this thread's column blocks jb0 .. jb1 and rows r0 .. r1: a share
@@ -313,6 +312,7 @@ static void denoising_ae_gemm(long M, long N, long K, const float *A, long ars, 
 			jb0 = blocks * t / nt;
 			jb1 = blocks * (t + 1) / nt;
 		} else {
+			const long panels = (M + denoising_ae_MR - 1) / denoising_ae_MR;
 			r0 = panels * t / nt * denoising_ae_MR;
 			r1 = panels * (t + 1) / nt * denoising_ae_MR < M ? panels * (t + 1) / nt * denoising_ae_MR : M;
 		}
@@ -1014,25 +1014,6 @@ void denoising_ae_sample(const void *state, void *work, uint64_t seed, int n, de
 	const uint64_t key = denoising_ae_mix(seed ^ 0x7072696f72u); /* "prior" */
 	for (long i = 0; i < n * 32; i++)
 		z[i] = (float)denoising_ae_normal(key, (uint64_t)i);
-	const float *const t13 = z;
-	const float *const t14 = params + 541472; /* decoder.0.weight */
-	const float *const t15 = params + 549664; /* decoder.0.bias */
-	float *const t17 = (float *)(work_ + 819200); /* dense [n, 256] */
-	const float *const t18 = params + 549920; /* decoder.2.weight */
-	const float *const t19 = params + 680992; /* decoder.2.bias */
-	float *const t21 = (float *)(work_ + 950272); /* dense [n, 512] */
-	const float *const t22 = params + 681504; /* decoder.4.weight */
-	const float *const t23 = params + 1082912; /* decoder.4.bias */
-	float *const t25 = (float *)(work_ + 1212416); /* dense [n, 784] */
-	/* t17 = dense */
-	denoising_ae_gemm(n, 256, 32, t13, 32, 1, t14, 1, 32, t15, t17,
-		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
-	/* t21 = dense */
-	denoising_ae_gemm(n, 512, 256, t17, 256, 1, t18, 1, 256, t19, t21,
-		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
-	/* t25 = dense */
-	denoising_ae_gemm(n, 784, 512, t21, 512, 1, t22, 1, 512, t23, t25,
-		&(const denoising_ae_epilogue){.act = DENOISING_AE_SIGMOID, .slope = 0.0f});
-	memcpy(out, t25, sizeof(float) * n * 784);
+	denoising_ae_decode(state, work, z, n, out);
 }
 

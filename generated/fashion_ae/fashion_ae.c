@@ -299,9 +299,8 @@ static void fashion_ae_gemm(long M, long N, long K, const float *A, long ars, lo
 			const float *B, long brs, long bcs, const float *bias, float *C, const fashion_ae_epilogue *ep)
 {
 	const long blocks = (N + fashion_ae_NR - 1) / fashion_ae_NR;
-	const long panels = (M + fashion_ae_MR - 1) / fashion_ae_MR;
 #ifdef _OPENMP
-#pragma omp parallel if (M * N * K >= 262144 && (blocks >= 4 || panels >= 8))
+#pragma omp parallel if (M * N * K >= 262144 && (blocks >= 4 || M >= 8 * fashion_ae_MR))
 #endif
 	{
 		/* this thread's column blocks jb0 .. jb1 and rows r0 .. r1: a share
@@ -313,6 +312,7 @@ static void fashion_ae_gemm(long M, long N, long K, const float *A, long ars, lo
 			jb0 = blocks * t / nt;
 			jb1 = blocks * (t + 1) / nt;
 		} else {
+			const long panels = (M + fashion_ae_MR - 1) / fashion_ae_MR;
 			r0 = panels * t / nt * fashion_ae_MR;
 			r1 = panels * (t + 1) / nt * fashion_ae_MR < M ? panels * (t + 1) / nt * fashion_ae_MR : M;
 		}
@@ -955,25 +955,6 @@ void fashion_ae_sample(const void *state, void *work, uint64_t seed, int n, fash
 	const uint64_t key = fashion_ae_mix(seed ^ 0x7072696f72u); /* "prior" */
 	for (long i = 0; i < n * 32; i++)
 		z[i] = (float)fashion_ae_normal(key, (uint64_t)i);
-	const float *const t11 = z;
-	const float *const t12 = params + 541472; /* decoder.0.weight */
-	const float *const t13 = params + 549664; /* decoder.0.bias */
-	float *const t15 = (float *)(work_ + 409600); /* dense [n, 256] */
-	const float *const t16 = params + 549920; /* decoder.2.weight */
-	const float *const t17 = params + 680992; /* decoder.2.bias */
-	float *const t19 = (float *)(work_ + 540672); /* dense [n, 512] */
-	const float *const t20 = params + 681504; /* decoder.4.weight */
-	const float *const t21 = params + 1082912; /* decoder.4.bias */
-	float *const t23 = (float *)(work_ + 802816); /* dense [n, 784] */
-	/* t15 = dense */
-	fashion_ae_gemm(n, 256, 32, t11, 32, 1, t12, 1, 32, t13, t15,
-		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
-	/* t19 = dense */
-	fashion_ae_gemm(n, 512, 256, t15, 256, 1, t16, 1, 256, t17, t19,
-		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
-	/* t23 = dense */
-	fashion_ae_gemm(n, 784, 512, t19, 512, 1, t20, 1, 512, t21, t23,
-		&(const fashion_ae_epilogue){.act = FASHION_AE_SIGMOID, .slope = 0.0f});
-	memcpy(out, t23, sizeof(float) * n * 784);
+	fashion_ae_decode(state, work, z, n, out);
 }
 

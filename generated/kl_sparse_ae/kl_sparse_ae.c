@@ -299,9 +299,8 @@ static void kl_sparse_ae_gemm(long M, long N, long K, const float *A, long ars, 
 			const float *B, long brs, long bcs, const float *bias, float *C, const kl_sparse_ae_epilogue *ep)
 {
 	const long blocks = (N + kl_sparse_ae_NR - 1) / kl_sparse_ae_NR;
-	const long panels = (M + kl_sparse_ae_MR - 1) / kl_sparse_ae_MR;
 #ifdef _OPENMP
-#pragma omp parallel if (M * N * K >= 262144 && (blocks >= 4 || panels >= 8))
+#pragma omp parallel if (M * N * K >= 262144 && (blocks >= 4 || M >= 8 * kl_sparse_ae_MR))
 #endif
 	{
 		/* this thread's column blocks jb0 .. jb1 and rows r0 .. r1: a share
@@ -313,6 +312,7 @@ static void kl_sparse_ae_gemm(long M, long N, long K, const float *A, long ars, 
 			jb0 = blocks * t / nt;
 			jb1 = blocks * (t + 1) / nt;
 		} else {
+			const long panels = (M + kl_sparse_ae_MR - 1) / kl_sparse_ae_MR;
 			r0 = panels * t / nt * kl_sparse_ae_MR;
 			r1 = panels * (t + 1) / nt * kl_sparse_ae_MR < M ? panels * (t + 1) / nt * kl_sparse_ae_MR : M;
 		}
@@ -1026,25 +1026,6 @@ void kl_sparse_ae_sample(const void *state, void *work, uint64_t seed, int n, kl
 	const uint64_t key = kl_sparse_ae_mix(seed ^ 0x7072696f72u); /* "prior" */
 	for (long i = 0; i < n * 64; i++)
 		z[i] = (float)kl_sparse_ae_normal(key, (uint64_t)i);
-	const float *const t12 = z;
-	const float *const t13 = params + 549696; /* decoder.0.weight */
-	const float *const t14 = params + 566080; /* decoder.0.bias */
-	float *const t16 = (float *)(work_ + 425984); /* dense [n, 256] */
-	const float *const t17 = params + 566336; /* decoder.2.weight */
-	const float *const t18 = params + 697408; /* decoder.2.bias */
-	float *const t20 = (float *)(work_ + 557056); /* dense [n, 512] */
-	const float *const t21 = params + 697920; /* decoder.4.weight */
-	const float *const t22 = params + 1099328; /* decoder.4.bias */
-	float *const t24 = (float *)(work_ + 819200); /* dense [n, 784] */
-	/* t16 = dense */
-	kl_sparse_ae_gemm(n, 256, 64, t12, 64, 1, t13, 1, 64, t14, t16,
-		&(const kl_sparse_ae_epilogue){.act = KL_SPARSE_AE_RELU, .slope = 0.0f});
-	/* t20 = dense */
-	kl_sparse_ae_gemm(n, 512, 256, t16, 256, 1, t17, 1, 256, t18, t20,
-		&(const kl_sparse_ae_epilogue){.act = KL_SPARSE_AE_RELU, .slope = 0.0f});
-	/* t24 = dense */
-	kl_sparse_ae_gemm(n, 784, 512, t20, 512, 1, t21, 1, 512, t22, t24,
-		&(const kl_sparse_ae_epilogue){.act = KL_SPARSE_AE_SIGMOID, .slope = 0.0f});
-	memcpy(out, t24, sizeof(float) * n * 784);
+	kl_sparse_ae_decode(state, work, z, n, out);
 }
 

@@ -354,9 +354,8 @@ static void small_ae_gemm(long M, long N, long K, const float *A, long ars, long
 			const float *B, long brs, long bcs, const float *bias, float *C, const small_ae_epilogue *ep)
 {
 	const long blocks = (N + small_ae_NR - 1) / small_ae_NR;
-	const long panels = (M + small_ae_MR - 1) / small_ae_MR;
 #ifdef _OPENMP
-#pragma omp parallel if (M * N * K >= 262144 && (blocks >= 4 || panels >= 8))
+#pragma omp parallel if (M * N * K >= 262144 && (blocks >= 4 || M >= 8 * small_ae_MR))
 #endif
 	{
 		/* this thread's column blocks jb0 .. jb1 and rows r0 .. r1: a share
@@ -368,6 +367,7 @@ static void small_ae_gemm(long M, long N, long K, const float *A, long ars, long
 			jb0 = blocks * t / nt;
 			jb1 = blocks * (t + 1) / nt;
 		} else {
+			const long panels = (M + small_ae_MR - 1) / small_ae_MR;
 			r0 = panels * t / nt * small_ae_MR;
 			r1 = panels * (t + 1) / nt * small_ae_MR < M ? panels * (t + 1) / nt * small_ae_MR : M;
 		}
@@ -870,22 +870,6 @@ void small_ae_sample(const void *state, void *work, uint64_t seed, int n, small_
 	const uint64_t key = small_ae_mix(seed ^ 0x7072696f72u); /* "prior" */
 	for (long i = 0; i < n * 32; i++)
 		z[i] = (float)small_ae_normal(key, (uint64_t)i);
-	const float *const t7 = z;
-	const float *const t8 = params + 104608; /* decoder.0.weight */
-	const float *const t9 = params + 108704; /* decoder.0.bias */
-	float *const t11 = (float *)(work_ + 81920); /* dense [n, 128] */
-	const float *const t12 = params + 108832; /* decoder.2.weight */
-	const float *const t13 = params + 209184; /* decoder.2.bias */
-	float *const t14 = (float *)(work_ + 147456); /* dense [n, 784] */
-	float *const t15 = (float *)(work_ + 548864); /* sigmoid [n, 784] */
-	/* t11 = dense */
-	small_ae_gemm(n, 128, 32, t7, 32, 1, t8, 1, 32, t9, t11,
-		&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f});
-	/* t14 = dense */
-	small_ae_gemm(n, 784, 128, t11, 128, 1, t12, 1, 128, t13, t14,
-		NULL);
-	/* t15 = sigmoid */
-	small_ae_act_all(SMALL_AE_SIGMOID, 0.0f, n * 784, t14, NULL, t15);
-	memcpy(out, t15, sizeof(float) * n * 784);
+	small_ae_decode(state, work, z, n, out);
 }
 

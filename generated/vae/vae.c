@@ -354,9 +354,8 @@ static void vae_gemm(long M, long N, long K, const float *A, long ars, long acs,
 			const float *B, long brs, long bcs, const float *bias, float *C, const vae_epilogue *ep)
 {
 	const long blocks = (N + vae_NR - 1) / vae_NR;
-	const long panels = (M + vae_MR - 1) / vae_MR;
 #ifdef _OPENMP
-#pragma omp parallel if (M * N * K >= 262144 && (blocks >= 4 || panels >= 8))
+#pragma omp parallel if (M * N * K >= 262144 && (blocks >= 4 || M >= 8 * vae_MR))
 #endif
 	{
 		/* this thread's column blocks jb0 .. jb1 and rows r0 .. r1: a share
@@ -368,6 +367,7 @@ static void vae_gemm(long M, long N, long K, const float *A, long ars, long acs,
 			jb0 = blocks * t / nt;
 			jb1 = blocks * (t + 1) / nt;
 		} else {
+			const long panels = (M + vae_MR - 1) / vae_MR;
 			r0 = panels * t / nt * vae_MR;
 			r1 = panels * (t + 1) / nt * vae_MR < M ? panels * (t + 1) / nt * vae_MR : M;
 		}
@@ -1144,28 +1144,6 @@ void vae_sample(const void *state, void *work, uint64_t seed, int n, vae_real *o
 	const uint64_t key = vae_mix(seed ^ 0x7072696f72u); /* "prior" */
 	for (long i = 0; i < n * 32; i++)
 		z[i] = (float)vae_normal(key, (uint64_t)i);
-	const float *const t15 = z;
-	const float *const t16 = params + 549696; /* decoder.0.weight */
-	const float *const t17 = params + 557888; /* decoder.0.bias */
-	float *const t19 = (float *)(work_ + 442368); /* dense [n, 256] */
-	const float *const t20 = params + 558144; /* decoder.2.weight */
-	const float *const t21 = params + 689216; /* decoder.2.bias */
-	float *const t23 = (float *)(work_ + 573440); /* dense [n, 512] */
-	const float *const t24 = params + 689728; /* decoder.4.weight */
-	const float *const t25 = params + 1091136; /* decoder.4.bias */
-	float *const t26 = (float *)(work_ + 835584); /* dense [n, 784] */
-	float *const t27 = (float *)(work_ + 1236992); /* sigmoid [n, 784] */
-	/* t19 = dense */
-	vae_gemm(n, 256, 32, t15, 32, 1, t16, 1, 32, t17, t19,
-		&(const vae_epilogue){.act = VAE_RELU, .slope = 0.0f});
-	/* t23 = dense */
-	vae_gemm(n, 512, 256, t19, 256, 1, t20, 1, 256, t21, t23,
-		&(const vae_epilogue){.act = VAE_RELU, .slope = 0.0f});
-	/* t26 = dense */
-	vae_gemm(n, 784, 512, t23, 512, 1, t24, 1, 512, t25, t26,
-		NULL);
-	/* t27 = sigmoid */
-	vae_act_all(VAE_SIGMOID, 0.0f, n * 784, t26, NULL, t27);
-	memcpy(out, t27, sizeof(float) * n * 784);
+	vae_decode(state, work, z, n, out);
 }
 
