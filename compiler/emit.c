@@ -30,6 +30,8 @@ struct Emit {
 	const char *U;     /* NAME, upper case */
 	const Node *given; /* a value the caller passes in (decode's latent) */
 	unsigned helpers;  /* bit i set: helper i of kernels.c is used */
+	const char *mark;  /* the function being written: mark[id] == 1 for the
+	                      nodes it computes (emit_body) */
 };
 
 unsigned *emit_helpers_used(Emit *e) { return &e->helpers; }
@@ -63,6 +65,52 @@ const char *emit_ref(Emit *e, const Node *n)
 }
 const char *emit_real(Emit *e) { return e->real; }
 int emit_training(Emit *e) { return e->training; }
+
+/* Pairs made by fuse.c are computed by one kernel in the train step and
+ * the gradient, where both members run; elsewhere each computes itself. */
+const Node *emit_partner(Emit *e, const Node *n)
+{
+	const Node *p = n->computes;
+	return p && e->training && e->mark && e->mark[p->id] == 1 ? p : NULL;
+}
+
+void emit_sum_begin(Emit *e, const char *count, const char *body, const char *after)
+{
+	emit_line(e, "{");
+	emit_indent(e, 1);
+	emit_line(e, "double part[64], acc = 0;");
+	emit_raw(e, "#ifdef _OPENMP\n#pragma omp parallel for schedule(static) if (%s >= 65536)\n#endif\n", count);
+	emit_line(e, "for (long c = 0; c < 64; c++) {");
+	emit_line(e, "\tconst long i0 = %s * c / 64 / 16 * 16, i1 = c == 63 ? %s : %s * (c + 1) / 64 / 16 * 16;", count,
+		  count, count);
+	emit_line(e, "\tdouble sum = 0;");
+	emit_line(e, "\tfor (long i = i0; i < i1; i++) {");
+	for (const char *p = body; *p;) {
+		const char *nl = strchr(p, '\n');
+		int len = nl ? (int)(nl - p) : (int)strlen(p);
+		emit_line(e, "\t\t%.*s", len, p);
+		p += len + (nl != NULL);
+	}
+	emit_line(e, "\t}");
+	if (after)
+		emit_line(e, "\t%s", after);
+	emit_line(e, "\tpart[c] = sum;");
+	emit_line(e, "}");
+	emit_line(e, "for (long c = 0; c < 64; c++)");
+	emit_line(e, "\tacc += part[c];");
+}
+
+void emit_sum_end(Emit *e)
+{
+	emit_indent(e, -1);
+	emit_line(e, "}");
+}
+
+static int computed_elsewhere(Emit *e, const char *mark, const Node *n)
+{
+	const Node *by = n->computed_by;
+	return by && e->training && mark[by->id] == 1;
+}
 int emit_scalar_kernels(Emit *e) { return e->m->scalar; }
 const char *emit_prefix(Emit *e) { return e->P; }
 
@@ -184,8 +232,14 @@ static void emit_body(Emit *e, char *mark, int params_const)
 		if (n->dead || mark[n->id] != 1 || n == e->given || n->storage == ST_INPUT ||
 		    n->storage == ST_PARAM || n->storage == ST_BUFFER)
 			continue;
-		emit_line(e, "/* t%d = %s */", n->id, n->op->name);
+		if (computed_elsewhere(e, mark, n)) {
+			emit_line(e, "/* t%d = %s: computed with t%d */", n->id, n->op->name, n->computed_by->id);
+			continue;
+		}
+		emit_line(e, "/* t%d = %s */", n->id, node_label(n));
+		e->mark = mark;
 		n->op->emit(e, n);
+		e->mark = NULL;
 		if (e->updates)
 			emit_buffer_updates(e, n);
 	}

@@ -86,8 +86,9 @@ int emit_torch(Model *m, const char *dir)
 	int input_grad = 0; /* some op differentiates with respect to an input */
 	for (int i = 0; i < g->nodes.len; i++)
 		input_grad |= ((Node *)g->nodes.data[i])->op->torch_input_grad;
+	Node **byid = graph_source_order(g); /* PyTorch draws noise in this order */
 	for (int i = 0; i < g->nodes.len; i++) {
-		Node *n = g->nodes.data[i];
+		Node *n = byid[i];
 		if (n->dead || n->phase != PH_FORWARD || n->expansion_of)
 			continue;
 		if (n->op == &op_input) {

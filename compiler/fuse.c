@@ -12,6 +12,13 @@
  *   act(dense(x, W, b))       -> dense with the activation as its epilogue
  *   act_grad(y, dense_dx(..)) -> dense_dx times f'(.) read off y, in its epilogue
  *   act_grad(y, mse_grad(..)) -> mse_grad times f'(.), block by block
+ * and two pairs whose members read the same data keep both nodes but are
+ * computed by one kernel (Node.computes, Node.computed_by), the second
+ * node moved to just after the first:
+ *   loss(p, t) and its gradient   -> one pass over the output, when the
+ *                                    gradient's seed is a constant
+ *   gaussian(mu, logvar) and kl_normal(mu, logvar) -> one pass over mu
+ *                                    and logvar
  * Adam is one pass per parameter already (op_adam.c). Moving it into the
  * epilogue of the weight-gradient product measured slower: the moments
  * are read a tile's rows at a time instead of streamed. */
@@ -101,9 +108,115 @@ static void fuse(Graph *g)
 	free(pos);
 }
 
+static int index_of(const Graph *g, const Node *n)
+{
+	for (int i = 0; i < g->nodes.len; i++)
+		if (g->nodes.data[i] == n)
+			return i;
+	ICE("t%d is not in the graph", n->id);
+}
+
+/* Move n to index `at` of the schedule, counted as if n were not in it. */
+static void move_to(Graph *g, Node *n, int at)
+{
+	int from = index_of(g, n);
+	Node **v = (Node **)g->nodes.data;
+	for (int i = from; i + 1 < g->nodes.len; i++)
+		v[i] = v[i + 1];
+	for (int i = g->nodes.len - 1; i > at; i--)
+		v[i] = v[i - 1];
+	v[at] = n;
+}
+
+/* n depends on constants only: the seed of the gradient and its scalings. */
+static int constant_cone(const Node *n)
+{
+	if (n->op == &op_constant)
+		return 1;
+	if (n->op != &op_scale && n->op != &op_add)
+		return 0;
+	for (int i = 0; i < n->nin; i++)
+		if (!constant_cone(n->in[i]))
+			return 0;
+	return 1;
+}
+
+/* Move n's constant cone, in its order, to just before `before`. */
+static void hoist_cone(Graph *g, Node *n, Node *before)
+{
+	for (int i = 0; i < n->nin; i++)
+		hoist_cone(g, n->in[i], before);
+	if (index_of(g, n) > index_of(g, before))
+		move_to(g, n, index_of(g, before));
+}
+
+/* d is the gradient of loss l with respect to l's first input. */
+static int loss_and_grad(const Node *l, const Node *d)
+{
+	if (!((l->op == &op_mse && d->op == &op_mse_grad) || (l->op == &op_bce && d->op == &op_bce_grad)))
+		return 0;
+	if (l->in[0] != d->in[0] || l->in[1] != d->in[1] || l->iattr[0] != d->iattr[0])
+		return 0;
+	/* bce from the logits: both read y = sigmoid(z) */
+	return l->op != &op_bce || (l->iattr[1] == d->iattr[1] && (!l->iattr[1] || l->in[2] == d->in[3]));
+}
+
+static int pairable(const Node *a, const Node *b)
+{
+	return a != b && !a->dead && !b->dead && !a->computes && !a->computed_by && !b->computes && !b->computed_by;
+}
+
+/* b is computed by a's kernel: b moves to just after a. */
+static void pair(Graph *g, Node *a, Node *b)
+{
+	move_to(g, b, index_of(g, a) + 1);
+	a->computes = b;
+	b->computed_by = a;
+}
+
+static void pair_up(Graph *g)
+{
+	for (int i = 0; i < g->nodes.len; i++) {
+		Node *d = g->nodes.data[i];
+		if (d->op != &op_mse_grad && d->op != &op_bce_grad)
+			continue;
+		for (int j = 0; j < i; j++) {
+			Node *l = g->nodes.data[j];
+			if (!pairable(l, d) || !loss_and_grad(l, d) || !constant_cone(d->in[2]))
+				continue;
+			/* everything d reads but the seed is computed before l */
+			int ok = 1;
+			for (int k = 0; k < d->nin; k++)
+				ok &= k == 2 || index_of(g, d->in[k]) < j;
+			if (!ok)
+				break;
+			hoist_cone(g, d->in[2], l);
+			pair(g, l, d);
+			break;
+		}
+	}
+	for (int i = 0; i < g->nodes.len; i++) {
+		Node *z = g->nodes.data[i];
+		if (z->op != &op_gaussian)
+			continue;
+		for (int j = 0; j < g->nodes.len; j++) {
+			Node *kl = g->nodes.data[j];
+			if (kl->op != &op_kl_normal || !pairable(z, kl) || kl->in[0] != z->in[0] || kl->in[1] != z->in[1])
+				continue;
+			if (j > i)
+				pair(g, z, kl);
+			else
+				pair(g, kl, z);
+			break;
+		}
+	}
+}
+
 void fuse_graph(Model *m)
 {
 	remove_dead_code(m->g);
-	if (!m->nofuse)
+	if (!m->nofuse) {
 		fuse(m->g);
+		pair_up(m->g);
+	}
 }

@@ -25,6 +25,16 @@ Node *graph_add(Graph *g, const OpDef *op, Loc loc, int nin, Node **in)
 	return n;
 }
 
+Node **graph_source_order(const Graph *g)
+{
+	Node **byid = xcalloc((size_t)g->nodes.len, sizeof *byid);
+	for (int i = 0; i < g->nodes.len; i++) {
+		Node *n = g->nodes.data[i];
+		byid[n->id] = n;
+	}
+	return byid;
+}
+
 /* The shape rule runs once the caller has set the attributes; these
  * wrappers are for internal ops whose attributes are set afterwards by
  * the caller, which then calls the shape rule through node_infer. */
@@ -201,6 +211,8 @@ static void dump_node(FILE *out, const Node *n)
 		fprintf(out, "  \"%s\"", n->name);
 	if (n->storage == ST_WORK && n->bytes)
 		fprintf(out, "  @%zu+%zu", n->offset, n->bytes);
+	if (n->computed_by)
+		fprintf(out, "  (computed by t%d)", n->computed_by->id);
 	fputc('\n', out);
 }
 

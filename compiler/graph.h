@@ -58,6 +58,11 @@ struct Node {
 	Node *expansion_of;  /* set on the nodes an op expanded into (the
 	                        contractive penalty's Jacobian rows): that op's
 	                        PyTorch form stands for them */
+	Node *computes;      /* fuse.c: a later node whose value this node's
+	                        kernel writes too, in the same pass over their
+	                        shared inputs (in the train step and gradient) */
+	Node *computed_by;   /* fuse.c: the node just before it whose kernel
+	                        writes this node's value; it emits nothing there */
 	Loc loc;             /* source position that produced the node */
 	Phase phase;         /* which pass built it */
 	Storage storage;     /* where the value lives */
@@ -150,6 +155,9 @@ GInput *graph_input(Graph *g, const char *name, Shape shape, Loc loc);
 /* Declare a buffer filled with `init`; a BUF_RUNNING buffer gets its
  * ST_BUFFER node (the caller sets `next` once the update is built). */
 Buffer *graph_buffer(Graph *g, const char *name, Shape shape, BufferKind kind, double init, Loc loc);
+/* Every node indexed by id: the order in which the source built them
+ * (fusion may move nodes in the schedule: fuse.c). A new array. */
+Node **graph_source_order(const Graph *g);
 /* Recount Node.nuses over live nodes. */
 void graph_count_uses(Graph *g);
 /* Make every reader of `from` (nodes, gradients, buffer updates, the

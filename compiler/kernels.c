@@ -477,11 +477,12 @@ static void act(Emit *e, const char *P, const char *r)
  * given y = sigmoid(z) and targets t: max(z, 0) - z t - log(max(y, 1 - y)).
  * The logarithm's argument lies in [1/2, 1], where float lanes take
  * Cephes' logf polynomial without splitting off an exponent. Partial sums
- * of one vector at a time are added up in double. */
+ * of one vector at a time are added up in double. Unless g is NULL, the
+ * same pass writes the loss's gradient with respect to z, g = k (y - t). */
 /* Sums over count elements in 64 fixed slices, which threads share out,
  * added in order: the same sum for any number of threads. */
 static const char reduce_slices[] =
-"static double PFX_bce_logits(long count, const REAL *z, const REAL *y, const REAL *t)\n"
+"static double PFX_bce_logits(long count, const REAL *z, const REAL *y, const REAL *t, REAL *g, REAL k)\n"
 "{\n"
 "\tdouble part[64], acc = 0;\n"
 "#ifdef _OPENMP\n"
@@ -489,7 +490,7 @@ static const char reduce_slices[] =
 "#endif\n"
 "\tfor (long c = 0; c < 64; c++) {\n"
 "\t\tconst long i = count * c / 64, m = count * (c + 1) / 64 - i;\n"
-"\t\tpart[c] = PFX_bce_span(m, z + i, y + i, t + i);\n"
+"\t\tpart[c] = PFX_bce_span(m, z + i, y + i, t + i, g ? g + i : NULL, k);\n"
 "\t}\n"
 "\tfor (long c = 0; c < 64; c++)\n"
 "\t\tacc += part[c];\n"
@@ -497,14 +498,16 @@ static const char reduce_slices[] =
 "}\n\n";
 
 static const char bce_logits_head[] =
-"static double PFX_bce_span(long count, const REAL *z, const REAL *y, const REAL *t)\n"
+"static double PFX_bce_span(long count, const REAL *z, const REAL *y, const REAL *t, REAL *g, REAL k)\n"
 "{\n"
 "\tdouble acc = 0;\n"
 "\tlong i = 0;\n";
 static const char bce_logits_vector[] =
 "\tconst PFX_vec one = UPFX_SET1(1), zero = UPFX_ZERO(), half = UPFX_SET1(0.5f);\n"
 "\tfor (; i + UPFX_LANES <= count; i += UPFX_LANES) {\n"
-"\t\tconst PFX_vec zi = UPFX_LOAD(z + i), yi = UPFX_LOAD(y + i);\n"
+"\t\tconst PFX_vec zi = UPFX_LOAD(z + i), yi = UPFX_LOAD(y + i), ti = UPFX_LOAD(t + i);\n"
+"\t\tif (g)\n"
+"\t\t\tUPFX_STORE(g + i, UPFX_MUL(UPFX_SET1(k), UPFX_SUB(yi, ti)));\n"
 "\t\tconst PFX_vec m = UPFX_MAX(yi, UPFX_SUB(one, yi));\n"
 "\t\t/* m in [1/2, 1]: below sqrt(1/2), log m = log 2m - log 2 */\n"
 "\t\tconst PFX_vec low = UPFX_WHERE_POS(UPFX_SUB(UPFX_SET1(0.707106781186547524f), m), one, zero);\n"
@@ -523,7 +526,7 @@ static const char bce_logits_vector[] =
 "\t\tlg = UPFX_SUB(lg, UPFX_MUL(half, x2));\n"
 "\t\tlg = UPFX_ADD(x, lg);\n"
 "\t\tlg = UPFX_SUB(lg, UPFX_MUL(low, UPFX_SET1(0.693359375f)));\n"
-"\t\tconst PFX_vec term = UPFX_SUB(UPFX_SUB(UPFX_MAX(zi, zero), UPFX_MUL(zi, UPFX_LOAD(t + i))), lg);\n"
+"\t\tconst PFX_vec term = UPFX_SUB(UPFX_SUB(UPFX_MAX(zi, zero), UPFX_MUL(zi, ti)), lg);\n"
 "\t\tREAL lane[UPFX_LANES];\n"
 "\t\tUPFX_STORE(lane, term);\n"
 "\t\tREAL part = 0;\n"
@@ -533,6 +536,8 @@ static const char bce_logits_vector[] =
 "\t}\n";
 static const char bce_logits_tail[] =
 "\tfor (; i < count; i++) {\n"
+"\t\tif (g)\n"
+"\t\t\tg[i] = k * (y[i] - t[i]);\n"
 "\t\tconst REAL m = y[i] > 1 - y[i] ? y[i] : 1 - y[i];\n"
 "\t\tacc += (double)(z[i] > 0 ? z[i] : 0) - (double)z[i] * t[i] - (double)LOG(m);\n"
 "\t}\n"

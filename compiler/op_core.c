@@ -22,7 +22,8 @@ const OpDef *op_lookup(const char *name)
 
 const char *node_label(const Node *n)
 {
-	return n->op->label ? n->op->label(n) : n->op->name;
+	const char *own = n->op->label ? n->op->label(n) : n->op->name;
+	return n->computes ? xasprintf("%s+%s", own, n->computes->op->name) : own;
 }
 
 const OpDef *const *op_all(int *n)

@@ -62,32 +62,64 @@ static int loss_shape(Node *n)
 	return 1;
 }
 
-/* Emit `acc += TERM` over every element, then the reduction. The elements
- * are summed in 64 fixed slices (threads share the slices out), then the
- * slices in order: the same sum for any number of threads. */
+/* Scale of the gradient: dy / count for the mean, dy for the sum. */
+static void emit_grad_scale(Emit *e, const Node *n)
+{
+	if (n->iattr[0])
+		emit_line(e, "const %s k = (%s)(%s[0] / (double)(%s));", emit_real(e), emit_real(e),
+			  emit_ref(e, n->in[2]), emit_count(e, n, 1));
+	else
+		emit_line(e, "const %s k = %s[0];", emit_real(e), emit_ref(e, n->in[2]));
+}
+
+/* The gradient's statement for element i (mse_grad, bce_grad), and what
+ * follows each block of elements (the fused activation's derivative). */
+static const char *grad_element(Emit *e, const Node *d)
+{
+	const char *out = emit_ref(e, d), *a = emit_ref(e, d->in[0]), *b = emit_ref(e, d->in[1]);
+	if (d->op == &op_mse_grad)
+		return xasprintf("%s[i] = 2 * k * (%s[i] - %s[i]);", out, a, b);
+	if (d->iattr[1]) /* bce from the logits: in[3] is y = sigmoid(z) */
+		return xasprintf("%s[i] = k * (%s[i] - %s[i]);", out, emit_ref(e, d->in[3]), b);
+	return xasprintf("{ %s q = (1 - %s[i]) * %s[i]; %s[i] = k * (%s[i] - %s[i]) / (q > %s ? q : %s); }",
+			 emit_real(e), a, a, out, a, b, emit_num(e, 1e-12), emit_num(e, 1e-12));
+}
+
+static const char *grad_block(Emit *e, const Node *d, const char *i0, const char *count)
+{
+	if (d->op != &op_mse_grad || !d->iattr[1])
+		return NULL;
+	const char *out = emit_ref(e, d);
+	return xasprintf("%s(%s, %s, 1, %s, %s + %s, 0, %s + %s, 0, %s + %s, 0);", emit_helper(e, "act"),
+			 act_code(e, (int)d->iattr[1] - 1), emit_num(e, d->fattr[0]), count, out, i0,
+			 emit_ref(e, d->in[3]), i0, out, i0);
+}
+
+/* Loss n: `pre` and `term` per element summed (emit_sum_begin), then the
+ * reduction. With its gradient as partner (fuse.c), the same loop writes
+ * the gradient too, the scale k of the gradient taken first. */
 static void emit_reduce(Emit *e, Node *n, const char *pre, const char *term)
 {
 	const char *cnt = emit_count(e, n->in[0], 1);
-	emit_line(e, "{");
-	emit_indent(e, 1);
-	emit_line(e, "double part[64], acc = 0;");
-	emit_raw(e, "#ifdef _OPENMP\n#pragma omp parallel for schedule(static) if (%s >= 65536)\n#endif\n", cnt);
-	emit_line(e, "for (long c = 0; c < 64; c++) {");
-	emit_line(e, "\tdouble sum = 0;");
-	emit_line(e, "\tfor (long i = %s * c / 64; i < %s * (c + 1) / 64; i++) {", cnt, cnt);
-	emit_line(e, "\t\t%s", pre);
-	emit_line(e, "\t\tsum += %s;", term);
-	emit_line(e, "\t}");
-	emit_line(e, "\tpart[c] = sum;");
-	emit_line(e, "}");
-	emit_line(e, "for (long c = 0; c < 64; c++)");
-	emit_line(e, "\tacc += part[c];");
+	const Node *d = emit_partner(e, n);
+	const char *body = xasprintf("%s\nsum += %s;", pre, term), *after = NULL;
+	if (d) {
+		emit_line(e, "{");
+		emit_indent(e, 1);
+		emit_grad_scale(e, d);
+		body = xasprintf("%s\n%s", body, grad_element(e, d));
+		after = grad_block(e, d, "i0", "i1 - i0");
+	}
+	emit_sum_begin(e, cnt, body, after);
 	if (n->iattr[0])
 		emit_line(e, "%s[0] = (%s)(acc / (double)(%s));", emit_ref(e, n), emit_real(e), cnt);
 	else
 		emit_line(e, "%s[0] = (%s)acc;", emit_ref(e, n), emit_real(e));
-	emit_indent(e, -1);
-	emit_line(e, "}");
+	emit_sum_end(e);
+	if (d) {
+		emit_indent(e, -1);
+		emit_line(e, "}");
+	}
 }
 
 /* The next loop, over the elements of n, computes each on its own: with
@@ -111,9 +143,16 @@ static void bce_emit(Emit *e, Node *n)
 	const char *p = emit_ref(e, n->in[0]), *t = emit_ref(e, n->in[1]);
 	if (n->iattr[1]) {
 		const char *cnt = emit_count(e, n->in[0], 1);
-		emit_line(e, "%s[0] = (%s)(%s(%s, %s, %s, %s)%s);", emit_ref(e, n), emit_real(e),
-			  emit_helper(e, "bce_logits"), cnt, p, emit_ref(e, n->in[2]), t,
-			  n->iattr[0] ? xasprintf(" / (double)(%s)", cnt) : "");
+		const Node *d = emit_partner(e, n);
+		emit_line(e, "{");
+		emit_indent(e, 1);
+		if (d)
+			emit_grad_scale(e, d);
+		emit_line(e, "%s[0] = (%s)(%s(%s, %s, %s, %s, %s, %s)%s);", emit_ref(e, n), emit_real(e),
+			  emit_helper(e, "bce_logits"), cnt, p, emit_ref(e, n->in[2]), t, d ? emit_ref(e, d) : "NULL",
+			  d ? "k" : "0", n->iattr[0] ? xasprintf(" / (double)(%s)", cnt) : "");
+		emit_indent(e, -1);
+		emit_line(e, "}");
 		return;
 	}
 	emit_reduce(e, n,
@@ -178,64 +217,29 @@ static int grad_shape(Node *n)
 	return 1;
 }
 
-/* Scale of the gradient: dy / count for the mean, dy for the sum. */
-static void emit_grad_scale(Emit *e, Node *n)
+/* mse_grad(a, b, dy) = dy * 2 (a - b) / count; bce_grad(p, t, dy) =
+ * dy (p - t) / max(p (1 - p), 1e-12) / count, as PyTorch, or from the
+ * logits dy (y - t) / count. Fused with the derivative of the output's
+ * activation (fuse.c), both a block at a time, while the block is in the
+ * cache. */
+static void loss_grad_emit(Emit *e, Node *n)
 {
-	if (n->iattr[0])
-		emit_line(e, "const %s k = (%s)(%s[0] / (double)(%s));", emit_real(e), emit_real(e),
-			  emit_ref(e, n->in[2]), emit_count(e, n, 1));
-	else
-		emit_line(e, "const %s k = %s[0];", emit_real(e), emit_ref(e, n->in[2]));
-}
-
-/* mse_grad(a, b, dy) = dy * 2 (a - b) / count */
-static void mse_grad_emit(Emit *e, Node *n)
-{
-	const char *out = emit_ref(e, n), *a = emit_ref(e, n->in[0]), *b = emit_ref(e, n->in[1]);
+	const char *cnt = emit_count(e, n, 1), *block = grad_block(e, n, "i0", "c");
 	emit_line(e, "{");
 	emit_indent(e, 1);
 	emit_grad_scale(e, n);
 	emit_parallel_elements(e, n);
-	if (!n->iattr[1]) {
-		emit_line(e, "for (long i = 0; i < %s; i++)", emit_count(e, n, 1));
-		emit_line(e, "\t%s[i] = 2 * k * (%s[i] - %s[i]);", out, a, b);
+	if (!block) {
+		emit_line(e, "for (long i = 0; i < %s; i++)", cnt);
+		emit_line(e, "\t%s", grad_element(e, n));
 	} else {
-		/* fused with the derivative of the output's activation (fuse.c):
-		 * both, a block at a time, while the block is in the cache */
-		emit_line(e, "for (long i0 = 0; i0 < %s; i0 += 1024) {", emit_count(e, n, 1));
-		emit_line(e, "\tconst long c = %s - i0 < 1024 ? %s - i0 : 1024;", emit_count(e, n, 1),
-			  emit_count(e, n, 1));
+		emit_line(e, "for (long i0 = 0; i0 < %s; i0 += 1024) {", cnt);
+		emit_line(e, "\tconst long c = %s - i0 < 1024 ? %s - i0 : 1024;", cnt, cnt);
 		emit_line(e, "\tfor (long i = i0; i < i0 + c; i++)");
-		emit_line(e, "\t\t%s[i] = 2 * k * (%s[i] - %s[i]);", out, a, b);
-		emit_line(e, "\t%s(%s, %s, 1, c, %s + i0, 0, %s + i0, 0, %s + i0, 0);", emit_helper(e, "act"),
-			  act_code(e, (int)n->iattr[1] - 1), emit_num(e, n->fattr[0]), out, emit_ref(e, n->in[3]), out);
+		emit_line(e, "\t\t%s", grad_element(e, n));
+		emit_line(e, "\t%s", block);
 		emit_line(e, "}");
 	}
-	emit_indent(e, -1);
-	emit_line(e, "}");
-}
-
-/* bce_grad(p, t, dy) = dy (p - t) / max(p (1 - p), 1e-12) / count, as PyTorch. */
-static void bce_grad_emit(Emit *e, Node *n)
-{
-	const char *p = emit_ref(e, n->in[0]);
-	emit_line(e, "{");
-	emit_indent(e, 1);
-	emit_grad_scale(e, n);
-	emit_parallel_elements(e, n);
-	if (n->iattr[1]) {
-		emit_line(e, "for (long i = 0; i < %s; i++)", emit_count(e, n, 1));
-		emit_line(e, "\t%s[i] = k * (%s[i] - %s[i]);", emit_ref(e, n), emit_ref(e, n->in[3]),
-			  emit_ref(e, n->in[1]));
-		emit_indent(e, -1);
-		emit_line(e, "}");
-		return;
-	}
-	emit_line(e, "for (long i = 0; i < %s; i++) {", emit_count(e, n, 1));
-	emit_line(e, "\t%s q = (1 - %s[i]) * %s[i];", emit_real(e), p, p);
-	emit_line(e, "\t%s[i] = k * (%s[i] - %s[i]) / (q > %s ? q : %s);", emit_ref(e, n), p,
-		  emit_ref(e, n->in[1]), emit_num(e, 1e-12), emit_num(e, 1e-12));
-	emit_line(e, "}");
 	emit_indent(e, -1);
 	emit_line(e, "}");
 }
@@ -247,8 +251,8 @@ static const char *mse_grad_label(const Node *n)
 }
 
 const OpDef op_mse_grad = {
-	.name = "mse_grad", .shape = grad_shape, .emit = mse_grad_emit, .flops = loss_flops, .label = mse_grad_label,
+	.name = "mse_grad", .shape = grad_shape, .emit = loss_grad_emit, .flops = loss_flops, .label = mse_grad_label,
 	.doc = "gradient of mse with respect to its input"};
 const OpDef op_bce_grad = {
-	.name = "bce_grad", .shape = grad_shape, .emit = bce_grad_emit, .flops = loss_flops,
+	.name = "bce_grad", .shape = grad_shape, .emit = loss_grad_emit, .flops = loss_flops,
 	.doc = "gradient of bce with respect to its input"};

@@ -98,19 +98,33 @@ static Node *gaussian_lower(Lower *L, const Expr *call)
 	return gaussian_shape(n) ? n : NULL;
 }
 
+/* Element i of the latent z of gaussian node n. */
+static const char *gaussian_element(Emit *e, const Node *n)
+{
+	return xasprintf("%s[i] = %s[i] + (stochastic ? %s(%s * %s[i]) * (%s)%s(key, (uint64_t)i) : 0);",
+			 emit_ref(e, n), emit_ref(e, n->in[0]), exp_fn(e), emit_num(e, 0.5), emit_ref(e, n->in[1]),
+			 emit_real(e), emit_helper(e, "normal"));
+}
+
+static void kl_body(Emit *e, const Node *kl, const char *also);
+
 /* z = mu + exp(logvar / 2) eps with eps ~ N(0, 1) while stochastic; z = mu
- * otherwise, so encode returns the mean. */
+ * otherwise, so encode returns the mean. With a kl_normal of the same mu
+ * and logvar as partner (fuse.c), one pass computes both. */
 static void gaussian_emit(Emit *e, Node *n)
 {
-	const char *z = emit_ref(e, n), *mu = emit_ref(e, n->in[0]), *lv = emit_ref(e, n->in[1]);
 	if (!emit_training(e)) {
 		emit_copy(e, n);
 		return;
 	}
+	const Node *kl = emit_partner(e, n);
 	open_stream(e, n);
-	open_loop(e, n);
-	emit_line(e, "\t%s[i] = %s[i] + (stochastic ? %s(%s * %s[i]) * (%s)%s(key, (uint64_t)i) : 0);", z, mu,
-		  exp_fn(e), emit_num(e, 0.5), lv, emit_real(e), emit_helper(e, "normal"));
+	if (kl) {
+		kl_body(e, kl, gaussian_element(e, n));
+	} else {
+		open_loop(e, n);
+		emit_line(e, "\t%s", gaussian_element(e, n));
+	}
 	close_block(e);
 }
 
@@ -208,16 +222,28 @@ static const char *kl_divisor(Emit *e, const Node *n)
 	}
 }
 
+/* The KL sum of node kl, with the statement `also` for element i (or
+ * NULL) in the same loop. */
+static void kl_body(Emit *e, const Node *kl, const char *also)
+{
+	const char *mu = emit_ref(e, kl->in[0]), *lv = emit_ref(e, kl->in[1]);
+	const char *term = xasprintf("sum += 1 + (double)%s[i] - (double)%s[i] * %s[i] - exp((double)%s[i]);", lv,
+				     mu, mu, lv);
+	emit_sum_begin(e, emit_count(e, kl->in[0], 1), also ? xasprintf("%s\n%s", also, term) : term, NULL);
+	const char *div = kl_divisor(e, kl);
+	emit_line(e, "%s[0] = (%s)(-0.5 * acc%s%s);", emit_ref(e, kl), emit_real(e), div ? " / " : "", div ? div : "");
+	emit_sum_end(e);
+}
+
 static void kl_emit(Emit *e, Node *n)
 {
-	const char *mu = emit_ref(e, n->in[0]), *lv = emit_ref(e, n->in[1]);
-	emit_line(e, "{");
-	emit_indent(e, 1);
-	emit_line(e, "double acc = 0;");
-	emit_line(e, "for (long i = 0; i < %s; i++)", emit_count(e, n->in[0], 1));
-	emit_line(e, "\tacc += 1 + (double)%s[i] - (double)%s[i] * %s[i] - exp((double)%s[i]);", lv, mu, mu, lv);
-	const char *div = kl_divisor(e, n);
-	emit_line(e, "%s[0] = (%s)(-0.5 * acc%s%s);", emit_ref(e, n), emit_real(e), div ? " / " : "", div ? div : "");
+	const Node *z = emit_partner(e, n);
+	if (!z) {
+		kl_body(e, n, NULL);
+		return;
+	}
+	open_stream(e, z);
+	kl_body(e, n, gaussian_element(e, z));
 	close_block(e);
 }
 

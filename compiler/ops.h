@@ -165,6 +165,18 @@ const char *emit_num(Emit *e, double v);
 /* 1 while emitting the train step or the gradient (where noise, dropout
  * and sampling may be active: the C variable `stochastic` says if they are). */
 int emit_training(Emit *e);
+/* The node n's kernel must also compute here (Node.computes, fuse.c), or
+ * NULL: in the train step and the gradient, where both run. */
+const Node *emit_partner(Emit *e, const Node *n);
+/* A sum over `count` elements (a C expression) in 64 fixed slices, each
+ * starting at a multiple of 16 elements; threads share out the slices of
+ * large sums, and the slices are added in order, so the result is the same
+ * for any number of threads. `body` (statements, one per line) runs for
+ * element i of slice [i0, i1) and adds to the double `sum`; `after`, if
+ * not NULL, runs at the end of each slice. Then the double `acc` holds the
+ * total until emit_sum_end closes the block. */
+void emit_sum_begin(Emit *e, const char *count, const char *body, const char *after);
+void emit_sum_end(Emit *e);
 /* A C expression for the key of node n's random stream in this step:
  * pass it with an element index to the "uniform" or "normal" helper. */
 const char *emit_noise_key(Emit *e, const Node *n);

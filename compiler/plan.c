@@ -23,6 +23,8 @@ void plan_memory(Model *m)
 		if (n->dead)
 			continue;
 		n->first = n->last = pos++;
+		if (n->computed_by) /* written by the node before it (fuse.c) */
+			n->first = n->computed_by->first;
 		for (int j = 0; j < n->nin; j++)
 			if (n->in[j]->last < n->first)
 				n->in[j]->last = n->first;

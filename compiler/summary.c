@@ -35,8 +35,8 @@ void print_summary(FILE *out, Model *m)
 	double fwd = 0, train = 0;
 	size_t real = m->f64 ? 8 : 4;
 	fprintf(out, "Model: %s (%s), %s, batch %d\n\n", m->name, m->file, m->f64 ? "f64" : "f32", m->train.batch);
-	fprintf(out, "%-22s %-16s %-18s %12s %14s\n", "Layer", "Op", "Output shape", "Params", "FLOPs/sample");
-	fprintf(out, "%.*s\n", 86, "----------------------------------------------------------------------------------------------------");
+	fprintf(out, "%-22s %-18s %-18s %12s %14s\n", "Layer", "Op", "Output shape", "Params", "FLOPs/sample");
+	fprintf(out, "%.*s\n", 88, "----------------------------------------------------------------------------------------------------");
 	/* Nodes an op expanded into count in that op's row. */
 	double *inner = xcalloc((size_t)g->nodes.len, sizeof *inner);
 	for (int i = 0; i < g->nodes.len; i++) {
@@ -44,8 +44,9 @@ void print_summary(FILE *out, Model *m)
 		if (!n->dead && n->expansion_of)
 			inner[n->expansion_of->id] += n->op->flops(n);
 	}
+	Node **byid = graph_source_order(g);
 	for (int i = 0; i < g->nodes.len; i++) {
-		Node *n = g->nodes.data[i];
+		Node *n = byid[i];
 		if (n->dead || n->op == &op_param || n->storage == ST_BUFFER)
 			continue;
 		double f = n->op->flops(n) + inner[n->id];
@@ -57,10 +58,10 @@ void print_summary(FILE *out, Model *m)
 		const char *shape = shape_str(n->shape);
 		if (n->name && n->op != &op_input)
 			shape = xasprintf("%s %s", shape, n->name);
-		fprintf(out, "%-22s %-16s %-18s %12s %14s\n", label, node_label(n), shape,
+		fprintf(out, "%-22s %-18s %-18s %12s %14s\n", label, node_label(n), shape,
 			commas((double)node_params(g, n)), commas(f));
 	}
-	fprintf(out, "%.*s\n", 86, "----------------------------------------------------------------------------------------------------");
+	fprintf(out, "%.*s\n", 88, "----------------------------------------------------------------------------------------------------");
 	fprintf(out, "Parameters:          %s (%s bytes)\n", commas((double)g->param_elems),
 		commas((double)(g->param_elems * real)));
 	fprintf(out, "FLOPs per sample:    %s forward, %s per train step (forward + backward)\n",

@@ -5,7 +5,8 @@
 # output of NAME_forward must be the same bit for bit
 # (tests/fusion/fusion.c). Fusion only moves arithmetic while the data is
 # in the cache; threads split the work, never a sum. In f32, where the
-# vector kernels are. Runs JOBS models at a time (default: the number of
+# vector kernels are. And each rewrite must show in `aecc graph` where it
+# applies, and not with --no-fuse. Runs JOBS models at a time (default: the number of
 # cores).
 #
 #   sh tests/fusion.sh            all of them
@@ -52,6 +53,30 @@ if [ $# -eq 1 ]; then
 fi
 
 ls examples/*.ae tests/parity/*.ae | xargs -P "${JOBS:-$(nproc)}" -n 1 sh "$0" >"$work/all"
+
+# Each rewrite of compiler/fuse.c takes place where it should, and none
+# with --no-fuse: the fused graph names the fused nodes.
+rewrites() {
+	ae=$1
+	shift
+	"$AECC" graph --pass fuse "$ae" >"$work/graph" && "$AECC" graph --pass fuse --no-fuse "$ae" >"$work/plain" || {
+		echo "FAIL: aecc graph $ae"
+		return
+	}
+	for node in "$@"; do
+		if ! grep -qF -- "$node" "$work/graph"; then
+			echo "FAIL: $ae: no $node in the fused graph"
+		elif grep -qF -- "$node" "$work/plain"; then
+			echo "FAIL: $ae: $node in the graph with --no-fuse"
+		else
+			echo "ok $ae: $node"
+		fi
+	done >>"$work/all"
+}
+rewrites examples/fashion_ae.ae "= dense+relu(" "= dense+sigmoid(" "= dense_dx*relu'(" "= mse_grad*sigmoid'(" \
+	"= mse+mse_grad(" "(computed by "
+rewrites examples/vae.ae "= gaussian+kl_normal(" "= bce+bce_grad("
+rewrites tests/parity/concat_img.ae "= bce+bce_grad("
 grep -v '^ok ' "$work/all"
 pass=$(grep -c '^ok ' "$work/all")
 fail=$(grep -c '^FAIL' "$work/all")

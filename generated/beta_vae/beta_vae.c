@@ -222,13 +222,15 @@ static void beta_vae_adam(long count, float *p, float *m, float *v, const float 
 	}
 }
 
-static double beta_vae_bce_span(long count, const float *z, const float *y, const float *t)
+static double beta_vae_bce_span(long count, const float *z, const float *y, const float *t, float *g, float k)
 {
 	double acc = 0;
 	long i = 0;
 	const beta_vae_vec one = BETA_VAE_SET1(1), zero = BETA_VAE_ZERO(), half = BETA_VAE_SET1(0.5f);
 	for (; i + BETA_VAE_LANES <= count; i += BETA_VAE_LANES) {
-		const beta_vae_vec zi = BETA_VAE_LOAD(z + i), yi = BETA_VAE_LOAD(y + i);
+		const beta_vae_vec zi = BETA_VAE_LOAD(z + i), yi = BETA_VAE_LOAD(y + i), ti = BETA_VAE_LOAD(t + i);
+		if (g)
+			BETA_VAE_STORE(g + i, BETA_VAE_MUL(BETA_VAE_SET1(k), BETA_VAE_SUB(yi, ti)));
 		const beta_vae_vec m = BETA_VAE_MAX(yi, BETA_VAE_SUB(one, yi));
 		/* m in [1/2, 1]: below sqrt(1/2), log m = log 2m - log 2 */
 		const beta_vae_vec low = BETA_VAE_WHERE_POS(BETA_VAE_SUB(BETA_VAE_SET1(0.707106781186547524f), m), one, zero);
@@ -247,7 +249,7 @@ static double beta_vae_bce_span(long count, const float *z, const float *y, cons
 		lg = BETA_VAE_SUB(lg, BETA_VAE_MUL(half, x2));
 		lg = BETA_VAE_ADD(x, lg);
 		lg = BETA_VAE_SUB(lg, BETA_VAE_MUL(low, BETA_VAE_SET1(0.693359375f)));
-		const beta_vae_vec term = BETA_VAE_SUB(BETA_VAE_SUB(BETA_VAE_MAX(zi, zero), BETA_VAE_MUL(zi, BETA_VAE_LOAD(t + i))), lg);
+		const beta_vae_vec term = BETA_VAE_SUB(BETA_VAE_SUB(BETA_VAE_MAX(zi, zero), BETA_VAE_MUL(zi, ti)), lg);
 		float lane[BETA_VAE_LANES];
 		BETA_VAE_STORE(lane, term);
 		float part = 0;
@@ -256,13 +258,15 @@ static double beta_vae_bce_span(long count, const float *z, const float *y, cons
 		acc += part;
 	}
 	for (; i < count; i++) {
+		if (g)
+			g[i] = k * (y[i] - t[i]);
 		const float m = y[i] > 1 - y[i] ? y[i] : 1 - y[i];
 		acc += (double)(z[i] > 0 ? z[i] : 0) - (double)z[i] * t[i] - (double)logf(m);
 	}
 	return acc;
 }
 
-static double beta_vae_bce_logits(long count, const float *z, const float *y, const float *t)
+static double beta_vae_bce_logits(long count, const float *z, const float *y, const float *t, float *g, float k)
 {
 	double part[64], acc = 0;
 #ifdef _OPENMP
@@ -270,7 +274,7 @@ static double beta_vae_bce_logits(long count, const float *z, const float *y, co
 #endif
 	for (long c = 0; c < 64; c++) {
 		const long i = count * c / 64, m = count * (c + 1) / 64 - i;
-		part[c] = beta_vae_bce_span(m, z + i, y + i, t + i);
+		part[c] = beta_vae_bce_span(m, z + i, y + i, t + i, g ? g + i : NULL, k);
 	}
 	for (long c = 0; c < 64; c++)
 		acc += part[c];
@@ -534,54 +538,54 @@ static beta_vae_real beta_vae_pass(const void *state, void *work, const beta_vae
 	const float *const t13 = params + 549664; /* encoder.5.bias */
 	float *const t14 = (float *)(work_ + 409600); /* dense [n, 32] */
 	float *const t15 = (float *)(work_ + 425984); /* gaussian [n, 32] */
+	float *const t29 = (float *)(work_ + 442368); /* kl_normal [] */
 	const float *const t16 = params + 549696; /* decoder.0.weight */
 	const float *const t17 = params + 557888; /* decoder.0.bias */
-	float *const t19 = (float *)(work_ + 442368); /* dense [n, 256] */
+	float *const t19 = (float *)(work_ + 442432); /* dense [n, 256] */
 	const float *const t20 = params + 558144; /* decoder.2.weight */
 	const float *const t21 = params + 689216; /* decoder.2.bias */
-	float *const t23 = (float *)(work_ + 573440); /* dense [n, 512] */
+	float *const t23 = (float *)(work_ + 573504); /* dense [n, 512] */
 	const float *const t24 = params + 689728; /* decoder.4.weight */
 	const float *const t25 = params + 1091136; /* decoder.4.bias */
-	float *const t26 = (float *)(work_ + 835584); /* dense [n, 784] */
-	float *const t27 = (float *)(work_ + 1236992); /* sigmoid [n, 784] */
-	float *const t28 = (float *)(work_ + 1638400); /* bce [] */
-	float *const t29 = (float *)(work_ + 1638464); /* kl_normal [] */
-	float *const t30 = (float *)(work_ + 1638528); /* scale [] */
-	float *const t31 = (float *)(work_ + 1638464); /* add [] */
-	float *const t32 = (float *)(work_ + 1638400); /* constant [] */
-	float *const t33 = (float *)(work_ + 1638528); /* scale [] */
-	float *const t34 = (float *)(work_ + 1638592); /* kl_normal_grad [n, 32] */
-	float *const t35 = (float *)(work_ + 1654976); /* kl_normal_grad [n, 32] */
-	float *const t36 = (float *)(work_ + 1671360); /* bce_grad [n, 784] */
-	float *const t37 = (float *)(work_ + 835584); /* dense_dx [n, 512] */
-	float *const t38 = (float *)(work_ + 2072768); /* dense_dw [784, 512] */
+	float *const t26 = (float *)(work_ + 835648); /* dense [n, 784] */
+	float *const t27 = (float *)(work_ + 1237056); /* sigmoid [n, 784] */
+	float *const t32 = (float *)(work_ + 1638464); /* constant [] */
+	float *const t28 = (float *)(work_ + 1638528); /* bce [] */
+	float *const t36 = (float *)(work_ + 1638592); /* bce_grad [n, 784] */
+	float *const t30 = (float *)(work_ + 835648); /* scale [] */
+	float *const t31 = (float *)(work_ + 442368); /* add [] */
+	float *const t33 = (float *)(work_ + 835648); /* scale [] */
+	float *const t34 = (float *)(work_ + 835712); /* kl_normal_grad [n, 32] */
+	float *const t35 = (float *)(work_ + 852096); /* kl_normal_grad [n, 32] */
+	float *const t37 = (float *)(work_ + 868480); /* dense_dx [n, 512] */
+	float *const t38 = (float *)(work_ + 2040000); /* dense_dw [784, 512] */
 	float *const t39 = (float *)(work_ + 393216); /* sum_batch [784] */
-	float *const t41 = (float *)(work_ + 573440); /* dense_dx [n, 256] */
-	float *const t42 = (float *)(work_ + 3678400); /* dense_dw [512, 256] */
+	float *const t41 = (float *)(work_ + 573504); /* dense_dx [n, 256] */
+	float *const t42 = (float *)(work_ + 3645632); /* dense_dw [512, 256] */
 	float *const t43 = (float *)(work_ + 396352); /* sum_batch [512] */
-	float *const t45 = (float *)(work_ + 442368); /* dense_dx [n, 32] */
-	float *const t46 = (float *)(work_ + 458752); /* dense_dw [256, 32] */
+	float *const t45 = (float *)(work_ + 442432); /* dense_dx [n, 32] */
+	float *const t46 = (float *)(work_ + 458816); /* dense_dw [256, 32] */
 	float *const t47 = (float *)(work_ + 398400); /* sum_batch [256] */
-	float *const t48 = (float *)(work_ + 491520); /* add [n, 32] */
-	float *const t49 = (float *)(work_ + 507904); /* gaussian_dlogvar [n, 32] */
+	float *const t48 = (float *)(work_ + 491584); /* add [n, 32] */
+	float *const t49 = (float *)(work_ + 507968); /* gaussian_dlogvar [n, 32] */
 	float *const t50 = (float *)(work_ + 399424); /* add [n, 32] */
-	float *const t51 = (float *)(work_ + 507904); /* dense_dx [n, 256] */
-	float *const t52 = (float *)(work_ + 638976); /* dense_dw [32, 256] */
+	float *const t51 = (float *)(work_ + 507968); /* dense_dx [n, 256] */
+	float *const t52 = (float *)(work_ + 639040); /* dense_dw [32, 256] */
 	float *const t53 = (float *)(work_ + 415808); /* sum_batch [32] */
-	float *const t54 = (float *)(work_ + 671744); /* dense_dx [n, 256] */
-	float *const t55 = (float *)(work_ + 802816); /* add [n, 256] */
-	float *const t56 = (float *)(work_ + 507904); /* dense_dw [32, 256] */
+	float *const t54 = (float *)(work_ + 671808); /* dense_dx [n, 256] */
+	float *const t55 = (float *)(work_ + 802880); /* add [n, 256] */
+	float *const t56 = (float *)(work_ + 507968); /* dense_dw [32, 256] */
 	float *const t57 = (float *)(work_ + 399424); /* sum_batch [32] */
-	float *const t58 = (float *)(work_ + 671744); /* act_grad [n, 256] */
-	float *const t59 = (float *)(work_ + 802816); /* dense_dx [n, 512] */
-	float *const t60 = (float *)(work_ + 4202688); /* dense_dw [256, 512] */
+	float *const t58 = (float *)(work_ + 671808); /* act_grad [n, 256] */
+	float *const t59 = (float *)(work_ + 802880); /* dense_dx [n, 512] */
+	float *const t60 = (float *)(work_ + 4169920); /* dense_dw [256, 512] */
 	float *const t61 = (float *)(work_ + 0); /* sum_batch [256] */
-	float *const t63 = (float *)(work_ + 4726976); /* dense_dw [512, 784] */
+	float *const t63 = (float *)(work_ + 4694208); /* dense_dw [512, 784] */
 	float *const t64 = (float *)(work_ + 1024); /* sum_batch [512] */
-	/* t4 = dense */
+	/* t4 = dense+relu */
 	beta_vae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t4,
 		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
-	/* t8 = dense */
+	/* t8 = dense+relu */
 	beta_vae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t8,
 		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
 	/* t11 = dense */
@@ -590,19 +594,33 @@ static beta_vae_real beta_vae_pass(const void *state, void *work, const beta_vae
 	/* t14 = dense */
 	beta_vae_gemm(n, 32, 256, t8, 256, 1, t12, 1, 256, t13, t14,
 		NULL);
-	/* t15 = gaussian */
+	/* t15 = gaussian+kl_normal */
 	{
 		const uint64_t key = beta_vae_mix(rng ^ beta_vae_mix(((uint64_t)step << 24) ^ 15u));
+		{
+			double part[64], acc = 0;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
+#pragma omp parallel for schedule(static) if (n * 32 >= 65536)
 #endif
-		for (long i = 0; i < n * 32; i++)
-			t15[i] = t11[i] + (stochastic ? expf(0.5f * t14[i]) * (float)beta_vae_normal(key, (uint64_t)i) : 0);
+			for (long c = 0; c < 64; c++) {
+				const long i0 = n * 32 * c / 64 / 16 * 16, i1 = c == 63 ? n * 32 : n * 32 * (c + 1) / 64 / 16 * 16;
+				double sum = 0;
+				for (long i = i0; i < i1; i++) {
+					t15[i] = t11[i] + (stochastic ? expf(0.5f * t14[i]) * (float)beta_vae_normal(key, (uint64_t)i) : 0);
+					sum += 1 + (double)t14[i] - (double)t11[i] * t11[i] - exp((double)t14[i]);
+				}
+				part[c] = sum;
+			}
+			for (long c = 0; c < 64; c++)
+				acc += part[c];
+			t29[0] = (float)(-0.5 * acc);
+		}
 	}
-	/* t19 = dense */
+	/* t29 = kl_normal: computed with t15 */
+	/* t19 = dense+relu */
 	beta_vae_gemm(n, 256, 32, t15, 32, 1, t16, 1, 32, t17, t19,
 		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
-	/* t23 = dense */
+	/* t23 = dense+relu */
 	beta_vae_gemm(n, 512, 256, t19, 256, 1, t20, 1, 256, t21, t23,
 		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
 	/* t26 = dense */
@@ -610,23 +628,20 @@ static beta_vae_real beta_vae_pass(const void *state, void *work, const beta_vae
 		NULL);
 	/* t27 = sigmoid */
 	beta_vae_act_all(BETA_VAE_SIGMOID, 0.0f, n * 784, t26, NULL, t27);
-	/* t28 = bce */
-	t28[0] = (float)(beta_vae_bce_logits(n * 784, t26, t27, t0));
-	/* t29 = kl_normal */
+	/* t32 = constant */
+	t32[0] = 1.0f;
+	/* t28 = bce+bce_grad */
 	{
-		double acc = 0;
-		for (long i = 0; i < n * 32; i++)
-			acc += 1 + (double)t14[i] - (double)t11[i] * t11[i] - exp((double)t14[i]);
-		t29[0] = (float)(-0.5 * acc);
+		const float k = t32[0];
+		t28[0] = (float)(beta_vae_bce_logits(n * 784, t26, t27, t0, t36, k));
 	}
+	/* t36 = bce_grad: computed with t28 */
 	/* t30 = scale */
 	for (long i = 0; i < 1; i++)
 		t30[i] = 4.0f * t29[i];
 	/* t31 = add */
 	for (long i = 0; i < 1; i++)
 		t31[i] = t28[i] + t30[i];
-	/* t32 = constant */
-	t32[0] = 1.0f;
 	/* t33 = scale */
 	for (long i = 0; i < 1; i++)
 		t33[i] = 4.0f * t32[i];
@@ -648,16 +663,7 @@ static beta_vae_real beta_vae_pass(const void *state, void *work, const beta_vae
 		for (long i = 0; i < n * 32; i++)
 			t35[i] = k * 0.5f * (expf(t14[i]) - 1);
 	}
-	/* t36 = bce_grad */
-	{
-		const float k = t32[0];
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
-#endif
-		for (long i = 0; i < n * 784; i++)
-			t36[i] = k * (t27[i] - t0[i]);
-	}
-	/* t37 = dense_dx */
+	/* t37 = dense_dx*relu' */
 	beta_vae_gemm(n, 512, 784, t36, 784, 1, t24, 512, 1, NULL, t37,
 		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f, .y = t23});
 	/* t38 = dense_dw */
@@ -674,7 +680,7 @@ static beta_vae_real beta_vae_pass(const void *state, void *work, const beta_vae
 			for (long j = j0; j < j1; j++)
 				t39[j] += t36[b * 784 + j];
 	}
-	/* t41 = dense_dx */
+	/* t41 = dense_dx*relu' */
 	beta_vae_gemm(n, 256, 512, t37, 512, 1, t20, 256, 1, NULL, t41,
 		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f, .y = t19});
 	/* t42 = dense_dw */
@@ -762,7 +768,7 @@ static beta_vae_real beta_vae_pass(const void *state, void *work, const beta_vae
 	}
 	/* t58 = act_grad */
 	beta_vae_act_all(BETA_VAE_RELU, 0.0f, n * 256, t55, t8, t58);
-	/* t59 = dense_dx */
+	/* t59 = dense_dx*relu' */
 	beta_vae_gemm(n, 512, 256, t58, 256, 1, t5, 512, 1, NULL, t59,
 		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f, .y = t4});
 	/* t60 = dense_dw */
@@ -824,19 +830,19 @@ beta_vae_real beta_vae_train_step(void *state, void *work, const beta_vae_real *
 	float *const t21 = params + 689216; /* decoder.2.bias */
 	float *const t24 = params + 689728; /* decoder.4.weight */
 	float *const t25 = params + 1091136; /* decoder.4.bias */
-	float *const t38 = (float *)(work_ + 2072768); /* dense_dw [784, 512] */
+	float *const t38 = (float *)(work_ + 2040000); /* dense_dw [784, 512] */
 	float *const t39 = (float *)(work_ + 393216); /* sum_batch [784] */
-	float *const t42 = (float *)(work_ + 3678400); /* dense_dw [512, 256] */
+	float *const t42 = (float *)(work_ + 3645632); /* dense_dw [512, 256] */
 	float *const t43 = (float *)(work_ + 396352); /* sum_batch [512] */
-	float *const t46 = (float *)(work_ + 458752); /* dense_dw [256, 32] */
+	float *const t46 = (float *)(work_ + 458816); /* dense_dw [256, 32] */
 	float *const t47 = (float *)(work_ + 398400); /* sum_batch [256] */
-	float *const t52 = (float *)(work_ + 638976); /* dense_dw [32, 256] */
+	float *const t52 = (float *)(work_ + 639040); /* dense_dw [32, 256] */
 	float *const t53 = (float *)(work_ + 415808); /* sum_batch [32] */
-	float *const t56 = (float *)(work_ + 507904); /* dense_dw [32, 256] */
+	float *const t56 = (float *)(work_ + 507968); /* dense_dw [32, 256] */
 	float *const t57 = (float *)(work_ + 399424); /* sum_batch [32] */
-	float *const t60 = (float *)(work_ + 4202688); /* dense_dw [256, 512] */
+	float *const t60 = (float *)(work_ + 4169920); /* dense_dw [256, 512] */
 	float *const t61 = (float *)(work_ + 0); /* sum_batch [256] */
-	float *const t63 = (float *)(work_ + 4726976); /* dense_dw [512, 784] */
+	float *const t63 = (float *)(work_ + 4694208); /* dense_dw [512, 784] */
 	float *const t64 = (float *)(work_ + 1024); /* sum_batch [512] */
 	/* t65 = adam */
 	/* encoder.0.weight */
@@ -892,19 +898,19 @@ beta_vae_real beta_vae_gradient(const void *state, void *work, const beta_vae_re
 	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
 	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
 	const beta_vae_real loss = beta_vae_pass(state, work, x, n, h, step, NULL);
-	memcpy(grad + 0, work_ + 4726976, sizeof(float) * 401408);
+	memcpy(grad + 0, work_ + 4694208, sizeof(float) * 401408);
 	memcpy(grad + 401408, work_ + 1024, sizeof(float) * 512);
-	memcpy(grad + 401920, work_ + 4202688, sizeof(float) * 131072);
+	memcpy(grad + 401920, work_ + 4169920, sizeof(float) * 131072);
 	memcpy(grad + 532992, work_ + 0, sizeof(float) * 256);
-	memcpy(grad + 533248, work_ + 507904, sizeof(float) * 8192);
+	memcpy(grad + 533248, work_ + 507968, sizeof(float) * 8192);
 	memcpy(grad + 541440, work_ + 399424, sizeof(float) * 32);
-	memcpy(grad + 541472, work_ + 638976, sizeof(float) * 8192);
+	memcpy(grad + 541472, work_ + 639040, sizeof(float) * 8192);
 	memcpy(grad + 549664, work_ + 415808, sizeof(float) * 32);
-	memcpy(grad + 549696, work_ + 458752, sizeof(float) * 8192);
+	memcpy(grad + 549696, work_ + 458816, sizeof(float) * 8192);
 	memcpy(grad + 557888, work_ + 398400, sizeof(float) * 256);
-	memcpy(grad + 558144, work_ + 3678400, sizeof(float) * 131072);
+	memcpy(grad + 558144, work_ + 3645632, sizeof(float) * 131072);
 	memcpy(grad + 689216, work_ + 396352, sizeof(float) * 512);
-	memcpy(grad + 689728, work_ + 2072768, sizeof(float) * 401408);
+	memcpy(grad + 689728, work_ + 2040000, sizeof(float) * 401408);
 	memcpy(grad + 1091136, work_ + 393216, sizeof(float) * 784);
 	return loss;
 }
@@ -943,24 +949,24 @@ beta_vae_real beta_vae_loss(const void *state, void *work, const beta_vae_real *
 	const float *const t13 = params + 549664; /* encoder.5.bias */
 	float *const t14 = (float *)(work_ + 409600); /* dense [n, 32] */
 	float *const t15 = (float *)(work_ + 425984); /* gaussian [n, 32] */
+	float *const t29 = (float *)(work_ + 442368); /* kl_normal [] */
 	const float *const t16 = params + 549696; /* decoder.0.weight */
 	const float *const t17 = params + 557888; /* decoder.0.bias */
-	float *const t19 = (float *)(work_ + 442368); /* dense [n, 256] */
+	float *const t19 = (float *)(work_ + 442432); /* dense [n, 256] */
 	const float *const t20 = params + 558144; /* decoder.2.weight */
 	const float *const t21 = params + 689216; /* decoder.2.bias */
-	float *const t23 = (float *)(work_ + 573440); /* dense [n, 512] */
+	float *const t23 = (float *)(work_ + 573504); /* dense [n, 512] */
 	const float *const t24 = params + 689728; /* decoder.4.weight */
 	const float *const t25 = params + 1091136; /* decoder.4.bias */
-	float *const t26 = (float *)(work_ + 835584); /* dense [n, 784] */
-	float *const t27 = (float *)(work_ + 1236992); /* sigmoid [n, 784] */
-	float *const t28 = (float *)(work_ + 1638400); /* bce [] */
-	float *const t29 = (float *)(work_ + 1638464); /* kl_normal [] */
-	float *const t30 = (float *)(work_ + 1638528); /* scale [] */
-	float *const t31 = (float *)(work_ + 1638464); /* add [] */
-	/* t4 = dense */
+	float *const t26 = (float *)(work_ + 835648); /* dense [n, 784] */
+	float *const t27 = (float *)(work_ + 1237056); /* sigmoid [n, 784] */
+	float *const t28 = (float *)(work_ + 1638528); /* bce [] */
+	float *const t30 = (float *)(work_ + 835648); /* scale [] */
+	float *const t31 = (float *)(work_ + 442368); /* add [] */
+	/* t4 = dense+relu */
 	beta_vae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t4,
 		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
-	/* t8 = dense */
+	/* t8 = dense+relu */
 	beta_vae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t8,
 		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
 	/* t11 = dense */
@@ -969,16 +975,34 @@ beta_vae_real beta_vae_loss(const void *state, void *work, const beta_vae_real *
 	/* t14 = dense */
 	beta_vae_gemm(n, 32, 256, t8, 256, 1, t12, 1, 256, t13, t14,
 		NULL);
-	/* t15 = gaussian */
+	/* t15 = gaussian+kl_normal */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 32 >= 32768)
 #endif
 	for (long i = 0; i < n * 32; i++)
 		t15[i] = t11[i];
-	/* t19 = dense */
+	/* t29 = kl_normal */
+	{
+		double part[64], acc = 0;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 32 >= 65536)
+#endif
+		for (long c = 0; c < 64; c++) {
+			const long i0 = n * 32 * c / 64 / 16 * 16, i1 = c == 63 ? n * 32 : n * 32 * (c + 1) / 64 / 16 * 16;
+			double sum = 0;
+			for (long i = i0; i < i1; i++) {
+				sum += 1 + (double)t14[i] - (double)t11[i] * t11[i] - exp((double)t14[i]);
+			}
+			part[c] = sum;
+		}
+		for (long c = 0; c < 64; c++)
+			acc += part[c];
+		t29[0] = (float)(-0.5 * acc);
+	}
+	/* t19 = dense+relu */
 	beta_vae_gemm(n, 256, 32, t15, 32, 1, t16, 1, 32, t17, t19,
 		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
-	/* t23 = dense */
+	/* t23 = dense+relu */
 	beta_vae_gemm(n, 512, 256, t19, 256, 1, t20, 1, 256, t21, t23,
 		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
 	/* t26 = dense */
@@ -986,14 +1010,9 @@ beta_vae_real beta_vae_loss(const void *state, void *work, const beta_vae_real *
 		NULL);
 	/* t27 = sigmoid */
 	beta_vae_act_all(BETA_VAE_SIGMOID, 0.0f, n * 784, t26, NULL, t27);
-	/* t28 = bce */
-	t28[0] = (float)(beta_vae_bce_logits(n * 784, t26, t27, t0));
-	/* t29 = kl_normal */
+	/* t28 = bce+bce_grad */
 	{
-		double acc = 0;
-		for (long i = 0; i < n * 32; i++)
-			acc += 1 + (double)t14[i] - (double)t11[i] * t11[i] - exp((double)t14[i]);
-		t29[0] = (float)(-0.5 * acc);
+		t28[0] = (float)(beta_vae_bce_logits(n * 784, t26, t27, t0, NULL, 0));
 	}
 	/* t30 = scale */
 	for (long i = 0; i < 1; i++)
@@ -1028,18 +1047,18 @@ void beta_vae_forward(const void *state, void *work, const beta_vae_real *x, int
 	float *const t15 = (float *)(work_ + 425984); /* gaussian [n, 32] */
 	const float *const t16 = params + 549696; /* decoder.0.weight */
 	const float *const t17 = params + 557888; /* decoder.0.bias */
-	float *const t19 = (float *)(work_ + 442368); /* dense [n, 256] */
+	float *const t19 = (float *)(work_ + 442432); /* dense [n, 256] */
 	const float *const t20 = params + 558144; /* decoder.2.weight */
 	const float *const t21 = params + 689216; /* decoder.2.bias */
-	float *const t23 = (float *)(work_ + 573440); /* dense [n, 512] */
+	float *const t23 = (float *)(work_ + 573504); /* dense [n, 512] */
 	const float *const t24 = params + 689728; /* decoder.4.weight */
 	const float *const t25 = params + 1091136; /* decoder.4.bias */
-	float *const t26 = (float *)(work_ + 835584); /* dense [n, 784] */
-	float *const t27 = (float *)(work_ + 1236992); /* sigmoid [n, 784] */
-	/* t4 = dense */
+	float *const t26 = (float *)(work_ + 835648); /* dense [n, 784] */
+	float *const t27 = (float *)(work_ + 1237056); /* sigmoid [n, 784] */
+	/* t4 = dense+relu */
 	beta_vae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t4,
 		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
-	/* t8 = dense */
+	/* t8 = dense+relu */
 	beta_vae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t8,
 		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
 	/* t11 = dense */
@@ -1048,16 +1067,16 @@ void beta_vae_forward(const void *state, void *work, const beta_vae_real *x, int
 	/* t14 = dense */
 	beta_vae_gemm(n, 32, 256, t8, 256, 1, t12, 1, 256, t13, t14,
 		NULL);
-	/* t15 = gaussian */
+	/* t15 = gaussian+kl_normal */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 32 >= 32768)
 #endif
 	for (long i = 0; i < n * 32; i++)
 		t15[i] = t11[i];
-	/* t19 = dense */
+	/* t19 = dense+relu */
 	beta_vae_gemm(n, 256, 32, t15, 32, 1, t16, 1, 32, t17, t19,
 		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
-	/* t23 = dense */
+	/* t23 = dense+relu */
 	beta_vae_gemm(n, 512, 256, t19, 256, 1, t20, 1, 256, t21, t23,
 		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
 	/* t26 = dense */
@@ -1090,10 +1109,10 @@ void beta_vae_encode(const void *state, void *work, const beta_vae_real *x, int 
 	const float *const t13 = params + 549664; /* encoder.5.bias */
 	float *const t14 = (float *)(work_ + 409600); /* dense [n, 32] */
 	float *const t15 = (float *)(work_ + 425984); /* gaussian [n, 32] */
-	/* t4 = dense */
+	/* t4 = dense+relu */
 	beta_vae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t4,
 		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
-	/* t8 = dense */
+	/* t8 = dense+relu */
 	beta_vae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t8,
 		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
 	/* t11 = dense */
@@ -1102,7 +1121,7 @@ void beta_vae_encode(const void *state, void *work, const beta_vae_real *x, int 
 	/* t14 = dense */
 	beta_vae_gemm(n, 32, 256, t8, 256, 1, t12, 1, 256, t13, t14,
 		NULL);
-	/* t15 = gaussian */
+	/* t15 = gaussian+kl_normal */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 32 >= 32768)
 #endif
@@ -1122,18 +1141,18 @@ void beta_vae_decode(const void *state, void *work, const beta_vae_real *z, int 
 	const float *const t15 = z;
 	const float *const t16 = params + 549696; /* decoder.0.weight */
 	const float *const t17 = params + 557888; /* decoder.0.bias */
-	float *const t19 = (float *)(work_ + 442368); /* dense [n, 256] */
+	float *const t19 = (float *)(work_ + 442432); /* dense [n, 256] */
 	const float *const t20 = params + 558144; /* decoder.2.weight */
 	const float *const t21 = params + 689216; /* decoder.2.bias */
-	float *const t23 = (float *)(work_ + 573440); /* dense [n, 512] */
+	float *const t23 = (float *)(work_ + 573504); /* dense [n, 512] */
 	const float *const t24 = params + 689728; /* decoder.4.weight */
 	const float *const t25 = params + 1091136; /* decoder.4.bias */
-	float *const t26 = (float *)(work_ + 835584); /* dense [n, 784] */
-	float *const t27 = (float *)(work_ + 1236992); /* sigmoid [n, 784] */
-	/* t19 = dense */
+	float *const t26 = (float *)(work_ + 835648); /* dense [n, 784] */
+	float *const t27 = (float *)(work_ + 1237056); /* sigmoid [n, 784] */
+	/* t19 = dense+relu */
 	beta_vae_gemm(n, 256, 32, t15, 32, 1, t16, 1, 32, t17, t19,
 		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
-	/* t23 = dense */
+	/* t23 = dense+relu */
 	beta_vae_gemm(n, 512, 256, t19, 256, 1, t20, 1, 256, t21, t23,
 		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
 	/* t26 = dense */

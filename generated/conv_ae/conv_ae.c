@@ -528,14 +528,14 @@ static conv_ae_real conv_ae_pass(const void *state, void *work, const conv_ae_re
 	float *const t28 = (float *)(work_ + 9699328); /* conv_workspace [n, 8036] */
 	float *const t29 = (float *)(work_ + 13813760); /* conv_transpose2d [n, 1, 28, 28] */
 	float *const t30 = (float *)(work_ + 9699328); /* sigmoid [n, 1, 28, 28] */
-	float *const t31 = (float *)(work_ + 10100736); /* mse [] */
-	float *const t32 = (float *)(work_ + 10100800); /* constant [] */
+	float *const t32 = (float *)(work_ + 10100736); /* constant [] */
+	float *const t31 = (float *)(work_ + 10100800); /* mse [] */
 	float *const t33 = (float *)(work_ + 10100864); /* mse_grad [n, 1, 28, 28] */
 	float *const t35 = (float *)(work_ + 10502272); /* conv_workspace [n, 8036] */
 	float *const t36 = (float *)(work_ + 14616704); /* conv2d [n, 32, 14, 14] */
 	float *const t37 = (float *)(work_ + 10502272); /* conv_workspace [n, 8036] */
 	float *const t38 = (float *)(work_ + 17827968); /* conv2d_dw [32, 1, 3, 3] */
-	float *const t39 = (float *)(work_ + 10100800); /* conv_db [1] */
+	float *const t39 = (float *)(work_ + 10100736); /* conv_db [1] */
 	float *const t40 = (float *)(work_ + 10100864); /* act_grad [n, 32, 14, 14] */
 	float *const t41 = (float *)(work_ + 17829120); /* conv_workspace [n, 17248] */
 	float *const t42 = (float *)(work_ + 6488064); /* conv2d [n, 64, 7, 7] */
@@ -678,39 +678,33 @@ static conv_ae_real conv_ae_pass(const void *state, void *work, const conv_ae_re
 	}
 	/* t30 = sigmoid */
 	conv_ae_act_all(CONV_AE_SIGMOID, 0.0f, n * 784, t29, NULL, t30);
-	/* t31 = mse */
+	/* t32 = constant */
+	t32[0] = 1.0f;
+	/* t31 = mse+mse_grad */
 	{
-		double part[64], acc = 0;
+		const float k = (float)(t32[0] / (double)(n * 784));
+		{
+			double part[64], acc = 0;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 784 >= 65536)
 #endif
-		for (long c = 0; c < 64; c++) {
-			double sum = 0;
-			for (long i = n * 784 * c / 64; i < n * 784 * (c + 1) / 64; i++) {
-				double d = (double)t30[i] - (double)t0[i];
-				sum += d * d;
+			for (long c = 0; c < 64; c++) {
+				const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
+				double sum = 0;
+				for (long i = i0; i < i1; i++) {
+					double d = (double)t30[i] - (double)t0[i];
+					sum += d * d;
+					t33[i] = 2 * k * (t30[i] - t0[i]);
+				}
+				conv_ae_act(CONV_AE_SIGMOID, 0.0f, 1, i1 - i0, t33 + i0, 0, t30 + i0, 0, t33 + i0, 0);
+				part[c] = sum;
 			}
-			part[c] = sum;
-		}
-		for (long c = 0; c < 64; c++)
-			acc += part[c];
-		t31[0] = (float)(acc / (double)(n * 784));
-	}
-	/* t32 = constant */
-	t32[0] = 1.0f;
-	/* t33 = mse_grad */
-	{
-		const float k = (float)(t32[0] / (double)(n * 784));
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
-#endif
-		for (long i0 = 0; i0 < n * 784; i0 += 1024) {
-			const long c = n * 784 - i0 < 1024 ? n * 784 - i0 : 1024;
-			for (long i = i0; i < i0 + c; i++)
-				t33[i] = 2 * k * (t30[i] - t0[i]);
-			conv_ae_act(CONV_AE_SIGMOID, 0.0f, 1, c, t33 + i0, 0, t30 + i0, 0, t33 + i0, 0);
+			for (long c = 0; c < 64; c++)
+				acc += part[c];
+			t31[0] = (float)(acc / (double)(n * 784));
 		}
 	}
+	/* t33 = mse_grad: computed with t31 */
 	/* t35 = conv_workspace */
 	/* t36 = conv2d */
 #ifdef _OPENMP
@@ -984,7 +978,7 @@ conv_ae_real conv_ae_train_step(void *state, void *work, const conv_ae_real *x, 
 	float *const t26 = params + 840288; /* decoder.4.weight */
 	float *const t27 = params + 840576; /* decoder.4.bias */
 	float *const t38 = (float *)(work_ + 17827968); /* conv2d_dw [32, 1, 3, 3] */
-	float *const t39 = (float *)(work_ + 10100800); /* conv_db [1] */
+	float *const t39 = (float *)(work_ + 10100736); /* conv_db [1] */
 	float *const t44 = (float *)(work_ + 8093696); /* conv2d_dw [64, 32, 3, 3] */
 	float *const t45 = (float *)(work_ + 8167424); /* conv_db [32] */
 	float *const t50 = (float *)(work_ + 11706496); /* conv2d_dw [128, 64, 7, 7] */
@@ -1054,7 +1048,7 @@ conv_ae_real conv_ae_gradient(const void *state, void *work, const conv_ae_real 
 	memcpy(grad + 821824, work_ + 8093696, sizeof(float) * 18432);
 	memcpy(grad + 840256, work_ + 8167424, sizeof(float) * 32);
 	memcpy(grad + 840288, work_ + 17827968, sizeof(float) * 288);
-	memcpy(grad + 840576, work_ + 10100800, sizeof(float) * 1);
+	memcpy(grad + 840576, work_ + 10100736, sizeof(float) * 1);
 	return loss;
 }
 
@@ -1109,7 +1103,7 @@ conv_ae_real conv_ae_loss(const void *state, void *work, const conv_ae_real *x, 
 	float *const t28 = (float *)(work_ + 9699328); /* conv_workspace [n, 8036] */
 	float *const t29 = (float *)(work_ + 13813760); /* conv_transpose2d [n, 1, 28, 28] */
 	float *const t30 = (float *)(work_ + 9699328); /* sigmoid [n, 1, 28, 28] */
-	float *const t31 = (float *)(work_ + 10100736); /* mse [] */
+	float *const t31 = (float *)(work_ + 10100800); /* mse [] */
 	/* t3 = conv_workspace */
 	/* t4 = conv2d */
 #ifdef _OPENMP
@@ -1224,15 +1218,16 @@ conv_ae_real conv_ae_loss(const void *state, void *work, const conv_ae_real *x, 
 	}
 	/* t30 = sigmoid */
 	conv_ae_act_all(CONV_AE_SIGMOID, 0.0f, n * 784, t29, NULL, t30);
-	/* t31 = mse */
+	/* t31 = mse+mse_grad */
 	{
 		double part[64], acc = 0;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 784 >= 65536)
 #endif
 		for (long c = 0; c < 64; c++) {
+			const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
 			double sum = 0;
-			for (long i = n * 784 * c / 64; i < n * 784 * (c + 1) / 64; i++) {
+			for (long i = i0; i < i1; i++) {
 				double d = (double)t30[i] - (double)t0[i];
 				sum += d * d;
 			}

@@ -222,13 +222,15 @@ static void conv_vae_adam(long count, float *p, float *m, float *v, const float 
 	}
 }
 
-static double conv_vae_bce_span(long count, const float *z, const float *y, const float *t)
+static double conv_vae_bce_span(long count, const float *z, const float *y, const float *t, float *g, float k)
 {
 	double acc = 0;
 	long i = 0;
 	const conv_vae_vec one = CONV_VAE_SET1(1), zero = CONV_VAE_ZERO(), half = CONV_VAE_SET1(0.5f);
 	for (; i + CONV_VAE_LANES <= count; i += CONV_VAE_LANES) {
-		const conv_vae_vec zi = CONV_VAE_LOAD(z + i), yi = CONV_VAE_LOAD(y + i);
+		const conv_vae_vec zi = CONV_VAE_LOAD(z + i), yi = CONV_VAE_LOAD(y + i), ti = CONV_VAE_LOAD(t + i);
+		if (g)
+			CONV_VAE_STORE(g + i, CONV_VAE_MUL(CONV_VAE_SET1(k), CONV_VAE_SUB(yi, ti)));
 		const conv_vae_vec m = CONV_VAE_MAX(yi, CONV_VAE_SUB(one, yi));
 		/* m in [1/2, 1]: below sqrt(1/2), log m = log 2m - log 2 */
 		const conv_vae_vec low = CONV_VAE_WHERE_POS(CONV_VAE_SUB(CONV_VAE_SET1(0.707106781186547524f), m), one, zero);
@@ -247,7 +249,7 @@ static double conv_vae_bce_span(long count, const float *z, const float *y, cons
 		lg = CONV_VAE_SUB(lg, CONV_VAE_MUL(half, x2));
 		lg = CONV_VAE_ADD(x, lg);
 		lg = CONV_VAE_SUB(lg, CONV_VAE_MUL(low, CONV_VAE_SET1(0.693359375f)));
-		const conv_vae_vec term = CONV_VAE_SUB(CONV_VAE_SUB(CONV_VAE_MAX(zi, zero), CONV_VAE_MUL(zi, CONV_VAE_LOAD(t + i))), lg);
+		const conv_vae_vec term = CONV_VAE_SUB(CONV_VAE_SUB(CONV_VAE_MAX(zi, zero), CONV_VAE_MUL(zi, ti)), lg);
 		float lane[CONV_VAE_LANES];
 		CONV_VAE_STORE(lane, term);
 		float part = 0;
@@ -256,13 +258,15 @@ static double conv_vae_bce_span(long count, const float *z, const float *y, cons
 		acc += part;
 	}
 	for (; i < count; i++) {
+		if (g)
+			g[i] = k * (y[i] - t[i]);
 		const float m = y[i] > 1 - y[i] ? y[i] : 1 - y[i];
 		acc += (double)(z[i] > 0 ? z[i] : 0) - (double)z[i] * t[i] - (double)logf(m);
 	}
 	return acc;
 }
 
-static double conv_vae_bce_logits(long count, const float *z, const float *y, const float *t)
+static double conv_vae_bce_logits(long count, const float *z, const float *y, const float *t, float *g, float k)
 {
 	double part[64], acc = 0;
 #ifdef _OPENMP
@@ -270,7 +274,7 @@ static double conv_vae_bce_logits(long count, const float *z, const float *y, co
 #endif
 	for (long c = 0; c < 64; c++) {
 		const long i = count * c / 64, m = count * (c + 1) / 64 - i;
-		part[c] = conv_vae_bce_span(m, z + i, y + i, t + i);
+		part[c] = conv_vae_bce_span(m, z + i, y + i, t + i, g ? g + i : NULL, k);
 	}
 	for (long c = 0; c < 64; c++)
 		acc += part[c];
@@ -573,40 +577,40 @@ static conv_vae_real conv_vae_pass(const void *state, void *work, const conv_vae
 	const float *const t16 = params + 119184; /* encoder.6.bias */
 	float *const t17 = (float *)(work_ + 6430720); /* dense [n, 16] */
 	float *const t18 = (float *)(work_ + 6438912); /* gaussian [n, 16] */
+	float *const t35 = (float *)(work_ + 6447104); /* kl_normal [] */
 	const float *const t19 = params + 119200; /* decoder.0.weight */
 	const float *const t20 = params + 169376; /* decoder.0.bias */
-	float *const t22 = (float *)(work_ + 6447104); /* dense [n, 3136] */
-	float *const t23 = (float *)(work_ + 8052736); /* reshape [n, 64, 7, 7] */
+	float *const t22 = (float *)(work_ + 6447168); /* dense [n, 3136] */
+	float *const t23 = (float *)(work_ + 8052800); /* reshape [n, 64, 7, 7] */
 	const float *const t24 = params + 172512; /* decoder.3.weight */
 	const float *const t25 = params + 190944; /* decoder.3.bias */
-	float *const t26 = (float *)(work_ + 9658368); /* conv_workspace [n, 17248] */
-	float *const t27 = (float *)(work_ + 18489344); /* conv_transpose2d [n, 32, 14, 14] */
-	float *const t28 = (float *)(work_ + 9658368); /* relu [n, 32, 14, 14] */
+	float *const t26 = (float *)(work_ + 9658432); /* conv_workspace [n, 17248] */
+	float *const t27 = (float *)(work_ + 18489408); /* conv_transpose2d [n, 32, 14, 14] */
+	float *const t28 = (float *)(work_ + 9658432); /* relu [n, 32, 14, 14] */
 	const float *const t29 = params + 190976; /* decoder.5.weight */
 	const float *const t30 = params + 191264; /* decoder.5.bias */
-	float *const t31 = (float *)(work_ + 12869632); /* conv_workspace [n, 8036] */
-	float *const t32 = (float *)(work_ + 16984064); /* conv_transpose2d [n, 1, 28, 28] */
-	float *const t33 = (float *)(work_ + 12869632); /* sigmoid [n, 1, 28, 28] */
-	float *const t34 = (float *)(work_ + 13271040); /* bce [] */
-	float *const t35 = (float *)(work_ + 13271104); /* kl_normal [] */
-	float *const t36 = (float *)(work_ + 13271168); /* add [] */
-	float *const t37 = (float *)(work_ + 13271040); /* constant [] */
-	float *const t38 = (float *)(work_ + 13271232); /* kl_normal_grad [n, 16] */
-	float *const t39 = (float *)(work_ + 13279424); /* kl_normal_grad [n, 16] */
-	float *const t40 = (float *)(work_ + 13287616); /* bce_grad [n, 1, 28, 28] */
-	float *const t41 = (float *)(work_ + 13689024); /* conv_workspace [n, 8036] */
-	float *const t42 = (float *)(work_ + 17803456); /* conv2d [n, 32, 14, 14] */
-	float *const t43 = (float *)(work_ + 13689024); /* conv_workspace [n, 8036] */
+	float *const t31 = (float *)(work_ + 12869696); /* conv_workspace [n, 8036] */
+	float *const t32 = (float *)(work_ + 16984128); /* conv_transpose2d [n, 1, 28, 28] */
+	float *const t33 = (float *)(work_ + 12869696); /* sigmoid [n, 1, 28, 28] */
+	float *const t37 = (float *)(work_ + 13271104); /* constant [] */
+	float *const t34 = (float *)(work_ + 13271168); /* bce [] */
+	float *const t40 = (float *)(work_ + 13271232); /* bce_grad [n, 1, 28, 28] */
+	float *const t36 = (float *)(work_ + 13672640); /* add [] */
+	float *const t38 = (float *)(work_ + 13672704); /* kl_normal_grad [n, 16] */
+	float *const t39 = (float *)(work_ + 13680896); /* kl_normal_grad [n, 16] */
+	float *const t41 = (float *)(work_ + 13689088); /* conv_workspace [n, 8036] */
+	float *const t42 = (float *)(work_ + 17803520); /* conv2d [n, 32, 14, 14] */
+	float *const t43 = (float *)(work_ + 13689088); /* conv_workspace [n, 8036] */
 	float *const t44 = (float *)(work_ + 6422528); /* conv2d_dw [32, 1, 3, 3] */
 	float *const t45 = (float *)(work_ + 6423680); /* conv_db [1] */
-	float *const t46 = (float *)(work_ + 13287616); /* act_grad [n, 32, 14, 14] */
-	float *const t47 = (float *)(work_ + 16498880); /* conv_workspace [n, 17248] */
-	float *const t48 = (float *)(work_ + 9658368); /* conv2d [n, 64, 7, 7] */
-	float *const t49 = (float *)(work_ + 16498880); /* conv_workspace [n, 17248] */
-	float *const t50 = (float *)(work_ + 11264000); /* conv2d_dw [64, 32, 3, 3] */
+	float *const t46 = (float *)(work_ + 13689088); /* act_grad [n, 32, 14, 14] */
+	float *const t47 = (float *)(work_ + 16900352); /* conv_workspace [n, 17248] */
+	float *const t48 = (float *)(work_ + 9658432); /* conv2d [n, 64, 7, 7] */
+	float *const t49 = (float *)(work_ + 16900352); /* conv_workspace [n, 17248] */
+	float *const t50 = (float *)(work_ + 11264064); /* conv2d_dw [64, 32, 3, 3] */
 	float *const t51 = (float *)(work_ + 6423744); /* conv_db [32] */
-	float *const t52 = (float *)(work_ + 8052736); /* reshape [n, 3136] */
-	float *const t53 = (float *)(work_ + 9658368); /* act_grad [n, 3136] */
+	float *const t52 = (float *)(work_ + 8052800); /* reshape [n, 3136] */
+	float *const t53 = (float *)(work_ + 9658432); /* act_grad [n, 3136] */
 	float *const t54 = (float *)(work_ + 6447104); /* dense_dx [n, 16] */
 	float *const t55 = (float *)(work_ + 6455296); /* dense_dw [3136, 16] */
 	float *const t56 = (float *)(work_ + 6656000); /* sum_batch [3136] */
@@ -617,18 +621,18 @@ static conv_vae_real conv_vae_pass(const void *state, void *work, const conv_vae
 	float *const t61 = (float *)(work_ + 8282368); /* dense_dw [16, 3136] */
 	float *const t62 = (float *)(work_ + 6432064); /* sum_batch [16] */
 	float *const t63 = (float *)(work_ + 8483072); /* dense_dx [n, 3136] */
-	float *const t64 = (float *)(work_ + 13271232); /* add [n, 3136] */
+	float *const t64 = (float *)(work_ + 13672704); /* add [n, 3136] */
 	float *const t65 = (float *)(work_ + 6676736); /* dense_dw [16, 3136] */
 	float *const t66 = (float *)(work_ + 4816896); /* sum_batch [16] */
 	float *const t67 = (float *)(work_ + 8483072); /* reshape [n, 64, 7, 7] */
-	float *const t68 = (float *)(work_ + 13271232); /* act_grad [n, 64, 7, 7] */
-	float *const t69 = (float *)(work_ + 14876864); /* conv_workspace [n, 17248] */
-	float *const t70 = (float *)(work_ + 23707840); /* conv_transpose2d [n, 32, 14, 14] */
-	float *const t71 = (float *)(work_ + 14876864); /* conv_workspace [n, 17248] */
+	float *const t68 = (float *)(work_ + 13672704); /* act_grad [n, 64, 7, 7] */
+	float *const t69 = (float *)(work_ + 15278336); /* conv_workspace [n, 17248] */
+	float *const t70 = (float *)(work_ + 24109312); /* conv_transpose2d [n, 32, 14, 14] */
+	float *const t71 = (float *)(work_ + 15278336); /* conv_workspace [n, 17248] */
 	float *const t72 = (float *)(work_ + 3211264); /* conv2d_dw [64, 32, 3, 3] */
 	float *const t73 = (float *)(work_ + 3284992); /* conv_db [64] */
-	float *const t74 = (float *)(work_ + 13271232); /* act_grad [n, 32, 14, 14] */
-	float *const t75 = (float *)(work_ + 16482496); /* conv_workspace [n, 8036] */
+	float *const t74 = (float *)(work_ + 13672704); /* act_grad [n, 32, 14, 14] */
+	float *const t75 = (float *)(work_ + 16883968); /* conv_workspace [n, 8036] */
 	float *const t76 = (float *)(work_ + 0); /* conv2d_dw [32, 1, 3, 3] */
 	float *const t77 = (float *)(work_ + 1152); /* conv_db [32] */
 	/* t3 = conv_workspace */
@@ -673,16 +677,30 @@ static conv_vae_real conv_vae_pass(const void *state, void *work, const conv_vae
 	/* t17 = dense */
 	conv_vae_gemm(n, 16, 3136, t11, 3136, 1, t15, 1, 3136, t16, t17,
 		NULL);
-	/* t18 = gaussian */
+	/* t18 = gaussian+kl_normal */
 	{
 		const uint64_t key = conv_vae_mix(rng ^ conv_vae_mix(((uint64_t)step << 24) ^ 18u));
+		{
+			double part[64], acc = 0;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 16 >= 32768)
+#pragma omp parallel for schedule(static) if (n * 16 >= 65536)
 #endif
-		for (long i = 0; i < n * 16; i++)
-			t18[i] = t14[i] + (stochastic ? expf(0.5f * t17[i]) * (float)conv_vae_normal(key, (uint64_t)i) : 0);
+			for (long c = 0; c < 64; c++) {
+				const long i0 = n * 16 * c / 64 / 16 * 16, i1 = c == 63 ? n * 16 : n * 16 * (c + 1) / 64 / 16 * 16;
+				double sum = 0;
+				for (long i = i0; i < i1; i++) {
+					t18[i] = t14[i] + (stochastic ? expf(0.5f * t17[i]) * (float)conv_vae_normal(key, (uint64_t)i) : 0);
+					sum += 1 + (double)t17[i] - (double)t14[i] * t14[i] - exp((double)t17[i]);
+				}
+				part[c] = sum;
+			}
+			for (long c = 0; c < 64; c++)
+				acc += part[c];
+			t35[0] = (float)(-0.5 * acc);
+		}
 	}
-	/* t22 = dense */
+	/* t35 = kl_normal: computed with t18 */
+	/* t22 = dense+relu */
 	conv_vae_gemm(n, 3136, 16, t18, 16, 1, t19, 1, 16, t20, t22,
 		&(const conv_vae_epilogue){.act = CONV_VAE_RELU, .slope = 0.0f});
 	/* t23 = reshape */
@@ -729,20 +747,17 @@ static conv_vae_real conv_vae_pass(const void *state, void *work, const conv_vae
 	}
 	/* t33 = sigmoid */
 	conv_vae_act_all(CONV_VAE_SIGMOID, 0.0f, n * 784, t32, NULL, t33);
-	/* t34 = bce */
-	t34[0] = (float)(conv_vae_bce_logits(n * 784, t32, t33, t0));
-	/* t35 = kl_normal */
+	/* t37 = constant */
+	t37[0] = 1.0f;
+	/* t34 = bce+bce_grad */
 	{
-		double acc = 0;
-		for (long i = 0; i < n * 16; i++)
-			acc += 1 + (double)t17[i] - (double)t14[i] * t14[i] - exp((double)t17[i]);
-		t35[0] = (float)(-0.5 * acc);
+		const float k = t37[0];
+		t34[0] = (float)(conv_vae_bce_logits(n * 784, t32, t33, t0, t40, k));
 	}
+	/* t40 = bce_grad: computed with t34 */
 	/* t36 = add */
 	for (long i = 0; i < 1; i++)
 		t36[i] = t34[i] + t35[i];
-	/* t37 = constant */
-	t37[0] = 1.0f;
 	/* t38 = kl_normal_grad */
 	{
 		const float k = t37[0];
@@ -760,15 +775,6 @@ static conv_vae_real conv_vae_pass(const void *state, void *work, const conv_vae
 #endif
 		for (long i = 0; i < n * 16; i++)
 			t39[i] = k * 0.5f * (expf(t17[i]) - 1);
-	}
-	/* t40 = bce_grad */
-	{
-		const float k = t37[0];
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
-#endif
-		for (long i = 0; i < n * 784; i++)
-			t40[i] = k * (t33[i] - t0[i]);
 	}
 	/* t41 = conv_workspace */
 	/* t42 = conv2d */
@@ -1033,7 +1039,7 @@ conv_vae_real conv_vae_train_step(void *state, void *work, const conv_vae_real *
 	float *const t30 = params + 191264; /* decoder.5.bias */
 	float *const t44 = (float *)(work_ + 6422528); /* conv2d_dw [32, 1, 3, 3] */
 	float *const t45 = (float *)(work_ + 6423680); /* conv_db [1] */
-	float *const t50 = (float *)(work_ + 11264000); /* conv2d_dw [64, 32, 3, 3] */
+	float *const t50 = (float *)(work_ + 11264064); /* conv2d_dw [64, 32, 3, 3] */
 	float *const t51 = (float *)(work_ + 6423744); /* conv_db [32] */
 	float *const t55 = (float *)(work_ + 6455296); /* dense_dw [3136, 16] */
 	float *const t56 = (float *)(work_ + 6656000); /* sum_batch [3136] */
@@ -1109,7 +1115,7 @@ conv_vae_real conv_vae_gradient(const void *state, void *work, const conv_vae_re
 	memcpy(grad + 119184, work_ + 6432064, sizeof(float) * 16);
 	memcpy(grad + 119200, work_ + 6455296, sizeof(float) * 50176);
 	memcpy(grad + 169376, work_ + 6656000, sizeof(float) * 3136);
-	memcpy(grad + 172512, work_ + 11264000, sizeof(float) * 18432);
+	memcpy(grad + 172512, work_ + 11264064, sizeof(float) * 18432);
 	memcpy(grad + 190944, work_ + 6423744, sizeof(float) * 32);
 	memcpy(grad + 190976, work_ + 6422528, sizeof(float) * 288);
 	memcpy(grad + 191264, work_ + 6423680, sizeof(float) * 1);
@@ -1155,23 +1161,23 @@ conv_vae_real conv_vae_loss(const void *state, void *work, const conv_vae_real *
 	const float *const t16 = params + 119184; /* encoder.6.bias */
 	float *const t17 = (float *)(work_ + 6430720); /* dense [n, 16] */
 	float *const t18 = (float *)(work_ + 6438912); /* gaussian [n, 16] */
+	float *const t35 = (float *)(work_ + 6447104); /* kl_normal [] */
 	const float *const t19 = params + 119200; /* decoder.0.weight */
 	const float *const t20 = params + 169376; /* decoder.0.bias */
-	float *const t22 = (float *)(work_ + 6447104); /* dense [n, 3136] */
-	float *const t23 = (float *)(work_ + 8052736); /* reshape [n, 64, 7, 7] */
+	float *const t22 = (float *)(work_ + 6447168); /* dense [n, 3136] */
+	float *const t23 = (float *)(work_ + 8052800); /* reshape [n, 64, 7, 7] */
 	const float *const t24 = params + 172512; /* decoder.3.weight */
 	const float *const t25 = params + 190944; /* decoder.3.bias */
-	float *const t26 = (float *)(work_ + 9658368); /* conv_workspace [n, 17248] */
-	float *const t27 = (float *)(work_ + 18489344); /* conv_transpose2d [n, 32, 14, 14] */
-	float *const t28 = (float *)(work_ + 9658368); /* relu [n, 32, 14, 14] */
+	float *const t26 = (float *)(work_ + 9658432); /* conv_workspace [n, 17248] */
+	float *const t27 = (float *)(work_ + 18489408); /* conv_transpose2d [n, 32, 14, 14] */
+	float *const t28 = (float *)(work_ + 9658432); /* relu [n, 32, 14, 14] */
 	const float *const t29 = params + 190976; /* decoder.5.weight */
 	const float *const t30 = params + 191264; /* decoder.5.bias */
-	float *const t31 = (float *)(work_ + 12869632); /* conv_workspace [n, 8036] */
-	float *const t32 = (float *)(work_ + 16984064); /* conv_transpose2d [n, 1, 28, 28] */
-	float *const t33 = (float *)(work_ + 12869632); /* sigmoid [n, 1, 28, 28] */
-	float *const t34 = (float *)(work_ + 13271040); /* bce [] */
-	float *const t35 = (float *)(work_ + 13271104); /* kl_normal [] */
-	float *const t36 = (float *)(work_ + 13271168); /* add [] */
+	float *const t31 = (float *)(work_ + 12869696); /* conv_workspace [n, 8036] */
+	float *const t32 = (float *)(work_ + 16984128); /* conv_transpose2d [n, 1, 28, 28] */
+	float *const t33 = (float *)(work_ + 12869696); /* sigmoid [n, 1, 28, 28] */
+	float *const t34 = (float *)(work_ + 13271168); /* bce [] */
+	float *const t36 = (float *)(work_ + 13672640); /* add [] */
 	/* t3 = conv_workspace */
 	/* t4 = conv2d */
 #ifdef _OPENMP
@@ -1214,13 +1220,31 @@ conv_vae_real conv_vae_loss(const void *state, void *work, const conv_vae_real *
 	/* t17 = dense */
 	conv_vae_gemm(n, 16, 3136, t11, 3136, 1, t15, 1, 3136, t16, t17,
 		NULL);
-	/* t18 = gaussian */
+	/* t18 = gaussian+kl_normal */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 16 >= 32768)
 #endif
 	for (long i = 0; i < n * 16; i++)
 		t18[i] = t14[i];
-	/* t22 = dense */
+	/* t35 = kl_normal */
+	{
+		double part[64], acc = 0;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 16 >= 65536)
+#endif
+		for (long c = 0; c < 64; c++) {
+			const long i0 = n * 16 * c / 64 / 16 * 16, i1 = c == 63 ? n * 16 : n * 16 * (c + 1) / 64 / 16 * 16;
+			double sum = 0;
+			for (long i = i0; i < i1; i++) {
+				sum += 1 + (double)t17[i] - (double)t14[i] * t14[i] - exp((double)t17[i]);
+			}
+			part[c] = sum;
+		}
+		for (long c = 0; c < 64; c++)
+			acc += part[c];
+		t35[0] = (float)(-0.5 * acc);
+	}
+	/* t22 = dense+relu */
 	conv_vae_gemm(n, 3136, 16, t18, 16, 1, t19, 1, 16, t20, t22,
 		&(const conv_vae_epilogue){.act = CONV_VAE_RELU, .slope = 0.0f});
 	/* t23 = reshape */
@@ -1267,14 +1291,9 @@ conv_vae_real conv_vae_loss(const void *state, void *work, const conv_vae_real *
 	}
 	/* t33 = sigmoid */
 	conv_vae_act_all(CONV_VAE_SIGMOID, 0.0f, n * 784, t32, NULL, t33);
-	/* t34 = bce */
-	t34[0] = (float)(conv_vae_bce_logits(n * 784, t32, t33, t0));
-	/* t35 = kl_normal */
+	/* t34 = bce+bce_grad */
 	{
-		double acc = 0;
-		for (long i = 0; i < n * 16; i++)
-			acc += 1 + (double)t17[i] - (double)t14[i] * t14[i] - exp((double)t17[i]);
-		t35[0] = (float)(-0.5 * acc);
+		t34[0] = (float)(conv_vae_bce_logits(n * 784, t32, t33, t0, NULL, 0));
 	}
 	/* t36 = add */
 	for (long i = 0; i < 1; i++)
@@ -1311,18 +1330,18 @@ void conv_vae_forward(const void *state, void *work, const conv_vae_real *x, int
 	float *const t18 = (float *)(work_ + 6438912); /* gaussian [n, 16] */
 	const float *const t19 = params + 119200; /* decoder.0.weight */
 	const float *const t20 = params + 169376; /* decoder.0.bias */
-	float *const t22 = (float *)(work_ + 6447104); /* dense [n, 3136] */
-	float *const t23 = (float *)(work_ + 8052736); /* reshape [n, 64, 7, 7] */
+	float *const t22 = (float *)(work_ + 6447168); /* dense [n, 3136] */
+	float *const t23 = (float *)(work_ + 8052800); /* reshape [n, 64, 7, 7] */
 	const float *const t24 = params + 172512; /* decoder.3.weight */
 	const float *const t25 = params + 190944; /* decoder.3.bias */
-	float *const t26 = (float *)(work_ + 9658368); /* conv_workspace [n, 17248] */
-	float *const t27 = (float *)(work_ + 18489344); /* conv_transpose2d [n, 32, 14, 14] */
-	float *const t28 = (float *)(work_ + 9658368); /* relu [n, 32, 14, 14] */
+	float *const t26 = (float *)(work_ + 9658432); /* conv_workspace [n, 17248] */
+	float *const t27 = (float *)(work_ + 18489408); /* conv_transpose2d [n, 32, 14, 14] */
+	float *const t28 = (float *)(work_ + 9658432); /* relu [n, 32, 14, 14] */
 	const float *const t29 = params + 190976; /* decoder.5.weight */
 	const float *const t30 = params + 191264; /* decoder.5.bias */
-	float *const t31 = (float *)(work_ + 12869632); /* conv_workspace [n, 8036] */
-	float *const t32 = (float *)(work_ + 16984064); /* conv_transpose2d [n, 1, 28, 28] */
-	float *const t33 = (float *)(work_ + 12869632); /* sigmoid [n, 1, 28, 28] */
+	float *const t31 = (float *)(work_ + 12869696); /* conv_workspace [n, 8036] */
+	float *const t32 = (float *)(work_ + 16984128); /* conv_transpose2d [n, 1, 28, 28] */
+	float *const t33 = (float *)(work_ + 12869696); /* sigmoid [n, 1, 28, 28] */
 	/* t3 = conv_workspace */
 	/* t4 = conv2d */
 #ifdef _OPENMP
@@ -1365,13 +1384,13 @@ void conv_vae_forward(const void *state, void *work, const conv_vae_real *x, int
 	/* t17 = dense */
 	conv_vae_gemm(n, 16, 3136, t11, 3136, 1, t15, 1, 3136, t16, t17,
 		NULL);
-	/* t18 = gaussian */
+	/* t18 = gaussian+kl_normal */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 16 >= 32768)
 #endif
 	for (long i = 0; i < n * 16; i++)
 		t18[i] = t14[i];
-	/* t22 = dense */
+	/* t22 = dense+relu */
 	conv_vae_gemm(n, 3136, 16, t18, 16, 1, t19, 1, 16, t20, t22,
 		&(const conv_vae_epilogue){.act = CONV_VAE_RELU, .slope = 0.0f});
 	/* t23 = reshape */
@@ -1490,7 +1509,7 @@ void conv_vae_encode(const void *state, void *work, const conv_vae_real *x, int 
 	/* t17 = dense */
 	conv_vae_gemm(n, 16, 3136, t11, 3136, 1, t15, 1, 3136, t16, t17,
 		NULL);
-	/* t18 = gaussian */
+	/* t18 = gaussian+kl_normal */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 16 >= 32768)
 #endif
@@ -1510,19 +1529,19 @@ void conv_vae_decode(const void *state, void *work, const conv_vae_real *z, int 
 	const float *const t18 = z;
 	const float *const t19 = params + 119200; /* decoder.0.weight */
 	const float *const t20 = params + 169376; /* decoder.0.bias */
-	float *const t22 = (float *)(work_ + 6447104); /* dense [n, 3136] */
-	float *const t23 = (float *)(work_ + 8052736); /* reshape [n, 64, 7, 7] */
+	float *const t22 = (float *)(work_ + 6447168); /* dense [n, 3136] */
+	float *const t23 = (float *)(work_ + 8052800); /* reshape [n, 64, 7, 7] */
 	const float *const t24 = params + 172512; /* decoder.3.weight */
 	const float *const t25 = params + 190944; /* decoder.3.bias */
-	float *const t26 = (float *)(work_ + 9658368); /* conv_workspace [n, 17248] */
-	float *const t27 = (float *)(work_ + 18489344); /* conv_transpose2d [n, 32, 14, 14] */
-	float *const t28 = (float *)(work_ + 9658368); /* relu [n, 32, 14, 14] */
+	float *const t26 = (float *)(work_ + 9658432); /* conv_workspace [n, 17248] */
+	float *const t27 = (float *)(work_ + 18489408); /* conv_transpose2d [n, 32, 14, 14] */
+	float *const t28 = (float *)(work_ + 9658432); /* relu [n, 32, 14, 14] */
 	const float *const t29 = params + 190976; /* decoder.5.weight */
 	const float *const t30 = params + 191264; /* decoder.5.bias */
-	float *const t31 = (float *)(work_ + 12869632); /* conv_workspace [n, 8036] */
-	float *const t32 = (float *)(work_ + 16984064); /* conv_transpose2d [n, 1, 28, 28] */
-	float *const t33 = (float *)(work_ + 12869632); /* sigmoid [n, 1, 28, 28] */
-	/* t22 = dense */
+	float *const t31 = (float *)(work_ + 12869696); /* conv_workspace [n, 8036] */
+	float *const t32 = (float *)(work_ + 16984128); /* conv_transpose2d [n, 1, 28, 28] */
+	float *const t33 = (float *)(work_ + 12869696); /* sigmoid [n, 1, 28, 28] */
+	/* t22 = dense+relu */
 	conv_vae_gemm(n, 3136, 16, t18, 16, 1, t19, 1, 16, t20, t22,
 		&(const conv_vae_epilogue){.act = CONV_VAE_RELU, .slope = 0.0f});
 	/* t23 = reshape */

@@ -222,13 +222,15 @@ static void cvae_adam(long count, float *p, float *m, float *v, const float *g, 
 	}
 }
 
-static double cvae_bce_span(long count, const float *z, const float *y, const float *t)
+static double cvae_bce_span(long count, const float *z, const float *y, const float *t, float *g, float k)
 {
 	double acc = 0;
 	long i = 0;
 	const cvae_vec one = CVAE_SET1(1), zero = CVAE_ZERO(), half = CVAE_SET1(0.5f);
 	for (; i + CVAE_LANES <= count; i += CVAE_LANES) {
-		const cvae_vec zi = CVAE_LOAD(z + i), yi = CVAE_LOAD(y + i);
+		const cvae_vec zi = CVAE_LOAD(z + i), yi = CVAE_LOAD(y + i), ti = CVAE_LOAD(t + i);
+		if (g)
+			CVAE_STORE(g + i, CVAE_MUL(CVAE_SET1(k), CVAE_SUB(yi, ti)));
 		const cvae_vec m = CVAE_MAX(yi, CVAE_SUB(one, yi));
 		/* m in [1/2, 1]: below sqrt(1/2), log m = log 2m - log 2 */
 		const cvae_vec low = CVAE_WHERE_POS(CVAE_SUB(CVAE_SET1(0.707106781186547524f), m), one, zero);
@@ -247,7 +249,7 @@ static double cvae_bce_span(long count, const float *z, const float *y, const fl
 		lg = CVAE_SUB(lg, CVAE_MUL(half, x2));
 		lg = CVAE_ADD(x, lg);
 		lg = CVAE_SUB(lg, CVAE_MUL(low, CVAE_SET1(0.693359375f)));
-		const cvae_vec term = CVAE_SUB(CVAE_SUB(CVAE_MAX(zi, zero), CVAE_MUL(zi, CVAE_LOAD(t + i))), lg);
+		const cvae_vec term = CVAE_SUB(CVAE_SUB(CVAE_MAX(zi, zero), CVAE_MUL(zi, ti)), lg);
 		float lane[CVAE_LANES];
 		CVAE_STORE(lane, term);
 		float part = 0;
@@ -256,13 +258,15 @@ static double cvae_bce_span(long count, const float *z, const float *y, const fl
 		acc += part;
 	}
 	for (; i < count; i++) {
+		if (g)
+			g[i] = k * (y[i] - t[i]);
 		const float m = y[i] > 1 - y[i] ? y[i] : 1 - y[i];
 		acc += (double)(z[i] > 0 ? z[i] : 0) - (double)z[i] * t[i] - (double)logf(m);
 	}
 	return acc;
 }
 
-static double cvae_bce_logits(long count, const float *z, const float *y, const float *t)
+static double cvae_bce_logits(long count, const float *z, const float *y, const float *t, float *g, float k)
 {
 	double part[64], acc = 0;
 #ifdef _OPENMP
@@ -270,7 +274,7 @@ static double cvae_bce_logits(long count, const float *z, const float *y, const 
 #endif
 	for (long c = 0; c < 64; c++) {
 		const long i = count * c / 64, m = count * (c + 1) / 64 - i;
-		part[c] = cvae_bce_span(m, z + i, y + i, t + i);
+		part[c] = cvae_bce_span(m, z + i, y + i, t + i, g ? g + i : NULL, k);
 	}
 	for (long c = 0; c < 64; c++)
 		acc += part[c];
@@ -536,59 +540,59 @@ static cvae_real cvae_pass(const void *state, void *work, const cvae_real *x, co
 	const float *const t15 = params + 554784; /* encoder.6.bias */
 	float *const t16 = (float *)(work_ + 816128); /* dense [n, 32] */
 	float *const t17 = (float *)(work_ + 832512); /* gaussian [n, 32] */
-	float *const t18 = (float *)(work_ + 848896); /* concat [n, 42] */
+	float *const t32 = (float *)(work_ + 848896); /* kl_normal [] */
+	float *const t18 = (float *)(work_ + 848960); /* concat [n, 42] */
 	const float *const t19 = params + 554816; /* decoder.1.weight */
 	const float *const t20 = params + 565568; /* decoder.1.bias */
-	float *const t22 = (float *)(work_ + 870400); /* dense [n, 256] */
+	float *const t22 = (float *)(work_ + 870464); /* dense [n, 256] */
 	const float *const t23 = params + 565824; /* decoder.3.weight */
 	const float *const t24 = params + 696896; /* decoder.3.bias */
-	float *const t26 = (float *)(work_ + 1001472); /* dense [n, 512] */
+	float *const t26 = (float *)(work_ + 1001536); /* dense [n, 512] */
 	const float *const t27 = params + 697408; /* decoder.5.weight */
 	const float *const t28 = params + 1098816; /* decoder.5.bias */
-	float *const t29 = (float *)(work_ + 1263616); /* dense [n, 784] */
-	float *const t30 = (float *)(work_ + 1665024); /* sigmoid [n, 784] */
-	float *const t31 = (float *)(work_ + 2066432); /* bce [] */
-	float *const t32 = (float *)(work_ + 2066496); /* kl_normal [] */
-	float *const t33 = (float *)(work_ + 2066560); /* add [] */
-	float *const t34 = (float *)(work_ + 2066432); /* constant [] */
-	float *const t35 = (float *)(work_ + 2066624); /* kl_normal_grad [n, 32] */
-	float *const t36 = (float *)(work_ + 2083008); /* kl_normal_grad [n, 32] */
-	float *const t37 = (float *)(work_ + 2099392); /* bce_grad [n, 784] */
-	float *const t38 = (float *)(work_ + 1263616); /* dense_dx [n, 512] */
-	float *const t39 = (float *)(work_ + 2500800); /* dense_dw [784, 512] */
+	float *const t29 = (float *)(work_ + 1263680); /* dense [n, 784] */
+	float *const t30 = (float *)(work_ + 1665088); /* sigmoid [n, 784] */
+	float *const t34 = (float *)(work_ + 2066496); /* constant [] */
+	float *const t31 = (float *)(work_ + 2066560); /* bce [] */
+	float *const t37 = (float *)(work_ + 2066624); /* bce_grad [n, 784] */
+	float *const t33 = (float *)(work_ + 1263680); /* add [] */
+	float *const t35 = (float *)(work_ + 1263744); /* kl_normal_grad [n, 32] */
+	float *const t36 = (float *)(work_ + 1280128); /* kl_normal_grad [n, 32] */
+	float *const t38 = (float *)(work_ + 1296512); /* dense_dx [n, 512] */
+	float *const t39 = (float *)(work_ + 2468032); /* dense_dw [784, 512] */
 	float *const t40 = (float *)(work_ + 799744); /* sum_batch [784] */
-	float *const t42 = (float *)(work_ + 1001472); /* dense_dx [n, 256] */
-	float *const t43 = (float *)(work_ + 4106432); /* dense_dw [512, 256] */
+	float *const t42 = (float *)(work_ + 1001536); /* dense_dx [n, 256] */
+	float *const t43 = (float *)(work_ + 4073664); /* dense_dw [512, 256] */
 	float *const t44 = (float *)(work_ + 802880); /* sum_batch [512] */
-	float *const t46 = (float *)(work_ + 870400); /* dense_dx [n, 42] */
-	float *const t47 = (float *)(work_ + 891904); /* dense_dw [256, 42] */
+	float *const t46 = (float *)(work_ + 870464); /* dense_dx [n, 42] */
+	float *const t47 = (float *)(work_ + 891968); /* dense_dw [256, 42] */
 	float *const t48 = (float *)(work_ + 804928); /* sum_batch [256] */
 	float *const t49 = (float *)(work_ + 848896); /* concat_slice [n, 32] */
 	float *const t50 = (float *)(work_ + 865280); /* add [n, 32] */
-	float *const t51 = (float *)(work_ + 934912); /* gaussian_dlogvar [n, 32] */
+	float *const t51 = (float *)(work_ + 934976); /* gaussian_dlogvar [n, 32] */
 	float *const t52 = (float *)(work_ + 805952); /* add [n, 32] */
-	float *const t53 = (float *)(work_ + 934912); /* dense_dx [n, 256] */
-	float *const t54 = (float *)(work_ + 1065984); /* dense_dw [32, 256] */
+	float *const t53 = (float *)(work_ + 934976); /* dense_dx [n, 256] */
+	float *const t54 = (float *)(work_ + 1066048); /* dense_dw [32, 256] */
 	float *const t55 = (float *)(work_ + 822336); /* sum_batch [32] */
-	float *const t56 = (float *)(work_ + 1098752); /* dense_dx [n, 256] */
-	float *const t57 = (float *)(work_ + 1229824); /* add [n, 256] */
-	float *const t58 = (float *)(work_ + 934912); /* dense_dw [32, 256] */
+	float *const t56 = (float *)(work_ + 1098816); /* dense_dx [n, 256] */
+	float *const t57 = (float *)(work_ + 1263744); /* add [n, 256] */
+	float *const t58 = (float *)(work_ + 934976); /* dense_dw [32, 256] */
 	float *const t59 = (float *)(work_ + 805952); /* sum_batch [32] */
-	float *const t60 = (float *)(work_ + 1098752); /* act_grad [n, 256] */
-	float *const t61 = (float *)(work_ + 1229824); /* dense_dx [n, 512] */
-	float *const t62 = (float *)(work_ + 4630720); /* dense_dw [256, 512] */
+	float *const t60 = (float *)(work_ + 1098816); /* act_grad [n, 256] */
+	float *const t61 = (float *)(work_ + 1263744); /* dense_dx [n, 512] */
+	float *const t62 = (float *)(work_ + 4597952); /* dense_dw [256, 512] */
 	float *const t63 = (float *)(work_ + 406528); /* sum_batch [256] */
-	float *const t65 = (float *)(work_ + 5155008); /* dense_dw [512, 794] */
+	float *const t65 = (float *)(work_ + 5122240); /* dense_dw [512, 794] */
 	float *const t66 = (float *)(work_ + 0); /* sum_batch [512] */
 	/* t2 = concat */
 	for (long b = 0; b < n; b++) {
 		memcpy(t2 + b * 794 + 0, t0 + b * 784, sizeof(float) * 784);
 		memcpy(t2 + b * 794 + 784, t1 + b * 10, sizeof(float) * 10);
 	}
-	/* t6 = dense */
+	/* t6 = dense+relu */
 	cvae_gemm(n, 512, 794, t2, 794, 1, t3, 1, 794, t4, t6,
 		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
-	/* t10 = dense */
+	/* t10 = dense+relu */
 	cvae_gemm(n, 256, 512, t6, 512, 1, t7, 1, 512, t8, t10,
 		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
 	/* t13 = dense */
@@ -597,24 +601,38 @@ static cvae_real cvae_pass(const void *state, void *work, const cvae_real *x, co
 	/* t16 = dense */
 	cvae_gemm(n, 32, 256, t10, 256, 1, t14, 1, 256, t15, t16,
 		NULL);
-	/* t17 = gaussian */
+	/* t17 = gaussian+kl_normal */
 	{
 		const uint64_t key = cvae_mix(rng ^ cvae_mix(((uint64_t)step << 24) ^ 17u));
+		{
+			double part[64], acc = 0;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
+#pragma omp parallel for schedule(static) if (n * 32 >= 65536)
 #endif
-		for (long i = 0; i < n * 32; i++)
-			t17[i] = t13[i] + (stochastic ? expf(0.5f * t16[i]) * (float)cvae_normal(key, (uint64_t)i) : 0);
+			for (long c = 0; c < 64; c++) {
+				const long i0 = n * 32 * c / 64 / 16 * 16, i1 = c == 63 ? n * 32 : n * 32 * (c + 1) / 64 / 16 * 16;
+				double sum = 0;
+				for (long i = i0; i < i1; i++) {
+					t17[i] = t13[i] + (stochastic ? expf(0.5f * t16[i]) * (float)cvae_normal(key, (uint64_t)i) : 0);
+					sum += 1 + (double)t16[i] - (double)t13[i] * t13[i] - exp((double)t16[i]);
+				}
+				part[c] = sum;
+			}
+			for (long c = 0; c < 64; c++)
+				acc += part[c];
+			t32[0] = (float)(-0.5 * acc);
+		}
 	}
+	/* t32 = kl_normal: computed with t17 */
 	/* t18 = concat */
 	for (long b = 0; b < n; b++) {
 		memcpy(t18 + b * 42 + 0, t17 + b * 32, sizeof(float) * 32);
 		memcpy(t18 + b * 42 + 32, t1 + b * 10, sizeof(float) * 10);
 	}
-	/* t22 = dense */
+	/* t22 = dense+relu */
 	cvae_gemm(n, 256, 42, t18, 42, 1, t19, 1, 42, t20, t22,
 		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
-	/* t26 = dense */
+	/* t26 = dense+relu */
 	cvae_gemm(n, 512, 256, t22, 256, 1, t23, 1, 256, t24, t26,
 		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
 	/* t29 = dense */
@@ -622,20 +640,17 @@ static cvae_real cvae_pass(const void *state, void *work, const cvae_real *x, co
 		NULL);
 	/* t30 = sigmoid */
 	cvae_act_all(CVAE_SIGMOID, 0.0f, n * 784, t29, NULL, t30);
-	/* t31 = bce */
-	t31[0] = (float)(cvae_bce_logits(n * 784, t29, t30, t0));
-	/* t32 = kl_normal */
+	/* t34 = constant */
+	t34[0] = 1.0f;
+	/* t31 = bce+bce_grad */
 	{
-		double acc = 0;
-		for (long i = 0; i < n * 32; i++)
-			acc += 1 + (double)t16[i] - (double)t13[i] * t13[i] - exp((double)t16[i]);
-		t32[0] = (float)(-0.5 * acc);
+		const float k = t34[0];
+		t31[0] = (float)(cvae_bce_logits(n * 784, t29, t30, t0, t37, k));
 	}
+	/* t37 = bce_grad: computed with t31 */
 	/* t33 = add */
 	for (long i = 0; i < 1; i++)
 		t33[i] = t31[i] + t32[i];
-	/* t34 = constant */
-	t34[0] = 1.0f;
 	/* t35 = kl_normal_grad */
 	{
 		const float k = t34[0];
@@ -654,16 +669,7 @@ static cvae_real cvae_pass(const void *state, void *work, const cvae_real *x, co
 		for (long i = 0; i < n * 32; i++)
 			t36[i] = k * 0.5f * (expf(t16[i]) - 1);
 	}
-	/* t37 = bce_grad */
-	{
-		const float k = t34[0];
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
-#endif
-		for (long i = 0; i < n * 784; i++)
-			t37[i] = k * (t30[i] - t0[i]);
-	}
-	/* t38 = dense_dx */
+	/* t38 = dense_dx*relu' */
 	cvae_gemm(n, 512, 784, t37, 784, 1, t27, 512, 1, NULL, t38,
 		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f, .y = t26});
 	/* t39 = dense_dw */
@@ -680,7 +686,7 @@ static cvae_real cvae_pass(const void *state, void *work, const cvae_real *x, co
 			for (long j = j0; j < j1; j++)
 				t40[j] += t37[b * 784 + j];
 	}
-	/* t42 = dense_dx */
+	/* t42 = dense_dx*relu' */
 	cvae_gemm(n, 256, 512, t38, 512, 1, t23, 256, 1, NULL, t42,
 		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f, .y = t22});
 	/* t43 = dense_dw */
@@ -771,7 +777,7 @@ static cvae_real cvae_pass(const void *state, void *work, const cvae_real *x, co
 	}
 	/* t60 = act_grad */
 	cvae_act_all(CVAE_RELU, 0.0f, n * 256, t57, t10, t60);
-	/* t61 = dense_dx */
+	/* t61 = dense_dx*relu' */
 	cvae_gemm(n, 512, 256, t60, 256, 1, t7, 512, 1, NULL, t61,
 		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f, .y = t6});
 	/* t62 = dense_dw */
@@ -833,19 +839,19 @@ cvae_real cvae_train_step(void *state, void *work, const cvae_real *x, const cva
 	float *const t24 = params + 696896; /* decoder.3.bias */
 	float *const t27 = params + 697408; /* decoder.5.weight */
 	float *const t28 = params + 1098816; /* decoder.5.bias */
-	float *const t39 = (float *)(work_ + 2500800); /* dense_dw [784, 512] */
+	float *const t39 = (float *)(work_ + 2468032); /* dense_dw [784, 512] */
 	float *const t40 = (float *)(work_ + 799744); /* sum_batch [784] */
-	float *const t43 = (float *)(work_ + 4106432); /* dense_dw [512, 256] */
+	float *const t43 = (float *)(work_ + 4073664); /* dense_dw [512, 256] */
 	float *const t44 = (float *)(work_ + 802880); /* sum_batch [512] */
-	float *const t47 = (float *)(work_ + 891904); /* dense_dw [256, 42] */
+	float *const t47 = (float *)(work_ + 891968); /* dense_dw [256, 42] */
 	float *const t48 = (float *)(work_ + 804928); /* sum_batch [256] */
-	float *const t54 = (float *)(work_ + 1065984); /* dense_dw [32, 256] */
+	float *const t54 = (float *)(work_ + 1066048); /* dense_dw [32, 256] */
 	float *const t55 = (float *)(work_ + 822336); /* sum_batch [32] */
-	float *const t58 = (float *)(work_ + 934912); /* dense_dw [32, 256] */
+	float *const t58 = (float *)(work_ + 934976); /* dense_dw [32, 256] */
 	float *const t59 = (float *)(work_ + 805952); /* sum_batch [32] */
-	float *const t62 = (float *)(work_ + 4630720); /* dense_dw [256, 512] */
+	float *const t62 = (float *)(work_ + 4597952); /* dense_dw [256, 512] */
 	float *const t63 = (float *)(work_ + 406528); /* sum_batch [256] */
-	float *const t65 = (float *)(work_ + 5155008); /* dense_dw [512, 794] */
+	float *const t65 = (float *)(work_ + 5122240); /* dense_dw [512, 794] */
 	float *const t66 = (float *)(work_ + 0); /* sum_batch [512] */
 	/* t67 = adam */
 	/* encoder.1.weight */
@@ -901,19 +907,19 @@ cvae_real cvae_gradient(const void *state, void *work, const cvae_real *x, const
 	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
 	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
 	const cvae_real loss = cvae_pass(state, work, x, y, n, h, step, NULL);
-	memcpy(grad + 0, work_ + 5155008, sizeof(float) * 406528);
+	memcpy(grad + 0, work_ + 5122240, sizeof(float) * 406528);
 	memcpy(grad + 406528, work_ + 0, sizeof(float) * 512);
-	memcpy(grad + 407040, work_ + 4630720, sizeof(float) * 131072);
+	memcpy(grad + 407040, work_ + 4597952, sizeof(float) * 131072);
 	memcpy(grad + 538112, work_ + 406528, sizeof(float) * 256);
-	memcpy(grad + 538368, work_ + 934912, sizeof(float) * 8192);
+	memcpy(grad + 538368, work_ + 934976, sizeof(float) * 8192);
 	memcpy(grad + 546560, work_ + 805952, sizeof(float) * 32);
-	memcpy(grad + 546592, work_ + 1065984, sizeof(float) * 8192);
+	memcpy(grad + 546592, work_ + 1066048, sizeof(float) * 8192);
 	memcpy(grad + 554784, work_ + 822336, sizeof(float) * 32);
-	memcpy(grad + 554816, work_ + 891904, sizeof(float) * 10752);
+	memcpy(grad + 554816, work_ + 891968, sizeof(float) * 10752);
 	memcpy(grad + 565568, work_ + 804928, sizeof(float) * 256);
-	memcpy(grad + 565824, work_ + 4106432, sizeof(float) * 131072);
+	memcpy(grad + 565824, work_ + 4073664, sizeof(float) * 131072);
 	memcpy(grad + 696896, work_ + 802880, sizeof(float) * 512);
-	memcpy(grad + 697408, work_ + 2500800, sizeof(float) * 401408);
+	memcpy(grad + 697408, work_ + 2468032, sizeof(float) * 401408);
 	memcpy(grad + 1098816, work_ + 799744, sizeof(float) * 784);
 	return loss;
 }
@@ -954,29 +960,29 @@ cvae_real cvae_loss(const void *state, void *work, const cvae_real *x, const cva
 	const float *const t15 = params + 554784; /* encoder.6.bias */
 	float *const t16 = (float *)(work_ + 816128); /* dense [n, 32] */
 	float *const t17 = (float *)(work_ + 832512); /* gaussian [n, 32] */
-	float *const t18 = (float *)(work_ + 848896); /* concat [n, 42] */
+	float *const t32 = (float *)(work_ + 848896); /* kl_normal [] */
+	float *const t18 = (float *)(work_ + 848960); /* concat [n, 42] */
 	const float *const t19 = params + 554816; /* decoder.1.weight */
 	const float *const t20 = params + 565568; /* decoder.1.bias */
-	float *const t22 = (float *)(work_ + 870400); /* dense [n, 256] */
+	float *const t22 = (float *)(work_ + 870464); /* dense [n, 256] */
 	const float *const t23 = params + 565824; /* decoder.3.weight */
 	const float *const t24 = params + 696896; /* decoder.3.bias */
-	float *const t26 = (float *)(work_ + 1001472); /* dense [n, 512] */
+	float *const t26 = (float *)(work_ + 1001536); /* dense [n, 512] */
 	const float *const t27 = params + 697408; /* decoder.5.weight */
 	const float *const t28 = params + 1098816; /* decoder.5.bias */
-	float *const t29 = (float *)(work_ + 1263616); /* dense [n, 784] */
-	float *const t30 = (float *)(work_ + 1665024); /* sigmoid [n, 784] */
-	float *const t31 = (float *)(work_ + 2066432); /* bce [] */
-	float *const t32 = (float *)(work_ + 2066496); /* kl_normal [] */
-	float *const t33 = (float *)(work_ + 2066560); /* add [] */
+	float *const t29 = (float *)(work_ + 1263680); /* dense [n, 784] */
+	float *const t30 = (float *)(work_ + 1665088); /* sigmoid [n, 784] */
+	float *const t31 = (float *)(work_ + 2066560); /* bce [] */
+	float *const t33 = (float *)(work_ + 1263680); /* add [] */
 	/* t2 = concat */
 	for (long b = 0; b < n; b++) {
 		memcpy(t2 + b * 794 + 0, t0 + b * 784, sizeof(float) * 784);
 		memcpy(t2 + b * 794 + 784, t1 + b * 10, sizeof(float) * 10);
 	}
-	/* t6 = dense */
+	/* t6 = dense+relu */
 	cvae_gemm(n, 512, 794, t2, 794, 1, t3, 1, 794, t4, t6,
 		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
-	/* t10 = dense */
+	/* t10 = dense+relu */
 	cvae_gemm(n, 256, 512, t6, 512, 1, t7, 1, 512, t8, t10,
 		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
 	/* t13 = dense */
@@ -985,21 +991,39 @@ cvae_real cvae_loss(const void *state, void *work, const cvae_real *x, const cva
 	/* t16 = dense */
 	cvae_gemm(n, 32, 256, t10, 256, 1, t14, 1, 256, t15, t16,
 		NULL);
-	/* t17 = gaussian */
+	/* t17 = gaussian+kl_normal */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 32 >= 32768)
 #endif
 	for (long i = 0; i < n * 32; i++)
 		t17[i] = t13[i];
+	/* t32 = kl_normal */
+	{
+		double part[64], acc = 0;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 32 >= 65536)
+#endif
+		for (long c = 0; c < 64; c++) {
+			const long i0 = n * 32 * c / 64 / 16 * 16, i1 = c == 63 ? n * 32 : n * 32 * (c + 1) / 64 / 16 * 16;
+			double sum = 0;
+			for (long i = i0; i < i1; i++) {
+				sum += 1 + (double)t16[i] - (double)t13[i] * t13[i] - exp((double)t16[i]);
+			}
+			part[c] = sum;
+		}
+		for (long c = 0; c < 64; c++)
+			acc += part[c];
+		t32[0] = (float)(-0.5 * acc);
+	}
 	/* t18 = concat */
 	for (long b = 0; b < n; b++) {
 		memcpy(t18 + b * 42 + 0, t17 + b * 32, sizeof(float) * 32);
 		memcpy(t18 + b * 42 + 32, t1 + b * 10, sizeof(float) * 10);
 	}
-	/* t22 = dense */
+	/* t22 = dense+relu */
 	cvae_gemm(n, 256, 42, t18, 42, 1, t19, 1, 42, t20, t22,
 		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
-	/* t26 = dense */
+	/* t26 = dense+relu */
 	cvae_gemm(n, 512, 256, t22, 256, 1, t23, 1, 256, t24, t26,
 		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
 	/* t29 = dense */
@@ -1007,14 +1031,9 @@ cvae_real cvae_loss(const void *state, void *work, const cvae_real *x, const cva
 		NULL);
 	/* t30 = sigmoid */
 	cvae_act_all(CVAE_SIGMOID, 0.0f, n * 784, t29, NULL, t30);
-	/* t31 = bce */
-	t31[0] = (float)(cvae_bce_logits(n * 784, t29, t30, t0));
-	/* t32 = kl_normal */
+	/* t31 = bce+bce_grad */
 	{
-		double acc = 0;
-		for (long i = 0; i < n * 32; i++)
-			acc += 1 + (double)t16[i] - (double)t13[i] * t13[i] - exp((double)t16[i]);
-		t32[0] = (float)(-0.5 * acc);
+		t31[0] = (float)(cvae_bce_logits(n * 784, t29, t30, t0, NULL, 0));
 	}
 	/* t33 = add */
 	for (long i = 0; i < 1; i++)
@@ -1046,26 +1065,26 @@ void cvae_forward(const void *state, void *work, const cvae_real *x, const cvae_
 	const float *const t15 = params + 554784; /* encoder.6.bias */
 	float *const t16 = (float *)(work_ + 816128); /* dense [n, 32] */
 	float *const t17 = (float *)(work_ + 832512); /* gaussian [n, 32] */
-	float *const t18 = (float *)(work_ + 848896); /* concat [n, 42] */
+	float *const t18 = (float *)(work_ + 848960); /* concat [n, 42] */
 	const float *const t19 = params + 554816; /* decoder.1.weight */
 	const float *const t20 = params + 565568; /* decoder.1.bias */
-	float *const t22 = (float *)(work_ + 870400); /* dense [n, 256] */
+	float *const t22 = (float *)(work_ + 870464); /* dense [n, 256] */
 	const float *const t23 = params + 565824; /* decoder.3.weight */
 	const float *const t24 = params + 696896; /* decoder.3.bias */
-	float *const t26 = (float *)(work_ + 1001472); /* dense [n, 512] */
+	float *const t26 = (float *)(work_ + 1001536); /* dense [n, 512] */
 	const float *const t27 = params + 697408; /* decoder.5.weight */
 	const float *const t28 = params + 1098816; /* decoder.5.bias */
-	float *const t29 = (float *)(work_ + 1263616); /* dense [n, 784] */
-	float *const t30 = (float *)(work_ + 1665024); /* sigmoid [n, 784] */
+	float *const t29 = (float *)(work_ + 1263680); /* dense [n, 784] */
+	float *const t30 = (float *)(work_ + 1665088); /* sigmoid [n, 784] */
 	/* t2 = concat */
 	for (long b = 0; b < n; b++) {
 		memcpy(t2 + b * 794 + 0, t0 + b * 784, sizeof(float) * 784);
 		memcpy(t2 + b * 794 + 784, t1 + b * 10, sizeof(float) * 10);
 	}
-	/* t6 = dense */
+	/* t6 = dense+relu */
 	cvae_gemm(n, 512, 794, t2, 794, 1, t3, 1, 794, t4, t6,
 		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
-	/* t10 = dense */
+	/* t10 = dense+relu */
 	cvae_gemm(n, 256, 512, t6, 512, 1, t7, 1, 512, t8, t10,
 		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
 	/* t13 = dense */
@@ -1074,7 +1093,7 @@ void cvae_forward(const void *state, void *work, const cvae_real *x, const cvae_
 	/* t16 = dense */
 	cvae_gemm(n, 32, 256, t10, 256, 1, t14, 1, 256, t15, t16,
 		NULL);
-	/* t17 = gaussian */
+	/* t17 = gaussian+kl_normal */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 32 >= 32768)
 #endif
@@ -1085,10 +1104,10 @@ void cvae_forward(const void *state, void *work, const cvae_real *x, const cvae_
 		memcpy(t18 + b * 42 + 0, t17 + b * 32, sizeof(float) * 32);
 		memcpy(t18 + b * 42 + 32, t1 + b * 10, sizeof(float) * 10);
 	}
-	/* t22 = dense */
+	/* t22 = dense+relu */
 	cvae_gemm(n, 256, 42, t18, 42, 1, t19, 1, 42, t20, t22,
 		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
-	/* t26 = dense */
+	/* t26 = dense+relu */
 	cvae_gemm(n, 512, 256, t22, 256, 1, t23, 1, 256, t24, t26,
 		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
 	/* t29 = dense */
@@ -1128,10 +1147,10 @@ void cvae_encode(const void *state, void *work, const cvae_real *x, const cvae_r
 		memcpy(t2 + b * 794 + 0, t0 + b * 784, sizeof(float) * 784);
 		memcpy(t2 + b * 794 + 784, t1 + b * 10, sizeof(float) * 10);
 	}
-	/* t6 = dense */
+	/* t6 = dense+relu */
 	cvae_gemm(n, 512, 794, t2, 794, 1, t3, 1, 794, t4, t6,
 		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
-	/* t10 = dense */
+	/* t10 = dense+relu */
 	cvae_gemm(n, 256, 512, t6, 512, 1, t7, 1, 512, t8, t10,
 		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
 	/* t13 = dense */
@@ -1140,7 +1159,7 @@ void cvae_encode(const void *state, void *work, const cvae_real *x, const cvae_r
 	/* t16 = dense */
 	cvae_gemm(n, 32, 256, t10, 256, 1, t14, 1, 256, t15, t16,
 		NULL);
-	/* t17 = gaussian */
+	/* t17 = gaussian+kl_normal */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 32 >= 32768)
 #endif
@@ -1159,26 +1178,26 @@ void cvae_decode(const void *state, void *work, const cvae_real *z, const cvae_r
 	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
 	const float *const t1 = y;
 	const float *const t17 = z;
-	float *const t18 = (float *)(work_ + 848896); /* concat [n, 42] */
+	float *const t18 = (float *)(work_ + 848960); /* concat [n, 42] */
 	const float *const t19 = params + 554816; /* decoder.1.weight */
 	const float *const t20 = params + 565568; /* decoder.1.bias */
-	float *const t22 = (float *)(work_ + 870400); /* dense [n, 256] */
+	float *const t22 = (float *)(work_ + 870464); /* dense [n, 256] */
 	const float *const t23 = params + 565824; /* decoder.3.weight */
 	const float *const t24 = params + 696896; /* decoder.3.bias */
-	float *const t26 = (float *)(work_ + 1001472); /* dense [n, 512] */
+	float *const t26 = (float *)(work_ + 1001536); /* dense [n, 512] */
 	const float *const t27 = params + 697408; /* decoder.5.weight */
 	const float *const t28 = params + 1098816; /* decoder.5.bias */
-	float *const t29 = (float *)(work_ + 1263616); /* dense [n, 784] */
-	float *const t30 = (float *)(work_ + 1665024); /* sigmoid [n, 784] */
+	float *const t29 = (float *)(work_ + 1263680); /* dense [n, 784] */
+	float *const t30 = (float *)(work_ + 1665088); /* sigmoid [n, 784] */
 	/* t18 = concat */
 	for (long b = 0; b < n; b++) {
 		memcpy(t18 + b * 42 + 0, t17 + b * 32, sizeof(float) * 32);
 		memcpy(t18 + b * 42 + 32, t1 + b * 10, sizeof(float) * 10);
 	}
-	/* t22 = dense */
+	/* t22 = dense+relu */
 	cvae_gemm(n, 256, 42, t18, 42, 1, t19, 1, 42, t20, t22,
 		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
-	/* t26 = dense */
+	/* t26 = dense+relu */
 	cvae_gemm(n, 512, 256, t22, 256, 1, t23, 1, 256, t24, t26,
 		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
 	/* t29 = dense */

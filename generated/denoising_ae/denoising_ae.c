@@ -484,18 +484,18 @@ static denoising_ae_real denoising_ae_pass(const void *state, void *work, const 
 	const float *const t22 = params + 681504; /* decoder.4.weight */
 	const float *const t23 = params + 1082912; /* decoder.4.bias */
 	float *const t25 = (float *)(work_ + 1212416); /* dense [n, 784] */
-	float *const t26 = (float *)(work_ + 393216); /* mse [] */
-	float *const t27 = (float *)(work_ + 393280); /* constant [] */
+	float *const t27 = (float *)(work_ + 393216); /* constant [] */
+	float *const t26 = (float *)(work_ + 393280); /* mse [] */
 	float *const t28 = (float *)(work_ + 1613824); /* mse_grad [n, 784] */
 	float *const t30 = (float *)(work_ + 2015232); /* dense_dx [n, 512] */
 	float *const t31 = (float *)(work_ + 2277376); /* dense_dw [784, 512] */
-	float *const t32 = (float *)(work_ + 393280); /* sum_batch [784] */
+	float *const t32 = (float *)(work_ + 393344); /* sum_batch [784] */
 	float *const t34 = (float *)(work_ + 950272); /* dense_dx [n, 256] */
 	float *const t35 = (float *)(work_ + 3883008); /* dense_dw [512, 256] */
-	float *const t36 = (float *)(work_ + 396416); /* sum_batch [512] */
+	float *const t36 = (float *)(work_ + 396480); /* sum_batch [512] */
 	float *const t38 = (float *)(work_ + 819200); /* dense_dx [n, 32] */
 	float *const t39 = (float *)(work_ + 835584); /* dense_dw [256, 32] */
-	float *const t40 = (float *)(work_ + 398464); /* sum_batch [256] */
+	float *const t40 = (float *)(work_ + 398528); /* sum_batch [256] */
 	float *const t41 = (float *)(work_ + 868352); /* dense_dx [n, 256] */
 	float *const t42 = (float *)(work_ + 999424); /* dense_dw [32, 256] */
 	float *const t43 = (float *)(work_ + 262144); /* sum_batch [32] */
@@ -519,58 +519,52 @@ static denoising_ae_real denoising_ae_pass(const void *state, void *work, const 
 #endif
 	for (long i = 0; i < n * 784; i++)
 		t2[i] = t1[i] < 0.0f ? 0.0f : t1[i] > 1.0f ? 1.0f : t1[i];
-	/* t6 = dense */
+	/* t6 = dense+relu */
 	denoising_ae_gemm(n, 512, 784, t2, 784, 1, t3, 1, 784, t4, t6,
 		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
-	/* t10 = dense */
+	/* t10 = dense+relu */
 	denoising_ae_gemm(n, 256, 512, t6, 512, 1, t7, 1, 512, t8, t10,
 		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
 	/* t13 = dense */
 	denoising_ae_gemm(n, 32, 256, t10, 256, 1, t11, 1, 256, t12, t13,
 		NULL);
-	/* t17 = dense */
+	/* t17 = dense+relu */
 	denoising_ae_gemm(n, 256, 32, t13, 32, 1, t14, 1, 32, t15, t17,
 		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
-	/* t21 = dense */
+	/* t21 = dense+relu */
 	denoising_ae_gemm(n, 512, 256, t17, 256, 1, t18, 1, 256, t19, t21,
 		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
-	/* t25 = dense */
+	/* t25 = dense+sigmoid */
 	denoising_ae_gemm(n, 784, 512, t21, 512, 1, t22, 1, 512, t23, t25,
 		&(const denoising_ae_epilogue){.act = DENOISING_AE_SIGMOID, .slope = 0.0f});
-	/* t26 = mse */
+	/* t27 = constant */
+	t27[0] = 1.0f;
+	/* t26 = mse+mse_grad */
 	{
-		double part[64], acc = 0;
+		const float k = (float)(t27[0] / (double)(n * 784));
+		{
+			double part[64], acc = 0;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 784 >= 65536)
 #endif
-		for (long c = 0; c < 64; c++) {
-			double sum = 0;
-			for (long i = n * 784 * c / 64; i < n * 784 * (c + 1) / 64; i++) {
-				double d = (double)t25[i] - (double)t0[i];
-				sum += d * d;
+			for (long c = 0; c < 64; c++) {
+				const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
+				double sum = 0;
+				for (long i = i0; i < i1; i++) {
+					double d = (double)t25[i] - (double)t0[i];
+					sum += d * d;
+					t28[i] = 2 * k * (t25[i] - t0[i]);
+				}
+				denoising_ae_act(DENOISING_AE_SIGMOID, 0.0f, 1, i1 - i0, t28 + i0, 0, t25 + i0, 0, t28 + i0, 0);
+				part[c] = sum;
 			}
-			part[c] = sum;
-		}
-		for (long c = 0; c < 64; c++)
-			acc += part[c];
-		t26[0] = (float)(acc / (double)(n * 784));
-	}
-	/* t27 = constant */
-	t27[0] = 1.0f;
-	/* t28 = mse_grad */
-	{
-		const float k = (float)(t27[0] / (double)(n * 784));
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
-#endif
-		for (long i0 = 0; i0 < n * 784; i0 += 1024) {
-			const long c = n * 784 - i0 < 1024 ? n * 784 - i0 : 1024;
-			for (long i = i0; i < i0 + c; i++)
-				t28[i] = 2 * k * (t25[i] - t0[i]);
-			denoising_ae_act(DENOISING_AE_SIGMOID, 0.0f, 1, c, t28 + i0, 0, t25 + i0, 0, t28 + i0, 0);
+			for (long c = 0; c < 64; c++)
+				acc += part[c];
+			t26[0] = (float)(acc / (double)(n * 784));
 		}
 	}
-	/* t30 = dense_dx */
+	/* t28 = mse_grad: computed with t26 */
+	/* t30 = dense_dx*relu' */
 	denoising_ae_gemm(n, 512, 784, t28, 784, 1, t22, 512, 1, NULL, t30,
 		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f, .y = t21});
 	/* t31 = dense_dw */
@@ -587,7 +581,7 @@ static denoising_ae_real denoising_ae_pass(const void *state, void *work, const 
 			for (long j = j0; j < j1; j++)
 				t32[j] += t28[b * 784 + j];
 	}
-	/* t34 = dense_dx */
+	/* t34 = dense_dx*relu' */
 	denoising_ae_gemm(n, 256, 512, t30, 512, 1, t18, 256, 1, NULL, t34,
 		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f, .y = t17});
 	/* t35 = dense_dw */
@@ -621,7 +615,7 @@ static denoising_ae_real denoising_ae_pass(const void *state, void *work, const 
 			for (long j = j0; j < j1; j++)
 				t40[j] += t34[b * 256 + j];
 	}
-	/* t41 = dense_dx */
+	/* t41 = dense_dx*relu' */
 	denoising_ae_gemm(n, 256, 32, t38, 32, 1, t11, 256, 1, NULL, t41,
 		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f, .y = t10});
 	/* t42 = dense_dw */
@@ -638,7 +632,7 @@ static denoising_ae_real denoising_ae_pass(const void *state, void *work, const 
 			for (long j = j0; j < j1; j++)
 				t43[j] += t38[b * 32 + j];
 	}
-	/* t45 = dense_dx */
+	/* t45 = dense_dx*relu' */
 	denoising_ae_gemm(n, 512, 256, t41, 256, 1, t7, 512, 1, NULL, t45,
 		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f, .y = t6});
 	/* t46 = dense_dw */
@@ -699,11 +693,11 @@ denoising_ae_real denoising_ae_train_step(void *state, void *work, const denoisi
 	float *const t22 = params + 681504; /* decoder.4.weight */
 	float *const t23 = params + 1082912; /* decoder.4.bias */
 	float *const t31 = (float *)(work_ + 2277376); /* dense_dw [784, 512] */
-	float *const t32 = (float *)(work_ + 393280); /* sum_batch [784] */
+	float *const t32 = (float *)(work_ + 393344); /* sum_batch [784] */
 	float *const t35 = (float *)(work_ + 3883008); /* dense_dw [512, 256] */
-	float *const t36 = (float *)(work_ + 396416); /* sum_batch [512] */
+	float *const t36 = (float *)(work_ + 396480); /* sum_batch [512] */
 	float *const t39 = (float *)(work_ + 835584); /* dense_dw [256, 32] */
-	float *const t40 = (float *)(work_ + 398464); /* sum_batch [256] */
+	float *const t40 = (float *)(work_ + 398528); /* sum_batch [256] */
 	float *const t42 = (float *)(work_ + 999424); /* dense_dw [32, 256] */
 	float *const t43 = (float *)(work_ + 262144); /* sum_batch [32] */
 	float *const t46 = (float *)(work_ + 4407296); /* dense_dw [256, 512] */
@@ -765,11 +759,11 @@ denoising_ae_real denoising_ae_gradient(const void *state, void *work, const den
 	memcpy(grad + 533248, work_ + 999424, sizeof(float) * 8192);
 	memcpy(grad + 541440, work_ + 262144, sizeof(float) * 32);
 	memcpy(grad + 541472, work_ + 835584, sizeof(float) * 8192);
-	memcpy(grad + 549664, work_ + 398464, sizeof(float) * 256);
+	memcpy(grad + 549664, work_ + 398528, sizeof(float) * 256);
 	memcpy(grad + 549920, work_ + 3883008, sizeof(float) * 131072);
-	memcpy(grad + 680992, work_ + 396416, sizeof(float) * 512);
+	memcpy(grad + 680992, work_ + 396480, sizeof(float) * 512);
 	memcpy(grad + 681504, work_ + 2277376, sizeof(float) * 401408);
-	memcpy(grad + 1082912, work_ + 393280, sizeof(float) * 784);
+	memcpy(grad + 1082912, work_ + 393344, sizeof(float) * 784);
 	return loss;
 }
 
@@ -814,7 +808,7 @@ denoising_ae_real denoising_ae_loss(const void *state, void *work, const denoisi
 	const float *const t22 = params + 681504; /* decoder.4.weight */
 	const float *const t23 = params + 1082912; /* decoder.4.bias */
 	float *const t25 = (float *)(work_ + 1212416); /* dense [n, 784] */
-	float *const t26 = (float *)(work_ + 393216); /* mse [] */
+	float *const t26 = (float *)(work_ + 393280); /* mse [] */
 	/* t1 = gaussian_noise */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 784 >= 32768)
@@ -827,33 +821,34 @@ denoising_ae_real denoising_ae_loss(const void *state, void *work, const denoisi
 #endif
 	for (long i = 0; i < n * 784; i++)
 		t2[i] = t1[i] < 0.0f ? 0.0f : t1[i] > 1.0f ? 1.0f : t1[i];
-	/* t6 = dense */
+	/* t6 = dense+relu */
 	denoising_ae_gemm(n, 512, 784, t2, 784, 1, t3, 1, 784, t4, t6,
 		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
-	/* t10 = dense */
+	/* t10 = dense+relu */
 	denoising_ae_gemm(n, 256, 512, t6, 512, 1, t7, 1, 512, t8, t10,
 		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
 	/* t13 = dense */
 	denoising_ae_gemm(n, 32, 256, t10, 256, 1, t11, 1, 256, t12, t13,
 		NULL);
-	/* t17 = dense */
+	/* t17 = dense+relu */
 	denoising_ae_gemm(n, 256, 32, t13, 32, 1, t14, 1, 32, t15, t17,
 		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
-	/* t21 = dense */
+	/* t21 = dense+relu */
 	denoising_ae_gemm(n, 512, 256, t17, 256, 1, t18, 1, 256, t19, t21,
 		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
-	/* t25 = dense */
+	/* t25 = dense+sigmoid */
 	denoising_ae_gemm(n, 784, 512, t21, 512, 1, t22, 1, 512, t23, t25,
 		&(const denoising_ae_epilogue){.act = DENOISING_AE_SIGMOID, .slope = 0.0f});
-	/* t26 = mse */
+	/* t26 = mse+mse_grad */
 	{
 		double part[64], acc = 0;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 784 >= 65536)
 #endif
 		for (long c = 0; c < 64; c++) {
+			const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
 			double sum = 0;
-			for (long i = n * 784 * c / 64; i < n * 784 * (c + 1) / 64; i++) {
+			for (long i = i0; i < i1; i++) {
 				double d = (double)t25[i] - (double)t0[i];
 				sum += d * d;
 			}
@@ -907,22 +902,22 @@ void denoising_ae_forward(const void *state, void *work, const denoising_ae_real
 #endif
 	for (long i = 0; i < n * 784; i++)
 		t2[i] = t1[i] < 0.0f ? 0.0f : t1[i] > 1.0f ? 1.0f : t1[i];
-	/* t6 = dense */
+	/* t6 = dense+relu */
 	denoising_ae_gemm(n, 512, 784, t2, 784, 1, t3, 1, 784, t4, t6,
 		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
-	/* t10 = dense */
+	/* t10 = dense+relu */
 	denoising_ae_gemm(n, 256, 512, t6, 512, 1, t7, 1, 512, t8, t10,
 		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
 	/* t13 = dense */
 	denoising_ae_gemm(n, 32, 256, t10, 256, 1, t11, 1, 256, t12, t13,
 		NULL);
-	/* t17 = dense */
+	/* t17 = dense+relu */
 	denoising_ae_gemm(n, 256, 32, t13, 32, 1, t14, 1, 32, t15, t17,
 		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
-	/* t21 = dense */
+	/* t21 = dense+relu */
 	denoising_ae_gemm(n, 512, 256, t17, 256, 1, t18, 1, 256, t19, t21,
 		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
-	/* t25 = dense */
+	/* t25 = dense+sigmoid */
 	denoising_ae_gemm(n, 784, 512, t21, 512, 1, t22, 1, 512, t23, t25,
 		&(const denoising_ae_epilogue){.act = DENOISING_AE_SIGMOID, .slope = 0.0f});
 	memcpy(out, t25, sizeof(float) * n * 784);
@@ -960,10 +955,10 @@ void denoising_ae_encode(const void *state, void *work, const denoising_ae_real 
 #endif
 	for (long i = 0; i < n * 784; i++)
 		t2[i] = t1[i] < 0.0f ? 0.0f : t1[i] > 1.0f ? 1.0f : t1[i];
-	/* t6 = dense */
+	/* t6 = dense+relu */
 	denoising_ae_gemm(n, 512, 784, t2, 784, 1, t3, 1, 784, t4, t6,
 		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
-	/* t10 = dense */
+	/* t10 = dense+relu */
 	denoising_ae_gemm(n, 256, 512, t6, 512, 1, t7, 1, 512, t8, t10,
 		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
 	/* t13 = dense */
@@ -990,13 +985,13 @@ void denoising_ae_decode(const void *state, void *work, const denoising_ae_real 
 	const float *const t22 = params + 681504; /* decoder.4.weight */
 	const float *const t23 = params + 1082912; /* decoder.4.bias */
 	float *const t25 = (float *)(work_ + 1212416); /* dense [n, 784] */
-	/* t17 = dense */
+	/* t17 = dense+relu */
 	denoising_ae_gemm(n, 256, 32, t13, 32, 1, t14, 1, 32, t15, t17,
 		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
-	/* t21 = dense */
+	/* t21 = dense+relu */
 	denoising_ae_gemm(n, 512, 256, t17, 256, 1, t18, 1, 256, t19, t21,
 		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
-	/* t25 = dense */
+	/* t25 = dense+sigmoid */
 	denoising_ae_gemm(n, 784, 512, t21, 512, 1, t22, 1, 512, t23, t25,
 		&(const denoising_ae_epilogue){.act = DENOISING_AE_SIGMOID, .slope = 0.0f});
 	memcpy(out, t25, sizeof(float) * n * 784);

@@ -482,8 +482,8 @@ static fashion_ae_real fashion_ae_pass(const void *state, void *work, const fash
 	const float *const t20 = params + 681504; /* decoder.4.weight */
 	const float *const t21 = params + 1082912; /* decoder.4.bias */
 	float *const t23 = (float *)(work_ + 802816); /* dense [n, 784] */
-	float *const t24 = (float *)(work_ + 1204224); /* mse [] */
-	float *const t25 = (float *)(work_ + 1204288); /* constant [] */
+	float *const t25 = (float *)(work_ + 1204224); /* constant [] */
+	float *const t24 = (float *)(work_ + 1204288); /* mse [] */
 	float *const t26 = (float *)(work_ + 1204352); /* mse_grad [n, 784] */
 	float *const t28 = (float *)(work_ + 1605760); /* dense_dx [n, 512] */
 	float *const t29 = (float *)(work_ + 1867904); /* dense_dw [784, 512] */
@@ -497,63 +497,57 @@ static fashion_ae_real fashion_ae_pass(const void *state, void *work, const fash
 	float *const t39 = (float *)(work_ + 543808); /* dense_dx [n, 256] */
 	float *const t40 = (float *)(work_ + 461824); /* dense_dw [32, 256] */
 	float *const t41 = (float *)(work_ + 262144); /* sum_batch [32] */
-	float *const t43 = (float *)(work_ + 1204288); /* dense_dx [n, 512] */
+	float *const t43 = (float *)(work_ + 1204352); /* dense_dx [n, 512] */
 	float *const t44 = (float *)(work_ + 3997824); /* dense_dw [256, 512] */
 	float *const t45 = (float *)(work_ + 0); /* sum_batch [256] */
 	float *const t47 = (float *)(work_ + 4522112); /* dense_dw [512, 784] */
 	float *const t48 = (float *)(work_ + 1024); /* sum_batch [512] */
-	/* t4 = dense */
+	/* t4 = dense+relu */
 	fashion_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t4,
 		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
-	/* t8 = dense */
+	/* t8 = dense+relu */
 	fashion_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t8,
 		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
 	/* t11 = dense */
 	fashion_ae_gemm(n, 32, 256, t8, 256, 1, t9, 1, 256, t10, t11,
 		NULL);
-	/* t15 = dense */
+	/* t15 = dense+relu */
 	fashion_ae_gemm(n, 256, 32, t11, 32, 1, t12, 1, 32, t13, t15,
 		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
-	/* t19 = dense */
+	/* t19 = dense+relu */
 	fashion_ae_gemm(n, 512, 256, t15, 256, 1, t16, 1, 256, t17, t19,
 		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
-	/* t23 = dense */
+	/* t23 = dense+sigmoid */
 	fashion_ae_gemm(n, 784, 512, t19, 512, 1, t20, 1, 512, t21, t23,
 		&(const fashion_ae_epilogue){.act = FASHION_AE_SIGMOID, .slope = 0.0f});
-	/* t24 = mse */
+	/* t25 = constant */
+	t25[0] = 1.0f;
+	/* t24 = mse+mse_grad */
 	{
-		double part[64], acc = 0;
+		const float k = (float)(t25[0] / (double)(n * 784));
+		{
+			double part[64], acc = 0;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 784 >= 65536)
 #endif
-		for (long c = 0; c < 64; c++) {
-			double sum = 0;
-			for (long i = n * 784 * c / 64; i < n * 784 * (c + 1) / 64; i++) {
-				double d = (double)t23[i] - (double)t0[i];
-				sum += d * d;
+			for (long c = 0; c < 64; c++) {
+				const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
+				double sum = 0;
+				for (long i = i0; i < i1; i++) {
+					double d = (double)t23[i] - (double)t0[i];
+					sum += d * d;
+					t26[i] = 2 * k * (t23[i] - t0[i]);
+				}
+				fashion_ae_act(FASHION_AE_SIGMOID, 0.0f, 1, i1 - i0, t26 + i0, 0, t23 + i0, 0, t26 + i0, 0);
+				part[c] = sum;
 			}
-			part[c] = sum;
-		}
-		for (long c = 0; c < 64; c++)
-			acc += part[c];
-		t24[0] = (float)(acc / (double)(n * 784));
-	}
-	/* t25 = constant */
-	t25[0] = 1.0f;
-	/* t26 = mse_grad */
-	{
-		const float k = (float)(t25[0] / (double)(n * 784));
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
-#endif
-		for (long i0 = 0; i0 < n * 784; i0 += 1024) {
-			const long c = n * 784 - i0 < 1024 ? n * 784 - i0 : 1024;
-			for (long i = i0; i < i0 + c; i++)
-				t26[i] = 2 * k * (t23[i] - t0[i]);
-			fashion_ae_act(FASHION_AE_SIGMOID, 0.0f, 1, c, t26 + i0, 0, t23 + i0, 0, t26 + i0, 0);
+			for (long c = 0; c < 64; c++)
+				acc += part[c];
+			t24[0] = (float)(acc / (double)(n * 784));
 		}
 	}
-	/* t28 = dense_dx */
+	/* t26 = mse_grad: computed with t24 */
+	/* t28 = dense_dx*relu' */
 	fashion_ae_gemm(n, 512, 784, t26, 784, 1, t20, 512, 1, NULL, t28,
 		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f, .y = t19});
 	/* t29 = dense_dw */
@@ -570,7 +564,7 @@ static fashion_ae_real fashion_ae_pass(const void *state, void *work, const fash
 			for (long j = j0; j < j1; j++)
 				t30[j] += t26[b * 784 + j];
 	}
-	/* t32 = dense_dx */
+	/* t32 = dense_dx*relu' */
 	fashion_ae_gemm(n, 256, 512, t28, 512, 1, t16, 256, 1, NULL, t32,
 		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f, .y = t15});
 	/* t33 = dense_dw */
@@ -604,7 +598,7 @@ static fashion_ae_real fashion_ae_pass(const void *state, void *work, const fash
 			for (long j = j0; j < j1; j++)
 				t38[j] += t32[b * 256 + j];
 	}
-	/* t39 = dense_dx */
+	/* t39 = dense_dx*relu' */
 	fashion_ae_gemm(n, 256, 32, t36, 32, 1, t9, 256, 1, NULL, t39,
 		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f, .y = t8});
 	/* t40 = dense_dw */
@@ -621,7 +615,7 @@ static fashion_ae_real fashion_ae_pass(const void *state, void *work, const fash
 			for (long j = j0; j < j1; j++)
 				t41[j] += t36[b * 32 + j];
 	}
-	/* t43 = dense_dx */
+	/* t43 = dense_dx*relu' */
 	fashion_ae_gemm(n, 512, 256, t39, 256, 1, t5, 512, 1, NULL, t43,
 		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f, .y = t4});
 	/* t44 = dense_dw */
@@ -795,34 +789,35 @@ fashion_ae_real fashion_ae_loss(const void *state, void *work, const fashion_ae_
 	const float *const t20 = params + 681504; /* decoder.4.weight */
 	const float *const t21 = params + 1082912; /* decoder.4.bias */
 	float *const t23 = (float *)(work_ + 802816); /* dense [n, 784] */
-	float *const t24 = (float *)(work_ + 1204224); /* mse [] */
-	/* t4 = dense */
+	float *const t24 = (float *)(work_ + 1204288); /* mse [] */
+	/* t4 = dense+relu */
 	fashion_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t4,
 		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
-	/* t8 = dense */
+	/* t8 = dense+relu */
 	fashion_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t8,
 		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
 	/* t11 = dense */
 	fashion_ae_gemm(n, 32, 256, t8, 256, 1, t9, 1, 256, t10, t11,
 		NULL);
-	/* t15 = dense */
+	/* t15 = dense+relu */
 	fashion_ae_gemm(n, 256, 32, t11, 32, 1, t12, 1, 32, t13, t15,
 		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
-	/* t19 = dense */
+	/* t19 = dense+relu */
 	fashion_ae_gemm(n, 512, 256, t15, 256, 1, t16, 1, 256, t17, t19,
 		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
-	/* t23 = dense */
+	/* t23 = dense+sigmoid */
 	fashion_ae_gemm(n, 784, 512, t19, 512, 1, t20, 1, 512, t21, t23,
 		&(const fashion_ae_epilogue){.act = FASHION_AE_SIGMOID, .slope = 0.0f});
-	/* t24 = mse */
+	/* t24 = mse+mse_grad */
 	{
 		double part[64], acc = 0;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 784 >= 65536)
 #endif
 		for (long c = 0; c < 64; c++) {
+			const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
 			double sum = 0;
-			for (long i = n * 784 * c / 64; i < n * 784 * (c + 1) / 64; i++) {
+			for (long i = i0; i < i1; i++) {
 				double d = (double)t23[i] - (double)t0[i];
 				sum += d * d;
 			}
@@ -862,22 +857,22 @@ void fashion_ae_forward(const void *state, void *work, const fashion_ae_real *x,
 	const float *const t20 = params + 681504; /* decoder.4.weight */
 	const float *const t21 = params + 1082912; /* decoder.4.bias */
 	float *const t23 = (float *)(work_ + 802816); /* dense [n, 784] */
-	/* t4 = dense */
+	/* t4 = dense+relu */
 	fashion_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t4,
 		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
-	/* t8 = dense */
+	/* t8 = dense+relu */
 	fashion_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t8,
 		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
 	/* t11 = dense */
 	fashion_ae_gemm(n, 32, 256, t8, 256, 1, t9, 1, 256, t10, t11,
 		NULL);
-	/* t15 = dense */
+	/* t15 = dense+relu */
 	fashion_ae_gemm(n, 256, 32, t11, 32, 1, t12, 1, 32, t13, t15,
 		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
-	/* t19 = dense */
+	/* t19 = dense+relu */
 	fashion_ae_gemm(n, 512, 256, t15, 256, 1, t16, 1, 256, t17, t19,
 		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
-	/* t23 = dense */
+	/* t23 = dense+sigmoid */
 	fashion_ae_gemm(n, 784, 512, t19, 512, 1, t20, 1, 512, t21, t23,
 		&(const fashion_ae_epilogue){.act = FASHION_AE_SIGMOID, .slope = 0.0f});
 	memcpy(out, t23, sizeof(float) * n * 784);
@@ -901,10 +896,10 @@ void fashion_ae_encode(const void *state, void *work, const fashion_ae_real *x, 
 	const float *const t9 = params + 533248; /* encoder.4.weight */
 	const float *const t10 = params + 541440; /* encoder.4.bias */
 	float *const t11 = (float *)(work_ + 393216); /* dense [n, 32] */
-	/* t4 = dense */
+	/* t4 = dense+relu */
 	fashion_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t4,
 		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
-	/* t8 = dense */
+	/* t8 = dense+relu */
 	fashion_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t8,
 		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
 	/* t11 = dense */
@@ -931,13 +926,13 @@ void fashion_ae_decode(const void *state, void *work, const fashion_ae_real *z, 
 	const float *const t20 = params + 681504; /* decoder.4.weight */
 	const float *const t21 = params + 1082912; /* decoder.4.bias */
 	float *const t23 = (float *)(work_ + 802816); /* dense [n, 784] */
-	/* t15 = dense */
+	/* t15 = dense+relu */
 	fashion_ae_gemm(n, 256, 32, t11, 32, 1, t12, 1, 32, t13, t15,
 		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
-	/* t19 = dense */
+	/* t19 = dense+relu */
 	fashion_ae_gemm(n, 512, 256, t15, 256, 1, t16, 1, 256, t17, t19,
 		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
-	/* t23 = dense */
+	/* t23 = dense+sigmoid */
 	fashion_ae_gemm(n, 784, 512, t19, 512, 1, t20, 1, 512, t21, t23,
 		&(const fashion_ae_epilogue){.act = FASHION_AE_SIGMOID, .slope = 0.0f});
 	memcpy(out, t23, sizeof(float) * n * 784);

@@ -483,8 +483,8 @@ static ksparse_ae_real ksparse_ae_pass(const void *state, void *work, const kspa
 	const float *const t21 = params + 697920; /* decoder.4.weight */
 	const float *const t22 = params + 1099328; /* decoder.4.bias */
 	float *const t24 = (float *)(work_ + 851968); /* dense [n, 784] */
-	float *const t25 = (float *)(work_ + 1253376); /* mse [] */
-	float *const t26 = (float *)(work_ + 1253440); /* constant [] */
+	float *const t26 = (float *)(work_ + 1253376); /* constant [] */
+	float *const t25 = (float *)(work_ + 1253440); /* mse [] */
 	float *const t27 = (float *)(work_ + 1253504); /* mse_grad [n, 784] */
 	float *const t29 = (float *)(work_ + 1654912); /* dense_dx [n, 512] */
 	float *const t30 = (float *)(work_ + 1917056); /* dense_dw [784, 512] */
@@ -499,15 +499,15 @@ static ksparse_ae_real ksparse_ae_pass(const void *state, void *work, const kspa
 	float *const t41 = (float *)(work_ + 625728); /* dense_dx [n, 256] */
 	float *const t42 = (float *)(work_ + 756800); /* dense_dw [64, 256] */
 	float *const t43 = (float *)(work_ + 262144); /* sum_batch [64] */
-	float *const t45 = (float *)(work_ + 1253440); /* dense_dx [n, 512] */
+	float *const t45 = (float *)(work_ + 1253504); /* dense_dx [n, 512] */
 	float *const t46 = (float *)(work_ + 4046976); /* dense_dw [256, 512] */
 	float *const t47 = (float *)(work_ + 0); /* sum_batch [256] */
 	float *const t49 = (float *)(work_ + 4571264); /* dense_dw [512, 784] */
 	float *const t50 = (float *)(work_ + 1024); /* sum_batch [512] */
-	/* t4 = dense */
+	/* t4 = dense+relu */
 	ksparse_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t4,
 		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f});
-	/* t8 = dense */
+	/* t8 = dense+relu */
 	ksparse_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t8,
 		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f});
 	/* t11 = dense */
@@ -524,49 +524,43 @@ static ksparse_ae_real ksparse_ae_pass(const void *state, void *work, const kspa
 			t12[b * 64 + i] = keep ? row[i] : 0;
 		}
 	}
-	/* t16 = dense */
+	/* t16 = dense+relu */
 	ksparse_ae_gemm(n, 256, 64, t12, 64, 1, t13, 1, 64, t14, t16,
 		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f});
-	/* t20 = dense */
+	/* t20 = dense+relu */
 	ksparse_ae_gemm(n, 512, 256, t16, 256, 1, t17, 1, 256, t18, t20,
 		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f});
-	/* t24 = dense */
+	/* t24 = dense+sigmoid */
 	ksparse_ae_gemm(n, 784, 512, t20, 512, 1, t21, 1, 512, t22, t24,
 		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_SIGMOID, .slope = 0.0f});
-	/* t25 = mse */
+	/* t26 = constant */
+	t26[0] = 1.0f;
+	/* t25 = mse+mse_grad */
 	{
-		double part[64], acc = 0;
+		const float k = (float)(t26[0] / (double)(n * 784));
+		{
+			double part[64], acc = 0;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 784 >= 65536)
 #endif
-		for (long c = 0; c < 64; c++) {
-			double sum = 0;
-			for (long i = n * 784 * c / 64; i < n * 784 * (c + 1) / 64; i++) {
-				double d = (double)t24[i] - (double)t0[i];
-				sum += d * d;
+			for (long c = 0; c < 64; c++) {
+				const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
+				double sum = 0;
+				for (long i = i0; i < i1; i++) {
+					double d = (double)t24[i] - (double)t0[i];
+					sum += d * d;
+					t27[i] = 2 * k * (t24[i] - t0[i]);
+				}
+				ksparse_ae_act(KSPARSE_AE_SIGMOID, 0.0f, 1, i1 - i0, t27 + i0, 0, t24 + i0, 0, t27 + i0, 0);
+				part[c] = sum;
 			}
-			part[c] = sum;
-		}
-		for (long c = 0; c < 64; c++)
-			acc += part[c];
-		t25[0] = (float)(acc / (double)(n * 784));
-	}
-	/* t26 = constant */
-	t26[0] = 1.0f;
-	/* t27 = mse_grad */
-	{
-		const float k = (float)(t26[0] / (double)(n * 784));
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
-#endif
-		for (long i0 = 0; i0 < n * 784; i0 += 1024) {
-			const long c = n * 784 - i0 < 1024 ? n * 784 - i0 : 1024;
-			for (long i = i0; i < i0 + c; i++)
-				t27[i] = 2 * k * (t24[i] - t0[i]);
-			ksparse_ae_act(KSPARSE_AE_SIGMOID, 0.0f, 1, c, t27 + i0, 0, t24 + i0, 0, t27 + i0, 0);
+			for (long c = 0; c < 64; c++)
+				acc += part[c];
+			t25[0] = (float)(acc / (double)(n * 784));
 		}
 	}
-	/* t29 = dense_dx */
+	/* t27 = mse_grad: computed with t25 */
+	/* t29 = dense_dx*relu' */
 	ksparse_ae_gemm(n, 512, 784, t27, 784, 1, t21, 512, 1, NULL, t29,
 		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f, .y = t20});
 	/* t30 = dense_dw */
@@ -583,7 +577,7 @@ static ksparse_ae_real ksparse_ae_pass(const void *state, void *work, const kspa
 			for (long j = j0; j < j1; j++)
 				t31[j] += t27[b * 784 + j];
 	}
-	/* t33 = dense_dx */
+	/* t33 = dense_dx*relu' */
 	ksparse_ae_gemm(n, 256, 512, t29, 512, 1, t17, 256, 1, NULL, t33,
 		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f, .y = t16});
 	/* t34 = dense_dw */
@@ -628,7 +622,7 @@ static ksparse_ae_real ksparse_ae_pass(const void *state, void *work, const kspa
 			t40[b * 64 + i] = keep ? t37[b * 64 + i] : 0;
 		}
 	}
-	/* t41 = dense_dx */
+	/* t41 = dense_dx*relu' */
 	ksparse_ae_gemm(n, 256, 64, t40, 64, 1, t9, 256, 1, NULL, t41,
 		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f, .y = t8});
 	/* t42 = dense_dw */
@@ -645,7 +639,7 @@ static ksparse_ae_real ksparse_ae_pass(const void *state, void *work, const kspa
 			for (long j = j0; j < j1; j++)
 				t43[j] += t40[b * 64 + j];
 	}
-	/* t45 = dense_dx */
+	/* t45 = dense_dx*relu' */
 	ksparse_ae_gemm(n, 512, 256, t41, 256, 1, t5, 512, 1, NULL, t45,
 		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f, .y = t4});
 	/* t46 = dense_dw */
@@ -820,11 +814,11 @@ ksparse_ae_real ksparse_ae_loss(const void *state, void *work, const ksparse_ae_
 	const float *const t21 = params + 697920; /* decoder.4.weight */
 	const float *const t22 = params + 1099328; /* decoder.4.bias */
 	float *const t24 = (float *)(work_ + 851968); /* dense [n, 784] */
-	float *const t25 = (float *)(work_ + 1253376); /* mse [] */
-	/* t4 = dense */
+	float *const t25 = (float *)(work_ + 1253440); /* mse [] */
+	/* t4 = dense+relu */
 	ksparse_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t4,
 		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f});
-	/* t8 = dense */
+	/* t8 = dense+relu */
 	ksparse_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t8,
 		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f});
 	/* t11 = dense */
@@ -841,24 +835,25 @@ ksparse_ae_real ksparse_ae_loss(const void *state, void *work, const ksparse_ae_
 			t12[b * 64 + i] = keep ? row[i] : 0;
 		}
 	}
-	/* t16 = dense */
+	/* t16 = dense+relu */
 	ksparse_ae_gemm(n, 256, 64, t12, 64, 1, t13, 1, 64, t14, t16,
 		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f});
-	/* t20 = dense */
+	/* t20 = dense+relu */
 	ksparse_ae_gemm(n, 512, 256, t16, 256, 1, t17, 1, 256, t18, t20,
 		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f});
-	/* t24 = dense */
+	/* t24 = dense+sigmoid */
 	ksparse_ae_gemm(n, 784, 512, t20, 512, 1, t21, 1, 512, t22, t24,
 		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_SIGMOID, .slope = 0.0f});
-	/* t25 = mse */
+	/* t25 = mse+mse_grad */
 	{
 		double part[64], acc = 0;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 784 >= 65536)
 #endif
 		for (long c = 0; c < 64; c++) {
+			const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
 			double sum = 0;
-			for (long i = n * 784 * c / 64; i < n * 784 * (c + 1) / 64; i++) {
+			for (long i = i0; i < i1; i++) {
 				double d = (double)t24[i] - (double)t0[i];
 				sum += d * d;
 			}
@@ -899,10 +894,10 @@ void ksparse_ae_forward(const void *state, void *work, const ksparse_ae_real *x,
 	const float *const t21 = params + 697920; /* decoder.4.weight */
 	const float *const t22 = params + 1099328; /* decoder.4.bias */
 	float *const t24 = (float *)(work_ + 851968); /* dense [n, 784] */
-	/* t4 = dense */
+	/* t4 = dense+relu */
 	ksparse_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t4,
 		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f});
-	/* t8 = dense */
+	/* t8 = dense+relu */
 	ksparse_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t8,
 		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f});
 	/* t11 = dense */
@@ -919,13 +914,13 @@ void ksparse_ae_forward(const void *state, void *work, const ksparse_ae_real *x,
 			t12[b * 64 + i] = keep ? row[i] : 0;
 		}
 	}
-	/* t16 = dense */
+	/* t16 = dense+relu */
 	ksparse_ae_gemm(n, 256, 64, t12, 64, 1, t13, 1, 64, t14, t16,
 		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f});
-	/* t20 = dense */
+	/* t20 = dense+relu */
 	ksparse_ae_gemm(n, 512, 256, t16, 256, 1, t17, 1, 256, t18, t20,
 		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f});
-	/* t24 = dense */
+	/* t24 = dense+sigmoid */
 	ksparse_ae_gemm(n, 784, 512, t20, 512, 1, t21, 1, 512, t22, t24,
 		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_SIGMOID, .slope = 0.0f});
 	memcpy(out, t24, sizeof(float) * n * 784);
@@ -950,10 +945,10 @@ void ksparse_ae_encode(const void *state, void *work, const ksparse_ae_real *x, 
 	const float *const t10 = params + 549632; /* encoder.4.bias */
 	float *const t11 = (float *)(work_ + 393216); /* dense [n, 64] */
 	float *const t12 = (float *)(work_ + 425984); /* topk [n, 64] */
-	/* t4 = dense */
+	/* t4 = dense+relu */
 	ksparse_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t4,
 		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f});
-	/* t8 = dense */
+	/* t8 = dense+relu */
 	ksparse_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t8,
 		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f});
 	/* t11 = dense */
@@ -991,13 +986,13 @@ void ksparse_ae_decode(const void *state, void *work, const ksparse_ae_real *z, 
 	const float *const t21 = params + 697920; /* decoder.4.weight */
 	const float *const t22 = params + 1099328; /* decoder.4.bias */
 	float *const t24 = (float *)(work_ + 851968); /* dense [n, 784] */
-	/* t16 = dense */
+	/* t16 = dense+relu */
 	ksparse_ae_gemm(n, 256, 64, t12, 64, 1, t13, 1, 64, t14, t16,
 		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f});
-	/* t20 = dense */
+	/* t20 = dense+relu */
 	ksparse_ae_gemm(n, 512, 256, t16, 256, 1, t17, 1, 256, t18, t20,
 		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f});
-	/* t24 = dense */
+	/* t24 = dense+sigmoid */
 	ksparse_ae_gemm(n, 784, 512, t20, 512, 1, t21, 1, 512, t22, t24,
 		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_SIGMOID, .slope = 0.0f});
 	memcpy(out, t24, sizeof(float) * n * 784);

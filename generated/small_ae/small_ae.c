@@ -222,13 +222,15 @@ static void small_ae_adam(long count, float *p, float *m, float *v, const float 
 	}
 }
 
-static double small_ae_bce_span(long count, const float *z, const float *y, const float *t)
+static double small_ae_bce_span(long count, const float *z, const float *y, const float *t, float *g, float k)
 {
 	double acc = 0;
 	long i = 0;
 	const small_ae_vec one = SMALL_AE_SET1(1), zero = SMALL_AE_ZERO(), half = SMALL_AE_SET1(0.5f);
 	for (; i + SMALL_AE_LANES <= count; i += SMALL_AE_LANES) {
-		const small_ae_vec zi = SMALL_AE_LOAD(z + i), yi = SMALL_AE_LOAD(y + i);
+		const small_ae_vec zi = SMALL_AE_LOAD(z + i), yi = SMALL_AE_LOAD(y + i), ti = SMALL_AE_LOAD(t + i);
+		if (g)
+			SMALL_AE_STORE(g + i, SMALL_AE_MUL(SMALL_AE_SET1(k), SMALL_AE_SUB(yi, ti)));
 		const small_ae_vec m = SMALL_AE_MAX(yi, SMALL_AE_SUB(one, yi));
 		/* m in [1/2, 1]: below sqrt(1/2), log m = log 2m - log 2 */
 		const small_ae_vec low = SMALL_AE_WHERE_POS(SMALL_AE_SUB(SMALL_AE_SET1(0.707106781186547524f), m), one, zero);
@@ -247,7 +249,7 @@ static double small_ae_bce_span(long count, const float *z, const float *y, cons
 		lg = SMALL_AE_SUB(lg, SMALL_AE_MUL(half, x2));
 		lg = SMALL_AE_ADD(x, lg);
 		lg = SMALL_AE_SUB(lg, SMALL_AE_MUL(low, SMALL_AE_SET1(0.693359375f)));
-		const small_ae_vec term = SMALL_AE_SUB(SMALL_AE_SUB(SMALL_AE_MAX(zi, zero), SMALL_AE_MUL(zi, SMALL_AE_LOAD(t + i))), lg);
+		const small_ae_vec term = SMALL_AE_SUB(SMALL_AE_SUB(SMALL_AE_MAX(zi, zero), SMALL_AE_MUL(zi, ti)), lg);
 		float lane[SMALL_AE_LANES];
 		SMALL_AE_STORE(lane, term);
 		float part = 0;
@@ -256,13 +258,15 @@ static double small_ae_bce_span(long count, const float *z, const float *y, cons
 		acc += part;
 	}
 	for (; i < count; i++) {
+		if (g)
+			g[i] = k * (y[i] - t[i]);
 		const float m = y[i] > 1 - y[i] ? y[i] : 1 - y[i];
 		acc += (double)(z[i] > 0 ? z[i] : 0) - (double)z[i] * t[i] - (double)logf(m);
 	}
 	return acc;
 }
 
-static double small_ae_bce_logits(long count, const float *z, const float *y, const float *t)
+static double small_ae_bce_logits(long count, const float *z, const float *y, const float *t, float *g, float k)
 {
 	double part[64], acc = 0;
 #ifdef _OPENMP
@@ -270,7 +274,7 @@ static double small_ae_bce_logits(long count, const float *z, const float *y, co
 #endif
 	for (long c = 0; c < 64; c++) {
 		const long i = count * c / 64, m = count * (c + 1) / 64 - i;
-		part[c] = small_ae_bce_span(m, z + i, y + i, t + i);
+		part[c] = small_ae_bce_span(m, z + i, y + i, t + i, g ? g + i : NULL, k);
 	}
 	for (long c = 0; c < 64; c++)
 		acc += part[c];
@@ -528,8 +532,8 @@ static small_ae_real small_ae_pass(const void *state, void *work, const small_ae
 	const float *const t13 = params + 209184; /* decoder.2.bias */
 	float *const t14 = (float *)(work_ + 147456); /* dense [n, 784] */
 	float *const t15 = (float *)(work_ + 548864); /* sigmoid [n, 784] */
-	float *const t16 = (float *)(work_ + 950272); /* bce [] */
-	float *const t17 = (float *)(work_ + 950336); /* constant [] */
+	float *const t17 = (float *)(work_ + 950272); /* constant [] */
+	float *const t16 = (float *)(work_ + 950336); /* bce [] */
 	float *const t18 = (float *)(work_ + 950400); /* bce_grad [n, 784] */
 	float *const t19 = (float *)(work_ + 147456); /* dense_dx [n, 128] */
 	float *const t20 = (float *)(work_ + 1351808); /* dense_dw [784, 128] */
@@ -540,15 +544,15 @@ static small_ae_real small_ae_pass(const void *state, void *work, const small_ae
 	float *const t26 = (float *)(work_ + 118336); /* dense_dx [n, 128] */
 	float *const t27 = (float *)(work_ + 183872); /* dense_dw [32, 128] */
 	float *const t28 = (float *)(work_ + 0); /* sum_batch [32] */
-	float *const t30 = (float *)(work_ + 950336); /* dense_dw [128, 784] */
+	float *const t30 = (float *)(work_ + 950400); /* dense_dw [128, 784] */
 	float *const t31 = (float *)(work_ + 128); /* sum_batch [128] */
-	/* t4 = dense */
+	/* t4 = dense+relu */
 	small_ae_gemm(n, 128, 784, t0, 784, 1, t1, 1, 784, t2, t4,
 		&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f});
 	/* t7 = dense */
 	small_ae_gemm(n, 32, 128, t4, 128, 1, t5, 1, 128, t6, t7,
 		NULL);
-	/* t11 = dense */
+	/* t11 = dense+relu */
 	small_ae_gemm(n, 128, 32, t7, 32, 1, t8, 1, 32, t9, t11,
 		&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f});
 	/* t14 = dense */
@@ -556,20 +560,15 @@ static small_ae_real small_ae_pass(const void *state, void *work, const small_ae
 		NULL);
 	/* t15 = sigmoid */
 	small_ae_act_all(SMALL_AE_SIGMOID, 0.0f, n * 784, t14, NULL, t15);
-	/* t16 = bce */
-	t16[0] = (float)(small_ae_bce_logits(n * 784, t14, t15, t0) / (double)(n * 784));
 	/* t17 = constant */
 	t17[0] = 1.0f;
-	/* t18 = bce_grad */
+	/* t16 = bce+bce_grad */
 	{
 		const float k = (float)(t17[0] / (double)(n * 784));
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
-#endif
-		for (long i = 0; i < n * 784; i++)
-			t18[i] = k * (t15[i] - t0[i]);
+		t16[0] = (float)(small_ae_bce_logits(n * 784, t14, t15, t0, t18, k) / (double)(n * 784));
 	}
-	/* t19 = dense_dx */
+	/* t18 = bce_grad: computed with t16 */
+	/* t19 = dense_dx*relu' */
 	small_ae_gemm(n, 128, 784, t18, 784, 1, t12, 128, 1, NULL, t19,
 		&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f, .y = t11});
 	/* t20 = dense_dw */
@@ -603,7 +602,7 @@ static small_ae_real small_ae_pass(const void *state, void *work, const small_ae
 			for (long j = j0; j < j1; j++)
 				t25[j] += t19[b * 128 + j];
 	}
-	/* t26 = dense_dx */
+	/* t26 = dense_dx*relu' */
 	small_ae_gemm(n, 128, 32, t23, 32, 1, t5, 128, 1, NULL, t26,
 		&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f, .y = t4});
 	/* t27 = dense_dw */
@@ -665,7 +664,7 @@ small_ae_real small_ae_train_step(void *state, void *work, const small_ae_real *
 	float *const t25 = (float *)(work_ + 117824); /* sum_batch [128] */
 	float *const t27 = (float *)(work_ + 183872); /* dense_dw [32, 128] */
 	float *const t28 = (float *)(work_ + 0); /* sum_batch [32] */
-	float *const t30 = (float *)(work_ + 950336); /* dense_dw [128, 784] */
+	float *const t30 = (float *)(work_ + 950400); /* dense_dw [128, 784] */
 	float *const t31 = (float *)(work_ + 128); /* sum_batch [128] */
 	/* t32 = adam */
 	/* encoder.0.weight */
@@ -703,7 +702,7 @@ small_ae_real small_ae_gradient(const void *state, void *work, const small_ae_re
 	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
 	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
 	const small_ae_real loss = small_ae_pass(state, work, x, n, h, step, NULL);
-	memcpy(grad + 0, work_ + 950336, sizeof(float) * 100352);
+	memcpy(grad + 0, work_ + 950400, sizeof(float) * 100352);
 	memcpy(grad + 100352, work_ + 128, sizeof(float) * 128);
 	memcpy(grad + 100480, work_ + 183872, sizeof(float) * 4096);
 	memcpy(grad + 104576, work_ + 0, sizeof(float) * 32);
@@ -748,14 +747,14 @@ small_ae_real small_ae_loss(const void *state, void *work, const small_ae_real *
 	const float *const t13 = params + 209184; /* decoder.2.bias */
 	float *const t14 = (float *)(work_ + 147456); /* dense [n, 784] */
 	float *const t15 = (float *)(work_ + 548864); /* sigmoid [n, 784] */
-	float *const t16 = (float *)(work_ + 950272); /* bce [] */
-	/* t4 = dense */
+	float *const t16 = (float *)(work_ + 950336); /* bce [] */
+	/* t4 = dense+relu */
 	small_ae_gemm(n, 128, 784, t0, 784, 1, t1, 1, 784, t2, t4,
 		&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f});
 	/* t7 = dense */
 	small_ae_gemm(n, 32, 128, t4, 128, 1, t5, 1, 128, t6, t7,
 		NULL);
-	/* t11 = dense */
+	/* t11 = dense+relu */
 	small_ae_gemm(n, 128, 32, t7, 32, 1, t8, 1, 32, t9, t11,
 		&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f});
 	/* t14 = dense */
@@ -763,8 +762,10 @@ small_ae_real small_ae_loss(const void *state, void *work, const small_ae_real *
 		NULL);
 	/* t15 = sigmoid */
 	small_ae_act_all(SMALL_AE_SIGMOID, 0.0f, n * 784, t14, NULL, t15);
-	/* t16 = bce */
-	t16[0] = (float)(small_ae_bce_logits(n * 784, t14, t15, t0) / (double)(n * 784));
+	/* t16 = bce+bce_grad */
+	{
+		t16[0] = (float)(small_ae_bce_logits(n * 784, t14, t15, t0, NULL, 0) / (double)(n * 784));
+	}
 	return t16[0];
 }
 
@@ -790,13 +791,13 @@ void small_ae_forward(const void *state, void *work, const small_ae_real *x, int
 	const float *const t13 = params + 209184; /* decoder.2.bias */
 	float *const t14 = (float *)(work_ + 147456); /* dense [n, 784] */
 	float *const t15 = (float *)(work_ + 548864); /* sigmoid [n, 784] */
-	/* t4 = dense */
+	/* t4 = dense+relu */
 	small_ae_gemm(n, 128, 784, t0, 784, 1, t1, 1, 784, t2, t4,
 		&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f});
 	/* t7 = dense */
 	small_ae_gemm(n, 32, 128, t4, 128, 1, t5, 1, 128, t6, t7,
 		NULL);
-	/* t11 = dense */
+	/* t11 = dense+relu */
 	small_ae_gemm(n, 128, 32, t7, 32, 1, t8, 1, 32, t9, t11,
 		&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f});
 	/* t14 = dense */
@@ -822,7 +823,7 @@ void small_ae_encode(const void *state, void *work, const small_ae_real *x, int 
 	const float *const t5 = params + 100480; /* encoder.2.weight */
 	const float *const t6 = params + 104576; /* encoder.2.bias */
 	float *const t7 = (float *)(work_ + 65536); /* dense [n, 32] */
-	/* t4 = dense */
+	/* t4 = dense+relu */
 	small_ae_gemm(n, 128, 784, t0, 784, 1, t1, 1, 784, t2, t4,
 		&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f});
 	/* t7 = dense */
@@ -847,7 +848,7 @@ void small_ae_decode(const void *state, void *work, const small_ae_real *z, int 
 	const float *const t13 = params + 209184; /* decoder.2.bias */
 	float *const t14 = (float *)(work_ + 147456); /* dense [n, 784] */
 	float *const t15 = (float *)(work_ + 548864); /* sigmoid [n, 784] */
-	/* t11 = dense */
+	/* t11 = dense+relu */
 	small_ae_gemm(n, 128, 32, t7, 32, 1, t8, 1, 32, t9, t11,
 		&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f});
 	/* t14 = dense */

@@ -482,14 +482,14 @@ static sparse_ae_real sparse_ae_pass(const void *state, void *work, const sparse
 	const float *const t21 = params + 697920; /* decoder.4.weight */
 	const float *const t22 = params + 1099328; /* decoder.4.bias */
 	float *const t24 = (float *)(work_ + 819200); /* dense [n, 784] */
-	float *const t25 = (float *)(work_ + 1220608); /* mse [] */
-	float *const t26 = (float *)(work_ + 1220672); /* l1 [] */
-	float *const t27 = (float *)(work_ + 1220736); /* scale [] */
-	float *const t28 = (float *)(work_ + 1220672); /* add [] */
 	float *const t29 = (float *)(work_ + 1220608); /* constant [] */
-	float *const t30 = (float *)(work_ + 1220736); /* scale [] */
-	float *const t31 = (float *)(work_ + 1220800); /* l1_grad [n, 64] */
-	float *const t32 = (float *)(work_ + 1253568); /* mse_grad [n, 784] */
+	float *const t25 = (float *)(work_ + 1220672); /* mse [] */
+	float *const t32 = (float *)(work_ + 1220736); /* mse_grad [n, 784] */
+	float *const t26 = (float *)(work_ + 1622144); /* l1 [] */
+	float *const t27 = (float *)(work_ + 1622208); /* scale [] */
+	float *const t28 = (float *)(work_ + 1622144); /* add [] */
+	float *const t30 = (float *)(work_ + 1220672); /* scale [] */
+	float *const t31 = (float *)(work_ + 1622208); /* l1_grad [n, 64] */
 	float *const t34 = (float *)(work_ + 1654976); /* dense_dx [n, 512] */
 	float *const t35 = (float *)(work_ + 1917120); /* dense_dw [784, 512] */
 	float *const t36 = (float *)(work_ + 557056); /* sum_batch [784] */
@@ -502,49 +502,58 @@ static sparse_ae_real sparse_ae_pass(const void *state, void *work, const sparse
 	float *const t45 = (float *)(work_ + 428032); /* sum_batch [256] */
 	float *const t46 = (float *)(work_ + 493568); /* act_grad [n, 64] */
 	float *const t47 = (float *)(work_ + 560192); /* dense_dx [n, 256] */
-	float *const t48 = (float *)(work_ + 1220736); /* dense_dw [64, 256] */
+	float *const t48 = (float *)(work_ + 1220608); /* dense_dw [64, 256] */
 	float *const t49 = (float *)(work_ + 262144); /* sum_batch [64] */
-	float *const t51 = (float *)(work_ + 1286272); /* dense_dx [n, 512] */
+	float *const t51 = (float *)(work_ + 1286144); /* dense_dx [n, 512] */
 	float *const t52 = (float *)(work_ + 4047040); /* dense_dw [256, 512] */
 	float *const t53 = (float *)(work_ + 0); /* sum_batch [256] */
 	float *const t55 = (float *)(work_ + 4571328); /* dense_dw [512, 784] */
 	float *const t56 = (float *)(work_ + 1024); /* sum_batch [512] */
-	/* t4 = dense */
+	/* t4 = dense+relu */
 	sparse_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t4,
 		&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f});
-	/* t8 = dense */
+	/* t8 = dense+relu */
 	sparse_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t8,
 		&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f});
-	/* t12 = dense */
+	/* t12 = dense+relu */
 	sparse_ae_gemm(n, 64, 256, t8, 256, 1, t9, 1, 256, t10, t12,
 		&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f});
-	/* t16 = dense */
+	/* t16 = dense+relu */
 	sparse_ae_gemm(n, 256, 64, t12, 64, 1, t13, 1, 64, t14, t16,
 		&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f});
-	/* t20 = dense */
+	/* t20 = dense+relu */
 	sparse_ae_gemm(n, 512, 256, t16, 256, 1, t17, 1, 256, t18, t20,
 		&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f});
-	/* t24 = dense */
+	/* t24 = dense+sigmoid */
 	sparse_ae_gemm(n, 784, 512, t20, 512, 1, t21, 1, 512, t22, t24,
 		&(const sparse_ae_epilogue){.act = SPARSE_AE_SIGMOID, .slope = 0.0f});
-	/* t25 = mse */
+	/* t29 = constant */
+	t29[0] = 1.0f;
+	/* t25 = mse+mse_grad */
 	{
-		double part[64], acc = 0;
+		const float k = (float)(t29[0] / (double)(n * 784));
+		{
+			double part[64], acc = 0;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 784 >= 65536)
 #endif
-		for (long c = 0; c < 64; c++) {
-			double sum = 0;
-			for (long i = n * 784 * c / 64; i < n * 784 * (c + 1) / 64; i++) {
-				double d = (double)t24[i] - (double)t0[i];
-				sum += d * d;
+			for (long c = 0; c < 64; c++) {
+				const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
+				double sum = 0;
+				for (long i = i0; i < i1; i++) {
+					double d = (double)t24[i] - (double)t0[i];
+					sum += d * d;
+					t32[i] = 2 * k * (t24[i] - t0[i]);
+				}
+				sparse_ae_act(SPARSE_AE_SIGMOID, 0.0f, 1, i1 - i0, t32 + i0, 0, t24 + i0, 0, t32 + i0, 0);
+				part[c] = sum;
 			}
-			part[c] = sum;
+			for (long c = 0; c < 64; c++)
+				acc += part[c];
+			t25[0] = (float)(acc / (double)(n * 784));
 		}
-		for (long c = 0; c < 64; c++)
-			acc += part[c];
-		t25[0] = (float)(acc / (double)(n * 784));
 	}
+	/* t32 = mse_grad: computed with t25 */
 	/* t26 = l1 */
 	{
 		double acc = 0;
@@ -558,8 +567,6 @@ static sparse_ae_real sparse_ae_pass(const void *state, void *work, const sparse
 	/* t28 = add */
 	for (long i = 0; i < 1; i++)
 		t28[i] = t25[i] + t27[i];
-	/* t29 = constant */
-	t29[0] = 1.0f;
 	/* t30 = scale */
 	for (long i = 0; i < 1; i++)
 		t30[i] = 0.001f * t29[i];
@@ -569,20 +576,7 @@ static sparse_ae_real sparse_ae_pass(const void *state, void *work, const sparse
 		for (long i = 0; i < n * 64; i++)
 			t31[i] = t12[i] > 0 ? k : t12[i] < 0 ? -k : 0;
 	}
-	/* t32 = mse_grad */
-	{
-		const float k = (float)(t29[0] / (double)(n * 784));
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
-#endif
-		for (long i0 = 0; i0 < n * 784; i0 += 1024) {
-			const long c = n * 784 - i0 < 1024 ? n * 784 - i0 : 1024;
-			for (long i = i0; i < i0 + c; i++)
-				t32[i] = 2 * k * (t24[i] - t0[i]);
-			sparse_ae_act(SPARSE_AE_SIGMOID, 0.0f, 1, c, t32 + i0, 0, t24 + i0, 0, t32 + i0, 0);
-		}
-	}
-	/* t34 = dense_dx */
+	/* t34 = dense_dx*relu' */
 	sparse_ae_gemm(n, 512, 784, t32, 784, 1, t21, 512, 1, NULL, t34,
 		&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f, .y = t20});
 	/* t35 = dense_dw */
@@ -599,7 +593,7 @@ static sparse_ae_real sparse_ae_pass(const void *state, void *work, const sparse
 			for (long j = j0; j < j1; j++)
 				t36[j] += t32[b * 784 + j];
 	}
-	/* t38 = dense_dx */
+	/* t38 = dense_dx*relu' */
 	sparse_ae_gemm(n, 256, 512, t34, 512, 1, t17, 256, 1, NULL, t38,
 		&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f, .y = t16});
 	/* t39 = dense_dw */
@@ -638,7 +632,7 @@ static sparse_ae_real sparse_ae_pass(const void *state, void *work, const sparse
 	}
 	/* t46 = act_grad */
 	sparse_ae_act_all(SPARSE_AE_RELU, 0.0f, n * 64, t43, t12, t46);
-	/* t47 = dense_dx */
+	/* t47 = dense_dx*relu' */
 	sparse_ae_gemm(n, 256, 64, t46, 64, 1, t9, 256, 1, NULL, t47,
 		&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f, .y = t8});
 	/* t48 = dense_dw */
@@ -655,7 +649,7 @@ static sparse_ae_real sparse_ae_pass(const void *state, void *work, const sparse
 			for (long j = j0; j < j1; j++)
 				t49[j] += t46[b * 64 + j];
 	}
-	/* t51 = dense_dx */
+	/* t51 = dense_dx*relu' */
 	sparse_ae_gemm(n, 512, 256, t47, 256, 1, t5, 512, 1, NULL, t51,
 		&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f, .y = t4});
 	/* t52 = dense_dw */
@@ -721,7 +715,7 @@ sparse_ae_real sparse_ae_train_step(void *state, void *work, const sparse_ae_rea
 	float *const t40 = (float *)(work_ + 425984); /* sum_batch [512] */
 	float *const t44 = (float *)(work_ + 691264); /* dense_dw [256, 64] */
 	float *const t45 = (float *)(work_ + 428032); /* sum_batch [256] */
-	float *const t48 = (float *)(work_ + 1220736); /* dense_dw [64, 256] */
+	float *const t48 = (float *)(work_ + 1220608); /* dense_dw [64, 256] */
 	float *const t49 = (float *)(work_ + 262144); /* sum_batch [64] */
 	float *const t52 = (float *)(work_ + 4047040); /* dense_dw [256, 512] */
 	float *const t53 = (float *)(work_ + 0); /* sum_batch [256] */
@@ -779,7 +773,7 @@ sparse_ae_real sparse_ae_gradient(const void *state, void *work, const sparse_ae
 	memcpy(grad + 401408, work_ + 1024, sizeof(float) * 512);
 	memcpy(grad + 401920, work_ + 4047040, sizeof(float) * 131072);
 	memcpy(grad + 532992, work_ + 0, sizeof(float) * 256);
-	memcpy(grad + 533248, work_ + 1220736, sizeof(float) * 16384);
+	memcpy(grad + 533248, work_ + 1220608, sizeof(float) * 16384);
 	memcpy(grad + 549632, work_ + 262144, sizeof(float) * 64);
 	memcpy(grad + 549696, work_ + 691264, sizeof(float) * 16384);
 	memcpy(grad + 566080, work_ + 428032, sizeof(float) * 256);
@@ -829,37 +823,38 @@ sparse_ae_real sparse_ae_loss(const void *state, void *work, const sparse_ae_rea
 	const float *const t21 = params + 697920; /* decoder.4.weight */
 	const float *const t22 = params + 1099328; /* decoder.4.bias */
 	float *const t24 = (float *)(work_ + 819200); /* dense [n, 784] */
-	float *const t25 = (float *)(work_ + 1220608); /* mse [] */
-	float *const t26 = (float *)(work_ + 1220672); /* l1 [] */
-	float *const t27 = (float *)(work_ + 1220736); /* scale [] */
-	float *const t28 = (float *)(work_ + 1220672); /* add [] */
-	/* t4 = dense */
+	float *const t25 = (float *)(work_ + 1220672); /* mse [] */
+	float *const t26 = (float *)(work_ + 1622144); /* l1 [] */
+	float *const t27 = (float *)(work_ + 1622208); /* scale [] */
+	float *const t28 = (float *)(work_ + 1622144); /* add [] */
+	/* t4 = dense+relu */
 	sparse_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t4,
 		&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f});
-	/* t8 = dense */
+	/* t8 = dense+relu */
 	sparse_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t8,
 		&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f});
-	/* t12 = dense */
+	/* t12 = dense+relu */
 	sparse_ae_gemm(n, 64, 256, t8, 256, 1, t9, 1, 256, t10, t12,
 		&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f});
-	/* t16 = dense */
+	/* t16 = dense+relu */
 	sparse_ae_gemm(n, 256, 64, t12, 64, 1, t13, 1, 64, t14, t16,
 		&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f});
-	/* t20 = dense */
+	/* t20 = dense+relu */
 	sparse_ae_gemm(n, 512, 256, t16, 256, 1, t17, 1, 256, t18, t20,
 		&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f});
-	/* t24 = dense */
+	/* t24 = dense+sigmoid */
 	sparse_ae_gemm(n, 784, 512, t20, 512, 1, t21, 1, 512, t22, t24,
 		&(const sparse_ae_epilogue){.act = SPARSE_AE_SIGMOID, .slope = 0.0f});
-	/* t25 = mse */
+	/* t25 = mse+mse_grad */
 	{
 		double part[64], acc = 0;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 784 >= 65536)
 #endif
 		for (long c = 0; c < 64; c++) {
+			const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
 			double sum = 0;
-			for (long i = n * 784 * c / 64; i < n * 784 * (c + 1) / 64; i++) {
+			for (long i = i0; i < i1; i++) {
 				double d = (double)t24[i] - (double)t0[i];
 				sum += d * d;
 			}
@@ -912,22 +907,22 @@ void sparse_ae_forward(const void *state, void *work, const sparse_ae_real *x, i
 	const float *const t21 = params + 697920; /* decoder.4.weight */
 	const float *const t22 = params + 1099328; /* decoder.4.bias */
 	float *const t24 = (float *)(work_ + 819200); /* dense [n, 784] */
-	/* t4 = dense */
+	/* t4 = dense+relu */
 	sparse_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t4,
 		&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f});
-	/* t8 = dense */
+	/* t8 = dense+relu */
 	sparse_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t8,
 		&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f});
-	/* t12 = dense */
+	/* t12 = dense+relu */
 	sparse_ae_gemm(n, 64, 256, t8, 256, 1, t9, 1, 256, t10, t12,
 		&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f});
-	/* t16 = dense */
+	/* t16 = dense+relu */
 	sparse_ae_gemm(n, 256, 64, t12, 64, 1, t13, 1, 64, t14, t16,
 		&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f});
-	/* t20 = dense */
+	/* t20 = dense+relu */
 	sparse_ae_gemm(n, 512, 256, t16, 256, 1, t17, 1, 256, t18, t20,
 		&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f});
-	/* t24 = dense */
+	/* t24 = dense+sigmoid */
 	sparse_ae_gemm(n, 784, 512, t20, 512, 1, t21, 1, 512, t22, t24,
 		&(const sparse_ae_epilogue){.act = SPARSE_AE_SIGMOID, .slope = 0.0f});
 	memcpy(out, t24, sizeof(float) * n * 784);
@@ -951,13 +946,13 @@ void sparse_ae_encode(const void *state, void *work, const sparse_ae_real *x, in
 	const float *const t9 = params + 533248; /* encoder.4.weight */
 	const float *const t10 = params + 549632; /* encoder.4.bias */
 	float *const t12 = (float *)(work_ + 393216); /* dense [n, 64] */
-	/* t4 = dense */
+	/* t4 = dense+relu */
 	sparse_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t4,
 		&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f});
-	/* t8 = dense */
+	/* t8 = dense+relu */
 	sparse_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t8,
 		&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f});
-	/* t12 = dense */
+	/* t12 = dense+relu */
 	sparse_ae_gemm(n, 64, 256, t8, 256, 1, t9, 1, 256, t10, t12,
 		&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f});
 	memcpy(z, t12, sizeof(float) * n * 64);
@@ -981,13 +976,13 @@ void sparse_ae_decode(const void *state, void *work, const sparse_ae_real *z, in
 	const float *const t21 = params + 697920; /* decoder.4.weight */
 	const float *const t22 = params + 1099328; /* decoder.4.bias */
 	float *const t24 = (float *)(work_ + 819200); /* dense [n, 784] */
-	/* t16 = dense */
+	/* t16 = dense+relu */
 	sparse_ae_gemm(n, 256, 64, t12, 64, 1, t13, 1, 64, t14, t16,
 		&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f});
-	/* t20 = dense */
+	/* t20 = dense+relu */
 	sparse_ae_gemm(n, 512, 256, t16, 256, 1, t17, 1, 256, t18, t20,
 		&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f});
-	/* t24 = dense */
+	/* t24 = dense+sigmoid */
 	sparse_ae_gemm(n, 784, 512, t20, 512, 1, t21, 1, 512, t22, t24,
 		&(const sparse_ae_epilogue){.act = SPARSE_AE_SIGMOID, .slope = 0.0f});
 	memcpy(out, t24, sizeof(float) * n * 784);
