@@ -12,6 +12,9 @@
  *   act(dense(x, W, b))       -> dense with the activation as its epilogue
  *   act_grad(y, dense_dx(..)) -> dense_dx times f'(.) read off y, in its epilogue
  *   act_grad(y, mse_grad(..)) -> mse_grad times f'(.), block by block
+ *   act(conv(..)), act_grad(y, conv(..)) -> the convolution (conv2d or
+ *                                conv_transpose2d) applying f or f' to each
+ *                                sample's result as it is finished
  * and two pairs whose members read the same data keep both nodes but are
  * computed by one kernel (Node.computes, Node.computed_by), the second
  * node moved to just after the first:
@@ -19,6 +22,9 @@
  *                                    gradient's seed is a constant
  *   gaussian(mu, logvar) and kl_normal(mu, logvar) -> one pass over mu
  *                                    and logvar
+ * and a weight gradient of a convolution takes the image columns (im2col)
+ * from the workspace of a conv2d of the same image, which then stays live
+ * until it (conv2d_dw<cols, conv_share_columns).
  * Adam is one pass per parameter already (op_adam.c). Moving it into the
  * epilogue of the weight-gradient product measured slower: the moments
  * are read a tile's rows at a time instead of streamed. */
@@ -93,6 +99,13 @@ static void fuse(Graph *g)
 			for (int k = 0; k < d->nin; k++)
 				n->in[k] = d->in[k];
 			d->dead = 1;
+		} else if (is_act(n) && private_to_reader(g, d) && conv_take_activation(n, d, (int)n->iattr[0])) {
+			d->dead = 1;
+		} else if (n->op == &op_act_grad && private_to_reader(g, d = n->in[1]) &&
+			   pos[n->in[0]->id] < pos[d->id] &&
+			   conv_take_derivative(d, (int)n->iattr[0], n->fattr[0], n->in[0])) {
+			graph_replace_uses(g, n, d);
+			n->dead = 1;
 		} else if (n->op == &op_act_grad && ((d = n->in[1])->op == &op_dense_dx || d->op == &op_mse_grad) &&
 			   !d->iattr[1] && private_to_reader(g, d) && pos[n->in[0]->id] < pos[d->id]) {
 			/* the gradient's node takes the derivative, where it stands */
@@ -212,11 +225,27 @@ static void pair_up(Graph *g)
 	}
 }
 
+static void share_columns(Graph *g)
+{
+	for (int i = 0; i < g->nodes.len; i++) {
+		Node *dw = g->nodes.data[i];
+		if (dw->dead || dw->op != &op_conv2d_dw)
+			continue;
+		for (int j = 0; j < i; j++) {
+			Node *from = g->nodes.data[j];
+			if (!from->dead && conv_share_columns(dw, from))
+				break;
+		}
+	}
+}
+
 void fuse_graph(Model *m)
 {
 	remove_dead_code(m->g);
 	if (!m->nofuse) {
 		fuse(m->g);
 		pair_up(m->g);
+		share_columns(m->g);
+		graph_count_uses(m->g);
 	}
 }

@@ -16,7 +16,7 @@
 
 #define MAX_RANK 4
 #define MAX_IN 6
-#define MAX_ATTR 6
+#define MAX_ATTR 8
 
 typedef struct OpDef OpDef;
 typedef struct Node Node;

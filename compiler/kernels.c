@@ -146,26 +146,30 @@ static const char gemm_scalar_text[] =
  * stays in the L1 cache while every A panel streams past it. The micro-
  * kernel keeps an MR x NR tile of C in 2 MR vector registers. Packing turns
  * strided operands into contiguous ones with 4 x 4 transposes, so one
- * routine serves all three products of a dense layer at the same speed.
- * Threads take fixed ranges of column blocks, or of rows when there are
+ * routine serves all three products of a dense layer at the same speed;
+ * rows of A that already run along k are read in place, 8 at a time. A
+ * thread with at most NG column blocks packs their B panels once per slice
+ * of k, for all rows; otherwise each again for every MC rows. Threads take fixed ranges of column blocks, or of rows when there are
  * fewer than 4 column blocks, so every element of C is summed by one
  * thread in one order whatever the thread count. Stack use:
- * (MC + NR) KC + MR NR elements per thread. */
-enum { GEMM_MR = 8, GEMM_NV = 2, GEMM_KC = 128, GEMM_MC = 128, WIDEST_LANES_F32 = 16 };
+ * (MC + NG NR) KC + MR NR + NR elements per thread. */
+enum { GEMM_MR = 8, GEMM_NV = 2, GEMM_KC = 128, GEMM_MC = 128, GEMM_NG = 4, WIDEST_LANES_F32 = 16 };
 
 size_t kernels_stack_bytes(int f64, int scalar)
 {
 	if (scalar)
 		return 0;
 	const size_t real = f64 ? 8 : 4, nr = GEMM_NV * (WIDEST_LANES_F32 / (f64 ? 2 : 1));
-	return real * (GEMM_MC * GEMM_KC + GEMM_KC * nr + GEMM_MR * nr + nr);
+	return real * (GEMM_MC * GEMM_KC + GEMM_NG * GEMM_KC * nr + GEMM_MR * nr + nr);
 }
 
 static const char gemm_simd_text[] =
 "/* The MR x NR tile at C (rows ldc apart) = (bias row, 0 or C itself) +\n"
-" * a b, where a is a packed kc x MR panel of A and b a kc x NR panel of B. */\n"
-"static void PFX_kernel(long kc, const REAL *restrict a, const REAL *restrict b, REAL *restrict C, long ldc,\n"
-"\t\t\tconst REAL *bias, int first)\n"
+" * a b, where a is a kc x MR panel of A, element (k, r) at a[k ka + r ra]\n"
+" * (packed: ka = MR, ra = 1; rows of A read in place: ka = 1), and b a\n"
+" * packed kc x NR panel of B. */\n"
+"static void PFX_kernel(long kc, const REAL *restrict a, long ka, long ra, const REAL *restrict b,\n"
+"\t\t\tREAL *restrict C, long ldc, const REAL *bias, int first)\n"
 "{\n"
 "\tPFX_vec c[PFX_MR][2];\n"
 "\tfor (int r = 0; r < PFX_MR; r++)\n"
@@ -175,7 +179,7 @@ static const char gemm_simd_text[] =
 "\tfor (long k = 0; k < kc; k++) {\n"
 "\t\tconst PFX_vec b0 = UPFX_LOAD(b + k * PFX_NR), b1 = UPFX_LOAD(b + k * PFX_NR + UPFX_LANES);\n"
 "\t\tfor (int r = 0; r < PFX_MR; r++) {\n"
-"\t\t\tconst PFX_vec x = UPFX_SET1(a[k * PFX_MR + r]);\n"
+"\t\t\tconst PFX_vec x = UPFX_SET1(a[k * ka + r * ra]);\n"
 "\t\t\tc[r][0] = UPFX_FMA(x, b0, c[r][0]);\n"
 "\t\t\tc[r][1] = UPFX_FMA(x, b1, c[r][1]);\n"
 "\t\t}\n"
@@ -232,41 +236,60 @@ static const char gemm_simd_text[] =
 "\t\t\tr1 = panels * (t + 1) / nt * PFX_MR < M ? panels * (t + 1) / nt * PFX_MR : M;\n"
 "\t\t}\n"
 "#endif\n"
-"\t\tREAL ap[PFX_MC * PFX_KC], bp[PFX_KC * PFX_NR], edge[PFX_MR * PFX_NR], bedge[PFX_NR];\n"
+"\t\tREAL ap[PFX_MC * PFX_KC], bps[PFX_NG * PFX_KC * PFX_NR], edge[PFX_MR * PFX_NR], bedge[PFX_NR];\n"
+"\t\t/* When this thread has at most PFX_NG column blocks, their B panels\n"
+"\t\t * are packed once for all rows; otherwise each for MC rows at a time\n"
+"\t\t * (the rows of A packed once). */\n"
+"\t\tconst long ng = jb1 - jb0 <= PFX_NG ? PFX_NG : jb1 - jb0;\n"
 "\t\tfor (long k0 = 0; k0 < K; k0 += PFX_KC) {\n"
 "\t\t\tconst long kc = K - k0 < PFX_KC ? K - k0 : PFX_KC;\n"
-"\t\t\tfor (long i0 = r0; i0 < r1; i0 += PFX_MC) {\n"
-"\t\t\t\tconst long mc = r1 - i0 < PFX_MC ? r1 - i0 : PFX_MC;\n"
-"\t\t\t\tfor (long i = 0; i < mc; i += PFX_MR)\n"
-"\t\t\t\t\tPFX_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < PFX_MR ? mc - i : PFX_MR,\n"
-"\t\t\t\t\t\t PFX_MR, kc, ap + i * kc, PFX_MR);\n"
-"\t\t\t\tfor (long jb = jb0; jb < jb1; jb++) {\n"
+"\t\t\tfor (long jg = jb0; jg < jb1; jg += ng) {\n"
+"\t\t\t\tconst long jg1 = jb1 - jg < ng ? jb1 : jg + ng, keep = jg1 - jg <= PFX_NG;\n"
+"\t\t\t\tfor (long jb = jg; keep && jb < jg1; jb++) {\n"
 "\t\t\t\t\tconst long j0 = jb * PFX_NR, nr = N - j0 < PFX_NR ? N - j0 : PFX_NR;\n"
-"\t\t\t\t\tPFX_pack(B + k0 * brs + j0 * bcs, bcs, brs, nr, PFX_NR, kc, bp, PFX_NR);\n"
-"\t\t\t\t\tconst REAL *bj = bias && k0 == 0 ? bias + j0 : NULL;\n"
-"\t\t\t\t\tif (bj && nr < PFX_NR) {\n"
-"\t\t\t\t\t\tfor (long j = 0; j < PFX_NR; j++)\n"
-"\t\t\t\t\t\t\tbedge[j] = j < nr ? bj[j] : 0;\n"
-"\t\t\t\t\t\tbj = bedge;\n"
-"\t\t\t\t\t}\n"
-"\t\t\t\t\tfor (long i = 0; i < mc; i += PFX_MR) {\n"
-"\t\t\t\t\t\tconst long mr = mc - i < PFX_MR ? mc - i : PFX_MR;\n"
-"\t\t\t\t\t\tREAL *c = C + (i0 + i) * N + j0;\n"
-"\t\t\t\t\t\tconst int last = k0 + kc == K;\n"
-"\t\t\t\t\t\tif (mr == PFX_MR && nr == PFX_NR) {\n"
-"\t\t\t\t\t\t\tPFX_kernel(kc, ap + i * kc, bp, c, N, bj, k0 == 0);\n"
+"\t\t\t\t\tPFX_pack(B + k0 * brs + j0 * bcs, bcs, brs, nr, PFX_NR, kc, bps + (jb - jg) * PFX_KC * PFX_NR, PFX_NR);\n"
+"\t\t\t\t}\n"
+"\t\t\t\tfor (long i0 = r0; i0 < r1; i0 += PFX_MC) {\n"
+"\t\t\t\t\tconst long mc = r1 - i0 < PFX_MC ? r1 - i0 : PFX_MC;\n"
+"\t\t\t\t\tfor (long i = 0; i < mc; i += PFX_MR)\n"
+"\t\t\t\t\t\tif (acs != 1 || mc - i < PFX_MR)\n"
+"\t\t\t\t\t\t\tPFX_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < PFX_MR ? mc - i : PFX_MR,\n"
+"\t\t\t\t\t\t\t\t PFX_MR, kc, ap + i * kc, PFX_MR);\n"
+"\t\t\t\t\tfor (long jb = jg; jb < jg1; jb++) {\n"
+"\t\t\t\t\t\tconst long j0 = jb * PFX_NR, nr = N - j0 < PFX_NR ? N - j0 : PFX_NR;\n"
+"\t\t\t\t\t\tREAL *bp = bps + (keep ? jb - jg : 0) * PFX_KC * PFX_NR;\n"
+"\t\t\t\t\t\tif (!keep)\n"
+"\t\t\t\t\t\t\tPFX_pack(B + k0 * brs + j0 * bcs, bcs, brs, nr, PFX_NR, kc, bp, PFX_NR);\n"
+"\t\t\t\t\t\tconst REAL *bj = bias && k0 == 0 ? bias + j0 : NULL;\n"
+"\t\t\t\t\t\tif (bj && nr < PFX_NR) {\n"
+"\t\t\t\t\t\t\tfor (long j = 0; j < PFX_NR; j++)\n"
+"\t\t\t\t\t\t\t\tbedge[j] = j < nr ? bj[j] : 0;\n"
+"\t\t\t\t\t\t\tbj = bedge;\n"
+"\t\t\t\t\t\t}\n"
+"\t\t\t\t\t\tfor (long i = 0; i < mc; i += PFX_MR) {\n"
+"\t\t\t\t\t\t\tconst long mr = mc - i < PFX_MR ? mc - i : PFX_MR;\n"
+"\t\t\t\t\t\t\tREAL *c = C + (i0 + i) * N + j0;\n"
+"\t\t\t\t\t\t\tconst int last = k0 + kc == K;\n"
+"\t\t\t\t\t\t\t/* whole panels of rows that run along k are read in place */\n"
+"\t\t\t\t\t\t\tconst int direct = acs == 1 && mr == PFX_MR;\n"
+"\t\t\t\t\t\t\tconst REAL *a = direct ? A + (i0 + i) * ars + k0 : ap + i * kc;\n"
+"\t\t\t\t\t\t\tconst long ka = direct ? 1 : PFX_MR, ra = direct ? ars : 1;\n"
+"\t\t\t\t\t\t\tif (mr == PFX_MR && nr == PFX_NR) {\n"
+"\t\t\t\t\t\t\t\tPFX_kernel(kc, a, ka, ra, bp, c, N, bj, k0 == 0);\n"
+"\t\t\t\t\t\t\t\tif (ep && last)\n"
+"\t\t\t\t\t\t\t\t\tPFX_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);\n"
+"\t\t\t\t\t\t\t\tcontinue;\n"
+"\t\t\t\t\t\t\t}\n"
+"\t\t\t\t\t\t\t/* A tile at the edge of C: computed whole in `edge`. */\n"
+"\t\t\t\t\t\t\tfor (long r = 0; r < PFX_MR; r++)\n"
+"\t\t\t\t\t\t\t\tfor (long j = 0; j < PFX_NR; j++)\n"
+"\t\t\t\t\t\t\t\t\tedge[r * PFX_NR + j] = r < mr && j < nr && k0 ? c[r * N + j] : 0;\n"
+"\t\t\t\t\t\t\tPFX_kernel(kc, a, ka, ra, bp, edge, PFX_NR, bj, k0 == 0);\n"
+"\t\t\t\t\t\t\tfor (long r = 0; r < mr; r++)\n"
+"\t\t\t\t\t\t\t\tmemcpy(c + r * N, edge + r * PFX_NR, sizeof(REAL) * (size_t)nr);\n"
 "\t\t\t\t\t\t\tif (ep && last)\n"
 "\t\t\t\t\t\t\t\tPFX_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);\n"
-"\t\t\t\t\t\t\tcontinue;\n"
 "\t\t\t\t\t\t}\n"
-"\t\t\t\t\t\t/* A tile at the edge of C: computed whole in `edge`. */\n"
-"\t\t\t\t\t\tfor (long r = 0; r < PFX_MR; r++)\n"
-"\t\t\t\t\t\t\tfor (long j = 0; j < PFX_NR; j++)\n"
-"\t\t\t\t\t\t\t\tedge[r * PFX_NR + j] = r < mr && j < nr && k0 ? c[r * N + j] : 0;\n"
-"\t\t\t\t\t\tPFX_kernel(kc, ap + i * kc, bp, edge, PFX_NR, bj, k0 == 0);\n"
-"\t\t\t\t\t\tfor (long r = 0; r < mr; r++)\n"
-"\t\t\t\t\t\t\tmemcpy(c + r * N, edge + r * PFX_NR, sizeof(REAL) * (size_t)nr);\n""\t\t\t\t\t\tif (ep && last)\n"
-"\t\t\t\t\t\t\tPFX_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);\n"
 "\t\t\t\t\t}\n"
 "\t\t\t\t}\n"
 "\t\t\t}\n"
@@ -298,8 +321,8 @@ static void gemm(Emit *e, const char *P, const char *r)
 		emit_template(e, gemm_scalar_text);
 		return;
 	}
-	emit_template(e, xasprintf("enum { PFX_MR = %d, PFX_NR = %d * UPFX_LANES, PFX_KC = %d, PFX_MC = %d };\n\n",
-				   GEMM_MR, GEMM_NV, GEMM_KC, GEMM_MC));
+	emit_template(e, xasprintf("enum { PFX_MR = %d, PFX_NR = %d * UPFX_LANES, PFX_KC = %d, PFX_MC = %d, PFX_NG = %d };\n\n",
+				   GEMM_MR, GEMM_NV, GEMM_KC, GEMM_MC, GEMM_NG));
 	const char *text = gemm_simd_text, *mark = strstr(text, "TRANSPOSE4");
 	emit_template(e, xasprintf("%.*s%s%s", (int)(mark - text), text,
 				   emit_real(e)[0] == 'f' ? transpose4_f32 : transpose4_f64,
@@ -438,8 +461,10 @@ static const char act_all[] =
 "\t\tPFX_act(act, slope, 1, count - i < SLICE ? count - i : SLICE, x + i, 0, y ? y + i : NULL, 0, out + i, 0);\n"
 "\t}\n"
 "}\n\n";
+/* The leftover lanes, counted down: gcc 12 at -O3 warns wrongly of
+ * overflow in `for (; j < cols; j++)` once cols is a known constant. */
 static const char act_tail[] =
-"\t\tfor (; j < cols; j++) {\n"
+"\t\tfor (long left = cols - j; left > 0; left--, j++) {\n"
 "\t\t\tconst REAL v = x[j];\n"
 "\t\t\tif (y) {\n"
 "\t\t\t\tconst REAL o = y[j];\n"

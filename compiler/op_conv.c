@@ -31,10 +31,15 @@ enum {
 	A_PAD,       /* p, zeros added on every side of the image */
 	A_OUTPAD_H,  /* image rows below the last one the map reaches (< s) */
 	A_OUTPAD_W,  /* image columns right of the last one the map reaches */
+	A_ACT,       /* conv2d, conv_transpose2d: an activation applied to each
+	                sample's result, + 1 (fuse.c; fattr[0] its slope) */
+	A_ACT_Y,     /* 1: instead, the result times the activation's derivative
+	                read off y = f(x), the last input */
 };
 
 /* Inputs of conv2d and conv_transpose2d; conv2d_dw reads (map gradient,
- * image, workspace). */
+ * image, workspace) and, when it shares the columns of a conv2d of the
+ * same image (conv_share_columns), that conv2d's workspace. */
 enum { IN_X, IN_W, IN_WS, IN_B };
 
 /* Largest channel count, kernel, stride, padding and scale accepted. */
@@ -108,10 +113,12 @@ static Geom geom_of(const Node *n)
 
 /* Size the workspace of a convolution node: per sample, the columns and
  * the map with channels last. */
+static int shares_columns(const Node *n) { return n->op == &op_conv2d_dw && n->nin == 4; }
+
 static int size_workspace(Node *n)
 {
 	Geom g = geom_of(n);
-	long cols = (long)g.OH * g.OW * g.C * g.k * g.k + (long)g.OH * g.OW * g.O;
+	long cols = (shares_columns(n) ? 0 : (long)g.OH * g.OW * g.C * g.k * g.k) + (long)g.OH * g.OW * g.O;
 	if (cols > INT_MAX) {
 		diag_error(n->loc, "%s: the kernel's columns (%ld values per sample) are too large", n->op->name, cols);
 		return 0;
@@ -271,18 +278,34 @@ static void emit_parallel_samples(Emit *e)
 	emit_raw(e, "#ifdef _OPENMP\n#pragma omp parallel for schedule(static) if (n >= 8)\n#endif\n");
 }
 
+/* The activation fused into convolution n (A_ACT), applied to sample b of
+ * its result y of `per` values while it is in the cache, or NULL. */
+static const char *sample_act(Emit *e, const Node *n, const char *y, long per)
+{
+	if (!n->iattr[A_ACT])
+		return NULL;
+	const char *dy = n->iattr[A_ACT_Y] ? xasprintf("%s + b * %ld", emit_ref(e, n->in[n->nin - 1]), per) : "NULL";
+	return xasprintf("%s(%s, %s, 1, %ld, %s + b * %ld, 0, %s, 0, %s + b * %ld, 0);", emit_helper(e, "act"),
+			 act_code(e, (int)n->iattr[A_ACT] - 1), emit_num(e, n->fattr[0]), per, y, per, dy, y, per);
+}
+
 /* Between a map [n, O, P] and the same with channels last, [n P, O]:
- * t[(b P + q) O + o] = map[(b O + o) P + q] (to_last) or back. */
-static void emit_map_transpose(Emit *e, const char *map, const char *t, long O, long P, int to_last)
+ * t[(b P + q) O + o] = map[(b O + o) P + q] (to_last) or back, then the
+ * statement `after` (or none) for each sample b. */
+static void emit_map_transpose(Emit *e, const char *map, const char *t, long O, long P, int to_last,
+			       const char *after)
 {
 	emit_parallel_samples(e);
-	emit_line(e, "for (long b = 0; b < n; b++)");
+	emit_line(e, "for (long b = 0; b < n; b++) {");
 	emit_line(e, "\tfor (long o = 0; o < %ld; o++)", O);
 	emit_line(e, "\t\tfor (long q = 0; q < %ld; q++)", P);
 	if (to_last)
 		emit_line(e, "\t\t\t%s[(b * %ld + q) * %ld + o] = %s[(b * %ld + o) * %ld + q];", t, P, O, map, O, P);
 	else
 		emit_line(e, "\t\t\t%s[(b * %ld + o) * %ld + q] = %s[(b * %ld + q) * %ld + o];", map, O, P, t, P, O);
+	if (after)
+		emit_line(e, "\t%s", after);
+	emit_line(e, "}");
 }
 
 /* cols + b P C k k = im2col(image b), for every sample b. */
@@ -311,7 +334,7 @@ static void conv2d_emit(Emit *e, Node *n)
 	emit_line(e, "%s(n * %ld, %d, %ld, %s, %ld, 1, %s, 1, %ld, %s, %s, NULL);", emit_helper(e, "gemm"), P, g.O,
 		  ckk, cols, ckk, emit_ref(e, n->in[IN_W]), ckk, n->iattr[A_BIAS] ? emit_ref(e, n->in[IN_B]) : "NULL",
 		  t);
-	emit_map_transpose(e, emit_ref(e, n), t, g.O, P, 0);
+	emit_map_transpose(e, emit_ref(e, n), t, g.O, P, 0, sample_act(e, n, emit_ref(e, n), g.O * P));
 }
 
 /* conv_transpose2d: cols = map^T W, y = (b per channel or 0) + col2im(cols). */
@@ -320,7 +343,7 @@ static void conv_transpose2d_emit(Emit *e, Node *n)
 	Geom g = geom_of(n);
 	long hw = (long)g.H * g.W, P = (long)g.OH * g.OW, ckk = (long)g.C * g.k * g.k;
 	const char *y = emit_ref(e, n), *cols = emit_ref(e, n->in[IN_WS]), *t = ws_maps(e, g, n->in[IN_WS]);
-	emit_map_transpose(e, emit_ref(e, n->in[IN_X]), t, g.O, P, 1);
+	emit_map_transpose(e, emit_ref(e, n->in[IN_X]), t, g.O, P, 1, NULL);
 	emit_line(e, "%s(n * %ld, %ld, %d, %s, %d, 1, %s, %ld, 1, NULL, %s, NULL);", emit_helper(e, "gemm"), P, ckk,
 		  g.O, t, g.O, emit_ref(e, n->in[IN_W]), ckk, cols);
 	emit_parallel_samples(e);
@@ -331,21 +354,79 @@ static void conv_transpose2d_emit(Emit *e, Node *n)
 		  n->iattr[A_BIAS] ? xasprintf("%s[c]", emit_ref(e, n->in[IN_B])) : "0");
 	emit_line(e, "\t%s(%d, %d, %d, %d, %d, %d, %d, %d, %s + b * %ld, %s + b * %ld);", emit_helper(e, "col2im"),
 		  g.C, g.H, g.W, g.k, g.s, g.p, g.OH, g.OW, cols, P * ckk, y, g.C * hw);
+	const char *act = sample_act(e, n, y, g.C * hw);
+	if (act)
+		emit_line(e, "\t%s", act);
 	emit_line(e, "}");
 }
 
 /* conv2d_dw: dW = (map gradient^T)^T im2col(image), summed over the batch
- * inside the product. */
+ * inside the product; the columns are those of a conv2d when shared. */
 static void conv2d_dw_emit(Emit *e, Node *n)
 {
 	Geom g = geom_of(n);
 	long P = (long)g.OH * g.OW, ckk = (long)g.C * g.k * g.k;
 	const char *cols = emit_ref(e, n->in[2]), *t = ws_maps(e, g, n->in[2]);
-	emit_im2col(e, g, emit_ref(e, n->in[1]), cols);
-	emit_map_transpose(e, emit_ref(e, n->in[0]), t, g.O, P, 1);
+	if (shares_columns(n)) {
+		cols = emit_ref(e, n->in[3]);
+		t = emit_ref(e, n->in[2]);
+	} else {
+		emit_im2col(e, g, emit_ref(e, n->in[1]), cols);
+	}
+	emit_map_transpose(e, emit_ref(e, n->in[0]), t, g.O, P, 1, NULL);
 	emit_line(e, "%s(%d, %ld, n * %ld, %s, 1, %d, %s, %ld, 1, NULL, %s, NULL);", emit_helper(e, "gemm"), g.O, ckk,
 		  P, t, g.O, cols, ckk, emit_ref(e, n));
 }
+
+int conv_share_columns(Node *dw, Node *from)
+{
+	if (dw->op != &op_conv2d_dw || from->op != &op_conv2d || shares_columns(dw) || from->in[IN_X] != dw->in[1])
+		return 0;
+	for (int i = A_KERNEL; i <= A_PAD; i++)
+		if (dw->iattr[i] != from->iattr[i])
+			return 0;
+	dw->in[dw->nin++] = from->in[IN_WS];
+	return size_workspace(dw);
+}
+
+int conv_take_activation(Node *act, Node *conv, int kind)
+{
+	if ((conv->op != &op_conv2d && conv->op != &op_conv_transpose2d) || conv->iattr[A_ACT])
+		return 0;
+	act->op = conv->op;
+	for (int i = 0; i < MAX_ATTR; i++)
+		act->iattr[i] = conv->iattr[i];
+	act->iattr[A_ACT] = kind + 1; /* fattr[0] keeps the slope */
+	act->layer = conv->layer;
+	act->nin = conv->nin;
+	for (int i = 0; i < conv->nin; i++)
+		act->in[i] = conv->in[i];
+	return 1;
+}
+
+int conv_take_derivative(Node *conv, int kind, double slope, Node *y)
+{
+	if ((conv->op != &op_conv2d && conv->op != &op_conv_transpose2d) || conv->iattr[A_ACT] ||
+	    conv->iattr[A_BIAS] || conv->nin >= MAX_IN)
+		return 0;
+	conv->iattr[A_ACT] = kind + 1;
+	conv->iattr[A_ACT_Y] = 1;
+	conv->fattr[0] = slope;
+	conv->in[conv->nin++] = y;
+	return 1;
+}
+
+/* A convolution with a fused activation: "conv2d+relu", or with its
+ * derivative "conv_transpose2d*relu'". */
+static const char *conv_label(const Node *n)
+{
+	if (!n->iattr[A_ACT])
+		return n->op->name;
+	return xasprintf(n->iattr[A_ACT_Y] ? "%s*%s'" : "%s+%s", n->op->name, act_name((int)n->iattr[A_ACT] - 1));
+}
+
+/* "conv2d_dw" reading the columns of a conv2d: "conv2d_dw<cols". */
+static const char *conv2d_dw_label(const Node *n) { return shares_columns(n) ? "conv2d_dw<cols" : n->op->name; }
 
 /* ---- gradients ---- */
 
@@ -415,34 +496,41 @@ static double conv_flops(const Node *n)
 	return macs + (n->iattr[A_BIAS] ? (double)shape_elems(n->shape) : 0);
 }
 
+/* PyTorch expression y, with the fused activation of n applied. */
+static const char *with_act(const Node *n, const char *y)
+{
+	return n->iattr[A_ACT] ? act_torch_of((int)n->iattr[A_ACT] - 1, n->fattr[0], y) : y;
+}
+
 static const char *conv2d_torch(const Node *n, const char *const *in)
 {
-	return xasprintf("F.conv2d(%s, %s, %s, stride=%ld, padding=%ld)", in[IN_X], in[IN_W],
-			 n->iattr[A_BIAS] ? in[IN_B] : "None", n->iattr[A_STRIDE], n->iattr[A_PAD]);
+	return with_act(n, xasprintf("F.conv2d(%s, %s, %s, stride=%ld, padding=%ld)", in[IN_X], in[IN_W],
+				     n->iattr[A_BIAS] ? in[IN_B] : "None", n->iattr[A_STRIDE], n->iattr[A_PAD]));
 }
 
 static const char *conv_transpose2d_torch(const Node *n, const char *const *in)
 {
-	return xasprintf("F.conv_transpose2d(%s, %s, %s, stride=%ld, padding=%ld, output_padding=(%ld, %ld))",
-			 in[IN_X], in[IN_W], n->iattr[A_BIAS] ? in[IN_B] : "None", n->iattr[A_STRIDE],
-			 n->iattr[A_PAD], n->iattr[A_OUTPAD_H], n->iattr[A_OUTPAD_W]);
+	return with_act(n, xasprintf("F.conv_transpose2d(%s, %s, %s, stride=%ld, padding=%ld, output_padding=(%ld, %ld))",
+				     in[IN_X], in[IN_W], n->iattr[A_BIAS] ? in[IN_B] : "None", n->iattr[A_STRIDE],
+				     n->iattr[A_PAD], n->iattr[A_OUTPAD_H], n->iattr[A_OUTPAD_W]));
 }
 
 const OpDef op_conv2d = {
 	.name = "conv2d", .lower = conv2d_lower, .args = conv2d_args, .nargs = 6,
 	.shape = conv2d_shape, .grad = conv2d_grad, .emit = conv2d_emit, .flops = conv_flops,
-	.torch = conv2d_torch,
+	.torch = conv2d_torch, .label = conv_label,
 	.doc = "conv2d(out_channels, kernel, stride = 1, padding = 0, bias = true): 2-d convolution, W is [out, in, k, k]"};
 
 const OpDef op_conv_transpose2d = {
 	.name = "conv_transpose2d", .lower = conv_transpose2d_lower, .args = conv_transpose2d_args, .nargs = 7,
 	.shape = conv_transpose2d_shape, .grad = conv_transpose2d_grad, .emit = conv_transpose2d_emit,
-	.flops = conv_flops, .torch = conv_transpose2d_torch,
+	.flops = conv_flops, .torch = conv_transpose2d_torch, .label = conv_label,
 	.doc = "conv_transpose2d(out_channels, kernel, stride = 1, padding = 0, output_padding = 0, bias = true): "
 	       "transposed 2-d convolution, W is [in, out, k, k]"};
 
 const OpDef op_conv2d_dw = {
 	.name = "conv2d_dw", .shape = conv2d_dw_shape, .emit = conv2d_dw_emit, .flops = conv_flops,
+	.label = conv2d_dw_label,
 	.doc = "weight gradient of a convolution: map gradient against image columns, over the batch"};
 
 /* conv_db(dy): [n, C, H, W] -> [C], dy summed over the batch and space. */

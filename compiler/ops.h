@@ -113,6 +113,23 @@ Node *lower_param(Lower *L, const char *suffix, Shape shape, long fan_in, Loc lo
 /* Index of the layer being lowered inside its section, for naming. */
 Graph *lower_graph(Lower *L);
 
+/* ---- rewrites of the fusion pass (fuse.c) that belong to an op ---- */
+
+/* The weight-gradient node dw (conv2d_dw) reads the image columns that the
+ * earlier conv2d `from` left in its workspace, instead of computing them
+ * again, if `from` took them from the same image with the same kernel,
+ * stride and padding; returns 1 if so (op_conv.c). */
+int conv_share_columns(Node *dw, Node *from);
+/* The activation node `act` (of the given kind) becomes the convolution
+ * `conv` it reads, applying the activation to each sample's result;
+ * returns 0, changing nothing, if conv is no conv2d or conv_transpose2d
+ * or already has one (op_conv.c). */
+int conv_take_activation(Node *act, Node *conv, int kind);
+/* The convolution `conv` multiplies each sample's result by the derivative
+ * of the activation `kind` read off y = f(x), which it reads; returns 0,
+ * changing nothing, if it cannot (op_conv.c). */
+int conv_take_derivative(Node *conv, int kind, double slope, Node *y);
+
 /* ---- helpers for gradient rules (grad.c) ---- */
 
 /* Add `d` to the gradient accumulated for `x` (ignored if x needs none). */

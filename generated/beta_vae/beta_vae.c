@@ -147,7 +147,7 @@ static void beta_vae_act(int act, float slope, long rows, long cols, const float
 				const beta_vae_vec o = BETA_VAE_LOAD(y + j);
 				BETA_VAE_STORE(out + j, BETA_VAE_MUL(BETA_VAE_LOAD(x + j), BETA_VAE_SUB(one, BETA_VAE_MUL(o, o))));
 			}
-		for (; j < cols; j++) {
+		for (long left = cols - j; left > 0; left--, j++) {
 			const float v = x[j];
 			if (y) {
 				const float o = y[j];
@@ -295,12 +295,14 @@ static void beta_vae_finish(const beta_vae_epilogue *ep, float *c, long ldc, lon
 	beta_vae_act(ep->act, ep->slope, rows, cols, c, ldc, ep->y ? ep->y + off : NULL, ldc, c, ldc);
 }
 
-enum { beta_vae_MR = 8, beta_vae_NR = 2 * BETA_VAE_LANES, beta_vae_KC = 128, beta_vae_MC = 128 };
+enum { beta_vae_MR = 8, beta_vae_NR = 2 * BETA_VAE_LANES, beta_vae_KC = 128, beta_vae_MC = 128, beta_vae_NG = 4 };
 
 /* The MR x NR tile at C (rows ldc apart) = (bias row, 0 or C itself) +
- * a b, where a is a packed kc x MR panel of A and b a kc x NR panel of B. */
-static void beta_vae_kernel(long kc, const float *restrict a, const float *restrict b, float *restrict C, long ldc,
-			const float *bias, int first)
+ * a b, where a is a kc x MR panel of A, element (k, r) at a[k ka + r ra]
+ * (packed: ka = MR, ra = 1; rows of A read in place: ka = 1), and b a
+ * packed kc x NR panel of B. */
+static void beta_vae_kernel(long kc, const float *restrict a, long ka, long ra, const float *restrict b,
+			float *restrict C, long ldc, const float *bias, int first)
 {
 	beta_vae_vec c[beta_vae_MR][2];
 	for (int r = 0; r < beta_vae_MR; r++)
@@ -310,7 +312,7 @@ static void beta_vae_kernel(long kc, const float *restrict a, const float *restr
 	for (long k = 0; k < kc; k++) {
 		const beta_vae_vec b0 = BETA_VAE_LOAD(b + k * beta_vae_NR), b1 = BETA_VAE_LOAD(b + k * beta_vae_NR + BETA_VAE_LANES);
 		for (int r = 0; r < beta_vae_MR; r++) {
-			const beta_vae_vec x = BETA_VAE_SET1(a[k * beta_vae_MR + r]);
+			const beta_vae_vec x = BETA_VAE_SET1(a[k * ka + r * ra]);
 			c[r][0] = BETA_VAE_FMA(x, b0, c[r][0]);
 			c[r][1] = BETA_VAE_FMA(x, b1, c[r][1]);
 		}
@@ -376,42 +378,60 @@ static void beta_vae_gemm(long M, long N, long K, const float *A, long ars, long
 			r1 = panels * (t + 1) / nt * beta_vae_MR < M ? panels * (t + 1) / nt * beta_vae_MR : M;
 		}
 #endif
-		float ap[beta_vae_MC * beta_vae_KC], bp[beta_vae_KC * beta_vae_NR], edge[beta_vae_MR * beta_vae_NR], bedge[beta_vae_NR];
+		float ap[beta_vae_MC * beta_vae_KC], bps[beta_vae_NG * beta_vae_KC * beta_vae_NR], edge[beta_vae_MR * beta_vae_NR], bedge[beta_vae_NR];
+		/* When this thread has at most beta_vae_NG column blocks, their B panels
+		 * are packed once for all rows; otherwise each for MC rows at a time
+		 * (the rows of A packed once). */
+		const long ng = jb1 - jb0 <= beta_vae_NG ? beta_vae_NG : jb1 - jb0;
 		for (long k0 = 0; k0 < K; k0 += beta_vae_KC) {
 			const long kc = K - k0 < beta_vae_KC ? K - k0 : beta_vae_KC;
-			for (long i0 = r0; i0 < r1; i0 += beta_vae_MC) {
-				const long mc = r1 - i0 < beta_vae_MC ? r1 - i0 : beta_vae_MC;
-				for (long i = 0; i < mc; i += beta_vae_MR)
-					beta_vae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < beta_vae_MR ? mc - i : beta_vae_MR,
-						 beta_vae_MR, kc, ap + i * kc, beta_vae_MR);
-				for (long jb = jb0; jb < jb1; jb++) {
+			for (long jg = jb0; jg < jb1; jg += ng) {
+				const long jg1 = jb1 - jg < ng ? jb1 : jg + ng, keep = jg1 - jg <= beta_vae_NG;
+				for (long jb = jg; keep && jb < jg1; jb++) {
 					const long j0 = jb * beta_vae_NR, nr = N - j0 < beta_vae_NR ? N - j0 : beta_vae_NR;
-					beta_vae_pack(B + k0 * brs + j0 * bcs, bcs, brs, nr, beta_vae_NR, kc, bp, beta_vae_NR);
-					const float *bj = bias && k0 == 0 ? bias + j0 : NULL;
-					if (bj && nr < beta_vae_NR) {
-						for (long j = 0; j < beta_vae_NR; j++)
-							bedge[j] = j < nr ? bj[j] : 0;
-						bj = bedge;
-					}
-					for (long i = 0; i < mc; i += beta_vae_MR) {
-						const long mr = mc - i < beta_vae_MR ? mc - i : beta_vae_MR;
-						float *c = C + (i0 + i) * N + j0;
-						const int last = k0 + kc == K;
-						if (mr == beta_vae_MR && nr == beta_vae_NR) {
-							beta_vae_kernel(kc, ap + i * kc, bp, c, N, bj, k0 == 0);
+					beta_vae_pack(B + k0 * brs + j0 * bcs, bcs, brs, nr, beta_vae_NR, kc, bps + (jb - jg) * beta_vae_KC * beta_vae_NR, beta_vae_NR);
+				}
+				for (long i0 = r0; i0 < r1; i0 += beta_vae_MC) {
+					const long mc = r1 - i0 < beta_vae_MC ? r1 - i0 : beta_vae_MC;
+					for (long i = 0; i < mc; i += beta_vae_MR)
+						if (acs != 1 || mc - i < beta_vae_MR)
+							beta_vae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < beta_vae_MR ? mc - i : beta_vae_MR,
+								 beta_vae_MR, kc, ap + i * kc, beta_vae_MR);
+					for (long jb = jg; jb < jg1; jb++) {
+						const long j0 = jb * beta_vae_NR, nr = N - j0 < beta_vae_NR ? N - j0 : beta_vae_NR;
+						float *bp = bps + (keep ? jb - jg : 0) * beta_vae_KC * beta_vae_NR;
+						if (!keep)
+							beta_vae_pack(B + k0 * brs + j0 * bcs, bcs, brs, nr, beta_vae_NR, kc, bp, beta_vae_NR);
+						const float *bj = bias && k0 == 0 ? bias + j0 : NULL;
+						if (bj && nr < beta_vae_NR) {
+							for (long j = 0; j < beta_vae_NR; j++)
+								bedge[j] = j < nr ? bj[j] : 0;
+							bj = bedge;
+						}
+						for (long i = 0; i < mc; i += beta_vae_MR) {
+							const long mr = mc - i < beta_vae_MR ? mc - i : beta_vae_MR;
+							float *c = C + (i0 + i) * N + j0;
+							const int last = k0 + kc == K;
+							/* whole panels of rows that run along k are read in place */
+							const int direct = acs == 1 && mr == beta_vae_MR;
+							const float *a = direct ? A + (i0 + i) * ars + k0 : ap + i * kc;
+							const long ka = direct ? 1 : beta_vae_MR, ra = direct ? ars : 1;
+							if (mr == beta_vae_MR && nr == beta_vae_NR) {
+								beta_vae_kernel(kc, a, ka, ra, bp, c, N, bj, k0 == 0);
+								if (ep && last)
+									beta_vae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
+								continue;
+							}
+							/* A tile at the edge of C: computed whole in `edge`. */
+							for (long r = 0; r < beta_vae_MR; r++)
+								for (long j = 0; j < beta_vae_NR; j++)
+									edge[r * beta_vae_NR + j] = r < mr && j < nr && k0 ? c[r * N + j] : 0;
+							beta_vae_kernel(kc, a, ka, ra, bp, edge, beta_vae_NR, bj, k0 == 0);
+							for (long r = 0; r < mr; r++)
+								memcpy(c + r * N, edge + r * beta_vae_NR, sizeof(float) * (size_t)nr);
 							if (ep && last)
 								beta_vae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
-							continue;
 						}
-						/* A tile at the edge of C: computed whole in `edge`. */
-						for (long r = 0; r < beta_vae_MR; r++)
-							for (long j = 0; j < beta_vae_NR; j++)
-								edge[r * beta_vae_NR + j] = r < mr && j < nr && k0 ? c[r * N + j] : 0;
-						beta_vae_kernel(kc, ap + i * kc, bp, edge, beta_vae_NR, bj, k0 == 0);
-						for (long r = 0; r < mr; r++)
-							memcpy(c + r * N, edge + r * beta_vae_NR, sizeof(float) * (size_t)nr);
-						if (ep && last)
-							beta_vae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
 					}
 				}
 			}

@@ -147,7 +147,7 @@ static void conv_ae_act(int act, float slope, long rows, long cols, const float 
 				const conv_ae_vec o = CONV_AE_LOAD(y + j);
 				CONV_AE_STORE(out + j, CONV_AE_MUL(CONV_AE_LOAD(x + j), CONV_AE_SUB(one, CONV_AE_MUL(o, o))));
 			}
-		for (; j < cols; j++) {
+		for (long left = cols - j; left > 0; left--, j++) {
 			const float v = x[j];
 			if (y) {
 				const float o = y[j];
@@ -236,12 +236,14 @@ static void conv_ae_finish(const conv_ae_epilogue *ep, float *c, long ldc, long 
 	conv_ae_act(ep->act, ep->slope, rows, cols, c, ldc, ep->y ? ep->y + off : NULL, ldc, c, ldc);
 }
 
-enum { conv_ae_MR = 8, conv_ae_NR = 2 * CONV_AE_LANES, conv_ae_KC = 128, conv_ae_MC = 128 };
+enum { conv_ae_MR = 8, conv_ae_NR = 2 * CONV_AE_LANES, conv_ae_KC = 128, conv_ae_MC = 128, conv_ae_NG = 4 };
 
 /* The MR x NR tile at C (rows ldc apart) = (bias row, 0 or C itself) +
- * a b, where a is a packed kc x MR panel of A and b a kc x NR panel of B. */
-static void conv_ae_kernel(long kc, const float *restrict a, const float *restrict b, float *restrict C, long ldc,
-			const float *bias, int first)
+ * a b, where a is a kc x MR panel of A, element (k, r) at a[k ka + r ra]
+ * (packed: ka = MR, ra = 1; rows of A read in place: ka = 1), and b a
+ * packed kc x NR panel of B. */
+static void conv_ae_kernel(long kc, const float *restrict a, long ka, long ra, const float *restrict b,
+			float *restrict C, long ldc, const float *bias, int first)
 {
 	conv_ae_vec c[conv_ae_MR][2];
 	for (int r = 0; r < conv_ae_MR; r++)
@@ -251,7 +253,7 @@ static void conv_ae_kernel(long kc, const float *restrict a, const float *restri
 	for (long k = 0; k < kc; k++) {
 		const conv_ae_vec b0 = CONV_AE_LOAD(b + k * conv_ae_NR), b1 = CONV_AE_LOAD(b + k * conv_ae_NR + CONV_AE_LANES);
 		for (int r = 0; r < conv_ae_MR; r++) {
-			const conv_ae_vec x = CONV_AE_SET1(a[k * conv_ae_MR + r]);
+			const conv_ae_vec x = CONV_AE_SET1(a[k * ka + r * ra]);
 			c[r][0] = CONV_AE_FMA(x, b0, c[r][0]);
 			c[r][1] = CONV_AE_FMA(x, b1, c[r][1]);
 		}
@@ -317,42 +319,60 @@ static void conv_ae_gemm(long M, long N, long K, const float *A, long ars, long 
 			r1 = panels * (t + 1) / nt * conv_ae_MR < M ? panels * (t + 1) / nt * conv_ae_MR : M;
 		}
 #endif
-		float ap[conv_ae_MC * conv_ae_KC], bp[conv_ae_KC * conv_ae_NR], edge[conv_ae_MR * conv_ae_NR], bedge[conv_ae_NR];
+		float ap[conv_ae_MC * conv_ae_KC], bps[conv_ae_NG * conv_ae_KC * conv_ae_NR], edge[conv_ae_MR * conv_ae_NR], bedge[conv_ae_NR];
+		/* When this thread has at most conv_ae_NG column blocks, their B panels
+		 * are packed once for all rows; otherwise each for MC rows at a time
+		 * (the rows of A packed once). */
+		const long ng = jb1 - jb0 <= conv_ae_NG ? conv_ae_NG : jb1 - jb0;
 		for (long k0 = 0; k0 < K; k0 += conv_ae_KC) {
 			const long kc = K - k0 < conv_ae_KC ? K - k0 : conv_ae_KC;
-			for (long i0 = r0; i0 < r1; i0 += conv_ae_MC) {
-				const long mc = r1 - i0 < conv_ae_MC ? r1 - i0 : conv_ae_MC;
-				for (long i = 0; i < mc; i += conv_ae_MR)
-					conv_ae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < conv_ae_MR ? mc - i : conv_ae_MR,
-						 conv_ae_MR, kc, ap + i * kc, conv_ae_MR);
-				for (long jb = jb0; jb < jb1; jb++) {
+			for (long jg = jb0; jg < jb1; jg += ng) {
+				const long jg1 = jb1 - jg < ng ? jb1 : jg + ng, keep = jg1 - jg <= conv_ae_NG;
+				for (long jb = jg; keep && jb < jg1; jb++) {
 					const long j0 = jb * conv_ae_NR, nr = N - j0 < conv_ae_NR ? N - j0 : conv_ae_NR;
-					conv_ae_pack(B + k0 * brs + j0 * bcs, bcs, brs, nr, conv_ae_NR, kc, bp, conv_ae_NR);
-					const float *bj = bias && k0 == 0 ? bias + j0 : NULL;
-					if (bj && nr < conv_ae_NR) {
-						for (long j = 0; j < conv_ae_NR; j++)
-							bedge[j] = j < nr ? bj[j] : 0;
-						bj = bedge;
-					}
-					for (long i = 0; i < mc; i += conv_ae_MR) {
-						const long mr = mc - i < conv_ae_MR ? mc - i : conv_ae_MR;
-						float *c = C + (i0 + i) * N + j0;
-						const int last = k0 + kc == K;
-						if (mr == conv_ae_MR && nr == conv_ae_NR) {
-							conv_ae_kernel(kc, ap + i * kc, bp, c, N, bj, k0 == 0);
+					conv_ae_pack(B + k0 * brs + j0 * bcs, bcs, brs, nr, conv_ae_NR, kc, bps + (jb - jg) * conv_ae_KC * conv_ae_NR, conv_ae_NR);
+				}
+				for (long i0 = r0; i0 < r1; i0 += conv_ae_MC) {
+					const long mc = r1 - i0 < conv_ae_MC ? r1 - i0 : conv_ae_MC;
+					for (long i = 0; i < mc; i += conv_ae_MR)
+						if (acs != 1 || mc - i < conv_ae_MR)
+							conv_ae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < conv_ae_MR ? mc - i : conv_ae_MR,
+								 conv_ae_MR, kc, ap + i * kc, conv_ae_MR);
+					for (long jb = jg; jb < jg1; jb++) {
+						const long j0 = jb * conv_ae_NR, nr = N - j0 < conv_ae_NR ? N - j0 : conv_ae_NR;
+						float *bp = bps + (keep ? jb - jg : 0) * conv_ae_KC * conv_ae_NR;
+						if (!keep)
+							conv_ae_pack(B + k0 * brs + j0 * bcs, bcs, brs, nr, conv_ae_NR, kc, bp, conv_ae_NR);
+						const float *bj = bias && k0 == 0 ? bias + j0 : NULL;
+						if (bj && nr < conv_ae_NR) {
+							for (long j = 0; j < conv_ae_NR; j++)
+								bedge[j] = j < nr ? bj[j] : 0;
+							bj = bedge;
+						}
+						for (long i = 0; i < mc; i += conv_ae_MR) {
+							const long mr = mc - i < conv_ae_MR ? mc - i : conv_ae_MR;
+							float *c = C + (i0 + i) * N + j0;
+							const int last = k0 + kc == K;
+							/* whole panels of rows that run along k are read in place */
+							const int direct = acs == 1 && mr == conv_ae_MR;
+							const float *a = direct ? A + (i0 + i) * ars + k0 : ap + i * kc;
+							const long ka = direct ? 1 : conv_ae_MR, ra = direct ? ars : 1;
+							if (mr == conv_ae_MR && nr == conv_ae_NR) {
+								conv_ae_kernel(kc, a, ka, ra, bp, c, N, bj, k0 == 0);
+								if (ep && last)
+									conv_ae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
+								continue;
+							}
+							/* A tile at the edge of C: computed whole in `edge`. */
+							for (long r = 0; r < conv_ae_MR; r++)
+								for (long j = 0; j < conv_ae_NR; j++)
+									edge[r * conv_ae_NR + j] = r < mr && j < nr && k0 ? c[r * N + j] : 0;
+							conv_ae_kernel(kc, a, ka, ra, bp, edge, conv_ae_NR, bj, k0 == 0);
+							for (long r = 0; r < mr; r++)
+								memcpy(c + r * N, edge + r * conv_ae_NR, sizeof(float) * (size_t)nr);
 							if (ep && last)
 								conv_ae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
-							continue;
 						}
-						/* A tile at the edge of C: computed whole in `edge`. */
-						for (long r = 0; r < conv_ae_MR; r++)
-							for (long j = 0; j < conv_ae_NR; j++)
-								edge[r * conv_ae_NR + j] = r < mr && j < nr && k0 ? c[r * N + j] : 0;
-						conv_ae_kernel(kc, ap + i * kc, bp, edge, conv_ae_NR, bj, k0 == 0);
-						for (long r = 0; r < mr; r++)
-							memcpy(c + r * N, edge + r * conv_ae_NR, sizeof(float) * (size_t)nr);
-						if (ep && last)
-							conv_ae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
 					}
 				}
 			}
@@ -501,71 +521,60 @@ static conv_ae_real conv_ae_pass(const void *state, void *work, const conv_ae_re
 	const float *const t1 = params + 0; /* encoder.0.weight */
 	const float *const t2 = params + 288; /* encoder.0.bias */
 	float *const t3 = (float *)(work_ + 0); /* conv_workspace [n, 8036] */
-	float *const t4 = (float *)(work_ + 4114432); /* conv2d [n, 32, 14, 14] */
-	float *const t5 = (float *)(work_ + 0); /* relu [n, 32, 14, 14] */
+	float *const t5 = (float *)(work_ + 4114432); /* conv2d [n, 32, 14, 14] */
 	const float *const t6 = params + 320; /* encoder.2.weight */
 	const float *const t7 = params + 18752; /* encoder.2.bias */
-	float *const t8 = (float *)(work_ + 3211264); /* conv_workspace [n, 17248] */
-	float *const t9 = (float *)(work_ + 12042240); /* conv2d [n, 64, 7, 7] */
-	float *const t10 = (float *)(work_ + 3211264); /* relu [n, 64, 7, 7] */
+	float *const t8 = (float *)(work_ + 7325696); /* conv_workspace [n, 17248] */
+	float *const t10 = (float *)(work_ + 16156672); /* conv2d [n, 64, 7, 7] */
 	const float *const t11 = params + 18816; /* encoder.4.weight */
 	const float *const t12 = params + 420224; /* encoder.4.bias */
-	float *const t13 = (float *)(work_ + 4816896); /* conv_workspace [n, 3264] */
-	float *const t14 = (float *)(work_ + 6488064); /* conv2d [n, 128, 1, 1] */
-	float *const t15 = (float *)(work_ + 4816896); /* relu [n, 128, 1, 1] */
+	float *const t13 = (float *)(work_ + 17762304); /* conv_workspace [n, 3264] */
+	float *const t15 = (float *)(work_ + 19433472); /* conv2d [n, 128, 1, 1] */
 	const float *const t16 = params + 420352; /* decoder.0.weight */
 	const float *const t17 = params + 821760; /* decoder.0.bias */
-	float *const t18 = (float *)(work_ + 4882432); /* conv_workspace [n, 3264] */
-	float *const t19 = (float *)(work_ + 6553600); /* conv_transpose2d [n, 64, 7, 7] */
-	float *const t20 = (float *)(work_ + 4882432); /* relu [n, 64, 7, 7] */
+	float *const t18 = (float *)(work_ + 19499008); /* conv_workspace [n, 3264] */
+	float *const t20 = (float *)(work_ + 21170176); /* conv_transpose2d [n, 64, 7, 7] */
 	const float *const t21 = params + 821824; /* decoder.2.weight */
 	const float *const t22 = params + 840256; /* decoder.2.bias */
-	float *const t23 = (float *)(work_ + 6488064); /* conv_workspace [n, 17248] */
-	float *const t24 = (float *)(work_ + 15319040); /* conv_transpose2d [n, 32, 14, 14] */
-	float *const t25 = (float *)(work_ + 6488064); /* relu [n, 32, 14, 14] */
+	float *const t23 = (float *)(work_ + 22775808); /* conv_workspace [n, 17248] */
+	float *const t25 = (float *)(work_ + 31606784); /* conv_transpose2d [n, 32, 14, 14] */
 	const float *const t26 = params + 840288; /* decoder.4.weight */
 	const float *const t27 = params + 840576; /* decoder.4.bias */
-	float *const t28 = (float *)(work_ + 9699328); /* conv_workspace [n, 8036] */
-	float *const t29 = (float *)(work_ + 13813760); /* conv_transpose2d [n, 1, 28, 28] */
-	float *const t30 = (float *)(work_ + 9699328); /* sigmoid [n, 1, 28, 28] */
-	float *const t32 = (float *)(work_ + 10100736); /* constant [] */
-	float *const t31 = (float *)(work_ + 10100800); /* mse [] */
-	float *const t33 = (float *)(work_ + 10100864); /* mse_grad [n, 1, 28, 28] */
-	float *const t35 = (float *)(work_ + 10502272); /* conv_workspace [n, 8036] */
-	float *const t36 = (float *)(work_ + 14616704); /* conv2d [n, 32, 14, 14] */
-	float *const t37 = (float *)(work_ + 10502272); /* conv_workspace [n, 8036] */
-	float *const t38 = (float *)(work_ + 17827968); /* conv2d_dw [32, 1, 3, 3] */
-	float *const t39 = (float *)(work_ + 10100736); /* conv_db [1] */
-	float *const t40 = (float *)(work_ + 10100864); /* act_grad [n, 32, 14, 14] */
-	float *const t41 = (float *)(work_ + 17829120); /* conv_workspace [n, 17248] */
-	float *const t42 = (float *)(work_ + 6488064); /* conv2d [n, 64, 7, 7] */
-	float *const t43 = (float *)(work_ + 17829120); /* conv_workspace [n, 17248] */
-	float *const t44 = (float *)(work_ + 8093696); /* conv2d_dw [64, 32, 3, 3] */
-	float *const t45 = (float *)(work_ + 8167424); /* conv_db [32] */
-	float *const t46 = (float *)(work_ + 10100864); /* act_grad [n, 64, 7, 7] */
-	float *const t47 = (float *)(work_ + 4882432); /* conv_workspace [n, 3264] */
-	float *const t48 = (float *)(work_ + 6553600); /* conv2d [n, 128, 1, 1] */
-	float *const t49 = (float *)(work_ + 4882432); /* conv_workspace [n, 3264] */
-	float *const t50 = (float *)(work_ + 11706496); /* conv2d_dw [128, 64, 7, 7] */
-	float *const t51 = (float *)(work_ + 4882432); /* conv_db [64] */
-	float *const t52 = (float *)(work_ + 4882688); /* act_grad [n, 128, 1, 1] */
-	float *const t53 = (float *)(work_ + 4948224); /* conv_workspace [n, 3264] */
-	float *const t54 = (float *)(work_ + 10100864); /* conv_transpose2d [n, 64, 7, 7] */
-	float *const t55 = (float *)(work_ + 4948224); /* conv_workspace [n, 3264] */
-	float *const t56 = (float *)(work_ + 13312128); /* conv2d_dw [128, 64, 7, 7] */
-	float *const t57 = (float *)(work_ + 4948224); /* conv_db [128] */
-	float *const t58 = (float *)(work_ + 4948736); /* act_grad [n, 64, 7, 7] */
-	float *const t59 = (float *)(work_ + 17829120); /* conv_workspace [n, 17248] */
-	float *const t60 = (float *)(work_ + 26660096); /* conv_transpose2d [n, 32, 14, 14] */
-	float *const t61 = (float *)(work_ + 17829120); /* conv_workspace [n, 17248] */
-	float *const t62 = (float *)(work_ + 3211264); /* conv2d_dw [64, 32, 3, 3] */
-	float *const t63 = (float *)(work_ + 3284992); /* conv_db [64] */
-	float *const t64 = (float *)(work_ + 17829120); /* act_grad [n, 32, 14, 14] */
-	float *const t65 = (float *)(work_ + 21040384); /* conv_workspace [n, 8036] */
-	float *const t66 = (float *)(work_ + 0); /* conv2d_dw [32, 1, 3, 3] */
-	float *const t67 = (float *)(work_ + 1152); /* conv_db [32] */
+	float *const t28 = (float *)(work_ + 22775808); /* conv_workspace [n, 8036] */
+	float *const t30 = (float *)(work_ + 19499008); /* conv_transpose2d [n, 1, 28, 28] */
+	float *const t32 = (float *)(work_ + 19900416); /* constant [] */
+	float *const t31 = (float *)(work_ + 19900480); /* mse [] */
+	float *const t33 = (float *)(work_ + 19900544); /* mse_grad [n, 1, 28, 28] */
+	float *const t35 = (float *)(work_ + 22775808); /* conv_workspace [n, 8036] */
+	float *const t36 = (float *)(work_ + 26890240); /* conv2d [n, 32, 14, 14] */
+	float *const t37 = (float *)(work_ + 34818048); /* conv_workspace [n, 6272] */
+	float *const t38 = (float *)(work_ + 20301952); /* conv2d_dw [32, 1, 3, 3] */
+	float *const t39 = (float *)(work_ + 19900416); /* conv_db [1] */
+	float *const t41 = (float *)(work_ + 30101504); /* conv_workspace [n, 17248] */
+	float *const t42 = (float *)(work_ + 22775808); /* conv2d [n, 64, 7, 7] */
+	float *const t43 = (float *)(work_ + 24381440); /* conv_workspace [n, 3136] */
+	float *const t44 = (float *)(work_ + 19900544); /* conv2d_dw [64, 32, 3, 3] */
+	float *const t45 = (float *)(work_ + 19974272); /* conv_db [32] */
+	float *const t47 = (float *)(work_ + 20303104); /* conv_workspace [n, 3264] */
+	float *const t48 = (float *)(work_ + 19974400); /* conv2d [n, 128, 1, 1] */
+	float *const t49 = (float *)(work_ + 20039936); /* conv_workspace [n, 128] */
+	float *const t50 = (float *)(work_ + 24381440); /* conv2d_dw [128, 64, 7, 7] */
+	float *const t51 = (float *)(work_ + 20039936); /* conv_db [64] */
+	float *const t53 = (float *)(work_ + 20303104); /* conv_workspace [n, 3264] */
+	float *const t54 = (float *)(work_ + 21974272); /* conv_transpose2d [n, 64, 7, 7] */
+	float *const t55 = (float *)(work_ + 20040192); /* conv_workspace [n, 128] */
+	float *const t56 = (float *)(work_ + 20303104); /* conv2d_dw [128, 64, 7, 7] */
+	float *const t57 = (float *)(work_ + 16156672); /* conv_db [128] */
+	float *const t59 = (float *)(work_ + 25987072); /* conv_workspace [n, 17248] */
+	float *const t60 = (float *)(work_ + 16157184); /* conv_transpose2d [n, 32, 14, 14] */
+	float *const t61 = (float *)(work_ + 25987072); /* conv_workspace [n, 3136] */
+	float *const t62 = (float *)(work_ + 20040192); /* conv2d_dw [64, 32, 3, 3] */
+	float *const t63 = (float *)(work_ + 4114432); /* conv_db [64] */
+	float *const t65 = (float *)(work_ + 4114688); /* conv_workspace [n, 6272] */
+	float *const t66 = (float *)(work_ + 7325952); /* conv2d_dw [32, 1, 3, 3] */
+	float *const t67 = (float *)(work_ + 0); /* conv_db [32] */
 	/* t3 = conv_workspace */
-	/* t4 = conv2d */
+	/* t5 = conv2d+relu */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
@@ -575,14 +584,14 @@ static conv_ae_real conv_ae_pass(const void *state, void *work, const conv_ae_re
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++)
+	for (long b = 0; b < n; b++) {
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
-				t4[(b * 32 + o) * 196 + q] = (t3 + n * 1764)[(b * 196 + q) * 32 + o];
-	/* t5 = relu */
-	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 6272, t4, NULL, t5);
+				t5[(b * 32 + o) * 196 + q] = (t3 + n * 1764)[(b * 196 + q) * 32 + o];
+		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 6272, t5 + b * 6272, 0, NULL, 0, t5 + b * 6272, 0);
+	}
 	/* t8 = conv_workspace */
-	/* t9 = conv2d */
+	/* t10 = conv2d+relu */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
@@ -592,14 +601,14 @@ static conv_ae_real conv_ae_pass(const void *state, void *work, const conv_ae_re
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++)
+	for (long b = 0; b < n; b++) {
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
-				t9[(b * 64 + o) * 49 + q] = (t8 + n * 14112)[(b * 49 + q) * 64 + o];
-	/* t10 = relu */
-	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 3136, t9, NULL, t10);
+				t10[(b * 64 + o) * 49 + q] = (t8 + n * 14112)[(b * 49 + q) * 64 + o];
+		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 3136, t10 + b * 3136, 0, NULL, 0, t10 + b * 3136, 0);
+	}
 	/* t13 = conv_workspace */
-	/* t14 = conv2d */
+	/* t15 = conv2d+relu */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
@@ -609,21 +618,22 @@ static conv_ae_real conv_ae_pass(const void *state, void *work, const conv_ae_re
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++)
+	for (long b = 0; b < n; b++) {
 		for (long o = 0; o < 128; o++)
 			for (long q = 0; q < 1; q++)
-				t14[(b * 128 + o) * 1 + q] = (t13 + n * 3136)[(b * 1 + q) * 128 + o];
-	/* t15 = relu */
-	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 128, t14, NULL, t15);
+				t15[(b * 128 + o) * 1 + q] = (t13 + n * 3136)[(b * 1 + q) * 128 + o];
+		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 128, t15 + b * 128, 0, NULL, 0, t15 + b * 128, 0);
+	}
 	/* t18 = conv_workspace */
-	/* t19 = conv_transpose2d */
+	/* t20 = conv_transpose2d+relu */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++)
+	for (long b = 0; b < n; b++) {
 		for (long o = 0; o < 128; o++)
 			for (long q = 0; q < 1; q++)
 				(t18 + n * 3136)[(b * 1 + q) * 128 + o] = t15[(b * 128 + o) * 1 + q];
+	}
 	conv_ae_gemm(n * 1, 3136, 128, (t18 + n * 3136), 128, 1, t16, 3136, 1, NULL, t18, NULL);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
@@ -631,20 +641,20 @@ static conv_ae_real conv_ae_pass(const void *state, void *work, const conv_ae_re
 	for (long b = 0; b < n; b++) {
 		for (long c = 0; c < 64; c++)
 			for (long q = 0; q < 49; q++)
-				t19[(b * 64 + c) * 49 + q] = t17[c];
-		conv_ae_col2im(64, 7, 7, 7, 1, 0, 1, 1, t18 + b * 3136, t19 + b * 3136);
+				t20[(b * 64 + c) * 49 + q] = t17[c];
+		conv_ae_col2im(64, 7, 7, 7, 1, 0, 1, 1, t18 + b * 3136, t20 + b * 3136);
+		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 3136, t20 + b * 3136, 0, NULL, 0, t20 + b * 3136, 0);
 	}
-	/* t20 = relu */
-	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 3136, t19, NULL, t20);
 	/* t23 = conv_workspace */
-	/* t24 = conv_transpose2d */
+	/* t25 = conv_transpose2d+relu */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++)
+	for (long b = 0; b < n; b++) {
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
 				(t23 + n * 14112)[(b * 49 + q) * 64 + o] = t20[(b * 64 + o) * 49 + q];
+	}
 	conv_ae_gemm(n * 49, 288, 64, (t23 + n * 14112), 64, 1, t21, 288, 1, NULL, t23, NULL);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
@@ -652,20 +662,20 @@ static conv_ae_real conv_ae_pass(const void *state, void *work, const conv_ae_re
 	for (long b = 0; b < n; b++) {
 		for (long c = 0; c < 32; c++)
 			for (long q = 0; q < 196; q++)
-				t24[(b * 32 + c) * 196 + q] = t22[c];
-		conv_ae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t23 + b * 14112, t24 + b * 6272);
+				t25[(b * 32 + c) * 196 + q] = t22[c];
+		conv_ae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t23 + b * 14112, t25 + b * 6272);
+		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 6272, t25 + b * 6272, 0, NULL, 0, t25 + b * 6272, 0);
 	}
-	/* t25 = relu */
-	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 6272, t24, NULL, t25);
 	/* t28 = conv_workspace */
-	/* t29 = conv_transpose2d */
+	/* t30 = conv_transpose2d+sigmoid */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++)
+	for (long b = 0; b < n; b++) {
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
 				(t28 + n * 1764)[(b * 196 + q) * 32 + o] = t25[(b * 32 + o) * 196 + q];
+	}
 	conv_ae_gemm(n * 196, 9, 32, (t28 + n * 1764), 32, 1, t26, 9, 1, NULL, t28, NULL);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
@@ -673,11 +683,10 @@ static conv_ae_real conv_ae_pass(const void *state, void *work, const conv_ae_re
 	for (long b = 0; b < n; b++) {
 		for (long c = 0; c < 1; c++)
 			for (long q = 0; q < 784; q++)
-				t29[(b * 1 + c) * 784 + q] = t27[c];
-		conv_ae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t28 + b * 1764, t29 + b * 784);
+				t30[(b * 1 + c) * 784 + q] = t27[c];
+		conv_ae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t28 + b * 1764, t30 + b * 784);
+		conv_ae_act(CONV_AE_SIGMOID, 0.0f, 1, 784, t30 + b * 784, 0, NULL, 0, t30 + b * 784, 0);
 	}
-	/* t30 = sigmoid */
-	conv_ae_act_all(CONV_AE_SIGMOID, 0.0f, n * 784, t29, NULL, t30);
 	/* t32 = constant */
 	t32[0] = 1.0f;
 	/* t31 = mse+mse_grad */
@@ -706,7 +715,7 @@ static conv_ae_real conv_ae_pass(const void *state, void *work, const conv_ae_re
 	}
 	/* t33 = mse_grad: computed with t31 */
 	/* t35 = conv_workspace */
-	/* t36 = conv2d */
+	/* t36 = conv2d*relu' */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
@@ -716,25 +725,23 @@ static conv_ae_real conv_ae_pass(const void *state, void *work, const conv_ae_re
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++)
+	for (long b = 0; b < n; b++) {
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
 				t36[(b * 32 + o) * 196 + q] = (t35 + n * 1764)[(b * 196 + q) * 32 + o];
+		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 6272, t36 + b * 6272, 0, t25 + b * 6272, 0, t36 + b * 6272, 0);
+	}
 	/* t37 = conv_workspace */
-	/* t38 = conv2d_dw */
+	/* t38 = conv2d_dw<cols */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++)
-		conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t33 + b * 784, t37 + b * 1764);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
+	for (long b = 0; b < n; b++) {
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
-				(t37 + n * 1764)[(b * 196 + q) * 32 + o] = t25[(b * 32 + o) * 196 + q];
-	conv_ae_gemm(32, 9, n * 196, (t37 + n * 1764), 1, 32, t37, 9, 1, NULL, t38, NULL);
+				t37[(b * 196 + q) * 32 + o] = t25[(b * 32 + o) * 196 + q];
+	}
+	conv_ae_gemm(32, 9, n * 196, t37, 1, 32, t35, 9, 1, NULL, t38, NULL);
 	/* t39 = conv_db */
 	for (long c = 0; c < 1; c++)
 		t39[c] = 0;
@@ -745,38 +752,34 @@ static conv_ae_real conv_ae_pass(const void *state, void *work, const conv_ae_re
 				acc += t33[(b * 1 + c) * 784 + q];
 			t39[c] += acc;
 		}
-	/* t40 = act_grad */
-	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 6272, t36, t25, t40);
 	/* t41 = conv_workspace */
-	/* t42 = conv2d */
+	/* t42 = conv2d*relu' */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++)
-		conv_ae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t40 + b * 6272, t41 + b * 14112);
+		conv_ae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t36 + b * 6272, t41 + b * 14112);
 	conv_ae_gemm(n * 49, 64, 288, t41, 288, 1, t21, 1, 288, NULL, (t41 + n * 14112), NULL);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++)
+	for (long b = 0; b < n; b++) {
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
 				t42[(b * 64 + o) * 49 + q] = (t41 + n * 14112)[(b * 49 + q) * 64 + o];
+		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 3136, t42 + b * 3136, 0, t20 + b * 3136, 0, t42 + b * 3136, 0);
+	}
 	/* t43 = conv_workspace */
-	/* t44 = conv2d_dw */
+	/* t44 = conv2d_dw<cols */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++)
-		conv_ae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t40 + b * 6272, t43 + b * 14112);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
+	for (long b = 0; b < n; b++) {
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
-				(t43 + n * 14112)[(b * 49 + q) * 64 + o] = t20[(b * 64 + o) * 49 + q];
-	conv_ae_gemm(64, 288, n * 49, (t43 + n * 14112), 1, 64, t43, 288, 1, NULL, t44, NULL);
+				t43[(b * 49 + q) * 64 + o] = t20[(b * 64 + o) * 49 + q];
+	}
+	conv_ae_gemm(64, 288, n * 49, t43, 1, 64, t41, 288, 1, NULL, t44, NULL);
 	/* t45 = conv_db */
 	for (long c = 0; c < 32; c++)
 		t45[c] = 0;
@@ -784,41 +787,37 @@ static conv_ae_real conv_ae_pass(const void *state, void *work, const conv_ae_re
 		for (long c = 0; c < 32; c++) {
 			float acc = 0;
 			for (long q = 0; q < 196; q++)
-				acc += t40[(b * 32 + c) * 196 + q];
+				acc += t36[(b * 32 + c) * 196 + q];
 			t45[c] += acc;
 		}
-	/* t46 = act_grad */
-	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 3136, t42, t20, t46);
 	/* t47 = conv_workspace */
-	/* t48 = conv2d */
+	/* t48 = conv2d*relu' */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++)
-		conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, t46 + b * 3136, t47 + b * 3136);
+		conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, t42 + b * 3136, t47 + b * 3136);
 	conv_ae_gemm(n * 1, 128, 3136, t47, 3136, 1, t16, 1, 3136, NULL, (t47 + n * 3136), NULL);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++)
+	for (long b = 0; b < n; b++) {
 		for (long o = 0; o < 128; o++)
 			for (long q = 0; q < 1; q++)
 				t48[(b * 128 + o) * 1 + q] = (t47 + n * 3136)[(b * 1 + q) * 128 + o];
+		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 128, t48 + b * 128, 0, t15 + b * 128, 0, t48 + b * 128, 0);
+	}
 	/* t49 = conv_workspace */
-	/* t50 = conv2d_dw */
+	/* t50 = conv2d_dw<cols */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++)
-		conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, t46 + b * 3136, t49 + b * 3136);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
+	for (long b = 0; b < n; b++) {
 		for (long o = 0; o < 128; o++)
 			for (long q = 0; q < 1; q++)
-				(t49 + n * 3136)[(b * 1 + q) * 128 + o] = t15[(b * 128 + o) * 1 + q];
-	conv_ae_gemm(128, 3136, n * 1, (t49 + n * 3136), 1, 128, t49, 3136, 1, NULL, t50, NULL);
+				t49[(b * 1 + q) * 128 + o] = t15[(b * 128 + o) * 1 + q];
+	}
+	conv_ae_gemm(128, 3136, n * 1, t49, 1, 128, t47, 3136, 1, NULL, t50, NULL);
 	/* t51 = conv_db */
 	for (long c = 0; c < 64; c++)
 		t51[c] = 0;
@@ -826,20 +825,19 @@ static conv_ae_real conv_ae_pass(const void *state, void *work, const conv_ae_re
 		for (long c = 0; c < 64; c++) {
 			float acc = 0;
 			for (long q = 0; q < 49; q++)
-				acc += t46[(b * 64 + c) * 49 + q];
+				acc += t42[(b * 64 + c) * 49 + q];
 			t51[c] += acc;
 		}
-	/* t52 = act_grad */
-	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 128, t48, t15, t52);
 	/* t53 = conv_workspace */
-	/* t54 = conv_transpose2d */
+	/* t54 = conv_transpose2d*relu' */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++)
+	for (long b = 0; b < n; b++) {
 		for (long o = 0; o < 128; o++)
 			for (long q = 0; q < 1; q++)
-				(t53 + n * 3136)[(b * 1 + q) * 128 + o] = t52[(b * 128 + o) * 1 + q];
+				(t53 + n * 3136)[(b * 1 + q) * 128 + o] = t48[(b * 128 + o) * 1 + q];
+	}
 	conv_ae_gemm(n * 1, 3136, 128, (t53 + n * 3136), 128, 1, t11, 3136, 1, NULL, t53, NULL);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
@@ -849,22 +847,19 @@ static conv_ae_real conv_ae_pass(const void *state, void *work, const conv_ae_re
 			for (long q = 0; q < 49; q++)
 				t54[(b * 64 + c) * 49 + q] = 0;
 		conv_ae_col2im(64, 7, 7, 7, 1, 0, 1, 1, t53 + b * 3136, t54 + b * 3136);
+		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 3136, t54 + b * 3136, 0, t10 + b * 3136, 0, t54 + b * 3136, 0);
 	}
 	/* t55 = conv_workspace */
-	/* t56 = conv2d_dw */
+	/* t56 = conv2d_dw<cols */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++)
-		conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, t10 + b * 3136, t55 + b * 3136);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
+	for (long b = 0; b < n; b++) {
 		for (long o = 0; o < 128; o++)
 			for (long q = 0; q < 1; q++)
-				(t55 + n * 3136)[(b * 1 + q) * 128 + o] = t52[(b * 128 + o) * 1 + q];
-	conv_ae_gemm(128, 3136, n * 1, (t55 + n * 3136), 1, 128, t55, 3136, 1, NULL, t56, NULL);
+				t55[(b * 1 + q) * 128 + o] = t48[(b * 128 + o) * 1 + q];
+	}
+	conv_ae_gemm(128, 3136, n * 1, t55, 1, 128, t13, 3136, 1, NULL, t56, NULL);
 	/* t57 = conv_db */
 	for (long c = 0; c < 128; c++)
 		t57[c] = 0;
@@ -872,20 +867,19 @@ static conv_ae_real conv_ae_pass(const void *state, void *work, const conv_ae_re
 		for (long c = 0; c < 128; c++) {
 			float acc = 0;
 			for (long q = 0; q < 1; q++)
-				acc += t52[(b * 128 + c) * 1 + q];
+				acc += t48[(b * 128 + c) * 1 + q];
 			t57[c] += acc;
 		}
-	/* t58 = act_grad */
-	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 3136, t54, t10, t58);
 	/* t59 = conv_workspace */
-	/* t60 = conv_transpose2d */
+	/* t60 = conv_transpose2d*relu' */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++)
+	for (long b = 0; b < n; b++) {
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
-				(t59 + n * 14112)[(b * 49 + q) * 64 + o] = t58[(b * 64 + o) * 49 + q];
+				(t59 + n * 14112)[(b * 49 + q) * 64 + o] = t54[(b * 64 + o) * 49 + q];
+	}
 	conv_ae_gemm(n * 49, 288, 64, (t59 + n * 14112), 64, 1, t6, 288, 1, NULL, t59, NULL);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
@@ -895,22 +889,19 @@ static conv_ae_real conv_ae_pass(const void *state, void *work, const conv_ae_re
 			for (long q = 0; q < 196; q++)
 				t60[(b * 32 + c) * 196 + q] = 0;
 		conv_ae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t59 + b * 14112, t60 + b * 6272);
+		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 6272, t60 + b * 6272, 0, t5 + b * 6272, 0, t60 + b * 6272, 0);
 	}
 	/* t61 = conv_workspace */
-	/* t62 = conv2d_dw */
+	/* t62 = conv2d_dw<cols */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++)
-		conv_ae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t5 + b * 6272, t61 + b * 14112);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
+	for (long b = 0; b < n; b++) {
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
-				(t61 + n * 14112)[(b * 49 + q) * 64 + o] = t58[(b * 64 + o) * 49 + q];
-	conv_ae_gemm(64, 288, n * 49, (t61 + n * 14112), 1, 64, t61, 288, 1, NULL, t62, NULL);
+				t61[(b * 49 + q) * 64 + o] = t54[(b * 64 + o) * 49 + q];
+	}
+	conv_ae_gemm(64, 288, n * 49, t61, 1, 64, t8, 288, 1, NULL, t62, NULL);
 	/* t63 = conv_db */
 	for (long c = 0; c < 64; c++)
 		t63[c] = 0;
@@ -918,26 +909,20 @@ static conv_ae_real conv_ae_pass(const void *state, void *work, const conv_ae_re
 		for (long c = 0; c < 64; c++) {
 			float acc = 0;
 			for (long q = 0; q < 49; q++)
-				acc += t58[(b * 64 + c) * 49 + q];
+				acc += t54[(b * 64 + c) * 49 + q];
 			t63[c] += acc;
 		}
-	/* t64 = act_grad */
-	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 6272, t60, t5, t64);
 	/* t65 = conv_workspace */
-	/* t66 = conv2d_dw */
+	/* t66 = conv2d_dw<cols */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++)
-		conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t0 + b * 784, t65 + b * 1764);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
+	for (long b = 0; b < n; b++) {
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
-				(t65 + n * 1764)[(b * 196 + q) * 32 + o] = t64[(b * 32 + o) * 196 + q];
-	conv_ae_gemm(32, 9, n * 196, (t65 + n * 1764), 1, 32, t65, 9, 1, NULL, t66, NULL);
+				t65[(b * 196 + q) * 32 + o] = t60[(b * 32 + o) * 196 + q];
+	}
+	conv_ae_gemm(32, 9, n * 196, t65, 1, 32, t3, 9, 1, NULL, t66, NULL);
 	/* t67 = conv_db */
 	for (long c = 0; c < 32; c++)
 		t67[c] = 0;
@@ -945,7 +930,7 @@ static conv_ae_real conv_ae_pass(const void *state, void *work, const conv_ae_re
 		for (long c = 0; c < 32; c++) {
 			float acc = 0;
 			for (long q = 0; q < 196; q++)
-				acc += t64[(b * 32 + c) * 196 + q];
+				acc += t60[(b * 32 + c) * 196 + q];
 			t67[c] += acc;
 		}
 	return t31[0];
@@ -977,18 +962,18 @@ conv_ae_real conv_ae_train_step(void *state, void *work, const conv_ae_real *x, 
 	float *const t22 = params + 840256; /* decoder.2.bias */
 	float *const t26 = params + 840288; /* decoder.4.weight */
 	float *const t27 = params + 840576; /* decoder.4.bias */
-	float *const t38 = (float *)(work_ + 17827968); /* conv2d_dw [32, 1, 3, 3] */
-	float *const t39 = (float *)(work_ + 10100736); /* conv_db [1] */
-	float *const t44 = (float *)(work_ + 8093696); /* conv2d_dw [64, 32, 3, 3] */
-	float *const t45 = (float *)(work_ + 8167424); /* conv_db [32] */
-	float *const t50 = (float *)(work_ + 11706496); /* conv2d_dw [128, 64, 7, 7] */
-	float *const t51 = (float *)(work_ + 4882432); /* conv_db [64] */
-	float *const t56 = (float *)(work_ + 13312128); /* conv2d_dw [128, 64, 7, 7] */
-	float *const t57 = (float *)(work_ + 4948224); /* conv_db [128] */
-	float *const t62 = (float *)(work_ + 3211264); /* conv2d_dw [64, 32, 3, 3] */
-	float *const t63 = (float *)(work_ + 3284992); /* conv_db [64] */
-	float *const t66 = (float *)(work_ + 0); /* conv2d_dw [32, 1, 3, 3] */
-	float *const t67 = (float *)(work_ + 1152); /* conv_db [32] */
+	float *const t38 = (float *)(work_ + 20301952); /* conv2d_dw [32, 1, 3, 3] */
+	float *const t39 = (float *)(work_ + 19900416); /* conv_db [1] */
+	float *const t44 = (float *)(work_ + 19900544); /* conv2d_dw [64, 32, 3, 3] */
+	float *const t45 = (float *)(work_ + 19974272); /* conv_db [32] */
+	float *const t50 = (float *)(work_ + 24381440); /* conv2d_dw [128, 64, 7, 7] */
+	float *const t51 = (float *)(work_ + 20039936); /* conv_db [64] */
+	float *const t56 = (float *)(work_ + 20303104); /* conv2d_dw [128, 64, 7, 7] */
+	float *const t57 = (float *)(work_ + 16156672); /* conv_db [128] */
+	float *const t62 = (float *)(work_ + 20040192); /* conv2d_dw [64, 32, 3, 3] */
+	float *const t63 = (float *)(work_ + 4114432); /* conv_db [64] */
+	float *const t66 = (float *)(work_ + 7325952); /* conv2d_dw [32, 1, 3, 3] */
+	float *const t67 = (float *)(work_ + 0); /* conv_db [32] */
 	/* t68 = adam */
 	/* encoder.0.weight */
 	conv_ae_adam(288, t1, adam_m + 0, adam_v + 0, t66, &adam_k);
@@ -1037,18 +1022,18 @@ conv_ae_real conv_ae_gradient(const void *state, void *work, const conv_ae_real 
 	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
 	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
 	const conv_ae_real loss = conv_ae_pass(state, work, x, n, h, step, NULL);
-	memcpy(grad + 0, work_ + 0, sizeof(float) * 288);
-	memcpy(grad + 288, work_ + 1152, sizeof(float) * 32);
-	memcpy(grad + 320, work_ + 3211264, sizeof(float) * 18432);
-	memcpy(grad + 18752, work_ + 3284992, sizeof(float) * 64);
-	memcpy(grad + 18816, work_ + 13312128, sizeof(float) * 401408);
-	memcpy(grad + 420224, work_ + 4948224, sizeof(float) * 128);
-	memcpy(grad + 420352, work_ + 11706496, sizeof(float) * 401408);
-	memcpy(grad + 821760, work_ + 4882432, sizeof(float) * 64);
-	memcpy(grad + 821824, work_ + 8093696, sizeof(float) * 18432);
-	memcpy(grad + 840256, work_ + 8167424, sizeof(float) * 32);
-	memcpy(grad + 840288, work_ + 17827968, sizeof(float) * 288);
-	memcpy(grad + 840576, work_ + 10100736, sizeof(float) * 1);
+	memcpy(grad + 0, work_ + 7325952, sizeof(float) * 288);
+	memcpy(grad + 288, work_ + 0, sizeof(float) * 32);
+	memcpy(grad + 320, work_ + 20040192, sizeof(float) * 18432);
+	memcpy(grad + 18752, work_ + 4114432, sizeof(float) * 64);
+	memcpy(grad + 18816, work_ + 20303104, sizeof(float) * 401408);
+	memcpy(grad + 420224, work_ + 16156672, sizeof(float) * 128);
+	memcpy(grad + 420352, work_ + 24381440, sizeof(float) * 401408);
+	memcpy(grad + 821760, work_ + 20039936, sizeof(float) * 64);
+	memcpy(grad + 821824, work_ + 19900544, sizeof(float) * 18432);
+	memcpy(grad + 840256, work_ + 19974272, sizeof(float) * 32);
+	memcpy(grad + 840288, work_ + 20301952, sizeof(float) * 288);
+	memcpy(grad + 840576, work_ + 19900416, sizeof(float) * 1);
 	return loss;
 }
 
@@ -1076,36 +1061,30 @@ conv_ae_real conv_ae_loss(const void *state, void *work, const conv_ae_real *x, 
 	const float *const t1 = params + 0; /* encoder.0.weight */
 	const float *const t2 = params + 288; /* encoder.0.bias */
 	float *const t3 = (float *)(work_ + 0); /* conv_workspace [n, 8036] */
-	float *const t4 = (float *)(work_ + 4114432); /* conv2d [n, 32, 14, 14] */
-	float *const t5 = (float *)(work_ + 0); /* relu [n, 32, 14, 14] */
+	float *const t5 = (float *)(work_ + 4114432); /* conv2d [n, 32, 14, 14] */
 	const float *const t6 = params + 320; /* encoder.2.weight */
 	const float *const t7 = params + 18752; /* encoder.2.bias */
-	float *const t8 = (float *)(work_ + 3211264); /* conv_workspace [n, 17248] */
-	float *const t9 = (float *)(work_ + 12042240); /* conv2d [n, 64, 7, 7] */
-	float *const t10 = (float *)(work_ + 3211264); /* relu [n, 64, 7, 7] */
+	float *const t8 = (float *)(work_ + 7325696); /* conv_workspace [n, 17248] */
+	float *const t10 = (float *)(work_ + 16156672); /* conv2d [n, 64, 7, 7] */
 	const float *const t11 = params + 18816; /* encoder.4.weight */
 	const float *const t12 = params + 420224; /* encoder.4.bias */
-	float *const t13 = (float *)(work_ + 4816896); /* conv_workspace [n, 3264] */
-	float *const t14 = (float *)(work_ + 6488064); /* conv2d [n, 128, 1, 1] */
-	float *const t15 = (float *)(work_ + 4816896); /* relu [n, 128, 1, 1] */
+	float *const t13 = (float *)(work_ + 17762304); /* conv_workspace [n, 3264] */
+	float *const t15 = (float *)(work_ + 19433472); /* conv2d [n, 128, 1, 1] */
 	const float *const t16 = params + 420352; /* decoder.0.weight */
 	const float *const t17 = params + 821760; /* decoder.0.bias */
-	float *const t18 = (float *)(work_ + 4882432); /* conv_workspace [n, 3264] */
-	float *const t19 = (float *)(work_ + 6553600); /* conv_transpose2d [n, 64, 7, 7] */
-	float *const t20 = (float *)(work_ + 4882432); /* relu [n, 64, 7, 7] */
+	float *const t18 = (float *)(work_ + 19499008); /* conv_workspace [n, 3264] */
+	float *const t20 = (float *)(work_ + 21170176); /* conv_transpose2d [n, 64, 7, 7] */
 	const float *const t21 = params + 821824; /* decoder.2.weight */
 	const float *const t22 = params + 840256; /* decoder.2.bias */
-	float *const t23 = (float *)(work_ + 6488064); /* conv_workspace [n, 17248] */
-	float *const t24 = (float *)(work_ + 15319040); /* conv_transpose2d [n, 32, 14, 14] */
-	float *const t25 = (float *)(work_ + 6488064); /* relu [n, 32, 14, 14] */
+	float *const t23 = (float *)(work_ + 22775808); /* conv_workspace [n, 17248] */
+	float *const t25 = (float *)(work_ + 31606784); /* conv_transpose2d [n, 32, 14, 14] */
 	const float *const t26 = params + 840288; /* decoder.4.weight */
 	const float *const t27 = params + 840576; /* decoder.4.bias */
-	float *const t28 = (float *)(work_ + 9699328); /* conv_workspace [n, 8036] */
-	float *const t29 = (float *)(work_ + 13813760); /* conv_transpose2d [n, 1, 28, 28] */
-	float *const t30 = (float *)(work_ + 9699328); /* sigmoid [n, 1, 28, 28] */
-	float *const t31 = (float *)(work_ + 10100800); /* mse [] */
+	float *const t28 = (float *)(work_ + 22775808); /* conv_workspace [n, 8036] */
+	float *const t30 = (float *)(work_ + 19499008); /* conv_transpose2d [n, 1, 28, 28] */
+	float *const t31 = (float *)(work_ + 19900480); /* mse [] */
 	/* t3 = conv_workspace */
-	/* t4 = conv2d */
+	/* t5 = conv2d+relu */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
@@ -1115,14 +1094,14 @@ conv_ae_real conv_ae_loss(const void *state, void *work, const conv_ae_real *x, 
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++)
+	for (long b = 0; b < n; b++) {
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
-				t4[(b * 32 + o) * 196 + q] = (t3 + n * 1764)[(b * 196 + q) * 32 + o];
-	/* t5 = relu */
-	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 6272, t4, NULL, t5);
+				t5[(b * 32 + o) * 196 + q] = (t3 + n * 1764)[(b * 196 + q) * 32 + o];
+		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 6272, t5 + b * 6272, 0, NULL, 0, t5 + b * 6272, 0);
+	}
 	/* t8 = conv_workspace */
-	/* t9 = conv2d */
+	/* t10 = conv2d+relu */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
@@ -1132,14 +1111,14 @@ conv_ae_real conv_ae_loss(const void *state, void *work, const conv_ae_real *x, 
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++)
+	for (long b = 0; b < n; b++) {
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
-				t9[(b * 64 + o) * 49 + q] = (t8 + n * 14112)[(b * 49 + q) * 64 + o];
-	/* t10 = relu */
-	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 3136, t9, NULL, t10);
+				t10[(b * 64 + o) * 49 + q] = (t8 + n * 14112)[(b * 49 + q) * 64 + o];
+		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 3136, t10 + b * 3136, 0, NULL, 0, t10 + b * 3136, 0);
+	}
 	/* t13 = conv_workspace */
-	/* t14 = conv2d */
+	/* t15 = conv2d+relu */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
@@ -1149,21 +1128,22 @@ conv_ae_real conv_ae_loss(const void *state, void *work, const conv_ae_real *x, 
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++)
+	for (long b = 0; b < n; b++) {
 		for (long o = 0; o < 128; o++)
 			for (long q = 0; q < 1; q++)
-				t14[(b * 128 + o) * 1 + q] = (t13 + n * 3136)[(b * 1 + q) * 128 + o];
-	/* t15 = relu */
-	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 128, t14, NULL, t15);
+				t15[(b * 128 + o) * 1 + q] = (t13 + n * 3136)[(b * 1 + q) * 128 + o];
+		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 128, t15 + b * 128, 0, NULL, 0, t15 + b * 128, 0);
+	}
 	/* t18 = conv_workspace */
-	/* t19 = conv_transpose2d */
+	/* t20 = conv_transpose2d+relu */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++)
+	for (long b = 0; b < n; b++) {
 		for (long o = 0; o < 128; o++)
 			for (long q = 0; q < 1; q++)
 				(t18 + n * 3136)[(b * 1 + q) * 128 + o] = t15[(b * 128 + o) * 1 + q];
+	}
 	conv_ae_gemm(n * 1, 3136, 128, (t18 + n * 3136), 128, 1, t16, 3136, 1, NULL, t18, NULL);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
@@ -1171,20 +1151,20 @@ conv_ae_real conv_ae_loss(const void *state, void *work, const conv_ae_real *x, 
 	for (long b = 0; b < n; b++) {
 		for (long c = 0; c < 64; c++)
 			for (long q = 0; q < 49; q++)
-				t19[(b * 64 + c) * 49 + q] = t17[c];
-		conv_ae_col2im(64, 7, 7, 7, 1, 0, 1, 1, t18 + b * 3136, t19 + b * 3136);
+				t20[(b * 64 + c) * 49 + q] = t17[c];
+		conv_ae_col2im(64, 7, 7, 7, 1, 0, 1, 1, t18 + b * 3136, t20 + b * 3136);
+		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 3136, t20 + b * 3136, 0, NULL, 0, t20 + b * 3136, 0);
 	}
-	/* t20 = relu */
-	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 3136, t19, NULL, t20);
 	/* t23 = conv_workspace */
-	/* t24 = conv_transpose2d */
+	/* t25 = conv_transpose2d+relu */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++)
+	for (long b = 0; b < n; b++) {
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
 				(t23 + n * 14112)[(b * 49 + q) * 64 + o] = t20[(b * 64 + o) * 49 + q];
+	}
 	conv_ae_gemm(n * 49, 288, 64, (t23 + n * 14112), 64, 1, t21, 288, 1, NULL, t23, NULL);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
@@ -1192,20 +1172,20 @@ conv_ae_real conv_ae_loss(const void *state, void *work, const conv_ae_real *x, 
 	for (long b = 0; b < n; b++) {
 		for (long c = 0; c < 32; c++)
 			for (long q = 0; q < 196; q++)
-				t24[(b * 32 + c) * 196 + q] = t22[c];
-		conv_ae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t23 + b * 14112, t24 + b * 6272);
+				t25[(b * 32 + c) * 196 + q] = t22[c];
+		conv_ae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t23 + b * 14112, t25 + b * 6272);
+		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 6272, t25 + b * 6272, 0, NULL, 0, t25 + b * 6272, 0);
 	}
-	/* t25 = relu */
-	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 6272, t24, NULL, t25);
 	/* t28 = conv_workspace */
-	/* t29 = conv_transpose2d */
+	/* t30 = conv_transpose2d+sigmoid */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++)
+	for (long b = 0; b < n; b++) {
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
 				(t28 + n * 1764)[(b * 196 + q) * 32 + o] = t25[(b * 32 + o) * 196 + q];
+	}
 	conv_ae_gemm(n * 196, 9, 32, (t28 + n * 1764), 32, 1, t26, 9, 1, NULL, t28, NULL);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
@@ -1213,11 +1193,10 @@ conv_ae_real conv_ae_loss(const void *state, void *work, const conv_ae_real *x, 
 	for (long b = 0; b < n; b++) {
 		for (long c = 0; c < 1; c++)
 			for (long q = 0; q < 784; q++)
-				t29[(b * 1 + c) * 784 + q] = t27[c];
-		conv_ae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t28 + b * 1764, t29 + b * 784);
+				t30[(b * 1 + c) * 784 + q] = t27[c];
+		conv_ae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t28 + b * 1764, t30 + b * 784);
+		conv_ae_act(CONV_AE_SIGMOID, 0.0f, 1, 784, t30 + b * 784, 0, NULL, 0, t30 + b * 784, 0);
 	}
-	/* t30 = sigmoid */
-	conv_ae_act_all(CONV_AE_SIGMOID, 0.0f, n * 784, t29, NULL, t30);
 	/* t31 = mse+mse_grad */
 	{
 		double part[64], acc = 0;
@@ -1252,35 +1231,29 @@ void conv_ae_forward(const void *state, void *work, const conv_ae_real *x, int n
 	const float *const t1 = params + 0; /* encoder.0.weight */
 	const float *const t2 = params + 288; /* encoder.0.bias */
 	float *const t3 = (float *)(work_ + 0); /* conv_workspace [n, 8036] */
-	float *const t4 = (float *)(work_ + 4114432); /* conv2d [n, 32, 14, 14] */
-	float *const t5 = (float *)(work_ + 0); /* relu [n, 32, 14, 14] */
+	float *const t5 = (float *)(work_ + 4114432); /* conv2d [n, 32, 14, 14] */
 	const float *const t6 = params + 320; /* encoder.2.weight */
 	const float *const t7 = params + 18752; /* encoder.2.bias */
-	float *const t8 = (float *)(work_ + 3211264); /* conv_workspace [n, 17248] */
-	float *const t9 = (float *)(work_ + 12042240); /* conv2d [n, 64, 7, 7] */
-	float *const t10 = (float *)(work_ + 3211264); /* relu [n, 64, 7, 7] */
+	float *const t8 = (float *)(work_ + 7325696); /* conv_workspace [n, 17248] */
+	float *const t10 = (float *)(work_ + 16156672); /* conv2d [n, 64, 7, 7] */
 	const float *const t11 = params + 18816; /* encoder.4.weight */
 	const float *const t12 = params + 420224; /* encoder.4.bias */
-	float *const t13 = (float *)(work_ + 4816896); /* conv_workspace [n, 3264] */
-	float *const t14 = (float *)(work_ + 6488064); /* conv2d [n, 128, 1, 1] */
-	float *const t15 = (float *)(work_ + 4816896); /* relu [n, 128, 1, 1] */
+	float *const t13 = (float *)(work_ + 17762304); /* conv_workspace [n, 3264] */
+	float *const t15 = (float *)(work_ + 19433472); /* conv2d [n, 128, 1, 1] */
 	const float *const t16 = params + 420352; /* decoder.0.weight */
 	const float *const t17 = params + 821760; /* decoder.0.bias */
-	float *const t18 = (float *)(work_ + 4882432); /* conv_workspace [n, 3264] */
-	float *const t19 = (float *)(work_ + 6553600); /* conv_transpose2d [n, 64, 7, 7] */
-	float *const t20 = (float *)(work_ + 4882432); /* relu [n, 64, 7, 7] */
+	float *const t18 = (float *)(work_ + 19499008); /* conv_workspace [n, 3264] */
+	float *const t20 = (float *)(work_ + 21170176); /* conv_transpose2d [n, 64, 7, 7] */
 	const float *const t21 = params + 821824; /* decoder.2.weight */
 	const float *const t22 = params + 840256; /* decoder.2.bias */
-	float *const t23 = (float *)(work_ + 6488064); /* conv_workspace [n, 17248] */
-	float *const t24 = (float *)(work_ + 15319040); /* conv_transpose2d [n, 32, 14, 14] */
-	float *const t25 = (float *)(work_ + 6488064); /* relu [n, 32, 14, 14] */
+	float *const t23 = (float *)(work_ + 22775808); /* conv_workspace [n, 17248] */
+	float *const t25 = (float *)(work_ + 31606784); /* conv_transpose2d [n, 32, 14, 14] */
 	const float *const t26 = params + 840288; /* decoder.4.weight */
 	const float *const t27 = params + 840576; /* decoder.4.bias */
-	float *const t28 = (float *)(work_ + 9699328); /* conv_workspace [n, 8036] */
-	float *const t29 = (float *)(work_ + 13813760); /* conv_transpose2d [n, 1, 28, 28] */
-	float *const t30 = (float *)(work_ + 9699328); /* sigmoid [n, 1, 28, 28] */
+	float *const t28 = (float *)(work_ + 22775808); /* conv_workspace [n, 8036] */
+	float *const t30 = (float *)(work_ + 19499008); /* conv_transpose2d [n, 1, 28, 28] */
 	/* t3 = conv_workspace */
-	/* t4 = conv2d */
+	/* t5 = conv2d+relu */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
@@ -1290,14 +1263,14 @@ void conv_ae_forward(const void *state, void *work, const conv_ae_real *x, int n
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++)
+	for (long b = 0; b < n; b++) {
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
-				t4[(b * 32 + o) * 196 + q] = (t3 + n * 1764)[(b * 196 + q) * 32 + o];
-	/* t5 = relu */
-	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 6272, t4, NULL, t5);
+				t5[(b * 32 + o) * 196 + q] = (t3 + n * 1764)[(b * 196 + q) * 32 + o];
+		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 6272, t5 + b * 6272, 0, NULL, 0, t5 + b * 6272, 0);
+	}
 	/* t8 = conv_workspace */
-	/* t9 = conv2d */
+	/* t10 = conv2d+relu */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
@@ -1307,14 +1280,14 @@ void conv_ae_forward(const void *state, void *work, const conv_ae_real *x, int n
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++)
+	for (long b = 0; b < n; b++) {
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
-				t9[(b * 64 + o) * 49 + q] = (t8 + n * 14112)[(b * 49 + q) * 64 + o];
-	/* t10 = relu */
-	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 3136, t9, NULL, t10);
+				t10[(b * 64 + o) * 49 + q] = (t8 + n * 14112)[(b * 49 + q) * 64 + o];
+		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 3136, t10 + b * 3136, 0, NULL, 0, t10 + b * 3136, 0);
+	}
 	/* t13 = conv_workspace */
-	/* t14 = conv2d */
+	/* t15 = conv2d+relu */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
@@ -1324,21 +1297,22 @@ void conv_ae_forward(const void *state, void *work, const conv_ae_real *x, int n
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++)
+	for (long b = 0; b < n; b++) {
 		for (long o = 0; o < 128; o++)
 			for (long q = 0; q < 1; q++)
-				t14[(b * 128 + o) * 1 + q] = (t13 + n * 3136)[(b * 1 + q) * 128 + o];
-	/* t15 = relu */
-	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 128, t14, NULL, t15);
+				t15[(b * 128 + o) * 1 + q] = (t13 + n * 3136)[(b * 1 + q) * 128 + o];
+		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 128, t15 + b * 128, 0, NULL, 0, t15 + b * 128, 0);
+	}
 	/* t18 = conv_workspace */
-	/* t19 = conv_transpose2d */
+	/* t20 = conv_transpose2d+relu */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++)
+	for (long b = 0; b < n; b++) {
 		for (long o = 0; o < 128; o++)
 			for (long q = 0; q < 1; q++)
 				(t18 + n * 3136)[(b * 1 + q) * 128 + o] = t15[(b * 128 + o) * 1 + q];
+	}
 	conv_ae_gemm(n * 1, 3136, 128, (t18 + n * 3136), 128, 1, t16, 3136, 1, NULL, t18, NULL);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
@@ -1346,20 +1320,20 @@ void conv_ae_forward(const void *state, void *work, const conv_ae_real *x, int n
 	for (long b = 0; b < n; b++) {
 		for (long c = 0; c < 64; c++)
 			for (long q = 0; q < 49; q++)
-				t19[(b * 64 + c) * 49 + q] = t17[c];
-		conv_ae_col2im(64, 7, 7, 7, 1, 0, 1, 1, t18 + b * 3136, t19 + b * 3136);
+				t20[(b * 64 + c) * 49 + q] = t17[c];
+		conv_ae_col2im(64, 7, 7, 7, 1, 0, 1, 1, t18 + b * 3136, t20 + b * 3136);
+		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 3136, t20 + b * 3136, 0, NULL, 0, t20 + b * 3136, 0);
 	}
-	/* t20 = relu */
-	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 3136, t19, NULL, t20);
 	/* t23 = conv_workspace */
-	/* t24 = conv_transpose2d */
+	/* t25 = conv_transpose2d+relu */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++)
+	for (long b = 0; b < n; b++) {
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
 				(t23 + n * 14112)[(b * 49 + q) * 64 + o] = t20[(b * 64 + o) * 49 + q];
+	}
 	conv_ae_gemm(n * 49, 288, 64, (t23 + n * 14112), 64, 1, t21, 288, 1, NULL, t23, NULL);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
@@ -1367,20 +1341,20 @@ void conv_ae_forward(const void *state, void *work, const conv_ae_real *x, int n
 	for (long b = 0; b < n; b++) {
 		for (long c = 0; c < 32; c++)
 			for (long q = 0; q < 196; q++)
-				t24[(b * 32 + c) * 196 + q] = t22[c];
-		conv_ae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t23 + b * 14112, t24 + b * 6272);
+				t25[(b * 32 + c) * 196 + q] = t22[c];
+		conv_ae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t23 + b * 14112, t25 + b * 6272);
+		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 6272, t25 + b * 6272, 0, NULL, 0, t25 + b * 6272, 0);
 	}
-	/* t25 = relu */
-	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 6272, t24, NULL, t25);
 	/* t28 = conv_workspace */
-	/* t29 = conv_transpose2d */
+	/* t30 = conv_transpose2d+sigmoid */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++)
+	for (long b = 0; b < n; b++) {
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
 				(t28 + n * 1764)[(b * 196 + q) * 32 + o] = t25[(b * 32 + o) * 196 + q];
+	}
 	conv_ae_gemm(n * 196, 9, 32, (t28 + n * 1764), 32, 1, t26, 9, 1, NULL, t28, NULL);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
@@ -1388,11 +1362,10 @@ void conv_ae_forward(const void *state, void *work, const conv_ae_real *x, int n
 	for (long b = 0; b < n; b++) {
 		for (long c = 0; c < 1; c++)
 			for (long q = 0; q < 784; q++)
-				t29[(b * 1 + c) * 784 + q] = t27[c];
-		conv_ae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t28 + b * 1764, t29 + b * 784);
+				t30[(b * 1 + c) * 784 + q] = t27[c];
+		conv_ae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t28 + b * 1764, t30 + b * 784);
+		conv_ae_act(CONV_AE_SIGMOID, 0.0f, 1, 784, t30 + b * 784, 0, NULL, 0, t30 + b * 784, 0);
 	}
-	/* t30 = sigmoid */
-	conv_ae_act_all(CONV_AE_SIGMOID, 0.0f, n * 784, t29, NULL, t30);
 	memcpy(out, t30, sizeof(float) * n * 784);
 }
 
@@ -1408,20 +1381,17 @@ void conv_ae_encode(const void *state, void *work, const conv_ae_real *x, int n,
 	const float *const t1 = params + 0; /* encoder.0.weight */
 	const float *const t2 = params + 288; /* encoder.0.bias */
 	float *const t3 = (float *)(work_ + 0); /* conv_workspace [n, 8036] */
-	float *const t4 = (float *)(work_ + 4114432); /* conv2d [n, 32, 14, 14] */
-	float *const t5 = (float *)(work_ + 0); /* relu [n, 32, 14, 14] */
+	float *const t5 = (float *)(work_ + 4114432); /* conv2d [n, 32, 14, 14] */
 	const float *const t6 = params + 320; /* encoder.2.weight */
 	const float *const t7 = params + 18752; /* encoder.2.bias */
-	float *const t8 = (float *)(work_ + 3211264); /* conv_workspace [n, 17248] */
-	float *const t9 = (float *)(work_ + 12042240); /* conv2d [n, 64, 7, 7] */
-	float *const t10 = (float *)(work_ + 3211264); /* relu [n, 64, 7, 7] */
+	float *const t8 = (float *)(work_ + 7325696); /* conv_workspace [n, 17248] */
+	float *const t10 = (float *)(work_ + 16156672); /* conv2d [n, 64, 7, 7] */
 	const float *const t11 = params + 18816; /* encoder.4.weight */
 	const float *const t12 = params + 420224; /* encoder.4.bias */
-	float *const t13 = (float *)(work_ + 4816896); /* conv_workspace [n, 3264] */
-	float *const t14 = (float *)(work_ + 6488064); /* conv2d [n, 128, 1, 1] */
-	float *const t15 = (float *)(work_ + 4816896); /* relu [n, 128, 1, 1] */
+	float *const t13 = (float *)(work_ + 17762304); /* conv_workspace [n, 3264] */
+	float *const t15 = (float *)(work_ + 19433472); /* conv2d [n, 128, 1, 1] */
 	/* t3 = conv_workspace */
-	/* t4 = conv2d */
+	/* t5 = conv2d+relu */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
@@ -1431,14 +1401,14 @@ void conv_ae_encode(const void *state, void *work, const conv_ae_real *x, int n,
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++)
+	for (long b = 0; b < n; b++) {
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
-				t4[(b * 32 + o) * 196 + q] = (t3 + n * 1764)[(b * 196 + q) * 32 + o];
-	/* t5 = relu */
-	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 6272, t4, NULL, t5);
+				t5[(b * 32 + o) * 196 + q] = (t3 + n * 1764)[(b * 196 + q) * 32 + o];
+		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 6272, t5 + b * 6272, 0, NULL, 0, t5 + b * 6272, 0);
+	}
 	/* t8 = conv_workspace */
-	/* t9 = conv2d */
+	/* t10 = conv2d+relu */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
@@ -1448,14 +1418,14 @@ void conv_ae_encode(const void *state, void *work, const conv_ae_real *x, int n,
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++)
+	for (long b = 0; b < n; b++) {
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
-				t9[(b * 64 + o) * 49 + q] = (t8 + n * 14112)[(b * 49 + q) * 64 + o];
-	/* t10 = relu */
-	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 3136, t9, NULL, t10);
+				t10[(b * 64 + o) * 49 + q] = (t8 + n * 14112)[(b * 49 + q) * 64 + o];
+		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 3136, t10 + b * 3136, 0, NULL, 0, t10 + b * 3136, 0);
+	}
 	/* t13 = conv_workspace */
-	/* t14 = conv2d */
+	/* t15 = conv2d+relu */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
@@ -1465,12 +1435,12 @@ void conv_ae_encode(const void *state, void *work, const conv_ae_real *x, int n,
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++)
+	for (long b = 0; b < n; b++) {
 		for (long o = 0; o < 128; o++)
 			for (long q = 0; q < 1; q++)
-				t14[(b * 128 + o) * 1 + q] = (t13 + n * 3136)[(b * 1 + q) * 128 + o];
-	/* t15 = relu */
-	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 128, t14, NULL, t15);
+				t15[(b * 128 + o) * 1 + q] = (t13 + n * 3136)[(b * 1 + q) * 128 + o];
+		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 128, t15 + b * 128, 0, NULL, 0, t15 + b * 128, 0);
+	}
 	memcpy(z, t15, sizeof(float) * n * 128);
 }
 
@@ -1485,28 +1455,26 @@ void conv_ae_decode(const void *state, void *work, const conv_ae_real *z, int n,
 	const float *const t15 = z;
 	const float *const t16 = params + 420352; /* decoder.0.weight */
 	const float *const t17 = params + 821760; /* decoder.0.bias */
-	float *const t18 = (float *)(work_ + 4882432); /* conv_workspace [n, 3264] */
-	float *const t19 = (float *)(work_ + 6553600); /* conv_transpose2d [n, 64, 7, 7] */
-	float *const t20 = (float *)(work_ + 4882432); /* relu [n, 64, 7, 7] */
+	float *const t18 = (float *)(work_ + 19499008); /* conv_workspace [n, 3264] */
+	float *const t20 = (float *)(work_ + 21170176); /* conv_transpose2d [n, 64, 7, 7] */
 	const float *const t21 = params + 821824; /* decoder.2.weight */
 	const float *const t22 = params + 840256; /* decoder.2.bias */
-	float *const t23 = (float *)(work_ + 6488064); /* conv_workspace [n, 17248] */
-	float *const t24 = (float *)(work_ + 15319040); /* conv_transpose2d [n, 32, 14, 14] */
-	float *const t25 = (float *)(work_ + 6488064); /* relu [n, 32, 14, 14] */
+	float *const t23 = (float *)(work_ + 22775808); /* conv_workspace [n, 17248] */
+	float *const t25 = (float *)(work_ + 31606784); /* conv_transpose2d [n, 32, 14, 14] */
 	const float *const t26 = params + 840288; /* decoder.4.weight */
 	const float *const t27 = params + 840576; /* decoder.4.bias */
-	float *const t28 = (float *)(work_ + 9699328); /* conv_workspace [n, 8036] */
-	float *const t29 = (float *)(work_ + 13813760); /* conv_transpose2d [n, 1, 28, 28] */
-	float *const t30 = (float *)(work_ + 9699328); /* sigmoid [n, 1, 28, 28] */
+	float *const t28 = (float *)(work_ + 22775808); /* conv_workspace [n, 8036] */
+	float *const t30 = (float *)(work_ + 19499008); /* conv_transpose2d [n, 1, 28, 28] */
 	/* t18 = conv_workspace */
-	/* t19 = conv_transpose2d */
+	/* t20 = conv_transpose2d+relu */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++)
+	for (long b = 0; b < n; b++) {
 		for (long o = 0; o < 128; o++)
 			for (long q = 0; q < 1; q++)
 				(t18 + n * 3136)[(b * 1 + q) * 128 + o] = t15[(b * 128 + o) * 1 + q];
+	}
 	conv_ae_gemm(n * 1, 3136, 128, (t18 + n * 3136), 128, 1, t16, 3136, 1, NULL, t18, NULL);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
@@ -1514,20 +1482,20 @@ void conv_ae_decode(const void *state, void *work, const conv_ae_real *z, int n,
 	for (long b = 0; b < n; b++) {
 		for (long c = 0; c < 64; c++)
 			for (long q = 0; q < 49; q++)
-				t19[(b * 64 + c) * 49 + q] = t17[c];
-		conv_ae_col2im(64, 7, 7, 7, 1, 0, 1, 1, t18 + b * 3136, t19 + b * 3136);
+				t20[(b * 64 + c) * 49 + q] = t17[c];
+		conv_ae_col2im(64, 7, 7, 7, 1, 0, 1, 1, t18 + b * 3136, t20 + b * 3136);
+		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 3136, t20 + b * 3136, 0, NULL, 0, t20 + b * 3136, 0);
 	}
-	/* t20 = relu */
-	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 3136, t19, NULL, t20);
 	/* t23 = conv_workspace */
-	/* t24 = conv_transpose2d */
+	/* t25 = conv_transpose2d+relu */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++)
+	for (long b = 0; b < n; b++) {
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
 				(t23 + n * 14112)[(b * 49 + q) * 64 + o] = t20[(b * 64 + o) * 49 + q];
+	}
 	conv_ae_gemm(n * 49, 288, 64, (t23 + n * 14112), 64, 1, t21, 288, 1, NULL, t23, NULL);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
@@ -1535,20 +1503,20 @@ void conv_ae_decode(const void *state, void *work, const conv_ae_real *z, int n,
 	for (long b = 0; b < n; b++) {
 		for (long c = 0; c < 32; c++)
 			for (long q = 0; q < 196; q++)
-				t24[(b * 32 + c) * 196 + q] = t22[c];
-		conv_ae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t23 + b * 14112, t24 + b * 6272);
+				t25[(b * 32 + c) * 196 + q] = t22[c];
+		conv_ae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t23 + b * 14112, t25 + b * 6272);
+		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 6272, t25 + b * 6272, 0, NULL, 0, t25 + b * 6272, 0);
 	}
-	/* t25 = relu */
-	conv_ae_act_all(CONV_AE_RELU, 0.0f, n * 6272, t24, NULL, t25);
 	/* t28 = conv_workspace */
-	/* t29 = conv_transpose2d */
+	/* t30 = conv_transpose2d+sigmoid */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++)
+	for (long b = 0; b < n; b++) {
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
 				(t28 + n * 1764)[(b * 196 + q) * 32 + o] = t25[(b * 32 + o) * 196 + q];
+	}
 	conv_ae_gemm(n * 196, 9, 32, (t28 + n * 1764), 32, 1, t26, 9, 1, NULL, t28, NULL);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
@@ -1556,11 +1524,10 @@ void conv_ae_decode(const void *state, void *work, const conv_ae_real *z, int n,
 	for (long b = 0; b < n; b++) {
 		for (long c = 0; c < 1; c++)
 			for (long q = 0; q < 784; q++)
-				t29[(b * 1 + c) * 784 + q] = t27[c];
-		conv_ae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t28 + b * 1764, t29 + b * 784);
+				t30[(b * 1 + c) * 784 + q] = t27[c];
+		conv_ae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t28 + b * 1764, t30 + b * 784);
+		conv_ae_act(CONV_AE_SIGMOID, 0.0f, 1, 784, t30 + b * 784, 0, NULL, 0, t30 + b * 784, 0);
 	}
-	/* t30 = sigmoid */
-	conv_ae_act_all(CONV_AE_SIGMOID, 0.0f, n * 784, t29, NULL, t30);
 	memcpy(out, t30, sizeof(float) * n * 784);
 }
 
@@ -1572,7 +1539,7 @@ void conv_ae_sample(const void *state, void *work, uint64_t seed, int n, conv_ae
 	const int stochastic = 0;
 	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
 	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	float *const z = (float *)(work_ + 4816896);
+	float *const z = (float *)(work_ + 19433472);
 	const uint64_t key = conv_ae_mix(seed ^ 0x7072696f72u); /* "prior" */
 	for (long i = 0; i < n * 128; i++)
 		z[i] = (float)conv_ae_normal(key, (uint64_t)i);

@@ -3,7 +3,7 @@
  * Memory is the caller's: a state buffer of CONV_AE_STATE_BYTES (parameters,
  * Adam moments, step count, buffers) and a work buffer of CONV_AE_WORK_BYTES, both
  * aligned to 64 bytes. n, the rows in a call, is 1..CONV_AE_MAX_BATCH.
- * Each thread uses up to 83072 bytes of stack (the products' packed panels). */
+ * Each thread uses up to 132224 bytes of stack (the products' packed panels). */
 #ifndef CONV_AE_H
 #define CONV_AE_H
 
@@ -12,7 +12,7 @@
 
 #define CONV_AE_MAX_BATCH 128
 #define CONV_AE_STATE_BYTES 10087168
-#define CONV_AE_WORK_BYTES 29871360
+#define CONV_AE_WORK_BYTES 38932480
 #define CONV_AE_NUM_PARAMS 12
 #define CONV_AE_PARAM_ELEMS 840577
 #define CONV_AE_NUM_BUFFERS 0

@@ -147,7 +147,7 @@ static void conv_vae_act(int act, float slope, long rows, long cols, const float
 				const conv_vae_vec o = CONV_VAE_LOAD(y + j);
 				CONV_VAE_STORE(out + j, CONV_VAE_MUL(CONV_VAE_LOAD(x + j), CONV_VAE_SUB(one, CONV_VAE_MUL(o, o))));
 			}
-		for (; j < cols; j++) {
+		for (long left = cols - j; left > 0; left--, j++) {
 			const float v = x[j];
 			if (y) {
 				const float o = y[j];
@@ -295,12 +295,14 @@ static void conv_vae_finish(const conv_vae_epilogue *ep, float *c, long ldc, lon
 	conv_vae_act(ep->act, ep->slope, rows, cols, c, ldc, ep->y ? ep->y + off : NULL, ldc, c, ldc);
 }
 
-enum { conv_vae_MR = 8, conv_vae_NR = 2 * CONV_VAE_LANES, conv_vae_KC = 128, conv_vae_MC = 128 };
+enum { conv_vae_MR = 8, conv_vae_NR = 2 * CONV_VAE_LANES, conv_vae_KC = 128, conv_vae_MC = 128, conv_vae_NG = 4 };
 
 /* The MR x NR tile at C (rows ldc apart) = (bias row, 0 or C itself) +
- * a b, where a is a packed kc x MR panel of A and b a kc x NR panel of B. */
-static void conv_vae_kernel(long kc, const float *restrict a, const float *restrict b, float *restrict C, long ldc,
-			const float *bias, int first)
+ * a b, where a is a kc x MR panel of A, element (k, r) at a[k ka + r ra]
+ * (packed: ka = MR, ra = 1; rows of A read in place: ka = 1), and b a
+ * packed kc x NR panel of B. */
+static void conv_vae_kernel(long kc, const float *restrict a, long ka, long ra, const float *restrict b,
+			float *restrict C, long ldc, const float *bias, int first)
 {
 	conv_vae_vec c[conv_vae_MR][2];
 	for (int r = 0; r < conv_vae_MR; r++)
@@ -310,7 +312,7 @@ static void conv_vae_kernel(long kc, const float *restrict a, const float *restr
 	for (long k = 0; k < kc; k++) {
 		const conv_vae_vec b0 = CONV_VAE_LOAD(b + k * conv_vae_NR), b1 = CONV_VAE_LOAD(b + k * conv_vae_NR + CONV_VAE_LANES);
 		for (int r = 0; r < conv_vae_MR; r++) {
-			const conv_vae_vec x = CONV_VAE_SET1(a[k * conv_vae_MR + r]);
+			const conv_vae_vec x = CONV_VAE_SET1(a[k * ka + r * ra]);
 			c[r][0] = CONV_VAE_FMA(x, b0, c[r][0]);
 			c[r][1] = CONV_VAE_FMA(x, b1, c[r][1]);
 		}
@@ -376,42 +378,60 @@ static void conv_vae_gemm(long M, long N, long K, const float *A, long ars, long
 			r1 = panels * (t + 1) / nt * conv_vae_MR < M ? panels * (t + 1) / nt * conv_vae_MR : M;
 		}
 #endif
-		float ap[conv_vae_MC * conv_vae_KC], bp[conv_vae_KC * conv_vae_NR], edge[conv_vae_MR * conv_vae_NR], bedge[conv_vae_NR];
+		float ap[conv_vae_MC * conv_vae_KC], bps[conv_vae_NG * conv_vae_KC * conv_vae_NR], edge[conv_vae_MR * conv_vae_NR], bedge[conv_vae_NR];
+		/* When this thread has at most conv_vae_NG column blocks, their B panels
+		 * are packed once for all rows; otherwise each for MC rows at a time
+		 * (the rows of A packed once). */
+		const long ng = jb1 - jb0 <= conv_vae_NG ? conv_vae_NG : jb1 - jb0;
 		for (long k0 = 0; k0 < K; k0 += conv_vae_KC) {
 			const long kc = K - k0 < conv_vae_KC ? K - k0 : conv_vae_KC;
-			for (long i0 = r0; i0 < r1; i0 += conv_vae_MC) {
-				const long mc = r1 - i0 < conv_vae_MC ? r1 - i0 : conv_vae_MC;
-				for (long i = 0; i < mc; i += conv_vae_MR)
-					conv_vae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < conv_vae_MR ? mc - i : conv_vae_MR,
-						 conv_vae_MR, kc, ap + i * kc, conv_vae_MR);
-				for (long jb = jb0; jb < jb1; jb++) {
+			for (long jg = jb0; jg < jb1; jg += ng) {
+				const long jg1 = jb1 - jg < ng ? jb1 : jg + ng, keep = jg1 - jg <= conv_vae_NG;
+				for (long jb = jg; keep && jb < jg1; jb++) {
 					const long j0 = jb * conv_vae_NR, nr = N - j0 < conv_vae_NR ? N - j0 : conv_vae_NR;
-					conv_vae_pack(B + k0 * brs + j0 * bcs, bcs, brs, nr, conv_vae_NR, kc, bp, conv_vae_NR);
-					const float *bj = bias && k0 == 0 ? bias + j0 : NULL;
-					if (bj && nr < conv_vae_NR) {
-						for (long j = 0; j < conv_vae_NR; j++)
-							bedge[j] = j < nr ? bj[j] : 0;
-						bj = bedge;
-					}
-					for (long i = 0; i < mc; i += conv_vae_MR) {
-						const long mr = mc - i < conv_vae_MR ? mc - i : conv_vae_MR;
-						float *c = C + (i0 + i) * N + j0;
-						const int last = k0 + kc == K;
-						if (mr == conv_vae_MR && nr == conv_vae_NR) {
-							conv_vae_kernel(kc, ap + i * kc, bp, c, N, bj, k0 == 0);
+					conv_vae_pack(B + k0 * brs + j0 * bcs, bcs, brs, nr, conv_vae_NR, kc, bps + (jb - jg) * conv_vae_KC * conv_vae_NR, conv_vae_NR);
+				}
+				for (long i0 = r0; i0 < r1; i0 += conv_vae_MC) {
+					const long mc = r1 - i0 < conv_vae_MC ? r1 - i0 : conv_vae_MC;
+					for (long i = 0; i < mc; i += conv_vae_MR)
+						if (acs != 1 || mc - i < conv_vae_MR)
+							conv_vae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < conv_vae_MR ? mc - i : conv_vae_MR,
+								 conv_vae_MR, kc, ap + i * kc, conv_vae_MR);
+					for (long jb = jg; jb < jg1; jb++) {
+						const long j0 = jb * conv_vae_NR, nr = N - j0 < conv_vae_NR ? N - j0 : conv_vae_NR;
+						float *bp = bps + (keep ? jb - jg : 0) * conv_vae_KC * conv_vae_NR;
+						if (!keep)
+							conv_vae_pack(B + k0 * brs + j0 * bcs, bcs, brs, nr, conv_vae_NR, kc, bp, conv_vae_NR);
+						const float *bj = bias && k0 == 0 ? bias + j0 : NULL;
+						if (bj && nr < conv_vae_NR) {
+							for (long j = 0; j < conv_vae_NR; j++)
+								bedge[j] = j < nr ? bj[j] : 0;
+							bj = bedge;
+						}
+						for (long i = 0; i < mc; i += conv_vae_MR) {
+							const long mr = mc - i < conv_vae_MR ? mc - i : conv_vae_MR;
+							float *c = C + (i0 + i) * N + j0;
+							const int last = k0 + kc == K;
+							/* whole panels of rows that run along k are read in place */
+							const int direct = acs == 1 && mr == conv_vae_MR;
+							const float *a = direct ? A + (i0 + i) * ars + k0 : ap + i * kc;
+							const long ka = direct ? 1 : conv_vae_MR, ra = direct ? ars : 1;
+							if (mr == conv_vae_MR && nr == conv_vae_NR) {
+								conv_vae_kernel(kc, a, ka, ra, bp, c, N, bj, k0 == 0);
+								if (ep && last)
+									conv_vae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
+								continue;
+							}
+							/* A tile at the edge of C: computed whole in `edge`. */
+							for (long r = 0; r < conv_vae_MR; r++)
+								for (long j = 0; j < conv_vae_NR; j++)
+									edge[r * conv_vae_NR + j] = r < mr && j < nr && k0 ? c[r * N + j] : 0;
+							conv_vae_kernel(kc, a, ka, ra, bp, edge, conv_vae_NR, bj, k0 == 0);
+							for (long r = 0; r < mr; r++)
+								memcpy(c + r * N, edge + r * conv_vae_NR, sizeof(float) * (size_t)nr);
 							if (ep && last)
 								conv_vae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
-							continue;
 						}
-						/* A tile at the edge of C: computed whole in `edge`. */
-						for (long r = 0; r < conv_vae_MR; r++)
-							for (long j = 0; j < conv_vae_NR; j++)
-								edge[r * conv_vae_NR + j] = r < mr && j < nr && k0 ? c[r * N + j] : 0;
-						conv_vae_kernel(kc, ap + i * kc, bp, edge, conv_vae_NR, bj, k0 == 0);
-						for (long r = 0; r < mr; r++)
-							memcpy(c + r * N, edge + r * conv_vae_NR, sizeof(float) * (size_t)nr);
-						if (ep && last)
-							conv_vae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
 					}
 				}
 			}
@@ -562,81 +582,76 @@ static conv_vae_real conv_vae_pass(const void *state, void *work, const conv_vae
 	const float *const t1 = params + 0; /* encoder.0.weight */
 	const float *const t2 = params + 288; /* encoder.0.bias */
 	float *const t3 = (float *)(work_ + 0); /* conv_workspace [n, 8036] */
-	float *const t4 = (float *)(work_ + 4114432); /* conv2d [n, 32, 14, 14] */
-	float *const t5 = (float *)(work_ + 0); /* relu [n, 32, 14, 14] */
+	float *const t5 = (float *)(work_ + 4114432); /* conv2d [n, 32, 14, 14] */
 	const float *const t6 = params + 320; /* encoder.2.weight */
 	const float *const t7 = params + 18752; /* encoder.2.bias */
-	float *const t8 = (float *)(work_ + 3211264); /* conv_workspace [n, 17248] */
-	float *const t9 = (float *)(work_ + 12042240); /* conv2d [n, 64, 7, 7] */
-	float *const t10 = (float *)(work_ + 3211264); /* relu [n, 64, 7, 7] */
-	float *const t11 = (float *)(work_ + 4816896); /* flatten [n, 3136] */
+	float *const t8 = (float *)(work_ + 7325696); /* conv_workspace [n, 17248] */
+	float *const t10 = (float *)(work_ + 16156672); /* conv2d [n, 64, 7, 7] */
+	float *const t11 = (float *)(work_ + 17762304); /* flatten [n, 3136] */
 	const float *const t12 = params + 18816; /* encoder.5.weight */
 	const float *const t13 = params + 68992; /* encoder.5.bias */
-	float *const t14 = (float *)(work_ + 6422528); /* dense [n, 16] */
+	float *const t14 = (float *)(work_ + 19367936); /* dense [n, 16] */
 	const float *const t15 = params + 69008; /* encoder.6.weight */
 	const float *const t16 = params + 119184; /* encoder.6.bias */
-	float *const t17 = (float *)(work_ + 6430720); /* dense [n, 16] */
-	float *const t18 = (float *)(work_ + 6438912); /* gaussian [n, 16] */
-	float *const t35 = (float *)(work_ + 6447104); /* kl_normal [] */
+	float *const t17 = (float *)(work_ + 19376128); /* dense [n, 16] */
+	float *const t18 = (float *)(work_ + 19384320); /* gaussian [n, 16] */
+	float *const t35 = (float *)(work_ + 19392512); /* kl_normal [] */
 	const float *const t19 = params + 119200; /* decoder.0.weight */
 	const float *const t20 = params + 169376; /* decoder.0.bias */
-	float *const t22 = (float *)(work_ + 6447168); /* dense [n, 3136] */
-	float *const t23 = (float *)(work_ + 8052800); /* reshape [n, 64, 7, 7] */
+	float *const t22 = (float *)(work_ + 19392576); /* dense [n, 3136] */
+	float *const t23 = (float *)(work_ + 20998208); /* reshape [n, 64, 7, 7] */
 	const float *const t24 = params + 172512; /* decoder.3.weight */
 	const float *const t25 = params + 190944; /* decoder.3.bias */
-	float *const t26 = (float *)(work_ + 9658432); /* conv_workspace [n, 17248] */
-	float *const t27 = (float *)(work_ + 18489408); /* conv_transpose2d [n, 32, 14, 14] */
-	float *const t28 = (float *)(work_ + 9658432); /* relu [n, 32, 14, 14] */
+	float *const t26 = (float *)(work_ + 22603840); /* conv_workspace [n, 17248] */
+	float *const t28 = (float *)(work_ + 31434816); /* conv_transpose2d [n, 32, 14, 14] */
 	const float *const t29 = params + 190976; /* decoder.5.weight */
 	const float *const t30 = params + 191264; /* decoder.5.bias */
-	float *const t31 = (float *)(work_ + 12869696); /* conv_workspace [n, 8036] */
-	float *const t32 = (float *)(work_ + 16984128); /* conv_transpose2d [n, 1, 28, 28] */
-	float *const t33 = (float *)(work_ + 12869696); /* sigmoid [n, 1, 28, 28] */
-	float *const t37 = (float *)(work_ + 13271104); /* constant [] */
-	float *const t34 = (float *)(work_ + 13271168); /* bce [] */
-	float *const t40 = (float *)(work_ + 13271232); /* bce_grad [n, 1, 28, 28] */
-	float *const t36 = (float *)(work_ + 13672640); /* add [] */
-	float *const t38 = (float *)(work_ + 13672704); /* kl_normal_grad [n, 16] */
-	float *const t39 = (float *)(work_ + 13680896); /* kl_normal_grad [n, 16] */
-	float *const t41 = (float *)(work_ + 13689088); /* conv_workspace [n, 8036] */
-	float *const t42 = (float *)(work_ + 17803520); /* conv2d [n, 32, 14, 14] */
-	float *const t43 = (float *)(work_ + 13689088); /* conv_workspace [n, 8036] */
-	float *const t44 = (float *)(work_ + 6422528); /* conv2d_dw [32, 1, 3, 3] */
-	float *const t45 = (float *)(work_ + 6423680); /* conv_db [1] */
-	float *const t46 = (float *)(work_ + 13689088); /* act_grad [n, 32, 14, 14] */
-	float *const t47 = (float *)(work_ + 16900352); /* conv_workspace [n, 17248] */
-	float *const t48 = (float *)(work_ + 9658432); /* conv2d [n, 64, 7, 7] */
-	float *const t49 = (float *)(work_ + 16900352); /* conv_workspace [n, 17248] */
-	float *const t50 = (float *)(work_ + 11264064); /* conv2d_dw [64, 32, 3, 3] */
-	float *const t51 = (float *)(work_ + 6423744); /* conv_db [32] */
-	float *const t52 = (float *)(work_ + 8052800); /* reshape [n, 3136] */
-	float *const t53 = (float *)(work_ + 9658432); /* act_grad [n, 3136] */
-	float *const t54 = (float *)(work_ + 6447104); /* dense_dx [n, 16] */
-	float *const t55 = (float *)(work_ + 6455296); /* dense_dw [3136, 16] */
-	float *const t56 = (float *)(work_ + 6656000); /* sum_batch [3136] */
-	float *const t57 = (float *)(work_ + 6668544); /* add [n, 16] */
-	float *const t58 = (float *)(work_ + 6676736); /* gaussian_dlogvar [n, 16] */
-	float *const t59 = (float *)(work_ + 6423872); /* add [n, 16] */
-	float *const t60 = (float *)(work_ + 6676736); /* dense_dx [n, 3136] */
-	float *const t61 = (float *)(work_ + 8282368); /* dense_dw [16, 3136] */
-	float *const t62 = (float *)(work_ + 6432064); /* sum_batch [16] */
-	float *const t63 = (float *)(work_ + 8483072); /* dense_dx [n, 3136] */
-	float *const t64 = (float *)(work_ + 13672704); /* add [n, 3136] */
-	float *const t65 = (float *)(work_ + 6676736); /* dense_dw [16, 3136] */
-	float *const t66 = (float *)(work_ + 4816896); /* sum_batch [16] */
-	float *const t67 = (float *)(work_ + 8483072); /* reshape [n, 64, 7, 7] */
-	float *const t68 = (float *)(work_ + 13672704); /* act_grad [n, 64, 7, 7] */
-	float *const t69 = (float *)(work_ + 15278336); /* conv_workspace [n, 17248] */
-	float *const t70 = (float *)(work_ + 24109312); /* conv_transpose2d [n, 32, 14, 14] */
-	float *const t71 = (float *)(work_ + 15278336); /* conv_workspace [n, 17248] */
-	float *const t72 = (float *)(work_ + 3211264); /* conv2d_dw [64, 32, 3, 3] */
-	float *const t73 = (float *)(work_ + 3284992); /* conv_db [64] */
-	float *const t74 = (float *)(work_ + 13672704); /* act_grad [n, 32, 14, 14] */
-	float *const t75 = (float *)(work_ + 16883968); /* conv_workspace [n, 8036] */
-	float *const t76 = (float *)(work_ + 0); /* conv2d_dw [32, 1, 3, 3] */
-	float *const t77 = (float *)(work_ + 1152); /* conv_db [32] */
+	float *const t31 = (float *)(work_ + 22603840); /* conv_workspace [n, 8036] */
+	float *const t32 = (float *)(work_ + 26718272); /* conv_transpose2d [n, 1, 28, 28] */
+	float *const t33 = (float *)(work_ + 22603840); /* sigmoid [n, 1, 28, 28] */
+	float *const t37 = (float *)(work_ + 23005248); /* constant [] */
+	float *const t34 = (float *)(work_ + 23005312); /* bce [] */
+	float *const t40 = (float *)(work_ + 23005376); /* bce_grad [n, 1, 28, 28] */
+	float *const t36 = (float *)(work_ + 23406784); /* add [] */
+	float *const t38 = (float *)(work_ + 23406848); /* kl_normal_grad [n, 16] */
+	float *const t39 = (float *)(work_ + 23415040); /* kl_normal_grad [n, 16] */
+	float *const t41 = (float *)(work_ + 23423232); /* conv_workspace [n, 8036] */
+	float *const t42 = (float *)(work_ + 27537664); /* conv2d [n, 32, 14, 14] */
+	float *const t43 = (float *)(work_ + 34646080); /* conv_workspace [n, 6272] */
+	float *const t44 = (float *)(work_ + 19367936); /* conv2d_dw [32, 1, 3, 3] */
+	float *const t45 = (float *)(work_ + 19369088); /* conv_db [1] */
+	float *const t47 = (float *)(work_ + 30748928); /* conv_workspace [n, 17248] */
+	float *const t48 = (float *)(work_ + 23423232); /* conv2d [n, 64, 7, 7] */
+	float *const t49 = (float *)(work_ + 25028864); /* conv_workspace [n, 3136] */
+	float *const t50 = (float *)(work_ + 23005248); /* conv2d_dw [64, 32, 3, 3] */
+	float *const t51 = (float *)(work_ + 19369152); /* conv_db [32] */
+	float *const t52 = (float *)(work_ + 20998208); /* reshape [n, 3136] */
+	float *const t53 = (float *)(work_ + 23423232); /* act_grad [n, 3136] */
+	float *const t54 = (float *)(work_ + 19392512); /* dense_dx [n, 16] */
+	float *const t55 = (float *)(work_ + 19400704); /* dense_dw [3136, 16] */
+	float *const t56 = (float *)(work_ + 19601408); /* sum_batch [3136] */
+	float *const t57 = (float *)(work_ + 19613952); /* add [n, 16] */
+	float *const t58 = (float *)(work_ + 19622144); /* gaussian_dlogvar [n, 16] */
+	float *const t59 = (float *)(work_ + 19369280); /* add [n, 16] */
+	float *const t60 = (float *)(work_ + 19622144); /* dense_dx [n, 3136] */
+	float *const t61 = (float *)(work_ + 21227776); /* dense_dw [16, 3136] */
+	float *const t62 = (float *)(work_ + 19377472); /* sum_batch [16] */
+	float *const t63 = (float *)(work_ + 23406848); /* dense_dx [n, 3136] */
+	float *const t64 = (float *)(work_ + 25012480); /* add [n, 3136] */
+	float *const t65 = (float *)(work_ + 19622144); /* dense_dw [16, 3136] */
+	float *const t66 = (float *)(work_ + 17762304); /* sum_batch [16] */
+	float *const t67 = (float *)(work_ + 23406848); /* reshape [n, 64, 7, 7] */
+	float *const t68 = (float *)(work_ + 25012480); /* act_grad [n, 64, 7, 7] */
+	float *const t69 = (float *)(work_ + 26618112); /* conv_workspace [n, 17248] */
+	float *const t70 = (float *)(work_ + 35449088); /* conv_transpose2d [n, 32, 14, 14] */
+	float *const t71 = (float *)(work_ + 16156672); /* conv_workspace [n, 3136] */
+	float *const t72 = (float *)(work_ + 17762368); /* conv2d_dw [64, 32, 3, 3] */
+	float *const t73 = (float *)(work_ + 4114432); /* conv_db [64] */
+	float *const t75 = (float *)(work_ + 4114688); /* conv_workspace [n, 6272] */
+	float *const t76 = (float *)(work_ + 7325952); /* conv2d_dw [32, 1, 3, 3] */
+	float *const t77 = (float *)(work_ + 0); /* conv_db [32] */
 	/* t3 = conv_workspace */
-	/* t4 = conv2d */
+	/* t5 = conv2d+relu */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
@@ -646,14 +661,14 @@ static conv_vae_real conv_vae_pass(const void *state, void *work, const conv_vae
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++)
+	for (long b = 0; b < n; b++) {
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
-				t4[(b * 32 + o) * 196 + q] = (t3 + n * 1764)[(b * 196 + q) * 32 + o];
-	/* t5 = relu */
-	conv_vae_act_all(CONV_VAE_RELU, 0.0f, n * 6272, t4, NULL, t5);
+				t5[(b * 32 + o) * 196 + q] = (t3 + n * 1764)[(b * 196 + q) * 32 + o];
+		conv_vae_act(CONV_VAE_RELU, 0.0f, 1, 6272, t5 + b * 6272, 0, NULL, 0, t5 + b * 6272, 0);
+	}
 	/* t8 = conv_workspace */
-	/* t9 = conv2d */
+	/* t10 = conv2d+relu */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
@@ -663,12 +678,12 @@ static conv_vae_real conv_vae_pass(const void *state, void *work, const conv_vae
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++)
+	for (long b = 0; b < n; b++) {
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
-				t9[(b * 64 + o) * 49 + q] = (t8 + n * 14112)[(b * 49 + q) * 64 + o];
-	/* t10 = relu */
-	conv_vae_act_all(CONV_VAE_RELU, 0.0f, n * 3136, t9, NULL, t10);
+				t10[(b * 64 + o) * 49 + q] = (t8 + n * 14112)[(b * 49 + q) * 64 + o];
+		conv_vae_act(CONV_VAE_RELU, 0.0f, 1, 3136, t10 + b * 3136, 0, NULL, 0, t10 + b * 3136, 0);
+	}
 	/* t11 = flatten */
 	memcpy(t11, t10, sizeof(float) * n * 3136);
 	/* t14 = dense */
@@ -706,14 +721,15 @@ static conv_vae_real conv_vae_pass(const void *state, void *work, const conv_vae
 	/* t23 = reshape */
 	memcpy(t23, t22, sizeof(float) * n * 3136);
 	/* t26 = conv_workspace */
-	/* t27 = conv_transpose2d */
+	/* t28 = conv_transpose2d+relu */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++)
+	for (long b = 0; b < n; b++) {
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
 				(t26 + n * 14112)[(b * 49 + q) * 64 + o] = t23[(b * 64 + o) * 49 + q];
+	}
 	conv_vae_gemm(n * 49, 288, 64, (t26 + n * 14112), 64, 1, t24, 288, 1, NULL, t26, NULL);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
@@ -721,20 +737,20 @@ static conv_vae_real conv_vae_pass(const void *state, void *work, const conv_vae
 	for (long b = 0; b < n; b++) {
 		for (long c = 0; c < 32; c++)
 			for (long q = 0; q < 196; q++)
-				t27[(b * 32 + c) * 196 + q] = t25[c];
-		conv_vae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t26 + b * 14112, t27 + b * 6272);
+				t28[(b * 32 + c) * 196 + q] = t25[c];
+		conv_vae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t26 + b * 14112, t28 + b * 6272);
+		conv_vae_act(CONV_VAE_RELU, 0.0f, 1, 6272, t28 + b * 6272, 0, NULL, 0, t28 + b * 6272, 0);
 	}
-	/* t28 = relu */
-	conv_vae_act_all(CONV_VAE_RELU, 0.0f, n * 6272, t27, NULL, t28);
 	/* t31 = conv_workspace */
 	/* t32 = conv_transpose2d */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++)
+	for (long b = 0; b < n; b++) {
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
 				(t31 + n * 1764)[(b * 196 + q) * 32 + o] = t28[(b * 32 + o) * 196 + q];
+	}
 	conv_vae_gemm(n * 196, 9, 32, (t31 + n * 1764), 32, 1, t29, 9, 1, NULL, t31, NULL);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
@@ -777,7 +793,7 @@ static conv_vae_real conv_vae_pass(const void *state, void *work, const conv_vae
 			t39[i] = k * 0.5f * (expf(t17[i]) - 1);
 	}
 	/* t41 = conv_workspace */
-	/* t42 = conv2d */
+	/* t42 = conv2d*relu' */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
@@ -787,25 +803,23 @@ static conv_vae_real conv_vae_pass(const void *state, void *work, const conv_vae
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++)
+	for (long b = 0; b < n; b++) {
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
 				t42[(b * 32 + o) * 196 + q] = (t41 + n * 1764)[(b * 196 + q) * 32 + o];
+		conv_vae_act(CONV_VAE_RELU, 0.0f, 1, 6272, t42 + b * 6272, 0, t28 + b * 6272, 0, t42 + b * 6272, 0);
+	}
 	/* t43 = conv_workspace */
-	/* t44 = conv2d_dw */
+	/* t44 = conv2d_dw<cols */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++)
-		conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t40 + b * 784, t43 + b * 1764);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
+	for (long b = 0; b < n; b++) {
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
-				(t43 + n * 1764)[(b * 196 + q) * 32 + o] = t28[(b * 32 + o) * 196 + q];
-	conv_vae_gemm(32, 9, n * 196, (t43 + n * 1764), 1, 32, t43, 9, 1, NULL, t44, NULL);
+				t43[(b * 196 + q) * 32 + o] = t28[(b * 32 + o) * 196 + q];
+	}
+	conv_vae_gemm(32, 9, n * 196, t43, 1, 32, t41, 9, 1, NULL, t44, NULL);
 	/* t45 = conv_db */
 	for (long c = 0; c < 1; c++)
 		t45[c] = 0;
@@ -816,38 +830,33 @@ static conv_vae_real conv_vae_pass(const void *state, void *work, const conv_vae
 				acc += t40[(b * 1 + c) * 784 + q];
 			t45[c] += acc;
 		}
-	/* t46 = act_grad */
-	conv_vae_act_all(CONV_VAE_RELU, 0.0f, n * 6272, t42, t28, t46);
 	/* t47 = conv_workspace */
 	/* t48 = conv2d */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++)
-		conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t46 + b * 6272, t47 + b * 14112);
+		conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t42 + b * 6272, t47 + b * 14112);
 	conv_vae_gemm(n * 49, 64, 288, t47, 288, 1, t24, 1, 288, NULL, (t47 + n * 14112), NULL);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++)
+	for (long b = 0; b < n; b++) {
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
 				t48[(b * 64 + o) * 49 + q] = (t47 + n * 14112)[(b * 49 + q) * 64 + o];
+	}
 	/* t49 = conv_workspace */
-	/* t50 = conv2d_dw */
+	/* t50 = conv2d_dw<cols */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++)
-		conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t46 + b * 6272, t49 + b * 14112);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
+	for (long b = 0; b < n; b++) {
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
-				(t49 + n * 14112)[(b * 49 + q) * 64 + o] = t23[(b * 64 + o) * 49 + q];
-	conv_vae_gemm(64, 288, n * 49, (t49 + n * 14112), 1, 64, t49, 288, 1, NULL, t50, NULL);
+				t49[(b * 49 + q) * 64 + o] = t23[(b * 64 + o) * 49 + q];
+	}
+	conv_vae_gemm(64, 288, n * 49, t49, 1, 64, t47, 288, 1, NULL, t50, NULL);
 	/* t51 = conv_db */
 	for (long c = 0; c < 32; c++)
 		t51[c] = 0;
@@ -855,7 +864,7 @@ static conv_vae_real conv_vae_pass(const void *state, void *work, const conv_vae
 		for (long c = 0; c < 32; c++) {
 			float acc = 0;
 			for (long q = 0; q < 196; q++)
-				acc += t46[(b * 32 + c) * 196 + q];
+				acc += t42[(b * 32 + c) * 196 + q];
 			t51[c] += acc;
 		}
 	/* t52 = reshape */
@@ -936,14 +945,15 @@ static conv_vae_real conv_vae_pass(const void *state, void *work, const conv_vae
 	/* t68 = act_grad */
 	conv_vae_act_all(CONV_VAE_RELU, 0.0f, n * 3136, t67, t10, t68);
 	/* t69 = conv_workspace */
-	/* t70 = conv_transpose2d */
+	/* t70 = conv_transpose2d*relu' */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++)
+	for (long b = 0; b < n; b++) {
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
 				(t69 + n * 14112)[(b * 49 + q) * 64 + o] = t68[(b * 64 + o) * 49 + q];
+	}
 	conv_vae_gemm(n * 49, 288, 64, (t69 + n * 14112), 64, 1, t6, 288, 1, NULL, t69, NULL);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
@@ -953,22 +963,19 @@ static conv_vae_real conv_vae_pass(const void *state, void *work, const conv_vae
 			for (long q = 0; q < 196; q++)
 				t70[(b * 32 + c) * 196 + q] = 0;
 		conv_vae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t69 + b * 14112, t70 + b * 6272);
+		conv_vae_act(CONV_VAE_RELU, 0.0f, 1, 6272, t70 + b * 6272, 0, t5 + b * 6272, 0, t70 + b * 6272, 0);
 	}
 	/* t71 = conv_workspace */
-	/* t72 = conv2d_dw */
+	/* t72 = conv2d_dw<cols */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++)
-		conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t5 + b * 6272, t71 + b * 14112);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
+	for (long b = 0; b < n; b++) {
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
-				(t71 + n * 14112)[(b * 49 + q) * 64 + o] = t68[(b * 64 + o) * 49 + q];
-	conv_vae_gemm(64, 288, n * 49, (t71 + n * 14112), 1, 64, t71, 288, 1, NULL, t72, NULL);
+				t71[(b * 49 + q) * 64 + o] = t68[(b * 64 + o) * 49 + q];
+	}
+	conv_vae_gemm(64, 288, n * 49, t71, 1, 64, t8, 288, 1, NULL, t72, NULL);
 	/* t73 = conv_db */
 	for (long c = 0; c < 64; c++)
 		t73[c] = 0;
@@ -979,23 +986,17 @@ static conv_vae_real conv_vae_pass(const void *state, void *work, const conv_vae
 				acc += t68[(b * 64 + c) * 49 + q];
 			t73[c] += acc;
 		}
-	/* t74 = act_grad */
-	conv_vae_act_all(CONV_VAE_RELU, 0.0f, n * 6272, t70, t5, t74);
 	/* t75 = conv_workspace */
-	/* t76 = conv2d_dw */
+	/* t76 = conv2d_dw<cols */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++)
-		conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t0 + b * 784, t75 + b * 1764);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
+	for (long b = 0; b < n; b++) {
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
-				(t75 + n * 1764)[(b * 196 + q) * 32 + o] = t74[(b * 32 + o) * 196 + q];
-	conv_vae_gemm(32, 9, n * 196, (t75 + n * 1764), 1, 32, t75, 9, 1, NULL, t76, NULL);
+				t75[(b * 196 + q) * 32 + o] = t70[(b * 32 + o) * 196 + q];
+	}
+	conv_vae_gemm(32, 9, n * 196, t75, 1, 32, t3, 9, 1, NULL, t76, NULL);
 	/* t77 = conv_db */
 	for (long c = 0; c < 32; c++)
 		t77[c] = 0;
@@ -1003,7 +1004,7 @@ static conv_vae_real conv_vae_pass(const void *state, void *work, const conv_vae
 		for (long c = 0; c < 32; c++) {
 			float acc = 0;
 			for (long q = 0; q < 196; q++)
-				acc += t74[(b * 32 + c) * 196 + q];
+				acc += t70[(b * 32 + c) * 196 + q];
 			t77[c] += acc;
 		}
 	return t36[0];
@@ -1037,20 +1038,20 @@ conv_vae_real conv_vae_train_step(void *state, void *work, const conv_vae_real *
 	float *const t25 = params + 190944; /* decoder.3.bias */
 	float *const t29 = params + 190976; /* decoder.5.weight */
 	float *const t30 = params + 191264; /* decoder.5.bias */
-	float *const t44 = (float *)(work_ + 6422528); /* conv2d_dw [32, 1, 3, 3] */
-	float *const t45 = (float *)(work_ + 6423680); /* conv_db [1] */
-	float *const t50 = (float *)(work_ + 11264064); /* conv2d_dw [64, 32, 3, 3] */
-	float *const t51 = (float *)(work_ + 6423744); /* conv_db [32] */
-	float *const t55 = (float *)(work_ + 6455296); /* dense_dw [3136, 16] */
-	float *const t56 = (float *)(work_ + 6656000); /* sum_batch [3136] */
-	float *const t61 = (float *)(work_ + 8282368); /* dense_dw [16, 3136] */
-	float *const t62 = (float *)(work_ + 6432064); /* sum_batch [16] */
-	float *const t65 = (float *)(work_ + 6676736); /* dense_dw [16, 3136] */
-	float *const t66 = (float *)(work_ + 4816896); /* sum_batch [16] */
-	float *const t72 = (float *)(work_ + 3211264); /* conv2d_dw [64, 32, 3, 3] */
-	float *const t73 = (float *)(work_ + 3284992); /* conv_db [64] */
-	float *const t76 = (float *)(work_ + 0); /* conv2d_dw [32, 1, 3, 3] */
-	float *const t77 = (float *)(work_ + 1152); /* conv_db [32] */
+	float *const t44 = (float *)(work_ + 19367936); /* conv2d_dw [32, 1, 3, 3] */
+	float *const t45 = (float *)(work_ + 19369088); /* conv_db [1] */
+	float *const t50 = (float *)(work_ + 23005248); /* conv2d_dw [64, 32, 3, 3] */
+	float *const t51 = (float *)(work_ + 19369152); /* conv_db [32] */
+	float *const t55 = (float *)(work_ + 19400704); /* dense_dw [3136, 16] */
+	float *const t56 = (float *)(work_ + 19601408); /* sum_batch [3136] */
+	float *const t61 = (float *)(work_ + 21227776); /* dense_dw [16, 3136] */
+	float *const t62 = (float *)(work_ + 19377472); /* sum_batch [16] */
+	float *const t65 = (float *)(work_ + 19622144); /* dense_dw [16, 3136] */
+	float *const t66 = (float *)(work_ + 17762304); /* sum_batch [16] */
+	float *const t72 = (float *)(work_ + 17762368); /* conv2d_dw [64, 32, 3, 3] */
+	float *const t73 = (float *)(work_ + 4114432); /* conv_db [64] */
+	float *const t76 = (float *)(work_ + 7325952); /* conv2d_dw [32, 1, 3, 3] */
+	float *const t77 = (float *)(work_ + 0); /* conv_db [32] */
 	/* t78 = adam */
 	/* encoder.0.weight */
 	conv_vae_adam(288, t1, adam_m + 0, adam_v + 0, t76, &adam_k);
@@ -1105,20 +1106,20 @@ conv_vae_real conv_vae_gradient(const void *state, void *work, const conv_vae_re
 	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
 	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
 	const conv_vae_real loss = conv_vae_pass(state, work, x, n, h, step, NULL);
-	memcpy(grad + 0, work_ + 0, sizeof(float) * 288);
-	memcpy(grad + 288, work_ + 1152, sizeof(float) * 32);
-	memcpy(grad + 320, work_ + 3211264, sizeof(float) * 18432);
-	memcpy(grad + 18752, work_ + 3284992, sizeof(float) * 64);
-	memcpy(grad + 18816, work_ + 6676736, sizeof(float) * 50176);
-	memcpy(grad + 68992, work_ + 4816896, sizeof(float) * 16);
-	memcpy(grad + 69008, work_ + 8282368, sizeof(float) * 50176);
-	memcpy(grad + 119184, work_ + 6432064, sizeof(float) * 16);
-	memcpy(grad + 119200, work_ + 6455296, sizeof(float) * 50176);
-	memcpy(grad + 169376, work_ + 6656000, sizeof(float) * 3136);
-	memcpy(grad + 172512, work_ + 11264064, sizeof(float) * 18432);
-	memcpy(grad + 190944, work_ + 6423744, sizeof(float) * 32);
-	memcpy(grad + 190976, work_ + 6422528, sizeof(float) * 288);
-	memcpy(grad + 191264, work_ + 6423680, sizeof(float) * 1);
+	memcpy(grad + 0, work_ + 7325952, sizeof(float) * 288);
+	memcpy(grad + 288, work_ + 0, sizeof(float) * 32);
+	memcpy(grad + 320, work_ + 17762368, sizeof(float) * 18432);
+	memcpy(grad + 18752, work_ + 4114432, sizeof(float) * 64);
+	memcpy(grad + 18816, work_ + 19622144, sizeof(float) * 50176);
+	memcpy(grad + 68992, work_ + 17762304, sizeof(float) * 16);
+	memcpy(grad + 69008, work_ + 21227776, sizeof(float) * 50176);
+	memcpy(grad + 119184, work_ + 19377472, sizeof(float) * 16);
+	memcpy(grad + 119200, work_ + 19400704, sizeof(float) * 50176);
+	memcpy(grad + 169376, work_ + 19601408, sizeof(float) * 3136);
+	memcpy(grad + 172512, work_ + 23005248, sizeof(float) * 18432);
+	memcpy(grad + 190944, work_ + 19369152, sizeof(float) * 32);
+	memcpy(grad + 190976, work_ + 19367936, sizeof(float) * 288);
+	memcpy(grad + 191264, work_ + 19369088, sizeof(float) * 1);
 	return loss;
 }
 
@@ -1146,40 +1147,37 @@ conv_vae_real conv_vae_loss(const void *state, void *work, const conv_vae_real *
 	const float *const t1 = params + 0; /* encoder.0.weight */
 	const float *const t2 = params + 288; /* encoder.0.bias */
 	float *const t3 = (float *)(work_ + 0); /* conv_workspace [n, 8036] */
-	float *const t4 = (float *)(work_ + 4114432); /* conv2d [n, 32, 14, 14] */
-	float *const t5 = (float *)(work_ + 0); /* relu [n, 32, 14, 14] */
+	float *const t5 = (float *)(work_ + 4114432); /* conv2d [n, 32, 14, 14] */
 	const float *const t6 = params + 320; /* encoder.2.weight */
 	const float *const t7 = params + 18752; /* encoder.2.bias */
-	float *const t8 = (float *)(work_ + 3211264); /* conv_workspace [n, 17248] */
-	float *const t9 = (float *)(work_ + 12042240); /* conv2d [n, 64, 7, 7] */
-	float *const t10 = (float *)(work_ + 3211264); /* relu [n, 64, 7, 7] */
-	float *const t11 = (float *)(work_ + 4816896); /* flatten [n, 3136] */
+	float *const t8 = (float *)(work_ + 7325696); /* conv_workspace [n, 17248] */
+	float *const t10 = (float *)(work_ + 16156672); /* conv2d [n, 64, 7, 7] */
+	float *const t11 = (float *)(work_ + 17762304); /* flatten [n, 3136] */
 	const float *const t12 = params + 18816; /* encoder.5.weight */
 	const float *const t13 = params + 68992; /* encoder.5.bias */
-	float *const t14 = (float *)(work_ + 6422528); /* dense [n, 16] */
+	float *const t14 = (float *)(work_ + 19367936); /* dense [n, 16] */
 	const float *const t15 = params + 69008; /* encoder.6.weight */
 	const float *const t16 = params + 119184; /* encoder.6.bias */
-	float *const t17 = (float *)(work_ + 6430720); /* dense [n, 16] */
-	float *const t18 = (float *)(work_ + 6438912); /* gaussian [n, 16] */
-	float *const t35 = (float *)(work_ + 6447104); /* kl_normal [] */
+	float *const t17 = (float *)(work_ + 19376128); /* dense [n, 16] */
+	float *const t18 = (float *)(work_ + 19384320); /* gaussian [n, 16] */
+	float *const t35 = (float *)(work_ + 19392512); /* kl_normal [] */
 	const float *const t19 = params + 119200; /* decoder.0.weight */
 	const float *const t20 = params + 169376; /* decoder.0.bias */
-	float *const t22 = (float *)(work_ + 6447168); /* dense [n, 3136] */
-	float *const t23 = (float *)(work_ + 8052800); /* reshape [n, 64, 7, 7] */
+	float *const t22 = (float *)(work_ + 19392576); /* dense [n, 3136] */
+	float *const t23 = (float *)(work_ + 20998208); /* reshape [n, 64, 7, 7] */
 	const float *const t24 = params + 172512; /* decoder.3.weight */
 	const float *const t25 = params + 190944; /* decoder.3.bias */
-	float *const t26 = (float *)(work_ + 9658432); /* conv_workspace [n, 17248] */
-	float *const t27 = (float *)(work_ + 18489408); /* conv_transpose2d [n, 32, 14, 14] */
-	float *const t28 = (float *)(work_ + 9658432); /* relu [n, 32, 14, 14] */
+	float *const t26 = (float *)(work_ + 22603840); /* conv_workspace [n, 17248] */
+	float *const t28 = (float *)(work_ + 31434816); /* conv_transpose2d [n, 32, 14, 14] */
 	const float *const t29 = params + 190976; /* decoder.5.weight */
 	const float *const t30 = params + 191264; /* decoder.5.bias */
-	float *const t31 = (float *)(work_ + 12869696); /* conv_workspace [n, 8036] */
-	float *const t32 = (float *)(work_ + 16984128); /* conv_transpose2d [n, 1, 28, 28] */
-	float *const t33 = (float *)(work_ + 12869696); /* sigmoid [n, 1, 28, 28] */
-	float *const t34 = (float *)(work_ + 13271168); /* bce [] */
-	float *const t36 = (float *)(work_ + 13672640); /* add [] */
+	float *const t31 = (float *)(work_ + 22603840); /* conv_workspace [n, 8036] */
+	float *const t32 = (float *)(work_ + 26718272); /* conv_transpose2d [n, 1, 28, 28] */
+	float *const t33 = (float *)(work_ + 22603840); /* sigmoid [n, 1, 28, 28] */
+	float *const t34 = (float *)(work_ + 23005312); /* bce [] */
+	float *const t36 = (float *)(work_ + 23406784); /* add [] */
 	/* t3 = conv_workspace */
-	/* t4 = conv2d */
+	/* t5 = conv2d+relu */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
@@ -1189,14 +1187,14 @@ conv_vae_real conv_vae_loss(const void *state, void *work, const conv_vae_real *
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++)
+	for (long b = 0; b < n; b++) {
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
-				t4[(b * 32 + o) * 196 + q] = (t3 + n * 1764)[(b * 196 + q) * 32 + o];
-	/* t5 = relu */
-	conv_vae_act_all(CONV_VAE_RELU, 0.0f, n * 6272, t4, NULL, t5);
+				t5[(b * 32 + o) * 196 + q] = (t3 + n * 1764)[(b * 196 + q) * 32 + o];
+		conv_vae_act(CONV_VAE_RELU, 0.0f, 1, 6272, t5 + b * 6272, 0, NULL, 0, t5 + b * 6272, 0);
+	}
 	/* t8 = conv_workspace */
-	/* t9 = conv2d */
+	/* t10 = conv2d+relu */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
@@ -1206,12 +1204,12 @@ conv_vae_real conv_vae_loss(const void *state, void *work, const conv_vae_real *
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++)
+	for (long b = 0; b < n; b++) {
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
-				t9[(b * 64 + o) * 49 + q] = (t8 + n * 14112)[(b * 49 + q) * 64 + o];
-	/* t10 = relu */
-	conv_vae_act_all(CONV_VAE_RELU, 0.0f, n * 3136, t9, NULL, t10);
+				t10[(b * 64 + o) * 49 + q] = (t8 + n * 14112)[(b * 49 + q) * 64 + o];
+		conv_vae_act(CONV_VAE_RELU, 0.0f, 1, 3136, t10 + b * 3136, 0, NULL, 0, t10 + b * 3136, 0);
+	}
 	/* t11 = flatten */
 	memcpy(t11, t10, sizeof(float) * n * 3136);
 	/* t14 = dense */
@@ -1250,14 +1248,15 @@ conv_vae_real conv_vae_loss(const void *state, void *work, const conv_vae_real *
 	/* t23 = reshape */
 	memcpy(t23, t22, sizeof(float) * n * 3136);
 	/* t26 = conv_workspace */
-	/* t27 = conv_transpose2d */
+	/* t28 = conv_transpose2d+relu */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++)
+	for (long b = 0; b < n; b++) {
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
 				(t26 + n * 14112)[(b * 49 + q) * 64 + o] = t23[(b * 64 + o) * 49 + q];
+	}
 	conv_vae_gemm(n * 49, 288, 64, (t26 + n * 14112), 64, 1, t24, 288, 1, NULL, t26, NULL);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
@@ -1265,20 +1264,20 @@ conv_vae_real conv_vae_loss(const void *state, void *work, const conv_vae_real *
 	for (long b = 0; b < n; b++) {
 		for (long c = 0; c < 32; c++)
 			for (long q = 0; q < 196; q++)
-				t27[(b * 32 + c) * 196 + q] = t25[c];
-		conv_vae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t26 + b * 14112, t27 + b * 6272);
+				t28[(b * 32 + c) * 196 + q] = t25[c];
+		conv_vae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t26 + b * 14112, t28 + b * 6272);
+		conv_vae_act(CONV_VAE_RELU, 0.0f, 1, 6272, t28 + b * 6272, 0, NULL, 0, t28 + b * 6272, 0);
 	}
-	/* t28 = relu */
-	conv_vae_act_all(CONV_VAE_RELU, 0.0f, n * 6272, t27, NULL, t28);
 	/* t31 = conv_workspace */
 	/* t32 = conv_transpose2d */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++)
+	for (long b = 0; b < n; b++) {
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
 				(t31 + n * 1764)[(b * 196 + q) * 32 + o] = t28[(b * 32 + o) * 196 + q];
+	}
 	conv_vae_gemm(n * 196, 9, 32, (t31 + n * 1764), 32, 1, t29, 9, 1, NULL, t31, NULL);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
@@ -1313,37 +1312,34 @@ void conv_vae_forward(const void *state, void *work, const conv_vae_real *x, int
 	const float *const t1 = params + 0; /* encoder.0.weight */
 	const float *const t2 = params + 288; /* encoder.0.bias */
 	float *const t3 = (float *)(work_ + 0); /* conv_workspace [n, 8036] */
-	float *const t4 = (float *)(work_ + 4114432); /* conv2d [n, 32, 14, 14] */
-	float *const t5 = (float *)(work_ + 0); /* relu [n, 32, 14, 14] */
+	float *const t5 = (float *)(work_ + 4114432); /* conv2d [n, 32, 14, 14] */
 	const float *const t6 = params + 320; /* encoder.2.weight */
 	const float *const t7 = params + 18752; /* encoder.2.bias */
-	float *const t8 = (float *)(work_ + 3211264); /* conv_workspace [n, 17248] */
-	float *const t9 = (float *)(work_ + 12042240); /* conv2d [n, 64, 7, 7] */
-	float *const t10 = (float *)(work_ + 3211264); /* relu [n, 64, 7, 7] */
-	float *const t11 = (float *)(work_ + 4816896); /* flatten [n, 3136] */
+	float *const t8 = (float *)(work_ + 7325696); /* conv_workspace [n, 17248] */
+	float *const t10 = (float *)(work_ + 16156672); /* conv2d [n, 64, 7, 7] */
+	float *const t11 = (float *)(work_ + 17762304); /* flatten [n, 3136] */
 	const float *const t12 = params + 18816; /* encoder.5.weight */
 	const float *const t13 = params + 68992; /* encoder.5.bias */
-	float *const t14 = (float *)(work_ + 6422528); /* dense [n, 16] */
+	float *const t14 = (float *)(work_ + 19367936); /* dense [n, 16] */
 	const float *const t15 = params + 69008; /* encoder.6.weight */
 	const float *const t16 = params + 119184; /* encoder.6.bias */
-	float *const t17 = (float *)(work_ + 6430720); /* dense [n, 16] */
-	float *const t18 = (float *)(work_ + 6438912); /* gaussian [n, 16] */
+	float *const t17 = (float *)(work_ + 19376128); /* dense [n, 16] */
+	float *const t18 = (float *)(work_ + 19384320); /* gaussian [n, 16] */
 	const float *const t19 = params + 119200; /* decoder.0.weight */
 	const float *const t20 = params + 169376; /* decoder.0.bias */
-	float *const t22 = (float *)(work_ + 6447168); /* dense [n, 3136] */
-	float *const t23 = (float *)(work_ + 8052800); /* reshape [n, 64, 7, 7] */
+	float *const t22 = (float *)(work_ + 19392576); /* dense [n, 3136] */
+	float *const t23 = (float *)(work_ + 20998208); /* reshape [n, 64, 7, 7] */
 	const float *const t24 = params + 172512; /* decoder.3.weight */
 	const float *const t25 = params + 190944; /* decoder.3.bias */
-	float *const t26 = (float *)(work_ + 9658432); /* conv_workspace [n, 17248] */
-	float *const t27 = (float *)(work_ + 18489408); /* conv_transpose2d [n, 32, 14, 14] */
-	float *const t28 = (float *)(work_ + 9658432); /* relu [n, 32, 14, 14] */
+	float *const t26 = (float *)(work_ + 22603840); /* conv_workspace [n, 17248] */
+	float *const t28 = (float *)(work_ + 31434816); /* conv_transpose2d [n, 32, 14, 14] */
 	const float *const t29 = params + 190976; /* decoder.5.weight */
 	const float *const t30 = params + 191264; /* decoder.5.bias */
-	float *const t31 = (float *)(work_ + 12869696); /* conv_workspace [n, 8036] */
-	float *const t32 = (float *)(work_ + 16984128); /* conv_transpose2d [n, 1, 28, 28] */
-	float *const t33 = (float *)(work_ + 12869696); /* sigmoid [n, 1, 28, 28] */
+	float *const t31 = (float *)(work_ + 22603840); /* conv_workspace [n, 8036] */
+	float *const t32 = (float *)(work_ + 26718272); /* conv_transpose2d [n, 1, 28, 28] */
+	float *const t33 = (float *)(work_ + 22603840); /* sigmoid [n, 1, 28, 28] */
 	/* t3 = conv_workspace */
-	/* t4 = conv2d */
+	/* t5 = conv2d+relu */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
@@ -1353,14 +1349,14 @@ void conv_vae_forward(const void *state, void *work, const conv_vae_real *x, int
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++)
+	for (long b = 0; b < n; b++) {
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
-				t4[(b * 32 + o) * 196 + q] = (t3 + n * 1764)[(b * 196 + q) * 32 + o];
-	/* t5 = relu */
-	conv_vae_act_all(CONV_VAE_RELU, 0.0f, n * 6272, t4, NULL, t5);
+				t5[(b * 32 + o) * 196 + q] = (t3 + n * 1764)[(b * 196 + q) * 32 + o];
+		conv_vae_act(CONV_VAE_RELU, 0.0f, 1, 6272, t5 + b * 6272, 0, NULL, 0, t5 + b * 6272, 0);
+	}
 	/* t8 = conv_workspace */
-	/* t9 = conv2d */
+	/* t10 = conv2d+relu */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
@@ -1370,12 +1366,12 @@ void conv_vae_forward(const void *state, void *work, const conv_vae_real *x, int
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++)
+	for (long b = 0; b < n; b++) {
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
-				t9[(b * 64 + o) * 49 + q] = (t8 + n * 14112)[(b * 49 + q) * 64 + o];
-	/* t10 = relu */
-	conv_vae_act_all(CONV_VAE_RELU, 0.0f, n * 3136, t9, NULL, t10);
+				t10[(b * 64 + o) * 49 + q] = (t8 + n * 14112)[(b * 49 + q) * 64 + o];
+		conv_vae_act(CONV_VAE_RELU, 0.0f, 1, 3136, t10 + b * 3136, 0, NULL, 0, t10 + b * 3136, 0);
+	}
 	/* t11 = flatten */
 	memcpy(t11, t10, sizeof(float) * n * 3136);
 	/* t14 = dense */
@@ -1396,14 +1392,15 @@ void conv_vae_forward(const void *state, void *work, const conv_vae_real *x, int
 	/* t23 = reshape */
 	memcpy(t23, t22, sizeof(float) * n * 3136);
 	/* t26 = conv_workspace */
-	/* t27 = conv_transpose2d */
+	/* t28 = conv_transpose2d+relu */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++)
+	for (long b = 0; b < n; b++) {
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
 				(t26 + n * 14112)[(b * 49 + q) * 64 + o] = t23[(b * 64 + o) * 49 + q];
+	}
 	conv_vae_gemm(n * 49, 288, 64, (t26 + n * 14112), 64, 1, t24, 288, 1, NULL, t26, NULL);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
@@ -1411,20 +1408,20 @@ void conv_vae_forward(const void *state, void *work, const conv_vae_real *x, int
 	for (long b = 0; b < n; b++) {
 		for (long c = 0; c < 32; c++)
 			for (long q = 0; q < 196; q++)
-				t27[(b * 32 + c) * 196 + q] = t25[c];
-		conv_vae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t26 + b * 14112, t27 + b * 6272);
+				t28[(b * 32 + c) * 196 + q] = t25[c];
+		conv_vae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t26 + b * 14112, t28 + b * 6272);
+		conv_vae_act(CONV_VAE_RELU, 0.0f, 1, 6272, t28 + b * 6272, 0, NULL, 0, t28 + b * 6272, 0);
 	}
-	/* t28 = relu */
-	conv_vae_act_all(CONV_VAE_RELU, 0.0f, n * 6272, t27, NULL, t28);
 	/* t31 = conv_workspace */
 	/* t32 = conv_transpose2d */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++)
+	for (long b = 0; b < n; b++) {
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
 				(t31 + n * 1764)[(b * 196 + q) * 32 + o] = t28[(b * 32 + o) * 196 + q];
+	}
 	conv_vae_gemm(n * 196, 9, 32, (t31 + n * 1764), 32, 1, t29, 9, 1, NULL, t31, NULL);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
@@ -1452,23 +1449,21 @@ void conv_vae_encode(const void *state, void *work, const conv_vae_real *x, int 
 	const float *const t1 = params + 0; /* encoder.0.weight */
 	const float *const t2 = params + 288; /* encoder.0.bias */
 	float *const t3 = (float *)(work_ + 0); /* conv_workspace [n, 8036] */
-	float *const t4 = (float *)(work_ + 4114432); /* conv2d [n, 32, 14, 14] */
-	float *const t5 = (float *)(work_ + 0); /* relu [n, 32, 14, 14] */
+	float *const t5 = (float *)(work_ + 4114432); /* conv2d [n, 32, 14, 14] */
 	const float *const t6 = params + 320; /* encoder.2.weight */
 	const float *const t7 = params + 18752; /* encoder.2.bias */
-	float *const t8 = (float *)(work_ + 3211264); /* conv_workspace [n, 17248] */
-	float *const t9 = (float *)(work_ + 12042240); /* conv2d [n, 64, 7, 7] */
-	float *const t10 = (float *)(work_ + 3211264); /* relu [n, 64, 7, 7] */
-	float *const t11 = (float *)(work_ + 4816896); /* flatten [n, 3136] */
+	float *const t8 = (float *)(work_ + 7325696); /* conv_workspace [n, 17248] */
+	float *const t10 = (float *)(work_ + 16156672); /* conv2d [n, 64, 7, 7] */
+	float *const t11 = (float *)(work_ + 17762304); /* flatten [n, 3136] */
 	const float *const t12 = params + 18816; /* encoder.5.weight */
 	const float *const t13 = params + 68992; /* encoder.5.bias */
-	float *const t14 = (float *)(work_ + 6422528); /* dense [n, 16] */
+	float *const t14 = (float *)(work_ + 19367936); /* dense [n, 16] */
 	const float *const t15 = params + 69008; /* encoder.6.weight */
 	const float *const t16 = params + 119184; /* encoder.6.bias */
-	float *const t17 = (float *)(work_ + 6430720); /* dense [n, 16] */
-	float *const t18 = (float *)(work_ + 6438912); /* gaussian [n, 16] */
+	float *const t17 = (float *)(work_ + 19376128); /* dense [n, 16] */
+	float *const t18 = (float *)(work_ + 19384320); /* gaussian [n, 16] */
 	/* t3 = conv_workspace */
-	/* t4 = conv2d */
+	/* t5 = conv2d+relu */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
@@ -1478,14 +1473,14 @@ void conv_vae_encode(const void *state, void *work, const conv_vae_real *x, int 
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++)
+	for (long b = 0; b < n; b++) {
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
-				t4[(b * 32 + o) * 196 + q] = (t3 + n * 1764)[(b * 196 + q) * 32 + o];
-	/* t5 = relu */
-	conv_vae_act_all(CONV_VAE_RELU, 0.0f, n * 6272, t4, NULL, t5);
+				t5[(b * 32 + o) * 196 + q] = (t3 + n * 1764)[(b * 196 + q) * 32 + o];
+		conv_vae_act(CONV_VAE_RELU, 0.0f, 1, 6272, t5 + b * 6272, 0, NULL, 0, t5 + b * 6272, 0);
+	}
 	/* t8 = conv_workspace */
-	/* t9 = conv2d */
+	/* t10 = conv2d+relu */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
@@ -1495,12 +1490,12 @@ void conv_vae_encode(const void *state, void *work, const conv_vae_real *x, int 
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++)
+	for (long b = 0; b < n; b++) {
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
-				t9[(b * 64 + o) * 49 + q] = (t8 + n * 14112)[(b * 49 + q) * 64 + o];
-	/* t10 = relu */
-	conv_vae_act_all(CONV_VAE_RELU, 0.0f, n * 3136, t9, NULL, t10);
+				t10[(b * 64 + o) * 49 + q] = (t8 + n * 14112)[(b * 49 + q) * 64 + o];
+		conv_vae_act(CONV_VAE_RELU, 0.0f, 1, 3136, t10 + b * 3136, 0, NULL, 0, t10 + b * 3136, 0);
+	}
 	/* t11 = flatten */
 	memcpy(t11, t10, sizeof(float) * n * 3136);
 	/* t14 = dense */
@@ -1529,32 +1524,32 @@ void conv_vae_decode(const void *state, void *work, const conv_vae_real *z, int 
 	const float *const t18 = z;
 	const float *const t19 = params + 119200; /* decoder.0.weight */
 	const float *const t20 = params + 169376; /* decoder.0.bias */
-	float *const t22 = (float *)(work_ + 6447168); /* dense [n, 3136] */
-	float *const t23 = (float *)(work_ + 8052800); /* reshape [n, 64, 7, 7] */
+	float *const t22 = (float *)(work_ + 19392576); /* dense [n, 3136] */
+	float *const t23 = (float *)(work_ + 20998208); /* reshape [n, 64, 7, 7] */
 	const float *const t24 = params + 172512; /* decoder.3.weight */
 	const float *const t25 = params + 190944; /* decoder.3.bias */
-	float *const t26 = (float *)(work_ + 9658432); /* conv_workspace [n, 17248] */
-	float *const t27 = (float *)(work_ + 18489408); /* conv_transpose2d [n, 32, 14, 14] */
-	float *const t28 = (float *)(work_ + 9658432); /* relu [n, 32, 14, 14] */
+	float *const t26 = (float *)(work_ + 22603840); /* conv_workspace [n, 17248] */
+	float *const t28 = (float *)(work_ + 31434816); /* conv_transpose2d [n, 32, 14, 14] */
 	const float *const t29 = params + 190976; /* decoder.5.weight */
 	const float *const t30 = params + 191264; /* decoder.5.bias */
-	float *const t31 = (float *)(work_ + 12869696); /* conv_workspace [n, 8036] */
-	float *const t32 = (float *)(work_ + 16984128); /* conv_transpose2d [n, 1, 28, 28] */
-	float *const t33 = (float *)(work_ + 12869696); /* sigmoid [n, 1, 28, 28] */
+	float *const t31 = (float *)(work_ + 22603840); /* conv_workspace [n, 8036] */
+	float *const t32 = (float *)(work_ + 26718272); /* conv_transpose2d [n, 1, 28, 28] */
+	float *const t33 = (float *)(work_ + 22603840); /* sigmoid [n, 1, 28, 28] */
 	/* t22 = dense+relu */
 	conv_vae_gemm(n, 3136, 16, t18, 16, 1, t19, 1, 16, t20, t22,
 		&(const conv_vae_epilogue){.act = CONV_VAE_RELU, .slope = 0.0f});
 	/* t23 = reshape */
 	memcpy(t23, t22, sizeof(float) * n * 3136);
 	/* t26 = conv_workspace */
-	/* t27 = conv_transpose2d */
+	/* t28 = conv_transpose2d+relu */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++)
+	for (long b = 0; b < n; b++) {
 		for (long o = 0; o < 64; o++)
 			for (long q = 0; q < 49; q++)
 				(t26 + n * 14112)[(b * 49 + q) * 64 + o] = t23[(b * 64 + o) * 49 + q];
+	}
 	conv_vae_gemm(n * 49, 288, 64, (t26 + n * 14112), 64, 1, t24, 288, 1, NULL, t26, NULL);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
@@ -1562,20 +1557,20 @@ void conv_vae_decode(const void *state, void *work, const conv_vae_real *z, int 
 	for (long b = 0; b < n; b++) {
 		for (long c = 0; c < 32; c++)
 			for (long q = 0; q < 196; q++)
-				t27[(b * 32 + c) * 196 + q] = t25[c];
-		conv_vae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t26 + b * 14112, t27 + b * 6272);
+				t28[(b * 32 + c) * 196 + q] = t25[c];
+		conv_vae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t26 + b * 14112, t28 + b * 6272);
+		conv_vae_act(CONV_VAE_RELU, 0.0f, 1, 6272, t28 + b * 6272, 0, NULL, 0, t28 + b * 6272, 0);
 	}
-	/* t28 = relu */
-	conv_vae_act_all(CONV_VAE_RELU, 0.0f, n * 6272, t27, NULL, t28);
 	/* t31 = conv_workspace */
 	/* t32 = conv_transpose2d */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++)
+	for (long b = 0; b < n; b++) {
 		for (long o = 0; o < 32; o++)
 			for (long q = 0; q < 196; q++)
 				(t31 + n * 1764)[(b * 196 + q) * 32 + o] = t28[(b * 32 + o) * 196 + q];
+	}
 	conv_vae_gemm(n * 196, 9, 32, (t31 + n * 1764), 32, 1, t29, 9, 1, NULL, t31, NULL);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
@@ -1599,7 +1594,7 @@ void conv_vae_sample(const void *state, void *work, uint64_t seed, int n, conv_v
 	const int stochastic = 0;
 	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
 	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	float *const z = (float *)(work_ + 6438912);
+	float *const z = (float *)(work_ + 19384320);
 	const uint64_t key = conv_vae_mix(seed ^ 0x7072696f72u); /* "prior" */
 	for (long i = 0; i < n * 16; i++)
 		z[i] = (float)conv_vae_normal(key, (uint64_t)i);

@@ -3,7 +3,7 @@
  * Memory is the caller's: a state buffer of CONV_VAE_STATE_BYTES (parameters,
  * Adam moments, step count, buffers) and a work buffer of CONV_VAE_WORK_BYTES, both
  * aligned to 64 bytes. n, the rows in a call, is 1..CONV_VAE_MAX_BATCH.
- * Each thread uses up to 83072 bytes of stack (the products' packed panels). */
+ * Each thread uses up to 132224 bytes of stack (the products' packed panels). */
 #ifndef CONV_VAE_H
 #define CONV_VAE_H
 
@@ -12,7 +12,7 @@
 
 #define CONV_VAE_MAX_BATCH 128
 #define CONV_VAE_STATE_BYTES 2295424
-#define CONV_VAE_WORK_BYTES 27320576
+#define CONV_VAE_WORK_BYTES 39579904
 #define CONV_VAE_NUM_PARAMS 14
 #define CONV_VAE_PARAM_ELEMS 191265
 #define CONV_VAE_NUM_BUFFERS 0

@@ -147,7 +147,7 @@ static void cvae_act(int act, float slope, long rows, long cols, const float *x,
 				const cvae_vec o = CVAE_LOAD(y + j);
 				CVAE_STORE(out + j, CVAE_MUL(CVAE_LOAD(x + j), CVAE_SUB(one, CVAE_MUL(o, o))));
 			}
-		for (; j < cols; j++) {
+		for (long left = cols - j; left > 0; left--, j++) {
 			const float v = x[j];
 			if (y) {
 				const float o = y[j];
@@ -295,12 +295,14 @@ static void cvae_finish(const cvae_epilogue *ep, float *c, long ldc, long rows, 
 	cvae_act(ep->act, ep->slope, rows, cols, c, ldc, ep->y ? ep->y + off : NULL, ldc, c, ldc);
 }
 
-enum { cvae_MR = 8, cvae_NR = 2 * CVAE_LANES, cvae_KC = 128, cvae_MC = 128 };
+enum { cvae_MR = 8, cvae_NR = 2 * CVAE_LANES, cvae_KC = 128, cvae_MC = 128, cvae_NG = 4 };
 
 /* The MR x NR tile at C (rows ldc apart) = (bias row, 0 or C itself) +
- * a b, where a is a packed kc x MR panel of A and b a kc x NR panel of B. */
-static void cvae_kernel(long kc, const float *restrict a, const float *restrict b, float *restrict C, long ldc,
-			const float *bias, int first)
+ * a b, where a is a kc x MR panel of A, element (k, r) at a[k ka + r ra]
+ * (packed: ka = MR, ra = 1; rows of A read in place: ka = 1), and b a
+ * packed kc x NR panel of B. */
+static void cvae_kernel(long kc, const float *restrict a, long ka, long ra, const float *restrict b,
+			float *restrict C, long ldc, const float *bias, int first)
 {
 	cvae_vec c[cvae_MR][2];
 	for (int r = 0; r < cvae_MR; r++)
@@ -310,7 +312,7 @@ static void cvae_kernel(long kc, const float *restrict a, const float *restrict 
 	for (long k = 0; k < kc; k++) {
 		const cvae_vec b0 = CVAE_LOAD(b + k * cvae_NR), b1 = CVAE_LOAD(b + k * cvae_NR + CVAE_LANES);
 		for (int r = 0; r < cvae_MR; r++) {
-			const cvae_vec x = CVAE_SET1(a[k * cvae_MR + r]);
+			const cvae_vec x = CVAE_SET1(a[k * ka + r * ra]);
 			c[r][0] = CVAE_FMA(x, b0, c[r][0]);
 			c[r][1] = CVAE_FMA(x, b1, c[r][1]);
 		}
@@ -376,42 +378,60 @@ static void cvae_gemm(long M, long N, long K, const float *A, long ars, long acs
 			r1 = panels * (t + 1) / nt * cvae_MR < M ? panels * (t + 1) / nt * cvae_MR : M;
 		}
 #endif
-		float ap[cvae_MC * cvae_KC], bp[cvae_KC * cvae_NR], edge[cvae_MR * cvae_NR], bedge[cvae_NR];
+		float ap[cvae_MC * cvae_KC], bps[cvae_NG * cvae_KC * cvae_NR], edge[cvae_MR * cvae_NR], bedge[cvae_NR];
+		/* When this thread has at most cvae_NG column blocks, their B panels
+		 * are packed once for all rows; otherwise each for MC rows at a time
+		 * (the rows of A packed once). */
+		const long ng = jb1 - jb0 <= cvae_NG ? cvae_NG : jb1 - jb0;
 		for (long k0 = 0; k0 < K; k0 += cvae_KC) {
 			const long kc = K - k0 < cvae_KC ? K - k0 : cvae_KC;
-			for (long i0 = r0; i0 < r1; i0 += cvae_MC) {
-				const long mc = r1 - i0 < cvae_MC ? r1 - i0 : cvae_MC;
-				for (long i = 0; i < mc; i += cvae_MR)
-					cvae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < cvae_MR ? mc - i : cvae_MR,
-						 cvae_MR, kc, ap + i * kc, cvae_MR);
-				for (long jb = jb0; jb < jb1; jb++) {
+			for (long jg = jb0; jg < jb1; jg += ng) {
+				const long jg1 = jb1 - jg < ng ? jb1 : jg + ng, keep = jg1 - jg <= cvae_NG;
+				for (long jb = jg; keep && jb < jg1; jb++) {
 					const long j0 = jb * cvae_NR, nr = N - j0 < cvae_NR ? N - j0 : cvae_NR;
-					cvae_pack(B + k0 * brs + j0 * bcs, bcs, brs, nr, cvae_NR, kc, bp, cvae_NR);
-					const float *bj = bias && k0 == 0 ? bias + j0 : NULL;
-					if (bj && nr < cvae_NR) {
-						for (long j = 0; j < cvae_NR; j++)
-							bedge[j] = j < nr ? bj[j] : 0;
-						bj = bedge;
-					}
-					for (long i = 0; i < mc; i += cvae_MR) {
-						const long mr = mc - i < cvae_MR ? mc - i : cvae_MR;
-						float *c = C + (i0 + i) * N + j0;
-						const int last = k0 + kc == K;
-						if (mr == cvae_MR && nr == cvae_NR) {
-							cvae_kernel(kc, ap + i * kc, bp, c, N, bj, k0 == 0);
+					cvae_pack(B + k0 * brs + j0 * bcs, bcs, brs, nr, cvae_NR, kc, bps + (jb - jg) * cvae_KC * cvae_NR, cvae_NR);
+				}
+				for (long i0 = r0; i0 < r1; i0 += cvae_MC) {
+					const long mc = r1 - i0 < cvae_MC ? r1 - i0 : cvae_MC;
+					for (long i = 0; i < mc; i += cvae_MR)
+						if (acs != 1 || mc - i < cvae_MR)
+							cvae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < cvae_MR ? mc - i : cvae_MR,
+								 cvae_MR, kc, ap + i * kc, cvae_MR);
+					for (long jb = jg; jb < jg1; jb++) {
+						const long j0 = jb * cvae_NR, nr = N - j0 < cvae_NR ? N - j0 : cvae_NR;
+						float *bp = bps + (keep ? jb - jg : 0) * cvae_KC * cvae_NR;
+						if (!keep)
+							cvae_pack(B + k0 * brs + j0 * bcs, bcs, brs, nr, cvae_NR, kc, bp, cvae_NR);
+						const float *bj = bias && k0 == 0 ? bias + j0 : NULL;
+						if (bj && nr < cvae_NR) {
+							for (long j = 0; j < cvae_NR; j++)
+								bedge[j] = j < nr ? bj[j] : 0;
+							bj = bedge;
+						}
+						for (long i = 0; i < mc; i += cvae_MR) {
+							const long mr = mc - i < cvae_MR ? mc - i : cvae_MR;
+							float *c = C + (i0 + i) * N + j0;
+							const int last = k0 + kc == K;
+							/* whole panels of rows that run along k are read in place */
+							const int direct = acs == 1 && mr == cvae_MR;
+							const float *a = direct ? A + (i0 + i) * ars + k0 : ap + i * kc;
+							const long ka = direct ? 1 : cvae_MR, ra = direct ? ars : 1;
+							if (mr == cvae_MR && nr == cvae_NR) {
+								cvae_kernel(kc, a, ka, ra, bp, c, N, bj, k0 == 0);
+								if (ep && last)
+									cvae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
+								continue;
+							}
+							/* A tile at the edge of C: computed whole in `edge`. */
+							for (long r = 0; r < cvae_MR; r++)
+								for (long j = 0; j < cvae_NR; j++)
+									edge[r * cvae_NR + j] = r < mr && j < nr && k0 ? c[r * N + j] : 0;
+							cvae_kernel(kc, a, ka, ra, bp, edge, cvae_NR, bj, k0 == 0);
+							for (long r = 0; r < mr; r++)
+								memcpy(c + r * N, edge + r * cvae_NR, sizeof(float) * (size_t)nr);
 							if (ep && last)
 								cvae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
-							continue;
 						}
-						/* A tile at the edge of C: computed whole in `edge`. */
-						for (long r = 0; r < cvae_MR; r++)
-							for (long j = 0; j < cvae_NR; j++)
-								edge[r * cvae_NR + j] = r < mr && j < nr && k0 ? c[r * N + j] : 0;
-						cvae_kernel(kc, ap + i * kc, bp, edge, cvae_NR, bj, k0 == 0);
-						for (long r = 0; r < mr; r++)
-							memcpy(c + r * N, edge + r * cvae_NR, sizeof(float) * (size_t)nr);
-						if (ep && last)
-							cvae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
 					}
 				}
 			}

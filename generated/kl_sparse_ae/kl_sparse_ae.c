@@ -147,7 +147,7 @@ static void kl_sparse_ae_act(int act, float slope, long rows, long cols, const f
 				const kl_sparse_ae_vec o = KL_SPARSE_AE_LOAD(y + j);
 				KL_SPARSE_AE_STORE(out + j, KL_SPARSE_AE_MUL(KL_SPARSE_AE_LOAD(x + j), KL_SPARSE_AE_SUB(one, KL_SPARSE_AE_MUL(o, o))));
 			}
-		for (; j < cols; j++) {
+		for (long left = cols - j; left > 0; left--, j++) {
 			const float v = x[j];
 			if (y) {
 				const float o = y[j];
@@ -236,12 +236,14 @@ static void kl_sparse_ae_finish(const kl_sparse_ae_epilogue *ep, float *c, long 
 	kl_sparse_ae_act(ep->act, ep->slope, rows, cols, c, ldc, ep->y ? ep->y + off : NULL, ldc, c, ldc);
 }
 
-enum { kl_sparse_ae_MR = 8, kl_sparse_ae_NR = 2 * KL_SPARSE_AE_LANES, kl_sparse_ae_KC = 128, kl_sparse_ae_MC = 128 };
+enum { kl_sparse_ae_MR = 8, kl_sparse_ae_NR = 2 * KL_SPARSE_AE_LANES, kl_sparse_ae_KC = 128, kl_sparse_ae_MC = 128, kl_sparse_ae_NG = 4 };
 
 /* The MR x NR tile at C (rows ldc apart) = (bias row, 0 or C itself) +
- * a b, where a is a packed kc x MR panel of A and b a kc x NR panel of B. */
-static void kl_sparse_ae_kernel(long kc, const float *restrict a, const float *restrict b, float *restrict C, long ldc,
-			const float *bias, int first)
+ * a b, where a is a kc x MR panel of A, element (k, r) at a[k ka + r ra]
+ * (packed: ka = MR, ra = 1; rows of A read in place: ka = 1), and b a
+ * packed kc x NR panel of B. */
+static void kl_sparse_ae_kernel(long kc, const float *restrict a, long ka, long ra, const float *restrict b,
+			float *restrict C, long ldc, const float *bias, int first)
 {
 	kl_sparse_ae_vec c[kl_sparse_ae_MR][2];
 	for (int r = 0; r < kl_sparse_ae_MR; r++)
@@ -251,7 +253,7 @@ static void kl_sparse_ae_kernel(long kc, const float *restrict a, const float *r
 	for (long k = 0; k < kc; k++) {
 		const kl_sparse_ae_vec b0 = KL_SPARSE_AE_LOAD(b + k * kl_sparse_ae_NR), b1 = KL_SPARSE_AE_LOAD(b + k * kl_sparse_ae_NR + KL_SPARSE_AE_LANES);
 		for (int r = 0; r < kl_sparse_ae_MR; r++) {
-			const kl_sparse_ae_vec x = KL_SPARSE_AE_SET1(a[k * kl_sparse_ae_MR + r]);
+			const kl_sparse_ae_vec x = KL_SPARSE_AE_SET1(a[k * ka + r * ra]);
 			c[r][0] = KL_SPARSE_AE_FMA(x, b0, c[r][0]);
 			c[r][1] = KL_SPARSE_AE_FMA(x, b1, c[r][1]);
 		}
@@ -317,42 +319,60 @@ static void kl_sparse_ae_gemm(long M, long N, long K, const float *A, long ars, 
 			r1 = panels * (t + 1) / nt * kl_sparse_ae_MR < M ? panels * (t + 1) / nt * kl_sparse_ae_MR : M;
 		}
 #endif
-		float ap[kl_sparse_ae_MC * kl_sparse_ae_KC], bp[kl_sparse_ae_KC * kl_sparse_ae_NR], edge[kl_sparse_ae_MR * kl_sparse_ae_NR], bedge[kl_sparse_ae_NR];
+		float ap[kl_sparse_ae_MC * kl_sparse_ae_KC], bps[kl_sparse_ae_NG * kl_sparse_ae_KC * kl_sparse_ae_NR], edge[kl_sparse_ae_MR * kl_sparse_ae_NR], bedge[kl_sparse_ae_NR];
+		/* When this thread has at most kl_sparse_ae_NG column blocks, their B panels
+		 * are packed once for all rows; otherwise each for MC rows at a time
+		 * (the rows of A packed once). */
+		const long ng = jb1 - jb0 <= kl_sparse_ae_NG ? kl_sparse_ae_NG : jb1 - jb0;
 		for (long k0 = 0; k0 < K; k0 += kl_sparse_ae_KC) {
 			const long kc = K - k0 < kl_sparse_ae_KC ? K - k0 : kl_sparse_ae_KC;
-			for (long i0 = r0; i0 < r1; i0 += kl_sparse_ae_MC) {
-				const long mc = r1 - i0 < kl_sparse_ae_MC ? r1 - i0 : kl_sparse_ae_MC;
-				for (long i = 0; i < mc; i += kl_sparse_ae_MR)
-					kl_sparse_ae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < kl_sparse_ae_MR ? mc - i : kl_sparse_ae_MR,
-						 kl_sparse_ae_MR, kc, ap + i * kc, kl_sparse_ae_MR);
-				for (long jb = jb0; jb < jb1; jb++) {
+			for (long jg = jb0; jg < jb1; jg += ng) {
+				const long jg1 = jb1 - jg < ng ? jb1 : jg + ng, keep = jg1 - jg <= kl_sparse_ae_NG;
+				for (long jb = jg; keep && jb < jg1; jb++) {
 					const long j0 = jb * kl_sparse_ae_NR, nr = N - j0 < kl_sparse_ae_NR ? N - j0 : kl_sparse_ae_NR;
-					kl_sparse_ae_pack(B + k0 * brs + j0 * bcs, bcs, brs, nr, kl_sparse_ae_NR, kc, bp, kl_sparse_ae_NR);
-					const float *bj = bias && k0 == 0 ? bias + j0 : NULL;
-					if (bj && nr < kl_sparse_ae_NR) {
-						for (long j = 0; j < kl_sparse_ae_NR; j++)
-							bedge[j] = j < nr ? bj[j] : 0;
-						bj = bedge;
-					}
-					for (long i = 0; i < mc; i += kl_sparse_ae_MR) {
-						const long mr = mc - i < kl_sparse_ae_MR ? mc - i : kl_sparse_ae_MR;
-						float *c = C + (i0 + i) * N + j0;
-						const int last = k0 + kc == K;
-						if (mr == kl_sparse_ae_MR && nr == kl_sparse_ae_NR) {
-							kl_sparse_ae_kernel(kc, ap + i * kc, bp, c, N, bj, k0 == 0);
+					kl_sparse_ae_pack(B + k0 * brs + j0 * bcs, bcs, brs, nr, kl_sparse_ae_NR, kc, bps + (jb - jg) * kl_sparse_ae_KC * kl_sparse_ae_NR, kl_sparse_ae_NR);
+				}
+				for (long i0 = r0; i0 < r1; i0 += kl_sparse_ae_MC) {
+					const long mc = r1 - i0 < kl_sparse_ae_MC ? r1 - i0 : kl_sparse_ae_MC;
+					for (long i = 0; i < mc; i += kl_sparse_ae_MR)
+						if (acs != 1 || mc - i < kl_sparse_ae_MR)
+							kl_sparse_ae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < kl_sparse_ae_MR ? mc - i : kl_sparse_ae_MR,
+								 kl_sparse_ae_MR, kc, ap + i * kc, kl_sparse_ae_MR);
+					for (long jb = jg; jb < jg1; jb++) {
+						const long j0 = jb * kl_sparse_ae_NR, nr = N - j0 < kl_sparse_ae_NR ? N - j0 : kl_sparse_ae_NR;
+						float *bp = bps + (keep ? jb - jg : 0) * kl_sparse_ae_KC * kl_sparse_ae_NR;
+						if (!keep)
+							kl_sparse_ae_pack(B + k0 * brs + j0 * bcs, bcs, brs, nr, kl_sparse_ae_NR, kc, bp, kl_sparse_ae_NR);
+						const float *bj = bias && k0 == 0 ? bias + j0 : NULL;
+						if (bj && nr < kl_sparse_ae_NR) {
+							for (long j = 0; j < kl_sparse_ae_NR; j++)
+								bedge[j] = j < nr ? bj[j] : 0;
+							bj = bedge;
+						}
+						for (long i = 0; i < mc; i += kl_sparse_ae_MR) {
+							const long mr = mc - i < kl_sparse_ae_MR ? mc - i : kl_sparse_ae_MR;
+							float *c = C + (i0 + i) * N + j0;
+							const int last = k0 + kc == K;
+							/* whole panels of rows that run along k are read in place */
+							const int direct = acs == 1 && mr == kl_sparse_ae_MR;
+							const float *a = direct ? A + (i0 + i) * ars + k0 : ap + i * kc;
+							const long ka = direct ? 1 : kl_sparse_ae_MR, ra = direct ? ars : 1;
+							if (mr == kl_sparse_ae_MR && nr == kl_sparse_ae_NR) {
+								kl_sparse_ae_kernel(kc, a, ka, ra, bp, c, N, bj, k0 == 0);
+								if (ep && last)
+									kl_sparse_ae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
+								continue;
+							}
+							/* A tile at the edge of C: computed whole in `edge`. */
+							for (long r = 0; r < kl_sparse_ae_MR; r++)
+								for (long j = 0; j < kl_sparse_ae_NR; j++)
+									edge[r * kl_sparse_ae_NR + j] = r < mr && j < nr && k0 ? c[r * N + j] : 0;
+							kl_sparse_ae_kernel(kc, a, ka, ra, bp, edge, kl_sparse_ae_NR, bj, k0 == 0);
+							for (long r = 0; r < mr; r++)
+								memcpy(c + r * N, edge + r * kl_sparse_ae_NR, sizeof(float) * (size_t)nr);
 							if (ep && last)
 								kl_sparse_ae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
-							continue;
 						}
-						/* A tile at the edge of C: computed whole in `edge`. */
-						for (long r = 0; r < kl_sparse_ae_MR; r++)
-							for (long j = 0; j < kl_sparse_ae_NR; j++)
-								edge[r * kl_sparse_ae_NR + j] = r < mr && j < nr && k0 ? c[r * N + j] : 0;
-						kl_sparse_ae_kernel(kc, ap + i * kc, bp, edge, kl_sparse_ae_NR, bj, k0 == 0);
-						for (long r = 0; r < mr; r++)
-							memcpy(c + r * N, edge + r * kl_sparse_ae_NR, sizeof(float) * (size_t)nr);
-						if (ep && last)
-							kl_sparse_ae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
 					}
 				}
 			}

@@ -147,7 +147,7 @@ static void ksparse_ae_act(int act, float slope, long rows, long cols, const flo
 				const ksparse_ae_vec o = KSPARSE_AE_LOAD(y + j);
 				KSPARSE_AE_STORE(out + j, KSPARSE_AE_MUL(KSPARSE_AE_LOAD(x + j), KSPARSE_AE_SUB(one, KSPARSE_AE_MUL(o, o))));
 			}
-		for (; j < cols; j++) {
+		for (long left = cols - j; left > 0; left--, j++) {
 			const float v = x[j];
 			if (y) {
 				const float o = y[j];
@@ -236,12 +236,14 @@ static void ksparse_ae_finish(const ksparse_ae_epilogue *ep, float *c, long ldc,
 	ksparse_ae_act(ep->act, ep->slope, rows, cols, c, ldc, ep->y ? ep->y + off : NULL, ldc, c, ldc);
 }
 
-enum { ksparse_ae_MR = 8, ksparse_ae_NR = 2 * KSPARSE_AE_LANES, ksparse_ae_KC = 128, ksparse_ae_MC = 128 };
+enum { ksparse_ae_MR = 8, ksparse_ae_NR = 2 * KSPARSE_AE_LANES, ksparse_ae_KC = 128, ksparse_ae_MC = 128, ksparse_ae_NG = 4 };
 
 /* The MR x NR tile at C (rows ldc apart) = (bias row, 0 or C itself) +
- * a b, where a is a packed kc x MR panel of A and b a kc x NR panel of B. */
-static void ksparse_ae_kernel(long kc, const float *restrict a, const float *restrict b, float *restrict C, long ldc,
-			const float *bias, int first)
+ * a b, where a is a kc x MR panel of A, element (k, r) at a[k ka + r ra]
+ * (packed: ka = MR, ra = 1; rows of A read in place: ka = 1), and b a
+ * packed kc x NR panel of B. */
+static void ksparse_ae_kernel(long kc, const float *restrict a, long ka, long ra, const float *restrict b,
+			float *restrict C, long ldc, const float *bias, int first)
 {
 	ksparse_ae_vec c[ksparse_ae_MR][2];
 	for (int r = 0; r < ksparse_ae_MR; r++)
@@ -251,7 +253,7 @@ static void ksparse_ae_kernel(long kc, const float *restrict a, const float *res
 	for (long k = 0; k < kc; k++) {
 		const ksparse_ae_vec b0 = KSPARSE_AE_LOAD(b + k * ksparse_ae_NR), b1 = KSPARSE_AE_LOAD(b + k * ksparse_ae_NR + KSPARSE_AE_LANES);
 		for (int r = 0; r < ksparse_ae_MR; r++) {
-			const ksparse_ae_vec x = KSPARSE_AE_SET1(a[k * ksparse_ae_MR + r]);
+			const ksparse_ae_vec x = KSPARSE_AE_SET1(a[k * ka + r * ra]);
 			c[r][0] = KSPARSE_AE_FMA(x, b0, c[r][0]);
 			c[r][1] = KSPARSE_AE_FMA(x, b1, c[r][1]);
 		}
@@ -317,42 +319,60 @@ static void ksparse_ae_gemm(long M, long N, long K, const float *A, long ars, lo
 			r1 = panels * (t + 1) / nt * ksparse_ae_MR < M ? panels * (t + 1) / nt * ksparse_ae_MR : M;
 		}
 #endif
-		float ap[ksparse_ae_MC * ksparse_ae_KC], bp[ksparse_ae_KC * ksparse_ae_NR], edge[ksparse_ae_MR * ksparse_ae_NR], bedge[ksparse_ae_NR];
+		float ap[ksparse_ae_MC * ksparse_ae_KC], bps[ksparse_ae_NG * ksparse_ae_KC * ksparse_ae_NR], edge[ksparse_ae_MR * ksparse_ae_NR], bedge[ksparse_ae_NR];
+		/* When this thread has at most ksparse_ae_NG column blocks, their B panels
+		 * are packed once for all rows; otherwise each for MC rows at a time
+		 * (the rows of A packed once). */
+		const long ng = jb1 - jb0 <= ksparse_ae_NG ? ksparse_ae_NG : jb1 - jb0;
 		for (long k0 = 0; k0 < K; k0 += ksparse_ae_KC) {
 			const long kc = K - k0 < ksparse_ae_KC ? K - k0 : ksparse_ae_KC;
-			for (long i0 = r0; i0 < r1; i0 += ksparse_ae_MC) {
-				const long mc = r1 - i0 < ksparse_ae_MC ? r1 - i0 : ksparse_ae_MC;
-				for (long i = 0; i < mc; i += ksparse_ae_MR)
-					ksparse_ae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < ksparse_ae_MR ? mc - i : ksparse_ae_MR,
-						 ksparse_ae_MR, kc, ap + i * kc, ksparse_ae_MR);
-				for (long jb = jb0; jb < jb1; jb++) {
+			for (long jg = jb0; jg < jb1; jg += ng) {
+				const long jg1 = jb1 - jg < ng ? jb1 : jg + ng, keep = jg1 - jg <= ksparse_ae_NG;
+				for (long jb = jg; keep && jb < jg1; jb++) {
 					const long j0 = jb * ksparse_ae_NR, nr = N - j0 < ksparse_ae_NR ? N - j0 : ksparse_ae_NR;
-					ksparse_ae_pack(B + k0 * brs + j0 * bcs, bcs, brs, nr, ksparse_ae_NR, kc, bp, ksparse_ae_NR);
-					const float *bj = bias && k0 == 0 ? bias + j0 : NULL;
-					if (bj && nr < ksparse_ae_NR) {
-						for (long j = 0; j < ksparse_ae_NR; j++)
-							bedge[j] = j < nr ? bj[j] : 0;
-						bj = bedge;
-					}
-					for (long i = 0; i < mc; i += ksparse_ae_MR) {
-						const long mr = mc - i < ksparse_ae_MR ? mc - i : ksparse_ae_MR;
-						float *c = C + (i0 + i) * N + j0;
-						const int last = k0 + kc == K;
-						if (mr == ksparse_ae_MR && nr == ksparse_ae_NR) {
-							ksparse_ae_kernel(kc, ap + i * kc, bp, c, N, bj, k0 == 0);
+					ksparse_ae_pack(B + k0 * brs + j0 * bcs, bcs, brs, nr, ksparse_ae_NR, kc, bps + (jb - jg) * ksparse_ae_KC * ksparse_ae_NR, ksparse_ae_NR);
+				}
+				for (long i0 = r0; i0 < r1; i0 += ksparse_ae_MC) {
+					const long mc = r1 - i0 < ksparse_ae_MC ? r1 - i0 : ksparse_ae_MC;
+					for (long i = 0; i < mc; i += ksparse_ae_MR)
+						if (acs != 1 || mc - i < ksparse_ae_MR)
+							ksparse_ae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < ksparse_ae_MR ? mc - i : ksparse_ae_MR,
+								 ksparse_ae_MR, kc, ap + i * kc, ksparse_ae_MR);
+					for (long jb = jg; jb < jg1; jb++) {
+						const long j0 = jb * ksparse_ae_NR, nr = N - j0 < ksparse_ae_NR ? N - j0 : ksparse_ae_NR;
+						float *bp = bps + (keep ? jb - jg : 0) * ksparse_ae_KC * ksparse_ae_NR;
+						if (!keep)
+							ksparse_ae_pack(B + k0 * brs + j0 * bcs, bcs, brs, nr, ksparse_ae_NR, kc, bp, ksparse_ae_NR);
+						const float *bj = bias && k0 == 0 ? bias + j0 : NULL;
+						if (bj && nr < ksparse_ae_NR) {
+							for (long j = 0; j < ksparse_ae_NR; j++)
+								bedge[j] = j < nr ? bj[j] : 0;
+							bj = bedge;
+						}
+						for (long i = 0; i < mc; i += ksparse_ae_MR) {
+							const long mr = mc - i < ksparse_ae_MR ? mc - i : ksparse_ae_MR;
+							float *c = C + (i0 + i) * N + j0;
+							const int last = k0 + kc == K;
+							/* whole panels of rows that run along k are read in place */
+							const int direct = acs == 1 && mr == ksparse_ae_MR;
+							const float *a = direct ? A + (i0 + i) * ars + k0 : ap + i * kc;
+							const long ka = direct ? 1 : ksparse_ae_MR, ra = direct ? ars : 1;
+							if (mr == ksparse_ae_MR && nr == ksparse_ae_NR) {
+								ksparse_ae_kernel(kc, a, ka, ra, bp, c, N, bj, k0 == 0);
+								if (ep && last)
+									ksparse_ae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
+								continue;
+							}
+							/* A tile at the edge of C: computed whole in `edge`. */
+							for (long r = 0; r < ksparse_ae_MR; r++)
+								for (long j = 0; j < ksparse_ae_NR; j++)
+									edge[r * ksparse_ae_NR + j] = r < mr && j < nr && k0 ? c[r * N + j] : 0;
+							ksparse_ae_kernel(kc, a, ka, ra, bp, edge, ksparse_ae_NR, bj, k0 == 0);
+							for (long r = 0; r < mr; r++)
+								memcpy(c + r * N, edge + r * ksparse_ae_NR, sizeof(float) * (size_t)nr);
 							if (ep && last)
 								ksparse_ae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
-							continue;
 						}
-						/* A tile at the edge of C: computed whole in `edge`. */
-						for (long r = 0; r < ksparse_ae_MR; r++)
-							for (long j = 0; j < ksparse_ae_NR; j++)
-								edge[r * ksparse_ae_NR + j] = r < mr && j < nr && k0 ? c[r * N + j] : 0;
-						ksparse_ae_kernel(kc, ap + i * kc, bp, edge, ksparse_ae_NR, bj, k0 == 0);
-						for (long r = 0; r < mr; r++)
-							memcpy(c + r * N, edge + r * ksparse_ae_NR, sizeof(float) * (size_t)nr);
-						if (ep && last)
-							ksparse_ae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
 					}
 				}
 			}

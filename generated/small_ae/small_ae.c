@@ -147,7 +147,7 @@ static void small_ae_act(int act, float slope, long rows, long cols, const float
 				const small_ae_vec o = SMALL_AE_LOAD(y + j);
 				SMALL_AE_STORE(out + j, SMALL_AE_MUL(SMALL_AE_LOAD(x + j), SMALL_AE_SUB(one, SMALL_AE_MUL(o, o))));
 			}
-		for (; j < cols; j++) {
+		for (long left = cols - j; left > 0; left--, j++) {
 			const float v = x[j];
 			if (y) {
 				const float o = y[j];
@@ -295,12 +295,14 @@ static void small_ae_finish(const small_ae_epilogue *ep, float *c, long ldc, lon
 	small_ae_act(ep->act, ep->slope, rows, cols, c, ldc, ep->y ? ep->y + off : NULL, ldc, c, ldc);
 }
 
-enum { small_ae_MR = 8, small_ae_NR = 2 * SMALL_AE_LANES, small_ae_KC = 128, small_ae_MC = 128 };
+enum { small_ae_MR = 8, small_ae_NR = 2 * SMALL_AE_LANES, small_ae_KC = 128, small_ae_MC = 128, small_ae_NG = 4 };
 
 /* The MR x NR tile at C (rows ldc apart) = (bias row, 0 or C itself) +
- * a b, where a is a packed kc x MR panel of A and b a kc x NR panel of B. */
-static void small_ae_kernel(long kc, const float *restrict a, const float *restrict b, float *restrict C, long ldc,
-			const float *bias, int first)
+ * a b, where a is a kc x MR panel of A, element (k, r) at a[k ka + r ra]
+ * (packed: ka = MR, ra = 1; rows of A read in place: ka = 1), and b a
+ * packed kc x NR panel of B. */
+static void small_ae_kernel(long kc, const float *restrict a, long ka, long ra, const float *restrict b,
+			float *restrict C, long ldc, const float *bias, int first)
 {
 	small_ae_vec c[small_ae_MR][2];
 	for (int r = 0; r < small_ae_MR; r++)
@@ -310,7 +312,7 @@ static void small_ae_kernel(long kc, const float *restrict a, const float *restr
 	for (long k = 0; k < kc; k++) {
 		const small_ae_vec b0 = SMALL_AE_LOAD(b + k * small_ae_NR), b1 = SMALL_AE_LOAD(b + k * small_ae_NR + SMALL_AE_LANES);
 		for (int r = 0; r < small_ae_MR; r++) {
-			const small_ae_vec x = SMALL_AE_SET1(a[k * small_ae_MR + r]);
+			const small_ae_vec x = SMALL_AE_SET1(a[k * ka + r * ra]);
 			c[r][0] = SMALL_AE_FMA(x, b0, c[r][0]);
 			c[r][1] = SMALL_AE_FMA(x, b1, c[r][1]);
 		}
@@ -376,42 +378,60 @@ static void small_ae_gemm(long M, long N, long K, const float *A, long ars, long
 			r1 = panels * (t + 1) / nt * small_ae_MR < M ? panels * (t + 1) / nt * small_ae_MR : M;
 		}
 #endif
-		float ap[small_ae_MC * small_ae_KC], bp[small_ae_KC * small_ae_NR], edge[small_ae_MR * small_ae_NR], bedge[small_ae_NR];
+		float ap[small_ae_MC * small_ae_KC], bps[small_ae_NG * small_ae_KC * small_ae_NR], edge[small_ae_MR * small_ae_NR], bedge[small_ae_NR];
+		/* When this thread has at most small_ae_NG column blocks, their B panels
+		 * are packed once for all rows; otherwise each for MC rows at a time
+		 * (the rows of A packed once). */
+		const long ng = jb1 - jb0 <= small_ae_NG ? small_ae_NG : jb1 - jb0;
 		for (long k0 = 0; k0 < K; k0 += small_ae_KC) {
 			const long kc = K - k0 < small_ae_KC ? K - k0 : small_ae_KC;
-			for (long i0 = r0; i0 < r1; i0 += small_ae_MC) {
-				const long mc = r1 - i0 < small_ae_MC ? r1 - i0 : small_ae_MC;
-				for (long i = 0; i < mc; i += small_ae_MR)
-					small_ae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < small_ae_MR ? mc - i : small_ae_MR,
-						 small_ae_MR, kc, ap + i * kc, small_ae_MR);
-				for (long jb = jb0; jb < jb1; jb++) {
+			for (long jg = jb0; jg < jb1; jg += ng) {
+				const long jg1 = jb1 - jg < ng ? jb1 : jg + ng, keep = jg1 - jg <= small_ae_NG;
+				for (long jb = jg; keep && jb < jg1; jb++) {
 					const long j0 = jb * small_ae_NR, nr = N - j0 < small_ae_NR ? N - j0 : small_ae_NR;
-					small_ae_pack(B + k0 * brs + j0 * bcs, bcs, brs, nr, small_ae_NR, kc, bp, small_ae_NR);
-					const float *bj = bias && k0 == 0 ? bias + j0 : NULL;
-					if (bj && nr < small_ae_NR) {
-						for (long j = 0; j < small_ae_NR; j++)
-							bedge[j] = j < nr ? bj[j] : 0;
-						bj = bedge;
-					}
-					for (long i = 0; i < mc; i += small_ae_MR) {
-						const long mr = mc - i < small_ae_MR ? mc - i : small_ae_MR;
-						float *c = C + (i0 + i) * N + j0;
-						const int last = k0 + kc == K;
-						if (mr == small_ae_MR && nr == small_ae_NR) {
-							small_ae_kernel(kc, ap + i * kc, bp, c, N, bj, k0 == 0);
+					small_ae_pack(B + k0 * brs + j0 * bcs, bcs, brs, nr, small_ae_NR, kc, bps + (jb - jg) * small_ae_KC * small_ae_NR, small_ae_NR);
+				}
+				for (long i0 = r0; i0 < r1; i0 += small_ae_MC) {
+					const long mc = r1 - i0 < small_ae_MC ? r1 - i0 : small_ae_MC;
+					for (long i = 0; i < mc; i += small_ae_MR)
+						if (acs != 1 || mc - i < small_ae_MR)
+							small_ae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < small_ae_MR ? mc - i : small_ae_MR,
+								 small_ae_MR, kc, ap + i * kc, small_ae_MR);
+					for (long jb = jg; jb < jg1; jb++) {
+						const long j0 = jb * small_ae_NR, nr = N - j0 < small_ae_NR ? N - j0 : small_ae_NR;
+						float *bp = bps + (keep ? jb - jg : 0) * small_ae_KC * small_ae_NR;
+						if (!keep)
+							small_ae_pack(B + k0 * brs + j0 * bcs, bcs, brs, nr, small_ae_NR, kc, bp, small_ae_NR);
+						const float *bj = bias && k0 == 0 ? bias + j0 : NULL;
+						if (bj && nr < small_ae_NR) {
+							for (long j = 0; j < small_ae_NR; j++)
+								bedge[j] = j < nr ? bj[j] : 0;
+							bj = bedge;
+						}
+						for (long i = 0; i < mc; i += small_ae_MR) {
+							const long mr = mc - i < small_ae_MR ? mc - i : small_ae_MR;
+							float *c = C + (i0 + i) * N + j0;
+							const int last = k0 + kc == K;
+							/* whole panels of rows that run along k are read in place */
+							const int direct = acs == 1 && mr == small_ae_MR;
+							const float *a = direct ? A + (i0 + i) * ars + k0 : ap + i * kc;
+							const long ka = direct ? 1 : small_ae_MR, ra = direct ? ars : 1;
+							if (mr == small_ae_MR && nr == small_ae_NR) {
+								small_ae_kernel(kc, a, ka, ra, bp, c, N, bj, k0 == 0);
+								if (ep && last)
+									small_ae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
+								continue;
+							}
+							/* A tile at the edge of C: computed whole in `edge`. */
+							for (long r = 0; r < small_ae_MR; r++)
+								for (long j = 0; j < small_ae_NR; j++)
+									edge[r * small_ae_NR + j] = r < mr && j < nr && k0 ? c[r * N + j] : 0;
+							small_ae_kernel(kc, a, ka, ra, bp, edge, small_ae_NR, bj, k0 == 0);
+							for (long r = 0; r < mr; r++)
+								memcpy(c + r * N, edge + r * small_ae_NR, sizeof(float) * (size_t)nr);
 							if (ep && last)
 								small_ae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
-							continue;
 						}
-						/* A tile at the edge of C: computed whole in `edge`. */
-						for (long r = 0; r < small_ae_MR; r++)
-							for (long j = 0; j < small_ae_NR; j++)
-								edge[r * small_ae_NR + j] = r < mr && j < nr && k0 ? c[r * N + j] : 0;
-						small_ae_kernel(kc, ap + i * kc, bp, edge, small_ae_NR, bj, k0 == 0);
-						for (long r = 0; r < mr; r++)
-							memcpy(c + r * N, edge + r * small_ae_NR, sizeof(float) * (size_t)nr);
-						if (ep && last)
-							small_ae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
 					}
 				}
 			}

@@ -147,7 +147,7 @@ static void sparse_ae_act(int act, float slope, long rows, long cols, const floa
 				const sparse_ae_vec o = SPARSE_AE_LOAD(y + j);
 				SPARSE_AE_STORE(out + j, SPARSE_AE_MUL(SPARSE_AE_LOAD(x + j), SPARSE_AE_SUB(one, SPARSE_AE_MUL(o, o))));
 			}
-		for (; j < cols; j++) {
+		for (long left = cols - j; left > 0; left--, j++) {
 			const float v = x[j];
 			if (y) {
 				const float o = y[j];
@@ -236,12 +236,14 @@ static void sparse_ae_finish(const sparse_ae_epilogue *ep, float *c, long ldc, l
 	sparse_ae_act(ep->act, ep->slope, rows, cols, c, ldc, ep->y ? ep->y + off : NULL, ldc, c, ldc);
 }
 
-enum { sparse_ae_MR = 8, sparse_ae_NR = 2 * SPARSE_AE_LANES, sparse_ae_KC = 128, sparse_ae_MC = 128 };
+enum { sparse_ae_MR = 8, sparse_ae_NR = 2 * SPARSE_AE_LANES, sparse_ae_KC = 128, sparse_ae_MC = 128, sparse_ae_NG = 4 };
 
 /* The MR x NR tile at C (rows ldc apart) = (bias row, 0 or C itself) +
- * a b, where a is a packed kc x MR panel of A and b a kc x NR panel of B. */
-static void sparse_ae_kernel(long kc, const float *restrict a, const float *restrict b, float *restrict C, long ldc,
-			const float *bias, int first)
+ * a b, where a is a kc x MR panel of A, element (k, r) at a[k ka + r ra]
+ * (packed: ka = MR, ra = 1; rows of A read in place: ka = 1), and b a
+ * packed kc x NR panel of B. */
+static void sparse_ae_kernel(long kc, const float *restrict a, long ka, long ra, const float *restrict b,
+			float *restrict C, long ldc, const float *bias, int first)
 {
 	sparse_ae_vec c[sparse_ae_MR][2];
 	for (int r = 0; r < sparse_ae_MR; r++)
@@ -251,7 +253,7 @@ static void sparse_ae_kernel(long kc, const float *restrict a, const float *rest
 	for (long k = 0; k < kc; k++) {
 		const sparse_ae_vec b0 = SPARSE_AE_LOAD(b + k * sparse_ae_NR), b1 = SPARSE_AE_LOAD(b + k * sparse_ae_NR + SPARSE_AE_LANES);
 		for (int r = 0; r < sparse_ae_MR; r++) {
-			const sparse_ae_vec x = SPARSE_AE_SET1(a[k * sparse_ae_MR + r]);
+			const sparse_ae_vec x = SPARSE_AE_SET1(a[k * ka + r * ra]);
 			c[r][0] = SPARSE_AE_FMA(x, b0, c[r][0]);
 			c[r][1] = SPARSE_AE_FMA(x, b1, c[r][1]);
 		}
@@ -317,42 +319,60 @@ static void sparse_ae_gemm(long M, long N, long K, const float *A, long ars, lon
 			r1 = panels * (t + 1) / nt * sparse_ae_MR < M ? panels * (t + 1) / nt * sparse_ae_MR : M;
 		}
 #endif
-		float ap[sparse_ae_MC * sparse_ae_KC], bp[sparse_ae_KC * sparse_ae_NR], edge[sparse_ae_MR * sparse_ae_NR], bedge[sparse_ae_NR];
+		float ap[sparse_ae_MC * sparse_ae_KC], bps[sparse_ae_NG * sparse_ae_KC * sparse_ae_NR], edge[sparse_ae_MR * sparse_ae_NR], bedge[sparse_ae_NR];
+		/* When this thread has at most sparse_ae_NG column blocks, their B panels
+		 * are packed once for all rows; otherwise each for MC rows at a time
+		 * (the rows of A packed once). */
+		const long ng = jb1 - jb0 <= sparse_ae_NG ? sparse_ae_NG : jb1 - jb0;
 		for (long k0 = 0; k0 < K; k0 += sparse_ae_KC) {
 			const long kc = K - k0 < sparse_ae_KC ? K - k0 : sparse_ae_KC;
-			for (long i0 = r0; i0 < r1; i0 += sparse_ae_MC) {
-				const long mc = r1 - i0 < sparse_ae_MC ? r1 - i0 : sparse_ae_MC;
-				for (long i = 0; i < mc; i += sparse_ae_MR)
-					sparse_ae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < sparse_ae_MR ? mc - i : sparse_ae_MR,
-						 sparse_ae_MR, kc, ap + i * kc, sparse_ae_MR);
-				for (long jb = jb0; jb < jb1; jb++) {
+			for (long jg = jb0; jg < jb1; jg += ng) {
+				const long jg1 = jb1 - jg < ng ? jb1 : jg + ng, keep = jg1 - jg <= sparse_ae_NG;
+				for (long jb = jg; keep && jb < jg1; jb++) {
 					const long j0 = jb * sparse_ae_NR, nr = N - j0 < sparse_ae_NR ? N - j0 : sparse_ae_NR;
-					sparse_ae_pack(B + k0 * brs + j0 * bcs, bcs, brs, nr, sparse_ae_NR, kc, bp, sparse_ae_NR);
-					const float *bj = bias && k0 == 0 ? bias + j0 : NULL;
-					if (bj && nr < sparse_ae_NR) {
-						for (long j = 0; j < sparse_ae_NR; j++)
-							bedge[j] = j < nr ? bj[j] : 0;
-						bj = bedge;
-					}
-					for (long i = 0; i < mc; i += sparse_ae_MR) {
-						const long mr = mc - i < sparse_ae_MR ? mc - i : sparse_ae_MR;
-						float *c = C + (i0 + i) * N + j0;
-						const int last = k0 + kc == K;
-						if (mr == sparse_ae_MR && nr == sparse_ae_NR) {
-							sparse_ae_kernel(kc, ap + i * kc, bp, c, N, bj, k0 == 0);
+					sparse_ae_pack(B + k0 * brs + j0 * bcs, bcs, brs, nr, sparse_ae_NR, kc, bps + (jb - jg) * sparse_ae_KC * sparse_ae_NR, sparse_ae_NR);
+				}
+				for (long i0 = r0; i0 < r1; i0 += sparse_ae_MC) {
+					const long mc = r1 - i0 < sparse_ae_MC ? r1 - i0 : sparse_ae_MC;
+					for (long i = 0; i < mc; i += sparse_ae_MR)
+						if (acs != 1 || mc - i < sparse_ae_MR)
+							sparse_ae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < sparse_ae_MR ? mc - i : sparse_ae_MR,
+								 sparse_ae_MR, kc, ap + i * kc, sparse_ae_MR);
+					for (long jb = jg; jb < jg1; jb++) {
+						const long j0 = jb * sparse_ae_NR, nr = N - j0 < sparse_ae_NR ? N - j0 : sparse_ae_NR;
+						float *bp = bps + (keep ? jb - jg : 0) * sparse_ae_KC * sparse_ae_NR;
+						if (!keep)
+							sparse_ae_pack(B + k0 * brs + j0 * bcs, bcs, brs, nr, sparse_ae_NR, kc, bp, sparse_ae_NR);
+						const float *bj = bias && k0 == 0 ? bias + j0 : NULL;
+						if (bj && nr < sparse_ae_NR) {
+							for (long j = 0; j < sparse_ae_NR; j++)
+								bedge[j] = j < nr ? bj[j] : 0;
+							bj = bedge;
+						}
+						for (long i = 0; i < mc; i += sparse_ae_MR) {
+							const long mr = mc - i < sparse_ae_MR ? mc - i : sparse_ae_MR;
+							float *c = C + (i0 + i) * N + j0;
+							const int last = k0 + kc == K;
+							/* whole panels of rows that run along k are read in place */
+							const int direct = acs == 1 && mr == sparse_ae_MR;
+							const float *a = direct ? A + (i0 + i) * ars + k0 : ap + i * kc;
+							const long ka = direct ? 1 : sparse_ae_MR, ra = direct ? ars : 1;
+							if (mr == sparse_ae_MR && nr == sparse_ae_NR) {
+								sparse_ae_kernel(kc, a, ka, ra, bp, c, N, bj, k0 == 0);
+								if (ep && last)
+									sparse_ae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
+								continue;
+							}
+							/* A tile at the edge of C: computed whole in `edge`. */
+							for (long r = 0; r < sparse_ae_MR; r++)
+								for (long j = 0; j < sparse_ae_NR; j++)
+									edge[r * sparse_ae_NR + j] = r < mr && j < nr && k0 ? c[r * N + j] : 0;
+							sparse_ae_kernel(kc, a, ka, ra, bp, edge, sparse_ae_NR, bj, k0 == 0);
+							for (long r = 0; r < mr; r++)
+								memcpy(c + r * N, edge + r * sparse_ae_NR, sizeof(float) * (size_t)nr);
 							if (ep && last)
 								sparse_ae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
-							continue;
 						}
-						/* A tile at the edge of C: computed whole in `edge`. */
-						for (long r = 0; r < sparse_ae_MR; r++)
-							for (long j = 0; j < sparse_ae_NR; j++)
-								edge[r * sparse_ae_NR + j] = r < mr && j < nr && k0 ? c[r * N + j] : 0;
-						sparse_ae_kernel(kc, ap + i * kc, bp, edge, sparse_ae_NR, bj, k0 == 0);
-						for (long r = 0; r < mr; r++)
-							memcpy(c + r * N, edge + r * sparse_ae_NR, sizeof(float) * (size_t)nr);
-						if (ep && last)
-							sparse_ae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
 					}
 				}
 			}

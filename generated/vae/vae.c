@@ -147,7 +147,7 @@ static void vae_act(int act, float slope, long rows, long cols, const float *x, 
 				const vae_vec o = VAE_LOAD(y + j);
 				VAE_STORE(out + j, VAE_MUL(VAE_LOAD(x + j), VAE_SUB(one, VAE_MUL(o, o))));
 			}
-		for (; j < cols; j++) {
+		for (long left = cols - j; left > 0; left--, j++) {
 			const float v = x[j];
 			if (y) {
 				const float o = y[j];
@@ -295,12 +295,14 @@ static void vae_finish(const vae_epilogue *ep, float *c, long ldc, long rows, lo
 	vae_act(ep->act, ep->slope, rows, cols, c, ldc, ep->y ? ep->y + off : NULL, ldc, c, ldc);
 }
 
-enum { vae_MR = 8, vae_NR = 2 * VAE_LANES, vae_KC = 128, vae_MC = 128 };
+enum { vae_MR = 8, vae_NR = 2 * VAE_LANES, vae_KC = 128, vae_MC = 128, vae_NG = 4 };
 
 /* The MR x NR tile at C (rows ldc apart) = (bias row, 0 or C itself) +
- * a b, where a is a packed kc x MR panel of A and b a kc x NR panel of B. */
-static void vae_kernel(long kc, const float *restrict a, const float *restrict b, float *restrict C, long ldc,
-			const float *bias, int first)
+ * a b, where a is a kc x MR panel of A, element (k, r) at a[k ka + r ra]
+ * (packed: ka = MR, ra = 1; rows of A read in place: ka = 1), and b a
+ * packed kc x NR panel of B. */
+static void vae_kernel(long kc, const float *restrict a, long ka, long ra, const float *restrict b,
+			float *restrict C, long ldc, const float *bias, int first)
 {
 	vae_vec c[vae_MR][2];
 	for (int r = 0; r < vae_MR; r++)
@@ -310,7 +312,7 @@ static void vae_kernel(long kc, const float *restrict a, const float *restrict b
 	for (long k = 0; k < kc; k++) {
 		const vae_vec b0 = VAE_LOAD(b + k * vae_NR), b1 = VAE_LOAD(b + k * vae_NR + VAE_LANES);
 		for (int r = 0; r < vae_MR; r++) {
-			const vae_vec x = VAE_SET1(a[k * vae_MR + r]);
+			const vae_vec x = VAE_SET1(a[k * ka + r * ra]);
 			c[r][0] = VAE_FMA(x, b0, c[r][0]);
 			c[r][1] = VAE_FMA(x, b1, c[r][1]);
 		}
@@ -376,42 +378,60 @@ static void vae_gemm(long M, long N, long K, const float *A, long ars, long acs,
 			r1 = panels * (t + 1) / nt * vae_MR < M ? panels * (t + 1) / nt * vae_MR : M;
 		}
 #endif
-		float ap[vae_MC * vae_KC], bp[vae_KC * vae_NR], edge[vae_MR * vae_NR], bedge[vae_NR];
+		float ap[vae_MC * vae_KC], bps[vae_NG * vae_KC * vae_NR], edge[vae_MR * vae_NR], bedge[vae_NR];
+		/* When this thread has at most vae_NG column blocks, their B panels
+		 * are packed once for all rows; otherwise each for MC rows at a time
+		 * (the rows of A packed once). */
+		const long ng = jb1 - jb0 <= vae_NG ? vae_NG : jb1 - jb0;
 		for (long k0 = 0; k0 < K; k0 += vae_KC) {
 			const long kc = K - k0 < vae_KC ? K - k0 : vae_KC;
-			for (long i0 = r0; i0 < r1; i0 += vae_MC) {
-				const long mc = r1 - i0 < vae_MC ? r1 - i0 : vae_MC;
-				for (long i = 0; i < mc; i += vae_MR)
-					vae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < vae_MR ? mc - i : vae_MR,
-						 vae_MR, kc, ap + i * kc, vae_MR);
-				for (long jb = jb0; jb < jb1; jb++) {
+			for (long jg = jb0; jg < jb1; jg += ng) {
+				const long jg1 = jb1 - jg < ng ? jb1 : jg + ng, keep = jg1 - jg <= vae_NG;
+				for (long jb = jg; keep && jb < jg1; jb++) {
 					const long j0 = jb * vae_NR, nr = N - j0 < vae_NR ? N - j0 : vae_NR;
-					vae_pack(B + k0 * brs + j0 * bcs, bcs, brs, nr, vae_NR, kc, bp, vae_NR);
-					const float *bj = bias && k0 == 0 ? bias + j0 : NULL;
-					if (bj && nr < vae_NR) {
-						for (long j = 0; j < vae_NR; j++)
-							bedge[j] = j < nr ? bj[j] : 0;
-						bj = bedge;
-					}
-					for (long i = 0; i < mc; i += vae_MR) {
-						const long mr = mc - i < vae_MR ? mc - i : vae_MR;
-						float *c = C + (i0 + i) * N + j0;
-						const int last = k0 + kc == K;
-						if (mr == vae_MR && nr == vae_NR) {
-							vae_kernel(kc, ap + i * kc, bp, c, N, bj, k0 == 0);
+					vae_pack(B + k0 * brs + j0 * bcs, bcs, brs, nr, vae_NR, kc, bps + (jb - jg) * vae_KC * vae_NR, vae_NR);
+				}
+				for (long i0 = r0; i0 < r1; i0 += vae_MC) {
+					const long mc = r1 - i0 < vae_MC ? r1 - i0 : vae_MC;
+					for (long i = 0; i < mc; i += vae_MR)
+						if (acs != 1 || mc - i < vae_MR)
+							vae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < vae_MR ? mc - i : vae_MR,
+								 vae_MR, kc, ap + i * kc, vae_MR);
+					for (long jb = jg; jb < jg1; jb++) {
+						const long j0 = jb * vae_NR, nr = N - j0 < vae_NR ? N - j0 : vae_NR;
+						float *bp = bps + (keep ? jb - jg : 0) * vae_KC * vae_NR;
+						if (!keep)
+							vae_pack(B + k0 * brs + j0 * bcs, bcs, brs, nr, vae_NR, kc, bp, vae_NR);
+						const float *bj = bias && k0 == 0 ? bias + j0 : NULL;
+						if (bj && nr < vae_NR) {
+							for (long j = 0; j < vae_NR; j++)
+								bedge[j] = j < nr ? bj[j] : 0;
+							bj = bedge;
+						}
+						for (long i = 0; i < mc; i += vae_MR) {
+							const long mr = mc - i < vae_MR ? mc - i : vae_MR;
+							float *c = C + (i0 + i) * N + j0;
+							const int last = k0 + kc == K;
+							/* whole panels of rows that run along k are read in place */
+							const int direct = acs == 1 && mr == vae_MR;
+							const float *a = direct ? A + (i0 + i) * ars + k0 : ap + i * kc;
+							const long ka = direct ? 1 : vae_MR, ra = direct ? ars : 1;
+							if (mr == vae_MR && nr == vae_NR) {
+								vae_kernel(kc, a, ka, ra, bp, c, N, bj, k0 == 0);
+								if (ep && last)
+									vae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
+								continue;
+							}
+							/* A tile at the edge of C: computed whole in `edge`. */
+							for (long r = 0; r < vae_MR; r++)
+								for (long j = 0; j < vae_NR; j++)
+									edge[r * vae_NR + j] = r < mr && j < nr && k0 ? c[r * N + j] : 0;
+							vae_kernel(kc, a, ka, ra, bp, edge, vae_NR, bj, k0 == 0);
+							for (long r = 0; r < mr; r++)
+								memcpy(c + r * N, edge + r * vae_NR, sizeof(float) * (size_t)nr);
 							if (ep && last)
 								vae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
-							continue;
 						}
-						/* A tile at the edge of C: computed whole in `edge`. */
-						for (long r = 0; r < vae_MR; r++)
-							for (long j = 0; j < vae_NR; j++)
-								edge[r * vae_NR + j] = r < mr && j < nr && k0 ? c[r * N + j] : 0;
-						vae_kernel(kc, ap + i * kc, bp, edge, vae_NR, bj, k0 == 0);
-						for (long r = 0; r < mr; r++)
-							memcpy(c + r * N, edge + r * vae_NR, sizeof(float) * (size_t)nr);
-						if (ep && last)
-							vae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
 					}
 				}
 			}
