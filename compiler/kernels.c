@@ -13,6 +13,7 @@ typedef struct Helper {
 	const char *name;                /* suffix after "NAME_" */
 	const char *needs[3];            /* other helpers written first */
 	void (*write)(Emit *e, const char *P, const char *r); /* the definition */
+	const char *simd_needs;          /* one more, unless the kernels are scalar */
 } Helper;
 
 /* Replace the tokens of a kernel template (PFX, UPFX: the prefix; REAL,
@@ -188,11 +189,6 @@ static const char gemm_simd_text[] =
 "\t\tfor (int v = 0; v < 2; v++)\n"
 "\t\t\tUPFX_STORE(C + r * ldc + v * UPFX_LANES, c[r][v]);\n"
 "}\n\n"
-"/* dst[j * ldd + i] = src[i * lds + j] for i, j < 4. */\n"
-"static void PFX_transpose4(const REAL *src, long lds, REAL *dst, long ldd)\n"
-"{\n"
-"TRANSPOSE4"
-"}\n\n"
 "/* dst[k * ldd + j] = X(j, k) = X[j * js + k * ks] for j < nj (0 for\n"
 " * nj <= j < w) and k < kc: a k-major panel w wide, transposed 4 x 4 at a\n"
 " * time when X runs along k and copied row by row when it runs along j. */\n"
@@ -203,14 +199,15 @@ static const char gemm_simd_text[] =
 "\t\t\tmemcpy(dst + k * ldd, X + k * ks, sizeof(REAL) * (size_t)w);\n"
 "\t\treturn;\n"
 "\t}\n"
-"\t/* whole 4 x 4 blocks, then the rest element by element */\n"
-"\tconst long j4 = ks == 1 ? nj / 4 * 4 : 0, k4 = ks == 1 ? kc / 4 * 4 : 0;\n"
-"\tfor (long j = 0; j < j4; j += 4)\n"
-"\t\tfor (long k = 0; k < k4; k += 4)\n"
-"\t\t\tPFX_transpose4(X + j * js + k, js, dst + k * ldd + j, ldd);\n"
+"\tif (ks == 1)\n"
+"\t\tPFX_transpose(nj, kc, X, js, dst, ldd);\n"
+"\telse\n"
+"\t\tfor (long k = 0; k < kc; k++)\n"
+"\t\t\tfor (long t = 0; t < nj; t++)\n"
+"\t\t\t\tdst[k * ldd + t] = X[t * js + k * ks];\n"
 "\tfor (long k = 0; k < kc; k++)\n"
-"\t\tfor (long t = k < k4 ? j4 : 0; t < w; t++)\n"
-"\t\t\tdst[k * ldd + t] = t < nj ? X[t * js + k * ks] : 0;\n"
+"\t\tfor (long t = nj; t < w; t++)\n"
+"\t\t\tdst[k * ldd + t] = 0;\n"
 "}\n\n"
 "/* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs],\n"
 " * then the epilogue ep, if any, on each tile as it is finished. */\n"
@@ -323,10 +320,33 @@ static void gemm(Emit *e, const char *P, const char *r)
 	}
 	emit_template(e, xasprintf("enum { PFX_MR = %d, PFX_NR = %d * UPFX_LANES, PFX_KC = %d, PFX_MC = %d, PFX_NG = %d };\n\n",
 				   GEMM_MR, GEMM_NV, GEMM_KC, GEMM_MC, GEMM_NG));
-	const char *text = gemm_simd_text, *mark = strstr(text, "TRANSPOSE4");
-	emit_template(e, xasprintf("%.*s%s%s", (int)(mark - text), text,
-				   emit_real(e)[0] == 'f' ? transpose4_f32 : transpose4_f64,
-				   mark + strlen("TRANSPOSE4")));
+	emit_template(e, gemm_simd_text);
+}
+
+/* Transposes: 4 x 4 blocks with SSE shuffles for float, then the edges
+ * element by element. */
+static const char transpose_text[] =
+"/* dst[j * ldd + i] = src[i * lds + j] for i < rows, j < cols. */\n"
+"static void PFX_transpose(long rows, long cols, const REAL *src, long lds, REAL *dst, long ldd)\n"
+"{\n"
+"\tconst long r4 = rows / 4 * 4, c4 = cols / 4 * 4;\n"
+"\tfor (long i = 0; i < r4; i += 4)\n"
+"\t\tfor (long j = 0; j < c4; j += 4)\n"
+"\t\t\tPFX_transpose4(src + i * lds + j, lds, dst + j * ldd + i, ldd);\n"
+"\tfor (long i = 0; i < rows; i++)\n"
+"\t\tfor (long j = i < r4 ? c4 : 0; j < cols; j++)\n"
+"\t\t\tdst[j * ldd + i] = src[i * lds + j];\n"
+"}\n\n";
+
+static void transpose(Emit *e, const char *P, const char *r)
+{
+	(void)P;
+	const int f32 = r[0] == 'f' && !emit_scalar_kernels(e);
+	emit_template(e, xasprintf("/* dst[j * ldd + i] = src[i * lds + j] for i, j < 4. */\n"
+				   "static void PFX_transpose4(const REAL *src, long lds, REAL *dst, long ldd)\n"
+				   "{\n%s}\n\n",
+				   f32 ? transpose4_f32 : transpose4_f64));
+	emit_template(e, transpose_text);
 }
 
 
@@ -495,6 +515,12 @@ static void act(Emit *e, const char *P, const char *r)
 	t = str_replace(t, "EXP", f ? "expf" : "exp");
 	t = str_replace(t, "TANH", f ? "tanhf" : "tanh");
 	emit_template(e, t);
+}
+
+static void act_all_helper(Emit *e, const char *P, const char *r)
+{
+	(void)P;
+	(void)r;
 	emit_template(e, act_all);
 }
 
@@ -716,17 +742,19 @@ CONV_COLUMN_LOOPS
 
 
 static const Helper helpers[] = {
-	{"simd", {NULL}, simd},
-	{"vexp", {"simd"}, vexp},
-	{"act", {"vexp"}, act},
-	{"adam", {"simd"}, adam},
-	{"bce_logits", {"simd"}, bce_logits},
-	{"gemm", {"simd", "act"}, gemm},
-	{"mix", {NULL}, mix},
-	{"uniform", {"mix"}, uniform},
-	{"normal", {"uniform"}, normal},
-	{"im2col", {NULL}, im2col},
-	{"col2im", {NULL}, col2im},
+	{"simd", {NULL}, simd, NULL},
+	{"vexp", {"simd"}, vexp, NULL},
+	{"act", {"vexp"}, act, NULL},
+	{"act_all", {"act"}, act_all_helper, NULL},
+	{"adam", {"simd"}, adam, NULL},
+	{"bce_logits", {"simd"}, bce_logits, NULL},
+	{"transpose", {"simd"}, transpose, NULL},
+	{"gemm", {"simd", "act"}, gemm, "transpose"},
+	{"mix", {NULL}, mix, NULL},
+	{"uniform", {"mix"}, uniform, NULL},
+	{"normal", {"uniform"}, normal, NULL},
+	{"im2col", {NULL}, im2col, NULL},
+	{"col2im", {NULL}, col2im, NULL},
 };
 
 enum { NHELPERS = sizeof helpers / sizeof *helpers };
@@ -738,6 +766,8 @@ const char *emit_helper(Emit *e, const char *name)
 			*emit_helpers_used(e) |= 1u << i;
 			for (int k = 0; k < 3 && helpers[i].needs[k]; k++)
 				emit_helper(e, helpers[i].needs[k]);
+			if (helpers[i].simd_needs && !emit_scalar_kernels(e))
+				emit_helper(e, helpers[i].simd_needs);
 			return xasprintf("%s_%s", emit_prefix(e), name);
 		}
 	ICE("no helper named %s", name);

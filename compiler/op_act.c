@@ -77,7 +77,7 @@ const char *act_code(Emit *e, int kind)
 
 static void act_emit(Emit *e, Node *n)
 {
-	emit_line(e, "%s_act_all(%s, %s, %s, %s, NULL, %s);", emit_prefix(e), act_code(e, n->iattr[0]),
+	emit_line(e, "%s(%s, %s, %s, %s, NULL, %s);", emit_helper(e, "act_all"), act_code(e, n->iattr[0]),
 		  emit_num(e, n->fattr[0]), emit_count(e, n, 1), emit_ref(e, n->in[0]), emit_ref(e, n));
 }
 
@@ -135,7 +135,7 @@ const OpDef op_identity = {
 /* act_grad(y, dy): dy * f'(x) where y = f(x) (y's input); iattr[0] names f. */
 static void act_grad_emit(Emit *e, Node *n)
 {
-	emit_line(e, "%s_act_all(%s, %s, %s, %s, %s, %s);", emit_prefix(e), act_code(e, n->iattr[0]),
+	emit_line(e, "%s(%s, %s, %s, %s, %s, %s);", emit_helper(e, "act_all"), act_code(e, n->iattr[0]),
 		  emit_num(e, n->fattr[0]), emit_count(e, n, 1), emit_ref(e, n->in[1]), emit_ref(e, n->in[0]),
 		  emit_ref(e, n));
 }

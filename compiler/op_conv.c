@@ -297,12 +297,12 @@ static void emit_map_transpose(Emit *e, const char *map, const char *t, long O, 
 {
 	emit_parallel_samples(e);
 	emit_line(e, "for (long b = 0; b < n; b++) {");
-	emit_line(e, "\tfor (long o = 0; o < %ld; o++)", O);
-	emit_line(e, "\t\tfor (long q = 0; q < %ld; q++)", P);
 	if (to_last)
-		emit_line(e, "\t\t\t%s[(b * %ld + q) * %ld + o] = %s[(b * %ld + o) * %ld + q];", t, P, O, map, O, P);
+		emit_line(e, "\t%s(%ld, %ld, %s + b * %ld, %ld, %s + b * %ld, %ld);", emit_helper(e, "transpose"), O, P,
+			  map, O * P, P, t, O * P, O);
 	else
-		emit_line(e, "\t\t\t%s[(b * %ld + o) * %ld + q] = %s[(b * %ld + q) * %ld + o];", map, O, P, t, P, O);
+		emit_line(e, "\t%s(%ld, %ld, %s + b * %ld, %ld, %s + b * %ld, %ld);", emit_helper(e, "transpose"), P, O,
+			  t, O * P, O, map, O * P, P);
 	if (after)
 		emit_line(e, "\t%s", after);
 	emit_line(e, "}");
@@ -540,20 +540,35 @@ static int conv_db_shape(Node *n)
 	return 1;
 }
 
+/* Each channel on its own (threads share them out), its samples in
+ * order; a sample's values are summed in 16 running sums, value q into
+ * sum q % 16, which are then added in order: a fixed order that
+ * vectorizes. */
 static void conv_db_emit(Emit *e, Node *n)
 {
 	Shape s = n->in[0]->shape;
 	long C = s.dims[0], hw = (long)s.dims[1] * s.dims[2];
-	const char *db = emit_ref(e, n), *dy = emit_ref(e, n->in[0]);
-	emit_line(e, "for (long c = 0; c < %ld; c++)", C);
-	emit_line(e, "\t%s[c] = 0;", db);
-	emit_line(e, "for (long b = 0; b < n; b++)");
-	emit_line(e, "\tfor (long c = 0; c < %ld; c++) {", C);
-	emit_line(e, "\t\t%s acc = 0;", emit_real(e));
-	emit_line(e, "\t\tfor (long q = 0; q < %ld; q++)", hw);
-	emit_line(e, "\t\t\tacc += %s[(b * %ld + c) * %ld + q];", dy, C, hw);
-	emit_line(e, "\t\t%s[c] += acc;", db);
+	const char *db = emit_ref(e, n), *dy = emit_ref(e, n->in[0]), *r = emit_real(e);
+	emit_raw(e, "#ifdef _OPENMP\n#pragma omp parallel for schedule(static) if (n * %ld >= 32768)\n#endif\n",
+		 C * hw);
+	emit_line(e, "for (long c = 0; c < %ld; c++) {", C);
+	emit_line(e, "\t%s total = 0;", r);
+	emit_line(e, "\tfor (long b = 0; b < n; b++) {");
+	emit_line(e, "\t\tconst %s *x = %s + (b * %ld + c) * %ld;", r, dy, C, hw);
+	emit_line(e, "\t\t%s part[16] = {0}, acc = 0;", r);
+	emit_line(e, "\t\tfor (long q = 0; q < %ld; q += 16)", hw / 16 * 16);
+	emit_line(e, "\t\t\tfor (int l = 0; l < 16; l++)");
+	emit_line(e, "\t\t\t\tpart[l] += x[q + l];");
+	if (hw % 16) {
+		emit_line(e, "\t\tfor (long q = %ld; q < %ld; q++)", hw / 16 * 16, hw);
+		emit_line(e, "\t\t\tpart[q %% 16] += x[q];");
+	}
+	emit_line(e, "\t\tfor (int l = 0; l < 16; l++)");
+	emit_line(e, "\t\t\tacc += part[l];");
+	emit_line(e, "\t\ttotal += acc;");
 	emit_line(e, "\t}");
+	emit_line(e, "\t%s[c] = total;", db);
+	emit_line(e, "}");
 }
 
 static double input_elems(const Node *n) { return (double)shape_elems(n->in[0]->shape); }

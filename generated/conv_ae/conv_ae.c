@@ -162,21 +162,6 @@ static void conv_ae_act(int act, float slope, long rows, long cols, const float 
 	}
 }
 
-/* out = f(x) (or x f'(.) from y) for count elements, in slices of a
- * multiple of the vector width that threads share out. */
-static void conv_ae_act_all(int act, float slope, long count, const float *x, const float *y, float *out)
-{
-	enum { SLICE = 8192 };
-	const long slices = (count + SLICE - 1) / SLICE;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (slices >= 4)
-#endif
-	for (long s = 0; s < slices; s++) {
-		const long i = s * SLICE;
-		conv_ae_act(act, slope, 1, count - i < SLICE ? count - i : SLICE, x + i, 0, y ? y + i : NULL, 0, out + i, 0);
-	}
-}
-
 typedef struct conv_ae_adam_k {
 	float beta1, beta2, one_m_beta1, one_m_beta2, eps, wd, step_size, bc2_sqrt;
 } conv_ae_adam_k;
@@ -222,6 +207,30 @@ static void conv_ae_adam(long count, float *p, float *m, float *v, const float *
 	}
 }
 
+/* dst[j * ldd + i] = src[i * lds + j] for i, j < 4. */
+static void conv_ae_transpose4(const float *src, long lds, float *dst, long ldd)
+{
+	simde__m128 r0 = simde_mm_loadu_ps(src), r1 = simde_mm_loadu_ps(src + lds);
+	simde__m128 r2 = simde_mm_loadu_ps(src + 2 * lds), r3 = simde_mm_loadu_ps(src + 3 * lds);
+	SIMDE_MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+	simde_mm_storeu_ps(dst, r0);
+	simde_mm_storeu_ps(dst + ldd, r1);
+	simde_mm_storeu_ps(dst + 2 * ldd, r2);
+	simde_mm_storeu_ps(dst + 3 * ldd, r3);
+}
+
+/* dst[j * ldd + i] = src[i * lds + j] for i < rows, j < cols. */
+static void conv_ae_transpose(long rows, long cols, const float *src, long lds, float *dst, long ldd)
+{
+	const long r4 = rows / 4 * 4, c4 = cols / 4 * 4;
+	for (long i = 0; i < r4; i += 4)
+		for (long j = 0; j < c4; j += 4)
+			conv_ae_transpose4(src + i * lds + j, lds, dst + j * ldd + i, ldd);
+	for (long i = 0; i < rows; i++)
+		for (long j = i < r4 ? c4 : 0; j < cols; j++)
+			dst[j * ldd + i] = src[i * lds + j];
+}
+
 /* What a product does to each finished tile of C (at row stride ldc,
  * element `off` of C): an activation, C = f(C), or with y the derivative
  * of one, C = C f'(.) read off y = f(x) (laid out as C). */
@@ -263,18 +272,6 @@ static void conv_ae_kernel(long kc, const float *restrict a, long ka, long ra, c
 			CONV_AE_STORE(C + r * ldc + v * CONV_AE_LANES, c[r][v]);
 }
 
-/* dst[j * ldd + i] = src[i * lds + j] for i, j < 4. */
-static void conv_ae_transpose4(const float *src, long lds, float *dst, long ldd)
-{
-	simde__m128 r0 = simde_mm_loadu_ps(src), r1 = simde_mm_loadu_ps(src + lds);
-	simde__m128 r2 = simde_mm_loadu_ps(src + 2 * lds), r3 = simde_mm_loadu_ps(src + 3 * lds);
-	SIMDE_MM_TRANSPOSE4_PS(r0, r1, r2, r3);
-	simde_mm_storeu_ps(dst, r0);
-	simde_mm_storeu_ps(dst + ldd, r1);
-	simde_mm_storeu_ps(dst + 2 * ldd, r2);
-	simde_mm_storeu_ps(dst + 3 * ldd, r3);
-}
-
 /* dst[k * ldd + j] = X(j, k) = X[j * js + k * ks] for j < nj (0 for
  * nj <= j < w) and k < kc: a k-major panel w wide, transposed 4 x 4 at a
  * time when X runs along k and copied row by row when it runs along j. */
@@ -285,14 +282,15 @@ static void conv_ae_pack(const float *X, long js, long ks, long nj, long w, long
 			memcpy(dst + k * ldd, X + k * ks, sizeof(float) * (size_t)w);
 		return;
 	}
-	/* whole 4 x 4 blocks, then the rest element by element */
-	const long j4 = ks == 1 ? nj / 4 * 4 : 0, k4 = ks == 1 ? kc / 4 * 4 : 0;
-	for (long j = 0; j < j4; j += 4)
-		for (long k = 0; k < k4; k += 4)
-			conv_ae_transpose4(X + j * js + k, js, dst + k * ldd + j, ldd);
+	if (ks == 1)
+		conv_ae_transpose(nj, kc, X, js, dst, ldd);
+	else
+		for (long k = 0; k < kc; k++)
+			for (long t = 0; t < nj; t++)
+				dst[k * ldd + t] = X[t * js + k * ks];
 	for (long k = 0; k < kc; k++)
-		for (long t = k < k4 ? j4 : 0; t < w; t++)
-			dst[k * ldd + t] = t < nj ? X[t * js + k * ks] : 0;
+		for (long t = nj; t < w; t++)
+			dst[k * ldd + t] = 0;
 }
 
 /* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs],
@@ -585,9 +583,7 @@ static conv_ae_real conv_ae_pass(const void *state, void *work, const conv_ae_re
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		for (long o = 0; o < 32; o++)
-			for (long q = 0; q < 196; q++)
-				t5[(b * 32 + o) * 196 + q] = (t3 + n * 1764)[(b * 196 + q) * 32 + o];
+		conv_ae_transpose(196, 32, (t3 + n * 1764) + b * 6272, 32, t5 + b * 6272, 196);
 		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 6272, t5 + b * 6272, 0, NULL, 0, t5 + b * 6272, 0);
 	}
 	/* t8 = conv_workspace */
@@ -602,9 +598,7 @@ static conv_ae_real conv_ae_pass(const void *state, void *work, const conv_ae_re
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		for (long o = 0; o < 64; o++)
-			for (long q = 0; q < 49; q++)
-				t10[(b * 64 + o) * 49 + q] = (t8 + n * 14112)[(b * 49 + q) * 64 + o];
+		conv_ae_transpose(49, 64, (t8 + n * 14112) + b * 3136, 64, t10 + b * 3136, 49);
 		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 3136, t10 + b * 3136, 0, NULL, 0, t10 + b * 3136, 0);
 	}
 	/* t13 = conv_workspace */
@@ -619,9 +613,7 @@ static conv_ae_real conv_ae_pass(const void *state, void *work, const conv_ae_re
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		for (long o = 0; o < 128; o++)
-			for (long q = 0; q < 1; q++)
-				t15[(b * 128 + o) * 1 + q] = (t13 + n * 3136)[(b * 1 + q) * 128 + o];
+		conv_ae_transpose(1, 128, (t13 + n * 3136) + b * 128, 128, t15 + b * 128, 1);
 		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 128, t15 + b * 128, 0, NULL, 0, t15 + b * 128, 0);
 	}
 	/* t18 = conv_workspace */
@@ -630,9 +622,7 @@ static conv_ae_real conv_ae_pass(const void *state, void *work, const conv_ae_re
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		for (long o = 0; o < 128; o++)
-			for (long q = 0; q < 1; q++)
-				(t18 + n * 3136)[(b * 1 + q) * 128 + o] = t15[(b * 128 + o) * 1 + q];
+		conv_ae_transpose(128, 1, t15 + b * 128, 1, (t18 + n * 3136) + b * 128, 128);
 	}
 	conv_ae_gemm(n * 1, 3136, 128, (t18 + n * 3136), 128, 1, t16, 3136, 1, NULL, t18, NULL);
 #ifdef _OPENMP
@@ -651,9 +641,7 @@ static conv_ae_real conv_ae_pass(const void *state, void *work, const conv_ae_re
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		for (long o = 0; o < 64; o++)
-			for (long q = 0; q < 49; q++)
-				(t23 + n * 14112)[(b * 49 + q) * 64 + o] = t20[(b * 64 + o) * 49 + q];
+		conv_ae_transpose(64, 49, t20 + b * 3136, 49, (t23 + n * 14112) + b * 3136, 64);
 	}
 	conv_ae_gemm(n * 49, 288, 64, (t23 + n * 14112), 64, 1, t21, 288, 1, NULL, t23, NULL);
 #ifdef _OPENMP
@@ -672,9 +660,7 @@ static conv_ae_real conv_ae_pass(const void *state, void *work, const conv_ae_re
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		for (long o = 0; o < 32; o++)
-			for (long q = 0; q < 196; q++)
-				(t28 + n * 1764)[(b * 196 + q) * 32 + o] = t25[(b * 32 + o) * 196 + q];
+		conv_ae_transpose(32, 196, t25 + b * 6272, 196, (t28 + n * 1764) + b * 6272, 32);
 	}
 	conv_ae_gemm(n * 196, 9, 32, (t28 + n * 1764), 32, 1, t26, 9, 1, NULL, t28, NULL);
 #ifdef _OPENMP
@@ -726,9 +712,7 @@ static conv_ae_real conv_ae_pass(const void *state, void *work, const conv_ae_re
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		for (long o = 0; o < 32; o++)
-			for (long q = 0; q < 196; q++)
-				t36[(b * 32 + o) * 196 + q] = (t35 + n * 1764)[(b * 196 + q) * 32 + o];
+		conv_ae_transpose(196, 32, (t35 + n * 1764) + b * 6272, 32, t36 + b * 6272, 196);
 		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 6272, t36 + b * 6272, 0, t25 + b * 6272, 0, t36 + b * 6272, 0);
 	}
 	/* t37 = conv_workspace */
@@ -737,21 +721,27 @@ static conv_ae_real conv_ae_pass(const void *state, void *work, const conv_ae_re
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		for (long o = 0; o < 32; o++)
-			for (long q = 0; q < 196; q++)
-				t37[(b * 196 + q) * 32 + o] = t25[(b * 32 + o) * 196 + q];
+		conv_ae_transpose(32, 196, t25 + b * 6272, 196, t37 + b * 6272, 32);
 	}
 	conv_ae_gemm(32, 9, n * 196, t37, 1, 32, t35, 9, 1, NULL, t38, NULL);
 	/* t39 = conv_db */
-	for (long c = 0; c < 1; c++)
-		t39[c] = 0;
-	for (long b = 0; b < n; b++)
-		for (long c = 0; c < 1; c++) {
-			float acc = 0;
-			for (long q = 0; q < 784; q++)
-				acc += t33[(b * 1 + c) * 784 + q];
-			t39[c] += acc;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
+#endif
+	for (long c = 0; c < 1; c++) {
+		float total = 0;
+		for (long b = 0; b < n; b++) {
+			const float *x = t33 + (b * 1 + c) * 784;
+			float part[16] = {0}, acc = 0;
+			for (long q = 0; q < 784; q += 16)
+				for (int l = 0; l < 16; l++)
+					part[l] += x[q + l];
+			for (int l = 0; l < 16; l++)
+				acc += part[l];
+			total += acc;
 		}
+		t39[c] = total;
+	}
 	/* t41 = conv_workspace */
 	/* t42 = conv2d*relu' */
 #ifdef _OPENMP
@@ -764,9 +754,7 @@ static conv_ae_real conv_ae_pass(const void *state, void *work, const conv_ae_re
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		for (long o = 0; o < 64; o++)
-			for (long q = 0; q < 49; q++)
-				t42[(b * 64 + o) * 49 + q] = (t41 + n * 14112)[(b * 49 + q) * 64 + o];
+		conv_ae_transpose(49, 64, (t41 + n * 14112) + b * 3136, 64, t42 + b * 3136, 49);
 		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 3136, t42 + b * 3136, 0, t20 + b * 3136, 0, t42 + b * 3136, 0);
 	}
 	/* t43 = conv_workspace */
@@ -775,21 +763,29 @@ static conv_ae_real conv_ae_pass(const void *state, void *work, const conv_ae_re
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		for (long o = 0; o < 64; o++)
-			for (long q = 0; q < 49; q++)
-				t43[(b * 49 + q) * 64 + o] = t20[(b * 64 + o) * 49 + q];
+		conv_ae_transpose(64, 49, t20 + b * 3136, 49, t43 + b * 3136, 64);
 	}
 	conv_ae_gemm(64, 288, n * 49, t43, 1, 64, t41, 288, 1, NULL, t44, NULL);
 	/* t45 = conv_db */
-	for (long c = 0; c < 32; c++)
-		t45[c] = 0;
-	for (long b = 0; b < n; b++)
-		for (long c = 0; c < 32; c++) {
-			float acc = 0;
-			for (long q = 0; q < 196; q++)
-				acc += t36[(b * 32 + c) * 196 + q];
-			t45[c] += acc;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 6272 >= 32768)
+#endif
+	for (long c = 0; c < 32; c++) {
+		float total = 0;
+		for (long b = 0; b < n; b++) {
+			const float *x = t36 + (b * 32 + c) * 196;
+			float part[16] = {0}, acc = 0;
+			for (long q = 0; q < 192; q += 16)
+				for (int l = 0; l < 16; l++)
+					part[l] += x[q + l];
+			for (long q = 192; q < 196; q++)
+				part[q % 16] += x[q];
+			for (int l = 0; l < 16; l++)
+				acc += part[l];
+			total += acc;
 		}
+		t45[c] = total;
+	}
 	/* t47 = conv_workspace */
 	/* t48 = conv2d*relu' */
 #ifdef _OPENMP
@@ -802,9 +798,7 @@ static conv_ae_real conv_ae_pass(const void *state, void *work, const conv_ae_re
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		for (long o = 0; o < 128; o++)
-			for (long q = 0; q < 1; q++)
-				t48[(b * 128 + o) * 1 + q] = (t47 + n * 3136)[(b * 1 + q) * 128 + o];
+		conv_ae_transpose(1, 128, (t47 + n * 3136) + b * 128, 128, t48 + b * 128, 1);
 		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 128, t48 + b * 128, 0, t15 + b * 128, 0, t48 + b * 128, 0);
 	}
 	/* t49 = conv_workspace */
@@ -813,30 +807,36 @@ static conv_ae_real conv_ae_pass(const void *state, void *work, const conv_ae_re
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		for (long o = 0; o < 128; o++)
-			for (long q = 0; q < 1; q++)
-				t49[(b * 1 + q) * 128 + o] = t15[(b * 128 + o) * 1 + q];
+		conv_ae_transpose(128, 1, t15 + b * 128, 1, t49 + b * 128, 128);
 	}
 	conv_ae_gemm(128, 3136, n * 1, t49, 1, 128, t47, 3136, 1, NULL, t50, NULL);
 	/* t51 = conv_db */
-	for (long c = 0; c < 64; c++)
-		t51[c] = 0;
-	for (long b = 0; b < n; b++)
-		for (long c = 0; c < 64; c++) {
-			float acc = 0;
-			for (long q = 0; q < 49; q++)
-				acc += t42[(b * 64 + c) * 49 + q];
-			t51[c] += acc;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 3136 >= 32768)
+#endif
+	for (long c = 0; c < 64; c++) {
+		float total = 0;
+		for (long b = 0; b < n; b++) {
+			const float *x = t42 + (b * 64 + c) * 49;
+			float part[16] = {0}, acc = 0;
+			for (long q = 0; q < 48; q += 16)
+				for (int l = 0; l < 16; l++)
+					part[l] += x[q + l];
+			for (long q = 48; q < 49; q++)
+				part[q % 16] += x[q];
+			for (int l = 0; l < 16; l++)
+				acc += part[l];
+			total += acc;
 		}
+		t51[c] = total;
+	}
 	/* t53 = conv_workspace */
 	/* t54 = conv_transpose2d*relu' */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		for (long o = 0; o < 128; o++)
-			for (long q = 0; q < 1; q++)
-				(t53 + n * 3136)[(b * 1 + q) * 128 + o] = t48[(b * 128 + o) * 1 + q];
+		conv_ae_transpose(128, 1, t48 + b * 128, 1, (t53 + n * 3136) + b * 128, 128);
 	}
 	conv_ae_gemm(n * 1, 3136, 128, (t53 + n * 3136), 128, 1, t11, 3136, 1, NULL, t53, NULL);
 #ifdef _OPENMP
@@ -855,30 +855,36 @@ static conv_ae_real conv_ae_pass(const void *state, void *work, const conv_ae_re
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		for (long o = 0; o < 128; o++)
-			for (long q = 0; q < 1; q++)
-				t55[(b * 1 + q) * 128 + o] = t48[(b * 128 + o) * 1 + q];
+		conv_ae_transpose(128, 1, t48 + b * 128, 1, t55 + b * 128, 128);
 	}
 	conv_ae_gemm(128, 3136, n * 1, t55, 1, 128, t13, 3136, 1, NULL, t56, NULL);
 	/* t57 = conv_db */
-	for (long c = 0; c < 128; c++)
-		t57[c] = 0;
-	for (long b = 0; b < n; b++)
-		for (long c = 0; c < 128; c++) {
-			float acc = 0;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 128 >= 32768)
+#endif
+	for (long c = 0; c < 128; c++) {
+		float total = 0;
+		for (long b = 0; b < n; b++) {
+			const float *x = t48 + (b * 128 + c) * 1;
+			float part[16] = {0}, acc = 0;
+			for (long q = 0; q < 0; q += 16)
+				for (int l = 0; l < 16; l++)
+					part[l] += x[q + l];
 			for (long q = 0; q < 1; q++)
-				acc += t48[(b * 128 + c) * 1 + q];
-			t57[c] += acc;
+				part[q % 16] += x[q];
+			for (int l = 0; l < 16; l++)
+				acc += part[l];
+			total += acc;
 		}
+		t57[c] = total;
+	}
 	/* t59 = conv_workspace */
 	/* t60 = conv_transpose2d*relu' */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		for (long o = 0; o < 64; o++)
-			for (long q = 0; q < 49; q++)
-				(t59 + n * 14112)[(b * 49 + q) * 64 + o] = t54[(b * 64 + o) * 49 + q];
+		conv_ae_transpose(64, 49, t54 + b * 3136, 49, (t59 + n * 14112) + b * 3136, 64);
 	}
 	conv_ae_gemm(n * 49, 288, 64, (t59 + n * 14112), 64, 1, t6, 288, 1, NULL, t59, NULL);
 #ifdef _OPENMP
@@ -897,42 +903,58 @@ static conv_ae_real conv_ae_pass(const void *state, void *work, const conv_ae_re
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		for (long o = 0; o < 64; o++)
-			for (long q = 0; q < 49; q++)
-				t61[(b * 49 + q) * 64 + o] = t54[(b * 64 + o) * 49 + q];
+		conv_ae_transpose(64, 49, t54 + b * 3136, 49, t61 + b * 3136, 64);
 	}
 	conv_ae_gemm(64, 288, n * 49, t61, 1, 64, t8, 288, 1, NULL, t62, NULL);
 	/* t63 = conv_db */
-	for (long c = 0; c < 64; c++)
-		t63[c] = 0;
-	for (long b = 0; b < n; b++)
-		for (long c = 0; c < 64; c++) {
-			float acc = 0;
-			for (long q = 0; q < 49; q++)
-				acc += t54[(b * 64 + c) * 49 + q];
-			t63[c] += acc;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 3136 >= 32768)
+#endif
+	for (long c = 0; c < 64; c++) {
+		float total = 0;
+		for (long b = 0; b < n; b++) {
+			const float *x = t54 + (b * 64 + c) * 49;
+			float part[16] = {0}, acc = 0;
+			for (long q = 0; q < 48; q += 16)
+				for (int l = 0; l < 16; l++)
+					part[l] += x[q + l];
+			for (long q = 48; q < 49; q++)
+				part[q % 16] += x[q];
+			for (int l = 0; l < 16; l++)
+				acc += part[l];
+			total += acc;
 		}
+		t63[c] = total;
+	}
 	/* t65 = conv_workspace */
 	/* t66 = conv2d_dw<cols */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		for (long o = 0; o < 32; o++)
-			for (long q = 0; q < 196; q++)
-				t65[(b * 196 + q) * 32 + o] = t60[(b * 32 + o) * 196 + q];
+		conv_ae_transpose(32, 196, t60 + b * 6272, 196, t65 + b * 6272, 32);
 	}
 	conv_ae_gemm(32, 9, n * 196, t65, 1, 32, t3, 9, 1, NULL, t66, NULL);
 	/* t67 = conv_db */
-	for (long c = 0; c < 32; c++)
-		t67[c] = 0;
-	for (long b = 0; b < n; b++)
-		for (long c = 0; c < 32; c++) {
-			float acc = 0;
-			for (long q = 0; q < 196; q++)
-				acc += t60[(b * 32 + c) * 196 + q];
-			t67[c] += acc;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 6272 >= 32768)
+#endif
+	for (long c = 0; c < 32; c++) {
+		float total = 0;
+		for (long b = 0; b < n; b++) {
+			const float *x = t60 + (b * 32 + c) * 196;
+			float part[16] = {0}, acc = 0;
+			for (long q = 0; q < 192; q += 16)
+				for (int l = 0; l < 16; l++)
+					part[l] += x[q + l];
+			for (long q = 192; q < 196; q++)
+				part[q % 16] += x[q];
+			for (int l = 0; l < 16; l++)
+				acc += part[l];
+			total += acc;
 		}
+		t67[c] = total;
+	}
 	return t31[0];
 }
 
@@ -1095,9 +1117,7 @@ conv_ae_real conv_ae_loss(const void *state, void *work, const conv_ae_real *x, 
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		for (long o = 0; o < 32; o++)
-			for (long q = 0; q < 196; q++)
-				t5[(b * 32 + o) * 196 + q] = (t3 + n * 1764)[(b * 196 + q) * 32 + o];
+		conv_ae_transpose(196, 32, (t3 + n * 1764) + b * 6272, 32, t5 + b * 6272, 196);
 		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 6272, t5 + b * 6272, 0, NULL, 0, t5 + b * 6272, 0);
 	}
 	/* t8 = conv_workspace */
@@ -1112,9 +1132,7 @@ conv_ae_real conv_ae_loss(const void *state, void *work, const conv_ae_real *x, 
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		for (long o = 0; o < 64; o++)
-			for (long q = 0; q < 49; q++)
-				t10[(b * 64 + o) * 49 + q] = (t8 + n * 14112)[(b * 49 + q) * 64 + o];
+		conv_ae_transpose(49, 64, (t8 + n * 14112) + b * 3136, 64, t10 + b * 3136, 49);
 		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 3136, t10 + b * 3136, 0, NULL, 0, t10 + b * 3136, 0);
 	}
 	/* t13 = conv_workspace */
@@ -1129,9 +1147,7 @@ conv_ae_real conv_ae_loss(const void *state, void *work, const conv_ae_real *x, 
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		for (long o = 0; o < 128; o++)
-			for (long q = 0; q < 1; q++)
-				t15[(b * 128 + o) * 1 + q] = (t13 + n * 3136)[(b * 1 + q) * 128 + o];
+		conv_ae_transpose(1, 128, (t13 + n * 3136) + b * 128, 128, t15 + b * 128, 1);
 		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 128, t15 + b * 128, 0, NULL, 0, t15 + b * 128, 0);
 	}
 	/* t18 = conv_workspace */
@@ -1140,9 +1156,7 @@ conv_ae_real conv_ae_loss(const void *state, void *work, const conv_ae_real *x, 
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		for (long o = 0; o < 128; o++)
-			for (long q = 0; q < 1; q++)
-				(t18 + n * 3136)[(b * 1 + q) * 128 + o] = t15[(b * 128 + o) * 1 + q];
+		conv_ae_transpose(128, 1, t15 + b * 128, 1, (t18 + n * 3136) + b * 128, 128);
 	}
 	conv_ae_gemm(n * 1, 3136, 128, (t18 + n * 3136), 128, 1, t16, 3136, 1, NULL, t18, NULL);
 #ifdef _OPENMP
@@ -1161,9 +1175,7 @@ conv_ae_real conv_ae_loss(const void *state, void *work, const conv_ae_real *x, 
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		for (long o = 0; o < 64; o++)
-			for (long q = 0; q < 49; q++)
-				(t23 + n * 14112)[(b * 49 + q) * 64 + o] = t20[(b * 64 + o) * 49 + q];
+		conv_ae_transpose(64, 49, t20 + b * 3136, 49, (t23 + n * 14112) + b * 3136, 64);
 	}
 	conv_ae_gemm(n * 49, 288, 64, (t23 + n * 14112), 64, 1, t21, 288, 1, NULL, t23, NULL);
 #ifdef _OPENMP
@@ -1182,9 +1194,7 @@ conv_ae_real conv_ae_loss(const void *state, void *work, const conv_ae_real *x, 
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		for (long o = 0; o < 32; o++)
-			for (long q = 0; q < 196; q++)
-				(t28 + n * 1764)[(b * 196 + q) * 32 + o] = t25[(b * 32 + o) * 196 + q];
+		conv_ae_transpose(32, 196, t25 + b * 6272, 196, (t28 + n * 1764) + b * 6272, 32);
 	}
 	conv_ae_gemm(n * 196, 9, 32, (t28 + n * 1764), 32, 1, t26, 9, 1, NULL, t28, NULL);
 #ifdef _OPENMP
@@ -1264,9 +1274,7 @@ void conv_ae_forward(const void *state, void *work, const conv_ae_real *x, int n
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		for (long o = 0; o < 32; o++)
-			for (long q = 0; q < 196; q++)
-				t5[(b * 32 + o) * 196 + q] = (t3 + n * 1764)[(b * 196 + q) * 32 + o];
+		conv_ae_transpose(196, 32, (t3 + n * 1764) + b * 6272, 32, t5 + b * 6272, 196);
 		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 6272, t5 + b * 6272, 0, NULL, 0, t5 + b * 6272, 0);
 	}
 	/* t8 = conv_workspace */
@@ -1281,9 +1289,7 @@ void conv_ae_forward(const void *state, void *work, const conv_ae_real *x, int n
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		for (long o = 0; o < 64; o++)
-			for (long q = 0; q < 49; q++)
-				t10[(b * 64 + o) * 49 + q] = (t8 + n * 14112)[(b * 49 + q) * 64 + o];
+		conv_ae_transpose(49, 64, (t8 + n * 14112) + b * 3136, 64, t10 + b * 3136, 49);
 		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 3136, t10 + b * 3136, 0, NULL, 0, t10 + b * 3136, 0);
 	}
 	/* t13 = conv_workspace */
@@ -1298,9 +1304,7 @@ void conv_ae_forward(const void *state, void *work, const conv_ae_real *x, int n
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		for (long o = 0; o < 128; o++)
-			for (long q = 0; q < 1; q++)
-				t15[(b * 128 + o) * 1 + q] = (t13 + n * 3136)[(b * 1 + q) * 128 + o];
+		conv_ae_transpose(1, 128, (t13 + n * 3136) + b * 128, 128, t15 + b * 128, 1);
 		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 128, t15 + b * 128, 0, NULL, 0, t15 + b * 128, 0);
 	}
 	/* t18 = conv_workspace */
@@ -1309,9 +1313,7 @@ void conv_ae_forward(const void *state, void *work, const conv_ae_real *x, int n
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		for (long o = 0; o < 128; o++)
-			for (long q = 0; q < 1; q++)
-				(t18 + n * 3136)[(b * 1 + q) * 128 + o] = t15[(b * 128 + o) * 1 + q];
+		conv_ae_transpose(128, 1, t15 + b * 128, 1, (t18 + n * 3136) + b * 128, 128);
 	}
 	conv_ae_gemm(n * 1, 3136, 128, (t18 + n * 3136), 128, 1, t16, 3136, 1, NULL, t18, NULL);
 #ifdef _OPENMP
@@ -1330,9 +1332,7 @@ void conv_ae_forward(const void *state, void *work, const conv_ae_real *x, int n
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		for (long o = 0; o < 64; o++)
-			for (long q = 0; q < 49; q++)
-				(t23 + n * 14112)[(b * 49 + q) * 64 + o] = t20[(b * 64 + o) * 49 + q];
+		conv_ae_transpose(64, 49, t20 + b * 3136, 49, (t23 + n * 14112) + b * 3136, 64);
 	}
 	conv_ae_gemm(n * 49, 288, 64, (t23 + n * 14112), 64, 1, t21, 288, 1, NULL, t23, NULL);
 #ifdef _OPENMP
@@ -1351,9 +1351,7 @@ void conv_ae_forward(const void *state, void *work, const conv_ae_real *x, int n
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		for (long o = 0; o < 32; o++)
-			for (long q = 0; q < 196; q++)
-				(t28 + n * 1764)[(b * 196 + q) * 32 + o] = t25[(b * 32 + o) * 196 + q];
+		conv_ae_transpose(32, 196, t25 + b * 6272, 196, (t28 + n * 1764) + b * 6272, 32);
 	}
 	conv_ae_gemm(n * 196, 9, 32, (t28 + n * 1764), 32, 1, t26, 9, 1, NULL, t28, NULL);
 #ifdef _OPENMP
@@ -1402,9 +1400,7 @@ void conv_ae_encode(const void *state, void *work, const conv_ae_real *x, int n,
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		for (long o = 0; o < 32; o++)
-			for (long q = 0; q < 196; q++)
-				t5[(b * 32 + o) * 196 + q] = (t3 + n * 1764)[(b * 196 + q) * 32 + o];
+		conv_ae_transpose(196, 32, (t3 + n * 1764) + b * 6272, 32, t5 + b * 6272, 196);
 		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 6272, t5 + b * 6272, 0, NULL, 0, t5 + b * 6272, 0);
 	}
 	/* t8 = conv_workspace */
@@ -1419,9 +1415,7 @@ void conv_ae_encode(const void *state, void *work, const conv_ae_real *x, int n,
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		for (long o = 0; o < 64; o++)
-			for (long q = 0; q < 49; q++)
-				t10[(b * 64 + o) * 49 + q] = (t8 + n * 14112)[(b * 49 + q) * 64 + o];
+		conv_ae_transpose(49, 64, (t8 + n * 14112) + b * 3136, 64, t10 + b * 3136, 49);
 		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 3136, t10 + b * 3136, 0, NULL, 0, t10 + b * 3136, 0);
 	}
 	/* t13 = conv_workspace */
@@ -1436,9 +1430,7 @@ void conv_ae_encode(const void *state, void *work, const conv_ae_real *x, int n,
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		for (long o = 0; o < 128; o++)
-			for (long q = 0; q < 1; q++)
-				t15[(b * 128 + o) * 1 + q] = (t13 + n * 3136)[(b * 1 + q) * 128 + o];
+		conv_ae_transpose(1, 128, (t13 + n * 3136) + b * 128, 128, t15 + b * 128, 1);
 		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 128, t15 + b * 128, 0, NULL, 0, t15 + b * 128, 0);
 	}
 	memcpy(z, t15, sizeof(float) * n * 128);
@@ -1471,9 +1463,7 @@ void conv_ae_decode(const void *state, void *work, const conv_ae_real *z, int n,
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		for (long o = 0; o < 128; o++)
-			for (long q = 0; q < 1; q++)
-				(t18 + n * 3136)[(b * 1 + q) * 128 + o] = t15[(b * 128 + o) * 1 + q];
+		conv_ae_transpose(128, 1, t15 + b * 128, 1, (t18 + n * 3136) + b * 128, 128);
 	}
 	conv_ae_gemm(n * 1, 3136, 128, (t18 + n * 3136), 128, 1, t16, 3136, 1, NULL, t18, NULL);
 #ifdef _OPENMP
@@ -1492,9 +1482,7 @@ void conv_ae_decode(const void *state, void *work, const conv_ae_real *z, int n,
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		for (long o = 0; o < 64; o++)
-			for (long q = 0; q < 49; q++)
-				(t23 + n * 14112)[(b * 49 + q) * 64 + o] = t20[(b * 64 + o) * 49 + q];
+		conv_ae_transpose(64, 49, t20 + b * 3136, 49, (t23 + n * 14112) + b * 3136, 64);
 	}
 	conv_ae_gemm(n * 49, 288, 64, (t23 + n * 14112), 64, 1, t21, 288, 1, NULL, t23, NULL);
 #ifdef _OPENMP
@@ -1513,9 +1501,7 @@ void conv_ae_decode(const void *state, void *work, const conv_ae_real *z, int n,
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		for (long o = 0; o < 32; o++)
-			for (long q = 0; q < 196; q++)
-				(t28 + n * 1764)[(b * 196 + q) * 32 + o] = t25[(b * 32 + o) * 196 + q];
+		conv_ae_transpose(32, 196, t25 + b * 6272, 196, (t28 + n * 1764) + b * 6272, 32);
 	}
 	conv_ae_gemm(n * 196, 9, 32, (t28 + n * 1764), 32, 1, t26, 9, 1, NULL, t28, NULL);
 #ifdef _OPENMP

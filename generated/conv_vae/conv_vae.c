@@ -281,6 +281,30 @@ static double conv_vae_bce_logits(long count, const float *z, const float *y, co
 	return acc;
 }
 
+/* dst[j * ldd + i] = src[i * lds + j] for i, j < 4. */
+static void conv_vae_transpose4(const float *src, long lds, float *dst, long ldd)
+{
+	simde__m128 r0 = simde_mm_loadu_ps(src), r1 = simde_mm_loadu_ps(src + lds);
+	simde__m128 r2 = simde_mm_loadu_ps(src + 2 * lds), r3 = simde_mm_loadu_ps(src + 3 * lds);
+	SIMDE_MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+	simde_mm_storeu_ps(dst, r0);
+	simde_mm_storeu_ps(dst + ldd, r1);
+	simde_mm_storeu_ps(dst + 2 * ldd, r2);
+	simde_mm_storeu_ps(dst + 3 * ldd, r3);
+}
+
+/* dst[j * ldd + i] = src[i * lds + j] for i < rows, j < cols. */
+static void conv_vae_transpose(long rows, long cols, const float *src, long lds, float *dst, long ldd)
+{
+	const long r4 = rows / 4 * 4, c4 = cols / 4 * 4;
+	for (long i = 0; i < r4; i += 4)
+		for (long j = 0; j < c4; j += 4)
+			conv_vae_transpose4(src + i * lds + j, lds, dst + j * ldd + i, ldd);
+	for (long i = 0; i < rows; i++)
+		for (long j = i < r4 ? c4 : 0; j < cols; j++)
+			dst[j * ldd + i] = src[i * lds + j];
+}
+
 /* What a product does to each finished tile of C (at row stride ldc,
  * element `off` of C): an activation, C = f(C), or with y the derivative
  * of one, C = C f'(.) read off y = f(x) (laid out as C). */
@@ -322,18 +346,6 @@ static void conv_vae_kernel(long kc, const float *restrict a, long ka, long ra, 
 			CONV_VAE_STORE(C + r * ldc + v * CONV_VAE_LANES, c[r][v]);
 }
 
-/* dst[j * ldd + i] = src[i * lds + j] for i, j < 4. */
-static void conv_vae_transpose4(const float *src, long lds, float *dst, long ldd)
-{
-	simde__m128 r0 = simde_mm_loadu_ps(src), r1 = simde_mm_loadu_ps(src + lds);
-	simde__m128 r2 = simde_mm_loadu_ps(src + 2 * lds), r3 = simde_mm_loadu_ps(src + 3 * lds);
-	SIMDE_MM_TRANSPOSE4_PS(r0, r1, r2, r3);
-	simde_mm_storeu_ps(dst, r0);
-	simde_mm_storeu_ps(dst + ldd, r1);
-	simde_mm_storeu_ps(dst + 2 * ldd, r2);
-	simde_mm_storeu_ps(dst + 3 * ldd, r3);
-}
-
 /* dst[k * ldd + j] = X(j, k) = X[j * js + k * ks] for j < nj (0 for
  * nj <= j < w) and k < kc: a k-major panel w wide, transposed 4 x 4 at a
  * time when X runs along k and copied row by row when it runs along j. */
@@ -344,14 +356,15 @@ static void conv_vae_pack(const float *X, long js, long ks, long nj, long w, lon
 			memcpy(dst + k * ldd, X + k * ks, sizeof(float) * (size_t)w);
 		return;
 	}
-	/* whole 4 x 4 blocks, then the rest element by element */
-	const long j4 = ks == 1 ? nj / 4 * 4 : 0, k4 = ks == 1 ? kc / 4 * 4 : 0;
-	for (long j = 0; j < j4; j += 4)
-		for (long k = 0; k < k4; k += 4)
-			conv_vae_transpose4(X + j * js + k, js, dst + k * ldd + j, ldd);
+	if (ks == 1)
+		conv_vae_transpose(nj, kc, X, js, dst, ldd);
+	else
+		for (long k = 0; k < kc; k++)
+			for (long t = 0; t < nj; t++)
+				dst[k * ldd + t] = X[t * js + k * ks];
 	for (long k = 0; k < kc; k++)
-		for (long t = k < k4 ? j4 : 0; t < w; t++)
-			dst[k * ldd + t] = t < nj ? X[t * js + k * ks] : 0;
+		for (long t = nj; t < w; t++)
+			dst[k * ldd + t] = 0;
 }
 
 /* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs],
@@ -662,9 +675,7 @@ static conv_vae_real conv_vae_pass(const void *state, void *work, const conv_vae
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		for (long o = 0; o < 32; o++)
-			for (long q = 0; q < 196; q++)
-				t5[(b * 32 + o) * 196 + q] = (t3 + n * 1764)[(b * 196 + q) * 32 + o];
+		conv_vae_transpose(196, 32, (t3 + n * 1764) + b * 6272, 32, t5 + b * 6272, 196);
 		conv_vae_act(CONV_VAE_RELU, 0.0f, 1, 6272, t5 + b * 6272, 0, NULL, 0, t5 + b * 6272, 0);
 	}
 	/* t8 = conv_workspace */
@@ -679,9 +690,7 @@ static conv_vae_real conv_vae_pass(const void *state, void *work, const conv_vae
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		for (long o = 0; o < 64; o++)
-			for (long q = 0; q < 49; q++)
-				t10[(b * 64 + o) * 49 + q] = (t8 + n * 14112)[(b * 49 + q) * 64 + o];
+		conv_vae_transpose(49, 64, (t8 + n * 14112) + b * 3136, 64, t10 + b * 3136, 49);
 		conv_vae_act(CONV_VAE_RELU, 0.0f, 1, 3136, t10 + b * 3136, 0, NULL, 0, t10 + b * 3136, 0);
 	}
 	/* t11 = flatten */
@@ -726,9 +735,7 @@ static conv_vae_real conv_vae_pass(const void *state, void *work, const conv_vae
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		for (long o = 0; o < 64; o++)
-			for (long q = 0; q < 49; q++)
-				(t26 + n * 14112)[(b * 49 + q) * 64 + o] = t23[(b * 64 + o) * 49 + q];
+		conv_vae_transpose(64, 49, t23 + b * 3136, 49, (t26 + n * 14112) + b * 3136, 64);
 	}
 	conv_vae_gemm(n * 49, 288, 64, (t26 + n * 14112), 64, 1, t24, 288, 1, NULL, t26, NULL);
 #ifdef _OPENMP
@@ -747,9 +754,7 @@ static conv_vae_real conv_vae_pass(const void *state, void *work, const conv_vae
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		for (long o = 0; o < 32; o++)
-			for (long q = 0; q < 196; q++)
-				(t31 + n * 1764)[(b * 196 + q) * 32 + o] = t28[(b * 32 + o) * 196 + q];
+		conv_vae_transpose(32, 196, t28 + b * 6272, 196, (t31 + n * 1764) + b * 6272, 32);
 	}
 	conv_vae_gemm(n * 196, 9, 32, (t31 + n * 1764), 32, 1, t29, 9, 1, NULL, t31, NULL);
 #ifdef _OPENMP
@@ -804,9 +809,7 @@ static conv_vae_real conv_vae_pass(const void *state, void *work, const conv_vae
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		for (long o = 0; o < 32; o++)
-			for (long q = 0; q < 196; q++)
-				t42[(b * 32 + o) * 196 + q] = (t41 + n * 1764)[(b * 196 + q) * 32 + o];
+		conv_vae_transpose(196, 32, (t41 + n * 1764) + b * 6272, 32, t42 + b * 6272, 196);
 		conv_vae_act(CONV_VAE_RELU, 0.0f, 1, 6272, t42 + b * 6272, 0, t28 + b * 6272, 0, t42 + b * 6272, 0);
 	}
 	/* t43 = conv_workspace */
@@ -815,21 +818,27 @@ static conv_vae_real conv_vae_pass(const void *state, void *work, const conv_vae
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		for (long o = 0; o < 32; o++)
-			for (long q = 0; q < 196; q++)
-				t43[(b * 196 + q) * 32 + o] = t28[(b * 32 + o) * 196 + q];
+		conv_vae_transpose(32, 196, t28 + b * 6272, 196, t43 + b * 6272, 32);
 	}
 	conv_vae_gemm(32, 9, n * 196, t43, 1, 32, t41, 9, 1, NULL, t44, NULL);
 	/* t45 = conv_db */
-	for (long c = 0; c < 1; c++)
-		t45[c] = 0;
-	for (long b = 0; b < n; b++)
-		for (long c = 0; c < 1; c++) {
-			float acc = 0;
-			for (long q = 0; q < 784; q++)
-				acc += t40[(b * 1 + c) * 784 + q];
-			t45[c] += acc;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
+#endif
+	for (long c = 0; c < 1; c++) {
+		float total = 0;
+		for (long b = 0; b < n; b++) {
+			const float *x = t40 + (b * 1 + c) * 784;
+			float part[16] = {0}, acc = 0;
+			for (long q = 0; q < 784; q += 16)
+				for (int l = 0; l < 16; l++)
+					part[l] += x[q + l];
+			for (int l = 0; l < 16; l++)
+				acc += part[l];
+			total += acc;
 		}
+		t45[c] = total;
+	}
 	/* t47 = conv_workspace */
 	/* t48 = conv2d */
 #ifdef _OPENMP
@@ -842,9 +851,7 @@ static conv_vae_real conv_vae_pass(const void *state, void *work, const conv_vae
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		for (long o = 0; o < 64; o++)
-			for (long q = 0; q < 49; q++)
-				t48[(b * 64 + o) * 49 + q] = (t47 + n * 14112)[(b * 49 + q) * 64 + o];
+		conv_vae_transpose(49, 64, (t47 + n * 14112) + b * 3136, 64, t48 + b * 3136, 49);
 	}
 	/* t49 = conv_workspace */
 	/* t50 = conv2d_dw<cols */
@@ -852,21 +859,29 @@ static conv_vae_real conv_vae_pass(const void *state, void *work, const conv_vae
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		for (long o = 0; o < 64; o++)
-			for (long q = 0; q < 49; q++)
-				t49[(b * 49 + q) * 64 + o] = t23[(b * 64 + o) * 49 + q];
+		conv_vae_transpose(64, 49, t23 + b * 3136, 49, t49 + b * 3136, 64);
 	}
 	conv_vae_gemm(64, 288, n * 49, t49, 1, 64, t47, 288, 1, NULL, t50, NULL);
 	/* t51 = conv_db */
-	for (long c = 0; c < 32; c++)
-		t51[c] = 0;
-	for (long b = 0; b < n; b++)
-		for (long c = 0; c < 32; c++) {
-			float acc = 0;
-			for (long q = 0; q < 196; q++)
-				acc += t42[(b * 32 + c) * 196 + q];
-			t51[c] += acc;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 6272 >= 32768)
+#endif
+	for (long c = 0; c < 32; c++) {
+		float total = 0;
+		for (long b = 0; b < n; b++) {
+			const float *x = t42 + (b * 32 + c) * 196;
+			float part[16] = {0}, acc = 0;
+			for (long q = 0; q < 192; q += 16)
+				for (int l = 0; l < 16; l++)
+					part[l] += x[q + l];
+			for (long q = 192; q < 196; q++)
+				part[q % 16] += x[q];
+			for (int l = 0; l < 16; l++)
+				acc += part[l];
+			total += acc;
 		}
+		t51[c] = total;
+	}
 	/* t52 = reshape */
 	memcpy(t52, t48, sizeof(float) * n * 3136);
 	/* t53 = act_grad */
@@ -950,9 +965,7 @@ static conv_vae_real conv_vae_pass(const void *state, void *work, const conv_vae
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		for (long o = 0; o < 64; o++)
-			for (long q = 0; q < 49; q++)
-				(t69 + n * 14112)[(b * 49 + q) * 64 + o] = t68[(b * 64 + o) * 49 + q];
+		conv_vae_transpose(64, 49, t68 + b * 3136, 49, (t69 + n * 14112) + b * 3136, 64);
 	}
 	conv_vae_gemm(n * 49, 288, 64, (t69 + n * 14112), 64, 1, t6, 288, 1, NULL, t69, NULL);
 #ifdef _OPENMP
@@ -971,42 +984,58 @@ static conv_vae_real conv_vae_pass(const void *state, void *work, const conv_vae
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		for (long o = 0; o < 64; o++)
-			for (long q = 0; q < 49; q++)
-				t71[(b * 49 + q) * 64 + o] = t68[(b * 64 + o) * 49 + q];
+		conv_vae_transpose(64, 49, t68 + b * 3136, 49, t71 + b * 3136, 64);
 	}
 	conv_vae_gemm(64, 288, n * 49, t71, 1, 64, t8, 288, 1, NULL, t72, NULL);
 	/* t73 = conv_db */
-	for (long c = 0; c < 64; c++)
-		t73[c] = 0;
-	for (long b = 0; b < n; b++)
-		for (long c = 0; c < 64; c++) {
-			float acc = 0;
-			for (long q = 0; q < 49; q++)
-				acc += t68[(b * 64 + c) * 49 + q];
-			t73[c] += acc;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 3136 >= 32768)
+#endif
+	for (long c = 0; c < 64; c++) {
+		float total = 0;
+		for (long b = 0; b < n; b++) {
+			const float *x = t68 + (b * 64 + c) * 49;
+			float part[16] = {0}, acc = 0;
+			for (long q = 0; q < 48; q += 16)
+				for (int l = 0; l < 16; l++)
+					part[l] += x[q + l];
+			for (long q = 48; q < 49; q++)
+				part[q % 16] += x[q];
+			for (int l = 0; l < 16; l++)
+				acc += part[l];
+			total += acc;
 		}
+		t73[c] = total;
+	}
 	/* t75 = conv_workspace */
 	/* t76 = conv2d_dw<cols */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		for (long o = 0; o < 32; o++)
-			for (long q = 0; q < 196; q++)
-				t75[(b * 196 + q) * 32 + o] = t70[(b * 32 + o) * 196 + q];
+		conv_vae_transpose(32, 196, t70 + b * 6272, 196, t75 + b * 6272, 32);
 	}
 	conv_vae_gemm(32, 9, n * 196, t75, 1, 32, t3, 9, 1, NULL, t76, NULL);
 	/* t77 = conv_db */
-	for (long c = 0; c < 32; c++)
-		t77[c] = 0;
-	for (long b = 0; b < n; b++)
-		for (long c = 0; c < 32; c++) {
-			float acc = 0;
-			for (long q = 0; q < 196; q++)
-				acc += t70[(b * 32 + c) * 196 + q];
-			t77[c] += acc;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 6272 >= 32768)
+#endif
+	for (long c = 0; c < 32; c++) {
+		float total = 0;
+		for (long b = 0; b < n; b++) {
+			const float *x = t70 + (b * 32 + c) * 196;
+			float part[16] = {0}, acc = 0;
+			for (long q = 0; q < 192; q += 16)
+				for (int l = 0; l < 16; l++)
+					part[l] += x[q + l];
+			for (long q = 192; q < 196; q++)
+				part[q % 16] += x[q];
+			for (int l = 0; l < 16; l++)
+				acc += part[l];
+			total += acc;
 		}
+		t77[c] = total;
+	}
 	return t36[0];
 }
 
@@ -1188,9 +1217,7 @@ conv_vae_real conv_vae_loss(const void *state, void *work, const conv_vae_real *
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		for (long o = 0; o < 32; o++)
-			for (long q = 0; q < 196; q++)
-				t5[(b * 32 + o) * 196 + q] = (t3 + n * 1764)[(b * 196 + q) * 32 + o];
+		conv_vae_transpose(196, 32, (t3 + n * 1764) + b * 6272, 32, t5 + b * 6272, 196);
 		conv_vae_act(CONV_VAE_RELU, 0.0f, 1, 6272, t5 + b * 6272, 0, NULL, 0, t5 + b * 6272, 0);
 	}
 	/* t8 = conv_workspace */
@@ -1205,9 +1232,7 @@ conv_vae_real conv_vae_loss(const void *state, void *work, const conv_vae_real *
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		for (long o = 0; o < 64; o++)
-			for (long q = 0; q < 49; q++)
-				t10[(b * 64 + o) * 49 + q] = (t8 + n * 14112)[(b * 49 + q) * 64 + o];
+		conv_vae_transpose(49, 64, (t8 + n * 14112) + b * 3136, 64, t10 + b * 3136, 49);
 		conv_vae_act(CONV_VAE_RELU, 0.0f, 1, 3136, t10 + b * 3136, 0, NULL, 0, t10 + b * 3136, 0);
 	}
 	/* t11 = flatten */
@@ -1253,9 +1278,7 @@ conv_vae_real conv_vae_loss(const void *state, void *work, const conv_vae_real *
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		for (long o = 0; o < 64; o++)
-			for (long q = 0; q < 49; q++)
-				(t26 + n * 14112)[(b * 49 + q) * 64 + o] = t23[(b * 64 + o) * 49 + q];
+		conv_vae_transpose(64, 49, t23 + b * 3136, 49, (t26 + n * 14112) + b * 3136, 64);
 	}
 	conv_vae_gemm(n * 49, 288, 64, (t26 + n * 14112), 64, 1, t24, 288, 1, NULL, t26, NULL);
 #ifdef _OPENMP
@@ -1274,9 +1297,7 @@ conv_vae_real conv_vae_loss(const void *state, void *work, const conv_vae_real *
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		for (long o = 0; o < 32; o++)
-			for (long q = 0; q < 196; q++)
-				(t31 + n * 1764)[(b * 196 + q) * 32 + o] = t28[(b * 32 + o) * 196 + q];
+		conv_vae_transpose(32, 196, t28 + b * 6272, 196, (t31 + n * 1764) + b * 6272, 32);
 	}
 	conv_vae_gemm(n * 196, 9, 32, (t31 + n * 1764), 32, 1, t29, 9, 1, NULL, t31, NULL);
 #ifdef _OPENMP
@@ -1350,9 +1371,7 @@ void conv_vae_forward(const void *state, void *work, const conv_vae_real *x, int
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		for (long o = 0; o < 32; o++)
-			for (long q = 0; q < 196; q++)
-				t5[(b * 32 + o) * 196 + q] = (t3 + n * 1764)[(b * 196 + q) * 32 + o];
+		conv_vae_transpose(196, 32, (t3 + n * 1764) + b * 6272, 32, t5 + b * 6272, 196);
 		conv_vae_act(CONV_VAE_RELU, 0.0f, 1, 6272, t5 + b * 6272, 0, NULL, 0, t5 + b * 6272, 0);
 	}
 	/* t8 = conv_workspace */
@@ -1367,9 +1386,7 @@ void conv_vae_forward(const void *state, void *work, const conv_vae_real *x, int
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		for (long o = 0; o < 64; o++)
-			for (long q = 0; q < 49; q++)
-				t10[(b * 64 + o) * 49 + q] = (t8 + n * 14112)[(b * 49 + q) * 64 + o];
+		conv_vae_transpose(49, 64, (t8 + n * 14112) + b * 3136, 64, t10 + b * 3136, 49);
 		conv_vae_act(CONV_VAE_RELU, 0.0f, 1, 3136, t10 + b * 3136, 0, NULL, 0, t10 + b * 3136, 0);
 	}
 	/* t11 = flatten */
@@ -1397,9 +1414,7 @@ void conv_vae_forward(const void *state, void *work, const conv_vae_real *x, int
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		for (long o = 0; o < 64; o++)
-			for (long q = 0; q < 49; q++)
-				(t26 + n * 14112)[(b * 49 + q) * 64 + o] = t23[(b * 64 + o) * 49 + q];
+		conv_vae_transpose(64, 49, t23 + b * 3136, 49, (t26 + n * 14112) + b * 3136, 64);
 	}
 	conv_vae_gemm(n * 49, 288, 64, (t26 + n * 14112), 64, 1, t24, 288, 1, NULL, t26, NULL);
 #ifdef _OPENMP
@@ -1418,9 +1433,7 @@ void conv_vae_forward(const void *state, void *work, const conv_vae_real *x, int
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		for (long o = 0; o < 32; o++)
-			for (long q = 0; q < 196; q++)
-				(t31 + n * 1764)[(b * 196 + q) * 32 + o] = t28[(b * 32 + o) * 196 + q];
+		conv_vae_transpose(32, 196, t28 + b * 6272, 196, (t31 + n * 1764) + b * 6272, 32);
 	}
 	conv_vae_gemm(n * 196, 9, 32, (t31 + n * 1764), 32, 1, t29, 9, 1, NULL, t31, NULL);
 #ifdef _OPENMP
@@ -1474,9 +1487,7 @@ void conv_vae_encode(const void *state, void *work, const conv_vae_real *x, int 
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		for (long o = 0; o < 32; o++)
-			for (long q = 0; q < 196; q++)
-				t5[(b * 32 + o) * 196 + q] = (t3 + n * 1764)[(b * 196 + q) * 32 + o];
+		conv_vae_transpose(196, 32, (t3 + n * 1764) + b * 6272, 32, t5 + b * 6272, 196);
 		conv_vae_act(CONV_VAE_RELU, 0.0f, 1, 6272, t5 + b * 6272, 0, NULL, 0, t5 + b * 6272, 0);
 	}
 	/* t8 = conv_workspace */
@@ -1491,9 +1502,7 @@ void conv_vae_encode(const void *state, void *work, const conv_vae_real *x, int 
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		for (long o = 0; o < 64; o++)
-			for (long q = 0; q < 49; q++)
-				t10[(b * 64 + o) * 49 + q] = (t8 + n * 14112)[(b * 49 + q) * 64 + o];
+		conv_vae_transpose(49, 64, (t8 + n * 14112) + b * 3136, 64, t10 + b * 3136, 49);
 		conv_vae_act(CONV_VAE_RELU, 0.0f, 1, 3136, t10 + b * 3136, 0, NULL, 0, t10 + b * 3136, 0);
 	}
 	/* t11 = flatten */
@@ -1546,9 +1555,7 @@ void conv_vae_decode(const void *state, void *work, const conv_vae_real *z, int 
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		for (long o = 0; o < 64; o++)
-			for (long q = 0; q < 49; q++)
-				(t26 + n * 14112)[(b * 49 + q) * 64 + o] = t23[(b * 64 + o) * 49 + q];
+		conv_vae_transpose(64, 49, t23 + b * 3136, 49, (t26 + n * 14112) + b * 3136, 64);
 	}
 	conv_vae_gemm(n * 49, 288, 64, (t26 + n * 14112), 64, 1, t24, 288, 1, NULL, t26, NULL);
 #ifdef _OPENMP
@@ -1567,9 +1574,7 @@ void conv_vae_decode(const void *state, void *work, const conv_vae_real *z, int 
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		for (long o = 0; o < 32; o++)
-			for (long q = 0; q < 196; q++)
-				(t31 + n * 1764)[(b * 196 + q) * 32 + o] = t28[(b * 32 + o) * 196 + q];
+		conv_vae_transpose(32, 196, t28 + b * 6272, 196, (t31 + n * 1764) + b * 6272, 32);
 	}
 	conv_vae_gemm(n * 196, 9, 32, (t31 + n * 1764), 32, 1, t29, 9, 1, NULL, t31, NULL);
 #ifdef _OPENMP

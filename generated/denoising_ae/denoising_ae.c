@@ -162,21 +162,6 @@ static void denoising_ae_act(int act, float slope, long rows, long cols, const f
 	}
 }
 
-/* out = f(x) (or x f'(.) from y) for count elements, in slices of a
- * multiple of the vector width that threads share out. */
-static void denoising_ae_act_all(int act, float slope, long count, const float *x, const float *y, float *out)
-{
-	enum { SLICE = 8192 };
-	const long slices = (count + SLICE - 1) / SLICE;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (slices >= 4)
-#endif
-	for (long s = 0; s < slices; s++) {
-		const long i = s * SLICE;
-		denoising_ae_act(act, slope, 1, count - i < SLICE ? count - i : SLICE, x + i, 0, y ? y + i : NULL, 0, out + i, 0);
-	}
-}
-
 typedef struct denoising_ae_adam_k {
 	float beta1, beta2, one_m_beta1, one_m_beta2, eps, wd, step_size, bc2_sqrt;
 } denoising_ae_adam_k;
@@ -222,6 +207,30 @@ static void denoising_ae_adam(long count, float *p, float *m, float *v, const fl
 	}
 }
 
+/* dst[j * ldd + i] = src[i * lds + j] for i, j < 4. */
+static void denoising_ae_transpose4(const float *src, long lds, float *dst, long ldd)
+{
+	simde__m128 r0 = simde_mm_loadu_ps(src), r1 = simde_mm_loadu_ps(src + lds);
+	simde__m128 r2 = simde_mm_loadu_ps(src + 2 * lds), r3 = simde_mm_loadu_ps(src + 3 * lds);
+	SIMDE_MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+	simde_mm_storeu_ps(dst, r0);
+	simde_mm_storeu_ps(dst + ldd, r1);
+	simde_mm_storeu_ps(dst + 2 * ldd, r2);
+	simde_mm_storeu_ps(dst + 3 * ldd, r3);
+}
+
+/* dst[j * ldd + i] = src[i * lds + j] for i < rows, j < cols. */
+static void denoising_ae_transpose(long rows, long cols, const float *src, long lds, float *dst, long ldd)
+{
+	const long r4 = rows / 4 * 4, c4 = cols / 4 * 4;
+	for (long i = 0; i < r4; i += 4)
+		for (long j = 0; j < c4; j += 4)
+			denoising_ae_transpose4(src + i * lds + j, lds, dst + j * ldd + i, ldd);
+	for (long i = 0; i < rows; i++)
+		for (long j = i < r4 ? c4 : 0; j < cols; j++)
+			dst[j * ldd + i] = src[i * lds + j];
+}
+
 /* What a product does to each finished tile of C (at row stride ldc,
  * element `off` of C): an activation, C = f(C), or with y the derivative
  * of one, C = C f'(.) read off y = f(x) (laid out as C). */
@@ -263,18 +272,6 @@ static void denoising_ae_kernel(long kc, const float *restrict a, long ka, long 
 			DENOISING_AE_STORE(C + r * ldc + v * DENOISING_AE_LANES, c[r][v]);
 }
 
-/* dst[j * ldd + i] = src[i * lds + j] for i, j < 4. */
-static void denoising_ae_transpose4(const float *src, long lds, float *dst, long ldd)
-{
-	simde__m128 r0 = simde_mm_loadu_ps(src), r1 = simde_mm_loadu_ps(src + lds);
-	simde__m128 r2 = simde_mm_loadu_ps(src + 2 * lds), r3 = simde_mm_loadu_ps(src + 3 * lds);
-	SIMDE_MM_TRANSPOSE4_PS(r0, r1, r2, r3);
-	simde_mm_storeu_ps(dst, r0);
-	simde_mm_storeu_ps(dst + ldd, r1);
-	simde_mm_storeu_ps(dst + 2 * ldd, r2);
-	simde_mm_storeu_ps(dst + 3 * ldd, r3);
-}
-
 /* dst[k * ldd + j] = X(j, k) = X[j * js + k * ks] for j < nj (0 for
  * nj <= j < w) and k < kc: a k-major panel w wide, transposed 4 x 4 at a
  * time when X runs along k and copied row by row when it runs along j. */
@@ -285,14 +282,15 @@ static void denoising_ae_pack(const float *X, long js, long ks, long nj, long w,
 			memcpy(dst + k * ldd, X + k * ks, sizeof(float) * (size_t)w);
 		return;
 	}
-	/* whole 4 x 4 blocks, then the rest element by element */
-	const long j4 = ks == 1 ? nj / 4 * 4 : 0, k4 = ks == 1 ? kc / 4 * 4 : 0;
-	for (long j = 0; j < j4; j += 4)
-		for (long k = 0; k < k4; k += 4)
-			denoising_ae_transpose4(X + j * js + k, js, dst + k * ldd + j, ldd);
+	if (ks == 1)
+		denoising_ae_transpose(nj, kc, X, js, dst, ldd);
+	else
+		for (long k = 0; k < kc; k++)
+			for (long t = 0; t < nj; t++)
+				dst[k * ldd + t] = X[t * js + k * ks];
 	for (long k = 0; k < kc; k++)
-		for (long t = k < k4 ? j4 : 0; t < w; t++)
-			dst[k * ldd + t] = t < nj ? X[t * js + k * ks] : 0;
+		for (long t = nj; t < w; t++)
+			dst[k * ldd + t] = 0;
 }
 
 /* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs],

@@ -222,6 +222,30 @@ static void sparse_ae_adam(long count, float *p, float *m, float *v, const float
 	}
 }
 
+/* dst[j * ldd + i] = src[i * lds + j] for i, j < 4. */
+static void sparse_ae_transpose4(const float *src, long lds, float *dst, long ldd)
+{
+	simde__m128 r0 = simde_mm_loadu_ps(src), r1 = simde_mm_loadu_ps(src + lds);
+	simde__m128 r2 = simde_mm_loadu_ps(src + 2 * lds), r3 = simde_mm_loadu_ps(src + 3 * lds);
+	SIMDE_MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+	simde_mm_storeu_ps(dst, r0);
+	simde_mm_storeu_ps(dst + ldd, r1);
+	simde_mm_storeu_ps(dst + 2 * ldd, r2);
+	simde_mm_storeu_ps(dst + 3 * ldd, r3);
+}
+
+/* dst[j * ldd + i] = src[i * lds + j] for i < rows, j < cols. */
+static void sparse_ae_transpose(long rows, long cols, const float *src, long lds, float *dst, long ldd)
+{
+	const long r4 = rows / 4 * 4, c4 = cols / 4 * 4;
+	for (long i = 0; i < r4; i += 4)
+		for (long j = 0; j < c4; j += 4)
+			sparse_ae_transpose4(src + i * lds + j, lds, dst + j * ldd + i, ldd);
+	for (long i = 0; i < rows; i++)
+		for (long j = i < r4 ? c4 : 0; j < cols; j++)
+			dst[j * ldd + i] = src[i * lds + j];
+}
+
 /* What a product does to each finished tile of C (at row stride ldc,
  * element `off` of C): an activation, C = f(C), or with y the derivative
  * of one, C = C f'(.) read off y = f(x) (laid out as C). */
@@ -263,18 +287,6 @@ static void sparse_ae_kernel(long kc, const float *restrict a, long ka, long ra,
 			SPARSE_AE_STORE(C + r * ldc + v * SPARSE_AE_LANES, c[r][v]);
 }
 
-/* dst[j * ldd + i] = src[i * lds + j] for i, j < 4. */
-static void sparse_ae_transpose4(const float *src, long lds, float *dst, long ldd)
-{
-	simde__m128 r0 = simde_mm_loadu_ps(src), r1 = simde_mm_loadu_ps(src + lds);
-	simde__m128 r2 = simde_mm_loadu_ps(src + 2 * lds), r3 = simde_mm_loadu_ps(src + 3 * lds);
-	SIMDE_MM_TRANSPOSE4_PS(r0, r1, r2, r3);
-	simde_mm_storeu_ps(dst, r0);
-	simde_mm_storeu_ps(dst + ldd, r1);
-	simde_mm_storeu_ps(dst + 2 * ldd, r2);
-	simde_mm_storeu_ps(dst + 3 * ldd, r3);
-}
-
 /* dst[k * ldd + j] = X(j, k) = X[j * js + k * ks] for j < nj (0 for
  * nj <= j < w) and k < kc: a k-major panel w wide, transposed 4 x 4 at a
  * time when X runs along k and copied row by row when it runs along j. */
@@ -285,14 +297,15 @@ static void sparse_ae_pack(const float *X, long js, long ks, long nj, long w, lo
 			memcpy(dst + k * ldd, X + k * ks, sizeof(float) * (size_t)w);
 		return;
 	}
-	/* whole 4 x 4 blocks, then the rest element by element */
-	const long j4 = ks == 1 ? nj / 4 * 4 : 0, k4 = ks == 1 ? kc / 4 * 4 : 0;
-	for (long j = 0; j < j4; j += 4)
-		for (long k = 0; k < k4; k += 4)
-			sparse_ae_transpose4(X + j * js + k, js, dst + k * ldd + j, ldd);
+	if (ks == 1)
+		sparse_ae_transpose(nj, kc, X, js, dst, ldd);
+	else
+		for (long k = 0; k < kc; k++)
+			for (long t = 0; t < nj; t++)
+				dst[k * ldd + t] = X[t * js + k * ks];
 	for (long k = 0; k < kc; k++)
-		for (long t = k < k4 ? j4 : 0; t < w; t++)
-			dst[k * ldd + t] = t < nj ? X[t * js + k * ks] : 0;
+		for (long t = nj; t < w; t++)
+			dst[k * ldd + t] = 0;
 }
 
 /* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs],
