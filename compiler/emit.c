@@ -236,8 +236,11 @@ static void emit_body(Emit *e, char *mark, int params_const)
 			emit_line(e, "/* t%d = %s: computed with t%d */", n->id, n->op->name, n->computed_by->id);
 			continue;
 		}
-		emit_line(e, "/* t%d = %s */", n->id, node_label(n));
 		e->mark = mark;
+		/* a pair computed together here is named as one */
+		emit_line(e, "/* t%d = %s */", n->id,
+			  !n->computes || emit_partner(e, n) ? node_label(n)
+			  : n->op->label ? n->op->label(n) : n->op->name);
 		n->op->emit(e, n);
 		e->mark = NULL;
 		if (e->updates)

@@ -39,7 +39,9 @@ enum {
 
 /* Inputs of conv2d and conv_transpose2d; conv2d_dw reads (map gradient,
  * image, workspace) and, when it shares the columns of a conv2d of the
- * same image (conv_share_columns), that conv2d's workspace. */
+ * same image (conv_share_columns), that conv2d's workspace and the conv2d
+ * itself, which fills it (so that every function computing the weight
+ * gradient computes the conv2d first). */
 enum { IN_X, IN_W, IN_WS, IN_B };
 
 /* Largest channel count, kernel, stride, padding and scale accepted. */
@@ -113,7 +115,7 @@ static Geom geom_of(const Node *n)
 
 /* Size the workspace of a convolution node: per sample, the columns and
  * the map with channels last. */
-static int shares_columns(const Node *n) { return n->op == &op_conv2d_dw && n->nin == 4; }
+static int shares_columns(const Node *n) { return n->op == &op_conv2d_dw && n->nin == 5; }
 
 static int size_workspace(Node *n)
 {
@@ -386,6 +388,7 @@ int conv_share_columns(Node *dw, Node *from)
 		if (dw->iattr[i] != from->iattr[i])
 			return 0;
 	dw->in[dw->nin++] = from->in[IN_WS];
+	dw->in[dw->nin++] = from;
 	return size_workspace(dw);
 }
 
@@ -499,6 +502,7 @@ static double conv_flops(const Node *n)
 /* PyTorch expression y, with the fused activation of n applied. */
 static const char *with_act(const Node *n, const char *y)
 {
+	ASSERT(!n->iattr[A_ACT_Y]); /* derivatives are fused into gradient nodes only */
 	return n->iattr[A_ACT] ? act_torch_of((int)n->iattr[A_ACT] - 1, n->fattr[0], y) : y;
 }
 

@@ -118,7 +118,8 @@ Graph *lower_graph(Lower *L);
 /* The weight-gradient node dw (conv2d_dw) reads the image columns that the
  * earlier conv2d `from` left in its workspace, instead of computing them
  * again, if `from` took them from the same image with the same kernel,
- * stride and padding; returns 1 if so (op_conv.c). */
+ * stride and padding; dw then reads the workspace and `from` too. Returns
+ * 1 if so (op_conv.c). */
 int conv_share_columns(Node *dw, Node *from);
 /* The activation node `act` (of the given kind) becomes the convolution
  * `conv` it reads, applying the activation to each sample's result;

@@ -1,8 +1,9 @@
 #!/bin/sh
 # fusion.sh - fused code against unfused code (aecc --no-fuse), and one
 # thread against two: for every example and every model of tests/parity/,
-# the losses of a few train steps, the whole state after them and the
-# output of NAME_forward must be the same bit for bit
+# the losses of a few train steps, the whole state after them, the output
+# of NAME_forward and NAME_encode, NAME_loss and NAME_gradient must be the
+# same bit for bit
 # (tests/fusion/fusion.c). Fusion only moves arithmetic while the data is
 # in the cache; threads split the work, never a sum. In f32, where the
 # vector kernels are. And each rewrite must show in `aecc graph` where it

@@ -1008,7 +1008,7 @@ beta_vae_real beta_vae_loss(const void *state, void *work, const beta_vae_real *
 	/* t14 = dense */
 	beta_vae_gemm(n, 32, 256, t8, 256, 1, t12, 1, 256, t13, t14,
 		NULL);
-	/* t15 = gaussian+kl_normal */
+	/* t15 = gaussian */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 32 >= 32768)
 #endif
@@ -1043,7 +1043,7 @@ beta_vae_real beta_vae_loss(const void *state, void *work, const beta_vae_real *
 		NULL);
 	/* t27 = sigmoid */
 	beta_vae_act_all(BETA_VAE_SIGMOID, 0.0f, n * 784, t26, NULL, t27);
-	/* t28 = bce+bce_grad */
+	/* t28 = bce */
 	{
 		t28[0] = (float)(beta_vae_bce_logits(n * 784, t26, t27, t0, NULL, 0));
 	}
@@ -1100,7 +1100,7 @@ void beta_vae_forward(const void *state, void *work, const beta_vae_real *x, int
 	/* t14 = dense */
 	beta_vae_gemm(n, 32, 256, t8, 256, 1, t12, 1, 256, t13, t14,
 		NULL);
-	/* t15 = gaussian+kl_normal */
+	/* t15 = gaussian */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 32 >= 32768)
 #endif
@@ -1154,7 +1154,7 @@ void beta_vae_encode(const void *state, void *work, const beta_vae_real *x, int 
 	/* t14 = dense */
 	beta_vae_gemm(n, 32, 256, t8, 256, 1, t12, 1, 256, t13, t14,
 		NULL);
-	/* t15 = gaussian+kl_normal */
+	/* t15 = gaussian */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 32 >= 32768)
 #endif

@@ -3514,7 +3514,7 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 	/* t16 = dense+sigmoid */
 	contractive_ae_gemm(n, 784, 128, t12, 128, 1, t13, 1, 128, t14, t16,
 		&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_SIGMOID, .slope = 0.0f});
-	/* t17 = mse+mse_grad */
+	/* t17 = mse */
 	{
 		double part[64], acc = 0;
 #ifdef _OPENMP

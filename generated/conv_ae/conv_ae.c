@@ -562,14 +562,14 @@ static conv_ae_real conv_ae_pass(const void *state, void *work, const conv_ae_re
 	float *const t54 = (float *)(work_ + 21974272); /* conv_transpose2d [n, 64, 7, 7] */
 	float *const t55 = (float *)(work_ + 20040192); /* conv_workspace [n, 128] */
 	float *const t56 = (float *)(work_ + 20303104); /* conv2d_dw [128, 64, 7, 7] */
-	float *const t57 = (float *)(work_ + 16156672); /* conv_db [128] */
+	float *const t57 = (float *)(work_ + 17762304); /* conv_db [128] */
 	float *const t59 = (float *)(work_ + 25987072); /* conv_workspace [n, 17248] */
-	float *const t60 = (float *)(work_ + 16157184); /* conv_transpose2d [n, 32, 14, 14] */
-	float *const t61 = (float *)(work_ + 25987072); /* conv_workspace [n, 3136] */
+	float *const t60 = (float *)(work_ + 34818048); /* conv_transpose2d [n, 32, 14, 14] */
+	float *const t61 = (float *)(work_ + 17762816); /* conv_workspace [n, 3136] */
 	float *const t62 = (float *)(work_ + 20040192); /* conv2d_dw [64, 32, 3, 3] */
-	float *const t63 = (float *)(work_ + 4114432); /* conv_db [64] */
-	float *const t65 = (float *)(work_ + 4114688); /* conv_workspace [n, 6272] */
-	float *const t66 = (float *)(work_ + 7325952); /* conv2d_dw [32, 1, 3, 3] */
+	float *const t63 = (float *)(work_ + 7325696); /* conv_db [64] */
+	float *const t65 = (float *)(work_ + 7325952); /* conv_workspace [n, 6272] */
+	float *const t66 = (float *)(work_ + 10537216); /* conv2d_dw [32, 1, 3, 3] */
 	float *const t67 = (float *)(work_ + 0); /* conv_db [32] */
 	/* t3 = conv_workspace */
 	/* t5 = conv2d+relu */
@@ -991,10 +991,10 @@ conv_ae_real conv_ae_train_step(void *state, void *work, const conv_ae_real *x, 
 	float *const t50 = (float *)(work_ + 24381440); /* conv2d_dw [128, 64, 7, 7] */
 	float *const t51 = (float *)(work_ + 20039936); /* conv_db [64] */
 	float *const t56 = (float *)(work_ + 20303104); /* conv2d_dw [128, 64, 7, 7] */
-	float *const t57 = (float *)(work_ + 16156672); /* conv_db [128] */
+	float *const t57 = (float *)(work_ + 17762304); /* conv_db [128] */
 	float *const t62 = (float *)(work_ + 20040192); /* conv2d_dw [64, 32, 3, 3] */
-	float *const t63 = (float *)(work_ + 4114432); /* conv_db [64] */
-	float *const t66 = (float *)(work_ + 7325952); /* conv2d_dw [32, 1, 3, 3] */
+	float *const t63 = (float *)(work_ + 7325696); /* conv_db [64] */
+	float *const t66 = (float *)(work_ + 10537216); /* conv2d_dw [32, 1, 3, 3] */
 	float *const t67 = (float *)(work_ + 0); /* conv_db [32] */
 	/* t68 = adam */
 	/* encoder.0.weight */
@@ -1044,12 +1044,12 @@ conv_ae_real conv_ae_gradient(const void *state, void *work, const conv_ae_real 
 	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
 	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
 	const conv_ae_real loss = conv_ae_pass(state, work, x, n, h, step, NULL);
-	memcpy(grad + 0, work_ + 7325952, sizeof(float) * 288);
+	memcpy(grad + 0, work_ + 10537216, sizeof(float) * 288);
 	memcpy(grad + 288, work_ + 0, sizeof(float) * 32);
 	memcpy(grad + 320, work_ + 20040192, sizeof(float) * 18432);
-	memcpy(grad + 18752, work_ + 4114432, sizeof(float) * 64);
+	memcpy(grad + 18752, work_ + 7325696, sizeof(float) * 64);
 	memcpy(grad + 18816, work_ + 20303104, sizeof(float) * 401408);
-	memcpy(grad + 420224, work_ + 16156672, sizeof(float) * 128);
+	memcpy(grad + 420224, work_ + 17762304, sizeof(float) * 128);
 	memcpy(grad + 420352, work_ + 24381440, sizeof(float) * 401408);
 	memcpy(grad + 821760, work_ + 20039936, sizeof(float) * 64);
 	memcpy(grad + 821824, work_ + 19900544, sizeof(float) * 18432);
@@ -1207,7 +1207,7 @@ conv_ae_real conv_ae_loss(const void *state, void *work, const conv_ae_real *x, 
 		conv_ae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t28 + b * 1764, t30 + b * 784);
 		conv_ae_act(CONV_AE_SIGMOID, 0.0f, 1, 784, t30 + b * 784, 0, NULL, 0, t30 + b * 784, 0);
 	}
-	/* t31 = mse+mse_grad */
+	/* t31 = mse */
 	{
 		double part[64], acc = 0;
 #ifdef _OPENMP

@@ -657,11 +657,11 @@ static conv_vae_real conv_vae_pass(const void *state, void *work, const conv_vae
 	float *const t68 = (float *)(work_ + 25012480); /* act_grad [n, 64, 7, 7] */
 	float *const t69 = (float *)(work_ + 26618112); /* conv_workspace [n, 17248] */
 	float *const t70 = (float *)(work_ + 35449088); /* conv_transpose2d [n, 32, 14, 14] */
-	float *const t71 = (float *)(work_ + 16156672); /* conv_workspace [n, 3136] */
+	float *const t71 = (float *)(work_ + 23406848); /* conv_workspace [n, 3136] */
 	float *const t72 = (float *)(work_ + 17762368); /* conv2d_dw [64, 32, 3, 3] */
-	float *const t73 = (float *)(work_ + 4114432); /* conv_db [64] */
-	float *const t75 = (float *)(work_ + 4114688); /* conv_workspace [n, 6272] */
-	float *const t76 = (float *)(work_ + 7325952); /* conv2d_dw [32, 1, 3, 3] */
+	float *const t73 = (float *)(work_ + 7325696); /* conv_db [64] */
+	float *const t75 = (float *)(work_ + 7325952); /* conv_workspace [n, 6272] */
+	float *const t76 = (float *)(work_ + 10537216); /* conv2d_dw [32, 1, 3, 3] */
 	float *const t77 = (float *)(work_ + 0); /* conv_db [32] */
 	/* t3 = conv_workspace */
 	/* t5 = conv2d+relu */
@@ -1078,8 +1078,8 @@ conv_vae_real conv_vae_train_step(void *state, void *work, const conv_vae_real *
 	float *const t65 = (float *)(work_ + 19622144); /* dense_dw [16, 3136] */
 	float *const t66 = (float *)(work_ + 17762304); /* sum_batch [16] */
 	float *const t72 = (float *)(work_ + 17762368); /* conv2d_dw [64, 32, 3, 3] */
-	float *const t73 = (float *)(work_ + 4114432); /* conv_db [64] */
-	float *const t76 = (float *)(work_ + 7325952); /* conv2d_dw [32, 1, 3, 3] */
+	float *const t73 = (float *)(work_ + 7325696); /* conv_db [64] */
+	float *const t76 = (float *)(work_ + 10537216); /* conv2d_dw [32, 1, 3, 3] */
 	float *const t77 = (float *)(work_ + 0); /* conv_db [32] */
 	/* t78 = adam */
 	/* encoder.0.weight */
@@ -1135,10 +1135,10 @@ conv_vae_real conv_vae_gradient(const void *state, void *work, const conv_vae_re
 	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
 	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
 	const conv_vae_real loss = conv_vae_pass(state, work, x, n, h, step, NULL);
-	memcpy(grad + 0, work_ + 7325952, sizeof(float) * 288);
+	memcpy(grad + 0, work_ + 10537216, sizeof(float) * 288);
 	memcpy(grad + 288, work_ + 0, sizeof(float) * 32);
 	memcpy(grad + 320, work_ + 17762368, sizeof(float) * 18432);
-	memcpy(grad + 18752, work_ + 4114432, sizeof(float) * 64);
+	memcpy(grad + 18752, work_ + 7325696, sizeof(float) * 64);
 	memcpy(grad + 18816, work_ + 19622144, sizeof(float) * 50176);
 	memcpy(grad + 68992, work_ + 17762304, sizeof(float) * 16);
 	memcpy(grad + 69008, work_ + 21227776, sizeof(float) * 50176);
@@ -1243,7 +1243,7 @@ conv_vae_real conv_vae_loss(const void *state, void *work, const conv_vae_real *
 	/* t17 = dense */
 	conv_vae_gemm(n, 16, 3136, t11, 3136, 1, t15, 1, 3136, t16, t17,
 		NULL);
-	/* t18 = gaussian+kl_normal */
+	/* t18 = gaussian */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 16 >= 32768)
 #endif
@@ -1311,7 +1311,7 @@ conv_vae_real conv_vae_loss(const void *state, void *work, const conv_vae_real *
 	}
 	/* t33 = sigmoid */
 	conv_vae_act_all(CONV_VAE_SIGMOID, 0.0f, n * 784, t32, NULL, t33);
-	/* t34 = bce+bce_grad */
+	/* t34 = bce */
 	{
 		t34[0] = (float)(conv_vae_bce_logits(n * 784, t32, t33, t0, NULL, 0));
 	}
@@ -1397,7 +1397,7 @@ void conv_vae_forward(const void *state, void *work, const conv_vae_real *x, int
 	/* t17 = dense */
 	conv_vae_gemm(n, 16, 3136, t11, 3136, 1, t15, 1, 3136, t16, t17,
 		NULL);
-	/* t18 = gaussian+kl_normal */
+	/* t18 = gaussian */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 16 >= 32768)
 #endif
@@ -1513,7 +1513,7 @@ void conv_vae_encode(const void *state, void *work, const conv_vae_real *x, int 
 	/* t17 = dense */
 	conv_vae_gemm(n, 16, 3136, t11, 3136, 1, t15, 1, 3136, t16, t17,
 		NULL);
-	/* t18 = gaussian+kl_normal */
+	/* t18 = gaussian */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 16 >= 32768)
 #endif

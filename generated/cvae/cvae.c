@@ -1024,7 +1024,7 @@ cvae_real cvae_loss(const void *state, void *work, const cvae_real *x, const cva
 	/* t16 = dense */
 	cvae_gemm(n, 32, 256, t10, 256, 1, t14, 1, 256, t15, t16,
 		NULL);
-	/* t17 = gaussian+kl_normal */
+	/* t17 = gaussian */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 32 >= 32768)
 #endif
@@ -1064,7 +1064,7 @@ cvae_real cvae_loss(const void *state, void *work, const cvae_real *x, const cva
 		NULL);
 	/* t30 = sigmoid */
 	cvae_act_all(CVAE_SIGMOID, 0.0f, n * 784, t29, NULL, t30);
-	/* t31 = bce+bce_grad */
+	/* t31 = bce */
 	{
 		t31[0] = (float)(cvae_bce_logits(n * 784, t29, t30, t0, NULL, 0));
 	}
@@ -1126,7 +1126,7 @@ void cvae_forward(const void *state, void *work, const cvae_real *x, const cvae_
 	/* t16 = dense */
 	cvae_gemm(n, 32, 256, t10, 256, 1, t14, 1, 256, t15, t16,
 		NULL);
-	/* t17 = gaussian+kl_normal */
+	/* t17 = gaussian */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 32 >= 32768)
 #endif
@@ -1192,7 +1192,7 @@ void cvae_encode(const void *state, void *work, const cvae_real *x, const cvae_r
 	/* t16 = dense */
 	cvae_gemm(n, 32, 256, t10, 256, 1, t14, 1, 256, t15, t16,
 		NULL);
-	/* t17 = gaussian+kl_normal */
+	/* t17 = gaussian */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 32 >= 32768)
 #endif

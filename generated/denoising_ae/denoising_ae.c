@@ -857,7 +857,7 @@ denoising_ae_real denoising_ae_loss(const void *state, void *work, const denoisi
 	/* t25 = dense+sigmoid */
 	denoising_ae_gemm(n, 784, 512, t21, 512, 1, t22, 1, 512, t23, t25,
 		&(const denoising_ae_epilogue){.act = DENOISING_AE_SIGMOID, .slope = 0.0f});
-	/* t26 = mse+mse_grad */
+	/* t26 = mse */
 	{
 		double part[64], acc = 0;
 #ifdef _OPENMP

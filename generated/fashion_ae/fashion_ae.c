@@ -826,7 +826,7 @@ fashion_ae_real fashion_ae_loss(const void *state, void *work, const fashion_ae_
 	/* t23 = dense+sigmoid */
 	fashion_ae_gemm(n, 784, 512, t19, 512, 1, t20, 1, 512, t21, t23,
 		&(const fashion_ae_epilogue){.act = FASHION_AE_SIGMOID, .slope = 0.0f});
-	/* t24 = mse+mse_grad */
+	/* t24 = mse */
 	{
 		double part[64], acc = 0;
 #ifdef _OPENMP

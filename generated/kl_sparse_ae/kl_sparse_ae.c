@@ -892,7 +892,7 @@ kl_sparse_ae_real kl_sparse_ae_loss(const void *state, void *work, const kl_spar
 	/* t24 = dense+sigmoid */
 	kl_sparse_ae_gemm(n, 784, 512, t20, 512, 1, t21, 1, 512, t22, t24,
 		&(const kl_sparse_ae_epilogue){.act = KL_SPARSE_AE_SIGMOID, .slope = 0.0f});
-	/* t25 = mse+mse_grad */
+	/* t25 = mse */
 	{
 		double part[64], acc = 0;
 #ifdef _OPENMP

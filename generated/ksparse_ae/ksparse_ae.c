@@ -862,7 +862,7 @@ ksparse_ae_real ksparse_ae_loss(const void *state, void *work, const ksparse_ae_
 	/* t24 = dense+sigmoid */
 	ksparse_ae_gemm(n, 784, 512, t20, 512, 1, t21, 1, 512, t22, t24,
 		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_SIGMOID, .slope = 0.0f});
-	/* t25 = mse+mse_grad */
+	/* t25 = mse */
 	{
 		double part[64], acc = 0;
 #ifdef _OPENMP

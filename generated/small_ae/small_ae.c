@@ -795,7 +795,7 @@ small_ae_real small_ae_loss(const void *state, void *work, const small_ae_real *
 		NULL);
 	/* t15 = sigmoid */
 	small_ae_act_all(SMALL_AE_SIGMOID, 0.0f, n * 784, t14, NULL, t15);
-	/* t16 = bce+bce_grad */
+	/* t16 = bce */
 	{
 		t16[0] = (float)(small_ae_bce_logits(n * 784, t14, t15, t0, NULL, 0) / (double)(n * 784));
 	}

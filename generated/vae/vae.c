@@ -999,7 +999,7 @@ vae_real vae_loss(const void *state, void *work, const vae_real *x, int n)
 	/* t14 = dense */
 	vae_gemm(n, 32, 256, t8, 256, 1, t12, 1, 256, t13, t14,
 		NULL);
-	/* t15 = gaussian+kl_normal */
+	/* t15 = gaussian */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 32 >= 32768)
 #endif
@@ -1034,7 +1034,7 @@ vae_real vae_loss(const void *state, void *work, const vae_real *x, int n)
 		NULL);
 	/* t27 = sigmoid */
 	vae_act_all(VAE_SIGMOID, 0.0f, n * 784, t26, NULL, t27);
-	/* t28 = bce+bce_grad */
+	/* t28 = bce */
 	{
 		t28[0] = (float)(vae_bce_logits(n * 784, t26, t27, t0, NULL, 0));
 	}
@@ -1088,7 +1088,7 @@ void vae_forward(const void *state, void *work, const vae_real *x, int n, vae_re
 	/* t14 = dense */
 	vae_gemm(n, 32, 256, t8, 256, 1, t12, 1, 256, t13, t14,
 		NULL);
-	/* t15 = gaussian+kl_normal */
+	/* t15 = gaussian */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 32 >= 32768)
 #endif
@@ -1142,7 +1142,7 @@ void vae_encode(const void *state, void *work, const vae_real *x, int n, vae_rea
 	/* t14 = dense */
 	vae_gemm(n, 32, 256, t8, 256, 1, t12, 1, 256, t13, t14,
 		NULL);
-	/* t15 = gaussian+kl_normal */
+	/* t15 = gaussian */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 32 >= 32768)
 #endif

@@ -7,7 +7,8 @@
  * Runs `steps` (argv[1], default 4) train steps at the compiled batch size
  * on fixed synthetic inputs, with the model's random parts on, and prints
  * every step's loss exactly (%a), then a hash of the whole state
- * (parameters, Adam moments, buffers) and of the output of NAME_forward. */
+ * (parameters, Adam moments, buffers), of the output of NAME_forward and
+ * of NAME_encode, and the results of NAME_loss and NAME_gradient. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
 #include <stdio.h>
@@ -58,5 +59,12 @@ int main(int argc, char **argv)
 	FN(_forward)(state, work, INPUTS B, out);
 	printf("state %016llx\n", (unsigned long long)hash(state, UP(_STATE_BYTES)));
 	printf("output %016llx\n", (unsigned long long)hash(out, (size_t)B * UP(_OUTPUT_SIZE) * sizeof *out));
+	real *z = alloc((size_t)B * UP(_LATENT_SIZE) * sizeof *z);
+	FN(_encode)(state, work, INPUTS B, z);
+	printf("latent %016llx\n", (unsigned long long)hash(z, (size_t)B * UP(_LATENT_SIZE) * sizeof *z));
+	printf("eval loss %a\n", (double)FN(_loss)(state, work, INPUTS B));
+	real *grad = alloc(UP(_PARAM_ELEMS) * sizeof *grad);
+	printf("gradient loss %a\n", (double)FN(_gradient)(state, work, INPUTS B, &h, grad));
+	printf("gradient %016llx\n", (unsigned long long)hash(grad, UP(_PARAM_ELEMS) * sizeof *grad));
 	return 0;
 }
