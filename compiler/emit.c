@@ -84,14 +84,16 @@ void emit_sum_begin(Emit *e, const char *count, const char *body, const char *af
 	emit_line(e, "\tconst long i0 = %s * c / 64 / 16 * 16, i1 = c == 63 ? %s : %s * (c + 1) / 64 / 16 * 16;", count,
 		  count, count);
 	emit_line(e, "\tdouble sum = 0;");
-	emit_line(e, "\tfor (long i = i0; i < i1; i++) {");
-	for (const char *p = body; *p;) {
-		const char *nl = strchr(p, '\n');
-		int len = nl ? (int)(nl - p) : (int)strlen(p);
-		emit_line(e, "\t\t%.*s", len, p);
-		p += len + (nl != NULL);
+	if (body) {
+		emit_line(e, "\tfor (long i = i0; i < i1; i++) {");
+		for (const char *p = body; *p;) {
+			const char *nl = strchr(p, '\n');
+			int len = nl ? (int)(nl - p) : (int)strlen(p);
+			emit_line(e, "\t\t%.*s", len, p);
+			p += len + (nl != NULL);
+		}
+		emit_line(e, "\t}");
 	}
-	emit_line(e, "\t}");
 	if (after)
 		emit_line(e, "\t%s", after);
 	emit_line(e, "\tpart[c] = sum;");
@@ -238,9 +240,7 @@ static void emit_body(Emit *e, char *mark, int params_const)
 		}
 		e->mark = mark;
 		/* a pair computed together here is named as one */
-		emit_line(e, "/* t%d = %s */", n->id,
-			  !n->computes || emit_partner(e, n) ? node_label(n)
-			  : n->op->label ? n->op->label(n) : n->op->name);
+		emit_line(e, "/* t%d = %s */", n->id, emit_partner(e, n) ? node_label(n) : node_op_label(n));
 		n->op->emit(e, n);
 		e->mark = NULL;
 		if (e->updates)

@@ -150,9 +150,10 @@ static const char gemm_scalar_text[] =
  * routine serves all three products of a dense layer at the same speed;
  * rows of A that already run along k are read in place, 8 at a time. A
  * thread with at most NG column blocks packs their B panels once per slice
- * of k, for all rows; otherwise each again for every MC rows. Threads take fixed ranges of column blocks, or of rows when there are
- * fewer than 4 column blocks, so every element of C is summed by one
- * thread in one order whatever the thread count. Stack use:
+ * of k, for all rows; otherwise each again for every MC rows. Threads take
+ * fixed ranges of column blocks, or of rows when there are fewer than 4
+ * column blocks, so every element of C is summed by one thread in one
+ * order whatever the thread count. Stack use:
  * (MC + NG NR) KC + MR NR + NR elements per thread. */
 enum { GEMM_MR = 8, GEMM_NV = 2, GEMM_KC = 128, GEMM_MC = 128, GEMM_NG = 4, WIDEST_LANES_F32 = 16 };
 
@@ -529,27 +530,10 @@ static void act_all_helper(Emit *e, const char *P, const char *r)
  * The logarithm's argument lies in [1/2, 1], where float lanes take
  * Cephes' logf polynomial without splitting off an exponent. Partial sums
  * of one vector at a time are added up in double. Unless g is NULL, the
- * same pass writes the loss's gradient with respect to z, g = k (y - t). */
-/* Sums over count elements in 64 fixed slices, which threads share out,
- * added in order: the same sum for any number of threads. */
-static const char reduce_slices[] =
-"static double PFX_bce_logits(long count, const REAL *z, const REAL *y, const REAL *t, REAL *g, REAL k)\n"
-"{\n"
-"\tdouble part[64], acc = 0;\n"
-"#ifdef _OPENMP\n"
-"#pragma omp parallel for schedule(static) if (count >= 65536)\n"
-"#endif\n"
-"\tfor (long c = 0; c < 64; c++) {\n"
-"\t\tconst long i = count * c / 64, m = count * (c + 1) / 64 - i;\n"
-"\t\tpart[c] = PFX_bce_span(m, z + i, y + i, t + i, g ? g + i : NULL, k);\n"
-"\t}\n"
-"\tfor (long c = 0; c < 64; c++)\n"
-"\t\tacc += part[c];\n"
-"\treturn acc;\n"
-"}\n\n";
-
+ * same pass writes the loss's gradient with respect to z, g = k (y - t).
+ * The caller sums the slices of a whole batch (emit_sum_begin). */
 static const char bce_logits_head[] =
-"static double PFX_bce_span(long count, const REAL *z, const REAL *y, const REAL *t, REAL *g, REAL k)\n"
+"static double PFX_bce_logits(long count, const REAL *z, const REAL *y, const REAL *t, REAL *g, REAL k)\n"
 "{\n"
 "\tdouble acc = 0;\n"
 "\tlong i = 0;\n";
@@ -602,7 +586,6 @@ static void bce_logits(Emit *e, const char *P, const char *r)
 	if (!emit_scalar_kernels(e) && r[0] == 'f')
 		emit_template(e, bce_logits_vector);
 	emit_template(e, str_replace(bce_logits_tail, "LOG", r[0] == 'f' ? "logf" : "log"));
-	emit_template(e, reduce_slices);
 }
 
 /* The Adam update of count elements, as torch.optim.Adam: the per-step

@@ -20,10 +20,11 @@ const OpDef *op_lookup(const char *name)
 	return NULL;
 }
 
+const char *node_op_label(const Node *n) { return n->op->label ? n->op->label(n) : n->op->name; }
+
 const char *node_label(const Node *n)
 {
-	const char *own = n->op->label ? n->op->label(n) : n->op->name;
-	return n->computes ? xasprintf("%s+%s", own, n->computes->op->name) : own;
+	return n->computes ? xasprintf("%s+%s", node_op_label(n), n->computes->op->name) : node_op_label(n);
 }
 
 const OpDef *const *op_all(int *n)

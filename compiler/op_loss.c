@@ -95,31 +95,34 @@ static const char *grad_block(Emit *e, const Node *d, const char *i0, const char
 			 emit_ref(e, d->in[3]), i0, out, i0);
 }
 
-/* Loss n: `pre` and `term` per element summed (emit_sum_begin), then the
- * reduction. With its gradient as partner (fuse.c), the same loop writes
- * the gradient too, the scale k of the gradient taken first. */
-static void emit_reduce(Emit *e, Node *n, const char *pre, const char *term)
+/* Loss n as a sum over its elements (emit_sum_begin with `body` and
+ * `after`), then the reduction; d, its gradient computed in the same loop
+ * (fuse.c) or NULL, takes the scale k declared first. */
+static void emit_loss_sum(Emit *e, Node *n, const Node *d, const char *body, const char *after)
 {
 	const char *cnt = emit_count(e, n->in[0], 1);
-	const Node *d = emit_partner(e, n);
-	const char *body = xasprintf("%s\nsum += %s;", pre, term), *after = NULL;
-	if (d) {
-		emit_line(e, "{");
-		emit_indent(e, 1);
+	emit_line(e, "{");
+	emit_indent(e, 1);
+	if (d)
 		emit_grad_scale(e, d);
-		body = xasprintf("%s\n%s", body, grad_element(e, d));
-		after = grad_block(e, d, "i0", "i1 - i0");
-	}
 	emit_sum_begin(e, cnt, body, after);
 	if (n->iattr[0])
 		emit_line(e, "%s[0] = (%s)(acc / (double)(%s));", emit_ref(e, n), emit_real(e), cnt);
 	else
 		emit_line(e, "%s[0] = (%s)acc;", emit_ref(e, n), emit_real(e));
 	emit_sum_end(e);
-	if (d) {
-		emit_indent(e, -1);
-		emit_line(e, "}");
-	}
+	emit_indent(e, -1);
+	emit_line(e, "}");
+}
+
+/* Loss n: `pre` and `term` per element summed; with its gradient as
+ * partner (fuse.c), the same loop writes the gradient too. */
+static void emit_reduce(Emit *e, Node *n, const char *pre, const char *term)
+{
+	const Node *d = emit_partner(e, n);
+	const char *body = xasprintf("%s\nsum += %s;", pre, term);
+	emit_loss_sum(e, n, d, d ? xasprintf("%s\n%s", body, grad_element(e, d)) : body,
+		      d ? grad_block(e, d, "i0", "i1 - i0") : NULL);
 }
 
 /* The next loop, over the elements of n, computes each on its own: with
@@ -141,18 +144,12 @@ static void mse_emit(Emit *e, Node *n)
 static void bce_emit(Emit *e, Node *n)
 {
 	const char *p = emit_ref(e, n->in[0]), *t = emit_ref(e, n->in[1]);
-	if (n->iattr[1]) {
-		const char *cnt = emit_count(e, n->in[0], 1);
+	if (n->iattr[1]) { /* from the logits: a vector helper per slice */
 		const Node *d = emit_partner(e, n);
-		emit_line(e, "{");
-		emit_indent(e, 1);
-		if (d)
-			emit_grad_scale(e, d);
-		emit_line(e, "%s[0] = (%s)(%s(%s, %s, %s, %s, %s, %s)%s);", emit_ref(e, n), emit_real(e),
-			  emit_helper(e, "bce_logits"), cnt, p, emit_ref(e, n->in[2]), t, d ? emit_ref(e, d) : "NULL",
-			  d ? "k" : "0", n->iattr[0] ? xasprintf(" / (double)(%s)", cnt) : "");
-		emit_indent(e, -1);
-		emit_line(e, "}");
+		emit_loss_sum(e, n, d, NULL,
+			      xasprintf("sum += %s(i1 - i0, %s + i0, %s + i0, %s + i0, %s, %s);",
+					emit_helper(e, "bce_logits"), p, emit_ref(e, n->in[2]), t,
+					d ? xasprintf("%s + i0", emit_ref(e, d)) : "NULL", d ? "k" : "0"));
 		return;
 	}
 	emit_reduce(e, n,

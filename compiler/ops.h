@@ -94,8 +94,11 @@ struct OpDef {
 OP_LIST(X)
 #undef X
 
-/* n's name in dumps and summaries: its op's label, else its op's name. */
+/* n's name in dumps and summaries: its op's label (else its op's name),
+ * joined by "+" to the op of the node it computes too (fuse.c). */
 const char *node_label(const Node *n);
+/* n's own part of that: its op's label, else its op's name. */
+const char *node_op_label(const Node *n);
 
 /* The op callable from .ae files under `name`, or NULL. */
 const OpDef *op_lookup(const char *name);
@@ -189,9 +192,9 @@ const Node *emit_partner(Emit *e, const Node *n);
 /* A sum over `count` elements (a C expression) in 64 fixed slices, each
  * starting at a multiple of 16 elements; threads share out the slices of
  * large sums, and the slices are added in order, so the result is the same
- * for any number of threads. `body` (statements, one per line) runs for
- * element i of slice [i0, i1) and adds to the double `sum`; `after`, if
- * not NULL, runs at the end of each slice. Then the double `acc` holds the
+ * for any number of threads. `body` (statements, one per line), if not
+ * NULL, runs for element i of slice [i0, i1) and adds to the double `sum`;
+ * `after`, if not NULL, runs at the end of each slice. Then the double `acc` holds the
  * total until emit_sum_end closes the block. */
 void emit_sum_begin(Emit *e, const char *count, const char *body, const char *after);
 void emit_sum_end(Emit *e);

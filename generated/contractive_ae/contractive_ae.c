@@ -3516,22 +3516,24 @@ contractive_ae_real contractive_ae_loss(const void *state, void *work, const con
 		&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_SIGMOID, .slope = 0.0f});
 	/* t17 = mse */
 	{
-		double part[64], acc = 0;
+		{
+			double part[64], acc = 0;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 784 >= 65536)
 #endif
-		for (long c = 0; c < 64; c++) {
-			const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
-			double sum = 0;
-			for (long i = i0; i < i1; i++) {
-				double d = (double)t16[i] - (double)t0[i];
-				sum += d * d;
+			for (long c = 0; c < 64; c++) {
+				const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
+				double sum = 0;
+				for (long i = i0; i < i1; i++) {
+					double d = (double)t16[i] - (double)t0[i];
+					sum += d * d;
+				}
+				part[c] = sum;
 			}
-			part[c] = sum;
+			for (long c = 0; c < 64; c++)
+				acc += part[c];
+			t17[0] = (float)(acc / (double)(n * 784));
 		}
-		for (long c = 0; c < 64; c++)
-			acc += part[c];
-		t17[0] = (float)(acc / (double)(n * 784));
 	}
 	/* t18 = basis */
 	memset(t18, 0, sizeof *t18 * n * 32);

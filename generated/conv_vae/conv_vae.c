@@ -222,7 +222,7 @@ static void conv_vae_adam(long count, float *p, float *m, float *v, const float 
 	}
 }
 
-static double conv_vae_bce_span(long count, const float *z, const float *y, const float *t, float *g, float k)
+static double conv_vae_bce_logits(long count, const float *z, const float *y, const float *t, float *g, float k)
 {
 	double acc = 0;
 	long i = 0;
@@ -263,21 +263,6 @@ static double conv_vae_bce_span(long count, const float *z, const float *y, cons
 		const float m = y[i] > 1 - y[i] ? y[i] : 1 - y[i];
 		acc += (double)(z[i] > 0 ? z[i] : 0) - (double)z[i] * t[i] - (double)logf(m);
 	}
-	return acc;
-}
-
-static double conv_vae_bce_logits(long count, const float *z, const float *y, const float *t, float *g, float k)
-{
-	double part[64], acc = 0;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (count >= 65536)
-#endif
-	for (long c = 0; c < 64; c++) {
-		const long i = count * c / 64, m = count * (c + 1) / 64 - i;
-		part[c] = conv_vae_bce_span(m, z + i, y + i, t + i, g ? g + i : NULL, k);
-	}
-	for (long c = 0; c < 64; c++)
-		acc += part[c];
 	return acc;
 }
 
@@ -773,7 +758,21 @@ static conv_vae_real conv_vae_pass(const void *state, void *work, const conv_vae
 	/* t34 = bce+bce_grad */
 	{
 		const float k = t37[0];
-		t34[0] = (float)(conv_vae_bce_logits(n * 784, t32, t33, t0, t40, k));
+		{
+			double part[64], acc = 0;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
+#endif
+			for (long c = 0; c < 64; c++) {
+				const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
+				double sum = 0;
+				sum += conv_vae_bce_logits(i1 - i0, t32 + i0, t33 + i0, t0 + i0, t40 + i0, k);
+				part[c] = sum;
+			}
+			for (long c = 0; c < 64; c++)
+				acc += part[c];
+			t34[0] = (float)acc;
+		}
 	}
 	/* t40 = bce_grad: computed with t34 */
 	/* t36 = add */
@@ -1313,7 +1312,21 @@ conv_vae_real conv_vae_loss(const void *state, void *work, const conv_vae_real *
 	conv_vae_act_all(CONV_VAE_SIGMOID, 0.0f, n * 784, t32, NULL, t33);
 	/* t34 = bce */
 	{
-		t34[0] = (float)(conv_vae_bce_logits(n * 784, t32, t33, t0, NULL, 0));
+		{
+			double part[64], acc = 0;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
+#endif
+			for (long c = 0; c < 64; c++) {
+				const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
+				double sum = 0;
+				sum += conv_vae_bce_logits(i1 - i0, t32 + i0, t33 + i0, t0 + i0, NULL, 0);
+				part[c] = sum;
+			}
+			for (long c = 0; c < 64; c++)
+				acc += part[c];
+			t34[0] = (float)acc;
+		}
 	}
 	/* t36 = add */
 	for (long i = 0; i < 1; i++)

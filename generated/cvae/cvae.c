@@ -222,7 +222,7 @@ static void cvae_adam(long count, float *p, float *m, float *v, const float *g, 
 	}
 }
 
-static double cvae_bce_span(long count, const float *z, const float *y, const float *t, float *g, float k)
+static double cvae_bce_logits(long count, const float *z, const float *y, const float *t, float *g, float k)
 {
 	double acc = 0;
 	long i = 0;
@@ -263,21 +263,6 @@ static double cvae_bce_span(long count, const float *z, const float *y, const fl
 		const float m = y[i] > 1 - y[i] ? y[i] : 1 - y[i];
 		acc += (double)(z[i] > 0 ? z[i] : 0) - (double)z[i] * t[i] - (double)logf(m);
 	}
-	return acc;
-}
-
-static double cvae_bce_logits(long count, const float *z, const float *y, const float *t, float *g, float k)
-{
-	double part[64], acc = 0;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (count >= 65536)
-#endif
-	for (long c = 0; c < 64; c++) {
-		const long i = count * c / 64, m = count * (c + 1) / 64 - i;
-		part[c] = cvae_bce_span(m, z + i, y + i, t + i, g ? g + i : NULL, k);
-	}
-	for (long c = 0; c < 64; c++)
-		acc += part[c];
 	return acc;
 }
 
@@ -678,7 +663,21 @@ static cvae_real cvae_pass(const void *state, void *work, const cvae_real *x, co
 	/* t31 = bce+bce_grad */
 	{
 		const float k = t34[0];
-		t31[0] = (float)(cvae_bce_logits(n * 784, t29, t30, t0, t37, k));
+		{
+			double part[64], acc = 0;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
+#endif
+			for (long c = 0; c < 64; c++) {
+				const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
+				double sum = 0;
+				sum += cvae_bce_logits(i1 - i0, t29 + i0, t30 + i0, t0 + i0, t37 + i0, k);
+				part[c] = sum;
+			}
+			for (long c = 0; c < 64; c++)
+				acc += part[c];
+			t31[0] = (float)acc;
+		}
 	}
 	/* t37 = bce_grad: computed with t31 */
 	/* t33 = add */
@@ -1066,7 +1065,21 @@ cvae_real cvae_loss(const void *state, void *work, const cvae_real *x, const cva
 	cvae_act_all(CVAE_SIGMOID, 0.0f, n * 784, t29, NULL, t30);
 	/* t31 = bce */
 	{
-		t31[0] = (float)(cvae_bce_logits(n * 784, t29, t30, t0, NULL, 0));
+		{
+			double part[64], acc = 0;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
+#endif
+			for (long c = 0; c < 64; c++) {
+				const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
+				double sum = 0;
+				sum += cvae_bce_logits(i1 - i0, t29 + i0, t30 + i0, t0 + i0, NULL, 0);
+				part[c] = sum;
+			}
+			for (long c = 0; c < 64; c++)
+				acc += part[c];
+			t31[0] = (float)acc;
+		}
 	}
 	/* t33 = add */
 	for (long i = 0; i < 1; i++)

@@ -859,22 +859,24 @@ denoising_ae_real denoising_ae_loss(const void *state, void *work, const denoisi
 		&(const denoising_ae_epilogue){.act = DENOISING_AE_SIGMOID, .slope = 0.0f});
 	/* t26 = mse */
 	{
-		double part[64], acc = 0;
+		{
+			double part[64], acc = 0;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 784 >= 65536)
 #endif
-		for (long c = 0; c < 64; c++) {
-			const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
-			double sum = 0;
-			for (long i = i0; i < i1; i++) {
-				double d = (double)t25[i] - (double)t0[i];
-				sum += d * d;
+			for (long c = 0; c < 64; c++) {
+				const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
+				double sum = 0;
+				for (long i = i0; i < i1; i++) {
+					double d = (double)t25[i] - (double)t0[i];
+					sum += d * d;
+				}
+				part[c] = sum;
 			}
-			part[c] = sum;
+			for (long c = 0; c < 64; c++)
+				acc += part[c];
+			t26[0] = (float)(acc / (double)(n * 784));
 		}
-		for (long c = 0; c < 64; c++)
-			acc += part[c];
-		t26[0] = (float)(acc / (double)(n * 784));
 	}
 	return t26[0];
 }

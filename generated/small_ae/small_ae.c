@@ -222,7 +222,7 @@ static void small_ae_adam(long count, float *p, float *m, float *v, const float 
 	}
 }
 
-static double small_ae_bce_span(long count, const float *z, const float *y, const float *t, float *g, float k)
+static double small_ae_bce_logits(long count, const float *z, const float *y, const float *t, float *g, float k)
 {
 	double acc = 0;
 	long i = 0;
@@ -263,21 +263,6 @@ static double small_ae_bce_span(long count, const float *z, const float *y, cons
 		const float m = y[i] > 1 - y[i] ? y[i] : 1 - y[i];
 		acc += (double)(z[i] > 0 ? z[i] : 0) - (double)z[i] * t[i] - (double)logf(m);
 	}
-	return acc;
-}
-
-static double small_ae_bce_logits(long count, const float *z, const float *y, const float *t, float *g, float k)
-{
-	double part[64], acc = 0;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (count >= 65536)
-#endif
-	for (long c = 0; c < 64; c++) {
-		const long i = count * c / 64, m = count * (c + 1) / 64 - i;
-		part[c] = small_ae_bce_span(m, z + i, y + i, t + i, g ? g + i : NULL, k);
-	}
-	for (long c = 0; c < 64; c++)
-		acc += part[c];
 	return acc;
 }
 
@@ -598,7 +583,21 @@ static small_ae_real small_ae_pass(const void *state, void *work, const small_ae
 	/* t16 = bce+bce_grad */
 	{
 		const float k = (float)(t17[0] / (double)(n * 784));
-		t16[0] = (float)(small_ae_bce_logits(n * 784, t14, t15, t0, t18, k) / (double)(n * 784));
+		{
+			double part[64], acc = 0;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
+#endif
+			for (long c = 0; c < 64; c++) {
+				const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
+				double sum = 0;
+				sum += small_ae_bce_logits(i1 - i0, t14 + i0, t15 + i0, t0 + i0, t18 + i0, k);
+				part[c] = sum;
+			}
+			for (long c = 0; c < 64; c++)
+				acc += part[c];
+			t16[0] = (float)(acc / (double)(n * 784));
+		}
 	}
 	/* t18 = bce_grad: computed with t16 */
 	/* t19 = dense_dx*relu' */
@@ -797,7 +796,21 @@ small_ae_real small_ae_loss(const void *state, void *work, const small_ae_real *
 	small_ae_act_all(SMALL_AE_SIGMOID, 0.0f, n * 784, t14, NULL, t15);
 	/* t16 = bce */
 	{
-		t16[0] = (float)(small_ae_bce_logits(n * 784, t14, t15, t0, NULL, 0) / (double)(n * 784));
+		{
+			double part[64], acc = 0;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
+#endif
+			for (long c = 0; c < 64; c++) {
+				const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
+				double sum = 0;
+				sum += small_ae_bce_logits(i1 - i0, t14 + i0, t15 + i0, t0 + i0, NULL, 0);
+				part[c] = sum;
+			}
+			for (long c = 0; c < 64; c++)
+				acc += part[c];
+			t16[0] = (float)(acc / (double)(n * 784));
+		}
 	}
 	return t16[0];
 }

@@ -222,7 +222,7 @@ static void vae_adam(long count, float *p, float *m, float *v, const float *g, c
 	}
 }
 
-static double vae_bce_span(long count, const float *z, const float *y, const float *t, float *g, float k)
+static double vae_bce_logits(long count, const float *z, const float *y, const float *t, float *g, float k)
 {
 	double acc = 0;
 	long i = 0;
@@ -263,21 +263,6 @@ static double vae_bce_span(long count, const float *z, const float *y, const flo
 		const float m = y[i] > 1 - y[i] ? y[i] : 1 - y[i];
 		acc += (double)(z[i] > 0 ? z[i] : 0) - (double)z[i] * t[i] - (double)logf(m);
 	}
-	return acc;
-}
-
-static double vae_bce_logits(long count, const float *z, const float *y, const float *t, float *g, float k)
-{
-	double part[64], acc = 0;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (count >= 65536)
-#endif
-	for (long c = 0; c < 64; c++) {
-		const long i = count * c / 64, m = count * (c + 1) / 64 - i;
-		part[c] = vae_bce_span(m, z + i, y + i, t + i, g ? g + i : NULL, k);
-	}
-	for (long c = 0; c < 64; c++)
-		acc += part[c];
 	return acc;
 }
 
@@ -664,7 +649,21 @@ static vae_real vae_pass(const void *state, void *work, const vae_real *x, int n
 	/* t28 = bce+bce_grad */
 	{
 		const float k = t31[0];
-		t28[0] = (float)(vae_bce_logits(n * 784, t26, t27, t0, t34, k));
+		{
+			double part[64], acc = 0;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
+#endif
+			for (long c = 0; c < 64; c++) {
+				const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
+				double sum = 0;
+				sum += vae_bce_logits(i1 - i0, t26 + i0, t27 + i0, t0 + i0, t34 + i0, k);
+				part[c] = sum;
+			}
+			for (long c = 0; c < 64; c++)
+				acc += part[c];
+			t28[0] = (float)acc;
+		}
 	}
 	/* t34 = bce_grad: computed with t28 */
 	/* t30 = add */
@@ -1036,7 +1035,21 @@ vae_real vae_loss(const void *state, void *work, const vae_real *x, int n)
 	vae_act_all(VAE_SIGMOID, 0.0f, n * 784, t26, NULL, t27);
 	/* t28 = bce */
 	{
-		t28[0] = (float)(vae_bce_logits(n * 784, t26, t27, t0, NULL, 0));
+		{
+			double part[64], acc = 0;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
+#endif
+			for (long c = 0; c < 64; c++) {
+				const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
+				double sum = 0;
+				sum += vae_bce_logits(i1 - i0, t26 + i0, t27 + i0, t0 + i0, NULL, 0);
+				part[c] = sum;
+			}
+			for (long c = 0; c < 64; c++)
+				acc += part[c];
+			t28[0] = (float)acc;
+		}
 	}
 	/* t30 = add */
 	for (long i = 0; i < 1; i++)
