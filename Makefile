@@ -9,7 +9,9 @@ CFLAGS ?= -O2 -g
 WARN = -std=c99 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 B = build
 
-COMPILER_SRC = $(wildcard compiler/*.c)
+COMPILER_DIRS = compiler compiler/ops compiler/backend/c compiler/backend/torch
+COMPILER_SRC = $(foreach d,$(COMPILER_DIRS),$(wildcard $(d)/*.c))
+COMPILER_INC = $(COMPILER_DIRS:%=-I%) -Idsl -I$(B)/dsl
 DSL_SRC = dsl/ast.c
 RT_SRC = $(wildcard runtime/*.c)
 GEN_SRC = $(B)/dsl/lexer.c $(B)/dsl/parser.c
@@ -38,7 +40,7 @@ $(B)/dsl/lexer.o $(B)/dsl/parser.o: $(B)/dsl/%.o: $(B)/dsl/%.c $(B)/dsl/parser.h
 
 $(B)/%.o: %.c $(B)/dsl/parser.h $(B)/dsl/lexer.h
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(WARN) -MMD -MP -Icompiler -Idsl -I$(B)/dsl -c $< -o $@
+	$(CC) $(CFLAGS) $(WARN) -MMD -MP $(COMPILER_INC) -c $< -o $@
 
 $(B)/runtime/%.o: runtime/%.c
 	@mkdir -p $(@D)
@@ -65,7 +67,7 @@ TEST_RUNTIME = $(wildcard tests/runtime/*.c)
 
 $(B)/tests/compiler_tests: $(TEST_COMPILER) $(LIB_OBJ)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -std=gnu99 -Icompiler -Idsl -I$(B)/dsl -o $@ $(TEST_COMPILER) $(LIB_OBJ) -lcriterion -lm
+	$(CC) $(CFLAGS) -std=gnu99 $(COMPILER_INC) -o $@ $(TEST_COMPILER) $(LIB_OBJ) -lcriterion -lm
 
 $(B)/tests/runtime_tests: $(TEST_RUNTIME) $(RTLIB)
 	@mkdir -p $(@D)

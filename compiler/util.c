@@ -1,9 +1,11 @@
 /* util.c - allocation, buffers and the one diagnostic printer. */
 #include "util.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static _Noreturn void oom(void)
 {
@@ -233,4 +235,29 @@ void ice_at(const char *file, int line, const char *fmt, ...)
 	fputs("\nPlease report this bug with the .ae file that triggered it.\n", stderr);
 	va_end(ap);
 	abort();
+}
+
+int write_file_atomic(const char *path, const char *data, size_t len)
+{
+	const char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
+	FILE *f = fopen(tmp, "wb");
+	int ok = f && fwrite(data, 1, len, f) == len;
+	if (f && fclose(f) != 0)
+		ok = 0;
+	if (ok && rename(tmp, path) != 0)
+		ok = 0;
+	if (!ok) {
+		int err = errno;
+		remove(tmp);
+		diag_plain("cannot write %s: %s", path, strerror(err));
+	}
+	return ok;
+}
+
+char *str_upper(const char *s)
+{
+	char *u = xstrdup(s);
+	for (char *p = u; *p; p++)
+		*p = (char)toupper((unsigned char)*p);
+	return u;
 }

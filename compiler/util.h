@@ -52,6 +52,13 @@ void buf_puts(Buf *b, const char *s);
 
 /* Read a whole file; returns NULL and sets errno on failure. */
 char *read_file(const char *path, size_t *len);
+/* Write len bytes to path atomically: to a temporary file beside it, then
+ * renamed over it, so readers see the old contents or the new, never a
+ * part. Reports the error (naming path) and returns 0 on failure, leaving
+ * no temporary file. */
+int write_file_atomic(const char *path, const char *data, size_t len);
+/* s in upper case, newly allocated. */
+char *str_upper(const char *s);
 
 /* Diagnostics. The source text of each file is registered once so that the
  * printer can show the offending line with a caret under the column. */

@@ -1,8 +1,7 @@
-/* emit_torch.c - write the model as a PyTorch module, NAME_torch.py: the
+/* torch.c - write the model as a PyTorch module, NAME_torch.py: the
  * same parameter names, shapes and layouts as the generated C, computed
  * with torch operations. The parity tests and the benchmark run it beside
  * the generated C. Requires: the forward graph (lower_model). */
-#include <errno.h>
 #include <string.h>
 
 #include "ops.h"
@@ -108,12 +107,5 @@ int emit_torch(Model *m, const char *dir)
 		buf_printf(&b, "    %s = %s\n", pyname(n), n->op->torch(n, in));
 	}
 	buf_printf(&b, "    return %s, %s, %s\n", pyname(g->loss), pyname(g->latent), pyname(g->output));
-	const char *path = xasprintf("%s/%s_torch.py", dir, m->name), *tmp = xasprintf("%s.tmp", path);
-	FILE *f = fopen(tmp, "w");
-	if (!f || fwrite(b.data, 1, b.len, f) != b.len || fclose(f) != 0 || rename(tmp, path) != 0) {
-		diag_plain("cannot write %s: %s", path, strerror(errno));
-		remove(tmp);
-		return 0;
-	}
-	return 1;
+	return write_file_atomic(xasprintf("%s/%s_torch.py", dir, m->name), b.data, b.len);
 }
