@@ -11,7 +11,10 @@
 # it to bench/results.md.
 #
 # BENCH_SECONDS (default 3) is the time per measurement; BENCH_MODELS a
-# space-separated list of .ae files (default: every example).
+# space-separated list of .ae files (default: every example);
+# BENCH_BASELINE a git revision (`main`, `HEAD~3`): its aecc is built from
+# that revision's files and its train step measured in the same run, for a
+# baseline column and the ratio to it.
 set -eu
 AECC=${AECC:-build/bin/aecc}
 PY=${PYTHON:-/usr/bin/python3}
@@ -23,6 +26,12 @@ trap 'rm -rf "$work"' EXIT
 out=bench/results.md
 
 $CC -O3 -march=native -std=c99 bench/peak.c -o "$work/peak"
+BASE=${BENCH_BASELINE:-}
+if [ -n "$BASE" ]; then
+	mkdir "$work/base"
+	git archive "$BASE" | tar -x -C "$work/base"
+	make -s -C "$work/base" build/bin/aecc >/dev/null
+fi
 peak=$("$work/peak")
 
 # step_rate NAME DIR THREADS: samples/s of the generated train step.
@@ -37,21 +46,25 @@ step_rate() {
 	echo "fp32 FMA peak of one core, measured: $peak GFLOP/s."
 	echo "Train step (forward, backward, Adam) at the model's batch size; samples per second in the best quarter-second window of $SECS s."
 	echo
-	echo "| model | FLOP/sample | aecc 1T | aecc 2T | 2T/1T | unfused 1T | fused/unfused | scalar unfused 1T | PyTorch 1T | PyTorch 2T | aecc/PyTorch 1T | GFLOP/s 1T | % of peak |"
-	echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+	[ -n "$BASE" ] && echo "Baseline: the train step as aecc at $BASE ($(git rev-parse --short "$BASE")) compiles it, measured in the same run."
+	echo
+	echo "| model | FLOP/sample | aecc 1T | aecc 2T | 2T/1T | unfused 1T | fused/unfused | scalar unfused 1T | PyTorch 1T | PyTorch 2T | aecc/PyTorch 1T | GFLOP/s 1T | % of peak |${BASE:+ baseline 1T | aecc/baseline |}"
+	echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|${BASE:+---|---|}"
 } >"$out"
 
 for ae in $MODELS; do
 	name=$(sed -n 's/^model[ \t]*\([A-Za-z_0-9]*\).*/\1/p' "$ae" | head -n 1)
 	upper=$(echo "$name" | tr a-z A-Z)
-	for kind in simd unfused scalar; do
+	for kind in simd unfused scalar ${BASE:+base}; do
 		d=$work/$name-$kind
+		compiler=$AECC
 		case $kind in
 		simd) flags= ;;
 		unfused) flags=--no-fuse ;;
 		scalar) flags="--no-fuse --kernels scalar" ;;
+		base) flags= compiler=$work/base/build/bin/aecc ;;
 		esac
-		"$AECC" emit $flags "$ae" -o "$d" >/dev/null
+		"$compiler" emit $flags "$ae" -o "$d" >/dev/null
 		$CC -O3 -march=native -fopenmp -std=c99 -DMODEL="$name" -DMODEL_UPPER="$upper" -I"$d" \
 			bench/step.c "$d/$name.c" -lm -o "$d/step"
 	done
@@ -60,13 +73,17 @@ for ae in $MODELS; do
 	s2=$(step_rate "$name" "$work/$name-simd" 2)
 	uf=$(step_rate "$name" "$work/$name-unfused" 1)
 	sc=$(step_rate "$name" "$work/$name-scalar" 1)
+	bs=; [ -n "$BASE" ] && bs=$(step_rate "$name" "$work/$name-base" 1)
 	t1=$("$PY" bench/torch_step.py "$work/$name-simd/${name}_torch.py" 1 "$SECS")
 	t2=$("$PY" bench/torch_step.py "$work/$name-simd/${name}_torch.py" 2 "$SECS")
 	awk -v n="$name" -v f="$flops" -v s1="$s1" -v s2="$s2" -v uf="$uf" -v sc="$sc" -v t1="$t1" -v t2="$t2" \
-		-v pk="$peak" 'BEGIN {
+		-v pk="$peak" -v bs="$bs" 'BEGIN {
 		gf = s1 * f / 1e9
-		printf "| %s | %.2fM | %.0f | %.0f | %.2f | %.0f | %.2f | %.0f | %.0f | %.0f | %.2f | %.1f | %.0f%% |\n",
-			n, f / 1e6, s1, s2, s2 / s1, uf, s1 / uf, sc, t1, t2, s1 / t1, gf, 100 * gf / pk }' >>"$out"
+		printf "| %s | %.2fM | %.0f | %.0f | %.2f | %.0f | %.2f | %.0f | %.0f | %.0f | %.2f | %.1f | %.0f%% |",
+			n, f / 1e6, s1, s2, s2 / s1, uf, s1 / uf, sc, t1, t2, s1 / t1, gf, 100 * gf / pk
+		if (bs != "")
+			printf " %.0f | %.2f |", bs, s1 / bs
+		printf "\n" }' >>"$out"
 	tail -n 1 "$out"
 done
 

@@ -13,12 +13,15 @@ void grad_accumulate(Graph *g, Node *x, Node *d)
 	if (!shape_eq(x->shape, d->shape))
 		ICE("gradient of t%d (%s) has shape %s, value has %s", x->id, x->op->name,
 		    shape_str(d->shape), shape_str(x->shape));
+	if (!d->grad_of)
+		d->grad_of = x;
 	if (!x->grad) {
 		x->grad = d;
 		return;
 	}
 	Node *sum = graph_add2(g, &op_add, x->loc, x->grad, d);
 	sum->shape = x->shape;
+	sum->grad_of = x;
 	x->grad = sum;
 }
 

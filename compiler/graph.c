@@ -211,6 +211,11 @@ static void dump_node(FILE *out, const Node *n)
 		fprintf(out, "  \"%s\"", n->name);
 	if (n->storage == ST_WORK && n->bytes)
 		fprintf(out, "  @%zu+%zu", n->offset, n->bytes);
+	if (n->storage == ST_GRAD)
+		fprintf(out, "  @grad");
+	static const char *part_name[] = {"", "encoder", "decoder", "loss", "backward", "update"};
+	if (n->part)
+		fprintf(out, "  [%s]", part_name[n->part]);
 	if (n->computed_by)
 		fprintf(out, "  (computed by t%d)", n->computed_by->id);
 	fputc('\n', out);

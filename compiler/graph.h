@@ -34,8 +34,22 @@ typedef enum Storage {
 	ST_INPUT, /* caller's input array */
 	ST_PARAM, /* parameter block of the state */
 	ST_BUFFER, /* buffer block of the state, read-only to ops (see Buffer) */
+	ST_GRAD,  /* a parameter's gradient: the gradient block, laid out as the
+	             parameter block (Node.index: the parameter), which is the
+	             caller's in NAME_gradient and part of the work arena in the
+	             train step (plan.c) */
 	ST_NONE,  /* no value (side-effect nodes such as the Adam update) */
 } Storage;
+
+/* Which part of the model a node belongs to (entry.c): the entry points
+ * compute runs of them. 0: no code (inputs, parameters, buffers). */
+enum {
+	PART_ENCODER = 1, /* what the latent needs */
+	PART_DECODER,     /* what the output needs beyond the encoder */
+	PART_LOSS,        /* what the loss needs beyond both */
+	PART_BACKWARD,    /* the gradient */
+	PART_UPDATE,      /* the optimizer */
+};
 
 /* Which phase built the node; used by dumps and by the emitter to decide
  * what a function that only runs the model (no training) needs. */
@@ -70,6 +84,9 @@ struct Node {
 	                        ST_BUFFER: buffer number */
 	int needs_grad;      /* depends on a parameter: autodiff walks it */
 	Node *grad;          /* autodiff: the gradient accumulated so far */
+	Node *grad_of;       /* autodiff: the value this node is (a term of) the
+	                        gradient of, or NULL; for names in generated code */
+	int part;            /* entry.c: PART_*, or 0 */
 	int dead;            /* removed by a pass; skipped everywhere */
 	int nuses;           /* live nodes that read this one (graph_count_uses) */
 	/* Memory plan (plan.c). */

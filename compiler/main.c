@@ -20,7 +20,7 @@ static const char usage[] =
 	"commands:\n"
 	"  check FILE.ae                 report errors in the file, exit 1 if any\n"
 	"  summary FILE.ae               layers, shapes, parameters, FLOPs, memory\n"
-	"  graph FILE.ae [--dot] [--pass lower|grad|fuse|plan]\n"
+	"  graph FILE.ae [--dot] [--pass lower|grad|fuse|entry|plan]\n"
 	"                                print the graph IR (text or Graphviz dot)\n"
 	"  emit FILE.ae -o DIR           write DIR/NAME.h, NAME.c, NAME_main.c and\n"
 	"                                NAME_torch.py (the same model in PyTorch)\n"
@@ -99,8 +99,8 @@ static void parse_cli(Cli *c, int argc, char **argv)
 		} else if (!strcmp(a, "--dot")) {
 			c->dot = 1;
 		} else if (!strcmp(a, "--pass")) {
-			static const char *names[] = {"lower", "grad", "fuse", "plan"};
-			static const int passes[] = {PASS_LOWER, PASS_GRAD, PASS_FUSE, PASS_ALL};
+			static const char *names[] = {"lower", "grad", "fuse", "entry", "plan"};
+			static const int passes[] = {PASS_LOWER, PASS_GRAD, PASS_FUSE, PASS_ENTRY, PASS_ALL};
 			if (++i >= argc)
 				usage_error("%s needs a pass name", a);
 			c->pass = -1;

@@ -39,6 +39,10 @@ typedef struct Model {
 	int f64;             /* emit double instead of float */
 	int scalar;          /* plain loops instead of SIMD kernels (--kernels scalar) */
 	int nofuse;          /* dead-code removal only, no fusion (--no-fuse) */
+	int decodable;       /* entry.c: the decoder reads nothing of the encoder
+	                        but the latent, so it runs from a given latent */
+	size_t grad_bytes;   /* plan.c: the gradient block at the start of the
+	                        work arena (train step) */
 	size_t work_bytes;   /* arena size after planning */
 	size_t work_bytes_unplanned; /* the same without buffer reuse */
 } Model;

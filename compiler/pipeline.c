@@ -1,5 +1,5 @@
 /* pipeline.c - the whole compiler in one function: parse, check, lower,
- * differentiate, fuse, plan. Emission is a separate backend call so that
+ * differentiate, fuse, plan the entry points, plan memory. Emission is a separate backend call so that
  * `check`, `graph` and `summary` share everything before it. */
 #include <errno.h>
 #include <string.h>
@@ -54,6 +54,10 @@ Model *pipeline_run(const char *path, const Options *opt)
 	fuse_graph(m);                                   /* dead code, fusion */
 	dump(opt, m, "fuse");
 	if (opt->stop_after == PASS_FUSE)
+		return m;
+	entry_plan(m);                                   /* parts of the entry points */
+	dump(opt, m, "entry");
+	if (opt->stop_after == PASS_ENTRY)
 		return m;
 	plan_memory(m);                                  /* arena offsets */
 	dump(opt, m, "plan");

@@ -12,7 +12,7 @@ typedef struct Options {
 	int dump;         /* print the graph after each pass to stderr (-d) */
 } Options;
 
-enum { PASS_PARSE, PASS_CHECK, PASS_LOWER, PASS_GRAD, PASS_FUSE, PASS_PLAN, PASS_ALL };
+enum { PASS_PARSE, PASS_CHECK, PASS_LOWER, PASS_GRAD, PASS_FUSE, PASS_ENTRY, PASS_PLAN, PASS_ALL };
 
 /* Run the pipeline on a .ae file. Returns NULL after user errors (already
  * reported); internal errors abort. */
@@ -23,6 +23,7 @@ void config_read(Model *m);
 int lower_model(Model *m);
 void grad_build(Model *m);
 void fuse_graph(Model *m);
+void entry_plan(Model *m);
 void plan_memory(Model *m);
 
 /* Backends over a finished model. */

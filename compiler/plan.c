@@ -1,5 +1,7 @@
 /* plan.c - static memory planning of the work arena.
- * Requires: a live graph in schedule order (fuse_graph). Provides: an
+ * Requires: a live graph in schedule order (entry_plan). Provides: each
+ * parameter's gradient in the gradient block (ST_GRAD), laid out as the
+ * parameters, at the start of the arena (Model.grad_bytes); after it an
  * offset and size for every ST_WORK node such that no two values that are
  * live at the same time overlap, each 64-byte aligned; Model.work_bytes
  * (planned) and Model.work_bytes_unplanned (one buffer per value).
@@ -18,6 +20,13 @@ void plan_memory(Model *m)
 	size_t real = m->f64 ? 8 : 4;
 	Vec work = {0};
 	int pos = 0;
+	for (int i = 0; i < g->params.len; i++) {
+		Node *d = ((Param *)g->params.data[i])->node->grad;
+		ASSERT(d && d->storage == ST_WORK && !d->computed_by && !d->computes);
+		d->storage = ST_GRAD;
+		d->index = i;
+	}
+	m->grad_bytes = round_up(g->param_elems * real);
 	for (int i = 0; i < g->nodes.len; i++) {
 		Node *n = g->nodes.data[i];
 		if (n->dead)
@@ -62,6 +71,8 @@ void plan_memory(Model *m)
 			top = off + n->bytes;
 		total += n->bytes;
 	}
-	m->work_bytes = top;
-	m->work_bytes_unplanned = total;
+	for (int i = 0; i < work.len; i++)
+		((Node *)work.data[i])->offset += m->grad_bytes;
+	m->work_bytes = m->grad_bytes + top;
+	m->work_bytes_unplanned = m->grad_bytes + total;
 }

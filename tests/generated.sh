@@ -3,6 +3,8 @@
 # byte as the current compiler writes it, and (in a git checkout) what is
 # committed is what the build produced: the build refreshes generated/, so a
 # stale commit shows up as a difference from HEAD.
+# Each generated NAME.c compiles without a warning under gcc and clang
+# (-Wall -Wextra -Wshadow, with and without OpenMP).
 # Prints `generated: N passed, M failed`.
 set -u
 AECC=${AECC:-build/bin/aecc}
@@ -17,6 +19,21 @@ for ae in examples/*.ae; do
 		fail=$((fail + 1))
 		echo "FAIL: generated/$name is out of date: run make generated"
 	fi
+done
+for c in generated/*/*.c; do
+	for cc in gcc clang; do
+		command -v $cc >/dev/null || continue
+		for omp in "" -fopenmp; do
+			if $cc -std=c99 -Wall -Wextra -Wshadow -Werror $omp -fsyntax-only -I"$(dirname "$c")" -Iruntime "$c" \
+				2>"$work/warn"; then
+				pass=$((pass + 1))
+			else
+				fail=$((fail + 1))
+				echo "FAIL: $c: warnings under $cc $omp"
+				head -n 5 "$work/warn"
+			fi
+		done
+	done
 done
 if git rev-parse --git-dir >/dev/null 2>&1; then
 	if git diff --quiet HEAD -- generated/ && [ -z "$(git status --porcelain -- generated/)" ]; then

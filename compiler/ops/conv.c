@@ -558,14 +558,14 @@ static void conv_db_emit(Emit *e, Node *n)
 	emit_line(e, "for (long c = 0; c < %ld; c++) {", C);
 	emit_line(e, "\t%s total = 0;", r);
 	emit_line(e, "\tfor (long b = 0; b < n; b++) {");
-	emit_line(e, "\t\tconst %s *x = %s + (b * %ld + c) * %ld;", r, dy, C, hw);
+	emit_line(e, "\t\tconst %s *src = %s + (b * %ld + c) * %ld;", r, dy, C, hw);
 	emit_line(e, "\t\t%s part[16] = {0}, acc = 0;", r);
 	emit_line(e, "\t\tfor (long q = 0; q < %ld; q += 16)", hw / 16 * 16);
 	emit_line(e, "\t\t\tfor (int l = 0; l < 16; l++)");
-	emit_line(e, "\t\t\t\tpart[l] += x[q + l];");
+	emit_line(e, "\t\t\t\tpart[l] += src[q + l];");
 	if (hw % 16) {
 		emit_line(e, "\t\tfor (long q = %ld; q < %ld; q++)", hw / 16 * 16, hw);
-		emit_line(e, "\t\t\tpart[q %% 16] += x[q];");
+		emit_line(e, "\t\t\tpart[q %% 16] += src[q];");
 	}
 	emit_line(e, "\t\tfor (int l = 0; l < 16; l++)");
 	emit_line(e, "\t\t\tacc += part[l];");

@@ -322,11 +322,11 @@ static void bn_dx_emit(Emit *e, Node *n)
 	emit_indent(e, 1);
 	emit_line(e, "const %s mean = %s[c], invstd = %s[%d + c], k = %s[c] * invstd;", r, st, st, ST_INVSTD * c,
 		  emit_ref(e, n->in[2]));
-	emit_line(e, "const %s mean_dy = (%s)(%s[c] * inv_count), mean_dy_xhat = (%s)(%s[c] * inv_count);", r, r,
+	emit_line(e, "const %s mean_dy = (%s)(%s[c] * inv_count), mean_dy_xn = (%s)(%s[c] * inv_count);", r, r,
 		  emit_ref(e, n->in[4]), r, emit_ref(e, n->in[5]));
 	begin_channel_loop(e, x);
-	emit_line(e, "const %s xhat = (%s[i] - mean) * invstd;", r, emit_ref(e, x));
-	emit_line(e, "%s[i] = k * (%s[i] - mean_dy - xhat * mean_dy_xhat);", emit_ref(e, n), emit_ref(e, n->in[3]));
+	emit_line(e, "const %s xn = (%s[i] - mean) * invstd;", r, emit_ref(e, x));
+	emit_line(e, "%s[i] = k * (%s[i] - mean_dy - xn * mean_dy_xn);", emit_ref(e, n), emit_ref(e, n->in[3]));
 	end_channel_loop(e);
 	emit_indent(e, -1);
 	emit_line(e, "}");

@@ -9,6 +9,38 @@
 #include <omp.h> /* threads, when built with -fopenmp */
 #endif
 
+/* The work arena, in bytes: the gradient block (in the train step) at 0,
+ * then every value; values whose lives do not overlap share memory. */
+#define BETA_VAE_AT_ENCODER_0 4367680 /* encoder.0: dense+relu [n, 512] */
+#define BETA_VAE_AT_H_2 4629824 /* encoder.2: dense+relu [n, 256] */
+#define BETA_VAE_AT_MU 4760896 /* encoder.4: dense [n, 32] */
+#define BETA_VAE_AT_LOGVAR 4777280 /* encoder.5: dense [n, 32] */
+#define BETA_VAE_AT_Z 4793664 /* encoder.6: gaussian+kl_normal [n, 32] */
+#define BETA_VAE_AT_LOSS_1 4810048 /* loss.1: kl_normal [] */
+#define BETA_VAE_AT_DECODER_0 4810112 /* decoder.0: dense+relu [n, 256] */
+#define BETA_VAE_AT_DECODER_2 4941184 /* decoder.2: dense+relu [n, 512] */
+#define BETA_VAE_AT_DECODER_4 5203328 /* decoder.4: dense [n, 784] */
+#define BETA_VAE_AT_XHAT 5604736 /* decoder.5: sigmoid [n, 784] */
+#define BETA_VAE_AT_D_LOSS_0 6006144 /* d_loss_0: constant [] */
+#define BETA_VAE_AT_LOSS_0 6006208 /* loss.0: bce+bce_grad [] */
+#define BETA_VAE_AT_SCALE 5203328 /* scale: scale [] */
+#define BETA_VAE_AT_LOSS 4810048 /* loss: add [] */
+#define BETA_VAE_AT_D_DECODER_4 6006272 /* d_decoder_4: bce_grad [n, 784] */
+#define BETA_VAE_AT_D_LOSS_1 5203328 /* d_loss_1: scale [] */
+#define BETA_VAE_AT_D_MU 5203392 /* d_mu: kl_normal_grad [n, 32] */
+#define BETA_VAE_AT_D_LOGVAR 5219776 /* d_logvar: kl_normal_grad [n, 32] */
+#define BETA_VAE_AT_D_DECODER_2 5236160 /* d_decoder_2: dense_dx*relu' [n, 512] */
+#define BETA_VAE_AT_D_DECODER_0 4941184 /* d_decoder_0: dense_dx*relu' [n, 256] */
+#define BETA_VAE_AT_D_Z 4760896 /* d_z: dense_dx [n, 32] */
+#define BETA_VAE_AT_D_MU_2 4810112 /* d_mu_2: add [n, 32] */
+#define BETA_VAE_AT_D_LOGVAR_2 4826496 /* d_logvar_2: gaussian_dlogvar [n, 32] */
+#define BETA_VAE_AT_D_LOGVAR_3 4760896 /* d_logvar_3: add [n, 32] */
+#define BETA_VAE_AT_D_H_2 4826496 /* d_h_2: dense_dx [n, 256] */
+#define BETA_VAE_AT_D_H_2_2 4957568 /* d_h_2_2: dense_dx [n, 256] */
+#define BETA_VAE_AT_D_H_2_3 5088640 /* d_h_2_3: add [n, 256] */
+#define BETA_VAE_AT_ACT_GRAD 4810112 /* act_grad: act_grad [n, 256] */
+#define BETA_VAE_AT_D_ENCODER_0 4941184 /* d_encoder_0: dense_dx*relu' [n, 512] */
+
 /* Vectors: AVX-512 or AVX2 with FMA where the compiler targets them,
  * otherwise 128 bits (SSE2 on x86-64, NEON on ARM, plain C elsewhere). */
 #if defined(SIMDE_X86_AVX512F_NATIVE)
@@ -460,63 +492,35 @@ static double beta_vae_normal(uint64_t key, uint64_t i)
 }
 
 static const beta_vae_param_info beta_vae_param_table[14] = {
-	{"encoder.0.weight", 2, {512, 784, 0, 0}, 0, 401408},
-	{"encoder.0.bias", 1, {512, 0, 0, 0}, 401408, 512},
-	{"encoder.2.weight", 2, {256, 512, 0, 0}, 401920, 131072},
-	{"encoder.2.bias", 1, {256, 0, 0, 0}, 532992, 256},
-	{"encoder.4.weight", 2, {32, 256, 0, 0}, 533248, 8192},
-	{"encoder.4.bias", 1, {32, 0, 0, 0}, 541440, 32},
-	{"encoder.5.weight", 2, {32, 256, 0, 0}, 541472, 8192},
-	{"encoder.5.bias", 1, {32, 0, 0, 0}, 549664, 32},
-	{"decoder.0.weight", 2, {256, 32, 0, 0}, 549696, 8192},
-	{"decoder.0.bias", 1, {256, 0, 0, 0}, 557888, 256},
-	{"decoder.2.weight", 2, {512, 256, 0, 0}, 558144, 131072},
-	{"decoder.2.bias", 1, {512, 0, 0, 0}, 689216, 512},
-	{"decoder.4.weight", 2, {784, 512, 0, 0}, 689728, 401408},
-	{"decoder.4.bias", 1, {784, 0, 0, 0}, 1091136, 784},
+	{"encoder.0.weight", 2, {512, 784, 0, 0}, BETA_VAE_ENCODER_0_WEIGHT, 401408},
+	{"encoder.0.bias", 1, {512, 0, 0, 0}, BETA_VAE_ENCODER_0_BIAS, 512},
+	{"encoder.2.weight", 2, {256, 512, 0, 0}, BETA_VAE_ENCODER_2_WEIGHT, 131072},
+	{"encoder.2.bias", 1, {256, 0, 0, 0}, BETA_VAE_ENCODER_2_BIAS, 256},
+	{"encoder.4.weight", 2, {32, 256, 0, 0}, BETA_VAE_ENCODER_4_WEIGHT, 8192},
+	{"encoder.4.bias", 1, {32, 0, 0, 0}, BETA_VAE_ENCODER_4_BIAS, 32},
+	{"encoder.5.weight", 2, {32, 256, 0, 0}, BETA_VAE_ENCODER_5_WEIGHT, 8192},
+	{"encoder.5.bias", 1, {32, 0, 0, 0}, BETA_VAE_ENCODER_5_BIAS, 32},
+	{"decoder.0.weight", 2, {256, 32, 0, 0}, BETA_VAE_DECODER_0_WEIGHT, 8192},
+	{"decoder.0.bias", 1, {256, 0, 0, 0}, BETA_VAE_DECODER_0_BIAS, 256},
+	{"decoder.2.weight", 2, {512, 256, 0, 0}, BETA_VAE_DECODER_2_WEIGHT, 131072},
+	{"decoder.2.bias", 1, {512, 0, 0, 0}, BETA_VAE_DECODER_2_BIAS, 512},
+	{"decoder.4.weight", 2, {784, 512, 0, 0}, BETA_VAE_DECODER_4_WEIGHT, 401408},
+	{"decoder.4.bias", 1, {784, 0, 0, 0}, BETA_VAE_DECODER_4_BIAS, 784},
 };
 
 beta_vae_hparams beta_vae_default_hparams(void)
 {
-	beta_vae_hparams h = {0.001, 0.90000000000000002, 0.999, 1e-08, 0, 1};
+	const beta_vae_hparams h = {0.001, 0.90000000000000002, 0.999, 1e-08, 0, 1};
 	return h;
 }
 
-const beta_vae_param_info *beta_vae_param(int i)
-{
-	return i >= 0 && i < 14 ? &beta_vae_param_table[i] : NULL;
-}
-
-beta_vae_real *beta_vae_params(void *state)
-{
-	return (float *)((unsigned char *)state + 64);
-}
-
-beta_vae_real *beta_vae_adam_m(void *state)
-{
-	return (float *)((unsigned char *)state + 4367744);
-}
-
-beta_vae_real *beta_vae_adam_v(void *state)
-{
-	return (float *)((unsigned char *)state + 8735424);
-}
-
-int64_t *beta_vae_step(void *state)
-{
-	return (int64_t *)state;
-}
-
-const beta_vae_buffer_info *beta_vae_buffer(int i)
-{
-	(void)i;
-	return NULL;
-}
-
-void *beta_vae_buffers(void *state)
-{
-	return (unsigned char *)state + 13103104;
-}
+const beta_vae_param_info *beta_vae_param(int i) { return i >= 0 && i < 14 ? &beta_vae_param_table[i] : NULL; }
+const beta_vae_buffer_info *beta_vae_buffer(int i) { return (void)i, NULL; }
+beta_vae_real *beta_vae_params(void *state) { return (float *)((unsigned char *)state + 64); }
+beta_vae_real *beta_vae_adam_m(void *state) { return (float *)((unsigned char *)state + 4367744); }
+beta_vae_real *beta_vae_adam_v(void *state) { return (float *)((unsigned char *)state + 8735424); }
+int64_t *beta_vae_step(void *state) { return (int64_t *)state; }
+void *beta_vae_buffers(void *state) { return (unsigned char *)state + 13103104; }
 
 void beta_vae_init(void *state, uint64_t seed)
 {
@@ -531,420 +535,443 @@ void beta_vae_init(void *state, uint64_t seed)
 	}
 }
 
-/* The loss and the gradient of every parameter (left in work); the
- * buffers' new values go to the state `updates` unless it is NULL. */
-static beta_vae_real beta_vae_pass(const void *state, void *work, const beta_vae_real *x, int n, const beta_vae_hparams *h,
-			int64_t step, void *updates)
+/* What one call of the model computes with. */
+typedef struct beta_vae_ctx {
+	const float *params;  /* the parameter block */
+	const void *state;    /* the whole state (its buffers) */
+	unsigned char *work;  /* the work arena */
+	int n;                /* rows in the batch */
+	int training;         /* train step or gradient: batch statistics, pairs of
+	                         values computed by one kernel, buffer updates */
+	int stochastic;       /* noise, dropout and sampling on (training only) */
+	uint64_t rng;         /* the state's noise key */
+	int64_t step;         /* the step being taken; 0 outside training */
+	void *updates;        /* the state whose buffers take their new values, or NULL */
+} beta_vae_ctx;
+
+/* The parts of the model NAME_run computes, in this order. */
+enum { BETA_VAE_ENCODER = 1, BETA_VAE_DECODER = 2, BETA_VAE_LOSS = 4 };
+
+/* A call in evaluation mode. */
+static beta_vae_ctx beta_vae_eval(const void *state, void *work, int n)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int stochastic = h->stochastic;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	(void)updates;
-	const float *const t0 = x;
-	const float *const t1 = params + 0; /* encoder.0.weight */
-	const float *const t2 = params + 401408; /* encoder.0.bias */
-	float *const t4 = (float *)(work_ + 0); /* dense [n, 512] */
-	const float *const t5 = params + 401920; /* encoder.2.weight */
-	const float *const t6 = params + 532992; /* encoder.2.bias */
-	float *const t8 = (float *)(work_ + 262144); /* dense [n, 256] */
-	const float *const t9 = params + 533248; /* encoder.4.weight */
-	const float *const t10 = params + 541440; /* encoder.4.bias */
-	float *const t11 = (float *)(work_ + 393216); /* dense [n, 32] */
-	const float *const t12 = params + 541472; /* encoder.5.weight */
-	const float *const t13 = params + 549664; /* encoder.5.bias */
-	float *const t14 = (float *)(work_ + 409600); /* dense [n, 32] */
-	float *const t15 = (float *)(work_ + 425984); /* gaussian [n, 32] */
-	float *const t29 = (float *)(work_ + 442368); /* kl_normal [] */
-	const float *const t16 = params + 549696; /* decoder.0.weight */
-	const float *const t17 = params + 557888; /* decoder.0.bias */
-	float *const t19 = (float *)(work_ + 442432); /* dense [n, 256] */
-	const float *const t20 = params + 558144; /* decoder.2.weight */
-	const float *const t21 = params + 689216; /* decoder.2.bias */
-	float *const t23 = (float *)(work_ + 573504); /* dense [n, 512] */
-	const float *const t24 = params + 689728; /* decoder.4.weight */
-	const float *const t25 = params + 1091136; /* decoder.4.bias */
-	float *const t26 = (float *)(work_ + 835648); /* dense [n, 784] */
-	float *const t27 = (float *)(work_ + 1237056); /* sigmoid [n, 784] */
-	float *const t32 = (float *)(work_ + 1638464); /* constant [] */
-	float *const t28 = (float *)(work_ + 1638528); /* bce [] */
-	float *const t36 = (float *)(work_ + 1638592); /* bce_grad [n, 784] */
-	float *const t30 = (float *)(work_ + 835648); /* scale [] */
-	float *const t31 = (float *)(work_ + 442368); /* add [] */
-	float *const t33 = (float *)(work_ + 835648); /* scale [] */
-	float *const t34 = (float *)(work_ + 835712); /* kl_normal_grad [n, 32] */
-	float *const t35 = (float *)(work_ + 852096); /* kl_normal_grad [n, 32] */
-	float *const t37 = (float *)(work_ + 868480); /* dense_dx [n, 512] */
-	float *const t38 = (float *)(work_ + 2040000); /* dense_dw [784, 512] */
-	float *const t39 = (float *)(work_ + 393216); /* sum_batch [784] */
-	float *const t41 = (float *)(work_ + 573504); /* dense_dx [n, 256] */
-	float *const t42 = (float *)(work_ + 3645632); /* dense_dw [512, 256] */
-	float *const t43 = (float *)(work_ + 396352); /* sum_batch [512] */
-	float *const t45 = (float *)(work_ + 442432); /* dense_dx [n, 32] */
-	float *const t46 = (float *)(work_ + 458816); /* dense_dw [256, 32] */
-	float *const t47 = (float *)(work_ + 398400); /* sum_batch [256] */
-	float *const t48 = (float *)(work_ + 491584); /* add [n, 32] */
-	float *const t49 = (float *)(work_ + 507968); /* gaussian_dlogvar [n, 32] */
-	float *const t50 = (float *)(work_ + 399424); /* add [n, 32] */
-	float *const t51 = (float *)(work_ + 507968); /* dense_dx [n, 256] */
-	float *const t52 = (float *)(work_ + 639040); /* dense_dw [32, 256] */
-	float *const t53 = (float *)(work_ + 415808); /* sum_batch [32] */
-	float *const t54 = (float *)(work_ + 671808); /* dense_dx [n, 256] */
-	float *const t55 = (float *)(work_ + 802880); /* add [n, 256] */
-	float *const t56 = (float *)(work_ + 507968); /* dense_dw [32, 256] */
-	float *const t57 = (float *)(work_ + 399424); /* sum_batch [32] */
-	float *const t58 = (float *)(work_ + 671808); /* act_grad [n, 256] */
-	float *const t59 = (float *)(work_ + 802880); /* dense_dx [n, 512] */
-	float *const t60 = (float *)(work_ + 4169920); /* dense_dw [256, 512] */
-	float *const t61 = (float *)(work_ + 0); /* sum_batch [256] */
-	float *const t63 = (float *)(work_ + 4694208); /* dense_dw [512, 784] */
-	float *const t64 = (float *)(work_ + 1024); /* sum_batch [512] */
-	/* t4 = dense+relu */
-	beta_vae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t4,
-		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
-	/* t8 = dense+relu */
-	beta_vae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t8,
-		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
-	/* t11 = dense */
-	beta_vae_gemm(n, 32, 256, t8, 256, 1, t9, 1, 256, t10, t11,
-		NULL);
-	/* t14 = dense */
-	beta_vae_gemm(n, 32, 256, t8, 256, 1, t12, 1, 256, t13, t14,
-		NULL);
-	/* t15 = gaussian+kl_normal */
-	{
-		const uint64_t key = beta_vae_mix(rng ^ beta_vae_mix(((uint64_t)step << 24) ^ 15u));
-		{
-			double part[64], acc = 0;
+	const beta_vae_ctx c = {(const float *)((const unsigned char *)state + 64), state, (unsigned char *)work, n,
+		0, 0, *(const uint64_t *)((const unsigned char *)state + 8), 0, NULL};
+	return c;
+}
+
+/* The model: the parts in `parts`; returns the loss when it computes it. */
+static beta_vae_real beta_vae_run(const beta_vae_ctx *ctx, const beta_vae_real *x, int parts)
+{
+	const int n = ctx->n;
+	const float *const params = ctx->params;
+	unsigned char *const work = ctx->work;
+	const int training = ctx->training;
+	const int stochastic = ctx->stochastic;
+	const uint64_t rng = ctx->rng;
+	const int64_t step = ctx->step;
+	if (parts & BETA_VAE_ENCODER) {
+		const float *const encoder_0_weight = params + BETA_VAE_ENCODER_0_WEIGHT;
+		const float *const encoder_0_bias = params + BETA_VAE_ENCODER_0_BIAS;
+		const float *const encoder_2_weight = params + BETA_VAE_ENCODER_2_WEIGHT;
+		const float *const encoder_2_bias = params + BETA_VAE_ENCODER_2_BIAS;
+		const float *const encoder_4_weight = params + BETA_VAE_ENCODER_4_WEIGHT;
+		const float *const encoder_4_bias = params + BETA_VAE_ENCODER_4_BIAS;
+		const float *const encoder_5_weight = params + BETA_VAE_ENCODER_5_WEIGHT;
+		const float *const encoder_5_bias = params + BETA_VAE_ENCODER_5_BIAS;
+		float *const encoder_0 = (float *)(work + BETA_VAE_AT_ENCODER_0);
+		float *const h_2 = (float *)(work + BETA_VAE_AT_H_2);
+		float *const mu = (float *)(work + BETA_VAE_AT_MU);
+		float *const logvar = (float *)(work + BETA_VAE_AT_LOGVAR);
+		float *const z = (float *)(work + BETA_VAE_AT_Z);
+		float *const loss_1 = (float *)(work + BETA_VAE_AT_LOSS_1);
+		/* encoder.0: dense+relu [n, 512] */
+		beta_vae_gemm(n, 512, 784, x, 784, 1, encoder_0_weight, 1, 784, encoder_0_bias, encoder_0,
+			&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
+		/* encoder.2: dense+relu [n, 256] */
+		beta_vae_gemm(n, 256, 512, encoder_0, 512, 1, encoder_2_weight, 1, 512, encoder_2_bias, h_2,
+			&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
+		/* encoder.4: dense [n, 32] */
+		beta_vae_gemm(n, 32, 256, h_2, 256, 1, encoder_4_weight, 1, 256, encoder_4_bias, mu,
+			NULL);
+		/* encoder.5: dense [n, 32] */
+		beta_vae_gemm(n, 32, 256, h_2, 256, 1, encoder_5_weight, 1, 256, encoder_5_bias, logvar,
+			NULL);
+		if (training) {
+			/* encoder.6: gaussian+kl_normal [n, 32] */
+			{
+				const uint64_t key = beta_vae_mix(rng ^ beta_vae_mix(((uint64_t)step << 24) ^ 15u));
+				{
+					double part[64], acc = 0;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 32 >= 65536)
 #endif
-			for (long c = 0; c < 64; c++) {
-				const long i0 = n * 32 * c / 64 / 16 * 16, i1 = c == 63 ? n * 32 : n * 32 * (c + 1) / 64 / 16 * 16;
-				double sum = 0;
-				for (long i = i0; i < i1; i++) {
-					t15[i] = t11[i] + (stochastic ? expf(0.5f * t14[i]) * (float)beta_vae_normal(key, (uint64_t)i) : 0);
-					sum += 1 + (double)t14[i] - (double)t11[i] * t11[i] - exp((double)t14[i]);
+					for (long c = 0; c < 64; c++) {
+						const long i0 = n * 32 * c / 64 / 16 * 16, i1 = c == 63 ? n * 32 : n * 32 * (c + 1) / 64 / 16 * 16;
+						double sum = 0;
+						for (long i = i0; i < i1; i++) {
+							z[i] = mu[i] + (stochastic ? expf(0.5f * logvar[i]) * (float)beta_vae_normal(key, (uint64_t)i) : 0);
+							sum += 1 + (double)logvar[i] - (double)mu[i] * mu[i] - exp((double)logvar[i]);
+						}
+						part[c] = sum;
+					}
+					for (long c = 0; c < 64; c++)
+						acc += part[c];
+					loss_1[0] = (float)(-0.5 * acc);
 				}
-				part[c] = sum;
 			}
-			for (long c = 0; c < 64; c++)
-				acc += part[c];
-			t29[0] = (float)(-0.5 * acc);
+		} else {
+			/* encoder.6: gaussian [n, 32] */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
+#endif
+			for (long i = 0; i < n * 32; i++)
+				z[i] = mu[i];
+		}
+		if (!training) { /* in training z computes it */
+			/* loss.1: kl_normal [] */
+			{
+				double part[64], acc = 0;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 32 >= 65536)
+#endif
+				for (long c = 0; c < 64; c++) {
+					const long i0 = n * 32 * c / 64 / 16 * 16, i1 = c == 63 ? n * 32 : n * 32 * (c + 1) / 64 / 16 * 16;
+					double sum = 0;
+					for (long i = i0; i < i1; i++) {
+						sum += 1 + (double)logvar[i] - (double)mu[i] * mu[i] - exp((double)logvar[i]);
+					}
+					part[c] = sum;
+				}
+				for (long c = 0; c < 64; c++)
+					acc += part[c];
+				loss_1[0] = (float)(-0.5 * acc);
+			}
 		}
 	}
-	/* t29 = kl_normal: computed with t15 */
-	/* t19 = dense+relu */
-	beta_vae_gemm(n, 256, 32, t15, 32, 1, t16, 1, 32, t17, t19,
-		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
-	/* t23 = dense+relu */
-	beta_vae_gemm(n, 512, 256, t19, 256, 1, t20, 1, 256, t21, t23,
-		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
-	/* t26 = dense */
-	beta_vae_gemm(n, 784, 512, t23, 512, 1, t24, 1, 512, t25, t26,
-		NULL);
-	/* t27 = sigmoid */
-	beta_vae_act_all(BETA_VAE_SIGMOID, 0.0f, n * 784, t26, NULL, t27);
-	/* t32 = constant */
-	t32[0] = 1.0f;
-	/* t28 = bce+bce_grad */
-	{
-		const float k = t32[0];
+	if (parts & BETA_VAE_DECODER) {
+		const float *const decoder_0_weight = params + BETA_VAE_DECODER_0_WEIGHT;
+		const float *const decoder_0_bias = params + BETA_VAE_DECODER_0_BIAS;
+		const float *const decoder_2_weight = params + BETA_VAE_DECODER_2_WEIGHT;
+		const float *const decoder_2_bias = params + BETA_VAE_DECODER_2_BIAS;
+		const float *const decoder_4_weight = params + BETA_VAE_DECODER_4_WEIGHT;
+		const float *const decoder_4_bias = params + BETA_VAE_DECODER_4_BIAS;
+		float *const z = (float *)(work + BETA_VAE_AT_Z);
+		float *const decoder_0 = (float *)(work + BETA_VAE_AT_DECODER_0);
+		float *const decoder_2 = (float *)(work + BETA_VAE_AT_DECODER_2);
+		float *const decoder_4 = (float *)(work + BETA_VAE_AT_DECODER_4);
+		float *const xhat = (float *)(work + BETA_VAE_AT_XHAT);
+		/* decoder.0: dense+relu [n, 256] */
+		beta_vae_gemm(n, 256, 32, z, 32, 1, decoder_0_weight, 1, 32, decoder_0_bias, decoder_0,
+			&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
+		/* decoder.2: dense+relu [n, 512] */
+		beta_vae_gemm(n, 512, 256, decoder_0, 256, 1, decoder_2_weight, 1, 256, decoder_2_bias, decoder_2,
+			&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
+		/* decoder.4: dense [n, 784] */
+		beta_vae_gemm(n, 784, 512, decoder_2, 512, 1, decoder_4_weight, 1, 512, decoder_4_bias, decoder_4,
+			NULL);
+		/* decoder.5: sigmoid [n, 784] */
+		beta_vae_act_all(BETA_VAE_SIGMOID, 0.0f, n * 784, decoder_4, NULL, xhat);
+	}
+	if (!(parts & BETA_VAE_LOSS))
+		return 0;
+	float *const loss_1 = (float *)(work + BETA_VAE_AT_LOSS_1);
+	float *const decoder_4 = (float *)(work + BETA_VAE_AT_DECODER_4);
+	float *const xhat = (float *)(work + BETA_VAE_AT_XHAT);
+	float *const d_loss_0 = (float *)(work + BETA_VAE_AT_D_LOSS_0);
+	float *const loss_0 = (float *)(work + BETA_VAE_AT_LOSS_0);
+	float *const scale = (float *)(work + BETA_VAE_AT_SCALE);
+	float *const loss = (float *)(work + BETA_VAE_AT_LOSS);
+	float *const d_decoder_4 = (float *)(work + BETA_VAE_AT_D_DECODER_4);
+	/* d_loss_0: constant [] */
+	d_loss_0[0] = 1.0f;
+	if (training) {
+		/* loss.0: bce+bce_grad [] */
 		{
-			double part[64], acc = 0;
+			const float k = d_loss_0[0];
+			{
+				double part[64], acc = 0;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 784 >= 65536)
 #endif
-			for (long c = 0; c < 64; c++) {
-				const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
-				double sum = 0;
-				sum += beta_vae_bce_logits(i1 - i0, t26 + i0, t27 + i0, t0 + i0, t36 + i0, k);
-				part[c] = sum;
+				for (long c = 0; c < 64; c++) {
+					const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
+					double sum = 0;
+					sum += beta_vae_bce_logits(i1 - i0, decoder_4 + i0, xhat + i0, x + i0, d_decoder_4 + i0, k);
+					part[c] = sum;
+				}
+				for (long c = 0; c < 64; c++)
+					acc += part[c];
+				loss_0[0] = (float)acc;
 			}
-			for (long c = 0; c < 64; c++)
-				acc += part[c];
-			t28[0] = (float)acc;
+		}
+	} else {
+		/* loss.0: bce [] */
+		{
+			{
+				double part[64], acc = 0;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
+#endif
+				for (long c = 0; c < 64; c++) {
+					const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
+					double sum = 0;
+					sum += beta_vae_bce_logits(i1 - i0, decoder_4 + i0, xhat + i0, x + i0, NULL, 0);
+					part[c] = sum;
+				}
+				for (long c = 0; c < 64; c++)
+					acc += part[c];
+				loss_0[0] = (float)acc;
+			}
 		}
 	}
-	/* t36 = bce_grad: computed with t28 */
-	/* t30 = scale */
+	/* scale: scale [] */
 	for (long i = 0; i < 1; i++)
-		t30[i] = 4.0f * t29[i];
-	/* t31 = add */
+		scale[i] = 4.0f * loss_1[i];
+	/* loss: add [] */
 	for (long i = 0; i < 1; i++)
-		t31[i] = t28[i] + t30[i];
-	/* t33 = scale */
+		loss[i] = loss_0[i] + scale[i];
+	return loss[0];
+}
+
+/* A call in training mode: the step after the state's, noise while h->stochastic. */
+static beta_vae_ctx beta_vae_training(const void *state, void *work, int n, const beta_vae_hparams *h, void *updates)
+{
+	beta_vae_ctx c = beta_vae_eval(state, work, n);
+	c.training = 1;
+	c.stochastic = h->stochastic;
+	c.step = *(const int64_t *)state + 1;
+	c.updates = updates;
+	return c;
+}
+
+/* The loss of the samples and the gradient of every parameter, into grad. */
+static beta_vae_real beta_vae_pass(const beta_vae_ctx *ctx, const beta_vae_real *x, float *grad)
+{
+	const int n = ctx->n;
+	const float *const params = ctx->params;
+	unsigned char *const work = ctx->work;
+	const int stochastic = ctx->stochastic;
+	const uint64_t rng = ctx->rng;
+	const int64_t step = ctx->step;
+	const beta_vae_real result = beta_vae_run(ctx, x, BETA_VAE_ENCODER | BETA_VAE_DECODER | BETA_VAE_LOSS);
+	const float *const encoder_2_weight = params + BETA_VAE_ENCODER_2_WEIGHT;
+	const float *const encoder_4_weight = params + BETA_VAE_ENCODER_4_WEIGHT;
+	const float *const encoder_5_weight = params + BETA_VAE_ENCODER_5_WEIGHT;
+	const float *const decoder_0_weight = params + BETA_VAE_DECODER_0_WEIGHT;
+	const float *const decoder_2_weight = params + BETA_VAE_DECODER_2_WEIGHT;
+	const float *const decoder_4_weight = params + BETA_VAE_DECODER_4_WEIGHT;
+	float *const encoder_0 = (float *)(work + BETA_VAE_AT_ENCODER_0);
+	float *const h_2 = (float *)(work + BETA_VAE_AT_H_2);
+	float *const mu = (float *)(work + BETA_VAE_AT_MU);
+	float *const logvar = (float *)(work + BETA_VAE_AT_LOGVAR);
+	float *const z = (float *)(work + BETA_VAE_AT_Z);
+	float *const decoder_0 = (float *)(work + BETA_VAE_AT_DECODER_0);
+	float *const decoder_2 = (float *)(work + BETA_VAE_AT_DECODER_2);
+	float *const d_loss_0 = (float *)(work + BETA_VAE_AT_D_LOSS_0);
+	float *const d_decoder_4 = (float *)(work + BETA_VAE_AT_D_DECODER_4);
+	float *const d_loss_1 = (float *)(work + BETA_VAE_AT_D_LOSS_1);
+	float *const d_mu = (float *)(work + BETA_VAE_AT_D_MU);
+	float *const d_logvar = (float *)(work + BETA_VAE_AT_D_LOGVAR);
+	float *const d_decoder_2 = (float *)(work + BETA_VAE_AT_D_DECODER_2);
+	float *const d_decoder_4_weight = grad + BETA_VAE_DECODER_4_WEIGHT;
+	float *const d_decoder_4_bias = grad + BETA_VAE_DECODER_4_BIAS;
+	float *const d_decoder_0 = (float *)(work + BETA_VAE_AT_D_DECODER_0);
+	float *const d_decoder_2_weight = grad + BETA_VAE_DECODER_2_WEIGHT;
+	float *const d_decoder_2_bias = grad + BETA_VAE_DECODER_2_BIAS;
+	float *const d_z = (float *)(work + BETA_VAE_AT_D_Z);
+	float *const d_decoder_0_weight = grad + BETA_VAE_DECODER_0_WEIGHT;
+	float *const d_decoder_0_bias = grad + BETA_VAE_DECODER_0_BIAS;
+	float *const d_mu_2 = (float *)(work + BETA_VAE_AT_D_MU_2);
+	float *const d_logvar_2 = (float *)(work + BETA_VAE_AT_D_LOGVAR_2);
+	float *const d_logvar_3 = (float *)(work + BETA_VAE_AT_D_LOGVAR_3);
+	float *const d_h_2 = (float *)(work + BETA_VAE_AT_D_H_2);
+	float *const d_encoder_5_weight = grad + BETA_VAE_ENCODER_5_WEIGHT;
+	float *const d_encoder_5_bias = grad + BETA_VAE_ENCODER_5_BIAS;
+	float *const d_h_2_2 = (float *)(work + BETA_VAE_AT_D_H_2_2);
+	float *const d_h_2_3 = (float *)(work + BETA_VAE_AT_D_H_2_3);
+	float *const d_encoder_4_weight = grad + BETA_VAE_ENCODER_4_WEIGHT;
+	float *const d_encoder_4_bias = grad + BETA_VAE_ENCODER_4_BIAS;
+	float *const act_grad = (float *)(work + BETA_VAE_AT_ACT_GRAD);
+	float *const d_encoder_0 = (float *)(work + BETA_VAE_AT_D_ENCODER_0);
+	float *const d_encoder_2_weight = grad + BETA_VAE_ENCODER_2_WEIGHT;
+	float *const d_encoder_2_bias = grad + BETA_VAE_ENCODER_2_BIAS;
+	float *const d_encoder_0_weight = grad + BETA_VAE_ENCODER_0_WEIGHT;
+	float *const d_encoder_0_bias = grad + BETA_VAE_ENCODER_0_BIAS;
+	/* d_decoder_4: computed with loss_0 */
+	/* d_loss_1: scale [] */
 	for (long i = 0; i < 1; i++)
-		t33[i] = 4.0f * t32[i];
-	/* t34 = kl_normal_grad */
+		d_loss_1[i] = 4.0f * d_loss_0[i];
+	/* d_mu: kl_normal_grad [n, 32] */
 	{
-		const float k = t33[0];
+		const float k = d_loss_1[0];
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 32 >= 32768)
 #endif
 		for (long i = 0; i < n * 32; i++)
-			t34[i] = k * t11[i];
+			d_mu[i] = k * mu[i];
 	}
-	/* t35 = kl_normal_grad */
+	/* d_logvar: kl_normal_grad [n, 32] */
 	{
-		const float k = t33[0];
+		const float k = d_loss_1[0];
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 32 >= 32768)
 #endif
 		for (long i = 0; i < n * 32; i++)
-			t35[i] = k * 0.5f * (expf(t14[i]) - 1);
+			d_logvar[i] = k * 0.5f * (expf(logvar[i]) - 1);
 	}
-	/* t37 = dense_dx*relu' */
-	beta_vae_gemm(n, 512, 784, t36, 784, 1, t24, 512, 1, NULL, t37,
-		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f, .y = t23});
-	/* t38 = dense_dw */
-	beta_vae_gemm(784, 512, n, t36, 1, 784, t23, 512, 1, NULL, t38, NULL);
-	/* t39 = sum_batch */
+	/* d_decoder_2: dense_dx*relu' [n, 512] */
+	beta_vae_gemm(n, 512, 784, d_decoder_4, 784, 1, decoder_4_weight, 512, 1, NULL, d_decoder_2,
+		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f, .y = decoder_2});
+	/* d_decoder_4_weight: dense_dw [784, 512] */
+	beta_vae_gemm(784, 512, n, d_decoder_4, 1, 784, decoder_2, 512, 1, NULL, d_decoder_4_weight, NULL);
+	/* d_decoder_4_bias: sum_batch [784] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 784 >= 32768)
 #endif
 	for (long j0 = 0; j0 < 784; j0 += 64) {
 		const long j1 = j0 + 64 < 784 ? j0 + 64 : 784;
 		for (long j = j0; j < j1; j++)
-			t39[j] = 0;
+			d_decoder_4_bias[j] = 0;
 		for (long b = 0; b < n; b++)
 			for (long j = j0; j < j1; j++)
-				t39[j] += t36[b * 784 + j];
+				d_decoder_4_bias[j] += d_decoder_4[b * 784 + j];
 	}
-	/* t41 = dense_dx*relu' */
-	beta_vae_gemm(n, 256, 512, t37, 512, 1, t20, 256, 1, NULL, t41,
-		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f, .y = t19});
-	/* t42 = dense_dw */
-	beta_vae_gemm(512, 256, n, t37, 1, 512, t19, 256, 1, NULL, t42, NULL);
-	/* t43 = sum_batch */
+	/* d_decoder_0: dense_dx*relu' [n, 256] */
+	beta_vae_gemm(n, 256, 512, d_decoder_2, 512, 1, decoder_2_weight, 256, 1, NULL, d_decoder_0,
+		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f, .y = decoder_0});
+	/* d_decoder_2_weight: dense_dw [512, 256] */
+	beta_vae_gemm(512, 256, n, d_decoder_2, 1, 512, decoder_0, 256, 1, NULL, d_decoder_2_weight, NULL);
+	/* d_decoder_2_bias: sum_batch [512] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 512 >= 32768)
 #endif
 	for (long j0 = 0; j0 < 512; j0 += 64) {
 		const long j1 = j0 + 64 < 512 ? j0 + 64 : 512;
 		for (long j = j0; j < j1; j++)
-			t43[j] = 0;
+			d_decoder_2_bias[j] = 0;
 		for (long b = 0; b < n; b++)
 			for (long j = j0; j < j1; j++)
-				t43[j] += t37[b * 512 + j];
+				d_decoder_2_bias[j] += d_decoder_2[b * 512 + j];
 	}
-	/* t45 = dense_dx */
-	beta_vae_gemm(n, 32, 256, t41, 256, 1, t16, 32, 1, NULL, t45,
+	/* d_z: dense_dx [n, 32] */
+	beta_vae_gemm(n, 32, 256, d_decoder_0, 256, 1, decoder_0_weight, 32, 1, NULL, d_z,
 		NULL);
-	/* t46 = dense_dw */
-	beta_vae_gemm(256, 32, n, t41, 1, 256, t15, 32, 1, NULL, t46, NULL);
-	/* t47 = sum_batch */
+	/* d_decoder_0_weight: dense_dw [256, 32] */
+	beta_vae_gemm(256, 32, n, d_decoder_0, 1, 256, z, 32, 1, NULL, d_decoder_0_weight, NULL);
+	/* d_decoder_0_bias: sum_batch [256] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 256 >= 32768)
 #endif
 	for (long j0 = 0; j0 < 256; j0 += 64) {
 		const long j1 = j0 + 64 < 256 ? j0 + 64 : 256;
 		for (long j = j0; j < j1; j++)
-			t47[j] = 0;
+			d_decoder_0_bias[j] = 0;
 		for (long b = 0; b < n; b++)
 			for (long j = j0; j < j1; j++)
-				t47[j] += t41[b * 256 + j];
+				d_decoder_0_bias[j] += d_decoder_0[b * 256 + j];
 	}
-	/* t48 = add */
+	/* d_mu_2: add [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t48[i] = t34[i] + t45[i];
-	/* t49 = gaussian_dlogvar */
+		d_mu_2[i] = d_mu[i] + d_z[i];
+	/* d_logvar_2: gaussian_dlogvar [n, 32] */
 	{
 		const uint64_t key = beta_vae_mix(rng ^ beta_vae_mix(((uint64_t)step << 24) ^ 15u));
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 32 >= 32768)
 #endif
 		for (long i = 0; i < n * 32; i++)
-			t49[i] = stochastic ? 0.5f * t45[i] * expf(0.5f * t14[i]) * (float)beta_vae_normal(key, (uint64_t)i) : 0;
+			d_logvar_2[i] = stochastic ? 0.5f * d_z[i] * expf(0.5f * logvar[i]) * (float)beta_vae_normal(key, (uint64_t)i) : 0;
 	}
-	/* t50 = add */
+	/* d_logvar_3: add [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t50[i] = t35[i] + t49[i];
-	/* t51 = dense_dx */
-	beta_vae_gemm(n, 256, 32, t50, 32, 1, t12, 256, 1, NULL, t51,
+		d_logvar_3[i] = d_logvar[i] + d_logvar_2[i];
+	/* d_h_2: dense_dx [n, 256] */
+	beta_vae_gemm(n, 256, 32, d_logvar_3, 32, 1, encoder_5_weight, 256, 1, NULL, d_h_2,
 		NULL);
-	/* t52 = dense_dw */
-	beta_vae_gemm(32, 256, n, t50, 1, 32, t8, 256, 1, NULL, t52, NULL);
-	/* t53 = sum_batch */
+	/* d_encoder_5_weight: dense_dw [32, 256] */
+	beta_vae_gemm(32, 256, n, d_logvar_3, 1, 32, h_2, 256, 1, NULL, d_encoder_5_weight, NULL);
+	/* d_encoder_5_bias: sum_batch [32] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 32 >= 32768)
 #endif
 	for (long j0 = 0; j0 < 32; j0 += 64) {
 		const long j1 = j0 + 64 < 32 ? j0 + 64 : 32;
 		for (long j = j0; j < j1; j++)
-			t53[j] = 0;
+			d_encoder_5_bias[j] = 0;
 		for (long b = 0; b < n; b++)
 			for (long j = j0; j < j1; j++)
-				t53[j] += t50[b * 32 + j];
+				d_encoder_5_bias[j] += d_logvar_3[b * 32 + j];
 	}
-	/* t54 = dense_dx */
-	beta_vae_gemm(n, 256, 32, t48, 32, 1, t9, 256, 1, NULL, t54,
+	/* d_h_2_2: dense_dx [n, 256] */
+	beta_vae_gemm(n, 256, 32, d_mu_2, 32, 1, encoder_4_weight, 256, 1, NULL, d_h_2_2,
 		NULL);
-	/* t55 = add */
+	/* d_h_2_3: add [n, 256] */
 	for (long i = 0; i < n * 256; i++)
-		t55[i] = t51[i] + t54[i];
-	/* t56 = dense_dw */
-	beta_vae_gemm(32, 256, n, t48, 1, 32, t8, 256, 1, NULL, t56, NULL);
-	/* t57 = sum_batch */
+		d_h_2_3[i] = d_h_2[i] + d_h_2_2[i];
+	/* d_encoder_4_weight: dense_dw [32, 256] */
+	beta_vae_gemm(32, 256, n, d_mu_2, 1, 32, h_2, 256, 1, NULL, d_encoder_4_weight, NULL);
+	/* d_encoder_4_bias: sum_batch [32] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 32 >= 32768)
 #endif
 	for (long j0 = 0; j0 < 32; j0 += 64) {
 		const long j1 = j0 + 64 < 32 ? j0 + 64 : 32;
 		for (long j = j0; j < j1; j++)
-			t57[j] = 0;
+			d_encoder_4_bias[j] = 0;
 		for (long b = 0; b < n; b++)
 			for (long j = j0; j < j1; j++)
-				t57[j] += t48[b * 32 + j];
+				d_encoder_4_bias[j] += d_mu_2[b * 32 + j];
 	}
-	/* t58 = act_grad */
-	beta_vae_act_all(BETA_VAE_RELU, 0.0f, n * 256, t55, t8, t58);
-	/* t59 = dense_dx*relu' */
-	beta_vae_gemm(n, 512, 256, t58, 256, 1, t5, 512, 1, NULL, t59,
-		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f, .y = t4});
-	/* t60 = dense_dw */
-	beta_vae_gemm(256, 512, n, t58, 1, 256, t4, 512, 1, NULL, t60, NULL);
-	/* t61 = sum_batch */
+	/* act_grad: act_grad [n, 256] */
+	beta_vae_act_all(BETA_VAE_RELU, 0.0f, n * 256, d_h_2_3, h_2, act_grad);
+	/* d_encoder_0: dense_dx*relu' [n, 512] */
+	beta_vae_gemm(n, 512, 256, act_grad, 256, 1, encoder_2_weight, 512, 1, NULL, d_encoder_0,
+		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f, .y = encoder_0});
+	/* d_encoder_2_weight: dense_dw [256, 512] */
+	beta_vae_gemm(256, 512, n, act_grad, 1, 256, encoder_0, 512, 1, NULL, d_encoder_2_weight, NULL);
+	/* d_encoder_2_bias: sum_batch [256] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 256 >= 32768)
 #endif
 	for (long j0 = 0; j0 < 256; j0 += 64) {
 		const long j1 = j0 + 64 < 256 ? j0 + 64 : 256;
 		for (long j = j0; j < j1; j++)
-			t61[j] = 0;
+			d_encoder_2_bias[j] = 0;
 		for (long b = 0; b < n; b++)
 			for (long j = j0; j < j1; j++)
-				t61[j] += t58[b * 256 + j];
+				d_encoder_2_bias[j] += act_grad[b * 256 + j];
 	}
-	/* t63 = dense_dw */
-	beta_vae_gemm(512, 784, n, t59, 1, 512, t0, 784, 1, NULL, t63, NULL);
-	/* t64 = sum_batch */
+	/* d_encoder_0_weight: dense_dw [512, 784] */
+	beta_vae_gemm(512, 784, n, d_encoder_0, 1, 512, x, 784, 1, NULL, d_encoder_0_weight, NULL);
+	/* d_encoder_0_bias: sum_batch [512] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 512 >= 32768)
 #endif
 	for (long j0 = 0; j0 < 512; j0 += 64) {
 		const long j1 = j0 + 64 < 512 ? j0 + 64 : 512;
 		for (long j = j0; j < j1; j++)
-			t64[j] = 0;
+			d_encoder_0_bias[j] = 0;
 		for (long b = 0; b < n; b++)
 			for (long j = j0; j < j1; j++)
-				t64[j] += t59[b * 512 + j];
+				d_encoder_0_bias[j] += d_encoder_0[b * 512 + j];
 	}
-	return t31[0];
+	return result;
 }
 
 beta_vae_real beta_vae_train_step(void *state, void *work, const beta_vae_real *x, int n, const beta_vae_hparams *h)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	float *const params = (float *)((unsigned char *)state + 64);
-	const int64_t step = ++*beta_vae_step(state);
-	const int stochastic = h->stochastic;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	const beta_vae_real loss = beta_vae_pass(state, work, x, n, h, step, state);
-	float *const adam_m = beta_vae_adam_m(state), *const adam_v = beta_vae_adam_v(state);
-	const beta_vae_adam_k adam_k = {
-		(float)h->beta1, (float)h->beta2, (float)(1 - h->beta1), (float)(1 - h->beta2), (float)h->eps,
-		(float)h->weight_decay, (float)(h->lr / (1 - pow(h->beta1, (double)step))),
-		(float)sqrt(1 - pow(h->beta2, (double)step))};
-	float *const t1 = params + 0; /* encoder.0.weight */
-	float *const t2 = params + 401408; /* encoder.0.bias */
-	float *const t5 = params + 401920; /* encoder.2.weight */
-	float *const t6 = params + 532992; /* encoder.2.bias */
-	float *const t9 = params + 533248; /* encoder.4.weight */
-	float *const t10 = params + 541440; /* encoder.4.bias */
-	float *const t12 = params + 541472; /* encoder.5.weight */
-	float *const t13 = params + 549664; /* encoder.5.bias */
-	float *const t16 = params + 549696; /* decoder.0.weight */
-	float *const t17 = params + 557888; /* decoder.0.bias */
-	float *const t20 = params + 558144; /* decoder.2.weight */
-	float *const t21 = params + 689216; /* decoder.2.bias */
-	float *const t24 = params + 689728; /* decoder.4.weight */
-	float *const t25 = params + 1091136; /* decoder.4.bias */
-	float *const t38 = (float *)(work_ + 2040000); /* dense_dw [784, 512] */
-	float *const t39 = (float *)(work_ + 393216); /* sum_batch [784] */
-	float *const t42 = (float *)(work_ + 3645632); /* dense_dw [512, 256] */
-	float *const t43 = (float *)(work_ + 396352); /* sum_batch [512] */
-	float *const t46 = (float *)(work_ + 458816); /* dense_dw [256, 32] */
-	float *const t47 = (float *)(work_ + 398400); /* sum_batch [256] */
-	float *const t52 = (float *)(work_ + 639040); /* dense_dw [32, 256] */
-	float *const t53 = (float *)(work_ + 415808); /* sum_batch [32] */
-	float *const t56 = (float *)(work_ + 507968); /* dense_dw [32, 256] */
-	float *const t57 = (float *)(work_ + 399424); /* sum_batch [32] */
-	float *const t60 = (float *)(work_ + 4169920); /* dense_dw [256, 512] */
-	float *const t61 = (float *)(work_ + 0); /* sum_batch [256] */
-	float *const t63 = (float *)(work_ + 4694208); /* dense_dw [512, 784] */
-	float *const t64 = (float *)(work_ + 1024); /* sum_batch [512] */
-	/* t65 = adam */
-	/* encoder.0.weight */
-	beta_vae_adam(401408, t1, adam_m + 0, adam_v + 0, t63, &adam_k);
-	/* t66 = adam */
-	/* encoder.0.bias */
-	beta_vae_adam(512, t2, adam_m + 401408, adam_v + 401408, t64, &adam_k);
-	/* t67 = adam */
-	/* encoder.2.weight */
-	beta_vae_adam(131072, t5, adam_m + 401920, adam_v + 401920, t60, &adam_k);
-	/* t68 = adam */
-	/* encoder.2.bias */
-	beta_vae_adam(256, t6, adam_m + 532992, adam_v + 532992, t61, &adam_k);
-	/* t69 = adam */
-	/* encoder.4.weight */
-	beta_vae_adam(8192, t9, adam_m + 533248, adam_v + 533248, t56, &adam_k);
-	/* t70 = adam */
-	/* encoder.4.bias */
-	beta_vae_adam(32, t10, adam_m + 541440, adam_v + 541440, t57, &adam_k);
-	/* t71 = adam */
-	/* encoder.5.weight */
-	beta_vae_adam(8192, t12, adam_m + 541472, adam_v + 541472, t52, &adam_k);
-	/* t72 = adam */
-	/* encoder.5.bias */
-	beta_vae_adam(32, t13, adam_m + 549664, adam_v + 549664, t53, &adam_k);
-	/* t73 = adam */
-	/* decoder.0.weight */
-	beta_vae_adam(8192, t16, adam_m + 549696, adam_v + 549696, t46, &adam_k);
-	/* t74 = adam */
-	/* decoder.0.bias */
-	beta_vae_adam(256, t17, adam_m + 557888, adam_v + 557888, t47, &adam_k);
-	/* t75 = adam */
-	/* decoder.2.weight */
-	beta_vae_adam(131072, t20, adam_m + 558144, adam_v + 558144, t42, &adam_k);
-	/* t76 = adam */
-	/* decoder.2.bias */
-	beta_vae_adam(512, t21, adam_m + 689216, adam_v + 689216, t43, &adam_k);
-	/* t77 = adam */
-	/* decoder.4.weight */
-	beta_vae_adam(401408, t24, adam_m + 689728, adam_v + 689728, t38, &adam_k);
-	/* t78 = adam */
-	/* decoder.4.bias */
-	beta_vae_adam(784, t25, adam_m + 1091136, adam_v + 1091136, t39, &adam_k);
+	const beta_vae_ctx c = beta_vae_training(state, work, n, h, state);
+	float *const grad = (float *)work; /* the gradient block */
+	const beta_vae_real loss = beta_vae_pass(&c, x, grad);
+	beta_vae_update(state, grad, h);
 	return loss;
 }
 
 beta_vae_real beta_vae_gradient(const void *state, void *work, const beta_vae_real *x, int n, const beta_vae_hparams *h, beta_vae_real *grad)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = *(const int64_t *)state + 1;
-	const int stochastic = h->stochastic;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	const beta_vae_real loss = beta_vae_pass(state, work, x, n, h, step, NULL);
-	memcpy(grad + 0, work_ + 4694208, sizeof(float) * 401408);
-	memcpy(grad + 401408, work_ + 1024, sizeof(float) * 512);
-	memcpy(grad + 401920, work_ + 4169920, sizeof(float) * 131072);
-	memcpy(grad + 532992, work_ + 0, sizeof(float) * 256);
-	memcpy(grad + 533248, work_ + 507968, sizeof(float) * 8192);
-	memcpy(grad + 541440, work_ + 399424, sizeof(float) * 32);
-	memcpy(grad + 541472, work_ + 639040, sizeof(float) * 8192);
-	memcpy(grad + 549664, work_ + 415808, sizeof(float) * 32);
-	memcpy(grad + 549696, work_ + 458816, sizeof(float) * 8192);
-	memcpy(grad + 557888, work_ + 398400, sizeof(float) * 256);
-	memcpy(grad + 558144, work_ + 3645632, sizeof(float) * 131072);
-	memcpy(grad + 689216, work_ + 396352, sizeof(float) * 512);
-	memcpy(grad + 689728, work_ + 2040000, sizeof(float) * 401408);
-	memcpy(grad + 1091136, work_ + 393216, sizeof(float) * 784);
-	return loss;
+	const beta_vae_ctx c = beta_vae_training(state, work, n, h, NULL);
+	return beta_vae_pass(&c, x, grad);
 }
 
 void beta_vae_update(void *state, const beta_vae_real *grad, const beta_vae_hparams *h)
@@ -955,272 +982,45 @@ void beta_vae_update(void *state, const beta_vae_real *grad, const beta_vae_hpar
 		(float)h->beta1, (float)h->beta2, (float)(1 - h->beta1), (float)(1 - h->beta2), (float)h->eps,
 		(float)h->weight_decay, (float)(h->lr / (1 - pow(h->beta1, (double)step))),
 		(float)sqrt(1 - pow(h->beta2, (double)step))};
-	beta_vae_real *const params = beta_vae_params(state);
-	beta_vae_adam(1091920, params, adam_m, adam_v, grad, &adam_k);
+	beta_vae_adam(1091920, beta_vae_params(state), adam_m, adam_v, grad, &adam_k);
 }
 
 beta_vae_real beta_vae_loss(const void *state, void *work, const beta_vae_real *x, int n)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = 0;
-	const int stochastic = 0;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	const float *const t0 = x;
-	const float *const t1 = params + 0; /* encoder.0.weight */
-	const float *const t2 = params + 401408; /* encoder.0.bias */
-	float *const t4 = (float *)(work_ + 0); /* dense [n, 512] */
-	const float *const t5 = params + 401920; /* encoder.2.weight */
-	const float *const t6 = params + 532992; /* encoder.2.bias */
-	float *const t8 = (float *)(work_ + 262144); /* dense [n, 256] */
-	const float *const t9 = params + 533248; /* encoder.4.weight */
-	const float *const t10 = params + 541440; /* encoder.4.bias */
-	float *const t11 = (float *)(work_ + 393216); /* dense [n, 32] */
-	const float *const t12 = params + 541472; /* encoder.5.weight */
-	const float *const t13 = params + 549664; /* encoder.5.bias */
-	float *const t14 = (float *)(work_ + 409600); /* dense [n, 32] */
-	float *const t15 = (float *)(work_ + 425984); /* gaussian [n, 32] */
-	float *const t29 = (float *)(work_ + 442368); /* kl_normal [] */
-	const float *const t16 = params + 549696; /* decoder.0.weight */
-	const float *const t17 = params + 557888; /* decoder.0.bias */
-	float *const t19 = (float *)(work_ + 442432); /* dense [n, 256] */
-	const float *const t20 = params + 558144; /* decoder.2.weight */
-	const float *const t21 = params + 689216; /* decoder.2.bias */
-	float *const t23 = (float *)(work_ + 573504); /* dense [n, 512] */
-	const float *const t24 = params + 689728; /* decoder.4.weight */
-	const float *const t25 = params + 1091136; /* decoder.4.bias */
-	float *const t26 = (float *)(work_ + 835648); /* dense [n, 784] */
-	float *const t27 = (float *)(work_ + 1237056); /* sigmoid [n, 784] */
-	float *const t28 = (float *)(work_ + 1638528); /* bce [] */
-	float *const t30 = (float *)(work_ + 835648); /* scale [] */
-	float *const t31 = (float *)(work_ + 442368); /* add [] */
-	/* t4 = dense+relu */
-	beta_vae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t4,
-		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
-	/* t8 = dense+relu */
-	beta_vae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t8,
-		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
-	/* t11 = dense */
-	beta_vae_gemm(n, 32, 256, t8, 256, 1, t9, 1, 256, t10, t11,
-		NULL);
-	/* t14 = dense */
-	beta_vae_gemm(n, 32, 256, t8, 256, 1, t12, 1, 256, t13, t14,
-		NULL);
-	/* t15 = gaussian */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
-#endif
-	for (long i = 0; i < n * 32; i++)
-		t15[i] = t11[i];
-	/* t29 = kl_normal */
-	{
-		double part[64], acc = 0;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 32 >= 65536)
-#endif
-		for (long c = 0; c < 64; c++) {
-			const long i0 = n * 32 * c / 64 / 16 * 16, i1 = c == 63 ? n * 32 : n * 32 * (c + 1) / 64 / 16 * 16;
-			double sum = 0;
-			for (long i = i0; i < i1; i++) {
-				sum += 1 + (double)t14[i] - (double)t11[i] * t11[i] - exp((double)t14[i]);
-			}
-			part[c] = sum;
-		}
-		for (long c = 0; c < 64; c++)
-			acc += part[c];
-		t29[0] = (float)(-0.5 * acc);
-	}
-	/* t19 = dense+relu */
-	beta_vae_gemm(n, 256, 32, t15, 32, 1, t16, 1, 32, t17, t19,
-		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
-	/* t23 = dense+relu */
-	beta_vae_gemm(n, 512, 256, t19, 256, 1, t20, 1, 256, t21, t23,
-		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
-	/* t26 = dense */
-	beta_vae_gemm(n, 784, 512, t23, 512, 1, t24, 1, 512, t25, t26,
-		NULL);
-	/* t27 = sigmoid */
-	beta_vae_act_all(BETA_VAE_SIGMOID, 0.0f, n * 784, t26, NULL, t27);
-	/* t28 = bce */
-	{
-		{
-			double part[64], acc = 0;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
-#endif
-			for (long c = 0; c < 64; c++) {
-				const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
-				double sum = 0;
-				sum += beta_vae_bce_logits(i1 - i0, t26 + i0, t27 + i0, t0 + i0, NULL, 0);
-				part[c] = sum;
-			}
-			for (long c = 0; c < 64; c++)
-				acc += part[c];
-			t28[0] = (float)acc;
-		}
-	}
-	/* t30 = scale */
-	for (long i = 0; i < 1; i++)
-		t30[i] = 4.0f * t29[i];
-	/* t31 = add */
-	for (long i = 0; i < 1; i++)
-		t31[i] = t28[i] + t30[i];
-	return t31[0];
+	const beta_vae_ctx c = beta_vae_eval(state, work, n);
+	return beta_vae_run(&c, x, BETA_VAE_ENCODER | BETA_VAE_DECODER | BETA_VAE_LOSS);
 }
 
 void beta_vae_forward(const void *state, void *work, const beta_vae_real *x, int n, beta_vae_real *out)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = 0;
-	const int stochastic = 0;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	const float *const t0 = x;
-	const float *const t1 = params + 0; /* encoder.0.weight */
-	const float *const t2 = params + 401408; /* encoder.0.bias */
-	float *const t4 = (float *)(work_ + 0); /* dense [n, 512] */
-	const float *const t5 = params + 401920; /* encoder.2.weight */
-	const float *const t6 = params + 532992; /* encoder.2.bias */
-	float *const t8 = (float *)(work_ + 262144); /* dense [n, 256] */
-	const float *const t9 = params + 533248; /* encoder.4.weight */
-	const float *const t10 = params + 541440; /* encoder.4.bias */
-	float *const t11 = (float *)(work_ + 393216); /* dense [n, 32] */
-	const float *const t12 = params + 541472; /* encoder.5.weight */
-	const float *const t13 = params + 549664; /* encoder.5.bias */
-	float *const t14 = (float *)(work_ + 409600); /* dense [n, 32] */
-	float *const t15 = (float *)(work_ + 425984); /* gaussian [n, 32] */
-	const float *const t16 = params + 549696; /* decoder.0.weight */
-	const float *const t17 = params + 557888; /* decoder.0.bias */
-	float *const t19 = (float *)(work_ + 442432); /* dense [n, 256] */
-	const float *const t20 = params + 558144; /* decoder.2.weight */
-	const float *const t21 = params + 689216; /* decoder.2.bias */
-	float *const t23 = (float *)(work_ + 573504); /* dense [n, 512] */
-	const float *const t24 = params + 689728; /* decoder.4.weight */
-	const float *const t25 = params + 1091136; /* decoder.4.bias */
-	float *const t26 = (float *)(work_ + 835648); /* dense [n, 784] */
-	float *const t27 = (float *)(work_ + 1237056); /* sigmoid [n, 784] */
-	/* t4 = dense+relu */
-	beta_vae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t4,
-		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
-	/* t8 = dense+relu */
-	beta_vae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t8,
-		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
-	/* t11 = dense */
-	beta_vae_gemm(n, 32, 256, t8, 256, 1, t9, 1, 256, t10, t11,
-		NULL);
-	/* t14 = dense */
-	beta_vae_gemm(n, 32, 256, t8, 256, 1, t12, 1, 256, t13, t14,
-		NULL);
-	/* t15 = gaussian */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
-#endif
-	for (long i = 0; i < n * 32; i++)
-		t15[i] = t11[i];
-	/* t19 = dense+relu */
-	beta_vae_gemm(n, 256, 32, t15, 32, 1, t16, 1, 32, t17, t19,
-		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
-	/* t23 = dense+relu */
-	beta_vae_gemm(n, 512, 256, t19, 256, 1, t20, 1, 256, t21, t23,
-		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
-	/* t26 = dense */
-	beta_vae_gemm(n, 784, 512, t23, 512, 1, t24, 1, 512, t25, t26,
-		NULL);
-	/* t27 = sigmoid */
-	beta_vae_act_all(BETA_VAE_SIGMOID, 0.0f, n * 784, t26, NULL, t27);
-	memcpy(out, t27, sizeof(float) * n * 784);
+	const beta_vae_ctx c = beta_vae_eval(state, work, n);
+	beta_vae_run(&c, x, BETA_VAE_ENCODER | BETA_VAE_DECODER);
+	memcpy(out, c.work + BETA_VAE_AT_XHAT, sizeof(float) * n * 784);
 }
 
 void beta_vae_encode(const void *state, void *work, const beta_vae_real *x, int n, beta_vae_real *z)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = 0;
-	const int stochastic = 0;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	const float *const t0 = x;
-	const float *const t1 = params + 0; /* encoder.0.weight */
-	const float *const t2 = params + 401408; /* encoder.0.bias */
-	float *const t4 = (float *)(work_ + 0); /* dense [n, 512] */
-	const float *const t5 = params + 401920; /* encoder.2.weight */
-	const float *const t6 = params + 532992; /* encoder.2.bias */
-	float *const t8 = (float *)(work_ + 262144); /* dense [n, 256] */
-	const float *const t9 = params + 533248; /* encoder.4.weight */
-	const float *const t10 = params + 541440; /* encoder.4.bias */
-	float *const t11 = (float *)(work_ + 393216); /* dense [n, 32] */
-	const float *const t12 = params + 541472; /* encoder.5.weight */
-	const float *const t13 = params + 549664; /* encoder.5.bias */
-	float *const t14 = (float *)(work_ + 409600); /* dense [n, 32] */
-	float *const t15 = (float *)(work_ + 425984); /* gaussian [n, 32] */
-	/* t4 = dense+relu */
-	beta_vae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t4,
-		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
-	/* t8 = dense+relu */
-	beta_vae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t8,
-		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
-	/* t11 = dense */
-	beta_vae_gemm(n, 32, 256, t8, 256, 1, t9, 1, 256, t10, t11,
-		NULL);
-	/* t14 = dense */
-	beta_vae_gemm(n, 32, 256, t8, 256, 1, t12, 1, 256, t13, t14,
-		NULL);
-	/* t15 = gaussian */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
-#endif
-	for (long i = 0; i < n * 32; i++)
-		t15[i] = t11[i];
-	memcpy(z, t15, sizeof(float) * n * 32);
+	const beta_vae_ctx c = beta_vae_eval(state, work, n);
+	beta_vae_run(&c, x, BETA_VAE_ENCODER);
+	memcpy(z, c.work + BETA_VAE_AT_Z, sizeof(float) * n * 32);
 }
 
 void beta_vae_decode(const void *state, void *work, const beta_vae_real *z, int n, beta_vae_real *out)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = 0;
-	const int stochastic = 0;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	const float *const t15 = z;
-	const float *const t16 = params + 549696; /* decoder.0.weight */
-	const float *const t17 = params + 557888; /* decoder.0.bias */
-	float *const t19 = (float *)(work_ + 442432); /* dense [n, 256] */
-	const float *const t20 = params + 558144; /* decoder.2.weight */
-	const float *const t21 = params + 689216; /* decoder.2.bias */
-	float *const t23 = (float *)(work_ + 573504); /* dense [n, 512] */
-	const float *const t24 = params + 689728; /* decoder.4.weight */
-	const float *const t25 = params + 1091136; /* decoder.4.bias */
-	float *const t26 = (float *)(work_ + 835648); /* dense [n, 784] */
-	float *const t27 = (float *)(work_ + 1237056); /* sigmoid [n, 784] */
-	/* t19 = dense+relu */
-	beta_vae_gemm(n, 256, 32, t15, 32, 1, t16, 1, 32, t17, t19,
-		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
-	/* t23 = dense+relu */
-	beta_vae_gemm(n, 512, 256, t19, 256, 1, t20, 1, 256, t21, t23,
-		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
-	/* t26 = dense */
-	beta_vae_gemm(n, 784, 512, t23, 512, 1, t24, 1, 512, t25, t26,
-		NULL);
-	/* t27 = sigmoid */
-	beta_vae_act_all(BETA_VAE_SIGMOID, 0.0f, n * 784, t26, NULL, t27);
-	memcpy(out, t27, sizeof(float) * n * 784);
+	const beta_vae_ctx c = beta_vae_eval(state, work, n);
+	memcpy(c.work + BETA_VAE_AT_Z, z, sizeof(float) * n * 32);
+	beta_vae_run(&c, NULL, BETA_VAE_DECODER);
+	memcpy(out, c.work + BETA_VAE_AT_XHAT, sizeof(float) * n * 784);
 }
 
 void beta_vae_sample(const void *state, void *work, uint64_t seed, int n, beta_vae_real *out)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = 0;
-	const int stochastic = 0;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	float *const z = (float *)(work_ + 425984);
+	const beta_vae_ctx c = beta_vae_eval(state, work, n);
+	float *const z = (float *)(c.work + BETA_VAE_AT_Z);
 	const uint64_t key = beta_vae_mix(seed ^ 0x7072696f72u); /* "prior" */
 	for (long i = 0; i < n * 32; i++)
 		z[i] = (float)beta_vae_normal(key, (uint64_t)i);
-	beta_vae_decode(state, work, z, n, out);
+	beta_vae_run(&c, NULL, BETA_VAE_DECODER);
+	memcpy(out, c.work + BETA_VAE_AT_XHAT, sizeof(float) * n * 784);
 }
 

@@ -9,6 +9,630 @@
 #include <omp.h> /* threads, when built with -fopenmp */
 #endif
 
+/* The work arena, in bytes: the gradient block (in the train step) at 0,
+ * then every value; values whose lives do not overlap share memory. */
+#define CONTRACTIVE_AE_AT_ENCODER_0 839872 /* encoder.0: dense+sigmoid [n, 128] */
+#define CONTRACTIVE_AE_AT_Z 905408 /* encoder.2: dense+sigmoid [n, 32] */
+#define CONTRACTIVE_AE_AT_DECODER_0 921792 /* decoder.0: dense+relu [n, 128] */
+#define CONTRACTIVE_AE_AT_XHAT 987328 /* decoder.2: dense+sigmoid [n, 784] */
+#define CONTRACTIVE_AE_AT_D_LOSS_0 1388736 /* d_loss_0: constant [] */
+#define CONTRACTIVE_AE_AT_LOSS_0 1388800 /* loss.0: mse+mse_grad [] */
+#define CONTRACTIVE_AE_AT_BASIS 1388864 /* basis: basis [n, 32] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD 1405248 /* act_grad: act_grad [n, 32] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0 1421632 /* d_encoder_0: dense_dx [n, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD_2 1487168 /* act_grad_2: act_grad [n, 128] */
+#define CONTRACTIVE_AE_AT_D_X 1552704 /* d_x: dense_dx [n, 784] */
+#define CONTRACTIVE_AE_AT_SUMSQ 1954112 /* sumsq: sumsq [] */
+#define CONTRACTIVE_AE_AT_BASIS_2 1954176 /* basis_2: basis [n, 32] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD_3 1970560 /* act_grad_3: act_grad [n, 32] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_2 1986944 /* d_encoder_0_2: dense_dx [n, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD_4 2052480 /* act_grad_4: act_grad [n, 128] */
+#define CONTRACTIVE_AE_AT_D_X_2 2118016 /* d_x_2: dense_dx [n, 784] */
+#define CONTRACTIVE_AE_AT_SUMSQ_2 2519424 /* sumsq_2: sumsq [] */
+#define CONTRACTIVE_AE_AT_ADD 2519488 /* add: add [] */
+#define CONTRACTIVE_AE_AT_BASIS_3 2519552 /* basis_3: basis [n, 32] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD_5 2535936 /* act_grad_5: act_grad [n, 32] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_3 2552320 /* d_encoder_0_3: dense_dx [n, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD_6 2617856 /* act_grad_6: act_grad [n, 128] */
+#define CONTRACTIVE_AE_AT_D_X_3 2683392 /* d_x_3: dense_dx [n, 784] */
+#define CONTRACTIVE_AE_AT_SUMSQ_3 1954112 /* sumsq_3: sumsq [] */
+#define CONTRACTIVE_AE_AT_ADD_2 2519424 /* add_2: add [] */
+#define CONTRACTIVE_AE_AT_BASIS_4 3084800 /* basis_4: basis [n, 32] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD_7 3101184 /* act_grad_7: act_grad [n, 32] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_4 3117568 /* d_encoder_0_4: dense_dx [n, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD_8 3183104 /* act_grad_8: act_grad [n, 128] */
+#define CONTRACTIVE_AE_AT_D_X_4 3248640 /* d_x_4: dense_dx [n, 784] */
+#define CONTRACTIVE_AE_AT_SUMSQ_4 1954112 /* sumsq_4: sumsq [] */
+#define CONTRACTIVE_AE_AT_ADD_3 2519488 /* add_3: add [] */
+#define CONTRACTIVE_AE_AT_BASIS_5 3650048 /* basis_5: basis [n, 32] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD_9 3666432 /* act_grad_9: act_grad [n, 32] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_5 3682816 /* d_encoder_0_5: dense_dx [n, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD_10 3748352 /* act_grad_10: act_grad [n, 128] */
+#define CONTRACTIVE_AE_AT_D_X_5 3813888 /* d_x_5: dense_dx [n, 784] */
+#define CONTRACTIVE_AE_AT_SUMSQ_5 1954112 /* sumsq_5: sumsq [] */
+#define CONTRACTIVE_AE_AT_ADD_4 2519424 /* add_4: add [] */
+#define CONTRACTIVE_AE_AT_BASIS_6 4215296 /* basis_6: basis [n, 32] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD_11 4231680 /* act_grad_11: act_grad [n, 32] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_6 4248064 /* d_encoder_0_6: dense_dx [n, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD_12 4313600 /* act_grad_12: act_grad [n, 128] */
+#define CONTRACTIVE_AE_AT_D_X_6 4379136 /* d_x_6: dense_dx [n, 784] */
+#define CONTRACTIVE_AE_AT_SUMSQ_6 1954112 /* sumsq_6: sumsq [] */
+#define CONTRACTIVE_AE_AT_ADD_5 2519488 /* add_5: add [] */
+#define CONTRACTIVE_AE_AT_BASIS_7 4780544 /* basis_7: basis [n, 32] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD_13 4796928 /* act_grad_13: act_grad [n, 32] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_7 4813312 /* d_encoder_0_7: dense_dx [n, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD_14 4878848 /* act_grad_14: act_grad [n, 128] */
+#define CONTRACTIVE_AE_AT_D_X_7 4944384 /* d_x_7: dense_dx [n, 784] */
+#define CONTRACTIVE_AE_AT_SUMSQ_7 1954112 /* sumsq_7: sumsq [] */
+#define CONTRACTIVE_AE_AT_ADD_6 2519424 /* add_6: add [] */
+#define CONTRACTIVE_AE_AT_BASIS_8 5345792 /* basis_8: basis [n, 32] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD_15 5362176 /* act_grad_15: act_grad [n, 32] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_8 5378560 /* d_encoder_0_8: dense_dx [n, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD_16 5444096 /* act_grad_16: act_grad [n, 128] */
+#define CONTRACTIVE_AE_AT_D_X_8 5509632 /* d_x_8: dense_dx [n, 784] */
+#define CONTRACTIVE_AE_AT_SUMSQ_8 1954112 /* sumsq_8: sumsq [] */
+#define CONTRACTIVE_AE_AT_ADD_7 2519488 /* add_7: add [] */
+#define CONTRACTIVE_AE_AT_BASIS_9 5911040 /* basis_9: basis [n, 32] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD_17 5927424 /* act_grad_17: act_grad [n, 32] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_9 5943808 /* d_encoder_0_9: dense_dx [n, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD_18 6009344 /* act_grad_18: act_grad [n, 128] */
+#define CONTRACTIVE_AE_AT_D_X_9 6074880 /* d_x_9: dense_dx [n, 784] */
+#define CONTRACTIVE_AE_AT_SUMSQ_9 1954112 /* sumsq_9: sumsq [] */
+#define CONTRACTIVE_AE_AT_ADD_8 2519424 /* add_8: add [] */
+#define CONTRACTIVE_AE_AT_BASIS_10 6476288 /* basis_10: basis [n, 32] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD_19 6492672 /* act_grad_19: act_grad [n, 32] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_10 6509056 /* d_encoder_0_10: dense_dx [n, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD_20 6574592 /* act_grad_20: act_grad [n, 128] */
+#define CONTRACTIVE_AE_AT_D_X_10 6640128 /* d_x_10: dense_dx [n, 784] */
+#define CONTRACTIVE_AE_AT_SUMSQ_10 1954112 /* sumsq_10: sumsq [] */
+#define CONTRACTIVE_AE_AT_ADD_9 2519488 /* add_9: add [] */
+#define CONTRACTIVE_AE_AT_BASIS_11 7041536 /* basis_11: basis [n, 32] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD_21 7057920 /* act_grad_21: act_grad [n, 32] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_11 7074304 /* d_encoder_0_11: dense_dx [n, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD_22 7139840 /* act_grad_22: act_grad [n, 128] */
+#define CONTRACTIVE_AE_AT_D_X_11 7205376 /* d_x_11: dense_dx [n, 784] */
+#define CONTRACTIVE_AE_AT_SUMSQ_11 1954112 /* sumsq_11: sumsq [] */
+#define CONTRACTIVE_AE_AT_ADD_10 2519424 /* add_10: add [] */
+#define CONTRACTIVE_AE_AT_BASIS_12 7606784 /* basis_12: basis [n, 32] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD_23 7623168 /* act_grad_23: act_grad [n, 32] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_12 7639552 /* d_encoder_0_12: dense_dx [n, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD_24 7705088 /* act_grad_24: act_grad [n, 128] */
+#define CONTRACTIVE_AE_AT_D_X_12 7770624 /* d_x_12: dense_dx [n, 784] */
+#define CONTRACTIVE_AE_AT_SUMSQ_12 1954112 /* sumsq_12: sumsq [] */
+#define CONTRACTIVE_AE_AT_ADD_11 2519488 /* add_11: add [] */
+#define CONTRACTIVE_AE_AT_BASIS_13 8172032 /* basis_13: basis [n, 32] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD_25 8188416 /* act_grad_25: act_grad [n, 32] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_13 8204800 /* d_encoder_0_13: dense_dx [n, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD_26 8270336 /* act_grad_26: act_grad [n, 128] */
+#define CONTRACTIVE_AE_AT_D_X_13 8335872 /* d_x_13: dense_dx [n, 784] */
+#define CONTRACTIVE_AE_AT_SUMSQ_13 1954112 /* sumsq_13: sumsq [] */
+#define CONTRACTIVE_AE_AT_ADD_12 2519424 /* add_12: add [] */
+#define CONTRACTIVE_AE_AT_BASIS_14 8737280 /* basis_14: basis [n, 32] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD_27 8753664 /* act_grad_27: act_grad [n, 32] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_14 8770048 /* d_encoder_0_14: dense_dx [n, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD_28 8835584 /* act_grad_28: act_grad [n, 128] */
+#define CONTRACTIVE_AE_AT_D_X_14 8901120 /* d_x_14: dense_dx [n, 784] */
+#define CONTRACTIVE_AE_AT_SUMSQ_14 1954112 /* sumsq_14: sumsq [] */
+#define CONTRACTIVE_AE_AT_ADD_13 2519488 /* add_13: add [] */
+#define CONTRACTIVE_AE_AT_BASIS_15 9302528 /* basis_15: basis [n, 32] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD_29 9318912 /* act_grad_29: act_grad [n, 32] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_15 9335296 /* d_encoder_0_15: dense_dx [n, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD_30 9400832 /* act_grad_30: act_grad [n, 128] */
+#define CONTRACTIVE_AE_AT_D_X_15 9466368 /* d_x_15: dense_dx [n, 784] */
+#define CONTRACTIVE_AE_AT_SUMSQ_15 1954112 /* sumsq_15: sumsq [] */
+#define CONTRACTIVE_AE_AT_ADD_14 2519424 /* add_14: add [] */
+#define CONTRACTIVE_AE_AT_BASIS_16 9867776 /* basis_16: basis [n, 32] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD_31 9884160 /* act_grad_31: act_grad [n, 32] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_16 9900544 /* d_encoder_0_16: dense_dx [n, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD_32 9966080 /* act_grad_32: act_grad [n, 128] */
+#define CONTRACTIVE_AE_AT_D_X_16 10031616 /* d_x_16: dense_dx [n, 784] */
+#define CONTRACTIVE_AE_AT_SUMSQ_16 1954112 /* sumsq_16: sumsq [] */
+#define CONTRACTIVE_AE_AT_ADD_15 2519488 /* add_15: add [] */
+#define CONTRACTIVE_AE_AT_BASIS_17 10433024 /* basis_17: basis [n, 32] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD_33 10449408 /* act_grad_33: act_grad [n, 32] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_17 10465792 /* d_encoder_0_17: dense_dx [n, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD_34 10531328 /* act_grad_34: act_grad [n, 128] */
+#define CONTRACTIVE_AE_AT_D_X_17 10596864 /* d_x_17: dense_dx [n, 784] */
+#define CONTRACTIVE_AE_AT_SUMSQ_17 1954112 /* sumsq_17: sumsq [] */
+#define CONTRACTIVE_AE_AT_ADD_16 2519424 /* add_16: add [] */
+#define CONTRACTIVE_AE_AT_BASIS_18 10998272 /* basis_18: basis [n, 32] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD_35 11014656 /* act_grad_35: act_grad [n, 32] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_18 11031040 /* d_encoder_0_18: dense_dx [n, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD_36 11096576 /* act_grad_36: act_grad [n, 128] */
+#define CONTRACTIVE_AE_AT_D_X_18 11162112 /* d_x_18: dense_dx [n, 784] */
+#define CONTRACTIVE_AE_AT_SUMSQ_18 1954112 /* sumsq_18: sumsq [] */
+#define CONTRACTIVE_AE_AT_ADD_17 2519488 /* add_17: add [] */
+#define CONTRACTIVE_AE_AT_BASIS_19 11563520 /* basis_19: basis [n, 32] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD_37 11579904 /* act_grad_37: act_grad [n, 32] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_19 11596288 /* d_encoder_0_19: dense_dx [n, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD_38 11661824 /* act_grad_38: act_grad [n, 128] */
+#define CONTRACTIVE_AE_AT_D_X_19 11727360 /* d_x_19: dense_dx [n, 784] */
+#define CONTRACTIVE_AE_AT_SUMSQ_19 1954112 /* sumsq_19: sumsq [] */
+#define CONTRACTIVE_AE_AT_ADD_18 2519424 /* add_18: add [] */
+#define CONTRACTIVE_AE_AT_BASIS_20 12128768 /* basis_20: basis [n, 32] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD_39 12145152 /* act_grad_39: act_grad [n, 32] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_20 12161536 /* d_encoder_0_20: dense_dx [n, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD_40 12227072 /* act_grad_40: act_grad [n, 128] */
+#define CONTRACTIVE_AE_AT_D_X_20 12292608 /* d_x_20: dense_dx [n, 784] */
+#define CONTRACTIVE_AE_AT_SUMSQ_20 1954112 /* sumsq_20: sumsq [] */
+#define CONTRACTIVE_AE_AT_ADD_19 2519488 /* add_19: add [] */
+#define CONTRACTIVE_AE_AT_BASIS_21 12694016 /* basis_21: basis [n, 32] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD_41 12710400 /* act_grad_41: act_grad [n, 32] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_21 12726784 /* d_encoder_0_21: dense_dx [n, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD_42 12792320 /* act_grad_42: act_grad [n, 128] */
+#define CONTRACTIVE_AE_AT_D_X_21 12857856 /* d_x_21: dense_dx [n, 784] */
+#define CONTRACTIVE_AE_AT_SUMSQ_21 1954112 /* sumsq_21: sumsq [] */
+#define CONTRACTIVE_AE_AT_ADD_20 2519424 /* add_20: add [] */
+#define CONTRACTIVE_AE_AT_BASIS_22 13259264 /* basis_22: basis [n, 32] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD_43 13275648 /* act_grad_43: act_grad [n, 32] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_22 13292032 /* d_encoder_0_22: dense_dx [n, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD_44 13357568 /* act_grad_44: act_grad [n, 128] */
+#define CONTRACTIVE_AE_AT_D_X_22 13423104 /* d_x_22: dense_dx [n, 784] */
+#define CONTRACTIVE_AE_AT_SUMSQ_22 1954112 /* sumsq_22: sumsq [] */
+#define CONTRACTIVE_AE_AT_ADD_21 2519488 /* add_21: add [] */
+#define CONTRACTIVE_AE_AT_BASIS_23 13824512 /* basis_23: basis [n, 32] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD_45 13840896 /* act_grad_45: act_grad [n, 32] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_23 13857280 /* d_encoder_0_23: dense_dx [n, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD_46 13922816 /* act_grad_46: act_grad [n, 128] */
+#define CONTRACTIVE_AE_AT_D_X_23 13988352 /* d_x_23: dense_dx [n, 784] */
+#define CONTRACTIVE_AE_AT_SUMSQ_23 1954112 /* sumsq_23: sumsq [] */
+#define CONTRACTIVE_AE_AT_ADD_22 2519424 /* add_22: add [] */
+#define CONTRACTIVE_AE_AT_BASIS_24 14389760 /* basis_24: basis [n, 32] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD_47 14406144 /* act_grad_47: act_grad [n, 32] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_24 14422528 /* d_encoder_0_24: dense_dx [n, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD_48 14488064 /* act_grad_48: act_grad [n, 128] */
+#define CONTRACTIVE_AE_AT_D_X_24 14553600 /* d_x_24: dense_dx [n, 784] */
+#define CONTRACTIVE_AE_AT_SUMSQ_24 1954112 /* sumsq_24: sumsq [] */
+#define CONTRACTIVE_AE_AT_ADD_23 2519488 /* add_23: add [] */
+#define CONTRACTIVE_AE_AT_BASIS_25 14955008 /* basis_25: basis [n, 32] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD_49 14971392 /* act_grad_49: act_grad [n, 32] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_25 14987776 /* d_encoder_0_25: dense_dx [n, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD_50 15053312 /* act_grad_50: act_grad [n, 128] */
+#define CONTRACTIVE_AE_AT_D_X_25 15118848 /* d_x_25: dense_dx [n, 784] */
+#define CONTRACTIVE_AE_AT_SUMSQ_25 1954112 /* sumsq_25: sumsq [] */
+#define CONTRACTIVE_AE_AT_ADD_24 2519424 /* add_24: add [] */
+#define CONTRACTIVE_AE_AT_BASIS_26 15520256 /* basis_26: basis [n, 32] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD_51 15536640 /* act_grad_51: act_grad [n, 32] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_26 15553024 /* d_encoder_0_26: dense_dx [n, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD_52 15618560 /* act_grad_52: act_grad [n, 128] */
+#define CONTRACTIVE_AE_AT_D_X_26 15684096 /* d_x_26: dense_dx [n, 784] */
+#define CONTRACTIVE_AE_AT_SUMSQ_26 1954112 /* sumsq_26: sumsq [] */
+#define CONTRACTIVE_AE_AT_ADD_25 2519488 /* add_25: add [] */
+#define CONTRACTIVE_AE_AT_BASIS_27 16085504 /* basis_27: basis [n, 32] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD_53 16101888 /* act_grad_53: act_grad [n, 32] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_27 16118272 /* d_encoder_0_27: dense_dx [n, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD_54 16183808 /* act_grad_54: act_grad [n, 128] */
+#define CONTRACTIVE_AE_AT_D_X_27 16249344 /* d_x_27: dense_dx [n, 784] */
+#define CONTRACTIVE_AE_AT_SUMSQ_27 1954112 /* sumsq_27: sumsq [] */
+#define CONTRACTIVE_AE_AT_ADD_26 2519424 /* add_26: add [] */
+#define CONTRACTIVE_AE_AT_BASIS_28 16650752 /* basis_28: basis [n, 32] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD_55 16667136 /* act_grad_55: act_grad [n, 32] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_28 16683520 /* d_encoder_0_28: dense_dx [n, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD_56 16749056 /* act_grad_56: act_grad [n, 128] */
+#define CONTRACTIVE_AE_AT_D_X_28 16814592 /* d_x_28: dense_dx [n, 784] */
+#define CONTRACTIVE_AE_AT_SUMSQ_28 1954112 /* sumsq_28: sumsq [] */
+#define CONTRACTIVE_AE_AT_ADD_27 2519488 /* add_27: add [] */
+#define CONTRACTIVE_AE_AT_BASIS_29 17216000 /* basis_29: basis [n, 32] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD_57 17232384 /* act_grad_57: act_grad [n, 32] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_29 17248768 /* d_encoder_0_29: dense_dx [n, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD_58 17314304 /* act_grad_58: act_grad [n, 128] */
+#define CONTRACTIVE_AE_AT_D_X_29 17379840 /* d_x_29: dense_dx [n, 784] */
+#define CONTRACTIVE_AE_AT_SUMSQ_29 1954112 /* sumsq_29: sumsq [] */
+#define CONTRACTIVE_AE_AT_ADD_28 2519424 /* add_28: add [] */
+#define CONTRACTIVE_AE_AT_BASIS_30 17781248 /* basis_30: basis [n, 32] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD_59 17797632 /* act_grad_59: act_grad [n, 32] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_30 17814016 /* d_encoder_0_30: dense_dx [n, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD_60 17879552 /* act_grad_60: act_grad [n, 128] */
+#define CONTRACTIVE_AE_AT_D_X_30 17945088 /* d_x_30: dense_dx [n, 784] */
+#define CONTRACTIVE_AE_AT_SUMSQ_30 1954112 /* sumsq_30: sumsq [] */
+#define CONTRACTIVE_AE_AT_ADD_29 2519488 /* add_29: add [] */
+#define CONTRACTIVE_AE_AT_BASIS_31 18346496 /* basis_31: basis [n, 32] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD_61 18362880 /* act_grad_61: act_grad [n, 32] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_31 18379264 /* d_encoder_0_31: dense_dx [n, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD_62 18444800 /* act_grad_62: act_grad [n, 128] */
+#define CONTRACTIVE_AE_AT_D_X_31 18510336 /* d_x_31: dense_dx [n, 784] */
+#define CONTRACTIVE_AE_AT_SUMSQ_31 1954112 /* sumsq_31: sumsq [] */
+#define CONTRACTIVE_AE_AT_ADD_30 2519424 /* add_30: add [] */
+#define CONTRACTIVE_AE_AT_BASIS_32 18911744 /* basis_32: basis [n, 32] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD_63 18928128 /* act_grad_63: act_grad [n, 32] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_32 18944512 /* d_encoder_0_32: dense_dx [n, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD_64 19010048 /* act_grad_64: act_grad [n, 128] */
+#define CONTRACTIVE_AE_AT_D_X_32 19075584 /* d_x_32: dense_dx [n, 784] */
+#define CONTRACTIVE_AE_AT_SUMSQ_32 1954112 /* sumsq_32: sumsq [] */
+#define CONTRACTIVE_AE_AT_ADD_31 2519488 /* add_31: add [] */
+#define CONTRACTIVE_AE_AT_LOSS_1 1954112 /* loss.1: contractive [] */
+#define CONTRACTIVE_AE_AT_SCALE 2519424 /* scale: scale [] */
+#define CONTRACTIVE_AE_AT_LOSS 1954112 /* loss: add [] */
+#define CONTRACTIVE_AE_AT_D_XHAT 19476992 /* d_xhat: mse_grad*sigmoid' [n, 784] */
+#define CONTRACTIVE_AE_AT_D_LOSS_1 1388800 /* d_loss_1: scale [] */
+#define CONTRACTIVE_AE_AT_D_D_X_32 19878400 /* d_d_x_32: sumsq_grad [n, 784] */
+#define CONTRACTIVE_AE_AT_D_ACT_GRAD_64 19075584 /* d_act_grad_64: dense [n, 128] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT 20279808 /* d_encoder_0_weight: dense_dw [128, 784] */
+#define CONTRACTIVE_AE_AT_D_D_ENCODER_0_32 19010048 /* d_d_encoder_0_32: act_grad [n, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD2 19141120 /* act_grad2: act_grad2 [n, 128] */
+#define CONTRACTIVE_AE_AT_D_ACT_GRAD_63 18944512 /* d_act_grad_63: dense [n, 32] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT 18960896 /* d_encoder_2_weight: dense_dw [32, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD2_2 18928128 /* act_grad2_2: act_grad2 [n, 32] */
+#define CONTRACTIVE_AE_AT_D_D_X_31 19878400 /* d_d_x_31: sumsq_grad [n, 784] */
+#define CONTRACTIVE_AE_AT_D_ACT_GRAD_62 18510336 /* d_act_grad_62: dense [n, 128] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_2 20681216 /* d_encoder_0_weight_2: dense_dw [128, 784] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_3 19878400 /* d_encoder_0_weight_3: add [128, 784] */
+#define CONTRACTIVE_AE_AT_D_D_ENCODER_0_31 18444800 /* d_d_encoder_0_31: act_grad [n, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD2_3 18575872 /* act_grad2_3: act_grad2 [n, 128] */
+#define CONTRACTIVE_AE_AT_ADD_32 18379264 /* add_32: add [n, 128] */
+#define CONTRACTIVE_AE_AT_D_ACT_GRAD_61 18510336 /* d_act_grad_61: dense [n, 32] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_2 18526720 /* d_encoder_2_weight_2: dense_dw [32, 128] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_3 18362880 /* d_encoder_2_weight_3: add [32, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD2_4 18444800 /* act_grad2_4: act_grad2 [n, 32] */
+#define CONTRACTIVE_AE_AT_ADD_33 18346496 /* add_33: add [n, 32] */
+#define CONTRACTIVE_AE_AT_D_D_X_30 18444800 /* d_d_x_30: sumsq_grad [n, 784] */
+#define CONTRACTIVE_AE_AT_D_ACT_GRAD_60 17945088 /* d_act_grad_60: dense [n, 128] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_4 18846208 /* d_encoder_0_weight_4: dense_dw [128, 784] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_5 18444800 /* d_encoder_0_weight_5: add [128, 784] */
+#define CONTRACTIVE_AE_AT_D_D_ENCODER_0_30 17879552 /* d_d_encoder_0_30: act_grad [n, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD2_5 18010624 /* act_grad2_5: act_grad2 [n, 128] */
+#define CONTRACTIVE_AE_AT_ADD_34 17814016 /* add_34: add [n, 128] */
+#define CONTRACTIVE_AE_AT_D_ACT_GRAD_59 17945088 /* d_act_grad_59: dense [n, 32] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_4 17961472 /* d_encoder_2_weight_4: dense_dw [32, 128] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_5 17797632 /* d_encoder_2_weight_5: add [32, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD2_6 17879552 /* act_grad2_6: act_grad2 [n, 32] */
+#define CONTRACTIVE_AE_AT_ADD_35 17781248 /* add_35: add [n, 32] */
+#define CONTRACTIVE_AE_AT_D_D_X_29 17879552 /* d_d_x_29: sumsq_grad [n, 784] */
+#define CONTRACTIVE_AE_AT_D_ACT_GRAD_58 17379840 /* d_act_grad_58: dense [n, 128] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_6 18846208 /* d_encoder_0_weight_6: dense_dw [128, 784] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_7 17879552 /* d_encoder_0_weight_7: add [128, 784] */
+#define CONTRACTIVE_AE_AT_D_D_ENCODER_0_29 17314304 /* d_d_encoder_0_29: act_grad [n, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD2_7 17445376 /* act_grad2_7: act_grad2 [n, 128] */
+#define CONTRACTIVE_AE_AT_ADD_36 17248768 /* add_36: add [n, 128] */
+#define CONTRACTIVE_AE_AT_D_ACT_GRAD_57 17379840 /* d_act_grad_57: dense [n, 32] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_6 17396224 /* d_encoder_2_weight_6: dense_dw [32, 128] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_7 17232384 /* d_encoder_2_weight_7: add [32, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD2_8 17314304 /* act_grad2_8: act_grad2 [n, 32] */
+#define CONTRACTIVE_AE_AT_ADD_37 17216000 /* add_37: add [n, 32] */
+#define CONTRACTIVE_AE_AT_D_D_X_28 17314304 /* d_d_x_28: sumsq_grad [n, 784] */
+#define CONTRACTIVE_AE_AT_D_ACT_GRAD_56 16814592 /* d_act_grad_56: dense [n, 128] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_8 18280960 /* d_encoder_0_weight_8: dense_dw [128, 784] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_9 17314304 /* d_encoder_0_weight_9: add [128, 784] */
+#define CONTRACTIVE_AE_AT_D_D_ENCODER_0_28 16749056 /* d_d_encoder_0_28: act_grad [n, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD2_9 16880128 /* act_grad2_9: act_grad2 [n, 128] */
+#define CONTRACTIVE_AE_AT_ADD_38 16683520 /* add_38: add [n, 128] */
+#define CONTRACTIVE_AE_AT_D_ACT_GRAD_55 16814592 /* d_act_grad_55: dense [n, 32] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_8 16830976 /* d_encoder_2_weight_8: dense_dw [32, 128] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_9 16667136 /* d_encoder_2_weight_9: add [32, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD2_10 16749056 /* act_grad2_10: act_grad2 [n, 32] */
+#define CONTRACTIVE_AE_AT_ADD_39 16650752 /* add_39: add [n, 32] */
+#define CONTRACTIVE_AE_AT_D_D_X_27 16749056 /* d_d_x_27: sumsq_grad [n, 784] */
+#define CONTRACTIVE_AE_AT_D_ACT_GRAD_54 16249344 /* d_act_grad_54: dense [n, 128] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_10 17715712 /* d_encoder_0_weight_10: dense_dw [128, 784] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_11 16749056 /* d_encoder_0_weight_11: add [128, 784] */
+#define CONTRACTIVE_AE_AT_D_D_ENCODER_0_27 16183808 /* d_d_encoder_0_27: act_grad [n, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD2_11 16314880 /* act_grad2_11: act_grad2 [n, 128] */
+#define CONTRACTIVE_AE_AT_ADD_40 16118272 /* add_40: add [n, 128] */
+#define CONTRACTIVE_AE_AT_D_ACT_GRAD_53 16249344 /* d_act_grad_53: dense [n, 32] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_10 16265728 /* d_encoder_2_weight_10: dense_dw [32, 128] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_11 16101888 /* d_encoder_2_weight_11: add [32, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD2_12 16183808 /* act_grad2_12: act_grad2 [n, 32] */
+#define CONTRACTIVE_AE_AT_ADD_41 16085504 /* add_41: add [n, 32] */
+#define CONTRACTIVE_AE_AT_D_D_X_26 16183808 /* d_d_x_26: sumsq_grad [n, 784] */
+#define CONTRACTIVE_AE_AT_D_ACT_GRAD_52 15684096 /* d_act_grad_52: dense [n, 128] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_12 17150464 /* d_encoder_0_weight_12: dense_dw [128, 784] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_13 16183808 /* d_encoder_0_weight_13: add [128, 784] */
+#define CONTRACTIVE_AE_AT_D_D_ENCODER_0_26 15618560 /* d_d_encoder_0_26: act_grad [n, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD2_13 15749632 /* act_grad2_13: act_grad2 [n, 128] */
+#define CONTRACTIVE_AE_AT_ADD_42 15553024 /* add_42: add [n, 128] */
+#define CONTRACTIVE_AE_AT_D_ACT_GRAD_51 15684096 /* d_act_grad_51: dense [n, 32] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_12 15700480 /* d_encoder_2_weight_12: dense_dw [32, 128] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_13 15536640 /* d_encoder_2_weight_13: add [32, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD2_14 15618560 /* act_grad2_14: act_grad2 [n, 32] */
+#define CONTRACTIVE_AE_AT_ADD_43 15520256 /* add_43: add [n, 32] */
+#define CONTRACTIVE_AE_AT_D_D_X_25 15618560 /* d_d_x_25: sumsq_grad [n, 784] */
+#define CONTRACTIVE_AE_AT_D_ACT_GRAD_50 15118848 /* d_act_grad_50: dense [n, 128] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_14 16585216 /* d_encoder_0_weight_14: dense_dw [128, 784] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_15 15618560 /* d_encoder_0_weight_15: add [128, 784] */
+#define CONTRACTIVE_AE_AT_D_D_ENCODER_0_25 15053312 /* d_d_encoder_0_25: act_grad [n, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD2_15 15184384 /* act_grad2_15: act_grad2 [n, 128] */
+#define CONTRACTIVE_AE_AT_ADD_44 14987776 /* add_44: add [n, 128] */
+#define CONTRACTIVE_AE_AT_D_ACT_GRAD_49 15118848 /* d_act_grad_49: dense [n, 32] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_14 15135232 /* d_encoder_2_weight_14: dense_dw [32, 128] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_15 14971392 /* d_encoder_2_weight_15: add [32, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD2_16 15053312 /* act_grad2_16: act_grad2 [n, 32] */
+#define CONTRACTIVE_AE_AT_ADD_45 14955008 /* add_45: add [n, 32] */
+#define CONTRACTIVE_AE_AT_D_D_X_24 15053312 /* d_d_x_24: sumsq_grad [n, 784] */
+#define CONTRACTIVE_AE_AT_D_ACT_GRAD_48 14553600 /* d_act_grad_48: dense [n, 128] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_16 16019968 /* d_encoder_0_weight_16: dense_dw [128, 784] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_17 15053312 /* d_encoder_0_weight_17: add [128, 784] */
+#define CONTRACTIVE_AE_AT_D_D_ENCODER_0_24 14488064 /* d_d_encoder_0_24: act_grad [n, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD2_17 14619136 /* act_grad2_17: act_grad2 [n, 128] */
+#define CONTRACTIVE_AE_AT_ADD_46 14422528 /* add_46: add [n, 128] */
+#define CONTRACTIVE_AE_AT_D_ACT_GRAD_47 14553600 /* d_act_grad_47: dense [n, 32] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_16 14569984 /* d_encoder_2_weight_16: dense_dw [32, 128] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_17 14406144 /* d_encoder_2_weight_17: add [32, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD2_18 14488064 /* act_grad2_18: act_grad2 [n, 32] */
+#define CONTRACTIVE_AE_AT_ADD_47 14389760 /* add_47: add [n, 32] */
+#define CONTRACTIVE_AE_AT_D_D_X_23 14488064 /* d_d_x_23: sumsq_grad [n, 784] */
+#define CONTRACTIVE_AE_AT_D_ACT_GRAD_46 13988352 /* d_act_grad_46: dense [n, 128] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_18 15454720 /* d_encoder_0_weight_18: dense_dw [128, 784] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_19 14488064 /* d_encoder_0_weight_19: add [128, 784] */
+#define CONTRACTIVE_AE_AT_D_D_ENCODER_0_23 13922816 /* d_d_encoder_0_23: act_grad [n, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD2_19 14053888 /* act_grad2_19: act_grad2 [n, 128] */
+#define CONTRACTIVE_AE_AT_ADD_48 13857280 /* add_48: add [n, 128] */
+#define CONTRACTIVE_AE_AT_D_ACT_GRAD_45 13988352 /* d_act_grad_45: dense [n, 32] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_18 14004736 /* d_encoder_2_weight_18: dense_dw [32, 128] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_19 13840896 /* d_encoder_2_weight_19: add [32, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD2_20 13922816 /* act_grad2_20: act_grad2 [n, 32] */
+#define CONTRACTIVE_AE_AT_ADD_49 13824512 /* add_49: add [n, 32] */
+#define CONTRACTIVE_AE_AT_D_D_X_22 13922816 /* d_d_x_22: sumsq_grad [n, 784] */
+#define CONTRACTIVE_AE_AT_D_ACT_GRAD_44 13423104 /* d_act_grad_44: dense [n, 128] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_20 14889472 /* d_encoder_0_weight_20: dense_dw [128, 784] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_21 13922816 /* d_encoder_0_weight_21: add [128, 784] */
+#define CONTRACTIVE_AE_AT_D_D_ENCODER_0_22 13357568 /* d_d_encoder_0_22: act_grad [n, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD2_21 13488640 /* act_grad2_21: act_grad2 [n, 128] */
+#define CONTRACTIVE_AE_AT_ADD_50 13292032 /* add_50: add [n, 128] */
+#define CONTRACTIVE_AE_AT_D_ACT_GRAD_43 13423104 /* d_act_grad_43: dense [n, 32] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_20 13439488 /* d_encoder_2_weight_20: dense_dw [32, 128] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_21 13275648 /* d_encoder_2_weight_21: add [32, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD2_22 13357568 /* act_grad2_22: act_grad2 [n, 32] */
+#define CONTRACTIVE_AE_AT_ADD_51 13259264 /* add_51: add [n, 32] */
+#define CONTRACTIVE_AE_AT_D_D_X_21 13357568 /* d_d_x_21: sumsq_grad [n, 784] */
+#define CONTRACTIVE_AE_AT_D_ACT_GRAD_42 12857856 /* d_act_grad_42: dense [n, 128] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_22 14324224 /* d_encoder_0_weight_22: dense_dw [128, 784] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_23 13357568 /* d_encoder_0_weight_23: add [128, 784] */
+#define CONTRACTIVE_AE_AT_D_D_ENCODER_0_21 12792320 /* d_d_encoder_0_21: act_grad [n, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD2_23 12923392 /* act_grad2_23: act_grad2 [n, 128] */
+#define CONTRACTIVE_AE_AT_ADD_52 12726784 /* add_52: add [n, 128] */
+#define CONTRACTIVE_AE_AT_D_ACT_GRAD_41 12857856 /* d_act_grad_41: dense [n, 32] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_22 12874240 /* d_encoder_2_weight_22: dense_dw [32, 128] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_23 12710400 /* d_encoder_2_weight_23: add [32, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD2_24 12792320 /* act_grad2_24: act_grad2 [n, 32] */
+#define CONTRACTIVE_AE_AT_ADD_53 12694016 /* add_53: add [n, 32] */
+#define CONTRACTIVE_AE_AT_D_D_X_20 12792320 /* d_d_x_20: sumsq_grad [n, 784] */
+#define CONTRACTIVE_AE_AT_D_ACT_GRAD_40 12292608 /* d_act_grad_40: dense [n, 128] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_24 13758976 /* d_encoder_0_weight_24: dense_dw [128, 784] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_25 12792320 /* d_encoder_0_weight_25: add [128, 784] */
+#define CONTRACTIVE_AE_AT_D_D_ENCODER_0_20 12227072 /* d_d_encoder_0_20: act_grad [n, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD2_25 12358144 /* act_grad2_25: act_grad2 [n, 128] */
+#define CONTRACTIVE_AE_AT_ADD_54 12161536 /* add_54: add [n, 128] */
+#define CONTRACTIVE_AE_AT_D_ACT_GRAD_39 12292608 /* d_act_grad_39: dense [n, 32] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_24 12308992 /* d_encoder_2_weight_24: dense_dw [32, 128] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_25 12145152 /* d_encoder_2_weight_25: add [32, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD2_26 12227072 /* act_grad2_26: act_grad2 [n, 32] */
+#define CONTRACTIVE_AE_AT_ADD_55 12128768 /* add_55: add [n, 32] */
+#define CONTRACTIVE_AE_AT_D_D_X_19 12227072 /* d_d_x_19: sumsq_grad [n, 784] */
+#define CONTRACTIVE_AE_AT_D_ACT_GRAD_38 11727360 /* d_act_grad_38: dense [n, 128] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_26 13193728 /* d_encoder_0_weight_26: dense_dw [128, 784] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_27 12227072 /* d_encoder_0_weight_27: add [128, 784] */
+#define CONTRACTIVE_AE_AT_D_D_ENCODER_0_19 11661824 /* d_d_encoder_0_19: act_grad [n, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD2_27 11792896 /* act_grad2_27: act_grad2 [n, 128] */
+#define CONTRACTIVE_AE_AT_ADD_56 11596288 /* add_56: add [n, 128] */
+#define CONTRACTIVE_AE_AT_D_ACT_GRAD_37 11727360 /* d_act_grad_37: dense [n, 32] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_26 11743744 /* d_encoder_2_weight_26: dense_dw [32, 128] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_27 11579904 /* d_encoder_2_weight_27: add [32, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD2_28 11661824 /* act_grad2_28: act_grad2 [n, 32] */
+#define CONTRACTIVE_AE_AT_ADD_57 11563520 /* add_57: add [n, 32] */
+#define CONTRACTIVE_AE_AT_D_D_X_18 11661824 /* d_d_x_18: sumsq_grad [n, 784] */
+#define CONTRACTIVE_AE_AT_D_ACT_GRAD_36 11162112 /* d_act_grad_36: dense [n, 128] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_28 12628480 /* d_encoder_0_weight_28: dense_dw [128, 784] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_29 11661824 /* d_encoder_0_weight_29: add [128, 784] */
+#define CONTRACTIVE_AE_AT_D_D_ENCODER_0_18 11096576 /* d_d_encoder_0_18: act_grad [n, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD2_29 11227648 /* act_grad2_29: act_grad2 [n, 128] */
+#define CONTRACTIVE_AE_AT_ADD_58 11031040 /* add_58: add [n, 128] */
+#define CONTRACTIVE_AE_AT_D_ACT_GRAD_35 11162112 /* d_act_grad_35: dense [n, 32] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_28 11178496 /* d_encoder_2_weight_28: dense_dw [32, 128] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_29 11014656 /* d_encoder_2_weight_29: add [32, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD2_30 11096576 /* act_grad2_30: act_grad2 [n, 32] */
+#define CONTRACTIVE_AE_AT_ADD_59 10998272 /* add_59: add [n, 32] */
+#define CONTRACTIVE_AE_AT_D_D_X_17 11096576 /* d_d_x_17: sumsq_grad [n, 784] */
+#define CONTRACTIVE_AE_AT_D_ACT_GRAD_34 10596864 /* d_act_grad_34: dense [n, 128] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_30 12063232 /* d_encoder_0_weight_30: dense_dw [128, 784] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_31 11096576 /* d_encoder_0_weight_31: add [128, 784] */
+#define CONTRACTIVE_AE_AT_D_D_ENCODER_0_17 10531328 /* d_d_encoder_0_17: act_grad [n, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD2_31 10662400 /* act_grad2_31: act_grad2 [n, 128] */
+#define CONTRACTIVE_AE_AT_ADD_60 10465792 /* add_60: add [n, 128] */
+#define CONTRACTIVE_AE_AT_D_ACT_GRAD_33 10596864 /* d_act_grad_33: dense [n, 32] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_30 10613248 /* d_encoder_2_weight_30: dense_dw [32, 128] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_31 10449408 /* d_encoder_2_weight_31: add [32, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD2_32 10531328 /* act_grad2_32: act_grad2 [n, 32] */
+#define CONTRACTIVE_AE_AT_ADD_61 10433024 /* add_61: add [n, 32] */
+#define CONTRACTIVE_AE_AT_D_D_X_16 10531328 /* d_d_x_16: sumsq_grad [n, 784] */
+#define CONTRACTIVE_AE_AT_D_ACT_GRAD_32 10031616 /* d_act_grad_32: dense [n, 128] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_32 11497984 /* d_encoder_0_weight_32: dense_dw [128, 784] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_33 10531328 /* d_encoder_0_weight_33: add [128, 784] */
+#define CONTRACTIVE_AE_AT_D_D_ENCODER_0_16 9966080 /* d_d_encoder_0_16: act_grad [n, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD2_33 10097152 /* act_grad2_33: act_grad2 [n, 128] */
+#define CONTRACTIVE_AE_AT_ADD_62 9900544 /* add_62: add [n, 128] */
+#define CONTRACTIVE_AE_AT_D_ACT_GRAD_31 10031616 /* d_act_grad_31: dense [n, 32] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_32 10048000 /* d_encoder_2_weight_32: dense_dw [32, 128] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_33 9884160 /* d_encoder_2_weight_33: add [32, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD2_34 9966080 /* act_grad2_34: act_grad2 [n, 32] */
+#define CONTRACTIVE_AE_AT_ADD_63 9867776 /* add_63: add [n, 32] */
+#define CONTRACTIVE_AE_AT_D_D_X_15 9966080 /* d_d_x_15: sumsq_grad [n, 784] */
+#define CONTRACTIVE_AE_AT_D_ACT_GRAD_30 9466368 /* d_act_grad_30: dense [n, 128] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_34 10932736 /* d_encoder_0_weight_34: dense_dw [128, 784] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_35 9966080 /* d_encoder_0_weight_35: add [128, 784] */
+#define CONTRACTIVE_AE_AT_D_D_ENCODER_0_15 9400832 /* d_d_encoder_0_15: act_grad [n, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD2_35 9531904 /* act_grad2_35: act_grad2 [n, 128] */
+#define CONTRACTIVE_AE_AT_ADD_64 9335296 /* add_64: add [n, 128] */
+#define CONTRACTIVE_AE_AT_D_ACT_GRAD_29 9466368 /* d_act_grad_29: dense [n, 32] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_34 9482752 /* d_encoder_2_weight_34: dense_dw [32, 128] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_35 9318912 /* d_encoder_2_weight_35: add [32, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD2_36 9400832 /* act_grad2_36: act_grad2 [n, 32] */
+#define CONTRACTIVE_AE_AT_ADD_65 9302528 /* add_65: add [n, 32] */
+#define CONTRACTIVE_AE_AT_D_D_X_14 9400832 /* d_d_x_14: sumsq_grad [n, 784] */
+#define CONTRACTIVE_AE_AT_D_ACT_GRAD_28 8901120 /* d_act_grad_28: dense [n, 128] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_36 10367488 /* d_encoder_0_weight_36: dense_dw [128, 784] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_37 9400832 /* d_encoder_0_weight_37: add [128, 784] */
+#define CONTRACTIVE_AE_AT_D_D_ENCODER_0_14 8835584 /* d_d_encoder_0_14: act_grad [n, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD2_37 8966656 /* act_grad2_37: act_grad2 [n, 128] */
+#define CONTRACTIVE_AE_AT_ADD_66 8770048 /* add_66: add [n, 128] */
+#define CONTRACTIVE_AE_AT_D_ACT_GRAD_27 8901120 /* d_act_grad_27: dense [n, 32] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_36 8917504 /* d_encoder_2_weight_36: dense_dw [32, 128] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_37 8753664 /* d_encoder_2_weight_37: add [32, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD2_38 8835584 /* act_grad2_38: act_grad2 [n, 32] */
+#define CONTRACTIVE_AE_AT_ADD_67 8737280 /* add_67: add [n, 32] */
+#define CONTRACTIVE_AE_AT_D_D_X_13 8835584 /* d_d_x_13: sumsq_grad [n, 784] */
+#define CONTRACTIVE_AE_AT_D_ACT_GRAD_26 8335872 /* d_act_grad_26: dense [n, 128] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_38 9802240 /* d_encoder_0_weight_38: dense_dw [128, 784] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_39 8835584 /* d_encoder_0_weight_39: add [128, 784] */
+#define CONTRACTIVE_AE_AT_D_D_ENCODER_0_13 8270336 /* d_d_encoder_0_13: act_grad [n, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD2_39 8401408 /* act_grad2_39: act_grad2 [n, 128] */
+#define CONTRACTIVE_AE_AT_ADD_68 8204800 /* add_68: add [n, 128] */
+#define CONTRACTIVE_AE_AT_D_ACT_GRAD_25 8335872 /* d_act_grad_25: dense [n, 32] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_38 8352256 /* d_encoder_2_weight_38: dense_dw [32, 128] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_39 8188416 /* d_encoder_2_weight_39: add [32, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD2_40 8270336 /* act_grad2_40: act_grad2 [n, 32] */
+#define CONTRACTIVE_AE_AT_ADD_69 8172032 /* add_69: add [n, 32] */
+#define CONTRACTIVE_AE_AT_D_D_X_12 8270336 /* d_d_x_12: sumsq_grad [n, 784] */
+#define CONTRACTIVE_AE_AT_D_ACT_GRAD_24 7770624 /* d_act_grad_24: dense [n, 128] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_40 9236992 /* d_encoder_0_weight_40: dense_dw [128, 784] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_41 8270336 /* d_encoder_0_weight_41: add [128, 784] */
+#define CONTRACTIVE_AE_AT_D_D_ENCODER_0_12 7705088 /* d_d_encoder_0_12: act_grad [n, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD2_41 7836160 /* act_grad2_41: act_grad2 [n, 128] */
+#define CONTRACTIVE_AE_AT_ADD_70 7639552 /* add_70: add [n, 128] */
+#define CONTRACTIVE_AE_AT_D_ACT_GRAD_23 7770624 /* d_act_grad_23: dense [n, 32] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_40 7787008 /* d_encoder_2_weight_40: dense_dw [32, 128] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_41 7623168 /* d_encoder_2_weight_41: add [32, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD2_42 7705088 /* act_grad2_42: act_grad2 [n, 32] */
+#define CONTRACTIVE_AE_AT_ADD_71 7606784 /* add_71: add [n, 32] */
+#define CONTRACTIVE_AE_AT_D_D_X_11 7705088 /* d_d_x_11: sumsq_grad [n, 784] */
+#define CONTRACTIVE_AE_AT_D_ACT_GRAD_22 7205376 /* d_act_grad_22: dense [n, 128] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_42 8671744 /* d_encoder_0_weight_42: dense_dw [128, 784] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_43 7705088 /* d_encoder_0_weight_43: add [128, 784] */
+#define CONTRACTIVE_AE_AT_D_D_ENCODER_0_11 7139840 /* d_d_encoder_0_11: act_grad [n, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD2_43 7270912 /* act_grad2_43: act_grad2 [n, 128] */
+#define CONTRACTIVE_AE_AT_ADD_72 7074304 /* add_72: add [n, 128] */
+#define CONTRACTIVE_AE_AT_D_ACT_GRAD_21 7205376 /* d_act_grad_21: dense [n, 32] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_42 7221760 /* d_encoder_2_weight_42: dense_dw [32, 128] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_43 7057920 /* d_encoder_2_weight_43: add [32, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD2_44 7139840 /* act_grad2_44: act_grad2 [n, 32] */
+#define CONTRACTIVE_AE_AT_ADD_73 7041536 /* add_73: add [n, 32] */
+#define CONTRACTIVE_AE_AT_D_D_X_10 7139840 /* d_d_x_10: sumsq_grad [n, 784] */
+#define CONTRACTIVE_AE_AT_D_ACT_GRAD_20 6640128 /* d_act_grad_20: dense [n, 128] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_44 8106496 /* d_encoder_0_weight_44: dense_dw [128, 784] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_45 7139840 /* d_encoder_0_weight_45: add [128, 784] */
+#define CONTRACTIVE_AE_AT_D_D_ENCODER_0_10 6574592 /* d_d_encoder_0_10: act_grad [n, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD2_45 6705664 /* act_grad2_45: act_grad2 [n, 128] */
+#define CONTRACTIVE_AE_AT_ADD_74 6509056 /* add_74: add [n, 128] */
+#define CONTRACTIVE_AE_AT_D_ACT_GRAD_19 6640128 /* d_act_grad_19: dense [n, 32] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_44 6656512 /* d_encoder_2_weight_44: dense_dw [32, 128] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_45 6492672 /* d_encoder_2_weight_45: add [32, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD2_46 6574592 /* act_grad2_46: act_grad2 [n, 32] */
+#define CONTRACTIVE_AE_AT_ADD_75 6476288 /* add_75: add [n, 32] */
+#define CONTRACTIVE_AE_AT_D_D_X_9 6574592 /* d_d_x_9: sumsq_grad [n, 784] */
+#define CONTRACTIVE_AE_AT_D_ACT_GRAD_18 6074880 /* d_act_grad_18: dense [n, 128] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_46 7541248 /* d_encoder_0_weight_46: dense_dw [128, 784] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_47 6574592 /* d_encoder_0_weight_47: add [128, 784] */
+#define CONTRACTIVE_AE_AT_D_D_ENCODER_0_9 6009344 /* d_d_encoder_0_9: act_grad [n, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD2_47 6140416 /* act_grad2_47: act_grad2 [n, 128] */
+#define CONTRACTIVE_AE_AT_ADD_76 5943808 /* add_76: add [n, 128] */
+#define CONTRACTIVE_AE_AT_D_ACT_GRAD_17 6074880 /* d_act_grad_17: dense [n, 32] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_46 6091264 /* d_encoder_2_weight_46: dense_dw [32, 128] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_47 5927424 /* d_encoder_2_weight_47: add [32, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD2_48 6009344 /* act_grad2_48: act_grad2 [n, 32] */
+#define CONTRACTIVE_AE_AT_ADD_77 5911040 /* add_77: add [n, 32] */
+#define CONTRACTIVE_AE_AT_D_D_X_8 6009344 /* d_d_x_8: sumsq_grad [n, 784] */
+#define CONTRACTIVE_AE_AT_D_ACT_GRAD_16 5509632 /* d_act_grad_16: dense [n, 128] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_48 6976000 /* d_encoder_0_weight_48: dense_dw [128, 784] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_49 6009344 /* d_encoder_0_weight_49: add [128, 784] */
+#define CONTRACTIVE_AE_AT_D_D_ENCODER_0_8 5444096 /* d_d_encoder_0_8: act_grad [n, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD2_49 5575168 /* act_grad2_49: act_grad2 [n, 128] */
+#define CONTRACTIVE_AE_AT_ADD_78 5378560 /* add_78: add [n, 128] */
+#define CONTRACTIVE_AE_AT_D_ACT_GRAD_15 5509632 /* d_act_grad_15: dense [n, 32] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_48 5526016 /* d_encoder_2_weight_48: dense_dw [32, 128] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_49 5362176 /* d_encoder_2_weight_49: add [32, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD2_50 5444096 /* act_grad2_50: act_grad2 [n, 32] */
+#define CONTRACTIVE_AE_AT_ADD_79 5345792 /* add_79: add [n, 32] */
+#define CONTRACTIVE_AE_AT_D_D_X_7 5444096 /* d_d_x_7: sumsq_grad [n, 784] */
+#define CONTRACTIVE_AE_AT_D_ACT_GRAD_14 4944384 /* d_act_grad_14: dense [n, 128] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_50 6410752 /* d_encoder_0_weight_50: dense_dw [128, 784] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_51 5444096 /* d_encoder_0_weight_51: add [128, 784] */
+#define CONTRACTIVE_AE_AT_D_D_ENCODER_0_7 4878848 /* d_d_encoder_0_7: act_grad [n, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD2_51 5009920 /* act_grad2_51: act_grad2 [n, 128] */
+#define CONTRACTIVE_AE_AT_ADD_80 4813312 /* add_80: add [n, 128] */
+#define CONTRACTIVE_AE_AT_D_ACT_GRAD_13 4944384 /* d_act_grad_13: dense [n, 32] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_50 4960768 /* d_encoder_2_weight_50: dense_dw [32, 128] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_51 4796928 /* d_encoder_2_weight_51: add [32, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD2_52 4878848 /* act_grad2_52: act_grad2 [n, 32] */
+#define CONTRACTIVE_AE_AT_ADD_81 4780544 /* add_81: add [n, 32] */
+#define CONTRACTIVE_AE_AT_D_D_X_6 4878848 /* d_d_x_6: sumsq_grad [n, 784] */
+#define CONTRACTIVE_AE_AT_D_ACT_GRAD_12 4379136 /* d_act_grad_12: dense [n, 128] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_52 5845504 /* d_encoder_0_weight_52: dense_dw [128, 784] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_53 4878848 /* d_encoder_0_weight_53: add [128, 784] */
+#define CONTRACTIVE_AE_AT_D_D_ENCODER_0_6 4313600 /* d_d_encoder_0_6: act_grad [n, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD2_53 4444672 /* act_grad2_53: act_grad2 [n, 128] */
+#define CONTRACTIVE_AE_AT_ADD_82 4248064 /* add_82: add [n, 128] */
+#define CONTRACTIVE_AE_AT_D_ACT_GRAD_11 4379136 /* d_act_grad_11: dense [n, 32] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_52 4395520 /* d_encoder_2_weight_52: dense_dw [32, 128] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_53 4231680 /* d_encoder_2_weight_53: add [32, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD2_54 4313600 /* act_grad2_54: act_grad2 [n, 32] */
+#define CONTRACTIVE_AE_AT_ADD_83 4215296 /* add_83: add [n, 32] */
+#define CONTRACTIVE_AE_AT_D_D_X_5 4313600 /* d_d_x_5: sumsq_grad [n, 784] */
+#define CONTRACTIVE_AE_AT_D_ACT_GRAD_10 3813888 /* d_act_grad_10: dense [n, 128] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_54 5280256 /* d_encoder_0_weight_54: dense_dw [128, 784] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_55 4313600 /* d_encoder_0_weight_55: add [128, 784] */
+#define CONTRACTIVE_AE_AT_D_D_ENCODER_0_5 3748352 /* d_d_encoder_0_5: act_grad [n, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD2_55 3879424 /* act_grad2_55: act_grad2 [n, 128] */
+#define CONTRACTIVE_AE_AT_ADD_84 3682816 /* add_84: add [n, 128] */
+#define CONTRACTIVE_AE_AT_D_ACT_GRAD_9 3813888 /* d_act_grad_9: dense [n, 32] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_54 3830272 /* d_encoder_2_weight_54: dense_dw [32, 128] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_55 3666432 /* d_encoder_2_weight_55: add [32, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD2_56 3748352 /* act_grad2_56: act_grad2 [n, 32] */
+#define CONTRACTIVE_AE_AT_ADD_85 3650048 /* add_85: add [n, 32] */
+#define CONTRACTIVE_AE_AT_D_D_X_4 3748352 /* d_d_x_4: sumsq_grad [n, 784] */
+#define CONTRACTIVE_AE_AT_D_ACT_GRAD_8 3248640 /* d_act_grad_8: dense [n, 128] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_56 4715008 /* d_encoder_0_weight_56: dense_dw [128, 784] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_57 3748352 /* d_encoder_0_weight_57: add [128, 784] */
+#define CONTRACTIVE_AE_AT_D_D_ENCODER_0_4 3183104 /* d_d_encoder_0_4: act_grad [n, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD2_57 3314176 /* act_grad2_57: act_grad2 [n, 128] */
+#define CONTRACTIVE_AE_AT_ADD_86 3117568 /* add_86: add [n, 128] */
+#define CONTRACTIVE_AE_AT_D_ACT_GRAD_7 3248640 /* d_act_grad_7: dense [n, 32] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_56 3265024 /* d_encoder_2_weight_56: dense_dw [32, 128] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_57 3101184 /* d_encoder_2_weight_57: add [32, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD2_58 3183104 /* act_grad2_58: act_grad2 [n, 32] */
+#define CONTRACTIVE_AE_AT_ADD_87 3084800 /* add_87: add [n, 32] */
+#define CONTRACTIVE_AE_AT_D_D_X_3 3183104 /* d_d_x_3: sumsq_grad [n, 784] */
+#define CONTRACTIVE_AE_AT_D_ACT_GRAD_6 2683392 /* d_act_grad_6: dense [n, 128] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_58 4149760 /* d_encoder_0_weight_58: dense_dw [128, 784] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_59 3183104 /* d_encoder_0_weight_59: add [128, 784] */
+#define CONTRACTIVE_AE_AT_D_D_ENCODER_0_3 2617856 /* d_d_encoder_0_3: act_grad [n, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD2_59 2748928 /* act_grad2_59: act_grad2 [n, 128] */
+#define CONTRACTIVE_AE_AT_ADD_88 2552320 /* add_88: add [n, 128] */
+#define CONTRACTIVE_AE_AT_D_ACT_GRAD_5 2683392 /* d_act_grad_5: dense [n, 32] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_58 2699776 /* d_encoder_2_weight_58: dense_dw [32, 128] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_59 2535936 /* d_encoder_2_weight_59: add [32, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD2_60 2617856 /* act_grad2_60: act_grad2 [n, 32] */
+#define CONTRACTIVE_AE_AT_ADD_89 2519424 /* add_89: add [n, 32] */
+#define CONTRACTIVE_AE_AT_D_D_X_2 2617856 /* d_d_x_2: sumsq_grad [n, 784] */
+#define CONTRACTIVE_AE_AT_D_ACT_GRAD_4 2118016 /* d_act_grad_4: dense [n, 128] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_60 3584512 /* d_encoder_0_weight_60: dense_dw [128, 784] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_61 2617856 /* d_encoder_0_weight_61: add [128, 784] */
+#define CONTRACTIVE_AE_AT_D_D_ENCODER_0_2 2052480 /* d_d_encoder_0_2: act_grad [n, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD2_61 2183552 /* act_grad2_61: act_grad2 [n, 128] */
+#define CONTRACTIVE_AE_AT_ADD_90 1986944 /* add_90: add [n, 128] */
+#define CONTRACTIVE_AE_AT_D_ACT_GRAD_3 2118016 /* d_act_grad_3: dense [n, 32] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_60 2134400 /* d_encoder_2_weight_60: dense_dw [32, 128] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_61 1970560 /* d_encoder_2_weight_61: add [32, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD2_62 2052480 /* act_grad2_62: act_grad2 [n, 32] */
+#define CONTRACTIVE_AE_AT_ADD_91 1954176 /* add_91: add [n, 32] */
+#define CONTRACTIVE_AE_AT_D_D_X 2052480 /* d_d_x: sumsq_grad [n, 784] */
+#define CONTRACTIVE_AE_AT_D_ACT_GRAD_2 1552704 /* d_act_grad_2: dense [n, 128] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_62 3019264 /* d_encoder_0_weight_62: dense_dw [128, 784] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_63 2052480 /* d_encoder_0_weight_63: add [128, 784] */
+#define CONTRACTIVE_AE_AT_D_D_ENCODER_0 1487168 /* d_d_encoder_0: act_grad [n, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD2_63 1618240 /* act_grad2_63: act_grad2 [n, 128] */
+#define CONTRACTIVE_AE_AT_ADD_92 1421632 /* add_92: add [n, 128] */
+#define CONTRACTIVE_AE_AT_D_ACT_GRAD 1552704 /* d_act_grad: dense [n, 32] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_62 1569088 /* d_encoder_2_weight_62: dense_dw [32, 128] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_63 1405248 /* d_encoder_2_weight_63: add [32, 128] */
+#define CONTRACTIVE_AE_AT_ACT_GRAD2_64 1487168 /* act_grad2_64: act_grad2 [n, 32] */
+#define CONTRACTIVE_AE_AT_ADD_93 1388736 /* add_93: add [n, 32] */
+#define CONTRACTIVE_AE_AT_D_DECODER_0 1487168 /* d_decoder_0: dense_dx*relu' [n, 128] */
+#define CONTRACTIVE_AE_AT_D_Z 921792 /* d_z: dense_dx*sigmoid' [n, 32] */
+#define CONTRACTIVE_AE_AT_ADD_94 938176 /* add_94: add [n, 32] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_33 1487168 /* d_encoder_0_33: dense_dx*sigmoid' [n, 128] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_64 921792 /* d_encoder_2_weight_64: dense_dw [32, 128] */
+#define CONTRACTIVE_AE_AT_ADD_95 839872 /* add_95: add [n, 128] */
+#define CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_64 1388736 /* d_encoder_0_weight_64: dense_dw [128, 784] */
+
 /* Vectors: AVX-512 or AVX2 with FMA where the compiler targets them,
  * otherwise 128 bits (SSE2 on x86-64, NEON on ARM, plain C elsewhere). */
 #if defined(SIMDE_X86_AVX512F_NATIVE)
@@ -416,57 +1040,29 @@ static double contractive_ae_normal(uint64_t key, uint64_t i)
 }
 
 static const contractive_ae_param_info contractive_ae_param_table[8] = {
-	{"encoder.0.weight", 2, {128, 784, 0, 0}, 0, 100352},
-	{"encoder.0.bias", 1, {128, 0, 0, 0}, 100352, 128},
-	{"encoder.2.weight", 2, {32, 128, 0, 0}, 100480, 4096},
-	{"encoder.2.bias", 1, {32, 0, 0, 0}, 104576, 32},
-	{"decoder.0.weight", 2, {128, 32, 0, 0}, 104608, 4096},
-	{"decoder.0.bias", 1, {128, 0, 0, 0}, 108704, 128},
-	{"decoder.2.weight", 2, {784, 128, 0, 0}, 108832, 100352},
-	{"decoder.2.bias", 1, {784, 0, 0, 0}, 209184, 784},
+	{"encoder.0.weight", 2, {128, 784, 0, 0}, CONTRACTIVE_AE_ENCODER_0_WEIGHT, 100352},
+	{"encoder.0.bias", 1, {128, 0, 0, 0}, CONTRACTIVE_AE_ENCODER_0_BIAS, 128},
+	{"encoder.2.weight", 2, {32, 128, 0, 0}, CONTRACTIVE_AE_ENCODER_2_WEIGHT, 4096},
+	{"encoder.2.bias", 1, {32, 0, 0, 0}, CONTRACTIVE_AE_ENCODER_2_BIAS, 32},
+	{"decoder.0.weight", 2, {128, 32, 0, 0}, CONTRACTIVE_AE_DECODER_0_WEIGHT, 4096},
+	{"decoder.0.bias", 1, {128, 0, 0, 0}, CONTRACTIVE_AE_DECODER_0_BIAS, 128},
+	{"decoder.2.weight", 2, {784, 128, 0, 0}, CONTRACTIVE_AE_DECODER_2_WEIGHT, 100352},
+	{"decoder.2.bias", 1, {784, 0, 0, 0}, CONTRACTIVE_AE_DECODER_2_BIAS, 784},
 };
 
 contractive_ae_hparams contractive_ae_default_hparams(void)
 {
-	contractive_ae_hparams h = {0.001, 0.90000000000000002, 0.999, 1e-08, 0, 1};
+	const contractive_ae_hparams h = {0.001, 0.90000000000000002, 0.999, 1e-08, 0, 1};
 	return h;
 }
 
-const contractive_ae_param_info *contractive_ae_param(int i)
-{
-	return i >= 0 && i < 8 ? &contractive_ae_param_table[i] : NULL;
-}
-
-contractive_ae_real *contractive_ae_params(void *state)
-{
-	return (float *)((unsigned char *)state + 64);
-}
-
-contractive_ae_real *contractive_ae_adam_m(void *state)
-{
-	return (float *)((unsigned char *)state + 839936);
-}
-
-contractive_ae_real *contractive_ae_adam_v(void *state)
-{
-	return (float *)((unsigned char *)state + 1679808);
-}
-
-int64_t *contractive_ae_step(void *state)
-{
-	return (int64_t *)state;
-}
-
-const contractive_ae_buffer_info *contractive_ae_buffer(int i)
-{
-	(void)i;
-	return NULL;
-}
-
-void *contractive_ae_buffers(void *state)
-{
-	return (unsigned char *)state + 2519680;
-}
+const contractive_ae_param_info *contractive_ae_param(int i) { return i >= 0 && i < 8 ? &contractive_ae_param_table[i] : NULL; }
+const contractive_ae_buffer_info *contractive_ae_buffer(int i) { return (void)i, NULL; }
+contractive_ae_real *contractive_ae_params(void *state) { return (float *)((unsigned char *)state + 64); }
+contractive_ae_real *contractive_ae_adam_m(void *state) { return (float *)((unsigned char *)state + 839936); }
+contractive_ae_real *contractive_ae_adam_v(void *state) { return (float *)((unsigned char *)state + 1679808); }
+int64_t *contractive_ae_step(void *state) { return (int64_t *)state; }
+void *contractive_ae_buffers(void *state) { return (unsigned char *)state + 2519680; }
 
 void contractive_ae_init(void *state, uint64_t seed)
 {
@@ -481,2765 +1077,2949 @@ void contractive_ae_init(void *state, uint64_t seed)
 	}
 }
 
-/* The loss and the gradient of every parameter (left in work); the
- * buffers' new values go to the state `updates` unless it is NULL. */
-static contractive_ae_real contractive_ae_pass(const void *state, void *work, const contractive_ae_real *x, int n, const contractive_ae_hparams *h,
-			int64_t step, void *updates)
+/* What one call of the model computes with. */
+typedef struct contractive_ae_ctx {
+	const float *params;  /* the parameter block */
+	const void *state;    /* the whole state (its buffers) */
+	unsigned char *work;  /* the work arena */
+	int n;                /* rows in the batch */
+	int training;         /* train step or gradient: batch statistics, pairs of
+	                         values computed by one kernel, buffer updates */
+	int stochastic;       /* noise, dropout and sampling on (training only) */
+	uint64_t rng;         /* the state's noise key */
+	int64_t step;         /* the step being taken; 0 outside training */
+	void *updates;        /* the state whose buffers take their new values, or NULL */
+} contractive_ae_ctx;
+
+/* The parts of the model NAME_run computes, in this order. */
+enum { CONTRACTIVE_AE_ENCODER = 1, CONTRACTIVE_AE_DECODER = 2, CONTRACTIVE_AE_LOSS = 4 };
+
+/* A call in evaluation mode. */
+static contractive_ae_ctx contractive_ae_eval(const void *state, void *work, int n)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int stochastic = h->stochastic;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	(void)updates;
-	const float *const t0 = x;
-	const float *const t1 = params + 0; /* encoder.0.weight */
-	const float *const t2 = params + 100352; /* encoder.0.bias */
-	float *const t4 = (float *)(work_ + 0); /* dense [n, 128] */
-	const float *const t5 = params + 100480; /* encoder.2.weight */
-	const float *const t6 = params + 104576; /* encoder.2.bias */
-	float *const t8 = (float *)(work_ + 65536); /* dense [n, 32] */
-	const float *const t9 = params + 104608; /* decoder.0.weight */
-	const float *const t10 = params + 108704; /* decoder.0.bias */
-	float *const t12 = (float *)(work_ + 81920); /* dense [n, 128] */
-	const float *const t13 = params + 108832; /* decoder.2.weight */
-	const float *const t14 = params + 209184; /* decoder.2.bias */
-	float *const t16 = (float *)(work_ + 147456); /* dense [n, 784] */
-	float *const t372 = (float *)(work_ + 548864); /* constant [] */
-	float *const t17 = (float *)(work_ + 548928); /* mse [] */
-	float *const t754 = (float *)(work_ + 548992); /* mse_grad [n, 784] */
-	float *const t18 = (float *)(work_ + 950400); /* basis [n, 32] */
-	float *const t19 = (float *)(work_ + 966784); /* act_grad [n, 32] */
-	float *const t20 = (float *)(work_ + 983168); /* dense_dx [n, 128] */
-	float *const t23 = (float *)(work_ + 1048704); /* act_grad [n, 128] */
-	float *const t24 = (float *)(work_ + 1114240); /* dense_dx [n, 784] */
-	float *const t27 = (float *)(work_ + 1515648); /* sumsq [] */
-	float *const t28 = (float *)(work_ + 1515712); /* basis [n, 32] */
-	float *const t29 = (float *)(work_ + 1532096); /* act_grad [n, 32] */
-	float *const t30 = (float *)(work_ + 1548480); /* dense_dx [n, 128] */
-	float *const t33 = (float *)(work_ + 1614016); /* act_grad [n, 128] */
-	float *const t34 = (float *)(work_ + 1679552); /* dense_dx [n, 784] */
-	float *const t37 = (float *)(work_ + 2080960); /* sumsq [] */
-	float *const t38 = (float *)(work_ + 2081024); /* add [] */
-	float *const t39 = (float *)(work_ + 2081088); /* basis [n, 32] */
-	float *const t40 = (float *)(work_ + 2097472); /* act_grad [n, 32] */
-	float *const t41 = (float *)(work_ + 2113856); /* dense_dx [n, 128] */
-	float *const t44 = (float *)(work_ + 2179392); /* act_grad [n, 128] */
-	float *const t45 = (float *)(work_ + 2244928); /* dense_dx [n, 784] */
-	float *const t48 = (float *)(work_ + 1515648); /* sumsq [] */
-	float *const t49 = (float *)(work_ + 2080960); /* add [] */
-	float *const t50 = (float *)(work_ + 2646336); /* basis [n, 32] */
-	float *const t51 = (float *)(work_ + 2662720); /* act_grad [n, 32] */
-	float *const t52 = (float *)(work_ + 2679104); /* dense_dx [n, 128] */
-	float *const t55 = (float *)(work_ + 2744640); /* act_grad [n, 128] */
-	float *const t56 = (float *)(work_ + 2810176); /* dense_dx [n, 784] */
-	float *const t59 = (float *)(work_ + 1515648); /* sumsq [] */
-	float *const t60 = (float *)(work_ + 2081024); /* add [] */
-	float *const t61 = (float *)(work_ + 3211584); /* basis [n, 32] */
-	float *const t62 = (float *)(work_ + 3227968); /* act_grad [n, 32] */
-	float *const t63 = (float *)(work_ + 3244352); /* dense_dx [n, 128] */
-	float *const t66 = (float *)(work_ + 3309888); /* act_grad [n, 128] */
-	float *const t67 = (float *)(work_ + 3375424); /* dense_dx [n, 784] */
-	float *const t70 = (float *)(work_ + 1515648); /* sumsq [] */
-	float *const t71 = (float *)(work_ + 2080960); /* add [] */
-	float *const t72 = (float *)(work_ + 3776832); /* basis [n, 32] */
-	float *const t73 = (float *)(work_ + 3793216); /* act_grad [n, 32] */
-	float *const t74 = (float *)(work_ + 3809600); /* dense_dx [n, 128] */
-	float *const t77 = (float *)(work_ + 3875136); /* act_grad [n, 128] */
-	float *const t78 = (float *)(work_ + 3940672); /* dense_dx [n, 784] */
-	float *const t81 = (float *)(work_ + 1515648); /* sumsq [] */
-	float *const t82 = (float *)(work_ + 2081024); /* add [] */
-	float *const t83 = (float *)(work_ + 4342080); /* basis [n, 32] */
-	float *const t84 = (float *)(work_ + 4358464); /* act_grad [n, 32] */
-	float *const t85 = (float *)(work_ + 4374848); /* dense_dx [n, 128] */
-	float *const t88 = (float *)(work_ + 4440384); /* act_grad [n, 128] */
-	float *const t89 = (float *)(work_ + 4505920); /* dense_dx [n, 784] */
-	float *const t92 = (float *)(work_ + 1515648); /* sumsq [] */
-	float *const t93 = (float *)(work_ + 2080960); /* add [] */
-	float *const t94 = (float *)(work_ + 4907328); /* basis [n, 32] */
-	float *const t95 = (float *)(work_ + 4923712); /* act_grad [n, 32] */
-	float *const t96 = (float *)(work_ + 4940096); /* dense_dx [n, 128] */
-	float *const t99 = (float *)(work_ + 5005632); /* act_grad [n, 128] */
-	float *const t100 = (float *)(work_ + 5071168); /* dense_dx [n, 784] */
-	float *const t103 = (float *)(work_ + 1515648); /* sumsq [] */
-	float *const t104 = (float *)(work_ + 2081024); /* add [] */
-	float *const t105 = (float *)(work_ + 5472576); /* basis [n, 32] */
-	float *const t106 = (float *)(work_ + 5488960); /* act_grad [n, 32] */
-	float *const t107 = (float *)(work_ + 5505344); /* dense_dx [n, 128] */
-	float *const t110 = (float *)(work_ + 5570880); /* act_grad [n, 128] */
-	float *const t111 = (float *)(work_ + 5636416); /* dense_dx [n, 784] */
-	float *const t114 = (float *)(work_ + 1515648); /* sumsq [] */
-	float *const t115 = (float *)(work_ + 2080960); /* add [] */
-	float *const t116 = (float *)(work_ + 6037824); /* basis [n, 32] */
-	float *const t117 = (float *)(work_ + 6054208); /* act_grad [n, 32] */
-	float *const t118 = (float *)(work_ + 6070592); /* dense_dx [n, 128] */
-	float *const t121 = (float *)(work_ + 6136128); /* act_grad [n, 128] */
-	float *const t122 = (float *)(work_ + 6201664); /* dense_dx [n, 784] */
-	float *const t125 = (float *)(work_ + 1515648); /* sumsq [] */
-	float *const t126 = (float *)(work_ + 2081024); /* add [] */
-	float *const t127 = (float *)(work_ + 6603072); /* basis [n, 32] */
-	float *const t128 = (float *)(work_ + 6619456); /* act_grad [n, 32] */
-	float *const t129 = (float *)(work_ + 6635840); /* dense_dx [n, 128] */
-	float *const t132 = (float *)(work_ + 6701376); /* act_grad [n, 128] */
-	float *const t133 = (float *)(work_ + 6766912); /* dense_dx [n, 784] */
-	float *const t136 = (float *)(work_ + 1515648); /* sumsq [] */
-	float *const t137 = (float *)(work_ + 2080960); /* add [] */
-	float *const t138 = (float *)(work_ + 7168320); /* basis [n, 32] */
-	float *const t139 = (float *)(work_ + 7184704); /* act_grad [n, 32] */
-	float *const t140 = (float *)(work_ + 7201088); /* dense_dx [n, 128] */
-	float *const t143 = (float *)(work_ + 7266624); /* act_grad [n, 128] */
-	float *const t144 = (float *)(work_ + 7332160); /* dense_dx [n, 784] */
-	float *const t147 = (float *)(work_ + 1515648); /* sumsq [] */
-	float *const t148 = (float *)(work_ + 2081024); /* add [] */
-	float *const t149 = (float *)(work_ + 7733568); /* basis [n, 32] */
-	float *const t150 = (float *)(work_ + 7749952); /* act_grad [n, 32] */
-	float *const t151 = (float *)(work_ + 7766336); /* dense_dx [n, 128] */
-	float *const t154 = (float *)(work_ + 7831872); /* act_grad [n, 128] */
-	float *const t155 = (float *)(work_ + 7897408); /* dense_dx [n, 784] */
-	float *const t158 = (float *)(work_ + 1515648); /* sumsq [] */
-	float *const t159 = (float *)(work_ + 2080960); /* add [] */
-	float *const t160 = (float *)(work_ + 8298816); /* basis [n, 32] */
-	float *const t161 = (float *)(work_ + 8315200); /* act_grad [n, 32] */
-	float *const t162 = (float *)(work_ + 8331584); /* dense_dx [n, 128] */
-	float *const t165 = (float *)(work_ + 8397120); /* act_grad [n, 128] */
-	float *const t166 = (float *)(work_ + 8462656); /* dense_dx [n, 784] */
-	float *const t169 = (float *)(work_ + 1515648); /* sumsq [] */
-	float *const t170 = (float *)(work_ + 2081024); /* add [] */
-	float *const t171 = (float *)(work_ + 8864064); /* basis [n, 32] */
-	float *const t172 = (float *)(work_ + 8880448); /* act_grad [n, 32] */
-	float *const t173 = (float *)(work_ + 8896832); /* dense_dx [n, 128] */
-	float *const t176 = (float *)(work_ + 8962368); /* act_grad [n, 128] */
-	float *const t177 = (float *)(work_ + 9027904); /* dense_dx [n, 784] */
-	float *const t180 = (float *)(work_ + 1515648); /* sumsq [] */
-	float *const t181 = (float *)(work_ + 2080960); /* add [] */
-	float *const t182 = (float *)(work_ + 9429312); /* basis [n, 32] */
-	float *const t183 = (float *)(work_ + 9445696); /* act_grad [n, 32] */
-	float *const t184 = (float *)(work_ + 9462080); /* dense_dx [n, 128] */
-	float *const t187 = (float *)(work_ + 9527616); /* act_grad [n, 128] */
-	float *const t188 = (float *)(work_ + 9593152); /* dense_dx [n, 784] */
-	float *const t191 = (float *)(work_ + 1515648); /* sumsq [] */
-	float *const t192 = (float *)(work_ + 2081024); /* add [] */
-	float *const t193 = (float *)(work_ + 9994560); /* basis [n, 32] */
-	float *const t194 = (float *)(work_ + 10010944); /* act_grad [n, 32] */
-	float *const t195 = (float *)(work_ + 10027328); /* dense_dx [n, 128] */
-	float *const t198 = (float *)(work_ + 10092864); /* act_grad [n, 128] */
-	float *const t199 = (float *)(work_ + 10158400); /* dense_dx [n, 784] */
-	float *const t202 = (float *)(work_ + 1515648); /* sumsq [] */
-	float *const t203 = (float *)(work_ + 2080960); /* add [] */
-	float *const t204 = (float *)(work_ + 10559808); /* basis [n, 32] */
-	float *const t205 = (float *)(work_ + 10576192); /* act_grad [n, 32] */
-	float *const t206 = (float *)(work_ + 10592576); /* dense_dx [n, 128] */
-	float *const t209 = (float *)(work_ + 10658112); /* act_grad [n, 128] */
-	float *const t210 = (float *)(work_ + 10723648); /* dense_dx [n, 784] */
-	float *const t213 = (float *)(work_ + 1515648); /* sumsq [] */
-	float *const t214 = (float *)(work_ + 2081024); /* add [] */
-	float *const t215 = (float *)(work_ + 11125056); /* basis [n, 32] */
-	float *const t216 = (float *)(work_ + 11141440); /* act_grad [n, 32] */
-	float *const t217 = (float *)(work_ + 11157824); /* dense_dx [n, 128] */
-	float *const t220 = (float *)(work_ + 11223360); /* act_grad [n, 128] */
-	float *const t221 = (float *)(work_ + 11288896); /* dense_dx [n, 784] */
-	float *const t224 = (float *)(work_ + 1515648); /* sumsq [] */
-	float *const t225 = (float *)(work_ + 2080960); /* add [] */
-	float *const t226 = (float *)(work_ + 11690304); /* basis [n, 32] */
-	float *const t227 = (float *)(work_ + 11706688); /* act_grad [n, 32] */
-	float *const t228 = (float *)(work_ + 11723072); /* dense_dx [n, 128] */
-	float *const t231 = (float *)(work_ + 11788608); /* act_grad [n, 128] */
-	float *const t232 = (float *)(work_ + 11854144); /* dense_dx [n, 784] */
-	float *const t235 = (float *)(work_ + 1515648); /* sumsq [] */
-	float *const t236 = (float *)(work_ + 2081024); /* add [] */
-	float *const t237 = (float *)(work_ + 12255552); /* basis [n, 32] */
-	float *const t238 = (float *)(work_ + 12271936); /* act_grad [n, 32] */
-	float *const t239 = (float *)(work_ + 12288320); /* dense_dx [n, 128] */
-	float *const t242 = (float *)(work_ + 12353856); /* act_grad [n, 128] */
-	float *const t243 = (float *)(work_ + 12419392); /* dense_dx [n, 784] */
-	float *const t246 = (float *)(work_ + 1515648); /* sumsq [] */
-	float *const t247 = (float *)(work_ + 2080960); /* add [] */
-	float *const t248 = (float *)(work_ + 12820800); /* basis [n, 32] */
-	float *const t249 = (float *)(work_ + 12837184); /* act_grad [n, 32] */
-	float *const t250 = (float *)(work_ + 12853568); /* dense_dx [n, 128] */
-	float *const t253 = (float *)(work_ + 12919104); /* act_grad [n, 128] */
-	float *const t254 = (float *)(work_ + 12984640); /* dense_dx [n, 784] */
-	float *const t257 = (float *)(work_ + 1515648); /* sumsq [] */
-	float *const t258 = (float *)(work_ + 2081024); /* add [] */
-	float *const t259 = (float *)(work_ + 13386048); /* basis [n, 32] */
-	float *const t260 = (float *)(work_ + 13402432); /* act_grad [n, 32] */
-	float *const t261 = (float *)(work_ + 13418816); /* dense_dx [n, 128] */
-	float *const t264 = (float *)(work_ + 13484352); /* act_grad [n, 128] */
-	float *const t265 = (float *)(work_ + 13549888); /* dense_dx [n, 784] */
-	float *const t268 = (float *)(work_ + 1515648); /* sumsq [] */
-	float *const t269 = (float *)(work_ + 2080960); /* add [] */
-	float *const t270 = (float *)(work_ + 13951296); /* basis [n, 32] */
-	float *const t271 = (float *)(work_ + 13967680); /* act_grad [n, 32] */
-	float *const t272 = (float *)(work_ + 13984064); /* dense_dx [n, 128] */
-	float *const t275 = (float *)(work_ + 14049600); /* act_grad [n, 128] */
-	float *const t276 = (float *)(work_ + 14115136); /* dense_dx [n, 784] */
-	float *const t279 = (float *)(work_ + 1515648); /* sumsq [] */
-	float *const t280 = (float *)(work_ + 2081024); /* add [] */
-	float *const t281 = (float *)(work_ + 14516544); /* basis [n, 32] */
-	float *const t282 = (float *)(work_ + 14532928); /* act_grad [n, 32] */
-	float *const t283 = (float *)(work_ + 14549312); /* dense_dx [n, 128] */
-	float *const t286 = (float *)(work_ + 14614848); /* act_grad [n, 128] */
-	float *const t287 = (float *)(work_ + 14680384); /* dense_dx [n, 784] */
-	float *const t290 = (float *)(work_ + 1515648); /* sumsq [] */
-	float *const t291 = (float *)(work_ + 2080960); /* add [] */
-	float *const t292 = (float *)(work_ + 15081792); /* basis [n, 32] */
-	float *const t293 = (float *)(work_ + 15098176); /* act_grad [n, 32] */
-	float *const t294 = (float *)(work_ + 15114560); /* dense_dx [n, 128] */
-	float *const t297 = (float *)(work_ + 15180096); /* act_grad [n, 128] */
-	float *const t298 = (float *)(work_ + 15245632); /* dense_dx [n, 784] */
-	float *const t301 = (float *)(work_ + 1515648); /* sumsq [] */
-	float *const t302 = (float *)(work_ + 2081024); /* add [] */
-	float *const t303 = (float *)(work_ + 15647040); /* basis [n, 32] */
-	float *const t304 = (float *)(work_ + 15663424); /* act_grad [n, 32] */
-	float *const t305 = (float *)(work_ + 15679808); /* dense_dx [n, 128] */
-	float *const t308 = (float *)(work_ + 15745344); /* act_grad [n, 128] */
-	float *const t309 = (float *)(work_ + 15810880); /* dense_dx [n, 784] */
-	float *const t312 = (float *)(work_ + 1515648); /* sumsq [] */
-	float *const t313 = (float *)(work_ + 2080960); /* add [] */
-	float *const t314 = (float *)(work_ + 16212288); /* basis [n, 32] */
-	float *const t315 = (float *)(work_ + 16228672); /* act_grad [n, 32] */
-	float *const t316 = (float *)(work_ + 16245056); /* dense_dx [n, 128] */
-	float *const t319 = (float *)(work_ + 16310592); /* act_grad [n, 128] */
-	float *const t320 = (float *)(work_ + 16376128); /* dense_dx [n, 784] */
-	float *const t323 = (float *)(work_ + 1515648); /* sumsq [] */
-	float *const t324 = (float *)(work_ + 2081024); /* add [] */
-	float *const t325 = (float *)(work_ + 16777536); /* basis [n, 32] */
-	float *const t326 = (float *)(work_ + 16793920); /* act_grad [n, 32] */
-	float *const t327 = (float *)(work_ + 16810304); /* dense_dx [n, 128] */
-	float *const t330 = (float *)(work_ + 16875840); /* act_grad [n, 128] */
-	float *const t331 = (float *)(work_ + 16941376); /* dense_dx [n, 784] */
-	float *const t334 = (float *)(work_ + 1515648); /* sumsq [] */
-	float *const t335 = (float *)(work_ + 2080960); /* add [] */
-	float *const t336 = (float *)(work_ + 17342784); /* basis [n, 32] */
-	float *const t337 = (float *)(work_ + 17359168); /* act_grad [n, 32] */
-	float *const t338 = (float *)(work_ + 17375552); /* dense_dx [n, 128] */
-	float *const t341 = (float *)(work_ + 17441088); /* act_grad [n, 128] */
-	float *const t342 = (float *)(work_ + 17506624); /* dense_dx [n, 784] */
-	float *const t345 = (float *)(work_ + 1515648); /* sumsq [] */
-	float *const t346 = (float *)(work_ + 2081024); /* add [] */
-	float *const t347 = (float *)(work_ + 17908032); /* basis [n, 32] */
-	float *const t348 = (float *)(work_ + 17924416); /* act_grad [n, 32] */
-	float *const t349 = (float *)(work_ + 17940800); /* dense_dx [n, 128] */
-	float *const t352 = (float *)(work_ + 18006336); /* act_grad [n, 128] */
-	float *const t353 = (float *)(work_ + 18071872); /* dense_dx [n, 784] */
-	float *const t356 = (float *)(work_ + 1515648); /* sumsq [] */
-	float *const t357 = (float *)(work_ + 2080960); /* add [] */
-	float *const t358 = (float *)(work_ + 18473280); /* basis [n, 32] */
-	float *const t359 = (float *)(work_ + 18489664); /* act_grad [n, 32] */
-	float *const t360 = (float *)(work_ + 18506048); /* dense_dx [n, 128] */
-	float *const t363 = (float *)(work_ + 18571584); /* act_grad [n, 128] */
-	float *const t364 = (float *)(work_ + 18637120); /* dense_dx [n, 784] */
-	float *const t367 = (float *)(work_ + 1515648); /* sumsq [] */
-	float *const t368 = (float *)(work_ + 2081024); /* add [] */
-	float *const t369 = (float *)(work_ + 1515648); /* contractive [] */
-	float *const t370 = (float *)(work_ + 2080960); /* scale [] */
-	float *const t371 = (float *)(work_ + 1515648); /* add [] */
-	float *const t373 = (float *)(work_ + 548928); /* scale [] */
-	float *const t374 = (float *)(work_ + 19038528); /* sumsq_grad [n, 784] */
-	float *const t375 = (float *)(work_ + 18637120); /* dense [n, 128] */
-	float *const t376 = (float *)(work_ + 19439936); /* dense_dw [128, 784] */
-	float *const t377 = (float *)(work_ + 18571584); /* act_grad [n, 128] */
-	float *const t378 = (float *)(work_ + 18702656); /* act_grad2 [n, 128] */
-	float *const t379 = (float *)(work_ + 18506048); /* dense [n, 32] */
-	float *const t380 = (float *)(work_ + 18522432); /* dense_dw [32, 128] */
-	float *const t381 = (float *)(work_ + 18489664); /* act_grad2 [n, 32] */
-	float *const t382 = (float *)(work_ + 18768192); /* sumsq_grad [n, 784] */
-	float *const t383 = (float *)(work_ + 18071872); /* dense [n, 128] */
-	float *const t384 = (float *)(work_ + 19841344); /* dense_dw [128, 784] */
-	float *const t385 = (float *)(work_ + 18768192); /* add [128, 784] */
-	float *const t386 = (float *)(work_ + 18006336); /* act_grad [n, 128] */
-	float *const t387 = (float *)(work_ + 18137408); /* act_grad2 [n, 128] */
-	float *const t388 = (float *)(work_ + 17940800); /* add [n, 128] */
-	float *const t389 = (float *)(work_ + 18071872); /* dense [n, 32] */
-	float *const t390 = (float *)(work_ + 18088256); /* dense_dw [32, 128] */
-	float *const t391 = (float *)(work_ + 17924416); /* add [32, 128] */
-	float *const t392 = (float *)(work_ + 18006336); /* act_grad2 [n, 32] */
-	float *const t393 = (float *)(work_ + 17908032); /* add [n, 32] */
-	float *const t394 = (float *)(work_ + 18006336); /* sumsq_grad [n, 784] */
-	float *const t395 = (float *)(work_ + 17506624); /* dense [n, 128] */
-	float *const t396 = (float *)(work_ + 19169600); /* dense_dw [128, 784] */
-	float *const t397 = (float *)(work_ + 18006336); /* add [128, 784] */
-	float *const t398 = (float *)(work_ + 17441088); /* act_grad [n, 128] */
-	float *const t399 = (float *)(work_ + 17572160); /* act_grad2 [n, 128] */
-	float *const t400 = (float *)(work_ + 17375552); /* add [n, 128] */
-	float *const t401 = (float *)(work_ + 17506624); /* dense [n, 32] */
-	float *const t402 = (float *)(work_ + 17523008); /* dense_dw [32, 128] */
-	float *const t403 = (float *)(work_ + 17359168); /* add [32, 128] */
-	float *const t404 = (float *)(work_ + 17441088); /* act_grad2 [n, 32] */
-	float *const t405 = (float *)(work_ + 17342784); /* add [n, 32] */
-	float *const t406 = (float *)(work_ + 17441088); /* sumsq_grad [n, 784] */
-	float *const t407 = (float *)(work_ + 16941376); /* dense [n, 128] */
-	float *const t408 = (float *)(work_ + 18407744); /* dense_dw [128, 784] */
-	float *const t409 = (float *)(work_ + 17441088); /* add [128, 784] */
-	float *const t410 = (float *)(work_ + 16875840); /* act_grad [n, 128] */
-	float *const t411 = (float *)(work_ + 17006912); /* act_grad2 [n, 128] */
-	float *const t412 = (float *)(work_ + 16810304); /* add [n, 128] */
-	float *const t413 = (float *)(work_ + 16941376); /* dense [n, 32] */
-	float *const t414 = (float *)(work_ + 16957760); /* dense_dw [32, 128] */
-	float *const t415 = (float *)(work_ + 16793920); /* add [32, 128] */
-	float *const t416 = (float *)(work_ + 16875840); /* act_grad2 [n, 32] */
-	float *const t417 = (float *)(work_ + 16777536); /* add [n, 32] */
-	float *const t418 = (float *)(work_ + 16875840); /* sumsq_grad [n, 784] */
-	float *const t419 = (float *)(work_ + 16376128); /* dense [n, 128] */
-	float *const t420 = (float *)(work_ + 17842496); /* dense_dw [128, 784] */
-	float *const t421 = (float *)(work_ + 16875840); /* add [128, 784] */
-	float *const t422 = (float *)(work_ + 16310592); /* act_grad [n, 128] */
-	float *const t423 = (float *)(work_ + 16441664); /* act_grad2 [n, 128] */
-	float *const t424 = (float *)(work_ + 16245056); /* add [n, 128] */
-	float *const t425 = (float *)(work_ + 16376128); /* dense [n, 32] */
-	float *const t426 = (float *)(work_ + 16392512); /* dense_dw [32, 128] */
-	float *const t427 = (float *)(work_ + 16228672); /* add [32, 128] */
-	float *const t428 = (float *)(work_ + 16310592); /* act_grad2 [n, 32] */
-	float *const t429 = (float *)(work_ + 16212288); /* add [n, 32] */
-	float *const t430 = (float *)(work_ + 16310592); /* sumsq_grad [n, 784] */
-	float *const t431 = (float *)(work_ + 15810880); /* dense [n, 128] */
-	float *const t432 = (float *)(work_ + 17277248); /* dense_dw [128, 784] */
-	float *const t433 = (float *)(work_ + 16310592); /* add [128, 784] */
-	float *const t434 = (float *)(work_ + 15745344); /* act_grad [n, 128] */
-	float *const t435 = (float *)(work_ + 15876416); /* act_grad2 [n, 128] */
-	float *const t436 = (float *)(work_ + 15679808); /* add [n, 128] */
-	float *const t437 = (float *)(work_ + 15810880); /* dense [n, 32] */
-	float *const t438 = (float *)(work_ + 15827264); /* dense_dw [32, 128] */
-	float *const t439 = (float *)(work_ + 15663424); /* add [32, 128] */
-	float *const t440 = (float *)(work_ + 15745344); /* act_grad2 [n, 32] */
-	float *const t441 = (float *)(work_ + 15647040); /* add [n, 32] */
-	float *const t442 = (float *)(work_ + 15745344); /* sumsq_grad [n, 784] */
-	float *const t443 = (float *)(work_ + 15245632); /* dense [n, 128] */
-	float *const t444 = (float *)(work_ + 16712000); /* dense_dw [128, 784] */
-	float *const t445 = (float *)(work_ + 15745344); /* add [128, 784] */
-	float *const t446 = (float *)(work_ + 15180096); /* act_grad [n, 128] */
-	float *const t447 = (float *)(work_ + 15311168); /* act_grad2 [n, 128] */
-	float *const t448 = (float *)(work_ + 15114560); /* add [n, 128] */
-	float *const t449 = (float *)(work_ + 15245632); /* dense [n, 32] */
-	float *const t450 = (float *)(work_ + 15262016); /* dense_dw [32, 128] */
-	float *const t451 = (float *)(work_ + 15098176); /* add [32, 128] */
-	float *const t452 = (float *)(work_ + 15180096); /* act_grad2 [n, 32] */
-	float *const t453 = (float *)(work_ + 15081792); /* add [n, 32] */
-	float *const t454 = (float *)(work_ + 15180096); /* sumsq_grad [n, 784] */
-	float *const t455 = (float *)(work_ + 14680384); /* dense [n, 128] */
-	float *const t456 = (float *)(work_ + 16146752); /* dense_dw [128, 784] */
-	float *const t457 = (float *)(work_ + 15180096); /* add [128, 784] */
-	float *const t458 = (float *)(work_ + 14614848); /* act_grad [n, 128] */
-	float *const t459 = (float *)(work_ + 14745920); /* act_grad2 [n, 128] */
-	float *const t460 = (float *)(work_ + 14549312); /* add [n, 128] */
-	float *const t461 = (float *)(work_ + 14680384); /* dense [n, 32] */
-	float *const t462 = (float *)(work_ + 14696768); /* dense_dw [32, 128] */
-	float *const t463 = (float *)(work_ + 14532928); /* add [32, 128] */
-	float *const t464 = (float *)(work_ + 14614848); /* act_grad2 [n, 32] */
-	float *const t465 = (float *)(work_ + 14516544); /* add [n, 32] */
-	float *const t466 = (float *)(work_ + 14614848); /* sumsq_grad [n, 784] */
-	float *const t467 = (float *)(work_ + 14115136); /* dense [n, 128] */
-	float *const t468 = (float *)(work_ + 15581504); /* dense_dw [128, 784] */
-	float *const t469 = (float *)(work_ + 14614848); /* add [128, 784] */
-	float *const t470 = (float *)(work_ + 14049600); /* act_grad [n, 128] */
-	float *const t471 = (float *)(work_ + 14180672); /* act_grad2 [n, 128] */
-	float *const t472 = (float *)(work_ + 13984064); /* add [n, 128] */
-	float *const t473 = (float *)(work_ + 14115136); /* dense [n, 32] */
-	float *const t474 = (float *)(work_ + 14131520); /* dense_dw [32, 128] */
-	float *const t475 = (float *)(work_ + 13967680); /* add [32, 128] */
-	float *const t476 = (float *)(work_ + 14049600); /* act_grad2 [n, 32] */
-	float *const t477 = (float *)(work_ + 13951296); /* add [n, 32] */
-	float *const t478 = (float *)(work_ + 14049600); /* sumsq_grad [n, 784] */
-	float *const t479 = (float *)(work_ + 13549888); /* dense [n, 128] */
-	float *const t480 = (float *)(work_ + 15016256); /* dense_dw [128, 784] */
-	float *const t481 = (float *)(work_ + 14049600); /* add [128, 784] */
-	float *const t482 = (float *)(work_ + 13484352); /* act_grad [n, 128] */
-	float *const t483 = (float *)(work_ + 13615424); /* act_grad2 [n, 128] */
-	float *const t484 = (float *)(work_ + 13418816); /* add [n, 128] */
-	float *const t485 = (float *)(work_ + 13549888); /* dense [n, 32] */
-	float *const t486 = (float *)(work_ + 13566272); /* dense_dw [32, 128] */
-	float *const t487 = (float *)(work_ + 13402432); /* add [32, 128] */
-	float *const t488 = (float *)(work_ + 13484352); /* act_grad2 [n, 32] */
-	float *const t489 = (float *)(work_ + 13386048); /* add [n, 32] */
-	float *const t490 = (float *)(work_ + 13484352); /* sumsq_grad [n, 784] */
-	float *const t491 = (float *)(work_ + 12984640); /* dense [n, 128] */
-	float *const t492 = (float *)(work_ + 14451008); /* dense_dw [128, 784] */
-	float *const t493 = (float *)(work_ + 13484352); /* add [128, 784] */
-	float *const t494 = (float *)(work_ + 12919104); /* act_grad [n, 128] */
-	float *const t495 = (float *)(work_ + 13050176); /* act_grad2 [n, 128] */
-	float *const t496 = (float *)(work_ + 12853568); /* add [n, 128] */
-	float *const t497 = (float *)(work_ + 12984640); /* dense [n, 32] */
-	float *const t498 = (float *)(work_ + 13001024); /* dense_dw [32, 128] */
-	float *const t499 = (float *)(work_ + 12837184); /* add [32, 128] */
-	float *const t500 = (float *)(work_ + 12919104); /* act_grad2 [n, 32] */
-	float *const t501 = (float *)(work_ + 12820800); /* add [n, 32] */
-	float *const t502 = (float *)(work_ + 12919104); /* sumsq_grad [n, 784] */
-	float *const t503 = (float *)(work_ + 12419392); /* dense [n, 128] */
-	float *const t504 = (float *)(work_ + 13885760); /* dense_dw [128, 784] */
-	float *const t505 = (float *)(work_ + 12919104); /* add [128, 784] */
-	float *const t506 = (float *)(work_ + 12353856); /* act_grad [n, 128] */
-	float *const t507 = (float *)(work_ + 12484928); /* act_grad2 [n, 128] */
-	float *const t508 = (float *)(work_ + 12288320); /* add [n, 128] */
-	float *const t509 = (float *)(work_ + 12419392); /* dense [n, 32] */
-	float *const t510 = (float *)(work_ + 12435776); /* dense_dw [32, 128] */
-	float *const t511 = (float *)(work_ + 12271936); /* add [32, 128] */
-	float *const t512 = (float *)(work_ + 12353856); /* act_grad2 [n, 32] */
-	float *const t513 = (float *)(work_ + 12255552); /* add [n, 32] */
-	float *const t514 = (float *)(work_ + 12353856); /* sumsq_grad [n, 784] */
-	float *const t515 = (float *)(work_ + 11854144); /* dense [n, 128] */
-	float *const t516 = (float *)(work_ + 13320512); /* dense_dw [128, 784] */
-	float *const t517 = (float *)(work_ + 12353856); /* add [128, 784] */
-	float *const t518 = (float *)(work_ + 11788608); /* act_grad [n, 128] */
-	float *const t519 = (float *)(work_ + 11919680); /* act_grad2 [n, 128] */
-	float *const t520 = (float *)(work_ + 11723072); /* add [n, 128] */
-	float *const t521 = (float *)(work_ + 11854144); /* dense [n, 32] */
-	float *const t522 = (float *)(work_ + 11870528); /* dense_dw [32, 128] */
-	float *const t523 = (float *)(work_ + 11706688); /* add [32, 128] */
-	float *const t524 = (float *)(work_ + 11788608); /* act_grad2 [n, 32] */
-	float *const t525 = (float *)(work_ + 11690304); /* add [n, 32] */
-	float *const t526 = (float *)(work_ + 11788608); /* sumsq_grad [n, 784] */
-	float *const t527 = (float *)(work_ + 11288896); /* dense [n, 128] */
-	float *const t528 = (float *)(work_ + 12755264); /* dense_dw [128, 784] */
-	float *const t529 = (float *)(work_ + 11788608); /* add [128, 784] */
-	float *const t530 = (float *)(work_ + 11223360); /* act_grad [n, 128] */
-	float *const t531 = (float *)(work_ + 11354432); /* act_grad2 [n, 128] */
-	float *const t532 = (float *)(work_ + 11157824); /* add [n, 128] */
-	float *const t533 = (float *)(work_ + 11288896); /* dense [n, 32] */
-	float *const t534 = (float *)(work_ + 11305280); /* dense_dw [32, 128] */
-	float *const t535 = (float *)(work_ + 11141440); /* add [32, 128] */
-	float *const t536 = (float *)(work_ + 11223360); /* act_grad2 [n, 32] */
-	float *const t537 = (float *)(work_ + 11125056); /* add [n, 32] */
-	float *const t538 = (float *)(work_ + 11223360); /* sumsq_grad [n, 784] */
-	float *const t539 = (float *)(work_ + 10723648); /* dense [n, 128] */
-	float *const t540 = (float *)(work_ + 12190016); /* dense_dw [128, 784] */
-	float *const t541 = (float *)(work_ + 11223360); /* add [128, 784] */
-	float *const t542 = (float *)(work_ + 10658112); /* act_grad [n, 128] */
-	float *const t543 = (float *)(work_ + 10789184); /* act_grad2 [n, 128] */
-	float *const t544 = (float *)(work_ + 10592576); /* add [n, 128] */
-	float *const t545 = (float *)(work_ + 10723648); /* dense [n, 32] */
-	float *const t546 = (float *)(work_ + 10740032); /* dense_dw [32, 128] */
-	float *const t547 = (float *)(work_ + 10576192); /* add [32, 128] */
-	float *const t548 = (float *)(work_ + 10658112); /* act_grad2 [n, 32] */
-	float *const t549 = (float *)(work_ + 10559808); /* add [n, 32] */
-	float *const t550 = (float *)(work_ + 10658112); /* sumsq_grad [n, 784] */
-	float *const t551 = (float *)(work_ + 10158400); /* dense [n, 128] */
-	float *const t552 = (float *)(work_ + 11624768); /* dense_dw [128, 784] */
-	float *const t553 = (float *)(work_ + 10658112); /* add [128, 784] */
-	float *const t554 = (float *)(work_ + 10092864); /* act_grad [n, 128] */
-	float *const t555 = (float *)(work_ + 10223936); /* act_grad2 [n, 128] */
-	float *const t556 = (float *)(work_ + 10027328); /* add [n, 128] */
-	float *const t557 = (float *)(work_ + 10158400); /* dense [n, 32] */
-	float *const t558 = (float *)(work_ + 10174784); /* dense_dw [32, 128] */
-	float *const t559 = (float *)(work_ + 10010944); /* add [32, 128] */
-	float *const t560 = (float *)(work_ + 10092864); /* act_grad2 [n, 32] */
-	float *const t561 = (float *)(work_ + 9994560); /* add [n, 32] */
-	float *const t562 = (float *)(work_ + 10092864); /* sumsq_grad [n, 784] */
-	float *const t563 = (float *)(work_ + 9593152); /* dense [n, 128] */
-	float *const t564 = (float *)(work_ + 11059520); /* dense_dw [128, 784] */
-	float *const t565 = (float *)(work_ + 10092864); /* add [128, 784] */
-	float *const t566 = (float *)(work_ + 9527616); /* act_grad [n, 128] */
-	float *const t567 = (float *)(work_ + 9658688); /* act_grad2 [n, 128] */
-	float *const t568 = (float *)(work_ + 9462080); /* add [n, 128] */
-	float *const t569 = (float *)(work_ + 9593152); /* dense [n, 32] */
-	float *const t570 = (float *)(work_ + 9609536); /* dense_dw [32, 128] */
-	float *const t571 = (float *)(work_ + 9445696); /* add [32, 128] */
-	float *const t572 = (float *)(work_ + 9527616); /* act_grad2 [n, 32] */
-	float *const t573 = (float *)(work_ + 9429312); /* add [n, 32] */
-	float *const t574 = (float *)(work_ + 9527616); /* sumsq_grad [n, 784] */
-	float *const t575 = (float *)(work_ + 9027904); /* dense [n, 128] */
-	float *const t576 = (float *)(work_ + 10494272); /* dense_dw [128, 784] */
-	float *const t577 = (float *)(work_ + 9527616); /* add [128, 784] */
-	float *const t578 = (float *)(work_ + 8962368); /* act_grad [n, 128] */
-	float *const t579 = (float *)(work_ + 9093440); /* act_grad2 [n, 128] */
-	float *const t580 = (float *)(work_ + 8896832); /* add [n, 128] */
-	float *const t581 = (float *)(work_ + 9027904); /* dense [n, 32] */
-	float *const t582 = (float *)(work_ + 9044288); /* dense_dw [32, 128] */
-	float *const t583 = (float *)(work_ + 8880448); /* add [32, 128] */
-	float *const t584 = (float *)(work_ + 8962368); /* act_grad2 [n, 32] */
-	float *const t585 = (float *)(work_ + 8864064); /* add [n, 32] */
-	float *const t586 = (float *)(work_ + 8962368); /* sumsq_grad [n, 784] */
-	float *const t587 = (float *)(work_ + 8462656); /* dense [n, 128] */
-	float *const t588 = (float *)(work_ + 9929024); /* dense_dw [128, 784] */
-	float *const t589 = (float *)(work_ + 8962368); /* add [128, 784] */
-	float *const t590 = (float *)(work_ + 8397120); /* act_grad [n, 128] */
-	float *const t591 = (float *)(work_ + 8528192); /* act_grad2 [n, 128] */
-	float *const t592 = (float *)(work_ + 8331584); /* add [n, 128] */
-	float *const t593 = (float *)(work_ + 8462656); /* dense [n, 32] */
-	float *const t594 = (float *)(work_ + 8479040); /* dense_dw [32, 128] */
-	float *const t595 = (float *)(work_ + 8315200); /* add [32, 128] */
-	float *const t596 = (float *)(work_ + 8397120); /* act_grad2 [n, 32] */
-	float *const t597 = (float *)(work_ + 8298816); /* add [n, 32] */
-	float *const t598 = (float *)(work_ + 8397120); /* sumsq_grad [n, 784] */
-	float *const t599 = (float *)(work_ + 7897408); /* dense [n, 128] */
-	float *const t600 = (float *)(work_ + 9363776); /* dense_dw [128, 784] */
-	float *const t601 = (float *)(work_ + 8397120); /* add [128, 784] */
-	float *const t602 = (float *)(work_ + 7831872); /* act_grad [n, 128] */
-	float *const t603 = (float *)(work_ + 7962944); /* act_grad2 [n, 128] */
-	float *const t604 = (float *)(work_ + 7766336); /* add [n, 128] */
-	float *const t605 = (float *)(work_ + 7897408); /* dense [n, 32] */
-	float *const t606 = (float *)(work_ + 7913792); /* dense_dw [32, 128] */
-	float *const t607 = (float *)(work_ + 7749952); /* add [32, 128] */
-	float *const t608 = (float *)(work_ + 7831872); /* act_grad2 [n, 32] */
-	float *const t609 = (float *)(work_ + 7733568); /* add [n, 32] */
-	float *const t610 = (float *)(work_ + 7831872); /* sumsq_grad [n, 784] */
-	float *const t611 = (float *)(work_ + 7332160); /* dense [n, 128] */
-	float *const t612 = (float *)(work_ + 8798528); /* dense_dw [128, 784] */
-	float *const t613 = (float *)(work_ + 7831872); /* add [128, 784] */
-	float *const t614 = (float *)(work_ + 7266624); /* act_grad [n, 128] */
-	float *const t615 = (float *)(work_ + 7397696); /* act_grad2 [n, 128] */
-	float *const t616 = (float *)(work_ + 7201088); /* add [n, 128] */
-	float *const t617 = (float *)(work_ + 7332160); /* dense [n, 32] */
-	float *const t618 = (float *)(work_ + 7348544); /* dense_dw [32, 128] */
-	float *const t619 = (float *)(work_ + 7184704); /* add [32, 128] */
-	float *const t620 = (float *)(work_ + 7266624); /* act_grad2 [n, 32] */
-	float *const t621 = (float *)(work_ + 7168320); /* add [n, 32] */
-	float *const t622 = (float *)(work_ + 7266624); /* sumsq_grad [n, 784] */
-	float *const t623 = (float *)(work_ + 6766912); /* dense [n, 128] */
-	float *const t624 = (float *)(work_ + 8233280); /* dense_dw [128, 784] */
-	float *const t625 = (float *)(work_ + 7266624); /* add [128, 784] */
-	float *const t626 = (float *)(work_ + 6701376); /* act_grad [n, 128] */
-	float *const t627 = (float *)(work_ + 6832448); /* act_grad2 [n, 128] */
-	float *const t628 = (float *)(work_ + 6635840); /* add [n, 128] */
-	float *const t629 = (float *)(work_ + 6766912); /* dense [n, 32] */
-	float *const t630 = (float *)(work_ + 6783296); /* dense_dw [32, 128] */
-	float *const t631 = (float *)(work_ + 6619456); /* add [32, 128] */
-	float *const t632 = (float *)(work_ + 6701376); /* act_grad2 [n, 32] */
-	float *const t633 = (float *)(work_ + 6603072); /* add [n, 32] */
-	float *const t634 = (float *)(work_ + 6701376); /* sumsq_grad [n, 784] */
-	float *const t635 = (float *)(work_ + 6201664); /* dense [n, 128] */
-	float *const t636 = (float *)(work_ + 7668032); /* dense_dw [128, 784] */
-	float *const t637 = (float *)(work_ + 6701376); /* add [128, 784] */
-	float *const t638 = (float *)(work_ + 6136128); /* act_grad [n, 128] */
-	float *const t639 = (float *)(work_ + 6267200); /* act_grad2 [n, 128] */
-	float *const t640 = (float *)(work_ + 6070592); /* add [n, 128] */
-	float *const t641 = (float *)(work_ + 6201664); /* dense [n, 32] */
-	float *const t642 = (float *)(work_ + 6218048); /* dense_dw [32, 128] */
-	float *const t643 = (float *)(work_ + 6054208); /* add [32, 128] */
-	float *const t644 = (float *)(work_ + 6136128); /* act_grad2 [n, 32] */
-	float *const t645 = (float *)(work_ + 6037824); /* add [n, 32] */
-	float *const t646 = (float *)(work_ + 6136128); /* sumsq_grad [n, 784] */
-	float *const t647 = (float *)(work_ + 5636416); /* dense [n, 128] */
-	float *const t648 = (float *)(work_ + 7102784); /* dense_dw [128, 784] */
-	float *const t649 = (float *)(work_ + 6136128); /* add [128, 784] */
-	float *const t650 = (float *)(work_ + 5570880); /* act_grad [n, 128] */
-	float *const t651 = (float *)(work_ + 5701952); /* act_grad2 [n, 128] */
-	float *const t652 = (float *)(work_ + 5505344); /* add [n, 128] */
-	float *const t653 = (float *)(work_ + 5636416); /* dense [n, 32] */
-	float *const t654 = (float *)(work_ + 5652800); /* dense_dw [32, 128] */
-	float *const t655 = (float *)(work_ + 5488960); /* add [32, 128] */
-	float *const t656 = (float *)(work_ + 5570880); /* act_grad2 [n, 32] */
-	float *const t657 = (float *)(work_ + 5472576); /* add [n, 32] */
-	float *const t658 = (float *)(work_ + 5570880); /* sumsq_grad [n, 784] */
-	float *const t659 = (float *)(work_ + 5071168); /* dense [n, 128] */
-	float *const t660 = (float *)(work_ + 6537536); /* dense_dw [128, 784] */
-	float *const t661 = (float *)(work_ + 5570880); /* add [128, 784] */
-	float *const t662 = (float *)(work_ + 5005632); /* act_grad [n, 128] */
-	float *const t663 = (float *)(work_ + 5136704); /* act_grad2 [n, 128] */
-	float *const t664 = (float *)(work_ + 4940096); /* add [n, 128] */
-	float *const t665 = (float *)(work_ + 5071168); /* dense [n, 32] */
-	float *const t666 = (float *)(work_ + 5087552); /* dense_dw [32, 128] */
-	float *const t667 = (float *)(work_ + 4923712); /* add [32, 128] */
-	float *const t668 = (float *)(work_ + 5005632); /* act_grad2 [n, 32] */
-	float *const t669 = (float *)(work_ + 4907328); /* add [n, 32] */
-	float *const t670 = (float *)(work_ + 5005632); /* sumsq_grad [n, 784] */
-	float *const t671 = (float *)(work_ + 4505920); /* dense [n, 128] */
-	float *const t672 = (float *)(work_ + 5972288); /* dense_dw [128, 784] */
-	float *const t673 = (float *)(work_ + 5005632); /* add [128, 784] */
-	float *const t674 = (float *)(work_ + 4440384); /* act_grad [n, 128] */
-	float *const t675 = (float *)(work_ + 4571456); /* act_grad2 [n, 128] */
-	float *const t676 = (float *)(work_ + 4374848); /* add [n, 128] */
-	float *const t677 = (float *)(work_ + 4505920); /* dense [n, 32] */
-	float *const t678 = (float *)(work_ + 4522304); /* dense_dw [32, 128] */
-	float *const t679 = (float *)(work_ + 4358464); /* add [32, 128] */
-	float *const t680 = (float *)(work_ + 4440384); /* act_grad2 [n, 32] */
-	float *const t681 = (float *)(work_ + 4342080); /* add [n, 32] */
-	float *const t682 = (float *)(work_ + 4440384); /* sumsq_grad [n, 784] */
-	float *const t683 = (float *)(work_ + 3940672); /* dense [n, 128] */
-	float *const t684 = (float *)(work_ + 5407040); /* dense_dw [128, 784] */
-	float *const t685 = (float *)(work_ + 4440384); /* add [128, 784] */
-	float *const t686 = (float *)(work_ + 3875136); /* act_grad [n, 128] */
-	float *const t687 = (float *)(work_ + 4006208); /* act_grad2 [n, 128] */
-	float *const t688 = (float *)(work_ + 3809600); /* add [n, 128] */
-	float *const t689 = (float *)(work_ + 3940672); /* dense [n, 32] */
-	float *const t690 = (float *)(work_ + 3957056); /* dense_dw [32, 128] */
-	float *const t691 = (float *)(work_ + 3793216); /* add [32, 128] */
-	float *const t692 = (float *)(work_ + 3875136); /* act_grad2 [n, 32] */
-	float *const t693 = (float *)(work_ + 3776832); /* add [n, 32] */
-	float *const t694 = (float *)(work_ + 3875136); /* sumsq_grad [n, 784] */
-	float *const t695 = (float *)(work_ + 3375424); /* dense [n, 128] */
-	float *const t696 = (float *)(work_ + 4841792); /* dense_dw [128, 784] */
-	float *const t697 = (float *)(work_ + 3875136); /* add [128, 784] */
-	float *const t698 = (float *)(work_ + 3309888); /* act_grad [n, 128] */
-	float *const t699 = (float *)(work_ + 3440960); /* act_grad2 [n, 128] */
-	float *const t700 = (float *)(work_ + 3244352); /* add [n, 128] */
-	float *const t701 = (float *)(work_ + 3375424); /* dense [n, 32] */
-	float *const t702 = (float *)(work_ + 3391808); /* dense_dw [32, 128] */
-	float *const t703 = (float *)(work_ + 3227968); /* add [32, 128] */
-	float *const t704 = (float *)(work_ + 3309888); /* act_grad2 [n, 32] */
-	float *const t705 = (float *)(work_ + 3211584); /* add [n, 32] */
-	float *const t706 = (float *)(work_ + 3309888); /* sumsq_grad [n, 784] */
-	float *const t707 = (float *)(work_ + 2810176); /* dense [n, 128] */
-	float *const t708 = (float *)(work_ + 4276544); /* dense_dw [128, 784] */
-	float *const t709 = (float *)(work_ + 3309888); /* add [128, 784] */
-	float *const t710 = (float *)(work_ + 2744640); /* act_grad [n, 128] */
-	float *const t711 = (float *)(work_ + 2875712); /* act_grad2 [n, 128] */
-	float *const t712 = (float *)(work_ + 2679104); /* add [n, 128] */
-	float *const t713 = (float *)(work_ + 2810176); /* dense [n, 32] */
-	float *const t714 = (float *)(work_ + 2826560); /* dense_dw [32, 128] */
-	float *const t715 = (float *)(work_ + 2662720); /* add [32, 128] */
-	float *const t716 = (float *)(work_ + 2744640); /* act_grad2 [n, 32] */
-	float *const t717 = (float *)(work_ + 2646336); /* add [n, 32] */
-	float *const t718 = (float *)(work_ + 2744640); /* sumsq_grad [n, 784] */
-	float *const t719 = (float *)(work_ + 2244928); /* dense [n, 128] */
-	float *const t720 = (float *)(work_ + 3711296); /* dense_dw [128, 784] */
-	float *const t721 = (float *)(work_ + 2744640); /* add [128, 784] */
-	float *const t722 = (float *)(work_ + 2179392); /* act_grad [n, 128] */
-	float *const t723 = (float *)(work_ + 2310464); /* act_grad2 [n, 128] */
-	float *const t724 = (float *)(work_ + 2113856); /* add [n, 128] */
-	float *const t725 = (float *)(work_ + 2244928); /* dense [n, 32] */
-	float *const t726 = (float *)(work_ + 2261312); /* dense_dw [32, 128] */
-	float *const t727 = (float *)(work_ + 2097472); /* add [32, 128] */
-	float *const t728 = (float *)(work_ + 2179392); /* act_grad2 [n, 32] */
-	float *const t729 = (float *)(work_ + 2080960); /* add [n, 32] */
-	float *const t730 = (float *)(work_ + 2179392); /* sumsq_grad [n, 784] */
-	float *const t731 = (float *)(work_ + 1679552); /* dense [n, 128] */
-	float *const t732 = (float *)(work_ + 3146048); /* dense_dw [128, 784] */
-	float *const t733 = (float *)(work_ + 2179392); /* add [128, 784] */
-	float *const t734 = (float *)(work_ + 1614016); /* act_grad [n, 128] */
-	float *const t735 = (float *)(work_ + 1745088); /* act_grad2 [n, 128] */
-	float *const t736 = (float *)(work_ + 1548480); /* add [n, 128] */
-	float *const t737 = (float *)(work_ + 1679552); /* dense [n, 32] */
-	float *const t738 = (float *)(work_ + 1695936); /* dense_dw [32, 128] */
-	float *const t739 = (float *)(work_ + 1532096); /* add [32, 128] */
-	float *const t740 = (float *)(work_ + 1614016); /* act_grad2 [n, 32] */
-	float *const t741 = (float *)(work_ + 1515712); /* add [n, 32] */
-	float *const t742 = (float *)(work_ + 1614016); /* sumsq_grad [n, 784] */
-	float *const t743 = (float *)(work_ + 1114240); /* dense [n, 128] */
-	float *const t744 = (float *)(work_ + 2580800); /* dense_dw [128, 784] */
-	float *const t745 = (float *)(work_ + 1614016); /* add [128, 784] */
-	float *const t746 = (float *)(work_ + 1048704); /* act_grad [n, 128] */
-	float *const t747 = (float *)(work_ + 1179776); /* act_grad2 [n, 128] */
-	float *const t748 = (float *)(work_ + 983168); /* add [n, 128] */
-	float *const t749 = (float *)(work_ + 1114240); /* dense [n, 32] */
-	float *const t750 = (float *)(work_ + 1130624); /* dense_dw [32, 128] */
-	float *const t751 = (float *)(work_ + 966784); /* add [32, 128] */
-	float *const t752 = (float *)(work_ + 1048704); /* act_grad2 [n, 32] */
-	float *const t753 = (float *)(work_ + 950400); /* add [n, 32] */
-	float *const t756 = (float *)(work_ + 1048704); /* dense_dx [n, 128] */
-	float *const t757 = (float *)(work_ + 1114240); /* dense_dw [784, 128] */
-	float *const t758 = (float *)(work_ + 81920); /* sum_batch [784] */
-	float *const t760 = (float *)(work_ + 85056); /* dense_dx [n, 32] */
-	float *const t761 = (float *)(work_ + 101440); /* dense_dw [128, 32] */
-	float *const t762 = (float *)(work_ + 117824); /* sum_batch [128] */
-	float *const t764 = (float *)(work_ + 118336); /* add [n, 32] */
-	float *const t765 = (float *)(work_ + 548864); /* dense_dx [n, 128] */
-	float *const t766 = (float *)(work_ + 85056); /* dense_dw [32, 128] */
-	float *const t767 = (float *)(work_ + 0); /* add [32, 128] */
-	float *const t768 = (float *)(work_ + 16384); /* sum_batch [32] */
-	float *const t770 = (float *)(work_ + 614400); /* add [n, 128] */
-	float *const t771 = (float *)(work_ + 679936); /* dense_dw [128, 784] */
-	float *const t772 = (float *)(work_ + 2015424); /* add [128, 784] */
-	float *const t773 = (float *)(work_ + 16512); /* sum_batch [128] */
-	/* t4 = dense+sigmoid */
-	contractive_ae_gemm(n, 128, 784, t0, 784, 1, t1, 1, 784, t2, t4,
-		&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_SIGMOID, .slope = 0.0f});
-	/* t8 = dense+sigmoid */
-	contractive_ae_gemm(n, 32, 128, t4, 128, 1, t5, 1, 128, t6, t8,
-		&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_SIGMOID, .slope = 0.0f});
-	/* t12 = dense+relu */
-	contractive_ae_gemm(n, 128, 32, t8, 32, 1, t9, 1, 32, t10, t12,
-		&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_RELU, .slope = 0.0f});
-	/* t16 = dense+sigmoid */
-	contractive_ae_gemm(n, 784, 128, t12, 128, 1, t13, 1, 128, t14, t16,
-		&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_SIGMOID, .slope = 0.0f});
-	/* t372 = constant */
-	t372[0] = 1.0f;
-	/* t17 = mse+mse_grad */
-	{
-		const float k = (float)(t372[0] / (double)(n * 784));
+	const contractive_ae_ctx c = {(const float *)((const unsigned char *)state + 64), state, (unsigned char *)work, n,
+		0, 0, *(const uint64_t *)((const unsigned char *)state + 8), 0, NULL};
+	return c;
+}
+
+/* The model: the parts in `parts`; returns the loss when it computes it. */
+static contractive_ae_real contractive_ae_run(const contractive_ae_ctx *ctx, const contractive_ae_real *x, int parts)
+{
+	const int n = ctx->n;
+	const float *const params = ctx->params;
+	unsigned char *const work = ctx->work;
+	const int training = ctx->training;
+	if (parts & CONTRACTIVE_AE_ENCODER) {
+		const float *const encoder_0_weight = params + CONTRACTIVE_AE_ENCODER_0_WEIGHT;
+		const float *const encoder_0_bias = params + CONTRACTIVE_AE_ENCODER_0_BIAS;
+		const float *const encoder_2_weight = params + CONTRACTIVE_AE_ENCODER_2_WEIGHT;
+		const float *const encoder_2_bias = params + CONTRACTIVE_AE_ENCODER_2_BIAS;
+		float *const encoder_0 = (float *)(work + CONTRACTIVE_AE_AT_ENCODER_0);
+		float *const z = (float *)(work + CONTRACTIVE_AE_AT_Z);
+		/* encoder.0: dense+sigmoid [n, 128] */
+		contractive_ae_gemm(n, 128, 784, x, 784, 1, encoder_0_weight, 1, 784, encoder_0_bias, encoder_0,
+			&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_SIGMOID, .slope = 0.0f});
+		/* encoder.2: dense+sigmoid [n, 32] */
+		contractive_ae_gemm(n, 32, 128, encoder_0, 128, 1, encoder_2_weight, 1, 128, encoder_2_bias, z,
+			&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_SIGMOID, .slope = 0.0f});
+	}
+	if (parts & CONTRACTIVE_AE_DECODER) {
+		const float *const decoder_0_weight = params + CONTRACTIVE_AE_DECODER_0_WEIGHT;
+		const float *const decoder_0_bias = params + CONTRACTIVE_AE_DECODER_0_BIAS;
+		const float *const decoder_2_weight = params + CONTRACTIVE_AE_DECODER_2_WEIGHT;
+		const float *const decoder_2_bias = params + CONTRACTIVE_AE_DECODER_2_BIAS;
+		float *const z = (float *)(work + CONTRACTIVE_AE_AT_Z);
+		float *const decoder_0 = (float *)(work + CONTRACTIVE_AE_AT_DECODER_0);
+		float *const xhat = (float *)(work + CONTRACTIVE_AE_AT_XHAT);
+		/* decoder.0: dense+relu [n, 128] */
+		contractive_ae_gemm(n, 128, 32, z, 32, 1, decoder_0_weight, 1, 32, decoder_0_bias, decoder_0,
+			&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_RELU, .slope = 0.0f});
+		/* decoder.2: dense+sigmoid [n, 784] */
+		contractive_ae_gemm(n, 784, 128, decoder_0, 128, 1, decoder_2_weight, 1, 128, decoder_2_bias, xhat,
+			&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_SIGMOID, .slope = 0.0f});
+	}
+	if (!(parts & CONTRACTIVE_AE_LOSS))
+		return 0;
+	const float *const encoder_0_weight = params + CONTRACTIVE_AE_ENCODER_0_WEIGHT;
+	const float *const encoder_2_weight = params + CONTRACTIVE_AE_ENCODER_2_WEIGHT;
+	float *const encoder_0 = (float *)(work + CONTRACTIVE_AE_AT_ENCODER_0);
+	float *const z = (float *)(work + CONTRACTIVE_AE_AT_Z);
+	float *const xhat = (float *)(work + CONTRACTIVE_AE_AT_XHAT);
+	float *const d_loss_0 = (float *)(work + CONTRACTIVE_AE_AT_D_LOSS_0);
+	float *const loss_0 = (float *)(work + CONTRACTIVE_AE_AT_LOSS_0);
+	float *const basis = (float *)(work + CONTRACTIVE_AE_AT_BASIS);
+	float *const act_grad = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD);
+	float *const d_encoder_0 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0);
+	float *const act_grad_2 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_2);
+	float *const d_x = (float *)(work + CONTRACTIVE_AE_AT_D_X);
+	float *const sumsq = (float *)(work + CONTRACTIVE_AE_AT_SUMSQ);
+	float *const basis_2 = (float *)(work + CONTRACTIVE_AE_AT_BASIS_2);
+	float *const act_grad_3 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_3);
+	float *const d_encoder_0_2 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_2);
+	float *const act_grad_4 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_4);
+	float *const d_x_2 = (float *)(work + CONTRACTIVE_AE_AT_D_X_2);
+	float *const sumsq_2 = (float *)(work + CONTRACTIVE_AE_AT_SUMSQ_2);
+	float *const add = (float *)(work + CONTRACTIVE_AE_AT_ADD);
+	float *const basis_3 = (float *)(work + CONTRACTIVE_AE_AT_BASIS_3);
+	float *const act_grad_5 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_5);
+	float *const d_encoder_0_3 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_3);
+	float *const act_grad_6 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_6);
+	float *const d_x_3 = (float *)(work + CONTRACTIVE_AE_AT_D_X_3);
+	float *const sumsq_3 = (float *)(work + CONTRACTIVE_AE_AT_SUMSQ_3);
+	float *const add_2 = (float *)(work + CONTRACTIVE_AE_AT_ADD_2);
+	float *const basis_4 = (float *)(work + CONTRACTIVE_AE_AT_BASIS_4);
+	float *const act_grad_7 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_7);
+	float *const d_encoder_0_4 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_4);
+	float *const act_grad_8 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_8);
+	float *const d_x_4 = (float *)(work + CONTRACTIVE_AE_AT_D_X_4);
+	float *const sumsq_4 = (float *)(work + CONTRACTIVE_AE_AT_SUMSQ_4);
+	float *const add_3 = (float *)(work + CONTRACTIVE_AE_AT_ADD_3);
+	float *const basis_5 = (float *)(work + CONTRACTIVE_AE_AT_BASIS_5);
+	float *const act_grad_9 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_9);
+	float *const d_encoder_0_5 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_5);
+	float *const act_grad_10 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_10);
+	float *const d_x_5 = (float *)(work + CONTRACTIVE_AE_AT_D_X_5);
+	float *const sumsq_5 = (float *)(work + CONTRACTIVE_AE_AT_SUMSQ_5);
+	float *const add_4 = (float *)(work + CONTRACTIVE_AE_AT_ADD_4);
+	float *const basis_6 = (float *)(work + CONTRACTIVE_AE_AT_BASIS_6);
+	float *const act_grad_11 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_11);
+	float *const d_encoder_0_6 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_6);
+	float *const act_grad_12 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_12);
+	float *const d_x_6 = (float *)(work + CONTRACTIVE_AE_AT_D_X_6);
+	float *const sumsq_6 = (float *)(work + CONTRACTIVE_AE_AT_SUMSQ_6);
+	float *const add_5 = (float *)(work + CONTRACTIVE_AE_AT_ADD_5);
+	float *const basis_7 = (float *)(work + CONTRACTIVE_AE_AT_BASIS_7);
+	float *const act_grad_13 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_13);
+	float *const d_encoder_0_7 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_7);
+	float *const act_grad_14 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_14);
+	float *const d_x_7 = (float *)(work + CONTRACTIVE_AE_AT_D_X_7);
+	float *const sumsq_7 = (float *)(work + CONTRACTIVE_AE_AT_SUMSQ_7);
+	float *const add_6 = (float *)(work + CONTRACTIVE_AE_AT_ADD_6);
+	float *const basis_8 = (float *)(work + CONTRACTIVE_AE_AT_BASIS_8);
+	float *const act_grad_15 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_15);
+	float *const d_encoder_0_8 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_8);
+	float *const act_grad_16 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_16);
+	float *const d_x_8 = (float *)(work + CONTRACTIVE_AE_AT_D_X_8);
+	float *const sumsq_8 = (float *)(work + CONTRACTIVE_AE_AT_SUMSQ_8);
+	float *const add_7 = (float *)(work + CONTRACTIVE_AE_AT_ADD_7);
+	float *const basis_9 = (float *)(work + CONTRACTIVE_AE_AT_BASIS_9);
+	float *const act_grad_17 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_17);
+	float *const d_encoder_0_9 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_9);
+	float *const act_grad_18 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_18);
+	float *const d_x_9 = (float *)(work + CONTRACTIVE_AE_AT_D_X_9);
+	float *const sumsq_9 = (float *)(work + CONTRACTIVE_AE_AT_SUMSQ_9);
+	float *const add_8 = (float *)(work + CONTRACTIVE_AE_AT_ADD_8);
+	float *const basis_10 = (float *)(work + CONTRACTIVE_AE_AT_BASIS_10);
+	float *const act_grad_19 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_19);
+	float *const d_encoder_0_10 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_10);
+	float *const act_grad_20 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_20);
+	float *const d_x_10 = (float *)(work + CONTRACTIVE_AE_AT_D_X_10);
+	float *const sumsq_10 = (float *)(work + CONTRACTIVE_AE_AT_SUMSQ_10);
+	float *const add_9 = (float *)(work + CONTRACTIVE_AE_AT_ADD_9);
+	float *const basis_11 = (float *)(work + CONTRACTIVE_AE_AT_BASIS_11);
+	float *const act_grad_21 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_21);
+	float *const d_encoder_0_11 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_11);
+	float *const act_grad_22 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_22);
+	float *const d_x_11 = (float *)(work + CONTRACTIVE_AE_AT_D_X_11);
+	float *const sumsq_11 = (float *)(work + CONTRACTIVE_AE_AT_SUMSQ_11);
+	float *const add_10 = (float *)(work + CONTRACTIVE_AE_AT_ADD_10);
+	float *const basis_12 = (float *)(work + CONTRACTIVE_AE_AT_BASIS_12);
+	float *const act_grad_23 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_23);
+	float *const d_encoder_0_12 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_12);
+	float *const act_grad_24 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_24);
+	float *const d_x_12 = (float *)(work + CONTRACTIVE_AE_AT_D_X_12);
+	float *const sumsq_12 = (float *)(work + CONTRACTIVE_AE_AT_SUMSQ_12);
+	float *const add_11 = (float *)(work + CONTRACTIVE_AE_AT_ADD_11);
+	float *const basis_13 = (float *)(work + CONTRACTIVE_AE_AT_BASIS_13);
+	float *const act_grad_25 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_25);
+	float *const d_encoder_0_13 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_13);
+	float *const act_grad_26 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_26);
+	float *const d_x_13 = (float *)(work + CONTRACTIVE_AE_AT_D_X_13);
+	float *const sumsq_13 = (float *)(work + CONTRACTIVE_AE_AT_SUMSQ_13);
+	float *const add_12 = (float *)(work + CONTRACTIVE_AE_AT_ADD_12);
+	float *const basis_14 = (float *)(work + CONTRACTIVE_AE_AT_BASIS_14);
+	float *const act_grad_27 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_27);
+	float *const d_encoder_0_14 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_14);
+	float *const act_grad_28 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_28);
+	float *const d_x_14 = (float *)(work + CONTRACTIVE_AE_AT_D_X_14);
+	float *const sumsq_14 = (float *)(work + CONTRACTIVE_AE_AT_SUMSQ_14);
+	float *const add_13 = (float *)(work + CONTRACTIVE_AE_AT_ADD_13);
+	float *const basis_15 = (float *)(work + CONTRACTIVE_AE_AT_BASIS_15);
+	float *const act_grad_29 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_29);
+	float *const d_encoder_0_15 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_15);
+	float *const act_grad_30 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_30);
+	float *const d_x_15 = (float *)(work + CONTRACTIVE_AE_AT_D_X_15);
+	float *const sumsq_15 = (float *)(work + CONTRACTIVE_AE_AT_SUMSQ_15);
+	float *const add_14 = (float *)(work + CONTRACTIVE_AE_AT_ADD_14);
+	float *const basis_16 = (float *)(work + CONTRACTIVE_AE_AT_BASIS_16);
+	float *const act_grad_31 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_31);
+	float *const d_encoder_0_16 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_16);
+	float *const act_grad_32 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_32);
+	float *const d_x_16 = (float *)(work + CONTRACTIVE_AE_AT_D_X_16);
+	float *const sumsq_16 = (float *)(work + CONTRACTIVE_AE_AT_SUMSQ_16);
+	float *const add_15 = (float *)(work + CONTRACTIVE_AE_AT_ADD_15);
+	float *const basis_17 = (float *)(work + CONTRACTIVE_AE_AT_BASIS_17);
+	float *const act_grad_33 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_33);
+	float *const d_encoder_0_17 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_17);
+	float *const act_grad_34 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_34);
+	float *const d_x_17 = (float *)(work + CONTRACTIVE_AE_AT_D_X_17);
+	float *const sumsq_17 = (float *)(work + CONTRACTIVE_AE_AT_SUMSQ_17);
+	float *const add_16 = (float *)(work + CONTRACTIVE_AE_AT_ADD_16);
+	float *const basis_18 = (float *)(work + CONTRACTIVE_AE_AT_BASIS_18);
+	float *const act_grad_35 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_35);
+	float *const d_encoder_0_18 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_18);
+	float *const act_grad_36 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_36);
+	float *const d_x_18 = (float *)(work + CONTRACTIVE_AE_AT_D_X_18);
+	float *const sumsq_18 = (float *)(work + CONTRACTIVE_AE_AT_SUMSQ_18);
+	float *const add_17 = (float *)(work + CONTRACTIVE_AE_AT_ADD_17);
+	float *const basis_19 = (float *)(work + CONTRACTIVE_AE_AT_BASIS_19);
+	float *const act_grad_37 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_37);
+	float *const d_encoder_0_19 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_19);
+	float *const act_grad_38 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_38);
+	float *const d_x_19 = (float *)(work + CONTRACTIVE_AE_AT_D_X_19);
+	float *const sumsq_19 = (float *)(work + CONTRACTIVE_AE_AT_SUMSQ_19);
+	float *const add_18 = (float *)(work + CONTRACTIVE_AE_AT_ADD_18);
+	float *const basis_20 = (float *)(work + CONTRACTIVE_AE_AT_BASIS_20);
+	float *const act_grad_39 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_39);
+	float *const d_encoder_0_20 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_20);
+	float *const act_grad_40 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_40);
+	float *const d_x_20 = (float *)(work + CONTRACTIVE_AE_AT_D_X_20);
+	float *const sumsq_20 = (float *)(work + CONTRACTIVE_AE_AT_SUMSQ_20);
+	float *const add_19 = (float *)(work + CONTRACTIVE_AE_AT_ADD_19);
+	float *const basis_21 = (float *)(work + CONTRACTIVE_AE_AT_BASIS_21);
+	float *const act_grad_41 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_41);
+	float *const d_encoder_0_21 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_21);
+	float *const act_grad_42 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_42);
+	float *const d_x_21 = (float *)(work + CONTRACTIVE_AE_AT_D_X_21);
+	float *const sumsq_21 = (float *)(work + CONTRACTIVE_AE_AT_SUMSQ_21);
+	float *const add_20 = (float *)(work + CONTRACTIVE_AE_AT_ADD_20);
+	float *const basis_22 = (float *)(work + CONTRACTIVE_AE_AT_BASIS_22);
+	float *const act_grad_43 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_43);
+	float *const d_encoder_0_22 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_22);
+	float *const act_grad_44 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_44);
+	float *const d_x_22 = (float *)(work + CONTRACTIVE_AE_AT_D_X_22);
+	float *const sumsq_22 = (float *)(work + CONTRACTIVE_AE_AT_SUMSQ_22);
+	float *const add_21 = (float *)(work + CONTRACTIVE_AE_AT_ADD_21);
+	float *const basis_23 = (float *)(work + CONTRACTIVE_AE_AT_BASIS_23);
+	float *const act_grad_45 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_45);
+	float *const d_encoder_0_23 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_23);
+	float *const act_grad_46 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_46);
+	float *const d_x_23 = (float *)(work + CONTRACTIVE_AE_AT_D_X_23);
+	float *const sumsq_23 = (float *)(work + CONTRACTIVE_AE_AT_SUMSQ_23);
+	float *const add_22 = (float *)(work + CONTRACTIVE_AE_AT_ADD_22);
+	float *const basis_24 = (float *)(work + CONTRACTIVE_AE_AT_BASIS_24);
+	float *const act_grad_47 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_47);
+	float *const d_encoder_0_24 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_24);
+	float *const act_grad_48 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_48);
+	float *const d_x_24 = (float *)(work + CONTRACTIVE_AE_AT_D_X_24);
+	float *const sumsq_24 = (float *)(work + CONTRACTIVE_AE_AT_SUMSQ_24);
+	float *const add_23 = (float *)(work + CONTRACTIVE_AE_AT_ADD_23);
+	float *const basis_25 = (float *)(work + CONTRACTIVE_AE_AT_BASIS_25);
+	float *const act_grad_49 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_49);
+	float *const d_encoder_0_25 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_25);
+	float *const act_grad_50 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_50);
+	float *const d_x_25 = (float *)(work + CONTRACTIVE_AE_AT_D_X_25);
+	float *const sumsq_25 = (float *)(work + CONTRACTIVE_AE_AT_SUMSQ_25);
+	float *const add_24 = (float *)(work + CONTRACTIVE_AE_AT_ADD_24);
+	float *const basis_26 = (float *)(work + CONTRACTIVE_AE_AT_BASIS_26);
+	float *const act_grad_51 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_51);
+	float *const d_encoder_0_26 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_26);
+	float *const act_grad_52 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_52);
+	float *const d_x_26 = (float *)(work + CONTRACTIVE_AE_AT_D_X_26);
+	float *const sumsq_26 = (float *)(work + CONTRACTIVE_AE_AT_SUMSQ_26);
+	float *const add_25 = (float *)(work + CONTRACTIVE_AE_AT_ADD_25);
+	float *const basis_27 = (float *)(work + CONTRACTIVE_AE_AT_BASIS_27);
+	float *const act_grad_53 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_53);
+	float *const d_encoder_0_27 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_27);
+	float *const act_grad_54 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_54);
+	float *const d_x_27 = (float *)(work + CONTRACTIVE_AE_AT_D_X_27);
+	float *const sumsq_27 = (float *)(work + CONTRACTIVE_AE_AT_SUMSQ_27);
+	float *const add_26 = (float *)(work + CONTRACTIVE_AE_AT_ADD_26);
+	float *const basis_28 = (float *)(work + CONTRACTIVE_AE_AT_BASIS_28);
+	float *const act_grad_55 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_55);
+	float *const d_encoder_0_28 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_28);
+	float *const act_grad_56 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_56);
+	float *const d_x_28 = (float *)(work + CONTRACTIVE_AE_AT_D_X_28);
+	float *const sumsq_28 = (float *)(work + CONTRACTIVE_AE_AT_SUMSQ_28);
+	float *const add_27 = (float *)(work + CONTRACTIVE_AE_AT_ADD_27);
+	float *const basis_29 = (float *)(work + CONTRACTIVE_AE_AT_BASIS_29);
+	float *const act_grad_57 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_57);
+	float *const d_encoder_0_29 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_29);
+	float *const act_grad_58 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_58);
+	float *const d_x_29 = (float *)(work + CONTRACTIVE_AE_AT_D_X_29);
+	float *const sumsq_29 = (float *)(work + CONTRACTIVE_AE_AT_SUMSQ_29);
+	float *const add_28 = (float *)(work + CONTRACTIVE_AE_AT_ADD_28);
+	float *const basis_30 = (float *)(work + CONTRACTIVE_AE_AT_BASIS_30);
+	float *const act_grad_59 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_59);
+	float *const d_encoder_0_30 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_30);
+	float *const act_grad_60 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_60);
+	float *const d_x_30 = (float *)(work + CONTRACTIVE_AE_AT_D_X_30);
+	float *const sumsq_30 = (float *)(work + CONTRACTIVE_AE_AT_SUMSQ_30);
+	float *const add_29 = (float *)(work + CONTRACTIVE_AE_AT_ADD_29);
+	float *const basis_31 = (float *)(work + CONTRACTIVE_AE_AT_BASIS_31);
+	float *const act_grad_61 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_61);
+	float *const d_encoder_0_31 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_31);
+	float *const act_grad_62 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_62);
+	float *const d_x_31 = (float *)(work + CONTRACTIVE_AE_AT_D_X_31);
+	float *const sumsq_31 = (float *)(work + CONTRACTIVE_AE_AT_SUMSQ_31);
+	float *const add_30 = (float *)(work + CONTRACTIVE_AE_AT_ADD_30);
+	float *const basis_32 = (float *)(work + CONTRACTIVE_AE_AT_BASIS_32);
+	float *const act_grad_63 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_63);
+	float *const d_encoder_0_32 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_32);
+	float *const act_grad_64 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_64);
+	float *const d_x_32 = (float *)(work + CONTRACTIVE_AE_AT_D_X_32);
+	float *const sumsq_32 = (float *)(work + CONTRACTIVE_AE_AT_SUMSQ_32);
+	float *const add_31 = (float *)(work + CONTRACTIVE_AE_AT_ADD_31);
+	float *const loss_1 = (float *)(work + CONTRACTIVE_AE_AT_LOSS_1);
+	float *const scale = (float *)(work + CONTRACTIVE_AE_AT_SCALE);
+	float *const loss = (float *)(work + CONTRACTIVE_AE_AT_LOSS);
+	float *const d_xhat = (float *)(work + CONTRACTIVE_AE_AT_D_XHAT);
+	/* d_loss_0: constant [] */
+	d_loss_0[0] = 1.0f;
+	if (training) {
+		/* loss.0: mse+mse_grad [] */
 		{
-			double part[64], acc = 0;
+			const float k = (float)(d_loss_0[0] / (double)(n * 784));
+			{
+				double part[64], acc = 0;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 784 >= 65536)
 #endif
-			for (long c = 0; c < 64; c++) {
-				const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
-				double sum = 0;
-				for (long i = i0; i < i1; i++) {
-					double d = (double)t16[i] - (double)t0[i];
-					sum += d * d;
-					t754[i] = 2 * k * (t16[i] - t0[i]);
+				for (long c = 0; c < 64; c++) {
+					const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
+					double sum = 0;
+					for (long i = i0; i < i1; i++) {
+						double d = (double)xhat[i] - (double)x[i];
+						sum += d * d;
+						d_xhat[i] = 2 * k * (xhat[i] - x[i]);
+					}
+					contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, i1 - i0, d_xhat + i0, 0, xhat + i0, 0, d_xhat + i0, 0);
+					part[c] = sum;
 				}
-				contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, i1 - i0, t754 + i0, 0, t16 + i0, 0, t754 + i0, 0);
-				part[c] = sum;
+				for (long c = 0; c < 64; c++)
+					acc += part[c];
+				loss_0[0] = (float)(acc / (double)(n * 784));
 			}
-			for (long c = 0; c < 64; c++)
-				acc += part[c];
-			t17[0] = (float)(acc / (double)(n * 784));
+		}
+	} else {
+		/* loss.0: mse [] */
+		{
+			{
+				double part[64], acc = 0;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
+#endif
+				for (long c = 0; c < 64; c++) {
+					const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
+					double sum = 0;
+					for (long i = i0; i < i1; i++) {
+						double d = (double)xhat[i] - (double)x[i];
+						sum += d * d;
+					}
+					part[c] = sum;
+				}
+				for (long c = 0; c < 64; c++)
+					acc += part[c];
+				loss_0[0] = (float)(acc / (double)(n * 784));
+			}
 		}
 	}
-	/* t754 = mse_grad: computed with t17 */
-	/* t18 = basis */
-	memset(t18, 0, sizeof *t18 * n * 32);
+	/* basis: basis [n, 32] */
+	memset(basis, 0, sizeof *basis * n * 32);
 	for (long b = 0; b < n; b++)
-		t18[b * 32 + 0] = 1;
-	/* t19 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t18, t8, t19);
-	/* t20 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t19, 32, 1, t5, 128, 1, NULL, t20,
+		basis[b * 32 + 0] = 1;
+	/* act_grad: act_grad [n, 32] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, basis, z, act_grad);
+	/* d_encoder_0: dense_dx [n, 128] */
+	contractive_ae_gemm(n, 128, 32, act_grad, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0,
 		NULL);
-	/* t23 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t20, t4, t23);
-	/* t24 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t23, 128, 1, t1, 784, 1, NULL, t24,
+	/* act_grad_2: act_grad [n, 128] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_encoder_0, encoder_0, act_grad_2);
+	/* d_x: dense_dx [n, 784] */
+	contractive_ae_gemm(n, 784, 128, act_grad_2, 128, 1, encoder_0_weight, 784, 1, NULL, d_x,
 		NULL);
-	/* t27 = sumsq */
+	/* sumsq: sumsq [] */
 	{
 		double acc = 0;
 		for (long i = 0; i < n * 784; i++)
-			acc += (double)t24[i] * t24[i];
-		t27[0] = (float)(acc / n);
+			acc += (double)d_x[i] * d_x[i];
+		sumsq[0] = (float)(acc / n);
 	}
-	/* t28 = basis */
-	memset(t28, 0, sizeof *t28 * n * 32);
+	/* basis_2: basis [n, 32] */
+	memset(basis_2, 0, sizeof *basis_2 * n * 32);
 	for (long b = 0; b < n; b++)
-		t28[b * 32 + 1] = 1;
-	/* t29 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t28, t8, t29);
-	/* t30 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t29, 32, 1, t5, 128, 1, NULL, t30,
+		basis_2[b * 32 + 1] = 1;
+	/* act_grad_3: act_grad [n, 32] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, basis_2, z, act_grad_3);
+	/* d_encoder_0_2: dense_dx [n, 128] */
+	contractive_ae_gemm(n, 128, 32, act_grad_3, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_2,
 		NULL);
-	/* t33 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t30, t4, t33);
-	/* t34 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t33, 128, 1, t1, 784, 1, NULL, t34,
+	/* act_grad_4: act_grad [n, 128] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_encoder_0_2, encoder_0, act_grad_4);
+	/* d_x_2: dense_dx [n, 784] */
+	contractive_ae_gemm(n, 784, 128, act_grad_4, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_2,
 		NULL);
-	/* t37 = sumsq */
+	/* sumsq_2: sumsq [] */
 	{
 		double acc = 0;
 		for (long i = 0; i < n * 784; i++)
-			acc += (double)t34[i] * t34[i];
-		t37[0] = (float)(acc / n);
+			acc += (double)d_x_2[i] * d_x_2[i];
+		sumsq_2[0] = (float)(acc / n);
 	}
-	/* t38 = add */
+	/* add: add [] */
 	for (long i = 0; i < 1; i++)
-		t38[i] = t27[i] + t37[i];
-	/* t39 = basis */
-	memset(t39, 0, sizeof *t39 * n * 32);
+		add[i] = sumsq[i] + sumsq_2[i];
+	/* basis_3: basis [n, 32] */
+	memset(basis_3, 0, sizeof *basis_3 * n * 32);
 	for (long b = 0; b < n; b++)
-		t39[b * 32 + 2] = 1;
-	/* t40 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t39, t8, t40);
-	/* t41 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t40, 32, 1, t5, 128, 1, NULL, t41,
+		basis_3[b * 32 + 2] = 1;
+	/* act_grad_5: act_grad [n, 32] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, basis_3, z, act_grad_5);
+	/* d_encoder_0_3: dense_dx [n, 128] */
+	contractive_ae_gemm(n, 128, 32, act_grad_5, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_3,
 		NULL);
-	/* t44 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t41, t4, t44);
-	/* t45 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t44, 128, 1, t1, 784, 1, NULL, t45,
+	/* act_grad_6: act_grad [n, 128] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_encoder_0_3, encoder_0, act_grad_6);
+	/* d_x_3: dense_dx [n, 784] */
+	contractive_ae_gemm(n, 784, 128, act_grad_6, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_3,
 		NULL);
-	/* t48 = sumsq */
+	/* sumsq_3: sumsq [] */
 	{
 		double acc = 0;
 		for (long i = 0; i < n * 784; i++)
-			acc += (double)t45[i] * t45[i];
-		t48[0] = (float)(acc / n);
+			acc += (double)d_x_3[i] * d_x_3[i];
+		sumsq_3[0] = (float)(acc / n);
 	}
-	/* t49 = add */
+	/* add_2: add [] */
 	for (long i = 0; i < 1; i++)
-		t49[i] = t38[i] + t48[i];
-	/* t50 = basis */
-	memset(t50, 0, sizeof *t50 * n * 32);
+		add_2[i] = add[i] + sumsq_3[i];
+	/* basis_4: basis [n, 32] */
+	memset(basis_4, 0, sizeof *basis_4 * n * 32);
 	for (long b = 0; b < n; b++)
-		t50[b * 32 + 3] = 1;
-	/* t51 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t50, t8, t51);
-	/* t52 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t51, 32, 1, t5, 128, 1, NULL, t52,
+		basis_4[b * 32 + 3] = 1;
+	/* act_grad_7: act_grad [n, 32] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, basis_4, z, act_grad_7);
+	/* d_encoder_0_4: dense_dx [n, 128] */
+	contractive_ae_gemm(n, 128, 32, act_grad_7, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_4,
 		NULL);
-	/* t55 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t52, t4, t55);
-	/* t56 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t55, 128, 1, t1, 784, 1, NULL, t56,
+	/* act_grad_8: act_grad [n, 128] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_encoder_0_4, encoder_0, act_grad_8);
+	/* d_x_4: dense_dx [n, 784] */
+	contractive_ae_gemm(n, 784, 128, act_grad_8, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_4,
 		NULL);
-	/* t59 = sumsq */
+	/* sumsq_4: sumsq [] */
 	{
 		double acc = 0;
 		for (long i = 0; i < n * 784; i++)
-			acc += (double)t56[i] * t56[i];
-		t59[0] = (float)(acc / n);
+			acc += (double)d_x_4[i] * d_x_4[i];
+		sumsq_4[0] = (float)(acc / n);
 	}
-	/* t60 = add */
+	/* add_3: add [] */
 	for (long i = 0; i < 1; i++)
-		t60[i] = t49[i] + t59[i];
-	/* t61 = basis */
-	memset(t61, 0, sizeof *t61 * n * 32);
+		add_3[i] = add_2[i] + sumsq_4[i];
+	/* basis_5: basis [n, 32] */
+	memset(basis_5, 0, sizeof *basis_5 * n * 32);
 	for (long b = 0; b < n; b++)
-		t61[b * 32 + 4] = 1;
-	/* t62 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t61, t8, t62);
-	/* t63 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t62, 32, 1, t5, 128, 1, NULL, t63,
+		basis_5[b * 32 + 4] = 1;
+	/* act_grad_9: act_grad [n, 32] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, basis_5, z, act_grad_9);
+	/* d_encoder_0_5: dense_dx [n, 128] */
+	contractive_ae_gemm(n, 128, 32, act_grad_9, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_5,
 		NULL);
-	/* t66 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t63, t4, t66);
-	/* t67 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t66, 128, 1, t1, 784, 1, NULL, t67,
+	/* act_grad_10: act_grad [n, 128] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_encoder_0_5, encoder_0, act_grad_10);
+	/* d_x_5: dense_dx [n, 784] */
+	contractive_ae_gemm(n, 784, 128, act_grad_10, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_5,
 		NULL);
-	/* t70 = sumsq */
+	/* sumsq_5: sumsq [] */
 	{
 		double acc = 0;
 		for (long i = 0; i < n * 784; i++)
-			acc += (double)t67[i] * t67[i];
-		t70[0] = (float)(acc / n);
+			acc += (double)d_x_5[i] * d_x_5[i];
+		sumsq_5[0] = (float)(acc / n);
 	}
-	/* t71 = add */
+	/* add_4: add [] */
 	for (long i = 0; i < 1; i++)
-		t71[i] = t60[i] + t70[i];
-	/* t72 = basis */
-	memset(t72, 0, sizeof *t72 * n * 32);
+		add_4[i] = add_3[i] + sumsq_5[i];
+	/* basis_6: basis [n, 32] */
+	memset(basis_6, 0, sizeof *basis_6 * n * 32);
 	for (long b = 0; b < n; b++)
-		t72[b * 32 + 5] = 1;
-	/* t73 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t72, t8, t73);
-	/* t74 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t73, 32, 1, t5, 128, 1, NULL, t74,
+		basis_6[b * 32 + 5] = 1;
+	/* act_grad_11: act_grad [n, 32] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, basis_6, z, act_grad_11);
+	/* d_encoder_0_6: dense_dx [n, 128] */
+	contractive_ae_gemm(n, 128, 32, act_grad_11, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_6,
 		NULL);
-	/* t77 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t74, t4, t77);
-	/* t78 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t77, 128, 1, t1, 784, 1, NULL, t78,
+	/* act_grad_12: act_grad [n, 128] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_encoder_0_6, encoder_0, act_grad_12);
+	/* d_x_6: dense_dx [n, 784] */
+	contractive_ae_gemm(n, 784, 128, act_grad_12, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_6,
 		NULL);
-	/* t81 = sumsq */
+	/* sumsq_6: sumsq [] */
 	{
 		double acc = 0;
 		for (long i = 0; i < n * 784; i++)
-			acc += (double)t78[i] * t78[i];
-		t81[0] = (float)(acc / n);
+			acc += (double)d_x_6[i] * d_x_6[i];
+		sumsq_6[0] = (float)(acc / n);
 	}
-	/* t82 = add */
+	/* add_5: add [] */
 	for (long i = 0; i < 1; i++)
-		t82[i] = t71[i] + t81[i];
-	/* t83 = basis */
-	memset(t83, 0, sizeof *t83 * n * 32);
+		add_5[i] = add_4[i] + sumsq_6[i];
+	/* basis_7: basis [n, 32] */
+	memset(basis_7, 0, sizeof *basis_7 * n * 32);
 	for (long b = 0; b < n; b++)
-		t83[b * 32 + 6] = 1;
-	/* t84 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t83, t8, t84);
-	/* t85 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t84, 32, 1, t5, 128, 1, NULL, t85,
+		basis_7[b * 32 + 6] = 1;
+	/* act_grad_13: act_grad [n, 32] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, basis_7, z, act_grad_13);
+	/* d_encoder_0_7: dense_dx [n, 128] */
+	contractive_ae_gemm(n, 128, 32, act_grad_13, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_7,
 		NULL);
-	/* t88 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t85, t4, t88);
-	/* t89 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t88, 128, 1, t1, 784, 1, NULL, t89,
+	/* act_grad_14: act_grad [n, 128] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_encoder_0_7, encoder_0, act_grad_14);
+	/* d_x_7: dense_dx [n, 784] */
+	contractive_ae_gemm(n, 784, 128, act_grad_14, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_7,
 		NULL);
-	/* t92 = sumsq */
+	/* sumsq_7: sumsq [] */
 	{
 		double acc = 0;
 		for (long i = 0; i < n * 784; i++)
-			acc += (double)t89[i] * t89[i];
-		t92[0] = (float)(acc / n);
+			acc += (double)d_x_7[i] * d_x_7[i];
+		sumsq_7[0] = (float)(acc / n);
 	}
-	/* t93 = add */
+	/* add_6: add [] */
 	for (long i = 0; i < 1; i++)
-		t93[i] = t82[i] + t92[i];
-	/* t94 = basis */
-	memset(t94, 0, sizeof *t94 * n * 32);
+		add_6[i] = add_5[i] + sumsq_7[i];
+	/* basis_8: basis [n, 32] */
+	memset(basis_8, 0, sizeof *basis_8 * n * 32);
 	for (long b = 0; b < n; b++)
-		t94[b * 32 + 7] = 1;
-	/* t95 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t94, t8, t95);
-	/* t96 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t95, 32, 1, t5, 128, 1, NULL, t96,
+		basis_8[b * 32 + 7] = 1;
+	/* act_grad_15: act_grad [n, 32] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, basis_8, z, act_grad_15);
+	/* d_encoder_0_8: dense_dx [n, 128] */
+	contractive_ae_gemm(n, 128, 32, act_grad_15, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_8,
 		NULL);
-	/* t99 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t96, t4, t99);
-	/* t100 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t99, 128, 1, t1, 784, 1, NULL, t100,
+	/* act_grad_16: act_grad [n, 128] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_encoder_0_8, encoder_0, act_grad_16);
+	/* d_x_8: dense_dx [n, 784] */
+	contractive_ae_gemm(n, 784, 128, act_grad_16, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_8,
 		NULL);
-	/* t103 = sumsq */
+	/* sumsq_8: sumsq [] */
 	{
 		double acc = 0;
 		for (long i = 0; i < n * 784; i++)
-			acc += (double)t100[i] * t100[i];
-		t103[0] = (float)(acc / n);
+			acc += (double)d_x_8[i] * d_x_8[i];
+		sumsq_8[0] = (float)(acc / n);
 	}
-	/* t104 = add */
+	/* add_7: add [] */
 	for (long i = 0; i < 1; i++)
-		t104[i] = t93[i] + t103[i];
-	/* t105 = basis */
-	memset(t105, 0, sizeof *t105 * n * 32);
+		add_7[i] = add_6[i] + sumsq_8[i];
+	/* basis_9: basis [n, 32] */
+	memset(basis_9, 0, sizeof *basis_9 * n * 32);
 	for (long b = 0; b < n; b++)
-		t105[b * 32 + 8] = 1;
-	/* t106 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t105, t8, t106);
-	/* t107 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t106, 32, 1, t5, 128, 1, NULL, t107,
+		basis_9[b * 32 + 8] = 1;
+	/* act_grad_17: act_grad [n, 32] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, basis_9, z, act_grad_17);
+	/* d_encoder_0_9: dense_dx [n, 128] */
+	contractive_ae_gemm(n, 128, 32, act_grad_17, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_9,
 		NULL);
-	/* t110 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t107, t4, t110);
-	/* t111 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t110, 128, 1, t1, 784, 1, NULL, t111,
+	/* act_grad_18: act_grad [n, 128] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_encoder_0_9, encoder_0, act_grad_18);
+	/* d_x_9: dense_dx [n, 784] */
+	contractive_ae_gemm(n, 784, 128, act_grad_18, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_9,
 		NULL);
-	/* t114 = sumsq */
+	/* sumsq_9: sumsq [] */
 	{
 		double acc = 0;
 		for (long i = 0; i < n * 784; i++)
-			acc += (double)t111[i] * t111[i];
-		t114[0] = (float)(acc / n);
+			acc += (double)d_x_9[i] * d_x_9[i];
+		sumsq_9[0] = (float)(acc / n);
 	}
-	/* t115 = add */
+	/* add_8: add [] */
 	for (long i = 0; i < 1; i++)
-		t115[i] = t104[i] + t114[i];
-	/* t116 = basis */
-	memset(t116, 0, sizeof *t116 * n * 32);
+		add_8[i] = add_7[i] + sumsq_9[i];
+	/* basis_10: basis [n, 32] */
+	memset(basis_10, 0, sizeof *basis_10 * n * 32);
 	for (long b = 0; b < n; b++)
-		t116[b * 32 + 9] = 1;
-	/* t117 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t116, t8, t117);
-	/* t118 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t117, 32, 1, t5, 128, 1, NULL, t118,
+		basis_10[b * 32 + 9] = 1;
+	/* act_grad_19: act_grad [n, 32] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, basis_10, z, act_grad_19);
+	/* d_encoder_0_10: dense_dx [n, 128] */
+	contractive_ae_gemm(n, 128, 32, act_grad_19, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_10,
 		NULL);
-	/* t121 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t118, t4, t121);
-	/* t122 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t121, 128, 1, t1, 784, 1, NULL, t122,
+	/* act_grad_20: act_grad [n, 128] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_encoder_0_10, encoder_0, act_grad_20);
+	/* d_x_10: dense_dx [n, 784] */
+	contractive_ae_gemm(n, 784, 128, act_grad_20, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_10,
 		NULL);
-	/* t125 = sumsq */
+	/* sumsq_10: sumsq [] */
 	{
 		double acc = 0;
 		for (long i = 0; i < n * 784; i++)
-			acc += (double)t122[i] * t122[i];
-		t125[0] = (float)(acc / n);
+			acc += (double)d_x_10[i] * d_x_10[i];
+		sumsq_10[0] = (float)(acc / n);
 	}
-	/* t126 = add */
+	/* add_9: add [] */
 	for (long i = 0; i < 1; i++)
-		t126[i] = t115[i] + t125[i];
-	/* t127 = basis */
-	memset(t127, 0, sizeof *t127 * n * 32);
+		add_9[i] = add_8[i] + sumsq_10[i];
+	/* basis_11: basis [n, 32] */
+	memset(basis_11, 0, sizeof *basis_11 * n * 32);
 	for (long b = 0; b < n; b++)
-		t127[b * 32 + 10] = 1;
-	/* t128 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t127, t8, t128);
-	/* t129 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t128, 32, 1, t5, 128, 1, NULL, t129,
+		basis_11[b * 32 + 10] = 1;
+	/* act_grad_21: act_grad [n, 32] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, basis_11, z, act_grad_21);
+	/* d_encoder_0_11: dense_dx [n, 128] */
+	contractive_ae_gemm(n, 128, 32, act_grad_21, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_11,
 		NULL);
-	/* t132 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t129, t4, t132);
-	/* t133 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t132, 128, 1, t1, 784, 1, NULL, t133,
+	/* act_grad_22: act_grad [n, 128] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_encoder_0_11, encoder_0, act_grad_22);
+	/* d_x_11: dense_dx [n, 784] */
+	contractive_ae_gemm(n, 784, 128, act_grad_22, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_11,
 		NULL);
-	/* t136 = sumsq */
+	/* sumsq_11: sumsq [] */
 	{
 		double acc = 0;
 		for (long i = 0; i < n * 784; i++)
-			acc += (double)t133[i] * t133[i];
-		t136[0] = (float)(acc / n);
+			acc += (double)d_x_11[i] * d_x_11[i];
+		sumsq_11[0] = (float)(acc / n);
 	}
-	/* t137 = add */
+	/* add_10: add [] */
 	for (long i = 0; i < 1; i++)
-		t137[i] = t126[i] + t136[i];
-	/* t138 = basis */
-	memset(t138, 0, sizeof *t138 * n * 32);
+		add_10[i] = add_9[i] + sumsq_11[i];
+	/* basis_12: basis [n, 32] */
+	memset(basis_12, 0, sizeof *basis_12 * n * 32);
 	for (long b = 0; b < n; b++)
-		t138[b * 32 + 11] = 1;
-	/* t139 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t138, t8, t139);
-	/* t140 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t139, 32, 1, t5, 128, 1, NULL, t140,
+		basis_12[b * 32 + 11] = 1;
+	/* act_grad_23: act_grad [n, 32] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, basis_12, z, act_grad_23);
+	/* d_encoder_0_12: dense_dx [n, 128] */
+	contractive_ae_gemm(n, 128, 32, act_grad_23, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_12,
 		NULL);
-	/* t143 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t140, t4, t143);
-	/* t144 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t143, 128, 1, t1, 784, 1, NULL, t144,
+	/* act_grad_24: act_grad [n, 128] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_encoder_0_12, encoder_0, act_grad_24);
+	/* d_x_12: dense_dx [n, 784] */
+	contractive_ae_gemm(n, 784, 128, act_grad_24, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_12,
 		NULL);
-	/* t147 = sumsq */
+	/* sumsq_12: sumsq [] */
 	{
 		double acc = 0;
 		for (long i = 0; i < n * 784; i++)
-			acc += (double)t144[i] * t144[i];
-		t147[0] = (float)(acc / n);
+			acc += (double)d_x_12[i] * d_x_12[i];
+		sumsq_12[0] = (float)(acc / n);
 	}
-	/* t148 = add */
+	/* add_11: add [] */
 	for (long i = 0; i < 1; i++)
-		t148[i] = t137[i] + t147[i];
-	/* t149 = basis */
-	memset(t149, 0, sizeof *t149 * n * 32);
+		add_11[i] = add_10[i] + sumsq_12[i];
+	/* basis_13: basis [n, 32] */
+	memset(basis_13, 0, sizeof *basis_13 * n * 32);
 	for (long b = 0; b < n; b++)
-		t149[b * 32 + 12] = 1;
-	/* t150 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t149, t8, t150);
-	/* t151 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t150, 32, 1, t5, 128, 1, NULL, t151,
+		basis_13[b * 32 + 12] = 1;
+	/* act_grad_25: act_grad [n, 32] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, basis_13, z, act_grad_25);
+	/* d_encoder_0_13: dense_dx [n, 128] */
+	contractive_ae_gemm(n, 128, 32, act_grad_25, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_13,
 		NULL);
-	/* t154 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t151, t4, t154);
-	/* t155 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t154, 128, 1, t1, 784, 1, NULL, t155,
+	/* act_grad_26: act_grad [n, 128] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_encoder_0_13, encoder_0, act_grad_26);
+	/* d_x_13: dense_dx [n, 784] */
+	contractive_ae_gemm(n, 784, 128, act_grad_26, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_13,
 		NULL);
-	/* t158 = sumsq */
+	/* sumsq_13: sumsq [] */
 	{
 		double acc = 0;
 		for (long i = 0; i < n * 784; i++)
-			acc += (double)t155[i] * t155[i];
-		t158[0] = (float)(acc / n);
+			acc += (double)d_x_13[i] * d_x_13[i];
+		sumsq_13[0] = (float)(acc / n);
 	}
-	/* t159 = add */
+	/* add_12: add [] */
 	for (long i = 0; i < 1; i++)
-		t159[i] = t148[i] + t158[i];
-	/* t160 = basis */
-	memset(t160, 0, sizeof *t160 * n * 32);
+		add_12[i] = add_11[i] + sumsq_13[i];
+	/* basis_14: basis [n, 32] */
+	memset(basis_14, 0, sizeof *basis_14 * n * 32);
 	for (long b = 0; b < n; b++)
-		t160[b * 32 + 13] = 1;
-	/* t161 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t160, t8, t161);
-	/* t162 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t161, 32, 1, t5, 128, 1, NULL, t162,
+		basis_14[b * 32 + 13] = 1;
+	/* act_grad_27: act_grad [n, 32] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, basis_14, z, act_grad_27);
+	/* d_encoder_0_14: dense_dx [n, 128] */
+	contractive_ae_gemm(n, 128, 32, act_grad_27, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_14,
 		NULL);
-	/* t165 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t162, t4, t165);
-	/* t166 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t165, 128, 1, t1, 784, 1, NULL, t166,
+	/* act_grad_28: act_grad [n, 128] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_encoder_0_14, encoder_0, act_grad_28);
+	/* d_x_14: dense_dx [n, 784] */
+	contractive_ae_gemm(n, 784, 128, act_grad_28, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_14,
 		NULL);
-	/* t169 = sumsq */
+	/* sumsq_14: sumsq [] */
 	{
 		double acc = 0;
 		for (long i = 0; i < n * 784; i++)
-			acc += (double)t166[i] * t166[i];
-		t169[0] = (float)(acc / n);
+			acc += (double)d_x_14[i] * d_x_14[i];
+		sumsq_14[0] = (float)(acc / n);
 	}
-	/* t170 = add */
+	/* add_13: add [] */
 	for (long i = 0; i < 1; i++)
-		t170[i] = t159[i] + t169[i];
-	/* t171 = basis */
-	memset(t171, 0, sizeof *t171 * n * 32);
+		add_13[i] = add_12[i] + sumsq_14[i];
+	/* basis_15: basis [n, 32] */
+	memset(basis_15, 0, sizeof *basis_15 * n * 32);
 	for (long b = 0; b < n; b++)
-		t171[b * 32 + 14] = 1;
-	/* t172 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t171, t8, t172);
-	/* t173 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t172, 32, 1, t5, 128, 1, NULL, t173,
+		basis_15[b * 32 + 14] = 1;
+	/* act_grad_29: act_grad [n, 32] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, basis_15, z, act_grad_29);
+	/* d_encoder_0_15: dense_dx [n, 128] */
+	contractive_ae_gemm(n, 128, 32, act_grad_29, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_15,
 		NULL);
-	/* t176 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t173, t4, t176);
-	/* t177 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t176, 128, 1, t1, 784, 1, NULL, t177,
+	/* act_grad_30: act_grad [n, 128] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_encoder_0_15, encoder_0, act_grad_30);
+	/* d_x_15: dense_dx [n, 784] */
+	contractive_ae_gemm(n, 784, 128, act_grad_30, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_15,
 		NULL);
-	/* t180 = sumsq */
+	/* sumsq_15: sumsq [] */
 	{
 		double acc = 0;
 		for (long i = 0; i < n * 784; i++)
-			acc += (double)t177[i] * t177[i];
-		t180[0] = (float)(acc / n);
+			acc += (double)d_x_15[i] * d_x_15[i];
+		sumsq_15[0] = (float)(acc / n);
 	}
-	/* t181 = add */
+	/* add_14: add [] */
 	for (long i = 0; i < 1; i++)
-		t181[i] = t170[i] + t180[i];
-	/* t182 = basis */
-	memset(t182, 0, sizeof *t182 * n * 32);
+		add_14[i] = add_13[i] + sumsq_15[i];
+	/* basis_16: basis [n, 32] */
+	memset(basis_16, 0, sizeof *basis_16 * n * 32);
 	for (long b = 0; b < n; b++)
-		t182[b * 32 + 15] = 1;
-	/* t183 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t182, t8, t183);
-	/* t184 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t183, 32, 1, t5, 128, 1, NULL, t184,
+		basis_16[b * 32 + 15] = 1;
+	/* act_grad_31: act_grad [n, 32] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, basis_16, z, act_grad_31);
+	/* d_encoder_0_16: dense_dx [n, 128] */
+	contractive_ae_gemm(n, 128, 32, act_grad_31, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_16,
 		NULL);
-	/* t187 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t184, t4, t187);
-	/* t188 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t187, 128, 1, t1, 784, 1, NULL, t188,
+	/* act_grad_32: act_grad [n, 128] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_encoder_0_16, encoder_0, act_grad_32);
+	/* d_x_16: dense_dx [n, 784] */
+	contractive_ae_gemm(n, 784, 128, act_grad_32, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_16,
 		NULL);
-	/* t191 = sumsq */
+	/* sumsq_16: sumsq [] */
 	{
 		double acc = 0;
 		for (long i = 0; i < n * 784; i++)
-			acc += (double)t188[i] * t188[i];
-		t191[0] = (float)(acc / n);
+			acc += (double)d_x_16[i] * d_x_16[i];
+		sumsq_16[0] = (float)(acc / n);
 	}
-	/* t192 = add */
+	/* add_15: add [] */
 	for (long i = 0; i < 1; i++)
-		t192[i] = t181[i] + t191[i];
-	/* t193 = basis */
-	memset(t193, 0, sizeof *t193 * n * 32);
+		add_15[i] = add_14[i] + sumsq_16[i];
+	/* basis_17: basis [n, 32] */
+	memset(basis_17, 0, sizeof *basis_17 * n * 32);
 	for (long b = 0; b < n; b++)
-		t193[b * 32 + 16] = 1;
-	/* t194 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t193, t8, t194);
-	/* t195 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t194, 32, 1, t5, 128, 1, NULL, t195,
+		basis_17[b * 32 + 16] = 1;
+	/* act_grad_33: act_grad [n, 32] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, basis_17, z, act_grad_33);
+	/* d_encoder_0_17: dense_dx [n, 128] */
+	contractive_ae_gemm(n, 128, 32, act_grad_33, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_17,
 		NULL);
-	/* t198 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t195, t4, t198);
-	/* t199 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t198, 128, 1, t1, 784, 1, NULL, t199,
+	/* act_grad_34: act_grad [n, 128] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_encoder_0_17, encoder_0, act_grad_34);
+	/* d_x_17: dense_dx [n, 784] */
+	contractive_ae_gemm(n, 784, 128, act_grad_34, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_17,
 		NULL);
-	/* t202 = sumsq */
+	/* sumsq_17: sumsq [] */
 	{
 		double acc = 0;
 		for (long i = 0; i < n * 784; i++)
-			acc += (double)t199[i] * t199[i];
-		t202[0] = (float)(acc / n);
+			acc += (double)d_x_17[i] * d_x_17[i];
+		sumsq_17[0] = (float)(acc / n);
 	}
-	/* t203 = add */
+	/* add_16: add [] */
 	for (long i = 0; i < 1; i++)
-		t203[i] = t192[i] + t202[i];
-	/* t204 = basis */
-	memset(t204, 0, sizeof *t204 * n * 32);
+		add_16[i] = add_15[i] + sumsq_17[i];
+	/* basis_18: basis [n, 32] */
+	memset(basis_18, 0, sizeof *basis_18 * n * 32);
 	for (long b = 0; b < n; b++)
-		t204[b * 32 + 17] = 1;
-	/* t205 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t204, t8, t205);
-	/* t206 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t205, 32, 1, t5, 128, 1, NULL, t206,
+		basis_18[b * 32 + 17] = 1;
+	/* act_grad_35: act_grad [n, 32] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, basis_18, z, act_grad_35);
+	/* d_encoder_0_18: dense_dx [n, 128] */
+	contractive_ae_gemm(n, 128, 32, act_grad_35, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_18,
 		NULL);
-	/* t209 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t206, t4, t209);
-	/* t210 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t209, 128, 1, t1, 784, 1, NULL, t210,
+	/* act_grad_36: act_grad [n, 128] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_encoder_0_18, encoder_0, act_grad_36);
+	/* d_x_18: dense_dx [n, 784] */
+	contractive_ae_gemm(n, 784, 128, act_grad_36, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_18,
 		NULL);
-	/* t213 = sumsq */
+	/* sumsq_18: sumsq [] */
 	{
 		double acc = 0;
 		for (long i = 0; i < n * 784; i++)
-			acc += (double)t210[i] * t210[i];
-		t213[0] = (float)(acc / n);
+			acc += (double)d_x_18[i] * d_x_18[i];
+		sumsq_18[0] = (float)(acc / n);
 	}
-	/* t214 = add */
+	/* add_17: add [] */
 	for (long i = 0; i < 1; i++)
-		t214[i] = t203[i] + t213[i];
-	/* t215 = basis */
-	memset(t215, 0, sizeof *t215 * n * 32);
+		add_17[i] = add_16[i] + sumsq_18[i];
+	/* basis_19: basis [n, 32] */
+	memset(basis_19, 0, sizeof *basis_19 * n * 32);
 	for (long b = 0; b < n; b++)
-		t215[b * 32 + 18] = 1;
-	/* t216 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t215, t8, t216);
-	/* t217 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t216, 32, 1, t5, 128, 1, NULL, t217,
+		basis_19[b * 32 + 18] = 1;
+	/* act_grad_37: act_grad [n, 32] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, basis_19, z, act_grad_37);
+	/* d_encoder_0_19: dense_dx [n, 128] */
+	contractive_ae_gemm(n, 128, 32, act_grad_37, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_19,
 		NULL);
-	/* t220 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t217, t4, t220);
-	/* t221 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t220, 128, 1, t1, 784, 1, NULL, t221,
+	/* act_grad_38: act_grad [n, 128] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_encoder_0_19, encoder_0, act_grad_38);
+	/* d_x_19: dense_dx [n, 784] */
+	contractive_ae_gemm(n, 784, 128, act_grad_38, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_19,
 		NULL);
-	/* t224 = sumsq */
+	/* sumsq_19: sumsq [] */
 	{
 		double acc = 0;
 		for (long i = 0; i < n * 784; i++)
-			acc += (double)t221[i] * t221[i];
-		t224[0] = (float)(acc / n);
+			acc += (double)d_x_19[i] * d_x_19[i];
+		sumsq_19[0] = (float)(acc / n);
 	}
-	/* t225 = add */
+	/* add_18: add [] */
 	for (long i = 0; i < 1; i++)
-		t225[i] = t214[i] + t224[i];
-	/* t226 = basis */
-	memset(t226, 0, sizeof *t226 * n * 32);
+		add_18[i] = add_17[i] + sumsq_19[i];
+	/* basis_20: basis [n, 32] */
+	memset(basis_20, 0, sizeof *basis_20 * n * 32);
 	for (long b = 0; b < n; b++)
-		t226[b * 32 + 19] = 1;
-	/* t227 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t226, t8, t227);
-	/* t228 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t227, 32, 1, t5, 128, 1, NULL, t228,
+		basis_20[b * 32 + 19] = 1;
+	/* act_grad_39: act_grad [n, 32] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, basis_20, z, act_grad_39);
+	/* d_encoder_0_20: dense_dx [n, 128] */
+	contractive_ae_gemm(n, 128, 32, act_grad_39, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_20,
 		NULL);
-	/* t231 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t228, t4, t231);
-	/* t232 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t231, 128, 1, t1, 784, 1, NULL, t232,
+	/* act_grad_40: act_grad [n, 128] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_encoder_0_20, encoder_0, act_grad_40);
+	/* d_x_20: dense_dx [n, 784] */
+	contractive_ae_gemm(n, 784, 128, act_grad_40, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_20,
 		NULL);
-	/* t235 = sumsq */
+	/* sumsq_20: sumsq [] */
 	{
 		double acc = 0;
 		for (long i = 0; i < n * 784; i++)
-			acc += (double)t232[i] * t232[i];
-		t235[0] = (float)(acc / n);
+			acc += (double)d_x_20[i] * d_x_20[i];
+		sumsq_20[0] = (float)(acc / n);
 	}
-	/* t236 = add */
+	/* add_19: add [] */
 	for (long i = 0; i < 1; i++)
-		t236[i] = t225[i] + t235[i];
-	/* t237 = basis */
-	memset(t237, 0, sizeof *t237 * n * 32);
+		add_19[i] = add_18[i] + sumsq_20[i];
+	/* basis_21: basis [n, 32] */
+	memset(basis_21, 0, sizeof *basis_21 * n * 32);
 	for (long b = 0; b < n; b++)
-		t237[b * 32 + 20] = 1;
-	/* t238 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t237, t8, t238);
-	/* t239 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t238, 32, 1, t5, 128, 1, NULL, t239,
+		basis_21[b * 32 + 20] = 1;
+	/* act_grad_41: act_grad [n, 32] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, basis_21, z, act_grad_41);
+	/* d_encoder_0_21: dense_dx [n, 128] */
+	contractive_ae_gemm(n, 128, 32, act_grad_41, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_21,
 		NULL);
-	/* t242 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t239, t4, t242);
-	/* t243 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t242, 128, 1, t1, 784, 1, NULL, t243,
+	/* act_grad_42: act_grad [n, 128] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_encoder_0_21, encoder_0, act_grad_42);
+	/* d_x_21: dense_dx [n, 784] */
+	contractive_ae_gemm(n, 784, 128, act_grad_42, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_21,
 		NULL);
-	/* t246 = sumsq */
+	/* sumsq_21: sumsq [] */
 	{
 		double acc = 0;
 		for (long i = 0; i < n * 784; i++)
-			acc += (double)t243[i] * t243[i];
-		t246[0] = (float)(acc / n);
+			acc += (double)d_x_21[i] * d_x_21[i];
+		sumsq_21[0] = (float)(acc / n);
 	}
-	/* t247 = add */
+	/* add_20: add [] */
 	for (long i = 0; i < 1; i++)
-		t247[i] = t236[i] + t246[i];
-	/* t248 = basis */
-	memset(t248, 0, sizeof *t248 * n * 32);
+		add_20[i] = add_19[i] + sumsq_21[i];
+	/* basis_22: basis [n, 32] */
+	memset(basis_22, 0, sizeof *basis_22 * n * 32);
 	for (long b = 0; b < n; b++)
-		t248[b * 32 + 21] = 1;
-	/* t249 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t248, t8, t249);
-	/* t250 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t249, 32, 1, t5, 128, 1, NULL, t250,
+		basis_22[b * 32 + 21] = 1;
+	/* act_grad_43: act_grad [n, 32] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, basis_22, z, act_grad_43);
+	/* d_encoder_0_22: dense_dx [n, 128] */
+	contractive_ae_gemm(n, 128, 32, act_grad_43, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_22,
 		NULL);
-	/* t253 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t250, t4, t253);
-	/* t254 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t253, 128, 1, t1, 784, 1, NULL, t254,
+	/* act_grad_44: act_grad [n, 128] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_encoder_0_22, encoder_0, act_grad_44);
+	/* d_x_22: dense_dx [n, 784] */
+	contractive_ae_gemm(n, 784, 128, act_grad_44, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_22,
 		NULL);
-	/* t257 = sumsq */
+	/* sumsq_22: sumsq [] */
 	{
 		double acc = 0;
 		for (long i = 0; i < n * 784; i++)
-			acc += (double)t254[i] * t254[i];
-		t257[0] = (float)(acc / n);
+			acc += (double)d_x_22[i] * d_x_22[i];
+		sumsq_22[0] = (float)(acc / n);
 	}
-	/* t258 = add */
+	/* add_21: add [] */
 	for (long i = 0; i < 1; i++)
-		t258[i] = t247[i] + t257[i];
-	/* t259 = basis */
-	memset(t259, 0, sizeof *t259 * n * 32);
+		add_21[i] = add_20[i] + sumsq_22[i];
+	/* basis_23: basis [n, 32] */
+	memset(basis_23, 0, sizeof *basis_23 * n * 32);
 	for (long b = 0; b < n; b++)
-		t259[b * 32 + 22] = 1;
-	/* t260 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t259, t8, t260);
-	/* t261 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t260, 32, 1, t5, 128, 1, NULL, t261,
+		basis_23[b * 32 + 22] = 1;
+	/* act_grad_45: act_grad [n, 32] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, basis_23, z, act_grad_45);
+	/* d_encoder_0_23: dense_dx [n, 128] */
+	contractive_ae_gemm(n, 128, 32, act_grad_45, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_23,
 		NULL);
-	/* t264 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t261, t4, t264);
-	/* t265 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t264, 128, 1, t1, 784, 1, NULL, t265,
+	/* act_grad_46: act_grad [n, 128] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_encoder_0_23, encoder_0, act_grad_46);
+	/* d_x_23: dense_dx [n, 784] */
+	contractive_ae_gemm(n, 784, 128, act_grad_46, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_23,
 		NULL);
-	/* t268 = sumsq */
+	/* sumsq_23: sumsq [] */
 	{
 		double acc = 0;
 		for (long i = 0; i < n * 784; i++)
-			acc += (double)t265[i] * t265[i];
-		t268[0] = (float)(acc / n);
+			acc += (double)d_x_23[i] * d_x_23[i];
+		sumsq_23[0] = (float)(acc / n);
 	}
-	/* t269 = add */
+	/* add_22: add [] */
 	for (long i = 0; i < 1; i++)
-		t269[i] = t258[i] + t268[i];
-	/* t270 = basis */
-	memset(t270, 0, sizeof *t270 * n * 32);
+		add_22[i] = add_21[i] + sumsq_23[i];
+	/* basis_24: basis [n, 32] */
+	memset(basis_24, 0, sizeof *basis_24 * n * 32);
 	for (long b = 0; b < n; b++)
-		t270[b * 32 + 23] = 1;
-	/* t271 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t270, t8, t271);
-	/* t272 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t271, 32, 1, t5, 128, 1, NULL, t272,
+		basis_24[b * 32 + 23] = 1;
+	/* act_grad_47: act_grad [n, 32] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, basis_24, z, act_grad_47);
+	/* d_encoder_0_24: dense_dx [n, 128] */
+	contractive_ae_gemm(n, 128, 32, act_grad_47, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_24,
 		NULL);
-	/* t275 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t272, t4, t275);
-	/* t276 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t275, 128, 1, t1, 784, 1, NULL, t276,
+	/* act_grad_48: act_grad [n, 128] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_encoder_0_24, encoder_0, act_grad_48);
+	/* d_x_24: dense_dx [n, 784] */
+	contractive_ae_gemm(n, 784, 128, act_grad_48, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_24,
 		NULL);
-	/* t279 = sumsq */
+	/* sumsq_24: sumsq [] */
 	{
 		double acc = 0;
 		for (long i = 0; i < n * 784; i++)
-			acc += (double)t276[i] * t276[i];
-		t279[0] = (float)(acc / n);
+			acc += (double)d_x_24[i] * d_x_24[i];
+		sumsq_24[0] = (float)(acc / n);
 	}
-	/* t280 = add */
+	/* add_23: add [] */
 	for (long i = 0; i < 1; i++)
-		t280[i] = t269[i] + t279[i];
-	/* t281 = basis */
-	memset(t281, 0, sizeof *t281 * n * 32);
+		add_23[i] = add_22[i] + sumsq_24[i];
+	/* basis_25: basis [n, 32] */
+	memset(basis_25, 0, sizeof *basis_25 * n * 32);
 	for (long b = 0; b < n; b++)
-		t281[b * 32 + 24] = 1;
-	/* t282 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t281, t8, t282);
-	/* t283 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t282, 32, 1, t5, 128, 1, NULL, t283,
+		basis_25[b * 32 + 24] = 1;
+	/* act_grad_49: act_grad [n, 32] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, basis_25, z, act_grad_49);
+	/* d_encoder_0_25: dense_dx [n, 128] */
+	contractive_ae_gemm(n, 128, 32, act_grad_49, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_25,
 		NULL);
-	/* t286 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t283, t4, t286);
-	/* t287 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t286, 128, 1, t1, 784, 1, NULL, t287,
+	/* act_grad_50: act_grad [n, 128] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_encoder_0_25, encoder_0, act_grad_50);
+	/* d_x_25: dense_dx [n, 784] */
+	contractive_ae_gemm(n, 784, 128, act_grad_50, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_25,
 		NULL);
-	/* t290 = sumsq */
+	/* sumsq_25: sumsq [] */
 	{
 		double acc = 0;
 		for (long i = 0; i < n * 784; i++)
-			acc += (double)t287[i] * t287[i];
-		t290[0] = (float)(acc / n);
+			acc += (double)d_x_25[i] * d_x_25[i];
+		sumsq_25[0] = (float)(acc / n);
 	}
-	/* t291 = add */
+	/* add_24: add [] */
 	for (long i = 0; i < 1; i++)
-		t291[i] = t280[i] + t290[i];
-	/* t292 = basis */
-	memset(t292, 0, sizeof *t292 * n * 32);
+		add_24[i] = add_23[i] + sumsq_25[i];
+	/* basis_26: basis [n, 32] */
+	memset(basis_26, 0, sizeof *basis_26 * n * 32);
 	for (long b = 0; b < n; b++)
-		t292[b * 32 + 25] = 1;
-	/* t293 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t292, t8, t293);
-	/* t294 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t293, 32, 1, t5, 128, 1, NULL, t294,
+		basis_26[b * 32 + 25] = 1;
+	/* act_grad_51: act_grad [n, 32] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, basis_26, z, act_grad_51);
+	/* d_encoder_0_26: dense_dx [n, 128] */
+	contractive_ae_gemm(n, 128, 32, act_grad_51, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_26,
 		NULL);
-	/* t297 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t294, t4, t297);
-	/* t298 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t297, 128, 1, t1, 784, 1, NULL, t298,
+	/* act_grad_52: act_grad [n, 128] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_encoder_0_26, encoder_0, act_grad_52);
+	/* d_x_26: dense_dx [n, 784] */
+	contractive_ae_gemm(n, 784, 128, act_grad_52, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_26,
 		NULL);
-	/* t301 = sumsq */
+	/* sumsq_26: sumsq [] */
 	{
 		double acc = 0;
 		for (long i = 0; i < n * 784; i++)
-			acc += (double)t298[i] * t298[i];
-		t301[0] = (float)(acc / n);
+			acc += (double)d_x_26[i] * d_x_26[i];
+		sumsq_26[0] = (float)(acc / n);
 	}
-	/* t302 = add */
+	/* add_25: add [] */
 	for (long i = 0; i < 1; i++)
-		t302[i] = t291[i] + t301[i];
-	/* t303 = basis */
-	memset(t303, 0, sizeof *t303 * n * 32);
+		add_25[i] = add_24[i] + sumsq_26[i];
+	/* basis_27: basis [n, 32] */
+	memset(basis_27, 0, sizeof *basis_27 * n * 32);
 	for (long b = 0; b < n; b++)
-		t303[b * 32 + 26] = 1;
-	/* t304 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t303, t8, t304);
-	/* t305 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t304, 32, 1, t5, 128, 1, NULL, t305,
+		basis_27[b * 32 + 26] = 1;
+	/* act_grad_53: act_grad [n, 32] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, basis_27, z, act_grad_53);
+	/* d_encoder_0_27: dense_dx [n, 128] */
+	contractive_ae_gemm(n, 128, 32, act_grad_53, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_27,
 		NULL);
-	/* t308 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t305, t4, t308);
-	/* t309 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t308, 128, 1, t1, 784, 1, NULL, t309,
+	/* act_grad_54: act_grad [n, 128] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_encoder_0_27, encoder_0, act_grad_54);
+	/* d_x_27: dense_dx [n, 784] */
+	contractive_ae_gemm(n, 784, 128, act_grad_54, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_27,
 		NULL);
-	/* t312 = sumsq */
+	/* sumsq_27: sumsq [] */
 	{
 		double acc = 0;
 		for (long i = 0; i < n * 784; i++)
-			acc += (double)t309[i] * t309[i];
-		t312[0] = (float)(acc / n);
+			acc += (double)d_x_27[i] * d_x_27[i];
+		sumsq_27[0] = (float)(acc / n);
 	}
-	/* t313 = add */
+	/* add_26: add [] */
 	for (long i = 0; i < 1; i++)
-		t313[i] = t302[i] + t312[i];
-	/* t314 = basis */
-	memset(t314, 0, sizeof *t314 * n * 32);
+		add_26[i] = add_25[i] + sumsq_27[i];
+	/* basis_28: basis [n, 32] */
+	memset(basis_28, 0, sizeof *basis_28 * n * 32);
 	for (long b = 0; b < n; b++)
-		t314[b * 32 + 27] = 1;
-	/* t315 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t314, t8, t315);
-	/* t316 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t315, 32, 1, t5, 128, 1, NULL, t316,
+		basis_28[b * 32 + 27] = 1;
+	/* act_grad_55: act_grad [n, 32] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, basis_28, z, act_grad_55);
+	/* d_encoder_0_28: dense_dx [n, 128] */
+	contractive_ae_gemm(n, 128, 32, act_grad_55, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_28,
 		NULL);
-	/* t319 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t316, t4, t319);
-	/* t320 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t319, 128, 1, t1, 784, 1, NULL, t320,
+	/* act_grad_56: act_grad [n, 128] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_encoder_0_28, encoder_0, act_grad_56);
+	/* d_x_28: dense_dx [n, 784] */
+	contractive_ae_gemm(n, 784, 128, act_grad_56, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_28,
 		NULL);
-	/* t323 = sumsq */
+	/* sumsq_28: sumsq [] */
 	{
 		double acc = 0;
 		for (long i = 0; i < n * 784; i++)
-			acc += (double)t320[i] * t320[i];
-		t323[0] = (float)(acc / n);
+			acc += (double)d_x_28[i] * d_x_28[i];
+		sumsq_28[0] = (float)(acc / n);
 	}
-	/* t324 = add */
+	/* add_27: add [] */
 	for (long i = 0; i < 1; i++)
-		t324[i] = t313[i] + t323[i];
-	/* t325 = basis */
-	memset(t325, 0, sizeof *t325 * n * 32);
+		add_27[i] = add_26[i] + sumsq_28[i];
+	/* basis_29: basis [n, 32] */
+	memset(basis_29, 0, sizeof *basis_29 * n * 32);
 	for (long b = 0; b < n; b++)
-		t325[b * 32 + 28] = 1;
-	/* t326 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t325, t8, t326);
-	/* t327 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t326, 32, 1, t5, 128, 1, NULL, t327,
+		basis_29[b * 32 + 28] = 1;
+	/* act_grad_57: act_grad [n, 32] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, basis_29, z, act_grad_57);
+	/* d_encoder_0_29: dense_dx [n, 128] */
+	contractive_ae_gemm(n, 128, 32, act_grad_57, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_29,
 		NULL);
-	/* t330 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t327, t4, t330);
-	/* t331 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t330, 128, 1, t1, 784, 1, NULL, t331,
+	/* act_grad_58: act_grad [n, 128] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_encoder_0_29, encoder_0, act_grad_58);
+	/* d_x_29: dense_dx [n, 784] */
+	contractive_ae_gemm(n, 784, 128, act_grad_58, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_29,
 		NULL);
-	/* t334 = sumsq */
+	/* sumsq_29: sumsq [] */
 	{
 		double acc = 0;
 		for (long i = 0; i < n * 784; i++)
-			acc += (double)t331[i] * t331[i];
-		t334[0] = (float)(acc / n);
+			acc += (double)d_x_29[i] * d_x_29[i];
+		sumsq_29[0] = (float)(acc / n);
 	}
-	/* t335 = add */
+	/* add_28: add [] */
 	for (long i = 0; i < 1; i++)
-		t335[i] = t324[i] + t334[i];
-	/* t336 = basis */
-	memset(t336, 0, sizeof *t336 * n * 32);
+		add_28[i] = add_27[i] + sumsq_29[i];
+	/* basis_30: basis [n, 32] */
+	memset(basis_30, 0, sizeof *basis_30 * n * 32);
 	for (long b = 0; b < n; b++)
-		t336[b * 32 + 29] = 1;
-	/* t337 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t336, t8, t337);
-	/* t338 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t337, 32, 1, t5, 128, 1, NULL, t338,
+		basis_30[b * 32 + 29] = 1;
+	/* act_grad_59: act_grad [n, 32] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, basis_30, z, act_grad_59);
+	/* d_encoder_0_30: dense_dx [n, 128] */
+	contractive_ae_gemm(n, 128, 32, act_grad_59, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_30,
 		NULL);
-	/* t341 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t338, t4, t341);
-	/* t342 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t341, 128, 1, t1, 784, 1, NULL, t342,
+	/* act_grad_60: act_grad [n, 128] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_encoder_0_30, encoder_0, act_grad_60);
+	/* d_x_30: dense_dx [n, 784] */
+	contractive_ae_gemm(n, 784, 128, act_grad_60, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_30,
 		NULL);
-	/* t345 = sumsq */
+	/* sumsq_30: sumsq [] */
 	{
 		double acc = 0;
 		for (long i = 0; i < n * 784; i++)
-			acc += (double)t342[i] * t342[i];
-		t345[0] = (float)(acc / n);
+			acc += (double)d_x_30[i] * d_x_30[i];
+		sumsq_30[0] = (float)(acc / n);
 	}
-	/* t346 = add */
+	/* add_29: add [] */
 	for (long i = 0; i < 1; i++)
-		t346[i] = t335[i] + t345[i];
-	/* t347 = basis */
-	memset(t347, 0, sizeof *t347 * n * 32);
+		add_29[i] = add_28[i] + sumsq_30[i];
+	/* basis_31: basis [n, 32] */
+	memset(basis_31, 0, sizeof *basis_31 * n * 32);
 	for (long b = 0; b < n; b++)
-		t347[b * 32 + 30] = 1;
-	/* t348 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t347, t8, t348);
-	/* t349 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t348, 32, 1, t5, 128, 1, NULL, t349,
+		basis_31[b * 32 + 30] = 1;
+	/* act_grad_61: act_grad [n, 32] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, basis_31, z, act_grad_61);
+	/* d_encoder_0_31: dense_dx [n, 128] */
+	contractive_ae_gemm(n, 128, 32, act_grad_61, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_31,
 		NULL);
-	/* t352 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t349, t4, t352);
-	/* t353 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t352, 128, 1, t1, 784, 1, NULL, t353,
+	/* act_grad_62: act_grad [n, 128] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_encoder_0_31, encoder_0, act_grad_62);
+	/* d_x_31: dense_dx [n, 784] */
+	contractive_ae_gemm(n, 784, 128, act_grad_62, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_31,
 		NULL);
-	/* t356 = sumsq */
+	/* sumsq_31: sumsq [] */
 	{
 		double acc = 0;
 		for (long i = 0; i < n * 784; i++)
-			acc += (double)t353[i] * t353[i];
-		t356[0] = (float)(acc / n);
+			acc += (double)d_x_31[i] * d_x_31[i];
+		sumsq_31[0] = (float)(acc / n);
 	}
-	/* t357 = add */
+	/* add_30: add [] */
 	for (long i = 0; i < 1; i++)
-		t357[i] = t346[i] + t356[i];
-	/* t358 = basis */
-	memset(t358, 0, sizeof *t358 * n * 32);
+		add_30[i] = add_29[i] + sumsq_31[i];
+	/* basis_32: basis [n, 32] */
+	memset(basis_32, 0, sizeof *basis_32 * n * 32);
 	for (long b = 0; b < n; b++)
-		t358[b * 32 + 31] = 1;
-	/* t359 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t358, t8, t359);
-	/* t360 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t359, 32, 1, t5, 128, 1, NULL, t360,
+		basis_32[b * 32 + 31] = 1;
+	/* act_grad_63: act_grad [n, 32] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, basis_32, z, act_grad_63);
+	/* d_encoder_0_32: dense_dx [n, 128] */
+	contractive_ae_gemm(n, 128, 32, act_grad_63, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_32,
 		NULL);
-	/* t363 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t360, t4, t363);
-	/* t364 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t363, 128, 1, t1, 784, 1, NULL, t364,
+	/* act_grad_64: act_grad [n, 128] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_encoder_0_32, encoder_0, act_grad_64);
+	/* d_x_32: dense_dx [n, 784] */
+	contractive_ae_gemm(n, 784, 128, act_grad_64, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_32,
 		NULL);
-	/* t367 = sumsq */
+	/* sumsq_32: sumsq [] */
 	{
 		double acc = 0;
 		for (long i = 0; i < n * 784; i++)
-			acc += (double)t364[i] * t364[i];
-		t367[0] = (float)(acc / n);
+			acc += (double)d_x_32[i] * d_x_32[i];
+		sumsq_32[0] = (float)(acc / n);
 	}
-	/* t368 = add */
+	/* add_31: add [] */
 	for (long i = 0; i < 1; i++)
-		t368[i] = t357[i] + t367[i];
-	/* t369 = contractive */
-	t369[0] = t368[0];
-	/* t370 = scale */
+		add_31[i] = add_30[i] + sumsq_32[i];
+	/* loss.1: contractive [] */
+	loss_1[0] = add_31[0];
+	/* scale: scale [] */
 	for (long i = 0; i < 1; i++)
-		t370[i] = 0.01f * t369[i];
-	/* t371 = add */
+		scale[i] = 0.01f * loss_1[i];
+	/* loss: add [] */
 	for (long i = 0; i < 1; i++)
-		t371[i] = t17[i] + t370[i];
-	/* t373 = scale */
+		loss[i] = loss_0[i] + scale[i];
+	return loss[0];
+}
+
+/* A call in training mode: the step after the state's, noise while h->stochastic. */
+static contractive_ae_ctx contractive_ae_training(const void *state, void *work, int n, const contractive_ae_hparams *h, void *updates)
+{
+	contractive_ae_ctx c = contractive_ae_eval(state, work, n);
+	c.training = 1;
+	c.stochastic = h->stochastic;
+	c.step = *(const int64_t *)state + 1;
+	c.updates = updates;
+	return c;
+}
+
+/* The loss of the samples and the gradient of every parameter, into grad. */
+static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, const contractive_ae_real *x, float *grad)
+{
+	const int n = ctx->n;
+	const float *const params = ctx->params;
+	unsigned char *const work = ctx->work;
+	const contractive_ae_real result = contractive_ae_run(ctx, x, CONTRACTIVE_AE_ENCODER | CONTRACTIVE_AE_DECODER | CONTRACTIVE_AE_LOSS);
+	const float *const encoder_0_weight = params + CONTRACTIVE_AE_ENCODER_0_WEIGHT;
+	const float *const encoder_2_weight = params + CONTRACTIVE_AE_ENCODER_2_WEIGHT;
+	const float *const decoder_0_weight = params + CONTRACTIVE_AE_DECODER_0_WEIGHT;
+	const float *const decoder_2_weight = params + CONTRACTIVE_AE_DECODER_2_WEIGHT;
+	float *const encoder_0 = (float *)(work + CONTRACTIVE_AE_AT_ENCODER_0);
+	float *const z = (float *)(work + CONTRACTIVE_AE_AT_Z);
+	float *const decoder_0 = (float *)(work + CONTRACTIVE_AE_AT_DECODER_0);
+	float *const d_loss_0 = (float *)(work + CONTRACTIVE_AE_AT_D_LOSS_0);
+	float *const basis = (float *)(work + CONTRACTIVE_AE_AT_BASIS);
+	float *const act_grad = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD);
+	float *const d_encoder_0 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0);
+	float *const act_grad_2 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_2);
+	float *const d_x = (float *)(work + CONTRACTIVE_AE_AT_D_X);
+	float *const basis_2 = (float *)(work + CONTRACTIVE_AE_AT_BASIS_2);
+	float *const act_grad_3 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_3);
+	float *const d_encoder_0_2 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_2);
+	float *const act_grad_4 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_4);
+	float *const d_x_2 = (float *)(work + CONTRACTIVE_AE_AT_D_X_2);
+	float *const basis_3 = (float *)(work + CONTRACTIVE_AE_AT_BASIS_3);
+	float *const act_grad_5 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_5);
+	float *const d_encoder_0_3 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_3);
+	float *const act_grad_6 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_6);
+	float *const d_x_3 = (float *)(work + CONTRACTIVE_AE_AT_D_X_3);
+	float *const basis_4 = (float *)(work + CONTRACTIVE_AE_AT_BASIS_4);
+	float *const act_grad_7 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_7);
+	float *const d_encoder_0_4 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_4);
+	float *const act_grad_8 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_8);
+	float *const d_x_4 = (float *)(work + CONTRACTIVE_AE_AT_D_X_4);
+	float *const basis_5 = (float *)(work + CONTRACTIVE_AE_AT_BASIS_5);
+	float *const act_grad_9 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_9);
+	float *const d_encoder_0_5 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_5);
+	float *const act_grad_10 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_10);
+	float *const d_x_5 = (float *)(work + CONTRACTIVE_AE_AT_D_X_5);
+	float *const basis_6 = (float *)(work + CONTRACTIVE_AE_AT_BASIS_6);
+	float *const act_grad_11 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_11);
+	float *const d_encoder_0_6 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_6);
+	float *const act_grad_12 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_12);
+	float *const d_x_6 = (float *)(work + CONTRACTIVE_AE_AT_D_X_6);
+	float *const basis_7 = (float *)(work + CONTRACTIVE_AE_AT_BASIS_7);
+	float *const act_grad_13 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_13);
+	float *const d_encoder_0_7 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_7);
+	float *const act_grad_14 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_14);
+	float *const d_x_7 = (float *)(work + CONTRACTIVE_AE_AT_D_X_7);
+	float *const basis_8 = (float *)(work + CONTRACTIVE_AE_AT_BASIS_8);
+	float *const act_grad_15 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_15);
+	float *const d_encoder_0_8 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_8);
+	float *const act_grad_16 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_16);
+	float *const d_x_8 = (float *)(work + CONTRACTIVE_AE_AT_D_X_8);
+	float *const basis_9 = (float *)(work + CONTRACTIVE_AE_AT_BASIS_9);
+	float *const act_grad_17 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_17);
+	float *const d_encoder_0_9 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_9);
+	float *const act_grad_18 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_18);
+	float *const d_x_9 = (float *)(work + CONTRACTIVE_AE_AT_D_X_9);
+	float *const basis_10 = (float *)(work + CONTRACTIVE_AE_AT_BASIS_10);
+	float *const act_grad_19 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_19);
+	float *const d_encoder_0_10 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_10);
+	float *const act_grad_20 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_20);
+	float *const d_x_10 = (float *)(work + CONTRACTIVE_AE_AT_D_X_10);
+	float *const basis_11 = (float *)(work + CONTRACTIVE_AE_AT_BASIS_11);
+	float *const act_grad_21 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_21);
+	float *const d_encoder_0_11 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_11);
+	float *const act_grad_22 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_22);
+	float *const d_x_11 = (float *)(work + CONTRACTIVE_AE_AT_D_X_11);
+	float *const basis_12 = (float *)(work + CONTRACTIVE_AE_AT_BASIS_12);
+	float *const act_grad_23 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_23);
+	float *const d_encoder_0_12 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_12);
+	float *const act_grad_24 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_24);
+	float *const d_x_12 = (float *)(work + CONTRACTIVE_AE_AT_D_X_12);
+	float *const basis_13 = (float *)(work + CONTRACTIVE_AE_AT_BASIS_13);
+	float *const act_grad_25 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_25);
+	float *const d_encoder_0_13 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_13);
+	float *const act_grad_26 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_26);
+	float *const d_x_13 = (float *)(work + CONTRACTIVE_AE_AT_D_X_13);
+	float *const basis_14 = (float *)(work + CONTRACTIVE_AE_AT_BASIS_14);
+	float *const act_grad_27 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_27);
+	float *const d_encoder_0_14 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_14);
+	float *const act_grad_28 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_28);
+	float *const d_x_14 = (float *)(work + CONTRACTIVE_AE_AT_D_X_14);
+	float *const basis_15 = (float *)(work + CONTRACTIVE_AE_AT_BASIS_15);
+	float *const act_grad_29 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_29);
+	float *const d_encoder_0_15 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_15);
+	float *const act_grad_30 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_30);
+	float *const d_x_15 = (float *)(work + CONTRACTIVE_AE_AT_D_X_15);
+	float *const basis_16 = (float *)(work + CONTRACTIVE_AE_AT_BASIS_16);
+	float *const act_grad_31 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_31);
+	float *const d_encoder_0_16 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_16);
+	float *const act_grad_32 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_32);
+	float *const d_x_16 = (float *)(work + CONTRACTIVE_AE_AT_D_X_16);
+	float *const basis_17 = (float *)(work + CONTRACTIVE_AE_AT_BASIS_17);
+	float *const act_grad_33 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_33);
+	float *const d_encoder_0_17 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_17);
+	float *const act_grad_34 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_34);
+	float *const d_x_17 = (float *)(work + CONTRACTIVE_AE_AT_D_X_17);
+	float *const basis_18 = (float *)(work + CONTRACTIVE_AE_AT_BASIS_18);
+	float *const act_grad_35 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_35);
+	float *const d_encoder_0_18 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_18);
+	float *const act_grad_36 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_36);
+	float *const d_x_18 = (float *)(work + CONTRACTIVE_AE_AT_D_X_18);
+	float *const basis_19 = (float *)(work + CONTRACTIVE_AE_AT_BASIS_19);
+	float *const act_grad_37 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_37);
+	float *const d_encoder_0_19 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_19);
+	float *const act_grad_38 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_38);
+	float *const d_x_19 = (float *)(work + CONTRACTIVE_AE_AT_D_X_19);
+	float *const basis_20 = (float *)(work + CONTRACTIVE_AE_AT_BASIS_20);
+	float *const act_grad_39 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_39);
+	float *const d_encoder_0_20 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_20);
+	float *const act_grad_40 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_40);
+	float *const d_x_20 = (float *)(work + CONTRACTIVE_AE_AT_D_X_20);
+	float *const basis_21 = (float *)(work + CONTRACTIVE_AE_AT_BASIS_21);
+	float *const act_grad_41 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_41);
+	float *const d_encoder_0_21 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_21);
+	float *const act_grad_42 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_42);
+	float *const d_x_21 = (float *)(work + CONTRACTIVE_AE_AT_D_X_21);
+	float *const basis_22 = (float *)(work + CONTRACTIVE_AE_AT_BASIS_22);
+	float *const act_grad_43 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_43);
+	float *const d_encoder_0_22 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_22);
+	float *const act_grad_44 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_44);
+	float *const d_x_22 = (float *)(work + CONTRACTIVE_AE_AT_D_X_22);
+	float *const basis_23 = (float *)(work + CONTRACTIVE_AE_AT_BASIS_23);
+	float *const act_grad_45 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_45);
+	float *const d_encoder_0_23 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_23);
+	float *const act_grad_46 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_46);
+	float *const d_x_23 = (float *)(work + CONTRACTIVE_AE_AT_D_X_23);
+	float *const basis_24 = (float *)(work + CONTRACTIVE_AE_AT_BASIS_24);
+	float *const act_grad_47 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_47);
+	float *const d_encoder_0_24 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_24);
+	float *const act_grad_48 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_48);
+	float *const d_x_24 = (float *)(work + CONTRACTIVE_AE_AT_D_X_24);
+	float *const basis_25 = (float *)(work + CONTRACTIVE_AE_AT_BASIS_25);
+	float *const act_grad_49 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_49);
+	float *const d_encoder_0_25 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_25);
+	float *const act_grad_50 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_50);
+	float *const d_x_25 = (float *)(work + CONTRACTIVE_AE_AT_D_X_25);
+	float *const basis_26 = (float *)(work + CONTRACTIVE_AE_AT_BASIS_26);
+	float *const act_grad_51 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_51);
+	float *const d_encoder_0_26 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_26);
+	float *const act_grad_52 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_52);
+	float *const d_x_26 = (float *)(work + CONTRACTIVE_AE_AT_D_X_26);
+	float *const basis_27 = (float *)(work + CONTRACTIVE_AE_AT_BASIS_27);
+	float *const act_grad_53 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_53);
+	float *const d_encoder_0_27 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_27);
+	float *const act_grad_54 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_54);
+	float *const d_x_27 = (float *)(work + CONTRACTIVE_AE_AT_D_X_27);
+	float *const basis_28 = (float *)(work + CONTRACTIVE_AE_AT_BASIS_28);
+	float *const act_grad_55 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_55);
+	float *const d_encoder_0_28 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_28);
+	float *const act_grad_56 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_56);
+	float *const d_x_28 = (float *)(work + CONTRACTIVE_AE_AT_D_X_28);
+	float *const basis_29 = (float *)(work + CONTRACTIVE_AE_AT_BASIS_29);
+	float *const act_grad_57 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_57);
+	float *const d_encoder_0_29 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_29);
+	float *const act_grad_58 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_58);
+	float *const d_x_29 = (float *)(work + CONTRACTIVE_AE_AT_D_X_29);
+	float *const basis_30 = (float *)(work + CONTRACTIVE_AE_AT_BASIS_30);
+	float *const act_grad_59 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_59);
+	float *const d_encoder_0_30 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_30);
+	float *const act_grad_60 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_60);
+	float *const d_x_30 = (float *)(work + CONTRACTIVE_AE_AT_D_X_30);
+	float *const basis_31 = (float *)(work + CONTRACTIVE_AE_AT_BASIS_31);
+	float *const act_grad_61 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_61);
+	float *const d_encoder_0_31 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_31);
+	float *const act_grad_62 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_62);
+	float *const d_x_31 = (float *)(work + CONTRACTIVE_AE_AT_D_X_31);
+	float *const basis_32 = (float *)(work + CONTRACTIVE_AE_AT_BASIS_32);
+	float *const act_grad_63 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_63);
+	float *const d_encoder_0_32 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_32);
+	float *const act_grad_64 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_64);
+	float *const d_x_32 = (float *)(work + CONTRACTIVE_AE_AT_D_X_32);
+	float *const d_xhat = (float *)(work + CONTRACTIVE_AE_AT_D_XHAT);
+	float *const d_loss_1 = (float *)(work + CONTRACTIVE_AE_AT_D_LOSS_1);
+	float *const d_d_x_32 = (float *)(work + CONTRACTIVE_AE_AT_D_D_X_32);
+	float *const d_act_grad_64 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_64);
+	float *const d_encoder_0_weight = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT);
+	float *const d_d_encoder_0_32 = (float *)(work + CONTRACTIVE_AE_AT_D_D_ENCODER_0_32);
+	float *const act_grad2 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2);
+	float *const d_act_grad_63 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_63);
+	float *const d_encoder_2_weight = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT);
+	float *const act_grad2_2 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_2);
+	float *const d_d_x_31 = (float *)(work + CONTRACTIVE_AE_AT_D_D_X_31);
+	float *const d_act_grad_62 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_62);
+	float *const d_encoder_0_weight_2 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_2);
+	float *const d_encoder_0_weight_3 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_3);
+	float *const d_d_encoder_0_31 = (float *)(work + CONTRACTIVE_AE_AT_D_D_ENCODER_0_31);
+	float *const act_grad2_3 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_3);
+	float *const add_32 = (float *)(work + CONTRACTIVE_AE_AT_ADD_32);
+	float *const d_act_grad_61 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_61);
+	float *const d_encoder_2_weight_2 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_2);
+	float *const d_encoder_2_weight_3 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_3);
+	float *const act_grad2_4 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_4);
+	float *const add_33 = (float *)(work + CONTRACTIVE_AE_AT_ADD_33);
+	float *const d_d_x_30 = (float *)(work + CONTRACTIVE_AE_AT_D_D_X_30);
+	float *const d_act_grad_60 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_60);
+	float *const d_encoder_0_weight_4 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_4);
+	float *const d_encoder_0_weight_5 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_5);
+	float *const d_d_encoder_0_30 = (float *)(work + CONTRACTIVE_AE_AT_D_D_ENCODER_0_30);
+	float *const act_grad2_5 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_5);
+	float *const add_34 = (float *)(work + CONTRACTIVE_AE_AT_ADD_34);
+	float *const d_act_grad_59 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_59);
+	float *const d_encoder_2_weight_4 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_4);
+	float *const d_encoder_2_weight_5 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_5);
+	float *const act_grad2_6 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_6);
+	float *const add_35 = (float *)(work + CONTRACTIVE_AE_AT_ADD_35);
+	float *const d_d_x_29 = (float *)(work + CONTRACTIVE_AE_AT_D_D_X_29);
+	float *const d_act_grad_58 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_58);
+	float *const d_encoder_0_weight_6 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_6);
+	float *const d_encoder_0_weight_7 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_7);
+	float *const d_d_encoder_0_29 = (float *)(work + CONTRACTIVE_AE_AT_D_D_ENCODER_0_29);
+	float *const act_grad2_7 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_7);
+	float *const add_36 = (float *)(work + CONTRACTIVE_AE_AT_ADD_36);
+	float *const d_act_grad_57 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_57);
+	float *const d_encoder_2_weight_6 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_6);
+	float *const d_encoder_2_weight_7 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_7);
+	float *const act_grad2_8 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_8);
+	float *const add_37 = (float *)(work + CONTRACTIVE_AE_AT_ADD_37);
+	float *const d_d_x_28 = (float *)(work + CONTRACTIVE_AE_AT_D_D_X_28);
+	float *const d_act_grad_56 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_56);
+	float *const d_encoder_0_weight_8 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_8);
+	float *const d_encoder_0_weight_9 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_9);
+	float *const d_d_encoder_0_28 = (float *)(work + CONTRACTIVE_AE_AT_D_D_ENCODER_0_28);
+	float *const act_grad2_9 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_9);
+	float *const add_38 = (float *)(work + CONTRACTIVE_AE_AT_ADD_38);
+	float *const d_act_grad_55 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_55);
+	float *const d_encoder_2_weight_8 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_8);
+	float *const d_encoder_2_weight_9 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_9);
+	float *const act_grad2_10 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_10);
+	float *const add_39 = (float *)(work + CONTRACTIVE_AE_AT_ADD_39);
+	float *const d_d_x_27 = (float *)(work + CONTRACTIVE_AE_AT_D_D_X_27);
+	float *const d_act_grad_54 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_54);
+	float *const d_encoder_0_weight_10 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_10);
+	float *const d_encoder_0_weight_11 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_11);
+	float *const d_d_encoder_0_27 = (float *)(work + CONTRACTIVE_AE_AT_D_D_ENCODER_0_27);
+	float *const act_grad2_11 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_11);
+	float *const add_40 = (float *)(work + CONTRACTIVE_AE_AT_ADD_40);
+	float *const d_act_grad_53 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_53);
+	float *const d_encoder_2_weight_10 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_10);
+	float *const d_encoder_2_weight_11 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_11);
+	float *const act_grad2_12 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_12);
+	float *const add_41 = (float *)(work + CONTRACTIVE_AE_AT_ADD_41);
+	float *const d_d_x_26 = (float *)(work + CONTRACTIVE_AE_AT_D_D_X_26);
+	float *const d_act_grad_52 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_52);
+	float *const d_encoder_0_weight_12 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_12);
+	float *const d_encoder_0_weight_13 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_13);
+	float *const d_d_encoder_0_26 = (float *)(work + CONTRACTIVE_AE_AT_D_D_ENCODER_0_26);
+	float *const act_grad2_13 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_13);
+	float *const add_42 = (float *)(work + CONTRACTIVE_AE_AT_ADD_42);
+	float *const d_act_grad_51 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_51);
+	float *const d_encoder_2_weight_12 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_12);
+	float *const d_encoder_2_weight_13 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_13);
+	float *const act_grad2_14 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_14);
+	float *const add_43 = (float *)(work + CONTRACTIVE_AE_AT_ADD_43);
+	float *const d_d_x_25 = (float *)(work + CONTRACTIVE_AE_AT_D_D_X_25);
+	float *const d_act_grad_50 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_50);
+	float *const d_encoder_0_weight_14 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_14);
+	float *const d_encoder_0_weight_15 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_15);
+	float *const d_d_encoder_0_25 = (float *)(work + CONTRACTIVE_AE_AT_D_D_ENCODER_0_25);
+	float *const act_grad2_15 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_15);
+	float *const add_44 = (float *)(work + CONTRACTIVE_AE_AT_ADD_44);
+	float *const d_act_grad_49 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_49);
+	float *const d_encoder_2_weight_14 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_14);
+	float *const d_encoder_2_weight_15 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_15);
+	float *const act_grad2_16 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_16);
+	float *const add_45 = (float *)(work + CONTRACTIVE_AE_AT_ADD_45);
+	float *const d_d_x_24 = (float *)(work + CONTRACTIVE_AE_AT_D_D_X_24);
+	float *const d_act_grad_48 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_48);
+	float *const d_encoder_0_weight_16 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_16);
+	float *const d_encoder_0_weight_17 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_17);
+	float *const d_d_encoder_0_24 = (float *)(work + CONTRACTIVE_AE_AT_D_D_ENCODER_0_24);
+	float *const act_grad2_17 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_17);
+	float *const add_46 = (float *)(work + CONTRACTIVE_AE_AT_ADD_46);
+	float *const d_act_grad_47 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_47);
+	float *const d_encoder_2_weight_16 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_16);
+	float *const d_encoder_2_weight_17 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_17);
+	float *const act_grad2_18 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_18);
+	float *const add_47 = (float *)(work + CONTRACTIVE_AE_AT_ADD_47);
+	float *const d_d_x_23 = (float *)(work + CONTRACTIVE_AE_AT_D_D_X_23);
+	float *const d_act_grad_46 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_46);
+	float *const d_encoder_0_weight_18 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_18);
+	float *const d_encoder_0_weight_19 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_19);
+	float *const d_d_encoder_0_23 = (float *)(work + CONTRACTIVE_AE_AT_D_D_ENCODER_0_23);
+	float *const act_grad2_19 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_19);
+	float *const add_48 = (float *)(work + CONTRACTIVE_AE_AT_ADD_48);
+	float *const d_act_grad_45 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_45);
+	float *const d_encoder_2_weight_18 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_18);
+	float *const d_encoder_2_weight_19 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_19);
+	float *const act_grad2_20 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_20);
+	float *const add_49 = (float *)(work + CONTRACTIVE_AE_AT_ADD_49);
+	float *const d_d_x_22 = (float *)(work + CONTRACTIVE_AE_AT_D_D_X_22);
+	float *const d_act_grad_44 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_44);
+	float *const d_encoder_0_weight_20 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_20);
+	float *const d_encoder_0_weight_21 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_21);
+	float *const d_d_encoder_0_22 = (float *)(work + CONTRACTIVE_AE_AT_D_D_ENCODER_0_22);
+	float *const act_grad2_21 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_21);
+	float *const add_50 = (float *)(work + CONTRACTIVE_AE_AT_ADD_50);
+	float *const d_act_grad_43 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_43);
+	float *const d_encoder_2_weight_20 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_20);
+	float *const d_encoder_2_weight_21 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_21);
+	float *const act_grad2_22 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_22);
+	float *const add_51 = (float *)(work + CONTRACTIVE_AE_AT_ADD_51);
+	float *const d_d_x_21 = (float *)(work + CONTRACTIVE_AE_AT_D_D_X_21);
+	float *const d_act_grad_42 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_42);
+	float *const d_encoder_0_weight_22 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_22);
+	float *const d_encoder_0_weight_23 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_23);
+	float *const d_d_encoder_0_21 = (float *)(work + CONTRACTIVE_AE_AT_D_D_ENCODER_0_21);
+	float *const act_grad2_23 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_23);
+	float *const add_52 = (float *)(work + CONTRACTIVE_AE_AT_ADD_52);
+	float *const d_act_grad_41 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_41);
+	float *const d_encoder_2_weight_22 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_22);
+	float *const d_encoder_2_weight_23 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_23);
+	float *const act_grad2_24 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_24);
+	float *const add_53 = (float *)(work + CONTRACTIVE_AE_AT_ADD_53);
+	float *const d_d_x_20 = (float *)(work + CONTRACTIVE_AE_AT_D_D_X_20);
+	float *const d_act_grad_40 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_40);
+	float *const d_encoder_0_weight_24 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_24);
+	float *const d_encoder_0_weight_25 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_25);
+	float *const d_d_encoder_0_20 = (float *)(work + CONTRACTIVE_AE_AT_D_D_ENCODER_0_20);
+	float *const act_grad2_25 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_25);
+	float *const add_54 = (float *)(work + CONTRACTIVE_AE_AT_ADD_54);
+	float *const d_act_grad_39 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_39);
+	float *const d_encoder_2_weight_24 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_24);
+	float *const d_encoder_2_weight_25 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_25);
+	float *const act_grad2_26 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_26);
+	float *const add_55 = (float *)(work + CONTRACTIVE_AE_AT_ADD_55);
+	float *const d_d_x_19 = (float *)(work + CONTRACTIVE_AE_AT_D_D_X_19);
+	float *const d_act_grad_38 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_38);
+	float *const d_encoder_0_weight_26 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_26);
+	float *const d_encoder_0_weight_27 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_27);
+	float *const d_d_encoder_0_19 = (float *)(work + CONTRACTIVE_AE_AT_D_D_ENCODER_0_19);
+	float *const act_grad2_27 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_27);
+	float *const add_56 = (float *)(work + CONTRACTIVE_AE_AT_ADD_56);
+	float *const d_act_grad_37 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_37);
+	float *const d_encoder_2_weight_26 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_26);
+	float *const d_encoder_2_weight_27 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_27);
+	float *const act_grad2_28 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_28);
+	float *const add_57 = (float *)(work + CONTRACTIVE_AE_AT_ADD_57);
+	float *const d_d_x_18 = (float *)(work + CONTRACTIVE_AE_AT_D_D_X_18);
+	float *const d_act_grad_36 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_36);
+	float *const d_encoder_0_weight_28 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_28);
+	float *const d_encoder_0_weight_29 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_29);
+	float *const d_d_encoder_0_18 = (float *)(work + CONTRACTIVE_AE_AT_D_D_ENCODER_0_18);
+	float *const act_grad2_29 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_29);
+	float *const add_58 = (float *)(work + CONTRACTIVE_AE_AT_ADD_58);
+	float *const d_act_grad_35 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_35);
+	float *const d_encoder_2_weight_28 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_28);
+	float *const d_encoder_2_weight_29 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_29);
+	float *const act_grad2_30 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_30);
+	float *const add_59 = (float *)(work + CONTRACTIVE_AE_AT_ADD_59);
+	float *const d_d_x_17 = (float *)(work + CONTRACTIVE_AE_AT_D_D_X_17);
+	float *const d_act_grad_34 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_34);
+	float *const d_encoder_0_weight_30 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_30);
+	float *const d_encoder_0_weight_31 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_31);
+	float *const d_d_encoder_0_17 = (float *)(work + CONTRACTIVE_AE_AT_D_D_ENCODER_0_17);
+	float *const act_grad2_31 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_31);
+	float *const add_60 = (float *)(work + CONTRACTIVE_AE_AT_ADD_60);
+	float *const d_act_grad_33 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_33);
+	float *const d_encoder_2_weight_30 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_30);
+	float *const d_encoder_2_weight_31 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_31);
+	float *const act_grad2_32 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_32);
+	float *const add_61 = (float *)(work + CONTRACTIVE_AE_AT_ADD_61);
+	float *const d_d_x_16 = (float *)(work + CONTRACTIVE_AE_AT_D_D_X_16);
+	float *const d_act_grad_32 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_32);
+	float *const d_encoder_0_weight_32 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_32);
+	float *const d_encoder_0_weight_33 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_33);
+	float *const d_d_encoder_0_16 = (float *)(work + CONTRACTIVE_AE_AT_D_D_ENCODER_0_16);
+	float *const act_grad2_33 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_33);
+	float *const add_62 = (float *)(work + CONTRACTIVE_AE_AT_ADD_62);
+	float *const d_act_grad_31 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_31);
+	float *const d_encoder_2_weight_32 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_32);
+	float *const d_encoder_2_weight_33 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_33);
+	float *const act_grad2_34 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_34);
+	float *const add_63 = (float *)(work + CONTRACTIVE_AE_AT_ADD_63);
+	float *const d_d_x_15 = (float *)(work + CONTRACTIVE_AE_AT_D_D_X_15);
+	float *const d_act_grad_30 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_30);
+	float *const d_encoder_0_weight_34 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_34);
+	float *const d_encoder_0_weight_35 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_35);
+	float *const d_d_encoder_0_15 = (float *)(work + CONTRACTIVE_AE_AT_D_D_ENCODER_0_15);
+	float *const act_grad2_35 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_35);
+	float *const add_64 = (float *)(work + CONTRACTIVE_AE_AT_ADD_64);
+	float *const d_act_grad_29 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_29);
+	float *const d_encoder_2_weight_34 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_34);
+	float *const d_encoder_2_weight_35 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_35);
+	float *const act_grad2_36 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_36);
+	float *const add_65 = (float *)(work + CONTRACTIVE_AE_AT_ADD_65);
+	float *const d_d_x_14 = (float *)(work + CONTRACTIVE_AE_AT_D_D_X_14);
+	float *const d_act_grad_28 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_28);
+	float *const d_encoder_0_weight_36 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_36);
+	float *const d_encoder_0_weight_37 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_37);
+	float *const d_d_encoder_0_14 = (float *)(work + CONTRACTIVE_AE_AT_D_D_ENCODER_0_14);
+	float *const act_grad2_37 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_37);
+	float *const add_66 = (float *)(work + CONTRACTIVE_AE_AT_ADD_66);
+	float *const d_act_grad_27 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_27);
+	float *const d_encoder_2_weight_36 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_36);
+	float *const d_encoder_2_weight_37 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_37);
+	float *const act_grad2_38 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_38);
+	float *const add_67 = (float *)(work + CONTRACTIVE_AE_AT_ADD_67);
+	float *const d_d_x_13 = (float *)(work + CONTRACTIVE_AE_AT_D_D_X_13);
+	float *const d_act_grad_26 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_26);
+	float *const d_encoder_0_weight_38 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_38);
+	float *const d_encoder_0_weight_39 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_39);
+	float *const d_d_encoder_0_13 = (float *)(work + CONTRACTIVE_AE_AT_D_D_ENCODER_0_13);
+	float *const act_grad2_39 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_39);
+	float *const add_68 = (float *)(work + CONTRACTIVE_AE_AT_ADD_68);
+	float *const d_act_grad_25 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_25);
+	float *const d_encoder_2_weight_38 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_38);
+	float *const d_encoder_2_weight_39 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_39);
+	float *const act_grad2_40 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_40);
+	float *const add_69 = (float *)(work + CONTRACTIVE_AE_AT_ADD_69);
+	float *const d_d_x_12 = (float *)(work + CONTRACTIVE_AE_AT_D_D_X_12);
+	float *const d_act_grad_24 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_24);
+	float *const d_encoder_0_weight_40 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_40);
+	float *const d_encoder_0_weight_41 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_41);
+	float *const d_d_encoder_0_12 = (float *)(work + CONTRACTIVE_AE_AT_D_D_ENCODER_0_12);
+	float *const act_grad2_41 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_41);
+	float *const add_70 = (float *)(work + CONTRACTIVE_AE_AT_ADD_70);
+	float *const d_act_grad_23 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_23);
+	float *const d_encoder_2_weight_40 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_40);
+	float *const d_encoder_2_weight_41 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_41);
+	float *const act_grad2_42 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_42);
+	float *const add_71 = (float *)(work + CONTRACTIVE_AE_AT_ADD_71);
+	float *const d_d_x_11 = (float *)(work + CONTRACTIVE_AE_AT_D_D_X_11);
+	float *const d_act_grad_22 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_22);
+	float *const d_encoder_0_weight_42 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_42);
+	float *const d_encoder_0_weight_43 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_43);
+	float *const d_d_encoder_0_11 = (float *)(work + CONTRACTIVE_AE_AT_D_D_ENCODER_0_11);
+	float *const act_grad2_43 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_43);
+	float *const add_72 = (float *)(work + CONTRACTIVE_AE_AT_ADD_72);
+	float *const d_act_grad_21 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_21);
+	float *const d_encoder_2_weight_42 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_42);
+	float *const d_encoder_2_weight_43 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_43);
+	float *const act_grad2_44 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_44);
+	float *const add_73 = (float *)(work + CONTRACTIVE_AE_AT_ADD_73);
+	float *const d_d_x_10 = (float *)(work + CONTRACTIVE_AE_AT_D_D_X_10);
+	float *const d_act_grad_20 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_20);
+	float *const d_encoder_0_weight_44 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_44);
+	float *const d_encoder_0_weight_45 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_45);
+	float *const d_d_encoder_0_10 = (float *)(work + CONTRACTIVE_AE_AT_D_D_ENCODER_0_10);
+	float *const act_grad2_45 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_45);
+	float *const add_74 = (float *)(work + CONTRACTIVE_AE_AT_ADD_74);
+	float *const d_act_grad_19 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_19);
+	float *const d_encoder_2_weight_44 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_44);
+	float *const d_encoder_2_weight_45 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_45);
+	float *const act_grad2_46 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_46);
+	float *const add_75 = (float *)(work + CONTRACTIVE_AE_AT_ADD_75);
+	float *const d_d_x_9 = (float *)(work + CONTRACTIVE_AE_AT_D_D_X_9);
+	float *const d_act_grad_18 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_18);
+	float *const d_encoder_0_weight_46 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_46);
+	float *const d_encoder_0_weight_47 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_47);
+	float *const d_d_encoder_0_9 = (float *)(work + CONTRACTIVE_AE_AT_D_D_ENCODER_0_9);
+	float *const act_grad2_47 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_47);
+	float *const add_76 = (float *)(work + CONTRACTIVE_AE_AT_ADD_76);
+	float *const d_act_grad_17 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_17);
+	float *const d_encoder_2_weight_46 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_46);
+	float *const d_encoder_2_weight_47 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_47);
+	float *const act_grad2_48 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_48);
+	float *const add_77 = (float *)(work + CONTRACTIVE_AE_AT_ADD_77);
+	float *const d_d_x_8 = (float *)(work + CONTRACTIVE_AE_AT_D_D_X_8);
+	float *const d_act_grad_16 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_16);
+	float *const d_encoder_0_weight_48 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_48);
+	float *const d_encoder_0_weight_49 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_49);
+	float *const d_d_encoder_0_8 = (float *)(work + CONTRACTIVE_AE_AT_D_D_ENCODER_0_8);
+	float *const act_grad2_49 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_49);
+	float *const add_78 = (float *)(work + CONTRACTIVE_AE_AT_ADD_78);
+	float *const d_act_grad_15 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_15);
+	float *const d_encoder_2_weight_48 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_48);
+	float *const d_encoder_2_weight_49 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_49);
+	float *const act_grad2_50 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_50);
+	float *const add_79 = (float *)(work + CONTRACTIVE_AE_AT_ADD_79);
+	float *const d_d_x_7 = (float *)(work + CONTRACTIVE_AE_AT_D_D_X_7);
+	float *const d_act_grad_14 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_14);
+	float *const d_encoder_0_weight_50 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_50);
+	float *const d_encoder_0_weight_51 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_51);
+	float *const d_d_encoder_0_7 = (float *)(work + CONTRACTIVE_AE_AT_D_D_ENCODER_0_7);
+	float *const act_grad2_51 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_51);
+	float *const add_80 = (float *)(work + CONTRACTIVE_AE_AT_ADD_80);
+	float *const d_act_grad_13 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_13);
+	float *const d_encoder_2_weight_50 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_50);
+	float *const d_encoder_2_weight_51 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_51);
+	float *const act_grad2_52 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_52);
+	float *const add_81 = (float *)(work + CONTRACTIVE_AE_AT_ADD_81);
+	float *const d_d_x_6 = (float *)(work + CONTRACTIVE_AE_AT_D_D_X_6);
+	float *const d_act_grad_12 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_12);
+	float *const d_encoder_0_weight_52 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_52);
+	float *const d_encoder_0_weight_53 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_53);
+	float *const d_d_encoder_0_6 = (float *)(work + CONTRACTIVE_AE_AT_D_D_ENCODER_0_6);
+	float *const act_grad2_53 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_53);
+	float *const add_82 = (float *)(work + CONTRACTIVE_AE_AT_ADD_82);
+	float *const d_act_grad_11 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_11);
+	float *const d_encoder_2_weight_52 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_52);
+	float *const d_encoder_2_weight_53 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_53);
+	float *const act_grad2_54 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_54);
+	float *const add_83 = (float *)(work + CONTRACTIVE_AE_AT_ADD_83);
+	float *const d_d_x_5 = (float *)(work + CONTRACTIVE_AE_AT_D_D_X_5);
+	float *const d_act_grad_10 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_10);
+	float *const d_encoder_0_weight_54 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_54);
+	float *const d_encoder_0_weight_55 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_55);
+	float *const d_d_encoder_0_5 = (float *)(work + CONTRACTIVE_AE_AT_D_D_ENCODER_0_5);
+	float *const act_grad2_55 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_55);
+	float *const add_84 = (float *)(work + CONTRACTIVE_AE_AT_ADD_84);
+	float *const d_act_grad_9 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_9);
+	float *const d_encoder_2_weight_54 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_54);
+	float *const d_encoder_2_weight_55 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_55);
+	float *const act_grad2_56 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_56);
+	float *const add_85 = (float *)(work + CONTRACTIVE_AE_AT_ADD_85);
+	float *const d_d_x_4 = (float *)(work + CONTRACTIVE_AE_AT_D_D_X_4);
+	float *const d_act_grad_8 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_8);
+	float *const d_encoder_0_weight_56 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_56);
+	float *const d_encoder_0_weight_57 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_57);
+	float *const d_d_encoder_0_4 = (float *)(work + CONTRACTIVE_AE_AT_D_D_ENCODER_0_4);
+	float *const act_grad2_57 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_57);
+	float *const add_86 = (float *)(work + CONTRACTIVE_AE_AT_ADD_86);
+	float *const d_act_grad_7 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_7);
+	float *const d_encoder_2_weight_56 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_56);
+	float *const d_encoder_2_weight_57 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_57);
+	float *const act_grad2_58 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_58);
+	float *const add_87 = (float *)(work + CONTRACTIVE_AE_AT_ADD_87);
+	float *const d_d_x_3 = (float *)(work + CONTRACTIVE_AE_AT_D_D_X_3);
+	float *const d_act_grad_6 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_6);
+	float *const d_encoder_0_weight_58 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_58);
+	float *const d_encoder_0_weight_59 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_59);
+	float *const d_d_encoder_0_3 = (float *)(work + CONTRACTIVE_AE_AT_D_D_ENCODER_0_3);
+	float *const act_grad2_59 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_59);
+	float *const add_88 = (float *)(work + CONTRACTIVE_AE_AT_ADD_88);
+	float *const d_act_grad_5 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_5);
+	float *const d_encoder_2_weight_58 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_58);
+	float *const d_encoder_2_weight_59 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_59);
+	float *const act_grad2_60 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_60);
+	float *const add_89 = (float *)(work + CONTRACTIVE_AE_AT_ADD_89);
+	float *const d_d_x_2 = (float *)(work + CONTRACTIVE_AE_AT_D_D_X_2);
+	float *const d_act_grad_4 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_4);
+	float *const d_encoder_0_weight_60 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_60);
+	float *const d_encoder_0_weight_61 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_61);
+	float *const d_d_encoder_0_2 = (float *)(work + CONTRACTIVE_AE_AT_D_D_ENCODER_0_2);
+	float *const act_grad2_61 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_61);
+	float *const add_90 = (float *)(work + CONTRACTIVE_AE_AT_ADD_90);
+	float *const d_act_grad_3 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_3);
+	float *const d_encoder_2_weight_60 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_60);
+	float *const d_encoder_2_weight_61 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_61);
+	float *const act_grad2_62 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_62);
+	float *const add_91 = (float *)(work + CONTRACTIVE_AE_AT_ADD_91);
+	float *const d_d_x = (float *)(work + CONTRACTIVE_AE_AT_D_D_X);
+	float *const d_act_grad_2 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_2);
+	float *const d_encoder_0_weight_62 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_62);
+	float *const d_encoder_0_weight_63 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_63);
+	float *const d_d_encoder_0 = (float *)(work + CONTRACTIVE_AE_AT_D_D_ENCODER_0);
+	float *const act_grad2_63 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_63);
+	float *const add_92 = (float *)(work + CONTRACTIVE_AE_AT_ADD_92);
+	float *const d_act_grad = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD);
+	float *const d_encoder_2_weight_62 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_62);
+	float *const d_encoder_2_weight_63 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_63);
+	float *const act_grad2_64 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_64);
+	float *const add_93 = (float *)(work + CONTRACTIVE_AE_AT_ADD_93);
+	float *const d_decoder_0 = (float *)(work + CONTRACTIVE_AE_AT_D_DECODER_0);
+	float *const d_decoder_2_weight = grad + CONTRACTIVE_AE_DECODER_2_WEIGHT;
+	float *const d_decoder_2_bias = grad + CONTRACTIVE_AE_DECODER_2_BIAS;
+	float *const d_z = (float *)(work + CONTRACTIVE_AE_AT_D_Z);
+	float *const d_decoder_0_weight = grad + CONTRACTIVE_AE_DECODER_0_WEIGHT;
+	float *const d_decoder_0_bias = grad + CONTRACTIVE_AE_DECODER_0_BIAS;
+	float *const add_94 = (float *)(work + CONTRACTIVE_AE_AT_ADD_94);
+	float *const d_encoder_0_33 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_33);
+	float *const d_encoder_2_weight_64 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_64);
+	float *const d_encoder_2_weight_65 = grad + CONTRACTIVE_AE_ENCODER_2_WEIGHT;
+	float *const d_encoder_2_bias = grad + CONTRACTIVE_AE_ENCODER_2_BIAS;
+	float *const add_95 = (float *)(work + CONTRACTIVE_AE_AT_ADD_95);
+	float *const d_encoder_0_weight_64 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_64);
+	float *const d_encoder_0_weight_65 = grad + CONTRACTIVE_AE_ENCODER_0_WEIGHT;
+	float *const d_encoder_0_bias = grad + CONTRACTIVE_AE_ENCODER_0_BIAS;
+	/* d_xhat: computed with loss_0 */
+	/* d_loss_1: scale [] */
 	for (long i = 0; i < 1; i++)
-		t373[i] = 0.01f * t372[i];
-	/* t374 = sumsq_grad */
+		d_loss_1[i] = 0.01f * d_loss_0[i];
+	/* d_d_x_32: sumsq_grad [n, 784] */
 	{
-		const float k = (float)(2 * (double)t373[0] / n);
+		const float k = (float)(2 * (double)d_loss_1[0] / n);
 		for (long i = 0; i < n * 784; i++)
-			t374[i] = k * t364[i];
+			d_d_x_32[i] = k * d_x_32[i];
 	}
-	/* t375 = dense */
-	contractive_ae_gemm(n, 128, 784, t374, 784, 1, t1, 1, 784, NULL, t375,
+	/* d_act_grad_64: dense [n, 128] */
+	contractive_ae_gemm(n, 128, 784, d_d_x_32, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_64,
 		NULL);
-	/* t376 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t363, 1, 128, t374, 784, 1, NULL, t376, NULL);
-	/* t377 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t375, t4, t377);
-	/* t378 = act_grad2 */
+	/* d_encoder_0_weight: dense_dw [128, 784] */
+	contractive_ae_gemm(128, 784, n, act_grad_64, 1, 128, d_d_x_32, 784, 1, NULL, d_encoder_0_weight, NULL);
+	/* d_d_encoder_0_32: act_grad [n, 128] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_act_grad_64, encoder_0, d_d_encoder_0_32);
+	/* act_grad2: act_grad2 [n, 128] */
 	for (long i = 0; i < n * 128; i++)
-		t378[i] = t375[i] * t360[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
-	/* t379 = dense */
-	contractive_ae_gemm(n, 32, 128, t377, 128, 1, t5, 1, 128, NULL, t379,
+		act_grad2[i] = d_act_grad_64[i] * d_encoder_0_32[i] * (encoder_0[i] * (1 - encoder_0[i]) * (1 - 2 * encoder_0[i]));
+	/* d_act_grad_63: dense [n, 32] */
+	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_32, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_63,
 		NULL);
-	/* t380 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t359, 1, 32, t377, 128, 1, NULL, t380, NULL);
-	/* t381 = act_grad2 */
+	/* d_encoder_2_weight: dense_dw [32, 128] */
+	contractive_ae_gemm(32, 128, n, act_grad_63, 1, 32, d_d_encoder_0_32, 128, 1, NULL, d_encoder_2_weight, NULL);
+	/* act_grad2_2: act_grad2 [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t381[i] = t379[i] * t358[i] * (t8[i] * (1 - t8[i]) * (1 - 2 * t8[i]));
-	/* t382 = sumsq_grad */
+		act_grad2_2[i] = d_act_grad_63[i] * basis_32[i] * (z[i] * (1 - z[i]) * (1 - 2 * z[i]));
+	/* d_d_x_31: sumsq_grad [n, 784] */
 	{
-		const float k = (float)(2 * (double)t373[0] / n);
+		const float k = (float)(2 * (double)d_loss_1[0] / n);
 		for (long i = 0; i < n * 784; i++)
-			t382[i] = k * t353[i];
+			d_d_x_31[i] = k * d_x_31[i];
 	}
-	/* t383 = dense */
-	contractive_ae_gemm(n, 128, 784, t382, 784, 1, t1, 1, 784, NULL, t383,
+	/* d_act_grad_62: dense [n, 128] */
+	contractive_ae_gemm(n, 128, 784, d_d_x_31, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_62,
 		NULL);
-	/* t384 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t352, 1, 128, t382, 784, 1, NULL, t384, NULL);
-	/* t385 = add */
+	/* d_encoder_0_weight_2: dense_dw [128, 784] */
+	contractive_ae_gemm(128, 784, n, act_grad_62, 1, 128, d_d_x_31, 784, 1, NULL, d_encoder_0_weight_2, NULL);
+	/* d_encoder_0_weight_3: add [128, 784] */
 	for (long i = 0; i < 100352; i++)
-		t385[i] = t376[i] + t384[i];
-	/* t386 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t383, t4, t386);
-	/* t387 = act_grad2 */
+		d_encoder_0_weight_3[i] = d_encoder_0_weight[i] + d_encoder_0_weight_2[i];
+	/* d_d_encoder_0_31: act_grad [n, 128] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_act_grad_62, encoder_0, d_d_encoder_0_31);
+	/* act_grad2_3: act_grad2 [n, 128] */
 	for (long i = 0; i < n * 128; i++)
-		t387[i] = t383[i] * t349[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
-	/* t388 = add */
+		act_grad2_3[i] = d_act_grad_62[i] * d_encoder_0_31[i] * (encoder_0[i] * (1 - encoder_0[i]) * (1 - 2 * encoder_0[i]));
+	/* add_32: add [n, 128] */
 	for (long i = 0; i < n * 128; i++)
-		t388[i] = t378[i] + t387[i];
-	/* t389 = dense */
-	contractive_ae_gemm(n, 32, 128, t386, 128, 1, t5, 1, 128, NULL, t389,
+		add_32[i] = act_grad2[i] + act_grad2_3[i];
+	/* d_act_grad_61: dense [n, 32] */
+	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_31, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_61,
 		NULL);
-	/* t390 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t348, 1, 32, t386, 128, 1, NULL, t390, NULL);
-	/* t391 = add */
+	/* d_encoder_2_weight_2: dense_dw [32, 128] */
+	contractive_ae_gemm(32, 128, n, act_grad_61, 1, 32, d_d_encoder_0_31, 128, 1, NULL, d_encoder_2_weight_2, NULL);
+	/* d_encoder_2_weight_3: add [32, 128] */
 	for (long i = 0; i < 4096; i++)
-		t391[i] = t380[i] + t390[i];
-	/* t392 = act_grad2 */
+		d_encoder_2_weight_3[i] = d_encoder_2_weight[i] + d_encoder_2_weight_2[i];
+	/* act_grad2_4: act_grad2 [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t392[i] = t389[i] * t347[i] * (t8[i] * (1 - t8[i]) * (1 - 2 * t8[i]));
-	/* t393 = add */
+		act_grad2_4[i] = d_act_grad_61[i] * basis_31[i] * (z[i] * (1 - z[i]) * (1 - 2 * z[i]));
+	/* add_33: add [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t393[i] = t381[i] + t392[i];
-	/* t394 = sumsq_grad */
+		add_33[i] = act_grad2_2[i] + act_grad2_4[i];
+	/* d_d_x_30: sumsq_grad [n, 784] */
 	{
-		const float k = (float)(2 * (double)t373[0] / n);
+		const float k = (float)(2 * (double)d_loss_1[0] / n);
 		for (long i = 0; i < n * 784; i++)
-			t394[i] = k * t342[i];
+			d_d_x_30[i] = k * d_x_30[i];
 	}
-	/* t395 = dense */
-	contractive_ae_gemm(n, 128, 784, t394, 784, 1, t1, 1, 784, NULL, t395,
+	/* d_act_grad_60: dense [n, 128] */
+	contractive_ae_gemm(n, 128, 784, d_d_x_30, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_60,
 		NULL);
-	/* t396 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t341, 1, 128, t394, 784, 1, NULL, t396, NULL);
-	/* t397 = add */
+	/* d_encoder_0_weight_4: dense_dw [128, 784] */
+	contractive_ae_gemm(128, 784, n, act_grad_60, 1, 128, d_d_x_30, 784, 1, NULL, d_encoder_0_weight_4, NULL);
+	/* d_encoder_0_weight_5: add [128, 784] */
 	for (long i = 0; i < 100352; i++)
-		t397[i] = t385[i] + t396[i];
-	/* t398 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t395, t4, t398);
-	/* t399 = act_grad2 */
+		d_encoder_0_weight_5[i] = d_encoder_0_weight_3[i] + d_encoder_0_weight_4[i];
+	/* d_d_encoder_0_30: act_grad [n, 128] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_act_grad_60, encoder_0, d_d_encoder_0_30);
+	/* act_grad2_5: act_grad2 [n, 128] */
 	for (long i = 0; i < n * 128; i++)
-		t399[i] = t395[i] * t338[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
-	/* t400 = add */
+		act_grad2_5[i] = d_act_grad_60[i] * d_encoder_0_30[i] * (encoder_0[i] * (1 - encoder_0[i]) * (1 - 2 * encoder_0[i]));
+	/* add_34: add [n, 128] */
 	for (long i = 0; i < n * 128; i++)
-		t400[i] = t388[i] + t399[i];
-	/* t401 = dense */
-	contractive_ae_gemm(n, 32, 128, t398, 128, 1, t5, 1, 128, NULL, t401,
+		add_34[i] = add_32[i] + act_grad2_5[i];
+	/* d_act_grad_59: dense [n, 32] */
+	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_30, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_59,
 		NULL);
-	/* t402 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t337, 1, 32, t398, 128, 1, NULL, t402, NULL);
-	/* t403 = add */
+	/* d_encoder_2_weight_4: dense_dw [32, 128] */
+	contractive_ae_gemm(32, 128, n, act_grad_59, 1, 32, d_d_encoder_0_30, 128, 1, NULL, d_encoder_2_weight_4, NULL);
+	/* d_encoder_2_weight_5: add [32, 128] */
 	for (long i = 0; i < 4096; i++)
-		t403[i] = t391[i] + t402[i];
-	/* t404 = act_grad2 */
+		d_encoder_2_weight_5[i] = d_encoder_2_weight_3[i] + d_encoder_2_weight_4[i];
+	/* act_grad2_6: act_grad2 [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t404[i] = t401[i] * t336[i] * (t8[i] * (1 - t8[i]) * (1 - 2 * t8[i]));
-	/* t405 = add */
+		act_grad2_6[i] = d_act_grad_59[i] * basis_30[i] * (z[i] * (1 - z[i]) * (1 - 2 * z[i]));
+	/* add_35: add [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t405[i] = t393[i] + t404[i];
-	/* t406 = sumsq_grad */
+		add_35[i] = add_33[i] + act_grad2_6[i];
+	/* d_d_x_29: sumsq_grad [n, 784] */
 	{
-		const float k = (float)(2 * (double)t373[0] / n);
+		const float k = (float)(2 * (double)d_loss_1[0] / n);
 		for (long i = 0; i < n * 784; i++)
-			t406[i] = k * t331[i];
+			d_d_x_29[i] = k * d_x_29[i];
 	}
-	/* t407 = dense */
-	contractive_ae_gemm(n, 128, 784, t406, 784, 1, t1, 1, 784, NULL, t407,
+	/* d_act_grad_58: dense [n, 128] */
+	contractive_ae_gemm(n, 128, 784, d_d_x_29, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_58,
 		NULL);
-	/* t408 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t330, 1, 128, t406, 784, 1, NULL, t408, NULL);
-	/* t409 = add */
+	/* d_encoder_0_weight_6: dense_dw [128, 784] */
+	contractive_ae_gemm(128, 784, n, act_grad_58, 1, 128, d_d_x_29, 784, 1, NULL, d_encoder_0_weight_6, NULL);
+	/* d_encoder_0_weight_7: add [128, 784] */
 	for (long i = 0; i < 100352; i++)
-		t409[i] = t397[i] + t408[i];
-	/* t410 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t407, t4, t410);
-	/* t411 = act_grad2 */
+		d_encoder_0_weight_7[i] = d_encoder_0_weight_5[i] + d_encoder_0_weight_6[i];
+	/* d_d_encoder_0_29: act_grad [n, 128] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_act_grad_58, encoder_0, d_d_encoder_0_29);
+	/* act_grad2_7: act_grad2 [n, 128] */
 	for (long i = 0; i < n * 128; i++)
-		t411[i] = t407[i] * t327[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
-	/* t412 = add */
+		act_grad2_7[i] = d_act_grad_58[i] * d_encoder_0_29[i] * (encoder_0[i] * (1 - encoder_0[i]) * (1 - 2 * encoder_0[i]));
+	/* add_36: add [n, 128] */
 	for (long i = 0; i < n * 128; i++)
-		t412[i] = t400[i] + t411[i];
-	/* t413 = dense */
-	contractive_ae_gemm(n, 32, 128, t410, 128, 1, t5, 1, 128, NULL, t413,
+		add_36[i] = add_34[i] + act_grad2_7[i];
+	/* d_act_grad_57: dense [n, 32] */
+	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_29, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_57,
 		NULL);
-	/* t414 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t326, 1, 32, t410, 128, 1, NULL, t414, NULL);
-	/* t415 = add */
+	/* d_encoder_2_weight_6: dense_dw [32, 128] */
+	contractive_ae_gemm(32, 128, n, act_grad_57, 1, 32, d_d_encoder_0_29, 128, 1, NULL, d_encoder_2_weight_6, NULL);
+	/* d_encoder_2_weight_7: add [32, 128] */
 	for (long i = 0; i < 4096; i++)
-		t415[i] = t403[i] + t414[i];
-	/* t416 = act_grad2 */
+		d_encoder_2_weight_7[i] = d_encoder_2_weight_5[i] + d_encoder_2_weight_6[i];
+	/* act_grad2_8: act_grad2 [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t416[i] = t413[i] * t325[i] * (t8[i] * (1 - t8[i]) * (1 - 2 * t8[i]));
-	/* t417 = add */
+		act_grad2_8[i] = d_act_grad_57[i] * basis_29[i] * (z[i] * (1 - z[i]) * (1 - 2 * z[i]));
+	/* add_37: add [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t417[i] = t405[i] + t416[i];
-	/* t418 = sumsq_grad */
+		add_37[i] = add_35[i] + act_grad2_8[i];
+	/* d_d_x_28: sumsq_grad [n, 784] */
 	{
-		const float k = (float)(2 * (double)t373[0] / n);
+		const float k = (float)(2 * (double)d_loss_1[0] / n);
 		for (long i = 0; i < n * 784; i++)
-			t418[i] = k * t320[i];
+			d_d_x_28[i] = k * d_x_28[i];
 	}
-	/* t419 = dense */
-	contractive_ae_gemm(n, 128, 784, t418, 784, 1, t1, 1, 784, NULL, t419,
+	/* d_act_grad_56: dense [n, 128] */
+	contractive_ae_gemm(n, 128, 784, d_d_x_28, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_56,
 		NULL);
-	/* t420 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t319, 1, 128, t418, 784, 1, NULL, t420, NULL);
-	/* t421 = add */
+	/* d_encoder_0_weight_8: dense_dw [128, 784] */
+	contractive_ae_gemm(128, 784, n, act_grad_56, 1, 128, d_d_x_28, 784, 1, NULL, d_encoder_0_weight_8, NULL);
+	/* d_encoder_0_weight_9: add [128, 784] */
 	for (long i = 0; i < 100352; i++)
-		t421[i] = t409[i] + t420[i];
-	/* t422 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t419, t4, t422);
-	/* t423 = act_grad2 */
+		d_encoder_0_weight_9[i] = d_encoder_0_weight_7[i] + d_encoder_0_weight_8[i];
+	/* d_d_encoder_0_28: act_grad [n, 128] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_act_grad_56, encoder_0, d_d_encoder_0_28);
+	/* act_grad2_9: act_grad2 [n, 128] */
 	for (long i = 0; i < n * 128; i++)
-		t423[i] = t419[i] * t316[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
-	/* t424 = add */
+		act_grad2_9[i] = d_act_grad_56[i] * d_encoder_0_28[i] * (encoder_0[i] * (1 - encoder_0[i]) * (1 - 2 * encoder_0[i]));
+	/* add_38: add [n, 128] */
 	for (long i = 0; i < n * 128; i++)
-		t424[i] = t412[i] + t423[i];
-	/* t425 = dense */
-	contractive_ae_gemm(n, 32, 128, t422, 128, 1, t5, 1, 128, NULL, t425,
+		add_38[i] = add_36[i] + act_grad2_9[i];
+	/* d_act_grad_55: dense [n, 32] */
+	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_28, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_55,
 		NULL);
-	/* t426 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t315, 1, 32, t422, 128, 1, NULL, t426, NULL);
-	/* t427 = add */
+	/* d_encoder_2_weight_8: dense_dw [32, 128] */
+	contractive_ae_gemm(32, 128, n, act_grad_55, 1, 32, d_d_encoder_0_28, 128, 1, NULL, d_encoder_2_weight_8, NULL);
+	/* d_encoder_2_weight_9: add [32, 128] */
 	for (long i = 0; i < 4096; i++)
-		t427[i] = t415[i] + t426[i];
-	/* t428 = act_grad2 */
+		d_encoder_2_weight_9[i] = d_encoder_2_weight_7[i] + d_encoder_2_weight_8[i];
+	/* act_grad2_10: act_grad2 [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t428[i] = t425[i] * t314[i] * (t8[i] * (1 - t8[i]) * (1 - 2 * t8[i]));
-	/* t429 = add */
+		act_grad2_10[i] = d_act_grad_55[i] * basis_28[i] * (z[i] * (1 - z[i]) * (1 - 2 * z[i]));
+	/* add_39: add [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t429[i] = t417[i] + t428[i];
-	/* t430 = sumsq_grad */
+		add_39[i] = add_37[i] + act_grad2_10[i];
+	/* d_d_x_27: sumsq_grad [n, 784] */
 	{
-		const float k = (float)(2 * (double)t373[0] / n);
+		const float k = (float)(2 * (double)d_loss_1[0] / n);
 		for (long i = 0; i < n * 784; i++)
-			t430[i] = k * t309[i];
+			d_d_x_27[i] = k * d_x_27[i];
 	}
-	/* t431 = dense */
-	contractive_ae_gemm(n, 128, 784, t430, 784, 1, t1, 1, 784, NULL, t431,
+	/* d_act_grad_54: dense [n, 128] */
+	contractive_ae_gemm(n, 128, 784, d_d_x_27, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_54,
 		NULL);
-	/* t432 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t308, 1, 128, t430, 784, 1, NULL, t432, NULL);
-	/* t433 = add */
+	/* d_encoder_0_weight_10: dense_dw [128, 784] */
+	contractive_ae_gemm(128, 784, n, act_grad_54, 1, 128, d_d_x_27, 784, 1, NULL, d_encoder_0_weight_10, NULL);
+	/* d_encoder_0_weight_11: add [128, 784] */
 	for (long i = 0; i < 100352; i++)
-		t433[i] = t421[i] + t432[i];
-	/* t434 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t431, t4, t434);
-	/* t435 = act_grad2 */
+		d_encoder_0_weight_11[i] = d_encoder_0_weight_9[i] + d_encoder_0_weight_10[i];
+	/* d_d_encoder_0_27: act_grad [n, 128] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_act_grad_54, encoder_0, d_d_encoder_0_27);
+	/* act_grad2_11: act_grad2 [n, 128] */
 	for (long i = 0; i < n * 128; i++)
-		t435[i] = t431[i] * t305[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
-	/* t436 = add */
+		act_grad2_11[i] = d_act_grad_54[i] * d_encoder_0_27[i] * (encoder_0[i] * (1 - encoder_0[i]) * (1 - 2 * encoder_0[i]));
+	/* add_40: add [n, 128] */
 	for (long i = 0; i < n * 128; i++)
-		t436[i] = t424[i] + t435[i];
-	/* t437 = dense */
-	contractive_ae_gemm(n, 32, 128, t434, 128, 1, t5, 1, 128, NULL, t437,
+		add_40[i] = add_38[i] + act_grad2_11[i];
+	/* d_act_grad_53: dense [n, 32] */
+	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_27, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_53,
 		NULL);
-	/* t438 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t304, 1, 32, t434, 128, 1, NULL, t438, NULL);
-	/* t439 = add */
+	/* d_encoder_2_weight_10: dense_dw [32, 128] */
+	contractive_ae_gemm(32, 128, n, act_grad_53, 1, 32, d_d_encoder_0_27, 128, 1, NULL, d_encoder_2_weight_10, NULL);
+	/* d_encoder_2_weight_11: add [32, 128] */
 	for (long i = 0; i < 4096; i++)
-		t439[i] = t427[i] + t438[i];
-	/* t440 = act_grad2 */
+		d_encoder_2_weight_11[i] = d_encoder_2_weight_9[i] + d_encoder_2_weight_10[i];
+	/* act_grad2_12: act_grad2 [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t440[i] = t437[i] * t303[i] * (t8[i] * (1 - t8[i]) * (1 - 2 * t8[i]));
-	/* t441 = add */
+		act_grad2_12[i] = d_act_grad_53[i] * basis_27[i] * (z[i] * (1 - z[i]) * (1 - 2 * z[i]));
+	/* add_41: add [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t441[i] = t429[i] + t440[i];
-	/* t442 = sumsq_grad */
+		add_41[i] = add_39[i] + act_grad2_12[i];
+	/* d_d_x_26: sumsq_grad [n, 784] */
 	{
-		const float k = (float)(2 * (double)t373[0] / n);
+		const float k = (float)(2 * (double)d_loss_1[0] / n);
 		for (long i = 0; i < n * 784; i++)
-			t442[i] = k * t298[i];
+			d_d_x_26[i] = k * d_x_26[i];
 	}
-	/* t443 = dense */
-	contractive_ae_gemm(n, 128, 784, t442, 784, 1, t1, 1, 784, NULL, t443,
+	/* d_act_grad_52: dense [n, 128] */
+	contractive_ae_gemm(n, 128, 784, d_d_x_26, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_52,
 		NULL);
-	/* t444 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t297, 1, 128, t442, 784, 1, NULL, t444, NULL);
-	/* t445 = add */
+	/* d_encoder_0_weight_12: dense_dw [128, 784] */
+	contractive_ae_gemm(128, 784, n, act_grad_52, 1, 128, d_d_x_26, 784, 1, NULL, d_encoder_0_weight_12, NULL);
+	/* d_encoder_0_weight_13: add [128, 784] */
 	for (long i = 0; i < 100352; i++)
-		t445[i] = t433[i] + t444[i];
-	/* t446 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t443, t4, t446);
-	/* t447 = act_grad2 */
+		d_encoder_0_weight_13[i] = d_encoder_0_weight_11[i] + d_encoder_0_weight_12[i];
+	/* d_d_encoder_0_26: act_grad [n, 128] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_act_grad_52, encoder_0, d_d_encoder_0_26);
+	/* act_grad2_13: act_grad2 [n, 128] */
 	for (long i = 0; i < n * 128; i++)
-		t447[i] = t443[i] * t294[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
-	/* t448 = add */
+		act_grad2_13[i] = d_act_grad_52[i] * d_encoder_0_26[i] * (encoder_0[i] * (1 - encoder_0[i]) * (1 - 2 * encoder_0[i]));
+	/* add_42: add [n, 128] */
 	for (long i = 0; i < n * 128; i++)
-		t448[i] = t436[i] + t447[i];
-	/* t449 = dense */
-	contractive_ae_gemm(n, 32, 128, t446, 128, 1, t5, 1, 128, NULL, t449,
+		add_42[i] = add_40[i] + act_grad2_13[i];
+	/* d_act_grad_51: dense [n, 32] */
+	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_26, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_51,
 		NULL);
-	/* t450 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t293, 1, 32, t446, 128, 1, NULL, t450, NULL);
-	/* t451 = add */
+	/* d_encoder_2_weight_12: dense_dw [32, 128] */
+	contractive_ae_gemm(32, 128, n, act_grad_51, 1, 32, d_d_encoder_0_26, 128, 1, NULL, d_encoder_2_weight_12, NULL);
+	/* d_encoder_2_weight_13: add [32, 128] */
 	for (long i = 0; i < 4096; i++)
-		t451[i] = t439[i] + t450[i];
-	/* t452 = act_grad2 */
+		d_encoder_2_weight_13[i] = d_encoder_2_weight_11[i] + d_encoder_2_weight_12[i];
+	/* act_grad2_14: act_grad2 [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t452[i] = t449[i] * t292[i] * (t8[i] * (1 - t8[i]) * (1 - 2 * t8[i]));
-	/* t453 = add */
+		act_grad2_14[i] = d_act_grad_51[i] * basis_26[i] * (z[i] * (1 - z[i]) * (1 - 2 * z[i]));
+	/* add_43: add [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t453[i] = t441[i] + t452[i];
-	/* t454 = sumsq_grad */
+		add_43[i] = add_41[i] + act_grad2_14[i];
+	/* d_d_x_25: sumsq_grad [n, 784] */
 	{
-		const float k = (float)(2 * (double)t373[0] / n);
+		const float k = (float)(2 * (double)d_loss_1[0] / n);
 		for (long i = 0; i < n * 784; i++)
-			t454[i] = k * t287[i];
+			d_d_x_25[i] = k * d_x_25[i];
 	}
-	/* t455 = dense */
-	contractive_ae_gemm(n, 128, 784, t454, 784, 1, t1, 1, 784, NULL, t455,
+	/* d_act_grad_50: dense [n, 128] */
+	contractive_ae_gemm(n, 128, 784, d_d_x_25, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_50,
 		NULL);
-	/* t456 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t286, 1, 128, t454, 784, 1, NULL, t456, NULL);
-	/* t457 = add */
+	/* d_encoder_0_weight_14: dense_dw [128, 784] */
+	contractive_ae_gemm(128, 784, n, act_grad_50, 1, 128, d_d_x_25, 784, 1, NULL, d_encoder_0_weight_14, NULL);
+	/* d_encoder_0_weight_15: add [128, 784] */
 	for (long i = 0; i < 100352; i++)
-		t457[i] = t445[i] + t456[i];
-	/* t458 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t455, t4, t458);
-	/* t459 = act_grad2 */
+		d_encoder_0_weight_15[i] = d_encoder_0_weight_13[i] + d_encoder_0_weight_14[i];
+	/* d_d_encoder_0_25: act_grad [n, 128] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_act_grad_50, encoder_0, d_d_encoder_0_25);
+	/* act_grad2_15: act_grad2 [n, 128] */
 	for (long i = 0; i < n * 128; i++)
-		t459[i] = t455[i] * t283[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
-	/* t460 = add */
+		act_grad2_15[i] = d_act_grad_50[i] * d_encoder_0_25[i] * (encoder_0[i] * (1 - encoder_0[i]) * (1 - 2 * encoder_0[i]));
+	/* add_44: add [n, 128] */
 	for (long i = 0; i < n * 128; i++)
-		t460[i] = t448[i] + t459[i];
-	/* t461 = dense */
-	contractive_ae_gemm(n, 32, 128, t458, 128, 1, t5, 1, 128, NULL, t461,
+		add_44[i] = add_42[i] + act_grad2_15[i];
+	/* d_act_grad_49: dense [n, 32] */
+	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_25, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_49,
 		NULL);
-	/* t462 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t282, 1, 32, t458, 128, 1, NULL, t462, NULL);
-	/* t463 = add */
+	/* d_encoder_2_weight_14: dense_dw [32, 128] */
+	contractive_ae_gemm(32, 128, n, act_grad_49, 1, 32, d_d_encoder_0_25, 128, 1, NULL, d_encoder_2_weight_14, NULL);
+	/* d_encoder_2_weight_15: add [32, 128] */
 	for (long i = 0; i < 4096; i++)
-		t463[i] = t451[i] + t462[i];
-	/* t464 = act_grad2 */
+		d_encoder_2_weight_15[i] = d_encoder_2_weight_13[i] + d_encoder_2_weight_14[i];
+	/* act_grad2_16: act_grad2 [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t464[i] = t461[i] * t281[i] * (t8[i] * (1 - t8[i]) * (1 - 2 * t8[i]));
-	/* t465 = add */
+		act_grad2_16[i] = d_act_grad_49[i] * basis_25[i] * (z[i] * (1 - z[i]) * (1 - 2 * z[i]));
+	/* add_45: add [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t465[i] = t453[i] + t464[i];
-	/* t466 = sumsq_grad */
+		add_45[i] = add_43[i] + act_grad2_16[i];
+	/* d_d_x_24: sumsq_grad [n, 784] */
 	{
-		const float k = (float)(2 * (double)t373[0] / n);
+		const float k = (float)(2 * (double)d_loss_1[0] / n);
 		for (long i = 0; i < n * 784; i++)
-			t466[i] = k * t276[i];
+			d_d_x_24[i] = k * d_x_24[i];
 	}
-	/* t467 = dense */
-	contractive_ae_gemm(n, 128, 784, t466, 784, 1, t1, 1, 784, NULL, t467,
+	/* d_act_grad_48: dense [n, 128] */
+	contractive_ae_gemm(n, 128, 784, d_d_x_24, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_48,
 		NULL);
-	/* t468 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t275, 1, 128, t466, 784, 1, NULL, t468, NULL);
-	/* t469 = add */
+	/* d_encoder_0_weight_16: dense_dw [128, 784] */
+	contractive_ae_gemm(128, 784, n, act_grad_48, 1, 128, d_d_x_24, 784, 1, NULL, d_encoder_0_weight_16, NULL);
+	/* d_encoder_0_weight_17: add [128, 784] */
 	for (long i = 0; i < 100352; i++)
-		t469[i] = t457[i] + t468[i];
-	/* t470 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t467, t4, t470);
-	/* t471 = act_grad2 */
+		d_encoder_0_weight_17[i] = d_encoder_0_weight_15[i] + d_encoder_0_weight_16[i];
+	/* d_d_encoder_0_24: act_grad [n, 128] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_act_grad_48, encoder_0, d_d_encoder_0_24);
+	/* act_grad2_17: act_grad2 [n, 128] */
 	for (long i = 0; i < n * 128; i++)
-		t471[i] = t467[i] * t272[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
-	/* t472 = add */
+		act_grad2_17[i] = d_act_grad_48[i] * d_encoder_0_24[i] * (encoder_0[i] * (1 - encoder_0[i]) * (1 - 2 * encoder_0[i]));
+	/* add_46: add [n, 128] */
 	for (long i = 0; i < n * 128; i++)
-		t472[i] = t460[i] + t471[i];
-	/* t473 = dense */
-	contractive_ae_gemm(n, 32, 128, t470, 128, 1, t5, 1, 128, NULL, t473,
+		add_46[i] = add_44[i] + act_grad2_17[i];
+	/* d_act_grad_47: dense [n, 32] */
+	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_24, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_47,
 		NULL);
-	/* t474 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t271, 1, 32, t470, 128, 1, NULL, t474, NULL);
-	/* t475 = add */
+	/* d_encoder_2_weight_16: dense_dw [32, 128] */
+	contractive_ae_gemm(32, 128, n, act_grad_47, 1, 32, d_d_encoder_0_24, 128, 1, NULL, d_encoder_2_weight_16, NULL);
+	/* d_encoder_2_weight_17: add [32, 128] */
 	for (long i = 0; i < 4096; i++)
-		t475[i] = t463[i] + t474[i];
-	/* t476 = act_grad2 */
+		d_encoder_2_weight_17[i] = d_encoder_2_weight_15[i] + d_encoder_2_weight_16[i];
+	/* act_grad2_18: act_grad2 [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t476[i] = t473[i] * t270[i] * (t8[i] * (1 - t8[i]) * (1 - 2 * t8[i]));
-	/* t477 = add */
+		act_grad2_18[i] = d_act_grad_47[i] * basis_24[i] * (z[i] * (1 - z[i]) * (1 - 2 * z[i]));
+	/* add_47: add [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t477[i] = t465[i] + t476[i];
-	/* t478 = sumsq_grad */
+		add_47[i] = add_45[i] + act_grad2_18[i];
+	/* d_d_x_23: sumsq_grad [n, 784] */
 	{
-		const float k = (float)(2 * (double)t373[0] / n);
+		const float k = (float)(2 * (double)d_loss_1[0] / n);
 		for (long i = 0; i < n * 784; i++)
-			t478[i] = k * t265[i];
+			d_d_x_23[i] = k * d_x_23[i];
 	}
-	/* t479 = dense */
-	contractive_ae_gemm(n, 128, 784, t478, 784, 1, t1, 1, 784, NULL, t479,
+	/* d_act_grad_46: dense [n, 128] */
+	contractive_ae_gemm(n, 128, 784, d_d_x_23, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_46,
 		NULL);
-	/* t480 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t264, 1, 128, t478, 784, 1, NULL, t480, NULL);
-	/* t481 = add */
+	/* d_encoder_0_weight_18: dense_dw [128, 784] */
+	contractive_ae_gemm(128, 784, n, act_grad_46, 1, 128, d_d_x_23, 784, 1, NULL, d_encoder_0_weight_18, NULL);
+	/* d_encoder_0_weight_19: add [128, 784] */
 	for (long i = 0; i < 100352; i++)
-		t481[i] = t469[i] + t480[i];
-	/* t482 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t479, t4, t482);
-	/* t483 = act_grad2 */
+		d_encoder_0_weight_19[i] = d_encoder_0_weight_17[i] + d_encoder_0_weight_18[i];
+	/* d_d_encoder_0_23: act_grad [n, 128] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_act_grad_46, encoder_0, d_d_encoder_0_23);
+	/* act_grad2_19: act_grad2 [n, 128] */
 	for (long i = 0; i < n * 128; i++)
-		t483[i] = t479[i] * t261[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
-	/* t484 = add */
+		act_grad2_19[i] = d_act_grad_46[i] * d_encoder_0_23[i] * (encoder_0[i] * (1 - encoder_0[i]) * (1 - 2 * encoder_0[i]));
+	/* add_48: add [n, 128] */
 	for (long i = 0; i < n * 128; i++)
-		t484[i] = t472[i] + t483[i];
-	/* t485 = dense */
-	contractive_ae_gemm(n, 32, 128, t482, 128, 1, t5, 1, 128, NULL, t485,
+		add_48[i] = add_46[i] + act_grad2_19[i];
+	/* d_act_grad_45: dense [n, 32] */
+	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_23, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_45,
 		NULL);
-	/* t486 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t260, 1, 32, t482, 128, 1, NULL, t486, NULL);
-	/* t487 = add */
+	/* d_encoder_2_weight_18: dense_dw [32, 128] */
+	contractive_ae_gemm(32, 128, n, act_grad_45, 1, 32, d_d_encoder_0_23, 128, 1, NULL, d_encoder_2_weight_18, NULL);
+	/* d_encoder_2_weight_19: add [32, 128] */
 	for (long i = 0; i < 4096; i++)
-		t487[i] = t475[i] + t486[i];
-	/* t488 = act_grad2 */
+		d_encoder_2_weight_19[i] = d_encoder_2_weight_17[i] + d_encoder_2_weight_18[i];
+	/* act_grad2_20: act_grad2 [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t488[i] = t485[i] * t259[i] * (t8[i] * (1 - t8[i]) * (1 - 2 * t8[i]));
-	/* t489 = add */
+		act_grad2_20[i] = d_act_grad_45[i] * basis_23[i] * (z[i] * (1 - z[i]) * (1 - 2 * z[i]));
+	/* add_49: add [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t489[i] = t477[i] + t488[i];
-	/* t490 = sumsq_grad */
+		add_49[i] = add_47[i] + act_grad2_20[i];
+	/* d_d_x_22: sumsq_grad [n, 784] */
 	{
-		const float k = (float)(2 * (double)t373[0] / n);
+		const float k = (float)(2 * (double)d_loss_1[0] / n);
 		for (long i = 0; i < n * 784; i++)
-			t490[i] = k * t254[i];
+			d_d_x_22[i] = k * d_x_22[i];
 	}
-	/* t491 = dense */
-	contractive_ae_gemm(n, 128, 784, t490, 784, 1, t1, 1, 784, NULL, t491,
+	/* d_act_grad_44: dense [n, 128] */
+	contractive_ae_gemm(n, 128, 784, d_d_x_22, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_44,
 		NULL);
-	/* t492 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t253, 1, 128, t490, 784, 1, NULL, t492, NULL);
-	/* t493 = add */
+	/* d_encoder_0_weight_20: dense_dw [128, 784] */
+	contractive_ae_gemm(128, 784, n, act_grad_44, 1, 128, d_d_x_22, 784, 1, NULL, d_encoder_0_weight_20, NULL);
+	/* d_encoder_0_weight_21: add [128, 784] */
 	for (long i = 0; i < 100352; i++)
-		t493[i] = t481[i] + t492[i];
-	/* t494 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t491, t4, t494);
-	/* t495 = act_grad2 */
+		d_encoder_0_weight_21[i] = d_encoder_0_weight_19[i] + d_encoder_0_weight_20[i];
+	/* d_d_encoder_0_22: act_grad [n, 128] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_act_grad_44, encoder_0, d_d_encoder_0_22);
+	/* act_grad2_21: act_grad2 [n, 128] */
 	for (long i = 0; i < n * 128; i++)
-		t495[i] = t491[i] * t250[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
-	/* t496 = add */
+		act_grad2_21[i] = d_act_grad_44[i] * d_encoder_0_22[i] * (encoder_0[i] * (1 - encoder_0[i]) * (1 - 2 * encoder_0[i]));
+	/* add_50: add [n, 128] */
 	for (long i = 0; i < n * 128; i++)
-		t496[i] = t484[i] + t495[i];
-	/* t497 = dense */
-	contractive_ae_gemm(n, 32, 128, t494, 128, 1, t5, 1, 128, NULL, t497,
+		add_50[i] = add_48[i] + act_grad2_21[i];
+	/* d_act_grad_43: dense [n, 32] */
+	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_22, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_43,
 		NULL);
-	/* t498 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t249, 1, 32, t494, 128, 1, NULL, t498, NULL);
-	/* t499 = add */
+	/* d_encoder_2_weight_20: dense_dw [32, 128] */
+	contractive_ae_gemm(32, 128, n, act_grad_43, 1, 32, d_d_encoder_0_22, 128, 1, NULL, d_encoder_2_weight_20, NULL);
+	/* d_encoder_2_weight_21: add [32, 128] */
 	for (long i = 0; i < 4096; i++)
-		t499[i] = t487[i] + t498[i];
-	/* t500 = act_grad2 */
+		d_encoder_2_weight_21[i] = d_encoder_2_weight_19[i] + d_encoder_2_weight_20[i];
+	/* act_grad2_22: act_grad2 [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t500[i] = t497[i] * t248[i] * (t8[i] * (1 - t8[i]) * (1 - 2 * t8[i]));
-	/* t501 = add */
+		act_grad2_22[i] = d_act_grad_43[i] * basis_22[i] * (z[i] * (1 - z[i]) * (1 - 2 * z[i]));
+	/* add_51: add [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t501[i] = t489[i] + t500[i];
-	/* t502 = sumsq_grad */
+		add_51[i] = add_49[i] + act_grad2_22[i];
+	/* d_d_x_21: sumsq_grad [n, 784] */
 	{
-		const float k = (float)(2 * (double)t373[0] / n);
+		const float k = (float)(2 * (double)d_loss_1[0] / n);
 		for (long i = 0; i < n * 784; i++)
-			t502[i] = k * t243[i];
+			d_d_x_21[i] = k * d_x_21[i];
 	}
-	/* t503 = dense */
-	contractive_ae_gemm(n, 128, 784, t502, 784, 1, t1, 1, 784, NULL, t503,
+	/* d_act_grad_42: dense [n, 128] */
+	contractive_ae_gemm(n, 128, 784, d_d_x_21, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_42,
 		NULL);
-	/* t504 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t242, 1, 128, t502, 784, 1, NULL, t504, NULL);
-	/* t505 = add */
+	/* d_encoder_0_weight_22: dense_dw [128, 784] */
+	contractive_ae_gemm(128, 784, n, act_grad_42, 1, 128, d_d_x_21, 784, 1, NULL, d_encoder_0_weight_22, NULL);
+	/* d_encoder_0_weight_23: add [128, 784] */
 	for (long i = 0; i < 100352; i++)
-		t505[i] = t493[i] + t504[i];
-	/* t506 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t503, t4, t506);
-	/* t507 = act_grad2 */
+		d_encoder_0_weight_23[i] = d_encoder_0_weight_21[i] + d_encoder_0_weight_22[i];
+	/* d_d_encoder_0_21: act_grad [n, 128] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_act_grad_42, encoder_0, d_d_encoder_0_21);
+	/* act_grad2_23: act_grad2 [n, 128] */
 	for (long i = 0; i < n * 128; i++)
-		t507[i] = t503[i] * t239[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
-	/* t508 = add */
+		act_grad2_23[i] = d_act_grad_42[i] * d_encoder_0_21[i] * (encoder_0[i] * (1 - encoder_0[i]) * (1 - 2 * encoder_0[i]));
+	/* add_52: add [n, 128] */
 	for (long i = 0; i < n * 128; i++)
-		t508[i] = t496[i] + t507[i];
-	/* t509 = dense */
-	contractive_ae_gemm(n, 32, 128, t506, 128, 1, t5, 1, 128, NULL, t509,
+		add_52[i] = add_50[i] + act_grad2_23[i];
+	/* d_act_grad_41: dense [n, 32] */
+	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_21, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_41,
 		NULL);
-	/* t510 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t238, 1, 32, t506, 128, 1, NULL, t510, NULL);
-	/* t511 = add */
+	/* d_encoder_2_weight_22: dense_dw [32, 128] */
+	contractive_ae_gemm(32, 128, n, act_grad_41, 1, 32, d_d_encoder_0_21, 128, 1, NULL, d_encoder_2_weight_22, NULL);
+	/* d_encoder_2_weight_23: add [32, 128] */
 	for (long i = 0; i < 4096; i++)
-		t511[i] = t499[i] + t510[i];
-	/* t512 = act_grad2 */
+		d_encoder_2_weight_23[i] = d_encoder_2_weight_21[i] + d_encoder_2_weight_22[i];
+	/* act_grad2_24: act_grad2 [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t512[i] = t509[i] * t237[i] * (t8[i] * (1 - t8[i]) * (1 - 2 * t8[i]));
-	/* t513 = add */
+		act_grad2_24[i] = d_act_grad_41[i] * basis_21[i] * (z[i] * (1 - z[i]) * (1 - 2 * z[i]));
+	/* add_53: add [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t513[i] = t501[i] + t512[i];
-	/* t514 = sumsq_grad */
+		add_53[i] = add_51[i] + act_grad2_24[i];
+	/* d_d_x_20: sumsq_grad [n, 784] */
 	{
-		const float k = (float)(2 * (double)t373[0] / n);
+		const float k = (float)(2 * (double)d_loss_1[0] / n);
 		for (long i = 0; i < n * 784; i++)
-			t514[i] = k * t232[i];
+			d_d_x_20[i] = k * d_x_20[i];
 	}
-	/* t515 = dense */
-	contractive_ae_gemm(n, 128, 784, t514, 784, 1, t1, 1, 784, NULL, t515,
+	/* d_act_grad_40: dense [n, 128] */
+	contractive_ae_gemm(n, 128, 784, d_d_x_20, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_40,
 		NULL);
-	/* t516 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t231, 1, 128, t514, 784, 1, NULL, t516, NULL);
-	/* t517 = add */
+	/* d_encoder_0_weight_24: dense_dw [128, 784] */
+	contractive_ae_gemm(128, 784, n, act_grad_40, 1, 128, d_d_x_20, 784, 1, NULL, d_encoder_0_weight_24, NULL);
+	/* d_encoder_0_weight_25: add [128, 784] */
 	for (long i = 0; i < 100352; i++)
-		t517[i] = t505[i] + t516[i];
-	/* t518 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t515, t4, t518);
-	/* t519 = act_grad2 */
+		d_encoder_0_weight_25[i] = d_encoder_0_weight_23[i] + d_encoder_0_weight_24[i];
+	/* d_d_encoder_0_20: act_grad [n, 128] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_act_grad_40, encoder_0, d_d_encoder_0_20);
+	/* act_grad2_25: act_grad2 [n, 128] */
 	for (long i = 0; i < n * 128; i++)
-		t519[i] = t515[i] * t228[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
-	/* t520 = add */
+		act_grad2_25[i] = d_act_grad_40[i] * d_encoder_0_20[i] * (encoder_0[i] * (1 - encoder_0[i]) * (1 - 2 * encoder_0[i]));
+	/* add_54: add [n, 128] */
 	for (long i = 0; i < n * 128; i++)
-		t520[i] = t508[i] + t519[i];
-	/* t521 = dense */
-	contractive_ae_gemm(n, 32, 128, t518, 128, 1, t5, 1, 128, NULL, t521,
+		add_54[i] = add_52[i] + act_grad2_25[i];
+	/* d_act_grad_39: dense [n, 32] */
+	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_20, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_39,
 		NULL);
-	/* t522 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t227, 1, 32, t518, 128, 1, NULL, t522, NULL);
-	/* t523 = add */
+	/* d_encoder_2_weight_24: dense_dw [32, 128] */
+	contractive_ae_gemm(32, 128, n, act_grad_39, 1, 32, d_d_encoder_0_20, 128, 1, NULL, d_encoder_2_weight_24, NULL);
+	/* d_encoder_2_weight_25: add [32, 128] */
 	for (long i = 0; i < 4096; i++)
-		t523[i] = t511[i] + t522[i];
-	/* t524 = act_grad2 */
+		d_encoder_2_weight_25[i] = d_encoder_2_weight_23[i] + d_encoder_2_weight_24[i];
+	/* act_grad2_26: act_grad2 [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t524[i] = t521[i] * t226[i] * (t8[i] * (1 - t8[i]) * (1 - 2 * t8[i]));
-	/* t525 = add */
+		act_grad2_26[i] = d_act_grad_39[i] * basis_20[i] * (z[i] * (1 - z[i]) * (1 - 2 * z[i]));
+	/* add_55: add [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t525[i] = t513[i] + t524[i];
-	/* t526 = sumsq_grad */
+		add_55[i] = add_53[i] + act_grad2_26[i];
+	/* d_d_x_19: sumsq_grad [n, 784] */
 	{
-		const float k = (float)(2 * (double)t373[0] / n);
+		const float k = (float)(2 * (double)d_loss_1[0] / n);
 		for (long i = 0; i < n * 784; i++)
-			t526[i] = k * t221[i];
+			d_d_x_19[i] = k * d_x_19[i];
 	}
-	/* t527 = dense */
-	contractive_ae_gemm(n, 128, 784, t526, 784, 1, t1, 1, 784, NULL, t527,
+	/* d_act_grad_38: dense [n, 128] */
+	contractive_ae_gemm(n, 128, 784, d_d_x_19, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_38,
 		NULL);
-	/* t528 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t220, 1, 128, t526, 784, 1, NULL, t528, NULL);
-	/* t529 = add */
+	/* d_encoder_0_weight_26: dense_dw [128, 784] */
+	contractive_ae_gemm(128, 784, n, act_grad_38, 1, 128, d_d_x_19, 784, 1, NULL, d_encoder_0_weight_26, NULL);
+	/* d_encoder_0_weight_27: add [128, 784] */
 	for (long i = 0; i < 100352; i++)
-		t529[i] = t517[i] + t528[i];
-	/* t530 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t527, t4, t530);
-	/* t531 = act_grad2 */
+		d_encoder_0_weight_27[i] = d_encoder_0_weight_25[i] + d_encoder_0_weight_26[i];
+	/* d_d_encoder_0_19: act_grad [n, 128] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_act_grad_38, encoder_0, d_d_encoder_0_19);
+	/* act_grad2_27: act_grad2 [n, 128] */
 	for (long i = 0; i < n * 128; i++)
-		t531[i] = t527[i] * t217[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
-	/* t532 = add */
+		act_grad2_27[i] = d_act_grad_38[i] * d_encoder_0_19[i] * (encoder_0[i] * (1 - encoder_0[i]) * (1 - 2 * encoder_0[i]));
+	/* add_56: add [n, 128] */
 	for (long i = 0; i < n * 128; i++)
-		t532[i] = t520[i] + t531[i];
-	/* t533 = dense */
-	contractive_ae_gemm(n, 32, 128, t530, 128, 1, t5, 1, 128, NULL, t533,
+		add_56[i] = add_54[i] + act_grad2_27[i];
+	/* d_act_grad_37: dense [n, 32] */
+	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_19, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_37,
 		NULL);
-	/* t534 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t216, 1, 32, t530, 128, 1, NULL, t534, NULL);
-	/* t535 = add */
+	/* d_encoder_2_weight_26: dense_dw [32, 128] */
+	contractive_ae_gemm(32, 128, n, act_grad_37, 1, 32, d_d_encoder_0_19, 128, 1, NULL, d_encoder_2_weight_26, NULL);
+	/* d_encoder_2_weight_27: add [32, 128] */
 	for (long i = 0; i < 4096; i++)
-		t535[i] = t523[i] + t534[i];
-	/* t536 = act_grad2 */
+		d_encoder_2_weight_27[i] = d_encoder_2_weight_25[i] + d_encoder_2_weight_26[i];
+	/* act_grad2_28: act_grad2 [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t536[i] = t533[i] * t215[i] * (t8[i] * (1 - t8[i]) * (1 - 2 * t8[i]));
-	/* t537 = add */
+		act_grad2_28[i] = d_act_grad_37[i] * basis_19[i] * (z[i] * (1 - z[i]) * (1 - 2 * z[i]));
+	/* add_57: add [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t537[i] = t525[i] + t536[i];
-	/* t538 = sumsq_grad */
+		add_57[i] = add_55[i] + act_grad2_28[i];
+	/* d_d_x_18: sumsq_grad [n, 784] */
 	{
-		const float k = (float)(2 * (double)t373[0] / n);
+		const float k = (float)(2 * (double)d_loss_1[0] / n);
 		for (long i = 0; i < n * 784; i++)
-			t538[i] = k * t210[i];
+			d_d_x_18[i] = k * d_x_18[i];
 	}
-	/* t539 = dense */
-	contractive_ae_gemm(n, 128, 784, t538, 784, 1, t1, 1, 784, NULL, t539,
+	/* d_act_grad_36: dense [n, 128] */
+	contractive_ae_gemm(n, 128, 784, d_d_x_18, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_36,
 		NULL);
-	/* t540 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t209, 1, 128, t538, 784, 1, NULL, t540, NULL);
-	/* t541 = add */
+	/* d_encoder_0_weight_28: dense_dw [128, 784] */
+	contractive_ae_gemm(128, 784, n, act_grad_36, 1, 128, d_d_x_18, 784, 1, NULL, d_encoder_0_weight_28, NULL);
+	/* d_encoder_0_weight_29: add [128, 784] */
 	for (long i = 0; i < 100352; i++)
-		t541[i] = t529[i] + t540[i];
-	/* t542 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t539, t4, t542);
-	/* t543 = act_grad2 */
+		d_encoder_0_weight_29[i] = d_encoder_0_weight_27[i] + d_encoder_0_weight_28[i];
+	/* d_d_encoder_0_18: act_grad [n, 128] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_act_grad_36, encoder_0, d_d_encoder_0_18);
+	/* act_grad2_29: act_grad2 [n, 128] */
 	for (long i = 0; i < n * 128; i++)
-		t543[i] = t539[i] * t206[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
-	/* t544 = add */
+		act_grad2_29[i] = d_act_grad_36[i] * d_encoder_0_18[i] * (encoder_0[i] * (1 - encoder_0[i]) * (1 - 2 * encoder_0[i]));
+	/* add_58: add [n, 128] */
 	for (long i = 0; i < n * 128; i++)
-		t544[i] = t532[i] + t543[i];
-	/* t545 = dense */
-	contractive_ae_gemm(n, 32, 128, t542, 128, 1, t5, 1, 128, NULL, t545,
+		add_58[i] = add_56[i] + act_grad2_29[i];
+	/* d_act_grad_35: dense [n, 32] */
+	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_18, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_35,
 		NULL);
-	/* t546 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t205, 1, 32, t542, 128, 1, NULL, t546, NULL);
-	/* t547 = add */
+	/* d_encoder_2_weight_28: dense_dw [32, 128] */
+	contractive_ae_gemm(32, 128, n, act_grad_35, 1, 32, d_d_encoder_0_18, 128, 1, NULL, d_encoder_2_weight_28, NULL);
+	/* d_encoder_2_weight_29: add [32, 128] */
 	for (long i = 0; i < 4096; i++)
-		t547[i] = t535[i] + t546[i];
-	/* t548 = act_grad2 */
+		d_encoder_2_weight_29[i] = d_encoder_2_weight_27[i] + d_encoder_2_weight_28[i];
+	/* act_grad2_30: act_grad2 [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t548[i] = t545[i] * t204[i] * (t8[i] * (1 - t8[i]) * (1 - 2 * t8[i]));
-	/* t549 = add */
+		act_grad2_30[i] = d_act_grad_35[i] * basis_18[i] * (z[i] * (1 - z[i]) * (1 - 2 * z[i]));
+	/* add_59: add [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t549[i] = t537[i] + t548[i];
-	/* t550 = sumsq_grad */
+		add_59[i] = add_57[i] + act_grad2_30[i];
+	/* d_d_x_17: sumsq_grad [n, 784] */
 	{
-		const float k = (float)(2 * (double)t373[0] / n);
+		const float k = (float)(2 * (double)d_loss_1[0] / n);
 		for (long i = 0; i < n * 784; i++)
-			t550[i] = k * t199[i];
+			d_d_x_17[i] = k * d_x_17[i];
 	}
-	/* t551 = dense */
-	contractive_ae_gemm(n, 128, 784, t550, 784, 1, t1, 1, 784, NULL, t551,
+	/* d_act_grad_34: dense [n, 128] */
+	contractive_ae_gemm(n, 128, 784, d_d_x_17, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_34,
 		NULL);
-	/* t552 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t198, 1, 128, t550, 784, 1, NULL, t552, NULL);
-	/* t553 = add */
+	/* d_encoder_0_weight_30: dense_dw [128, 784] */
+	contractive_ae_gemm(128, 784, n, act_grad_34, 1, 128, d_d_x_17, 784, 1, NULL, d_encoder_0_weight_30, NULL);
+	/* d_encoder_0_weight_31: add [128, 784] */
 	for (long i = 0; i < 100352; i++)
-		t553[i] = t541[i] + t552[i];
-	/* t554 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t551, t4, t554);
-	/* t555 = act_grad2 */
+		d_encoder_0_weight_31[i] = d_encoder_0_weight_29[i] + d_encoder_0_weight_30[i];
+	/* d_d_encoder_0_17: act_grad [n, 128] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_act_grad_34, encoder_0, d_d_encoder_0_17);
+	/* act_grad2_31: act_grad2 [n, 128] */
 	for (long i = 0; i < n * 128; i++)
-		t555[i] = t551[i] * t195[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
-	/* t556 = add */
+		act_grad2_31[i] = d_act_grad_34[i] * d_encoder_0_17[i] * (encoder_0[i] * (1 - encoder_0[i]) * (1 - 2 * encoder_0[i]));
+	/* add_60: add [n, 128] */
 	for (long i = 0; i < n * 128; i++)
-		t556[i] = t544[i] + t555[i];
-	/* t557 = dense */
-	contractive_ae_gemm(n, 32, 128, t554, 128, 1, t5, 1, 128, NULL, t557,
+		add_60[i] = add_58[i] + act_grad2_31[i];
+	/* d_act_grad_33: dense [n, 32] */
+	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_17, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_33,
 		NULL);
-	/* t558 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t194, 1, 32, t554, 128, 1, NULL, t558, NULL);
-	/* t559 = add */
+	/* d_encoder_2_weight_30: dense_dw [32, 128] */
+	contractive_ae_gemm(32, 128, n, act_grad_33, 1, 32, d_d_encoder_0_17, 128, 1, NULL, d_encoder_2_weight_30, NULL);
+	/* d_encoder_2_weight_31: add [32, 128] */
 	for (long i = 0; i < 4096; i++)
-		t559[i] = t547[i] + t558[i];
-	/* t560 = act_grad2 */
+		d_encoder_2_weight_31[i] = d_encoder_2_weight_29[i] + d_encoder_2_weight_30[i];
+	/* act_grad2_32: act_grad2 [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t560[i] = t557[i] * t193[i] * (t8[i] * (1 - t8[i]) * (1 - 2 * t8[i]));
-	/* t561 = add */
+		act_grad2_32[i] = d_act_grad_33[i] * basis_17[i] * (z[i] * (1 - z[i]) * (1 - 2 * z[i]));
+	/* add_61: add [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t561[i] = t549[i] + t560[i];
-	/* t562 = sumsq_grad */
+		add_61[i] = add_59[i] + act_grad2_32[i];
+	/* d_d_x_16: sumsq_grad [n, 784] */
 	{
-		const float k = (float)(2 * (double)t373[0] / n);
+		const float k = (float)(2 * (double)d_loss_1[0] / n);
 		for (long i = 0; i < n * 784; i++)
-			t562[i] = k * t188[i];
+			d_d_x_16[i] = k * d_x_16[i];
 	}
-	/* t563 = dense */
-	contractive_ae_gemm(n, 128, 784, t562, 784, 1, t1, 1, 784, NULL, t563,
+	/* d_act_grad_32: dense [n, 128] */
+	contractive_ae_gemm(n, 128, 784, d_d_x_16, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_32,
 		NULL);
-	/* t564 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t187, 1, 128, t562, 784, 1, NULL, t564, NULL);
-	/* t565 = add */
+	/* d_encoder_0_weight_32: dense_dw [128, 784] */
+	contractive_ae_gemm(128, 784, n, act_grad_32, 1, 128, d_d_x_16, 784, 1, NULL, d_encoder_0_weight_32, NULL);
+	/* d_encoder_0_weight_33: add [128, 784] */
 	for (long i = 0; i < 100352; i++)
-		t565[i] = t553[i] + t564[i];
-	/* t566 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t563, t4, t566);
-	/* t567 = act_grad2 */
+		d_encoder_0_weight_33[i] = d_encoder_0_weight_31[i] + d_encoder_0_weight_32[i];
+	/* d_d_encoder_0_16: act_grad [n, 128] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_act_grad_32, encoder_0, d_d_encoder_0_16);
+	/* act_grad2_33: act_grad2 [n, 128] */
 	for (long i = 0; i < n * 128; i++)
-		t567[i] = t563[i] * t184[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
-	/* t568 = add */
+		act_grad2_33[i] = d_act_grad_32[i] * d_encoder_0_16[i] * (encoder_0[i] * (1 - encoder_0[i]) * (1 - 2 * encoder_0[i]));
+	/* add_62: add [n, 128] */
 	for (long i = 0; i < n * 128; i++)
-		t568[i] = t556[i] + t567[i];
-	/* t569 = dense */
-	contractive_ae_gemm(n, 32, 128, t566, 128, 1, t5, 1, 128, NULL, t569,
+		add_62[i] = add_60[i] + act_grad2_33[i];
+	/* d_act_grad_31: dense [n, 32] */
+	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_16, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_31,
 		NULL);
-	/* t570 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t183, 1, 32, t566, 128, 1, NULL, t570, NULL);
-	/* t571 = add */
+	/* d_encoder_2_weight_32: dense_dw [32, 128] */
+	contractive_ae_gemm(32, 128, n, act_grad_31, 1, 32, d_d_encoder_0_16, 128, 1, NULL, d_encoder_2_weight_32, NULL);
+	/* d_encoder_2_weight_33: add [32, 128] */
 	for (long i = 0; i < 4096; i++)
-		t571[i] = t559[i] + t570[i];
-	/* t572 = act_grad2 */
+		d_encoder_2_weight_33[i] = d_encoder_2_weight_31[i] + d_encoder_2_weight_32[i];
+	/* act_grad2_34: act_grad2 [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t572[i] = t569[i] * t182[i] * (t8[i] * (1 - t8[i]) * (1 - 2 * t8[i]));
-	/* t573 = add */
+		act_grad2_34[i] = d_act_grad_31[i] * basis_16[i] * (z[i] * (1 - z[i]) * (1 - 2 * z[i]));
+	/* add_63: add [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t573[i] = t561[i] + t572[i];
-	/* t574 = sumsq_grad */
+		add_63[i] = add_61[i] + act_grad2_34[i];
+	/* d_d_x_15: sumsq_grad [n, 784] */
 	{
-		const float k = (float)(2 * (double)t373[0] / n);
+		const float k = (float)(2 * (double)d_loss_1[0] / n);
 		for (long i = 0; i < n * 784; i++)
-			t574[i] = k * t177[i];
+			d_d_x_15[i] = k * d_x_15[i];
 	}
-	/* t575 = dense */
-	contractive_ae_gemm(n, 128, 784, t574, 784, 1, t1, 1, 784, NULL, t575,
+	/* d_act_grad_30: dense [n, 128] */
+	contractive_ae_gemm(n, 128, 784, d_d_x_15, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_30,
 		NULL);
-	/* t576 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t176, 1, 128, t574, 784, 1, NULL, t576, NULL);
-	/* t577 = add */
+	/* d_encoder_0_weight_34: dense_dw [128, 784] */
+	contractive_ae_gemm(128, 784, n, act_grad_30, 1, 128, d_d_x_15, 784, 1, NULL, d_encoder_0_weight_34, NULL);
+	/* d_encoder_0_weight_35: add [128, 784] */
 	for (long i = 0; i < 100352; i++)
-		t577[i] = t565[i] + t576[i];
-	/* t578 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t575, t4, t578);
-	/* t579 = act_grad2 */
+		d_encoder_0_weight_35[i] = d_encoder_0_weight_33[i] + d_encoder_0_weight_34[i];
+	/* d_d_encoder_0_15: act_grad [n, 128] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_act_grad_30, encoder_0, d_d_encoder_0_15);
+	/* act_grad2_35: act_grad2 [n, 128] */
 	for (long i = 0; i < n * 128; i++)
-		t579[i] = t575[i] * t173[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
-	/* t580 = add */
+		act_grad2_35[i] = d_act_grad_30[i] * d_encoder_0_15[i] * (encoder_0[i] * (1 - encoder_0[i]) * (1 - 2 * encoder_0[i]));
+	/* add_64: add [n, 128] */
 	for (long i = 0; i < n * 128; i++)
-		t580[i] = t568[i] + t579[i];
-	/* t581 = dense */
-	contractive_ae_gemm(n, 32, 128, t578, 128, 1, t5, 1, 128, NULL, t581,
+		add_64[i] = add_62[i] + act_grad2_35[i];
+	/* d_act_grad_29: dense [n, 32] */
+	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_15, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_29,
 		NULL);
-	/* t582 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t172, 1, 32, t578, 128, 1, NULL, t582, NULL);
-	/* t583 = add */
+	/* d_encoder_2_weight_34: dense_dw [32, 128] */
+	contractive_ae_gemm(32, 128, n, act_grad_29, 1, 32, d_d_encoder_0_15, 128, 1, NULL, d_encoder_2_weight_34, NULL);
+	/* d_encoder_2_weight_35: add [32, 128] */
 	for (long i = 0; i < 4096; i++)
-		t583[i] = t571[i] + t582[i];
-	/* t584 = act_grad2 */
+		d_encoder_2_weight_35[i] = d_encoder_2_weight_33[i] + d_encoder_2_weight_34[i];
+	/* act_grad2_36: act_grad2 [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t584[i] = t581[i] * t171[i] * (t8[i] * (1 - t8[i]) * (1 - 2 * t8[i]));
-	/* t585 = add */
+		act_grad2_36[i] = d_act_grad_29[i] * basis_15[i] * (z[i] * (1 - z[i]) * (1 - 2 * z[i]));
+	/* add_65: add [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t585[i] = t573[i] + t584[i];
-	/* t586 = sumsq_grad */
+		add_65[i] = add_63[i] + act_grad2_36[i];
+	/* d_d_x_14: sumsq_grad [n, 784] */
 	{
-		const float k = (float)(2 * (double)t373[0] / n);
+		const float k = (float)(2 * (double)d_loss_1[0] / n);
 		for (long i = 0; i < n * 784; i++)
-			t586[i] = k * t166[i];
+			d_d_x_14[i] = k * d_x_14[i];
 	}
-	/* t587 = dense */
-	contractive_ae_gemm(n, 128, 784, t586, 784, 1, t1, 1, 784, NULL, t587,
+	/* d_act_grad_28: dense [n, 128] */
+	contractive_ae_gemm(n, 128, 784, d_d_x_14, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_28,
 		NULL);
-	/* t588 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t165, 1, 128, t586, 784, 1, NULL, t588, NULL);
-	/* t589 = add */
+	/* d_encoder_0_weight_36: dense_dw [128, 784] */
+	contractive_ae_gemm(128, 784, n, act_grad_28, 1, 128, d_d_x_14, 784, 1, NULL, d_encoder_0_weight_36, NULL);
+	/* d_encoder_0_weight_37: add [128, 784] */
 	for (long i = 0; i < 100352; i++)
-		t589[i] = t577[i] + t588[i];
-	/* t590 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t587, t4, t590);
-	/* t591 = act_grad2 */
+		d_encoder_0_weight_37[i] = d_encoder_0_weight_35[i] + d_encoder_0_weight_36[i];
+	/* d_d_encoder_0_14: act_grad [n, 128] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_act_grad_28, encoder_0, d_d_encoder_0_14);
+	/* act_grad2_37: act_grad2 [n, 128] */
 	for (long i = 0; i < n * 128; i++)
-		t591[i] = t587[i] * t162[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
-	/* t592 = add */
+		act_grad2_37[i] = d_act_grad_28[i] * d_encoder_0_14[i] * (encoder_0[i] * (1 - encoder_0[i]) * (1 - 2 * encoder_0[i]));
+	/* add_66: add [n, 128] */
 	for (long i = 0; i < n * 128; i++)
-		t592[i] = t580[i] + t591[i];
-	/* t593 = dense */
-	contractive_ae_gemm(n, 32, 128, t590, 128, 1, t5, 1, 128, NULL, t593,
+		add_66[i] = add_64[i] + act_grad2_37[i];
+	/* d_act_grad_27: dense [n, 32] */
+	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_14, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_27,
 		NULL);
-	/* t594 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t161, 1, 32, t590, 128, 1, NULL, t594, NULL);
-	/* t595 = add */
+	/* d_encoder_2_weight_36: dense_dw [32, 128] */
+	contractive_ae_gemm(32, 128, n, act_grad_27, 1, 32, d_d_encoder_0_14, 128, 1, NULL, d_encoder_2_weight_36, NULL);
+	/* d_encoder_2_weight_37: add [32, 128] */
 	for (long i = 0; i < 4096; i++)
-		t595[i] = t583[i] + t594[i];
-	/* t596 = act_grad2 */
+		d_encoder_2_weight_37[i] = d_encoder_2_weight_35[i] + d_encoder_2_weight_36[i];
+	/* act_grad2_38: act_grad2 [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t596[i] = t593[i] * t160[i] * (t8[i] * (1 - t8[i]) * (1 - 2 * t8[i]));
-	/* t597 = add */
+		act_grad2_38[i] = d_act_grad_27[i] * basis_14[i] * (z[i] * (1 - z[i]) * (1 - 2 * z[i]));
+	/* add_67: add [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t597[i] = t585[i] + t596[i];
-	/* t598 = sumsq_grad */
+		add_67[i] = add_65[i] + act_grad2_38[i];
+	/* d_d_x_13: sumsq_grad [n, 784] */
 	{
-		const float k = (float)(2 * (double)t373[0] / n);
+		const float k = (float)(2 * (double)d_loss_1[0] / n);
 		for (long i = 0; i < n * 784; i++)
-			t598[i] = k * t155[i];
+			d_d_x_13[i] = k * d_x_13[i];
 	}
-	/* t599 = dense */
-	contractive_ae_gemm(n, 128, 784, t598, 784, 1, t1, 1, 784, NULL, t599,
+	/* d_act_grad_26: dense [n, 128] */
+	contractive_ae_gemm(n, 128, 784, d_d_x_13, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_26,
 		NULL);
-	/* t600 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t154, 1, 128, t598, 784, 1, NULL, t600, NULL);
-	/* t601 = add */
+	/* d_encoder_0_weight_38: dense_dw [128, 784] */
+	contractive_ae_gemm(128, 784, n, act_grad_26, 1, 128, d_d_x_13, 784, 1, NULL, d_encoder_0_weight_38, NULL);
+	/* d_encoder_0_weight_39: add [128, 784] */
 	for (long i = 0; i < 100352; i++)
-		t601[i] = t589[i] + t600[i];
-	/* t602 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t599, t4, t602);
-	/* t603 = act_grad2 */
+		d_encoder_0_weight_39[i] = d_encoder_0_weight_37[i] + d_encoder_0_weight_38[i];
+	/* d_d_encoder_0_13: act_grad [n, 128] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_act_grad_26, encoder_0, d_d_encoder_0_13);
+	/* act_grad2_39: act_grad2 [n, 128] */
 	for (long i = 0; i < n * 128; i++)
-		t603[i] = t599[i] * t151[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
-	/* t604 = add */
+		act_grad2_39[i] = d_act_grad_26[i] * d_encoder_0_13[i] * (encoder_0[i] * (1 - encoder_0[i]) * (1 - 2 * encoder_0[i]));
+	/* add_68: add [n, 128] */
 	for (long i = 0; i < n * 128; i++)
-		t604[i] = t592[i] + t603[i];
-	/* t605 = dense */
-	contractive_ae_gemm(n, 32, 128, t602, 128, 1, t5, 1, 128, NULL, t605,
+		add_68[i] = add_66[i] + act_grad2_39[i];
+	/* d_act_grad_25: dense [n, 32] */
+	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_13, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_25,
 		NULL);
-	/* t606 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t150, 1, 32, t602, 128, 1, NULL, t606, NULL);
-	/* t607 = add */
+	/* d_encoder_2_weight_38: dense_dw [32, 128] */
+	contractive_ae_gemm(32, 128, n, act_grad_25, 1, 32, d_d_encoder_0_13, 128, 1, NULL, d_encoder_2_weight_38, NULL);
+	/* d_encoder_2_weight_39: add [32, 128] */
 	for (long i = 0; i < 4096; i++)
-		t607[i] = t595[i] + t606[i];
-	/* t608 = act_grad2 */
+		d_encoder_2_weight_39[i] = d_encoder_2_weight_37[i] + d_encoder_2_weight_38[i];
+	/* act_grad2_40: act_grad2 [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t608[i] = t605[i] * t149[i] * (t8[i] * (1 - t8[i]) * (1 - 2 * t8[i]));
-	/* t609 = add */
+		act_grad2_40[i] = d_act_grad_25[i] * basis_13[i] * (z[i] * (1 - z[i]) * (1 - 2 * z[i]));
+	/* add_69: add [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t609[i] = t597[i] + t608[i];
-	/* t610 = sumsq_grad */
+		add_69[i] = add_67[i] + act_grad2_40[i];
+	/* d_d_x_12: sumsq_grad [n, 784] */
 	{
-		const float k = (float)(2 * (double)t373[0] / n);
+		const float k = (float)(2 * (double)d_loss_1[0] / n);
 		for (long i = 0; i < n * 784; i++)
-			t610[i] = k * t144[i];
+			d_d_x_12[i] = k * d_x_12[i];
 	}
-	/* t611 = dense */
-	contractive_ae_gemm(n, 128, 784, t610, 784, 1, t1, 1, 784, NULL, t611,
+	/* d_act_grad_24: dense [n, 128] */
+	contractive_ae_gemm(n, 128, 784, d_d_x_12, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_24,
 		NULL);
-	/* t612 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t143, 1, 128, t610, 784, 1, NULL, t612, NULL);
-	/* t613 = add */
+	/* d_encoder_0_weight_40: dense_dw [128, 784] */
+	contractive_ae_gemm(128, 784, n, act_grad_24, 1, 128, d_d_x_12, 784, 1, NULL, d_encoder_0_weight_40, NULL);
+	/* d_encoder_0_weight_41: add [128, 784] */
 	for (long i = 0; i < 100352; i++)
-		t613[i] = t601[i] + t612[i];
-	/* t614 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t611, t4, t614);
-	/* t615 = act_grad2 */
+		d_encoder_0_weight_41[i] = d_encoder_0_weight_39[i] + d_encoder_0_weight_40[i];
+	/* d_d_encoder_0_12: act_grad [n, 128] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_act_grad_24, encoder_0, d_d_encoder_0_12);
+	/* act_grad2_41: act_grad2 [n, 128] */
 	for (long i = 0; i < n * 128; i++)
-		t615[i] = t611[i] * t140[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
-	/* t616 = add */
+		act_grad2_41[i] = d_act_grad_24[i] * d_encoder_0_12[i] * (encoder_0[i] * (1 - encoder_0[i]) * (1 - 2 * encoder_0[i]));
+	/* add_70: add [n, 128] */
 	for (long i = 0; i < n * 128; i++)
-		t616[i] = t604[i] + t615[i];
-	/* t617 = dense */
-	contractive_ae_gemm(n, 32, 128, t614, 128, 1, t5, 1, 128, NULL, t617,
+		add_70[i] = add_68[i] + act_grad2_41[i];
+	/* d_act_grad_23: dense [n, 32] */
+	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_12, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_23,
 		NULL);
-	/* t618 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t139, 1, 32, t614, 128, 1, NULL, t618, NULL);
-	/* t619 = add */
+	/* d_encoder_2_weight_40: dense_dw [32, 128] */
+	contractive_ae_gemm(32, 128, n, act_grad_23, 1, 32, d_d_encoder_0_12, 128, 1, NULL, d_encoder_2_weight_40, NULL);
+	/* d_encoder_2_weight_41: add [32, 128] */
 	for (long i = 0; i < 4096; i++)
-		t619[i] = t607[i] + t618[i];
-	/* t620 = act_grad2 */
+		d_encoder_2_weight_41[i] = d_encoder_2_weight_39[i] + d_encoder_2_weight_40[i];
+	/* act_grad2_42: act_grad2 [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t620[i] = t617[i] * t138[i] * (t8[i] * (1 - t8[i]) * (1 - 2 * t8[i]));
-	/* t621 = add */
+		act_grad2_42[i] = d_act_grad_23[i] * basis_12[i] * (z[i] * (1 - z[i]) * (1 - 2 * z[i]));
+	/* add_71: add [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t621[i] = t609[i] + t620[i];
-	/* t622 = sumsq_grad */
+		add_71[i] = add_69[i] + act_grad2_42[i];
+	/* d_d_x_11: sumsq_grad [n, 784] */
 	{
-		const float k = (float)(2 * (double)t373[0] / n);
+		const float k = (float)(2 * (double)d_loss_1[0] / n);
 		for (long i = 0; i < n * 784; i++)
-			t622[i] = k * t133[i];
+			d_d_x_11[i] = k * d_x_11[i];
 	}
-	/* t623 = dense */
-	contractive_ae_gemm(n, 128, 784, t622, 784, 1, t1, 1, 784, NULL, t623,
+	/* d_act_grad_22: dense [n, 128] */
+	contractive_ae_gemm(n, 128, 784, d_d_x_11, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_22,
 		NULL);
-	/* t624 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t132, 1, 128, t622, 784, 1, NULL, t624, NULL);
-	/* t625 = add */
+	/* d_encoder_0_weight_42: dense_dw [128, 784] */
+	contractive_ae_gemm(128, 784, n, act_grad_22, 1, 128, d_d_x_11, 784, 1, NULL, d_encoder_0_weight_42, NULL);
+	/* d_encoder_0_weight_43: add [128, 784] */
 	for (long i = 0; i < 100352; i++)
-		t625[i] = t613[i] + t624[i];
-	/* t626 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t623, t4, t626);
-	/* t627 = act_grad2 */
+		d_encoder_0_weight_43[i] = d_encoder_0_weight_41[i] + d_encoder_0_weight_42[i];
+	/* d_d_encoder_0_11: act_grad [n, 128] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_act_grad_22, encoder_0, d_d_encoder_0_11);
+	/* act_grad2_43: act_grad2 [n, 128] */
 	for (long i = 0; i < n * 128; i++)
-		t627[i] = t623[i] * t129[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
-	/* t628 = add */
+		act_grad2_43[i] = d_act_grad_22[i] * d_encoder_0_11[i] * (encoder_0[i] * (1 - encoder_0[i]) * (1 - 2 * encoder_0[i]));
+	/* add_72: add [n, 128] */
 	for (long i = 0; i < n * 128; i++)
-		t628[i] = t616[i] + t627[i];
-	/* t629 = dense */
-	contractive_ae_gemm(n, 32, 128, t626, 128, 1, t5, 1, 128, NULL, t629,
+		add_72[i] = add_70[i] + act_grad2_43[i];
+	/* d_act_grad_21: dense [n, 32] */
+	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_11, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_21,
 		NULL);
-	/* t630 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t128, 1, 32, t626, 128, 1, NULL, t630, NULL);
-	/* t631 = add */
+	/* d_encoder_2_weight_42: dense_dw [32, 128] */
+	contractive_ae_gemm(32, 128, n, act_grad_21, 1, 32, d_d_encoder_0_11, 128, 1, NULL, d_encoder_2_weight_42, NULL);
+	/* d_encoder_2_weight_43: add [32, 128] */
 	for (long i = 0; i < 4096; i++)
-		t631[i] = t619[i] + t630[i];
-	/* t632 = act_grad2 */
+		d_encoder_2_weight_43[i] = d_encoder_2_weight_41[i] + d_encoder_2_weight_42[i];
+	/* act_grad2_44: act_grad2 [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t632[i] = t629[i] * t127[i] * (t8[i] * (1 - t8[i]) * (1 - 2 * t8[i]));
-	/* t633 = add */
+		act_grad2_44[i] = d_act_grad_21[i] * basis_11[i] * (z[i] * (1 - z[i]) * (1 - 2 * z[i]));
+	/* add_73: add [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t633[i] = t621[i] + t632[i];
-	/* t634 = sumsq_grad */
+		add_73[i] = add_71[i] + act_grad2_44[i];
+	/* d_d_x_10: sumsq_grad [n, 784] */
 	{
-		const float k = (float)(2 * (double)t373[0] / n);
+		const float k = (float)(2 * (double)d_loss_1[0] / n);
 		for (long i = 0; i < n * 784; i++)
-			t634[i] = k * t122[i];
+			d_d_x_10[i] = k * d_x_10[i];
 	}
-	/* t635 = dense */
-	contractive_ae_gemm(n, 128, 784, t634, 784, 1, t1, 1, 784, NULL, t635,
+	/* d_act_grad_20: dense [n, 128] */
+	contractive_ae_gemm(n, 128, 784, d_d_x_10, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_20,
 		NULL);
-	/* t636 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t121, 1, 128, t634, 784, 1, NULL, t636, NULL);
-	/* t637 = add */
+	/* d_encoder_0_weight_44: dense_dw [128, 784] */
+	contractive_ae_gemm(128, 784, n, act_grad_20, 1, 128, d_d_x_10, 784, 1, NULL, d_encoder_0_weight_44, NULL);
+	/* d_encoder_0_weight_45: add [128, 784] */
 	for (long i = 0; i < 100352; i++)
-		t637[i] = t625[i] + t636[i];
-	/* t638 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t635, t4, t638);
-	/* t639 = act_grad2 */
+		d_encoder_0_weight_45[i] = d_encoder_0_weight_43[i] + d_encoder_0_weight_44[i];
+	/* d_d_encoder_0_10: act_grad [n, 128] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_act_grad_20, encoder_0, d_d_encoder_0_10);
+	/* act_grad2_45: act_grad2 [n, 128] */
 	for (long i = 0; i < n * 128; i++)
-		t639[i] = t635[i] * t118[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
-	/* t640 = add */
+		act_grad2_45[i] = d_act_grad_20[i] * d_encoder_0_10[i] * (encoder_0[i] * (1 - encoder_0[i]) * (1 - 2 * encoder_0[i]));
+	/* add_74: add [n, 128] */
 	for (long i = 0; i < n * 128; i++)
-		t640[i] = t628[i] + t639[i];
-	/* t641 = dense */
-	contractive_ae_gemm(n, 32, 128, t638, 128, 1, t5, 1, 128, NULL, t641,
+		add_74[i] = add_72[i] + act_grad2_45[i];
+	/* d_act_grad_19: dense [n, 32] */
+	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_10, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_19,
 		NULL);
-	/* t642 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t117, 1, 32, t638, 128, 1, NULL, t642, NULL);
-	/* t643 = add */
+	/* d_encoder_2_weight_44: dense_dw [32, 128] */
+	contractive_ae_gemm(32, 128, n, act_grad_19, 1, 32, d_d_encoder_0_10, 128, 1, NULL, d_encoder_2_weight_44, NULL);
+	/* d_encoder_2_weight_45: add [32, 128] */
 	for (long i = 0; i < 4096; i++)
-		t643[i] = t631[i] + t642[i];
-	/* t644 = act_grad2 */
+		d_encoder_2_weight_45[i] = d_encoder_2_weight_43[i] + d_encoder_2_weight_44[i];
+	/* act_grad2_46: act_grad2 [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t644[i] = t641[i] * t116[i] * (t8[i] * (1 - t8[i]) * (1 - 2 * t8[i]));
-	/* t645 = add */
+		act_grad2_46[i] = d_act_grad_19[i] * basis_10[i] * (z[i] * (1 - z[i]) * (1 - 2 * z[i]));
+	/* add_75: add [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t645[i] = t633[i] + t644[i];
-	/* t646 = sumsq_grad */
+		add_75[i] = add_73[i] + act_grad2_46[i];
+	/* d_d_x_9: sumsq_grad [n, 784] */
 	{
-		const float k = (float)(2 * (double)t373[0] / n);
+		const float k = (float)(2 * (double)d_loss_1[0] / n);
 		for (long i = 0; i < n * 784; i++)
-			t646[i] = k * t111[i];
+			d_d_x_9[i] = k * d_x_9[i];
 	}
-	/* t647 = dense */
-	contractive_ae_gemm(n, 128, 784, t646, 784, 1, t1, 1, 784, NULL, t647,
+	/* d_act_grad_18: dense [n, 128] */
+	contractive_ae_gemm(n, 128, 784, d_d_x_9, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_18,
 		NULL);
-	/* t648 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t110, 1, 128, t646, 784, 1, NULL, t648, NULL);
-	/* t649 = add */
+	/* d_encoder_0_weight_46: dense_dw [128, 784] */
+	contractive_ae_gemm(128, 784, n, act_grad_18, 1, 128, d_d_x_9, 784, 1, NULL, d_encoder_0_weight_46, NULL);
+	/* d_encoder_0_weight_47: add [128, 784] */
 	for (long i = 0; i < 100352; i++)
-		t649[i] = t637[i] + t648[i];
-	/* t650 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t647, t4, t650);
-	/* t651 = act_grad2 */
+		d_encoder_0_weight_47[i] = d_encoder_0_weight_45[i] + d_encoder_0_weight_46[i];
+	/* d_d_encoder_0_9: act_grad [n, 128] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_act_grad_18, encoder_0, d_d_encoder_0_9);
+	/* act_grad2_47: act_grad2 [n, 128] */
 	for (long i = 0; i < n * 128; i++)
-		t651[i] = t647[i] * t107[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
-	/* t652 = add */
+		act_grad2_47[i] = d_act_grad_18[i] * d_encoder_0_9[i] * (encoder_0[i] * (1 - encoder_0[i]) * (1 - 2 * encoder_0[i]));
+	/* add_76: add [n, 128] */
 	for (long i = 0; i < n * 128; i++)
-		t652[i] = t640[i] + t651[i];
-	/* t653 = dense */
-	contractive_ae_gemm(n, 32, 128, t650, 128, 1, t5, 1, 128, NULL, t653,
+		add_76[i] = add_74[i] + act_grad2_47[i];
+	/* d_act_grad_17: dense [n, 32] */
+	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_9, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_17,
 		NULL);
-	/* t654 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t106, 1, 32, t650, 128, 1, NULL, t654, NULL);
-	/* t655 = add */
+	/* d_encoder_2_weight_46: dense_dw [32, 128] */
+	contractive_ae_gemm(32, 128, n, act_grad_17, 1, 32, d_d_encoder_0_9, 128, 1, NULL, d_encoder_2_weight_46, NULL);
+	/* d_encoder_2_weight_47: add [32, 128] */
 	for (long i = 0; i < 4096; i++)
-		t655[i] = t643[i] + t654[i];
-	/* t656 = act_grad2 */
+		d_encoder_2_weight_47[i] = d_encoder_2_weight_45[i] + d_encoder_2_weight_46[i];
+	/* act_grad2_48: act_grad2 [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t656[i] = t653[i] * t105[i] * (t8[i] * (1 - t8[i]) * (1 - 2 * t8[i]));
-	/* t657 = add */
+		act_grad2_48[i] = d_act_grad_17[i] * basis_9[i] * (z[i] * (1 - z[i]) * (1 - 2 * z[i]));
+	/* add_77: add [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t657[i] = t645[i] + t656[i];
-	/* t658 = sumsq_grad */
+		add_77[i] = add_75[i] + act_grad2_48[i];
+	/* d_d_x_8: sumsq_grad [n, 784] */
 	{
-		const float k = (float)(2 * (double)t373[0] / n);
+		const float k = (float)(2 * (double)d_loss_1[0] / n);
 		for (long i = 0; i < n * 784; i++)
-			t658[i] = k * t100[i];
+			d_d_x_8[i] = k * d_x_8[i];
 	}
-	/* t659 = dense */
-	contractive_ae_gemm(n, 128, 784, t658, 784, 1, t1, 1, 784, NULL, t659,
+	/* d_act_grad_16: dense [n, 128] */
+	contractive_ae_gemm(n, 128, 784, d_d_x_8, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_16,
 		NULL);
-	/* t660 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t99, 1, 128, t658, 784, 1, NULL, t660, NULL);
-	/* t661 = add */
+	/* d_encoder_0_weight_48: dense_dw [128, 784] */
+	contractive_ae_gemm(128, 784, n, act_grad_16, 1, 128, d_d_x_8, 784, 1, NULL, d_encoder_0_weight_48, NULL);
+	/* d_encoder_0_weight_49: add [128, 784] */
 	for (long i = 0; i < 100352; i++)
-		t661[i] = t649[i] + t660[i];
-	/* t662 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t659, t4, t662);
-	/* t663 = act_grad2 */
+		d_encoder_0_weight_49[i] = d_encoder_0_weight_47[i] + d_encoder_0_weight_48[i];
+	/* d_d_encoder_0_8: act_grad [n, 128] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_act_grad_16, encoder_0, d_d_encoder_0_8);
+	/* act_grad2_49: act_grad2 [n, 128] */
 	for (long i = 0; i < n * 128; i++)
-		t663[i] = t659[i] * t96[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
-	/* t664 = add */
+		act_grad2_49[i] = d_act_grad_16[i] * d_encoder_0_8[i] * (encoder_0[i] * (1 - encoder_0[i]) * (1 - 2 * encoder_0[i]));
+	/* add_78: add [n, 128] */
 	for (long i = 0; i < n * 128; i++)
-		t664[i] = t652[i] + t663[i];
-	/* t665 = dense */
-	contractive_ae_gemm(n, 32, 128, t662, 128, 1, t5, 1, 128, NULL, t665,
+		add_78[i] = add_76[i] + act_grad2_49[i];
+	/* d_act_grad_15: dense [n, 32] */
+	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_8, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_15,
 		NULL);
-	/* t666 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t95, 1, 32, t662, 128, 1, NULL, t666, NULL);
-	/* t667 = add */
+	/* d_encoder_2_weight_48: dense_dw [32, 128] */
+	contractive_ae_gemm(32, 128, n, act_grad_15, 1, 32, d_d_encoder_0_8, 128, 1, NULL, d_encoder_2_weight_48, NULL);
+	/* d_encoder_2_weight_49: add [32, 128] */
 	for (long i = 0; i < 4096; i++)
-		t667[i] = t655[i] + t666[i];
-	/* t668 = act_grad2 */
+		d_encoder_2_weight_49[i] = d_encoder_2_weight_47[i] + d_encoder_2_weight_48[i];
+	/* act_grad2_50: act_grad2 [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t668[i] = t665[i] * t94[i] * (t8[i] * (1 - t8[i]) * (1 - 2 * t8[i]));
-	/* t669 = add */
+		act_grad2_50[i] = d_act_grad_15[i] * basis_8[i] * (z[i] * (1 - z[i]) * (1 - 2 * z[i]));
+	/* add_79: add [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t669[i] = t657[i] + t668[i];
-	/* t670 = sumsq_grad */
+		add_79[i] = add_77[i] + act_grad2_50[i];
+	/* d_d_x_7: sumsq_grad [n, 784] */
 	{
-		const float k = (float)(2 * (double)t373[0] / n);
+		const float k = (float)(2 * (double)d_loss_1[0] / n);
 		for (long i = 0; i < n * 784; i++)
-			t670[i] = k * t89[i];
+			d_d_x_7[i] = k * d_x_7[i];
 	}
-	/* t671 = dense */
-	contractive_ae_gemm(n, 128, 784, t670, 784, 1, t1, 1, 784, NULL, t671,
+	/* d_act_grad_14: dense [n, 128] */
+	contractive_ae_gemm(n, 128, 784, d_d_x_7, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_14,
 		NULL);
-	/* t672 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t88, 1, 128, t670, 784, 1, NULL, t672, NULL);
-	/* t673 = add */
+	/* d_encoder_0_weight_50: dense_dw [128, 784] */
+	contractive_ae_gemm(128, 784, n, act_grad_14, 1, 128, d_d_x_7, 784, 1, NULL, d_encoder_0_weight_50, NULL);
+	/* d_encoder_0_weight_51: add [128, 784] */
 	for (long i = 0; i < 100352; i++)
-		t673[i] = t661[i] + t672[i];
-	/* t674 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t671, t4, t674);
-	/* t675 = act_grad2 */
+		d_encoder_0_weight_51[i] = d_encoder_0_weight_49[i] + d_encoder_0_weight_50[i];
+	/* d_d_encoder_0_7: act_grad [n, 128] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_act_grad_14, encoder_0, d_d_encoder_0_7);
+	/* act_grad2_51: act_grad2 [n, 128] */
 	for (long i = 0; i < n * 128; i++)
-		t675[i] = t671[i] * t85[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
-	/* t676 = add */
+		act_grad2_51[i] = d_act_grad_14[i] * d_encoder_0_7[i] * (encoder_0[i] * (1 - encoder_0[i]) * (1 - 2 * encoder_0[i]));
+	/* add_80: add [n, 128] */
 	for (long i = 0; i < n * 128; i++)
-		t676[i] = t664[i] + t675[i];
-	/* t677 = dense */
-	contractive_ae_gemm(n, 32, 128, t674, 128, 1, t5, 1, 128, NULL, t677,
+		add_80[i] = add_78[i] + act_grad2_51[i];
+	/* d_act_grad_13: dense [n, 32] */
+	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_7, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_13,
 		NULL);
-	/* t678 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t84, 1, 32, t674, 128, 1, NULL, t678, NULL);
-	/* t679 = add */
+	/* d_encoder_2_weight_50: dense_dw [32, 128] */
+	contractive_ae_gemm(32, 128, n, act_grad_13, 1, 32, d_d_encoder_0_7, 128, 1, NULL, d_encoder_2_weight_50, NULL);
+	/* d_encoder_2_weight_51: add [32, 128] */
 	for (long i = 0; i < 4096; i++)
-		t679[i] = t667[i] + t678[i];
-	/* t680 = act_grad2 */
+		d_encoder_2_weight_51[i] = d_encoder_2_weight_49[i] + d_encoder_2_weight_50[i];
+	/* act_grad2_52: act_grad2 [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t680[i] = t677[i] * t83[i] * (t8[i] * (1 - t8[i]) * (1 - 2 * t8[i]));
-	/* t681 = add */
+		act_grad2_52[i] = d_act_grad_13[i] * basis_7[i] * (z[i] * (1 - z[i]) * (1 - 2 * z[i]));
+	/* add_81: add [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t681[i] = t669[i] + t680[i];
-	/* t682 = sumsq_grad */
+		add_81[i] = add_79[i] + act_grad2_52[i];
+	/* d_d_x_6: sumsq_grad [n, 784] */
 	{
-		const float k = (float)(2 * (double)t373[0] / n);
+		const float k = (float)(2 * (double)d_loss_1[0] / n);
 		for (long i = 0; i < n * 784; i++)
-			t682[i] = k * t78[i];
+			d_d_x_6[i] = k * d_x_6[i];
 	}
-	/* t683 = dense */
-	contractive_ae_gemm(n, 128, 784, t682, 784, 1, t1, 1, 784, NULL, t683,
+	/* d_act_grad_12: dense [n, 128] */
+	contractive_ae_gemm(n, 128, 784, d_d_x_6, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_12,
 		NULL);
-	/* t684 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t77, 1, 128, t682, 784, 1, NULL, t684, NULL);
-	/* t685 = add */
+	/* d_encoder_0_weight_52: dense_dw [128, 784] */
+	contractive_ae_gemm(128, 784, n, act_grad_12, 1, 128, d_d_x_6, 784, 1, NULL, d_encoder_0_weight_52, NULL);
+	/* d_encoder_0_weight_53: add [128, 784] */
 	for (long i = 0; i < 100352; i++)
-		t685[i] = t673[i] + t684[i];
-	/* t686 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t683, t4, t686);
-	/* t687 = act_grad2 */
+		d_encoder_0_weight_53[i] = d_encoder_0_weight_51[i] + d_encoder_0_weight_52[i];
+	/* d_d_encoder_0_6: act_grad [n, 128] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_act_grad_12, encoder_0, d_d_encoder_0_6);
+	/* act_grad2_53: act_grad2 [n, 128] */
 	for (long i = 0; i < n * 128; i++)
-		t687[i] = t683[i] * t74[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
-	/* t688 = add */
+		act_grad2_53[i] = d_act_grad_12[i] * d_encoder_0_6[i] * (encoder_0[i] * (1 - encoder_0[i]) * (1 - 2 * encoder_0[i]));
+	/* add_82: add [n, 128] */
 	for (long i = 0; i < n * 128; i++)
-		t688[i] = t676[i] + t687[i];
-	/* t689 = dense */
-	contractive_ae_gemm(n, 32, 128, t686, 128, 1, t5, 1, 128, NULL, t689,
+		add_82[i] = add_80[i] + act_grad2_53[i];
+	/* d_act_grad_11: dense [n, 32] */
+	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_6, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_11,
 		NULL);
-	/* t690 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t73, 1, 32, t686, 128, 1, NULL, t690, NULL);
-	/* t691 = add */
+	/* d_encoder_2_weight_52: dense_dw [32, 128] */
+	contractive_ae_gemm(32, 128, n, act_grad_11, 1, 32, d_d_encoder_0_6, 128, 1, NULL, d_encoder_2_weight_52, NULL);
+	/* d_encoder_2_weight_53: add [32, 128] */
 	for (long i = 0; i < 4096; i++)
-		t691[i] = t679[i] + t690[i];
-	/* t692 = act_grad2 */
+		d_encoder_2_weight_53[i] = d_encoder_2_weight_51[i] + d_encoder_2_weight_52[i];
+	/* act_grad2_54: act_grad2 [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t692[i] = t689[i] * t72[i] * (t8[i] * (1 - t8[i]) * (1 - 2 * t8[i]));
-	/* t693 = add */
+		act_grad2_54[i] = d_act_grad_11[i] * basis_6[i] * (z[i] * (1 - z[i]) * (1 - 2 * z[i]));
+	/* add_83: add [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t693[i] = t681[i] + t692[i];
-	/* t694 = sumsq_grad */
+		add_83[i] = add_81[i] + act_grad2_54[i];
+	/* d_d_x_5: sumsq_grad [n, 784] */
 	{
-		const float k = (float)(2 * (double)t373[0] / n);
+		const float k = (float)(2 * (double)d_loss_1[0] / n);
 		for (long i = 0; i < n * 784; i++)
-			t694[i] = k * t67[i];
+			d_d_x_5[i] = k * d_x_5[i];
 	}
-	/* t695 = dense */
-	contractive_ae_gemm(n, 128, 784, t694, 784, 1, t1, 1, 784, NULL, t695,
+	/* d_act_grad_10: dense [n, 128] */
+	contractive_ae_gemm(n, 128, 784, d_d_x_5, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_10,
 		NULL);
-	/* t696 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t66, 1, 128, t694, 784, 1, NULL, t696, NULL);
-	/* t697 = add */
+	/* d_encoder_0_weight_54: dense_dw [128, 784] */
+	contractive_ae_gemm(128, 784, n, act_grad_10, 1, 128, d_d_x_5, 784, 1, NULL, d_encoder_0_weight_54, NULL);
+	/* d_encoder_0_weight_55: add [128, 784] */
 	for (long i = 0; i < 100352; i++)
-		t697[i] = t685[i] + t696[i];
-	/* t698 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t695, t4, t698);
-	/* t699 = act_grad2 */
+		d_encoder_0_weight_55[i] = d_encoder_0_weight_53[i] + d_encoder_0_weight_54[i];
+	/* d_d_encoder_0_5: act_grad [n, 128] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_act_grad_10, encoder_0, d_d_encoder_0_5);
+	/* act_grad2_55: act_grad2 [n, 128] */
 	for (long i = 0; i < n * 128; i++)
-		t699[i] = t695[i] * t63[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
-	/* t700 = add */
+		act_grad2_55[i] = d_act_grad_10[i] * d_encoder_0_5[i] * (encoder_0[i] * (1 - encoder_0[i]) * (1 - 2 * encoder_0[i]));
+	/* add_84: add [n, 128] */
 	for (long i = 0; i < n * 128; i++)
-		t700[i] = t688[i] + t699[i];
-	/* t701 = dense */
-	contractive_ae_gemm(n, 32, 128, t698, 128, 1, t5, 1, 128, NULL, t701,
+		add_84[i] = add_82[i] + act_grad2_55[i];
+	/* d_act_grad_9: dense [n, 32] */
+	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_5, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_9,
 		NULL);
-	/* t702 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t62, 1, 32, t698, 128, 1, NULL, t702, NULL);
-	/* t703 = add */
+	/* d_encoder_2_weight_54: dense_dw [32, 128] */
+	contractive_ae_gemm(32, 128, n, act_grad_9, 1, 32, d_d_encoder_0_5, 128, 1, NULL, d_encoder_2_weight_54, NULL);
+	/* d_encoder_2_weight_55: add [32, 128] */
 	for (long i = 0; i < 4096; i++)
-		t703[i] = t691[i] + t702[i];
-	/* t704 = act_grad2 */
+		d_encoder_2_weight_55[i] = d_encoder_2_weight_53[i] + d_encoder_2_weight_54[i];
+	/* act_grad2_56: act_grad2 [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t704[i] = t701[i] * t61[i] * (t8[i] * (1 - t8[i]) * (1 - 2 * t8[i]));
-	/* t705 = add */
+		act_grad2_56[i] = d_act_grad_9[i] * basis_5[i] * (z[i] * (1 - z[i]) * (1 - 2 * z[i]));
+	/* add_85: add [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t705[i] = t693[i] + t704[i];
-	/* t706 = sumsq_grad */
+		add_85[i] = add_83[i] + act_grad2_56[i];
+	/* d_d_x_4: sumsq_grad [n, 784] */
 	{
-		const float k = (float)(2 * (double)t373[0] / n);
+		const float k = (float)(2 * (double)d_loss_1[0] / n);
 		for (long i = 0; i < n * 784; i++)
-			t706[i] = k * t56[i];
+			d_d_x_4[i] = k * d_x_4[i];
 	}
-	/* t707 = dense */
-	contractive_ae_gemm(n, 128, 784, t706, 784, 1, t1, 1, 784, NULL, t707,
+	/* d_act_grad_8: dense [n, 128] */
+	contractive_ae_gemm(n, 128, 784, d_d_x_4, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_8,
 		NULL);
-	/* t708 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t55, 1, 128, t706, 784, 1, NULL, t708, NULL);
-	/* t709 = add */
+	/* d_encoder_0_weight_56: dense_dw [128, 784] */
+	contractive_ae_gemm(128, 784, n, act_grad_8, 1, 128, d_d_x_4, 784, 1, NULL, d_encoder_0_weight_56, NULL);
+	/* d_encoder_0_weight_57: add [128, 784] */
 	for (long i = 0; i < 100352; i++)
-		t709[i] = t697[i] + t708[i];
-	/* t710 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t707, t4, t710);
-	/* t711 = act_grad2 */
+		d_encoder_0_weight_57[i] = d_encoder_0_weight_55[i] + d_encoder_0_weight_56[i];
+	/* d_d_encoder_0_4: act_grad [n, 128] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_act_grad_8, encoder_0, d_d_encoder_0_4);
+	/* act_grad2_57: act_grad2 [n, 128] */
 	for (long i = 0; i < n * 128; i++)
-		t711[i] = t707[i] * t52[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
-	/* t712 = add */
+		act_grad2_57[i] = d_act_grad_8[i] * d_encoder_0_4[i] * (encoder_0[i] * (1 - encoder_0[i]) * (1 - 2 * encoder_0[i]));
+	/* add_86: add [n, 128] */
 	for (long i = 0; i < n * 128; i++)
-		t712[i] = t700[i] + t711[i];
-	/* t713 = dense */
-	contractive_ae_gemm(n, 32, 128, t710, 128, 1, t5, 1, 128, NULL, t713,
+		add_86[i] = add_84[i] + act_grad2_57[i];
+	/* d_act_grad_7: dense [n, 32] */
+	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_4, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_7,
 		NULL);
-	/* t714 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t51, 1, 32, t710, 128, 1, NULL, t714, NULL);
-	/* t715 = add */
+	/* d_encoder_2_weight_56: dense_dw [32, 128] */
+	contractive_ae_gemm(32, 128, n, act_grad_7, 1, 32, d_d_encoder_0_4, 128, 1, NULL, d_encoder_2_weight_56, NULL);
+	/* d_encoder_2_weight_57: add [32, 128] */
 	for (long i = 0; i < 4096; i++)
-		t715[i] = t703[i] + t714[i];
-	/* t716 = act_grad2 */
+		d_encoder_2_weight_57[i] = d_encoder_2_weight_55[i] + d_encoder_2_weight_56[i];
+	/* act_grad2_58: act_grad2 [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t716[i] = t713[i] * t50[i] * (t8[i] * (1 - t8[i]) * (1 - 2 * t8[i]));
-	/* t717 = add */
+		act_grad2_58[i] = d_act_grad_7[i] * basis_4[i] * (z[i] * (1 - z[i]) * (1 - 2 * z[i]));
+	/* add_87: add [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t717[i] = t705[i] + t716[i];
-	/* t718 = sumsq_grad */
+		add_87[i] = add_85[i] + act_grad2_58[i];
+	/* d_d_x_3: sumsq_grad [n, 784] */
 	{
-		const float k = (float)(2 * (double)t373[0] / n);
+		const float k = (float)(2 * (double)d_loss_1[0] / n);
 		for (long i = 0; i < n * 784; i++)
-			t718[i] = k * t45[i];
+			d_d_x_3[i] = k * d_x_3[i];
 	}
-	/* t719 = dense */
-	contractive_ae_gemm(n, 128, 784, t718, 784, 1, t1, 1, 784, NULL, t719,
+	/* d_act_grad_6: dense [n, 128] */
+	contractive_ae_gemm(n, 128, 784, d_d_x_3, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_6,
 		NULL);
-	/* t720 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t44, 1, 128, t718, 784, 1, NULL, t720, NULL);
-	/* t721 = add */
+	/* d_encoder_0_weight_58: dense_dw [128, 784] */
+	contractive_ae_gemm(128, 784, n, act_grad_6, 1, 128, d_d_x_3, 784, 1, NULL, d_encoder_0_weight_58, NULL);
+	/* d_encoder_0_weight_59: add [128, 784] */
 	for (long i = 0; i < 100352; i++)
-		t721[i] = t709[i] + t720[i];
-	/* t722 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t719, t4, t722);
-	/* t723 = act_grad2 */
+		d_encoder_0_weight_59[i] = d_encoder_0_weight_57[i] + d_encoder_0_weight_58[i];
+	/* d_d_encoder_0_3: act_grad [n, 128] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_act_grad_6, encoder_0, d_d_encoder_0_3);
+	/* act_grad2_59: act_grad2 [n, 128] */
 	for (long i = 0; i < n * 128; i++)
-		t723[i] = t719[i] * t41[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
-	/* t724 = add */
+		act_grad2_59[i] = d_act_grad_6[i] * d_encoder_0_3[i] * (encoder_0[i] * (1 - encoder_0[i]) * (1 - 2 * encoder_0[i]));
+	/* add_88: add [n, 128] */
 	for (long i = 0; i < n * 128; i++)
-		t724[i] = t712[i] + t723[i];
-	/* t725 = dense */
-	contractive_ae_gemm(n, 32, 128, t722, 128, 1, t5, 1, 128, NULL, t725,
+		add_88[i] = add_86[i] + act_grad2_59[i];
+	/* d_act_grad_5: dense [n, 32] */
+	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_3, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_5,
 		NULL);
-	/* t726 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t40, 1, 32, t722, 128, 1, NULL, t726, NULL);
-	/* t727 = add */
+	/* d_encoder_2_weight_58: dense_dw [32, 128] */
+	contractive_ae_gemm(32, 128, n, act_grad_5, 1, 32, d_d_encoder_0_3, 128, 1, NULL, d_encoder_2_weight_58, NULL);
+	/* d_encoder_2_weight_59: add [32, 128] */
 	for (long i = 0; i < 4096; i++)
-		t727[i] = t715[i] + t726[i];
-	/* t728 = act_grad2 */
+		d_encoder_2_weight_59[i] = d_encoder_2_weight_57[i] + d_encoder_2_weight_58[i];
+	/* act_grad2_60: act_grad2 [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t728[i] = t725[i] * t39[i] * (t8[i] * (1 - t8[i]) * (1 - 2 * t8[i]));
-	/* t729 = add */
+		act_grad2_60[i] = d_act_grad_5[i] * basis_3[i] * (z[i] * (1 - z[i]) * (1 - 2 * z[i]));
+	/* add_89: add [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t729[i] = t717[i] + t728[i];
-	/* t730 = sumsq_grad */
+		add_89[i] = add_87[i] + act_grad2_60[i];
+	/* d_d_x_2: sumsq_grad [n, 784] */
 	{
-		const float k = (float)(2 * (double)t373[0] / n);
+		const float k = (float)(2 * (double)d_loss_1[0] / n);
 		for (long i = 0; i < n * 784; i++)
-			t730[i] = k * t34[i];
+			d_d_x_2[i] = k * d_x_2[i];
 	}
-	/* t731 = dense */
-	contractive_ae_gemm(n, 128, 784, t730, 784, 1, t1, 1, 784, NULL, t731,
+	/* d_act_grad_4: dense [n, 128] */
+	contractive_ae_gemm(n, 128, 784, d_d_x_2, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_4,
 		NULL);
-	/* t732 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t33, 1, 128, t730, 784, 1, NULL, t732, NULL);
-	/* t733 = add */
+	/* d_encoder_0_weight_60: dense_dw [128, 784] */
+	contractive_ae_gemm(128, 784, n, act_grad_4, 1, 128, d_d_x_2, 784, 1, NULL, d_encoder_0_weight_60, NULL);
+	/* d_encoder_0_weight_61: add [128, 784] */
 	for (long i = 0; i < 100352; i++)
-		t733[i] = t721[i] + t732[i];
-	/* t734 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t731, t4, t734);
-	/* t735 = act_grad2 */
+		d_encoder_0_weight_61[i] = d_encoder_0_weight_59[i] + d_encoder_0_weight_60[i];
+	/* d_d_encoder_0_2: act_grad [n, 128] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_act_grad_4, encoder_0, d_d_encoder_0_2);
+	/* act_grad2_61: act_grad2 [n, 128] */
 	for (long i = 0; i < n * 128; i++)
-		t735[i] = t731[i] * t30[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
-	/* t736 = add */
+		act_grad2_61[i] = d_act_grad_4[i] * d_encoder_0_2[i] * (encoder_0[i] * (1 - encoder_0[i]) * (1 - 2 * encoder_0[i]));
+	/* add_90: add [n, 128] */
 	for (long i = 0; i < n * 128; i++)
-		t736[i] = t724[i] + t735[i];
-	/* t737 = dense */
-	contractive_ae_gemm(n, 32, 128, t734, 128, 1, t5, 1, 128, NULL, t737,
+		add_90[i] = add_88[i] + act_grad2_61[i];
+	/* d_act_grad_3: dense [n, 32] */
+	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_2, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_3,
 		NULL);
-	/* t738 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t29, 1, 32, t734, 128, 1, NULL, t738, NULL);
-	/* t739 = add */
+	/* d_encoder_2_weight_60: dense_dw [32, 128] */
+	contractive_ae_gemm(32, 128, n, act_grad_3, 1, 32, d_d_encoder_0_2, 128, 1, NULL, d_encoder_2_weight_60, NULL);
+	/* d_encoder_2_weight_61: add [32, 128] */
 	for (long i = 0; i < 4096; i++)
-		t739[i] = t727[i] + t738[i];
-	/* t740 = act_grad2 */
+		d_encoder_2_weight_61[i] = d_encoder_2_weight_59[i] + d_encoder_2_weight_60[i];
+	/* act_grad2_62: act_grad2 [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t740[i] = t737[i] * t28[i] * (t8[i] * (1 - t8[i]) * (1 - 2 * t8[i]));
-	/* t741 = add */
+		act_grad2_62[i] = d_act_grad_3[i] * basis_2[i] * (z[i] * (1 - z[i]) * (1 - 2 * z[i]));
+	/* add_91: add [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t741[i] = t729[i] + t740[i];
-	/* t742 = sumsq_grad */
+		add_91[i] = add_89[i] + act_grad2_62[i];
+	/* d_d_x: sumsq_grad [n, 784] */
 	{
-		const float k = (float)(2 * (double)t373[0] / n);
+		const float k = (float)(2 * (double)d_loss_1[0] / n);
 		for (long i = 0; i < n * 784; i++)
-			t742[i] = k * t24[i];
+			d_d_x[i] = k * d_x[i];
 	}
-	/* t743 = dense */
-	contractive_ae_gemm(n, 128, 784, t742, 784, 1, t1, 1, 784, NULL, t743,
+	/* d_act_grad_2: dense [n, 128] */
+	contractive_ae_gemm(n, 128, 784, d_d_x, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_2,
 		NULL);
-	/* t744 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t23, 1, 128, t742, 784, 1, NULL, t744, NULL);
-	/* t745 = add */
+	/* d_encoder_0_weight_62: dense_dw [128, 784] */
+	contractive_ae_gemm(128, 784, n, act_grad_2, 1, 128, d_d_x, 784, 1, NULL, d_encoder_0_weight_62, NULL);
+	/* d_encoder_0_weight_63: add [128, 784] */
 	for (long i = 0; i < 100352; i++)
-		t745[i] = t733[i] + t744[i];
-	/* t746 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t743, t4, t746);
-	/* t747 = act_grad2 */
+		d_encoder_0_weight_63[i] = d_encoder_0_weight_61[i] + d_encoder_0_weight_62[i];
+	/* d_d_encoder_0: act_grad [n, 128] */
+	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_act_grad_2, encoder_0, d_d_encoder_0);
+	/* act_grad2_63: act_grad2 [n, 128] */
 	for (long i = 0; i < n * 128; i++)
-		t747[i] = t743[i] * t20[i] * (t4[i] * (1 - t4[i]) * (1 - 2 * t4[i]));
-	/* t748 = add */
+		act_grad2_63[i] = d_act_grad_2[i] * d_encoder_0[i] * (encoder_0[i] * (1 - encoder_0[i]) * (1 - 2 * encoder_0[i]));
+	/* add_92: add [n, 128] */
 	for (long i = 0; i < n * 128; i++)
-		t748[i] = t736[i] + t747[i];
-	/* t749 = dense */
-	contractive_ae_gemm(n, 32, 128, t746, 128, 1, t5, 1, 128, NULL, t749,
+		add_92[i] = add_90[i] + act_grad2_63[i];
+	/* d_act_grad: dense [n, 32] */
+	contractive_ae_gemm(n, 32, 128, d_d_encoder_0, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad,
 		NULL);
-	/* t750 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t19, 1, 32, t746, 128, 1, NULL, t750, NULL);
-	/* t751 = add */
+	/* d_encoder_2_weight_62: dense_dw [32, 128] */
+	contractive_ae_gemm(32, 128, n, act_grad, 1, 32, d_d_encoder_0, 128, 1, NULL, d_encoder_2_weight_62, NULL);
+	/* d_encoder_2_weight_63: add [32, 128] */
 	for (long i = 0; i < 4096; i++)
-		t751[i] = t739[i] + t750[i];
-	/* t752 = act_grad2 */
+		d_encoder_2_weight_63[i] = d_encoder_2_weight_61[i] + d_encoder_2_weight_62[i];
+	/* act_grad2_64: act_grad2 [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t752[i] = t749[i] * t18[i] * (t8[i] * (1 - t8[i]) * (1 - 2 * t8[i]));
-	/* t753 = add */
+		act_grad2_64[i] = d_act_grad[i] * basis[i] * (z[i] * (1 - z[i]) * (1 - 2 * z[i]));
+	/* add_93: add [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t753[i] = t741[i] + t752[i];
-	/* t756 = dense_dx*relu' */
-	contractive_ae_gemm(n, 128, 784, t754, 784, 1, t13, 128, 1, NULL, t756,
-		&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_RELU, .slope = 0.0f, .y = t12});
-	/* t757 = dense_dw */
-	contractive_ae_gemm(784, 128, n, t754, 1, 784, t12, 128, 1, NULL, t757, NULL);
-	/* t758 = sum_batch */
+		add_93[i] = add_91[i] + act_grad2_64[i];
+	/* d_decoder_0: dense_dx*relu' [n, 128] */
+	contractive_ae_gemm(n, 128, 784, d_xhat, 784, 1, decoder_2_weight, 128, 1, NULL, d_decoder_0,
+		&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_RELU, .slope = 0.0f, .y = decoder_0});
+	/* d_decoder_2_weight: dense_dw [784, 128] */
+	contractive_ae_gemm(784, 128, n, d_xhat, 1, 784, decoder_0, 128, 1, NULL, d_decoder_2_weight, NULL);
+	/* d_decoder_2_bias: sum_batch [784] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 784 >= 32768)
 #endif
 	for (long j0 = 0; j0 < 784; j0 += 64) {
 		const long j1 = j0 + 64 < 784 ? j0 + 64 : 784;
 		for (long j = j0; j < j1; j++)
-			t758[j] = 0;
+			d_decoder_2_bias[j] = 0;
 		for (long b = 0; b < n; b++)
 			for (long j = j0; j < j1; j++)
-				t758[j] += t754[b * 784 + j];
+				d_decoder_2_bias[j] += d_xhat[b * 784 + j];
 	}
-	/* t760 = dense_dx*sigmoid' */
-	contractive_ae_gemm(n, 32, 128, t756, 128, 1, t9, 32, 1, NULL, t760,
-		&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_SIGMOID, .slope = 0.0f, .y = t8});
-	/* t761 = dense_dw */
-	contractive_ae_gemm(128, 32, n, t756, 1, 128, t8, 32, 1, NULL, t761, NULL);
-	/* t762 = sum_batch */
+	/* d_z: dense_dx*sigmoid' [n, 32] */
+	contractive_ae_gemm(n, 32, 128, d_decoder_0, 128, 1, decoder_0_weight, 32, 1, NULL, d_z,
+		&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_SIGMOID, .slope = 0.0f, .y = z});
+	/* d_decoder_0_weight: dense_dw [128, 32] */
+	contractive_ae_gemm(128, 32, n, d_decoder_0, 1, 128, z, 32, 1, NULL, d_decoder_0_weight, NULL);
+	/* d_decoder_0_bias: sum_batch [128] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 128 >= 32768)
 #endif
 	for (long j0 = 0; j0 < 128; j0 += 64) {
 		const long j1 = j0 + 64 < 128 ? j0 + 64 : 128;
 		for (long j = j0; j < j1; j++)
-			t762[j] = 0;
+			d_decoder_0_bias[j] = 0;
 		for (long b = 0; b < n; b++)
 			for (long j = j0; j < j1; j++)
-				t762[j] += t756[b * 128 + j];
+				d_decoder_0_bias[j] += d_decoder_0[b * 128 + j];
 	}
-	/* t764 = add */
+	/* add_94: add [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t764[i] = t753[i] + t760[i];
-	/* t765 = dense_dx*sigmoid' */
-	contractive_ae_gemm(n, 128, 32, t764, 32, 1, t5, 128, 1, NULL, t765,
-		&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_SIGMOID, .slope = 0.0f, .y = t4});
-	/* t766 = dense_dw */
-	contractive_ae_gemm(32, 128, n, t764, 1, 32, t4, 128, 1, NULL, t766, NULL);
-	/* t767 = add */
+		add_94[i] = add_93[i] + d_z[i];
+	/* d_encoder_0_33: dense_dx*sigmoid' [n, 128] */
+	contractive_ae_gemm(n, 128, 32, add_94, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_33,
+		&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_SIGMOID, .slope = 0.0f, .y = encoder_0});
+	/* d_encoder_2_weight_64: dense_dw [32, 128] */
+	contractive_ae_gemm(32, 128, n, add_94, 1, 32, encoder_0, 128, 1, NULL, d_encoder_2_weight_64, NULL);
+	/* d_encoder_2_weight_65: add [32, 128] */
 	for (long i = 0; i < 4096; i++)
-		t767[i] = t751[i] + t766[i];
-	/* t768 = sum_batch */
+		d_encoder_2_weight_65[i] = d_encoder_2_weight_63[i] + d_encoder_2_weight_64[i];
+	/* d_encoder_2_bias: sum_batch [32] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 32 >= 32768)
 #endif
 	for (long j0 = 0; j0 < 32; j0 += 64) {
 		const long j1 = j0 + 64 < 32 ? j0 + 64 : 32;
 		for (long j = j0; j < j1; j++)
-			t768[j] = 0;
+			d_encoder_2_bias[j] = 0;
 		for (long b = 0; b < n; b++)
 			for (long j = j0; j < j1; j++)
-				t768[j] += t764[b * 32 + j];
+				d_encoder_2_bias[j] += add_94[b * 32 + j];
 	}
-	/* t770 = add */
+	/* add_95: add [n, 128] */
 	for (long i = 0; i < n * 128; i++)
-		t770[i] = t748[i] + t765[i];
-	/* t771 = dense_dw */
-	contractive_ae_gemm(128, 784, n, t770, 1, 128, t0, 784, 1, NULL, t771, NULL);
-	/* t772 = add */
+		add_95[i] = add_92[i] + d_encoder_0_33[i];
+	/* d_encoder_0_weight_64: dense_dw [128, 784] */
+	contractive_ae_gemm(128, 784, n, add_95, 1, 128, x, 784, 1, NULL, d_encoder_0_weight_64, NULL);
+	/* d_encoder_0_weight_65: add [128, 784] */
 	for (long i = 0; i < 100352; i++)
-		t772[i] = t745[i] + t771[i];
-	/* t773 = sum_batch */
+		d_encoder_0_weight_65[i] = d_encoder_0_weight_63[i] + d_encoder_0_weight_64[i];
+	/* d_encoder_0_bias: sum_batch [128] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 128 >= 32768)
 #endif
 	for (long j0 = 0; j0 < 128; j0 += 64) {
 		const long j1 = j0 + 64 < 128 ? j0 + 64 : 128;
 		for (long j = j0; j < j1; j++)
-			t773[j] = 0;
+			d_encoder_0_bias[j] = 0;
 		for (long b = 0; b < n; b++)
 			for (long j = j0; j < j1; j++)
-				t773[j] += t770[b * 128 + j];
+				d_encoder_0_bias[j] += add_95[b * 128 + j];
 	}
-	return t371[0];
+	return result;
 }
 
 contractive_ae_real contractive_ae_train_step(void *state, void *work, const contractive_ae_real *x, int n, const contractive_ae_hparams *h)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	float *const params = (float *)((unsigned char *)state + 64);
-	const int64_t step = ++*contractive_ae_step(state);
-	const int stochastic = h->stochastic;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	const contractive_ae_real loss = contractive_ae_pass(state, work, x, n, h, step, state);
-	float *const adam_m = contractive_ae_adam_m(state), *const adam_v = contractive_ae_adam_v(state);
-	const contractive_ae_adam_k adam_k = {
-		(float)h->beta1, (float)h->beta2, (float)(1 - h->beta1), (float)(1 - h->beta2), (float)h->eps,
-		(float)h->weight_decay, (float)(h->lr / (1 - pow(h->beta1, (double)step))),
-		(float)sqrt(1 - pow(h->beta2, (double)step))};
-	float *const t1 = params + 0; /* encoder.0.weight */
-	float *const t2 = params + 100352; /* encoder.0.bias */
-	float *const t5 = params + 100480; /* encoder.2.weight */
-	float *const t6 = params + 104576; /* encoder.2.bias */
-	float *const t9 = params + 104608; /* decoder.0.weight */
-	float *const t10 = params + 108704; /* decoder.0.bias */
-	float *const t13 = params + 108832; /* decoder.2.weight */
-	float *const t14 = params + 209184; /* decoder.2.bias */
-	float *const t757 = (float *)(work_ + 1114240); /* dense_dw [784, 128] */
-	float *const t758 = (float *)(work_ + 81920); /* sum_batch [784] */
-	float *const t761 = (float *)(work_ + 101440); /* dense_dw [128, 32] */
-	float *const t762 = (float *)(work_ + 117824); /* sum_batch [128] */
-	float *const t767 = (float *)(work_ + 0); /* add [32, 128] */
-	float *const t768 = (float *)(work_ + 16384); /* sum_batch [32] */
-	float *const t772 = (float *)(work_ + 2015424); /* add [128, 784] */
-	float *const t773 = (float *)(work_ + 16512); /* sum_batch [128] */
-	/* t774 = adam */
-	/* encoder.0.weight */
-	contractive_ae_adam(100352, t1, adam_m + 0, adam_v + 0, t772, &adam_k);
-	/* t775 = adam */
-	/* encoder.0.bias */
-	contractive_ae_adam(128, t2, adam_m + 100352, adam_v + 100352, t773, &adam_k);
-	/* t776 = adam */
-	/* encoder.2.weight */
-	contractive_ae_adam(4096, t5, adam_m + 100480, adam_v + 100480, t767, &adam_k);
-	/* t777 = adam */
-	/* encoder.2.bias */
-	contractive_ae_adam(32, t6, adam_m + 104576, adam_v + 104576, t768, &adam_k);
-	/* t778 = adam */
-	/* decoder.0.weight */
-	contractive_ae_adam(4096, t9, adam_m + 104608, adam_v + 104608, t761, &adam_k);
-	/* t779 = adam */
-	/* decoder.0.bias */
-	contractive_ae_adam(128, t10, adam_m + 108704, adam_v + 108704, t762, &adam_k);
-	/* t780 = adam */
-	/* decoder.2.weight */
-	contractive_ae_adam(100352, t13, adam_m + 108832, adam_v + 108832, t757, &adam_k);
-	/* t781 = adam */
-	/* decoder.2.bias */
-	contractive_ae_adam(784, t14, adam_m + 209184, adam_v + 209184, t758, &adam_k);
+	const contractive_ae_ctx c = contractive_ae_training(state, work, n, h, state);
+	float *const grad = (float *)work; /* the gradient block */
+	const contractive_ae_real loss = contractive_ae_pass(&c, x, grad);
+	contractive_ae_update(state, grad, h);
 	return loss;
 }
 
 contractive_ae_real contractive_ae_gradient(const void *state, void *work, const contractive_ae_real *x, int n, const contractive_ae_hparams *h, contractive_ae_real *grad)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = *(const int64_t *)state + 1;
-	const int stochastic = h->stochastic;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	const contractive_ae_real loss = contractive_ae_pass(state, work, x, n, h, step, NULL);
-	memcpy(grad + 0, work_ + 2015424, sizeof(float) * 100352);
-	memcpy(grad + 100352, work_ + 16512, sizeof(float) * 128);
-	memcpy(grad + 100480, work_ + 0, sizeof(float) * 4096);
-	memcpy(grad + 104576, work_ + 16384, sizeof(float) * 32);
-	memcpy(grad + 104608, work_ + 101440, sizeof(float) * 4096);
-	memcpy(grad + 108704, work_ + 117824, sizeof(float) * 128);
-	memcpy(grad + 108832, work_ + 1114240, sizeof(float) * 100352);
-	memcpy(grad + 209184, work_ + 81920, sizeof(float) * 784);
-	return loss;
+	const contractive_ae_ctx c = contractive_ae_training(state, work, n, h, NULL);
+	return contractive_ae_pass(&c, x, grad);
 }
 
 void contractive_ae_update(void *state, const contractive_ae_real *grad, const contractive_ae_hparams *h)
@@ -3250,1163 +4030,45 @@ void contractive_ae_update(void *state, const contractive_ae_real *grad, const c
 		(float)h->beta1, (float)h->beta2, (float)(1 - h->beta1), (float)(1 - h->beta2), (float)h->eps,
 		(float)h->weight_decay, (float)(h->lr / (1 - pow(h->beta1, (double)step))),
 		(float)sqrt(1 - pow(h->beta2, (double)step))};
-	contractive_ae_real *const params = contractive_ae_params(state);
-	contractive_ae_adam(209968, params, adam_m, adam_v, grad, &adam_k);
+	contractive_ae_adam(209968, contractive_ae_params(state), adam_m, adam_v, grad, &adam_k);
 }
 
 contractive_ae_real contractive_ae_loss(const void *state, void *work, const contractive_ae_real *x, int n)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = 0;
-	const int stochastic = 0;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	const float *const t0 = x;
-	const float *const t1 = params + 0; /* encoder.0.weight */
-	const float *const t2 = params + 100352; /* encoder.0.bias */
-	float *const t4 = (float *)(work_ + 0); /* dense [n, 128] */
-	const float *const t5 = params + 100480; /* encoder.2.weight */
-	const float *const t6 = params + 104576; /* encoder.2.bias */
-	float *const t8 = (float *)(work_ + 65536); /* dense [n, 32] */
-	const float *const t9 = params + 104608; /* decoder.0.weight */
-	const float *const t10 = params + 108704; /* decoder.0.bias */
-	float *const t12 = (float *)(work_ + 81920); /* dense [n, 128] */
-	const float *const t13 = params + 108832; /* decoder.2.weight */
-	const float *const t14 = params + 209184; /* decoder.2.bias */
-	float *const t16 = (float *)(work_ + 147456); /* dense [n, 784] */
-	float *const t17 = (float *)(work_ + 548928); /* mse [] */
-	float *const t18 = (float *)(work_ + 950400); /* basis [n, 32] */
-	float *const t19 = (float *)(work_ + 966784); /* act_grad [n, 32] */
-	float *const t20 = (float *)(work_ + 983168); /* dense_dx [n, 128] */
-	float *const t23 = (float *)(work_ + 1048704); /* act_grad [n, 128] */
-	float *const t24 = (float *)(work_ + 1114240); /* dense_dx [n, 784] */
-	float *const t27 = (float *)(work_ + 1515648); /* sumsq [] */
-	float *const t28 = (float *)(work_ + 1515712); /* basis [n, 32] */
-	float *const t29 = (float *)(work_ + 1532096); /* act_grad [n, 32] */
-	float *const t30 = (float *)(work_ + 1548480); /* dense_dx [n, 128] */
-	float *const t33 = (float *)(work_ + 1614016); /* act_grad [n, 128] */
-	float *const t34 = (float *)(work_ + 1679552); /* dense_dx [n, 784] */
-	float *const t37 = (float *)(work_ + 2080960); /* sumsq [] */
-	float *const t38 = (float *)(work_ + 2081024); /* add [] */
-	float *const t39 = (float *)(work_ + 2081088); /* basis [n, 32] */
-	float *const t40 = (float *)(work_ + 2097472); /* act_grad [n, 32] */
-	float *const t41 = (float *)(work_ + 2113856); /* dense_dx [n, 128] */
-	float *const t44 = (float *)(work_ + 2179392); /* act_grad [n, 128] */
-	float *const t45 = (float *)(work_ + 2244928); /* dense_dx [n, 784] */
-	float *const t48 = (float *)(work_ + 1515648); /* sumsq [] */
-	float *const t49 = (float *)(work_ + 2080960); /* add [] */
-	float *const t50 = (float *)(work_ + 2646336); /* basis [n, 32] */
-	float *const t51 = (float *)(work_ + 2662720); /* act_grad [n, 32] */
-	float *const t52 = (float *)(work_ + 2679104); /* dense_dx [n, 128] */
-	float *const t55 = (float *)(work_ + 2744640); /* act_grad [n, 128] */
-	float *const t56 = (float *)(work_ + 2810176); /* dense_dx [n, 784] */
-	float *const t59 = (float *)(work_ + 1515648); /* sumsq [] */
-	float *const t60 = (float *)(work_ + 2081024); /* add [] */
-	float *const t61 = (float *)(work_ + 3211584); /* basis [n, 32] */
-	float *const t62 = (float *)(work_ + 3227968); /* act_grad [n, 32] */
-	float *const t63 = (float *)(work_ + 3244352); /* dense_dx [n, 128] */
-	float *const t66 = (float *)(work_ + 3309888); /* act_grad [n, 128] */
-	float *const t67 = (float *)(work_ + 3375424); /* dense_dx [n, 784] */
-	float *const t70 = (float *)(work_ + 1515648); /* sumsq [] */
-	float *const t71 = (float *)(work_ + 2080960); /* add [] */
-	float *const t72 = (float *)(work_ + 3776832); /* basis [n, 32] */
-	float *const t73 = (float *)(work_ + 3793216); /* act_grad [n, 32] */
-	float *const t74 = (float *)(work_ + 3809600); /* dense_dx [n, 128] */
-	float *const t77 = (float *)(work_ + 3875136); /* act_grad [n, 128] */
-	float *const t78 = (float *)(work_ + 3940672); /* dense_dx [n, 784] */
-	float *const t81 = (float *)(work_ + 1515648); /* sumsq [] */
-	float *const t82 = (float *)(work_ + 2081024); /* add [] */
-	float *const t83 = (float *)(work_ + 4342080); /* basis [n, 32] */
-	float *const t84 = (float *)(work_ + 4358464); /* act_grad [n, 32] */
-	float *const t85 = (float *)(work_ + 4374848); /* dense_dx [n, 128] */
-	float *const t88 = (float *)(work_ + 4440384); /* act_grad [n, 128] */
-	float *const t89 = (float *)(work_ + 4505920); /* dense_dx [n, 784] */
-	float *const t92 = (float *)(work_ + 1515648); /* sumsq [] */
-	float *const t93 = (float *)(work_ + 2080960); /* add [] */
-	float *const t94 = (float *)(work_ + 4907328); /* basis [n, 32] */
-	float *const t95 = (float *)(work_ + 4923712); /* act_grad [n, 32] */
-	float *const t96 = (float *)(work_ + 4940096); /* dense_dx [n, 128] */
-	float *const t99 = (float *)(work_ + 5005632); /* act_grad [n, 128] */
-	float *const t100 = (float *)(work_ + 5071168); /* dense_dx [n, 784] */
-	float *const t103 = (float *)(work_ + 1515648); /* sumsq [] */
-	float *const t104 = (float *)(work_ + 2081024); /* add [] */
-	float *const t105 = (float *)(work_ + 5472576); /* basis [n, 32] */
-	float *const t106 = (float *)(work_ + 5488960); /* act_grad [n, 32] */
-	float *const t107 = (float *)(work_ + 5505344); /* dense_dx [n, 128] */
-	float *const t110 = (float *)(work_ + 5570880); /* act_grad [n, 128] */
-	float *const t111 = (float *)(work_ + 5636416); /* dense_dx [n, 784] */
-	float *const t114 = (float *)(work_ + 1515648); /* sumsq [] */
-	float *const t115 = (float *)(work_ + 2080960); /* add [] */
-	float *const t116 = (float *)(work_ + 6037824); /* basis [n, 32] */
-	float *const t117 = (float *)(work_ + 6054208); /* act_grad [n, 32] */
-	float *const t118 = (float *)(work_ + 6070592); /* dense_dx [n, 128] */
-	float *const t121 = (float *)(work_ + 6136128); /* act_grad [n, 128] */
-	float *const t122 = (float *)(work_ + 6201664); /* dense_dx [n, 784] */
-	float *const t125 = (float *)(work_ + 1515648); /* sumsq [] */
-	float *const t126 = (float *)(work_ + 2081024); /* add [] */
-	float *const t127 = (float *)(work_ + 6603072); /* basis [n, 32] */
-	float *const t128 = (float *)(work_ + 6619456); /* act_grad [n, 32] */
-	float *const t129 = (float *)(work_ + 6635840); /* dense_dx [n, 128] */
-	float *const t132 = (float *)(work_ + 6701376); /* act_grad [n, 128] */
-	float *const t133 = (float *)(work_ + 6766912); /* dense_dx [n, 784] */
-	float *const t136 = (float *)(work_ + 1515648); /* sumsq [] */
-	float *const t137 = (float *)(work_ + 2080960); /* add [] */
-	float *const t138 = (float *)(work_ + 7168320); /* basis [n, 32] */
-	float *const t139 = (float *)(work_ + 7184704); /* act_grad [n, 32] */
-	float *const t140 = (float *)(work_ + 7201088); /* dense_dx [n, 128] */
-	float *const t143 = (float *)(work_ + 7266624); /* act_grad [n, 128] */
-	float *const t144 = (float *)(work_ + 7332160); /* dense_dx [n, 784] */
-	float *const t147 = (float *)(work_ + 1515648); /* sumsq [] */
-	float *const t148 = (float *)(work_ + 2081024); /* add [] */
-	float *const t149 = (float *)(work_ + 7733568); /* basis [n, 32] */
-	float *const t150 = (float *)(work_ + 7749952); /* act_grad [n, 32] */
-	float *const t151 = (float *)(work_ + 7766336); /* dense_dx [n, 128] */
-	float *const t154 = (float *)(work_ + 7831872); /* act_grad [n, 128] */
-	float *const t155 = (float *)(work_ + 7897408); /* dense_dx [n, 784] */
-	float *const t158 = (float *)(work_ + 1515648); /* sumsq [] */
-	float *const t159 = (float *)(work_ + 2080960); /* add [] */
-	float *const t160 = (float *)(work_ + 8298816); /* basis [n, 32] */
-	float *const t161 = (float *)(work_ + 8315200); /* act_grad [n, 32] */
-	float *const t162 = (float *)(work_ + 8331584); /* dense_dx [n, 128] */
-	float *const t165 = (float *)(work_ + 8397120); /* act_grad [n, 128] */
-	float *const t166 = (float *)(work_ + 8462656); /* dense_dx [n, 784] */
-	float *const t169 = (float *)(work_ + 1515648); /* sumsq [] */
-	float *const t170 = (float *)(work_ + 2081024); /* add [] */
-	float *const t171 = (float *)(work_ + 8864064); /* basis [n, 32] */
-	float *const t172 = (float *)(work_ + 8880448); /* act_grad [n, 32] */
-	float *const t173 = (float *)(work_ + 8896832); /* dense_dx [n, 128] */
-	float *const t176 = (float *)(work_ + 8962368); /* act_grad [n, 128] */
-	float *const t177 = (float *)(work_ + 9027904); /* dense_dx [n, 784] */
-	float *const t180 = (float *)(work_ + 1515648); /* sumsq [] */
-	float *const t181 = (float *)(work_ + 2080960); /* add [] */
-	float *const t182 = (float *)(work_ + 9429312); /* basis [n, 32] */
-	float *const t183 = (float *)(work_ + 9445696); /* act_grad [n, 32] */
-	float *const t184 = (float *)(work_ + 9462080); /* dense_dx [n, 128] */
-	float *const t187 = (float *)(work_ + 9527616); /* act_grad [n, 128] */
-	float *const t188 = (float *)(work_ + 9593152); /* dense_dx [n, 784] */
-	float *const t191 = (float *)(work_ + 1515648); /* sumsq [] */
-	float *const t192 = (float *)(work_ + 2081024); /* add [] */
-	float *const t193 = (float *)(work_ + 9994560); /* basis [n, 32] */
-	float *const t194 = (float *)(work_ + 10010944); /* act_grad [n, 32] */
-	float *const t195 = (float *)(work_ + 10027328); /* dense_dx [n, 128] */
-	float *const t198 = (float *)(work_ + 10092864); /* act_grad [n, 128] */
-	float *const t199 = (float *)(work_ + 10158400); /* dense_dx [n, 784] */
-	float *const t202 = (float *)(work_ + 1515648); /* sumsq [] */
-	float *const t203 = (float *)(work_ + 2080960); /* add [] */
-	float *const t204 = (float *)(work_ + 10559808); /* basis [n, 32] */
-	float *const t205 = (float *)(work_ + 10576192); /* act_grad [n, 32] */
-	float *const t206 = (float *)(work_ + 10592576); /* dense_dx [n, 128] */
-	float *const t209 = (float *)(work_ + 10658112); /* act_grad [n, 128] */
-	float *const t210 = (float *)(work_ + 10723648); /* dense_dx [n, 784] */
-	float *const t213 = (float *)(work_ + 1515648); /* sumsq [] */
-	float *const t214 = (float *)(work_ + 2081024); /* add [] */
-	float *const t215 = (float *)(work_ + 11125056); /* basis [n, 32] */
-	float *const t216 = (float *)(work_ + 11141440); /* act_grad [n, 32] */
-	float *const t217 = (float *)(work_ + 11157824); /* dense_dx [n, 128] */
-	float *const t220 = (float *)(work_ + 11223360); /* act_grad [n, 128] */
-	float *const t221 = (float *)(work_ + 11288896); /* dense_dx [n, 784] */
-	float *const t224 = (float *)(work_ + 1515648); /* sumsq [] */
-	float *const t225 = (float *)(work_ + 2080960); /* add [] */
-	float *const t226 = (float *)(work_ + 11690304); /* basis [n, 32] */
-	float *const t227 = (float *)(work_ + 11706688); /* act_grad [n, 32] */
-	float *const t228 = (float *)(work_ + 11723072); /* dense_dx [n, 128] */
-	float *const t231 = (float *)(work_ + 11788608); /* act_grad [n, 128] */
-	float *const t232 = (float *)(work_ + 11854144); /* dense_dx [n, 784] */
-	float *const t235 = (float *)(work_ + 1515648); /* sumsq [] */
-	float *const t236 = (float *)(work_ + 2081024); /* add [] */
-	float *const t237 = (float *)(work_ + 12255552); /* basis [n, 32] */
-	float *const t238 = (float *)(work_ + 12271936); /* act_grad [n, 32] */
-	float *const t239 = (float *)(work_ + 12288320); /* dense_dx [n, 128] */
-	float *const t242 = (float *)(work_ + 12353856); /* act_grad [n, 128] */
-	float *const t243 = (float *)(work_ + 12419392); /* dense_dx [n, 784] */
-	float *const t246 = (float *)(work_ + 1515648); /* sumsq [] */
-	float *const t247 = (float *)(work_ + 2080960); /* add [] */
-	float *const t248 = (float *)(work_ + 12820800); /* basis [n, 32] */
-	float *const t249 = (float *)(work_ + 12837184); /* act_grad [n, 32] */
-	float *const t250 = (float *)(work_ + 12853568); /* dense_dx [n, 128] */
-	float *const t253 = (float *)(work_ + 12919104); /* act_grad [n, 128] */
-	float *const t254 = (float *)(work_ + 12984640); /* dense_dx [n, 784] */
-	float *const t257 = (float *)(work_ + 1515648); /* sumsq [] */
-	float *const t258 = (float *)(work_ + 2081024); /* add [] */
-	float *const t259 = (float *)(work_ + 13386048); /* basis [n, 32] */
-	float *const t260 = (float *)(work_ + 13402432); /* act_grad [n, 32] */
-	float *const t261 = (float *)(work_ + 13418816); /* dense_dx [n, 128] */
-	float *const t264 = (float *)(work_ + 13484352); /* act_grad [n, 128] */
-	float *const t265 = (float *)(work_ + 13549888); /* dense_dx [n, 784] */
-	float *const t268 = (float *)(work_ + 1515648); /* sumsq [] */
-	float *const t269 = (float *)(work_ + 2080960); /* add [] */
-	float *const t270 = (float *)(work_ + 13951296); /* basis [n, 32] */
-	float *const t271 = (float *)(work_ + 13967680); /* act_grad [n, 32] */
-	float *const t272 = (float *)(work_ + 13984064); /* dense_dx [n, 128] */
-	float *const t275 = (float *)(work_ + 14049600); /* act_grad [n, 128] */
-	float *const t276 = (float *)(work_ + 14115136); /* dense_dx [n, 784] */
-	float *const t279 = (float *)(work_ + 1515648); /* sumsq [] */
-	float *const t280 = (float *)(work_ + 2081024); /* add [] */
-	float *const t281 = (float *)(work_ + 14516544); /* basis [n, 32] */
-	float *const t282 = (float *)(work_ + 14532928); /* act_grad [n, 32] */
-	float *const t283 = (float *)(work_ + 14549312); /* dense_dx [n, 128] */
-	float *const t286 = (float *)(work_ + 14614848); /* act_grad [n, 128] */
-	float *const t287 = (float *)(work_ + 14680384); /* dense_dx [n, 784] */
-	float *const t290 = (float *)(work_ + 1515648); /* sumsq [] */
-	float *const t291 = (float *)(work_ + 2080960); /* add [] */
-	float *const t292 = (float *)(work_ + 15081792); /* basis [n, 32] */
-	float *const t293 = (float *)(work_ + 15098176); /* act_grad [n, 32] */
-	float *const t294 = (float *)(work_ + 15114560); /* dense_dx [n, 128] */
-	float *const t297 = (float *)(work_ + 15180096); /* act_grad [n, 128] */
-	float *const t298 = (float *)(work_ + 15245632); /* dense_dx [n, 784] */
-	float *const t301 = (float *)(work_ + 1515648); /* sumsq [] */
-	float *const t302 = (float *)(work_ + 2081024); /* add [] */
-	float *const t303 = (float *)(work_ + 15647040); /* basis [n, 32] */
-	float *const t304 = (float *)(work_ + 15663424); /* act_grad [n, 32] */
-	float *const t305 = (float *)(work_ + 15679808); /* dense_dx [n, 128] */
-	float *const t308 = (float *)(work_ + 15745344); /* act_grad [n, 128] */
-	float *const t309 = (float *)(work_ + 15810880); /* dense_dx [n, 784] */
-	float *const t312 = (float *)(work_ + 1515648); /* sumsq [] */
-	float *const t313 = (float *)(work_ + 2080960); /* add [] */
-	float *const t314 = (float *)(work_ + 16212288); /* basis [n, 32] */
-	float *const t315 = (float *)(work_ + 16228672); /* act_grad [n, 32] */
-	float *const t316 = (float *)(work_ + 16245056); /* dense_dx [n, 128] */
-	float *const t319 = (float *)(work_ + 16310592); /* act_grad [n, 128] */
-	float *const t320 = (float *)(work_ + 16376128); /* dense_dx [n, 784] */
-	float *const t323 = (float *)(work_ + 1515648); /* sumsq [] */
-	float *const t324 = (float *)(work_ + 2081024); /* add [] */
-	float *const t325 = (float *)(work_ + 16777536); /* basis [n, 32] */
-	float *const t326 = (float *)(work_ + 16793920); /* act_grad [n, 32] */
-	float *const t327 = (float *)(work_ + 16810304); /* dense_dx [n, 128] */
-	float *const t330 = (float *)(work_ + 16875840); /* act_grad [n, 128] */
-	float *const t331 = (float *)(work_ + 16941376); /* dense_dx [n, 784] */
-	float *const t334 = (float *)(work_ + 1515648); /* sumsq [] */
-	float *const t335 = (float *)(work_ + 2080960); /* add [] */
-	float *const t336 = (float *)(work_ + 17342784); /* basis [n, 32] */
-	float *const t337 = (float *)(work_ + 17359168); /* act_grad [n, 32] */
-	float *const t338 = (float *)(work_ + 17375552); /* dense_dx [n, 128] */
-	float *const t341 = (float *)(work_ + 17441088); /* act_grad [n, 128] */
-	float *const t342 = (float *)(work_ + 17506624); /* dense_dx [n, 784] */
-	float *const t345 = (float *)(work_ + 1515648); /* sumsq [] */
-	float *const t346 = (float *)(work_ + 2081024); /* add [] */
-	float *const t347 = (float *)(work_ + 17908032); /* basis [n, 32] */
-	float *const t348 = (float *)(work_ + 17924416); /* act_grad [n, 32] */
-	float *const t349 = (float *)(work_ + 17940800); /* dense_dx [n, 128] */
-	float *const t352 = (float *)(work_ + 18006336); /* act_grad [n, 128] */
-	float *const t353 = (float *)(work_ + 18071872); /* dense_dx [n, 784] */
-	float *const t356 = (float *)(work_ + 1515648); /* sumsq [] */
-	float *const t357 = (float *)(work_ + 2080960); /* add [] */
-	float *const t358 = (float *)(work_ + 18473280); /* basis [n, 32] */
-	float *const t359 = (float *)(work_ + 18489664); /* act_grad [n, 32] */
-	float *const t360 = (float *)(work_ + 18506048); /* dense_dx [n, 128] */
-	float *const t363 = (float *)(work_ + 18571584); /* act_grad [n, 128] */
-	float *const t364 = (float *)(work_ + 18637120); /* dense_dx [n, 784] */
-	float *const t367 = (float *)(work_ + 1515648); /* sumsq [] */
-	float *const t368 = (float *)(work_ + 2081024); /* add [] */
-	float *const t369 = (float *)(work_ + 1515648); /* contractive [] */
-	float *const t370 = (float *)(work_ + 2080960); /* scale [] */
-	float *const t371 = (float *)(work_ + 1515648); /* add [] */
-	/* t4 = dense+sigmoid */
-	contractive_ae_gemm(n, 128, 784, t0, 784, 1, t1, 1, 784, t2, t4,
-		&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_SIGMOID, .slope = 0.0f});
-	/* t8 = dense+sigmoid */
-	contractive_ae_gemm(n, 32, 128, t4, 128, 1, t5, 1, 128, t6, t8,
-		&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_SIGMOID, .slope = 0.0f});
-	/* t12 = dense+relu */
-	contractive_ae_gemm(n, 128, 32, t8, 32, 1, t9, 1, 32, t10, t12,
-		&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_RELU, .slope = 0.0f});
-	/* t16 = dense+sigmoid */
-	contractive_ae_gemm(n, 784, 128, t12, 128, 1, t13, 1, 128, t14, t16,
-		&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_SIGMOID, .slope = 0.0f});
-	/* t17 = mse */
-	{
-		{
-			double part[64], acc = 0;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
-#endif
-			for (long c = 0; c < 64; c++) {
-				const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
-				double sum = 0;
-				for (long i = i0; i < i1; i++) {
-					double d = (double)t16[i] - (double)t0[i];
-					sum += d * d;
-				}
-				part[c] = sum;
-			}
-			for (long c = 0; c < 64; c++)
-				acc += part[c];
-			t17[0] = (float)(acc / (double)(n * 784));
-		}
-	}
-	/* t18 = basis */
-	memset(t18, 0, sizeof *t18 * n * 32);
-	for (long b = 0; b < n; b++)
-		t18[b * 32 + 0] = 1;
-	/* t19 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t18, t8, t19);
-	/* t20 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t19, 32, 1, t5, 128, 1, NULL, t20,
-		NULL);
-	/* t23 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t20, t4, t23);
-	/* t24 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t23, 128, 1, t1, 784, 1, NULL, t24,
-		NULL);
-	/* t27 = sumsq */
-	{
-		double acc = 0;
-		for (long i = 0; i < n * 784; i++)
-			acc += (double)t24[i] * t24[i];
-		t27[0] = (float)(acc / n);
-	}
-	/* t28 = basis */
-	memset(t28, 0, sizeof *t28 * n * 32);
-	for (long b = 0; b < n; b++)
-		t28[b * 32 + 1] = 1;
-	/* t29 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t28, t8, t29);
-	/* t30 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t29, 32, 1, t5, 128, 1, NULL, t30,
-		NULL);
-	/* t33 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t30, t4, t33);
-	/* t34 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t33, 128, 1, t1, 784, 1, NULL, t34,
-		NULL);
-	/* t37 = sumsq */
-	{
-		double acc = 0;
-		for (long i = 0; i < n * 784; i++)
-			acc += (double)t34[i] * t34[i];
-		t37[0] = (float)(acc / n);
-	}
-	/* t38 = add */
-	for (long i = 0; i < 1; i++)
-		t38[i] = t27[i] + t37[i];
-	/* t39 = basis */
-	memset(t39, 0, sizeof *t39 * n * 32);
-	for (long b = 0; b < n; b++)
-		t39[b * 32 + 2] = 1;
-	/* t40 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t39, t8, t40);
-	/* t41 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t40, 32, 1, t5, 128, 1, NULL, t41,
-		NULL);
-	/* t44 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t41, t4, t44);
-	/* t45 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t44, 128, 1, t1, 784, 1, NULL, t45,
-		NULL);
-	/* t48 = sumsq */
-	{
-		double acc = 0;
-		for (long i = 0; i < n * 784; i++)
-			acc += (double)t45[i] * t45[i];
-		t48[0] = (float)(acc / n);
-	}
-	/* t49 = add */
-	for (long i = 0; i < 1; i++)
-		t49[i] = t38[i] + t48[i];
-	/* t50 = basis */
-	memset(t50, 0, sizeof *t50 * n * 32);
-	for (long b = 0; b < n; b++)
-		t50[b * 32 + 3] = 1;
-	/* t51 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t50, t8, t51);
-	/* t52 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t51, 32, 1, t5, 128, 1, NULL, t52,
-		NULL);
-	/* t55 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t52, t4, t55);
-	/* t56 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t55, 128, 1, t1, 784, 1, NULL, t56,
-		NULL);
-	/* t59 = sumsq */
-	{
-		double acc = 0;
-		for (long i = 0; i < n * 784; i++)
-			acc += (double)t56[i] * t56[i];
-		t59[0] = (float)(acc / n);
-	}
-	/* t60 = add */
-	for (long i = 0; i < 1; i++)
-		t60[i] = t49[i] + t59[i];
-	/* t61 = basis */
-	memset(t61, 0, sizeof *t61 * n * 32);
-	for (long b = 0; b < n; b++)
-		t61[b * 32 + 4] = 1;
-	/* t62 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t61, t8, t62);
-	/* t63 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t62, 32, 1, t5, 128, 1, NULL, t63,
-		NULL);
-	/* t66 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t63, t4, t66);
-	/* t67 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t66, 128, 1, t1, 784, 1, NULL, t67,
-		NULL);
-	/* t70 = sumsq */
-	{
-		double acc = 0;
-		for (long i = 0; i < n * 784; i++)
-			acc += (double)t67[i] * t67[i];
-		t70[0] = (float)(acc / n);
-	}
-	/* t71 = add */
-	for (long i = 0; i < 1; i++)
-		t71[i] = t60[i] + t70[i];
-	/* t72 = basis */
-	memset(t72, 0, sizeof *t72 * n * 32);
-	for (long b = 0; b < n; b++)
-		t72[b * 32 + 5] = 1;
-	/* t73 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t72, t8, t73);
-	/* t74 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t73, 32, 1, t5, 128, 1, NULL, t74,
-		NULL);
-	/* t77 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t74, t4, t77);
-	/* t78 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t77, 128, 1, t1, 784, 1, NULL, t78,
-		NULL);
-	/* t81 = sumsq */
-	{
-		double acc = 0;
-		for (long i = 0; i < n * 784; i++)
-			acc += (double)t78[i] * t78[i];
-		t81[0] = (float)(acc / n);
-	}
-	/* t82 = add */
-	for (long i = 0; i < 1; i++)
-		t82[i] = t71[i] + t81[i];
-	/* t83 = basis */
-	memset(t83, 0, sizeof *t83 * n * 32);
-	for (long b = 0; b < n; b++)
-		t83[b * 32 + 6] = 1;
-	/* t84 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t83, t8, t84);
-	/* t85 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t84, 32, 1, t5, 128, 1, NULL, t85,
-		NULL);
-	/* t88 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t85, t4, t88);
-	/* t89 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t88, 128, 1, t1, 784, 1, NULL, t89,
-		NULL);
-	/* t92 = sumsq */
-	{
-		double acc = 0;
-		for (long i = 0; i < n * 784; i++)
-			acc += (double)t89[i] * t89[i];
-		t92[0] = (float)(acc / n);
-	}
-	/* t93 = add */
-	for (long i = 0; i < 1; i++)
-		t93[i] = t82[i] + t92[i];
-	/* t94 = basis */
-	memset(t94, 0, sizeof *t94 * n * 32);
-	for (long b = 0; b < n; b++)
-		t94[b * 32 + 7] = 1;
-	/* t95 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t94, t8, t95);
-	/* t96 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t95, 32, 1, t5, 128, 1, NULL, t96,
-		NULL);
-	/* t99 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t96, t4, t99);
-	/* t100 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t99, 128, 1, t1, 784, 1, NULL, t100,
-		NULL);
-	/* t103 = sumsq */
-	{
-		double acc = 0;
-		for (long i = 0; i < n * 784; i++)
-			acc += (double)t100[i] * t100[i];
-		t103[0] = (float)(acc / n);
-	}
-	/* t104 = add */
-	for (long i = 0; i < 1; i++)
-		t104[i] = t93[i] + t103[i];
-	/* t105 = basis */
-	memset(t105, 0, sizeof *t105 * n * 32);
-	for (long b = 0; b < n; b++)
-		t105[b * 32 + 8] = 1;
-	/* t106 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t105, t8, t106);
-	/* t107 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t106, 32, 1, t5, 128, 1, NULL, t107,
-		NULL);
-	/* t110 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t107, t4, t110);
-	/* t111 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t110, 128, 1, t1, 784, 1, NULL, t111,
-		NULL);
-	/* t114 = sumsq */
-	{
-		double acc = 0;
-		for (long i = 0; i < n * 784; i++)
-			acc += (double)t111[i] * t111[i];
-		t114[0] = (float)(acc / n);
-	}
-	/* t115 = add */
-	for (long i = 0; i < 1; i++)
-		t115[i] = t104[i] + t114[i];
-	/* t116 = basis */
-	memset(t116, 0, sizeof *t116 * n * 32);
-	for (long b = 0; b < n; b++)
-		t116[b * 32 + 9] = 1;
-	/* t117 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t116, t8, t117);
-	/* t118 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t117, 32, 1, t5, 128, 1, NULL, t118,
-		NULL);
-	/* t121 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t118, t4, t121);
-	/* t122 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t121, 128, 1, t1, 784, 1, NULL, t122,
-		NULL);
-	/* t125 = sumsq */
-	{
-		double acc = 0;
-		for (long i = 0; i < n * 784; i++)
-			acc += (double)t122[i] * t122[i];
-		t125[0] = (float)(acc / n);
-	}
-	/* t126 = add */
-	for (long i = 0; i < 1; i++)
-		t126[i] = t115[i] + t125[i];
-	/* t127 = basis */
-	memset(t127, 0, sizeof *t127 * n * 32);
-	for (long b = 0; b < n; b++)
-		t127[b * 32 + 10] = 1;
-	/* t128 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t127, t8, t128);
-	/* t129 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t128, 32, 1, t5, 128, 1, NULL, t129,
-		NULL);
-	/* t132 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t129, t4, t132);
-	/* t133 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t132, 128, 1, t1, 784, 1, NULL, t133,
-		NULL);
-	/* t136 = sumsq */
-	{
-		double acc = 0;
-		for (long i = 0; i < n * 784; i++)
-			acc += (double)t133[i] * t133[i];
-		t136[0] = (float)(acc / n);
-	}
-	/* t137 = add */
-	for (long i = 0; i < 1; i++)
-		t137[i] = t126[i] + t136[i];
-	/* t138 = basis */
-	memset(t138, 0, sizeof *t138 * n * 32);
-	for (long b = 0; b < n; b++)
-		t138[b * 32 + 11] = 1;
-	/* t139 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t138, t8, t139);
-	/* t140 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t139, 32, 1, t5, 128, 1, NULL, t140,
-		NULL);
-	/* t143 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t140, t4, t143);
-	/* t144 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t143, 128, 1, t1, 784, 1, NULL, t144,
-		NULL);
-	/* t147 = sumsq */
-	{
-		double acc = 0;
-		for (long i = 0; i < n * 784; i++)
-			acc += (double)t144[i] * t144[i];
-		t147[0] = (float)(acc / n);
-	}
-	/* t148 = add */
-	for (long i = 0; i < 1; i++)
-		t148[i] = t137[i] + t147[i];
-	/* t149 = basis */
-	memset(t149, 0, sizeof *t149 * n * 32);
-	for (long b = 0; b < n; b++)
-		t149[b * 32 + 12] = 1;
-	/* t150 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t149, t8, t150);
-	/* t151 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t150, 32, 1, t5, 128, 1, NULL, t151,
-		NULL);
-	/* t154 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t151, t4, t154);
-	/* t155 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t154, 128, 1, t1, 784, 1, NULL, t155,
-		NULL);
-	/* t158 = sumsq */
-	{
-		double acc = 0;
-		for (long i = 0; i < n * 784; i++)
-			acc += (double)t155[i] * t155[i];
-		t158[0] = (float)(acc / n);
-	}
-	/* t159 = add */
-	for (long i = 0; i < 1; i++)
-		t159[i] = t148[i] + t158[i];
-	/* t160 = basis */
-	memset(t160, 0, sizeof *t160 * n * 32);
-	for (long b = 0; b < n; b++)
-		t160[b * 32 + 13] = 1;
-	/* t161 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t160, t8, t161);
-	/* t162 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t161, 32, 1, t5, 128, 1, NULL, t162,
-		NULL);
-	/* t165 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t162, t4, t165);
-	/* t166 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t165, 128, 1, t1, 784, 1, NULL, t166,
-		NULL);
-	/* t169 = sumsq */
-	{
-		double acc = 0;
-		for (long i = 0; i < n * 784; i++)
-			acc += (double)t166[i] * t166[i];
-		t169[0] = (float)(acc / n);
-	}
-	/* t170 = add */
-	for (long i = 0; i < 1; i++)
-		t170[i] = t159[i] + t169[i];
-	/* t171 = basis */
-	memset(t171, 0, sizeof *t171 * n * 32);
-	for (long b = 0; b < n; b++)
-		t171[b * 32 + 14] = 1;
-	/* t172 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t171, t8, t172);
-	/* t173 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t172, 32, 1, t5, 128, 1, NULL, t173,
-		NULL);
-	/* t176 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t173, t4, t176);
-	/* t177 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t176, 128, 1, t1, 784, 1, NULL, t177,
-		NULL);
-	/* t180 = sumsq */
-	{
-		double acc = 0;
-		for (long i = 0; i < n * 784; i++)
-			acc += (double)t177[i] * t177[i];
-		t180[0] = (float)(acc / n);
-	}
-	/* t181 = add */
-	for (long i = 0; i < 1; i++)
-		t181[i] = t170[i] + t180[i];
-	/* t182 = basis */
-	memset(t182, 0, sizeof *t182 * n * 32);
-	for (long b = 0; b < n; b++)
-		t182[b * 32 + 15] = 1;
-	/* t183 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t182, t8, t183);
-	/* t184 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t183, 32, 1, t5, 128, 1, NULL, t184,
-		NULL);
-	/* t187 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t184, t4, t187);
-	/* t188 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t187, 128, 1, t1, 784, 1, NULL, t188,
-		NULL);
-	/* t191 = sumsq */
-	{
-		double acc = 0;
-		for (long i = 0; i < n * 784; i++)
-			acc += (double)t188[i] * t188[i];
-		t191[0] = (float)(acc / n);
-	}
-	/* t192 = add */
-	for (long i = 0; i < 1; i++)
-		t192[i] = t181[i] + t191[i];
-	/* t193 = basis */
-	memset(t193, 0, sizeof *t193 * n * 32);
-	for (long b = 0; b < n; b++)
-		t193[b * 32 + 16] = 1;
-	/* t194 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t193, t8, t194);
-	/* t195 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t194, 32, 1, t5, 128, 1, NULL, t195,
-		NULL);
-	/* t198 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t195, t4, t198);
-	/* t199 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t198, 128, 1, t1, 784, 1, NULL, t199,
-		NULL);
-	/* t202 = sumsq */
-	{
-		double acc = 0;
-		for (long i = 0; i < n * 784; i++)
-			acc += (double)t199[i] * t199[i];
-		t202[0] = (float)(acc / n);
-	}
-	/* t203 = add */
-	for (long i = 0; i < 1; i++)
-		t203[i] = t192[i] + t202[i];
-	/* t204 = basis */
-	memset(t204, 0, sizeof *t204 * n * 32);
-	for (long b = 0; b < n; b++)
-		t204[b * 32 + 17] = 1;
-	/* t205 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t204, t8, t205);
-	/* t206 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t205, 32, 1, t5, 128, 1, NULL, t206,
-		NULL);
-	/* t209 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t206, t4, t209);
-	/* t210 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t209, 128, 1, t1, 784, 1, NULL, t210,
-		NULL);
-	/* t213 = sumsq */
-	{
-		double acc = 0;
-		for (long i = 0; i < n * 784; i++)
-			acc += (double)t210[i] * t210[i];
-		t213[0] = (float)(acc / n);
-	}
-	/* t214 = add */
-	for (long i = 0; i < 1; i++)
-		t214[i] = t203[i] + t213[i];
-	/* t215 = basis */
-	memset(t215, 0, sizeof *t215 * n * 32);
-	for (long b = 0; b < n; b++)
-		t215[b * 32 + 18] = 1;
-	/* t216 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t215, t8, t216);
-	/* t217 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t216, 32, 1, t5, 128, 1, NULL, t217,
-		NULL);
-	/* t220 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t217, t4, t220);
-	/* t221 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t220, 128, 1, t1, 784, 1, NULL, t221,
-		NULL);
-	/* t224 = sumsq */
-	{
-		double acc = 0;
-		for (long i = 0; i < n * 784; i++)
-			acc += (double)t221[i] * t221[i];
-		t224[0] = (float)(acc / n);
-	}
-	/* t225 = add */
-	for (long i = 0; i < 1; i++)
-		t225[i] = t214[i] + t224[i];
-	/* t226 = basis */
-	memset(t226, 0, sizeof *t226 * n * 32);
-	for (long b = 0; b < n; b++)
-		t226[b * 32 + 19] = 1;
-	/* t227 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t226, t8, t227);
-	/* t228 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t227, 32, 1, t5, 128, 1, NULL, t228,
-		NULL);
-	/* t231 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t228, t4, t231);
-	/* t232 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t231, 128, 1, t1, 784, 1, NULL, t232,
-		NULL);
-	/* t235 = sumsq */
-	{
-		double acc = 0;
-		for (long i = 0; i < n * 784; i++)
-			acc += (double)t232[i] * t232[i];
-		t235[0] = (float)(acc / n);
-	}
-	/* t236 = add */
-	for (long i = 0; i < 1; i++)
-		t236[i] = t225[i] + t235[i];
-	/* t237 = basis */
-	memset(t237, 0, sizeof *t237 * n * 32);
-	for (long b = 0; b < n; b++)
-		t237[b * 32 + 20] = 1;
-	/* t238 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t237, t8, t238);
-	/* t239 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t238, 32, 1, t5, 128, 1, NULL, t239,
-		NULL);
-	/* t242 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t239, t4, t242);
-	/* t243 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t242, 128, 1, t1, 784, 1, NULL, t243,
-		NULL);
-	/* t246 = sumsq */
-	{
-		double acc = 0;
-		for (long i = 0; i < n * 784; i++)
-			acc += (double)t243[i] * t243[i];
-		t246[0] = (float)(acc / n);
-	}
-	/* t247 = add */
-	for (long i = 0; i < 1; i++)
-		t247[i] = t236[i] + t246[i];
-	/* t248 = basis */
-	memset(t248, 0, sizeof *t248 * n * 32);
-	for (long b = 0; b < n; b++)
-		t248[b * 32 + 21] = 1;
-	/* t249 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t248, t8, t249);
-	/* t250 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t249, 32, 1, t5, 128, 1, NULL, t250,
-		NULL);
-	/* t253 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t250, t4, t253);
-	/* t254 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t253, 128, 1, t1, 784, 1, NULL, t254,
-		NULL);
-	/* t257 = sumsq */
-	{
-		double acc = 0;
-		for (long i = 0; i < n * 784; i++)
-			acc += (double)t254[i] * t254[i];
-		t257[0] = (float)(acc / n);
-	}
-	/* t258 = add */
-	for (long i = 0; i < 1; i++)
-		t258[i] = t247[i] + t257[i];
-	/* t259 = basis */
-	memset(t259, 0, sizeof *t259 * n * 32);
-	for (long b = 0; b < n; b++)
-		t259[b * 32 + 22] = 1;
-	/* t260 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t259, t8, t260);
-	/* t261 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t260, 32, 1, t5, 128, 1, NULL, t261,
-		NULL);
-	/* t264 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t261, t4, t264);
-	/* t265 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t264, 128, 1, t1, 784, 1, NULL, t265,
-		NULL);
-	/* t268 = sumsq */
-	{
-		double acc = 0;
-		for (long i = 0; i < n * 784; i++)
-			acc += (double)t265[i] * t265[i];
-		t268[0] = (float)(acc / n);
-	}
-	/* t269 = add */
-	for (long i = 0; i < 1; i++)
-		t269[i] = t258[i] + t268[i];
-	/* t270 = basis */
-	memset(t270, 0, sizeof *t270 * n * 32);
-	for (long b = 0; b < n; b++)
-		t270[b * 32 + 23] = 1;
-	/* t271 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t270, t8, t271);
-	/* t272 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t271, 32, 1, t5, 128, 1, NULL, t272,
-		NULL);
-	/* t275 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t272, t4, t275);
-	/* t276 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t275, 128, 1, t1, 784, 1, NULL, t276,
-		NULL);
-	/* t279 = sumsq */
-	{
-		double acc = 0;
-		for (long i = 0; i < n * 784; i++)
-			acc += (double)t276[i] * t276[i];
-		t279[0] = (float)(acc / n);
-	}
-	/* t280 = add */
-	for (long i = 0; i < 1; i++)
-		t280[i] = t269[i] + t279[i];
-	/* t281 = basis */
-	memset(t281, 0, sizeof *t281 * n * 32);
-	for (long b = 0; b < n; b++)
-		t281[b * 32 + 24] = 1;
-	/* t282 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t281, t8, t282);
-	/* t283 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t282, 32, 1, t5, 128, 1, NULL, t283,
-		NULL);
-	/* t286 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t283, t4, t286);
-	/* t287 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t286, 128, 1, t1, 784, 1, NULL, t287,
-		NULL);
-	/* t290 = sumsq */
-	{
-		double acc = 0;
-		for (long i = 0; i < n * 784; i++)
-			acc += (double)t287[i] * t287[i];
-		t290[0] = (float)(acc / n);
-	}
-	/* t291 = add */
-	for (long i = 0; i < 1; i++)
-		t291[i] = t280[i] + t290[i];
-	/* t292 = basis */
-	memset(t292, 0, sizeof *t292 * n * 32);
-	for (long b = 0; b < n; b++)
-		t292[b * 32 + 25] = 1;
-	/* t293 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t292, t8, t293);
-	/* t294 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t293, 32, 1, t5, 128, 1, NULL, t294,
-		NULL);
-	/* t297 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t294, t4, t297);
-	/* t298 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t297, 128, 1, t1, 784, 1, NULL, t298,
-		NULL);
-	/* t301 = sumsq */
-	{
-		double acc = 0;
-		for (long i = 0; i < n * 784; i++)
-			acc += (double)t298[i] * t298[i];
-		t301[0] = (float)(acc / n);
-	}
-	/* t302 = add */
-	for (long i = 0; i < 1; i++)
-		t302[i] = t291[i] + t301[i];
-	/* t303 = basis */
-	memset(t303, 0, sizeof *t303 * n * 32);
-	for (long b = 0; b < n; b++)
-		t303[b * 32 + 26] = 1;
-	/* t304 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t303, t8, t304);
-	/* t305 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t304, 32, 1, t5, 128, 1, NULL, t305,
-		NULL);
-	/* t308 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t305, t4, t308);
-	/* t309 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t308, 128, 1, t1, 784, 1, NULL, t309,
-		NULL);
-	/* t312 = sumsq */
-	{
-		double acc = 0;
-		for (long i = 0; i < n * 784; i++)
-			acc += (double)t309[i] * t309[i];
-		t312[0] = (float)(acc / n);
-	}
-	/* t313 = add */
-	for (long i = 0; i < 1; i++)
-		t313[i] = t302[i] + t312[i];
-	/* t314 = basis */
-	memset(t314, 0, sizeof *t314 * n * 32);
-	for (long b = 0; b < n; b++)
-		t314[b * 32 + 27] = 1;
-	/* t315 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t314, t8, t315);
-	/* t316 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t315, 32, 1, t5, 128, 1, NULL, t316,
-		NULL);
-	/* t319 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t316, t4, t319);
-	/* t320 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t319, 128, 1, t1, 784, 1, NULL, t320,
-		NULL);
-	/* t323 = sumsq */
-	{
-		double acc = 0;
-		for (long i = 0; i < n * 784; i++)
-			acc += (double)t320[i] * t320[i];
-		t323[0] = (float)(acc / n);
-	}
-	/* t324 = add */
-	for (long i = 0; i < 1; i++)
-		t324[i] = t313[i] + t323[i];
-	/* t325 = basis */
-	memset(t325, 0, sizeof *t325 * n * 32);
-	for (long b = 0; b < n; b++)
-		t325[b * 32 + 28] = 1;
-	/* t326 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t325, t8, t326);
-	/* t327 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t326, 32, 1, t5, 128, 1, NULL, t327,
-		NULL);
-	/* t330 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t327, t4, t330);
-	/* t331 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t330, 128, 1, t1, 784, 1, NULL, t331,
-		NULL);
-	/* t334 = sumsq */
-	{
-		double acc = 0;
-		for (long i = 0; i < n * 784; i++)
-			acc += (double)t331[i] * t331[i];
-		t334[0] = (float)(acc / n);
-	}
-	/* t335 = add */
-	for (long i = 0; i < 1; i++)
-		t335[i] = t324[i] + t334[i];
-	/* t336 = basis */
-	memset(t336, 0, sizeof *t336 * n * 32);
-	for (long b = 0; b < n; b++)
-		t336[b * 32 + 29] = 1;
-	/* t337 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t336, t8, t337);
-	/* t338 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t337, 32, 1, t5, 128, 1, NULL, t338,
-		NULL);
-	/* t341 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t338, t4, t341);
-	/* t342 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t341, 128, 1, t1, 784, 1, NULL, t342,
-		NULL);
-	/* t345 = sumsq */
-	{
-		double acc = 0;
-		for (long i = 0; i < n * 784; i++)
-			acc += (double)t342[i] * t342[i];
-		t345[0] = (float)(acc / n);
-	}
-	/* t346 = add */
-	for (long i = 0; i < 1; i++)
-		t346[i] = t335[i] + t345[i];
-	/* t347 = basis */
-	memset(t347, 0, sizeof *t347 * n * 32);
-	for (long b = 0; b < n; b++)
-		t347[b * 32 + 30] = 1;
-	/* t348 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t347, t8, t348);
-	/* t349 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t348, 32, 1, t5, 128, 1, NULL, t349,
-		NULL);
-	/* t352 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t349, t4, t352);
-	/* t353 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t352, 128, 1, t1, 784, 1, NULL, t353,
-		NULL);
-	/* t356 = sumsq */
-	{
-		double acc = 0;
-		for (long i = 0; i < n * 784; i++)
-			acc += (double)t353[i] * t353[i];
-		t356[0] = (float)(acc / n);
-	}
-	/* t357 = add */
-	for (long i = 0; i < 1; i++)
-		t357[i] = t346[i] + t356[i];
-	/* t358 = basis */
-	memset(t358, 0, sizeof *t358 * n * 32);
-	for (long b = 0; b < n; b++)
-		t358[b * 32 + 31] = 1;
-	/* t359 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, t358, t8, t359);
-	/* t360 = dense_dx */
-	contractive_ae_gemm(n, 128, 32, t359, 32, 1, t5, 128, 1, NULL, t360,
-		NULL);
-	/* t363 = act_grad */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, t360, t4, t363);
-	/* t364 = dense_dx */
-	contractive_ae_gemm(n, 784, 128, t363, 128, 1, t1, 784, 1, NULL, t364,
-		NULL);
-	/* t367 = sumsq */
-	{
-		double acc = 0;
-		for (long i = 0; i < n * 784; i++)
-			acc += (double)t364[i] * t364[i];
-		t367[0] = (float)(acc / n);
-	}
-	/* t368 = add */
-	for (long i = 0; i < 1; i++)
-		t368[i] = t357[i] + t367[i];
-	/* t369 = contractive */
-	t369[0] = t368[0];
-	/* t370 = scale */
-	for (long i = 0; i < 1; i++)
-		t370[i] = 0.01f * t369[i];
-	/* t371 = add */
-	for (long i = 0; i < 1; i++)
-		t371[i] = t17[i] + t370[i];
-	return t371[0];
+	const contractive_ae_ctx c = contractive_ae_eval(state, work, n);
+	return contractive_ae_run(&c, x, CONTRACTIVE_AE_ENCODER | CONTRACTIVE_AE_DECODER | CONTRACTIVE_AE_LOSS);
 }
 
 void contractive_ae_forward(const void *state, void *work, const contractive_ae_real *x, int n, contractive_ae_real *out)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = 0;
-	const int stochastic = 0;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	const float *const t0 = x;
-	const float *const t1 = params + 0; /* encoder.0.weight */
-	const float *const t2 = params + 100352; /* encoder.0.bias */
-	float *const t4 = (float *)(work_ + 0); /* dense [n, 128] */
-	const float *const t5 = params + 100480; /* encoder.2.weight */
-	const float *const t6 = params + 104576; /* encoder.2.bias */
-	float *const t8 = (float *)(work_ + 65536); /* dense [n, 32] */
-	const float *const t9 = params + 104608; /* decoder.0.weight */
-	const float *const t10 = params + 108704; /* decoder.0.bias */
-	float *const t12 = (float *)(work_ + 81920); /* dense [n, 128] */
-	const float *const t13 = params + 108832; /* decoder.2.weight */
-	const float *const t14 = params + 209184; /* decoder.2.bias */
-	float *const t16 = (float *)(work_ + 147456); /* dense [n, 784] */
-	/* t4 = dense+sigmoid */
-	contractive_ae_gemm(n, 128, 784, t0, 784, 1, t1, 1, 784, t2, t4,
-		&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_SIGMOID, .slope = 0.0f});
-	/* t8 = dense+sigmoid */
-	contractive_ae_gemm(n, 32, 128, t4, 128, 1, t5, 1, 128, t6, t8,
-		&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_SIGMOID, .slope = 0.0f});
-	/* t12 = dense+relu */
-	contractive_ae_gemm(n, 128, 32, t8, 32, 1, t9, 1, 32, t10, t12,
-		&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_RELU, .slope = 0.0f});
-	/* t16 = dense+sigmoid */
-	contractive_ae_gemm(n, 784, 128, t12, 128, 1, t13, 1, 128, t14, t16,
-		&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_SIGMOID, .slope = 0.0f});
-	memcpy(out, t16, sizeof(float) * n * 784);
+	const contractive_ae_ctx c = contractive_ae_eval(state, work, n);
+	contractive_ae_run(&c, x, CONTRACTIVE_AE_ENCODER | CONTRACTIVE_AE_DECODER);
+	memcpy(out, c.work + CONTRACTIVE_AE_AT_XHAT, sizeof(float) * n * 784);
 }
 
 void contractive_ae_encode(const void *state, void *work, const contractive_ae_real *x, int n, contractive_ae_real *z)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = 0;
-	const int stochastic = 0;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	const float *const t0 = x;
-	const float *const t1 = params + 0; /* encoder.0.weight */
-	const float *const t2 = params + 100352; /* encoder.0.bias */
-	float *const t4 = (float *)(work_ + 0); /* dense [n, 128] */
-	const float *const t5 = params + 100480; /* encoder.2.weight */
-	const float *const t6 = params + 104576; /* encoder.2.bias */
-	float *const t8 = (float *)(work_ + 65536); /* dense [n, 32] */
-	/* t4 = dense+sigmoid */
-	contractive_ae_gemm(n, 128, 784, t0, 784, 1, t1, 1, 784, t2, t4,
-		&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_SIGMOID, .slope = 0.0f});
-	/* t8 = dense+sigmoid */
-	contractive_ae_gemm(n, 32, 128, t4, 128, 1, t5, 1, 128, t6, t8,
-		&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_SIGMOID, .slope = 0.0f});
-	memcpy(z, t8, sizeof(float) * n * 32);
+	const contractive_ae_ctx c = contractive_ae_eval(state, work, n);
+	contractive_ae_run(&c, x, CONTRACTIVE_AE_ENCODER);
+	memcpy(z, c.work + CONTRACTIVE_AE_AT_Z, sizeof(float) * n * 32);
 }
 
 void contractive_ae_decode(const void *state, void *work, const contractive_ae_real *z, int n, contractive_ae_real *out)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = 0;
-	const int stochastic = 0;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	const float *const t8 = z;
-	const float *const t9 = params + 104608; /* decoder.0.weight */
-	const float *const t10 = params + 108704; /* decoder.0.bias */
-	float *const t12 = (float *)(work_ + 81920); /* dense [n, 128] */
-	const float *const t13 = params + 108832; /* decoder.2.weight */
-	const float *const t14 = params + 209184; /* decoder.2.bias */
-	float *const t16 = (float *)(work_ + 147456); /* dense [n, 784] */
-	/* t12 = dense+relu */
-	contractive_ae_gemm(n, 128, 32, t8, 32, 1, t9, 1, 32, t10, t12,
-		&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_RELU, .slope = 0.0f});
-	/* t16 = dense+sigmoid */
-	contractive_ae_gemm(n, 784, 128, t12, 128, 1, t13, 1, 128, t14, t16,
-		&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_SIGMOID, .slope = 0.0f});
-	memcpy(out, t16, sizeof(float) * n * 784);
+	const contractive_ae_ctx c = contractive_ae_eval(state, work, n);
+	memcpy(c.work + CONTRACTIVE_AE_AT_Z, z, sizeof(float) * n * 32);
+	contractive_ae_run(&c, NULL, CONTRACTIVE_AE_DECODER);
+	memcpy(out, c.work + CONTRACTIVE_AE_AT_XHAT, sizeof(float) * n * 784);
 }
 
 void contractive_ae_sample(const void *state, void *work, uint64_t seed, int n, contractive_ae_real *out)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = 0;
-	const int stochastic = 0;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	float *const z = (float *)(work_ + 65536);
+	const contractive_ae_ctx c = contractive_ae_eval(state, work, n);
+	float *const z = (float *)(c.work + CONTRACTIVE_AE_AT_Z);
 	const uint64_t key = contractive_ae_mix(seed ^ 0x7072696f72u); /* "prior" */
 	for (long i = 0; i < n * 32; i++)
 		z[i] = (float)contractive_ae_normal(key, (uint64_t)i);
-	contractive_ae_decode(state, work, z, n, out);
+	contractive_ae_run(&c, NULL, CONTRACTIVE_AE_DECODER);
+	memcpy(out, c.work + CONTRACTIVE_AE_AT_XHAT, sizeof(float) * n * 784);
 }
 

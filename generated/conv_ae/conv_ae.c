@@ -9,6 +9,40 @@
 #include <omp.h> /* threads, when built with -fopenmp */
 #endif
 
+/* The work arena, in bytes: the gradient block (in the train step) at 0,
+ * then every value; values whose lives do not overlap share memory. */
+#define CONV_AE_AT_CONV_WORKSPACE 3362368 /* conv_workspace: conv_workspace [n, 8036] */
+#define CONV_AE_AT_ENCODER_0 7476800 /* encoder.0: conv2d+relu [n, 32, 14, 14] */
+#define CONV_AE_AT_CONV_WORKSPACE_2 10688064 /* conv_workspace_2: conv_workspace [n, 17248] */
+#define CONV_AE_AT_ENCODER_2 19519040 /* encoder.2: conv2d+relu [n, 64, 7, 7] */
+#define CONV_AE_AT_CONV_WORKSPACE_3 21124672 /* conv_workspace_3: conv_workspace [n, 3264] */
+#define CONV_AE_AT_Z 22795840 /* encoder.4: conv2d+relu [n, 128, 1, 1] */
+#define CONV_AE_AT_CONV_WORKSPACE_4 22861376 /* conv_workspace_4: conv_workspace [n, 3264] */
+#define CONV_AE_AT_DECODER_0 24532544 /* decoder.0: conv_transpose2d+relu [n, 64, 7, 7] */
+#define CONV_AE_AT_CONV_WORKSPACE_5 26138176 /* conv_workspace_5: conv_workspace [n, 17248] */
+#define CONV_AE_AT_DECODER_2 34969152 /* decoder.2: conv_transpose2d+relu [n, 32, 14, 14] */
+#define CONV_AE_AT_CONV_WORKSPACE_6 26138176 /* conv_workspace_6: conv_workspace [n, 8036] */
+#define CONV_AE_AT_XHAT 22861376 /* decoder.4: conv_transpose2d+sigmoid [n, 1, 28, 28] */
+#define CONV_AE_AT_CONSTANT 23262784 /* constant: constant [] */
+#define CONV_AE_AT_LOSS 23262848 /* loss.0: mse+mse_grad [] */
+#define CONV_AE_AT_D_XHAT 23262912 /* d_xhat: mse_grad*sigmoid' [n, 1, 28, 28] */
+#define CONV_AE_AT_CONV_WORKSPACE_7 26138176 /* conv_workspace_7: conv_workspace [n, 8036] */
+#define CONV_AE_AT_D_DECODER_2 30252608 /* d_decoder_2: conv2d*relu' [n, 32, 14, 14] */
+#define CONV_AE_AT_CONV_WORKSPACE_8 38180416 /* conv_workspace_8: conv_workspace [n, 6272] */
+#define CONV_AE_AT_CONV_WORKSPACE_9 33463872 /* conv_workspace_9: conv_workspace [n, 17248] */
+#define CONV_AE_AT_D_DECODER_0 26138176 /* d_decoder_0: conv2d*relu' [n, 64, 7, 7] */
+#define CONV_AE_AT_CONV_WORKSPACE_10 27743808 /* conv_workspace_10: conv_workspace [n, 3136] */
+#define CONV_AE_AT_CONV_WORKSPACE_11 23262912 /* conv_workspace_11: conv_workspace [n, 3264] */
+#define CONV_AE_AT_D_Z 24934080 /* d_z: conv2d*relu' [n, 128, 1, 1] */
+#define CONV_AE_AT_CONV_WORKSPACE_12 24999616 /* conv_workspace_12: conv_workspace [n, 128] */
+#define CONV_AE_AT_CONV_WORKSPACE_13 23262912 /* conv_workspace_13: conv_workspace [n, 3264] */
+#define CONV_AE_AT_D_ENCODER_2 24999616 /* d_encoder_2: conv_transpose2d*relu' [n, 64, 7, 7] */
+#define CONV_AE_AT_CONV_WORKSPACE_14 23262912 /* conv_workspace_14: conv_workspace [n, 128] */
+#define CONV_AE_AT_CONV_WORKSPACE_15 26605248 /* conv_workspace_15: conv_workspace [n, 17248] */
+#define CONV_AE_AT_D_ENCODER_0 35436224 /* d_encoder_0: conv_transpose2d*relu' [n, 32, 14, 14] */
+#define CONV_AE_AT_CONV_WORKSPACE_16 21124672 /* conv_workspace_16: conv_workspace [n, 3136] */
+#define CONV_AE_AT_CONV_WORKSPACE_17 10688064 /* conv_workspace_17: conv_workspace [n, 6272] */
+
 /* Vectors: AVX-512 or AVX2 with FMA where the compiler targets them,
  * otherwise 128 bits (SSE2 on x86-64, NEON on ARM, plain C elsewhere). */
 #if defined(SIMDE_X86_AVX512F_NATIVE)
@@ -435,61 +469,33 @@ static void conv_ae_col2im(long C, long H, long W, long k, long s, long p, long 
 }
 
 static const conv_ae_param_info conv_ae_param_table[12] = {
-	{"encoder.0.weight", 4, {32, 1, 3, 3}, 0, 288},
-	{"encoder.0.bias", 1, {32, 0, 0, 0}, 288, 32},
-	{"encoder.2.weight", 4, {64, 32, 3, 3}, 320, 18432},
-	{"encoder.2.bias", 1, {64, 0, 0, 0}, 18752, 64},
-	{"encoder.4.weight", 4, {128, 64, 7, 7}, 18816, 401408},
-	{"encoder.4.bias", 1, {128, 0, 0, 0}, 420224, 128},
-	{"decoder.0.weight", 4, {128, 64, 7, 7}, 420352, 401408},
-	{"decoder.0.bias", 1, {64, 0, 0, 0}, 821760, 64},
-	{"decoder.2.weight", 4, {64, 32, 3, 3}, 821824, 18432},
-	{"decoder.2.bias", 1, {32, 0, 0, 0}, 840256, 32},
-	{"decoder.4.weight", 4, {32, 1, 3, 3}, 840288, 288},
-	{"decoder.4.bias", 1, {1, 0, 0, 0}, 840576, 1},
+	{"encoder.0.weight", 4, {32, 1, 3, 3}, CONV_AE_ENCODER_0_WEIGHT, 288},
+	{"encoder.0.bias", 1, {32, 0, 0, 0}, CONV_AE_ENCODER_0_BIAS, 32},
+	{"encoder.2.weight", 4, {64, 32, 3, 3}, CONV_AE_ENCODER_2_WEIGHT, 18432},
+	{"encoder.2.bias", 1, {64, 0, 0, 0}, CONV_AE_ENCODER_2_BIAS, 64},
+	{"encoder.4.weight", 4, {128, 64, 7, 7}, CONV_AE_ENCODER_4_WEIGHT, 401408},
+	{"encoder.4.bias", 1, {128, 0, 0, 0}, CONV_AE_ENCODER_4_BIAS, 128},
+	{"decoder.0.weight", 4, {128, 64, 7, 7}, CONV_AE_DECODER_0_WEIGHT, 401408},
+	{"decoder.0.bias", 1, {64, 0, 0, 0}, CONV_AE_DECODER_0_BIAS, 64},
+	{"decoder.2.weight", 4, {64, 32, 3, 3}, CONV_AE_DECODER_2_WEIGHT, 18432},
+	{"decoder.2.bias", 1, {32, 0, 0, 0}, CONV_AE_DECODER_2_BIAS, 32},
+	{"decoder.4.weight", 4, {32, 1, 3, 3}, CONV_AE_DECODER_4_WEIGHT, 288},
+	{"decoder.4.bias", 1, {1, 0, 0, 0}, CONV_AE_DECODER_4_BIAS, 1},
 };
 
 conv_ae_hparams conv_ae_default_hparams(void)
 {
-	conv_ae_hparams h = {0.001, 0.90000000000000002, 0.999, 1e-08, 0, 1};
+	const conv_ae_hparams h = {0.001, 0.90000000000000002, 0.999, 1e-08, 0, 1};
 	return h;
 }
 
-const conv_ae_param_info *conv_ae_param(int i)
-{
-	return i >= 0 && i < 12 ? &conv_ae_param_table[i] : NULL;
-}
-
-conv_ae_real *conv_ae_params(void *state)
-{
-	return (float *)((unsigned char *)state + 64);
-}
-
-conv_ae_real *conv_ae_adam_m(void *state)
-{
-	return (float *)((unsigned char *)state + 3362432);
-}
-
-conv_ae_real *conv_ae_adam_v(void *state)
-{
-	return (float *)((unsigned char *)state + 6724800);
-}
-
-int64_t *conv_ae_step(void *state)
-{
-	return (int64_t *)state;
-}
-
-const conv_ae_buffer_info *conv_ae_buffer(int i)
-{
-	(void)i;
-	return NULL;
-}
-
-void *conv_ae_buffers(void *state)
-{
-	return (unsigned char *)state + 10087168;
-}
+const conv_ae_param_info *conv_ae_param(int i) { return i >= 0 && i < 12 ? &conv_ae_param_table[i] : NULL; }
+const conv_ae_buffer_info *conv_ae_buffer(int i) { return (void)i, NULL; }
+conv_ae_real *conv_ae_params(void *state) { return (float *)((unsigned char *)state + 64); }
+conv_ae_real *conv_ae_adam_m(void *state) { return (float *)((unsigned char *)state + 3362432); }
+conv_ae_real *conv_ae_adam_v(void *state) { return (float *)((unsigned char *)state + 6724800); }
+int64_t *conv_ae_step(void *state) { return (int64_t *)state; }
+void *conv_ae_buffers(void *state) { return (unsigned char *)state + 10087168; }
 
 void conv_ae_init(void *state, uint64_t seed)
 {
@@ -504,559 +510,560 @@ void conv_ae_init(void *state, uint64_t seed)
 	}
 }
 
-/* The loss and the gradient of every parameter (left in work); the
- * buffers' new values go to the state `updates` unless it is NULL. */
-static conv_ae_real conv_ae_pass(const void *state, void *work, const conv_ae_real *x, int n, const conv_ae_hparams *h,
-			int64_t step, void *updates)
+/* What one call of the model computes with. */
+typedef struct conv_ae_ctx {
+	const float *params;  /* the parameter block */
+	const void *state;    /* the whole state (its buffers) */
+	unsigned char *work;  /* the work arena */
+	int n;                /* rows in the batch */
+	int training;         /* train step or gradient: batch statistics, pairs of
+	                         values computed by one kernel, buffer updates */
+	int stochastic;       /* noise, dropout and sampling on (training only) */
+	uint64_t rng;         /* the state's noise key */
+	int64_t step;         /* the step being taken; 0 outside training */
+	void *updates;        /* the state whose buffers take their new values, or NULL */
+} conv_ae_ctx;
+
+/* The parts of the model NAME_run computes, in this order. */
+enum { CONV_AE_ENCODER = 1, CONV_AE_DECODER = 2, CONV_AE_LOSS = 4 };
+
+/* A call in evaluation mode. */
+static conv_ae_ctx conv_ae_eval(const void *state, void *work, int n)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int stochastic = h->stochastic;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	(void)updates;
-	const float *const t0 = x;
-	const float *const t1 = params + 0; /* encoder.0.weight */
-	const float *const t2 = params + 288; /* encoder.0.bias */
-	float *const t3 = (float *)(work_ + 0); /* conv_workspace [n, 8036] */
-	float *const t5 = (float *)(work_ + 4114432); /* conv2d [n, 32, 14, 14] */
-	const float *const t6 = params + 320; /* encoder.2.weight */
-	const float *const t7 = params + 18752; /* encoder.2.bias */
-	float *const t8 = (float *)(work_ + 7325696); /* conv_workspace [n, 17248] */
-	float *const t10 = (float *)(work_ + 16156672); /* conv2d [n, 64, 7, 7] */
-	const float *const t11 = params + 18816; /* encoder.4.weight */
-	const float *const t12 = params + 420224; /* encoder.4.bias */
-	float *const t13 = (float *)(work_ + 17762304); /* conv_workspace [n, 3264] */
-	float *const t15 = (float *)(work_ + 19433472); /* conv2d [n, 128, 1, 1] */
-	const float *const t16 = params + 420352; /* decoder.0.weight */
-	const float *const t17 = params + 821760; /* decoder.0.bias */
-	float *const t18 = (float *)(work_ + 19499008); /* conv_workspace [n, 3264] */
-	float *const t20 = (float *)(work_ + 21170176); /* conv_transpose2d [n, 64, 7, 7] */
-	const float *const t21 = params + 821824; /* decoder.2.weight */
-	const float *const t22 = params + 840256; /* decoder.2.bias */
-	float *const t23 = (float *)(work_ + 22775808); /* conv_workspace [n, 17248] */
-	float *const t25 = (float *)(work_ + 31606784); /* conv_transpose2d [n, 32, 14, 14] */
-	const float *const t26 = params + 840288; /* decoder.4.weight */
-	const float *const t27 = params + 840576; /* decoder.4.bias */
-	float *const t28 = (float *)(work_ + 22775808); /* conv_workspace [n, 8036] */
-	float *const t30 = (float *)(work_ + 19499008); /* conv_transpose2d [n, 1, 28, 28] */
-	float *const t32 = (float *)(work_ + 19900416); /* constant [] */
-	float *const t31 = (float *)(work_ + 19900480); /* mse [] */
-	float *const t33 = (float *)(work_ + 19900544); /* mse_grad [n, 1, 28, 28] */
-	float *const t35 = (float *)(work_ + 22775808); /* conv_workspace [n, 8036] */
-	float *const t36 = (float *)(work_ + 26890240); /* conv2d [n, 32, 14, 14] */
-	float *const t37 = (float *)(work_ + 34818048); /* conv_workspace [n, 6272] */
-	float *const t38 = (float *)(work_ + 20301952); /* conv2d_dw [32, 1, 3, 3] */
-	float *const t39 = (float *)(work_ + 19900416); /* conv_db [1] */
-	float *const t41 = (float *)(work_ + 30101504); /* conv_workspace [n, 17248] */
-	float *const t42 = (float *)(work_ + 22775808); /* conv2d [n, 64, 7, 7] */
-	float *const t43 = (float *)(work_ + 24381440); /* conv_workspace [n, 3136] */
-	float *const t44 = (float *)(work_ + 19900544); /* conv2d_dw [64, 32, 3, 3] */
-	float *const t45 = (float *)(work_ + 19974272); /* conv_db [32] */
-	float *const t47 = (float *)(work_ + 20303104); /* conv_workspace [n, 3264] */
-	float *const t48 = (float *)(work_ + 19974400); /* conv2d [n, 128, 1, 1] */
-	float *const t49 = (float *)(work_ + 20039936); /* conv_workspace [n, 128] */
-	float *const t50 = (float *)(work_ + 24381440); /* conv2d_dw [128, 64, 7, 7] */
-	float *const t51 = (float *)(work_ + 20039936); /* conv_db [64] */
-	float *const t53 = (float *)(work_ + 20303104); /* conv_workspace [n, 3264] */
-	float *const t54 = (float *)(work_ + 21974272); /* conv_transpose2d [n, 64, 7, 7] */
-	float *const t55 = (float *)(work_ + 20040192); /* conv_workspace [n, 128] */
-	float *const t56 = (float *)(work_ + 20303104); /* conv2d_dw [128, 64, 7, 7] */
-	float *const t57 = (float *)(work_ + 17762304); /* conv_db [128] */
-	float *const t59 = (float *)(work_ + 25987072); /* conv_workspace [n, 17248] */
-	float *const t60 = (float *)(work_ + 34818048); /* conv_transpose2d [n, 32, 14, 14] */
-	float *const t61 = (float *)(work_ + 17762816); /* conv_workspace [n, 3136] */
-	float *const t62 = (float *)(work_ + 20040192); /* conv2d_dw [64, 32, 3, 3] */
-	float *const t63 = (float *)(work_ + 7325696); /* conv_db [64] */
-	float *const t65 = (float *)(work_ + 7325952); /* conv_workspace [n, 6272] */
-	float *const t66 = (float *)(work_ + 10537216); /* conv2d_dw [32, 1, 3, 3] */
-	float *const t67 = (float *)(work_ + 0); /* conv_db [32] */
-	/* t3 = conv_workspace */
-	/* t5 = conv2d+relu */
+	const conv_ae_ctx c = {(const float *)((const unsigned char *)state + 64), state, (unsigned char *)work, n,
+		0, 0, *(const uint64_t *)((const unsigned char *)state + 8), 0, NULL};
+	return c;
+}
+
+/* The model: the parts in `parts`; returns the loss when it computes it. */
+static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, int parts)
+{
+	const int n = ctx->n;
+	const float *const params = ctx->params;
+	unsigned char *const work = ctx->work;
+	const int training = ctx->training;
+	if (parts & CONV_AE_ENCODER) {
+		const float *const encoder_0_weight = params + CONV_AE_ENCODER_0_WEIGHT;
+		const float *const encoder_0_bias = params + CONV_AE_ENCODER_0_BIAS;
+		const float *const encoder_2_weight = params + CONV_AE_ENCODER_2_WEIGHT;
+		const float *const encoder_2_bias = params + CONV_AE_ENCODER_2_BIAS;
+		const float *const encoder_4_weight = params + CONV_AE_ENCODER_4_WEIGHT;
+		const float *const encoder_4_bias = params + CONV_AE_ENCODER_4_BIAS;
+		float *const conv_workspace = (float *)(work + CONV_AE_AT_CONV_WORKSPACE);
+		float *const encoder_0 = (float *)(work + CONV_AE_AT_ENCODER_0);
+		float *const conv_workspace_2 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_2);
+		float *const encoder_2 = (float *)(work + CONV_AE_AT_ENCODER_2);
+		float *const conv_workspace_3 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_3);
+		float *const z = (float *)(work + CONV_AE_AT_Z);
+		/* conv_workspace: conv_workspace [n, 8036] */
+		/* encoder.0: conv2d+relu [n, 32, 14, 14] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++)
-		conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t0 + b * 784, t3 + b * 1764);
-	conv_ae_gemm(n * 196, 32, 9, t3, 9, 1, t1, 1, 9, t2, (t3 + n * 1764), NULL);
+		for (long b = 0; b < n; b++)
+			conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, x + b * 784, conv_workspace + b * 1764);
+		conv_ae_gemm(n * 196, 32, 9, conv_workspace, 9, 1, encoder_0_weight, 1, 9, encoder_0_bias, (conv_workspace + n * 1764), NULL);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++) {
-		conv_ae_transpose(196, 32, (t3 + n * 1764) + b * 6272, 32, t5 + b * 6272, 196);
-		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 6272, t5 + b * 6272, 0, NULL, 0, t5 + b * 6272, 0);
+		for (long b = 0; b < n; b++) {
+			conv_ae_transpose(196, 32, (conv_workspace + n * 1764) + b * 6272, 32, encoder_0 + b * 6272, 196);
+			conv_ae_act(CONV_AE_RELU, 0.0f, 1, 6272, encoder_0 + b * 6272, 0, NULL, 0, encoder_0 + b * 6272, 0);
+		}
+		/* conv_workspace_2: conv_workspace [n, 17248] */
+		/* encoder.2: conv2d+relu [n, 64, 7, 7] */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
+		for (long b = 0; b < n; b++)
+			conv_ae_im2col(32, 14, 14, 3, 2, 1, 7, 7, encoder_0 + b * 6272, conv_workspace_2 + b * 14112);
+		conv_ae_gemm(n * 49, 64, 288, conv_workspace_2, 288, 1, encoder_2_weight, 1, 288, encoder_2_bias, (conv_workspace_2 + n * 14112), NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
+		for (long b = 0; b < n; b++) {
+			conv_ae_transpose(49, 64, (conv_workspace_2 + n * 14112) + b * 3136, 64, encoder_2 + b * 3136, 49);
+			conv_ae_act(CONV_AE_RELU, 0.0f, 1, 3136, encoder_2 + b * 3136, 0, NULL, 0, encoder_2 + b * 3136, 0);
+		}
+		/* conv_workspace_3: conv_workspace [n, 3264] */
+		/* encoder.4: conv2d+relu [n, 128, 1, 1] */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
+		for (long b = 0; b < n; b++)
+			conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, encoder_2 + b * 3136, conv_workspace_3 + b * 3136);
+		conv_ae_gemm(n * 1, 128, 3136, conv_workspace_3, 3136, 1, encoder_4_weight, 1, 3136, encoder_4_bias, (conv_workspace_3 + n * 3136), NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
+		for (long b = 0; b < n; b++) {
+			conv_ae_transpose(1, 128, (conv_workspace_3 + n * 3136) + b * 128, 128, z + b * 128, 1);
+			conv_ae_act(CONV_AE_RELU, 0.0f, 1, 128, z + b * 128, 0, NULL, 0, z + b * 128, 0);
+		}
 	}
-	/* t8 = conv_workspace */
-	/* t10 = conv2d+relu */
+	if (parts & CONV_AE_DECODER) {
+		const float *const decoder_0_weight = params + CONV_AE_DECODER_0_WEIGHT;
+		const float *const decoder_0_bias = params + CONV_AE_DECODER_0_BIAS;
+		const float *const decoder_2_weight = params + CONV_AE_DECODER_2_WEIGHT;
+		const float *const decoder_2_bias = params + CONV_AE_DECODER_2_BIAS;
+		const float *const decoder_4_weight = params + CONV_AE_DECODER_4_WEIGHT;
+		const float *const decoder_4_bias = params + CONV_AE_DECODER_4_BIAS;
+		float *const z = (float *)(work + CONV_AE_AT_Z);
+		float *const conv_workspace_4 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_4);
+		float *const decoder_0 = (float *)(work + CONV_AE_AT_DECODER_0);
+		float *const conv_workspace_5 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_5);
+		float *const decoder_2 = (float *)(work + CONV_AE_AT_DECODER_2);
+		float *const conv_workspace_6 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_6);
+		float *const xhat = (float *)(work + CONV_AE_AT_XHAT);
+		/* conv_workspace_4: conv_workspace [n, 3264] */
+		/* decoder.0: conv_transpose2d+relu [n, 64, 7, 7] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++)
-		conv_ae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t5 + b * 6272, t8 + b * 14112);
-	conv_ae_gemm(n * 49, 64, 288, t8, 288, 1, t6, 1, 288, t7, (t8 + n * 14112), NULL);
+		for (long b = 0; b < n; b++) {
+			conv_ae_transpose(128, 1, z + b * 128, 1, (conv_workspace_4 + n * 3136) + b * 128, 128);
+		}
+		conv_ae_gemm(n * 1, 3136, 128, (conv_workspace_4 + n * 3136), 128, 1, decoder_0_weight, 3136, 1, NULL, conv_workspace_4, NULL);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++) {
-		conv_ae_transpose(49, 64, (t8 + n * 14112) + b * 3136, 64, t10 + b * 3136, 49);
-		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 3136, t10 + b * 3136, 0, NULL, 0, t10 + b * 3136, 0);
+		for (long b = 0; b < n; b++) {
+			for (long c = 0; c < 64; c++)
+				for (long q = 0; q < 49; q++)
+					decoder_0[(b * 64 + c) * 49 + q] = decoder_0_bias[c];
+			conv_ae_col2im(64, 7, 7, 7, 1, 0, 1, 1, conv_workspace_4 + b * 3136, decoder_0 + b * 3136);
+			conv_ae_act(CONV_AE_RELU, 0.0f, 1, 3136, decoder_0 + b * 3136, 0, NULL, 0, decoder_0 + b * 3136, 0);
+		}
+		/* conv_workspace_5: conv_workspace [n, 17248] */
+		/* decoder.2: conv_transpose2d+relu [n, 32, 14, 14] */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
+		for (long b = 0; b < n; b++) {
+			conv_ae_transpose(64, 49, decoder_0 + b * 3136, 49, (conv_workspace_5 + n * 14112) + b * 3136, 64);
+		}
+		conv_ae_gemm(n * 49, 288, 64, (conv_workspace_5 + n * 14112), 64, 1, decoder_2_weight, 288, 1, NULL, conv_workspace_5, NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
+		for (long b = 0; b < n; b++) {
+			for (long c = 0; c < 32; c++)
+				for (long q = 0; q < 196; q++)
+					decoder_2[(b * 32 + c) * 196 + q] = decoder_2_bias[c];
+			conv_ae_col2im(32, 14, 14, 3, 2, 1, 7, 7, conv_workspace_5 + b * 14112, decoder_2 + b * 6272);
+			conv_ae_act(CONV_AE_RELU, 0.0f, 1, 6272, decoder_2 + b * 6272, 0, NULL, 0, decoder_2 + b * 6272, 0);
+		}
+		/* conv_workspace_6: conv_workspace [n, 8036] */
+		/* decoder.4: conv_transpose2d+sigmoid [n, 1, 28, 28] */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
+		for (long b = 0; b < n; b++) {
+			conv_ae_transpose(32, 196, decoder_2 + b * 6272, 196, (conv_workspace_6 + n * 1764) + b * 6272, 32);
+		}
+		conv_ae_gemm(n * 196, 9, 32, (conv_workspace_6 + n * 1764), 32, 1, decoder_4_weight, 9, 1, NULL, conv_workspace_6, NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 8)
+#endif
+		for (long b = 0; b < n; b++) {
+			for (long c = 0; c < 1; c++)
+				for (long q = 0; q < 784; q++)
+					xhat[(b * 1 + c) * 784 + q] = decoder_4_bias[c];
+			conv_ae_col2im(1, 28, 28, 3, 2, 1, 14, 14, conv_workspace_6 + b * 1764, xhat + b * 784);
+			conv_ae_act(CONV_AE_SIGMOID, 0.0f, 1, 784, xhat + b * 784, 0, NULL, 0, xhat + b * 784, 0);
+		}
 	}
-	/* t13 = conv_workspace */
-	/* t15 = conv2d+relu */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, t10 + b * 3136, t13 + b * 3136);
-	conv_ae_gemm(n * 1, 128, 3136, t13, 3136, 1, t11, 1, 3136, t12, (t13 + n * 3136), NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		conv_ae_transpose(1, 128, (t13 + n * 3136) + b * 128, 128, t15 + b * 128, 1);
-		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 128, t15 + b * 128, 0, NULL, 0, t15 + b * 128, 0);
-	}
-	/* t18 = conv_workspace */
-	/* t20 = conv_transpose2d+relu */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		conv_ae_transpose(128, 1, t15 + b * 128, 1, (t18 + n * 3136) + b * 128, 128);
-	}
-	conv_ae_gemm(n * 1, 3136, 128, (t18 + n * 3136), 128, 1, t16, 3136, 1, NULL, t18, NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		for (long c = 0; c < 64; c++)
-			for (long q = 0; q < 49; q++)
-				t20[(b * 64 + c) * 49 + q] = t17[c];
-		conv_ae_col2im(64, 7, 7, 7, 1, 0, 1, 1, t18 + b * 3136, t20 + b * 3136);
-		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 3136, t20 + b * 3136, 0, NULL, 0, t20 + b * 3136, 0);
-	}
-	/* t23 = conv_workspace */
-	/* t25 = conv_transpose2d+relu */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		conv_ae_transpose(64, 49, t20 + b * 3136, 49, (t23 + n * 14112) + b * 3136, 64);
-	}
-	conv_ae_gemm(n * 49, 288, 64, (t23 + n * 14112), 64, 1, t21, 288, 1, NULL, t23, NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		for (long c = 0; c < 32; c++)
-			for (long q = 0; q < 196; q++)
-				t25[(b * 32 + c) * 196 + q] = t22[c];
-		conv_ae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t23 + b * 14112, t25 + b * 6272);
-		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 6272, t25 + b * 6272, 0, NULL, 0, t25 + b * 6272, 0);
-	}
-	/* t28 = conv_workspace */
-	/* t30 = conv_transpose2d+sigmoid */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		conv_ae_transpose(32, 196, t25 + b * 6272, 196, (t28 + n * 1764) + b * 6272, 32);
-	}
-	conv_ae_gemm(n * 196, 9, 32, (t28 + n * 1764), 32, 1, t26, 9, 1, NULL, t28, NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		for (long c = 0; c < 1; c++)
-			for (long q = 0; q < 784; q++)
-				t30[(b * 1 + c) * 784 + q] = t27[c];
-		conv_ae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t28 + b * 1764, t30 + b * 784);
-		conv_ae_act(CONV_AE_SIGMOID, 0.0f, 1, 784, t30 + b * 784, 0, NULL, 0, t30 + b * 784, 0);
-	}
-	/* t32 = constant */
-	t32[0] = 1.0f;
-	/* t31 = mse+mse_grad */
-	{
-		const float k = (float)(t32[0] / (double)(n * 784));
+	if (!(parts & CONV_AE_LOSS))
+		return 0;
+	float *const xhat = (float *)(work + CONV_AE_AT_XHAT);
+	float *const constant = (float *)(work + CONV_AE_AT_CONSTANT);
+	float *const loss = (float *)(work + CONV_AE_AT_LOSS);
+	float *const d_xhat = (float *)(work + CONV_AE_AT_D_XHAT);
+	/* constant: constant [] */
+	constant[0] = 1.0f;
+	if (training) {
+		/* loss.0: mse+mse_grad [] */
 		{
-			double part[64], acc = 0;
+			const float k = (float)(constant[0] / (double)(n * 784));
+			{
+				double part[64], acc = 0;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 784 >= 65536)
 #endif
-			for (long c = 0; c < 64; c++) {
-				const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
-				double sum = 0;
-				for (long i = i0; i < i1; i++) {
-					double d = (double)t30[i] - (double)t0[i];
-					sum += d * d;
-					t33[i] = 2 * k * (t30[i] - t0[i]);
+				for (long c = 0; c < 64; c++) {
+					const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
+					double sum = 0;
+					for (long i = i0; i < i1; i++) {
+						double d = (double)xhat[i] - (double)x[i];
+						sum += d * d;
+						d_xhat[i] = 2 * k * (xhat[i] - x[i]);
+					}
+					conv_ae_act(CONV_AE_SIGMOID, 0.0f, 1, i1 - i0, d_xhat + i0, 0, xhat + i0, 0, d_xhat + i0, 0);
+					part[c] = sum;
 				}
-				conv_ae_act(CONV_AE_SIGMOID, 0.0f, 1, i1 - i0, t33 + i0, 0, t30 + i0, 0, t33 + i0, 0);
-				part[c] = sum;
+				for (long c = 0; c < 64; c++)
+					acc += part[c];
+				loss[0] = (float)(acc / (double)(n * 784));
 			}
-			for (long c = 0; c < 64; c++)
-				acc += part[c];
-			t31[0] = (float)(acc / (double)(n * 784));
+		}
+	} else {
+		/* loss.0: mse [] */
+		{
+			{
+				double part[64], acc = 0;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
+#endif
+				for (long c = 0; c < 64; c++) {
+					const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
+					double sum = 0;
+					for (long i = i0; i < i1; i++) {
+						double d = (double)xhat[i] - (double)x[i];
+						sum += d * d;
+					}
+					part[c] = sum;
+				}
+				for (long c = 0; c < 64; c++)
+					acc += part[c];
+				loss[0] = (float)(acc / (double)(n * 784));
+			}
 		}
 	}
-	/* t33 = mse_grad: computed with t31 */
-	/* t35 = conv_workspace */
-	/* t36 = conv2d*relu' */
+	return loss[0];
+}
+
+/* A call in training mode: the step after the state's, noise while h->stochastic. */
+static conv_ae_ctx conv_ae_training(const void *state, void *work, int n, const conv_ae_hparams *h, void *updates)
+{
+	conv_ae_ctx c = conv_ae_eval(state, work, n);
+	c.training = 1;
+	c.stochastic = h->stochastic;
+	c.step = *(const int64_t *)state + 1;
+	c.updates = updates;
+	return c;
+}
+
+/* The loss of the samples and the gradient of every parameter, into grad. */
+static conv_ae_real conv_ae_pass(const conv_ae_ctx *ctx, const conv_ae_real *x, float *grad)
+{
+	const int n = ctx->n;
+	const float *const params = ctx->params;
+	unsigned char *const work = ctx->work;
+	const conv_ae_real result = conv_ae_run(ctx, x, CONV_AE_ENCODER | CONV_AE_DECODER | CONV_AE_LOSS);
+	const float *const encoder_2_weight = params + CONV_AE_ENCODER_2_WEIGHT;
+	const float *const encoder_4_weight = params + CONV_AE_ENCODER_4_WEIGHT;
+	const float *const decoder_0_weight = params + CONV_AE_DECODER_0_WEIGHT;
+	const float *const decoder_2_weight = params + CONV_AE_DECODER_2_WEIGHT;
+	const float *const decoder_4_weight = params + CONV_AE_DECODER_4_WEIGHT;
+	float *const conv_workspace = (float *)(work + CONV_AE_AT_CONV_WORKSPACE);
+	float *const encoder_0 = (float *)(work + CONV_AE_AT_ENCODER_0);
+	float *const conv_workspace_2 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_2);
+	float *const encoder_2 = (float *)(work + CONV_AE_AT_ENCODER_2);
+	float *const conv_workspace_3 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_3);
+	float *const z = (float *)(work + CONV_AE_AT_Z);
+	float *const decoder_0 = (float *)(work + CONV_AE_AT_DECODER_0);
+	float *const decoder_2 = (float *)(work + CONV_AE_AT_DECODER_2);
+	float *const d_xhat = (float *)(work + CONV_AE_AT_D_XHAT);
+	float *const conv_workspace_7 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_7);
+	float *const d_decoder_2 = (float *)(work + CONV_AE_AT_D_DECODER_2);
+	float *const conv_workspace_8 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_8);
+	float *const d_decoder_4_weight = grad + CONV_AE_DECODER_4_WEIGHT;
+	float *const d_decoder_4_bias = grad + CONV_AE_DECODER_4_BIAS;
+	float *const conv_workspace_9 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_9);
+	float *const d_decoder_0 = (float *)(work + CONV_AE_AT_D_DECODER_0);
+	float *const conv_workspace_10 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_10);
+	float *const d_decoder_2_weight = grad + CONV_AE_DECODER_2_WEIGHT;
+	float *const d_decoder_2_bias = grad + CONV_AE_DECODER_2_BIAS;
+	float *const conv_workspace_11 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_11);
+	float *const d_z = (float *)(work + CONV_AE_AT_D_Z);
+	float *const conv_workspace_12 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_12);
+	float *const d_decoder_0_weight = grad + CONV_AE_DECODER_0_WEIGHT;
+	float *const d_decoder_0_bias = grad + CONV_AE_DECODER_0_BIAS;
+	float *const conv_workspace_13 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_13);
+	float *const d_encoder_2 = (float *)(work + CONV_AE_AT_D_ENCODER_2);
+	float *const conv_workspace_14 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_14);
+	float *const d_encoder_4_weight = grad + CONV_AE_ENCODER_4_WEIGHT;
+	float *const d_encoder_4_bias = grad + CONV_AE_ENCODER_4_BIAS;
+	float *const conv_workspace_15 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_15);
+	float *const d_encoder_0 = (float *)(work + CONV_AE_AT_D_ENCODER_0);
+	float *const conv_workspace_16 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_16);
+	float *const d_encoder_2_weight = grad + CONV_AE_ENCODER_2_WEIGHT;
+	float *const d_encoder_2_bias = grad + CONV_AE_ENCODER_2_BIAS;
+	float *const conv_workspace_17 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_17);
+	float *const d_encoder_0_weight = grad + CONV_AE_ENCODER_0_WEIGHT;
+	float *const d_encoder_0_bias = grad + CONV_AE_ENCODER_0_BIAS;
+	/* d_xhat: computed with loss */
+	/* conv_workspace_7: conv_workspace [n, 8036] */
+	/* d_decoder_2: conv2d*relu' [n, 32, 14, 14] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++)
-		conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t33 + b * 784, t35 + b * 1764);
-	conv_ae_gemm(n * 196, 32, 9, t35, 9, 1, t26, 1, 9, NULL, (t35 + n * 1764), NULL);
+		conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, d_xhat + b * 784, conv_workspace_7 + b * 1764);
+	conv_ae_gemm(n * 196, 32, 9, conv_workspace_7, 9, 1, decoder_4_weight, 1, 9, NULL, (conv_workspace_7 + n * 1764), NULL);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		conv_ae_transpose(196, 32, (t35 + n * 1764) + b * 6272, 32, t36 + b * 6272, 196);
-		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 6272, t36 + b * 6272, 0, t25 + b * 6272, 0, t36 + b * 6272, 0);
+		conv_ae_transpose(196, 32, (conv_workspace_7 + n * 1764) + b * 6272, 32, d_decoder_2 + b * 6272, 196);
+		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 6272, d_decoder_2 + b * 6272, 0, decoder_2 + b * 6272, 0, d_decoder_2 + b * 6272, 0);
 	}
-	/* t37 = conv_workspace */
-	/* t38 = conv2d_dw<cols */
+	/* conv_workspace_8: conv_workspace [n, 6272] */
+	/* d_decoder_4_weight: conv2d_dw<cols [32, 1, 3, 3] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		conv_ae_transpose(32, 196, t25 + b * 6272, 196, t37 + b * 6272, 32);
+		conv_ae_transpose(32, 196, decoder_2 + b * 6272, 196, conv_workspace_8 + b * 6272, 32);
 	}
-	conv_ae_gemm(32, 9, n * 196, t37, 1, 32, t35, 9, 1, NULL, t38, NULL);
-	/* t39 = conv_db */
+	conv_ae_gemm(32, 9, n * 196, conv_workspace_8, 1, 32, conv_workspace_7, 9, 1, NULL, d_decoder_4_weight, NULL);
+	/* d_decoder_4_bias: conv_db [1] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 784 >= 32768)
 #endif
 	for (long c = 0; c < 1; c++) {
 		float total = 0;
 		for (long b = 0; b < n; b++) {
-			const float *x = t33 + (b * 1 + c) * 784;
+			const float *src = d_xhat + (b * 1 + c) * 784;
 			float part[16] = {0}, acc = 0;
 			for (long q = 0; q < 784; q += 16)
 				for (int l = 0; l < 16; l++)
-					part[l] += x[q + l];
+					part[l] += src[q + l];
 			for (int l = 0; l < 16; l++)
 				acc += part[l];
 			total += acc;
 		}
-		t39[c] = total;
+		d_decoder_4_bias[c] = total;
 	}
-	/* t41 = conv_workspace */
-	/* t42 = conv2d*relu' */
+	/* conv_workspace_9: conv_workspace [n, 17248] */
+	/* d_decoder_0: conv2d*relu' [n, 64, 7, 7] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++)
-		conv_ae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t36 + b * 6272, t41 + b * 14112);
-	conv_ae_gemm(n * 49, 64, 288, t41, 288, 1, t21, 1, 288, NULL, (t41 + n * 14112), NULL);
+		conv_ae_im2col(32, 14, 14, 3, 2, 1, 7, 7, d_decoder_2 + b * 6272, conv_workspace_9 + b * 14112);
+	conv_ae_gemm(n * 49, 64, 288, conv_workspace_9, 288, 1, decoder_2_weight, 1, 288, NULL, (conv_workspace_9 + n * 14112), NULL);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		conv_ae_transpose(49, 64, (t41 + n * 14112) + b * 3136, 64, t42 + b * 3136, 49);
-		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 3136, t42 + b * 3136, 0, t20 + b * 3136, 0, t42 + b * 3136, 0);
+		conv_ae_transpose(49, 64, (conv_workspace_9 + n * 14112) + b * 3136, 64, d_decoder_0 + b * 3136, 49);
+		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 3136, d_decoder_0 + b * 3136, 0, decoder_0 + b * 3136, 0, d_decoder_0 + b * 3136, 0);
 	}
-	/* t43 = conv_workspace */
-	/* t44 = conv2d_dw<cols */
+	/* conv_workspace_10: conv_workspace [n, 3136] */
+	/* d_decoder_2_weight: conv2d_dw<cols [64, 32, 3, 3] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		conv_ae_transpose(64, 49, t20 + b * 3136, 49, t43 + b * 3136, 64);
+		conv_ae_transpose(64, 49, decoder_0 + b * 3136, 49, conv_workspace_10 + b * 3136, 64);
 	}
-	conv_ae_gemm(64, 288, n * 49, t43, 1, 64, t41, 288, 1, NULL, t44, NULL);
-	/* t45 = conv_db */
+	conv_ae_gemm(64, 288, n * 49, conv_workspace_10, 1, 64, conv_workspace_9, 288, 1, NULL, d_decoder_2_weight, NULL);
+	/* d_decoder_2_bias: conv_db [32] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 6272 >= 32768)
 #endif
 	for (long c = 0; c < 32; c++) {
 		float total = 0;
 		for (long b = 0; b < n; b++) {
-			const float *x = t36 + (b * 32 + c) * 196;
+			const float *src = d_decoder_2 + (b * 32 + c) * 196;
 			float part[16] = {0}, acc = 0;
 			for (long q = 0; q < 192; q += 16)
 				for (int l = 0; l < 16; l++)
-					part[l] += x[q + l];
+					part[l] += src[q + l];
 			for (long q = 192; q < 196; q++)
-				part[q % 16] += x[q];
+				part[q % 16] += src[q];
 			for (int l = 0; l < 16; l++)
 				acc += part[l];
 			total += acc;
 		}
-		t45[c] = total;
+		d_decoder_2_bias[c] = total;
 	}
-	/* t47 = conv_workspace */
-	/* t48 = conv2d*relu' */
+	/* conv_workspace_11: conv_workspace [n, 3264] */
+	/* d_z: conv2d*relu' [n, 128, 1, 1] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++)
-		conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, t42 + b * 3136, t47 + b * 3136);
-	conv_ae_gemm(n * 1, 128, 3136, t47, 3136, 1, t16, 1, 3136, NULL, (t47 + n * 3136), NULL);
+		conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, d_decoder_0 + b * 3136, conv_workspace_11 + b * 3136);
+	conv_ae_gemm(n * 1, 128, 3136, conv_workspace_11, 3136, 1, decoder_0_weight, 1, 3136, NULL, (conv_workspace_11 + n * 3136), NULL);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		conv_ae_transpose(1, 128, (t47 + n * 3136) + b * 128, 128, t48 + b * 128, 1);
-		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 128, t48 + b * 128, 0, t15 + b * 128, 0, t48 + b * 128, 0);
+		conv_ae_transpose(1, 128, (conv_workspace_11 + n * 3136) + b * 128, 128, d_z + b * 128, 1);
+		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 128, d_z + b * 128, 0, z + b * 128, 0, d_z + b * 128, 0);
 	}
-	/* t49 = conv_workspace */
-	/* t50 = conv2d_dw<cols */
+	/* conv_workspace_12: conv_workspace [n, 128] */
+	/* d_decoder_0_weight: conv2d_dw<cols [128, 64, 7, 7] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		conv_ae_transpose(128, 1, t15 + b * 128, 1, t49 + b * 128, 128);
+		conv_ae_transpose(128, 1, z + b * 128, 1, conv_workspace_12 + b * 128, 128);
 	}
-	conv_ae_gemm(128, 3136, n * 1, t49, 1, 128, t47, 3136, 1, NULL, t50, NULL);
-	/* t51 = conv_db */
+	conv_ae_gemm(128, 3136, n * 1, conv_workspace_12, 1, 128, conv_workspace_11, 3136, 1, NULL, d_decoder_0_weight, NULL);
+	/* d_decoder_0_bias: conv_db [64] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 3136 >= 32768)
 #endif
 	for (long c = 0; c < 64; c++) {
 		float total = 0;
 		for (long b = 0; b < n; b++) {
-			const float *x = t42 + (b * 64 + c) * 49;
+			const float *src = d_decoder_0 + (b * 64 + c) * 49;
 			float part[16] = {0}, acc = 0;
 			for (long q = 0; q < 48; q += 16)
 				for (int l = 0; l < 16; l++)
-					part[l] += x[q + l];
+					part[l] += src[q + l];
 			for (long q = 48; q < 49; q++)
-				part[q % 16] += x[q];
+				part[q % 16] += src[q];
 			for (int l = 0; l < 16; l++)
 				acc += part[l];
 			total += acc;
 		}
-		t51[c] = total;
+		d_decoder_0_bias[c] = total;
 	}
-	/* t53 = conv_workspace */
-	/* t54 = conv_transpose2d*relu' */
+	/* conv_workspace_13: conv_workspace [n, 3264] */
+	/* d_encoder_2: conv_transpose2d*relu' [n, 64, 7, 7] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		conv_ae_transpose(128, 1, t48 + b * 128, 1, (t53 + n * 3136) + b * 128, 128);
+		conv_ae_transpose(128, 1, d_z + b * 128, 1, (conv_workspace_13 + n * 3136) + b * 128, 128);
 	}
-	conv_ae_gemm(n * 1, 3136, 128, (t53 + n * 3136), 128, 1, t11, 3136, 1, NULL, t53, NULL);
+	conv_ae_gemm(n * 1, 3136, 128, (conv_workspace_13 + n * 3136), 128, 1, encoder_4_weight, 3136, 1, NULL, conv_workspace_13, NULL);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
 		for (long c = 0; c < 64; c++)
 			for (long q = 0; q < 49; q++)
-				t54[(b * 64 + c) * 49 + q] = 0;
-		conv_ae_col2im(64, 7, 7, 7, 1, 0, 1, 1, t53 + b * 3136, t54 + b * 3136);
-		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 3136, t54 + b * 3136, 0, t10 + b * 3136, 0, t54 + b * 3136, 0);
+				d_encoder_2[(b * 64 + c) * 49 + q] = 0;
+		conv_ae_col2im(64, 7, 7, 7, 1, 0, 1, 1, conv_workspace_13 + b * 3136, d_encoder_2 + b * 3136);
+		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 3136, d_encoder_2 + b * 3136, 0, encoder_2 + b * 3136, 0, d_encoder_2 + b * 3136, 0);
 	}
-	/* t55 = conv_workspace */
-	/* t56 = conv2d_dw<cols */
+	/* conv_workspace_14: conv_workspace [n, 128] */
+	/* d_encoder_4_weight: conv2d_dw<cols [128, 64, 7, 7] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		conv_ae_transpose(128, 1, t48 + b * 128, 1, t55 + b * 128, 128);
+		conv_ae_transpose(128, 1, d_z + b * 128, 1, conv_workspace_14 + b * 128, 128);
 	}
-	conv_ae_gemm(128, 3136, n * 1, t55, 1, 128, t13, 3136, 1, NULL, t56, NULL);
-	/* t57 = conv_db */
+	conv_ae_gemm(128, 3136, n * 1, conv_workspace_14, 1, 128, conv_workspace_3, 3136, 1, NULL, d_encoder_4_weight, NULL);
+	/* d_encoder_4_bias: conv_db [128] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 128 >= 32768)
 #endif
 	for (long c = 0; c < 128; c++) {
 		float total = 0;
 		for (long b = 0; b < n; b++) {
-			const float *x = t48 + (b * 128 + c) * 1;
+			const float *src = d_z + (b * 128 + c) * 1;
 			float part[16] = {0}, acc = 0;
 			for (long q = 0; q < 0; q += 16)
 				for (int l = 0; l < 16; l++)
-					part[l] += x[q + l];
+					part[l] += src[q + l];
 			for (long q = 0; q < 1; q++)
-				part[q % 16] += x[q];
+				part[q % 16] += src[q];
 			for (int l = 0; l < 16; l++)
 				acc += part[l];
 			total += acc;
 		}
-		t57[c] = total;
+		d_encoder_4_bias[c] = total;
 	}
-	/* t59 = conv_workspace */
-	/* t60 = conv_transpose2d*relu' */
+	/* conv_workspace_15: conv_workspace [n, 17248] */
+	/* d_encoder_0: conv_transpose2d*relu' [n, 32, 14, 14] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		conv_ae_transpose(64, 49, t54 + b * 3136, 49, (t59 + n * 14112) + b * 3136, 64);
+		conv_ae_transpose(64, 49, d_encoder_2 + b * 3136, 49, (conv_workspace_15 + n * 14112) + b * 3136, 64);
 	}
-	conv_ae_gemm(n * 49, 288, 64, (t59 + n * 14112), 64, 1, t6, 288, 1, NULL, t59, NULL);
+	conv_ae_gemm(n * 49, 288, 64, (conv_workspace_15 + n * 14112), 64, 1, encoder_2_weight, 288, 1, NULL, conv_workspace_15, NULL);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
 		for (long c = 0; c < 32; c++)
 			for (long q = 0; q < 196; q++)
-				t60[(b * 32 + c) * 196 + q] = 0;
-		conv_ae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t59 + b * 14112, t60 + b * 6272);
-		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 6272, t60 + b * 6272, 0, t5 + b * 6272, 0, t60 + b * 6272, 0);
+				d_encoder_0[(b * 32 + c) * 196 + q] = 0;
+		conv_ae_col2im(32, 14, 14, 3, 2, 1, 7, 7, conv_workspace_15 + b * 14112, d_encoder_0 + b * 6272);
+		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 6272, d_encoder_0 + b * 6272, 0, encoder_0 + b * 6272, 0, d_encoder_0 + b * 6272, 0);
 	}
-	/* t61 = conv_workspace */
-	/* t62 = conv2d_dw<cols */
+	/* conv_workspace_16: conv_workspace [n, 3136] */
+	/* d_encoder_2_weight: conv2d_dw<cols [64, 32, 3, 3] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		conv_ae_transpose(64, 49, t54 + b * 3136, 49, t61 + b * 3136, 64);
+		conv_ae_transpose(64, 49, d_encoder_2 + b * 3136, 49, conv_workspace_16 + b * 3136, 64);
 	}
-	conv_ae_gemm(64, 288, n * 49, t61, 1, 64, t8, 288, 1, NULL, t62, NULL);
-	/* t63 = conv_db */
+	conv_ae_gemm(64, 288, n * 49, conv_workspace_16, 1, 64, conv_workspace_2, 288, 1, NULL, d_encoder_2_weight, NULL);
+	/* d_encoder_2_bias: conv_db [64] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 3136 >= 32768)
 #endif
 	for (long c = 0; c < 64; c++) {
 		float total = 0;
 		for (long b = 0; b < n; b++) {
-			const float *x = t54 + (b * 64 + c) * 49;
+			const float *src = d_encoder_2 + (b * 64 + c) * 49;
 			float part[16] = {0}, acc = 0;
 			for (long q = 0; q < 48; q += 16)
 				for (int l = 0; l < 16; l++)
-					part[l] += x[q + l];
+					part[l] += src[q + l];
 			for (long q = 48; q < 49; q++)
-				part[q % 16] += x[q];
+				part[q % 16] += src[q];
 			for (int l = 0; l < 16; l++)
 				acc += part[l];
 			total += acc;
 		}
-		t63[c] = total;
+		d_encoder_2_bias[c] = total;
 	}
-	/* t65 = conv_workspace */
-	/* t66 = conv2d_dw<cols */
+	/* conv_workspace_17: conv_workspace [n, 6272] */
+	/* d_encoder_0_weight: conv2d_dw<cols [32, 1, 3, 3] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		conv_ae_transpose(32, 196, t60 + b * 6272, 196, t65 + b * 6272, 32);
+		conv_ae_transpose(32, 196, d_encoder_0 + b * 6272, 196, conv_workspace_17 + b * 6272, 32);
 	}
-	conv_ae_gemm(32, 9, n * 196, t65, 1, 32, t3, 9, 1, NULL, t66, NULL);
-	/* t67 = conv_db */
+	conv_ae_gemm(32, 9, n * 196, conv_workspace_17, 1, 32, conv_workspace, 9, 1, NULL, d_encoder_0_weight, NULL);
+	/* d_encoder_0_bias: conv_db [32] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 6272 >= 32768)
 #endif
 	for (long c = 0; c < 32; c++) {
 		float total = 0;
 		for (long b = 0; b < n; b++) {
-			const float *x = t60 + (b * 32 + c) * 196;
+			const float *src = d_encoder_0 + (b * 32 + c) * 196;
 			float part[16] = {0}, acc = 0;
 			for (long q = 0; q < 192; q += 16)
 				for (int l = 0; l < 16; l++)
-					part[l] += x[q + l];
+					part[l] += src[q + l];
 			for (long q = 192; q < 196; q++)
-				part[q % 16] += x[q];
+				part[q % 16] += src[q];
 			for (int l = 0; l < 16; l++)
 				acc += part[l];
 			total += acc;
 		}
-		t67[c] = total;
+		d_encoder_0_bias[c] = total;
 	}
-	return t31[0];
+	return result;
 }
 
 conv_ae_real conv_ae_train_step(void *state, void *work, const conv_ae_real *x, int n, const conv_ae_hparams *h)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	float *const params = (float *)((unsigned char *)state + 64);
-	const int64_t step = ++*conv_ae_step(state);
-	const int stochastic = h->stochastic;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	const conv_ae_real loss = conv_ae_pass(state, work, x, n, h, step, state);
-	float *const adam_m = conv_ae_adam_m(state), *const adam_v = conv_ae_adam_v(state);
-	const conv_ae_adam_k adam_k = {
-		(float)h->beta1, (float)h->beta2, (float)(1 - h->beta1), (float)(1 - h->beta2), (float)h->eps,
-		(float)h->weight_decay, (float)(h->lr / (1 - pow(h->beta1, (double)step))),
-		(float)sqrt(1 - pow(h->beta2, (double)step))};
-	float *const t1 = params + 0; /* encoder.0.weight */
-	float *const t2 = params + 288; /* encoder.0.bias */
-	float *const t6 = params + 320; /* encoder.2.weight */
-	float *const t7 = params + 18752; /* encoder.2.bias */
-	float *const t11 = params + 18816; /* encoder.4.weight */
-	float *const t12 = params + 420224; /* encoder.4.bias */
-	float *const t16 = params + 420352; /* decoder.0.weight */
-	float *const t17 = params + 821760; /* decoder.0.bias */
-	float *const t21 = params + 821824; /* decoder.2.weight */
-	float *const t22 = params + 840256; /* decoder.2.bias */
-	float *const t26 = params + 840288; /* decoder.4.weight */
-	float *const t27 = params + 840576; /* decoder.4.bias */
-	float *const t38 = (float *)(work_ + 20301952); /* conv2d_dw [32, 1, 3, 3] */
-	float *const t39 = (float *)(work_ + 19900416); /* conv_db [1] */
-	float *const t44 = (float *)(work_ + 19900544); /* conv2d_dw [64, 32, 3, 3] */
-	float *const t45 = (float *)(work_ + 19974272); /* conv_db [32] */
-	float *const t50 = (float *)(work_ + 24381440); /* conv2d_dw [128, 64, 7, 7] */
-	float *const t51 = (float *)(work_ + 20039936); /* conv_db [64] */
-	float *const t56 = (float *)(work_ + 20303104); /* conv2d_dw [128, 64, 7, 7] */
-	float *const t57 = (float *)(work_ + 17762304); /* conv_db [128] */
-	float *const t62 = (float *)(work_ + 20040192); /* conv2d_dw [64, 32, 3, 3] */
-	float *const t63 = (float *)(work_ + 7325696); /* conv_db [64] */
-	float *const t66 = (float *)(work_ + 10537216); /* conv2d_dw [32, 1, 3, 3] */
-	float *const t67 = (float *)(work_ + 0); /* conv_db [32] */
-	/* t68 = adam */
-	/* encoder.0.weight */
-	conv_ae_adam(288, t1, adam_m + 0, adam_v + 0, t66, &adam_k);
-	/* t69 = adam */
-	/* encoder.0.bias */
-	conv_ae_adam(32, t2, adam_m + 288, adam_v + 288, t67, &adam_k);
-	/* t70 = adam */
-	/* encoder.2.weight */
-	conv_ae_adam(18432, t6, adam_m + 320, adam_v + 320, t62, &adam_k);
-	/* t71 = adam */
-	/* encoder.2.bias */
-	conv_ae_adam(64, t7, adam_m + 18752, adam_v + 18752, t63, &adam_k);
-	/* t72 = adam */
-	/* encoder.4.weight */
-	conv_ae_adam(401408, t11, adam_m + 18816, adam_v + 18816, t56, &adam_k);
-	/* t73 = adam */
-	/* encoder.4.bias */
-	conv_ae_adam(128, t12, adam_m + 420224, adam_v + 420224, t57, &adam_k);
-	/* t74 = adam */
-	/* decoder.0.weight */
-	conv_ae_adam(401408, t16, adam_m + 420352, adam_v + 420352, t50, &adam_k);
-	/* t75 = adam */
-	/* decoder.0.bias */
-	conv_ae_adam(64, t17, adam_m + 821760, adam_v + 821760, t51, &adam_k);
-	/* t76 = adam */
-	/* decoder.2.weight */
-	conv_ae_adam(18432, t21, adam_m + 821824, adam_v + 821824, t44, &adam_k);
-	/* t77 = adam */
-	/* decoder.2.bias */
-	conv_ae_adam(32, t22, adam_m + 840256, adam_v + 840256, t45, &adam_k);
-	/* t78 = adam */
-	/* decoder.4.weight */
-	conv_ae_adam(288, t26, adam_m + 840288, adam_v + 840288, t38, &adam_k);
-	/* t79 = adam */
-	/* decoder.4.bias */
-	conv_ae_adam(1, t27, adam_m + 840576, adam_v + 840576, t39, &adam_k);
+	const conv_ae_ctx c = conv_ae_training(state, work, n, h, state);
+	float *const grad = (float *)work; /* the gradient block */
+	const conv_ae_real loss = conv_ae_pass(&c, x, grad);
+	conv_ae_update(state, grad, h);
 	return loss;
 }
 
 conv_ae_real conv_ae_gradient(const void *state, void *work, const conv_ae_real *x, int n, const conv_ae_hparams *h, conv_ae_real *grad)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = *(const int64_t *)state + 1;
-	const int stochastic = h->stochastic;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	const conv_ae_real loss = conv_ae_pass(state, work, x, n, h, step, NULL);
-	memcpy(grad + 0, work_ + 10537216, sizeof(float) * 288);
-	memcpy(grad + 288, work_ + 0, sizeof(float) * 32);
-	memcpy(grad + 320, work_ + 20040192, sizeof(float) * 18432);
-	memcpy(grad + 18752, work_ + 7325696, sizeof(float) * 64);
-	memcpy(grad + 18816, work_ + 20303104, sizeof(float) * 401408);
-	memcpy(grad + 420224, work_ + 17762304, sizeof(float) * 128);
-	memcpy(grad + 420352, work_ + 24381440, sizeof(float) * 401408);
-	memcpy(grad + 821760, work_ + 20039936, sizeof(float) * 64);
-	memcpy(grad + 821824, work_ + 19900544, sizeof(float) * 18432);
-	memcpy(grad + 840256, work_ + 19974272, sizeof(float) * 32);
-	memcpy(grad + 840288, work_ + 20301952, sizeof(float) * 288);
-	memcpy(grad + 840576, work_ + 19900416, sizeof(float) * 1);
-	return loss;
+	const conv_ae_ctx c = conv_ae_training(state, work, n, h, NULL);
+	return conv_ae_pass(&c, x, grad);
 }
 
 void conv_ae_update(void *state, const conv_ae_real *grad, const conv_ae_hparams *h)
@@ -1067,470 +1074,45 @@ void conv_ae_update(void *state, const conv_ae_real *grad, const conv_ae_hparams
 		(float)h->beta1, (float)h->beta2, (float)(1 - h->beta1), (float)(1 - h->beta2), (float)h->eps,
 		(float)h->weight_decay, (float)(h->lr / (1 - pow(h->beta1, (double)step))),
 		(float)sqrt(1 - pow(h->beta2, (double)step))};
-	conv_ae_real *const params = conv_ae_params(state);
-	conv_ae_adam(840577, params, adam_m, adam_v, grad, &adam_k);
+	conv_ae_adam(840577, conv_ae_params(state), adam_m, adam_v, grad, &adam_k);
 }
 
 conv_ae_real conv_ae_loss(const void *state, void *work, const conv_ae_real *x, int n)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = 0;
-	const int stochastic = 0;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	const float *const t0 = x;
-	const float *const t1 = params + 0; /* encoder.0.weight */
-	const float *const t2 = params + 288; /* encoder.0.bias */
-	float *const t3 = (float *)(work_ + 0); /* conv_workspace [n, 8036] */
-	float *const t5 = (float *)(work_ + 4114432); /* conv2d [n, 32, 14, 14] */
-	const float *const t6 = params + 320; /* encoder.2.weight */
-	const float *const t7 = params + 18752; /* encoder.2.bias */
-	float *const t8 = (float *)(work_ + 7325696); /* conv_workspace [n, 17248] */
-	float *const t10 = (float *)(work_ + 16156672); /* conv2d [n, 64, 7, 7] */
-	const float *const t11 = params + 18816; /* encoder.4.weight */
-	const float *const t12 = params + 420224; /* encoder.4.bias */
-	float *const t13 = (float *)(work_ + 17762304); /* conv_workspace [n, 3264] */
-	float *const t15 = (float *)(work_ + 19433472); /* conv2d [n, 128, 1, 1] */
-	const float *const t16 = params + 420352; /* decoder.0.weight */
-	const float *const t17 = params + 821760; /* decoder.0.bias */
-	float *const t18 = (float *)(work_ + 19499008); /* conv_workspace [n, 3264] */
-	float *const t20 = (float *)(work_ + 21170176); /* conv_transpose2d [n, 64, 7, 7] */
-	const float *const t21 = params + 821824; /* decoder.2.weight */
-	const float *const t22 = params + 840256; /* decoder.2.bias */
-	float *const t23 = (float *)(work_ + 22775808); /* conv_workspace [n, 17248] */
-	float *const t25 = (float *)(work_ + 31606784); /* conv_transpose2d [n, 32, 14, 14] */
-	const float *const t26 = params + 840288; /* decoder.4.weight */
-	const float *const t27 = params + 840576; /* decoder.4.bias */
-	float *const t28 = (float *)(work_ + 22775808); /* conv_workspace [n, 8036] */
-	float *const t30 = (float *)(work_ + 19499008); /* conv_transpose2d [n, 1, 28, 28] */
-	float *const t31 = (float *)(work_ + 19900480); /* mse [] */
-	/* t3 = conv_workspace */
-	/* t5 = conv2d+relu */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t0 + b * 784, t3 + b * 1764);
-	conv_ae_gemm(n * 196, 32, 9, t3, 9, 1, t1, 1, 9, t2, (t3 + n * 1764), NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		conv_ae_transpose(196, 32, (t3 + n * 1764) + b * 6272, 32, t5 + b * 6272, 196);
-		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 6272, t5 + b * 6272, 0, NULL, 0, t5 + b * 6272, 0);
-	}
-	/* t8 = conv_workspace */
-	/* t10 = conv2d+relu */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		conv_ae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t5 + b * 6272, t8 + b * 14112);
-	conv_ae_gemm(n * 49, 64, 288, t8, 288, 1, t6, 1, 288, t7, (t8 + n * 14112), NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		conv_ae_transpose(49, 64, (t8 + n * 14112) + b * 3136, 64, t10 + b * 3136, 49);
-		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 3136, t10 + b * 3136, 0, NULL, 0, t10 + b * 3136, 0);
-	}
-	/* t13 = conv_workspace */
-	/* t15 = conv2d+relu */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, t10 + b * 3136, t13 + b * 3136);
-	conv_ae_gemm(n * 1, 128, 3136, t13, 3136, 1, t11, 1, 3136, t12, (t13 + n * 3136), NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		conv_ae_transpose(1, 128, (t13 + n * 3136) + b * 128, 128, t15 + b * 128, 1);
-		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 128, t15 + b * 128, 0, NULL, 0, t15 + b * 128, 0);
-	}
-	/* t18 = conv_workspace */
-	/* t20 = conv_transpose2d+relu */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		conv_ae_transpose(128, 1, t15 + b * 128, 1, (t18 + n * 3136) + b * 128, 128);
-	}
-	conv_ae_gemm(n * 1, 3136, 128, (t18 + n * 3136), 128, 1, t16, 3136, 1, NULL, t18, NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		for (long c = 0; c < 64; c++)
-			for (long q = 0; q < 49; q++)
-				t20[(b * 64 + c) * 49 + q] = t17[c];
-		conv_ae_col2im(64, 7, 7, 7, 1, 0, 1, 1, t18 + b * 3136, t20 + b * 3136);
-		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 3136, t20 + b * 3136, 0, NULL, 0, t20 + b * 3136, 0);
-	}
-	/* t23 = conv_workspace */
-	/* t25 = conv_transpose2d+relu */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		conv_ae_transpose(64, 49, t20 + b * 3136, 49, (t23 + n * 14112) + b * 3136, 64);
-	}
-	conv_ae_gemm(n * 49, 288, 64, (t23 + n * 14112), 64, 1, t21, 288, 1, NULL, t23, NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		for (long c = 0; c < 32; c++)
-			for (long q = 0; q < 196; q++)
-				t25[(b * 32 + c) * 196 + q] = t22[c];
-		conv_ae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t23 + b * 14112, t25 + b * 6272);
-		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 6272, t25 + b * 6272, 0, NULL, 0, t25 + b * 6272, 0);
-	}
-	/* t28 = conv_workspace */
-	/* t30 = conv_transpose2d+sigmoid */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		conv_ae_transpose(32, 196, t25 + b * 6272, 196, (t28 + n * 1764) + b * 6272, 32);
-	}
-	conv_ae_gemm(n * 196, 9, 32, (t28 + n * 1764), 32, 1, t26, 9, 1, NULL, t28, NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		for (long c = 0; c < 1; c++)
-			for (long q = 0; q < 784; q++)
-				t30[(b * 1 + c) * 784 + q] = t27[c];
-		conv_ae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t28 + b * 1764, t30 + b * 784);
-		conv_ae_act(CONV_AE_SIGMOID, 0.0f, 1, 784, t30 + b * 784, 0, NULL, 0, t30 + b * 784, 0);
-	}
-	/* t31 = mse */
-	{
-		{
-			double part[64], acc = 0;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
-#endif
-			for (long c = 0; c < 64; c++) {
-				const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
-				double sum = 0;
-				for (long i = i0; i < i1; i++) {
-					double d = (double)t30[i] - (double)t0[i];
-					sum += d * d;
-				}
-				part[c] = sum;
-			}
-			for (long c = 0; c < 64; c++)
-				acc += part[c];
-			t31[0] = (float)(acc / (double)(n * 784));
-		}
-	}
-	return t31[0];
+	const conv_ae_ctx c = conv_ae_eval(state, work, n);
+	return conv_ae_run(&c, x, CONV_AE_ENCODER | CONV_AE_DECODER | CONV_AE_LOSS);
 }
 
 void conv_ae_forward(const void *state, void *work, const conv_ae_real *x, int n, conv_ae_real *out)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = 0;
-	const int stochastic = 0;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	const float *const t0 = x;
-	const float *const t1 = params + 0; /* encoder.0.weight */
-	const float *const t2 = params + 288; /* encoder.0.bias */
-	float *const t3 = (float *)(work_ + 0); /* conv_workspace [n, 8036] */
-	float *const t5 = (float *)(work_ + 4114432); /* conv2d [n, 32, 14, 14] */
-	const float *const t6 = params + 320; /* encoder.2.weight */
-	const float *const t7 = params + 18752; /* encoder.2.bias */
-	float *const t8 = (float *)(work_ + 7325696); /* conv_workspace [n, 17248] */
-	float *const t10 = (float *)(work_ + 16156672); /* conv2d [n, 64, 7, 7] */
-	const float *const t11 = params + 18816; /* encoder.4.weight */
-	const float *const t12 = params + 420224; /* encoder.4.bias */
-	float *const t13 = (float *)(work_ + 17762304); /* conv_workspace [n, 3264] */
-	float *const t15 = (float *)(work_ + 19433472); /* conv2d [n, 128, 1, 1] */
-	const float *const t16 = params + 420352; /* decoder.0.weight */
-	const float *const t17 = params + 821760; /* decoder.0.bias */
-	float *const t18 = (float *)(work_ + 19499008); /* conv_workspace [n, 3264] */
-	float *const t20 = (float *)(work_ + 21170176); /* conv_transpose2d [n, 64, 7, 7] */
-	const float *const t21 = params + 821824; /* decoder.2.weight */
-	const float *const t22 = params + 840256; /* decoder.2.bias */
-	float *const t23 = (float *)(work_ + 22775808); /* conv_workspace [n, 17248] */
-	float *const t25 = (float *)(work_ + 31606784); /* conv_transpose2d [n, 32, 14, 14] */
-	const float *const t26 = params + 840288; /* decoder.4.weight */
-	const float *const t27 = params + 840576; /* decoder.4.bias */
-	float *const t28 = (float *)(work_ + 22775808); /* conv_workspace [n, 8036] */
-	float *const t30 = (float *)(work_ + 19499008); /* conv_transpose2d [n, 1, 28, 28] */
-	/* t3 = conv_workspace */
-	/* t5 = conv2d+relu */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t0 + b * 784, t3 + b * 1764);
-	conv_ae_gemm(n * 196, 32, 9, t3, 9, 1, t1, 1, 9, t2, (t3 + n * 1764), NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		conv_ae_transpose(196, 32, (t3 + n * 1764) + b * 6272, 32, t5 + b * 6272, 196);
-		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 6272, t5 + b * 6272, 0, NULL, 0, t5 + b * 6272, 0);
-	}
-	/* t8 = conv_workspace */
-	/* t10 = conv2d+relu */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		conv_ae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t5 + b * 6272, t8 + b * 14112);
-	conv_ae_gemm(n * 49, 64, 288, t8, 288, 1, t6, 1, 288, t7, (t8 + n * 14112), NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		conv_ae_transpose(49, 64, (t8 + n * 14112) + b * 3136, 64, t10 + b * 3136, 49);
-		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 3136, t10 + b * 3136, 0, NULL, 0, t10 + b * 3136, 0);
-	}
-	/* t13 = conv_workspace */
-	/* t15 = conv2d+relu */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, t10 + b * 3136, t13 + b * 3136);
-	conv_ae_gemm(n * 1, 128, 3136, t13, 3136, 1, t11, 1, 3136, t12, (t13 + n * 3136), NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		conv_ae_transpose(1, 128, (t13 + n * 3136) + b * 128, 128, t15 + b * 128, 1);
-		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 128, t15 + b * 128, 0, NULL, 0, t15 + b * 128, 0);
-	}
-	/* t18 = conv_workspace */
-	/* t20 = conv_transpose2d+relu */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		conv_ae_transpose(128, 1, t15 + b * 128, 1, (t18 + n * 3136) + b * 128, 128);
-	}
-	conv_ae_gemm(n * 1, 3136, 128, (t18 + n * 3136), 128, 1, t16, 3136, 1, NULL, t18, NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		for (long c = 0; c < 64; c++)
-			for (long q = 0; q < 49; q++)
-				t20[(b * 64 + c) * 49 + q] = t17[c];
-		conv_ae_col2im(64, 7, 7, 7, 1, 0, 1, 1, t18 + b * 3136, t20 + b * 3136);
-		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 3136, t20 + b * 3136, 0, NULL, 0, t20 + b * 3136, 0);
-	}
-	/* t23 = conv_workspace */
-	/* t25 = conv_transpose2d+relu */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		conv_ae_transpose(64, 49, t20 + b * 3136, 49, (t23 + n * 14112) + b * 3136, 64);
-	}
-	conv_ae_gemm(n * 49, 288, 64, (t23 + n * 14112), 64, 1, t21, 288, 1, NULL, t23, NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		for (long c = 0; c < 32; c++)
-			for (long q = 0; q < 196; q++)
-				t25[(b * 32 + c) * 196 + q] = t22[c];
-		conv_ae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t23 + b * 14112, t25 + b * 6272);
-		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 6272, t25 + b * 6272, 0, NULL, 0, t25 + b * 6272, 0);
-	}
-	/* t28 = conv_workspace */
-	/* t30 = conv_transpose2d+sigmoid */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		conv_ae_transpose(32, 196, t25 + b * 6272, 196, (t28 + n * 1764) + b * 6272, 32);
-	}
-	conv_ae_gemm(n * 196, 9, 32, (t28 + n * 1764), 32, 1, t26, 9, 1, NULL, t28, NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		for (long c = 0; c < 1; c++)
-			for (long q = 0; q < 784; q++)
-				t30[(b * 1 + c) * 784 + q] = t27[c];
-		conv_ae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t28 + b * 1764, t30 + b * 784);
-		conv_ae_act(CONV_AE_SIGMOID, 0.0f, 1, 784, t30 + b * 784, 0, NULL, 0, t30 + b * 784, 0);
-	}
-	memcpy(out, t30, sizeof(float) * n * 784);
+	const conv_ae_ctx c = conv_ae_eval(state, work, n);
+	conv_ae_run(&c, x, CONV_AE_ENCODER | CONV_AE_DECODER);
+	memcpy(out, c.work + CONV_AE_AT_XHAT, sizeof(float) * n * 784);
 }
 
 void conv_ae_encode(const void *state, void *work, const conv_ae_real *x, int n, conv_ae_real *z)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = 0;
-	const int stochastic = 0;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	const float *const t0 = x;
-	const float *const t1 = params + 0; /* encoder.0.weight */
-	const float *const t2 = params + 288; /* encoder.0.bias */
-	float *const t3 = (float *)(work_ + 0); /* conv_workspace [n, 8036] */
-	float *const t5 = (float *)(work_ + 4114432); /* conv2d [n, 32, 14, 14] */
-	const float *const t6 = params + 320; /* encoder.2.weight */
-	const float *const t7 = params + 18752; /* encoder.2.bias */
-	float *const t8 = (float *)(work_ + 7325696); /* conv_workspace [n, 17248] */
-	float *const t10 = (float *)(work_ + 16156672); /* conv2d [n, 64, 7, 7] */
-	const float *const t11 = params + 18816; /* encoder.4.weight */
-	const float *const t12 = params + 420224; /* encoder.4.bias */
-	float *const t13 = (float *)(work_ + 17762304); /* conv_workspace [n, 3264] */
-	float *const t15 = (float *)(work_ + 19433472); /* conv2d [n, 128, 1, 1] */
-	/* t3 = conv_workspace */
-	/* t5 = conv2d+relu */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t0 + b * 784, t3 + b * 1764);
-	conv_ae_gemm(n * 196, 32, 9, t3, 9, 1, t1, 1, 9, t2, (t3 + n * 1764), NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		conv_ae_transpose(196, 32, (t3 + n * 1764) + b * 6272, 32, t5 + b * 6272, 196);
-		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 6272, t5 + b * 6272, 0, NULL, 0, t5 + b * 6272, 0);
-	}
-	/* t8 = conv_workspace */
-	/* t10 = conv2d+relu */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		conv_ae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t5 + b * 6272, t8 + b * 14112);
-	conv_ae_gemm(n * 49, 64, 288, t8, 288, 1, t6, 1, 288, t7, (t8 + n * 14112), NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		conv_ae_transpose(49, 64, (t8 + n * 14112) + b * 3136, 64, t10 + b * 3136, 49);
-		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 3136, t10 + b * 3136, 0, NULL, 0, t10 + b * 3136, 0);
-	}
-	/* t13 = conv_workspace */
-	/* t15 = conv2d+relu */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, t10 + b * 3136, t13 + b * 3136);
-	conv_ae_gemm(n * 1, 128, 3136, t13, 3136, 1, t11, 1, 3136, t12, (t13 + n * 3136), NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		conv_ae_transpose(1, 128, (t13 + n * 3136) + b * 128, 128, t15 + b * 128, 1);
-		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 128, t15 + b * 128, 0, NULL, 0, t15 + b * 128, 0);
-	}
-	memcpy(z, t15, sizeof(float) * n * 128);
+	const conv_ae_ctx c = conv_ae_eval(state, work, n);
+	conv_ae_run(&c, x, CONV_AE_ENCODER);
+	memcpy(z, c.work + CONV_AE_AT_Z, sizeof(float) * n * 128);
 }
 
 void conv_ae_decode(const void *state, void *work, const conv_ae_real *z, int n, conv_ae_real *out)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = 0;
-	const int stochastic = 0;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	const float *const t15 = z;
-	const float *const t16 = params + 420352; /* decoder.0.weight */
-	const float *const t17 = params + 821760; /* decoder.0.bias */
-	float *const t18 = (float *)(work_ + 19499008); /* conv_workspace [n, 3264] */
-	float *const t20 = (float *)(work_ + 21170176); /* conv_transpose2d [n, 64, 7, 7] */
-	const float *const t21 = params + 821824; /* decoder.2.weight */
-	const float *const t22 = params + 840256; /* decoder.2.bias */
-	float *const t23 = (float *)(work_ + 22775808); /* conv_workspace [n, 17248] */
-	float *const t25 = (float *)(work_ + 31606784); /* conv_transpose2d [n, 32, 14, 14] */
-	const float *const t26 = params + 840288; /* decoder.4.weight */
-	const float *const t27 = params + 840576; /* decoder.4.bias */
-	float *const t28 = (float *)(work_ + 22775808); /* conv_workspace [n, 8036] */
-	float *const t30 = (float *)(work_ + 19499008); /* conv_transpose2d [n, 1, 28, 28] */
-	/* t18 = conv_workspace */
-	/* t20 = conv_transpose2d+relu */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		conv_ae_transpose(128, 1, t15 + b * 128, 1, (t18 + n * 3136) + b * 128, 128);
-	}
-	conv_ae_gemm(n * 1, 3136, 128, (t18 + n * 3136), 128, 1, t16, 3136, 1, NULL, t18, NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		for (long c = 0; c < 64; c++)
-			for (long q = 0; q < 49; q++)
-				t20[(b * 64 + c) * 49 + q] = t17[c];
-		conv_ae_col2im(64, 7, 7, 7, 1, 0, 1, 1, t18 + b * 3136, t20 + b * 3136);
-		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 3136, t20 + b * 3136, 0, NULL, 0, t20 + b * 3136, 0);
-	}
-	/* t23 = conv_workspace */
-	/* t25 = conv_transpose2d+relu */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		conv_ae_transpose(64, 49, t20 + b * 3136, 49, (t23 + n * 14112) + b * 3136, 64);
-	}
-	conv_ae_gemm(n * 49, 288, 64, (t23 + n * 14112), 64, 1, t21, 288, 1, NULL, t23, NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		for (long c = 0; c < 32; c++)
-			for (long q = 0; q < 196; q++)
-				t25[(b * 32 + c) * 196 + q] = t22[c];
-		conv_ae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t23 + b * 14112, t25 + b * 6272);
-		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 6272, t25 + b * 6272, 0, NULL, 0, t25 + b * 6272, 0);
-	}
-	/* t28 = conv_workspace */
-	/* t30 = conv_transpose2d+sigmoid */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		conv_ae_transpose(32, 196, t25 + b * 6272, 196, (t28 + n * 1764) + b * 6272, 32);
-	}
-	conv_ae_gemm(n * 196, 9, 32, (t28 + n * 1764), 32, 1, t26, 9, 1, NULL, t28, NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		for (long c = 0; c < 1; c++)
-			for (long q = 0; q < 784; q++)
-				t30[(b * 1 + c) * 784 + q] = t27[c];
-		conv_ae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t28 + b * 1764, t30 + b * 784);
-		conv_ae_act(CONV_AE_SIGMOID, 0.0f, 1, 784, t30 + b * 784, 0, NULL, 0, t30 + b * 784, 0);
-	}
-	memcpy(out, t30, sizeof(float) * n * 784);
+	const conv_ae_ctx c = conv_ae_eval(state, work, n);
+	memcpy(c.work + CONV_AE_AT_Z, z, sizeof(float) * n * 128);
+	conv_ae_run(&c, NULL, CONV_AE_DECODER);
+	memcpy(out, c.work + CONV_AE_AT_XHAT, sizeof(float) * n * 784);
 }
 
 void conv_ae_sample(const void *state, void *work, uint64_t seed, int n, conv_ae_real *out)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = 0;
-	const int stochastic = 0;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	float *const z = (float *)(work_ + 19433472);
+	const conv_ae_ctx c = conv_ae_eval(state, work, n);
+	float *const z = (float *)(c.work + CONV_AE_AT_Z);
 	const uint64_t key = conv_ae_mix(seed ^ 0x7072696f72u); /* "prior" */
 	for (long i = 0; i < n * 128; i++)
 		z[i] = (float)conv_ae_normal(key, (uint64_t)i);
-	conv_ae_decode(state, work, z, n, out);
+	conv_ae_run(&c, NULL, CONV_AE_DECODER);
+	memcpy(out, c.work + CONV_AE_AT_XHAT, sizeof(float) * n * 784);
 }
 

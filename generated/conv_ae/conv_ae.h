@@ -12,7 +12,7 @@
 
 #define CONV_AE_MAX_BATCH 128
 #define CONV_AE_STATE_BYTES 10087168
-#define CONV_AE_WORK_BYTES 38932480
+#define CONV_AE_WORK_BYTES 42294848
 #define CONV_AE_NUM_PARAMS 12
 #define CONV_AE_PARAM_ELEMS 840577
 #define CONV_AE_NUM_BUFFERS 0
@@ -20,6 +20,20 @@
 #define CONV_AE_INPUT0_SIZE 784 /* input x [n, 1, 28, 28] */
 #define CONV_AE_LATENT_SIZE 128 /* [n, 128, 1, 1] */
 #define CONV_AE_OUTPUT_SIZE 784 /* [n, 1, 28, 28] */
+
+/* Where each parameter starts in the parameter block (and in a gradient), in elements. */
+#define CONV_AE_ENCODER_0_WEIGHT 0 /* encoder.0.weight [32, 1, 3, 3] */
+#define CONV_AE_ENCODER_0_BIAS 288 /* encoder.0.bias [32] */
+#define CONV_AE_ENCODER_2_WEIGHT 320 /* encoder.2.weight [64, 32, 3, 3] */
+#define CONV_AE_ENCODER_2_BIAS 18752 /* encoder.2.bias [64] */
+#define CONV_AE_ENCODER_4_WEIGHT 18816 /* encoder.4.weight [128, 64, 7, 7] */
+#define CONV_AE_ENCODER_4_BIAS 420224 /* encoder.4.bias [128] */
+#define CONV_AE_DECODER_0_WEIGHT 420352 /* decoder.0.weight [128, 64, 7, 7] */
+#define CONV_AE_DECODER_0_BIAS 821760 /* decoder.0.bias [64] */
+#define CONV_AE_DECODER_2_WEIGHT 821824 /* decoder.2.weight [64, 32, 3, 3] */
+#define CONV_AE_DECODER_2_BIAS 840256 /* decoder.2.bias [32] */
+#define CONV_AE_DECODER_4_WEIGHT 840288 /* decoder.4.weight [32, 1, 3, 3] */
+#define CONV_AE_DECODER_4_BIAS 840576 /* decoder.4.bias [1] */
 
 typedef float conv_ae_real;
 

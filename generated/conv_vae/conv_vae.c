@@ -9,6 +9,52 @@
 #include <omp.h> /* threads, when built with -fopenmp */
 #endif
 
+/* The work arena, in bytes: the gradient block (in the train step) at 0,
+ * then every value; values whose lives do not overlap share memory. */
+#define CONV_VAE_AT_CONV_WORKSPACE 765120 /* conv_workspace: conv_workspace [n, 8036] */
+#define CONV_VAE_AT_ENCODER_0 4879552 /* encoder.0: conv2d+relu [n, 32, 14, 14] */
+#define CONV_VAE_AT_CONV_WORKSPACE_2 8090816 /* conv_workspace_2: conv_workspace [n, 17248] */
+#define CONV_VAE_AT_ENCODER_2 16921792 /* encoder.2: conv2d+relu [n, 64, 7, 7] */
+#define CONV_VAE_AT_H_2 18527424 /* encoder.4: flatten [n, 3136] */
+#define CONV_VAE_AT_MU 20133056 /* encoder.5: dense [n, 16] */
+#define CONV_VAE_AT_LOGVAR 20141248 /* encoder.6: dense [n, 16] */
+#define CONV_VAE_AT_Z 20149440 /* encoder.7: gaussian+kl_normal [n, 16] */
+#define CONV_VAE_AT_LOSS_1 20157632 /* loss.1: kl_normal [] */
+#define CONV_VAE_AT_DECODER_0 20157696 /* decoder.0: dense+relu [n, 3136] */
+#define CONV_VAE_AT_DECODER_2 21763328 /* decoder.2: reshape [n, 64, 7, 7] */
+#define CONV_VAE_AT_CONV_WORKSPACE_3 23368960 /* conv_workspace_3: conv_workspace [n, 17248] */
+#define CONV_VAE_AT_DECODER_3 32199936 /* decoder.3: conv_transpose2d+relu [n, 32, 14, 14] */
+#define CONV_VAE_AT_CONV_WORKSPACE_4 23368960 /* conv_workspace_4: conv_workspace [n, 8036] */
+#define CONV_VAE_AT_DECODER_5 27483392 /* decoder.5: conv_transpose2d [n, 1, 28, 28] */
+#define CONV_VAE_AT_XHAT 23368960 /* decoder.6: sigmoid [n, 1, 28, 28] */
+#define CONV_VAE_AT_D_LOSS_0 23770368 /* d_loss_0: constant [] */
+#define CONV_VAE_AT_LOSS_0 23770432 /* loss.0: bce+bce_grad [] */
+#define CONV_VAE_AT_LOSS 23770496 /* loss: add [] */
+#define CONV_VAE_AT_D_DECODER_5 23770560 /* d_decoder_5: bce_grad [n, 1, 28, 28] */
+#define CONV_VAE_AT_D_MU 24171968 /* d_mu: kl_normal_grad [n, 16] */
+#define CONV_VAE_AT_D_LOGVAR 24180160 /* d_logvar: kl_normal_grad [n, 16] */
+#define CONV_VAE_AT_CONV_WORKSPACE_5 24188352 /* conv_workspace_5: conv_workspace [n, 8036] */
+#define CONV_VAE_AT_D_DECODER_3 28302784 /* d_decoder_3: conv2d*relu' [n, 32, 14, 14] */
+#define CONV_VAE_AT_CONV_WORKSPACE_6 35411200 /* conv_workspace_6: conv_workspace [n, 6272] */
+#define CONV_VAE_AT_CONV_WORKSPACE_7 31514048 /* conv_workspace_7: conv_workspace [n, 17248] */
+#define CONV_VAE_AT_D_DECODER_2 24188352 /* d_decoder_2: conv2d [n, 64, 7, 7] */
+#define CONV_VAE_AT_CONV_WORKSPACE_8 25793984 /* conv_workspace_8: conv_workspace [n, 3136] */
+#define CONV_VAE_AT_D_DECODER_0 21763328 /* d_decoder_0: reshape [n, 3136] */
+#define CONV_VAE_AT_ACT_GRAD 24188352 /* act_grad: act_grad [n, 3136] */
+#define CONV_VAE_AT_D_Z 20133056 /* d_z: dense_dx [n, 16] */
+#define CONV_VAE_AT_D_MU_2 20157632 /* d_mu_2: add [n, 16] */
+#define CONV_VAE_AT_D_LOGVAR_2 20165824 /* d_logvar_2: gaussian_dlogvar [n, 16] */
+#define CONV_VAE_AT_D_LOGVAR_3 20133056 /* d_logvar_3: add [n, 16] */
+#define CONV_VAE_AT_D_H_2 20165824 /* d_h_2: dense_dx [n, 3136] */
+#define CONV_VAE_AT_D_H_2_2 23770560 /* d_h_2_2: dense_dx [n, 3136] */
+#define CONV_VAE_AT_D_H_2_3 25376192 /* d_h_2_3: add [n, 3136] */
+#define CONV_VAE_AT_D_ENCODER_2 18527424 /* d_encoder_2: reshape [n, 64, 7, 7] */
+#define CONV_VAE_AT_ACT_GRAD_2 20157632 /* act_grad_2: act_grad [n, 64, 7, 7] */
+#define CONV_VAE_AT_CONV_WORKSPACE_9 23770560 /* conv_workspace_9: conv_workspace [n, 17248] */
+#define CONV_VAE_AT_D_ENCODER_0 32601536 /* d_encoder_0: conv_transpose2d*relu' [n, 32, 14, 14] */
+#define CONV_VAE_AT_CONV_WORKSPACE_10 18527424 /* conv_workspace_10: conv_workspace [n, 3136] */
+#define CONV_VAE_AT_CONV_WORKSPACE_11 8090816 /* conv_workspace_11: conv_workspace [n, 6272] */
+
 /* Vectors: AVX-512 or AVX2 with FMA where the compiler targets them,
  * otherwise 128 bits (SSE2 on x86-64, NEON on ARM, plain C elsewhere). */
 #if defined(SIMDE_X86_AVX512F_NATIVE)
@@ -494,63 +540,35 @@ static void conv_vae_col2im(long C, long H, long W, long k, long s, long p, long
 }
 
 static const conv_vae_param_info conv_vae_param_table[14] = {
-	{"encoder.0.weight", 4, {32, 1, 3, 3}, 0, 288},
-	{"encoder.0.bias", 1, {32, 0, 0, 0}, 288, 32},
-	{"encoder.2.weight", 4, {64, 32, 3, 3}, 320, 18432},
-	{"encoder.2.bias", 1, {64, 0, 0, 0}, 18752, 64},
-	{"encoder.5.weight", 2, {16, 3136, 0, 0}, 18816, 50176},
-	{"encoder.5.bias", 1, {16, 0, 0, 0}, 68992, 16},
-	{"encoder.6.weight", 2, {16, 3136, 0, 0}, 69008, 50176},
-	{"encoder.6.bias", 1, {16, 0, 0, 0}, 119184, 16},
-	{"decoder.0.weight", 2, {3136, 16, 0, 0}, 119200, 50176},
-	{"decoder.0.bias", 1, {3136, 0, 0, 0}, 169376, 3136},
-	{"decoder.3.weight", 4, {64, 32, 3, 3}, 172512, 18432},
-	{"decoder.3.bias", 1, {32, 0, 0, 0}, 190944, 32},
-	{"decoder.5.weight", 4, {32, 1, 3, 3}, 190976, 288},
-	{"decoder.5.bias", 1, {1, 0, 0, 0}, 191264, 1},
+	{"encoder.0.weight", 4, {32, 1, 3, 3}, CONV_VAE_ENCODER_0_WEIGHT, 288},
+	{"encoder.0.bias", 1, {32, 0, 0, 0}, CONV_VAE_ENCODER_0_BIAS, 32},
+	{"encoder.2.weight", 4, {64, 32, 3, 3}, CONV_VAE_ENCODER_2_WEIGHT, 18432},
+	{"encoder.2.bias", 1, {64, 0, 0, 0}, CONV_VAE_ENCODER_2_BIAS, 64},
+	{"encoder.5.weight", 2, {16, 3136, 0, 0}, CONV_VAE_ENCODER_5_WEIGHT, 50176},
+	{"encoder.5.bias", 1, {16, 0, 0, 0}, CONV_VAE_ENCODER_5_BIAS, 16},
+	{"encoder.6.weight", 2, {16, 3136, 0, 0}, CONV_VAE_ENCODER_6_WEIGHT, 50176},
+	{"encoder.6.bias", 1, {16, 0, 0, 0}, CONV_VAE_ENCODER_6_BIAS, 16},
+	{"decoder.0.weight", 2, {3136, 16, 0, 0}, CONV_VAE_DECODER_0_WEIGHT, 50176},
+	{"decoder.0.bias", 1, {3136, 0, 0, 0}, CONV_VAE_DECODER_0_BIAS, 3136},
+	{"decoder.3.weight", 4, {64, 32, 3, 3}, CONV_VAE_DECODER_3_WEIGHT, 18432},
+	{"decoder.3.bias", 1, {32, 0, 0, 0}, CONV_VAE_DECODER_3_BIAS, 32},
+	{"decoder.5.weight", 4, {32, 1, 3, 3}, CONV_VAE_DECODER_5_WEIGHT, 288},
+	{"decoder.5.bias", 1, {1, 0, 0, 0}, CONV_VAE_DECODER_5_BIAS, 1},
 };
 
 conv_vae_hparams conv_vae_default_hparams(void)
 {
-	conv_vae_hparams h = {0.001, 0.90000000000000002, 0.999, 1e-08, 0, 1};
+	const conv_vae_hparams h = {0.001, 0.90000000000000002, 0.999, 1e-08, 0, 1};
 	return h;
 }
 
-const conv_vae_param_info *conv_vae_param(int i)
-{
-	return i >= 0 && i < 14 ? &conv_vae_param_table[i] : NULL;
-}
-
-conv_vae_real *conv_vae_params(void *state)
-{
-	return (float *)((unsigned char *)state + 64);
-}
-
-conv_vae_real *conv_vae_adam_m(void *state)
-{
-	return (float *)((unsigned char *)state + 765184);
-}
-
-conv_vae_real *conv_vae_adam_v(void *state)
-{
-	return (float *)((unsigned char *)state + 1530304);
-}
-
-int64_t *conv_vae_step(void *state)
-{
-	return (int64_t *)state;
-}
-
-const conv_vae_buffer_info *conv_vae_buffer(int i)
-{
-	(void)i;
-	return NULL;
-}
-
-void *conv_vae_buffers(void *state)
-{
-	return (unsigned char *)state + 2295424;
-}
+const conv_vae_param_info *conv_vae_param(int i) { return i >= 0 && i < 14 ? &conv_vae_param_table[i] : NULL; }
+const conv_vae_buffer_info *conv_vae_buffer(int i) { return (void)i, NULL; }
+conv_vae_real *conv_vae_params(void *state) { return (float *)((unsigned char *)state + 64); }
+conv_vae_real *conv_vae_adam_m(void *state) { return (float *)((unsigned char *)state + 765184); }
+conv_vae_real *conv_vae_adam_v(void *state) { return (float *)((unsigned char *)state + 1530304); }
+int64_t *conv_vae_step(void *state) { return (int64_t *)state; }
+void *conv_vae_buffers(void *state) { return (unsigned char *)state + 2295424; }
 
 void conv_vae_init(void *state, uint64_t seed)
 {
@@ -565,590 +583,617 @@ void conv_vae_init(void *state, uint64_t seed)
 	}
 }
 
-/* The loss and the gradient of every parameter (left in work); the
- * buffers' new values go to the state `updates` unless it is NULL. */
-static conv_vae_real conv_vae_pass(const void *state, void *work, const conv_vae_real *x, int n, const conv_vae_hparams *h,
-			int64_t step, void *updates)
+/* What one call of the model computes with. */
+typedef struct conv_vae_ctx {
+	const float *params;  /* the parameter block */
+	const void *state;    /* the whole state (its buffers) */
+	unsigned char *work;  /* the work arena */
+	int n;                /* rows in the batch */
+	int training;         /* train step or gradient: batch statistics, pairs of
+	                         values computed by one kernel, buffer updates */
+	int stochastic;       /* noise, dropout and sampling on (training only) */
+	uint64_t rng;         /* the state's noise key */
+	int64_t step;         /* the step being taken; 0 outside training */
+	void *updates;        /* the state whose buffers take their new values, or NULL */
+} conv_vae_ctx;
+
+/* The parts of the model NAME_run computes, in this order. */
+enum { CONV_VAE_ENCODER = 1, CONV_VAE_DECODER = 2, CONV_VAE_LOSS = 4 };
+
+/* A call in evaluation mode. */
+static conv_vae_ctx conv_vae_eval(const void *state, void *work, int n)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int stochastic = h->stochastic;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	(void)updates;
-	const float *const t0 = x;
-	const float *const t1 = params + 0; /* encoder.0.weight */
-	const float *const t2 = params + 288; /* encoder.0.bias */
-	float *const t3 = (float *)(work_ + 0); /* conv_workspace [n, 8036] */
-	float *const t5 = (float *)(work_ + 4114432); /* conv2d [n, 32, 14, 14] */
-	const float *const t6 = params + 320; /* encoder.2.weight */
-	const float *const t7 = params + 18752; /* encoder.2.bias */
-	float *const t8 = (float *)(work_ + 7325696); /* conv_workspace [n, 17248] */
-	float *const t10 = (float *)(work_ + 16156672); /* conv2d [n, 64, 7, 7] */
-	float *const t11 = (float *)(work_ + 17762304); /* flatten [n, 3136] */
-	const float *const t12 = params + 18816; /* encoder.5.weight */
-	const float *const t13 = params + 68992; /* encoder.5.bias */
-	float *const t14 = (float *)(work_ + 19367936); /* dense [n, 16] */
-	const float *const t15 = params + 69008; /* encoder.6.weight */
-	const float *const t16 = params + 119184; /* encoder.6.bias */
-	float *const t17 = (float *)(work_ + 19376128); /* dense [n, 16] */
-	float *const t18 = (float *)(work_ + 19384320); /* gaussian [n, 16] */
-	float *const t35 = (float *)(work_ + 19392512); /* kl_normal [] */
-	const float *const t19 = params + 119200; /* decoder.0.weight */
-	const float *const t20 = params + 169376; /* decoder.0.bias */
-	float *const t22 = (float *)(work_ + 19392576); /* dense [n, 3136] */
-	float *const t23 = (float *)(work_ + 20998208); /* reshape [n, 64, 7, 7] */
-	const float *const t24 = params + 172512; /* decoder.3.weight */
-	const float *const t25 = params + 190944; /* decoder.3.bias */
-	float *const t26 = (float *)(work_ + 22603840); /* conv_workspace [n, 17248] */
-	float *const t28 = (float *)(work_ + 31434816); /* conv_transpose2d [n, 32, 14, 14] */
-	const float *const t29 = params + 190976; /* decoder.5.weight */
-	const float *const t30 = params + 191264; /* decoder.5.bias */
-	float *const t31 = (float *)(work_ + 22603840); /* conv_workspace [n, 8036] */
-	float *const t32 = (float *)(work_ + 26718272); /* conv_transpose2d [n, 1, 28, 28] */
-	float *const t33 = (float *)(work_ + 22603840); /* sigmoid [n, 1, 28, 28] */
-	float *const t37 = (float *)(work_ + 23005248); /* constant [] */
-	float *const t34 = (float *)(work_ + 23005312); /* bce [] */
-	float *const t40 = (float *)(work_ + 23005376); /* bce_grad [n, 1, 28, 28] */
-	float *const t36 = (float *)(work_ + 23406784); /* add [] */
-	float *const t38 = (float *)(work_ + 23406848); /* kl_normal_grad [n, 16] */
-	float *const t39 = (float *)(work_ + 23415040); /* kl_normal_grad [n, 16] */
-	float *const t41 = (float *)(work_ + 23423232); /* conv_workspace [n, 8036] */
-	float *const t42 = (float *)(work_ + 27537664); /* conv2d [n, 32, 14, 14] */
-	float *const t43 = (float *)(work_ + 34646080); /* conv_workspace [n, 6272] */
-	float *const t44 = (float *)(work_ + 19367936); /* conv2d_dw [32, 1, 3, 3] */
-	float *const t45 = (float *)(work_ + 19369088); /* conv_db [1] */
-	float *const t47 = (float *)(work_ + 30748928); /* conv_workspace [n, 17248] */
-	float *const t48 = (float *)(work_ + 23423232); /* conv2d [n, 64, 7, 7] */
-	float *const t49 = (float *)(work_ + 25028864); /* conv_workspace [n, 3136] */
-	float *const t50 = (float *)(work_ + 23005248); /* conv2d_dw [64, 32, 3, 3] */
-	float *const t51 = (float *)(work_ + 19369152); /* conv_db [32] */
-	float *const t52 = (float *)(work_ + 20998208); /* reshape [n, 3136] */
-	float *const t53 = (float *)(work_ + 23423232); /* act_grad [n, 3136] */
-	float *const t54 = (float *)(work_ + 19392512); /* dense_dx [n, 16] */
-	float *const t55 = (float *)(work_ + 19400704); /* dense_dw [3136, 16] */
-	float *const t56 = (float *)(work_ + 19601408); /* sum_batch [3136] */
-	float *const t57 = (float *)(work_ + 19613952); /* add [n, 16] */
-	float *const t58 = (float *)(work_ + 19622144); /* gaussian_dlogvar [n, 16] */
-	float *const t59 = (float *)(work_ + 19369280); /* add [n, 16] */
-	float *const t60 = (float *)(work_ + 19622144); /* dense_dx [n, 3136] */
-	float *const t61 = (float *)(work_ + 21227776); /* dense_dw [16, 3136] */
-	float *const t62 = (float *)(work_ + 19377472); /* sum_batch [16] */
-	float *const t63 = (float *)(work_ + 23406848); /* dense_dx [n, 3136] */
-	float *const t64 = (float *)(work_ + 25012480); /* add [n, 3136] */
-	float *const t65 = (float *)(work_ + 19622144); /* dense_dw [16, 3136] */
-	float *const t66 = (float *)(work_ + 17762304); /* sum_batch [16] */
-	float *const t67 = (float *)(work_ + 23406848); /* reshape [n, 64, 7, 7] */
-	float *const t68 = (float *)(work_ + 25012480); /* act_grad [n, 64, 7, 7] */
-	float *const t69 = (float *)(work_ + 26618112); /* conv_workspace [n, 17248] */
-	float *const t70 = (float *)(work_ + 35449088); /* conv_transpose2d [n, 32, 14, 14] */
-	float *const t71 = (float *)(work_ + 23406848); /* conv_workspace [n, 3136] */
-	float *const t72 = (float *)(work_ + 17762368); /* conv2d_dw [64, 32, 3, 3] */
-	float *const t73 = (float *)(work_ + 7325696); /* conv_db [64] */
-	float *const t75 = (float *)(work_ + 7325952); /* conv_workspace [n, 6272] */
-	float *const t76 = (float *)(work_ + 10537216); /* conv2d_dw [32, 1, 3, 3] */
-	float *const t77 = (float *)(work_ + 0); /* conv_db [32] */
-	/* t3 = conv_workspace */
-	/* t5 = conv2d+relu */
+	const conv_vae_ctx c = {(const float *)((const unsigned char *)state + 64), state, (unsigned char *)work, n,
+		0, 0, *(const uint64_t *)((const unsigned char *)state + 8), 0, NULL};
+	return c;
+}
+
+/* The model: the parts in `parts`; returns the loss when it computes it. */
+static conv_vae_real conv_vae_run(const conv_vae_ctx *ctx, const conv_vae_real *x, int parts)
+{
+	const int n = ctx->n;
+	const float *const params = ctx->params;
+	unsigned char *const work = ctx->work;
+	const int training = ctx->training;
+	const int stochastic = ctx->stochastic;
+	const uint64_t rng = ctx->rng;
+	const int64_t step = ctx->step;
+	if (parts & CONV_VAE_ENCODER) {
+		const float *const encoder_0_weight = params + CONV_VAE_ENCODER_0_WEIGHT;
+		const float *const encoder_0_bias = params + CONV_VAE_ENCODER_0_BIAS;
+		const float *const encoder_2_weight = params + CONV_VAE_ENCODER_2_WEIGHT;
+		const float *const encoder_2_bias = params + CONV_VAE_ENCODER_2_BIAS;
+		const float *const encoder_5_weight = params + CONV_VAE_ENCODER_5_WEIGHT;
+		const float *const encoder_5_bias = params + CONV_VAE_ENCODER_5_BIAS;
+		const float *const encoder_6_weight = params + CONV_VAE_ENCODER_6_WEIGHT;
+		const float *const encoder_6_bias = params + CONV_VAE_ENCODER_6_BIAS;
+		float *const conv_workspace = (float *)(work + CONV_VAE_AT_CONV_WORKSPACE);
+		float *const encoder_0 = (float *)(work + CONV_VAE_AT_ENCODER_0);
+		float *const conv_workspace_2 = (float *)(work + CONV_VAE_AT_CONV_WORKSPACE_2);
+		float *const encoder_2 = (float *)(work + CONV_VAE_AT_ENCODER_2);
+		float *const h_2 = (float *)(work + CONV_VAE_AT_H_2);
+		float *const mu = (float *)(work + CONV_VAE_AT_MU);
+		float *const logvar = (float *)(work + CONV_VAE_AT_LOGVAR);
+		float *const z = (float *)(work + CONV_VAE_AT_Z);
+		float *const loss_1 = (float *)(work + CONV_VAE_AT_LOSS_1);
+		/* conv_workspace: conv_workspace [n, 8036] */
+		/* encoder.0: conv2d+relu [n, 32, 14, 14] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++)
-		conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t0 + b * 784, t3 + b * 1764);
-	conv_vae_gemm(n * 196, 32, 9, t3, 9, 1, t1, 1, 9, t2, (t3 + n * 1764), NULL);
+		for (long b = 0; b < n; b++)
+			conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, x + b * 784, conv_workspace + b * 1764);
+		conv_vae_gemm(n * 196, 32, 9, conv_workspace, 9, 1, encoder_0_weight, 1, 9, encoder_0_bias, (conv_workspace + n * 1764), NULL);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++) {
-		conv_vae_transpose(196, 32, (t3 + n * 1764) + b * 6272, 32, t5 + b * 6272, 196);
-		conv_vae_act(CONV_VAE_RELU, 0.0f, 1, 6272, t5 + b * 6272, 0, NULL, 0, t5 + b * 6272, 0);
-	}
-	/* t8 = conv_workspace */
-	/* t10 = conv2d+relu */
+		for (long b = 0; b < n; b++) {
+			conv_vae_transpose(196, 32, (conv_workspace + n * 1764) + b * 6272, 32, encoder_0 + b * 6272, 196);
+			conv_vae_act(CONV_VAE_RELU, 0.0f, 1, 6272, encoder_0 + b * 6272, 0, NULL, 0, encoder_0 + b * 6272, 0);
+		}
+		/* conv_workspace_2: conv_workspace [n, 17248] */
+		/* encoder.2: conv2d+relu [n, 64, 7, 7] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++)
-		conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t5 + b * 6272, t8 + b * 14112);
-	conv_vae_gemm(n * 49, 64, 288, t8, 288, 1, t6, 1, 288, t7, (t8 + n * 14112), NULL);
+		for (long b = 0; b < n; b++)
+			conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, encoder_0 + b * 6272, conv_workspace_2 + b * 14112);
+		conv_vae_gemm(n * 49, 64, 288, conv_workspace_2, 288, 1, encoder_2_weight, 1, 288, encoder_2_bias, (conv_workspace_2 + n * 14112), NULL);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++) {
-		conv_vae_transpose(49, 64, (t8 + n * 14112) + b * 3136, 64, t10 + b * 3136, 49);
-		conv_vae_act(CONV_VAE_RELU, 0.0f, 1, 3136, t10 + b * 3136, 0, NULL, 0, t10 + b * 3136, 0);
-	}
-	/* t11 = flatten */
-	memcpy(t11, t10, sizeof(float) * n * 3136);
-	/* t14 = dense */
-	conv_vae_gemm(n, 16, 3136, t11, 3136, 1, t12, 1, 3136, t13, t14,
-		NULL);
-	/* t17 = dense */
-	conv_vae_gemm(n, 16, 3136, t11, 3136, 1, t15, 1, 3136, t16, t17,
-		NULL);
-	/* t18 = gaussian+kl_normal */
-	{
-		const uint64_t key = conv_vae_mix(rng ^ conv_vae_mix(((uint64_t)step << 24) ^ 18u));
-		{
-			double part[64], acc = 0;
+		for (long b = 0; b < n; b++) {
+			conv_vae_transpose(49, 64, (conv_workspace_2 + n * 14112) + b * 3136, 64, encoder_2 + b * 3136, 49);
+			conv_vae_act(CONV_VAE_RELU, 0.0f, 1, 3136, encoder_2 + b * 3136, 0, NULL, 0, encoder_2 + b * 3136, 0);
+		}
+		/* encoder.4: flatten [n, 3136] */
+		memcpy(h_2, encoder_2, sizeof(float) * n * 3136);
+		/* encoder.5: dense [n, 16] */
+		conv_vae_gemm(n, 16, 3136, h_2, 3136, 1, encoder_5_weight, 1, 3136, encoder_5_bias, mu,
+			NULL);
+		/* encoder.6: dense [n, 16] */
+		conv_vae_gemm(n, 16, 3136, h_2, 3136, 1, encoder_6_weight, 1, 3136, encoder_6_bias, logvar,
+			NULL);
+		if (training) {
+			/* encoder.7: gaussian+kl_normal [n, 16] */
+			{
+				const uint64_t key = conv_vae_mix(rng ^ conv_vae_mix(((uint64_t)step << 24) ^ 18u));
+				{
+					double part[64], acc = 0;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 16 >= 65536)
 #endif
-			for (long c = 0; c < 64; c++) {
-				const long i0 = n * 16 * c / 64 / 16 * 16, i1 = c == 63 ? n * 16 : n * 16 * (c + 1) / 64 / 16 * 16;
-				double sum = 0;
-				for (long i = i0; i < i1; i++) {
-					t18[i] = t14[i] + (stochastic ? expf(0.5f * t17[i]) * (float)conv_vae_normal(key, (uint64_t)i) : 0);
-					sum += 1 + (double)t17[i] - (double)t14[i] * t14[i] - exp((double)t17[i]);
+					for (long c = 0; c < 64; c++) {
+						const long i0 = n * 16 * c / 64 / 16 * 16, i1 = c == 63 ? n * 16 : n * 16 * (c + 1) / 64 / 16 * 16;
+						double sum = 0;
+						for (long i = i0; i < i1; i++) {
+							z[i] = mu[i] + (stochastic ? expf(0.5f * logvar[i]) * (float)conv_vae_normal(key, (uint64_t)i) : 0);
+							sum += 1 + (double)logvar[i] - (double)mu[i] * mu[i] - exp((double)logvar[i]);
+						}
+						part[c] = sum;
+					}
+					for (long c = 0; c < 64; c++)
+						acc += part[c];
+					loss_1[0] = (float)(-0.5 * acc);
 				}
-				part[c] = sum;
 			}
-			for (long c = 0; c < 64; c++)
-				acc += part[c];
-			t35[0] = (float)(-0.5 * acc);
+		} else {
+			/* encoder.7: gaussian [n, 16] */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 16 >= 32768)
+#endif
+			for (long i = 0; i < n * 16; i++)
+				z[i] = mu[i];
+		}
+		if (!training) { /* in training z computes it */
+			/* loss.1: kl_normal [] */
+			{
+				double part[64], acc = 0;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 16 >= 65536)
+#endif
+				for (long c = 0; c < 64; c++) {
+					const long i0 = n * 16 * c / 64 / 16 * 16, i1 = c == 63 ? n * 16 : n * 16 * (c + 1) / 64 / 16 * 16;
+					double sum = 0;
+					for (long i = i0; i < i1; i++) {
+						sum += 1 + (double)logvar[i] - (double)mu[i] * mu[i] - exp((double)logvar[i]);
+					}
+					part[c] = sum;
+				}
+				for (long c = 0; c < 64; c++)
+					acc += part[c];
+				loss_1[0] = (float)(-0.5 * acc);
+			}
 		}
 	}
-	/* t35 = kl_normal: computed with t18 */
-	/* t22 = dense+relu */
-	conv_vae_gemm(n, 3136, 16, t18, 16, 1, t19, 1, 16, t20, t22,
-		&(const conv_vae_epilogue){.act = CONV_VAE_RELU, .slope = 0.0f});
-	/* t23 = reshape */
-	memcpy(t23, t22, sizeof(float) * n * 3136);
-	/* t26 = conv_workspace */
-	/* t28 = conv_transpose2d+relu */
+	if (parts & CONV_VAE_DECODER) {
+		const float *const decoder_0_weight = params + CONV_VAE_DECODER_0_WEIGHT;
+		const float *const decoder_0_bias = params + CONV_VAE_DECODER_0_BIAS;
+		const float *const decoder_3_weight = params + CONV_VAE_DECODER_3_WEIGHT;
+		const float *const decoder_3_bias = params + CONV_VAE_DECODER_3_BIAS;
+		const float *const decoder_5_weight = params + CONV_VAE_DECODER_5_WEIGHT;
+		const float *const decoder_5_bias = params + CONV_VAE_DECODER_5_BIAS;
+		float *const z = (float *)(work + CONV_VAE_AT_Z);
+		float *const decoder_0 = (float *)(work + CONV_VAE_AT_DECODER_0);
+		float *const decoder_2 = (float *)(work + CONV_VAE_AT_DECODER_2);
+		float *const conv_workspace_3 = (float *)(work + CONV_VAE_AT_CONV_WORKSPACE_3);
+		float *const decoder_3 = (float *)(work + CONV_VAE_AT_DECODER_3);
+		float *const conv_workspace_4 = (float *)(work + CONV_VAE_AT_CONV_WORKSPACE_4);
+		float *const decoder_5 = (float *)(work + CONV_VAE_AT_DECODER_5);
+		float *const xhat = (float *)(work + CONV_VAE_AT_XHAT);
+		/* decoder.0: dense+relu [n, 3136] */
+		conv_vae_gemm(n, 3136, 16, z, 16, 1, decoder_0_weight, 1, 16, decoder_0_bias, decoder_0,
+			&(const conv_vae_epilogue){.act = CONV_VAE_RELU, .slope = 0.0f});
+		/* decoder.2: reshape [n, 64, 7, 7] */
+		memcpy(decoder_2, decoder_0, sizeof(float) * n * 3136);
+		/* conv_workspace_3: conv_workspace [n, 17248] */
+		/* decoder.3: conv_transpose2d+relu [n, 32, 14, 14] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++) {
-		conv_vae_transpose(64, 49, t23 + b * 3136, 49, (t26 + n * 14112) + b * 3136, 64);
-	}
-	conv_vae_gemm(n * 49, 288, 64, (t26 + n * 14112), 64, 1, t24, 288, 1, NULL, t26, NULL);
+		for (long b = 0; b < n; b++) {
+			conv_vae_transpose(64, 49, decoder_2 + b * 3136, 49, (conv_workspace_3 + n * 14112) + b * 3136, 64);
+		}
+		conv_vae_gemm(n * 49, 288, 64, (conv_workspace_3 + n * 14112), 64, 1, decoder_3_weight, 288, 1, NULL, conv_workspace_3, NULL);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++) {
-		for (long c = 0; c < 32; c++)
-			for (long q = 0; q < 196; q++)
-				t28[(b * 32 + c) * 196 + q] = t25[c];
-		conv_vae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t26 + b * 14112, t28 + b * 6272);
-		conv_vae_act(CONV_VAE_RELU, 0.0f, 1, 6272, t28 + b * 6272, 0, NULL, 0, t28 + b * 6272, 0);
-	}
-	/* t31 = conv_workspace */
-	/* t32 = conv_transpose2d */
+		for (long b = 0; b < n; b++) {
+			for (long c = 0; c < 32; c++)
+				for (long q = 0; q < 196; q++)
+					decoder_3[(b * 32 + c) * 196 + q] = decoder_3_bias[c];
+			conv_vae_col2im(32, 14, 14, 3, 2, 1, 7, 7, conv_workspace_3 + b * 14112, decoder_3 + b * 6272);
+			conv_vae_act(CONV_VAE_RELU, 0.0f, 1, 6272, decoder_3 + b * 6272, 0, NULL, 0, decoder_3 + b * 6272, 0);
+		}
+		/* conv_workspace_4: conv_workspace [n, 8036] */
+		/* decoder.5: conv_transpose2d [n, 1, 28, 28] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++) {
-		conv_vae_transpose(32, 196, t28 + b * 6272, 196, (t31 + n * 1764) + b * 6272, 32);
-	}
-	conv_vae_gemm(n * 196, 9, 32, (t31 + n * 1764), 32, 1, t29, 9, 1, NULL, t31, NULL);
+		for (long b = 0; b < n; b++) {
+			conv_vae_transpose(32, 196, decoder_3 + b * 6272, 196, (conv_workspace_4 + n * 1764) + b * 6272, 32);
+		}
+		conv_vae_gemm(n * 196, 9, 32, (conv_workspace_4 + n * 1764), 32, 1, decoder_5_weight, 9, 1, NULL, conv_workspace_4, NULL);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
-	for (long b = 0; b < n; b++) {
-		for (long c = 0; c < 1; c++)
-			for (long q = 0; q < 784; q++)
-				t32[(b * 1 + c) * 784 + q] = t30[c];
-		conv_vae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t31 + b * 1764, t32 + b * 784);
+		for (long b = 0; b < n; b++) {
+			for (long c = 0; c < 1; c++)
+				for (long q = 0; q < 784; q++)
+					decoder_5[(b * 1 + c) * 784 + q] = decoder_5_bias[c];
+			conv_vae_col2im(1, 28, 28, 3, 2, 1, 14, 14, conv_workspace_4 + b * 1764, decoder_5 + b * 784);
+		}
+		/* decoder.6: sigmoid [n, 1, 28, 28] */
+		conv_vae_act_all(CONV_VAE_SIGMOID, 0.0f, n * 784, decoder_5, NULL, xhat);
 	}
-	/* t33 = sigmoid */
-	conv_vae_act_all(CONV_VAE_SIGMOID, 0.0f, n * 784, t32, NULL, t33);
-	/* t37 = constant */
-	t37[0] = 1.0f;
-	/* t34 = bce+bce_grad */
-	{
-		const float k = t37[0];
+	if (!(parts & CONV_VAE_LOSS))
+		return 0;
+	float *const loss_1 = (float *)(work + CONV_VAE_AT_LOSS_1);
+	float *const decoder_5 = (float *)(work + CONV_VAE_AT_DECODER_5);
+	float *const xhat = (float *)(work + CONV_VAE_AT_XHAT);
+	float *const d_loss_0 = (float *)(work + CONV_VAE_AT_D_LOSS_0);
+	float *const loss_0 = (float *)(work + CONV_VAE_AT_LOSS_0);
+	float *const loss = (float *)(work + CONV_VAE_AT_LOSS);
+	float *const d_decoder_5 = (float *)(work + CONV_VAE_AT_D_DECODER_5);
+	/* d_loss_0: constant [] */
+	d_loss_0[0] = 1.0f;
+	if (training) {
+		/* loss.0: bce+bce_grad [] */
 		{
-			double part[64], acc = 0;
+			const float k = d_loss_0[0];
+			{
+				double part[64], acc = 0;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 784 >= 65536)
 #endif
-			for (long c = 0; c < 64; c++) {
-				const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
-				double sum = 0;
-				sum += conv_vae_bce_logits(i1 - i0, t32 + i0, t33 + i0, t0 + i0, t40 + i0, k);
-				part[c] = sum;
+				for (long c = 0; c < 64; c++) {
+					const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
+					double sum = 0;
+					sum += conv_vae_bce_logits(i1 - i0, decoder_5 + i0, xhat + i0, x + i0, d_decoder_5 + i0, k);
+					part[c] = sum;
+				}
+				for (long c = 0; c < 64; c++)
+					acc += part[c];
+				loss_0[0] = (float)acc;
 			}
-			for (long c = 0; c < 64; c++)
-				acc += part[c];
-			t34[0] = (float)acc;
+		}
+	} else {
+		/* loss.0: bce [] */
+		{
+			{
+				double part[64], acc = 0;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
+#endif
+				for (long c = 0; c < 64; c++) {
+					const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
+					double sum = 0;
+					sum += conv_vae_bce_logits(i1 - i0, decoder_5 + i0, xhat + i0, x + i0, NULL, 0);
+					part[c] = sum;
+				}
+				for (long c = 0; c < 64; c++)
+					acc += part[c];
+				loss_0[0] = (float)acc;
+			}
 		}
 	}
-	/* t40 = bce_grad: computed with t34 */
-	/* t36 = add */
+	/* loss: add [] */
 	for (long i = 0; i < 1; i++)
-		t36[i] = t34[i] + t35[i];
-	/* t38 = kl_normal_grad */
+		loss[i] = loss_0[i] + loss_1[i];
+	return loss[0];
+}
+
+/* A call in training mode: the step after the state's, noise while h->stochastic. */
+static conv_vae_ctx conv_vae_training(const void *state, void *work, int n, const conv_vae_hparams *h, void *updates)
+{
+	conv_vae_ctx c = conv_vae_eval(state, work, n);
+	c.training = 1;
+	c.stochastic = h->stochastic;
+	c.step = *(const int64_t *)state + 1;
+	c.updates = updates;
+	return c;
+}
+
+/* The loss of the samples and the gradient of every parameter, into grad. */
+static conv_vae_real conv_vae_pass(const conv_vae_ctx *ctx, const conv_vae_real *x, float *grad)
+{
+	const int n = ctx->n;
+	const float *const params = ctx->params;
+	unsigned char *const work = ctx->work;
+	const int stochastic = ctx->stochastic;
+	const uint64_t rng = ctx->rng;
+	const int64_t step = ctx->step;
+	const conv_vae_real result = conv_vae_run(ctx, x, CONV_VAE_ENCODER | CONV_VAE_DECODER | CONV_VAE_LOSS);
+	const float *const encoder_2_weight = params + CONV_VAE_ENCODER_2_WEIGHT;
+	const float *const encoder_5_weight = params + CONV_VAE_ENCODER_5_WEIGHT;
+	const float *const encoder_6_weight = params + CONV_VAE_ENCODER_6_WEIGHT;
+	const float *const decoder_0_weight = params + CONV_VAE_DECODER_0_WEIGHT;
+	const float *const decoder_3_weight = params + CONV_VAE_DECODER_3_WEIGHT;
+	const float *const decoder_5_weight = params + CONV_VAE_DECODER_5_WEIGHT;
+	float *const conv_workspace = (float *)(work + CONV_VAE_AT_CONV_WORKSPACE);
+	float *const encoder_0 = (float *)(work + CONV_VAE_AT_ENCODER_0);
+	float *const conv_workspace_2 = (float *)(work + CONV_VAE_AT_CONV_WORKSPACE_2);
+	float *const encoder_2 = (float *)(work + CONV_VAE_AT_ENCODER_2);
+	float *const h_2 = (float *)(work + CONV_VAE_AT_H_2);
+	float *const mu = (float *)(work + CONV_VAE_AT_MU);
+	float *const logvar = (float *)(work + CONV_VAE_AT_LOGVAR);
+	float *const z = (float *)(work + CONV_VAE_AT_Z);
+	float *const decoder_0 = (float *)(work + CONV_VAE_AT_DECODER_0);
+	float *const decoder_2 = (float *)(work + CONV_VAE_AT_DECODER_2);
+	float *const decoder_3 = (float *)(work + CONV_VAE_AT_DECODER_3);
+	float *const d_loss_0 = (float *)(work + CONV_VAE_AT_D_LOSS_0);
+	float *const d_decoder_5 = (float *)(work + CONV_VAE_AT_D_DECODER_5);
+	float *const d_mu = (float *)(work + CONV_VAE_AT_D_MU);
+	float *const d_logvar = (float *)(work + CONV_VAE_AT_D_LOGVAR);
+	float *const conv_workspace_5 = (float *)(work + CONV_VAE_AT_CONV_WORKSPACE_5);
+	float *const d_decoder_3 = (float *)(work + CONV_VAE_AT_D_DECODER_3);
+	float *const conv_workspace_6 = (float *)(work + CONV_VAE_AT_CONV_WORKSPACE_6);
+	float *const d_decoder_5_weight = grad + CONV_VAE_DECODER_5_WEIGHT;
+	float *const d_decoder_5_bias = grad + CONV_VAE_DECODER_5_BIAS;
+	float *const conv_workspace_7 = (float *)(work + CONV_VAE_AT_CONV_WORKSPACE_7);
+	float *const d_decoder_2 = (float *)(work + CONV_VAE_AT_D_DECODER_2);
+	float *const conv_workspace_8 = (float *)(work + CONV_VAE_AT_CONV_WORKSPACE_8);
+	float *const d_decoder_3_weight = grad + CONV_VAE_DECODER_3_WEIGHT;
+	float *const d_decoder_3_bias = grad + CONV_VAE_DECODER_3_BIAS;
+	float *const d_decoder_0 = (float *)(work + CONV_VAE_AT_D_DECODER_0);
+	float *const act_grad = (float *)(work + CONV_VAE_AT_ACT_GRAD);
+	float *const d_z = (float *)(work + CONV_VAE_AT_D_Z);
+	float *const d_decoder_0_weight = grad + CONV_VAE_DECODER_0_WEIGHT;
+	float *const d_decoder_0_bias = grad + CONV_VAE_DECODER_0_BIAS;
+	float *const d_mu_2 = (float *)(work + CONV_VAE_AT_D_MU_2);
+	float *const d_logvar_2 = (float *)(work + CONV_VAE_AT_D_LOGVAR_2);
+	float *const d_logvar_3 = (float *)(work + CONV_VAE_AT_D_LOGVAR_3);
+	float *const d_h_2 = (float *)(work + CONV_VAE_AT_D_H_2);
+	float *const d_encoder_6_weight = grad + CONV_VAE_ENCODER_6_WEIGHT;
+	float *const d_encoder_6_bias = grad + CONV_VAE_ENCODER_6_BIAS;
+	float *const d_h_2_2 = (float *)(work + CONV_VAE_AT_D_H_2_2);
+	float *const d_h_2_3 = (float *)(work + CONV_VAE_AT_D_H_2_3);
+	float *const d_encoder_5_weight = grad + CONV_VAE_ENCODER_5_WEIGHT;
+	float *const d_encoder_5_bias = grad + CONV_VAE_ENCODER_5_BIAS;
+	float *const d_encoder_2 = (float *)(work + CONV_VAE_AT_D_ENCODER_2);
+	float *const act_grad_2 = (float *)(work + CONV_VAE_AT_ACT_GRAD_2);
+	float *const conv_workspace_9 = (float *)(work + CONV_VAE_AT_CONV_WORKSPACE_9);
+	float *const d_encoder_0 = (float *)(work + CONV_VAE_AT_D_ENCODER_0);
+	float *const conv_workspace_10 = (float *)(work + CONV_VAE_AT_CONV_WORKSPACE_10);
+	float *const d_encoder_2_weight = grad + CONV_VAE_ENCODER_2_WEIGHT;
+	float *const d_encoder_2_bias = grad + CONV_VAE_ENCODER_2_BIAS;
+	float *const conv_workspace_11 = (float *)(work + CONV_VAE_AT_CONV_WORKSPACE_11);
+	float *const d_encoder_0_weight = grad + CONV_VAE_ENCODER_0_WEIGHT;
+	float *const d_encoder_0_bias = grad + CONV_VAE_ENCODER_0_BIAS;
+	/* d_decoder_5: computed with loss_0 */
+	/* d_mu: kl_normal_grad [n, 16] */
 	{
-		const float k = t37[0];
+		const float k = d_loss_0[0];
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 16 >= 32768)
 #endif
 		for (long i = 0; i < n * 16; i++)
-			t38[i] = k * t14[i];
+			d_mu[i] = k * mu[i];
 	}
-	/* t39 = kl_normal_grad */
+	/* d_logvar: kl_normal_grad [n, 16] */
 	{
-		const float k = t37[0];
+		const float k = d_loss_0[0];
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 16 >= 32768)
 #endif
 		for (long i = 0; i < n * 16; i++)
-			t39[i] = k * 0.5f * (expf(t17[i]) - 1);
+			d_logvar[i] = k * 0.5f * (expf(logvar[i]) - 1);
 	}
-	/* t41 = conv_workspace */
-	/* t42 = conv2d*relu' */
+	/* conv_workspace_5: conv_workspace [n, 8036] */
+	/* d_decoder_3: conv2d*relu' [n, 32, 14, 14] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++)
-		conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t40 + b * 784, t41 + b * 1764);
-	conv_vae_gemm(n * 196, 32, 9, t41, 9, 1, t29, 1, 9, NULL, (t41 + n * 1764), NULL);
+		conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, d_decoder_5 + b * 784, conv_workspace_5 + b * 1764);
+	conv_vae_gemm(n * 196, 32, 9, conv_workspace_5, 9, 1, decoder_5_weight, 1, 9, NULL, (conv_workspace_5 + n * 1764), NULL);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		conv_vae_transpose(196, 32, (t41 + n * 1764) + b * 6272, 32, t42 + b * 6272, 196);
-		conv_vae_act(CONV_VAE_RELU, 0.0f, 1, 6272, t42 + b * 6272, 0, t28 + b * 6272, 0, t42 + b * 6272, 0);
+		conv_vae_transpose(196, 32, (conv_workspace_5 + n * 1764) + b * 6272, 32, d_decoder_3 + b * 6272, 196);
+		conv_vae_act(CONV_VAE_RELU, 0.0f, 1, 6272, d_decoder_3 + b * 6272, 0, decoder_3 + b * 6272, 0, d_decoder_3 + b * 6272, 0);
 	}
-	/* t43 = conv_workspace */
-	/* t44 = conv2d_dw<cols */
+	/* conv_workspace_6: conv_workspace [n, 6272] */
+	/* d_decoder_5_weight: conv2d_dw<cols [32, 1, 3, 3] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		conv_vae_transpose(32, 196, t28 + b * 6272, 196, t43 + b * 6272, 32);
+		conv_vae_transpose(32, 196, decoder_3 + b * 6272, 196, conv_workspace_6 + b * 6272, 32);
 	}
-	conv_vae_gemm(32, 9, n * 196, t43, 1, 32, t41, 9, 1, NULL, t44, NULL);
-	/* t45 = conv_db */
+	conv_vae_gemm(32, 9, n * 196, conv_workspace_6, 1, 32, conv_workspace_5, 9, 1, NULL, d_decoder_5_weight, NULL);
+	/* d_decoder_5_bias: conv_db [1] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 784 >= 32768)
 #endif
 	for (long c = 0; c < 1; c++) {
 		float total = 0;
 		for (long b = 0; b < n; b++) {
-			const float *x = t40 + (b * 1 + c) * 784;
+			const float *src = d_decoder_5 + (b * 1 + c) * 784;
 			float part[16] = {0}, acc = 0;
 			for (long q = 0; q < 784; q += 16)
 				for (int l = 0; l < 16; l++)
-					part[l] += x[q + l];
+					part[l] += src[q + l];
 			for (int l = 0; l < 16; l++)
 				acc += part[l];
 			total += acc;
 		}
-		t45[c] = total;
+		d_decoder_5_bias[c] = total;
 	}
-	/* t47 = conv_workspace */
-	/* t48 = conv2d */
+	/* conv_workspace_7: conv_workspace [n, 17248] */
+	/* d_decoder_2: conv2d [n, 64, 7, 7] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++)
-		conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t42 + b * 6272, t47 + b * 14112);
-	conv_vae_gemm(n * 49, 64, 288, t47, 288, 1, t24, 1, 288, NULL, (t47 + n * 14112), NULL);
+		conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, d_decoder_3 + b * 6272, conv_workspace_7 + b * 14112);
+	conv_vae_gemm(n * 49, 64, 288, conv_workspace_7, 288, 1, decoder_3_weight, 1, 288, NULL, (conv_workspace_7 + n * 14112), NULL);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		conv_vae_transpose(49, 64, (t47 + n * 14112) + b * 3136, 64, t48 + b * 3136, 49);
+		conv_vae_transpose(49, 64, (conv_workspace_7 + n * 14112) + b * 3136, 64, d_decoder_2 + b * 3136, 49);
 	}
-	/* t49 = conv_workspace */
-	/* t50 = conv2d_dw<cols */
+	/* conv_workspace_8: conv_workspace [n, 3136] */
+	/* d_decoder_3_weight: conv2d_dw<cols [64, 32, 3, 3] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		conv_vae_transpose(64, 49, t23 + b * 3136, 49, t49 + b * 3136, 64);
+		conv_vae_transpose(64, 49, decoder_2 + b * 3136, 49, conv_workspace_8 + b * 3136, 64);
 	}
-	conv_vae_gemm(64, 288, n * 49, t49, 1, 64, t47, 288, 1, NULL, t50, NULL);
-	/* t51 = conv_db */
+	conv_vae_gemm(64, 288, n * 49, conv_workspace_8, 1, 64, conv_workspace_7, 288, 1, NULL, d_decoder_3_weight, NULL);
+	/* d_decoder_3_bias: conv_db [32] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 6272 >= 32768)
 #endif
 	for (long c = 0; c < 32; c++) {
 		float total = 0;
 		for (long b = 0; b < n; b++) {
-			const float *x = t42 + (b * 32 + c) * 196;
+			const float *src = d_decoder_3 + (b * 32 + c) * 196;
 			float part[16] = {0}, acc = 0;
 			for (long q = 0; q < 192; q += 16)
 				for (int l = 0; l < 16; l++)
-					part[l] += x[q + l];
+					part[l] += src[q + l];
 			for (long q = 192; q < 196; q++)
-				part[q % 16] += x[q];
+				part[q % 16] += src[q];
 			for (int l = 0; l < 16; l++)
 				acc += part[l];
 			total += acc;
 		}
-		t51[c] = total;
+		d_decoder_3_bias[c] = total;
 	}
-	/* t52 = reshape */
-	memcpy(t52, t48, sizeof(float) * n * 3136);
-	/* t53 = act_grad */
-	conv_vae_act_all(CONV_VAE_RELU, 0.0f, n * 3136, t52, t22, t53);
-	/* t54 = dense_dx */
-	conv_vae_gemm(n, 16, 3136, t53, 3136, 1, t19, 16, 1, NULL, t54,
+	/* d_decoder_0: reshape [n, 3136] */
+	memcpy(d_decoder_0, d_decoder_2, sizeof(float) * n * 3136);
+	/* act_grad: act_grad [n, 3136] */
+	conv_vae_act_all(CONV_VAE_RELU, 0.0f, n * 3136, d_decoder_0, decoder_0, act_grad);
+	/* d_z: dense_dx [n, 16] */
+	conv_vae_gemm(n, 16, 3136, act_grad, 3136, 1, decoder_0_weight, 16, 1, NULL, d_z,
 		NULL);
-	/* t55 = dense_dw */
-	conv_vae_gemm(3136, 16, n, t53, 1, 3136, t18, 16, 1, NULL, t55, NULL);
-	/* t56 = sum_batch */
+	/* d_decoder_0_weight: dense_dw [3136, 16] */
+	conv_vae_gemm(3136, 16, n, act_grad, 1, 3136, z, 16, 1, NULL, d_decoder_0_weight, NULL);
+	/* d_decoder_0_bias: sum_batch [3136] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 3136 >= 32768)
 #endif
 	for (long j0 = 0; j0 < 3136; j0 += 64) {
 		const long j1 = j0 + 64 < 3136 ? j0 + 64 : 3136;
 		for (long j = j0; j < j1; j++)
-			t56[j] = 0;
+			d_decoder_0_bias[j] = 0;
 		for (long b = 0; b < n; b++)
 			for (long j = j0; j < j1; j++)
-				t56[j] += t53[b * 3136 + j];
+				d_decoder_0_bias[j] += act_grad[b * 3136 + j];
 	}
-	/* t57 = add */
+	/* d_mu_2: add [n, 16] */
 	for (long i = 0; i < n * 16; i++)
-		t57[i] = t38[i] + t54[i];
-	/* t58 = gaussian_dlogvar */
+		d_mu_2[i] = d_mu[i] + d_z[i];
+	/* d_logvar_2: gaussian_dlogvar [n, 16] */
 	{
 		const uint64_t key = conv_vae_mix(rng ^ conv_vae_mix(((uint64_t)step << 24) ^ 18u));
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 16 >= 32768)
 #endif
 		for (long i = 0; i < n * 16; i++)
-			t58[i] = stochastic ? 0.5f * t54[i] * expf(0.5f * t17[i]) * (float)conv_vae_normal(key, (uint64_t)i) : 0;
+			d_logvar_2[i] = stochastic ? 0.5f * d_z[i] * expf(0.5f * logvar[i]) * (float)conv_vae_normal(key, (uint64_t)i) : 0;
 	}
-	/* t59 = add */
+	/* d_logvar_3: add [n, 16] */
 	for (long i = 0; i < n * 16; i++)
-		t59[i] = t39[i] + t58[i];
-	/* t60 = dense_dx */
-	conv_vae_gemm(n, 3136, 16, t59, 16, 1, t15, 3136, 1, NULL, t60,
+		d_logvar_3[i] = d_logvar[i] + d_logvar_2[i];
+	/* d_h_2: dense_dx [n, 3136] */
+	conv_vae_gemm(n, 3136, 16, d_logvar_3, 16, 1, encoder_6_weight, 3136, 1, NULL, d_h_2,
 		NULL);
-	/* t61 = dense_dw */
-	conv_vae_gemm(16, 3136, n, t59, 1, 16, t11, 3136, 1, NULL, t61, NULL);
-	/* t62 = sum_batch */
+	/* d_encoder_6_weight: dense_dw [16, 3136] */
+	conv_vae_gemm(16, 3136, n, d_logvar_3, 1, 16, h_2, 3136, 1, NULL, d_encoder_6_weight, NULL);
+	/* d_encoder_6_bias: sum_batch [16] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 16 >= 32768)
 #endif
 	for (long j0 = 0; j0 < 16; j0 += 64) {
 		const long j1 = j0 + 64 < 16 ? j0 + 64 : 16;
 		for (long j = j0; j < j1; j++)
-			t62[j] = 0;
+			d_encoder_6_bias[j] = 0;
 		for (long b = 0; b < n; b++)
 			for (long j = j0; j < j1; j++)
-				t62[j] += t59[b * 16 + j];
+				d_encoder_6_bias[j] += d_logvar_3[b * 16 + j];
 	}
-	/* t63 = dense_dx */
-	conv_vae_gemm(n, 3136, 16, t57, 16, 1, t12, 3136, 1, NULL, t63,
+	/* d_h_2_2: dense_dx [n, 3136] */
+	conv_vae_gemm(n, 3136, 16, d_mu_2, 16, 1, encoder_5_weight, 3136, 1, NULL, d_h_2_2,
 		NULL);
-	/* t64 = add */
+	/* d_h_2_3: add [n, 3136] */
 	for (long i = 0; i < n * 3136; i++)
-		t64[i] = t60[i] + t63[i];
-	/* t65 = dense_dw */
-	conv_vae_gemm(16, 3136, n, t57, 1, 16, t11, 3136, 1, NULL, t65, NULL);
-	/* t66 = sum_batch */
+		d_h_2_3[i] = d_h_2[i] + d_h_2_2[i];
+	/* d_encoder_5_weight: dense_dw [16, 3136] */
+	conv_vae_gemm(16, 3136, n, d_mu_2, 1, 16, h_2, 3136, 1, NULL, d_encoder_5_weight, NULL);
+	/* d_encoder_5_bias: sum_batch [16] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 16 >= 32768)
 #endif
 	for (long j0 = 0; j0 < 16; j0 += 64) {
 		const long j1 = j0 + 64 < 16 ? j0 + 64 : 16;
 		for (long j = j0; j < j1; j++)
-			t66[j] = 0;
+			d_encoder_5_bias[j] = 0;
 		for (long b = 0; b < n; b++)
 			for (long j = j0; j < j1; j++)
-				t66[j] += t57[b * 16 + j];
+				d_encoder_5_bias[j] += d_mu_2[b * 16 + j];
 	}
-	/* t67 = reshape */
-	memcpy(t67, t64, sizeof(float) * n * 3136);
-	/* t68 = act_grad */
-	conv_vae_act_all(CONV_VAE_RELU, 0.0f, n * 3136, t67, t10, t68);
-	/* t69 = conv_workspace */
-	/* t70 = conv_transpose2d*relu' */
+	/* d_encoder_2: reshape [n, 64, 7, 7] */
+	memcpy(d_encoder_2, d_h_2_3, sizeof(float) * n * 3136);
+	/* act_grad_2: act_grad [n, 64, 7, 7] */
+	conv_vae_act_all(CONV_VAE_RELU, 0.0f, n * 3136, d_encoder_2, encoder_2, act_grad_2);
+	/* conv_workspace_9: conv_workspace [n, 17248] */
+	/* d_encoder_0: conv_transpose2d*relu' [n, 32, 14, 14] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		conv_vae_transpose(64, 49, t68 + b * 3136, 49, (t69 + n * 14112) + b * 3136, 64);
+		conv_vae_transpose(64, 49, act_grad_2 + b * 3136, 49, (conv_workspace_9 + n * 14112) + b * 3136, 64);
 	}
-	conv_vae_gemm(n * 49, 288, 64, (t69 + n * 14112), 64, 1, t6, 288, 1, NULL, t69, NULL);
+	conv_vae_gemm(n * 49, 288, 64, (conv_workspace_9 + n * 14112), 64, 1, encoder_2_weight, 288, 1, NULL, conv_workspace_9, NULL);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
 		for (long c = 0; c < 32; c++)
 			for (long q = 0; q < 196; q++)
-				t70[(b * 32 + c) * 196 + q] = 0;
-		conv_vae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t69 + b * 14112, t70 + b * 6272);
-		conv_vae_act(CONV_VAE_RELU, 0.0f, 1, 6272, t70 + b * 6272, 0, t5 + b * 6272, 0, t70 + b * 6272, 0);
+				d_encoder_0[(b * 32 + c) * 196 + q] = 0;
+		conv_vae_col2im(32, 14, 14, 3, 2, 1, 7, 7, conv_workspace_9 + b * 14112, d_encoder_0 + b * 6272);
+		conv_vae_act(CONV_VAE_RELU, 0.0f, 1, 6272, d_encoder_0 + b * 6272, 0, encoder_0 + b * 6272, 0, d_encoder_0 + b * 6272, 0);
 	}
-	/* t71 = conv_workspace */
-	/* t72 = conv2d_dw<cols */
+	/* conv_workspace_10: conv_workspace [n, 3136] */
+	/* d_encoder_2_weight: conv2d_dw<cols [64, 32, 3, 3] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		conv_vae_transpose(64, 49, t68 + b * 3136, 49, t71 + b * 3136, 64);
+		conv_vae_transpose(64, 49, act_grad_2 + b * 3136, 49, conv_workspace_10 + b * 3136, 64);
 	}
-	conv_vae_gemm(64, 288, n * 49, t71, 1, 64, t8, 288, 1, NULL, t72, NULL);
-	/* t73 = conv_db */
+	conv_vae_gemm(64, 288, n * 49, conv_workspace_10, 1, 64, conv_workspace_2, 288, 1, NULL, d_encoder_2_weight, NULL);
+	/* d_encoder_2_bias: conv_db [64] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 3136 >= 32768)
 #endif
 	for (long c = 0; c < 64; c++) {
 		float total = 0;
 		for (long b = 0; b < n; b++) {
-			const float *x = t68 + (b * 64 + c) * 49;
+			const float *src = act_grad_2 + (b * 64 + c) * 49;
 			float part[16] = {0}, acc = 0;
 			for (long q = 0; q < 48; q += 16)
 				for (int l = 0; l < 16; l++)
-					part[l] += x[q + l];
+					part[l] += src[q + l];
 			for (long q = 48; q < 49; q++)
-				part[q % 16] += x[q];
+				part[q % 16] += src[q];
 			for (int l = 0; l < 16; l++)
 				acc += part[l];
 			total += acc;
 		}
-		t73[c] = total;
+		d_encoder_2_bias[c] = total;
 	}
-	/* t75 = conv_workspace */
-	/* t76 = conv2d_dw<cols */
+	/* conv_workspace_11: conv_workspace [n, 6272] */
+	/* d_encoder_0_weight: conv2d_dw<cols [32, 1, 3, 3] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
-		conv_vae_transpose(32, 196, t70 + b * 6272, 196, t75 + b * 6272, 32);
+		conv_vae_transpose(32, 196, d_encoder_0 + b * 6272, 196, conv_workspace_11 + b * 6272, 32);
 	}
-	conv_vae_gemm(32, 9, n * 196, t75, 1, 32, t3, 9, 1, NULL, t76, NULL);
-	/* t77 = conv_db */
+	conv_vae_gemm(32, 9, n * 196, conv_workspace_11, 1, 32, conv_workspace, 9, 1, NULL, d_encoder_0_weight, NULL);
+	/* d_encoder_0_bias: conv_db [32] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 6272 >= 32768)
 #endif
 	for (long c = 0; c < 32; c++) {
 		float total = 0;
 		for (long b = 0; b < n; b++) {
-			const float *x = t70 + (b * 32 + c) * 196;
+			const float *src = d_encoder_0 + (b * 32 + c) * 196;
 			float part[16] = {0}, acc = 0;
 			for (long q = 0; q < 192; q += 16)
 				for (int l = 0; l < 16; l++)
-					part[l] += x[q + l];
+					part[l] += src[q + l];
 			for (long q = 192; q < 196; q++)
-				part[q % 16] += x[q];
+				part[q % 16] += src[q];
 			for (int l = 0; l < 16; l++)
 				acc += part[l];
 			total += acc;
 		}
-		t77[c] = total;
+		d_encoder_0_bias[c] = total;
 	}
-	return t36[0];
+	return result;
 }
 
 conv_vae_real conv_vae_train_step(void *state, void *work, const conv_vae_real *x, int n, const conv_vae_hparams *h)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	float *const params = (float *)((unsigned char *)state + 64);
-	const int64_t step = ++*conv_vae_step(state);
-	const int stochastic = h->stochastic;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	const conv_vae_real loss = conv_vae_pass(state, work, x, n, h, step, state);
-	float *const adam_m = conv_vae_adam_m(state), *const adam_v = conv_vae_adam_v(state);
-	const conv_vae_adam_k adam_k = {
-		(float)h->beta1, (float)h->beta2, (float)(1 - h->beta1), (float)(1 - h->beta2), (float)h->eps,
-		(float)h->weight_decay, (float)(h->lr / (1 - pow(h->beta1, (double)step))),
-		(float)sqrt(1 - pow(h->beta2, (double)step))};
-	float *const t1 = params + 0; /* encoder.0.weight */
-	float *const t2 = params + 288; /* encoder.0.bias */
-	float *const t6 = params + 320; /* encoder.2.weight */
-	float *const t7 = params + 18752; /* encoder.2.bias */
-	float *const t12 = params + 18816; /* encoder.5.weight */
-	float *const t13 = params + 68992; /* encoder.5.bias */
-	float *const t15 = params + 69008; /* encoder.6.weight */
-	float *const t16 = params + 119184; /* encoder.6.bias */
-	float *const t19 = params + 119200; /* decoder.0.weight */
-	float *const t20 = params + 169376; /* decoder.0.bias */
-	float *const t24 = params + 172512; /* decoder.3.weight */
-	float *const t25 = params + 190944; /* decoder.3.bias */
-	float *const t29 = params + 190976; /* decoder.5.weight */
-	float *const t30 = params + 191264; /* decoder.5.bias */
-	float *const t44 = (float *)(work_ + 19367936); /* conv2d_dw [32, 1, 3, 3] */
-	float *const t45 = (float *)(work_ + 19369088); /* conv_db [1] */
-	float *const t50 = (float *)(work_ + 23005248); /* conv2d_dw [64, 32, 3, 3] */
-	float *const t51 = (float *)(work_ + 19369152); /* conv_db [32] */
-	float *const t55 = (float *)(work_ + 19400704); /* dense_dw [3136, 16] */
-	float *const t56 = (float *)(work_ + 19601408); /* sum_batch [3136] */
-	float *const t61 = (float *)(work_ + 21227776); /* dense_dw [16, 3136] */
-	float *const t62 = (float *)(work_ + 19377472); /* sum_batch [16] */
-	float *const t65 = (float *)(work_ + 19622144); /* dense_dw [16, 3136] */
-	float *const t66 = (float *)(work_ + 17762304); /* sum_batch [16] */
-	float *const t72 = (float *)(work_ + 17762368); /* conv2d_dw [64, 32, 3, 3] */
-	float *const t73 = (float *)(work_ + 7325696); /* conv_db [64] */
-	float *const t76 = (float *)(work_ + 10537216); /* conv2d_dw [32, 1, 3, 3] */
-	float *const t77 = (float *)(work_ + 0); /* conv_db [32] */
-	/* t78 = adam */
-	/* encoder.0.weight */
-	conv_vae_adam(288, t1, adam_m + 0, adam_v + 0, t76, &adam_k);
-	/* t79 = adam */
-	/* encoder.0.bias */
-	conv_vae_adam(32, t2, adam_m + 288, adam_v + 288, t77, &adam_k);
-	/* t80 = adam */
-	/* encoder.2.weight */
-	conv_vae_adam(18432, t6, adam_m + 320, adam_v + 320, t72, &adam_k);
-	/* t81 = adam */
-	/* encoder.2.bias */
-	conv_vae_adam(64, t7, adam_m + 18752, adam_v + 18752, t73, &adam_k);
-	/* t82 = adam */
-	/* encoder.5.weight */
-	conv_vae_adam(50176, t12, adam_m + 18816, adam_v + 18816, t65, &adam_k);
-	/* t83 = adam */
-	/* encoder.5.bias */
-	conv_vae_adam(16, t13, adam_m + 68992, adam_v + 68992, t66, &adam_k);
-	/* t84 = adam */
-	/* encoder.6.weight */
-	conv_vae_adam(50176, t15, adam_m + 69008, adam_v + 69008, t61, &adam_k);
-	/* t85 = adam */
-	/* encoder.6.bias */
-	conv_vae_adam(16, t16, adam_m + 119184, adam_v + 119184, t62, &adam_k);
-	/* t86 = adam */
-	/* decoder.0.weight */
-	conv_vae_adam(50176, t19, adam_m + 119200, adam_v + 119200, t55, &adam_k);
-	/* t87 = adam */
-	/* decoder.0.bias */
-	conv_vae_adam(3136, t20, adam_m + 169376, adam_v + 169376, t56, &adam_k);
-	/* t88 = adam */
-	/* decoder.3.weight */
-	conv_vae_adam(18432, t24, adam_m + 172512, adam_v + 172512, t50, &adam_k);
-	/* t89 = adam */
-	/* decoder.3.bias */
-	conv_vae_adam(32, t25, adam_m + 190944, adam_v + 190944, t51, &adam_k);
-	/* t90 = adam */
-	/* decoder.5.weight */
-	conv_vae_adam(288, t29, adam_m + 190976, adam_v + 190976, t44, &adam_k);
-	/* t91 = adam */
-	/* decoder.5.bias */
-	conv_vae_adam(1, t30, adam_m + 191264, adam_v + 191264, t45, &adam_k);
+	const conv_vae_ctx c = conv_vae_training(state, work, n, h, state);
+	float *const grad = (float *)work; /* the gradient block */
+	const conv_vae_real loss = conv_vae_pass(&c, x, grad);
+	conv_vae_update(state, grad, h);
 	return loss;
 }
 
 conv_vae_real conv_vae_gradient(const void *state, void *work, const conv_vae_real *x, int n, const conv_vae_hparams *h, conv_vae_real *grad)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = *(const int64_t *)state + 1;
-	const int stochastic = h->stochastic;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	const conv_vae_real loss = conv_vae_pass(state, work, x, n, h, step, NULL);
-	memcpy(grad + 0, work_ + 10537216, sizeof(float) * 288);
-	memcpy(grad + 288, work_ + 0, sizeof(float) * 32);
-	memcpy(grad + 320, work_ + 17762368, sizeof(float) * 18432);
-	memcpy(grad + 18752, work_ + 7325696, sizeof(float) * 64);
-	memcpy(grad + 18816, work_ + 19622144, sizeof(float) * 50176);
-	memcpy(grad + 68992, work_ + 17762304, sizeof(float) * 16);
-	memcpy(grad + 69008, work_ + 21227776, sizeof(float) * 50176);
-	memcpy(grad + 119184, work_ + 19377472, sizeof(float) * 16);
-	memcpy(grad + 119200, work_ + 19400704, sizeof(float) * 50176);
-	memcpy(grad + 169376, work_ + 19601408, sizeof(float) * 3136);
-	memcpy(grad + 172512, work_ + 23005248, sizeof(float) * 18432);
-	memcpy(grad + 190944, work_ + 19369152, sizeof(float) * 32);
-	memcpy(grad + 190976, work_ + 19367936, sizeof(float) * 288);
-	memcpy(grad + 191264, work_ + 19369088, sizeof(float) * 1);
-	return loss;
+	const conv_vae_ctx c = conv_vae_training(state, work, n, h, NULL);
+	return conv_vae_pass(&c, x, grad);
 }
 
 void conv_vae_update(void *state, const conv_vae_real *grad, const conv_vae_hparams *h)
@@ -1159,463 +1204,45 @@ void conv_vae_update(void *state, const conv_vae_real *grad, const conv_vae_hpar
 		(float)h->beta1, (float)h->beta2, (float)(1 - h->beta1), (float)(1 - h->beta2), (float)h->eps,
 		(float)h->weight_decay, (float)(h->lr / (1 - pow(h->beta1, (double)step))),
 		(float)sqrt(1 - pow(h->beta2, (double)step))};
-	conv_vae_real *const params = conv_vae_params(state);
-	conv_vae_adam(191265, params, adam_m, adam_v, grad, &adam_k);
+	conv_vae_adam(191265, conv_vae_params(state), adam_m, adam_v, grad, &adam_k);
 }
 
 conv_vae_real conv_vae_loss(const void *state, void *work, const conv_vae_real *x, int n)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = 0;
-	const int stochastic = 0;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	const float *const t0 = x;
-	const float *const t1 = params + 0; /* encoder.0.weight */
-	const float *const t2 = params + 288; /* encoder.0.bias */
-	float *const t3 = (float *)(work_ + 0); /* conv_workspace [n, 8036] */
-	float *const t5 = (float *)(work_ + 4114432); /* conv2d [n, 32, 14, 14] */
-	const float *const t6 = params + 320; /* encoder.2.weight */
-	const float *const t7 = params + 18752; /* encoder.2.bias */
-	float *const t8 = (float *)(work_ + 7325696); /* conv_workspace [n, 17248] */
-	float *const t10 = (float *)(work_ + 16156672); /* conv2d [n, 64, 7, 7] */
-	float *const t11 = (float *)(work_ + 17762304); /* flatten [n, 3136] */
-	const float *const t12 = params + 18816; /* encoder.5.weight */
-	const float *const t13 = params + 68992; /* encoder.5.bias */
-	float *const t14 = (float *)(work_ + 19367936); /* dense [n, 16] */
-	const float *const t15 = params + 69008; /* encoder.6.weight */
-	const float *const t16 = params + 119184; /* encoder.6.bias */
-	float *const t17 = (float *)(work_ + 19376128); /* dense [n, 16] */
-	float *const t18 = (float *)(work_ + 19384320); /* gaussian [n, 16] */
-	float *const t35 = (float *)(work_ + 19392512); /* kl_normal [] */
-	const float *const t19 = params + 119200; /* decoder.0.weight */
-	const float *const t20 = params + 169376; /* decoder.0.bias */
-	float *const t22 = (float *)(work_ + 19392576); /* dense [n, 3136] */
-	float *const t23 = (float *)(work_ + 20998208); /* reshape [n, 64, 7, 7] */
-	const float *const t24 = params + 172512; /* decoder.3.weight */
-	const float *const t25 = params + 190944; /* decoder.3.bias */
-	float *const t26 = (float *)(work_ + 22603840); /* conv_workspace [n, 17248] */
-	float *const t28 = (float *)(work_ + 31434816); /* conv_transpose2d [n, 32, 14, 14] */
-	const float *const t29 = params + 190976; /* decoder.5.weight */
-	const float *const t30 = params + 191264; /* decoder.5.bias */
-	float *const t31 = (float *)(work_ + 22603840); /* conv_workspace [n, 8036] */
-	float *const t32 = (float *)(work_ + 26718272); /* conv_transpose2d [n, 1, 28, 28] */
-	float *const t33 = (float *)(work_ + 22603840); /* sigmoid [n, 1, 28, 28] */
-	float *const t34 = (float *)(work_ + 23005312); /* bce [] */
-	float *const t36 = (float *)(work_ + 23406784); /* add [] */
-	/* t3 = conv_workspace */
-	/* t5 = conv2d+relu */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t0 + b * 784, t3 + b * 1764);
-	conv_vae_gemm(n * 196, 32, 9, t3, 9, 1, t1, 1, 9, t2, (t3 + n * 1764), NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		conv_vae_transpose(196, 32, (t3 + n * 1764) + b * 6272, 32, t5 + b * 6272, 196);
-		conv_vae_act(CONV_VAE_RELU, 0.0f, 1, 6272, t5 + b * 6272, 0, NULL, 0, t5 + b * 6272, 0);
-	}
-	/* t8 = conv_workspace */
-	/* t10 = conv2d+relu */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t5 + b * 6272, t8 + b * 14112);
-	conv_vae_gemm(n * 49, 64, 288, t8, 288, 1, t6, 1, 288, t7, (t8 + n * 14112), NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		conv_vae_transpose(49, 64, (t8 + n * 14112) + b * 3136, 64, t10 + b * 3136, 49);
-		conv_vae_act(CONV_VAE_RELU, 0.0f, 1, 3136, t10 + b * 3136, 0, NULL, 0, t10 + b * 3136, 0);
-	}
-	/* t11 = flatten */
-	memcpy(t11, t10, sizeof(float) * n * 3136);
-	/* t14 = dense */
-	conv_vae_gemm(n, 16, 3136, t11, 3136, 1, t12, 1, 3136, t13, t14,
-		NULL);
-	/* t17 = dense */
-	conv_vae_gemm(n, 16, 3136, t11, 3136, 1, t15, 1, 3136, t16, t17,
-		NULL);
-	/* t18 = gaussian */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 16 >= 32768)
-#endif
-	for (long i = 0; i < n * 16; i++)
-		t18[i] = t14[i];
-	/* t35 = kl_normal */
-	{
-		double part[64], acc = 0;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 16 >= 65536)
-#endif
-		for (long c = 0; c < 64; c++) {
-			const long i0 = n * 16 * c / 64 / 16 * 16, i1 = c == 63 ? n * 16 : n * 16 * (c + 1) / 64 / 16 * 16;
-			double sum = 0;
-			for (long i = i0; i < i1; i++) {
-				sum += 1 + (double)t17[i] - (double)t14[i] * t14[i] - exp((double)t17[i]);
-			}
-			part[c] = sum;
-		}
-		for (long c = 0; c < 64; c++)
-			acc += part[c];
-		t35[0] = (float)(-0.5 * acc);
-	}
-	/* t22 = dense+relu */
-	conv_vae_gemm(n, 3136, 16, t18, 16, 1, t19, 1, 16, t20, t22,
-		&(const conv_vae_epilogue){.act = CONV_VAE_RELU, .slope = 0.0f});
-	/* t23 = reshape */
-	memcpy(t23, t22, sizeof(float) * n * 3136);
-	/* t26 = conv_workspace */
-	/* t28 = conv_transpose2d+relu */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		conv_vae_transpose(64, 49, t23 + b * 3136, 49, (t26 + n * 14112) + b * 3136, 64);
-	}
-	conv_vae_gemm(n * 49, 288, 64, (t26 + n * 14112), 64, 1, t24, 288, 1, NULL, t26, NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		for (long c = 0; c < 32; c++)
-			for (long q = 0; q < 196; q++)
-				t28[(b * 32 + c) * 196 + q] = t25[c];
-		conv_vae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t26 + b * 14112, t28 + b * 6272);
-		conv_vae_act(CONV_VAE_RELU, 0.0f, 1, 6272, t28 + b * 6272, 0, NULL, 0, t28 + b * 6272, 0);
-	}
-	/* t31 = conv_workspace */
-	/* t32 = conv_transpose2d */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		conv_vae_transpose(32, 196, t28 + b * 6272, 196, (t31 + n * 1764) + b * 6272, 32);
-	}
-	conv_vae_gemm(n * 196, 9, 32, (t31 + n * 1764), 32, 1, t29, 9, 1, NULL, t31, NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		for (long c = 0; c < 1; c++)
-			for (long q = 0; q < 784; q++)
-				t32[(b * 1 + c) * 784 + q] = t30[c];
-		conv_vae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t31 + b * 1764, t32 + b * 784);
-	}
-	/* t33 = sigmoid */
-	conv_vae_act_all(CONV_VAE_SIGMOID, 0.0f, n * 784, t32, NULL, t33);
-	/* t34 = bce */
-	{
-		{
-			double part[64], acc = 0;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
-#endif
-			for (long c = 0; c < 64; c++) {
-				const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
-				double sum = 0;
-				sum += conv_vae_bce_logits(i1 - i0, t32 + i0, t33 + i0, t0 + i0, NULL, 0);
-				part[c] = sum;
-			}
-			for (long c = 0; c < 64; c++)
-				acc += part[c];
-			t34[0] = (float)acc;
-		}
-	}
-	/* t36 = add */
-	for (long i = 0; i < 1; i++)
-		t36[i] = t34[i] + t35[i];
-	return t36[0];
+	const conv_vae_ctx c = conv_vae_eval(state, work, n);
+	return conv_vae_run(&c, x, CONV_VAE_ENCODER | CONV_VAE_DECODER | CONV_VAE_LOSS);
 }
 
 void conv_vae_forward(const void *state, void *work, const conv_vae_real *x, int n, conv_vae_real *out)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = 0;
-	const int stochastic = 0;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	const float *const t0 = x;
-	const float *const t1 = params + 0; /* encoder.0.weight */
-	const float *const t2 = params + 288; /* encoder.0.bias */
-	float *const t3 = (float *)(work_ + 0); /* conv_workspace [n, 8036] */
-	float *const t5 = (float *)(work_ + 4114432); /* conv2d [n, 32, 14, 14] */
-	const float *const t6 = params + 320; /* encoder.2.weight */
-	const float *const t7 = params + 18752; /* encoder.2.bias */
-	float *const t8 = (float *)(work_ + 7325696); /* conv_workspace [n, 17248] */
-	float *const t10 = (float *)(work_ + 16156672); /* conv2d [n, 64, 7, 7] */
-	float *const t11 = (float *)(work_ + 17762304); /* flatten [n, 3136] */
-	const float *const t12 = params + 18816; /* encoder.5.weight */
-	const float *const t13 = params + 68992; /* encoder.5.bias */
-	float *const t14 = (float *)(work_ + 19367936); /* dense [n, 16] */
-	const float *const t15 = params + 69008; /* encoder.6.weight */
-	const float *const t16 = params + 119184; /* encoder.6.bias */
-	float *const t17 = (float *)(work_ + 19376128); /* dense [n, 16] */
-	float *const t18 = (float *)(work_ + 19384320); /* gaussian [n, 16] */
-	const float *const t19 = params + 119200; /* decoder.0.weight */
-	const float *const t20 = params + 169376; /* decoder.0.bias */
-	float *const t22 = (float *)(work_ + 19392576); /* dense [n, 3136] */
-	float *const t23 = (float *)(work_ + 20998208); /* reshape [n, 64, 7, 7] */
-	const float *const t24 = params + 172512; /* decoder.3.weight */
-	const float *const t25 = params + 190944; /* decoder.3.bias */
-	float *const t26 = (float *)(work_ + 22603840); /* conv_workspace [n, 17248] */
-	float *const t28 = (float *)(work_ + 31434816); /* conv_transpose2d [n, 32, 14, 14] */
-	const float *const t29 = params + 190976; /* decoder.5.weight */
-	const float *const t30 = params + 191264; /* decoder.5.bias */
-	float *const t31 = (float *)(work_ + 22603840); /* conv_workspace [n, 8036] */
-	float *const t32 = (float *)(work_ + 26718272); /* conv_transpose2d [n, 1, 28, 28] */
-	float *const t33 = (float *)(work_ + 22603840); /* sigmoid [n, 1, 28, 28] */
-	/* t3 = conv_workspace */
-	/* t5 = conv2d+relu */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t0 + b * 784, t3 + b * 1764);
-	conv_vae_gemm(n * 196, 32, 9, t3, 9, 1, t1, 1, 9, t2, (t3 + n * 1764), NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		conv_vae_transpose(196, 32, (t3 + n * 1764) + b * 6272, 32, t5 + b * 6272, 196);
-		conv_vae_act(CONV_VAE_RELU, 0.0f, 1, 6272, t5 + b * 6272, 0, NULL, 0, t5 + b * 6272, 0);
-	}
-	/* t8 = conv_workspace */
-	/* t10 = conv2d+relu */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t5 + b * 6272, t8 + b * 14112);
-	conv_vae_gemm(n * 49, 64, 288, t8, 288, 1, t6, 1, 288, t7, (t8 + n * 14112), NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		conv_vae_transpose(49, 64, (t8 + n * 14112) + b * 3136, 64, t10 + b * 3136, 49);
-		conv_vae_act(CONV_VAE_RELU, 0.0f, 1, 3136, t10 + b * 3136, 0, NULL, 0, t10 + b * 3136, 0);
-	}
-	/* t11 = flatten */
-	memcpy(t11, t10, sizeof(float) * n * 3136);
-	/* t14 = dense */
-	conv_vae_gemm(n, 16, 3136, t11, 3136, 1, t12, 1, 3136, t13, t14,
-		NULL);
-	/* t17 = dense */
-	conv_vae_gemm(n, 16, 3136, t11, 3136, 1, t15, 1, 3136, t16, t17,
-		NULL);
-	/* t18 = gaussian */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 16 >= 32768)
-#endif
-	for (long i = 0; i < n * 16; i++)
-		t18[i] = t14[i];
-	/* t22 = dense+relu */
-	conv_vae_gemm(n, 3136, 16, t18, 16, 1, t19, 1, 16, t20, t22,
-		&(const conv_vae_epilogue){.act = CONV_VAE_RELU, .slope = 0.0f});
-	/* t23 = reshape */
-	memcpy(t23, t22, sizeof(float) * n * 3136);
-	/* t26 = conv_workspace */
-	/* t28 = conv_transpose2d+relu */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		conv_vae_transpose(64, 49, t23 + b * 3136, 49, (t26 + n * 14112) + b * 3136, 64);
-	}
-	conv_vae_gemm(n * 49, 288, 64, (t26 + n * 14112), 64, 1, t24, 288, 1, NULL, t26, NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		for (long c = 0; c < 32; c++)
-			for (long q = 0; q < 196; q++)
-				t28[(b * 32 + c) * 196 + q] = t25[c];
-		conv_vae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t26 + b * 14112, t28 + b * 6272);
-		conv_vae_act(CONV_VAE_RELU, 0.0f, 1, 6272, t28 + b * 6272, 0, NULL, 0, t28 + b * 6272, 0);
-	}
-	/* t31 = conv_workspace */
-	/* t32 = conv_transpose2d */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		conv_vae_transpose(32, 196, t28 + b * 6272, 196, (t31 + n * 1764) + b * 6272, 32);
-	}
-	conv_vae_gemm(n * 196, 9, 32, (t31 + n * 1764), 32, 1, t29, 9, 1, NULL, t31, NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		for (long c = 0; c < 1; c++)
-			for (long q = 0; q < 784; q++)
-				t32[(b * 1 + c) * 784 + q] = t30[c];
-		conv_vae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t31 + b * 1764, t32 + b * 784);
-	}
-	/* t33 = sigmoid */
-	conv_vae_act_all(CONV_VAE_SIGMOID, 0.0f, n * 784, t32, NULL, t33);
-	memcpy(out, t33, sizeof(float) * n * 784);
+	const conv_vae_ctx c = conv_vae_eval(state, work, n);
+	conv_vae_run(&c, x, CONV_VAE_ENCODER | CONV_VAE_DECODER);
+	memcpy(out, c.work + CONV_VAE_AT_XHAT, sizeof(float) * n * 784);
 }
 
 void conv_vae_encode(const void *state, void *work, const conv_vae_real *x, int n, conv_vae_real *z)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = 0;
-	const int stochastic = 0;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	const float *const t0 = x;
-	const float *const t1 = params + 0; /* encoder.0.weight */
-	const float *const t2 = params + 288; /* encoder.0.bias */
-	float *const t3 = (float *)(work_ + 0); /* conv_workspace [n, 8036] */
-	float *const t5 = (float *)(work_ + 4114432); /* conv2d [n, 32, 14, 14] */
-	const float *const t6 = params + 320; /* encoder.2.weight */
-	const float *const t7 = params + 18752; /* encoder.2.bias */
-	float *const t8 = (float *)(work_ + 7325696); /* conv_workspace [n, 17248] */
-	float *const t10 = (float *)(work_ + 16156672); /* conv2d [n, 64, 7, 7] */
-	float *const t11 = (float *)(work_ + 17762304); /* flatten [n, 3136] */
-	const float *const t12 = params + 18816; /* encoder.5.weight */
-	const float *const t13 = params + 68992; /* encoder.5.bias */
-	float *const t14 = (float *)(work_ + 19367936); /* dense [n, 16] */
-	const float *const t15 = params + 69008; /* encoder.6.weight */
-	const float *const t16 = params + 119184; /* encoder.6.bias */
-	float *const t17 = (float *)(work_ + 19376128); /* dense [n, 16] */
-	float *const t18 = (float *)(work_ + 19384320); /* gaussian [n, 16] */
-	/* t3 = conv_workspace */
-	/* t5 = conv2d+relu */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, t0 + b * 784, t3 + b * 1764);
-	conv_vae_gemm(n * 196, 32, 9, t3, 9, 1, t1, 1, 9, t2, (t3 + n * 1764), NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		conv_vae_transpose(196, 32, (t3 + n * 1764) + b * 6272, 32, t5 + b * 6272, 196);
-		conv_vae_act(CONV_VAE_RELU, 0.0f, 1, 6272, t5 + b * 6272, 0, NULL, 0, t5 + b * 6272, 0);
-	}
-	/* t8 = conv_workspace */
-	/* t10 = conv2d+relu */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, t5 + b * 6272, t8 + b * 14112);
-	conv_vae_gemm(n * 49, 64, 288, t8, 288, 1, t6, 1, 288, t7, (t8 + n * 14112), NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		conv_vae_transpose(49, 64, (t8 + n * 14112) + b * 3136, 64, t10 + b * 3136, 49);
-		conv_vae_act(CONV_VAE_RELU, 0.0f, 1, 3136, t10 + b * 3136, 0, NULL, 0, t10 + b * 3136, 0);
-	}
-	/* t11 = flatten */
-	memcpy(t11, t10, sizeof(float) * n * 3136);
-	/* t14 = dense */
-	conv_vae_gemm(n, 16, 3136, t11, 3136, 1, t12, 1, 3136, t13, t14,
-		NULL);
-	/* t17 = dense */
-	conv_vae_gemm(n, 16, 3136, t11, 3136, 1, t15, 1, 3136, t16, t17,
-		NULL);
-	/* t18 = gaussian */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 16 >= 32768)
-#endif
-	for (long i = 0; i < n * 16; i++)
-		t18[i] = t14[i];
-	memcpy(z, t18, sizeof(float) * n * 16);
+	const conv_vae_ctx c = conv_vae_eval(state, work, n);
+	conv_vae_run(&c, x, CONV_VAE_ENCODER);
+	memcpy(z, c.work + CONV_VAE_AT_Z, sizeof(float) * n * 16);
 }
 
 void conv_vae_decode(const void *state, void *work, const conv_vae_real *z, int n, conv_vae_real *out)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = 0;
-	const int stochastic = 0;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	const float *const t18 = z;
-	const float *const t19 = params + 119200; /* decoder.0.weight */
-	const float *const t20 = params + 169376; /* decoder.0.bias */
-	float *const t22 = (float *)(work_ + 19392576); /* dense [n, 3136] */
-	float *const t23 = (float *)(work_ + 20998208); /* reshape [n, 64, 7, 7] */
-	const float *const t24 = params + 172512; /* decoder.3.weight */
-	const float *const t25 = params + 190944; /* decoder.3.bias */
-	float *const t26 = (float *)(work_ + 22603840); /* conv_workspace [n, 17248] */
-	float *const t28 = (float *)(work_ + 31434816); /* conv_transpose2d [n, 32, 14, 14] */
-	const float *const t29 = params + 190976; /* decoder.5.weight */
-	const float *const t30 = params + 191264; /* decoder.5.bias */
-	float *const t31 = (float *)(work_ + 22603840); /* conv_workspace [n, 8036] */
-	float *const t32 = (float *)(work_ + 26718272); /* conv_transpose2d [n, 1, 28, 28] */
-	float *const t33 = (float *)(work_ + 22603840); /* sigmoid [n, 1, 28, 28] */
-	/* t22 = dense+relu */
-	conv_vae_gemm(n, 3136, 16, t18, 16, 1, t19, 1, 16, t20, t22,
-		&(const conv_vae_epilogue){.act = CONV_VAE_RELU, .slope = 0.0f});
-	/* t23 = reshape */
-	memcpy(t23, t22, sizeof(float) * n * 3136);
-	/* t26 = conv_workspace */
-	/* t28 = conv_transpose2d+relu */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		conv_vae_transpose(64, 49, t23 + b * 3136, 49, (t26 + n * 14112) + b * 3136, 64);
-	}
-	conv_vae_gemm(n * 49, 288, 64, (t26 + n * 14112), 64, 1, t24, 288, 1, NULL, t26, NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		for (long c = 0; c < 32; c++)
-			for (long q = 0; q < 196; q++)
-				t28[(b * 32 + c) * 196 + q] = t25[c];
-		conv_vae_col2im(32, 14, 14, 3, 2, 1, 7, 7, t26 + b * 14112, t28 + b * 6272);
-		conv_vae_act(CONV_VAE_RELU, 0.0f, 1, 6272, t28 + b * 6272, 0, NULL, 0, t28 + b * 6272, 0);
-	}
-	/* t31 = conv_workspace */
-	/* t32 = conv_transpose2d */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		conv_vae_transpose(32, 196, t28 + b * 6272, 196, (t31 + n * 1764) + b * 6272, 32);
-	}
-	conv_vae_gemm(n * 196, 9, 32, (t31 + n * 1764), 32, 1, t29, 9, 1, NULL, t31, NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		for (long c = 0; c < 1; c++)
-			for (long q = 0; q < 784; q++)
-				t32[(b * 1 + c) * 784 + q] = t30[c];
-		conv_vae_col2im(1, 28, 28, 3, 2, 1, 14, 14, t31 + b * 1764, t32 + b * 784);
-	}
-	/* t33 = sigmoid */
-	conv_vae_act_all(CONV_VAE_SIGMOID, 0.0f, n * 784, t32, NULL, t33);
-	memcpy(out, t33, sizeof(float) * n * 784);
+	const conv_vae_ctx c = conv_vae_eval(state, work, n);
+	memcpy(c.work + CONV_VAE_AT_Z, z, sizeof(float) * n * 16);
+	conv_vae_run(&c, NULL, CONV_VAE_DECODER);
+	memcpy(out, c.work + CONV_VAE_AT_XHAT, sizeof(float) * n * 784);
 }
 
 void conv_vae_sample(const void *state, void *work, uint64_t seed, int n, conv_vae_real *out)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = 0;
-	const int stochastic = 0;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	float *const z = (float *)(work_ + 19384320);
+	const conv_vae_ctx c = conv_vae_eval(state, work, n);
+	float *const z = (float *)(c.work + CONV_VAE_AT_Z);
 	const uint64_t key = conv_vae_mix(seed ^ 0x7072696f72u); /* "prior" */
 	for (long i = 0; i < n * 16; i++)
 		z[i] = (float)conv_vae_normal(key, (uint64_t)i);
-	conv_vae_decode(state, work, z, n, out);
+	conv_vae_run(&c, NULL, CONV_VAE_DECODER);
+	memcpy(out, c.work + CONV_VAE_AT_XHAT, sizeof(float) * n * 784);
 }
 

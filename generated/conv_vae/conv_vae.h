@@ -12,7 +12,7 @@
 
 #define CONV_VAE_MAX_BATCH 128
 #define CONV_VAE_STATE_BYTES 2295424
-#define CONV_VAE_WORK_BYTES 39579904
+#define CONV_VAE_WORK_BYTES 40345024
 #define CONV_VAE_NUM_PARAMS 14
 #define CONV_VAE_PARAM_ELEMS 191265
 #define CONV_VAE_NUM_BUFFERS 0
@@ -20,6 +20,22 @@
 #define CONV_VAE_INPUT0_SIZE 784 /* input x [n, 1, 28, 28] */
 #define CONV_VAE_LATENT_SIZE 16 /* [n, 16] */
 #define CONV_VAE_OUTPUT_SIZE 784 /* [n, 1, 28, 28] */
+
+/* Where each parameter starts in the parameter block (and in a gradient), in elements. */
+#define CONV_VAE_ENCODER_0_WEIGHT 0 /* encoder.0.weight [32, 1, 3, 3] */
+#define CONV_VAE_ENCODER_0_BIAS 288 /* encoder.0.bias [32] */
+#define CONV_VAE_ENCODER_2_WEIGHT 320 /* encoder.2.weight [64, 32, 3, 3] */
+#define CONV_VAE_ENCODER_2_BIAS 18752 /* encoder.2.bias [64] */
+#define CONV_VAE_ENCODER_5_WEIGHT 18816 /* encoder.5.weight [16, 3136] */
+#define CONV_VAE_ENCODER_5_BIAS 68992 /* encoder.5.bias [16] */
+#define CONV_VAE_ENCODER_6_WEIGHT 69008 /* encoder.6.weight [16, 3136] */
+#define CONV_VAE_ENCODER_6_BIAS 119184 /* encoder.6.bias [16] */
+#define CONV_VAE_DECODER_0_WEIGHT 119200 /* decoder.0.weight [3136, 16] */
+#define CONV_VAE_DECODER_0_BIAS 169376 /* decoder.0.bias [3136] */
+#define CONV_VAE_DECODER_3_WEIGHT 172512 /* decoder.3.weight [64, 32, 3, 3] */
+#define CONV_VAE_DECODER_3_BIAS 190944 /* decoder.3.bias [32] */
+#define CONV_VAE_DECODER_5_WEIGHT 190976 /* decoder.5.weight [32, 1, 3, 3] */
+#define CONV_VAE_DECODER_5_BIAS 191264 /* decoder.5.bias [1] */
 
 typedef float conv_vae_real;
 

@@ -9,6 +9,39 @@
 #include <omp.h> /* threads, when built with -fopenmp */
 #endif
 
+/* The work arena, in bytes: the gradient block (in the train step) at 0,
+ * then every value; values whose lives do not overlap share memory. */
+#define CVAE_AT_ENCODER_0 4398400 /* encoder.0: concat [n, 794] */
+#define CVAE_AT_ENCODER_1 4804928 /* encoder.1: dense+relu [n, 512] */
+#define CVAE_AT_H_2 5067072 /* encoder.3: dense+relu [n, 256] */
+#define CVAE_AT_MU 5198144 /* encoder.5: dense [n, 32] */
+#define CVAE_AT_LOGVAR 5214528 /* encoder.6: dense [n, 32] */
+#define CVAE_AT_Z 5230912 /* encoder.7: gaussian+kl_normal [n, 32] */
+#define CVAE_AT_LOSS_1 5247296 /* loss.1: kl_normal [] */
+#define CVAE_AT_DECODER_0 5247360 /* decoder.0: concat [n, 42] */
+#define CVAE_AT_DECODER_1 5268864 /* decoder.1: dense+relu [n, 256] */
+#define CVAE_AT_DECODER_3 5399936 /* decoder.3: dense+relu [n, 512] */
+#define CVAE_AT_DECODER_5 5662080 /* decoder.5: dense [n, 784] */
+#define CVAE_AT_XHAT 6063488 /* decoder.6: sigmoid [n, 784] */
+#define CVAE_AT_D_LOSS_0 6464896 /* d_loss_0: constant [] */
+#define CVAE_AT_LOSS_0 6464960 /* loss.0: bce+bce_grad [] */
+#define CVAE_AT_LOSS 5662080 /* loss: add [] */
+#define CVAE_AT_D_DECODER_5 6465024 /* d_decoder_5: bce_grad [n, 784] */
+#define CVAE_AT_D_MU 5662144 /* d_mu: kl_normal_grad [n, 32] */
+#define CVAE_AT_D_LOGVAR 5678528 /* d_logvar: kl_normal_grad [n, 32] */
+#define CVAE_AT_D_DECODER_3 5694912 /* d_decoder_3: dense_dx*relu' [n, 512] */
+#define CVAE_AT_D_DECODER_1 5399936 /* d_decoder_1: dense_dx*relu' [n, 256] */
+#define CVAE_AT_D_DECODER_0 5268864 /* d_decoder_0: dense_dx [n, 42] */
+#define CVAE_AT_D_Z 5198144 /* d_z: concat_slice [n, 32] */
+#define CVAE_AT_D_MU_2 5247296 /* d_mu_2: add [n, 32] */
+#define CVAE_AT_D_LOGVAR_2 5263680 /* d_logvar_2: gaussian_dlogvar [n, 32] */
+#define CVAE_AT_D_LOGVAR_3 5198144 /* d_logvar_3: add [n, 32] */
+#define CVAE_AT_D_H_2 5263680 /* d_h_2: dense_dx [n, 256] */
+#define CVAE_AT_D_H_2_2 5394752 /* d_h_2_2: dense_dx [n, 256] */
+#define CVAE_AT_D_H_2_3 5525824 /* d_h_2_3: add [n, 256] */
+#define CVAE_AT_ACT_GRAD 5247296 /* act_grad: act_grad [n, 256] */
+#define CVAE_AT_D_ENCODER_1 5378368 /* d_encoder_1: dense_dx*relu' [n, 512] */
+
 /* Vectors: AVX-512 or AVX2 with FMA where the compiler targets them,
  * otherwise 128 bits (SSE2 on x86-64, NEON on ARM, plain C elsewhere). */
 #if defined(SIMDE_X86_AVX512F_NATIVE)
@@ -460,63 +493,35 @@ static double cvae_normal(uint64_t key, uint64_t i)
 }
 
 static const cvae_param_info cvae_param_table[14] = {
-	{"encoder.1.weight", 2, {512, 794, 0, 0}, 0, 406528},
-	{"encoder.1.bias", 1, {512, 0, 0, 0}, 406528, 512},
-	{"encoder.3.weight", 2, {256, 512, 0, 0}, 407040, 131072},
-	{"encoder.3.bias", 1, {256, 0, 0, 0}, 538112, 256},
-	{"encoder.5.weight", 2, {32, 256, 0, 0}, 538368, 8192},
-	{"encoder.5.bias", 1, {32, 0, 0, 0}, 546560, 32},
-	{"encoder.6.weight", 2, {32, 256, 0, 0}, 546592, 8192},
-	{"encoder.6.bias", 1, {32, 0, 0, 0}, 554784, 32},
-	{"decoder.1.weight", 2, {256, 42, 0, 0}, 554816, 10752},
-	{"decoder.1.bias", 1, {256, 0, 0, 0}, 565568, 256},
-	{"decoder.3.weight", 2, {512, 256, 0, 0}, 565824, 131072},
-	{"decoder.3.bias", 1, {512, 0, 0, 0}, 696896, 512},
-	{"decoder.5.weight", 2, {784, 512, 0, 0}, 697408, 401408},
-	{"decoder.5.bias", 1, {784, 0, 0, 0}, 1098816, 784},
+	{"encoder.1.weight", 2, {512, 794, 0, 0}, CVAE_ENCODER_1_WEIGHT, 406528},
+	{"encoder.1.bias", 1, {512, 0, 0, 0}, CVAE_ENCODER_1_BIAS, 512},
+	{"encoder.3.weight", 2, {256, 512, 0, 0}, CVAE_ENCODER_3_WEIGHT, 131072},
+	{"encoder.3.bias", 1, {256, 0, 0, 0}, CVAE_ENCODER_3_BIAS, 256},
+	{"encoder.5.weight", 2, {32, 256, 0, 0}, CVAE_ENCODER_5_WEIGHT, 8192},
+	{"encoder.5.bias", 1, {32, 0, 0, 0}, CVAE_ENCODER_5_BIAS, 32},
+	{"encoder.6.weight", 2, {32, 256, 0, 0}, CVAE_ENCODER_6_WEIGHT, 8192},
+	{"encoder.6.bias", 1, {32, 0, 0, 0}, CVAE_ENCODER_6_BIAS, 32},
+	{"decoder.1.weight", 2, {256, 42, 0, 0}, CVAE_DECODER_1_WEIGHT, 10752},
+	{"decoder.1.bias", 1, {256, 0, 0, 0}, CVAE_DECODER_1_BIAS, 256},
+	{"decoder.3.weight", 2, {512, 256, 0, 0}, CVAE_DECODER_3_WEIGHT, 131072},
+	{"decoder.3.bias", 1, {512, 0, 0, 0}, CVAE_DECODER_3_BIAS, 512},
+	{"decoder.5.weight", 2, {784, 512, 0, 0}, CVAE_DECODER_5_WEIGHT, 401408},
+	{"decoder.5.bias", 1, {784, 0, 0, 0}, CVAE_DECODER_5_BIAS, 784},
 };
 
 cvae_hparams cvae_default_hparams(void)
 {
-	cvae_hparams h = {0.001, 0.90000000000000002, 0.999, 1e-08, 0, 1};
+	const cvae_hparams h = {0.001, 0.90000000000000002, 0.999, 1e-08, 0, 1};
 	return h;
 }
 
-const cvae_param_info *cvae_param(int i)
-{
-	return i >= 0 && i < 14 ? &cvae_param_table[i] : NULL;
-}
-
-cvae_real *cvae_params(void *state)
-{
-	return (float *)((unsigned char *)state + 64);
-}
-
-cvae_real *cvae_adam_m(void *state)
-{
-	return (float *)((unsigned char *)state + 4398464);
-}
-
-cvae_real *cvae_adam_v(void *state)
-{
-	return (float *)((unsigned char *)state + 8796864);
-}
-
-int64_t *cvae_step(void *state)
-{
-	return (int64_t *)state;
-}
-
-const cvae_buffer_info *cvae_buffer(int i)
-{
-	(void)i;
-	return NULL;
-}
-
-void *cvae_buffers(void *state)
-{
-	return (unsigned char *)state + 13195264;
-}
+const cvae_param_info *cvae_param(int i) { return i >= 0 && i < 14 ? &cvae_param_table[i] : NULL; }
+const cvae_buffer_info *cvae_buffer(int i) { return (void)i, NULL; }
+cvae_real *cvae_params(void *state) { return (float *)((unsigned char *)state + 64); }
+cvae_real *cvae_adam_m(void *state) { return (float *)((unsigned char *)state + 4398464); }
+cvae_real *cvae_adam_v(void *state) { return (float *)((unsigned char *)state + 8796864); }
+int64_t *cvae_step(void *state) { return (int64_t *)state; }
+void *cvae_buffers(void *state) { return (unsigned char *)state + 13195264; }
 
 void cvae_init(void *state, uint64_t seed)
 {
@@ -531,429 +536,452 @@ void cvae_init(void *state, uint64_t seed)
 	}
 }
 
-/* The loss and the gradient of every parameter (left in work); the
- * buffers' new values go to the state `updates` unless it is NULL. */
-static cvae_real cvae_pass(const void *state, void *work, const cvae_real *x, const cvae_real *y, int n, const cvae_hparams *h,
-			int64_t step, void *updates)
+/* What one call of the model computes with. */
+typedef struct cvae_ctx {
+	const float *params;  /* the parameter block */
+	const void *state;    /* the whole state (its buffers) */
+	unsigned char *work;  /* the work arena */
+	int n;                /* rows in the batch */
+	int training;         /* train step or gradient: batch statistics, pairs of
+	                         values computed by one kernel, buffer updates */
+	int stochastic;       /* noise, dropout and sampling on (training only) */
+	uint64_t rng;         /* the state's noise key */
+	int64_t step;         /* the step being taken; 0 outside training */
+	void *updates;        /* the state whose buffers take their new values, or NULL */
+} cvae_ctx;
+
+/* The parts of the model NAME_run computes, in this order. */
+enum { CVAE_ENCODER = 1, CVAE_DECODER = 2, CVAE_LOSS = 4 };
+
+/* A call in evaluation mode. */
+static cvae_ctx cvae_eval(const void *state, void *work, int n)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int stochastic = h->stochastic;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	(void)updates;
-	const float *const t0 = x;
-	const float *const t1 = y;
-	float *const t2 = (float *)(work_ + 0); /* concat [n, 794] */
-	const float *const t3 = params + 0; /* encoder.1.weight */
-	const float *const t4 = params + 406528; /* encoder.1.bias */
-	float *const t6 = (float *)(work_ + 406528); /* dense [n, 512] */
-	const float *const t7 = params + 407040; /* encoder.3.weight */
-	const float *const t8 = params + 538112; /* encoder.3.bias */
-	float *const t10 = (float *)(work_ + 668672); /* dense [n, 256] */
-	const float *const t11 = params + 538368; /* encoder.5.weight */
-	const float *const t12 = params + 546560; /* encoder.5.bias */
-	float *const t13 = (float *)(work_ + 799744); /* dense [n, 32] */
-	const float *const t14 = params + 546592; /* encoder.6.weight */
-	const float *const t15 = params + 554784; /* encoder.6.bias */
-	float *const t16 = (float *)(work_ + 816128); /* dense [n, 32] */
-	float *const t17 = (float *)(work_ + 832512); /* gaussian [n, 32] */
-	float *const t32 = (float *)(work_ + 848896); /* kl_normal [] */
-	float *const t18 = (float *)(work_ + 848960); /* concat [n, 42] */
-	const float *const t19 = params + 554816; /* decoder.1.weight */
-	const float *const t20 = params + 565568; /* decoder.1.bias */
-	float *const t22 = (float *)(work_ + 870464); /* dense [n, 256] */
-	const float *const t23 = params + 565824; /* decoder.3.weight */
-	const float *const t24 = params + 696896; /* decoder.3.bias */
-	float *const t26 = (float *)(work_ + 1001536); /* dense [n, 512] */
-	const float *const t27 = params + 697408; /* decoder.5.weight */
-	const float *const t28 = params + 1098816; /* decoder.5.bias */
-	float *const t29 = (float *)(work_ + 1263680); /* dense [n, 784] */
-	float *const t30 = (float *)(work_ + 1665088); /* sigmoid [n, 784] */
-	float *const t34 = (float *)(work_ + 2066496); /* constant [] */
-	float *const t31 = (float *)(work_ + 2066560); /* bce [] */
-	float *const t37 = (float *)(work_ + 2066624); /* bce_grad [n, 784] */
-	float *const t33 = (float *)(work_ + 1263680); /* add [] */
-	float *const t35 = (float *)(work_ + 1263744); /* kl_normal_grad [n, 32] */
-	float *const t36 = (float *)(work_ + 1280128); /* kl_normal_grad [n, 32] */
-	float *const t38 = (float *)(work_ + 1296512); /* dense_dx [n, 512] */
-	float *const t39 = (float *)(work_ + 2468032); /* dense_dw [784, 512] */
-	float *const t40 = (float *)(work_ + 799744); /* sum_batch [784] */
-	float *const t42 = (float *)(work_ + 1001536); /* dense_dx [n, 256] */
-	float *const t43 = (float *)(work_ + 4073664); /* dense_dw [512, 256] */
-	float *const t44 = (float *)(work_ + 802880); /* sum_batch [512] */
-	float *const t46 = (float *)(work_ + 870464); /* dense_dx [n, 42] */
-	float *const t47 = (float *)(work_ + 891968); /* dense_dw [256, 42] */
-	float *const t48 = (float *)(work_ + 804928); /* sum_batch [256] */
-	float *const t49 = (float *)(work_ + 848896); /* concat_slice [n, 32] */
-	float *const t50 = (float *)(work_ + 865280); /* add [n, 32] */
-	float *const t51 = (float *)(work_ + 934976); /* gaussian_dlogvar [n, 32] */
-	float *const t52 = (float *)(work_ + 805952); /* add [n, 32] */
-	float *const t53 = (float *)(work_ + 934976); /* dense_dx [n, 256] */
-	float *const t54 = (float *)(work_ + 1066048); /* dense_dw [32, 256] */
-	float *const t55 = (float *)(work_ + 822336); /* sum_batch [32] */
-	float *const t56 = (float *)(work_ + 1098816); /* dense_dx [n, 256] */
-	float *const t57 = (float *)(work_ + 1263744); /* add [n, 256] */
-	float *const t58 = (float *)(work_ + 934976); /* dense_dw [32, 256] */
-	float *const t59 = (float *)(work_ + 805952); /* sum_batch [32] */
-	float *const t60 = (float *)(work_ + 1098816); /* act_grad [n, 256] */
-	float *const t61 = (float *)(work_ + 1263744); /* dense_dx [n, 512] */
-	float *const t62 = (float *)(work_ + 4597952); /* dense_dw [256, 512] */
-	float *const t63 = (float *)(work_ + 406528); /* sum_batch [256] */
-	float *const t65 = (float *)(work_ + 5122240); /* dense_dw [512, 794] */
-	float *const t66 = (float *)(work_ + 0); /* sum_batch [512] */
-	/* t2 = concat */
-	for (long b = 0; b < n; b++) {
-		memcpy(t2 + b * 794 + 0, t0 + b * 784, sizeof(float) * 784);
-		memcpy(t2 + b * 794 + 784, t1 + b * 10, sizeof(float) * 10);
-	}
-	/* t6 = dense+relu */
-	cvae_gemm(n, 512, 794, t2, 794, 1, t3, 1, 794, t4, t6,
-		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
-	/* t10 = dense+relu */
-	cvae_gemm(n, 256, 512, t6, 512, 1, t7, 1, 512, t8, t10,
-		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
-	/* t13 = dense */
-	cvae_gemm(n, 32, 256, t10, 256, 1, t11, 1, 256, t12, t13,
-		NULL);
-	/* t16 = dense */
-	cvae_gemm(n, 32, 256, t10, 256, 1, t14, 1, 256, t15, t16,
-		NULL);
-	/* t17 = gaussian+kl_normal */
-	{
-		const uint64_t key = cvae_mix(rng ^ cvae_mix(((uint64_t)step << 24) ^ 17u));
-		{
-			double part[64], acc = 0;
+	const cvae_ctx c = {(const float *)((const unsigned char *)state + 64), state, (unsigned char *)work, n,
+		0, 0, *(const uint64_t *)((const unsigned char *)state + 8), 0, NULL};
+	return c;
+}
+
+/* The model: the parts in `parts`; returns the loss when it computes it. */
+static cvae_real cvae_run(const cvae_ctx *ctx, const cvae_real *x, const cvae_real *y, int parts)
+{
+	const int n = ctx->n;
+	const float *const params = ctx->params;
+	unsigned char *const work = ctx->work;
+	const int training = ctx->training;
+	const int stochastic = ctx->stochastic;
+	const uint64_t rng = ctx->rng;
+	const int64_t step = ctx->step;
+	if (parts & CVAE_ENCODER) {
+		const float *const encoder_1_weight = params + CVAE_ENCODER_1_WEIGHT;
+		const float *const encoder_1_bias = params + CVAE_ENCODER_1_BIAS;
+		const float *const encoder_3_weight = params + CVAE_ENCODER_3_WEIGHT;
+		const float *const encoder_3_bias = params + CVAE_ENCODER_3_BIAS;
+		const float *const encoder_5_weight = params + CVAE_ENCODER_5_WEIGHT;
+		const float *const encoder_5_bias = params + CVAE_ENCODER_5_BIAS;
+		const float *const encoder_6_weight = params + CVAE_ENCODER_6_WEIGHT;
+		const float *const encoder_6_bias = params + CVAE_ENCODER_6_BIAS;
+		float *const encoder_0 = (float *)(work + CVAE_AT_ENCODER_0);
+		float *const encoder_1 = (float *)(work + CVAE_AT_ENCODER_1);
+		float *const h_2 = (float *)(work + CVAE_AT_H_2);
+		float *const mu = (float *)(work + CVAE_AT_MU);
+		float *const logvar = (float *)(work + CVAE_AT_LOGVAR);
+		float *const z = (float *)(work + CVAE_AT_Z);
+		float *const loss_1 = (float *)(work + CVAE_AT_LOSS_1);
+		/* encoder.0: concat [n, 794] */
+		for (long b = 0; b < n; b++) {
+			memcpy(encoder_0 + b * 794 + 0, x + b * 784, sizeof(float) * 784);
+			memcpy(encoder_0 + b * 794 + 784, y + b * 10, sizeof(float) * 10);
+		}
+		/* encoder.1: dense+relu [n, 512] */
+		cvae_gemm(n, 512, 794, encoder_0, 794, 1, encoder_1_weight, 1, 794, encoder_1_bias, encoder_1,
+			&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
+		/* encoder.3: dense+relu [n, 256] */
+		cvae_gemm(n, 256, 512, encoder_1, 512, 1, encoder_3_weight, 1, 512, encoder_3_bias, h_2,
+			&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
+		/* encoder.5: dense [n, 32] */
+		cvae_gemm(n, 32, 256, h_2, 256, 1, encoder_5_weight, 1, 256, encoder_5_bias, mu,
+			NULL);
+		/* encoder.6: dense [n, 32] */
+		cvae_gemm(n, 32, 256, h_2, 256, 1, encoder_6_weight, 1, 256, encoder_6_bias, logvar,
+			NULL);
+		if (training) {
+			/* encoder.7: gaussian+kl_normal [n, 32] */
+			{
+				const uint64_t key = cvae_mix(rng ^ cvae_mix(((uint64_t)step << 24) ^ 17u));
+				{
+					double part[64], acc = 0;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 32 >= 65536)
 #endif
-			for (long c = 0; c < 64; c++) {
-				const long i0 = n * 32 * c / 64 / 16 * 16, i1 = c == 63 ? n * 32 : n * 32 * (c + 1) / 64 / 16 * 16;
-				double sum = 0;
-				for (long i = i0; i < i1; i++) {
-					t17[i] = t13[i] + (stochastic ? expf(0.5f * t16[i]) * (float)cvae_normal(key, (uint64_t)i) : 0);
-					sum += 1 + (double)t16[i] - (double)t13[i] * t13[i] - exp((double)t16[i]);
+					for (long c = 0; c < 64; c++) {
+						const long i0 = n * 32 * c / 64 / 16 * 16, i1 = c == 63 ? n * 32 : n * 32 * (c + 1) / 64 / 16 * 16;
+						double sum = 0;
+						for (long i = i0; i < i1; i++) {
+							z[i] = mu[i] + (stochastic ? expf(0.5f * logvar[i]) * (float)cvae_normal(key, (uint64_t)i) : 0);
+							sum += 1 + (double)logvar[i] - (double)mu[i] * mu[i] - exp((double)logvar[i]);
+						}
+						part[c] = sum;
+					}
+					for (long c = 0; c < 64; c++)
+						acc += part[c];
+					loss_1[0] = (float)(-0.5 * acc);
 				}
-				part[c] = sum;
 			}
-			for (long c = 0; c < 64; c++)
-				acc += part[c];
-			t32[0] = (float)(-0.5 * acc);
+		} else {
+			/* encoder.7: gaussian [n, 32] */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
+#endif
+			for (long i = 0; i < n * 32; i++)
+				z[i] = mu[i];
+		}
+		if (!training) { /* in training z computes it */
+			/* loss.1: kl_normal [] */
+			{
+				double part[64], acc = 0;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 32 >= 65536)
+#endif
+				for (long c = 0; c < 64; c++) {
+					const long i0 = n * 32 * c / 64 / 16 * 16, i1 = c == 63 ? n * 32 : n * 32 * (c + 1) / 64 / 16 * 16;
+					double sum = 0;
+					for (long i = i0; i < i1; i++) {
+						sum += 1 + (double)logvar[i] - (double)mu[i] * mu[i] - exp((double)logvar[i]);
+					}
+					part[c] = sum;
+				}
+				for (long c = 0; c < 64; c++)
+					acc += part[c];
+				loss_1[0] = (float)(-0.5 * acc);
+			}
 		}
 	}
-	/* t32 = kl_normal: computed with t17 */
-	/* t18 = concat */
-	for (long b = 0; b < n; b++) {
-		memcpy(t18 + b * 42 + 0, t17 + b * 32, sizeof(float) * 32);
-		memcpy(t18 + b * 42 + 32, t1 + b * 10, sizeof(float) * 10);
+	if (parts & CVAE_DECODER) {
+		const float *const decoder_1_weight = params + CVAE_DECODER_1_WEIGHT;
+		const float *const decoder_1_bias = params + CVAE_DECODER_1_BIAS;
+		const float *const decoder_3_weight = params + CVAE_DECODER_3_WEIGHT;
+		const float *const decoder_3_bias = params + CVAE_DECODER_3_BIAS;
+		const float *const decoder_5_weight = params + CVAE_DECODER_5_WEIGHT;
+		const float *const decoder_5_bias = params + CVAE_DECODER_5_BIAS;
+		float *const z = (float *)(work + CVAE_AT_Z);
+		float *const decoder_0 = (float *)(work + CVAE_AT_DECODER_0);
+		float *const decoder_1 = (float *)(work + CVAE_AT_DECODER_1);
+		float *const decoder_3 = (float *)(work + CVAE_AT_DECODER_3);
+		float *const decoder_5 = (float *)(work + CVAE_AT_DECODER_5);
+		float *const xhat = (float *)(work + CVAE_AT_XHAT);
+		/* decoder.0: concat [n, 42] */
+		for (long b = 0; b < n; b++) {
+			memcpy(decoder_0 + b * 42 + 0, z + b * 32, sizeof(float) * 32);
+			memcpy(decoder_0 + b * 42 + 32, y + b * 10, sizeof(float) * 10);
+		}
+		/* decoder.1: dense+relu [n, 256] */
+		cvae_gemm(n, 256, 42, decoder_0, 42, 1, decoder_1_weight, 1, 42, decoder_1_bias, decoder_1,
+			&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
+		/* decoder.3: dense+relu [n, 512] */
+		cvae_gemm(n, 512, 256, decoder_1, 256, 1, decoder_3_weight, 1, 256, decoder_3_bias, decoder_3,
+			&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
+		/* decoder.5: dense [n, 784] */
+		cvae_gemm(n, 784, 512, decoder_3, 512, 1, decoder_5_weight, 1, 512, decoder_5_bias, decoder_5,
+			NULL);
+		/* decoder.6: sigmoid [n, 784] */
+		cvae_act_all(CVAE_SIGMOID, 0.0f, n * 784, decoder_5, NULL, xhat);
 	}
-	/* t22 = dense+relu */
-	cvae_gemm(n, 256, 42, t18, 42, 1, t19, 1, 42, t20, t22,
-		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
-	/* t26 = dense+relu */
-	cvae_gemm(n, 512, 256, t22, 256, 1, t23, 1, 256, t24, t26,
-		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
-	/* t29 = dense */
-	cvae_gemm(n, 784, 512, t26, 512, 1, t27, 1, 512, t28, t29,
-		NULL);
-	/* t30 = sigmoid */
-	cvae_act_all(CVAE_SIGMOID, 0.0f, n * 784, t29, NULL, t30);
-	/* t34 = constant */
-	t34[0] = 1.0f;
-	/* t31 = bce+bce_grad */
-	{
-		const float k = t34[0];
+	if (!(parts & CVAE_LOSS))
+		return 0;
+	float *const loss_1 = (float *)(work + CVAE_AT_LOSS_1);
+	float *const decoder_5 = (float *)(work + CVAE_AT_DECODER_5);
+	float *const xhat = (float *)(work + CVAE_AT_XHAT);
+	float *const d_loss_0 = (float *)(work + CVAE_AT_D_LOSS_0);
+	float *const loss_0 = (float *)(work + CVAE_AT_LOSS_0);
+	float *const loss = (float *)(work + CVAE_AT_LOSS);
+	float *const d_decoder_5 = (float *)(work + CVAE_AT_D_DECODER_5);
+	/* d_loss_0: constant [] */
+	d_loss_0[0] = 1.0f;
+	if (training) {
+		/* loss.0: bce+bce_grad [] */
 		{
-			double part[64], acc = 0;
+			const float k = d_loss_0[0];
+			{
+				double part[64], acc = 0;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 784 >= 65536)
 #endif
-			for (long c = 0; c < 64; c++) {
-				const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
-				double sum = 0;
-				sum += cvae_bce_logits(i1 - i0, t29 + i0, t30 + i0, t0 + i0, t37 + i0, k);
-				part[c] = sum;
+				for (long c = 0; c < 64; c++) {
+					const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
+					double sum = 0;
+					sum += cvae_bce_logits(i1 - i0, decoder_5 + i0, xhat + i0, x + i0, d_decoder_5 + i0, k);
+					part[c] = sum;
+				}
+				for (long c = 0; c < 64; c++)
+					acc += part[c];
+				loss_0[0] = (float)acc;
 			}
-			for (long c = 0; c < 64; c++)
-				acc += part[c];
-			t31[0] = (float)acc;
+		}
+	} else {
+		/* loss.0: bce [] */
+		{
+			{
+				double part[64], acc = 0;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
+#endif
+				for (long c = 0; c < 64; c++) {
+					const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
+					double sum = 0;
+					sum += cvae_bce_logits(i1 - i0, decoder_5 + i0, xhat + i0, x + i0, NULL, 0);
+					part[c] = sum;
+				}
+				for (long c = 0; c < 64; c++)
+					acc += part[c];
+				loss_0[0] = (float)acc;
+			}
 		}
 	}
-	/* t37 = bce_grad: computed with t31 */
-	/* t33 = add */
+	/* loss: add [] */
 	for (long i = 0; i < 1; i++)
-		t33[i] = t31[i] + t32[i];
-	/* t35 = kl_normal_grad */
+		loss[i] = loss_0[i] + loss_1[i];
+	return loss[0];
+}
+
+/* A call in training mode: the step after the state's, noise while h->stochastic. */
+static cvae_ctx cvae_training(const void *state, void *work, int n, const cvae_hparams *h, void *updates)
+{
+	cvae_ctx c = cvae_eval(state, work, n);
+	c.training = 1;
+	c.stochastic = h->stochastic;
+	c.step = *(const int64_t *)state + 1;
+	c.updates = updates;
+	return c;
+}
+
+/* The loss of the samples and the gradient of every parameter, into grad. */
+static cvae_real cvae_pass(const cvae_ctx *ctx, const cvae_real *x, const cvae_real *y, float *grad)
+{
+	const int n = ctx->n;
+	const float *const params = ctx->params;
+	unsigned char *const work = ctx->work;
+	const int stochastic = ctx->stochastic;
+	const uint64_t rng = ctx->rng;
+	const int64_t step = ctx->step;
+	const cvae_real result = cvae_run(ctx, x, y, CVAE_ENCODER | CVAE_DECODER | CVAE_LOSS);
+	const float *const encoder_3_weight = params + CVAE_ENCODER_3_WEIGHT;
+	const float *const encoder_5_weight = params + CVAE_ENCODER_5_WEIGHT;
+	const float *const encoder_6_weight = params + CVAE_ENCODER_6_WEIGHT;
+	const float *const decoder_1_weight = params + CVAE_DECODER_1_WEIGHT;
+	const float *const decoder_3_weight = params + CVAE_DECODER_3_WEIGHT;
+	const float *const decoder_5_weight = params + CVAE_DECODER_5_WEIGHT;
+	float *const encoder_0 = (float *)(work + CVAE_AT_ENCODER_0);
+	float *const encoder_1 = (float *)(work + CVAE_AT_ENCODER_1);
+	float *const h_2 = (float *)(work + CVAE_AT_H_2);
+	float *const mu = (float *)(work + CVAE_AT_MU);
+	float *const logvar = (float *)(work + CVAE_AT_LOGVAR);
+	float *const decoder_0 = (float *)(work + CVAE_AT_DECODER_0);
+	float *const decoder_1 = (float *)(work + CVAE_AT_DECODER_1);
+	float *const decoder_3 = (float *)(work + CVAE_AT_DECODER_3);
+	float *const d_loss_0 = (float *)(work + CVAE_AT_D_LOSS_0);
+	float *const d_decoder_5 = (float *)(work + CVAE_AT_D_DECODER_5);
+	float *const d_mu = (float *)(work + CVAE_AT_D_MU);
+	float *const d_logvar = (float *)(work + CVAE_AT_D_LOGVAR);
+	float *const d_decoder_3 = (float *)(work + CVAE_AT_D_DECODER_3);
+	float *const d_decoder_5_weight = grad + CVAE_DECODER_5_WEIGHT;
+	float *const d_decoder_5_bias = grad + CVAE_DECODER_5_BIAS;
+	float *const d_decoder_1 = (float *)(work + CVAE_AT_D_DECODER_1);
+	float *const d_decoder_3_weight = grad + CVAE_DECODER_3_WEIGHT;
+	float *const d_decoder_3_bias = grad + CVAE_DECODER_3_BIAS;
+	float *const d_decoder_0 = (float *)(work + CVAE_AT_D_DECODER_0);
+	float *const d_decoder_1_weight = grad + CVAE_DECODER_1_WEIGHT;
+	float *const d_decoder_1_bias = grad + CVAE_DECODER_1_BIAS;
+	float *const d_z = (float *)(work + CVAE_AT_D_Z);
+	float *const d_mu_2 = (float *)(work + CVAE_AT_D_MU_2);
+	float *const d_logvar_2 = (float *)(work + CVAE_AT_D_LOGVAR_2);
+	float *const d_logvar_3 = (float *)(work + CVAE_AT_D_LOGVAR_3);
+	float *const d_h_2 = (float *)(work + CVAE_AT_D_H_2);
+	float *const d_encoder_6_weight = grad + CVAE_ENCODER_6_WEIGHT;
+	float *const d_encoder_6_bias = grad + CVAE_ENCODER_6_BIAS;
+	float *const d_h_2_2 = (float *)(work + CVAE_AT_D_H_2_2);
+	float *const d_h_2_3 = (float *)(work + CVAE_AT_D_H_2_3);
+	float *const d_encoder_5_weight = grad + CVAE_ENCODER_5_WEIGHT;
+	float *const d_encoder_5_bias = grad + CVAE_ENCODER_5_BIAS;
+	float *const act_grad = (float *)(work + CVAE_AT_ACT_GRAD);
+	float *const d_encoder_1 = (float *)(work + CVAE_AT_D_ENCODER_1);
+	float *const d_encoder_3_weight = grad + CVAE_ENCODER_3_WEIGHT;
+	float *const d_encoder_3_bias = grad + CVAE_ENCODER_3_BIAS;
+	float *const d_encoder_1_weight = grad + CVAE_ENCODER_1_WEIGHT;
+	float *const d_encoder_1_bias = grad + CVAE_ENCODER_1_BIAS;
+	/* d_decoder_5: computed with loss_0 */
+	/* d_mu: kl_normal_grad [n, 32] */
 	{
-		const float k = t34[0];
+		const float k = d_loss_0[0];
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 32 >= 32768)
 #endif
 		for (long i = 0; i < n * 32; i++)
-			t35[i] = k * t13[i];
+			d_mu[i] = k * mu[i];
 	}
-	/* t36 = kl_normal_grad */
+	/* d_logvar: kl_normal_grad [n, 32] */
 	{
-		const float k = t34[0];
+		const float k = d_loss_0[0];
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 32 >= 32768)
 #endif
 		for (long i = 0; i < n * 32; i++)
-			t36[i] = k * 0.5f * (expf(t16[i]) - 1);
+			d_logvar[i] = k * 0.5f * (expf(logvar[i]) - 1);
 	}
-	/* t38 = dense_dx*relu' */
-	cvae_gemm(n, 512, 784, t37, 784, 1, t27, 512, 1, NULL, t38,
-		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f, .y = t26});
-	/* t39 = dense_dw */
-	cvae_gemm(784, 512, n, t37, 1, 784, t26, 512, 1, NULL, t39, NULL);
-	/* t40 = sum_batch */
+	/* d_decoder_3: dense_dx*relu' [n, 512] */
+	cvae_gemm(n, 512, 784, d_decoder_5, 784, 1, decoder_5_weight, 512, 1, NULL, d_decoder_3,
+		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f, .y = decoder_3});
+	/* d_decoder_5_weight: dense_dw [784, 512] */
+	cvae_gemm(784, 512, n, d_decoder_5, 1, 784, decoder_3, 512, 1, NULL, d_decoder_5_weight, NULL);
+	/* d_decoder_5_bias: sum_batch [784] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 784 >= 32768)
 #endif
 	for (long j0 = 0; j0 < 784; j0 += 64) {
 		const long j1 = j0 + 64 < 784 ? j0 + 64 : 784;
 		for (long j = j0; j < j1; j++)
-			t40[j] = 0;
+			d_decoder_5_bias[j] = 0;
 		for (long b = 0; b < n; b++)
 			for (long j = j0; j < j1; j++)
-				t40[j] += t37[b * 784 + j];
+				d_decoder_5_bias[j] += d_decoder_5[b * 784 + j];
 	}
-	/* t42 = dense_dx*relu' */
-	cvae_gemm(n, 256, 512, t38, 512, 1, t23, 256, 1, NULL, t42,
-		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f, .y = t22});
-	/* t43 = dense_dw */
-	cvae_gemm(512, 256, n, t38, 1, 512, t22, 256, 1, NULL, t43, NULL);
-	/* t44 = sum_batch */
+	/* d_decoder_1: dense_dx*relu' [n, 256] */
+	cvae_gemm(n, 256, 512, d_decoder_3, 512, 1, decoder_3_weight, 256, 1, NULL, d_decoder_1,
+		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f, .y = decoder_1});
+	/* d_decoder_3_weight: dense_dw [512, 256] */
+	cvae_gemm(512, 256, n, d_decoder_3, 1, 512, decoder_1, 256, 1, NULL, d_decoder_3_weight, NULL);
+	/* d_decoder_3_bias: sum_batch [512] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 512 >= 32768)
 #endif
 	for (long j0 = 0; j0 < 512; j0 += 64) {
 		const long j1 = j0 + 64 < 512 ? j0 + 64 : 512;
 		for (long j = j0; j < j1; j++)
-			t44[j] = 0;
+			d_decoder_3_bias[j] = 0;
 		for (long b = 0; b < n; b++)
 			for (long j = j0; j < j1; j++)
-				t44[j] += t38[b * 512 + j];
+				d_decoder_3_bias[j] += d_decoder_3[b * 512 + j];
 	}
-	/* t46 = dense_dx */
-	cvae_gemm(n, 42, 256, t42, 256, 1, t19, 42, 1, NULL, t46,
+	/* d_decoder_0: dense_dx [n, 42] */
+	cvae_gemm(n, 42, 256, d_decoder_1, 256, 1, decoder_1_weight, 42, 1, NULL, d_decoder_0,
 		NULL);
-	/* t47 = dense_dw */
-	cvae_gemm(256, 42, n, t42, 1, 256, t18, 42, 1, NULL, t47, NULL);
-	/* t48 = sum_batch */
+	/* d_decoder_1_weight: dense_dw [256, 42] */
+	cvae_gemm(256, 42, n, d_decoder_1, 1, 256, decoder_0, 42, 1, NULL, d_decoder_1_weight, NULL);
+	/* d_decoder_1_bias: sum_batch [256] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 256 >= 32768)
 #endif
 	for (long j0 = 0; j0 < 256; j0 += 64) {
 		const long j1 = j0 + 64 < 256 ? j0 + 64 : 256;
 		for (long j = j0; j < j1; j++)
-			t48[j] = 0;
+			d_decoder_1_bias[j] = 0;
 		for (long b = 0; b < n; b++)
 			for (long j = j0; j < j1; j++)
-				t48[j] += t42[b * 256 + j];
+				d_decoder_1_bias[j] += d_decoder_1[b * 256 + j];
 	}
-	/* t49 = concat_slice */
+	/* d_z: concat_slice [n, 32] */
 	for (long b = 0; b < n; b++)
-		memcpy(t49 + b * 32, t46 + b * 42 + 0, sizeof(float) * 32);
-	/* t50 = add */
+		memcpy(d_z + b * 32, d_decoder_0 + b * 42 + 0, sizeof(float) * 32);
+	/* d_mu_2: add [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t50[i] = t35[i] + t49[i];
-	/* t51 = gaussian_dlogvar */
+		d_mu_2[i] = d_mu[i] + d_z[i];
+	/* d_logvar_2: gaussian_dlogvar [n, 32] */
 	{
 		const uint64_t key = cvae_mix(rng ^ cvae_mix(((uint64_t)step << 24) ^ 17u));
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 32 >= 32768)
 #endif
 		for (long i = 0; i < n * 32; i++)
-			t51[i] = stochastic ? 0.5f * t49[i] * expf(0.5f * t16[i]) * (float)cvae_normal(key, (uint64_t)i) : 0;
+			d_logvar_2[i] = stochastic ? 0.5f * d_z[i] * expf(0.5f * logvar[i]) * (float)cvae_normal(key, (uint64_t)i) : 0;
 	}
-	/* t52 = add */
+	/* d_logvar_3: add [n, 32] */
 	for (long i = 0; i < n * 32; i++)
-		t52[i] = t36[i] + t51[i];
-	/* t53 = dense_dx */
-	cvae_gemm(n, 256, 32, t52, 32, 1, t14, 256, 1, NULL, t53,
+		d_logvar_3[i] = d_logvar[i] + d_logvar_2[i];
+	/* d_h_2: dense_dx [n, 256] */
+	cvae_gemm(n, 256, 32, d_logvar_3, 32, 1, encoder_6_weight, 256, 1, NULL, d_h_2,
 		NULL);
-	/* t54 = dense_dw */
-	cvae_gemm(32, 256, n, t52, 1, 32, t10, 256, 1, NULL, t54, NULL);
-	/* t55 = sum_batch */
+	/* d_encoder_6_weight: dense_dw [32, 256] */
+	cvae_gemm(32, 256, n, d_logvar_3, 1, 32, h_2, 256, 1, NULL, d_encoder_6_weight, NULL);
+	/* d_encoder_6_bias: sum_batch [32] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 32 >= 32768)
 #endif
 	for (long j0 = 0; j0 < 32; j0 += 64) {
 		const long j1 = j0 + 64 < 32 ? j0 + 64 : 32;
 		for (long j = j0; j < j1; j++)
-			t55[j] = 0;
+			d_encoder_6_bias[j] = 0;
 		for (long b = 0; b < n; b++)
 			for (long j = j0; j < j1; j++)
-				t55[j] += t52[b * 32 + j];
+				d_encoder_6_bias[j] += d_logvar_3[b * 32 + j];
 	}
-	/* t56 = dense_dx */
-	cvae_gemm(n, 256, 32, t50, 32, 1, t11, 256, 1, NULL, t56,
+	/* d_h_2_2: dense_dx [n, 256] */
+	cvae_gemm(n, 256, 32, d_mu_2, 32, 1, encoder_5_weight, 256, 1, NULL, d_h_2_2,
 		NULL);
-	/* t57 = add */
+	/* d_h_2_3: add [n, 256] */
 	for (long i = 0; i < n * 256; i++)
-		t57[i] = t53[i] + t56[i];
-	/* t58 = dense_dw */
-	cvae_gemm(32, 256, n, t50, 1, 32, t10, 256, 1, NULL, t58, NULL);
-	/* t59 = sum_batch */
+		d_h_2_3[i] = d_h_2[i] + d_h_2_2[i];
+	/* d_encoder_5_weight: dense_dw [32, 256] */
+	cvae_gemm(32, 256, n, d_mu_2, 1, 32, h_2, 256, 1, NULL, d_encoder_5_weight, NULL);
+	/* d_encoder_5_bias: sum_batch [32] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 32 >= 32768)
 #endif
 	for (long j0 = 0; j0 < 32; j0 += 64) {
 		const long j1 = j0 + 64 < 32 ? j0 + 64 : 32;
 		for (long j = j0; j < j1; j++)
-			t59[j] = 0;
+			d_encoder_5_bias[j] = 0;
 		for (long b = 0; b < n; b++)
 			for (long j = j0; j < j1; j++)
-				t59[j] += t50[b * 32 + j];
+				d_encoder_5_bias[j] += d_mu_2[b * 32 + j];
 	}
-	/* t60 = act_grad */
-	cvae_act_all(CVAE_RELU, 0.0f, n * 256, t57, t10, t60);
-	/* t61 = dense_dx*relu' */
-	cvae_gemm(n, 512, 256, t60, 256, 1, t7, 512, 1, NULL, t61,
-		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f, .y = t6});
-	/* t62 = dense_dw */
-	cvae_gemm(256, 512, n, t60, 1, 256, t6, 512, 1, NULL, t62, NULL);
-	/* t63 = sum_batch */
+	/* act_grad: act_grad [n, 256] */
+	cvae_act_all(CVAE_RELU, 0.0f, n * 256, d_h_2_3, h_2, act_grad);
+	/* d_encoder_1: dense_dx*relu' [n, 512] */
+	cvae_gemm(n, 512, 256, act_grad, 256, 1, encoder_3_weight, 512, 1, NULL, d_encoder_1,
+		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f, .y = encoder_1});
+	/* d_encoder_3_weight: dense_dw [256, 512] */
+	cvae_gemm(256, 512, n, act_grad, 1, 256, encoder_1, 512, 1, NULL, d_encoder_3_weight, NULL);
+	/* d_encoder_3_bias: sum_batch [256] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 256 >= 32768)
 #endif
 	for (long j0 = 0; j0 < 256; j0 += 64) {
 		const long j1 = j0 + 64 < 256 ? j0 + 64 : 256;
 		for (long j = j0; j < j1; j++)
-			t63[j] = 0;
+			d_encoder_3_bias[j] = 0;
 		for (long b = 0; b < n; b++)
 			for (long j = j0; j < j1; j++)
-				t63[j] += t60[b * 256 + j];
+				d_encoder_3_bias[j] += act_grad[b * 256 + j];
 	}
-	/* t65 = dense_dw */
-	cvae_gemm(512, 794, n, t61, 1, 512, t2, 794, 1, NULL, t65, NULL);
-	/* t66 = sum_batch */
+	/* d_encoder_1_weight: dense_dw [512, 794] */
+	cvae_gemm(512, 794, n, d_encoder_1, 1, 512, encoder_0, 794, 1, NULL, d_encoder_1_weight, NULL);
+	/* d_encoder_1_bias: sum_batch [512] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 512 >= 32768)
 #endif
 	for (long j0 = 0; j0 < 512; j0 += 64) {
 		const long j1 = j0 + 64 < 512 ? j0 + 64 : 512;
 		for (long j = j0; j < j1; j++)
-			t66[j] = 0;
+			d_encoder_1_bias[j] = 0;
 		for (long b = 0; b < n; b++)
 			for (long j = j0; j < j1; j++)
-				t66[j] += t61[b * 512 + j];
+				d_encoder_1_bias[j] += d_encoder_1[b * 512 + j];
 	}
-	return t33[0];
+	return result;
 }
 
 cvae_real cvae_train_step(void *state, void *work, const cvae_real *x, const cvae_real *y, int n, const cvae_hparams *h)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	float *const params = (float *)((unsigned char *)state + 64);
-	const int64_t step = ++*cvae_step(state);
-	const int stochastic = h->stochastic;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	const cvae_real loss = cvae_pass(state, work, x, y, n, h, step, state);
-	float *const adam_m = cvae_adam_m(state), *const adam_v = cvae_adam_v(state);
-	const cvae_adam_k adam_k = {
-		(float)h->beta1, (float)h->beta2, (float)(1 - h->beta1), (float)(1 - h->beta2), (float)h->eps,
-		(float)h->weight_decay, (float)(h->lr / (1 - pow(h->beta1, (double)step))),
-		(float)sqrt(1 - pow(h->beta2, (double)step))};
-	float *const t3 = params + 0; /* encoder.1.weight */
-	float *const t4 = params + 406528; /* encoder.1.bias */
-	float *const t7 = params + 407040; /* encoder.3.weight */
-	float *const t8 = params + 538112; /* encoder.3.bias */
-	float *const t11 = params + 538368; /* encoder.5.weight */
-	float *const t12 = params + 546560; /* encoder.5.bias */
-	float *const t14 = params + 546592; /* encoder.6.weight */
-	float *const t15 = params + 554784; /* encoder.6.bias */
-	float *const t19 = params + 554816; /* decoder.1.weight */
-	float *const t20 = params + 565568; /* decoder.1.bias */
-	float *const t23 = params + 565824; /* decoder.3.weight */
-	float *const t24 = params + 696896; /* decoder.3.bias */
-	float *const t27 = params + 697408; /* decoder.5.weight */
-	float *const t28 = params + 1098816; /* decoder.5.bias */
-	float *const t39 = (float *)(work_ + 2468032); /* dense_dw [784, 512] */
-	float *const t40 = (float *)(work_ + 799744); /* sum_batch [784] */
-	float *const t43 = (float *)(work_ + 4073664); /* dense_dw [512, 256] */
-	float *const t44 = (float *)(work_ + 802880); /* sum_batch [512] */
-	float *const t47 = (float *)(work_ + 891968); /* dense_dw [256, 42] */
-	float *const t48 = (float *)(work_ + 804928); /* sum_batch [256] */
-	float *const t54 = (float *)(work_ + 1066048); /* dense_dw [32, 256] */
-	float *const t55 = (float *)(work_ + 822336); /* sum_batch [32] */
-	float *const t58 = (float *)(work_ + 934976); /* dense_dw [32, 256] */
-	float *const t59 = (float *)(work_ + 805952); /* sum_batch [32] */
-	float *const t62 = (float *)(work_ + 4597952); /* dense_dw [256, 512] */
-	float *const t63 = (float *)(work_ + 406528); /* sum_batch [256] */
-	float *const t65 = (float *)(work_ + 5122240); /* dense_dw [512, 794] */
-	float *const t66 = (float *)(work_ + 0); /* sum_batch [512] */
-	/* t67 = adam */
-	/* encoder.1.weight */
-	cvae_adam(406528, t3, adam_m + 0, adam_v + 0, t65, &adam_k);
-	/* t68 = adam */
-	/* encoder.1.bias */
-	cvae_adam(512, t4, adam_m + 406528, adam_v + 406528, t66, &adam_k);
-	/* t69 = adam */
-	/* encoder.3.weight */
-	cvae_adam(131072, t7, adam_m + 407040, adam_v + 407040, t62, &adam_k);
-	/* t70 = adam */
-	/* encoder.3.bias */
-	cvae_adam(256, t8, adam_m + 538112, adam_v + 538112, t63, &adam_k);
-	/* t71 = adam */
-	/* encoder.5.weight */
-	cvae_adam(8192, t11, adam_m + 538368, adam_v + 538368, t58, &adam_k);
-	/* t72 = adam */
-	/* encoder.5.bias */
-	cvae_adam(32, t12, adam_m + 546560, adam_v + 546560, t59, &adam_k);
-	/* t73 = adam */
-	/* encoder.6.weight */
-	cvae_adam(8192, t14, adam_m + 546592, adam_v + 546592, t54, &adam_k);
-	/* t74 = adam */
-	/* encoder.6.bias */
-	cvae_adam(32, t15, adam_m + 554784, adam_v + 554784, t55, &adam_k);
-	/* t75 = adam */
-	/* decoder.1.weight */
-	cvae_adam(10752, t19, adam_m + 554816, adam_v + 554816, t47, &adam_k);
-	/* t76 = adam */
-	/* decoder.1.bias */
-	cvae_adam(256, t20, adam_m + 565568, adam_v + 565568, t48, &adam_k);
-	/* t77 = adam */
-	/* decoder.3.weight */
-	cvae_adam(131072, t23, adam_m + 565824, adam_v + 565824, t43, &adam_k);
-	/* t78 = adam */
-	/* decoder.3.bias */
-	cvae_adam(512, t24, adam_m + 696896, adam_v + 696896, t44, &adam_k);
-	/* t79 = adam */
-	/* decoder.5.weight */
-	cvae_adam(401408, t27, adam_m + 697408, adam_v + 697408, t39, &adam_k);
-	/* t80 = adam */
-	/* decoder.5.bias */
-	cvae_adam(784, t28, adam_m + 1098816, adam_v + 1098816, t40, &adam_k);
+	const cvae_ctx c = cvae_training(state, work, n, h, state);
+	float *const grad = (float *)work; /* the gradient block */
+	const cvae_real loss = cvae_pass(&c, x, y, grad);
+	cvae_update(state, grad, h);
 	return loss;
 }
 
 cvae_real cvae_gradient(const void *state, void *work, const cvae_real *x, const cvae_real *y, int n, const cvae_hparams *h, cvae_real *grad)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = *(const int64_t *)state + 1;
-	const int stochastic = h->stochastic;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	const cvae_real loss = cvae_pass(state, work, x, y, n, h, step, NULL);
-	memcpy(grad + 0, work_ + 5122240, sizeof(float) * 406528);
-	memcpy(grad + 406528, work_ + 0, sizeof(float) * 512);
-	memcpy(grad + 407040, work_ + 4597952, sizeof(float) * 131072);
-	memcpy(grad + 538112, work_ + 406528, sizeof(float) * 256);
-	memcpy(grad + 538368, work_ + 934976, sizeof(float) * 8192);
-	memcpy(grad + 546560, work_ + 805952, sizeof(float) * 32);
-	memcpy(grad + 546592, work_ + 1066048, sizeof(float) * 8192);
-	memcpy(grad + 554784, work_ + 822336, sizeof(float) * 32);
-	memcpy(grad + 554816, work_ + 891968, sizeof(float) * 10752);
-	memcpy(grad + 565568, work_ + 804928, sizeof(float) * 256);
-	memcpy(grad + 565824, work_ + 4073664, sizeof(float) * 131072);
-	memcpy(grad + 696896, work_ + 802880, sizeof(float) * 512);
-	memcpy(grad + 697408, work_ + 2468032, sizeof(float) * 401408);
-	memcpy(grad + 1098816, work_ + 799744, sizeof(float) * 784);
-	return loss;
+	const cvae_ctx c = cvae_training(state, work, n, h, NULL);
+	return cvae_pass(&c, x, y, grad);
 }
 
 void cvae_update(void *state, const cvae_real *grad, const cvae_hparams *h)
@@ -964,293 +992,34 @@ void cvae_update(void *state, const cvae_real *grad, const cvae_hparams *h)
 		(float)h->beta1, (float)h->beta2, (float)(1 - h->beta1), (float)(1 - h->beta2), (float)h->eps,
 		(float)h->weight_decay, (float)(h->lr / (1 - pow(h->beta1, (double)step))),
 		(float)sqrt(1 - pow(h->beta2, (double)step))};
-	cvae_real *const params = cvae_params(state);
-	cvae_adam(1099600, params, adam_m, adam_v, grad, &adam_k);
+	cvae_adam(1099600, cvae_params(state), adam_m, adam_v, grad, &adam_k);
 }
 
 cvae_real cvae_loss(const void *state, void *work, const cvae_real *x, const cvae_real *y, int n)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = 0;
-	const int stochastic = 0;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	const float *const t0 = x;
-	const float *const t1 = y;
-	float *const t2 = (float *)(work_ + 0); /* concat [n, 794] */
-	const float *const t3 = params + 0; /* encoder.1.weight */
-	const float *const t4 = params + 406528; /* encoder.1.bias */
-	float *const t6 = (float *)(work_ + 406528); /* dense [n, 512] */
-	const float *const t7 = params + 407040; /* encoder.3.weight */
-	const float *const t8 = params + 538112; /* encoder.3.bias */
-	float *const t10 = (float *)(work_ + 668672); /* dense [n, 256] */
-	const float *const t11 = params + 538368; /* encoder.5.weight */
-	const float *const t12 = params + 546560; /* encoder.5.bias */
-	float *const t13 = (float *)(work_ + 799744); /* dense [n, 32] */
-	const float *const t14 = params + 546592; /* encoder.6.weight */
-	const float *const t15 = params + 554784; /* encoder.6.bias */
-	float *const t16 = (float *)(work_ + 816128); /* dense [n, 32] */
-	float *const t17 = (float *)(work_ + 832512); /* gaussian [n, 32] */
-	float *const t32 = (float *)(work_ + 848896); /* kl_normal [] */
-	float *const t18 = (float *)(work_ + 848960); /* concat [n, 42] */
-	const float *const t19 = params + 554816; /* decoder.1.weight */
-	const float *const t20 = params + 565568; /* decoder.1.bias */
-	float *const t22 = (float *)(work_ + 870464); /* dense [n, 256] */
-	const float *const t23 = params + 565824; /* decoder.3.weight */
-	const float *const t24 = params + 696896; /* decoder.3.bias */
-	float *const t26 = (float *)(work_ + 1001536); /* dense [n, 512] */
-	const float *const t27 = params + 697408; /* decoder.5.weight */
-	const float *const t28 = params + 1098816; /* decoder.5.bias */
-	float *const t29 = (float *)(work_ + 1263680); /* dense [n, 784] */
-	float *const t30 = (float *)(work_ + 1665088); /* sigmoid [n, 784] */
-	float *const t31 = (float *)(work_ + 2066560); /* bce [] */
-	float *const t33 = (float *)(work_ + 1263680); /* add [] */
-	/* t2 = concat */
-	for (long b = 0; b < n; b++) {
-		memcpy(t2 + b * 794 + 0, t0 + b * 784, sizeof(float) * 784);
-		memcpy(t2 + b * 794 + 784, t1 + b * 10, sizeof(float) * 10);
-	}
-	/* t6 = dense+relu */
-	cvae_gemm(n, 512, 794, t2, 794, 1, t3, 1, 794, t4, t6,
-		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
-	/* t10 = dense+relu */
-	cvae_gemm(n, 256, 512, t6, 512, 1, t7, 1, 512, t8, t10,
-		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
-	/* t13 = dense */
-	cvae_gemm(n, 32, 256, t10, 256, 1, t11, 1, 256, t12, t13,
-		NULL);
-	/* t16 = dense */
-	cvae_gemm(n, 32, 256, t10, 256, 1, t14, 1, 256, t15, t16,
-		NULL);
-	/* t17 = gaussian */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
-#endif
-	for (long i = 0; i < n * 32; i++)
-		t17[i] = t13[i];
-	/* t32 = kl_normal */
-	{
-		double part[64], acc = 0;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 32 >= 65536)
-#endif
-		for (long c = 0; c < 64; c++) {
-			const long i0 = n * 32 * c / 64 / 16 * 16, i1 = c == 63 ? n * 32 : n * 32 * (c + 1) / 64 / 16 * 16;
-			double sum = 0;
-			for (long i = i0; i < i1; i++) {
-				sum += 1 + (double)t16[i] - (double)t13[i] * t13[i] - exp((double)t16[i]);
-			}
-			part[c] = sum;
-		}
-		for (long c = 0; c < 64; c++)
-			acc += part[c];
-		t32[0] = (float)(-0.5 * acc);
-	}
-	/* t18 = concat */
-	for (long b = 0; b < n; b++) {
-		memcpy(t18 + b * 42 + 0, t17 + b * 32, sizeof(float) * 32);
-		memcpy(t18 + b * 42 + 32, t1 + b * 10, sizeof(float) * 10);
-	}
-	/* t22 = dense+relu */
-	cvae_gemm(n, 256, 42, t18, 42, 1, t19, 1, 42, t20, t22,
-		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
-	/* t26 = dense+relu */
-	cvae_gemm(n, 512, 256, t22, 256, 1, t23, 1, 256, t24, t26,
-		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
-	/* t29 = dense */
-	cvae_gemm(n, 784, 512, t26, 512, 1, t27, 1, 512, t28, t29,
-		NULL);
-	/* t30 = sigmoid */
-	cvae_act_all(CVAE_SIGMOID, 0.0f, n * 784, t29, NULL, t30);
-	/* t31 = bce */
-	{
-		{
-			double part[64], acc = 0;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
-#endif
-			for (long c = 0; c < 64; c++) {
-				const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
-				double sum = 0;
-				sum += cvae_bce_logits(i1 - i0, t29 + i0, t30 + i0, t0 + i0, NULL, 0);
-				part[c] = sum;
-			}
-			for (long c = 0; c < 64; c++)
-				acc += part[c];
-			t31[0] = (float)acc;
-		}
-	}
-	/* t33 = add */
-	for (long i = 0; i < 1; i++)
-		t33[i] = t31[i] + t32[i];
-	return t33[0];
+	const cvae_ctx c = cvae_eval(state, work, n);
+	return cvae_run(&c, x, y, CVAE_ENCODER | CVAE_DECODER | CVAE_LOSS);
 }
 
 void cvae_forward(const void *state, void *work, const cvae_real *x, const cvae_real *y, int n, cvae_real *out)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = 0;
-	const int stochastic = 0;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	const float *const t0 = x;
-	const float *const t1 = y;
-	float *const t2 = (float *)(work_ + 0); /* concat [n, 794] */
-	const float *const t3 = params + 0; /* encoder.1.weight */
-	const float *const t4 = params + 406528; /* encoder.1.bias */
-	float *const t6 = (float *)(work_ + 406528); /* dense [n, 512] */
-	const float *const t7 = params + 407040; /* encoder.3.weight */
-	const float *const t8 = params + 538112; /* encoder.3.bias */
-	float *const t10 = (float *)(work_ + 668672); /* dense [n, 256] */
-	const float *const t11 = params + 538368; /* encoder.5.weight */
-	const float *const t12 = params + 546560; /* encoder.5.bias */
-	float *const t13 = (float *)(work_ + 799744); /* dense [n, 32] */
-	const float *const t14 = params + 546592; /* encoder.6.weight */
-	const float *const t15 = params + 554784; /* encoder.6.bias */
-	float *const t16 = (float *)(work_ + 816128); /* dense [n, 32] */
-	float *const t17 = (float *)(work_ + 832512); /* gaussian [n, 32] */
-	float *const t18 = (float *)(work_ + 848960); /* concat [n, 42] */
-	const float *const t19 = params + 554816; /* decoder.1.weight */
-	const float *const t20 = params + 565568; /* decoder.1.bias */
-	float *const t22 = (float *)(work_ + 870464); /* dense [n, 256] */
-	const float *const t23 = params + 565824; /* decoder.3.weight */
-	const float *const t24 = params + 696896; /* decoder.3.bias */
-	float *const t26 = (float *)(work_ + 1001536); /* dense [n, 512] */
-	const float *const t27 = params + 697408; /* decoder.5.weight */
-	const float *const t28 = params + 1098816; /* decoder.5.bias */
-	float *const t29 = (float *)(work_ + 1263680); /* dense [n, 784] */
-	float *const t30 = (float *)(work_ + 1665088); /* sigmoid [n, 784] */
-	/* t2 = concat */
-	for (long b = 0; b < n; b++) {
-		memcpy(t2 + b * 794 + 0, t0 + b * 784, sizeof(float) * 784);
-		memcpy(t2 + b * 794 + 784, t1 + b * 10, sizeof(float) * 10);
-	}
-	/* t6 = dense+relu */
-	cvae_gemm(n, 512, 794, t2, 794, 1, t3, 1, 794, t4, t6,
-		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
-	/* t10 = dense+relu */
-	cvae_gemm(n, 256, 512, t6, 512, 1, t7, 1, 512, t8, t10,
-		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
-	/* t13 = dense */
-	cvae_gemm(n, 32, 256, t10, 256, 1, t11, 1, 256, t12, t13,
-		NULL);
-	/* t16 = dense */
-	cvae_gemm(n, 32, 256, t10, 256, 1, t14, 1, 256, t15, t16,
-		NULL);
-	/* t17 = gaussian */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
-#endif
-	for (long i = 0; i < n * 32; i++)
-		t17[i] = t13[i];
-	/* t18 = concat */
-	for (long b = 0; b < n; b++) {
-		memcpy(t18 + b * 42 + 0, t17 + b * 32, sizeof(float) * 32);
-		memcpy(t18 + b * 42 + 32, t1 + b * 10, sizeof(float) * 10);
-	}
-	/* t22 = dense+relu */
-	cvae_gemm(n, 256, 42, t18, 42, 1, t19, 1, 42, t20, t22,
-		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
-	/* t26 = dense+relu */
-	cvae_gemm(n, 512, 256, t22, 256, 1, t23, 1, 256, t24, t26,
-		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
-	/* t29 = dense */
-	cvae_gemm(n, 784, 512, t26, 512, 1, t27, 1, 512, t28, t29,
-		NULL);
-	/* t30 = sigmoid */
-	cvae_act_all(CVAE_SIGMOID, 0.0f, n * 784, t29, NULL, t30);
-	memcpy(out, t30, sizeof(float) * n * 784);
+	const cvae_ctx c = cvae_eval(state, work, n);
+	cvae_run(&c, x, y, CVAE_ENCODER | CVAE_DECODER);
+	memcpy(out, c.work + CVAE_AT_XHAT, sizeof(float) * n * 784);
 }
 
 void cvae_encode(const void *state, void *work, const cvae_real *x, const cvae_real *y, int n, cvae_real *z)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = 0;
-	const int stochastic = 0;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	const float *const t0 = x;
-	const float *const t1 = y;
-	float *const t2 = (float *)(work_ + 0); /* concat [n, 794] */
-	const float *const t3 = params + 0; /* encoder.1.weight */
-	const float *const t4 = params + 406528; /* encoder.1.bias */
-	float *const t6 = (float *)(work_ + 406528); /* dense [n, 512] */
-	const float *const t7 = params + 407040; /* encoder.3.weight */
-	const float *const t8 = params + 538112; /* encoder.3.bias */
-	float *const t10 = (float *)(work_ + 668672); /* dense [n, 256] */
-	const float *const t11 = params + 538368; /* encoder.5.weight */
-	const float *const t12 = params + 546560; /* encoder.5.bias */
-	float *const t13 = (float *)(work_ + 799744); /* dense [n, 32] */
-	const float *const t14 = params + 546592; /* encoder.6.weight */
-	const float *const t15 = params + 554784; /* encoder.6.bias */
-	float *const t16 = (float *)(work_ + 816128); /* dense [n, 32] */
-	float *const t17 = (float *)(work_ + 832512); /* gaussian [n, 32] */
-	/* t2 = concat */
-	for (long b = 0; b < n; b++) {
-		memcpy(t2 + b * 794 + 0, t0 + b * 784, sizeof(float) * 784);
-		memcpy(t2 + b * 794 + 784, t1 + b * 10, sizeof(float) * 10);
-	}
-	/* t6 = dense+relu */
-	cvae_gemm(n, 512, 794, t2, 794, 1, t3, 1, 794, t4, t6,
-		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
-	/* t10 = dense+relu */
-	cvae_gemm(n, 256, 512, t6, 512, 1, t7, 1, 512, t8, t10,
-		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
-	/* t13 = dense */
-	cvae_gemm(n, 32, 256, t10, 256, 1, t11, 1, 256, t12, t13,
-		NULL);
-	/* t16 = dense */
-	cvae_gemm(n, 32, 256, t10, 256, 1, t14, 1, 256, t15, t16,
-		NULL);
-	/* t17 = gaussian */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
-#endif
-	for (long i = 0; i < n * 32; i++)
-		t17[i] = t13[i];
-	memcpy(z, t17, sizeof(float) * n * 32);
+	const cvae_ctx c = cvae_eval(state, work, n);
+	cvae_run(&c, x, y, CVAE_ENCODER);
+	memcpy(z, c.work + CVAE_AT_Z, sizeof(float) * n * 32);
 }
 
 void cvae_decode(const void *state, void *work, const cvae_real *z, const cvae_real *y, int n, cvae_real *out)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = 0;
-	const int stochastic = 0;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	const float *const t1 = y;
-	const float *const t17 = z;
-	float *const t18 = (float *)(work_ + 848960); /* concat [n, 42] */
-	const float *const t19 = params + 554816; /* decoder.1.weight */
-	const float *const t20 = params + 565568; /* decoder.1.bias */
-	float *const t22 = (float *)(work_ + 870464); /* dense [n, 256] */
-	const float *const t23 = params + 565824; /* decoder.3.weight */
-	const float *const t24 = params + 696896; /* decoder.3.bias */
-	float *const t26 = (float *)(work_ + 1001536); /* dense [n, 512] */
-	const float *const t27 = params + 697408; /* decoder.5.weight */
-	const float *const t28 = params + 1098816; /* decoder.5.bias */
-	float *const t29 = (float *)(work_ + 1263680); /* dense [n, 784] */
-	float *const t30 = (float *)(work_ + 1665088); /* sigmoid [n, 784] */
-	/* t18 = concat */
-	for (long b = 0; b < n; b++) {
-		memcpy(t18 + b * 42 + 0, t17 + b * 32, sizeof(float) * 32);
-		memcpy(t18 + b * 42 + 32, t1 + b * 10, sizeof(float) * 10);
-	}
-	/* t22 = dense+relu */
-	cvae_gemm(n, 256, 42, t18, 42, 1, t19, 1, 42, t20, t22,
-		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
-	/* t26 = dense+relu */
-	cvae_gemm(n, 512, 256, t22, 256, 1, t23, 1, 256, t24, t26,
-		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
-	/* t29 = dense */
-	cvae_gemm(n, 784, 512, t26, 512, 1, t27, 1, 512, t28, t29,
-		NULL);
-	/* t30 = sigmoid */
-	cvae_act_all(CVAE_SIGMOID, 0.0f, n * 784, t29, NULL, t30);
-	memcpy(out, t30, sizeof(float) * n * 784);
+	const cvae_ctx c = cvae_eval(state, work, n);
+	memcpy(c.work + CVAE_AT_Z, z, sizeof(float) * n * 32);
+	cvae_run(&c, NULL, y, CVAE_DECODER);
+	memcpy(out, c.work + CVAE_AT_XHAT, sizeof(float) * n * 784);
 }
 

@@ -12,7 +12,7 @@
 
 #define CVAE_MAX_BATCH 128
 #define CVAE_STATE_BYTES 13195264
-#define CVAE_WORK_BYTES 6748352
+#define CVAE_WORK_BYTES 6866432
 #define CVAE_NUM_PARAMS 14
 #define CVAE_PARAM_ELEMS 1099600
 #define CVAE_NUM_BUFFERS 0
@@ -21,6 +21,22 @@
 #define CVAE_INPUT1_SIZE 10 /* input y [n, 10] */
 #define CVAE_LATENT_SIZE 32 /* [n, 32] */
 #define CVAE_OUTPUT_SIZE 784 /* [n, 784] */
+
+/* Where each parameter starts in the parameter block (and in a gradient), in elements. */
+#define CVAE_ENCODER_1_WEIGHT 0 /* encoder.1.weight [512, 794] */
+#define CVAE_ENCODER_1_BIAS 406528 /* encoder.1.bias [512] */
+#define CVAE_ENCODER_3_WEIGHT 407040 /* encoder.3.weight [256, 512] */
+#define CVAE_ENCODER_3_BIAS 538112 /* encoder.3.bias [256] */
+#define CVAE_ENCODER_5_WEIGHT 538368 /* encoder.5.weight [32, 256] */
+#define CVAE_ENCODER_5_BIAS 546560 /* encoder.5.bias [32] */
+#define CVAE_ENCODER_6_WEIGHT 546592 /* encoder.6.weight [32, 256] */
+#define CVAE_ENCODER_6_BIAS 554784 /* encoder.6.bias [32] */
+#define CVAE_DECODER_1_WEIGHT 554816 /* decoder.1.weight [256, 42] */
+#define CVAE_DECODER_1_BIAS 565568 /* decoder.1.bias [256] */
+#define CVAE_DECODER_3_WEIGHT 565824 /* decoder.3.weight [512, 256] */
+#define CVAE_DECODER_3_BIAS 696896 /* decoder.3.bias [512] */
+#define CVAE_DECODER_5_WEIGHT 697408 /* decoder.5.weight [784, 512] */
+#define CVAE_DECODER_5_BIAS 1098816 /* decoder.5.bias [784] */
 
 typedef float cvae_real;
 

@@ -9,6 +9,25 @@
 #include <omp.h> /* threads, when built with -fopenmp */
 #endif
 
+/* The work arena, in bytes: the gradient block (in the train step) at 0,
+ * then every value; values whose lives do not overlap share memory. */
+#define DENOISING_AE_AT_ENCODER_0 4334784 /* encoder.0: gaussian_noise [n, 784] */
+#define DENOISING_AE_AT_ENCODER_1 4736192 /* encoder.1: clamp [n, 784] */
+#define DENOISING_AE_AT_ENCODER_2 4334784 /* encoder.2: dense+relu [n, 512] */
+#define DENOISING_AE_AT_ENCODER_4 4596928 /* encoder.4: dense+relu [n, 256] */
+#define DENOISING_AE_AT_Z 5137600 /* encoder.6: dense [n, 32] */
+#define DENOISING_AE_AT_DECODER_0 5153984 /* decoder.0: dense+relu [n, 256] */
+#define DENOISING_AE_AT_DECODER_2 5285056 /* decoder.2: dense+relu [n, 512] */
+#define DENOISING_AE_AT_XHAT 5547200 /* decoder.4: dense+sigmoid [n, 784] */
+#define DENOISING_AE_AT_CONSTANT 4728000 /* constant: constant [] */
+#define DENOISING_AE_AT_LOSS 4728064 /* loss.0: mse+mse_grad [] */
+#define DENOISING_AE_AT_D_XHAT 5948608 /* d_xhat: mse_grad*sigmoid' [n, 784] */
+#define DENOISING_AE_AT_D_DECODER_2 6350016 /* d_decoder_2: dense_dx*relu' [n, 512] */
+#define DENOISING_AE_AT_D_DECODER_0 5285056 /* d_decoder_0: dense_dx*relu' [n, 256] */
+#define DENOISING_AE_AT_D_Z 5153984 /* d_z: dense_dx [n, 32] */
+#define DENOISING_AE_AT_D_ENCODER_4 5170368 /* d_encoder_4: dense_dx*relu' [n, 256] */
+#define DENOISING_AE_AT_D_ENCODER_2 5948608 /* d_encoder_2: dense_dx*relu' [n, 512] */
+
 /* Vectors: AVX-512 or AVX2 with FMA where the compiler targets them,
  * otherwise 128 bits (SSE2 on x86-64, NEON on ARM, plain C elsewhere). */
 #if defined(SIMDE_X86_AVX512F_NATIVE)
@@ -401,61 +420,33 @@ static double denoising_ae_normal(uint64_t key, uint64_t i)
 }
 
 static const denoising_ae_param_info denoising_ae_param_table[12] = {
-	{"encoder.2.weight", 2, {512, 784, 0, 0}, 0, 401408},
-	{"encoder.2.bias", 1, {512, 0, 0, 0}, 401408, 512},
-	{"encoder.4.weight", 2, {256, 512, 0, 0}, 401920, 131072},
-	{"encoder.4.bias", 1, {256, 0, 0, 0}, 532992, 256},
-	{"encoder.6.weight", 2, {32, 256, 0, 0}, 533248, 8192},
-	{"encoder.6.bias", 1, {32, 0, 0, 0}, 541440, 32},
-	{"decoder.0.weight", 2, {256, 32, 0, 0}, 541472, 8192},
-	{"decoder.0.bias", 1, {256, 0, 0, 0}, 549664, 256},
-	{"decoder.2.weight", 2, {512, 256, 0, 0}, 549920, 131072},
-	{"decoder.2.bias", 1, {512, 0, 0, 0}, 680992, 512},
-	{"decoder.4.weight", 2, {784, 512, 0, 0}, 681504, 401408},
-	{"decoder.4.bias", 1, {784, 0, 0, 0}, 1082912, 784},
+	{"encoder.2.weight", 2, {512, 784, 0, 0}, DENOISING_AE_ENCODER_2_WEIGHT, 401408},
+	{"encoder.2.bias", 1, {512, 0, 0, 0}, DENOISING_AE_ENCODER_2_BIAS, 512},
+	{"encoder.4.weight", 2, {256, 512, 0, 0}, DENOISING_AE_ENCODER_4_WEIGHT, 131072},
+	{"encoder.4.bias", 1, {256, 0, 0, 0}, DENOISING_AE_ENCODER_4_BIAS, 256},
+	{"encoder.6.weight", 2, {32, 256, 0, 0}, DENOISING_AE_ENCODER_6_WEIGHT, 8192},
+	{"encoder.6.bias", 1, {32, 0, 0, 0}, DENOISING_AE_ENCODER_6_BIAS, 32},
+	{"decoder.0.weight", 2, {256, 32, 0, 0}, DENOISING_AE_DECODER_0_WEIGHT, 8192},
+	{"decoder.0.bias", 1, {256, 0, 0, 0}, DENOISING_AE_DECODER_0_BIAS, 256},
+	{"decoder.2.weight", 2, {512, 256, 0, 0}, DENOISING_AE_DECODER_2_WEIGHT, 131072},
+	{"decoder.2.bias", 1, {512, 0, 0, 0}, DENOISING_AE_DECODER_2_BIAS, 512},
+	{"decoder.4.weight", 2, {784, 512, 0, 0}, DENOISING_AE_DECODER_4_WEIGHT, 401408},
+	{"decoder.4.bias", 1, {784, 0, 0, 0}, DENOISING_AE_DECODER_4_BIAS, 784},
 };
 
 denoising_ae_hparams denoising_ae_default_hparams(void)
 {
-	denoising_ae_hparams h = {0.001, 0.90000000000000002, 0.999, 1e-08, 0, 1};
+	const denoising_ae_hparams h = {0.001, 0.90000000000000002, 0.999, 1e-08, 0, 1};
 	return h;
 }
 
-const denoising_ae_param_info *denoising_ae_param(int i)
-{
-	return i >= 0 && i < 12 ? &denoising_ae_param_table[i] : NULL;
-}
-
-denoising_ae_real *denoising_ae_params(void *state)
-{
-	return (float *)((unsigned char *)state + 64);
-}
-
-denoising_ae_real *denoising_ae_adam_m(void *state)
-{
-	return (float *)((unsigned char *)state + 4334848);
-}
-
-denoising_ae_real *denoising_ae_adam_v(void *state)
-{
-	return (float *)((unsigned char *)state + 8669632);
-}
-
-int64_t *denoising_ae_step(void *state)
-{
-	return (int64_t *)state;
-}
-
-const denoising_ae_buffer_info *denoising_ae_buffer(int i)
-{
-	(void)i;
-	return NULL;
-}
-
-void *denoising_ae_buffers(void *state)
-{
-	return (unsigned char *)state + 13004416;
-}
+const denoising_ae_param_info *denoising_ae_param(int i) { return i >= 0 && i < 12 ? &denoising_ae_param_table[i] : NULL; }
+const denoising_ae_buffer_info *denoising_ae_buffer(int i) { return (void)i, NULL; }
+denoising_ae_real *denoising_ae_params(void *state) { return (float *)((unsigned char *)state + 64); }
+denoising_ae_real *denoising_ae_adam_m(void *state) { return (float *)((unsigned char *)state + 4334848); }
+denoising_ae_real *denoising_ae_adam_v(void *state) { return (float *)((unsigned char *)state + 8669632); }
+int64_t *denoising_ae_step(void *state) { return (int64_t *)state; }
+void *denoising_ae_buffers(void *state) { return (unsigned char *)state + 13004416; }
 
 void denoising_ae_init(void *state, uint64_t seed)
 {
@@ -470,319 +461,330 @@ void denoising_ae_init(void *state, uint64_t seed)
 	}
 }
 
-/* The loss and the gradient of every parameter (left in work); the
- * buffers' new values go to the state `updates` unless it is NULL. */
-static denoising_ae_real denoising_ae_pass(const void *state, void *work, const denoising_ae_real *x, int n, const denoising_ae_hparams *h,
-			int64_t step, void *updates)
+/* What one call of the model computes with. */
+typedef struct denoising_ae_ctx {
+	const float *params;  /* the parameter block */
+	const void *state;    /* the whole state (its buffers) */
+	unsigned char *work;  /* the work arena */
+	int n;                /* rows in the batch */
+	int training;         /* train step or gradient: batch statistics, pairs of
+	                         values computed by one kernel, buffer updates */
+	int stochastic;       /* noise, dropout and sampling on (training only) */
+	uint64_t rng;         /* the state's noise key */
+	int64_t step;         /* the step being taken; 0 outside training */
+	void *updates;        /* the state whose buffers take their new values, or NULL */
+} denoising_ae_ctx;
+
+/* The parts of the model NAME_run computes, in this order. */
+enum { DENOISING_AE_ENCODER = 1, DENOISING_AE_DECODER = 2, DENOISING_AE_LOSS = 4 };
+
+/* A call in evaluation mode. */
+static denoising_ae_ctx denoising_ae_eval(const void *state, void *work, int n)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int stochastic = h->stochastic;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	(void)updates;
-	const float *const t0 = x;
-	float *const t1 = (float *)(work_ + 0); /* gaussian_noise [n, 784] */
-	float *const t2 = (float *)(work_ + 401408); /* clamp [n, 784] */
-	const float *const t3 = params + 0; /* encoder.2.weight */
-	const float *const t4 = params + 401408; /* encoder.2.bias */
-	float *const t6 = (float *)(work_ + 0); /* dense [n, 512] */
-	const float *const t7 = params + 401920; /* encoder.4.weight */
-	const float *const t8 = params + 532992; /* encoder.4.bias */
-	float *const t10 = (float *)(work_ + 262144); /* dense [n, 256] */
-	const float *const t11 = params + 533248; /* encoder.6.weight */
-	const float *const t12 = params + 541440; /* encoder.6.bias */
-	float *const t13 = (float *)(work_ + 802816); /* dense [n, 32] */
-	const float *const t14 = params + 541472; /* decoder.0.weight */
-	const float *const t15 = params + 549664; /* decoder.0.bias */
-	float *const t17 = (float *)(work_ + 819200); /* dense [n, 256] */
-	const float *const t18 = params + 549920; /* decoder.2.weight */
-	const float *const t19 = params + 680992; /* decoder.2.bias */
-	float *const t21 = (float *)(work_ + 950272); /* dense [n, 512] */
-	const float *const t22 = params + 681504; /* decoder.4.weight */
-	const float *const t23 = params + 1082912; /* decoder.4.bias */
-	float *const t25 = (float *)(work_ + 1212416); /* dense [n, 784] */
-	float *const t27 = (float *)(work_ + 393216); /* constant [] */
-	float *const t26 = (float *)(work_ + 393280); /* mse [] */
-	float *const t28 = (float *)(work_ + 1613824); /* mse_grad [n, 784] */
-	float *const t30 = (float *)(work_ + 2015232); /* dense_dx [n, 512] */
-	float *const t31 = (float *)(work_ + 2277376); /* dense_dw [784, 512] */
-	float *const t32 = (float *)(work_ + 393344); /* sum_batch [784] */
-	float *const t34 = (float *)(work_ + 950272); /* dense_dx [n, 256] */
-	float *const t35 = (float *)(work_ + 3883008); /* dense_dw [512, 256] */
-	float *const t36 = (float *)(work_ + 396480); /* sum_batch [512] */
-	float *const t38 = (float *)(work_ + 819200); /* dense_dx [n, 32] */
-	float *const t39 = (float *)(work_ + 835584); /* dense_dw [256, 32] */
-	float *const t40 = (float *)(work_ + 398528); /* sum_batch [256] */
-	float *const t41 = (float *)(work_ + 868352); /* dense_dx [n, 256] */
-	float *const t42 = (float *)(work_ + 999424); /* dense_dw [32, 256] */
-	float *const t43 = (float *)(work_ + 262144); /* sum_batch [32] */
-	float *const t45 = (float *)(work_ + 1613824); /* dense_dx [n, 512] */
-	float *const t46 = (float *)(work_ + 4407296); /* dense_dw [256, 512] */
-	float *const t47 = (float *)(work_ + 0); /* sum_batch [256] */
-	float *const t49 = (float *)(work_ + 4931584); /* dense_dw [512, 784] */
-	float *const t50 = (float *)(work_ + 1024); /* sum_batch [512] */
-	/* t1 = gaussian_noise */
-	{
-		const uint64_t key = denoising_ae_mix(rng ^ denoising_ae_mix(((uint64_t)step << 24) ^ 1u));
+	const denoising_ae_ctx c = {(const float *)((const unsigned char *)state + 64), state, (unsigned char *)work, n,
+		0, 0, *(const uint64_t *)((const unsigned char *)state + 8), 0, NULL};
+	return c;
+}
+
+/* The model: the parts in `parts`; returns the loss when it computes it. */
+static denoising_ae_real denoising_ae_run(const denoising_ae_ctx *ctx, const denoising_ae_real *x, int parts)
+{
+	const int n = ctx->n;
+	const float *const params = ctx->params;
+	unsigned char *const work = ctx->work;
+	const int training = ctx->training;
+	const int stochastic = ctx->stochastic;
+	const uint64_t rng = ctx->rng;
+	const int64_t step = ctx->step;
+	if (parts & DENOISING_AE_ENCODER) {
+		const float *const encoder_2_weight = params + DENOISING_AE_ENCODER_2_WEIGHT;
+		const float *const encoder_2_bias = params + DENOISING_AE_ENCODER_2_BIAS;
+		const float *const encoder_4_weight = params + DENOISING_AE_ENCODER_4_WEIGHT;
+		const float *const encoder_4_bias = params + DENOISING_AE_ENCODER_4_BIAS;
+		const float *const encoder_6_weight = params + DENOISING_AE_ENCODER_6_WEIGHT;
+		const float *const encoder_6_bias = params + DENOISING_AE_ENCODER_6_BIAS;
+		float *const encoder_0 = (float *)(work + DENOISING_AE_AT_ENCODER_0);
+		float *const encoder_1 = (float *)(work + DENOISING_AE_AT_ENCODER_1);
+		float *const encoder_2 = (float *)(work + DENOISING_AE_AT_ENCODER_2);
+		float *const encoder_4 = (float *)(work + DENOISING_AE_AT_ENCODER_4);
+		float *const z = (float *)(work + DENOISING_AE_AT_Z);
+		if (training) {
+			/* encoder.0: gaussian_noise [n, 784] */
+			{
+				const uint64_t key = denoising_ae_mix(rng ^ denoising_ae_mix(((uint64_t)step << 24) ^ 1u));
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
+#endif
+				for (long i = 0; i < n * 784; i++)
+					encoder_0[i] = x[i] + (stochastic ? (float)(0.29999999999999999f * denoising_ae_normal(key, (uint64_t)i)) : 0);
+			}
+		} else {
+			/* encoder.0: gaussian_noise [n, 784] */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
+#endif
+			for (long i = 0; i < n * 784; i++)
+				encoder_0[i] = x[i];
+		}
+		/* encoder.1: clamp [n, 784] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 784 >= 32768)
 #endif
 		for (long i = 0; i < n * 784; i++)
-			t1[i] = t0[i] + (stochastic ? (float)(0.29999999999999999f * denoising_ae_normal(key, (uint64_t)i)) : 0);
+			encoder_1[i] = encoder_0[i] < 0.0f ? 0.0f : encoder_0[i] > 1.0f ? 1.0f : encoder_0[i];
+		/* encoder.2: dense+relu [n, 512] */
+		denoising_ae_gemm(n, 512, 784, encoder_1, 784, 1, encoder_2_weight, 1, 784, encoder_2_bias, encoder_2,
+			&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
+		/* encoder.4: dense+relu [n, 256] */
+		denoising_ae_gemm(n, 256, 512, encoder_2, 512, 1, encoder_4_weight, 1, 512, encoder_4_bias, encoder_4,
+			&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
+		/* encoder.6: dense [n, 32] */
+		denoising_ae_gemm(n, 32, 256, encoder_4, 256, 1, encoder_6_weight, 1, 256, encoder_6_bias, z,
+			NULL);
 	}
-	/* t2 = clamp */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
-#endif
-	for (long i = 0; i < n * 784; i++)
-		t2[i] = t1[i] < 0.0f ? 0.0f : t1[i] > 1.0f ? 1.0f : t1[i];
-	/* t6 = dense+relu */
-	denoising_ae_gemm(n, 512, 784, t2, 784, 1, t3, 1, 784, t4, t6,
-		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
-	/* t10 = dense+relu */
-	denoising_ae_gemm(n, 256, 512, t6, 512, 1, t7, 1, 512, t8, t10,
-		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
-	/* t13 = dense */
-	denoising_ae_gemm(n, 32, 256, t10, 256, 1, t11, 1, 256, t12, t13,
-		NULL);
-	/* t17 = dense+relu */
-	denoising_ae_gemm(n, 256, 32, t13, 32, 1, t14, 1, 32, t15, t17,
-		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
-	/* t21 = dense+relu */
-	denoising_ae_gemm(n, 512, 256, t17, 256, 1, t18, 1, 256, t19, t21,
-		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
-	/* t25 = dense+sigmoid */
-	denoising_ae_gemm(n, 784, 512, t21, 512, 1, t22, 1, 512, t23, t25,
-		&(const denoising_ae_epilogue){.act = DENOISING_AE_SIGMOID, .slope = 0.0f});
-	/* t27 = constant */
-	t27[0] = 1.0f;
-	/* t26 = mse+mse_grad */
-	{
-		const float k = (float)(t27[0] / (double)(n * 784));
+	if (parts & DENOISING_AE_DECODER) {
+		const float *const decoder_0_weight = params + DENOISING_AE_DECODER_0_WEIGHT;
+		const float *const decoder_0_bias = params + DENOISING_AE_DECODER_0_BIAS;
+		const float *const decoder_2_weight = params + DENOISING_AE_DECODER_2_WEIGHT;
+		const float *const decoder_2_bias = params + DENOISING_AE_DECODER_2_BIAS;
+		const float *const decoder_4_weight = params + DENOISING_AE_DECODER_4_WEIGHT;
+		const float *const decoder_4_bias = params + DENOISING_AE_DECODER_4_BIAS;
+		float *const z = (float *)(work + DENOISING_AE_AT_Z);
+		float *const decoder_0 = (float *)(work + DENOISING_AE_AT_DECODER_0);
+		float *const decoder_2 = (float *)(work + DENOISING_AE_AT_DECODER_2);
+		float *const xhat = (float *)(work + DENOISING_AE_AT_XHAT);
+		/* decoder.0: dense+relu [n, 256] */
+		denoising_ae_gemm(n, 256, 32, z, 32, 1, decoder_0_weight, 1, 32, decoder_0_bias, decoder_0,
+			&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
+		/* decoder.2: dense+relu [n, 512] */
+		denoising_ae_gemm(n, 512, 256, decoder_0, 256, 1, decoder_2_weight, 1, 256, decoder_2_bias, decoder_2,
+			&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
+		/* decoder.4: dense+sigmoid [n, 784] */
+		denoising_ae_gemm(n, 784, 512, decoder_2, 512, 1, decoder_4_weight, 1, 512, decoder_4_bias, xhat,
+			&(const denoising_ae_epilogue){.act = DENOISING_AE_SIGMOID, .slope = 0.0f});
+	}
+	if (!(parts & DENOISING_AE_LOSS))
+		return 0;
+	float *const xhat = (float *)(work + DENOISING_AE_AT_XHAT);
+	float *const constant = (float *)(work + DENOISING_AE_AT_CONSTANT);
+	float *const loss = (float *)(work + DENOISING_AE_AT_LOSS);
+	float *const d_xhat = (float *)(work + DENOISING_AE_AT_D_XHAT);
+	/* constant: constant [] */
+	constant[0] = 1.0f;
+	if (training) {
+		/* loss.0: mse+mse_grad [] */
 		{
-			double part[64], acc = 0;
+			const float k = (float)(constant[0] / (double)(n * 784));
+			{
+				double part[64], acc = 0;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 784 >= 65536)
 #endif
-			for (long c = 0; c < 64; c++) {
-				const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
-				double sum = 0;
-				for (long i = i0; i < i1; i++) {
-					double d = (double)t25[i] - (double)t0[i];
-					sum += d * d;
-					t28[i] = 2 * k * (t25[i] - t0[i]);
+				for (long c = 0; c < 64; c++) {
+					const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
+					double sum = 0;
+					for (long i = i0; i < i1; i++) {
+						double d = (double)xhat[i] - (double)x[i];
+						sum += d * d;
+						d_xhat[i] = 2 * k * (xhat[i] - x[i]);
+					}
+					denoising_ae_act(DENOISING_AE_SIGMOID, 0.0f, 1, i1 - i0, d_xhat + i0, 0, xhat + i0, 0, d_xhat + i0, 0);
+					part[c] = sum;
 				}
-				denoising_ae_act(DENOISING_AE_SIGMOID, 0.0f, 1, i1 - i0, t28 + i0, 0, t25 + i0, 0, t28 + i0, 0);
-				part[c] = sum;
+				for (long c = 0; c < 64; c++)
+					acc += part[c];
+				loss[0] = (float)(acc / (double)(n * 784));
 			}
-			for (long c = 0; c < 64; c++)
-				acc += part[c];
-			t26[0] = (float)(acc / (double)(n * 784));
+		}
+	} else {
+		/* loss.0: mse [] */
+		{
+			{
+				double part[64], acc = 0;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
+#endif
+				for (long c = 0; c < 64; c++) {
+					const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
+					double sum = 0;
+					for (long i = i0; i < i1; i++) {
+						double d = (double)xhat[i] - (double)x[i];
+						sum += d * d;
+					}
+					part[c] = sum;
+				}
+				for (long c = 0; c < 64; c++)
+					acc += part[c];
+				loss[0] = (float)(acc / (double)(n * 784));
+			}
 		}
 	}
-	/* t28 = mse_grad: computed with t26 */
-	/* t30 = dense_dx*relu' */
-	denoising_ae_gemm(n, 512, 784, t28, 784, 1, t22, 512, 1, NULL, t30,
-		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f, .y = t21});
-	/* t31 = dense_dw */
-	denoising_ae_gemm(784, 512, n, t28, 1, 784, t21, 512, 1, NULL, t31, NULL);
-	/* t32 = sum_batch */
+	return loss[0];
+}
+
+/* A call in training mode: the step after the state's, noise while h->stochastic. */
+static denoising_ae_ctx denoising_ae_training(const void *state, void *work, int n, const denoising_ae_hparams *h, void *updates)
+{
+	denoising_ae_ctx c = denoising_ae_eval(state, work, n);
+	c.training = 1;
+	c.stochastic = h->stochastic;
+	c.step = *(const int64_t *)state + 1;
+	c.updates = updates;
+	return c;
+}
+
+/* The loss of the samples and the gradient of every parameter, into grad. */
+static denoising_ae_real denoising_ae_pass(const denoising_ae_ctx *ctx, const denoising_ae_real *x, float *grad)
+{
+	const int n = ctx->n;
+	const float *const params = ctx->params;
+	unsigned char *const work = ctx->work;
+	const denoising_ae_real result = denoising_ae_run(ctx, x, DENOISING_AE_ENCODER | DENOISING_AE_DECODER | DENOISING_AE_LOSS);
+	const float *const encoder_4_weight = params + DENOISING_AE_ENCODER_4_WEIGHT;
+	const float *const encoder_6_weight = params + DENOISING_AE_ENCODER_6_WEIGHT;
+	const float *const decoder_0_weight = params + DENOISING_AE_DECODER_0_WEIGHT;
+	const float *const decoder_2_weight = params + DENOISING_AE_DECODER_2_WEIGHT;
+	const float *const decoder_4_weight = params + DENOISING_AE_DECODER_4_WEIGHT;
+	float *const encoder_1 = (float *)(work + DENOISING_AE_AT_ENCODER_1);
+	float *const encoder_2 = (float *)(work + DENOISING_AE_AT_ENCODER_2);
+	float *const encoder_4 = (float *)(work + DENOISING_AE_AT_ENCODER_4);
+	float *const z = (float *)(work + DENOISING_AE_AT_Z);
+	float *const decoder_0 = (float *)(work + DENOISING_AE_AT_DECODER_0);
+	float *const decoder_2 = (float *)(work + DENOISING_AE_AT_DECODER_2);
+	float *const d_xhat = (float *)(work + DENOISING_AE_AT_D_XHAT);
+	float *const d_decoder_2 = (float *)(work + DENOISING_AE_AT_D_DECODER_2);
+	float *const d_decoder_4_weight = grad + DENOISING_AE_DECODER_4_WEIGHT;
+	float *const d_decoder_4_bias = grad + DENOISING_AE_DECODER_4_BIAS;
+	float *const d_decoder_0 = (float *)(work + DENOISING_AE_AT_D_DECODER_0);
+	float *const d_decoder_2_weight = grad + DENOISING_AE_DECODER_2_WEIGHT;
+	float *const d_decoder_2_bias = grad + DENOISING_AE_DECODER_2_BIAS;
+	float *const d_z = (float *)(work + DENOISING_AE_AT_D_Z);
+	float *const d_decoder_0_weight = grad + DENOISING_AE_DECODER_0_WEIGHT;
+	float *const d_decoder_0_bias = grad + DENOISING_AE_DECODER_0_BIAS;
+	float *const d_encoder_4 = (float *)(work + DENOISING_AE_AT_D_ENCODER_4);
+	float *const d_encoder_6_weight = grad + DENOISING_AE_ENCODER_6_WEIGHT;
+	float *const d_encoder_6_bias = grad + DENOISING_AE_ENCODER_6_BIAS;
+	float *const d_encoder_2 = (float *)(work + DENOISING_AE_AT_D_ENCODER_2);
+	float *const d_encoder_4_weight = grad + DENOISING_AE_ENCODER_4_WEIGHT;
+	float *const d_encoder_4_bias = grad + DENOISING_AE_ENCODER_4_BIAS;
+	float *const d_encoder_2_weight = grad + DENOISING_AE_ENCODER_2_WEIGHT;
+	float *const d_encoder_2_bias = grad + DENOISING_AE_ENCODER_2_BIAS;
+	/* d_xhat: computed with loss */
+	/* d_decoder_2: dense_dx*relu' [n, 512] */
+	denoising_ae_gemm(n, 512, 784, d_xhat, 784, 1, decoder_4_weight, 512, 1, NULL, d_decoder_2,
+		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f, .y = decoder_2});
+	/* d_decoder_4_weight: dense_dw [784, 512] */
+	denoising_ae_gemm(784, 512, n, d_xhat, 1, 784, decoder_2, 512, 1, NULL, d_decoder_4_weight, NULL);
+	/* d_decoder_4_bias: sum_batch [784] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 784 >= 32768)
 #endif
 	for (long j0 = 0; j0 < 784; j0 += 64) {
 		const long j1 = j0 + 64 < 784 ? j0 + 64 : 784;
 		for (long j = j0; j < j1; j++)
-			t32[j] = 0;
+			d_decoder_4_bias[j] = 0;
 		for (long b = 0; b < n; b++)
 			for (long j = j0; j < j1; j++)
-				t32[j] += t28[b * 784 + j];
+				d_decoder_4_bias[j] += d_xhat[b * 784 + j];
 	}
-	/* t34 = dense_dx*relu' */
-	denoising_ae_gemm(n, 256, 512, t30, 512, 1, t18, 256, 1, NULL, t34,
-		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f, .y = t17});
-	/* t35 = dense_dw */
-	denoising_ae_gemm(512, 256, n, t30, 1, 512, t17, 256, 1, NULL, t35, NULL);
-	/* t36 = sum_batch */
+	/* d_decoder_0: dense_dx*relu' [n, 256] */
+	denoising_ae_gemm(n, 256, 512, d_decoder_2, 512, 1, decoder_2_weight, 256, 1, NULL, d_decoder_0,
+		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f, .y = decoder_0});
+	/* d_decoder_2_weight: dense_dw [512, 256] */
+	denoising_ae_gemm(512, 256, n, d_decoder_2, 1, 512, decoder_0, 256, 1, NULL, d_decoder_2_weight, NULL);
+	/* d_decoder_2_bias: sum_batch [512] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 512 >= 32768)
 #endif
 	for (long j0 = 0; j0 < 512; j0 += 64) {
 		const long j1 = j0 + 64 < 512 ? j0 + 64 : 512;
 		for (long j = j0; j < j1; j++)
-			t36[j] = 0;
+			d_decoder_2_bias[j] = 0;
 		for (long b = 0; b < n; b++)
 			for (long j = j0; j < j1; j++)
-				t36[j] += t30[b * 512 + j];
+				d_decoder_2_bias[j] += d_decoder_2[b * 512 + j];
 	}
-	/* t38 = dense_dx */
-	denoising_ae_gemm(n, 32, 256, t34, 256, 1, t14, 32, 1, NULL, t38,
+	/* d_z: dense_dx [n, 32] */
+	denoising_ae_gemm(n, 32, 256, d_decoder_0, 256, 1, decoder_0_weight, 32, 1, NULL, d_z,
 		NULL);
-	/* t39 = dense_dw */
-	denoising_ae_gemm(256, 32, n, t34, 1, 256, t13, 32, 1, NULL, t39, NULL);
-	/* t40 = sum_batch */
+	/* d_decoder_0_weight: dense_dw [256, 32] */
+	denoising_ae_gemm(256, 32, n, d_decoder_0, 1, 256, z, 32, 1, NULL, d_decoder_0_weight, NULL);
+	/* d_decoder_0_bias: sum_batch [256] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 256 >= 32768)
 #endif
 	for (long j0 = 0; j0 < 256; j0 += 64) {
 		const long j1 = j0 + 64 < 256 ? j0 + 64 : 256;
 		for (long j = j0; j < j1; j++)
-			t40[j] = 0;
+			d_decoder_0_bias[j] = 0;
 		for (long b = 0; b < n; b++)
 			for (long j = j0; j < j1; j++)
-				t40[j] += t34[b * 256 + j];
+				d_decoder_0_bias[j] += d_decoder_0[b * 256 + j];
 	}
-	/* t41 = dense_dx*relu' */
-	denoising_ae_gemm(n, 256, 32, t38, 32, 1, t11, 256, 1, NULL, t41,
-		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f, .y = t10});
-	/* t42 = dense_dw */
-	denoising_ae_gemm(32, 256, n, t38, 1, 32, t10, 256, 1, NULL, t42, NULL);
-	/* t43 = sum_batch */
+	/* d_encoder_4: dense_dx*relu' [n, 256] */
+	denoising_ae_gemm(n, 256, 32, d_z, 32, 1, encoder_6_weight, 256, 1, NULL, d_encoder_4,
+		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f, .y = encoder_4});
+	/* d_encoder_6_weight: dense_dw [32, 256] */
+	denoising_ae_gemm(32, 256, n, d_z, 1, 32, encoder_4, 256, 1, NULL, d_encoder_6_weight, NULL);
+	/* d_encoder_6_bias: sum_batch [32] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 32 >= 32768)
 #endif
 	for (long j0 = 0; j0 < 32; j0 += 64) {
 		const long j1 = j0 + 64 < 32 ? j0 + 64 : 32;
 		for (long j = j0; j < j1; j++)
-			t43[j] = 0;
+			d_encoder_6_bias[j] = 0;
 		for (long b = 0; b < n; b++)
 			for (long j = j0; j < j1; j++)
-				t43[j] += t38[b * 32 + j];
+				d_encoder_6_bias[j] += d_z[b * 32 + j];
 	}
-	/* t45 = dense_dx*relu' */
-	denoising_ae_gemm(n, 512, 256, t41, 256, 1, t7, 512, 1, NULL, t45,
-		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f, .y = t6});
-	/* t46 = dense_dw */
-	denoising_ae_gemm(256, 512, n, t41, 1, 256, t6, 512, 1, NULL, t46, NULL);
-	/* t47 = sum_batch */
+	/* d_encoder_2: dense_dx*relu' [n, 512] */
+	denoising_ae_gemm(n, 512, 256, d_encoder_4, 256, 1, encoder_4_weight, 512, 1, NULL, d_encoder_2,
+		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f, .y = encoder_2});
+	/* d_encoder_4_weight: dense_dw [256, 512] */
+	denoising_ae_gemm(256, 512, n, d_encoder_4, 1, 256, encoder_2, 512, 1, NULL, d_encoder_4_weight, NULL);
+	/* d_encoder_4_bias: sum_batch [256] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 256 >= 32768)
 #endif
 	for (long j0 = 0; j0 < 256; j0 += 64) {
 		const long j1 = j0 + 64 < 256 ? j0 + 64 : 256;
 		for (long j = j0; j < j1; j++)
-			t47[j] = 0;
+			d_encoder_4_bias[j] = 0;
 		for (long b = 0; b < n; b++)
 			for (long j = j0; j < j1; j++)
-				t47[j] += t41[b * 256 + j];
+				d_encoder_4_bias[j] += d_encoder_4[b * 256 + j];
 	}
-	/* t49 = dense_dw */
-	denoising_ae_gemm(512, 784, n, t45, 1, 512, t2, 784, 1, NULL, t49, NULL);
-	/* t50 = sum_batch */
+	/* d_encoder_2_weight: dense_dw [512, 784] */
+	denoising_ae_gemm(512, 784, n, d_encoder_2, 1, 512, encoder_1, 784, 1, NULL, d_encoder_2_weight, NULL);
+	/* d_encoder_2_bias: sum_batch [512] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 512 >= 32768)
 #endif
 	for (long j0 = 0; j0 < 512; j0 += 64) {
 		const long j1 = j0 + 64 < 512 ? j0 + 64 : 512;
 		for (long j = j0; j < j1; j++)
-			t50[j] = 0;
+			d_encoder_2_bias[j] = 0;
 		for (long b = 0; b < n; b++)
 			for (long j = j0; j < j1; j++)
-				t50[j] += t45[b * 512 + j];
+				d_encoder_2_bias[j] += d_encoder_2[b * 512 + j];
 	}
-	return t26[0];
+	return result;
 }
 
 denoising_ae_real denoising_ae_train_step(void *state, void *work, const denoising_ae_real *x, int n, const denoising_ae_hparams *h)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	float *const params = (float *)((unsigned char *)state + 64);
-	const int64_t step = ++*denoising_ae_step(state);
-	const int stochastic = h->stochastic;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	const denoising_ae_real loss = denoising_ae_pass(state, work, x, n, h, step, state);
-	float *const adam_m = denoising_ae_adam_m(state), *const adam_v = denoising_ae_adam_v(state);
-	const denoising_ae_adam_k adam_k = {
-		(float)h->beta1, (float)h->beta2, (float)(1 - h->beta1), (float)(1 - h->beta2), (float)h->eps,
-		(float)h->weight_decay, (float)(h->lr / (1 - pow(h->beta1, (double)step))),
-		(float)sqrt(1 - pow(h->beta2, (double)step))};
-	float *const t3 = params + 0; /* encoder.2.weight */
-	float *const t4 = params + 401408; /* encoder.2.bias */
-	float *const t7 = params + 401920; /* encoder.4.weight */
-	float *const t8 = params + 532992; /* encoder.4.bias */
-	float *const t11 = params + 533248; /* encoder.6.weight */
-	float *const t12 = params + 541440; /* encoder.6.bias */
-	float *const t14 = params + 541472; /* decoder.0.weight */
-	float *const t15 = params + 549664; /* decoder.0.bias */
-	float *const t18 = params + 549920; /* decoder.2.weight */
-	float *const t19 = params + 680992; /* decoder.2.bias */
-	float *const t22 = params + 681504; /* decoder.4.weight */
-	float *const t23 = params + 1082912; /* decoder.4.bias */
-	float *const t31 = (float *)(work_ + 2277376); /* dense_dw [784, 512] */
-	float *const t32 = (float *)(work_ + 393344); /* sum_batch [784] */
-	float *const t35 = (float *)(work_ + 3883008); /* dense_dw [512, 256] */
-	float *const t36 = (float *)(work_ + 396480); /* sum_batch [512] */
-	float *const t39 = (float *)(work_ + 835584); /* dense_dw [256, 32] */
-	float *const t40 = (float *)(work_ + 398528); /* sum_batch [256] */
-	float *const t42 = (float *)(work_ + 999424); /* dense_dw [32, 256] */
-	float *const t43 = (float *)(work_ + 262144); /* sum_batch [32] */
-	float *const t46 = (float *)(work_ + 4407296); /* dense_dw [256, 512] */
-	float *const t47 = (float *)(work_ + 0); /* sum_batch [256] */
-	float *const t49 = (float *)(work_ + 4931584); /* dense_dw [512, 784] */
-	float *const t50 = (float *)(work_ + 1024); /* sum_batch [512] */
-	/* t51 = adam */
-	/* encoder.2.weight */
-	denoising_ae_adam(401408, t3, adam_m + 0, adam_v + 0, t49, &adam_k);
-	/* t52 = adam */
-	/* encoder.2.bias */
-	denoising_ae_adam(512, t4, adam_m + 401408, adam_v + 401408, t50, &adam_k);
-	/* t53 = adam */
-	/* encoder.4.weight */
-	denoising_ae_adam(131072, t7, adam_m + 401920, adam_v + 401920, t46, &adam_k);
-	/* t54 = adam */
-	/* encoder.4.bias */
-	denoising_ae_adam(256, t8, adam_m + 532992, adam_v + 532992, t47, &adam_k);
-	/* t55 = adam */
-	/* encoder.6.weight */
-	denoising_ae_adam(8192, t11, adam_m + 533248, adam_v + 533248, t42, &adam_k);
-	/* t56 = adam */
-	/* encoder.6.bias */
-	denoising_ae_adam(32, t12, adam_m + 541440, adam_v + 541440, t43, &adam_k);
-	/* t57 = adam */
-	/* decoder.0.weight */
-	denoising_ae_adam(8192, t14, adam_m + 541472, adam_v + 541472, t39, &adam_k);
-	/* t58 = adam */
-	/* decoder.0.bias */
-	denoising_ae_adam(256, t15, adam_m + 549664, adam_v + 549664, t40, &adam_k);
-	/* t59 = adam */
-	/* decoder.2.weight */
-	denoising_ae_adam(131072, t18, adam_m + 549920, adam_v + 549920, t35, &adam_k);
-	/* t60 = adam */
-	/* decoder.2.bias */
-	denoising_ae_adam(512, t19, adam_m + 680992, adam_v + 680992, t36, &adam_k);
-	/* t61 = adam */
-	/* decoder.4.weight */
-	denoising_ae_adam(401408, t22, adam_m + 681504, adam_v + 681504, t31, &adam_k);
-	/* t62 = adam */
-	/* decoder.4.bias */
-	denoising_ae_adam(784, t23, adam_m + 1082912, adam_v + 1082912, t32, &adam_k);
+	const denoising_ae_ctx c = denoising_ae_training(state, work, n, h, state);
+	float *const grad = (float *)work; /* the gradient block */
+	const denoising_ae_real loss = denoising_ae_pass(&c, x, grad);
+	denoising_ae_update(state, grad, h);
 	return loss;
 }
 
 denoising_ae_real denoising_ae_gradient(const void *state, void *work, const denoising_ae_real *x, int n, const denoising_ae_hparams *h, denoising_ae_real *grad)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = *(const int64_t *)state + 1;
-	const int stochastic = h->stochastic;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	const denoising_ae_real loss = denoising_ae_pass(state, work, x, n, h, step, NULL);
-	memcpy(grad + 0, work_ + 4931584, sizeof(float) * 401408);
-	memcpy(grad + 401408, work_ + 1024, sizeof(float) * 512);
-	memcpy(grad + 401920, work_ + 4407296, sizeof(float) * 131072);
-	memcpy(grad + 532992, work_ + 0, sizeof(float) * 256);
-	memcpy(grad + 533248, work_ + 999424, sizeof(float) * 8192);
-	memcpy(grad + 541440, work_ + 262144, sizeof(float) * 32);
-	memcpy(grad + 541472, work_ + 835584, sizeof(float) * 8192);
-	memcpy(grad + 549664, work_ + 398528, sizeof(float) * 256);
-	memcpy(grad + 549920, work_ + 3883008, sizeof(float) * 131072);
-	memcpy(grad + 680992, work_ + 396480, sizeof(float) * 512);
-	memcpy(grad + 681504, work_ + 2277376, sizeof(float) * 401408);
-	memcpy(grad + 1082912, work_ + 393344, sizeof(float) * 784);
-	return loss;
+	const denoising_ae_ctx c = denoising_ae_training(state, work, n, h, NULL);
+	return denoising_ae_pass(&c, x, grad);
 }
 
 void denoising_ae_update(void *state, const denoising_ae_real *grad, const denoising_ae_hparams *h)
@@ -793,242 +795,45 @@ void denoising_ae_update(void *state, const denoising_ae_real *grad, const denoi
 		(float)h->beta1, (float)h->beta2, (float)(1 - h->beta1), (float)(1 - h->beta2), (float)h->eps,
 		(float)h->weight_decay, (float)(h->lr / (1 - pow(h->beta1, (double)step))),
 		(float)sqrt(1 - pow(h->beta2, (double)step))};
-	denoising_ae_real *const params = denoising_ae_params(state);
-	denoising_ae_adam(1083696, params, adam_m, adam_v, grad, &adam_k);
+	denoising_ae_adam(1083696, denoising_ae_params(state), adam_m, adam_v, grad, &adam_k);
 }
 
 denoising_ae_real denoising_ae_loss(const void *state, void *work, const denoising_ae_real *x, int n)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = 0;
-	const int stochastic = 0;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	const float *const t0 = x;
-	float *const t1 = (float *)(work_ + 0); /* gaussian_noise [n, 784] */
-	float *const t2 = (float *)(work_ + 401408); /* clamp [n, 784] */
-	const float *const t3 = params + 0; /* encoder.2.weight */
-	const float *const t4 = params + 401408; /* encoder.2.bias */
-	float *const t6 = (float *)(work_ + 0); /* dense [n, 512] */
-	const float *const t7 = params + 401920; /* encoder.4.weight */
-	const float *const t8 = params + 532992; /* encoder.4.bias */
-	float *const t10 = (float *)(work_ + 262144); /* dense [n, 256] */
-	const float *const t11 = params + 533248; /* encoder.6.weight */
-	const float *const t12 = params + 541440; /* encoder.6.bias */
-	float *const t13 = (float *)(work_ + 802816); /* dense [n, 32] */
-	const float *const t14 = params + 541472; /* decoder.0.weight */
-	const float *const t15 = params + 549664; /* decoder.0.bias */
-	float *const t17 = (float *)(work_ + 819200); /* dense [n, 256] */
-	const float *const t18 = params + 549920; /* decoder.2.weight */
-	const float *const t19 = params + 680992; /* decoder.2.bias */
-	float *const t21 = (float *)(work_ + 950272); /* dense [n, 512] */
-	const float *const t22 = params + 681504; /* decoder.4.weight */
-	const float *const t23 = params + 1082912; /* decoder.4.bias */
-	float *const t25 = (float *)(work_ + 1212416); /* dense [n, 784] */
-	float *const t26 = (float *)(work_ + 393280); /* mse [] */
-	/* t1 = gaussian_noise */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
-#endif
-	for (long i = 0; i < n * 784; i++)
-		t1[i] = t0[i];
-	/* t2 = clamp */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
-#endif
-	for (long i = 0; i < n * 784; i++)
-		t2[i] = t1[i] < 0.0f ? 0.0f : t1[i] > 1.0f ? 1.0f : t1[i];
-	/* t6 = dense+relu */
-	denoising_ae_gemm(n, 512, 784, t2, 784, 1, t3, 1, 784, t4, t6,
-		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
-	/* t10 = dense+relu */
-	denoising_ae_gemm(n, 256, 512, t6, 512, 1, t7, 1, 512, t8, t10,
-		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
-	/* t13 = dense */
-	denoising_ae_gemm(n, 32, 256, t10, 256, 1, t11, 1, 256, t12, t13,
-		NULL);
-	/* t17 = dense+relu */
-	denoising_ae_gemm(n, 256, 32, t13, 32, 1, t14, 1, 32, t15, t17,
-		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
-	/* t21 = dense+relu */
-	denoising_ae_gemm(n, 512, 256, t17, 256, 1, t18, 1, 256, t19, t21,
-		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
-	/* t25 = dense+sigmoid */
-	denoising_ae_gemm(n, 784, 512, t21, 512, 1, t22, 1, 512, t23, t25,
-		&(const denoising_ae_epilogue){.act = DENOISING_AE_SIGMOID, .slope = 0.0f});
-	/* t26 = mse */
-	{
-		{
-			double part[64], acc = 0;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
-#endif
-			for (long c = 0; c < 64; c++) {
-				const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
-				double sum = 0;
-				for (long i = i0; i < i1; i++) {
-					double d = (double)t25[i] - (double)t0[i];
-					sum += d * d;
-				}
-				part[c] = sum;
-			}
-			for (long c = 0; c < 64; c++)
-				acc += part[c];
-			t26[0] = (float)(acc / (double)(n * 784));
-		}
-	}
-	return t26[0];
+	const denoising_ae_ctx c = denoising_ae_eval(state, work, n);
+	return denoising_ae_run(&c, x, DENOISING_AE_ENCODER | DENOISING_AE_DECODER | DENOISING_AE_LOSS);
 }
 
 void denoising_ae_forward(const void *state, void *work, const denoising_ae_real *x, int n, denoising_ae_real *out)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = 0;
-	const int stochastic = 0;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	const float *const t0 = x;
-	float *const t1 = (float *)(work_ + 0); /* gaussian_noise [n, 784] */
-	float *const t2 = (float *)(work_ + 401408); /* clamp [n, 784] */
-	const float *const t3 = params + 0; /* encoder.2.weight */
-	const float *const t4 = params + 401408; /* encoder.2.bias */
-	float *const t6 = (float *)(work_ + 0); /* dense [n, 512] */
-	const float *const t7 = params + 401920; /* encoder.4.weight */
-	const float *const t8 = params + 532992; /* encoder.4.bias */
-	float *const t10 = (float *)(work_ + 262144); /* dense [n, 256] */
-	const float *const t11 = params + 533248; /* encoder.6.weight */
-	const float *const t12 = params + 541440; /* encoder.6.bias */
-	float *const t13 = (float *)(work_ + 802816); /* dense [n, 32] */
-	const float *const t14 = params + 541472; /* decoder.0.weight */
-	const float *const t15 = params + 549664; /* decoder.0.bias */
-	float *const t17 = (float *)(work_ + 819200); /* dense [n, 256] */
-	const float *const t18 = params + 549920; /* decoder.2.weight */
-	const float *const t19 = params + 680992; /* decoder.2.bias */
-	float *const t21 = (float *)(work_ + 950272); /* dense [n, 512] */
-	const float *const t22 = params + 681504; /* decoder.4.weight */
-	const float *const t23 = params + 1082912; /* decoder.4.bias */
-	float *const t25 = (float *)(work_ + 1212416); /* dense [n, 784] */
-	/* t1 = gaussian_noise */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
-#endif
-	for (long i = 0; i < n * 784; i++)
-		t1[i] = t0[i];
-	/* t2 = clamp */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
-#endif
-	for (long i = 0; i < n * 784; i++)
-		t2[i] = t1[i] < 0.0f ? 0.0f : t1[i] > 1.0f ? 1.0f : t1[i];
-	/* t6 = dense+relu */
-	denoising_ae_gemm(n, 512, 784, t2, 784, 1, t3, 1, 784, t4, t6,
-		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
-	/* t10 = dense+relu */
-	denoising_ae_gemm(n, 256, 512, t6, 512, 1, t7, 1, 512, t8, t10,
-		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
-	/* t13 = dense */
-	denoising_ae_gemm(n, 32, 256, t10, 256, 1, t11, 1, 256, t12, t13,
-		NULL);
-	/* t17 = dense+relu */
-	denoising_ae_gemm(n, 256, 32, t13, 32, 1, t14, 1, 32, t15, t17,
-		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
-	/* t21 = dense+relu */
-	denoising_ae_gemm(n, 512, 256, t17, 256, 1, t18, 1, 256, t19, t21,
-		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
-	/* t25 = dense+sigmoid */
-	denoising_ae_gemm(n, 784, 512, t21, 512, 1, t22, 1, 512, t23, t25,
-		&(const denoising_ae_epilogue){.act = DENOISING_AE_SIGMOID, .slope = 0.0f});
-	memcpy(out, t25, sizeof(float) * n * 784);
+	const denoising_ae_ctx c = denoising_ae_eval(state, work, n);
+	denoising_ae_run(&c, x, DENOISING_AE_ENCODER | DENOISING_AE_DECODER);
+	memcpy(out, c.work + DENOISING_AE_AT_XHAT, sizeof(float) * n * 784);
 }
 
 void denoising_ae_encode(const void *state, void *work, const denoising_ae_real *x, int n, denoising_ae_real *z)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = 0;
-	const int stochastic = 0;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	const float *const t0 = x;
-	float *const t1 = (float *)(work_ + 0); /* gaussian_noise [n, 784] */
-	float *const t2 = (float *)(work_ + 401408); /* clamp [n, 784] */
-	const float *const t3 = params + 0; /* encoder.2.weight */
-	const float *const t4 = params + 401408; /* encoder.2.bias */
-	float *const t6 = (float *)(work_ + 0); /* dense [n, 512] */
-	const float *const t7 = params + 401920; /* encoder.4.weight */
-	const float *const t8 = params + 532992; /* encoder.4.bias */
-	float *const t10 = (float *)(work_ + 262144); /* dense [n, 256] */
-	const float *const t11 = params + 533248; /* encoder.6.weight */
-	const float *const t12 = params + 541440; /* encoder.6.bias */
-	float *const t13 = (float *)(work_ + 802816); /* dense [n, 32] */
-	/* t1 = gaussian_noise */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
-#endif
-	for (long i = 0; i < n * 784; i++)
-		t1[i] = t0[i];
-	/* t2 = clamp */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
-#endif
-	for (long i = 0; i < n * 784; i++)
-		t2[i] = t1[i] < 0.0f ? 0.0f : t1[i] > 1.0f ? 1.0f : t1[i];
-	/* t6 = dense+relu */
-	denoising_ae_gemm(n, 512, 784, t2, 784, 1, t3, 1, 784, t4, t6,
-		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
-	/* t10 = dense+relu */
-	denoising_ae_gemm(n, 256, 512, t6, 512, 1, t7, 1, 512, t8, t10,
-		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
-	/* t13 = dense */
-	denoising_ae_gemm(n, 32, 256, t10, 256, 1, t11, 1, 256, t12, t13,
-		NULL);
-	memcpy(z, t13, sizeof(float) * n * 32);
+	const denoising_ae_ctx c = denoising_ae_eval(state, work, n);
+	denoising_ae_run(&c, x, DENOISING_AE_ENCODER);
+	memcpy(z, c.work + DENOISING_AE_AT_Z, sizeof(float) * n * 32);
 }
 
 void denoising_ae_decode(const void *state, void *work, const denoising_ae_real *z, int n, denoising_ae_real *out)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = 0;
-	const int stochastic = 0;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	const float *const t13 = z;
-	const float *const t14 = params + 541472; /* decoder.0.weight */
-	const float *const t15 = params + 549664; /* decoder.0.bias */
-	float *const t17 = (float *)(work_ + 819200); /* dense [n, 256] */
-	const float *const t18 = params + 549920; /* decoder.2.weight */
-	const float *const t19 = params + 680992; /* decoder.2.bias */
-	float *const t21 = (float *)(work_ + 950272); /* dense [n, 512] */
-	const float *const t22 = params + 681504; /* decoder.4.weight */
-	const float *const t23 = params + 1082912; /* decoder.4.bias */
-	float *const t25 = (float *)(work_ + 1212416); /* dense [n, 784] */
-	/* t17 = dense+relu */
-	denoising_ae_gemm(n, 256, 32, t13, 32, 1, t14, 1, 32, t15, t17,
-		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
-	/* t21 = dense+relu */
-	denoising_ae_gemm(n, 512, 256, t17, 256, 1, t18, 1, 256, t19, t21,
-		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
-	/* t25 = dense+sigmoid */
-	denoising_ae_gemm(n, 784, 512, t21, 512, 1, t22, 1, 512, t23, t25,
-		&(const denoising_ae_epilogue){.act = DENOISING_AE_SIGMOID, .slope = 0.0f});
-	memcpy(out, t25, sizeof(float) * n * 784);
+	const denoising_ae_ctx c = denoising_ae_eval(state, work, n);
+	memcpy(c.work + DENOISING_AE_AT_Z, z, sizeof(float) * n * 32);
+	denoising_ae_run(&c, NULL, DENOISING_AE_DECODER);
+	memcpy(out, c.work + DENOISING_AE_AT_XHAT, sizeof(float) * n * 784);
 }
 
 void denoising_ae_sample(const void *state, void *work, uint64_t seed, int n, denoising_ae_real *out)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = 0;
-	const int stochastic = 0;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	float *const z = (float *)(work_ + 802816);
+	const denoising_ae_ctx c = denoising_ae_eval(state, work, n);
+	float *const z = (float *)(c.work + DENOISING_AE_AT_Z);
 	const uint64_t key = denoising_ae_mix(seed ^ 0x7072696f72u); /* "prior" */
 	for (long i = 0; i < n * 32; i++)
 		z[i] = (float)denoising_ae_normal(key, (uint64_t)i);
-	denoising_ae_decode(state, work, z, n, out);
+	denoising_ae_run(&c, NULL, DENOISING_AE_DECODER);
+	memcpy(out, c.work + DENOISING_AE_AT_XHAT, sizeof(float) * n * 784);
 }
 

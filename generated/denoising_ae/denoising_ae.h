@@ -12,7 +12,7 @@
 
 #define DENOISING_AE_MAX_BATCH 128
 #define DENOISING_AE_STATE_BYTES 13004416
-#define DENOISING_AE_WORK_BYTES 6537216
+#define DENOISING_AE_WORK_BYTES 6612160
 #define DENOISING_AE_NUM_PARAMS 12
 #define DENOISING_AE_PARAM_ELEMS 1083696
 #define DENOISING_AE_NUM_BUFFERS 0
@@ -20,6 +20,20 @@
 #define DENOISING_AE_INPUT0_SIZE 784 /* input x [n, 784] */
 #define DENOISING_AE_LATENT_SIZE 32 /* [n, 32] */
 #define DENOISING_AE_OUTPUT_SIZE 784 /* [n, 784] */
+
+/* Where each parameter starts in the parameter block (and in a gradient), in elements. */
+#define DENOISING_AE_ENCODER_2_WEIGHT 0 /* encoder.2.weight [512, 784] */
+#define DENOISING_AE_ENCODER_2_BIAS 401408 /* encoder.2.bias [512] */
+#define DENOISING_AE_ENCODER_4_WEIGHT 401920 /* encoder.4.weight [256, 512] */
+#define DENOISING_AE_ENCODER_4_BIAS 532992 /* encoder.4.bias [256] */
+#define DENOISING_AE_ENCODER_6_WEIGHT 533248 /* encoder.6.weight [32, 256] */
+#define DENOISING_AE_ENCODER_6_BIAS 541440 /* encoder.6.bias [32] */
+#define DENOISING_AE_DECODER_0_WEIGHT 541472 /* decoder.0.weight [256, 32] */
+#define DENOISING_AE_DECODER_0_BIAS 549664 /* decoder.0.bias [256] */
+#define DENOISING_AE_DECODER_2_WEIGHT 549920 /* decoder.2.weight [512, 256] */
+#define DENOISING_AE_DECODER_2_BIAS 680992 /* decoder.2.bias [512] */
+#define DENOISING_AE_DECODER_4_WEIGHT 681504 /* decoder.4.weight [784, 512] */
+#define DENOISING_AE_DECODER_4_BIAS 1082912 /* decoder.4.bias [784] */
 
 typedef float denoising_ae_real;
 

@@ -9,6 +9,23 @@
 #include <omp.h> /* threads, when built with -fopenmp */
 #endif
 
+/* The work arena, in bytes: the gradient block (in the train step) at 0,
+ * then every value; values whose lives do not overlap share memory. */
+#define FASHION_AE_AT_ENCODER_0 4334784 /* encoder.0: dense+relu [n, 512] */
+#define FASHION_AE_AT_ENCODER_2 4596928 /* encoder.2: dense+relu [n, 256] */
+#define FASHION_AE_AT_Z 4728000 /* encoder.4: dense [n, 32] */
+#define FASHION_AE_AT_DECODER_0 4744384 /* decoder.0: dense+relu [n, 256] */
+#define FASHION_AE_AT_DECODER_2 4875456 /* decoder.2: dense+relu [n, 512] */
+#define FASHION_AE_AT_XHAT 5137600 /* decoder.4: dense+sigmoid [n, 784] */
+#define FASHION_AE_AT_CONSTANT 5539008 /* constant: constant [] */
+#define FASHION_AE_AT_LOSS 5539072 /* loss.0: mse+mse_grad [] */
+#define FASHION_AE_AT_D_XHAT 5539136 /* d_xhat: mse_grad*sigmoid' [n, 784] */
+#define FASHION_AE_AT_D_DECODER_2 5940544 /* d_decoder_2: dense_dx*relu' [n, 512] */
+#define FASHION_AE_AT_D_DECODER_0 4875456 /* d_decoder_0: dense_dx*relu' [n, 256] */
+#define FASHION_AE_AT_D_Z 4744384 /* d_z: dense_dx [n, 32] */
+#define FASHION_AE_AT_D_ENCODER_2 4760768 /* d_encoder_2: dense_dx*relu' [n, 256] */
+#define FASHION_AE_AT_D_ENCODER_0 5539136 /* d_encoder_0: dense_dx*relu' [n, 512] */
+
 /* Vectors: AVX-512 or AVX2 with FMA where the compiler targets them,
  * otherwise 128 bits (SSE2 on x86-64, NEON on ARM, plain C elsewhere). */
 #if defined(SIMDE_X86_AVX512F_NATIVE)
@@ -401,61 +418,33 @@ static double fashion_ae_normal(uint64_t key, uint64_t i)
 }
 
 static const fashion_ae_param_info fashion_ae_param_table[12] = {
-	{"encoder.0.weight", 2, {512, 784, 0, 0}, 0, 401408},
-	{"encoder.0.bias", 1, {512, 0, 0, 0}, 401408, 512},
-	{"encoder.2.weight", 2, {256, 512, 0, 0}, 401920, 131072},
-	{"encoder.2.bias", 1, {256, 0, 0, 0}, 532992, 256},
-	{"encoder.4.weight", 2, {32, 256, 0, 0}, 533248, 8192},
-	{"encoder.4.bias", 1, {32, 0, 0, 0}, 541440, 32},
-	{"decoder.0.weight", 2, {256, 32, 0, 0}, 541472, 8192},
-	{"decoder.0.bias", 1, {256, 0, 0, 0}, 549664, 256},
-	{"decoder.2.weight", 2, {512, 256, 0, 0}, 549920, 131072},
-	{"decoder.2.bias", 1, {512, 0, 0, 0}, 680992, 512},
-	{"decoder.4.weight", 2, {784, 512, 0, 0}, 681504, 401408},
-	{"decoder.4.bias", 1, {784, 0, 0, 0}, 1082912, 784},
+	{"encoder.0.weight", 2, {512, 784, 0, 0}, FASHION_AE_ENCODER_0_WEIGHT, 401408},
+	{"encoder.0.bias", 1, {512, 0, 0, 0}, FASHION_AE_ENCODER_0_BIAS, 512},
+	{"encoder.2.weight", 2, {256, 512, 0, 0}, FASHION_AE_ENCODER_2_WEIGHT, 131072},
+	{"encoder.2.bias", 1, {256, 0, 0, 0}, FASHION_AE_ENCODER_2_BIAS, 256},
+	{"encoder.4.weight", 2, {32, 256, 0, 0}, FASHION_AE_ENCODER_4_WEIGHT, 8192},
+	{"encoder.4.bias", 1, {32, 0, 0, 0}, FASHION_AE_ENCODER_4_BIAS, 32},
+	{"decoder.0.weight", 2, {256, 32, 0, 0}, FASHION_AE_DECODER_0_WEIGHT, 8192},
+	{"decoder.0.bias", 1, {256, 0, 0, 0}, FASHION_AE_DECODER_0_BIAS, 256},
+	{"decoder.2.weight", 2, {512, 256, 0, 0}, FASHION_AE_DECODER_2_WEIGHT, 131072},
+	{"decoder.2.bias", 1, {512, 0, 0, 0}, FASHION_AE_DECODER_2_BIAS, 512},
+	{"decoder.4.weight", 2, {784, 512, 0, 0}, FASHION_AE_DECODER_4_WEIGHT, 401408},
+	{"decoder.4.bias", 1, {784, 0, 0, 0}, FASHION_AE_DECODER_4_BIAS, 784},
 };
 
 fashion_ae_hparams fashion_ae_default_hparams(void)
 {
-	fashion_ae_hparams h = {0.001, 0.90000000000000002, 0.999, 1e-08, 0, 1};
+	const fashion_ae_hparams h = {0.001, 0.90000000000000002, 0.999, 1e-08, 0, 1};
 	return h;
 }
 
-const fashion_ae_param_info *fashion_ae_param(int i)
-{
-	return i >= 0 && i < 12 ? &fashion_ae_param_table[i] : NULL;
-}
-
-fashion_ae_real *fashion_ae_params(void *state)
-{
-	return (float *)((unsigned char *)state + 64);
-}
-
-fashion_ae_real *fashion_ae_adam_m(void *state)
-{
-	return (float *)((unsigned char *)state + 4334848);
-}
-
-fashion_ae_real *fashion_ae_adam_v(void *state)
-{
-	return (float *)((unsigned char *)state + 8669632);
-}
-
-int64_t *fashion_ae_step(void *state)
-{
-	return (int64_t *)state;
-}
-
-const fashion_ae_buffer_info *fashion_ae_buffer(int i)
-{
-	(void)i;
-	return NULL;
-}
-
-void *fashion_ae_buffers(void *state)
-{
-	return (unsigned char *)state + 13004416;
-}
+const fashion_ae_param_info *fashion_ae_param(int i) { return i >= 0 && i < 12 ? &fashion_ae_param_table[i] : NULL; }
+const fashion_ae_buffer_info *fashion_ae_buffer(int i) { return (void)i, NULL; }
+fashion_ae_real *fashion_ae_params(void *state) { return (float *)((unsigned char *)state + 64); }
+fashion_ae_real *fashion_ae_adam_m(void *state) { return (float *)((unsigned char *)state + 4334848); }
+fashion_ae_real *fashion_ae_adam_v(void *state) { return (float *)((unsigned char *)state + 8669632); }
+int64_t *fashion_ae_step(void *state) { return (int64_t *)state; }
+void *fashion_ae_buffers(void *state) { return (unsigned char *)state + 13004416; }
 
 void fashion_ae_init(void *state, uint64_t seed)
 {
@@ -470,302 +459,300 @@ void fashion_ae_init(void *state, uint64_t seed)
 	}
 }
 
-/* The loss and the gradient of every parameter (left in work); the
- * buffers' new values go to the state `updates` unless it is NULL. */
-static fashion_ae_real fashion_ae_pass(const void *state, void *work, const fashion_ae_real *x, int n, const fashion_ae_hparams *h,
-			int64_t step, void *updates)
+/* What one call of the model computes with. */
+typedef struct fashion_ae_ctx {
+	const float *params;  /* the parameter block */
+	const void *state;    /* the whole state (its buffers) */
+	unsigned char *work;  /* the work arena */
+	int n;                /* rows in the batch */
+	int training;         /* train step or gradient: batch statistics, pairs of
+	                         values computed by one kernel, buffer updates */
+	int stochastic;       /* noise, dropout and sampling on (training only) */
+	uint64_t rng;         /* the state's noise key */
+	int64_t step;         /* the step being taken; 0 outside training */
+	void *updates;        /* the state whose buffers take their new values, or NULL */
+} fashion_ae_ctx;
+
+/* The parts of the model NAME_run computes, in this order. */
+enum { FASHION_AE_ENCODER = 1, FASHION_AE_DECODER = 2, FASHION_AE_LOSS = 4 };
+
+/* A call in evaluation mode. */
+static fashion_ae_ctx fashion_ae_eval(const void *state, void *work, int n)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int stochastic = h->stochastic;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	(void)updates;
-	const float *const t0 = x;
-	const float *const t1 = params + 0; /* encoder.0.weight */
-	const float *const t2 = params + 401408; /* encoder.0.bias */
-	float *const t4 = (float *)(work_ + 0); /* dense [n, 512] */
-	const float *const t5 = params + 401920; /* encoder.2.weight */
-	const float *const t6 = params + 532992; /* encoder.2.bias */
-	float *const t8 = (float *)(work_ + 262144); /* dense [n, 256] */
-	const float *const t9 = params + 533248; /* encoder.4.weight */
-	const float *const t10 = params + 541440; /* encoder.4.bias */
-	float *const t11 = (float *)(work_ + 393216); /* dense [n, 32] */
-	const float *const t12 = params + 541472; /* decoder.0.weight */
-	const float *const t13 = params + 549664; /* decoder.0.bias */
-	float *const t15 = (float *)(work_ + 409600); /* dense [n, 256] */
-	const float *const t16 = params + 549920; /* decoder.2.weight */
-	const float *const t17 = params + 680992; /* decoder.2.bias */
-	float *const t19 = (float *)(work_ + 540672); /* dense [n, 512] */
-	const float *const t20 = params + 681504; /* decoder.4.weight */
-	const float *const t21 = params + 1082912; /* decoder.4.bias */
-	float *const t23 = (float *)(work_ + 802816); /* dense [n, 784] */
-	float *const t25 = (float *)(work_ + 1204224); /* constant [] */
-	float *const t24 = (float *)(work_ + 1204288); /* mse [] */
-	float *const t26 = (float *)(work_ + 1204352); /* mse_grad [n, 784] */
-	float *const t28 = (float *)(work_ + 1605760); /* dense_dx [n, 512] */
-	float *const t29 = (float *)(work_ + 1867904); /* dense_dw [784, 512] */
-	float *const t30 = (float *)(work_ + 540672); /* sum_batch [784] */
-	float *const t32 = (float *)(work_ + 543808); /* dense_dx [n, 256] */
-	float *const t33 = (float *)(work_ + 3473536); /* dense_dw [512, 256] */
-	float *const t34 = (float *)(work_ + 409600); /* sum_batch [512] */
-	float *const t36 = (float *)(work_ + 411648); /* dense_dx [n, 32] */
-	float *const t37 = (float *)(work_ + 428032); /* dense_dw [256, 32] */
-	float *const t38 = (float *)(work_ + 460800); /* sum_batch [256] */
-	float *const t39 = (float *)(work_ + 543808); /* dense_dx [n, 256] */
-	float *const t40 = (float *)(work_ + 461824); /* dense_dw [32, 256] */
-	float *const t41 = (float *)(work_ + 262144); /* sum_batch [32] */
-	float *const t43 = (float *)(work_ + 1204352); /* dense_dx [n, 512] */
-	float *const t44 = (float *)(work_ + 3997824); /* dense_dw [256, 512] */
-	float *const t45 = (float *)(work_ + 0); /* sum_batch [256] */
-	float *const t47 = (float *)(work_ + 4522112); /* dense_dw [512, 784] */
-	float *const t48 = (float *)(work_ + 1024); /* sum_batch [512] */
-	/* t4 = dense+relu */
-	fashion_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t4,
-		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
-	/* t8 = dense+relu */
-	fashion_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t8,
-		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
-	/* t11 = dense */
-	fashion_ae_gemm(n, 32, 256, t8, 256, 1, t9, 1, 256, t10, t11,
-		NULL);
-	/* t15 = dense+relu */
-	fashion_ae_gemm(n, 256, 32, t11, 32, 1, t12, 1, 32, t13, t15,
-		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
-	/* t19 = dense+relu */
-	fashion_ae_gemm(n, 512, 256, t15, 256, 1, t16, 1, 256, t17, t19,
-		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
-	/* t23 = dense+sigmoid */
-	fashion_ae_gemm(n, 784, 512, t19, 512, 1, t20, 1, 512, t21, t23,
-		&(const fashion_ae_epilogue){.act = FASHION_AE_SIGMOID, .slope = 0.0f});
-	/* t25 = constant */
-	t25[0] = 1.0f;
-	/* t24 = mse+mse_grad */
-	{
-		const float k = (float)(t25[0] / (double)(n * 784));
+	const fashion_ae_ctx c = {(const float *)((const unsigned char *)state + 64), state, (unsigned char *)work, n,
+		0, 0, *(const uint64_t *)((const unsigned char *)state + 8), 0, NULL};
+	return c;
+}
+
+/* The model: the parts in `parts`; returns the loss when it computes it. */
+static fashion_ae_real fashion_ae_run(const fashion_ae_ctx *ctx, const fashion_ae_real *x, int parts)
+{
+	const int n = ctx->n;
+	const float *const params = ctx->params;
+	unsigned char *const work = ctx->work;
+	const int training = ctx->training;
+	if (parts & FASHION_AE_ENCODER) {
+		const float *const encoder_0_weight = params + FASHION_AE_ENCODER_0_WEIGHT;
+		const float *const encoder_0_bias = params + FASHION_AE_ENCODER_0_BIAS;
+		const float *const encoder_2_weight = params + FASHION_AE_ENCODER_2_WEIGHT;
+		const float *const encoder_2_bias = params + FASHION_AE_ENCODER_2_BIAS;
+		const float *const encoder_4_weight = params + FASHION_AE_ENCODER_4_WEIGHT;
+		const float *const encoder_4_bias = params + FASHION_AE_ENCODER_4_BIAS;
+		float *const encoder_0 = (float *)(work + FASHION_AE_AT_ENCODER_0);
+		float *const encoder_2 = (float *)(work + FASHION_AE_AT_ENCODER_2);
+		float *const z = (float *)(work + FASHION_AE_AT_Z);
+		/* encoder.0: dense+relu [n, 512] */
+		fashion_ae_gemm(n, 512, 784, x, 784, 1, encoder_0_weight, 1, 784, encoder_0_bias, encoder_0,
+			&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
+		/* encoder.2: dense+relu [n, 256] */
+		fashion_ae_gemm(n, 256, 512, encoder_0, 512, 1, encoder_2_weight, 1, 512, encoder_2_bias, encoder_2,
+			&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
+		/* encoder.4: dense [n, 32] */
+		fashion_ae_gemm(n, 32, 256, encoder_2, 256, 1, encoder_4_weight, 1, 256, encoder_4_bias, z,
+			NULL);
+	}
+	if (parts & FASHION_AE_DECODER) {
+		const float *const decoder_0_weight = params + FASHION_AE_DECODER_0_WEIGHT;
+		const float *const decoder_0_bias = params + FASHION_AE_DECODER_0_BIAS;
+		const float *const decoder_2_weight = params + FASHION_AE_DECODER_2_WEIGHT;
+		const float *const decoder_2_bias = params + FASHION_AE_DECODER_2_BIAS;
+		const float *const decoder_4_weight = params + FASHION_AE_DECODER_4_WEIGHT;
+		const float *const decoder_4_bias = params + FASHION_AE_DECODER_4_BIAS;
+		float *const z = (float *)(work + FASHION_AE_AT_Z);
+		float *const decoder_0 = (float *)(work + FASHION_AE_AT_DECODER_0);
+		float *const decoder_2 = (float *)(work + FASHION_AE_AT_DECODER_2);
+		float *const xhat = (float *)(work + FASHION_AE_AT_XHAT);
+		/* decoder.0: dense+relu [n, 256] */
+		fashion_ae_gemm(n, 256, 32, z, 32, 1, decoder_0_weight, 1, 32, decoder_0_bias, decoder_0,
+			&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
+		/* decoder.2: dense+relu [n, 512] */
+		fashion_ae_gemm(n, 512, 256, decoder_0, 256, 1, decoder_2_weight, 1, 256, decoder_2_bias, decoder_2,
+			&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
+		/* decoder.4: dense+sigmoid [n, 784] */
+		fashion_ae_gemm(n, 784, 512, decoder_2, 512, 1, decoder_4_weight, 1, 512, decoder_4_bias, xhat,
+			&(const fashion_ae_epilogue){.act = FASHION_AE_SIGMOID, .slope = 0.0f});
+	}
+	if (!(parts & FASHION_AE_LOSS))
+		return 0;
+	float *const xhat = (float *)(work + FASHION_AE_AT_XHAT);
+	float *const constant = (float *)(work + FASHION_AE_AT_CONSTANT);
+	float *const loss = (float *)(work + FASHION_AE_AT_LOSS);
+	float *const d_xhat = (float *)(work + FASHION_AE_AT_D_XHAT);
+	/* constant: constant [] */
+	constant[0] = 1.0f;
+	if (training) {
+		/* loss.0: mse+mse_grad [] */
 		{
-			double part[64], acc = 0;
+			const float k = (float)(constant[0] / (double)(n * 784));
+			{
+				double part[64], acc = 0;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 784 >= 65536)
 #endif
-			for (long c = 0; c < 64; c++) {
-				const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
-				double sum = 0;
-				for (long i = i0; i < i1; i++) {
-					double d = (double)t23[i] - (double)t0[i];
-					sum += d * d;
-					t26[i] = 2 * k * (t23[i] - t0[i]);
+				for (long c = 0; c < 64; c++) {
+					const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
+					double sum = 0;
+					for (long i = i0; i < i1; i++) {
+						double d = (double)xhat[i] - (double)x[i];
+						sum += d * d;
+						d_xhat[i] = 2 * k * (xhat[i] - x[i]);
+					}
+					fashion_ae_act(FASHION_AE_SIGMOID, 0.0f, 1, i1 - i0, d_xhat + i0, 0, xhat + i0, 0, d_xhat + i0, 0);
+					part[c] = sum;
 				}
-				fashion_ae_act(FASHION_AE_SIGMOID, 0.0f, 1, i1 - i0, t26 + i0, 0, t23 + i0, 0, t26 + i0, 0);
-				part[c] = sum;
+				for (long c = 0; c < 64; c++)
+					acc += part[c];
+				loss[0] = (float)(acc / (double)(n * 784));
 			}
-			for (long c = 0; c < 64; c++)
-				acc += part[c];
-			t24[0] = (float)(acc / (double)(n * 784));
+		}
+	} else {
+		/* loss.0: mse [] */
+		{
+			{
+				double part[64], acc = 0;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
+#endif
+				for (long c = 0; c < 64; c++) {
+					const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
+					double sum = 0;
+					for (long i = i0; i < i1; i++) {
+						double d = (double)xhat[i] - (double)x[i];
+						sum += d * d;
+					}
+					part[c] = sum;
+				}
+				for (long c = 0; c < 64; c++)
+					acc += part[c];
+				loss[0] = (float)(acc / (double)(n * 784));
+			}
 		}
 	}
-	/* t26 = mse_grad: computed with t24 */
-	/* t28 = dense_dx*relu' */
-	fashion_ae_gemm(n, 512, 784, t26, 784, 1, t20, 512, 1, NULL, t28,
-		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f, .y = t19});
-	/* t29 = dense_dw */
-	fashion_ae_gemm(784, 512, n, t26, 1, 784, t19, 512, 1, NULL, t29, NULL);
-	/* t30 = sum_batch */
+	return loss[0];
+}
+
+/* A call in training mode: the step after the state's, noise while h->stochastic. */
+static fashion_ae_ctx fashion_ae_training(const void *state, void *work, int n, const fashion_ae_hparams *h, void *updates)
+{
+	fashion_ae_ctx c = fashion_ae_eval(state, work, n);
+	c.training = 1;
+	c.stochastic = h->stochastic;
+	c.step = *(const int64_t *)state + 1;
+	c.updates = updates;
+	return c;
+}
+
+/* The loss of the samples and the gradient of every parameter, into grad. */
+static fashion_ae_real fashion_ae_pass(const fashion_ae_ctx *ctx, const fashion_ae_real *x, float *grad)
+{
+	const int n = ctx->n;
+	const float *const params = ctx->params;
+	unsigned char *const work = ctx->work;
+	const fashion_ae_real result = fashion_ae_run(ctx, x, FASHION_AE_ENCODER | FASHION_AE_DECODER | FASHION_AE_LOSS);
+	const float *const encoder_2_weight = params + FASHION_AE_ENCODER_2_WEIGHT;
+	const float *const encoder_4_weight = params + FASHION_AE_ENCODER_4_WEIGHT;
+	const float *const decoder_0_weight = params + FASHION_AE_DECODER_0_WEIGHT;
+	const float *const decoder_2_weight = params + FASHION_AE_DECODER_2_WEIGHT;
+	const float *const decoder_4_weight = params + FASHION_AE_DECODER_4_WEIGHT;
+	float *const encoder_0 = (float *)(work + FASHION_AE_AT_ENCODER_0);
+	float *const encoder_2 = (float *)(work + FASHION_AE_AT_ENCODER_2);
+	float *const z = (float *)(work + FASHION_AE_AT_Z);
+	float *const decoder_0 = (float *)(work + FASHION_AE_AT_DECODER_0);
+	float *const decoder_2 = (float *)(work + FASHION_AE_AT_DECODER_2);
+	float *const d_xhat = (float *)(work + FASHION_AE_AT_D_XHAT);
+	float *const d_decoder_2 = (float *)(work + FASHION_AE_AT_D_DECODER_2);
+	float *const d_decoder_4_weight = grad + FASHION_AE_DECODER_4_WEIGHT;
+	float *const d_decoder_4_bias = grad + FASHION_AE_DECODER_4_BIAS;
+	float *const d_decoder_0 = (float *)(work + FASHION_AE_AT_D_DECODER_0);
+	float *const d_decoder_2_weight = grad + FASHION_AE_DECODER_2_WEIGHT;
+	float *const d_decoder_2_bias = grad + FASHION_AE_DECODER_2_BIAS;
+	float *const d_z = (float *)(work + FASHION_AE_AT_D_Z);
+	float *const d_decoder_0_weight = grad + FASHION_AE_DECODER_0_WEIGHT;
+	float *const d_decoder_0_bias = grad + FASHION_AE_DECODER_0_BIAS;
+	float *const d_encoder_2 = (float *)(work + FASHION_AE_AT_D_ENCODER_2);
+	float *const d_encoder_4_weight = grad + FASHION_AE_ENCODER_4_WEIGHT;
+	float *const d_encoder_4_bias = grad + FASHION_AE_ENCODER_4_BIAS;
+	float *const d_encoder_0 = (float *)(work + FASHION_AE_AT_D_ENCODER_0);
+	float *const d_encoder_2_weight = grad + FASHION_AE_ENCODER_2_WEIGHT;
+	float *const d_encoder_2_bias = grad + FASHION_AE_ENCODER_2_BIAS;
+	float *const d_encoder_0_weight = grad + FASHION_AE_ENCODER_0_WEIGHT;
+	float *const d_encoder_0_bias = grad + FASHION_AE_ENCODER_0_BIAS;
+	/* d_xhat: computed with loss */
+	/* d_decoder_2: dense_dx*relu' [n, 512] */
+	fashion_ae_gemm(n, 512, 784, d_xhat, 784, 1, decoder_4_weight, 512, 1, NULL, d_decoder_2,
+		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f, .y = decoder_2});
+	/* d_decoder_4_weight: dense_dw [784, 512] */
+	fashion_ae_gemm(784, 512, n, d_xhat, 1, 784, decoder_2, 512, 1, NULL, d_decoder_4_weight, NULL);
+	/* d_decoder_4_bias: sum_batch [784] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 784 >= 32768)
 #endif
 	for (long j0 = 0; j0 < 784; j0 += 64) {
 		const long j1 = j0 + 64 < 784 ? j0 + 64 : 784;
 		for (long j = j0; j < j1; j++)
-			t30[j] = 0;
+			d_decoder_4_bias[j] = 0;
 		for (long b = 0; b < n; b++)
 			for (long j = j0; j < j1; j++)
-				t30[j] += t26[b * 784 + j];
+				d_decoder_4_bias[j] += d_xhat[b * 784 + j];
 	}
-	/* t32 = dense_dx*relu' */
-	fashion_ae_gemm(n, 256, 512, t28, 512, 1, t16, 256, 1, NULL, t32,
-		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f, .y = t15});
-	/* t33 = dense_dw */
-	fashion_ae_gemm(512, 256, n, t28, 1, 512, t15, 256, 1, NULL, t33, NULL);
-	/* t34 = sum_batch */
+	/* d_decoder_0: dense_dx*relu' [n, 256] */
+	fashion_ae_gemm(n, 256, 512, d_decoder_2, 512, 1, decoder_2_weight, 256, 1, NULL, d_decoder_0,
+		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f, .y = decoder_0});
+	/* d_decoder_2_weight: dense_dw [512, 256] */
+	fashion_ae_gemm(512, 256, n, d_decoder_2, 1, 512, decoder_0, 256, 1, NULL, d_decoder_2_weight, NULL);
+	/* d_decoder_2_bias: sum_batch [512] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 512 >= 32768)
 #endif
 	for (long j0 = 0; j0 < 512; j0 += 64) {
 		const long j1 = j0 + 64 < 512 ? j0 + 64 : 512;
 		for (long j = j0; j < j1; j++)
-			t34[j] = 0;
+			d_decoder_2_bias[j] = 0;
 		for (long b = 0; b < n; b++)
 			for (long j = j0; j < j1; j++)
-				t34[j] += t28[b * 512 + j];
+				d_decoder_2_bias[j] += d_decoder_2[b * 512 + j];
 	}
-	/* t36 = dense_dx */
-	fashion_ae_gemm(n, 32, 256, t32, 256, 1, t12, 32, 1, NULL, t36,
+	/* d_z: dense_dx [n, 32] */
+	fashion_ae_gemm(n, 32, 256, d_decoder_0, 256, 1, decoder_0_weight, 32, 1, NULL, d_z,
 		NULL);
-	/* t37 = dense_dw */
-	fashion_ae_gemm(256, 32, n, t32, 1, 256, t11, 32, 1, NULL, t37, NULL);
-	/* t38 = sum_batch */
+	/* d_decoder_0_weight: dense_dw [256, 32] */
+	fashion_ae_gemm(256, 32, n, d_decoder_0, 1, 256, z, 32, 1, NULL, d_decoder_0_weight, NULL);
+	/* d_decoder_0_bias: sum_batch [256] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 256 >= 32768)
 #endif
 	for (long j0 = 0; j0 < 256; j0 += 64) {
 		const long j1 = j0 + 64 < 256 ? j0 + 64 : 256;
 		for (long j = j0; j < j1; j++)
-			t38[j] = 0;
+			d_decoder_0_bias[j] = 0;
 		for (long b = 0; b < n; b++)
 			for (long j = j0; j < j1; j++)
-				t38[j] += t32[b * 256 + j];
+				d_decoder_0_bias[j] += d_decoder_0[b * 256 + j];
 	}
-	/* t39 = dense_dx*relu' */
-	fashion_ae_gemm(n, 256, 32, t36, 32, 1, t9, 256, 1, NULL, t39,
-		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f, .y = t8});
-	/* t40 = dense_dw */
-	fashion_ae_gemm(32, 256, n, t36, 1, 32, t8, 256, 1, NULL, t40, NULL);
-	/* t41 = sum_batch */
+	/* d_encoder_2: dense_dx*relu' [n, 256] */
+	fashion_ae_gemm(n, 256, 32, d_z, 32, 1, encoder_4_weight, 256, 1, NULL, d_encoder_2,
+		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f, .y = encoder_2});
+	/* d_encoder_4_weight: dense_dw [32, 256] */
+	fashion_ae_gemm(32, 256, n, d_z, 1, 32, encoder_2, 256, 1, NULL, d_encoder_4_weight, NULL);
+	/* d_encoder_4_bias: sum_batch [32] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 32 >= 32768)
 #endif
 	for (long j0 = 0; j0 < 32; j0 += 64) {
 		const long j1 = j0 + 64 < 32 ? j0 + 64 : 32;
 		for (long j = j0; j < j1; j++)
-			t41[j] = 0;
+			d_encoder_4_bias[j] = 0;
 		for (long b = 0; b < n; b++)
 			for (long j = j0; j < j1; j++)
-				t41[j] += t36[b * 32 + j];
+				d_encoder_4_bias[j] += d_z[b * 32 + j];
 	}
-	/* t43 = dense_dx*relu' */
-	fashion_ae_gemm(n, 512, 256, t39, 256, 1, t5, 512, 1, NULL, t43,
-		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f, .y = t4});
-	/* t44 = dense_dw */
-	fashion_ae_gemm(256, 512, n, t39, 1, 256, t4, 512, 1, NULL, t44, NULL);
-	/* t45 = sum_batch */
+	/* d_encoder_0: dense_dx*relu' [n, 512] */
+	fashion_ae_gemm(n, 512, 256, d_encoder_2, 256, 1, encoder_2_weight, 512, 1, NULL, d_encoder_0,
+		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f, .y = encoder_0});
+	/* d_encoder_2_weight: dense_dw [256, 512] */
+	fashion_ae_gemm(256, 512, n, d_encoder_2, 1, 256, encoder_0, 512, 1, NULL, d_encoder_2_weight, NULL);
+	/* d_encoder_2_bias: sum_batch [256] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 256 >= 32768)
 #endif
 	for (long j0 = 0; j0 < 256; j0 += 64) {
 		const long j1 = j0 + 64 < 256 ? j0 + 64 : 256;
 		for (long j = j0; j < j1; j++)
-			t45[j] = 0;
+			d_encoder_2_bias[j] = 0;
 		for (long b = 0; b < n; b++)
 			for (long j = j0; j < j1; j++)
-				t45[j] += t39[b * 256 + j];
+				d_encoder_2_bias[j] += d_encoder_2[b * 256 + j];
 	}
-	/* t47 = dense_dw */
-	fashion_ae_gemm(512, 784, n, t43, 1, 512, t0, 784, 1, NULL, t47, NULL);
-	/* t48 = sum_batch */
+	/* d_encoder_0_weight: dense_dw [512, 784] */
+	fashion_ae_gemm(512, 784, n, d_encoder_0, 1, 512, x, 784, 1, NULL, d_encoder_0_weight, NULL);
+	/* d_encoder_0_bias: sum_batch [512] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 512 >= 32768)
 #endif
 	for (long j0 = 0; j0 < 512; j0 += 64) {
 		const long j1 = j0 + 64 < 512 ? j0 + 64 : 512;
 		for (long j = j0; j < j1; j++)
-			t48[j] = 0;
+			d_encoder_0_bias[j] = 0;
 		for (long b = 0; b < n; b++)
 			for (long j = j0; j < j1; j++)
-				t48[j] += t43[b * 512 + j];
+				d_encoder_0_bias[j] += d_encoder_0[b * 512 + j];
 	}
-	return t24[0];
+	return result;
 }
 
 fashion_ae_real fashion_ae_train_step(void *state, void *work, const fashion_ae_real *x, int n, const fashion_ae_hparams *h)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	float *const params = (float *)((unsigned char *)state + 64);
-	const int64_t step = ++*fashion_ae_step(state);
-	const int stochastic = h->stochastic;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	const fashion_ae_real loss = fashion_ae_pass(state, work, x, n, h, step, state);
-	float *const adam_m = fashion_ae_adam_m(state), *const adam_v = fashion_ae_adam_v(state);
-	const fashion_ae_adam_k adam_k = {
-		(float)h->beta1, (float)h->beta2, (float)(1 - h->beta1), (float)(1 - h->beta2), (float)h->eps,
-		(float)h->weight_decay, (float)(h->lr / (1 - pow(h->beta1, (double)step))),
-		(float)sqrt(1 - pow(h->beta2, (double)step))};
-	float *const t1 = params + 0; /* encoder.0.weight */
-	float *const t2 = params + 401408; /* encoder.0.bias */
-	float *const t5 = params + 401920; /* encoder.2.weight */
-	float *const t6 = params + 532992; /* encoder.2.bias */
-	float *const t9 = params + 533248; /* encoder.4.weight */
-	float *const t10 = params + 541440; /* encoder.4.bias */
-	float *const t12 = params + 541472; /* decoder.0.weight */
-	float *const t13 = params + 549664; /* decoder.0.bias */
-	float *const t16 = params + 549920; /* decoder.2.weight */
-	float *const t17 = params + 680992; /* decoder.2.bias */
-	float *const t20 = params + 681504; /* decoder.4.weight */
-	float *const t21 = params + 1082912; /* decoder.4.bias */
-	float *const t29 = (float *)(work_ + 1867904); /* dense_dw [784, 512] */
-	float *const t30 = (float *)(work_ + 540672); /* sum_batch [784] */
-	float *const t33 = (float *)(work_ + 3473536); /* dense_dw [512, 256] */
-	float *const t34 = (float *)(work_ + 409600); /* sum_batch [512] */
-	float *const t37 = (float *)(work_ + 428032); /* dense_dw [256, 32] */
-	float *const t38 = (float *)(work_ + 460800); /* sum_batch [256] */
-	float *const t40 = (float *)(work_ + 461824); /* dense_dw [32, 256] */
-	float *const t41 = (float *)(work_ + 262144); /* sum_batch [32] */
-	float *const t44 = (float *)(work_ + 3997824); /* dense_dw [256, 512] */
-	float *const t45 = (float *)(work_ + 0); /* sum_batch [256] */
-	float *const t47 = (float *)(work_ + 4522112); /* dense_dw [512, 784] */
-	float *const t48 = (float *)(work_ + 1024); /* sum_batch [512] */
-	/* t49 = adam */
-	/* encoder.0.weight */
-	fashion_ae_adam(401408, t1, adam_m + 0, adam_v + 0, t47, &adam_k);
-	/* t50 = adam */
-	/* encoder.0.bias */
-	fashion_ae_adam(512, t2, adam_m + 401408, adam_v + 401408, t48, &adam_k);
-	/* t51 = adam */
-	/* encoder.2.weight */
-	fashion_ae_adam(131072, t5, adam_m + 401920, adam_v + 401920, t44, &adam_k);
-	/* t52 = adam */
-	/* encoder.2.bias */
-	fashion_ae_adam(256, t6, adam_m + 532992, adam_v + 532992, t45, &adam_k);
-	/* t53 = adam */
-	/* encoder.4.weight */
-	fashion_ae_adam(8192, t9, adam_m + 533248, adam_v + 533248, t40, &adam_k);
-	/* t54 = adam */
-	/* encoder.4.bias */
-	fashion_ae_adam(32, t10, adam_m + 541440, adam_v + 541440, t41, &adam_k);
-	/* t55 = adam */
-	/* decoder.0.weight */
-	fashion_ae_adam(8192, t12, adam_m + 541472, adam_v + 541472, t37, &adam_k);
-	/* t56 = adam */
-	/* decoder.0.bias */
-	fashion_ae_adam(256, t13, adam_m + 549664, adam_v + 549664, t38, &adam_k);
-	/* t57 = adam */
-	/* decoder.2.weight */
-	fashion_ae_adam(131072, t16, adam_m + 549920, adam_v + 549920, t33, &adam_k);
-	/* t58 = adam */
-	/* decoder.2.bias */
-	fashion_ae_adam(512, t17, adam_m + 680992, adam_v + 680992, t34, &adam_k);
-	/* t59 = adam */
-	/* decoder.4.weight */
-	fashion_ae_adam(401408, t20, adam_m + 681504, adam_v + 681504, t29, &adam_k);
-	/* t60 = adam */
-	/* decoder.4.bias */
-	fashion_ae_adam(784, t21, adam_m + 1082912, adam_v + 1082912, t30, &adam_k);
+	const fashion_ae_ctx c = fashion_ae_training(state, work, n, h, state);
+	float *const grad = (float *)work; /* the gradient block */
+	const fashion_ae_real loss = fashion_ae_pass(&c, x, grad);
+	fashion_ae_update(state, grad, h);
 	return loss;
 }
 
 fashion_ae_real fashion_ae_gradient(const void *state, void *work, const fashion_ae_real *x, int n, const fashion_ae_hparams *h, fashion_ae_real *grad)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = *(const int64_t *)state + 1;
-	const int stochastic = h->stochastic;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	const fashion_ae_real loss = fashion_ae_pass(state, work, x, n, h, step, NULL);
-	memcpy(grad + 0, work_ + 4522112, sizeof(float) * 401408);
-	memcpy(grad + 401408, work_ + 1024, sizeof(float) * 512);
-	memcpy(grad + 401920, work_ + 3997824, sizeof(float) * 131072);
-	memcpy(grad + 532992, work_ + 0, sizeof(float) * 256);
-	memcpy(grad + 533248, work_ + 461824, sizeof(float) * 8192);
-	memcpy(grad + 541440, work_ + 262144, sizeof(float) * 32);
-	memcpy(grad + 541472, work_ + 428032, sizeof(float) * 8192);
-	memcpy(grad + 549664, work_ + 460800, sizeof(float) * 256);
-	memcpy(grad + 549920, work_ + 3473536, sizeof(float) * 131072);
-	memcpy(grad + 680992, work_ + 409600, sizeof(float) * 512);
-	memcpy(grad + 681504, work_ + 1867904, sizeof(float) * 401408);
-	memcpy(grad + 1082912, work_ + 540672, sizeof(float) * 784);
-	return loss;
+	const fashion_ae_ctx c = fashion_ae_training(state, work, n, h, NULL);
+	return fashion_ae_pass(&c, x, grad);
 }
 
 void fashion_ae_update(void *state, const fashion_ae_real *grad, const fashion_ae_hparams *h)
@@ -776,200 +763,45 @@ void fashion_ae_update(void *state, const fashion_ae_real *grad, const fashion_a
 		(float)h->beta1, (float)h->beta2, (float)(1 - h->beta1), (float)(1 - h->beta2), (float)h->eps,
 		(float)h->weight_decay, (float)(h->lr / (1 - pow(h->beta1, (double)step))),
 		(float)sqrt(1 - pow(h->beta2, (double)step))};
-	fashion_ae_real *const params = fashion_ae_params(state);
-	fashion_ae_adam(1083696, params, adam_m, adam_v, grad, &adam_k);
+	fashion_ae_adam(1083696, fashion_ae_params(state), adam_m, adam_v, grad, &adam_k);
 }
 
 fashion_ae_real fashion_ae_loss(const void *state, void *work, const fashion_ae_real *x, int n)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = 0;
-	const int stochastic = 0;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	const float *const t0 = x;
-	const float *const t1 = params + 0; /* encoder.0.weight */
-	const float *const t2 = params + 401408; /* encoder.0.bias */
-	float *const t4 = (float *)(work_ + 0); /* dense [n, 512] */
-	const float *const t5 = params + 401920; /* encoder.2.weight */
-	const float *const t6 = params + 532992; /* encoder.2.bias */
-	float *const t8 = (float *)(work_ + 262144); /* dense [n, 256] */
-	const float *const t9 = params + 533248; /* encoder.4.weight */
-	const float *const t10 = params + 541440; /* encoder.4.bias */
-	float *const t11 = (float *)(work_ + 393216); /* dense [n, 32] */
-	const float *const t12 = params + 541472; /* decoder.0.weight */
-	const float *const t13 = params + 549664; /* decoder.0.bias */
-	float *const t15 = (float *)(work_ + 409600); /* dense [n, 256] */
-	const float *const t16 = params + 549920; /* decoder.2.weight */
-	const float *const t17 = params + 680992; /* decoder.2.bias */
-	float *const t19 = (float *)(work_ + 540672); /* dense [n, 512] */
-	const float *const t20 = params + 681504; /* decoder.4.weight */
-	const float *const t21 = params + 1082912; /* decoder.4.bias */
-	float *const t23 = (float *)(work_ + 802816); /* dense [n, 784] */
-	float *const t24 = (float *)(work_ + 1204288); /* mse [] */
-	/* t4 = dense+relu */
-	fashion_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t4,
-		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
-	/* t8 = dense+relu */
-	fashion_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t8,
-		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
-	/* t11 = dense */
-	fashion_ae_gemm(n, 32, 256, t8, 256, 1, t9, 1, 256, t10, t11,
-		NULL);
-	/* t15 = dense+relu */
-	fashion_ae_gemm(n, 256, 32, t11, 32, 1, t12, 1, 32, t13, t15,
-		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
-	/* t19 = dense+relu */
-	fashion_ae_gemm(n, 512, 256, t15, 256, 1, t16, 1, 256, t17, t19,
-		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
-	/* t23 = dense+sigmoid */
-	fashion_ae_gemm(n, 784, 512, t19, 512, 1, t20, 1, 512, t21, t23,
-		&(const fashion_ae_epilogue){.act = FASHION_AE_SIGMOID, .slope = 0.0f});
-	/* t24 = mse */
-	{
-		{
-			double part[64], acc = 0;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
-#endif
-			for (long c = 0; c < 64; c++) {
-				const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
-				double sum = 0;
-				for (long i = i0; i < i1; i++) {
-					double d = (double)t23[i] - (double)t0[i];
-					sum += d * d;
-				}
-				part[c] = sum;
-			}
-			for (long c = 0; c < 64; c++)
-				acc += part[c];
-			t24[0] = (float)(acc / (double)(n * 784));
-		}
-	}
-	return t24[0];
+	const fashion_ae_ctx c = fashion_ae_eval(state, work, n);
+	return fashion_ae_run(&c, x, FASHION_AE_ENCODER | FASHION_AE_DECODER | FASHION_AE_LOSS);
 }
 
 void fashion_ae_forward(const void *state, void *work, const fashion_ae_real *x, int n, fashion_ae_real *out)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = 0;
-	const int stochastic = 0;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	const float *const t0 = x;
-	const float *const t1 = params + 0; /* encoder.0.weight */
-	const float *const t2 = params + 401408; /* encoder.0.bias */
-	float *const t4 = (float *)(work_ + 0); /* dense [n, 512] */
-	const float *const t5 = params + 401920; /* encoder.2.weight */
-	const float *const t6 = params + 532992; /* encoder.2.bias */
-	float *const t8 = (float *)(work_ + 262144); /* dense [n, 256] */
-	const float *const t9 = params + 533248; /* encoder.4.weight */
-	const float *const t10 = params + 541440; /* encoder.4.bias */
-	float *const t11 = (float *)(work_ + 393216); /* dense [n, 32] */
-	const float *const t12 = params + 541472; /* decoder.0.weight */
-	const float *const t13 = params + 549664; /* decoder.0.bias */
-	float *const t15 = (float *)(work_ + 409600); /* dense [n, 256] */
-	const float *const t16 = params + 549920; /* decoder.2.weight */
-	const float *const t17 = params + 680992; /* decoder.2.bias */
-	float *const t19 = (float *)(work_ + 540672); /* dense [n, 512] */
-	const float *const t20 = params + 681504; /* decoder.4.weight */
-	const float *const t21 = params + 1082912; /* decoder.4.bias */
-	float *const t23 = (float *)(work_ + 802816); /* dense [n, 784] */
-	/* t4 = dense+relu */
-	fashion_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t4,
-		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
-	/* t8 = dense+relu */
-	fashion_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t8,
-		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
-	/* t11 = dense */
-	fashion_ae_gemm(n, 32, 256, t8, 256, 1, t9, 1, 256, t10, t11,
-		NULL);
-	/* t15 = dense+relu */
-	fashion_ae_gemm(n, 256, 32, t11, 32, 1, t12, 1, 32, t13, t15,
-		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
-	/* t19 = dense+relu */
-	fashion_ae_gemm(n, 512, 256, t15, 256, 1, t16, 1, 256, t17, t19,
-		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
-	/* t23 = dense+sigmoid */
-	fashion_ae_gemm(n, 784, 512, t19, 512, 1, t20, 1, 512, t21, t23,
-		&(const fashion_ae_epilogue){.act = FASHION_AE_SIGMOID, .slope = 0.0f});
-	memcpy(out, t23, sizeof(float) * n * 784);
+	const fashion_ae_ctx c = fashion_ae_eval(state, work, n);
+	fashion_ae_run(&c, x, FASHION_AE_ENCODER | FASHION_AE_DECODER);
+	memcpy(out, c.work + FASHION_AE_AT_XHAT, sizeof(float) * n * 784);
 }
 
 void fashion_ae_encode(const void *state, void *work, const fashion_ae_real *x, int n, fashion_ae_real *z)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = 0;
-	const int stochastic = 0;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	const float *const t0 = x;
-	const float *const t1 = params + 0; /* encoder.0.weight */
-	const float *const t2 = params + 401408; /* encoder.0.bias */
-	float *const t4 = (float *)(work_ + 0); /* dense [n, 512] */
-	const float *const t5 = params + 401920; /* encoder.2.weight */
-	const float *const t6 = params + 532992; /* encoder.2.bias */
-	float *const t8 = (float *)(work_ + 262144); /* dense [n, 256] */
-	const float *const t9 = params + 533248; /* encoder.4.weight */
-	const float *const t10 = params + 541440; /* encoder.4.bias */
-	float *const t11 = (float *)(work_ + 393216); /* dense [n, 32] */
-	/* t4 = dense+relu */
-	fashion_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t4,
-		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
-	/* t8 = dense+relu */
-	fashion_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t8,
-		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
-	/* t11 = dense */
-	fashion_ae_gemm(n, 32, 256, t8, 256, 1, t9, 1, 256, t10, t11,
-		NULL);
-	memcpy(z, t11, sizeof(float) * n * 32);
+	const fashion_ae_ctx c = fashion_ae_eval(state, work, n);
+	fashion_ae_run(&c, x, FASHION_AE_ENCODER);
+	memcpy(z, c.work + FASHION_AE_AT_Z, sizeof(float) * n * 32);
 }
 
 void fashion_ae_decode(const void *state, void *work, const fashion_ae_real *z, int n, fashion_ae_real *out)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = 0;
-	const int stochastic = 0;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	const float *const t11 = z;
-	const float *const t12 = params + 541472; /* decoder.0.weight */
-	const float *const t13 = params + 549664; /* decoder.0.bias */
-	float *const t15 = (float *)(work_ + 409600); /* dense [n, 256] */
-	const float *const t16 = params + 549920; /* decoder.2.weight */
-	const float *const t17 = params + 680992; /* decoder.2.bias */
-	float *const t19 = (float *)(work_ + 540672); /* dense [n, 512] */
-	const float *const t20 = params + 681504; /* decoder.4.weight */
-	const float *const t21 = params + 1082912; /* decoder.4.bias */
-	float *const t23 = (float *)(work_ + 802816); /* dense [n, 784] */
-	/* t15 = dense+relu */
-	fashion_ae_gemm(n, 256, 32, t11, 32, 1, t12, 1, 32, t13, t15,
-		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
-	/* t19 = dense+relu */
-	fashion_ae_gemm(n, 512, 256, t15, 256, 1, t16, 1, 256, t17, t19,
-		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
-	/* t23 = dense+sigmoid */
-	fashion_ae_gemm(n, 784, 512, t19, 512, 1, t20, 1, 512, t21, t23,
-		&(const fashion_ae_epilogue){.act = FASHION_AE_SIGMOID, .slope = 0.0f});
-	memcpy(out, t23, sizeof(float) * n * 784);
+	const fashion_ae_ctx c = fashion_ae_eval(state, work, n);
+	memcpy(c.work + FASHION_AE_AT_Z, z, sizeof(float) * n * 32);
+	fashion_ae_run(&c, NULL, FASHION_AE_DECODER);
+	memcpy(out, c.work + FASHION_AE_AT_XHAT, sizeof(float) * n * 784);
 }
 
 void fashion_ae_sample(const void *state, void *work, uint64_t seed, int n, fashion_ae_real *out)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = 0;
-	const int stochastic = 0;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	float *const z = (float *)(work_ + 393216);
+	const fashion_ae_ctx c = fashion_ae_eval(state, work, n);
+	float *const z = (float *)(c.work + FASHION_AE_AT_Z);
 	const uint64_t key = fashion_ae_mix(seed ^ 0x7072696f72u); /* "prior" */
 	for (long i = 0; i < n * 32; i++)
 		z[i] = (float)fashion_ae_normal(key, (uint64_t)i);
-	fashion_ae_decode(state, work, z, n, out);
+	fashion_ae_run(&c, NULL, FASHION_AE_DECODER);
+	memcpy(out, c.work + FASHION_AE_AT_XHAT, sizeof(float) * n * 784);
 }
 

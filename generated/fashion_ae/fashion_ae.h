@@ -12,7 +12,7 @@
 
 #define FASHION_AE_MAX_BATCH 128
 #define FASHION_AE_STATE_BYTES 13004416
-#define FASHION_AE_WORK_BYTES 6127744
+#define FASHION_AE_WORK_BYTES 6202688
 #define FASHION_AE_NUM_PARAMS 12
 #define FASHION_AE_PARAM_ELEMS 1083696
 #define FASHION_AE_NUM_BUFFERS 0
@@ -20,6 +20,20 @@
 #define FASHION_AE_INPUT0_SIZE 784 /* input x [n, 784] */
 #define FASHION_AE_LATENT_SIZE 32 /* [n, 32] */
 #define FASHION_AE_OUTPUT_SIZE 784 /* [n, 784] */
+
+/* Where each parameter starts in the parameter block (and in a gradient), in elements. */
+#define FASHION_AE_ENCODER_0_WEIGHT 0 /* encoder.0.weight [512, 784] */
+#define FASHION_AE_ENCODER_0_BIAS 401408 /* encoder.0.bias [512] */
+#define FASHION_AE_ENCODER_2_WEIGHT 401920 /* encoder.2.weight [256, 512] */
+#define FASHION_AE_ENCODER_2_BIAS 532992 /* encoder.2.bias [256] */
+#define FASHION_AE_ENCODER_4_WEIGHT 533248 /* encoder.4.weight [32, 256] */
+#define FASHION_AE_ENCODER_4_BIAS 541440 /* encoder.4.bias [32] */
+#define FASHION_AE_DECODER_0_WEIGHT 541472 /* decoder.0.weight [256, 32] */
+#define FASHION_AE_DECODER_0_BIAS 549664 /* decoder.0.bias [256] */
+#define FASHION_AE_DECODER_2_WEIGHT 549920 /* decoder.2.weight [512, 256] */
+#define FASHION_AE_DECODER_2_BIAS 680992 /* decoder.2.bias [512] */
+#define FASHION_AE_DECODER_4_WEIGHT 681504 /* decoder.4.weight [784, 512] */
+#define FASHION_AE_DECODER_4_BIAS 1082912 /* decoder.4.bias [784] */
 
 typedef float fashion_ae_real;
 

@@ -12,7 +12,7 @@
 
 #define KL_SPARSE_AE_MAX_BATCH 128
 #define KL_SPARSE_AE_STATE_BYTES 13201408
-#define KL_SPARSE_AE_WORK_BYTES 6176960
+#define KL_SPARSE_AE_WORK_BYTES 6317632
 #define KL_SPARSE_AE_NUM_PARAMS 12
 #define KL_SPARSE_AE_PARAM_ELEMS 1100112
 #define KL_SPARSE_AE_NUM_BUFFERS 0
@@ -20,6 +20,20 @@
 #define KL_SPARSE_AE_INPUT0_SIZE 784 /* input x [n, 784] */
 #define KL_SPARSE_AE_LATENT_SIZE 64 /* [n, 64] */
 #define KL_SPARSE_AE_OUTPUT_SIZE 784 /* [n, 784] */
+
+/* Where each parameter starts in the parameter block (and in a gradient), in elements. */
+#define KL_SPARSE_AE_ENCODER_0_WEIGHT 0 /* encoder.0.weight [512, 784] */
+#define KL_SPARSE_AE_ENCODER_0_BIAS 401408 /* encoder.0.bias [512] */
+#define KL_SPARSE_AE_ENCODER_2_WEIGHT 401920 /* encoder.2.weight [256, 512] */
+#define KL_SPARSE_AE_ENCODER_2_BIAS 532992 /* encoder.2.bias [256] */
+#define KL_SPARSE_AE_ENCODER_4_WEIGHT 533248 /* encoder.4.weight [64, 256] */
+#define KL_SPARSE_AE_ENCODER_4_BIAS 549632 /* encoder.4.bias [64] */
+#define KL_SPARSE_AE_DECODER_0_WEIGHT 549696 /* decoder.0.weight [256, 64] */
+#define KL_SPARSE_AE_DECODER_0_BIAS 566080 /* decoder.0.bias [256] */
+#define KL_SPARSE_AE_DECODER_2_WEIGHT 566336 /* decoder.2.weight [512, 256] */
+#define KL_SPARSE_AE_DECODER_2_BIAS 697408 /* decoder.2.bias [512] */
+#define KL_SPARSE_AE_DECODER_4_WEIGHT 697920 /* decoder.4.weight [784, 512] */
+#define KL_SPARSE_AE_DECODER_4_BIAS 1099328 /* decoder.4.bias [784] */
 
 typedef float kl_sparse_ae_real;
 

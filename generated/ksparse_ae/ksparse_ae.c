@@ -9,6 +9,25 @@
 #include <omp.h> /* threads, when built with -fopenmp */
 #endif
 
+/* The work arena, in bytes: the gradient block (in the train step) at 0,
+ * then every value; values whose lives do not overlap share memory. */
+#define KSPARSE_AE_AT_ENCODER_0 4400448 /* encoder.0: dense+relu [n, 512] */
+#define KSPARSE_AE_AT_ENCODER_2 4662592 /* encoder.2: dense+relu [n, 256] */
+#define KSPARSE_AE_AT_ENCODER_4 4793664 /* encoder.4: dense [n, 64] */
+#define KSPARSE_AE_AT_Z 4826432 /* encoder.5: topk [n, 64] */
+#define KSPARSE_AE_AT_DECODER_0 4859200 /* decoder.0: dense+relu [n, 256] */
+#define KSPARSE_AE_AT_DECODER_2 4990272 /* decoder.2: dense+relu [n, 512] */
+#define KSPARSE_AE_AT_XHAT 5252416 /* decoder.4: dense+sigmoid [n, 784] */
+#define KSPARSE_AE_AT_CONSTANT 5653824 /* constant: constant [] */
+#define KSPARSE_AE_AT_LOSS 5653888 /* loss.0: mse+mse_grad [] */
+#define KSPARSE_AE_AT_D_XHAT 5653952 /* d_xhat: mse_grad*sigmoid' [n, 784] */
+#define KSPARSE_AE_AT_D_DECODER_2 6055360 /* d_decoder_2: dense_dx*relu' [n, 512] */
+#define KSPARSE_AE_AT_D_DECODER_0 4990272 /* d_decoder_0: dense_dx*relu' [n, 256] */
+#define KSPARSE_AE_AT_D_Z 4859200 /* d_z: dense_dx [n, 64] */
+#define KSPARSE_AE_AT_D_ENCODER_4 4891968 /* d_encoder_4: topk_grad [n, 64] */
+#define KSPARSE_AE_AT_D_ENCODER_2 4924736 /* d_encoder_2: dense_dx*relu' [n, 256] */
+#define KSPARSE_AE_AT_D_ENCODER_0 5653952 /* d_encoder_0: dense_dx*relu' [n, 512] */
+
 /* Vectors: AVX-512 or AVX2 with FMA where the compiler targets them,
  * otherwise 128 bits (SSE2 on x86-64, NEON on ARM, plain C elsewhere). */
 #if defined(SIMDE_X86_AVX512F_NATIVE)
@@ -401,61 +420,33 @@ static double ksparse_ae_normal(uint64_t key, uint64_t i)
 }
 
 static const ksparse_ae_param_info ksparse_ae_param_table[12] = {
-	{"encoder.0.weight", 2, {512, 784, 0, 0}, 0, 401408},
-	{"encoder.0.bias", 1, {512, 0, 0, 0}, 401408, 512},
-	{"encoder.2.weight", 2, {256, 512, 0, 0}, 401920, 131072},
-	{"encoder.2.bias", 1, {256, 0, 0, 0}, 532992, 256},
-	{"encoder.4.weight", 2, {64, 256, 0, 0}, 533248, 16384},
-	{"encoder.4.bias", 1, {64, 0, 0, 0}, 549632, 64},
-	{"decoder.0.weight", 2, {256, 64, 0, 0}, 549696, 16384},
-	{"decoder.0.bias", 1, {256, 0, 0, 0}, 566080, 256},
-	{"decoder.2.weight", 2, {512, 256, 0, 0}, 566336, 131072},
-	{"decoder.2.bias", 1, {512, 0, 0, 0}, 697408, 512},
-	{"decoder.4.weight", 2, {784, 512, 0, 0}, 697920, 401408},
-	{"decoder.4.bias", 1, {784, 0, 0, 0}, 1099328, 784},
+	{"encoder.0.weight", 2, {512, 784, 0, 0}, KSPARSE_AE_ENCODER_0_WEIGHT, 401408},
+	{"encoder.0.bias", 1, {512, 0, 0, 0}, KSPARSE_AE_ENCODER_0_BIAS, 512},
+	{"encoder.2.weight", 2, {256, 512, 0, 0}, KSPARSE_AE_ENCODER_2_WEIGHT, 131072},
+	{"encoder.2.bias", 1, {256, 0, 0, 0}, KSPARSE_AE_ENCODER_2_BIAS, 256},
+	{"encoder.4.weight", 2, {64, 256, 0, 0}, KSPARSE_AE_ENCODER_4_WEIGHT, 16384},
+	{"encoder.4.bias", 1, {64, 0, 0, 0}, KSPARSE_AE_ENCODER_4_BIAS, 64},
+	{"decoder.0.weight", 2, {256, 64, 0, 0}, KSPARSE_AE_DECODER_0_WEIGHT, 16384},
+	{"decoder.0.bias", 1, {256, 0, 0, 0}, KSPARSE_AE_DECODER_0_BIAS, 256},
+	{"decoder.2.weight", 2, {512, 256, 0, 0}, KSPARSE_AE_DECODER_2_WEIGHT, 131072},
+	{"decoder.2.bias", 1, {512, 0, 0, 0}, KSPARSE_AE_DECODER_2_BIAS, 512},
+	{"decoder.4.weight", 2, {784, 512, 0, 0}, KSPARSE_AE_DECODER_4_WEIGHT, 401408},
+	{"decoder.4.bias", 1, {784, 0, 0, 0}, KSPARSE_AE_DECODER_4_BIAS, 784},
 };
 
 ksparse_ae_hparams ksparse_ae_default_hparams(void)
 {
-	ksparse_ae_hparams h = {0.001, 0.90000000000000002, 0.999, 1e-08, 0, 1};
+	const ksparse_ae_hparams h = {0.001, 0.90000000000000002, 0.999, 1e-08, 0, 1};
 	return h;
 }
 
-const ksparse_ae_param_info *ksparse_ae_param(int i)
-{
-	return i >= 0 && i < 12 ? &ksparse_ae_param_table[i] : NULL;
-}
-
-ksparse_ae_real *ksparse_ae_params(void *state)
-{
-	return (float *)((unsigned char *)state + 64);
-}
-
-ksparse_ae_real *ksparse_ae_adam_m(void *state)
-{
-	return (float *)((unsigned char *)state + 4400512);
-}
-
-ksparse_ae_real *ksparse_ae_adam_v(void *state)
-{
-	return (float *)((unsigned char *)state + 8800960);
-}
-
-int64_t *ksparse_ae_step(void *state)
-{
-	return (int64_t *)state;
-}
-
-const ksparse_ae_buffer_info *ksparse_ae_buffer(int i)
-{
-	(void)i;
-	return NULL;
-}
-
-void *ksparse_ae_buffers(void *state)
-{
-	return (unsigned char *)state + 13201408;
-}
+const ksparse_ae_param_info *ksparse_ae_param(int i) { return i >= 0 && i < 12 ? &ksparse_ae_param_table[i] : NULL; }
+const ksparse_ae_buffer_info *ksparse_ae_buffer(int i) { return (void)i, NULL; }
+ksparse_ae_real *ksparse_ae_params(void *state) { return (float *)((unsigned char *)state + 64); }
+ksparse_ae_real *ksparse_ae_adam_m(void *state) { return (float *)((unsigned char *)state + 4400512); }
+ksparse_ae_real *ksparse_ae_adam_v(void *state) { return (float *)((unsigned char *)state + 8800960); }
+int64_t *ksparse_ae_step(void *state) { return (int64_t *)state; }
+void *ksparse_ae_buffers(void *state) { return (unsigned char *)state + 13201408; }
 
 void ksparse_ae_init(void *state, uint64_t seed)
 {
@@ -470,326 +461,325 @@ void ksparse_ae_init(void *state, uint64_t seed)
 	}
 }
 
-/* The loss and the gradient of every parameter (left in work); the
- * buffers' new values go to the state `updates` unless it is NULL. */
-static ksparse_ae_real ksparse_ae_pass(const void *state, void *work, const ksparse_ae_real *x, int n, const ksparse_ae_hparams *h,
-			int64_t step, void *updates)
+/* What one call of the model computes with. */
+typedef struct ksparse_ae_ctx {
+	const float *params;  /* the parameter block */
+	const void *state;    /* the whole state (its buffers) */
+	unsigned char *work;  /* the work arena */
+	int n;                /* rows in the batch */
+	int training;         /* train step or gradient: batch statistics, pairs of
+	                         values computed by one kernel, buffer updates */
+	int stochastic;       /* noise, dropout and sampling on (training only) */
+	uint64_t rng;         /* the state's noise key */
+	int64_t step;         /* the step being taken; 0 outside training */
+	void *updates;        /* the state whose buffers take their new values, or NULL */
+} ksparse_ae_ctx;
+
+/* The parts of the model NAME_run computes, in this order. */
+enum { KSPARSE_AE_ENCODER = 1, KSPARSE_AE_DECODER = 2, KSPARSE_AE_LOSS = 4 };
+
+/* A call in evaluation mode. */
+static ksparse_ae_ctx ksparse_ae_eval(const void *state, void *work, int n)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int stochastic = h->stochastic;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	(void)updates;
-	const float *const t0 = x;
-	const float *const t1 = params + 0; /* encoder.0.weight */
-	const float *const t2 = params + 401408; /* encoder.0.bias */
-	float *const t4 = (float *)(work_ + 0); /* dense [n, 512] */
-	const float *const t5 = params + 401920; /* encoder.2.weight */
-	const float *const t6 = params + 532992; /* encoder.2.bias */
-	float *const t8 = (float *)(work_ + 262144); /* dense [n, 256] */
-	const float *const t9 = params + 533248; /* encoder.4.weight */
-	const float *const t10 = params + 549632; /* encoder.4.bias */
-	float *const t11 = (float *)(work_ + 393216); /* dense [n, 64] */
-	float *const t12 = (float *)(work_ + 425984); /* topk [n, 64] */
-	const float *const t13 = params + 549696; /* decoder.0.weight */
-	const float *const t14 = params + 566080; /* decoder.0.bias */
-	float *const t16 = (float *)(work_ + 458752); /* dense [n, 256] */
-	const float *const t17 = params + 566336; /* decoder.2.weight */
-	const float *const t18 = params + 697408; /* decoder.2.bias */
-	float *const t20 = (float *)(work_ + 589824); /* dense [n, 512] */
-	const float *const t21 = params + 697920; /* decoder.4.weight */
-	const float *const t22 = params + 1099328; /* decoder.4.bias */
-	float *const t24 = (float *)(work_ + 851968); /* dense [n, 784] */
-	float *const t26 = (float *)(work_ + 1253376); /* constant [] */
-	float *const t25 = (float *)(work_ + 1253440); /* mse [] */
-	float *const t27 = (float *)(work_ + 1253504); /* mse_grad [n, 784] */
-	float *const t29 = (float *)(work_ + 1654912); /* dense_dx [n, 512] */
-	float *const t30 = (float *)(work_ + 1917056); /* dense_dw [784, 512] */
-	float *const t31 = (float *)(work_ + 589824); /* sum_batch [784] */
-	float *const t33 = (float *)(work_ + 592960); /* dense_dx [n, 256] */
-	float *const t34 = (float *)(work_ + 3522688); /* dense_dw [512, 256] */
-	float *const t35 = (float *)(work_ + 458752); /* sum_batch [512] */
-	float *const t37 = (float *)(work_ + 460800); /* dense_dx [n, 64] */
-	float *const t38 = (float *)(work_ + 493568); /* dense_dw [256, 64] */
-	float *const t39 = (float *)(work_ + 559104); /* sum_batch [256] */
-	float *const t40 = (float *)(work_ + 592960); /* topk_grad [n, 64] */
-	float *const t41 = (float *)(work_ + 625728); /* dense_dx [n, 256] */
-	float *const t42 = (float *)(work_ + 756800); /* dense_dw [64, 256] */
-	float *const t43 = (float *)(work_ + 262144); /* sum_batch [64] */
-	float *const t45 = (float *)(work_ + 1253504); /* dense_dx [n, 512] */
-	float *const t46 = (float *)(work_ + 4046976); /* dense_dw [256, 512] */
-	float *const t47 = (float *)(work_ + 0); /* sum_batch [256] */
-	float *const t49 = (float *)(work_ + 4571264); /* dense_dw [512, 784] */
-	float *const t50 = (float *)(work_ + 1024); /* sum_batch [512] */
-	/* t4 = dense+relu */
-	ksparse_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t4,
-		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f});
-	/* t8 = dense+relu */
-	ksparse_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t8,
-		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f});
-	/* t11 = dense */
-	ksparse_ae_gemm(n, 64, 256, t8, 256, 1, t9, 1, 256, t10, t11,
-		NULL);
-	/* t12 = topk */
-	for (long b = 0; b < n; b++) {
-		const float *row = t11 + b * 64;
-		for (long i = 0; i < 64; i++) {
-			long before = 0; /* units that rank before unit i */
-			for (long j = 0; j < 64; j++)
-				before += row[j] > row[i] || (row[j] == row[i] && j < i);
-			const int keep = before < 10;
-			t12[b * 64 + i] = keep ? row[i] : 0;
+	const ksparse_ae_ctx c = {(const float *)((const unsigned char *)state + 64), state, (unsigned char *)work, n,
+		0, 0, *(const uint64_t *)((const unsigned char *)state + 8), 0, NULL};
+	return c;
+}
+
+/* The model: the parts in `parts`; returns the loss when it computes it. */
+static ksparse_ae_real ksparse_ae_run(const ksparse_ae_ctx *ctx, const ksparse_ae_real *x, int parts)
+{
+	const int n = ctx->n;
+	const float *const params = ctx->params;
+	unsigned char *const work = ctx->work;
+	const int training = ctx->training;
+	if (parts & KSPARSE_AE_ENCODER) {
+		const float *const encoder_0_weight = params + KSPARSE_AE_ENCODER_0_WEIGHT;
+		const float *const encoder_0_bias = params + KSPARSE_AE_ENCODER_0_BIAS;
+		const float *const encoder_2_weight = params + KSPARSE_AE_ENCODER_2_WEIGHT;
+		const float *const encoder_2_bias = params + KSPARSE_AE_ENCODER_2_BIAS;
+		const float *const encoder_4_weight = params + KSPARSE_AE_ENCODER_4_WEIGHT;
+		const float *const encoder_4_bias = params + KSPARSE_AE_ENCODER_4_BIAS;
+		float *const encoder_0 = (float *)(work + KSPARSE_AE_AT_ENCODER_0);
+		float *const encoder_2 = (float *)(work + KSPARSE_AE_AT_ENCODER_2);
+		float *const encoder_4 = (float *)(work + KSPARSE_AE_AT_ENCODER_4);
+		float *const z = (float *)(work + KSPARSE_AE_AT_Z);
+		/* encoder.0: dense+relu [n, 512] */
+		ksparse_ae_gemm(n, 512, 784, x, 784, 1, encoder_0_weight, 1, 784, encoder_0_bias, encoder_0,
+			&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f});
+		/* encoder.2: dense+relu [n, 256] */
+		ksparse_ae_gemm(n, 256, 512, encoder_0, 512, 1, encoder_2_weight, 1, 512, encoder_2_bias, encoder_2,
+			&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f});
+		/* encoder.4: dense [n, 64] */
+		ksparse_ae_gemm(n, 64, 256, encoder_2, 256, 1, encoder_4_weight, 1, 256, encoder_4_bias, encoder_4,
+			NULL);
+		/* encoder.5: topk [n, 64] */
+		for (long b = 0; b < n; b++) {
+			const float *row = encoder_4 + b * 64;
+			for (long i = 0; i < 64; i++) {
+				long before = 0; /* units that rank before unit i */
+				for (long j = 0; j < 64; j++)
+					before += row[j] > row[i] || (row[j] == row[i] && j < i);
+				const int keep = before < 10;
+				z[b * 64 + i] = keep ? row[i] : 0;
+			}
 		}
 	}
-	/* t16 = dense+relu */
-	ksparse_ae_gemm(n, 256, 64, t12, 64, 1, t13, 1, 64, t14, t16,
-		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f});
-	/* t20 = dense+relu */
-	ksparse_ae_gemm(n, 512, 256, t16, 256, 1, t17, 1, 256, t18, t20,
-		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f});
-	/* t24 = dense+sigmoid */
-	ksparse_ae_gemm(n, 784, 512, t20, 512, 1, t21, 1, 512, t22, t24,
-		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_SIGMOID, .slope = 0.0f});
-	/* t26 = constant */
-	t26[0] = 1.0f;
-	/* t25 = mse+mse_grad */
-	{
-		const float k = (float)(t26[0] / (double)(n * 784));
+	if (parts & KSPARSE_AE_DECODER) {
+		const float *const decoder_0_weight = params + KSPARSE_AE_DECODER_0_WEIGHT;
+		const float *const decoder_0_bias = params + KSPARSE_AE_DECODER_0_BIAS;
+		const float *const decoder_2_weight = params + KSPARSE_AE_DECODER_2_WEIGHT;
+		const float *const decoder_2_bias = params + KSPARSE_AE_DECODER_2_BIAS;
+		const float *const decoder_4_weight = params + KSPARSE_AE_DECODER_4_WEIGHT;
+		const float *const decoder_4_bias = params + KSPARSE_AE_DECODER_4_BIAS;
+		float *const z = (float *)(work + KSPARSE_AE_AT_Z);
+		float *const decoder_0 = (float *)(work + KSPARSE_AE_AT_DECODER_0);
+		float *const decoder_2 = (float *)(work + KSPARSE_AE_AT_DECODER_2);
+		float *const xhat = (float *)(work + KSPARSE_AE_AT_XHAT);
+		/* decoder.0: dense+relu [n, 256] */
+		ksparse_ae_gemm(n, 256, 64, z, 64, 1, decoder_0_weight, 1, 64, decoder_0_bias, decoder_0,
+			&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f});
+		/* decoder.2: dense+relu [n, 512] */
+		ksparse_ae_gemm(n, 512, 256, decoder_0, 256, 1, decoder_2_weight, 1, 256, decoder_2_bias, decoder_2,
+			&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f});
+		/* decoder.4: dense+sigmoid [n, 784] */
+		ksparse_ae_gemm(n, 784, 512, decoder_2, 512, 1, decoder_4_weight, 1, 512, decoder_4_bias, xhat,
+			&(const ksparse_ae_epilogue){.act = KSPARSE_AE_SIGMOID, .slope = 0.0f});
+	}
+	if (!(parts & KSPARSE_AE_LOSS))
+		return 0;
+	float *const xhat = (float *)(work + KSPARSE_AE_AT_XHAT);
+	float *const constant = (float *)(work + KSPARSE_AE_AT_CONSTANT);
+	float *const loss = (float *)(work + KSPARSE_AE_AT_LOSS);
+	float *const d_xhat = (float *)(work + KSPARSE_AE_AT_D_XHAT);
+	/* constant: constant [] */
+	constant[0] = 1.0f;
+	if (training) {
+		/* loss.0: mse+mse_grad [] */
 		{
-			double part[64], acc = 0;
+			const float k = (float)(constant[0] / (double)(n * 784));
+			{
+				double part[64], acc = 0;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 784 >= 65536)
 #endif
-			for (long c = 0; c < 64; c++) {
-				const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
-				double sum = 0;
-				for (long i = i0; i < i1; i++) {
-					double d = (double)t24[i] - (double)t0[i];
-					sum += d * d;
-					t27[i] = 2 * k * (t24[i] - t0[i]);
+				for (long c = 0; c < 64; c++) {
+					const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
+					double sum = 0;
+					for (long i = i0; i < i1; i++) {
+						double d = (double)xhat[i] - (double)x[i];
+						sum += d * d;
+						d_xhat[i] = 2 * k * (xhat[i] - x[i]);
+					}
+					ksparse_ae_act(KSPARSE_AE_SIGMOID, 0.0f, 1, i1 - i0, d_xhat + i0, 0, xhat + i0, 0, d_xhat + i0, 0);
+					part[c] = sum;
 				}
-				ksparse_ae_act(KSPARSE_AE_SIGMOID, 0.0f, 1, i1 - i0, t27 + i0, 0, t24 + i0, 0, t27 + i0, 0);
-				part[c] = sum;
+				for (long c = 0; c < 64; c++)
+					acc += part[c];
+				loss[0] = (float)(acc / (double)(n * 784));
 			}
-			for (long c = 0; c < 64; c++)
-				acc += part[c];
-			t25[0] = (float)(acc / (double)(n * 784));
+		}
+	} else {
+		/* loss.0: mse [] */
+		{
+			{
+				double part[64], acc = 0;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
+#endif
+				for (long c = 0; c < 64; c++) {
+					const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
+					double sum = 0;
+					for (long i = i0; i < i1; i++) {
+						double d = (double)xhat[i] - (double)x[i];
+						sum += d * d;
+					}
+					part[c] = sum;
+				}
+				for (long c = 0; c < 64; c++)
+					acc += part[c];
+				loss[0] = (float)(acc / (double)(n * 784));
+			}
 		}
 	}
-	/* t27 = mse_grad: computed with t25 */
-	/* t29 = dense_dx*relu' */
-	ksparse_ae_gemm(n, 512, 784, t27, 784, 1, t21, 512, 1, NULL, t29,
-		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f, .y = t20});
-	/* t30 = dense_dw */
-	ksparse_ae_gemm(784, 512, n, t27, 1, 784, t20, 512, 1, NULL, t30, NULL);
-	/* t31 = sum_batch */
+	return loss[0];
+}
+
+/* A call in training mode: the step after the state's, noise while h->stochastic. */
+static ksparse_ae_ctx ksparse_ae_training(const void *state, void *work, int n, const ksparse_ae_hparams *h, void *updates)
+{
+	ksparse_ae_ctx c = ksparse_ae_eval(state, work, n);
+	c.training = 1;
+	c.stochastic = h->stochastic;
+	c.step = *(const int64_t *)state + 1;
+	c.updates = updates;
+	return c;
+}
+
+/* The loss of the samples and the gradient of every parameter, into grad. */
+static ksparse_ae_real ksparse_ae_pass(const ksparse_ae_ctx *ctx, const ksparse_ae_real *x, float *grad)
+{
+	const int n = ctx->n;
+	const float *const params = ctx->params;
+	unsigned char *const work = ctx->work;
+	const ksparse_ae_real result = ksparse_ae_run(ctx, x, KSPARSE_AE_ENCODER | KSPARSE_AE_DECODER | KSPARSE_AE_LOSS);
+	const float *const encoder_2_weight = params + KSPARSE_AE_ENCODER_2_WEIGHT;
+	const float *const encoder_4_weight = params + KSPARSE_AE_ENCODER_4_WEIGHT;
+	const float *const decoder_0_weight = params + KSPARSE_AE_DECODER_0_WEIGHT;
+	const float *const decoder_2_weight = params + KSPARSE_AE_DECODER_2_WEIGHT;
+	const float *const decoder_4_weight = params + KSPARSE_AE_DECODER_4_WEIGHT;
+	float *const encoder_0 = (float *)(work + KSPARSE_AE_AT_ENCODER_0);
+	float *const encoder_2 = (float *)(work + KSPARSE_AE_AT_ENCODER_2);
+	float *const encoder_4 = (float *)(work + KSPARSE_AE_AT_ENCODER_4);
+	float *const z = (float *)(work + KSPARSE_AE_AT_Z);
+	float *const decoder_0 = (float *)(work + KSPARSE_AE_AT_DECODER_0);
+	float *const decoder_2 = (float *)(work + KSPARSE_AE_AT_DECODER_2);
+	float *const d_xhat = (float *)(work + KSPARSE_AE_AT_D_XHAT);
+	float *const d_decoder_2 = (float *)(work + KSPARSE_AE_AT_D_DECODER_2);
+	float *const d_decoder_4_weight = grad + KSPARSE_AE_DECODER_4_WEIGHT;
+	float *const d_decoder_4_bias = grad + KSPARSE_AE_DECODER_4_BIAS;
+	float *const d_decoder_0 = (float *)(work + KSPARSE_AE_AT_D_DECODER_0);
+	float *const d_decoder_2_weight = grad + KSPARSE_AE_DECODER_2_WEIGHT;
+	float *const d_decoder_2_bias = grad + KSPARSE_AE_DECODER_2_BIAS;
+	float *const d_z = (float *)(work + KSPARSE_AE_AT_D_Z);
+	float *const d_decoder_0_weight = grad + KSPARSE_AE_DECODER_0_WEIGHT;
+	float *const d_decoder_0_bias = grad + KSPARSE_AE_DECODER_0_BIAS;
+	float *const d_encoder_4 = (float *)(work + KSPARSE_AE_AT_D_ENCODER_4);
+	float *const d_encoder_2 = (float *)(work + KSPARSE_AE_AT_D_ENCODER_2);
+	float *const d_encoder_4_weight = grad + KSPARSE_AE_ENCODER_4_WEIGHT;
+	float *const d_encoder_4_bias = grad + KSPARSE_AE_ENCODER_4_BIAS;
+	float *const d_encoder_0 = (float *)(work + KSPARSE_AE_AT_D_ENCODER_0);
+	float *const d_encoder_2_weight = grad + KSPARSE_AE_ENCODER_2_WEIGHT;
+	float *const d_encoder_2_bias = grad + KSPARSE_AE_ENCODER_2_BIAS;
+	float *const d_encoder_0_weight = grad + KSPARSE_AE_ENCODER_0_WEIGHT;
+	float *const d_encoder_0_bias = grad + KSPARSE_AE_ENCODER_0_BIAS;
+	/* d_xhat: computed with loss */
+	/* d_decoder_2: dense_dx*relu' [n, 512] */
+	ksparse_ae_gemm(n, 512, 784, d_xhat, 784, 1, decoder_4_weight, 512, 1, NULL, d_decoder_2,
+		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f, .y = decoder_2});
+	/* d_decoder_4_weight: dense_dw [784, 512] */
+	ksparse_ae_gemm(784, 512, n, d_xhat, 1, 784, decoder_2, 512, 1, NULL, d_decoder_4_weight, NULL);
+	/* d_decoder_4_bias: sum_batch [784] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 784 >= 32768)
 #endif
 	for (long j0 = 0; j0 < 784; j0 += 64) {
 		const long j1 = j0 + 64 < 784 ? j0 + 64 : 784;
 		for (long j = j0; j < j1; j++)
-			t31[j] = 0;
+			d_decoder_4_bias[j] = 0;
 		for (long b = 0; b < n; b++)
 			for (long j = j0; j < j1; j++)
-				t31[j] += t27[b * 784 + j];
+				d_decoder_4_bias[j] += d_xhat[b * 784 + j];
 	}
-	/* t33 = dense_dx*relu' */
-	ksparse_ae_gemm(n, 256, 512, t29, 512, 1, t17, 256, 1, NULL, t33,
-		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f, .y = t16});
-	/* t34 = dense_dw */
-	ksparse_ae_gemm(512, 256, n, t29, 1, 512, t16, 256, 1, NULL, t34, NULL);
-	/* t35 = sum_batch */
+	/* d_decoder_0: dense_dx*relu' [n, 256] */
+	ksparse_ae_gemm(n, 256, 512, d_decoder_2, 512, 1, decoder_2_weight, 256, 1, NULL, d_decoder_0,
+		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f, .y = decoder_0});
+	/* d_decoder_2_weight: dense_dw [512, 256] */
+	ksparse_ae_gemm(512, 256, n, d_decoder_2, 1, 512, decoder_0, 256, 1, NULL, d_decoder_2_weight, NULL);
+	/* d_decoder_2_bias: sum_batch [512] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 512 >= 32768)
 #endif
 	for (long j0 = 0; j0 < 512; j0 += 64) {
 		const long j1 = j0 + 64 < 512 ? j0 + 64 : 512;
 		for (long j = j0; j < j1; j++)
-			t35[j] = 0;
+			d_decoder_2_bias[j] = 0;
 		for (long b = 0; b < n; b++)
 			for (long j = j0; j < j1; j++)
-				t35[j] += t29[b * 512 + j];
+				d_decoder_2_bias[j] += d_decoder_2[b * 512 + j];
 	}
-	/* t37 = dense_dx */
-	ksparse_ae_gemm(n, 64, 256, t33, 256, 1, t13, 64, 1, NULL, t37,
+	/* d_z: dense_dx [n, 64] */
+	ksparse_ae_gemm(n, 64, 256, d_decoder_0, 256, 1, decoder_0_weight, 64, 1, NULL, d_z,
 		NULL);
-	/* t38 = dense_dw */
-	ksparse_ae_gemm(256, 64, n, t33, 1, 256, t12, 64, 1, NULL, t38, NULL);
-	/* t39 = sum_batch */
+	/* d_decoder_0_weight: dense_dw [256, 64] */
+	ksparse_ae_gemm(256, 64, n, d_decoder_0, 1, 256, z, 64, 1, NULL, d_decoder_0_weight, NULL);
+	/* d_decoder_0_bias: sum_batch [256] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 256 >= 32768)
 #endif
 	for (long j0 = 0; j0 < 256; j0 += 64) {
 		const long j1 = j0 + 64 < 256 ? j0 + 64 : 256;
 		for (long j = j0; j < j1; j++)
-			t39[j] = 0;
+			d_decoder_0_bias[j] = 0;
 		for (long b = 0; b < n; b++)
 			for (long j = j0; j < j1; j++)
-				t39[j] += t33[b * 256 + j];
+				d_decoder_0_bias[j] += d_decoder_0[b * 256 + j];
 	}
-	/* t40 = topk_grad */
+	/* d_encoder_4: topk_grad [n, 64] */
 	for (long b = 0; b < n; b++) {
-		const float *row = t11 + b * 64;
+		const float *row = encoder_4 + b * 64;
 		for (long i = 0; i < 64; i++) {
 			long before = 0; /* units that rank before unit i */
 			for (long j = 0; j < 64; j++)
 				before += row[j] > row[i] || (row[j] == row[i] && j < i);
 			const int keep = before < 10;
-			t40[b * 64 + i] = keep ? t37[b * 64 + i] : 0;
+			d_encoder_4[b * 64 + i] = keep ? d_z[b * 64 + i] : 0;
 		}
 	}
-	/* t41 = dense_dx*relu' */
-	ksparse_ae_gemm(n, 256, 64, t40, 64, 1, t9, 256, 1, NULL, t41,
-		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f, .y = t8});
-	/* t42 = dense_dw */
-	ksparse_ae_gemm(64, 256, n, t40, 1, 64, t8, 256, 1, NULL, t42, NULL);
-	/* t43 = sum_batch */
+	/* d_encoder_2: dense_dx*relu' [n, 256] */
+	ksparse_ae_gemm(n, 256, 64, d_encoder_4, 64, 1, encoder_4_weight, 256, 1, NULL, d_encoder_2,
+		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f, .y = encoder_2});
+	/* d_encoder_4_weight: dense_dw [64, 256] */
+	ksparse_ae_gemm(64, 256, n, d_encoder_4, 1, 64, encoder_2, 256, 1, NULL, d_encoder_4_weight, NULL);
+	/* d_encoder_4_bias: sum_batch [64] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 64 >= 32768)
 #endif
 	for (long j0 = 0; j0 < 64; j0 += 64) {
 		const long j1 = j0 + 64 < 64 ? j0 + 64 : 64;
 		for (long j = j0; j < j1; j++)
-			t43[j] = 0;
+			d_encoder_4_bias[j] = 0;
 		for (long b = 0; b < n; b++)
 			for (long j = j0; j < j1; j++)
-				t43[j] += t40[b * 64 + j];
+				d_encoder_4_bias[j] += d_encoder_4[b * 64 + j];
 	}
-	/* t45 = dense_dx*relu' */
-	ksparse_ae_gemm(n, 512, 256, t41, 256, 1, t5, 512, 1, NULL, t45,
-		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f, .y = t4});
-	/* t46 = dense_dw */
-	ksparse_ae_gemm(256, 512, n, t41, 1, 256, t4, 512, 1, NULL, t46, NULL);
-	/* t47 = sum_batch */
+	/* d_encoder_0: dense_dx*relu' [n, 512] */
+	ksparse_ae_gemm(n, 512, 256, d_encoder_2, 256, 1, encoder_2_weight, 512, 1, NULL, d_encoder_0,
+		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f, .y = encoder_0});
+	/* d_encoder_2_weight: dense_dw [256, 512] */
+	ksparse_ae_gemm(256, 512, n, d_encoder_2, 1, 256, encoder_0, 512, 1, NULL, d_encoder_2_weight, NULL);
+	/* d_encoder_2_bias: sum_batch [256] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 256 >= 32768)
 #endif
 	for (long j0 = 0; j0 < 256; j0 += 64) {
 		const long j1 = j0 + 64 < 256 ? j0 + 64 : 256;
 		for (long j = j0; j < j1; j++)
-			t47[j] = 0;
+			d_encoder_2_bias[j] = 0;
 		for (long b = 0; b < n; b++)
 			for (long j = j0; j < j1; j++)
-				t47[j] += t41[b * 256 + j];
+				d_encoder_2_bias[j] += d_encoder_2[b * 256 + j];
 	}
-	/* t49 = dense_dw */
-	ksparse_ae_gemm(512, 784, n, t45, 1, 512, t0, 784, 1, NULL, t49, NULL);
-	/* t50 = sum_batch */
+	/* d_encoder_0_weight: dense_dw [512, 784] */
+	ksparse_ae_gemm(512, 784, n, d_encoder_0, 1, 512, x, 784, 1, NULL, d_encoder_0_weight, NULL);
+	/* d_encoder_0_bias: sum_batch [512] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 512 >= 32768)
 #endif
 	for (long j0 = 0; j0 < 512; j0 += 64) {
 		const long j1 = j0 + 64 < 512 ? j0 + 64 : 512;
 		for (long j = j0; j < j1; j++)
-			t50[j] = 0;
+			d_encoder_0_bias[j] = 0;
 		for (long b = 0; b < n; b++)
 			for (long j = j0; j < j1; j++)
-				t50[j] += t45[b * 512 + j];
+				d_encoder_0_bias[j] += d_encoder_0[b * 512 + j];
 	}
-	return t25[0];
+	return result;
 }
 
 ksparse_ae_real ksparse_ae_train_step(void *state, void *work, const ksparse_ae_real *x, int n, const ksparse_ae_hparams *h)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	float *const params = (float *)((unsigned char *)state + 64);
-	const int64_t step = ++*ksparse_ae_step(state);
-	const int stochastic = h->stochastic;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	const ksparse_ae_real loss = ksparse_ae_pass(state, work, x, n, h, step, state);
-	float *const adam_m = ksparse_ae_adam_m(state), *const adam_v = ksparse_ae_adam_v(state);
-	const ksparse_ae_adam_k adam_k = {
-		(float)h->beta1, (float)h->beta2, (float)(1 - h->beta1), (float)(1 - h->beta2), (float)h->eps,
-		(float)h->weight_decay, (float)(h->lr / (1 - pow(h->beta1, (double)step))),
-		(float)sqrt(1 - pow(h->beta2, (double)step))};
-	float *const t1 = params + 0; /* encoder.0.weight */
-	float *const t2 = params + 401408; /* encoder.0.bias */
-	float *const t5 = params + 401920; /* encoder.2.weight */
-	float *const t6 = params + 532992; /* encoder.2.bias */
-	float *const t9 = params + 533248; /* encoder.4.weight */
-	float *const t10 = params + 549632; /* encoder.4.bias */
-	float *const t13 = params + 549696; /* decoder.0.weight */
-	float *const t14 = params + 566080; /* decoder.0.bias */
-	float *const t17 = params + 566336; /* decoder.2.weight */
-	float *const t18 = params + 697408; /* decoder.2.bias */
-	float *const t21 = params + 697920; /* decoder.4.weight */
-	float *const t22 = params + 1099328; /* decoder.4.bias */
-	float *const t30 = (float *)(work_ + 1917056); /* dense_dw [784, 512] */
-	float *const t31 = (float *)(work_ + 589824); /* sum_batch [784] */
-	float *const t34 = (float *)(work_ + 3522688); /* dense_dw [512, 256] */
-	float *const t35 = (float *)(work_ + 458752); /* sum_batch [512] */
-	float *const t38 = (float *)(work_ + 493568); /* dense_dw [256, 64] */
-	float *const t39 = (float *)(work_ + 559104); /* sum_batch [256] */
-	float *const t42 = (float *)(work_ + 756800); /* dense_dw [64, 256] */
-	float *const t43 = (float *)(work_ + 262144); /* sum_batch [64] */
-	float *const t46 = (float *)(work_ + 4046976); /* dense_dw [256, 512] */
-	float *const t47 = (float *)(work_ + 0); /* sum_batch [256] */
-	float *const t49 = (float *)(work_ + 4571264); /* dense_dw [512, 784] */
-	float *const t50 = (float *)(work_ + 1024); /* sum_batch [512] */
-	/* t51 = adam */
-	/* encoder.0.weight */
-	ksparse_ae_adam(401408, t1, adam_m + 0, adam_v + 0, t49, &adam_k);
-	/* t52 = adam */
-	/* encoder.0.bias */
-	ksparse_ae_adam(512, t2, adam_m + 401408, adam_v + 401408, t50, &adam_k);
-	/* t53 = adam */
-	/* encoder.2.weight */
-	ksparse_ae_adam(131072, t5, adam_m + 401920, adam_v + 401920, t46, &adam_k);
-	/* t54 = adam */
-	/* encoder.2.bias */
-	ksparse_ae_adam(256, t6, adam_m + 532992, adam_v + 532992, t47, &adam_k);
-	/* t55 = adam */
-	/* encoder.4.weight */
-	ksparse_ae_adam(16384, t9, adam_m + 533248, adam_v + 533248, t42, &adam_k);
-	/* t56 = adam */
-	/* encoder.4.bias */
-	ksparse_ae_adam(64, t10, adam_m + 549632, adam_v + 549632, t43, &adam_k);
-	/* t57 = adam */
-	/* decoder.0.weight */
-	ksparse_ae_adam(16384, t13, adam_m + 549696, adam_v + 549696, t38, &adam_k);
-	/* t58 = adam */
-	/* decoder.0.bias */
-	ksparse_ae_adam(256, t14, adam_m + 566080, adam_v + 566080, t39, &adam_k);
-	/* t59 = adam */
-	/* decoder.2.weight */
-	ksparse_ae_adam(131072, t17, adam_m + 566336, adam_v + 566336, t34, &adam_k);
-	/* t60 = adam */
-	/* decoder.2.bias */
-	ksparse_ae_adam(512, t18, adam_m + 697408, adam_v + 697408, t35, &adam_k);
-	/* t61 = adam */
-	/* decoder.4.weight */
-	ksparse_ae_adam(401408, t21, adam_m + 697920, adam_v + 697920, t30, &adam_k);
-	/* t62 = adam */
-	/* decoder.4.bias */
-	ksparse_ae_adam(784, t22, adam_m + 1099328, adam_v + 1099328, t31, &adam_k);
+	const ksparse_ae_ctx c = ksparse_ae_training(state, work, n, h, state);
+	float *const grad = (float *)work; /* the gradient block */
+	const ksparse_ae_real loss = ksparse_ae_pass(&c, x, grad);
+	ksparse_ae_update(state, grad, h);
 	return loss;
 }
 
 ksparse_ae_real ksparse_ae_gradient(const void *state, void *work, const ksparse_ae_real *x, int n, const ksparse_ae_hparams *h, ksparse_ae_real *grad)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = *(const int64_t *)state + 1;
-	const int stochastic = h->stochastic;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	const ksparse_ae_real loss = ksparse_ae_pass(state, work, x, n, h, step, NULL);
-	memcpy(grad + 0, work_ + 4571264, sizeof(float) * 401408);
-	memcpy(grad + 401408, work_ + 1024, sizeof(float) * 512);
-	memcpy(grad + 401920, work_ + 4046976, sizeof(float) * 131072);
-	memcpy(grad + 532992, work_ + 0, sizeof(float) * 256);
-	memcpy(grad + 533248, work_ + 756800, sizeof(float) * 16384);
-	memcpy(grad + 549632, work_ + 262144, sizeof(float) * 64);
-	memcpy(grad + 549696, work_ + 493568, sizeof(float) * 16384);
-	memcpy(grad + 566080, work_ + 559104, sizeof(float) * 256);
-	memcpy(grad + 566336, work_ + 3522688, sizeof(float) * 131072);
-	memcpy(grad + 697408, work_ + 458752, sizeof(float) * 512);
-	memcpy(grad + 697920, work_ + 1917056, sizeof(float) * 401408);
-	memcpy(grad + 1099328, work_ + 589824, sizeof(float) * 784);
-	return loss;
+	const ksparse_ae_ctx c = ksparse_ae_training(state, work, n, h, NULL);
+	return ksparse_ae_pass(&c, x, grad);
 }
 
 void ksparse_ae_update(void *state, const ksparse_ae_real *grad, const ksparse_ae_hparams *h)
@@ -800,236 +790,45 @@ void ksparse_ae_update(void *state, const ksparse_ae_real *grad, const ksparse_a
 		(float)h->beta1, (float)h->beta2, (float)(1 - h->beta1), (float)(1 - h->beta2), (float)h->eps,
 		(float)h->weight_decay, (float)(h->lr / (1 - pow(h->beta1, (double)step))),
 		(float)sqrt(1 - pow(h->beta2, (double)step))};
-	ksparse_ae_real *const params = ksparse_ae_params(state);
-	ksparse_ae_adam(1100112, params, adam_m, adam_v, grad, &adam_k);
+	ksparse_ae_adam(1100112, ksparse_ae_params(state), adam_m, adam_v, grad, &adam_k);
 }
 
 ksparse_ae_real ksparse_ae_loss(const void *state, void *work, const ksparse_ae_real *x, int n)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = 0;
-	const int stochastic = 0;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	const float *const t0 = x;
-	const float *const t1 = params + 0; /* encoder.0.weight */
-	const float *const t2 = params + 401408; /* encoder.0.bias */
-	float *const t4 = (float *)(work_ + 0); /* dense [n, 512] */
-	const float *const t5 = params + 401920; /* encoder.2.weight */
-	const float *const t6 = params + 532992; /* encoder.2.bias */
-	float *const t8 = (float *)(work_ + 262144); /* dense [n, 256] */
-	const float *const t9 = params + 533248; /* encoder.4.weight */
-	const float *const t10 = params + 549632; /* encoder.4.bias */
-	float *const t11 = (float *)(work_ + 393216); /* dense [n, 64] */
-	float *const t12 = (float *)(work_ + 425984); /* topk [n, 64] */
-	const float *const t13 = params + 549696; /* decoder.0.weight */
-	const float *const t14 = params + 566080; /* decoder.0.bias */
-	float *const t16 = (float *)(work_ + 458752); /* dense [n, 256] */
-	const float *const t17 = params + 566336; /* decoder.2.weight */
-	const float *const t18 = params + 697408; /* decoder.2.bias */
-	float *const t20 = (float *)(work_ + 589824); /* dense [n, 512] */
-	const float *const t21 = params + 697920; /* decoder.4.weight */
-	const float *const t22 = params + 1099328; /* decoder.4.bias */
-	float *const t24 = (float *)(work_ + 851968); /* dense [n, 784] */
-	float *const t25 = (float *)(work_ + 1253440); /* mse [] */
-	/* t4 = dense+relu */
-	ksparse_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t4,
-		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f});
-	/* t8 = dense+relu */
-	ksparse_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t8,
-		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f});
-	/* t11 = dense */
-	ksparse_ae_gemm(n, 64, 256, t8, 256, 1, t9, 1, 256, t10, t11,
-		NULL);
-	/* t12 = topk */
-	for (long b = 0; b < n; b++) {
-		const float *row = t11 + b * 64;
-		for (long i = 0; i < 64; i++) {
-			long before = 0; /* units that rank before unit i */
-			for (long j = 0; j < 64; j++)
-				before += row[j] > row[i] || (row[j] == row[i] && j < i);
-			const int keep = before < 10;
-			t12[b * 64 + i] = keep ? row[i] : 0;
-		}
-	}
-	/* t16 = dense+relu */
-	ksparse_ae_gemm(n, 256, 64, t12, 64, 1, t13, 1, 64, t14, t16,
-		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f});
-	/* t20 = dense+relu */
-	ksparse_ae_gemm(n, 512, 256, t16, 256, 1, t17, 1, 256, t18, t20,
-		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f});
-	/* t24 = dense+sigmoid */
-	ksparse_ae_gemm(n, 784, 512, t20, 512, 1, t21, 1, 512, t22, t24,
-		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_SIGMOID, .slope = 0.0f});
-	/* t25 = mse */
-	{
-		{
-			double part[64], acc = 0;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
-#endif
-			for (long c = 0; c < 64; c++) {
-				const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
-				double sum = 0;
-				for (long i = i0; i < i1; i++) {
-					double d = (double)t24[i] - (double)t0[i];
-					sum += d * d;
-				}
-				part[c] = sum;
-			}
-			for (long c = 0; c < 64; c++)
-				acc += part[c];
-			t25[0] = (float)(acc / (double)(n * 784));
-		}
-	}
-	return t25[0];
+	const ksparse_ae_ctx c = ksparse_ae_eval(state, work, n);
+	return ksparse_ae_run(&c, x, KSPARSE_AE_ENCODER | KSPARSE_AE_DECODER | KSPARSE_AE_LOSS);
 }
 
 void ksparse_ae_forward(const void *state, void *work, const ksparse_ae_real *x, int n, ksparse_ae_real *out)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = 0;
-	const int stochastic = 0;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	const float *const t0 = x;
-	const float *const t1 = params + 0; /* encoder.0.weight */
-	const float *const t2 = params + 401408; /* encoder.0.bias */
-	float *const t4 = (float *)(work_ + 0); /* dense [n, 512] */
-	const float *const t5 = params + 401920; /* encoder.2.weight */
-	const float *const t6 = params + 532992; /* encoder.2.bias */
-	float *const t8 = (float *)(work_ + 262144); /* dense [n, 256] */
-	const float *const t9 = params + 533248; /* encoder.4.weight */
-	const float *const t10 = params + 549632; /* encoder.4.bias */
-	float *const t11 = (float *)(work_ + 393216); /* dense [n, 64] */
-	float *const t12 = (float *)(work_ + 425984); /* topk [n, 64] */
-	const float *const t13 = params + 549696; /* decoder.0.weight */
-	const float *const t14 = params + 566080; /* decoder.0.bias */
-	float *const t16 = (float *)(work_ + 458752); /* dense [n, 256] */
-	const float *const t17 = params + 566336; /* decoder.2.weight */
-	const float *const t18 = params + 697408; /* decoder.2.bias */
-	float *const t20 = (float *)(work_ + 589824); /* dense [n, 512] */
-	const float *const t21 = params + 697920; /* decoder.4.weight */
-	const float *const t22 = params + 1099328; /* decoder.4.bias */
-	float *const t24 = (float *)(work_ + 851968); /* dense [n, 784] */
-	/* t4 = dense+relu */
-	ksparse_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t4,
-		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f});
-	/* t8 = dense+relu */
-	ksparse_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t8,
-		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f});
-	/* t11 = dense */
-	ksparse_ae_gemm(n, 64, 256, t8, 256, 1, t9, 1, 256, t10, t11,
-		NULL);
-	/* t12 = topk */
-	for (long b = 0; b < n; b++) {
-		const float *row = t11 + b * 64;
-		for (long i = 0; i < 64; i++) {
-			long before = 0; /* units that rank before unit i */
-			for (long j = 0; j < 64; j++)
-				before += row[j] > row[i] || (row[j] == row[i] && j < i);
-			const int keep = before < 10;
-			t12[b * 64 + i] = keep ? row[i] : 0;
-		}
-	}
-	/* t16 = dense+relu */
-	ksparse_ae_gemm(n, 256, 64, t12, 64, 1, t13, 1, 64, t14, t16,
-		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f});
-	/* t20 = dense+relu */
-	ksparse_ae_gemm(n, 512, 256, t16, 256, 1, t17, 1, 256, t18, t20,
-		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f});
-	/* t24 = dense+sigmoid */
-	ksparse_ae_gemm(n, 784, 512, t20, 512, 1, t21, 1, 512, t22, t24,
-		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_SIGMOID, .slope = 0.0f});
-	memcpy(out, t24, sizeof(float) * n * 784);
+	const ksparse_ae_ctx c = ksparse_ae_eval(state, work, n);
+	ksparse_ae_run(&c, x, KSPARSE_AE_ENCODER | KSPARSE_AE_DECODER);
+	memcpy(out, c.work + KSPARSE_AE_AT_XHAT, sizeof(float) * n * 784);
 }
 
 void ksparse_ae_encode(const void *state, void *work, const ksparse_ae_real *x, int n, ksparse_ae_real *z)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = 0;
-	const int stochastic = 0;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	const float *const t0 = x;
-	const float *const t1 = params + 0; /* encoder.0.weight */
-	const float *const t2 = params + 401408; /* encoder.0.bias */
-	float *const t4 = (float *)(work_ + 0); /* dense [n, 512] */
-	const float *const t5 = params + 401920; /* encoder.2.weight */
-	const float *const t6 = params + 532992; /* encoder.2.bias */
-	float *const t8 = (float *)(work_ + 262144); /* dense [n, 256] */
-	const float *const t9 = params + 533248; /* encoder.4.weight */
-	const float *const t10 = params + 549632; /* encoder.4.bias */
-	float *const t11 = (float *)(work_ + 393216); /* dense [n, 64] */
-	float *const t12 = (float *)(work_ + 425984); /* topk [n, 64] */
-	/* t4 = dense+relu */
-	ksparse_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t4,
-		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f});
-	/* t8 = dense+relu */
-	ksparse_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t8,
-		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f});
-	/* t11 = dense */
-	ksparse_ae_gemm(n, 64, 256, t8, 256, 1, t9, 1, 256, t10, t11,
-		NULL);
-	/* t12 = topk */
-	for (long b = 0; b < n; b++) {
-		const float *row = t11 + b * 64;
-		for (long i = 0; i < 64; i++) {
-			long before = 0; /* units that rank before unit i */
-			for (long j = 0; j < 64; j++)
-				before += row[j] > row[i] || (row[j] == row[i] && j < i);
-			const int keep = before < 10;
-			t12[b * 64 + i] = keep ? row[i] : 0;
-		}
-	}
-	memcpy(z, t12, sizeof(float) * n * 64);
+	const ksparse_ae_ctx c = ksparse_ae_eval(state, work, n);
+	ksparse_ae_run(&c, x, KSPARSE_AE_ENCODER);
+	memcpy(z, c.work + KSPARSE_AE_AT_Z, sizeof(float) * n * 64);
 }
 
 void ksparse_ae_decode(const void *state, void *work, const ksparse_ae_real *z, int n, ksparse_ae_real *out)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = 0;
-	const int stochastic = 0;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	const float *const t12 = z;
-	const float *const t13 = params + 549696; /* decoder.0.weight */
-	const float *const t14 = params + 566080; /* decoder.0.bias */
-	float *const t16 = (float *)(work_ + 458752); /* dense [n, 256] */
-	const float *const t17 = params + 566336; /* decoder.2.weight */
-	const float *const t18 = params + 697408; /* decoder.2.bias */
-	float *const t20 = (float *)(work_ + 589824); /* dense [n, 512] */
-	const float *const t21 = params + 697920; /* decoder.4.weight */
-	const float *const t22 = params + 1099328; /* decoder.4.bias */
-	float *const t24 = (float *)(work_ + 851968); /* dense [n, 784] */
-	/* t16 = dense+relu */
-	ksparse_ae_gemm(n, 256, 64, t12, 64, 1, t13, 1, 64, t14, t16,
-		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f});
-	/* t20 = dense+relu */
-	ksparse_ae_gemm(n, 512, 256, t16, 256, 1, t17, 1, 256, t18, t20,
-		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f});
-	/* t24 = dense+sigmoid */
-	ksparse_ae_gemm(n, 784, 512, t20, 512, 1, t21, 1, 512, t22, t24,
-		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_SIGMOID, .slope = 0.0f});
-	memcpy(out, t24, sizeof(float) * n * 784);
+	const ksparse_ae_ctx c = ksparse_ae_eval(state, work, n);
+	memcpy(c.work + KSPARSE_AE_AT_Z, z, sizeof(float) * n * 64);
+	ksparse_ae_run(&c, NULL, KSPARSE_AE_DECODER);
+	memcpy(out, c.work + KSPARSE_AE_AT_XHAT, sizeof(float) * n * 784);
 }
 
 void ksparse_ae_sample(const void *state, void *work, uint64_t seed, int n, ksparse_ae_real *out)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = 0;
-	const int stochastic = 0;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	float *const z = (float *)(work_ + 425984);
+	const ksparse_ae_ctx c = ksparse_ae_eval(state, work, n);
+	float *const z = (float *)(c.work + KSPARSE_AE_AT_Z);
 	const uint64_t key = ksparse_ae_mix(seed ^ 0x7072696f72u); /* "prior" */
 	for (long i = 0; i < n * 64; i++)
 		z[i] = (float)ksparse_ae_normal(key, (uint64_t)i);
-	ksparse_ae_decode(state, work, z, n, out);
+	ksparse_ae_run(&c, NULL, KSPARSE_AE_DECODER);
+	memcpy(out, c.work + KSPARSE_AE_AT_XHAT, sizeof(float) * n * 784);
 }
 

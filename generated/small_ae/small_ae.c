@@ -9,6 +9,20 @@
 #include <omp.h> /* threads, when built with -fopenmp */
 #endif
 
+/* The work arena, in bytes: the gradient block (in the train step) at 0,
+ * then every value; values whose lives do not overlap share memory. */
+#define SMALL_AE_AT_ENCODER_0 839872 /* encoder.0: dense+relu [n, 128] */
+#define SMALL_AE_AT_Z 905408 /* encoder.2: dense [n, 32] */
+#define SMALL_AE_AT_DECODER_0 921792 /* decoder.0: dense+relu [n, 128] */
+#define SMALL_AE_AT_DECODER_2 987328 /* decoder.2: dense [n, 784] */
+#define SMALL_AE_AT_XHAT 1388736 /* decoder.3: sigmoid [n, 784] */
+#define SMALL_AE_AT_CONSTANT 1790144 /* constant: constant [] */
+#define SMALL_AE_AT_LOSS 1790208 /* loss.0: bce+bce_grad [] */
+#define SMALL_AE_AT_D_DECODER_2 1790272 /* d_decoder_2: bce_grad [n, 784] */
+#define SMALL_AE_AT_D_DECODER_0 987328 /* d_decoder_0: dense_dx*relu' [n, 128] */
+#define SMALL_AE_AT_D_Z 921792 /* d_z: dense_dx [n, 32] */
+#define SMALL_AE_AT_D_ENCODER_0 938176 /* d_encoder_0: dense_dx*relu' [n, 128] */
+
 /* Vectors: AVX-512 or AVX2 with FMA where the compiler targets them,
  * otherwise 128 bits (SSE2 on x86-64, NEON on ARM, plain C elsewhere). */
 #if defined(SIMDE_X86_AVX512F_NATIVE)
@@ -460,57 +474,29 @@ static double small_ae_normal(uint64_t key, uint64_t i)
 }
 
 static const small_ae_param_info small_ae_param_table[8] = {
-	{"encoder.0.weight", 2, {128, 784, 0, 0}, 0, 100352},
-	{"encoder.0.bias", 1, {128, 0, 0, 0}, 100352, 128},
-	{"encoder.2.weight", 2, {32, 128, 0, 0}, 100480, 4096},
-	{"encoder.2.bias", 1, {32, 0, 0, 0}, 104576, 32},
-	{"decoder.0.weight", 2, {128, 32, 0, 0}, 104608, 4096},
-	{"decoder.0.bias", 1, {128, 0, 0, 0}, 108704, 128},
-	{"decoder.2.weight", 2, {784, 128, 0, 0}, 108832, 100352},
-	{"decoder.2.bias", 1, {784, 0, 0, 0}, 209184, 784},
+	{"encoder.0.weight", 2, {128, 784, 0, 0}, SMALL_AE_ENCODER_0_WEIGHT, 100352},
+	{"encoder.0.bias", 1, {128, 0, 0, 0}, SMALL_AE_ENCODER_0_BIAS, 128},
+	{"encoder.2.weight", 2, {32, 128, 0, 0}, SMALL_AE_ENCODER_2_WEIGHT, 4096},
+	{"encoder.2.bias", 1, {32, 0, 0, 0}, SMALL_AE_ENCODER_2_BIAS, 32},
+	{"decoder.0.weight", 2, {128, 32, 0, 0}, SMALL_AE_DECODER_0_WEIGHT, 4096},
+	{"decoder.0.bias", 1, {128, 0, 0, 0}, SMALL_AE_DECODER_0_BIAS, 128},
+	{"decoder.2.weight", 2, {784, 128, 0, 0}, SMALL_AE_DECODER_2_WEIGHT, 100352},
+	{"decoder.2.bias", 1, {784, 0, 0, 0}, SMALL_AE_DECODER_2_BIAS, 784},
 };
 
 small_ae_hparams small_ae_default_hparams(void)
 {
-	small_ae_hparams h = {0.001, 0.90000000000000002, 0.999, 1e-08, 0, 1};
+	const small_ae_hparams h = {0.001, 0.90000000000000002, 0.999, 1e-08, 0, 1};
 	return h;
 }
 
-const small_ae_param_info *small_ae_param(int i)
-{
-	return i >= 0 && i < 8 ? &small_ae_param_table[i] : NULL;
-}
-
-small_ae_real *small_ae_params(void *state)
-{
-	return (float *)((unsigned char *)state + 64);
-}
-
-small_ae_real *small_ae_adam_m(void *state)
-{
-	return (float *)((unsigned char *)state + 839936);
-}
-
-small_ae_real *small_ae_adam_v(void *state)
-{
-	return (float *)((unsigned char *)state + 1679808);
-}
-
-int64_t *small_ae_step(void *state)
-{
-	return (int64_t *)state;
-}
-
-const small_ae_buffer_info *small_ae_buffer(int i)
-{
-	(void)i;
-	return NULL;
-}
-
-void *small_ae_buffers(void *state)
-{
-	return (unsigned char *)state + 2519680;
-}
+const small_ae_param_info *small_ae_param(int i) { return i >= 0 && i < 8 ? &small_ae_param_table[i] : NULL; }
+const small_ae_buffer_info *small_ae_buffer(int i) { return (void)i, NULL; }
+small_ae_real *small_ae_params(void *state) { return (float *)((unsigned char *)state + 64); }
+small_ae_real *small_ae_adam_m(void *state) { return (float *)((unsigned char *)state + 839936); }
+small_ae_real *small_ae_adam_v(void *state) { return (float *)((unsigned char *)state + 1679808); }
+int64_t *small_ae_step(void *state) { return (int64_t *)state; }
+void *small_ae_buffers(void *state) { return (unsigned char *)state + 2519680; }
 
 void small_ae_init(void *state, uint64_t seed)
 {
@@ -525,224 +511,240 @@ void small_ae_init(void *state, uint64_t seed)
 	}
 }
 
-/* The loss and the gradient of every parameter (left in work); the
- * buffers' new values go to the state `updates` unless it is NULL. */
-static small_ae_real small_ae_pass(const void *state, void *work, const small_ae_real *x, int n, const small_ae_hparams *h,
-			int64_t step, void *updates)
+/* What one call of the model computes with. */
+typedef struct small_ae_ctx {
+	const float *params;  /* the parameter block */
+	const void *state;    /* the whole state (its buffers) */
+	unsigned char *work;  /* the work arena */
+	int n;                /* rows in the batch */
+	int training;         /* train step or gradient: batch statistics, pairs of
+	                         values computed by one kernel, buffer updates */
+	int stochastic;       /* noise, dropout and sampling on (training only) */
+	uint64_t rng;         /* the state's noise key */
+	int64_t step;         /* the step being taken; 0 outside training */
+	void *updates;        /* the state whose buffers take their new values, or NULL */
+} small_ae_ctx;
+
+/* The parts of the model NAME_run computes, in this order. */
+enum { SMALL_AE_ENCODER = 1, SMALL_AE_DECODER = 2, SMALL_AE_LOSS = 4 };
+
+/* A call in evaluation mode. */
+static small_ae_ctx small_ae_eval(const void *state, void *work, int n)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int stochastic = h->stochastic;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	(void)updates;
-	const float *const t0 = x;
-	const float *const t1 = params + 0; /* encoder.0.weight */
-	const float *const t2 = params + 100352; /* encoder.0.bias */
-	float *const t4 = (float *)(work_ + 0); /* dense [n, 128] */
-	const float *const t5 = params + 100480; /* encoder.2.weight */
-	const float *const t6 = params + 104576; /* encoder.2.bias */
-	float *const t7 = (float *)(work_ + 65536); /* dense [n, 32] */
-	const float *const t8 = params + 104608; /* decoder.0.weight */
-	const float *const t9 = params + 108704; /* decoder.0.bias */
-	float *const t11 = (float *)(work_ + 81920); /* dense [n, 128] */
-	const float *const t12 = params + 108832; /* decoder.2.weight */
-	const float *const t13 = params + 209184; /* decoder.2.bias */
-	float *const t14 = (float *)(work_ + 147456); /* dense [n, 784] */
-	float *const t15 = (float *)(work_ + 548864); /* sigmoid [n, 784] */
-	float *const t17 = (float *)(work_ + 950272); /* constant [] */
-	float *const t16 = (float *)(work_ + 950336); /* bce [] */
-	float *const t18 = (float *)(work_ + 950400); /* bce_grad [n, 784] */
-	float *const t19 = (float *)(work_ + 147456); /* dense_dx [n, 128] */
-	float *const t20 = (float *)(work_ + 1351808); /* dense_dw [784, 128] */
-	float *const t21 = (float *)(work_ + 81920); /* sum_batch [784] */
-	float *const t23 = (float *)(work_ + 85056); /* dense_dx [n, 32] */
-	float *const t24 = (float *)(work_ + 101440); /* dense_dw [128, 32] */
-	float *const t25 = (float *)(work_ + 117824); /* sum_batch [128] */
-	float *const t26 = (float *)(work_ + 118336); /* dense_dx [n, 128] */
-	float *const t27 = (float *)(work_ + 183872); /* dense_dw [32, 128] */
-	float *const t28 = (float *)(work_ + 0); /* sum_batch [32] */
-	float *const t30 = (float *)(work_ + 950400); /* dense_dw [128, 784] */
-	float *const t31 = (float *)(work_ + 128); /* sum_batch [128] */
-	/* t4 = dense+relu */
-	small_ae_gemm(n, 128, 784, t0, 784, 1, t1, 1, 784, t2, t4,
-		&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f});
-	/* t7 = dense */
-	small_ae_gemm(n, 32, 128, t4, 128, 1, t5, 1, 128, t6, t7,
-		NULL);
-	/* t11 = dense+relu */
-	small_ae_gemm(n, 128, 32, t7, 32, 1, t8, 1, 32, t9, t11,
-		&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f});
-	/* t14 = dense */
-	small_ae_gemm(n, 784, 128, t11, 128, 1, t12, 1, 128, t13, t14,
-		NULL);
-	/* t15 = sigmoid */
-	small_ae_act_all(SMALL_AE_SIGMOID, 0.0f, n * 784, t14, NULL, t15);
-	/* t17 = constant */
-	t17[0] = 1.0f;
-	/* t16 = bce+bce_grad */
-	{
-		const float k = (float)(t17[0] / (double)(n * 784));
+	const small_ae_ctx c = {(const float *)((const unsigned char *)state + 64), state, (unsigned char *)work, n,
+		0, 0, *(const uint64_t *)((const unsigned char *)state + 8), 0, NULL};
+	return c;
+}
+
+/* The model: the parts in `parts`; returns the loss when it computes it. */
+static small_ae_real small_ae_run(const small_ae_ctx *ctx, const small_ae_real *x, int parts)
+{
+	const int n = ctx->n;
+	const float *const params = ctx->params;
+	unsigned char *const work = ctx->work;
+	const int training = ctx->training;
+	if (parts & SMALL_AE_ENCODER) {
+		const float *const encoder_0_weight = params + SMALL_AE_ENCODER_0_WEIGHT;
+		const float *const encoder_0_bias = params + SMALL_AE_ENCODER_0_BIAS;
+		const float *const encoder_2_weight = params + SMALL_AE_ENCODER_2_WEIGHT;
+		const float *const encoder_2_bias = params + SMALL_AE_ENCODER_2_BIAS;
+		float *const encoder_0 = (float *)(work + SMALL_AE_AT_ENCODER_0);
+		float *const z = (float *)(work + SMALL_AE_AT_Z);
+		/* encoder.0: dense+relu [n, 128] */
+		small_ae_gemm(n, 128, 784, x, 784, 1, encoder_0_weight, 1, 784, encoder_0_bias, encoder_0,
+			&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f});
+		/* encoder.2: dense [n, 32] */
+		small_ae_gemm(n, 32, 128, encoder_0, 128, 1, encoder_2_weight, 1, 128, encoder_2_bias, z,
+			NULL);
+	}
+	if (parts & SMALL_AE_DECODER) {
+		const float *const decoder_0_weight = params + SMALL_AE_DECODER_0_WEIGHT;
+		const float *const decoder_0_bias = params + SMALL_AE_DECODER_0_BIAS;
+		const float *const decoder_2_weight = params + SMALL_AE_DECODER_2_WEIGHT;
+		const float *const decoder_2_bias = params + SMALL_AE_DECODER_2_BIAS;
+		float *const z = (float *)(work + SMALL_AE_AT_Z);
+		float *const decoder_0 = (float *)(work + SMALL_AE_AT_DECODER_0);
+		float *const decoder_2 = (float *)(work + SMALL_AE_AT_DECODER_2);
+		float *const xhat = (float *)(work + SMALL_AE_AT_XHAT);
+		/* decoder.0: dense+relu [n, 128] */
+		small_ae_gemm(n, 128, 32, z, 32, 1, decoder_0_weight, 1, 32, decoder_0_bias, decoder_0,
+			&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f});
+		/* decoder.2: dense [n, 784] */
+		small_ae_gemm(n, 784, 128, decoder_0, 128, 1, decoder_2_weight, 1, 128, decoder_2_bias, decoder_2,
+			NULL);
+		/* decoder.3: sigmoid [n, 784] */
+		small_ae_act_all(SMALL_AE_SIGMOID, 0.0f, n * 784, decoder_2, NULL, xhat);
+	}
+	if (!(parts & SMALL_AE_LOSS))
+		return 0;
+	float *const decoder_2 = (float *)(work + SMALL_AE_AT_DECODER_2);
+	float *const xhat = (float *)(work + SMALL_AE_AT_XHAT);
+	float *const constant = (float *)(work + SMALL_AE_AT_CONSTANT);
+	float *const loss = (float *)(work + SMALL_AE_AT_LOSS);
+	float *const d_decoder_2 = (float *)(work + SMALL_AE_AT_D_DECODER_2);
+	/* constant: constant [] */
+	constant[0] = 1.0f;
+	if (training) {
+		/* loss.0: bce+bce_grad [] */
 		{
-			double part[64], acc = 0;
+			const float k = (float)(constant[0] / (double)(n * 784));
+			{
+				double part[64], acc = 0;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 784 >= 65536)
 #endif
-			for (long c = 0; c < 64; c++) {
-				const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
-				double sum = 0;
-				sum += small_ae_bce_logits(i1 - i0, t14 + i0, t15 + i0, t0 + i0, t18 + i0, k);
-				part[c] = sum;
+				for (long c = 0; c < 64; c++) {
+					const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
+					double sum = 0;
+					sum += small_ae_bce_logits(i1 - i0, decoder_2 + i0, xhat + i0, x + i0, d_decoder_2 + i0, k);
+					part[c] = sum;
+				}
+				for (long c = 0; c < 64; c++)
+					acc += part[c];
+				loss[0] = (float)(acc / (double)(n * 784));
 			}
-			for (long c = 0; c < 64; c++)
-				acc += part[c];
-			t16[0] = (float)(acc / (double)(n * 784));
+		}
+	} else {
+		/* loss.0: bce [] */
+		{
+			{
+				double part[64], acc = 0;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
+#endif
+				for (long c = 0; c < 64; c++) {
+					const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
+					double sum = 0;
+					sum += small_ae_bce_logits(i1 - i0, decoder_2 + i0, xhat + i0, x + i0, NULL, 0);
+					part[c] = sum;
+				}
+				for (long c = 0; c < 64; c++)
+					acc += part[c];
+				loss[0] = (float)(acc / (double)(n * 784));
+			}
 		}
 	}
-	/* t18 = bce_grad: computed with t16 */
-	/* t19 = dense_dx*relu' */
-	small_ae_gemm(n, 128, 784, t18, 784, 1, t12, 128, 1, NULL, t19,
-		&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f, .y = t11});
-	/* t20 = dense_dw */
-	small_ae_gemm(784, 128, n, t18, 1, 784, t11, 128, 1, NULL, t20, NULL);
-	/* t21 = sum_batch */
+	return loss[0];
+}
+
+/* A call in training mode: the step after the state's, noise while h->stochastic. */
+static small_ae_ctx small_ae_training(const void *state, void *work, int n, const small_ae_hparams *h, void *updates)
+{
+	small_ae_ctx c = small_ae_eval(state, work, n);
+	c.training = 1;
+	c.stochastic = h->stochastic;
+	c.step = *(const int64_t *)state + 1;
+	c.updates = updates;
+	return c;
+}
+
+/* The loss of the samples and the gradient of every parameter, into grad. */
+static small_ae_real small_ae_pass(const small_ae_ctx *ctx, const small_ae_real *x, float *grad)
+{
+	const int n = ctx->n;
+	const float *const params = ctx->params;
+	unsigned char *const work = ctx->work;
+	const small_ae_real result = small_ae_run(ctx, x, SMALL_AE_ENCODER | SMALL_AE_DECODER | SMALL_AE_LOSS);
+	const float *const encoder_2_weight = params + SMALL_AE_ENCODER_2_WEIGHT;
+	const float *const decoder_0_weight = params + SMALL_AE_DECODER_0_WEIGHT;
+	const float *const decoder_2_weight = params + SMALL_AE_DECODER_2_WEIGHT;
+	float *const encoder_0 = (float *)(work + SMALL_AE_AT_ENCODER_0);
+	float *const z = (float *)(work + SMALL_AE_AT_Z);
+	float *const decoder_0 = (float *)(work + SMALL_AE_AT_DECODER_0);
+	float *const d_decoder_2 = (float *)(work + SMALL_AE_AT_D_DECODER_2);
+	float *const d_decoder_0 = (float *)(work + SMALL_AE_AT_D_DECODER_0);
+	float *const d_decoder_2_weight = grad + SMALL_AE_DECODER_2_WEIGHT;
+	float *const d_decoder_2_bias = grad + SMALL_AE_DECODER_2_BIAS;
+	float *const d_z = (float *)(work + SMALL_AE_AT_D_Z);
+	float *const d_decoder_0_weight = grad + SMALL_AE_DECODER_0_WEIGHT;
+	float *const d_decoder_0_bias = grad + SMALL_AE_DECODER_0_BIAS;
+	float *const d_encoder_0 = (float *)(work + SMALL_AE_AT_D_ENCODER_0);
+	float *const d_encoder_2_weight = grad + SMALL_AE_ENCODER_2_WEIGHT;
+	float *const d_encoder_2_bias = grad + SMALL_AE_ENCODER_2_BIAS;
+	float *const d_encoder_0_weight = grad + SMALL_AE_ENCODER_0_WEIGHT;
+	float *const d_encoder_0_bias = grad + SMALL_AE_ENCODER_0_BIAS;
+	/* d_decoder_2: computed with loss */
+	/* d_decoder_0: dense_dx*relu' [n, 128] */
+	small_ae_gemm(n, 128, 784, d_decoder_2, 784, 1, decoder_2_weight, 128, 1, NULL, d_decoder_0,
+		&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f, .y = decoder_0});
+	/* d_decoder_2_weight: dense_dw [784, 128] */
+	small_ae_gemm(784, 128, n, d_decoder_2, 1, 784, decoder_0, 128, 1, NULL, d_decoder_2_weight, NULL);
+	/* d_decoder_2_bias: sum_batch [784] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 784 >= 32768)
 #endif
 	for (long j0 = 0; j0 < 784; j0 += 64) {
 		const long j1 = j0 + 64 < 784 ? j0 + 64 : 784;
 		for (long j = j0; j < j1; j++)
-			t21[j] = 0;
+			d_decoder_2_bias[j] = 0;
 		for (long b = 0; b < n; b++)
 			for (long j = j0; j < j1; j++)
-				t21[j] += t18[b * 784 + j];
+				d_decoder_2_bias[j] += d_decoder_2[b * 784 + j];
 	}
-	/* t23 = dense_dx */
-	small_ae_gemm(n, 32, 128, t19, 128, 1, t8, 32, 1, NULL, t23,
+	/* d_z: dense_dx [n, 32] */
+	small_ae_gemm(n, 32, 128, d_decoder_0, 128, 1, decoder_0_weight, 32, 1, NULL, d_z,
 		NULL);
-	/* t24 = dense_dw */
-	small_ae_gemm(128, 32, n, t19, 1, 128, t7, 32, 1, NULL, t24, NULL);
-	/* t25 = sum_batch */
+	/* d_decoder_0_weight: dense_dw [128, 32] */
+	small_ae_gemm(128, 32, n, d_decoder_0, 1, 128, z, 32, 1, NULL, d_decoder_0_weight, NULL);
+	/* d_decoder_0_bias: sum_batch [128] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 128 >= 32768)
 #endif
 	for (long j0 = 0; j0 < 128; j0 += 64) {
 		const long j1 = j0 + 64 < 128 ? j0 + 64 : 128;
 		for (long j = j0; j < j1; j++)
-			t25[j] = 0;
+			d_decoder_0_bias[j] = 0;
 		for (long b = 0; b < n; b++)
 			for (long j = j0; j < j1; j++)
-				t25[j] += t19[b * 128 + j];
+				d_decoder_0_bias[j] += d_decoder_0[b * 128 + j];
 	}
-	/* t26 = dense_dx*relu' */
-	small_ae_gemm(n, 128, 32, t23, 32, 1, t5, 128, 1, NULL, t26,
-		&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f, .y = t4});
-	/* t27 = dense_dw */
-	small_ae_gemm(32, 128, n, t23, 1, 32, t4, 128, 1, NULL, t27, NULL);
-	/* t28 = sum_batch */
+	/* d_encoder_0: dense_dx*relu' [n, 128] */
+	small_ae_gemm(n, 128, 32, d_z, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0,
+		&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f, .y = encoder_0});
+	/* d_encoder_2_weight: dense_dw [32, 128] */
+	small_ae_gemm(32, 128, n, d_z, 1, 32, encoder_0, 128, 1, NULL, d_encoder_2_weight, NULL);
+	/* d_encoder_2_bias: sum_batch [32] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 32 >= 32768)
 #endif
 	for (long j0 = 0; j0 < 32; j0 += 64) {
 		const long j1 = j0 + 64 < 32 ? j0 + 64 : 32;
 		for (long j = j0; j < j1; j++)
-			t28[j] = 0;
+			d_encoder_2_bias[j] = 0;
 		for (long b = 0; b < n; b++)
 			for (long j = j0; j < j1; j++)
-				t28[j] += t23[b * 32 + j];
+				d_encoder_2_bias[j] += d_z[b * 32 + j];
 	}
-	/* t30 = dense_dw */
-	small_ae_gemm(128, 784, n, t26, 1, 128, t0, 784, 1, NULL, t30, NULL);
-	/* t31 = sum_batch */
+	/* d_encoder_0_weight: dense_dw [128, 784] */
+	small_ae_gemm(128, 784, n, d_encoder_0, 1, 128, x, 784, 1, NULL, d_encoder_0_weight, NULL);
+	/* d_encoder_0_bias: sum_batch [128] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 128 >= 32768)
 #endif
 	for (long j0 = 0; j0 < 128; j0 += 64) {
 		const long j1 = j0 + 64 < 128 ? j0 + 64 : 128;
 		for (long j = j0; j < j1; j++)
-			t31[j] = 0;
+			d_encoder_0_bias[j] = 0;
 		for (long b = 0; b < n; b++)
 			for (long j = j0; j < j1; j++)
-				t31[j] += t26[b * 128 + j];
+				d_encoder_0_bias[j] += d_encoder_0[b * 128 + j];
 	}
-	return t16[0];
+	return result;
 }
 
 small_ae_real small_ae_train_step(void *state, void *work, const small_ae_real *x, int n, const small_ae_hparams *h)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	float *const params = (float *)((unsigned char *)state + 64);
-	const int64_t step = ++*small_ae_step(state);
-	const int stochastic = h->stochastic;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	const small_ae_real loss = small_ae_pass(state, work, x, n, h, step, state);
-	float *const adam_m = small_ae_adam_m(state), *const adam_v = small_ae_adam_v(state);
-	const small_ae_adam_k adam_k = {
-		(float)h->beta1, (float)h->beta2, (float)(1 - h->beta1), (float)(1 - h->beta2), (float)h->eps,
-		(float)h->weight_decay, (float)(h->lr / (1 - pow(h->beta1, (double)step))),
-		(float)sqrt(1 - pow(h->beta2, (double)step))};
-	float *const t1 = params + 0; /* encoder.0.weight */
-	float *const t2 = params + 100352; /* encoder.0.bias */
-	float *const t5 = params + 100480; /* encoder.2.weight */
-	float *const t6 = params + 104576; /* encoder.2.bias */
-	float *const t8 = params + 104608; /* decoder.0.weight */
-	float *const t9 = params + 108704; /* decoder.0.bias */
-	float *const t12 = params + 108832; /* decoder.2.weight */
-	float *const t13 = params + 209184; /* decoder.2.bias */
-	float *const t20 = (float *)(work_ + 1351808); /* dense_dw [784, 128] */
-	float *const t21 = (float *)(work_ + 81920); /* sum_batch [784] */
-	float *const t24 = (float *)(work_ + 101440); /* dense_dw [128, 32] */
-	float *const t25 = (float *)(work_ + 117824); /* sum_batch [128] */
-	float *const t27 = (float *)(work_ + 183872); /* dense_dw [32, 128] */
-	float *const t28 = (float *)(work_ + 0); /* sum_batch [32] */
-	float *const t30 = (float *)(work_ + 950400); /* dense_dw [128, 784] */
-	float *const t31 = (float *)(work_ + 128); /* sum_batch [128] */
-	/* t32 = adam */
-	/* encoder.0.weight */
-	small_ae_adam(100352, t1, adam_m + 0, adam_v + 0, t30, &adam_k);
-	/* t33 = adam */
-	/* encoder.0.bias */
-	small_ae_adam(128, t2, adam_m + 100352, adam_v + 100352, t31, &adam_k);
-	/* t34 = adam */
-	/* encoder.2.weight */
-	small_ae_adam(4096, t5, adam_m + 100480, adam_v + 100480, t27, &adam_k);
-	/* t35 = adam */
-	/* encoder.2.bias */
-	small_ae_adam(32, t6, adam_m + 104576, adam_v + 104576, t28, &adam_k);
-	/* t36 = adam */
-	/* decoder.0.weight */
-	small_ae_adam(4096, t8, adam_m + 104608, adam_v + 104608, t24, &adam_k);
-	/* t37 = adam */
-	/* decoder.0.bias */
-	small_ae_adam(128, t9, adam_m + 108704, adam_v + 108704, t25, &adam_k);
-	/* t38 = adam */
-	/* decoder.2.weight */
-	small_ae_adam(100352, t12, adam_m + 108832, adam_v + 108832, t20, &adam_k);
-	/* t39 = adam */
-	/* decoder.2.bias */
-	small_ae_adam(784, t13, adam_m + 209184, adam_v + 209184, t21, &adam_k);
+	const small_ae_ctx c = small_ae_training(state, work, n, h, state);
+	float *const grad = (float *)work; /* the gradient block */
+	const small_ae_real loss = small_ae_pass(&c, x, grad);
+	small_ae_update(state, grad, h);
 	return loss;
 }
 
 small_ae_real small_ae_gradient(const void *state, void *work, const small_ae_real *x, int n, const small_ae_hparams *h, small_ae_real *grad)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = *(const int64_t *)state + 1;
-	const int stochastic = h->stochastic;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	const small_ae_real loss = small_ae_pass(state, work, x, n, h, step, NULL);
-	memcpy(grad + 0, work_ + 950400, sizeof(float) * 100352);
-	memcpy(grad + 100352, work_ + 128, sizeof(float) * 128);
-	memcpy(grad + 100480, work_ + 183872, sizeof(float) * 4096);
-	memcpy(grad + 104576, work_ + 0, sizeof(float) * 32);
-	memcpy(grad + 104608, work_ + 101440, sizeof(float) * 4096);
-	memcpy(grad + 108704, work_ + 117824, sizeof(float) * 128);
-	memcpy(grad + 108832, work_ + 1351808, sizeof(float) * 100352);
-	memcpy(grad + 209184, work_ + 81920, sizeof(float) * 784);
-	return loss;
+	const small_ae_ctx c = small_ae_training(state, work, n, h, NULL);
+	return small_ae_pass(&c, x, grad);
 }
 
 void small_ae_update(void *state, const small_ae_real *grad, const small_ae_hparams *h)
@@ -753,170 +755,45 @@ void small_ae_update(void *state, const small_ae_real *grad, const small_ae_hpar
 		(float)h->beta1, (float)h->beta2, (float)(1 - h->beta1), (float)(1 - h->beta2), (float)h->eps,
 		(float)h->weight_decay, (float)(h->lr / (1 - pow(h->beta1, (double)step))),
 		(float)sqrt(1 - pow(h->beta2, (double)step))};
-	small_ae_real *const params = small_ae_params(state);
-	small_ae_adam(209968, params, adam_m, adam_v, grad, &adam_k);
+	small_ae_adam(209968, small_ae_params(state), adam_m, adam_v, grad, &adam_k);
 }
 
 small_ae_real small_ae_loss(const void *state, void *work, const small_ae_real *x, int n)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = 0;
-	const int stochastic = 0;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	const float *const t0 = x;
-	const float *const t1 = params + 0; /* encoder.0.weight */
-	const float *const t2 = params + 100352; /* encoder.0.bias */
-	float *const t4 = (float *)(work_ + 0); /* dense [n, 128] */
-	const float *const t5 = params + 100480; /* encoder.2.weight */
-	const float *const t6 = params + 104576; /* encoder.2.bias */
-	float *const t7 = (float *)(work_ + 65536); /* dense [n, 32] */
-	const float *const t8 = params + 104608; /* decoder.0.weight */
-	const float *const t9 = params + 108704; /* decoder.0.bias */
-	float *const t11 = (float *)(work_ + 81920); /* dense [n, 128] */
-	const float *const t12 = params + 108832; /* decoder.2.weight */
-	const float *const t13 = params + 209184; /* decoder.2.bias */
-	float *const t14 = (float *)(work_ + 147456); /* dense [n, 784] */
-	float *const t15 = (float *)(work_ + 548864); /* sigmoid [n, 784] */
-	float *const t16 = (float *)(work_ + 950336); /* bce [] */
-	/* t4 = dense+relu */
-	small_ae_gemm(n, 128, 784, t0, 784, 1, t1, 1, 784, t2, t4,
-		&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f});
-	/* t7 = dense */
-	small_ae_gemm(n, 32, 128, t4, 128, 1, t5, 1, 128, t6, t7,
-		NULL);
-	/* t11 = dense+relu */
-	small_ae_gemm(n, 128, 32, t7, 32, 1, t8, 1, 32, t9, t11,
-		&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f});
-	/* t14 = dense */
-	small_ae_gemm(n, 784, 128, t11, 128, 1, t12, 1, 128, t13, t14,
-		NULL);
-	/* t15 = sigmoid */
-	small_ae_act_all(SMALL_AE_SIGMOID, 0.0f, n * 784, t14, NULL, t15);
-	/* t16 = bce */
-	{
-		{
-			double part[64], acc = 0;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
-#endif
-			for (long c = 0; c < 64; c++) {
-				const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
-				double sum = 0;
-				sum += small_ae_bce_logits(i1 - i0, t14 + i0, t15 + i0, t0 + i0, NULL, 0);
-				part[c] = sum;
-			}
-			for (long c = 0; c < 64; c++)
-				acc += part[c];
-			t16[0] = (float)(acc / (double)(n * 784));
-		}
-	}
-	return t16[0];
+	const small_ae_ctx c = small_ae_eval(state, work, n);
+	return small_ae_run(&c, x, SMALL_AE_ENCODER | SMALL_AE_DECODER | SMALL_AE_LOSS);
 }
 
 void small_ae_forward(const void *state, void *work, const small_ae_real *x, int n, small_ae_real *out)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = 0;
-	const int stochastic = 0;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	const float *const t0 = x;
-	const float *const t1 = params + 0; /* encoder.0.weight */
-	const float *const t2 = params + 100352; /* encoder.0.bias */
-	float *const t4 = (float *)(work_ + 0); /* dense [n, 128] */
-	const float *const t5 = params + 100480; /* encoder.2.weight */
-	const float *const t6 = params + 104576; /* encoder.2.bias */
-	float *const t7 = (float *)(work_ + 65536); /* dense [n, 32] */
-	const float *const t8 = params + 104608; /* decoder.0.weight */
-	const float *const t9 = params + 108704; /* decoder.0.bias */
-	float *const t11 = (float *)(work_ + 81920); /* dense [n, 128] */
-	const float *const t12 = params + 108832; /* decoder.2.weight */
-	const float *const t13 = params + 209184; /* decoder.2.bias */
-	float *const t14 = (float *)(work_ + 147456); /* dense [n, 784] */
-	float *const t15 = (float *)(work_ + 548864); /* sigmoid [n, 784] */
-	/* t4 = dense+relu */
-	small_ae_gemm(n, 128, 784, t0, 784, 1, t1, 1, 784, t2, t4,
-		&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f});
-	/* t7 = dense */
-	small_ae_gemm(n, 32, 128, t4, 128, 1, t5, 1, 128, t6, t7,
-		NULL);
-	/* t11 = dense+relu */
-	small_ae_gemm(n, 128, 32, t7, 32, 1, t8, 1, 32, t9, t11,
-		&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f});
-	/* t14 = dense */
-	small_ae_gemm(n, 784, 128, t11, 128, 1, t12, 1, 128, t13, t14,
-		NULL);
-	/* t15 = sigmoid */
-	small_ae_act_all(SMALL_AE_SIGMOID, 0.0f, n * 784, t14, NULL, t15);
-	memcpy(out, t15, sizeof(float) * n * 784);
+	const small_ae_ctx c = small_ae_eval(state, work, n);
+	small_ae_run(&c, x, SMALL_AE_ENCODER | SMALL_AE_DECODER);
+	memcpy(out, c.work + SMALL_AE_AT_XHAT, sizeof(float) * n * 784);
 }
 
 void small_ae_encode(const void *state, void *work, const small_ae_real *x, int n, small_ae_real *z)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = 0;
-	const int stochastic = 0;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	const float *const t0 = x;
-	const float *const t1 = params + 0; /* encoder.0.weight */
-	const float *const t2 = params + 100352; /* encoder.0.bias */
-	float *const t4 = (float *)(work_ + 0); /* dense [n, 128] */
-	const float *const t5 = params + 100480; /* encoder.2.weight */
-	const float *const t6 = params + 104576; /* encoder.2.bias */
-	float *const t7 = (float *)(work_ + 65536); /* dense [n, 32] */
-	/* t4 = dense+relu */
-	small_ae_gemm(n, 128, 784, t0, 784, 1, t1, 1, 784, t2, t4,
-		&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f});
-	/* t7 = dense */
-	small_ae_gemm(n, 32, 128, t4, 128, 1, t5, 1, 128, t6, t7,
-		NULL);
-	memcpy(z, t7, sizeof(float) * n * 32);
+	const small_ae_ctx c = small_ae_eval(state, work, n);
+	small_ae_run(&c, x, SMALL_AE_ENCODER);
+	memcpy(z, c.work + SMALL_AE_AT_Z, sizeof(float) * n * 32);
 }
 
 void small_ae_decode(const void *state, void *work, const small_ae_real *z, int n, small_ae_real *out)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = 0;
-	const int stochastic = 0;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	const float *const t7 = z;
-	const float *const t8 = params + 104608; /* decoder.0.weight */
-	const float *const t9 = params + 108704; /* decoder.0.bias */
-	float *const t11 = (float *)(work_ + 81920); /* dense [n, 128] */
-	const float *const t12 = params + 108832; /* decoder.2.weight */
-	const float *const t13 = params + 209184; /* decoder.2.bias */
-	float *const t14 = (float *)(work_ + 147456); /* dense [n, 784] */
-	float *const t15 = (float *)(work_ + 548864); /* sigmoid [n, 784] */
-	/* t11 = dense+relu */
-	small_ae_gemm(n, 128, 32, t7, 32, 1, t8, 1, 32, t9, t11,
-		&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f});
-	/* t14 = dense */
-	small_ae_gemm(n, 784, 128, t11, 128, 1, t12, 1, 128, t13, t14,
-		NULL);
-	/* t15 = sigmoid */
-	small_ae_act_all(SMALL_AE_SIGMOID, 0.0f, n * 784, t14, NULL, t15);
-	memcpy(out, t15, sizeof(float) * n * 784);
+	const small_ae_ctx c = small_ae_eval(state, work, n);
+	memcpy(c.work + SMALL_AE_AT_Z, z, sizeof(float) * n * 32);
+	small_ae_run(&c, NULL, SMALL_AE_DECODER);
+	memcpy(out, c.work + SMALL_AE_AT_XHAT, sizeof(float) * n * 784);
 }
 
 void small_ae_sample(const void *state, void *work, uint64_t seed, int n, small_ae_real *out)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = 0;
-	const int stochastic = 0;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	float *const z = (float *)(work_ + 65536);
+	const small_ae_ctx c = small_ae_eval(state, work, n);
+	float *const z = (float *)(c.work + SMALL_AE_AT_Z);
 	const uint64_t key = small_ae_mix(seed ^ 0x7072696f72u); /* "prior" */
 	for (long i = 0; i < n * 32; i++)
 		z[i] = (float)small_ae_normal(key, (uint64_t)i);
-	small_ae_decode(state, work, z, n, out);
+	small_ae_run(&c, NULL, SMALL_AE_DECODER);
+	memcpy(out, c.work + SMALL_AE_AT_XHAT, sizeof(float) * n * 784);
 }
 

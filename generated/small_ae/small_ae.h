@@ -12,7 +12,7 @@
 
 #define SMALL_AE_MAX_BATCH 128
 #define SMALL_AE_STATE_BYTES 2519680
-#define SMALL_AE_WORK_BYTES 1753216
+#define SMALL_AE_WORK_BYTES 2191680
 #define SMALL_AE_NUM_PARAMS 8
 #define SMALL_AE_PARAM_ELEMS 209968
 #define SMALL_AE_NUM_BUFFERS 0
@@ -20,6 +20,16 @@
 #define SMALL_AE_INPUT0_SIZE 784 /* input x [n, 784] */
 #define SMALL_AE_LATENT_SIZE 32 /* [n, 32] */
 #define SMALL_AE_OUTPUT_SIZE 784 /* [n, 784] */
+
+/* Where each parameter starts in the parameter block (and in a gradient), in elements. */
+#define SMALL_AE_ENCODER_0_WEIGHT 0 /* encoder.0.weight [128, 784] */
+#define SMALL_AE_ENCODER_0_BIAS 100352 /* encoder.0.bias [128] */
+#define SMALL_AE_ENCODER_2_WEIGHT 100480 /* encoder.2.weight [32, 128] */
+#define SMALL_AE_ENCODER_2_BIAS 104576 /* encoder.2.bias [32] */
+#define SMALL_AE_DECODER_0_WEIGHT 104608 /* decoder.0.weight [128, 32] */
+#define SMALL_AE_DECODER_0_BIAS 108704 /* decoder.0.bias [128] */
+#define SMALL_AE_DECODER_2_WEIGHT 108832 /* decoder.2.weight [784, 128] */
+#define SMALL_AE_DECODER_2_BIAS 209184 /* decoder.2.bias [784] */
 
 typedef float small_ae_real;
 

@@ -9,6 +9,30 @@
 #include <omp.h> /* threads, when built with -fopenmp */
 #endif
 
+/* The work arena, in bytes: the gradient block (in the train step) at 0,
+ * then every value; values whose lives do not overlap share memory. */
+#define SPARSE_AE_AT_ENCODER_0 4400448 /* encoder.0: dense+relu [n, 512] */
+#define SPARSE_AE_AT_ENCODER_2 4662592 /* encoder.2: dense+relu [n, 256] */
+#define SPARSE_AE_AT_Z 4793664 /* encoder.4: dense+relu [n, 64] */
+#define SPARSE_AE_AT_DECODER_0 4826432 /* decoder.0: dense+relu [n, 256] */
+#define SPARSE_AE_AT_DECODER_2 4957504 /* decoder.2: dense+relu [n, 512] */
+#define SPARSE_AE_AT_XHAT 5219648 /* decoder.4: dense+sigmoid [n, 784] */
+#define SPARSE_AE_AT_D_LOSS_0 5621056 /* d_loss_0: constant [] */
+#define SPARSE_AE_AT_LOSS_0 5621120 /* loss.0: mse+mse_grad [] */
+#define SPARSE_AE_AT_LOSS_1 5621184 /* loss.1: l1 [] */
+#define SPARSE_AE_AT_SCALE 5621248 /* scale: scale [] */
+#define SPARSE_AE_AT_LOSS 5621184 /* loss: add [] */
+#define SPARSE_AE_AT_D_XHAT 5621312 /* d_xhat: mse_grad*sigmoid' [n, 784] */
+#define SPARSE_AE_AT_D_LOSS_1 5621120 /* d_loss_1: scale [] */
+#define SPARSE_AE_AT_D_Z 6022720 /* d_z: l1_grad [n, 64] */
+#define SPARSE_AE_AT_D_DECODER_2 6055488 /* d_decoder_2: dense_dx*relu' [n, 512] */
+#define SPARSE_AE_AT_D_DECODER_0 4957504 /* d_decoder_0: dense_dx*relu' [n, 256] */
+#define SPARSE_AE_AT_D_Z_2 4826432 /* d_z_2: dense_dx [n, 64] */
+#define SPARSE_AE_AT_D_Z_3 4859200 /* d_z_3: add [n, 64] */
+#define SPARSE_AE_AT_ACT_GRAD 4826432 /* act_grad: act_grad [n, 64] */
+#define SPARSE_AE_AT_D_ENCODER_2 4859200 /* d_encoder_2: dense_dx*relu' [n, 256] */
+#define SPARSE_AE_AT_D_ENCODER_0 5621248 /* d_encoder_0: dense_dx*relu' [n, 512] */
+
 /* Vectors: AVX-512 or AVX2 with FMA where the compiler targets them,
  * otherwise 128 bits (SSE2 on x86-64, NEON on ARM, plain C elsewhere). */
 #if defined(SIMDE_X86_AVX512F_NATIVE)
@@ -416,61 +440,33 @@ static double sparse_ae_normal(uint64_t key, uint64_t i)
 }
 
 static const sparse_ae_param_info sparse_ae_param_table[12] = {
-	{"encoder.0.weight", 2, {512, 784, 0, 0}, 0, 401408},
-	{"encoder.0.bias", 1, {512, 0, 0, 0}, 401408, 512},
-	{"encoder.2.weight", 2, {256, 512, 0, 0}, 401920, 131072},
-	{"encoder.2.bias", 1, {256, 0, 0, 0}, 532992, 256},
-	{"encoder.4.weight", 2, {64, 256, 0, 0}, 533248, 16384},
-	{"encoder.4.bias", 1, {64, 0, 0, 0}, 549632, 64},
-	{"decoder.0.weight", 2, {256, 64, 0, 0}, 549696, 16384},
-	{"decoder.0.bias", 1, {256, 0, 0, 0}, 566080, 256},
-	{"decoder.2.weight", 2, {512, 256, 0, 0}, 566336, 131072},
-	{"decoder.2.bias", 1, {512, 0, 0, 0}, 697408, 512},
-	{"decoder.4.weight", 2, {784, 512, 0, 0}, 697920, 401408},
-	{"decoder.4.bias", 1, {784, 0, 0, 0}, 1099328, 784},
+	{"encoder.0.weight", 2, {512, 784, 0, 0}, SPARSE_AE_ENCODER_0_WEIGHT, 401408},
+	{"encoder.0.bias", 1, {512, 0, 0, 0}, SPARSE_AE_ENCODER_0_BIAS, 512},
+	{"encoder.2.weight", 2, {256, 512, 0, 0}, SPARSE_AE_ENCODER_2_WEIGHT, 131072},
+	{"encoder.2.bias", 1, {256, 0, 0, 0}, SPARSE_AE_ENCODER_2_BIAS, 256},
+	{"encoder.4.weight", 2, {64, 256, 0, 0}, SPARSE_AE_ENCODER_4_WEIGHT, 16384},
+	{"encoder.4.bias", 1, {64, 0, 0, 0}, SPARSE_AE_ENCODER_4_BIAS, 64},
+	{"decoder.0.weight", 2, {256, 64, 0, 0}, SPARSE_AE_DECODER_0_WEIGHT, 16384},
+	{"decoder.0.bias", 1, {256, 0, 0, 0}, SPARSE_AE_DECODER_0_BIAS, 256},
+	{"decoder.2.weight", 2, {512, 256, 0, 0}, SPARSE_AE_DECODER_2_WEIGHT, 131072},
+	{"decoder.2.bias", 1, {512, 0, 0, 0}, SPARSE_AE_DECODER_2_BIAS, 512},
+	{"decoder.4.weight", 2, {784, 512, 0, 0}, SPARSE_AE_DECODER_4_WEIGHT, 401408},
+	{"decoder.4.bias", 1, {784, 0, 0, 0}, SPARSE_AE_DECODER_4_BIAS, 784},
 };
 
 sparse_ae_hparams sparse_ae_default_hparams(void)
 {
-	sparse_ae_hparams h = {0.001, 0.90000000000000002, 0.999, 1e-08, 0, 1};
+	const sparse_ae_hparams h = {0.001, 0.90000000000000002, 0.999, 1e-08, 0, 1};
 	return h;
 }
 
-const sparse_ae_param_info *sparse_ae_param(int i)
-{
-	return i >= 0 && i < 12 ? &sparse_ae_param_table[i] : NULL;
-}
-
-sparse_ae_real *sparse_ae_params(void *state)
-{
-	return (float *)((unsigned char *)state + 64);
-}
-
-sparse_ae_real *sparse_ae_adam_m(void *state)
-{
-	return (float *)((unsigned char *)state + 4400512);
-}
-
-sparse_ae_real *sparse_ae_adam_v(void *state)
-{
-	return (float *)((unsigned char *)state + 8800960);
-}
-
-int64_t *sparse_ae_step(void *state)
-{
-	return (int64_t *)state;
-}
-
-const sparse_ae_buffer_info *sparse_ae_buffer(int i)
-{
-	(void)i;
-	return NULL;
-}
-
-void *sparse_ae_buffers(void *state)
-{
-	return (unsigned char *)state + 13201408;
-}
+const sparse_ae_param_info *sparse_ae_param(int i) { return i >= 0 && i < 12 ? &sparse_ae_param_table[i] : NULL; }
+const sparse_ae_buffer_info *sparse_ae_buffer(int i) { return (void)i, NULL; }
+sparse_ae_real *sparse_ae_params(void *state) { return (float *)((unsigned char *)state + 64); }
+sparse_ae_real *sparse_ae_adam_m(void *state) { return (float *)((unsigned char *)state + 4400512); }
+sparse_ae_real *sparse_ae_adam_v(void *state) { return (float *)((unsigned char *)state + 8800960); }
+int64_t *sparse_ae_step(void *state) { return (int64_t *)state; }
+void *sparse_ae_buffers(void *state) { return (unsigned char *)state + 13201408; }
 
 void sparse_ae_init(void *state, uint64_t seed)
 {
@@ -485,336 +481,336 @@ void sparse_ae_init(void *state, uint64_t seed)
 	}
 }
 
-/* The loss and the gradient of every parameter (left in work); the
- * buffers' new values go to the state `updates` unless it is NULL. */
-static sparse_ae_real sparse_ae_pass(const void *state, void *work, const sparse_ae_real *x, int n, const sparse_ae_hparams *h,
-			int64_t step, void *updates)
+/* What one call of the model computes with. */
+typedef struct sparse_ae_ctx {
+	const float *params;  /* the parameter block */
+	const void *state;    /* the whole state (its buffers) */
+	unsigned char *work;  /* the work arena */
+	int n;                /* rows in the batch */
+	int training;         /* train step or gradient: batch statistics, pairs of
+	                         values computed by one kernel, buffer updates */
+	int stochastic;       /* noise, dropout and sampling on (training only) */
+	uint64_t rng;         /* the state's noise key */
+	int64_t step;         /* the step being taken; 0 outside training */
+	void *updates;        /* the state whose buffers take their new values, or NULL */
+} sparse_ae_ctx;
+
+/* The parts of the model NAME_run computes, in this order. */
+enum { SPARSE_AE_ENCODER = 1, SPARSE_AE_DECODER = 2, SPARSE_AE_LOSS = 4 };
+
+/* A call in evaluation mode. */
+static sparse_ae_ctx sparse_ae_eval(const void *state, void *work, int n)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int stochastic = h->stochastic;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	(void)updates;
-	const float *const t0 = x;
-	const float *const t1 = params + 0; /* encoder.0.weight */
-	const float *const t2 = params + 401408; /* encoder.0.bias */
-	float *const t4 = (float *)(work_ + 0); /* dense [n, 512] */
-	const float *const t5 = params + 401920; /* encoder.2.weight */
-	const float *const t6 = params + 532992; /* encoder.2.bias */
-	float *const t8 = (float *)(work_ + 262144); /* dense [n, 256] */
-	const float *const t9 = params + 533248; /* encoder.4.weight */
-	const float *const t10 = params + 549632; /* encoder.4.bias */
-	float *const t12 = (float *)(work_ + 393216); /* dense [n, 64] */
-	const float *const t13 = params + 549696; /* decoder.0.weight */
-	const float *const t14 = params + 566080; /* decoder.0.bias */
-	float *const t16 = (float *)(work_ + 425984); /* dense [n, 256] */
-	const float *const t17 = params + 566336; /* decoder.2.weight */
-	const float *const t18 = params + 697408; /* decoder.2.bias */
-	float *const t20 = (float *)(work_ + 557056); /* dense [n, 512] */
-	const float *const t21 = params + 697920; /* decoder.4.weight */
-	const float *const t22 = params + 1099328; /* decoder.4.bias */
-	float *const t24 = (float *)(work_ + 819200); /* dense [n, 784] */
-	float *const t29 = (float *)(work_ + 1220608); /* constant [] */
-	float *const t25 = (float *)(work_ + 1220672); /* mse [] */
-	float *const t32 = (float *)(work_ + 1220736); /* mse_grad [n, 784] */
-	float *const t26 = (float *)(work_ + 1622144); /* l1 [] */
-	float *const t27 = (float *)(work_ + 1622208); /* scale [] */
-	float *const t28 = (float *)(work_ + 1622144); /* add [] */
-	float *const t30 = (float *)(work_ + 1220672); /* scale [] */
-	float *const t31 = (float *)(work_ + 1622208); /* l1_grad [n, 64] */
-	float *const t34 = (float *)(work_ + 1654976); /* dense_dx [n, 512] */
-	float *const t35 = (float *)(work_ + 1917120); /* dense_dw [784, 512] */
-	float *const t36 = (float *)(work_ + 557056); /* sum_batch [784] */
-	float *const t38 = (float *)(work_ + 560192); /* dense_dx [n, 256] */
-	float *const t39 = (float *)(work_ + 3522752); /* dense_dw [512, 256] */
-	float *const t40 = (float *)(work_ + 425984); /* sum_batch [512] */
-	float *const t42 = (float *)(work_ + 428032); /* dense_dx [n, 64] */
-	float *const t43 = (float *)(work_ + 460800); /* add [n, 64] */
-	float *const t44 = (float *)(work_ + 691264); /* dense_dw [256, 64] */
-	float *const t45 = (float *)(work_ + 428032); /* sum_batch [256] */
-	float *const t46 = (float *)(work_ + 493568); /* act_grad [n, 64] */
-	float *const t47 = (float *)(work_ + 560192); /* dense_dx [n, 256] */
-	float *const t48 = (float *)(work_ + 1220608); /* dense_dw [64, 256] */
-	float *const t49 = (float *)(work_ + 262144); /* sum_batch [64] */
-	float *const t51 = (float *)(work_ + 1286144); /* dense_dx [n, 512] */
-	float *const t52 = (float *)(work_ + 4047040); /* dense_dw [256, 512] */
-	float *const t53 = (float *)(work_ + 0); /* sum_batch [256] */
-	float *const t55 = (float *)(work_ + 4571328); /* dense_dw [512, 784] */
-	float *const t56 = (float *)(work_ + 1024); /* sum_batch [512] */
-	/* t4 = dense+relu */
-	sparse_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t4,
-		&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f});
-	/* t8 = dense+relu */
-	sparse_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t8,
-		&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f});
-	/* t12 = dense+relu */
-	sparse_ae_gemm(n, 64, 256, t8, 256, 1, t9, 1, 256, t10, t12,
-		&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f});
-	/* t16 = dense+relu */
-	sparse_ae_gemm(n, 256, 64, t12, 64, 1, t13, 1, 64, t14, t16,
-		&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f});
-	/* t20 = dense+relu */
-	sparse_ae_gemm(n, 512, 256, t16, 256, 1, t17, 1, 256, t18, t20,
-		&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f});
-	/* t24 = dense+sigmoid */
-	sparse_ae_gemm(n, 784, 512, t20, 512, 1, t21, 1, 512, t22, t24,
-		&(const sparse_ae_epilogue){.act = SPARSE_AE_SIGMOID, .slope = 0.0f});
-	/* t29 = constant */
-	t29[0] = 1.0f;
-	/* t25 = mse+mse_grad */
-	{
-		const float k = (float)(t29[0] / (double)(n * 784));
+	const sparse_ae_ctx c = {(const float *)((const unsigned char *)state + 64), state, (unsigned char *)work, n,
+		0, 0, *(const uint64_t *)((const unsigned char *)state + 8), 0, NULL};
+	return c;
+}
+
+/* The model: the parts in `parts`; returns the loss when it computes it. */
+static sparse_ae_real sparse_ae_run(const sparse_ae_ctx *ctx, const sparse_ae_real *x, int parts)
+{
+	const int n = ctx->n;
+	const float *const params = ctx->params;
+	unsigned char *const work = ctx->work;
+	const int training = ctx->training;
+	if (parts & SPARSE_AE_ENCODER) {
+		const float *const encoder_0_weight = params + SPARSE_AE_ENCODER_0_WEIGHT;
+		const float *const encoder_0_bias = params + SPARSE_AE_ENCODER_0_BIAS;
+		const float *const encoder_2_weight = params + SPARSE_AE_ENCODER_2_WEIGHT;
+		const float *const encoder_2_bias = params + SPARSE_AE_ENCODER_2_BIAS;
+		const float *const encoder_4_weight = params + SPARSE_AE_ENCODER_4_WEIGHT;
+		const float *const encoder_4_bias = params + SPARSE_AE_ENCODER_4_BIAS;
+		float *const encoder_0 = (float *)(work + SPARSE_AE_AT_ENCODER_0);
+		float *const encoder_2 = (float *)(work + SPARSE_AE_AT_ENCODER_2);
+		float *const z = (float *)(work + SPARSE_AE_AT_Z);
+		/* encoder.0: dense+relu [n, 512] */
+		sparse_ae_gemm(n, 512, 784, x, 784, 1, encoder_0_weight, 1, 784, encoder_0_bias, encoder_0,
+			&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f});
+		/* encoder.2: dense+relu [n, 256] */
+		sparse_ae_gemm(n, 256, 512, encoder_0, 512, 1, encoder_2_weight, 1, 512, encoder_2_bias, encoder_2,
+			&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f});
+		/* encoder.4: dense+relu [n, 64] */
+		sparse_ae_gemm(n, 64, 256, encoder_2, 256, 1, encoder_4_weight, 1, 256, encoder_4_bias, z,
+			&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f});
+	}
+	if (parts & SPARSE_AE_DECODER) {
+		const float *const decoder_0_weight = params + SPARSE_AE_DECODER_0_WEIGHT;
+		const float *const decoder_0_bias = params + SPARSE_AE_DECODER_0_BIAS;
+		const float *const decoder_2_weight = params + SPARSE_AE_DECODER_2_WEIGHT;
+		const float *const decoder_2_bias = params + SPARSE_AE_DECODER_2_BIAS;
+		const float *const decoder_4_weight = params + SPARSE_AE_DECODER_4_WEIGHT;
+		const float *const decoder_4_bias = params + SPARSE_AE_DECODER_4_BIAS;
+		float *const z = (float *)(work + SPARSE_AE_AT_Z);
+		float *const decoder_0 = (float *)(work + SPARSE_AE_AT_DECODER_0);
+		float *const decoder_2 = (float *)(work + SPARSE_AE_AT_DECODER_2);
+		float *const xhat = (float *)(work + SPARSE_AE_AT_XHAT);
+		/* decoder.0: dense+relu [n, 256] */
+		sparse_ae_gemm(n, 256, 64, z, 64, 1, decoder_0_weight, 1, 64, decoder_0_bias, decoder_0,
+			&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f});
+		/* decoder.2: dense+relu [n, 512] */
+		sparse_ae_gemm(n, 512, 256, decoder_0, 256, 1, decoder_2_weight, 1, 256, decoder_2_bias, decoder_2,
+			&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f});
+		/* decoder.4: dense+sigmoid [n, 784] */
+		sparse_ae_gemm(n, 784, 512, decoder_2, 512, 1, decoder_4_weight, 1, 512, decoder_4_bias, xhat,
+			&(const sparse_ae_epilogue){.act = SPARSE_AE_SIGMOID, .slope = 0.0f});
+	}
+	if (!(parts & SPARSE_AE_LOSS))
+		return 0;
+	float *const z = (float *)(work + SPARSE_AE_AT_Z);
+	float *const xhat = (float *)(work + SPARSE_AE_AT_XHAT);
+	float *const d_loss_0 = (float *)(work + SPARSE_AE_AT_D_LOSS_0);
+	float *const loss_0 = (float *)(work + SPARSE_AE_AT_LOSS_0);
+	float *const loss_1 = (float *)(work + SPARSE_AE_AT_LOSS_1);
+	float *const scale = (float *)(work + SPARSE_AE_AT_SCALE);
+	float *const loss = (float *)(work + SPARSE_AE_AT_LOSS);
+	float *const d_xhat = (float *)(work + SPARSE_AE_AT_D_XHAT);
+	/* d_loss_0: constant [] */
+	d_loss_0[0] = 1.0f;
+	if (training) {
+		/* loss.0: mse+mse_grad [] */
 		{
-			double part[64], acc = 0;
+			const float k = (float)(d_loss_0[0] / (double)(n * 784));
+			{
+				double part[64], acc = 0;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 784 >= 65536)
 #endif
-			for (long c = 0; c < 64; c++) {
-				const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
-				double sum = 0;
-				for (long i = i0; i < i1; i++) {
-					double d = (double)t24[i] - (double)t0[i];
-					sum += d * d;
-					t32[i] = 2 * k * (t24[i] - t0[i]);
+				for (long c = 0; c < 64; c++) {
+					const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
+					double sum = 0;
+					for (long i = i0; i < i1; i++) {
+						double d = (double)xhat[i] - (double)x[i];
+						sum += d * d;
+						d_xhat[i] = 2 * k * (xhat[i] - x[i]);
+					}
+					sparse_ae_act(SPARSE_AE_SIGMOID, 0.0f, 1, i1 - i0, d_xhat + i0, 0, xhat + i0, 0, d_xhat + i0, 0);
+					part[c] = sum;
 				}
-				sparse_ae_act(SPARSE_AE_SIGMOID, 0.0f, 1, i1 - i0, t32 + i0, 0, t24 + i0, 0, t32 + i0, 0);
-				part[c] = sum;
+				for (long c = 0; c < 64; c++)
+					acc += part[c];
+				loss_0[0] = (float)(acc / (double)(n * 784));
 			}
-			for (long c = 0; c < 64; c++)
-				acc += part[c];
-			t25[0] = (float)(acc / (double)(n * 784));
+		}
+	} else {
+		/* loss.0: mse [] */
+		{
+			{
+				double part[64], acc = 0;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
+#endif
+				for (long c = 0; c < 64; c++) {
+					const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
+					double sum = 0;
+					for (long i = i0; i < i1; i++) {
+						double d = (double)xhat[i] - (double)x[i];
+						sum += d * d;
+					}
+					part[c] = sum;
+				}
+				for (long c = 0; c < 64; c++)
+					acc += part[c];
+				loss_0[0] = (float)(acc / (double)(n * 784));
+			}
 		}
 	}
-	/* t32 = mse_grad: computed with t25 */
-	/* t26 = l1 */
+	/* loss.1: l1 [] */
 	{
 		double acc = 0;
 		for (long i = 0; i < n * 64; i++)
-			acc += fabs((double)t12[i]);
-		t26[0] = (float)(acc / (double)(n * 64));
+			acc += fabs((double)z[i]);
+		loss_1[0] = (float)(acc / (double)(n * 64));
 	}
-	/* t27 = scale */
+	/* scale: scale [] */
 	for (long i = 0; i < 1; i++)
-		t27[i] = 0.001f * t26[i];
-	/* t28 = add */
+		scale[i] = 0.001f * loss_1[i];
+	/* loss: add [] */
 	for (long i = 0; i < 1; i++)
-		t28[i] = t25[i] + t27[i];
-	/* t30 = scale */
+		loss[i] = loss_0[i] + scale[i];
+	return loss[0];
+}
+
+/* A call in training mode: the step after the state's, noise while h->stochastic. */
+static sparse_ae_ctx sparse_ae_training(const void *state, void *work, int n, const sparse_ae_hparams *h, void *updates)
+{
+	sparse_ae_ctx c = sparse_ae_eval(state, work, n);
+	c.training = 1;
+	c.stochastic = h->stochastic;
+	c.step = *(const int64_t *)state + 1;
+	c.updates = updates;
+	return c;
+}
+
+/* The loss of the samples and the gradient of every parameter, into grad. */
+static sparse_ae_real sparse_ae_pass(const sparse_ae_ctx *ctx, const sparse_ae_real *x, float *grad)
+{
+	const int n = ctx->n;
+	const float *const params = ctx->params;
+	unsigned char *const work = ctx->work;
+	const sparse_ae_real result = sparse_ae_run(ctx, x, SPARSE_AE_ENCODER | SPARSE_AE_DECODER | SPARSE_AE_LOSS);
+	const float *const encoder_2_weight = params + SPARSE_AE_ENCODER_2_WEIGHT;
+	const float *const encoder_4_weight = params + SPARSE_AE_ENCODER_4_WEIGHT;
+	const float *const decoder_0_weight = params + SPARSE_AE_DECODER_0_WEIGHT;
+	const float *const decoder_2_weight = params + SPARSE_AE_DECODER_2_WEIGHT;
+	const float *const decoder_4_weight = params + SPARSE_AE_DECODER_4_WEIGHT;
+	float *const encoder_0 = (float *)(work + SPARSE_AE_AT_ENCODER_0);
+	float *const encoder_2 = (float *)(work + SPARSE_AE_AT_ENCODER_2);
+	float *const z = (float *)(work + SPARSE_AE_AT_Z);
+	float *const decoder_0 = (float *)(work + SPARSE_AE_AT_DECODER_0);
+	float *const decoder_2 = (float *)(work + SPARSE_AE_AT_DECODER_2);
+	float *const d_loss_0 = (float *)(work + SPARSE_AE_AT_D_LOSS_0);
+	float *const d_xhat = (float *)(work + SPARSE_AE_AT_D_XHAT);
+	float *const d_loss_1 = (float *)(work + SPARSE_AE_AT_D_LOSS_1);
+	float *const d_z = (float *)(work + SPARSE_AE_AT_D_Z);
+	float *const d_decoder_2 = (float *)(work + SPARSE_AE_AT_D_DECODER_2);
+	float *const d_decoder_4_weight = grad + SPARSE_AE_DECODER_4_WEIGHT;
+	float *const d_decoder_4_bias = grad + SPARSE_AE_DECODER_4_BIAS;
+	float *const d_decoder_0 = (float *)(work + SPARSE_AE_AT_D_DECODER_0);
+	float *const d_decoder_2_weight = grad + SPARSE_AE_DECODER_2_WEIGHT;
+	float *const d_decoder_2_bias = grad + SPARSE_AE_DECODER_2_BIAS;
+	float *const d_z_2 = (float *)(work + SPARSE_AE_AT_D_Z_2);
+	float *const d_z_3 = (float *)(work + SPARSE_AE_AT_D_Z_3);
+	float *const d_decoder_0_weight = grad + SPARSE_AE_DECODER_0_WEIGHT;
+	float *const d_decoder_0_bias = grad + SPARSE_AE_DECODER_0_BIAS;
+	float *const act_grad = (float *)(work + SPARSE_AE_AT_ACT_GRAD);
+	float *const d_encoder_2 = (float *)(work + SPARSE_AE_AT_D_ENCODER_2);
+	float *const d_encoder_4_weight = grad + SPARSE_AE_ENCODER_4_WEIGHT;
+	float *const d_encoder_4_bias = grad + SPARSE_AE_ENCODER_4_BIAS;
+	float *const d_encoder_0 = (float *)(work + SPARSE_AE_AT_D_ENCODER_0);
+	float *const d_encoder_2_weight = grad + SPARSE_AE_ENCODER_2_WEIGHT;
+	float *const d_encoder_2_bias = grad + SPARSE_AE_ENCODER_2_BIAS;
+	float *const d_encoder_0_weight = grad + SPARSE_AE_ENCODER_0_WEIGHT;
+	float *const d_encoder_0_bias = grad + SPARSE_AE_ENCODER_0_BIAS;
+	/* d_xhat: computed with loss_0 */
+	/* d_loss_1: scale [] */
 	for (long i = 0; i < 1; i++)
-		t30[i] = 0.001f * t29[i];
-	/* t31 = l1_grad */
+		d_loss_1[i] = 0.001f * d_loss_0[i];
+	/* d_z: l1_grad [n, 64] */
 	{
-		const float k = (float)(t30[0] / (double)(n * 64));
+		const float k = (float)(d_loss_1[0] / (double)(n * 64));
 		for (long i = 0; i < n * 64; i++)
-			t31[i] = t12[i] > 0 ? k : t12[i] < 0 ? -k : 0;
+			d_z[i] = z[i] > 0 ? k : z[i] < 0 ? -k : 0;
 	}
-	/* t34 = dense_dx*relu' */
-	sparse_ae_gemm(n, 512, 784, t32, 784, 1, t21, 512, 1, NULL, t34,
-		&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f, .y = t20});
-	/* t35 = dense_dw */
-	sparse_ae_gemm(784, 512, n, t32, 1, 784, t20, 512, 1, NULL, t35, NULL);
-	/* t36 = sum_batch */
+	/* d_decoder_2: dense_dx*relu' [n, 512] */
+	sparse_ae_gemm(n, 512, 784, d_xhat, 784, 1, decoder_4_weight, 512, 1, NULL, d_decoder_2,
+		&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f, .y = decoder_2});
+	/* d_decoder_4_weight: dense_dw [784, 512] */
+	sparse_ae_gemm(784, 512, n, d_xhat, 1, 784, decoder_2, 512, 1, NULL, d_decoder_4_weight, NULL);
+	/* d_decoder_4_bias: sum_batch [784] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 784 >= 32768)
 #endif
 	for (long j0 = 0; j0 < 784; j0 += 64) {
 		const long j1 = j0 + 64 < 784 ? j0 + 64 : 784;
 		for (long j = j0; j < j1; j++)
-			t36[j] = 0;
+			d_decoder_4_bias[j] = 0;
 		for (long b = 0; b < n; b++)
 			for (long j = j0; j < j1; j++)
-				t36[j] += t32[b * 784 + j];
+				d_decoder_4_bias[j] += d_xhat[b * 784 + j];
 	}
-	/* t38 = dense_dx*relu' */
-	sparse_ae_gemm(n, 256, 512, t34, 512, 1, t17, 256, 1, NULL, t38,
-		&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f, .y = t16});
-	/* t39 = dense_dw */
-	sparse_ae_gemm(512, 256, n, t34, 1, 512, t16, 256, 1, NULL, t39, NULL);
-	/* t40 = sum_batch */
+	/* d_decoder_0: dense_dx*relu' [n, 256] */
+	sparse_ae_gemm(n, 256, 512, d_decoder_2, 512, 1, decoder_2_weight, 256, 1, NULL, d_decoder_0,
+		&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f, .y = decoder_0});
+	/* d_decoder_2_weight: dense_dw [512, 256] */
+	sparse_ae_gemm(512, 256, n, d_decoder_2, 1, 512, decoder_0, 256, 1, NULL, d_decoder_2_weight, NULL);
+	/* d_decoder_2_bias: sum_batch [512] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 512 >= 32768)
 #endif
 	for (long j0 = 0; j0 < 512; j0 += 64) {
 		const long j1 = j0 + 64 < 512 ? j0 + 64 : 512;
 		for (long j = j0; j < j1; j++)
-			t40[j] = 0;
+			d_decoder_2_bias[j] = 0;
 		for (long b = 0; b < n; b++)
 			for (long j = j0; j < j1; j++)
-				t40[j] += t34[b * 512 + j];
+				d_decoder_2_bias[j] += d_decoder_2[b * 512 + j];
 	}
-	/* t42 = dense_dx */
-	sparse_ae_gemm(n, 64, 256, t38, 256, 1, t13, 64, 1, NULL, t42,
+	/* d_z_2: dense_dx [n, 64] */
+	sparse_ae_gemm(n, 64, 256, d_decoder_0, 256, 1, decoder_0_weight, 64, 1, NULL, d_z_2,
 		NULL);
-	/* t43 = add */
+	/* d_z_3: add [n, 64] */
 	for (long i = 0; i < n * 64; i++)
-		t43[i] = t31[i] + t42[i];
-	/* t44 = dense_dw */
-	sparse_ae_gemm(256, 64, n, t38, 1, 256, t12, 64, 1, NULL, t44, NULL);
-	/* t45 = sum_batch */
+		d_z_3[i] = d_z[i] + d_z_2[i];
+	/* d_decoder_0_weight: dense_dw [256, 64] */
+	sparse_ae_gemm(256, 64, n, d_decoder_0, 1, 256, z, 64, 1, NULL, d_decoder_0_weight, NULL);
+	/* d_decoder_0_bias: sum_batch [256] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 256 >= 32768)
 #endif
 	for (long j0 = 0; j0 < 256; j0 += 64) {
 		const long j1 = j0 + 64 < 256 ? j0 + 64 : 256;
 		for (long j = j0; j < j1; j++)
-			t45[j] = 0;
+			d_decoder_0_bias[j] = 0;
 		for (long b = 0; b < n; b++)
 			for (long j = j0; j < j1; j++)
-				t45[j] += t38[b * 256 + j];
+				d_decoder_0_bias[j] += d_decoder_0[b * 256 + j];
 	}
-	/* t46 = act_grad */
-	sparse_ae_act_all(SPARSE_AE_RELU, 0.0f, n * 64, t43, t12, t46);
-	/* t47 = dense_dx*relu' */
-	sparse_ae_gemm(n, 256, 64, t46, 64, 1, t9, 256, 1, NULL, t47,
-		&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f, .y = t8});
-	/* t48 = dense_dw */
-	sparse_ae_gemm(64, 256, n, t46, 1, 64, t8, 256, 1, NULL, t48, NULL);
-	/* t49 = sum_batch */
+	/* act_grad: act_grad [n, 64] */
+	sparse_ae_act_all(SPARSE_AE_RELU, 0.0f, n * 64, d_z_3, z, act_grad);
+	/* d_encoder_2: dense_dx*relu' [n, 256] */
+	sparse_ae_gemm(n, 256, 64, act_grad, 64, 1, encoder_4_weight, 256, 1, NULL, d_encoder_2,
+		&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f, .y = encoder_2});
+	/* d_encoder_4_weight: dense_dw [64, 256] */
+	sparse_ae_gemm(64, 256, n, act_grad, 1, 64, encoder_2, 256, 1, NULL, d_encoder_4_weight, NULL);
+	/* d_encoder_4_bias: sum_batch [64] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 64 >= 32768)
 #endif
 	for (long j0 = 0; j0 < 64; j0 += 64) {
 		const long j1 = j0 + 64 < 64 ? j0 + 64 : 64;
 		for (long j = j0; j < j1; j++)
-			t49[j] = 0;
+			d_encoder_4_bias[j] = 0;
 		for (long b = 0; b < n; b++)
 			for (long j = j0; j < j1; j++)
-				t49[j] += t46[b * 64 + j];
+				d_encoder_4_bias[j] += act_grad[b * 64 + j];
 	}
-	/* t51 = dense_dx*relu' */
-	sparse_ae_gemm(n, 512, 256, t47, 256, 1, t5, 512, 1, NULL, t51,
-		&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f, .y = t4});
-	/* t52 = dense_dw */
-	sparse_ae_gemm(256, 512, n, t47, 1, 256, t4, 512, 1, NULL, t52, NULL);
-	/* t53 = sum_batch */
+	/* d_encoder_0: dense_dx*relu' [n, 512] */
+	sparse_ae_gemm(n, 512, 256, d_encoder_2, 256, 1, encoder_2_weight, 512, 1, NULL, d_encoder_0,
+		&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f, .y = encoder_0});
+	/* d_encoder_2_weight: dense_dw [256, 512] */
+	sparse_ae_gemm(256, 512, n, d_encoder_2, 1, 256, encoder_0, 512, 1, NULL, d_encoder_2_weight, NULL);
+	/* d_encoder_2_bias: sum_batch [256] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 256 >= 32768)
 #endif
 	for (long j0 = 0; j0 < 256; j0 += 64) {
 		const long j1 = j0 + 64 < 256 ? j0 + 64 : 256;
 		for (long j = j0; j < j1; j++)
-			t53[j] = 0;
+			d_encoder_2_bias[j] = 0;
 		for (long b = 0; b < n; b++)
 			for (long j = j0; j < j1; j++)
-				t53[j] += t47[b * 256 + j];
+				d_encoder_2_bias[j] += d_encoder_2[b * 256 + j];
 	}
-	/* t55 = dense_dw */
-	sparse_ae_gemm(512, 784, n, t51, 1, 512, t0, 784, 1, NULL, t55, NULL);
-	/* t56 = sum_batch */
+	/* d_encoder_0_weight: dense_dw [512, 784] */
+	sparse_ae_gemm(512, 784, n, d_encoder_0, 1, 512, x, 784, 1, NULL, d_encoder_0_weight, NULL);
+	/* d_encoder_0_bias: sum_batch [512] */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 512 >= 32768)
 #endif
 	for (long j0 = 0; j0 < 512; j0 += 64) {
 		const long j1 = j0 + 64 < 512 ? j0 + 64 : 512;
 		for (long j = j0; j < j1; j++)
-			t56[j] = 0;
+			d_encoder_0_bias[j] = 0;
 		for (long b = 0; b < n; b++)
 			for (long j = j0; j < j1; j++)
-				t56[j] += t51[b * 512 + j];
+				d_encoder_0_bias[j] += d_encoder_0[b * 512 + j];
 	}
-	return t28[0];
+	return result;
 }
 
 sparse_ae_real sparse_ae_train_step(void *state, void *work, const sparse_ae_real *x, int n, const sparse_ae_hparams *h)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	float *const params = (float *)((unsigned char *)state + 64);
-	const int64_t step = ++*sparse_ae_step(state);
-	const int stochastic = h->stochastic;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	const sparse_ae_real loss = sparse_ae_pass(state, work, x, n, h, step, state);
-	float *const adam_m = sparse_ae_adam_m(state), *const adam_v = sparse_ae_adam_v(state);
-	const sparse_ae_adam_k adam_k = {
-		(float)h->beta1, (float)h->beta2, (float)(1 - h->beta1), (float)(1 - h->beta2), (float)h->eps,
-		(float)h->weight_decay, (float)(h->lr / (1 - pow(h->beta1, (double)step))),
-		(float)sqrt(1 - pow(h->beta2, (double)step))};
-	float *const t1 = params + 0; /* encoder.0.weight */
-	float *const t2 = params + 401408; /* encoder.0.bias */
-	float *const t5 = params + 401920; /* encoder.2.weight */
-	float *const t6 = params + 532992; /* encoder.2.bias */
-	float *const t9 = params + 533248; /* encoder.4.weight */
-	float *const t10 = params + 549632; /* encoder.4.bias */
-	float *const t13 = params + 549696; /* decoder.0.weight */
-	float *const t14 = params + 566080; /* decoder.0.bias */
-	float *const t17 = params + 566336; /* decoder.2.weight */
-	float *const t18 = params + 697408; /* decoder.2.bias */
-	float *const t21 = params + 697920; /* decoder.4.weight */
-	float *const t22 = params + 1099328; /* decoder.4.bias */
-	float *const t35 = (float *)(work_ + 1917120); /* dense_dw [784, 512] */
-	float *const t36 = (float *)(work_ + 557056); /* sum_batch [784] */
-	float *const t39 = (float *)(work_ + 3522752); /* dense_dw [512, 256] */
-	float *const t40 = (float *)(work_ + 425984); /* sum_batch [512] */
-	float *const t44 = (float *)(work_ + 691264); /* dense_dw [256, 64] */
-	float *const t45 = (float *)(work_ + 428032); /* sum_batch [256] */
-	float *const t48 = (float *)(work_ + 1220608); /* dense_dw [64, 256] */
-	float *const t49 = (float *)(work_ + 262144); /* sum_batch [64] */
-	float *const t52 = (float *)(work_ + 4047040); /* dense_dw [256, 512] */
-	float *const t53 = (float *)(work_ + 0); /* sum_batch [256] */
-	float *const t55 = (float *)(work_ + 4571328); /* dense_dw [512, 784] */
-	float *const t56 = (float *)(work_ + 1024); /* sum_batch [512] */
-	/* t57 = adam */
-	/* encoder.0.weight */
-	sparse_ae_adam(401408, t1, adam_m + 0, adam_v + 0, t55, &adam_k);
-	/* t58 = adam */
-	/* encoder.0.bias */
-	sparse_ae_adam(512, t2, adam_m + 401408, adam_v + 401408, t56, &adam_k);
-	/* t59 = adam */
-	/* encoder.2.weight */
-	sparse_ae_adam(131072, t5, adam_m + 401920, adam_v + 401920, t52, &adam_k);
-	/* t60 = adam */
-	/* encoder.2.bias */
-	sparse_ae_adam(256, t6, adam_m + 532992, adam_v + 532992, t53, &adam_k);
-	/* t61 = adam */
-	/* encoder.4.weight */
-	sparse_ae_adam(16384, t9, adam_m + 533248, adam_v + 533248, t48, &adam_k);
-	/* t62 = adam */
-	/* encoder.4.bias */
-	sparse_ae_adam(64, t10, adam_m + 549632, adam_v + 549632, t49, &adam_k);
-	/* t63 = adam */
-	/* decoder.0.weight */
-	sparse_ae_adam(16384, t13, adam_m + 549696, adam_v + 549696, t44, &adam_k);
-	/* t64 = adam */
-	/* decoder.0.bias */
-	sparse_ae_adam(256, t14, adam_m + 566080, adam_v + 566080, t45, &adam_k);
-	/* t65 = adam */
-	/* decoder.2.weight */
-	sparse_ae_adam(131072, t17, adam_m + 566336, adam_v + 566336, t39, &adam_k);
-	/* t66 = adam */
-	/* decoder.2.bias */
-	sparse_ae_adam(512, t18, adam_m + 697408, adam_v + 697408, t40, &adam_k);
-	/* t67 = adam */
-	/* decoder.4.weight */
-	sparse_ae_adam(401408, t21, adam_m + 697920, adam_v + 697920, t35, &adam_k);
-	/* t68 = adam */
-	/* decoder.4.bias */
-	sparse_ae_adam(784, t22, adam_m + 1099328, adam_v + 1099328, t36, &adam_k);
+	const sparse_ae_ctx c = sparse_ae_training(state, work, n, h, state);
+	float *const grad = (float *)work; /* the gradient block */
+	const sparse_ae_real loss = sparse_ae_pass(&c, x, grad);
+	sparse_ae_update(state, grad, h);
 	return loss;
 }
 
 sparse_ae_real sparse_ae_gradient(const void *state, void *work, const sparse_ae_real *x, int n, const sparse_ae_hparams *h, sparse_ae_real *grad)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = *(const int64_t *)state + 1;
-	const int stochastic = h->stochastic;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	const sparse_ae_real loss = sparse_ae_pass(state, work, x, n, h, step, NULL);
-	memcpy(grad + 0, work_ + 4571328, sizeof(float) * 401408);
-	memcpy(grad + 401408, work_ + 1024, sizeof(float) * 512);
-	memcpy(grad + 401920, work_ + 4047040, sizeof(float) * 131072);
-	memcpy(grad + 532992, work_ + 0, sizeof(float) * 256);
-	memcpy(grad + 533248, work_ + 1220608, sizeof(float) * 16384);
-	memcpy(grad + 549632, work_ + 262144, sizeof(float) * 64);
-	memcpy(grad + 549696, work_ + 691264, sizeof(float) * 16384);
-	memcpy(grad + 566080, work_ + 428032, sizeof(float) * 256);
-	memcpy(grad + 566336, work_ + 3522752, sizeof(float) * 131072);
-	memcpy(grad + 697408, work_ + 425984, sizeof(float) * 512);
-	memcpy(grad + 697920, work_ + 1917120, sizeof(float) * 401408);
-	memcpy(grad + 1099328, work_ + 557056, sizeof(float) * 784);
-	return loss;
+	const sparse_ae_ctx c = sparse_ae_training(state, work, n, h, NULL);
+	return sparse_ae_pass(&c, x, grad);
 }
 
 void sparse_ae_update(void *state, const sparse_ae_real *grad, const sparse_ae_hparams *h)
@@ -825,216 +821,45 @@ void sparse_ae_update(void *state, const sparse_ae_real *grad, const sparse_ae_h
 		(float)h->beta1, (float)h->beta2, (float)(1 - h->beta1), (float)(1 - h->beta2), (float)h->eps,
 		(float)h->weight_decay, (float)(h->lr / (1 - pow(h->beta1, (double)step))),
 		(float)sqrt(1 - pow(h->beta2, (double)step))};
-	sparse_ae_real *const params = sparse_ae_params(state);
-	sparse_ae_adam(1100112, params, adam_m, adam_v, grad, &adam_k);
+	sparse_ae_adam(1100112, sparse_ae_params(state), adam_m, adam_v, grad, &adam_k);
 }
 
 sparse_ae_real sparse_ae_loss(const void *state, void *work, const sparse_ae_real *x, int n)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = 0;
-	const int stochastic = 0;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	const float *const t0 = x;
-	const float *const t1 = params + 0; /* encoder.0.weight */
-	const float *const t2 = params + 401408; /* encoder.0.bias */
-	float *const t4 = (float *)(work_ + 0); /* dense [n, 512] */
-	const float *const t5 = params + 401920; /* encoder.2.weight */
-	const float *const t6 = params + 532992; /* encoder.2.bias */
-	float *const t8 = (float *)(work_ + 262144); /* dense [n, 256] */
-	const float *const t9 = params + 533248; /* encoder.4.weight */
-	const float *const t10 = params + 549632; /* encoder.4.bias */
-	float *const t12 = (float *)(work_ + 393216); /* dense [n, 64] */
-	const float *const t13 = params + 549696; /* decoder.0.weight */
-	const float *const t14 = params + 566080; /* decoder.0.bias */
-	float *const t16 = (float *)(work_ + 425984); /* dense [n, 256] */
-	const float *const t17 = params + 566336; /* decoder.2.weight */
-	const float *const t18 = params + 697408; /* decoder.2.bias */
-	float *const t20 = (float *)(work_ + 557056); /* dense [n, 512] */
-	const float *const t21 = params + 697920; /* decoder.4.weight */
-	const float *const t22 = params + 1099328; /* decoder.4.bias */
-	float *const t24 = (float *)(work_ + 819200); /* dense [n, 784] */
-	float *const t25 = (float *)(work_ + 1220672); /* mse [] */
-	float *const t26 = (float *)(work_ + 1622144); /* l1 [] */
-	float *const t27 = (float *)(work_ + 1622208); /* scale [] */
-	float *const t28 = (float *)(work_ + 1622144); /* add [] */
-	/* t4 = dense+relu */
-	sparse_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t4,
-		&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f});
-	/* t8 = dense+relu */
-	sparse_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t8,
-		&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f});
-	/* t12 = dense+relu */
-	sparse_ae_gemm(n, 64, 256, t8, 256, 1, t9, 1, 256, t10, t12,
-		&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f});
-	/* t16 = dense+relu */
-	sparse_ae_gemm(n, 256, 64, t12, 64, 1, t13, 1, 64, t14, t16,
-		&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f});
-	/* t20 = dense+relu */
-	sparse_ae_gemm(n, 512, 256, t16, 256, 1, t17, 1, 256, t18, t20,
-		&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f});
-	/* t24 = dense+sigmoid */
-	sparse_ae_gemm(n, 784, 512, t20, 512, 1, t21, 1, 512, t22, t24,
-		&(const sparse_ae_epilogue){.act = SPARSE_AE_SIGMOID, .slope = 0.0f});
-	/* t25 = mse */
-	{
-		{
-			double part[64], acc = 0;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
-#endif
-			for (long c = 0; c < 64; c++) {
-				const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
-				double sum = 0;
-				for (long i = i0; i < i1; i++) {
-					double d = (double)t24[i] - (double)t0[i];
-					sum += d * d;
-				}
-				part[c] = sum;
-			}
-			for (long c = 0; c < 64; c++)
-				acc += part[c];
-			t25[0] = (float)(acc / (double)(n * 784));
-		}
-	}
-	/* t26 = l1 */
-	{
-		double acc = 0;
-		for (long i = 0; i < n * 64; i++)
-			acc += fabs((double)t12[i]);
-		t26[0] = (float)(acc / (double)(n * 64));
-	}
-	/* t27 = scale */
-	for (long i = 0; i < 1; i++)
-		t27[i] = 0.001f * t26[i];
-	/* t28 = add */
-	for (long i = 0; i < 1; i++)
-		t28[i] = t25[i] + t27[i];
-	return t28[0];
+	const sparse_ae_ctx c = sparse_ae_eval(state, work, n);
+	return sparse_ae_run(&c, x, SPARSE_AE_ENCODER | SPARSE_AE_DECODER | SPARSE_AE_LOSS);
 }
 
 void sparse_ae_forward(const void *state, void *work, const sparse_ae_real *x, int n, sparse_ae_real *out)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = 0;
-	const int stochastic = 0;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	const float *const t0 = x;
-	const float *const t1 = params + 0; /* encoder.0.weight */
-	const float *const t2 = params + 401408; /* encoder.0.bias */
-	float *const t4 = (float *)(work_ + 0); /* dense [n, 512] */
-	const float *const t5 = params + 401920; /* encoder.2.weight */
-	const float *const t6 = params + 532992; /* encoder.2.bias */
-	float *const t8 = (float *)(work_ + 262144); /* dense [n, 256] */
-	const float *const t9 = params + 533248; /* encoder.4.weight */
-	const float *const t10 = params + 549632; /* encoder.4.bias */
-	float *const t12 = (float *)(work_ + 393216); /* dense [n, 64] */
-	const float *const t13 = params + 549696; /* decoder.0.weight */
-	const float *const t14 = params + 566080; /* decoder.0.bias */
-	float *const t16 = (float *)(work_ + 425984); /* dense [n, 256] */
-	const float *const t17 = params + 566336; /* decoder.2.weight */
-	const float *const t18 = params + 697408; /* decoder.2.bias */
-	float *const t20 = (float *)(work_ + 557056); /* dense [n, 512] */
-	const float *const t21 = params + 697920; /* decoder.4.weight */
-	const float *const t22 = params + 1099328; /* decoder.4.bias */
-	float *const t24 = (float *)(work_ + 819200); /* dense [n, 784] */
-	/* t4 = dense+relu */
-	sparse_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t4,
-		&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f});
-	/* t8 = dense+relu */
-	sparse_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t8,
-		&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f});
-	/* t12 = dense+relu */
-	sparse_ae_gemm(n, 64, 256, t8, 256, 1, t9, 1, 256, t10, t12,
-		&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f});
-	/* t16 = dense+relu */
-	sparse_ae_gemm(n, 256, 64, t12, 64, 1, t13, 1, 64, t14, t16,
-		&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f});
-	/* t20 = dense+relu */
-	sparse_ae_gemm(n, 512, 256, t16, 256, 1, t17, 1, 256, t18, t20,
-		&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f});
-	/* t24 = dense+sigmoid */
-	sparse_ae_gemm(n, 784, 512, t20, 512, 1, t21, 1, 512, t22, t24,
-		&(const sparse_ae_epilogue){.act = SPARSE_AE_SIGMOID, .slope = 0.0f});
-	memcpy(out, t24, sizeof(float) * n * 784);
+	const sparse_ae_ctx c = sparse_ae_eval(state, work, n);
+	sparse_ae_run(&c, x, SPARSE_AE_ENCODER | SPARSE_AE_DECODER);
+	memcpy(out, c.work + SPARSE_AE_AT_XHAT, sizeof(float) * n * 784);
 }
 
 void sparse_ae_encode(const void *state, void *work, const sparse_ae_real *x, int n, sparse_ae_real *z)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = 0;
-	const int stochastic = 0;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	const float *const t0 = x;
-	const float *const t1 = params + 0; /* encoder.0.weight */
-	const float *const t2 = params + 401408; /* encoder.0.bias */
-	float *const t4 = (float *)(work_ + 0); /* dense [n, 512] */
-	const float *const t5 = params + 401920; /* encoder.2.weight */
-	const float *const t6 = params + 532992; /* encoder.2.bias */
-	float *const t8 = (float *)(work_ + 262144); /* dense [n, 256] */
-	const float *const t9 = params + 533248; /* encoder.4.weight */
-	const float *const t10 = params + 549632; /* encoder.4.bias */
-	float *const t12 = (float *)(work_ + 393216); /* dense [n, 64] */
-	/* t4 = dense+relu */
-	sparse_ae_gemm(n, 512, 784, t0, 784, 1, t1, 1, 784, t2, t4,
-		&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f});
-	/* t8 = dense+relu */
-	sparse_ae_gemm(n, 256, 512, t4, 512, 1, t5, 1, 512, t6, t8,
-		&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f});
-	/* t12 = dense+relu */
-	sparse_ae_gemm(n, 64, 256, t8, 256, 1, t9, 1, 256, t10, t12,
-		&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f});
-	memcpy(z, t12, sizeof(float) * n * 64);
+	const sparse_ae_ctx c = sparse_ae_eval(state, work, n);
+	sparse_ae_run(&c, x, SPARSE_AE_ENCODER);
+	memcpy(z, c.work + SPARSE_AE_AT_Z, sizeof(float) * n * 64);
 }
 
 void sparse_ae_decode(const void *state, void *work, const sparse_ae_real *z, int n, sparse_ae_real *out)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = 0;
-	const int stochastic = 0;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	const float *const t12 = z;
-	const float *const t13 = params + 549696; /* decoder.0.weight */
-	const float *const t14 = params + 566080; /* decoder.0.bias */
-	float *const t16 = (float *)(work_ + 425984); /* dense [n, 256] */
-	const float *const t17 = params + 566336; /* decoder.2.weight */
-	const float *const t18 = params + 697408; /* decoder.2.bias */
-	float *const t20 = (float *)(work_ + 557056); /* dense [n, 512] */
-	const float *const t21 = params + 697920; /* decoder.4.weight */
-	const float *const t22 = params + 1099328; /* decoder.4.bias */
-	float *const t24 = (float *)(work_ + 819200); /* dense [n, 784] */
-	/* t16 = dense+relu */
-	sparse_ae_gemm(n, 256, 64, t12, 64, 1, t13, 1, 64, t14, t16,
-		&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f});
-	/* t20 = dense+relu */
-	sparse_ae_gemm(n, 512, 256, t16, 256, 1, t17, 1, 256, t18, t20,
-		&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f});
-	/* t24 = dense+sigmoid */
-	sparse_ae_gemm(n, 784, 512, t20, 512, 1, t21, 1, 512, t22, t24,
-		&(const sparse_ae_epilogue){.act = SPARSE_AE_SIGMOID, .slope = 0.0f});
-	memcpy(out, t24, sizeof(float) * n * 784);
+	const sparse_ae_ctx c = sparse_ae_eval(state, work, n);
+	memcpy(c.work + SPARSE_AE_AT_Z, z, sizeof(float) * n * 64);
+	sparse_ae_run(&c, NULL, SPARSE_AE_DECODER);
+	memcpy(out, c.work + SPARSE_AE_AT_XHAT, sizeof(float) * n * 784);
 }
 
 void sparse_ae_sample(const void *state, void *work, uint64_t seed, int n, sparse_ae_real *out)
 {
-	unsigned char *const work_ = (unsigned char *)work;
-	const float *const params = (const float *)((const unsigned char *)state + 64);
-	const int64_t step = 0;
-	const int stochastic = 0;
-	const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);
-	(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;
-	float *const z = (float *)(work_ + 393216);
+	const sparse_ae_ctx c = sparse_ae_eval(state, work, n);
+	float *const z = (float *)(c.work + SPARSE_AE_AT_Z);
 	const uint64_t key = sparse_ae_mix(seed ^ 0x7072696f72u); /* "prior" */
 	for (long i = 0; i < n * 64; i++)
 		z[i] = (float)sparse_ae_normal(key, (uint64_t)i);
-	sparse_ae_decode(state, work, z, n, out);
+	sparse_ae_run(&c, NULL, SPARSE_AE_DECODER);
+	memcpy(out, c.work + SPARSE_AE_AT_XHAT, sizeof(float) * n * 784);
 }
 

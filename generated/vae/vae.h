@@ -12,7 +12,7 @@
 
 #define VAE_MAX_BATCH 128
 #define VAE_STATE_BYTES 13103104
-#define VAE_WORK_BYTES 6299840
+#define VAE_WORK_BYTES 6407680
 #define VAE_NUM_PARAMS 14
 #define VAE_PARAM_ELEMS 1091920
 #define VAE_NUM_BUFFERS 0
@@ -20,6 +20,22 @@
 #define VAE_INPUT0_SIZE 784 /* input x [n, 784] */
 #define VAE_LATENT_SIZE 32 /* [n, 32] */
 #define VAE_OUTPUT_SIZE 784 /* [n, 784] */
+
+/* Where each parameter starts in the parameter block (and in a gradient), in elements. */
+#define VAE_ENCODER_0_WEIGHT 0 /* encoder.0.weight [512, 784] */
+#define VAE_ENCODER_0_BIAS 401408 /* encoder.0.bias [512] */
+#define VAE_ENCODER_2_WEIGHT 401920 /* encoder.2.weight [256, 512] */
+#define VAE_ENCODER_2_BIAS 532992 /* encoder.2.bias [256] */
+#define VAE_ENCODER_4_WEIGHT 533248 /* encoder.4.weight [32, 256] */
+#define VAE_ENCODER_4_BIAS 541440 /* encoder.4.bias [32] */
+#define VAE_ENCODER_5_WEIGHT 541472 /* encoder.5.weight [32, 256] */
+#define VAE_ENCODER_5_BIAS 549664 /* encoder.5.bias [32] */
+#define VAE_DECODER_0_WEIGHT 549696 /* decoder.0.weight [256, 32] */
+#define VAE_DECODER_0_BIAS 557888 /* decoder.0.bias [256] */
+#define VAE_DECODER_2_WEIGHT 558144 /* decoder.2.weight [512, 256] */
+#define VAE_DECODER_2_BIAS 689216 /* decoder.2.bias [512] */
+#define VAE_DECODER_4_WEIGHT 689728 /* decoder.4.weight [784, 512] */
+#define VAE_DECODER_4_BIAS 1091136 /* decoder.4.bias [784] */
 
 typedef float vae_real;
 

@@ -1,12 +1,17 @@
-/* emit.c - write the model as plain C99: NAME.h (the public API), NAME.c
- * (init, train step, loss, forward, encode, decode) and NAME_main.c (the
- * descriptor that links the model to the runtime's trainer).
- * Requires: a planned graph (plan_memory). Provides: files in a folder.
+/* emit.c - the C printer: the model as plain C99 in memory, NAME.h (the
+ * public API) and NAME.c (init, train step, gradient, update, loss,
+ * forward, encode, decode, sample); descriptor.c adds NAME_main.c.
+ * Requires: a planned graph (entry_plan, plan_memory). Provides: the text
+ * of the files (c_render) and, as a separate step, the files (c_write).
  *
- * The generated code has no mutable globals and never allocates: the
- * caller owns the state (parameters, Adam moments, step count) and the
- * work arena, both sized by macros in NAME.h. Every symbol starts with
- * the model's name. */
+ * Every entry point runs parts of one static function, NAME_run, which
+ * computes the encoder, the decoder and the loss in the order entry.c
+ * planned; the train step and the gradient add the backward part in
+ * NAME_pass. Values are named after their layers, parameters after their
+ * PyTorch names; offsets are named macros. The generated code has no
+ * mutable globals and never allocates: the caller owns the state
+ * (parameters, Adam moments, step count, buffers) and the work arena, both
+ * sized by macros in NAME.h. Every symbol starts with the model's name. */
 #include <ctype.h>
 #include <math.h>
 #include <errno.h>
@@ -22,17 +27,14 @@ struct Emit {
 	Model *m;          /* the model */
 	Buf *out;          /* where lines go */
 	int indent;        /* current indentation in tabs */
-	int training;      /* inside the train step */
-	int updates;       /* inside the forward and backward pass the train step
-	                      and the gradient share: buffers take their new
-	                      values when its `updates` is not NULL */
+	int training;      /* writing the training form of the code: batch
+	                      statistics, noise while `stochastic`, pairs of
+	                      nodes computed by one kernel, buffer updates */
 	const char *real;  /* "float" or "double" */
 	const char *P;     /* NAME, lower case */
 	const char *U;     /* NAME, upper case */
-	const Node *given; /* a value the caller passes in (decode's latent) */
 	unsigned helpers;  /* bit i set: helper i of kernels.c is used */
-	const char *mark;  /* the function being written: mark[id] == 1 for the
-	                      nodes it computes (emit_body) */
+	const char **names; /* the C name of each node's value, by id */
 };
 
 unsigned *emit_helpers_used(Emit *e) { return &e->helpers; }
@@ -59,21 +61,13 @@ void emit_raw(Emit *e, const char *fmt, ...)
 }
 
 void emit_indent(Emit *e, int delta) { e->indent += delta; }
-const char *emit_ref(Emit *e, const Node *n)
-{
-	(void)e;
-	return xasprintf("t%d", n->id);
-}
+const char *emit_ref(Emit *e, const Node *n) { return e->names[n->id]; }
 const char *emit_real(Emit *e) { return e->real; }
 int emit_training(Emit *e) { return e->training; }
 
-/* Pairs made by fuse.c are computed by one kernel in the train step and
- * the gradient, where both members run; elsewhere each computes itself. */
-const Node *emit_partner(Emit *e, const Node *n)
-{
-	const Node *p = n->computes;
-	return p && e->training && e->mark && e->mark[p->id] == 1 ? p : NULL;
-}
+/* Pairs made by fuse.c are computed by one kernel in the training form,
+ * where both members run; elsewhere each computes itself. */
+const Node *emit_partner(Emit *e, const Node *n) { return e->training ? n->computes : NULL; }
 
 void emit_sum_begin(Emit *e, const char *count, const char *body, const char *after)
 {
@@ -109,11 +103,6 @@ void emit_sum_end(Emit *e)
 	emit_line(e, "}");
 }
 
-static int computed_elsewhere(Emit *e, const char *mark, const Node *n)
-{
-	const Node *by = n->computed_by;
-	return by && e->training && mark[by->id] == 1;
-}
 int emit_scalar_kernels(Emit *e) { return e->m->scalar; }
 const char *emit_prefix(Emit *e) { return e->P; }
 
@@ -135,19 +124,180 @@ const char *emit_count(Emit *e, const Node *n, int whole)
 	return xasprintf("%zu", k);
 }
 
-/* ---- which nodes a function needs ---- */
 
-static void need(Emit *e, Node *n, char *mark)
+/* ---- names ----
+ * A value is named after what it is: an input by its name, a parameter or
+ * buffer by its PyTorch name ("encoder_0_weight"), a parameter's gradient
+ * "d_" and the parameter's name, a named value of the .ae file by its
+ * name, the loss "loss", a layer's result by the layer ("encoder_0"), a
+ * gradient by "d_" and the value's name, anything else by its op. A name
+ * taken already gets a number; words of C and the names the generated
+ * code uses for its own variables get a trailing underscore. */
+
+static const char *const reserved[] = {
+	"auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else", "enum",
+	"extern", "float", "for", "goto", "if", "inline", "int", "long", "register", "restrict", "return",
+	"short", "signed", "sizeof", "static", "struct", "switch", "typedef", "union", "unsigned", "void",
+	"volatile", "while", "acc", "part", "sum", "key", "one", "total", "term", "row", "low", "lane", "keep",
+	"before", "inside", "slices", "left", "den", "gi", "vi", "mi", "zi", "i0", "i1", "j0", "j1", "jb", "work",
+	"params", "state", "grad", "step", "rng", "stochastic", "training", "updates", "parts", "out", "adam_m",
+	"adam_v", "adam_k", "seed", "result", "ctx", "mean", "best", "count", "value", "slope", "kind", "cols", "rows",
+	"main", "exp", "log", "sqrt", "pow", "fabs", "memcpy", "memset", "NULL"};
+
+static int name_taken(const char **names, int count, const char *s)
 {
-	if (!n || mark[n->id])
-		return;
-	mark[n->id] = 1;
-	if (n == e->given)
-		return;
-	for (int i = 0; i < n->nin; i++)
-		need(e, n->in[i], mark);
+	if (strlen(s) == 1 && !strchr("xyz", s[0]))
+		return 1; /* single letters other than x, y, z are the code's loop variables */
+	for (size_t i = 0; i < sizeof reserved / sizeof *reserved; i++)
+		if (!strcmp(s, reserved[i]))
+			return 1;
+	for (int i = 0; i < count; i++)
+		if (names[i] && !strcmp(names[i], s))
+			return 1;
+	return 0;
 }
 
+/* s as a C identifier: "encoder.0.weight" -> "encoder_0_weight". */
+static char *c_ident(const char *s)
+{
+	char *c = xasprintf("%s%s", isdigit((unsigned char)s[0]) ? "v" : "", s);
+	for (char *p = c; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '_')
+			*p = '_';
+	return c;
+}
+
+static const char *base_name(Emit *e, const Node *n)
+{
+	Graph *g = e->m->g;
+	switch (n->storage) {
+	case ST_INPUT:
+		return ((GInput *)g->inputs.data[n->index])->name;
+	case ST_PARAM:
+		return c_ident(((Param *)g->params.data[n->index])->name);
+	case ST_BUFFER:
+		return c_ident(((Buffer *)g->buffers.data[n->index])->name);
+	case ST_GRAD:
+		return xasprintf("d_%s", c_ident(((Param *)g->params.data[n->index])->name));
+	default:
+		break;
+	}
+	if (n == g->loss)
+		return "loss";
+	if (n->name && n->phase == PH_FORWARD)
+		return c_ident(n->name);
+	if (n->layer)
+		return c_ident(n->layer);
+	if (n->grad_of && e->names[n->grad_of->id])
+		return xasprintf("d_%s", e->names[n->grad_of->id]);
+	return n->op->name;
+}
+
+/* Names in id order, so that a gradient's value is named before it. */
+static void name_values(Emit *e)
+{
+	Graph *g = e->m->g;
+	Node **byid = graph_source_order(g);
+	e->names = xcalloc((size_t)g->nodes.len, sizeof *e->names);
+	for (int i = 0; i < g->nodes.len; i++) {
+		Node *n = byid[i];
+		if (n->dead)
+			continue;
+		const char *base = base_name(e, n), *name = base;
+		if (n->storage == ST_INPUT)
+			name = base; /* the caller's name, as the signatures have it */
+		else if (name_taken(e->names, g->nodes.len, name))
+			for (int k = 2; name_taken(e->names, g->nodes.len, name); k++)
+				name = xasprintf("%s_%d", base, k);
+		e->names[n->id] = name;
+	}
+}
+
+/* NAME_AT_VALUE: the byte offset of a work value, a macro of NAME.c. */
+static const char *at_macro(Emit *e, const Node *n)
+{
+	return xasprintf("%s_AT_%s", e->U, str_upper(emit_ref(e, n)));
+}
+
+/* NAME_PARAM: a parameter's element offset in the parameter (and
+ * gradient) block, a macro of NAME.h. */
+static const char *param_macro(Emit *e, const Param *p)
+{
+	return xasprintf("%s_%s", e->U, str_upper(c_ident(p->name)));
+}
+
+/* NAME_BUFFER: a buffer's byte offset from the start of the state. */
+static const char *buffer_macro(Emit *e, const Buffer *b)
+{
+	return xasprintf("%s_%s", e->U, str_upper(c_ident(b->name)));
+}
+
+/* ---- which identifiers a piece of code uses ----
+ * A small set of the identifiers in C text, comments and strings left
+ * out: declarations are written only for the values code names. */
+
+typedef struct Idents {
+	const char **slot; /* open addressing; NULL: empty */
+	size_t cap;        /* a power of two */
+} Idents;
+
+static uint64_t ident_hash(const char *s, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325u;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)s[i]) * 0x100000001b3u;
+	return h;
+}
+
+static size_t ident_find(const Idents *set, const char *s, size_t len)
+{
+	size_t i = ident_hash(s, len) & (set->cap - 1);
+	while (set->slot[i] && (strlen(set->slot[i]) != len || strncmp(set->slot[i], s, len)))
+		i = (i + 1) & (set->cap - 1);
+	return i;
+}
+
+static Idents idents_of(const char *text)
+{
+	Idents set = {xcalloc(1024, sizeof(char *)), 1024};
+	size_t used = 0;
+	for (const char *p = text; *p;) {
+		if (p[0] == '/' && p[1] == '*') {
+			const char *end = strstr(p + 2, "*/");
+			p = end ? end + 2 : p + strlen(p);
+		} else if (*p == '"' || *p == '\'') {
+			char q = *p++;
+			while (*p && *p != q)
+				p += p[0] == '\\' && p[1] ? 2 : 1;
+			p += *p != 0;
+		} else if (isalpha((unsigned char)*p) || *p == '_') {
+			const char *s = p;
+			while (isalnum((unsigned char)*p) || *p == '_')
+				p++;
+			size_t i = ident_find(&set, s, (size_t)(p - s));
+			if (!set.slot[i]) {
+				set.slot[i] = xstrndup(s, (size_t)(p - s));
+				if (++used * 2 > set.cap) { /* grow */
+					Idents big = {xcalloc(set.cap * 2, sizeof(char *)), set.cap * 2};
+					for (size_t k = 0; k < set.cap; k++)
+						if (set.slot[k])
+							big.slot[ident_find(&big, set.slot[k], strlen(set.slot[k]))] = set.slot[k];
+					set = big;
+				}
+			}
+		} else if (isdigit((unsigned char)*p)) {
+			while (isalnum((unsigned char)*p) || *p == '.')
+				p++;
+		} else
+			p++;
+	}
+	return set;
+}
+
+static int uses(const Idents *set, const char *name)
+{
+	return set->slot[ident_find(set, name, strlen(name))] != NULL;
+}
 /* ---- the state's layout ----
  * A 64-byte header (step count, noise key, then spare); the parameters,
  * first moments and second moments; then the buffers: their reals, then
@@ -176,7 +326,10 @@ static size_t buffer_byte_offset(Model *m, const Buffer *b)
 	return b->offset * (m->f64 ? 8 : 4);
 }
 
-/* In the shared pass, right after node n: store the new values of the
+
+/* ---- code for the parts of the model ---- */
+
+/* In the training form, right after node n: store the new values of the
  * buffers n updates into the state `updates` (the train step's; NULL from
  * the gradient), as later nodes may reuse n's memory. */
 static void emit_buffer_updates(Emit *e, const Node *n)
@@ -185,139 +338,196 @@ static void emit_buffer_updates(Emit *e, const Node *n)
 	for (int i = 0; i < m->g->buffers.len; i++) {
 		const Buffer *b = m->g->buffers.data[i];
 		if (b->next == n)
-			emit_line(e, "if (updates) memcpy((unsigned char *)updates + %zu, t%d + %zu, sizeof(%s) * %zu); /* %s */",
-				  buffers_base(m) + buffer_byte_offset(m, b), n->id, b->next_offset, e->real,
-				  shape_elems(b->shape), b->name);
+			emit_line(e, "if (updates)");
+		if (b->next == n)
+			emit_line(e, "\tmemcpy((unsigned char *)updates + %s, %s + %zu, sizeof(%s) * %zu);", buffer_macro(e, b),
+				  emit_ref(e, n), b->next_offset, e->real, shape_elems(b->shape));
 	}
 }
 
-/* Declare a pointer for every needed value (mark 1 or 2), then emit the
- * needed nodes (mark 1) in schedule order. `params_const` makes parameter
- * pointers read-only. */
-static void emit_body(Emit *e, char *mark, int params_const)
+/* The comment above a node's code: its layer (or value) and what it does. */
+static const char *node_comment(Emit *e, const Node *n)
 {
-	Graph *g = e->m->g;
-	const char *r = e->real;
-	for (int i = 0; i < g->nodes.len; i++) {
-		Node *n = g->nodes.data[i];
-		if (n->dead || !mark[n->id])
-			continue;
-		if (n == e->given) {
-			emit_line(e, "const %s *const t%d = z;", r, n->id);
-			continue;
-		}
-		switch (n->storage) {
-		case ST_WORK:
-			emit_line(e, "%s *const t%d = (%s *)(work_ + %zu); /* %s %s */", r, n->id, r,
-				  n->offset, n->op->name, shape_str(n->shape));
-			break;
-		case ST_INPUT:
-			emit_line(e, "const %s *const t%d = %s;", r, n->id, n->name);
-			break;
-		case ST_PARAM: {
-			Param *p = g->params.data[n->index];
-			emit_line(e, "%s%s *const t%d = params + %zu; /* %s */", params_const ? "const " : "",
-				  r, n->id, p->offset, p->name);
-			break;
-		}
-		case ST_BUFFER: {
-			Buffer *b = g->buffers.data[n->index];
-			emit_line(e, "const %s *const t%d = (const %s *)((const unsigned char *)state + %zu); /* %s */", r,
-				  n->id, r, buffers_base(e->m) + buffer_byte_offset(e->m, b), b->name);
-			break;
-		}
-		case ST_NONE:
-			break;
-		}
-	}
-	for (int i = 0; i < g->nodes.len; i++) {
-		Node *n = g->nodes.data[i];
-		if (n->dead || mark[n->id] != 1 || n == e->given || n->storage == ST_INPUT ||
-		    n->storage == ST_PARAM || n->storage == ST_BUFFER)
-			continue;
-		if (computed_elsewhere(e, mark, n)) {
-			emit_line(e, "/* t%d = %s: computed with t%d */", n->id, n->op->name, n->computed_by->id);
-			continue;
-		}
-		e->mark = mark;
-		/* a pair computed together here is named as one */
-		emit_line(e, "/* t%d = %s */", n->id, emit_partner(e, n) ? node_label(n) : node_op_label(n));
+	const char *what = emit_partner(e, n) ? node_label(n) : node_op_label(n);
+	return xasprintf("/* %s: %s %s */", n->layer ? n->layer : emit_ref(e, n), what, shape_str(n->shape));
+}
+
+/* Node n's code in the current form, into o at the current indentation;
+ * 0 if another node's kernel computes it (only a comment then). */
+static int emit_node(Emit *e, Node *n, Buf *o)
+{
+	Buf *saved = e->out;
+	int code = !(n->computed_by && e->training);
+	e->out = o;
+	if (!code) {
+		emit_line(e, "/* %s: computed with %s */", emit_ref(e, n), emit_ref(e, n->computed_by));
+	} else {
+		emit_line(e, "%s", node_comment(e, n));
 		n->op->emit(e, n);
-		e->mark = NULL;
-		if (e->updates)
+		if (e->training)
 			emit_buffer_updates(e, n);
 	}
+	e->out = saved;
+	return code;
 }
 
-/* ---- the fixed parts of NAME.c ---- */
-
-static void inputs_signature(Emit *e, Buf *b)
+static int has_code(const Node *n)
 {
-	Graph *g = e->m->g;
-	for (int i = 0; i < g->inputs.len; i++)
-		buf_printf(b, "const %s_real *%s, ", e->P, ((GInput *)g->inputs.data[i])->name);
+	return !n->dead && n->storage != ST_INPUT && n->storage != ST_PARAM && n->storage != ST_BUFFER;
 }
 
-/* The inputs the decoder reads other than through the latent (a label
- * for a conditional model, for instance): decode takes them too. */
-static const char *decode_inputs(Emit *e)
+/* The declaration of the pointer to n's value, if it needs one. */
+static void emit_decl(Emit *e, const Node *n)
 {
 	Graph *g = e->m->g;
-	char *mk = xcalloc((size_t)g->nodes.len, 1);
-	const Node *saved = e->given;
-	e->given = g->latent;
-	need(e, g->output, mk);
-	e->given = saved;
+	const char *r = e->real, *name = emit_ref(e, n);
+	switch (n->storage) {
+	case ST_WORK:
+		emit_line(e, "%s *const %s = (%s *)(work + %s);", r, name, r, at_macro(e, n));
+		break;
+	case ST_PARAM:
+		emit_line(e, "const %s *const %s = params + %s;", r, name, param_macro(e, g->params.data[n->index]));
+		break;
+	case ST_GRAD:
+		emit_line(e, "%s *const %s = grad + %s;", r, name, param_macro(e, g->params.data[n->index]));
+		break;
+	case ST_BUFFER:
+		emit_line(e, "const %s *const %s = (const %s *)((const unsigned char *)state + %s);", r, name, r,
+			  buffer_macro(e, g->buffers.data[n->index]));
+		break;
+	case ST_INPUT:
+	case ST_NONE:
+		break;
+	}
+}
+
+/* The code of every node of `part` at the current indentation, after the
+ * declarations of the values it names. With both_forms, each node is
+ * written in the training and the evaluation form, under `if (training)`
+ * where the two differ; otherwise in the current form. */
+static void emit_part(Emit *e, int part, int both_forms)
+{
+	Graph *g = e->m->g;
+	Buf code = {0};
+	buf_puts(&code, "");
+	for (int i = 0; i < g->nodes.len; i++) {
+		Node *n = g->nodes.data[i];
+		if (!has_code(n) || n->part != part)
+			continue;
+		if (!both_forms) {
+			emit_node(e, n, &code);
+			continue;
+		}
+		Buf t = {0}, v = {0};
+		e->indent++;
+		e->training = 1;
+		int in_training = emit_node(e, n, &t);
+		e->training = 0;
+		emit_node(e, n, &v);
+		e->indent--;
+		Buf *saved = e->out;
+		e->out = &code;
+		if (!strcmp(t.data, v.data)) {
+			emit_node(e, n, &code); /* the same either way */
+		} else if (!in_training) {
+			emit_line(e, "if (!training) { /* in training %s computes it */", emit_ref(e, n->computed_by));
+			buf_puts(&code, v.data);
+			emit_line(e, "}");
+		} else {
+			emit_line(e, "if (training) {");
+			buf_puts(&code, t.data);
+			emit_line(e, "} else {");
+			buf_puts(&code, v.data);
+			emit_line(e, "}");
+		}
+		e->out = saved;
+	}
+	Idents used = idents_of(code.data);
+	for (int i = 0; i < g->nodes.len; i++) {
+		Node *n = g->nodes.data[i];
+		if (!n->dead && uses(&used, emit_ref(e, n)))
+			emit_decl(e, n);
+	}
+	buf_puts(e->out, code.data);
+}
+
+/* A function: its signature and a body written into `body` before;
+ * between them, the variables of the call context `c` that body uses. */
+static void emit_function(Emit *e, const char *comment, const char *sig, const char *body)
+{
+	Buf *o = e->out;
+	if (comment)
+		buf_printf(o, "/* %s */\n", comment);
+	buf_printf(o, "%s\n{\n", sig);
+	Idents used = idents_of(body);
+	static const char *const ctx[][2] = {
+		{"n", "const int n = ctx->n;"},
+		{"params", "const REAL *const params = ctx->params;"},
+		{"state", "const void *const state = ctx->state;"},
+		{"work", "unsigned char *const work = ctx->work;"},
+		{"training", "const int training = ctx->training;"},
+		{"stochastic", "const int stochastic = ctx->stochastic;"},
+		{"rng", "const uint64_t rng = ctx->rng;"},
+		{"step", "const int64_t step = ctx->step;"},
+		{"updates", "void *const updates = ctx->updates;"},
+	};
+	if (strstr(sig, "_ctx *ctx"))
+		for (size_t i = 0; i < sizeof ctx / sizeof *ctx; i++)
+			if (uses(&used, ctx[i][0]))
+				buf_printf(o, "\t%s\n", str_replace(ctx[i][1], "REAL", e->real));
+	buf_puts(o, body);
+	buf_puts(o, "}\n\n");
+}
+
+/* ---- the inputs of the entry points ---- */
+
+/* 1 if a node of the decoder reads input i (a conditional model's label). */
+static int decoder_reads(Model *m, int i)
+{
+	Graph *g = m->g;
+	const Node *in = ((GInput *)g->inputs.data[i])->node;
+	for (int k = 0; k < g->nodes.len; k++) {
+		const Node *n = g->nodes.data[k];
+		for (int j = 0; j < n->nin && !n->dead && n->part == PART_DECODER; j++)
+			if (n->in[j] == in)
+				return 1;
+	}
+	return 0;
+}
+
+/* The inputs as a signature's parameters, "const NAME_real *x, "; with
+ * decoder, only those the decoder reads. */
+static const char *inputs_sig(Emit *e, int decoder)
+{
+	Graph *g = e->m->g;
 	Buf b = {0};
 	buf_puts(&b, "");
-	for (int i = 0; i < g->inputs.len; i++) {
-		GInput *in = g->inputs.data[i];
-		if (mk[in->node->id] && in->node != g->latent)
-			buf_printf(&b, "const %s_real *%s, ", e->P, in->name);
-	}
+	for (int i = 0; i < g->inputs.len; i++)
+		if (!decoder || decoder_reads(e->m, i))
+			buf_printf(&b, "const %s_real *%s, ", e->P, ((GInput *)g->inputs.data[i])->name);
+	return b.data;
+}
+static const char *sig_inputs(Emit *e) { return inputs_sig(e, 0); }
+static const char *decode_inputs(Emit *e) { return inputs_sig(e, 1); }
+
+/* The inputs as call arguments, "x, "; with decoder, NULL for those the
+ * decoder does not read. */
+static const char *call_inputs(Emit *e, int decoder)
+{
+	Graph *g = e->m->g;
+	Buf b = {0};
+	buf_puts(&b, "");
+	for (int i = 0; i < g->inputs.len; i++)
+		buf_printf(&b, "%s, ", !decoder || decoder_reads(e->m, i) ? ((GInput *)g->inputs.data[i])->name : "NULL");
 	return b.data;
 }
 
 /* NAME_sample draws latents into the latent's own slot of the work arena
- * and decodes them. It exists when the decoder reads nothing but the
- * latent and no value the decoder computes shares that slot. */
+ * and decodes them: when the decoder runs from the latent alone. */
 static int has_sample(Emit *e)
 {
-	Graph *g = e->m->g;
-	const Node *z = g->latent;
-	if (*decode_inputs(e) || z->storage != ST_WORK)
-		return 0;
-	char *mk = xcalloc((size_t)g->nodes.len, 1);
-	const Node *saved = e->given;
-	e->given = z;
-	need(e, g->output, mk);
-	e->given = saved;
-	for (int i = 0; i < g->nodes.len; i++) {
-		const Node *n = g->nodes.data[i];
-		if (mk[n->id] && n != z && n->storage == ST_WORK && n->offset < z->offset + z->bytes &&
-		    z->offset < n->offset + n->bytes)
-			return 0;
-	}
-	return 1;
-}
-
-/* The inputs as call arguments: "x, y, ". */
-static const char *call_inputs(Emit *e)
-{
-	Buf b = {0};
-	Graph *g = e->m->g;
-	buf_puts(&b, "");
-	for (int i = 0; i < g->inputs.len; i++)
-		buf_printf(&b, "%s, ", ((GInput *)g->inputs.data[i])->name);
-	return b.data;
-}
-
-static const char *sig_inputs(Emit *e)
-{
-	Buf b = {0};
-	buf_puts(&b, "");
-	inputs_signature(e, &b);
-	return b.data;
+	Model *m = e->m;
+	return m->decodable && m->g->latent->storage == ST_WORK && !*decode_inputs(e);
 }
 
 static void emit_header(Emit *e)
@@ -351,6 +561,12 @@ static void emit_header(Emit *e)
 		   shape_str(g->latent->shape));
 	buf_printf(o, "#define %s_OUTPUT_SIZE %zu /* %s */\n\n", U, shape_elems(g->output->shape),
 		   shape_str(g->output->shape));
+	buf_printf(o, "/* Where each parameter starts in the parameter block (and in a gradient), in elements. */\n");
+	for (int i = 0; i < g->params.len; i++) {
+		Param *p = g->params.data[i];
+		buf_printf(o, "#define %s %zu /* %s %s */\n", param_macro(e, p), p->offset, p->name, shape_str(p->shape));
+	}
+	buf_printf(o, "\n");
 	buf_printf(o, "typedef %s %s_real;\n\n", r, P);
 	buf_printf(o, "/* Optimizer settings for one train step (torch.optim.Adam semantics). */\n");
 	buf_printf(o, "typedef struct %s_hparams {\n\tdouble lr, beta1, beta2, eps, weight_decay;\n", P);
@@ -397,9 +613,11 @@ static void emit_header(Emit *e)
 	buf_printf(o, "void %s_forward(const void *state, void *work, %sint n, %s_real *out);\n", P, in, P);
 	buf_printf(o, "/* Encode: z is n x %s_LATENT_SIZE. */\n", U);
 	buf_printf(o, "void %s_encode(const void *state, void *work, %sint n, %s_real *z);\n", P, in, P);
-	buf_printf(o, "/* Decode latents z (n x %s_LATENT_SIZE) into out (n x %s_OUTPUT_SIZE). */\n", U, U);
-	buf_printf(o, "void %s_decode(const void *state, void *work, const %s_real *z, %sint n, %s_real *out);\n\n", P, P,
-		   decode_inputs(e), P);
+	if (m->decodable) {
+		buf_printf(o, "/* Decode latents z (n x %s_LATENT_SIZE) into out (n x %s_OUTPUT_SIZE). */\n", U, U);
+		buf_printf(o, "void %s_decode(const void *state, void *work, const %s_real *z, %sint n, %s_real *out);\n\n",
+			   P, P, decode_inputs(e), P);
+	}
 	if (has_sample(e)) {
 		buf_printf(o, "/* Decode n latents drawn from the prior N(0, I) into out (n x %s_OUTPUT_SIZE).\n", U);
 		buf_printf(o, " * The draws depend only on seed and the element: row i is the same for any n > i. */\n");
@@ -418,7 +636,7 @@ static void emit_param_table(Emit *e)
 		buf_printf(e->out, "\t{\"%s\", %d, {", p->name, p->shape.rank);
 		for (int d = 0; d < 4; d++)
 			buf_printf(e->out, "%s%d", d ? ", " : "", d < p->shape.rank ? p->shape.dims[d] : 0);
-		buf_printf(e->out, "}, %zu, %zu},\n", p->offset, shape_elems(p->shape));
+		buf_printf(e->out, "}, %s, %zu},\n", param_macro(e, p), shape_elems(p->shape));
 	}
 	buf_printf(e->out, "};\n\n");
 }
@@ -446,23 +664,23 @@ static void emit_accessors(Emit *e)
 	const char *P = e->P, *r = e->real;
 	size_t blk = block_bytes(m);
 	const TrainConfig *t = &m->train;
-	buf_printf(e->out, "%s_hparams %s_default_hparams(void)\n{\n", P, P);
-	buf_printf(e->out, "\t%s_hparams h = {%.17g, %.17g, %.17g, %.17g, %.17g, 1};\n\treturn h;\n}\n\n", P,
+	Buf *o = e->out;
+	buf_printf(o, "%s_hparams %s_default_hparams(void)\n{\n", P, P);
+	buf_printf(o, "\tconst %s_hparams h = {%.17g, %.17g, %.17g, %.17g, %.17g, 1};\n\treturn h;\n}\n\n", P,
 		   t->lr, t->beta1, t->beta2, t->eps, t->weight_decay);
-	buf_printf(e->out, "const %s_param_info *%s_param(int i)\n{\n", P, P);
-	buf_printf(e->out, "\treturn i >= 0 && i < %d ? &%s_param_table[i] : NULL;\n}\n\n", m->g->params.len, P);
+	buf_printf(o, "const %s_param_info *%s_param(int i) { return i >= 0 && i < %d ? &%s_param_table[i] : NULL; }\n", P,
+		   P, m->g->params.len, P);
+	if (m->g->buffers.len)
+		buf_printf(o, "const %s_buffer_info *%s_buffer(int i) { return i >= 0 && i < %d ? &%s_buffer_table[i] : NULL; }\n",
+			   P, P, m->g->buffers.len, P);
+	else
+		buf_printf(o, "const %s_buffer_info *%s_buffer(int i) { return (void)i, NULL; }\n", P, P);
 	const char *names[3] = {"params", "adam_m", "adam_v"};
 	for (int i = 0; i < 3; i++)
-		buf_printf(e->out, "%s_real *%s_%s(void *state)\n{\n\treturn (%s *)((unsigned char *)state + %zu);\n}\n\n",
-			   P, P, names[i], r, 64 + (size_t)i * blk);
-	buf_printf(e->out, "int64_t *%s_step(void *state)\n{\n\treturn (int64_t *)state;\n}\n\n", P);
-	buf_printf(e->out, "const %s_buffer_info *%s_buffer(int i)\n{\n", P, P);
-	if (m->g->buffers.len)
-		buf_printf(e->out, "\treturn i >= 0 && i < %d ? &%s_buffer_table[i] : NULL;\n}\n\n", m->g->buffers.len, P);
-	else
-		buf_printf(e->out, "\t(void)i;\n\treturn NULL;\n}\n\n");
-	buf_printf(e->out, "void *%s_buffers(void *state)\n{\n\treturn (unsigned char *)state + %zu;\n}\n\n", P,
-		   buffers_base(m));
+		buf_printf(o, "%s_real *%s_%s(void *state) { return (%s *)((unsigned char *)state + %zu); }\n", P, P,
+			   names[i], r, 64 + (size_t)i * blk);
+	buf_printf(o, "int64_t *%s_step(void *state) { return (int64_t *)state; }\n", P);
+	buf_printf(o, "void *%s_buffers(void *state) { return (unsigned char *)state + %zu; }\n\n", P, buffers_base(m));
 }
 
 /* NAME_init's fills after the uniform draws: constant parameters, and
@@ -515,46 +733,13 @@ static void emit_init(Emit *e)
 	buf_printf(e->out, "}\n\n");
 }
 
+
+/* ---- the entry points ---- */
+
 const char *emit_noise_key(Emit *e, const Node *n)
 {
 	const char *mix = emit_helper(e, "mix");
 	return xasprintf("%s(rng ^ %s(((uint64_t)step << 24) ^ %du))", mix, mix, n->id);
-}
-
-static char *marks(Model *m) { return xcalloc((size_t)m->g->nodes.len, 1); }
-
-/* How a function treats the step count and the stochastic parts (FN_PASS:
- * the step is its argument). */
-enum { FN_TRAIN, FN_GRADIENT, FN_EVAL, FN_PASS };
-
-/* Open a function: pointers into the state and work buffers, and the
- * variables stochastic ops read: `stochastic` (noise on or off), `rng` (the
- * state's noise key) and `step` (the step being taken). */
-static void begin_fn(Emit *e, const char *sig, int kind)
-{
-	const char *c = kind == FN_TRAIN ? "" : "const ";
-	buf_printf(e->out, "%s\n{\n", sig);
-	e->indent = 1;
-	emit_line(e, "unsigned char *const work_ = (unsigned char *)work;");
-	emit_line(e, "%s%s *const params = (%s%s *)((%sunsigned char *)state + 64);", c, e->real, c, e->real, c);
-	if (kind == FN_TRAIN)
-		emit_line(e, "const int64_t step = ++*%s_step(state);", e->P);
-	else if (kind == FN_GRADIENT)
-		emit_line(e, "const int64_t step = *(const int64_t *)state + 1;");
-	else if (kind == FN_EVAL)
-		emit_line(e, "const int64_t step = 0;");
-	if (kind == FN_EVAL)
-		emit_line(e, "const int stochastic = 0;");
-	else
-		emit_line(e, "const int stochastic = h->stochastic;");
-	emit_line(e, "const uint64_t rng = *(const uint64_t *)((const unsigned char *)state + 8);");
-	emit_line(e, "(void)work_, (void)params, (void)step, (void)stochastic, (void)rng;");
-}
-
-static void end_fn(Emit *e)
-{
-	e->indent = 0;
-	buf_puts(e->out, "}\n\n");
 }
 
 /* The train step's last act on the buffers: every counter counts it. */
@@ -564,127 +749,181 @@ static void emit_counters(Emit *e)
 	for (int i = 0; i < m->g->buffers.len; i++) {
 		Buffer *b = m->g->buffers.data[i];
 		if (b->kind == BUF_COUNTER)
-			emit_line(e, "++*(int64_t *)((unsigned char *)state + %zu); /* %s */",
-				  buffers_base(m) + buffer_byte_offset(m, b), b->name);
+			emit_line(e, "++*(int64_t *)((unsigned char *)state + %s);", buffer_macro(e, b));
 	}
 }
 
-/* The per-step scalars adam_emit_loop reads; increments the step. */
-static void emit_adam_scalars(Emit *e)
+/* What a call computes with, and the parts of NAME_run. */
+static void emit_context(Emit *e)
 {
-	const char *P = e->P, *r = e->real;
-	emit_line(e, "%s *const adam_m = %s_adam_m(state), *const adam_v = %s_adam_v(state);", r, P, P);
-	/* 1 - beta in double, then rounded, as PyTorch passes it to its kernels. */
-	emit_line(e, "const %s_adam_k adam_k = {", P);
-	emit_line(e, "\t(%s)h->beta1, (%s)h->beta2, (%s)(1 - h->beta1), (%s)(1 - h->beta2), (%s)h->eps,", r, r, r, r, r);
-	emit_line(e, "\t(%s)h->weight_decay, (%s)(h->lr / (1 - pow(h->beta1, (double)step))),", r, r);
-	emit_line(e, "\t(%s)sqrt(1 - pow(h->beta2, (double)step))};", r);
-	emit_helper(e, "adam");
+	const char *P = e->P, *U = e->U, *r = e->real;
+	Buf *o = e->out;
+	buf_printf(o, "/* What one call of the model computes with. */\ntypedef struct %s_ctx {\n", P);
+	buf_printf(o, "\tconst %s *params;  /* the parameter block */\n", r);
+	buf_printf(o, "\tconst void *state;    /* the whole state (its buffers) */\n");
+	buf_printf(o, "\tunsigned char *work;  /* the work arena */\n");
+	buf_printf(o, "\tint n;                /* rows in the batch */\n");
+	buf_printf(o, "\tint training;         /* train step or gradient: batch statistics, pairs of\n"
+		      "\t                         values computed by one kernel, buffer updates */\n");
+	buf_printf(o, "\tint stochastic;       /* noise, dropout and sampling on (training only) */\n");
+	buf_printf(o, "\tuint64_t rng;         /* the state's noise key */\n");
+	buf_printf(o, "\tint64_t step;         /* the step being taken; 0 outside training */\n");
+	buf_printf(o, "\tvoid *updates;        /* the state whose buffers take their new values, or NULL */\n");
+	buf_printf(o, "} %s_ctx;\n\n", P);
+	buf_printf(o, "/* The parts of the model NAME_run computes, in this order. */\n");
+	buf_printf(o, "enum { %s_ENCODER = 1, %s_DECODER = 2, %s_LOSS = 4 };\n\n", U, U, U);
+	buf_printf(o, "/* A call in evaluation mode. */\n");
+	buf_printf(o, "static %s_ctx %s_eval(const void *state, void *work, int n)\n{\n", P, P);
+	buf_printf(o, "\tconst %s_ctx c = {(const %s *)((const unsigned char *)state + 64), state, (unsigned char *)work, n,\n", P, r);
+	buf_printf(o, "\t\t0, 0, *(const uint64_t *)((const unsigned char *)state + 8), 0, NULL};\n\treturn c;\n}\n\n");
+}
+
+/* NAME_run: the encoder, the decoder and the loss, each when `parts` asks
+ * for it, in training or evaluation form as ctx->training says. */
+static void emit_run(Emit *e)
+{
+	Model *m = e->m;
+	const char *P = e->P, *U = e->U;
+	static const char *const part_macro[] = {"", "ENCODER", "DECODER"};
+	Buf body = {0};
+	Buf *o = e->out;
+	e->out = &body;
+	e->indent = 1;
+	for (int part = PART_ENCODER; part <= PART_DECODER; part++) {
+		emit_line(e, "if (parts & %s_%s) {", U, part_macro[part]);
+		e->indent++;
+		emit_part(e, part, 1);
+		e->indent--;
+		emit_line(e, "}");
+	}
+	emit_line(e, "if (!(parts & %s_LOSS))", U);
+	emit_line(e, "\treturn 0;");
+	emit_part(e, PART_LOSS, 1);
+	emit_line(e, "return %s[0];", emit_ref(e, m->g->loss));
+	e->indent = 0;
+	e->out = o;
+	emit_function(e, "The model: the parts in `parts`; returns the loss when it computes it.",
+		      xasprintf("static %s_real %s_run(const %s_ctx *ctx, %sint parts)", P, P, P, sig_inputs(e)), body.data);
+}
+
+/* NAME_pass: the model and its gradient, shared by the train step and
+ * NAME_gradient. */
+static void emit_pass(Emit *e)
+{
+	const char *P = e->P, *U = e->U, *r = e->real;
+	Buf *o = e->out;
+	buf_printf(o, "/* A call in training mode: the step after the state's, noise while h->stochastic. */\n");
+	buf_printf(o, "static %s_ctx %s_training(const void *state, void *work, int n, const %s_hparams *h, void *updates)\n{\n",
+		   P, P, P);
+	buf_printf(o, "\t%s_ctx c = %s_eval(state, work, n);\n", P, P);
+	buf_printf(o, "\tc.training = 1;\n\tc.stochastic = h->stochastic;\n\tc.step = *(const int64_t *)state + 1;\n");
+	buf_printf(o, "\tc.updates = updates;\n\treturn c;\n}\n\n");
+	Buf body = {0};
+	e->out = &body;
+	e->indent = 1;
+	emit_line(e, "const %s_real result = %s_run(ctx, %s%s_ENCODER | %s_DECODER | %s_LOSS);", P, P, call_inputs(e, 0), U, U, U);
+	e->training = 1;
+	emit_part(e, PART_BACKWARD, 0);
+	e->training = 0;
+	emit_line(e, "return result;");
+	e->indent = 0;
+	e->out = o;
+	emit_function(e, "The loss of the samples and the gradient of every parameter, into grad.",
+		      xasprintf("static %s_real %s_pass(const %s_ctx *ctx, %s%s *grad)", P, P, P, sig_inputs(e), r), body.data);
 }
 
 static void emit_functions(Emit *e)
 {
 	Model *m = e->m;
 	Graph *g = m->g;
-	const char *P = e->P, *r = e->real, *in = sig_inputs(e);
-	char *mk;
+	const char *P = e->P, *U = e->U, *r = e->real, *in = sig_inputs(e), *args = call_inputs(e, 0);
+	Buf *o = e->out;
+	emit_context(e);
+	emit_run(e);
+	emit_pass(e);
 
-	/* The forward and backward pass, shared by the train step and the
-	 * gradient: the loss and every parameter's gradient, left in the work
-	 * arena where the plan put them. */
-	mk = marks(m);
-	need(e, g->loss, mk);
-	for (int i = 0; i < g->params.len; i++)
-		need(e, ((Param *)g->params.data[i])->node->grad, mk);
-	e->training = e->updates = 1;
-	buf_printf(e->out, "/* The loss and the gradient of every parameter (left in work); the\n"
-		   " * buffers' new values go to the state `updates` unless it is NULL. */\n");
-	begin_fn(e, xasprintf("static %s_real %s_pass(const void *state, void *work, %sint n, const %s_hparams *h,\n"
-			      "\t\t\tint64_t step, void *updates)", P, P, in, P), FN_PASS);
-	emit_line(e, "(void)updates;");
-	emit_body(e, mk, 1);
-	emit_line(e, "return t%d[0];", g->loss->id);
-	end_fn(e);
-	e->training = e->updates = 0;
-	const char *args = call_inputs(e);
-
-	/* train step: the pass, then Adam on every parameter */
-	begin_fn(e, xasprintf("%s_real %s_train_step(void *state, void *work, %sint n, const %s_hparams *h)", P, P, in, P), FN_TRAIN);
-	emit_line(e, "const %s_real loss = %s_pass(state, work, %sn, h, step, state);", P, P, args);
-	emit_counters(e);
-	emit_adam_scalars(e);
-	mk = marks(m);
-	for (int i = 0; i < g->nodes.len; i++) {
-		Node *n = g->nodes.data[i];
-		if (!n->dead && n->op == &op_adam) {
-			mk[n->id] = 1;
-			mk[n->in[0]->id] = mk[n->in[1]->id] = 2; /* computed by the pass */
-		}
-	}
-	emit_body(e, mk, 0);
-	emit_line(e, "return loss;");
-	end_fn(e);
-
-	/* gradient, update: the train step in two halves */
-	begin_fn(e, xasprintf("%s_real %s_gradient(const void *state, void *work, %sint n, const %s_hparams *h, %s_real *grad)", P, P, in, P, P), FN_GRADIENT);
-	emit_line(e, "const %s_real loss = %s_pass(state, work, %sn, h, step, NULL);", P, P, args);
-	for (int i = 0; i < g->params.len; i++) {
-		Param *p = g->params.data[i];
-		emit_line(e, "memcpy(grad + %zu, work_ + %zu, sizeof(%s) * %zu);", p->offset, p->node->grad->offset, r,
-			  shape_elems(p->shape));
-	}
-	emit_line(e, "return loss;");
-	end_fn(e);
-	buf_printf(e->out, "void %s_update(void *state, const %s_real *grad, const %s_hparams *h)\n{\n", P, P, P);
+	buf_printf(o, "%s_real %s_train_step(void *state, void *work, %sint n, const %s_hparams *h)\n{\n", P, P, in, P);
+	buf_printf(o, "\tconst %s_ctx c = %s_training(state, work, n, h, state);\n", P, P);
+	buf_printf(o, "\t%s *const grad = (%s *)work; /* the gradient block */\n", r, r);
+	buf_printf(o, "\tconst %s_real loss = %s_pass(&c, %sgrad);\n", P, P, args);
 	e->indent = 1;
-	emit_line(e, "const int64_t step = ++*%s_step(state);", P);
-	emit_adam_scalars(e);
-	emit_line(e, "%s_real *const params = %s_params(state);", P, P);
-	adam_emit_loop(e, "params", "adam_m", "adam_v", "grad", g->param_elems);
-	end_fn(e);
+	emit_counters(e);
+	e->indent = 0;
+	buf_printf(o, "\t%s_update(state, grad, h);\n\treturn loss;\n}\n\n", P);
 
-	/* loss */
-	mk = marks(m);
-	need(e, g->loss, mk);
-	begin_fn(e, xasprintf("%s_real %s_loss(const void *state, void *work, %sint n)", P, P, in), FN_EVAL);
-	emit_body(e, mk, 1);
-	emit_line(e, "return t%d[0];", g->loss->id);
-	end_fn(e);
+	buf_printf(o, "%s_real %s_gradient(const void *state, void *work, %sint n, const %s_hparams *h, %s_real *grad)\n{\n",
+		   P, P, in, P, P);
+	buf_printf(o, "\tconst %s_ctx c = %s_training(state, work, n, h, NULL);\n", P, P);
+	buf_printf(o, "\treturn %s_pass(&c, %sgrad);\n}\n\n", P, args);
 
-	/* forward, encode */
-	Node *res[2] = {g->output, g->latent};
+	buf_printf(o, "void %s_update(void *state, const %s_real *grad, const %s_hparams *h)\n{\n", P, P, P);
+	buf_printf(o, "\tconst int64_t step = ++*%s_step(state);\n", P);
+	buf_printf(o, "\t%s *const adam_m = %s_adam_m(state), *const adam_v = %s_adam_v(state);\n", r, P, P);
+	/* 1 - beta in double, then rounded, as PyTorch passes it to its kernels. */
+	buf_printf(o, "\tconst %s_adam_k adam_k = {\n", P);
+	buf_printf(o, "\t\t(%s)h->beta1, (%s)h->beta2, (%s)(1 - h->beta1), (%s)(1 - h->beta2), (%s)h->eps,\n", r, r, r, r, r);
+	buf_printf(o, "\t\t(%s)h->weight_decay, (%s)(h->lr / (1 - pow(h->beta1, (double)step))),\n", r, r);
+	buf_printf(o, "\t\t(%s)sqrt(1 - pow(h->beta2, (double)step))};\n", r);
+	emit_helper(e, "adam");
+	e->indent = 1;
+	adam_emit_loop(e, xasprintf("%s_params(state)", P), "adam_m", "adam_v", "grad", g->param_elems);
+	e->indent = 0;
+	buf_printf(o, "}\n\n");
+
+	const char *ctx = xasprintf("\tconst %s_ctx c = %s_eval(state, work, n);\n", P, P);
+	buf_printf(o, "%s_real %s_loss(const void *state, void *work, %sint n)\n{\n%s", P, P, in, ctx);
+	buf_printf(o, "\treturn %s_run(&c, %s%s_ENCODER | %s_DECODER | %s_LOSS);\n}\n\n", P, args, U, U, U);
+
+	/* forward, encode: the parts, then the result out of the arena */
+	const Node *res[2] = {g->output, g->latent};
 	const char *fn[2] = {"forward", "encode"}, *arg[2] = {"out", "z"};
+	const char *parts[2] = {xasprintf("%s_ENCODER | %s_DECODER", U, U), xasprintf("%s_ENCODER", U)};
 	for (int k = 0; k < 2; k++) {
-		mk = marks(m);
-		need(e, res[k], mk);
-		begin_fn(e, xasprintf("void %s_%s(const void *state, void *work, %sint n, %s_real *%s)", P, fn[k], in, P, arg[k]), FN_EVAL);
-		emit_body(e, mk, 1);
-		emit_line(e, "memcpy(%s, t%d, sizeof(%s) * %s);", arg[k], res[k]->id, r, emit_count(e, res[k], 1));
-		end_fn(e);
+		buf_printf(o, "void %s_%s(const void *state, void *work, %sint n, %s_real *%s)\n{\n%s", P, fn[k], in, P, arg[k], ctx);
+		buf_printf(o, "\t%s_run(&c, %s%s);\n", P, args, parts[k]);
+		buf_printf(o, "\tmemcpy(%s, c.work + %s, sizeof(%s) * %s);\n}\n\n", arg[k], at_macro(e, res[k]), r,
+			   emit_count(e, res[k], 1));
 	}
 
-	/* decode: the latent comes from the caller */
-	mk = marks(m);
-	e->given = g->latent;
-	need(e, g->output, mk);
-	begin_fn(e, xasprintf("void %s_decode(const void *state, void *work, const %s_real *z, %sint n, %s_real *out)", P, P,
-			      decode_inputs(e), P), FN_EVAL);
-	emit_body(e, mk, 1);
-	emit_line(e, "memcpy(out, t%d, sizeof(%s) * %s);", g->output->id, r, emit_count(e, g->output, 1));
-	end_fn(e);
-
-	/* sample: latents drawn from the prior into their own slot, decoded */
+	/* decode, sample: a latent in its slot, then the decoder */
+	const char *decoder = xasprintf("\t%s_run(&c, %s%s_DECODER);\n\tmemcpy(out, c.work + %s, sizeof(%s) * %s);\n}\n\n", P,
+					call_inputs(e, 1), U, at_macro(e, g->output), r, emit_count(e, g->output, 1));
+	if (m->decodable) {
+		buf_printf(o, "void %s_decode(const void *state, void *work, const %s_real *z, %sint n, %s_real *out)\n{\n%s", P, P,
+			   decode_inputs(e), P, ctx);
+		buf_printf(o, "\tmemcpy(c.work + %s, z, sizeof(%s) * %s);\n%s", at_macro(e, g->latent), r,
+			   emit_count(e, g->latent, 1), decoder);
+	}
 	if (has_sample(e)) {
-		begin_fn(e, xasprintf("void %s_sample(const void *state, void *work, uint64_t seed, int n, %s_real *out)", P, P),
-			 FN_EVAL);
-		emit_line(e, "%s *const z = (%s *)(work_ + %zu);", r, r, g->latent->offset);
-		emit_line(e, "const uint64_t key = %s(seed ^ 0x7072696f72u); /* \"prior\" */", emit_helper(e, "mix"));
-		emit_line(e, "for (long i = 0; i < %s; i++)", emit_count(e, g->latent, 1));
-		emit_line(e, "\tz[i] = (%s)%s(key, (uint64_t)i);", r, emit_helper(e, "normal"));
-		emit_line(e, "%s_decode(state, work, z, n, out);", P);
-		end_fn(e);
+		buf_printf(o, "void %s_sample(const void *state, void *work, uint64_t seed, int n, %s_real *out)\n{\n%s", P, P, ctx);
+		buf_printf(o, "\t%s *const z = (%s *)(c.work + %s);\n", r, r, at_macro(e, g->latent));
+		buf_printf(o, "\tconst uint64_t key = %s(seed ^ 0x7072696f72u); /* \"prior\" */\n", emit_helper(e, "mix"));
+		buf_printf(o, "\tfor (long i = 0; i < %s; i++)\n", emit_count(e, g->latent, 1));
+		buf_printf(o, "\t\tz[i] = (%s)%s(key, (uint64_t)i);\n%s", r, emit_helper(e, "normal"), decoder);
 	}
-	e->given = NULL;
+}
+
+/* The work arena's layout: a macro per value. */
+static void emit_layout(Emit *e, Buf *o)
+{
+	Model *m = e->m;
+	Graph *g = m->g;
+	buf_printf(o, "/* The work arena, in bytes: the gradient block (in the train step) at 0,\n"
+		      " * then every value; values whose lives do not overlap share memory. */\n");
+	for (int i = 0; i < g->nodes.len; i++) {
+		const Node *n = g->nodes.data[i];
+		if (!n->dead && n->storage == ST_WORK)
+			buf_printf(o, "#define %s %zu /* %s: %s %s */\n", at_macro(e, n), n->offset,
+				   n->layer ? n->layer : emit_ref(e, n), node_label(n), shape_str(n->shape));
+	}
+	if (g->buffers.len)
+		buf_printf(o, "/* The buffers, in bytes from the start of the state. */\n");
+	for (int i = 0; i < g->buffers.len; i++) {
+		const Buffer *b = g->buffers.data[i];
+		buf_printf(o, "#define %s %zu /* %s */\n", buffer_macro(e, b), buffers_base(m) + buffer_byte_offset(m, b),
+			   b->name);
+	}
+	buf_printf(o, "\n");
 }
 
 /* The functions come first into their own buffer, so that only the
@@ -704,6 +943,7 @@ static void emit_source(Emit *e)
 	if (!e->m->scalar)
 		buf_printf(o, "\n#include <simde/x86/avx512.h> /* portable vectors: AVX-512, AVX2, NEON, ... */\n");
 	buf_printf(o, "#ifdef _OPENMP\n#include <omp.h> /* threads, when built with -fopenmp */\n#endif\n\n");
+	emit_layout(e, o);
 	emit_helper_defs(e);
 	buf_puts(o, body.data);
 }
@@ -714,20 +954,18 @@ int c_has_sample(Model *m)
 	return has_sample(&e);
 }
 
-int c_decode_reads(Model *m, int i)
+int c_decode_reads(Model *m, int i) { return decoder_reads(m, i); }
+
+static void emit_init_names(Emit *e)
 {
-	Graph *g = m->g;
-	char *mk = xcalloc((size_t)g->nodes.len, 1);
-	Emit e = {.m = m, .given = g->latent};
-	need(&e, g->output, mk);
-	const GInput *in = g->inputs.data[i];
-	return mk[in->node->id] && in->node != g->latent;
+	name_values(e);
 }
 
 void c_render(Model *m, CFiles *out)
 {
 	*out = (CFiles){0};
 	Emit e = {.m = m, .real = m->f64 ? "double" : "float", .P = m->name, .U = str_upper(m->name)};
+	emit_init_names(&e);
 	e.out = &out->h;
 	emit_header(&e);
 	e.out = &out->c;

@@ -1,0 +1,103 @@
+/* entry.c - the entry-point planner, shared by every backend: which part of
+ * the model each public function computes, in which order, and with which
+ * partner kernels.
+ * Requires: a fused graph (fuse_graph). Provides: Node.part for every live
+ * node; the schedule reordered so that the parts come one after the other
+ * (encoder, decoder, loss, backward, update), each in its old order, so
+ * that every entry point runs a prefix or a run of parts of one schedule
+ * (and plan_memory's plan is valid for all of them); Model.decodable.
+ * Preserves: every value.
+ *
+ * The parts:
+ *   encoder   what the latent needs            NAME_encode
+ *   decoder   what the output needs beyond it   NAME_decode, NAME_sample
+ *   loss      what the loss needs beyond both   NAME_loss
+ *   backward  the gradient                      NAME_gradient
+ *   update    Adam                              NAME_update
+ * NAME_forward runs encoder and decoder, NAME_train_step all five. A node
+ * whose kernel also computes a later one (Node.computes, fuse.c) takes it
+ * into its own part when both are forward values. */
+#include <stdlib.h>
+
+#include "ops.h"
+#include "pipeline.h"
+
+static void mark(Node *n, int part, const Node *stop)
+{
+	if (!n || n->part || n->dead)
+		return;
+	if (n->storage == ST_INPUT || n->storage == ST_PARAM || n->storage == ST_BUFFER)
+		return;
+	n->part = part;
+	if (n == stop)
+		return;
+	for (int i = 0; i < n->nin; i++)
+		mark(n->in[i], part, stop);
+}
+
+/* n and what it reads run no later than `part`. */
+static void pull(Node *n, int part)
+{
+	if (n->part <= part)
+		return;
+	n->part = part;
+	for (int i = 0; i < n->nin; i++)
+		pull(n->in[i], part);
+}
+
+static int by_part(const void *a, const void *b)
+{
+	const Node *x = *(Node *const *)a, *y = *(Node *const *)b;
+	int px = x->dead ? PART_UPDATE + 1 : x->part, py = y->dead ? PART_UPDATE + 1 : y->part;
+	if (px != py)
+		return px < py ? -1 : 1;
+	return x->first < y->first ? -1 : x->first > y->first;
+}
+
+void entry_plan(Model *m)
+{
+	Graph *g = m->g;
+	for (int i = 0; i < g->nodes.len; i++)
+		((Node *)g->nodes.data[i])->part = 0;
+	mark(g->latent, PART_ENCODER, NULL);
+	mark(g->output, PART_DECODER, NULL);
+	mark(g->loss, PART_LOSS, NULL);
+	for (int i = 0; i < g->nodes.len; i++) {
+		Node *n = g->nodes.data[i];
+		if (n->dead || n->part || n->storage == ST_INPUT || n->storage == ST_PARAM || n->storage == ST_BUFFER)
+			continue;
+		if (n->phase == PH_FORWARD)
+			ICE("forward node t%d (%s) is needed by no part of the model", n->id, n->op->name);
+		n->part = n->phase == PH_BACKWARD ? PART_BACKWARD : PART_UPDATE;
+	}
+	/* A pair computed by one kernel (fuse.c) runs in the earlier part of
+	 * the two when both are forward values, else in the part of the node
+	 * that computes; what either reads from a later part (the gradient
+	 * seed of a loss computed with its gradient) moves there too. */
+	for (int i = 0; i < g->nodes.len; i++) {
+		Node *a = g->nodes.data[i], *b = a->computes;
+		if (a->dead || !b)
+			continue;
+		int part = b->phase == PH_FORWARD && b->part < a->part ? b->part : a->part;
+		pull(a, part);
+		if (b->phase == PH_FORWARD)
+			pull(b, part);
+		else
+			for (int j = 0; j < b->nin; j++)
+				pull(b->in[j], part);
+	}
+	/* Decoding from a latent the caller gives needs nothing else of the
+	 * encoder. */
+	m->decodable = 1;
+	for (int i = 0; i < g->nodes.len; i++) {
+		Node *n = g->nodes.data[i];
+		for (int j = 0; j < n->nin && !n->dead && n->part == PART_DECODER; j++)
+			if (n->in[j]->part == PART_ENCODER && n->in[j] != g->latent)
+				m->decodable = 0;
+	}
+	/* Stable sort by part: `first` holds the old position. */
+	for (int i = 0; i < g->nodes.len; i++)
+		((Node *)g->nodes.data[i])->first = i;
+	qsort(g->nodes.data, (size_t)g->nodes.len, sizeof *g->nodes.data, by_part);
+	/* Inputs, parameters and buffers (part 0) come first, as before. */
+}
