@@ -5,7 +5,8 @@
  * turning a pair of nodes into one node that does both in one pass over
  * memory; Node.nuses counts live readers. Preserves: the value of every
  * live node, bit for bit (a fused node does the same arithmetic in the same
- * order, only while the data is still in the cache).
+ * order, only while the data is still in the cache). Breaks: the forward
+ * graph as lowering left it (the PyTorch twin reads a run stopped before).
  *
  * Each rewrite keeps one node of the pair, changed in place, and the other,
  * which only it read or which only read it, dies:

@@ -7,8 +7,6 @@
 
 #include "ops.h"
 
-enum { ACT_RELU, ACT_LEAKY, ACT_SIGMOID, ACT_TANH };
-
 /* Each activation's name in the generated C (the codes of the "act"
  * helper in kernels.c, which holds the forward and first-derivative
  * arithmetic) and its second derivative as C of y = f(x). The derivatives
@@ -97,32 +95,12 @@ const char *act_name(int kind)
 	return names[kind];
 }
 
-const char *act_torch_of(int kind, double slope, const char *x)
-{
-	switch (kind) {
-	case ACT_RELU:
-		return xasprintf("torch.relu(%s)", x);
-	case ACT_LEAKY:
-		return xasprintf("F.leaky_relu(%s, %.17g)", x, slope);
-	case ACT_SIGMOID:
-		return xasprintf("torch.sigmoid(%s)", x);
-	default:
-		return xasprintf("torch.tanh(%s)", x);
-	}
-}
-
-static const char *act_torch(const Node *n, const char *const *in)
-{
-	return act_torch_of((int)n->iattr[0], n->fattr[0], in[0]);
-}
-
 static double act_flops(const Node *n) { return 4.0 * (double)shape_elems(n->shape); }
 
 #define ACTIVATION(NAME, LOWER, ARGS, DOC)                                              \
 	const OpDef op_##NAME = {.name = #NAME, .lower = LOWER, .args = ARGS,            \
 				 .nargs = sizeof ARGS / sizeof *ARGS, .shape = act_shape,  \
-				 .grad = act_grad_rule, .emit = act_emit, .flops = act_flops, \
-				 .torch = act_torch, .doc = DOC};
+				 .grad = act_grad_rule, .emit = act_emit, .flops = act_flops, .doc = DOC};
 ACTIVATION(relu, relu_lower, act_args, "relu: max(x, 0)")
 ACTIVATION(leaky_relu, leaky_lower, leaky_args, "leaky_relu(slope = 0.01): x if x > 0, else slope * x")
 ACTIVATION(sigmoid, sigmoid_lower, act_args, "sigmoid: 1 / (1 + exp(-x))")

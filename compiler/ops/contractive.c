@@ -99,17 +99,9 @@ static double no_flops(const Node *n)
 	return 0;
 }
 
-static const char *contractive_torch(const Node *n, const char *const *in)
-{
-	return xasprintf("sum(torch.autograd.grad(%s[:, k].sum(), %s, create_graph=True)[0].pow(2).sum() "
-			 "for k in range(%ld))%s", in[1], in[2], n->iattr[1],
-			 n->iattr[0] ? xasprintf(" / %s.shape[0]", in[1]) : "");
-}
-
 const OpDef op_contractive = {
 	.name = "contractive", .lower = contractive_lower, .args = contractive_args, .nargs = 3,
 	.shape = pass_shape, .grad = contractive_grad, .emit = contractive_emit, .flops = no_flops,
-	.torch = contractive_torch, .torch_input_grad = 1,
 	.doc = "contractive(z, x, reduction = \"mean\"): ||dz/dx||_F^2 per sample, mean or sum over the batch"};
 
 /* basis: the batched constant e_k, 1 in column iattr[0] of every row. */

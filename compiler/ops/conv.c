@@ -20,29 +20,7 @@
 #include <limits.h>
 #include <string.h>
 
-#include "ops.h"
-
-/* Attributes of the convolution nodes (conv2d, conv_transpose2d,
- * conv2d_dw) and of the pooling ones (A_KERNEL, A_STRIDE). */
-enum {
-	A_BIAS,      /* 1: a bias input follows the workspace */
-	A_KERNEL,    /* k, the kernel's side */
-	A_STRIDE,    /* s */
-	A_PAD,       /* p, zeros added on every side of the image */
-	A_OUTPAD_H,  /* image rows below the last one the map reaches (< s) */
-	A_OUTPAD_W,  /* image columns right of the last one the map reaches */
-	A_ACT,       /* conv2d, conv_transpose2d: an activation applied to each
-	                sample's result, + 1 (fuse.c; fattr[0] its slope) */
-	A_ACT_Y,     /* 1: instead, the result times the activation's derivative
-	                read off y = f(x), the last input */
-};
-
-/* Inputs of conv2d and conv_transpose2d; conv2d_dw reads (map gradient,
- * image, workspace) and, when it shares the columns of a conv2d of the
- * same image (conv_share_columns), that conv2d's workspace and the conv2d
- * itself, which fills it (so that every function computing the weight
- * gradient computes the conv2d first). */
-enum { IN_X, IN_W, IN_WS, IN_B };
+#include "attrs.h"
 
 /* Largest channel count, kernel, stride, padding and scale accepted. */
 #define MAX_ARG (1 << 16)
@@ -148,17 +126,8 @@ static double no_flops(const Node *n)
 	return 0;
 }
 
-/* The workspace has no counterpart in PyTorch. */
-static const char *workspace_torch(const Node *n, const char *const *in)
-{
-	(void)n;
-	(void)in;
-	return "None";
-}
-
 const OpDef op_conv_workspace = {
 	.name = "conv_workspace", .shape = workspace_shape, .emit = workspace_emit, .flops = no_flops,
-	.torch = workspace_torch,
 	.doc = "scratch for the kernel columns (im2col) of the convolution that reads it"};
 
 static Node *workspace(Graph *g, Loc loc)
@@ -488,7 +457,7 @@ static void conv_transpose2d_grad(Graph *g, Node *n, Node *dy)
 		grad_accumulate(g, n->in[IN_B], bias_grad(g, n, dy));
 }
 
-/* ---- cost and PyTorch ---- */
+/* ---- cost ---- */
 
 /* A multiply and an add per weight and map pixel, for every one of the
  * three kernels; plus one add per biased output value. */
@@ -499,36 +468,15 @@ static double conv_flops(const Node *n)
 	return macs + (n->iattr[A_BIAS] ? (double)shape_elems(n->shape) : 0);
 }
 
-/* PyTorch expression y, with the fused activation of n applied. */
-static const char *with_act(const Node *n, const char *y)
-{
-	ASSERT(!n->iattr[A_ACT_Y]); /* derivatives are fused into gradient nodes only */
-	return n->iattr[A_ACT] ? act_torch_of((int)n->iattr[A_ACT] - 1, n->fattr[0], y) : y;
-}
-
-static const char *conv2d_torch(const Node *n, const char *const *in)
-{
-	return with_act(n, xasprintf("F.conv2d(%s, %s, %s, stride=%ld, padding=%ld)", in[IN_X], in[IN_W],
-				     n->iattr[A_BIAS] ? in[IN_B] : "None", n->iattr[A_STRIDE], n->iattr[A_PAD]));
-}
-
-static const char *conv_transpose2d_torch(const Node *n, const char *const *in)
-{
-	return with_act(n, xasprintf("F.conv_transpose2d(%s, %s, %s, stride=%ld, padding=%ld, output_padding=(%ld, %ld))",
-				     in[IN_X], in[IN_W], n->iattr[A_BIAS] ? in[IN_B] : "None", n->iattr[A_STRIDE],
-				     n->iattr[A_PAD], n->iattr[A_OUTPAD_H], n->iattr[A_OUTPAD_W]));
-}
-
 const OpDef op_conv2d = {
 	.name = "conv2d", .lower = conv2d_lower, .args = conv2d_args, .nargs = 6,
-	.shape = conv2d_shape, .grad = conv2d_grad, .emit = conv2d_emit, .flops = conv_flops,
-	.torch = conv2d_torch, .label = conv_label,
+	.shape = conv2d_shape, .grad = conv2d_grad, .emit = conv2d_emit, .flops = conv_flops, .label = conv_label,
 	.doc = "conv2d(out_channels, kernel, stride = 1, padding = 0, bias = true): 2-d convolution, W is [out, in, k, k]"};
 
 const OpDef op_conv_transpose2d = {
 	.name = "conv_transpose2d", .lower = conv_transpose2d_lower, .args = conv_transpose2d_args, .nargs = 7,
 	.shape = conv_transpose2d_shape, .grad = conv_transpose2d_grad, .emit = conv_transpose2d_emit,
-	.flops = conv_flops, .torch = conv_transpose2d_torch, .label = conv_label,
+	.flops = conv_flops, .label = conv_label,
 	.doc = "conv_transpose2d(out_channels, kernel, stride = 1, padding = 0, output_padding = 0, bias = true): "
 	       "transposed 2-d convolution, W is [in, out, k, k]"};
 
@@ -674,30 +622,14 @@ static void copy_emit(Emit *e, Node *n)
 		  emit_count(e, n, 1));
 }
 
-static const char *flatten_torch(const Node *n, const char *const *in)
-{
-	(void)n;
-	return xasprintf("torch.flatten(%s, 1)", in[0]);
-}
-
-static const char *reshape_torch(const Node *n, const char *const *in)
-{
-	Buf b = {0};
-	buf_printf(&b, "%s.reshape(-1", in[0]);
-	for (int i = 0; i < n->iattr[0]; i++)
-		buf_printf(&b, ", %ld", n->iattr[1 + i]);
-	buf_puts(&b, ")");
-	return b.data;
-}
-
 const OpDef op_flatten = {
 	.name = "flatten", .lower = flatten_lower, .args = flatten_args, .nargs = 1, .shape = flatten_shape,
-	.grad = reshape_grad, .emit = copy_emit, .flops = no_flops, .torch = flatten_torch,
+	.grad = reshape_grad, .emit = copy_emit, .flops = no_flops,
 	.doc = "flatten: [C, H, W] (any per-sample shape) to [C * H * W]"};
 
 const OpDef op_reshape = {
 	.name = "reshape", .lower = reshape_lower, .args = reshape_args, .nargs = 5, .shape = reshape_shape,
-	.grad = reshape_grad, .emit = copy_emit, .flops = no_flops, .torch = reshape_torch,
+	.grad = reshape_grad, .emit = copy_emit, .flops = no_flops,
 	.doc = "reshape(d0, d1, ...): the per-sample values as [d0, d1, ...] (1 to 4 dims, same count)"};
 
 /* ---- maxpool2d: the largest value of each window ---- */
@@ -813,15 +745,9 @@ static double maxpool2d_flops(const Node *n)
 	return (double)k * k * (double)shape_elems(n->op == &op_maxpool2d ? n->shape : n->in[1]->shape);
 }
 
-static const char *maxpool2d_torch(const Node *n, const char *const *in)
-{
-	return xasprintf("F.max_pool2d(%s, %ld, %ld)", in[0], n->iattr[A_KERNEL], n->iattr[A_STRIDE]);
-}
-
 const OpDef op_maxpool2d = {
 	.name = "maxpool2d", .lower = maxpool2d_lower, .args = maxpool2d_args, .nargs = 3,
 	.shape = maxpool2d_shape, .grad = maxpool2d_grad, .emit = maxpool2d_emit, .flops = maxpool2d_flops,
-	.torch = maxpool2d_torch,
 	.doc = "maxpool2d(kernel, stride = kernel): the largest value of each k x k window"};
 
 const OpDef op_maxpool2d_grad = {
@@ -905,15 +831,9 @@ static double upsample2d_flops(const Node *n)
 	return n->op == &op_upsample2d ? 0 : input_elems(n);
 }
 
-static const char *upsample2d_torch(const Node *n, const char *const *in)
-{
-	return xasprintf("F.interpolate(%s, scale_factor=%ld, mode=\"nearest\")", in[0], n->iattr[0]);
-}
-
 const OpDef op_upsample2d = {
 	.name = "upsample2d", .lower = upsample2d_lower, .args = upsample2d_args, .nargs = 2,
 	.shape = upsample2d_shape, .grad = upsample2d_grad, .emit = upsample2d_emit, .flops = upsample2d_flops,
-	.torch = upsample2d_torch,
 	.doc = "upsample2d(scale): nearest-neighbour upsampling, each value repeated in a scale x scale block"};
 
 const OpDef op_upsample2d_grad = {

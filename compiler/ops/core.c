@@ -129,24 +129,12 @@ static void sub_grad(Graph *g, Node *n, Node *dy)
 	}
 }
 
-static const char *add_torch(const Node *n, const char *const *in)
-{
-	(void)n;
-	return xasprintf("%s + %s", in[0], in[1]);
-}
-
-static const char *sub_torch(const Node *n, const char *const *in)
-{
-	(void)n;
-	return xasprintf("%s - %s", in[0], in[1]);
-}
-
 const OpDef op_add = {
 	.name = "add", .shape = same_shape, .grad = add_grad, .emit = add_emit,
-	.flops = elementwise_flops, .torch = add_torch, .doc = "a + b, elementwise"};
+	.flops = elementwise_flops, .doc = "a + b, elementwise"};
 const OpDef op_sub = {
 	.name = "sub", .shape = same_shape, .grad = sub_grad, .emit = sub_emit,
-	.flops = elementwise_flops, .torch = sub_torch, .doc = "a - b, elementwise"};
+	.flops = elementwise_flops, .doc = "a - b, elementwise"};
 
 /* ---- scale: multiply by the constant fattr[0] ---- */
 
@@ -171,14 +159,9 @@ static void scale_grad(Graph *g, Node *n, Node *dy)
 	grad_accumulate(g, n->in[0], d);
 }
 
-static const char *scale_torch(const Node *n, const char *const *in)
-{
-	return xasprintf("%.17g * %s", n->fattr[0], in[0]);
-}
-
 const OpDef op_scale = {
 	.name = "scale", .shape = scale_shape, .grad = scale_grad, .emit = scale_emit,
-	.flops = elementwise_flops, .torch = scale_torch, .doc = "k * a for the constant k = fattr[0]"};
+	.flops = elementwise_flops, .doc = "k * a for the constant k = fattr[0]"};
 
 /* ---- sum_batch: reduce a batched value over the batch ---- */
 

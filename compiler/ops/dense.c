@@ -101,16 +101,9 @@ static double dense_flops(const Node *n)
 	return 2.0 * n->in[1]->shape.dims[0] * n->in[1]->shape.dims[1];
 }
 
-static const char *dense_torch(const Node *n, const char *const *in)
-{
-	const char *y = xasprintf("F.linear(%s, %s, %s)", in[0], in[1], n->iattr[0] ? in[2] : "None");
-	return n->iattr[1] ? act_torch_of((int)n->iattr[1] - 1, n->fattr[0], y) : y;
-}
-
 const OpDef op_dense = {
 	.name = "dense", .lower = dense_lower, .args = dense_args, .nargs = 3,
-	.shape = dense_shape, .grad = dense_grad, .emit = dense_emit, .flops = dense_flops,
-	.torch = dense_torch, .label = epilogue_label,
+	.shape = dense_shape, .grad = dense_grad, .emit = dense_emit, .flops = dense_flops, .label = epilogue_label,
 	.doc = "dense(units, bias = true): fully connected layer y = x W^T + b, W is [units, in]"};
 
 /* dense_dx(dy, W): dx [n, in] = dy [n, out] W [out, in]. */

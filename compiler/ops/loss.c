@@ -189,22 +189,15 @@ static void bce_grad(Graph *g, Node *n, Node *dy)
 	grad_accumulate(g, n->in[0], d);
 }
 
-static const char *loss_torch(const Node *n, const char *const *in)
-{
-	const char *f = n->op == &op_mse ? "mse_loss" : n->iattr[1] ? "binary_cross_entropy_with_logits"
-			: "binary_cross_entropy";
-	return xasprintf("F.%s(%s, %s, reduction=\"%s\")", f, in[0], in[1], n->iattr[0] ? "mean" : "sum");
-}
-
 static double loss_flops(const Node *n) { return 3.0 * (double)shape_elems(n->in[0]->shape); }
 
 const OpDef op_mse = {
 	.name = "mse", .lower = mse_lower, .args = loss_args, .nargs = 3, .shape = loss_shape,
-	.grad = mse_grad, .emit = mse_emit, .flops = loss_flops, .torch = loss_torch,
+	.grad = mse_grad, .emit = mse_emit, .flops = loss_flops,
 	.doc = "mse(input, target, reduction = \"mean\"): squared error, mean over all elements or sum"};
 const OpDef op_bce = {
 	.name = "bce", .lower = bce_lower, .args = loss_args, .nargs = 3, .shape = loss_shape,
-	.grad = bce_grad, .emit = bce_emit, .flops = loss_flops, .torch = loss_torch,
+	.grad = bce_grad, .emit = bce_emit, .flops = loss_flops,
 	.doc = "bce(input, target, reduction = \"mean\"): binary cross-entropy of probabilities (log clamped at -100); "
 	       "of a sigmoid's output, computed from its logits"};
 

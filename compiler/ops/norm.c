@@ -16,16 +16,7 @@
  * the gradient function, whose state is const, leaves them as they are. */
 #include <string.h>
 
-#include "ops.h"
-
-/* Rows of bn_stats' value, each C wide. */
-enum { ST_MEAN, ST_INVSTD, ST_NEW_MEAN, ST_NEW_VAR, ST_ROWS };
-
-/* fattr of bn_stats and batchnorm. */
-enum { F_MOMENTUM, F_EPS };
-
-/* bn_reduce's iattr[0]: which per-channel sum. */
-enum { SUM_DY, SUM_DY_XHAT };
+#include "attrs.h"
 
 /* ---- buffer: a leaf reading a Buffer of the state ---- */
 
@@ -182,16 +173,9 @@ static void batchnorm_grad(Graph *g, Node *n, Node *dy)
 
 static double batchnorm_flops(const Node *n) { return 2.0 * (double)shape_elems(n->shape); }
 
-static const char *batchnorm_torch(const Node *n, const char *const *in)
-{
-	return xasprintf("F.batch_norm(%s, %s[0], %s[1], %s, %s, training=training, momentum=%.17g, eps=%.17g)",
-			 in[0], in[1], in[1], in[2], in[3], n->fattr[F_MOMENTUM], n->fattr[F_EPS]);
-}
-
 const OpDef op_batchnorm = {
 	.name = "batchnorm", .lower = batchnorm_lower, .args = batchnorm_args, .nargs = 3,
 	.shape = same_as_input, .grad = batchnorm_grad, .emit = batchnorm_emit, .flops = batchnorm_flops,
-	.torch = batchnorm_torch,
 	.doc = "batchnorm(momentum = 0.1, eps = 1e-5): batch normalization per channel (dim 1), as nn.BatchNorm1d/2d"};
 
 /* ---- bn_stats(x, running_mean, running_var): [4, C] ---- */
@@ -261,17 +245,8 @@ static void bn_stats_emit(Emit *e, Node *n)
 
 static double bn_stats_flops(const Node *n) { return 4.0 * (double)shape_elems(n->in[0]->shape); }
 
-/* F.batch_norm reads the running statistics, and in training updates them
- * in place, so in PyTorch the statistics are the buffers themselves. */
-static const char *bn_stats_torch(const Node *n, const char *const *in)
-{
-	(void)n;
-	return xasprintf("(%s, %s)", in[1], in[2]);
-}
-
 const OpDef op_bn_stats = {
 	.name = "bn_stats", .shape = bn_stats_shape, .emit = bn_stats_emit, .flops = bn_stats_flops,
-	.torch = bn_stats_torch,
 	.doc = "batchnorm's statistics [mean, invstd, new running mean, new running var] per channel"};
 
 /* ---- bn_reduce(x, stats, dy): [C], sum of dy or of dy * xhat per channel ---- */

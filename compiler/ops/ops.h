@@ -58,12 +58,6 @@ struct OpDef {
 	void (*emit)(Emit *e, Node *n);
 	/* Floating-point operations per sample. */
 	double (*flops)(const Node *n);
-	/* The same computation as a PyTorch expression of the inputs' Python
-	 * names `in` (emit_torch.c); NULL for ops only autodiff creates. The
-	 * expression may read the Python booleans `training` (train step, not
-	 * evaluation) and `noise` (random parts on). */
-	const char *(*torch)(const Node *n, const char *const *in);
-	int torch_input_grad; /* the PyTorch form differentiates with respect to model inputs */
 	/* The node's name in dumps and summaries when it says more than the
 	 * op's (a fused node: "dense+relu"); NULL for the op's name. */
 	const char *(*label)(const Node *n);
@@ -165,13 +159,16 @@ void emit_raw(Emit *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)
  * NAME_update. */
 void adam_emit_loop(Emit *e, const char *p, const char *m, const char *v, const char *g, size_t count);
 
-/* The generated C's name of activation `kind` (an op's iattr[0]: relu,
- * leaky_relu, sigmoid, tanh, act_grad) for the "act" helper (op_act.c). */
+/* The activations, as iattr[0] of relu, leaky_relu, sigmoid, tanh and
+ * act_grad; a node that fusion gave an activation holds its kind + 1
+ * (0: none). */
+enum { ACT_RELU, ACT_LEAKY, ACT_SIGMOID, ACT_TANH };
+
+/* The generated C's name of activation `kind` for the "act" helper
+ * (op_act.c). */
 const char *act_code(Emit *e, int kind);
 /* The language's name of activation `kind` ("relu"). */
 const char *act_name(int kind);
-/* Activation `kind` applied to the PyTorch expression x. */
-const char *act_torch_of(int kind, double slope, const char *x);
 
 /* Append one line of C at the current indentation. Besides printf
  * conversions, fmt may not contain newlines. */

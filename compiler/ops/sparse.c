@@ -5,11 +5,7 @@
  * internal ops of their gradients. */
 #include <string.h>
 
-#include "ops.h"
-
-/* kl_sparsity clamps the mean activation into [KL_CLAMP, 1 - KL_CLAMP] so
- * that both logs stay finite when a unit is always off or always on. */
-#define KL_CLAMP 1e-6
+#include "attrs.h"
 
 static double no_flops(const Node *n)
 {
@@ -81,16 +77,11 @@ static void l1_grad(Graph *g, Node *n, Node *dy)
 	grad_accumulate(g, n->in[0], d);
 }
 
-static const char *l1_torch(const Node *n, const char *const *in)
-{
-	return xasprintf("torch.abs(%s).%s()", in[0], n->iattr[0] ? "mean" : "sum");
-}
-
 static double l1_flops(const Node *n) { return 2.0 * (double)shape_elems(n->in[0]->shape); }
 
 const OpDef op_l1 = {
 	.name = "l1", .lower = l1_lower, .args = l1_args, .nargs = 2, .shape = l1_shape,
-	.grad = l1_grad, .emit = l1_emit, .flops = l1_flops, .torch = l1_torch,
+	.grad = l1_grad, .emit = l1_emit, .flops = l1_flops,
 	.doc = "l1(z, reduction = \"sum\"): sum (or mean) of |z| over the batch, an activity penalty"};
 
 /* l1_grad(z, dy) = dy sign(z) (/ count for the mean); 0 at z = 0, as torch.abs. */
@@ -192,19 +183,11 @@ static void kl_grad(Graph *g, Node *n, Node *dy)
 	grad_accumulate(g, n->in[0], d);
 }
 
-static const char *kl_torch(const Node *n, const char *const *in)
-{
-	double rho = n->fattr[0];
-	return xasprintf("(lambda r: (%.17g * torch.log(%.17g / r) + %.17g * torch.log(%.17g / (1 - r))).sum())"
-			 "(%s.mean(0).clamp(%g, 1 - %g))",
-			 rho, rho, 1 - rho, 1 - rho, in[0], KL_CLAMP, KL_CLAMP);
-}
-
 static double kl_flops(const Node *n) { return 2.0 * (double)shape_elems(n->in[0]->shape); }
 
 const OpDef op_kl_sparsity = {
 	.name = "kl_sparsity", .lower = kl_lower, .args = kl_args, .nargs = 2, .shape = kl_shape,
-	.grad = kl_grad, .emit = kl_emit, .flops = kl_flops, .torch = kl_torch,
+	.grad = kl_grad, .emit = kl_emit, .flops = kl_flops,
 	.doc = "kl_sparsity(z, rho): sum over units of KL(rho || mean activation over the batch), z in (0, 1)"};
 
 /* kl_sparsity_grad(z, dy): every sample of unit j gets
@@ -314,13 +297,6 @@ static void topk_grad(Graph *g, Node *n, Node *dy)
 	grad_accumulate(g, n->in[0], d);
 }
 
-static const char *topk_torch(const Node *n, const char *const *in)
-{
-	return xasprintf("torch.zeros_like(%s).scatter(1, torch.topk(%s, %ld, dim=1).indices, "
-			 "torch.topk(%s, %ld, dim=1).values)",
-			 in[0], in[0], n->iattr[0], in[0], n->iattr[0]);
-}
-
 /* A comparison for every pair of units. */
 static double topk_flops(const Node *n)
 {
@@ -330,7 +306,7 @@ static double topk_flops(const Node *n)
 
 const OpDef op_topk = {
 	.name = "topk", .lower = topk_lower, .args = topk_args, .nargs = 2, .shape = topk_shape,
-	.grad = topk_grad, .emit = topk_emit, .flops = topk_flops, .torch = topk_torch,
+	.grad = topk_grad, .emit = topk_emit, .flops = topk_flops,
 	.doc = "topk(k): per sample keep the k largest units (ties: lower index), zero the others"};
 
 /* topk_grad(z, dy): dy where topk(z) keeps the unit, else 0; the mask is
@@ -434,20 +410,9 @@ static void concat_grad(Graph *g, Node *n, Node *dy)
 	}
 }
 
-static const char *concat_torch(const Node *n, const char *const *in)
-{
-	Buf b = {0};
-	buf_puts(&b, "torch.cat([");
-	for (int i = 0; i < n->nin; i++)
-		buf_printf(&b, "%s%s", i ? ", " : "", in[i]);
-	buf_puts(&b, "], dim=1)");
-	return b.data;
-}
-
 const OpDef op_concat = {
 	.name = "concat", .lower = concat_lower, .args = concat_args, .nargs = MAX_IN,
 	.shape = concat_shape, .grad = concat_grad, .emit = concat_emit, .flops = no_flops,
-	.torch = concat_torch,
 	.doc = "concat(a, b, ...): join up to 6 flat values, or images of one size along channels"};
 
 /* concat_slice(dy): entries iattr[0] .. iattr[0] + iattr[1] - 1 of each

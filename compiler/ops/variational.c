@@ -15,7 +15,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "ops.h"
+#include "attrs.h"
 
 /* ---- shared emission pieces ---- */
 
@@ -139,19 +139,11 @@ static void gaussian_grad(Graph *g, Node *n, Node *dy)
 	}
 }
 
-static const char *gaussian_torch(const Node *n, const char *const *in)
-{
-	(void)n;
-	return xasprintf("(%s + torch.exp(0.5 * %s) * torch.randn_like(%s) if noise else %s)", in[0], in[1], in[0],
-			 in[0]);
-}
-
 static double gaussian_flops(const Node *n) { return 4.0 * (double)shape_elems(n->shape); }
 
 const OpDef op_gaussian = {
 	.name = "gaussian", .lower = gaussian_lower, .args = gaussian_args, .nargs = 2,
 	.shape = gaussian_shape, .grad = gaussian_grad, .emit = gaussian_emit, .flops = gaussian_flops,
-	.torch = gaussian_torch,
 	.doc = "gaussian(mu, logvar): sample mu + exp(logvar / 2) * eps, eps ~ N(0, 1) in training; mu otherwise"};
 
 /* gaussian_dlogvar(logvar, dy, z): dy exp(logvar / 2) eps / 2, where eps is
@@ -173,8 +165,7 @@ const OpDef op_gaussian_dlogvar = {
 /* ---- kl_normal(mu, logvar, reduction = "sum") ---- */
 
 /* KL(N(mu, exp(logvar)) || N(0, 1)) = -1/2 sum (1 + logvar - mu^2 - exp(logvar)),
- * reduced over every element (iattr[0]). */
-enum { KL_SUM, KL_MEAN, KL_BATCHMEAN };
+ * reduced over every element (iattr[0], KL_*). */
 static const char *const kl_reduction[] = {"sum", "mean", "batchmean"};
 
 static const ArgSpec kl_args[] = {
@@ -261,24 +252,11 @@ static void kl_grad(Graph *g, Node *n, Node *dy)
 	}
 }
 
-static const char *kl_torch(const Node *n, const char *const *in)
-{
-	const char *sum = xasprintf("torch.sum(1 + %s - %s.pow(2) - torch.exp(%s))", in[1], in[0], in[1]);
-	switch (n->iattr[0]) {
-	case KL_MEAN:
-		return xasprintf("-0.5 * %s / %s.numel()", sum, in[0]);
-	case KL_BATCHMEAN:
-		return xasprintf("-0.5 * %s / %s.shape[0]", sum, in[0]);
-	default:
-		return xasprintf("-0.5 * %s", sum);
-	}
-}
-
 static double kl_flops(const Node *n) { return 5.0 * (double)shape_elems(n->in[0]->shape); }
 
 const OpDef op_kl_normal = {
 	.name = "kl_normal", .lower = kl_lower, .args = kl_args, .nargs = 3, .shape = kl_shape,
-	.grad = kl_grad, .emit = kl_emit, .flops = kl_flops, .torch = kl_torch,
+	.grad = kl_grad, .emit = kl_emit, .flops = kl_flops,
 	.doc = "kl_normal(mu, logvar, reduction = \"sum\"): KL(N(mu, exp(logvar)) || N(0, I)); sum, mean or batchmean"};
 
 /* kl_normal_grad(mu, logvar, dy): the gradient with respect to mu
@@ -349,15 +327,9 @@ static void gaussian_noise_emit(Emit *e, Node *n)
 /* The noise is added: the gradient passes unchanged. */
 static void pass_grad(Graph *g, Node *n, Node *dy) { grad_accumulate(g, n->in[0], dy); }
 
-static const char *gaussian_noise_torch(const Node *n, const char *const *in)
-{
-	return xasprintf("(%s + %.17g * torch.randn_like(%s) if noise else %s)", in[0], n->fattr[0], in[0], in[0]);
-}
-
 const OpDef op_gaussian_noise = {
 	.name = "gaussian_noise", .lower = gaussian_noise_lower, .args = gaussian_noise_args, .nargs = 2,
 	.shape = same_as_input, .grad = pass_grad, .emit = gaussian_noise_emit, .flops = elementwise_flops,
-	.torch = gaussian_noise_torch,
 	.doc = "gaussian_noise(std): x + std * eps, eps ~ N(0, 1), in training only"};
 
 /* ---- clamp(x, lo, hi) ---- */
@@ -407,14 +379,9 @@ static void clamp_grad(Graph *g, Node *n, Node *dy)
 	grad_accumulate(g, n->in[0], clamp_grad_node(g, n, n->in[0], dy));
 }
 
-static const char *clamp_torch(const Node *n, const char *const *in)
-{
-	return xasprintf("torch.clamp(%s, %.17g, %.17g)", in[0], n->fattr[0], n->fattr[1]);
-}
-
 const OpDef op_clamp = {
 	.name = "clamp", .lower = clamp_lower, .args = clamp_args, .nargs = 3, .shape = same_as_input,
-	.grad = clamp_grad, .emit = clamp_emit, .flops = elementwise_flops, .torch = clamp_torch,
+	.grad = clamp_grad, .emit = clamp_emit, .flops = elementwise_flops,
 	.doc = "clamp(lo, hi): min(max(x, lo), hi); the gradient passes where lo <= x <= hi"};
 
 /* clamp_grad(x, dy): dy where lo <= x <= hi, else 0 (torch.clamp's rule,
@@ -495,26 +462,13 @@ static Node *mask_grad_node(Graph *g, Node *fwd, Node *dy)
 
 static void mask_grad(Graph *g, Node *n, Node *dy) { grad_accumulate(g, n->in[0], mask_grad_node(g, n, dy)); }
 
-static const char *masking_torch(const Node *n, const char *const *in)
-{
-	return xasprintf("(%s * (torch.rand_like(%s) >= %.17g).to(%s.dtype) if noise else %s)", in[0], in[0],
-			 n->fattr[0], in[0], in[0]);
-}
-
-static const char *dropout_torch(const Node *n, const char *const *in)
-{
-	return xasprintf("F.dropout(%s, %.17g, training=noise)", in[0], n->fattr[0]);
-}
-
 const OpDef op_masking_noise = {
 	.name = "masking_noise", .lower = masking_lower, .args = mask_args, .nargs = 2,
 	.shape = same_as_input, .grad = mask_grad, .emit = mask_emit, .flops = elementwise_flops,
-	.torch = masking_torch,
 	.doc = "masking_noise(p): each element set to 0 with probability p, in training only"};
 const OpDef op_dropout = {
 	.name = "dropout", .lower = dropout_lower, .args = mask_args, .nargs = 2,
 	.shape = same_as_input, .grad = mask_grad, .emit = mask_emit, .flops = elementwise_flops,
-	.torch = dropout_torch,
 	.doc = "dropout(p): each element set to 0 with probability p, the others scaled by 1 / (1 - p), in training only"};
 
 /* mask_grad(dy, y): dy through the mask of the forward node y (masking
