@@ -26,9 +26,9 @@
  * and a weight gradient of a convolution takes the image columns (im2col)
  * from the workspace of a conv2d of the same image, which then stays live
  * until it (conv2d_dw<cols, conv_share_columns).
- * Adam is one pass per parameter already (op_adam.c). Moving it into the
- * epilogue of the weight-gradient product measured slower: the moments
- * are read a tile's rows at a time instead of streamed. */
+ * Adam is one pass per parameter already (backend/c/adam.c). Moving it
+ * into the epilogue of the weight-gradient product measured slower: the
+ * moments are read a tile's rows at a time instead of streamed. */
 #include <stdlib.h>
 
 #include "ops.h"

@@ -1,7 +1,8 @@
 /* attrs.h - the attributes and inputs that some op groups name, shared by
  * their definitions (compiler/ops/) and the backends' rows for them.
- * Requires: ops.h. Provides: the layouts. Ops that name no attribute use
- * iattr/fattr as their comments say. */
+ * Requires: ops.h. Provides: the layouts, and the geometry of a
+ * convolution node. Ops that name no attribute use iattr/fattr as their
+ * comments say. */
 #ifndef AECC_ATTRS_H
 #define AECC_ATTRS_H
 
@@ -30,6 +31,18 @@ enum {
  * itself, which fills it (so that every function computing the weight
  * gradient computes the conv2d first). */
 enum { IN_X, IN_W, IN_WS, IN_B };
+
+/* Both sides of a convolution. */
+typedef struct Geom {
+	int C, H, W;   /* image: channels, height, width */
+	int O, OH, OW; /* map: channels, height, width */
+	int k, s, p;   /* kernel side, stride, padding */
+} Geom;
+
+/* The geometry of a conv2d, conv_transpose2d or conv2d_dw node. */
+Geom conv_geom(const Node *n);
+/* 1 if the conv2d_dw node n reads the columns of a conv2d. */
+int conv_shares_columns(const Node *n);
 
 /* ---- batch normalization (norm.c) ---- */
 

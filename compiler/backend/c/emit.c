@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "c.h"
+#include "emit.h"
 #include "ops.h"
 #include "pipeline.h"
 #include "version.h"
@@ -242,7 +243,7 @@ static void emit_body(Emit *e, char *mark, int params_const)
 		e->mark = mark;
 		/* a pair computed together here is named as one */
 		emit_line(e, "/* t%d = %s */", n->id, emit_partner(e, n) ? node_label(n) : node_op_label(n));
-		n->op->emit(e, n);
+		c_emit_op(e, n);
 		e->mark = NULL;
 		if (e->updates)
 			emit_buffer_updates(e, n);
