@@ -5,7 +5,8 @@
  * turning a pair of nodes into one node that does both in one pass over
  * memory; Node.nuses counts live readers. Preserves: the value of every
  * live node, bit for bit (a fused node does the same arithmetic in the same
- * order, only while the data is still in the cache).
+ * order, only while the data is still in the cache). Breaks: the forward
+ * graph as lowering left it (the PyTorch twin reads a run stopped before).
  *
  * Each rewrite keeps one node of the pair, changed in place, and the other,
  * which only it read or which only read it, dies:
@@ -25,9 +26,9 @@
  * and a weight gradient of a convolution takes the image columns (im2col)
  * from the workspace of a conv2d of the same image, which then stays live
  * until it (conv2d_dw<cols, conv_share_columns).
- * Adam is one pass per parameter already (op_adam.c). Moving it into the
- * epilogue of the weight-gradient product measured slower: the moments
- * are read a tile's rows at a time instead of streamed. */
+ * Adam is one pass per parameter already (backend/c/adam.c). Moving it
+ * into the epilogue of the weight-gradient product measured slower: the
+ * moments are read a tile's rows at a time instead of streamed. */
 #include <stdlib.h>
 
 #include "ops.h"

@@ -2,6 +2,9 @@
  * Requires: a parsed Program and config_read (for max batch). Provides: the
  * forward graph with inputs, parameters (PyTorch names, declaration order),
  * every node shape-checked, Graph.latent, Graph.output and Graph.loss.
+ * The PyTorch twin (backend/torch) reads this graph as it is: grad_build
+ * adds to it and fuse_graph rewrites its nodes in place (a fused dense is
+ * the node of its activation).
  *
  * Names are bound in order: inputs, then encoder statements, then decoder
  * statements, then the loss. Each call in a section is one layer, counted

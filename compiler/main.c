@@ -204,6 +204,18 @@ static int build(Model *m, const char *dir)
 	return 1;
 }
 
+/* Write DIR/NAME_torch.py. The twin reads the forward graph as lowering
+ * leaves it, before autodiff and fusion rewrite it: the pipeline again,
+ * stopped after lowering (it reports nothing the first run did not). */
+static int emit_twin(const Cli *c)
+{
+	Options o = c->opt;
+	o.stop_after = PASS_LOWER;
+	o.dump = 0;
+	Model *fwd = pipeline_run(c->file, &o);
+	return fwd && emit_torch(fwd, c->out);
+}
+
 /* FNV-1a over the bytes that decide the trainer binary. */
 static uint64_t fnv(uint64_t h, const void *p, size_t n)
 {
@@ -310,7 +322,7 @@ int main(int argc, char **argv)
 	else if (!strcmp(c.cmd, "graph"))
 		c.dot ? graph_dot(stdout, m->g) : graph_dump(stdout, m->g);
 	else if (!strcmp(c.cmd, "emit"))
-		return emit_c(m, c.out) && emit_torch(m, c.out) ? 0 : 1;
+		return emit_c(m, c.out) && emit_twin(&c) ? 0 : 1;
 	else if (!strcmp(c.cmd, "build"))
 		return build(m, c.out) ? 0 : 1;
 	else if (!strcmp(c.cmd, "train"))

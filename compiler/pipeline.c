@@ -1,6 +1,10 @@
 /* pipeline.c - the whole compiler in one function: parse, check, lower,
- * differentiate, fuse, plan the entry points, plan memory. Emission is a separate backend call so that
- * `check`, `graph` and `summary` share everything before it. */
+ * differentiate, fuse, plan the entry points, plan memory. Emission is a
+ * separate backend call so that `check`, `graph` and `summary` share
+ * everything before it. The C backend takes the planned model; the PyTorch
+ * twin a run stopped after lowering (stop_after = PASS_LOWER): the forward
+ * graph before grad_build adds to it and fuse_graph rewrites its nodes in
+ * place. */
 #include <errno.h>
 #include <string.h>
 

@@ -26,11 +26,14 @@ void fuse_graph(Model *m);
 void entry_plan(Model *m);
 void plan_memory(Model *m);
 
-/* Backends over a finished model. */
+/* Backends. emit_c requires a planned model (the whole pipeline);
+ * emit_torch the forward graph as lowering leaves it (a run with
+ * stop_after = PASS_LOWER), which autodiff and fusion would rewrite. */
 int emit_c(Model *m, const char *dir);       /* NAME.h, NAME.c, NAME_main.c */
 int emit_torch(Model *m, const char *dir);   /* NAME_torch.py: the model in PyTorch */
 void print_summary(FILE *out, Model *m);
-/* Bytes of the generated state: header, parameters, Adam moments, buffers. */
+/* Bytes of the generated state: header, parameters, Adam moments, buffers.
+ * The layout is the C backend's (emit.c); the summary reports it. */
 size_t model_state_bytes(Model *m);
 
 #endif

@@ -1,27 +1,18 @@
-/* op_act.c - elementwise activations and their common gradient op.
- * Each activation is a row of the table below and a code of the "act"
- * helper (kernels.c); act_grad(y, dy) computes dy * f'(x) for any of them
- * from y = f(x). */
-#include <ctype.h>
-#include <string.h>
-
+/* act.c - elementwise activations and their common gradient op.
+ * Each activation (ACT_*, ops.h) is a row of the table below;
+ * act_grad(y, dy) computes dy * f'(x) for any of them from y = f(x). */
 #include "ops.h"
 
-enum { ACT_RELU, ACT_LEAKY, ACT_SIGMOID, ACT_TANH };
-
-/* Each activation's name in the generated C (the codes of the "act"
- * helper in kernels.c, which holds the forward and first-derivative
- * arithmetic) and its second derivative as C of y = f(x). The derivatives
- * are spelled from the output y, so a fused product need not keep x. The
- * slope of leaky_relu is non-negative, so y > 0 exactly when x > 0. */
+/* Each activation's name, and whether its second derivative is 0 almost
+ * everywhere (then act_grad passes no gradient to x). */
 static const struct {
-	const char *code;   /* "RELU": PREFIX_RELU in the generated C */
-	const char *deriv2; /* f''(x) from y (%1$s); NULL where it is 0 almost everywhere */
-} act_c[] = {
-	[ACT_RELU] = {"RELU", NULL},
-	[ACT_LEAKY] = {"LEAKY_RELU", NULL},
-	[ACT_SIGMOID] = {"SIGMOID", "%1$s * (1 - %1$s) * (1 - 2 * %1$s)"},
-	[ACT_TANH] = {"TANH", "-2 * %1$s * (1 - %1$s * %1$s)"},
+	const char *name;  /* as in the language */
+	int curved;        /* f'' is not 0 almost everywhere */
+} acts[] = {
+	[ACT_RELU] = {"relu", 0},
+	[ACT_LEAKY] = {"leaky_relu", 0},
+	[ACT_SIGMOID] = {"sigmoid", 1},
+	[ACT_TANH] = {"tanh", 1},
 };
 
 static const ArgSpec act_args[] = {{"x", ARG_TENSOR, 0, 0, NULL}};
@@ -66,21 +57,6 @@ static Node *identity_lower(Lower *L, const Expr *call)
 	return bind_args(L, call, &op_identity, a) ? a[0].t : NULL;
 }
 
-const char *act_code(Emit *e, int kind)
-{
-	emit_helper(e, "act");
-	const char *code = xasprintf("%s_%s", emit_prefix(e), act_c[kind].code);
-	for (char *c = (char *)code; *c; c++)
-		*c = (char)toupper((unsigned char)*c);
-	return code;
-}
-
-static void act_emit(Emit *e, Node *n)
-{
-	emit_line(e, "%s(%s, %s, %s, %s, NULL, %s);", emit_helper(e, "act_all"), act_code(e, n->iattr[0]),
-		  emit_num(e, n->fattr[0]), emit_count(e, n, 1), emit_ref(e, n->in[0]), emit_ref(e, n));
-}
-
 static void act_grad_rule(Graph *g, Node *n, Node *dy)
 {
 	Node *d = graph_add2(g, &op_act_grad, n->loc, n, dy);
@@ -90,39 +66,14 @@ static void act_grad_rule(Graph *g, Node *n, Node *dy)
 	grad_accumulate(g, n->in[0], d);
 }
 
-const char *act_name(int kind)
-{
-	static const char *names[] = {[ACT_RELU] = "relu", [ACT_LEAKY] = "leaky_relu", [ACT_SIGMOID] = "sigmoid",
-				      [ACT_TANH] = "tanh"};
-	return names[kind];
-}
-
-const char *act_torch_of(int kind, double slope, const char *x)
-{
-	switch (kind) {
-	case ACT_RELU:
-		return xasprintf("torch.relu(%s)", x);
-	case ACT_LEAKY:
-		return xasprintf("F.leaky_relu(%s, %.17g)", x, slope);
-	case ACT_SIGMOID:
-		return xasprintf("torch.sigmoid(%s)", x);
-	default:
-		return xasprintf("torch.tanh(%s)", x);
-	}
-}
-
-static const char *act_torch(const Node *n, const char *const *in)
-{
-	return act_torch_of((int)n->iattr[0], n->fattr[0], in[0]);
-}
+const char *act_name(int kind) { return acts[kind].name; }
 
 static double act_flops(const Node *n) { return 4.0 * (double)shape_elems(n->shape); }
 
 #define ACTIVATION(NAME, LOWER, ARGS, DOC)                                              \
 	const OpDef op_##NAME = {.name = #NAME, .lower = LOWER, .args = ARGS,            \
 				 .nargs = sizeof ARGS / sizeof *ARGS, .shape = act_shape,  \
-				 .grad = act_grad_rule, .emit = act_emit, .flops = act_flops, \
-				 .torch = act_torch, .doc = DOC};
+				 .grad = act_grad_rule, .flops = act_flops, .doc = DOC};
 ACTIVATION(relu, relu_lower, act_args, "relu: max(x, 0)")
 ACTIVATION(leaky_relu, leaky_lower, leaky_args, "leaky_relu(slope = 0.01): x if x > 0, else slope * x")
 ACTIVATION(sigmoid, sigmoid_lower, act_args, "sigmoid: 1 / (1 + exp(-x))")
@@ -131,14 +82,6 @@ ACTIVATION(tanh, tanh_lower, act_args, "tanh: hyperbolic tangent")
 const OpDef op_identity = {
 	.name = "identity", .lower = identity_lower, .args = act_args, .nargs = 1,
 	.doc = "identity: x unchanged (no node is created)"};
-
-/* act_grad(y, dy): dy * f'(x) where y = f(x) (y's input); iattr[0] names f. */
-static void act_grad_emit(Emit *e, Node *n)
-{
-	emit_line(e, "%s(%s, %s, %s, %s, %s, %s);", emit_helper(e, "act_all"), act_code(e, n->iattr[0]),
-		  emit_num(e, n->fattr[0]), emit_count(e, n, 1), emit_ref(e, n->in[1]), emit_ref(e, n->in[0]),
-		  emit_ref(e, n));
-}
 
 /* act_grad(y, dy) = dy f'(x) with upstream gradient G: G f'(x) for dy
  * (another act_grad) and G dy f''(x) for x (act_grad2). y = f(x) only
@@ -154,7 +97,7 @@ static void act_grad_grad(Graph *g, Node *n, Node *G)
 		act_shape(d);
 		grad_accumulate(g, dy, d);
 	}
-	if (x->needs_grad && act_c[n->iattr[0]].deriv2) {
+	if (x->needs_grad && acts[n->iattr[0]].curved) {
 		Node *d = graph_add3(g, &op_act_grad2, n->loc, y, dy, G);
 		d->iattr[0] = n->iattr[0];
 		act_shape(d);
@@ -163,19 +106,10 @@ static void act_grad_grad(Graph *g, Node *n, Node *G)
 }
 
 const OpDef op_act_grad = {
-	.name = "act_grad", .shape = act_shape, .grad = act_grad_grad, .emit = act_grad_emit,
+	.name = "act_grad", .shape = act_shape, .grad = act_grad_grad,
 	.flops = act_flops, .doc = "dy * f'(x) for the activation f = iattr[0]"};
 
 /* act_grad2(y, dy, G) = G dy f''(x). */
-static void act_grad2_emit(Emit *e, Node *n)
-{
-	const char *y = xasprintf("%s[i]", emit_ref(e, n->in[0]));
-	const char *d2 = xasprintf(act_c[n->iattr[0]].deriv2, y);
-	emit_line(e, "for (long i = 0; i < %s; i++)", emit_count(e, n, 1));
-	emit_line(e, "\t%s[i] = %s[i] * %s[i] * (%s);", emit_ref(e, n), emit_ref(e, n->in[2]),
-		  emit_ref(e, n->in[1]), d2);
-}
-
 const OpDef op_act_grad2 = {
-	.name = "act_grad2", .shape = act_shape, .emit = act_grad2_emit, .flops = act_flops,
+	.name = "act_grad2", .shape = act_shape, .flops = act_flops,
 	.doc = "G * dy * f''(x) for the activation f = iattr[0]: second derivative"};

@@ -1,4 +1,4 @@
-/* op_contractive.c - the contractive penalty ||dz/dx||_F^2, built in the
+/* contractive.c - the contractive penalty ||dz/dx||_F^2, built in the
  * IR: for each latent unit k, the row k of the encoder's Jacobian is the
  * vector-Jacobian product of z with the basis vector e_k, taken by
  * grad_vjp as ordinary nodes; the penalty sums their squares. Autodiff
@@ -83,11 +83,6 @@ static int pass_shape(Node *n)
 	return 1;
 }
 
-static void contractive_emit(Emit *e, Node *n)
-{
-	emit_line(e, "%s[0] = %s[0];", emit_ref(e, n), emit_ref(e, n->in[0]));
-}
-
 static void contractive_grad(Graph *g, Node *n, Node *dy)
 {
 	grad_accumulate(g, n->in[0], dy);
@@ -99,27 +94,10 @@ static double no_flops(const Node *n)
 	return 0;
 }
 
-static const char *contractive_torch(const Node *n, const char *const *in)
-{
-	return xasprintf("sum(torch.autograd.grad(%s[:, k].sum(), %s, create_graph=True)[0].pow(2).sum() "
-			 "for k in range(%ld))%s", in[1], in[2], n->iattr[1],
-			 n->iattr[0] ? xasprintf(" / %s.shape[0]", in[1]) : "");
-}
-
 const OpDef op_contractive = {
 	.name = "contractive", .lower = contractive_lower, .args = contractive_args, .nargs = 3,
-	.shape = pass_shape, .grad = contractive_grad, .emit = contractive_emit, .flops = no_flops,
-	.torch = contractive_torch, .torch_input_grad = 1,
+	.shape = pass_shape, .grad = contractive_grad, .flops = no_flops,
 	.doc = "contractive(z, x, reduction = \"mean\"): ||dz/dx||_F^2 per sample, mean or sum over the batch"};
-
-/* basis: the batched constant e_k, 1 in column iattr[0] of every row. */
-static void basis_emit(Emit *e, Node *n)
-{
-	size_t k = shape_elems(n->shape);
-	emit_line(e, "memset(%s, 0, sizeof *%s * %s);", emit_ref(e, n), emit_ref(e, n), emit_count(e, n, 1));
-	emit_line(e, "for (long b = 0; b < n; b++)");
-	emit_line(e, "\t%s[b * %zu + %ld] = 1;", emit_ref(e, n), k, n->iattr[0]);
-}
 
 static int keep_shape(Node *n)
 {
@@ -127,24 +105,12 @@ static int keep_shape(Node *n)
 	return 1;
 }
 
+/* basis: the batched constant e_k, 1 in column iattr[0] of every row. */
 const OpDef op_basis = {
-	.name = "basis", .shape = keep_shape, .emit = basis_emit, .flops = no_flops,
+	.name = "basis", .shape = keep_shape, .flops = no_flops,
 	.doc = "the basis vector e_k in every row (k = iattr[0])"};
 
 /* sumsq(a): sum of squares of every element, divided by n when iattr[0]. */
-static void sumsq_emit(Emit *e, Node *n)
-{
-	const char *a = emit_ref(e, n->in[0]);
-	emit_line(e, "{");
-	emit_indent(e, 1);
-	emit_line(e, "double acc = 0;");
-	emit_line(e, "for (long i = 0; i < %s; i++)", emit_count(e, n->in[0], 1));
-	emit_line(e, "\tacc += (double)%s[i] * %s[i];", a, a);
-	emit_line(e, "%s[0] = (%s)(acc%s);", emit_ref(e, n), emit_real(e), n->iattr[0] ? " / n" : "");
-	emit_indent(e, -1);
-	emit_line(e, "}");
-}
-
 static void sumsq_grad(Graph *g, Node *n, Node *dy)
 {
 	Node *d = graph_add2(g, &op_sumsq_grad, n->loc, n->in[0], dy);
@@ -156,22 +122,10 @@ static void sumsq_grad(Graph *g, Node *n, Node *dy)
 static double sumsq_flops(const Node *n) { return 2.0 * (double)shape_elems(n->in[0]->shape); }
 
 const OpDef op_sumsq = {
-	.name = "sumsq", .shape = pass_shape, .grad = sumsq_grad, .emit = sumsq_emit, .flops = sumsq_flops,
+	.name = "sumsq", .shape = pass_shape, .grad = sumsq_grad, .flops = sumsq_flops,
 	.doc = "sum of squares over the batch (divided by n when iattr[0])"};
 
 /* sumsq_grad(a, dy) = 2 dy a (/ n). */
-static void sumsq_grad_emit(Emit *e, Node *n)
-{
-	emit_line(e, "{");
-	emit_indent(e, 1);
-	emit_line(e, "const %s k = (%s)(2 * (double)%s[0]%s);", emit_real(e), emit_real(e),
-		  emit_ref(e, n->in[1]), n->iattr[0] ? " / n" : "");
-	emit_line(e, "for (long i = 0; i < %s; i++)", emit_count(e, n, 1));
-	emit_line(e, "\t%s[i] = k * %s[i];", emit_ref(e, n), emit_ref(e, n->in[0]));
-	emit_indent(e, -1);
-	emit_line(e, "}");
-}
-
 const OpDef op_sumsq_grad = {
-	.name = "sumsq_grad", .shape = keep_shape, .emit = sumsq_grad_emit, .flops = sumsq_flops,
+	.name = "sumsq_grad", .shape = keep_shape, .flops = sumsq_flops,
 	.doc = "gradient of sumsq"};

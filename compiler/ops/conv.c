@@ -1,4 +1,4 @@
-/* op_conv.c - convolutions, pooling, upsampling and reshaping of images.
+/* conv.c - convolutions, pooling, upsampling and reshaping of images.
  * An image value is [n, channels, height, width], row-major, as in PyTorch.
  *
  * One geometry serves both convolutions. A conv2d reads the image
@@ -16,43 +16,15 @@
  *
  * cols and map^T live in a conv_workspace node made for the purpose; the
  * shape rule of the node that uses it sets its size. Flatten and reshape
- * copy their input. */
+ * copy their input. The attributes and inputs are named in attrs.h; the C
+ * of the three kernels is in backend/c/conv.c. */
 #include <limits.h>
 #include <string.h>
 
-#include "ops.h"
-
-/* Attributes of the convolution nodes (conv2d, conv_transpose2d,
- * conv2d_dw) and of the pooling ones (A_KERNEL, A_STRIDE). */
-enum {
-	A_BIAS,      /* 1: a bias input follows the workspace */
-	A_KERNEL,    /* k, the kernel's side */
-	A_STRIDE,    /* s */
-	A_PAD,       /* p, zeros added on every side of the image */
-	A_OUTPAD_H,  /* image rows below the last one the map reaches (< s) */
-	A_OUTPAD_W,  /* image columns right of the last one the map reaches */
-	A_ACT,       /* conv2d, conv_transpose2d: an activation applied to each
-	                sample's result, + 1 (fuse.c; fattr[0] its slope) */
-	A_ACT_Y,     /* 1: instead, the result times the activation's derivative
-	                read off y = f(x), the last input */
-};
-
-/* Inputs of conv2d and conv_transpose2d; conv2d_dw reads (map gradient,
- * image, workspace) and, when it shares the columns of a conv2d of the
- * same image (conv_share_columns), that conv2d's workspace and the conv2d
- * itself, which fills it (so that every function computing the weight
- * gradient computes the conv2d first). */
-enum { IN_X, IN_W, IN_WS, IN_B };
+#include "attrs.h"
 
 /* Largest channel count, kernel, stride, padding and scale accepted. */
 #define MAX_ARG (1 << 16)
-
-/* Both sides of a convolution. */
-typedef struct Geom {
-	int C, H, W;   /* image: channels, height, width */
-	int O, OH, OW; /* map: channels, height, width */
-	int k, s, p;   /* kernel side, stride, padding */
-} Geom;
 
 /* ---- checks shared by the lowering and shape rules ---- */
 
@@ -93,7 +65,7 @@ static int set_image_shape(Node *n, long C, long H, long W)
 
 /* ---- the geometry of a convolution node ---- */
 
-static Geom geom_of(const Node *n)
+Geom conv_geom(const Node *n)
 {
 	const Node *img, *map;
 	if (n->op == &op_conv2d) {
@@ -113,14 +85,14 @@ static Geom geom_of(const Node *n)
 	return g;
 }
 
+int conv_shares_columns(const Node *n) { return n->op == &op_conv2d_dw && n->nin == 5; }
+
 /* Size the workspace of a convolution node: per sample, the columns and
  * the map with channels last. */
-static int shares_columns(const Node *n) { return n->op == &op_conv2d_dw && n->nin == 5; }
-
 static int size_workspace(Node *n)
 {
-	Geom g = geom_of(n);
-	long cols = (shares_columns(n) ? 0 : (long)g.OH * g.OW * g.C * g.k * g.k) + (long)g.OH * g.OW * g.O;
+	Geom g = conv_geom(n);
+	long cols = (conv_shares_columns(n) ? 0 : (long)g.OH * g.OW * g.C * g.k * g.k) + (long)g.OH * g.OW * g.O;
 	if (cols > INT_MAX) {
 		diag_error(n->loc, "%s: the kernel's columns (%ld values per sample) are too large", n->op->name, cols);
 		return 0;
@@ -136,29 +108,14 @@ static int workspace_shape(Node *n)
 	return 1;
 }
 
-static void workspace_emit(Emit *e, Node *n)
-{
-	(void)e;
-	(void)n;
-}
-
 static double no_flops(const Node *n)
 {
 	(void)n;
 	return 0;
 }
 
-/* The workspace has no counterpart in PyTorch. */
-static const char *workspace_torch(const Node *n, const char *const *in)
-{
-	(void)n;
-	(void)in;
-	return "None";
-}
-
 const OpDef op_conv_workspace = {
-	.name = "conv_workspace", .shape = workspace_shape, .emit = workspace_emit, .flops = no_flops,
-	.torch = workspace_torch,
+	.name = "conv_workspace", .shape = workspace_shape, .flops = no_flops,
 	.doc = "scratch for the kernel columns (im2col) of the convolution that reads it"};
 
 static Node *workspace(Graph *g, Loc loc)
@@ -271,118 +228,11 @@ static int conv2d_dw_shape(Node *n)
 	return size_workspace(n);
 }
 
-/* ---- emission ---- */
-
-/* Samples are independent in the loops around the products: with
- * OpenMP, threads share them out. */
-static void emit_parallel_samples(Emit *e)
-{
-	emit_raw(e, "#ifdef _OPENMP\n#pragma omp parallel for schedule(static) if (n >= 8)\n#endif\n");
-}
-
-/* The activation fused into convolution n (A_ACT), applied to sample b of
- * its result y of `per` values while it is in the cache, or NULL. */
-static const char *sample_act(Emit *e, const Node *n, const char *y, long per)
-{
-	if (!n->iattr[A_ACT])
-		return NULL;
-	const char *dy = n->iattr[A_ACT_Y] ? xasprintf("%s + b * %ld", emit_ref(e, n->in[n->nin - 1]), per) : "NULL";
-	return xasprintf("%s(%s, %s, 1, %ld, %s + b * %ld, 0, %s, 0, %s + b * %ld, 0);", emit_helper(e, "act"),
-			 act_code(e, (int)n->iattr[A_ACT] - 1), emit_num(e, n->fattr[0]), per, y, per, dy, y, per);
-}
-
-/* Between a map [n, O, P] and the same with channels last, [n P, O]:
- * t[(b P + q) O + o] = map[(b O + o) P + q] (to_last) or back, then the
- * statement `after` (or none) for each sample b. */
-static void emit_map_transpose(Emit *e, const char *map, const char *t, long O, long P, int to_last,
-			       const char *after)
-{
-	emit_parallel_samples(e);
-	emit_line(e, "for (long b = 0; b < n; b++) {");
-	if (to_last)
-		emit_line(e, "\t%s(%ld, %ld, %s + b * %ld, %ld, %s + b * %ld, %ld);", emit_helper(e, "transpose"), O, P,
-			  map, O * P, P, t, O * P, O);
-	else
-		emit_line(e, "\t%s(%ld, %ld, %s + b * %ld, %ld, %s + b * %ld, %ld);", emit_helper(e, "transpose"), P, O,
-			  t, O * P, O, map, O * P, P);
-	if (after)
-		emit_line(e, "\t%s", after);
-	emit_line(e, "}");
-}
-
-/* cols + b P C k k = im2col(image b), for every sample b. */
-static void emit_im2col(Emit *e, Geom g, const char *img, const char *cols)
-{
-	long P = (long)g.OH * g.OW, ckk = (long)g.C * g.k * g.k;
-	emit_parallel_samples(e);
-	emit_line(e, "for (long b = 0; b < n; b++)");
-	emit_line(e, "\t%s(%d, %d, %d, %d, %d, %d, %d, %d, %s + b * %ld, %s + b * %ld);", emit_helper(e, "im2col"),
-		  g.C, g.H, g.W, g.k, g.s, g.p, g.OH, g.OW, img, (long)g.C * g.H * g.W, cols, P * ckk);
-}
-
-/* The workspace: cols, then map^T at n P C k k. */
-static const char *ws_maps(Emit *e, Geom g, const Node *ws)
-{
-	return xasprintf("(%s + n * %ld)", emit_ref(e, ws), (long)g.OH * g.OW * g.C * g.k * g.k);
-}
-
-/* conv2d: map^T = im2col(x) W^T + b, then the map from map^T. */
-static void conv2d_emit(Emit *e, Node *n)
-{
-	Geom g = geom_of(n);
-	long P = (long)g.OH * g.OW, ckk = (long)g.C * g.k * g.k;
-	const char *cols = emit_ref(e, n->in[IN_WS]), *t = ws_maps(e, g, n->in[IN_WS]);
-	emit_im2col(e, g, emit_ref(e, n->in[IN_X]), cols);
-	emit_line(e, "%s(n * %ld, %d, %ld, %s, %ld, 1, %s, 1, %ld, %s, %s, NULL);", emit_helper(e, "gemm"), P, g.O,
-		  ckk, cols, ckk, emit_ref(e, n->in[IN_W]), ckk, n->iattr[A_BIAS] ? emit_ref(e, n->in[IN_B]) : "NULL",
-		  t);
-	emit_map_transpose(e, emit_ref(e, n), t, g.O, P, 0, sample_act(e, n, emit_ref(e, n), g.O * P));
-}
-
-/* conv_transpose2d: cols = map^T W, y = (b per channel or 0) + col2im(cols). */
-static void conv_transpose2d_emit(Emit *e, Node *n)
-{
-	Geom g = geom_of(n);
-	long hw = (long)g.H * g.W, P = (long)g.OH * g.OW, ckk = (long)g.C * g.k * g.k;
-	const char *y = emit_ref(e, n), *cols = emit_ref(e, n->in[IN_WS]), *t = ws_maps(e, g, n->in[IN_WS]);
-	emit_map_transpose(e, emit_ref(e, n->in[IN_X]), t, g.O, P, 1, NULL);
-	emit_line(e, "%s(n * %ld, %ld, %d, %s, %d, 1, %s, %ld, 1, NULL, %s, NULL);", emit_helper(e, "gemm"), P, ckk,
-		  g.O, t, g.O, emit_ref(e, n->in[IN_W]), ckk, cols);
-	emit_parallel_samples(e);
-	emit_line(e, "for (long b = 0; b < n; b++) {");
-	emit_line(e, "\tfor (long c = 0; c < %d; c++)", g.C);
-	emit_line(e, "\t\tfor (long q = 0; q < %ld; q++)", hw);
-	emit_line(e, "\t\t\t%s[(b * %d + c) * %ld + q] = %s;", y, g.C, hw,
-		  n->iattr[A_BIAS] ? xasprintf("%s[c]", emit_ref(e, n->in[IN_B])) : "0");
-	emit_line(e, "\t%s(%d, %d, %d, %d, %d, %d, %d, %d, %s + b * %ld, %s + b * %ld);", emit_helper(e, "col2im"),
-		  g.C, g.H, g.W, g.k, g.s, g.p, g.OH, g.OW, cols, P * ckk, y, g.C * hw);
-	const char *act = sample_act(e, n, y, g.C * hw);
-	if (act)
-		emit_line(e, "\t%s", act);
-	emit_line(e, "}");
-}
-
-/* conv2d_dw: dW = (map gradient^T)^T im2col(image), summed over the batch
- * inside the product; the columns are those of a conv2d when shared. */
-static void conv2d_dw_emit(Emit *e, Node *n)
-{
-	Geom g = geom_of(n);
-	long P = (long)g.OH * g.OW, ckk = (long)g.C * g.k * g.k;
-	const char *cols = emit_ref(e, n->in[2]), *t = ws_maps(e, g, n->in[2]);
-	if (shares_columns(n)) {
-		cols = emit_ref(e, n->in[3]);
-		t = emit_ref(e, n->in[2]);
-	} else {
-		emit_im2col(e, g, emit_ref(e, n->in[1]), cols);
-	}
-	emit_map_transpose(e, emit_ref(e, n->in[0]), t, g.O, P, 1, NULL);
-	emit_line(e, "%s(%d, %ld, n * %ld, %s, 1, %d, %s, %ld, 1, NULL, %s, NULL);", emit_helper(e, "gemm"), g.O, ckk,
-		  P, t, g.O, cols, ckk, emit_ref(e, n));
-}
+/* ---- rewrites of the fusion pass (fuse.c) ---- */
 
 int conv_share_columns(Node *dw, Node *from)
 {
-	if (dw->op != &op_conv2d_dw || from->op != &op_conv2d || shares_columns(dw) || from->in[IN_X] != dw->in[1])
+	if (dw->op != &op_conv2d_dw || from->op != &op_conv2d || conv_shares_columns(dw) || from->in[IN_X] != dw->in[1])
 		return 0;
 	for (int i = A_KERNEL; i <= A_PAD; i++)
 		if (dw->iattr[i] != from->iattr[i])
@@ -429,7 +279,7 @@ static const char *conv_label(const Node *n)
 }
 
 /* "conv2d_dw" reading the columns of a conv2d: "conv2d_dw<cols". */
-static const char *conv2d_dw_label(const Node *n) { return shares_columns(n) ? "conv2d_dw<cols" : n->op->name; }
+static const char *conv2d_dw_label(const Node *n) { return conv_shares_columns(n) ? "conv2d_dw<cols" : n->op->name; }
 
 /* ---- gradients ---- */
 
@@ -457,7 +307,7 @@ static void conv2d_grad(Graph *g, Node *n, Node *dy)
 {
 	Node *x = n->in[IN_X];
 	if (x->needs_grad) {
-		Geom gm = geom_of(n);
+		Geom gm = conv_geom(n);
 		Node *dx = conv_node(g, &op_conv_transpose2d, n, dy, n->in[IN_W]);
 		dx->iattr[A_OUTPAD_H] = (gm.H + 2 * gm.p - gm.k) % gm.s;
 		dx->iattr[A_OUTPAD_W] = (gm.W + 2 * gm.p - gm.k) % gm.s;
@@ -488,53 +338,30 @@ static void conv_transpose2d_grad(Graph *g, Node *n, Node *dy)
 		grad_accumulate(g, n->in[IN_B], bias_grad(g, n, dy));
 }
 
-/* ---- cost and PyTorch ---- */
+/* ---- cost ---- */
 
 /* A multiply and an add per weight and map pixel, for every one of the
  * three kernels; plus one add per biased output value. */
 static double conv_flops(const Node *n)
 {
-	Geom g = geom_of(n);
+	Geom g = conv_geom(n);
 	double macs = 2.0 * g.O * g.OH * g.OW * g.C * g.k * g.k;
 	return macs + (n->iattr[A_BIAS] ? (double)shape_elems(n->shape) : 0);
 }
 
-/* PyTorch expression y, with the fused activation of n applied. */
-static const char *with_act(const Node *n, const char *y)
-{
-	ASSERT(!n->iattr[A_ACT_Y]); /* derivatives are fused into gradient nodes only */
-	return n->iattr[A_ACT] ? act_torch_of((int)n->iattr[A_ACT] - 1, n->fattr[0], y) : y;
-}
-
-static const char *conv2d_torch(const Node *n, const char *const *in)
-{
-	return with_act(n, xasprintf("F.conv2d(%s, %s, %s, stride=%ld, padding=%ld)", in[IN_X], in[IN_W],
-				     n->iattr[A_BIAS] ? in[IN_B] : "None", n->iattr[A_STRIDE], n->iattr[A_PAD]));
-}
-
-static const char *conv_transpose2d_torch(const Node *n, const char *const *in)
-{
-	return with_act(n, xasprintf("F.conv_transpose2d(%s, %s, %s, stride=%ld, padding=%ld, output_padding=(%ld, %ld))",
-				     in[IN_X], in[IN_W], n->iattr[A_BIAS] ? in[IN_B] : "None", n->iattr[A_STRIDE],
-				     n->iattr[A_PAD], n->iattr[A_OUTPAD_H], n->iattr[A_OUTPAD_W]));
-}
-
 const OpDef op_conv2d = {
 	.name = "conv2d", .lower = conv2d_lower, .args = conv2d_args, .nargs = 6,
-	.shape = conv2d_shape, .grad = conv2d_grad, .emit = conv2d_emit, .flops = conv_flops,
-	.torch = conv2d_torch, .label = conv_label,
+	.shape = conv2d_shape, .grad = conv2d_grad, .flops = conv_flops, .label = conv_label,
 	.doc = "conv2d(out_channels, kernel, stride = 1, padding = 0, bias = true): 2-d convolution, W is [out, in, k, k]"};
 
 const OpDef op_conv_transpose2d = {
 	.name = "conv_transpose2d", .lower = conv_transpose2d_lower, .args = conv_transpose2d_args, .nargs = 7,
-	.shape = conv_transpose2d_shape, .grad = conv_transpose2d_grad, .emit = conv_transpose2d_emit,
-	.flops = conv_flops, .torch = conv_transpose2d_torch, .label = conv_label,
+	.shape = conv_transpose2d_shape, .grad = conv_transpose2d_grad, .flops = conv_flops, .label = conv_label,
 	.doc = "conv_transpose2d(out_channels, kernel, stride = 1, padding = 0, output_padding = 0, bias = true): "
 	       "transposed 2-d convolution, W is [in, out, k, k]"};
 
 const OpDef op_conv2d_dw = {
-	.name = "conv2d_dw", .shape = conv2d_dw_shape, .emit = conv2d_dw_emit, .flops = conv_flops,
-	.label = conv2d_dw_label,
+	.name = "conv2d_dw", .shape = conv2d_dw_shape, .flops = conv_flops, .label = conv2d_dw_label,
 	.doc = "weight gradient of a convolution: map gradient against image columns, over the batch"};
 
 /* conv_db(dy): [n, C, H, W] -> [C], dy summed over the batch and space. */
@@ -544,41 +371,10 @@ static int conv_db_shape(Node *n)
 	return 1;
 }
 
-/* Each channel on its own (threads share them out), its samples in
- * order; a sample's values are summed in 16 running sums, value q into
- * sum q % 16, which are then added in order: a fixed order that
- * vectorizes. */
-static void conv_db_emit(Emit *e, Node *n)
-{
-	Shape s = n->in[0]->shape;
-	long C = s.dims[0], hw = (long)s.dims[1] * s.dims[2];
-	const char *db = emit_ref(e, n), *dy = emit_ref(e, n->in[0]), *r = emit_real(e);
-	emit_raw(e, "#ifdef _OPENMP\n#pragma omp parallel for schedule(static) if (n * %ld >= 32768)\n#endif\n",
-		 C * hw);
-	emit_line(e, "for (long c = 0; c < %ld; c++) {", C);
-	emit_line(e, "\t%s total = 0;", r);
-	emit_line(e, "\tfor (long b = 0; b < n; b++) {");
-	emit_line(e, "\t\tconst %s *src = %s + (b * %ld + c) * %ld;", r, dy, C, hw);
-	emit_line(e, "\t\t%s part[16] = {0}, acc = 0;", r);
-	emit_line(e, "\t\tfor (long q = 0; q < %ld; q += 16)", hw / 16 * 16);
-	emit_line(e, "\t\t\tfor (int l = 0; l < 16; l++)");
-	emit_line(e, "\t\t\t\tpart[l] += src[q + l];");
-	if (hw % 16) {
-		emit_line(e, "\t\tfor (long q = %ld; q < %ld; q++)", hw / 16 * 16, hw);
-		emit_line(e, "\t\t\tpart[q %% 16] += src[q];");
-	}
-	emit_line(e, "\t\tfor (int l = 0; l < 16; l++)");
-	emit_line(e, "\t\t\tacc += part[l];");
-	emit_line(e, "\t\ttotal += acc;");
-	emit_line(e, "\t}");
-	emit_line(e, "\t%s[c] = total;", db);
-	emit_line(e, "}");
-}
-
 static double input_elems(const Node *n) { return (double)shape_elems(n->in[0]->shape); }
 
 const OpDef op_conv_db = {
-	.name = "conv_db", .shape = conv_db_shape, .emit = conv_db_emit, .flops = input_elems,
+	.name = "conv_db", .shape = conv_db_shape, .flops = input_elems,
 	.doc = "bias gradient of a convolution: dy summed over the batch and space, per channel"};
 
 /* ---- flatten, reshape: the same values under another shape (a copy) ---- */
@@ -668,36 +464,14 @@ static void reshape_grad(Graph *g, Node *n, Node *dy)
 	grad_accumulate(g, n->in[0], dx);
 }
 
-static void copy_emit(Emit *e, Node *n)
-{
-	emit_line(e, "memcpy(%s, %s, sizeof(%s) * %s);", emit_ref(e, n), emit_ref(e, n->in[0]), emit_real(e),
-		  emit_count(e, n, 1));
-}
-
-static const char *flatten_torch(const Node *n, const char *const *in)
-{
-	(void)n;
-	return xasprintf("torch.flatten(%s, 1)", in[0]);
-}
-
-static const char *reshape_torch(const Node *n, const char *const *in)
-{
-	Buf b = {0};
-	buf_printf(&b, "%s.reshape(-1", in[0]);
-	for (int i = 0; i < n->iattr[0]; i++)
-		buf_printf(&b, ", %ld", n->iattr[1 + i]);
-	buf_puts(&b, ")");
-	return b.data;
-}
-
 const OpDef op_flatten = {
 	.name = "flatten", .lower = flatten_lower, .args = flatten_args, .nargs = 1, .shape = flatten_shape,
-	.grad = reshape_grad, .emit = copy_emit, .flops = no_flops, .torch = flatten_torch,
+	.grad = reshape_grad, .flops = no_flops,
 	.doc = "flatten: [C, H, W] (any per-sample shape) to [C * H * W]"};
 
 const OpDef op_reshape = {
 	.name = "reshape", .lower = reshape_lower, .args = reshape_args, .nargs = 5, .shape = reshape_shape,
-	.grad = reshape_grad, .emit = copy_emit, .flops = no_flops, .torch = reshape_torch,
+	.grad = reshape_grad, .flops = no_flops,
 	.doc = "reshape(d0, d1, ...): the per-sample values as [d0, d1, ...] (1 to 4 dims, same count)"};
 
 /* ---- maxpool2d: the largest value of each window ---- */
@@ -737,46 +511,6 @@ static Node *maxpool2d_lower(Lower *L, const Expr *call)
 	return maxpool2d_shape(n) ? n : NULL;
 }
 
-/* Loops over every window of the images x that the pooling `pool` (or its
- * gradient) reads, into the map of shape ys: `win` points at the window's
- * top-left value and `best` is the offset of its first largest value (a
- * NaN wins, as in PyTorch). Closes with maxpool_close. */
-static void maxpool_open(Emit *e, const Node *pool, const Node *x, Shape ys)
-{
-	Shape xs = x->shape;
-	long H = xs.dims[1], W = xs.dims[2], s = pool->iattr[A_STRIDE], k = pool->iattr[A_KERNEL];
-	emit_line(e, "for (long q = 0; q < n * %d; q++)", xs.dims[0]);
-	emit_line(e, "\tfor (long i = 0; i < %d; i++)", ys.dims[1]);
-	emit_line(e, "\t\tfor (long j = 0; j < %d; j++) {", ys.dims[2]);
-	emit_indent(e, 3);
-	emit_line(e, "const %s *win = %s + q * %ld + i * %ld + j * %ld;", emit_real(e), emit_ref(e, x), H * W,
-		  s * W, s);
-	emit_line(e, "long best = 0;");
-	emit_line(e, "for (long u = 0; u < %ld; u++)", k);
-	emit_line(e, "\tfor (long v = 0; v < %ld; v++)", k);
-	emit_line(e, "\t\tif (win[u * %ld + v] > win[best] || win[u * %ld + v] != win[u * %ld + v])", W, W, W);
-	emit_line(e, "\t\t\tbest = u * %ld + v;", W);
-}
-
-static void maxpool_close(Emit *e)
-{
-	emit_indent(e, -3);
-	emit_line(e, "\t\t}");
-}
-
-/* The index of window (q, i, j) in a map of shape ys. */
-static const char *pool_out(Shape ys)
-{
-	return xasprintf("(q * %d + i) * %d + j", ys.dims[1], ys.dims[2]);
-}
-
-static void maxpool2d_emit(Emit *e, Node *n)
-{
-	maxpool_open(e, n, n->in[0], n->shape);
-	emit_line(e, "%s[%s] = win[best];", emit_ref(e, n), pool_out(n->shape));
-	maxpool_close(e);
-}
-
 static int maxpool2d_grad_shape(Node *n)
 {
 	n->shape = n->in[0]->shape;
@@ -794,18 +528,6 @@ static void maxpool2d_grad(Graph *g, Node *n, Node *dy)
 	grad_accumulate(g, n->in[0], dx);
 }
 
-static void maxpool2d_grad_emit(Emit *e, Node *n)
-{
-	const char *dx = emit_ref(e, n);
-	Shape ys = n->in[1]->shape;
-	emit_line(e, "for (long i = 0; i < %s; i++)", emit_count(e, n, 1));
-	emit_line(e, "\t%s[i] = 0;", dx);
-	maxpool_open(e, n, n->in[0], ys);
-	emit_line(e, "%s[win - %s + best] += %s[%s];", dx, emit_ref(e, n->in[0]), emit_ref(e, n->in[1]),
-		  pool_out(ys));
-	maxpool_close(e);
-}
-
 /* A comparison per window value. */
 static double maxpool2d_flops(const Node *n)
 {
@@ -813,20 +535,14 @@ static double maxpool2d_flops(const Node *n)
 	return (double)k * k * (double)shape_elems(n->op == &op_maxpool2d ? n->shape : n->in[1]->shape);
 }
 
-static const char *maxpool2d_torch(const Node *n, const char *const *in)
-{
-	return xasprintf("F.max_pool2d(%s, %ld, %ld)", in[0], n->iattr[A_KERNEL], n->iattr[A_STRIDE]);
-}
-
 const OpDef op_maxpool2d = {
 	.name = "maxpool2d", .lower = maxpool2d_lower, .args = maxpool2d_args, .nargs = 3,
-	.shape = maxpool2d_shape, .grad = maxpool2d_grad, .emit = maxpool2d_emit, .flops = maxpool2d_flops,
-	.torch = maxpool2d_torch,
+	.shape = maxpool2d_shape, .grad = maxpool2d_grad, .flops = maxpool2d_flops,
 	.doc = "maxpool2d(kernel, stride = kernel): the largest value of each k x k window"};
 
 const OpDef op_maxpool2d_grad = {
-	.name = "maxpool2d_grad", .shape = maxpool2d_grad_shape, .emit = maxpool2d_grad_emit,
-	.flops = maxpool2d_flops, .doc = "gradient of maxpool2d: dy to the first largest value of each window"};
+	.name = "maxpool2d_grad", .shape = maxpool2d_grad_shape, .flops = maxpool2d_flops,
+	.doc = "gradient of maxpool2d: dy to the first largest value of each window"};
 
 /* ---- upsample2d: nearest-neighbour upsampling by an integer factor ---- */
 
@@ -854,17 +570,6 @@ static Node *upsample2d_lower(Lower *L, const Expr *call)
 	return upsample2d_shape(n) ? n : NULL;
 }
 
-static void upsample2d_emit(Emit *e, Node *n)
-{
-	Shape xs = n->in[0]->shape, ys = n->shape;
-	long s = n->iattr[0];
-	emit_line(e, "for (long q = 0; q < n * %d; q++)", ys.dims[0]);
-	emit_line(e, "\tfor (long i = 0; i < %d; i++)", ys.dims[1]);
-	emit_line(e, "\t\tfor (long j = 0; j < %d; j++)", ys.dims[2]);
-	emit_line(e, "\t\t\t%s[(q * %d + i) * %d + j] = %s[(q * %d + i / %ld) * %d + j / %ld];", emit_ref(e, n),
-		  ys.dims[1], ys.dims[2], emit_ref(e, n->in[0]), xs.dims[1], s, xs.dims[2], s);
-}
-
 static int upsample2d_grad_shape(Node *n)
 {
 	Shape s = n->in[0]->shape;
@@ -884,38 +589,16 @@ static void upsample2d_grad(Graph *g, Node *n, Node *dy)
 	grad_accumulate(g, n->in[0], dx);
 }
 
-static void upsample2d_grad_emit(Emit *e, Node *n)
-{
-	Shape ys = n->in[0]->shape, xs = n->shape;
-	long s = n->iattr[0];
-	emit_line(e, "for (long q = 0; q < n * %d; q++)", xs.dims[0]);
-	emit_line(e, "\tfor (long i = 0; i < %d; i++)", xs.dims[1]);
-	emit_line(e, "\t\tfor (long j = 0; j < %d; j++) {", xs.dims[2]);
-	emit_line(e, "\t\t\t%s acc = 0;", emit_real(e));
-	emit_line(e, "\t\t\tfor (long u = 0; u < %ld; u++)", s);
-	emit_line(e, "\t\t\t\tfor (long v = 0; v < %ld; v++)", s);
-	emit_line(e, "\t\t\t\t\tacc += %s[(q * %d + i * %ld + u) * %d + j * %ld + v];", emit_ref(e, n->in[0]),
-		  ys.dims[1], s, ys.dims[2], s);
-	emit_line(e, "\t\t\t%s[(q * %d + i) * %d + j] = acc;", emit_ref(e, n), xs.dims[1], xs.dims[2]);
-	emit_line(e, "\t\t}");
-}
-
 static double upsample2d_flops(const Node *n)
 {
 	return n->op == &op_upsample2d ? 0 : input_elems(n);
 }
 
-static const char *upsample2d_torch(const Node *n, const char *const *in)
-{
-	return xasprintf("F.interpolate(%s, scale_factor=%ld, mode=\"nearest\")", in[0], n->iattr[0]);
-}
-
 const OpDef op_upsample2d = {
 	.name = "upsample2d", .lower = upsample2d_lower, .args = upsample2d_args, .nargs = 2,
-	.shape = upsample2d_shape, .grad = upsample2d_grad, .emit = upsample2d_emit, .flops = upsample2d_flops,
-	.torch = upsample2d_torch,
+	.shape = upsample2d_shape, .grad = upsample2d_grad, .flops = upsample2d_flops,
 	.doc = "upsample2d(scale): nearest-neighbour upsampling, each value repeated in a scale x scale block"};
 
 const OpDef op_upsample2d_grad = {
-	.name = "upsample2d_grad", .shape = upsample2d_grad_shape, .emit = upsample2d_grad_emit,
-	.flops = upsample2d_flops, .doc = "gradient of upsample2d: each block of dy summed"};
+	.name = "upsample2d_grad", .shape = upsample2d_grad_shape, .flops = upsample2d_flops,
+	.doc = "gradient of upsample2d: each block of dy summed"};

@@ -1,4 +1,4 @@
-/* op_core.c - leaves and arithmetic: input, param, constant, add, sub,
+/* core.c - leaves and arithmetic: input, param, constant, add, sub,
  * scale, sum_batch; and the op table itself. */
 #include <string.h>
 
@@ -49,14 +49,8 @@ static int keep_shape(Node *n)
 	return 1;
 }
 
-static void emit_nothing(Emit *e, Node *n)
-{
-	(void)e;
-	(void)n;
-}
-
 const OpDef op_input = {
-	.name = "input", .shape = keep_shape, .emit = emit_nothing, .flops = no_flops,
+	.name = "input", .shape = keep_shape, .flops = no_flops,
 	.doc = "a model input, one row per sample"};
 
 /* A parameter's gradient goes to the optimizer; grad.c reads Node.grad. */
@@ -68,7 +62,7 @@ static void param_grad(Graph *g, Node *n, Node *dy)
 }
 
 const OpDef op_param = {
-	.name = "param", .shape = keep_shape, .grad = param_grad, .emit = emit_nothing,
+	.name = "param", .shape = keep_shape, .grad = param_grad,
 	.flops = no_flops, .doc = "a trainable tensor in the state"};
 
 /* ---- constant: a scalar filled in at the start of the step ---- */
@@ -79,13 +73,8 @@ static int constant_shape(Node *n)
 	return 1;
 }
 
-static void constant_emit(Emit *e, Node *n)
-{
-	emit_line(e, "%s[0] = %s;", emit_ref(e, n), emit_num(e, n->fattr[0]));
-}
-
 const OpDef op_constant = {
-	.name = "constant", .shape = constant_shape, .emit = constant_emit, .flops = no_flops,
+	.name = "constant", .shape = constant_shape, .flops = no_flops,
 	.doc = "a scalar constant fattr[0]"};
 
 /* ---- add, sub: elementwise on equal shapes ---- */
@@ -101,16 +90,6 @@ static int same_shape(Node *n)
 	n->shape = a;
 	return 1;
 }
-
-static void emit_binary(Emit *e, Node *n, char op)
-{
-	emit_line(e, "for (long i = 0; i < %s; i++)", emit_count(e, n, 1));
-	emit_line(e, "\t%s[i] = %s[i] %c %s[i];", emit_ref(e, n), emit_ref(e, n->in[0]), op,
-		  emit_ref(e, n->in[1]));
-}
-
-static void add_emit(Emit *e, Node *n) { emit_binary(e, n, '+'); }
-static void sub_emit(Emit *e, Node *n) { emit_binary(e, n, '-'); }
 
 static void add_grad(Graph *g, Node *n, Node *dy)
 {
@@ -129,24 +108,12 @@ static void sub_grad(Graph *g, Node *n, Node *dy)
 	}
 }
 
-static const char *add_torch(const Node *n, const char *const *in)
-{
-	(void)n;
-	return xasprintf("%s + %s", in[0], in[1]);
-}
-
-static const char *sub_torch(const Node *n, const char *const *in)
-{
-	(void)n;
-	return xasprintf("%s - %s", in[0], in[1]);
-}
-
 const OpDef op_add = {
-	.name = "add", .shape = same_shape, .grad = add_grad, .emit = add_emit,
-	.flops = elementwise_flops, .torch = add_torch, .doc = "a + b, elementwise"};
+	.name = "add", .shape = same_shape, .grad = add_grad,
+	.flops = elementwise_flops, .doc = "a + b, elementwise"};
 const OpDef op_sub = {
-	.name = "sub", .shape = same_shape, .grad = sub_grad, .emit = sub_emit,
-	.flops = elementwise_flops, .torch = sub_torch, .doc = "a - b, elementwise"};
+	.name = "sub", .shape = same_shape, .grad = sub_grad,
+	.flops = elementwise_flops, .doc = "a - b, elementwise"};
 
 /* ---- scale: multiply by the constant fattr[0] ---- */
 
@@ -154,13 +121,6 @@ static int scale_shape(Node *n)
 {
 	n->shape = n->in[0]->shape;
 	return 1;
-}
-
-static void scale_emit(Emit *e, Node *n)
-{
-	emit_line(e, "for (long i = 0; i < %s; i++)", emit_count(e, n, 1));
-	emit_line(e, "\t%s[i] = %s * %s[i];", emit_ref(e, n), emit_num(e, n->fattr[0]),
-		  emit_ref(e, n->in[0]));
 }
 
 static void scale_grad(Graph *g, Node *n, Node *dy)
@@ -171,14 +131,9 @@ static void scale_grad(Graph *g, Node *n, Node *dy)
 	grad_accumulate(g, n->in[0], d);
 }
 
-static const char *scale_torch(const Node *n, const char *const *in)
-{
-	return xasprintf("%.17g * %s", n->fattr[0], in[0]);
-}
-
 const OpDef op_scale = {
-	.name = "scale", .shape = scale_shape, .grad = scale_grad, .emit = scale_emit,
-	.flops = elementwise_flops, .torch = scale_torch, .doc = "k * a for the constant k = fattr[0]"};
+	.name = "scale", .shape = scale_shape, .grad = scale_grad,
+	.flops = elementwise_flops, .doc = "k * a for the constant k = fattr[0]"};
 
 /* ---- sum_batch: reduce a batched value over the batch ---- */
 
@@ -190,22 +145,6 @@ static int sum_batch_shape(Node *n)
 	return 1;
 }
 
-static void sum_batch_emit(Emit *e, Node *n)
-{
-	const char *y = emit_ref(e, n), *x = emit_ref(e, n->in[0]);
-	size_t k = shape_elems(n->shape);
-	/* threads take blocks of 64 columns; each column adds up its batch in order */
-	emit_raw(e, "#ifdef _OPENMP\n#pragma omp parallel for schedule(static) if (n * %zu >= 32768)\n#endif\n", k);
-	emit_line(e, "for (long j0 = 0; j0 < %zu; j0 += 64) {", k);
-	emit_line(e, "\tconst long j1 = j0 + 64 < %zu ? j0 + 64 : %zu;", k, k);
-	emit_line(e, "\tfor (long j = j0; j < j1; j++)");
-	emit_line(e, "\t\t%s[j] = 0;", y);
-	emit_line(e, "\tfor (long b = 0; b < n; b++)");
-	emit_line(e, "\t\tfor (long j = j0; j < j1; j++)");
-	emit_line(e, "\t\t\t%s[j] += %s[b * %zu + j];", y, x, k);
-	emit_line(e, "}");
-}
-
 const OpDef op_sum_batch = {
-	.name = "sum_batch", .shape = sum_batch_shape, .emit = sum_batch_emit,
+	.name = "sum_batch", .shape = sum_batch_shape,
 	.flops = elementwise_flops, .doc = "sum over the batch dimension"};

@@ -1,11 +1,9 @@
-/* op_dense.c - the fully connected layer and the products its gradient
+/* dense.c - the fully connected layer and the products its gradient
  * needs. Weights use PyTorch's layout: W is [out, in], y = x W^T + b.
  * After fusion (fuse.c) a product may finish its tiles with an epilogue:
  * dense with an activation (iattr[1] = activation + 1, fattr[0] its
  * slope), dense_dx with an activation's derivative read off its output
  * in[2] (same attributes). */
-#include <math.h>
-
 #include "ops.h"
 
 /* dense(x, units, bias = true): in[0] x [n, in], in[1] W [out, in],
@@ -48,17 +46,6 @@ static int dense_shape(Node *n)
 	return 1;
 }
 
-/* The epilogue argument of a product: NULL, or an activation (with y:
- * its derivative read off y) as a compound literal. */
-static const char *act_epilogue(Emit *e, const Node *n, const Node *y)
-{
-	if (!n->iattr[1])
-		return "NULL";
-	return xasprintf("&(const %s_epilogue){.act = %s, .slope = %s%s%s}", emit_prefix(e),
-			 act_code(e, (int)n->iattr[1] - 1), emit_num(e, n->fattr[0]), y ? ", .y = " : "",
-			 y ? emit_ref(e, y) : "");
-}
-
 /* "dense+relu" for a product with an activation's epilogue, "dense_dx*relu'"
  * for one with a derivative's. */
 static const char *epilogue_label(const Node *n)
@@ -66,16 +53,6 @@ static const char *epilogue_label(const Node *n)
 	if (!n->iattr[1])
 		return n->op->name;
 	return xasprintf(n->op == &op_dense ? "%s+%s" : "%s*%s'", n->op->name, act_name((int)n->iattr[1] - 1));
-}
-
-/* y = x W^T + b: A = x (rows of in), B(k, j) = W[j, k]. */
-static void dense_emit(Emit *e, Node *n)
-{
-	int out = n->in[1]->shape.dims[0], in = n->in[1]->shape.dims[1];
-	emit_line(e, "%s(n, %d, %d, %s, %d, 1, %s, 1, %d, %s, %s,", emit_helper(e, "gemm"), out, in,
-		  emit_ref(e, n->in[0]), in, emit_ref(e, n->in[1]), in,
-		  n->iattr[0] ? emit_ref(e, n->in[2]) : "NULL", emit_ref(e, n));
-	emit_line(e, "\t%s);", act_epilogue(e, n, NULL));
 }
 
 static void dense_grad(Graph *g, Node *n, Node *dy)
@@ -101,16 +78,9 @@ static double dense_flops(const Node *n)
 	return 2.0 * n->in[1]->shape.dims[0] * n->in[1]->shape.dims[1];
 }
 
-static const char *dense_torch(const Node *n, const char *const *in)
-{
-	const char *y = xasprintf("F.linear(%s, %s, %s)", in[0], in[1], n->iattr[0] ? in[2] : "None");
-	return n->iattr[1] ? act_torch_of((int)n->iattr[1] - 1, n->fattr[0], y) : y;
-}
-
 const OpDef op_dense = {
 	.name = "dense", .lower = dense_lower, .args = dense_args, .nargs = 3,
-	.shape = dense_shape, .grad = dense_grad, .emit = dense_emit, .flops = dense_flops,
-	.torch = dense_torch, .label = epilogue_label,
+	.shape = dense_shape, .grad = dense_grad, .flops = dense_flops, .label = epilogue_label,
 	.doc = "dense(units, bias = true): fully connected layer y = x W^T + b, W is [units, in]"};
 
 /* dense_dx(dy, W): dx [n, in] = dy [n, out] W [out, in]. */
@@ -118,15 +88,6 @@ static int dense_dx_shape(Node *n)
 {
 	n->shape = shape_vec(1, n->in[1]->shape.dims[1]);
 	return 1;
-}
-
-/* dx = dy W: A = dy (rows of out), B(k, j) = W[k, j]. */
-static void dense_dx_emit(Emit *e, Node *n)
-{
-	int out = n->in[1]->shape.dims[0], in = n->in[1]->shape.dims[1];
-	emit_line(e, "%s(n, %d, %d, %s, %d, 1, %s, %d, 1, NULL, %s,", emit_helper(e, "gemm"), in, out,
-		  emit_ref(e, n->in[0]), out, emit_ref(e, n->in[1]), in, emit_ref(e, n));
-	emit_line(e, "\t%s);", act_epilogue(e, n, n->iattr[1] ? n->in[2] : NULL));
 }
 
 /* dx = dy W is linear in dy and in W: with G the gradient of dx,
@@ -154,8 +115,8 @@ static double dense_dx_flops(const Node *n)
 }
 
 const OpDef op_dense_dx = {
-	.name = "dense_dx", .shape = dense_dx_shape, .grad = dense_dx_grad, .emit = dense_dx_emit,
-	.flops = dense_dx_flops, .label = epilogue_label,
+	.name = "dense_dx", .shape = dense_dx_shape, .grad = dense_dx_grad, .flops = dense_dx_flops,
+	.label = epilogue_label,
 	.doc = "input gradient of dense: dy W"};
 
 /* dense_dw(dy, x): dW [out, in] = dy^T [out, n] x [n, in], summed over the batch. */
@@ -166,16 +127,8 @@ static int dense_dw_shape(Node *n)
 	return 1;
 }
 
-/* dW = dy^T x over the batch: A(i, k) = dy[k, i], B(k, j) = x[k, j]. */
-static void dense_dw_emit(Emit *e, Node *n)
-{
-	int out = n->shape.dims[0], in = n->shape.dims[1];
-	emit_line(e, "%s(%d, %d, n, %s, 1, %d, %s, %d, 1, NULL, %s, NULL);", emit_helper(e, "gemm"), out, in,
-		  emit_ref(e, n->in[0]), out, emit_ref(e, n->in[1]), in, emit_ref(e, n));
-}
-
 static double dense_dw_flops(const Node *n) { return 2.0 * n->shape.dims[0] * n->shape.dims[1]; }
 
 const OpDef op_dense_dw = {
-	.name = "dense_dw", .shape = dense_dw_shape, .emit = dense_dw_emit, .flops = dense_dw_flops,
+	.name = "dense_dw", .shape = dense_dw_shape, .flops = dense_dw_flops,
 	.doc = "weight gradient of dense: dy^T x over the batch"};

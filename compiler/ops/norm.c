@@ -1,4 +1,4 @@
-/* op_norm.c - batch normalization, as torch.nn.BatchNorm1d/2d/3d with
+/* norm.c - batch normalization, as torch.nn.BatchNorm1d/2d/3d with
  * affine weights and tracked running statistics, and the buffer leaf that
  * reads persistent non-trainable state.
  *
@@ -16,16 +16,7 @@
  * the gradient function, whose state is const, leaves them as they are. */
 #include <string.h>
 
-#include "ops.h"
-
-/* Rows of bn_stats' value, each C wide. */
-enum { ST_MEAN, ST_INVSTD, ST_NEW_MEAN, ST_NEW_VAR, ST_ROWS };
-
-/* fattr of bn_stats and batchnorm. */
-enum { F_MOMENTUM, F_EPS };
-
-/* bn_reduce's iattr[0]: which per-channel sum. */
-enum { SUM_DY, SUM_DY_XHAT };
+#include "attrs.h"
 
 /* ---- buffer: a leaf reading a Buffer of the state ---- */
 
@@ -35,12 +26,6 @@ static int keep_shape(Node *n)
 	return 1;
 }
 
-static void emit_nothing(Emit *e, Node *n)
-{
-	(void)e;
-	(void)n;
-}
-
 static double no_flops(const Node *n)
 {
 	(void)n;
@@ -48,30 +33,12 @@ static double no_flops(const Node *n)
 }
 
 const OpDef op_buffer = {
-	.name = "buffer", .shape = keep_shape, .emit = emit_nothing, .flops = no_flops,
+	.name = "buffer", .shape = keep_shape, .flops = no_flops,
 	.doc = "persistent non-trainable state (running statistics), read-only to ops"};
 
-/* ---- shapes: channels and positions per channel ---- */
+/* ---- shapes: the channels of a value (its first dim) ---- */
 
 static int channels(const Node *x) { return x->shape.dims[0]; }
-
-static size_t positions(const Node *x) { return shape_elems(x->shape) / (size_t)channels(x); }
-
-/* Open `for (c) for (b) for (s)` over the elements of channel c of x, with
- * `i` the element's index; close with end_channel_loop. */
-static void begin_channel_loop(Emit *e, const Node *x)
-{
-	emit_line(e, "for (long b = 0; b < n; b++)");
-	emit_line(e, "\tfor (long s = 0; s < %zu; s++) {", positions(x));
-	emit_line(e, "\t\tconst long i = (b * %d + c) * %zu + s;", channels(x), positions(x));
-	emit_indent(e, 2);
-}
-
-static void end_channel_loop(Emit *e)
-{
-	emit_indent(e, -2);
-	emit_line(e, "\t}");
-}
 
 /* ---- batchnorm(x, momentum = 0.1, eps = 1e-5) ---- */
 
@@ -140,23 +107,6 @@ static int same_as_input(Node *n)
 	return 1;
 }
 
-/* y = x * a + (bias - mean * a) with a = invstd * weight, per channel. */
-static void batchnorm_emit(Emit *e, Node *n)
-{
-	const Node *x = n->in[0];
-	const char *r = emit_real(e), *st = emit_ref(e, n->in[1]);
-	int c = channels(x);
-	emit_line(e, "for (long c = 0; c < %d; c++) {", c);
-	emit_indent(e, 1);
-	emit_line(e, "const %s a = %s[%d + c] * %s[c];", r, st, ST_INVSTD * c, emit_ref(e, n->in[2]));
-	emit_line(e, "const %s k = %s[c] - %s[c] * a;", r, emit_ref(e, n->in[3]), st);
-	begin_channel_loop(e, x);
-	emit_line(e, "%s[i] = %s[i] * a + k;", emit_ref(e, n), emit_ref(e, x));
-	end_channel_loop(e);
-	emit_indent(e, -1);
-	emit_line(e, "}");
-}
-
 /* The standard backward through the batch statistics, with
  * xhat = (x - mean) * invstd and M = n * S values per channel:
  *   dbias = sum dy,  dweight = sum dy xhat,
@@ -182,16 +132,9 @@ static void batchnorm_grad(Graph *g, Node *n, Node *dy)
 
 static double batchnorm_flops(const Node *n) { return 2.0 * (double)shape_elems(n->shape); }
 
-static const char *batchnorm_torch(const Node *n, const char *const *in)
-{
-	return xasprintf("F.batch_norm(%s, %s[0], %s[1], %s, %s, training=training, momentum=%.17g, eps=%.17g)",
-			 in[0], in[1], in[1], in[2], in[3], n->fattr[F_MOMENTUM], n->fattr[F_EPS]);
-}
-
 const OpDef op_batchnorm = {
 	.name = "batchnorm", .lower = batchnorm_lower, .args = batchnorm_args, .nargs = 3,
-	.shape = same_as_input, .grad = batchnorm_grad, .emit = batchnorm_emit, .flops = batchnorm_flops,
-	.torch = batchnorm_torch,
+	.shape = same_as_input, .grad = batchnorm_grad, .flops = batchnorm_flops,
 	.doc = "batchnorm(momentum = 0.1, eps = 1e-5): batch normalization per channel (dim 1), as nn.BatchNorm1d/2d"};
 
 /* ---- bn_stats(x, running_mean, running_var): [4, C] ---- */
@@ -203,75 +146,10 @@ static int bn_stats_shape(Node *n)
 	return 1;
 }
 
-/* Batch statistics in double, as PyTorch accumulates them; the running
- * statistics blend in the unbiased variance (the biased one when a channel
- * has a single value, where the unbiased one does not exist). */
-static void bn_stats_batch(Emit *e, Node *n)
-{
-	const Node *x = n->in[0];
-	const char *r = emit_real(e), *st = emit_ref(e, n), *xr = emit_ref(e, x);
-	const char *rm = emit_ref(e, n->in[1]), *rv = emit_ref(e, n->in[2]);
-	int c = channels(x);
-	double m = n->fattr[F_MOMENTUM];
-	emit_line(e, "const double count = (double)n * %zu;", positions(x));
-	emit_line(e, "for (long c = 0; c < %d; c++) {", c);
-	emit_indent(e, 1);
-	emit_line(e, "double sum = 0, sq = 0;");
-	begin_channel_loop(e, x);
-	emit_line(e, "sum += %s[i];", xr);
-	end_channel_loop(e);
-	emit_line(e, "const double mean = sum / count;");
-	begin_channel_loop(e, x);
-	emit_line(e, "const double d = %s[i] - mean;", xr);
-	emit_line(e, "sq += d * d;");
-	end_channel_loop(e);
-	emit_line(e, "const double unbiased = count > 1 ? sq / (count - 1) : sq;");
-	emit_line(e, "%s[%d + c] = (%s)mean;", st, ST_MEAN * c, r);
-	emit_line(e, "%s[%d + c] = (%s)(1 / sqrt(sq / count + %.17g));", st, ST_INVSTD * c, r, n->fattr[F_EPS]);
-	emit_line(e, "%s[%d + c] = (%s)(%.17g * mean + %.17g * %s[c]);", st, ST_NEW_MEAN * c, r, m, 1 - m, rm);
-	emit_line(e, "%s[%d + c] = (%s)(%.17g * unbiased + %.17g * %s[c]);", st, ST_NEW_VAR * c, r, m, 1 - m, rv);
-	emit_indent(e, -1);
-	emit_line(e, "}");
-}
-
-static void bn_stats_running(Emit *e, Node *n)
-{
-	const char *r = emit_real(e), *st = emit_ref(e, n);
-	const char *rm = emit_ref(e, n->in[1]), *rv = emit_ref(e, n->in[2]);
-	int c = channels(n->in[0]);
-	emit_line(e, "for (long c = 0; c < %d; c++) {", c);
-	emit_line(e, "\t%s[%d + c] = %s[%d + c] = %s[c];", st, ST_MEAN * c, st, ST_NEW_MEAN * c, rm);
-	emit_line(e, "\t%s[%d + c] = (%s)(1 / sqrt((double)%s[c] + %.17g));", st, ST_INVSTD * c, r, rv,
-		  n->fattr[F_EPS]);
-	emit_line(e, "\t%s[%d + c] = %s[c];", st, ST_NEW_VAR * c, rv);
-	emit_line(e, "}");
-}
-
-static void bn_stats_emit(Emit *e, Node *n)
-{
-	emit_line(e, "{");
-	emit_indent(e, 1);
-	if (emit_training(e))
-		bn_stats_batch(e, n);
-	else
-		bn_stats_running(e, n);
-	emit_indent(e, -1);
-	emit_line(e, "}");
-}
-
 static double bn_stats_flops(const Node *n) { return 4.0 * (double)shape_elems(n->in[0]->shape); }
 
-/* F.batch_norm reads the running statistics, and in training updates them
- * in place, so in PyTorch the statistics are the buffers themselves. */
-static const char *bn_stats_torch(const Node *n, const char *const *in)
-{
-	(void)n;
-	return xasprintf("(%s, %s)", in[1], in[2]);
-}
-
 const OpDef op_bn_stats = {
-	.name = "bn_stats", .shape = bn_stats_shape, .emit = bn_stats_emit, .flops = bn_stats_flops,
-	.torch = bn_stats_torch,
+	.name = "bn_stats", .shape = bn_stats_shape, .flops = bn_stats_flops,
 	.doc = "batchnorm's statistics [mean, invstd, new running mean, new running var] per channel"};
 
 /* ---- bn_reduce(x, stats, dy): [C], sum of dy or of dy * xhat per channel ---- */
@@ -282,60 +160,16 @@ static int bn_reduce_shape(Node *n)
 	return 1;
 }
 
-static void bn_reduce_emit(Emit *e, Node *n)
-{
-	const Node *x = n->in[0];
-	const char *st = emit_ref(e, n->in[1]), *dy = emit_ref(e, n->in[2]);
-	int c = channels(x);
-	emit_line(e, "for (long c = 0; c < %d; c++) {", c);
-	emit_indent(e, 1);
-	emit_line(e, "double acc = 0;");
-	begin_channel_loop(e, x);
-	if (n->iattr[0] == SUM_DY)
-		emit_line(e, "acc += %s[i];", dy);
-	else
-		emit_line(e, "acc += (double)%s[i] * (%s[i] - %s[c]) * %s[%d + c];", dy, emit_ref(e, x), st, st,
-			  ST_INVSTD * c);
-	end_channel_loop(e);
-	emit_line(e, "%s[c] = (%s)acc;", emit_ref(e, n), emit_real(e));
-	emit_indent(e, -1);
-	emit_line(e, "}");
-}
-
 static double bn_reduce_flops(const Node *n) { return 3.0 * (double)shape_elems(n->in[0]->shape); }
 
 const OpDef op_bn_reduce = {
-	.name = "bn_reduce", .shape = bn_reduce_shape, .emit = bn_reduce_emit, .flops = bn_reduce_flops,
+	.name = "bn_reduce", .shape = bn_reduce_shape, .flops = bn_reduce_flops,
 	.doc = "per-channel sum of dy (iattr[0] 0) or of dy * xhat (1): batchnorm's bias and weight gradients"};
 
 /* ---- bn_dx(x, stats, weight, dy, sum dy, sum dy xhat): shape of x ---- */
 
-static void bn_dx_emit(Emit *e, Node *n)
-{
-	const Node *x = n->in[0];
-	const char *r = emit_real(e), *st = emit_ref(e, n->in[1]);
-	int c = channels(x);
-	emit_line(e, "{");
-	emit_indent(e, 1);
-	emit_line(e, "const double inv_count = 1 / ((double)n * %zu);", positions(x));
-	emit_line(e, "for (long c = 0; c < %d; c++) {", c);
-	emit_indent(e, 1);
-	emit_line(e, "const %s mean = %s[c], invstd = %s[%d + c], k = %s[c] * invstd;", r, st, st, ST_INVSTD * c,
-		  emit_ref(e, n->in[2]));
-	emit_line(e, "const %s mean_dy = (%s)(%s[c] * inv_count), mean_dy_xn = (%s)(%s[c] * inv_count);", r, r,
-		  emit_ref(e, n->in[4]), r, emit_ref(e, n->in[5]));
-	begin_channel_loop(e, x);
-	emit_line(e, "const %s xn = (%s[i] - mean) * invstd;", r, emit_ref(e, x));
-	emit_line(e, "%s[i] = k * (%s[i] - mean_dy - xn * mean_dy_xn);", emit_ref(e, n), emit_ref(e, n->in[3]));
-	end_channel_loop(e);
-	emit_indent(e, -1);
-	emit_line(e, "}");
-	emit_indent(e, -1);
-	emit_line(e, "}");
-}
-
 static double bn_dx_flops(const Node *n) { return 6.0 * (double)shape_elems(n->shape); }
 
 const OpDef op_bn_dx = {
-	.name = "bn_dx", .shape = same_as_input, .emit = bn_dx_emit, .flops = bn_dx_flops,
+	.name = "bn_dx", .shape = same_as_input, .flops = bn_dx_flops,
 	.doc = "input gradient of batchnorm through the batch statistics"};

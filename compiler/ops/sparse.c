@@ -1,15 +1,11 @@
-/* op_sparse.c - sparsity penalties, top-k selection and concatenation:
+/* sparse.c - sparsity penalties, top-k selection and concatenation:
  * l1 (activity penalty), kl_sparsity (target mean activation), topk (keep
  * the k largest units of each sample) and concat (join per-sample values
  * along their first dimension, for conditioning on a label), with the
  * internal ops of their gradients. */
 #include <string.h>
 
-#include "ops.h"
-
-/* kl_sparsity clamps the mean activation into [KL_CLAMP, 1 - KL_CLAMP] so
- * that both logs stay finite when a unit is always off or always on. */
-#define KL_CLAMP 1e-6
+#include "attrs.h"
 
 static double no_flops(const Node *n)
 {
@@ -57,22 +53,6 @@ static int l1_shape(Node *n)
 	return 1;
 }
 
-static void l1_emit(Emit *e, Node *n)
-{
-	const char *cnt = emit_count(e, n->in[0], 1);
-	emit_line(e, "{");
-	emit_indent(e, 1);
-	emit_line(e, "double acc = 0;");
-	emit_line(e, "for (long i = 0; i < %s; i++)", cnt);
-	emit_line(e, "\tacc += fabs((double)%s[i]);", emit_ref(e, n->in[0]));
-	if (n->iattr[0])
-		emit_line(e, "%s[0] = (%s)(acc / (double)(%s));", emit_ref(e, n), emit_real(e), cnt);
-	else
-		emit_line(e, "%s[0] = (%s)acc;", emit_ref(e, n), emit_real(e));
-	emit_indent(e, -1);
-	emit_line(e, "}");
-}
-
 static void l1_grad(Graph *g, Node *n, Node *dy)
 {
 	Node *d = graph_add2(g, &op_l1_grad, n->loc, n->in[0], dy);
@@ -81,16 +61,11 @@ static void l1_grad(Graph *g, Node *n, Node *dy)
 	grad_accumulate(g, n->in[0], d);
 }
 
-static const char *l1_torch(const Node *n, const char *const *in)
-{
-	return xasprintf("torch.abs(%s).%s()", in[0], n->iattr[0] ? "mean" : "sum");
-}
-
 static double l1_flops(const Node *n) { return 2.0 * (double)shape_elems(n->in[0]->shape); }
 
 const OpDef op_l1 = {
 	.name = "l1", .lower = l1_lower, .args = l1_args, .nargs = 2, .shape = l1_shape,
-	.grad = l1_grad, .emit = l1_emit, .flops = l1_flops, .torch = l1_torch,
+	.grad = l1_grad, .flops = l1_flops,
 	.doc = "l1(z, reduction = \"sum\"): sum (or mean) of |z| over the batch, an activity penalty"};
 
 /* l1_grad(z, dy) = dy sign(z) (/ count for the mean); 0 at z = 0, as torch.abs. */
@@ -100,23 +75,8 @@ static int l1_grad_shape(Node *n)
 	return 1;
 }
 
-static void l1_grad_emit(Emit *e, Node *n)
-{
-	const char *r = emit_real(e), *cnt = emit_count(e, n, 1), *z = emit_ref(e, n->in[0]);
-	emit_line(e, "{");
-	emit_indent(e, 1);
-	if (n->iattr[0])
-		emit_line(e, "const %s k = (%s)(%s[0] / (double)(%s));", r, r, emit_ref(e, n->in[1]), cnt);
-	else
-		emit_line(e, "const %s k = %s[0];", r, emit_ref(e, n->in[1]));
-	emit_line(e, "for (long i = 0; i < %s; i++)", cnt);
-	emit_line(e, "\t%s[i] = %s[i] > 0 ? k : %s[i] < 0 ? -k : 0;", emit_ref(e, n), z, z);
-	emit_indent(e, -1);
-	emit_line(e, "}");
-}
-
 const OpDef op_l1_grad = {
-	.name = "l1_grad", .shape = l1_grad_shape, .emit = l1_grad_emit, .flops = l1_flops,
+	.name = "l1_grad", .shape = l1_grad_shape, .flops = l1_flops,
 	.doc = "gradient of l1: dy sign(z)"};
 
 /* ---- kl_sparsity(z, rho): KL divergence of each unit's mean activation ----
@@ -154,36 +114,6 @@ static int kl_shape(Node *n)
 	return 1;
 }
 
-/* Open a loop over the units of z that leaves `s`, the unit's clamped mean
- * over the batch, in a double; the caller closes it. */
-static void emit_unit_mean(Emit *e, const Node *z)
-{
-	size_t units = shape_elems(z->shape);
-	emit_line(e, "for (long j = 0; j < %zu; j++) {", units);
-	emit_indent(e, 1);
-	emit_line(e, "double s = 0;");
-	emit_line(e, "for (long b = 0; b < n; b++)");
-	emit_line(e, "\ts += %s[b * %zu + j];", emit_ref(e, z), units);
-	emit_line(e, "s /= n; /* the mean activation of unit j */");
-}
-
-static void kl_emit(Emit *e, Node *n)
-{
-	const char *rho = xasprintf("%.17g", n->fattr[0]);
-	emit_line(e, "{");
-	emit_indent(e, 1);
-	emit_line(e, "const double rho = %s, lo = %g, hi = 1 - %g;", rho, KL_CLAMP, KL_CLAMP);
-	emit_line(e, "double acc = 0;");
-	emit_unit_mean(e, n->in[0]);
-	emit_line(e, "s = s < lo ? lo : s > hi ? hi : s;");
-	emit_line(e, "acc += rho * log(rho / s) + (1 - rho) * log((1 - rho) / (1 - s));");
-	emit_indent(e, -1);
-	emit_line(e, "}");
-	emit_line(e, "%s[0] = (%s)acc;", emit_ref(e, n), emit_real(e));
-	emit_indent(e, -1);
-	emit_line(e, "}");
-}
-
 static void kl_grad(Graph *g, Node *n, Node *dy)
 {
 	Node *d = graph_add2(g, &op_kl_sparsity_grad, n->loc, n->in[0], dy);
@@ -192,19 +122,11 @@ static void kl_grad(Graph *g, Node *n, Node *dy)
 	grad_accumulate(g, n->in[0], d);
 }
 
-static const char *kl_torch(const Node *n, const char *const *in)
-{
-	double rho = n->fattr[0];
-	return xasprintf("(lambda r: (%.17g * torch.log(%.17g / r) + %.17g * torch.log(%.17g / (1 - r))).sum())"
-			 "(%s.mean(0).clamp(%g, 1 - %g))",
-			 rho, rho, 1 - rho, 1 - rho, in[0], KL_CLAMP, KL_CLAMP);
-}
-
 static double kl_flops(const Node *n) { return 2.0 * (double)shape_elems(n->in[0]->shape); }
 
 const OpDef op_kl_sparsity = {
 	.name = "kl_sparsity", .lower = kl_lower, .args = kl_args, .nargs = 2, .shape = kl_shape,
-	.grad = kl_grad, .emit = kl_emit, .flops = kl_flops, .torch = kl_torch,
+	.grad = kl_grad, .flops = kl_flops,
 	.doc = "kl_sparsity(z, rho): sum over units of KL(rho || mean activation over the batch), z in (0, 1)"};
 
 /* kl_sparsity_grad(z, dy): every sample of unit j gets
@@ -216,26 +138,8 @@ static int kl_grad_shape(Node *n)
 	return 1;
 }
 
-static void kl_grad_emit(Emit *e, Node *n)
-{
-	const char *r = emit_real(e);
-	size_t units = shape_elems(n->shape);
-	emit_line(e, "{");
-	emit_indent(e, 1);
-	emit_line(e, "const double rho = %.17g, lo = %g, hi = 1 - %g, k = %s[0] / (double)n;", n->fattr[0],
-		  KL_CLAMP, KL_CLAMP, emit_ref(e, n->in[1]));
-	emit_unit_mean(e, n->in[0]);
-	emit_line(e, "const %s d = (%s)(s < lo || s > hi ? 0 : k * ((1 - rho) / (1 - s) - rho / s));", r, r);
-	emit_line(e, "for (long b = 0; b < n; b++)");
-	emit_line(e, "\t%s[b * %zu + j] = d;", emit_ref(e, n), units);
-	emit_indent(e, -1);
-	emit_line(e, "}");
-	emit_indent(e, -1);
-	emit_line(e, "}");
-}
-
 const OpDef op_kl_sparsity_grad = {
-	.name = "kl_sparsity_grad", .shape = kl_grad_shape, .emit = kl_grad_emit, .flops = kl_flops,
+	.name = "kl_sparsity_grad", .shape = kl_grad_shape, .flops = kl_flops,
 	.doc = "gradient of kl_sparsity with respect to its input"};
 
 /* ---- topk(z, k): keep the k largest units of each sample ----
@@ -277,48 +181,12 @@ static int topk_shape(Node *n)
 	return 1;
 }
 
-/* Loop over the samples b and units i of n's input z (both topk and
- * topk_grad read z first) with `keep` set for the units topk keeps, and
- * run `body`, a statement of b, i, row (the sample) and keep. */
-static void emit_topk_loop(Emit *e, const Node *n, const char *body)
-{
-	const Node *z = n->in[0];
-	long units = z->shape.dims[0];
-	emit_line(e, "for (long b = 0; b < n; b++) {");
-	emit_indent(e, 1);
-	emit_line(e, "const %s *row = %s + b * %ld;", emit_real(e), emit_ref(e, z), units);
-	emit_line(e, "for (long i = 0; i < %ld; i++) {", units);
-	emit_indent(e, 1);
-	emit_line(e, "long before = 0; /* units that rank before unit i */");
-	emit_line(e, "for (long j = 0; j < %ld; j++)", units);
-	emit_line(e, "\tbefore += row[j] > row[i] || (row[j] == row[i] && j < i);");
-	emit_line(e, "const int keep = before < %ld;", n->iattr[0]);
-	emit_line(e, "%s", body);
-	emit_indent(e, -1);
-	emit_line(e, "}");
-	emit_indent(e, -1);
-	emit_line(e, "}");
-}
-
-static void topk_emit(Emit *e, Node *n)
-{
-	emit_topk_loop(e, n,
-		       xasprintf("%s[b * %d + i] = keep ? row[i] : 0;", emit_ref(e, n), n->shape.dims[0]));
-}
-
 static void topk_grad(Graph *g, Node *n, Node *dy)
 {
 	Node *d = graph_add2(g, &op_topk_grad, n->loc, n->in[0], dy);
 	d->iattr[0] = n->iattr[0];
 	op_topk_grad.shape(d);
 	grad_accumulate(g, n->in[0], d);
-}
-
-static const char *topk_torch(const Node *n, const char *const *in)
-{
-	return xasprintf("torch.zeros_like(%s).scatter(1, torch.topk(%s, %ld, dim=1).indices, "
-			 "torch.topk(%s, %ld, dim=1).values)",
-			 in[0], in[0], n->iattr[0], in[0], n->iattr[0]);
 }
 
 /* A comparison for every pair of units. */
@@ -330,7 +198,7 @@ static double topk_flops(const Node *n)
 
 const OpDef op_topk = {
 	.name = "topk", .lower = topk_lower, .args = topk_args, .nargs = 2, .shape = topk_shape,
-	.grad = topk_grad, .emit = topk_emit, .flops = topk_flops, .torch = topk_torch,
+	.grad = topk_grad, .flops = topk_flops,
 	.doc = "topk(k): per sample keep the k largest units (ties: lower index), zero the others"};
 
 /* topk_grad(z, dy): dy where topk(z) keeps the unit, else 0; the mask is
@@ -341,16 +209,8 @@ static int topk_grad_shape(Node *n)
 	return 1;
 }
 
-static void topk_grad_emit(Emit *e, Node *n)
-{
-	int units = n->shape.dims[0];
-	emit_topk_loop(e, n,
-		       xasprintf("%s[b * %d + i] = keep ? %s[b * %d + i] : 0;", emit_ref(e, n), units,
-				 emit_ref(e, n->in[1]), units));
-}
-
 const OpDef op_topk_grad = {
-	.name = "topk_grad", .shape = topk_grad_shape, .emit = topk_grad_emit, .flops = topk_flops,
+	.name = "topk_grad", .shape = topk_grad_shape, .flops = topk_flops,
 	.doc = "gradient of topk: dy through the kept units only"};
 
 /* ---- concat(a, b, ...): join per-sample values along their first dim ----
@@ -404,19 +264,6 @@ static int concat_shape(Node *n)
 	return 1;
 }
 
-static void concat_emit(Emit *e, Node *n)
-{
-	size_t total = shape_elems(n->shape), at = 0;
-	emit_line(e, "for (long b = 0; b < n; b++) {");
-	for (int i = 0; i < n->nin; i++) {
-		size_t k = shape_elems(n->in[i]->shape);
-		emit_line(e, "\tmemcpy(%s + b * %zu + %zu, %s + b * %zu, sizeof(%s) * %zu);", emit_ref(e, n), total,
-			  at, emit_ref(e, n->in[i]), k, emit_real(e), k);
-		at += k;
-	}
-	emit_line(e, "}");
-}
-
 /* Operand i's gradient is its slice of dy. */
 static void concat_grad(Graph *g, Node *n, Node *dy)
 {
@@ -434,20 +281,9 @@ static void concat_grad(Graph *g, Node *n, Node *dy)
 	}
 }
 
-static const char *concat_torch(const Node *n, const char *const *in)
-{
-	Buf b = {0};
-	buf_puts(&b, "torch.cat([");
-	for (int i = 0; i < n->nin; i++)
-		buf_printf(&b, "%s%s", i ? ", " : "", in[i]);
-	buf_puts(&b, "], dim=1)");
-	return b.data;
-}
-
 const OpDef op_concat = {
 	.name = "concat", .lower = concat_lower, .args = concat_args, .nargs = MAX_IN,
-	.shape = concat_shape, .grad = concat_grad, .emit = concat_emit, .flops = no_flops,
-	.torch = concat_torch,
+	.shape = concat_shape, .grad = concat_grad, .flops = no_flops,
 	.doc = "concat(a, b, ...): join up to 6 flat values, or images of one size along channels"};
 
 /* concat_slice(dy): entries iattr[0] .. iattr[0] + iattr[1] - 1 of each
@@ -459,15 +295,6 @@ static int concat_slice_shape(Node *n)
 	return 1;
 }
 
-static void concat_slice_emit(Emit *e, Node *n)
-{
-	size_t k = shape_elems(n->shape), total = shape_elems(n->in[0]->shape);
-	size_t at = (size_t)n->iattr[0] * (k / (size_t)n->iattr[1]);
-	emit_line(e, "for (long b = 0; b < n; b++)");
-	emit_line(e, "\tmemcpy(%s + b * %zu, %s + b * %zu + %zu, sizeof(%s) * %zu);", emit_ref(e, n), k,
-		  emit_ref(e, n->in[0]), total, at, emit_real(e), k);
-}
-
 const OpDef op_concat_slice = {
-	.name = "concat_slice", .shape = concat_slice_shape, .emit = concat_slice_emit, .flops = no_flops,
+	.name = "concat_slice", .shape = concat_slice_shape, .flops = no_flops,
 	.doc = "gradient of concat: one operand's slice of dy"};

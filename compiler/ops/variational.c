@@ -1,57 +1,21 @@
-/* op_variational.c - the stochastic ops: the reparameterised Gaussian
+/* variational.c - the stochastic ops: the reparameterised Gaussian
  * latent of a VAE and its KL term, input noise for denoising (additive
  * Gaussian noise, masking noise), dropout, and clamp.
  *
- * Randomness. A stochastic op draws element i of its values from the
- * counter-based stream emit_noise_key(e, n) (a hash of the state's noise
- * key, the step and the node), only in the train step and the gradient and
- * only while the C variable `stochastic` is set; otherwise, and in every
- * evaluation function, it is deterministic (the mean of the latent, the
- * input unchanged). A stream depends on nothing but its key and the
- * element index, so a backward op draws the very same numbers again from
- * the forward node's key instead of keeping them in the work arena: each
- * backward op below takes the forward node as an input for that purpose
- * and never reads its values. */
+ * Randomness. A stochastic op draws element i of its values from a
+ * counter-based stream (a hash of the state's noise key, the step and the
+ * node: emit_noise_key in the C backend), only in the train step and the
+ * gradient and only while the C variable `stochastic` is set; otherwise,
+ * and in every evaluation function, it is deterministic (the mean of the
+ * latent, the input unchanged). A stream depends on nothing but its key
+ * and the element index, so a backward op draws the very same numbers
+ * again from the forward node's key instead of keeping them in the work
+ * arena: each backward op below takes the forward node as an input for
+ * that purpose and never reads its values. */
 #include <math.h>
 #include <string.h>
 
-#include "ops.h"
-
-/* ---- shared emission pieces ---- */
-
-/* exp spelled for the model's real type. */
-static const char *exp_fn(Emit *e) { return strcmp(emit_real(e), "float") ? "exp" : "expf"; }
-
-/* Open `{ const uint64_t key = ...;` with the stream of node `src`. */
-static void open_stream(Emit *e, const Node *src)
-{
-	emit_line(e, "{");
-	emit_indent(e, 1);
-	emit_line(e, "const uint64_t key = %s;", emit_noise_key(e, src));
-}
-
-static void close_block(Emit *e)
-{
-	emit_indent(e, -1);
-	emit_line(e, "}");
-}
-
-/* Start a loop over every element of n (batch included) as `i`, each
- * element computed on its own (the noise is counter-based): with OpenMP,
- * threads share out large ones. */
-static void open_loop(Emit *e, const Node *n)
-{
-	emit_raw(e, "#ifdef _OPENMP\n#pragma omp parallel for schedule(static) if (%s >= 32768)\n#endif\n",
-		 emit_count(e, n, 1));
-	emit_line(e, "for (long i = 0; i < %s; i++)", emit_count(e, n, 1));
-}
-
-/* y = x, element by element: the evaluation form of the noise ops. */
-static void emit_copy(Emit *e, Node *n)
-{
-	open_loop(e, n);
-	emit_line(e, "\t%s[i] = %s[i];", emit_ref(e, n), emit_ref(e, n->in[0]));
-}
+#include "attrs.h"
 
 static int same_as_input(Node *n)
 {
@@ -98,36 +62,6 @@ static Node *gaussian_lower(Lower *L, const Expr *call)
 	return gaussian_shape(n) ? n : NULL;
 }
 
-/* Element i of the latent z of gaussian node n. */
-static const char *gaussian_element(Emit *e, const Node *n)
-{
-	return xasprintf("%s[i] = %s[i] + (stochastic ? %s(%s * %s[i]) * (%s)%s(key, (uint64_t)i) : 0);",
-			 emit_ref(e, n), emit_ref(e, n->in[0]), exp_fn(e), emit_num(e, 0.5), emit_ref(e, n->in[1]),
-			 emit_real(e), emit_helper(e, "normal"));
-}
-
-static void kl_body(Emit *e, const Node *kl, const char *also);
-
-/* z = mu + exp(logvar / 2) eps with eps ~ N(0, 1) while stochastic; z = mu
- * otherwise, so encode returns the mean. With a kl_normal of the same mu
- * and logvar as partner (fuse.c), one pass computes both. */
-static void gaussian_emit(Emit *e, Node *n)
-{
-	if (!emit_training(e)) {
-		emit_copy(e, n);
-		return;
-	}
-	const Node *kl = emit_partner(e, n);
-	open_stream(e, n);
-	if (kl) {
-		kl_body(e, kl, gaussian_element(e, n));
-	} else {
-		open_loop(e, n);
-		emit_line(e, "\t%s", gaussian_element(e, n));
-	}
-	close_block(e);
-}
-
 /* dz/dmu = 1; dz/dlogvar = exp(logvar / 2) eps / 2, with the eps drawn. */
 static void gaussian_grad(Graph *g, Node *n, Node *dy)
 {
@@ -139,42 +73,23 @@ static void gaussian_grad(Graph *g, Node *n, Node *dy)
 	}
 }
 
-static const char *gaussian_torch(const Node *n, const char *const *in)
-{
-	(void)n;
-	return xasprintf("(%s + torch.exp(0.5 * %s) * torch.randn_like(%s) if noise else %s)", in[0], in[1], in[0],
-			 in[0]);
-}
-
 static double gaussian_flops(const Node *n) { return 4.0 * (double)shape_elems(n->shape); }
 
 const OpDef op_gaussian = {
 	.name = "gaussian", .lower = gaussian_lower, .args = gaussian_args, .nargs = 2,
-	.shape = gaussian_shape, .grad = gaussian_grad, .emit = gaussian_emit, .flops = gaussian_flops,
-	.torch = gaussian_torch,
+	.shape = gaussian_shape, .grad = gaussian_grad, .flops = gaussian_flops,
 	.doc = "gaussian(mu, logvar): sample mu + exp(logvar / 2) * eps, eps ~ N(0, 1) in training; mu otherwise"};
 
 /* gaussian_dlogvar(logvar, dy, z): dy exp(logvar / 2) eps / 2, where eps is
  * drawn again from the stream of the forward node z (its values unread). */
-static void gaussian_dlogvar_emit(Emit *e, Node *n)
-{
-	const char *d = emit_ref(e, n), *lv = emit_ref(e, n->in[0]), *dy = emit_ref(e, n->in[1]);
-	open_stream(e, n->in[2]);
-	open_loop(e, n);
-	emit_line(e, "\t%s[i] = stochastic ? %s * %s[i] * %s(%s * %s[i]) * (%s)%s(key, (uint64_t)i) : 0;", d,
-		  emit_num(e, 0.5), dy, exp_fn(e), emit_num(e, 0.5), lv, emit_real(e), emit_helper(e, "normal"));
-	close_block(e);
-}
-
 const OpDef op_gaussian_dlogvar = {
-	.name = "gaussian_dlogvar", .shape = same_as_input, .emit = gaussian_dlogvar_emit,
-	.flops = gaussian_flops, .doc = "gradient of gaussian with respect to logvar, eps drawn again"};
+	.name = "gaussian_dlogvar", .shape = same_as_input, .flops = gaussian_flops,
+	.doc = "gradient of gaussian with respect to logvar, eps drawn again"};
 
 /* ---- kl_normal(mu, logvar, reduction = "sum") ---- */
 
 /* KL(N(mu, exp(logvar)) || N(0, 1)) = -1/2 sum (1 + logvar - mu^2 - exp(logvar)),
- * reduced over every element (iattr[0]). */
-enum { KL_SUM, KL_MEAN, KL_BATCHMEAN };
+ * reduced over every element (iattr[0], KL_*). */
 static const char *const kl_reduction[] = {"sum", "mean", "batchmean"};
 
 static const ArgSpec kl_args[] = {
@@ -209,44 +124,6 @@ static Node *kl_lower(Lower *L, const Expr *call)
 	return kl_shape(n) ? n : NULL;
 }
 
-/* The divisor of the reduction as a C expression (double); NULL for the sum. */
-static const char *kl_divisor(Emit *e, const Node *n)
-{
-	switch (n->iattr[0]) {
-	case KL_MEAN:
-		return xasprintf("(double)(%s)", emit_count(e, n->in[0], 1));
-	case KL_BATCHMEAN:
-		return "(double)n";
-	default:
-		return NULL;
-	}
-}
-
-/* The KL sum of node kl, with the statement `also` for element i (or
- * NULL) in the same loop. */
-static void kl_body(Emit *e, const Node *kl, const char *also)
-{
-	const char *mu = emit_ref(e, kl->in[0]), *lv = emit_ref(e, kl->in[1]);
-	const char *term = xasprintf("sum += 1 + (double)%s[i] - (double)%s[i] * %s[i] - exp((double)%s[i]);", lv,
-				     mu, mu, lv);
-	emit_sum_begin(e, emit_count(e, kl->in[0], 1), also ? xasprintf("%s\n%s", also, term) : term, NULL);
-	const char *div = kl_divisor(e, kl);
-	emit_line(e, "%s[0] = (%s)(-0.5 * acc%s%s);", emit_ref(e, kl), emit_real(e), div ? " / " : "", div ? div : "");
-	emit_sum_end(e);
-}
-
-static void kl_emit(Emit *e, Node *n)
-{
-	const Node *z = emit_partner(e, n);
-	if (!z) {
-		kl_body(e, n, NULL);
-		return;
-	}
-	open_stream(e, z);
-	kl_body(e, n, gaussian_element(e, z));
-	close_block(e);
-}
-
 /* dKL/dmu = k mu, dKL/dlogvar = k (exp(logvar) - 1) / 2, k = dy / divisor. */
 static void kl_grad(Graph *g, Node *n, Node *dy)
 {
@@ -261,24 +138,11 @@ static void kl_grad(Graph *g, Node *n, Node *dy)
 	}
 }
 
-static const char *kl_torch(const Node *n, const char *const *in)
-{
-	const char *sum = xasprintf("torch.sum(1 + %s - %s.pow(2) - torch.exp(%s))", in[1], in[0], in[1]);
-	switch (n->iattr[0]) {
-	case KL_MEAN:
-		return xasprintf("-0.5 * %s / %s.numel()", sum, in[0]);
-	case KL_BATCHMEAN:
-		return xasprintf("-0.5 * %s / %s.shape[0]", sum, in[0]);
-	default:
-		return xasprintf("-0.5 * %s", sum);
-	}
-}
-
 static double kl_flops(const Node *n) { return 5.0 * (double)shape_elems(n->in[0]->shape); }
 
 const OpDef op_kl_normal = {
 	.name = "kl_normal", .lower = kl_lower, .args = kl_args, .nargs = 3, .shape = kl_shape,
-	.grad = kl_grad, .emit = kl_emit, .flops = kl_flops, .torch = kl_torch,
+	.grad = kl_grad, .flops = kl_flops,
 	.doc = "kl_normal(mu, logvar, reduction = \"sum\"): KL(N(mu, exp(logvar)) || N(0, I)); sum, mean or batchmean"};
 
 /* kl_normal_grad(mu, logvar, dy): the gradient with respect to mu
@@ -289,26 +153,8 @@ static int kl_grad_shape(Node *n)
 	return 1;
 }
 
-static void kl_grad_emit(Emit *e, Node *n)
-{
-	const char *d = emit_ref(e, n), *x = emit_ref(e, n->in[n->iattr[1]]), *r = emit_real(e);
-	emit_line(e, "{");
-	emit_indent(e, 1);
-	const char *div = kl_divisor(e, n);
-	if (div)
-		emit_line(e, "const %s k = (%s)(%s[0] / %s);", r, r, emit_ref(e, n->in[2]), div);
-	else
-		emit_line(e, "const %s k = %s[0];", r, emit_ref(e, n->in[2]));
-	open_loop(e, n);
-	if (n->iattr[1] == 0)
-		emit_line(e, "\t%s[i] = k * %s[i];", d, x);
-	else
-		emit_line(e, "\t%s[i] = k * %s * (%s(%s[i]) - 1);", d, emit_num(e, 0.5), exp_fn(e), x);
-	close_block(e);
-}
-
 const OpDef op_kl_normal_grad = {
-	.name = "kl_normal_grad", .shape = kl_grad_shape, .emit = kl_grad_emit, .flops = kl_flops,
+	.name = "kl_normal_grad", .shape = kl_grad_shape, .flops = kl_flops,
 	.doc = "gradient of kl_normal with respect to mu or logvar"};
 
 /* ---- gaussian_noise(x, std): x + std eps in training ---- */
@@ -333,31 +179,12 @@ static Node *gaussian_noise_lower(Lower *L, const Expr *call)
 	return same_as_input(n) ? n : NULL;
 }
 
-static void gaussian_noise_emit(Emit *e, Node *n)
-{
-	if (!emit_training(e)) {
-		emit_copy(e, n);
-		return;
-	}
-	open_stream(e, n);
-	open_loop(e, n);
-	emit_line(e, "\t%s[i] = %s[i] + (stochastic ? (%s)(%s * %s(key, (uint64_t)i)) : 0);", emit_ref(e, n),
-		  emit_ref(e, n->in[0]), emit_real(e), emit_num(e, n->fattr[0]), emit_helper(e, "normal"));
-	close_block(e);
-}
-
 /* The noise is added: the gradient passes unchanged. */
 static void pass_grad(Graph *g, Node *n, Node *dy) { grad_accumulate(g, n->in[0], dy); }
 
-static const char *gaussian_noise_torch(const Node *n, const char *const *in)
-{
-	return xasprintf("(%s + %.17g * torch.randn_like(%s) if noise else %s)", in[0], n->fattr[0], in[0], in[0]);
-}
-
 const OpDef op_gaussian_noise = {
 	.name = "gaussian_noise", .lower = gaussian_noise_lower, .args = gaussian_noise_args, .nargs = 2,
-	.shape = same_as_input, .grad = pass_grad, .emit = gaussian_noise_emit, .flops = elementwise_flops,
-	.torch = gaussian_noise_torch,
+	.shape = same_as_input, .grad = pass_grad, .flops = elementwise_flops,
 	.doc = "gaussian_noise(std): x + std * eps, eps ~ N(0, 1), in training only"};
 
 /* ---- clamp(x, lo, hi) ---- */
@@ -384,15 +211,6 @@ static Node *clamp_lower(Lower *L, const Expr *call)
 	return same_as_input(n) ? n : NULL;
 }
 
-/* NaN stays NaN, as in torch.clamp. */
-static void clamp_emit(Emit *e, Node *n)
-{
-	const char *lo = emit_num(e, n->fattr[0]), *hi = emit_num(e, n->fattr[1]);
-	open_loop(e, n);
-	emit_line(e, "\t%s[i] = %s[i] < %s ? %s : %s[i] > %s ? %s : %s[i];", emit_ref(e, n), emit_ref(e, n->in[0]),
-		  lo, lo, emit_ref(e, n->in[0]), hi, hi, emit_ref(e, n->in[0]));
-}
-
 static Node *clamp_grad_node(Graph *g, const Node *fwd, Node *x, Node *dy)
 {
 	Node *d = graph_add2(g, &op_clamp_grad, fwd->loc, x, dy);
@@ -407,33 +225,20 @@ static void clamp_grad(Graph *g, Node *n, Node *dy)
 	grad_accumulate(g, n->in[0], clamp_grad_node(g, n, n->in[0], dy));
 }
 
-static const char *clamp_torch(const Node *n, const char *const *in)
-{
-	return xasprintf("torch.clamp(%s, %.17g, %.17g)", in[0], n->fattr[0], n->fattr[1]);
-}
-
 const OpDef op_clamp = {
 	.name = "clamp", .lower = clamp_lower, .args = clamp_args, .nargs = 3, .shape = same_as_input,
-	.grad = clamp_grad, .emit = clamp_emit, .flops = elementwise_flops, .torch = clamp_torch,
+	.grad = clamp_grad, .flops = elementwise_flops,
 	.doc = "clamp(lo, hi): min(max(x, lo), hi); the gradient passes where lo <= x <= hi"};
 
 /* clamp_grad(x, dy): dy where lo <= x <= hi, else 0 (torch.clamp's rule,
  * bounds included). Linear in dy, constant in x almost everywhere. */
-static void clamp_grad_emit(Emit *e, Node *n)
-{
-	const char *x = emit_ref(e, n->in[0]);
-	open_loop(e, n);
-	emit_line(e, "\t%s[i] = %s[i] >= %s && %s[i] <= %s ? %s[i] : 0;", emit_ref(e, n), x,
-		  emit_num(e, n->fattr[0]), x, emit_num(e, n->fattr[1]), emit_ref(e, n->in[1]));
-}
-
 static void clamp_grad_grad(Graph *g, Node *n, Node *ddx)
 {
 	grad_accumulate(g, n->in[1], clamp_grad_node(g, n, n->in[0], ddx));
 }
 
 const OpDef op_clamp_grad = {
-	.name = "clamp_grad", .shape = same_as_input, .grad = clamp_grad_grad, .emit = clamp_grad_emit,
+	.name = "clamp_grad", .shape = same_as_input, .grad = clamp_grad_grad,
 	.flops = elementwise_flops, .doc = "gradient of clamp: dy where lo <= x <= hi"};
 
 /* ---- masking_noise(x, p), dropout(x, p) ---- */
@@ -463,27 +268,6 @@ static Node *mask_lower(Lower *L, const Expr *call, const OpDef *op)
 static Node *masking_lower(Lower *L, const Expr *c) { return mask_lower(L, c, &op_masking_noise); }
 static Node *dropout_lower(Lower *L, const Expr *c) { return mask_lower(L, c, &op_dropout); }
 
-/* v[i] = 0 with probability p, else k v[i]: element i of the stream `key`
- * is dropped when its uniform number falls below p. */
-static void emit_masked(Emit *e, const Node *n, const Node *v)
-{
-	const char *k = n->fattr[1] == 1 ? "" : xasprintf("%s * ", emit_num(e, n->fattr[1]));
-	open_loop(e, n);
-	emit_line(e, "\t%s[i] = !stochastic ? %s[i] : %s(key, (uint64_t)i) < %.17g ? 0 : %s%s[i];", emit_ref(e, n),
-		  emit_ref(e, v), emit_helper(e, "uniform"), n->fattr[0], k, emit_ref(e, v));
-}
-
-static void mask_emit(Emit *e, Node *n)
-{
-	if (!emit_training(e)) {
-		emit_copy(e, n);
-		return;
-	}
-	open_stream(e, n);
-	emit_masked(e, n, n->in[0]);
-	close_block(e);
-}
-
 static Node *mask_grad_node(Graph *g, Node *fwd, Node *dy)
 {
 	Node *d = graph_add2(g, &op_mask_grad, fwd->loc, dy, fwd);
@@ -495,43 +279,23 @@ static Node *mask_grad_node(Graph *g, Node *fwd, Node *dy)
 
 static void mask_grad(Graph *g, Node *n, Node *dy) { grad_accumulate(g, n->in[0], mask_grad_node(g, n, dy)); }
 
-static const char *masking_torch(const Node *n, const char *const *in)
-{
-	return xasprintf("(%s * (torch.rand_like(%s) >= %.17g).to(%s.dtype) if noise else %s)", in[0], in[0],
-			 n->fattr[0], in[0], in[0]);
-}
-
-static const char *dropout_torch(const Node *n, const char *const *in)
-{
-	return xasprintf("F.dropout(%s, %.17g, training=noise)", in[0], n->fattr[0]);
-}
-
 const OpDef op_masking_noise = {
 	.name = "masking_noise", .lower = masking_lower, .args = mask_args, .nargs = 2,
-	.shape = same_as_input, .grad = mask_grad, .emit = mask_emit, .flops = elementwise_flops,
-	.torch = masking_torch,
+	.shape = same_as_input, .grad = mask_grad, .flops = elementwise_flops,
 	.doc = "masking_noise(p): each element set to 0 with probability p, in training only"};
 const OpDef op_dropout = {
 	.name = "dropout", .lower = dropout_lower, .args = mask_args, .nargs = 2,
-	.shape = same_as_input, .grad = mask_grad, .emit = mask_emit, .flops = elementwise_flops,
-	.torch = dropout_torch,
+	.shape = same_as_input, .grad = mask_grad, .flops = elementwise_flops,
 	.doc = "dropout(p): each element set to 0 with probability p, the others scaled by 1 / (1 - p), in training only"};
 
 /* mask_grad(dy, y): dy through the mask of the forward node y (masking
  * noise or dropout), drawn again from y's stream; y's values are unread.
  * Linear in dy, so its own gradient is the same mask. */
-static void mask_grad_emit(Emit *e, Node *n)
-{
-	open_stream(e, n->in[1]);
-	emit_masked(e, n, n->in[0]);
-	close_block(e);
-}
-
 static void mask_grad_grad(Graph *g, Node *n, Node *ddx)
 {
 	grad_accumulate(g, n->in[0], mask_grad_node(g, n->in[1], ddx));
 }
 
 const OpDef op_mask_grad = {
-	.name = "mask_grad", .shape = same_as_input, .grad = mask_grad_grad, .emit = mask_grad_emit,
+	.name = "mask_grad", .shape = same_as_input, .grad = mask_grad_grad,
 	.flops = elementwise_flops, .doc = "gradient of masking_noise and dropout: dy through the same mask"};

@@ -62,16 +62,20 @@ def run(p, inputs, training=True, noise=True):
     t0 = inputs[0].detach().requires_grad_(True)
     t1 = p["encoder.0.weight"]
     t2 = p["encoder.0.bias"]
-    t4 = torch.sigmoid(F.linear(t0, t1, t2))
+    t3 = F.linear(t0, t1, t2)
+    t4 = torch.sigmoid(t3)
     t5 = p["encoder.2.weight"]
     t6 = p["encoder.2.bias"]
-    t8 = torch.sigmoid(F.linear(t4, t5, t6))
+    t7 = F.linear(t4, t5, t6)
+    t8 = torch.sigmoid(t7)
     t9 = p["decoder.0.weight"]
     t10 = p["decoder.0.bias"]
-    t12 = torch.relu(F.linear(t8, t9, t10))
+    t11 = F.linear(t8, t9, t10)
+    t12 = torch.relu(t11)
     t13 = p["decoder.2.weight"]
     t14 = p["decoder.2.bias"]
-    t16 = torch.sigmoid(F.linear(t12, t13, t14))
+    t15 = F.linear(t12, t13, t14)
+    t16 = torch.sigmoid(t15)
     t17 = F.mse_loss(t16, t0, reduction="mean")
     t369 = sum(torch.autograd.grad(t8[:, k].sum(), t0, create_graph=True)[0].pow(2).sum() for k in range(32)) / t8.shape[0]
     t370 = 0.01 * t369

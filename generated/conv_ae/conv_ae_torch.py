@@ -67,26 +67,32 @@ def run(p, inputs, training=True, noise=True):
     t1 = p["encoder.0.weight"]
     t2 = p["encoder.0.bias"]
     t3 = None
-    t5 = torch.relu(F.conv2d(t0, t1, t2, stride=2, padding=1))
+    t4 = F.conv2d(t0, t1, t2, stride=2, padding=1)
+    t5 = torch.relu(t4)
     t6 = p["encoder.2.weight"]
     t7 = p["encoder.2.bias"]
     t8 = None
-    t10 = torch.relu(F.conv2d(t5, t6, t7, stride=2, padding=1))
+    t9 = F.conv2d(t5, t6, t7, stride=2, padding=1)
+    t10 = torch.relu(t9)
     t11 = p["encoder.4.weight"]
     t12 = p["encoder.4.bias"]
     t13 = None
-    t15 = torch.relu(F.conv2d(t10, t11, t12, stride=1, padding=0))
+    t14 = F.conv2d(t10, t11, t12, stride=1, padding=0)
+    t15 = torch.relu(t14)
     t16 = p["decoder.0.weight"]
     t17 = p["decoder.0.bias"]
     t18 = None
-    t20 = torch.relu(F.conv_transpose2d(t15, t16, t17, stride=1, padding=0, output_padding=(0, 0)))
+    t19 = F.conv_transpose2d(t15, t16, t17, stride=1, padding=0, output_padding=(0, 0))
+    t20 = torch.relu(t19)
     t21 = p["decoder.2.weight"]
     t22 = p["decoder.2.bias"]
     t23 = None
-    t25 = torch.relu(F.conv_transpose2d(t20, t21, t22, stride=2, padding=1, output_padding=(1, 1)))
+    t24 = F.conv_transpose2d(t20, t21, t22, stride=2, padding=1, output_padding=(1, 1))
+    t25 = torch.relu(t24)
     t26 = p["decoder.4.weight"]
     t27 = p["decoder.4.bias"]
     t28 = None
-    t30 = torch.sigmoid(F.conv_transpose2d(t25, t26, t27, stride=2, padding=1, output_padding=(1, 1)))
+    t29 = F.conv_transpose2d(t25, t26, t27, stride=2, padding=1, output_padding=(1, 1))
+    t30 = torch.sigmoid(t29)
     t31 = F.mse_loss(t30, t0, reduction="mean")
     return t31, t15, t30

@@ -69,11 +69,13 @@ def run(p, inputs, training=True, noise=True):
     t1 = p["encoder.0.weight"]
     t2 = p["encoder.0.bias"]
     t3 = None
-    t5 = torch.relu(F.conv2d(t0, t1, t2, stride=2, padding=1))
+    t4 = F.conv2d(t0, t1, t2, stride=2, padding=1)
+    t5 = torch.relu(t4)
     t6 = p["encoder.2.weight"]
     t7 = p["encoder.2.bias"]
     t8 = None
-    t10 = torch.relu(F.conv2d(t5, t6, t7, stride=2, padding=1))
+    t9 = F.conv2d(t5, t6, t7, stride=2, padding=1)
+    t10 = torch.relu(t9)
     t11 = torch.flatten(t10, 1)
     t12 = p["encoder.5.weight"]
     t13 = p["encoder.5.bias"]
@@ -84,12 +86,14 @@ def run(p, inputs, training=True, noise=True):
     t18 = (t14 + torch.exp(0.5 * t17) * torch.randn_like(t14) if noise else t14)
     t19 = p["decoder.0.weight"]
     t20 = p["decoder.0.bias"]
-    t22 = torch.relu(F.linear(t18, t19, t20))
+    t21 = F.linear(t18, t19, t20)
+    t22 = torch.relu(t21)
     t23 = t22.reshape(-1, 64, 7, 7)
     t24 = p["decoder.3.weight"]
     t25 = p["decoder.3.bias"]
     t26 = None
-    t28 = torch.relu(F.conv_transpose2d(t23, t24, t25, stride=2, padding=1, output_padding=(1, 1)))
+    t27 = F.conv_transpose2d(t23, t24, t25, stride=2, padding=1, output_padding=(1, 1))
+    t28 = torch.relu(t27)
     t29 = p["decoder.5.weight"]
     t30 = p["decoder.5.bias"]
     t31 = None

@@ -71,10 +71,12 @@ def run(p, inputs, training=True, noise=True):
     t2 = torch.cat([t0, t1], dim=1)
     t3 = p["encoder.1.weight"]
     t4 = p["encoder.1.bias"]
-    t6 = torch.relu(F.linear(t2, t3, t4))
+    t5 = F.linear(t2, t3, t4)
+    t6 = torch.relu(t5)
     t7 = p["encoder.3.weight"]
     t8 = p["encoder.3.bias"]
-    t10 = torch.relu(F.linear(t6, t7, t8))
+    t9 = F.linear(t6, t7, t8)
+    t10 = torch.relu(t9)
     t11 = p["encoder.5.weight"]
     t12 = p["encoder.5.bias"]
     t13 = F.linear(t10, t11, t12)
@@ -85,10 +87,12 @@ def run(p, inputs, training=True, noise=True):
     t18 = torch.cat([t17, t1], dim=1)
     t19 = p["decoder.1.weight"]
     t20 = p["decoder.1.bias"]
-    t22 = torch.relu(F.linear(t18, t19, t20))
+    t21 = F.linear(t18, t19, t20)
+    t22 = torch.relu(t21)
     t23 = p["decoder.3.weight"]
     t24 = p["decoder.3.bias"]
-    t26 = torch.relu(F.linear(t22, t23, t24))
+    t25 = F.linear(t22, t23, t24)
+    t26 = torch.relu(t25)
     t27 = p["decoder.5.weight"]
     t28 = p["decoder.5.bias"]
     t29 = F.linear(t26, t27, t28)

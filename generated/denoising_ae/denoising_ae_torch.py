@@ -68,21 +68,26 @@ def run(p, inputs, training=True, noise=True):
     t2 = torch.clamp(t1, 0, 1)
     t3 = p["encoder.2.weight"]
     t4 = p["encoder.2.bias"]
-    t6 = torch.relu(F.linear(t2, t3, t4))
+    t5 = F.linear(t2, t3, t4)
+    t6 = torch.relu(t5)
     t7 = p["encoder.4.weight"]
     t8 = p["encoder.4.bias"]
-    t10 = torch.relu(F.linear(t6, t7, t8))
+    t9 = F.linear(t6, t7, t8)
+    t10 = torch.relu(t9)
     t11 = p["encoder.6.weight"]
     t12 = p["encoder.6.bias"]
     t13 = F.linear(t10, t11, t12)
     t14 = p["decoder.0.weight"]
     t15 = p["decoder.0.bias"]
-    t17 = torch.relu(F.linear(t13, t14, t15))
+    t16 = F.linear(t13, t14, t15)
+    t17 = torch.relu(t16)
     t18 = p["decoder.2.weight"]
     t19 = p["decoder.2.bias"]
-    t21 = torch.relu(F.linear(t17, t18, t19))
+    t20 = F.linear(t17, t18, t19)
+    t21 = torch.relu(t20)
     t22 = p["decoder.4.weight"]
     t23 = p["decoder.4.bias"]
-    t25 = torch.sigmoid(F.linear(t21, t22, t23))
+    t24 = F.linear(t21, t22, t23)
+    t25 = torch.sigmoid(t24)
     t26 = F.mse_loss(t25, t0, reduction="mean")
     return t26, t13, t25

@@ -66,21 +66,26 @@ def run(p, inputs, training=True, noise=True):
     t0 = inputs[0]
     t1 = p["encoder.0.weight"]
     t2 = p["encoder.0.bias"]
-    t4 = torch.relu(F.linear(t0, t1, t2))
+    t3 = F.linear(t0, t1, t2)
+    t4 = torch.relu(t3)
     t5 = p["encoder.2.weight"]
     t6 = p["encoder.2.bias"]
-    t8 = torch.relu(F.linear(t4, t5, t6))
+    t7 = F.linear(t4, t5, t6)
+    t8 = torch.relu(t7)
     t9 = p["encoder.4.weight"]
     t10 = p["encoder.4.bias"]
     t11 = F.linear(t8, t9, t10)
     t12 = p["decoder.0.weight"]
     t13 = p["decoder.0.bias"]
-    t15 = torch.relu(F.linear(t11, t12, t13))
+    t14 = F.linear(t11, t12, t13)
+    t15 = torch.relu(t14)
     t16 = p["decoder.2.weight"]
     t17 = p["decoder.2.bias"]
-    t19 = torch.relu(F.linear(t15, t16, t17))
+    t18 = F.linear(t15, t16, t17)
+    t19 = torch.relu(t18)
     t20 = p["decoder.4.weight"]
     t21 = p["decoder.4.bias"]
-    t23 = torch.sigmoid(F.linear(t19, t20, t21))
+    t22 = F.linear(t19, t20, t21)
+    t23 = torch.sigmoid(t22)
     t24 = F.mse_loss(t23, t0, reduction="mean")
     return t24, t11, t23

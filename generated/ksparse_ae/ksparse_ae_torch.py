@@ -66,22 +66,27 @@ def run(p, inputs, training=True, noise=True):
     t0 = inputs[0]
     t1 = p["encoder.0.weight"]
     t2 = p["encoder.0.bias"]
-    t4 = torch.relu(F.linear(t0, t1, t2))
+    t3 = F.linear(t0, t1, t2)
+    t4 = torch.relu(t3)
     t5 = p["encoder.2.weight"]
     t6 = p["encoder.2.bias"]
-    t8 = torch.relu(F.linear(t4, t5, t6))
+    t7 = F.linear(t4, t5, t6)
+    t8 = torch.relu(t7)
     t9 = p["encoder.4.weight"]
     t10 = p["encoder.4.bias"]
     t11 = F.linear(t8, t9, t10)
     t12 = torch.zeros_like(t11).scatter(1, torch.topk(t11, 10, dim=1).indices, torch.topk(t11, 10, dim=1).values)
     t13 = p["decoder.0.weight"]
     t14 = p["decoder.0.bias"]
-    t16 = torch.relu(F.linear(t12, t13, t14))
+    t15 = F.linear(t12, t13, t14)
+    t16 = torch.relu(t15)
     t17 = p["decoder.2.weight"]
     t18 = p["decoder.2.bias"]
-    t20 = torch.relu(F.linear(t16, t17, t18))
+    t19 = F.linear(t16, t17, t18)
+    t20 = torch.relu(t19)
     t21 = p["decoder.4.weight"]
     t22 = p["decoder.4.bias"]
-    t24 = torch.sigmoid(F.linear(t20, t21, t22))
+    t23 = F.linear(t20, t21, t22)
+    t24 = torch.sigmoid(t23)
     t25 = F.mse_loss(t24, t0, reduction="mean")
     return t25, t12, t24

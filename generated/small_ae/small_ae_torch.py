@@ -62,13 +62,15 @@ def run(p, inputs, training=True, noise=True):
     t0 = inputs[0]
     t1 = p["encoder.0.weight"]
     t2 = p["encoder.0.bias"]
-    t4 = torch.relu(F.linear(t0, t1, t2))
+    t3 = F.linear(t0, t1, t2)
+    t4 = torch.relu(t3)
     t5 = p["encoder.2.weight"]
     t6 = p["encoder.2.bias"]
     t7 = F.linear(t4, t5, t6)
     t8 = p["decoder.0.weight"]
     t9 = p["decoder.0.bias"]
-    t11 = torch.relu(F.linear(t7, t8, t9))
+    t10 = F.linear(t7, t8, t9)
+    t11 = torch.relu(t10)
     t12 = p["decoder.2.weight"]
     t13 = p["decoder.2.bias"]
     t14 = F.linear(t11, t12, t13)

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 
 #include "c.h"
+#include "emit.h"
 #include "ops.h"
 #include "pipeline.h"
 #include "version.h"
@@ -363,7 +364,7 @@ static int emit_node(Emit *e, Node *n, Buf *o)
 		emit_line(e, "/* %s: computed with %s */", emit_ref(e, n), emit_ref(e, n->computed_by));
 	} else {
 		emit_line(e, "%s", node_comment(e, n));
-		n->op->emit(e, n);
+		c_emit_op(e, n);
 		if (e->training)
 			emit_buffer_updates(e, n);
 	}

@@ -7,7 +7,7 @@
 #include <ctype.h>
 #include <string.h>
 
-#include "ops.h"
+#include "emit.h"
 
 typedef struct Helper {
 	const char *name;                /* suffix after "NAME_" */
@@ -417,7 +417,7 @@ static void vexp(Emit *e, const char *P, const char *r)
 /* The activations, forward and backward, on a block of rows: what the
  * activation ops and the epilogues of fused products call. The derivative
  * is read off the output y = f(x), so the pre-activation need not be kept.
- * The codes match op_act.c's table (act_code()). */
+ * The codes match act.c's table (act_code()). */
 static const char act_head[] =
 "enum { UPFX_RELU = 1, UPFX_LEAKY_RELU, UPFX_SIGMOID, UPFX_TANH };\n\n"
 "/* Rows r < rows, columns j < cols (rows ldx, ldy, ldo apart): out = f(x)\n"

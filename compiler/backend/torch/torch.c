@@ -1,14 +1,43 @@
 /* torch.c - write the model as a PyTorch module, NAME_torch.py: the
  * same parameter names, shapes and layouts as the generated C, computed
- * with torch operations. The parity tests and the benchmark run it beside
- * the generated C. Requires: the forward graph (lower_model). */
+ * with torch operations, each node by its op's row of the table
+ * (table.c). The parity tests and the benchmark run it beside the
+ * generated C. Requires: the forward graph as lowering leaves it
+ * (pipeline_run with stop_after = PASS_LOWER), before autodiff and fusion
+ * rewrite it. Provides: DIR/NAME_torch.py. */
 #include <string.h>
 
-#include "ops.h"
 #include "pipeline.h"
+#include "torch.h"
 #include "version.h"
 
 static const char *pyname(const Node *n) { return xasprintf("t%d", n->id); }
+
+/* Mark n and every node it reads. */
+static void need(const Node *n, char *mark)
+{
+	if (mark[n->id])
+		return;
+	mark[n->id] = 1;
+	for (int i = 0; i < n->nin; i++)
+		need(n->in[i], mark);
+}
+
+/* The nodes the twin computes: every input and parameter, and what the
+ * loss, the latent and the output read (an unused value would draw
+ * noise the C never draws). Indexed by id. */
+static char *needed(const Graph *g)
+{
+	char *mark = xcalloc((size_t)g->nodes.len, 1);
+	for (int i = 0; i < g->inputs.len; i++)
+		need(((GInput *)g->inputs.data[i])->node, mark);
+	for (int i = 0; i < g->params.len; i++)
+		need(((Param *)g->params.data[i])->node, mark);
+	need(g->loss, mark);
+	need(g->latent, mark);
+	need(g->output, mark);
+	return mark;
+}
 
 int emit_torch(Model *m, const char *dir)
 {
@@ -83,12 +112,16 @@ int emit_torch(Model *m, const char *dir)
 			buf_printf(&b, "        p[\"%s\"] += 1\n", bf->name);
 	}
 	int input_grad = 0; /* some op differentiates with respect to an input */
-	for (int i = 0; i < g->nodes.len; i++)
-		input_grad |= ((Node *)g->nodes.data[i])->op->torch_input_grad;
+	for (int i = 0; i < g->nodes.len; i++) {
+		const TorchRow *row = torch_row(((Node *)g->nodes.data[i])->op);
+		input_grad |= row && row->input_grad;
+	}
 	Node **byid = graph_source_order(g); /* PyTorch draws noise in this order */
+	char *mark = needed(g);
 	for (int i = 0; i < g->nodes.len; i++) {
 		Node *n = byid[i];
-		if (n->dead || n->phase != PH_FORWARD || n->expansion_of)
+		ASSERT(n->phase == PH_FORWARD); /* no autodiff yet: see the contract above */
+		if (!mark[n->id] || n->expansion_of)
 			continue;
 		if (n->op == &op_input) {
 			buf_printf(&b, "    %s = inputs[%d]%s\n", pyname(n), n->index,
@@ -99,12 +132,13 @@ int emit_torch(Model *m, const char *dir)
 			buf_printf(&b, "    %s = p[\"%s\"]\n", pyname(n), n->name);
 			continue;
 		}
-		if (!n->op->torch)
+		const TorchRow *row = torch_row(n->op);
+		if (!row)
 			ICE("op %s has no PyTorch form", n->op->name);
 		const char *in[MAX_IN];
 		for (int k = 0; k < n->nin; k++)
 			in[k] = pyname(n->in[k]);
-		buf_printf(&b, "    %s = %s\n", pyname(n), n->op->torch(n, in));
+		buf_printf(&b, "    %s = %s\n", pyname(n), row->form(n, in));
 	}
 	buf_printf(&b, "    return %s, %s, %s\n", pyname(g->loss), pyname(g->latent), pyname(g->output));
 	return write_file_atomic(xasprintf("%s/%s_torch.py", dir, m->name), b.data, b.len);

@@ -1,0 +1,242 @@
+/* conv.c - the C rows of the convolutions, pooling, upsampling and
+ * reshaping of images (ops/conv.c, whose comment gives the three kernels:
+ * im2col or col2im, one product over the batch, transposes between a map
+ * and the map with channels last). Requires: emit.h, attrs.h. Provides:
+ * their rows. */
+#include "attrs.h"
+#include "emit.h"
+
+/* The workspace is memory the convolution that reads it fills. */
+void c_conv_workspace(Emit *e, Node *n) { (void)e, (void)n; }
+
+/* Samples are independent in the loops around the products: with
+ * OpenMP, threads share them out. */
+static void emit_parallel_samples(Emit *e)
+{
+	emit_raw(e, "#ifdef _OPENMP\n#pragma omp parallel for schedule(static) if (n >= 8)\n#endif\n");
+}
+
+/* The activation fused into convolution n (A_ACT), applied to sample b of
+ * its result y of `per` values while it is in the cache, or NULL. */
+static const char *sample_act(Emit *e, const Node *n, const char *y, long per)
+{
+	if (!n->iattr[A_ACT])
+		return NULL;
+	const char *dy = n->iattr[A_ACT_Y] ? xasprintf("%s + b * %ld", emit_ref(e, n->in[n->nin - 1]), per) : "NULL";
+	return xasprintf("%s(%s, %s, 1, %ld, %s + b * %ld, 0, %s, 0, %s + b * %ld, 0);", emit_helper(e, "act"),
+			 act_code(e, (int)n->iattr[A_ACT] - 1), emit_num(e, n->fattr[0]), per, y, per, dy, y, per);
+}
+
+/* Between a map [n, O, P] and the same with channels last, [n P, O]:
+ * t[(b P + q) O + o] = map[(b O + o) P + q] (to_last) or back, then the
+ * statement `after` (or none) for each sample b. */
+static void emit_map_transpose(Emit *e, const char *map, const char *t, long O, long P, int to_last,
+			       const char *after)
+{
+	emit_parallel_samples(e);
+	emit_line(e, "for (long b = 0; b < n; b++) {");
+	if (to_last)
+		emit_line(e, "\t%s(%ld, %ld, %s + b * %ld, %ld, %s + b * %ld, %ld);", emit_helper(e, "transpose"), O, P,
+			  map, O * P, P, t, O * P, O);
+	else
+		emit_line(e, "\t%s(%ld, %ld, %s + b * %ld, %ld, %s + b * %ld, %ld);", emit_helper(e, "transpose"), P, O,
+			  t, O * P, O, map, O * P, P);
+	if (after)
+		emit_line(e, "\t%s", after);
+	emit_line(e, "}");
+}
+
+/* cols + b P C k k = im2col(image b), for every sample b. */
+static void emit_im2col(Emit *e, Geom g, const char *img, const char *cols)
+{
+	long P = (long)g.OH * g.OW, ckk = (long)g.C * g.k * g.k;
+	emit_parallel_samples(e);
+	emit_line(e, "for (long b = 0; b < n; b++)");
+	emit_line(e, "\t%s(%d, %d, %d, %d, %d, %d, %d, %d, %s + b * %ld, %s + b * %ld);", emit_helper(e, "im2col"),
+		  g.C, g.H, g.W, g.k, g.s, g.p, g.OH, g.OW, img, (long)g.C * g.H * g.W, cols, P * ckk);
+}
+
+/* The workspace: cols, then map^T at n P C k k. */
+static const char *ws_maps(Emit *e, Geom g, const Node *ws)
+{
+	return xasprintf("(%s + n * %ld)", emit_ref(e, ws), (long)g.OH * g.OW * g.C * g.k * g.k);
+}
+
+/* conv2d: map^T = im2col(x) W^T + b, then the map from map^T. */
+void c_conv2d(Emit *e, Node *n)
+{
+	Geom g = conv_geom(n);
+	long P = (long)g.OH * g.OW, ckk = (long)g.C * g.k * g.k;
+	const char *cols = emit_ref(e, n->in[IN_WS]), *t = ws_maps(e, g, n->in[IN_WS]);
+	emit_im2col(e, g, emit_ref(e, n->in[IN_X]), cols);
+	emit_line(e, "%s(n * %ld, %d, %ld, %s, %ld, 1, %s, 1, %ld, %s, %s, NULL);", emit_helper(e, "gemm"), P, g.O,
+		  ckk, cols, ckk, emit_ref(e, n->in[IN_W]), ckk, n->iattr[A_BIAS] ? emit_ref(e, n->in[IN_B]) : "NULL",
+		  t);
+	emit_map_transpose(e, emit_ref(e, n), t, g.O, P, 0, sample_act(e, n, emit_ref(e, n), g.O * P));
+}
+
+/* conv_transpose2d: cols = map^T W, y = (b per channel or 0) + col2im(cols). */
+void c_conv_transpose2d(Emit *e, Node *n)
+{
+	Geom g = conv_geom(n);
+	long hw = (long)g.H * g.W, P = (long)g.OH * g.OW, ckk = (long)g.C * g.k * g.k;
+	const char *y = emit_ref(e, n), *cols = emit_ref(e, n->in[IN_WS]), *t = ws_maps(e, g, n->in[IN_WS]);
+	emit_map_transpose(e, emit_ref(e, n->in[IN_X]), t, g.O, P, 1, NULL);
+	emit_line(e, "%s(n * %ld, %ld, %d, %s, %d, 1, %s, %ld, 1, NULL, %s, NULL);", emit_helper(e, "gemm"), P, ckk,
+		  g.O, t, g.O, emit_ref(e, n->in[IN_W]), ckk, cols);
+	emit_parallel_samples(e);
+	emit_line(e, "for (long b = 0; b < n; b++) {");
+	emit_line(e, "\tfor (long c = 0; c < %d; c++)", g.C);
+	emit_line(e, "\t\tfor (long q = 0; q < %ld; q++)", hw);
+	emit_line(e, "\t\t\t%s[(b * %d + c) * %ld + q] = %s;", y, g.C, hw,
+		  n->iattr[A_BIAS] ? xasprintf("%s[c]", emit_ref(e, n->in[IN_B])) : "0");
+	emit_line(e, "\t%s(%d, %d, %d, %d, %d, %d, %d, %d, %s + b * %ld, %s + b * %ld);", emit_helper(e, "col2im"),
+		  g.C, g.H, g.W, g.k, g.s, g.p, g.OH, g.OW, cols, P * ckk, y, g.C * hw);
+	const char *act = sample_act(e, n, y, g.C * hw);
+	if (act)
+		emit_line(e, "\t%s", act);
+	emit_line(e, "}");
+}
+
+/* conv2d_dw: dW = (map gradient^T)^T im2col(image), summed over the batch
+ * inside the product; the columns are those of a conv2d when shared. */
+void c_conv2d_dw(Emit *e, Node *n)
+{
+	Geom g = conv_geom(n);
+	long P = (long)g.OH * g.OW, ckk = (long)g.C * g.k * g.k;
+	const char *cols = emit_ref(e, n->in[2]), *t = ws_maps(e, g, n->in[2]);
+	if (conv_shares_columns(n)) {
+		cols = emit_ref(e, n->in[3]);
+		t = emit_ref(e, n->in[2]);
+	} else {
+		emit_im2col(e, g, emit_ref(e, n->in[1]), cols);
+	}
+	emit_map_transpose(e, emit_ref(e, n->in[0]), t, g.O, P, 1, NULL);
+	emit_line(e, "%s(%d, %ld, n * %ld, %s, 1, %d, %s, %ld, 1, NULL, %s, NULL);", emit_helper(e, "gemm"), g.O, ckk,
+		  P, t, g.O, cols, ckk, emit_ref(e, n));
+}
+
+/* Each channel on its own (threads share them out), its samples in
+ * order; a sample's values are summed in 16 running sums, value q into
+ * sum q % 16, which are then added in order: a fixed order that
+ * vectorizes. */
+void c_conv_db(Emit *e, Node *n)
+{
+	Shape s = n->in[0]->shape;
+	long C = s.dims[0], hw = (long)s.dims[1] * s.dims[2];
+	const char *db = emit_ref(e, n), *dy = emit_ref(e, n->in[0]), *r = emit_real(e);
+	emit_raw(e, "#ifdef _OPENMP\n#pragma omp parallel for schedule(static) if (n * %ld >= 32768)\n#endif\n",
+		 C * hw);
+	emit_line(e, "for (long c = 0; c < %ld; c++) {", C);
+	emit_line(e, "\t%s total = 0;", r);
+	emit_line(e, "\tfor (long b = 0; b < n; b++) {");
+	emit_line(e, "\t\tconst %s *src = %s + (b * %ld + c) * %ld;", r, dy, C, hw);
+	emit_line(e, "\t\t%s part[16] = {0}, acc = 0;", r);
+	emit_line(e, "\t\tfor (long q = 0; q < %ld; q += 16)", hw / 16 * 16);
+	emit_line(e, "\t\t\tfor (int l = 0; l < 16; l++)");
+	emit_line(e, "\t\t\t\tpart[l] += src[q + l];");
+	if (hw % 16) {
+		emit_line(e, "\t\tfor (long q = %ld; q < %ld; q++)", hw / 16 * 16, hw);
+		emit_line(e, "\t\t\tpart[q %% 16] += src[q];");
+	}
+	emit_line(e, "\t\tfor (int l = 0; l < 16; l++)");
+	emit_line(e, "\t\t\tacc += part[l];");
+	emit_line(e, "\t\ttotal += acc;");
+	emit_line(e, "\t}");
+	emit_line(e, "\t%s[c] = total;", db);
+	emit_line(e, "}");
+}
+
+/* flatten and reshape: a copy under another shape. */
+static void copy_emit(Emit *e, Node *n)
+{
+	emit_line(e, "memcpy(%s, %s, sizeof(%s) * %s);", emit_ref(e, n), emit_ref(e, n->in[0]), emit_real(e),
+		  emit_count(e, n, 1));
+}
+
+void c_flatten(Emit *e, Node *n) { copy_emit(e, n); }
+void c_reshape(Emit *e, Node *n) { copy_emit(e, n); }
+
+/* Open the loops over the values of images of shape s: q the image and
+ * channel, i the row, j the column; `open` ends the innermost line (" {"
+ * for a block, "" for one statement). */
+static void emit_pixel_loops(Emit *e, Shape s, const char *open)
+{
+	emit_line(e, "for (long q = 0; q < n * %d; q++)", s.dims[0]);
+	emit_line(e, "\tfor (long i = 0; i < %d; i++)", s.dims[1]);
+	emit_line(e, "\t\tfor (long j = 0; j < %d; j++)%s", s.dims[2], open);
+}
+
+/* Loops over every window of the images x that the pooling `pool` (or its
+ * gradient) reads, into the map of shape ys: `win` points at the window's
+ * top-left value and `best` is the offset of its first largest value (a
+ * NaN wins, as in PyTorch). Closes with maxpool_close. */
+static void maxpool_open(Emit *e, const Node *pool, const Node *x, Shape ys)
+{
+	Shape xs = x->shape;
+	long H = xs.dims[1], W = xs.dims[2], s = pool->iattr[A_STRIDE], k = pool->iattr[A_KERNEL];
+	ASSERT(xs.dims[0] == ys.dims[0]);
+	emit_pixel_loops(e, ys, " {");
+	emit_indent(e, 3);
+	emit_line(e, "const %s *win = %s + q * %ld + i * %ld + j * %ld;", emit_real(e), emit_ref(e, x), H * W,
+		  s * W, s);
+	emit_line(e, "long best = 0;");
+	emit_line(e, "for (long u = 0; u < %ld; u++)", k);
+	emit_line(e, "\tfor (long v = 0; v < %ld; v++)", k);
+	emit_line(e, "\t\tif (win[u * %ld + v] > win[best] || win[u * %ld + v] != win[u * %ld + v])", W, W, W);
+	emit_line(e, "\t\t\tbest = u * %ld + v;", W);
+}
+
+static void maxpool_close(Emit *e)
+{
+	emit_indent(e, -3);
+	emit_line(e, "\t\t}");
+}
+
+/* The index of window (q, i, j) in a map of shape ys. */
+static const char *pool_out(Shape ys)
+{
+	return xasprintf("(q * %d + i) * %d + j", ys.dims[1], ys.dims[2]);
+}
+
+void c_maxpool2d(Emit *e, Node *n)
+{
+	maxpool_open(e, n, n->in[0], n->shape);
+	emit_line(e, "%s[%s] = win[best];", emit_ref(e, n), pool_out(n->shape));
+	maxpool_close(e);
+}
+
+void c_maxpool2d_grad(Emit *e, Node *n)
+{
+	const char *dx = emit_ref(e, n);
+	Shape ys = n->in[1]->shape;
+	emit_line(e, "for (long i = 0; i < %s; i++)", emit_count(e, n, 1));
+	emit_line(e, "\t%s[i] = 0;", dx);
+	maxpool_open(e, n, n->in[0], ys);
+	emit_line(e, "%s[win - %s + best] += %s[%s];", dx, emit_ref(e, n->in[0]), emit_ref(e, n->in[1]),
+		  pool_out(ys));
+	maxpool_close(e);
+}
+
+void c_upsample2d(Emit *e, Node *n)
+{
+	Shape xs = n->in[0]->shape, ys = n->shape;
+	long s = n->iattr[0];
+	emit_pixel_loops(e, ys, "");
+	emit_line(e, "\t\t\t%s[(q * %d + i) * %d + j] = %s[(q * %d + i / %ld) * %d + j / %ld];", emit_ref(e, n),
+		  ys.dims[1], ys.dims[2], emit_ref(e, n->in[0]), xs.dims[1], s, xs.dims[2], s);
+}
+
+void c_upsample2d_grad(Emit *e, Node *n)
+{
+	Shape ys = n->in[0]->shape, xs = n->shape;
+	long s = n->iattr[0];
+	emit_pixel_loops(e, xs, " {");
+	emit_line(e, "\t\t\t%s acc = 0;", emit_real(e));
+	emit_line(e, "\t\t\tfor (long u = 0; u < %ld; u++)", s);
+	emit_line(e, "\t\t\t\tfor (long v = 0; v < %ld; v++)", s);
+	emit_line(e, "\t\t\t\t\tacc += %s[(q * %d + i * %ld + u) * %d + j * %ld + v];", emit_ref(e, n->in[0]),
+		  ys.dims[1], s, ys.dims[2], s);
+	emit_line(e, "\t\t\t%s[(q * %d + i) * %d + j] = acc;", emit_ref(e, n), xs.dims[1], xs.dims[2]);
+	emit_line(e, "\t\t}");
+}

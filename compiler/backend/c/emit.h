@@ -1,0 +1,87 @@
+/* emit.h - inside the C backend: the helpers the rows of the op table
+ * write C with (emit.c, kernels.c), and the rows themselves (table.c, one
+ * file per op group). Requires: ops.h. Provides: the Emit API. */
+#ifndef AECC_BACKEND_C_EMIT_H
+#define AECC_BACKEND_C_EMIT_H
+
+#include "ops.h"
+
+typedef struct Emit Emit; /* emit.c: state while writing C */
+
+/* ---- the table (table.c) ---- */
+
+/* Each op's row: write the C that computes n with the helpers below. A
+ * group's rows live in the file of the group's name (dense.c: dense,
+ * dense_dx, dense_dw). */
+#define X(name) void c_##name(Emit *e, Node *n);
+OP_LIST(X)
+#undef X
+
+/* Write the C that computes n: its op's row. */
+void c_emit_op(Emit *e, Node *n);
+
+/* ---- helpers of the generated file (kernels.c) ---- */
+
+/* The name of a helper function of the generated file ("gemm_nt",
+ * "normal", ...: see kernels.c) with the model's prefix; the helper is then
+ * written into the file before the code that calls it. */
+const char *emit_helper(Emit *e, const char *name);
+/* Bytes of stack a thread of the generated code may use at most, for the
+ * products' packed panels (kernels.c). */
+size_t kernels_stack_bytes(int f64, int scalar);
+/* Write the definitions of the helpers used so far. */
+void emit_helper_defs(Emit *e);
+unsigned *emit_helpers_used(Emit *e);
+/* Append text as it is, without indentation. */
+void emit_raw(Emit *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- pieces shared by rows and the emitter ---- */
+
+/* The Adam update of `count` elements (adam.c), with the per-step
+ * scalars the emitter defines in `adam_k`. Shared by the train step and
+ * NAME_update. */
+void adam_emit_loop(Emit *e, const char *p, const char *m, const char *v, const char *g, size_t count);
+
+/* The generated C's name of activation `kind` (ACT_*, ops.h) for the
+ * "act" helper (act.c). */
+const char *act_code(Emit *e, int kind);
+
+/* ---- writing C (emit.c) ---- */
+
+/* Append one line of C at the current indentation. Besides printf
+ * conversions, fmt may not contain newlines. */
+void emit_line(Emit *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void emit_indent(Emit *e, int delta);
+/* The C expression naming n's buffer ("t12"). */
+const char *emit_ref(Emit *e, const Node *n);
+/* The C type of the model's reals ("float" or "double"). */
+const char *emit_real(Emit *e);
+/* A numeric literal of the model's type ("0.5f" or "0.5"). */
+const char *emit_num(Emit *e, double v);
+/* 1 while emitting the train step or the gradient (where noise, dropout
+ * and sampling may be active: the C variable `stochastic` says if they are). */
+int emit_training(Emit *e);
+/* The node n's kernel must also compute here (Node.computes, fuse.c), or
+ * NULL: in the train step and the gradient, where both run. */
+const Node *emit_partner(Emit *e, const Node *n);
+/* A sum over `count` elements (a C expression) in 64 fixed slices, each
+ * starting at a multiple of 16 elements; threads share out the slices of
+ * large sums, and the slices are added in order, so the result is the same
+ * for any number of threads. `body` (statements, one per line), if not
+ * NULL, runs for element i of slice [i0, i1) and adds to the double `sum`;
+ * `after`, if not NULL, runs at the end of each slice. Then the double `acc` holds the
+ * total until emit_sum_end closes the block. */
+void emit_sum_begin(Emit *e, const char *count, const char *body, const char *after);
+void emit_sum_end(Emit *e);
+/* A C expression for the key of node n's random stream in this step:
+ * pass it with an element index to the "uniform" or "normal" helper. */
+const char *emit_noise_key(Emit *e, const Node *n);
+/* 1 when the model is emitted with plain scalar kernels (--kernels scalar). */
+int emit_scalar_kernels(Emit *e);
+/* The model's symbol prefix ("fashion_ae"). */
+const char *emit_prefix(Emit *e);
+/* Elements of n per sample as a C expression: "784" or, for batched
+ * values, "n * 784" when `whole` is set. */
+const char *emit_count(Emit *e, const Node *n, int whole);
+
+#endif

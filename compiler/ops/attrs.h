@@ -1,0 +1,69 @@
+/* attrs.h - the attributes and inputs that some op groups name, shared by
+ * their definitions (compiler/ops/) and the backends' rows for them.
+ * Requires: ops.h. Provides: the layouts, and the geometry of a
+ * convolution node. Ops that name no attribute use iattr/fattr as their
+ * comments say. */
+#ifndef AECC_ATTRS_H
+#define AECC_ATTRS_H
+
+#include "ops.h"
+
+/* ---- convolutions and pooling (conv.c) ---- */
+
+/* Attributes of the convolution nodes (conv2d, conv_transpose2d,
+ * conv2d_dw) and of the pooling ones (A_KERNEL, A_STRIDE). */
+enum {
+	A_BIAS,      /* 1: a bias input follows the workspace */
+	A_KERNEL,    /* k, the kernel's side */
+	A_STRIDE,    /* s */
+	A_PAD,       /* p, zeros added on every side of the image */
+	A_OUTPAD_H,  /* image rows below the last one the map reaches (< s) */
+	A_OUTPAD_W,  /* image columns right of the last one the map reaches */
+	A_ACT,       /* conv2d, conv_transpose2d: an activation applied to each
+	                sample's result, + 1 (fuse.c; fattr[0] its slope) */
+	A_ACT_Y,     /* 1: instead, the result times the activation's derivative
+	                read off y = f(x), the last input */
+};
+
+/* Inputs of conv2d and conv_transpose2d; conv2d_dw reads (map gradient,
+ * image, workspace) and, when it shares the columns of a conv2d of the
+ * same image (conv_share_columns), that conv2d's workspace and the conv2d
+ * itself, which fills it (so that every function computing the weight
+ * gradient computes the conv2d first). */
+enum { IN_X, IN_W, IN_WS, IN_B };
+
+/* Both sides of a convolution. */
+typedef struct Geom {
+	int C, H, W;   /* image: channels, height, width */
+	int O, OH, OW; /* map: channels, height, width */
+	int k, s, p;   /* kernel side, stride, padding */
+} Geom;
+
+/* The geometry of a conv2d, conv_transpose2d or conv2d_dw node. */
+Geom conv_geom(const Node *n);
+/* 1 if the conv2d_dw node n reads the columns of a conv2d. */
+int conv_shares_columns(const Node *n);
+
+/* ---- batch normalization (norm.c) ---- */
+
+/* Rows of bn_stats' value, each C wide. */
+enum { ST_MEAN, ST_INVSTD, ST_NEW_MEAN, ST_NEW_VAR, ST_ROWS };
+
+/* fattr of bn_stats and batchnorm. */
+enum { F_MOMENTUM, F_EPS };
+
+/* bn_reduce's iattr[0]: which per-channel sum. */
+enum { SUM_DY, SUM_DY_XHAT };
+
+/* ---- kl_normal (variational.c) ---- */
+
+/* iattr[0] of kl_normal and kl_normal_grad: the reduction. */
+enum { KL_SUM, KL_MEAN, KL_BATCHMEAN };
+
+/* ---- kl_sparsity (sparse.c) ---- */
+
+/* kl_sparsity clamps the mean activation into [KL_CLAMP, 1 - KL_CLAMP] so
+ * that both logs stay finite when a unit is always off or always on. */
+#define KL_CLAMP 1e-6
+
+#endif
