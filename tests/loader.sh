@@ -6,7 +6,8 @@
 # two aecc processes building the same entry at once; a failing compiler or
 # a missing JIT plugin is a clear error; and the JIT route, driven through
 # a stand-in plugin (tests/loader/fake_jit.c), gets the generated files from
-# memory, writes nothing to the cache and gives the same weights too.
+# memory, writes nothing to the cache and gives the same weights too. And
+# the descriptor in NAME_main.c agrees with NAME.h (tests/loader/descriptor.c).
 # Prints `loader: N passed, M failed`.
 set -u
 top=$(pwd)
@@ -52,6 +53,20 @@ ok "small_ae in aecc = its static trainer" cmp -s small.st small-static.st
 ok "cvae in aecc = its static trainer" cmp -s cvae.st cvae-static.st
 expect 0 "usage: small_ae-train" "$AECC" train "$SMALL" --help
 ok "a cached model is not built again" sh -c '! grep -q building out'
+
+# The descriptor's tables and entry points against NAME.h, for a model
+# with one input and one whose decoder reads a label (the committed code).
+for m in small_ae cvae; do
+	g=$top/generated/$m dec=
+	[ $m = cvae ] && dec=in1,
+	grep -q "^void ${m}_sample(" "$g/$m.h" && has_sample=1 || has_sample=0
+	expect 0 "$m: " sh -c "cc -std=c99 -O1 -march=native -fopenmp -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L \
+		-DAERT_NO_MAIN -DMODEL=$m -DMODEL_UPPER=$(echo $m | tr a-z A-Z) -DDECODE_ARGS=$dec -DHAS_SAMPLE=$has_sample \
+		-I$top/build/include -I$g $top/tests/loader/descriptor.c $g/$m.c $g/${m}_main.c -lm -o desc-$m &&
+		./desc-$m"
+done
+ok "small_ae has sample, cvae has not" test "$(grep -c '^void .*_sample(' "$top"/generated/small_ae/small_ae.h \
+	"$top"/generated/cvae/cvae.h | tr '\n' ' ')" = "$top/generated/small_ae/small_ae.h:1 $top/generated/cvae/cvae.h:0 "
 
 # A damaged entry is built again; an entry of another key is passed over.
 so=$(ls "$AECC_CACHE"/small_ae-*/small_ae.so)
