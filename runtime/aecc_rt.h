@@ -232,7 +232,8 @@ typedef struct aert_model {
 	void (*decode)(const void *state, void *work, const void *z, const void *const *in, int n,
 		       void *out);
 	/* Decode n latents drawn from the prior N(0, I) with seed; row i is the
-	 * same for any n > i. NULL when the decoder reads more than the latent. */
+	 * same for any n > i. NULL when the model has no NAME_sample (a decoder
+	 * that reads more than the latent has none). */
 	void (*sample)(const void *state, void *work, uint64_t seed, int n, void *out);
 	/* Use n threads in the model's kernels; returns how many it will use
 	 * (1 when the model was compiled without OpenMP). NULL: one thread. */

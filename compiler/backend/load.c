@@ -15,7 +15,6 @@
  * takes the entry's name. An entry that does not load (truncated, say) or
  * whose descriptor is not the model's is removed and built again, once. */
 #include <dlfcn.h>
-#include <errno.h>
 #include <limits.h>
 #include <link.h>
 #include <stdlib.h>
