@@ -9,9 +9,9 @@ CFLAGS ?= -O2 -g
 WARN = -std=c99 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 B = build
 
-COMPILER_DIRS = compiler compiler/ops compiler/backend/c compiler/backend/torch
+COMPILER_DIRS = compiler compiler/ops compiler/backend compiler/backend/c compiler/backend/torch
 COMPILER_SRC = $(foreach d,$(COMPILER_DIRS),$(wildcard $(d)/*.c))
-COMPILER_INC = $(COMPILER_DIRS:%=-I%) -Idsl -I$(B)/dsl
+COMPILER_INC = $(COMPILER_DIRS:%=-I%) -Idsl -I$(B)/dsl -Iruntime
 DSL_SRC = dsl/ast.c
 RT_SRC = $(wildcard runtime/*.c)
 GEN_SRC = $(B)/dsl/lexer.c $(B)/dsl/parser.c
@@ -46,9 +46,10 @@ $(B)/runtime/%.o: runtime/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(WARN) -MMD -MP -Iruntime -c $< -o $@
 
-$(AECC): $(COMPILER_OBJ)
+# aecc runs the models it loads (aecc train) with the runtime linked in.
+$(AECC): $(COMPILER_OBJ) $(RTLIB)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $^ -lm
+	$(CC) $(CFLAGS) -o $@ $^ -lz -ldl -lm
 
 $(RTLIB): $(RT_OBJ)
 	@mkdir -p $(@D)
@@ -65,9 +66,9 @@ $(RTHDR): runtime/aecc_rt.h
 TEST_COMPILER = $(wildcard tests/compiler/*.c)
 TEST_RUNTIME = $(wildcard tests/runtime/*.c)
 
-$(B)/tests/compiler_tests: $(TEST_COMPILER) $(LIB_OBJ)
+$(B)/tests/compiler_tests: $(TEST_COMPILER) $(LIB_OBJ) $(RTLIB)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -std=gnu99 $(COMPILER_INC) -o $@ $(TEST_COMPILER) $(LIB_OBJ) -lcriterion -lm
+	$(CC) $(CFLAGS) -std=gnu99 $(COMPILER_INC) -o $@ $(TEST_COMPILER) $(LIB_OBJ) $(RTLIB) -lcriterion -lz -ldl -lm
 
 $(B)/tests/runtime_tests: $(TEST_RUNTIME) $(RTLIB)
 	@mkdir -p $(@D)

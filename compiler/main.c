@@ -1,13 +1,10 @@
 /* main.c - the aecc command line: check, build, train, summary, graph,
  * emit, ops. */
-#include <errno.h>
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
+#include "cc.h"
+#include "load.h"
 #include "ops.h"
 #include "pipeline.h"
 #include "version.h"
@@ -24,25 +21,31 @@ static const char usage[] =
 	"                                print the graph IR (text or Graphviz dot)\n"
 	"  emit FILE.ae -o DIR           write DIR/NAME.h, NAME.c, NAME_main.c and\n"
 	"                                NAME_torch.py (the same model in PyTorch)\n"
-	"  build FILE.ae -o DIR          emit, then compile DIR/NAME-train\n"
+	"  build FILE.ae -o DIR          emit, then compile the static trainer\n"
+	"                                DIR/NAME-train\n"
 	"  train FILE.ae [TRAINER OPTIONS]\n"
-	"                                build (cached) and run the trainer; every\n"
-	"                                option after FILE.ae goes to the trainer\n"
-	"                                (see `aecc train FILE.ae --help`)\n"
+	"                                compile the model (cached), load it and train\n"
+	"                                it in this process; every option after\n"
+	"                                FILE.ae goes to the trainer (see\n"
+	"                                `aecc train FILE.ae --help`)\n"
 	"  ops                           list the operations of the language\n"
 	"\n"
 	"options:\n"
 	"  --dtype f32|f64               element type of the generated code (f32)\n"
 	"  --kernels simd|scalar         vectorized kernels (SIMDe) or plain loops (simd)\n"
 	"  --no-fuse                     keep every op a pass of its own (for comparison)\n"
+	"  --jit, --cc                   compile a model to load (train) with the JIT\n"
+	"                                plugin or with the system C compiler (default:\n"
+	"                                the JIT if its plugin is installed)\n"
 	"  -o DIR                        output folder for emit and build\n"
 	"  -d                            print the graph after every pass (stderr)\n"
 	"  --help, --version\n"
 	"\n"
 	"environment: CC (C compiler, default cc), AECC_CFLAGS (more flags for it,\n"
 	"after -std=c99 -O3 -march=native -fopenmp; -O1 compiles faster and\n"
-	"computes the same), AECC_CACHE (build cache of `aecc train`, default\n"
-	"$XDG_CACHE_HOME/aecc or ~/.cache/aecc).\n";
+	"computes the same), AECC_CACHE (where the system compiler's builds of\n"
+	"`aecc train` are kept, default $XDG_CACHE_HOME/aecc or ~/.cache/aecc),\n"
+	"AECC_JIT (1: the JIT, 0: the system compiler, unless --jit or --cc).\n";
 
 typedef struct Cli {
 	const char *cmd;    /* the command */
@@ -51,6 +54,7 @@ typedef struct Cli {
 	int dot;            /* graph --dot */
 	int pass;           /* graph --pass */
 	Options opt;        /* pipeline options */
+	LoadWith load;      /* --jit or --cc */
 	int rest;           /* train: index of the first trainer argument */
 } Cli;
 
@@ -94,6 +98,8 @@ static void parse_cli(Cli *c, int argc, char **argv)
 			if (++i >= argc)
 				usage_error("%s needs a folder", a);
 			c->out = argv[i];
+		} else if (!strcmp(a, "--jit") || !strcmp(a, "--cc")) {
+			c->load = !strcmp(a, "--jit") ? LOAD_JIT : LOAD_CC;
 		} else if (!strcmp(a, "-d")) {
 			c->opt.dump = 1;
 		} else if (!strcmp(a, "--dot")) {
@@ -125,83 +131,27 @@ static void parse_cli(Cli *c, int argc, char **argv)
 	}
 }
 
-/* ---- finding the runtime and the C compiler ---- */
-
-/* The prefix aecc runs from: PREFIX/bin/aecc -> PREFIX. */
-static const char *prefix(void)
+/* `aecc train`: the model loaded into this process, trained by the
+ * runtime's trainer with the arguments after FILE.ae. */
+static int cmd_train(Model *m, LoadWith with, int argc, char **argv, int rest)
 {
-	const char *env = getenv("AECC_HOME");
-	if (env && *env)
-		return env;
-	char buf[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-	if (n <= 0)
-		return "/usr/local";
-	buf[n] = 0;
-	char *slash = strrchr(buf, '/');
-	if (slash)
-		*slash = 0;
-	slash = strrchr(buf, '/');
-	if (slash)
-		*slash = 0;
-	return xstrdup(buf);
+	const aert_model *d = load_model(m, with);
+	if (!d)
+		return 1;
+	char **args = xcalloc((size_t)(argc - rest + 2), sizeof *args);
+	args[0] = argv[0];
+	for (int i = rest; i < argc; i++)
+		args[i - rest + 1] = argv[i];
+	return aert_train_main(d, argc - rest + 1, args);
 }
 
-static int run(char **argv)
+static void cmd_ops(void)
 {
-	pid_t pid = fork();
-	if (pid < 0) {
-		diag_plain("cannot start %s: %s", argv[0], strerror(errno));
-		return 0;
-	}
-	if (pid == 0) {
-		execvp(argv[0], argv);
-		fprintf(stderr, "aecc: error: cannot run %s: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
-	int st;
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return 0;
-	return WIFEXITED(st) && WEXITSTATUS(st) == 0;
-}
-
-/* Emit into dir and compile dir/NAME-train. */
-static int build(Model *m, const char *dir)
-{
-	if (!emit_c(m, dir))
-		return 0;
-	const char *pre = prefix();
-	const char *inc = xasprintf("-I%s/include", pre), *lib = xasprintf("%s/lib/libaecc_rt.a", pre);
-	struct stat st;
-	if (stat(lib, &st) != 0) {
-		diag_plain("the aecc runtime is missing: %s (set AECC_HOME to the prefix aecc was installed in)", lib);
-		return 0;
-	}
-	const char *cc = getenv("CC"), *flags = getenv("AECC_CFLAGS");
-	const char *exe = xasprintf("%s/%s-train", dir, m->name), *tmp = xasprintf("%s.tmp", exe);
-	Vec args = {0};
-	const char *fixed[] = {cc && *cc ? cc : "cc", "-std=c99", "-O3", "-march=native", "-fopenmp"};
-	for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
-		vec_push(&args, (char *)fixed[i]);
-	for (char *w = strtok(xstrdup(flags ? flags : ""), " \t"); w; w = strtok(NULL, " \t"))
-		vec_push(&args, w);
-	const char *rest[] = {inc, xasprintf("-I%s", dir), xasprintf("%s/%s.c", dir, m->name),
-			      xasprintf("%s/%s_main.c", dir, m->name), lib, "-lz", "-lm", "-o", tmp};
-	for (size_t i = 0; i < sizeof rest / sizeof *rest; i++)
-		vec_push(&args, (char *)rest[i]);
-	vec_push(&args, NULL);
-	char **argv = (char **)args.data;
-	if (!run(argv)) {
-		remove(tmp);
-		diag_plain("compiling the generated trainer failed (command: %s ... -o %s)", argv[0], exe);
-		return 0;
-	}
-	if (rename(tmp, exe) != 0) {
-		diag_plain("cannot create %s: %s", exe, strerror(errno));
-		return 0;
-	}
-	return 1;
+	int n;
+	const OpDef *const *ops = op_all(&n);
+	for (int i = 0; i < n; i++)
+		if (ops[i]->lower)
+			printf("%-12s %s\n", ops[i]->name, ops[i]->doc);
 }
 
 /* Write DIR/NAME_torch.py. The twin reads the forward graph as lowering
@@ -214,82 +164,6 @@ static int emit_twin(const Cli *c)
 	o.dump = 0;
 	Model *fwd = pipeline_run(c->file, &o);
 	return fwd && emit_torch(fwd, c->out);
-}
-
-/* FNV-1a over the bytes that decide the trainer binary. */
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
-{
-	const unsigned char *s = p;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ s[i]) * 0x100000001b3u;
-	return h;
-}
-
-static const char *cache_dir(Model *m)
-{
-	const char *base = getenv("AECC_CACHE");
-	if (!base || !*base) {
-		const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-		base = xdg && *xdg ? xasprintf("%s/aecc", xdg) : xasprintf("%s/.cache/aecc", home ? home : "/tmp");
-	}
-	size_t len;
-	char *text = read_file(m->file, &len);
-	uint64_t h = fnv(0xcbf29ce484222325u, text, len);
-	h = fnv(h, AECC_VERSION, strlen(AECC_VERSION));
-	h = fnv(h, &m->f64, sizeof m->f64);
-	h = fnv(h, &m->scalar, sizeof m->scalar);
-	h = fnv(h, &m->nofuse, sizeof m->nofuse);
-	const char *flags = getenv("AECC_CFLAGS");
-	if (flags)
-		h = fnv(h, flags, strlen(flags));
-	char abs[PATH_MAX];
-	if (realpath(m->file, abs))
-		h = fnv(h, abs, strlen(abs));
-	struct stat st;
-	const char *lib = xasprintf("%s/lib/libaecc_rt.a", prefix());
-	if (stat(lib, &st) == 0)
-		h = fnv(h, &st.st_mtime, sizeof st.st_mtime);
-	const char *bin = xasprintf("%s/bin/aecc", prefix());
-	if (stat(bin, &st) == 0)
-		h = fnv(h, &st.st_mtime, sizeof st.st_mtime);
-	/* mkdir -p base */
-	char *p = xstrdup(base);
-	for (char *s = p + 1; *s; s++)
-		if (*s == '/') {
-			*s = 0;
-			mkdir(p, 0777);
-			*s = '/';
-		}
-	mkdir(p, 0777);
-	return xasprintf("%s/%s-%016llx", base, m->name, (unsigned long long)h);
-}
-
-static int cmd_train(Model *m, int argc, char **argv, int rest)
-{
-	const char *dir = cache_dir(m);
-	const char *exe = xasprintf("%s/%s-train", dir, m->name);
-	if (access(exe, X_OK) != 0) {
-		fprintf(stderr, "aecc: building %s\n", exe);
-		if (!build(m, dir))
-			return 1;
-	}
-	char **args = xcalloc((size_t)(argc - rest + 2), sizeof *args);
-	args[0] = (char *)exe;
-	for (int i = rest; i < argc; i++)
-		args[i - rest + 1] = argv[i];
-	fflush(stdout);
-	execv(exe, args);
-	diag_plain("cannot run %s: %s", exe, strerror(errno));
-	return 1;
-}
-
-static void cmd_ops(void)
-{
-	int n;
-	const OpDef *const *ops = op_all(&n);
-	for (int i = 0; i < n; i++)
-		if (ops[i]->lower)
-			printf("%-12s %s\n", ops[i]->name, ops[i]->doc);
 }
 
 int main(int argc, char **argv)
@@ -324,8 +198,8 @@ int main(int argc, char **argv)
 	else if (!strcmp(c.cmd, "emit"))
 		return emit_c(m, c.out) && emit_twin(&c) ? 0 : 1;
 	else if (!strcmp(c.cmd, "build"))
-		return build(m, c.out) ? 0 : 1;
+		return cc_build_trainer(m, c.out) ? 0 : 1;
 	else if (!strcmp(c.cmd, "train"))
-		return cmd_train(m, argc, argv, c.rest);
+		return cmd_train(m, c.load, argc, argv, c.rest);
 	return 0;
 }

@@ -1,5 +1,6 @@
-/* data.c - datasets: IDX (raw or gzipped), CSV and NPY loaders, and the
- * conversion of samples into the batches a compiled model reads. */
+/* data.c - datasets: IDX (raw or gzipped), CSV and NPY loaders, the
+ * conversion of samples into the batches a compiled model reads, and a
+ * model's data checked against its inputs. */
 #include "common.h"
 
 #include <errno.h>
@@ -856,7 +857,83 @@ int aert_batch_onehot(const aert_dataset *ds, const size_t *idx, size_t n, int c
 		if (!(label >= 0 && label < classes) || label != floor(label))
 			return aert_fail(err, ds->path, "label %g of sample %zu is out of range for %d classes",
 					 label, idx[i], classes);
-		onehot_row(out, i, classes, (int)label, out_dtype);
+		if (out)
+			onehot_row(out, i, classes, (int)label, out_dtype);
 	}
 	return 0;
+}
+
+/* ---- a model's data ---- */
+
+/* A loaded file must fit input i of the model, labels included. */
+static int check_input(const aert_model *m, int i, const aert_dataset *ds, aert_err *err)
+{
+	const aert_input *x = &m->inputs[i];
+	aert_dtype real = m->real_size == 8 ? AERT_F64 : AERT_F32;
+	if (ds->n == 0)
+		return aert_fail(err, ds->path, "no samples");
+	if (x->onehot_classes > 0 && ds->sample != 1)
+		return aert_fail(err, ds->path, "samples have %zu values, model input '%s' needs labels (1 value each)",
+				 ds->sample, x->name);
+	if (x->onehot_classes <= 0 && ds->sample != x->size)
+		return aert_fail(err, ds->path, "samples have %zu value%s, model input '%s' needs %zu", ds->sample,
+				 ds->sample == 1 ? "" : "s", x->name, x->size);
+	/* Every label in range, before anything trains on them. */
+	for (size_t k = 0; x->onehot_classes > 0 && k < ds->n; k++)
+		if (aert_batch_onehot(ds, &k, 1, x->onehot_classes, real, NULL, err) != 0)
+			return -1;
+	return 0;
+}
+
+int aert_data_load(const aert_model *m, const char *const *paths, aert_data *d, aert_err *err)
+{
+	const aert_dataset *first = NULL;
+	memset(d, 0, sizeof *d);
+	for (int i = 0; i < m->n_inputs; i++) {
+		if (!paths[i])
+			continue;
+		aert_dataset *ds = &d->in[i];
+		if (aert_load_any(paths[i], ds, err) != 0 || check_input(m, i, ds, err) != 0)
+			goto fail;
+		if (first && ds->n != first->n) {
+			aert_fail(err, ds->path, "%zu samples, but %s has %zu", ds->n, first->path, first->n);
+			goto fail;
+		}
+		if (!first)
+			first = ds;
+	}
+	if (!first) {
+		aert_fail(err, NULL, "no data file for any input of model '%s'", m->name);
+		goto fail;
+	}
+	d->n = first->n;
+	return 0;
+fail:
+	aert_data_free(d);
+	return -1;
+}
+
+int aert_data_batch(const aert_model *m, const aert_data *d, const size_t *idx, size_t n, void *const *out,
+		    aert_err *err)
+{
+	aert_dtype real = m->real_size == 8 ? AERT_F64 : AERT_F32;
+	for (int i = 0; i < m->n_inputs; i++) {
+		const aert_input *x = &m->inputs[i];
+		if (!d->in[i].path)
+			continue;
+		if (x->onehot_classes > 0) {
+			if (aert_batch_onehot(&d->in[i], idx, n, x->onehot_classes, real, out[i], err) != 0)
+				return -1;
+		} else {
+			aert_batch(&d->in[i], idx, n, m->scale[i], real, out[i]);
+		}
+	}
+	return 0;
+}
+
+void aert_data_free(aert_data *d)
+{
+	for (int i = 0; i < AERT_MAX_INPUTS; i++)
+		aert_dataset_free(&d->in[i]);
+	d->n = 0;
 }

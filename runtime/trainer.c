@@ -1,6 +1,8 @@
-/* trainer.c - aert_train_main, the main() of a compiled model's static
- * trainer: the command line, data loading and checking, the epoch loop
- * with its progress bar and per-epoch report, and saving. */
+/* trainer.c - the trainer as a library: the command line
+ * (aert_train_parse), a run (aert_trainer_open: state, data and their
+ * checks; aert_trainer_run: the epoch loop with its progress bar, per-epoch
+ * report and step hook; aert_trainer_save), and aert_train_main, the main()
+ * of a compiled model's trainer, which calls them in a row. */
 #include "common.h"
 
 #include <errno.h>
@@ -11,8 +13,6 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { MAX_INPUTS = 4 };
-
 /* Exit statuses. */
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
@@ -21,24 +21,7 @@ enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 /* ... and is this many characters wide. */
 enum { PROGRESS_WIDTH = 30 };
 
-/* The command line, with the model's defaults filled in. */
-typedef struct options {
-	long long epochs;     /* passes over the data; 0: not given */
-	long long steps;      /* optimizer steps in this run; 0: no limit */
-	int batch;            /* samples per step */
-	aert_hparams h;       /* optimizer settings */
-	uint64_t seed;        /* initialisation and shuffling */
-	int shuffle;          /* 0: --no-shuffle */
-	int quiet;            /* --quiet: no progress bar */
-	const char *train[MAX_INPUTS]; /* training data per input */
-	const char *test[MAX_INPUTS];  /* test data per input, or NULL */
-	const char *init;     /* --init FILE */
-	const char *resume;   /* --resume FILE */
-	const char *save;     /* --save FILE */
-	const char *checkpoint; /* --checkpoint FILE */
-	const char *log;      /* --log FILE */
-	int threads;          /* --threads N; 0: the model's default (all cores) */
-} options;
+typedef aert_train_options options;
 
 /* The progress bar on stderr. */
 typedef struct progress {
@@ -48,19 +31,21 @@ typedef struct progress {
 } progress;
 
 /* Everything a training run holds. */
-typedef struct trainer {
+typedef struct aert_trainer {
 	const aert_model *m;          /* the model being trained */
-	options o;                    /* the command line */
-	aert_dtype real;              /* the model's element type */
+	options o;                    /* what the run does */
 	void *state, *work;           /* the model's state and scratch */
-	aert_dataset train[MAX_INPUTS], test[MAX_INPUTS];
-	void *buf[MAX_INPUTS];        /* one batch per input, max_batch rows */
-	const void *in[MAX_INPUTS];   /* the same, as the model reads them */
-	size_t n_train, n_test;       /* samples (n_test 0: no test set) */
-	size_t *perm;                 /* training order, n_train entries */
+	aert_data train, test;        /* the data sets (test.n 0: no test set) */
+	void *buf[AERT_MAX_INPUTS];   /* one batch per input, max_batch rows */
+	const void *in[AERT_MAX_INPUTS]; /* the same, as the model reads them */
+	size_t *perm;                 /* training order, train.n entries */
 	size_t *order;                /* 0, 1, 2, ...: in-file order of the larger set */
 	long long epochs;             /* epochs this run makes at most */
 	long long steps;              /* train_step calls so far */
+	int threads;                  /* what set_threads gave; 0: not asked */
+	aert_step_hook hook;          /* called after every step, or NULL */
+	void *hook_ctx;               /* its first argument */
+	int stopped;                  /* the hook ended the run */
 	FILE *log;                    /* --log, or NULL */
 	progress bar;                 /* on stderr */
 	aert_err err;                 /* the failure to report */
@@ -258,9 +243,6 @@ static int value_option(const aert_model *m, options *o, const char *arg, size_t
 	return 0;
 }
 
-/* What parse_args found. */
-enum parsed { PARSED_RUN, PARSED_DONE, PARSED_USAGE };
-
 /* Options without a value. */
 enum flag { FLAG_HELP, FLAG_VERSION, FLAG_NO_SHUFFLE, FLAG_NO_NOISE, FLAG_QUIET, N_FLAGS };
 static const char *const FLAGS[N_FLAGS] = {"--help", "--version", "--no-shuffle", "--no-noise", "--quiet"};
@@ -275,15 +257,15 @@ static enum flag flag_named(const char *arg, size_t len)
 }
 
 /* Apply a flag; --help and --version print and end the run. */
-static enum parsed apply_flag(const aert_model *m, options *o, enum flag f)
+static aert_parsed apply_flag(const aert_model *m, options *o, enum flag f)
 {
 	switch (f) {
 	case FLAG_HELP:
 		print_help(m);
-		return PARSED_DONE;
+		return AERT_PARSE_DONE;
 	case FLAG_VERSION:
 		printf("%s-train (aecc runtime %s)\n", m->name, AERT_VERSION);
-		return PARSED_DONE;
+		return AERT_PARSE_DONE;
 	case FLAG_NO_SHUFFLE:
 		o->shuffle = 0;
 		break;
@@ -296,11 +278,10 @@ static enum parsed apply_flag(const aert_model *m, options *o, enum flag f)
 	case N_FLAGS: /* not a flag: parse_arg never passes it */
 		break;
 	}
-	return PARSED_RUN;
+	return AERT_PARSE_OK;
 }
 
-/* The defaults of the model. */
-static void default_options(const aert_model *m, options *o)
+void aert_train_defaults(const aert_model *m, options *o)
 {
 	memset(o, 0, sizeof *o);
 	o->batch = m->batch;
@@ -314,9 +295,13 @@ static void default_options(const aert_model *m, options *o)
 }
 
 /* What the options must satisfy together: no --init with --resume,
- * training data for every input, test data for all inputs or for none. */
+ * training data for every input, test data for all inputs or for none;
+ * and, when they come from elsewhere than the command line, a batch the
+ * model takes. */
 static int check_options(const aert_model *m, const options *o, aert_err *err)
 {
+	if (o->batch < 1 || o->batch > m->max_batch)
+		return aert_fail(err, NULL, "batch %d is not in 1..%d", o->batch, m->max_batch);
 	if (o->init && o->resume)
 		return aert_fail(err, NULL, "--init and --resume cannot be combined");
 	int with_test = 0;
@@ -335,7 +320,7 @@ static int check_options(const aert_model *m, const options *o, aert_err *err)
 
 /* One argument (and the next one, for "--name VALUE"): *i moves past
  * what it used. */
-static int parse_arg(const aert_model *m, int argc, char **argv, int *i, options *o, enum parsed *done,
+static int parse_arg(const aert_model *m, int argc, char **argv, int *i, options *o, aert_parsed *done,
 		     aert_err *err)
 {
 	const char *arg = argv[*i];
@@ -357,29 +342,28 @@ static int parse_arg(const aert_model *m, int argc, char **argv, int *i, options
 	return value_option(m, o, arg, len, value ? value : argv[++*i], err);
 }
 
-static enum parsed parse_args(const aert_model *m, int argc, char **argv, options *o, aert_err *err)
+aert_parsed aert_train_parse(const aert_model *m, int argc, char **argv, options *o, aert_err *err)
 {
-	default_options(m, o);
+	aert_train_defaults(m, o);
 	for (int i = 1; i < argc; i++) {
-		enum parsed done = PARSED_RUN;
+		aert_parsed done = AERT_PARSE_OK;
 		if (parse_arg(m, argc, argv, &i, o, &done, err) != 0)
-			return PARSED_USAGE;
-		if (done != PARSED_RUN)
+			return AERT_PARSE_USAGE;
+		if (done != AERT_PARSE_OK)
 			return done;
 	}
-	return check_options(m, o, err) != 0 ? PARSED_USAGE : PARSED_RUN;
+	return check_options(m, o, err) != 0 ? AERT_PARSE_USAGE : AERT_PARSE_OK;
 }
 
 /* ---- the model and its state ---- */
 
-/* The descriptor must be usable before anything runs. */
-static int check_model(const aert_model *m, aert_err *err)
+int aert_model_check(const aert_model *m, aert_err *err)
 {
 	const char *bad = NULL;
 	if (!m->name || !m->params_of || !m->adam_m_of || !m->adam_v_of || !m->step_of || !m->init ||
 	    !m->train_step || !m->eval_loss)
 		bad = "a name or function is missing";
-	else if (m->n_inputs < 1 || m->n_inputs > MAX_INPUTS || !m->inputs)
+	else if (m->n_inputs < 1 || m->n_inputs > AERT_MAX_INPUTS || !m->inputs)
 		bad = "it needs 1 to 4 inputs";
 	else if (m->real_size != 4 && m->real_size != 8)
 		bad = "real_size is not 4 or 8";
@@ -420,35 +404,6 @@ static int setup_state(trainer *t)
 
 /* ---- data ---- */
 
-/* A loaded file must fit input i of the model. */
-static int check_samples(trainer *t, const aert_dataset *ds, int i)
-{
-	const aert_input *x = &t->m->inputs[i];
-	if (ds->n == 0)
-		return aert_fail(&t->err, ds->path, "no samples");
-	if (x->onehot_classes > 0 && ds->sample != 1)
-		return aert_fail(&t->err, ds->path, "samples have %zu values, model input '%s' needs labels (1 value each)",
-				 ds->sample, x->name);
-	if (x->onehot_classes <= 0 && ds->sample != x->size)
-		return aert_fail(&t->err, ds->path, "samples have %zu value%s, model input '%s' needs %zu", ds->sample,
-				 ds->sample == 1 ? "" : "s", x->name, x->size);
-	return 0;
-}
-
-/* Load one set (training or test) of every input; all must agree on n. */
-static int load_set(trainer *t, const char *const *paths, aert_dataset *set, size_t *n)
-{
-	for (int i = 0; i < t->m->n_inputs; i++) {
-		if (aert_load_any(paths[i], &set[i], &t->err) != 0 || check_samples(t, &set[i], i) != 0)
-			return -1;
-		if (i > 0 && set[i].n != set[0].n)
-			return aert_fail(&t->err, set[i].path, "%zu samples, but %s has %zu", set[i].n, set[0].path,
-					 set[0].n);
-	}
-	*n = set[0].n;
-	return 0;
-}
-
 /* Batch buffers, the training permutation and the test order. */
 static int alloc_batches(trainer *t)
 {
@@ -461,58 +416,25 @@ static int alloc_batches(trainer *t)
 			return aert_fail(&t->err, NULL, "out of memory for the batch of input '%s'", x->name);
 		t->in[i] = t->buf[i];
 	}
-	size_t most = t->n_train > t->n_test ? t->n_train : t->n_test;
-	t->perm = malloc(t->n_train * sizeof *t->perm);
+	size_t most = t->train.n > t->test.n ? t->train.n : t->test.n;
+	t->perm = malloc(t->train.n * sizeof *t->perm);
 	t->order = malloc(most * sizeof *t->order);
 	if (!t->perm || !t->order)
-		return aert_fail(&t->err, NULL, "out of memory for %zu sample indices", t->n_train + most);
-	for (size_t k = 0; k < t->n_train; k++)
+		return aert_fail(&t->err, NULL, "out of memory for %zu sample indices", t->train.n + most);
+	for (size_t k = 0; k < t->train.n; k++)
 		t->perm[k] = k;
 	for (size_t k = 0; k < most; k++)
 		t->order[k] = k;
 	return 0;
 }
 
-/* Fill the batch buffers with samples idx[0..n) of a set. */
-static int fill_batch(trainer *t, const aert_dataset *set, const size_t *idx, size_t n)
-{
-	for (int i = 0; i < t->m->n_inputs; i++) {
-		const aert_input *x = &t->m->inputs[i];
-		if (x->onehot_classes > 0) {
-			if (aert_batch_onehot(&set[i], idx, n, x->onehot_classes, t->real, t->buf[i], &t->err) != 0)
-				return -1;
-		} else {
-			aert_batch(&set[i], idx, n, t->m->scale[i], t->real, t->buf[i]);
-		}
-	}
-	return 0;
-}
-
-/* Every label of a set must be in range, before training starts: one-hot
- * inputs are converted once, a batch at a time, to check. */
-static int check_labels(trainer *t, const aert_dataset *set, size_t n)
-{
-	size_t chunk = (size_t)t->m->max_batch;
-	for (int i = 0; i < t->m->n_inputs; i++) {
-		int classes = t->m->inputs[i].onehot_classes;
-		for (size_t at = 0; classes > 0 && at < n; at += chunk) {
-			size_t k = n - at < chunk ? n - at : chunk;
-			if (aert_batch_onehot(&set[i], t->order + at, k, classes, t->real, t->buf[i], &t->err) != 0)
-				return -1;
-		}
-	}
-	return 0;
-}
-
 static int load_data(trainer *t)
 {
-	if (load_set(t, t->o.train, t->train, &t->n_train) != 0)
+	if (aert_data_load(t->m, t->o.train, &t->train, &t->err) != 0)
 		return -1;
-	if (t->o.test[0] && load_set(t, t->o.test, t->test, &t->n_test) != 0)
+	if (t->o.test[0] && aert_data_load(t->m, t->o.test, &t->test, &t->err) != 0)
 		return -1;
-	if (alloc_batches(t) != 0 || check_labels(t, t->train, t->n_train) != 0)
-		return -1;
-	return check_labels(t, t->test, t->n_test);
+	return alloc_batches(t);
 }
 
 /* ---- progress and reports ---- */
@@ -571,7 +493,7 @@ static void report_epoch(const trainer *t, long long epoch, double train_loss, d
 {
 	char a[32], b[32], r[32];
 	printf("epoch %lld/%lld  train_loss %s", epoch, t->epochs, format_loss(a, sizeof a, train_loss));
-	if (t->n_test)
+	if (t->test.n)
 		printf("  test_loss %s", format_loss(b, sizeof b, test_loss));
 	printf("  %s samples/s\n", format_rate(r, sizeof r, rate));
 	fflush(stdout);
@@ -584,20 +506,20 @@ static int evaluate(trainer *t, double *loss)
 {
 	size_t chunk = (size_t)t->m->max_batch;
 	double sum = 0;
-	for (size_t at = 0; at < t->n_test; at += chunk) {
-		size_t n = t->n_test - at < chunk ? t->n_test - at : chunk;
-		if (fill_batch(t, t->test, t->order + at, n) != 0)
+	for (size_t at = 0; at < t->test.n; at += chunk) {
+		size_t n = t->test.n - at < chunk ? t->test.n - at : chunk;
+		if (aert_data_batch(t->m, &t->test, t->order + at, n, t->buf, &t->err) != 0)
 			return -1;
 		sum += t->m->eval_loss(t->state, t->work, t->in, (int)n) * (double)n;
 	}
-	*loss = sum / (double)t->n_test;
+	*loss = sum / (double)t->test.n;
 	return 0;
 }
 
 /* One optimizer step on samples perm[at..at+n); adds its loss * n to *sum. */
 static int train_batch(trainer *t, long long epoch, size_t at, size_t n, double *sum)
 {
-	if (fill_batch(t, t->train, t->perm + at, n) != 0)
+	if (aert_data_batch(t->m, &t->train, t->perm + at, n, t->buf, &t->err) != 0)
 		return -1;
 	double loss = t->m->train_step(t->state, t->work, t->in, (int)n, &t->o.h);
 	t->steps++;
@@ -610,23 +532,28 @@ static int train_batch(trainer *t, long long epoch, size_t at, size_t n, double 
 				 t->steps);
 	}
 	*sum += loss * (double)n;
+	if (t->hook) {
+		aert_step_info s = {t->steps, epoch, t->epochs, (int)n, loss};
+		t->stopped = t->hook(t->hook_ctx, &s) != 0;
+	}
 	return 0;
 }
 
-/* One epoch (cut short when --steps runs out); *loss is its sample-weighted
+/* One epoch (cut short when --steps runs out or the hook says so); *loss is
+ * its sample-weighted
  * mean loss and *rate the samples trained per second. */
 static int train_epoch(trainer *t, long long epoch, aert_rng *rng, double *loss, double *rate)
 {
-	size_t batch = (size_t)t->o.batch, done = 0, planned = t->n_train;
+	size_t batch = (size_t)t->o.batch, done = 0, planned = t->train.n;
 	double sum = 0, start = now();
 	if (t->o.steps) {
 		unsigned long long left = (unsigned long long)(t->o.steps - t->steps);
-		if (left < (t->n_train + batch - 1) / batch)
+		if (left < (t->train.n + batch - 1) / batch)
 			planned = (size_t)left * batch;
 	}
 	if (t->o.shuffle)
-		aert_shuffle(t->perm, t->n_train, rng);
-	while (done < planned) {
+		aert_shuffle(t->perm, t->train.n, rng);
+	while (done < planned && !t->stopped) {
 		size_t n = planned - done < batch ? planned - done : batch;
 		if (train_batch(t, epoch, done, n, &sum) != 0)
 			return -1;
@@ -644,7 +571,7 @@ static int train_epoch(trainer *t, long long epoch, aert_rng *rng, double *loss,
 static long long epochs_to_run(const trainer *t)
 {
 	size_t batch = (size_t)t->o.batch;
-	long long per_epoch = (long long)((t->n_train + batch - 1) / batch);
+	long long per_epoch = (long long)((t->train.n + batch - 1) / batch);
 	long long for_steps = t->o.steps ? (t->o.steps - 1) / per_epoch + 1 : 0;
 	long long epochs = t->o.epochs ? t->o.epochs : t->m->epochs;
 	if (for_steps && (!t->o.epochs || for_steps < epochs))
@@ -659,13 +586,15 @@ static int run_epochs(trainer *t)
 	t->epochs = epochs_to_run(t);
 	for (long long e = 1; e <= t->epochs; e++) {
 		double train_loss, test_loss = 0, rate;
-		if (train_epoch(t, e, &rng, &train_loss, &rate) != 0 || (t->n_test && evaluate(t, &test_loss) != 0))
+		if (train_epoch(t, e, &rng, &train_loss, &rate) != 0 || (t->test.n && evaluate(t, &test_loss) != 0))
 			return -1;
 		report_epoch(t, e, train_loss, test_loss, rate);
 		if (t->log && fflush(t->log) != 0)
 			return aert_fail(&t->err, t->o.log, "cannot write: %s", strerror(errno));
 		if (t->o.checkpoint && aert_save_model(t->m, t->state, t->o.checkpoint, 1, &t->err) != 0)
 			return -1;
+		if (t->stopped)
+			break;
 	}
 	return 0;
 }
@@ -691,60 +620,101 @@ static int close_log(trainer *t)
 	return bad ? aert_fail(&t->err, t->o.log, "cannot write: %s", strerror(errno ? errno : EIO)) : 0;
 }
 
-static int run(trainer *t)
+/* ---- a run ---- */
+
+int aert_trainer_open(aert_trainer **out, const aert_model *m, const options *o, aert_err *err)
 {
-	if (setup_state(t) != 0 || load_data(t) != 0 || open_log(t) != 0)
+	*out = NULL;
+	trainer *t = calloc(1, sizeof *t);
+	if (!t)
+		return aert_fail(err, NULL, "out of memory for the trainer");
+	t->m = m;
+	t->o = *o;
+	if (aert_model_check(m, &t->err) != 0 || check_options(m, o, &t->err) != 0) {
+		*err = t->err;
+		aert_trainer_close(t);
 		return -1;
-	t->bar.on = !t->o.quiet && isatty(STDERR_FILENO);
-	if (run_epochs(t) != 0 || close_log(t) != 0)
+	}
+	if (o->threads > 0)
+		t->threads = m->set_threads ? m->set_threads(o->threads) : 1;
+	if (setup_state(t) != 0 || load_data(t) != 0 || open_log(t) != 0) {
+		*err = t->err;
+		aert_trainer_close(t);
 		return -1;
-	if (t->o.save)
-		return aert_save_model(t->m, t->state, t->o.save, 0, &t->err);
+	}
+	*out = t;
 	return 0;
 }
 
-static void trainer_free(trainer *t)
+int aert_trainer_run(trainer *t, aert_step_hook hook, void *ctx, aert_err *err)
 {
+	t->hook = hook;
+	t->hook_ctx = ctx;
+	t->bar.on = !t->o.quiet && isatty(STDERR_FILENO);
+	if (run_epochs(t) != 0 || close_log(t) != 0) {
+		*err = t->err;
+		return -1;
+	}
+	return 0;
+}
+
+int aert_trainer_save(trainer *t, aert_err *err)
+{
+	return t->o.save ? aert_save_model(t->m, t->state, t->o.save, 0, err) : 0;
+}
+
+void *aert_trainer_state(trainer *t) { return t->state; }
+
+int aert_trainer_threads(const trainer *t) { return t->threads; }
+
+void aert_trainer_close(trainer *t)
+{
+	if (!t)
+		return;
 	if (t->log)
 		fclose(t->log);
-	for (int i = 0; i < MAX_INPUTS; i++) {
-		aert_dataset_free(&t->train[i]);
-		aert_dataset_free(&t->test[i]);
+	aert_data_free(&t->train);
+	aert_data_free(&t->test);
+	for (int i = 0; i < AERT_MAX_INPUTS; i++)
 		free(t->buf[i]);
-	}
 	free(t->perm);
 	free(t->order);
 	free(t->state);
 	free(t->work);
+	free(t);
 }
 
 int aert_train_main(const aert_model *m, int argc, char **argv)
 {
-	trainer t;
-	memset(&t, 0, sizeof t);
-	t.m = m;
-	if (check_model(m, &t.err) != 0) {
-		fprintf(stderr, "%s-train: error: %s\n", m->name ? m->name : "aecc", t.err.msg);
+	aert_err err;
+	options o;
+	if (aert_model_check(m, &err) != 0) {
+		fprintf(stderr, "%s-train: error: %s\n", m->name ? m->name : "aecc", err.msg);
 		return EXIT_FAIL;
 	}
-	enum parsed p = parse_args(m, argc, argv, &t.o, &t.err);
-	if (p == PARSED_DONE)
+	switch (aert_train_parse(m, argc, argv, &o, &err)) {
+	case AERT_PARSE_DONE:
 		return fflush(stdout) == 0 ? EXIT_OK : EXIT_FAIL;
-	if (p == PARSED_USAGE) {
+	case AERT_PARSE_USAGE:
 		fprintf(stderr, "%s-train: error: %s\nTry '%s-train --help' for more information.\n", m->name,
-			t.err.msg, m->name);
+			err.msg, m->name);
 		return EXIT_USAGE;
+	case AERT_PARSE_OK:
+		break;
 	}
-	t.real = m->real_size == 4 ? AERT_F32 : AERT_F64;
-	if (t.o.threads > 0) {
-		int got = m->set_threads ? m->set_threads(t.o.threads) : 1;
-		if (got != t.o.threads)
+	aert_trainer *t;
+	int rc = aert_trainer_open(&t, m, &o, &err);
+	if (rc == 0) {
+		int got = aert_trainer_threads(t);
+		if (o.threads > 0 && got != o.threads)
 			fprintf(stderr, "%s-train: warning: using %d thread%s (compiled without OpenMP)\n", m->name, got,
 				got == 1 ? "" : "s");
+		rc = aert_trainer_run(t, NULL, NULL, &err);
 	}
-	int rc = run(&t);
+	if (rc == 0)
+		rc = aert_trainer_save(t, &err);
 	if (rc != 0)
-		fprintf(stderr, "%s-train: error: %s\n", m->name, t.err.msg);
-	trainer_free(&t);
+		fprintf(stderr, "%s-train: error: %s\n", m->name, err.msg);
+	aert_trainer_close(t);
 	return rc != 0 ? EXIT_FAIL : EXIT_OK;
 }

@@ -650,3 +650,134 @@ Test(trainer, invalid_descriptor)
 	cr_assert_str_eq(err, "lin-train: error: invalid model descriptor: batch, max_batch or epochs out of range\n");
 	free(err);
 }
+
+/* ---- the trainer as a library ---- */
+
+/* What the step hook saw. */
+typedef struct hook_log {
+	int calls;                   /* hook calls */
+	long long step[MAX_CALLS];   /* info.step of each */
+	long long epoch[MAX_CALLS];  /* info.epoch of each */
+	int n[MAX_CALLS];            /* info.n of each */
+	int stop_at;                 /* return 1 at this step */
+} hook_log;
+
+static int record_step(void *ctx, const aert_step_info *s)
+{
+	hook_log *h = ctx;
+	if (h->calls < MAX_CALLS) {
+		h->step[h->calls] = s->step;
+		h->epoch[h->calls] = s->epoch;
+		h->n[h->calls] = s->n;
+	}
+	h->calls++;
+	cr_assert(isfinite(s->loss));
+	return s->step == h->stop_at;
+}
+
+Test(trainer, hook_sees_every_step_and_can_stop_the_run)
+{
+	aert_model m = lin_model();
+	write_data(&m);
+	aert_train_options o;
+	aert_train_defaults(&m, &o);
+	o.epochs = 4;
+	o.shuffle = 0;
+	char *save = tmp_path("w.safetensors");
+	o.save = save;
+	aert_err err;
+	aert_trainer *t;
+	cr_assert_eq(aert_trainer_open(&t, &m, &o, &err), 0, "%s", err.msg);
+	hook_log h = {.stop_at = 5};
+	cr_assert_eq(aert_trainer_run(t, record_step, &h, &err), 0, "%s", err.msg);
+	cr_assert_eq(aert_trainer_save(t, &err), 0, "%s", err.msg);
+	cr_assert_eq(*m.step_of(aert_trainer_state(t)), 5);
+	aert_trainer_close(t);
+	cr_assert_eq(h.calls, 5, "the run ends at the step the hook stops");
+	cr_assert_eq(seen.calls, 5);
+	const long long epoch[5] = {1, 1, 1, 2, 2};
+	const int n[5] = {4, 4, 2, 4, 4};
+	for (int i = 0; i < 5; i++) {
+		cr_assert_eq(h.step[i], i + 1);
+		cr_assert_eq(h.epoch[i], epoch[i], "step %d", i + 1);
+		cr_assert_eq(h.n[i], n[i], "step %d", i + 1);
+	}
+	char *out = take_stdout();
+	cr_assert_eq(count_lines(out), 2, "the cut epoch is still reported:\n%s", out);
+	cr_assert_not_null(strstr(out, "epoch 2/4  train_loss"), "%s", out);
+	cr_assert(file_exists(save));
+	free(out);
+	free(save);
+}
+
+Test(trainer, open_checks_the_options)
+{
+	aert_model m = lin_model();
+	write_data(&m);
+	aert_train_options o;
+	aert_train_defaults(&m, &o);
+	o.batch = 5;
+	aert_err err;
+	aert_trainer *t = (aert_trainer *)&o;
+	cr_assert_eq(aert_trainer_open(&t, &m, &o, &err), -1);
+	cr_assert_null(t);
+	cr_assert_str_eq(err.msg, "batch 5 is not in 1..4");
+	aert_train_defaults(&m, &o);
+	o.train[1] = NULL;
+	cr_assert_eq(aert_trainer_open(&t, &m, &o, &err), -1);
+	cr_assert_str_eq(err.msg, "no training data for input 't': give --train-t PATH");
+	aert_trainer_close(NULL);
+}
+
+Test(trainer, parse_gives_the_options)
+{
+	aert_model m = lin_model();
+	char *argv[] = {"lin-train", "--epochs", "7", "--batch=2", "--no-shuffle", "--test-t", "tt.csv",
+			"--test", "tx.csv", "--threads", "3", NULL};
+	aert_train_options o;
+	aert_err err;
+	cr_assert_eq(aert_train_parse(&m, 11, argv, &o, &err), AERT_PARSE_OK, "%s", err.msg);
+	cr_assert_eq(o.epochs, 7);
+	cr_assert_eq(o.batch, 2);
+	cr_assert_eq(o.shuffle, 0);
+	cr_assert_eq(o.threads, 3);
+	cr_assert_str_eq(o.test[0], "tx.csv");
+	cr_assert_str_eq(o.test[1], "tt.csv");
+	cr_assert_eq(o.train[0], m.train_path[0], "defaults for what is not given");
+	cr_assert_eq(o.seed, 1);
+	char *bad[] = {"lin-train", "--steps", "0", NULL};
+	cr_assert_eq(aert_train_parse(&m, 3, bad, &o, &err), AERT_PARSE_USAGE);
+	cr_assert_str_eq(err.msg, "--steps: '0' must be an integer from 1 to 9223372036854775807");
+	char *help[] = {"lin-train", "--version", NULL};
+	cr_assert_eq(aert_train_parse(&m, 2, help, &o, &err), AERT_PARSE_DONE);
+}
+
+Test(trainer, data_of_some_inputs)
+{
+	aert_model m = lin_model();
+	write_data(&m);
+	const char *paths[2] = {NULL, m.train_path[1]};
+	aert_data d;
+	aert_err err;
+	cr_assert_eq(aert_data_load(&m, paths, &d, &err), 0, "%s", err.msg);
+	cr_assert_eq(d.n, N_TRAIN);
+	cr_assert_null(d.in[0].data, "input x left out");
+	float t[2] = {0}, x[D], want;
+	const size_t idx[2] = {3, 0};
+	void *out[2] = {NULL, t};
+	cr_assert_eq(aert_data_batch(&m, &d, idx, 2, out, &err), 0, "%s", err.msg);
+	sample(3, x, &want);
+	cr_assert_float_eq(t[0], want, 1e-6);
+	sample(0, x, &want);
+	cr_assert_float_eq(t[1], want, 1e-6);
+	aert_data_free(&d);
+	cr_assert_eq(d.n, 0);
+
+	paths[1] = NULL;
+	cr_assert_eq(aert_data_load(&m, paths, &d, &err), -1);
+	cr_assert_str_eq(err.msg, "no data file for any input of model 'lin'");
+	const char *mismatch[2] = {m.train_path[0], m.test_path[1]};
+	cr_assert_eq(aert_data_load(&m, mismatch, &d, &err), -1);
+	cr_assert_not_null(strstr(err.msg, "t_test.npy: 6 samples, but "), "%s", err.msg);
+	cr_assert_null(d.in[0].data, "freed on failure");
+}

@@ -994,3 +994,8 @@ int emit_c(Model *m, const char *dir)
 	c_render(m, &f);
 	return c_write(m, &f, dir);
 }
+
+size_t c_buffer_offset(Model *m, int i)
+{
+	return buffer_byte_offset(m, m->g->buffers.data[i]);
+}
