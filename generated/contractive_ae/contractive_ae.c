@@ -1017,6 +1017,23 @@ static void contractive_ae_gemm(long M, long N, long K, const float *A, long ars
 	}
 }
 
+/* dst[j] = the sum over b < n of src[b * cols + j], each column added up in
+ * batch order; threads take blocks of 64 columns. */
+static void contractive_ae_sum_rows(long n, long cols, const float *src, float *dst)
+{
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * cols >= 32768)
+#endif
+	for (long j0 = 0; j0 < cols; j0 += 64) {
+		const long j1 = j0 + 64 < cols ? j0 + 64 : cols;
+		for (long j = j0; j < j1; j++)
+			dst[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				dst[j] += src[b * cols + j];
+	}
+}
+
 /* splitmix64's finaliser: a well-mixed 64-bit hash. */
 static uint64_t contractive_ae_mix(uint64_t z)
 {
@@ -1431,13 +1448,11 @@ static contractive_ae_real contractive_ae_run(const contractive_ae_ctx *ctx, con
 	/* act_grad: act_grad [n, 32] */
 	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, basis, z, act_grad);
 	/* d_encoder_0: dense_dx [n, 128] */
-	contractive_ae_gemm(n, 128, 32, act_grad, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0,
-		NULL);
+	contractive_ae_gemm(n, 128, 32, act_grad, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0, NULL);
 	/* act_grad_2: act_grad [n, 128] */
 	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_encoder_0, encoder_0, act_grad_2);
 	/* d_x: dense_dx [n, 784] */
-	contractive_ae_gemm(n, 784, 128, act_grad_2, 128, 1, encoder_0_weight, 784, 1, NULL, d_x,
-		NULL);
+	contractive_ae_gemm(n, 784, 128, act_grad_2, 128, 1, encoder_0_weight, 784, 1, NULL, d_x, NULL);
 	/* sumsq: sumsq [] */
 	{
 		double acc = 0;
@@ -1452,13 +1467,11 @@ static contractive_ae_real contractive_ae_run(const contractive_ae_ctx *ctx, con
 	/* act_grad_3: act_grad [n, 32] */
 	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, basis_2, z, act_grad_3);
 	/* d_encoder_0_2: dense_dx [n, 128] */
-	contractive_ae_gemm(n, 128, 32, act_grad_3, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_2,
-		NULL);
+	contractive_ae_gemm(n, 128, 32, act_grad_3, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_2, NULL);
 	/* act_grad_4: act_grad [n, 128] */
 	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_encoder_0_2, encoder_0, act_grad_4);
 	/* d_x_2: dense_dx [n, 784] */
-	contractive_ae_gemm(n, 784, 128, act_grad_4, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_2,
-		NULL);
+	contractive_ae_gemm(n, 784, 128, act_grad_4, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_2, NULL);
 	/* sumsq_2: sumsq [] */
 	{
 		double acc = 0;
@@ -1476,13 +1489,11 @@ static contractive_ae_real contractive_ae_run(const contractive_ae_ctx *ctx, con
 	/* act_grad_5: act_grad [n, 32] */
 	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, basis_3, z, act_grad_5);
 	/* d_encoder_0_3: dense_dx [n, 128] */
-	contractive_ae_gemm(n, 128, 32, act_grad_5, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_3,
-		NULL);
+	contractive_ae_gemm(n, 128, 32, act_grad_5, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_3, NULL);
 	/* act_grad_6: act_grad [n, 128] */
 	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_encoder_0_3, encoder_0, act_grad_6);
 	/* d_x_3: dense_dx [n, 784] */
-	contractive_ae_gemm(n, 784, 128, act_grad_6, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_3,
-		NULL);
+	contractive_ae_gemm(n, 784, 128, act_grad_6, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_3, NULL);
 	/* sumsq_3: sumsq [] */
 	{
 		double acc = 0;
@@ -1500,13 +1511,11 @@ static contractive_ae_real contractive_ae_run(const contractive_ae_ctx *ctx, con
 	/* act_grad_7: act_grad [n, 32] */
 	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, basis_4, z, act_grad_7);
 	/* d_encoder_0_4: dense_dx [n, 128] */
-	contractive_ae_gemm(n, 128, 32, act_grad_7, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_4,
-		NULL);
+	contractive_ae_gemm(n, 128, 32, act_grad_7, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_4, NULL);
 	/* act_grad_8: act_grad [n, 128] */
 	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_encoder_0_4, encoder_0, act_grad_8);
 	/* d_x_4: dense_dx [n, 784] */
-	contractive_ae_gemm(n, 784, 128, act_grad_8, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_4,
-		NULL);
+	contractive_ae_gemm(n, 784, 128, act_grad_8, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_4, NULL);
 	/* sumsq_4: sumsq [] */
 	{
 		double acc = 0;
@@ -1524,13 +1533,11 @@ static contractive_ae_real contractive_ae_run(const contractive_ae_ctx *ctx, con
 	/* act_grad_9: act_grad [n, 32] */
 	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, basis_5, z, act_grad_9);
 	/* d_encoder_0_5: dense_dx [n, 128] */
-	contractive_ae_gemm(n, 128, 32, act_grad_9, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_5,
-		NULL);
+	contractive_ae_gemm(n, 128, 32, act_grad_9, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_5, NULL);
 	/* act_grad_10: act_grad [n, 128] */
 	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_encoder_0_5, encoder_0, act_grad_10);
 	/* d_x_5: dense_dx [n, 784] */
-	contractive_ae_gemm(n, 784, 128, act_grad_10, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_5,
-		NULL);
+	contractive_ae_gemm(n, 784, 128, act_grad_10, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_5, NULL);
 	/* sumsq_5: sumsq [] */
 	{
 		double acc = 0;
@@ -1548,13 +1555,11 @@ static contractive_ae_real contractive_ae_run(const contractive_ae_ctx *ctx, con
 	/* act_grad_11: act_grad [n, 32] */
 	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, basis_6, z, act_grad_11);
 	/* d_encoder_0_6: dense_dx [n, 128] */
-	contractive_ae_gemm(n, 128, 32, act_grad_11, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_6,
-		NULL);
+	contractive_ae_gemm(n, 128, 32, act_grad_11, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_6, NULL);
 	/* act_grad_12: act_grad [n, 128] */
 	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_encoder_0_6, encoder_0, act_grad_12);
 	/* d_x_6: dense_dx [n, 784] */
-	contractive_ae_gemm(n, 784, 128, act_grad_12, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_6,
-		NULL);
+	contractive_ae_gemm(n, 784, 128, act_grad_12, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_6, NULL);
 	/* sumsq_6: sumsq [] */
 	{
 		double acc = 0;
@@ -1572,13 +1577,11 @@ static contractive_ae_real contractive_ae_run(const contractive_ae_ctx *ctx, con
 	/* act_grad_13: act_grad [n, 32] */
 	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, basis_7, z, act_grad_13);
 	/* d_encoder_0_7: dense_dx [n, 128] */
-	contractive_ae_gemm(n, 128, 32, act_grad_13, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_7,
-		NULL);
+	contractive_ae_gemm(n, 128, 32, act_grad_13, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_7, NULL);
 	/* act_grad_14: act_grad [n, 128] */
 	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_encoder_0_7, encoder_0, act_grad_14);
 	/* d_x_7: dense_dx [n, 784] */
-	contractive_ae_gemm(n, 784, 128, act_grad_14, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_7,
-		NULL);
+	contractive_ae_gemm(n, 784, 128, act_grad_14, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_7, NULL);
 	/* sumsq_7: sumsq [] */
 	{
 		double acc = 0;
@@ -1596,13 +1599,11 @@ static contractive_ae_real contractive_ae_run(const contractive_ae_ctx *ctx, con
 	/* act_grad_15: act_grad [n, 32] */
 	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, basis_8, z, act_grad_15);
 	/* d_encoder_0_8: dense_dx [n, 128] */
-	contractive_ae_gemm(n, 128, 32, act_grad_15, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_8,
-		NULL);
+	contractive_ae_gemm(n, 128, 32, act_grad_15, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_8, NULL);
 	/* act_grad_16: act_grad [n, 128] */
 	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_encoder_0_8, encoder_0, act_grad_16);
 	/* d_x_8: dense_dx [n, 784] */
-	contractive_ae_gemm(n, 784, 128, act_grad_16, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_8,
-		NULL);
+	contractive_ae_gemm(n, 784, 128, act_grad_16, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_8, NULL);
 	/* sumsq_8: sumsq [] */
 	{
 		double acc = 0;
@@ -1620,13 +1621,11 @@ static contractive_ae_real contractive_ae_run(const contractive_ae_ctx *ctx, con
 	/* act_grad_17: act_grad [n, 32] */
 	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, basis_9, z, act_grad_17);
 	/* d_encoder_0_9: dense_dx [n, 128] */
-	contractive_ae_gemm(n, 128, 32, act_grad_17, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_9,
-		NULL);
+	contractive_ae_gemm(n, 128, 32, act_grad_17, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_9, NULL);
 	/* act_grad_18: act_grad [n, 128] */
 	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_encoder_0_9, encoder_0, act_grad_18);
 	/* d_x_9: dense_dx [n, 784] */
-	contractive_ae_gemm(n, 784, 128, act_grad_18, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_9,
-		NULL);
+	contractive_ae_gemm(n, 784, 128, act_grad_18, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_9, NULL);
 	/* sumsq_9: sumsq [] */
 	{
 		double acc = 0;
@@ -1644,13 +1643,11 @@ static contractive_ae_real contractive_ae_run(const contractive_ae_ctx *ctx, con
 	/* act_grad_19: act_grad [n, 32] */
 	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, basis_10, z, act_grad_19);
 	/* d_encoder_0_10: dense_dx [n, 128] */
-	contractive_ae_gemm(n, 128, 32, act_grad_19, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_10,
-		NULL);
+	contractive_ae_gemm(n, 128, 32, act_grad_19, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_10, NULL);
 	/* act_grad_20: act_grad [n, 128] */
 	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_encoder_0_10, encoder_0, act_grad_20);
 	/* d_x_10: dense_dx [n, 784] */
-	contractive_ae_gemm(n, 784, 128, act_grad_20, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_10,
-		NULL);
+	contractive_ae_gemm(n, 784, 128, act_grad_20, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_10, NULL);
 	/* sumsq_10: sumsq [] */
 	{
 		double acc = 0;
@@ -1668,13 +1665,11 @@ static contractive_ae_real contractive_ae_run(const contractive_ae_ctx *ctx, con
 	/* act_grad_21: act_grad [n, 32] */
 	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, basis_11, z, act_grad_21);
 	/* d_encoder_0_11: dense_dx [n, 128] */
-	contractive_ae_gemm(n, 128, 32, act_grad_21, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_11,
-		NULL);
+	contractive_ae_gemm(n, 128, 32, act_grad_21, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_11, NULL);
 	/* act_grad_22: act_grad [n, 128] */
 	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_encoder_0_11, encoder_0, act_grad_22);
 	/* d_x_11: dense_dx [n, 784] */
-	contractive_ae_gemm(n, 784, 128, act_grad_22, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_11,
-		NULL);
+	contractive_ae_gemm(n, 784, 128, act_grad_22, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_11, NULL);
 	/* sumsq_11: sumsq [] */
 	{
 		double acc = 0;
@@ -1692,13 +1687,11 @@ static contractive_ae_real contractive_ae_run(const contractive_ae_ctx *ctx, con
 	/* act_grad_23: act_grad [n, 32] */
 	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, basis_12, z, act_grad_23);
 	/* d_encoder_0_12: dense_dx [n, 128] */
-	contractive_ae_gemm(n, 128, 32, act_grad_23, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_12,
-		NULL);
+	contractive_ae_gemm(n, 128, 32, act_grad_23, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_12, NULL);
 	/* act_grad_24: act_grad [n, 128] */
 	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_encoder_0_12, encoder_0, act_grad_24);
 	/* d_x_12: dense_dx [n, 784] */
-	contractive_ae_gemm(n, 784, 128, act_grad_24, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_12,
-		NULL);
+	contractive_ae_gemm(n, 784, 128, act_grad_24, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_12, NULL);
 	/* sumsq_12: sumsq [] */
 	{
 		double acc = 0;
@@ -1716,13 +1709,11 @@ static contractive_ae_real contractive_ae_run(const contractive_ae_ctx *ctx, con
 	/* act_grad_25: act_grad [n, 32] */
 	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, basis_13, z, act_grad_25);
 	/* d_encoder_0_13: dense_dx [n, 128] */
-	contractive_ae_gemm(n, 128, 32, act_grad_25, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_13,
-		NULL);
+	contractive_ae_gemm(n, 128, 32, act_grad_25, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_13, NULL);
 	/* act_grad_26: act_grad [n, 128] */
 	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_encoder_0_13, encoder_0, act_grad_26);
 	/* d_x_13: dense_dx [n, 784] */
-	contractive_ae_gemm(n, 784, 128, act_grad_26, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_13,
-		NULL);
+	contractive_ae_gemm(n, 784, 128, act_grad_26, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_13, NULL);
 	/* sumsq_13: sumsq [] */
 	{
 		double acc = 0;
@@ -1740,13 +1731,11 @@ static contractive_ae_real contractive_ae_run(const contractive_ae_ctx *ctx, con
 	/* act_grad_27: act_grad [n, 32] */
 	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, basis_14, z, act_grad_27);
 	/* d_encoder_0_14: dense_dx [n, 128] */
-	contractive_ae_gemm(n, 128, 32, act_grad_27, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_14,
-		NULL);
+	contractive_ae_gemm(n, 128, 32, act_grad_27, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_14, NULL);
 	/* act_grad_28: act_grad [n, 128] */
 	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_encoder_0_14, encoder_0, act_grad_28);
 	/* d_x_14: dense_dx [n, 784] */
-	contractive_ae_gemm(n, 784, 128, act_grad_28, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_14,
-		NULL);
+	contractive_ae_gemm(n, 784, 128, act_grad_28, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_14, NULL);
 	/* sumsq_14: sumsq [] */
 	{
 		double acc = 0;
@@ -1764,13 +1753,11 @@ static contractive_ae_real contractive_ae_run(const contractive_ae_ctx *ctx, con
 	/* act_grad_29: act_grad [n, 32] */
 	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, basis_15, z, act_grad_29);
 	/* d_encoder_0_15: dense_dx [n, 128] */
-	contractive_ae_gemm(n, 128, 32, act_grad_29, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_15,
-		NULL);
+	contractive_ae_gemm(n, 128, 32, act_grad_29, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_15, NULL);
 	/* act_grad_30: act_grad [n, 128] */
 	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_encoder_0_15, encoder_0, act_grad_30);
 	/* d_x_15: dense_dx [n, 784] */
-	contractive_ae_gemm(n, 784, 128, act_grad_30, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_15,
-		NULL);
+	contractive_ae_gemm(n, 784, 128, act_grad_30, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_15, NULL);
 	/* sumsq_15: sumsq [] */
 	{
 		double acc = 0;
@@ -1788,13 +1775,11 @@ static contractive_ae_real contractive_ae_run(const contractive_ae_ctx *ctx, con
 	/* act_grad_31: act_grad [n, 32] */
 	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, basis_16, z, act_grad_31);
 	/* d_encoder_0_16: dense_dx [n, 128] */
-	contractive_ae_gemm(n, 128, 32, act_grad_31, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_16,
-		NULL);
+	contractive_ae_gemm(n, 128, 32, act_grad_31, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_16, NULL);
 	/* act_grad_32: act_grad [n, 128] */
 	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_encoder_0_16, encoder_0, act_grad_32);
 	/* d_x_16: dense_dx [n, 784] */
-	contractive_ae_gemm(n, 784, 128, act_grad_32, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_16,
-		NULL);
+	contractive_ae_gemm(n, 784, 128, act_grad_32, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_16, NULL);
 	/* sumsq_16: sumsq [] */
 	{
 		double acc = 0;
@@ -1812,13 +1797,11 @@ static contractive_ae_real contractive_ae_run(const contractive_ae_ctx *ctx, con
 	/* act_grad_33: act_grad [n, 32] */
 	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, basis_17, z, act_grad_33);
 	/* d_encoder_0_17: dense_dx [n, 128] */
-	contractive_ae_gemm(n, 128, 32, act_grad_33, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_17,
-		NULL);
+	contractive_ae_gemm(n, 128, 32, act_grad_33, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_17, NULL);
 	/* act_grad_34: act_grad [n, 128] */
 	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_encoder_0_17, encoder_0, act_grad_34);
 	/* d_x_17: dense_dx [n, 784] */
-	contractive_ae_gemm(n, 784, 128, act_grad_34, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_17,
-		NULL);
+	contractive_ae_gemm(n, 784, 128, act_grad_34, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_17, NULL);
 	/* sumsq_17: sumsq [] */
 	{
 		double acc = 0;
@@ -1836,13 +1819,11 @@ static contractive_ae_real contractive_ae_run(const contractive_ae_ctx *ctx, con
 	/* act_grad_35: act_grad [n, 32] */
 	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, basis_18, z, act_grad_35);
 	/* d_encoder_0_18: dense_dx [n, 128] */
-	contractive_ae_gemm(n, 128, 32, act_grad_35, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_18,
-		NULL);
+	contractive_ae_gemm(n, 128, 32, act_grad_35, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_18, NULL);
 	/* act_grad_36: act_grad [n, 128] */
 	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_encoder_0_18, encoder_0, act_grad_36);
 	/* d_x_18: dense_dx [n, 784] */
-	contractive_ae_gemm(n, 784, 128, act_grad_36, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_18,
-		NULL);
+	contractive_ae_gemm(n, 784, 128, act_grad_36, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_18, NULL);
 	/* sumsq_18: sumsq [] */
 	{
 		double acc = 0;
@@ -1860,13 +1841,11 @@ static contractive_ae_real contractive_ae_run(const contractive_ae_ctx *ctx, con
 	/* act_grad_37: act_grad [n, 32] */
 	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, basis_19, z, act_grad_37);
 	/* d_encoder_0_19: dense_dx [n, 128] */
-	contractive_ae_gemm(n, 128, 32, act_grad_37, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_19,
-		NULL);
+	contractive_ae_gemm(n, 128, 32, act_grad_37, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_19, NULL);
 	/* act_grad_38: act_grad [n, 128] */
 	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_encoder_0_19, encoder_0, act_grad_38);
 	/* d_x_19: dense_dx [n, 784] */
-	contractive_ae_gemm(n, 784, 128, act_grad_38, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_19,
-		NULL);
+	contractive_ae_gemm(n, 784, 128, act_grad_38, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_19, NULL);
 	/* sumsq_19: sumsq [] */
 	{
 		double acc = 0;
@@ -1884,13 +1863,11 @@ static contractive_ae_real contractive_ae_run(const contractive_ae_ctx *ctx, con
 	/* act_grad_39: act_grad [n, 32] */
 	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, basis_20, z, act_grad_39);
 	/* d_encoder_0_20: dense_dx [n, 128] */
-	contractive_ae_gemm(n, 128, 32, act_grad_39, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_20,
-		NULL);
+	contractive_ae_gemm(n, 128, 32, act_grad_39, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_20, NULL);
 	/* act_grad_40: act_grad [n, 128] */
 	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_encoder_0_20, encoder_0, act_grad_40);
 	/* d_x_20: dense_dx [n, 784] */
-	contractive_ae_gemm(n, 784, 128, act_grad_40, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_20,
-		NULL);
+	contractive_ae_gemm(n, 784, 128, act_grad_40, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_20, NULL);
 	/* sumsq_20: sumsq [] */
 	{
 		double acc = 0;
@@ -1908,13 +1885,11 @@ static contractive_ae_real contractive_ae_run(const contractive_ae_ctx *ctx, con
 	/* act_grad_41: act_grad [n, 32] */
 	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, basis_21, z, act_grad_41);
 	/* d_encoder_0_21: dense_dx [n, 128] */
-	contractive_ae_gemm(n, 128, 32, act_grad_41, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_21,
-		NULL);
+	contractive_ae_gemm(n, 128, 32, act_grad_41, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_21, NULL);
 	/* act_grad_42: act_grad [n, 128] */
 	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_encoder_0_21, encoder_0, act_grad_42);
 	/* d_x_21: dense_dx [n, 784] */
-	contractive_ae_gemm(n, 784, 128, act_grad_42, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_21,
-		NULL);
+	contractive_ae_gemm(n, 784, 128, act_grad_42, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_21, NULL);
 	/* sumsq_21: sumsq [] */
 	{
 		double acc = 0;
@@ -1932,13 +1907,11 @@ static contractive_ae_real contractive_ae_run(const contractive_ae_ctx *ctx, con
 	/* act_grad_43: act_grad [n, 32] */
 	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, basis_22, z, act_grad_43);
 	/* d_encoder_0_22: dense_dx [n, 128] */
-	contractive_ae_gemm(n, 128, 32, act_grad_43, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_22,
-		NULL);
+	contractive_ae_gemm(n, 128, 32, act_grad_43, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_22, NULL);
 	/* act_grad_44: act_grad [n, 128] */
 	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_encoder_0_22, encoder_0, act_grad_44);
 	/* d_x_22: dense_dx [n, 784] */
-	contractive_ae_gemm(n, 784, 128, act_grad_44, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_22,
-		NULL);
+	contractive_ae_gemm(n, 784, 128, act_grad_44, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_22, NULL);
 	/* sumsq_22: sumsq [] */
 	{
 		double acc = 0;
@@ -1956,13 +1929,11 @@ static contractive_ae_real contractive_ae_run(const contractive_ae_ctx *ctx, con
 	/* act_grad_45: act_grad [n, 32] */
 	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, basis_23, z, act_grad_45);
 	/* d_encoder_0_23: dense_dx [n, 128] */
-	contractive_ae_gemm(n, 128, 32, act_grad_45, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_23,
-		NULL);
+	contractive_ae_gemm(n, 128, 32, act_grad_45, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_23, NULL);
 	/* act_grad_46: act_grad [n, 128] */
 	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_encoder_0_23, encoder_0, act_grad_46);
 	/* d_x_23: dense_dx [n, 784] */
-	contractive_ae_gemm(n, 784, 128, act_grad_46, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_23,
-		NULL);
+	contractive_ae_gemm(n, 784, 128, act_grad_46, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_23, NULL);
 	/* sumsq_23: sumsq [] */
 	{
 		double acc = 0;
@@ -1980,13 +1951,11 @@ static contractive_ae_real contractive_ae_run(const contractive_ae_ctx *ctx, con
 	/* act_grad_47: act_grad [n, 32] */
 	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, basis_24, z, act_grad_47);
 	/* d_encoder_0_24: dense_dx [n, 128] */
-	contractive_ae_gemm(n, 128, 32, act_grad_47, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_24,
-		NULL);
+	contractive_ae_gemm(n, 128, 32, act_grad_47, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_24, NULL);
 	/* act_grad_48: act_grad [n, 128] */
 	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_encoder_0_24, encoder_0, act_grad_48);
 	/* d_x_24: dense_dx [n, 784] */
-	contractive_ae_gemm(n, 784, 128, act_grad_48, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_24,
-		NULL);
+	contractive_ae_gemm(n, 784, 128, act_grad_48, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_24, NULL);
 	/* sumsq_24: sumsq [] */
 	{
 		double acc = 0;
@@ -2004,13 +1973,11 @@ static contractive_ae_real contractive_ae_run(const contractive_ae_ctx *ctx, con
 	/* act_grad_49: act_grad [n, 32] */
 	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, basis_25, z, act_grad_49);
 	/* d_encoder_0_25: dense_dx [n, 128] */
-	contractive_ae_gemm(n, 128, 32, act_grad_49, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_25,
-		NULL);
+	contractive_ae_gemm(n, 128, 32, act_grad_49, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_25, NULL);
 	/* act_grad_50: act_grad [n, 128] */
 	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_encoder_0_25, encoder_0, act_grad_50);
 	/* d_x_25: dense_dx [n, 784] */
-	contractive_ae_gemm(n, 784, 128, act_grad_50, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_25,
-		NULL);
+	contractive_ae_gemm(n, 784, 128, act_grad_50, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_25, NULL);
 	/* sumsq_25: sumsq [] */
 	{
 		double acc = 0;
@@ -2028,13 +1995,11 @@ static contractive_ae_real contractive_ae_run(const contractive_ae_ctx *ctx, con
 	/* act_grad_51: act_grad [n, 32] */
 	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, basis_26, z, act_grad_51);
 	/* d_encoder_0_26: dense_dx [n, 128] */
-	contractive_ae_gemm(n, 128, 32, act_grad_51, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_26,
-		NULL);
+	contractive_ae_gemm(n, 128, 32, act_grad_51, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_26, NULL);
 	/* act_grad_52: act_grad [n, 128] */
 	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_encoder_0_26, encoder_0, act_grad_52);
 	/* d_x_26: dense_dx [n, 784] */
-	contractive_ae_gemm(n, 784, 128, act_grad_52, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_26,
-		NULL);
+	contractive_ae_gemm(n, 784, 128, act_grad_52, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_26, NULL);
 	/* sumsq_26: sumsq [] */
 	{
 		double acc = 0;
@@ -2052,13 +2017,11 @@ static contractive_ae_real contractive_ae_run(const contractive_ae_ctx *ctx, con
 	/* act_grad_53: act_grad [n, 32] */
 	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, basis_27, z, act_grad_53);
 	/* d_encoder_0_27: dense_dx [n, 128] */
-	contractive_ae_gemm(n, 128, 32, act_grad_53, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_27,
-		NULL);
+	contractive_ae_gemm(n, 128, 32, act_grad_53, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_27, NULL);
 	/* act_grad_54: act_grad [n, 128] */
 	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_encoder_0_27, encoder_0, act_grad_54);
 	/* d_x_27: dense_dx [n, 784] */
-	contractive_ae_gemm(n, 784, 128, act_grad_54, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_27,
-		NULL);
+	contractive_ae_gemm(n, 784, 128, act_grad_54, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_27, NULL);
 	/* sumsq_27: sumsq [] */
 	{
 		double acc = 0;
@@ -2076,13 +2039,11 @@ static contractive_ae_real contractive_ae_run(const contractive_ae_ctx *ctx, con
 	/* act_grad_55: act_grad [n, 32] */
 	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, basis_28, z, act_grad_55);
 	/* d_encoder_0_28: dense_dx [n, 128] */
-	contractive_ae_gemm(n, 128, 32, act_grad_55, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_28,
-		NULL);
+	contractive_ae_gemm(n, 128, 32, act_grad_55, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_28, NULL);
 	/* act_grad_56: act_grad [n, 128] */
 	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_encoder_0_28, encoder_0, act_grad_56);
 	/* d_x_28: dense_dx [n, 784] */
-	contractive_ae_gemm(n, 784, 128, act_grad_56, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_28,
-		NULL);
+	contractive_ae_gemm(n, 784, 128, act_grad_56, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_28, NULL);
 	/* sumsq_28: sumsq [] */
 	{
 		double acc = 0;
@@ -2100,13 +2061,11 @@ static contractive_ae_real contractive_ae_run(const contractive_ae_ctx *ctx, con
 	/* act_grad_57: act_grad [n, 32] */
 	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, basis_29, z, act_grad_57);
 	/* d_encoder_0_29: dense_dx [n, 128] */
-	contractive_ae_gemm(n, 128, 32, act_grad_57, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_29,
-		NULL);
+	contractive_ae_gemm(n, 128, 32, act_grad_57, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_29, NULL);
 	/* act_grad_58: act_grad [n, 128] */
 	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_encoder_0_29, encoder_0, act_grad_58);
 	/* d_x_29: dense_dx [n, 784] */
-	contractive_ae_gemm(n, 784, 128, act_grad_58, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_29,
-		NULL);
+	contractive_ae_gemm(n, 784, 128, act_grad_58, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_29, NULL);
 	/* sumsq_29: sumsq [] */
 	{
 		double acc = 0;
@@ -2124,13 +2083,11 @@ static contractive_ae_real contractive_ae_run(const contractive_ae_ctx *ctx, con
 	/* act_grad_59: act_grad [n, 32] */
 	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, basis_30, z, act_grad_59);
 	/* d_encoder_0_30: dense_dx [n, 128] */
-	contractive_ae_gemm(n, 128, 32, act_grad_59, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_30,
-		NULL);
+	contractive_ae_gemm(n, 128, 32, act_grad_59, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_30, NULL);
 	/* act_grad_60: act_grad [n, 128] */
 	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_encoder_0_30, encoder_0, act_grad_60);
 	/* d_x_30: dense_dx [n, 784] */
-	contractive_ae_gemm(n, 784, 128, act_grad_60, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_30,
-		NULL);
+	contractive_ae_gemm(n, 784, 128, act_grad_60, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_30, NULL);
 	/* sumsq_30: sumsq [] */
 	{
 		double acc = 0;
@@ -2148,13 +2105,11 @@ static contractive_ae_real contractive_ae_run(const contractive_ae_ctx *ctx, con
 	/* act_grad_61: act_grad [n, 32] */
 	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, basis_31, z, act_grad_61);
 	/* d_encoder_0_31: dense_dx [n, 128] */
-	contractive_ae_gemm(n, 128, 32, act_grad_61, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_31,
-		NULL);
+	contractive_ae_gemm(n, 128, 32, act_grad_61, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_31, NULL);
 	/* act_grad_62: act_grad [n, 128] */
 	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_encoder_0_31, encoder_0, act_grad_62);
 	/* d_x_31: dense_dx [n, 784] */
-	contractive_ae_gemm(n, 784, 128, act_grad_62, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_31,
-		NULL);
+	contractive_ae_gemm(n, 784, 128, act_grad_62, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_31, NULL);
 	/* sumsq_31: sumsq [] */
 	{
 		double acc = 0;
@@ -2172,13 +2127,11 @@ static contractive_ae_real contractive_ae_run(const contractive_ae_ctx *ctx, con
 	/* act_grad_63: act_grad [n, 32] */
 	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 32, basis_32, z, act_grad_63);
 	/* d_encoder_0_32: dense_dx [n, 128] */
-	contractive_ae_gemm(n, 128, 32, act_grad_63, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_32,
-		NULL);
+	contractive_ae_gemm(n, 128, 32, act_grad_63, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_32, NULL);
 	/* act_grad_64: act_grad [n, 128] */
 	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_encoder_0_32, encoder_0, act_grad_64);
 	/* d_x_32: dense_dx [n, 784] */
-	contractive_ae_gemm(n, 784, 128, act_grad_64, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_32,
-		NULL);
+	contractive_ae_gemm(n, 784, 128, act_grad_64, 128, 1, encoder_0_weight, 784, 1, NULL, d_x_32, NULL);
 	/* sumsq_32: sumsq [] */
 	{
 		double acc = 0;
@@ -2794,8 +2747,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 			d_d_x_32[i] = k * d_x_32[i];
 	}
 	/* d_act_grad_64: dense [n, 128] */
-	contractive_ae_gemm(n, 128, 784, d_d_x_32, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_64,
-		NULL);
+	contractive_ae_gemm(n, 128, 784, d_d_x_32, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_64, NULL);
 	/* d_encoder_0_weight: dense_dw [128, 784] */
 	contractive_ae_gemm(128, 784, n, act_grad_64, 1, 128, d_d_x_32, 784, 1, NULL, d_encoder_0_weight, NULL);
 	/* d_d_encoder_0_32: act_grad [n, 128] */
@@ -2804,8 +2756,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 	for (long i = 0; i < n * 128; i++)
 		act_grad2[i] = d_act_grad_64[i] * d_encoder_0_32[i] * (encoder_0[i] * (1 - encoder_0[i]) * (1 - 2 * encoder_0[i]));
 	/* d_act_grad_63: dense [n, 32] */
-	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_32, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_63,
-		NULL);
+	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_32, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_63, NULL);
 	/* d_encoder_2_weight: dense_dw [32, 128] */
 	contractive_ae_gemm(32, 128, n, act_grad_63, 1, 32, d_d_encoder_0_32, 128, 1, NULL, d_encoder_2_weight, NULL);
 	/* act_grad2_2: act_grad2 [n, 32] */
@@ -2818,8 +2769,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 			d_d_x_31[i] = k * d_x_31[i];
 	}
 	/* d_act_grad_62: dense [n, 128] */
-	contractive_ae_gemm(n, 128, 784, d_d_x_31, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_62,
-		NULL);
+	contractive_ae_gemm(n, 128, 784, d_d_x_31, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_62, NULL);
 	/* d_encoder_0_weight_2: dense_dw [128, 784] */
 	contractive_ae_gemm(128, 784, n, act_grad_62, 1, 128, d_d_x_31, 784, 1, NULL, d_encoder_0_weight_2, NULL);
 	/* d_encoder_0_weight_3: add [128, 784] */
@@ -2834,8 +2784,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 	for (long i = 0; i < n * 128; i++)
 		add_32[i] = act_grad2[i] + act_grad2_3[i];
 	/* d_act_grad_61: dense [n, 32] */
-	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_31, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_61,
-		NULL);
+	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_31, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_61, NULL);
 	/* d_encoder_2_weight_2: dense_dw [32, 128] */
 	contractive_ae_gemm(32, 128, n, act_grad_61, 1, 32, d_d_encoder_0_31, 128, 1, NULL, d_encoder_2_weight_2, NULL);
 	/* d_encoder_2_weight_3: add [32, 128] */
@@ -2854,8 +2803,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 			d_d_x_30[i] = k * d_x_30[i];
 	}
 	/* d_act_grad_60: dense [n, 128] */
-	contractive_ae_gemm(n, 128, 784, d_d_x_30, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_60,
-		NULL);
+	contractive_ae_gemm(n, 128, 784, d_d_x_30, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_60, NULL);
 	/* d_encoder_0_weight_4: dense_dw [128, 784] */
 	contractive_ae_gemm(128, 784, n, act_grad_60, 1, 128, d_d_x_30, 784, 1, NULL, d_encoder_0_weight_4, NULL);
 	/* d_encoder_0_weight_5: add [128, 784] */
@@ -2870,8 +2818,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 	for (long i = 0; i < n * 128; i++)
 		add_34[i] = add_32[i] + act_grad2_5[i];
 	/* d_act_grad_59: dense [n, 32] */
-	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_30, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_59,
-		NULL);
+	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_30, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_59, NULL);
 	/* d_encoder_2_weight_4: dense_dw [32, 128] */
 	contractive_ae_gemm(32, 128, n, act_grad_59, 1, 32, d_d_encoder_0_30, 128, 1, NULL, d_encoder_2_weight_4, NULL);
 	/* d_encoder_2_weight_5: add [32, 128] */
@@ -2890,8 +2837,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 			d_d_x_29[i] = k * d_x_29[i];
 	}
 	/* d_act_grad_58: dense [n, 128] */
-	contractive_ae_gemm(n, 128, 784, d_d_x_29, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_58,
-		NULL);
+	contractive_ae_gemm(n, 128, 784, d_d_x_29, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_58, NULL);
 	/* d_encoder_0_weight_6: dense_dw [128, 784] */
 	contractive_ae_gemm(128, 784, n, act_grad_58, 1, 128, d_d_x_29, 784, 1, NULL, d_encoder_0_weight_6, NULL);
 	/* d_encoder_0_weight_7: add [128, 784] */
@@ -2906,8 +2852,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 	for (long i = 0; i < n * 128; i++)
 		add_36[i] = add_34[i] + act_grad2_7[i];
 	/* d_act_grad_57: dense [n, 32] */
-	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_29, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_57,
-		NULL);
+	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_29, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_57, NULL);
 	/* d_encoder_2_weight_6: dense_dw [32, 128] */
 	contractive_ae_gemm(32, 128, n, act_grad_57, 1, 32, d_d_encoder_0_29, 128, 1, NULL, d_encoder_2_weight_6, NULL);
 	/* d_encoder_2_weight_7: add [32, 128] */
@@ -2926,8 +2871,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 			d_d_x_28[i] = k * d_x_28[i];
 	}
 	/* d_act_grad_56: dense [n, 128] */
-	contractive_ae_gemm(n, 128, 784, d_d_x_28, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_56,
-		NULL);
+	contractive_ae_gemm(n, 128, 784, d_d_x_28, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_56, NULL);
 	/* d_encoder_0_weight_8: dense_dw [128, 784] */
 	contractive_ae_gemm(128, 784, n, act_grad_56, 1, 128, d_d_x_28, 784, 1, NULL, d_encoder_0_weight_8, NULL);
 	/* d_encoder_0_weight_9: add [128, 784] */
@@ -2942,8 +2886,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 	for (long i = 0; i < n * 128; i++)
 		add_38[i] = add_36[i] + act_grad2_9[i];
 	/* d_act_grad_55: dense [n, 32] */
-	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_28, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_55,
-		NULL);
+	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_28, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_55, NULL);
 	/* d_encoder_2_weight_8: dense_dw [32, 128] */
 	contractive_ae_gemm(32, 128, n, act_grad_55, 1, 32, d_d_encoder_0_28, 128, 1, NULL, d_encoder_2_weight_8, NULL);
 	/* d_encoder_2_weight_9: add [32, 128] */
@@ -2962,8 +2905,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 			d_d_x_27[i] = k * d_x_27[i];
 	}
 	/* d_act_grad_54: dense [n, 128] */
-	contractive_ae_gemm(n, 128, 784, d_d_x_27, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_54,
-		NULL);
+	contractive_ae_gemm(n, 128, 784, d_d_x_27, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_54, NULL);
 	/* d_encoder_0_weight_10: dense_dw [128, 784] */
 	contractive_ae_gemm(128, 784, n, act_grad_54, 1, 128, d_d_x_27, 784, 1, NULL, d_encoder_0_weight_10, NULL);
 	/* d_encoder_0_weight_11: add [128, 784] */
@@ -2978,8 +2920,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 	for (long i = 0; i < n * 128; i++)
 		add_40[i] = add_38[i] + act_grad2_11[i];
 	/* d_act_grad_53: dense [n, 32] */
-	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_27, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_53,
-		NULL);
+	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_27, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_53, NULL);
 	/* d_encoder_2_weight_10: dense_dw [32, 128] */
 	contractive_ae_gemm(32, 128, n, act_grad_53, 1, 32, d_d_encoder_0_27, 128, 1, NULL, d_encoder_2_weight_10, NULL);
 	/* d_encoder_2_weight_11: add [32, 128] */
@@ -2998,8 +2939,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 			d_d_x_26[i] = k * d_x_26[i];
 	}
 	/* d_act_grad_52: dense [n, 128] */
-	contractive_ae_gemm(n, 128, 784, d_d_x_26, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_52,
-		NULL);
+	contractive_ae_gemm(n, 128, 784, d_d_x_26, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_52, NULL);
 	/* d_encoder_0_weight_12: dense_dw [128, 784] */
 	contractive_ae_gemm(128, 784, n, act_grad_52, 1, 128, d_d_x_26, 784, 1, NULL, d_encoder_0_weight_12, NULL);
 	/* d_encoder_0_weight_13: add [128, 784] */
@@ -3014,8 +2954,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 	for (long i = 0; i < n * 128; i++)
 		add_42[i] = add_40[i] + act_grad2_13[i];
 	/* d_act_grad_51: dense [n, 32] */
-	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_26, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_51,
-		NULL);
+	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_26, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_51, NULL);
 	/* d_encoder_2_weight_12: dense_dw [32, 128] */
 	contractive_ae_gemm(32, 128, n, act_grad_51, 1, 32, d_d_encoder_0_26, 128, 1, NULL, d_encoder_2_weight_12, NULL);
 	/* d_encoder_2_weight_13: add [32, 128] */
@@ -3034,8 +2973,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 			d_d_x_25[i] = k * d_x_25[i];
 	}
 	/* d_act_grad_50: dense [n, 128] */
-	contractive_ae_gemm(n, 128, 784, d_d_x_25, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_50,
-		NULL);
+	contractive_ae_gemm(n, 128, 784, d_d_x_25, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_50, NULL);
 	/* d_encoder_0_weight_14: dense_dw [128, 784] */
 	contractive_ae_gemm(128, 784, n, act_grad_50, 1, 128, d_d_x_25, 784, 1, NULL, d_encoder_0_weight_14, NULL);
 	/* d_encoder_0_weight_15: add [128, 784] */
@@ -3050,8 +2988,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 	for (long i = 0; i < n * 128; i++)
 		add_44[i] = add_42[i] + act_grad2_15[i];
 	/* d_act_grad_49: dense [n, 32] */
-	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_25, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_49,
-		NULL);
+	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_25, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_49, NULL);
 	/* d_encoder_2_weight_14: dense_dw [32, 128] */
 	contractive_ae_gemm(32, 128, n, act_grad_49, 1, 32, d_d_encoder_0_25, 128, 1, NULL, d_encoder_2_weight_14, NULL);
 	/* d_encoder_2_weight_15: add [32, 128] */
@@ -3070,8 +3007,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 			d_d_x_24[i] = k * d_x_24[i];
 	}
 	/* d_act_grad_48: dense [n, 128] */
-	contractive_ae_gemm(n, 128, 784, d_d_x_24, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_48,
-		NULL);
+	contractive_ae_gemm(n, 128, 784, d_d_x_24, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_48, NULL);
 	/* d_encoder_0_weight_16: dense_dw [128, 784] */
 	contractive_ae_gemm(128, 784, n, act_grad_48, 1, 128, d_d_x_24, 784, 1, NULL, d_encoder_0_weight_16, NULL);
 	/* d_encoder_0_weight_17: add [128, 784] */
@@ -3086,8 +3022,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 	for (long i = 0; i < n * 128; i++)
 		add_46[i] = add_44[i] + act_grad2_17[i];
 	/* d_act_grad_47: dense [n, 32] */
-	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_24, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_47,
-		NULL);
+	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_24, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_47, NULL);
 	/* d_encoder_2_weight_16: dense_dw [32, 128] */
 	contractive_ae_gemm(32, 128, n, act_grad_47, 1, 32, d_d_encoder_0_24, 128, 1, NULL, d_encoder_2_weight_16, NULL);
 	/* d_encoder_2_weight_17: add [32, 128] */
@@ -3106,8 +3041,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 			d_d_x_23[i] = k * d_x_23[i];
 	}
 	/* d_act_grad_46: dense [n, 128] */
-	contractive_ae_gemm(n, 128, 784, d_d_x_23, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_46,
-		NULL);
+	contractive_ae_gemm(n, 128, 784, d_d_x_23, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_46, NULL);
 	/* d_encoder_0_weight_18: dense_dw [128, 784] */
 	contractive_ae_gemm(128, 784, n, act_grad_46, 1, 128, d_d_x_23, 784, 1, NULL, d_encoder_0_weight_18, NULL);
 	/* d_encoder_0_weight_19: add [128, 784] */
@@ -3122,8 +3056,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 	for (long i = 0; i < n * 128; i++)
 		add_48[i] = add_46[i] + act_grad2_19[i];
 	/* d_act_grad_45: dense [n, 32] */
-	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_23, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_45,
-		NULL);
+	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_23, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_45, NULL);
 	/* d_encoder_2_weight_18: dense_dw [32, 128] */
 	contractive_ae_gemm(32, 128, n, act_grad_45, 1, 32, d_d_encoder_0_23, 128, 1, NULL, d_encoder_2_weight_18, NULL);
 	/* d_encoder_2_weight_19: add [32, 128] */
@@ -3142,8 +3075,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 			d_d_x_22[i] = k * d_x_22[i];
 	}
 	/* d_act_grad_44: dense [n, 128] */
-	contractive_ae_gemm(n, 128, 784, d_d_x_22, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_44,
-		NULL);
+	contractive_ae_gemm(n, 128, 784, d_d_x_22, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_44, NULL);
 	/* d_encoder_0_weight_20: dense_dw [128, 784] */
 	contractive_ae_gemm(128, 784, n, act_grad_44, 1, 128, d_d_x_22, 784, 1, NULL, d_encoder_0_weight_20, NULL);
 	/* d_encoder_0_weight_21: add [128, 784] */
@@ -3158,8 +3090,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 	for (long i = 0; i < n * 128; i++)
 		add_50[i] = add_48[i] + act_grad2_21[i];
 	/* d_act_grad_43: dense [n, 32] */
-	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_22, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_43,
-		NULL);
+	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_22, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_43, NULL);
 	/* d_encoder_2_weight_20: dense_dw [32, 128] */
 	contractive_ae_gemm(32, 128, n, act_grad_43, 1, 32, d_d_encoder_0_22, 128, 1, NULL, d_encoder_2_weight_20, NULL);
 	/* d_encoder_2_weight_21: add [32, 128] */
@@ -3178,8 +3109,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 			d_d_x_21[i] = k * d_x_21[i];
 	}
 	/* d_act_grad_42: dense [n, 128] */
-	contractive_ae_gemm(n, 128, 784, d_d_x_21, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_42,
-		NULL);
+	contractive_ae_gemm(n, 128, 784, d_d_x_21, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_42, NULL);
 	/* d_encoder_0_weight_22: dense_dw [128, 784] */
 	contractive_ae_gemm(128, 784, n, act_grad_42, 1, 128, d_d_x_21, 784, 1, NULL, d_encoder_0_weight_22, NULL);
 	/* d_encoder_0_weight_23: add [128, 784] */
@@ -3194,8 +3124,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 	for (long i = 0; i < n * 128; i++)
 		add_52[i] = add_50[i] + act_grad2_23[i];
 	/* d_act_grad_41: dense [n, 32] */
-	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_21, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_41,
-		NULL);
+	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_21, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_41, NULL);
 	/* d_encoder_2_weight_22: dense_dw [32, 128] */
 	contractive_ae_gemm(32, 128, n, act_grad_41, 1, 32, d_d_encoder_0_21, 128, 1, NULL, d_encoder_2_weight_22, NULL);
 	/* d_encoder_2_weight_23: add [32, 128] */
@@ -3214,8 +3143,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 			d_d_x_20[i] = k * d_x_20[i];
 	}
 	/* d_act_grad_40: dense [n, 128] */
-	contractive_ae_gemm(n, 128, 784, d_d_x_20, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_40,
-		NULL);
+	contractive_ae_gemm(n, 128, 784, d_d_x_20, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_40, NULL);
 	/* d_encoder_0_weight_24: dense_dw [128, 784] */
 	contractive_ae_gemm(128, 784, n, act_grad_40, 1, 128, d_d_x_20, 784, 1, NULL, d_encoder_0_weight_24, NULL);
 	/* d_encoder_0_weight_25: add [128, 784] */
@@ -3230,8 +3158,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 	for (long i = 0; i < n * 128; i++)
 		add_54[i] = add_52[i] + act_grad2_25[i];
 	/* d_act_grad_39: dense [n, 32] */
-	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_20, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_39,
-		NULL);
+	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_20, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_39, NULL);
 	/* d_encoder_2_weight_24: dense_dw [32, 128] */
 	contractive_ae_gemm(32, 128, n, act_grad_39, 1, 32, d_d_encoder_0_20, 128, 1, NULL, d_encoder_2_weight_24, NULL);
 	/* d_encoder_2_weight_25: add [32, 128] */
@@ -3250,8 +3177,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 			d_d_x_19[i] = k * d_x_19[i];
 	}
 	/* d_act_grad_38: dense [n, 128] */
-	contractive_ae_gemm(n, 128, 784, d_d_x_19, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_38,
-		NULL);
+	contractive_ae_gemm(n, 128, 784, d_d_x_19, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_38, NULL);
 	/* d_encoder_0_weight_26: dense_dw [128, 784] */
 	contractive_ae_gemm(128, 784, n, act_grad_38, 1, 128, d_d_x_19, 784, 1, NULL, d_encoder_0_weight_26, NULL);
 	/* d_encoder_0_weight_27: add [128, 784] */
@@ -3266,8 +3192,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 	for (long i = 0; i < n * 128; i++)
 		add_56[i] = add_54[i] + act_grad2_27[i];
 	/* d_act_grad_37: dense [n, 32] */
-	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_19, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_37,
-		NULL);
+	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_19, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_37, NULL);
 	/* d_encoder_2_weight_26: dense_dw [32, 128] */
 	contractive_ae_gemm(32, 128, n, act_grad_37, 1, 32, d_d_encoder_0_19, 128, 1, NULL, d_encoder_2_weight_26, NULL);
 	/* d_encoder_2_weight_27: add [32, 128] */
@@ -3286,8 +3211,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 			d_d_x_18[i] = k * d_x_18[i];
 	}
 	/* d_act_grad_36: dense [n, 128] */
-	contractive_ae_gemm(n, 128, 784, d_d_x_18, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_36,
-		NULL);
+	contractive_ae_gemm(n, 128, 784, d_d_x_18, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_36, NULL);
 	/* d_encoder_0_weight_28: dense_dw [128, 784] */
 	contractive_ae_gemm(128, 784, n, act_grad_36, 1, 128, d_d_x_18, 784, 1, NULL, d_encoder_0_weight_28, NULL);
 	/* d_encoder_0_weight_29: add [128, 784] */
@@ -3302,8 +3226,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 	for (long i = 0; i < n * 128; i++)
 		add_58[i] = add_56[i] + act_grad2_29[i];
 	/* d_act_grad_35: dense [n, 32] */
-	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_18, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_35,
-		NULL);
+	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_18, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_35, NULL);
 	/* d_encoder_2_weight_28: dense_dw [32, 128] */
 	contractive_ae_gemm(32, 128, n, act_grad_35, 1, 32, d_d_encoder_0_18, 128, 1, NULL, d_encoder_2_weight_28, NULL);
 	/* d_encoder_2_weight_29: add [32, 128] */
@@ -3322,8 +3245,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 			d_d_x_17[i] = k * d_x_17[i];
 	}
 	/* d_act_grad_34: dense [n, 128] */
-	contractive_ae_gemm(n, 128, 784, d_d_x_17, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_34,
-		NULL);
+	contractive_ae_gemm(n, 128, 784, d_d_x_17, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_34, NULL);
 	/* d_encoder_0_weight_30: dense_dw [128, 784] */
 	contractive_ae_gemm(128, 784, n, act_grad_34, 1, 128, d_d_x_17, 784, 1, NULL, d_encoder_0_weight_30, NULL);
 	/* d_encoder_0_weight_31: add [128, 784] */
@@ -3338,8 +3260,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 	for (long i = 0; i < n * 128; i++)
 		add_60[i] = add_58[i] + act_grad2_31[i];
 	/* d_act_grad_33: dense [n, 32] */
-	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_17, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_33,
-		NULL);
+	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_17, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_33, NULL);
 	/* d_encoder_2_weight_30: dense_dw [32, 128] */
 	contractive_ae_gemm(32, 128, n, act_grad_33, 1, 32, d_d_encoder_0_17, 128, 1, NULL, d_encoder_2_weight_30, NULL);
 	/* d_encoder_2_weight_31: add [32, 128] */
@@ -3358,8 +3279,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 			d_d_x_16[i] = k * d_x_16[i];
 	}
 	/* d_act_grad_32: dense [n, 128] */
-	contractive_ae_gemm(n, 128, 784, d_d_x_16, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_32,
-		NULL);
+	contractive_ae_gemm(n, 128, 784, d_d_x_16, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_32, NULL);
 	/* d_encoder_0_weight_32: dense_dw [128, 784] */
 	contractive_ae_gemm(128, 784, n, act_grad_32, 1, 128, d_d_x_16, 784, 1, NULL, d_encoder_0_weight_32, NULL);
 	/* d_encoder_0_weight_33: add [128, 784] */
@@ -3374,8 +3294,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 	for (long i = 0; i < n * 128; i++)
 		add_62[i] = add_60[i] + act_grad2_33[i];
 	/* d_act_grad_31: dense [n, 32] */
-	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_16, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_31,
-		NULL);
+	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_16, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_31, NULL);
 	/* d_encoder_2_weight_32: dense_dw [32, 128] */
 	contractive_ae_gemm(32, 128, n, act_grad_31, 1, 32, d_d_encoder_0_16, 128, 1, NULL, d_encoder_2_weight_32, NULL);
 	/* d_encoder_2_weight_33: add [32, 128] */
@@ -3394,8 +3313,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 			d_d_x_15[i] = k * d_x_15[i];
 	}
 	/* d_act_grad_30: dense [n, 128] */
-	contractive_ae_gemm(n, 128, 784, d_d_x_15, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_30,
-		NULL);
+	contractive_ae_gemm(n, 128, 784, d_d_x_15, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_30, NULL);
 	/* d_encoder_0_weight_34: dense_dw [128, 784] */
 	contractive_ae_gemm(128, 784, n, act_grad_30, 1, 128, d_d_x_15, 784, 1, NULL, d_encoder_0_weight_34, NULL);
 	/* d_encoder_0_weight_35: add [128, 784] */
@@ -3410,8 +3328,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 	for (long i = 0; i < n * 128; i++)
 		add_64[i] = add_62[i] + act_grad2_35[i];
 	/* d_act_grad_29: dense [n, 32] */
-	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_15, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_29,
-		NULL);
+	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_15, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_29, NULL);
 	/* d_encoder_2_weight_34: dense_dw [32, 128] */
 	contractive_ae_gemm(32, 128, n, act_grad_29, 1, 32, d_d_encoder_0_15, 128, 1, NULL, d_encoder_2_weight_34, NULL);
 	/* d_encoder_2_weight_35: add [32, 128] */
@@ -3430,8 +3347,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 			d_d_x_14[i] = k * d_x_14[i];
 	}
 	/* d_act_grad_28: dense [n, 128] */
-	contractive_ae_gemm(n, 128, 784, d_d_x_14, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_28,
-		NULL);
+	contractive_ae_gemm(n, 128, 784, d_d_x_14, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_28, NULL);
 	/* d_encoder_0_weight_36: dense_dw [128, 784] */
 	contractive_ae_gemm(128, 784, n, act_grad_28, 1, 128, d_d_x_14, 784, 1, NULL, d_encoder_0_weight_36, NULL);
 	/* d_encoder_0_weight_37: add [128, 784] */
@@ -3446,8 +3362,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 	for (long i = 0; i < n * 128; i++)
 		add_66[i] = add_64[i] + act_grad2_37[i];
 	/* d_act_grad_27: dense [n, 32] */
-	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_14, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_27,
-		NULL);
+	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_14, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_27, NULL);
 	/* d_encoder_2_weight_36: dense_dw [32, 128] */
 	contractive_ae_gemm(32, 128, n, act_grad_27, 1, 32, d_d_encoder_0_14, 128, 1, NULL, d_encoder_2_weight_36, NULL);
 	/* d_encoder_2_weight_37: add [32, 128] */
@@ -3466,8 +3381,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 			d_d_x_13[i] = k * d_x_13[i];
 	}
 	/* d_act_grad_26: dense [n, 128] */
-	contractive_ae_gemm(n, 128, 784, d_d_x_13, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_26,
-		NULL);
+	contractive_ae_gemm(n, 128, 784, d_d_x_13, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_26, NULL);
 	/* d_encoder_0_weight_38: dense_dw [128, 784] */
 	contractive_ae_gemm(128, 784, n, act_grad_26, 1, 128, d_d_x_13, 784, 1, NULL, d_encoder_0_weight_38, NULL);
 	/* d_encoder_0_weight_39: add [128, 784] */
@@ -3482,8 +3396,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 	for (long i = 0; i < n * 128; i++)
 		add_68[i] = add_66[i] + act_grad2_39[i];
 	/* d_act_grad_25: dense [n, 32] */
-	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_13, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_25,
-		NULL);
+	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_13, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_25, NULL);
 	/* d_encoder_2_weight_38: dense_dw [32, 128] */
 	contractive_ae_gemm(32, 128, n, act_grad_25, 1, 32, d_d_encoder_0_13, 128, 1, NULL, d_encoder_2_weight_38, NULL);
 	/* d_encoder_2_weight_39: add [32, 128] */
@@ -3502,8 +3415,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 			d_d_x_12[i] = k * d_x_12[i];
 	}
 	/* d_act_grad_24: dense [n, 128] */
-	contractive_ae_gemm(n, 128, 784, d_d_x_12, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_24,
-		NULL);
+	contractive_ae_gemm(n, 128, 784, d_d_x_12, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_24, NULL);
 	/* d_encoder_0_weight_40: dense_dw [128, 784] */
 	contractive_ae_gemm(128, 784, n, act_grad_24, 1, 128, d_d_x_12, 784, 1, NULL, d_encoder_0_weight_40, NULL);
 	/* d_encoder_0_weight_41: add [128, 784] */
@@ -3518,8 +3430,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 	for (long i = 0; i < n * 128; i++)
 		add_70[i] = add_68[i] + act_grad2_41[i];
 	/* d_act_grad_23: dense [n, 32] */
-	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_12, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_23,
-		NULL);
+	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_12, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_23, NULL);
 	/* d_encoder_2_weight_40: dense_dw [32, 128] */
 	contractive_ae_gemm(32, 128, n, act_grad_23, 1, 32, d_d_encoder_0_12, 128, 1, NULL, d_encoder_2_weight_40, NULL);
 	/* d_encoder_2_weight_41: add [32, 128] */
@@ -3538,8 +3449,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 			d_d_x_11[i] = k * d_x_11[i];
 	}
 	/* d_act_grad_22: dense [n, 128] */
-	contractive_ae_gemm(n, 128, 784, d_d_x_11, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_22,
-		NULL);
+	contractive_ae_gemm(n, 128, 784, d_d_x_11, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_22, NULL);
 	/* d_encoder_0_weight_42: dense_dw [128, 784] */
 	contractive_ae_gemm(128, 784, n, act_grad_22, 1, 128, d_d_x_11, 784, 1, NULL, d_encoder_0_weight_42, NULL);
 	/* d_encoder_0_weight_43: add [128, 784] */
@@ -3554,8 +3464,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 	for (long i = 0; i < n * 128; i++)
 		add_72[i] = add_70[i] + act_grad2_43[i];
 	/* d_act_grad_21: dense [n, 32] */
-	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_11, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_21,
-		NULL);
+	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_11, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_21, NULL);
 	/* d_encoder_2_weight_42: dense_dw [32, 128] */
 	contractive_ae_gemm(32, 128, n, act_grad_21, 1, 32, d_d_encoder_0_11, 128, 1, NULL, d_encoder_2_weight_42, NULL);
 	/* d_encoder_2_weight_43: add [32, 128] */
@@ -3574,8 +3483,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 			d_d_x_10[i] = k * d_x_10[i];
 	}
 	/* d_act_grad_20: dense [n, 128] */
-	contractive_ae_gemm(n, 128, 784, d_d_x_10, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_20,
-		NULL);
+	contractive_ae_gemm(n, 128, 784, d_d_x_10, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_20, NULL);
 	/* d_encoder_0_weight_44: dense_dw [128, 784] */
 	contractive_ae_gemm(128, 784, n, act_grad_20, 1, 128, d_d_x_10, 784, 1, NULL, d_encoder_0_weight_44, NULL);
 	/* d_encoder_0_weight_45: add [128, 784] */
@@ -3590,8 +3498,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 	for (long i = 0; i < n * 128; i++)
 		add_74[i] = add_72[i] + act_grad2_45[i];
 	/* d_act_grad_19: dense [n, 32] */
-	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_10, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_19,
-		NULL);
+	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_10, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_19, NULL);
 	/* d_encoder_2_weight_44: dense_dw [32, 128] */
 	contractive_ae_gemm(32, 128, n, act_grad_19, 1, 32, d_d_encoder_0_10, 128, 1, NULL, d_encoder_2_weight_44, NULL);
 	/* d_encoder_2_weight_45: add [32, 128] */
@@ -3610,8 +3517,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 			d_d_x_9[i] = k * d_x_9[i];
 	}
 	/* d_act_grad_18: dense [n, 128] */
-	contractive_ae_gemm(n, 128, 784, d_d_x_9, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_18,
-		NULL);
+	contractive_ae_gemm(n, 128, 784, d_d_x_9, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_18, NULL);
 	/* d_encoder_0_weight_46: dense_dw [128, 784] */
 	contractive_ae_gemm(128, 784, n, act_grad_18, 1, 128, d_d_x_9, 784, 1, NULL, d_encoder_0_weight_46, NULL);
 	/* d_encoder_0_weight_47: add [128, 784] */
@@ -3626,8 +3532,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 	for (long i = 0; i < n * 128; i++)
 		add_76[i] = add_74[i] + act_grad2_47[i];
 	/* d_act_grad_17: dense [n, 32] */
-	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_9, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_17,
-		NULL);
+	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_9, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_17, NULL);
 	/* d_encoder_2_weight_46: dense_dw [32, 128] */
 	contractive_ae_gemm(32, 128, n, act_grad_17, 1, 32, d_d_encoder_0_9, 128, 1, NULL, d_encoder_2_weight_46, NULL);
 	/* d_encoder_2_weight_47: add [32, 128] */
@@ -3646,8 +3551,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 			d_d_x_8[i] = k * d_x_8[i];
 	}
 	/* d_act_grad_16: dense [n, 128] */
-	contractive_ae_gemm(n, 128, 784, d_d_x_8, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_16,
-		NULL);
+	contractive_ae_gemm(n, 128, 784, d_d_x_8, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_16, NULL);
 	/* d_encoder_0_weight_48: dense_dw [128, 784] */
 	contractive_ae_gemm(128, 784, n, act_grad_16, 1, 128, d_d_x_8, 784, 1, NULL, d_encoder_0_weight_48, NULL);
 	/* d_encoder_0_weight_49: add [128, 784] */
@@ -3662,8 +3566,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 	for (long i = 0; i < n * 128; i++)
 		add_78[i] = add_76[i] + act_grad2_49[i];
 	/* d_act_grad_15: dense [n, 32] */
-	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_8, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_15,
-		NULL);
+	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_8, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_15, NULL);
 	/* d_encoder_2_weight_48: dense_dw [32, 128] */
 	contractive_ae_gemm(32, 128, n, act_grad_15, 1, 32, d_d_encoder_0_8, 128, 1, NULL, d_encoder_2_weight_48, NULL);
 	/* d_encoder_2_weight_49: add [32, 128] */
@@ -3682,8 +3585,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 			d_d_x_7[i] = k * d_x_7[i];
 	}
 	/* d_act_grad_14: dense [n, 128] */
-	contractive_ae_gemm(n, 128, 784, d_d_x_7, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_14,
-		NULL);
+	contractive_ae_gemm(n, 128, 784, d_d_x_7, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_14, NULL);
 	/* d_encoder_0_weight_50: dense_dw [128, 784] */
 	contractive_ae_gemm(128, 784, n, act_grad_14, 1, 128, d_d_x_7, 784, 1, NULL, d_encoder_0_weight_50, NULL);
 	/* d_encoder_0_weight_51: add [128, 784] */
@@ -3698,8 +3600,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 	for (long i = 0; i < n * 128; i++)
 		add_80[i] = add_78[i] + act_grad2_51[i];
 	/* d_act_grad_13: dense [n, 32] */
-	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_7, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_13,
-		NULL);
+	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_7, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_13, NULL);
 	/* d_encoder_2_weight_50: dense_dw [32, 128] */
 	contractive_ae_gemm(32, 128, n, act_grad_13, 1, 32, d_d_encoder_0_7, 128, 1, NULL, d_encoder_2_weight_50, NULL);
 	/* d_encoder_2_weight_51: add [32, 128] */
@@ -3718,8 +3619,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 			d_d_x_6[i] = k * d_x_6[i];
 	}
 	/* d_act_grad_12: dense [n, 128] */
-	contractive_ae_gemm(n, 128, 784, d_d_x_6, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_12,
-		NULL);
+	contractive_ae_gemm(n, 128, 784, d_d_x_6, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_12, NULL);
 	/* d_encoder_0_weight_52: dense_dw [128, 784] */
 	contractive_ae_gemm(128, 784, n, act_grad_12, 1, 128, d_d_x_6, 784, 1, NULL, d_encoder_0_weight_52, NULL);
 	/* d_encoder_0_weight_53: add [128, 784] */
@@ -3734,8 +3634,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 	for (long i = 0; i < n * 128; i++)
 		add_82[i] = add_80[i] + act_grad2_53[i];
 	/* d_act_grad_11: dense [n, 32] */
-	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_6, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_11,
-		NULL);
+	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_6, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_11, NULL);
 	/* d_encoder_2_weight_52: dense_dw [32, 128] */
 	contractive_ae_gemm(32, 128, n, act_grad_11, 1, 32, d_d_encoder_0_6, 128, 1, NULL, d_encoder_2_weight_52, NULL);
 	/* d_encoder_2_weight_53: add [32, 128] */
@@ -3754,8 +3653,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 			d_d_x_5[i] = k * d_x_5[i];
 	}
 	/* d_act_grad_10: dense [n, 128] */
-	contractive_ae_gemm(n, 128, 784, d_d_x_5, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_10,
-		NULL);
+	contractive_ae_gemm(n, 128, 784, d_d_x_5, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_10, NULL);
 	/* d_encoder_0_weight_54: dense_dw [128, 784] */
 	contractive_ae_gemm(128, 784, n, act_grad_10, 1, 128, d_d_x_5, 784, 1, NULL, d_encoder_0_weight_54, NULL);
 	/* d_encoder_0_weight_55: add [128, 784] */
@@ -3770,8 +3668,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 	for (long i = 0; i < n * 128; i++)
 		add_84[i] = add_82[i] + act_grad2_55[i];
 	/* d_act_grad_9: dense [n, 32] */
-	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_5, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_9,
-		NULL);
+	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_5, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_9, NULL);
 	/* d_encoder_2_weight_54: dense_dw [32, 128] */
 	contractive_ae_gemm(32, 128, n, act_grad_9, 1, 32, d_d_encoder_0_5, 128, 1, NULL, d_encoder_2_weight_54, NULL);
 	/* d_encoder_2_weight_55: add [32, 128] */
@@ -3790,8 +3687,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 			d_d_x_4[i] = k * d_x_4[i];
 	}
 	/* d_act_grad_8: dense [n, 128] */
-	contractive_ae_gemm(n, 128, 784, d_d_x_4, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_8,
-		NULL);
+	contractive_ae_gemm(n, 128, 784, d_d_x_4, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_8, NULL);
 	/* d_encoder_0_weight_56: dense_dw [128, 784] */
 	contractive_ae_gemm(128, 784, n, act_grad_8, 1, 128, d_d_x_4, 784, 1, NULL, d_encoder_0_weight_56, NULL);
 	/* d_encoder_0_weight_57: add [128, 784] */
@@ -3806,8 +3702,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 	for (long i = 0; i < n * 128; i++)
 		add_86[i] = add_84[i] + act_grad2_57[i];
 	/* d_act_grad_7: dense [n, 32] */
-	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_4, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_7,
-		NULL);
+	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_4, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_7, NULL);
 	/* d_encoder_2_weight_56: dense_dw [32, 128] */
 	contractive_ae_gemm(32, 128, n, act_grad_7, 1, 32, d_d_encoder_0_4, 128, 1, NULL, d_encoder_2_weight_56, NULL);
 	/* d_encoder_2_weight_57: add [32, 128] */
@@ -3826,8 +3721,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 			d_d_x_3[i] = k * d_x_3[i];
 	}
 	/* d_act_grad_6: dense [n, 128] */
-	contractive_ae_gemm(n, 128, 784, d_d_x_3, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_6,
-		NULL);
+	contractive_ae_gemm(n, 128, 784, d_d_x_3, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_6, NULL);
 	/* d_encoder_0_weight_58: dense_dw [128, 784] */
 	contractive_ae_gemm(128, 784, n, act_grad_6, 1, 128, d_d_x_3, 784, 1, NULL, d_encoder_0_weight_58, NULL);
 	/* d_encoder_0_weight_59: add [128, 784] */
@@ -3842,8 +3736,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 	for (long i = 0; i < n * 128; i++)
 		add_88[i] = add_86[i] + act_grad2_59[i];
 	/* d_act_grad_5: dense [n, 32] */
-	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_3, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_5,
-		NULL);
+	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_3, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_5, NULL);
 	/* d_encoder_2_weight_58: dense_dw [32, 128] */
 	contractive_ae_gemm(32, 128, n, act_grad_5, 1, 32, d_d_encoder_0_3, 128, 1, NULL, d_encoder_2_weight_58, NULL);
 	/* d_encoder_2_weight_59: add [32, 128] */
@@ -3862,8 +3755,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 			d_d_x_2[i] = k * d_x_2[i];
 	}
 	/* d_act_grad_4: dense [n, 128] */
-	contractive_ae_gemm(n, 128, 784, d_d_x_2, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_4,
-		NULL);
+	contractive_ae_gemm(n, 128, 784, d_d_x_2, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_4, NULL);
 	/* d_encoder_0_weight_60: dense_dw [128, 784] */
 	contractive_ae_gemm(128, 784, n, act_grad_4, 1, 128, d_d_x_2, 784, 1, NULL, d_encoder_0_weight_60, NULL);
 	/* d_encoder_0_weight_61: add [128, 784] */
@@ -3878,8 +3770,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 	for (long i = 0; i < n * 128; i++)
 		add_90[i] = add_88[i] + act_grad2_61[i];
 	/* d_act_grad_3: dense [n, 32] */
-	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_2, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_3,
-		NULL);
+	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_2, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_3, NULL);
 	/* d_encoder_2_weight_60: dense_dw [32, 128] */
 	contractive_ae_gemm(32, 128, n, act_grad_3, 1, 32, d_d_encoder_0_2, 128, 1, NULL, d_encoder_2_weight_60, NULL);
 	/* d_encoder_2_weight_61: add [32, 128] */
@@ -3898,8 +3789,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 			d_d_x[i] = k * d_x[i];
 	}
 	/* d_act_grad_2: dense [n, 128] */
-	contractive_ae_gemm(n, 128, 784, d_d_x, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_2,
-		NULL);
+	contractive_ae_gemm(n, 128, 784, d_d_x, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_2, NULL);
 	/* d_encoder_0_weight_62: dense_dw [128, 784] */
 	contractive_ae_gemm(128, 784, n, act_grad_2, 1, 128, d_d_x, 784, 1, NULL, d_encoder_0_weight_62, NULL);
 	/* d_encoder_0_weight_63: add [128, 784] */
@@ -3914,8 +3804,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 	for (long i = 0; i < n * 128; i++)
 		add_92[i] = add_90[i] + act_grad2_63[i];
 	/* d_act_grad: dense [n, 32] */
-	contractive_ae_gemm(n, 32, 128, d_d_encoder_0, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad,
-		NULL);
+	contractive_ae_gemm(n, 32, 128, d_d_encoder_0, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad, NULL);
 	/* d_encoder_2_weight_62: dense_dw [32, 128] */
 	contractive_ae_gemm(32, 128, n, act_grad, 1, 32, d_d_encoder_0, 128, 1, NULL, d_encoder_2_weight_62, NULL);
 	/* d_encoder_2_weight_63: add [32, 128] */
@@ -3933,34 +3822,14 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 	/* d_decoder_2_weight: dense_dw [784, 128] */
 	contractive_ae_gemm(784, 128, n, d_xhat, 1, 784, decoder_0, 128, 1, NULL, d_decoder_2_weight, NULL);
 	/* d_decoder_2_bias: sum_batch [784] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 784; j0 += 64) {
-		const long j1 = j0 + 64 < 784 ? j0 + 64 : 784;
-		for (long j = j0; j < j1; j++)
-			d_decoder_2_bias[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				d_decoder_2_bias[j] += d_xhat[b * 784 + j];
-	}
+	contractive_ae_sum_rows(n, 784, d_xhat, d_decoder_2_bias);
 	/* d_z: dense_dx*sigmoid' [n, 32] */
 	contractive_ae_gemm(n, 32, 128, d_decoder_0, 128, 1, decoder_0_weight, 32, 1, NULL, d_z,
 		&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_SIGMOID, .slope = 0.0f, .y = z});
 	/* d_decoder_0_weight: dense_dw [128, 32] */
 	contractive_ae_gemm(128, 32, n, d_decoder_0, 1, 128, z, 32, 1, NULL, d_decoder_0_weight, NULL);
 	/* d_decoder_0_bias: sum_batch [128] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 128 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 128; j0 += 64) {
-		const long j1 = j0 + 64 < 128 ? j0 + 64 : 128;
-		for (long j = j0; j < j1; j++)
-			d_decoder_0_bias[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				d_decoder_0_bias[j] += d_decoder_0[b * 128 + j];
-	}
+	contractive_ae_sum_rows(n, 128, d_decoder_0, d_decoder_0_bias);
 	/* add_94: add [n, 32] */
 	for (long i = 0; i < n * 32; i++)
 		add_94[i] = add_93[i] + d_z[i];
@@ -3973,17 +3842,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 	for (long i = 0; i < 4096; i++)
 		d_encoder_2_weight_65[i] = d_encoder_2_weight_63[i] + d_encoder_2_weight_64[i];
 	/* d_encoder_2_bias: sum_batch [32] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 32; j0 += 64) {
-		const long j1 = j0 + 64 < 32 ? j0 + 64 : 32;
-		for (long j = j0; j < j1; j++)
-			d_encoder_2_bias[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				d_encoder_2_bias[j] += add_94[b * 32 + j];
-	}
+	contractive_ae_sum_rows(n, 32, add_94, d_encoder_2_bias);
 	/* add_95: add [n, 128] */
 	for (long i = 0; i < n * 128; i++)
 		add_95[i] = add_92[i] + d_encoder_0_33[i];
@@ -3993,17 +3852,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 	for (long i = 0; i < 100352; i++)
 		d_encoder_0_weight_65[i] = d_encoder_0_weight_63[i] + d_encoder_0_weight_64[i];
 	/* d_encoder_0_bias: sum_batch [128] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 128 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 128; j0 += 64) {
-		const long j1 = j0 + 64 < 128 ? j0 + 64 : 128;
-		for (long j = j0; j < j1; j++)
-			d_encoder_0_bias[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				d_encoder_0_bias[j] += add_95[b * 128 + j];
-	}
+	contractive_ae_sum_rows(n, 128, add_95, d_encoder_0_bias);
 	return result;
 }
 

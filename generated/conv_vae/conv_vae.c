@@ -483,6 +483,23 @@ static void conv_vae_gemm(long M, long N, long K, const float *A, long ars, long
 	}
 }
 
+/* dst[j] = the sum over b < n of src[b * cols + j], each column added up in
+ * batch order; threads take blocks of 64 columns. */
+static void conv_vae_sum_rows(long n, long cols, const float *src, float *dst)
+{
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * cols >= 32768)
+#endif
+	for (long j0 = 0; j0 < cols; j0 += 64) {
+		const long j1 = j0 + 64 < cols ? j0 + 64 : cols;
+		for (long j = j0; j < j1; j++)
+			dst[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				dst[j] += src[b * cols + j];
+	}
+}
+
 /* splitmix64's finaliser: a well-mixed 64-bit hash. */
 static uint64_t conv_vae_mix(uint64_t z)
 {
@@ -669,11 +686,9 @@ static conv_vae_real conv_vae_run(const conv_vae_ctx *ctx, const conv_vae_real *
 		/* encoder.4: flatten [n, 3136] */
 		memcpy(h_2, encoder_2, sizeof(float) * n * 3136);
 		/* encoder.5: dense [n, 16] */
-		conv_vae_gemm(n, 16, 3136, h_2, 3136, 1, encoder_5_weight, 1, 3136, encoder_5_bias, mu,
-			NULL);
+		conv_vae_gemm(n, 16, 3136, h_2, 3136, 1, encoder_5_weight, 1, 3136, encoder_5_bias, mu, NULL);
 		/* encoder.6: dense [n, 16] */
-		conv_vae_gemm(n, 16, 3136, h_2, 3136, 1, encoder_6_weight, 1, 3136, encoder_6_bias, logvar,
-			NULL);
+		conv_vae_gemm(n, 16, 3136, h_2, 3136, 1, encoder_6_weight, 1, 3136, encoder_6_bias, logvar, NULL);
 		if (training) {
 			/* encoder.7: gaussian+kl_normal [n, 16] */
 			{
@@ -1029,22 +1044,11 @@ static conv_vae_real conv_vae_pass(const conv_vae_ctx *ctx, const conv_vae_real 
 	/* act_grad: act_grad [n, 3136] */
 	conv_vae_act_all(CONV_VAE_RELU, 0.0f, n * 3136, d_decoder_0, decoder_0, act_grad);
 	/* d_z: dense_dx [n, 16] */
-	conv_vae_gemm(n, 16, 3136, act_grad, 3136, 1, decoder_0_weight, 16, 1, NULL, d_z,
-		NULL);
+	conv_vae_gemm(n, 16, 3136, act_grad, 3136, 1, decoder_0_weight, 16, 1, NULL, d_z, NULL);
 	/* d_decoder_0_weight: dense_dw [3136, 16] */
 	conv_vae_gemm(3136, 16, n, act_grad, 1, 3136, z, 16, 1, NULL, d_decoder_0_weight, NULL);
 	/* d_decoder_0_bias: sum_batch [3136] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 3136 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 3136; j0 += 64) {
-		const long j1 = j0 + 64 < 3136 ? j0 + 64 : 3136;
-		for (long j = j0; j < j1; j++)
-			d_decoder_0_bias[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				d_decoder_0_bias[j] += act_grad[b * 3136 + j];
-	}
+	conv_vae_sum_rows(n, 3136, act_grad, d_decoder_0_bias);
 	/* d_mu_2: add [n, 16] */
 	for (long i = 0; i < n * 16; i++)
 		d_mu_2[i] = d_mu[i] + d_z[i];
@@ -1061,42 +1065,20 @@ static conv_vae_real conv_vae_pass(const conv_vae_ctx *ctx, const conv_vae_real 
 	for (long i = 0; i < n * 16; i++)
 		d_logvar_3[i] = d_logvar[i] + d_logvar_2[i];
 	/* d_h_2: dense_dx [n, 3136] */
-	conv_vae_gemm(n, 3136, 16, d_logvar_3, 16, 1, encoder_6_weight, 3136, 1, NULL, d_h_2,
-		NULL);
+	conv_vae_gemm(n, 3136, 16, d_logvar_3, 16, 1, encoder_6_weight, 3136, 1, NULL, d_h_2, NULL);
 	/* d_encoder_6_weight: dense_dw [16, 3136] */
 	conv_vae_gemm(16, 3136, n, d_logvar_3, 1, 16, h_2, 3136, 1, NULL, d_encoder_6_weight, NULL);
 	/* d_encoder_6_bias: sum_batch [16] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 16 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 16; j0 += 64) {
-		const long j1 = j0 + 64 < 16 ? j0 + 64 : 16;
-		for (long j = j0; j < j1; j++)
-			d_encoder_6_bias[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				d_encoder_6_bias[j] += d_logvar_3[b * 16 + j];
-	}
+	conv_vae_sum_rows(n, 16, d_logvar_3, d_encoder_6_bias);
 	/* d_h_2_2: dense_dx [n, 3136] */
-	conv_vae_gemm(n, 3136, 16, d_mu_2, 16, 1, encoder_5_weight, 3136, 1, NULL, d_h_2_2,
-		NULL);
+	conv_vae_gemm(n, 3136, 16, d_mu_2, 16, 1, encoder_5_weight, 3136, 1, NULL, d_h_2_2, NULL);
 	/* d_h_2_3: add [n, 3136] */
 	for (long i = 0; i < n * 3136; i++)
 		d_h_2_3[i] = d_h_2[i] + d_h_2_2[i];
 	/* d_encoder_5_weight: dense_dw [16, 3136] */
 	conv_vae_gemm(16, 3136, n, d_mu_2, 1, 16, h_2, 3136, 1, NULL, d_encoder_5_weight, NULL);
 	/* d_encoder_5_bias: sum_batch [16] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 16 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 16; j0 += 64) {
-		const long j1 = j0 + 64 < 16 ? j0 + 64 : 16;
-		for (long j = j0; j < j1; j++)
-			d_encoder_5_bias[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				d_encoder_5_bias[j] += d_mu_2[b * 16 + j];
-	}
+	conv_vae_sum_rows(n, 16, d_mu_2, d_encoder_5_bias);
 	/* d_encoder_2: reshape [n, 64, 7, 7] */
 	memcpy(d_encoder_2, d_h_2_3, sizeof(float) * n * 3136);
 	/* act_grad_2: act_grad [n, 64, 7, 7] */

@@ -470,6 +470,23 @@ static void cvae_gemm(long M, long N, long K, const float *A, long ars, long acs
 	}
 }
 
+/* dst[j] = the sum over b < n of src[b * cols + j], each column added up in
+ * batch order; threads take blocks of 64 columns. */
+static void cvae_sum_rows(long n, long cols, const float *src, float *dst)
+{
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * cols >= 32768)
+#endif
+	for (long j0 = 0; j0 < cols; j0 += 64) {
+		const long j1 = j0 + 64 < cols ? j0 + 64 : cols;
+		for (long j = j0; j < j1; j++)
+			dst[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				dst[j] += src[b * cols + j];
+	}
+}
+
 /* splitmix64's finaliser: a well-mixed 64-bit hash. */
 static uint64_t cvae_mix(uint64_t z)
 {
@@ -599,11 +616,9 @@ static cvae_real cvae_run(const cvae_ctx *ctx, const cvae_real *x, const cvae_re
 		cvae_gemm(n, 256, 512, encoder_1, 512, 1, encoder_3_weight, 1, 512, encoder_3_bias, h_2,
 			&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
 		/* encoder.5: dense [n, 32] */
-		cvae_gemm(n, 32, 256, h_2, 256, 1, encoder_5_weight, 1, 256, encoder_5_bias, mu,
-			NULL);
+		cvae_gemm(n, 32, 256, h_2, 256, 1, encoder_5_weight, 1, 256, encoder_5_bias, mu, NULL);
 		/* encoder.6: dense [n, 32] */
-		cvae_gemm(n, 32, 256, h_2, 256, 1, encoder_6_weight, 1, 256, encoder_6_bias, logvar,
-			NULL);
+		cvae_gemm(n, 32, 256, h_2, 256, 1, encoder_6_weight, 1, 256, encoder_6_bias, logvar, NULL);
 		if (training) {
 			/* encoder.7: gaussian+kl_normal [n, 32] */
 			{
@@ -681,8 +696,7 @@ static cvae_real cvae_run(const cvae_ctx *ctx, const cvae_real *x, const cvae_re
 		cvae_gemm(n, 512, 256, decoder_1, 256, 1, decoder_3_weight, 1, 256, decoder_3_bias, decoder_3,
 			&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f});
 		/* decoder.5: dense [n, 784] */
-		cvae_gemm(n, 784, 512, decoder_3, 512, 1, decoder_5_weight, 1, 512, decoder_5_bias, decoder_5,
-			NULL);
+		cvae_gemm(n, 784, 512, decoder_3, 512, 1, decoder_5_weight, 1, 512, decoder_5_bias, decoder_5, NULL);
 		/* decoder.6: sigmoid [n, 784] */
 		cvae_act_all(CVAE_SIGMOID, 0.0f, n * 784, decoder_5, NULL, xhat);
 	}
@@ -833,51 +847,20 @@ static cvae_real cvae_pass(const cvae_ctx *ctx, const cvae_real *x, const cvae_r
 	/* d_decoder_5_weight: dense_dw [784, 512] */
 	cvae_gemm(784, 512, n, d_decoder_5, 1, 784, decoder_3, 512, 1, NULL, d_decoder_5_weight, NULL);
 	/* d_decoder_5_bias: sum_batch [784] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 784; j0 += 64) {
-		const long j1 = j0 + 64 < 784 ? j0 + 64 : 784;
-		for (long j = j0; j < j1; j++)
-			d_decoder_5_bias[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				d_decoder_5_bias[j] += d_decoder_5[b * 784 + j];
-	}
+	cvae_sum_rows(n, 784, d_decoder_5, d_decoder_5_bias);
 	/* d_decoder_1: dense_dx*relu' [n, 256] */
 	cvae_gemm(n, 256, 512, d_decoder_3, 512, 1, decoder_3_weight, 256, 1, NULL, d_decoder_1,
 		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f, .y = decoder_1});
 	/* d_decoder_3_weight: dense_dw [512, 256] */
 	cvae_gemm(512, 256, n, d_decoder_3, 1, 512, decoder_1, 256, 1, NULL, d_decoder_3_weight, NULL);
 	/* d_decoder_3_bias: sum_batch [512] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 512 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 512; j0 += 64) {
-		const long j1 = j0 + 64 < 512 ? j0 + 64 : 512;
-		for (long j = j0; j < j1; j++)
-			d_decoder_3_bias[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				d_decoder_3_bias[j] += d_decoder_3[b * 512 + j];
-	}
+	cvae_sum_rows(n, 512, d_decoder_3, d_decoder_3_bias);
 	/* d_decoder_0: dense_dx [n, 42] */
-	cvae_gemm(n, 42, 256, d_decoder_1, 256, 1, decoder_1_weight, 42, 1, NULL, d_decoder_0,
-		NULL);
+	cvae_gemm(n, 42, 256, d_decoder_1, 256, 1, decoder_1_weight, 42, 1, NULL, d_decoder_0, NULL);
 	/* d_decoder_1_weight: dense_dw [256, 42] */
 	cvae_gemm(256, 42, n, d_decoder_1, 1, 256, decoder_0, 42, 1, NULL, d_decoder_1_weight, NULL);
 	/* d_decoder_1_bias: sum_batch [256] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 256 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 256; j0 += 64) {
-		const long j1 = j0 + 64 < 256 ? j0 + 64 : 256;
-		for (long j = j0; j < j1; j++)
-			d_decoder_1_bias[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				d_decoder_1_bias[j] += d_decoder_1[b * 256 + j];
-	}
+	cvae_sum_rows(n, 256, d_decoder_1, d_decoder_1_bias);
 	/* d_z: concat_slice [n, 32] */
 	for (long b = 0; b < n; b++)
 		memcpy(d_z + b * 32, d_decoder_0 + b * 42 + 0, sizeof(float) * 32);
@@ -897,42 +880,20 @@ static cvae_real cvae_pass(const cvae_ctx *ctx, const cvae_real *x, const cvae_r
 	for (long i = 0; i < n * 32; i++)
 		d_logvar_3[i] = d_logvar[i] + d_logvar_2[i];
 	/* d_h_2: dense_dx [n, 256] */
-	cvae_gemm(n, 256, 32, d_logvar_3, 32, 1, encoder_6_weight, 256, 1, NULL, d_h_2,
-		NULL);
+	cvae_gemm(n, 256, 32, d_logvar_3, 32, 1, encoder_6_weight, 256, 1, NULL, d_h_2, NULL);
 	/* d_encoder_6_weight: dense_dw [32, 256] */
 	cvae_gemm(32, 256, n, d_logvar_3, 1, 32, h_2, 256, 1, NULL, d_encoder_6_weight, NULL);
 	/* d_encoder_6_bias: sum_batch [32] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 32; j0 += 64) {
-		const long j1 = j0 + 64 < 32 ? j0 + 64 : 32;
-		for (long j = j0; j < j1; j++)
-			d_encoder_6_bias[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				d_encoder_6_bias[j] += d_logvar_3[b * 32 + j];
-	}
+	cvae_sum_rows(n, 32, d_logvar_3, d_encoder_6_bias);
 	/* d_h_2_2: dense_dx [n, 256] */
-	cvae_gemm(n, 256, 32, d_mu_2, 32, 1, encoder_5_weight, 256, 1, NULL, d_h_2_2,
-		NULL);
+	cvae_gemm(n, 256, 32, d_mu_2, 32, 1, encoder_5_weight, 256, 1, NULL, d_h_2_2, NULL);
 	/* d_h_2_3: add [n, 256] */
 	for (long i = 0; i < n * 256; i++)
 		d_h_2_3[i] = d_h_2[i] + d_h_2_2[i];
 	/* d_encoder_5_weight: dense_dw [32, 256] */
 	cvae_gemm(32, 256, n, d_mu_2, 1, 32, h_2, 256, 1, NULL, d_encoder_5_weight, NULL);
 	/* d_encoder_5_bias: sum_batch [32] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 32; j0 += 64) {
-		const long j1 = j0 + 64 < 32 ? j0 + 64 : 32;
-		for (long j = j0; j < j1; j++)
-			d_encoder_5_bias[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				d_encoder_5_bias[j] += d_mu_2[b * 32 + j];
-	}
+	cvae_sum_rows(n, 32, d_mu_2, d_encoder_5_bias);
 	/* act_grad: act_grad [n, 256] */
 	cvae_act_all(CVAE_RELU, 0.0f, n * 256, d_h_2_3, h_2, act_grad);
 	/* d_encoder_1: dense_dx*relu' [n, 512] */
@@ -941,31 +902,11 @@ static cvae_real cvae_pass(const cvae_ctx *ctx, const cvae_real *x, const cvae_r
 	/* d_encoder_3_weight: dense_dw [256, 512] */
 	cvae_gemm(256, 512, n, act_grad, 1, 256, encoder_1, 512, 1, NULL, d_encoder_3_weight, NULL);
 	/* d_encoder_3_bias: sum_batch [256] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 256 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 256; j0 += 64) {
-		const long j1 = j0 + 64 < 256 ? j0 + 64 : 256;
-		for (long j = j0; j < j1; j++)
-			d_encoder_3_bias[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				d_encoder_3_bias[j] += act_grad[b * 256 + j];
-	}
+	cvae_sum_rows(n, 256, act_grad, d_encoder_3_bias);
 	/* d_encoder_1_weight: dense_dw [512, 794] */
 	cvae_gemm(512, 794, n, d_encoder_1, 1, 512, encoder_0, 794, 1, NULL, d_encoder_1_weight, NULL);
 	/* d_encoder_1_bias: sum_batch [512] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 512 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 512; j0 += 64) {
-		const long j1 = j0 + 64 < 512 ? j0 + 64 : 512;
-		for (long j = j0; j < j1; j++)
-			d_encoder_1_bias[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				d_encoder_1_bias[j] += d_encoder_1[b * 512 + j];
-	}
+	cvae_sum_rows(n, 512, d_encoder_1, d_encoder_1_bias);
 	return result;
 }
 

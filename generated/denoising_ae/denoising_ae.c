@@ -397,6 +397,23 @@ static void denoising_ae_gemm(long M, long N, long K, const float *A, long ars, 
 	}
 }
 
+/* dst[j] = the sum over b < n of src[b * cols + j], each column added up in
+ * batch order; threads take blocks of 64 columns. */
+static void denoising_ae_sum_rows(long n, long cols, const float *src, float *dst)
+{
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * cols >= 32768)
+#endif
+	for (long j0 = 0; j0 < cols; j0 += 64) {
+		const long j1 = j0 + 64 < cols ? j0 + 64 : cols;
+		for (long j = j0; j < j1; j++)
+			dst[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				dst[j] += src[b * cols + j];
+	}
+}
+
 /* splitmix64's finaliser: a well-mixed 64-bit hash. */
 static uint64_t denoising_ae_mix(uint64_t z)
 {
@@ -539,8 +556,7 @@ static denoising_ae_real denoising_ae_run(const denoising_ae_ctx *ctx, const den
 		denoising_ae_gemm(n, 256, 512, encoder_2, 512, 1, encoder_4_weight, 1, 512, encoder_4_bias, encoder_4,
 			&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
 		/* encoder.6: dense [n, 32] */
-		denoising_ae_gemm(n, 32, 256, encoder_4, 256, 1, encoder_6_weight, 1, 256, encoder_6_bias, z,
-			NULL);
+		denoising_ae_gemm(n, 32, 256, encoder_4, 256, 1, encoder_6_weight, 1, 256, encoder_6_bias, z, NULL);
 	}
 	if (parts & DENOISING_AE_DECODER) {
 		const float *const decoder_0_weight = params + DENOISING_AE_DECODER_0_WEIGHT;
@@ -676,99 +692,38 @@ static denoising_ae_real denoising_ae_pass(const denoising_ae_ctx *ctx, const de
 	/* d_decoder_4_weight: dense_dw [784, 512] */
 	denoising_ae_gemm(784, 512, n, d_xhat, 1, 784, decoder_2, 512, 1, NULL, d_decoder_4_weight, NULL);
 	/* d_decoder_4_bias: sum_batch [784] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 784; j0 += 64) {
-		const long j1 = j0 + 64 < 784 ? j0 + 64 : 784;
-		for (long j = j0; j < j1; j++)
-			d_decoder_4_bias[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				d_decoder_4_bias[j] += d_xhat[b * 784 + j];
-	}
+	denoising_ae_sum_rows(n, 784, d_xhat, d_decoder_4_bias);
 	/* d_decoder_0: dense_dx*relu' [n, 256] */
 	denoising_ae_gemm(n, 256, 512, d_decoder_2, 512, 1, decoder_2_weight, 256, 1, NULL, d_decoder_0,
 		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f, .y = decoder_0});
 	/* d_decoder_2_weight: dense_dw [512, 256] */
 	denoising_ae_gemm(512, 256, n, d_decoder_2, 1, 512, decoder_0, 256, 1, NULL, d_decoder_2_weight, NULL);
 	/* d_decoder_2_bias: sum_batch [512] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 512 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 512; j0 += 64) {
-		const long j1 = j0 + 64 < 512 ? j0 + 64 : 512;
-		for (long j = j0; j < j1; j++)
-			d_decoder_2_bias[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				d_decoder_2_bias[j] += d_decoder_2[b * 512 + j];
-	}
+	denoising_ae_sum_rows(n, 512, d_decoder_2, d_decoder_2_bias);
 	/* d_z: dense_dx [n, 32] */
-	denoising_ae_gemm(n, 32, 256, d_decoder_0, 256, 1, decoder_0_weight, 32, 1, NULL, d_z,
-		NULL);
+	denoising_ae_gemm(n, 32, 256, d_decoder_0, 256, 1, decoder_0_weight, 32, 1, NULL, d_z, NULL);
 	/* d_decoder_0_weight: dense_dw [256, 32] */
 	denoising_ae_gemm(256, 32, n, d_decoder_0, 1, 256, z, 32, 1, NULL, d_decoder_0_weight, NULL);
 	/* d_decoder_0_bias: sum_batch [256] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 256 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 256; j0 += 64) {
-		const long j1 = j0 + 64 < 256 ? j0 + 64 : 256;
-		for (long j = j0; j < j1; j++)
-			d_decoder_0_bias[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				d_decoder_0_bias[j] += d_decoder_0[b * 256 + j];
-	}
+	denoising_ae_sum_rows(n, 256, d_decoder_0, d_decoder_0_bias);
 	/* d_encoder_4: dense_dx*relu' [n, 256] */
 	denoising_ae_gemm(n, 256, 32, d_z, 32, 1, encoder_6_weight, 256, 1, NULL, d_encoder_4,
 		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f, .y = encoder_4});
 	/* d_encoder_6_weight: dense_dw [32, 256] */
 	denoising_ae_gemm(32, 256, n, d_z, 1, 32, encoder_4, 256, 1, NULL, d_encoder_6_weight, NULL);
 	/* d_encoder_6_bias: sum_batch [32] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 32; j0 += 64) {
-		const long j1 = j0 + 64 < 32 ? j0 + 64 : 32;
-		for (long j = j0; j < j1; j++)
-			d_encoder_6_bias[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				d_encoder_6_bias[j] += d_z[b * 32 + j];
-	}
+	denoising_ae_sum_rows(n, 32, d_z, d_encoder_6_bias);
 	/* d_encoder_2: dense_dx*relu' [n, 512] */
 	denoising_ae_gemm(n, 512, 256, d_encoder_4, 256, 1, encoder_4_weight, 512, 1, NULL, d_encoder_2,
 		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f, .y = encoder_2});
 	/* d_encoder_4_weight: dense_dw [256, 512] */
 	denoising_ae_gemm(256, 512, n, d_encoder_4, 1, 256, encoder_2, 512, 1, NULL, d_encoder_4_weight, NULL);
 	/* d_encoder_4_bias: sum_batch [256] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 256 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 256; j0 += 64) {
-		const long j1 = j0 + 64 < 256 ? j0 + 64 : 256;
-		for (long j = j0; j < j1; j++)
-			d_encoder_4_bias[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				d_encoder_4_bias[j] += d_encoder_4[b * 256 + j];
-	}
+	denoising_ae_sum_rows(n, 256, d_encoder_4, d_encoder_4_bias);
 	/* d_encoder_2_weight: dense_dw [512, 784] */
 	denoising_ae_gemm(512, 784, n, d_encoder_2, 1, 512, encoder_1, 784, 1, NULL, d_encoder_2_weight, NULL);
 	/* d_encoder_2_bias: sum_batch [512] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 512 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 512; j0 += 64) {
-		const long j1 = j0 + 64 < 512 ? j0 + 64 : 512;
-		for (long j = j0; j < j1; j++)
-			d_encoder_2_bias[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				d_encoder_2_bias[j] += d_encoder_2[b * 512 + j];
-	}
+	denoising_ae_sum_rows(n, 512, d_encoder_2, d_encoder_2_bias);
 	return result;
 }
 

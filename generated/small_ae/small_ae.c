@@ -451,6 +451,23 @@ static void small_ae_gemm(long M, long N, long K, const float *A, long ars, long
 	}
 }
 
+/* dst[j] = the sum over b < n of src[b * cols + j], each column added up in
+ * batch order; threads take blocks of 64 columns. */
+static void small_ae_sum_rows(long n, long cols, const float *src, float *dst)
+{
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * cols >= 32768)
+#endif
+	for (long j0 = 0; j0 < cols; j0 += 64) {
+		const long j1 = j0 + 64 < cols ? j0 + 64 : cols;
+		for (long j = j0; j < j1; j++)
+			dst[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				dst[j] += src[b * cols + j];
+	}
+}
+
 /* splitmix64's finaliser: a well-mixed 64-bit hash. */
 static uint64_t small_ae_mix(uint64_t z)
 {
@@ -554,8 +571,7 @@ static small_ae_real small_ae_run(const small_ae_ctx *ctx, const small_ae_real *
 		small_ae_gemm(n, 128, 784, x, 784, 1, encoder_0_weight, 1, 784, encoder_0_bias, encoder_0,
 			&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f});
 		/* encoder.2: dense [n, 32] */
-		small_ae_gemm(n, 32, 128, encoder_0, 128, 1, encoder_2_weight, 1, 128, encoder_2_bias, z,
-			NULL);
+		small_ae_gemm(n, 32, 128, encoder_0, 128, 1, encoder_2_weight, 1, 128, encoder_2_bias, z, NULL);
 	}
 	if (parts & SMALL_AE_DECODER) {
 		const float *const decoder_0_weight = params + SMALL_AE_DECODER_0_WEIGHT;
@@ -570,8 +586,7 @@ static small_ae_real small_ae_run(const small_ae_ctx *ctx, const small_ae_real *
 		small_ae_gemm(n, 128, 32, z, 32, 1, decoder_0_weight, 1, 32, decoder_0_bias, decoder_0,
 			&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f});
 		/* decoder.2: dense [n, 784] */
-		small_ae_gemm(n, 784, 128, decoder_0, 128, 1, decoder_2_weight, 1, 128, decoder_2_bias, decoder_2,
-			NULL);
+		small_ae_gemm(n, 784, 128, decoder_0, 128, 1, decoder_2_weight, 1, 128, decoder_2_bias, decoder_2, NULL);
 		/* decoder.3: sigmoid [n, 784] */
 		small_ae_act_all(SMALL_AE_SIGMOID, 0.0f, n * 784, decoder_2, NULL, xhat);
 	}
@@ -670,65 +685,24 @@ static small_ae_real small_ae_pass(const small_ae_ctx *ctx, const small_ae_real 
 	/* d_decoder_2_weight: dense_dw [784, 128] */
 	small_ae_gemm(784, 128, n, d_decoder_2, 1, 784, decoder_0, 128, 1, NULL, d_decoder_2_weight, NULL);
 	/* d_decoder_2_bias: sum_batch [784] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 784; j0 += 64) {
-		const long j1 = j0 + 64 < 784 ? j0 + 64 : 784;
-		for (long j = j0; j < j1; j++)
-			d_decoder_2_bias[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				d_decoder_2_bias[j] += d_decoder_2[b * 784 + j];
-	}
+	small_ae_sum_rows(n, 784, d_decoder_2, d_decoder_2_bias);
 	/* d_z: dense_dx [n, 32] */
-	small_ae_gemm(n, 32, 128, d_decoder_0, 128, 1, decoder_0_weight, 32, 1, NULL, d_z,
-		NULL);
+	small_ae_gemm(n, 32, 128, d_decoder_0, 128, 1, decoder_0_weight, 32, 1, NULL, d_z, NULL);
 	/* d_decoder_0_weight: dense_dw [128, 32] */
 	small_ae_gemm(128, 32, n, d_decoder_0, 1, 128, z, 32, 1, NULL, d_decoder_0_weight, NULL);
 	/* d_decoder_0_bias: sum_batch [128] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 128 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 128; j0 += 64) {
-		const long j1 = j0 + 64 < 128 ? j0 + 64 : 128;
-		for (long j = j0; j < j1; j++)
-			d_decoder_0_bias[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				d_decoder_0_bias[j] += d_decoder_0[b * 128 + j];
-	}
+	small_ae_sum_rows(n, 128, d_decoder_0, d_decoder_0_bias);
 	/* d_encoder_0: dense_dx*relu' [n, 128] */
 	small_ae_gemm(n, 128, 32, d_z, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0,
 		&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f, .y = encoder_0});
 	/* d_encoder_2_weight: dense_dw [32, 128] */
 	small_ae_gemm(32, 128, n, d_z, 1, 32, encoder_0, 128, 1, NULL, d_encoder_2_weight, NULL);
 	/* d_encoder_2_bias: sum_batch [32] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 32; j0 += 64) {
-		const long j1 = j0 + 64 < 32 ? j0 + 64 : 32;
-		for (long j = j0; j < j1; j++)
-			d_encoder_2_bias[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				d_encoder_2_bias[j] += d_z[b * 32 + j];
-	}
+	small_ae_sum_rows(n, 32, d_z, d_encoder_2_bias);
 	/* d_encoder_0_weight: dense_dw [128, 784] */
 	small_ae_gemm(128, 784, n, d_encoder_0, 1, 128, x, 784, 1, NULL, d_encoder_0_weight, NULL);
 	/* d_encoder_0_bias: sum_batch [128] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 128 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 128; j0 += 64) {
-		const long j1 = j0 + 64 < 128 ? j0 + 64 : 128;
-		for (long j = j0; j < j1; j++)
-			d_encoder_0_bias[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				d_encoder_0_bias[j] += d_encoder_0[b * 128 + j];
-	}
+	small_ae_sum_rows(n, 128, d_encoder_0, d_encoder_0_bias);
 	return result;
 }
 

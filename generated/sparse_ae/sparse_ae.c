@@ -417,6 +417,23 @@ static void sparse_ae_gemm(long M, long N, long K, const float *A, long ars, lon
 	}
 }
 
+/* dst[j] = the sum over b < n of src[b * cols + j], each column added up in
+ * batch order; threads take blocks of 64 columns. */
+static void sparse_ae_sum_rows(long n, long cols, const float *src, float *dst)
+{
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * cols >= 32768)
+#endif
+	for (long j0 = 0; j0 < cols; j0 += 64) {
+		const long j1 = j0 + 64 < cols ? j0 + 64 : cols;
+		for (long j = j0; j < j1; j++)
+			dst[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				dst[j] += src[b * cols + j];
+	}
+}
+
 /* splitmix64's finaliser: a well-mixed 64-bit hash. */
 static uint64_t sparse_ae_mix(uint64_t z)
 {
@@ -697,54 +714,23 @@ static sparse_ae_real sparse_ae_pass(const sparse_ae_ctx *ctx, const sparse_ae_r
 	/* d_decoder_4_weight: dense_dw [784, 512] */
 	sparse_ae_gemm(784, 512, n, d_xhat, 1, 784, decoder_2, 512, 1, NULL, d_decoder_4_weight, NULL);
 	/* d_decoder_4_bias: sum_batch [784] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 784; j0 += 64) {
-		const long j1 = j0 + 64 < 784 ? j0 + 64 : 784;
-		for (long j = j0; j < j1; j++)
-			d_decoder_4_bias[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				d_decoder_4_bias[j] += d_xhat[b * 784 + j];
-	}
+	sparse_ae_sum_rows(n, 784, d_xhat, d_decoder_4_bias);
 	/* d_decoder_0: dense_dx*relu' [n, 256] */
 	sparse_ae_gemm(n, 256, 512, d_decoder_2, 512, 1, decoder_2_weight, 256, 1, NULL, d_decoder_0,
 		&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f, .y = decoder_0});
 	/* d_decoder_2_weight: dense_dw [512, 256] */
 	sparse_ae_gemm(512, 256, n, d_decoder_2, 1, 512, decoder_0, 256, 1, NULL, d_decoder_2_weight, NULL);
 	/* d_decoder_2_bias: sum_batch [512] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 512 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 512; j0 += 64) {
-		const long j1 = j0 + 64 < 512 ? j0 + 64 : 512;
-		for (long j = j0; j < j1; j++)
-			d_decoder_2_bias[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				d_decoder_2_bias[j] += d_decoder_2[b * 512 + j];
-	}
+	sparse_ae_sum_rows(n, 512, d_decoder_2, d_decoder_2_bias);
 	/* d_z_2: dense_dx [n, 64] */
-	sparse_ae_gemm(n, 64, 256, d_decoder_0, 256, 1, decoder_0_weight, 64, 1, NULL, d_z_2,
-		NULL);
+	sparse_ae_gemm(n, 64, 256, d_decoder_0, 256, 1, decoder_0_weight, 64, 1, NULL, d_z_2, NULL);
 	/* d_z_3: add [n, 64] */
 	for (long i = 0; i < n * 64; i++)
 		d_z_3[i] = d_z[i] + d_z_2[i];
 	/* d_decoder_0_weight: dense_dw [256, 64] */
 	sparse_ae_gemm(256, 64, n, d_decoder_0, 1, 256, z, 64, 1, NULL, d_decoder_0_weight, NULL);
 	/* d_decoder_0_bias: sum_batch [256] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 256 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 256; j0 += 64) {
-		const long j1 = j0 + 64 < 256 ? j0 + 64 : 256;
-		for (long j = j0; j < j1; j++)
-			d_decoder_0_bias[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				d_decoder_0_bias[j] += d_decoder_0[b * 256 + j];
-	}
+	sparse_ae_sum_rows(n, 256, d_decoder_0, d_decoder_0_bias);
 	/* act_grad: act_grad [n, 64] */
 	sparse_ae_act_all(SPARSE_AE_RELU, 0.0f, n * 64, d_z_3, z, act_grad);
 	/* d_encoder_2: dense_dx*relu' [n, 256] */
@@ -753,48 +739,18 @@ static sparse_ae_real sparse_ae_pass(const sparse_ae_ctx *ctx, const sparse_ae_r
 	/* d_encoder_4_weight: dense_dw [64, 256] */
 	sparse_ae_gemm(64, 256, n, act_grad, 1, 64, encoder_2, 256, 1, NULL, d_encoder_4_weight, NULL);
 	/* d_encoder_4_bias: sum_batch [64] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 64 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 64; j0 += 64) {
-		const long j1 = j0 + 64 < 64 ? j0 + 64 : 64;
-		for (long j = j0; j < j1; j++)
-			d_encoder_4_bias[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				d_encoder_4_bias[j] += act_grad[b * 64 + j];
-	}
+	sparse_ae_sum_rows(n, 64, act_grad, d_encoder_4_bias);
 	/* d_encoder_0: dense_dx*relu' [n, 512] */
 	sparse_ae_gemm(n, 512, 256, d_encoder_2, 256, 1, encoder_2_weight, 512, 1, NULL, d_encoder_0,
 		&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f, .y = encoder_0});
 	/* d_encoder_2_weight: dense_dw [256, 512] */
 	sparse_ae_gemm(256, 512, n, d_encoder_2, 1, 256, encoder_0, 512, 1, NULL, d_encoder_2_weight, NULL);
 	/* d_encoder_2_bias: sum_batch [256] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 256 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 256; j0 += 64) {
-		const long j1 = j0 + 64 < 256 ? j0 + 64 : 256;
-		for (long j = j0; j < j1; j++)
-			d_encoder_2_bias[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				d_encoder_2_bias[j] += d_encoder_2[b * 256 + j];
-	}
+	sparse_ae_sum_rows(n, 256, d_encoder_2, d_encoder_2_bias);
 	/* d_encoder_0_weight: dense_dw [512, 784] */
 	sparse_ae_gemm(512, 784, n, d_encoder_0, 1, 512, x, 784, 1, NULL, d_encoder_0_weight, NULL);
 	/* d_encoder_0_bias: sum_batch [512] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 512 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 512; j0 += 64) {
-		const long j1 = j0 + 64 < 512 ? j0 + 64 : 512;
-		for (long j = j0; j < j1; j++)
-			d_encoder_0_bias[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				d_encoder_0_bias[j] += d_encoder_0[b * 512 + j];
-	}
+	sparse_ae_sum_rows(n, 512, d_encoder_0, d_encoder_0_bias);
 	return result;
 }
 

@@ -467,6 +467,23 @@ static void vae_gemm(long M, long N, long K, const float *A, long ars, long acs,
 	}
 }
 
+/* dst[j] = the sum over b < n of src[b * cols + j], each column added up in
+ * batch order; threads take blocks of 64 columns. */
+static void vae_sum_rows(long n, long cols, const float *src, float *dst)
+{
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * cols >= 32768)
+#endif
+	for (long j0 = 0; j0 < cols; j0 += 64) {
+		const long j1 = j0 + 64 < cols ? j0 + 64 : cols;
+		for (long j = j0; j < j1; j++)
+			dst[j] = 0;
+		for (long b = 0; b < n; b++)
+			for (long j = j0; j < j1; j++)
+				dst[j] += src[b * cols + j];
+	}
+}
+
 /* splitmix64's finaliser: a well-mixed 64-bit hash. */
 static uint64_t vae_mix(uint64_t z)
 {
@@ -590,11 +607,9 @@ static vae_real vae_run(const vae_ctx *ctx, const vae_real *x, int parts)
 		vae_gemm(n, 256, 512, encoder_0, 512, 1, encoder_2_weight, 1, 512, encoder_2_bias, h_2,
 			&(const vae_epilogue){.act = VAE_RELU, .slope = 0.0f});
 		/* encoder.4: dense [n, 32] */
-		vae_gemm(n, 32, 256, h_2, 256, 1, encoder_4_weight, 1, 256, encoder_4_bias, mu,
-			NULL);
+		vae_gemm(n, 32, 256, h_2, 256, 1, encoder_4_weight, 1, 256, encoder_4_bias, mu, NULL);
 		/* encoder.5: dense [n, 32] */
-		vae_gemm(n, 32, 256, h_2, 256, 1, encoder_5_weight, 1, 256, encoder_5_bias, logvar,
-			NULL);
+		vae_gemm(n, 32, 256, h_2, 256, 1, encoder_5_weight, 1, 256, encoder_5_bias, logvar, NULL);
 		if (training) {
 			/* encoder.6: gaussian+kl_normal [n, 32] */
 			{
@@ -666,8 +681,7 @@ static vae_real vae_run(const vae_ctx *ctx, const vae_real *x, int parts)
 		vae_gemm(n, 512, 256, decoder_0, 256, 1, decoder_2_weight, 1, 256, decoder_2_bias, decoder_2,
 			&(const vae_epilogue){.act = VAE_RELU, .slope = 0.0f});
 		/* decoder.4: dense [n, 784] */
-		vae_gemm(n, 784, 512, decoder_2, 512, 1, decoder_4_weight, 1, 512, decoder_4_bias, decoder_4,
-			NULL);
+		vae_gemm(n, 784, 512, decoder_2, 512, 1, decoder_4_weight, 1, 512, decoder_4_bias, decoder_4, NULL);
 		/* decoder.5: sigmoid [n, 784] */
 		vae_act_all(VAE_SIGMOID, 0.0f, n * 784, decoder_4, NULL, xhat);
 	}
@@ -816,51 +830,20 @@ static vae_real vae_pass(const vae_ctx *ctx, const vae_real *x, float *grad)
 	/* d_decoder_4_weight: dense_dw [784, 512] */
 	vae_gemm(784, 512, n, d_decoder_4, 1, 784, decoder_2, 512, 1, NULL, d_decoder_4_weight, NULL);
 	/* d_decoder_4_bias: sum_batch [784] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 784; j0 += 64) {
-		const long j1 = j0 + 64 < 784 ? j0 + 64 : 784;
-		for (long j = j0; j < j1; j++)
-			d_decoder_4_bias[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				d_decoder_4_bias[j] += d_decoder_4[b * 784 + j];
-	}
+	vae_sum_rows(n, 784, d_decoder_4, d_decoder_4_bias);
 	/* d_decoder_0: dense_dx*relu' [n, 256] */
 	vae_gemm(n, 256, 512, d_decoder_2, 512, 1, decoder_2_weight, 256, 1, NULL, d_decoder_0,
 		&(const vae_epilogue){.act = VAE_RELU, .slope = 0.0f, .y = decoder_0});
 	/* d_decoder_2_weight: dense_dw [512, 256] */
 	vae_gemm(512, 256, n, d_decoder_2, 1, 512, decoder_0, 256, 1, NULL, d_decoder_2_weight, NULL);
 	/* d_decoder_2_bias: sum_batch [512] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 512 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 512; j0 += 64) {
-		const long j1 = j0 + 64 < 512 ? j0 + 64 : 512;
-		for (long j = j0; j < j1; j++)
-			d_decoder_2_bias[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				d_decoder_2_bias[j] += d_decoder_2[b * 512 + j];
-	}
+	vae_sum_rows(n, 512, d_decoder_2, d_decoder_2_bias);
 	/* d_z: dense_dx [n, 32] */
-	vae_gemm(n, 32, 256, d_decoder_0, 256, 1, decoder_0_weight, 32, 1, NULL, d_z,
-		NULL);
+	vae_gemm(n, 32, 256, d_decoder_0, 256, 1, decoder_0_weight, 32, 1, NULL, d_z, NULL);
 	/* d_decoder_0_weight: dense_dw [256, 32] */
 	vae_gemm(256, 32, n, d_decoder_0, 1, 256, z, 32, 1, NULL, d_decoder_0_weight, NULL);
 	/* d_decoder_0_bias: sum_batch [256] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 256 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 256; j0 += 64) {
-		const long j1 = j0 + 64 < 256 ? j0 + 64 : 256;
-		for (long j = j0; j < j1; j++)
-			d_decoder_0_bias[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				d_decoder_0_bias[j] += d_decoder_0[b * 256 + j];
-	}
+	vae_sum_rows(n, 256, d_decoder_0, d_decoder_0_bias);
 	/* d_mu_2: add [n, 32] */
 	for (long i = 0; i < n * 32; i++)
 		d_mu_2[i] = d_mu[i] + d_z[i];
@@ -877,42 +860,20 @@ static vae_real vae_pass(const vae_ctx *ctx, const vae_real *x, float *grad)
 	for (long i = 0; i < n * 32; i++)
 		d_logvar_3[i] = d_logvar[i] + d_logvar_2[i];
 	/* d_h_2: dense_dx [n, 256] */
-	vae_gemm(n, 256, 32, d_logvar_3, 32, 1, encoder_5_weight, 256, 1, NULL, d_h_2,
-		NULL);
+	vae_gemm(n, 256, 32, d_logvar_3, 32, 1, encoder_5_weight, 256, 1, NULL, d_h_2, NULL);
 	/* d_encoder_5_weight: dense_dw [32, 256] */
 	vae_gemm(32, 256, n, d_logvar_3, 1, 32, h_2, 256, 1, NULL, d_encoder_5_weight, NULL);
 	/* d_encoder_5_bias: sum_batch [32] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 32; j0 += 64) {
-		const long j1 = j0 + 64 < 32 ? j0 + 64 : 32;
-		for (long j = j0; j < j1; j++)
-			d_encoder_5_bias[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				d_encoder_5_bias[j] += d_logvar_3[b * 32 + j];
-	}
+	vae_sum_rows(n, 32, d_logvar_3, d_encoder_5_bias);
 	/* d_h_2_2: dense_dx [n, 256] */
-	vae_gemm(n, 256, 32, d_mu_2, 32, 1, encoder_4_weight, 256, 1, NULL, d_h_2_2,
-		NULL);
+	vae_gemm(n, 256, 32, d_mu_2, 32, 1, encoder_4_weight, 256, 1, NULL, d_h_2_2, NULL);
 	/* d_h_2_3: add [n, 256] */
 	for (long i = 0; i < n * 256; i++)
 		d_h_2_3[i] = d_h_2[i] + d_h_2_2[i];
 	/* d_encoder_4_weight: dense_dw [32, 256] */
 	vae_gemm(32, 256, n, d_mu_2, 1, 32, h_2, 256, 1, NULL, d_encoder_4_weight, NULL);
 	/* d_encoder_4_bias: sum_batch [32] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 32; j0 += 64) {
-		const long j1 = j0 + 64 < 32 ? j0 + 64 : 32;
-		for (long j = j0; j < j1; j++)
-			d_encoder_4_bias[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				d_encoder_4_bias[j] += d_mu_2[b * 32 + j];
-	}
+	vae_sum_rows(n, 32, d_mu_2, d_encoder_4_bias);
 	/* act_grad: act_grad [n, 256] */
 	vae_act_all(VAE_RELU, 0.0f, n * 256, d_h_2_3, h_2, act_grad);
 	/* d_encoder_0: dense_dx*relu' [n, 512] */
@@ -921,31 +882,11 @@ static vae_real vae_pass(const vae_ctx *ctx, const vae_real *x, float *grad)
 	/* d_encoder_2_weight: dense_dw [256, 512] */
 	vae_gemm(256, 512, n, act_grad, 1, 256, encoder_0, 512, 1, NULL, d_encoder_2_weight, NULL);
 	/* d_encoder_2_bias: sum_batch [256] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 256 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 256; j0 += 64) {
-		const long j1 = j0 + 64 < 256 ? j0 + 64 : 256;
-		for (long j = j0; j < j1; j++)
-			d_encoder_2_bias[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				d_encoder_2_bias[j] += act_grad[b * 256 + j];
-	}
+	vae_sum_rows(n, 256, act_grad, d_encoder_2_bias);
 	/* d_encoder_0_weight: dense_dw [512, 784] */
 	vae_gemm(512, 784, n, d_encoder_0, 1, 512, x, 784, 1, NULL, d_encoder_0_weight, NULL);
 	/* d_encoder_0_bias: sum_batch [512] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 512 >= 32768)
-#endif
-	for (long j0 = 0; j0 < 512; j0 += 64) {
-		const long j1 = j0 + 64 < 512 ? j0 + 64 : 512;
-		for (long j = j0; j < j1; j++)
-			d_encoder_0_bias[j] = 0;
-		for (long b = 0; b < n; b++)
-			for (long j = j0; j < j1; j++)
-				d_encoder_0_bias[j] += d_encoder_0[b * 512 + j];
-	}
+	vae_sum_rows(n, 512, d_encoder_0, d_encoder_0_bias);
 	return result;
 }
 

@@ -31,16 +31,6 @@ void c_scale(Emit *e, Node *n)
 
 void c_sum_batch(Emit *e, Node *n)
 {
-	const char *y = emit_ref(e, n), *x = emit_ref(e, n->in[0]);
-	size_t k = shape_elems(n->shape);
-	/* threads take blocks of 64 columns; each column adds up its batch in order */
-	emit_raw(e, "#ifdef _OPENMP\n#pragma omp parallel for schedule(static) if (n * %zu >= 32768)\n#endif\n", k);
-	emit_line(e, "for (long j0 = 0; j0 < %zu; j0 += 64) {", k);
-	emit_line(e, "\tconst long j1 = j0 + 64 < %zu ? j0 + 64 : %zu;", k, k);
-	emit_line(e, "\tfor (long j = j0; j < j1; j++)");
-	emit_line(e, "\t\t%s[j] = 0;", y);
-	emit_line(e, "\tfor (long b = 0; b < n; b++)");
-	emit_line(e, "\t\tfor (long j = j0; j < j1; j++)");
-	emit_line(e, "\t\t\t%s[j] += %s[b * %zu + j];", y, x, k);
-	emit_line(e, "}");
+	emit_line(e, "%s(n, %zu, %s, %s);", emit_helper(e, "sum_rows"), shape_elems(n->shape), emit_ref(e, n->in[0]),
+		  emit_ref(e, n));
 }

@@ -645,6 +645,24 @@ static void adam(Emit *e, const char *P, const char *r)
 	emit_template(e, str_replace(adam_tail, "SQRT", r[0] == 'f' ? "sqrtf" : "sqrt"));
 }
 
+/* The bias gradient of a dense layer: the sum of the batch's rows. */
+static void sum_rows(Emit *e, const char *P, const char *r)
+{
+	emit_raw(e,
+"/* dst[j] = the sum over b < n of src[b * cols + j], each column added up in\n"
+" * batch order; threads take blocks of 64 columns. */\n"
+"static void %s_sum_rows(long n, long cols, const %s *src, %s *dst)\n{\n"
+"#ifdef _OPENMP\n#pragma omp parallel for schedule(static) if (n * cols >= 32768)\n#endif\n"
+"\tfor (long j0 = 0; j0 < cols; j0 += 64) {\n"
+"\t\tconst long j1 = j0 + 64 < cols ? j0 + 64 : cols;\n"
+"\t\tfor (long j = j0; j < j1; j++)\n"
+"\t\t\tdst[j] = 0;\n"
+"\t\tfor (long b = 0; b < n; b++)\n"
+"\t\t\tfor (long j = j0; j < j1; j++)\n"
+"\t\t\t\tdst[j] += src[b * cols + j];\n"
+"\t}\n}\n\n", P, r, r);
+}
+
 static void mix(Emit *e, const char *P, const char *r)
 {
 	(void)r;
@@ -733,6 +751,7 @@ static const Helper helpers[] = {
 	{"bce_logits", {"simd"}, bce_logits, NULL},
 	{"transpose", {"simd"}, transpose, NULL},
 	{"gemm", {"simd", "act"}, gemm, "transpose"},
+	{"sum_rows", {NULL}, sum_rows, NULL},
 	{"mix", {NULL}, mix, NULL},
 	{"uniform", {"mix"}, uniform, NULL},
 	{"normal", {"uniform"}, normal, NULL},
