@@ -24,7 +24,12 @@ AECC = $(B)/bin/aecc
 RTLIB = $(B)/lib/libaecc_rt.a
 RTHDR = $(B)/include/aecc_rt.h
 
-all: $(AECC) $(RTLIB) $(RTHDR) generated
+.DEFAULT_GOAL := all
+
+# The JIT plugin (JIT_PLUGIN, empty without LLVM 14's development files).
+include compiler/backend/jit/jit.mk
+
+all: $(AECC) $(RTLIB) $(RTHDR) $(JIT_PLUGIN) generated
 
 $(B)/dsl/parser.c $(B)/dsl/parser.h &: dsl/parser.y
 	@mkdir -p $(@D)
@@ -108,6 +113,7 @@ install: all
 	install -m 755 $(AECC) $(DESTDIR)$(PREFIX)/bin/aecc
 	install -m 644 $(RTLIB) $(DESTDIR)$(PREFIX)/lib/libaecc_rt.a
 	install -m 644 $(RTHDR) $(DESTDIR)$(PREFIX)/include/aecc_rt.h
+	$(if $(JIT_PLUGIN),install -d $(DESTDIR)$(PREFIX)/lib/aecc && install -m 755 $(JIT_PLUGIN) $(DESTDIR)$(PREFIX)/lib/aecc/aecc_jit.so)
 
 clean:
 	rm -rf $(B)

@@ -4,8 +4,9 @@
 # packages that are not installed yet.
 set -eu
 
-PKGS="make gcc clang flex bison libc6-dev zlib1g-dev libsimde-dev libcriterion-dev pkg-config
-      dataset-fashion-mnist python3 python3-numpy python3-torch libopenblas0-pthread"
+PKGS="make gcc g++ clang flex bison libc6-dev zlib1g-dev libsimde-dev libcriterion-dev pkg-config
+      dataset-fashion-mnist python3 python3-numpy python3-torch libopenblas0-pthread
+      llvm-14-dev libclang-14-dev libclang-cpp14-dev libomp-14-dev"
 
 missing=""
 for p in $PKGS; do

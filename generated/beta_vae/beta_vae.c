@@ -569,11 +569,13 @@ typedef struct beta_vae_ctx {
 /* The parts of the model NAME_run computes, in this order. */
 enum { BETA_VAE_ENCODER = 1, BETA_VAE_DECODER = 2, BETA_VAE_LOSS = 4 };
 
-/* A call in evaluation mode. */
-static beta_vae_ctx beta_vae_eval(const void *state, void *work, int n)
+/* A call's context: evaluation mode when h is NULL, else training mode for the
+ * step after the state's, with noise while h->stochastic. */
+static beta_vae_ctx beta_vae_context(const void *state, void *work, int n, const beta_vae_hparams *h, void *updates)
 {
 	const beta_vae_ctx c = {(const float *)((const unsigned char *)state + 64), state, (unsigned char *)work, n,
-		0, 0, *(const uint64_t *)((const unsigned char *)state + 8), 0, NULL};
+		h != NULL, h && h->stochastic, *(const uint64_t *)((const unsigned char *)state + 8),
+		h ? *(const int64_t *)state + 1 : 0, updates};
 	return c;
 }
 
@@ -748,17 +750,6 @@ static beta_vae_real beta_vae_run(const beta_vae_ctx *ctx, const beta_vae_real *
 	return loss[0];
 }
 
-/* A call in training mode: the step after the state's, noise while h->stochastic. */
-static beta_vae_ctx beta_vae_training(const void *state, void *work, int n, const beta_vae_hparams *h, void *updates)
-{
-	beta_vae_ctx c = beta_vae_eval(state, work, n);
-	c.training = 1;
-	c.stochastic = h->stochastic;
-	c.step = *(const int64_t *)state + 1;
-	c.updates = updates;
-	return c;
-}
-
 /* The loss of the samples and the gradient of every parameter, into grad. */
 static beta_vae_real beta_vae_pass(const beta_vae_ctx *ctx, const beta_vae_real *x, float *grad)
 {
@@ -902,7 +893,7 @@ static beta_vae_real beta_vae_pass(const beta_vae_ctx *ctx, const beta_vae_real 
 
 beta_vae_real beta_vae_train_step(void *state, void *work, const beta_vae_real *x, int n, const beta_vae_hparams *h)
 {
-	const beta_vae_ctx c = beta_vae_training(state, work, n, h, state);
+	const beta_vae_ctx c = beta_vae_context(state, work, n, h, state);
 	float *const grad = (float *)work; /* the gradient block */
 	const beta_vae_real loss = beta_vae_pass(&c, x, grad);
 	beta_vae_update(state, grad, h);
@@ -911,7 +902,7 @@ beta_vae_real beta_vae_train_step(void *state, void *work, const beta_vae_real *
 
 beta_vae_real beta_vae_gradient(const void *state, void *work, const beta_vae_real *x, int n, const beta_vae_hparams *h, beta_vae_real *grad)
 {
-	const beta_vae_ctx c = beta_vae_training(state, work, n, h, NULL);
+	const beta_vae_ctx c = beta_vae_context(state, work, n, h, NULL);
 	return beta_vae_pass(&c, x, grad);
 }
 
@@ -928,27 +919,27 @@ void beta_vae_update(void *state, const beta_vae_real *grad, const beta_vae_hpar
 
 beta_vae_real beta_vae_loss(const void *state, void *work, const beta_vae_real *x, int n)
 {
-	const beta_vae_ctx c = beta_vae_eval(state, work, n);
+	const beta_vae_ctx c = beta_vae_context(state, work, n, NULL, NULL);
 	return beta_vae_run(&c, x, BETA_VAE_ENCODER | BETA_VAE_DECODER | BETA_VAE_LOSS);
 }
 
 void beta_vae_forward(const void *state, void *work, const beta_vae_real *x, int n, beta_vae_real *out)
 {
-	const beta_vae_ctx c = beta_vae_eval(state, work, n);
+	const beta_vae_ctx c = beta_vae_context(state, work, n, NULL, NULL);
 	beta_vae_run(&c, x, BETA_VAE_ENCODER | BETA_VAE_DECODER);
 	memcpy(out, c.work + BETA_VAE_AT_XHAT, sizeof(float) * n * 784);
 }
 
 void beta_vae_encode(const void *state, void *work, const beta_vae_real *x, int n, beta_vae_real *z)
 {
-	const beta_vae_ctx c = beta_vae_eval(state, work, n);
+	const beta_vae_ctx c = beta_vae_context(state, work, n, NULL, NULL);
 	beta_vae_run(&c, x, BETA_VAE_ENCODER);
 	memcpy(z, c.work + BETA_VAE_AT_Z, sizeof(float) * n * 32);
 }
 
 void beta_vae_decode(const void *state, void *work, const beta_vae_real *z, int n, beta_vae_real *out)
 {
-	const beta_vae_ctx c = beta_vae_eval(state, work, n);
+	const beta_vae_ctx c = beta_vae_context(state, work, n, NULL, NULL);
 	memcpy(c.work + BETA_VAE_AT_Z, z, sizeof(float) * n * 32);
 	beta_vae_run(&c, NULL, BETA_VAE_DECODER);
 	memcpy(out, c.work + BETA_VAE_AT_XHAT, sizeof(float) * n * 784);
@@ -956,7 +947,7 @@ void beta_vae_decode(const void *state, void *work, const beta_vae_real *z, int 
 
 void beta_vae_sample(const void *state, void *work, uint64_t seed, int n, beta_vae_real *out)
 {
-	const beta_vae_ctx c = beta_vae_eval(state, work, n);
+	const beta_vae_ctx c = beta_vae_context(state, work, n, NULL, NULL);
 	float *const z = (float *)(c.work + BETA_VAE_AT_Z);
 	const uint64_t key = beta_vae_mix(seed ^ 0x7072696f72u); /* "prior" */
 	for (long i = 0; i < n * 32; i++)

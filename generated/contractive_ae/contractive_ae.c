@@ -1111,11 +1111,13 @@ typedef struct contractive_ae_ctx {
 /* The parts of the model NAME_run computes, in this order. */
 enum { CONTRACTIVE_AE_ENCODER = 1, CONTRACTIVE_AE_DECODER = 2, CONTRACTIVE_AE_LOSS = 4 };
 
-/* A call in evaluation mode. */
-static contractive_ae_ctx contractive_ae_eval(const void *state, void *work, int n)
+/* A call's context: evaluation mode when h is NULL, else training mode for the
+ * step after the state's, with noise while h->stochastic. */
+static contractive_ae_ctx contractive_ae_context(const void *state, void *work, int n, const contractive_ae_hparams *h, void *updates)
 {
 	const contractive_ae_ctx c = {(const float *)((const unsigned char *)state + 64), state, (unsigned char *)work, n,
-		0, 0, *(const uint64_t *)((const unsigned char *)state + 8), 0, NULL};
+		h != NULL, h && h->stochastic, *(const uint64_t *)((const unsigned char *)state + 8),
+		h ? *(const int64_t *)state + 1 : 0, updates};
 	return c;
 }
 
@@ -2151,17 +2153,6 @@ static contractive_ae_real contractive_ae_run(const contractive_ae_ctx *ctx, con
 	for (long i = 0; i < 1; i++)
 		loss[i] = loss_0[i] + scale[i];
 	return loss[0];
-}
-
-/* A call in training mode: the step after the state's, noise while h->stochastic. */
-static contractive_ae_ctx contractive_ae_training(const void *state, void *work, int n, const contractive_ae_hparams *h, void *updates)
-{
-	contractive_ae_ctx c = contractive_ae_eval(state, work, n);
-	c.training = 1;
-	c.stochastic = h->stochastic;
-	c.step = *(const int64_t *)state + 1;
-	c.updates = updates;
-	return c;
 }
 
 /* The loss of the samples and the gradient of every parameter, into grad. */
@@ -3858,7 +3849,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 
 contractive_ae_real contractive_ae_train_step(void *state, void *work, const contractive_ae_real *x, int n, const contractive_ae_hparams *h)
 {
-	const contractive_ae_ctx c = contractive_ae_training(state, work, n, h, state);
+	const contractive_ae_ctx c = contractive_ae_context(state, work, n, h, state);
 	float *const grad = (float *)work; /* the gradient block */
 	const contractive_ae_real loss = contractive_ae_pass(&c, x, grad);
 	contractive_ae_update(state, grad, h);
@@ -3867,7 +3858,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 
 contractive_ae_real contractive_ae_gradient(const void *state, void *work, const contractive_ae_real *x, int n, const contractive_ae_hparams *h, contractive_ae_real *grad)
 {
-	const contractive_ae_ctx c = contractive_ae_training(state, work, n, h, NULL);
+	const contractive_ae_ctx c = contractive_ae_context(state, work, n, h, NULL);
 	return contractive_ae_pass(&c, x, grad);
 }
 
@@ -3884,27 +3875,27 @@ void contractive_ae_update(void *state, const contractive_ae_real *grad, const c
 
 contractive_ae_real contractive_ae_loss(const void *state, void *work, const contractive_ae_real *x, int n)
 {
-	const contractive_ae_ctx c = contractive_ae_eval(state, work, n);
+	const contractive_ae_ctx c = contractive_ae_context(state, work, n, NULL, NULL);
 	return contractive_ae_run(&c, x, CONTRACTIVE_AE_ENCODER | CONTRACTIVE_AE_DECODER | CONTRACTIVE_AE_LOSS);
 }
 
 void contractive_ae_forward(const void *state, void *work, const contractive_ae_real *x, int n, contractive_ae_real *out)
 {
-	const contractive_ae_ctx c = contractive_ae_eval(state, work, n);
+	const contractive_ae_ctx c = contractive_ae_context(state, work, n, NULL, NULL);
 	contractive_ae_run(&c, x, CONTRACTIVE_AE_ENCODER | CONTRACTIVE_AE_DECODER);
 	memcpy(out, c.work + CONTRACTIVE_AE_AT_XHAT, sizeof(float) * n * 784);
 }
 
 void contractive_ae_encode(const void *state, void *work, const contractive_ae_real *x, int n, contractive_ae_real *z)
 {
-	const contractive_ae_ctx c = contractive_ae_eval(state, work, n);
+	const contractive_ae_ctx c = contractive_ae_context(state, work, n, NULL, NULL);
 	contractive_ae_run(&c, x, CONTRACTIVE_AE_ENCODER);
 	memcpy(z, c.work + CONTRACTIVE_AE_AT_Z, sizeof(float) * n * 32);
 }
 
 void contractive_ae_decode(const void *state, void *work, const contractive_ae_real *z, int n, contractive_ae_real *out)
 {
-	const contractive_ae_ctx c = contractive_ae_eval(state, work, n);
+	const contractive_ae_ctx c = contractive_ae_context(state, work, n, NULL, NULL);
 	memcpy(c.work + CONTRACTIVE_AE_AT_Z, z, sizeof(float) * n * 32);
 	contractive_ae_run(&c, NULL, CONTRACTIVE_AE_DECODER);
 	memcpy(out, c.work + CONTRACTIVE_AE_AT_XHAT, sizeof(float) * n * 784);
@@ -3912,7 +3903,7 @@ void contractive_ae_decode(const void *state, void *work, const contractive_ae_r
 
 void contractive_ae_sample(const void *state, void *work, uint64_t seed, int n, contractive_ae_real *out)
 {
-	const contractive_ae_ctx c = contractive_ae_eval(state, work, n);
+	const contractive_ae_ctx c = contractive_ae_context(state, work, n, NULL, NULL);
 	float *const z = (float *)(c.work + CONTRACTIVE_AE_AT_Z);
 	const uint64_t key = contractive_ae_mix(seed ^ 0x7072696f72u); /* "prior" */
 	for (long i = 0; i < n * 32; i++)

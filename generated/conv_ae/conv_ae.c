@@ -412,6 +412,31 @@ static void conv_ae_gemm(long M, long N, long K, const float *A, long ars, long 
 	}
 }
 
+/* dst[c] = the sum over samples b < n and pixels q < hw of src[(b C + c) hw + q]:
+ * each map in 16 running sums, added in order; threads take the channels. */
+static void conv_ae_sum_channels(long n, long C, long hw, const float *src, float *dst)
+{
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * C * hw >= 32768)
+#endif
+	for (long c = 0; c < C; c++) {
+		float total = 0;
+		for (long b = 0; b < n; b++) {
+			const float *map = src + (b * C + c) * hw;
+			float part[16] = {0}, acc = 0;
+			for (long q = 0; q < hw / 16 * 16; q += 16)
+				for (int l = 0; l < 16; l++)
+					part[l] += map[q + l];
+			for (long q = hw / 16 * 16; q < hw; q++)
+				part[q % 16] += map[q];
+			for (int l = 0; l < 16; l++)
+				acc += part[l];
+			total += acc;
+		}
+		dst[c] = total;
+	}
+}
+
 /* splitmix64's finaliser: a well-mixed 64-bit hash. */
 static uint64_t conv_ae_mix(uint64_t z)
 {
@@ -527,11 +552,13 @@ typedef struct conv_ae_ctx {
 /* The parts of the model NAME_run computes, in this order. */
 enum { CONV_AE_ENCODER = 1, CONV_AE_DECODER = 2, CONV_AE_LOSS = 4 };
 
-/* A call in evaluation mode. */
-static conv_ae_ctx conv_ae_eval(const void *state, void *work, int n)
+/* A call's context: evaluation mode when h is NULL, else training mode for the
+ * step after the state's, with noise while h->stochastic. */
+static conv_ae_ctx conv_ae_context(const void *state, void *work, int n, const conv_ae_hparams *h, void *updates)
 {
 	const conv_ae_ctx c = {(const float *)((const unsigned char *)state + 64), state, (unsigned char *)work, n,
-		0, 0, *(const uint64_t *)((const unsigned char *)state + 8), 0, NULL};
+		h != NULL, h && h->stochastic, *(const uint64_t *)((const unsigned char *)state + 8),
+		h ? *(const int64_t *)state + 1 : 0, updates};
 	return c;
 }
 
@@ -732,17 +759,6 @@ static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, i
 	return loss[0];
 }
 
-/* A call in training mode: the step after the state's, noise while h->stochastic. */
-static conv_ae_ctx conv_ae_training(const void *state, void *work, int n, const conv_ae_hparams *h, void *updates)
-{
-	conv_ae_ctx c = conv_ae_eval(state, work, n);
-	c.training = 1;
-	c.stochastic = h->stochastic;
-	c.step = *(const int64_t *)state + 1;
-	c.updates = updates;
-	return c;
-}
-
 /* The loss of the samples and the gradient of every parameter, into grad. */
 static conv_ae_real conv_ae_pass(const conv_ae_ctx *ctx, const conv_ae_real *x, float *grad)
 {
@@ -818,23 +834,7 @@ static conv_ae_real conv_ae_pass(const conv_ae_ctx *ctx, const conv_ae_real *x, 
 	}
 	conv_ae_gemm(32, 9, n * 196, conv_workspace_8, 1, 32, conv_workspace_7, 9, 1, NULL, d_decoder_4_weight, NULL);
 	/* d_decoder_4_bias: conv_db [1] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
-#endif
-	for (long c = 0; c < 1; c++) {
-		float total = 0;
-		for (long b = 0; b < n; b++) {
-			const float *src = d_xhat + (b * 1 + c) * 784;
-			float part[16] = {0}, acc = 0;
-			for (long q = 0; q < 784; q += 16)
-				for (int l = 0; l < 16; l++)
-					part[l] += src[q + l];
-			for (int l = 0; l < 16; l++)
-				acc += part[l];
-			total += acc;
-		}
-		d_decoder_4_bias[c] = total;
-	}
+	conv_ae_sum_channels(n, 1, 784, d_xhat, d_decoder_4_bias);
 	/* conv_workspace_9: conv_workspace [n, 17248] */
 	/* d_decoder_0: conv2d*relu' [n, 64, 7, 7] */
 #ifdef _OPENMP
@@ -860,25 +860,7 @@ static conv_ae_real conv_ae_pass(const conv_ae_ctx *ctx, const conv_ae_real *x, 
 	}
 	conv_ae_gemm(64, 288, n * 49, conv_workspace_10, 1, 64, conv_workspace_9, 288, 1, NULL, d_decoder_2_weight, NULL);
 	/* d_decoder_2_bias: conv_db [32] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 6272 >= 32768)
-#endif
-	for (long c = 0; c < 32; c++) {
-		float total = 0;
-		for (long b = 0; b < n; b++) {
-			const float *src = d_decoder_2 + (b * 32 + c) * 196;
-			float part[16] = {0}, acc = 0;
-			for (long q = 0; q < 192; q += 16)
-				for (int l = 0; l < 16; l++)
-					part[l] += src[q + l];
-			for (long q = 192; q < 196; q++)
-				part[q % 16] += src[q];
-			for (int l = 0; l < 16; l++)
-				acc += part[l];
-			total += acc;
-		}
-		d_decoder_2_bias[c] = total;
-	}
+	conv_ae_sum_channels(n, 32, 196, d_decoder_2, d_decoder_2_bias);
 	/* conv_workspace_11: conv_workspace [n, 3264] */
 	/* d_z: conv2d*relu' [n, 128, 1, 1] */
 #ifdef _OPENMP
@@ -904,25 +886,7 @@ static conv_ae_real conv_ae_pass(const conv_ae_ctx *ctx, const conv_ae_real *x, 
 	}
 	conv_ae_gemm(128, 3136, n * 1, conv_workspace_12, 1, 128, conv_workspace_11, 3136, 1, NULL, d_decoder_0_weight, NULL);
 	/* d_decoder_0_bias: conv_db [64] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 3136 >= 32768)
-#endif
-	for (long c = 0; c < 64; c++) {
-		float total = 0;
-		for (long b = 0; b < n; b++) {
-			const float *src = d_decoder_0 + (b * 64 + c) * 49;
-			float part[16] = {0}, acc = 0;
-			for (long q = 0; q < 48; q += 16)
-				for (int l = 0; l < 16; l++)
-					part[l] += src[q + l];
-			for (long q = 48; q < 49; q++)
-				part[q % 16] += src[q];
-			for (int l = 0; l < 16; l++)
-				acc += part[l];
-			total += acc;
-		}
-		d_decoder_0_bias[c] = total;
-	}
+	conv_ae_sum_channels(n, 64, 49, d_decoder_0, d_decoder_0_bias);
 	/* conv_workspace_13: conv_workspace [n, 3264] */
 	/* d_encoder_2: conv_transpose2d*relu' [n, 64, 7, 7] */
 #ifdef _OPENMP
@@ -952,25 +916,7 @@ static conv_ae_real conv_ae_pass(const conv_ae_ctx *ctx, const conv_ae_real *x, 
 	}
 	conv_ae_gemm(128, 3136, n * 1, conv_workspace_14, 1, 128, conv_workspace_3, 3136, 1, NULL, d_encoder_4_weight, NULL);
 	/* d_encoder_4_bias: conv_db [128] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 128 >= 32768)
-#endif
-	for (long c = 0; c < 128; c++) {
-		float total = 0;
-		for (long b = 0; b < n; b++) {
-			const float *src = d_z + (b * 128 + c) * 1;
-			float part[16] = {0}, acc = 0;
-			for (long q = 0; q < 0; q += 16)
-				for (int l = 0; l < 16; l++)
-					part[l] += src[q + l];
-			for (long q = 0; q < 1; q++)
-				part[q % 16] += src[q];
-			for (int l = 0; l < 16; l++)
-				acc += part[l];
-			total += acc;
-		}
-		d_encoder_4_bias[c] = total;
-	}
+	conv_ae_sum_channels(n, 128, 1, d_z, d_encoder_4_bias);
 	/* conv_workspace_15: conv_workspace [n, 17248] */
 	/* d_encoder_0: conv_transpose2d*relu' [n, 32, 14, 14] */
 #ifdef _OPENMP
@@ -1000,25 +946,7 @@ static conv_ae_real conv_ae_pass(const conv_ae_ctx *ctx, const conv_ae_real *x, 
 	}
 	conv_ae_gemm(64, 288, n * 49, conv_workspace_16, 1, 64, conv_workspace_2, 288, 1, NULL, d_encoder_2_weight, NULL);
 	/* d_encoder_2_bias: conv_db [64] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 3136 >= 32768)
-#endif
-	for (long c = 0; c < 64; c++) {
-		float total = 0;
-		for (long b = 0; b < n; b++) {
-			const float *src = d_encoder_2 + (b * 64 + c) * 49;
-			float part[16] = {0}, acc = 0;
-			for (long q = 0; q < 48; q += 16)
-				for (int l = 0; l < 16; l++)
-					part[l] += src[q + l];
-			for (long q = 48; q < 49; q++)
-				part[q % 16] += src[q];
-			for (int l = 0; l < 16; l++)
-				acc += part[l];
-			total += acc;
-		}
-		d_encoder_2_bias[c] = total;
-	}
+	conv_ae_sum_channels(n, 64, 49, d_encoder_2, d_encoder_2_bias);
 	/* conv_workspace_17: conv_workspace [n, 6272] */
 	/* d_encoder_0_weight: conv2d_dw<cols [32, 1, 3, 3] */
 #ifdef _OPENMP
@@ -1029,31 +957,13 @@ static conv_ae_real conv_ae_pass(const conv_ae_ctx *ctx, const conv_ae_real *x, 
 	}
 	conv_ae_gemm(32, 9, n * 196, conv_workspace_17, 1, 32, conv_workspace, 9, 1, NULL, d_encoder_0_weight, NULL);
 	/* d_encoder_0_bias: conv_db [32] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 6272 >= 32768)
-#endif
-	for (long c = 0; c < 32; c++) {
-		float total = 0;
-		for (long b = 0; b < n; b++) {
-			const float *src = d_encoder_0 + (b * 32 + c) * 196;
-			float part[16] = {0}, acc = 0;
-			for (long q = 0; q < 192; q += 16)
-				for (int l = 0; l < 16; l++)
-					part[l] += src[q + l];
-			for (long q = 192; q < 196; q++)
-				part[q % 16] += src[q];
-			for (int l = 0; l < 16; l++)
-				acc += part[l];
-			total += acc;
-		}
-		d_encoder_0_bias[c] = total;
-	}
+	conv_ae_sum_channels(n, 32, 196, d_encoder_0, d_encoder_0_bias);
 	return result;
 }
 
 conv_ae_real conv_ae_train_step(void *state, void *work, const conv_ae_real *x, int n, const conv_ae_hparams *h)
 {
-	const conv_ae_ctx c = conv_ae_training(state, work, n, h, state);
+	const conv_ae_ctx c = conv_ae_context(state, work, n, h, state);
 	float *const grad = (float *)work; /* the gradient block */
 	const conv_ae_real loss = conv_ae_pass(&c, x, grad);
 	conv_ae_update(state, grad, h);
@@ -1062,7 +972,7 @@ conv_ae_real conv_ae_train_step(void *state, void *work, const conv_ae_real *x, 
 
 conv_ae_real conv_ae_gradient(const void *state, void *work, const conv_ae_real *x, int n, const conv_ae_hparams *h, conv_ae_real *grad)
 {
-	const conv_ae_ctx c = conv_ae_training(state, work, n, h, NULL);
+	const conv_ae_ctx c = conv_ae_context(state, work, n, h, NULL);
 	return conv_ae_pass(&c, x, grad);
 }
 
@@ -1079,27 +989,27 @@ void conv_ae_update(void *state, const conv_ae_real *grad, const conv_ae_hparams
 
 conv_ae_real conv_ae_loss(const void *state, void *work, const conv_ae_real *x, int n)
 {
-	const conv_ae_ctx c = conv_ae_eval(state, work, n);
+	const conv_ae_ctx c = conv_ae_context(state, work, n, NULL, NULL);
 	return conv_ae_run(&c, x, CONV_AE_ENCODER | CONV_AE_DECODER | CONV_AE_LOSS);
 }
 
 void conv_ae_forward(const void *state, void *work, const conv_ae_real *x, int n, conv_ae_real *out)
 {
-	const conv_ae_ctx c = conv_ae_eval(state, work, n);
+	const conv_ae_ctx c = conv_ae_context(state, work, n, NULL, NULL);
 	conv_ae_run(&c, x, CONV_AE_ENCODER | CONV_AE_DECODER);
 	memcpy(out, c.work + CONV_AE_AT_XHAT, sizeof(float) * n * 784);
 }
 
 void conv_ae_encode(const void *state, void *work, const conv_ae_real *x, int n, conv_ae_real *z)
 {
-	const conv_ae_ctx c = conv_ae_eval(state, work, n);
+	const conv_ae_ctx c = conv_ae_context(state, work, n, NULL, NULL);
 	conv_ae_run(&c, x, CONV_AE_ENCODER);
 	memcpy(z, c.work + CONV_AE_AT_Z, sizeof(float) * n * 128);
 }
 
 void conv_ae_decode(const void *state, void *work, const conv_ae_real *z, int n, conv_ae_real *out)
 {
-	const conv_ae_ctx c = conv_ae_eval(state, work, n);
+	const conv_ae_ctx c = conv_ae_context(state, work, n, NULL, NULL);
 	memcpy(c.work + CONV_AE_AT_Z, z, sizeof(float) * n * 128);
 	conv_ae_run(&c, NULL, CONV_AE_DECODER);
 	memcpy(out, c.work + CONV_AE_AT_XHAT, sizeof(float) * n * 784);
@@ -1107,7 +1017,7 @@ void conv_ae_decode(const void *state, void *work, const conv_ae_real *z, int n,
 
 void conv_ae_sample(const void *state, void *work, uint64_t seed, int n, conv_ae_real *out)
 {
-	const conv_ae_ctx c = conv_ae_eval(state, work, n);
+	const conv_ae_ctx c = conv_ae_context(state, work, n, NULL, NULL);
 	float *const z = (float *)(c.work + CONV_AE_AT_Z);
 	const uint64_t key = conv_ae_mix(seed ^ 0x7072696f72u); /* "prior" */
 	for (long i = 0; i < n * 128; i++)

@@ -500,6 +500,31 @@ static void conv_vae_sum_rows(long n, long cols, const float *src, float *dst)
 	}
 }
 
+/* dst[c] = the sum over samples b < n and pixels q < hw of src[(b C + c) hw + q]:
+ * each map in 16 running sums, added in order; threads take the channels. */
+static void conv_vae_sum_channels(long n, long C, long hw, const float *src, float *dst)
+{
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * C * hw >= 32768)
+#endif
+	for (long c = 0; c < C; c++) {
+		float total = 0;
+		for (long b = 0; b < n; b++) {
+			const float *map = src + (b * C + c) * hw;
+			float part[16] = {0}, acc = 0;
+			for (long q = 0; q < hw / 16 * 16; q += 16)
+				for (int l = 0; l < 16; l++)
+					part[l] += map[q + l];
+			for (long q = hw / 16 * 16; q < hw; q++)
+				part[q % 16] += map[q];
+			for (int l = 0; l < 16; l++)
+				acc += part[l];
+			total += acc;
+		}
+		dst[c] = total;
+	}
+}
+
 /* splitmix64's finaliser: a well-mixed 64-bit hash. */
 static uint64_t conv_vae_mix(uint64_t z)
 {
@@ -617,11 +642,13 @@ typedef struct conv_vae_ctx {
 /* The parts of the model NAME_run computes, in this order. */
 enum { CONV_VAE_ENCODER = 1, CONV_VAE_DECODER = 2, CONV_VAE_LOSS = 4 };
 
-/* A call in evaluation mode. */
-static conv_vae_ctx conv_vae_eval(const void *state, void *work, int n)
+/* A call's context: evaluation mode when h is NULL, else training mode for the
+ * step after the state's, with noise while h->stochastic. */
+static conv_vae_ctx conv_vae_context(const void *state, void *work, int n, const conv_vae_hparams *h, void *updates)
 {
 	const conv_vae_ctx c = {(const float *)((const unsigned char *)state + 64), state, (unsigned char *)work, n,
-		0, 0, *(const uint64_t *)((const unsigned char *)state + 8), 0, NULL};
+		h != NULL, h && h->stochastic, *(const uint64_t *)((const unsigned char *)state + 8),
+		h ? *(const int64_t *)state + 1 : 0, updates};
 	return c;
 }
 
@@ -858,17 +885,6 @@ static conv_vae_real conv_vae_run(const conv_vae_ctx *ctx, const conv_vae_real *
 	return loss[0];
 }
 
-/* A call in training mode: the step after the state's, noise while h->stochastic. */
-static conv_vae_ctx conv_vae_training(const void *state, void *work, int n, const conv_vae_hparams *h, void *updates)
-{
-	conv_vae_ctx c = conv_vae_eval(state, work, n);
-	c.training = 1;
-	c.stochastic = h->stochastic;
-	c.step = *(const int64_t *)state + 1;
-	c.updates = updates;
-	return c;
-}
-
 /* The loss of the samples and the gradient of every parameter, into grad. */
 static conv_vae_real conv_vae_pass(const conv_vae_ctx *ctx, const conv_vae_real *x, float *grad)
 {
@@ -979,23 +995,7 @@ static conv_vae_real conv_vae_pass(const conv_vae_ctx *ctx, const conv_vae_real 
 	}
 	conv_vae_gemm(32, 9, n * 196, conv_workspace_6, 1, 32, conv_workspace_5, 9, 1, NULL, d_decoder_5_weight, NULL);
 	/* d_decoder_5_bias: conv_db [1] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 32768)
-#endif
-	for (long c = 0; c < 1; c++) {
-		float total = 0;
-		for (long b = 0; b < n; b++) {
-			const float *src = d_decoder_5 + (b * 1 + c) * 784;
-			float part[16] = {0}, acc = 0;
-			for (long q = 0; q < 784; q += 16)
-				for (int l = 0; l < 16; l++)
-					part[l] += src[q + l];
-			for (int l = 0; l < 16; l++)
-				acc += part[l];
-			total += acc;
-		}
-		d_decoder_5_bias[c] = total;
-	}
+	conv_vae_sum_channels(n, 1, 784, d_decoder_5, d_decoder_5_bias);
 	/* conv_workspace_7: conv_workspace [n, 17248] */
 	/* d_decoder_2: conv2d [n, 64, 7, 7] */
 #ifdef _OPENMP
@@ -1020,25 +1020,7 @@ static conv_vae_real conv_vae_pass(const conv_vae_ctx *ctx, const conv_vae_real 
 	}
 	conv_vae_gemm(64, 288, n * 49, conv_workspace_8, 1, 64, conv_workspace_7, 288, 1, NULL, d_decoder_3_weight, NULL);
 	/* d_decoder_3_bias: conv_db [32] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 6272 >= 32768)
-#endif
-	for (long c = 0; c < 32; c++) {
-		float total = 0;
-		for (long b = 0; b < n; b++) {
-			const float *src = d_decoder_3 + (b * 32 + c) * 196;
-			float part[16] = {0}, acc = 0;
-			for (long q = 0; q < 192; q += 16)
-				for (int l = 0; l < 16; l++)
-					part[l] += src[q + l];
-			for (long q = 192; q < 196; q++)
-				part[q % 16] += src[q];
-			for (int l = 0; l < 16; l++)
-				acc += part[l];
-			total += acc;
-		}
-		d_decoder_3_bias[c] = total;
-	}
+	conv_vae_sum_channels(n, 32, 196, d_decoder_3, d_decoder_3_bias);
 	/* d_decoder_0: reshape [n, 3136] */
 	memcpy(d_decoder_0, d_decoder_2, sizeof(float) * n * 3136);
 	/* act_grad: act_grad [n, 3136] */
@@ -1112,25 +1094,7 @@ static conv_vae_real conv_vae_pass(const conv_vae_ctx *ctx, const conv_vae_real 
 	}
 	conv_vae_gemm(64, 288, n * 49, conv_workspace_10, 1, 64, conv_workspace_2, 288, 1, NULL, d_encoder_2_weight, NULL);
 	/* d_encoder_2_bias: conv_db [64] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 3136 >= 32768)
-#endif
-	for (long c = 0; c < 64; c++) {
-		float total = 0;
-		for (long b = 0; b < n; b++) {
-			const float *src = act_grad_2 + (b * 64 + c) * 49;
-			float part[16] = {0}, acc = 0;
-			for (long q = 0; q < 48; q += 16)
-				for (int l = 0; l < 16; l++)
-					part[l] += src[q + l];
-			for (long q = 48; q < 49; q++)
-				part[q % 16] += src[q];
-			for (int l = 0; l < 16; l++)
-				acc += part[l];
-			total += acc;
-		}
-		d_encoder_2_bias[c] = total;
-	}
+	conv_vae_sum_channels(n, 64, 49, act_grad_2, d_encoder_2_bias);
 	/* conv_workspace_11: conv_workspace [n, 6272] */
 	/* d_encoder_0_weight: conv2d_dw<cols [32, 1, 3, 3] */
 #ifdef _OPENMP
@@ -1141,31 +1105,13 @@ static conv_vae_real conv_vae_pass(const conv_vae_ctx *ctx, const conv_vae_real 
 	}
 	conv_vae_gemm(32, 9, n * 196, conv_workspace_11, 1, 32, conv_workspace, 9, 1, NULL, d_encoder_0_weight, NULL);
 	/* d_encoder_0_bias: conv_db [32] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 6272 >= 32768)
-#endif
-	for (long c = 0; c < 32; c++) {
-		float total = 0;
-		for (long b = 0; b < n; b++) {
-			const float *src = d_encoder_0 + (b * 32 + c) * 196;
-			float part[16] = {0}, acc = 0;
-			for (long q = 0; q < 192; q += 16)
-				for (int l = 0; l < 16; l++)
-					part[l] += src[q + l];
-			for (long q = 192; q < 196; q++)
-				part[q % 16] += src[q];
-			for (int l = 0; l < 16; l++)
-				acc += part[l];
-			total += acc;
-		}
-		d_encoder_0_bias[c] = total;
-	}
+	conv_vae_sum_channels(n, 32, 196, d_encoder_0, d_encoder_0_bias);
 	return result;
 }
 
 conv_vae_real conv_vae_train_step(void *state, void *work, const conv_vae_real *x, int n, const conv_vae_hparams *h)
 {
-	const conv_vae_ctx c = conv_vae_training(state, work, n, h, state);
+	const conv_vae_ctx c = conv_vae_context(state, work, n, h, state);
 	float *const grad = (float *)work; /* the gradient block */
 	const conv_vae_real loss = conv_vae_pass(&c, x, grad);
 	conv_vae_update(state, grad, h);
@@ -1174,7 +1120,7 @@ conv_vae_real conv_vae_train_step(void *state, void *work, const conv_vae_real *
 
 conv_vae_real conv_vae_gradient(const void *state, void *work, const conv_vae_real *x, int n, const conv_vae_hparams *h, conv_vae_real *grad)
 {
-	const conv_vae_ctx c = conv_vae_training(state, work, n, h, NULL);
+	const conv_vae_ctx c = conv_vae_context(state, work, n, h, NULL);
 	return conv_vae_pass(&c, x, grad);
 }
 
@@ -1191,27 +1137,27 @@ void conv_vae_update(void *state, const conv_vae_real *grad, const conv_vae_hpar
 
 conv_vae_real conv_vae_loss(const void *state, void *work, const conv_vae_real *x, int n)
 {
-	const conv_vae_ctx c = conv_vae_eval(state, work, n);
+	const conv_vae_ctx c = conv_vae_context(state, work, n, NULL, NULL);
 	return conv_vae_run(&c, x, CONV_VAE_ENCODER | CONV_VAE_DECODER | CONV_VAE_LOSS);
 }
 
 void conv_vae_forward(const void *state, void *work, const conv_vae_real *x, int n, conv_vae_real *out)
 {
-	const conv_vae_ctx c = conv_vae_eval(state, work, n);
+	const conv_vae_ctx c = conv_vae_context(state, work, n, NULL, NULL);
 	conv_vae_run(&c, x, CONV_VAE_ENCODER | CONV_VAE_DECODER);
 	memcpy(out, c.work + CONV_VAE_AT_XHAT, sizeof(float) * n * 784);
 }
 
 void conv_vae_encode(const void *state, void *work, const conv_vae_real *x, int n, conv_vae_real *z)
 {
-	const conv_vae_ctx c = conv_vae_eval(state, work, n);
+	const conv_vae_ctx c = conv_vae_context(state, work, n, NULL, NULL);
 	conv_vae_run(&c, x, CONV_VAE_ENCODER);
 	memcpy(z, c.work + CONV_VAE_AT_Z, sizeof(float) * n * 16);
 }
 
 void conv_vae_decode(const void *state, void *work, const conv_vae_real *z, int n, conv_vae_real *out)
 {
-	const conv_vae_ctx c = conv_vae_eval(state, work, n);
+	const conv_vae_ctx c = conv_vae_context(state, work, n, NULL, NULL);
 	memcpy(c.work + CONV_VAE_AT_Z, z, sizeof(float) * n * 16);
 	conv_vae_run(&c, NULL, CONV_VAE_DECODER);
 	memcpy(out, c.work + CONV_VAE_AT_XHAT, sizeof(float) * n * 784);
@@ -1219,7 +1165,7 @@ void conv_vae_decode(const void *state, void *work, const conv_vae_real *z, int 
 
 void conv_vae_sample(const void *state, void *work, uint64_t seed, int n, conv_vae_real *out)
 {
-	const conv_vae_ctx c = conv_vae_eval(state, work, n);
+	const conv_vae_ctx c = conv_vae_context(state, work, n, NULL, NULL);
 	float *const z = (float *)(c.work + CONV_VAE_AT_Z);
 	const uint64_t key = conv_vae_mix(seed ^ 0x7072696f72u); /* "prior" */
 	for (long i = 0; i < n * 16; i++)

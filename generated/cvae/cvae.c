@@ -570,11 +570,13 @@ typedef struct cvae_ctx {
 /* The parts of the model NAME_run computes, in this order. */
 enum { CVAE_ENCODER = 1, CVAE_DECODER = 2, CVAE_LOSS = 4 };
 
-/* A call in evaluation mode. */
-static cvae_ctx cvae_eval(const void *state, void *work, int n)
+/* A call's context: evaluation mode when h is NULL, else training mode for the
+ * step after the state's, with noise while h->stochastic. */
+static cvae_ctx cvae_context(const void *state, void *work, int n, const cvae_hparams *h, void *updates)
 {
 	const cvae_ctx c = {(const float *)((const unsigned char *)state + 64), state, (unsigned char *)work, n,
-		0, 0, *(const uint64_t *)((const unsigned char *)state + 8), 0, NULL};
+		h != NULL, h && h->stochastic, *(const uint64_t *)((const unsigned char *)state + 8),
+		h ? *(const int64_t *)state + 1 : 0, updates};
 	return c;
 }
 
@@ -757,17 +759,6 @@ static cvae_real cvae_run(const cvae_ctx *ctx, const cvae_real *x, const cvae_re
 	return loss[0];
 }
 
-/* A call in training mode: the step after the state's, noise while h->stochastic. */
-static cvae_ctx cvae_training(const void *state, void *work, int n, const cvae_hparams *h, void *updates)
-{
-	cvae_ctx c = cvae_eval(state, work, n);
-	c.training = 1;
-	c.stochastic = h->stochastic;
-	c.step = *(const int64_t *)state + 1;
-	c.updates = updates;
-	return c;
-}
-
 /* The loss of the samples and the gradient of every parameter, into grad. */
 static cvae_real cvae_pass(const cvae_ctx *ctx, const cvae_real *x, const cvae_real *y, float *grad)
 {
@@ -912,7 +903,7 @@ static cvae_real cvae_pass(const cvae_ctx *ctx, const cvae_real *x, const cvae_r
 
 cvae_real cvae_train_step(void *state, void *work, const cvae_real *x, const cvae_real *y, int n, const cvae_hparams *h)
 {
-	const cvae_ctx c = cvae_training(state, work, n, h, state);
+	const cvae_ctx c = cvae_context(state, work, n, h, state);
 	float *const grad = (float *)work; /* the gradient block */
 	const cvae_real loss = cvae_pass(&c, x, y, grad);
 	cvae_update(state, grad, h);
@@ -921,7 +912,7 @@ cvae_real cvae_train_step(void *state, void *work, const cvae_real *x, const cva
 
 cvae_real cvae_gradient(const void *state, void *work, const cvae_real *x, const cvae_real *y, int n, const cvae_hparams *h, cvae_real *grad)
 {
-	const cvae_ctx c = cvae_training(state, work, n, h, NULL);
+	const cvae_ctx c = cvae_context(state, work, n, h, NULL);
 	return cvae_pass(&c, x, y, grad);
 }
 
@@ -938,27 +929,27 @@ void cvae_update(void *state, const cvae_real *grad, const cvae_hparams *h)
 
 cvae_real cvae_loss(const void *state, void *work, const cvae_real *x, const cvae_real *y, int n)
 {
-	const cvae_ctx c = cvae_eval(state, work, n);
+	const cvae_ctx c = cvae_context(state, work, n, NULL, NULL);
 	return cvae_run(&c, x, y, CVAE_ENCODER | CVAE_DECODER | CVAE_LOSS);
 }
 
 void cvae_forward(const void *state, void *work, const cvae_real *x, const cvae_real *y, int n, cvae_real *out)
 {
-	const cvae_ctx c = cvae_eval(state, work, n);
+	const cvae_ctx c = cvae_context(state, work, n, NULL, NULL);
 	cvae_run(&c, x, y, CVAE_ENCODER | CVAE_DECODER);
 	memcpy(out, c.work + CVAE_AT_XHAT, sizeof(float) * n * 784);
 }
 
 void cvae_encode(const void *state, void *work, const cvae_real *x, const cvae_real *y, int n, cvae_real *z)
 {
-	const cvae_ctx c = cvae_eval(state, work, n);
+	const cvae_ctx c = cvae_context(state, work, n, NULL, NULL);
 	cvae_run(&c, x, y, CVAE_ENCODER);
 	memcpy(z, c.work + CVAE_AT_Z, sizeof(float) * n * 32);
 }
 
 void cvae_decode(const void *state, void *work, const cvae_real *z, const cvae_real *y, int n, cvae_real *out)
 {
-	const cvae_ctx c = cvae_eval(state, work, n);
+	const cvae_ctx c = cvae_context(state, work, n, NULL, NULL);
 	memcpy(c.work + CVAE_AT_Z, z, sizeof(float) * n * 32);
 	cvae_run(&c, NULL, y, CVAE_DECODER);
 	memcpy(out, c.work + CVAE_AT_XHAT, sizeof(float) * n * 784);

@@ -495,11 +495,13 @@ typedef struct denoising_ae_ctx {
 /* The parts of the model NAME_run computes, in this order. */
 enum { DENOISING_AE_ENCODER = 1, DENOISING_AE_DECODER = 2, DENOISING_AE_LOSS = 4 };
 
-/* A call in evaluation mode. */
-static denoising_ae_ctx denoising_ae_eval(const void *state, void *work, int n)
+/* A call's context: evaluation mode when h is NULL, else training mode for the
+ * step after the state's, with noise while h->stochastic. */
+static denoising_ae_ctx denoising_ae_context(const void *state, void *work, int n, const denoising_ae_hparams *h, void *updates)
 {
 	const denoising_ae_ctx c = {(const float *)((const unsigned char *)state + 64), state, (unsigned char *)work, n,
-		0, 0, *(const uint64_t *)((const unsigned char *)state + 8), 0, NULL};
+		h != NULL, h && h->stochastic, *(const uint64_t *)((const unsigned char *)state + 8),
+		h ? *(const int64_t *)state + 1 : 0, updates};
 	return c;
 }
 
@@ -638,17 +640,6 @@ static denoising_ae_real denoising_ae_run(const denoising_ae_ctx *ctx, const den
 	return loss[0];
 }
 
-/* A call in training mode: the step after the state's, noise while h->stochastic. */
-static denoising_ae_ctx denoising_ae_training(const void *state, void *work, int n, const denoising_ae_hparams *h, void *updates)
-{
-	denoising_ae_ctx c = denoising_ae_eval(state, work, n);
-	c.training = 1;
-	c.stochastic = h->stochastic;
-	c.step = *(const int64_t *)state + 1;
-	c.updates = updates;
-	return c;
-}
-
 /* The loss of the samples and the gradient of every parameter, into grad. */
 static denoising_ae_real denoising_ae_pass(const denoising_ae_ctx *ctx, const denoising_ae_real *x, float *grad)
 {
@@ -729,7 +720,7 @@ static denoising_ae_real denoising_ae_pass(const denoising_ae_ctx *ctx, const de
 
 denoising_ae_real denoising_ae_train_step(void *state, void *work, const denoising_ae_real *x, int n, const denoising_ae_hparams *h)
 {
-	const denoising_ae_ctx c = denoising_ae_training(state, work, n, h, state);
+	const denoising_ae_ctx c = denoising_ae_context(state, work, n, h, state);
 	float *const grad = (float *)work; /* the gradient block */
 	const denoising_ae_real loss = denoising_ae_pass(&c, x, grad);
 	denoising_ae_update(state, grad, h);
@@ -738,7 +729,7 @@ denoising_ae_real denoising_ae_train_step(void *state, void *work, const denoisi
 
 denoising_ae_real denoising_ae_gradient(const void *state, void *work, const denoising_ae_real *x, int n, const denoising_ae_hparams *h, denoising_ae_real *grad)
 {
-	const denoising_ae_ctx c = denoising_ae_training(state, work, n, h, NULL);
+	const denoising_ae_ctx c = denoising_ae_context(state, work, n, h, NULL);
 	return denoising_ae_pass(&c, x, grad);
 }
 
@@ -755,27 +746,27 @@ void denoising_ae_update(void *state, const denoising_ae_real *grad, const denoi
 
 denoising_ae_real denoising_ae_loss(const void *state, void *work, const denoising_ae_real *x, int n)
 {
-	const denoising_ae_ctx c = denoising_ae_eval(state, work, n);
+	const denoising_ae_ctx c = denoising_ae_context(state, work, n, NULL, NULL);
 	return denoising_ae_run(&c, x, DENOISING_AE_ENCODER | DENOISING_AE_DECODER | DENOISING_AE_LOSS);
 }
 
 void denoising_ae_forward(const void *state, void *work, const denoising_ae_real *x, int n, denoising_ae_real *out)
 {
-	const denoising_ae_ctx c = denoising_ae_eval(state, work, n);
+	const denoising_ae_ctx c = denoising_ae_context(state, work, n, NULL, NULL);
 	denoising_ae_run(&c, x, DENOISING_AE_ENCODER | DENOISING_AE_DECODER);
 	memcpy(out, c.work + DENOISING_AE_AT_XHAT, sizeof(float) * n * 784);
 }
 
 void denoising_ae_encode(const void *state, void *work, const denoising_ae_real *x, int n, denoising_ae_real *z)
 {
-	const denoising_ae_ctx c = denoising_ae_eval(state, work, n);
+	const denoising_ae_ctx c = denoising_ae_context(state, work, n, NULL, NULL);
 	denoising_ae_run(&c, x, DENOISING_AE_ENCODER);
 	memcpy(z, c.work + DENOISING_AE_AT_Z, sizeof(float) * n * 32);
 }
 
 void denoising_ae_decode(const void *state, void *work, const denoising_ae_real *z, int n, denoising_ae_real *out)
 {
-	const denoising_ae_ctx c = denoising_ae_eval(state, work, n);
+	const denoising_ae_ctx c = denoising_ae_context(state, work, n, NULL, NULL);
 	memcpy(c.work + DENOISING_AE_AT_Z, z, sizeof(float) * n * 32);
 	denoising_ae_run(&c, NULL, DENOISING_AE_DECODER);
 	memcpy(out, c.work + DENOISING_AE_AT_XHAT, sizeof(float) * n * 784);
@@ -783,7 +774,7 @@ void denoising_ae_decode(const void *state, void *work, const denoising_ae_real 
 
 void denoising_ae_sample(const void *state, void *work, uint64_t seed, int n, denoising_ae_real *out)
 {
-	const denoising_ae_ctx c = denoising_ae_eval(state, work, n);
+	const denoising_ae_ctx c = denoising_ae_context(state, work, n, NULL, NULL);
 	float *const z = (float *)(c.work + DENOISING_AE_AT_Z);
 	const uint64_t key = denoising_ae_mix(seed ^ 0x7072696f72u); /* "prior" */
 	for (long i = 0; i < n * 32; i++)

@@ -493,11 +493,13 @@ typedef struct fashion_ae_ctx {
 /* The parts of the model NAME_run computes, in this order. */
 enum { FASHION_AE_ENCODER = 1, FASHION_AE_DECODER = 2, FASHION_AE_LOSS = 4 };
 
-/* A call in evaluation mode. */
-static fashion_ae_ctx fashion_ae_eval(const void *state, void *work, int n)
+/* A call's context: evaluation mode when h is NULL, else training mode for the
+ * step after the state's, with noise while h->stochastic. */
+static fashion_ae_ctx fashion_ae_context(const void *state, void *work, int n, const fashion_ae_hparams *h, void *updates)
 {
 	const fashion_ae_ctx c = {(const float *)((const unsigned char *)state + 64), state, (unsigned char *)work, n,
-		0, 0, *(const uint64_t *)((const unsigned char *)state + 8), 0, NULL};
+		h != NULL, h && h->stochastic, *(const uint64_t *)((const unsigned char *)state + 8),
+		h ? *(const int64_t *)state + 1 : 0, updates};
 	return c;
 }
 
@@ -607,17 +609,6 @@ static fashion_ae_real fashion_ae_run(const fashion_ae_ctx *ctx, const fashion_a
 	return loss[0];
 }
 
-/* A call in training mode: the step after the state's, noise while h->stochastic. */
-static fashion_ae_ctx fashion_ae_training(const void *state, void *work, int n, const fashion_ae_hparams *h, void *updates)
-{
-	fashion_ae_ctx c = fashion_ae_eval(state, work, n);
-	c.training = 1;
-	c.stochastic = h->stochastic;
-	c.step = *(const int64_t *)state + 1;
-	c.updates = updates;
-	return c;
-}
-
 /* The loss of the samples and the gradient of every parameter, into grad. */
 static fashion_ae_real fashion_ae_pass(const fashion_ae_ctx *ctx, const fashion_ae_real *x, float *grad)
 {
@@ -697,7 +688,7 @@ static fashion_ae_real fashion_ae_pass(const fashion_ae_ctx *ctx, const fashion_
 
 fashion_ae_real fashion_ae_train_step(void *state, void *work, const fashion_ae_real *x, int n, const fashion_ae_hparams *h)
 {
-	const fashion_ae_ctx c = fashion_ae_training(state, work, n, h, state);
+	const fashion_ae_ctx c = fashion_ae_context(state, work, n, h, state);
 	float *const grad = (float *)work; /* the gradient block */
 	const fashion_ae_real loss = fashion_ae_pass(&c, x, grad);
 	fashion_ae_update(state, grad, h);
@@ -706,7 +697,7 @@ fashion_ae_real fashion_ae_train_step(void *state, void *work, const fashion_ae_
 
 fashion_ae_real fashion_ae_gradient(const void *state, void *work, const fashion_ae_real *x, int n, const fashion_ae_hparams *h, fashion_ae_real *grad)
 {
-	const fashion_ae_ctx c = fashion_ae_training(state, work, n, h, NULL);
+	const fashion_ae_ctx c = fashion_ae_context(state, work, n, h, NULL);
 	return fashion_ae_pass(&c, x, grad);
 }
 
@@ -723,27 +714,27 @@ void fashion_ae_update(void *state, const fashion_ae_real *grad, const fashion_a
 
 fashion_ae_real fashion_ae_loss(const void *state, void *work, const fashion_ae_real *x, int n)
 {
-	const fashion_ae_ctx c = fashion_ae_eval(state, work, n);
+	const fashion_ae_ctx c = fashion_ae_context(state, work, n, NULL, NULL);
 	return fashion_ae_run(&c, x, FASHION_AE_ENCODER | FASHION_AE_DECODER | FASHION_AE_LOSS);
 }
 
 void fashion_ae_forward(const void *state, void *work, const fashion_ae_real *x, int n, fashion_ae_real *out)
 {
-	const fashion_ae_ctx c = fashion_ae_eval(state, work, n);
+	const fashion_ae_ctx c = fashion_ae_context(state, work, n, NULL, NULL);
 	fashion_ae_run(&c, x, FASHION_AE_ENCODER | FASHION_AE_DECODER);
 	memcpy(out, c.work + FASHION_AE_AT_XHAT, sizeof(float) * n * 784);
 }
 
 void fashion_ae_encode(const void *state, void *work, const fashion_ae_real *x, int n, fashion_ae_real *z)
 {
-	const fashion_ae_ctx c = fashion_ae_eval(state, work, n);
+	const fashion_ae_ctx c = fashion_ae_context(state, work, n, NULL, NULL);
 	fashion_ae_run(&c, x, FASHION_AE_ENCODER);
 	memcpy(z, c.work + FASHION_AE_AT_Z, sizeof(float) * n * 32);
 }
 
 void fashion_ae_decode(const void *state, void *work, const fashion_ae_real *z, int n, fashion_ae_real *out)
 {
-	const fashion_ae_ctx c = fashion_ae_eval(state, work, n);
+	const fashion_ae_ctx c = fashion_ae_context(state, work, n, NULL, NULL);
 	memcpy(c.work + FASHION_AE_AT_Z, z, sizeof(float) * n * 32);
 	fashion_ae_run(&c, NULL, FASHION_AE_DECODER);
 	memcpy(out, c.work + FASHION_AE_AT_XHAT, sizeof(float) * n * 784);
@@ -751,7 +742,7 @@ void fashion_ae_decode(const void *state, void *work, const fashion_ae_real *z, 
 
 void fashion_ae_sample(const void *state, void *work, uint64_t seed, int n, fashion_ae_real *out)
 {
-	const fashion_ae_ctx c = fashion_ae_eval(state, work, n);
+	const fashion_ae_ctx c = fashion_ae_context(state, work, n, NULL, NULL);
 	float *const z = (float *)(c.work + FASHION_AE_AT_Z);
 	const uint64_t key = fashion_ae_mix(seed ^ 0x7072696f72u); /* "prior" */
 	for (long i = 0; i < n * 32; i++)

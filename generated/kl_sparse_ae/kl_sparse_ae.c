@@ -515,11 +515,13 @@ typedef struct kl_sparse_ae_ctx {
 /* The parts of the model NAME_run computes, in this order. */
 enum { KL_SPARSE_AE_ENCODER = 1, KL_SPARSE_AE_DECODER = 2, KL_SPARSE_AE_LOSS = 4 };
 
-/* A call in evaluation mode. */
-static kl_sparse_ae_ctx kl_sparse_ae_eval(const void *state, void *work, int n)
+/* A call's context: evaluation mode when h is NULL, else training mode for the
+ * step after the state's, with noise while h->stochastic. */
+static kl_sparse_ae_ctx kl_sparse_ae_context(const void *state, void *work, int n, const kl_sparse_ae_hparams *h, void *updates)
 {
 	const kl_sparse_ae_ctx c = {(const float *)((const unsigned char *)state + 64), state, (unsigned char *)work, n,
-		0, 0, *(const uint64_t *)((const unsigned char *)state + 8), 0, NULL};
+		h != NULL, h && h->stochastic, *(const uint64_t *)((const unsigned char *)state + 8),
+		h ? *(const int64_t *)state + 1 : 0, updates};
 	return c;
 }
 
@@ -654,17 +656,6 @@ static kl_sparse_ae_real kl_sparse_ae_run(const kl_sparse_ae_ctx *ctx, const kl_
 	return loss[0];
 }
 
-/* A call in training mode: the step after the state's, noise while h->stochastic. */
-static kl_sparse_ae_ctx kl_sparse_ae_training(const void *state, void *work, int n, const kl_sparse_ae_hparams *h, void *updates)
-{
-	kl_sparse_ae_ctx c = kl_sparse_ae_eval(state, work, n);
-	c.training = 1;
-	c.stochastic = h->stochastic;
-	c.step = *(const int64_t *)state + 1;
-	c.updates = updates;
-	return c;
-}
-
 /* The loss of the samples and the gradient of every parameter, into grad. */
 static kl_sparse_ae_real kl_sparse_ae_pass(const kl_sparse_ae_ctx *ctx, const kl_sparse_ae_real *x, float *grad)
 {
@@ -770,7 +761,7 @@ static kl_sparse_ae_real kl_sparse_ae_pass(const kl_sparse_ae_ctx *ctx, const kl
 
 kl_sparse_ae_real kl_sparse_ae_train_step(void *state, void *work, const kl_sparse_ae_real *x, int n, const kl_sparse_ae_hparams *h)
 {
-	const kl_sparse_ae_ctx c = kl_sparse_ae_training(state, work, n, h, state);
+	const kl_sparse_ae_ctx c = kl_sparse_ae_context(state, work, n, h, state);
 	float *const grad = (float *)work; /* the gradient block */
 	const kl_sparse_ae_real loss = kl_sparse_ae_pass(&c, x, grad);
 	kl_sparse_ae_update(state, grad, h);
@@ -779,7 +770,7 @@ kl_sparse_ae_real kl_sparse_ae_train_step(void *state, void *work, const kl_spar
 
 kl_sparse_ae_real kl_sparse_ae_gradient(const void *state, void *work, const kl_sparse_ae_real *x, int n, const kl_sparse_ae_hparams *h, kl_sparse_ae_real *grad)
 {
-	const kl_sparse_ae_ctx c = kl_sparse_ae_training(state, work, n, h, NULL);
+	const kl_sparse_ae_ctx c = kl_sparse_ae_context(state, work, n, h, NULL);
 	return kl_sparse_ae_pass(&c, x, grad);
 }
 
@@ -796,27 +787,27 @@ void kl_sparse_ae_update(void *state, const kl_sparse_ae_real *grad, const kl_sp
 
 kl_sparse_ae_real kl_sparse_ae_loss(const void *state, void *work, const kl_sparse_ae_real *x, int n)
 {
-	const kl_sparse_ae_ctx c = kl_sparse_ae_eval(state, work, n);
+	const kl_sparse_ae_ctx c = kl_sparse_ae_context(state, work, n, NULL, NULL);
 	return kl_sparse_ae_run(&c, x, KL_SPARSE_AE_ENCODER | KL_SPARSE_AE_DECODER | KL_SPARSE_AE_LOSS);
 }
 
 void kl_sparse_ae_forward(const void *state, void *work, const kl_sparse_ae_real *x, int n, kl_sparse_ae_real *out)
 {
-	const kl_sparse_ae_ctx c = kl_sparse_ae_eval(state, work, n);
+	const kl_sparse_ae_ctx c = kl_sparse_ae_context(state, work, n, NULL, NULL);
 	kl_sparse_ae_run(&c, x, KL_SPARSE_AE_ENCODER | KL_SPARSE_AE_DECODER);
 	memcpy(out, c.work + KL_SPARSE_AE_AT_XHAT, sizeof(float) * n * 784);
 }
 
 void kl_sparse_ae_encode(const void *state, void *work, const kl_sparse_ae_real *x, int n, kl_sparse_ae_real *z)
 {
-	const kl_sparse_ae_ctx c = kl_sparse_ae_eval(state, work, n);
+	const kl_sparse_ae_ctx c = kl_sparse_ae_context(state, work, n, NULL, NULL);
 	kl_sparse_ae_run(&c, x, KL_SPARSE_AE_ENCODER);
 	memcpy(z, c.work + KL_SPARSE_AE_AT_Z, sizeof(float) * n * 64);
 }
 
 void kl_sparse_ae_decode(const void *state, void *work, const kl_sparse_ae_real *z, int n, kl_sparse_ae_real *out)
 {
-	const kl_sparse_ae_ctx c = kl_sparse_ae_eval(state, work, n);
+	const kl_sparse_ae_ctx c = kl_sparse_ae_context(state, work, n, NULL, NULL);
 	memcpy(c.work + KL_SPARSE_AE_AT_Z, z, sizeof(float) * n * 64);
 	kl_sparse_ae_run(&c, NULL, KL_SPARSE_AE_DECODER);
 	memcpy(out, c.work + KL_SPARSE_AE_AT_XHAT, sizeof(float) * n * 784);
@@ -824,7 +815,7 @@ void kl_sparse_ae_decode(const void *state, void *work, const kl_sparse_ae_real 
 
 void kl_sparse_ae_sample(const void *state, void *work, uint64_t seed, int n, kl_sparse_ae_real *out)
 {
-	const kl_sparse_ae_ctx c = kl_sparse_ae_eval(state, work, n);
+	const kl_sparse_ae_ctx c = kl_sparse_ae_context(state, work, n, NULL, NULL);
 	float *const z = (float *)(c.work + KL_SPARSE_AE_AT_Z);
 	const uint64_t key = kl_sparse_ae_mix(seed ^ 0x7072696f72u); /* "prior" */
 	for (long i = 0; i < n * 64; i++)

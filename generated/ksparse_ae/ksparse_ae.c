@@ -495,11 +495,13 @@ typedef struct ksparse_ae_ctx {
 /* The parts of the model NAME_run computes, in this order. */
 enum { KSPARSE_AE_ENCODER = 1, KSPARSE_AE_DECODER = 2, KSPARSE_AE_LOSS = 4 };
 
-/* A call in evaluation mode. */
-static ksparse_ae_ctx ksparse_ae_eval(const void *state, void *work, int n)
+/* A call's context: evaluation mode when h is NULL, else training mode for the
+ * step after the state's, with noise while h->stochastic. */
+static ksparse_ae_ctx ksparse_ae_context(const void *state, void *work, int n, const ksparse_ae_hparams *h, void *updates)
 {
 	const ksparse_ae_ctx c = {(const float *)((const unsigned char *)state + 64), state, (unsigned char *)work, n,
-		0, 0, *(const uint64_t *)((const unsigned char *)state + 8), 0, NULL};
+		h != NULL, h && h->stochastic, *(const uint64_t *)((const unsigned char *)state + 8),
+		h ? *(const int64_t *)state + 1 : 0, updates};
 	return c;
 }
 
@@ -621,17 +623,6 @@ static ksparse_ae_real ksparse_ae_run(const ksparse_ae_ctx *ctx, const ksparse_a
 	return loss[0];
 }
 
-/* A call in training mode: the step after the state's, noise while h->stochastic. */
-static ksparse_ae_ctx ksparse_ae_training(const void *state, void *work, int n, const ksparse_ae_hparams *h, void *updates)
-{
-	ksparse_ae_ctx c = ksparse_ae_eval(state, work, n);
-	c.training = 1;
-	c.stochastic = h->stochastic;
-	c.step = *(const int64_t *)state + 1;
-	c.updates = updates;
-	return c;
-}
-
 /* The loss of the samples and the gradient of every parameter, into grad. */
 static ksparse_ae_real ksparse_ae_pass(const ksparse_ae_ctx *ctx, const ksparse_ae_real *x, float *grad)
 {
@@ -724,7 +715,7 @@ static ksparse_ae_real ksparse_ae_pass(const ksparse_ae_ctx *ctx, const ksparse_
 
 ksparse_ae_real ksparse_ae_train_step(void *state, void *work, const ksparse_ae_real *x, int n, const ksparse_ae_hparams *h)
 {
-	const ksparse_ae_ctx c = ksparse_ae_training(state, work, n, h, state);
+	const ksparse_ae_ctx c = ksparse_ae_context(state, work, n, h, state);
 	float *const grad = (float *)work; /* the gradient block */
 	const ksparse_ae_real loss = ksparse_ae_pass(&c, x, grad);
 	ksparse_ae_update(state, grad, h);
@@ -733,7 +724,7 @@ ksparse_ae_real ksparse_ae_train_step(void *state, void *work, const ksparse_ae_
 
 ksparse_ae_real ksparse_ae_gradient(const void *state, void *work, const ksparse_ae_real *x, int n, const ksparse_ae_hparams *h, ksparse_ae_real *grad)
 {
-	const ksparse_ae_ctx c = ksparse_ae_training(state, work, n, h, NULL);
+	const ksparse_ae_ctx c = ksparse_ae_context(state, work, n, h, NULL);
 	return ksparse_ae_pass(&c, x, grad);
 }
 
@@ -750,27 +741,27 @@ void ksparse_ae_update(void *state, const ksparse_ae_real *grad, const ksparse_a
 
 ksparse_ae_real ksparse_ae_loss(const void *state, void *work, const ksparse_ae_real *x, int n)
 {
-	const ksparse_ae_ctx c = ksparse_ae_eval(state, work, n);
+	const ksparse_ae_ctx c = ksparse_ae_context(state, work, n, NULL, NULL);
 	return ksparse_ae_run(&c, x, KSPARSE_AE_ENCODER | KSPARSE_AE_DECODER | KSPARSE_AE_LOSS);
 }
 
 void ksparse_ae_forward(const void *state, void *work, const ksparse_ae_real *x, int n, ksparse_ae_real *out)
 {
-	const ksparse_ae_ctx c = ksparse_ae_eval(state, work, n);
+	const ksparse_ae_ctx c = ksparse_ae_context(state, work, n, NULL, NULL);
 	ksparse_ae_run(&c, x, KSPARSE_AE_ENCODER | KSPARSE_AE_DECODER);
 	memcpy(out, c.work + KSPARSE_AE_AT_XHAT, sizeof(float) * n * 784);
 }
 
 void ksparse_ae_encode(const void *state, void *work, const ksparse_ae_real *x, int n, ksparse_ae_real *z)
 {
-	const ksparse_ae_ctx c = ksparse_ae_eval(state, work, n);
+	const ksparse_ae_ctx c = ksparse_ae_context(state, work, n, NULL, NULL);
 	ksparse_ae_run(&c, x, KSPARSE_AE_ENCODER);
 	memcpy(z, c.work + KSPARSE_AE_AT_Z, sizeof(float) * n * 64);
 }
 
 void ksparse_ae_decode(const void *state, void *work, const ksparse_ae_real *z, int n, ksparse_ae_real *out)
 {
-	const ksparse_ae_ctx c = ksparse_ae_eval(state, work, n);
+	const ksparse_ae_ctx c = ksparse_ae_context(state, work, n, NULL, NULL);
 	memcpy(c.work + KSPARSE_AE_AT_Z, z, sizeof(float) * n * 64);
 	ksparse_ae_run(&c, NULL, KSPARSE_AE_DECODER);
 	memcpy(out, c.work + KSPARSE_AE_AT_XHAT, sizeof(float) * n * 784);
@@ -778,7 +769,7 @@ void ksparse_ae_decode(const void *state, void *work, const ksparse_ae_real *z, 
 
 void ksparse_ae_sample(const void *state, void *work, uint64_t seed, int n, ksparse_ae_real *out)
 {
-	const ksparse_ae_ctx c = ksparse_ae_eval(state, work, n);
+	const ksparse_ae_ctx c = ksparse_ae_context(state, work, n, NULL, NULL);
 	float *const z = (float *)(c.work + KSPARSE_AE_AT_Z);
 	const uint64_t key = ksparse_ae_mix(seed ^ 0x7072696f72u); /* "prior" */
 	for (long i = 0; i < n * 64; i++)

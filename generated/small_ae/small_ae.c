@@ -545,11 +545,13 @@ typedef struct small_ae_ctx {
 /* The parts of the model NAME_run computes, in this order. */
 enum { SMALL_AE_ENCODER = 1, SMALL_AE_DECODER = 2, SMALL_AE_LOSS = 4 };
 
-/* A call in evaluation mode. */
-static small_ae_ctx small_ae_eval(const void *state, void *work, int n)
+/* A call's context: evaluation mode when h is NULL, else training mode for the
+ * step after the state's, with noise while h->stochastic. */
+static small_ae_ctx small_ae_context(const void *state, void *work, int n, const small_ae_hparams *h, void *updates)
 {
 	const small_ae_ctx c = {(const float *)((const unsigned char *)state + 64), state, (unsigned char *)work, n,
-		0, 0, *(const uint64_t *)((const unsigned char *)state + 8), 0, NULL};
+		h != NULL, h && h->stochastic, *(const uint64_t *)((const unsigned char *)state + 8),
+		h ? *(const int64_t *)state + 1 : 0, updates};
 	return c;
 }
 
@@ -642,17 +644,6 @@ static small_ae_real small_ae_run(const small_ae_ctx *ctx, const small_ae_real *
 	return loss[0];
 }
 
-/* A call in training mode: the step after the state's, noise while h->stochastic. */
-static small_ae_ctx small_ae_training(const void *state, void *work, int n, const small_ae_hparams *h, void *updates)
-{
-	small_ae_ctx c = small_ae_eval(state, work, n);
-	c.training = 1;
-	c.stochastic = h->stochastic;
-	c.step = *(const int64_t *)state + 1;
-	c.updates = updates;
-	return c;
-}
-
 /* The loss of the samples and the gradient of every parameter, into grad. */
 static small_ae_real small_ae_pass(const small_ae_ctx *ctx, const small_ae_real *x, float *grad)
 {
@@ -708,7 +699,7 @@ static small_ae_real small_ae_pass(const small_ae_ctx *ctx, const small_ae_real 
 
 small_ae_real small_ae_train_step(void *state, void *work, const small_ae_real *x, int n, const small_ae_hparams *h)
 {
-	const small_ae_ctx c = small_ae_training(state, work, n, h, state);
+	const small_ae_ctx c = small_ae_context(state, work, n, h, state);
 	float *const grad = (float *)work; /* the gradient block */
 	const small_ae_real loss = small_ae_pass(&c, x, grad);
 	small_ae_update(state, grad, h);
@@ -717,7 +708,7 @@ small_ae_real small_ae_train_step(void *state, void *work, const small_ae_real *
 
 small_ae_real small_ae_gradient(const void *state, void *work, const small_ae_real *x, int n, const small_ae_hparams *h, small_ae_real *grad)
 {
-	const small_ae_ctx c = small_ae_training(state, work, n, h, NULL);
+	const small_ae_ctx c = small_ae_context(state, work, n, h, NULL);
 	return small_ae_pass(&c, x, grad);
 }
 
@@ -734,27 +725,27 @@ void small_ae_update(void *state, const small_ae_real *grad, const small_ae_hpar
 
 small_ae_real small_ae_loss(const void *state, void *work, const small_ae_real *x, int n)
 {
-	const small_ae_ctx c = small_ae_eval(state, work, n);
+	const small_ae_ctx c = small_ae_context(state, work, n, NULL, NULL);
 	return small_ae_run(&c, x, SMALL_AE_ENCODER | SMALL_AE_DECODER | SMALL_AE_LOSS);
 }
 
 void small_ae_forward(const void *state, void *work, const small_ae_real *x, int n, small_ae_real *out)
 {
-	const small_ae_ctx c = small_ae_eval(state, work, n);
+	const small_ae_ctx c = small_ae_context(state, work, n, NULL, NULL);
 	small_ae_run(&c, x, SMALL_AE_ENCODER | SMALL_AE_DECODER);
 	memcpy(out, c.work + SMALL_AE_AT_XHAT, sizeof(float) * n * 784);
 }
 
 void small_ae_encode(const void *state, void *work, const small_ae_real *x, int n, small_ae_real *z)
 {
-	const small_ae_ctx c = small_ae_eval(state, work, n);
+	const small_ae_ctx c = small_ae_context(state, work, n, NULL, NULL);
 	small_ae_run(&c, x, SMALL_AE_ENCODER);
 	memcpy(z, c.work + SMALL_AE_AT_Z, sizeof(float) * n * 32);
 }
 
 void small_ae_decode(const void *state, void *work, const small_ae_real *z, int n, small_ae_real *out)
 {
-	const small_ae_ctx c = small_ae_eval(state, work, n);
+	const small_ae_ctx c = small_ae_context(state, work, n, NULL, NULL);
 	memcpy(c.work + SMALL_AE_AT_Z, z, sizeof(float) * n * 32);
 	small_ae_run(&c, NULL, SMALL_AE_DECODER);
 	memcpy(out, c.work + SMALL_AE_AT_XHAT, sizeof(float) * n * 784);
@@ -762,7 +753,7 @@ void small_ae_decode(const void *state, void *work, const small_ae_real *z, int 
 
 void small_ae_sample(const void *state, void *work, uint64_t seed, int n, small_ae_real *out)
 {
-	const small_ae_ctx c = small_ae_eval(state, work, n);
+	const small_ae_ctx c = small_ae_context(state, work, n, NULL, NULL);
 	float *const z = (float *)(c.work + SMALL_AE_AT_Z);
 	const uint64_t key = small_ae_mix(seed ^ 0x7072696f72u); /* "prior" */
 	for (long i = 0; i < n * 32; i++)

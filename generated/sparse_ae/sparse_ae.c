@@ -515,11 +515,13 @@ typedef struct sparse_ae_ctx {
 /* The parts of the model NAME_run computes, in this order. */
 enum { SPARSE_AE_ENCODER = 1, SPARSE_AE_DECODER = 2, SPARSE_AE_LOSS = 4 };
 
-/* A call in evaluation mode. */
-static sparse_ae_ctx sparse_ae_eval(const void *state, void *work, int n)
+/* A call's context: evaluation mode when h is NULL, else training mode for the
+ * step after the state's, with noise while h->stochastic. */
+static sparse_ae_ctx sparse_ae_context(const void *state, void *work, int n, const sparse_ae_hparams *h, void *updates)
 {
 	const sparse_ae_ctx c = {(const float *)((const unsigned char *)state + 64), state, (unsigned char *)work, n,
-		0, 0, *(const uint64_t *)((const unsigned char *)state + 8), 0, NULL};
+		h != NULL, h && h->stochastic, *(const uint64_t *)((const unsigned char *)state + 8),
+		h ? *(const int64_t *)state + 1 : 0, updates};
 	return c;
 }
 
@@ -647,17 +649,6 @@ static sparse_ae_real sparse_ae_run(const sparse_ae_ctx *ctx, const sparse_ae_re
 	return loss[0];
 }
 
-/* A call in training mode: the step after the state's, noise while h->stochastic. */
-static sparse_ae_ctx sparse_ae_training(const void *state, void *work, int n, const sparse_ae_hparams *h, void *updates)
-{
-	sparse_ae_ctx c = sparse_ae_eval(state, work, n);
-	c.training = 1;
-	c.stochastic = h->stochastic;
-	c.step = *(const int64_t *)state + 1;
-	c.updates = updates;
-	return c;
-}
-
 /* The loss of the samples and the gradient of every parameter, into grad. */
 static sparse_ae_real sparse_ae_pass(const sparse_ae_ctx *ctx, const sparse_ae_real *x, float *grad)
 {
@@ -756,7 +747,7 @@ static sparse_ae_real sparse_ae_pass(const sparse_ae_ctx *ctx, const sparse_ae_r
 
 sparse_ae_real sparse_ae_train_step(void *state, void *work, const sparse_ae_real *x, int n, const sparse_ae_hparams *h)
 {
-	const sparse_ae_ctx c = sparse_ae_training(state, work, n, h, state);
+	const sparse_ae_ctx c = sparse_ae_context(state, work, n, h, state);
 	float *const grad = (float *)work; /* the gradient block */
 	const sparse_ae_real loss = sparse_ae_pass(&c, x, grad);
 	sparse_ae_update(state, grad, h);
@@ -765,7 +756,7 @@ sparse_ae_real sparse_ae_train_step(void *state, void *work, const sparse_ae_rea
 
 sparse_ae_real sparse_ae_gradient(const void *state, void *work, const sparse_ae_real *x, int n, const sparse_ae_hparams *h, sparse_ae_real *grad)
 {
-	const sparse_ae_ctx c = sparse_ae_training(state, work, n, h, NULL);
+	const sparse_ae_ctx c = sparse_ae_context(state, work, n, h, NULL);
 	return sparse_ae_pass(&c, x, grad);
 }
 
@@ -782,27 +773,27 @@ void sparse_ae_update(void *state, const sparse_ae_real *grad, const sparse_ae_h
 
 sparse_ae_real sparse_ae_loss(const void *state, void *work, const sparse_ae_real *x, int n)
 {
-	const sparse_ae_ctx c = sparse_ae_eval(state, work, n);
+	const sparse_ae_ctx c = sparse_ae_context(state, work, n, NULL, NULL);
 	return sparse_ae_run(&c, x, SPARSE_AE_ENCODER | SPARSE_AE_DECODER | SPARSE_AE_LOSS);
 }
 
 void sparse_ae_forward(const void *state, void *work, const sparse_ae_real *x, int n, sparse_ae_real *out)
 {
-	const sparse_ae_ctx c = sparse_ae_eval(state, work, n);
+	const sparse_ae_ctx c = sparse_ae_context(state, work, n, NULL, NULL);
 	sparse_ae_run(&c, x, SPARSE_AE_ENCODER | SPARSE_AE_DECODER);
 	memcpy(out, c.work + SPARSE_AE_AT_XHAT, sizeof(float) * n * 784);
 }
 
 void sparse_ae_encode(const void *state, void *work, const sparse_ae_real *x, int n, sparse_ae_real *z)
 {
-	const sparse_ae_ctx c = sparse_ae_eval(state, work, n);
+	const sparse_ae_ctx c = sparse_ae_context(state, work, n, NULL, NULL);
 	sparse_ae_run(&c, x, SPARSE_AE_ENCODER);
 	memcpy(z, c.work + SPARSE_AE_AT_Z, sizeof(float) * n * 64);
 }
 
 void sparse_ae_decode(const void *state, void *work, const sparse_ae_real *z, int n, sparse_ae_real *out)
 {
-	const sparse_ae_ctx c = sparse_ae_eval(state, work, n);
+	const sparse_ae_ctx c = sparse_ae_context(state, work, n, NULL, NULL);
 	memcpy(c.work + SPARSE_AE_AT_Z, z, sizeof(float) * n * 64);
 	sparse_ae_run(&c, NULL, SPARSE_AE_DECODER);
 	memcpy(out, c.work + SPARSE_AE_AT_XHAT, sizeof(float) * n * 784);
@@ -810,7 +801,7 @@ void sparse_ae_decode(const void *state, void *work, const sparse_ae_real *z, in
 
 void sparse_ae_sample(const void *state, void *work, uint64_t seed, int n, sparse_ae_real *out)
 {
-	const sparse_ae_ctx c = sparse_ae_eval(state, work, n);
+	const sparse_ae_ctx c = sparse_ae_context(state, work, n, NULL, NULL);
 	float *const z = (float *)(c.work + SPARSE_AE_AT_Z);
 	const uint64_t key = sparse_ae_mix(seed ^ 0x7072696f72u); /* "prior" */
 	for (long i = 0; i < n * 64; i++)

@@ -567,11 +567,13 @@ typedef struct vae_ctx {
 /* The parts of the model NAME_run computes, in this order. */
 enum { VAE_ENCODER = 1, VAE_DECODER = 2, VAE_LOSS = 4 };
 
-/* A call in evaluation mode. */
-static vae_ctx vae_eval(const void *state, void *work, int n)
+/* A call's context: evaluation mode when h is NULL, else training mode for the
+ * step after the state's, with noise while h->stochastic. */
+static vae_ctx vae_context(const void *state, void *work, int n, const vae_hparams *h, void *updates)
 {
 	const vae_ctx c = {(const float *)((const unsigned char *)state + 64), state, (unsigned char *)work, n,
-		0, 0, *(const uint64_t *)((const unsigned char *)state + 8), 0, NULL};
+		h != NULL, h && h->stochastic, *(const uint64_t *)((const unsigned char *)state + 8),
+		h ? *(const int64_t *)state + 1 : 0, updates};
 	return c;
 }
 
@@ -742,17 +744,6 @@ static vae_real vae_run(const vae_ctx *ctx, const vae_real *x, int parts)
 	return loss[0];
 }
 
-/* A call in training mode: the step after the state's, noise while h->stochastic. */
-static vae_ctx vae_training(const void *state, void *work, int n, const vae_hparams *h, void *updates)
-{
-	vae_ctx c = vae_eval(state, work, n);
-	c.training = 1;
-	c.stochastic = h->stochastic;
-	c.step = *(const int64_t *)state + 1;
-	c.updates = updates;
-	return c;
-}
-
 /* The loss of the samples and the gradient of every parameter, into grad. */
 static vae_real vae_pass(const vae_ctx *ctx, const vae_real *x, float *grad)
 {
@@ -892,7 +883,7 @@ static vae_real vae_pass(const vae_ctx *ctx, const vae_real *x, float *grad)
 
 vae_real vae_train_step(void *state, void *work, const vae_real *x, int n, const vae_hparams *h)
 {
-	const vae_ctx c = vae_training(state, work, n, h, state);
+	const vae_ctx c = vae_context(state, work, n, h, state);
 	float *const grad = (float *)work; /* the gradient block */
 	const vae_real loss = vae_pass(&c, x, grad);
 	vae_update(state, grad, h);
@@ -901,7 +892,7 @@ vae_real vae_train_step(void *state, void *work, const vae_real *x, int n, const
 
 vae_real vae_gradient(const void *state, void *work, const vae_real *x, int n, const vae_hparams *h, vae_real *grad)
 {
-	const vae_ctx c = vae_training(state, work, n, h, NULL);
+	const vae_ctx c = vae_context(state, work, n, h, NULL);
 	return vae_pass(&c, x, grad);
 }
 
@@ -918,27 +909,27 @@ void vae_update(void *state, const vae_real *grad, const vae_hparams *h)
 
 vae_real vae_loss(const void *state, void *work, const vae_real *x, int n)
 {
-	const vae_ctx c = vae_eval(state, work, n);
+	const vae_ctx c = vae_context(state, work, n, NULL, NULL);
 	return vae_run(&c, x, VAE_ENCODER | VAE_DECODER | VAE_LOSS);
 }
 
 void vae_forward(const void *state, void *work, const vae_real *x, int n, vae_real *out)
 {
-	const vae_ctx c = vae_eval(state, work, n);
+	const vae_ctx c = vae_context(state, work, n, NULL, NULL);
 	vae_run(&c, x, VAE_ENCODER | VAE_DECODER);
 	memcpy(out, c.work + VAE_AT_XHAT, sizeof(float) * n * 784);
 }
 
 void vae_encode(const void *state, void *work, const vae_real *x, int n, vae_real *z)
 {
-	const vae_ctx c = vae_eval(state, work, n);
+	const vae_ctx c = vae_context(state, work, n, NULL, NULL);
 	vae_run(&c, x, VAE_ENCODER);
 	memcpy(z, c.work + VAE_AT_Z, sizeof(float) * n * 32);
 }
 
 void vae_decode(const void *state, void *work, const vae_real *z, int n, vae_real *out)
 {
-	const vae_ctx c = vae_eval(state, work, n);
+	const vae_ctx c = vae_context(state, work, n, NULL, NULL);
 	memcpy(c.work + VAE_AT_Z, z, sizeof(float) * n * 32);
 	vae_run(&c, NULL, VAE_DECODER);
 	memcpy(out, c.work + VAE_AT_XHAT, sizeof(float) * n * 784);
@@ -946,7 +937,7 @@ void vae_decode(const void *state, void *work, const vae_real *z, int n, vae_rea
 
 void vae_sample(const void *state, void *work, uint64_t seed, int n, vae_real *out)
 {
-	const vae_ctx c = vae_eval(state, work, n);
+	const vae_ctx c = vae_context(state, work, n, NULL, NULL);
 	float *const z = (float *)(c.work + VAE_AT_Z);
 	const uint64_t key = vae_mix(seed ^ 0x7072696f72u); /* "prior" */
 	for (long i = 0; i < n * 32; i++)

@@ -123,28 +123,8 @@ void c_conv2d_dw(Emit *e, Node *n)
 void c_conv_db(Emit *e, Node *n)
 {
 	Shape s = n->in[0]->shape;
-	long C = s.dims[0], hw = (long)s.dims[1] * s.dims[2];
-	const char *db = emit_ref(e, n), *dy = emit_ref(e, n->in[0]), *r = emit_real(e);
-	emit_raw(e, "#ifdef _OPENMP\n#pragma omp parallel for schedule(static) if (n * %ld >= 32768)\n#endif\n",
-		 C * hw);
-	emit_line(e, "for (long c = 0; c < %ld; c++) {", C);
-	emit_line(e, "\t%s total = 0;", r);
-	emit_line(e, "\tfor (long b = 0; b < n; b++) {");
-	emit_line(e, "\t\tconst %s *src = %s + (b * %ld + c) * %ld;", r, dy, C, hw);
-	emit_line(e, "\t\t%s part[16] = {0}, acc = 0;", r);
-	emit_line(e, "\t\tfor (long q = 0; q < %ld; q += 16)", hw / 16 * 16);
-	emit_line(e, "\t\t\tfor (int l = 0; l < 16; l++)");
-	emit_line(e, "\t\t\t\tpart[l] += src[q + l];");
-	if (hw % 16) {
-		emit_line(e, "\t\tfor (long q = %ld; q < %ld; q++)", hw / 16 * 16, hw);
-		emit_line(e, "\t\t\tpart[q %% 16] += src[q];");
-	}
-	emit_line(e, "\t\tfor (int l = 0; l < 16; l++)");
-	emit_line(e, "\t\t\tacc += part[l];");
-	emit_line(e, "\t\ttotal += acc;");
-	emit_line(e, "\t}");
-	emit_line(e, "\t%s[c] = total;", db);
-	emit_line(e, "}");
+	emit_line(e, "%s(n, %d, %ld, %s, %s);", emit_helper(e, "sum_channels"), s.dims[0], (long)s.dims[1] * s.dims[2],
+		  emit_ref(e, n->in[0]), emit_ref(e, n));
 }
 
 /* flatten and reshape: a copy under another shape. */

@@ -773,10 +773,13 @@ static void emit_context(Emit *e)
 	buf_printf(o, "} %s_ctx;\n\n", P);
 	buf_printf(o, "/* The parts of the model NAME_run computes, in this order. */\n");
 	buf_printf(o, "enum { %s_ENCODER = 1, %s_DECODER = 2, %s_LOSS = 4 };\n\n", U, U, U);
-	buf_printf(o, "/* A call in evaluation mode. */\n");
-	buf_printf(o, "static %s_ctx %s_eval(const void *state, void *work, int n)\n{\n", P, P);
+	buf_printf(o, "/* A call's context: evaluation mode when h is NULL, else training mode for the\n"
+		      " * step after the state's, with noise while h->stochastic. */\n");
+	buf_printf(o, "static %s_ctx %s_context(const void *state, void *work, int n, const %s_hparams *h, void *updates)\n{\n",
+		   P, P, P);
 	buf_printf(o, "\tconst %s_ctx c = {(const %s *)((const unsigned char *)state + 64), state, (unsigned char *)work, n,\n", P, r);
-	buf_printf(o, "\t\t0, 0, *(const uint64_t *)((const unsigned char *)state + 8), 0, NULL};\n\treturn c;\n}\n\n");
+	buf_printf(o, "\t\th != NULL, h && h->stochastic, *(const uint64_t *)((const unsigned char *)state + 8),\n");
+	buf_printf(o, "\t\th ? *(const int64_t *)state + 1 : 0, updates};\n\treturn c;\n}\n\n");
 }
 
 /* NAME_run: the encoder, the decoder and the loss, each when `parts` asks
@@ -813,12 +816,6 @@ static void emit_pass(Emit *e)
 {
 	const char *P = e->P, *U = e->U, *r = e->real;
 	Buf *o = e->out;
-	buf_printf(o, "/* A call in training mode: the step after the state's, noise while h->stochastic. */\n");
-	buf_printf(o, "static %s_ctx %s_training(const void *state, void *work, int n, const %s_hparams *h, void *updates)\n{\n",
-		   P, P, P);
-	buf_printf(o, "\t%s_ctx c = %s_eval(state, work, n);\n", P, P);
-	buf_printf(o, "\tc.training = 1;\n\tc.stochastic = h->stochastic;\n\tc.step = *(const int64_t *)state + 1;\n");
-	buf_printf(o, "\tc.updates = updates;\n\treturn c;\n}\n\n");
 	Buf body = {0};
 	e->out = &body;
 	e->indent = 1;
@@ -844,7 +841,7 @@ static void emit_functions(Emit *e)
 	emit_pass(e);
 
 	buf_printf(o, "%s_real %s_train_step(void *state, void *work, %sint n, const %s_hparams *h)\n{\n", P, P, in, P);
-	buf_printf(o, "\tconst %s_ctx c = %s_training(state, work, n, h, state);\n", P, P);
+	buf_printf(o, "\tconst %s_ctx c = %s_context(state, work, n, h, state);\n", P, P);
 	buf_printf(o, "\t%s *const grad = (%s *)work; /* the gradient block */\n", r, r);
 	buf_printf(o, "\tconst %s_real loss = %s_pass(&c, %sgrad);\n", P, P, args);
 	e->indent = 1;
@@ -854,7 +851,7 @@ static void emit_functions(Emit *e)
 
 	buf_printf(o, "%s_real %s_gradient(const void *state, void *work, %sint n, const %s_hparams *h, %s_real *grad)\n{\n",
 		   P, P, in, P, P);
-	buf_printf(o, "\tconst %s_ctx c = %s_training(state, work, n, h, NULL);\n", P, P);
+	buf_printf(o, "\tconst %s_ctx c = %s_context(state, work, n, h, NULL);\n", P, P);
 	buf_printf(o, "\treturn %s_pass(&c, %sgrad);\n}\n\n", P, args);
 
 	buf_printf(o, "void %s_update(void *state, const %s_real *grad, const %s_hparams *h)\n{\n", P, P, P);
@@ -871,7 +868,7 @@ static void emit_functions(Emit *e)
 	e->indent = 0;
 	buf_printf(o, "}\n\n");
 
-	const char *ctx = xasprintf("\tconst %s_ctx c = %s_eval(state, work, n);\n", P, P);
+	const char *ctx = xasprintf("\tconst %s_ctx c = %s_context(state, work, n, NULL, NULL);\n", P, P);
 	buf_printf(o, "%s_real %s_loss(const void *state, void *work, %sint n)\n{\n%s", P, P, in, ctx);
 	buf_printf(o, "\treturn %s_run(&c, %s%s_ENCODER | %s_DECODER | %s_LOSS);\n}\n\n", P, args, U, U, U);
 

@@ -663,6 +663,32 @@ static void sum_rows(Emit *e, const char *P, const char *r)
 "\t}\n}\n\n", P, r, r);
 }
 
+/* The bias gradient of a convolution: the sum of each channel's maps. */
+static void sum_channels(Emit *e, const char *P, const char *r)
+{
+	emit_raw(e,
+"/* dst[c] = the sum over samples b < n and pixels q < hw of src[(b C + c) hw + q]:\n"
+" * each map in 16 running sums, added in order; threads take the channels. */\n"
+"static void %s_sum_channels(long n, long C, long hw, const %s *src, %s *dst)\n{\n"
+"#ifdef _OPENMP\n#pragma omp parallel for schedule(static) if (n * C * hw >= 32768)\n#endif\n"
+"\tfor (long c = 0; c < C; c++) {\n"
+"\t\t%s total = 0;\n"
+"\t\tfor (long b = 0; b < n; b++) {\n"
+"\t\t\tconst %s *map = src + (b * C + c) * hw;\n"
+"\t\t\t%s part[16] = {0}, acc = 0;\n"
+"\t\t\tfor (long q = 0; q < hw / 16 * 16; q += 16)\n"
+"\t\t\t\tfor (int l = 0; l < 16; l++)\n"
+"\t\t\t\t\tpart[l] += map[q + l];\n"
+"\t\t\tfor (long q = hw / 16 * 16; q < hw; q++)\n"
+"\t\t\t\tpart[q %% 16] += map[q];\n"
+"\t\t\tfor (int l = 0; l < 16; l++)\n"
+"\t\t\t\tacc += part[l];\n"
+"\t\t\ttotal += acc;\n"
+"\t\t}\n"
+"\t\tdst[c] = total;\n"
+"\t}\n}\n\n", P, r, r, r, r, r);
+}
+
 static void mix(Emit *e, const char *P, const char *r)
 {
 	(void)r;
@@ -752,6 +778,7 @@ static const Helper helpers[] = {
 	{"transpose", {"simd"}, transpose, NULL},
 	{"gemm", {"simd", "act"}, gemm, "transpose"},
 	{"sum_rows", {NULL}, sum_rows, NULL},
+	{"sum_channels", {NULL}, sum_channels, NULL},
 	{"mix", {NULL}, mix, NULL},
 	{"uniform", {"mix"}, uniform, NULL},
 	{"normal", {"uniform"}, normal, NULL},
