@@ -6,9 +6,10 @@
 # at the model's batch size, on 1 and 2 threads where it matters; GFLOP/s
 # and the share of this core's measured fp32 FMA peak; the peak memory of
 # a trainer and of PyTorch training the small autoencoder for one epoch of
-# Fashion-MNIST. Each rate is the best of windows of a quarter second
-# (bench/step.c, bench/torch_step.py). Prints a Markdown table and writes
-# it to bench/results.md.
+# Fashion-MNIST; the cold start of `aecc train` with the JIT, the system
+# compiler and the cache (bench/coldstart.sh). Each rate is the best of
+# windows of a quarter second (bench/step.c, bench/torch_step.py). Prints
+# a Markdown table and writes it to bench/results.md.
 #
 # BENCH_SECONDS (default 3) is the time per measurement; BENCH_MODELS a
 # space-separated list of .ae files (default: every example);
@@ -97,6 +98,12 @@ tm=$(mem "$PY" scripts/torch_train.py examples/small_ae.ae --epochs 1)
 {
 	echo
 	echo "Peak memory (max RSS), one epoch of examples/small_ae.ae on all of Fashion-MNIST: aecc trainer $am MB, PyTorch $tm MB."
+} >>"$out"
+{
+	echo
+	echo "Cold start: from \`aecc train\` to the first step (bench/coldstart.sh), best of 3."
+	echo
+	AECC=$AECC sh bench/coldstart.sh
 } >>"$out"
 echo
 cat "$out"
