@@ -39,6 +39,7 @@ suite gradcheck sh tests/gradcheck.sh
 suite noise sh tests/noise.sh
 suite cli sh tests/cli.sh
 suite loader sh tests/loader.sh
+suite jit sh tests/jit.sh
 suite train sh tests/train.sh
 suite parity sh tests/parity.sh
 
