@@ -11,7 +11,7 @@ B = build
 
 COMPILER_DIRS = compiler compiler/ops compiler/backend compiler/backend/c compiler/backend/torch
 COMPILER_SRC = $(foreach d,$(COMPILER_DIRS),$(wildcard $(d)/*.c))
-COMPILER_INC = $(COMPILER_DIRS:%=-I%) -Idsl -I$(B)/dsl -Iruntime
+COMPILER_INC = $(COMPILER_DIRS:%=-I%) -Icompiler/backend/jit -Idsl -I$(B)/dsl -Iruntime
 DSL_SRC = dsl/ast.c
 RT_SRC = $(wildcard runtime/*.c)
 GEN_SRC = $(B)/dsl/lexer.c $(B)/dsl/parser.c

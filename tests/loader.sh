@@ -125,6 +125,25 @@ expect 0 "aecc: building" "$AECC" train --cc "$SMALL" $RUN
 ok "--cc passes over an installed plugin" test ! -e jit.log
 expect 0 "epoch 1/1" env AECC_JIT=0 "$AECC" train "$SMALL" $RUN
 ok "AECC_JIT=0 too" test ! -e jit.log
+unset AECC_HOME FAKE_JIT_DIR FAKE_JIT_LOG
+
+# The real plugin, when it is built: no external compiler is needed,
+# nothing of the model goes into the cache (only the plugin's precompiled
+# header), and the weights are those of clang's build with the JIT's flags.
+if [ -e "$top/build/lib/aecc/aecc_jit.so" ]; then
+	export AECC_CACHE="$work/cache5"
+	for m in small cvae; do
+		ae=$SMALL args=$RUN
+		[ $m = cvae ] && ae=$CVAE args=$CRUN
+		expect 0 "epoch 1/1" env CC=/bin/false "$AECC" train --jit "$ae" $args --save $m-jit.st
+		expect 0 "epoch 1/1" env CC=clang AECC_CFLAGS="-O3 -ffp-contract=off" "$AECC" train --cc "$ae" $args \
+			--save $m-clang.st
+		ok "$m: the JIT's weights = clang's with the same flags" cmp -s $m-jit.st $m-clang.st
+	done
+	rm -rf "$AECC_CACHE"
+	expect 0 "epoch 1/1" env CC=/bin/false "$AECC" train --jit "$SMALL" $RUN
+	ok "the JIT writes no model into the cache" none "$AECC_CACHE/small_ae-*"
+fi
 
 echo "loader: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

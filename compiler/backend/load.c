@@ -24,6 +24,7 @@
 
 #include "c.h"
 #include "cc.h"
+#include "jit.h"
 #include "load.h"
 #include "pipeline.h"
 
@@ -231,17 +232,6 @@ static const aert_model *load_cc(Model *m, const CFiles *f)
 
 /* ---- the JIT plugin ---- */
 
-/* The plugin's interface, as compiler/backend/jit/jit.h declares it. */
-typedef struct aecc_jit aecc_jit;
-typedef struct aecc_jit_file {
-	const char *name; /* as #include and messages name it */
-	const char *text; /* its contents */
-} aecc_jit_file;
-typedef aecc_jit *(*jit_compile_fn)(const aecc_jit_file *units, int n_units, const aecc_jit_file *headers,
-				    int n_headers, const char *const *include_dirs, int n_include,
-				    const char *const *defines, int n_defines, int openmp, char **err);
-typedef void *(*jit_lookup_fn)(aecc_jit *j, const char *symbol);
-
 static const char *jit_plugin(void)
 {
 	return xasprintf("%s/lib/aecc/aecc_jit.so", cc_prefix());
@@ -257,8 +247,8 @@ static const aert_model *load_jit(Model *m, const CFiles *f)
 		return NULL;
 	}
 	void *lib = dlopen(plugin, RTLD_NOW | RTLD_LOCAL);
-	jit_compile_fn compile;
-	jit_lookup_fn find;
+	aecc_jit_compile_fn compile;
+	aecc_jit_lookup_fn find;
 	if (!lib || !to_fn(dlsym(lib, "aecc_jit_compile"), &compile, sizeof compile) ||
 	    !to_fn(dlsym(lib, "aecc_jit_lookup"), &find, sizeof find)) {
 		diag_plain("cannot load the JIT plugin %s: %s (--cc uses the system compiler)", plugin,
