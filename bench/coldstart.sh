@@ -5,7 +5,9 @@
 # system compiler with an empty cache, and the cache filled. Each figure is
 # the wall time of `aecc train FILE --steps 1` on 64 samples (so the data
 # and the one step cost milliseconds), the best of BENCH_REPEAT (default
-# 3) runs. Prints a Markdown table; bench/run.sh appends it to its results.
+# 3) runs; and, of the JIT's time, compiling and loading the C (from the
+# text in memory to the entry points, AECC_TIMES=1). Prints a Markdown
+# table; bench/run.sh appends it to its results.
 #
 #   sh bench/coldstart.sh [FILE.ae...]   default: fashion_ae, conv_vae, contractive_ae
 set -eu
@@ -35,18 +37,23 @@ best() { sort -n | head -n 1; }
 
 jit=yes
 [ -e "$(dirname "$AECC")/../lib/aecc/aecc_jit.so" ] || jit=
-echo "| model | JIT | cc, empty cache | cached |"
-echo "|---|---|---|---|"
+echo "| model | JIT | cc, empty cache | cached | JIT: C to entry points |"
+echo "|---|---|---|---|---|"
 for ae in "$@"; do
 	name=$(basename "$ae" .ae)
 	args="$(pwd)/$ae --steps 1 --train $work/x.idx --test $work/x.idx --quiet"
-	j=-
+	j=- l=-
 	if [ -n "$jit" ]; then
 		AECC_CACHE=$work/pch $AECC train --jit $args >/dev/null 2>&1 # the precompiled header, once
 		j=$(for i in $(seq "$REPEAT"); do AECC_CACHE=$work/pch seconds $AECC train --jit $args; done | best)
+		l=$(for i in $(seq "$REPEAT"); do AECC_TIMES=1 AECC_CACHE=$work/pch $AECC train --jit $args 2>&1 >/dev/null |
+			sed -n 's/.* in \([0-9.]*\) s$/\1/p'; done | best)
 	fi
 	u=$(for i in $(seq "$REPEAT"); do rm -rf "$work/cc"; AECC_CACHE=$work/cc seconds $AECC train --cc $args; done | best)
 	c=$(for i in $(seq "$REPEAT"); do AECC_CACHE=$work/cc seconds $AECC train --cc $args; done | best)
-	printf '| %s | %.2f s | %.2f s | %.2f s |\n' "$name" "$j" "$u" "$c" 2>/dev/null ||
-		printf '| %s | %s | %.2f s | %.2f s |\n' "$name" "$j" "$u" "$c"
+	if [ -n "$jit" ]; then
+		printf '| %s | %.2f s | %.2f s | %.2f s | %.2f s |\n' "$name" "$j" "$u" "$c" "$l"
+	else
+		printf '| %s | - | %.2f s | %.2f s | - |\n' "$name" "$u" "$c"
+	fi
 done

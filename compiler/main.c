@@ -45,7 +45,8 @@ static const char usage[] =
 	"after -std=c99 -O3 -march=native -fopenmp; -O1 compiles faster and\n"
 	"computes the same), AECC_CACHE (where the system compiler's builds of\n"
 	"`aecc train` are kept, default $XDG_CACHE_HOME/aecc or ~/.cache/aecc),\n"
-	"AECC_JIT (1: the JIT, 0: the system compiler, unless --jit or --cc).\n";
+	"AECC_JIT (1: the JIT, 0: the system compiler, unless --jit or --cc),\n"
+	"AECC_TIMES=1 (report how long compiling and loading the model took).\n";
 
 typedef struct Cli {
 	const char *cmd;    /* the command */

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "c.h"
@@ -290,5 +291,13 @@ const aert_model *load_model(Model *m, LoadWith with)
 		with = access(jit_plugin(), F_OK) == 0 ? LOAD_JIT : LOAD_CC;
 	CFiles f;
 	c_render(m, &f);
-	return with == LOAD_JIT ? load_jit(m, &f) : load_cc(m, &f);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	const aert_model *d = with == LOAD_JIT ? load_jit(m, &f) : load_cc(m, &f);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	const char *times = getenv("AECC_TIMES");
+	if (d && times && !strcmp(times, "1"))
+		fprintf(stderr, "aecc: %s compiled and loaded by %s in %.3f s\n", m->name, with == LOAD_JIT ? "the JIT" : "cc",
+			(double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
+	return d;
 }

@@ -6,7 +6,8 @@
  *        keyed on the generated C, the runtime's header and the compiler's
  *        command, then loaded with dlopen;
  *   jit  the JIT plugin (PREFIX/lib/aecc/aecc_jit.so) compiles the C in
- *        memory; nothing is written.
+ *        memory; nothing of the model is written (the plugin keeps a
+ *        precompiled header of SIMDe in the cache).
  * A loaded model stays loaded until the process exits. */
 #ifndef AECC_BACKEND_LOAD_H
 #define AECC_BACKEND_LOAD_H
@@ -23,7 +24,8 @@ typedef enum LoadWith {
 /* The model's descriptor, its code compiled and loaded with `with`; NULL
  * after reporting an error. A compile error in the generated code under the
  * JIT is an internal error (the cc route reports it: the system compiler
- * can be the cause). */
+ * can be the cause). With AECC_TIMES=1 it reports on stderr how long
+ * compiling and loading took (for benchmarks). */
 const aert_model *load_model(Model *m, LoadWith with);
 
 #endif
