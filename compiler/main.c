@@ -111,11 +111,11 @@ static void parse_cli(Cli *c, int argc, char **argv)
 			if (++i >= argc)
 				usage_error("%s needs a pass name", a);
 			c->pass = -1;
-			for (int k = 0; k < 4; k++)
+			for (size_t k = 0; k < sizeof names / sizeof *names; k++)
 				if (!strcmp(argv[i], names[k]))
 					c->pass = passes[k];
 			if (c->pass < 0)
-				usage_error("unknown pass '%s' (lower, grad, fuse or plan)", argv[i]);
+				usage_error("unknown pass '%s' (lower, grad, fuse, entry or plan)", argv[i]);
 		} else if (a[0] == '-' && a[1]) {
 			usage_error("unknown option '%s'", a);
 		} else if (!c->cmd) {

@@ -32,6 +32,9 @@ expect 0 "dense" "$AECC" ops
 expect 0 "Work arena:" "$AECC" summary "$top/examples/small_ae.ae"
 expect 0 "digraph aecc" "$AECC" graph --dot "$top/examples/small_ae.ae"
 expect 0 "bwd = dense_dw" "$AECC" graph --pass grad "$top/examples/small_ae.ae"
+expect 0 "[encoder]" "$AECC" graph --pass entry "$top/examples/small_ae.ae"
+expect 0 "@grad" "$AECC" graph --pass plan "$top/examples/small_ae.ae"
+expect 2 "unknown pass 'emit' (lower, grad, fuse, entry or plan)" "$AECC" graph --pass emit "$top/examples/small_ae.ae"
 
 # A trainer and small data files.
 "$AECC" build "$top/examples/small_ae.ae" -o t >/dev/null 2>&1

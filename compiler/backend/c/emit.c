@@ -8,13 +8,15 @@
  * computes the encoder, the decoder and the loss in the order entry.c
  * planned; the train step and the gradient add the backward part in
  * NAME_pass. Values are named after their layers, parameters after their
- * PyTorch names; offsets are named macros. The generated code has no
+ * PyTorch names; offsets are named macros; repeated structure (the
+ * contractive penalty's rows) is a loop. The generated code has no
  * mutable globals and never allocates: the caller owns the state
  * (parameters, Adam moments, step count, buffers) and the work arena, both
  * sized by macros in NAME.h. Every symbol starts with the model's name. */
 #include <ctype.h>
 #include <math.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -36,6 +38,8 @@ struct Emit {
 	const char *U;     /* NAME, upper case */
 	unsigned helpers;  /* bit i set: helper i of kernels.c is used */
 	const char **names; /* the C name of each node's value, by id */
+	char *at_used;     /* by id: the value's NAME_AT_ macro is used */
+	Buf tables;        /* the offset tables of loops (emit_run_loop) */
 };
 
 unsigned *emit_helpers_used(Emit *e) { return &e->helpers; }
@@ -217,6 +221,7 @@ static void name_values(Emit *e)
 /* NAME_AT_VALUE: the byte offset of a work value, a macro of NAME.c. */
 static const char *at_macro(Emit *e, const Node *n)
 {
+	e->at_used[n->id] = 1;
 	return xasprintf("%s_AT_%s", e->U, str_upper(emit_ref(e, n)));
 }
 
@@ -402,6 +407,326 @@ static void emit_decl(Emit *e, const Node *n)
 	}
 }
 
+/* Node n's code at the current indentation: in the current form, or with
+ * both_forms in the training and the evaluation form, under
+ * `if (training)` where the two differ. */
+static char *node_code(Emit *e, Node *n, int both_forms)
+{
+	Buf code = {0};
+	buf_puts(&code, "");
+	if (!both_forms) {
+		emit_node(e, n, &code);
+		return code.data;
+	}
+	Buf t = {0}, v = {0};
+	e->indent++;
+	e->training = 1;
+	int in_training = emit_node(e, n, &t);
+	e->training = 0;
+	emit_node(e, n, &v);
+	e->indent--;
+	Buf *saved = e->out;
+	e->out = &code;
+	if (!strcmp(t.data, v.data)) {
+		emit_node(e, n, &code); /* the same either way */
+	} else if (!in_training) {
+		emit_line(e, "if (!training) { /* in training %s computes it */", emit_ref(e, n->computed_by));
+		buf_puts(&code, v.data);
+		emit_line(e, "}");
+	} else {
+		emit_line(e, "if (training) {");
+		buf_puts(&code, t.data);
+		emit_line(e, "} else {");
+		buf_puts(&code, v.data);
+		emit_line(e, "}");
+	}
+	e->out = saved;
+	return code.data;
+}
+
+/* ---- repeated structure as a loop ----
+ * A run of R >= 3 groups of P nodes whose code is the same but for the
+ * values it names (each group its own, at its own place in the arena) and
+ * integers that step by the same amount from group to group (the
+ * contractive penalty's Jacobian rows, one per latent unit, and their
+ * gradients) is written once, inside `for (long u = 0; u < R; u++)`: the
+ * values that differ become pointers read off tables of their offsets
+ * (NAME_AT_VALUE_U[u]), the integers expressions of u. The same statements
+ * run in the same order on the same memory as written out in full. */
+
+/* A token of C text: an identifier, a number, a comment, anything else. */
+enum { TOK_IDENT, TOK_NUMBER, TOK_COMMENT, TOK_OTHER };
+typedef struct Tok {
+	const char *s; /* where it starts */
+	int len;       /* bytes */
+	int kind;      /* TOK_* */
+} Tok;
+
+static int tokenize(const char *text, Tok **out)
+{
+	Vec v = {0};
+	for (const char *p = text; *p;) {
+		Tok *t = xcalloc(1, sizeof *t);
+		t->s = p;
+		if (p[0] == '/' && p[1] == '*') {
+			const char *end = strstr(p + 2, "*/");
+			p = end ? end + 2 : p + strlen(p);
+			t->kind = TOK_COMMENT;
+		} else if (isalpha((unsigned char)*p) || *p == '_') {
+			while (isalnum((unsigned char)*p) || *p == '_')
+				p++;
+			t->kind = TOK_IDENT;
+		} else if (isdigit((unsigned char)*p)) {
+			while (isalnum((unsigned char)*p) || *p == '.')
+				p++;
+			t->kind = TOK_NUMBER;
+		} else {
+			p++;
+			t->kind = TOK_OTHER;
+		}
+		t->len = (int)(p - t->s);
+		vec_push(&v, t);
+	}
+	*out = xcalloc((size_t)v.len + 1, sizeof **out);
+	for (int i = 0; i < v.len; i++)
+		(*out)[i] = *(Tok *)v.data[i];
+	return v.len;
+}
+
+static int tok_eq(const Tok *a, const Tok *b) { return a->len == b->len && !strncmp(a->s, b->s, (size_t)a->len); }
+
+/* The node whose value the code names `s`, if it lives in the arena. */
+static Node *work_value(Emit *e, const Tok *t)
+{
+	Graph *g = e->m->g;
+	for (int i = 0; i < g->nodes.len; i++) {
+		Node *n = g->nodes.data[i];
+		const char *name = e->names[n->id];
+		if (!n->dead && n->storage == ST_WORK && name && (int)strlen(name) == t->len &&
+		    !strncmp(name, t->s, (size_t)t->len))
+			return n;
+	}
+	return NULL;
+}
+
+/* What differs from group to group in a run: a value (its node in each
+ * group) or an integer (its value in group 0 and its step). */
+typedef struct Vary {
+	const char *name0;  /* the value's name in group 0, or NULL for an integer */
+	Node **node;        /* the value in each group */
+	long first, step;   /* the integer in group 0, and its step */
+	int k, tok;         /* an integer: which node of the group, which token */
+	const char *local;  /* the loop's name for the value */
+} Vary;
+
+typedef struct Run {
+	int start, period, count; /* nodes [start, start + period * count) */
+	Tok **tok;                /* tokens of each node's code */
+	int *ntok;                /* how many */
+	Vec vary;                 /* Vary* */
+} Run;
+
+static Vary *vary_value(Run *r, const char *name0)
+{
+	for (int i = 0; i < r->vary.len; i++) {
+		Vary *v = r->vary.data[i];
+		if (v->name0 && !strcmp(v->name0, name0))
+			return v;
+	}
+	return NULL;
+}
+
+/* 1 if the groups of r are the same code up to values and stepping
+ * integers; fills r->vary. texts: the code of every node of the part. */
+static int run_matches(Emit *e, Run *r, Tok **tok, const int *ntok)
+{
+	r->vary = (Vec){0};
+	for (int k = 0; k < r->period; k++) {
+		int a = r->start + k;
+		for (int gi = 1; gi < r->count; gi++) {
+			int b = r->start + gi * r->period + k;
+			if (ntok[a] != ntok[b])
+				return 0;
+			for (int t = 0; t < ntok[a]; t++) {
+				const Tok *x = &tok[a][t], *y = &tok[b][t];
+				if (x->kind != y->kind)
+					return 0;
+				if (x->kind == TOK_COMMENT || tok_eq(x, y))
+					continue;
+				if (x->kind == TOK_NUMBER) {
+					char *ex, *ey;
+					long vx = strtol(x->s, &ex, 10), vy = strtol(y->s, &ey, 10);
+					if (ex != x->s + x->len || ey != y->s + y->len)
+						return 0;
+					Vary *v = NULL;
+					for (int i = 0; i < r->vary.len && !v; i++) {
+						Vary *w = r->vary.data[i];
+						if (!w->name0 && w->k == k && w->tok == t)
+							v = w;
+					}
+					if (!v) {
+						v = xcalloc(1, sizeof *v);
+						v->k = k, v->tok = t, v->first = vx, v->step = vy - vx;
+						vec_push(&r->vary, v);
+					}
+					if (vy != vx + gi * v->step)
+						return 0;
+					continue;
+				}
+				if (x->kind != TOK_IDENT)
+					return 0;
+				Node *nx = work_value(e, x), *ny = work_value(e, y);
+				if (!nx || !ny)
+					return 0;
+				const char *name0 = emit_ref(e, nx);
+				Vary *v = vary_value(r, name0);
+				if (!v) {
+					v = xcalloc(1, sizeof *v);
+					v->name0 = name0;
+					v->node = xcalloc((size_t)r->count, sizeof *v->node);
+					v->node[0] = nx;
+					vec_push(&r->vary, v);
+				}
+				if (v->node[gi] && v->node[gi] != ny)
+					return 0;
+				v->node[gi] = ny;
+			}
+		}
+	}
+	/* every group names each such value, and wherever group 0 names it,
+	 * every group names its own (also where the two names are the same) */
+	for (int i = 0; i < r->vary.len; i++) {
+		Vary *v = r->vary.data[i];
+		for (int gi = 1; v->name0 && gi < r->count; gi++)
+			if (!v->node[gi])
+				return 0;
+	}
+	for (int k = 0; k < r->period; k++) {
+		int a = r->start + k;
+		for (int gi = 1; gi < r->count; gi++) {
+			int b = r->start + gi * r->period + k;
+			for (int t = 0; t < ntok[a]; t++) {
+				const Tok *x = &tok[a][t], *y = &tok[b][t];
+				if (x->kind != TOK_IDENT)
+					continue;
+				Vary *v = vary_value(r, xstrndup(x->s, (size_t)x->len));
+				if (v && work_value(e, y) != v->node[gi])
+					return 0;
+			}
+		}
+	}
+	return 1;
+}
+
+/* The longest run of repeated groups starting at node i of the part. */
+static int find_run(Emit *e, Node **nodes, int len, Tok **tok, const int *ntok, int i, Run *best)
+{
+	best->count = best->period = 0;
+	for (int p = 1; p <= 64 && i + 3 * p <= len; p++) {
+		int count = 1;
+		for (;; count++) {
+			int same = i + (count + 1) * p <= len;
+			for (int k = 0; k < p && same; k++)
+				same = nodes[i + k]->op == nodes[i + count * p + k]->op &&
+				       shape_eq(nodes[i + k]->shape, nodes[i + count * p + k]->shape);
+			if (!same)
+				break;
+		}
+		if (count < 3 || count * p <= best->count * best->period)
+			continue;
+		Run r = {.start = i, .period = p, .count = count};
+		if (run_matches(e, &r, tok, ntok))
+			*best = r;
+	}
+	return best->count > 0;
+}
+
+/* The loop of run r into o, at the current indentation. */
+static void emit_run_loop(Emit *e, Run *r, Tok **tok, const int *ntok, Buf *o)
+{
+	Buf *saved = e->out;
+	e->out = o;
+	emit_line(e, "/* the same for %d units */", r->count);
+	emit_line(e, "for (long u = 0; u < %d; u++) {", r->count);
+	for (int i = 0; i < r->vary.len; i++) {
+		Vary *v = r->vary.data[i];
+		if (!v->name0)
+			continue;
+		char *base = xstrdup(v->name0), *end = base + strlen(base);
+		while (end > base && isdigit((unsigned char)end[-1]))
+			end--;
+		if (end > base + 1 && end[-1] == '_' && *end)
+			end[-1] = 0;
+		/* "act_grad_u", then "act_grad_u2", ...: unique in the loop and
+		 * among the function's names */
+		Graph *g = e->m->g;
+		v->local = xasprintf("%s_u", base);
+		for (int k = 2;; k++) {
+			int taken = name_taken(e->names, g->nodes.len, v->local);
+			for (int j = 0; j < i && !taken; j++) {
+				const Vary *w = r->vary.data[j];
+				taken = w->local && !strcmp(w->local, v->local);
+			}
+			if (!taken)
+				break;
+			v->local = xasprintf("%s_u%d", base, k);
+		}
+		const char *table = xasprintf("%s_AT_%s", e->U, str_upper(v->local));
+		for (int k = 2; strstr(e->tables.data ? e->tables.data : "", xasprintf(" %s[", table)); k++)
+			table = xasprintf("%s_AT_%s_%d", e->U, str_upper(v->local), k);
+		buf_printf(&e->tables, "static const size_t %s[%d] = {", table, r->count);
+		for (int gi = 0; gi < r->count; gi++)
+			buf_printf(&e->tables, "%s%zu", gi ? ", " : "", v->node[gi]->offset);
+		buf_printf(&e->tables, "};\n");
+		emit_line(e, "\t%s *const %s = (%s *)(work + %s[u]);", e->real, v->local, e->real, table);
+	}
+	for (int k = 0; k < r->period; k++) {
+		int a = r->start + k;
+		Buf line = {0};
+		buf_puts(&line, "\t");
+		for (int t = 0; t < ntok[a]; t++) {
+			const Tok *x = &tok[a][t];
+			const char *text = xstrndup(x->s, (size_t)x->len);
+			if (x->kind == TOK_IDENT && work_value(e, x)) {
+				Vary *v = vary_value(r, text);
+				if (v)
+					text = v->local;
+			} else if (x->kind == TOK_NUMBER) {
+				for (int i = 0; i < r->vary.len; i++) {
+					Vary *v = r->vary.data[i];
+					if (!v->name0 && v->k == k && v->tok == t)
+						text = v->step == 1 ? xasprintf("(%ld + u)", v->first)
+								    : xasprintf("(%ld + %ld * u)", v->first, v->step);
+				}
+			} else if (x->kind == TOK_COMMENT) {
+				/* the value a comment names, as in the code */
+				Tok *ct;
+				int nct = tokenize(xstrndup(x->s + 2, (size_t)x->len - 4), &ct);
+				Buf c = {0};
+				buf_puts(&c, "/*");
+				int named = 0; /* only the first word names a value */
+				for (int j = 0; j < nct; j++) {
+					const char *w = xstrndup(ct[j].s, (size_t)ct[j].len);
+					Vary *v = ct[j].kind == TOK_IDENT && !named++ ? vary_value(r, w) : NULL;
+					buf_puts(&c, v ? v->local : w);
+				}
+				buf_puts(&c, "*/");
+				text = c.data;
+			}
+			buf_puts(&line, text);
+			/* one more tab at the start of every line but preprocessor lines */
+			if (x->kind == TOK_OTHER && *x->s == '\n' && t + 1 < ntok[a] && *tok[a][t + 1].s != '#')
+				buf_puts(&line, "\t");
+		}
+		/* the tab after the last newline is one too many */
+		if (line.len && line.data[line.len - 1] == '\t')
+			line.data[--line.len] = 0;
+		buf_puts(o, line.data);
+	}
+	emit_line(e, "}");
+	e->out = saved;
+}
+
 /* The code of every node of `part` at the current indentation, after the
  * declarations of the values it names. With both_forms, each node is
  * written in the training and the evaluation form, under `if (training)`
@@ -409,39 +734,29 @@ static void emit_decl(Emit *e, const Node *n)
 static void emit_part(Emit *e, int part, int both_forms)
 {
 	Graph *g = e->m->g;
-	Buf code = {0};
-	buf_puts(&code, "");
+	Node **nodes = xcalloc((size_t)g->nodes.len, sizeof *nodes);
+	int len = 0;
 	for (int i = 0; i < g->nodes.len; i++) {
 		Node *n = g->nodes.data[i];
-		if (!has_code(n) || n->part != part)
-			continue;
-		if (!both_forms) {
-			emit_node(e, n, &code);
-			continue;
-		}
-		Buf t = {0}, v = {0};
-		e->indent++;
-		e->training = 1;
-		int in_training = emit_node(e, n, &t);
-		e->training = 0;
-		emit_node(e, n, &v);
-		e->indent--;
-		Buf *saved = e->out;
-		e->out = &code;
-		if (!strcmp(t.data, v.data)) {
-			emit_node(e, n, &code); /* the same either way */
-		} else if (!in_training) {
-			emit_line(e, "if (!training) { /* in training %s computes it */", emit_ref(e, n->computed_by));
-			buf_puts(&code, v.data);
-			emit_line(e, "}");
-		} else {
-			emit_line(e, "if (training) {");
-			buf_puts(&code, t.data);
-			emit_line(e, "} else {");
-			buf_puts(&code, v.data);
-			emit_line(e, "}");
-		}
-		e->out = saved;
+		if (has_code(n) && n->part == part)
+			nodes[len++] = n;
+	}
+	char **text = xcalloc((size_t)len + 1, sizeof *text);
+	for (int i = 0; i < len; i++)
+		text[i] = node_code(e, nodes[i], both_forms);
+	Tok **tok = xcalloc((size_t)len + 1, sizeof *tok);
+	int *ntok = xcalloc((size_t)len + 1, sizeof *ntok);
+	for (int i = 0; i < len; i++)
+		ntok[i] = tokenize(text[i], &tok[i]);
+	Buf code = {0};
+	buf_puts(&code, "");
+	for (int i = 0; i < len;) {
+		Run r = {0};
+		if (find_run(e, nodes, len, tok, ntok, i, &r)) {
+			emit_run_loop(e, &r, tok, ntok, &code);
+			i += r.period * r.count;
+		} else
+			buf_puts(&code, text[i++]);
 	}
 	Idents used = idents_of(code.data);
 	for (int i = 0; i < g->nodes.len; i++) {
@@ -910,10 +1225,12 @@ static void emit_layout(Emit *e, Buf *o)
 		      " * then every value; values whose lives do not overlap share memory. */\n");
 	for (int i = 0; i < g->nodes.len; i++) {
 		const Node *n = g->nodes.data[i];
-		if (!n->dead && n->storage == ST_WORK)
+		if (!n->dead && n->storage == ST_WORK && e->at_used[n->id])
 			buf_printf(o, "#define %s %zu /* %s: %s %s */\n", at_macro(e, n), n->offset,
 				   n->layer ? n->layer : emit_ref(e, n), node_label(n), shape_str(n->shape));
 	}
+	if (e->tables.len)
+		buf_printf(o, "/* The same in loops over units: the place of each unit's value. */\n%s", e->tables.data);
 	if (g->buffers.len)
 		buf_printf(o, "/* The buffers, in bytes from the start of the state. */\n");
 	for (int i = 0; i < g->buffers.len; i++) {
@@ -957,6 +1274,7 @@ int c_decode_reads(Model *m, int i) { return decoder_reads(m, i); }
 static void emit_init_names(Emit *e)
 {
 	name_values(e);
+	e->at_used = xcalloc((size_t)e->m->g->nodes.len, 1);
 }
 
 void c_render(Model *m, CFiles *out)
