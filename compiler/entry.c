@@ -22,17 +22,16 @@
 #include "ops.h"
 #include "pipeline.h"
 
-static void mark(Node *n, int part, const Node *stop)
+/* n and what it reads belong to `part`, unless they belong to one already. */
+static void mark(Node *n, int part)
 {
 	if (!n || n->part || n->dead)
 		return;
 	if (n->storage == ST_INPUT || n->storage == ST_PARAM || n->storage == ST_BUFFER)
 		return;
 	n->part = part;
-	if (n == stop)
-		return;
 	for (int i = 0; i < n->nin; i++)
-		mark(n->in[i], part, stop);
+		mark(n->in[i], part);
 }
 
 /* n and what it reads run no later than `part`. */
@@ -59,16 +58,15 @@ void entry_plan(Model *m)
 	Graph *g = m->g;
 	for (int i = 0; i < g->nodes.len; i++)
 		((Node *)g->nodes.data[i])->part = 0;
-	mark(g->latent, PART_ENCODER, NULL);
-	mark(g->output, PART_DECODER, NULL);
-	mark(g->loss, PART_LOSS, NULL);
+	mark(g->latent, PART_ENCODER);
+	mark(g->output, PART_DECODER);
+	mark(g->loss, PART_LOSS);
 	for (int i = 0; i < g->nodes.len; i++) {
 		Node *n = g->nodes.data[i];
 		if (n->dead || n->part || n->storage == ST_INPUT || n->storage == ST_PARAM || n->storage == ST_BUFFER)
 			continue;
-		if (n->phase == PH_FORWARD)
-			ICE("forward node t%d (%s) is needed by no part of the model", n->id, n->op->name);
-		n->part = n->phase == PH_BACKWARD ? PART_BACKWARD : PART_UPDATE;
+		/* a forward value only the gradient reads is computed with the loss */
+		n->part = n->phase == PH_FORWARD ? PART_LOSS : n->phase == PH_BACKWARD ? PART_BACKWARD : PART_UPDATE;
 	}
 	/* A pair computed by one kernel (fuse.c) runs in the earlier part of
 	 * the two when both are forward values, else in the part of the node
@@ -98,6 +96,6 @@ void entry_plan(Model *m)
 	/* Stable sort by part: `first` holds the old position. */
 	for (int i = 0; i < g->nodes.len; i++)
 		((Node *)g->nodes.data[i])->first = i;
+	/* Inputs, parameters and buffers (part 0) come first, dead nodes last. */
 	qsort(g->nodes.data, (size_t)g->nodes.len, sizeof *g->nodes.data, by_part);
-	/* Inputs, parameters and buffers (part 0) come first, as before. */
 }
