@@ -132,6 +132,7 @@ typedef struct Buffer {
 	Shape shape;       /* PyTorch shape; a counter is a scalar [] */
 	BufferKind kind;   /* how it changes, and its element type */
 	size_t offset;     /* element offset in its block (reals or counters) */
+	size_t byte_offset; /* plan.c: bytes from the start of the buffers */
 	double init;       /* every element's value after NAME_init */
 	Node *node;        /* BUF_RUNNING: the ST_BUFFER node that reads it */
 	Node *next;        /* BUF_RUNNING: the node whose value holds the update */

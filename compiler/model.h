@@ -44,6 +44,10 @@ typedef struct Model {
 	size_t grad_bytes;   /* plan.c: the gradient block at the start of the
 	                        work arena (train step) */
 	size_t work_bytes;   /* arena size after planning */
+	size_t param_block_bytes; /* plan.c: bytes of the parameter block (and
+	                        of each Adam moment block) in the state */
+	size_t buffers_at;   /* plan.c: where the buffers start in the state */
+	size_t state_bytes;  /* plan.c: bytes of the whole state */
 	size_t work_bytes_unplanned; /* the same without buffer reuse */
 } Model;
 

@@ -32,8 +32,5 @@ void plan_memory(Model *m);
 int emit_c(Model *m, const char *dir);       /* NAME.h, NAME.c, NAME_main.c */
 int emit_torch(Model *m, const char *dir);   /* NAME_torch.py: the model in PyTorch */
 void print_summary(FILE *out, Model *m);
-/* Bytes of the generated state: header, parameters, Adam moments, buffers.
- * The layout is the C backend's (emit.c); the summary reports it. */
-size_t model_state_bytes(Model *m);
 
 #endif

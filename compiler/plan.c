@@ -4,7 +4,12 @@
  * parameters, at the start of the arena (Model.grad_bytes); after it an
  * offset and size for every ST_WORK node such that no two values that are
  * live at the same time overlap, each 64-byte aligned; Model.work_bytes
- * (planned) and Model.work_bytes_unplanned (one buffer per value).
+ * (planned) and Model.work_bytes_unplanned (one buffer per value); and
+ * the state's layout: a 64-byte header (step count, noise key, then
+ * spare), the parameters, first moments and second moments, then the
+ * buffers, their reals and then their int64_t counters, each block 64-byte
+ * aligned (Model.param_block_bytes, buffers_at, state_bytes,
+ * Buffer.byte_offset).
  * Preserves: the graph. Every function the emitter writes runs a subset of
  * this schedule in the same order, so the plan is valid for all of them. */
 #include "ops.h"
@@ -14,8 +19,22 @@
 
 static size_t round_up(size_t x) { return (x + ALIGN - 1) / ALIGN * ALIGN; }
 
+static void plan_state(Model *m)
+{
+	Graph *g = m->g;
+	size_t real = m->f64 ? 8 : 4, reals = round_up(g->buffer_elems * real);
+	m->param_block_bytes = round_up(g->param_elems * real);
+	m->buffers_at = 64 + 3 * m->param_block_bytes;
+	for (int i = 0; i < g->buffers.len; i++) {
+		Buffer *b = g->buffers.data[i];
+		b->byte_offset = b->kind == BUF_COUNTER ? reals + b->offset * 8 : b->offset * real;
+	}
+	m->state_bytes = m->buffers_at + reals + round_up(g->counter_elems * 8);
+}
+
 void plan_memory(Model *m)
 {
+	plan_state(m);
 	Graph *g = m->g;
 	size_t real = m->f64 ? 8 : 4;
 	Vec work = {0};

@@ -67,7 +67,7 @@ void print_summary(FILE *out, Model *m)
 	fprintf(out, "FLOPs per sample:    %s forward, %s per train step (forward + backward)\n",
 		commas(fwd), commas(train));
 	fprintf(out, "State:               %s bytes (parameters, Adam moments, buffers, step)\n",
-		commas((double)model_state_bytes(m)));
+		commas((double)m->state_bytes));
 	fprintf(out, "Work arena:          %s bytes at batch %d (%s bytes before planning)\n",
 		commas((double)m->work_bytes), m->train.batch, commas((double)m->work_bytes_unplanned));
 }

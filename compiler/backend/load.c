@@ -49,7 +49,7 @@ static const char *mismatch(Model *m, const aert_model *d)
 	if (!d || !d->name || strcmp(d->name, m->name) != 0)
 		return "it describes another model";
 	if (d->real_size != (m->f64 ? 8 : 4) || d->max_batch != m->train.batch ||
-	    d->state_bytes != model_state_bytes(m) || d->work_bytes != m->work_bytes ||
+	    d->state_bytes != m->state_bytes || d->work_bytes != m->work_bytes ||
 	    d->n_inputs != g->inputs.len || d->n_params != g->params.len || d->param_elems != g->param_elems ||
 	    d->n_buffers != g->buffers.len || d->latent_size != shape_elems(g->latent->shape) ||
 	    d->output_size != shape_elems(g->output->shape))

@@ -23,9 +23,6 @@ int c_has_sample(Model *m);
 /* 1 if NAME_decode takes model input i besides the latent (a conditional
  * model's label). */
 int c_decode_reads(Model *m, int i);
-/* Where buffer i starts in a state, in bytes from NAME_buffers(state)
- * (emit.c). */
-size_t c_buffer_offset(Model *m, int i);
 /* Write the rendered files into dir, each atomically; reports an error
  * and returns 0 on failure (emit.c). */
 int c_write(Model *m, const CFiles *f, const char *dir);

@@ -62,7 +62,7 @@ static void render_tables(Model *m, Buf *o)
 		for (int i = 0; i < g->buffers.len; i++) {
 			Buffer *b = g->buffers.data[i];
 			row_start(o, b->name, b->kind == BUF_COUNTER ? "AERT_I64" : m->f64 ? "AERT_F64" : "AERT_F32", b->shape);
-			buf_printf(o, "%zu, %zu},\n", c_buffer_offset(m, i), shape_elems(b->shape));
+			buf_printf(o, "%zu, %zu},\n", ((Buffer *)m->g->buffers.data[i])->byte_offset, shape_elems(b->shape));
 		}
 		buf_printf(o, "};\n\n");
 	}

@@ -304,34 +304,10 @@ static int uses(const Idents *set, const char *name)
 {
 	return set->slot[ident_find(set, name, strlen(name))] != NULL;
 }
-/* ---- the state's layout ----
- * A 64-byte header (step count, noise key, then spare); the parameters,
- * first moments and second moments; then the buffers: their reals, then
- * their int64_t counters. Each block is 64-byte aligned. */
-
-static size_t align64(size_t bytes) { return (bytes + 63) / 64 * 64; }
-
-static size_t block_bytes(Model *m) { return align64(m->g->param_elems * (m->f64 ? 8 : 4)); }
-
-/* Where the buffers start, from the start of the state. */
-static size_t buffers_base(Model *m) { return 64 + 3 * block_bytes(m); }
-
-/* Bytes of the buffers' reals (their counters follow). */
-static size_t buffer_reals_bytes(Model *m) { return align64(m->g->buffer_elems * (m->f64 ? 8 : 4)); }
-
-size_t model_state_bytes(Model *m)
-{
-	return buffers_base(m) + buffer_reals_bytes(m) + align64(m->g->counter_elems * 8);
-}
-
-/* A buffer's place in bytes from the start of the buffers. */
-static size_t buffer_byte_offset(Model *m, const Buffer *b)
-{
-	if (b->kind == BUF_COUNTER)
-		return buffer_reals_bytes(m) + b->offset * 8;
-	return b->offset * (m->f64 ? 8 : 4);
-}
-
+/* The state's layout (plan.c). */
+static size_t block_bytes(Model *m) { return m->param_block_bytes; }
+static size_t buffers_base(Model *m) { return m->buffers_at; }
+static size_t buffer_byte_offset(Model *m, const Buffer *b) { return (void)m, b->byte_offset; }
 
 /* ---- code for the parts of the model ---- */
 
@@ -862,7 +838,7 @@ static void emit_header(Emit *e)
 	buf_printf(o, " */\n");
 	buf_printf(o, "#ifndef %s_H\n#define %s_H\n\n#include <stddef.h>\n#include <stdint.h>\n\n", U, U);
 	buf_printf(o, "#define %s_MAX_BATCH %d\n", U, m->train.batch);
-	buf_printf(o, "#define %s_STATE_BYTES %zu\n", U, model_state_bytes(m));
+	buf_printf(o, "#define %s_STATE_BYTES %zu\n", U, m->state_bytes);
 	buf_printf(o, "#define %s_WORK_BYTES %zu\n", U, m->work_bytes);
 	buf_printf(o, "#define %s_NUM_PARAMS %d\n", U, g->params.len);
 	buf_printf(o, "#define %s_PARAM_ELEMS %zu\n", U, g->param_elems);
@@ -1310,7 +1286,3 @@ int emit_c(Model *m, const char *dir)
 	return c_write(m, &f, dir);
 }
 
-size_t c_buffer_offset(Model *m, int i)
-{
-	return buffer_byte_offset(m, m->g->buffers.data[i]);
-}
