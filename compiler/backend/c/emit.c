@@ -1241,7 +1241,7 @@ static void emit_source(Emit *e)
 
 int c_has_sample(Model *m)
 {
-	Emit e = {.m = m};
+	Emit e = {.m = m, .real = m->f64 ? "double" : "float", .P = m->name, .U = str_upper(m->name)};
 	return has_sample(&e);
 }
 
