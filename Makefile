@@ -29,7 +29,7 @@ RTHDR = $(B)/include/aecc_rt.h
 # The JIT plugin (JIT_PLUGIN, empty without LLVM 14's development files).
 include compiler/backend/jit/jit.mk
 
-all: $(AECC) $(RTLIB) $(RTHDR) $(JIT_PLUGIN) generated
+all: $(AECC) $(RTLIB) $(RTHDR) $(B)/share/aecc/plot.py $(JIT_PLUGIN) generated
 
 $(B)/dsl/parser.c $(B)/dsl/parser.h &: dsl/parser.y
 	@mkdir -p $(@D)
@@ -54,12 +54,17 @@ $(B)/runtime/%.o: runtime/%.c
 # aecc runs the models it loads (aecc train) with the runtime linked in.
 $(AECC): $(COMPILER_OBJ) $(RTLIB)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $^ -lz -ldl -lm
+	$(CC) $(CFLAGS) -o $@ $^ -lpng -lz -ldl -lm
 
 $(RTLIB): $(RT_OBJ)
 	@mkdir -p $(@D)
 	rm -f $@
 	ar rcs $@ $^
+
+# The charts of plot-latent and plot-loss (matplotlib).
+$(B)/share/aecc/plot.py: scripts/plot.py
+	@mkdir -p $(@D)
+	cp $< $@
 
 $(RTHDR): runtime/aecc_rt.h
 	@mkdir -p $(@D)
@@ -73,11 +78,11 @@ TEST_RUNTIME = $(wildcard tests/runtime/*.c)
 
 $(B)/tests/compiler_tests: $(TEST_COMPILER) $(LIB_OBJ) $(RTLIB)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -std=gnu99 $(COMPILER_INC) -o $@ $(TEST_COMPILER) $(LIB_OBJ) $(RTLIB) -lcriterion -lz -ldl -lm
+	$(CC) $(CFLAGS) -std=gnu99 $(COMPILER_INC) -o $@ $(TEST_COMPILER) $(LIB_OBJ) $(RTLIB) -lcriterion -lpng -lz -ldl -lm
 
 $(B)/tests/runtime_tests: $(TEST_RUNTIME) $(RTLIB)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -std=gnu99 -Iruntime -o $@ $(TEST_RUNTIME) $(RTLIB) -lcriterion -lz -lm
+	$(CC) $(CFLAGS) -std=gnu99 -Iruntime -o $@ $(TEST_RUNTIME) $(RTLIB) -lcriterion -lpng -lz -lm
 
 # Every suite; the README's test command.
 test: all $(B)/tests/compiler_tests $(B)/tests/runtime_tests
@@ -113,6 +118,7 @@ install: all
 	install -m 755 $(AECC) $(DESTDIR)$(PREFIX)/bin/aecc
 	install -m 644 $(RTLIB) $(DESTDIR)$(PREFIX)/lib/libaecc_rt.a
 	install -m 644 $(RTHDR) $(DESTDIR)$(PREFIX)/include/aecc_rt.h
+	install -d $(DESTDIR)$(PREFIX)/share/aecc && install -m 644 scripts/plot.py $(DESTDIR)$(PREFIX)/share/aecc/plot.py
 	$(if $(JIT_PLUGIN),install -d $(DESTDIR)$(PREFIX)/lib/aecc && install -m 755 $(JIT_PLUGIN) $(DESTDIR)$(PREFIX)/lib/aecc/aecc_jit.so)
 
 clean:

@@ -178,6 +178,65 @@ static void check_label_inputs(Model *m)
 	}
 }
 
+static GInput *input_named(Graph *g, const char *name)
+{
+	for (int i = 0; i < g->inputs.len; i++)
+		if (!strcmp(((GInput *)g->inputs.data[i])->name, name))
+			return g->inputs.data[i];
+	return NULL;
+}
+
+/* train_labels = labels("FILE"), test_labels = labels("FILE"): the class
+ * of each sample, read by the class filter and the model commands but not
+ * fed to the model (unless an input is named `labels`: then these are its
+ * data). classes = K or (K, ...): train on samples of these classes only. */
+static int read_labels_item(Model *m, const Stmt *s)
+{
+	int train = !strcmp(s->key, "train_labels"), test = !strcmp(s->key, "test_labels");
+	if ((train || test) && !input_named(m->g, "labels")) {
+		const Expr *e = s->value;
+		if (e->kind != EX_CALL || strcmp(e->str, "labels") || e->nargs != 1 || e->args->key ||
+		    e->args->val->kind != EX_STR) {
+			diag_error(e->loc, "%s is a labels(\"FILE\") source: an IDX file of class numbers", s->key);
+			return 1;
+		}
+		DataSource *d = train ? &m->train_labels : &m->test_labels;
+		*d = (DataSource){.format = "idx", .path = resolve(m->file, e->args->val->str), .scale = 1, .loc = e->loc};
+		return 1;
+	}
+	if (strcmp(s->key, "classes") != 0)
+		return 0;
+	const Expr *e = s->value;
+	const Arg *one = &(Arg){.val = (Expr *)e};
+	const Arg *list = e->kind == EX_TUPLE ? e->args : one;
+	Buf b = {0};
+	buf_puts(&b, "");
+	for (const Arg *a = list; a; a = a->next) {
+		if (a->val->kind != EX_NUM || !a->val->is_int || a->val->num < 0 || a->val->num > 255) {
+			diag_error(a->val->loc, "classes are class numbers 0..255, as in classes = (0, 1, 2) or classes = 3");
+			return 1;
+		}
+		buf_printf(&b, "%s%d", b.len ? "," : "", (int)a->val->num);
+	}
+	m->classes = b.data;
+	m->classes_loc = e->loc;
+	return 1;
+}
+
+/* The labels of a label input's samples are its own files; the class
+ * filter needs the training labels. */
+static void check_labels(Model *m)
+{
+	for (int i = 0; i < m->g->inputs.len; i++) {
+		if (m->train_data[i].onehot && !m->train_labels.path)
+			m->train_labels = (DataSource){"idx", m->train_data[i].path, 1, 0, m->train_data[i].loc};
+		if (m->test_data[i].onehot && !m->test_labels.path && m->test_data[i].path)
+			m->test_labels = (DataSource){"idx", m->test_data[i].path, 1, 0, m->test_data[i].loc};
+	}
+	if (m->classes && !m->train_labels.path)
+		diag_error(m->classes_loc, "a class filter needs the training samples' labels: add train_labels = labels(\"FILE\")");
+}
+
 static void read_data(Model *m, const Block *b)
 {
 	Graph *g = m->g;
@@ -186,6 +245,8 @@ static void read_data(Model *m, const Block *b)
 			diag_error(s->key_loc, "data items are written `train = idx(\"FILE\") / 255`");
 			continue;
 		}
+		if (read_labels_item(m, s))
+			continue;
 		/* train, test: the first input; train_NAME, test_NAME: input NAME. */
 		int is_train = !strncmp(s->key, "train", 5), is_test = !strncmp(s->key, "test", 4);
 		const char *rest = s->key + (is_train ? 5 : is_test ? 4 : 0);
@@ -197,13 +258,15 @@ static void read_data(Model *m, const Block *b)
 				if (!strcmp(((GInput *)g->inputs.data[i])->name, rest + 1))
 					idx = i;
 		if (idx < 0) {
-			diag_error(s->key_loc, "unknown data item '%s' (expected train, test, or train_INPUT / test_INPUT for a declared input)",
+			diag_error(s->key_loc, "unknown data item '%s' (expected train, test, train_INPUT / test_INPUT for a declared input, "
+						   "train_labels, test_labels or classes)",
 				   s->key);
 			continue;
 		}
 		read_source(m, s->value, g->inputs.data[idx], is_train ? &m->train_data[idx] : &m->test_data[idx]);
 	}
 	check_label_inputs(m);
+	check_labels(m);
 }
 
 void config_read(Model *m)

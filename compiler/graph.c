@@ -136,6 +136,16 @@ void graph_replace_uses(Graph *g, Node *from, Node *to)
 			*roots[i] = to;
 }
 
+Node *graph_first(const Graph *g, const OpDef *op)
+{
+	for (int i = 0; i < g->nodes.len; i++) {
+		Node *n = g->nodes.data[i];
+		if (!n->dead && n->op == op)
+			return n;
+	}
+	return NULL;
+}
+
 void graph_count_uses(Graph *g)
 {
 	for (int i = 0; i < g->nodes.len; i++)

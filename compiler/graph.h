@@ -176,6 +176,8 @@ Buffer *graph_buffer(Graph *g, const char *name, Shape shape, BufferKind kind, d
 /* Every node indexed by id: the order in which the source built them
  * (fusion may move nodes in the schedule: fuse.c). A new array. */
 Node **graph_source_order(const Graph *g);
+/* The first live node of op in graph order, or NULL. */
+Node *graph_first(const Graph *g, const OpDef *op);
 /* Recount Node.nuses over live nodes. */
 void graph_count_uses(Graph *g);
 /* Make every reader of `from` (nodes, gradients, buffer updates, the

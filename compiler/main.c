@@ -1,7 +1,9 @@
 /* main.c - the aecc command line: check, build, train, summary, graph,
- * emit, ops. */
+ * emit, ops, and the model commands of the runtime (encode, score, ...). */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cc.h"
 #include "load.h"
@@ -30,6 +32,20 @@ static const char usage[] =
 	"                                `aecc train FILE.ae --help`)\n"
 	"  ops                           list the operations of the language\n"
 	"\n"
+	"using a trained model (FILE.ae --weights W.safetensors [options]; each\n"
+	"command's --help after FILE.ae lists its options):\n"
+	"  encode FILE.ae ... -o Z.npy   the code of every sample ([n, latent])\n"
+	"  reconstruct FILE.ae ...       the reconstructions; --png grid of originals\n"
+	"                                over reconstructions\n"
+	"  score FILE.ae ...             anomaly scores, threshold, flags (CSV);\n"
+	"                                --normal CLASSES adds ROC-AUC\n"
+	"  denoise FILE.ae ...           corrupt, reconstruct, MSE and PSNR\n"
+	"  sample FILE.ae ...            decode draws from the prior (VAEs)\n"
+	"  interpolate FILE.ae ...       decode between two codes, or --traverse DIM\n"
+	"  probe FILE.ae ...             linear classifier on codes vs on inputs\n"
+	"  plot-latent FILE.ae ... -o P.png  the codes in 2-D, coloured by class\n"
+	"  plot-loss LOG.csv... -o P.png the loss curves of training runs (--log)\n"
+	"\n"
 	"options:\n"
 	"  --dtype f32|f64               element type of the generated code (f32)\n"
 	"  --kernels simd|scalar         vectorized kernels (SIMDe) or plain loops (simd)\n"
@@ -46,7 +62,9 @@ static const char usage[] =
 	"computes the same), AECC_CACHE (where the system compiler's builds of\n"
 	"`aecc train` are kept, default $XDG_CACHE_HOME/aecc or ~/.cache/aecc),\n"
 	"AECC_JIT (1: the JIT, 0: the system compiler, unless --jit or --cc),\n"
-	"AECC_TIMES=1 (report how long compiling and loading the model took).\n";
+	"AECC_TIMES=1 (report how long compiling and loading the model took),\n"
+	"AECC_PYTHON (the Python 3 with matplotlib that draws charts, default\n"
+	"/usr/bin/python3).\n";
 
 typedef struct Cli {
 	const char *cmd;    /* the command */
@@ -56,7 +74,8 @@ typedef struct Cli {
 	int pass;           /* graph --pass */
 	Options opt;        /* pipeline options */
 	LoadWith load;      /* --jit or --cc */
-	int rest;           /* train: index of the first trainer argument */
+	int rest;           /* train and the model commands: index of the
+	                       first argument after FILE.ae */
 } Cli;
 
 static _Noreturn void usage_error(const char *fmt, const char *arg)
@@ -116,13 +135,16 @@ static void parse_cli(Cli *c, int argc, char **argv)
 					c->pass = passes[k];
 			if (c->pass < 0)
 				usage_error("unknown pass '%s' (lower, grad, fuse, entry or plan)", argv[i]);
+		} else if (c->cmd && !strcmp(c->cmd, "plot-loss")) {
+			c->rest = i;
+			return;
 		} else if (a[0] == '-' && a[1]) {
 			usage_error("unknown option '%s'", a);
 		} else if (!c->cmd) {
 			c->cmd = a;
 		} else if (!c->file) {
 			c->file = a;
-			if (!strcmp(c->cmd, "train")) {
+			if (!strcmp(c->cmd, "train") || aert_is_command(c->cmd)) {
 				c->rest = i + 1;
 				return;
 			}
@@ -144,6 +166,41 @@ static int cmd_train(Model *m, LoadWith with, int argc, char **argv, int rest)
 	for (int i = rest; i < argc; i++)
 		args[i - rest + 1] = argv[i];
 	return aert_train_main(d, argc - rest + 1, args);
+}
+
+/* The Python that draws charts, and the script it runs: PREFIX/share/aecc/
+ * plot.py beside PREFIX/bin/aecc. */
+static const char *python(void)
+{
+	const char *p = getenv("AECC_PYTHON");
+	return p && *p ? p : access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
+}
+
+static const char *plot_script(void)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (n <= 0)
+		return "plot.py";
+	exe[n] = 0;
+	char *slash = strrchr(exe, '/');
+	if (slash)
+		*slash = 0;
+	return xasprintf("%s/../share/aecc/plot.py", exe);
+}
+
+/* `aecc encode`, `aecc score`, ...: the model loaded into this process,
+ * run by the runtime's commands with the arguments after FILE.ae. */
+static int cmd_use(Model *m, const Cli *c, int argc, char **argv)
+{
+	const aert_model *d = load_model(m, c->load);
+	if (!d)
+		return 1;
+	char **args = xcalloc((size_t)(argc - c->rest + 2), sizeof *args);
+	args[0] = (char *)c->cmd;
+	for (int i = c->rest; i < argc; i++)
+		args[i - c->rest + 1] = argv[i];
+	return aert_command_main(d, "aecc", python(), plot_script(), argc - c->rest + 1, args);
 }
 
 static void cmd_ops(void)
@@ -173,8 +230,8 @@ int main(int argc, char **argv)
 	parse_cli(&c, argc, argv);
 	if (!c.cmd)
 		usage_error("%s", "no command given");
-	static const char *cmds[] = {"check", "summary", "graph", "emit", "build", "train", "ops"};
-	int known = 0;
+	static const char *cmds[] = {"check", "summary", "graph", "emit", "build", "train", "ops", "plot-loss"};
+	int known = aert_is_command(c.cmd);
 	for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
 		known |= !strcmp(c.cmd, cmds[i]);
 	if (!known)
@@ -182,6 +239,11 @@ int main(int argc, char **argv)
 	if (!strcmp(c.cmd, "ops")) {
 		cmd_ops();
 		return 0;
+	}
+	if (!strcmp(c.cmd, "plot-loss")) {
+		argv[c.rest ? c.rest - 1 : argc - 1] = (char *)"plot-loss";
+		int first = c.rest ? c.rest - 1 : argc - 1;
+		return aert_plot_main("aecc", python(), plot_script(), argc - first, argv + first);
 	}
 	if (!c.file)
 		usage_error("%s needs a .ae file", c.cmd);
@@ -202,5 +264,7 @@ int main(int argc, char **argv)
 		return cc_build_trainer(m, c.out) ? 0 : 1;
 	else if (!strcmp(c.cmd, "train"))
 		return cmd_train(m, c.load, argc, argv, c.rest);
+	else if (aert_is_command(c.cmd))
+		return cmd_use(m, &c, argc, argv);
 	return 0;
 }

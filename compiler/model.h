@@ -36,6 +36,13 @@ typedef struct Model {
 	TrainConfig train;   /* train section */
 	DataSource train_data[MAX_INPUTS]; /* data section, per input */
 	DataSource test_data[MAX_INPUTS];  /* data section, per input */
+	DataSource train_labels; /* data section: class labels of the training
+	                        samples (train_labels, or a label input's), for
+	                        the class filter and the model commands */
+	DataSource test_labels;  /* the same for the test samples */
+	const char *classes; /* data section: train on these classes only
+	                        ("0,1,2"), or NULL */
+	Loc classes_loc;     /* where classes was written */
 	int f64;             /* emit double instead of float */
 	int scalar;          /* plain loops instead of SIMD kernels (--kernels scalar) */
 	int nofuse;          /* dead-code removal only, no fusion (--no-fuse) */

@@ -256,7 +256,33 @@ typedef struct aert_model {
 	int n_buffers;                  /* buffer tensors */
 	const aert_buffer *buffers;     /* n_buffers tensors, in declaration order */
 	void *(*buffers_of)(void *state); /* where the buffers start in a state */
+
+	/* What the model commands (aecc encode, score, sample, ...) need to
+	 * know of the model beyond its entry points. */
+	int latent_kind;        /* AERT_LATENT_CODE or AERT_LATENT_GAUSSIAN */
+	/* GAUSSIAN: encode into the code's mean and log-variance (each n x
+	 * latent_size); NULL otherwise. */
+	void (*encode_gaussian)(const void *state, void *work, const void *const *in, int n, void *mu,
+				void *logvar);
+	int likelihood;         /* AERT_LIKELIHOOD_*: what the loss says of p(x | z) */
+	const char *noise;      /* the encoder's corruption of its input, "gaussian_noise:0.3"
+				 * or "masking_noise:0.3", or NULL */
+	const char *train_labels; /* class labels of the training samples, or NULL */
+	const char *test_labels;  /* class labels of the test samples, or NULL */
+	const char *classes;    /* train on these classes only ("0,1,2"), or NULL: all */
 } aert_model;
+
+/* aert_model.latent_kind */
+enum {
+	AERT_LATENT_CODE = 0,     /* a deterministic code */
+	AERT_LATENT_GAUSSIAN = 1, /* a VAE's: z ~ N(mu, exp(logvar)), prior N(0, I) */
+};
+/* aert_model.likelihood */
+enum {
+	AERT_LIKELIHOOD_NONE = 0,      /* the loss is not a log-likelihood of x */
+	AERT_LIKELIHOOD_BERNOULLI = 1, /* bce(output, input 0, reduction = "sum"):
+					* -log p(x | z) of a Bernoulli decoder */
+};
 
 /* Save parameters and buffers (and, with optimizer != 0, Adam moments as
  * "optimizer.m.NAME", "optimizer.v.NAME" and "optimizer.step", an I64
@@ -293,6 +319,71 @@ int aert_data_batch(const aert_model *m, const aert_data *d, const size_t *idx, 
 /* Release what aert_data_load allocated and zero *d. */
 void aert_data_free(aert_data *d);
 
+/* ---- class labels ---- */
+
+/* Labels are class numbers below this. */
+#define AERT_MAX_CLASSES 256
+
+/* The labels of a label set (sample == 1) as ints into out (ds->n of
+ * them); fails, naming the file and the sample, on a value that is not a
+ * class number. */
+int aert_labels_read(const aert_dataset *ds, int *out, aert_err *err);
+/* Parse a class list, "0-8" or "0,2,5-7", into set[0..AERT_MAX_CLASSES)
+ * (1: the class is in it). */
+int aert_classes_parse(const char *spec, unsigned char *set, aert_err *err);
+/* Keep only the samples of d whose label (labels holds one per sample) is
+ * in set, in their order. Fails when the counts differ, on a bad label, or
+ * when no sample is left (d is then partly filtered: free it). */
+int aert_data_filter(aert_data *d, const aert_dataset *labels, const unsigned char *set, aert_err *err);
+
+/* ---- what the model commands write ---- */
+
+/* Write rows x cols reals (AERT_F32 or AERT_F64) as NPY, or as CSV when
+ * path ends in .csv (a header line of names[0..cols) first, unless names
+ * is NULL), atomically: on failure path is untouched. */
+int aert_write_array(const char *path, aert_dtype t, size_t rows, size_t cols, const void *data,
+		     const char *const *names, aert_err *err);
+/* Write an 8-bit PNG of height rows of width pixels, channels 1 (grey) or
+ * 3 (RGB) interleaved, atomically. */
+int aert_write_png(const char *path, const unsigned char *pixels, size_t width, size_t height, int channels,
+		   aert_err *err);
+
+/* How a sample's values are drawn as a picture. */
+typedef struct aert_image {
+	int channels;         /* 1 (grey) or 3 (RGB), stored first: [C, H, W] */
+	size_t height, width; /* pixels */
+} aert_image;
+/* The picture of an input: [1 or 3, H, W], [H, W], or a flat input with a
+ * square number of values (784 is 28 x 28). -1 if it has none. */
+int aert_image_shape(const aert_input *in, aert_image *im);
+/* One row of a grid: n samples of one image each, reals of dtype. */
+typedef struct aert_grid_row {
+	aert_dtype dtype;  /* AERT_F32 or AERT_F64 */
+	const void *data;  /* n consecutive samples */
+	int n;             /* images in the row (at most the grid's columns) */
+} aert_grid_row;
+/* Draw the rows as a PNG grid, cols images wide, each image enlarged zoom
+ * times, with grey separators; values are clamped to [0, 1] (as the model
+ * sees them after its data scale). */
+int aert_write_grid(const char *path, const aert_image *im, const aert_grid_row *rows, int nrows, int cols,
+		    int zoom, aert_err *err);
+
+/* ---- the model commands ----
+ * aecc encode, reconstruct, score, denoise, sample, interpolate, probe and
+ * plot-latent on a compiled model and its trained weights. */
+
+/* Run the command argv[0] with its options argv[1..argc): the process exit
+ * status (0, 1 on failure with a message on stderr, 2 on a usage error).
+ * prog names the program in messages ("aecc"); plot is the plotting script
+ * (plot-latent) and python the interpreter that runs it. */
+int aert_command_main(const aert_model *m, const char *prog, const char *python, const char *plot, int argc,
+		      char **argv);
+/* plot-loss: draw the loss curves of the --log files in argv[1..argc)
+ * (-o FILE.png) with the plotting script; the exit status. */
+int aert_plot_main(const char *prog, const char *python, const char *plot, int argc, char **argv);
+/* 1 if name is one of the model commands. */
+int aert_is_command(const char *name);
+
 /* ---- the trainer ----
  * aert_train_main is these in a row: aert_model_check, aert_train_parse,
  * aert_trainer_open, aert_trainer_run, aert_trainer_save,
@@ -315,6 +406,8 @@ typedef struct aert_train_options {
 	const char *checkpoint; /* parameters and Adam state after every epoch, or NULL */
 	const char *log;        /* the loss of every step as CSV, or NULL */
 	int threads;          /* threads for the model's kernels; 0: its default (all cores) */
+	const char *classes;      /* train on samples of these classes only ("0-8"), or NULL */
+	const char *train_labels; /* the training samples' classes, for `classes` */
 } aert_train_options;
 
 /* 0 if the descriptor can drive the trainer: a name, init, train_step,

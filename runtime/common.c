@@ -1,8 +1,13 @@
-/* common.c - error messages and byte order helpers of the runtime. */
+/* common.c - error messages, byte order and atomic file helpers of the
+ * runtime. */
 #include "common.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 /* The shortest a path is cut to, so that a long problem cannot hide it. */
 enum { MIN_PATH_ROOM = 48 };
@@ -68,4 +73,96 @@ void aert_swap_bytes(void *p, size_t n, size_t width)
 			b[hi] = t;
 		}
 	}
+}
+
+int aert_create_temp(const char *tmp)
+{
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0666);
+	if (fd < 0 && errno == EEXIST && unlink(tmp) == 0)
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0666);
+	return fd;
+}
+
+void aert_sync_directory(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	size_t len = slash ? (size_t)(slash - path) : 1;
+	char *dir = malloc(len + 1);
+	if (!dir)
+		return;
+	if (!slash)
+		memcpy(dir, ".", 2);
+	else if (len == 0)
+		memcpy(dir, "/", 2);
+	else {
+		memcpy(dir, path, len);
+		dir[len] = '\0';
+	}
+	int fd = open(dir, O_RDONLY);
+	free(dir);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+}
+
+int aert_out_open(aert_out *o, const char *path, aert_err *err)
+{
+	*o = (aert_out){.path = path};
+	size_t len = strlen(path) + 32;
+	if (!(o->tmp = malloc(len)))
+		return aert_fail(err, path, "out of memory");
+	snprintf(o->tmp, len, "%s.tmp.%ld", path, (long)getpid());
+	int fd = aert_create_temp(o->tmp);
+	if (fd < 0 || !(o->f = fdopen(fd, "wb"))) {
+		aert_fail(err, path, "cannot create a temporary file next to it: %s", strerror(errno));
+		if (fd >= 0) {
+			close(fd);
+			unlink(o->tmp);
+		}
+		free(o->tmp);
+		o->tmp = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+int aert_out_commit(aert_out *o, aert_err *err)
+{
+	const char *failed = NULL;
+	int e = 0;
+	if (ferror(o->f) || fflush(o->f) != 0)
+		failed = "cannot write";
+	else if (fsync(fileno(o->f)) != 0)
+		failed = "cannot sync";
+	e = errno;
+	if (fclose(o->f) != 0 && !failed) {
+		failed = "cannot write";
+		e = errno;
+	}
+	if (!failed && rename(o->tmp, o->path) != 0) {
+		failed = "cannot rename the temporary file onto it";
+		e = errno;
+	}
+	if (failed) {
+		unlink(o->tmp);
+		aert_fail(err, o->path, "%s: %s", failed, strerror(e ? e : EIO));
+	}
+	free(o->tmp);
+	o->tmp = NULL;
+	o->f = NULL;
+	if (failed)
+		return -1;
+	aert_sync_directory(o->path);
+	return 0;
+}
+
+void aert_out_abort(aert_out *o)
+{
+	if (o->f)
+		fclose(o->f);
+	if (o->tmp)
+		unlink(o->tmp);
+	free(o->tmp);
+	*o = (aert_out){0};
 }

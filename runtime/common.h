@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "aecc_rt.h"
@@ -41,5 +42,49 @@ static inline int aert_host_is_le(void)
 
 /* Reverse the bytes of each of the n elements of `width` bytes at p. */
 void aert_swap_bytes(void *p, size_t n, size_t width);
+
+/* Create the temporary file tmp for writing (0666 before the umask),
+ * replacing one a dead process left behind; returns the descriptor or -1
+ * with errno set. */
+int aert_create_temp(const char *tmp);
+/* Make a finished rename of path durable. Best effort: a file system that
+ * cannot open or sync a directory does not undo the write. */
+void aert_sync_directory(const char *path);
+
+/* ---- statistics of the model commands (stats.c) ---- */
+
+/* ROC-AUC of scores against positive flags, ties counting one half
+ * (scikit-learn's roc_auc_score); NAN without both classes. */
+double aert_roc_auc(const double *score, const int *positive, size_t n);
+/* Average precision (scikit-learn's average_precision_score); NAN without
+ * positives. */
+double aert_average_precision(const double *score, const int *positive, size_t n);
+/* The q-th percentile (0..100), interpolated as numpy.percentile. */
+double aert_percentile(const double *v, size_t n, double q);
+/* Project n rows of d values onto their two leading principal axes: out is
+ * n x 2. -1 when out of memory. */
+int aert_pca2(const double *x, size_t n, size_t d, double *out);
+/* Fit a softmax regression of labels y (0..classes-1) on ntr rows of d
+ * features (standardized with the training rows' mean and deviation) by
+ * Adam over `epochs` shuffled passes, and return its accuracy on the nte
+ * test rows; NAN when out of memory. */
+double aert_probe(const float *xtr, const int *ytr, size_t ntr, const float *xte, const int *yte, size_t nte,
+		  size_t d, int classes, int epochs, uint64_t seed);
+
+/* An output file written atomically: stdio into PATH.tmp.PID, then renamed
+ * over PATH by aert_out_commit. Until then PATH is untouched; on any
+ * failure the temporary file is removed. */
+typedef struct aert_out {
+	FILE *f;          /* write here */
+	char *tmp;        /* the temporary file's name (malloc'd) */
+	const char *path; /* the file it becomes */
+} aert_out;
+/* Open the temporary file for path. */
+int aert_out_open(aert_out *o, const char *path, aert_err *err);
+/* Flush, sync, close and rename it over the path; -1 (and nothing left
+ * behind) if any of that or an earlier write failed. */
+int aert_out_commit(aert_out *o, aert_err *err);
+/* Give up: close and remove the temporary file. */
+void aert_out_abort(aert_out *o);
 
 #endif

@@ -937,3 +937,86 @@ void aert_data_free(aert_data *d)
 		aert_dataset_free(&d->in[i]);
 	d->n = 0;
 }
+
+/* ---- class labels and the class filter ---- */
+
+int aert_labels_read(const aert_dataset *ds, int *out, aert_err *err)
+{
+	if (ds->sample != 1)
+		return aert_fail(err, ds->path, "not a label file: samples have %zu values", ds->sample);
+	for (size_t i = 0; i < ds->n; i++) {
+		double v = element(ds, i);
+		if (!(v >= 0 && v < AERT_MAX_CLASSES) || v != floor(v))
+			return aert_fail(err, ds->path, "label %g of sample %zu is not a class number 0..%d", v, i,
+					 AERT_MAX_CLASSES - 1);
+		out[i] = (int)v;
+	}
+	return 0;
+}
+
+int aert_classes_parse(const char *spec, unsigned char *set, aert_err *err)
+{
+	memset(set, 0, AERT_MAX_CLASSES);
+	const char *p = spec;
+	int any = 0;
+	while (*p) {
+		char *end;
+		long lo = strtol(p, &end, 10), hi = lo;
+		if (end == p || lo < 0 || lo >= AERT_MAX_CLASSES)
+			goto bad;
+		p = end;
+		if (*p == '-') {
+			hi = strtol(p + 1, &end, 10);
+			if (end == p + 1 || hi < lo || hi >= AERT_MAX_CLASSES)
+				goto bad;
+			p = end;
+		}
+		for (long c = lo; c <= hi; c++)
+			set[c] = 1;
+		any = 1;
+		if (*p == ',')
+			p++;
+		else if (*p)
+			goto bad;
+	}
+	if (any)
+		return 0;
+bad:
+	return aert_fail(err, NULL, "classes '%s': expected class numbers 0..%d and ranges, as 0-8 or 0,2,5-7", spec,
+			 AERT_MAX_CLASSES - 1);
+}
+
+int aert_data_filter(aert_data *d, const aert_dataset *labels, const unsigned char *set, aert_err *err)
+{
+	if (labels->n != d->n)
+		return aert_fail(err, labels->path, "%zu labels for %zu samples", labels->n, d->n);
+	int *y = malloc((d->n ? d->n : 1) * sizeof *y);
+	if (!y)
+		return aert_fail(err, labels->path, "out of memory");
+	if (aert_labels_read(labels, y, err) != 0) {
+		free(y);
+		return -1;
+	}
+	size_t kept = 0;
+	for (size_t i = 0; i < d->n; i++) {
+		if (!set[y[i]])
+			continue;
+		for (int k = 0; k < AERT_MAX_INPUTS; k++) {
+			aert_dataset *ds = &d->in[k];
+			if (!ds->data)
+				continue;
+			size_t w = ds->sample * aert_dtype_size(ds->dtype);
+			memmove((char *)ds->data + kept * w, (char *)ds->data + i * w, w);
+			ds->n = kept + 1;
+		}
+		kept++;
+	}
+	free(y);
+	if (kept == 0)
+		return aert_fail(err, labels->path, "no sample is of the classes asked for");
+	for (int k = 0; k < AERT_MAX_INPUTS; k++)
+		if (d->in[k].data)
+			d->in[k].n = kept;
+	d->n = kept;
+	return 0;
+}

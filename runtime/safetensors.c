@@ -986,40 +986,6 @@ static int write_file(int fd, const aert_tensor *t, size_t n, const text *h)
 	return 0;
 }
 
-/* Make a finished rename durable. Best effort: a file system that cannot
- * open or sync a directory does not undo the save. */
-static void sync_directory(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	size_t len = slash ? (size_t)(slash - path) : 1;
-	char *dir = malloc(len + 1);
-	if (!dir)
-		return;
-	if (!slash)
-		memcpy(dir, ".", 2);
-	else if (len == 0)
-		memcpy(dir, "/", 2);
-	else {
-		memcpy(dir, path, len);
-		dir[len] = '\0';
-	}
-	int fd = open(dir, O_RDONLY);
-	free(dir);
-	if (fd >= 0) {
-		fsync(fd);
-		close(fd);
-	}
-}
-
-/* Create the temporary file, replacing one a dead process left behind. */
-static int create_temp(const char *tmp)
-{
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0666);
-	if (fd < 0 && errno == EEXIST && unlink(tmp) == 0)
-		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0666);
-	return fd;
-}
-
 /* Write h and the data to PATH.tmp.PID, then rename it over PATH. */
 static int save_atomically(const char *path, const aert_tensor *t, size_t n, const text *h, aert_err *err)
 {
@@ -1028,7 +994,7 @@ static int save_atomically(const char *path, const aert_tensor *t, size_t n, con
 	if (!tmp)
 		return aert_fail(err, path, "out of memory");
 	snprintf(tmp, len, "%s.tmp.%ld", path, (long)getpid());
-	int fd = create_temp(tmp);
+	int fd = aert_create_temp(tmp);
 	if (fd < 0) {
 		aert_fail(err, path, "cannot create a temporary file next to it: %s", strerror(errno));
 		free(tmp);
@@ -1056,7 +1022,7 @@ static int save_atomically(const char *path, const aert_tensor *t, size_t n, con
 	free(tmp);
 	if (failed)
 		return -1;
-	sync_directory(path);
+	aert_sync_directory(path);
 	return 0;
 }
 

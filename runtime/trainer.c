@@ -101,6 +101,10 @@ static void print_help(const aert_model *m)
 	printf("                     PyTorch names, for load_state_dict)\n");
 	printf("  --checkpoint FILE  write parameters and Adam state after every epoch\n");
 	printf("  --log FILE         write the loss of every step as CSV: step,epoch,loss\n");
+	printf("  --classes LIST     train on samples of these classes only (0-8, 0,2,5-7)\n");
+	if (m->classes)
+		printf("                     (default %s, from the .ae file)\n", m->classes);
+	printf("  --train-labels FILE  the training samples' classes, for --classes\n");
 	printf("  --quiet            no progress bar\n");
 	printf("  --help, --version\n\n");
 	printf("Data files are IDX (raw or gzipped), .csv or .npy. --save and\n");
@@ -186,6 +190,10 @@ static const char **path_option(const aert_model *m, options *o, const char *arg
 		return &o->checkpoint;
 	if (is(arg, len, "--log"))
 		return &o->log;
+	if (is(arg, len, "--classes"))
+		return &o->classes;
+	if (is(arg, len, "--train-labels"))
+		return &o->train_labels;
 	return data_option(m, o, arg, len);
 }
 
@@ -288,6 +296,8 @@ void aert_train_defaults(const aert_model *m, options *o)
 	o->h = m->hparams;
 	o->seed = m->seed;
 	o->shuffle = 1;
+	o->classes = m->classes;
+	o->train_labels = m->train_labels;
 	for (int i = 0; i < m->n_inputs; i++) {
 		o->train[i] = m->train_path[i];
 		o->test[i] = m->test_path[i];
@@ -428,9 +438,31 @@ static int alloc_batches(trainer *t)
 	return 0;
 }
 
+/* Keep the training samples of the classes the options ask for. */
+static int filter_classes(trainer *t)
+{
+	unsigned char keep[AERT_MAX_CLASSES];
+	aert_dataset labels = {0};
+	if (!t->o.train_labels)
+		return aert_fail(&t->err, NULL, "--classes %s: the training samples' classes are needed: give "
+						"--train-labels FILE, or train_labels in the .ae file's data section",
+				 t->o.classes);
+	if (aert_classes_parse(t->o.classes, keep, &t->err) != 0 ||
+	    aert_load_any(t->o.train_labels, &labels, &t->err) != 0)
+		return -1;
+	size_t all = t->train.n;
+	int rc = aert_data_filter(&t->train, &labels, keep, &t->err);
+	aert_dataset_free(&labels);
+	if (rc == 0)
+		printf("training on the %zu of %zu samples of classes %s\n", t->train.n, all, t->o.classes);
+	return rc;
+}
+
 static int load_data(trainer *t)
 {
 	if (aert_data_load(t->m, t->o.train, &t->train, &t->err) != 0)
+		return -1;
+	if (t->o.classes && filter_classes(t) != 0)
 		return -1;
 	if (t->o.test[0] && aert_data_load(t->m, t->o.test, &t->test, &t->err) != 0)
 		return -1;

@@ -937,6 +937,14 @@ void beta_vae_encode(const void *state, void *work, const beta_vae_real *x, int 
 	memcpy(z, c.work + BETA_VAE_AT_Z, sizeof(float) * n * 32);
 }
 
+void beta_vae_encode_gaussian(const void *state, void *work, const beta_vae_real *x, int n, beta_vae_real *mu, beta_vae_real *logvar)
+{
+	const beta_vae_ctx c = beta_vae_context(state, work, n, NULL, NULL);
+	beta_vae_run(&c, x, BETA_VAE_ENCODER);
+	memcpy(mu, c.work + BETA_VAE_AT_MU, sizeof(float) * n * 32);
+	memcpy(logvar, c.work + BETA_VAE_AT_LOGVAR, sizeof(float) * n * 32);
+}
+
 void beta_vae_decode(const void *state, void *work, const beta_vae_real *z, int n, beta_vae_real *out)
 {
 	const beta_vae_ctx c = beta_vae_context(state, work, n, NULL, NULL);

@@ -98,6 +98,9 @@ beta_vae_real beta_vae_loss(const void *state, void *work, const beta_vae_real *
 void beta_vae_forward(const void *state, void *work, const beta_vae_real *x, int n, beta_vae_real *out);
 /* Encode: z is n x BETA_VAE_LATENT_SIZE. */
 void beta_vae_encode(const void *state, void *work, const beta_vae_real *x, int n, beta_vae_real *z);
+/* Encode into the Gaussian code's mean and log-variance (each n x
+ * BETA_VAE_LATENT_SIZE); beta_vae_encode gives the mean alone. */
+void beta_vae_encode_gaussian(const void *state, void *work, const beta_vae_real *x, int n, beta_vae_real *mu, beta_vae_real *logvar);
 /* Decode latents z (n x BETA_VAE_LATENT_SIZE) into out (n x BETA_VAE_OUTPUT_SIZE). */
 void beta_vae_decode(const void *state, void *work, const beta_vae_real *z, int n, beta_vae_real *out);
 

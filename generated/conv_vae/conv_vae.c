@@ -1155,6 +1155,14 @@ void conv_vae_encode(const void *state, void *work, const conv_vae_real *x, int 
 	memcpy(z, c.work + CONV_VAE_AT_Z, sizeof(float) * n * 16);
 }
 
+void conv_vae_encode_gaussian(const void *state, void *work, const conv_vae_real *x, int n, conv_vae_real *mu, conv_vae_real *logvar)
+{
+	const conv_vae_ctx c = conv_vae_context(state, work, n, NULL, NULL);
+	conv_vae_run(&c, x, CONV_VAE_ENCODER);
+	memcpy(mu, c.work + CONV_VAE_AT_MU, sizeof(float) * n * 16);
+	memcpy(logvar, c.work + CONV_VAE_AT_LOGVAR, sizeof(float) * n * 16);
+}
+
 void conv_vae_decode(const void *state, void *work, const conv_vae_real *z, int n, conv_vae_real *out)
 {
 	const conv_vae_ctx c = conv_vae_context(state, work, n, NULL, NULL);

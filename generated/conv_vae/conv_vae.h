@@ -98,6 +98,9 @@ conv_vae_real conv_vae_loss(const void *state, void *work, const conv_vae_real *
 void conv_vae_forward(const void *state, void *work, const conv_vae_real *x, int n, conv_vae_real *out);
 /* Encode: z is n x CONV_VAE_LATENT_SIZE. */
 void conv_vae_encode(const void *state, void *work, const conv_vae_real *x, int n, conv_vae_real *z);
+/* Encode into the Gaussian code's mean and log-variance (each n x
+ * CONV_VAE_LATENT_SIZE); conv_vae_encode gives the mean alone. */
+void conv_vae_encode_gaussian(const void *state, void *work, const conv_vae_real *x, int n, conv_vae_real *mu, conv_vae_real *logvar);
 /* Decode latents z (n x CONV_VAE_LATENT_SIZE) into out (n x CONV_VAE_OUTPUT_SIZE). */
 void conv_vae_decode(const void *state, void *work, const conv_vae_real *z, int n, conv_vae_real *out);
 

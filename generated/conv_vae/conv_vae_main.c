@@ -77,6 +77,12 @@ static void decode(const void *state, void *work, const void *z, const void *con
 	conv_vae_decode(state, work, z, n, out);
 }
 
+static void encodegauss(const void *state, void *work, const void *const *in, int n, void *mu,
+			 void *logvar)
+{
+	conv_vae_encode_gaussian(state, work, (const float *)in[0], n, mu, logvar);
+}
+
 static void sample(const void *state, void *work, uint64_t seed, int n, void *out)
 {
 	conv_vae_sample(state, work, seed, n, out);
@@ -138,6 +144,11 @@ static const aert_model model = {
 	.test_path = {"/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz"},
 	.scale = {0.0039215686274509803},
 	.n_buffers = CONV_VAE_NUM_BUFFERS,
+	.latent_kind = AERT_LATENT_GAUSSIAN,
+	.encode_gaussian = encodegauss,
+	.likelihood = AERT_LIKELIHOOD_BERNOULLI,
+	.train_labels = "/usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz",
+	.test_labels = "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz",
 };
 
 /* Its descriptor: what a program that links or loads conv_vae.c calls. */

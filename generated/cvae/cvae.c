@@ -947,6 +947,14 @@ void cvae_encode(const void *state, void *work, const cvae_real *x, const cvae_r
 	memcpy(z, c.work + CVAE_AT_Z, sizeof(float) * n * 32);
 }
 
+void cvae_encode_gaussian(const void *state, void *work, const cvae_real *x, const cvae_real *y, int n, cvae_real *mu, cvae_real *logvar)
+{
+	const cvae_ctx c = cvae_context(state, work, n, NULL, NULL);
+	cvae_run(&c, x, y, CVAE_ENCODER);
+	memcpy(mu, c.work + CVAE_AT_MU, sizeof(float) * n * 32);
+	memcpy(logvar, c.work + CVAE_AT_LOGVAR, sizeof(float) * n * 32);
+}
+
 void cvae_decode(const void *state, void *work, const cvae_real *z, const cvae_real *y, int n, cvae_real *out)
 {
 	const cvae_ctx c = cvae_context(state, work, n, NULL, NULL);

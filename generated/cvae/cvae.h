@@ -99,6 +99,9 @@ cvae_real cvae_loss(const void *state, void *work, const cvae_real *x, const cva
 void cvae_forward(const void *state, void *work, const cvae_real *x, const cvae_real *y, int n, cvae_real *out);
 /* Encode: z is n x CVAE_LATENT_SIZE. */
 void cvae_encode(const void *state, void *work, const cvae_real *x, const cvae_real *y, int n, cvae_real *z);
+/* Encode into the Gaussian code's mean and log-variance (each n x
+ * CVAE_LATENT_SIZE); cvae_encode gives the mean alone. */
+void cvae_encode_gaussian(const void *state, void *work, const cvae_real *x, const cvae_real *y, int n, cvae_real *mu, cvae_real *logvar);
 /* Decode latents z (n x CVAE_LATENT_SIZE) into out (n x CVAE_OUTPUT_SIZE). */
 void cvae_decode(const void *state, void *work, const cvae_real *z, const cvae_real *y, int n, cvae_real *out);
 

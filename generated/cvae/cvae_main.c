@@ -77,6 +77,12 @@ static void decode(const void *state, void *work, const void *z, const void *con
 	cvae_decode(state, work, z, (const float *)in[1], n, out);
 }
 
+static void encodegauss(const void *state, void *work, const void *const *in, int n, void *mu,
+			 void *logvar)
+{
+	cvae_encode_gaussian(state, work, (const float *)in[0], (const float *)in[1], n, mu, logvar);
+}
+
 static void *params_of(void *s) { return cvae_params(s); }
 static void *adam_m_of(void *s) { return cvae_adam_m(s); }
 static void *adam_v_of(void *s) { return cvae_adam_v(s); }
@@ -139,6 +145,11 @@ static const aert_model model = {
 	},
 	.scale = {0.0039215686274509803, 1},
 	.n_buffers = CVAE_NUM_BUFFERS,
+	.latent_kind = AERT_LATENT_GAUSSIAN,
+	.encode_gaussian = encodegauss,
+	.likelihood = AERT_LIKELIHOOD_BERNOULLI,
+	.train_labels = "/usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz",
+	.test_labels = "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz",
 };
 
 /* Its descriptor: what a program that links or loads cvae.c calls. */

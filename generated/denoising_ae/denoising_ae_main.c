@@ -136,6 +136,9 @@ static const aert_model model = {
 	.test_path = {"/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz"},
 	.scale = {0.0039215686274509803},
 	.n_buffers = DENOISING_AE_NUM_BUFFERS,
+	.noise = "gaussian_noise:0.3",
+	.train_labels = "/usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz",
+	.test_labels = "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz",
 };
 
 /* Its descriptor: what a program that links or loads denoising_ae.c calls. */

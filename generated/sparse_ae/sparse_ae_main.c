@@ -136,6 +136,8 @@ static const aert_model model = {
 	.test_path = {"/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz"},
 	.scale = {0.0039215686274509803},
 	.n_buffers = SPARSE_AE_NUM_BUFFERS,
+	.train_labels = "/usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz",
+	.test_labels = "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz",
 };
 
 /* Its descriptor: what a program that links or loads sparse_ae.c calls. */

@@ -927,6 +927,14 @@ void vae_encode(const void *state, void *work, const vae_real *x, int n, vae_rea
 	memcpy(z, c.work + VAE_AT_Z, sizeof(float) * n * 32);
 }
 
+void vae_encode_gaussian(const void *state, void *work, const vae_real *x, int n, vae_real *mu, vae_real *logvar)
+{
+	const vae_ctx c = vae_context(state, work, n, NULL, NULL);
+	vae_run(&c, x, VAE_ENCODER);
+	memcpy(mu, c.work + VAE_AT_MU, sizeof(float) * n * 32);
+	memcpy(logvar, c.work + VAE_AT_LOGVAR, sizeof(float) * n * 32);
+}
+
 void vae_decode(const void *state, void *work, const vae_real *z, int n, vae_real *out)
 {
 	const vae_ctx c = vae_context(state, work, n, NULL, NULL);

@@ -98,6 +98,9 @@ vae_real vae_loss(const void *state, void *work, const vae_real *x, int n);
 void vae_forward(const void *state, void *work, const vae_real *x, int n, vae_real *out);
 /* Encode: z is n x VAE_LATENT_SIZE. */
 void vae_encode(const void *state, void *work, const vae_real *x, int n, vae_real *z);
+/* Encode into the Gaussian code's mean and log-variance (each n x
+ * VAE_LATENT_SIZE); vae_encode gives the mean alone. */
+void vae_encode_gaussian(const void *state, void *work, const vae_real *x, int n, vae_real *mu, vae_real *logvar);
 /* Decode latents z (n x VAE_LATENT_SIZE) into out (n x VAE_OUTPUT_SIZE). */
 void vae_decode(const void *state, void *work, const vae_real *z, int n, vae_real *out);
 

@@ -23,6 +23,9 @@ int c_has_sample(Model *m);
 /* 1 if NAME_decode takes model input i besides the latent (a conditional
  * model's label). */
 int c_decode_reads(Model *m, int i);
+/* The latent when it is a gaussian(mu, logvar) draw (a VAE's), else NULL:
+ * NAME_encode_gaussian gives its mean and log-variance. */
+const Node *c_gaussian_latent(Model *m);
 /* Write the rendered files into dir, each atomically; reports an error
  * and returns 0 on failure (emit.c). */
 int c_write(Model *m, const CFiles *f, const char *dir);

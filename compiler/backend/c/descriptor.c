@@ -9,6 +9,7 @@
  * The file's own names have no underscore or end in _of, so that no
  * NAME_x of NAME.h can be one of them, whatever the model's name. */
 #include "c.h"
+#include "ops.h"
 #include "pipeline.h"
 #include "version.h"
 
@@ -109,6 +110,10 @@ static void render_wrappers(Model *m, Buf *o)
 	if (m->decodable)
 		wrapper(o, "void decode(const void *state, void *work, const void *z, const void *const *in, int n, void *out)",
 			xasprintf("%s\t%s_decode(state, work, z, %sn, out);\n", *dec ? "" : "\t(void)in;\n", P, dec));
+	if (c_gaussian_latent(m))
+		wrapper(o, "void encodegauss(const void *state, void *work, const void *const *in, int n, void *mu,\n"
+			   "\t\t\t void *logvar)",
+			xasprintf("\t%s_encode_gaussian(state, work, %sn, mu, logvar);\n", P, all));
 	if (c_has_sample(m))
 		wrapper(o, "void sample(const void *state, void *work, uint64_t seed, int n, void *out)",
 			xasprintf("\t%s_sample(state, work, seed, n, out);\n", P));
@@ -138,6 +143,37 @@ static void per_input(Buf *o, const char *field, Model *m, const DataSource *src
 		buf_puts(o, lines ? "," : "");
 	}
 	buf_puts(o, lines ? "\n\t},\n" : "},\n");
+}
+
+/* 1 if the loss has a term bce(output, input 0, reduction = "sum"): the
+ * negative log-likelihood of x under a Bernoulli decoder. */
+static int bernoulli_likelihood(Model *m)
+{
+	Graph *g = m->g;
+	const Node *b = graph_first(g, &op_bce), *x = ((GInput *)g->inputs.data[0])->node;
+	return b && b->iattr[0] == 0 && b->in[1] == x && shape_eq(g->output->shape, x->shape);
+}
+
+/* What the model commands read of the model: its latent, its likelihood,
+ * its input noise, its labels and class filter. */
+static void render_uses(Model *m, Buf *o)
+{
+	Graph *g = m->g;
+	const Node *noise = graph_first(g, &op_gaussian_noise);
+	if (!noise)
+		noise = graph_first(g, &op_masking_noise);
+	if (c_gaussian_latent(m))
+		buf_printf(o, "\t.latent_kind = AERT_LATENT_GAUSSIAN,\n\t.encode_gaussian = encodegauss,\n");
+	if (bernoulli_likelihood(m))
+		buf_printf(o, "\t.likelihood = AERT_LIKELIHOOD_BERNOULLI,\n");
+	if (noise)
+		buf_printf(o, "\t.noise = \"%s:%g\",\n", noise->op->name, noise->fattr[0]);
+	if (m->train_labels.path)
+		buf_printf(o, "\t.train_labels = %s,\n", c_str(m->train_labels.path));
+	if (m->test_labels.path)
+		buf_printf(o, "\t.test_labels = %s,\n", c_str(m->test_labels.path));
+	if (m->classes)
+		buf_printf(o, "\t.classes = \"%s\",\n", m->classes);
 }
 
 static void render_descriptor(Model *m, Buf *o)
@@ -173,6 +209,7 @@ static void render_descriptor(Model *m, Buf *o)
 	buf_printf(o, "\t.n_buffers = %s_NUM_BUFFERS,\n", U);
 	if (g->buffers.len)
 		buf_printf(o, "\t.buffers = buffers,\n\t.buffers_of = buffers_of,\n");
+	render_uses(m, o);
 	buf_printf(o, "};\n\n");
 }
 

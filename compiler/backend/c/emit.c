@@ -905,6 +905,12 @@ static void emit_header(Emit *e)
 	buf_printf(o, "void %s_forward(const void *state, void *work, %sint n, %s_real *out);\n", P, in, P);
 	buf_printf(o, "/* Encode: z is n x %s_LATENT_SIZE. */\n", U);
 	buf_printf(o, "void %s_encode(const void *state, void *work, %sint n, %s_real *z);\n", P, in, P);
+	if (c_gaussian_latent(m)) {
+		buf_printf(o, "/* Encode into the Gaussian code's mean and log-variance (each n x\n");
+		buf_printf(o, " * %s_LATENT_SIZE); %s_encode gives the mean alone. */\n", U, P);
+		buf_printf(o, "void %s_encode_gaussian(const void *state, void *work, %sint n, %s_real *mu, %s_real *logvar);\n",
+			   P, in, P, P);
+	}
 	if (m->decodable) {
 		buf_printf(o, "/* Decode latents z (n x %s_LATENT_SIZE) into out (n x %s_OUTPUT_SIZE). */\n", U, U);
 		buf_printf(o, "void %s_decode(const void *state, void *work, const %s_real *z, %sint n, %s_real *out);\n\n",
@@ -1174,6 +1180,17 @@ static void emit_functions(Emit *e)
 			   emit_count(e, res[k], 1));
 	}
 
+	const Node *gauss = c_gaussian_latent(m);
+	if (gauss) {
+		buf_printf(o, "void %s_encode_gaussian(const void *state, void *work, %sint n, %s_real *mu, %s_real *logvar)\n{\n%s",
+			   P, in, P, P, ctx);
+		buf_printf(o, "\t%s_run(&c, %s%s);\n", P, args, parts[1]);
+		for (int k = 0; k < 2; k++)
+			buf_printf(o, "\tmemcpy(%s, c.work + %s, sizeof(%s) * %s);\n", k ? "logvar" : "mu",
+				   at_macro(e, gauss->in[k]), r, emit_count(e, gauss->in[k], 1));
+		buf_printf(o, "}\n\n");
+	}
+
 	/* decode, sample: a latent in its slot, then the decoder */
 	const char *decoder = xasprintf("\t%s_run(&c, %s%s_DECODER);\n\tmemcpy(out, c.work + %s, sizeof(%s) * %s);\n}\n\n", P,
 					call_inputs(e, 1), U, at_macro(e, g->output), r, emit_count(e, g->output, 1));
@@ -1243,6 +1260,16 @@ int c_has_sample(Model *m)
 {
 	Emit e = {.m = m, .real = m->f64 ? "double" : "float", .P = m->name, .U = str_upper(m->name)};
 	return has_sample(&e);
+}
+
+const Node *c_gaussian_latent(Model *m)
+{
+	const Node *z = m->g->latent;
+	if (!z || z->op != &op_gaussian)
+		return NULL;
+	if (z->in[0]->storage != ST_WORK || z->in[1]->storage != ST_WORK)
+		ICE("the Gaussian latent's mean and log-variance are not in the work arena");
+	return z;
 }
 
 int c_decode_reads(Model *m, int i) { return decoder_reads(m, i); }
