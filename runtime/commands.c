@@ -68,6 +68,7 @@ typedef struct cmd {
 	const struct command *c;
 	/* options */
 	const char *weights, *data, *labels, *out, *png, *normal, *noise, *classes;
+	const char *train_data, *train_labels; /* score: the training samples, if not the model's */
 	int split_train;  /* --split train: the training data instead of the test data */
 	long long limit;  /* --limit: the first N samples only; 0 all */
 	int batch, threads, rows, cols, zoom, samples, iwae, n, label, steps, slerp, logvar, epochs;
@@ -112,6 +113,9 @@ static const struct option {
 	{"--threshold", REAL, AT(threshold), C_SCORE, "X", "threshold: this score"},
 	{"--normal", STR, AT(normal), C_SCORE, "CLASSES", "the normal classes (as 0-8): report ROC-AUC, average "
 							 "precision, precision and recall"},
+	{"--train-data", STR, AT(train_data), C_SCORE, "PATH", "the training samples for the threshold (default "
+								  "the model's training data)"},
+	{"--train-labels", STR, AT(train_labels), C_SCORE, "FILE", "their labels (for --classes)"},
 	{"--classes", STR, AT(classes), C_SCORE, "CLASSES", "the training scores of these classes only (default: the "
 							 ".ae file's class filter)"},
 	{"--noise", STR, AT(noise), C_DENOISE, "gaussian:S|mask:P", "the corruption (default the model's own)"},
@@ -731,7 +735,7 @@ static int cmd_score(cmd *c)
 	if (!c->has_threshold) {
 		/* PyOD: the (1 - contamination) percentile of the training scores */
 		const char *data = c->data, *labels = c->labels;
-		c->data = c->labels = NULL;
+		c->data = c->train_data, c->labels = c->train_labels;
 		const char *classes = c->classes ? c->classes : m->classes;
 		long long limit = c->limit;
 		c->limit = 0;

@@ -51,6 +51,9 @@ int aert_create_temp(const char *tmp);
  * cannot open or sync a directory does not undo the write. */
 void aert_sync_directory(const char *path);
 
+/* Element i of reals of type t (AERT_F32 or AERT_F64), as a double. */
+double aert_real_at(aert_dtype t, const void *data, size_t i);
+
 /* ---- statistics of the model commands (stats.c) ---- */
 
 /* ROC-AUC of scores against positive flags, ties counting one half

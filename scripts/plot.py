@@ -63,6 +63,8 @@ def read_log(path):
     if len(rows) < 2:
         fail("%s: not a training log (a header and at least one row)" % path)
     head = rows[0]
+    if "step" not in head and "epoch" not in head:
+        fail("%s: not a training log (its header has no step or epoch column)" % path)
     cols = {}
     for j, name in enumerate(head):
         vals = []
