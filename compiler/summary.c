@@ -29,14 +29,24 @@ static size_t node_params(Graph *g, const Node *n)
 	return s;
 }
 
+static const char *dashes(int n)
+{
+	char *s = xcalloc((size_t)n + 1, 1);
+	memset(s, '-', (size_t)n);
+	return s;
+}
+
+/* One row of the layer table. */
+typedef struct Row {
+	const char *layer, *op, *shape, *params, *flops;
+} Row;
+
 void print_summary(FILE *out, Model *m)
 {
 	Graph *g = m->g;
 	double fwd = 0, train = 0;
 	size_t real = m->f64 ? 8 : 4;
 	fprintf(out, "Model: %s (%s), %s, batch %d\n\n", m->name, m->file, m->f64 ? "f64" : "f32", m->train.batch);
-	fprintf(out, "%-22s %-18s %-18s %12s %14s\n", "Layer", "Op", "Output shape", "Params", "FLOPs/sample");
-	fprintf(out, "%.*s\n", 88, "----------------------------------------------------------------------------------------------------");
 	/* Nodes an op expanded into count in that op's row. */
 	double *inner = xcalloc((size_t)g->nodes.len, sizeof *inner);
 	for (int i = 0; i < g->nodes.len; i++) {
@@ -44,6 +54,10 @@ void print_summary(FILE *out, Model *m)
 		if (!n->dead && n->expansion_of)
 			inner[n->expansion_of->id] += n->op->flops(n);
 	}
+	/* The rows first, so that every column is as wide as its widest cell. */
+	Row *rows = xcalloc((size_t)g->nodes.len + 1, sizeof *rows);
+	int nrows = 0;
+	rows[nrows++] = (Row){"Layer", "Op", "Output shape", "Params", "FLOPs/sample"};
 	Node **byid = graph_source_order(g);
 	for (int i = 0; i < g->nodes.len; i++) {
 		Node *n = byid[i];
@@ -54,14 +68,25 @@ void print_summary(FILE *out, Model *m)
 		if (n->phase != PH_FORWARD || n->expansion_of)
 			continue;
 		fwd += f;
-		const char *label = n->op == &op_input ? n->name : n->layer ? n->layer : "";
 		const char *shape = shape_str(n->shape);
 		if (n->name && n->op != &op_input)
 			shape = xasprintf("%s %s", shape, n->name);
-		fprintf(out, "%-22s %-18s %-18s %12s %14s\n", label, node_label(n), shape,
-			commas((double)node_params(g, n)), commas(f));
+		rows[nrows++] = (Row){n->op == &op_input ? n->name : n->layer ? n->layer : "", node_label(n), shape,
+				      commas((double)node_params(g, n)), commas(f)};
 	}
-	fprintf(out, "%.*s\n", 88, "----------------------------------------------------------------------------------------------------");
+	int w[5] = {0};
+	for (int r = 0; r < nrows; r++) {
+		const char *cell[5] = {rows[r].layer, rows[r].op, rows[r].shape, rows[r].params, rows[r].flops};
+		for (int k = 0; k < 5; k++)
+			w[k] = (int)strlen(cell[k]) > w[k] ? (int)strlen(cell[k]) : w[k];
+	}
+	int total = w[0] + w[1] + w[2] + w[3] + w[4] + 8;
+	for (int r = 0; r < nrows; r++) {
+		fprintf(out, "%-*s  %-*s  %-*s %*s %*s\n", w[0], rows[r].layer, w[1], rows[r].op, w[2], rows[r].shape,
+			w[3] + 2, rows[r].params, w[4] + 2, rows[r].flops);
+		if (r == 0 || r == nrows - 1)
+			fprintf(out, "%s\n", dashes(total));
+	}
 	fprintf(out, "Parameters:          %s (%s bytes)\n", commas((double)g->param_elems),
 		commas((double)(g->param_elems * real)));
 	fprintf(out, "FLOPs per sample:    %s forward, %s per train step (forward + backward)\n",

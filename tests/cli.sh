@@ -30,6 +30,12 @@ expect 0 "usage: aecc COMMAND" "$AECC" --help
 expect 0 "aecc 0.1.0" "$AECC" --version
 expect 0 "dense" "$AECC" ops
 expect 0 "Work arena:" "$AECC" summary "$top/examples/small_ae.ae"
+"$AECC" summary "$top/examples/conv_ae.ae" >summary.out
+ok "summary: the shapes and the parameter counts line up under long fused op names" \
+	awk '/\[n,|\[\]/ { s[index($0, "[")]++; p[length($0) - length($NF)]++ } END { exit !(length(s) == 1) }' summary.out
+expect 0 "usage: fashion_ae-train" "$AECC" train "$top/examples/fashion_ae.ae" --help
+expect 0 "--classes LIST" "$AECC" train "$top/examples/fashion_ae.ae" --help
+expect 2 "unknown command" "$AECC" plot-loss-typo x.csv
 expect 0 "digraph aecc" "$AECC" graph --dot "$top/examples/small_ae.ae"
 expect 0 "bwd = dense_dw" "$AECC" graph --pass grad "$top/examples/small_ae.ae"
 expect 0 "[encoder]" "$AECC" graph --pass entry "$top/examples/small_ae.ae"
