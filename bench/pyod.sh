@@ -14,7 +14,7 @@ venv=${AECC_BENCH_VENV:-$HOME/.cache/aecc/venv-pyod}
 if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import pyod' 2>/dev/null; then
 	echo "pyod.sh: installing PyOD into $venv"
 	/usr/bin/python3 -m venv --system-site-packages "$venv"
-	"$venv/bin/pip" install -q pyod
+	"$venv/bin/pip" install -q pyod tqdm
 fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -39,13 +39,11 @@ import sys, time, gzip
 import numpy as np, torch
 from sklearn.metrics import roc_auc_score
 torch.set_num_threads(1)
-sys.path.insert(0, "scripts")
 def idx(p):
     with gzip.open(p) as f:
         d = f.read()
-    n = int.from_bytes(d[4:8], "big")
-    dims = [int.from_bytes(d[8 + 4 * i:12 + 4 * i], "big") for i in range(d[3])]
-    return np.frombuffer(d, np.uint8, offset=8 + 4 * d[3]).reshape(dims)
+    dims = [int.from_bytes(d[4 + 4 * i:8 + 4 * i], "big") for i in range(d[3])]
+    return np.frombuffer(d, np.uint8, offset=4 + 4 * d[3]).reshape(dims)
 D = "/usr/share/datasets/fashion-mnist/"
 x = idx(D + "train-images-idx3-ubyte.gz").reshape(-1, 784) / 255.0
 y = idx(D + "train-labels-idx1-ubyte.gz")
@@ -55,12 +53,15 @@ x = x[y != 9].astype(np.float32)
 xt = xt.astype(np.float32)
 epochs = int(sys.argv[1])
 from pyod.models.auto_encoder import AutoEncoder
-rows = [("AutoEncoder", lambda: AutoEncoder(hidden_neuron_list=[512, 256, 32, 256, 512], epoch_num=epochs,
-                                            batch_size=128, lr=1e-3, preprocessing=False, verbose=0))]
+rows = [("AutoEncoder", lambda: AutoEncoder(hidden_neuron_list=[512, 256, 32], epoch_num=epochs, batch_size=128,
+                                            lr=1e-3, preprocessing=False, batch_norm=False, dropout_rate=0,
+                                            optimizer_params={"weight_decay": 0}, verbose=0))]
 try:
     from pyod.models.vae import VAE
     rows.append(("VAE", lambda: VAE(encoder_neuron_list=[512, 256], decoder_neuron_list=[256, 512], latent_dim=32,
-                                    epoch_num=epochs, batch_size=128, lr=1e-3, preprocessing=False, verbose=0)))
+                                    epoch_num=epochs, batch_size=128, lr=1e-3, preprocessing=False,
+                                    output_activation_name="sigmoid", dropout_rate=0,
+                                    optimizer_params={"weight_decay": 0}, verbose=0)))
 except ImportError:
     pass
 for name, make in rows:
