@@ -5,7 +5,8 @@ with matplotlib. aecc runs it; every chart is written atomically.
       CODES.npy is [n, 3]: x, y and the class (-1: unknown) of each code.
   plot.py loss OUT.png LOG.csv [LOG.csv ...]
       each LOG.csv is a trainer's --log: a header, then rows with `step`
-      or `epoch` and loss columns (empty cells are missing values).
+      or `epoch`, optionally `set` (train, val, test), and loss columns
+      (empty cells are missing values); one panel per column.
 """
 import csv
 import math
@@ -55,6 +56,8 @@ def latent(codes, out, title, xlabel, ylabel):
 
 
 def read_log(path):
+    """The columns of a --log file: {set: {column: values}}, where set is
+    the `set` column's value (train, val, test) or "train" without one."""
     try:
         with open(path, newline="") as f:
             rows = list(csv.reader(f))
@@ -65,46 +68,63 @@ def read_log(path):
     head = rows[0]
     if "step" not in head and "epoch" not in head:
         fail("%s: not a training log (its header has no step or epoch column)" % path)
-    cols = {}
-    for j, name in enumerate(head):
-        vals = []
-        for r in rows[1:]:
+    kind = head.index("set") if "set" in head else None
+    sets = {}
+    for r in rows[1:]:
+        name = r[kind] if kind is not None and kind < len(r) else "train"
+        cols = sets.setdefault(name, {h: [] for h in head if h != "set"})
+        for j, h in enumerate(head):
+            if j == kind:
+                continue
+            cell = r[j] if j < len(r) else ""
             try:
-                vals.append(float(r[j]) if j < len(r) and r[j] != "" else math.nan)
+                cols[h].append(float(cell) if cell != "" else math.nan)
             except ValueError:
-                fail("%s: column %s holds '%s', not a number" % (path, name, r[j]))
-        cols[name] = np.array(vals)
-    return cols
+                fail("%s: column %s holds '%s', not a number" % (path, h, cell))
+    return {k: {h: np.array(v) for h, v in c.items()} for k, c in sets.items()}
 
 
 def loss(out, logs):
     runs = [(os.path.splitext(os.path.basename(p))[0], read_log(p)) for p in logs]
     axis_names = ("step", "epoch")
-    series = []
-    for _, cols in runs:
-        for name in cols:
-            if name not in axis_names and name not in series and name != "lr":
-                series.append(name)
+    series = []  # panels: the loss, then each term, then the learning rate
+    for _, sets in runs:
+        for cols in sets.values():
+            for name in cols:
+                if name not in axis_names and name not in series and not np.isnan(cols[name]).all():
+                    series.append(name)
+    if "lr" in series:
+        series.remove("lr")
+        series.append("lr")
     if not series:
         fail("%s: no loss columns" % logs[0])
     n = len(series)
     ncol = 2 if n > 1 else 1
     nrow = (n + ncol - 1) // ncol
     fig, axes = plt.subplots(nrow, ncol, figsize=(6.5 * ncol, 3.6 * nrow), squeeze=False)
+    styles = {"train": "-", "val": "--", "test": ":"}
     for k, name in enumerate(series):
         ax = axes[k // ncol][k % ncol]
-        for run, cols in runs:
-            if name not in cols:
-                continue
-            xname = "step" if "step" in cols else "epoch" if "epoch" in cols else None
-            y = cols[name]
-            x = cols[xname] if xname else np.arange(1, len(y) + 1)
-            keep = ~np.isnan(y)
-            ax.plot(x[keep], y[keep], label=run, linewidth=1.2,
-                    marker="o" if keep.sum() < 40 else None, markersize=3)
-            ax.set_xlabel(xname or "row")
-        ax.set_title(name)
-        ax.set_ylabel("loss")
+        for i, (run, sets) in enumerate(runs):
+            for kind, cols in sets.items():
+                if name not in cols:
+                    continue
+                xname = "step" if "step" in cols else "epoch"
+                y, x = cols[name], cols[xname]
+                keep = ~np.isnan(y)
+                if not keep.any():
+                    continue
+                label = run if len(sets) == 1 else "%s %s" % (run, kind)
+                ax.plot(x[keep], y[keep], styles.get(kind, "-"), color="C%d" % i, label=label,
+                        linewidth=0.8 if kind == "train" else 1.6,
+                        marker="o" if kind != "train" else None, markersize=3)
+                ax.set_xlabel(xname)
+        ax.set_title(name if name != "lr" else "learning rate")
+        ax.set_ylabel(name if name == "lr" else "loss")
+        lo = min((np.nanmin(c[name]) for _, s in runs for c in s.values() if name in c), default=1)
+        hi = max((np.nanmax(c[name]) for _, s in runs for c in s.values() if name in c), default=1)
+        if lo > 0 and hi / lo > 20:
+            ax.set_yscale("log")
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small")
     for k in range(n, nrow * ncol):
