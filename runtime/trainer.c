@@ -161,7 +161,7 @@ static void print_help(const aert_model *m)
 	       "                     and per epoch for val and test\n");
 	printf("  --quiet            no progress bar\n");
 	char buf[160];
-	printf("Training controls (between epochs; the learning rate is constant within one):\n");
+	printf("\nTraining controls (between epochs; the learning rate is constant within one):\n");
 	printf("  --schedule SPEC    the learning rate from epoch to epoch (default %s):\n",
 	       format_schedule(buf, sizeof buf, &m->schedule));
 	printf("                     none, step(every = N, factor = F), cosine(min_lr = X),\n"
@@ -177,7 +177,7 @@ static void print_help(const aert_model *m)
 	printf("  --early-stop N     stop after N epochs in a row without a better val_loss,\n"
 	       "                     then go back to the best epoch's state (default %s)\n",
 	       m->early_stop.on ? buf : "off");
-	printf("  --min-delta X      a better val_loss is lower by more than X\n");
+	printf("  --min-delta X      a better val_loss is lower by more than X (default %g)\n", m->early_stop.min_delta);
 	printf("  --no-early-stop    train every epoch\n");
 	printf("  --save-best FILE   write the parameters whenever val_loss is the best yet\n");
 	if (m->draws_latent)

@@ -1,6 +1,8 @@
 /* test_trainer.c - aert_train_main driving a hand-written model: a linear
  * least-squares fit t ~ w.x + b of input "x" [3] to input "t" [1], trained
- * with Adam exactly as torch.optim.Adam does. */
+ * with Adam exactly as torch.optim.Adam does; for the training controls,
+ * the same with validation losses the test sets (scripted_eval) or with
+ * two loss terms (terms_model). */
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
 #include <math.h>
