@@ -1,10 +1,14 @@
 /* config.c - read the train and data sections into Model settings.
- * Requires: a parsed Program. Provides: Model.train, Model.train_data,
- * Model.test_data, with defaults filled in and every value range-checked. */
+ * Requires: a parsed Program. Provides: Model.train (with its training
+ * controls: schedule, early stopping, the validation split),
+ * Model.train_data, Model.test_data, Model.validation_data, with defaults
+ * filled in (the runtime's, from aecc_rt.h) and every value
+ * range-checked. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "aecc_rt.h"
 #include "model.h"
 #include "pipeline.h"
 
@@ -78,17 +82,136 @@ static void read_adam(Model *m, const Expr *call)
 	}
 }
 
+/* One keyword argument of a training control: a number in a range, into
+ * `real`, or an integer from lo to hi, into `whole`. */
+typedef struct Keyword {
+	const char *name;
+	double lo, hi;         /* the range */
+	int lo_open, hi_open;  /* 1: the bound itself is out */
+	double *real;          /* a number, or */
+	long *whole;           /* an integer */
+} Keyword;
+
+/* The keyword arguments of `call` (what: its name in messages) into the
+ * settings kw[0..n). */
+static void read_keywords(const Expr *call, const char *what, const Keyword *kw, int n)
+{
+	Buf names = {0};
+	for (int k = 0; k < n; k++)
+		buf_printf(&names, "%s%s", k == 0 ? "" : k + 1 == n ? " or " : ", ", kw[k].name);
+	const Arg *seen[8] = {0};
+	for (const Arg *a = call->args; a; a = a->next) {
+		int k = 0;
+		if (!a->key) {
+			diag_error(a->loc, "%s takes keyword arguments only (%s)", what, names.data);
+			continue;
+		}
+		while (k < n && strcmp(kw[k].name, a->key))
+			k++;
+		if (k == n) {
+			diag_error(a->loc, "%s has no argument '%s' (expected %s)", what, a->key, names.data);
+			continue;
+		}
+		if (seen[k]) {
+			diag_error(a->loc, "argument '%s' of %s given twice", a->key, what);
+			continue;
+		}
+		seen[k] = a;
+		if (kw[k].whole)
+			want_int(a->val, a->key, (long)kw[k].lo, (long)kw[k].hi, kw[k].whole);
+		else
+			want_range(a->val, a->key, kw[k].lo, kw[k].hi, kw[k].lo_open, kw[k].hi_open, kw[k].real);
+	}
+}
+
+/* schedule = step(every = N, factor = F) | cosine(min_lr = X) |
+ *            plateau(factor = F, patience = N, threshold = T, min_lr = X);
+ * a schedule without arguments may be written `schedule cosine`. */
+static void read_schedule(Model *m, const Stmt *s)
+{
+	Schedule *sc = &m->train.schedule;
+	const Expr *e = s->value;
+	if (sc->kind != SCHED_NONE) {
+		diag_error(s->key_loc, "the schedule is set twice");
+		diag_note(sc->loc, "first set here");
+		return;
+	}
+	const char *name = e->kind == EX_NAME || e->kind == EX_CALL ? e->str : "";
+	Schedule got = {.loc = e->loc};
+	if (!strcmp(name, "step")) {
+		got = (Schedule){SCHED_STEP, 0, AERT_STEP_FACTOR, 0, 0, 0, e->loc};
+		const Keyword kw[] = {{"every", 1, 1000000, 0, 0, NULL, &got.every},
+				      {"factor", 0, 1, 1, 1, &got.factor, NULL}};
+		if (e->kind == EX_CALL)
+			read_keywords(e, "step", kw, 2);
+		if (!got.every)
+			diag_error(e->loc, "step needs every = N, the epochs between reductions (e.g. step(every = 10, factor = 0.5))");
+	} else if (!strcmp(name, "cosine")) {
+		got = (Schedule){SCHED_COSINE, 0, 0, 0, 0, 0, e->loc};
+		const Keyword kw[] = {{"min_lr", 0, INFINITY, 0, 1, &got.min_lr, NULL}};
+		if (e->kind == EX_CALL)
+			read_keywords(e, "cosine", kw, 1);
+	} else if (!strcmp(name, "plateau")) {
+		got = (Schedule){SCHED_PLATEAU, 0, AERT_PLATEAU_FACTOR, AERT_PLATEAU_PATIENCE, AERT_PLATEAU_THRESHOLD, 0, e->loc};
+		const Keyword kw[] = {{"factor", 0, 1, 1, 1, &got.factor, NULL},
+				      {"patience", 0, 1000000, 0, 0, NULL, &got.patience},
+				      {"threshold", 0, 1, 0, 1, &got.threshold, NULL},
+				      {"min_lr", 0, INFINITY, 0, 1, &got.min_lr, NULL}};
+		if (e->kind == EX_CALL)
+			read_keywords(e, "plateau", kw, 4);
+	} else {
+		diag_error(e->loc, "unknown schedule%s%s%s (expected step(every = N, factor = F), cosine or "
+				   "plateau(factor = F, patience = N))",
+			   *name ? " '" : "", name, *name ? "'" : "");
+		return;
+	}
+	*sc = got;
+}
+
+/* early_stop(patience = N, min_delta = X) */
+static void read_early_stop(Model *m, const Expr *call)
+{
+	TrainConfig *t = &m->train;
+	if (t->early_stop) {
+		diag_error(call->loc, "early_stop is given twice");
+		diag_note(t->early_stop_loc, "first given here");
+		return;
+	}
+	t->early_stop = 1;
+	t->early_stop_loc = call->loc;
+	t->patience = AERT_EARLY_STOP_PATIENCE;
+	t->min_delta = 0;
+	const Keyword kw[] = {{"patience", 1, 1000000, 0, 0, NULL, &t->patience},
+			      {"min_delta", 0, INFINITY, 0, 1, &t->min_delta, NULL}};
+	read_keywords(call, "early_stop", kw, 2);
+}
+
 static void read_train(Model *m, const Block *b)
 {
 	for (const Stmt *s = b->stmts; s; s = s->next) {
 		long v;
 		if (!s->key) {
 			const Expr *c = s->value;
-			if (c->kind == EX_CALL && !strcmp(c->str, "adam"))
+			const char *name = c->kind == EX_CALL ? c->str : "?";
+			if (!strcmp(name, "adam"))
 				read_adam(m, c);
+			else if (!strcmp(name, "early_stop"))
+				read_early_stop(m, c);
+			else if (!strcmp(name, "step") || !strcmp(name, "cosine") || !strcmp(name, "plateau"))
+				diag_error(s->key_loc, "a schedule is written `schedule = %s(...)`", name);
 			else
-				diag_error(s->key_loc, "unknown optimizer '%s' (aecc trains with adam)",
-					   c->kind == EX_CALL ? c->str : "?");
+				diag_error(s->key_loc, "unknown optimizer '%s' (aecc trains with adam)", name);
+		} else if (!strcmp(s->key, "schedule")) {
+			read_schedule(m, s);
+		} else if (!strcmp(s->key, "validate")) {
+			if (m->train.validate > 0) {
+				diag_error(s->key_loc, "validate is given twice");
+				diag_note(m->train.validate_loc, "first given here");
+			} else if (want_range(s->value, "validate", 0, 1, 1, 1, &m->train.validate)) {
+				m->train.validate_loc = s->key_loc;
+			}
+		} else if (!strcmp(s->key, "early_stop")) {
+			diag_error(s->key_loc, "write early stopping as a call, e.g. early_stop(patience = 3)");
 		} else if (!strcmp(s->key, "batch")) {
 			if (want_int(s->value, "batch", 1, 65536, &v))
 				m->train.batch = (int)v;
@@ -101,7 +224,8 @@ static void read_train(Model *m, const Block *b)
 		} else if (!strcmp(s->key, "optimizer")) {
 			diag_error(s->key_loc, "write the optimizer as a call, e.g. adam(lr = 1e-3)");
 		} else
-			diag_error(s->key_loc, "unknown train setting '%s' (expected adam(...), batch, epochs or seed)",
+			diag_error(s->key_loc, "unknown train setting '%s' (expected adam(...), batch, epochs, seed, "
+					       "schedule, early_stop(...) or validate)",
 				   s->key);
 	}
 }
@@ -163,18 +287,24 @@ static int read_source(Model *m, const Expr *e, const GInput *in, DataSource *ds
 	return 1;
 }
 
-/* An input fed labels(...) for training or testing is a label input:
- * both its sources must be labels, and both carry the one-hot width (the
- * emitters read it from train_data). */
+/* An input fed labels(...) for training, validation or testing is a label
+ * input: all its sources must be labels, and all carry the one-hot width
+ * (the emitters read it from train_data). */
 static void check_label_inputs(Model *m)
 {
 	for (int i = 0; i < m->g->inputs.len; i++) {
-		DataSource *tr = &m->train_data[i], *te = &m->test_data[i];
-		if (tr->path && te->path && (tr->onehot > 0) != (te->onehot > 0))
-			diag_error(tr->onehot ? te->loc : tr->loc,
-				   "input '%s' needs labels(\"FILE\") for both its training and its test data, or for neither",
-				   ((GInput *)m->g->inputs.data[i])->name);
-		tr->onehot = te->onehot = tr->onehot > te->onehot ? tr->onehot : te->onehot;
+		DataSource *src[3] = {&m->train_data[i], &m->test_data[i], &m->validation_data[i]};
+		static const char *const what[3] = {"training", "test", "validation"};
+		int width = 0;
+		for (int k = 0; k < 3; k++)
+			width = src[k]->onehot > width ? src[k]->onehot : width;
+		for (int k = 1; k < 3; k++)
+			if (src[0]->path && src[k]->path && (src[0]->onehot > 0) != (src[k]->onehot > 0))
+				diag_error(src[0]->onehot ? src[k]->loc : src[0]->loc,
+					   "input '%s' needs labels(\"FILE\") for both its training and its %s data, or for neither",
+					   ((GInput *)m->g->inputs.data[i])->name, what[k]);
+		for (int k = 0; k < 3; k++)
+			src[k]->onehot = width;
 	}
 }
 
@@ -247,26 +377,53 @@ static void read_data(Model *m, const Block *b)
 		}
 		if (read_labels_item(m, s))
 			continue;
-		/* train, test: the first input; train_NAME, test_NAME: input NAME. */
-		int is_train = !strncmp(s->key, "train", 5), is_test = !strncmp(s->key, "test", 4);
-		const char *rest = s->key + (is_train ? 5 : is_test ? 4 : 0);
+		/* train, test, validation: the first input; train_NAME, test_NAME,
+		 * validation_NAME: input NAME. */
+		static const char *const kinds[3] = {"train", "test", "validation"};
+		DataSource *sources[3] = {m->train_data, m->test_data, m->validation_data};
+		int kind = 0;
+		while (kind < 3 && strncmp(s->key, kinds[kind], strlen(kinds[kind])))
+			kind++;
+		const char *rest = kind < 3 ? s->key + strlen(kinds[kind]) : "";
 		int idx = -1;
-		if ((is_train || is_test) && *rest == 0)
+		if (kind < 3 && *rest == 0)
 			idx = 0;
-		else if ((is_train || is_test) && *rest == '_')
+		else if (kind < 3 && *rest == '_')
 			for (int i = 0; i < g->inputs.len; i++)
 				if (!strcmp(((GInput *)g->inputs.data[i])->name, rest + 1))
 					idx = i;
 		if (idx < 0) {
-			diag_error(s->key_loc, "unknown data item '%s' (expected train, test, train_INPUT / test_INPUT for a declared input, "
-						   "train_labels, test_labels or classes)",
+			diag_error(s->key_loc, "unknown data item '%s' (expected train, test, validation, "
+					       "train_INPUT / test_INPUT / validation_INPUT for a declared input, "
+					       "train_labels, test_labels or classes)",
 				   s->key);
 			continue;
 		}
-		read_source(m, s->value, g->inputs.data[idx], is_train ? &m->train_data[idx] : &m->test_data[idx]);
+		read_source(m, s->value, g->inputs.data[idx], &sources[kind][idx]);
 	}
 	check_label_inputs(m);
 	check_labels(m);
+}
+
+/* What watches the validation loss needs validation data, given one way. */
+static void check_validation(Model *m)
+{
+	const TrainConfig *t = &m->train;
+	const DataSource *given = NULL;
+	for (int i = 0; i < m->g->inputs.len && !given; i++)
+		if (m->validation_data[i].path)
+			given = &m->validation_data[i];
+	if (t->validate > 0 && given) {
+		diag_error(t->validate_loc, "validate holds out part of the training data, but data { } gives "
+					    "validation data too; keep one of them");
+		diag_note(given->loc, "the validation data is given here");
+	}
+	const char *missing = "watches the validation loss, but the model has no validation data (add "
+			      "`validate 0.1` to train { } or `validation = ...` to data { })";
+	if (t->validate == 0 && !given && t->schedule.kind == SCHED_PLATEAU)
+		diag_error(t->schedule.loc, "plateau %s", missing);
+	if (t->validate == 0 && !given && t->early_stop)
+		diag_error(t->early_stop_loc, "early_stop %s", missing);
 }
 
 void config_read(Model *m)
@@ -279,4 +436,5 @@ void config_read(Model *m)
 		else if (b->kind == BLK_DATA)
 			read_data(m, b);
 	}
+	check_validation(m);
 }

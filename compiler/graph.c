@@ -134,6 +134,11 @@ void graph_replace_uses(Graph *g, Node *from, Node *to)
 	for (int i = 0; i < 3; i++)
 		if (*roots[i] == from)
 			*roots[i] = to;
+	for (int i = 0; i < g->terms.len; i++) {
+		LossTerm *t = g->terms.data[i];
+		if (t->node == from)
+			t->node = to;
+	}
 }
 
 Node *graph_first(const Graph *g, const OpDef *op)

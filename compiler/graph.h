@@ -148,6 +148,15 @@ typedef struct GInput {
 	Loc loc;           /* the declaration */
 } GInput;
 
+/* A term of the loss: the loss is the sum of weight * node over its terms
+ * (`bce(xhat, x) + 4 * kl_normal(mu, logvar)`: bce with weight 1,
+ * kl_normal with 4), reported one by one by the trainer. */
+typedef struct LossTerm {
+	const char *name;  /* the value's name, or its op's ("bce"), made unique */
+	double weight;     /* the constant it is scaled by in the loss */
+	Node *node;        /* its value, a scalar */
+} LossTerm;
+
 typedef struct Graph {
 	Vec nodes;        /* Node*, topological order */
 	Vec params;       /* Param*, declaration order */
@@ -156,6 +165,7 @@ typedef struct Graph {
 	Node *loss;       /* the scalar training objective */
 	Node *latent;     /* the encoder's result (last encoder statement) */
 	Node *output;     /* the decoder's result (last decoder statement) */
+	Vec terms;        /* LossTerm*: the loss as a weighted sum, in source order */
 	size_t param_elems; /* total parameter elements */
 	size_t buffer_elems;  /* total elements of BUF_RUNNING buffers */
 	size_t counter_elems; /* number of BUF_COUNTER buffers */

@@ -1,7 +1,8 @@
 /* lower.c - turn the syntax tree into the forward graph.
  * Requires: a parsed Program and config_read (for max batch). Provides: the
  * forward graph with inputs, parameters (PyTorch names, declaration order),
- * every node shape-checked, Graph.latent, Graph.output and Graph.loss.
+ * every node shape-checked, Graph.latent, Graph.output, Graph.loss and its
+ * terms (Graph.terms).
  * The PyTorch twin (backend/torch) reads this graph as it is: grad_build
  * adds to it and fuse_graph rewrites its nodes in place (a fused dense is
  * the node of its activation).
@@ -286,6 +287,40 @@ static int input_name_ok(const Input *in)
 	return !temp;
 }
 
+/* The terms of the loss below n, which enters the loss times `weight`:
+ * sums and differences are taken apart, constant scalings multiply the
+ * weight, anything else is a term (one node met twice is one term). */
+static void collect_terms(Graph *g, Node *n, double weight)
+{
+	if (n->op == &op_add || n->op == &op_sub) {
+		collect_terms(g, n->in[0], weight);
+		collect_terms(g, n->in[1], n->op == &op_sub ? -weight : weight);
+		return;
+	}
+	if (n->op == &op_scale) {
+		collect_terms(g, n->in[0], weight * n->fattr[0]);
+		return;
+	}
+	for (int i = 0; i < g->terms.len; i++) {
+		LossTerm *t = g->terms.data[i];
+		if (t->node == n) {
+			t->weight += weight;
+			return;
+		}
+	}
+	const char *base = n->name ? n->name : n->op->name, *name = base;
+	for (int k = 2, taken = 1; taken; k++) {
+		taken = 0;
+		for (int i = 0; i < g->terms.len && !taken; i++)
+			taken = !strcmp(((LossTerm *)g->terms.data[i])->name, name);
+		if (taken)
+			name = xasprintf("%s_%d", base, k);
+	}
+	LossTerm *t = xcalloc(1, sizeof *t);
+	*t = (LossTerm){name, weight, n};
+	vec_push(&g->terms, t);
+}
+
 int lower_model(Model *m)
 {
 	Program *p = m->ast;
@@ -348,5 +383,7 @@ int lower_model(Model *m)
 		return 0;
 	}
 	m->g->loss = l;
+	if (l)
+		collect_terms(m->g, l, 1);
 	return diag_errors() == before;
 }

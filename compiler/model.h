@@ -17,6 +17,20 @@ typedef struct DataSource {
 	Loc loc;            /* where the source was written */
 } DataSource;
 
+/* How the learning rate moves between epochs (aert_schedule in the
+ * runtime, which applies it). */
+typedef enum ScheduleKind { SCHED_NONE, SCHED_STEP, SCHED_COSINE, SCHED_PLATEAU } ScheduleKind;
+
+typedef struct Schedule {
+	ScheduleKind kind;   /* SCHED_NONE: the learning rate stays */
+	long every;          /* step: epochs between reductions */
+	double factor;       /* step, plateau: the multiplier */
+	long patience;       /* plateau: epochs without improvement it waits */
+	double threshold;    /* plateau: the relative improvement that counts */
+	double min_lr;       /* cosine, plateau: the floor */
+	Loc loc;             /* where it was written */
+} Schedule;
+
 /* The train section, with defaults for what it leaves out. */
 typedef struct TrainConfig {
 	double lr;           /* Adam learning rate */
@@ -26,6 +40,13 @@ typedef struct TrainConfig {
 	int batch;           /* samples per step; also the generated max_batch */
 	int epochs;          /* passes over the training set */
 	unsigned long long seed; /* initialisation and shuffling seed */
+	Schedule schedule;   /* schedule = ... */
+	int early_stop;      /* early_stop(...) given */
+	long patience;       /* early_stop: epochs without improvement before stopping */
+	double min_delta;    /* early_stop: the improvement that counts */
+	Loc early_stop_loc;  /* where early_stop(...) was written */
+	double validate;     /* validate F: fraction held out for validation; 0: none */
+	Loc validate_loc;    /* where validate was written */
 } TrainConfig;
 
 typedef struct Model {
@@ -43,6 +64,7 @@ typedef struct Model {
 	const char *classes; /* data section: train on these classes only
 	                        ("0,1,2"), or NULL */
 	Loc classes_loc;     /* where classes was written */
+	DataSource validation_data[MAX_INPUTS]; /* data section, per input */
 	int f64;             /* emit double instead of float */
 	int scalar;          /* plain loops instead of SIMD kernels (--kernels scalar) */
 	int nofuse;          /* dead-code removal only, no fusion (--no-fuse) */

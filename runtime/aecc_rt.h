@@ -134,6 +134,96 @@ int aert_st_save(const char *path, const aert_tensor *t, size_t n, aert_err *err
  * tensor's data has been written. */
 int aert_st_load(const char *path, aert_tensor *t, size_t n, int *found, aert_err *err);
 
+/* ---- training controls: learning-rate schedules, early stopping, a
+ * validation split ---- */
+
+/* How the learning rate moves from epoch to epoch (it is constant within
+ * an epoch). Each follows the PyTorch scheduler named, stepped once per
+ * epoch. */
+typedef enum aert_schedule_kind {
+	AERT_SCHEDULE_NONE,    /* the learning rate stays */
+	AERT_SCHEDULE_STEP,    /* times factor after every `every` epochs (StepLR) */
+	AERT_SCHEDULE_COSINE,  /* from lr to min_lr along half a cosine over the run's
+	                          epochs (CosineAnnealingLR with T_max = epochs) */
+	AERT_SCHEDULE_PLATEAU, /* times factor once the validation loss has not improved
+	                          for more than `patience` epochs (ReduceLROnPlateau) */
+} aert_schedule_kind;
+
+/* The defaults of the settings a schedule or early stopping leaves out
+ * (PyTorch's for the schedules). */
+#define AERT_STEP_FACTOR 0.1
+#define AERT_PLATEAU_FACTOR 0.1
+#define AERT_PLATEAU_PATIENCE 10
+#define AERT_PLATEAU_THRESHOLD 1e-4
+#define AERT_EARLY_STOP_PATIENCE 3
+
+/* A schedule and its settings (the fields its kind does not use are 0). */
+typedef struct aert_schedule {
+	aert_schedule_kind kind;
+	long long every;    /* step: epochs between reductions, >= 1 */
+	double factor;      /* step, plateau: the multiplier, in (0, 1) */
+	long long patience; /* plateau: epochs without improvement it waits, >= 0 */
+	double threshold;   /* plateau: a loss improves on the best when it is below
+	                       best * (1 - threshold), threshold in [0, 1) */
+	double min_lr;      /* cosine, plateau: the floor, >= 0 */
+} aert_schedule;
+
+/* 0 if the schedule's settings are in range (see above). */
+int aert_schedule_check(const aert_schedule *s, aert_err *err);
+/* Read a schedule written as in a .ae file's train section: "none",
+ * "step(every = 10, factor = 0.5)", "cosine", "cosine(min_lr = 1e-5)",
+ * "plateau(factor = 0.5, patience = 2, threshold = 1e-4, min_lr = 0)";
+ * keyword arguments only, any left out take their defaults (step: every
+ * is required, factor 0.1; cosine: min_lr 0; plateau: factor 0.1,
+ * patience 10, threshold 1e-4, min_lr 0, as PyTorch's). */
+int aert_schedule_parse(const char *text, aert_schedule *s, aert_err *err);
+
+/* A schedule running over one training run. */
+typedef struct aert_scheduler {
+	aert_schedule s;  /* what it does */
+	double base_lr;   /* the learning rate of epoch 1 */
+	double lr;        /* the learning rate now */
+	long long epochs; /* the run's epochs (cosine's period) */
+	double best;      /* plateau: the best validation loss so far */
+	long long bad;    /* plateau: epochs since it improved */
+} aert_scheduler;
+/* Start s for a run of `epochs` epochs at learning rate lr. */
+void aert_scheduler_start(aert_scheduler *r, const aert_schedule *s, double lr, long long epochs);
+/* The learning rate of epoch e (from 1): for step and cosine a function of
+ * e, for plateau what the losses observed so far made it. Call it for
+ * e = 1, 2, ... in turn. */
+double aert_scheduler_lr(aert_scheduler *r, long long epoch);
+/* After an epoch, its validation loss (plateau's input; the other kinds
+ * ignore it). Returns 1 when plateau lowers the learning rate for the next
+ * epoch; as in PyTorch, a reduction of less than 1e-8 is not made. */
+int aert_scheduler_observe(aert_scheduler *r, double val_loss);
+
+/* Stop a run whose validation loss has stopped improving. */
+typedef struct aert_early_stop {
+	int on;             /* 0: never stop early */
+	long long patience; /* stop after this many epochs in a row without improvement, >= 1 */
+	double min_delta;   /* a loss improves on the best when it is below best - min_delta, >= 0 */
+} aert_early_stop;
+
+/* The best epoch of a run, by its validation loss. */
+typedef struct aert_monitor {
+	double min_delta;     /* what counts as an improvement (see aert_early_stop) */
+	double best;          /* the best loss so far (HUGE_VAL before the first) */
+	long long best_epoch; /* its epoch, 0 before the first */
+	long long wait;       /* epochs since the best */
+} aert_monitor;
+void aert_monitor_start(aert_monitor *w, double min_delta);
+/* After epoch e with validation loss `loss`: 1 if it is the new best
+ * (then wait is 0), else 0 (wait counts it). */
+int aert_monitor_observe(aert_monitor *w, long long epoch, double loss);
+
+/* Hold out ceil(fraction * n) of the samples 0..n-1 for validation, drawn
+ * by seed: val gets their indices and train the others', each ascending,
+ * so the split depends only on n, fraction and seed. fraction is in
+ * (0, 1); fails when either part would be empty. */
+int aert_split(size_t n, double fraction, uint64_t seed, size_t *val, size_t *n_val, size_t *train,
+	       size_t *n_train, aert_err *err);
+
 /* ---- compiled models, seen through a descriptor ---- */
 
 /* A parameter tensor of a compiled model. */
@@ -270,6 +360,35 @@ typedef struct aert_model {
 	const char *train_labels; /* class labels of the training samples, or NULL */
 	const char *test_labels;  /* class labels of the test samples, or NULL */
 	const char *classes;    /* train on these classes only ("0,1,2"), or NULL: all */
+	/* The terms of the loss: it is the sum over i of loss_term_weights[i]
+	 * times term i (`bce(xhat, x) + 4 * kl_normal(mu, logvar)`: bce with
+	 * weight 1, kl_normal with 4). n_loss_terms 0: the model reports none
+	 * (and the three below may be NULL). */
+	int n_loss_terms;                    /* terms */
+	const char *const *loss_term_names;  /* "bce", "kl_normal": the op or value of each */
+	const double *loss_term_weights;     /* the constant each is multiplied by */
+	/* The loss on n samples in evaluation mode, as eval_loss, and each of
+	 * its terms into terms (n_loss_terms doubles; NULL: none). With
+	 * sample_seed 0 a Gaussian latent is its mean, as in eval_loss; with
+	 * another seed it is drawn as in training, from draws that depend on
+	 * the seed, the state and the element only: the sampled ELBO. NULL
+	 * when the model has no terms. */
+	double (*loss_terms)(const void *state, void *work, const void *const *in, int n, uint64_t sample_seed,
+			     double *terms);
+	/* train_step, also writing the step's loss terms (in training mode,
+	 * before the step) into terms; the same step and loss. NULL when the
+	 * model has no terms. */
+	double (*train_step_terms)(void *state, void *work, const void *const *in, int n, const aert_hparams *h,
+				   double *terms);
+	int draws_latent;       /* 1: the loss reads a latent drawn in training
+	                           (gaussian), which evaluation takes at its mean */
+
+	/* Training controls from the .ae file's train and data sections. */
+	aert_schedule schedule;      /* the learning rate from epoch to epoch */
+	aert_early_stop early_stop;  /* when to stop before the last epoch */
+	double validate;             /* fraction of the training data held out
+	                                for validation; 0: none */
+	const char *validation_path[AERT_MAX_INPUTS]; /* per input, or all NULL */
 } aert_model;
 
 /* aert_model.latent_kind */
@@ -408,6 +527,14 @@ typedef struct aert_train_options {
 	int threads;          /* threads for the model's kernels; 0: its default (all cores) */
 	const char *classes;      /* train on samples of these classes only ("0-8"), or NULL */
 	const char *train_labels; /* the training samples' classes, for `classes` */
+	aert_schedule schedule;   /* the learning rate from epoch to epoch */
+	aert_early_stop early_stop; /* stop when the validation loss stops improving,
+	                               then go back to the best epoch's state */
+	double validate;          /* fraction of the training data held out; 0: none */
+	const char *validation[AERT_MAX_INPUTS]; /* validation data per input, or all NULL
+	                               (not with validate) */
+	const char *save_best;  /* parameters of the best epoch by validation loss, or NULL */
+	int sampled;          /* 1: held-out losses draw the latent (sampled ELBO) */
 } aert_train_options;
 
 /* 0 if the descriptor can drive the trainer: a name, init, train_step,

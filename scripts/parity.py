@@ -5,8 +5,14 @@ PyTorch (the NAME_torch.py that `aecc emit` writes).
 Both start from the same initial weights (written here with PyTorch's
 default initialisation, loaded by the trainer with --init) and train on the
 same first STEPS batches without shuffling: every input reads the images
-of --data, except label inputs (one-hot), which read --labels. The check passes when
-  - the loss of every step agrees to LOSS_TOL (relative), and
+of --data, except label inputs (one-hot), which read --labels. A model
+with a learning-rate schedule trains its own epochs over those batches,
+with PyTorch's scheduler of the same name stepped after each (plateau with
+the validation loss of the next 2 batches, as the trainer's --validation).
+The check passes when
+  - the loss of every step, and each of its loss terms, agrees to LOSS_TOL
+    (relative), and so does the learning rate of every step and every
+    validation loss, and
   - every parameter's change agrees to TOL of that tensor's largest change:
     max|delta_aecc - delta_torch| <= TOL * max|delta_torch|, and
   - every buffer (BatchNorm's running statistics) agrees to BUFFER_TOL of
@@ -91,14 +97,21 @@ def main():
                                    if f.endswith("_torch.py")))
     exe = os.path.join(work, mod.NAME + "-train")
 
-    # The first steps * batch samples of every input, as the trainer will see them.
-    data, feeds = [], []
+    # The first steps * batch samples of every input, as the trainer will
+    # see them, and with a plateau schedule the next 2 batches to validate.
+    epochs = mod.EPOCHS if mod.SCHEDULE else 1
+    plateau = bool(mod.SCHEDULE) and mod.SCHEDULE["kind"] == "plateau"
+    n, n_val = args.steps * mod.BATCH, 2 * mod.BATCH if plateau else 0
+    data, val, feeds = [], [], []
     for i, (name, shape, scale, onehot) in enumerate(mod.INPUTS):
-        raw = aecc_py.read_idx(args.labels if onehot else args.data)[: args.steps * mod.BATCH]
-        subset = os.path.join(work, f"subset-{name}.idx")
-        aecc_py.write_idx(subset, raw)
-        feeds += ["--train" if i == 0 else f"--train-{name}", subset]
-        data.append(input_tensor(raw, shape, scale, onehot, args.dtype))
+        raw = aecc_py.read_idx(args.labels if onehot else args.data)[: n + n_val]
+        for part, rows, opt, into in (("train", raw[:n], "--train", data), ("val", raw[n:], "--validation", val)):
+            if not len(rows):
+                continue
+            subset = os.path.join(work, f"{part}-{name}.idx")
+            aecc_py.write_idx(subset, rows)
+            feeds += [opt if i == 0 else f"{opt}-{name}", subset]
+            into.append(input_tensor(rows, shape, scale, onehot, args.dtype))
 
     init = mod.init_params(args.seed, tdtype)
     buffers = mod.init_buffers(tdtype)
@@ -106,39 +119,76 @@ def main():
     aecc_py.write_safetensors(init_path, {k: v.numpy() for k, v in {**init, **buffers}.items()})
 
     after_path, log_path = os.path.join(work, "after.safetensors"), os.path.join(work, "log.csv")
-    subprocess.run([exe, "--init", init_path, "--no-shuffle", "--no-noise", "--steps", str(args.steps),
-                    "--epochs", "1", "--save", after_path, "--log", log_path, "--quiet"] + feeds,
-                   check=True, stdout=subprocess.DEVNULL)
+    run = ["--steps", str(args.steps), "--epochs", "1"] if epochs == 1 else ["--epochs", str(epochs)]
+    subprocess.run([exe, "--init", init_path, "--no-shuffle", "--no-noise", "--save", after_path, "--log", log_path,
+                    "--quiet"] + run + feeds, check=True, stdout=subprocess.DEVNULL)
     after_c = aecc_py.read_safetensors(after_path)
     with open(log_path) as f:
-        losses_c = [float(r["loss"]) for r in csv.DictReader(f)]
+        rows = list(csv.DictReader(f))
+    term_names = [name for name, _ in mod.LOSS_TERMS] if len(mod.LOSS_TERMS) > 1 else []
+    steps_c = [r for r in rows if r["set"] == "train"]
+    losses_c = [float(r["loss"]) for r in steps_c]
+    lrs_c = [float(r["lr"]) for r in steps_c]
+    terms_c = [[float(r[k]) for k in term_names] for r in steps_c]
+    val_c = [float(r["loss"]) for r in rows if r["set"] == "val"]
+
+    def validation_loss(p):
+        """The sample-weighted mean evaluation loss of the validation batches."""
+        with torch.no_grad():
+            return sum(mod.run(p, [v[i:i + mod.BATCH].to(tdtype) for v in val], training=False)[0].item()
+                       * len(val[0][i:i + mod.BATCH]) for i in range(0, n_val, mod.BATCH)) / n_val
 
     def torch_steps(dtype):
-        """PyTorch's parameters and losses after the steps, in dtype."""
+        """PyTorch's parameters, losses, terms, learning rates and validation
+        losses after the epochs, in dtype."""
         params = {k: v.clone().to(dtype).requires_grad_(True) for k, v in init.items()}
         bufs = {k: v.clone().to(dtype) if v.is_floating_point() else v.clone() for k, v in buffers.items()}
         opt = torch.optim.Adam(params.values(), **mod.ADAM)
-        losses = []
-        for s in range(args.steps):
-            batch = [d[s * mod.BATCH:(s + 1) * mod.BATCH].to(dtype) for d in data]
-            loss, _, _ = mod.run({**params, **bufs}, batch, training=True, noise=False)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            losses.append(loss.item())
+        sched = mod.scheduler(opt, epochs) if mod.SCHEDULE else None
+        losses, terms, lrs, vals = [], [], [], []
+        for epoch in range(epochs):
+            for s in range(args.steps):
+                batch = [d[s * mod.BATCH:(s + 1) * mod.BATCH].to(dtype) for d in data]
+                got = []
+                loss, _, _ = mod.run({**params, **bufs}, batch, training=True, noise=False, terms=got)
+                lrs.append(opt.param_groups[0]["lr"])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                losses.append(loss.item())
+                terms.append([t.item() for t in got] if term_names else [])
+            if plateau:
+                vals.append(validation_loss({**params, **bufs}))
+                sched.step(vals[-1])
+            elif sched:
+                sched.step()
         buffers.update(bufs)
-        return params, losses
+        return params, losses, terms, lrs, vals
 
-    params, losses_t = torch_steps(tdtype)
+    params, losses_t, terms_t, lrs_t, val_t = torch_steps(tdtype)
 
-    ok = len(losses_c) == args.steps
+    ok = len(losses_c) == epochs * args.steps and len(val_c) == len(val_t)
     if not ok:
-        print(f"{mod.NAME}: trainer logged {len(losses_c)} steps, expected {args.steps}")
+        print(f"{mod.NAME}: trainer logged {len(losses_c)} steps and {len(val_c)} validations, "
+              f"expected {epochs * args.steps} and {len(val_t)}")
+
+    def agree(what, c, t, scale=None, tol=None):
+        """c against t to the loss tolerance (or tol), relative to t (or to scale)."""
+        rel = abs(c - t) / max(abs(scale if scale is not None else t), 1e-300)
+        bad = not rel <= (tol or args.loss_tol)
+        print(f"{mod.NAME}: {what} aecc {c:.8g} torch {t:.8g} rel {rel:.2e}{'  FAIL' if bad else ''}")
+        return not bad
+
     for s, (lc, lt) in enumerate(zip(losses_c, losses_t)):
-        rel = abs(lc - lt) / abs(lt)
-        bad = rel > args.loss_tol
-        ok &= not bad
-        print(f"{mod.NAME}: step {s + 1} loss aecc {lc:.8g} torch {lt:.8g} rel {rel:.2e}{'  FAIL' if bad else ''}")
+        ok &= agree(f"step {s + 1} loss", lc, lt)
+        for k, name in enumerate(term_names):
+            # a term is compared at the scale of the loss it is part of
+            ok &= agree(f"step {s + 1} {name}", terms_c[s][k], terms_t[s][k], max(abs(terms_t[s][k]), abs(lt)))
+        if mod.SCHEDULE:
+            # the log writes the rate with 9 digits
+            ok &= agree(f"step {s + 1} lr", lrs_c[s], lrs_t[s], tol=1e-8)
+    for e, (vc, vt) in enumerate(zip(val_c, val_t)):
+        ok &= agree(f"epoch {e + 1} val_loss", vc, vt)
     for k, v in params.items():
         dt = v.detach().double().numpy() - init[k].double().numpy()
         dc = after_c[k].astype(np.float64) - init[k].double().numpy()

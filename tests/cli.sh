@@ -75,6 +75,25 @@ expect 2 "--batch" $T --batch 1000
 expect 2 "unknown option" $T --frobnicate
 expect 0 "small_ae-train (aecc runtime" $T --version
 
+# The training controls: usage errors, and --save-best, --validate, the
+# log's columns in a run.
+expect 2 "--schedule: unknown schedule 'bogus'" $T --train sub.idx --schedule bogus
+expect 2 "the plateau schedule watches the validation loss, but there is no validation data" \
+	$T --train sub.idx --schedule 'plateau(patience = 2)'
+expect 2 "--save-best watches the validation loss" $T --train sub.idx --save-best b.st
+expect 2 "--test-loss sampled: model 'small_ae' draws no latent" $T --train sub.idx --test-loss sampled
+expect 2 "--validate: '1.5' must be a fraction from 0 to below 1" $T --train sub.idx --validate 1.5
+expect 1 "validate 0.999 of 300 samples leaves none to train on" $T --train sub.idx --validate 0.999
+expect 1 "nodir/b.st" $T --train sub.idx --validate 0.2 --save-best nodir/b.st --epochs 1 --quiet
+ok "no weights after an unwritable --save-best" test ! -e b.st
+expect 0 "--schedule SPEC" $T --help
+expect 0 "lr 0.0005  train_loss" $T --train sub.idx --validate 0.2 --schedule 'step(every = 1, factor = 0.5)' \
+	--epochs 2 --save-best b.st --log controls.csv --quiet
+ok "the epoch line has val_loss before test_loss" grep -q "val_loss [0-9.]*  test_loss" out
+ok "--save-best is written, atomically" sh -c 'test -s b.st && ! ls b.st.tmp* >/dev/null 2>&1'
+ok "the log's columns and rows" sh -c 'head -n 1 controls.csv | grep -qx "step,epoch,set,lr,loss" &&
+	test "$(grep -c ",val," controls.csv)" -eq 2 && test "$(grep -c ",train,0.0005," controls.csv)" -eq 2'
+
 # A good run: weights load into torch.nn; a checkpoint resumes.
 expect 0 "epoch 1/1" $T --train sub.idx --test sub.idx --epochs 1 --save w.safetensors \
 	--checkpoint ck.safetensors --quiet

@@ -55,8 +55,9 @@ expect 0 "usage: small_ae-train" "$AECC" train "$SMALL" --help
 ok "a cached model is not built again" sh -c '! grep -q building out'
 
 # The descriptor's tables and entry points against NAME.h, for a model
-# with one input and one whose decoder reads a label (the committed code).
-for m in small_ae cvae; do
+# with one input, one whose decoder reads a label, and one with weighted
+# loss terms (the committed code).
+for m in small_ae cvae beta_vae; do
 	g=$top/generated/$m dec=
 	[ $m = cvae ] && dec=in1,
 	grep -q "^void ${m}_sample(" "$g/$m.h" && has_sample=1 || has_sample=0

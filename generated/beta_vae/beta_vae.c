@@ -525,6 +525,11 @@ static const beta_vae_param_info beta_vae_param_table[14] = {
 	{"decoder.4.bias", 1, {784, 0, 0, 0}, BETA_VAE_DECODER_4_BIAS, 784},
 };
 
+static const beta_vae_loss_term_info beta_vae_loss_term_table[2] = {
+	{"bce", 1},
+	{"kl_normal", 4},
+};
+
 beta_vae_hparams beta_vae_default_hparams(void)
 {
 	const beta_vae_hparams h = {0.001, 0.90000000000000002, 0.999, 1e-08, 0, 1};
@@ -532,6 +537,7 @@ beta_vae_hparams beta_vae_default_hparams(void)
 }
 
 const beta_vae_param_info *beta_vae_param(int i) { return i >= 0 && i < 14 ? &beta_vae_param_table[i] : NULL; }
+const beta_vae_loss_term_info *beta_vae_loss_term(int i) { return i >= 0 && i < 2 ? &beta_vae_loss_term_table[i] : NULL; }
 const beta_vae_buffer_info *beta_vae_buffer(int i) { return (void)i, NULL; }
 beta_vae_real *beta_vae_params(void *state) { return (float *)((unsigned char *)state + 64); }
 beta_vae_real *beta_vae_adam_m(void *state) { return (float *)((unsigned char *)state + 4367744); }
@@ -564,18 +570,21 @@ typedef struct beta_vae_ctx {
 	uint64_t rng;         /* the state's noise key */
 	int64_t step;         /* the step being taken; 0 outside training */
 	void *updates;        /* the state whose buffers take their new values, or NULL */
+	double *terms;        /* where the loss terms go, or NULL */
 } beta_vae_ctx;
 
 /* The parts of the model NAME_run computes, in this order. */
 enum { BETA_VAE_ENCODER = 1, BETA_VAE_DECODER = 2, BETA_VAE_LOSS = 4 };
 
 /* A call's context: evaluation mode when h is NULL, else training mode for the
- * step after the state's, with noise while h->stochastic. */
-static beta_vae_ctx beta_vae_context(const void *state, void *work, int n, const beta_vae_hparams *h, void *updates)
+ * step after the state's, with noise while h->stochastic; the loss terms
+ * into `terms` if it is not NULL. */
+static beta_vae_ctx beta_vae_context(const void *state, void *work, int n, const beta_vae_hparams *h, void *updates,
+				double *terms)
 {
 	const beta_vae_ctx c = {(const float *)((const unsigned char *)state + 64), state, (unsigned char *)work, n,
 		h != NULL, h && h->stochastic, *(const uint64_t *)((const unsigned char *)state + 8),
-		h ? *(const int64_t *)state + 1 : 0, updates};
+		h ? *(const int64_t *)state + 1 : 0, updates, terms};
 	return c;
 }
 
@@ -589,6 +598,7 @@ static beta_vae_real beta_vae_run(const beta_vae_ctx *ctx, const beta_vae_real *
 	const int stochastic = ctx->stochastic;
 	const uint64_t rng = ctx->rng;
 	const int64_t step = ctx->step;
+	double *const terms = ctx->terms;
 	if (parts & BETA_VAE_ENCODER) {
 		const float *const encoder_0_weight = params + BETA_VAE_ENCODER_0_WEIGHT;
 		const float *const encoder_0_bias = params + BETA_VAE_ENCODER_0_BIAS;
@@ -637,13 +647,18 @@ static beta_vae_real beta_vae_run(const beta_vae_ctx *ctx, const beta_vae_real *
 					loss_1[0] = (float)(-0.5 * acc);
 				}
 			}
+			if (terms) /* loss term 1: kl_normal */
+				terms[1] = loss_1[0];
 		} else {
 			/* encoder.6: gaussian [n, 32] */
+			{
+				const uint64_t key = beta_vae_mix(rng ^ beta_vae_mix(((uint64_t)step << 24) ^ 15u));
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 32 >= 32768)
 #endif
-			for (long i = 0; i < n * 32; i++)
-				z[i] = mu[i];
+				for (long i = 0; i < n * 32; i++)
+					z[i] = mu[i] + (stochastic ? expf(0.5f * logvar[i]) * (float)beta_vae_normal(key, (uint64_t)i) : 0);
+			}
 		}
 		if (!training) { /* in training z computes it */
 			/* loss.1: kl_normal [] */
@@ -664,6 +679,8 @@ static beta_vae_real beta_vae_run(const beta_vae_ctx *ctx, const beta_vae_real *
 					acc += part[c];
 				loss_1[0] = (float)(-0.5 * acc);
 			}
+			if (terms) /* loss term 1: kl_normal */
+				terms[1] = loss_1[0];
 		}
 	}
 	if (parts & BETA_VAE_DECODER) {
@@ -721,6 +738,8 @@ static beta_vae_real beta_vae_run(const beta_vae_ctx *ctx, const beta_vae_real *
 				loss_0[0] = (float)acc;
 			}
 		}
+		if (terms) /* loss term 0: bce */
+			terms[0] = loss_0[0];
 	} else {
 		/* loss.0: bce [] */
 		{
@@ -740,6 +759,8 @@ static beta_vae_real beta_vae_run(const beta_vae_ctx *ctx, const beta_vae_real *
 				loss_0[0] = (float)acc;
 			}
 		}
+		if (terms) /* loss term 0: bce */
+			terms[0] = loss_0[0];
 	}
 	/* scale: scale [] */
 	for (long i = 0; i < 1; i++)
@@ -893,7 +914,12 @@ static beta_vae_real beta_vae_pass(const beta_vae_ctx *ctx, const beta_vae_real 
 
 beta_vae_real beta_vae_train_step(void *state, void *work, const beta_vae_real *x, int n, const beta_vae_hparams *h)
 {
-	const beta_vae_ctx c = beta_vae_context(state, work, n, h, state);
+	return beta_vae_train_step_terms(state, work, x, n, h, NULL);
+}
+
+beta_vae_real beta_vae_train_step_terms(void *state, void *work, const beta_vae_real *x, int n, const beta_vae_hparams *h, double *terms)
+{
+	const beta_vae_ctx c = beta_vae_context(state, work, n, h, state, terms);
 	float *const grad = (float *)work; /* the gradient block */
 	const beta_vae_real loss = beta_vae_pass(&c, x, grad);
 	beta_vae_update(state, grad, h);
@@ -902,7 +928,7 @@ beta_vae_real beta_vae_train_step(void *state, void *work, const beta_vae_real *
 
 beta_vae_real beta_vae_gradient(const void *state, void *work, const beta_vae_real *x, int n, const beta_vae_hparams *h, beta_vae_real *grad)
 {
-	const beta_vae_ctx c = beta_vae_context(state, work, n, h, NULL);
+	const beta_vae_ctx c = beta_vae_context(state, work, n, h, NULL, NULL);
 	return beta_vae_pass(&c, x, grad);
 }
 
@@ -919,27 +945,36 @@ void beta_vae_update(void *state, const beta_vae_real *grad, const beta_vae_hpar
 
 beta_vae_real beta_vae_loss(const void *state, void *work, const beta_vae_real *x, int n)
 {
-	const beta_vae_ctx c = beta_vae_context(state, work, n, NULL, NULL);
+	return beta_vae_loss_terms(state, work, x, n, 0, NULL);
+}
+
+beta_vae_real beta_vae_loss_terms(const void *state, void *work, const beta_vae_real *x, int n, uint64_t sample_seed, double *terms)
+{
+	beta_vae_ctx c = beta_vae_context(state, work, n, NULL, NULL, terms);
+	if (sample_seed) { /* draw the latent as in training, from draws of its own */
+		c.stochastic = 1;
+		c.rng = beta_vae_mix(c.rng ^ beta_vae_mix(sample_seed));
+	}
 	return beta_vae_run(&c, x, BETA_VAE_ENCODER | BETA_VAE_DECODER | BETA_VAE_LOSS);
 }
 
 void beta_vae_forward(const void *state, void *work, const beta_vae_real *x, int n, beta_vae_real *out)
 {
-	const beta_vae_ctx c = beta_vae_context(state, work, n, NULL, NULL);
+	const beta_vae_ctx c = beta_vae_context(state, work, n, NULL, NULL, NULL);
 	beta_vae_run(&c, x, BETA_VAE_ENCODER | BETA_VAE_DECODER);
 	memcpy(out, c.work + BETA_VAE_AT_XHAT, sizeof(float) * n * 784);
 }
 
 void beta_vae_encode(const void *state, void *work, const beta_vae_real *x, int n, beta_vae_real *z)
 {
-	const beta_vae_ctx c = beta_vae_context(state, work, n, NULL, NULL);
+	const beta_vae_ctx c = beta_vae_context(state, work, n, NULL, NULL, NULL);
 	beta_vae_run(&c, x, BETA_VAE_ENCODER);
 	memcpy(z, c.work + BETA_VAE_AT_Z, sizeof(float) * n * 32);
 }
 
 void beta_vae_encode_gaussian(const void *state, void *work, const beta_vae_real *x, int n, beta_vae_real *mu, beta_vae_real *logvar)
 {
-	const beta_vae_ctx c = beta_vae_context(state, work, n, NULL, NULL);
+	const beta_vae_ctx c = beta_vae_context(state, work, n, NULL, NULL, NULL);
 	beta_vae_run(&c, x, BETA_VAE_ENCODER);
 	memcpy(mu, c.work + BETA_VAE_AT_MU, sizeof(float) * n * 32);
 	memcpy(logvar, c.work + BETA_VAE_AT_LOGVAR, sizeof(float) * n * 32);
@@ -947,7 +982,7 @@ void beta_vae_encode_gaussian(const void *state, void *work, const beta_vae_real
 
 void beta_vae_decode(const void *state, void *work, const beta_vae_real *z, int n, beta_vae_real *out)
 {
-	const beta_vae_ctx c = beta_vae_context(state, work, n, NULL, NULL);
+	const beta_vae_ctx c = beta_vae_context(state, work, n, NULL, NULL, NULL);
 	memcpy(c.work + BETA_VAE_AT_Z, z, sizeof(float) * n * 32);
 	beta_vae_run(&c, NULL, BETA_VAE_DECODER);
 	memcpy(out, c.work + BETA_VAE_AT_XHAT, sizeof(float) * n * 784);
@@ -955,7 +990,7 @@ void beta_vae_decode(const void *state, void *work, const beta_vae_real *z, int 
 
 void beta_vae_sample(const void *state, void *work, uint64_t seed, int n, beta_vae_real *out)
 {
-	const beta_vae_ctx c = beta_vae_context(state, work, n, NULL, NULL);
+	const beta_vae_ctx c = beta_vae_context(state, work, n, NULL, NULL, NULL);
 	float *const z = (float *)(c.work + BETA_VAE_AT_Z);
 	const uint64_t key = beta_vae_mix(seed ^ 0x7072696f72u); /* "prior" */
 	for (long i = 0; i < n * 32; i++)

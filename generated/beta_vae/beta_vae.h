@@ -17,6 +17,7 @@
 #define BETA_VAE_PARAM_ELEMS 1091920
 #define BETA_VAE_NUM_BUFFERS 0
 #define BETA_VAE_NUM_INPUTS 1
+#define BETA_VAE_NUM_LOSS_TERMS 2
 #define BETA_VAE_INPUT0_SIZE 784 /* input x [n, 784] */
 #define BETA_VAE_LATENT_SIZE 32 /* [n, 32] */
 #define BETA_VAE_OUTPUT_SIZE 784 /* [n, 784] */
@@ -64,10 +65,18 @@ typedef struct beta_vae_buffer_info {
 	size_t size; /* in elements */
 } beta_vae_buffer_info;
 
+/* A term of the loss: the loss is the sum of weight * term over its terms. */
+typedef struct beta_vae_loss_term_info {
+	const char *name; /* the op or value of the .ae file */
+	double weight;
+} beta_vae_loss_term_info;
+
 /* The settings of the .ae file's train section. */
 beta_vae_hparams beta_vae_default_hparams(void);
 /* Parameter i, 0 <= i < BETA_VAE_NUM_PARAMS, in declaration order. */
 const beta_vae_param_info *beta_vae_param(int i);
+/* Loss term i, 0 <= i < BETA_VAE_NUM_LOSS_TERMS, in the order of the loss expression. */
+const beta_vae_loss_term_info *beta_vae_loss_term(int i);
 /* The parameter block, Adam's moments and the step count inside a state. */
 beta_vae_real *beta_vae_params(void *state);
 beta_vae_real *beta_vae_adam_m(void *state);
@@ -85,6 +94,9 @@ void beta_vae_init(void *state, uint64_t seed);
 /* One optimizer step on n samples; returns the loss before the step.
  * Also the only function that updates the buffers. */
 beta_vae_real beta_vae_train_step(void *state, void *work, const beta_vae_real *x, int n, const beta_vae_hparams *h);
+/* The same, also writing the step's loss terms (training mode, before the
+ * step) into terms[BETA_VAE_NUM_LOSS_TERMS]. */
+beta_vae_real beta_vae_train_step_terms(void *state, void *work, const beta_vae_real *x, int n, const beta_vae_hparams *h, double *terms);
 /* The loss on n samples and its gradient with respect to every parameter
  * (grad has BETA_VAE_PARAM_ELEMS elements, laid out as the parameters), in
  * training mode (batch statistics); the buffers are left as they are. */
@@ -94,6 +106,11 @@ beta_vae_real beta_vae_gradient(const void *state, void *work, const beta_vae_re
 void beta_vae_update(void *state, const beta_vae_real *grad, const beta_vae_hparams *h);
 /* The loss on n samples, without training (evaluation mode). */
 beta_vae_real beta_vae_loss(const void *state, void *work, const beta_vae_real *x, int n);
+/* The same, and each loss term into terms[BETA_VAE_NUM_LOSS_TERMS] (NULL: none). With
+ * sample_seed 0 a Gaussian latent is its mean, as in beta_vae_loss; with another
+ * seed it is drawn as in training, from draws that depend on the seed, the
+ * state's noise key and the element only (the sampled ELBO of a VAE). */
+beta_vae_real beta_vae_loss_terms(const void *state, void *work, const beta_vae_real *x, int n, uint64_t sample_seed, double *terms);
 /* Reconstruct: out is n x BETA_VAE_OUTPUT_SIZE. */
 void beta_vae_forward(const void *state, void *work, const beta_vae_real *x, int n, beta_vae_real *out);
 /* Encode: z is n x BETA_VAE_LATENT_SIZE. */

@@ -518,6 +518,11 @@ static const contractive_ae_param_info contractive_ae_param_table[8] = {
 	{"decoder.2.bias", 1, {784, 0, 0, 0}, CONTRACTIVE_AE_DECODER_2_BIAS, 784},
 };
 
+static const contractive_ae_loss_term_info contractive_ae_loss_term_table[2] = {
+	{"mse", 1},
+	{"contractive", 0.01},
+};
+
 contractive_ae_hparams contractive_ae_default_hparams(void)
 {
 	const contractive_ae_hparams h = {0.001, 0.90000000000000002, 0.999, 1e-08, 0, 1};
@@ -525,6 +530,7 @@ contractive_ae_hparams contractive_ae_default_hparams(void)
 }
 
 const contractive_ae_param_info *contractive_ae_param(int i) { return i >= 0 && i < 8 ? &contractive_ae_param_table[i] : NULL; }
+const contractive_ae_loss_term_info *contractive_ae_loss_term(int i) { return i >= 0 && i < 2 ? &contractive_ae_loss_term_table[i] : NULL; }
 const contractive_ae_buffer_info *contractive_ae_buffer(int i) { return (void)i, NULL; }
 contractive_ae_real *contractive_ae_params(void *state) { return (float *)((unsigned char *)state + 64); }
 contractive_ae_real *contractive_ae_adam_m(void *state) { return (float *)((unsigned char *)state + 839936); }
@@ -557,18 +563,21 @@ typedef struct contractive_ae_ctx {
 	uint64_t rng;         /* the state's noise key */
 	int64_t step;         /* the step being taken; 0 outside training */
 	void *updates;        /* the state whose buffers take their new values, or NULL */
+	double *terms;        /* where the loss terms go, or NULL */
 } contractive_ae_ctx;
 
 /* The parts of the model NAME_run computes, in this order. */
 enum { CONTRACTIVE_AE_ENCODER = 1, CONTRACTIVE_AE_DECODER = 2, CONTRACTIVE_AE_LOSS = 4 };
 
 /* A call's context: evaluation mode when h is NULL, else training mode for the
- * step after the state's, with noise while h->stochastic. */
-static contractive_ae_ctx contractive_ae_context(const void *state, void *work, int n, const contractive_ae_hparams *h, void *updates)
+ * step after the state's, with noise while h->stochastic; the loss terms
+ * into `terms` if it is not NULL. */
+static contractive_ae_ctx contractive_ae_context(const void *state, void *work, int n, const contractive_ae_hparams *h, void *updates,
+				double *terms)
 {
 	const contractive_ae_ctx c = {(const float *)((const unsigned char *)state + 64), state, (unsigned char *)work, n,
 		h != NULL, h && h->stochastic, *(const uint64_t *)((const unsigned char *)state + 8),
-		h ? *(const int64_t *)state + 1 : 0, updates};
+		h ? *(const int64_t *)state + 1 : 0, updates, terms};
 	return c;
 }
 
@@ -579,6 +588,7 @@ static contractive_ae_real contractive_ae_run(const contractive_ae_ctx *ctx, con
 	const float *const params = ctx->params;
 	unsigned char *const work = ctx->work;
 	const int training = ctx->training;
+	double *const terms = ctx->terms;
 	if (parts & CONTRACTIVE_AE_ENCODER) {
 		const float *const encoder_0_weight = params + CONTRACTIVE_AE_ENCODER_0_WEIGHT;
 		const float *const encoder_0_bias = params + CONTRACTIVE_AE_ENCODER_0_BIAS;
@@ -655,6 +665,8 @@ static contractive_ae_real contractive_ae_run(const contractive_ae_ctx *ctx, con
 				loss_0[0] = (float)(acc / (double)(n * 784));
 			}
 		}
+		if (terms) /* loss term 0: mse */
+			terms[0] = loss_0[0];
 	} else {
 		/* loss.0: mse [] */
 		{
@@ -677,6 +689,8 @@ static contractive_ae_real contractive_ae_run(const contractive_ae_ctx *ctx, con
 				loss_0[0] = (float)(acc / (double)(n * 784));
 			}
 		}
+		if (terms) /* loss term 0: mse */
+			terms[0] = loss_0[0];
 	}
 	/* basis: basis [n, 32] */
 	memset(basis, 0, sizeof *basis * n * 32);
@@ -732,6 +746,8 @@ static contractive_ae_real contractive_ae_run(const contractive_ae_ctx *ctx, con
 	}
 	/* loss.1: contractive [] */
 	loss_1[0] = add_31[0];
+	if (terms) /* loss term 1: contractive */
+		terms[1] = loss_1[0];
 	/* scale: scale [] */
 	for (long i = 0; i < 1; i++)
 		scale[i] = 0.01f * loss_1[i];
@@ -916,7 +932,12 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 
 contractive_ae_real contractive_ae_train_step(void *state, void *work, const contractive_ae_real *x, int n, const contractive_ae_hparams *h)
 {
-	const contractive_ae_ctx c = contractive_ae_context(state, work, n, h, state);
+	return contractive_ae_train_step_terms(state, work, x, n, h, NULL);
+}
+
+contractive_ae_real contractive_ae_train_step_terms(void *state, void *work, const contractive_ae_real *x, int n, const contractive_ae_hparams *h, double *terms)
+{
+	const contractive_ae_ctx c = contractive_ae_context(state, work, n, h, state, terms);
 	float *const grad = (float *)work; /* the gradient block */
 	const contractive_ae_real loss = contractive_ae_pass(&c, x, grad);
 	contractive_ae_update(state, grad, h);
@@ -925,7 +946,7 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 
 contractive_ae_real contractive_ae_gradient(const void *state, void *work, const contractive_ae_real *x, int n, const contractive_ae_hparams *h, contractive_ae_real *grad)
 {
-	const contractive_ae_ctx c = contractive_ae_context(state, work, n, h, NULL);
+	const contractive_ae_ctx c = contractive_ae_context(state, work, n, h, NULL, NULL);
 	return contractive_ae_pass(&c, x, grad);
 }
 
@@ -942,27 +963,33 @@ void contractive_ae_update(void *state, const contractive_ae_real *grad, const c
 
 contractive_ae_real contractive_ae_loss(const void *state, void *work, const contractive_ae_real *x, int n)
 {
-	const contractive_ae_ctx c = contractive_ae_context(state, work, n, NULL, NULL);
+	return contractive_ae_loss_terms(state, work, x, n, 0, NULL);
+}
+
+contractive_ae_real contractive_ae_loss_terms(const void *state, void *work, const contractive_ae_real *x, int n, uint64_t sample_seed, double *terms)
+{
+	const contractive_ae_ctx c = contractive_ae_context(state, work, n, NULL, NULL, terms);
+	(void)sample_seed; /* the model draws no latent */
 	return contractive_ae_run(&c, x, CONTRACTIVE_AE_ENCODER | CONTRACTIVE_AE_DECODER | CONTRACTIVE_AE_LOSS);
 }
 
 void contractive_ae_forward(const void *state, void *work, const contractive_ae_real *x, int n, contractive_ae_real *out)
 {
-	const contractive_ae_ctx c = contractive_ae_context(state, work, n, NULL, NULL);
+	const contractive_ae_ctx c = contractive_ae_context(state, work, n, NULL, NULL, NULL);
 	contractive_ae_run(&c, x, CONTRACTIVE_AE_ENCODER | CONTRACTIVE_AE_DECODER);
 	memcpy(out, c.work + CONTRACTIVE_AE_AT_XHAT, sizeof(float) * n * 784);
 }
 
 void contractive_ae_encode(const void *state, void *work, const contractive_ae_real *x, int n, contractive_ae_real *z)
 {
-	const contractive_ae_ctx c = contractive_ae_context(state, work, n, NULL, NULL);
+	const contractive_ae_ctx c = contractive_ae_context(state, work, n, NULL, NULL, NULL);
 	contractive_ae_run(&c, x, CONTRACTIVE_AE_ENCODER);
 	memcpy(z, c.work + CONTRACTIVE_AE_AT_Z, sizeof(float) * n * 32);
 }
 
 void contractive_ae_decode(const void *state, void *work, const contractive_ae_real *z, int n, contractive_ae_real *out)
 {
-	const contractive_ae_ctx c = contractive_ae_context(state, work, n, NULL, NULL);
+	const contractive_ae_ctx c = contractive_ae_context(state, work, n, NULL, NULL, NULL);
 	memcpy(c.work + CONTRACTIVE_AE_AT_Z, z, sizeof(float) * n * 32);
 	contractive_ae_run(&c, NULL, CONTRACTIVE_AE_DECODER);
 	memcpy(out, c.work + CONTRACTIVE_AE_AT_XHAT, sizeof(float) * n * 784);
@@ -970,7 +997,7 @@ void contractive_ae_decode(const void *state, void *work, const contractive_ae_r
 
 void contractive_ae_sample(const void *state, void *work, uint64_t seed, int n, contractive_ae_real *out)
 {
-	const contractive_ae_ctx c = contractive_ae_context(state, work, n, NULL, NULL);
+	const contractive_ae_ctx c = contractive_ae_context(state, work, n, NULL, NULL, NULL);
 	float *const z = (float *)(c.work + CONTRACTIVE_AE_AT_Z);
 	const uint64_t key = contractive_ae_mix(seed ^ 0x7072696f72u); /* "prior" */
 	for (long i = 0; i < n * 32; i++)

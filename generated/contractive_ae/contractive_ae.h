@@ -17,6 +17,7 @@
 #define CONTRACTIVE_AE_PARAM_ELEMS 209968
 #define CONTRACTIVE_AE_NUM_BUFFERS 0
 #define CONTRACTIVE_AE_NUM_INPUTS 1
+#define CONTRACTIVE_AE_NUM_LOSS_TERMS 2
 #define CONTRACTIVE_AE_INPUT0_SIZE 784 /* input x [n, 784] */
 #define CONTRACTIVE_AE_LATENT_SIZE 32 /* [n, 32] */
 #define CONTRACTIVE_AE_OUTPUT_SIZE 784 /* [n, 784] */
@@ -58,10 +59,18 @@ typedef struct contractive_ae_buffer_info {
 	size_t size; /* in elements */
 } contractive_ae_buffer_info;
 
+/* A term of the loss: the loss is the sum of weight * term over its terms. */
+typedef struct contractive_ae_loss_term_info {
+	const char *name; /* the op or value of the .ae file */
+	double weight;
+} contractive_ae_loss_term_info;
+
 /* The settings of the .ae file's train section. */
 contractive_ae_hparams contractive_ae_default_hparams(void);
 /* Parameter i, 0 <= i < CONTRACTIVE_AE_NUM_PARAMS, in declaration order. */
 const contractive_ae_param_info *contractive_ae_param(int i);
+/* Loss term i, 0 <= i < CONTRACTIVE_AE_NUM_LOSS_TERMS, in the order of the loss expression. */
+const contractive_ae_loss_term_info *contractive_ae_loss_term(int i);
 /* The parameter block, Adam's moments and the step count inside a state. */
 contractive_ae_real *contractive_ae_params(void *state);
 contractive_ae_real *contractive_ae_adam_m(void *state);
@@ -79,6 +88,9 @@ void contractive_ae_init(void *state, uint64_t seed);
 /* One optimizer step on n samples; returns the loss before the step.
  * Also the only function that updates the buffers. */
 contractive_ae_real contractive_ae_train_step(void *state, void *work, const contractive_ae_real *x, int n, const contractive_ae_hparams *h);
+/* The same, also writing the step's loss terms (training mode, before the
+ * step) into terms[CONTRACTIVE_AE_NUM_LOSS_TERMS]. */
+contractive_ae_real contractive_ae_train_step_terms(void *state, void *work, const contractive_ae_real *x, int n, const contractive_ae_hparams *h, double *terms);
 /* The loss on n samples and its gradient with respect to every parameter
  * (grad has CONTRACTIVE_AE_PARAM_ELEMS elements, laid out as the parameters), in
  * training mode (batch statistics); the buffers are left as they are. */
@@ -88,6 +100,11 @@ contractive_ae_real contractive_ae_gradient(const void *state, void *work, const
 void contractive_ae_update(void *state, const contractive_ae_real *grad, const contractive_ae_hparams *h);
 /* The loss on n samples, without training (evaluation mode). */
 contractive_ae_real contractive_ae_loss(const void *state, void *work, const contractive_ae_real *x, int n);
+/* The same, and each loss term into terms[CONTRACTIVE_AE_NUM_LOSS_TERMS] (NULL: none). With
+ * sample_seed 0 a Gaussian latent is its mean, as in contractive_ae_loss; with another
+ * seed it is drawn as in training, from draws that depend on the seed, the
+ * state's noise key and the element only (the sampled ELBO of a VAE). */
+contractive_ae_real contractive_ae_loss_terms(const void *state, void *work, const contractive_ae_real *x, int n, uint64_t sample_seed, double *terms);
 /* Reconstruct: out is n x CONTRACTIVE_AE_OUTPUT_SIZE. */
 void contractive_ae_forward(const void *state, void *work, const contractive_ae_real *x, int n, contractive_ae_real *out);
 /* Encode: z is n x CONTRACTIVE_AE_LATENT_SIZE. */

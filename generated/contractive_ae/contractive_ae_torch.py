@@ -13,6 +13,15 @@ BATCH = 128
 EPOCHS = 5
 SEED = 1
 ADAM = dict(lr=0.001, betas=(0.90000000000000002, 0.999), eps=1e-08, weight_decay=0)
+# schedule = ... of the train section; the learning rate changes between epochs
+SCHEDULE = None
+EARLY_STOP = None
+VALIDATE = 0  # fraction of the training data held out
+# (name, weight): the loss is the sum of weight * term
+LOSS_TERMS = [
+    ("mse", 1),
+    ("contractive", 0.01),
+]
 # (name, per-sample shape, data scale, one-hot width: > 0 for labels)
 INPUTS = [
     ("x", [784], 0.0039215686274509803, 0),
@@ -50,13 +59,14 @@ def init_buffers(dtype=torch.float32):
             for name, shape, value, integer in BUFFERS}
 
 
-def run(p, inputs, training=True, noise=True):
+def run(p, inputs, training=True, noise=True, terms=None):
     """Returns (loss, latent, output) for a list of input batches.
 
     training: as the train step (batch statistics; otherwise as NAME_loss);
     noise: draw noise, dropout and samples (only while training).
     p holds the parameters and the buffers; training updates the buffers
-    in place, as the train step does.
+    in place, as the train step does. A list `terms` gets the loss terms
+    of LOSS_TERMS appended.
     """
     noise = noise and training
     t0 = inputs[0].detach().requires_grad_(True)
@@ -80,4 +90,6 @@ def run(p, inputs, training=True, noise=True):
     t369 = sum(torch.autograd.grad(t8[:, k].sum(), t0, create_graph=True)[0].pow(2).sum() for k in range(32)) / t8.shape[0]
     t370 = 0.01 * t369
     t371 = t17 + t370
+    if terms is not None:
+        terms += [t17, t369]
     return t371, t8, t16

@@ -508,6 +508,10 @@ static const conv_ae_param_info conv_ae_param_table[12] = {
 	{"decoder.4.bias", 1, {1, 0, 0, 0}, CONV_AE_DECODER_4_BIAS, 1},
 };
 
+static const conv_ae_loss_term_info conv_ae_loss_term_table[1] = {
+	{"mse", 1},
+};
+
 conv_ae_hparams conv_ae_default_hparams(void)
 {
 	const conv_ae_hparams h = {0.001, 0.90000000000000002, 0.999, 1e-08, 0, 1};
@@ -515,6 +519,7 @@ conv_ae_hparams conv_ae_default_hparams(void)
 }
 
 const conv_ae_param_info *conv_ae_param(int i) { return i >= 0 && i < 12 ? &conv_ae_param_table[i] : NULL; }
+const conv_ae_loss_term_info *conv_ae_loss_term(int i) { return i >= 0 && i < 1 ? &conv_ae_loss_term_table[i] : NULL; }
 const conv_ae_buffer_info *conv_ae_buffer(int i) { return (void)i, NULL; }
 conv_ae_real *conv_ae_params(void *state) { return (float *)((unsigned char *)state + 64); }
 conv_ae_real *conv_ae_adam_m(void *state) { return (float *)((unsigned char *)state + 3362432); }
@@ -547,18 +552,21 @@ typedef struct conv_ae_ctx {
 	uint64_t rng;         /* the state's noise key */
 	int64_t step;         /* the step being taken; 0 outside training */
 	void *updates;        /* the state whose buffers take their new values, or NULL */
+	double *terms;        /* where the loss terms go, or NULL */
 } conv_ae_ctx;
 
 /* The parts of the model NAME_run computes, in this order. */
 enum { CONV_AE_ENCODER = 1, CONV_AE_DECODER = 2, CONV_AE_LOSS = 4 };
 
 /* A call's context: evaluation mode when h is NULL, else training mode for the
- * step after the state's, with noise while h->stochastic. */
-static conv_ae_ctx conv_ae_context(const void *state, void *work, int n, const conv_ae_hparams *h, void *updates)
+ * step after the state's, with noise while h->stochastic; the loss terms
+ * into `terms` if it is not NULL. */
+static conv_ae_ctx conv_ae_context(const void *state, void *work, int n, const conv_ae_hparams *h, void *updates,
+				double *terms)
 {
 	const conv_ae_ctx c = {(const float *)((const unsigned char *)state + 64), state, (unsigned char *)work, n,
 		h != NULL, h && h->stochastic, *(const uint64_t *)((const unsigned char *)state + 8),
-		h ? *(const int64_t *)state + 1 : 0, updates};
+		h ? *(const int64_t *)state + 1 : 0, updates, terms};
 	return c;
 }
 
@@ -569,6 +577,7 @@ static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, i
 	const float *const params = ctx->params;
 	unsigned char *const work = ctx->work;
 	const int training = ctx->training;
+	double *const terms = ctx->terms;
 	if (parts & CONV_AE_ENCODER) {
 		const float *const encoder_0_weight = params + CONV_AE_ENCODER_0_WEIGHT;
 		const float *const encoder_0_bias = params + CONV_AE_ENCODER_0_BIAS;
@@ -733,6 +742,8 @@ static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, i
 				loss[0] = (float)(acc / (double)(n * 784));
 			}
 		}
+		if (terms) /* loss term 0: mse */
+			terms[0] = loss[0];
 	} else {
 		/* loss.0: mse [] */
 		{
@@ -755,6 +766,8 @@ static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, i
 				loss[0] = (float)(acc / (double)(n * 784));
 			}
 		}
+		if (terms) /* loss term 0: mse */
+			terms[0] = loss[0];
 	}
 	return loss[0];
 }
@@ -963,7 +976,12 @@ static conv_ae_real conv_ae_pass(const conv_ae_ctx *ctx, const conv_ae_real *x, 
 
 conv_ae_real conv_ae_train_step(void *state, void *work, const conv_ae_real *x, int n, const conv_ae_hparams *h)
 {
-	const conv_ae_ctx c = conv_ae_context(state, work, n, h, state);
+	return conv_ae_train_step_terms(state, work, x, n, h, NULL);
+}
+
+conv_ae_real conv_ae_train_step_terms(void *state, void *work, const conv_ae_real *x, int n, const conv_ae_hparams *h, double *terms)
+{
+	const conv_ae_ctx c = conv_ae_context(state, work, n, h, state, terms);
 	float *const grad = (float *)work; /* the gradient block */
 	const conv_ae_real loss = conv_ae_pass(&c, x, grad);
 	conv_ae_update(state, grad, h);
@@ -972,7 +990,7 @@ conv_ae_real conv_ae_train_step(void *state, void *work, const conv_ae_real *x, 
 
 conv_ae_real conv_ae_gradient(const void *state, void *work, const conv_ae_real *x, int n, const conv_ae_hparams *h, conv_ae_real *grad)
 {
-	const conv_ae_ctx c = conv_ae_context(state, work, n, h, NULL);
+	const conv_ae_ctx c = conv_ae_context(state, work, n, h, NULL, NULL);
 	return conv_ae_pass(&c, x, grad);
 }
 
@@ -989,27 +1007,33 @@ void conv_ae_update(void *state, const conv_ae_real *grad, const conv_ae_hparams
 
 conv_ae_real conv_ae_loss(const void *state, void *work, const conv_ae_real *x, int n)
 {
-	const conv_ae_ctx c = conv_ae_context(state, work, n, NULL, NULL);
+	return conv_ae_loss_terms(state, work, x, n, 0, NULL);
+}
+
+conv_ae_real conv_ae_loss_terms(const void *state, void *work, const conv_ae_real *x, int n, uint64_t sample_seed, double *terms)
+{
+	const conv_ae_ctx c = conv_ae_context(state, work, n, NULL, NULL, terms);
+	(void)sample_seed; /* the model draws no latent */
 	return conv_ae_run(&c, x, CONV_AE_ENCODER | CONV_AE_DECODER | CONV_AE_LOSS);
 }
 
 void conv_ae_forward(const void *state, void *work, const conv_ae_real *x, int n, conv_ae_real *out)
 {
-	const conv_ae_ctx c = conv_ae_context(state, work, n, NULL, NULL);
+	const conv_ae_ctx c = conv_ae_context(state, work, n, NULL, NULL, NULL);
 	conv_ae_run(&c, x, CONV_AE_ENCODER | CONV_AE_DECODER);
 	memcpy(out, c.work + CONV_AE_AT_XHAT, sizeof(float) * n * 784);
 }
 
 void conv_ae_encode(const void *state, void *work, const conv_ae_real *x, int n, conv_ae_real *z)
 {
-	const conv_ae_ctx c = conv_ae_context(state, work, n, NULL, NULL);
+	const conv_ae_ctx c = conv_ae_context(state, work, n, NULL, NULL, NULL);
 	conv_ae_run(&c, x, CONV_AE_ENCODER);
 	memcpy(z, c.work + CONV_AE_AT_Z, sizeof(float) * n * 128);
 }
 
 void conv_ae_decode(const void *state, void *work, const conv_ae_real *z, int n, conv_ae_real *out)
 {
-	const conv_ae_ctx c = conv_ae_context(state, work, n, NULL, NULL);
+	const conv_ae_ctx c = conv_ae_context(state, work, n, NULL, NULL, NULL);
 	memcpy(c.work + CONV_AE_AT_Z, z, sizeof(float) * n * 128);
 	conv_ae_run(&c, NULL, CONV_AE_DECODER);
 	memcpy(out, c.work + CONV_AE_AT_XHAT, sizeof(float) * n * 784);
@@ -1017,7 +1041,7 @@ void conv_ae_decode(const void *state, void *work, const conv_ae_real *z, int n,
 
 void conv_ae_sample(const void *state, void *work, uint64_t seed, int n, conv_ae_real *out)
 {
-	const conv_ae_ctx c = conv_ae_context(state, work, n, NULL, NULL);
+	const conv_ae_ctx c = conv_ae_context(state, work, n, NULL, NULL, NULL);
 	float *const z = (float *)(c.work + CONV_AE_AT_Z);
 	const uint64_t key = conv_ae_mix(seed ^ 0x7072696f72u); /* "prior" */
 	for (long i = 0; i < n * 128; i++)

@@ -28,6 +28,9 @@ static const aert_param params[CONV_AE_NUM_PARAMS] = {
 	{"decoder.4.bias", 1, {1, 0, 0, 0}, 840576, 1},
 };
 
+static const char *const termnames[CONV_AE_NUM_LOSS_TERMS] = {"mse"};
+static const double termweights[CONV_AE_NUM_LOSS_TERMS] = {1};
+
 /* The entry points with the runtime's signatures (see aert_model). */
 static conv_ae_hparams hparams(const aert_hparams *a)
 {
@@ -54,9 +57,21 @@ static void update(void *state, const void *grad, const aert_hparams *a)
 	conv_ae_update(state, grad, &h);
 }
 
+static double trainterms(void *state, void *work, const void *const *in, int n, const aert_hparams *a,
+			 double *terms)
+{
+	conv_ae_hparams h = hparams(a);
+	return conv_ae_train_step_terms(state, work, (const float *)in[0], n, &h, terms);
+}
+
 static double loss(const void *state, void *work, const void *const *in, int n)
 {
 	return conv_ae_loss(state, work, (const float *)in[0], n);
+}
+
+static double evalterms(const void *state, void *work, const void *const *in, int n, uint64_t seed, double *terms)
+{
+	return conv_ae_loss_terms(state, work, (const float *)in[0], n, seed, terms);
 }
 
 static void forward(const void *state, void *work, const void *const *in, int n, void *out)
@@ -138,6 +153,16 @@ static const aert_model model = {
 	.n_buffers = CONV_AE_NUM_BUFFERS,
 	.train_labels = "/usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz",
 	.test_labels = "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz",
+	.n_loss_terms = CONV_AE_NUM_LOSS_TERMS,
+	.loss_term_names = termnames,
+	.loss_term_weights = termweights,
+	.loss_terms = evalterms,
+	.train_step_terms = trainterms,
+	.draws_latent = 0,
+	.schedule = {AERT_SCHEDULE_NONE, 0, 0, 0, 0, 0},
+	.early_stop = {0, 0, 0},
+	.validate = 0,
+	.validation_path = {NULL},
 };
 
 /* Its descriptor: what a program that links or loads conv_ae.c calls. */

@@ -598,6 +598,11 @@ static const conv_vae_param_info conv_vae_param_table[14] = {
 	{"decoder.5.bias", 1, {1, 0, 0, 0}, CONV_VAE_DECODER_5_BIAS, 1},
 };
 
+static const conv_vae_loss_term_info conv_vae_loss_term_table[2] = {
+	{"bce", 1},
+	{"kl_normal", 1},
+};
+
 conv_vae_hparams conv_vae_default_hparams(void)
 {
 	const conv_vae_hparams h = {0.001, 0.90000000000000002, 0.999, 1e-08, 0, 1};
@@ -605,6 +610,7 @@ conv_vae_hparams conv_vae_default_hparams(void)
 }
 
 const conv_vae_param_info *conv_vae_param(int i) { return i >= 0 && i < 14 ? &conv_vae_param_table[i] : NULL; }
+const conv_vae_loss_term_info *conv_vae_loss_term(int i) { return i >= 0 && i < 2 ? &conv_vae_loss_term_table[i] : NULL; }
 const conv_vae_buffer_info *conv_vae_buffer(int i) { return (void)i, NULL; }
 conv_vae_real *conv_vae_params(void *state) { return (float *)((unsigned char *)state + 64); }
 conv_vae_real *conv_vae_adam_m(void *state) { return (float *)((unsigned char *)state + 765184); }
@@ -637,18 +643,21 @@ typedef struct conv_vae_ctx {
 	uint64_t rng;         /* the state's noise key */
 	int64_t step;         /* the step being taken; 0 outside training */
 	void *updates;        /* the state whose buffers take their new values, or NULL */
+	double *terms;        /* where the loss terms go, or NULL */
 } conv_vae_ctx;
 
 /* The parts of the model NAME_run computes, in this order. */
 enum { CONV_VAE_ENCODER = 1, CONV_VAE_DECODER = 2, CONV_VAE_LOSS = 4 };
 
 /* A call's context: evaluation mode when h is NULL, else training mode for the
- * step after the state's, with noise while h->stochastic. */
-static conv_vae_ctx conv_vae_context(const void *state, void *work, int n, const conv_vae_hparams *h, void *updates)
+ * step after the state's, with noise while h->stochastic; the loss terms
+ * into `terms` if it is not NULL. */
+static conv_vae_ctx conv_vae_context(const void *state, void *work, int n, const conv_vae_hparams *h, void *updates,
+				double *terms)
 {
 	const conv_vae_ctx c = {(const float *)((const unsigned char *)state + 64), state, (unsigned char *)work, n,
 		h != NULL, h && h->stochastic, *(const uint64_t *)((const unsigned char *)state + 8),
-		h ? *(const int64_t *)state + 1 : 0, updates};
+		h ? *(const int64_t *)state + 1 : 0, updates, terms};
 	return c;
 }
 
@@ -662,6 +671,7 @@ static conv_vae_real conv_vae_run(const conv_vae_ctx *ctx, const conv_vae_real *
 	const int stochastic = ctx->stochastic;
 	const uint64_t rng = ctx->rng;
 	const int64_t step = ctx->step;
+	double *const terms = ctx->terms;
 	if (parts & CONV_VAE_ENCODER) {
 		const float *const encoder_0_weight = params + CONV_VAE_ENCODER_0_WEIGHT;
 		const float *const encoder_0_bias = params + CONV_VAE_ENCODER_0_BIAS;
@@ -739,13 +749,18 @@ static conv_vae_real conv_vae_run(const conv_vae_ctx *ctx, const conv_vae_real *
 					loss_1[0] = (float)(-0.5 * acc);
 				}
 			}
+			if (terms) /* loss term 1: kl_normal */
+				terms[1] = loss_1[0];
 		} else {
 			/* encoder.7: gaussian [n, 16] */
+			{
+				const uint64_t key = conv_vae_mix(rng ^ conv_vae_mix(((uint64_t)step << 24) ^ 18u));
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 16 >= 32768)
 #endif
-			for (long i = 0; i < n * 16; i++)
-				z[i] = mu[i];
+				for (long i = 0; i < n * 16; i++)
+					z[i] = mu[i] + (stochastic ? expf(0.5f * logvar[i]) * (float)conv_vae_normal(key, (uint64_t)i) : 0);
+			}
 		}
 		if (!training) { /* in training z computes it */
 			/* loss.1: kl_normal [] */
@@ -766,6 +781,8 @@ static conv_vae_real conv_vae_run(const conv_vae_ctx *ctx, const conv_vae_real *
 					acc += part[c];
 				loss_1[0] = (float)(-0.5 * acc);
 			}
+			if (terms) /* loss term 1: kl_normal */
+				terms[1] = loss_1[0];
 		}
 	}
 	if (parts & CONV_VAE_DECODER) {
@@ -859,6 +876,8 @@ static conv_vae_real conv_vae_run(const conv_vae_ctx *ctx, const conv_vae_real *
 				loss_0[0] = (float)acc;
 			}
 		}
+		if (terms) /* loss term 0: bce */
+			terms[0] = loss_0[0];
 	} else {
 		/* loss.0: bce [] */
 		{
@@ -878,6 +897,8 @@ static conv_vae_real conv_vae_run(const conv_vae_ctx *ctx, const conv_vae_real *
 				loss_0[0] = (float)acc;
 			}
 		}
+		if (terms) /* loss term 0: bce */
+			terms[0] = loss_0[0];
 	}
 	/* loss: add [] */
 	for (long i = 0; i < 1; i++)
@@ -1111,7 +1132,12 @@ static conv_vae_real conv_vae_pass(const conv_vae_ctx *ctx, const conv_vae_real 
 
 conv_vae_real conv_vae_train_step(void *state, void *work, const conv_vae_real *x, int n, const conv_vae_hparams *h)
 {
-	const conv_vae_ctx c = conv_vae_context(state, work, n, h, state);
+	return conv_vae_train_step_terms(state, work, x, n, h, NULL);
+}
+
+conv_vae_real conv_vae_train_step_terms(void *state, void *work, const conv_vae_real *x, int n, const conv_vae_hparams *h, double *terms)
+{
+	const conv_vae_ctx c = conv_vae_context(state, work, n, h, state, terms);
 	float *const grad = (float *)work; /* the gradient block */
 	const conv_vae_real loss = conv_vae_pass(&c, x, grad);
 	conv_vae_update(state, grad, h);
@@ -1120,7 +1146,7 @@ conv_vae_real conv_vae_train_step(void *state, void *work, const conv_vae_real *
 
 conv_vae_real conv_vae_gradient(const void *state, void *work, const conv_vae_real *x, int n, const conv_vae_hparams *h, conv_vae_real *grad)
 {
-	const conv_vae_ctx c = conv_vae_context(state, work, n, h, NULL);
+	const conv_vae_ctx c = conv_vae_context(state, work, n, h, NULL, NULL);
 	return conv_vae_pass(&c, x, grad);
 }
 
@@ -1137,27 +1163,36 @@ void conv_vae_update(void *state, const conv_vae_real *grad, const conv_vae_hpar
 
 conv_vae_real conv_vae_loss(const void *state, void *work, const conv_vae_real *x, int n)
 {
-	const conv_vae_ctx c = conv_vae_context(state, work, n, NULL, NULL);
+	return conv_vae_loss_terms(state, work, x, n, 0, NULL);
+}
+
+conv_vae_real conv_vae_loss_terms(const void *state, void *work, const conv_vae_real *x, int n, uint64_t sample_seed, double *terms)
+{
+	conv_vae_ctx c = conv_vae_context(state, work, n, NULL, NULL, terms);
+	if (sample_seed) { /* draw the latent as in training, from draws of its own */
+		c.stochastic = 1;
+		c.rng = conv_vae_mix(c.rng ^ conv_vae_mix(sample_seed));
+	}
 	return conv_vae_run(&c, x, CONV_VAE_ENCODER | CONV_VAE_DECODER | CONV_VAE_LOSS);
 }
 
 void conv_vae_forward(const void *state, void *work, const conv_vae_real *x, int n, conv_vae_real *out)
 {
-	const conv_vae_ctx c = conv_vae_context(state, work, n, NULL, NULL);
+	const conv_vae_ctx c = conv_vae_context(state, work, n, NULL, NULL, NULL);
 	conv_vae_run(&c, x, CONV_VAE_ENCODER | CONV_VAE_DECODER);
 	memcpy(out, c.work + CONV_VAE_AT_XHAT, sizeof(float) * n * 784);
 }
 
 void conv_vae_encode(const void *state, void *work, const conv_vae_real *x, int n, conv_vae_real *z)
 {
-	const conv_vae_ctx c = conv_vae_context(state, work, n, NULL, NULL);
+	const conv_vae_ctx c = conv_vae_context(state, work, n, NULL, NULL, NULL);
 	conv_vae_run(&c, x, CONV_VAE_ENCODER);
 	memcpy(z, c.work + CONV_VAE_AT_Z, sizeof(float) * n * 16);
 }
 
 void conv_vae_encode_gaussian(const void *state, void *work, const conv_vae_real *x, int n, conv_vae_real *mu, conv_vae_real *logvar)
 {
-	const conv_vae_ctx c = conv_vae_context(state, work, n, NULL, NULL);
+	const conv_vae_ctx c = conv_vae_context(state, work, n, NULL, NULL, NULL);
 	conv_vae_run(&c, x, CONV_VAE_ENCODER);
 	memcpy(mu, c.work + CONV_VAE_AT_MU, sizeof(float) * n * 16);
 	memcpy(logvar, c.work + CONV_VAE_AT_LOGVAR, sizeof(float) * n * 16);
@@ -1165,7 +1200,7 @@ void conv_vae_encode_gaussian(const void *state, void *work, const conv_vae_real
 
 void conv_vae_decode(const void *state, void *work, const conv_vae_real *z, int n, conv_vae_real *out)
 {
-	const conv_vae_ctx c = conv_vae_context(state, work, n, NULL, NULL);
+	const conv_vae_ctx c = conv_vae_context(state, work, n, NULL, NULL, NULL);
 	memcpy(c.work + CONV_VAE_AT_Z, z, sizeof(float) * n * 16);
 	conv_vae_run(&c, NULL, CONV_VAE_DECODER);
 	memcpy(out, c.work + CONV_VAE_AT_XHAT, sizeof(float) * n * 784);
@@ -1173,7 +1208,7 @@ void conv_vae_decode(const void *state, void *work, const conv_vae_real *z, int 
 
 void conv_vae_sample(const void *state, void *work, uint64_t seed, int n, conv_vae_real *out)
 {
-	const conv_vae_ctx c = conv_vae_context(state, work, n, NULL, NULL);
+	const conv_vae_ctx c = conv_vae_context(state, work, n, NULL, NULL, NULL);
 	float *const z = (float *)(c.work + CONV_VAE_AT_Z);
 	const uint64_t key = conv_vae_mix(seed ^ 0x7072696f72u); /* "prior" */
 	for (long i = 0; i < n * 16; i++)

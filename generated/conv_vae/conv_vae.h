@@ -17,6 +17,7 @@
 #define CONV_VAE_PARAM_ELEMS 191265
 #define CONV_VAE_NUM_BUFFERS 0
 #define CONV_VAE_NUM_INPUTS 1
+#define CONV_VAE_NUM_LOSS_TERMS 2
 #define CONV_VAE_INPUT0_SIZE 784 /* input x [n, 1, 28, 28] */
 #define CONV_VAE_LATENT_SIZE 16 /* [n, 16] */
 #define CONV_VAE_OUTPUT_SIZE 784 /* [n, 1, 28, 28] */
@@ -64,10 +65,18 @@ typedef struct conv_vae_buffer_info {
 	size_t size; /* in elements */
 } conv_vae_buffer_info;
 
+/* A term of the loss: the loss is the sum of weight * term over its terms. */
+typedef struct conv_vae_loss_term_info {
+	const char *name; /* the op or value of the .ae file */
+	double weight;
+} conv_vae_loss_term_info;
+
 /* The settings of the .ae file's train section. */
 conv_vae_hparams conv_vae_default_hparams(void);
 /* Parameter i, 0 <= i < CONV_VAE_NUM_PARAMS, in declaration order. */
 const conv_vae_param_info *conv_vae_param(int i);
+/* Loss term i, 0 <= i < CONV_VAE_NUM_LOSS_TERMS, in the order of the loss expression. */
+const conv_vae_loss_term_info *conv_vae_loss_term(int i);
 /* The parameter block, Adam's moments and the step count inside a state. */
 conv_vae_real *conv_vae_params(void *state);
 conv_vae_real *conv_vae_adam_m(void *state);
@@ -85,6 +94,9 @@ void conv_vae_init(void *state, uint64_t seed);
 /* One optimizer step on n samples; returns the loss before the step.
  * Also the only function that updates the buffers. */
 conv_vae_real conv_vae_train_step(void *state, void *work, const conv_vae_real *x, int n, const conv_vae_hparams *h);
+/* The same, also writing the step's loss terms (training mode, before the
+ * step) into terms[CONV_VAE_NUM_LOSS_TERMS]. */
+conv_vae_real conv_vae_train_step_terms(void *state, void *work, const conv_vae_real *x, int n, const conv_vae_hparams *h, double *terms);
 /* The loss on n samples and its gradient with respect to every parameter
  * (grad has CONV_VAE_PARAM_ELEMS elements, laid out as the parameters), in
  * training mode (batch statistics); the buffers are left as they are. */
@@ -94,6 +106,11 @@ conv_vae_real conv_vae_gradient(const void *state, void *work, const conv_vae_re
 void conv_vae_update(void *state, const conv_vae_real *grad, const conv_vae_hparams *h);
 /* The loss on n samples, without training (evaluation mode). */
 conv_vae_real conv_vae_loss(const void *state, void *work, const conv_vae_real *x, int n);
+/* The same, and each loss term into terms[CONV_VAE_NUM_LOSS_TERMS] (NULL: none). With
+ * sample_seed 0 a Gaussian latent is its mean, as in conv_vae_loss; with another
+ * seed it is drawn as in training, from draws that depend on the seed, the
+ * state's noise key and the element only (the sampled ELBO of a VAE). */
+conv_vae_real conv_vae_loss_terms(const void *state, void *work, const conv_vae_real *x, int n, uint64_t sample_seed, double *terms);
 /* Reconstruct: out is n x CONV_VAE_OUTPUT_SIZE. */
 void conv_vae_forward(const void *state, void *work, const conv_vae_real *x, int n, conv_vae_real *out);
 /* Encode: z is n x CONV_VAE_LATENT_SIZE. */

@@ -30,6 +30,9 @@ static const aert_param params[CONV_VAE_NUM_PARAMS] = {
 	{"decoder.5.bias", 1, {1, 0, 0, 0}, 191264, 1},
 };
 
+static const char *const termnames[CONV_VAE_NUM_LOSS_TERMS] = {"bce", "kl_normal"};
+static const double termweights[CONV_VAE_NUM_LOSS_TERMS] = {1, 1};
+
 /* The entry points with the runtime's signatures (see aert_model). */
 static conv_vae_hparams hparams(const aert_hparams *a)
 {
@@ -56,9 +59,21 @@ static void update(void *state, const void *grad, const aert_hparams *a)
 	conv_vae_update(state, grad, &h);
 }
 
+static double trainterms(void *state, void *work, const void *const *in, int n, const aert_hparams *a,
+			 double *terms)
+{
+	conv_vae_hparams h = hparams(a);
+	return conv_vae_train_step_terms(state, work, (const float *)in[0], n, &h, terms);
+}
+
 static double loss(const void *state, void *work, const void *const *in, int n)
 {
 	return conv_vae_loss(state, work, (const float *)in[0], n);
+}
+
+static double evalterms(const void *state, void *work, const void *const *in, int n, uint64_t seed, double *terms)
+{
+	return conv_vae_loss_terms(state, work, (const float *)in[0], n, seed, terms);
 }
 
 static void forward(const void *state, void *work, const void *const *in, int n, void *out)
@@ -149,6 +164,16 @@ static const aert_model model = {
 	.likelihood = AERT_LIKELIHOOD_BERNOULLI,
 	.train_labels = "/usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz",
 	.test_labels = "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz",
+	.n_loss_terms = CONV_VAE_NUM_LOSS_TERMS,
+	.loss_term_names = termnames,
+	.loss_term_weights = termweights,
+	.loss_terms = evalterms,
+	.train_step_terms = trainterms,
+	.draws_latent = 1,
+	.schedule = {AERT_SCHEDULE_NONE, 0, 0, 0, 0, 0},
+	.early_stop = {0, 0, 0},
+	.validate = 0,
+	.validation_path = {NULL},
 };
 
 /* Its descriptor: what a program that links or loads conv_vae.c calls. */

@@ -526,6 +526,11 @@ static const cvae_param_info cvae_param_table[14] = {
 	{"decoder.5.bias", 1, {784, 0, 0, 0}, CVAE_DECODER_5_BIAS, 784},
 };
 
+static const cvae_loss_term_info cvae_loss_term_table[2] = {
+	{"bce", 1},
+	{"kl_normal", 1},
+};
+
 cvae_hparams cvae_default_hparams(void)
 {
 	const cvae_hparams h = {0.001, 0.90000000000000002, 0.999, 1e-08, 0, 1};
@@ -533,6 +538,7 @@ cvae_hparams cvae_default_hparams(void)
 }
 
 const cvae_param_info *cvae_param(int i) { return i >= 0 && i < 14 ? &cvae_param_table[i] : NULL; }
+const cvae_loss_term_info *cvae_loss_term(int i) { return i >= 0 && i < 2 ? &cvae_loss_term_table[i] : NULL; }
 const cvae_buffer_info *cvae_buffer(int i) { return (void)i, NULL; }
 cvae_real *cvae_params(void *state) { return (float *)((unsigned char *)state + 64); }
 cvae_real *cvae_adam_m(void *state) { return (float *)((unsigned char *)state + 4398464); }
@@ -565,18 +571,21 @@ typedef struct cvae_ctx {
 	uint64_t rng;         /* the state's noise key */
 	int64_t step;         /* the step being taken; 0 outside training */
 	void *updates;        /* the state whose buffers take their new values, or NULL */
+	double *terms;        /* where the loss terms go, or NULL */
 } cvae_ctx;
 
 /* The parts of the model NAME_run computes, in this order. */
 enum { CVAE_ENCODER = 1, CVAE_DECODER = 2, CVAE_LOSS = 4 };
 
 /* A call's context: evaluation mode when h is NULL, else training mode for the
- * step after the state's, with noise while h->stochastic. */
-static cvae_ctx cvae_context(const void *state, void *work, int n, const cvae_hparams *h, void *updates)
+ * step after the state's, with noise while h->stochastic; the loss terms
+ * into `terms` if it is not NULL. */
+static cvae_ctx cvae_context(const void *state, void *work, int n, const cvae_hparams *h, void *updates,
+				double *terms)
 {
 	const cvae_ctx c = {(const float *)((const unsigned char *)state + 64), state, (unsigned char *)work, n,
 		h != NULL, h && h->stochastic, *(const uint64_t *)((const unsigned char *)state + 8),
-		h ? *(const int64_t *)state + 1 : 0, updates};
+		h ? *(const int64_t *)state + 1 : 0, updates, terms};
 	return c;
 }
 
@@ -590,6 +599,7 @@ static cvae_real cvae_run(const cvae_ctx *ctx, const cvae_real *x, const cvae_re
 	const int stochastic = ctx->stochastic;
 	const uint64_t rng = ctx->rng;
 	const int64_t step = ctx->step;
+	double *const terms = ctx->terms;
 	if (parts & CVAE_ENCODER) {
 		const float *const encoder_1_weight = params + CVAE_ENCODER_1_WEIGHT;
 		const float *const encoder_1_bias = params + CVAE_ENCODER_1_BIAS;
@@ -644,13 +654,18 @@ static cvae_real cvae_run(const cvae_ctx *ctx, const cvae_real *x, const cvae_re
 					loss_1[0] = (float)(-0.5 * acc);
 				}
 			}
+			if (terms) /* loss term 1: kl_normal */
+				terms[1] = loss_1[0];
 		} else {
 			/* encoder.7: gaussian [n, 32] */
+			{
+				const uint64_t key = cvae_mix(rng ^ cvae_mix(((uint64_t)step << 24) ^ 17u));
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 32 >= 32768)
 #endif
-			for (long i = 0; i < n * 32; i++)
-				z[i] = mu[i];
+				for (long i = 0; i < n * 32; i++)
+					z[i] = mu[i] + (stochastic ? expf(0.5f * logvar[i]) * (float)cvae_normal(key, (uint64_t)i) : 0);
+			}
 		}
 		if (!training) { /* in training z computes it */
 			/* loss.1: kl_normal [] */
@@ -671,6 +686,8 @@ static cvae_real cvae_run(const cvae_ctx *ctx, const cvae_real *x, const cvae_re
 					acc += part[c];
 				loss_1[0] = (float)(-0.5 * acc);
 			}
+			if (terms) /* loss term 1: kl_normal */
+				terms[1] = loss_1[0];
 		}
 	}
 	if (parts & CVAE_DECODER) {
@@ -733,6 +750,8 @@ static cvae_real cvae_run(const cvae_ctx *ctx, const cvae_real *x, const cvae_re
 				loss_0[0] = (float)acc;
 			}
 		}
+		if (terms) /* loss term 0: bce */
+			terms[0] = loss_0[0];
 	} else {
 		/* loss.0: bce [] */
 		{
@@ -752,6 +771,8 @@ static cvae_real cvae_run(const cvae_ctx *ctx, const cvae_real *x, const cvae_re
 				loss_0[0] = (float)acc;
 			}
 		}
+		if (terms) /* loss term 0: bce */
+			terms[0] = loss_0[0];
 	}
 	/* loss: add [] */
 	for (long i = 0; i < 1; i++)
@@ -903,7 +924,12 @@ static cvae_real cvae_pass(const cvae_ctx *ctx, const cvae_real *x, const cvae_r
 
 cvae_real cvae_train_step(void *state, void *work, const cvae_real *x, const cvae_real *y, int n, const cvae_hparams *h)
 {
-	const cvae_ctx c = cvae_context(state, work, n, h, state);
+	return cvae_train_step_terms(state, work, x, y, n, h, NULL);
+}
+
+cvae_real cvae_train_step_terms(void *state, void *work, const cvae_real *x, const cvae_real *y, int n, const cvae_hparams *h, double *terms)
+{
+	const cvae_ctx c = cvae_context(state, work, n, h, state, terms);
 	float *const grad = (float *)work; /* the gradient block */
 	const cvae_real loss = cvae_pass(&c, x, y, grad);
 	cvae_update(state, grad, h);
@@ -912,7 +938,7 @@ cvae_real cvae_train_step(void *state, void *work, const cvae_real *x, const cva
 
 cvae_real cvae_gradient(const void *state, void *work, const cvae_real *x, const cvae_real *y, int n, const cvae_hparams *h, cvae_real *grad)
 {
-	const cvae_ctx c = cvae_context(state, work, n, h, NULL);
+	const cvae_ctx c = cvae_context(state, work, n, h, NULL, NULL);
 	return cvae_pass(&c, x, y, grad);
 }
 
@@ -929,27 +955,36 @@ void cvae_update(void *state, const cvae_real *grad, const cvae_hparams *h)
 
 cvae_real cvae_loss(const void *state, void *work, const cvae_real *x, const cvae_real *y, int n)
 {
-	const cvae_ctx c = cvae_context(state, work, n, NULL, NULL);
+	return cvae_loss_terms(state, work, x, y, n, 0, NULL);
+}
+
+cvae_real cvae_loss_terms(const void *state, void *work, const cvae_real *x, const cvae_real *y, int n, uint64_t sample_seed, double *terms)
+{
+	cvae_ctx c = cvae_context(state, work, n, NULL, NULL, terms);
+	if (sample_seed) { /* draw the latent as in training, from draws of its own */
+		c.stochastic = 1;
+		c.rng = cvae_mix(c.rng ^ cvae_mix(sample_seed));
+	}
 	return cvae_run(&c, x, y, CVAE_ENCODER | CVAE_DECODER | CVAE_LOSS);
 }
 
 void cvae_forward(const void *state, void *work, const cvae_real *x, const cvae_real *y, int n, cvae_real *out)
 {
-	const cvae_ctx c = cvae_context(state, work, n, NULL, NULL);
+	const cvae_ctx c = cvae_context(state, work, n, NULL, NULL, NULL);
 	cvae_run(&c, x, y, CVAE_ENCODER | CVAE_DECODER);
 	memcpy(out, c.work + CVAE_AT_XHAT, sizeof(float) * n * 784);
 }
 
 void cvae_encode(const void *state, void *work, const cvae_real *x, const cvae_real *y, int n, cvae_real *z)
 {
-	const cvae_ctx c = cvae_context(state, work, n, NULL, NULL);
+	const cvae_ctx c = cvae_context(state, work, n, NULL, NULL, NULL);
 	cvae_run(&c, x, y, CVAE_ENCODER);
 	memcpy(z, c.work + CVAE_AT_Z, sizeof(float) * n * 32);
 }
 
 void cvae_encode_gaussian(const void *state, void *work, const cvae_real *x, const cvae_real *y, int n, cvae_real *mu, cvae_real *logvar)
 {
-	const cvae_ctx c = cvae_context(state, work, n, NULL, NULL);
+	const cvae_ctx c = cvae_context(state, work, n, NULL, NULL, NULL);
 	cvae_run(&c, x, y, CVAE_ENCODER);
 	memcpy(mu, c.work + CVAE_AT_MU, sizeof(float) * n * 32);
 	memcpy(logvar, c.work + CVAE_AT_LOGVAR, sizeof(float) * n * 32);
@@ -957,7 +992,7 @@ void cvae_encode_gaussian(const void *state, void *work, const cvae_real *x, con
 
 void cvae_decode(const void *state, void *work, const cvae_real *z, const cvae_real *y, int n, cvae_real *out)
 {
-	const cvae_ctx c = cvae_context(state, work, n, NULL, NULL);
+	const cvae_ctx c = cvae_context(state, work, n, NULL, NULL, NULL);
 	memcpy(c.work + CVAE_AT_Z, z, sizeof(float) * n * 32);
 	cvae_run(&c, NULL, y, CVAE_DECODER);
 	memcpy(out, c.work + CVAE_AT_XHAT, sizeof(float) * n * 784);

@@ -17,6 +17,7 @@
 #define CVAE_PARAM_ELEMS 1099600
 #define CVAE_NUM_BUFFERS 0
 #define CVAE_NUM_INPUTS 2
+#define CVAE_NUM_LOSS_TERMS 2
 #define CVAE_INPUT0_SIZE 784 /* input x [n, 784] */
 #define CVAE_INPUT1_SIZE 10 /* input y [n, 10] */
 #define CVAE_LATENT_SIZE 32 /* [n, 32] */
@@ -65,10 +66,18 @@ typedef struct cvae_buffer_info {
 	size_t size; /* in elements */
 } cvae_buffer_info;
 
+/* A term of the loss: the loss is the sum of weight * term over its terms. */
+typedef struct cvae_loss_term_info {
+	const char *name; /* the op or value of the .ae file */
+	double weight;
+} cvae_loss_term_info;
+
 /* The settings of the .ae file's train section. */
 cvae_hparams cvae_default_hparams(void);
 /* Parameter i, 0 <= i < CVAE_NUM_PARAMS, in declaration order. */
 const cvae_param_info *cvae_param(int i);
+/* Loss term i, 0 <= i < CVAE_NUM_LOSS_TERMS, in the order of the loss expression. */
+const cvae_loss_term_info *cvae_loss_term(int i);
 /* The parameter block, Adam's moments and the step count inside a state. */
 cvae_real *cvae_params(void *state);
 cvae_real *cvae_adam_m(void *state);
@@ -86,6 +95,9 @@ void cvae_init(void *state, uint64_t seed);
 /* One optimizer step on n samples; returns the loss before the step.
  * Also the only function that updates the buffers. */
 cvae_real cvae_train_step(void *state, void *work, const cvae_real *x, const cvae_real *y, int n, const cvae_hparams *h);
+/* The same, also writing the step's loss terms (training mode, before the
+ * step) into terms[CVAE_NUM_LOSS_TERMS]. */
+cvae_real cvae_train_step_terms(void *state, void *work, const cvae_real *x, const cvae_real *y, int n, const cvae_hparams *h, double *terms);
 /* The loss on n samples and its gradient with respect to every parameter
  * (grad has CVAE_PARAM_ELEMS elements, laid out as the parameters), in
  * training mode (batch statistics); the buffers are left as they are. */
@@ -95,6 +107,11 @@ cvae_real cvae_gradient(const void *state, void *work, const cvae_real *x, const
 void cvae_update(void *state, const cvae_real *grad, const cvae_hparams *h);
 /* The loss on n samples, without training (evaluation mode). */
 cvae_real cvae_loss(const void *state, void *work, const cvae_real *x, const cvae_real *y, int n);
+/* The same, and each loss term into terms[CVAE_NUM_LOSS_TERMS] (NULL: none). With
+ * sample_seed 0 a Gaussian latent is its mean, as in cvae_loss; with another
+ * seed it is drawn as in training, from draws that depend on the seed, the
+ * state's noise key and the element only (the sampled ELBO of a VAE). */
+cvae_real cvae_loss_terms(const void *state, void *work, const cvae_real *x, const cvae_real *y, int n, uint64_t sample_seed, double *terms);
 /* Reconstruct: out is n x CVAE_OUTPUT_SIZE. */
 void cvae_forward(const void *state, void *work, const cvae_real *x, const cvae_real *y, int n, cvae_real *out);
 /* Encode: z is n x CVAE_LATENT_SIZE. */

@@ -31,6 +31,9 @@ static const aert_param params[CVAE_NUM_PARAMS] = {
 	{"decoder.5.bias", 1, {784, 0, 0, 0}, 1098816, 784},
 };
 
+static const char *const termnames[CVAE_NUM_LOSS_TERMS] = {"bce", "kl_normal"};
+static const double termweights[CVAE_NUM_LOSS_TERMS] = {1, 1};
+
 /* The entry points with the runtime's signatures (see aert_model). */
 static cvae_hparams hparams(const aert_hparams *a)
 {
@@ -57,9 +60,21 @@ static void update(void *state, const void *grad, const aert_hparams *a)
 	cvae_update(state, grad, &h);
 }
 
+static double trainterms(void *state, void *work, const void *const *in, int n, const aert_hparams *a,
+			 double *terms)
+{
+	cvae_hparams h = hparams(a);
+	return cvae_train_step_terms(state, work, (const float *)in[0], (const float *)in[1], n, &h, terms);
+}
+
 static double loss(const void *state, void *work, const void *const *in, int n)
 {
 	return cvae_loss(state, work, (const float *)in[0], (const float *)in[1], n);
+}
+
+static double evalterms(const void *state, void *work, const void *const *in, int n, uint64_t seed, double *terms)
+{
+	return cvae_loss_terms(state, work, (const float *)in[0], (const float *)in[1], n, seed, terms);
 }
 
 static void forward(const void *state, void *work, const void *const *in, int n, void *out)
@@ -150,6 +165,19 @@ static const aert_model model = {
 	.likelihood = AERT_LIKELIHOOD_BERNOULLI,
 	.train_labels = "/usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz",
 	.test_labels = "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz",
+	.n_loss_terms = CVAE_NUM_LOSS_TERMS,
+	.loss_term_names = termnames,
+	.loss_term_weights = termweights,
+	.loss_terms = evalterms,
+	.train_step_terms = trainterms,
+	.draws_latent = 1,
+	.schedule = {AERT_SCHEDULE_NONE, 0, 0, 0, 0, 0},
+	.early_stop = {0, 0, 0},
+	.validate = 0,
+	.validation_path = {
+		NULL,
+		NULL,
+	},
 };
 
 /* Its descriptor: what a program that links or loads cvae.c calls. */

@@ -451,6 +451,10 @@ static const denoising_ae_param_info denoising_ae_param_table[12] = {
 	{"decoder.4.bias", 1, {784, 0, 0, 0}, DENOISING_AE_DECODER_4_BIAS, 784},
 };
 
+static const denoising_ae_loss_term_info denoising_ae_loss_term_table[1] = {
+	{"mse", 1},
+};
+
 denoising_ae_hparams denoising_ae_default_hparams(void)
 {
 	const denoising_ae_hparams h = {0.001, 0.90000000000000002, 0.999, 1e-08, 0, 1};
@@ -458,6 +462,7 @@ denoising_ae_hparams denoising_ae_default_hparams(void)
 }
 
 const denoising_ae_param_info *denoising_ae_param(int i) { return i >= 0 && i < 12 ? &denoising_ae_param_table[i] : NULL; }
+const denoising_ae_loss_term_info *denoising_ae_loss_term(int i) { return i >= 0 && i < 1 ? &denoising_ae_loss_term_table[i] : NULL; }
 const denoising_ae_buffer_info *denoising_ae_buffer(int i) { return (void)i, NULL; }
 denoising_ae_real *denoising_ae_params(void *state) { return (float *)((unsigned char *)state + 64); }
 denoising_ae_real *denoising_ae_adam_m(void *state) { return (float *)((unsigned char *)state + 4334848); }
@@ -490,18 +495,21 @@ typedef struct denoising_ae_ctx {
 	uint64_t rng;         /* the state's noise key */
 	int64_t step;         /* the step being taken; 0 outside training */
 	void *updates;        /* the state whose buffers take their new values, or NULL */
+	double *terms;        /* where the loss terms go, or NULL */
 } denoising_ae_ctx;
 
 /* The parts of the model NAME_run computes, in this order. */
 enum { DENOISING_AE_ENCODER = 1, DENOISING_AE_DECODER = 2, DENOISING_AE_LOSS = 4 };
 
 /* A call's context: evaluation mode when h is NULL, else training mode for the
- * step after the state's, with noise while h->stochastic. */
-static denoising_ae_ctx denoising_ae_context(const void *state, void *work, int n, const denoising_ae_hparams *h, void *updates)
+ * step after the state's, with noise while h->stochastic; the loss terms
+ * into `terms` if it is not NULL. */
+static denoising_ae_ctx denoising_ae_context(const void *state, void *work, int n, const denoising_ae_hparams *h, void *updates,
+				double *terms)
 {
 	const denoising_ae_ctx c = {(const float *)((const unsigned char *)state + 64), state, (unsigned char *)work, n,
 		h != NULL, h && h->stochastic, *(const uint64_t *)((const unsigned char *)state + 8),
-		h ? *(const int64_t *)state + 1 : 0, updates};
+		h ? *(const int64_t *)state + 1 : 0, updates, terms};
 	return c;
 }
 
@@ -515,6 +523,7 @@ static denoising_ae_real denoising_ae_run(const denoising_ae_ctx *ctx, const den
 	const int stochastic = ctx->stochastic;
 	const uint64_t rng = ctx->rng;
 	const int64_t step = ctx->step;
+	double *const terms = ctx->terms;
 	if (parts & DENOISING_AE_ENCODER) {
 		const float *const encoder_2_weight = params + DENOISING_AE_ENCODER_2_WEIGHT;
 		const float *const encoder_2_bias = params + DENOISING_AE_ENCODER_2_BIAS;
@@ -614,6 +623,8 @@ static denoising_ae_real denoising_ae_run(const denoising_ae_ctx *ctx, const den
 				loss[0] = (float)(acc / (double)(n * 784));
 			}
 		}
+		if (terms) /* loss term 0: mse */
+			terms[0] = loss[0];
 	} else {
 		/* loss.0: mse [] */
 		{
@@ -636,6 +647,8 @@ static denoising_ae_real denoising_ae_run(const denoising_ae_ctx *ctx, const den
 				loss[0] = (float)(acc / (double)(n * 784));
 			}
 		}
+		if (terms) /* loss term 0: mse */
+			terms[0] = loss[0];
 	}
 	return loss[0];
 }
@@ -720,7 +733,12 @@ static denoising_ae_real denoising_ae_pass(const denoising_ae_ctx *ctx, const de
 
 denoising_ae_real denoising_ae_train_step(void *state, void *work, const denoising_ae_real *x, int n, const denoising_ae_hparams *h)
 {
-	const denoising_ae_ctx c = denoising_ae_context(state, work, n, h, state);
+	return denoising_ae_train_step_terms(state, work, x, n, h, NULL);
+}
+
+denoising_ae_real denoising_ae_train_step_terms(void *state, void *work, const denoising_ae_real *x, int n, const denoising_ae_hparams *h, double *terms)
+{
+	const denoising_ae_ctx c = denoising_ae_context(state, work, n, h, state, terms);
 	float *const grad = (float *)work; /* the gradient block */
 	const denoising_ae_real loss = denoising_ae_pass(&c, x, grad);
 	denoising_ae_update(state, grad, h);
@@ -729,7 +747,7 @@ denoising_ae_real denoising_ae_train_step(void *state, void *work, const denoisi
 
 denoising_ae_real denoising_ae_gradient(const void *state, void *work, const denoising_ae_real *x, int n, const denoising_ae_hparams *h, denoising_ae_real *grad)
 {
-	const denoising_ae_ctx c = denoising_ae_context(state, work, n, h, NULL);
+	const denoising_ae_ctx c = denoising_ae_context(state, work, n, h, NULL, NULL);
 	return denoising_ae_pass(&c, x, grad);
 }
 
@@ -746,27 +764,33 @@ void denoising_ae_update(void *state, const denoising_ae_real *grad, const denoi
 
 denoising_ae_real denoising_ae_loss(const void *state, void *work, const denoising_ae_real *x, int n)
 {
-	const denoising_ae_ctx c = denoising_ae_context(state, work, n, NULL, NULL);
+	return denoising_ae_loss_terms(state, work, x, n, 0, NULL);
+}
+
+denoising_ae_real denoising_ae_loss_terms(const void *state, void *work, const denoising_ae_real *x, int n, uint64_t sample_seed, double *terms)
+{
+	const denoising_ae_ctx c = denoising_ae_context(state, work, n, NULL, NULL, terms);
+	(void)sample_seed; /* the model draws no latent */
 	return denoising_ae_run(&c, x, DENOISING_AE_ENCODER | DENOISING_AE_DECODER | DENOISING_AE_LOSS);
 }
 
 void denoising_ae_forward(const void *state, void *work, const denoising_ae_real *x, int n, denoising_ae_real *out)
 {
-	const denoising_ae_ctx c = denoising_ae_context(state, work, n, NULL, NULL);
+	const denoising_ae_ctx c = denoising_ae_context(state, work, n, NULL, NULL, NULL);
 	denoising_ae_run(&c, x, DENOISING_AE_ENCODER | DENOISING_AE_DECODER);
 	memcpy(out, c.work + DENOISING_AE_AT_XHAT, sizeof(float) * n * 784);
 }
 
 void denoising_ae_encode(const void *state, void *work, const denoising_ae_real *x, int n, denoising_ae_real *z)
 {
-	const denoising_ae_ctx c = denoising_ae_context(state, work, n, NULL, NULL);
+	const denoising_ae_ctx c = denoising_ae_context(state, work, n, NULL, NULL, NULL);
 	denoising_ae_run(&c, x, DENOISING_AE_ENCODER);
 	memcpy(z, c.work + DENOISING_AE_AT_Z, sizeof(float) * n * 32);
 }
 
 void denoising_ae_decode(const void *state, void *work, const denoising_ae_real *z, int n, denoising_ae_real *out)
 {
-	const denoising_ae_ctx c = denoising_ae_context(state, work, n, NULL, NULL);
+	const denoising_ae_ctx c = denoising_ae_context(state, work, n, NULL, NULL, NULL);
 	memcpy(c.work + DENOISING_AE_AT_Z, z, sizeof(float) * n * 32);
 	denoising_ae_run(&c, NULL, DENOISING_AE_DECODER);
 	memcpy(out, c.work + DENOISING_AE_AT_XHAT, sizeof(float) * n * 784);
@@ -774,7 +798,7 @@ void denoising_ae_decode(const void *state, void *work, const denoising_ae_real 
 
 void denoising_ae_sample(const void *state, void *work, uint64_t seed, int n, denoising_ae_real *out)
 {
-	const denoising_ae_ctx c = denoising_ae_context(state, work, n, NULL, NULL);
+	const denoising_ae_ctx c = denoising_ae_context(state, work, n, NULL, NULL, NULL);
 	float *const z = (float *)(c.work + DENOISING_AE_AT_Z);
 	const uint64_t key = denoising_ae_mix(seed ^ 0x7072696f72u); /* "prior" */
 	for (long i = 0; i < n * 32; i++)

@@ -13,6 +13,14 @@ BATCH = 128
 EPOCHS = 5
 SEED = 1
 ADAM = dict(lr=0.001, betas=(0.90000000000000002, 0.999), eps=1e-08, weight_decay=0)
+# schedule = ... of the train section; the learning rate changes between epochs
+SCHEDULE = None
+EARLY_STOP = None
+VALIDATE = 0  # fraction of the training data held out
+# (name, weight): the loss is the sum of weight * term
+LOSS_TERMS = [
+    ("mse", 1),
+]
 # (name, per-sample shape, data scale, one-hot width: > 0 for labels)
 INPUTS = [
     ("x", [784], 0.0039215686274509803, 0),
@@ -54,13 +62,14 @@ def init_buffers(dtype=torch.float32):
             for name, shape, value, integer in BUFFERS}
 
 
-def run(p, inputs, training=True, noise=True):
+def run(p, inputs, training=True, noise=True, terms=None):
     """Returns (loss, latent, output) for a list of input batches.
 
     training: as the train step (batch statistics; otherwise as NAME_loss);
     noise: draw noise, dropout and samples (only while training).
     p holds the parameters and the buffers; training updates the buffers
-    in place, as the train step does.
+    in place, as the train step does. A list `terms` gets the loss terms
+    of LOSS_TERMS appended.
     """
     noise = noise and training
     t0 = inputs[0]
@@ -90,4 +99,6 @@ def run(p, inputs, training=True, noise=True):
     t24 = F.linear(t21, t22, t23)
     t25 = torch.sigmoid(t24)
     t26 = F.mse_loss(t25, t0, reduction="mean")
+    if terms is not None:
+        terms += [t26]
     return t26, t13, t25

@@ -449,6 +449,10 @@ static const fashion_ae_param_info fashion_ae_param_table[12] = {
 	{"decoder.4.bias", 1, {784, 0, 0, 0}, FASHION_AE_DECODER_4_BIAS, 784},
 };
 
+static const fashion_ae_loss_term_info fashion_ae_loss_term_table[1] = {
+	{"mse", 1},
+};
+
 fashion_ae_hparams fashion_ae_default_hparams(void)
 {
 	const fashion_ae_hparams h = {0.001, 0.90000000000000002, 0.999, 1e-08, 0, 1};
@@ -456,6 +460,7 @@ fashion_ae_hparams fashion_ae_default_hparams(void)
 }
 
 const fashion_ae_param_info *fashion_ae_param(int i) { return i >= 0 && i < 12 ? &fashion_ae_param_table[i] : NULL; }
+const fashion_ae_loss_term_info *fashion_ae_loss_term(int i) { return i >= 0 && i < 1 ? &fashion_ae_loss_term_table[i] : NULL; }
 const fashion_ae_buffer_info *fashion_ae_buffer(int i) { return (void)i, NULL; }
 fashion_ae_real *fashion_ae_params(void *state) { return (float *)((unsigned char *)state + 64); }
 fashion_ae_real *fashion_ae_adam_m(void *state) { return (float *)((unsigned char *)state + 4334848); }
@@ -488,18 +493,21 @@ typedef struct fashion_ae_ctx {
 	uint64_t rng;         /* the state's noise key */
 	int64_t step;         /* the step being taken; 0 outside training */
 	void *updates;        /* the state whose buffers take their new values, or NULL */
+	double *terms;        /* where the loss terms go, or NULL */
 } fashion_ae_ctx;
 
 /* The parts of the model NAME_run computes, in this order. */
 enum { FASHION_AE_ENCODER = 1, FASHION_AE_DECODER = 2, FASHION_AE_LOSS = 4 };
 
 /* A call's context: evaluation mode when h is NULL, else training mode for the
- * step after the state's, with noise while h->stochastic. */
-static fashion_ae_ctx fashion_ae_context(const void *state, void *work, int n, const fashion_ae_hparams *h, void *updates)
+ * step after the state's, with noise while h->stochastic; the loss terms
+ * into `terms` if it is not NULL. */
+static fashion_ae_ctx fashion_ae_context(const void *state, void *work, int n, const fashion_ae_hparams *h, void *updates,
+				double *terms)
 {
 	const fashion_ae_ctx c = {(const float *)((const unsigned char *)state + 64), state, (unsigned char *)work, n,
 		h != NULL, h && h->stochastic, *(const uint64_t *)((const unsigned char *)state + 8),
-		h ? *(const int64_t *)state + 1 : 0, updates};
+		h ? *(const int64_t *)state + 1 : 0, updates, terms};
 	return c;
 }
 
@@ -510,6 +518,7 @@ static fashion_ae_real fashion_ae_run(const fashion_ae_ctx *ctx, const fashion_a
 	const float *const params = ctx->params;
 	unsigned char *const work = ctx->work;
 	const int training = ctx->training;
+	double *const terms = ctx->terms;
 	if (parts & FASHION_AE_ENCODER) {
 		const float *const encoder_0_weight = params + FASHION_AE_ENCODER_0_WEIGHT;
 		const float *const encoder_0_bias = params + FASHION_AE_ENCODER_0_BIAS;
@@ -583,6 +592,8 @@ static fashion_ae_real fashion_ae_run(const fashion_ae_ctx *ctx, const fashion_a
 				loss[0] = (float)(acc / (double)(n * 784));
 			}
 		}
+		if (terms) /* loss term 0: mse */
+			terms[0] = loss[0];
 	} else {
 		/* loss.0: mse [] */
 		{
@@ -605,6 +616,8 @@ static fashion_ae_real fashion_ae_run(const fashion_ae_ctx *ctx, const fashion_a
 				loss[0] = (float)(acc / (double)(n * 784));
 			}
 		}
+		if (terms) /* loss term 0: mse */
+			terms[0] = loss[0];
 	}
 	return loss[0];
 }
@@ -688,7 +701,12 @@ static fashion_ae_real fashion_ae_pass(const fashion_ae_ctx *ctx, const fashion_
 
 fashion_ae_real fashion_ae_train_step(void *state, void *work, const fashion_ae_real *x, int n, const fashion_ae_hparams *h)
 {
-	const fashion_ae_ctx c = fashion_ae_context(state, work, n, h, state);
+	return fashion_ae_train_step_terms(state, work, x, n, h, NULL);
+}
+
+fashion_ae_real fashion_ae_train_step_terms(void *state, void *work, const fashion_ae_real *x, int n, const fashion_ae_hparams *h, double *terms)
+{
+	const fashion_ae_ctx c = fashion_ae_context(state, work, n, h, state, terms);
 	float *const grad = (float *)work; /* the gradient block */
 	const fashion_ae_real loss = fashion_ae_pass(&c, x, grad);
 	fashion_ae_update(state, grad, h);
@@ -697,7 +715,7 @@ fashion_ae_real fashion_ae_train_step(void *state, void *work, const fashion_ae_
 
 fashion_ae_real fashion_ae_gradient(const void *state, void *work, const fashion_ae_real *x, int n, const fashion_ae_hparams *h, fashion_ae_real *grad)
 {
-	const fashion_ae_ctx c = fashion_ae_context(state, work, n, h, NULL);
+	const fashion_ae_ctx c = fashion_ae_context(state, work, n, h, NULL, NULL);
 	return fashion_ae_pass(&c, x, grad);
 }
 
@@ -714,27 +732,33 @@ void fashion_ae_update(void *state, const fashion_ae_real *grad, const fashion_a
 
 fashion_ae_real fashion_ae_loss(const void *state, void *work, const fashion_ae_real *x, int n)
 {
-	const fashion_ae_ctx c = fashion_ae_context(state, work, n, NULL, NULL);
+	return fashion_ae_loss_terms(state, work, x, n, 0, NULL);
+}
+
+fashion_ae_real fashion_ae_loss_terms(const void *state, void *work, const fashion_ae_real *x, int n, uint64_t sample_seed, double *terms)
+{
+	const fashion_ae_ctx c = fashion_ae_context(state, work, n, NULL, NULL, terms);
+	(void)sample_seed; /* the model draws no latent */
 	return fashion_ae_run(&c, x, FASHION_AE_ENCODER | FASHION_AE_DECODER | FASHION_AE_LOSS);
 }
 
 void fashion_ae_forward(const void *state, void *work, const fashion_ae_real *x, int n, fashion_ae_real *out)
 {
-	const fashion_ae_ctx c = fashion_ae_context(state, work, n, NULL, NULL);
+	const fashion_ae_ctx c = fashion_ae_context(state, work, n, NULL, NULL, NULL);
 	fashion_ae_run(&c, x, FASHION_AE_ENCODER | FASHION_AE_DECODER);
 	memcpy(out, c.work + FASHION_AE_AT_XHAT, sizeof(float) * n * 784);
 }
 
 void fashion_ae_encode(const void *state, void *work, const fashion_ae_real *x, int n, fashion_ae_real *z)
 {
-	const fashion_ae_ctx c = fashion_ae_context(state, work, n, NULL, NULL);
+	const fashion_ae_ctx c = fashion_ae_context(state, work, n, NULL, NULL, NULL);
 	fashion_ae_run(&c, x, FASHION_AE_ENCODER);
 	memcpy(z, c.work + FASHION_AE_AT_Z, sizeof(float) * n * 32);
 }
 
 void fashion_ae_decode(const void *state, void *work, const fashion_ae_real *z, int n, fashion_ae_real *out)
 {
-	const fashion_ae_ctx c = fashion_ae_context(state, work, n, NULL, NULL);
+	const fashion_ae_ctx c = fashion_ae_context(state, work, n, NULL, NULL, NULL);
 	memcpy(c.work + FASHION_AE_AT_Z, z, sizeof(float) * n * 32);
 	fashion_ae_run(&c, NULL, FASHION_AE_DECODER);
 	memcpy(out, c.work + FASHION_AE_AT_XHAT, sizeof(float) * n * 784);
@@ -742,7 +766,7 @@ void fashion_ae_decode(const void *state, void *work, const fashion_ae_real *z, 
 
 void fashion_ae_sample(const void *state, void *work, uint64_t seed, int n, fashion_ae_real *out)
 {
-	const fashion_ae_ctx c = fashion_ae_context(state, work, n, NULL, NULL);
+	const fashion_ae_ctx c = fashion_ae_context(state, work, n, NULL, NULL, NULL);
 	float *const z = (float *)(c.work + FASHION_AE_AT_Z);
 	const uint64_t key = fashion_ae_mix(seed ^ 0x7072696f72u); /* "prior" */
 	for (long i = 0; i < n * 32; i++)

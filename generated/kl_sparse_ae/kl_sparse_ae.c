@@ -471,6 +471,11 @@ static const kl_sparse_ae_param_info kl_sparse_ae_param_table[12] = {
 	{"decoder.4.bias", 1, {784, 0, 0, 0}, KL_SPARSE_AE_DECODER_4_BIAS, 784},
 };
 
+static const kl_sparse_ae_loss_term_info kl_sparse_ae_loss_term_table[2] = {
+	{"mse", 1},
+	{"kl_sparsity", 0.01},
+};
+
 kl_sparse_ae_hparams kl_sparse_ae_default_hparams(void)
 {
 	const kl_sparse_ae_hparams h = {0.001, 0.90000000000000002, 0.999, 1e-08, 0, 1};
@@ -478,6 +483,7 @@ kl_sparse_ae_hparams kl_sparse_ae_default_hparams(void)
 }
 
 const kl_sparse_ae_param_info *kl_sparse_ae_param(int i) { return i >= 0 && i < 12 ? &kl_sparse_ae_param_table[i] : NULL; }
+const kl_sparse_ae_loss_term_info *kl_sparse_ae_loss_term(int i) { return i >= 0 && i < 2 ? &kl_sparse_ae_loss_term_table[i] : NULL; }
 const kl_sparse_ae_buffer_info *kl_sparse_ae_buffer(int i) { return (void)i, NULL; }
 kl_sparse_ae_real *kl_sparse_ae_params(void *state) { return (float *)((unsigned char *)state + 64); }
 kl_sparse_ae_real *kl_sparse_ae_adam_m(void *state) { return (float *)((unsigned char *)state + 4400512); }
@@ -510,18 +516,21 @@ typedef struct kl_sparse_ae_ctx {
 	uint64_t rng;         /* the state's noise key */
 	int64_t step;         /* the step being taken; 0 outside training */
 	void *updates;        /* the state whose buffers take their new values, or NULL */
+	double *terms;        /* where the loss terms go, or NULL */
 } kl_sparse_ae_ctx;
 
 /* The parts of the model NAME_run computes, in this order. */
 enum { KL_SPARSE_AE_ENCODER = 1, KL_SPARSE_AE_DECODER = 2, KL_SPARSE_AE_LOSS = 4 };
 
 /* A call's context: evaluation mode when h is NULL, else training mode for the
- * step after the state's, with noise while h->stochastic. */
-static kl_sparse_ae_ctx kl_sparse_ae_context(const void *state, void *work, int n, const kl_sparse_ae_hparams *h, void *updates)
+ * step after the state's, with noise while h->stochastic; the loss terms
+ * into `terms` if it is not NULL. */
+static kl_sparse_ae_ctx kl_sparse_ae_context(const void *state, void *work, int n, const kl_sparse_ae_hparams *h, void *updates,
+				double *terms)
 {
 	const kl_sparse_ae_ctx c = {(const float *)((const unsigned char *)state + 64), state, (unsigned char *)work, n,
 		h != NULL, h && h->stochastic, *(const uint64_t *)((const unsigned char *)state + 8),
-		h ? *(const int64_t *)state + 1 : 0, updates};
+		h ? *(const int64_t *)state + 1 : 0, updates, terms};
 	return c;
 }
 
@@ -532,6 +541,7 @@ static kl_sparse_ae_real kl_sparse_ae_run(const kl_sparse_ae_ctx *ctx, const kl_
 	const float *const params = ctx->params;
 	unsigned char *const work = ctx->work;
 	const int training = ctx->training;
+	double *const terms = ctx->terms;
 	if (parts & KL_SPARSE_AE_ENCODER) {
 		const float *const encoder_0_weight = params + KL_SPARSE_AE_ENCODER_0_WEIGHT;
 		const float *const encoder_0_bias = params + KL_SPARSE_AE_ENCODER_0_BIAS;
@@ -610,6 +620,8 @@ static kl_sparse_ae_real kl_sparse_ae_run(const kl_sparse_ae_ctx *ctx, const kl_
 				loss_0[0] = (float)(acc / (double)(n * 784));
 			}
 		}
+		if (terms) /* loss term 0: mse */
+			terms[0] = loss_0[0];
 	} else {
 		/* loss.0: mse [] */
 		{
@@ -632,6 +644,8 @@ static kl_sparse_ae_real kl_sparse_ae_run(const kl_sparse_ae_ctx *ctx, const kl_
 				loss_0[0] = (float)(acc / (double)(n * 784));
 			}
 		}
+		if (terms) /* loss term 0: mse */
+			terms[0] = loss_0[0];
 	}
 	/* loss.1: kl_sparsity [] */
 	{
@@ -647,6 +661,8 @@ static kl_sparse_ae_real kl_sparse_ae_run(const kl_sparse_ae_ctx *ctx, const kl_
 		}
 		loss_1[0] = (float)acc;
 	}
+	if (terms) /* loss term 1: kl_sparsity */
+		terms[1] = loss_1[0];
 	/* scale: scale [] */
 	for (long i = 0; i < 1; i++)
 		scale[i] = 0.01f * loss_1[i];
@@ -761,7 +777,12 @@ static kl_sparse_ae_real kl_sparse_ae_pass(const kl_sparse_ae_ctx *ctx, const kl
 
 kl_sparse_ae_real kl_sparse_ae_train_step(void *state, void *work, const kl_sparse_ae_real *x, int n, const kl_sparse_ae_hparams *h)
 {
-	const kl_sparse_ae_ctx c = kl_sparse_ae_context(state, work, n, h, state);
+	return kl_sparse_ae_train_step_terms(state, work, x, n, h, NULL);
+}
+
+kl_sparse_ae_real kl_sparse_ae_train_step_terms(void *state, void *work, const kl_sparse_ae_real *x, int n, const kl_sparse_ae_hparams *h, double *terms)
+{
+	const kl_sparse_ae_ctx c = kl_sparse_ae_context(state, work, n, h, state, terms);
 	float *const grad = (float *)work; /* the gradient block */
 	const kl_sparse_ae_real loss = kl_sparse_ae_pass(&c, x, grad);
 	kl_sparse_ae_update(state, grad, h);
@@ -770,7 +791,7 @@ kl_sparse_ae_real kl_sparse_ae_train_step(void *state, void *work, const kl_spar
 
 kl_sparse_ae_real kl_sparse_ae_gradient(const void *state, void *work, const kl_sparse_ae_real *x, int n, const kl_sparse_ae_hparams *h, kl_sparse_ae_real *grad)
 {
-	const kl_sparse_ae_ctx c = kl_sparse_ae_context(state, work, n, h, NULL);
+	const kl_sparse_ae_ctx c = kl_sparse_ae_context(state, work, n, h, NULL, NULL);
 	return kl_sparse_ae_pass(&c, x, grad);
 }
 
@@ -787,27 +808,33 @@ void kl_sparse_ae_update(void *state, const kl_sparse_ae_real *grad, const kl_sp
 
 kl_sparse_ae_real kl_sparse_ae_loss(const void *state, void *work, const kl_sparse_ae_real *x, int n)
 {
-	const kl_sparse_ae_ctx c = kl_sparse_ae_context(state, work, n, NULL, NULL);
+	return kl_sparse_ae_loss_terms(state, work, x, n, 0, NULL);
+}
+
+kl_sparse_ae_real kl_sparse_ae_loss_terms(const void *state, void *work, const kl_sparse_ae_real *x, int n, uint64_t sample_seed, double *terms)
+{
+	const kl_sparse_ae_ctx c = kl_sparse_ae_context(state, work, n, NULL, NULL, terms);
+	(void)sample_seed; /* the model draws no latent */
 	return kl_sparse_ae_run(&c, x, KL_SPARSE_AE_ENCODER | KL_SPARSE_AE_DECODER | KL_SPARSE_AE_LOSS);
 }
 
 void kl_sparse_ae_forward(const void *state, void *work, const kl_sparse_ae_real *x, int n, kl_sparse_ae_real *out)
 {
-	const kl_sparse_ae_ctx c = kl_sparse_ae_context(state, work, n, NULL, NULL);
+	const kl_sparse_ae_ctx c = kl_sparse_ae_context(state, work, n, NULL, NULL, NULL);
 	kl_sparse_ae_run(&c, x, KL_SPARSE_AE_ENCODER | KL_SPARSE_AE_DECODER);
 	memcpy(out, c.work + KL_SPARSE_AE_AT_XHAT, sizeof(float) * n * 784);
 }
 
 void kl_sparse_ae_encode(const void *state, void *work, const kl_sparse_ae_real *x, int n, kl_sparse_ae_real *z)
 {
-	const kl_sparse_ae_ctx c = kl_sparse_ae_context(state, work, n, NULL, NULL);
+	const kl_sparse_ae_ctx c = kl_sparse_ae_context(state, work, n, NULL, NULL, NULL);
 	kl_sparse_ae_run(&c, x, KL_SPARSE_AE_ENCODER);
 	memcpy(z, c.work + KL_SPARSE_AE_AT_Z, sizeof(float) * n * 64);
 }
 
 void kl_sparse_ae_decode(const void *state, void *work, const kl_sparse_ae_real *z, int n, kl_sparse_ae_real *out)
 {
-	const kl_sparse_ae_ctx c = kl_sparse_ae_context(state, work, n, NULL, NULL);
+	const kl_sparse_ae_ctx c = kl_sparse_ae_context(state, work, n, NULL, NULL, NULL);
 	memcpy(c.work + KL_SPARSE_AE_AT_Z, z, sizeof(float) * n * 64);
 	kl_sparse_ae_run(&c, NULL, KL_SPARSE_AE_DECODER);
 	memcpy(out, c.work + KL_SPARSE_AE_AT_XHAT, sizeof(float) * n * 784);
@@ -815,7 +842,7 @@ void kl_sparse_ae_decode(const void *state, void *work, const kl_sparse_ae_real 
 
 void kl_sparse_ae_sample(const void *state, void *work, uint64_t seed, int n, kl_sparse_ae_real *out)
 {
-	const kl_sparse_ae_ctx c = kl_sparse_ae_context(state, work, n, NULL, NULL);
+	const kl_sparse_ae_ctx c = kl_sparse_ae_context(state, work, n, NULL, NULL, NULL);
 	float *const z = (float *)(c.work + KL_SPARSE_AE_AT_Z);
 	const uint64_t key = kl_sparse_ae_mix(seed ^ 0x7072696f72u); /* "prior" */
 	for (long i = 0; i < n * 64; i++)

@@ -17,6 +17,7 @@
 #define KL_SPARSE_AE_PARAM_ELEMS 1100112
 #define KL_SPARSE_AE_NUM_BUFFERS 0
 #define KL_SPARSE_AE_NUM_INPUTS 1
+#define KL_SPARSE_AE_NUM_LOSS_TERMS 2
 #define KL_SPARSE_AE_INPUT0_SIZE 784 /* input x [n, 784] */
 #define KL_SPARSE_AE_LATENT_SIZE 64 /* [n, 64] */
 #define KL_SPARSE_AE_OUTPUT_SIZE 784 /* [n, 784] */
@@ -62,10 +63,18 @@ typedef struct kl_sparse_ae_buffer_info {
 	size_t size; /* in elements */
 } kl_sparse_ae_buffer_info;
 
+/* A term of the loss: the loss is the sum of weight * term over its terms. */
+typedef struct kl_sparse_ae_loss_term_info {
+	const char *name; /* the op or value of the .ae file */
+	double weight;
+} kl_sparse_ae_loss_term_info;
+
 /* The settings of the .ae file's train section. */
 kl_sparse_ae_hparams kl_sparse_ae_default_hparams(void);
 /* Parameter i, 0 <= i < KL_SPARSE_AE_NUM_PARAMS, in declaration order. */
 const kl_sparse_ae_param_info *kl_sparse_ae_param(int i);
+/* Loss term i, 0 <= i < KL_SPARSE_AE_NUM_LOSS_TERMS, in the order of the loss expression. */
+const kl_sparse_ae_loss_term_info *kl_sparse_ae_loss_term(int i);
 /* The parameter block, Adam's moments and the step count inside a state. */
 kl_sparse_ae_real *kl_sparse_ae_params(void *state);
 kl_sparse_ae_real *kl_sparse_ae_adam_m(void *state);
@@ -83,6 +92,9 @@ void kl_sparse_ae_init(void *state, uint64_t seed);
 /* One optimizer step on n samples; returns the loss before the step.
  * Also the only function that updates the buffers. */
 kl_sparse_ae_real kl_sparse_ae_train_step(void *state, void *work, const kl_sparse_ae_real *x, int n, const kl_sparse_ae_hparams *h);
+/* The same, also writing the step's loss terms (training mode, before the
+ * step) into terms[KL_SPARSE_AE_NUM_LOSS_TERMS]. */
+kl_sparse_ae_real kl_sparse_ae_train_step_terms(void *state, void *work, const kl_sparse_ae_real *x, int n, const kl_sparse_ae_hparams *h, double *terms);
 /* The loss on n samples and its gradient with respect to every parameter
  * (grad has KL_SPARSE_AE_PARAM_ELEMS elements, laid out as the parameters), in
  * training mode (batch statistics); the buffers are left as they are. */
@@ -92,6 +104,11 @@ kl_sparse_ae_real kl_sparse_ae_gradient(const void *state, void *work, const kl_
 void kl_sparse_ae_update(void *state, const kl_sparse_ae_real *grad, const kl_sparse_ae_hparams *h);
 /* The loss on n samples, without training (evaluation mode). */
 kl_sparse_ae_real kl_sparse_ae_loss(const void *state, void *work, const kl_sparse_ae_real *x, int n);
+/* The same, and each loss term into terms[KL_SPARSE_AE_NUM_LOSS_TERMS] (NULL: none). With
+ * sample_seed 0 a Gaussian latent is its mean, as in kl_sparse_ae_loss; with another
+ * seed it is drawn as in training, from draws that depend on the seed, the
+ * state's noise key and the element only (the sampled ELBO of a VAE). */
+kl_sparse_ae_real kl_sparse_ae_loss_terms(const void *state, void *work, const kl_sparse_ae_real *x, int n, uint64_t sample_seed, double *terms);
 /* Reconstruct: out is n x KL_SPARSE_AE_OUTPUT_SIZE. */
 void kl_sparse_ae_forward(const void *state, void *work, const kl_sparse_ae_real *x, int n, kl_sparse_ae_real *out);
 /* Encode: z is n x KL_SPARSE_AE_LATENT_SIZE. */

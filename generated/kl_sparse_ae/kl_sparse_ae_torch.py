@@ -13,6 +13,15 @@ BATCH = 128
 EPOCHS = 5
 SEED = 1
 ADAM = dict(lr=0.001, betas=(0.90000000000000002, 0.999), eps=1e-08, weight_decay=0)
+# schedule = ... of the train section; the learning rate changes between epochs
+SCHEDULE = None
+EARLY_STOP = None
+VALIDATE = 0  # fraction of the training data held out
+# (name, weight): the loss is the sum of weight * term
+LOSS_TERMS = [
+    ("mse", 1),
+    ("kl_sparsity", 0.01),
+]
 # (name, per-sample shape, data scale, one-hot width: > 0 for labels)
 INPUTS = [
     ("x", [784], 0.0039215686274509803, 0),
@@ -54,13 +63,14 @@ def init_buffers(dtype=torch.float32):
             for name, shape, value, integer in BUFFERS}
 
 
-def run(p, inputs, training=True, noise=True):
+def run(p, inputs, training=True, noise=True, terms=None):
     """Returns (loss, latent, output) for a list of input batches.
 
     training: as the train step (batch statistics; otherwise as NAME_loss);
     noise: draw noise, dropout and samples (only while training).
     p holds the parameters and the buffers; training updates the buffers
-    in place, as the train step does.
+    in place, as the train step does. A list `terms` gets the loss terms
+    of LOSS_TERMS appended.
     """
     noise = noise and training
     t0 = inputs[0]
@@ -92,4 +102,6 @@ def run(p, inputs, training=True, noise=True):
     t26 = (lambda r: (0.050000000000000003 * torch.log(0.050000000000000003 / r) + 0.94999999999999996 * torch.log(0.94999999999999996 / (1 - r))).sum())(t12.mean(0).clamp(1e-06, 1 - 1e-06))
     t27 = 0.01 * t26
     t28 = t25 + t27
+    if terms is not None:
+        terms += [t25, t26]
     return t28, t12, t24

@@ -451,6 +451,10 @@ static const ksparse_ae_param_info ksparse_ae_param_table[12] = {
 	{"decoder.4.bias", 1, {784, 0, 0, 0}, KSPARSE_AE_DECODER_4_BIAS, 784},
 };
 
+static const ksparse_ae_loss_term_info ksparse_ae_loss_term_table[1] = {
+	{"mse", 1},
+};
+
 ksparse_ae_hparams ksparse_ae_default_hparams(void)
 {
 	const ksparse_ae_hparams h = {0.001, 0.90000000000000002, 0.999, 1e-08, 0, 1};
@@ -458,6 +462,7 @@ ksparse_ae_hparams ksparse_ae_default_hparams(void)
 }
 
 const ksparse_ae_param_info *ksparse_ae_param(int i) { return i >= 0 && i < 12 ? &ksparse_ae_param_table[i] : NULL; }
+const ksparse_ae_loss_term_info *ksparse_ae_loss_term(int i) { return i >= 0 && i < 1 ? &ksparse_ae_loss_term_table[i] : NULL; }
 const ksparse_ae_buffer_info *ksparse_ae_buffer(int i) { return (void)i, NULL; }
 ksparse_ae_real *ksparse_ae_params(void *state) { return (float *)((unsigned char *)state + 64); }
 ksparse_ae_real *ksparse_ae_adam_m(void *state) { return (float *)((unsigned char *)state + 4400512); }
@@ -490,18 +495,21 @@ typedef struct ksparse_ae_ctx {
 	uint64_t rng;         /* the state's noise key */
 	int64_t step;         /* the step being taken; 0 outside training */
 	void *updates;        /* the state whose buffers take their new values, or NULL */
+	double *terms;        /* where the loss terms go, or NULL */
 } ksparse_ae_ctx;
 
 /* The parts of the model NAME_run computes, in this order. */
 enum { KSPARSE_AE_ENCODER = 1, KSPARSE_AE_DECODER = 2, KSPARSE_AE_LOSS = 4 };
 
 /* A call's context: evaluation mode when h is NULL, else training mode for the
- * step after the state's, with noise while h->stochastic. */
-static ksparse_ae_ctx ksparse_ae_context(const void *state, void *work, int n, const ksparse_ae_hparams *h, void *updates)
+ * step after the state's, with noise while h->stochastic; the loss terms
+ * into `terms` if it is not NULL. */
+static ksparse_ae_ctx ksparse_ae_context(const void *state, void *work, int n, const ksparse_ae_hparams *h, void *updates,
+				double *terms)
 {
 	const ksparse_ae_ctx c = {(const float *)((const unsigned char *)state + 64), state, (unsigned char *)work, n,
 		h != NULL, h && h->stochastic, *(const uint64_t *)((const unsigned char *)state + 8),
-		h ? *(const int64_t *)state + 1 : 0, updates};
+		h ? *(const int64_t *)state + 1 : 0, updates, terms};
 	return c;
 }
 
@@ -512,6 +520,7 @@ static ksparse_ae_real ksparse_ae_run(const ksparse_ae_ctx *ctx, const ksparse_a
 	const float *const params = ctx->params;
 	unsigned char *const work = ctx->work;
 	const int training = ctx->training;
+	double *const terms = ctx->terms;
 	if (parts & KSPARSE_AE_ENCODER) {
 		const float *const encoder_0_weight = params + KSPARSE_AE_ENCODER_0_WEIGHT;
 		const float *const encoder_0_bias = params + KSPARSE_AE_ENCODER_0_BIAS;
@@ -597,6 +606,8 @@ static ksparse_ae_real ksparse_ae_run(const ksparse_ae_ctx *ctx, const ksparse_a
 				loss[0] = (float)(acc / (double)(n * 784));
 			}
 		}
+		if (terms) /* loss term 0: mse */
+			terms[0] = loss[0];
 	} else {
 		/* loss.0: mse [] */
 		{
@@ -619,6 +630,8 @@ static ksparse_ae_real ksparse_ae_run(const ksparse_ae_ctx *ctx, const ksparse_a
 				loss[0] = (float)(acc / (double)(n * 784));
 			}
 		}
+		if (terms) /* loss term 0: mse */
+			terms[0] = loss[0];
 	}
 	return loss[0];
 }
@@ -715,7 +728,12 @@ static ksparse_ae_real ksparse_ae_pass(const ksparse_ae_ctx *ctx, const ksparse_
 
 ksparse_ae_real ksparse_ae_train_step(void *state, void *work, const ksparse_ae_real *x, int n, const ksparse_ae_hparams *h)
 {
-	const ksparse_ae_ctx c = ksparse_ae_context(state, work, n, h, state);
+	return ksparse_ae_train_step_terms(state, work, x, n, h, NULL);
+}
+
+ksparse_ae_real ksparse_ae_train_step_terms(void *state, void *work, const ksparse_ae_real *x, int n, const ksparse_ae_hparams *h, double *terms)
+{
+	const ksparse_ae_ctx c = ksparse_ae_context(state, work, n, h, state, terms);
 	float *const grad = (float *)work; /* the gradient block */
 	const ksparse_ae_real loss = ksparse_ae_pass(&c, x, grad);
 	ksparse_ae_update(state, grad, h);
@@ -724,7 +742,7 @@ ksparse_ae_real ksparse_ae_train_step(void *state, void *work, const ksparse_ae_
 
 ksparse_ae_real ksparse_ae_gradient(const void *state, void *work, const ksparse_ae_real *x, int n, const ksparse_ae_hparams *h, ksparse_ae_real *grad)
 {
-	const ksparse_ae_ctx c = ksparse_ae_context(state, work, n, h, NULL);
+	const ksparse_ae_ctx c = ksparse_ae_context(state, work, n, h, NULL, NULL);
 	return ksparse_ae_pass(&c, x, grad);
 }
 
@@ -741,27 +759,33 @@ void ksparse_ae_update(void *state, const ksparse_ae_real *grad, const ksparse_a
 
 ksparse_ae_real ksparse_ae_loss(const void *state, void *work, const ksparse_ae_real *x, int n)
 {
-	const ksparse_ae_ctx c = ksparse_ae_context(state, work, n, NULL, NULL);
+	return ksparse_ae_loss_terms(state, work, x, n, 0, NULL);
+}
+
+ksparse_ae_real ksparse_ae_loss_terms(const void *state, void *work, const ksparse_ae_real *x, int n, uint64_t sample_seed, double *terms)
+{
+	const ksparse_ae_ctx c = ksparse_ae_context(state, work, n, NULL, NULL, terms);
+	(void)sample_seed; /* the model draws no latent */
 	return ksparse_ae_run(&c, x, KSPARSE_AE_ENCODER | KSPARSE_AE_DECODER | KSPARSE_AE_LOSS);
 }
 
 void ksparse_ae_forward(const void *state, void *work, const ksparse_ae_real *x, int n, ksparse_ae_real *out)
 {
-	const ksparse_ae_ctx c = ksparse_ae_context(state, work, n, NULL, NULL);
+	const ksparse_ae_ctx c = ksparse_ae_context(state, work, n, NULL, NULL, NULL);
 	ksparse_ae_run(&c, x, KSPARSE_AE_ENCODER | KSPARSE_AE_DECODER);
 	memcpy(out, c.work + KSPARSE_AE_AT_XHAT, sizeof(float) * n * 784);
 }
 
 void ksparse_ae_encode(const void *state, void *work, const ksparse_ae_real *x, int n, ksparse_ae_real *z)
 {
-	const ksparse_ae_ctx c = ksparse_ae_context(state, work, n, NULL, NULL);
+	const ksparse_ae_ctx c = ksparse_ae_context(state, work, n, NULL, NULL, NULL);
 	ksparse_ae_run(&c, x, KSPARSE_AE_ENCODER);
 	memcpy(z, c.work + KSPARSE_AE_AT_Z, sizeof(float) * n * 64);
 }
 
 void ksparse_ae_decode(const void *state, void *work, const ksparse_ae_real *z, int n, ksparse_ae_real *out)
 {
-	const ksparse_ae_ctx c = ksparse_ae_context(state, work, n, NULL, NULL);
+	const ksparse_ae_ctx c = ksparse_ae_context(state, work, n, NULL, NULL, NULL);
 	memcpy(c.work + KSPARSE_AE_AT_Z, z, sizeof(float) * n * 64);
 	ksparse_ae_run(&c, NULL, KSPARSE_AE_DECODER);
 	memcpy(out, c.work + KSPARSE_AE_AT_XHAT, sizeof(float) * n * 784);
@@ -769,7 +793,7 @@ void ksparse_ae_decode(const void *state, void *work, const ksparse_ae_real *z, 
 
 void ksparse_ae_sample(const void *state, void *work, uint64_t seed, int n, ksparse_ae_real *out)
 {
-	const ksparse_ae_ctx c = ksparse_ae_context(state, work, n, NULL, NULL);
+	const ksparse_ae_ctx c = ksparse_ae_context(state, work, n, NULL, NULL, NULL);
 	float *const z = (float *)(c.work + KSPARSE_AE_AT_Z);
 	const uint64_t key = ksparse_ae_mix(seed ^ 0x7072696f72u); /* "prior" */
 	for (long i = 0; i < n * 64; i++)

@@ -501,6 +501,10 @@ static const small_ae_param_info small_ae_param_table[8] = {
 	{"decoder.2.bias", 1, {784, 0, 0, 0}, SMALL_AE_DECODER_2_BIAS, 784},
 };
 
+static const small_ae_loss_term_info small_ae_loss_term_table[1] = {
+	{"bce", 1},
+};
+
 small_ae_hparams small_ae_default_hparams(void)
 {
 	const small_ae_hparams h = {0.001, 0.90000000000000002, 0.999, 1e-08, 0, 1};
@@ -508,6 +512,7 @@ small_ae_hparams small_ae_default_hparams(void)
 }
 
 const small_ae_param_info *small_ae_param(int i) { return i >= 0 && i < 8 ? &small_ae_param_table[i] : NULL; }
+const small_ae_loss_term_info *small_ae_loss_term(int i) { return i >= 0 && i < 1 ? &small_ae_loss_term_table[i] : NULL; }
 const small_ae_buffer_info *small_ae_buffer(int i) { return (void)i, NULL; }
 small_ae_real *small_ae_params(void *state) { return (float *)((unsigned char *)state + 64); }
 small_ae_real *small_ae_adam_m(void *state) { return (float *)((unsigned char *)state + 839936); }
@@ -540,18 +545,21 @@ typedef struct small_ae_ctx {
 	uint64_t rng;         /* the state's noise key */
 	int64_t step;         /* the step being taken; 0 outside training */
 	void *updates;        /* the state whose buffers take their new values, or NULL */
+	double *terms;        /* where the loss terms go, or NULL */
 } small_ae_ctx;
 
 /* The parts of the model NAME_run computes, in this order. */
 enum { SMALL_AE_ENCODER = 1, SMALL_AE_DECODER = 2, SMALL_AE_LOSS = 4 };
 
 /* A call's context: evaluation mode when h is NULL, else training mode for the
- * step after the state's, with noise while h->stochastic. */
-static small_ae_ctx small_ae_context(const void *state, void *work, int n, const small_ae_hparams *h, void *updates)
+ * step after the state's, with noise while h->stochastic; the loss terms
+ * into `terms` if it is not NULL. */
+static small_ae_ctx small_ae_context(const void *state, void *work, int n, const small_ae_hparams *h, void *updates,
+				double *terms)
 {
 	const small_ae_ctx c = {(const float *)((const unsigned char *)state + 64), state, (unsigned char *)work, n,
 		h != NULL, h && h->stochastic, *(const uint64_t *)((const unsigned char *)state + 8),
-		h ? *(const int64_t *)state + 1 : 0, updates};
+		h ? *(const int64_t *)state + 1 : 0, updates, terms};
 	return c;
 }
 
@@ -562,6 +570,7 @@ static small_ae_real small_ae_run(const small_ae_ctx *ctx, const small_ae_real *
 	const float *const params = ctx->params;
 	unsigned char *const work = ctx->work;
 	const int training = ctx->training;
+	double *const terms = ctx->terms;
 	if (parts & SMALL_AE_ENCODER) {
 		const float *const encoder_0_weight = params + SMALL_AE_ENCODER_0_WEIGHT;
 		const float *const encoder_0_bias = params + SMALL_AE_ENCODER_0_BIAS;
@@ -621,6 +630,8 @@ static small_ae_real small_ae_run(const small_ae_ctx *ctx, const small_ae_real *
 				loss[0] = (float)(acc / (double)(n * 784));
 			}
 		}
+		if (terms) /* loss term 0: bce */
+			terms[0] = loss[0];
 	} else {
 		/* loss.0: bce [] */
 		{
@@ -640,6 +651,8 @@ static small_ae_real small_ae_run(const small_ae_ctx *ctx, const small_ae_real *
 				loss[0] = (float)(acc / (double)(n * 784));
 			}
 		}
+		if (terms) /* loss term 0: bce */
+			terms[0] = loss[0];
 	}
 	return loss[0];
 }
@@ -699,7 +712,12 @@ static small_ae_real small_ae_pass(const small_ae_ctx *ctx, const small_ae_real 
 
 small_ae_real small_ae_train_step(void *state, void *work, const small_ae_real *x, int n, const small_ae_hparams *h)
 {
-	const small_ae_ctx c = small_ae_context(state, work, n, h, state);
+	return small_ae_train_step_terms(state, work, x, n, h, NULL);
+}
+
+small_ae_real small_ae_train_step_terms(void *state, void *work, const small_ae_real *x, int n, const small_ae_hparams *h, double *terms)
+{
+	const small_ae_ctx c = small_ae_context(state, work, n, h, state, terms);
 	float *const grad = (float *)work; /* the gradient block */
 	const small_ae_real loss = small_ae_pass(&c, x, grad);
 	small_ae_update(state, grad, h);
@@ -708,7 +726,7 @@ small_ae_real small_ae_train_step(void *state, void *work, const small_ae_real *
 
 small_ae_real small_ae_gradient(const void *state, void *work, const small_ae_real *x, int n, const small_ae_hparams *h, small_ae_real *grad)
 {
-	const small_ae_ctx c = small_ae_context(state, work, n, h, NULL);
+	const small_ae_ctx c = small_ae_context(state, work, n, h, NULL, NULL);
 	return small_ae_pass(&c, x, grad);
 }
 
@@ -725,27 +743,33 @@ void small_ae_update(void *state, const small_ae_real *grad, const small_ae_hpar
 
 small_ae_real small_ae_loss(const void *state, void *work, const small_ae_real *x, int n)
 {
-	const small_ae_ctx c = small_ae_context(state, work, n, NULL, NULL);
+	return small_ae_loss_terms(state, work, x, n, 0, NULL);
+}
+
+small_ae_real small_ae_loss_terms(const void *state, void *work, const small_ae_real *x, int n, uint64_t sample_seed, double *terms)
+{
+	const small_ae_ctx c = small_ae_context(state, work, n, NULL, NULL, terms);
+	(void)sample_seed; /* the model draws no latent */
 	return small_ae_run(&c, x, SMALL_AE_ENCODER | SMALL_AE_DECODER | SMALL_AE_LOSS);
 }
 
 void small_ae_forward(const void *state, void *work, const small_ae_real *x, int n, small_ae_real *out)
 {
-	const small_ae_ctx c = small_ae_context(state, work, n, NULL, NULL);
+	const small_ae_ctx c = small_ae_context(state, work, n, NULL, NULL, NULL);
 	small_ae_run(&c, x, SMALL_AE_ENCODER | SMALL_AE_DECODER);
 	memcpy(out, c.work + SMALL_AE_AT_XHAT, sizeof(float) * n * 784);
 }
 
 void small_ae_encode(const void *state, void *work, const small_ae_real *x, int n, small_ae_real *z)
 {
-	const small_ae_ctx c = small_ae_context(state, work, n, NULL, NULL);
+	const small_ae_ctx c = small_ae_context(state, work, n, NULL, NULL, NULL);
 	small_ae_run(&c, x, SMALL_AE_ENCODER);
 	memcpy(z, c.work + SMALL_AE_AT_Z, sizeof(float) * n * 32);
 }
 
 void small_ae_decode(const void *state, void *work, const small_ae_real *z, int n, small_ae_real *out)
 {
-	const small_ae_ctx c = small_ae_context(state, work, n, NULL, NULL);
+	const small_ae_ctx c = small_ae_context(state, work, n, NULL, NULL, NULL);
 	memcpy(c.work + SMALL_AE_AT_Z, z, sizeof(float) * n * 32);
 	small_ae_run(&c, NULL, SMALL_AE_DECODER);
 	memcpy(out, c.work + SMALL_AE_AT_XHAT, sizeof(float) * n * 784);
@@ -753,7 +777,7 @@ void small_ae_decode(const void *state, void *work, const small_ae_real *z, int 
 
 void small_ae_sample(const void *state, void *work, uint64_t seed, int n, small_ae_real *out)
 {
-	const small_ae_ctx c = small_ae_context(state, work, n, NULL, NULL);
+	const small_ae_ctx c = small_ae_context(state, work, n, NULL, NULL, NULL);
 	float *const z = (float *)(c.work + SMALL_AE_AT_Z);
 	const uint64_t key = small_ae_mix(seed ^ 0x7072696f72u); /* "prior" */
 	for (long i = 0; i < n * 32; i++)

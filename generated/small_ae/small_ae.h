@@ -17,6 +17,7 @@
 #define SMALL_AE_PARAM_ELEMS 209968
 #define SMALL_AE_NUM_BUFFERS 0
 #define SMALL_AE_NUM_INPUTS 1
+#define SMALL_AE_NUM_LOSS_TERMS 1
 #define SMALL_AE_INPUT0_SIZE 784 /* input x [n, 784] */
 #define SMALL_AE_LATENT_SIZE 32 /* [n, 32] */
 #define SMALL_AE_OUTPUT_SIZE 784 /* [n, 784] */
@@ -58,10 +59,18 @@ typedef struct small_ae_buffer_info {
 	size_t size; /* in elements */
 } small_ae_buffer_info;
 
+/* A term of the loss: the loss is the sum of weight * term over its terms. */
+typedef struct small_ae_loss_term_info {
+	const char *name; /* the op or value of the .ae file */
+	double weight;
+} small_ae_loss_term_info;
+
 /* The settings of the .ae file's train section. */
 small_ae_hparams small_ae_default_hparams(void);
 /* Parameter i, 0 <= i < SMALL_AE_NUM_PARAMS, in declaration order. */
 const small_ae_param_info *small_ae_param(int i);
+/* Loss term i, 0 <= i < SMALL_AE_NUM_LOSS_TERMS, in the order of the loss expression. */
+const small_ae_loss_term_info *small_ae_loss_term(int i);
 /* The parameter block, Adam's moments and the step count inside a state. */
 small_ae_real *small_ae_params(void *state);
 small_ae_real *small_ae_adam_m(void *state);
@@ -79,6 +88,9 @@ void small_ae_init(void *state, uint64_t seed);
 /* One optimizer step on n samples; returns the loss before the step.
  * Also the only function that updates the buffers. */
 small_ae_real small_ae_train_step(void *state, void *work, const small_ae_real *x, int n, const small_ae_hparams *h);
+/* The same, also writing the step's loss terms (training mode, before the
+ * step) into terms[SMALL_AE_NUM_LOSS_TERMS]. */
+small_ae_real small_ae_train_step_terms(void *state, void *work, const small_ae_real *x, int n, const small_ae_hparams *h, double *terms);
 /* The loss on n samples and its gradient with respect to every parameter
  * (grad has SMALL_AE_PARAM_ELEMS elements, laid out as the parameters), in
  * training mode (batch statistics); the buffers are left as they are. */
@@ -88,6 +100,11 @@ small_ae_real small_ae_gradient(const void *state, void *work, const small_ae_re
 void small_ae_update(void *state, const small_ae_real *grad, const small_ae_hparams *h);
 /* The loss on n samples, without training (evaluation mode). */
 small_ae_real small_ae_loss(const void *state, void *work, const small_ae_real *x, int n);
+/* The same, and each loss term into terms[SMALL_AE_NUM_LOSS_TERMS] (NULL: none). With
+ * sample_seed 0 a Gaussian latent is its mean, as in small_ae_loss; with another
+ * seed it is drawn as in training, from draws that depend on the seed, the
+ * state's noise key and the element only (the sampled ELBO of a VAE). */
+small_ae_real small_ae_loss_terms(const void *state, void *work, const small_ae_real *x, int n, uint64_t sample_seed, double *terms);
 /* Reconstruct: out is n x SMALL_AE_OUTPUT_SIZE. */
 void small_ae_forward(const void *state, void *work, const small_ae_real *x, int n, small_ae_real *out);
 /* Encode: z is n x SMALL_AE_LATENT_SIZE. */

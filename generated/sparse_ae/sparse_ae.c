@@ -471,6 +471,11 @@ static const sparse_ae_param_info sparse_ae_param_table[12] = {
 	{"decoder.4.bias", 1, {784, 0, 0, 0}, SPARSE_AE_DECODER_4_BIAS, 784},
 };
 
+static const sparse_ae_loss_term_info sparse_ae_loss_term_table[2] = {
+	{"mse", 1},
+	{"l1", 0.001},
+};
+
 sparse_ae_hparams sparse_ae_default_hparams(void)
 {
 	const sparse_ae_hparams h = {0.001, 0.90000000000000002, 0.999, 1e-08, 0, 1};
@@ -478,6 +483,7 @@ sparse_ae_hparams sparse_ae_default_hparams(void)
 }
 
 const sparse_ae_param_info *sparse_ae_param(int i) { return i >= 0 && i < 12 ? &sparse_ae_param_table[i] : NULL; }
+const sparse_ae_loss_term_info *sparse_ae_loss_term(int i) { return i >= 0 && i < 2 ? &sparse_ae_loss_term_table[i] : NULL; }
 const sparse_ae_buffer_info *sparse_ae_buffer(int i) { return (void)i, NULL; }
 sparse_ae_real *sparse_ae_params(void *state) { return (float *)((unsigned char *)state + 64); }
 sparse_ae_real *sparse_ae_adam_m(void *state) { return (float *)((unsigned char *)state + 4400512); }
@@ -510,18 +516,21 @@ typedef struct sparse_ae_ctx {
 	uint64_t rng;         /* the state's noise key */
 	int64_t step;         /* the step being taken; 0 outside training */
 	void *updates;        /* the state whose buffers take their new values, or NULL */
+	double *terms;        /* where the loss terms go, or NULL */
 } sparse_ae_ctx;
 
 /* The parts of the model NAME_run computes, in this order. */
 enum { SPARSE_AE_ENCODER = 1, SPARSE_AE_DECODER = 2, SPARSE_AE_LOSS = 4 };
 
 /* A call's context: evaluation mode when h is NULL, else training mode for the
- * step after the state's, with noise while h->stochastic. */
-static sparse_ae_ctx sparse_ae_context(const void *state, void *work, int n, const sparse_ae_hparams *h, void *updates)
+ * step after the state's, with noise while h->stochastic; the loss terms
+ * into `terms` if it is not NULL. */
+static sparse_ae_ctx sparse_ae_context(const void *state, void *work, int n, const sparse_ae_hparams *h, void *updates,
+				double *terms)
 {
 	const sparse_ae_ctx c = {(const float *)((const unsigned char *)state + 64), state, (unsigned char *)work, n,
 		h != NULL, h && h->stochastic, *(const uint64_t *)((const unsigned char *)state + 8),
-		h ? *(const int64_t *)state + 1 : 0, updates};
+		h ? *(const int64_t *)state + 1 : 0, updates, terms};
 	return c;
 }
 
@@ -532,6 +541,7 @@ static sparse_ae_real sparse_ae_run(const sparse_ae_ctx *ctx, const sparse_ae_re
 	const float *const params = ctx->params;
 	unsigned char *const work = ctx->work;
 	const int training = ctx->training;
+	double *const terms = ctx->terms;
 	if (parts & SPARSE_AE_ENCODER) {
 		const float *const encoder_0_weight = params + SPARSE_AE_ENCODER_0_WEIGHT;
 		const float *const encoder_0_bias = params + SPARSE_AE_ENCODER_0_BIAS;
@@ -610,6 +620,8 @@ static sparse_ae_real sparse_ae_run(const sparse_ae_ctx *ctx, const sparse_ae_re
 				loss_0[0] = (float)(acc / (double)(n * 784));
 			}
 		}
+		if (terms) /* loss term 0: mse */
+			terms[0] = loss_0[0];
 	} else {
 		/* loss.0: mse [] */
 		{
@@ -632,6 +644,8 @@ static sparse_ae_real sparse_ae_run(const sparse_ae_ctx *ctx, const sparse_ae_re
 				loss_0[0] = (float)(acc / (double)(n * 784));
 			}
 		}
+		if (terms) /* loss term 0: mse */
+			terms[0] = loss_0[0];
 	}
 	/* loss.1: l1 [] */
 	{
@@ -640,6 +654,8 @@ static sparse_ae_real sparse_ae_run(const sparse_ae_ctx *ctx, const sparse_ae_re
 			acc += fabs((double)z[i]);
 		loss_1[0] = (float)(acc / (double)(n * 64));
 	}
+	if (terms) /* loss term 1: l1 */
+		terms[1] = loss_1[0];
 	/* scale: scale [] */
 	for (long i = 0; i < 1; i++)
 		scale[i] = 0.001f * loss_1[i];
@@ -747,7 +763,12 @@ static sparse_ae_real sparse_ae_pass(const sparse_ae_ctx *ctx, const sparse_ae_r
 
 sparse_ae_real sparse_ae_train_step(void *state, void *work, const sparse_ae_real *x, int n, const sparse_ae_hparams *h)
 {
-	const sparse_ae_ctx c = sparse_ae_context(state, work, n, h, state);
+	return sparse_ae_train_step_terms(state, work, x, n, h, NULL);
+}
+
+sparse_ae_real sparse_ae_train_step_terms(void *state, void *work, const sparse_ae_real *x, int n, const sparse_ae_hparams *h, double *terms)
+{
+	const sparse_ae_ctx c = sparse_ae_context(state, work, n, h, state, terms);
 	float *const grad = (float *)work; /* the gradient block */
 	const sparse_ae_real loss = sparse_ae_pass(&c, x, grad);
 	sparse_ae_update(state, grad, h);
@@ -756,7 +777,7 @@ sparse_ae_real sparse_ae_train_step(void *state, void *work, const sparse_ae_rea
 
 sparse_ae_real sparse_ae_gradient(const void *state, void *work, const sparse_ae_real *x, int n, const sparse_ae_hparams *h, sparse_ae_real *grad)
 {
-	const sparse_ae_ctx c = sparse_ae_context(state, work, n, h, NULL);
+	const sparse_ae_ctx c = sparse_ae_context(state, work, n, h, NULL, NULL);
 	return sparse_ae_pass(&c, x, grad);
 }
 
@@ -773,27 +794,33 @@ void sparse_ae_update(void *state, const sparse_ae_real *grad, const sparse_ae_h
 
 sparse_ae_real sparse_ae_loss(const void *state, void *work, const sparse_ae_real *x, int n)
 {
-	const sparse_ae_ctx c = sparse_ae_context(state, work, n, NULL, NULL);
+	return sparse_ae_loss_terms(state, work, x, n, 0, NULL);
+}
+
+sparse_ae_real sparse_ae_loss_terms(const void *state, void *work, const sparse_ae_real *x, int n, uint64_t sample_seed, double *terms)
+{
+	const sparse_ae_ctx c = sparse_ae_context(state, work, n, NULL, NULL, terms);
+	(void)sample_seed; /* the model draws no latent */
 	return sparse_ae_run(&c, x, SPARSE_AE_ENCODER | SPARSE_AE_DECODER | SPARSE_AE_LOSS);
 }
 
 void sparse_ae_forward(const void *state, void *work, const sparse_ae_real *x, int n, sparse_ae_real *out)
 {
-	const sparse_ae_ctx c = sparse_ae_context(state, work, n, NULL, NULL);
+	const sparse_ae_ctx c = sparse_ae_context(state, work, n, NULL, NULL, NULL);
 	sparse_ae_run(&c, x, SPARSE_AE_ENCODER | SPARSE_AE_DECODER);
 	memcpy(out, c.work + SPARSE_AE_AT_XHAT, sizeof(float) * n * 784);
 }
 
 void sparse_ae_encode(const void *state, void *work, const sparse_ae_real *x, int n, sparse_ae_real *z)
 {
-	const sparse_ae_ctx c = sparse_ae_context(state, work, n, NULL, NULL);
+	const sparse_ae_ctx c = sparse_ae_context(state, work, n, NULL, NULL, NULL);
 	sparse_ae_run(&c, x, SPARSE_AE_ENCODER);
 	memcpy(z, c.work + SPARSE_AE_AT_Z, sizeof(float) * n * 64);
 }
 
 void sparse_ae_decode(const void *state, void *work, const sparse_ae_real *z, int n, sparse_ae_real *out)
 {
-	const sparse_ae_ctx c = sparse_ae_context(state, work, n, NULL, NULL);
+	const sparse_ae_ctx c = sparse_ae_context(state, work, n, NULL, NULL, NULL);
 	memcpy(c.work + SPARSE_AE_AT_Z, z, sizeof(float) * n * 64);
 	sparse_ae_run(&c, NULL, SPARSE_AE_DECODER);
 	memcpy(out, c.work + SPARSE_AE_AT_XHAT, sizeof(float) * n * 784);
@@ -801,7 +828,7 @@ void sparse_ae_decode(const void *state, void *work, const sparse_ae_real *z, in
 
 void sparse_ae_sample(const void *state, void *work, uint64_t seed, int n, sparse_ae_real *out)
 {
-	const sparse_ae_ctx c = sparse_ae_context(state, work, n, NULL, NULL);
+	const sparse_ae_ctx c = sparse_ae_context(state, work, n, NULL, NULL, NULL);
 	float *const z = (float *)(c.work + SPARSE_AE_AT_Z);
 	const uint64_t key = sparse_ae_mix(seed ^ 0x7072696f72u); /* "prior" */
 	for (long i = 0; i < n * 64; i++)

@@ -17,6 +17,7 @@
 #define SPARSE_AE_PARAM_ELEMS 1100112
 #define SPARSE_AE_NUM_BUFFERS 0
 #define SPARSE_AE_NUM_INPUTS 1
+#define SPARSE_AE_NUM_LOSS_TERMS 2
 #define SPARSE_AE_INPUT0_SIZE 784 /* input x [n, 784] */
 #define SPARSE_AE_LATENT_SIZE 64 /* [n, 64] */
 #define SPARSE_AE_OUTPUT_SIZE 784 /* [n, 784] */
@@ -62,10 +63,18 @@ typedef struct sparse_ae_buffer_info {
 	size_t size; /* in elements */
 } sparse_ae_buffer_info;
 
+/* A term of the loss: the loss is the sum of weight * term over its terms. */
+typedef struct sparse_ae_loss_term_info {
+	const char *name; /* the op or value of the .ae file */
+	double weight;
+} sparse_ae_loss_term_info;
+
 /* The settings of the .ae file's train section. */
 sparse_ae_hparams sparse_ae_default_hparams(void);
 /* Parameter i, 0 <= i < SPARSE_AE_NUM_PARAMS, in declaration order. */
 const sparse_ae_param_info *sparse_ae_param(int i);
+/* Loss term i, 0 <= i < SPARSE_AE_NUM_LOSS_TERMS, in the order of the loss expression. */
+const sparse_ae_loss_term_info *sparse_ae_loss_term(int i);
 /* The parameter block, Adam's moments and the step count inside a state. */
 sparse_ae_real *sparse_ae_params(void *state);
 sparse_ae_real *sparse_ae_adam_m(void *state);
@@ -83,6 +92,9 @@ void sparse_ae_init(void *state, uint64_t seed);
 /* One optimizer step on n samples; returns the loss before the step.
  * Also the only function that updates the buffers. */
 sparse_ae_real sparse_ae_train_step(void *state, void *work, const sparse_ae_real *x, int n, const sparse_ae_hparams *h);
+/* The same, also writing the step's loss terms (training mode, before the
+ * step) into terms[SPARSE_AE_NUM_LOSS_TERMS]. */
+sparse_ae_real sparse_ae_train_step_terms(void *state, void *work, const sparse_ae_real *x, int n, const sparse_ae_hparams *h, double *terms);
 /* The loss on n samples and its gradient with respect to every parameter
  * (grad has SPARSE_AE_PARAM_ELEMS elements, laid out as the parameters), in
  * training mode (batch statistics); the buffers are left as they are. */
@@ -92,6 +104,11 @@ sparse_ae_real sparse_ae_gradient(const void *state, void *work, const sparse_ae
 void sparse_ae_update(void *state, const sparse_ae_real *grad, const sparse_ae_hparams *h);
 /* The loss on n samples, without training (evaluation mode). */
 sparse_ae_real sparse_ae_loss(const void *state, void *work, const sparse_ae_real *x, int n);
+/* The same, and each loss term into terms[SPARSE_AE_NUM_LOSS_TERMS] (NULL: none). With
+ * sample_seed 0 a Gaussian latent is its mean, as in sparse_ae_loss; with another
+ * seed it is drawn as in training, from draws that depend on the seed, the
+ * state's noise key and the element only (the sampled ELBO of a VAE). */
+sparse_ae_real sparse_ae_loss_terms(const void *state, void *work, const sparse_ae_real *x, int n, uint64_t sample_seed, double *terms);
 /* Reconstruct: out is n x SPARSE_AE_OUTPUT_SIZE. */
 void sparse_ae_forward(const void *state, void *work, const sparse_ae_real *x, int n, sparse_ae_real *out);
 /* Encode: z is n x SPARSE_AE_LATENT_SIZE. */

@@ -523,6 +523,11 @@ static const vae_param_info vae_param_table[14] = {
 	{"decoder.4.bias", 1, {784, 0, 0, 0}, VAE_DECODER_4_BIAS, 784},
 };
 
+static const vae_loss_term_info vae_loss_term_table[2] = {
+	{"bce", 1},
+	{"kl_normal", 1},
+};
+
 vae_hparams vae_default_hparams(void)
 {
 	const vae_hparams h = {0.001, 0.90000000000000002, 0.999, 1e-08, 0, 1};
@@ -530,6 +535,7 @@ vae_hparams vae_default_hparams(void)
 }
 
 const vae_param_info *vae_param(int i) { return i >= 0 && i < 14 ? &vae_param_table[i] : NULL; }
+const vae_loss_term_info *vae_loss_term(int i) { return i >= 0 && i < 2 ? &vae_loss_term_table[i] : NULL; }
 const vae_buffer_info *vae_buffer(int i) { return (void)i, NULL; }
 vae_real *vae_params(void *state) { return (float *)((unsigned char *)state + 64); }
 vae_real *vae_adam_m(void *state) { return (float *)((unsigned char *)state + 4367744); }
@@ -562,18 +568,21 @@ typedef struct vae_ctx {
 	uint64_t rng;         /* the state's noise key */
 	int64_t step;         /* the step being taken; 0 outside training */
 	void *updates;        /* the state whose buffers take their new values, or NULL */
+	double *terms;        /* where the loss terms go, or NULL */
 } vae_ctx;
 
 /* The parts of the model NAME_run computes, in this order. */
 enum { VAE_ENCODER = 1, VAE_DECODER = 2, VAE_LOSS = 4 };
 
 /* A call's context: evaluation mode when h is NULL, else training mode for the
- * step after the state's, with noise while h->stochastic. */
-static vae_ctx vae_context(const void *state, void *work, int n, const vae_hparams *h, void *updates)
+ * step after the state's, with noise while h->stochastic; the loss terms
+ * into `terms` if it is not NULL. */
+static vae_ctx vae_context(const void *state, void *work, int n, const vae_hparams *h, void *updates,
+				double *terms)
 {
 	const vae_ctx c = {(const float *)((const unsigned char *)state + 64), state, (unsigned char *)work, n,
 		h != NULL, h && h->stochastic, *(const uint64_t *)((const unsigned char *)state + 8),
-		h ? *(const int64_t *)state + 1 : 0, updates};
+		h ? *(const int64_t *)state + 1 : 0, updates, terms};
 	return c;
 }
 
@@ -587,6 +596,7 @@ static vae_real vae_run(const vae_ctx *ctx, const vae_real *x, int parts)
 	const int stochastic = ctx->stochastic;
 	const uint64_t rng = ctx->rng;
 	const int64_t step = ctx->step;
+	double *const terms = ctx->terms;
 	if (parts & VAE_ENCODER) {
 		const float *const encoder_0_weight = params + VAE_ENCODER_0_WEIGHT;
 		const float *const encoder_0_bias = params + VAE_ENCODER_0_BIAS;
@@ -635,13 +645,18 @@ static vae_real vae_run(const vae_ctx *ctx, const vae_real *x, int parts)
 					loss_1[0] = (float)(-0.5 * acc);
 				}
 			}
+			if (terms) /* loss term 1: kl_normal */
+				terms[1] = loss_1[0];
 		} else {
 			/* encoder.6: gaussian [n, 32] */
+			{
+				const uint64_t key = vae_mix(rng ^ vae_mix(((uint64_t)step << 24) ^ 15u));
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n * 32 >= 32768)
 #endif
-			for (long i = 0; i < n * 32; i++)
-				z[i] = mu[i];
+				for (long i = 0; i < n * 32; i++)
+					z[i] = mu[i] + (stochastic ? expf(0.5f * logvar[i]) * (float)vae_normal(key, (uint64_t)i) : 0);
+			}
 		}
 		if (!training) { /* in training z computes it */
 			/* loss.1: kl_normal [] */
@@ -662,6 +677,8 @@ static vae_real vae_run(const vae_ctx *ctx, const vae_real *x, int parts)
 					acc += part[c];
 				loss_1[0] = (float)(-0.5 * acc);
 			}
+			if (terms) /* loss term 1: kl_normal */
+				terms[1] = loss_1[0];
 		}
 	}
 	if (parts & VAE_DECODER) {
@@ -718,6 +735,8 @@ static vae_real vae_run(const vae_ctx *ctx, const vae_real *x, int parts)
 				loss_0[0] = (float)acc;
 			}
 		}
+		if (terms) /* loss term 0: bce */
+			terms[0] = loss_0[0];
 	} else {
 		/* loss.0: bce [] */
 		{
@@ -737,6 +756,8 @@ static vae_real vae_run(const vae_ctx *ctx, const vae_real *x, int parts)
 				loss_0[0] = (float)acc;
 			}
 		}
+		if (terms) /* loss term 0: bce */
+			terms[0] = loss_0[0];
 	}
 	/* loss: add [] */
 	for (long i = 0; i < 1; i++)
@@ -883,7 +904,12 @@ static vae_real vae_pass(const vae_ctx *ctx, const vae_real *x, float *grad)
 
 vae_real vae_train_step(void *state, void *work, const vae_real *x, int n, const vae_hparams *h)
 {
-	const vae_ctx c = vae_context(state, work, n, h, state);
+	return vae_train_step_terms(state, work, x, n, h, NULL);
+}
+
+vae_real vae_train_step_terms(void *state, void *work, const vae_real *x, int n, const vae_hparams *h, double *terms)
+{
+	const vae_ctx c = vae_context(state, work, n, h, state, terms);
 	float *const grad = (float *)work; /* the gradient block */
 	const vae_real loss = vae_pass(&c, x, grad);
 	vae_update(state, grad, h);
@@ -892,7 +918,7 @@ vae_real vae_train_step(void *state, void *work, const vae_real *x, int n, const
 
 vae_real vae_gradient(const void *state, void *work, const vae_real *x, int n, const vae_hparams *h, vae_real *grad)
 {
-	const vae_ctx c = vae_context(state, work, n, h, NULL);
+	const vae_ctx c = vae_context(state, work, n, h, NULL, NULL);
 	return vae_pass(&c, x, grad);
 }
 
@@ -909,27 +935,36 @@ void vae_update(void *state, const vae_real *grad, const vae_hparams *h)
 
 vae_real vae_loss(const void *state, void *work, const vae_real *x, int n)
 {
-	const vae_ctx c = vae_context(state, work, n, NULL, NULL);
+	return vae_loss_terms(state, work, x, n, 0, NULL);
+}
+
+vae_real vae_loss_terms(const void *state, void *work, const vae_real *x, int n, uint64_t sample_seed, double *terms)
+{
+	vae_ctx c = vae_context(state, work, n, NULL, NULL, terms);
+	if (sample_seed) { /* draw the latent as in training, from draws of its own */
+		c.stochastic = 1;
+		c.rng = vae_mix(c.rng ^ vae_mix(sample_seed));
+	}
 	return vae_run(&c, x, VAE_ENCODER | VAE_DECODER | VAE_LOSS);
 }
 
 void vae_forward(const void *state, void *work, const vae_real *x, int n, vae_real *out)
 {
-	const vae_ctx c = vae_context(state, work, n, NULL, NULL);
+	const vae_ctx c = vae_context(state, work, n, NULL, NULL, NULL);
 	vae_run(&c, x, VAE_ENCODER | VAE_DECODER);
 	memcpy(out, c.work + VAE_AT_XHAT, sizeof(float) * n * 784);
 }
 
 void vae_encode(const void *state, void *work, const vae_real *x, int n, vae_real *z)
 {
-	const vae_ctx c = vae_context(state, work, n, NULL, NULL);
+	const vae_ctx c = vae_context(state, work, n, NULL, NULL, NULL);
 	vae_run(&c, x, VAE_ENCODER);
 	memcpy(z, c.work + VAE_AT_Z, sizeof(float) * n * 32);
 }
 
 void vae_encode_gaussian(const void *state, void *work, const vae_real *x, int n, vae_real *mu, vae_real *logvar)
 {
-	const vae_ctx c = vae_context(state, work, n, NULL, NULL);
+	const vae_ctx c = vae_context(state, work, n, NULL, NULL, NULL);
 	vae_run(&c, x, VAE_ENCODER);
 	memcpy(mu, c.work + VAE_AT_MU, sizeof(float) * n * 32);
 	memcpy(logvar, c.work + VAE_AT_LOGVAR, sizeof(float) * n * 32);
@@ -937,7 +972,7 @@ void vae_encode_gaussian(const void *state, void *work, const vae_real *x, int n
 
 void vae_decode(const void *state, void *work, const vae_real *z, int n, vae_real *out)
 {
-	const vae_ctx c = vae_context(state, work, n, NULL, NULL);
+	const vae_ctx c = vae_context(state, work, n, NULL, NULL, NULL);
 	memcpy(c.work + VAE_AT_Z, z, sizeof(float) * n * 32);
 	vae_run(&c, NULL, VAE_DECODER);
 	memcpy(out, c.work + VAE_AT_XHAT, sizeof(float) * n * 784);
@@ -945,7 +980,7 @@ void vae_decode(const void *state, void *work, const vae_real *z, int n, vae_rea
 
 void vae_sample(const void *state, void *work, uint64_t seed, int n, vae_real *out)
 {
-	const vae_ctx c = vae_context(state, work, n, NULL, NULL);
+	const vae_ctx c = vae_context(state, work, n, NULL, NULL, NULL);
 	float *const z = (float *)(c.work + VAE_AT_Z);
 	const uint64_t key = vae_mix(seed ^ 0x7072696f72u); /* "prior" */
 	for (long i = 0; i < n * 32; i++)

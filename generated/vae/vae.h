@@ -17,6 +17,7 @@
 #define VAE_PARAM_ELEMS 1091920
 #define VAE_NUM_BUFFERS 0
 #define VAE_NUM_INPUTS 1
+#define VAE_NUM_LOSS_TERMS 2
 #define VAE_INPUT0_SIZE 784 /* input x [n, 784] */
 #define VAE_LATENT_SIZE 32 /* [n, 32] */
 #define VAE_OUTPUT_SIZE 784 /* [n, 784] */
@@ -64,10 +65,18 @@ typedef struct vae_buffer_info {
 	size_t size; /* in elements */
 } vae_buffer_info;
 
+/* A term of the loss: the loss is the sum of weight * term over its terms. */
+typedef struct vae_loss_term_info {
+	const char *name; /* the op or value of the .ae file */
+	double weight;
+} vae_loss_term_info;
+
 /* The settings of the .ae file's train section. */
 vae_hparams vae_default_hparams(void);
 /* Parameter i, 0 <= i < VAE_NUM_PARAMS, in declaration order. */
 const vae_param_info *vae_param(int i);
+/* Loss term i, 0 <= i < VAE_NUM_LOSS_TERMS, in the order of the loss expression. */
+const vae_loss_term_info *vae_loss_term(int i);
 /* The parameter block, Adam's moments and the step count inside a state. */
 vae_real *vae_params(void *state);
 vae_real *vae_adam_m(void *state);
@@ -85,6 +94,9 @@ void vae_init(void *state, uint64_t seed);
 /* One optimizer step on n samples; returns the loss before the step.
  * Also the only function that updates the buffers. */
 vae_real vae_train_step(void *state, void *work, const vae_real *x, int n, const vae_hparams *h);
+/* The same, also writing the step's loss terms (training mode, before the
+ * step) into terms[VAE_NUM_LOSS_TERMS]. */
+vae_real vae_train_step_terms(void *state, void *work, const vae_real *x, int n, const vae_hparams *h, double *terms);
 /* The loss on n samples and its gradient with respect to every parameter
  * (grad has VAE_PARAM_ELEMS elements, laid out as the parameters), in
  * training mode (batch statistics); the buffers are left as they are. */
@@ -94,6 +106,11 @@ vae_real vae_gradient(const void *state, void *work, const vae_real *x, int n, c
 void vae_update(void *state, const vae_real *grad, const vae_hparams *h);
 /* The loss on n samples, without training (evaluation mode). */
 vae_real vae_loss(const void *state, void *work, const vae_real *x, int n);
+/* The same, and each loss term into terms[VAE_NUM_LOSS_TERMS] (NULL: none). With
+ * sample_seed 0 a Gaussian latent is its mean, as in vae_loss; with another
+ * seed it is drawn as in training, from draws that depend on the seed, the
+ * state's noise key and the element only (the sampled ELBO of a VAE). */
+vae_real vae_loss_terms(const void *state, void *work, const vae_real *x, int n, uint64_t sample_seed, double *terms);
 /* Reconstruct: out is n x VAE_OUTPUT_SIZE. */
 void vae_forward(const void *state, void *work, const vae_real *x, int n, vae_real *out);
 /* Encode: z is n x VAE_LATENT_SIZE. */

@@ -30,6 +30,9 @@ static const aert_param params[VAE_NUM_PARAMS] = {
 	{"decoder.4.bias", 1, {784, 0, 0, 0}, 1091136, 784},
 };
 
+static const char *const termnames[VAE_NUM_LOSS_TERMS] = {"bce", "kl_normal"};
+static const double termweights[VAE_NUM_LOSS_TERMS] = {1, 1};
+
 /* The entry points with the runtime's signatures (see aert_model). */
 static vae_hparams hparams(const aert_hparams *a)
 {
@@ -56,9 +59,21 @@ static void update(void *state, const void *grad, const aert_hparams *a)
 	vae_update(state, grad, &h);
 }
 
+static double trainterms(void *state, void *work, const void *const *in, int n, const aert_hparams *a,
+			 double *terms)
+{
+	vae_hparams h = hparams(a);
+	return vae_train_step_terms(state, work, (const float *)in[0], n, &h, terms);
+}
+
 static double loss(const void *state, void *work, const void *const *in, int n)
 {
 	return vae_loss(state, work, (const float *)in[0], n);
+}
+
+static double evalterms(const void *state, void *work, const void *const *in, int n, uint64_t seed, double *terms)
+{
+	return vae_loss_terms(state, work, (const float *)in[0], n, seed, terms);
 }
 
 static void forward(const void *state, void *work, const void *const *in, int n, void *out)
@@ -149,6 +164,16 @@ static const aert_model model = {
 	.likelihood = AERT_LIKELIHOOD_BERNOULLI,
 	.train_labels = "/usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz",
 	.test_labels = "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz",
+	.n_loss_terms = VAE_NUM_LOSS_TERMS,
+	.loss_term_names = termnames,
+	.loss_term_weights = termweights,
+	.loss_terms = evalterms,
+	.train_step_terms = trainterms,
+	.draws_latent = 1,
+	.schedule = {AERT_SCHEDULE_NONE, 0, 0, 0, 0, 0},
+	.early_stop = {0, 0, 0},
+	.validate = 0,
+	.validation_path = {NULL},
 };
 
 /* Its descriptor: what a program that links or loads vae.c calls. */

@@ -145,6 +145,67 @@ Test(config, data_paths_resolve_against_the_model_file)
 	cr_assert_float_eq(m->test_data[0].scale, 2, 1e-18);
 }
 
+Test(config, training_controls)
+{
+	const char *head = "model m\ninput x[5]\nencoder { z = x |> dense(3) }\n"
+			   "decoder { xhat = z |> dense(5) }\nloss = mse(xhat, x)\n";
+	Model *m = compile_to(xasprintf("%strain { schedule = plateau(patience = 2)  early_stop()  validate 0.2 }\n", head),
+			      PASS_LOWER);
+	cr_assert_not_null(m);
+	const Schedule *s = &m->train.schedule;
+	cr_assert_eq(s->kind, SCHED_PLATEAU);
+	cr_assert_eq(s->patience, 2);
+	cr_assert_float_eq(s->factor, 0.1, 1e-18, "PyTorch's default factor");
+	cr_assert_float_eq(s->threshold, 1e-4, 1e-18);
+	cr_assert_eq(m->train.early_stop, 1);
+	cr_assert_eq(m->train.patience, 3, "early_stop's default patience");
+	cr_assert_float_eq(m->train.min_delta, 0, 1e-18);
+	cr_assert_float_eq(m->train.validate, 0.2, 1e-18);
+
+	m = compile_to(xasprintf("%strain { schedule cosine }\ndata { train = idx(\"a\")  validation = idx(\"b\") }\n", head),
+		       PASS_LOWER);
+	cr_assert_not_null(m);
+	cr_assert_eq(m->train.schedule.kind, SCHED_COSINE);
+	cr_assert_float_eq(m->train.schedule.min_lr, 0, 1e-18);
+	cr_assert_str_eq(m->validation_data[0].path, "/tmp/b");
+	cr_assert_eq(m->train.early_stop, 0);
+
+	m = compile_to(xasprintf("%strain { schedule = step(every = 4, factor = 0.5) }\n", head), PASS_LOWER);
+	cr_assert_eq(m->train.schedule.kind, SCHED_STEP);
+	cr_assert_eq(m->train.schedule.every, 4);
+	cr_assert_float_eq(m->train.schedule.factor, 0.5, 1e-18);
+	m = compile_to(head, PASS_LOWER);
+	cr_assert_eq(m->train.schedule.kind, SCHED_NONE);
+	cr_assert_float_eq(m->train.validate, 0, 1e-18);
+}
+
+static LossTerm *term(Graph *g, int i) { return g->terms.data[i]; }
+
+Test(lower, loss_terms_with_their_weights)
+{
+	Model *m = compile_to("model m\ninput x[5]\nencoder { h = x |> dense(4)\n z = h |> dense(3)\n pen = l1(z) }\n"
+			      "decoder { xhat = h |> dense(5) |> sigmoid }\n"
+			      "loss = 0.5 * (mse(xhat, x) - 2 * bce(xhat, x) / 4) + pen + mse(xhat, x) - -pen\n",
+			      PASS_LOWER);
+	cr_assert_not_null(m);
+	Graph *g = m->g;
+	cr_assert_eq(g->terms.len, 4);
+	const char *names[4] = {"mse", "bce", "pen", "mse_2"};
+	const double weights[4] = {0.5, -0.25, 2, 1};
+	for (int i = 0; i < 4; i++) {
+		cr_assert_str_eq(term(g, i)->name, names[i]);
+		cr_assert_float_eq(term(g, i)->weight, weights[i], 1e-15, "%s", names[i]);
+		cr_assert_eq(term(g, i)->node->shape.rank, 0);
+	}
+	cr_assert_eq(term(g, 0)->node->op, &op_mse);
+	cr_assert_eq(term(g, 1)->node->op, &op_bce);
+	cr_assert_eq(term(g, 2)->node->op, &op_l1, "a named value keeps its name");
+	m = compile_to(dense3, PASS_LOWER);
+	cr_assert_eq(m->g->terms.len, 1);
+	cr_assert_eq(term(m->g, 0)->node, m->g->loss, "one term: the loss itself");
+	cr_assert_float_eq(term(m->g, 0)->weight, 1, 1e-18);
+}
+
 /* Every parameter gets exactly one adam node whose gradient has its shape. */
 Test(grad, one_update_per_parameter)
 {

@@ -5,9 +5,12 @@
  * bit for bit. Built with driver.h's -DMODEL, -DMODEL_UPPER, and
  * -DDECODE_ARGS (the inputs NAME_decode takes after z: "in1," or nothing),
  * -DHAS_SAMPLE (1 if NAME.h declares NAME_sample), -DAERT_NO_MAIN, with
- * NAME.c and NAME_main.c. Prints one line per failure, then
- * `NAME: N checks, M failed`; exits 1 if any failed. */
+ * NAME.c and NAME_main.c. The loss terms add up to the loss, in
+ * evaluation and in a train step; a Gaussian latent is drawn when
+ * loss_terms is given a seed, the same for the same seed. Prints one line
+ * per failure, then `NAME: N checks, M failed`; exits 1 if any failed. */
 #include <aecc_rt.h>
+#include <math.h>
 #include <stdint.h>
 
 #include "../driver.h"
@@ -76,6 +79,21 @@ static void check_tables(const aert_model *d)
 	check(d->set_threads && d->set_threads(1) == 1, "set_threads");
 }
 
+/* The weighted sum of the terms, as the loss adds them up. */
+static double weighted(const aert_model *d, const double *terms)
+{
+	double sum = 0;
+	for (int i = 0; i < d->n_loss_terms; i++)
+		sum += d->loss_term_weights[i] * terms[i];
+	return sum;
+}
+
+/* 1 if a and b agree to the model's precision. */
+static int close_to(double a, double b)
+{
+	return fabs(a - b) <= (sizeof(real) == 4 ? 1e-6 : 1e-14) * fabs(b);
+}
+
 /* Both sides of one comparison: what the descriptor wrote, what the direct
  * call wrote. */
 typedef struct pair {
@@ -124,6 +142,35 @@ int main(void)
 	FN(_update)(state.b, grad.b, &h);
 	check(same(state), "update");
 	check(d->eval_loss(state.a, work, in, B) == (double)FN(_loss)(state.b, work, INPUTS B), "eval_loss");
+
+	/* The loss terms: their table, the evaluation loss with them, a train
+	 * step with them. */
+	enum { MAX_TERMS = 8 };
+	double ta[MAX_TERMS] = {0}, tb[MAX_TERMS] = {0};
+	check(d->n_loss_terms == UP(_NUM_LOSS_TERMS) && d->n_loss_terms <= MAX_TERMS && d->loss_terms &&
+		      d->train_step_terms,
+	      "the loss terms' entry points");
+	for (int i = 0; i < d->n_loss_terms; i++)
+		check(!strcmp(FN(_loss_term)(i)->name, d->loss_term_names[i]) &&
+			      FN(_loss_term)(i)->weight == d->loss_term_weights[i],
+		      "a loss term's row");
+	double mean = d->loss_terms(state.a, work, in, B, 0, ta);
+	check(mean == (double)FN(_loss_terms)(state.b, work, INPUTS B, 0, tb) && !memcmp(ta, tb, sizeof ta),
+	      "loss_terms");
+	check(mean == d->eval_loss(state.a, work, in, B), "loss_terms with seed 0 is eval_loss");
+	check(close_to(weighted(d, ta), mean), "the terms add up to the evaluation loss");
+	double drawn = d->loss_terms(state.a, work, in, B, 7, ta);
+	check(drawn == d->loss_terms(state.a, work, in, B, 7, NULL), "the same seed, the same draws");
+	check(close_to(weighted(d, ta), drawn), "the terms add up to the sampled loss");
+	if (d->draws_latent)
+		check(drawn != mean && drawn != d->loss_terms(state.a, work, in, B, 8, NULL),
+		      "a seed draws the latent, another seed draws it otherwise");
+	else
+		check(drawn == mean, "a model that draws no latent: the seed changes nothing");
+	memcpy(state.b, state.a, state.bytes);
+	double step = d->train_step_terms(state.a, work, in, B, &a, ta);
+	check(step == d->train_step(state.b, work, in, B, &a) && same(state), "train_step_terms is train_step");
+	check(close_to(weighted(d, ta), step), "the terms add up to the train step's loss");
 	d->forward(state.a, work, in, B, out.a);
 	FN(_forward)(state.b, work, INPUTS B, out.b);
 	check(same(out), "forward");

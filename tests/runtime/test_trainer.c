@@ -1,6 +1,8 @@
 /* test_trainer.c - aert_train_main driving a hand-written model: a linear
  * least-squares fit t ~ w.x + b of input "x" [3] to input "t" [1], trained
- * with Adam exactly as torch.optim.Adam does. */
+ * with Adam exactly as torch.optim.Adam does; for the training controls,
+ * the same with validation losses the test sets (scripted_eval) or with
+ * two loss terms (terms_model). */
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
 #include <math.h>
@@ -26,9 +28,28 @@ static struct {
 	int n[MAX_CALLS];      /* batch size of each */
 	float x0[MAX_CALLS];   /* first x value of each batch */
 	float p0[MAX_CALLS];   /* w[0] when each started */
+	float p1[MAX_CALLS];   /* w[0] after each */
+	double lr[MAX_CALLS];  /* h->lr of each */
 	int stochastic;        /* h->stochastic of the last call */
 	int eval_rows;         /* rows given to eval_loss in all */
+	int evals;             /* eval_loss (or loss_terms) calls */
+	int trained[N_TRAIN];  /* rows of training sample i given to train_step */
+	int evaluated[N_TRAIN]; /* the same for eval_loss */
+	uint64_t seed[MAX_CALLS]; /* loss_terms' sample_seed of each call */
 } seen;
+
+/* Which training sample a row of x is (-1: none): their x[0] differ. */
+static int sample_of(const float *x);
+
+/* Count the rows of x[0..n) that are training samples into count. */
+static void count_rows(const float *x, int n, int *count)
+{
+	for (int i = 0; i < n; i++) {
+		int k = sample_of(x + i * D);
+		if (k >= 0)
+			count[k]++;
+	}
+}
 
 static void *lin_params(void *s) { return ((lin_state *)s)->p; }
 static void *lin_m(void *s) { return ((lin_state *)s)->m; }
@@ -72,7 +93,9 @@ static double lin_train_step(void *state, void *work, const void *const *in, int
 		seen.x0[seen.calls] = ((const float *)in[0])[0];
 		seen.p0[seen.calls] = s->p[0];
 	}
-	seen.calls++;
+	if (seen.calls < MAX_CALLS)
+		seen.lr[seen.calls] = h->lr;
+	count_rows(in[0], n, seen.trained);
 	seen.stochastic = h->stochastic;
 	double loss = lin_loss(s, in[0], in[1], n, g);
 	int64_t step = ++s->step;
@@ -83,6 +106,9 @@ static double lin_train_step(void *state, void *work, const void *const *in, int
 		double vhat = s->v[j] / (1 - pow(h->beta2, (double)step));
 		s->p[j] -= (float)(h->lr * mhat / (sqrt(vhat) + h->eps));
 	}
+	if (seen.calls < MAX_CALLS)
+		seen.p1[seen.calls] = s->p[0];
+	seen.calls++;
 	return loss;
 }
 
@@ -90,7 +116,49 @@ static double lin_eval(const void *state, void *work, const void *const *in, int
 {
 	(void)work;
 	seen.eval_rows += n;
+	seen.evals++;
+	count_rows(in[0], n, seen.evaluated);
 	return lin_loss(state, in[0], in[1], n, NULL);
+}
+
+/* ---- the same model with two loss terms: the loss is mse + 0.5 * b^2 ---- */
+
+static const char *const TERM_NAMES[2] = {"mse", "bias2"};
+static const double TERM_WEIGHTS[2] = {1, 0.5};
+
+static double lin_train_terms(void *state, void *work, const void *const *in, int n, const aert_hparams *h,
+			      double *terms)
+{
+	double b = ((lin_state *)state)->p[D];
+	terms[0] = lin_train_step(state, work, in, n, h);
+	terms[1] = b * b;
+	return terms[0] + 0.5 * terms[1];
+}
+
+static double lin_eval_terms(const void *state, void *work, const void *const *in, int n, uint64_t sample_seed,
+			     double *terms)
+{
+	double b = ((const lin_state *)state)->p[D], mse = lin_eval(state, work, in, n);
+	if (seen.evals - 1 < MAX_CALLS)
+		seen.seed[seen.evals - 1] = sample_seed;
+	if (terms) {
+		terms[0] = mse;
+		terms[1] = b * b;
+	}
+	return mse + 0.5 * b * b;
+}
+
+/* ---- validation losses set by the test: the loss of evaluation k ---- */
+
+static double script[MAX_CALLS];
+
+static double scripted_eval(const void *state, void *work, const void *const *in, int n)
+{
+	(void)state;
+	(void)work;
+	(void)in;
+	seen.eval_rows += n;
+	return script[seen.evals++];
 }
 
 static const aert_param LIN_PARAMS[2] = {
@@ -147,6 +215,17 @@ static void sample(int i, float x[D], float *t)
 	for (int j = 0; j < D; j++)
 		x[j] = (float)((i * 7 + j * 3) % 11) / 5.0f - 1;
 	*t = 2 * x[0] - x[1] + 0.5f * x[2] + 1;
+}
+
+static int sample_of(const float *x)
+{
+	for (int i = 0; i < N_TRAIN; i++) {
+		float xi[D], t;
+		sample(i, xi, &t);
+		if (xi[0] == x[0])
+			return i;
+	}
+	return -1;
 }
 
 static void write_npy_f4(const char *path, const float *v, int rows, int cols)
@@ -390,6 +469,19 @@ Test(trainer, bad_options_exit_2)
 		{{"stray"}, "unexpected argument 'stray'"},
 		{{"--save", ""}, "--save: empty path"},
 		{{"--init", "a", "--resume", "b"}, "--init and --resume cannot be combined"},
+		{{"--schedule", "linear"}, "--schedule: unknown schedule 'linear'"},
+		{{"--schedule", "step(factor = 0.5)"}, "--schedule: step needs every = N"},
+		{{"--schedule", "plateau"}, "the plateau schedule watches the validation loss, but there is no "
+					    "validation data: give --validate F or --validation PATH"},
+		{{"--early-stop", "3"}, "early stopping watches the validation loss"},
+		{{"--early-stop", "0"}, "--early-stop: '0' must be an integer from 1 to 1000000000"},
+		{{"--save-best", "b.st"}, "--save-best watches the validation loss"},
+		{{"--validate", "1"}, "--validate: '1' must be a fraction from 0 to below 1"},
+		{{"--validate", "-0.1"}, "--validate: '-0.1' must be a fraction"},
+		{{"--min-delta", "-1"}, "--min-delta: '-1' must be a number from 0"},
+		{{"--test-loss", "median"}, "--test-loss: 'median' must be mean or sampled"},
+		{{"--test-loss", "sampled"}, "--test-loss sampled: model 'lin' draws no latent"},
+		{{"--validation", "v.npy"}, "validation data for some inputs but not for 't': give --validation-t PATH"},
 	};
 	enum { N_CASES = sizeof cases / sizeof cases[0] };
 	aert_model m = lin_model();
@@ -590,12 +682,14 @@ Test(trainer, log_every_step)
 	cr_assert_eq(train(&m, "--epochs", "2", "--log", log, "--no-noise", NULL), 0);
 	cr_assert_eq(seen.stochastic, 0, "--no-noise");
 	char *text = (char *)read_bytes(log, NULL);
-	cr_assert_eq(strncmp(text, "step,epoch,loss\n1,1,", 20), 0, "%s", text);
+	cr_assert_eq(strncmp(text, "step,epoch,set,lr,loss\n1,1,train,0.1,", 36), 0, "%s", text);
 	int lines = 0;
 	for (char *p = text; (p = strchr(p, '\n')); p++)
 		lines++;
-	cr_assert_eq(lines, 1 + 6, "%s", text);
-	cr_assert_not_null(strstr(text, "\n6,2,"), "%s", text);
+	cr_assert_eq(lines, 1 + 6 + 2, "a row per step and per epoch's test loss:\n%s", text);
+	cr_assert_not_null(strstr(text, "\n6,2,train,0.1,"), "%s", text);
+	cr_assert_not_null(strstr(text, "\n3,1,test,0.1,"), "%s", text);
+	cr_assert_not_null(strstr(text, "\n6,2,test,0.1,"), "%s", text);
 	free(text);
 	free(log);
 }
@@ -780,4 +874,299 @@ Test(trainer, data_of_some_inputs)
 	cr_assert_eq(aert_data_load(&m, mismatch, &d, &err), -1);
 	cr_assert_not_null(strstr(err.msg, "t_test.npy: 6 samples, but "), "%s", err.msg);
 	cr_assert_null(d.in[0].data, "freed on failure");
+}
+
+/* ---- training controls ---- */
+
+/* lin_model with its data written, validate 0.3 (3 of the 10 training
+ * samples held out, so 2 steps of 4 and 3 per epoch) and no test data. */
+static aert_model validated_model(void)
+{
+	aert_model m = lin_model();
+	write_data(&m);
+	m.validate = 0.3;
+	m.test_path[0] = m.test_path[1] = NULL;
+	return m;
+}
+
+/* The text of the lines of out that start with prefix, one after another. */
+static char *lines_with(const char *out, const char *prefix)
+{
+	size_t cap = strlen(out) + 1, len = 0;
+	char *got = calloc(1, cap);
+	for (const char *line = out; *line;) {
+		const char *end = strchr(line, '\n');
+		size_t n = end ? (size_t)(end - line + 1) : strlen(line);
+		if (!strncmp(line, prefix, strlen(prefix))) {
+			memcpy(got + len, line, n);
+			len += n;
+		}
+		line += n;
+	}
+	return got;
+}
+
+Test(trainer, validation_split_is_disjoint_and_fixed)
+{
+	aert_model m = validated_model();
+	cr_assert_eq(train(&m, "--epochs", "2", NULL), 0);
+	size_t val[N_TRAIN], rest[N_TRAIN], nv, nt;
+	aert_err err;
+	cr_assert_eq(aert_split(N_TRAIN, 0.3, m.seed, val, &nv, rest, &nt, &err), 0, "%s", err.msg);
+	cr_assert_eq(nv, 3);
+	int held[N_TRAIN] = {0};
+	for (size_t k = 0; k < nv; k++)
+		held[val[k]] = 1;
+	for (int i = 0; i < N_TRAIN; i++) {
+		if (held[i]) {
+			cr_assert_eq(seen.trained[i], 0, "held-out sample %d was trained on", i);
+			cr_assert_eq(seen.evaluated[i], 2, "held-out sample %d: evaluated once per epoch", i);
+		} else {
+			cr_assert_eq(seen.trained[i], 2, "sample %d: trained on once per epoch", i);
+			cr_assert_eq(seen.evaluated[i], 0, "training sample %d was evaluated", i);
+		}
+	}
+	cr_assert_eq(seen.calls, 4, "7 samples in batches of 4: 2 steps an epoch");
+	char *out = take_stdout();
+	cr_assert_not_null(strstr(out, "epoch 1/2  train_loss "), "%s", out);
+	cr_assert_not_null(strstr(out, "  val_loss "), "%s", out);
+	cr_assert_null(strstr(out, "test_loss"), "%s", out);
+
+	/* the same split again; another with another seed; none with --validate 0 */
+	int again[N_TRAIN];
+	memcpy(again, seen.trained, sizeof again);
+	memset(&seen, 0, sizeof seen);
+	cr_assert_eq(train(&m, "--epochs", "2", NULL), 0);
+	cr_assert_arr_eq(seen.trained, again, sizeof again);
+	memset(&seen, 0, sizeof seen);
+	cr_assert_eq(train(&m, "--epochs", "1", "--seed", "5", NULL), 0);
+	size_t val5[N_TRAIN];
+	cr_assert_eq(aert_split(N_TRAIN, 0.3, 5, val5, &nv, rest, &nt, &err), 0, "%s", err.msg);
+	cr_assert_neq(memcmp(val5, val, sizeof val5[0] * nv), 0, "seed 5 splits otherwise");
+	for (size_t k = 0; k < nv; k++)
+		cr_assert_eq(seen.trained[val5[k]], 0);
+	memset(&seen, 0, sizeof seen);
+	cr_assert_eq(train(&m, "--epochs", "1", "--validate", "0", NULL), 0);
+	cr_assert_eq(seen.calls, 3, "all 10 samples trained on");
+	cr_assert_eq(seen.eval_rows, 0);
+	free(out);
+}
+
+Test(trainer, validation_file)
+{
+	aert_model m = lin_model();
+	write_data(&m);
+	cr_assert_eq(train(&m, "--epochs", "1", "--validation", m.test_path[0], "--validate", "0.5", "--validation",
+			   m.test_path[0], "--validation-t", m.test_path[1], NULL),
+		     0, "the last of --validate and --validation counts");
+	cr_assert_eq(seen.calls, 3, "no samples held out of the training data");
+	cr_assert_eq(seen.eval_rows, 2 * N_TEST, "val_loss and test_loss on the test files");
+	char *out = take_stdout();
+	double val, test;
+	const char *v = strstr(out, "val_loss "), *t = strstr(out, "test_loss ");
+	cr_assert(v && t, "%s", out);
+	cr_assert_eq(sscanf(v, "val_loss %lf", &val), 1);
+	cr_assert_eq(sscanf(t, "test_loss %lf", &test), 1);
+	cr_assert_eq(val, test, "the same files, the same loss");
+	free(out);
+}
+
+Test(trainer, schedules_set_the_learning_rate_of_each_epoch)
+{
+	aert_model m = lin_model();
+	write_data(&m);
+	m.hparams.lr = 0.1;
+	cr_assert_eq(train(&m, "--epochs", "5", "--schedule", "step(every = 2, factor = 0.3)", "--quiet", NULL), 0);
+	const double step_lr[5] = {0.1, 0.1, 0.03, 0.03, 0.009};
+	cr_assert_eq(seen.calls, 15);
+	for (int k = 0; k < 15; k++)
+		cr_assert_eq(seen.lr[k], step_lr[k / 3], "step %d: lr %.17g", k + 1, seen.lr[k]);
+	char *out = take_stdout();
+	cr_assert_not_null(strstr(out, "epoch 3/5  lr 0.03  train_loss "), "%s", out);
+
+	memset(&seen, 0, sizeof seen);
+	cr_assert_eq(train(&m, "--epochs", "4", "--schedule", "cosine(min_lr = 0.02)", NULL), 0);
+	for (int k = 0; k < 12; k++) {
+		double want = 0.02 + (0.1 - 0.02) * (1 + cos(3.14159265358979323846 * (k / 3) / 4)) / 2;
+		cr_assert(fabs(seen.lr[k] - want) <= 1e-17, "step %d: lr %.17g, want %.17g", k + 1, seen.lr[k], want);
+	}
+	free(out);
+}
+
+Test(trainer, plateau_lowers_the_rate_on_the_validation_loss)
+{
+	aert_model m = validated_model();
+	m.eval_loss = scripted_eval;
+	m.schedule = (aert_schedule){.kind = AERT_SCHEDULE_PLATEAU, .factor = 0.5, .patience = 1, .threshold = 1e-4};
+	const double val[8] = {10, 9, 9.5, 9.2, 9.0, 8.99995, 7, 8};
+	memcpy(script, val, sizeof val);
+	cr_assert_eq(train(&m, "--epochs", "8", NULL), 0);
+	cr_assert_eq(seen.evals, 8, "one evaluation of the 3 held-out samples an epoch");
+	const double want[8] = {0.1, 0.1, 0.1, 0.1, 0.05, 0.05, 0.025, 0.025};
+	for (int k = 0; k < 16; k++)
+		cr_assert_eq(seen.lr[k], want[k / 2], "step %d: lr %g, want %g", k + 1, seen.lr[k], want[k / 2]);
+	char *out = take_stdout(), *said = lines_with(out, "plateau: ");
+	cr_assert_str_eq(said,
+			 "plateau: val_loss has not improved on 9.0000 for 2 epochs; lr 0.1 -> 0.05\n"
+			 "plateau: val_loss has not improved on 9.0000 for 2 epochs; lr 0.05 -> 0.025\n",
+			 "%s", out);
+	cr_assert_not_null(strstr(out, "epoch 4/8  lr 0.1  train_loss"), "%s", out);
+	cr_assert_not_null(strstr(out, "epoch 5/8  lr 0.05  train_loss"), "%s", out);
+	free(out);
+	free(said);
+}
+
+Test(trainer, early_stop_restores_the_best_epoch)
+{
+	aert_model m = validated_model();
+	m.eval_loss = scripted_eval;
+	m.early_stop = (aert_early_stop){1, 3, 0.01};
+	const double val[10] = {5, 4, 3, 3.5, 2.995, 3.1, 3.2, 1, 1, 1};
+	memcpy(script, val, sizeof val);
+	char *save = tmp_path("w.safetensors"), *best = tmp_path("best.safetensors"), *ck = tmp_path("ck.safetensors");
+	cr_assert_eq(train(&m, "--epochs", "10", "--save", save, "--save-best", best, "--checkpoint", ck, NULL), 0);
+	/* epoch 5 is better by less than min_delta: epochs 4, 5, 6 do not improve */
+	cr_assert_eq(seen.evals, 6, "stopped after epoch 6");
+	cr_assert_eq(seen.calls, 12);
+	char *out = take_stdout();
+	cr_assert_not_null(strstr(out, "epoch 6/10  train_loss"), "%s", out);
+	cr_assert_null(strstr(out, "epoch 7/10"), "%s", out);
+	char *said = lines_with(out, "early stop: ");
+	cr_assert_str_eq(said,
+			 "early stop: val_loss has not improved on 3.0000 (epoch 3) for 3 epochs\n"
+			 "early stop: back to the state after epoch 3 (val_loss 3.0000)\n",
+			 "%s", out);
+	/* --save and --save-best hold the parameters after epoch 3 (step 6),
+	 * the checkpoint those after epoch 6 */
+	aert_err err;
+	float w[D];
+	int64_t step;
+	aert_tensor t[2] = {{"lin.weight", AERT_F32, 2, {1, D}, w}, {"optimizer.step", AERT_I64, 0, {0}, &step}};
+	cr_assert_eq(aert_st_load(save, t, 1, NULL, &err), 0, "%s", err.msg);
+	cr_assert_eq(w[0], seen.p1[5], "--save: w0 %g, after epoch 3 %g", w[0], seen.p1[5]);
+	cr_assert_neq(w[0], seen.p1[11]);
+	cr_assert_eq(aert_st_load(best, t, 1, NULL, &err), 0, "%s", err.msg);
+	cr_assert_eq(w[0], seen.p1[5], "--save-best");
+	cr_assert_eq(aert_st_load(ck, t, 2, NULL, &err), 0, "%s", err.msg);
+	cr_assert_eq(w[0], seen.p1[11], "the checkpoint of the last epoch");
+	cr_assert_eq(step, 12);
+	cr_assert_eq(count_entries(tmp_dir), 7, "data, three outputs; no temporary files");
+
+	/* without a stop, the run still ends at its best epoch */
+	memset(&seen, 0, sizeof seen);
+	const double val2[4] = {5, 4, 4.5, 4.6};
+	memcpy(script, val2, sizeof val2);
+	cr_assert_eq(train(&m, "--epochs", "4", "--save", save, NULL), 0);
+	cr_assert_eq(seen.calls, 8);
+	cr_assert_eq(aert_st_load(save, t, 1, NULL, &err), 0, "%s", err.msg);
+	cr_assert_eq(w[0], seen.p1[3], "the state after epoch 2");
+	/* --no-early-stop trains on and keeps the last state */
+	memset(&seen, 0, sizeof seen);
+	memcpy(script, val, sizeof val);
+	cr_assert_eq(train(&m, "--epochs", "8", "--no-early-stop", "--save", save, NULL), 0);
+	cr_assert_eq(seen.calls, 16);
+	cr_assert_eq(aert_st_load(save, t, 1, NULL, &err), 0, "%s", err.msg);
+	cr_assert_eq(w[0], seen.p1[15]);
+	free(out);
+	free(said);
+	free(save);
+	free(best);
+	free(ck);
+}
+
+Test(trainer, early_stop_patience_and_min_delta_options)
+{
+	aert_model m = validated_model();
+	m.eval_loss = scripted_eval;
+	const double val[6] = {5, 4.95, 4.9, 4.85, 4.8, 4.75};
+	memcpy(script, val, sizeof val);
+	cr_assert_eq(train(&m, "--epochs", "6", "--early-stop", "2", "--min-delta", "0.1", NULL), 0);
+	cr_assert_eq(seen.evals, 3, "improvements of 0.05 do not count: stop after epoch 3");
+	char *out = take_stdout();
+	cr_assert_not_null(strstr(out, "early stop: val_loss has not improved on 5.0000 (epoch 1) for 2 epochs\n"),
+			   "%s", out);
+	free(out);
+}
+
+/* lin_model with two loss terms. */
+static aert_model terms_model(void)
+{
+	aert_model m = lin_model();
+	m.n_loss_terms = 2;
+	m.loss_term_names = TERM_NAMES;
+	m.loss_term_weights = TERM_WEIGHTS;
+	m.loss_terms = lin_eval_terms;
+	m.train_step_terms = lin_train_terms;
+	return m;
+}
+
+Test(trainer, loss_terms_in_the_report_and_the_log)
+{
+	aert_model m = terms_model();
+	write_data(&m);
+	char *log = tmp_path("log.csv");
+	cr_assert_eq(train(&m, "--epochs", "2", "--log", log, NULL), 0);
+	char *out = take_stdout();
+	double tl, t0, t1, vl, v0, v1;
+	cr_assert_eq(sscanf(out, "epoch 1/2  train_loss %lf (mse %lf, bias2 %lf)  test_loss %lf (mse %lf, bias2 %lf)",
+			    &tl, &t0, &t1, &vl, &v0, &v1),
+		     6, "%s", out);
+	cr_assert(fabs(tl - (t0 + 0.5 * t1)) <= 2e-4, "%s", out);
+	cr_assert(fabs(vl - (v0 + 0.5 * v1)) <= 2e-4, "%s", out);
+	char *text = (char *)read_bytes(log, NULL), *line = strchr(text, '\n') + 1;
+	cr_assert_eq(strncmp(text, "step,epoch,set,lr,loss,mse,bias2\n", 33), 0, "%s", text);
+	int rows = 0, tests = 0;
+	for (; *line; line = strchr(line, '\n') + 1, rows++) {
+		long long step, epoch;
+		char set[8];
+		double lr, loss, mse, b2;
+		cr_assert_eq(sscanf(line, "%lld,%lld,%7[a-z],%lf,%lf,%lf,%lf", &step, &epoch, set, &lr, &loss, &mse, &b2), 7,
+			     "%s", line);
+		cr_assert(fabs(loss - (mse + 0.5 * b2)) <= 1e-6 * fabs(loss), "the terms add up: %s", line);
+		tests += !strcmp(set, "test");
+	}
+	cr_assert_eq(rows, 6 + 2);
+	cr_assert_eq(tests, 2);
+	free(text);
+	free(log);
+	free(out);
+}
+
+Test(trainer, sampled_test_loss)
+{
+	aert_model m = terms_model();
+	m.draws_latent = 1;
+	write_data(&m);
+	cr_assert_eq(train(&m, "--epochs", "2", NULL), 0);
+	for (int k = 0; k < seen.evals; k++)
+		cr_assert_eq(seen.seed[k], 0, "the mean by default");
+	char *out = take_stdout();
+	const char *said = "lin: test_loss takes the latent at its mean (z = mu); --test-loss sampled draws it as "
+			   "training does (the sampled ELBO)\nepoch 1/2";
+	cr_assert_eq(strncmp(out, said, strlen(said)), 0, "%s", out);
+	free(out);
+
+	memset(&seen, 0, sizeof seen);
+	cr_assert_eq(train(&m, "--epochs", "2", "--test-loss", "sampled", "--batch", "2", NULL), 0);
+	cr_assert_eq(seen.evals, 4, "6 test samples in chunks of 4, two epochs");
+	cr_assert(seen.seed[0] != 0 && seen.seed[1] != 0 && seen.seed[0] != seen.seed[1], "a seed per chunk");
+	cr_assert_eq(seen.seed[2], seen.seed[0], "the same draws every epoch");
+	cr_assert_eq(seen.seed[3], seen.seed[1]);
+}
+
+Test(trainer, invalid_controls_in_the_descriptor)
+{
+	aert_model m = lin_model();
+	m.schedule.kind = AERT_SCHEDULE_PLATEAU;
+	m.schedule.factor = 0.5;
+	cr_assert_eq(train(&m, NULL), 1);
+	m = lin_model();
+	m.n_loss_terms = 2;
+	cr_assert_eq(train(&m, NULL), 1);
+	char *err = take_stderr();
+	cr_assert_not_null(strstr(err, "lin-train: error: invalid model descriptor: the plateau schedule watches the "
+				       "validation loss"),
+			   "%s", err);
+	cr_assert_not_null(strstr(err, "lin-train: error: invalid model descriptor: bad loss term table\n"), "%s", err);
+	free(err);
 }

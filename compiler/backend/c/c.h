@@ -20,6 +20,9 @@ void c_render(Model *m, CFiles *out);
 void c_render_main(Model *m, Buf *o);
 /* 1 if the model has NAME_sample (the decoder reads only the latent). */
 int c_has_sample(Model *m);
+/* 1 if the model draws a latent in training (a gaussian), which
+ * NAME_loss_terms draws too when given a seed. */
+int c_draws_latent(const Model *m);
 /* 1 if NAME_decode takes model input i besides the latent (a conditional
  * model's label). */
 int c_decode_reads(Model *m, int i);

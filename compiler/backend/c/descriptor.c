@@ -67,6 +67,13 @@ static void render_tables(Model *m, Buf *o)
 		}
 		buf_printf(o, "};\n\n");
 	}
+	buf_printf(o, "static const char *const termnames[%s_NUM_LOSS_TERMS] = {", U);
+	for (int i = 0; i < g->terms.len; i++)
+		buf_printf(o, "%s%s", i ? ", " : "", c_str(((LossTerm *)g->terms.data[i])->name));
+	buf_printf(o, "};\nstatic const double termweights[%s_NUM_LOSS_TERMS] = {", U);
+	for (int i = 0; i < g->terms.len; i++)
+		buf_printf(o, "%s%.17g", i ? ", " : "", ((LossTerm *)g->terms.data[i])->weight);
+	buf_printf(o, "};\n\n");
 }
 
 /* "(const float *)in[0], (const float *)in[1], " for the inputs that
@@ -101,8 +108,14 @@ static void render_wrappers(Model *m, Buf *o)
 		xasprintf("\t%s_hparams h = hparams(a);\n\treturn %s_gradient(state, work, %sn, &h, grad);\n", P, P, all));
 	wrapper(o, "void update(void *state, const void *grad, const aert_hparams *a)",
 		xasprintf("\t%s_hparams h = hparams(a);\n\t%s_update(state, grad, &h);\n", P, P));
+	wrapper(o, "double trainterms(void *state, void *work, const void *const *in, int n, const aert_hparams *a,\n"
+		   "\t\t\t double *terms)",
+		xasprintf("\t%s_hparams h = hparams(a);\n\treturn %s_train_step_terms(state, work, %sn, &h, terms);\n", P, P,
+			  all));
 	wrapper(o, "double loss(const void *state, void *work, const void *const *in, int n)",
 		xasprintf("\treturn %s_loss(state, work, %sn);\n", P, all));
+	wrapper(o, "double evalterms(const void *state, void *work, const void *const *in, int n, uint64_t seed, double *terms)",
+		xasprintf("\treturn %s_loss_terms(state, work, %sn, seed, terms);\n", P, all));
 	wrapper(o, "void forward(const void *state, void *work, const void *const *in, int n, void *out)",
 		xasprintf("\t%s_forward(state, work, %sn, out);\n", P, all));
 	wrapper(o, "void encode(const void *state, void *work, const void *const *in, int n, void *z)",
@@ -176,6 +189,22 @@ static void render_uses(Model *m, Buf *o)
 		buf_printf(o, "\t.classes = \"%s\",\n", m->classes);
 }
 
+/* The train section's schedule and early stopping, as aert_schedule and
+ * aert_early_stop initialisers. */
+static void render_controls(Model *m, Buf *o)
+{
+	static const char *const kinds[] = {"AERT_SCHEDULE_NONE", "AERT_SCHEDULE_STEP", "AERT_SCHEDULE_COSINE",
+					    "AERT_SCHEDULE_PLATEAU"};
+	const TrainConfig *t = &m->train;
+	const Schedule *s = &t->schedule;
+	buf_printf(o, "\t.schedule = {%s, %ld, %.17g, %ld, %.17g, %.17g},\n", kinds[s->kind], s->every, s->factor,
+		   s->patience, s->threshold, s->min_lr);
+	buf_printf(o, "\t.early_stop = {%d, %ld, %.17g},\n", t->early_stop, t->early_stop ? t->patience : 0,
+		   t->early_stop ? t->min_delta : 0);
+	buf_printf(o, "\t.validate = %.17g,\n", t->validate);
+	per_input(o, "validation_path", m, m->validation_data, 0);
+}
+
 static void render_descriptor(Model *m, Buf *o)
 {
 	Graph *g = m->g;
@@ -210,6 +239,11 @@ static void render_descriptor(Model *m, Buf *o)
 	if (g->buffers.len)
 		buf_printf(o, "\t.buffers = buffers,\n\t.buffers_of = buffers_of,\n");
 	render_uses(m, o);
+	buf_printf(o, "\t.n_loss_terms = %s_NUM_LOSS_TERMS,\n\t.loss_term_names = termnames,\n"
+		      "\t.loss_term_weights = termweights,\n", U);
+	buf_printf(o, "\t.loss_terms = evalterms,\n\t.train_step_terms = trainterms,\n\t.draws_latent = %d,\n",
+		   c_draws_latent(m));
+	render_controls(m, o);
 	buf_printf(o, "};\n\n");
 }
 

@@ -146,7 +146,7 @@ static const char *const reserved[] = {
 	"volatile", "while", "acc", "part", "sum", "key", "one", "total", "term", "row", "low", "lane", "keep",
 	"before", "inside", "slices", "left", "den", "gi", "vi", "mi", "zi", "i0", "i1", "j0", "j1", "jb", "work",
 	"params", "state", "grad", "step", "rng", "stochastic", "training", "updates", "parts", "out", "adam_m",
-	"adam_v", "adam_k", "seed", "result", "ctx", "mean", "best", "count", "value", "slope", "kind", "cols", "rows",
+	"adam_v", "adam_k", "seed", "result", "ctx", "terms", "sample_seed", "mean", "best", "count", "value", "slope", "kind", "cols", "rows",
 	"main", "exp", "log", "sqrt", "pow", "fabs", "memcpy", "memset", "NULL"};
 
 static int name_taken(const char **names, int count, const char *s)
@@ -327,6 +327,21 @@ static void emit_buffer_updates(Emit *e, const Node *n)
 	}
 }
 
+/* Right after node n: the loss terms its code has computed, into the
+ * caller's `terms` when it asked for them (NAME_loss_terms,
+ * NAME_train_step_terms). */
+static void emit_term_captures(Emit *e, const Node *n)
+{
+	Graph *g = e->m->g;
+	for (int k = 0; k < g->terms.len; k++) {
+		const LossTerm *t = g->terms.data[k];
+		if (t->node != n && t->node != emit_partner(e, n))
+			continue;
+		emit_line(e, "if (terms) /* loss term %d: %s */", k, t->name);
+		emit_line(e, "	terms[%d] = %s[0];", k, emit_ref(e, t->node));
+	}
+}
+
 /* The comment above a node's code: its layer (or value) and what it does. */
 static const char *node_comment(Emit *e, const Node *n)
 {
@@ -348,6 +363,7 @@ static int emit_node(Emit *e, Node *n, Buf *o)
 		c_emit_op(e, n);
 		if (e->training)
 			emit_buffer_updates(e, n);
+		emit_term_captures(e, n);
 	}
 	e->out = saved;
 	return code;
@@ -762,6 +778,7 @@ static void emit_function(Emit *e, const char *comment, const char *sig, const c
 		{"rng", "const uint64_t rng = ctx->rng;"},
 		{"step", "const int64_t step = ctx->step;"},
 		{"updates", "void *const updates = ctx->updates;"},
+		{"terms", "double *const terms = ctx->terms;"},
 	};
 	if (strstr(sig, "_ctx *ctx"))
 		for (size_t i = 0; i < sizeof ctx / sizeof *ctx; i++)
@@ -844,6 +861,7 @@ static void emit_header(Emit *e)
 	buf_printf(o, "#define %s_PARAM_ELEMS %zu\n", U, g->param_elems);
 	buf_printf(o, "#define %s_NUM_BUFFERS %d\n", U, g->buffers.len);
 	buf_printf(o, "#define %s_NUM_INPUTS %d\n", U, g->inputs.len);
+	buf_printf(o, "#define %s_NUM_LOSS_TERMS %d\n", U, g->terms.len);
 	for (int i = 0; i < g->inputs.len; i++) {
 		GInput *gi = g->inputs.data[i];
 		buf_printf(o, "#define %s_INPUT%d_SIZE %zu /* input %s %s */\n", U, i,
@@ -873,9 +891,14 @@ static void emit_header(Emit *e)
 	buf_printf(o, "\tint rank; /* 0 for a scalar */\n\tlong dims[4];\n");
 	buf_printf(o, "\tsize_t offset; /* in bytes from %s_buffers(state) */\n", P);
 	buf_printf(o, "\tsize_t size; /* in elements */\n} %s_buffer_info;\n\n", P);
+	buf_printf(o, "/* A term of the loss: the loss is the sum of weight * term over its terms. */\n");
+	buf_printf(o, "typedef struct %s_loss_term_info {\n\tconst char *name; /* the op or value of the .ae file */\n", P);
+	buf_printf(o, "\tdouble weight;\n} %s_loss_term_info;\n\n", P);
 	buf_printf(o, "/* The settings of the .ae file's train section. */\n%s_hparams %s_default_hparams(void);\n", P, P);
 	buf_printf(o, "/* Parameter i, 0 <= i < %s_NUM_PARAMS, in declaration order. */\n", U);
 	buf_printf(o, "const %s_param_info *%s_param(int i);\n", P, P);
+	buf_printf(o, "/* Loss term i, 0 <= i < %s_NUM_LOSS_TERMS, in the order of the loss expression. */\n", U);
+	buf_printf(o, "const %s_loss_term_info *%s_loss_term(int i);\n", P, P);
 	buf_printf(o, "/* The parameter block, Adam's moments and the step count inside a state. */\n");
 	buf_printf(o, "%s_real *%s_params(void *state);\n", P, P);
 	buf_printf(o, "%s_real *%s_adam_m(void *state);\n", P, P);
@@ -892,6 +915,10 @@ static void emit_header(Emit *e)
 	buf_printf(o, "/* One optimizer step on n samples; returns the loss before the step.\n");
 	buf_printf(o, " * Also the only function that updates the buffers. */\n");
 	buf_printf(o, "%s_real %s_train_step(void *state, void *work, %sint n, const %s_hparams *h);\n", P, P, in, P);
+	buf_printf(o, "/* The same, also writing the step's loss terms (training mode, before the\n");
+	buf_printf(o, " * step) into terms[%s_NUM_LOSS_TERMS]. */\n", U);
+	buf_printf(o, "%s_real %s_train_step_terms(void *state, void *work, %sint n, const %s_hparams *h, double *terms);\n",
+		   P, P, in, P);
 	buf_printf(o, "/* The loss on n samples and its gradient with respect to every parameter\n");
 	buf_printf(o, " * (grad has %s_PARAM_ELEMS elements, laid out as the parameters), in\n", U);
 	buf_printf(o, " * training mode (batch statistics); the buffers are left as they are. */\n");
@@ -901,6 +928,12 @@ static void emit_header(Emit *e)
 	buf_printf(o, "void %s_update(void *state, const %s_real *grad, const %s_hparams *h);\n", P, P, P);
 	buf_printf(o, "/* The loss on n samples, without training (evaluation mode). */\n");
 	buf_printf(o, "%s_real %s_loss(const void *state, void *work, %sint n);\n", P, P, in);
+	buf_printf(o, "/* The same, and each loss term into terms[%s_NUM_LOSS_TERMS] (NULL: none). With\n", U);
+	buf_printf(o, " * sample_seed 0 a Gaussian latent is its mean, as in %s_loss; with another\n", P);
+	buf_printf(o, " * seed it is drawn as in training, from draws that depend on the seed, the\n");
+	buf_printf(o, " * state's noise key and the element only (the sampled ELBO of a VAE). */\n");
+	buf_printf(o, "%s_real %s_loss_terms(const void *state, void *work, %sint n, uint64_t sample_seed, double *terms);\n",
+		   P, P, in);
 	buf_printf(o, "/* Reconstruct: out is n x %s_OUTPUT_SIZE. */\n", U);
 	buf_printf(o, "void %s_forward(const void *state, void *work, %sint n, %s_real *out);\n", P, in, P);
 	buf_printf(o, "/* Encode: z is n x %s_LATENT_SIZE. */\n", U);
@@ -956,6 +989,18 @@ static void emit_buffer_table(Emit *e)
 	buf_printf(e->out, "};\n\n");
 }
 
+/* The loss terms' names and weights, for NAME_loss_term(i). */
+static void emit_loss_term_table(Emit *e)
+{
+	Graph *g = e->m->g;
+	buf_printf(e->out, "static const %s_loss_term_info %s_loss_term_table[%d] = {\n", e->P, e->P, g->terms.len);
+	for (int i = 0; i < g->terms.len; i++) {
+		const LossTerm *t = g->terms.data[i];
+		buf_printf(e->out, "\t{\"%s\", %.17g},\n", t->name, t->weight);
+	}
+	buf_printf(e->out, "};\n\n");
+}
+
 static void emit_accessors(Emit *e)
 {
 	Model *m = e->m;
@@ -968,6 +1013,8 @@ static void emit_accessors(Emit *e)
 		   t->lr, t->beta1, t->beta2, t->eps, t->weight_decay);
 	buf_printf(o, "const %s_param_info *%s_param(int i) { return i >= 0 && i < %d ? &%s_param_table[i] : NULL; }\n", P,
 		   P, m->g->params.len, P);
+	buf_printf(o, "const %s_loss_term_info *%s_loss_term(int i) { return i >= 0 && i < %d ? &%s_loss_term_table[i] : NULL; }\n",
+		   P, P, m->g->terms.len, P);
 	if (m->g->buffers.len)
 		buf_printf(o, "const %s_buffer_info *%s_buffer(int i) { return i >= 0 && i < %d ? &%s_buffer_table[i] : NULL; }\n",
 			   P, P, m->g->buffers.len, P);
@@ -1067,16 +1114,18 @@ static void emit_context(Emit *e)
 	buf_printf(o, "\tuint64_t rng;         /* the state's noise key */\n");
 	buf_printf(o, "\tint64_t step;         /* the step being taken; 0 outside training */\n");
 	buf_printf(o, "\tvoid *updates;        /* the state whose buffers take their new values, or NULL */\n");
+	buf_printf(o, "\tdouble *terms;        /* where the loss terms go, or NULL */\n");
 	buf_printf(o, "} %s_ctx;\n\n", P);
 	buf_printf(o, "/* The parts of the model NAME_run computes, in this order. */\n");
 	buf_printf(o, "enum { %s_ENCODER = 1, %s_DECODER = 2, %s_LOSS = 4 };\n\n", U, U, U);
 	buf_printf(o, "/* A call's context: evaluation mode when h is NULL, else training mode for the\n"
-		      " * step after the state's, with noise while h->stochastic. */\n");
-	buf_printf(o, "static %s_ctx %s_context(const void *state, void *work, int n, const %s_hparams *h, void *updates)\n{\n",
-		   P, P, P);
+		      " * step after the state's, with noise while h->stochastic; the loss terms\n"
+		      " * into `terms` if it is not NULL. */\n");
+	buf_printf(o, "static %s_ctx %s_context(const void *state, void *work, int n, const %s_hparams *h, void *updates,\n"
+		      "\t\t\t\tdouble *terms)\n{\n", P, P, P);
 	buf_printf(o, "\tconst %s_ctx c = {(const %s *)((const unsigned char *)state + 64), state, (unsigned char *)work, n,\n", P, r);
 	buf_printf(o, "\t\th != NULL, h && h->stochastic, *(const uint64_t *)((const unsigned char *)state + 8),\n");
-	buf_printf(o, "\t\th ? *(const int64_t *)state + 1 : 0, updates};\n\treturn c;\n}\n\n");
+	buf_printf(o, "\t\th ? *(const int64_t *)state + 1 : 0, updates, terms};\n\treturn c;\n}\n\n");
 }
 
 /* NAME_run: the encoder, the decoder and the loss, each when `parts` asks
@@ -1138,7 +1187,10 @@ static void emit_functions(Emit *e)
 	emit_pass(e);
 
 	buf_printf(o, "%s_real %s_train_step(void *state, void *work, %sint n, const %s_hparams *h)\n{\n", P, P, in, P);
-	buf_printf(o, "\tconst %s_ctx c = %s_context(state, work, n, h, state);\n", P, P);
+	buf_printf(o, "\treturn %s_train_step_terms(state, work, %sn, h, NULL);\n}\n\n", P, args);
+	buf_printf(o, "%s_real %s_train_step_terms(void *state, void *work, %sint n, const %s_hparams *h, double *terms)\n{\n",
+		   P, P, in, P);
+	buf_printf(o, "\tconst %s_ctx c = %s_context(state, work, n, h, state, terms);\n", P, P);
 	buf_printf(o, "\t%s *const grad = (%s *)work; /* the gradient block */\n", r, r);
 	buf_printf(o, "\tconst %s_real loss = %s_pass(&c, %sgrad);\n", P, P, args);
 	e->indent = 1;
@@ -1148,7 +1200,7 @@ static void emit_functions(Emit *e)
 
 	buf_printf(o, "%s_real %s_gradient(const void *state, void *work, %sint n, const %s_hparams *h, %s_real *grad)\n{\n",
 		   P, P, in, P, P);
-	buf_printf(o, "\tconst %s_ctx c = %s_context(state, work, n, h, NULL);\n", P, P);
+	buf_printf(o, "\tconst %s_ctx c = %s_context(state, work, n, h, NULL, NULL);\n", P, P);
 	buf_printf(o, "\treturn %s_pass(&c, %sgrad);\n}\n\n", P, args);
 
 	buf_printf(o, "void %s_update(void *state, const %s_real *grad, const %s_hparams *h)\n{\n", P, P, P);
@@ -1165,8 +1217,20 @@ static void emit_functions(Emit *e)
 	e->indent = 0;
 	buf_printf(o, "}\n\n");
 
-	const char *ctx = xasprintf("\tconst %s_ctx c = %s_context(state, work, n, NULL, NULL);\n", P, P);
-	buf_printf(o, "%s_real %s_loss(const void *state, void *work, %sint n)\n{\n%s", P, P, in, ctx);
+	const char *ctx = xasprintf("\tconst %s_ctx c = %s_context(state, work, n, NULL, NULL, NULL);\n", P, P);
+	buf_printf(o, "%s_real %s_loss(const void *state, void *work, %sint n)\n{\n", P, P, in);
+	buf_printf(o, "\treturn %s_loss_terms(state, work, %sn, 0, NULL);\n}\n\n", P, args);
+	buf_printf(o, "%s_real %s_loss_terms(const void *state, void *work, %sint n, uint64_t sample_seed, double *terms)\n{\n",
+		   P, P, in);
+	if (c_draws_latent(m)) {
+		buf_printf(o, "\t%s_ctx c = %s_context(state, work, n, NULL, NULL, terms);\n", P, P);
+		buf_printf(o, "\tif (sample_seed) { /* draw the latent as in training, from draws of its own */\n");
+		buf_printf(o, "\t\tc.stochastic = 1;\n\t\tc.rng = %s(c.rng ^ %s(sample_seed));\n\t}\n",
+			   emit_helper(e, "mix"), emit_helper(e, "mix"));
+	} else {
+		buf_printf(o, "\tconst %s_ctx c = %s_context(state, work, n, NULL, NULL, terms);\n", P, P);
+		buf_printf(o, "\t(void)sample_seed; /* the model draws no latent */\n");
+	}
 	buf_printf(o, "\treturn %s_run(&c, %s%s_ENCODER | %s_DECODER | %s_LOSS);\n}\n\n", P, args, U, U, U);
 
 	/* forward, encode: the parts, then the result out of the arena */
@@ -1242,6 +1306,7 @@ static void emit_source(Emit *e)
 	e->out = &body;
 	emit_param_table(e);
 	emit_buffer_table(e);
+	emit_loss_term_table(e);
 	emit_accessors(e);
 	emit_init(e);
 	emit_functions(e);
@@ -1273,6 +1338,16 @@ const Node *c_gaussian_latent(Model *m)
 }
 
 int c_decode_reads(Model *m, int i) { return decoder_reads(m, i); }
+
+int c_draws_latent(const Model *m)
+{
+	for (int i = 0; i < m->g->nodes.len; i++) {
+		const Node *n = m->g->nodes.data[i];
+		if (!n->dead && n->op == &op_gaussian)
+			return 1;
+	}
+	return 0;
+}
 
 static void emit_init_names(Emit *e)
 {

@@ -1,7 +1,8 @@
 /* variational.c - the C rows of the stochastic ops (ops/variational.c).
  * Element i of a stochastic op's values comes from the counter-based
  * stream emit_noise_key(e, n), drawn only while the C variable
- * `stochastic` is set in the train step and the gradient; a backward op
+ * `stochastic` is set in the train step and the gradient (and, for the
+ * Gaussian latent only, in NAME_loss_terms with a seed); a backward op
  * draws the same numbers again from the forward node's key. Requires:
  * emit.h, attrs.h. Provides: their rows. */
 #include <string.h>
@@ -53,15 +54,13 @@ static const char *gaussian_element(Emit *e, const Node *n)
 
 static void kl_body(Emit *e, const Node *kl, const char *also);
 
-/* z = mu + exp(logvar / 2) eps with eps ~ N(0, 1) while stochastic; z = mu
- * otherwise, so encode returns the mean. With a kl_normal of the same mu
- * and logvar as partner (fuse.c), one pass computes both. */
+/* z = mu + exp(logvar / 2) eps with eps ~ N(0, 1) while stochastic: in
+ * training with noise on, and in evaluation when NAME_loss_terms is given
+ * a seed (the sampled ELBO); z = mu otherwise, so encode returns the mean.
+ * With a kl_normal of the same mu and logvar as partner (fuse.c, in
+ * training), one pass computes both. */
 void c_gaussian(Emit *e, Node *n)
 {
-	if (!emit_training(e)) {
-		emit_copy(e, n);
-		return;
-	}
 	const Node *kl = emit_partner(e, n);
 	open_stream(e, n);
 	if (kl) {

@@ -39,6 +39,55 @@ static char *needed(const Graph *g)
 	return mark;
 }
 
+/* The train section's training controls and the loss terms. */
+static void emit_controls(Model *m, Buf *b)
+{
+	const TrainConfig *t = &m->train;
+	const Schedule *s = &t->schedule;
+	static const char *const kinds[] = {"none", "step", "cosine", "plateau"};
+	buf_printf(b, "# schedule = ... of the train section; the learning rate changes between epochs\n");
+	if (s->kind == SCHED_NONE)
+		buf_printf(b, "SCHEDULE = None\n");
+	else
+		buf_printf(b, "SCHEDULE = dict(kind=\"%s\", every=%ld, factor=%.17g, patience=%ld, threshold=%.17g, min_lr=%.17g)\n",
+			   kinds[s->kind], s->every, s->factor, s->patience, s->threshold, s->min_lr);
+	if (t->early_stop)
+		buf_printf(b, "EARLY_STOP = dict(patience=%ld, min_delta=%.17g)\n", t->patience, t->min_delta);
+	else
+		buf_printf(b, "EARLY_STOP = None\n");
+	buf_printf(b, "VALIDATE = %.17g  # fraction of the training data held out\n", t->validate);
+	buf_printf(b, "# (name, weight): the loss is the sum of weight * term\nLOSS_TERMS = [\n");
+	for (int i = 0; i < m->g->terms.len; i++) {
+		const LossTerm *lt = m->g->terms.data[i];
+		buf_printf(b, "    (\"%s\", %.17g),\n", lt->name, lt->weight);
+	}
+	buf_printf(b, "]\n");
+}
+
+/* scheduler(opt, epochs), with a schedule: the same as PyTorch's own
+ * scheduler. */
+static void emit_scheduler(Model *m, Buf *b)
+{
+	const Schedule *s = &m->train.schedule;
+	if (s->kind == SCHED_NONE)
+		return;
+	buf_printf(b, "def scheduler(opt, epochs):\n"
+		       "    \"\"\"SCHEDULE as a torch.optim.lr_scheduler for a run of `epochs` epochs: call\n"
+		       "    its step() after every epoch%s.\"\"\"\n",
+		   s->kind == SCHED_PLATEAU ? " with the validation loss" : "");
+	if (s->kind == SCHED_STEP)
+		buf_printf(b, "    return torch.optim.lr_scheduler.StepLR(opt, step_size=%ld, gamma=%.17g)\n\n\n", s->every,
+			   s->factor);
+	else if (s->kind == SCHED_COSINE)
+		buf_printf(b, "    return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs, eta_min=%.17g)\n\n\n",
+			   s->min_lr);
+	else
+		buf_printf(b, "    return torch.optim.lr_scheduler.ReduceLROnPlateau(\n"
+			       "        opt, mode=\"min\", factor=%.17g, patience=%ld, threshold=%.17g, threshold_mode=\"rel\",\n"
+			       "        min_lr=%.17g)\n\n\n",
+			   s->factor, s->patience, s->threshold, s->min_lr);
+}
+
 int emit_torch(Model *m, const char *dir)
 {
 	Graph *g = m->g;
@@ -52,6 +101,7 @@ int emit_torch(Model *m, const char *dir)
 		   m->train.epochs, m->train.seed);
 	buf_printf(&b, "ADAM = dict(lr=%.17g, betas=(%.17g, %.17g), eps=%.17g, weight_decay=%.17g)\n",
 		   m->train.lr, m->train.beta1, m->train.beta2, m->train.eps, m->train.weight_decay);
+	emit_controls(m, &b);
 	buf_printf(&b, "# (name, per-sample shape, data scale, one-hot width: > 0 for labels)\nINPUTS = [\n");
 	for (int i = 0; i < g->inputs.len; i++) {
 		GInput *in = g->inputs.data[i];
@@ -96,12 +146,14 @@ int emit_torch(Model *m, const char *dir)
 		       "    \"\"\"The buffers at their initial values: reals in dtype, counters in int64.\"\"\"\n"
 		       "    return {name: torch.full(shape, value, dtype=torch.int64 if integer else dtype)\n"
 		       "            for name, shape, value, integer in BUFFERS}\n\n\n");
-	buf_printf(&b, "def run(p, inputs, training=True, noise=True):\n"
+	emit_scheduler(m, &b);
+	buf_printf(&b, "def run(p, inputs, training=True, noise=True, terms=None):\n"
 		       "    \"\"\"Returns (loss, latent, output) for a list of input batches.\n\n"
 		       "    training: as the train step (batch statistics; otherwise as NAME_loss);\n"
 		       "    noise: draw noise, dropout and samples (only while training).\n"
 		       "    p holds the parameters and the buffers; training updates the buffers\n"
-		       "    in place, as the train step does.\n"
+		       "    in place, as the train step does. A list `terms` gets the loss terms\n"
+		       "    of LOSS_TERMS appended.\n"
 		       "    \"\"\"\n"
 		       "    noise = noise and training\n");
 	if (g->counter_elems)
@@ -140,6 +192,10 @@ int emit_torch(Model *m, const char *dir)
 			in[k] = pyname(n->in[k]);
 		buf_printf(&b, "    %s = %s\n", pyname(n), row->form(n, in));
 	}
+	buf_printf(&b, "    if terms is not None:\n        terms += [");
+	for (int i = 0; i < g->terms.len; i++)
+		buf_printf(&b, "%s%s", i ? ", " : "", pyname(((LossTerm *)g->terms.data[i])->node));
+	buf_printf(&b, "]\n");
 	buf_printf(&b, "    return %s, %s, %s\n", pyname(g->loss), pyname(g->latent), pyname(g->output));
 	return write_file_atomic(xasprintf("%s/%s_torch.py", dir, m->name), b.data, b.len);
 }
