@@ -535,6 +535,8 @@ typedef struct aert_train_options {
 	                               (not with validate) */
 	const char *save_best;  /* parameters of the best epoch by validation loss, or NULL */
 	int sampled;          /* 1: held-out losses draw the latent (sampled ELBO) */
+	int png_every;        /* every N epochs (and after the last) write pictures; 0: never */
+	const char *png_dir;  /* where they go, or NULL: "." */
 } aert_train_options;
 
 /* 0 if the descriptor can drive the trainer: a name, init, train_step,

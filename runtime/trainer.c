@@ -185,6 +185,11 @@ static void print_help(const aert_model *m)
 	printf("  --min-delta X      a better val_loss is lower by more than X (default %g)\n", m->early_stop.min_delta);
 	printf("  --no-early-stop    train every epoch\n");
 	printf("  --save-best FILE   write the parameters whenever val_loss is the best yet\n");
+	printf("  --png-every N      every N epochs write DIR/reconstruction_EPOCH.png (8 test\n"
+	       "                     images above their reconstructions)%s\n",
+	       m->latent_kind == AERT_LATENT_GAUSSIAN && m->sample ? " and sample_EPOCH.png\n"
+								     "                     (64 draws from the prior)" : "");
+	printf("  --png-dir DIR      where --png-every writes (default .)\n");
 	if (m->draws_latent)
 		printf("  --test-loss mean|sampled   held-out losses with the latent at its mean\n"
 		       "                     (z = mu, the default) or drawn as in training (the\n"
@@ -277,6 +282,8 @@ static const char **path_option(const aert_model *m, options *o, const char *arg
 		return &o->checkpoint;
 	if (is(arg, len, "--log"))
 		return &o->log;
+	if (is(arg, len, "--png-dir"))
+		return &o->png_dir;
 	if (is(arg, len, "--classes"))
 		return &o->classes;
 	if (is(arg, len, "--train-labels"))
@@ -289,7 +296,7 @@ static const char **path_option(const aert_model *m, options *o, const char *arg
 /* Options that take a number, or a word. */
 static const char *const NUMBER_OPTIONS[] = {"--epochs",   "--steps",    "--batch",    "--seed",     "--lr",
 					     "--threads",  "--validate", "--early-stop", "--min-delta", "--schedule",
-					     "--test-loss"};
+					     "--test-loss", "--png-every"};
 
 /* 1 if arg (len bytes of it) is an option that takes a value. */
 static int takes_value(const aert_model *m, options *o, const char *arg, size_t len)
@@ -359,6 +366,12 @@ static int value_option(const aert_model *m, options *o, const char *arg, size_t
 	}
 	if (is(arg, len, "--seed"))
 		return parse_integer("--seed", value, 0, UINT64_MAX, &o->seed, err);
+	if (is(arg, len, "--png-every")) {
+		if (parse_integer("--png-every", value, 1, INT_MAX, &v, err) != 0)
+			return -1;
+		o->png_every = (int)v;
+		return 0;
+	}
 	if (is(arg, len, "--threads")) {
 		if (parse_integer("--threads", value, 1, 1024, &v, err) != 0)
 			return -1;
@@ -504,6 +517,10 @@ static int check_options(const aert_model *m, const options *o, aert_err *err)
 					 m->inputs[i].name, i ? "-" : "", i ? m->inputs[i].name : "");
 	if (all_or_none(m, o->test, "test", err) != 0)
 		return -1;
+	aert_image im;
+	if (o->png_every && (aert_image_shape(&m->inputs[0], &im) != 0 || m->output_size != m->inputs[0].size))
+		return aert_fail(err, NULL, "--png-every: input '%s' of model %s is not an image its output reconstructs",
+				 m->inputs[0].name, m->name);
 	return check_controls(m, o, err);
 }
 
@@ -949,6 +966,53 @@ static void restore_best(trainer *t, long long last)
 	fflush(stdout);
 }
 
+/* --png-every: the first 8 held-out samples (test, else training) above
+ * their reconstructions, and for a VAE 64 draws from the prior, as
+ * pytorch/examples' VAE writes them every epoch. */
+static int pictures(trainer *t, long long epoch)
+{
+	const aert_model *m = t->m;
+	if (!t->o.png_every || (epoch % t->o.png_every != 0 && epoch != t->epochs))
+		return 0;
+	const aert_data *d = t->test.n ? &t->test : &t->train;
+	size_t rs = (size_t)m->real_size, k = d->n < 8 ? d->n : 8, draws = m->max_batch < 64 ? (size_t)m->max_batch : 64;
+	size_t idx[8];
+	void *in[AERT_MAX_INPUTS] = {0}, *out = malloc((k > draws ? k : draws) * m->output_size * rs);
+	int rc = out ? 0 : aert_fail(&t->err, NULL, "out of memory for the pictures");
+	for (int i = 0; rc == 0 && i < m->n_inputs; i++)
+		if (!(in[i] = malloc(k * m->inputs[i].size * rs)))
+			rc = aert_fail(&t->err, NULL, "out of memory for the pictures");
+	for (size_t i = 0; i < k; i++)
+		idx[i] = i;
+	const char *dir = t->o.png_dir ? t->o.png_dir : ".";
+	char path[4096];
+	aert_image im;
+	aert_image_shape(&m->inputs[0], &im);
+	aert_dtype real = rs == 8 ? AERT_F64 : AERT_F32;
+	if (rc == 0 && aert_data_batch(m, d, idx, k, in, &t->err) != 0)
+		rc = -1;
+	if (rc == 0) {
+		m->forward(t->state, t->work, (const void *const *)in, (int)k, out);
+		aert_grid_row rows[2] = {{real, in[0], (int)k}, {real, out, (int)k}};
+		snprintf(path, sizeof path, "%s/reconstruction_%lld.png", dir, epoch);
+		rc = aert_write_grid(path, &im, rows, 2, 8, 3, &t->err);
+	}
+	if (rc == 0 && m->latent_kind == AERT_LATENT_GAUSSIAN && m->sample) {
+		m->sample(t->state, t->work, t->o.seed, (int)draws, out);
+		aert_grid_row rows[8];
+		int nr = 0;
+		for (size_t r = 0; r * 8 < draws; r++)
+			rows[nr++] = (aert_grid_row){real, (char *)out + r * 8 * m->output_size * rs,
+						     draws - r * 8 < 8 ? (int)(draws - r * 8) : 8};
+		snprintf(path, sizeof path, "%s/sample_%lld.png", dir, epoch);
+		rc = aert_write_grid(path, &im, rows, nr, 8, 3, &t->err);
+	}
+	for (int i = 0; i < m->n_inputs; i++)
+		free(in[i]);
+	free(out);
+	return rc;
+}
+
 static int run_epochs(trainer *t)
 {
 	aert_rng rng;
@@ -979,6 +1043,8 @@ static int run_epochs(trainer *t)
 		if (t->log && fflush(t->log) != 0)
 			rc = aert_fail(&t->err, t->o.log, "cannot write: %s", strerror(errno));
 		else if (t->o.checkpoint && aert_save_model(t->m, t->state, t->o.checkpoint, 1, &t->err) != 0)
+			rc = -1;
+		else if (pictures(t, e) != 0)
 			rc = -1;
 		else if (between_epochs(t, e, &r.val, &stop) != 0)
 			rc = -1;

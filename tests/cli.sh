@@ -146,7 +146,7 @@ print('batchnorm loaded')"
 if make -C "$top" install PREFIX="$work/prefix" >install.log 2>&1; then
 	"$work/prefix/bin/aecc" emit "$top/examples/small_ae.ae" -o own >/dev/null 2>&1
 	expect 0 "" cc -std=c99 -O2 -I"$work/prefix/include" -Iown own/small_ae.c own/small_ae_main.c \
-		"$work/prefix/lib/libaecc_rt.a" -lz -lm -o own/trainer
+		"$work/prefix/lib/libaecc_rt.a" -lpng -lz -lm -o own/trainer
 	expect 0 "epoch 1/1" own/trainer --train sub.idx --epochs 1 --quiet
 	expect 0 "epoch 1/1" env AECC_CACHE="$work/cache" "$work/prefix/bin/aecc" train "$top/examples/small_ae.ae" \
 		--train sub.idx --epochs 1 --quiet

@@ -30,7 +30,7 @@ fi
 # against it, so the runtime is exported (-rdynamic) and kept whole.
 mkdir -p $B/tests
 rt=
-[ -f $B/lib/libaecc_rt.a ] && rt="-DHAVE_RT -rdynamic -Wl,--whole-archive $B/lib/libaecc_rt.a -Wl,--no-whole-archive -lz"
+[ -f $B/lib/libaecc_rt.a ] && rt="-DHAVE_RT -rdynamic -Wl,--whole-archive $B/lib/libaecc_rt.a -Wl,--no-whole-archive -lpng -lz"
 # $rt splits into words on purpose.
 if ! $CC -std=c99 -O2 -Wall -Wextra -Werror -Icompiler/backend/jit -o $B/tests/jit_test tests/jit/jit_test.c \
 	$rt -ldl -lm; then

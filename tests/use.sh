@@ -194,6 +194,18 @@ for f in ('lat.png', 'loss.png'):
 expect 1 "not a training log" "$AECC" plot-loss wide.csv s.csv -o bad.png
 ok "a failed chart leaves no file" test ! -e bad.png
 
+# ---- pictures while training (--png-every)
+mkdir -p pics/fa
+expect 0 "epoch 2/2" "$AECC" train "$V" --epochs 2 --train train.idx --test test.npy --png-every 1 --png-dir pics --quiet
+expect 0 "epoch 1/1" "$AECC" train "$FA" --epochs 1 --train train.idx --test test.npy --png-every 5 --png-dir pics/fa --quiet
+npcheck "--png-every: the reconstruction grid of every epoch, a VAE's samples, the last epoch always" "
+import os
+for e in (1, 2):
+    assert plt.imread('pics/reconstruction_%d.png' % e).shape[:2] == (2 * 86 + 2, 8 * 86 + 2)
+    assert plt.imread('pics/sample_%d.png' % e).shape[:2] == (8 * 86 + 2, 8 * 86 + 2)
+assert os.listdir('pics/fa') == ['reconstruction_1.png'], os.listdir('pics/fa')"
+expect 2 "--png-every" "$AECC" train "$FA" --png-every 0
+
 # ---- bad input: a clear message, exit 1, nothing written
 expect 1 "conv_ae.st" "$AECC" encode "$FA" --weights conv_ae.st --data test.npy -o bad.npy
 expect 1 "wide.csv: samples have 10 values, model input 'x' needs 784" "$AECC" encode "$FA" --weights fashion_ae.st --data wide.csv -o bad.npy

@@ -107,7 +107,7 @@ int cc_build_trainer(Model *m, const char *dir)
 	const char *exe = xasprintf("%s/%s-train", dir, m->name), *tmp = cc_temp(exe);
 	Vec cmd = cc_command();
 	const char *rest[] = {xasprintf("-I%s/include", pre), xasprintf("-I%s", dir),
-			      xasprintf("%s/%s.c", dir, m->name), xasprintf("%s/%s_main.c", dir, m->name), lib, "-lz",
+			      xasprintf("%s/%s.c", dir, m->name), xasprintf("%s/%s_main.c", dir, m->name), lib, "-lpng", "-lz",
 			      "-lm"};
 	for (size_t i = 0; i < sizeof rest / sizeof *rest; i++)
 		vec_push(&cmd, (char *)rest[i]);
