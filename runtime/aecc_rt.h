@@ -377,6 +377,15 @@ int aert_trainer_threads(const aert_trainer *t);
 /* Release the run (a NULL t is fine). */
 void aert_trainer_close(aert_trainer *t);
 
+/* Make the threads of the model's kernels spin briefly, then sleep, when
+ * they wait for each other (unless OMP_WAIT_POLICY, GOMP_SPINCOUNT or
+ * KMP_BLOCKTIME says otherwise), so that a second thread costs no time on
+ * a busy machine (threads.c). The OpenMP runtime reads this when it
+ * starts: call it before. When libgomp has started already (a program
+ * linked with it), and argv is not NULL, the program is run again from the
+ * start with argv (Linux), so call it first thing in main(). */
+void aert_threads_wait_policy(char **argv);
+
 /* The trainer's main(): the functions above in a row. Returns the process
  * exit status: 0 on success, 1 on a failure (message on stderr), 2 on a
  * usage error. Messages start with "NAME-train: ". */

@@ -43,6 +43,7 @@ typedef struct aert_trainer {
 	long long epochs;             /* epochs this run makes at most */
 	long long steps;              /* train_step calls so far */
 	int threads;                  /* what set_threads gave; 0: not asked */
+	aert_governor gov;            /* the thread count when not asked */
 	aert_step_hook hook;          /* called after every step, or NULL */
 	void *hook_ctx;               /* its first argument */
 	int stopped;                  /* the hook ended the run */
@@ -521,7 +522,9 @@ static int train_batch(trainer *t, long long epoch, size_t at, size_t n, double 
 {
 	if (aert_data_batch(t->m, &t->train, t->perm + at, n, t->buf, &t->err) != 0)
 		return -1;
-	double loss = t->m->train_step(t->state, t->work, t->in, (int)n, &t->o.h);
+	aert_governor_threads(&t->gov);
+	double t0 = now(), loss = t->m->train_step(t->state, t->work, t->in, (int)n, &t->o.h);
+	aert_governor_done(&t->gov, now() - t0, (int)n);
 	t->steps++;
 	if (t->log)
 		/* Enough digits to read the model's loss back exactly. */
@@ -637,6 +640,8 @@ int aert_trainer_open(aert_trainer **out, const aert_model *m, const options *o,
 	}
 	if (o->threads > 0)
 		t->threads = m->set_threads ? m->set_threads(o->threads) : 1;
+	aert_governor_init(&t->gov, m->set_threads,
+			   o->threads > 0 || getenv("OMP_NUM_THREADS") ? 0 : (int)sysconf(_SC_NPROCESSORS_ONLN));
 	if (setup_state(t) != 0 || load_data(t) != 0 || open_log(t) != 0) {
 		*err = t->err;
 		aert_trainer_close(t);
@@ -688,6 +693,7 @@ int aert_train_main(const aert_model *m, int argc, char **argv)
 {
 	aert_err err;
 	options o;
+	aert_threads_wait_policy(NULL);
 	if (aert_model_check(m, &err) != 0) {
 		fprintf(stderr, "%s-train: error: %s\n", m->name ? m->name : "aecc", err.msg);
 		return EXIT_FAIL;
