@@ -374,6 +374,12 @@ static void beta_vae_pack(const float *X, long js, long ks, long nj, long w, lon
 				dst[k * ldd + t] = X[k * ks + t];
 		return;
 	}
+	if (js == 1 && w == beta_vae_NR && nj == w) {
+		for (long k = 0; k < kc; k++)
+			for (long v = 0; v < beta_vae_NR; v += BETA_VAE_LANES)
+				BETA_VAE_STORE(dst + k * ldd + v, BETA_VAE_LOAD(X + k * ks + v));
+		return;
+	}
 	if (js == 1) {
 		for (long k = 0; k < kc; k++) {
 			for (long t = 0; t < nj; t++)

@@ -373,6 +373,12 @@ static void contractive_ae_pack(const float *X, long js, long ks, long nj, long 
 				dst[k * ldd + t] = X[k * ks + t];
 		return;
 	}
+	if (js == 1 && w == contractive_ae_NR && nj == w) {
+		for (long k = 0; k < kc; k++)
+			for (long v = 0; v < contractive_ae_NR; v += CONTRACTIVE_AE_LANES)
+				CONTRACTIVE_AE_STORE(dst + k * ldd + v, CONTRACTIVE_AE_LOAD(X + k * ks + v));
+		return;
+	}
 	if (js == 1) {
 		for (long k = 0; k < kc; k++) {
 			for (long t = 0; t < nj; t++)

@@ -317,6 +317,12 @@ static void conv_ae_pack(const float *X, long js, long ks, long nj, long w, long
 				dst[k * ldd + t] = X[k * ks + t];
 		return;
 	}
+	if (js == 1 && w == conv_ae_NR && nj == w) {
+		for (long k = 0; k < kc; k++)
+			for (long v = 0; v < conv_ae_NR; v += CONV_AE_LANES)
+				CONV_AE_STORE(dst + k * ldd + v, CONV_AE_LOAD(X + k * ks + v));
+		return;
+	}
 	if (js == 1) {
 		for (long k = 0; k < kc; k++) {
 			for (long t = 0; t < nj; t++)

@@ -388,6 +388,12 @@ static void conv_vae_pack(const float *X, long js, long ks, long nj, long w, lon
 				dst[k * ldd + t] = X[k * ks + t];
 		return;
 	}
+	if (js == 1 && w == conv_vae_NR && nj == w) {
+		for (long k = 0; k < kc; k++)
+			for (long v = 0; v < conv_vae_NR; v += CONV_VAE_LANES)
+				CONV_VAE_STORE(dst + k * ldd + v, CONV_VAE_LOAD(X + k * ks + v));
+		return;
+	}
 	if (js == 1) {
 		for (long k = 0; k < kc; k++) {
 			for (long t = 0; t < nj; t++)

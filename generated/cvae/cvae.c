@@ -375,6 +375,12 @@ static void cvae_pack(const float *X, long js, long ks, long nj, long w, long kc
 				dst[k * ldd + t] = X[k * ks + t];
 		return;
 	}
+	if (js == 1 && w == cvae_NR && nj == w) {
+		for (long k = 0; k < kc; k++)
+			for (long v = 0; v < cvae_NR; v += CVAE_LANES)
+				CVAE_STORE(dst + k * ldd + v, CVAE_LOAD(X + k * ks + v));
+		return;
+	}
 	if (js == 1) {
 		for (long k = 0; k < kc; k++) {
 			for (long t = 0; t < nj; t++)

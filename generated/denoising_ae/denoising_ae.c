@@ -302,6 +302,12 @@ static void denoising_ae_pack(const float *X, long js, long ks, long nj, long w,
 				dst[k * ldd + t] = X[k * ks + t];
 		return;
 	}
+	if (js == 1 && w == denoising_ae_NR && nj == w) {
+		for (long k = 0; k < kc; k++)
+			for (long v = 0; v < denoising_ae_NR; v += DENOISING_AE_LANES)
+				DENOISING_AE_STORE(dst + k * ldd + v, DENOISING_AE_LOAD(X + k * ks + v));
+		return;
+	}
 	if (js == 1) {
 		for (long k = 0; k < kc; k++) {
 			for (long t = 0; t < nj; t++)

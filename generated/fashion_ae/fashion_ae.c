@@ -300,6 +300,12 @@ static void fashion_ae_pack(const float *X, long js, long ks, long nj, long w, l
 				dst[k * ldd + t] = X[k * ks + t];
 		return;
 	}
+	if (js == 1 && w == fashion_ae_NR && nj == w) {
+		for (long k = 0; k < kc; k++)
+			for (long v = 0; v < fashion_ae_NR; v += FASHION_AE_LANES)
+				FASHION_AE_STORE(dst + k * ldd + v, FASHION_AE_LOAD(X + k * ks + v));
+		return;
+	}
 	if (js == 1) {
 		for (long k = 0; k < kc; k++) {
 			for (long t = 0; t < nj; t++)

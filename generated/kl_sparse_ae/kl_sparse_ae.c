@@ -322,6 +322,12 @@ static void kl_sparse_ae_pack(const float *X, long js, long ks, long nj, long w,
 				dst[k * ldd + t] = X[k * ks + t];
 		return;
 	}
+	if (js == 1 && w == kl_sparse_ae_NR && nj == w) {
+		for (long k = 0; k < kc; k++)
+			for (long v = 0; v < kl_sparse_ae_NR; v += KL_SPARSE_AE_LANES)
+				KL_SPARSE_AE_STORE(dst + k * ldd + v, KL_SPARSE_AE_LOAD(X + k * ks + v));
+		return;
+	}
 	if (js == 1) {
 		for (long k = 0; k < kc; k++) {
 			for (long t = 0; t < nj; t++)

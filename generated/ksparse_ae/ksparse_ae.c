@@ -302,6 +302,12 @@ static void ksparse_ae_pack(const float *X, long js, long ks, long nj, long w, l
 				dst[k * ldd + t] = X[k * ks + t];
 		return;
 	}
+	if (js == 1 && w == ksparse_ae_NR && nj == w) {
+		for (long k = 0; k < kc; k++)
+			for (long v = 0; v < ksparse_ae_NR; v += KSPARSE_AE_LANES)
+				KSPARSE_AE_STORE(dst + k * ldd + v, KSPARSE_AE_LOAD(X + k * ks + v));
+		return;
+	}
 	if (js == 1) {
 		for (long k = 0; k < kc; k++) {
 			for (long t = 0; t < nj; t++)

@@ -356,6 +356,12 @@ static void small_ae_pack(const float *X, long js, long ks, long nj, long w, lon
 				dst[k * ldd + t] = X[k * ks + t];
 		return;
 	}
+	if (js == 1 && w == small_ae_NR && nj == w) {
+		for (long k = 0; k < kc; k++)
+			for (long v = 0; v < small_ae_NR; v += SMALL_AE_LANES)
+				SMALL_AE_STORE(dst + k * ldd + v, SMALL_AE_LOAD(X + k * ks + v));
+		return;
+	}
 	if (js == 1) {
 		for (long k = 0; k < kc; k++) {
 			for (long t = 0; t < nj; t++)

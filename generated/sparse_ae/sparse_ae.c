@@ -322,6 +322,12 @@ static void sparse_ae_pack(const float *X, long js, long ks, long nj, long w, lo
 				dst[k * ldd + t] = X[k * ks + t];
 		return;
 	}
+	if (js == 1 && w == sparse_ae_NR && nj == w) {
+		for (long k = 0; k < kc; k++)
+			for (long v = 0; v < sparse_ae_NR; v += SPARSE_AE_LANES)
+				SPARSE_AE_STORE(dst + k * ldd + v, SPARSE_AE_LOAD(X + k * ks + v));
+		return;
+	}
 	if (js == 1) {
 		for (long k = 0; k < kc; k++) {
 			for (long t = 0; t < nj; t++)

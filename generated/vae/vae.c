@@ -372,6 +372,12 @@ static void vae_pack(const float *X, long js, long ks, long nj, long w, long kc,
 				dst[k * ldd + t] = X[k * ks + t];
 		return;
 	}
+	if (js == 1 && w == vae_NR && nj == w) {
+		for (long k = 0; k < kc; k++)
+			for (long v = 0; v < vae_NR; v += VAE_LANES)
+				VAE_STORE(dst + k * ldd + v, VAE_LOAD(X + k * ks + v));
+		return;
+	}
 	if (js == 1) {
 		for (long k = 0; k < kc; k++) {
 			for (long t = 0; t < nj; t++)
