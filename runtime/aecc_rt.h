@@ -314,7 +314,7 @@ typedef struct aert_train_options {
 	const char *save;       /* parameters at the end, or NULL */
 	const char *checkpoint; /* parameters and Adam state after every epoch, or NULL */
 	const char *log;        /* the loss of every step as CSV, or NULL */
-	int threads;          /* threads for the model's kernels; 0: its default (all cores) */
+	int threads;          /* threads for the model's kernels; 0: all cores, or one while faster */
 } aert_train_options;
 
 /* 0 if the descriptor can drive the trainer: a name, init, train_step,

@@ -28,7 +28,7 @@
 
 /* libgomp's rounds of spinning before a waiting thread sleeps (tens of
  * microseconds on a 2-3 GHz x86 core), and libomp's time in ms. */
-#define AERT_GOMP_SPINCOUNT "10000"
+#define AERT_GOMP_SPINCOUNT "3000"
 #define AERT_KMP_BLOCKTIME "1"
 
 /* 1 if libgomp is mapped into this process (Linux: /proc/self/maps). */

@@ -87,8 +87,8 @@ static void print_help(const aert_model *m)
 	       (unsigned long long)m->seed);
 	printf("  --no-shuffle       train on the samples in file order\n");
 	printf("  --no-noise         turn off noise, dropout and sampling\n");
-	printf("  --threads N        threads for the model's products (default: all cores);\n"
-	       "                     results are the same for every N\n");
+	printf("  --threads N        threads for the model's products (default: all cores, or\n"
+	       "                     one while that is faster); results are the same for every N\n");
 	printf("  --train PATH       training data of input '%s' (default %s)\n", x->name,
 	       m->train_path[0] ? m->train_path[0] : "none");
 	printf("  --test PATH        test data of input '%s' (default %s)\n", x->name,
