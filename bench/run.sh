@@ -90,7 +90,6 @@ tv2=-
 if [ -n "$PY2" ]; then
 	tv2=$("$PY2" -c 'import torch; print(torch.__version__)')
 	blas2=$("$PY2" -c 'import torch; import re; c = torch.__config__.show(); m = re.search(r"BLAS_INFO=(\w+)", c); print(m.group(1) if m else "?")')
-	core2=$(blas_core "$PY2")
 fi
 
 BASE=${BENCH_BASELINE:-}
@@ -100,12 +99,14 @@ if [ -n "$BASE" ]; then
 	make -s -C "$work/base" build/bin/aecc >/dev/null
 fi
 
-# step_rate DIR THREADS [mean]: samples/s of the generated train step.
-step_rate() { OMP_NUM_THREADS=$2 "$1/step" "$SECS" ${3:-}; }
+# step_rate DIR THREADS [mean]: samples/s of the generated train step; on
+# one thread per second of CPU time unless mean.
+step_rate() { OMP_NUM_THREADS=$2 "$1/step" "$SECS" ${3:-$([ "$2" = 1 ] && echo cpu)}; }
 # torch_rate PYTHON TWIN THREADS [FLAGS]: samples/s of PyTorch's, or - when it fails.
 torch_rate() {
 	p=$1 twin=$2 th=$3
 	shift 3
+	[ "$th" = 1 ] && set -- "$@" --cpu
 	"$p" bench/torch_step.py "$twin" "$th" "$SECS" "$@" 2>"$work/torch.err" || {
 		echo "bench: $p bench/torch_step.py $twin $th $*: failed:" >&2
 		tail -n 3 "$work/torch.err" >&2
@@ -120,8 +121,8 @@ in_list() { case " $2 " in *" $1 "*) return 0 ;; esac; return 1; }
 	echo "$(date -u +%Y-%m-%d), $cpu, $(nproc) cores, $($CC --version | head -n 1)."
 	echo "Vector extensions:${isa:- none of AVX2, AVX-512, AVX512-BF16, AMX}."
 	echo "Peaks of one core, measured: fp32 FMA $peak GFLOP/s; bf16 AMX $(bf16_peak amx); bf16 AVX512-BF16 $(bf16_peak avx512_bf16)."
-	echo "PyTorch $tv1 (Debian): $blas. PyTorch $tv2 (PyPI)${PY2:+: BLAS $blas2${core2:+, OpenBLAS core $core2}; torch.compile for $COMPILE}."
-	echo "Train step (forward, backward, Adam) at the model's batch size; samples per second in the best quarter-second window of $SECS s; T: threads; PT: PyTorch, bf16: torch.autocast(\"cpu\", torch.bfloat16); best PT: the best PyTorch column on 1 thread."
+	echo "PyTorch $tv1 (Debian): $blas. PyTorch $tv2 (PyPI)${PY2:+: BLAS $blas2; torch.compile for $COMPILE}."
+	echo "Train step (forward, backward, Adam) at the model's batch size; samples per second in the best quarter-second window of $SECS s, on 1 thread (1T) of the process's CPU time (the rate while it had a core: the machine is shared), on 2 of wall time; PT: PyTorch, bf16: torch.autocast(\"cpu\", torch.bfloat16); best PT: the best PyTorch column on 1 thread."
 	echo
 	[ -n "$BASE" ] && echo "Baseline: the train step as aecc at $BASE ($(git rev-parse --short "$BASE")) compiles it, measured in the same run."
 	echo
@@ -196,14 +197,13 @@ import aecc_py
 x = aecc_py.read_idx("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")[:128]
 aecc_py.write_idx(sys.argv[1], x)
 PYEOF
-# steady TRAINER [OPTIONS]: the trainer's steady-state samples/s: the time
-# of 700 steps minus that of 100 (loading the data and compiling nothing:
-# a static trainer), a 128-image test set so that evaluating costs a step.
+# steady TRAINER [OPTIONS], or steady AECC train FILE [OPTIONS]: the
+# trainer's steady-state samples/s: the time of 700 steps minus that of
+# 100 (loading the data, and compiling the model in aecc, cancel out), on a
+# 128-image test set so that evaluating costs a step.
 steady() {
-	tr=$1
-	shift
-	a=$(seconds "$tr" --steps 100 --quiet --test "$work/test.idx" "$@")
-	b=$(seconds "$tr" --steps 700 --quiet --test "$work/test.idx" "$@")
+	a=$(seconds "$@" --steps 100 --quiet --test "$work/test.idx")
+	b=$(seconds "$@" --steps 700 --quiet --test "$work/test.idx")
 	awk -v a="$a" -v b="$b" -v B="$batch" 'BEGIN { printf "%.1f\n", 600 * B / (b - a) }'
 }
 seconds() {
@@ -221,10 +221,10 @@ seconds() {
 } >"$work/threads.md"
 {
 	echo
-	echo "The trainer keeps the step's speed: the same trainer rate on 1 thread (data conversion, shuffling and loss reporting included) against the bare step's mean rate (bench/step.c), measured in turns."
+	echo "The trainer keeps the step's speed: the same trainer rate on 1 thread (data conversion, shuffling and loss reporting included) against the bare step's mean rate (bench/step.c), measured in turns; and \`aecc train\` (the same trainer in aecc, the model compiled by its default route$([ -e "$(dirname "$AECC")/../lib/aecc/aecc_jit.so" ] && echo ", the JIT"))."
 	echo
-	echo "| model | trainer 1T | bare step 1T | trainer/step |"
-	echo "|---|---|---|---|"
+	echo "| model | trainer 1T | bare step 1T | trainer/step | \`aecc train\` 1T | aecc train/step |"
+	echo "|---|---|---|---|---|---|"
 } >"$work/trainer.md"
 for ae in $MODELS; do
 	name=$(sed -n 's/^model[ \t]*\([A-Za-z_0-9]*\).*/\1/p' "$ae" | head -n 1)
@@ -236,6 +236,7 @@ for ae in $MODELS; do
 	i1=$(steady "$tr" --threads 1)
 	i0=$(steady "$tr")
 	s2=$(step_rate "$work/$name-simd" 1 mean)
+	j1=$(steady "$AECC" train "$ae" --threads 1)
 	sh -c 'while :; do :; done' &
 	spinner=$!
 	b0=$(steady "$tr")
@@ -246,8 +247,9 @@ for ae in $MODELS; do
 	awk -v n="$name" -v i0="$i0" -v i1="$i1" -v a="$b0" -v b="$b1" -v a2="$b0b" -v b2="$b1b" 'BEGIN {
 		printf "| %s | %.0f | %.0f | %.2f | %.0f | %.0f | %.2f |\n", n, i0, i1, i0 / i1, (a + a2) / 2, (b + b2) / 2,
 			(a + a2) / (b + b2) }' >>"$work/threads.md"
-	awk -v n="$name" -v t="$i1" -v s="$s1" -v s2="$s2" 'BEGIN {
-		printf "| %s | %.0f | %.0f | %.2f |\n", n, t, (s + s2) / 2, t / ((s + s2) / 2) }' >>"$work/trainer.md"
+	awk -v n="$name" -v t="$i1" -v s="$s1" -v s2="$s2" -v j="$j1" 'BEGIN {
+		s = (s + s2) / 2
+		printf "| %s | %.0f | %.0f | %.2f | %.0f | %.2f |\n", n, t, s, t / s, j, j / s }' >>"$work/trainer.md"
 	tail -n 1 "$work/threads.md"
 	tail -n 1 "$work/trainer.md"
 done

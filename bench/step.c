@@ -8,9 +8,12 @@
  * at least `seconds` (argv[1], default 3) after a warm-up, in windows of
  * at least WINDOW seconds, and prints the samples per second of the best
  * window: on a shared machine, the rate while no other tenant ran.
- * bench/torch_step.py measures PyTorch the same way. With `mean` (argv[2])
- * it prints the mean rate over the whole time instead: what a busy machine
- * gives. The threads wait as the trainer's do (aert_threads_wait_policy). */
+ * bench/torch_step.py measures PyTorch the same way. With `cpu` (argv[2])
+ * the windows are timed by the process's CPU time instead (for one
+ * thread: the rate while it had the core, which other tenants of a shared
+ * machine do not change); with `mean` it prints the mean rate over the
+ * whole (wall) time: what a busy machine gives. The threads wait as the
+ * trainer's do (aert_threads_wait_policy). */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,10 +32,12 @@ static real *input(size_t elems)
 	return x;
 }
 
+static clockid_t clock_id = CLOCK_MONOTONIC;
+
 static double now(void)
 {
 	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
+	clock_gettime(clock_id, &t);
 	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
@@ -49,6 +54,8 @@ int main(int argc, char **argv)
 	aert_threads_wait_policy(argv);
 	double seconds = argc > 1 ? atof(argv[1]) : 3;
 	const int mean = argc > 2 && !strcmp(argv[2], "mean");
+	if (argc > 2 && !strcmp(argv[2], "cpu"))
+		clock_id = CLOCK_PROCESS_CPUTIME_ID;
 	void *state = alloc(UP(_STATE_BYTES)), *work = alloc(UP(_WORK_BYTES));
 	real *in0 = input((size_t)B * UP(_INPUT0_SIZE));
 #if UP(_NUM_INPUTS) > 1

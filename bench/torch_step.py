@@ -4,14 +4,16 @@
 synthetic inputs, THREADS threads. Prints samples per second in the best
 window of at least WINDOW seconds, as bench/step.c does.
 
-usage: torch_step.py NAME_torch.py THREADS [SECONDS] [--bf16] [--compile]
+usage: torch_step.py NAME_torch.py THREADS [SECONDS] [--bf16] [--compile] [--cpu]
 
 --bf16 runs the forward pass and the loss under
 torch.autocast("cpu", dtype=torch.bfloat16) (the products in bf16, the
 weights, gradients and Adam in fp32), as PyTorch users switch on mixed
 precision; --compile trains torch.compile(run) (Inductor: C++/OpenMP code
 generated from the graph) instead of eager PyTorch, its compile time not
-counted. The thread count is pinned before torch loads: its own pool
+counted; --cpu times the windows by the process's CPU time (for one
+thread: the rate while it had the core), as bench/step.c's `cpu`. The
+thread count is pinned before torch loads: its own pool
 (torch.set_num_threads) and the BLAS and OpenMP libraries under it
 (OMP_NUM_THREADS, OPENBLAS_NUM_THREADS, MKL_NUM_THREADS).
 """
@@ -32,9 +34,9 @@ import aecc_py  # noqa: E402
 
 
 def main():
-    unknown = FLAGS - {"--bf16", "--compile"}
+    unknown = FLAGS - {"--bf16", "--compile", "--cpu"}
     if unknown or len(ARGS) < 2:
-        sys.exit(f"usage: torch_step.py NAME_torch.py THREADS [SECONDS] [--bf16] [--compile] ({' '.join(unknown)}?)")
+        sys.exit(f"usage: torch_step.py NAME_torch.py THREADS [SECONDS] [--bf16] [--compile] [--cpu] ({' '.join(unknown)}?)")
     mod = aecc_py.load_module(ARGS[0])
     torch.set_num_threads(THREADS)
     seconds = float(ARGS[2]) if len(ARGS) > 2 else 3.0
@@ -57,13 +59,14 @@ def main():
 
     for _ in range(3):
         step()
-    window, best, start = 0.25, 0.0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        steps, t0 = 0, time.perf_counter()
+    clock = time.process_time if "--cpu" in FLAGS else time.perf_counter
+    window, best, start = 0.25, 0.0, clock()
+    while clock() - start < seconds:
+        steps, t0 = 0, clock()
         while True:
             step()
             steps += 1
-            t = time.perf_counter() - t0
+            t = clock() - t0
             if t >= window:
                 break
         best = max(best, steps * mod.BATCH / t)
