@@ -1,63 +1,140 @@
 #!/bin/sh
 # run.sh - `make bench`: training throughput of every example, side by side
-# in one run: aecc as it compiles by default (SIMD kernels, fusion), aecc
-# without fusion (--no-fuse), aecc with neither (--kernels scalar
-# --no-fuse), and PyTorch on the same model (its NAME_torch.py twin), each
-# at the model's batch size, on 1 and 2 threads where it matters; GFLOP/s
-# and the share of this core's measured fp32 FMA peak; the peak memory of
-# a trainer and of PyTorch training the small autoencoder for one epoch of
-# Fashion-MNIST; the cold start of `aecc train` with the JIT, the system
-# compiler and the cache (bench/coldstart.sh). Each rate is the best of
-# windows of a quarter second (bench/step.c, bench/torch_step.py). Prints
-# a Markdown table and writes it to bench/results.md.
+# in one run, and what decides it on this machine.
+#
+# - The machine: its CPU model and the peaks of one core measured now: fp32
+#   FMA (bench/peak.c) and bf16 on AMX and AVX512-BF16 where the CPU has
+#   them (bench/peak_bf16.c).
+# - Fair anchors: OpenBLAS (under Debian's PyTorch) picks its kernels by
+#   the CPU it recognises, and falls back to SSE3 ("Prescott") on newer
+#   ones; the bench asks it which it uses (OPENBLAS_VERBOSE=2), forces the
+#   best the CPU supports (OPENBLAS_CORETYPE=SKYLAKEX on AVX-512, HASWELL
+#   on AVX2) for every PyTorch run, and prints it. PyTorch's threads are
+#   pinned (torch.set_num_threads and the BLAS and OpenMP variables).
+# - The table: aecc as it compiles by default (SIMD kernels, fusion), aecc
+#   without fusion (--no-fuse), aecc with neither (--kernels scalar
+#   --no-fuse); Debian's PyTorch 1.13 (eager fp32 on 1 and 2 threads,
+#   bf16 autocast); today's PyTorch 2.x from PyPI in a venv made on demand
+#   (bench/torch2.sh): eager fp32, eager bf16 autocast, and torch.compile
+#   (Inductor) in both, for the models in BENCH_COMPILE; each at the
+#   model's batch size; the ratio of aecc to the best PyTorch on 1 thread;
+#   GFLOP/s and the share of the fp32 peak. Each rate is the best window of
+#   a quarter second (bench/step.c, bench/torch_step.py).
+# - The trainer, for the models in BENCH_CONTENTION: its steady-state
+#   rate (the time of 700 steps minus that of 100, on Fashion-MNIST, with
+#   shuffling, data conversion and loss reporting) with its default
+#   threads against one thread, idle and while a process that the bench
+#   starts (and stops) spins on one core; and on 1 thread against the bare
+#   step's mean rate.
+# - The peak memory of a trainer and of PyTorch training the small
+#   autoencoder for one epoch; the cold start of `aecc train`
+#   (bench/coldstart.sh).
+# Prints Markdown and writes it to bench/results.md.
 #
 # BENCH_SECONDS (default 3) is the time per measurement; BENCH_MODELS a
-# space-separated list of .ae files (default: every example);
-# BENCH_BASELINE a git revision (`main`, `HEAD~3`): its aecc is built from
-# that revision's files and its train step measured in the same run, for a
-# baseline column and the ratio to it.
+# space-separated list of .ae files (default: every example); BENCH_COMPILE
+# the model names measured with torch.compile (default: fashion_ae small_ae
+# conv_ae; each takes a minute or more to compile); BENCH_CONTENTION the
+# model names of the contention rows (default: the same three);
+# BENCH_TORCH2=0 leaves PyTorch 2.x out (it is left out under CI unless
+# BENCH_TORCH2=1); BENCH_BASELINE a git revision (`main`, `HEAD~3`): its
+# aecc is built from that revision's files and its train step measured in
+# the same run, for a baseline column and the ratio to it.
 set -eu
 AECC=${AECC:-build/bin/aecc}
 PY=${PYTHON:-/usr/bin/python3}
 CC=${CC:-cc}
 SECS=${BENCH_SECONDS:-3}
 MODELS=${BENCH_MODELS:-$(ls examples/*.ae)}
+COMPILE=${BENCH_COMPILE:-fashion_ae small_ae conv_ae}
+CONTENTION=${BENCH_CONTENTION:-fashion_ae small_ae conv_ae}
+RT="-Ibuild/include build/lib/libaecc_rt.a -lz"
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+spinner=
+stop_spinner() {
+	if [ -n "$spinner" ]; then
+		kill "$spinner" 2>/dev/null || true
+		wait "$spinner" 2>/dev/null || true
+		spinner=
+	fi
+}
+trap 'stop_spinner; rm -rf "$work"' EXIT
+trap 'exit 1' INT TERM
 out=bench/results.md
 
+# ---- the machine ----
+cpuinfo() { grep -m1 "^$1[[:space:]]*:" /proc/cpuinfo | sed 's/.*: //'; }
+flags=" $(cpuinfo flags) "
+has() { case $flags in *" $1 "*) return 0 ;; esac; return 1; }
+cpu="$(cpuinfo 'model name') (family $(cpuinfo 'cpu family'), model $(cpuinfo model), stepping $(cpuinfo stepping))"
+isa=
+for f in avx2 avx512f avx512_bf16 amx_tile amx_bf16; do has $f && isa="$isa $f"; done
 $CC -O3 -march=native -std=c99 bench/peak.c -o "$work/peak"
+$CC -O3 -march=native -std=c99 bench/peak_bf16.c -o "$work/peak_bf16"
+peak=$("$work/peak")
+"$work/peak_bf16" >"$work/bf16"
+bf16_peak() { sed -n "s/^$1 //p" "$work/bf16"; }
+
+# ---- fair anchors ----
+. scripts/fair_blas.sh
+fair_blas "$PY"
+blas=$FAIR_BLAS
+tv1=$("$PY" -c 'import torch; print(torch.__version__)')
+
+# PyTorch 2.x from PyPI, on demand.
+PY2=
+if [ "${BENCH_TORCH2:-}" = 1 ] || { [ "${BENCH_TORCH2:-}" != 0 ] && [ -z "${CI:-}" ]; }; then
+	PY2=$(sh bench/torch2.sh) || PY2=
+fi
+tv2=-
+if [ -n "$PY2" ]; then
+	tv2=$("$PY2" -c 'import torch; print(torch.__version__)')
+	blas2=$("$PY2" -c 'import torch; import re; c = torch.__config__.show(); m = re.search(r"BLAS_INFO=(\w+)", c); print(m.group(1) if m else "?")')
+fi
+
 BASE=${BENCH_BASELINE:-}
 if [ -n "$BASE" ]; then
 	mkdir "$work/base"
 	git archive "$BASE" | tar -x -C "$work/base"
 	make -s -C "$work/base" build/bin/aecc >/dev/null
 fi
-peak=$("$work/peak")
 
-# step_rate NAME DIR THREADS: samples/s of the generated train step.
-step_rate() {
-	OMP_NUM_THREADS=$3 "$2/step" "$SECS"
+# step_rate DIR THREADS [mean]: samples/s of the generated train step; on
+# one thread per second of CPU time unless mean.
+step_rate() { OMP_NUM_THREADS=$2 "$1/step" "$SECS" ${3:-$([ "$2" = 1 ] && echo cpu)}; }
+# torch_rate PYTHON TWIN THREADS [FLAGS]: samples/s of PyTorch's, or - when it fails.
+torch_rate() {
+	p=$1 twin=$2 th=$3
+	shift 3
+	[ "$th" = 1 ] && set -- "$@" --cpu
+	"$p" bench/torch_step.py "$twin" "$th" "$SECS" "$@" 2>"$work/torch.err" || {
+		echo "bench: $p bench/torch_step.py $twin $th $*: failed:" >&2
+		tail -n 3 "$work/torch.err" >&2
+		echo -
+	}
 }
+in_list() { case " $2 " in *" $1 "*) return 0 ;; esac; return 1; }
 
 {
 	echo "# aecc benchmark"
 	echo
-	echo "$(date -u +%Y-%m-%d), $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(nproc) cores, $($CC --version | head -n 1)."
-	echo "fp32 FMA peak of one core, measured: $peak GFLOP/s."
-	echo "Train step (forward, backward, Adam) at the model's batch size; samples per second in the best quarter-second window of $SECS s."
+	echo "$(date -u +%Y-%m-%d), $cpu, $(nproc) cores, $($CC --version | head -n 1)."
+	echo "Vector extensions:${isa:- none of AVX2, AVX-512, AVX512-BF16, AMX}."
+	echo "Peaks of one core, measured: fp32 FMA $peak GFLOP/s; bf16 AMX $(bf16_peak amx); bf16 AVX512-BF16 $(bf16_peak avx512_bf16)."
+	echo "PyTorch $tv1 (Debian): $blas. PyTorch $tv2 (PyPI)${PY2:+: BLAS $blas2; torch.compile for $COMPILE}."
+	echo "Train step (forward, backward, Adam) at the model's batch size; samples per second in the best quarter-second window of $SECS s, on 1 thread (1T) of the process's CPU time (the rate while it had a core: the machine is shared), on 2 of wall time; PT: PyTorch, bf16: torch.autocast(\"cpu\", torch.bfloat16); best PT: the best PyTorch column on 1 thread."
 	echo
 	[ -n "$BASE" ] && echo "Baseline: the train step as aecc at $BASE ($(git rev-parse --short "$BASE")) compiles it, measured in the same run."
 	echo
-	echo "| model | FLOP/sample | aecc 1T | aecc 2T | 2T/1T | unfused 1T | fused/unfused | scalar unfused 1T | PyTorch 1T | PyTorch 2T | aecc/PyTorch 1T | GFLOP/s 1T | % of peak |${BASE:+ baseline 1T | aecc/baseline |}"
-	echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|${BASE:+---|---|}"
+	echo "| model | FLOP/sample | aecc 1T | aecc 2T | 2T/1T | unfused 1T | scalar unfused 1T | PT $tv1 1T | PT $tv1 2T | PT $tv1 bf16 1T | PT $tv2 1T | PT $tv2 bf16 1T | compile 1T | compile bf16 1T | aecc/best PT 1T | GFLOP/s 1T | % of fp32 peak |${BASE:+ baseline 1T | aecc/baseline |}"
+	echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|${BASE:+---|---|}"
 } >"$out"
 
-for ae in $MODELS; do
-	name=$(sed -n 's/^model[ \t]*\([A-Za-z_0-9]*\).*/\1/p' "$ae" | head -n 1)
-	upper=$(echo "$name" | tr a-z A-Z)
+# build_step NAME AE: the step programs of the model, in $work/NAME-KIND.
+build_step() {
+	upper=$(echo "$1" | tr a-z A-Z)
 	for kind in simd unfused scalar ${BASE:+base}; do
-		d=$work/$name-$kind
+		d=$work/$1-$kind
 		compiler=$AECC
 		case $kind in
 		simd) flags= ;;
@@ -65,28 +142,118 @@ for ae in $MODELS; do
 		scalar) flags="--no-fuse --kernels scalar" ;;
 		base) flags= compiler=$work/base/build/bin/aecc ;;
 		esac
-		"$compiler" emit $flags "$ae" -o "$d" >/dev/null
-		$CC -O3 -march=native -fopenmp -std=c99 -DMODEL="$name" -DMODEL_UPPER="$upper" -I"$d" \
-			bench/step.c "$d/$name.c" -lm -o "$d/step"
+		"$compiler" emit $flags "$2" -o "$d" >/dev/null
+		$CC -O3 -march=native -fopenmp -std=c99 -DMODEL="$1" -DMODEL_UPPER="$upper" -I"$d" \
+			bench/step.c "$d/$1.c" $RT -lm -o "$d/step"
 	done
+}
+
+for ae in $MODELS; do
+	name=$(sed -n 's/^model[ \t]*\([A-Za-z_0-9]*\).*/\1/p' "$ae" | head -n 1)
+	build_step "$name" "$ae"
+	twin=$work/$name-simd/${name}_torch.py
 	flops=$("$AECC" summary "$ae" | sed -n 's/.*, \([0-9,]*\) per train step.*/\1/p' | tr -d ,)
-	s1=$(step_rate "$name" "$work/$name-simd" 1)
-	s2=$(step_rate "$name" "$work/$name-simd" 2)
-	uf=$(step_rate "$name" "$work/$name-unfused" 1)
-	sc=$(step_rate "$name" "$work/$name-scalar" 1)
-	bs=; [ -n "$BASE" ] && bs=$(step_rate "$name" "$work/$name-base" 1)
-	t1=$("$PY" bench/torch_step.py "$work/$name-simd/${name}_torch.py" 1 "$SECS")
-	t2=$("$PY" bench/torch_step.py "$work/$name-simd/${name}_torch.py" 2 "$SECS")
+	s1=$(step_rate "$work/$name-simd" 1)
+	s2=$(step_rate "$work/$name-simd" 2)
+	uf=$(step_rate "$work/$name-unfused" 1)
+	sc=$(step_rate "$work/$name-scalar" 1)
+	bs=; [ -n "$BASE" ] && bs=$(step_rate "$work/$name-base" 1)
+	t1=$(torch_rate "$PY" "$twin" 1)
+	t2=$(torch_rate "$PY" "$twin" 2)
+	tb=$(torch_rate "$PY" "$twin" 1 --bf16)
+	n1=- nb=- c1=- cb=-
+	if [ -n "$PY2" ]; then
+		n1=$(torch_rate "$PY2" "$twin" 1)
+		nb=$(torch_rate "$PY2" "$twin" 1 --bf16)
+		if in_list "$name" "$COMPILE"; then
+			c1=$(torch_rate "$PY2" "$twin" 1 --compile)
+			cb=$(torch_rate "$PY2" "$twin" 1 --compile --bf16)
+		fi
+	fi
 	awk -v n="$name" -v f="$flops" -v s1="$s1" -v s2="$s2" -v uf="$uf" -v sc="$sc" -v t1="$t1" -v t2="$t2" \
-		-v pk="$peak" -v bs="$bs" 'BEGIN {
+		-v tb="$tb" -v n1="$n1" -v nb="$nb" -v c1="$c1" -v cb="$cb" -v pk="$peak" -v bs="$bs" '
+	function cell(v) { return v == "-" ? "-" : sprintf("%.0f", v) }
+	BEGIN {
 		gf = s1 * f / 1e9
-		printf "| %s | %.2fM | %.0f | %.0f | %.2f | %.0f | %.2f | %.0f | %.0f | %.0f | %.2f | %.1f | %.0f%% |",
-			n, f / 1e6, s1, s2, s2 / s1, uf, s1 / uf, sc, t1, t2, s1 / t1, gf, 100 * gf / pk
+		best = 0
+		split(t1 " " tb " " n1 " " nb " " c1 " " cb, pt, " ")
+		for (i in pt)
+			if (pt[i] != "-" && pt[i] + 0 > best)
+				best = pt[i] + 0
+		printf "| %s | %.2fM | %.0f | %.0f | %.2f | %.0f | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %.1f | %.0f%% |",
+			n, f / 1e6, s1, s2, s2 / s1, uf, sc, cell(t1), cell(t2), cell(tb), cell(n1), cell(nb), cell(c1),
+			cell(cb), (best > 0 ? sprintf("%.2f", s1 / best) : "-"), gf, 100 * gf / pk
 		if (bs != "")
 			printf " %.0f | %.2f |", bs, s1 / bs
 		printf "\n" }' >>"$out"
 	tail -n 1 "$out"
 done
+
+# ---- the trainer: its threads on a busy machine, and its speed ----
+TOP=$(pwd) "$PY" - "$work/test.idx" <<'PYEOF'
+import os, sys
+sys.path.insert(0, os.environ["TOP"] + "/scripts")
+import aecc_py
+x = aecc_py.read_idx("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")[:128]
+aecc_py.write_idx(sys.argv[1], x)
+PYEOF
+# steady TRAINER [OPTIONS], or steady AECC train FILE [OPTIONS]: the
+# trainer's steady-state samples/s: the time of 700 steps minus that of
+# 100 (loading the data, and compiling the model in aecc, cancel out), on a
+# 128-image test set so that evaluating costs a step.
+steady() {
+	a=$(seconds "$@" --steps 100 --quiet --test "$work/test.idx")
+	b=$(seconds "$@" --steps 700 --quiet --test "$work/test.idx")
+	awk -v a="$a" -v b="$b" -v B="$batch" 'BEGIN { printf "%.1f\n", 600 * B / (b - a) }'
+}
+seconds() {
+	t0=$(date +%s.%N)
+	"$@" >/dev/null
+	t1=$(date +%s.%N)
+	awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }'
+}
+{
+	echo
+	echo "Threads on a busy machine: a trainer's steady-state samples/s (\`NAME-train\` on Fashion-MNIST, shuffled: the time of \`--steps 700\` minus that of \`--steps 100\`) with its default threads ($(nproc), all cores, the trainer's choice between them and one) and with \`--threads 1\`; busy: while a process that the bench started spins on one core, each measured twice in turns."
+	echo
+	echo "| model | idle: default | idle: 1T | default/1T | busy: default | busy: 1T | default/1T |"
+	echo "|---|---|---|---|---|---|---|"
+} >"$work/threads.md"
+{
+	echo
+	echo "The trainer keeps the step's speed: the same trainer rate on 1 thread (data conversion, shuffling and loss reporting included) against the bare step's mean rate (bench/step.c), measured in turns; and \`aecc train\` (the same trainer in aecc, the model compiled by its default route$([ -e "$(dirname "$AECC")/../lib/aecc/aecc_jit.so" ] && echo ", the JIT"))."
+	echo
+	echo "| model | trainer 1T | bare step 1T | trainer/step | \`aecc train\` 1T | aecc train/step |"
+	echo "|---|---|---|---|---|---|"
+} >"$work/trainer.md"
+for ae in $MODELS; do
+	name=$(sed -n 's/^model[ \t]*\([A-Za-z_0-9]*\).*/\1/p' "$ae" | head -n 1)
+	in_list "$name" "$CONTENTION" || continue
+	batch=$(sed -n 's/.*batch[ \t]*\([0-9]*\).*/\1/p' "$ae" | head -n 1)
+	"$AECC" build "$ae" -o "$work/$name-train" >/dev/null
+	tr=$work/$name-train/$name-train
+	s1=$(step_rate "$work/$name-simd" 1 mean)
+	i1=$(steady "$tr" --threads 1)
+	i0=$(steady "$tr")
+	s2=$(step_rate "$work/$name-simd" 1 mean)
+	j1=$(steady "$AECC" train "$ae" --threads 1)
+	sh -c 'while :; do :; done' &
+	spinner=$!
+	b0=$(steady "$tr")
+	b1=$(steady "$tr" --threads 1)
+	b1b=$(steady "$tr" --threads 1)
+	b0b=$(steady "$tr")
+	stop_spinner
+	awk -v n="$name" -v i0="$i0" -v i1="$i1" -v a="$b0" -v b="$b1" -v a2="$b0b" -v b2="$b1b" 'BEGIN {
+		printf "| %s | %.0f | %.0f | %.2f | %.0f | %.0f | %.2f |\n", n, i0, i1, i0 / i1, (a + a2) / 2, (b + b2) / 2,
+			(a + a2) / (b + b2) }' >>"$work/threads.md"
+	awk -v n="$name" -v t="$i1" -v s="$s1" -v s2="$s2" -v j="$j1" 'BEGIN {
+		s = (s + s2) / 2
+		printf "| %s | %.0f | %.0f | %.2f | %.0f | %.2f |\n", n, t, s, t / s, j, j / s }' >>"$work/trainer.md"
+	tail -n 1 "$work/threads.md"
+	tail -n 1 "$work/trainer.md"
+done
+cat "$work/threads.md" "$work/trainer.md" >>"$out"
 
 # Peak memory: one epoch of the small autoencoder on all of Fashion-MNIST.
 "$AECC" build examples/small_ae.ae -o "$work/mem" >/dev/null

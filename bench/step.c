@@ -1,13 +1,19 @@
 /* step.c - time one generated model's train step.
  *
- *   cc -O3 -march=native -DMODEL=NAME -DMODEL_UPPER=UPPER -I DIR step.c DIR/NAME.c -lm
+ *   cc -O3 -march=native -fopenmp -DMODEL=NAME -DMODEL_UPPER=UPPER -I DIR -I build/include \
+ *      step.c DIR/NAME.c build/lib/libaecc_rt.a -lz -lm
  *
  * Runs NAME_train_step at the compiled batch size on synthetic inputs in
  * [0, 1) (labels for one-hot inputs make no difference to the time) for
  * at least `seconds` (argv[1], default 3) after a warm-up, in windows of
  * at least WINDOW seconds, and prints the samples per second of the best
  * window: on a shared machine, the rate while no other tenant ran.
- * bench/torch_step.py measures PyTorch the same way. */
+ * bench/torch_step.py measures PyTorch the same way. With `cpu` (argv[2])
+ * the windows are timed by the process's CPU time instead (for one
+ * thread: the rate while it had the core, which other tenants of a shared
+ * machine do not change); with `mean` it prints the mean rate over the
+ * whole (wall) time: what a busy machine gives. The threads wait as the
+ * trainer's do (aert_threads_wait_policy). */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +21,7 @@
 #include <time.h>
 
 #include "../tests/driver.h"
+#include "aecc_rt.h"
 
 
 static real *input(size_t elems)
@@ -25,10 +32,12 @@ static real *input(size_t elems)
 	return x;
 }
 
+static clockid_t clock_id = CLOCK_MONOTONIC;
+
 static double now(void)
 {
 	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
+	clock_gettime(clock_id, &t);
 	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
@@ -42,7 +51,11 @@ enum { B = UP(_MAX_BATCH) };
 
 int main(int argc, char **argv)
 {
+	aert_threads_wait_policy(argv);
 	double seconds = argc > 1 ? atof(argv[1]) : 3;
+	const int mean = argc > 2 && !strcmp(argv[2], "mean");
+	if (argc > 2 && !strcmp(argv[2], "cpu"))
+		clock_id = CLOCK_PROCESS_CPUTIME_ID;
 	void *state = alloc(UP(_STATE_BYTES)), *work = alloc(UP(_WORK_BYTES));
 	real *in0 = input((size_t)B * UP(_INPUT0_SIZE));
 #if UP(_NUM_INPUTS) > 1
@@ -53,7 +66,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < 3; i++)
 		FN(_train_step)(state, work, INPUTS B, &h);
 	const double WINDOW = 0.25, start = now();
-	double best = 0;
+	double best = 0, samples = 0;
 	do {
 		long steps = 0;
 		double t0 = now(), t;
@@ -64,7 +77,8 @@ int main(int argc, char **argv)
 		} while (t < WINDOW);
 		if ((double)steps * B / t > best)
 			best = (double)steps * B / t;
+		samples += (double)steps * B;
 	} while (now() - start < seconds);
-	printf("%.1f\n", best);
+	printf("%.1f\n", mean ? samples / (now() - start) : best);
 	return 0;
 }

@@ -226,6 +226,7 @@ static int emit_twin(const Cli *c)
 
 int main(int argc, char **argv)
 {
+	aert_threads_wait_policy(NULL); /* before a model's OpenMP runtime starts */
 	Cli c = {0};
 	parse_cli(&c, argc, argv);
 	if (!c.cmd)

@@ -524,7 +524,7 @@ typedef struct aert_train_options {
 	const char *save;       /* parameters at the end, or NULL */
 	const char *checkpoint; /* parameters and Adam state after every epoch, or NULL */
 	const char *log;        /* the loss of every step as CSV, or NULL */
-	int threads;          /* threads for the model's kernels; 0: its default (all cores) */
+	int threads;          /* threads for the model's kernels; 0: all cores, or one while faster */
 	const char *classes;      /* train on samples of these classes only ("0-8"), or NULL */
 	const char *train_labels; /* the training samples' classes, for `classes` */
 	aert_schedule schedule;   /* the learning rate from epoch to epoch */
@@ -598,6 +598,15 @@ void *aert_trainer_state(aert_trainer *t);
 int aert_trainer_threads(const aert_trainer *t);
 /* Release the run (a NULL t is fine). */
 void aert_trainer_close(aert_trainer *t);
+
+/* Make the threads of the model's kernels spin briefly, then sleep, when
+ * they wait for each other (unless OMP_WAIT_POLICY, GOMP_SPINCOUNT or
+ * KMP_BLOCKTIME says otherwise), so that a second thread costs no time on
+ * a busy machine (threads.c). The OpenMP runtime reads this when it
+ * starts: call it before. When libgomp has started already (a program
+ * linked with it), and argv is not NULL, the program is run again from the
+ * start with argv (Linux), so call it first thing in main(). */
+void aert_threads_wait_policy(char **argv);
 
 /* The trainer's main(): the functions above in a row. Returns the process
  * exit status: 0 on success, 1 on a failure (message on stderr), 2 on a

@@ -89,5 +89,28 @@ int aert_out_open(aert_out *o, const char *path, aert_err *err);
 int aert_out_commit(aert_out *o, aert_err *err);
 /* Give up: close and remove the temporary file. */
 void aert_out_abort(aert_out *o);
+/* The thread count of a model's kernels while a trainer runs, when the
+ * user did not choose one (threads.c): every RUN_STEPS steps, a few steps
+ * are timed on all cores and a few on one thread, and the faster runs
+ * until the next probe. The results do not depend on the thread count, so
+ * this changes only the time: on an idle machine the cores win; when
+ * other processes hold them, waiting for a descheduled thread can cost
+ * more than the second thread gives, and one thread wins. */
+typedef struct aert_governor {
+	int (*set_threads)(int n); /* the model's */
+	int most;                  /* threads on all cores; 0: not governed */
+	int now;                   /* threads set now; 0: not set yet */
+	int phase, left, rounds;   /* where in run, probe, probe it is */
+	double spent[2];           /* seconds in the probes: all cores, one */
+	long samples[2];           /* samples in them */
+} aert_governor;
+
+/* Govern set_threads between 1 and most (no governing when most < 2 or
+ * set_threads is NULL). */
+void aert_governor_init(aert_governor *g, int (*set_threads)(int n), int most);
+/* Before a step: set the threads it runs on; returns them (0: not governed). */
+int aert_governor_threads(aert_governor *g);
+/* After it: the step took seconds for n samples. */
+void aert_governor_done(aert_governor *g, double seconds, int n);
 
 #endif

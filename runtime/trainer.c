@@ -66,6 +66,7 @@ typedef struct aert_trainer {
 	long long epochs;             /* epochs this run makes at most */
 	long long steps;              /* train_step calls so far */
 	int threads;                  /* what set_threads gave; 0: not asked */
+	aert_governor gov;            /* the thread count when not asked */
 	aert_step_hook hook;          /* called after every step, or NULL */
 	void *hook_ctx;               /* its first argument */
 	int stopped;                  /* the hook ended the run */
@@ -142,8 +143,8 @@ static void print_help(const aert_model *m)
 	       (unsigned long long)m->seed);
 	printf("  --no-shuffle       train on the samples in file order\n");
 	printf("  --no-noise         turn off noise, dropout and sampling\n");
-	printf("  --threads N        threads for the model's products (default: all cores);\n"
-	       "                     results are the same for every N\n");
+	printf("  --threads N        threads for the model's products (default: all cores, or\n"
+	       "                     one while that is faster); results are the same for every N\n");
 	printf("  --train PATH       training data of input '%s' (default %s)\n", x->name,
 	       m->train_path[0] ? m->train_path[0] : "none");
 	printf("  --test PATH        test data of input '%s' (default %s)\n", x->name,
@@ -858,10 +859,13 @@ static int train_batch(trainer *t, long long epoch, size_t at, size_t n, losses 
 	if (aert_data_batch(m, &t->train, t->perm + at, n, t->buf, &t->err) != 0)
 		return -1;
 	losses step = {0, t->step_terms};
+	aert_governor_threads(&t->gov);
+	double t0 = now();
 	if (t->terms)
 		step.loss = m->train_step_terms(t->state, t->work, t->in, (int)n, &t->o.h, t->step_terms);
 	else
 		step.loss = m->train_step(t->state, t->work, t->in, (int)n, &t->o.h);
+	aert_governor_done(&t->gov, now() - t0, (int)n);
 	t->steps++;
 	if (t->log)
 		log_row(t, epoch, "train", &step);
@@ -1098,6 +1102,8 @@ int aert_trainer_open(aert_trainer **out, const aert_model *m, const options *o,
 	}
 	if (o->threads > 0)
 		t->threads = m->set_threads ? m->set_threads(o->threads) : 1;
+	aert_governor_init(&t->gov, m->set_threads,
+			   o->threads > 0 || getenv("OMP_NUM_THREADS") ? 0 : (int)sysconf(_SC_NPROCESSORS_ONLN));
 	if (setup_state(t) != 0 || load_data(t) != 0 || open_log(t) != 0) {
 		*err = t->err;
 		aert_trainer_close(t);
@@ -1153,6 +1159,7 @@ int aert_train_main(const aert_model *m, int argc, char **argv)
 {
 	aert_err err;
 	options o;
+	aert_threads_wait_policy(NULL);
 	if (aert_model_check(m, &err) != 0) {
 		fprintf(stderr, "%s-train: error: %s\n", m->name ? m->name : "aecc", err.msg);
 		return EXIT_FAIL;

@@ -201,7 +201,7 @@ static void beta_vae_act_all(int act, float slope, long count, const float *x, c
 	enum { SLICE = 8192 };
 	const long slices = (count + SLICE - 1) / SLICE;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (slices >= 4)
+#pragma omp parallel for schedule(dynamic) if (slices >= 4)
 #endif
 	for (long s = 0; s < slices; s++) {
 		const long i = s * SLICE;
@@ -246,7 +246,7 @@ static void beta_vae_adam(long count, float *p, float *m, float *v, const float 
 	enum { CHUNK = 8192 };
 	const long chunks = (count + CHUNK - 1) / CHUNK;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (chunks >= 8)
+#pragma omp parallel for schedule(dynamic) if (chunks >= 8)
 #endif
 	for (long c = 0; c < chunks; c++) {
 		const long o = c * CHUNK;
@@ -336,7 +336,7 @@ static void beta_vae_finish(const beta_vae_epilogue *ep, float *c, long ldc, lon
 	beta_vae_act(ep->act, ep->slope, rows, cols, c, ldc, ep->y ? ep->y + off : NULL, ldc, c, ldc);
 }
 
-enum { beta_vae_MR = 8, beta_vae_NR = 2 * BETA_VAE_LANES, beta_vae_KC = 128, beta_vae_MC = 128, beta_vae_NG = 4 };
+enum { beta_vae_MR = 8, beta_vae_NR = 2 * BETA_VAE_LANES, beta_vae_KC = 128, beta_vae_MC = 128, beta_vae_NG = 4, beta_vae_UNITS = 8 };
 
 /* The MR x NR tile at C (rows ldc apart) = (bias row, 0 or C itself) +
  * a b, where a is a kc x MR panel of A, element (k, r) at a[k ka + r ra]
@@ -368,9 +368,25 @@ static void beta_vae_kernel(long kc, const float *restrict a, long ka, long ra, 
  * time when X runs along k and copied row by row when it runs along j. */
 static void beta_vae_pack(const float *X, long js, long ks, long nj, long w, long kc, float *dst, long ldd)
 {
-	if (js == 1 && nj == w) {
+	if (js == 1 && w == beta_vae_MR && nj == w) {
 		for (long k = 0; k < kc; k++)
-			memcpy(dst + k * ldd, X + k * ks, sizeof(float) * (size_t)w);
+			for (long t = 0; t < beta_vae_MR; t++)
+				dst[k * ldd + t] = X[k * ks + t];
+		return;
+	}
+	if (js == 1 && w == beta_vae_NR && nj == w) {
+		for (long k = 0; k < kc; k++)
+			for (long v = 0; v < beta_vae_NR; v += BETA_VAE_LANES)
+				BETA_VAE_STORE(dst + k * ldd + v, BETA_VAE_LOAD(X + k * ks + v));
+		return;
+	}
+	if (js == 1) {
+		for (long k = 0; k < kc; k++) {
+			for (long t = 0; t < nj; t++)
+				dst[k * ldd + t] = X[k * ks + t];
+			for (long t = nj; t < w; t++)
+				dst[k * ldd + t] = 0;
+		}
 		return;
 	}
 	if (ks == 1)
@@ -389,82 +405,88 @@ static void beta_vae_pack(const float *X, long js, long ks, long nj, long w, lon
 static void beta_vae_gemm(long M, long N, long K, const float *A, long ars, long acs,
 			const float *B, long brs, long bcs, const float *bias, float *C, const beta_vae_epilogue *ep)
 {
-	const long blocks = (N + beta_vae_NR - 1) / beta_vae_NR;
+	/* The units of work: rb rows by a group of column blocks of C, each
+	 * summed over all of k by whichever thread claims it, so the units'
+	 * shape, which depends on the product's alone, decides nothing of the
+	 * result. Units run group by group. Rows of A that run along k (acs = 1)
+	 * are read in place, so narrow groups cost nothing and come first, up to
+	 * beta_vae_UNITS units; other rows of A are packed once per unit, so then
+	 * there are at most four groups. Fewer rows per unit read B again, so
+	 * they come last. When B's panels for a group hold all of k in bps
+	 * (keep), a thread packs them once for all the units of that group it
+	 * runs in a row. */
+	const long blocks = (N + beta_vae_NR - 1) / beta_vae_NR, slices = (K + beta_vae_KC - 1) / beta_vae_KC;
+	long rb = beta_vae_MC, rows = (M + rb - 1) / rb, groups;
+	if (acs == 1) {
+		groups = (blocks + beta_vae_NG - 1) / beta_vae_NG;
+		if (rows * groups < beta_vae_UNITS)
+			groups = blocks < (beta_vae_UNITS + rows - 1) / rows ? blocks : (beta_vae_UNITS + rows - 1) / rows;
+	} else
+		groups = blocks < 4 ? blocks : 4;
+	while (rb > 2 * beta_vae_MR && rows * groups < beta_vae_UNITS / 2) {
+		rb /= 2;
+		rows = (M + rb - 1) / rb;
+	}
+	if (acs == 1 && rows > 1 && slices <= beta_vae_NG && (blocks + groups - 1) / groups * slices > beta_vae_NG)
+		groups = (blocks + beta_vae_NG / slices - 1) / (beta_vae_NG / slices);
+	const long cg = (blocks + groups - 1) / groups, units = rows * groups;
+	const int keep = slices * cg <= beta_vae_NG;
 #ifdef _OPENMP
-#pragma omp parallel if (M * N * K >= 262144 && (blocks >= 4 || M >= 8 * beta_vae_MR))
+#pragma omp parallel if (M * N * K >= 262144 && units > 1)
 #endif
 	{
-		/* this thread's column blocks jb0 .. jb1 and rows r0 .. r1: a share
-		 * of the columns, or of the rows when there are few columns */
-		long jb0 = 0, jb1 = blocks, r0 = 0, r1 = M;
-#ifdef _OPENMP
-		const long t = omp_get_thread_num(), nt = omp_get_num_threads();
-		if (blocks >= 4) {
-			jb0 = blocks * t / nt;
-			jb1 = blocks * (t + 1) / nt;
-		} else {
-			const long panels = (M + beta_vae_MR - 1) / beta_vae_MR;
-			r0 = panels * t / nt * beta_vae_MR;
-			r1 = panels * (t + 1) / nt * beta_vae_MR < M ? panels * (t + 1) / nt * beta_vae_MR : M;
-		}
-#endif
 		float ap[beta_vae_MC * beta_vae_KC], bps[beta_vae_NG * beta_vae_KC * beta_vae_NR], edge[beta_vae_MR * beta_vae_NR], bedge[beta_vae_NR];
-		/* When this thread has at most beta_vae_NG column blocks, their B panels
-		 * are packed once for all rows; otherwise each for MC rows at a time
-		 * (the rows of A packed once). */
-		const long ng = jb1 - jb0 <= beta_vae_NG ? beta_vae_NG : jb1 - jb0;
-		for (long k0 = 0; k0 < K; k0 += beta_vae_KC) {
-			const long kc = K - k0 < beta_vae_KC ? K - k0 : beta_vae_KC;
-			for (long jg = jb0; jg < jb1; jg += ng) {
-				const long jg1 = jb1 - jg < ng ? jb1 : jg + ng, keep = jg1 - jg <= beta_vae_NG;
-				for (long jb = jg; keep && jb < jg1; jb++) {
+		long packed = -1; /* the group whose panels of B are in bps, if keep */
+#ifdef _OPENMP
+#pragma omp for schedule(dynamic, 1)
+#endif
+		for (long u = 0; u < units; u++) {
+			const long g = u / rows, i0 = u % rows * rb, mc = M - i0 < rb ? M - i0 : rb;
+			const long jg = blocks * g / groups, jg1 = blocks * (g + 1) / groups;
+			for (long k0 = 0; k0 < K; k0 += beta_vae_KC) {
+				const long kc = K - k0 < beta_vae_KC ? K - k0 : beta_vae_KC;
+				const int last = k0 + kc == K;
+				for (long i = 0; i < mc; i += beta_vae_MR)
+					if (acs != 1 || mc - i < beta_vae_MR)
+						beta_vae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < beta_vae_MR ? mc - i : beta_vae_MR,
+							 beta_vae_MR, kc, ap + i * kc, beta_vae_MR);
+				for (long jb = jg; jb < jg1; jb++) {
 					const long j0 = jb * beta_vae_NR, nr = N - j0 < beta_vae_NR ? N - j0 : beta_vae_NR;
-					beta_vae_pack(B + k0 * brs + j0 * bcs, bcs, brs, nr, beta_vae_NR, kc, bps + (jb - jg) * beta_vae_KC * beta_vae_NR, beta_vae_NR);
-				}
-				for (long i0 = r0; i0 < r1; i0 += beta_vae_MC) {
-					const long mc = r1 - i0 < beta_vae_MC ? r1 - i0 : beta_vae_MC;
-					for (long i = 0; i < mc; i += beta_vae_MR)
-						if (acs != 1 || mc - i < beta_vae_MR)
-							beta_vae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < beta_vae_MR ? mc - i : beta_vae_MR,
-								 beta_vae_MR, kc, ap + i * kc, beta_vae_MR);
-					for (long jb = jg; jb < jg1; jb++) {
-						const long j0 = jb * beta_vae_NR, nr = N - j0 < beta_vae_NR ? N - j0 : beta_vae_NR;
-						float *bp = bps + (keep ? jb - jg : 0) * beta_vae_KC * beta_vae_NR;
-						if (!keep)
-							beta_vae_pack(B + k0 * brs + j0 * bcs, bcs, brs, nr, beta_vae_NR, kc, bp, beta_vae_NR);
-						const float *bj = bias && k0 == 0 ? bias + j0 : NULL;
-						if (bj && nr < beta_vae_NR) {
-							for (long j = 0; j < beta_vae_NR; j++)
-								bedge[j] = j < nr ? bj[j] : 0;
-							bj = bedge;
-						}
-						for (long i = 0; i < mc; i += beta_vae_MR) {
-							const long mr = mc - i < beta_vae_MR ? mc - i : beta_vae_MR;
-							float *c = C + (i0 + i) * N + j0;
-							const int last = k0 + kc == K;
-							/* whole panels of rows that run along k are read in place */
-							const int direct = acs == 1 && mr == beta_vae_MR;
-							const float *a = direct ? A + (i0 + i) * ars + k0 : ap + i * kc;
-							const long ka = direct ? 1 : beta_vae_MR, ra = direct ? ars : 1;
-							if (mr == beta_vae_MR && nr == beta_vae_NR) {
-								beta_vae_kernel(kc, a, ka, ra, bp, c, N, bj, k0 == 0);
-								if (ep && last)
-									beta_vae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
-								continue;
-							}
-							/* A tile at the edge of C: computed whole in `edge`. */
-							for (long r = 0; r < beta_vae_MR; r++)
-								for (long j = 0; j < beta_vae_NR; j++)
-									edge[r * beta_vae_NR + j] = r < mr && j < nr && k0 ? c[r * N + j] : 0;
-							beta_vae_kernel(kc, a, ka, ra, bp, edge, beta_vae_NR, bj, k0 == 0);
-							for (long r = 0; r < mr; r++)
-								memcpy(c + r * N, edge + r * beta_vae_NR, sizeof(float) * (size_t)nr);
+					float *bp = bps + (keep ? (k0 / beta_vae_KC * cg + jb - jg) * beta_vae_KC * beta_vae_NR : 0);
+					if (!keep || packed != g)
+						beta_vae_pack(B + k0 * brs + j0 * bcs, bcs, brs, nr, beta_vae_NR, kc, bp, beta_vae_NR);
+					const float *bj = bias && k0 == 0 ? bias + j0 : NULL;
+					if (bj && nr < beta_vae_NR) {
+						for (long j = 0; j < beta_vae_NR; j++)
+							bedge[j] = j < nr ? bj[j] : 0;
+						bj = bedge;
+					}
+					for (long i = 0; i < mc; i += beta_vae_MR) {
+						const long mr = mc - i < beta_vae_MR ? mc - i : beta_vae_MR;
+						float *c = C + (i0 + i) * N + j0;
+						/* whole panels of rows that run along k are read in place */
+						const int direct = acs == 1 && mr == beta_vae_MR;
+						const float *a = direct ? A + (i0 + i) * ars + k0 : ap + i * kc;
+						const long ka = direct ? 1 : beta_vae_MR, ra = direct ? ars : 1;
+						if (mr == beta_vae_MR && nr == beta_vae_NR) {
+							beta_vae_kernel(kc, a, ka, ra, bp, c, N, bj, k0 == 0);
 							if (ep && last)
 								beta_vae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
+							continue;
 						}
+						/* A tile at the edge of C: computed whole in `edge`. */
+						for (long r = 0; r < beta_vae_MR; r++)
+							for (long j = 0; j < beta_vae_NR; j++)
+								edge[r * beta_vae_NR + j] = r < mr && j < nr && k0 ? c[r * N + j] : 0;
+						beta_vae_kernel(kc, a, ka, ra, bp, edge, beta_vae_NR, bj, k0 == 0);
+						for (long r = 0; r < mr; r++)
+							memcpy(c + r * N, edge + r * beta_vae_NR, sizeof(float) * (size_t)nr);
+						if (ep && last)
+							beta_vae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
 					}
 				}
 			}
+			packed = g;
 		}
 	}
 }
@@ -474,7 +496,7 @@ static void beta_vae_gemm(long M, long N, long K, const float *A, long ars, long
 static void beta_vae_sum_rows(long n, long cols, const float *src, float *dst)
 {
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * cols >= 32768)
+#pragma omp parallel for schedule(dynamic) if (n * cols >= 32768)
 #endif
 	for (long j0 = 0; j0 < cols; j0 += 64) {
 		const long j1 = j0 + 64 < cols ? j0 + 64 : cols;
@@ -631,7 +653,7 @@ static beta_vae_real beta_vae_run(const beta_vae_ctx *ctx, const beta_vae_real *
 				{
 					double part[64], acc = 0;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 32 >= 65536)
+#pragma omp parallel for schedule(dynamic) if (n * 32 >= 65536)
 #endif
 					for (long c = 0; c < 64; c++) {
 						const long i0 = n * 32 * c / 64 / 16 * 16, i1 = c == 63 ? n * 32 : n * 32 * (c + 1) / 64 / 16 * 16;
@@ -654,7 +676,7 @@ static beta_vae_real beta_vae_run(const beta_vae_ctx *ctx, const beta_vae_real *
 			{
 				const uint64_t key = beta_vae_mix(rng ^ beta_vae_mix(((uint64_t)step << 24) ^ 15u));
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
+#pragma omp parallel for schedule(dynamic, 4096) if (n * 32 >= 32768)
 #endif
 				for (long i = 0; i < n * 32; i++)
 					z[i] = mu[i] + (stochastic ? expf(0.5f * logvar[i]) * (float)beta_vae_normal(key, (uint64_t)i) : 0);
@@ -665,7 +687,7 @@ static beta_vae_real beta_vae_run(const beta_vae_ctx *ctx, const beta_vae_real *
 			{
 				double part[64], acc = 0;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 32 >= 65536)
+#pragma omp parallel for schedule(dynamic) if (n * 32 >= 65536)
 #endif
 				for (long c = 0; c < 64; c++) {
 					const long i0 = n * 32 * c / 64 / 16 * 16, i1 = c == 63 ? n * 32 : n * 32 * (c + 1) / 64 / 16 * 16;
@@ -725,7 +747,7 @@ static beta_vae_real beta_vae_run(const beta_vae_ctx *ctx, const beta_vae_real *
 			{
 				double part[64], acc = 0;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
+#pragma omp parallel for schedule(dynamic) if (n * 784 >= 65536)
 #endif
 				for (long c = 0; c < 64; c++) {
 					const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
@@ -746,7 +768,7 @@ static beta_vae_real beta_vae_run(const beta_vae_ctx *ctx, const beta_vae_real *
 			{
 				double part[64], acc = 0;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
+#pragma omp parallel for schedule(dynamic) if (n * 784 >= 65536)
 #endif
 				for (long c = 0; c < 64; c++) {
 					const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
@@ -832,7 +854,7 @@ static beta_vae_real beta_vae_pass(const beta_vae_ctx *ctx, const beta_vae_real 
 	{
 		const float k = d_loss_1[0];
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
+#pragma omp parallel for schedule(dynamic, 4096) if (n * 32 >= 32768)
 #endif
 		for (long i = 0; i < n * 32; i++)
 			d_mu[i] = k * mu[i];
@@ -841,7 +863,7 @@ static beta_vae_real beta_vae_pass(const beta_vae_ctx *ctx, const beta_vae_real 
 	{
 		const float k = d_loss_1[0];
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
+#pragma omp parallel for schedule(dynamic, 4096) if (n * 32 >= 32768)
 #endif
 		for (long i = 0; i < n * 32; i++)
 			d_logvar[i] = k * 0.5f * (expf(logvar[i]) - 1);
@@ -873,7 +895,7 @@ static beta_vae_real beta_vae_pass(const beta_vae_ctx *ctx, const beta_vae_real 
 	{
 		const uint64_t key = beta_vae_mix(rng ^ beta_vae_mix(((uint64_t)step << 24) ^ 15u));
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
+#pragma omp parallel for schedule(dynamic, 4096) if (n * 32 >= 32768)
 #endif
 		for (long i = 0; i < n * 32; i++)
 			d_logvar_2[i] = stochastic ? 0.5f * d_z[i] * expf(0.5f * logvar[i]) * (float)beta_vae_normal(key, (uint64_t)i) : 0;

@@ -187,6 +187,7 @@ const aert_model *beta_vae_aert_model(void)
 #ifndef AERT_NO_MAIN
 int main(int argc, char **argv)
 {
+	aert_threads_wait_policy(argv);
 	return aert_train_main(beta_vae_aert_model(), argc, argv);
 }
 #endif

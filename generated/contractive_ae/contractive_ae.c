@@ -244,7 +244,7 @@ static void contractive_ae_act_all(int act, float slope, long count, const float
 	enum { SLICE = 8192 };
 	const long slices = (count + SLICE - 1) / SLICE;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (slices >= 4)
+#pragma omp parallel for schedule(dynamic) if (slices >= 4)
 #endif
 	for (long s = 0; s < slices; s++) {
 		const long i = s * SLICE;
@@ -289,7 +289,7 @@ static void contractive_ae_adam(long count, float *p, float *m, float *v, const 
 	enum { CHUNK = 8192 };
 	const long chunks = (count + CHUNK - 1) / CHUNK;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (chunks >= 8)
+#pragma omp parallel for schedule(dynamic) if (chunks >= 8)
 #endif
 	for (long c = 0; c < chunks; c++) {
 		const long o = c * CHUNK;
@@ -335,7 +335,7 @@ static void contractive_ae_finish(const contractive_ae_epilogue *ep, float *c, l
 	contractive_ae_act(ep->act, ep->slope, rows, cols, c, ldc, ep->y ? ep->y + off : NULL, ldc, c, ldc);
 }
 
-enum { contractive_ae_MR = 8, contractive_ae_NR = 2 * CONTRACTIVE_AE_LANES, contractive_ae_KC = 128, contractive_ae_MC = 128, contractive_ae_NG = 4 };
+enum { contractive_ae_MR = 8, contractive_ae_NR = 2 * CONTRACTIVE_AE_LANES, contractive_ae_KC = 128, contractive_ae_MC = 128, contractive_ae_NG = 4, contractive_ae_UNITS = 8 };
 
 /* The MR x NR tile at C (rows ldc apart) = (bias row, 0 or C itself) +
  * a b, where a is a kc x MR panel of A, element (k, r) at a[k ka + r ra]
@@ -367,9 +367,25 @@ static void contractive_ae_kernel(long kc, const float *restrict a, long ka, lon
  * time when X runs along k and copied row by row when it runs along j. */
 static void contractive_ae_pack(const float *X, long js, long ks, long nj, long w, long kc, float *dst, long ldd)
 {
-	if (js == 1 && nj == w) {
+	if (js == 1 && w == contractive_ae_MR && nj == w) {
 		for (long k = 0; k < kc; k++)
-			memcpy(dst + k * ldd, X + k * ks, sizeof(float) * (size_t)w);
+			for (long t = 0; t < contractive_ae_MR; t++)
+				dst[k * ldd + t] = X[k * ks + t];
+		return;
+	}
+	if (js == 1 && w == contractive_ae_NR && nj == w) {
+		for (long k = 0; k < kc; k++)
+			for (long v = 0; v < contractive_ae_NR; v += CONTRACTIVE_AE_LANES)
+				CONTRACTIVE_AE_STORE(dst + k * ldd + v, CONTRACTIVE_AE_LOAD(X + k * ks + v));
+		return;
+	}
+	if (js == 1) {
+		for (long k = 0; k < kc; k++) {
+			for (long t = 0; t < nj; t++)
+				dst[k * ldd + t] = X[k * ks + t];
+			for (long t = nj; t < w; t++)
+				dst[k * ldd + t] = 0;
+		}
 		return;
 	}
 	if (ks == 1)
@@ -388,82 +404,88 @@ static void contractive_ae_pack(const float *X, long js, long ks, long nj, long 
 static void contractive_ae_gemm(long M, long N, long K, const float *A, long ars, long acs,
 			const float *B, long brs, long bcs, const float *bias, float *C, const contractive_ae_epilogue *ep)
 {
-	const long blocks = (N + contractive_ae_NR - 1) / contractive_ae_NR;
+	/* The units of work: rb rows by a group of column blocks of C, each
+	 * summed over all of k by whichever thread claims it, so the units'
+	 * shape, which depends on the product's alone, decides nothing of the
+	 * result. Units run group by group. Rows of A that run along k (acs = 1)
+	 * are read in place, so narrow groups cost nothing and come first, up to
+	 * contractive_ae_UNITS units; other rows of A are packed once per unit, so then
+	 * there are at most four groups. Fewer rows per unit read B again, so
+	 * they come last. When B's panels for a group hold all of k in bps
+	 * (keep), a thread packs them once for all the units of that group it
+	 * runs in a row. */
+	const long blocks = (N + contractive_ae_NR - 1) / contractive_ae_NR, slices = (K + contractive_ae_KC - 1) / contractive_ae_KC;
+	long rb = contractive_ae_MC, rows = (M + rb - 1) / rb, groups;
+	if (acs == 1) {
+		groups = (blocks + contractive_ae_NG - 1) / contractive_ae_NG;
+		if (rows * groups < contractive_ae_UNITS)
+			groups = blocks < (contractive_ae_UNITS + rows - 1) / rows ? blocks : (contractive_ae_UNITS + rows - 1) / rows;
+	} else
+		groups = blocks < 4 ? blocks : 4;
+	while (rb > 2 * contractive_ae_MR && rows * groups < contractive_ae_UNITS / 2) {
+		rb /= 2;
+		rows = (M + rb - 1) / rb;
+	}
+	if (acs == 1 && rows > 1 && slices <= contractive_ae_NG && (blocks + groups - 1) / groups * slices > contractive_ae_NG)
+		groups = (blocks + contractive_ae_NG / slices - 1) / (contractive_ae_NG / slices);
+	const long cg = (blocks + groups - 1) / groups, units = rows * groups;
+	const int keep = slices * cg <= contractive_ae_NG;
 #ifdef _OPENMP
-#pragma omp parallel if (M * N * K >= 262144 && (blocks >= 4 || M >= 8 * contractive_ae_MR))
+#pragma omp parallel if (M * N * K >= 262144 && units > 1)
 #endif
 	{
-		/* this thread's column blocks jb0 .. jb1 and rows r0 .. r1: a share
-		 * of the columns, or of the rows when there are few columns */
-		long jb0 = 0, jb1 = blocks, r0 = 0, r1 = M;
-#ifdef _OPENMP
-		const long t = omp_get_thread_num(), nt = omp_get_num_threads();
-		if (blocks >= 4) {
-			jb0 = blocks * t / nt;
-			jb1 = blocks * (t + 1) / nt;
-		} else {
-			const long panels = (M + contractive_ae_MR - 1) / contractive_ae_MR;
-			r0 = panels * t / nt * contractive_ae_MR;
-			r1 = panels * (t + 1) / nt * contractive_ae_MR < M ? panels * (t + 1) / nt * contractive_ae_MR : M;
-		}
-#endif
 		float ap[contractive_ae_MC * contractive_ae_KC], bps[contractive_ae_NG * contractive_ae_KC * contractive_ae_NR], edge[contractive_ae_MR * contractive_ae_NR], bedge[contractive_ae_NR];
-		/* When this thread has at most contractive_ae_NG column blocks, their B panels
-		 * are packed once for all rows; otherwise each for MC rows at a time
-		 * (the rows of A packed once). */
-		const long ng = jb1 - jb0 <= contractive_ae_NG ? contractive_ae_NG : jb1 - jb0;
-		for (long k0 = 0; k0 < K; k0 += contractive_ae_KC) {
-			const long kc = K - k0 < contractive_ae_KC ? K - k0 : contractive_ae_KC;
-			for (long jg = jb0; jg < jb1; jg += ng) {
-				const long jg1 = jb1 - jg < ng ? jb1 : jg + ng, keep = jg1 - jg <= contractive_ae_NG;
-				for (long jb = jg; keep && jb < jg1; jb++) {
+		long packed = -1; /* the group whose panels of B are in bps, if keep */
+#ifdef _OPENMP
+#pragma omp for schedule(dynamic, 1)
+#endif
+		for (long u = 0; u < units; u++) {
+			const long g = u / rows, i0 = u % rows * rb, mc = M - i0 < rb ? M - i0 : rb;
+			const long jg = blocks * g / groups, jg1 = blocks * (g + 1) / groups;
+			for (long k0 = 0; k0 < K; k0 += contractive_ae_KC) {
+				const long kc = K - k0 < contractive_ae_KC ? K - k0 : contractive_ae_KC;
+				const int last = k0 + kc == K;
+				for (long i = 0; i < mc; i += contractive_ae_MR)
+					if (acs != 1 || mc - i < contractive_ae_MR)
+						contractive_ae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < contractive_ae_MR ? mc - i : contractive_ae_MR,
+							 contractive_ae_MR, kc, ap + i * kc, contractive_ae_MR);
+				for (long jb = jg; jb < jg1; jb++) {
 					const long j0 = jb * contractive_ae_NR, nr = N - j0 < contractive_ae_NR ? N - j0 : contractive_ae_NR;
-					contractive_ae_pack(B + k0 * brs + j0 * bcs, bcs, brs, nr, contractive_ae_NR, kc, bps + (jb - jg) * contractive_ae_KC * contractive_ae_NR, contractive_ae_NR);
-				}
-				for (long i0 = r0; i0 < r1; i0 += contractive_ae_MC) {
-					const long mc = r1 - i0 < contractive_ae_MC ? r1 - i0 : contractive_ae_MC;
-					for (long i = 0; i < mc; i += contractive_ae_MR)
-						if (acs != 1 || mc - i < contractive_ae_MR)
-							contractive_ae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < contractive_ae_MR ? mc - i : contractive_ae_MR,
-								 contractive_ae_MR, kc, ap + i * kc, contractive_ae_MR);
-					for (long jb = jg; jb < jg1; jb++) {
-						const long j0 = jb * contractive_ae_NR, nr = N - j0 < contractive_ae_NR ? N - j0 : contractive_ae_NR;
-						float *bp = bps + (keep ? jb - jg : 0) * contractive_ae_KC * contractive_ae_NR;
-						if (!keep)
-							contractive_ae_pack(B + k0 * brs + j0 * bcs, bcs, brs, nr, contractive_ae_NR, kc, bp, contractive_ae_NR);
-						const float *bj = bias && k0 == 0 ? bias + j0 : NULL;
-						if (bj && nr < contractive_ae_NR) {
-							for (long j = 0; j < contractive_ae_NR; j++)
-								bedge[j] = j < nr ? bj[j] : 0;
-							bj = bedge;
-						}
-						for (long i = 0; i < mc; i += contractive_ae_MR) {
-							const long mr = mc - i < contractive_ae_MR ? mc - i : contractive_ae_MR;
-							float *c = C + (i0 + i) * N + j0;
-							const int last = k0 + kc == K;
-							/* whole panels of rows that run along k are read in place */
-							const int direct = acs == 1 && mr == contractive_ae_MR;
-							const float *a = direct ? A + (i0 + i) * ars + k0 : ap + i * kc;
-							const long ka = direct ? 1 : contractive_ae_MR, ra = direct ? ars : 1;
-							if (mr == contractive_ae_MR && nr == contractive_ae_NR) {
-								contractive_ae_kernel(kc, a, ka, ra, bp, c, N, bj, k0 == 0);
-								if (ep && last)
-									contractive_ae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
-								continue;
-							}
-							/* A tile at the edge of C: computed whole in `edge`. */
-							for (long r = 0; r < contractive_ae_MR; r++)
-								for (long j = 0; j < contractive_ae_NR; j++)
-									edge[r * contractive_ae_NR + j] = r < mr && j < nr && k0 ? c[r * N + j] : 0;
-							contractive_ae_kernel(kc, a, ka, ra, bp, edge, contractive_ae_NR, bj, k0 == 0);
-							for (long r = 0; r < mr; r++)
-								memcpy(c + r * N, edge + r * contractive_ae_NR, sizeof(float) * (size_t)nr);
+					float *bp = bps + (keep ? (k0 / contractive_ae_KC * cg + jb - jg) * contractive_ae_KC * contractive_ae_NR : 0);
+					if (!keep || packed != g)
+						contractive_ae_pack(B + k0 * brs + j0 * bcs, bcs, brs, nr, contractive_ae_NR, kc, bp, contractive_ae_NR);
+					const float *bj = bias && k0 == 0 ? bias + j0 : NULL;
+					if (bj && nr < contractive_ae_NR) {
+						for (long j = 0; j < contractive_ae_NR; j++)
+							bedge[j] = j < nr ? bj[j] : 0;
+						bj = bedge;
+					}
+					for (long i = 0; i < mc; i += contractive_ae_MR) {
+						const long mr = mc - i < contractive_ae_MR ? mc - i : contractive_ae_MR;
+						float *c = C + (i0 + i) * N + j0;
+						/* whole panels of rows that run along k are read in place */
+						const int direct = acs == 1 && mr == contractive_ae_MR;
+						const float *a = direct ? A + (i0 + i) * ars + k0 : ap + i * kc;
+						const long ka = direct ? 1 : contractive_ae_MR, ra = direct ? ars : 1;
+						if (mr == contractive_ae_MR && nr == contractive_ae_NR) {
+							contractive_ae_kernel(kc, a, ka, ra, bp, c, N, bj, k0 == 0);
 							if (ep && last)
 								contractive_ae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
+							continue;
 						}
+						/* A tile at the edge of C: computed whole in `edge`. */
+						for (long r = 0; r < contractive_ae_MR; r++)
+							for (long j = 0; j < contractive_ae_NR; j++)
+								edge[r * contractive_ae_NR + j] = r < mr && j < nr && k0 ? c[r * N + j] : 0;
+						contractive_ae_kernel(kc, a, ka, ra, bp, edge, contractive_ae_NR, bj, k0 == 0);
+						for (long r = 0; r < mr; r++)
+							memcpy(c + r * N, edge + r * contractive_ae_NR, sizeof(float) * (size_t)nr);
+						if (ep && last)
+							contractive_ae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
 					}
 				}
 			}
+			packed = g;
 		}
 	}
 }
@@ -473,7 +495,7 @@ static void contractive_ae_gemm(long M, long N, long K, const float *A, long ars
 static void contractive_ae_sum_rows(long n, long cols, const float *src, float *dst)
 {
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * cols >= 32768)
+#pragma omp parallel for schedule(dynamic) if (n * cols >= 32768)
 #endif
 	for (long j0 = 0; j0 < cols; j0 += 64) {
 		const long j1 = j0 + 64 < cols ? j0 + 64 : cols;
@@ -647,7 +669,7 @@ static contractive_ae_real contractive_ae_run(const contractive_ae_ctx *ctx, con
 			{
 				double part[64], acc = 0;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
+#pragma omp parallel for schedule(dynamic) if (n * 784 >= 65536)
 #endif
 				for (long c = 0; c < 64; c++) {
 					const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
@@ -673,7 +695,7 @@ static contractive_ae_real contractive_ae_run(const contractive_ae_ctx *ctx, con
 			{
 				double part[64], acc = 0;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
+#pragma omp parallel for schedule(dynamic) if (n * 784 >= 65536)
 #endif
 				for (long c = 0; c < 64; c++) {
 					const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;

@@ -233,7 +233,7 @@ static void conv_ae_adam(long count, float *p, float *m, float *v, const float *
 	enum { CHUNK = 8192 };
 	const long chunks = (count + CHUNK - 1) / CHUNK;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (chunks >= 8)
+#pragma omp parallel for schedule(dynamic) if (chunks >= 8)
 #endif
 	for (long c = 0; c < chunks; c++) {
 		const long o = c * CHUNK;
@@ -279,7 +279,7 @@ static void conv_ae_finish(const conv_ae_epilogue *ep, float *c, long ldc, long 
 	conv_ae_act(ep->act, ep->slope, rows, cols, c, ldc, ep->y ? ep->y + off : NULL, ldc, c, ldc);
 }
 
-enum { conv_ae_MR = 8, conv_ae_NR = 2 * CONV_AE_LANES, conv_ae_KC = 128, conv_ae_MC = 128, conv_ae_NG = 4 };
+enum { conv_ae_MR = 8, conv_ae_NR = 2 * CONV_AE_LANES, conv_ae_KC = 128, conv_ae_MC = 128, conv_ae_NG = 4, conv_ae_UNITS = 8 };
 
 /* The MR x NR tile at C (rows ldc apart) = (bias row, 0 or C itself) +
  * a b, where a is a kc x MR panel of A, element (k, r) at a[k ka + r ra]
@@ -311,9 +311,25 @@ static void conv_ae_kernel(long kc, const float *restrict a, long ka, long ra, c
  * time when X runs along k and copied row by row when it runs along j. */
 static void conv_ae_pack(const float *X, long js, long ks, long nj, long w, long kc, float *dst, long ldd)
 {
-	if (js == 1 && nj == w) {
+	if (js == 1 && w == conv_ae_MR && nj == w) {
 		for (long k = 0; k < kc; k++)
-			memcpy(dst + k * ldd, X + k * ks, sizeof(float) * (size_t)w);
+			for (long t = 0; t < conv_ae_MR; t++)
+				dst[k * ldd + t] = X[k * ks + t];
+		return;
+	}
+	if (js == 1 && w == conv_ae_NR && nj == w) {
+		for (long k = 0; k < kc; k++)
+			for (long v = 0; v < conv_ae_NR; v += CONV_AE_LANES)
+				CONV_AE_STORE(dst + k * ldd + v, CONV_AE_LOAD(X + k * ks + v));
+		return;
+	}
+	if (js == 1) {
+		for (long k = 0; k < kc; k++) {
+			for (long t = 0; t < nj; t++)
+				dst[k * ldd + t] = X[k * ks + t];
+			for (long t = nj; t < w; t++)
+				dst[k * ldd + t] = 0;
+		}
 		return;
 	}
 	if (ks == 1)
@@ -332,82 +348,88 @@ static void conv_ae_pack(const float *X, long js, long ks, long nj, long w, long
 static void conv_ae_gemm(long M, long N, long K, const float *A, long ars, long acs,
 			const float *B, long brs, long bcs, const float *bias, float *C, const conv_ae_epilogue *ep)
 {
-	const long blocks = (N + conv_ae_NR - 1) / conv_ae_NR;
+	/* The units of work: rb rows by a group of column blocks of C, each
+	 * summed over all of k by whichever thread claims it, so the units'
+	 * shape, which depends on the product's alone, decides nothing of the
+	 * result. Units run group by group. Rows of A that run along k (acs = 1)
+	 * are read in place, so narrow groups cost nothing and come first, up to
+	 * conv_ae_UNITS units; other rows of A are packed once per unit, so then
+	 * there are at most four groups. Fewer rows per unit read B again, so
+	 * they come last. When B's panels for a group hold all of k in bps
+	 * (keep), a thread packs them once for all the units of that group it
+	 * runs in a row. */
+	const long blocks = (N + conv_ae_NR - 1) / conv_ae_NR, slices = (K + conv_ae_KC - 1) / conv_ae_KC;
+	long rb = conv_ae_MC, rows = (M + rb - 1) / rb, groups;
+	if (acs == 1) {
+		groups = (blocks + conv_ae_NG - 1) / conv_ae_NG;
+		if (rows * groups < conv_ae_UNITS)
+			groups = blocks < (conv_ae_UNITS + rows - 1) / rows ? blocks : (conv_ae_UNITS + rows - 1) / rows;
+	} else
+		groups = blocks < 4 ? blocks : 4;
+	while (rb > 2 * conv_ae_MR && rows * groups < conv_ae_UNITS / 2) {
+		rb /= 2;
+		rows = (M + rb - 1) / rb;
+	}
+	if (acs == 1 && rows > 1 && slices <= conv_ae_NG && (blocks + groups - 1) / groups * slices > conv_ae_NG)
+		groups = (blocks + conv_ae_NG / slices - 1) / (conv_ae_NG / slices);
+	const long cg = (blocks + groups - 1) / groups, units = rows * groups;
+	const int keep = slices * cg <= conv_ae_NG;
 #ifdef _OPENMP
-#pragma omp parallel if (M * N * K >= 262144 && (blocks >= 4 || M >= 8 * conv_ae_MR))
+#pragma omp parallel if (M * N * K >= 262144 && units > 1)
 #endif
 	{
-		/* this thread's column blocks jb0 .. jb1 and rows r0 .. r1: a share
-		 * of the columns, or of the rows when there are few columns */
-		long jb0 = 0, jb1 = blocks, r0 = 0, r1 = M;
-#ifdef _OPENMP
-		const long t = omp_get_thread_num(), nt = omp_get_num_threads();
-		if (blocks >= 4) {
-			jb0 = blocks * t / nt;
-			jb1 = blocks * (t + 1) / nt;
-		} else {
-			const long panels = (M + conv_ae_MR - 1) / conv_ae_MR;
-			r0 = panels * t / nt * conv_ae_MR;
-			r1 = panels * (t + 1) / nt * conv_ae_MR < M ? panels * (t + 1) / nt * conv_ae_MR : M;
-		}
-#endif
 		float ap[conv_ae_MC * conv_ae_KC], bps[conv_ae_NG * conv_ae_KC * conv_ae_NR], edge[conv_ae_MR * conv_ae_NR], bedge[conv_ae_NR];
-		/* When this thread has at most conv_ae_NG column blocks, their B panels
-		 * are packed once for all rows; otherwise each for MC rows at a time
-		 * (the rows of A packed once). */
-		const long ng = jb1 - jb0 <= conv_ae_NG ? conv_ae_NG : jb1 - jb0;
-		for (long k0 = 0; k0 < K; k0 += conv_ae_KC) {
-			const long kc = K - k0 < conv_ae_KC ? K - k0 : conv_ae_KC;
-			for (long jg = jb0; jg < jb1; jg += ng) {
-				const long jg1 = jb1 - jg < ng ? jb1 : jg + ng, keep = jg1 - jg <= conv_ae_NG;
-				for (long jb = jg; keep && jb < jg1; jb++) {
+		long packed = -1; /* the group whose panels of B are in bps, if keep */
+#ifdef _OPENMP
+#pragma omp for schedule(dynamic, 1)
+#endif
+		for (long u = 0; u < units; u++) {
+			const long g = u / rows, i0 = u % rows * rb, mc = M - i0 < rb ? M - i0 : rb;
+			const long jg = blocks * g / groups, jg1 = blocks * (g + 1) / groups;
+			for (long k0 = 0; k0 < K; k0 += conv_ae_KC) {
+				const long kc = K - k0 < conv_ae_KC ? K - k0 : conv_ae_KC;
+				const int last = k0 + kc == K;
+				for (long i = 0; i < mc; i += conv_ae_MR)
+					if (acs != 1 || mc - i < conv_ae_MR)
+						conv_ae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < conv_ae_MR ? mc - i : conv_ae_MR,
+							 conv_ae_MR, kc, ap + i * kc, conv_ae_MR);
+				for (long jb = jg; jb < jg1; jb++) {
 					const long j0 = jb * conv_ae_NR, nr = N - j0 < conv_ae_NR ? N - j0 : conv_ae_NR;
-					conv_ae_pack(B + k0 * brs + j0 * bcs, bcs, brs, nr, conv_ae_NR, kc, bps + (jb - jg) * conv_ae_KC * conv_ae_NR, conv_ae_NR);
-				}
-				for (long i0 = r0; i0 < r1; i0 += conv_ae_MC) {
-					const long mc = r1 - i0 < conv_ae_MC ? r1 - i0 : conv_ae_MC;
-					for (long i = 0; i < mc; i += conv_ae_MR)
-						if (acs != 1 || mc - i < conv_ae_MR)
-							conv_ae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < conv_ae_MR ? mc - i : conv_ae_MR,
-								 conv_ae_MR, kc, ap + i * kc, conv_ae_MR);
-					for (long jb = jg; jb < jg1; jb++) {
-						const long j0 = jb * conv_ae_NR, nr = N - j0 < conv_ae_NR ? N - j0 : conv_ae_NR;
-						float *bp = bps + (keep ? jb - jg : 0) * conv_ae_KC * conv_ae_NR;
-						if (!keep)
-							conv_ae_pack(B + k0 * brs + j0 * bcs, bcs, brs, nr, conv_ae_NR, kc, bp, conv_ae_NR);
-						const float *bj = bias && k0 == 0 ? bias + j0 : NULL;
-						if (bj && nr < conv_ae_NR) {
-							for (long j = 0; j < conv_ae_NR; j++)
-								bedge[j] = j < nr ? bj[j] : 0;
-							bj = bedge;
-						}
-						for (long i = 0; i < mc; i += conv_ae_MR) {
-							const long mr = mc - i < conv_ae_MR ? mc - i : conv_ae_MR;
-							float *c = C + (i0 + i) * N + j0;
-							const int last = k0 + kc == K;
-							/* whole panels of rows that run along k are read in place */
-							const int direct = acs == 1 && mr == conv_ae_MR;
-							const float *a = direct ? A + (i0 + i) * ars + k0 : ap + i * kc;
-							const long ka = direct ? 1 : conv_ae_MR, ra = direct ? ars : 1;
-							if (mr == conv_ae_MR && nr == conv_ae_NR) {
-								conv_ae_kernel(kc, a, ka, ra, bp, c, N, bj, k0 == 0);
-								if (ep && last)
-									conv_ae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
-								continue;
-							}
-							/* A tile at the edge of C: computed whole in `edge`. */
-							for (long r = 0; r < conv_ae_MR; r++)
-								for (long j = 0; j < conv_ae_NR; j++)
-									edge[r * conv_ae_NR + j] = r < mr && j < nr && k0 ? c[r * N + j] : 0;
-							conv_ae_kernel(kc, a, ka, ra, bp, edge, conv_ae_NR, bj, k0 == 0);
-							for (long r = 0; r < mr; r++)
-								memcpy(c + r * N, edge + r * conv_ae_NR, sizeof(float) * (size_t)nr);
+					float *bp = bps + (keep ? (k0 / conv_ae_KC * cg + jb - jg) * conv_ae_KC * conv_ae_NR : 0);
+					if (!keep || packed != g)
+						conv_ae_pack(B + k0 * brs + j0 * bcs, bcs, brs, nr, conv_ae_NR, kc, bp, conv_ae_NR);
+					const float *bj = bias && k0 == 0 ? bias + j0 : NULL;
+					if (bj && nr < conv_ae_NR) {
+						for (long j = 0; j < conv_ae_NR; j++)
+							bedge[j] = j < nr ? bj[j] : 0;
+						bj = bedge;
+					}
+					for (long i = 0; i < mc; i += conv_ae_MR) {
+						const long mr = mc - i < conv_ae_MR ? mc - i : conv_ae_MR;
+						float *c = C + (i0 + i) * N + j0;
+						/* whole panels of rows that run along k are read in place */
+						const int direct = acs == 1 && mr == conv_ae_MR;
+						const float *a = direct ? A + (i0 + i) * ars + k0 : ap + i * kc;
+						const long ka = direct ? 1 : conv_ae_MR, ra = direct ? ars : 1;
+						if (mr == conv_ae_MR && nr == conv_ae_NR) {
+							conv_ae_kernel(kc, a, ka, ra, bp, c, N, bj, k0 == 0);
 							if (ep && last)
 								conv_ae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
+							continue;
 						}
+						/* A tile at the edge of C: computed whole in `edge`. */
+						for (long r = 0; r < conv_ae_MR; r++)
+							for (long j = 0; j < conv_ae_NR; j++)
+								edge[r * conv_ae_NR + j] = r < mr && j < nr && k0 ? c[r * N + j] : 0;
+						conv_ae_kernel(kc, a, ka, ra, bp, edge, conv_ae_NR, bj, k0 == 0);
+						for (long r = 0; r < mr; r++)
+							memcpy(c + r * N, edge + r * conv_ae_NR, sizeof(float) * (size_t)nr);
+						if (ep && last)
+							conv_ae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
 					}
 				}
 			}
+			packed = g;
 		}
 	}
 }
@@ -417,7 +439,7 @@ static void conv_ae_gemm(long M, long N, long K, const float *A, long ars, long 
 static void conv_ae_sum_channels(long n, long C, long hw, const float *src, float *dst)
 {
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * C * hw >= 32768)
+#pragma omp parallel for schedule(dynamic) if (n * C * hw >= 32768)
 #endif
 	for (long c = 0; c < C; c++) {
 		float total = 0;
@@ -594,13 +616,13 @@ static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, i
 		/* conv_workspace: conv_workspace [n, 8036] */
 		/* encoder.0: conv2d+relu [n, 32, 14, 14] */
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
 #endif
 		for (long b = 0; b < n; b++)
 			conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, x + b * 784, conv_workspace + b * 1764);
 		conv_ae_gemm(n * 196, 32, 9, conv_workspace, 9, 1, encoder_0_weight, 1, 9, encoder_0_bias, (conv_workspace + n * 1764), NULL);
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
 #endif
 		for (long b = 0; b < n; b++) {
 			conv_ae_transpose(196, 32, (conv_workspace + n * 1764) + b * 6272, 32, encoder_0 + b * 6272, 196);
@@ -609,13 +631,13 @@ static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, i
 		/* conv_workspace_2: conv_workspace [n, 17248] */
 		/* encoder.2: conv2d+relu [n, 64, 7, 7] */
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
 #endif
 		for (long b = 0; b < n; b++)
 			conv_ae_im2col(32, 14, 14, 3, 2, 1, 7, 7, encoder_0 + b * 6272, conv_workspace_2 + b * 14112);
 		conv_ae_gemm(n * 49, 64, 288, conv_workspace_2, 288, 1, encoder_2_weight, 1, 288, encoder_2_bias, (conv_workspace_2 + n * 14112), NULL);
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
 #endif
 		for (long b = 0; b < n; b++) {
 			conv_ae_transpose(49, 64, (conv_workspace_2 + n * 14112) + b * 3136, 64, encoder_2 + b * 3136, 49);
@@ -624,13 +646,13 @@ static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, i
 		/* conv_workspace_3: conv_workspace [n, 3264] */
 		/* encoder.4: conv2d+relu [n, 128, 1, 1] */
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
 #endif
 		for (long b = 0; b < n; b++)
 			conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, encoder_2 + b * 3136, conv_workspace_3 + b * 3136);
 		conv_ae_gemm(n * 1, 128, 3136, conv_workspace_3, 3136, 1, encoder_4_weight, 1, 3136, encoder_4_bias, (conv_workspace_3 + n * 3136), NULL);
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
 #endif
 		for (long b = 0; b < n; b++) {
 			conv_ae_transpose(1, 128, (conv_workspace_3 + n * 3136) + b * 128, 128, z + b * 128, 1);
@@ -654,14 +676,14 @@ static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, i
 		/* conv_workspace_4: conv_workspace [n, 3264] */
 		/* decoder.0: conv_transpose2d+relu [n, 64, 7, 7] */
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
 #endif
 		for (long b = 0; b < n; b++) {
 			conv_ae_transpose(128, 1, z + b * 128, 1, (conv_workspace_4 + n * 3136) + b * 128, 128);
 		}
 		conv_ae_gemm(n * 1, 3136, 128, (conv_workspace_4 + n * 3136), 128, 1, decoder_0_weight, 3136, 1, NULL, conv_workspace_4, NULL);
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
 #endif
 		for (long b = 0; b < n; b++) {
 			for (long c = 0; c < 64; c++)
@@ -673,14 +695,14 @@ static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, i
 		/* conv_workspace_5: conv_workspace [n, 17248] */
 		/* decoder.2: conv_transpose2d+relu [n, 32, 14, 14] */
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
 #endif
 		for (long b = 0; b < n; b++) {
 			conv_ae_transpose(64, 49, decoder_0 + b * 3136, 49, (conv_workspace_5 + n * 14112) + b * 3136, 64);
 		}
 		conv_ae_gemm(n * 49, 288, 64, (conv_workspace_5 + n * 14112), 64, 1, decoder_2_weight, 288, 1, NULL, conv_workspace_5, NULL);
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
 #endif
 		for (long b = 0; b < n; b++) {
 			for (long c = 0; c < 32; c++)
@@ -692,14 +714,14 @@ static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, i
 		/* conv_workspace_6: conv_workspace [n, 8036] */
 		/* decoder.4: conv_transpose2d+sigmoid [n, 1, 28, 28] */
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
 #endif
 		for (long b = 0; b < n; b++) {
 			conv_ae_transpose(32, 196, decoder_2 + b * 6272, 196, (conv_workspace_6 + n * 1764) + b * 6272, 32);
 		}
 		conv_ae_gemm(n * 196, 9, 32, (conv_workspace_6 + n * 1764), 32, 1, decoder_4_weight, 9, 1, NULL, conv_workspace_6, NULL);
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
 #endif
 		for (long b = 0; b < n; b++) {
 			for (long c = 0; c < 1; c++)
@@ -724,7 +746,7 @@ static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, i
 			{
 				double part[64], acc = 0;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
+#pragma omp parallel for schedule(dynamic) if (n * 784 >= 65536)
 #endif
 				for (long c = 0; c < 64; c++) {
 					const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
@@ -750,7 +772,7 @@ static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, i
 			{
 				double part[64], acc = 0;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
+#pragma omp parallel for schedule(dynamic) if (n * 784 >= 65536)
 #endif
 				for (long c = 0; c < 64; c++) {
 					const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
@@ -825,13 +847,13 @@ static conv_ae_real conv_ae_pass(const conv_ae_ctx *ctx, const conv_ae_real *x, 
 	/* conv_workspace_7: conv_workspace [n, 8036] */
 	/* d_decoder_2: conv2d*relu' [n, 32, 14, 14] */
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++)
 		conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, d_xhat + b * 784, conv_workspace_7 + b * 1764);
 	conv_ae_gemm(n * 196, 32, 9, conv_workspace_7, 9, 1, decoder_4_weight, 1, 9, NULL, (conv_workspace_7 + n * 1764), NULL);
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
 		conv_ae_transpose(196, 32, (conv_workspace_7 + n * 1764) + b * 6272, 32, d_decoder_2 + b * 6272, 196);
@@ -840,7 +862,7 @@ static conv_ae_real conv_ae_pass(const conv_ae_ctx *ctx, const conv_ae_real *x, 
 	/* conv_workspace_8: conv_workspace [n, 6272] */
 	/* d_decoder_4_weight: conv2d_dw<cols [32, 1, 3, 3] */
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
 		conv_ae_transpose(32, 196, decoder_2 + b * 6272, 196, conv_workspace_8 + b * 6272, 32);
@@ -851,13 +873,13 @@ static conv_ae_real conv_ae_pass(const conv_ae_ctx *ctx, const conv_ae_real *x, 
 	/* conv_workspace_9: conv_workspace [n, 17248] */
 	/* d_decoder_0: conv2d*relu' [n, 64, 7, 7] */
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++)
 		conv_ae_im2col(32, 14, 14, 3, 2, 1, 7, 7, d_decoder_2 + b * 6272, conv_workspace_9 + b * 14112);
 	conv_ae_gemm(n * 49, 64, 288, conv_workspace_9, 288, 1, decoder_2_weight, 1, 288, NULL, (conv_workspace_9 + n * 14112), NULL);
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
 		conv_ae_transpose(49, 64, (conv_workspace_9 + n * 14112) + b * 3136, 64, d_decoder_0 + b * 3136, 49);
@@ -866,7 +888,7 @@ static conv_ae_real conv_ae_pass(const conv_ae_ctx *ctx, const conv_ae_real *x, 
 	/* conv_workspace_10: conv_workspace [n, 3136] */
 	/* d_decoder_2_weight: conv2d_dw<cols [64, 32, 3, 3] */
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
 		conv_ae_transpose(64, 49, decoder_0 + b * 3136, 49, conv_workspace_10 + b * 3136, 64);
@@ -877,13 +899,13 @@ static conv_ae_real conv_ae_pass(const conv_ae_ctx *ctx, const conv_ae_real *x, 
 	/* conv_workspace_11: conv_workspace [n, 3264] */
 	/* d_z: conv2d*relu' [n, 128, 1, 1] */
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++)
 		conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, d_decoder_0 + b * 3136, conv_workspace_11 + b * 3136);
 	conv_ae_gemm(n * 1, 128, 3136, conv_workspace_11, 3136, 1, decoder_0_weight, 1, 3136, NULL, (conv_workspace_11 + n * 3136), NULL);
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
 		conv_ae_transpose(1, 128, (conv_workspace_11 + n * 3136) + b * 128, 128, d_z + b * 128, 1);
@@ -892,7 +914,7 @@ static conv_ae_real conv_ae_pass(const conv_ae_ctx *ctx, const conv_ae_real *x, 
 	/* conv_workspace_12: conv_workspace [n, 128] */
 	/* d_decoder_0_weight: conv2d_dw<cols [128, 64, 7, 7] */
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
 		conv_ae_transpose(128, 1, z + b * 128, 1, conv_workspace_12 + b * 128, 128);
@@ -903,14 +925,14 @@ static conv_ae_real conv_ae_pass(const conv_ae_ctx *ctx, const conv_ae_real *x, 
 	/* conv_workspace_13: conv_workspace [n, 3264] */
 	/* d_encoder_2: conv_transpose2d*relu' [n, 64, 7, 7] */
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
 		conv_ae_transpose(128, 1, d_z + b * 128, 1, (conv_workspace_13 + n * 3136) + b * 128, 128);
 	}
 	conv_ae_gemm(n * 1, 3136, 128, (conv_workspace_13 + n * 3136), 128, 1, encoder_4_weight, 3136, 1, NULL, conv_workspace_13, NULL);
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
 		for (long c = 0; c < 64; c++)
@@ -922,7 +944,7 @@ static conv_ae_real conv_ae_pass(const conv_ae_ctx *ctx, const conv_ae_real *x, 
 	/* conv_workspace_14: conv_workspace [n, 128] */
 	/* d_encoder_4_weight: conv2d_dw<cols [128, 64, 7, 7] */
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
 		conv_ae_transpose(128, 1, d_z + b * 128, 1, conv_workspace_14 + b * 128, 128);
@@ -933,14 +955,14 @@ static conv_ae_real conv_ae_pass(const conv_ae_ctx *ctx, const conv_ae_real *x, 
 	/* conv_workspace_15: conv_workspace [n, 17248] */
 	/* d_encoder_0: conv_transpose2d*relu' [n, 32, 14, 14] */
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
 		conv_ae_transpose(64, 49, d_encoder_2 + b * 3136, 49, (conv_workspace_15 + n * 14112) + b * 3136, 64);
 	}
 	conv_ae_gemm(n * 49, 288, 64, (conv_workspace_15 + n * 14112), 64, 1, encoder_2_weight, 288, 1, NULL, conv_workspace_15, NULL);
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
 		for (long c = 0; c < 32; c++)
@@ -952,7 +974,7 @@ static conv_ae_real conv_ae_pass(const conv_ae_ctx *ctx, const conv_ae_real *x, 
 	/* conv_workspace_16: conv_workspace [n, 3136] */
 	/* d_encoder_2_weight: conv2d_dw<cols [64, 32, 3, 3] */
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
 		conv_ae_transpose(64, 49, d_encoder_2 + b * 3136, 49, conv_workspace_16 + b * 3136, 64);
@@ -963,7 +985,7 @@ static conv_ae_real conv_ae_pass(const conv_ae_ctx *ctx, const conv_ae_real *x, 
 	/* conv_workspace_17: conv_workspace [n, 6272] */
 	/* d_encoder_0_weight: conv2d_dw<cols [32, 1, 3, 3] */
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
 		conv_ae_transpose(32, 196, d_encoder_0 + b * 6272, 196, conv_workspace_17 + b * 6272, 32);

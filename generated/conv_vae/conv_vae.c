@@ -215,7 +215,7 @@ static void conv_vae_act_all(int act, float slope, long count, const float *x, c
 	enum { SLICE = 8192 };
 	const long slices = (count + SLICE - 1) / SLICE;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (slices >= 4)
+#pragma omp parallel for schedule(dynamic) if (slices >= 4)
 #endif
 	for (long s = 0; s < slices; s++) {
 		const long i = s * SLICE;
@@ -260,7 +260,7 @@ static void conv_vae_adam(long count, float *p, float *m, float *v, const float 
 	enum { CHUNK = 8192 };
 	const long chunks = (count + CHUNK - 1) / CHUNK;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (chunks >= 8)
+#pragma omp parallel for schedule(dynamic) if (chunks >= 8)
 #endif
 	for (long c = 0; c < chunks; c++) {
 		const long o = c * CHUNK;
@@ -350,7 +350,7 @@ static void conv_vae_finish(const conv_vae_epilogue *ep, float *c, long ldc, lon
 	conv_vae_act(ep->act, ep->slope, rows, cols, c, ldc, ep->y ? ep->y + off : NULL, ldc, c, ldc);
 }
 
-enum { conv_vae_MR = 8, conv_vae_NR = 2 * CONV_VAE_LANES, conv_vae_KC = 128, conv_vae_MC = 128, conv_vae_NG = 4 };
+enum { conv_vae_MR = 8, conv_vae_NR = 2 * CONV_VAE_LANES, conv_vae_KC = 128, conv_vae_MC = 128, conv_vae_NG = 4, conv_vae_UNITS = 8 };
 
 /* The MR x NR tile at C (rows ldc apart) = (bias row, 0 or C itself) +
  * a b, where a is a kc x MR panel of A, element (k, r) at a[k ka + r ra]
@@ -382,9 +382,25 @@ static void conv_vae_kernel(long kc, const float *restrict a, long ka, long ra, 
  * time when X runs along k and copied row by row when it runs along j. */
 static void conv_vae_pack(const float *X, long js, long ks, long nj, long w, long kc, float *dst, long ldd)
 {
-	if (js == 1 && nj == w) {
+	if (js == 1 && w == conv_vae_MR && nj == w) {
 		for (long k = 0; k < kc; k++)
-			memcpy(dst + k * ldd, X + k * ks, sizeof(float) * (size_t)w);
+			for (long t = 0; t < conv_vae_MR; t++)
+				dst[k * ldd + t] = X[k * ks + t];
+		return;
+	}
+	if (js == 1 && w == conv_vae_NR && nj == w) {
+		for (long k = 0; k < kc; k++)
+			for (long v = 0; v < conv_vae_NR; v += CONV_VAE_LANES)
+				CONV_VAE_STORE(dst + k * ldd + v, CONV_VAE_LOAD(X + k * ks + v));
+		return;
+	}
+	if (js == 1) {
+		for (long k = 0; k < kc; k++) {
+			for (long t = 0; t < nj; t++)
+				dst[k * ldd + t] = X[k * ks + t];
+			for (long t = nj; t < w; t++)
+				dst[k * ldd + t] = 0;
+		}
 		return;
 	}
 	if (ks == 1)
@@ -403,82 +419,88 @@ static void conv_vae_pack(const float *X, long js, long ks, long nj, long w, lon
 static void conv_vae_gemm(long M, long N, long K, const float *A, long ars, long acs,
 			const float *B, long brs, long bcs, const float *bias, float *C, const conv_vae_epilogue *ep)
 {
-	const long blocks = (N + conv_vae_NR - 1) / conv_vae_NR;
+	/* The units of work: rb rows by a group of column blocks of C, each
+	 * summed over all of k by whichever thread claims it, so the units'
+	 * shape, which depends on the product's alone, decides nothing of the
+	 * result. Units run group by group. Rows of A that run along k (acs = 1)
+	 * are read in place, so narrow groups cost nothing and come first, up to
+	 * conv_vae_UNITS units; other rows of A are packed once per unit, so then
+	 * there are at most four groups. Fewer rows per unit read B again, so
+	 * they come last. When B's panels for a group hold all of k in bps
+	 * (keep), a thread packs them once for all the units of that group it
+	 * runs in a row. */
+	const long blocks = (N + conv_vae_NR - 1) / conv_vae_NR, slices = (K + conv_vae_KC - 1) / conv_vae_KC;
+	long rb = conv_vae_MC, rows = (M + rb - 1) / rb, groups;
+	if (acs == 1) {
+		groups = (blocks + conv_vae_NG - 1) / conv_vae_NG;
+		if (rows * groups < conv_vae_UNITS)
+			groups = blocks < (conv_vae_UNITS + rows - 1) / rows ? blocks : (conv_vae_UNITS + rows - 1) / rows;
+	} else
+		groups = blocks < 4 ? blocks : 4;
+	while (rb > 2 * conv_vae_MR && rows * groups < conv_vae_UNITS / 2) {
+		rb /= 2;
+		rows = (M + rb - 1) / rb;
+	}
+	if (acs == 1 && rows > 1 && slices <= conv_vae_NG && (blocks + groups - 1) / groups * slices > conv_vae_NG)
+		groups = (blocks + conv_vae_NG / slices - 1) / (conv_vae_NG / slices);
+	const long cg = (blocks + groups - 1) / groups, units = rows * groups;
+	const int keep = slices * cg <= conv_vae_NG;
 #ifdef _OPENMP
-#pragma omp parallel if (M * N * K >= 262144 && (blocks >= 4 || M >= 8 * conv_vae_MR))
+#pragma omp parallel if (M * N * K >= 262144 && units > 1)
 #endif
 	{
-		/* this thread's column blocks jb0 .. jb1 and rows r0 .. r1: a share
-		 * of the columns, or of the rows when there are few columns */
-		long jb0 = 0, jb1 = blocks, r0 = 0, r1 = M;
-#ifdef _OPENMP
-		const long t = omp_get_thread_num(), nt = omp_get_num_threads();
-		if (blocks >= 4) {
-			jb0 = blocks * t / nt;
-			jb1 = blocks * (t + 1) / nt;
-		} else {
-			const long panels = (M + conv_vae_MR - 1) / conv_vae_MR;
-			r0 = panels * t / nt * conv_vae_MR;
-			r1 = panels * (t + 1) / nt * conv_vae_MR < M ? panels * (t + 1) / nt * conv_vae_MR : M;
-		}
-#endif
 		float ap[conv_vae_MC * conv_vae_KC], bps[conv_vae_NG * conv_vae_KC * conv_vae_NR], edge[conv_vae_MR * conv_vae_NR], bedge[conv_vae_NR];
-		/* When this thread has at most conv_vae_NG column blocks, their B panels
-		 * are packed once for all rows; otherwise each for MC rows at a time
-		 * (the rows of A packed once). */
-		const long ng = jb1 - jb0 <= conv_vae_NG ? conv_vae_NG : jb1 - jb0;
-		for (long k0 = 0; k0 < K; k0 += conv_vae_KC) {
-			const long kc = K - k0 < conv_vae_KC ? K - k0 : conv_vae_KC;
-			for (long jg = jb0; jg < jb1; jg += ng) {
-				const long jg1 = jb1 - jg < ng ? jb1 : jg + ng, keep = jg1 - jg <= conv_vae_NG;
-				for (long jb = jg; keep && jb < jg1; jb++) {
+		long packed = -1; /* the group whose panels of B are in bps, if keep */
+#ifdef _OPENMP
+#pragma omp for schedule(dynamic, 1)
+#endif
+		for (long u = 0; u < units; u++) {
+			const long g = u / rows, i0 = u % rows * rb, mc = M - i0 < rb ? M - i0 : rb;
+			const long jg = blocks * g / groups, jg1 = blocks * (g + 1) / groups;
+			for (long k0 = 0; k0 < K; k0 += conv_vae_KC) {
+				const long kc = K - k0 < conv_vae_KC ? K - k0 : conv_vae_KC;
+				const int last = k0 + kc == K;
+				for (long i = 0; i < mc; i += conv_vae_MR)
+					if (acs != 1 || mc - i < conv_vae_MR)
+						conv_vae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < conv_vae_MR ? mc - i : conv_vae_MR,
+							 conv_vae_MR, kc, ap + i * kc, conv_vae_MR);
+				for (long jb = jg; jb < jg1; jb++) {
 					const long j0 = jb * conv_vae_NR, nr = N - j0 < conv_vae_NR ? N - j0 : conv_vae_NR;
-					conv_vae_pack(B + k0 * brs + j0 * bcs, bcs, brs, nr, conv_vae_NR, kc, bps + (jb - jg) * conv_vae_KC * conv_vae_NR, conv_vae_NR);
-				}
-				for (long i0 = r0; i0 < r1; i0 += conv_vae_MC) {
-					const long mc = r1 - i0 < conv_vae_MC ? r1 - i0 : conv_vae_MC;
-					for (long i = 0; i < mc; i += conv_vae_MR)
-						if (acs != 1 || mc - i < conv_vae_MR)
-							conv_vae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < conv_vae_MR ? mc - i : conv_vae_MR,
-								 conv_vae_MR, kc, ap + i * kc, conv_vae_MR);
-					for (long jb = jg; jb < jg1; jb++) {
-						const long j0 = jb * conv_vae_NR, nr = N - j0 < conv_vae_NR ? N - j0 : conv_vae_NR;
-						float *bp = bps + (keep ? jb - jg : 0) * conv_vae_KC * conv_vae_NR;
-						if (!keep)
-							conv_vae_pack(B + k0 * brs + j0 * bcs, bcs, brs, nr, conv_vae_NR, kc, bp, conv_vae_NR);
-						const float *bj = bias && k0 == 0 ? bias + j0 : NULL;
-						if (bj && nr < conv_vae_NR) {
-							for (long j = 0; j < conv_vae_NR; j++)
-								bedge[j] = j < nr ? bj[j] : 0;
-							bj = bedge;
-						}
-						for (long i = 0; i < mc; i += conv_vae_MR) {
-							const long mr = mc - i < conv_vae_MR ? mc - i : conv_vae_MR;
-							float *c = C + (i0 + i) * N + j0;
-							const int last = k0 + kc == K;
-							/* whole panels of rows that run along k are read in place */
-							const int direct = acs == 1 && mr == conv_vae_MR;
-							const float *a = direct ? A + (i0 + i) * ars + k0 : ap + i * kc;
-							const long ka = direct ? 1 : conv_vae_MR, ra = direct ? ars : 1;
-							if (mr == conv_vae_MR && nr == conv_vae_NR) {
-								conv_vae_kernel(kc, a, ka, ra, bp, c, N, bj, k0 == 0);
-								if (ep && last)
-									conv_vae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
-								continue;
-							}
-							/* A tile at the edge of C: computed whole in `edge`. */
-							for (long r = 0; r < conv_vae_MR; r++)
-								for (long j = 0; j < conv_vae_NR; j++)
-									edge[r * conv_vae_NR + j] = r < mr && j < nr && k0 ? c[r * N + j] : 0;
-							conv_vae_kernel(kc, a, ka, ra, bp, edge, conv_vae_NR, bj, k0 == 0);
-							for (long r = 0; r < mr; r++)
-								memcpy(c + r * N, edge + r * conv_vae_NR, sizeof(float) * (size_t)nr);
+					float *bp = bps + (keep ? (k0 / conv_vae_KC * cg + jb - jg) * conv_vae_KC * conv_vae_NR : 0);
+					if (!keep || packed != g)
+						conv_vae_pack(B + k0 * brs + j0 * bcs, bcs, brs, nr, conv_vae_NR, kc, bp, conv_vae_NR);
+					const float *bj = bias && k0 == 0 ? bias + j0 : NULL;
+					if (bj && nr < conv_vae_NR) {
+						for (long j = 0; j < conv_vae_NR; j++)
+							bedge[j] = j < nr ? bj[j] : 0;
+						bj = bedge;
+					}
+					for (long i = 0; i < mc; i += conv_vae_MR) {
+						const long mr = mc - i < conv_vae_MR ? mc - i : conv_vae_MR;
+						float *c = C + (i0 + i) * N + j0;
+						/* whole panels of rows that run along k are read in place */
+						const int direct = acs == 1 && mr == conv_vae_MR;
+						const float *a = direct ? A + (i0 + i) * ars + k0 : ap + i * kc;
+						const long ka = direct ? 1 : conv_vae_MR, ra = direct ? ars : 1;
+						if (mr == conv_vae_MR && nr == conv_vae_NR) {
+							conv_vae_kernel(kc, a, ka, ra, bp, c, N, bj, k0 == 0);
 							if (ep && last)
 								conv_vae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
+							continue;
 						}
+						/* A tile at the edge of C: computed whole in `edge`. */
+						for (long r = 0; r < conv_vae_MR; r++)
+							for (long j = 0; j < conv_vae_NR; j++)
+								edge[r * conv_vae_NR + j] = r < mr && j < nr && k0 ? c[r * N + j] : 0;
+						conv_vae_kernel(kc, a, ka, ra, bp, edge, conv_vae_NR, bj, k0 == 0);
+						for (long r = 0; r < mr; r++)
+							memcpy(c + r * N, edge + r * conv_vae_NR, sizeof(float) * (size_t)nr);
+						if (ep && last)
+							conv_vae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
 					}
 				}
 			}
+			packed = g;
 		}
 	}
 }
@@ -488,7 +510,7 @@ static void conv_vae_gemm(long M, long N, long K, const float *A, long ars, long
 static void conv_vae_sum_rows(long n, long cols, const float *src, float *dst)
 {
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * cols >= 32768)
+#pragma omp parallel for schedule(dynamic) if (n * cols >= 32768)
 #endif
 	for (long j0 = 0; j0 < cols; j0 += 64) {
 		const long j1 = j0 + 64 < cols ? j0 + 64 : cols;
@@ -505,7 +527,7 @@ static void conv_vae_sum_rows(long n, long cols, const float *src, float *dst)
 static void conv_vae_sum_channels(long n, long C, long hw, const float *src, float *dst)
 {
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * C * hw >= 32768)
+#pragma omp parallel for schedule(dynamic) if (n * C * hw >= 32768)
 #endif
 	for (long c = 0; c < C; c++) {
 		float total = 0;
@@ -693,13 +715,13 @@ static conv_vae_real conv_vae_run(const conv_vae_ctx *ctx, const conv_vae_real *
 		/* conv_workspace: conv_workspace [n, 8036] */
 		/* encoder.0: conv2d+relu [n, 32, 14, 14] */
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
 #endif
 		for (long b = 0; b < n; b++)
 			conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, x + b * 784, conv_workspace + b * 1764);
 		conv_vae_gemm(n * 196, 32, 9, conv_workspace, 9, 1, encoder_0_weight, 1, 9, encoder_0_bias, (conv_workspace + n * 1764), NULL);
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
 #endif
 		for (long b = 0; b < n; b++) {
 			conv_vae_transpose(196, 32, (conv_workspace + n * 1764) + b * 6272, 32, encoder_0 + b * 6272, 196);
@@ -708,13 +730,13 @@ static conv_vae_real conv_vae_run(const conv_vae_ctx *ctx, const conv_vae_real *
 		/* conv_workspace_2: conv_workspace [n, 17248] */
 		/* encoder.2: conv2d+relu [n, 64, 7, 7] */
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
 #endif
 		for (long b = 0; b < n; b++)
 			conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, encoder_0 + b * 6272, conv_workspace_2 + b * 14112);
 		conv_vae_gemm(n * 49, 64, 288, conv_workspace_2, 288, 1, encoder_2_weight, 1, 288, encoder_2_bias, (conv_workspace_2 + n * 14112), NULL);
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
 #endif
 		for (long b = 0; b < n; b++) {
 			conv_vae_transpose(49, 64, (conv_workspace_2 + n * 14112) + b * 3136, 64, encoder_2 + b * 3136, 49);
@@ -733,7 +755,7 @@ static conv_vae_real conv_vae_run(const conv_vae_ctx *ctx, const conv_vae_real *
 				{
 					double part[64], acc = 0;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 16 >= 65536)
+#pragma omp parallel for schedule(dynamic) if (n * 16 >= 65536)
 #endif
 					for (long c = 0; c < 64; c++) {
 						const long i0 = n * 16 * c / 64 / 16 * 16, i1 = c == 63 ? n * 16 : n * 16 * (c + 1) / 64 / 16 * 16;
@@ -756,7 +778,7 @@ static conv_vae_real conv_vae_run(const conv_vae_ctx *ctx, const conv_vae_real *
 			{
 				const uint64_t key = conv_vae_mix(rng ^ conv_vae_mix(((uint64_t)step << 24) ^ 18u));
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 16 >= 32768)
+#pragma omp parallel for schedule(dynamic, 4096) if (n * 16 >= 32768)
 #endif
 				for (long i = 0; i < n * 16; i++)
 					z[i] = mu[i] + (stochastic ? expf(0.5f * logvar[i]) * (float)conv_vae_normal(key, (uint64_t)i) : 0);
@@ -767,7 +789,7 @@ static conv_vae_real conv_vae_run(const conv_vae_ctx *ctx, const conv_vae_real *
 			{
 				double part[64], acc = 0;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 16 >= 65536)
+#pragma omp parallel for schedule(dynamic) if (n * 16 >= 65536)
 #endif
 				for (long c = 0; c < 64; c++) {
 					const long i0 = n * 16 * c / 64 / 16 * 16, i1 = c == 63 ? n * 16 : n * 16 * (c + 1) / 64 / 16 * 16;
@@ -808,14 +830,14 @@ static conv_vae_real conv_vae_run(const conv_vae_ctx *ctx, const conv_vae_real *
 		/* conv_workspace_3: conv_workspace [n, 17248] */
 		/* decoder.3: conv_transpose2d+relu [n, 32, 14, 14] */
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
 #endif
 		for (long b = 0; b < n; b++) {
 			conv_vae_transpose(64, 49, decoder_2 + b * 3136, 49, (conv_workspace_3 + n * 14112) + b * 3136, 64);
 		}
 		conv_vae_gemm(n * 49, 288, 64, (conv_workspace_3 + n * 14112), 64, 1, decoder_3_weight, 288, 1, NULL, conv_workspace_3, NULL);
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
 #endif
 		for (long b = 0; b < n; b++) {
 			for (long c = 0; c < 32; c++)
@@ -827,14 +849,14 @@ static conv_vae_real conv_vae_run(const conv_vae_ctx *ctx, const conv_vae_real *
 		/* conv_workspace_4: conv_workspace [n, 8036] */
 		/* decoder.5: conv_transpose2d [n, 1, 28, 28] */
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
 #endif
 		for (long b = 0; b < n; b++) {
 			conv_vae_transpose(32, 196, decoder_3 + b * 6272, 196, (conv_workspace_4 + n * 1764) + b * 6272, 32);
 		}
 		conv_vae_gemm(n * 196, 9, 32, (conv_workspace_4 + n * 1764), 32, 1, decoder_5_weight, 9, 1, NULL, conv_workspace_4, NULL);
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
 #endif
 		for (long b = 0; b < n; b++) {
 			for (long c = 0; c < 1; c++)
@@ -863,7 +885,7 @@ static conv_vae_real conv_vae_run(const conv_vae_ctx *ctx, const conv_vae_real *
 			{
 				double part[64], acc = 0;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
+#pragma omp parallel for schedule(dynamic) if (n * 784 >= 65536)
 #endif
 				for (long c = 0; c < 64; c++) {
 					const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
@@ -884,7 +906,7 @@ static conv_vae_real conv_vae_run(const conv_vae_ctx *ctx, const conv_vae_real *
 			{
 				double part[64], acc = 0;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
+#pragma omp parallel for schedule(dynamic) if (n * 784 >= 65536)
 #endif
 				for (long c = 0; c < 64; c++) {
 					const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
@@ -977,7 +999,7 @@ static conv_vae_real conv_vae_pass(const conv_vae_ctx *ctx, const conv_vae_real 
 	{
 		const float k = d_loss_0[0];
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 16 >= 32768)
+#pragma omp parallel for schedule(dynamic, 4096) if (n * 16 >= 32768)
 #endif
 		for (long i = 0; i < n * 16; i++)
 			d_mu[i] = k * mu[i];
@@ -986,7 +1008,7 @@ static conv_vae_real conv_vae_pass(const conv_vae_ctx *ctx, const conv_vae_real 
 	{
 		const float k = d_loss_0[0];
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 16 >= 32768)
+#pragma omp parallel for schedule(dynamic, 4096) if (n * 16 >= 32768)
 #endif
 		for (long i = 0; i < n * 16; i++)
 			d_logvar[i] = k * 0.5f * (expf(logvar[i]) - 1);
@@ -994,13 +1016,13 @@ static conv_vae_real conv_vae_pass(const conv_vae_ctx *ctx, const conv_vae_real 
 	/* conv_workspace_5: conv_workspace [n, 8036] */
 	/* d_decoder_3: conv2d*relu' [n, 32, 14, 14] */
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++)
 		conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, d_decoder_5 + b * 784, conv_workspace_5 + b * 1764);
 	conv_vae_gemm(n * 196, 32, 9, conv_workspace_5, 9, 1, decoder_5_weight, 1, 9, NULL, (conv_workspace_5 + n * 1764), NULL);
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
 		conv_vae_transpose(196, 32, (conv_workspace_5 + n * 1764) + b * 6272, 32, d_decoder_3 + b * 6272, 196);
@@ -1009,7 +1031,7 @@ static conv_vae_real conv_vae_pass(const conv_vae_ctx *ctx, const conv_vae_real 
 	/* conv_workspace_6: conv_workspace [n, 6272] */
 	/* d_decoder_5_weight: conv2d_dw<cols [32, 1, 3, 3] */
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
 		conv_vae_transpose(32, 196, decoder_3 + b * 6272, 196, conv_workspace_6 + b * 6272, 32);
@@ -1020,13 +1042,13 @@ static conv_vae_real conv_vae_pass(const conv_vae_ctx *ctx, const conv_vae_real 
 	/* conv_workspace_7: conv_workspace [n, 17248] */
 	/* d_decoder_2: conv2d [n, 64, 7, 7] */
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++)
 		conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, d_decoder_3 + b * 6272, conv_workspace_7 + b * 14112);
 	conv_vae_gemm(n * 49, 64, 288, conv_workspace_7, 288, 1, decoder_3_weight, 1, 288, NULL, (conv_workspace_7 + n * 14112), NULL);
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
 		conv_vae_transpose(49, 64, (conv_workspace_7 + n * 14112) + b * 3136, 64, d_decoder_2 + b * 3136, 49);
@@ -1034,7 +1056,7 @@ static conv_vae_real conv_vae_pass(const conv_vae_ctx *ctx, const conv_vae_real 
 	/* conv_workspace_8: conv_workspace [n, 3136] */
 	/* d_decoder_3_weight: conv2d_dw<cols [64, 32, 3, 3] */
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
 		conv_vae_transpose(64, 49, decoder_2 + b * 3136, 49, conv_workspace_8 + b * 3136, 64);
@@ -1059,7 +1081,7 @@ static conv_vae_real conv_vae_pass(const conv_vae_ctx *ctx, const conv_vae_real 
 	{
 		const uint64_t key = conv_vae_mix(rng ^ conv_vae_mix(((uint64_t)step << 24) ^ 18u));
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 16 >= 32768)
+#pragma omp parallel for schedule(dynamic, 4096) if (n * 16 >= 32768)
 #endif
 		for (long i = 0; i < n * 16; i++)
 			d_logvar_2[i] = stochastic ? 0.5f * d_z[i] * expf(0.5f * logvar[i]) * (float)conv_vae_normal(key, (uint64_t)i) : 0;
@@ -1089,14 +1111,14 @@ static conv_vae_real conv_vae_pass(const conv_vae_ctx *ctx, const conv_vae_real 
 	/* conv_workspace_9: conv_workspace [n, 17248] */
 	/* d_encoder_0: conv_transpose2d*relu' [n, 32, 14, 14] */
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
 		conv_vae_transpose(64, 49, act_grad_2 + b * 3136, 49, (conv_workspace_9 + n * 14112) + b * 3136, 64);
 	}
 	conv_vae_gemm(n * 49, 288, 64, (conv_workspace_9 + n * 14112), 64, 1, encoder_2_weight, 288, 1, NULL, conv_workspace_9, NULL);
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
 		for (long c = 0; c < 32; c++)
@@ -1108,7 +1130,7 @@ static conv_vae_real conv_vae_pass(const conv_vae_ctx *ctx, const conv_vae_real 
 	/* conv_workspace_10: conv_workspace [n, 3136] */
 	/* d_encoder_2_weight: conv2d_dw<cols [64, 32, 3, 3] */
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
 		conv_vae_transpose(64, 49, act_grad_2 + b * 3136, 49, conv_workspace_10 + b * 3136, 64);
@@ -1119,7 +1141,7 @@ static conv_vae_real conv_vae_pass(const conv_vae_ctx *ctx, const conv_vae_real 
 	/* conv_workspace_11: conv_workspace [n, 6272] */
 	/* d_encoder_0_weight: conv2d_dw<cols [32, 1, 3, 3] */
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= 8)
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
 #endif
 	for (long b = 0; b < n; b++) {
 		conv_vae_transpose(32, 196, d_encoder_0 + b * 6272, 196, conv_workspace_11 + b * 6272, 32);

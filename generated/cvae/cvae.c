@@ -202,7 +202,7 @@ static void cvae_act_all(int act, float slope, long count, const float *x, const
 	enum { SLICE = 8192 };
 	const long slices = (count + SLICE - 1) / SLICE;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (slices >= 4)
+#pragma omp parallel for schedule(dynamic) if (slices >= 4)
 #endif
 	for (long s = 0; s < slices; s++) {
 		const long i = s * SLICE;
@@ -247,7 +247,7 @@ static void cvae_adam(long count, float *p, float *m, float *v, const float *g, 
 	enum { CHUNK = 8192 };
 	const long chunks = (count + CHUNK - 1) / CHUNK;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (chunks >= 8)
+#pragma omp parallel for schedule(dynamic) if (chunks >= 8)
 #endif
 	for (long c = 0; c < chunks; c++) {
 		const long o = c * CHUNK;
@@ -337,7 +337,7 @@ static void cvae_finish(const cvae_epilogue *ep, float *c, long ldc, long rows, 
 	cvae_act(ep->act, ep->slope, rows, cols, c, ldc, ep->y ? ep->y + off : NULL, ldc, c, ldc);
 }
 
-enum { cvae_MR = 8, cvae_NR = 2 * CVAE_LANES, cvae_KC = 128, cvae_MC = 128, cvae_NG = 4 };
+enum { cvae_MR = 8, cvae_NR = 2 * CVAE_LANES, cvae_KC = 128, cvae_MC = 128, cvae_NG = 4, cvae_UNITS = 8 };
 
 /* The MR x NR tile at C (rows ldc apart) = (bias row, 0 or C itself) +
  * a b, where a is a kc x MR panel of A, element (k, r) at a[k ka + r ra]
@@ -369,9 +369,25 @@ static void cvae_kernel(long kc, const float *restrict a, long ka, long ra, cons
  * time when X runs along k and copied row by row when it runs along j. */
 static void cvae_pack(const float *X, long js, long ks, long nj, long w, long kc, float *dst, long ldd)
 {
-	if (js == 1 && nj == w) {
+	if (js == 1 && w == cvae_MR && nj == w) {
 		for (long k = 0; k < kc; k++)
-			memcpy(dst + k * ldd, X + k * ks, sizeof(float) * (size_t)w);
+			for (long t = 0; t < cvae_MR; t++)
+				dst[k * ldd + t] = X[k * ks + t];
+		return;
+	}
+	if (js == 1 && w == cvae_NR && nj == w) {
+		for (long k = 0; k < kc; k++)
+			for (long v = 0; v < cvae_NR; v += CVAE_LANES)
+				CVAE_STORE(dst + k * ldd + v, CVAE_LOAD(X + k * ks + v));
+		return;
+	}
+	if (js == 1) {
+		for (long k = 0; k < kc; k++) {
+			for (long t = 0; t < nj; t++)
+				dst[k * ldd + t] = X[k * ks + t];
+			for (long t = nj; t < w; t++)
+				dst[k * ldd + t] = 0;
+		}
 		return;
 	}
 	if (ks == 1)
@@ -390,82 +406,88 @@ static void cvae_pack(const float *X, long js, long ks, long nj, long w, long kc
 static void cvae_gemm(long M, long N, long K, const float *A, long ars, long acs,
 			const float *B, long brs, long bcs, const float *bias, float *C, const cvae_epilogue *ep)
 {
-	const long blocks = (N + cvae_NR - 1) / cvae_NR;
+	/* The units of work: rb rows by a group of column blocks of C, each
+	 * summed over all of k by whichever thread claims it, so the units'
+	 * shape, which depends on the product's alone, decides nothing of the
+	 * result. Units run group by group. Rows of A that run along k (acs = 1)
+	 * are read in place, so narrow groups cost nothing and come first, up to
+	 * cvae_UNITS units; other rows of A are packed once per unit, so then
+	 * there are at most four groups. Fewer rows per unit read B again, so
+	 * they come last. When B's panels for a group hold all of k in bps
+	 * (keep), a thread packs them once for all the units of that group it
+	 * runs in a row. */
+	const long blocks = (N + cvae_NR - 1) / cvae_NR, slices = (K + cvae_KC - 1) / cvae_KC;
+	long rb = cvae_MC, rows = (M + rb - 1) / rb, groups;
+	if (acs == 1) {
+		groups = (blocks + cvae_NG - 1) / cvae_NG;
+		if (rows * groups < cvae_UNITS)
+			groups = blocks < (cvae_UNITS + rows - 1) / rows ? blocks : (cvae_UNITS + rows - 1) / rows;
+	} else
+		groups = blocks < 4 ? blocks : 4;
+	while (rb > 2 * cvae_MR && rows * groups < cvae_UNITS / 2) {
+		rb /= 2;
+		rows = (M + rb - 1) / rb;
+	}
+	if (acs == 1 && rows > 1 && slices <= cvae_NG && (blocks + groups - 1) / groups * slices > cvae_NG)
+		groups = (blocks + cvae_NG / slices - 1) / (cvae_NG / slices);
+	const long cg = (blocks + groups - 1) / groups, units = rows * groups;
+	const int keep = slices * cg <= cvae_NG;
 #ifdef _OPENMP
-#pragma omp parallel if (M * N * K >= 262144 && (blocks >= 4 || M >= 8 * cvae_MR))
+#pragma omp parallel if (M * N * K >= 262144 && units > 1)
 #endif
 	{
-		/* this thread's column blocks jb0 .. jb1 and rows r0 .. r1: a share
-		 * of the columns, or of the rows when there are few columns */
-		long jb0 = 0, jb1 = blocks, r0 = 0, r1 = M;
-#ifdef _OPENMP
-		const long t = omp_get_thread_num(), nt = omp_get_num_threads();
-		if (blocks >= 4) {
-			jb0 = blocks * t / nt;
-			jb1 = blocks * (t + 1) / nt;
-		} else {
-			const long panels = (M + cvae_MR - 1) / cvae_MR;
-			r0 = panels * t / nt * cvae_MR;
-			r1 = panels * (t + 1) / nt * cvae_MR < M ? panels * (t + 1) / nt * cvae_MR : M;
-		}
-#endif
 		float ap[cvae_MC * cvae_KC], bps[cvae_NG * cvae_KC * cvae_NR], edge[cvae_MR * cvae_NR], bedge[cvae_NR];
-		/* When this thread has at most cvae_NG column blocks, their B panels
-		 * are packed once for all rows; otherwise each for MC rows at a time
-		 * (the rows of A packed once). */
-		const long ng = jb1 - jb0 <= cvae_NG ? cvae_NG : jb1 - jb0;
-		for (long k0 = 0; k0 < K; k0 += cvae_KC) {
-			const long kc = K - k0 < cvae_KC ? K - k0 : cvae_KC;
-			for (long jg = jb0; jg < jb1; jg += ng) {
-				const long jg1 = jb1 - jg < ng ? jb1 : jg + ng, keep = jg1 - jg <= cvae_NG;
-				for (long jb = jg; keep && jb < jg1; jb++) {
+		long packed = -1; /* the group whose panels of B are in bps, if keep */
+#ifdef _OPENMP
+#pragma omp for schedule(dynamic, 1)
+#endif
+		for (long u = 0; u < units; u++) {
+			const long g = u / rows, i0 = u % rows * rb, mc = M - i0 < rb ? M - i0 : rb;
+			const long jg = blocks * g / groups, jg1 = blocks * (g + 1) / groups;
+			for (long k0 = 0; k0 < K; k0 += cvae_KC) {
+				const long kc = K - k0 < cvae_KC ? K - k0 : cvae_KC;
+				const int last = k0 + kc == K;
+				for (long i = 0; i < mc; i += cvae_MR)
+					if (acs != 1 || mc - i < cvae_MR)
+						cvae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < cvae_MR ? mc - i : cvae_MR,
+							 cvae_MR, kc, ap + i * kc, cvae_MR);
+				for (long jb = jg; jb < jg1; jb++) {
 					const long j0 = jb * cvae_NR, nr = N - j0 < cvae_NR ? N - j0 : cvae_NR;
-					cvae_pack(B + k0 * brs + j0 * bcs, bcs, brs, nr, cvae_NR, kc, bps + (jb - jg) * cvae_KC * cvae_NR, cvae_NR);
-				}
-				for (long i0 = r0; i0 < r1; i0 += cvae_MC) {
-					const long mc = r1 - i0 < cvae_MC ? r1 - i0 : cvae_MC;
-					for (long i = 0; i < mc; i += cvae_MR)
-						if (acs != 1 || mc - i < cvae_MR)
-							cvae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < cvae_MR ? mc - i : cvae_MR,
-								 cvae_MR, kc, ap + i * kc, cvae_MR);
-					for (long jb = jg; jb < jg1; jb++) {
-						const long j0 = jb * cvae_NR, nr = N - j0 < cvae_NR ? N - j0 : cvae_NR;
-						float *bp = bps + (keep ? jb - jg : 0) * cvae_KC * cvae_NR;
-						if (!keep)
-							cvae_pack(B + k0 * brs + j0 * bcs, bcs, brs, nr, cvae_NR, kc, bp, cvae_NR);
-						const float *bj = bias && k0 == 0 ? bias + j0 : NULL;
-						if (bj && nr < cvae_NR) {
-							for (long j = 0; j < cvae_NR; j++)
-								bedge[j] = j < nr ? bj[j] : 0;
-							bj = bedge;
-						}
-						for (long i = 0; i < mc; i += cvae_MR) {
-							const long mr = mc - i < cvae_MR ? mc - i : cvae_MR;
-							float *c = C + (i0 + i) * N + j0;
-							const int last = k0 + kc == K;
-							/* whole panels of rows that run along k are read in place */
-							const int direct = acs == 1 && mr == cvae_MR;
-							const float *a = direct ? A + (i0 + i) * ars + k0 : ap + i * kc;
-							const long ka = direct ? 1 : cvae_MR, ra = direct ? ars : 1;
-							if (mr == cvae_MR && nr == cvae_NR) {
-								cvae_kernel(kc, a, ka, ra, bp, c, N, bj, k0 == 0);
-								if (ep && last)
-									cvae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
-								continue;
-							}
-							/* A tile at the edge of C: computed whole in `edge`. */
-							for (long r = 0; r < cvae_MR; r++)
-								for (long j = 0; j < cvae_NR; j++)
-									edge[r * cvae_NR + j] = r < mr && j < nr && k0 ? c[r * N + j] : 0;
-							cvae_kernel(kc, a, ka, ra, bp, edge, cvae_NR, bj, k0 == 0);
-							for (long r = 0; r < mr; r++)
-								memcpy(c + r * N, edge + r * cvae_NR, sizeof(float) * (size_t)nr);
+					float *bp = bps + (keep ? (k0 / cvae_KC * cg + jb - jg) * cvae_KC * cvae_NR : 0);
+					if (!keep || packed != g)
+						cvae_pack(B + k0 * brs + j0 * bcs, bcs, brs, nr, cvae_NR, kc, bp, cvae_NR);
+					const float *bj = bias && k0 == 0 ? bias + j0 : NULL;
+					if (bj && nr < cvae_NR) {
+						for (long j = 0; j < cvae_NR; j++)
+							bedge[j] = j < nr ? bj[j] : 0;
+						bj = bedge;
+					}
+					for (long i = 0; i < mc; i += cvae_MR) {
+						const long mr = mc - i < cvae_MR ? mc - i : cvae_MR;
+						float *c = C + (i0 + i) * N + j0;
+						/* whole panels of rows that run along k are read in place */
+						const int direct = acs == 1 && mr == cvae_MR;
+						const float *a = direct ? A + (i0 + i) * ars + k0 : ap + i * kc;
+						const long ka = direct ? 1 : cvae_MR, ra = direct ? ars : 1;
+						if (mr == cvae_MR && nr == cvae_NR) {
+							cvae_kernel(kc, a, ka, ra, bp, c, N, bj, k0 == 0);
 							if (ep && last)
 								cvae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
+							continue;
 						}
+						/* A tile at the edge of C: computed whole in `edge`. */
+						for (long r = 0; r < cvae_MR; r++)
+							for (long j = 0; j < cvae_NR; j++)
+								edge[r * cvae_NR + j] = r < mr && j < nr && k0 ? c[r * N + j] : 0;
+						cvae_kernel(kc, a, ka, ra, bp, edge, cvae_NR, bj, k0 == 0);
+						for (long r = 0; r < mr; r++)
+							memcpy(c + r * N, edge + r * cvae_NR, sizeof(float) * (size_t)nr);
+						if (ep && last)
+							cvae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
 					}
 				}
 			}
+			packed = g;
 		}
 	}
 }
@@ -475,7 +497,7 @@ static void cvae_gemm(long M, long N, long K, const float *A, long ars, long acs
 static void cvae_sum_rows(long n, long cols, const float *src, float *dst)
 {
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * cols >= 32768)
+#pragma omp parallel for schedule(dynamic) if (n * cols >= 32768)
 #endif
 	for (long j0 = 0; j0 < cols; j0 += 64) {
 		const long j1 = j0 + 64 < cols ? j0 + 64 : cols;
@@ -638,7 +660,7 @@ static cvae_real cvae_run(const cvae_ctx *ctx, const cvae_real *x, const cvae_re
 				{
 					double part[64], acc = 0;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 32 >= 65536)
+#pragma omp parallel for schedule(dynamic) if (n * 32 >= 65536)
 #endif
 					for (long c = 0; c < 64; c++) {
 						const long i0 = n * 32 * c / 64 / 16 * 16, i1 = c == 63 ? n * 32 : n * 32 * (c + 1) / 64 / 16 * 16;
@@ -661,7 +683,7 @@ static cvae_real cvae_run(const cvae_ctx *ctx, const cvae_real *x, const cvae_re
 			{
 				const uint64_t key = cvae_mix(rng ^ cvae_mix(((uint64_t)step << 24) ^ 17u));
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
+#pragma omp parallel for schedule(dynamic, 4096) if (n * 32 >= 32768)
 #endif
 				for (long i = 0; i < n * 32; i++)
 					z[i] = mu[i] + (stochastic ? expf(0.5f * logvar[i]) * (float)cvae_normal(key, (uint64_t)i) : 0);
@@ -672,7 +694,7 @@ static cvae_real cvae_run(const cvae_ctx *ctx, const cvae_real *x, const cvae_re
 			{
 				double part[64], acc = 0;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 32 >= 65536)
+#pragma omp parallel for schedule(dynamic) if (n * 32 >= 65536)
 #endif
 				for (long c = 0; c < 64; c++) {
 					const long i0 = n * 32 * c / 64 / 16 * 16, i1 = c == 63 ? n * 32 : n * 32 * (c + 1) / 64 / 16 * 16;
@@ -737,7 +759,7 @@ static cvae_real cvae_run(const cvae_ctx *ctx, const cvae_real *x, const cvae_re
 			{
 				double part[64], acc = 0;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
+#pragma omp parallel for schedule(dynamic) if (n * 784 >= 65536)
 #endif
 				for (long c = 0; c < 64; c++) {
 					const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
@@ -758,7 +780,7 @@ static cvae_real cvae_run(const cvae_ctx *ctx, const cvae_real *x, const cvae_re
 			{
 				double part[64], acc = 0;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
+#pragma omp parallel for schedule(dynamic) if (n * 784 >= 65536)
 #endif
 				for (long c = 0; c < 64; c++) {
 					const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
@@ -839,7 +861,7 @@ static cvae_real cvae_pass(const cvae_ctx *ctx, const cvae_real *x, const cvae_r
 	{
 		const float k = d_loss_0[0];
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
+#pragma omp parallel for schedule(dynamic, 4096) if (n * 32 >= 32768)
 #endif
 		for (long i = 0; i < n * 32; i++)
 			d_mu[i] = k * mu[i];
@@ -848,7 +870,7 @@ static cvae_real cvae_pass(const cvae_ctx *ctx, const cvae_real *x, const cvae_r
 	{
 		const float k = d_loss_0[0];
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
+#pragma omp parallel for schedule(dynamic, 4096) if (n * 32 >= 32768)
 #endif
 		for (long i = 0; i < n * 32; i++)
 			d_logvar[i] = k * 0.5f * (expf(logvar[i]) - 1);
@@ -883,7 +905,7 @@ static cvae_real cvae_pass(const cvae_ctx *ctx, const cvae_real *x, const cvae_r
 	{
 		const uint64_t key = cvae_mix(rng ^ cvae_mix(((uint64_t)step << 24) ^ 17u));
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 32 >= 32768)
+#pragma omp parallel for schedule(dynamic, 4096) if (n * 32 >= 32768)
 #endif
 		for (long i = 0; i < n * 32; i++)
 			d_logvar_2[i] = stochastic ? 0.5f * d_z[i] * expf(0.5f * logvar[i]) * (float)cvae_normal(key, (uint64_t)i) : 0;

@@ -193,7 +193,7 @@ static void kl_sparse_ae_act_all(int act, float slope, long count, const float *
 	enum { SLICE = 8192 };
 	const long slices = (count + SLICE - 1) / SLICE;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (slices >= 4)
+#pragma omp parallel for schedule(dynamic) if (slices >= 4)
 #endif
 	for (long s = 0; s < slices; s++) {
 		const long i = s * SLICE;
@@ -238,7 +238,7 @@ static void kl_sparse_ae_adam(long count, float *p, float *m, float *v, const fl
 	enum { CHUNK = 8192 };
 	const long chunks = (count + CHUNK - 1) / CHUNK;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (chunks >= 8)
+#pragma omp parallel for schedule(dynamic) if (chunks >= 8)
 #endif
 	for (long c = 0; c < chunks; c++) {
 		const long o = c * CHUNK;
@@ -284,7 +284,7 @@ static void kl_sparse_ae_finish(const kl_sparse_ae_epilogue *ep, float *c, long 
 	kl_sparse_ae_act(ep->act, ep->slope, rows, cols, c, ldc, ep->y ? ep->y + off : NULL, ldc, c, ldc);
 }
 
-enum { kl_sparse_ae_MR = 8, kl_sparse_ae_NR = 2 * KL_SPARSE_AE_LANES, kl_sparse_ae_KC = 128, kl_sparse_ae_MC = 128, kl_sparse_ae_NG = 4 };
+enum { kl_sparse_ae_MR = 8, kl_sparse_ae_NR = 2 * KL_SPARSE_AE_LANES, kl_sparse_ae_KC = 128, kl_sparse_ae_MC = 128, kl_sparse_ae_NG = 4, kl_sparse_ae_UNITS = 8 };
 
 /* The MR x NR tile at C (rows ldc apart) = (bias row, 0 or C itself) +
  * a b, where a is a kc x MR panel of A, element (k, r) at a[k ka + r ra]
@@ -316,9 +316,25 @@ static void kl_sparse_ae_kernel(long kc, const float *restrict a, long ka, long 
  * time when X runs along k and copied row by row when it runs along j. */
 static void kl_sparse_ae_pack(const float *X, long js, long ks, long nj, long w, long kc, float *dst, long ldd)
 {
-	if (js == 1 && nj == w) {
+	if (js == 1 && w == kl_sparse_ae_MR && nj == w) {
 		for (long k = 0; k < kc; k++)
-			memcpy(dst + k * ldd, X + k * ks, sizeof(float) * (size_t)w);
+			for (long t = 0; t < kl_sparse_ae_MR; t++)
+				dst[k * ldd + t] = X[k * ks + t];
+		return;
+	}
+	if (js == 1 && w == kl_sparse_ae_NR && nj == w) {
+		for (long k = 0; k < kc; k++)
+			for (long v = 0; v < kl_sparse_ae_NR; v += KL_SPARSE_AE_LANES)
+				KL_SPARSE_AE_STORE(dst + k * ldd + v, KL_SPARSE_AE_LOAD(X + k * ks + v));
+		return;
+	}
+	if (js == 1) {
+		for (long k = 0; k < kc; k++) {
+			for (long t = 0; t < nj; t++)
+				dst[k * ldd + t] = X[k * ks + t];
+			for (long t = nj; t < w; t++)
+				dst[k * ldd + t] = 0;
+		}
 		return;
 	}
 	if (ks == 1)
@@ -337,82 +353,88 @@ static void kl_sparse_ae_pack(const float *X, long js, long ks, long nj, long w,
 static void kl_sparse_ae_gemm(long M, long N, long K, const float *A, long ars, long acs,
 			const float *B, long brs, long bcs, const float *bias, float *C, const kl_sparse_ae_epilogue *ep)
 {
-	const long blocks = (N + kl_sparse_ae_NR - 1) / kl_sparse_ae_NR;
+	/* The units of work: rb rows by a group of column blocks of C, each
+	 * summed over all of k by whichever thread claims it, so the units'
+	 * shape, which depends on the product's alone, decides nothing of the
+	 * result. Units run group by group. Rows of A that run along k (acs = 1)
+	 * are read in place, so narrow groups cost nothing and come first, up to
+	 * kl_sparse_ae_UNITS units; other rows of A are packed once per unit, so then
+	 * there are at most four groups. Fewer rows per unit read B again, so
+	 * they come last. When B's panels for a group hold all of k in bps
+	 * (keep), a thread packs them once for all the units of that group it
+	 * runs in a row. */
+	const long blocks = (N + kl_sparse_ae_NR - 1) / kl_sparse_ae_NR, slices = (K + kl_sparse_ae_KC - 1) / kl_sparse_ae_KC;
+	long rb = kl_sparse_ae_MC, rows = (M + rb - 1) / rb, groups;
+	if (acs == 1) {
+		groups = (blocks + kl_sparse_ae_NG - 1) / kl_sparse_ae_NG;
+		if (rows * groups < kl_sparse_ae_UNITS)
+			groups = blocks < (kl_sparse_ae_UNITS + rows - 1) / rows ? blocks : (kl_sparse_ae_UNITS + rows - 1) / rows;
+	} else
+		groups = blocks < 4 ? blocks : 4;
+	while (rb > 2 * kl_sparse_ae_MR && rows * groups < kl_sparse_ae_UNITS / 2) {
+		rb /= 2;
+		rows = (M + rb - 1) / rb;
+	}
+	if (acs == 1 && rows > 1 && slices <= kl_sparse_ae_NG && (blocks + groups - 1) / groups * slices > kl_sparse_ae_NG)
+		groups = (blocks + kl_sparse_ae_NG / slices - 1) / (kl_sparse_ae_NG / slices);
+	const long cg = (blocks + groups - 1) / groups, units = rows * groups;
+	const int keep = slices * cg <= kl_sparse_ae_NG;
 #ifdef _OPENMP
-#pragma omp parallel if (M * N * K >= 262144 && (blocks >= 4 || M >= 8 * kl_sparse_ae_MR))
+#pragma omp parallel if (M * N * K >= 262144 && units > 1)
 #endif
 	{
-		/* this thread's column blocks jb0 .. jb1 and rows r0 .. r1: a share
-		 * of the columns, or of the rows when there are few columns */
-		long jb0 = 0, jb1 = blocks, r0 = 0, r1 = M;
-#ifdef _OPENMP
-		const long t = omp_get_thread_num(), nt = omp_get_num_threads();
-		if (blocks >= 4) {
-			jb0 = blocks * t / nt;
-			jb1 = blocks * (t + 1) / nt;
-		} else {
-			const long panels = (M + kl_sparse_ae_MR - 1) / kl_sparse_ae_MR;
-			r0 = panels * t / nt * kl_sparse_ae_MR;
-			r1 = panels * (t + 1) / nt * kl_sparse_ae_MR < M ? panels * (t + 1) / nt * kl_sparse_ae_MR : M;
-		}
-#endif
 		float ap[kl_sparse_ae_MC * kl_sparse_ae_KC], bps[kl_sparse_ae_NG * kl_sparse_ae_KC * kl_sparse_ae_NR], edge[kl_sparse_ae_MR * kl_sparse_ae_NR], bedge[kl_sparse_ae_NR];
-		/* When this thread has at most kl_sparse_ae_NG column blocks, their B panels
-		 * are packed once for all rows; otherwise each for MC rows at a time
-		 * (the rows of A packed once). */
-		const long ng = jb1 - jb0 <= kl_sparse_ae_NG ? kl_sparse_ae_NG : jb1 - jb0;
-		for (long k0 = 0; k0 < K; k0 += kl_sparse_ae_KC) {
-			const long kc = K - k0 < kl_sparse_ae_KC ? K - k0 : kl_sparse_ae_KC;
-			for (long jg = jb0; jg < jb1; jg += ng) {
-				const long jg1 = jb1 - jg < ng ? jb1 : jg + ng, keep = jg1 - jg <= kl_sparse_ae_NG;
-				for (long jb = jg; keep && jb < jg1; jb++) {
+		long packed = -1; /* the group whose panels of B are in bps, if keep */
+#ifdef _OPENMP
+#pragma omp for schedule(dynamic, 1)
+#endif
+		for (long u = 0; u < units; u++) {
+			const long g = u / rows, i0 = u % rows * rb, mc = M - i0 < rb ? M - i0 : rb;
+			const long jg = blocks * g / groups, jg1 = blocks * (g + 1) / groups;
+			for (long k0 = 0; k0 < K; k0 += kl_sparse_ae_KC) {
+				const long kc = K - k0 < kl_sparse_ae_KC ? K - k0 : kl_sparse_ae_KC;
+				const int last = k0 + kc == K;
+				for (long i = 0; i < mc; i += kl_sparse_ae_MR)
+					if (acs != 1 || mc - i < kl_sparse_ae_MR)
+						kl_sparse_ae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < kl_sparse_ae_MR ? mc - i : kl_sparse_ae_MR,
+							 kl_sparse_ae_MR, kc, ap + i * kc, kl_sparse_ae_MR);
+				for (long jb = jg; jb < jg1; jb++) {
 					const long j0 = jb * kl_sparse_ae_NR, nr = N - j0 < kl_sparse_ae_NR ? N - j0 : kl_sparse_ae_NR;
-					kl_sparse_ae_pack(B + k0 * brs + j0 * bcs, bcs, brs, nr, kl_sparse_ae_NR, kc, bps + (jb - jg) * kl_sparse_ae_KC * kl_sparse_ae_NR, kl_sparse_ae_NR);
-				}
-				for (long i0 = r0; i0 < r1; i0 += kl_sparse_ae_MC) {
-					const long mc = r1 - i0 < kl_sparse_ae_MC ? r1 - i0 : kl_sparse_ae_MC;
-					for (long i = 0; i < mc; i += kl_sparse_ae_MR)
-						if (acs != 1 || mc - i < kl_sparse_ae_MR)
-							kl_sparse_ae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < kl_sparse_ae_MR ? mc - i : kl_sparse_ae_MR,
-								 kl_sparse_ae_MR, kc, ap + i * kc, kl_sparse_ae_MR);
-					for (long jb = jg; jb < jg1; jb++) {
-						const long j0 = jb * kl_sparse_ae_NR, nr = N - j0 < kl_sparse_ae_NR ? N - j0 : kl_sparse_ae_NR;
-						float *bp = bps + (keep ? jb - jg : 0) * kl_sparse_ae_KC * kl_sparse_ae_NR;
-						if (!keep)
-							kl_sparse_ae_pack(B + k0 * brs + j0 * bcs, bcs, brs, nr, kl_sparse_ae_NR, kc, bp, kl_sparse_ae_NR);
-						const float *bj = bias && k0 == 0 ? bias + j0 : NULL;
-						if (bj && nr < kl_sparse_ae_NR) {
-							for (long j = 0; j < kl_sparse_ae_NR; j++)
-								bedge[j] = j < nr ? bj[j] : 0;
-							bj = bedge;
-						}
-						for (long i = 0; i < mc; i += kl_sparse_ae_MR) {
-							const long mr = mc - i < kl_sparse_ae_MR ? mc - i : kl_sparse_ae_MR;
-							float *c = C + (i0 + i) * N + j0;
-							const int last = k0 + kc == K;
-							/* whole panels of rows that run along k are read in place */
-							const int direct = acs == 1 && mr == kl_sparse_ae_MR;
-							const float *a = direct ? A + (i0 + i) * ars + k0 : ap + i * kc;
-							const long ka = direct ? 1 : kl_sparse_ae_MR, ra = direct ? ars : 1;
-							if (mr == kl_sparse_ae_MR && nr == kl_sparse_ae_NR) {
-								kl_sparse_ae_kernel(kc, a, ka, ra, bp, c, N, bj, k0 == 0);
-								if (ep && last)
-									kl_sparse_ae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
-								continue;
-							}
-							/* A tile at the edge of C: computed whole in `edge`. */
-							for (long r = 0; r < kl_sparse_ae_MR; r++)
-								for (long j = 0; j < kl_sparse_ae_NR; j++)
-									edge[r * kl_sparse_ae_NR + j] = r < mr && j < nr && k0 ? c[r * N + j] : 0;
-							kl_sparse_ae_kernel(kc, a, ka, ra, bp, edge, kl_sparse_ae_NR, bj, k0 == 0);
-							for (long r = 0; r < mr; r++)
-								memcpy(c + r * N, edge + r * kl_sparse_ae_NR, sizeof(float) * (size_t)nr);
+					float *bp = bps + (keep ? (k0 / kl_sparse_ae_KC * cg + jb - jg) * kl_sparse_ae_KC * kl_sparse_ae_NR : 0);
+					if (!keep || packed != g)
+						kl_sparse_ae_pack(B + k0 * brs + j0 * bcs, bcs, brs, nr, kl_sparse_ae_NR, kc, bp, kl_sparse_ae_NR);
+					const float *bj = bias && k0 == 0 ? bias + j0 : NULL;
+					if (bj && nr < kl_sparse_ae_NR) {
+						for (long j = 0; j < kl_sparse_ae_NR; j++)
+							bedge[j] = j < nr ? bj[j] : 0;
+						bj = bedge;
+					}
+					for (long i = 0; i < mc; i += kl_sparse_ae_MR) {
+						const long mr = mc - i < kl_sparse_ae_MR ? mc - i : kl_sparse_ae_MR;
+						float *c = C + (i0 + i) * N + j0;
+						/* whole panels of rows that run along k are read in place */
+						const int direct = acs == 1 && mr == kl_sparse_ae_MR;
+						const float *a = direct ? A + (i0 + i) * ars + k0 : ap + i * kc;
+						const long ka = direct ? 1 : kl_sparse_ae_MR, ra = direct ? ars : 1;
+						if (mr == kl_sparse_ae_MR && nr == kl_sparse_ae_NR) {
+							kl_sparse_ae_kernel(kc, a, ka, ra, bp, c, N, bj, k0 == 0);
 							if (ep && last)
 								kl_sparse_ae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
+							continue;
 						}
+						/* A tile at the edge of C: computed whole in `edge`. */
+						for (long r = 0; r < kl_sparse_ae_MR; r++)
+							for (long j = 0; j < kl_sparse_ae_NR; j++)
+								edge[r * kl_sparse_ae_NR + j] = r < mr && j < nr && k0 ? c[r * N + j] : 0;
+						kl_sparse_ae_kernel(kc, a, ka, ra, bp, edge, kl_sparse_ae_NR, bj, k0 == 0);
+						for (long r = 0; r < mr; r++)
+							memcpy(c + r * N, edge + r * kl_sparse_ae_NR, sizeof(float) * (size_t)nr);
+						if (ep && last)
+							kl_sparse_ae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
 					}
 				}
 			}
+			packed = g;
 		}
 	}
 }
@@ -422,7 +444,7 @@ static void kl_sparse_ae_gemm(long M, long N, long K, const float *A, long ars, 
 static void kl_sparse_ae_sum_rows(long n, long cols, const float *src, float *dst)
 {
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * cols >= 32768)
+#pragma omp parallel for schedule(dynamic) if (n * cols >= 32768)
 #endif
 	for (long j0 = 0; j0 < cols; j0 += 64) {
 		const long j1 = j0 + 64 < cols ? j0 + 64 : cols;
@@ -602,7 +624,7 @@ static kl_sparse_ae_real kl_sparse_ae_run(const kl_sparse_ae_ctx *ctx, const kl_
 			{
 				double part[64], acc = 0;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
+#pragma omp parallel for schedule(dynamic) if (n * 784 >= 65536)
 #endif
 				for (long c = 0; c < 64; c++) {
 					const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
@@ -628,7 +650,7 @@ static kl_sparse_ae_real kl_sparse_ae_run(const kl_sparse_ae_ctx *ctx, const kl_
 			{
 				double part[64], acc = 0;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
+#pragma omp parallel for schedule(dynamic) if (n * 784 >= 65536)
 #endif
 				for (long c = 0; c < 64; c++) {
 					const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;

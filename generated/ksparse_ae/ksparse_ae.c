@@ -218,7 +218,7 @@ static void ksparse_ae_adam(long count, float *p, float *m, float *v, const floa
 	enum { CHUNK = 8192 };
 	const long chunks = (count + CHUNK - 1) / CHUNK;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (chunks >= 8)
+#pragma omp parallel for schedule(dynamic) if (chunks >= 8)
 #endif
 	for (long c = 0; c < chunks; c++) {
 		const long o = c * CHUNK;
@@ -264,7 +264,7 @@ static void ksparse_ae_finish(const ksparse_ae_epilogue *ep, float *c, long ldc,
 	ksparse_ae_act(ep->act, ep->slope, rows, cols, c, ldc, ep->y ? ep->y + off : NULL, ldc, c, ldc);
 }
 
-enum { ksparse_ae_MR = 8, ksparse_ae_NR = 2 * KSPARSE_AE_LANES, ksparse_ae_KC = 128, ksparse_ae_MC = 128, ksparse_ae_NG = 4 };
+enum { ksparse_ae_MR = 8, ksparse_ae_NR = 2 * KSPARSE_AE_LANES, ksparse_ae_KC = 128, ksparse_ae_MC = 128, ksparse_ae_NG = 4, ksparse_ae_UNITS = 8 };
 
 /* The MR x NR tile at C (rows ldc apart) = (bias row, 0 or C itself) +
  * a b, where a is a kc x MR panel of A, element (k, r) at a[k ka + r ra]
@@ -296,9 +296,25 @@ static void ksparse_ae_kernel(long kc, const float *restrict a, long ka, long ra
  * time when X runs along k and copied row by row when it runs along j. */
 static void ksparse_ae_pack(const float *X, long js, long ks, long nj, long w, long kc, float *dst, long ldd)
 {
-	if (js == 1 && nj == w) {
+	if (js == 1 && w == ksparse_ae_MR && nj == w) {
 		for (long k = 0; k < kc; k++)
-			memcpy(dst + k * ldd, X + k * ks, sizeof(float) * (size_t)w);
+			for (long t = 0; t < ksparse_ae_MR; t++)
+				dst[k * ldd + t] = X[k * ks + t];
+		return;
+	}
+	if (js == 1 && w == ksparse_ae_NR && nj == w) {
+		for (long k = 0; k < kc; k++)
+			for (long v = 0; v < ksparse_ae_NR; v += KSPARSE_AE_LANES)
+				KSPARSE_AE_STORE(dst + k * ldd + v, KSPARSE_AE_LOAD(X + k * ks + v));
+		return;
+	}
+	if (js == 1) {
+		for (long k = 0; k < kc; k++) {
+			for (long t = 0; t < nj; t++)
+				dst[k * ldd + t] = X[k * ks + t];
+			for (long t = nj; t < w; t++)
+				dst[k * ldd + t] = 0;
+		}
 		return;
 	}
 	if (ks == 1)
@@ -317,82 +333,88 @@ static void ksparse_ae_pack(const float *X, long js, long ks, long nj, long w, l
 static void ksparse_ae_gemm(long M, long N, long K, const float *A, long ars, long acs,
 			const float *B, long brs, long bcs, const float *bias, float *C, const ksparse_ae_epilogue *ep)
 {
-	const long blocks = (N + ksparse_ae_NR - 1) / ksparse_ae_NR;
+	/* The units of work: rb rows by a group of column blocks of C, each
+	 * summed over all of k by whichever thread claims it, so the units'
+	 * shape, which depends on the product's alone, decides nothing of the
+	 * result. Units run group by group. Rows of A that run along k (acs = 1)
+	 * are read in place, so narrow groups cost nothing and come first, up to
+	 * ksparse_ae_UNITS units; other rows of A are packed once per unit, so then
+	 * there are at most four groups. Fewer rows per unit read B again, so
+	 * they come last. When B's panels for a group hold all of k in bps
+	 * (keep), a thread packs them once for all the units of that group it
+	 * runs in a row. */
+	const long blocks = (N + ksparse_ae_NR - 1) / ksparse_ae_NR, slices = (K + ksparse_ae_KC - 1) / ksparse_ae_KC;
+	long rb = ksparse_ae_MC, rows = (M + rb - 1) / rb, groups;
+	if (acs == 1) {
+		groups = (blocks + ksparse_ae_NG - 1) / ksparse_ae_NG;
+		if (rows * groups < ksparse_ae_UNITS)
+			groups = blocks < (ksparse_ae_UNITS + rows - 1) / rows ? blocks : (ksparse_ae_UNITS + rows - 1) / rows;
+	} else
+		groups = blocks < 4 ? blocks : 4;
+	while (rb > 2 * ksparse_ae_MR && rows * groups < ksparse_ae_UNITS / 2) {
+		rb /= 2;
+		rows = (M + rb - 1) / rb;
+	}
+	if (acs == 1 && rows > 1 && slices <= ksparse_ae_NG && (blocks + groups - 1) / groups * slices > ksparse_ae_NG)
+		groups = (blocks + ksparse_ae_NG / slices - 1) / (ksparse_ae_NG / slices);
+	const long cg = (blocks + groups - 1) / groups, units = rows * groups;
+	const int keep = slices * cg <= ksparse_ae_NG;
 #ifdef _OPENMP
-#pragma omp parallel if (M * N * K >= 262144 && (blocks >= 4 || M >= 8 * ksparse_ae_MR))
+#pragma omp parallel if (M * N * K >= 262144 && units > 1)
 #endif
 	{
-		/* this thread's column blocks jb0 .. jb1 and rows r0 .. r1: a share
-		 * of the columns, or of the rows when there are few columns */
-		long jb0 = 0, jb1 = blocks, r0 = 0, r1 = M;
-#ifdef _OPENMP
-		const long t = omp_get_thread_num(), nt = omp_get_num_threads();
-		if (blocks >= 4) {
-			jb0 = blocks * t / nt;
-			jb1 = blocks * (t + 1) / nt;
-		} else {
-			const long panels = (M + ksparse_ae_MR - 1) / ksparse_ae_MR;
-			r0 = panels * t / nt * ksparse_ae_MR;
-			r1 = panels * (t + 1) / nt * ksparse_ae_MR < M ? panels * (t + 1) / nt * ksparse_ae_MR : M;
-		}
-#endif
 		float ap[ksparse_ae_MC * ksparse_ae_KC], bps[ksparse_ae_NG * ksparse_ae_KC * ksparse_ae_NR], edge[ksparse_ae_MR * ksparse_ae_NR], bedge[ksparse_ae_NR];
-		/* When this thread has at most ksparse_ae_NG column blocks, their B panels
-		 * are packed once for all rows; otherwise each for MC rows at a time
-		 * (the rows of A packed once). */
-		const long ng = jb1 - jb0 <= ksparse_ae_NG ? ksparse_ae_NG : jb1 - jb0;
-		for (long k0 = 0; k0 < K; k0 += ksparse_ae_KC) {
-			const long kc = K - k0 < ksparse_ae_KC ? K - k0 : ksparse_ae_KC;
-			for (long jg = jb0; jg < jb1; jg += ng) {
-				const long jg1 = jb1 - jg < ng ? jb1 : jg + ng, keep = jg1 - jg <= ksparse_ae_NG;
-				for (long jb = jg; keep && jb < jg1; jb++) {
+		long packed = -1; /* the group whose panels of B are in bps, if keep */
+#ifdef _OPENMP
+#pragma omp for schedule(dynamic, 1)
+#endif
+		for (long u = 0; u < units; u++) {
+			const long g = u / rows, i0 = u % rows * rb, mc = M - i0 < rb ? M - i0 : rb;
+			const long jg = blocks * g / groups, jg1 = blocks * (g + 1) / groups;
+			for (long k0 = 0; k0 < K; k0 += ksparse_ae_KC) {
+				const long kc = K - k0 < ksparse_ae_KC ? K - k0 : ksparse_ae_KC;
+				const int last = k0 + kc == K;
+				for (long i = 0; i < mc; i += ksparse_ae_MR)
+					if (acs != 1 || mc - i < ksparse_ae_MR)
+						ksparse_ae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < ksparse_ae_MR ? mc - i : ksparse_ae_MR,
+							 ksparse_ae_MR, kc, ap + i * kc, ksparse_ae_MR);
+				for (long jb = jg; jb < jg1; jb++) {
 					const long j0 = jb * ksparse_ae_NR, nr = N - j0 < ksparse_ae_NR ? N - j0 : ksparse_ae_NR;
-					ksparse_ae_pack(B + k0 * brs + j0 * bcs, bcs, brs, nr, ksparse_ae_NR, kc, bps + (jb - jg) * ksparse_ae_KC * ksparse_ae_NR, ksparse_ae_NR);
-				}
-				for (long i0 = r0; i0 < r1; i0 += ksparse_ae_MC) {
-					const long mc = r1 - i0 < ksparse_ae_MC ? r1 - i0 : ksparse_ae_MC;
-					for (long i = 0; i < mc; i += ksparse_ae_MR)
-						if (acs != 1 || mc - i < ksparse_ae_MR)
-							ksparse_ae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < ksparse_ae_MR ? mc - i : ksparse_ae_MR,
-								 ksparse_ae_MR, kc, ap + i * kc, ksparse_ae_MR);
-					for (long jb = jg; jb < jg1; jb++) {
-						const long j0 = jb * ksparse_ae_NR, nr = N - j0 < ksparse_ae_NR ? N - j0 : ksparse_ae_NR;
-						float *bp = bps + (keep ? jb - jg : 0) * ksparse_ae_KC * ksparse_ae_NR;
-						if (!keep)
-							ksparse_ae_pack(B + k0 * brs + j0 * bcs, bcs, brs, nr, ksparse_ae_NR, kc, bp, ksparse_ae_NR);
-						const float *bj = bias && k0 == 0 ? bias + j0 : NULL;
-						if (bj && nr < ksparse_ae_NR) {
-							for (long j = 0; j < ksparse_ae_NR; j++)
-								bedge[j] = j < nr ? bj[j] : 0;
-							bj = bedge;
-						}
-						for (long i = 0; i < mc; i += ksparse_ae_MR) {
-							const long mr = mc - i < ksparse_ae_MR ? mc - i : ksparse_ae_MR;
-							float *c = C + (i0 + i) * N + j0;
-							const int last = k0 + kc == K;
-							/* whole panels of rows that run along k are read in place */
-							const int direct = acs == 1 && mr == ksparse_ae_MR;
-							const float *a = direct ? A + (i0 + i) * ars + k0 : ap + i * kc;
-							const long ka = direct ? 1 : ksparse_ae_MR, ra = direct ? ars : 1;
-							if (mr == ksparse_ae_MR && nr == ksparse_ae_NR) {
-								ksparse_ae_kernel(kc, a, ka, ra, bp, c, N, bj, k0 == 0);
-								if (ep && last)
-									ksparse_ae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
-								continue;
-							}
-							/* A tile at the edge of C: computed whole in `edge`. */
-							for (long r = 0; r < ksparse_ae_MR; r++)
-								for (long j = 0; j < ksparse_ae_NR; j++)
-									edge[r * ksparse_ae_NR + j] = r < mr && j < nr && k0 ? c[r * N + j] : 0;
-							ksparse_ae_kernel(kc, a, ka, ra, bp, edge, ksparse_ae_NR, bj, k0 == 0);
-							for (long r = 0; r < mr; r++)
-								memcpy(c + r * N, edge + r * ksparse_ae_NR, sizeof(float) * (size_t)nr);
+					float *bp = bps + (keep ? (k0 / ksparse_ae_KC * cg + jb - jg) * ksparse_ae_KC * ksparse_ae_NR : 0);
+					if (!keep || packed != g)
+						ksparse_ae_pack(B + k0 * brs + j0 * bcs, bcs, brs, nr, ksparse_ae_NR, kc, bp, ksparse_ae_NR);
+					const float *bj = bias && k0 == 0 ? bias + j0 : NULL;
+					if (bj && nr < ksparse_ae_NR) {
+						for (long j = 0; j < ksparse_ae_NR; j++)
+							bedge[j] = j < nr ? bj[j] : 0;
+						bj = bedge;
+					}
+					for (long i = 0; i < mc; i += ksparse_ae_MR) {
+						const long mr = mc - i < ksparse_ae_MR ? mc - i : ksparse_ae_MR;
+						float *c = C + (i0 + i) * N + j0;
+						/* whole panels of rows that run along k are read in place */
+						const int direct = acs == 1 && mr == ksparse_ae_MR;
+						const float *a = direct ? A + (i0 + i) * ars + k0 : ap + i * kc;
+						const long ka = direct ? 1 : ksparse_ae_MR, ra = direct ? ars : 1;
+						if (mr == ksparse_ae_MR && nr == ksparse_ae_NR) {
+							ksparse_ae_kernel(kc, a, ka, ra, bp, c, N, bj, k0 == 0);
 							if (ep && last)
 								ksparse_ae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
+							continue;
 						}
+						/* A tile at the edge of C: computed whole in `edge`. */
+						for (long r = 0; r < ksparse_ae_MR; r++)
+							for (long j = 0; j < ksparse_ae_NR; j++)
+								edge[r * ksparse_ae_NR + j] = r < mr && j < nr && k0 ? c[r * N + j] : 0;
+						ksparse_ae_kernel(kc, a, ka, ra, bp, edge, ksparse_ae_NR, bj, k0 == 0);
+						for (long r = 0; r < mr; r++)
+							memcpy(c + r * N, edge + r * ksparse_ae_NR, sizeof(float) * (size_t)nr);
+						if (ep && last)
+							ksparse_ae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
 					}
 				}
 			}
+			packed = g;
 		}
 	}
 }
@@ -402,7 +424,7 @@ static void ksparse_ae_gemm(long M, long N, long K, const float *A, long ars, lo
 static void ksparse_ae_sum_rows(long n, long cols, const float *src, float *dst)
 {
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * cols >= 32768)
+#pragma omp parallel for schedule(dynamic) if (n * cols >= 32768)
 #endif
 	for (long j0 = 0; j0 < cols; j0 += 64) {
 		const long j1 = j0 + 64 < cols ? j0 + 64 : cols;
@@ -588,7 +610,7 @@ static ksparse_ae_real ksparse_ae_run(const ksparse_ae_ctx *ctx, const ksparse_a
 			{
 				double part[64], acc = 0;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
+#pragma omp parallel for schedule(dynamic) if (n * 784 >= 65536)
 #endif
 				for (long c = 0; c < 64; c++) {
 					const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
@@ -614,7 +636,7 @@ static ksparse_ae_real ksparse_ae_run(const ksparse_ae_ctx *ctx, const ksparse_a
 			{
 				double part[64], acc = 0;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
+#pragma omp parallel for schedule(dynamic) if (n * 784 >= 65536)
 #endif
 				for (long c = 0; c < 64; c++) {
 					const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;

@@ -183,7 +183,7 @@ static void small_ae_act_all(int act, float slope, long count, const float *x, c
 	enum { SLICE = 8192 };
 	const long slices = (count + SLICE - 1) / SLICE;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (slices >= 4)
+#pragma omp parallel for schedule(dynamic) if (slices >= 4)
 #endif
 	for (long s = 0; s < slices; s++) {
 		const long i = s * SLICE;
@@ -228,7 +228,7 @@ static void small_ae_adam(long count, float *p, float *m, float *v, const float 
 	enum { CHUNK = 8192 };
 	const long chunks = (count + CHUNK - 1) / CHUNK;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (chunks >= 8)
+#pragma omp parallel for schedule(dynamic) if (chunks >= 8)
 #endif
 	for (long c = 0; c < chunks; c++) {
 		const long o = c * CHUNK;
@@ -318,7 +318,7 @@ static void small_ae_finish(const small_ae_epilogue *ep, float *c, long ldc, lon
 	small_ae_act(ep->act, ep->slope, rows, cols, c, ldc, ep->y ? ep->y + off : NULL, ldc, c, ldc);
 }
 
-enum { small_ae_MR = 8, small_ae_NR = 2 * SMALL_AE_LANES, small_ae_KC = 128, small_ae_MC = 128, small_ae_NG = 4 };
+enum { small_ae_MR = 8, small_ae_NR = 2 * SMALL_AE_LANES, small_ae_KC = 128, small_ae_MC = 128, small_ae_NG = 4, small_ae_UNITS = 8 };
 
 /* The MR x NR tile at C (rows ldc apart) = (bias row, 0 or C itself) +
  * a b, where a is a kc x MR panel of A, element (k, r) at a[k ka + r ra]
@@ -350,9 +350,25 @@ static void small_ae_kernel(long kc, const float *restrict a, long ka, long ra, 
  * time when X runs along k and copied row by row when it runs along j. */
 static void small_ae_pack(const float *X, long js, long ks, long nj, long w, long kc, float *dst, long ldd)
 {
-	if (js == 1 && nj == w) {
+	if (js == 1 && w == small_ae_MR && nj == w) {
 		for (long k = 0; k < kc; k++)
-			memcpy(dst + k * ldd, X + k * ks, sizeof(float) * (size_t)w);
+			for (long t = 0; t < small_ae_MR; t++)
+				dst[k * ldd + t] = X[k * ks + t];
+		return;
+	}
+	if (js == 1 && w == small_ae_NR && nj == w) {
+		for (long k = 0; k < kc; k++)
+			for (long v = 0; v < small_ae_NR; v += SMALL_AE_LANES)
+				SMALL_AE_STORE(dst + k * ldd + v, SMALL_AE_LOAD(X + k * ks + v));
+		return;
+	}
+	if (js == 1) {
+		for (long k = 0; k < kc; k++) {
+			for (long t = 0; t < nj; t++)
+				dst[k * ldd + t] = X[k * ks + t];
+			for (long t = nj; t < w; t++)
+				dst[k * ldd + t] = 0;
+		}
 		return;
 	}
 	if (ks == 1)
@@ -371,82 +387,88 @@ static void small_ae_pack(const float *X, long js, long ks, long nj, long w, lon
 static void small_ae_gemm(long M, long N, long K, const float *A, long ars, long acs,
 			const float *B, long brs, long bcs, const float *bias, float *C, const small_ae_epilogue *ep)
 {
-	const long blocks = (N + small_ae_NR - 1) / small_ae_NR;
+	/* The units of work: rb rows by a group of column blocks of C, each
+	 * summed over all of k by whichever thread claims it, so the units'
+	 * shape, which depends on the product's alone, decides nothing of the
+	 * result. Units run group by group. Rows of A that run along k (acs = 1)
+	 * are read in place, so narrow groups cost nothing and come first, up to
+	 * small_ae_UNITS units; other rows of A are packed once per unit, so then
+	 * there are at most four groups. Fewer rows per unit read B again, so
+	 * they come last. When B's panels for a group hold all of k in bps
+	 * (keep), a thread packs them once for all the units of that group it
+	 * runs in a row. */
+	const long blocks = (N + small_ae_NR - 1) / small_ae_NR, slices = (K + small_ae_KC - 1) / small_ae_KC;
+	long rb = small_ae_MC, rows = (M + rb - 1) / rb, groups;
+	if (acs == 1) {
+		groups = (blocks + small_ae_NG - 1) / small_ae_NG;
+		if (rows * groups < small_ae_UNITS)
+			groups = blocks < (small_ae_UNITS + rows - 1) / rows ? blocks : (small_ae_UNITS + rows - 1) / rows;
+	} else
+		groups = blocks < 4 ? blocks : 4;
+	while (rb > 2 * small_ae_MR && rows * groups < small_ae_UNITS / 2) {
+		rb /= 2;
+		rows = (M + rb - 1) / rb;
+	}
+	if (acs == 1 && rows > 1 && slices <= small_ae_NG && (blocks + groups - 1) / groups * slices > small_ae_NG)
+		groups = (blocks + small_ae_NG / slices - 1) / (small_ae_NG / slices);
+	const long cg = (blocks + groups - 1) / groups, units = rows * groups;
+	const int keep = slices * cg <= small_ae_NG;
 #ifdef _OPENMP
-#pragma omp parallel if (M * N * K >= 262144 && (blocks >= 4 || M >= 8 * small_ae_MR))
+#pragma omp parallel if (M * N * K >= 262144 && units > 1)
 #endif
 	{
-		/* this thread's column blocks jb0 .. jb1 and rows r0 .. r1: a share
-		 * of the columns, or of the rows when there are few columns */
-		long jb0 = 0, jb1 = blocks, r0 = 0, r1 = M;
-#ifdef _OPENMP
-		const long t = omp_get_thread_num(), nt = omp_get_num_threads();
-		if (blocks >= 4) {
-			jb0 = blocks * t / nt;
-			jb1 = blocks * (t + 1) / nt;
-		} else {
-			const long panels = (M + small_ae_MR - 1) / small_ae_MR;
-			r0 = panels * t / nt * small_ae_MR;
-			r1 = panels * (t + 1) / nt * small_ae_MR < M ? panels * (t + 1) / nt * small_ae_MR : M;
-		}
-#endif
 		float ap[small_ae_MC * small_ae_KC], bps[small_ae_NG * small_ae_KC * small_ae_NR], edge[small_ae_MR * small_ae_NR], bedge[small_ae_NR];
-		/* When this thread has at most small_ae_NG column blocks, their B panels
-		 * are packed once for all rows; otherwise each for MC rows at a time
-		 * (the rows of A packed once). */
-		const long ng = jb1 - jb0 <= small_ae_NG ? small_ae_NG : jb1 - jb0;
-		for (long k0 = 0; k0 < K; k0 += small_ae_KC) {
-			const long kc = K - k0 < small_ae_KC ? K - k0 : small_ae_KC;
-			for (long jg = jb0; jg < jb1; jg += ng) {
-				const long jg1 = jb1 - jg < ng ? jb1 : jg + ng, keep = jg1 - jg <= small_ae_NG;
-				for (long jb = jg; keep && jb < jg1; jb++) {
+		long packed = -1; /* the group whose panels of B are in bps, if keep */
+#ifdef _OPENMP
+#pragma omp for schedule(dynamic, 1)
+#endif
+		for (long u = 0; u < units; u++) {
+			const long g = u / rows, i0 = u % rows * rb, mc = M - i0 < rb ? M - i0 : rb;
+			const long jg = blocks * g / groups, jg1 = blocks * (g + 1) / groups;
+			for (long k0 = 0; k0 < K; k0 += small_ae_KC) {
+				const long kc = K - k0 < small_ae_KC ? K - k0 : small_ae_KC;
+				const int last = k0 + kc == K;
+				for (long i = 0; i < mc; i += small_ae_MR)
+					if (acs != 1 || mc - i < small_ae_MR)
+						small_ae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < small_ae_MR ? mc - i : small_ae_MR,
+							 small_ae_MR, kc, ap + i * kc, small_ae_MR);
+				for (long jb = jg; jb < jg1; jb++) {
 					const long j0 = jb * small_ae_NR, nr = N - j0 < small_ae_NR ? N - j0 : small_ae_NR;
-					small_ae_pack(B + k0 * brs + j0 * bcs, bcs, brs, nr, small_ae_NR, kc, bps + (jb - jg) * small_ae_KC * small_ae_NR, small_ae_NR);
-				}
-				for (long i0 = r0; i0 < r1; i0 += small_ae_MC) {
-					const long mc = r1 - i0 < small_ae_MC ? r1 - i0 : small_ae_MC;
-					for (long i = 0; i < mc; i += small_ae_MR)
-						if (acs != 1 || mc - i < small_ae_MR)
-							small_ae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < small_ae_MR ? mc - i : small_ae_MR,
-								 small_ae_MR, kc, ap + i * kc, small_ae_MR);
-					for (long jb = jg; jb < jg1; jb++) {
-						const long j0 = jb * small_ae_NR, nr = N - j0 < small_ae_NR ? N - j0 : small_ae_NR;
-						float *bp = bps + (keep ? jb - jg : 0) * small_ae_KC * small_ae_NR;
-						if (!keep)
-							small_ae_pack(B + k0 * brs + j0 * bcs, bcs, brs, nr, small_ae_NR, kc, bp, small_ae_NR);
-						const float *bj = bias && k0 == 0 ? bias + j0 : NULL;
-						if (bj && nr < small_ae_NR) {
-							for (long j = 0; j < small_ae_NR; j++)
-								bedge[j] = j < nr ? bj[j] : 0;
-							bj = bedge;
-						}
-						for (long i = 0; i < mc; i += small_ae_MR) {
-							const long mr = mc - i < small_ae_MR ? mc - i : small_ae_MR;
-							float *c = C + (i0 + i) * N + j0;
-							const int last = k0 + kc == K;
-							/* whole panels of rows that run along k are read in place */
-							const int direct = acs == 1 && mr == small_ae_MR;
-							const float *a = direct ? A + (i0 + i) * ars + k0 : ap + i * kc;
-							const long ka = direct ? 1 : small_ae_MR, ra = direct ? ars : 1;
-							if (mr == small_ae_MR && nr == small_ae_NR) {
-								small_ae_kernel(kc, a, ka, ra, bp, c, N, bj, k0 == 0);
-								if (ep && last)
-									small_ae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
-								continue;
-							}
-							/* A tile at the edge of C: computed whole in `edge`. */
-							for (long r = 0; r < small_ae_MR; r++)
-								for (long j = 0; j < small_ae_NR; j++)
-									edge[r * small_ae_NR + j] = r < mr && j < nr && k0 ? c[r * N + j] : 0;
-							small_ae_kernel(kc, a, ka, ra, bp, edge, small_ae_NR, bj, k0 == 0);
-							for (long r = 0; r < mr; r++)
-								memcpy(c + r * N, edge + r * small_ae_NR, sizeof(float) * (size_t)nr);
+					float *bp = bps + (keep ? (k0 / small_ae_KC * cg + jb - jg) * small_ae_KC * small_ae_NR : 0);
+					if (!keep || packed != g)
+						small_ae_pack(B + k0 * brs + j0 * bcs, bcs, brs, nr, small_ae_NR, kc, bp, small_ae_NR);
+					const float *bj = bias && k0 == 0 ? bias + j0 : NULL;
+					if (bj && nr < small_ae_NR) {
+						for (long j = 0; j < small_ae_NR; j++)
+							bedge[j] = j < nr ? bj[j] : 0;
+						bj = bedge;
+					}
+					for (long i = 0; i < mc; i += small_ae_MR) {
+						const long mr = mc - i < small_ae_MR ? mc - i : small_ae_MR;
+						float *c = C + (i0 + i) * N + j0;
+						/* whole panels of rows that run along k are read in place */
+						const int direct = acs == 1 && mr == small_ae_MR;
+						const float *a = direct ? A + (i0 + i) * ars + k0 : ap + i * kc;
+						const long ka = direct ? 1 : small_ae_MR, ra = direct ? ars : 1;
+						if (mr == small_ae_MR && nr == small_ae_NR) {
+							small_ae_kernel(kc, a, ka, ra, bp, c, N, bj, k0 == 0);
 							if (ep && last)
 								small_ae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
+							continue;
 						}
+						/* A tile at the edge of C: computed whole in `edge`. */
+						for (long r = 0; r < small_ae_MR; r++)
+							for (long j = 0; j < small_ae_NR; j++)
+								edge[r * small_ae_NR + j] = r < mr && j < nr && k0 ? c[r * N + j] : 0;
+						small_ae_kernel(kc, a, ka, ra, bp, edge, small_ae_NR, bj, k0 == 0);
+						for (long r = 0; r < mr; r++)
+							memcpy(c + r * N, edge + r * small_ae_NR, sizeof(float) * (size_t)nr);
+						if (ep && last)
+							small_ae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
 					}
 				}
 			}
+			packed = g;
 		}
 	}
 }
@@ -456,7 +478,7 @@ static void small_ae_gemm(long M, long N, long K, const float *A, long ars, long
 static void small_ae_sum_rows(long n, long cols, const float *src, float *dst)
 {
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * cols >= 32768)
+#pragma omp parallel for schedule(dynamic) if (n * cols >= 32768)
 #endif
 	for (long j0 = 0; j0 < cols; j0 += 64) {
 		const long j1 = j0 + 64 < cols ? j0 + 64 : cols;
@@ -617,7 +639,7 @@ static small_ae_real small_ae_run(const small_ae_ctx *ctx, const small_ae_real *
 			{
 				double part[64], acc = 0;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
+#pragma omp parallel for schedule(dynamic) if (n * 784 >= 65536)
 #endif
 				for (long c = 0; c < 64; c++) {
 					const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
@@ -638,7 +660,7 @@ static small_ae_real small_ae_run(const small_ae_ctx *ctx, const small_ae_real *
 			{
 				double part[64], acc = 0;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * 784 >= 65536)
+#pragma omp parallel for schedule(dynamic) if (n * 784 >= 65536)
 #endif
 				for (long c = 0; c < 64; c++) {
 					const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;

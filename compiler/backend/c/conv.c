@@ -13,7 +13,7 @@ void c_conv_workspace(Emit *e, Node *n) { (void)e, (void)n; }
  * OpenMP, threads share them out. */
 static void emit_parallel_samples(Emit *e)
 {
-	emit_raw(e, "#ifdef _OPENMP\n#pragma omp parallel for schedule(static) if (n >= 8)\n#endif\n");
+	emit_raw(e, "#ifdef _OPENMP\n#pragma omp parallel for schedule(dynamic) if (n >= 8)\n#endif\n");
 }
 
 /* The activation fused into convolution n (A_ACT), applied to sample b of

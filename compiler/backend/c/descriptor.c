@@ -263,5 +263,6 @@ void c_render_main(Model *m, Buf *o)
 	buf_printf(o, "const aert_model *%s_aert_model(void);\n\n", P);
 	buf_printf(o, "const aert_model *%s_aert_model(void)\n{\n\treturn &model;\n}\n\n", P);
 	buf_printf(o, "#ifndef AERT_NO_MAIN\nint main(int argc, char **argv)\n{\n");
+	buf_printf(o, "\taert_threads_wait_policy(argv);\n");
 	buf_printf(o, "\treturn aert_train_main(%s_aert_model(), argc, argv);\n}\n#endif\n", P);
 }

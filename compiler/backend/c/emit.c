@@ -79,7 +79,7 @@ void emit_sum_begin(Emit *e, const char *count, const char *body, const char *af
 	emit_line(e, "{");
 	emit_indent(e, 1);
 	emit_line(e, "double part[64], acc = 0;");
-	emit_raw(e, "#ifdef _OPENMP\n#pragma omp parallel for schedule(static) if (%s >= 65536)\n#endif\n", count);
+	emit_raw(e, "#ifdef _OPENMP\n#pragma omp parallel for schedule(dynamic) if (%s >= 65536)\n#endif\n", count);
 	emit_line(e, "for (long c = 0; c < 64; c++) {");
 	emit_line(e, "\tconst long i0 = %s * c / 64 / 16 * 16, i1 = c == 63 ? %s : %s * (c + 1) / 64 / 16 * 16;", count,
 		  count, count);

@@ -71,7 +71,7 @@ static void emit_reduce(Emit *e, Node *n, const char *pre, const char *term)
  * OpenMP, threads share out large ones. */
 static void emit_parallel_elements(Emit *e, const Node *n)
 {
-	emit_raw(e, "#ifdef _OPENMP\n#pragma omp parallel for schedule(static) if (%s >= 32768)\n#endif\n",
+	emit_raw(e, "#ifdef _OPENMP\n#pragma omp parallel for schedule(dynamic, 4096) if (%s >= 32768)\n#endif\n",
 		 emit_count(e, n, 1));
 }
 

@@ -32,7 +32,7 @@ static void close_block(Emit *e)
  * threads share out large ones. */
 static void open_loop(Emit *e, const Node *n)
 {
-	emit_raw(e, "#ifdef _OPENMP\n#pragma omp parallel for schedule(static) if (%s >= 32768)\n#endif\n",
+	emit_raw(e, "#ifdef _OPENMP\n#pragma omp parallel for schedule(dynamic, 4096) if (%s >= 32768)\n#endif\n",
 		 emit_count(e, n, 1));
 	emit_line(e, "for (long i = 0; i < %s; i++)", emit_count(e, n, 1));
 }

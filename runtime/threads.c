@@ -1,0 +1,112 @@
+/* threads.c - how the threads of a model's kernels wait for each other.
+ *
+ * Between two parallel loops the threads of an OpenMP runtime wait. By
+ * default libgomp (gcc) spins for about 300,000 rounds before it sleeps and
+ * LLVM's libomp (the JIT) for 200 ms: on an idle machine that saves the
+ * wake-up, but on a busy one a spinning thread holds its core while the
+ * thread it waits for is queued behind another process on the other core,
+ * and two threads fall far behind one. A bounded spin keeps the short
+ * waits of an idle machine and sleeps through the long ones, so the
+ * scheduler can run the late thread on the core that waits (bench/run.sh
+ * measures both cases).
+ *
+ * Both runtimes read their settings from the environment when they start:
+ * libgomp when it is loaded, libomp on its first parallel region. aecc
+ * sets them before it loads a model; a program that libgomp started with
+ * (a static trainer: libgomp is loaded before main()) runs itself again
+ * with them set, once. A wait policy the user set (OMP_WAIT_POLICY,
+ * GOMP_SPINCOUNT or KMP_BLOCKTIME) is left as it is.
+ * And while a trainer runs, the governor (below) chooses between all
+ * cores and one thread by timing both now and then.
+ * Requires: nothing. Provides: aert_threads_wait_policy(), aert_governor_*(). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common.h"
+
+/* libgomp's rounds of spinning before a waiting thread sleeps (tens of
+ * microseconds on a 2-3 GHz x86 core), and libomp's time in ms. */
+#define AERT_GOMP_SPINCOUNT "3000"
+#define AERT_KMP_BLOCKTIME "1"
+
+/* 1 if libgomp is mapped into this process (Linux: /proc/self/maps). */
+static int gomp_loaded(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	if (!f)
+		return 0;
+	char line[4096];
+	int found = 0;
+	while (!found && fgets(line, sizeof line, f))
+		found = strstr(line, "/libgomp") != NULL;
+	fclose(f);
+	return found;
+}
+
+void aert_threads_wait_policy(char **argv)
+{
+	if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT") || getenv("KMP_BLOCKTIME"))
+		return;
+	setenv("GOMP_SPINCOUNT", AERT_GOMP_SPINCOUNT, 0);
+	setenv("KMP_BLOCKTIME", AERT_KMP_BLOCKTIME, 0);
+	if (argv && gomp_loaded()) {
+		fflush(NULL);
+		execv("/proc/self/exe", argv); /* returns only if it failed: then go on as we are */
+	}
+}
+
+/* ---- the thread count while a trainer runs ---- */
+
+/* Steps in one probe of a thread count, and steps run between probes. */
+enum { PROBE_STEPS = 4, RUN_STEPS = 124 };
+
+void aert_governor_init(aert_governor *g, int (*set_threads)(int n), int most)
+{
+	g->set_threads = set_threads;
+	g->most = set_threads && most > 1 ? most : 0;
+	g->now = 0;
+	g->phase = 0;
+	g->left = 1; /* a first step to warm up */
+	g->spent[0] = g->spent[1] = 0;
+	g->samples[0] = g->samples[1] = 0;
+	g->rounds = 0;
+}
+
+int aert_governor_threads(aert_governor *g)
+{
+	if (!g->most)
+		return 0;
+	/* phases: 0 warm-up or run, 1 and 2 the probes (in turns: all cores
+	 * first in even rounds, one thread first in odd ones) */
+	int want = g->phase == 0 ? (g->now ? g->now : g->most)
+				 : ((g->phase == 1) == (g->rounds % 2 == 0) ? g->most : 1);
+	if (want != g->now)
+		g->now = g->set_threads(want);
+	return g->now;
+}
+
+void aert_governor_done(aert_governor *g, double seconds, int n)
+{
+	if (!g->most)
+		return;
+	if (g->phase) {
+		int slot = g->now == 1;
+		g->spent[slot] += seconds;
+		g->samples[slot] += n;
+	}
+	if (--g->left > 0)
+		return;
+	if (g->phase == 2) {
+		/* seconds per sample of each; ties go to all cores */
+		double most = g->spent[0] / (g->samples[0] > 0 ? g->samples[0] : 1);
+		double one = g->spent[1] / (g->samples[1] > 0 ? g->samples[1] : 1);
+		g->now = g->set_threads(one < 0.97 * most ? 1 : g->most);
+		g->spent[0] = g->spent[1] = 0;
+		g->samples[0] = g->samples[1] = 0;
+		g->rounds++;
+	}
+	g->phase = (g->phase + 1) % 3;
+	g->left = g->phase ? PROBE_STEPS : RUN_STEPS;
+}
