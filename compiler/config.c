@@ -114,7 +114,9 @@ static const char *resolve(const char *ae, const char *path)
 	const char *slash = strrchr(ae, '/');
 	const char *dir = slash ? xstrndup(ae, (size_t)(slash - ae + 1)) : ".";
 	char *abs = realpath(dir, NULL);
-	return abs ? xasprintf("%s/%s", abs, path) : xasprintf("%s/%s", dir, path);
+	const char *full = xasprintf("%s/%s", abs ? abs : dir, path);
+	free(abs);
+	return full;
 }
 
 /* A data source: fmt("path") with an optional `/ k` or `* k` scale, or
@@ -190,6 +192,8 @@ static void read_data(Model *m, const Block *b)
 		int is_train = !strncmp(s->key, "train", 5), is_test = !strncmp(s->key, "test", 4);
 		const char *rest = s->key + (is_train ? 5 : is_test ? 4 : 0);
 		int idx = -1;
+		if ((is_train || is_test) && *rest == 0 && g->inputs.len == 0)
+			continue; /* lowering has reported the missing input */
 		if ((is_train || is_test) && *rest == 0)
 			idx = 0;
 		else if ((is_train || is_test) && *rest == '_')
