@@ -721,7 +721,8 @@ static int check_layout(st_file *f)
 /* Names must be unique; sorts the entries by name for lookups. */
 static int check_names(st_file *f)
 {
-	qsort(f->e, f->n, sizeof *f->e, by_name);
+	if (f->n > 1)
+		qsort(f->e, f->n, sizeof *f->e, by_name);
 	for (size_t i = 1; i < f->n; i++)
 		if (strcmp(f->e[i - 1].name, f->e[i].name) == 0)
 			return aert_fail(f->err, f->path, "tensor %s appears twice", f->e[i].name);
