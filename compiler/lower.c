@@ -11,6 +11,7 @@
  * in evaluation order as torch.nn.Sequential counts modules, so
  * `x |> dense(512) |> relu |> dense(32)` in the encoder declares
  * encoder.0.weight, encoder.0.bias, encoder.2.weight, encoder.2.bias. */
+#include <limits.h>
 #include <string.h>
 
 #include "ops.h"
@@ -286,6 +287,19 @@ static int input_name_ok(const Input *in)
 	return !temp;
 }
 
+/* Every value of a model has at most INT_MAX values per sample (a flatten
+ * of the input makes them one dimension). */
+static int input_size_ok(const Input *in)
+{
+	long long values = 1; /* at most INT_MAX times a dimension: no overflow */
+	for (int i = 0; i < in->rank && values <= INT_MAX; i++)
+		values *= in->dims[i];
+	if (values <= INT_MAX)
+		return 1;
+	diag_error(in->loc, "input '%s' has more than %d values per sample", in->name, INT_MAX);
+	return 0;
+}
+
 int lower_model(Model *m)
 {
 	Program *p = m->ast;
@@ -295,7 +309,7 @@ int lower_model(Model *m)
 		diag_error((Loc){p->file, 1, 1}, "the model declares no input (write e.g. `input x[784]`)");
 	for (const Input *in = p->inputs; in; in = in->next) {
 		int dims[MAX_RANK];
-		if (!input_name_ok(in))
+		if (!input_name_ok(in) || !input_size_ok(in))
 			continue;
 		for (int i = 0; i < in->rank; i++)
 			dims[i] = (int)in->dims[i];
