@@ -297,6 +297,20 @@ Test(safetensors, valid_files_from_elsewhere)
 	free(path);
 }
 
+Test(safetensors, no_tensors)
+{
+	/* An empty header object is a valid file with nothing in it. */
+	char *path = write_st("{}", "", 0);
+	float x;
+	aert_tensor t = {"x", AERT_F32, 0, {0}, &x};
+	int found = 1;
+	aert_err err;
+	cr_assert_eq(aert_st_load(path, &t, 1, &found, &err), 0, "%s", err.msg);
+	cr_assert_eq(found, 0);
+	cr_assert_eq(aert_st_load(path, NULL, 0, NULL, &err), 0, "%s", err.msg);
+	free(path);
+}
+
 Test(safetensors, names_are_escaped)
 {
 	float x[1] = {1};
