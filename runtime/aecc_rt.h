@@ -321,6 +321,10 @@ typedef struct aert_train_options {
  * eval_loss and the state accessors, 1..AERT_MAX_INPUTS inputs, sizes and
  * defaults in range, its tables present. */
 int aert_model_check(const aert_model *m, aert_err *err);
+/* 0 if the model's state and work arena fit in this machine's physical
+ * memory together; otherwise -1 with a message giving both sizes. A
+ * program calls it before it allocates them (aert_trainer_open does). */
+int aert_model_fits(const aert_model *m, aert_err *err);
 /* The model's defaults: its batch, hyperparameters, seed and data paths,
  * shuffled, with a progress bar, no files written. */
 void aert_train_defaults(const aert_model *m, aert_train_options *o);
@@ -340,7 +344,8 @@ aert_parsed aert_train_parse(const aert_model *m, int argc, char **argv, aert_tr
 typedef struct aert_trainer aert_trainer;
 
 /* Open a run of m with the options (copied; their strings must outlive
- * the run): check the model and the options, set o->threads, make a state
+ * the run): check the model, the options and that the model fits in
+ * memory (aert_model_fits), set o->threads, make a state
  * from o->seed (then o->init or o->resume), load and check the training
  * and test data, create the log. On failure *t is NULL and nothing is
  * left behind. */

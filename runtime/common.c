@@ -1,8 +1,10 @@
-/* common.c - error messages and byte order helpers of the runtime. */
+/* common.c - error messages, byte order helpers and the memory check of
+ * the runtime. */
 #include "common.h"
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <unistd.h>
 
 /* The shortest a path is cut to, so that a long problem cannot hide it. */
 enum { MIN_PATH_ROOM = 48 };
@@ -56,6 +58,20 @@ int aert_fail(aert_err *err, const char *path, const char *fmt, ...)
 	memcpy(err->msg + at, ": ", 2);
 	memcpy(err->msg + at + 2, problem, (size_t)len + 1);
 	return -1;
+}
+
+int aert_model_fits(const aert_model *m, aert_err *err)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+	size_t memory = SIZE_MAX, need = m->state_bytes + m->work_bytes;
+	if (pages > 0 && page > 0 && aert_mul_size((size_t)pages, (size_t)page, &memory) != 0)
+		memory = SIZE_MAX;
+	if (need < m->state_bytes || need > memory)
+		return aert_fail(err, NULL,
+				 "model '%s' needs %zu bytes of state and %zu bytes of work arena, more than this "
+				 "machine's memory (%zu bytes)",
+				 m->name, m->state_bytes, m->work_bytes, memory);
+	return 0;
 }
 
 void aert_swap_bytes(void *p, size_t n, size_t width)

@@ -630,7 +630,8 @@ int aert_trainer_open(aert_trainer **out, const aert_model *m, const options *o,
 		return aert_fail(err, NULL, "out of memory for the trainer");
 	t->m = m;
 	t->o = *o;
-	if (aert_model_check(m, &t->err) != 0 || check_options(m, o, &t->err) != 0) {
+	if (aert_model_check(m, &t->err) != 0 || check_options(m, o, &t->err) != 0 ||
+	    aert_model_fits(m, &t->err) != 0) {
 		*err = t->err;
 		aert_trainer_close(t);
 		return -1;
