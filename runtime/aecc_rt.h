@@ -117,9 +117,11 @@ typedef struct aert_tensor {
 	void *data;         /* elements (row-major) */
 } aert_tensor;
 
-/* Write the tensors atomically: to PATH.tmp.PID, fsync, rename over PATH,
- * fsync the directory. On failure PATH is untouched and the temp file is
- * removed. Names must be unique, non-empty and not "__metadata__"; the
+/* Write the tensors atomically: to PATH.tmp.PID (locked while it is
+ * written), fsync, rename over PATH, fsync the directory. On failure PATH
+ * is untouched and the temp file is removed; a temp file of PATH that a
+ * process killed while saving left behind is removed first. A file size
+ * limit (ulimit -f) fails the save like a full disk. Names must be unique, non-empty and not "__metadata__"; the
  * header carries {"__metadata__": {"format": "pt"}} so PyTorch's
  * safetensors.torch.load_file reads the file as it is. */
 int aert_st_save(const char *path, const aert_tensor *t, size_t n, aert_err *err);

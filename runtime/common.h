@@ -39,6 +39,11 @@ static inline int aert_host_is_le(void)
 	return first == 1;
 }
 
+/* Remove the temporary files "PATH.tmp.PID" that saves of PATH by
+ * processes no longer running left behind (killed while they saved).
+ * aert_st_save calls it; so does the trainer when it opens a run. */
+void aert_st_clean(const char *path);
+
 /* Reverse the bytes of each of the n elements of `width` bytes at p. */
 void aert_swap_bytes(void *p, size_t n, size_t width);
 

@@ -636,6 +636,11 @@ int aert_trainer_open(aert_trainer **out, const aert_model *m, const options *o,
 		aert_trainer_close(t);
 		return -1;
 	}
+	/* What a run killed while it saved left beside its files goes now. */
+	if (o->checkpoint)
+		aert_st_clean(o->checkpoint);
+	if (o->save)
+		aert_st_clean(o->save);
 	if (o->threads > 0)
 		t->threads = m->set_threads ? m->set_threads(o->threads) : 1;
 	if (setup_state(t) != 0 || load_data(t) != 0 || open_log(t) != 0) {

@@ -38,6 +38,7 @@ suite fusion sh tests/fusion.sh
 suite gradcheck sh tests/gradcheck.sh
 suite noise sh tests/noise.sh
 suite cli sh tests/cli.sh
+suite checkpoint sh tests/checkpoint.sh
 suite loader sh tests/loader.sh
 suite jit sh tests/jit.sh
 suite train sh tests/train.sh
