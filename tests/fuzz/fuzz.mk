@@ -49,3 +49,12 @@ fuzz: fuzz-build
 	sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_JOBS)
 
 .PHONY: fuzz fuzz-build
+
+# make fuzz-coverage: the line coverage of the corpus so far, per target,
+# with the targets built again for source-based coverage in $(B)/fuzz-cov.
+fuzz-coverage: fuzz-build
+	$(MAKE) --no-print-directory FB=$(B)/fuzz-cov \
+		FUZZ_CFLAGS="-O1 -g -fprofile-instr-generate -fcoverage-mapping" $(FUZZ_TARGETS:%=$(B)/fuzz-cov/fuzz_%)
+	sh tests/fuzz/coverage.sh $(B)/fuzz-cov
+
+.PHONY: fuzz-coverage
