@@ -70,6 +70,14 @@ write("safetensors/dtypes", safetensors({
     "d": ("F32", [5], struct.pack("<5f", *range(5))),
     "e": ("BF16", [2], bytes(4)),
 }, {"format": "pt"}))
+# The same names in the other real type (converted on load), and a dtype
+# that does not fit.
+write("safetensors/convert", safetensors({
+    "a": ("U8", [4], bytes(4)),
+    "b": ("F32", [2, 3], struct.pack("<6f", *range(6))),
+    "d": ("F64", [5], struct.pack("<5d", *range(5))),
+}))
+write("safetensors/mismatch", safetensors({"d": ("U8", [5], bytes(5)), "a": ("F32", [4], bytes(16))}))
 write("safetensors/empty", safetensors({}))
 PYEOF
 
