@@ -11,6 +11,10 @@
 # crashes, trips a sanitizer or a check, leaks, times out (10 s per input)
 # or runs out of memory (2 GB), and its input is kept as
 # build/fuzz/crashes/TARGET-*. Build the targets first: make fuzz-build.
+# To see what an input does (with the messages this script hides):
+#   build/fuzz/fuzz_TARGET FILE...
+# A finding, once fixed, gets a test in its reader's suite and its input
+# a place in tests/fuzz/regress/TARGET/.
 set -u
 cd "$(dirname "$0")/../.." || exit 2
 secs=${1:-60}
