@@ -311,6 +311,15 @@ int lower_model(Model *m)
 		int dims[MAX_RANK];
 		if (!input_name_ok(in) || !input_size_ok(in))
 			continue;
+		if (lookup(&L, in->name)) {
+			bind(&L, in->name, NULL, in->loc); /* reports both definitions */
+			continue;
+		}
+		if (m->g->inputs.len == MAX_INPUTS) {
+			diag_error(in->loc, "input '%s' is one too many: a model has at most %d inputs", in->name,
+				   MAX_INPUTS);
+			continue;
+		}
 		for (int i = 0; i < in->rank; i++)
 			dims[i] = (int)in->dims[i];
 		GInput *gi = graph_input(m->g, in->name, shape_make(1, in->rank, dims), in->loc);
