@@ -84,8 +84,12 @@ $(B)/tests/runtime_tests: $(TEST_RUNTIME) $(RTLIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -std=gnu99 -Iruntime -o $@ $(TEST_RUNTIME) $(RTLIB) -lcriterion -lpng -lz -lm
 
+# The libFuzzer targets (make fuzz) and the sanitizer runs (make sanitize).
+include tests/fuzz/fuzz.mk
+include tests/sanitize/sanitize.mk
+
 # Every suite; the README's test command.
-test: all $(B)/tests/compiler_tests $(B)/tests/runtime_tests
+test: all $(B)/tests/compiler_tests $(B)/tests/runtime_tests fuzz-build sanitize-build
 	sh tests/all.sh
 
 # Single suites.

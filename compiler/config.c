@@ -238,7 +238,9 @@ static const char *resolve(const char *ae, const char *path)
 	const char *slash = strrchr(ae, '/');
 	const char *dir = slash ? xstrndup(ae, (size_t)(slash - ae + 1)) : ".";
 	char *abs = realpath(dir, NULL);
-	return abs ? xasprintf("%s/%s", abs, path) : xasprintf("%s/%s", dir, path);
+	const char *full = xasprintf("%s/%s", abs ? abs : dir, path);
+	free(abs);
+	return full;
 }
 
 /* A data source: fmt("path") with an optional `/ k` or `* k` scale, or
@@ -386,6 +388,8 @@ static void read_data(Model *m, const Block *b)
 			kind++;
 		const char *rest = kind < 3 ? s->key + strlen(kinds[kind]) : "";
 		int idx = -1;
+		if (kind < 3 && *rest == 0 && g->inputs.len == 0)
+			continue; /* lowering has reported the missing input */
 		if (kind < 3 && *rest == 0)
 			idx = 0;
 		else if (kind < 3 && *rest == '_')

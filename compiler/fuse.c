@@ -119,7 +119,7 @@ static void fuse(Graph *g)
 			continue;
 		graph_count_uses(g);
 	}
-	free(pos);
+	xfree(pos);
 }
 
 static int index_of(const Graph *g, const Node *n)

@@ -63,7 +63,7 @@ Param *graph_param(Graph *g, const char *name, Shape shape, long fan_in, Loc loc
 	p->offset = g->param_elems;
 	p->fan_in = fan_in;
 	p->loc = loc;
-	g->param_elems += shape_elems(shape);
+	g->param_elems = size_add(g->param_elems, shape_elems(shape));
 	Node *n = graph_add(g, &op_param, loc, 0, NULL);
 	n->shape = shape;
 	n->storage = ST_PARAM;
@@ -87,7 +87,7 @@ Buffer *graph_buffer(Graph *g, const char *name, Shape shape, BufferKind kind, d
 		b->offset = g->counter_elems++;
 	} else {
 		b->offset = g->buffer_elems;
-		g->buffer_elems += shape_elems(shape);
+		g->buffer_elems = size_add(g->buffer_elems, shape_elems(shape));
 		Node *n = graph_add(g, &op_buffer, loc, 0, NULL);
 		n->shape = shape;
 		n->storage = ST_BUFFER;
@@ -168,7 +168,7 @@ size_t shape_elems(Shape s)
 {
 	size_t e = 1;
 	for (int i = 0; i < s.rank; i++)
-		e *= (size_t)s.dims[i];
+		e = size_mul(e, (size_t)s.dims[i]);
 	return e;
 }
 

@@ -12,6 +12,7 @@
  * in evaluation order as torch.nn.Sequential counts modules, so
  * `x |> dense(512) |> relu |> dense(32)` in the encoder declares
  * encoder.0.weight, encoder.0.bias, encoder.2.weight, encoder.2.bias. */
+#include <limits.h>
 #include <string.h>
 
 #include "ops.h"
@@ -321,6 +322,19 @@ static void collect_terms(Graph *g, Node *n, double weight)
 	vec_push(&g->terms, t);
 }
 
+/* Every value of a model has at most INT_MAX values per sample (a flatten
+ * of the input makes them one dimension). */
+static int input_size_ok(const Input *in)
+{
+	long long values = 1; /* at most INT_MAX times a dimension: no overflow */
+	for (int i = 0; i < in->rank && values <= INT_MAX; i++)
+		values *= in->dims[i];
+	if (values <= INT_MAX)
+		return 1;
+	diag_error(in->loc, "input '%s' has more than %d values per sample", in->name, INT_MAX);
+	return 0;
+}
+
 int lower_model(Model *m)
 {
 	Program *p = m->ast;
@@ -330,8 +344,17 @@ int lower_model(Model *m)
 		diag_error((Loc){p->file, 1, 1}, "the model declares no input (write e.g. `input x[784]`)");
 	for (const Input *in = p->inputs; in; in = in->next) {
 		int dims[MAX_RANK];
-		if (!input_name_ok(in))
+		if (!input_name_ok(in) || !input_size_ok(in))
 			continue;
+		if (lookup(&L, in->name)) {
+			bind(&L, in->name, NULL, in->loc); /* reports both definitions */
+			continue;
+		}
+		if (m->g->inputs.len == MAX_INPUTS) {
+			diag_error(in->loc, "input '%s' is one too many: a model has at most %d inputs", in->name,
+				   MAX_INPUTS);
+			continue;
+		}
 		for (int i = 0; i < in->rank; i++)
 			dims[i] = (int)in->dims[i];
 		GInput *gi = graph_input(m->g, in->name, shape_make(1, in->rank, dims), in->loc);

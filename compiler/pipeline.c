@@ -64,6 +64,8 @@ Model *pipeline_run(const char *path, const Options *opt)
 	if (opt->stop_after == PASS_ENTRY)
 		return m;
 	plan_memory(m);                                  /* arena offsets */
+	if (diag_errors())
+		return NULL;
 	dump(opt, m, "plan");
 	return m;
 }

@@ -9,7 +9,9 @@
  * spare), the parameters, first moments and second moments, then the
  * buffers, their reals and then their int64_t counters, each block 64-byte
  * aligned (Model.param_block_bytes, buffers_at, state_bytes,
- * Buffer.byte_offset).
+ * Buffer.byte_offset). Sizes saturate at SIZE_MAX instead of wrapping;
+ * a state or work arena (at the batch of the train section) larger than
+ * the machine's memory is a user error, reported at the model's name.
  * Preserves: the graph. Every function the emitter writes runs a subset of
  * this schedule in the same order, so the plan is valid for all of them. */
 #include "ops.h"
@@ -17,19 +19,36 @@
 
 #define ALIGN 64
 
-static size_t round_up(size_t x) { return (x + ALIGN - 1) / ALIGN * ALIGN; }
+static size_t round_up(size_t x) { return x > SIZE_MAX - (ALIGN - 1) ? SIZE_MAX : (x + ALIGN - 1) / ALIGN * ALIGN; }
 
 static void plan_state(Model *m)
 {
 	Graph *g = m->g;
-	size_t real = m->f64 ? 8 : 4, reals = round_up(g->buffer_elems * real);
-	m->param_block_bytes = round_up(g->param_elems * real);
-	m->buffers_at = 64 + 3 * m->param_block_bytes;
+	size_t real = m->f64 ? 8 : 4, reals = round_up(size_mul(g->buffer_elems, real));
+	m->param_block_bytes = round_up(size_mul(g->param_elems, real));
+	m->buffers_at = size_add(64, size_mul(3, m->param_block_bytes));
 	for (int i = 0; i < g->buffers.len; i++) {
 		Buffer *b = g->buffers.data[i];
-		b->byte_offset = b->kind == BUF_COUNTER ? reals + b->offset * 8 : b->offset * real;
+		b->byte_offset = b->kind == BUF_COUNTER ? size_add(reals, size_mul(b->offset, 8)) : size_mul(b->offset, real);
 	}
-	m->state_bytes = m->buffers_at + reals + round_up(g->counter_elems * 8);
+	m->state_bytes = size_add(size_add(m->buffers_at, reals), round_up(size_mul(g->counter_elems, 8)));
+}
+
+/* "123 bytes", or "more than 2^64 bytes" for a size that saturated. */
+static const char *bytes_text(size_t n)
+{
+	return n == SIZE_MAX ? "more than 2^64 bytes" : xasprintf("%zu bytes", n);
+}
+
+/* The state and the work arena must fit in the machine's memory together. */
+static void check_memory(Model *m)
+{
+	size_t need = size_add(m->state_bytes, m->work_bytes);
+	if (need <= machine_memory())
+		return;
+	diag_error(m->ast->model_loc,
+		   "model '%s' needs %s of state and %s of work arena at batch %d, more than this machine's memory",
+		   m->name, bytes_text(m->state_bytes), bytes_text(m->work_bytes), m->train.batch);
 }
 
 void plan_memory(Model *m)
@@ -45,7 +64,7 @@ void plan_memory(Model *m)
 		d->storage = ST_GRAD;
 		d->index = i;
 	}
-	m->grad_bytes = round_up(g->param_elems * real);
+	m->grad_bytes = round_up(size_mul(g->param_elems, real));
 	for (int i = 0; i < g->nodes.len; i++) {
 		Node *n = g->nodes.data[i];
 		if (n->dead)
@@ -57,8 +76,8 @@ void plan_memory(Model *m)
 			if (n->in[j]->last < n->first)
 				n->in[j]->last = n->first;
 		if (n->storage == ST_WORK) {
-			size_t elems = shape_elems(n->shape) * (n->shape.batched ? (size_t)m->train.batch : 1);
-			n->bytes = round_up(elems * real);
+			size_t elems = size_mul(shape_elems(n->shape), n->shape.batched ? (size_t)m->train.batch : 1);
+			n->bytes = round_up(size_mul(elems, real));
 			vec_push(&work, n);
 		}
 	}
@@ -78,20 +97,22 @@ void plan_memory(Model *m)
 			for (int j = 0; j < i; j++) {
 				Node *o = work.data[j];
 				int overlap_time = o->last >= n->first && n->last >= o->first;
-				int overlap_mem = off < o->offset + o->bytes && o->offset < off + n->bytes;
+				size_t o_end = size_add(o->offset, o->bytes);
+				int overlap_mem = off < o_end && o->offset < size_add(off, n->bytes);
 				if (overlap_time && overlap_mem) {
-					off = o->offset + o->bytes;
+					off = o_end;
 					moved = 1;
 				}
 			}
 		}
 		n->offset = off;
-		if (off + n->bytes > top)
-			top = off + n->bytes;
-		total += n->bytes;
+		if (size_add(off, n->bytes) > top)
+			top = size_add(off, n->bytes);
+		total = size_add(total, n->bytes);
 	}
 	for (int i = 0; i < work.len; i++)
-		((Node *)work.data[i])->offset += m->grad_bytes;
-	m->work_bytes = m->grad_bytes + top;
-	m->work_bytes_unplanned = m->grad_bytes + total;
+		((Node *)work.data[i])->offset = size_add(((Node *)work.data[i])->offset, m->grad_bytes);
+	m->work_bytes = size_add(m->grad_bytes, top);
+	m->work_bytes_unplanned = size_add(m->grad_bytes, total);
+	check_memory(m);
 }

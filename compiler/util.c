@@ -2,10 +2,21 @@
 #include "util.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* The registered source texts, newest first, and the errors so far. */
+typedef struct Source {
+	const char *file;
+	const char *text;
+	struct Source *next;
+} Source;
+
+static Source *sources;
+static int nerrors;
 
 static _Noreturn void oom(void)
 {
@@ -13,28 +24,77 @@ static _Noreturn void oom(void)
 	exit(1);
 }
 
+/* Every block starts with this header, which links it into one list of
+ * everything allocated, so that util_release() can free it all. */
+typedef union Block {
+	struct {
+		union Block *prev, *next;
+	} link;
+	long double align_real; /* the payload after it stays aligned */
+	long long align_int;    /* for any type, as malloc's is */
+} Block;
+
+static Block blocks = {.link = {&blocks, &blocks}}; /* the list's head */
+
+static void *link_block(Block *b)
+{
+	b->link.prev = &blocks;
+	b->link.next = blocks.link.next;
+	blocks.link.next->link.prev = b;
+	blocks.link.next = b;
+	return b + 1;
+}
+
+static Block *unlink_block(void *p)
+{
+	Block *b = (Block *)p - 1;
+	b->link.prev->link.next = b->link.next;
+	b->link.next->link.prev = b->link.prev;
+	return b;
+}
+
 void *xmalloc(size_t n)
 {
-	void *p = malloc(n ? n : 1);
-	if (!p)
+	Block *b = n <= SIZE_MAX - sizeof *b ? malloc(sizeof *b + n) : NULL;
+	if (!b)
 		oom();
-	return p;
+	return link_block(b);
 }
 
 void *xcalloc(size_t n, size_t size)
 {
-	void *p = calloc(n ? n : 1, size ? size : 1);
-	if (!p)
+	if (size && n > SIZE_MAX / size)
 		oom();
+	void *p = xmalloc(n * size);
+	memset(p, 0, n * size);
 	return p;
 }
 
 void *xrealloc(void *p, size_t n)
 {
-	p = realloc(p, n ? n : 1);
 	if (!p)
+		return xmalloc(n);
+	Block *b = unlink_block(p);
+	Block *grown = n <= SIZE_MAX - sizeof *b ? realloc(b, sizeof *b + n) : NULL;
+	if (!grown) {
+		link_block(b);
 		oom();
-	return p;
+	}
+	return link_block(grown);
+}
+
+void xfree(void *p)
+{
+	if (p)
+		free(unlink_block(p));
+}
+
+void util_release(void)
+{
+	while (blocks.link.next != &blocks)
+		free(unlink_block(blocks.link.next + 1));
+	sources = NULL;
+	nerrors = 0;
 }
 
 char *xstrdup(const char *s) { return xstrndup(s, strlen(s)); }
@@ -137,14 +197,6 @@ char *read_file(const char *path, size_t *len)
 
 /* ---- diagnostics ---- */
 
-typedef struct Source {
-	const char *file;
-	const char *text;
-	struct Source *next;
-} Source;
-
-static Source *sources;
-static int nerrors;
 
 void diag_register_source(const char *file, const char *text)
 {
@@ -252,6 +304,18 @@ int write_file_atomic(const char *path, const char *data, size_t len)
 		diag_plain("cannot write %s: %s", path, strerror(err));
 	}
 	return ok;
+}
+
+size_t size_mul(size_t a, size_t b) { return b && a > SIZE_MAX / b ? SIZE_MAX : a * b; }
+
+size_t size_add(size_t a, size_t b) { return a > SIZE_MAX - b ? SIZE_MAX : a + b; }
+
+size_t machine_memory(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+	if (pages <= 0 || page <= 0)
+		return SIZE_MAX;
+	return size_mul((size_t)pages, (size_t)page);
 }
 
 char *str_upper(const char *s)

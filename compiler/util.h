@@ -2,7 +2,10 @@
  *
  * Memory policy: the compiler is a short-lived process. Everything it
  * allocates lives until exit and is never freed (as in chibicc); xmalloc
- * and friends exit with a message if memory runs out.
+ * and friends exit with a message if memory runs out. They keep every
+ * block on one list, so that a program that compiles many files in one
+ * process (the fuzz target tests/fuzz/fuzz_ae.c) frees them all at once
+ * with util_release().
  *
  * Error policy: mistakes in the user's .ae file go through diag_error(),
  * which prints GNU-style messages and counts them; the driver exits 1 when
@@ -26,6 +29,11 @@ typedef struct Loc {
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
+/* Free one block of xmalloc and friends (the few that a pass drops). */
+void xfree(void *p);
+/* Free every block xmalloc and friends gave out, and forget the registered
+ * sources and the error count: the state of a fresh process. */
+void util_release(void);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -57,6 +65,12 @@ char *read_file(const char *path, size_t *len);
  * part. Reports the error (naming path) and returns 0 on failure, leaving
  * no temporary file. */
 int write_file_atomic(const char *path, const char *data, size_t len);
+/* a * b and a + b, or SIZE_MAX when the result does not fit: a size that
+ * saturates is larger than any machine's memory, which plan.c reports. */
+size_t size_mul(size_t a, size_t b);
+size_t size_add(size_t a, size_t b);
+/* Bytes of physical memory of this machine (SIZE_MAX if unknown). */
+size_t machine_memory(void);
 /* s in upper case, newly allocated. */
 char *str_upper(const char *s);
 

@@ -243,7 +243,8 @@ static const Bracket *unclosed_bracket(const ParseState *st, yysymbol_kind_t fou
 	if (found == YYSYMBOL_YYEOF || found == YYTRANSLATE('{'))
 		return b;
 	int closing = found == YYTRANSLATE(')') || found == YYTRANSLATE(']') || found == YYTRANSLATE('}');
-	return closing && found != YYTRANSLATE((unsigned char)b->close) ? b : NULL;
+	int close = (unsigned char)b->close;
+	return closing && found != YYTRANSLATE(close) ? b : NULL;
 }
 
 /* "syntax error, unexpected number, expecting '=' or identifier": the token

@@ -117,9 +117,11 @@ typedef struct aert_tensor {
 	void *data;         /* elements (row-major) */
 } aert_tensor;
 
-/* Write the tensors atomically: to PATH.tmp.PID, fsync, rename over PATH,
- * fsync the directory. On failure PATH is untouched and the temp file is
- * removed. Names must be unique, non-empty and not "__metadata__"; the
+/* Write the tensors atomically: to PATH.tmp.PID (locked while it is
+ * written), fsync, rename over PATH, fsync the directory. On failure PATH
+ * is untouched and the temp file is removed; a temp file of PATH that a
+ * process killed while saving left behind is removed first. A file size
+ * limit (ulimit -f) fails the save like a full disk. Names must be unique, non-empty and not "__metadata__"; the
  * header carries {"__metadata__": {"format": "pt"}} so PyTorch's
  * safetensors.torch.load_file reads the file as it is. */
 int aert_st_save(const char *path, const aert_tensor *t, size_t n, aert_err *err);
@@ -543,6 +545,10 @@ typedef struct aert_train_options {
  * eval_loss and the state accessors, 1..AERT_MAX_INPUTS inputs, sizes and
  * defaults in range, its tables present. */
 int aert_model_check(const aert_model *m, aert_err *err);
+/* 0 if the model's state and work arena fit in this machine's physical
+ * memory together; otherwise -1 with a message giving both sizes. A
+ * program calls it before it allocates them (aert_trainer_open does). */
+int aert_model_fits(const aert_model *m, aert_err *err);
 /* The model's defaults: its batch, hyperparameters, seed and data paths,
  * shuffled, with a progress bar, no files written. */
 void aert_train_defaults(const aert_model *m, aert_train_options *o);
@@ -562,7 +568,8 @@ aert_parsed aert_train_parse(const aert_model *m, int argc, char **argv, aert_tr
 typedef struct aert_trainer aert_trainer;
 
 /* Open a run of m with the options (copied; their strings must outlive
- * the run): check the model and the options, set o->threads, make a state
+ * the run): check the model, the options and that the model fits in
+ * memory (aert_model_fits), set o->threads, make a state
  * from o->seed (then o->init or o->resume), load and check the training
  * and test data, create the log. On failure *t is NULL and nothing is
  * left behind. */

@@ -1,5 +1,5 @@
-/* common.c - error messages, byte order and atomic file helpers of the
- * runtime. */
+/* common.c - error messages, byte order, atomic file helpers and the
+ * memory check of the runtime. */
 #include "common.h"
 
 #include <errno.h>
@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 /* The shortest a path is cut to, so that a long problem cannot hide it. */
@@ -63,6 +64,20 @@ int aert_fail(aert_err *err, const char *path, const char *fmt, ...)
 	return -1;
 }
 
+int aert_model_fits(const aert_model *m, aert_err *err)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+	size_t memory = SIZE_MAX, need = m->state_bytes + m->work_bytes;
+	if (pages > 0 && page > 0 && aert_mul_size((size_t)pages, (size_t)page, &memory) != 0)
+		memory = SIZE_MAX;
+	if (need < m->state_bytes || need > memory)
+		return aert_fail(err, NULL,
+				 "model '%s' needs %zu bytes of state and %zu bytes of work arena, more than this "
+				 "machine's memory (%zu bytes)",
+				 m->name, m->state_bytes, m->work_bytes, memory);
+	return 0;
+}
+
 void aert_swap_bytes(void *p, size_t n, size_t width)
 {
 	unsigned char *b = p;
@@ -80,6 +95,14 @@ int aert_create_temp(const char *tmp)
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0666);
 	if (fd < 0 && errno == EEXIST && unlink(tmp) == 0)
 		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0666);
+	/* locked while this process has it open: aert_st_clean leaves it */
+	if (fd >= 0 && flock(fd, LOCK_EX) != 0) {
+		int e = errno;
+		close(fd);
+		unlink(tmp);
+		errno = e;
+		return -1;
+	}
 	return fd;
 }
 

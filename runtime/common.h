@@ -40,11 +40,17 @@ static inline int aert_host_is_le(void)
 	return first == 1;
 }
 
+/* Remove the temporary files "PATH.tmp.PID" that saves of PATH by
+ * processes no longer running left behind (killed while they saved).
+ * aert_st_save calls it; so does the trainer when it opens a run. */
+void aert_st_clean(const char *path);
+
 /* Reverse the bytes of each of the n elements of `width` bytes at p. */
 void aert_swap_bytes(void *p, size_t n, size_t width);
 
 /* Create the temporary file tmp for writing (0666 before the umask),
- * replacing one a dead process left behind; returns the descriptor or -1
+ * replacing one a dead process left behind, locked (flock) while it is
+ * open; returns the descriptor or -1
  * with errno set. */
 int aert_create_temp(const char *tmp);
 /* Make a finished rename of path durable. Best effort: a file system that

@@ -22,6 +22,9 @@ enum { MAX_FILE_RANK = 5 };
 /* A payload buffer starts this large and doubles up to the expected size,
  * so that a header claiming huge dims cannot make us allocate for nothing. */
 #define FIRST_ALLOC ((size_t)1 << 24)
+/* Deflate's largest compression ratio: a gzip stream of k bytes inflates to
+ * less than MAX_INFLATE_RATIO * k bytes. */
+#define MAX_INFLATE_RATIO 1032
 /* NPY headers longer than this are refused (numpy's own limit is 10000). */
 #define NPY_MAX_HEADER ((size_t)1 << 20)
 
@@ -101,6 +104,22 @@ static int shape_dataset(aert_dataset *ds, const char *path, aert_dtype dtype, c
 	return 0;
 }
 
+/* Fail, naming the sample and the element (both from 0), if a loaded
+ * float dataset holds a NaN or an infinity. */
+static int check_finite(const aert_dataset *ds, aert_err *err)
+{
+	size_t count = ds->n * ds->sample;
+	for (size_t i = 0; i < count; i++) {
+		double x = ds->dtype == AERT_F32   ? ((const float *)ds->data)[i]
+			   : ds->dtype == AERT_F64 ? ((const double *)ds->data)[i]
+						   : 0;
+		if (!isfinite(x))
+			return aert_fail(err, ds->path, "sample %zu, element %zu is %s, not a finite number",
+					 i / ds->sample, i % ds->sample, isnan(x) ? "NaN" : x > 0 ? "inf" : "-inf");
+	}
+	return 0;
+}
+
 /* ---- reading files, gzipped or not ---- */
 
 /* An open input file; zlib reads raw files transparently and inflates
@@ -108,12 +127,14 @@ static int shape_dataset(aert_dataset *ds, const char *path, aert_dtype dtype, c
 typedef struct source {
 	gzFile gz;        /* the stream */
 	const char *path; /* for messages */
+	long long size;   /* bytes in the file, or -1 if it is not a regular file */
 } source;
 
 static int source_open(source *s, const char *path, aert_err *err)
 {
 	s->gz = NULL;
 	s->path = path;
+	s->size = -1;
 	int fd = open(path, O_RDONLY);
 	if (fd < 0)
 		return aert_fail(err, path, "cannot open: %s", strerror(errno));
@@ -123,6 +144,8 @@ static int source_open(source *s, const char *path, aert_err *err)
 		close(fd);
 		return aert_fail(err, path, "cannot read: %s", strerror(e));
 	}
+	if (S_ISREG(st.st_mode))
+		s->size = (long long)st.st_size;
 	s->gz = gzdopen(fd, "rb");
 	if (!s->gz) {
 		close(fd);
@@ -184,6 +207,31 @@ static int source_expect_end(source *s, size_t expected, const char *what, aert_
 	if (got)
 		return aert_fail(err, s->path, "the header describes %zu bytes of %s, but the file holds more",
 				 expected, what);
+	return 0;
+}
+
+/* Fail, before anything is allocated for them, if the `bytes` bytes of
+ * `what` for the n samples a header describes cannot be in the file: more
+ * than a raw file holds after the header, or than a gzip stream of the
+ * file's size can inflate to. */
+static int source_check_size(source *s, size_t n, size_t bytes, const char *what, aert_err *err)
+{
+	if (s->size < 0)
+		return 0;
+	unsigned long long size = (unsigned long long)s->size;
+	if (gzdirect(s->gz)) {
+		unsigned long long at = (unsigned long long)gztell(s->gz);
+		unsigned long long left = size > at ? size - at : 0;
+		if (bytes > left)
+			return aert_fail(err, s->path,
+					 "truncated: expected %zu bytes of %s, found %llu (the header describes %zu samples)",
+					 bytes, what, left, n);
+	} else if (bytes / MAX_INFLATE_RATIO > size) {
+		return aert_fail(err, s->path,
+				 "truncated: expected %zu bytes of %s (the header describes %zu samples), more than "
+				 "%llu bytes of gzip data can hold",
+				 bytes, what, n, size);
+	}
 	return 0;
 }
 
@@ -330,14 +378,20 @@ int aert_load_idx(const char *path, aert_dataset *ds, aert_err *err)
 	if (source_open(&s, path, err) != 0)
 		return -1;
 	int rc = idx_read_header(&s, ds, &bytes, err);
+	const char *what = rc == 0 ? idx_payload_name(ds->rank + 1, ds->dtype) : NULL;
 	if (rc == 0)
-		rc = source_read_payload(&s, bytes, idx_payload_name(ds->rank + 1, ds->dtype), &ds->data, err);
+		rc = source_check_size(&s, ds->n, bytes, what, err);
+	if (rc == 0)
+		rc = source_read_payload(&s, bytes, what, &ds->data, err);
 	source_close(&s);
+	if (rc == 0) {
+		idx_to_host(ds);
+		rc = check_finite(ds, err);
+	}
 	if (rc != 0) {
 		aert_dataset_free(ds);
 		return -1;
 	}
-	idx_to_host(ds);
 	return 0;
 }
 
@@ -407,15 +461,19 @@ static int csv_bad_field(csv *c, size_t field, const char *p, const char *why)
 /* Parse the fields of one NUL-terminated line. */
 static int csv_row(csv *c, const char *p)
 {
-	size_t field = 0;
+	size_t field = 0, sample = c->cols ? c->values.len / c->cols : 0;
 	for (;;) {
 		const char *start = p, *end;
 		double v;
 		field++;
 		if (csv_number(p, &end, &v) != 0)
 			return csv_bad_field(c, field, start, "is not a number");
-		if (!isfinite(v) || fabs(v) > FLT_MAX)
-			return csv_bad_field(c, field, start, "is not a finite number in float range");
+		if (!isfinite(v) || fabs(v) > FLT_MAX) {
+			char why[96];
+			snprintf(why, sizeof why, "is not a finite number in float range (sample %zu, element %zu)",
+				 sample, field - 1);
+			return csv_bad_field(c, field, start, why);
+		}
 		if (floats_push(&c->values, (float)v) != 0)
 			return aert_fail(c->err, c->path, "out of memory");
 		if (*end == '\0')
@@ -724,14 +782,19 @@ int aert_load_npy(const char *path, aert_dataset *ds, aert_err *err)
 		return -1;
 	int rc = npy_read_header(&s, ds, &bytes, err);
 	if (rc == 0)
+		rc = source_check_size(&s, ds->n, bytes, "data", err);
+	if (rc == 0)
 		rc = source_read_payload(&s, bytes, "data", &ds->data, err);
 	source_close(&s);
+	if (rc == 0) {
+		if (!aert_host_is_le() && aert_dtype_size(ds->dtype) > 1)
+			aert_swap_bytes(ds->data, ds->n * ds->sample, aert_dtype_size(ds->dtype));
+		rc = check_finite(ds, err);
+	}
 	if (rc != 0) {
 		aert_dataset_free(ds);
 		return -1;
 	}
-	if (!aert_host_is_le() && aert_dtype_size(ds->dtype) > 1)
-		aert_swap_bytes(ds->data, ds->n * ds->sample, aert_dtype_size(ds->dtype));
 	return 0;
 }
 

@@ -1,14 +1,19 @@
 /* safetensors.c - the safetensors format: an 8-byte little-endian header
  * length N, N bytes of JSON describing each tensor's dtype, shape and byte
- * range, then the little-endian tensor data. Saving is atomic; loading
- * validates the whole file before it writes anything. */
+ * range, then the little-endian tensor data. Saving is atomic (a process
+ * killed while it saves leaves the old file and, at worst, a temporary
+ * file that the next save removes); loading validates the whole file
+ * before it writes anything. */
 #include "common.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -721,7 +726,8 @@ static int check_layout(st_file *f)
 /* Names must be unique; sorts the entries by name for lookups. */
 static int check_names(st_file *f)
 {
-	qsort(f->e, f->n, sizeof *f->e, by_name);
+	if (f->n > 1)
+		qsort(f->e, f->n, sizeof *f->e, by_name);
 	for (size_t i = 1; i < f->n; i++)
 		if (strcmp(f->e[i - 1].name, f->e[i].name) == 0)
 			return aert_fail(f->err, f->path, "tensor %s appears twice", f->e[i].name);
@@ -986,6 +992,75 @@ static int write_file(int fd, const aert_tensor *t, size_t n, const text *h)
 	return 0;
 }
 
+/* The folder of path ("." if it has none) and the name in it. */
+static char *split_path(const char *path, const char **name)
+{
+	const char *slash = strrchr(path, '/');
+	size_t len = slash ? (size_t)(slash - path) : 1;
+	char *dir = malloc(len + 1);
+	if (!dir)
+		return NULL;
+	if (!slash)
+		memcpy(dir, ".", 2);
+	else if (len == 0)
+		memcpy(dir, "/", 2);
+	else {
+		memcpy(dir, path, len);
+		dir[len] = '\0';
+	}
+	*name = slash ? slash + 1 : path;
+	return dir;
+}
+
+/* The PID in a temporary file's name "NAME.tmp.PID", or 0. */
+static long temp_owner(const char *entry, const char *name)
+{
+	size_t len = strlen(name);
+	if (strncmp(entry, name, len) != 0 || strncmp(entry + len, ".tmp.", 5) != 0 || !entry[len + 5])
+		return 0;
+	long pid = 0;
+	for (const char *p = entry + len + 5; *p; p++) {
+		if (*p < '0' || *p > '9' || pid > 99999999)
+			return 0;
+		pid = 10 * pid + (*p - '0');
+	}
+	return pid;
+}
+
+/* Remove dir/entry if no process holds its lock (every save locks its
+ * temporary file while it writes; the lock dies with the process). */
+static void remove_if_unlocked(const char *dir, const char *entry)
+{
+	size_t len = strlen(dir) + strlen(entry) + 2;
+	char *file = malloc(len);
+	if (!file)
+		return;
+	snprintf(file, len, "%s/%s", dir, entry);
+	int fd = open(file, O_RDONLY | O_NOFOLLOW);
+	if (fd >= 0) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			unlink(file);
+		close(fd);
+	}
+	free(file);
+}
+
+void aert_st_clean(const char *path)
+{
+	const char *name;
+	char *dir = split_path(path, &name);
+	DIR *d = dir ? opendir(dir) : NULL;
+	for (struct dirent *e; d && (e = readdir(d));) {
+		long pid = temp_owner(e->d_name, name);
+		/* Another process's temporary file, and that process is gone. */
+		if (pid > 0 && pid != (long)getpid() && kill((pid_t)pid, 0) != 0 && errno == ESRCH)
+			remove_if_unlocked(dir, e->d_name);
+	}
+	if (d)
+		closedir(d);
+	free(dir);
+}
+
 /* Write h and the data to PATH.tmp.PID, then rename it over PATH. */
 static int save_atomically(const char *path, const aert_tensor *t, size_t n, const text *h, aert_err *err)
 {
@@ -994,6 +1069,7 @@ static int save_atomically(const char *path, const aert_tensor *t, size_t n, con
 	if (!tmp)
 		return aert_fail(err, path, "out of memory");
 	snprintf(tmp, len, "%s.tmp.%ld", path, (long)getpid());
+	aert_st_clean(path);
 	int fd = aert_create_temp(tmp);
 	if (fd < 0) {
 		aert_fail(err, path, "cannot create a temporary file next to it: %s", strerror(errno));
@@ -1002,11 +1078,21 @@ static int save_atomically(const char *path, const aert_tensor *t, size_t n, con
 	}
 	const char *failed = NULL; /* what went wrong, errno saying why */
 	int e = 0;
+	/* A write beyond the file size limit (ulimit -f) fails with EFBIG
+	 * instead of killing the process with SIGXFSZ, and is reported like a
+	 * full disk. (The disposition is the process's, for these writes.) */
+	struct sigaction ignore, before;
+	memset(&ignore, 0, sizeof ignore);
+	ignore.sa_handler = SIG_IGN;
+	sigemptyset(&ignore.sa_mask);
+	int restore = sigaction(SIGXFSZ, &ignore, &before) == 0;
 	if (write_file(fd, t, n, h) != 0)
 		failed = "cannot write";
 	else if (fsync(fd) != 0)
 		failed = "cannot sync";
 	e = errno;
+	if (restore)
+		sigaction(SIGXFSZ, &before, NULL);
 	if (close(fd) != 0 && !failed) {
 		failed = "cannot close";
 		e = errno;

@@ -1095,11 +1095,17 @@ int aert_trainer_open(aert_trainer **out, const aert_model *m, const options *o,
 		return aert_fail(err, NULL, "out of memory for the trainer");
 	t->m = m;
 	t->o = *o;
-	if (aert_model_check(m, &t->err) != 0 || check_options(m, o, &t->err) != 0) {
+	if (aert_model_check(m, &t->err) != 0 || check_options(m, o, &t->err) != 0 ||
+	    aert_model_fits(m, &t->err) != 0) {
 		*err = t->err;
 		aert_trainer_close(t);
 		return -1;
 	}
+	/* What a run killed while it saved left beside its files goes now. */
+	if (o->checkpoint)
+		aert_st_clean(o->checkpoint);
+	if (o->save)
+		aert_st_clean(o->save);
 	if (o->threads > 0)
 		t->threads = m->set_threads ? m->set_threads(o->threads) : 1;
 	aert_governor_init(&t->gov, m->set_threads,

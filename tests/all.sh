@@ -39,10 +39,13 @@ suite gradcheck sh tests/gradcheck.sh
 suite noise sh tests/noise.sh
 suite cli sh tests/cli.sh
 suite use sh tests/use.sh
+suite checkpoint sh tests/checkpoint.sh
 suite loader sh tests/loader.sh
 suite jit sh tests/jit.sh
 suite train sh tests/train.sh
 suite parity sh tests/parity.sh
+suite sanitize sh tests/sanitize.sh
+suite fuzz sh tests/fuzz/run.sh 60 2
 
 echo "tests: $total_pass passed, $total_fail failed"
 exit "$status"

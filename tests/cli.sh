@@ -56,7 +56,15 @@ aecc_py.write_idx("sub.idx", imgs[:300])
 aecc_py.write_idx("small.idx", imgs[:300, :10, :10])
 aecc_py.write_safetensors("wrong.safetensors", {"encoder.0.weight": np.zeros((64, 784), np.float32)})
 aecc_py.write_safetensors("partial.safetensors", {"encoder.0.weight": np.zeros((128, 784), np.float32)})
+nan = np.full((300, 784), 0.5, np.float32)
+nan[17, 203] = np.nan
+np.save("nan.npy", nan)
+with open("claims.idx", "wb") as f:
+    f.write(bytes([0, 0, 8, 3]) + (60000).to_bytes(4, "big") + (28).to_bytes(4, "big") * 2)
+    f.write(imgs[:300].tobytes())
 PYEOF
+seq -s, 784 | sed 's/[0-9]*/0/g' >inf.csv
+seq -s, 784 | sed 's/[0-9]*/0/g; s/^0,0,0/0,0,inf/' >>inf.csv
 head -c 1000 $FM/t10k-images-idx3-ubyte.gz >trunc.gz
 echo garbage >garbage.safetensors
 
@@ -66,6 +74,12 @@ expect 1 "trunc.gz: truncated" $T --train trunc.gz --save w2.safetensors
 ok "no weights written after a truncated file" test ! -e w2.safetensors
 expect 1 "small.idx: samples have 100 values, model input 'x' needs 784" $T --train small.idx
 expect 1 "samples have 1 value" $T --train $FM/t10k-labels-idx1-ubyte.gz
+# Data checked at load time: values that are not finite, a header that
+# claims more samples than the file holds (before they are allocated).
+expect 1 "nan.npy: sample 17, element 203 is NaN, not a finite number" $T --train nan.npy
+expect 1 "inf.csv: line 2, field 3: 'inf' is not a finite number in float range (sample 1, element 2)" $T --train inf.csv
+expect 1 "claims.idx: truncated: expected 47040000 bytes of pixels, found 235200 (the header describes 60000 samples)" \
+	$T --train claims.idx
 expect 1 "wrong.safetensors: tensor encoder.0.weight has shape [64, 784], model expects [128, 784]" \
 	$T --init wrong.safetensors --train sub.idx
 expect 1 "partial.safetensors" $T --init partial.safetensors --train sub.idx

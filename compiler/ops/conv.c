@@ -54,7 +54,8 @@ static int set_image_shape(Node *n, long C, long H, long W)
 		diag_error(n->loc, "%s: the output would be %ldx%ld, which is empty", n->op->name, H, W);
 		return 0;
 	}
-	if (C * H * W > INT_MAX) {
+	/* in this order, so that no product overflows */
+	if (H > INT_MAX || W > INT_MAX || C * H > INT_MAX || C * H * W > INT_MAX) {
 		diag_error(n->loc, "%s: the output [%ld, %ld, %ld] is too large", n->op->name, C, H, W);
 		return 0;
 	}

@@ -3,6 +3,7 @@
  * the k largest units of each sample) and concat (join per-sample values
  * along their first dimension, for conditioning on a label), with the
  * internal ops of their gradients. */
+#include <limits.h>
 #include <string.h>
 
 #include "attrs.h"
@@ -256,6 +257,10 @@ static int concat_shape(Node *n)
 		if (s.rank == 3 && (s.dims[1] != first.dims[1] || s.dims[2] != first.dims[2])) {
 			diag_error(n->loc, "concat: operand %d is %s but operand 1 is %s (images must agree in height and width)",
 				   i + 1, shape_str(s), shape_str(first));
+			return 0;
+		}
+		if ((long)out.dims[0] + s.dims[0] > INT_MAX / (long)(shape_elems(first) / (size_t)first.dims[0])) {
+			diag_error(n->loc, "concat: the result has more than %d values per sample", INT_MAX);
 			return 0;
 		}
 		out.dims[0] += s.dims[0];

@@ -35,6 +35,7 @@ static Expr *parse_expr(const char *expr)
 	return parse_ok(text)->losses->value;
 }
 
+/* The program printed back, in the compiler's memory like the rest. */
 static char *print_program(const Program *p)
 {
 	char *s;
@@ -42,7 +43,9 @@ static char *print_program(const Program *p)
 	FILE *f = open_memstream(&s, &len);
 	ast_print(f, p);
 	fclose(f);
-	return s;
+	char *copy = xstrdup(s);
+	free(s);
+	return copy;
 }
 
 /* Everything written to the redirected stderr so far. */

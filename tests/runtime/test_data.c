@@ -241,6 +241,51 @@ Test(idx, huge_dims)
 	free(path);
 }
 
+Test(idx, header_claims_more_than_the_file_holds)
+{
+	/* 60000 images of 28 x 28 claimed; 12 bytes of pixels present. Both
+	 * fail before the 47 MB are allocated: the raw file by its size, the
+	 * gzipped one because deflate cannot inflate 36 bytes that far. */
+	const uint32_t dims[3] = {60000, 28, 28};
+	size_t len;
+	unsigned char *img = make_idx(0x08, 3, dims, PIXELS, sizeof PIXELS, &len);
+	char *raw = tmp_path("claims.idx"), *gz = tmp_path("claims.idx.gz");
+	write_bytes(raw, img, len);
+	write_gz(gz, img, len);
+	expect_load_error(raw, "truncated: expected 47040000 bytes of pixels, found 12 (the header describes 60000 samples)");
+	expect_load_error(gz, "truncated: expected 47040000 bytes of pixels (the header describes 60000 samples), "
+			      "more than ");
+	expect_load_error(gz, "bytes of gzip data can hold");
+	free(img);
+	free(raw);
+	free(gz);
+}
+
+Test(idx, non_finite_floats)
+{
+	const float f[6] = {0, 1, 2, 3, NAN, 5};
+	const double d[4] = {1, 2, 3, -INFINITY};
+	const uint32_t fdims[2] = {2, 3}, ddims[2] = {2, 2};
+	unsigned char be[sizeof f];
+	size_t len;
+	/* IDX stores big-endian elements. */
+	for (size_t i = 0; i < sizeof f; i++)
+		be[i] = ((const unsigned char *)f)[i / 4 * 4 + 3 - i % 4];
+	unsigned char *img = make_idx(0x0D, 2, fdims, be, sizeof be, &len);
+	char *path = tmp_path("nan.idx");
+	write_bytes(path, img, len);
+	expect_load_error(path, "sample 1, element 1 is NaN, not a finite number");
+	free(img);
+	unsigned char be8[sizeof d];
+	for (size_t i = 0; i < sizeof d; i++)
+		be8[i] = ((const unsigned char *)d)[i / 8 * 8 + 7 - i % 8];
+	img = make_idx(0x0E, 2, ddims, be8, sizeof be8, &len);
+	write_bytes(path, img, len);
+	expect_load_error(path, "sample 1, element 1 is -inf, not a finite number");
+	free(img);
+	free(path);
+}
+
 Test(idx, missing_file)
 {
 	char *path = tmp_path("nope.idx");
@@ -357,7 +402,9 @@ Test(csv, not_numbers)
 	write_text(path, "1,2\n3,4 5\n");
 	expect_load_error(path, "line 2, field 2: '4 5' is not a number");
 	write_text(path, "1,nan\n");
-	expect_load_error(path, "line 1, field 2: 'nan' is not a finite number");
+	expect_load_error(path, "line 1, field 2: 'nan' is not a finite number in float range (sample 0, element 1)");
+	write_text(path, "a,b\n1,2\n\n3,4\n-inf,6\n");
+	expect_load_error(path, "line 5, field 1: '-inf' is not a finite number in float range (sample 2, element 0)");
 	write_text(path, "1,1e39\n");
 	expect_load_error(path, "'1e39' is not a finite number in float range");
 	write_text(path, "a,b\n\n");
@@ -471,6 +518,23 @@ Test(npy, bad_magic_and_sizes)
 	path = write_npy(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999, 99999999999), }", v,
 			 sizeof v);
 	expect_load_error(path, "are too large");
+	free(path);
+	/* A header that claims far more than the file holds fails before the
+	 * payload is allocated. */
+	path = write_npy(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (1000000, 784), }", v, sizeof v);
+	expect_load_error(path, "truncated: expected 6272000000 bytes of data, found 24 (the header describes 1000000 samples)");
+	free(path);
+}
+
+Test(npy, non_finite_values)
+{
+	const float f[6] = {0, 1, 2, 3, 4, INFINITY};
+	char *path = write_npy(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 2), }", f, sizeof f);
+	expect_load_error(path, "sample 2, element 1 is inf, not a finite number");
+	free(path);
+	const double d[8] = {0, 1, 2, 3, 4, 5, NAN, 7};
+	path = write_npy(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2, 2), }", d, sizeof d);
+	expect_load_error(path, "sample 1, element 2 is NaN, not a finite number");
 	free(path);
 }
 

@@ -3,7 +3,11 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "aecc_rt.h"
 #include "helpers.h"
@@ -297,6 +301,20 @@ Test(safetensors, valid_files_from_elsewhere)
 	free(path);
 }
 
+Test(safetensors, no_tensors)
+{
+	/* An empty header object is a valid file with nothing in it. */
+	char *path = write_st("{}", "", 0);
+	float x;
+	aert_tensor t = {"x", AERT_F32, 0, {0}, &x};
+	int found = 1;
+	aert_err err;
+	cr_assert_eq(aert_st_load(path, &t, 1, &found, &err), 0, "%s", err.msg);
+	cr_assert_eq(found, 0);
+	cr_assert_eq(aert_st_load(path, NULL, 0, NULL, &err), 0, "%s", err.msg);
+	free(path);
+}
+
 Test(safetensors, names_are_escaped)
 {
 	float x[1] = {1};
@@ -362,17 +380,108 @@ Test(safetensors, failed_write_keeps_the_old_file)
 	static float big[1000];
 	aert_tensor t = {"big", AERT_F32, 1, {1000}, big};
 	struct rlimit limit = {1000, 1000};
-	signal(SIGXFSZ, SIG_IGN);
 	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &limit), 0);
 	aert_err err;
+	/* With SIGXFSZ's default action, which would kill the process: the
+	 * save ignores it while it writes, then puts it back. */
 	cr_assert_eq(aert_st_save(path, &t, 1, &err), -1);
 	cr_assert(ends_with(err.msg, ": cannot write: File too large"), "%s", err.msg);
+	struct sigaction now;
+	cr_assert_eq(sigaction(SIGXFSZ, NULL, &now), 0);
+	cr_assert_eq(now.sa_handler, SIG_DFL);
 	unsigned char *after = read_bytes(path, &len2);
 	cr_assert_eq(len, len2);
 	cr_assert_arr_eq(before, after, len);
 	cr_assert_eq(count_entries(tmp_dir), 1, "the temporary file is removed");
 	free(before);
 	free(after);
+	free(path);
+}
+
+/* A process that has exited and been reaped: its PID names no process. */
+static pid_t dead_pid(void)
+{
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0)
+		_exit(0);
+	cr_assert_eq(waitpid(pid, NULL, 0), pid);
+	return pid;
+}
+
+/* A child that creates `file` and holds a lock on it until the pipe
+ * `hold` closes. */
+static pid_t locking_child(const char *file, int hold[2])
+{
+	int ready[2];
+	char c;
+	cr_assert_eq(pipe(ready), 0);
+	cr_assert_eq(pipe(hold), 0);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		int fd = open(file, O_WRONLY | O_CREAT, 0666);
+		if (fd < 0 || flock(fd, LOCK_EX) != 0 || write(ready[1], "x", 1) != 1)
+			_exit(1);
+		close(hold[1]);
+		if (read(hold[0], &c, 1) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	close(hold[0]);
+	cr_assert_eq(read(ready[0], &c, 1), 1);
+	close(ready[0]);
+	close(ready[1]);
+	return pid;
+}
+
+Test(safetensors, temp_files_of_killed_saves_are_removed)
+{
+	char *path = tmp_path("w.safetensors"), name[512];
+	/* Left by a save that was killed: its process is gone. */
+	snprintf(name, sizeof name, "%s.tmp.%ld", path, (long)dead_pid());
+	char *stale = strdup(name);
+	write_text(stale, "half a file");
+	/* Kept: a process that is alive (the parent), one that holds the lock
+	 * (a save still writing), names that are not this file's temps. */
+	snprintf(name, sizeof name, "%s.tmp.%ld", path, (long)getppid());
+	char *alive = strdup(name);
+	write_text(alive, "x");
+	snprintf(name, sizeof name, "%s.tmp.%ld", path, (long)dead_pid());
+	char *locked = strdup(name);
+	int hold[2];
+	pid_t holder = locking_child(locked, hold);
+	snprintf(name, sizeof name, "%s/other.safetensors.tmp.%ld", tmp_dir, (long)dead_pid());
+	char *other = strdup(name);
+	write_text(other, "x");
+	snprintf(name, sizeof name, "%s.tmp.12x", path);
+	char *odd = strdup(name);
+	write_text(odd, "x");
+	/* Rename the lock holder's file to a dead PID's name: only the lock
+	 * keeps it now. */
+	snprintf(name, sizeof name, "%s.tmp.%ld", path, (long)dead_pid());
+	cr_assert_eq(rename(locked, name), 0);
+	free(locked);
+	locked = strdup(name);
+
+	float x = 1;
+	aert_tensor t = {"x", AERT_F32, 0, {0}, &x};
+	aert_err err;
+	cr_assert_eq(aert_st_save(path, &t, 1, &err), 0, "%s", err.msg);
+	cr_assert(!file_exists(stale), "the dead save's temporary file is removed");
+	cr_assert(file_exists(alive) && file_exists(locked) && file_exists(other) && file_exists(odd));
+	cr_assert_eq(count_entries(tmp_dir), 5);
+	/* Once its writer is gone, the locked one goes too. */
+	close(hold[1]);
+	cr_assert_eq(waitpid(holder, NULL, 0), holder);
+	cr_assert_eq(aert_st_save(path, &t, 1, &err), 0, "%s", err.msg);
+	cr_assert(!file_exists(locked));
+	cr_assert_eq(count_entries(tmp_dir), 4);
+	free(stale);
+	free(alive);
+	free(locked);
+	free(other);
+	free(odd);
 	free(path);
 }
 

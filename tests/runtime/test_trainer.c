@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "aecc_rt.h"
 #include "helpers.h"
@@ -821,6 +822,33 @@ Test(trainer, open_checks_the_options)
 	cr_assert_eq(aert_trainer_open(&t, &m, &o, &err), -1);
 	cr_assert_str_eq(err.msg, "no training data for input 't': give --train-t PATH");
 	aert_trainer_close(NULL);
+}
+
+Test(trainer, state_beyond_the_machines_memory)
+{
+	/* Checked before anything is allocated (a real allocation of this
+	 * size would fail, or succeed lazily and fault later). */
+	aert_model m = lin_model();
+	write_data(&m);
+	m.state_bytes = (size_t)1 << 62;
+	m.work_bytes = (size_t)1 << 60;
+	long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+	char want[256];
+	snprintf(want, sizeof want,
+		 "lin-train: error: model 'lin' needs 4611686018427387904 bytes of state and 1152921504606846976 "
+		 "bytes of work arena, more than this machine's memory (%zu bytes)\n",
+		 (size_t)pages * (size_t)page);
+	cr_assert_eq(train(&m, NULL), 1);
+	char *err = take_stderr();
+	cr_assert_str_eq(err, want);
+	free(err);
+	/* Sizes whose sum overflows fail the same way. */
+	m.work_bytes = SIZE_MAX;
+	aert_err e;
+	cr_assert_eq(aert_model_fits(&m, &e), -1);
+	cr_assert_not_null(strstr(e.msg, "more than this machine's memory"), "%s", e.msg);
+	m = lin_model();
+	cr_assert_eq(aert_model_fits(&m, &e), 0);
 }
 
 Test(trainer, parse_gives_the_options)
