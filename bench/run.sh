@@ -48,7 +48,7 @@ SECS=${BENCH_SECONDS:-3}
 MODELS=${BENCH_MODELS:-$(ls examples/*.ae)}
 COMPILE=${BENCH_COMPILE:-fashion_ae small_ae conv_ae}
 CONTENTION=${BENCH_CONTENTION:-fashion_ae small_ae conv_ae}
-RT="-Ibuild/include build/lib/libaecc_rt.a -lz"
+RT="-Ibuild/include build/lib/libaecc_rt.a -lpng -lz"
 work=$(mktemp -d)
 spinner=
 stop_spinner() {

@@ -50,7 +50,7 @@ entry() {
 		$cc -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -DMODEL="$1_aert_model" \
 			-c tests/sanitize/entry_points.c -o "${exe}_entry.o" &&
 		$SAN_CC -fopenmp $SAN_FLAGS -o "$exe" "$exe.o" "${exe}_main.o" "${exe}_entry.o" \
-			"$SB/lib/libaecc_rt.a" -lz -lm &&
+			"$SB/lib/libaecc_rt.a" -lpng -lz -lm &&
 		"$exe"
 }
 

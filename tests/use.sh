@@ -53,7 +53,7 @@ capi() {
 	mkdir -p "ref-$name"
 	cc -std=c99 -O3 -march=native -fopenmp -DAERT_NO_MAIN -DDESC="${name}_aert_model" -I"$top/build/include" \
 		-o "capi-$name" "$top/tests/use/capi.c" "$top/generated/$name/$name.c" \
-		"$top/generated/$name/${name}_main.c" "$top/build/lib/libaecc_rt.a" -lz -lm &&
+		"$top/generated/$name/${name}_main.c" "$top/build/lib/libaecc_rt.a" -lpng -lz -lm &&
 		"./capi-$name" "$name.st" test.npy "$@" "ref-$name"
 }
 capi fashion_ae && capi vae && capi cvae test-labels.npy && capi conv_ae || echo "FAIL: the reference programs"

@@ -35,7 +35,7 @@ $(FB)/fuzz_ae: $(FB)/tests/fuzz/fuzz_ae.o $(FUZZ_FE_OBJ) $(FUZZ_COMMON)
 $(FB)/fuzz_safetensors: $(FB)/tests/fuzz/fuzz_safetensors.o $(FB)/tiny/tiny.o $(FB)/tiny/tiny_main.o $(FUZZ_COMMON)
 $(FB)/fuzz_idx $(FB)/fuzz_npy $(FB)/fuzz_csv: $(FB)/fuzz_%: $(FB)/tests/fuzz/fuzz_%.o $(FUZZ_COMMON)
 $(FUZZ_BIN):
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ -lz -ldl -lm
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ -lpng -lz -ldl -lm
 
 # Seed inputs that are not files of the tree: small data files and the
 # tiny model's saved weights and checkpoint (seeds.sh).
