@@ -42,6 +42,7 @@ if [ $# -eq 1 ]; then
 	name=$(basename "$ae" .ae)
 	labels=
 	for input in $(sed -n 's/.*train_\([A-Za-z_0-9]*\)[ \t]*=[ \t]*labels(.*/\1/p' "$ae"); do
+		[ "$input" = labels ] && continue # train_labels: the samples' classes, not an input
 		labels="$labels --train-$input $work/train-labels.idx --test-$input $work/test-labels.idx"
 	done
 	# $labels splits into words on purpose (options and mktemp paths have no spaces).
