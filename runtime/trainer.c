@@ -43,6 +43,8 @@ typedef struct aert_trainer {
 	long long epochs;             /* epochs this run makes at most */
 	long long steps;              /* train_step calls so far */
 	int threads;                  /* what set_threads gave; 0: not asked */
+	aert_step_fn step;            /* computes each step instead of train_step, or NULL */
+	void *step_ctx;               /* its first argument */
 	aert_step_hook hook;          /* called after every step, or NULL */
 	void *hook_ctx;               /* its first argument */
 	int stopped;                  /* the hook ended the run */
@@ -432,7 +434,7 @@ static int load_data(trainer *t)
 {
 	if (aert_data_load(t->m, t->o.train, &t->train, &t->err) != 0)
 		return -1;
-	if (t->o.test[0] && aert_data_load(t->m, t->o.test, &t->test, &t->err) != 0)
+	if (t->o.test[0] && !t->o.mute && aert_data_load(t->m, t->o.test, &t->test, &t->err) != 0)
 		return -1;
 	return alloc_batches(t);
 }
@@ -492,6 +494,8 @@ static void progress_draw(trainer *t, long long epoch, size_t done, size_t total
 static void report_epoch(const trainer *t, long long epoch, double train_loss, double test_loss, double rate)
 {
 	char a[32], b[32], r[32];
+	if (t->o.mute)
+		return;
 	printf("epoch %lld/%lld  train_loss %s", epoch, t->epochs, format_loss(a, sizeof a, train_loss));
 	if (t->test.n)
 		printf("  test_loss %s", format_loss(b, sizeof b, test_loss));
@@ -519,9 +523,16 @@ static int evaluate(trainer *t, double *loss)
 /* One optimizer step on samples perm[at..at+n); adds its loss * n to *sum. */
 static int train_batch(trainer *t, long long epoch, size_t at, size_t n, double *sum)
 {
-	if (aert_data_batch(t->m, &t->train, t->perm + at, n, t->buf, &t->err) != 0)
-		return -1;
-	double loss = t->m->train_step(t->state, t->work, t->in, (int)n, &t->o.h);
+	double loss;
+	if (t->step) {
+		aert_batch_step s = {t->m, t->state, t->work, &t->train, t->perm + at, n, &t->o.h, t->buf, t->in};
+		if (t->step(t->step_ctx, &s, &loss, &t->err) != 0)
+			return -1;
+	} else {
+		if (aert_data_batch(t->m, &t->train, t->perm + at, n, t->buf, &t->err) != 0)
+			return -1;
+		loss = t->m->train_step(t->state, t->work, t->in, (int)n, &t->o.h);
+	}
 	t->steps++;
 	if (t->log)
 		/* Enough digits to read the model's loss back exactly. */
@@ -591,7 +602,7 @@ static int run_epochs(trainer *t)
 		report_epoch(t, e, train_loss, test_loss, rate);
 		if (t->log && fflush(t->log) != 0)
 			return aert_fail(&t->err, t->o.log, "cannot write: %s", strerror(errno));
-		if (t->o.checkpoint && aert_save_model(t->m, t->state, t->o.checkpoint, 1, &t->err) != 0)
+		if (t->o.checkpoint && !t->o.mute && aert_save_model(t->m, t->state, t->o.checkpoint, 1, &t->err) != 0)
 			return -1;
 		if (t->stopped)
 			break;
@@ -601,7 +612,7 @@ static int run_epochs(trainer *t)
 
 static int open_log(trainer *t)
 {
-	if (!t->o.log)
+	if (!t->o.log || t->o.mute)
 		return 0;
 	t->log = fopen(t->o.log, "w");
 	if (!t->log)
@@ -650,7 +661,7 @@ int aert_trainer_run(trainer *t, aert_step_hook hook, void *ctx, aert_err *err)
 {
 	t->hook = hook;
 	t->hook_ctx = ctx;
-	t->bar.on = !t->o.quiet && isatty(STDERR_FILENO);
+	t->bar.on = !t->o.quiet && !t->o.mute && isatty(STDERR_FILENO);
 	if (run_epochs(t) != 0 || close_log(t) != 0) {
 		*err = t->err;
 		return -1;
@@ -658,12 +669,20 @@ int aert_trainer_run(trainer *t, aert_step_hook hook, void *ctx, aert_err *err)
 	return 0;
 }
 
+void aert_trainer_set_step(trainer *t, aert_step_fn fn, void *ctx)
+{
+	t->step = fn;
+	t->step_ctx = ctx;
+}
+
 int aert_trainer_save(trainer *t, aert_err *err)
 {
-	return t->o.save ? aert_save_model(t->m, t->state, t->o.save, 0, err) : 0;
+	return t->o.save && !t->o.mute ? aert_save_model(t->m, t->state, t->o.save, 0, err) : 0;
 }
 
 void *aert_trainer_state(trainer *t) { return t->state; }
+
+size_t aert_trainer_samples(const trainer *t) { return t->train.n; }
 
 int aert_trainer_threads(const trainer *t) { return t->threads; }
 

@@ -510,6 +510,8 @@ typedef struct sparse_ae_ctx {
 	uint64_t rng;         /* the state's noise key */
 	int64_t step;         /* the step being taken; 0 outside training */
 	void *updates;        /* the state whose buffers take their new values, or NULL */
+	long batch_row0;      /* where row 0 is in the whole batch (noise streams) */
+	long batch_rows;      /* rows in the whole batch (what a mean divides by) */
 } sparse_ae_ctx;
 
 /* The parts of the model NAME_run computes, in this order. */
@@ -521,7 +523,7 @@ static sparse_ae_ctx sparse_ae_context(const void *state, void *work, int n, con
 {
 	const sparse_ae_ctx c = {(const float *)((const unsigned char *)state + 64), state, (unsigned char *)work, n,
 		h != NULL, h && h->stochastic, *(const uint64_t *)((const unsigned char *)state + 8),
-		h ? *(const int64_t *)state + 1 : 0, updates};
+		h ? *(const int64_t *)state + 1 : 0, updates, 0, n};
 	return c;
 }
 
@@ -532,6 +534,7 @@ static sparse_ae_real sparse_ae_run(const sparse_ae_ctx *ctx, const sparse_ae_re
 	const float *const params = ctx->params;
 	unsigned char *const work = ctx->work;
 	const int training = ctx->training;
+	const long batch_rows = ctx->batch_rows;
 	if (parts & SPARSE_AE_ENCODER) {
 		const float *const encoder_0_weight = params + SPARSE_AE_ENCODER_0_WEIGHT;
 		const float *const encoder_0_bias = params + SPARSE_AE_ENCODER_0_BIAS;
@@ -588,7 +591,7 @@ static sparse_ae_real sparse_ae_run(const sparse_ae_ctx *ctx, const sparse_ae_re
 	if (training) {
 		/* loss.0: mse+mse_grad [] */
 		{
-			const float k = (float)(d_loss_0[0] / (double)(n * 784));
+			const float k = (float)(d_loss_0[0] / (double)(batch_rows * 784));
 			{
 				double part[64], acc = 0;
 #ifdef _OPENMP
@@ -607,7 +610,7 @@ static sparse_ae_real sparse_ae_run(const sparse_ae_ctx *ctx, const sparse_ae_re
 				}
 				for (long c = 0; c < 64; c++)
 					acc += part[c];
-				loss_0[0] = (float)(acc / (double)(n * 784));
+				loss_0[0] = (float)(acc / (double)(batch_rows * 784));
 			}
 		}
 	} else {
@@ -629,7 +632,7 @@ static sparse_ae_real sparse_ae_run(const sparse_ae_ctx *ctx, const sparse_ae_re
 				}
 				for (long c = 0; c < 64; c++)
 					acc += part[c];
-				loss_0[0] = (float)(acc / (double)(n * 784));
+				loss_0[0] = (float)(acc / (double)(batch_rows * 784));
 			}
 		}
 	}
@@ -638,7 +641,7 @@ static sparse_ae_real sparse_ae_run(const sparse_ae_ctx *ctx, const sparse_ae_re
 		double acc = 0;
 		for (long i = 0; i < n * 64; i++)
 			acc += fabs((double)z[i]);
-		loss_1[0] = (float)(acc / (double)(n * 64));
+		loss_1[0] = (float)(acc / (double)(batch_rows * 64));
 	}
 	/* scale: scale [] */
 	for (long i = 0; i < 1; i++)
@@ -655,6 +658,7 @@ static sparse_ae_real sparse_ae_pass(const sparse_ae_ctx *ctx, const sparse_ae_r
 	const int n = ctx->n;
 	const float *const params = ctx->params;
 	unsigned char *const work = ctx->work;
+	const long batch_rows = ctx->batch_rows;
 	const sparse_ae_real result = sparse_ae_run(ctx, x, SPARSE_AE_ENCODER | SPARSE_AE_DECODER | SPARSE_AE_LOSS);
 	const float *const encoder_2_weight = params + SPARSE_AE_ENCODER_2_WEIGHT;
 	const float *const encoder_4_weight = params + SPARSE_AE_ENCODER_4_WEIGHT;
@@ -695,7 +699,7 @@ static sparse_ae_real sparse_ae_pass(const sparse_ae_ctx *ctx, const sparse_ae_r
 		d_loss_1[i] = 0.001f * d_loss_0[i];
 	/* d_z: l1_grad [n, 64] */
 	{
-		const float k = (float)(d_loss_1[0] / (double)(n * 64));
+		const float k = (float)(d_loss_1[0] / (double)(batch_rows * 64));
 		for (long i = 0; i < n * 64; i++)
 			d_z[i] = z[i] > 0 ? k : z[i] < 0 ? -k : 0;
 	}
@@ -757,6 +761,15 @@ sparse_ae_real sparse_ae_train_step(void *state, void *work, const sparse_ae_rea
 sparse_ae_real sparse_ae_gradient(const void *state, void *work, const sparse_ae_real *x, int n, const sparse_ae_hparams *h, sparse_ae_real *grad)
 {
 	const sparse_ae_ctx c = sparse_ae_context(state, work, n, h, NULL);
+	return sparse_ae_pass(&c, x, grad);
+}
+
+sparse_ae_real sparse_ae_gradient_part(const void *state, void *work, const sparse_ae_real *x, int n, long first, long rows,
+	const sparse_ae_hparams *h, sparse_ae_real *grad)
+{
+	sparse_ae_ctx c = sparse_ae_context(state, work, n, h, NULL);
+	c.batch_row0 = first;
+	c.batch_rows = rows;
 	return sparse_ae_pass(&c, x, grad);
 }
 
