@@ -41,6 +41,7 @@ suite cli sh tests/cli.sh
 suite loader sh tests/loader.sh
 suite jit sh tests/jit.sh
 suite train sh tests/train.sh
+suite mpi sh tests/mpi.sh
 suite parity sh tests/parity.sh
 
 echo "tests: $total_pass passed, $total_fail failed"
