@@ -90,6 +90,8 @@ gradcheck: all
 	sh tests/gradcheck.sh
 bench: all
 	sh bench/run.sh
+bench-mpi: all
+	sh bench/mpi.sh
 parity: all
 	sh tests/parity.sh
 
@@ -121,4 +123,4 @@ install: all
 clean:
 	rm -rf $(B)
 
-.PHONY: all test gradcheck parity bench generated demo install clean
+.PHONY: all test gradcheck parity bench bench-mpi generated demo install clean

@@ -59,7 +59,9 @@ typedef struct mpi_run {
 	void *tmp;            /* count reals: a part received from another rank */
 	void **chunk;         /* --micro-batch: this rank's chunks' shares (count reals each) */
 	int chunks;           /* how many chunk buffers there are */
-	double seconds;       /* time spent summing (for --times) */
+	int timed;            /* --times: wait for every rank before summing, to time the two apart */
+	double waiting;       /* --times: seconds spent waiting for the slowest rank's part */
+	double seconds;       /* seconds spent summing */
 } mpi_run;
 
 /* ---- sums in a fixed order ---- */
@@ -153,6 +155,11 @@ static void reduce_ring(mpi_run *r)
 static void reduce(mpi_run *r)
 {
 	double t0 = MPI_Wtime();
+	if (r->timed) {
+		MPI_Barrier(r->comm);
+		r->waiting += MPI_Wtime() - t0;
+		t0 = MPI_Wtime();
+	}
 	if (r->size > 1) {
 		if (r->reduce == REDUCE_TREE)
 			reduce_tree(r);
@@ -195,6 +202,11 @@ static int step_chunks(mpi_run *r, const aert_batch_step *s, aert_err *err)
 		if (part(r, s, k * m, (k + 1) * m < s->n ? (k + 1) * m : s->n, r->chunk[k - c0], err) != 0)
 			return -1;
 	double t0 = MPI_Wtime();
+	if (r->timed) {
+		MPI_Barrier(r->comm);
+		r->waiting += MPI_Wtime() - t0;
+		t0 = MPI_Wtime();
+	}
 	if (c0 > 0)
 		recv(r, r->sum, r->count, r->rank - 1);
 	for (size_t k = c0; k < c1; k++) {
@@ -234,9 +246,9 @@ static int step(void *ctx, const aert_batch_step *s, double *loss, aert_err *err
 
 /* ---- options ---- */
 
-/* Take --reduce and --micro-batch (and --times) out of argv; the rest is
- * the trainer's. */
-static int take_options(mpi_run *r, int *argc, char **argv, int *times, int *help, aert_err *err)
+/* Take --reduce, --micro-batch and --times out of argv; the rest is the
+ * trainer's. */
+static int take_options(mpi_run *r, int *argc, char **argv, int *help, aert_err *err)
 {
 	int out = 1;
 	for (int i = 1; i < *argc; i++) {
@@ -248,7 +260,7 @@ static int take_options(mpi_run *r, int *argc, char **argv, int *times, int *hel
 		if (!strcmp(a, "--help"))
 			*help = 1;
 		if (!strcmp(a, "--times")) {
-			*times = 1;
+			r->timed = 1;
 			continue;
 		}
 		if (!is_reduce && !is_micro) {
@@ -287,7 +299,8 @@ static void print_help(void)
 	       "                     ring, both in a fixed order, or MPI_Allreduce\n");
 	printf("  --micro-batch M    cut every batch into chunks of M rows summed one after\n"
 	       "                     the other: the same weights for any number of ranks\n");
-	printf("  --times            report the time spent summing gradients (rank 0)\n");
+	printf("  --times            report the time steps spend waiting for the slowest rank\n"
+	       "                     and summing gradients (rank 0; adds a barrier per step)\n");
 	printf("Each rank reads the whole data set and takes a fixed part of every batch;\n"
 	       "only rank 0 prints and writes files. --threads defaults to the cores of\n"
 	       "the machine divided among its ranks.\n");
@@ -425,7 +438,7 @@ static int run(mpi_run *r, const aert_model *m, int argc, char **argv)
 {
 	aert_err err = {{0}}, first = {{0}};
 	aert_train_options o;
-	int times = 0, help = 0, ok = 1;
+	int help = 0, ok = 1;
 	const char *name = m->name ? m->name : "aecc";
 	if (aert_model_check(m, &err) != 0) {
 		if (r->rank == 0)
@@ -433,7 +446,7 @@ static int run(mpi_run *r, const aert_model *m, int argc, char **argv)
 		return EXIT_FAIL;
 	}
 	/* The same arguments on every rank: each finds the same usage errors. */
-	aert_parsed p = take_options(r, &argc, argv, &times, &help, &err) != 0 ? AERT_PARSE_USAGE
+	aert_parsed p = take_options(r, &argc, argv, &help, &err) != 0 ? AERT_PARSE_USAGE
 										 : aert_train_parse(m, argc, argv, &o, &err);
 	if (p == AERT_PARSE_DONE) {
 		if (help && r->rank == 0)
@@ -479,9 +492,9 @@ static int run(mpi_run *r, const aert_model *m, int argc, char **argv)
 		}
 		MPI_Barrier(r->comm); /* never passes: rank 0 ends the job */
 	}
-	if (times && r->rank == 0)
-		fprintf(stderr, "%s-train: %.3f s training, %.3f s of it summing gradients\n", name, MPI_Wtime() - t0,
-			r->seconds);
+	if (r->timed && r->rank == 0)
+		fprintf(stderr, "%s-train: %.3f s training, %.3f s of it summing gradients, %.3f s waiting for the slowest rank\n",
+			name, MPI_Wtime() - t0, r->seconds, r->waiting);
 	aert_trainer_close(t);
 	return EXIT_OK;
 }
