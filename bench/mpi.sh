@@ -6,7 +6,9 @@
 #   - each way of summing gradients (tree, ring, MPI_Allreduce) on 2 ranks,
 #     with the time a step spends summing;
 #   - --micro-batch, which makes the weights the same for any number of
-#     ranks, at 1 and 2 ranks.
+#     ranks, at 1 and 2 ranks;
+#   - the time of one step on 1 thread at the rows one rank computes when
+#     a batch is shared by 1, 2, 8, 16 and 64 ranks (for docs/scaling.md).
 # Each rate is the best epoch of BENCH_EPOCHS (default 3) over the first
 # BENCH_SAMPLES images (default 12,800: 100 steps), test set left out.
 # Prints a Markdown table per model.
@@ -76,4 +78,14 @@ for ae in "$@"; do
 	row "mpirun -np 4 (oversubscribed), 1 thread each, tree" $MPIRUN -np 4 $M $D --threads 1 --times
 	row "mpirun -np 1, --micro-batch 32" $MPIRUN -np 1 $M $D --threads 1 --micro-batch 32 --times
 	row "mpirun -np 2, --micro-batch 32" $MPIRUN -np 2 $M $D --threads 1 --micro-batch 32 --times
+	echo
+	echo "One rank's part of a batch of $batch: a step on 1 thread (docs/scaling.md)"
+	echo
+	echo "| rows | samples/s | ms per step |"
+	echo "|---|---|---|"
+	for rows in $batch 64 16 8 2; do
+		$T --train "$work/train.idx" --test "$work/test.idx" --quiet --threads 1 --batch $rows --steps 300 >"$work/out" 2>&1
+		rate=$(best "$work/out")
+		echo "| $rows | $rate | $(awk -v r="$rate" -v b="$rows" 'BEGIN { printf "%.2f", 1000 * b / r }') |"
+	done
 done

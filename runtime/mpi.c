@@ -133,9 +133,10 @@ static size_t seg(const mpi_run *r, int k)
 }
 
 /* Reduce-scatter and allgather around the ring. In step k of the first
- * half, rank q sends its partial sum of segment q - k and adds what rank
- * q - 1 sends of segment q - k - 1 after it, so segment j is summed in
- * the order j + 1, j + 2, ..., j (mod N). */
+ * half, rank q sends its partial sum of segment q - k to rank q + 1 and
+ * adds its own part of segment q - k - 1 to what rank q - 1 sends of it,
+ * so segment j is summed in the order j, j + 1, ..., j - 1 (mod N) and
+ * ends on rank j - 1, which starts passing it on in the second half. */
 static void reduce_ring(mpi_run *r)
 {
 	int n = r->size, next = (r->rank + 1) % n, prev = (r->rank + n - 1) % n;
@@ -291,9 +292,9 @@ static int take_options(mpi_run *r, int *argc, char **argv, int *help, aert_err 
 	return 0;
 }
 
-static void print_help(void)
+static void print_help(const char *name)
 {
-	printf("\nData-parallel options (mpirun -np N %s ...):\n", "NAME-train");
+	printf("\nData-parallel options (mpirun -np N %s-train ...):\n", name);
 	printf("  --reduce tree|ring|allreduce  how the ranks' gradients are summed: a\n"
 	       "                     binomial tree to rank 0 and a broadcast (default), a\n"
 	       "                     ring, both in a fixed order, or MPI_Allreduce\n");
@@ -450,7 +451,7 @@ static int run(mpi_run *r, const aert_model *m, int argc, char **argv)
 										 : aert_train_parse(m, argc, argv, &o, &err);
 	if (p == AERT_PARSE_DONE) {
 		if (help && r->rank == 0)
-			print_help();
+			print_help(name);
 		return fflush(stdout) == 0 ? EXIT_OK : EXIT_FAIL;
 	}
 	if (p == AERT_PARSE_USAGE) {
