@@ -79,13 +79,15 @@ for ae in "$@"; do
 	row "mpirun -np 1, --micro-batch 32" $MPIRUN -np 1 $M $D --threads 1 --micro-batch 32 --times
 	row "mpirun -np 2, --micro-batch 32" $MPIRUN -np 2 $M $D --threads 1 --micro-batch 32 --times
 	echo
-	echo "One rank's part of a batch of $batch: a step on 1 thread (docs/scaling.md)"
+	echo "One rank's part of a batch of $batch: a train step on 1 thread, best quarter-second window of 3 s (bench/step.c)"
 	echo
 	echo "| rows | samples/s | ms per step |"
 	echo "|---|---|---|"
+	upper=$(echo "$name" | tr a-z A-Z)
+	cc -O3 -march=native -fopenmp -std=c99 -DMODEL="$name" -DMODEL_UPPER="$upper" -I"$work/$name" \
+		"$top/bench/step.c" "$work/$name/$name.c" -lm -o "$work/$name/step"
 	for rows in $batch 64 16 8 2; do
-		$T --train "$work/train.idx" --test "$work/test.idx" --quiet --threads 1 --batch $rows --steps 300 >"$work/out" 2>&1
-		rate=$(best "$work/out")
+		rate=$(OMP_NUM_THREADS=1 "$work/$name/step" 3 $rows)
 		echo "| $rows | $rate | $(awk -v r="$rate" -v b="$rows" 'BEGIN { printf "%.2f", 1000 * b / r }') |"
 	done
 done

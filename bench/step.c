@@ -2,7 +2,7 @@
  *
  *   cc -O3 -march=native -DMODEL=NAME -DMODEL_UPPER=UPPER -I DIR step.c DIR/NAME.c -lm
  *
- * Runs NAME_train_step at the compiled batch size on synthetic inputs in
+ * Runs NAME_train_step at the compiled batch size (or on argv[2] rows) on synthetic inputs in
  * [0, 1) (labels for one-hot inputs make no difference to the time) for
  * at least `seconds` (argv[1], default 3) after a warm-up, in windows of
  * at least WINDOW seconds, and prints the samples per second of the best
@@ -43,6 +43,7 @@ enum { B = UP(_MAX_BATCH) };
 int main(int argc, char **argv)
 {
 	double seconds = argc > 1 ? atof(argv[1]) : 3;
+	const int rows = argc > 2 && atoi(argv[2]) > 0 && atoi(argv[2]) < B ? atoi(argv[2]) : B;
 	void *state = alloc(UP(_STATE_BYTES)), *work = alloc(UP(_WORK_BYTES));
 	real *in0 = input((size_t)B * UP(_INPUT0_SIZE));
 #if UP(_NUM_INPUTS) > 1
@@ -51,19 +52,19 @@ int main(int argc, char **argv)
 	FN(_init)(state, 1);
 	FN(_hparams) h = FN(_default_hparams)();
 	for (int i = 0; i < 3; i++)
-		FN(_train_step)(state, work, INPUTS B, &h);
+		FN(_train_step)(state, work, INPUTS rows, &h);
 	const double WINDOW = 0.25, start = now();
 	double best = 0;
 	do {
 		long steps = 0;
 		double t0 = now(), t;
 		do {
-			FN(_train_step)(state, work, INPUTS B, &h);
+			FN(_train_step)(state, work, INPUTS rows, &h);
 			steps++;
 			t = now() - t0;
 		} while (t < WINDOW);
-		if ((double)steps * B / t > best)
-			best = (double)steps * B / t;
+		if ((double)steps * rows / t > best)
+			best = (double)steps * rows / t;
 	} while (now() - start < seconds);
 	printf("%.1f\n", best);
 	return 0;

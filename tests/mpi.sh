@@ -143,7 +143,12 @@ run 2 $M $D --epochs 400 --checkpoint kill.st >kill.out 2>&1 &
 job=$!
 i=0
 while [ ! -e kill.st ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
-victim=$(ps -eo pid=,ppid=,args= | awk -v t="$M" '$3 ~ t && $0 !~ /mpirun/ { print $1 }' | tail -n 1)
+# rank 1 (rank 0 is left alone: a SIGKILL cannot be caught while it writes)
+victim=
+for pid in $(ps -eo pid=,args= | awk -v t="$M" '$2 == t { print $1 }'); do
+	tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qx OMPI_COMM_WORLD_RANK=1 && victim=$pid
+done
+ok "rank 1 is found" test -n "$victim"
 [ -n "$victim" ] && kill -9 "$victim"
 wait $job
 status=$?
