@@ -42,7 +42,7 @@ best() {
 # summing OUT STEPS: milliseconds per step spent summing gradients, and
 # waiting for the slowest rank before that (--times).
 summing() {
-	awk -v steps="$2" '/summing gradients/ { printf "%.2f | %.2f", 1000 * $5 / steps, 1000 * $12 / steps }' "$1"
+	awk -v steps="$2" '/summing gradients/ { printf "%.2f | %.2f", 1000 * $5 / steps, 1000 * $11 / steps }' "$1"
 }
 
 for ae in "$@"; do

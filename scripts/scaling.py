@@ -11,8 +11,8 @@ thread (bench/mpi.sh), and
 is a ring allreduce of the S gradient bytes over links of BW bytes/s with
 alpha seconds of latency per message (N - 1 reduce-scatter and N - 1
 allgather steps). The trainer sums after the whole gradient is computed,
-so the two do not overlap. Between the measured row counts T_part is
-interpolated linearly.
+so the two do not overlap. Between the given row counts T_part is
+interpolated linearly, and beyond them extrapolated.
 
 usage: scaling.py MODEL=BYTES:ROWS=MS,ROWS=MS,...  [...]
   e.g. scaling.py fashion_ae=4334788:128=9.9,64=5.2,16=1.9,8=1.2,2=0.6
@@ -21,7 +21,7 @@ Prints the Markdown tables of docs/scaling.md.
 import sys
 
 LINKS = [("10 Gb/s", 10e9 / 8, 10e-6), ("100 Gb/s", 100e9 / 8, 2e-6)]
-NODES = [1, 2, 8, 16, 64]
+NODES = [1, 2, 4, 8, 16, 64]
 BATCH = 128
 
 
@@ -51,8 +51,8 @@ def main():
         points = [(float(r), float(ms) / 1e3) for r, ms in (p.split("=") for p in pts.split(","))]
         t1 = t_part(points, BATCH)
         print(f"\n### {name}: {size / 1e6:.3f} MB of gradient per step, one machine {t1 * 1e3:.2f} ms per step of {BATCH}\n")
-        print("| N | rows per machine | T_part | link | T_ar = 2(N-1)/N * S / BW + 2(N-1) alpha | T(N) | speedup |")
-        print("|---|---|---|---|---|---|---|")
+        print("| N | rows per machine | T_part | link | T_ar = 2(N-1)/N * S / BW + 2(N-1) alpha | T(N) | speedup | efficiency |")
+        print("|---|---|---|---|---|---|---|---|")
         for n in NODES:
             rows = BATCH / n
             tp = t_part(points, rows)
@@ -64,17 +64,18 @@ def main():
                     f"{2 * (n - 1) / n:.4g} * {size / 1e6:.3f} MB / {bw / 1e9:.3g} GB/s + {2 * (n - 1)} * {alpha * 1e6:.0f} us"
                     f" = {ta * 1e3:.3f} ms")
                 print(f"| {n} | {rows:g} | {tp * 1e3:.2f} ms | {label if n > 1 else '-'} | {formula} | "
-                      f"{(tp + ta) * 1e3:.2f} ms | {t1 / (tp + ta):.2f} |")
-        print(f"\nRows per machine that keep 80% efficiency (T_part(r) >= 4 T_ar(N)) and the global batch N r:\n")
-        print("| N | link | 4 T_ar | rows per machine r | global batch |")
-        print("|---|---|---|---|---|")
-        for n in NODES[2:]:
+                      f"{(tp + ta) * 1e3:.2f} ms | {t1 / (tp + ta):.2f} | {t1 / (tp + ta) / n:.0%} |")
+        print(f"\nRows per machine r, and the global batch N r, for 80% efficiency: one machine's step on N r rows"
+              f" against N machines' steps on r rows each, T_part(N r) >= 0.8 N (T_part(r) + T_ar(N)):\n")
+        print("| N | link | T_ar | rows per machine r | T_part(r) | global batch |")
+        print("|---|---|---|---|---|---|")
+        for n in NODES[3:]:
             for label, bw, alpha in LINKS:
-                need = 4 * t_ar(n, size, bw, alpha)
+                ta = t_ar(n, size, bw, alpha)
                 r = 1
-                while t_part(points, r) < need and r < 1 << 20:
+                while t_part(points, n * r) < 0.8 * n * (t_part(points, r) + ta) and r < 1 << 20:
                     r += 1
-                print(f"| {n} | {label} | {need * 1e3:.2f} ms | {r} | {n * r:,} |")
+                print(f"| {n} | {label} | {ta * 1e3:.3f} ms | {r} | {t_part(points, r) * 1e3:.1f} ms | {n * r:,} |")
 
 
 if __name__ == "__main__":
