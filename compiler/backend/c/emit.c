@@ -160,8 +160,8 @@ static const char *const reserved[] = {
 	"volatile", "while", "acc", "part", "sum", "key", "one", "total", "term", "row", "low", "lane", "keep",
 	"before", "inside", "slices", "left", "den", "gi", "vi", "mi", "zi", "i0", "i1", "j0", "j1", "jb", "work",
 	"params", "state", "grad", "step", "rng", "stochastic", "training", "updates", "parts", "out", "adam_m",
-	"adam_v", "adam_k", "seed", "result", "ctx", "batch_row0", "batch_rows", "mean", "best", "count", "value", "slope", "kind", "cols", "rows",
-	"main", "exp", "log", "sqrt", "pow", "fabs", "memcpy", "memset", "NULL"};
+	"adam_v", "adam_k", "seed", "result", "ctx", "batch_row0", "batch_rows", "mean", "best", "count", "value",
+	"slope", "kind", "cols", "rows", "main", "exp", "log", "sqrt", "pow", "fabs", "memcpy", "memset", "NULL"};
 
 static int name_taken(const char **names, int count, const char *s)
 {
