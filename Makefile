@@ -13,7 +13,7 @@ COMPILER_DIRS = compiler compiler/ops compiler/backend compiler/backend/c compil
 COMPILER_SRC = $(foreach d,$(COMPILER_DIRS),$(wildcard $(d)/*.c))
 COMPILER_INC = $(COMPILER_DIRS:%=-I%) -Icompiler/backend/jit -Idsl -I$(B)/dsl -Iruntime
 DSL_SRC = dsl/ast.c
-RT_SRC = $(wildcard runtime/*.c)
+RT_SRC = $(filter-out runtime/mpi.c,$(wildcard runtime/*.c))
 GEN_SRC = $(B)/dsl/lexer.c $(B)/dsl/parser.c
 
 COMPILER_OBJ = $(COMPILER_SRC:%.c=$(B)/%.o) $(DSL_SRC:%.c=$(B)/%.o) $(B)/dsl/lexer.o $(B)/dsl/parser.o
@@ -28,8 +28,10 @@ RTHDR = $(B)/include/aecc_rt.h
 
 # The JIT plugin (JIT_PLUGIN, empty without LLVM 14's development files).
 include compiler/backend/jit/jit.mk
+# The data-parallel trainer (MPI_LIBS, empty without Open MPI's mpicc).
+include runtime/mpi.mk
 
-all: $(AECC) $(RTLIB) $(RTHDR) $(B)/share/aecc/plot.py $(JIT_PLUGIN) generated
+all: $(AECC) $(RTLIB) $(RTHDR) $(B)/share/aecc/plot.py $(JIT_PLUGIN) $(MPI_LIBS) generated
 
 $(B)/dsl/parser.c $(B)/dsl/parser.h &: dsl/parser.y
 	@mkdir -p $(@D)
@@ -97,6 +99,8 @@ gradcheck: all
 	sh tests/gradcheck.sh
 bench: all
 	sh bench/run.sh
+bench-mpi: all
+	sh bench/mpi.sh
 parity: all
 	sh tests/parity.sh
 
@@ -124,8 +128,9 @@ install: all
 	install -m 644 $(RTHDR) $(DESTDIR)$(PREFIX)/include/aecc_rt.h
 	install -d $(DESTDIR)$(PREFIX)/share/aecc && install -m 644 scripts/plot.py $(DESTDIR)$(PREFIX)/share/aecc/plot.py
 	$(if $(JIT_PLUGIN),install -d $(DESTDIR)$(PREFIX)/lib/aecc && install -m 755 $(JIT_PLUGIN) $(DESTDIR)$(PREFIX)/lib/aecc/aecc_jit.so)
+	$(if $(MPI_LIBS),install -d $(DESTDIR)$(PREFIX)/lib/aecc && install -m 644 $(B)/lib/libaecc_rt_mpi.a $(DESTDIR)$(PREFIX)/lib/libaecc_rt_mpi.a && install -m 755 $(B)/lib/aecc/aecc_mpi.so $(DESTDIR)$(PREFIX)/lib/aecc/aecc_mpi.so)
 
 clean:
 	rm -rf $(B)
 
-.PHONY: all test gradcheck parity bench generated demo install clean
+.PHONY: all test gradcheck parity bench bench-mpi generated demo install clean

@@ -1,14 +1,15 @@
 /* step.c - time one generated model's train step.
  *
  *   cc -O3 -march=native -fopenmp -DMODEL=NAME -DMODEL_UPPER=UPPER -I DIR -I build/include \
- *      step.c DIR/NAME.c build/lib/libaecc_rt.a -lz -lm
+ *      step.c DIR/NAME.c build/lib/libaecc_rt.a -lpng -lz -lm
  *
- * Runs NAME_train_step at the compiled batch size on synthetic inputs in
+ * Runs NAME_train_step at the compiled batch size (or on ROWS rows, a
+ * number among the arguments after `seconds`) on synthetic inputs in
  * [0, 1) (labels for one-hot inputs make no difference to the time) for
  * at least `seconds` (argv[1], default 3) after a warm-up, in windows of
  * at least WINDOW seconds, and prints the samples per second of the best
  * window: on a shared machine, the rate while no other tenant ran.
- * bench/torch_step.py measures PyTorch the same way. With `cpu` (argv[2])
+ * bench/torch_step.py measures PyTorch the same way. With `cpu`
  * the windows are timed by the process's CPU time instead (for one
  * thread: the rate while it had the core, which other tenants of a shared
  * machine do not change); with `mean` it prints the mean rate over the
@@ -53,9 +54,14 @@ int main(int argc, char **argv)
 {
 	aert_threads_wait_policy(argv);
 	double seconds = argc > 1 ? atof(argv[1]) : 3;
-	const int mean = argc > 2 && !strcmp(argv[2], "mean");
-	if (argc > 2 && !strcmp(argv[2], "cpu"))
-		clock_id = CLOCK_PROCESS_CPUTIME_ID;
+	int mean = 0, rows = B;
+	for (int i = 2; i < argc; i++)
+		if (!strcmp(argv[i], "mean"))
+			mean = 1;
+		else if (!strcmp(argv[i], "cpu"))
+			clock_id = CLOCK_PROCESS_CPUTIME_ID;
+		else if (atoi(argv[i]) > 0 && atoi(argv[i]) < B)
+			rows = atoi(argv[i]);
 	void *state = alloc(UP(_STATE_BYTES)), *work = alloc(UP(_WORK_BYTES));
 	real *in0 = input((size_t)B * UP(_INPUT0_SIZE));
 #if UP(_NUM_INPUTS) > 1
@@ -64,20 +70,20 @@ int main(int argc, char **argv)
 	FN(_init)(state, 1);
 	FN(_hparams) h = FN(_default_hparams)();
 	for (int i = 0; i < 3; i++)
-		FN(_train_step)(state, work, INPUTS B, &h);
+		FN(_train_step)(state, work, INPUTS rows, &h);
 	const double WINDOW = 0.25, start = now();
 	double best = 0, samples = 0;
 	do {
 		long steps = 0;
 		double t0 = now(), t;
 		do {
-			FN(_train_step)(state, work, INPUTS B, &h);
+			FN(_train_step)(state, work, INPUTS rows, &h);
 			steps++;
 			t = now() - t0;
 		} while (t < WINDOW);
-		if ((double)steps * B / t > best)
-			best = (double)steps * B / t;
-		samples += (double)steps * B;
+		if ((double)steps * rows / t > best)
+			best = (double)steps * rows / t;
+		samples += (double)steps * rows;
 	} while (now() - start < seconds);
 	printf("%.1f\n", mean ? samples / (now() - start) : best);
 	return 0;

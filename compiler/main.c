@@ -53,6 +53,9 @@ static const char usage[] =
 	"  --jit, --cc                   compile a model to load (train) with the JIT\n"
 	"                                plugin or with the system C compiler (default:\n"
 	"                                the JIT if its plugin is installed)\n"
+	"  --mpi                         build, train: the data-parallel trainer, run as\n"
+	"                                `mpirun -np N DIR/NAME-train ...` or\n"
+	"                                `mpirun -np N aecc train --mpi FILE.ae ...`\n"
 	"  -o DIR                        output folder for emit and build\n"
 	"  -d                            print the graph after every pass (stderr)\n"
 	"  --help, --version\n"
@@ -76,6 +79,7 @@ typedef struct Cli {
 	LoadWith load;      /* --jit or --cc */
 	int rest;           /* train and the model commands: index of the
 	                       first argument after FILE.ae */
+	int mpi;            /* --mpi: the data-parallel trainer */
 } Cli;
 
 static _Noreturn void usage_error(const char *fmt, const char *arg)
@@ -120,6 +124,8 @@ static void parse_cli(Cli *c, int argc, char **argv)
 			c->out = argv[i];
 		} else if (!strcmp(a, "--jit") || !strcmp(a, "--cc")) {
 			c->load = !strcmp(a, "--jit") ? LOAD_JIT : LOAD_CC;
+		} else if (!strcmp(a, "--mpi")) {
+			c->mpi = 1;
 		} else if (!strcmp(a, "-d")) {
 			c->opt.dump = 1;
 		} else if (!strcmp(a, "--dot")) {
@@ -156,8 +162,11 @@ static void parse_cli(Cli *c, int argc, char **argv)
 
 /* `aecc train`: the model loaded into this process, trained by the
  * runtime's trainer with the arguments after FILE.ae. */
-static int cmd_train(Model *m, LoadWith with, int argc, char **argv, int rest)
+static int cmd_train(Model *m, LoadWith with, int mpi, int argc, char **argv, int rest)
 {
+	mpi_main_fn mpi_main = mpi ? load_mpi_main() : NULL;
+	if (mpi && !mpi_main)
+		return 1;
 	const aert_model *d = load_model(m, with);
 	if (!d)
 		return 1;
@@ -165,7 +174,7 @@ static int cmd_train(Model *m, LoadWith with, int argc, char **argv, int rest)
 	args[0] = argv[0];
 	for (int i = rest; i < argc; i++)
 		args[i - rest + 1] = argv[i];
-	return aert_train_main(d, argc - rest + 1, args);
+	return mpi ? mpi_main(d, argc - rest + 1, args) : aert_train_main(d, argc - rest + 1, args);
 }
 
 /* The Python that draws charts, and the script it runs: PREFIX/share/aecc/
@@ -262,9 +271,9 @@ int main(int argc, char **argv)
 	else if (!strcmp(c.cmd, "emit"))
 		return emit_c(m, c.out) && emit_twin(&c) ? 0 : 1;
 	else if (!strcmp(c.cmd, "build"))
-		return cc_build_trainer(m, c.out) ? 0 : 1;
+		return cc_build_trainer(m, c.out, c.mpi) ? 0 : 1;
 	else if (!strcmp(c.cmd, "train"))
-		return cmd_train(m, c.load, argc, argv, c.rest);
+		return cmd_train(m, c.load, c.mpi, argc, argv, c.rest);
 	else if (aert_is_command(c.cmd))
 		return cmd_use(m, &c, argc, argv);
 	return 0;

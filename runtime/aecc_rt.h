@@ -313,6 +313,14 @@ typedef struct aert_model {
 	/* One Adam step with a gradient from `gradient` (for example summed
 	 * over several processes); train_step is the two in one. */
 	void (*update)(void *state, const void *grad, const aert_hparams *h);
+	/* gradient for rows first..first+n-1 of a batch of `rows` rows: their
+	 * share of its loss (returned) and of its gradient, so that the sum
+	 * over parts covering the batch is the batch's gradient up to
+	 * rounding (a mean divides by rows; noise is drawn for each row's
+	 * place in the batch; batch statistics are the part's own). gradient
+	 * is the part 0 of n rows. For data-parallel training; may be NULL. */
+	double (*gradient_part)(const void *state, void *work, const void *const *in, int n, long first,
+				long rows, const aert_hparams *h, void *grad);
 	/* The loss on n samples without training (evaluation mode). */
 	double (*eval_loss)(const void *state, void *work, const void *const *in, int n);
 	/* Reconstruct: out is n x output_size. */
@@ -539,6 +547,10 @@ typedef struct aert_train_options {
 	int sampled;          /* 1: held-out losses draw the latent (sampled ELBO) */
 	int png_every;        /* every N epochs (and after the last) write pictures; 0: never */
 	const char *png_dir;  /* where they go, or NULL: "." */
+	int mute;             /* not an option of the command line: 1 prints nothing and writes no
+			       * file (no report, progress bar, log, checkpoint or saved weights),
+			       * and loads and evaluates no test set: the other processes of a
+			       * data-parallel run, whose first one reports */
 } aert_train_options;
 
 /* 0 if the descriptor can drive the trainer: a name, init, train_step,
@@ -587,6 +599,23 @@ typedef struct aert_step_info {
 /* Called after every step; a non-zero return ends the run there. */
 typedef int (*aert_step_hook)(void *ctx, const aert_step_info *s);
 
+/* One optimizer step as a program computes it itself (aert_trainer_set_step):
+ * the batch is samples idx[0..n) of the training data, in the run's order. */
+typedef struct aert_batch_step {
+	const aert_model *m;      /* the model */
+	void *state;              /* its state, to take the step */
+	void *work;               /* its work buffer */
+	const aert_data *train;   /* the training data */
+	const size_t *idx;        /* the batch's samples */
+	size_t n;                 /* how many, 1..max_batch */
+	const aert_hparams *h;    /* the optimizer settings */
+	void *const *buf;         /* per input, room for max_batch rows (aert_data_batch's out) */
+	const void *const *in;    /* the same pointers, as the entry points take them */
+} aert_batch_step;
+/* Takes the step: 0 with the batch's loss before the step in *loss, or -1
+ * with the reason in err (the run then fails with it). */
+typedef int (*aert_step_fn)(void *ctx, const aert_batch_step *s, double *loss, aert_err *err);
+
 /* Train for the epochs and steps the options ask for: one line per epoch
  * on stdout,
  *   epoch 3/10  train_loss 0.0145  test_loss 0.0147  12.3k samples/s
@@ -596,10 +625,18 @@ typedef int (*aert_step_hook)(void *ctx, const aert_step_info *s);
  * ends after that step as if --steps ended there (the epoch is still
  * evaluated, reported and checkpointed). Call it once per run. */
 int aert_trainer_run(aert_trainer *t, aert_step_hook hook, void *ctx, aert_err *err);
-/* Write the parameters and buffers to the options' save path, if any. */
+/* Compute every step of the run with fn(ctx, ...) instead of the model's
+ * train_step on the whole batch (for example a gradient on a part of it,
+ * summed with other processes' parts, then update). Call before
+ * aert_trainer_run; fn NULL restores train_step. */
+void aert_trainer_set_step(aert_trainer *t, aert_step_fn fn, void *ctx);
+/* Write the parameters and buffers to the options' save path, if any
+ * (nothing when the options are mute). */
 int aert_trainer_save(aert_trainer *t, aert_err *err);
 /* The model's state (parameters, Adam moments, step, buffers). */
 void *aert_trainer_state(aert_trainer *t);
+/* Samples in the training data. */
+size_t aert_trainer_samples(const aert_trainer *t);
 /* The threads the model's kernels use when the options asked for some
  * (1 if it was compiled without OpenMP); 0 when they did not. */
 int aert_trainer_threads(const aert_trainer *t);
@@ -619,6 +656,12 @@ void aert_threads_wait_policy(char **argv);
  * exit status: 0 on success, 1 on a failure (message on stderr), 2 on a
  * usage error. Messages start with "NAME-train: ". */
 int aert_train_main(const aert_model *m, int argc, char **argv);
+
+/* The data-parallel trainer's main() (runtime/mpi.c, in libaecc_rt_mpi.a and
+ * the MPI plugin, built only with MPI): aert_train_main's options and
+ * messages, run by every process of `mpirun -np N`, each taking a fixed
+ * part of every batch; see docs/scaling.md. */
+int aert_mpi_main(const aert_model *m, int argc, char **argv);
 
 #ifdef __cplusplus
 }

@@ -67,6 +67,8 @@ typedef struct aert_trainer {
 	long long steps;              /* train_step calls so far */
 	int threads;                  /* what set_threads gave; 0: not asked */
 	aert_governor gov;            /* the thread count when not asked */
+	aert_step_fn step;            /* computes each step instead of train_step, or NULL */
+	void *step_ctx;               /* its first argument */
 	aert_step_hook hook;          /* called after every step, or NULL */
 	void *hook_ctx;               /* its first argument */
 	int stopped;                  /* the hook ended the run */
@@ -694,7 +696,7 @@ static int load_data(trainer *t)
 		return -1;
 	if (t->o.classes && filter_classes(t) != 0)
 		return -1;
-	if (t->o.test[0] && aert_data_load(t->m, t->o.test, &t->test, &t->err) != 0)
+	if (t->o.test[0] && !t->o.mute && aert_data_load(t->m, t->o.test, &t->test, &t->err) != 0)
 		return -1;
 	if (t->o.validation[0] && aert_data_load(t->m, t->o.validation, &t->val, &t->err) != 0)
 		return -1;
@@ -778,6 +780,8 @@ typedef struct epoch_result {
 static void report_epoch(const trainer *t, long long epoch, const epoch_result *r)
 {
 	char rate[32];
+	if (t->o.mute)
+		return;
 	printf("epoch %lld/%lld", epoch, t->epochs);
 	if (t->o.schedule.kind != AERT_SCHEDULE_NONE)
 		printf("  lr %g", t->o.h.lr);
@@ -794,7 +798,7 @@ static void report_epoch(const trainer *t, long long epoch, const epoch_result *
  * take it. */
 static void report_latent(const trainer *t)
 {
-	if (!t->m->draws_latent || !(t->held_val.n || t->held_test.n))
+	if (t->o.mute || !t->m->draws_latent || !(t->held_val.n || t->held_test.n))
 		return;
 	int both = t->held_val.n && t->held_test.n;
 	const char *which = both ? "val_loss and test_loss" : t->held_val.n ? "val_loss" : "test_loss";
@@ -856,16 +860,22 @@ static int evaluate(trainer *t, const heldout *h, losses *out)
 static int train_batch(trainer *t, long long epoch, size_t at, size_t n, losses *sum)
 {
 	const aert_model *m = t->m;
-	if (aert_data_batch(m, &t->train, t->perm + at, n, t->buf, &t->err) != 0)
-		return -1;
 	losses step = {0, t->step_terms};
-	aert_governor_threads(&t->gov);
-	double t0 = now();
-	if (t->terms)
-		step.loss = m->train_step_terms(t->state, t->work, t->in, (int)n, &t->o.h, t->step_terms);
-	else
-		step.loss = m->train_step(t->state, t->work, t->in, (int)n, &t->o.h);
-	aert_governor_done(&t->gov, now() - t0, (int)n);
+	if (t->step) { /* the data-parallel trainer's step: the loss alone */
+		aert_batch_step s = {m, t->state, t->work, &t->train, t->perm + at, n, &t->o.h, t->buf, t->in};
+		if (t->step(t->step_ctx, &s, &step.loss, &t->err) != 0)
+			return -1;
+	} else {
+		if (aert_data_batch(m, &t->train, t->perm + at, n, t->buf, &t->err) != 0)
+			return -1;
+		aert_governor_threads(&t->gov);
+		double t0 = now();
+		if (t->terms)
+			step.loss = m->train_step_terms(t->state, t->work, t->in, (int)n, &t->o.h, t->step_terms);
+		else
+			step.loss = m->train_step(t->state, t->work, t->in, (int)n, &t->o.h);
+		aert_governor_done(&t->gov, now() - t0, (int)n);
+	}
 	t->steps++;
 	if (t->log)
 		log_row(t, epoch, "train", &step);
@@ -939,17 +949,18 @@ static int between_epochs(trainer *t, long long e, const losses *val, int *stop)
 	if (!t->held_val.n)
 		return 0;
 	double lr = t->o.h.lr;
-	if (aert_scheduler_observe(&t->lr, val->loss))
+	if (aert_scheduler_observe(&t->lr, val->loss) && !t->o.mute)
 		printf("plateau: val_loss has not improved on %s for %lld epoch%s; lr %g -> %g\n",
 		       format_loss(a, sizeof a, t->lr.best), t->o.schedule.patience + 1,
 		       t->o.schedule.patience ? "s" : "", lr, t->lr.lr);
 	if (aert_monitor_observe(&t->best, e, val->loss)) {
 		if (t->best_state)
 			memcpy(t->best_state, t->state, t->m->state_bytes);
-		if (t->o.save_best && aert_save_model(t->m, t->state, t->o.save_best, 0, &t->err) != 0)
+		if (t->o.save_best && !t->o.mute && aert_save_model(t->m, t->state, t->o.save_best, 0, &t->err) != 0)
 			return -1;
 	} else if (t->o.early_stop.on && t->best.wait >= t->o.early_stop.patience) {
-		printf("early stop: val_loss has not improved on %s (epoch %lld) for %lld epoch%s\n",
+		if (!t->o.mute)
+			printf("early stop: val_loss has not improved on %s (epoch %lld) for %lld epoch%s\n",
 		       format_loss(a, sizeof a, t->best.best), t->best.best_epoch, t->best.wait,
 		       t->best.wait == 1 ? "" : "s");
 		*stop = 1;
@@ -965,7 +976,8 @@ static void restore_best(trainer *t, long long last)
 	if (!t->best_state || !t->best.best_epoch || t->best.best_epoch == last)
 		return;
 	memcpy(t->state, t->best_state, t->m->state_bytes);
-	printf("early stop: back to the state after epoch %lld (val_loss %s)\n", t->best.best_epoch,
+	if (!t->o.mute)
+		printf("early stop: back to the state after epoch %lld (val_loss %s)\n", t->best.best_epoch,
 	       format_loss(a, sizeof a, t->best.best));
 	fflush(stdout);
 }
@@ -976,7 +988,7 @@ static void restore_best(trainer *t, long long last)
 static int pictures(trainer *t, long long epoch)
 {
 	const aert_model *m = t->m;
-	if (!t->o.png_every || (epoch % t->o.png_every != 0 && epoch != t->epochs))
+	if (!t->o.png_every || t->o.mute || (epoch % t->o.png_every != 0 && epoch != t->epochs))
 		return 0;
 	const aert_data *d = t->test.n ? &t->test : &t->train;
 	size_t rs = (size_t)m->real_size, k = d->n < 8 ? d->n : 8, draws = m->max_batch < 64 ? (size_t)m->max_batch : 64;
@@ -1046,7 +1058,7 @@ static int run_epochs(trainer *t)
 			log_row(t, e, "test", &r.test);
 		if (t->log && fflush(t->log) != 0)
 			rc = aert_fail(&t->err, t->o.log, "cannot write: %s", strerror(errno));
-		else if (t->o.checkpoint && aert_save_model(t->m, t->state, t->o.checkpoint, 1, &t->err) != 0)
+		else if (t->o.checkpoint && !t->o.mute && aert_save_model(t->m, t->state, t->o.checkpoint, 1, &t->err) != 0)
 			rc = -1;
 		else if (pictures(t, e) != 0)
 			rc = -1;
@@ -1063,7 +1075,7 @@ static int run_epochs(trainer *t)
 
 static int open_log(trainer *t)
 {
-	if (!t->o.log)
+	if (!t->o.log || t->o.mute)
 		return 0;
 	t->log = fopen(t->o.log, "w");
 	if (!t->log)
@@ -1123,7 +1135,7 @@ int aert_trainer_run(trainer *t, aert_step_hook hook, void *ctx, aert_err *err)
 {
 	t->hook = hook;
 	t->hook_ctx = ctx;
-	t->bar.on = !t->o.quiet && isatty(STDERR_FILENO);
+	t->bar.on = !t->o.quiet && !t->o.mute && isatty(STDERR_FILENO);
 	if (run_epochs(t) != 0 || close_log(t) != 0) {
 		*err = t->err;
 		return -1;
@@ -1131,12 +1143,21 @@ int aert_trainer_run(trainer *t, aert_step_hook hook, void *ctx, aert_err *err)
 	return 0;
 }
 
+void aert_trainer_set_step(trainer *t, aert_step_fn fn, void *ctx)
+{
+	t->step = fn;
+	t->step_ctx = ctx;
+	t->terms = 0; /* such a step gives the loss alone: losses are reported without their terms */
+}
+
 int aert_trainer_save(trainer *t, aert_err *err)
 {
-	return t->o.save ? aert_save_model(t->m, t->state, t->o.save, 0, err) : 0;
+	return t->o.save && !t->o.mute ? aert_save_model(t->m, t->state, t->o.save, 0, err) : 0;
 }
 
 void *aert_trainer_state(trainer *t) { return t->state; }
+
+size_t aert_trainer_samples(const trainer *t) { return t->train.n; }
 
 int aert_trainer_threads(const trainer *t) { return t->threads; }
 

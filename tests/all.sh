@@ -43,6 +43,7 @@ suite checkpoint sh tests/checkpoint.sh
 suite loader sh tests/loader.sh
 suite jit sh tests/jit.sh
 suite train sh tests/train.sh
+suite mpi sh tests/mpi.sh
 suite parity sh tests/parity.sh
 suite sanitize sh tests/sanitize.sh
 suite fuzz sh tests/fuzz/run.sh 60 2

@@ -94,22 +94,33 @@ int cc_publish(const char *tmp, const char *path)
 	return 0;
 }
 
-int cc_build_trainer(Model *m, const char *dir)
+int cc_build_trainer(Model *m, const char *dir, int mpi)
 {
 	if (!emit_c(m, dir))
 		return 0;
 	const char *pre = cc_prefix(), *lib = xasprintf("%s/lib/libaecc_rt.a", pre);
+	const char *mpilib = xasprintf("%s/lib/libaecc_rt_mpi.a", pre), *mpicc = getenv("MPICC");
 	struct stat st;
 	if (stat(lib, &st) != 0) {
 		diag_plain("the aecc runtime is missing: %s (set AECC_HOME to the prefix aecc was installed in)", lib);
 		return 0;
 	}
+	if (mpi && stat(mpilib, &st) != 0) {
+		diag_plain("aecc was built without MPI: %s is missing (install libopenmpi-dev and openmpi-bin, "
+			   "as scripts/deps.sh does, and rebuild)", mpilib);
+		return 0;
+	}
 	const char *exe = xasprintf("%s/%s-train", dir, m->name), *tmp = cc_temp(exe);
 	Vec cmd = cc_command();
+	if (mpi) { /* the MPI wrapper in the compiler's place, and the MPI trainer's main() */
+		cmd.data[0] = (char *)(mpicc && *mpicc ? mpicc : "mpicc");
+		vec_push(&cmd, "-DAERT_MPI");
+	}
 	const char *rest[] = {xasprintf("-I%s/include", pre), xasprintf("-I%s", dir),
-			      xasprintf("%s/%s.c", dir, m->name), xasprintf("%s/%s_main.c", dir, m->name), lib, "-lpng", "-lz",
-			      "-lm"};
-	for (size_t i = 0; i < sizeof rest / sizeof *rest; i++)
+			      xasprintf("%s/%s.c", dir, m->name), xasprintf("%s/%s_main.c", dir, m->name),
+			      mpi ? mpilib : lib, mpi ? lib : "-lpng", mpi ? "-lpng" : "-lz", mpi ? "-lz" : "-lm",
+			      mpi ? "-lm" : NULL};
+	for (size_t i = 0; i < sizeof rest / sizeof *rest && rest[i]; i++)
 		vec_push(&cmd, (char *)rest[i]);
 	return cc_compile(cmd, tmp, exe) && cc_publish(tmp, exe);
 }

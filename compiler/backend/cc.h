@@ -22,7 +22,9 @@ const char *cc_temp(const char *path);
  * Returns 1 on success. */
 int cc_publish(const char *tmp, const char *path);
 /* `aecc build`: emit into dir and compile the static trainer dir/NAME-train
- * against PREFIX's runtime. Reports errors and returns 0 on failure. */
-int cc_build_trainer(Model *m, const char *dir);
+ * against PREFIX's runtime; with mpi, the data-parallel trainer, compiled
+ * by $MPICC (default mpicc) with -DAERT_MPI and PREFIX/lib/libaecc_rt_mpi.a.
+ * Reports errors and returns 0 on failure. */
+int cc_build_trainer(Model *m, const char *dir, int mpi);
 
 #endif

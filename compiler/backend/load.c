@@ -238,16 +238,24 @@ static const char *jit_plugin(void)
 	return xasprintf("%s/lib/aecc/aecc_jit.so", cc_prefix());
 }
 
+/* The plugin at path, opened with dlopen(RTLD_NOW | flags); NULL after
+ * reporting `missing` (a format taking the path) if there is no such file. */
+static void *open_plugin(const char *path, const char *missing, int flags)
+{
+	if (access(path, F_OK) != 0) {
+		diag_plain(missing, path);
+		return NULL;
+	}
+	return dlopen(path, RTLD_NOW | flags);
+}
+
 static const aert_model *load_jit(Model *m, const CFiles *f)
 {
 	const char *plugin = jit_plugin();
-	if (access(plugin, F_OK) != 0) {
-		diag_plain("the JIT plugin is not installed: %s (install libclang-14-dev, llvm-14-dev and "
-			   "libomp-14-dev and rebuild)",
-			   plugin);
+	void *lib = open_plugin(plugin, "the JIT plugin is not installed: %s (install libclang-14-dev, llvm-14-dev and "
+				"libomp-14-dev and rebuild)", RTLD_LOCAL);
+	if (!lib && access(plugin, F_OK) != 0)
 		return NULL;
-	}
-	void *lib = dlopen(plugin, RTLD_NOW | RTLD_LOCAL);
 	aecc_jit_compile_fn compile;
 	aecc_jit_lookup_fn find;
 	if (!lib || !to_fn(dlsym(lib, "aecc_jit_compile"), &compile, sizeof compile) ||
@@ -273,6 +281,24 @@ static const aert_model *load_jit(Model *m, const CFiles *f)
 	if (why)
 		ICE("the JIT-compiled descriptor of %s does not fit the model: %s", m->name, why);
 	return d;
+}
+
+/* ---- the MPI plugin ---- */
+
+mpi_main_fn load_mpi_main(void)
+{
+	const char *plugin = xasprintf("%s/lib/aecc/aecc_mpi.so", cc_prefix());
+	/* global: Open MPI's own components look up libmpi's symbols */
+	void *lib = open_plugin(plugin, "aecc was built without MPI: %s is missing (install libopenmpi-dev and "
+				"openmpi-bin, as scripts/deps.sh does, and rebuild)", RTLD_GLOBAL);
+	if (!lib && access(plugin, F_OK) != 0)
+		return NULL;
+	mpi_main_fn fn;
+	if (!lib || !to_fn(dlsym(lib, "aert_mpi_main"), &fn, sizeof fn)) {
+		diag_plain("cannot load the MPI plugin %s: %s", plugin, lib ? "it lacks aert_mpi_main" : dlerror());
+		return NULL;
+	}
+	return fn;
 }
 
 /* ---- choosing ---- */

@@ -28,4 +28,10 @@ typedef enum LoadWith {
  * compiling and loading took (for benchmarks). */
 const aert_model *load_model(Model *m, LoadWith with);
 
+/* The data-parallel trainer's main() (aert_mpi_main) from the MPI plugin
+ * PREFIX/lib/aecc/aecc_mpi.so, built when Open MPI is installed; NULL
+ * after reporting that it is missing or does not load. */
+typedef int (*mpi_main_fn)(const aert_model *m, int argc, char **argv);
+mpi_main_fn load_mpi_main(void);
+
 #endif

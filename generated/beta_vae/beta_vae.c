@@ -593,6 +593,8 @@ typedef struct beta_vae_ctx {
 	int64_t step;         /* the step being taken; 0 outside training */
 	void *updates;        /* the state whose buffers take their new values, or NULL */
 	double *terms;        /* where the loss terms go, or NULL */
+	long batch_row0;      /* where row 0 is in the whole batch (noise streams) */
+	long batch_rows;      /* rows in the whole batch (what a mean divides by) */
 } beta_vae_ctx;
 
 /* The parts of the model NAME_run computes, in this order. */
@@ -606,7 +608,7 @@ static beta_vae_ctx beta_vae_context(const void *state, void *work, int n, const
 {
 	const beta_vae_ctx c = {(const float *)((const unsigned char *)state + 64), state, (unsigned char *)work, n,
 		h != NULL, h && h->stochastic, *(const uint64_t *)((const unsigned char *)state + 8),
-		h ? *(const int64_t *)state + 1 : 0, updates, terms};
+		h ? *(const int64_t *)state + 1 : 0, updates, terms, 0, n};
 	return c;
 }
 
@@ -621,6 +623,7 @@ static beta_vae_real beta_vae_run(const beta_vae_ctx *ctx, const beta_vae_real *
 	const uint64_t rng = ctx->rng;
 	const int64_t step = ctx->step;
 	double *const terms = ctx->terms;
+	const long batch_row0 = ctx->batch_row0;
 	if (parts & BETA_VAE_ENCODER) {
 		const float *const encoder_0_weight = params + BETA_VAE_ENCODER_0_WEIGHT;
 		const float *const encoder_0_bias = params + BETA_VAE_ENCODER_0_BIAS;
@@ -659,7 +662,7 @@ static beta_vae_real beta_vae_run(const beta_vae_ctx *ctx, const beta_vae_real *
 						const long i0 = n * 32 * c / 64 / 16 * 16, i1 = c == 63 ? n * 32 : n * 32 * (c + 1) / 64 / 16 * 16;
 						double sum = 0;
 						for (long i = i0; i < i1; i++) {
-							z[i] = mu[i] + (stochastic ? expf(0.5f * logvar[i]) * (float)beta_vae_normal(key, (uint64_t)i) : 0);
+							z[i] = mu[i] + (stochastic ? expf(0.5f * logvar[i]) * (float)beta_vae_normal(key, (uint64_t)(batch_row0 * 32 + i)) : 0);
 							sum += 1 + (double)logvar[i] - (double)mu[i] * mu[i] - exp((double)logvar[i]);
 						}
 						part[c] = sum;
@@ -679,7 +682,7 @@ static beta_vae_real beta_vae_run(const beta_vae_ctx *ctx, const beta_vae_real *
 #pragma omp parallel for schedule(dynamic, 4096) if (n * 32 >= 32768)
 #endif
 				for (long i = 0; i < n * 32; i++)
-					z[i] = mu[i] + (stochastic ? expf(0.5f * logvar[i]) * (float)beta_vae_normal(key, (uint64_t)i) : 0);
+					z[i] = mu[i] + (stochastic ? expf(0.5f * logvar[i]) * (float)beta_vae_normal(key, (uint64_t)(batch_row0 * 32 + i)) : 0);
 			}
 		}
 		if (!training) { /* in training z computes it */
@@ -802,6 +805,7 @@ static beta_vae_real beta_vae_pass(const beta_vae_ctx *ctx, const beta_vae_real 
 	const int stochastic = ctx->stochastic;
 	const uint64_t rng = ctx->rng;
 	const int64_t step = ctx->step;
+	const long batch_row0 = ctx->batch_row0;
 	const beta_vae_real result = beta_vae_run(ctx, x, BETA_VAE_ENCODER | BETA_VAE_DECODER | BETA_VAE_LOSS);
 	const float *const encoder_2_weight = params + BETA_VAE_ENCODER_2_WEIGHT;
 	const float *const encoder_4_weight = params + BETA_VAE_ENCODER_4_WEIGHT;
@@ -898,7 +902,7 @@ static beta_vae_real beta_vae_pass(const beta_vae_ctx *ctx, const beta_vae_real 
 #pragma omp parallel for schedule(dynamic, 4096) if (n * 32 >= 32768)
 #endif
 		for (long i = 0; i < n * 32; i++)
-			d_logvar_2[i] = stochastic ? 0.5f * d_z[i] * expf(0.5f * logvar[i]) * (float)beta_vae_normal(key, (uint64_t)i) : 0;
+			d_logvar_2[i] = stochastic ? 0.5f * d_z[i] * expf(0.5f * logvar[i]) * (float)beta_vae_normal(key, (uint64_t)(batch_row0 * 32 + i)) : 0;
 	}
 	/* d_logvar_3: add [n, 32] */
 	for (long i = 0; i < n * 32; i++)
@@ -951,6 +955,15 @@ beta_vae_real beta_vae_train_step_terms(void *state, void *work, const beta_vae_
 beta_vae_real beta_vae_gradient(const void *state, void *work, const beta_vae_real *x, int n, const beta_vae_hparams *h, beta_vae_real *grad)
 {
 	const beta_vae_ctx c = beta_vae_context(state, work, n, h, NULL, NULL);
+	return beta_vae_pass(&c, x, grad);
+}
+
+beta_vae_real beta_vae_gradient_part(const void *state, void *work, const beta_vae_real *x, int n, long first, long rows,
+	const beta_vae_hparams *h, beta_vae_real *grad)
+{
+	beta_vae_ctx c = beta_vae_context(state, work, n, h, NULL, NULL);
+	c.batch_row0 = first;
+	c.batch_rows = rows;
 	return beta_vae_pass(&c, x, grad);
 }
 

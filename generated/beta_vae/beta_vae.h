@@ -101,6 +101,15 @@ beta_vae_real beta_vae_train_step_terms(void *state, void *work, const beta_vae_
  * (grad has BETA_VAE_PARAM_ELEMS elements, laid out as the parameters), in
  * training mode (batch statistics); the buffers are left as they are. */
 beta_vae_real beta_vae_gradient(const void *state, void *work, const beta_vae_real *x, int n, const beta_vae_hparams *h, beta_vae_real *grad);
+/* Rows first..first+n-1 of a batch of `rows` rows: their share of that
+ * batch's loss (returned) and gradient (into grad). Summed over parts that
+ * cover the batch, they are beta_vae_gradient of the whole batch up to rounding:
+ * a mean divides by `rows`, noise is drawn for each row's place in the
+ * batch; statistics over the batch (BatchNorm's, a sparsity target's mean
+ * activation) are the part's own, weighted by n / rows. For data-parallel
+ * training; beta_vae_gradient is the part first 0 of n rows. */
+beta_vae_real beta_vae_gradient_part(const void *state, void *work, const beta_vae_real *x, int n, long first, long rows,
+	const beta_vae_hparams *h, beta_vae_real *grad);
 /* One Adam step with a gradient from beta_vae_gradient (for example summed
  * over several processes); beta_vae_train_step is the two in one. */
 void beta_vae_update(void *state, const beta_vae_real *grad, const beta_vae_hparams *h);

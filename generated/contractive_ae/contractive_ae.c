@@ -586,6 +586,8 @@ typedef struct contractive_ae_ctx {
 	int64_t step;         /* the step being taken; 0 outside training */
 	void *updates;        /* the state whose buffers take their new values, or NULL */
 	double *terms;        /* where the loss terms go, or NULL */
+	long batch_row0;      /* where row 0 is in the whole batch (noise streams) */
+	long batch_rows;      /* rows in the whole batch (what a mean divides by) */
 } contractive_ae_ctx;
 
 /* The parts of the model NAME_run computes, in this order. */
@@ -599,7 +601,7 @@ static contractive_ae_ctx contractive_ae_context(const void *state, void *work, 
 {
 	const contractive_ae_ctx c = {(const float *)((const unsigned char *)state + 64), state, (unsigned char *)work, n,
 		h != NULL, h && h->stochastic, *(const uint64_t *)((const unsigned char *)state + 8),
-		h ? *(const int64_t *)state + 1 : 0, updates, terms};
+		h ? *(const int64_t *)state + 1 : 0, updates, terms, 0, n};
 	return c;
 }
 
@@ -611,6 +613,7 @@ static contractive_ae_real contractive_ae_run(const contractive_ae_ctx *ctx, con
 	unsigned char *const work = ctx->work;
 	const int training = ctx->training;
 	double *const terms = ctx->terms;
+	const long batch_rows = ctx->batch_rows;
 	if (parts & CONTRACTIVE_AE_ENCODER) {
 		const float *const encoder_0_weight = params + CONTRACTIVE_AE_ENCODER_0_WEIGHT;
 		const float *const encoder_0_bias = params + CONTRACTIVE_AE_ENCODER_0_BIAS;
@@ -665,7 +668,7 @@ static contractive_ae_real contractive_ae_run(const contractive_ae_ctx *ctx, con
 	if (training) {
 		/* loss.0: mse+mse_grad [] */
 		{
-			const float k = (float)(d_loss_0[0] / (double)(n * 784));
+			const float k = (float)(d_loss_0[0] / (double)(batch_rows * 784));
 			{
 				double part[64], acc = 0;
 #ifdef _OPENMP
@@ -684,7 +687,7 @@ static contractive_ae_real contractive_ae_run(const contractive_ae_ctx *ctx, con
 				}
 				for (long c = 0; c < 64; c++)
 					acc += part[c];
-				loss_0[0] = (float)(acc / (double)(n * 784));
+				loss_0[0] = (float)(acc / (double)(batch_rows * 784));
 			}
 		}
 		if (terms) /* loss term 0: mse */
@@ -708,7 +711,7 @@ static contractive_ae_real contractive_ae_run(const contractive_ae_ctx *ctx, con
 				}
 				for (long c = 0; c < 64; c++)
 					acc += part[c];
-				loss_0[0] = (float)(acc / (double)(n * 784));
+				loss_0[0] = (float)(acc / (double)(batch_rows * 784));
 			}
 		}
 		if (terms) /* loss term 0: mse */
@@ -731,7 +734,7 @@ static contractive_ae_real contractive_ae_run(const contractive_ae_ctx *ctx, con
 		double acc = 0;
 		for (long i = 0; i < n * 784; i++)
 			acc += (double)d_x[i] * d_x[i];
-		sumsq[0] = (float)(acc / n);
+		sumsq[0] = (float)(acc / batch_rows);
 	}
 	/* the same for 31 units */
 	for (long u = 0; u < 31; u++) {
@@ -760,7 +763,7 @@ static contractive_ae_real contractive_ae_run(const contractive_ae_ctx *ctx, con
 			double acc = 0;
 			for (long i = 0; i < n * 784; i++)
 				acc += (double)d_x_u[i] * d_x_u[i];
-			sumsq_u[0] = (float)(acc / n);
+			sumsq_u[0] = (float)(acc / batch_rows);
 		}
 		/* add_u: add [] */
 		for (long i = 0; i < 1; i++)
@@ -785,6 +788,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 	const int n = ctx->n;
 	const float *const params = ctx->params;
 	unsigned char *const work = ctx->work;
+	const long batch_rows = ctx->batch_rows;
 	const contractive_ae_real result = contractive_ae_run(ctx, x, CONTRACTIVE_AE_ENCODER | CONTRACTIVE_AE_DECODER | CONTRACTIVE_AE_LOSS);
 	const float *const encoder_0_weight = params + CONTRACTIVE_AE_ENCODER_0_WEIGHT;
 	const float *const encoder_2_weight = params + CONTRACTIVE_AE_ENCODER_2_WEIGHT;
@@ -834,7 +838,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 		d_loss_1[i] = 0.01f * d_loss_0[i];
 	/* d_d_x_32: sumsq_grad [n, 784] */
 	{
-		const float k = (float)(2 * (double)d_loss_1[0] / n);
+		const float k = (float)(2 * (double)d_loss_1[0] / batch_rows);
 		for (long i = 0; i < n * 784; i++)
 			d_d_x_32[i] = k * d_x_32[i];
 	}
@@ -879,7 +883,7 @@ static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, co
 		float *const act_grad2_u4 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_U4[u]);
 		/* d_d_x_u: sumsq_grad [n, 784] */
 		{
-			const float k = (float)(2 * (double)d_loss_1[0] / n);
+			const float k = (float)(2 * (double)d_loss_1[0] / batch_rows);
 			for (long i = 0; i < n * 784; i++)
 				d_d_x_u[i] = k * d_x_u[i];
 		}
@@ -969,6 +973,15 @@ contractive_ae_real contractive_ae_train_step_terms(void *state, void *work, con
 contractive_ae_real contractive_ae_gradient(const void *state, void *work, const contractive_ae_real *x, int n, const contractive_ae_hparams *h, contractive_ae_real *grad)
 {
 	const contractive_ae_ctx c = contractive_ae_context(state, work, n, h, NULL, NULL);
+	return contractive_ae_pass(&c, x, grad);
+}
+
+contractive_ae_real contractive_ae_gradient_part(const void *state, void *work, const contractive_ae_real *x, int n, long first, long rows,
+	const contractive_ae_hparams *h, contractive_ae_real *grad)
+{
+	contractive_ae_ctx c = contractive_ae_context(state, work, n, h, NULL, NULL);
+	c.batch_row0 = first;
+	c.batch_rows = rows;
 	return contractive_ae_pass(&c, x, grad);
 }
 

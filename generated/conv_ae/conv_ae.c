@@ -575,6 +575,8 @@ typedef struct conv_ae_ctx {
 	int64_t step;         /* the step being taken; 0 outside training */
 	void *updates;        /* the state whose buffers take their new values, or NULL */
 	double *terms;        /* where the loss terms go, or NULL */
+	long batch_row0;      /* where row 0 is in the whole batch (noise streams) */
+	long batch_rows;      /* rows in the whole batch (what a mean divides by) */
 } conv_ae_ctx;
 
 /* The parts of the model NAME_run computes, in this order. */
@@ -588,7 +590,7 @@ static conv_ae_ctx conv_ae_context(const void *state, void *work, int n, const c
 {
 	const conv_ae_ctx c = {(const float *)((const unsigned char *)state + 64), state, (unsigned char *)work, n,
 		h != NULL, h && h->stochastic, *(const uint64_t *)((const unsigned char *)state + 8),
-		h ? *(const int64_t *)state + 1 : 0, updates, terms};
+		h ? *(const int64_t *)state + 1 : 0, updates, terms, 0, n};
 	return c;
 }
 
@@ -600,6 +602,7 @@ static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, i
 	unsigned char *const work = ctx->work;
 	const int training = ctx->training;
 	double *const terms = ctx->terms;
+	const long batch_rows = ctx->batch_rows;
 	if (parts & CONV_AE_ENCODER) {
 		const float *const encoder_0_weight = params + CONV_AE_ENCODER_0_WEIGHT;
 		const float *const encoder_0_bias = params + CONV_AE_ENCODER_0_BIAS;
@@ -742,7 +745,7 @@ static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, i
 	if (training) {
 		/* loss.0: mse+mse_grad [] */
 		{
-			const float k = (float)(constant[0] / (double)(n * 784));
+			const float k = (float)(constant[0] / (double)(batch_rows * 784));
 			{
 				double part[64], acc = 0;
 #ifdef _OPENMP
@@ -761,7 +764,7 @@ static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, i
 				}
 				for (long c = 0; c < 64; c++)
 					acc += part[c];
-				loss[0] = (float)(acc / (double)(n * 784));
+				loss[0] = (float)(acc / (double)(batch_rows * 784));
 			}
 		}
 		if (terms) /* loss term 0: mse */
@@ -785,7 +788,7 @@ static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, i
 				}
 				for (long c = 0; c < 64; c++)
 					acc += part[c];
-				loss[0] = (float)(acc / (double)(n * 784));
+				loss[0] = (float)(acc / (double)(batch_rows * 784));
 			}
 		}
 		if (terms) /* loss term 0: mse */
@@ -1013,6 +1016,15 @@ conv_ae_real conv_ae_train_step_terms(void *state, void *work, const conv_ae_rea
 conv_ae_real conv_ae_gradient(const void *state, void *work, const conv_ae_real *x, int n, const conv_ae_hparams *h, conv_ae_real *grad)
 {
 	const conv_ae_ctx c = conv_ae_context(state, work, n, h, NULL, NULL);
+	return conv_ae_pass(&c, x, grad);
+}
+
+conv_ae_real conv_ae_gradient_part(const void *state, void *work, const conv_ae_real *x, int n, long first, long rows,
+	const conv_ae_hparams *h, conv_ae_real *grad)
+{
+	conv_ae_ctx c = conv_ae_context(state, work, n, h, NULL, NULL);
+	c.batch_row0 = first;
+	c.batch_rows = rows;
 	return conv_ae_pass(&c, x, grad);
 }
 

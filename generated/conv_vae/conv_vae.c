@@ -666,6 +666,8 @@ typedef struct conv_vae_ctx {
 	int64_t step;         /* the step being taken; 0 outside training */
 	void *updates;        /* the state whose buffers take their new values, or NULL */
 	double *terms;        /* where the loss terms go, or NULL */
+	long batch_row0;      /* where row 0 is in the whole batch (noise streams) */
+	long batch_rows;      /* rows in the whole batch (what a mean divides by) */
 } conv_vae_ctx;
 
 /* The parts of the model NAME_run computes, in this order. */
@@ -679,7 +681,7 @@ static conv_vae_ctx conv_vae_context(const void *state, void *work, int n, const
 {
 	const conv_vae_ctx c = {(const float *)((const unsigned char *)state + 64), state, (unsigned char *)work, n,
 		h != NULL, h && h->stochastic, *(const uint64_t *)((const unsigned char *)state + 8),
-		h ? *(const int64_t *)state + 1 : 0, updates, terms};
+		h ? *(const int64_t *)state + 1 : 0, updates, terms, 0, n};
 	return c;
 }
 
@@ -694,6 +696,7 @@ static conv_vae_real conv_vae_run(const conv_vae_ctx *ctx, const conv_vae_real *
 	const uint64_t rng = ctx->rng;
 	const int64_t step = ctx->step;
 	double *const terms = ctx->terms;
+	const long batch_row0 = ctx->batch_row0;
 	if (parts & CONV_VAE_ENCODER) {
 		const float *const encoder_0_weight = params + CONV_VAE_ENCODER_0_WEIGHT;
 		const float *const encoder_0_bias = params + CONV_VAE_ENCODER_0_BIAS;
@@ -761,7 +764,7 @@ static conv_vae_real conv_vae_run(const conv_vae_ctx *ctx, const conv_vae_real *
 						const long i0 = n * 16 * c / 64 / 16 * 16, i1 = c == 63 ? n * 16 : n * 16 * (c + 1) / 64 / 16 * 16;
 						double sum = 0;
 						for (long i = i0; i < i1; i++) {
-							z[i] = mu[i] + (stochastic ? expf(0.5f * logvar[i]) * (float)conv_vae_normal(key, (uint64_t)i) : 0);
+							z[i] = mu[i] + (stochastic ? expf(0.5f * logvar[i]) * (float)conv_vae_normal(key, (uint64_t)(batch_row0 * 16 + i)) : 0);
 							sum += 1 + (double)logvar[i] - (double)mu[i] * mu[i] - exp((double)logvar[i]);
 						}
 						part[c] = sum;
@@ -781,7 +784,7 @@ static conv_vae_real conv_vae_run(const conv_vae_ctx *ctx, const conv_vae_real *
 #pragma omp parallel for schedule(dynamic, 4096) if (n * 16 >= 32768)
 #endif
 				for (long i = 0; i < n * 16; i++)
-					z[i] = mu[i] + (stochastic ? expf(0.5f * logvar[i]) * (float)conv_vae_normal(key, (uint64_t)i) : 0);
+					z[i] = mu[i] + (stochastic ? expf(0.5f * logvar[i]) * (float)conv_vae_normal(key, (uint64_t)(batch_row0 * 16 + i)) : 0);
 			}
 		}
 		if (!training) { /* in training z computes it */
@@ -937,6 +940,7 @@ static conv_vae_real conv_vae_pass(const conv_vae_ctx *ctx, const conv_vae_real 
 	const int stochastic = ctx->stochastic;
 	const uint64_t rng = ctx->rng;
 	const int64_t step = ctx->step;
+	const long batch_row0 = ctx->batch_row0;
 	const conv_vae_real result = conv_vae_run(ctx, x, CONV_VAE_ENCODER | CONV_VAE_DECODER | CONV_VAE_LOSS);
 	const float *const encoder_2_weight = params + CONV_VAE_ENCODER_2_WEIGHT;
 	const float *const encoder_5_weight = params + CONV_VAE_ENCODER_5_WEIGHT;
@@ -1084,7 +1088,7 @@ static conv_vae_real conv_vae_pass(const conv_vae_ctx *ctx, const conv_vae_real 
 #pragma omp parallel for schedule(dynamic, 4096) if (n * 16 >= 32768)
 #endif
 		for (long i = 0; i < n * 16; i++)
-			d_logvar_2[i] = stochastic ? 0.5f * d_z[i] * expf(0.5f * logvar[i]) * (float)conv_vae_normal(key, (uint64_t)i) : 0;
+			d_logvar_2[i] = stochastic ? 0.5f * d_z[i] * expf(0.5f * logvar[i]) * (float)conv_vae_normal(key, (uint64_t)(batch_row0 * 16 + i)) : 0;
 	}
 	/* d_logvar_3: add [n, 16] */
 	for (long i = 0; i < n * 16; i++)
@@ -1169,6 +1173,15 @@ conv_vae_real conv_vae_train_step_terms(void *state, void *work, const conv_vae_
 conv_vae_real conv_vae_gradient(const void *state, void *work, const conv_vae_real *x, int n, const conv_vae_hparams *h, conv_vae_real *grad)
 {
 	const conv_vae_ctx c = conv_vae_context(state, work, n, h, NULL, NULL);
+	return conv_vae_pass(&c, x, grad);
+}
+
+conv_vae_real conv_vae_gradient_part(const void *state, void *work, const conv_vae_real *x, int n, long first, long rows,
+	const conv_vae_hparams *h, conv_vae_real *grad)
+{
+	conv_vae_ctx c = conv_vae_context(state, work, n, h, NULL, NULL);
+	c.batch_row0 = first;
+	c.batch_rows = rows;
 	return conv_vae_pass(&c, x, grad);
 }
 

@@ -594,6 +594,8 @@ typedef struct cvae_ctx {
 	int64_t step;         /* the step being taken; 0 outside training */
 	void *updates;        /* the state whose buffers take their new values, or NULL */
 	double *terms;        /* where the loss terms go, or NULL */
+	long batch_row0;      /* where row 0 is in the whole batch (noise streams) */
+	long batch_rows;      /* rows in the whole batch (what a mean divides by) */
 } cvae_ctx;
 
 /* The parts of the model NAME_run computes, in this order. */
@@ -607,7 +609,7 @@ static cvae_ctx cvae_context(const void *state, void *work, int n, const cvae_hp
 {
 	const cvae_ctx c = {(const float *)((const unsigned char *)state + 64), state, (unsigned char *)work, n,
 		h != NULL, h && h->stochastic, *(const uint64_t *)((const unsigned char *)state + 8),
-		h ? *(const int64_t *)state + 1 : 0, updates, terms};
+		h ? *(const int64_t *)state + 1 : 0, updates, terms, 0, n};
 	return c;
 }
 
@@ -622,6 +624,7 @@ static cvae_real cvae_run(const cvae_ctx *ctx, const cvae_real *x, const cvae_re
 	const uint64_t rng = ctx->rng;
 	const int64_t step = ctx->step;
 	double *const terms = ctx->terms;
+	const long batch_row0 = ctx->batch_row0;
 	if (parts & CVAE_ENCODER) {
 		const float *const encoder_1_weight = params + CVAE_ENCODER_1_WEIGHT;
 		const float *const encoder_1_bias = params + CVAE_ENCODER_1_BIAS;
@@ -666,7 +669,7 @@ static cvae_real cvae_run(const cvae_ctx *ctx, const cvae_real *x, const cvae_re
 						const long i0 = n * 32 * c / 64 / 16 * 16, i1 = c == 63 ? n * 32 : n * 32 * (c + 1) / 64 / 16 * 16;
 						double sum = 0;
 						for (long i = i0; i < i1; i++) {
-							z[i] = mu[i] + (stochastic ? expf(0.5f * logvar[i]) * (float)cvae_normal(key, (uint64_t)i) : 0);
+							z[i] = mu[i] + (stochastic ? expf(0.5f * logvar[i]) * (float)cvae_normal(key, (uint64_t)(batch_row0 * 32 + i)) : 0);
 							sum += 1 + (double)logvar[i] - (double)mu[i] * mu[i] - exp((double)logvar[i]);
 						}
 						part[c] = sum;
@@ -686,7 +689,7 @@ static cvae_real cvae_run(const cvae_ctx *ctx, const cvae_real *x, const cvae_re
 #pragma omp parallel for schedule(dynamic, 4096) if (n * 32 >= 32768)
 #endif
 				for (long i = 0; i < n * 32; i++)
-					z[i] = mu[i] + (stochastic ? expf(0.5f * logvar[i]) * (float)cvae_normal(key, (uint64_t)i) : 0);
+					z[i] = mu[i] + (stochastic ? expf(0.5f * logvar[i]) * (float)cvae_normal(key, (uint64_t)(batch_row0 * 32 + i)) : 0);
 			}
 		}
 		if (!training) { /* in training z computes it */
@@ -811,6 +814,7 @@ static cvae_real cvae_pass(const cvae_ctx *ctx, const cvae_real *x, const cvae_r
 	const int stochastic = ctx->stochastic;
 	const uint64_t rng = ctx->rng;
 	const int64_t step = ctx->step;
+	const long batch_row0 = ctx->batch_row0;
 	const cvae_real result = cvae_run(ctx, x, y, CVAE_ENCODER | CVAE_DECODER | CVAE_LOSS);
 	const float *const encoder_3_weight = params + CVAE_ENCODER_3_WEIGHT;
 	const float *const encoder_5_weight = params + CVAE_ENCODER_5_WEIGHT;
@@ -908,7 +912,7 @@ static cvae_real cvae_pass(const cvae_ctx *ctx, const cvae_real *x, const cvae_r
 #pragma omp parallel for schedule(dynamic, 4096) if (n * 32 >= 32768)
 #endif
 		for (long i = 0; i < n * 32; i++)
-			d_logvar_2[i] = stochastic ? 0.5f * d_z[i] * expf(0.5f * logvar[i]) * (float)cvae_normal(key, (uint64_t)i) : 0;
+			d_logvar_2[i] = stochastic ? 0.5f * d_z[i] * expf(0.5f * logvar[i]) * (float)cvae_normal(key, (uint64_t)(batch_row0 * 32 + i)) : 0;
 	}
 	/* d_logvar_3: add [n, 32] */
 	for (long i = 0; i < n * 32; i++)
@@ -961,6 +965,15 @@ cvae_real cvae_train_step_terms(void *state, void *work, const cvae_real *x, con
 cvae_real cvae_gradient(const void *state, void *work, const cvae_real *x, const cvae_real *y, int n, const cvae_hparams *h, cvae_real *grad)
 {
 	const cvae_ctx c = cvae_context(state, work, n, h, NULL, NULL);
+	return cvae_pass(&c, x, y, grad);
+}
+
+cvae_real cvae_gradient_part(const void *state, void *work, const cvae_real *x, const cvae_real *y, int n, long first, long rows,
+	const cvae_hparams *h, cvae_real *grad)
+{
+	cvae_ctx c = cvae_context(state, work, n, h, NULL, NULL);
+	c.batch_row0 = first;
+	c.batch_rows = rows;
 	return cvae_pass(&c, x, y, grad);
 }
 

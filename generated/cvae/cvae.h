@@ -102,6 +102,15 @@ cvae_real cvae_train_step_terms(void *state, void *work, const cvae_real *x, con
  * (grad has CVAE_PARAM_ELEMS elements, laid out as the parameters), in
  * training mode (batch statistics); the buffers are left as they are. */
 cvae_real cvae_gradient(const void *state, void *work, const cvae_real *x, const cvae_real *y, int n, const cvae_hparams *h, cvae_real *grad);
+/* Rows first..first+n-1 of a batch of `rows` rows: their share of that
+ * batch's loss (returned) and gradient (into grad). Summed over parts that
+ * cover the batch, they are cvae_gradient of the whole batch up to rounding:
+ * a mean divides by `rows`, noise is drawn for each row's place in the
+ * batch; statistics over the batch (BatchNorm's, a sparsity target's mean
+ * activation) are the part's own, weighted by n / rows. For data-parallel
+ * training; cvae_gradient is the part first 0 of n rows. */
+cvae_real cvae_gradient_part(const void *state, void *work, const cvae_real *x, const cvae_real *y, int n, long first, long rows,
+	const cvae_hparams *h, cvae_real *grad);
 /* One Adam step with a gradient from cvae_gradient (for example summed
  * over several processes); cvae_train_step is the two in one. */
 void cvae_update(void *state, const cvae_real *grad, const cvae_hparams *h);

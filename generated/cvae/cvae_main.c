@@ -54,6 +54,13 @@ static double gradient(const void *state, void *work, const void *const *in, int
 	return cvae_gradient(state, work, (const float *)in[0], (const float *)in[1], n, &h, grad);
 }
 
+static double gradient_part(const void *state, void *work, const void *const *in, int n, long first,
+			    long rows, const aert_hparams *a, void *grad)
+{
+	cvae_hparams h = hparams(a);
+	return cvae_gradient_part(state, work, (const float *)in[0], (const float *)in[1], n, first, rows, &h, grad);
+}
+
 static void update(void *state, const void *grad, const aert_hparams *a)
 {
 	cvae_hparams h = hparams(a);
@@ -138,6 +145,7 @@ static const aert_model model = {
 	.init = cvae_init,
 	.train_step = train,
 	.gradient = gradient,
+	.gradient_part = gradient_part,
 	.update = update,
 	.eval_loss = loss,
 	.forward = forward,
@@ -192,6 +200,10 @@ const aert_model *cvae_aert_model(void)
 int main(int argc, char **argv)
 {
 	aert_threads_wait_policy(argv);
+#ifdef AERT_MPI /* aecc build --mpi: the data-parallel trainer */
+	return aert_mpi_main(cvae_aert_model(), argc, argv);
+#else
 	return aert_train_main(cvae_aert_model(), argc, argv);
+#endif
 }
 #endif

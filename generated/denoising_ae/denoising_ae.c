@@ -518,6 +518,8 @@ typedef struct denoising_ae_ctx {
 	int64_t step;         /* the step being taken; 0 outside training */
 	void *updates;        /* the state whose buffers take their new values, or NULL */
 	double *terms;        /* where the loss terms go, or NULL */
+	long batch_row0;      /* where row 0 is in the whole batch (noise streams) */
+	long batch_rows;      /* rows in the whole batch (what a mean divides by) */
 } denoising_ae_ctx;
 
 /* The parts of the model NAME_run computes, in this order. */
@@ -531,7 +533,7 @@ static denoising_ae_ctx denoising_ae_context(const void *state, void *work, int 
 {
 	const denoising_ae_ctx c = {(const float *)((const unsigned char *)state + 64), state, (unsigned char *)work, n,
 		h != NULL, h && h->stochastic, *(const uint64_t *)((const unsigned char *)state + 8),
-		h ? *(const int64_t *)state + 1 : 0, updates, terms};
+		h ? *(const int64_t *)state + 1 : 0, updates, terms, 0, n};
 	return c;
 }
 
@@ -546,6 +548,8 @@ static denoising_ae_real denoising_ae_run(const denoising_ae_ctx *ctx, const den
 	const uint64_t rng = ctx->rng;
 	const int64_t step = ctx->step;
 	double *const terms = ctx->terms;
+	const long batch_row0 = ctx->batch_row0;
+	const long batch_rows = ctx->batch_rows;
 	if (parts & DENOISING_AE_ENCODER) {
 		const float *const encoder_2_weight = params + DENOISING_AE_ENCODER_2_WEIGHT;
 		const float *const encoder_2_bias = params + DENOISING_AE_ENCODER_2_BIAS;
@@ -566,7 +570,7 @@ static denoising_ae_real denoising_ae_run(const denoising_ae_ctx *ctx, const den
 #pragma omp parallel for schedule(dynamic, 4096) if (n * 784 >= 32768)
 #endif
 				for (long i = 0; i < n * 784; i++)
-					encoder_0[i] = x[i] + (stochastic ? (float)(0.29999999999999999f * denoising_ae_normal(key, (uint64_t)i)) : 0);
+					encoder_0[i] = x[i] + (stochastic ? (float)(0.29999999999999999f * denoising_ae_normal(key, (uint64_t)(batch_row0 * 784 + i))) : 0);
 			}
 		} else {
 			/* encoder.0: gaussian_noise [n, 784] */
@@ -623,7 +627,7 @@ static denoising_ae_real denoising_ae_run(const denoising_ae_ctx *ctx, const den
 	if (training) {
 		/* loss.0: mse+mse_grad [] */
 		{
-			const float k = (float)(constant[0] / (double)(n * 784));
+			const float k = (float)(constant[0] / (double)(batch_rows * 784));
 			{
 				double part[64], acc = 0;
 #ifdef _OPENMP
@@ -642,7 +646,7 @@ static denoising_ae_real denoising_ae_run(const denoising_ae_ctx *ctx, const den
 				}
 				for (long c = 0; c < 64; c++)
 					acc += part[c];
-				loss[0] = (float)(acc / (double)(n * 784));
+				loss[0] = (float)(acc / (double)(batch_rows * 784));
 			}
 		}
 		if (terms) /* loss term 0: mse */
@@ -666,7 +670,7 @@ static denoising_ae_real denoising_ae_run(const denoising_ae_ctx *ctx, const den
 				}
 				for (long c = 0; c < 64; c++)
 					acc += part[c];
-				loss[0] = (float)(acc / (double)(n * 784));
+				loss[0] = (float)(acc / (double)(batch_rows * 784));
 			}
 		}
 		if (terms) /* loss term 0: mse */
@@ -770,6 +774,15 @@ denoising_ae_real denoising_ae_train_step_terms(void *state, void *work, const d
 denoising_ae_real denoising_ae_gradient(const void *state, void *work, const denoising_ae_real *x, int n, const denoising_ae_hparams *h, denoising_ae_real *grad)
 {
 	const denoising_ae_ctx c = denoising_ae_context(state, work, n, h, NULL, NULL);
+	return denoising_ae_pass(&c, x, grad);
+}
+
+denoising_ae_real denoising_ae_gradient_part(const void *state, void *work, const denoising_ae_real *x, int n, long first, long rows,
+	const denoising_ae_hparams *h, denoising_ae_real *grad)
+{
+	denoising_ae_ctx c = denoising_ae_context(state, work, n, h, NULL, NULL);
+	c.batch_row0 = first;
+	c.batch_rows = rows;
 	return denoising_ae_pass(&c, x, grad);
 }
 

@@ -99,6 +99,15 @@ denoising_ae_real denoising_ae_train_step_terms(void *state, void *work, const d
  * (grad has DENOISING_AE_PARAM_ELEMS elements, laid out as the parameters), in
  * training mode (batch statistics); the buffers are left as they are. */
 denoising_ae_real denoising_ae_gradient(const void *state, void *work, const denoising_ae_real *x, int n, const denoising_ae_hparams *h, denoising_ae_real *grad);
+/* Rows first..first+n-1 of a batch of `rows` rows: their share of that
+ * batch's loss (returned) and gradient (into grad). Summed over parts that
+ * cover the batch, they are denoising_ae_gradient of the whole batch up to rounding:
+ * a mean divides by `rows`, noise is drawn for each row's place in the
+ * batch; statistics over the batch (BatchNorm's, a sparsity target's mean
+ * activation) are the part's own, weighted by n / rows. For data-parallel
+ * training; denoising_ae_gradient is the part first 0 of n rows. */
+denoising_ae_real denoising_ae_gradient_part(const void *state, void *work, const denoising_ae_real *x, int n, long first, long rows,
+	const denoising_ae_hparams *h, denoising_ae_real *grad);
 /* One Adam step with a gradient from denoising_ae_gradient (for example summed
  * over several processes); denoising_ae_train_step is the two in one. */
 void denoising_ae_update(void *state, const denoising_ae_real *grad, const denoising_ae_hparams *h);

@@ -516,6 +516,8 @@ typedef struct fashion_ae_ctx {
 	int64_t step;         /* the step being taken; 0 outside training */
 	void *updates;        /* the state whose buffers take their new values, or NULL */
 	double *terms;        /* where the loss terms go, or NULL */
+	long batch_row0;      /* where row 0 is in the whole batch (noise streams) */
+	long batch_rows;      /* rows in the whole batch (what a mean divides by) */
 } fashion_ae_ctx;
 
 /* The parts of the model NAME_run computes, in this order. */
@@ -529,7 +531,7 @@ static fashion_ae_ctx fashion_ae_context(const void *state, void *work, int n, c
 {
 	const fashion_ae_ctx c = {(const float *)((const unsigned char *)state + 64), state, (unsigned char *)work, n,
 		h != NULL, h && h->stochastic, *(const uint64_t *)((const unsigned char *)state + 8),
-		h ? *(const int64_t *)state + 1 : 0, updates, terms};
+		h ? *(const int64_t *)state + 1 : 0, updates, terms, 0, n};
 	return c;
 }
 
@@ -541,6 +543,7 @@ static fashion_ae_real fashion_ae_run(const fashion_ae_ctx *ctx, const fashion_a
 	unsigned char *const work = ctx->work;
 	const int training = ctx->training;
 	double *const terms = ctx->terms;
+	const long batch_rows = ctx->batch_rows;
 	if (parts & FASHION_AE_ENCODER) {
 		const float *const encoder_0_weight = params + FASHION_AE_ENCODER_0_WEIGHT;
 		const float *const encoder_0_bias = params + FASHION_AE_ENCODER_0_BIAS;
@@ -592,7 +595,7 @@ static fashion_ae_real fashion_ae_run(const fashion_ae_ctx *ctx, const fashion_a
 	if (training) {
 		/* loss.0: mse+mse_grad [] */
 		{
-			const float k = (float)(constant[0] / (double)(n * 784));
+			const float k = (float)(constant[0] / (double)(batch_rows * 784));
 			{
 				double part[64], acc = 0;
 #ifdef _OPENMP
@@ -611,7 +614,7 @@ static fashion_ae_real fashion_ae_run(const fashion_ae_ctx *ctx, const fashion_a
 				}
 				for (long c = 0; c < 64; c++)
 					acc += part[c];
-				loss[0] = (float)(acc / (double)(n * 784));
+				loss[0] = (float)(acc / (double)(batch_rows * 784));
 			}
 		}
 		if (terms) /* loss term 0: mse */
@@ -635,7 +638,7 @@ static fashion_ae_real fashion_ae_run(const fashion_ae_ctx *ctx, const fashion_a
 				}
 				for (long c = 0; c < 64; c++)
 					acc += part[c];
-				loss[0] = (float)(acc / (double)(n * 784));
+				loss[0] = (float)(acc / (double)(batch_rows * 784));
 			}
 		}
 		if (terms) /* loss term 0: mse */
@@ -738,6 +741,15 @@ fashion_ae_real fashion_ae_train_step_terms(void *state, void *work, const fashi
 fashion_ae_real fashion_ae_gradient(const void *state, void *work, const fashion_ae_real *x, int n, const fashion_ae_hparams *h, fashion_ae_real *grad)
 {
 	const fashion_ae_ctx c = fashion_ae_context(state, work, n, h, NULL, NULL);
+	return fashion_ae_pass(&c, x, grad);
+}
+
+fashion_ae_real fashion_ae_gradient_part(const void *state, void *work, const fashion_ae_real *x, int n, long first, long rows,
+	const fashion_ae_hparams *h, fashion_ae_real *grad)
+{
+	fashion_ae_ctx c = fashion_ae_context(state, work, n, h, NULL, NULL);
+	c.batch_row0 = first;
+	c.batch_rows = rows;
 	return fashion_ae_pass(&c, x, grad);
 }
 

@@ -539,6 +539,8 @@ typedef struct kl_sparse_ae_ctx {
 	int64_t step;         /* the step being taken; 0 outside training */
 	void *updates;        /* the state whose buffers take their new values, or NULL */
 	double *terms;        /* where the loss terms go, or NULL */
+	long batch_row0;      /* where row 0 is in the whole batch (noise streams) */
+	long batch_rows;      /* rows in the whole batch (what a mean divides by) */
 } kl_sparse_ae_ctx;
 
 /* The parts of the model NAME_run computes, in this order. */
@@ -552,7 +554,7 @@ static kl_sparse_ae_ctx kl_sparse_ae_context(const void *state, void *work, int 
 {
 	const kl_sparse_ae_ctx c = {(const float *)((const unsigned char *)state + 64), state, (unsigned char *)work, n,
 		h != NULL, h && h->stochastic, *(const uint64_t *)((const unsigned char *)state + 8),
-		h ? *(const int64_t *)state + 1 : 0, updates, terms};
+		h ? *(const int64_t *)state + 1 : 0, updates, terms, 0, n};
 	return c;
 }
 
@@ -564,6 +566,7 @@ static kl_sparse_ae_real kl_sparse_ae_run(const kl_sparse_ae_ctx *ctx, const kl_
 	unsigned char *const work = ctx->work;
 	const int training = ctx->training;
 	double *const terms = ctx->terms;
+	const long batch_rows = ctx->batch_rows;
 	if (parts & KL_SPARSE_AE_ENCODER) {
 		const float *const encoder_0_weight = params + KL_SPARSE_AE_ENCODER_0_WEIGHT;
 		const float *const encoder_0_bias = params + KL_SPARSE_AE_ENCODER_0_BIAS;
@@ -620,7 +623,7 @@ static kl_sparse_ae_real kl_sparse_ae_run(const kl_sparse_ae_ctx *ctx, const kl_
 	if (training) {
 		/* loss.0: mse+mse_grad [] */
 		{
-			const float k = (float)(d_loss_0[0] / (double)(n * 784));
+			const float k = (float)(d_loss_0[0] / (double)(batch_rows * 784));
 			{
 				double part[64], acc = 0;
 #ifdef _OPENMP
@@ -639,7 +642,7 @@ static kl_sparse_ae_real kl_sparse_ae_run(const kl_sparse_ae_ctx *ctx, const kl_
 				}
 				for (long c = 0; c < 64; c++)
 					acc += part[c];
-				loss_0[0] = (float)(acc / (double)(n * 784));
+				loss_0[0] = (float)(acc / (double)(batch_rows * 784));
 			}
 		}
 		if (terms) /* loss term 0: mse */
@@ -663,7 +666,7 @@ static kl_sparse_ae_real kl_sparse_ae_run(const kl_sparse_ae_ctx *ctx, const kl_
 				}
 				for (long c = 0; c < 64; c++)
 					acc += part[c];
-				loss_0[0] = (float)(acc / (double)(n * 784));
+				loss_0[0] = (float)(acc / (double)(batch_rows * 784));
 			}
 		}
 		if (terms) /* loss term 0: mse */
@@ -681,7 +684,7 @@ static kl_sparse_ae_real kl_sparse_ae_run(const kl_sparse_ae_ctx *ctx, const kl_
 			s = s < lo ? lo : s > hi ? hi : s;
 			acc += rho * log(rho / s) + (1 - rho) * log((1 - rho) / (1 - s));
 		}
-		loss_1[0] = (float)acc;
+		loss_1[0] = (float)(acc * ((double)n / (double)batch_rows));
 	}
 	if (terms) /* loss term 1: kl_sparsity */
 		terms[1] = loss_1[0];
@@ -700,6 +703,7 @@ static kl_sparse_ae_real kl_sparse_ae_pass(const kl_sparse_ae_ctx *ctx, const kl
 	const int n = ctx->n;
 	const float *const params = ctx->params;
 	unsigned char *const work = ctx->work;
+	const long batch_rows = ctx->batch_rows;
 	const kl_sparse_ae_real result = kl_sparse_ae_run(ctx, x, KL_SPARSE_AE_ENCODER | KL_SPARSE_AE_DECODER | KL_SPARSE_AE_LOSS);
 	const float *const encoder_2_weight = params + KL_SPARSE_AE_ENCODER_2_WEIGHT;
 	const float *const encoder_4_weight = params + KL_SPARSE_AE_ENCODER_4_WEIGHT;
@@ -740,7 +744,7 @@ static kl_sparse_ae_real kl_sparse_ae_pass(const kl_sparse_ae_ctx *ctx, const kl
 		d_loss_1[i] = 0.01f * d_loss_0[i];
 	/* d_z: kl_sparsity_grad [n, 64] */
 	{
-		const double rho = 0.050000000000000003, lo = 1e-06, hi = 1 - 1e-06, k = d_loss_1[0] / (double)n;
+		const double rho = 0.050000000000000003, lo = 1e-06, hi = 1 - 1e-06, k = d_loss_1[0] / (double)batch_rows;
 		for (long j = 0; j < 64; j++) {
 			double s = 0;
 			for (long b = 0; b < n; b++)
@@ -814,6 +818,15 @@ kl_sparse_ae_real kl_sparse_ae_train_step_terms(void *state, void *work, const k
 kl_sparse_ae_real kl_sparse_ae_gradient(const void *state, void *work, const kl_sparse_ae_real *x, int n, const kl_sparse_ae_hparams *h, kl_sparse_ae_real *grad)
 {
 	const kl_sparse_ae_ctx c = kl_sparse_ae_context(state, work, n, h, NULL, NULL);
+	return kl_sparse_ae_pass(&c, x, grad);
+}
+
+kl_sparse_ae_real kl_sparse_ae_gradient_part(const void *state, void *work, const kl_sparse_ae_real *x, int n, long first, long rows,
+	const kl_sparse_ae_hparams *h, kl_sparse_ae_real *grad)
+{
+	kl_sparse_ae_ctx c = kl_sparse_ae_context(state, work, n, h, NULL, NULL);
+	c.batch_row0 = first;
+	c.batch_rows = rows;
 	return kl_sparse_ae_pass(&c, x, grad);
 }
 

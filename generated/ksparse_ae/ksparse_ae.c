@@ -518,6 +518,8 @@ typedef struct ksparse_ae_ctx {
 	int64_t step;         /* the step being taken; 0 outside training */
 	void *updates;        /* the state whose buffers take their new values, or NULL */
 	double *terms;        /* where the loss terms go, or NULL */
+	long batch_row0;      /* where row 0 is in the whole batch (noise streams) */
+	long batch_rows;      /* rows in the whole batch (what a mean divides by) */
 } ksparse_ae_ctx;
 
 /* The parts of the model NAME_run computes, in this order. */
@@ -531,7 +533,7 @@ static ksparse_ae_ctx ksparse_ae_context(const void *state, void *work, int n, c
 {
 	const ksparse_ae_ctx c = {(const float *)((const unsigned char *)state + 64), state, (unsigned char *)work, n,
 		h != NULL, h && h->stochastic, *(const uint64_t *)((const unsigned char *)state + 8),
-		h ? *(const int64_t *)state + 1 : 0, updates, terms};
+		h ? *(const int64_t *)state + 1 : 0, updates, terms, 0, n};
 	return c;
 }
 
@@ -543,6 +545,7 @@ static ksparse_ae_real ksparse_ae_run(const ksparse_ae_ctx *ctx, const ksparse_a
 	unsigned char *const work = ctx->work;
 	const int training = ctx->training;
 	double *const terms = ctx->terms;
+	const long batch_rows = ctx->batch_rows;
 	if (parts & KSPARSE_AE_ENCODER) {
 		const float *const encoder_0_weight = params + KSPARSE_AE_ENCODER_0_WEIGHT;
 		const float *const encoder_0_bias = params + KSPARSE_AE_ENCODER_0_BIAS;
@@ -606,7 +609,7 @@ static ksparse_ae_real ksparse_ae_run(const ksparse_ae_ctx *ctx, const ksparse_a
 	if (training) {
 		/* loss.0: mse+mse_grad [] */
 		{
-			const float k = (float)(constant[0] / (double)(n * 784));
+			const float k = (float)(constant[0] / (double)(batch_rows * 784));
 			{
 				double part[64], acc = 0;
 #ifdef _OPENMP
@@ -625,7 +628,7 @@ static ksparse_ae_real ksparse_ae_run(const ksparse_ae_ctx *ctx, const ksparse_a
 				}
 				for (long c = 0; c < 64; c++)
 					acc += part[c];
-				loss[0] = (float)(acc / (double)(n * 784));
+				loss[0] = (float)(acc / (double)(batch_rows * 784));
 			}
 		}
 		if (terms) /* loss term 0: mse */
@@ -649,7 +652,7 @@ static ksparse_ae_real ksparse_ae_run(const ksparse_ae_ctx *ctx, const ksparse_a
 				}
 				for (long c = 0; c < 64; c++)
 					acc += part[c];
-				loss[0] = (float)(acc / (double)(n * 784));
+				loss[0] = (float)(acc / (double)(batch_rows * 784));
 			}
 		}
 		if (terms) /* loss term 0: mse */
@@ -765,6 +768,15 @@ ksparse_ae_real ksparse_ae_train_step_terms(void *state, void *work, const kspar
 ksparse_ae_real ksparse_ae_gradient(const void *state, void *work, const ksparse_ae_real *x, int n, const ksparse_ae_hparams *h, ksparse_ae_real *grad)
 {
 	const ksparse_ae_ctx c = ksparse_ae_context(state, work, n, h, NULL, NULL);
+	return ksparse_ae_pass(&c, x, grad);
+}
+
+ksparse_ae_real ksparse_ae_gradient_part(const void *state, void *work, const ksparse_ae_real *x, int n, long first, long rows,
+	const ksparse_ae_hparams *h, ksparse_ae_real *grad)
+{
+	ksparse_ae_ctx c = ksparse_ae_context(state, work, n, h, NULL, NULL);
+	c.batch_row0 = first;
+	c.batch_rows = rows;
 	return ksparse_ae_pass(&c, x, grad);
 }
 

@@ -568,6 +568,8 @@ typedef struct small_ae_ctx {
 	int64_t step;         /* the step being taken; 0 outside training */
 	void *updates;        /* the state whose buffers take their new values, or NULL */
 	double *terms;        /* where the loss terms go, or NULL */
+	long batch_row0;      /* where row 0 is in the whole batch (noise streams) */
+	long batch_rows;      /* rows in the whole batch (what a mean divides by) */
 } small_ae_ctx;
 
 /* The parts of the model NAME_run computes, in this order. */
@@ -581,7 +583,7 @@ static small_ae_ctx small_ae_context(const void *state, void *work, int n, const
 {
 	const small_ae_ctx c = {(const float *)((const unsigned char *)state + 64), state, (unsigned char *)work, n,
 		h != NULL, h && h->stochastic, *(const uint64_t *)((const unsigned char *)state + 8),
-		h ? *(const int64_t *)state + 1 : 0, updates, terms};
+		h ? *(const int64_t *)state + 1 : 0, updates, terms, 0, n};
 	return c;
 }
 
@@ -593,6 +595,7 @@ static small_ae_real small_ae_run(const small_ae_ctx *ctx, const small_ae_real *
 	unsigned char *const work = ctx->work;
 	const int training = ctx->training;
 	double *const terms = ctx->terms;
+	const long batch_rows = ctx->batch_rows;
 	if (parts & SMALL_AE_ENCODER) {
 		const float *const encoder_0_weight = params + SMALL_AE_ENCODER_0_WEIGHT;
 		const float *const encoder_0_bias = params + SMALL_AE_ENCODER_0_BIAS;
@@ -635,7 +638,7 @@ static small_ae_real small_ae_run(const small_ae_ctx *ctx, const small_ae_real *
 	if (training) {
 		/* loss.0: bce+bce_grad [] */
 		{
-			const float k = (float)(constant[0] / (double)(n * 784));
+			const float k = (float)(constant[0] / (double)(batch_rows * 784));
 			{
 				double part[64], acc = 0;
 #ifdef _OPENMP
@@ -649,7 +652,7 @@ static small_ae_real small_ae_run(const small_ae_ctx *ctx, const small_ae_real *
 				}
 				for (long c = 0; c < 64; c++)
 					acc += part[c];
-				loss[0] = (float)(acc / (double)(n * 784));
+				loss[0] = (float)(acc / (double)(batch_rows * 784));
 			}
 		}
 		if (terms) /* loss term 0: bce */
@@ -670,7 +673,7 @@ static small_ae_real small_ae_run(const small_ae_ctx *ctx, const small_ae_real *
 				}
 				for (long c = 0; c < 64; c++)
 					acc += part[c];
-				loss[0] = (float)(acc / (double)(n * 784));
+				loss[0] = (float)(acc / (double)(batch_rows * 784));
 			}
 		}
 		if (terms) /* loss term 0: bce */
@@ -749,6 +752,15 @@ small_ae_real small_ae_train_step_terms(void *state, void *work, const small_ae_
 small_ae_real small_ae_gradient(const void *state, void *work, const small_ae_real *x, int n, const small_ae_hparams *h, small_ae_real *grad)
 {
 	const small_ae_ctx c = small_ae_context(state, work, n, h, NULL, NULL);
+	return small_ae_pass(&c, x, grad);
+}
+
+small_ae_real small_ae_gradient_part(const void *state, void *work, const small_ae_real *x, int n, long first, long rows,
+	const small_ae_hparams *h, small_ae_real *grad)
+{
+	small_ae_ctx c = small_ae_context(state, work, n, h, NULL, NULL);
+	c.batch_row0 = first;
+	c.batch_rows = rows;
 	return small_ae_pass(&c, x, grad);
 }
 

@@ -47,6 +47,13 @@ static double gradient(const void *state, void *work, const void *const *in, int
 	return small_ae_gradient(state, work, (const float *)in[0], n, &h, grad);
 }
 
+static double gradient_part(const void *state, void *work, const void *const *in, int n, long first,
+			    long rows, const aert_hparams *a, void *grad)
+{
+	small_ae_hparams h = hparams(a);
+	return small_ae_gradient_part(state, work, (const float *)in[0], n, first, rows, &h, grad);
+}
+
 static void update(void *state, const void *grad, const aert_hparams *a)
 {
 	small_ae_hparams h = hparams(a);
@@ -131,6 +138,7 @@ static const aert_model model = {
 	.init = small_ae_init,
 	.train_step = train,
 	.gradient = gradient,
+	.gradient_part = gradient_part,
 	.update = update,
 	.eval_loss = loss,
 	.forward = forward,
@@ -173,6 +181,10 @@ const aert_model *small_ae_aert_model(void)
 int main(int argc, char **argv)
 {
 	aert_threads_wait_policy(argv);
+#ifdef AERT_MPI /* aecc build --mpi: the data-parallel trainer */
+	return aert_mpi_main(small_ae_aert_model(), argc, argv);
+#else
 	return aert_train_main(small_ae_aert_model(), argc, argv);
+#endif
 }
 #endif

@@ -539,6 +539,8 @@ typedef struct sparse_ae_ctx {
 	int64_t step;         /* the step being taken; 0 outside training */
 	void *updates;        /* the state whose buffers take their new values, or NULL */
 	double *terms;        /* where the loss terms go, or NULL */
+	long batch_row0;      /* where row 0 is in the whole batch (noise streams) */
+	long batch_rows;      /* rows in the whole batch (what a mean divides by) */
 } sparse_ae_ctx;
 
 /* The parts of the model NAME_run computes, in this order. */
@@ -552,7 +554,7 @@ static sparse_ae_ctx sparse_ae_context(const void *state, void *work, int n, con
 {
 	const sparse_ae_ctx c = {(const float *)((const unsigned char *)state + 64), state, (unsigned char *)work, n,
 		h != NULL, h && h->stochastic, *(const uint64_t *)((const unsigned char *)state + 8),
-		h ? *(const int64_t *)state + 1 : 0, updates, terms};
+		h ? *(const int64_t *)state + 1 : 0, updates, terms, 0, n};
 	return c;
 }
 
@@ -564,6 +566,7 @@ static sparse_ae_real sparse_ae_run(const sparse_ae_ctx *ctx, const sparse_ae_re
 	unsigned char *const work = ctx->work;
 	const int training = ctx->training;
 	double *const terms = ctx->terms;
+	const long batch_rows = ctx->batch_rows;
 	if (parts & SPARSE_AE_ENCODER) {
 		const float *const encoder_0_weight = params + SPARSE_AE_ENCODER_0_WEIGHT;
 		const float *const encoder_0_bias = params + SPARSE_AE_ENCODER_0_BIAS;
@@ -620,7 +623,7 @@ static sparse_ae_real sparse_ae_run(const sparse_ae_ctx *ctx, const sparse_ae_re
 	if (training) {
 		/* loss.0: mse+mse_grad [] */
 		{
-			const float k = (float)(d_loss_0[0] / (double)(n * 784));
+			const float k = (float)(d_loss_0[0] / (double)(batch_rows * 784));
 			{
 				double part[64], acc = 0;
 #ifdef _OPENMP
@@ -639,7 +642,7 @@ static sparse_ae_real sparse_ae_run(const sparse_ae_ctx *ctx, const sparse_ae_re
 				}
 				for (long c = 0; c < 64; c++)
 					acc += part[c];
-				loss_0[0] = (float)(acc / (double)(n * 784));
+				loss_0[0] = (float)(acc / (double)(batch_rows * 784));
 			}
 		}
 		if (terms) /* loss term 0: mse */
@@ -663,7 +666,7 @@ static sparse_ae_real sparse_ae_run(const sparse_ae_ctx *ctx, const sparse_ae_re
 				}
 				for (long c = 0; c < 64; c++)
 					acc += part[c];
-				loss_0[0] = (float)(acc / (double)(n * 784));
+				loss_0[0] = (float)(acc / (double)(batch_rows * 784));
 			}
 		}
 		if (terms) /* loss term 0: mse */
@@ -674,7 +677,7 @@ static sparse_ae_real sparse_ae_run(const sparse_ae_ctx *ctx, const sparse_ae_re
 		double acc = 0;
 		for (long i = 0; i < n * 64; i++)
 			acc += fabs((double)z[i]);
-		loss_1[0] = (float)(acc / (double)(n * 64));
+		loss_1[0] = (float)(acc / (double)(batch_rows * 64));
 	}
 	if (terms) /* loss term 1: l1 */
 		terms[1] = loss_1[0];
@@ -693,6 +696,7 @@ static sparse_ae_real sparse_ae_pass(const sparse_ae_ctx *ctx, const sparse_ae_r
 	const int n = ctx->n;
 	const float *const params = ctx->params;
 	unsigned char *const work = ctx->work;
+	const long batch_rows = ctx->batch_rows;
 	const sparse_ae_real result = sparse_ae_run(ctx, x, SPARSE_AE_ENCODER | SPARSE_AE_DECODER | SPARSE_AE_LOSS);
 	const float *const encoder_2_weight = params + SPARSE_AE_ENCODER_2_WEIGHT;
 	const float *const encoder_4_weight = params + SPARSE_AE_ENCODER_4_WEIGHT;
@@ -733,7 +737,7 @@ static sparse_ae_real sparse_ae_pass(const sparse_ae_ctx *ctx, const sparse_ae_r
 		d_loss_1[i] = 0.001f * d_loss_0[i];
 	/* d_z: l1_grad [n, 64] */
 	{
-		const float k = (float)(d_loss_1[0] / (double)(n * 64));
+		const float k = (float)(d_loss_1[0] / (double)(batch_rows * 64));
 		for (long i = 0; i < n * 64; i++)
 			d_z[i] = z[i] > 0 ? k : z[i] < 0 ? -k : 0;
 	}
@@ -800,6 +804,15 @@ sparse_ae_real sparse_ae_train_step_terms(void *state, void *work, const sparse_
 sparse_ae_real sparse_ae_gradient(const void *state, void *work, const sparse_ae_real *x, int n, const sparse_ae_hparams *h, sparse_ae_real *grad)
 {
 	const sparse_ae_ctx c = sparse_ae_context(state, work, n, h, NULL, NULL);
+	return sparse_ae_pass(&c, x, grad);
+}
+
+sparse_ae_real sparse_ae_gradient_part(const void *state, void *work, const sparse_ae_real *x, int n, long first, long rows,
+	const sparse_ae_hparams *h, sparse_ae_real *grad)
+{
+	sparse_ae_ctx c = sparse_ae_context(state, work, n, h, NULL, NULL);
+	c.batch_row0 = first;
+	c.batch_rows = rows;
 	return sparse_ae_pass(&c, x, grad);
 }
 

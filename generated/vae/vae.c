@@ -591,6 +591,8 @@ typedef struct vae_ctx {
 	int64_t step;         /* the step being taken; 0 outside training */
 	void *updates;        /* the state whose buffers take their new values, or NULL */
 	double *terms;        /* where the loss terms go, or NULL */
+	long batch_row0;      /* where row 0 is in the whole batch (noise streams) */
+	long batch_rows;      /* rows in the whole batch (what a mean divides by) */
 } vae_ctx;
 
 /* The parts of the model NAME_run computes, in this order. */
@@ -604,7 +606,7 @@ static vae_ctx vae_context(const void *state, void *work, int n, const vae_hpara
 {
 	const vae_ctx c = {(const float *)((const unsigned char *)state + 64), state, (unsigned char *)work, n,
 		h != NULL, h && h->stochastic, *(const uint64_t *)((const unsigned char *)state + 8),
-		h ? *(const int64_t *)state + 1 : 0, updates, terms};
+		h ? *(const int64_t *)state + 1 : 0, updates, terms, 0, n};
 	return c;
 }
 
@@ -619,6 +621,7 @@ static vae_real vae_run(const vae_ctx *ctx, const vae_real *x, int parts)
 	const uint64_t rng = ctx->rng;
 	const int64_t step = ctx->step;
 	double *const terms = ctx->terms;
+	const long batch_row0 = ctx->batch_row0;
 	if (parts & VAE_ENCODER) {
 		const float *const encoder_0_weight = params + VAE_ENCODER_0_WEIGHT;
 		const float *const encoder_0_bias = params + VAE_ENCODER_0_BIAS;
@@ -657,7 +660,7 @@ static vae_real vae_run(const vae_ctx *ctx, const vae_real *x, int parts)
 						const long i0 = n * 32 * c / 64 / 16 * 16, i1 = c == 63 ? n * 32 : n * 32 * (c + 1) / 64 / 16 * 16;
 						double sum = 0;
 						for (long i = i0; i < i1; i++) {
-							z[i] = mu[i] + (stochastic ? expf(0.5f * logvar[i]) * (float)vae_normal(key, (uint64_t)i) : 0);
+							z[i] = mu[i] + (stochastic ? expf(0.5f * logvar[i]) * (float)vae_normal(key, (uint64_t)(batch_row0 * 32 + i)) : 0);
 							sum += 1 + (double)logvar[i] - (double)mu[i] * mu[i] - exp((double)logvar[i]);
 						}
 						part[c] = sum;
@@ -677,7 +680,7 @@ static vae_real vae_run(const vae_ctx *ctx, const vae_real *x, int parts)
 #pragma omp parallel for schedule(dynamic, 4096) if (n * 32 >= 32768)
 #endif
 				for (long i = 0; i < n * 32; i++)
-					z[i] = mu[i] + (stochastic ? expf(0.5f * logvar[i]) * (float)vae_normal(key, (uint64_t)i) : 0);
+					z[i] = mu[i] + (stochastic ? expf(0.5f * logvar[i]) * (float)vae_normal(key, (uint64_t)(batch_row0 * 32 + i)) : 0);
 			}
 		}
 		if (!training) { /* in training z computes it */
@@ -796,6 +799,7 @@ static vae_real vae_pass(const vae_ctx *ctx, const vae_real *x, float *grad)
 	const int stochastic = ctx->stochastic;
 	const uint64_t rng = ctx->rng;
 	const int64_t step = ctx->step;
+	const long batch_row0 = ctx->batch_row0;
 	const vae_real result = vae_run(ctx, x, VAE_ENCODER | VAE_DECODER | VAE_LOSS);
 	const float *const encoder_2_weight = params + VAE_ENCODER_2_WEIGHT;
 	const float *const encoder_4_weight = params + VAE_ENCODER_4_WEIGHT;
@@ -888,7 +892,7 @@ static vae_real vae_pass(const vae_ctx *ctx, const vae_real *x, float *grad)
 #pragma omp parallel for schedule(dynamic, 4096) if (n * 32 >= 32768)
 #endif
 		for (long i = 0; i < n * 32; i++)
-			d_logvar_2[i] = stochastic ? 0.5f * d_z[i] * expf(0.5f * logvar[i]) * (float)vae_normal(key, (uint64_t)i) : 0;
+			d_logvar_2[i] = stochastic ? 0.5f * d_z[i] * expf(0.5f * logvar[i]) * (float)vae_normal(key, (uint64_t)(batch_row0 * 32 + i)) : 0;
 	}
 	/* d_logvar_3: add [n, 32] */
 	for (long i = 0; i < n * 32; i++)
@@ -941,6 +945,15 @@ vae_real vae_train_step_terms(void *state, void *work, const vae_real *x, int n,
 vae_real vae_gradient(const void *state, void *work, const vae_real *x, int n, const vae_hparams *h, vae_real *grad)
 {
 	const vae_ctx c = vae_context(state, work, n, h, NULL, NULL);
+	return vae_pass(&c, x, grad);
+}
+
+vae_real vae_gradient_part(const void *state, void *work, const vae_real *x, int n, long first, long rows,
+	const vae_hparams *h, vae_real *grad)
+{
+	vae_ctx c = vae_context(state, work, n, h, NULL, NULL);
+	c.batch_row0 = first;
+	c.batch_rows = rows;
 	return vae_pass(&c, x, grad);
 }
 

@@ -101,6 +101,15 @@ vae_real vae_train_step_terms(void *state, void *work, const vae_real *x, int n,
  * (grad has VAE_PARAM_ELEMS elements, laid out as the parameters), in
  * training mode (batch statistics); the buffers are left as they are. */
 vae_real vae_gradient(const void *state, void *work, const vae_real *x, int n, const vae_hparams *h, vae_real *grad);
+/* Rows first..first+n-1 of a batch of `rows` rows: their share of that
+ * batch's loss (returned) and gradient (into grad). Summed over parts that
+ * cover the batch, they are vae_gradient of the whole batch up to rounding:
+ * a mean divides by `rows`, noise is drawn for each row's place in the
+ * batch; statistics over the batch (BatchNorm's, a sparsity target's mean
+ * activation) are the part's own, weighted by n / rows. For data-parallel
+ * training; vae_gradient is the part first 0 of n rows. */
+vae_real vae_gradient_part(const void *state, void *work, const vae_real *x, int n, long first, long rows,
+	const vae_hparams *h, vae_real *grad);
 /* One Adam step with a gradient from vae_gradient (for example summed
  * over several processes); vae_train_step is the two in one. */
 void vae_update(void *state, const vae_real *grad, const vae_hparams *h);

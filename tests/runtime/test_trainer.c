@@ -805,6 +805,69 @@ Test(trainer, hook_sees_every_step_and_can_stop_the_run)
 	free(save);
 }
 
+/* A step function that counts its calls and takes the step with
+ * train_step, on the batch it makes itself. */
+typedef struct step_log {
+	int calls;
+	size_t first[MAX_CALLS]; /* idx[0] of each batch */
+	size_t n[MAX_CALLS];
+} step_log;
+
+static int own_step(void *ctx, const aert_batch_step *s, double *loss, aert_err *err)
+{
+	step_log *l = ctx;
+	if (l->calls < MAX_CALLS) {
+		l->first[l->calls] = s->idx[0];
+		l->n[l->calls] = s->n;
+	}
+	l->calls++;
+	cr_assert_eq(s->train->n, (size_t)N_TRAIN);
+	if (aert_data_batch(s->m, s->train, s->idx, s->n, s->buf, err) != 0)
+		return -1;
+	*loss = s->m->train_step(s->state, s->work, s->in, (int)s->n, s->h);
+	return 0;
+}
+
+Test(trainer, a_step_function_takes_every_step_and_mute_writes_nothing)
+{
+	aert_model m = lin_model();
+	write_data(&m);
+	aert_train_options o;
+	aert_train_defaults(&m, &o);
+	o.epochs = 2;
+	o.shuffle = 0;
+	char *save = tmp_path("w.safetensors"), *ck = tmp_path("ck.safetensors"), *log = tmp_path("log.csv");
+	o.save = save;
+	o.checkpoint = ck;
+	o.log = log;
+	o.mute = 1;
+	aert_err err;
+	aert_trainer *t;
+	cr_assert_eq(aert_trainer_open(&t, &m, &o, &err), 0, "%s", err.msg);
+	cr_assert_eq(aert_trainer_samples(t), (size_t)N_TRAIN);
+	step_log l = {0};
+	aert_trainer_set_step(t, own_step, &l);
+	cr_assert_eq(aert_trainer_run(t, NULL, NULL, &err), 0, "%s", err.msg);
+	cr_assert_eq(aert_trainer_save(t, &err), 0, "%s", err.msg);
+	cr_assert_eq(*m.step_of(aert_trainer_state(t)), 6);
+	aert_trainer_close(t);
+	cr_assert_eq(l.calls, 6, "three batches of 4, 4 and 2 rows per epoch");
+	cr_assert_eq(seen.calls, 6);
+	const size_t first[3] = {0, 4, 8}, n[3] = {4, 4, 2};
+	for (int i = 0; i < 6; i++) {
+		cr_assert_eq(l.first[i], first[i % 3], "step %d", i + 1);
+		cr_assert_eq(l.n[i], n[i % 3], "step %d", i + 1);
+	}
+	cr_assert_eq(seen.eval_rows, 0, "a mute run evaluates no test set");
+	char *out = take_stdout();
+	cr_assert_str_eq(out, "", "a mute run prints nothing");
+	cr_assert(!file_exists(save) && !file_exists(ck) && !file_exists(log), "a mute run writes no file");
+	free(out);
+	free(save);
+	free(ck);
+	free(log);
+}
+
 Test(trainer, open_checks_the_options)
 {
 	aert_model m = lin_model();

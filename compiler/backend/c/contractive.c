@@ -25,7 +25,7 @@ void c_sumsq(Emit *e, Node *n)
 	emit_line(e, "double acc = 0;");
 	emit_line(e, "for (long i = 0; i < %s; i++)", emit_count(e, n->in[0], 1));
 	emit_line(e, "\tacc += (double)%s[i] * %s[i];", a, a);
-	emit_line(e, "%s[0] = (%s)(acc%s);", emit_ref(e, n), emit_real(e), n->iattr[0] ? " / n" : "");
+	emit_line(e, "%s[0] = (%s)(acc%s);", emit_ref(e, n), emit_real(e), n->iattr[0] ? " / batch_rows" : "");
 	emit_indent(e, -1);
 	emit_line(e, "}");
 }
@@ -35,7 +35,7 @@ void c_sumsq_grad(Emit *e, Node *n)
 	emit_line(e, "{");
 	emit_indent(e, 1);
 	emit_line(e, "const %s k = (%s)(2 * (double)%s[0]%s);", emit_real(e), emit_real(e),
-		  emit_ref(e, n->in[1]), n->iattr[0] ? " / n" : "");
+		  emit_ref(e, n->in[1]), n->iattr[0] ? " / batch_rows" : "");
 	emit_line(e, "for (long i = 0; i < %s; i++)", emit_count(e, n, 1));
 	emit_line(e, "\t%s[i] = k * %s[i];", emit_ref(e, n), emit_ref(e, n->in[0]));
 	emit_indent(e, -1);

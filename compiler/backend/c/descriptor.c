@@ -106,6 +106,10 @@ static void render_wrappers(Model *m, Buf *o)
 	wrapper(o, "double gradient(const void *state, void *work, const void *const *in, int n, const aert_hparams *a,\n"
 		   "\t\t       void *grad)",
 		xasprintf("\t%s_hparams h = hparams(a);\n\treturn %s_gradient(state, work, %sn, &h, grad);\n", P, P, all));
+	wrapper(o, "double gradient_part(const void *state, void *work, const void *const *in, int n, long first,\n"
+		   "\t\t\t    long rows, const aert_hparams *a, void *grad)",
+		xasprintf("\t%s_hparams h = hparams(a);\n\treturn %s_gradient_part(state, work, %sn, first, rows, &h, grad);\n",
+			  P, P, all));
 	wrapper(o, "void update(void *state, const void *grad, const aert_hparams *a)",
 		xasprintf("\t%s_hparams h = hparams(a);\n\t%s_update(state, grad, &h);\n", P, P));
 	wrapper(o, "double trainterms(void *state, void *work, const void *const *in, int n, const aert_hparams *a,\n"
@@ -224,7 +228,7 @@ static void render_descriptor(Model *m, Buf *o)
 	buf_printf(o, "\t.latent_size = %s_LATENT_SIZE,\n\t.output_size = %s_OUTPUT_SIZE,\n", U, U);
 	buf_printf(o, "\t.params_of = params_of,\n\t.adam_m_of = adam_m_of,\n\t.adam_v_of = adam_v_of,\n"
 		      "\t.step_of = step_of,\n");
-	buf_printf(o, "\t.init = %s_init,\n\t.train_step = train,\n\t.gradient = gradient,\n\t.update = update,\n",
+	buf_printf(o, "\t.init = %s_init,\n\t.train_step = train,\n\t.gradient = gradient,\n\t.gradient_part = gradient_part,\n\t.update = update,\n",
 		   m->name);
 	buf_printf(o, "\t.eval_loss = loss,\n\t.forward = forward,\n\t.encode = encode,\n\t.decode = %s,\n", m->decodable ? "decode" : "NULL");
 	buf_printf(o, "\t.sample = %s,\n\t.set_threads = threads,\n\t.decode_inputs = %#xu,\n",
@@ -264,5 +268,7 @@ void c_render_main(Model *m, Buf *o)
 	buf_printf(o, "const aert_model *%s_aert_model(void)\n{\n\treturn &model;\n}\n\n", P);
 	buf_printf(o, "#ifndef AERT_NO_MAIN\nint main(int argc, char **argv)\n{\n");
 	buf_printf(o, "\taert_threads_wait_policy(argv);\n");
-	buf_printf(o, "\treturn aert_train_main(%s_aert_model(), argc, argv);\n}\n#endif\n", P);
+	buf_printf(o, "#ifdef AERT_MPI /* aecc build --mpi: the data-parallel trainer */\n");
+	buf_printf(o, "\treturn aert_mpi_main(%s_aert_model(), argc, argv);\n#else\n", P);
+	buf_printf(o, "\treturn aert_train_main(%s_aert_model(), argc, argv);\n#endif\n}\n#endif\n", P);
 }

@@ -129,6 +129,20 @@ const char *emit_count(Emit *e, const Node *n, int whole)
 	return xasprintf("%zu", k);
 }
 
+const char *emit_batch_count(Emit *e, const Node *n)
+{
+	(void)e;
+	size_t k = shape_elems(n->shape);
+	return n->shape.batched ? xasprintf("batch_rows * %zu", k) : xasprintf("%zu", k);
+}
+
+const char *emit_noise_index(Emit *e, const Node *n)
+{
+	(void)e;
+	size_t k = shape_elems(n->shape);
+	return n->shape.batched ? xasprintf("(uint64_t)(batch_row0 * %zu + i)", k) : "(uint64_t)i";
+}
+
 
 /* ---- names ----
  * A value is named after what it is: an input by its name, a parameter or
@@ -146,8 +160,9 @@ static const char *const reserved[] = {
 	"volatile", "while", "acc", "part", "sum", "key", "one", "total", "term", "row", "low", "lane", "keep",
 	"before", "inside", "slices", "left", "den", "gi", "vi", "mi", "zi", "i0", "i1", "j0", "j1", "jb", "work",
 	"params", "state", "grad", "step", "rng", "stochastic", "training", "updates", "parts", "out", "adam_m",
-	"adam_v", "adam_k", "seed", "result", "ctx", "terms", "sample_seed", "mean", "best", "count", "value", "slope", "kind", "cols", "rows",
-	"main", "exp", "log", "sqrt", "pow", "fabs", "memcpy", "memset", "NULL"};
+	"adam_v", "adam_k", "seed", "result", "ctx", "terms", "sample_seed", "batch_row0", "batch_rows", "mean",
+	"best", "count", "value", "slope", "kind", "cols", "rows", "main", "exp", "log", "sqrt", "pow", "fabs", "memcpy",
+	"memset", "NULL"};
 
 static int name_taken(const char **names, int count, const char *s)
 {
@@ -779,6 +794,8 @@ static void emit_function(Emit *e, const char *comment, const char *sig, const c
 		{"step", "const int64_t step = ctx->step;"},
 		{"updates", "void *const updates = ctx->updates;"},
 		{"terms", "double *const terms = ctx->terms;"},
+		{"batch_row0", "const long batch_row0 = ctx->batch_row0;"},
+		{"batch_rows", "const long batch_rows = ctx->batch_rows;"},
 	};
 	if (strstr(sig, "_ctx *ctx"))
 		for (size_t i = 0; i < sizeof ctx / sizeof *ctx; i++)
@@ -923,6 +940,15 @@ static void emit_header(Emit *e)
 	buf_printf(o, " * (grad has %s_PARAM_ELEMS elements, laid out as the parameters), in\n", U);
 	buf_printf(o, " * training mode (batch statistics); the buffers are left as they are. */\n");
 	buf_printf(o, "%s_real %s_gradient(const void *state, void *work, %sint n, const %s_hparams *h, %s_real *grad);\n", P, P, in, P, P);
+	buf_printf(o, "/* Rows first..first+n-1 of a batch of `rows` rows: their share of that\n");
+	buf_printf(o, " * batch's loss (returned) and gradient (into grad). Summed over parts that\n");
+	buf_printf(o, " * cover the batch, they are %s_gradient of the whole batch up to rounding:\n", P);
+	buf_printf(o, " * a mean divides by `rows`, noise is drawn for each row's place in the\n");
+	buf_printf(o, " * batch; statistics over the batch (BatchNorm's, a sparsity target's mean\n");
+	buf_printf(o, " * activation) are the part's own, weighted by n / rows. For data-parallel\n");
+	buf_printf(o, " * training; %s_gradient is the part first 0 of n rows. */\n", P);
+	buf_printf(o, "%s_real %s_gradient_part(const void *state, void *work, %sint n, long first, long rows,\n"
+		      "\tconst %s_hparams *h, %s_real *grad);\n", P, P, in, P, P);
 	buf_printf(o, "/* One Adam step with a gradient from %s_gradient (for example summed\n", P);
 	buf_printf(o, " * over several processes); %s_train_step is the two in one. */\n", P);
 	buf_printf(o, "void %s_update(void *state, const %s_real *grad, const %s_hparams *h);\n", P, P, P);
@@ -1115,6 +1141,8 @@ static void emit_context(Emit *e)
 	buf_printf(o, "\tint64_t step;         /* the step being taken; 0 outside training */\n");
 	buf_printf(o, "\tvoid *updates;        /* the state whose buffers take their new values, or NULL */\n");
 	buf_printf(o, "\tdouble *terms;        /* where the loss terms go, or NULL */\n");
+	buf_printf(o, "\tlong batch_row0;      /* where row 0 is in the whole batch (noise streams) */\n");
+	buf_printf(o, "\tlong batch_rows;      /* rows in the whole batch (what a mean divides by) */\n");
 	buf_printf(o, "} %s_ctx;\n\n", P);
 	buf_printf(o, "/* The parts of the model NAME_run computes, in this order. */\n");
 	buf_printf(o, "enum { %s_ENCODER = 1, %s_DECODER = 2, %s_LOSS = 4 };\n\n", U, U, U);
@@ -1125,7 +1153,7 @@ static void emit_context(Emit *e)
 		      "\t\t\t\tdouble *terms)\n{\n", P, P, P);
 	buf_printf(o, "\tconst %s_ctx c = {(const %s *)((const unsigned char *)state + 64), state, (unsigned char *)work, n,\n", P, r);
 	buf_printf(o, "\t\th != NULL, h && h->stochastic, *(const uint64_t *)((const unsigned char *)state + 8),\n");
-	buf_printf(o, "\t\th ? *(const int64_t *)state + 1 : 0, updates, terms};\n\treturn c;\n}\n\n");
+	buf_printf(o, "\t\th ? *(const int64_t *)state + 1 : 0, updates, terms, 0, n};\n\treturn c;\n}\n\n");
 }
 
 /* NAME_run: the encoder, the decoder and the loss, each when `parts` asks
@@ -1201,6 +1229,12 @@ static void emit_functions(Emit *e)
 	buf_printf(o, "%s_real %s_gradient(const void *state, void *work, %sint n, const %s_hparams *h, %s_real *grad)\n{\n",
 		   P, P, in, P, P);
 	buf_printf(o, "\tconst %s_ctx c = %s_context(state, work, n, h, NULL, NULL);\n", P, P);
+	buf_printf(o, "\treturn %s_pass(&c, %sgrad);\n}\n\n", P, args);
+
+	buf_printf(o, "%s_real %s_gradient_part(const void *state, void *work, %sint n, long first, long rows,\n"
+		      "\tconst %s_hparams *h, %s_real *grad)\n{\n", P, P, in, P, P);
+	buf_printf(o, "\t%s_ctx c = %s_context(state, work, n, h, NULL, NULL);\n", P, P);
+	buf_printf(o, "\tc.batch_row0 = first;\n\tc.batch_rows = rows;\n");
 	buf_printf(o, "\treturn %s_pass(&c, %sgrad);\n}\n\n", P, args);
 
 	buf_printf(o, "void %s_update(void *state, const %s_real *grad, const %s_hparams *h)\n{\n", P, P, P);

@@ -83,5 +83,13 @@ const char *emit_prefix(Emit *e);
 /* Elements of n per sample as a C expression: "784" or, for batched
  * values, "n * 784" when `whole` is set. */
 const char *emit_count(Emit *e, const Node *n, int whole);
+/* What a mean over n's elements divides by, as a C expression: "784" or,
+ * for batched values, "batch_rows * 784", the elements of the whole batch
+ * when the call computes a part of it (NAME_gradient_part; n otherwise). */
+const char *emit_batch_count(Emit *e, const Node *n);
+/* The index into a random stream of element i of n, as a C expression:
+ * its place in the whole batch ("(uint64_t)(batch_row0 * 784 + i)"), so a
+ * part of a batch draws the numbers the whole batch draws for its rows. */
+const char *emit_noise_index(Emit *e, const Node *n);
 
 #endif

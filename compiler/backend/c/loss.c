@@ -4,12 +4,13 @@
  * Requires: emit.h. Provides: their rows. */
 #include "emit.h"
 
-/* Scale of the gradient: dy / count for the mean, dy for the sum. */
+/* Scale of the gradient: dy / count for the mean (the whole batch's
+ * count), dy for the sum. */
 static void emit_grad_scale(Emit *e, const Node *n)
 {
 	if (n->iattr[0])
 		emit_line(e, "const %s k = (%s)(%s[0] / (double)(%s));", emit_real(e), emit_real(e),
-			  emit_ref(e, n->in[2]), emit_count(e, n, 1));
+			  emit_ref(e, n->in[2]), emit_batch_count(e, n));
 	else
 		emit_line(e, "const %s k = %s[0];", emit_real(e), emit_ref(e, n->in[2]));
 }
@@ -49,7 +50,8 @@ static void emit_loss_sum(Emit *e, Node *n, const Node *d, const char *body, con
 		emit_grad_scale(e, d);
 	emit_sum_begin(e, cnt, body, after);
 	if (n->iattr[0])
-		emit_line(e, "%s[0] = (%s)(acc / (double)(%s));", emit_ref(e, n), emit_real(e), cnt);
+		emit_line(e, "%s[0] = (%s)(acc / (double)(%s));", emit_ref(e, n), emit_real(e),
+			  emit_batch_count(e, n->in[0]));
 	else
 		emit_line(e, "%s[0] = (%s)acc;", emit_ref(e, n), emit_real(e));
 	emit_sum_end(e);

@@ -13,7 +13,8 @@ void c_l1(Emit *e, Node *n)
 	emit_line(e, "for (long i = 0; i < %s; i++)", cnt);
 	emit_line(e, "\tacc += fabs((double)%s[i]);", emit_ref(e, n->in[0]));
 	if (n->iattr[0])
-		emit_line(e, "%s[0] = (%s)(acc / (double)(%s));", emit_ref(e, n), emit_real(e), cnt);
+		emit_line(e, "%s[0] = (%s)(acc / (double)(%s));", emit_ref(e, n), emit_real(e),
+			  emit_batch_count(e, n->in[0]));
 	else
 		emit_line(e, "%s[0] = (%s)acc;", emit_ref(e, n), emit_real(e));
 	emit_indent(e, -1);
@@ -26,7 +27,8 @@ void c_l1_grad(Emit *e, Node *n)
 	emit_line(e, "{");
 	emit_indent(e, 1);
 	if (n->iattr[0])
-		emit_line(e, "const %s k = (%s)(%s[0] / (double)(%s));", r, r, emit_ref(e, n->in[1]), cnt);
+		emit_line(e, "const %s k = (%s)(%s[0] / (double)(%s));", r, r, emit_ref(e, n->in[1]),
+			  emit_batch_count(e, n));
 	else
 		emit_line(e, "const %s k = %s[0];", r, emit_ref(e, n->in[1]));
 	emit_line(e, "for (long i = 0; i < %s; i++)", cnt);
@@ -60,7 +62,8 @@ void c_kl_sparsity(Emit *e, Node *n)
 	emit_line(e, "acc += rho * log(rho / s) + (1 - rho) * log((1 - rho) / (1 - s));");
 	emit_indent(e, -1);
 	emit_line(e, "}");
-	emit_line(e, "%s[0] = (%s)acc;", emit_ref(e, n), emit_real(e));
+	/* a part of a batch (NAME_gradient_part) weighs its own target by its share */
+	emit_line(e, "%s[0] = (%s)(acc * ((double)n / (double)batch_rows));", emit_ref(e, n), emit_real(e));
 	emit_indent(e, -1);
 	emit_line(e, "}");
 }
@@ -71,7 +74,8 @@ void c_kl_sparsity_grad(Emit *e, Node *n)
 	size_t units = shape_elems(n->shape);
 	emit_line(e, "{");
 	emit_indent(e, 1);
-	emit_line(e, "const double rho = %.17g, lo = %g, hi = 1 - %g, k = %s[0] / (double)n;", n->fattr[0],
+	emit_line(e, "const double rho = %.17g, lo = %g, hi = 1 - %g, k = %s[0] / (double)batch_rows;",
+		  n->fattr[0],
 		  KL_CLAMP, KL_CLAMP, emit_ref(e, n->in[1]));
 	emit_unit_mean(e, n->in[0]);
 	emit_line(e, "const %s d = (%s)(s < lo || s > hi ? 0 : k * ((1 - rho) / (1 - s) - rho / s));", r, r);

@@ -47,9 +47,9 @@ static void emit_copy(Emit *e, Node *n)
 /* Element i of the latent z of gaussian node n. */
 static const char *gaussian_element(Emit *e, const Node *n)
 {
-	return xasprintf("%s[i] = %s[i] + (stochastic ? %s(%s * %s[i]) * (%s)%s(key, (uint64_t)i) : 0);",
+	return xasprintf("%s[i] = %s[i] + (stochastic ? %s(%s * %s[i]) * (%s)%s(key, %s) : 0);",
 			 emit_ref(e, n), emit_ref(e, n->in[0]), exp_fn(e), emit_num(e, 0.5), emit_ref(e, n->in[1]),
-			 emit_real(e), emit_helper(e, "normal"));
+			 emit_real(e), emit_helper(e, "normal"), emit_noise_index(e, n));
 }
 
 static void kl_body(Emit *e, const Node *kl, const char *also);
@@ -79,8 +79,9 @@ void c_gaussian_dlogvar(Emit *e, Node *n)
 	const char *d = emit_ref(e, n), *lv = emit_ref(e, n->in[0]), *dy = emit_ref(e, n->in[1]);
 	open_stream(e, n->in[2]);
 	open_loop(e, n);
-	emit_line(e, "\t%s[i] = stochastic ? %s * %s[i] * %s(%s * %s[i]) * (%s)%s(key, (uint64_t)i) : 0;", d,
-		  emit_num(e, 0.5), dy, exp_fn(e), emit_num(e, 0.5), lv, emit_real(e), emit_helper(e, "normal"));
+	emit_line(e, "\t%s[i] = stochastic ? %s * %s[i] * %s(%s * %s[i]) * (%s)%s(key, %s) : 0;", d,
+		  emit_num(e, 0.5), dy, exp_fn(e), emit_num(e, 0.5), lv, emit_real(e), emit_helper(e, "normal"),
+		  emit_noise_index(e, n));
 	close_block(e);
 }
 
@@ -89,9 +90,9 @@ static const char *kl_divisor(Emit *e, const Node *n)
 {
 	switch (n->iattr[0]) {
 	case KL_MEAN:
-		return xasprintf("(double)(%s)", emit_count(e, n->in[0], 1));
+		return xasprintf("(double)(%s)", emit_batch_count(e, n->in[0]));
 	case KL_BATCHMEAN:
-		return "(double)n";
+		return "(double)batch_rows";
 	default:
 		return NULL;
 	}
@@ -148,8 +149,9 @@ void c_gaussian_noise(Emit *e, Node *n)
 	}
 	open_stream(e, n);
 	open_loop(e, n);
-	emit_line(e, "\t%s[i] = %s[i] + (stochastic ? (%s)(%s * %s(key, (uint64_t)i)) : 0);", emit_ref(e, n),
-		  emit_ref(e, n->in[0]), emit_real(e), emit_num(e, n->fattr[0]), emit_helper(e, "normal"));
+	emit_line(e, "\t%s[i] = %s[i] + (stochastic ? (%s)(%s * %s(key, %s)) : 0);", emit_ref(e, n),
+		  emit_ref(e, n->in[0]), emit_real(e), emit_num(e, n->fattr[0]), emit_helper(e, "normal"),
+		  emit_noise_index(e, n));
 	close_block(e);
 }
 
@@ -178,8 +180,8 @@ static void emit_masked(Emit *e, const Node *n, const Node *v)
 {
 	const char *k = n->fattr[1] == 1 ? "" : xasprintf("%s * ", emit_num(e, n->fattr[1]));
 	open_loop(e, n);
-	emit_line(e, "\t%s[i] = !stochastic ? %s[i] : %s(key, (uint64_t)i) < %.17g ? 0 : %s%s[i];", emit_ref(e, n),
-		  emit_ref(e, v), emit_helper(e, "uniform"), n->fattr[0], k, emit_ref(e, v));
+	emit_line(e, "\t%s[i] = !stochastic ? %s[i] : %s(key, %s) < %.17g ? 0 : %s%s[i];", emit_ref(e, n),
+		  emit_ref(e, v), emit_helper(e, "uniform"), emit_noise_index(e, n), n->fattr[0], k, emit_ref(e, v));
 }
 
 static void mask_emit(Emit *e, Node *n)
