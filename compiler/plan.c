@@ -9,7 +9,8 @@
  * spare), the parameters, first moments and second moments, then the
  * buffers, their reals and then their int64_t counters, each block 64-byte
  * aligned (Model.param_block_bytes, buffers_at, state_bytes,
- * Buffer.byte_offset).
+ * Buffer.byte_offset). An inference build (Model.infer_parts) has no
+ * gradient block: its values start at 0.
  * Preserves: the graph. Every function the emitter writes runs a subset of
  * this schedule in the same order, so the plan is valid for all of them. */
 #include "ops.h"
@@ -39,13 +40,13 @@ void plan_memory(Model *m)
 	size_t real = m->f64 ? 8 : 4;
 	Vec work = {0};
 	int pos = 0;
-	for (int i = 0; i < g->params.len; i++) {
+	for (int i = 0; i < g->params.len && !m->infer_parts; i++) {
 		Node *d = ((Param *)g->params.data[i])->node->grad;
 		ASSERT(d && d->storage == ST_WORK && !d->computed_by && !d->computes);
 		d->storage = ST_GRAD;
 		d->index = i;
 	}
-	m->grad_bytes = round_up(g->param_elems * real);
+	m->grad_bytes = m->infer_parts ? 0 : round_up(g->param_elems * real);
 	for (int i = 0; i < g->nodes.len; i++) {
 		Node *n = g->nodes.data[i];
 		if (n->dead)
