@@ -23,6 +23,9 @@ int c_has_sample(Model *m);
 /* 1 if NAME_decode takes model input i besides the latent (a conditional
  * model's label). */
 int c_decode_reads(Model *m, int i);
+/* 1 if a live node of a part in `parts` (bit 1 << PART_*) reads model
+ * input i. */
+int c_reads_input(Model *m, int i, unsigned parts);
 /* Write the rendered files into dir, each atomically; reports an error
  * and returns 0 on failure (emit.c). */
 int c_write(Model *m, const CFiles *f, const char *dir);

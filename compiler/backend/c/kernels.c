@@ -13,7 +13,8 @@ typedef struct Helper {
 	const char *name;                /* suffix after "NAME_" */
 	const char *needs[3];            /* other helpers written first */
 	void (*write)(Emit *e, const char *P, const char *r); /* the definition */
-	const char *simd_needs;          /* one more, unless the kernels are scalar */
+	const char *blocked_needs;       /* one more for the blocked SIMD kernels
+	                                    (neither scalar nor small) */
 } Helper;
 
 /* Replace the tokens of a kernel template (PFX, UPFX: the prefix; REAL,
@@ -154,7 +155,8 @@ static const char gemm_scalar_text[] =
  * fixed ranges of column blocks, or of rows when there are fewer than 4
  * column blocks, so every element of C is summed by one thread in one
  * order whatever the thread count. Stack use:
- * (MC + NG NR) KC + MR NR + NR elements per thread. */
+ * (MC + NG NR) KC + 2 MR NR + NR elements per thread (the micro-kernel's
+ * tile of C counted once in vectors, once in `edge`). */
 enum { GEMM_MR = 8, GEMM_NV = 2, GEMM_KC = 128, GEMM_MC = 128, GEMM_NG = 4, WIDEST_LANES_F32 = 16 };
 
 size_t kernels_stack_bytes(int f64, int scalar)
@@ -162,7 +164,15 @@ size_t kernels_stack_bytes(int f64, int scalar)
 	if (scalar)
 		return 0;
 	const size_t real = f64 ? 8 : 4, nr = GEMM_NV * (WIDEST_LANES_F32 / (f64 ? 2 : 1));
-	return real * (GEMM_MC * GEMM_KC + GEMM_NG * GEMM_KC * nr + GEMM_MR * nr + nr);
+	return real * (GEMM_MC * GEMM_KC + GEMM_NG * GEMM_KC * nr + 2 * GEMM_MR * nr + nr);
+}
+
+/* The small kernels' largest array: one vector of the widest lanes (the
+ * lanes of PFX_exp1 and PFX_bce_logits); the small product's is 16 bytes. */
+size_t kernels_small_stack_bytes(int f64)
+{
+	(void)f64;
+	return WIDEST_LANES_F32 * 4;
 }
 
 static const char gemm_simd_text[] =
@@ -310,13 +320,80 @@ static const char transpose4_f64[] =
 "\t\tfor (long j = 0; j < 4; j++)\n"
 "\t\t\tdst[j * ldd + i] = src[i * lds + j];\n";
 
+/* The same product with no memory beyond a few 128-bit vectors, for small
+ * devices and single samples (aecc export --tile small): a row of C at a
+ * time, W columns (the lanes of 128 bits) at a time, each column summed
+ * over k in order from its bias with the vector FMA, as PFX_gemm's blocked
+ * form sums it: the same values, bit for bit. When the columns of B run
+ * along k (B = W^T, the weights of a dense layer or a convolution), W of
+ * them are read W at a time and transposed in registers. */
+static const char gemm_small_text[] =
+"/* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs],\n"
+" * then the epilogue ep, if any: a row at a time, W columns at a time,\n"
+" * each summed over k in order from its bias. */\n"
+"static void PFX_gemm(long M, long N, long K, const REAL *A, long ars, long acs,\n"
+"\t\t\tconst REAL *B, long brs, long bcs, const REAL *bias, REAL *C, const PFX_epilogue *ep)\n"
+"{\n"
+"\tenum { W = L128 };\n"
+"\tfor (long i = 0; i < M; i++) {\n"
+"\t\tconst REAL *a = A + i * ars;\n"
+"\t\tREAL *c = C + i * N;\n"
+"\t\tfor (long j = 0; j < N; j += W) {\n"
+"\t\t\tconst long w = N - j < W ? N - j : W;\n"
+"\t\t\tREAL t[W] = {0};\n"
+"\t\t\tfor (long v = 0; bias && v < w; v++)\n"
+"\t\t\t\tt[v] = bias[j + v];\n"
+"\t\t\tV128 acc = simde_mm_loadu_SFX(t);\n"
+"\t\t\tlong k = 0;\n"
+"\t\t\tif (w == W && bcs == 1)\n"
+"\t\t\t\tfor (; k < K; k++)\n"
+"\t\t\t\t\tacc = simde_mm_fmadd_SFX(simde_mm_set1_SFX(a[k * acs]), simde_mm_loadu_SFX(B + k * brs + j), acc);\n"
+"\t\t\telse if (w == W && brs == 1)\n"
+"\t\t\t\tfor (; k + W <= K; k += W) {\n"
+"\t\t\t\t\tconst REAL *b = B + j * bcs + k;\n"
+"TRANSPOSE"
+"\t\t\t\t}\n"
+"\t\t\tfor (; k < K; k++) {\n"
+"\t\t\t\tfor (long v = 0; v < w; v++)\n"
+"\t\t\t\t\tt[v] = B[k * brs + (j + v) * bcs];\n"
+"\t\t\t\tacc = simde_mm_fmadd_SFX(simde_mm_set1_SFX(a[k * acs]), simde_mm_loadu_SFX(t), acc);\n"
+"\t\t\t}\n"
+"\t\t\tif (w == W) {\n"
+"\t\t\t\tsimde_mm_storeu_SFX(c + j, acc);\n"
+"\t\t\t} else {\n"
+"\t\t\t\tsimde_mm_storeu_SFX(t, acc);\n"
+"\t\t\t\tmemcpy(c + j, t, sizeof(REAL) * (size_t)w);\n"
+"\t\t\t}\n"
+"\t\t}\n"
+"\t\tif (ep)\n"
+"\t\t\tPFX_finish(ep, c, N, 1, N, i * N);\n"
+"\t}\n"
+"}\n\n";
+/* Four columns of B (rows of W) by four k, transposed: r_t holds B(k + t, j..j+3). */
+static const char gemm_small_f32[] =
+"\t\t\t\t\tsimde__m128 r0 = simde_mm_loadu_ps(b), r1 = simde_mm_loadu_ps(b + bcs);\n"
+"\t\t\t\t\tsimde__m128 r2 = simde_mm_loadu_ps(b + 2 * bcs), r3 = simde_mm_loadu_ps(b + 3 * bcs);\n"
+"\t\t\t\t\tSIMDE_MM_TRANSPOSE4_PS(r0, r1, r2, r3);\n"
+"\t\t\t\t\tacc = simde_mm_fmadd_ps(simde_mm_set1_ps(a[k * acs]), r0, acc);\n"
+"\t\t\t\t\tacc = simde_mm_fmadd_ps(simde_mm_set1_ps(a[(k + 1) * acs]), r1, acc);\n"
+"\t\t\t\t\tacc = simde_mm_fmadd_ps(simde_mm_set1_ps(a[(k + 2) * acs]), r2, acc);\n"
+"\t\t\t\t\tacc = simde_mm_fmadd_ps(simde_mm_set1_ps(a[(k + 3) * acs]), r3, acc);\n";
+/* Two columns by two k. */
+static const char gemm_small_f64[] =
+"\t\t\t\t\tconst simde__m128d r0 = simde_mm_loadu_pd(b), r1 = simde_mm_loadu_pd(b + bcs);\n"
+"\t\t\t\t\tacc = simde_mm_fmadd_pd(simde_mm_set1_pd(a[k * acs]), simde_mm_unpacklo_pd(r0, r1), acc);\n"
+"\t\t\t\t\tacc = simde_mm_fmadd_pd(simde_mm_set1_pd(a[(k + 1) * acs]), simde_mm_unpackhi_pd(r0, r1), acc);\n";
+
 static void gemm(Emit *e, const char *P, const char *r)
 {
 	(void)P;
-	(void)r;
 	emit_template(e, gemm_epilogue_text);
 	if (emit_scalar_kernels(e)) {
 		emit_template(e, gemm_scalar_text);
+		return;
+	}
+	if (emit_small_kernels(e)) {
+		emit_template(e, str_replace(gemm_small_text, "TRANSPOSE", r[0] == 'f' ? gemm_small_f32 : gemm_small_f64));
 		return;
 	}
 	emit_template(e, xasprintf("enum { PFX_MR = %d, PFX_NR = %d * UPFX_LANES, PFX_KC = %d, PFX_MC = %d, PFX_NG = %d };\n\n",
@@ -795,8 +872,8 @@ const char *emit_helper(Emit *e, const char *name)
 			*emit_helpers_used(e) |= 1u << i;
 			for (int k = 0; k < 3 && helpers[i].needs[k]; k++)
 				emit_helper(e, helpers[i].needs[k]);
-			if (helpers[i].simd_needs && !emit_scalar_kernels(e))
-				emit_helper(e, helpers[i].simd_needs);
+			if (helpers[i].blocked_needs && !emit_scalar_kernels(e) && !emit_small_kernels(e))
+				emit_helper(e, helpers[i].blocked_needs);
 			return xasprintf("%s_%s", emit_prefix(e), name);
 		}
 	ICE("no helper named %s", name);
