@@ -40,6 +40,7 @@ suite noise sh tests/noise.sh
 suite cli sh tests/cli.sh
 suite loader sh tests/loader.sh
 suite jit sh tests/jit.sh
+suite export sh tests/export.sh
 suite train sh tests/train.sh
 suite parity sh tests/parity.sh
 
