@@ -88,6 +88,8 @@ gradcheck: all
 	sh tests/gradcheck.sh
 bench: all
 	sh bench/run.sh
+	sh bench/sizes.sh
+	sh bench/infer.sh
 parity: all
 	sh tests/parity.sh
 
