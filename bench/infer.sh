@@ -27,7 +27,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 out=bench/infer.md
 
-floor=$("$VPY" bench/infer_ort.py floor "$SECS")
+floor=$("$VPY" bench/infer_ort.py floor "$SECS" | tail -n 1)
 {
 	echo "# Inference: aecc export against onnxruntime"
 	echo
@@ -57,10 +57,10 @@ for ae in $MODELS; do
 		$CC -O3 -march=native -std=c99 -DINFER="${name}_infer" -DUPPER="$(echo "${name}_infer" | tr a-z A-Z)" \
 			-include "$h" -DFWD_ARGS="$args" bench/infer.c "$e/${name}_infer.c" -lm -o "$e/infer"
 		eval "a$b=\$(\"\$e/infer\" \"\$SECS\")"
-		eval "o$b=\$(\"\$VPY\" bench/infer_ort.py time \"\$d/${name}_torch.py\" $b \"\$SECS\")"
 	done
+	set -- $("$VPY" bench/infer_ort.py time "$d/${name}_torch.py" "$SECS" 1 128 | tail -n 1)
 	# shellcheck disable=SC2154
-	awk -v n="$name" -v a1="$a1" -v o1="$o1" -v a128="$a128" -v o128="$o128" 'BEGIN {
+	awk -v n="$name" -v a1="$a1" -v o1="$1" -v a128="$a128" -v o128="$2" 'BEGIN {
 		printf "| %s | %.1f | %.1f | %.2f | %.0f | %.0f | %.2f |\n", n, 1e6 / a1, 1e6 / o1, a1 / o1,
 			a128 * 128, o128 * 128, a128 / o128 }' >>"$out"
 done

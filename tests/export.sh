@@ -234,6 +234,12 @@ echo "-- small and blocked products, one function, extern weights"
 m=fashion_ae ae=$top/examples/fashion_ae.ae
 expect 0 "" "$AECC" export "$ae" --batch 3 --tile small -o small3
 ok "small kernels at batch 3 build" cc $STRICT -c small3/${m}_infer.c -o small3.o
+for f in "-O3 -march=native" "-O1"; do
+	# shellcheck disable=SC2086
+	ok "strict C99 at $f too" cc $STRICT $f -c small3/${m}_infer.c -o small3-o.o
+	# shellcheck disable=SC2086
+	ok "strict C99 at $f too (blocked)" cc $STRICT $f -c p-$m-3/${m}_infer.c -o small3-o.o
+done
 driver run-small3 small3/${m}_infer.h cc -DPOINTER small3.o $RT && ./run-small3 x3.f32 out-small3 "w-$m.st"
 expect 0 "" ./compare out-small3 out-p-$m-3 0 "small and blocked products at batch 3"
 expect 0 "" "$AECC" export "$ae" --functions encode -o enc
