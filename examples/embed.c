@@ -14,7 +14,7 @@ int main(void)
 	if (fread(pixels, 1, sizeof pixels, stdin) != sizeof pixels)
 		return 1;
 	for (int i = 0; i < SMALL_AE_INFER_INPUT0_SIZE; i++)
-		x[i] = pixels[i] / 255.0f;
+		x[i] = pixels[i] * (1.0f / 255);
 	small_ae_infer_score(work, x, &score);
 	printf("score %.9g\n", score);
 	return 0;
