@@ -9,7 +9,7 @@ CFLAGS ?= -O2 -g
 WARN = -std=c99 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 B = build
 
-COMPILER_DIRS = compiler compiler/ops compiler/backend compiler/backend/c compiler/backend/torch
+COMPILER_DIRS = compiler compiler/ops compiler/backend compiler/backend/c compiler/backend/export compiler/backend/torch
 COMPILER_SRC = $(foreach d,$(COMPILER_DIRS),$(wildcard $(d)/*.c))
 COMPILER_INC = $(COMPILER_DIRS:%=-I%) -Icompiler/backend/jit -Idsl -I$(B)/dsl -Iruntime
 DSL_SRC = dsl/ast.c
@@ -101,6 +101,8 @@ bench: all
 	sh bench/run.sh
 bench-mpi: all
 	sh bench/mpi.sh
+	sh bench/sizes.sh
+	sh bench/infer.sh
 parity: all
 	sh tests/parity.sh
 

@@ -16,7 +16,11 @@
  *   update    Adam                              NAME_update
  * NAME_forward runs encoder and decoder, NAME_train_step all five. A node
  * whose kernel also computes a later one (Node.computes, fuse.c) takes it
- * into its own part when both are forward values. */
+ * into its own part when both are forward values.
+ *
+ * An inference build (Model.infer_parts, aecc export) keeps only the nodes
+ * its parts need for their results; the rest die, and every node computes
+ * itself (a pair computed by one kernel is the training form). */
 #include <stdlib.h>
 
 #include "ops.h"
@@ -42,6 +46,37 @@ static void pull(Node *n, int part)
 	n->part = part;
 	for (int i = 0; i < n->nin; i++)
 		pull(n->in[i], part);
+}
+
+/* n and what it reads in the parts `parts` stay live; a value of another
+ * part keeps only its own slot (decode writes the latent there). */
+static void revive(Node *n, unsigned parts)
+{
+	if (!n->dead)
+		return;
+	n->dead = 0;
+	if (!(parts & 1u << n->part))
+		return;
+	for (int i = 0; i < n->nin; i++)
+		revive(n->in[i], parts);
+}
+
+static void keep_inference(Model *m)
+{
+	Graph *g = m->g;
+	unsigned parts = m->infer_parts;
+	for (int i = 0; i < g->nodes.len; i++) {
+		Node *n = g->nodes.data[i];
+		n->computes = n->computed_by = NULL;
+		if (n->part)
+			n->dead = 1;
+	}
+	Node *roots[] = {g->latent, g->output, g->loss};
+	for (int part = PART_ENCODER; part <= PART_LOSS; part++)
+		if (parts & 1u << part && roots[part - PART_ENCODER])
+			revive(roots[part - PART_ENCODER], parts);
+	if (parts & 1u << PART_DECODER && g->latent)
+		revive(g->latent, parts); /* decode's slot */
 }
 
 static int by_part(const void *a, const void *b)
@@ -93,6 +128,8 @@ void entry_plan(Model *m)
 			if (n->in[j]->part == PART_ENCODER && n->in[j] != g->latent)
 				m->decodable = 0;
 	}
+	if (m->infer_parts)
+		keep_inference(m);
 	/* Stable sort by part: `first` holds the old position. */
 	for (int i = 0; i < g->nodes.len; i++)
 		((Node *)g->nodes.data[i])->first = i;

@@ -1,11 +1,12 @@
 /* main.c - the aecc command line: check, build, train, summary, graph,
- * emit, ops, and the model commands of the runtime (encode, score, ...). */
+ * emit, export, ops, and the model commands of the runtime (encode, score, ...). */
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cc.h"
+#include "export.h"
 #include "load.h"
 #include "ops.h"
 #include "pipeline.h"
@@ -30,6 +31,15 @@ static const char usage[] =
 	"                                it in this process; every option after\n"
 	"                                FILE.ae goes to the trainer (see\n"
 	"                                `aecc train FILE.ae --help`)\n"
+	"  export FILE.ae -o DIR [--weights W.safetensors] [--functions LIST]\n"
+	"         [--batch N] [--weights-as static|extern] [--tile small|large]\n"
+	"                                write DIR/NAME_infer.h and NAME_infer.c: inference\n"
+	"                                only (LIST of encode, decode, forward, score; all\n"
+	"                                that apply by default) for N samples a call (1),\n"
+	"                                with the weights inside as constants, extern, or\n"
+	"                                (without --weights) passed to every call; no\n"
+	"                                allocation, stdio or threads; small kernels with\n"
+	"                                no stack arrays at batch 1 (--tile)\n"
 	"  ops                           list the operations of the language\n"
 	"\n"
 	"using a trained model (FILE.ae --weights W.safetensors [options]; each\n"
@@ -56,7 +66,7 @@ static const char usage[] =
 	"  --mpi                         build, train: the data-parallel trainer, run as\n"
 	"                                `mpirun -np N DIR/NAME-train ...` or\n"
 	"                                `mpirun -np N aecc train --mpi FILE.ae ...`\n"
-	"  -o DIR                        output folder for emit and build\n"
+	"  -o DIR                        output folder for emit, build and export\n"
 	"  -d                            print the graph after every pass (stderr)\n"
 	"  --help, --version\n"
 	"\n"
@@ -77,6 +87,7 @@ typedef struct Cli {
 	int pass;           /* graph --pass */
 	Options opt;        /* pipeline options */
 	LoadWith load;      /* --jit or --cc */
+	ExportOptions export; /* export's own options */
 	int rest;           /* train and the model commands: index of the
 	                       first argument after FILE.ae */
 	int mpi;            /* --mpi: the data-parallel trainer */
@@ -95,7 +106,7 @@ static void parse_cli(Cli *c, int argc, char **argv)
 	c->pass = PASS_ALL;
 	c->opt.stop_after = PASS_ALL;
 	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
+		const char *a = argv[i], *err = NULL;
 		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
 			fputs(usage, stdout);
 			exit(0);
@@ -144,6 +155,9 @@ static void parse_cli(Cli *c, int argc, char **argv)
 		} else if (c->cmd && !strcmp(c->cmd, "plot-loss")) {
 			c->rest = i;
 			return;
+		} else if (c->cmd && !strcmp(c->cmd, "export") && export_option(&c->export, argc, argv, &i, &err)) {
+			if (err)
+				usage_error("%s", err);
 		} else if (a[0] == '-' && a[1]) {
 			usage_error("unknown option '%s'", a);
 		} else if (!c->cmd) {
@@ -240,7 +254,7 @@ int main(int argc, char **argv)
 	parse_cli(&c, argc, argv);
 	if (!c.cmd)
 		usage_error("%s", "no command given");
-	static const char *cmds[] = {"check", "summary", "graph", "emit", "build", "train", "ops", "plot-loss"};
+	static const char *cmds[] = {"check", "summary", "graph", "emit", "build", "train", "export", "ops", "plot-loss"};
 	int known = aert_is_command(c.cmd);
 	for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
 		known |= !strcmp(c.cmd, cmds[i]);
@@ -257,8 +271,10 @@ int main(int argc, char **argv)
 	}
 	if (!c.file)
 		usage_error("%s needs a .ae file", c.cmd);
-	if ((!strcmp(c.cmd, "emit") || !strcmp(c.cmd, "build")) && !c.out)
+	if ((!strcmp(c.cmd, "emit") || !strcmp(c.cmd, "build") || !strcmp(c.cmd, "export")) && !c.out)
 		usage_error("%s needs an output folder: -o DIR", c.cmd);
+	if (!strcmp(c.cmd, "export"))
+		return export_run(c.file, &c.opt, &c.export, c.out);
 	if (!strcmp(c.cmd, "graph"))
 		c.opt.stop_after = c.pass;
 	Model *m = pipeline_run(c.file, &c.opt);

@@ -68,6 +68,9 @@ typedef struct Model {
 	int f64;             /* emit double instead of float */
 	int scalar;          /* plain loops instead of SIMD kernels (--kernels scalar) */
 	int nofuse;          /* dead-code removal only, no fusion (--no-fuse) */
+	unsigned infer_parts; /* an inference build (aecc export): the parts it
+	                        computes, bit 1 << PART_*; no gradient, no
+	                        optimizer. 0: the whole model, for training */
 	int decodable;       /* entry.c: the decoder reads nothing of the encoder
 	                        but the latent, so it runs from a given latent */
 	size_t grad_bytes;   /* plan.c: the gradient block at the start of the

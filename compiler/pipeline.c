@@ -36,6 +36,7 @@ Model *pipeline_run(const char *path, const Options *opt)
 	m->f64 = opt->f64;
 	m->scalar = opt->scalar;
 	m->nofuse = opt->nofuse;
+	m->infer_parts = opt->infer_parts;
 	m->g = graph_new();
 
 	m->ast = parse_program(path, text);             /* syntax */
@@ -44,6 +45,8 @@ Model *pipeline_run(const char *path, const Options *opt)
 	m->name = m->ast->model;
 	lower_model(m);                                  /* names, shapes: the forward graph */
 	config_read(m);                                  /* train and data sections */
+	if (opt->batch)
+		m->train.batch = opt->batch;             /* the export's batch */
 	if (diag_errors())
 		return NULL;
 	dump(opt, m, "lower");

@@ -10,6 +10,10 @@ typedef struct Options {
 	int nofuse;       /* --no-fuse */
 	int stop_after;   /* run passes up to and including this one (PASS_*) */
 	int dump;         /* print the graph after each pass to stderr (-d) */
+	unsigned infer_parts; /* an inference build (aecc export): the parts it
+	                         computes, bit 1 << PART_*; 0: the whole model */
+	int batch;        /* the batch the code is planned for instead of the
+	                     train section's (aecc export --batch); 0: that one */
 } Options;
 
 enum { PASS_PARSE, PASS_CHECK, PASS_LOWER, PASS_GRAD, PASS_FUSE, PASS_ENTRY, PASS_PLAN, PASS_ALL };

@@ -12,6 +12,8 @@
  * Buffer.byte_offset). Sizes saturate at SIZE_MAX instead of wrapping;
  * a state or work arena (at the batch of the train section) larger than
  * the machine's memory is a user error, reported at the model's name.
+ * An inference build (Model.infer_parts) has no gradient block: its values
+ * start at 0.
  * Preserves: the graph. Every function the emitter writes runs a subset of
  * this schedule in the same order, so the plan is valid for all of them. */
 #include "ops.h"
@@ -58,13 +60,13 @@ void plan_memory(Model *m)
 	size_t real = m->f64 ? 8 : 4;
 	Vec work = {0};
 	int pos = 0;
-	for (int i = 0; i < g->params.len; i++) {
+	for (int i = 0; i < g->params.len && !m->infer_parts; i++) {
 		Node *d = ((Param *)g->params.data[i])->node->grad;
 		ASSERT(d && d->storage == ST_WORK && !d->computed_by && !d->computes);
 		d->storage = ST_GRAD;
 		d->index = i;
 	}
-	m->grad_bytes = round_up(size_mul(g->param_elems, real));
+	m->grad_bytes = m->infer_parts ? 0 : round_up(size_mul(g->param_elems, real));
 	for (int i = 0; i < g->nodes.len; i++) {
 		Node *n = g->nodes.data[i];
 		if (n->dead)

@@ -7,7 +7,8 @@ set -eu
 PKGS="make gcc g++ clang flex bison libc6-dev zlib1g-dev libsimde-dev libcriterion-dev pkg-config
       dataset-fashion-mnist python3 python3-numpy python3-torch libopenblas0-pthread
       libpng-dev python3-matplotlib libopenmpi-dev openmpi-bin
-      llvm-14-dev libclang-14-dev libclang-cpp14-dev libomp-14-dev libclang-rt-14-dev"
+      llvm-14-dev libclang-14-dev libclang-cpp14-dev libomp-14-dev libclang-rt-14-dev
+      gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user binutils"
 
 missing=""
 for p in $PKGS; do

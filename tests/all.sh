@@ -42,6 +42,7 @@ suite use sh tests/use.sh
 suite checkpoint sh tests/checkpoint.sh
 suite loader sh tests/loader.sh
 suite jit sh tests/jit.sh
+suite export sh tests/export.sh
 suite train sh tests/train.sh
 suite mpi sh tests/mpi.sh
 suite parity sh tests/parity.sh

@@ -3,7 +3,7 @@
  * Memory is the caller's: a state buffer of CONTRACTIVE_AE_STATE_BYTES (parameters,
  * Adam moments, step count, buffers) and a work buffer of CONTRACTIVE_AE_WORK_BYTES, both
  * aligned to 64 bytes. n, the rows in a call, is 1..CONTRACTIVE_AE_MAX_BATCH.
- * Each thread uses up to 132224 bytes of stack (the products' packed panels). */
+ * Each thread uses up to 133248 bytes of stack (the products' packed panels). */
 #ifndef CONTRACTIVE_AE_H
 #define CONTRACTIVE_AE_H
 

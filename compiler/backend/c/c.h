@@ -29,6 +29,10 @@ int c_decode_reads(Model *m, int i);
 /* The latent when it is a gaussian(mu, logvar) draw (a VAE's), else NULL:
  * NAME_encode_gaussian gives its mean and log-variance. */
 const Node *c_gaussian_latent(Model *m);
+
+/* 1 if a live node of a part in `parts` (bit 1 << PART_*) reads model
+ * input i. */
+int c_reads_input(Model *m, int i, unsigned parts);
 /* Write the rendered files into dir, each atomically; reports an error
  * and returns 0 on failure (emit.c). */
 int c_write(Model *m, const CFiles *f, const char *dir);

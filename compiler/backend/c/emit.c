@@ -12,7 +12,12 @@
  * contractive penalty's rows) is a loop. The generated code has no
  * mutable globals and never allocates: the caller owns the state
  * (parameters, Adam moments, step count, buffers) and the work arena, both
- * sized by macros in NAME.h. Every symbol starts with the model's name. */
+ * sized by macros in NAME.h. Every symbol starts with the model's name.
+ *
+ * The same printer writes the inference build of aecc export
+ * (backend/export/): NAME_run in evaluation form only, over the parts the
+ * build keeps, with parameters and buffers in one block of weights
+ * (emit_new with infer set). */
 #include <ctype.h>
 #include <math.h>
 #include <errno.h>
@@ -34,12 +39,18 @@ struct Emit {
 	                      statistics, noise while `stochastic`, pairs of
 	                      nodes computed by one kernel, buffer updates */
 	const char *real;  /* "float" or "double" */
-	const char *P;     /* NAME, lower case */
-	const char *U;     /* NAME, upper case */
+	const char *P;     /* the symbols' prefix: NAME (NAME_infer in an export) */
+	const char *U;     /* the same in upper case */
+	int infer;         /* an inference build: evaluation form only, buffers
+	                      in the weights block (`params`) like parameters */
+	int small;         /* small kernels: no stack arrays but a few vectors */
 	unsigned helpers;  /* bit i set: helper i of kernels.c is used */
 	const char **names; /* the C name of each node's value, by id */
 	char *at_used;     /* by id: the value's NAME_AT_ macro is used */
 	Buf tables;        /* the offset tables of loops (emit_run_loop) */
+	size_t table_entries; /* how many offsets they hold */
+	size_t stack_arrays; /* bytes of the largest array a function body
+	                        keeps on the stack (emit_sum_begin's) */
 };
 
 unsigned *emit_helpers_used(Emit *e) { return &e->helpers; }
@@ -79,6 +90,8 @@ void emit_sum_begin(Emit *e, const char *count, const char *body, const char *af
 	emit_line(e, "{");
 	emit_indent(e, 1);
 	emit_line(e, "double part[64], acc = 0;");
+	if (e->stack_arrays < 64 * sizeof(double))
+		e->stack_arrays = 64 * sizeof(double);
 	emit_raw(e, "#ifdef _OPENMP\n#pragma omp parallel for schedule(dynamic) if (%s >= 65536)\n#endif\n", count);
 	emit_line(e, "for (long c = 0; c < 64; c++) {");
 	emit_line(e, "\tconst long i0 = %s * c / 64 / 16 * 16, i1 = c == 63 ? %s : %s * (c + 1) / 64 / 16 * 16;", count,
@@ -109,6 +122,7 @@ void emit_sum_end(Emit *e)
 }
 
 int emit_scalar_kernels(Emit *e) { return e->m->scalar; }
+int emit_small_kernels(Emit *e) { return e->small; }
 const char *emit_prefix(Emit *e) { return e->P; }
 
 const char *emit_num(Emit *e, double v)
@@ -234,7 +248,7 @@ static void name_values(Emit *e)
 }
 
 /* NAME_AT_VALUE: the byte offset of a work value, a macro of NAME.c. */
-static const char *at_macro(Emit *e, const Node *n)
+const char *emit_at(Emit *e, const Node *n)
 {
 	e->at_used[n->id] = 1;
 	return xasprintf("%s_AT_%s", e->U, str_upper(emit_ref(e, n)));
@@ -242,13 +256,14 @@ static const char *at_macro(Emit *e, const Node *n)
 
 /* NAME_PARAM: a parameter's element offset in the parameter (and
  * gradient) block, a macro of NAME.h. */
-static const char *param_macro(Emit *e, const Param *p)
+const char *emit_param_macro(Emit *e, const Param *p)
 {
 	return xasprintf("%s_%s", e->U, str_upper(c_ident(p->name)));
 }
 
-/* NAME_BUFFER: a buffer's byte offset from the start of the state. */
-static const char *buffer_macro(Emit *e, const Buffer *b)
+/* NAME_BUFFER: a buffer's byte offset from the start of the state (in an
+ * inference build, its element offset in the weights block). */
+const char *emit_buffer_macro(Emit *e, const Buffer *b)
 {
 	return xasprintf("%s_%s", e->U, str_upper(c_ident(b->name)));
 }
@@ -337,7 +352,7 @@ static void emit_buffer_updates(Emit *e, const Node *n)
 		if (b->next == n)
 			emit_line(e, "if (updates)");
 		if (b->next == n)
-			emit_line(e, "\tmemcpy((unsigned char *)updates + %s, %s + %zu, sizeof(%s) * %zu);", buffer_macro(e, b),
+			emit_line(e, "\tmemcpy((unsigned char *)updates + %s, %s + %zu, sizeof(%s) * %zu);", emit_buffer_macro(e, b),
 				  emit_ref(e, n), b->next_offset, e->real, shape_elems(b->shape));
 	}
 }
@@ -396,17 +411,20 @@ static void emit_decl(Emit *e, const Node *n)
 	const char *r = e->real, *name = emit_ref(e, n);
 	switch (n->storage) {
 	case ST_WORK:
-		emit_line(e, "%s *const %s = (%s *)(work + %s);", r, name, r, at_macro(e, n));
+		emit_line(e, "%s *const %s = (%s *)(work + %s);", r, name, r, emit_at(e, n));
 		break;
 	case ST_PARAM:
-		emit_line(e, "const %s *const %s = params + %s;", r, name, param_macro(e, g->params.data[n->index]));
+		emit_line(e, "const %s *const %s = params + %s;", r, name, emit_param_macro(e, g->params.data[n->index]));
 		break;
 	case ST_GRAD:
-		emit_line(e, "%s *const %s = grad + %s;", r, name, param_macro(e, g->params.data[n->index]));
+		emit_line(e, "%s *const %s = grad + %s;", r, name, emit_param_macro(e, g->params.data[n->index]));
 		break;
 	case ST_BUFFER:
-		emit_line(e, "const %s *const %s = (const %s *)((const unsigned char *)state + %s);", r, name, r,
-			  buffer_macro(e, g->buffers.data[n->index]));
+		if (e->infer)
+			emit_line(e, "const %s *const %s = params + %s;", r, name, emit_buffer_macro(e, g->buffers.data[n->index]));
+		else
+			emit_line(e, "const %s *const %s = (const %s *)((const unsigned char *)state + %s);", r, name, r,
+				  emit_buffer_macro(e, g->buffers.data[n->index]));
 		break;
 	case ST_INPUT:
 	case ST_NONE:
@@ -684,6 +702,7 @@ static void emit_run_loop(Emit *e, Run *r, Tok **tok, const int *ntok, Buf *o)
 		buf_printf(&e->tables, "static const size_t %s[%d] = {", table, r->count);
 		for (int gi = 0; gi < r->count; gi++)
 			buf_printf(&e->tables, "%s%zu", gi ? ", " : "", v->node[gi]->offset);
+		e->table_entries += (size_t)r->count;
 		buf_printf(&e->tables, "};\n");
 		emit_line(e, "\t%s *const %s = (%s *)(work + %s[u]);", e->real, v->local, e->real, table);
 	}
@@ -797,54 +816,77 @@ static void emit_function(Emit *e, const char *comment, const char *sig, const c
 		{"batch_row0", "const long batch_row0 = ctx->batch_row0;"},
 		{"batch_rows", "const long batch_rows = ctx->batch_rows;"},
 	};
+	/* An inference build's context holds only params, work and n: the
+	 * rest is evaluation mode's constants, which the C compiler folds. */
+	static const char *const infer[][2] = {
+		{"training", "const int training = 0;"},
+		{"stochastic", "const int stochastic = 0;"},
+		{"rng", "const uint64_t rng = 0;"},
+		{"step", "const int64_t step = 0;"},
+		{"terms", "double *const terms = NULL;"},
+		{"batch_row0", "const long batch_row0 = 0;"},
+		{"batch_rows", "const long batch_rows = ctx->n;"},
+	};
 	if (strstr(sig, "_ctx *ctx"))
-		for (size_t i = 0; i < sizeof ctx / sizeof *ctx; i++)
+		for (size_t i = 0; i < sizeof ctx / sizeof *ctx; i++) {
+			const char *decl = ctx[i][1];
+			for (size_t k = 0; e->infer && k < sizeof infer / sizeof *infer; k++)
+				if (!strcmp(infer[k][0], ctx[i][0]))
+					decl = infer[k][1];
 			if (uses(&used, ctx[i][0]))
-				buf_printf(o, "\t%s\n", str_replace(ctx[i][1], "REAL", e->real));
+				buf_printf(o, "\t%s\n", str_replace(decl, "REAL", e->real));
+		}
 	buf_puts(o, body);
 	buf_puts(o, "}\n\n");
 }
 
 /* ---- the inputs of the entry points ---- */
 
-/* 1 if a node of the decoder reads input i (a conditional model's label). */
-static int decoder_reads(Model *m, int i)
+int c_reads_input(Model *m, int i, unsigned parts)
 {
 	Graph *g = m->g;
 	const Node *in = ((GInput *)g->inputs.data[i])->node;
 	for (int k = 0; k < g->nodes.len; k++) {
 		const Node *n = g->nodes.data[k];
-		for (int j = 0; j < n->nin && !n->dead && n->part == PART_DECODER; j++)
+		for (int j = 0; j < n->nin && !n->dead && parts & 1u << n->part; j++)
 			if (n->in[j] == in)
 				return 1;
 	}
 	return 0;
 }
 
+/* 1 if a node of the decoder reads input i (a conditional model's label). */
+static int decoder_reads(Model *m, int i) { return c_reads_input(m, i, 1u << PART_DECODER); }
+
+/* 1 if NAME_run takes input i: every input, but in an inference build
+ * only those its parts read. */
+static int run_takes(Emit *e, int i) { return !e->infer || c_reads_input(e->m, i, ~0u); }
+
 /* The inputs as a signature's parameters, "const NAME_real *x, "; with
  * decoder, only those the decoder reads. */
-static const char *inputs_sig(Emit *e, int decoder)
+const char *emit_inputs_sig(Emit *e, int decoder)
 {
 	Graph *g = e->m->g;
 	Buf b = {0};
 	buf_puts(&b, "");
 	for (int i = 0; i < g->inputs.len; i++)
-		if (!decoder || decoder_reads(e->m, i))
+		if (decoder ? decoder_reads(e->m, i) : run_takes(e, i))
 			buf_printf(&b, "const %s_real *%s, ", e->P, ((GInput *)g->inputs.data[i])->name);
 	return b.data;
 }
-static const char *sig_inputs(Emit *e) { return inputs_sig(e, 0); }
-static const char *decode_inputs(Emit *e) { return inputs_sig(e, 1); }
+static const char *sig_inputs(Emit *e) { return emit_inputs_sig(e, 0); }
+static const char *decode_inputs(Emit *e) { return emit_inputs_sig(e, 1); }
 
 /* The inputs as call arguments, "x, "; with decoder, NULL for those the
  * decoder does not read. */
-static const char *call_inputs(Emit *e, int decoder)
+const char *emit_inputs_call(Emit *e, int decoder)
 {
 	Graph *g = e->m->g;
 	Buf b = {0};
 	buf_puts(&b, "");
 	for (int i = 0; i < g->inputs.len; i++)
-		buf_printf(&b, "%s, ", !decoder || decoder_reads(e->m, i) ? ((GInput *)g->inputs.data[i])->name : "NULL");
+		if (run_takes(e, i))
+			buf_printf(&b, "%s, ", !decoder || decoder_reads(e->m, i) ? ((GInput *)g->inputs.data[i])->name : "NULL");
 	return b.data;
 }
 
@@ -891,7 +933,7 @@ static void emit_header(Emit *e)
 	buf_printf(o, "/* Where each parameter starts in the parameter block (and in a gradient), in elements. */\n");
 	for (int i = 0; i < g->params.len; i++) {
 		Param *p = g->params.data[i];
-		buf_printf(o, "#define %s %zu /* %s %s */\n", param_macro(e, p), p->offset, p->name, shape_str(p->shape));
+		buf_printf(o, "#define %s %zu /* %s %s */\n", emit_param_macro(e, p), p->offset, p->name, shape_str(p->shape));
 	}
 	buf_printf(o, "\n");
 	buf_printf(o, "typedef %s %s_real;\n\n", r, P);
@@ -993,7 +1035,7 @@ static void emit_param_table(Emit *e)
 		buf_printf(e->out, "\t{\"%s\", %d, {", p->name, p->shape.rank);
 		for (int d = 0; d < 4; d++)
 			buf_printf(e->out, "%s%d", d ? ", " : "", d < p->shape.rank ? p->shape.dims[d] : 0);
-		buf_printf(e->out, "}, %s, %zu},\n", param_macro(e, p), shape_elems(p->shape));
+		buf_printf(e->out, "}, %s, %zu},\n", emit_param_macro(e, p), shape_elems(p->shape));
 	}
 	buf_printf(e->out, "};\n\n");
 }
@@ -1120,7 +1162,7 @@ static void emit_counters(Emit *e)
 	for (int i = 0; i < m->g->buffers.len; i++) {
 		Buffer *b = m->g->buffers.data[i];
 		if (b->kind == BUF_COUNTER)
-			emit_line(e, "++*(int64_t *)((unsigned char *)state + %s);", buffer_macro(e, b));
+			emit_line(e, "++*(int64_t *)((unsigned char *)state + %s);", emit_buffer_macro(e, b));
 	}
 }
 
@@ -1156,32 +1198,44 @@ static void emit_context(Emit *e)
 	buf_printf(o, "\t\th ? *(const int64_t *)state + 1 : 0, updates, terms, 0, n};\n\treturn c;\n}\n\n");
 }
 
+/* 1 if the build computes part (an inference build may leave some out). */
+static int has_part(const Model *m, int part) { return !m->infer_parts || m->infer_parts & 1u << part; }
+
 /* NAME_run: the encoder, the decoder and the loss, each when `parts` asks
- * for it, in training or evaluation form as ctx->training says. */
-static void emit_run(Emit *e)
+ * for it, in training or evaluation form as ctx->training says (in an
+ * inference build: the parts it has, in evaluation form). */
+void emit_model_run(Emit *e)
 {
 	Model *m = e->m;
 	const char *P = e->P, *U = e->U;
 	static const char *const part_macro[] = {"", "ENCODER", "DECODER"};
+	const int loss = has_part(m, PART_LOSS);
 	Buf body = {0};
 	Buf *o = e->out;
 	e->out = &body;
 	e->indent = 1;
 	for (int part = PART_ENCODER; part <= PART_DECODER; part++) {
+		if (!has_part(m, part))
+			continue;
 		emit_line(e, "if (parts & %s_%s) {", U, part_macro[part]);
 		e->indent++;
-		emit_part(e, part, 1);
+		emit_part(e, part, !e->infer);
 		e->indent--;
 		emit_line(e, "}");
 	}
-	emit_line(e, "if (!(parts & %s_LOSS))", U);
-	emit_line(e, "\treturn 0;");
-	emit_part(e, PART_LOSS, 1);
-	emit_line(e, "return %s[0];", emit_ref(e, m->g->loss));
+	if (loss) {
+		emit_line(e, "if (!(parts & %s_LOSS))", U);
+		emit_line(e, "\treturn 0;");
+		emit_part(e, PART_LOSS, !e->infer);
+		emit_line(e, "return %s[0];", emit_ref(e, m->g->loss));
+	}
 	e->indent = 0;
 	e->out = o;
-	emit_function(e, "The model: the parts in `parts`; returns the loss when it computes it.",
-		      xasprintf("static %s_real %s_run(const %s_ctx *ctx, %sint parts)", P, P, P, sig_inputs(e)), body.data);
+	emit_function(e, loss ? "The model: the parts in `parts`; returns the loss when it computes it."
+			      : "The model: the parts in `parts`.",
+		      xasprintf("static %s %s_run(const %s_ctx *ctx, %sint parts)", loss ? xasprintf("%s_real", P) : "void",
+				P, P, sig_inputs(e)),
+		      body.data);
 }
 
 /* NAME_pass: the model and its gradient, shared by the train step and
@@ -1193,7 +1247,7 @@ static void emit_pass(Emit *e)
 	Buf body = {0};
 	e->out = &body;
 	e->indent = 1;
-	emit_line(e, "const %s_real result = %s_run(ctx, %s%s_ENCODER | %s_DECODER | %s_LOSS);", P, P, call_inputs(e, 0), U, U, U);
+	emit_line(e, "const %s_real result = %s_run(ctx, %s%s_ENCODER | %s_DECODER | %s_LOSS);", P, P, emit_inputs_call(e, 0), U, U, U);
 	e->training = 1;
 	emit_part(e, PART_BACKWARD, 0);
 	e->training = 0;
@@ -1208,10 +1262,10 @@ static void emit_functions(Emit *e)
 {
 	Model *m = e->m;
 	Graph *g = m->g;
-	const char *P = e->P, *U = e->U, *r = e->real, *in = sig_inputs(e), *args = call_inputs(e, 0);
+	const char *P = e->P, *U = e->U, *r = e->real, *in = sig_inputs(e), *args = emit_inputs_call(e, 0);
 	Buf *o = e->out;
 	emit_context(e);
-	emit_run(e);
+	emit_model_run(e);
 	emit_pass(e);
 
 	buf_printf(o, "%s_real %s_train_step(void *state, void *work, %sint n, const %s_hparams *h)\n{\n", P, P, in, P);
@@ -1274,7 +1328,7 @@ static void emit_functions(Emit *e)
 	for (int k = 0; k < 2; k++) {
 		buf_printf(o, "void %s_%s(const void *state, void *work, %sint n, %s_real *%s)\n{\n%s", P, fn[k], in, P, arg[k], ctx);
 		buf_printf(o, "\t%s_run(&c, %s%s);\n", P, args, parts[k]);
-		buf_printf(o, "\tmemcpy(%s, c.work + %s, sizeof(%s) * %s);\n}\n\n", arg[k], at_macro(e, res[k]), r,
+		buf_printf(o, "\tmemcpy(%s, c.work + %s, sizeof(%s) * %s);\n}\n\n", arg[k], emit_at(e, res[k]), r,
 			   emit_count(e, res[k], 1));
 	}
 
@@ -1285,22 +1339,22 @@ static void emit_functions(Emit *e)
 		buf_printf(o, "\t%s_run(&c, %s%s);\n", P, args, parts[1]);
 		for (int k = 0; k < 2; k++)
 			buf_printf(o, "\tmemcpy(%s, c.work + %s, sizeof(%s) * %s);\n", k ? "logvar" : "mu",
-				   at_macro(e, gauss->in[k]), r, emit_count(e, gauss->in[k], 1));
+				   emit_at(e, gauss->in[k]), r, emit_count(e, gauss->in[k], 1));
 		buf_printf(o, "}\n\n");
 	}
 
 	/* decode, sample: a latent in its slot, then the decoder */
 	const char *decoder = xasprintf("\t%s_run(&c, %s%s_DECODER);\n\tmemcpy(out, c.work + %s, sizeof(%s) * %s);\n}\n\n", P,
-					call_inputs(e, 1), U, at_macro(e, g->output), r, emit_count(e, g->output, 1));
+					emit_inputs_call(e, 1), U, emit_at(e, g->output), r, emit_count(e, g->output, 1));
 	if (m->decodable) {
 		buf_printf(o, "void %s_decode(const void *state, void *work, const %s_real *z, %sint n, %s_real *out)\n{\n%s", P, P,
 			   decode_inputs(e), P, ctx);
-		buf_printf(o, "\tmemcpy(c.work + %s, z, sizeof(%s) * %s);\n%s", at_macro(e, g->latent), r,
+		buf_printf(o, "\tmemcpy(c.work + %s, z, sizeof(%s) * %s);\n%s", emit_at(e, g->latent), r,
 			   emit_count(e, g->latent, 1), decoder);
 	}
 	if (has_sample(e)) {
 		buf_printf(o, "void %s_sample(const void *state, void *work, uint64_t seed, int n, %s_real *out)\n{\n%s", P, P, ctx);
-		buf_printf(o, "\t%s *const z = (%s *)(c.work + %s);\n", r, r, at_macro(e, g->latent));
+		buf_printf(o, "\t%s *const z = (%s *)(c.work + %s);\n", r, r, emit_at(e, g->latent));
 		buf_printf(o, "\tconst uint64_t key = %s(seed ^ 0x7072696f72u); /* \"prior\" */\n", emit_helper(e, "mix"));
 		buf_printf(o, "\tfor (long i = 0; i < %s; i++)\n", emit_count(e, g->latent, 1));
 		buf_printf(o, "\t\tz[i] = (%s)%s(key, (uint64_t)i);\n%s", r, emit_helper(e, "normal"), decoder);
@@ -1308,25 +1362,29 @@ static void emit_functions(Emit *e)
 }
 
 /* The work arena's layout: a macro per value. */
-static void emit_layout(Emit *e, Buf *o)
+void emit_layout(Emit *e, Buf *o)
 {
 	Model *m = e->m;
 	Graph *g = m->g;
-	buf_printf(o, "/* The work arena, in bytes: the gradient block (in the train step) at 0,\n"
-		      " * then every value; values whose lives do not overlap share memory. */\n");
+	if (e->infer)
+		buf_printf(o, "/* The work arena, in bytes: every value; values whose lives do not overlap\n"
+			      " * share memory. */\n");
+	else
+		buf_printf(o, "/* The work arena, in bytes: the gradient block (in the train step) at 0,\n"
+			      " * then every value; values whose lives do not overlap share memory. */\n");
 	for (int i = 0; i < g->nodes.len; i++) {
 		const Node *n = g->nodes.data[i];
 		if (!n->dead && n->storage == ST_WORK && e->at_used[n->id])
-			buf_printf(o, "#define %s %zu /* %s: %s %s */\n", at_macro(e, n), n->offset,
+			buf_printf(o, "#define %s %zu /* %s: %s %s */\n", emit_at(e, n), n->offset,
 				   n->layer ? n->layer : emit_ref(e, n), node_label(n), shape_str(n->shape));
 	}
 	if (e->tables.len)
 		buf_printf(o, "/* The same in loops over units: the place of each unit's value. */\n%s", e->tables.data);
-	if (g->buffers.len)
+	if (g->buffers.len && !e->infer)
 		buf_printf(o, "/* The buffers, in bytes from the start of the state. */\n");
-	for (int i = 0; i < g->buffers.len; i++) {
+	for (int i = 0; i < g->buffers.len && !e->infer; i++) {
 		const Buffer *b = g->buffers.data[i];
-		buf_printf(o, "#define %s %zu /* %s */\n", buffer_macro(e, b), buffers_base(m) + buffer_byte_offset(m, b),
+		buf_printf(o, "#define %s %zu /* %s */\n", emit_buffer_macro(e, b), buffers_base(m) + buffer_byte_offset(m, b),
 			   b->name);
 	}
 	buf_printf(o, "\n");
@@ -1355,11 +1413,7 @@ static void emit_source(Emit *e)
 	buf_puts(o, body.data);
 }
 
-int c_has_sample(Model *m)
-{
-	Emit e = {.m = m, .real = m->f64 ? "double" : "float", .P = m->name, .U = str_upper(m->name)};
-	return has_sample(&e);
-}
+int c_has_sample(Model *m) { return has_sample(emit_new(m, m->name, 0, 0)); }
 
 const Node *c_gaussian_latent(Model *m)
 {
@@ -1383,21 +1437,28 @@ int c_draws_latent(const Model *m)
 	return 0;
 }
 
-static void emit_init_names(Emit *e)
+Emit *emit_new(Model *m, const char *prefix, int infer, int small)
 {
+	Emit *e = xcalloc(1, sizeof *e);
+	*e = (Emit){.m = m, .real = m->f64 ? "double" : "float", .P = prefix, .U = str_upper(prefix), .infer = infer,
+		    .small = small};
 	name_values(e);
-	e->at_used = xcalloc((size_t)e->m->g->nodes.len, 1);
+	e->at_used = xcalloc((size_t)m->g->nodes.len, 1);
+	return e;
 }
+
+void emit_set_out(Emit *e, Buf *o) { e->out = o; }
+size_t emit_table_entries(Emit *e) { return e->table_entries; }
+size_t emit_stack_arrays(Emit *e) { return e->stack_arrays; }
 
 void c_render(Model *m, CFiles *out)
 {
 	*out = (CFiles){0};
-	Emit e = {.m = m, .real = m->f64 ? "double" : "float", .P = m->name, .U = str_upper(m->name)};
-	emit_init_names(&e);
-	e.out = &out->h;
-	emit_header(&e);
-	e.out = &out->c;
-	emit_source(&e);
+	Emit *e = emit_new(m, m->name, 0, 0);
+	e->out = &out->h;
+	emit_header(e);
+	e->out = &out->c;
+	emit_source(e);
 	c_render_main(m, &out->main);
 }
 

@@ -1,9 +1,12 @@
 /* emit.h - inside the C backend: the helpers the rows of the op table
- * write C with (emit.c, kernels.c), and the rows themselves (table.c, one
- * file per op group). Requires: ops.h. Provides: the Emit API. */
+ * write C with (emit.c, kernels.c), the rows themselves (table.c, one
+ * file per op group), and the printer for backends built on it (the
+ * inference export, backend/export/). Requires: ops.h. Provides: the Emit
+ * API. */
 #ifndef AECC_BACKEND_C_EMIT_H
 #define AECC_BACKEND_C_EMIT_H
 
+#include "model.h"
 #include "ops.h"
 
 typedef struct Emit Emit; /* emit.c: state while writing C */
@@ -27,8 +30,10 @@ void c_emit_op(Emit *e, Node *n);
  * written into the file before the code that calls it. */
 const char *emit_helper(Emit *e, const char *name);
 /* Bytes of stack a thread of the generated code may use at most, for the
- * products' packed panels (kernels.c). */
+ * products' packed panels (kernels.c); with small, for the small kernels'
+ * arrays. */
 size_t kernels_stack_bytes(int f64, int scalar);
+size_t kernels_small_stack_bytes(int f64);
 /* Write the definitions of the helpers used so far. */
 void emit_helper_defs(Emit *e);
 unsigned *emit_helpers_used(Emit *e);
@@ -78,6 +83,9 @@ void emit_sum_end(Emit *e);
 const char *emit_noise_key(Emit *e, const Node *n);
 /* 1 when the model is emitted with plain scalar kernels (--kernels scalar). */
 int emit_scalar_kernels(Emit *e);
+/* 1 when the helpers are the small ones: no arrays on the stack but a few
+ * vectors (aecc export --tile small). */
+int emit_small_kernels(Emit *e);
 /* The model's symbol prefix ("fashion_ae"). */
 const char *emit_prefix(Emit *e);
 /* Elements of n per sample as a C expression: "784" or, for batched
@@ -91,5 +99,37 @@ const char *emit_batch_count(Emit *e, const Node *n);
  * its place in the whole batch ("(uint64_t)(batch_row0 * 784 + i)"), so a
  * part of a batch draws the numbers the whole batch draws for its rows. */
 const char *emit_noise_index(Emit *e, const Node *n);
+
+
+/* ---- the printer, for backends built on it (emit.c) ---- */
+
+/* A printer of planned model m whose symbols start with `prefix` (NAME for
+ * aecc emit). With infer, an inference build (Model.infer_parts): the
+ * evaluation form only, and buffers read from the weights block `params`
+ * at emit_buffer_macro like parameters; with small, the small kernels. */
+Emit *emit_new(Model *m, const char *prefix, int infer, int small);
+/* Where lines go from now on. */
+void emit_set_out(Emit *e, Buf *o);
+/* NAME_run(ctx, inputs, parts): the parts of the model the build has, in
+ * a function of NAME_ctx (params, work, n, and in training the rest). */
+void emit_model_run(Emit *e);
+/* The work arena's macros (NAME_AT_VALUE) that code written so far uses,
+ * and the offset tables of its loops, into o. */
+void emit_layout(Emit *e, Buf *o);
+/* NAME_AT_VALUE for work value n (marked as used). */
+const char *emit_at(Emit *e, const Node *n);
+/* NAME_PARAMETER_NAME, NAME_BUFFER_NAME: the macros of their offsets. */
+const char *emit_param_macro(Emit *e, const Param *p);
+const char *emit_buffer_macro(Emit *e, const Buffer *b);
+/* The inputs as parameters of a signature ("const NAME_real *x, ") and as
+ * arguments ("x, "); with decoder, those the decoder reads (as arguments,
+ * NULL for the others). */
+const char *emit_inputs_sig(Emit *e, int decoder);
+const char *emit_inputs_call(Emit *e, int decoder);
+/* Entries of the offset tables written so far (size_t each). */
+size_t emit_table_entries(Emit *e);
+/* Bytes of the largest array a function written so far keeps on its
+ * stack, the kernels' aside. */
+size_t emit_stack_arrays(Emit *e);
 
 #endif

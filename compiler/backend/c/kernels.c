@@ -13,7 +13,8 @@ typedef struct Helper {
 	const char *name;                /* suffix after "NAME_" */
 	const char *needs[3];            /* other helpers written first */
 	void (*write)(Emit *e, const char *P, const char *r); /* the definition */
-	const char *simd_needs;          /* one more, unless the kernels are scalar */
+	const char *blocked_needs;       /* one more for the blocked SIMD kernels
+	                                    (neither scalar nor small) */
 } Helper;
 
 /* Replace the tokens of a kernel template (PFX, UPFX: the prefix; REAL,
@@ -154,7 +155,8 @@ static const char gemm_scalar_text[] =
  * fixed ranges of column blocks, or of rows when there are fewer than 4
  * column blocks, so every element of C is summed by one thread in one
  * order whatever the thread count. Stack use:
- * (MC + NG NR) KC + MR NR + NR elements per thread. */
+ * (MC + NG NR) KC + 2 MR NR + NR elements per thread (the micro-kernel's
+ * tile of C counted once in vectors, once in `edge`). */
 enum { GEMM_MR = 8, GEMM_NV = 2, GEMM_KC = 128, GEMM_MC = 128, GEMM_NG = 4, GEMM_UNITS = 8, WIDEST_LANES_F32 = 16 };
 
 size_t kernels_stack_bytes(int f64, int scalar)
@@ -162,7 +164,15 @@ size_t kernels_stack_bytes(int f64, int scalar)
 	if (scalar)
 		return 0;
 	const size_t real = f64 ? 8 : 4, nr = GEMM_NV * (WIDEST_LANES_F32 / (f64 ? 2 : 1));
-	return real * (GEMM_MC * GEMM_KC + GEMM_NG * GEMM_KC * nr + GEMM_MR * nr + nr);
+	return real * (GEMM_MC * GEMM_KC + GEMM_NG * GEMM_KC * nr + 2 * GEMM_MR * nr + nr);
+}
+
+/* The small kernels' largest array: one vector of the widest lanes (the
+ * lanes of PFX_exp1 and PFX_bce_logits); the small product's is 16 bytes. */
+size_t kernels_small_stack_bytes(int f64)
+{
+	(void)f64;
+	return WIDEST_LANES_F32 * 4;
 }
 
 static const char gemm_simd_text[] =
@@ -332,13 +342,131 @@ static const char transpose4_f64[] =
 "\t\tfor (long j = 0; j < 4; j++)\n"
 "\t\t\tdst[j * ldd + i] = src[i * lds + j];\n";
 
+/* The same product with no memory beyond a few 128-bit vectors, for small
+ * devices and single samples (aecc export --tile small): a row of C at a
+ * time, W columns (the lanes of 128 bits) in a vector, four vectors at a
+ * time so that four chains of FMAs are in flight; each column summed over
+ * k in order from its bias with the vector FMA, as PFX_gemm's blocked form
+ * sums it: the same values, bit for bit. When the columns of B run along
+ * k (B = W^T, the weights of a dense layer or a convolution), W of them
+ * are read W at a time and transposed in registers. */
+static const char gemm_small_text[] =
+"/* acc + the sum over t < W of a[t acs] B(t, .), in order, where B(t, v) =\n"
+" * b[v bcs + t] for the W columns v: rows of b transposed in registers. */\n"
+"static V128 PFX_gemm_cols(V128 acc, const REAL *a, long acs, const REAL *b, long bcs)\n"
+"{\n"
+"TRANSPOSE"
+"\treturn acc;\n"
+"}\n\n"
+"/* B(k, j + v) = b[v bcs] for v < w, 0 for the other lanes. */\n"
+"static V128 PFX_gemm_gather(const REAL *b, long bcs, long w)\n"
+"{\n"
+"\tREAL t[L128] = {0};\n"
+"\tfor (long v = 0; v < w; v++)\n"
+"\t\tt[v] = b[v * bcs];\n"
+"\treturn simde_mm_loadu_SFX(t);\n"
+"}\n\n"
+"/* acc + sum_k a[k acs] B(k, j..j+w), w <= W columns (the lanes past w\n"
+" * 0): B's rows run along j (bcs = 1), or its columns along k (brs = 1,\n"
+" * W x W transposed), or any strides, one k at a time. */\n"
+"static V128 PFX_gemm_sums(V128 acc, const REAL *a, long acs, long K, const REAL *B, long brs, long bcs, long j,\n"
+"\t\t\tlong w)\n"
+"{\n"
+"\tlong k = 0;\n"
+"\tif (w == L128 && bcs == 1)\n"
+"\t\tfor (; k < K; k++)\n"
+"\t\t\tacc = simde_mm_fmadd_SFX(simde_mm_set1_SFX(a[k * acs]), simde_mm_loadu_SFX(B + k * brs + j), acc);\n"
+"\telse if (w == L128 && brs == 1)\n"
+"\t\tfor (; k + L128 <= K; k += L128)\n"
+"\t\t\tacc = PFX_gemm_cols(acc, a + k * acs, acs, B + j * bcs + k, bcs);\n"
+"\tfor (long left = K - k; left > 0; left--, k++)\n"
+"\t\tacc = simde_mm_fmadd_SFX(simde_mm_set1_SFX(a[k * acs]), PFX_gemm_gather(B + k * brs + j * bcs, bcs, w), acc);\n"
+"\treturn acc;\n"
+"}\n\n"
+"/* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs],\n"
+" * then the epilogue ep, if any: a row at a time, W columns in a vector,\n"
+" * each summed over k in order from its bias. */\n"
+"static void PFX_gemm(long M, long N, long K, const REAL *A, long ars, long acs,\n"
+"\t\t\tconst REAL *B, long brs, long bcs, const REAL *bias, REAL *C, const PFX_epilogue *ep)\n"
+"{\n"
+"\tenum { W = L128 };\n"
+"\tfor (long i = 0; i < M; i++) {\n"
+"\t\tconst REAL *a = A + i * ars;\n"
+"\t\tREAL *c = C + i * N;\n"
+"\t\tlong j = 0;\n"
+"\t\tfor (; j + 4 * W <= N && (bcs == 1 || brs == 1); j += 4 * W) { /* four vectors of columns */\n"
+"\t\t\tV128 s0 = bias ? simde_mm_loadu_SFX(bias + j) : simde_mm_setzero_SFX();\n"
+"\t\t\tV128 s1 = bias ? simde_mm_loadu_SFX(bias + j + W) : simde_mm_setzero_SFX();\n"
+"\t\t\tV128 s2 = bias ? simde_mm_loadu_SFX(bias + j + 2 * W) : simde_mm_setzero_SFX();\n"
+"\t\t\tV128 s3 = bias ? simde_mm_loadu_SFX(bias + j + 3 * W) : simde_mm_setzero_SFX();\n"
+"\t\t\tlong k = 0;\n"
+"\t\t\tif (bcs == 1)\n"
+"\t\t\t\tfor (; k < K; k++) {\n"
+"\t\t\t\t\tconst V128 x = simde_mm_set1_SFX(a[k * acs]);\n"
+"\t\t\t\t\tconst REAL *b = B + k * brs + j;\n"
+"\t\t\t\t\ts0 = simde_mm_fmadd_SFX(x, simde_mm_loadu_SFX(b), s0);\n"
+"\t\t\t\t\ts1 = simde_mm_fmadd_SFX(x, simde_mm_loadu_SFX(b + W), s1);\n"
+"\t\t\t\t\ts2 = simde_mm_fmadd_SFX(x, simde_mm_loadu_SFX(b + 2 * W), s2);\n"
+"\t\t\t\t\ts3 = simde_mm_fmadd_SFX(x, simde_mm_loadu_SFX(b + 3 * W), s3);\n"
+"\t\t\t\t}\n"
+"\t\t\telse\n"
+"\t\t\t\tfor (; k + W <= K; k += W) {\n"
+"\t\t\t\t\tconst REAL *b = B + j * bcs + k;\n"
+"\t\t\t\t\ts0 = PFX_gemm_cols(s0, a + k * acs, acs, b, bcs);\n"
+"\t\t\t\t\ts1 = PFX_gemm_cols(s1, a + k * acs, acs, b + W * bcs, bcs);\n"
+"\t\t\t\t\ts2 = PFX_gemm_cols(s2, a + k * acs, acs, b + 2 * W * bcs, bcs);\n"
+"\t\t\t\t\ts3 = PFX_gemm_cols(s3, a + k * acs, acs, b + 3 * W * bcs, bcs);\n"
+"\t\t\t\t}\n"
+"\t\t\tfor (long left = K - k; left > 0; left--, k++) { /* counted down: see act_tail */\n"
+"\t\t\t\tconst V128 x = simde_mm_set1_SFX(a[k * acs]);\n"
+"\t\t\t\tconst REAL *b = B + k * brs + j * bcs;\n"
+"\t\t\t\ts0 = simde_mm_fmadd_SFX(x, PFX_gemm_gather(b, bcs, W), s0);\n"
+"\t\t\t\ts1 = simde_mm_fmadd_SFX(x, PFX_gemm_gather(b + W * bcs, bcs, W), s1);\n"
+"\t\t\t\ts2 = simde_mm_fmadd_SFX(x, PFX_gemm_gather(b + 2 * W * bcs, bcs, W), s2);\n"
+"\t\t\t\ts3 = simde_mm_fmadd_SFX(x, PFX_gemm_gather(b + 3 * W * bcs, bcs, W), s3);\n"
+"\t\t\t}\n"
+"\t\t\tsimde_mm_storeu_SFX(c + j, s0);\n"
+"\t\t\tsimde_mm_storeu_SFX(c + j + W, s1);\n"
+"\t\t\tsimde_mm_storeu_SFX(c + j + 2 * W, s2);\n"
+"\t\t\tsimde_mm_storeu_SFX(c + j + 3 * W, s3);\n"
+"\t\t}\n"
+"\t\tfor (; j < N; j += W) { /* the rest, a vector at a time */\n"
+"\t\t\tconst long w = N - j < W ? N - j : W;\n"
+"\t\t\tREAL t[W] = {0};\n"
+"\t\t\tfor (long v = 0; bias && v < w; v++)\n"
+"\t\t\t\tt[v] = bias[j + v];\n"
+"\t\t\tsimde_mm_storeu_SFX(t, PFX_gemm_sums(simde_mm_loadu_SFX(t), a, acs, K, B, brs, bcs, j, w));\n"
+"\t\t\tmemcpy(c + j, t, sizeof(REAL) * (size_t)w);\n"
+"\t\t}\n"
+"\t\tif (ep)\n"
+"\t\t\tPFX_finish(ep, c, N, 1, N, i * N);\n"
+"\t}\n"
+"}\n\n";
+/* Four columns of B (rows of b) by four k, transposed: r_t holds B(t, .). */
+static const char gemm_small_f32[] =
+"\tsimde__m128 r0 = simde_mm_loadu_ps(b), r1 = simde_mm_loadu_ps(b + bcs);\n"
+"\tsimde__m128 r2 = simde_mm_loadu_ps(b + 2 * bcs), r3 = simde_mm_loadu_ps(b + 3 * bcs);\n"
+"\tSIMDE_MM_TRANSPOSE4_PS(r0, r1, r2, r3);\n"
+"\tacc = simde_mm_fmadd_ps(simde_mm_set1_ps(a[0]), r0, acc);\n"
+"\tacc = simde_mm_fmadd_ps(simde_mm_set1_ps(a[acs]), r1, acc);\n"
+"\tacc = simde_mm_fmadd_ps(simde_mm_set1_ps(a[2 * acs]), r2, acc);\n"
+"\tacc = simde_mm_fmadd_ps(simde_mm_set1_ps(a[3 * acs]), r3, acc);\n";
+/* Two columns by two k. */
+static const char gemm_small_f64[] =
+"\tconst simde__m128d r0 = simde_mm_loadu_pd(b), r1 = simde_mm_loadu_pd(b + bcs);\n"
+"\tacc = simde_mm_fmadd_pd(simde_mm_set1_pd(a[0]), simde_mm_unpacklo_pd(r0, r1), acc);\n"
+"\tacc = simde_mm_fmadd_pd(simde_mm_set1_pd(a[acs]), simde_mm_unpackhi_pd(r0, r1), acc);\n";
+
 static void gemm(Emit *e, const char *P, const char *r)
 {
 	(void)P;
-	(void)r;
 	emit_template(e, gemm_epilogue_text);
 	if (emit_scalar_kernels(e)) {
 		emit_template(e, gemm_scalar_text);
+		return;
+	}
+	if (emit_small_kernels(e)) {
+		emit_template(e, str_replace(gemm_small_text, "TRANSPOSE", r[0] == 'f' ? gemm_small_f32 : gemm_small_f64));
 		return;
 	}
 	emit_template(e, xasprintf("enum { PFX_MR = %d, PFX_NR = %d * UPFX_LANES, PFX_KC = %d, PFX_MC = %d, PFX_NG = %d, PFX_UNITS = %d };\n\n",
@@ -817,8 +945,8 @@ const char *emit_helper(Emit *e, const char *name)
 			*emit_helpers_used(e) |= 1u << i;
 			for (int k = 0; k < 3 && helpers[i].needs[k]; k++)
 				emit_helper(e, helpers[i].needs[k]);
-			if (helpers[i].simd_needs && !emit_scalar_kernels(e))
-				emit_helper(e, helpers[i].simd_needs);
+			if (helpers[i].blocked_needs && !emit_scalar_kernels(e) && !emit_small_kernels(e))
+				emit_helper(e, helpers[i].blocked_needs);
 			return xasprintf("%s_%s", emit_prefix(e), name);
 		}
 	ICE("no helper named %s", name);
