@@ -16,6 +16,9 @@
 #     buffers, a missing file) is one clear error from rank 0, status 1,
 #     and every rank ends; a rank killed during training ends the job and
 #     leaves no temporary or half-written checkpoint;
+#   - with a validation split, a plateau schedule, early stopping and
+#     --save-best, 2 ranks end as 1 rank does (the same cuts of the rate and
+#     the same early stop) and print it once;
 #   - `mpirun -np 2 aecc train --mpi` gives the weights of the static MPI
 #     trainer.
 # Runs as root with --allow-run-as-root. Prints `mpi: N passed, M failed`.
@@ -125,6 +128,19 @@ run 1 $M $D --resume ck.st --steps 3 --save r1.st >/dev/null 2>&1
 $S $D --resume ck.st --steps 3 --save rs.st >/dev/null
 ok "a checkpoint of 2 ranks resumes under 1 rank" cmp -s r1.st rs.st
 expect 0 "test_loss" run 2 $M $D --test test.idx --resume ck.st --epochs 1
+
+# Training controls: every rank evaluates the validation split, so all take
+# the same schedule and stop; only rank 0 prints and writes.
+C="--validate 0.2 --schedule plateau(factor=0.5,patience=0,threshold=0.07) --early-stop 2 --min-delta 0.04 --epochs 8
+--micro-batch 32"
+run 1 $M $D $C --save c1.st --save-best b1.st >c1.out 2>&1
+run 2 $M $D $C --save c2.st --save-best b2.st >c2.out 2>&1
+ok "validation, plateau and early stopping: 2 ranks end with 1 rank's weights" cmp -s c1.st c2.st
+ok "--save-best: 2 ranks write 1 rank's best weights" cmp -s b1.st b2.st
+sed -n 's/^\(epoch.*val_loss [0-9.]*\).*/\1/p; /^plateau\|^early stop/p' c1.out >c1.lines
+sed -n 's/^\(epoch.*val_loss [0-9.]*\).*/\1/p; /^plateau\|^early stop/p' c2.out >c2.lines
+ok "the same epochs, rate cuts and stop, printed once ($(wc -l <c2.lines) lines)" cmp -s c1.lines c2.lines
+ok "the rate was cut and the run stopped early" grep -q "^early stop: back to" c2.lines
 
 # Bad input: one message from rank 0, status 1, every rank gone.
 expect 1 "three.idx: 3 samples cannot be shared by 4 ranks" run 4 $M --train three.idx --quiet
