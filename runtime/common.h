@@ -97,8 +97,9 @@ int aert_out_commit(aert_out *o, aert_err *err);
 void aert_out_abort(aert_out *o);
 /* The thread count of a model's kernels while a trainer runs, when the
  * user did not choose one (threads.c): every RUN_STEPS steps, a few steps
- * are timed on all cores and a few on one thread, and the faster runs
- * until the next probe. The results do not depend on the thread count, so
+ * are timed on all cores and on one thread in turns, and the faster by its
+ * fastest step runs until the next probe (a probe that disagrees with the
+ * choice changes it only when the next one agrees). The results do not depend on the thread count, so
  * this changes only the time: on an idle machine the cores win; when
  * other processes hold them, waiting for a descheduled thread can cost
  * more than the second thread gives, and one thread wins. */
@@ -106,9 +107,10 @@ typedef struct aert_governor {
 	int (*set_threads)(int n); /* the model's */
 	int most;                  /* threads on all cores; 0: not governed */
 	int now;                   /* threads set now; 0: not set yet */
-	int phase, left, rounds;   /* where in run, probe, probe it is */
-	double spent[2];           /* seconds in the probes: all cores, one */
-	long samples[2];           /* samples in them */
+	int choice;                /* what runs between probes: most or 1 */
+	int probing, left, rounds; /* in a probe or not, steps left in it, probes so far */
+	int doubt;                 /* the last probe disagreed with the choice */
+	double best[2];            /* fastest seconds per sample in the probe: all cores, one */
 } aert_governor;
 
 /* Govern set_threads between 1 and most (no governing when most < 2 or

@@ -59,29 +59,25 @@ void aert_threads_wait_policy(char **argv)
 
 /* ---- the thread count while a trainer runs ---- */
 
-/* Steps in one probe of a thread count, and steps run between probes. */
-enum { PROBE_STEPS = 4, RUN_STEPS = 124 };
+/* Steps in a probe (all cores and one thread in turns, step by step) and
+ * steps run between probes. */
+enum { PROBE_STEPS = 8, RUN_STEPS = 120 };
 
 void aert_governor_init(aert_governor *g, int (*set_threads)(int n), int most)
 {
+	*g = (aert_governor){0};
 	g->set_threads = set_threads;
 	g->most = set_threads && most > 1 ? most : 0;
-	g->now = 0;
-	g->phase = 0;
+	g->choice = g->most;
 	g->left = 1; /* a first step to warm up */
-	g->spent[0] = g->spent[1] = 0;
-	g->samples[0] = g->samples[1] = 0;
-	g->rounds = 0;
 }
 
 int aert_governor_threads(aert_governor *g)
 {
 	if (!g->most)
 		return 0;
-	/* phases: 0 warm-up or run, 1 and 2 the probes (in turns: all cores
-	 * first in even rounds, one thread first in odd ones) */
-	int want = g->phase == 0 ? (g->now ? g->now : g->most)
-				 : ((g->phase == 1) == (g->rounds % 2 == 0) ? g->most : 1);
+	/* in a probe the counts take turns, all cores first in even rounds */
+	int want = !g->probing ? g->choice : ((g->left % 2 == 0) == (g->rounds % 2 == 0) ? g->most : 1);
 	if (want != g->now)
 		g->now = g->set_threads(want);
 	return g->now;
@@ -91,22 +87,32 @@ void aert_governor_done(aert_governor *g, double seconds, int n)
 {
 	if (!g->most)
 		return;
-	if (g->phase) {
+	if (g->probing && n > 0) {
+		/* the fastest step of each: a step another process interrupted
+		 * says nothing about the thread count */
 		int slot = g->now == 1;
-		g->spent[slot] += seconds;
-		g->samples[slot] += n;
+		double per = seconds / n;
+		if (g->best[slot] == 0 || per < g->best[slot])
+			g->best[slot] = per;
 	}
 	if (--g->left > 0)
 		return;
-	if (g->phase == 2) {
-		/* seconds per sample of each; ties go to all cores */
-		double most = g->spent[0] / (g->samples[0] > 0 ? g->samples[0] : 1);
-		double one = g->spent[1] / (g->samples[1] > 0 ? g->samples[1] : 1);
-		g->now = g->set_threads(one < 0.97 * most ? 1 : g->most);
-		g->spent[0] = g->spent[1] = 0;
-		g->samples[0] = g->samples[1] = 0;
+	if (g->probing) {
+		/* one thread must win by 3%; ties go to all cores. A probe that
+		 * disagrees with the choice changes it only when the next one
+		 * agrees (but the first probe decides at once). */
+		int want = g->best[1] > 0 && g->best[1] < 0.97 * g->best[0] ? 1 : g->most;
+		if (want == g->choice) {
+			g->doubt = 0;
+		} else if (g->rounds == 0 || g->doubt) {
+			g->choice = want;
+			g->doubt = 0;
+		} else {
+			g->doubt = 1;
+		}
+		g->best[0] = g->best[1] = 0;
 		g->rounds++;
 	}
-	g->phase = (g->phase + 1) % 3;
-	g->left = g->phase ? PROBE_STEPS : RUN_STEPS;
+	g->probing = !g->probing;
+	g->left = g->probing ? PROBE_STEPS : RUN_STEPS;
 }

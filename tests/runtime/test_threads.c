@@ -1,0 +1,93 @@
+/* test_threads.c - the trainer's thread governor (threads.c) against a
+ * model whose step times the test decides. */
+#include <criterion/criterion.h>
+
+#include "common.h"
+
+static int threads_set; /* what the governor last asked for */
+
+static int set_threads(int n)
+{
+	threads_set = n;
+	return n;
+}
+
+/* Runs `steps` steps of 128 samples; a step on all cores takes most_s
+ * seconds, on one thread one_s, except that the steps listed in `slow`
+ * (by number) take 10 times as long. Returns the steps run on one thread. */
+static int run(aert_governor *g, int steps, double most_s, double one_s, const int *slow, int nslow)
+{
+	int on_one = 0;
+	for (int i = 0; i < steps; i++) {
+		int n = aert_governor_threads(g);
+		double s = n == 1 ? one_s : most_s;
+		for (int k = 0; k < nslow; k++)
+			if (slow[k] == i)
+				s *= 10;
+		on_one += n == 1;
+		aert_governor_done(g, s, 128);
+	}
+	return on_one;
+}
+
+Test(governor, all_cores_when_they_are_faster)
+{
+	aert_governor g;
+	aert_governor_init(&g, set_threads, 2);
+	int on_one = run(&g, 1000, 0.010, 0.018, NULL, 0);
+	cr_expect_leq(on_one, 1000 / 128 * 4 + 4, "only the probes run on one thread (%d steps)", on_one);
+	cr_expect_eq(threads_set, 2);
+}
+
+Test(governor, one_thread_when_the_other_core_is_busy)
+{
+	aert_governor g;
+	aert_governor_init(&g, set_threads, 2);
+	int on_one = run(&g, 1000, 0.030, 0.018, NULL, 0);
+	cr_expect_geq(on_one, 1000 - 1000 / 128 * 4 - 16, "one thread runs but for the probes (%d steps)", on_one);
+}
+
+Test(governor, ties_go_to_all_cores)
+{
+	aert_governor g;
+	aert_governor_init(&g, set_threads, 2);
+	int on_one = run(&g, 600, 0.010, 0.0099, NULL, 0);
+	cr_expect_leq(on_one, 600 / 128 * 4 + 4, "within 3%%, all cores (%d steps on one)", on_one);
+}
+
+Test(governor, an_interrupted_step_does_not_decide)
+{
+	/* all cores are faster; one slow step in each of the first probes'
+	 * all-core turns (another process took the core) */
+	aert_governor g;
+	aert_governor_init(&g, set_threads, 2);
+	const int slow[] = {1, 3, 129, 131, 257, 259};
+	int on_one = run(&g, 1000, 0.010, 0.018, slow, 6);
+	cr_expect_leq(on_one, 1000 / 128 * 4 + 4, "the fastest step of each count decides (%d steps on one)", on_one);
+}
+
+Test(governor, one_odd_probe_does_not_switch)
+{
+	/* one thread is faster; then for one probe all cores are: the choice
+	 * stays until a second probe agrees */
+	aert_governor g;
+	aert_governor_init(&g, set_threads, 2);
+	run(&g, 300, 0.030, 0.018, NULL, 0);
+	cr_assert_eq(g.choice, 1);
+	int probes = g.rounds;
+	while (g.rounds == probes)
+		run(&g, 1, 0.005, 0.018, NULL, 0);
+	cr_expect_eq(g.choice, 1, "one probe that disagrees leaves the choice");
+	run(&g, 200, 0.030, 0.018, NULL, 0);
+	cr_expect_eq(g.choice, 1);
+}
+
+Test(governor, not_governed_with_one_core)
+{
+	aert_governor g;
+	threads_set = 0;
+	aert_governor_init(&g, set_threads, 1);
+	cr_expect_eq(aert_governor_threads(&g), 0);
+	aert_governor_done(&g, 1, 128);
+	cr_expect_eq(threads_set, 0, "set_threads is never called");
+}
