@@ -96,8 +96,8 @@ int aert_out_commit(aert_out *o, aert_err *err);
 /* Give up: close and remove the temporary file. */
 void aert_out_abort(aert_out *o);
 /* The thread count of a model's kernels while a trainer runs, when the
- * user did not choose one (threads.c): every RUN_STEPS steps, a few steps
- * are timed on all cores and on one thread in turns, and the faster by its
+ * user did not choose one (threads.c): now and then (less often while
+ * the choice holds) a few steps are timed on all cores and on one thread in turns, and the faster by its
  * fastest step runs until the next probe (a probe that disagrees with the
  * choice changes it only when the next one agrees). The results do not depend on the thread count, so
  * this changes only the time: on an idle machine the cores win; when
@@ -110,6 +110,7 @@ typedef struct aert_governor {
 	int choice;                /* what runs between probes: most or 1 */
 	int probing, left, rounds; /* in a probe or not, steps left in it, probes so far */
 	int doubt;                 /* the last probe disagreed with the choice */
+	int run_steps;             /* steps between this probe and the next */
 	double best[2];            /* fastest seconds per sample in the probe: all cores, one */
 } aert_governor;
 

@@ -59,9 +59,11 @@ void aert_threads_wait_policy(char **argv)
 
 /* ---- the thread count while a trainer runs ---- */
 
-/* Steps in a probe (all cores and one thread in turns, step by step) and
- * steps run between probes. */
-enum { PROBE_STEPS = 8, RUN_STEPS = 120 };
+/* Steps in a probe (all cores and one thread in turns, step by step), and
+ * steps run between probes: RUN_STEPS, doubled by every probe that keeps
+ * the choice up to MAX_RUN_STEPS (a probe costs the slower count's steps),
+ * back to RUN_STEPS when one disagrees. */
+enum { PROBE_STEPS = 8, RUN_STEPS = 120, MAX_RUN_STEPS = 1920 };
 
 void aert_governor_init(aert_governor *g, int (*set_threads)(int n), int most)
 {
@@ -69,6 +71,7 @@ void aert_governor_init(aert_governor *g, int (*set_threads)(int n), int most)
 	g->set_threads = set_threads;
 	g->most = set_threads && most > 1 ? most : 0;
 	g->choice = g->most;
+	g->run_steps = RUN_STEPS;
 	g->left = 1; /* a first step to warm up */
 }
 
@@ -104,15 +107,19 @@ void aert_governor_done(aert_governor *g, double seconds, int n)
 		int want = g->best[1] > 0 && g->best[1] < 0.97 * g->best[0] ? 1 : g->most;
 		if (want == g->choice) {
 			g->doubt = 0;
+			if (g->rounds > 0 && g->run_steps < MAX_RUN_STEPS)
+				g->run_steps *= 2;
 		} else if (g->rounds == 0 || g->doubt) {
 			g->choice = want;
 			g->doubt = 0;
+			g->run_steps = RUN_STEPS;
 		} else {
 			g->doubt = 1;
+			g->run_steps = RUN_STEPS;
 		}
 		g->best[0] = g->best[1] = 0;
 		g->rounds++;
 	}
 	g->probing = !g->probing;
-	g->left = g->probing ? PROBE_STEPS : RUN_STEPS;
+	g->left = g->probing ? PROBE_STEPS : g->run_steps;
 }

@@ -6,6 +6,10 @@
 
 static int threads_set; /* what the governor last asked for */
 
+/* At most the steps that probes run on the other count in `steps` steps:
+ * one probe of 4 such steps per 128 steps, and a warm-up. */
+#define PROBED(steps) ((steps) / 128 * 4 + 4)
+
 static int set_threads(int n)
 {
 	threads_set = n;
@@ -35,7 +39,7 @@ Test(governor, all_cores_when_they_are_faster)
 	aert_governor g;
 	aert_governor_init(&g, set_threads, 2);
 	int on_one = run(&g, 1000, 0.010, 0.018, NULL, 0);
-	cr_expect_leq(on_one, 1000 / 128 * 4 + 4, "only the probes run on one thread (%d steps)", on_one);
+	cr_expect_leq(on_one, PROBED(1000), "only the probes run on one thread (%d steps)", on_one);
 	cr_expect_eq(threads_set, 2);
 }
 
@@ -44,7 +48,7 @@ Test(governor, one_thread_when_the_other_core_is_busy)
 	aert_governor g;
 	aert_governor_init(&g, set_threads, 2);
 	int on_one = run(&g, 1000, 0.030, 0.018, NULL, 0);
-	cr_expect_geq(on_one, 1000 - 1000 / 128 * 4 - 16, "one thread runs but for the probes (%d steps)", on_one);
+	cr_expect_geq(on_one, 1000 - PROBED(1000), "one thread runs but for the probes (%d steps)", on_one);
 }
 
 Test(governor, ties_go_to_all_cores)
@@ -52,7 +56,7 @@ Test(governor, ties_go_to_all_cores)
 	aert_governor g;
 	aert_governor_init(&g, set_threads, 2);
 	int on_one = run(&g, 600, 0.010, 0.0099, NULL, 0);
-	cr_expect_leq(on_one, 600 / 128 * 4 + 4, "within 3%%, all cores (%d steps on one)", on_one);
+	cr_expect_leq(on_one, PROBED(600), "within 3%%, all cores (%d steps on one)", on_one);
 }
 
 Test(governor, an_interrupted_step_does_not_decide)
@@ -63,7 +67,7 @@ Test(governor, an_interrupted_step_does_not_decide)
 	aert_governor_init(&g, set_threads, 2);
 	const int slow[] = {1, 3, 129, 131, 257, 259};
 	int on_one = run(&g, 1000, 0.010, 0.018, slow, 6);
-	cr_expect_leq(on_one, 1000 / 128 * 4 + 4, "the fastest step of each count decides (%d steps on one)", on_one);
+	cr_expect_leq(on_one, PROBED(1000), "the fastest step of each count decides (%d steps on one)", on_one);
 }
 
 Test(governor, one_odd_probe_does_not_switch)
@@ -90,4 +94,16 @@ Test(governor, not_governed_with_one_core)
 	cr_expect_eq(aert_governor_threads(&g), 0);
 	aert_governor_done(&g, 1, 128);
 	cr_expect_eq(threads_set, 0, "set_threads is never called");
+}
+
+Test(governor, probes_less_often_while_the_choice_holds)
+{
+	aert_governor g;
+	aert_governor_init(&g, set_threads, 2);
+	int on_one = run(&g, 20000, 0.010, 0.018, NULL, 0);
+	cr_expect_leq(g.rounds, 20, "%d probes in 20000 steps", g.rounds);
+	cr_expect_leq(on_one, 20 * 4, "%d steps on one thread", on_one);
+	/* when the other count wins twice, probes come often again */
+	run(&g, 8000, 0.030, 0.018, NULL, 0);
+	cr_expect_eq(g.choice, 1);
 }
