@@ -96,13 +96,14 @@ int aert_out_commit(aert_out *o, aert_err *err);
 /* Give up: close and remove the temporary file. */
 void aert_out_abort(aert_out *o);
 /* The thread count of a model's kernels while a trainer runs, when the
- * user did not choose one (threads.c): now and then (less often while
- * the choice holds) a few steps are timed on all cores and on one thread in turns, and the faster by its
- * fastest step runs until the next probe (a probe that disagrees with the
- * choice changes it only when the next one agrees). The results do not depend on the thread count, so
- * this changes only the time: on an idle machine the cores win; when
- * other processes hold them, waiting for a descheduled thread can cost
- * more than the second thread gives, and one thread wins. */
+ * user did not choose one (threads.c): now and then (less often while the
+ * choice holds) a few steps are timed on all cores and on one thread in
+ * turns, and the faster by its fastest step runs until the next probe (a
+ * probe that disagrees with the choice changes it only when the next one
+ * agrees). The results do not depend on the thread count, so this changes
+ * only the time: on an idle machine the cores win; when other processes
+ * hold them, waiting for a descheduled thread can cost more than the
+ * second thread gives, and one thread wins. */
 typedef struct aert_governor {
 	int (*set_threads)(int n); /* the model's */
 	int most;                  /* threads on all cores; 0: not governed */
