@@ -236,7 +236,7 @@ static void small_ae_adam(long count, float *p, float *m, float *v, const float 
 	}
 }
 
-static double small_ae_bce_logits(long count, const float *z, const float *y, const float *t, float *g, float k)
+static double small_ae_bce_logits_slice(long count, const float *z, const float *y, const float *t, float *g, float k)
 {
 	double acc = 0;
 	long i = 0;
@@ -512,6 +512,27 @@ static double small_ae_normal(uint64_t key, uint64_t i)
 	return sqrt(-2 * log(u)) * cos(6.283185307179586 * v);
 }
 
+/* The sum of the binary cross-entropy of the logits z (y = sigmoid(z))
+ * against the targets t over count elements (bce from the logits), a
+ * slice at a time by small_ae_bce_logits_slice; unless g is NULL, with the
+ * gradient g = k (y - t). */
+static double small_ae_bce_logits(long count, const float *z, const float *y, const float *t, float *g, float k)
+{
+	double part[64], acc = 0;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic) if (count >= 65536)
+#endif
+	for (long c = 0; c < 64; c++) {
+		const long i0 = count * c / 64 / 16 * 16, i1 = c == 63 ? count : count * (c + 1) / 64 / 16 * 16;
+		double sum = 0;
+		sum += small_ae_bce_logits_slice(i1 - i0, z + i0, y + i0, t + i0, g ? g + i0 : NULL, k);
+		part[c] = sum;
+	}
+	for (long c = 0; c < 64; c++)
+		acc += part[c];
+	return acc;
+}
+
 static const small_ae_param_info small_ae_param_table[8] = {
 	{"encoder.0.weight", 2, {128, 784, 0, 0}, SMALL_AE_ENCODER_0_WEIGHT, 100352},
 	{"encoder.0.bias", 1, {128, 0, 0, 0}, SMALL_AE_ENCODER_0_BIAS, 128},
@@ -637,48 +658,15 @@ static small_ae_real small_ae_run(const small_ae_ctx *ctx, const small_ae_real *
 	constant[0] = 1.0f;
 	if (training) {
 		/* loss.0: bce+bce_grad [] */
-		{
-			const float k = (float)(constant[0] / (double)(batch_rows * 784));
-			{
-				double part[64], acc = 0;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n * 784 >= 65536)
-#endif
-				for (long c = 0; c < 64; c++) {
-					const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
-					double sum = 0;
-					sum += small_ae_bce_logits(i1 - i0, decoder_2 + i0, xhat + i0, x + i0, d_decoder_2 + i0, k);
-					part[c] = sum;
-				}
-				for (long c = 0; c < 64; c++)
-					acc += part[c];
-				loss[0] = (float)(acc / (double)(batch_rows * 784));
-			}
-		}
-		if (terms) /* loss term 0: bce */
-			terms[0] = loss[0];
+		loss[0] = (float)(small_ae_bce_logits(n * 784, decoder_2, xhat, x,
+			d_decoder_2, (float)(constant[0] / (double)(batch_rows * 784))) / (double)(batch_rows * 784));
 	} else {
 		/* loss.0: bce [] */
-		{
-			{
-				double part[64], acc = 0;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n * 784 >= 65536)
-#endif
-				for (long c = 0; c < 64; c++) {
-					const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
-					double sum = 0;
-					sum += small_ae_bce_logits(i1 - i0, decoder_2 + i0, xhat + i0, x + i0, NULL, 0);
-					part[c] = sum;
-				}
-				for (long c = 0; c < 64; c++)
-					acc += part[c];
-				loss[0] = (float)(acc / (double)(batch_rows * 784));
-			}
-		}
-		if (terms) /* loss term 0: bce */
-			terms[0] = loss[0];
+		loss[0] = (float)(small_ae_bce_logits(n * 784, decoder_2, xhat, x,
+			NULL, 0) / (double)(batch_rows * 784));
 	}
+	if (terms) /* loss term 0: bce */
+		terms[0] = loss[0];
 	return loss[0];
 }
 

@@ -478,6 +478,40 @@ static double sparse_ae_normal(uint64_t key, uint64_t i)
 	return sqrt(-2 * log(u)) * cos(6.283185307179586 * v);
 }
 
+/* The sum of (a - b)^2 over count elements (mse). Unless g is NULL, the
+ * same pass writes the gradient g = 2 k (a - b), times the derivative of
+ * activation act (if not 0), spelled from its output y, a slice at a
+ * time while the slice is in the cache. */
+static double sparse_ae_mse(long count, const float *a, const float *b, float *g, float k, int act, float slope, const float *y)
+{
+	double part[64], acc = 0;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic) if (count >= 65536)
+#endif
+	for (long c = 0; c < 64; c++) {
+		const long i0 = count * c / 64 / 16 * 16, i1 = c == 63 ? count : count * (c + 1) / 64 / 16 * 16;
+		double sum = 0;
+		if (g) {
+			for (long i = i0; i < i1; i++) {
+				double d = (double)a[i] - (double)b[i];
+				sum += d * d;
+				g[i] = 2 * k * (a[i] - b[i]);
+			}
+			if (act)
+				sparse_ae_act(act, slope, 1, i1 - i0, g + i0, 0, y + i0, 0, g + i0, 0);
+		} else {
+			for (long i = i0; i < i1; i++) {
+				double d = (double)a[i] - (double)b[i];
+				sum += d * d;
+			}
+		}
+		part[c] = sum;
+	}
+	for (long c = 0; c < 64; c++)
+		acc += part[c];
+	return acc;
+}
+
 static const sparse_ae_param_info sparse_ae_param_table[12] = {
 	{"encoder.0.weight", 2, {512, 784, 0, 0}, SPARSE_AE_ENCODER_0_WEIGHT, 401408},
 	{"encoder.0.bias", 1, {512, 0, 0, 0}, SPARSE_AE_ENCODER_0_BIAS, 512},
@@ -622,56 +656,14 @@ static sparse_ae_real sparse_ae_run(const sparse_ae_ctx *ctx, const sparse_ae_re
 	d_loss_0[0] = 1.0f;
 	if (training) {
 		/* loss.0: mse+mse_grad [] */
-		{
-			const float k = (float)(d_loss_0[0] / (double)(batch_rows * 784));
-			{
-				double part[64], acc = 0;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n * 784 >= 65536)
-#endif
-				for (long c = 0; c < 64; c++) {
-					const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
-					double sum = 0;
-					for (long i = i0; i < i1; i++) {
-						double d = (double)xhat[i] - (double)x[i];
-						sum += d * d;
-						d_xhat[i] = 2 * k * (xhat[i] - x[i]);
-					}
-					sparse_ae_act(SPARSE_AE_SIGMOID, 0.0f, 1, i1 - i0, d_xhat + i0, 0, xhat + i0, 0, d_xhat + i0, 0);
-					part[c] = sum;
-				}
-				for (long c = 0; c < 64; c++)
-					acc += part[c];
-				loss_0[0] = (float)(acc / (double)(batch_rows * 784));
-			}
-		}
-		if (terms) /* loss term 0: mse */
-			terms[0] = loss_0[0];
+		loss_0[0] = (float)(sparse_ae_mse(n * 784, xhat, x,
+			d_xhat, (float)(d_loss_0[0] / (double)(batch_rows * 784)), SPARSE_AE_SIGMOID, 0.0f, xhat) / (double)(batch_rows * 784));
 	} else {
 		/* loss.0: mse [] */
-		{
-			{
-				double part[64], acc = 0;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n * 784 >= 65536)
-#endif
-				for (long c = 0; c < 64; c++) {
-					const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
-					double sum = 0;
-					for (long i = i0; i < i1; i++) {
-						double d = (double)xhat[i] - (double)x[i];
-						sum += d * d;
-					}
-					part[c] = sum;
-				}
-				for (long c = 0; c < 64; c++)
-					acc += part[c];
-				loss_0[0] = (float)(acc / (double)(batch_rows * 784));
-			}
-		}
-		if (terms) /* loss term 0: mse */
-			terms[0] = loss_0[0];
+		loss_0[0] = (float)(sparse_ae_mse(n * 784, xhat, x, NULL, 0, 0, 0, NULL) / (double)(batch_rows * 784));
 	}
+	if (terms) /* loss term 0: mse */
+		terms[0] = loss_0[0];
 	/* loss.1: l1 [] */
 	{
 		double acc = 0;

@@ -50,7 +50,7 @@ struct Emit {
 	Buf tables;        /* the offset tables of loops (emit_run_loop) */
 	size_t table_entries; /* how many offsets they hold */
 	size_t stack_arrays; /* bytes of the largest array a function body
-	                        keeps on the stack (emit_sum_begin's) */
+	                        keeps on the stack (a sum helper's) */
 };
 
 unsigned *emit_helpers_used(Emit *e) { return &e->helpers; }
@@ -85,40 +85,75 @@ int emit_training(Emit *e) { return e->training; }
  * where both members run; elsewhere each computes itself. */
 const Node *emit_partner(Emit *e, const Node *n) { return e->training ? n->computes : NULL; }
 
-void emit_sum_begin(Emit *e, const char *count, const char *body, const char *after)
+const char *emit_sum_helper(Emit *e, const char *name)
 {
-	emit_line(e, "{");
-	emit_indent(e, 1);
-	emit_line(e, "double part[64], acc = 0;");
 	if (e->stack_arrays < 64 * sizeof(double))
 		e->stack_arrays = 64 * sizeof(double);
-	emit_raw(e, "#ifdef _OPENMP\n#pragma omp parallel for schedule(dynamic) if (%s >= 65536)\n#endif\n", count);
+	return emit_helper(e, name);
+}
+
+void emit_sum_function(Emit *e, const char *name, const char *params, const char *slice)
+{
+	const int indent = e->indent;
+	emit_raw(e, "static double %s_%s(long count, %s)\n{\n", e->P, name, params);
+	e->indent = 1;
+	emit_line(e, "double part[64], acc = 0;");
+	emit_raw(e, "#ifdef _OPENMP\n#pragma omp parallel for schedule(dynamic) if (count >= 65536)\n#endif\n");
 	emit_line(e, "for (long c = 0; c < 64; c++) {");
-	emit_line(e, "\tconst long i0 = %s * c / 64 / 16 * 16, i1 = c == 63 ? %s : %s * (c + 1) / 64 / 16 * 16;", count,
-		  count, count);
+	emit_line(e, "\tconst long i0 = count * c / 64 / 16 * 16, i1 = c == 63 ? count : count * (c + 1) / 64 / 16 * 16;");
 	emit_line(e, "\tdouble sum = 0;");
-	if (body) {
-		emit_line(e, "\tfor (long i = i0; i < i1; i++) {");
-		for (const char *p = body; *p;) {
-			const char *nl = strchr(p, '\n');
-			int len = nl ? (int)(nl - p) : (int)strlen(p);
-			emit_line(e, "\t\t%.*s", len, p);
-			p += len + (nl != NULL);
-		}
-		emit_line(e, "\t}");
+	for (const char *p = slice; *p;) {
+		const char *nl = strchr(p, '\n');
+		int len = nl ? (int)(nl - p) : (int)strlen(p);
+		emit_line(e, "\t%.*s", len, p);
+		p += len + (nl != NULL);
 	}
-	if (after)
-		emit_line(e, "\t%s", after);
 	emit_line(e, "\tpart[c] = sum;");
 	emit_line(e, "}");
 	emit_line(e, "for (long c = 0; c < 64; c++)");
 	emit_line(e, "\tacc += part[c];");
+	emit_line(e, "return acc;");
+	emit_raw(e, "}\n\n");
+	e->indent = indent;
 }
 
-void emit_sum_end(Emit *e)
+/* text (lines) with `tabs` tabs before each line, into b. */
+static void indented(Buf *b, const char *text, int tabs)
 {
-	emit_indent(e, -1);
-	emit_line(e, "}");
+	for (const char *p = text; *p;) {
+		const char *nl = strchr(p, '\n');
+		int len = nl ? (int)(nl - p) : (int)strlen(p);
+		buf_printf(b, "%.*s%.*s\n", tabs, "\t\t\t\t", len, p);
+		p += len + (nl != NULL);
+	}
+}
+
+const char *emit_sum_slice(const char *cond, const char *fused, const char *after, const char *plain)
+{
+	Buf b = {0};
+	buf_printf(&b, "if (%s) {\n\tfor (long i = i0; i < i1; i++) {\n", cond);
+	indented(&b, fused, 2);
+	buf_puts(&b, "\t}\n");
+	if (after)
+		indented(&b, after, 1);
+	buf_puts(&b, "} else {\n\tfor (long i = i0; i < i1; i++) {\n");
+	indented(&b, plain, 2);
+	buf_puts(&b, "\t}\n}");
+	return b.data;
+}
+
+void emit_sum_call(Emit *e, const Node *out, const char *scale, const char *call, const char *more, const char *div)
+{
+	const char *o = emit_ref(e, out), *r = e->real;
+	const char *open = scale || div ? "(" : "", *close = scale || div ? ")" : "";
+	const char *tail = xasprintf("%s)%s%s%s;", more, div ? " / " : "", div ? div : "", close);
+	const char *line = xasprintf("%s[0] = (%s)%s%s%s, %s", o, r, open, scale ? scale : "", call, tail);
+	if (e->indent * 8 + strlen(line) <= 120) {
+		emit_line(e, "%s", line);
+		return;
+	}
+	emit_line(e, "%s[0] = (%s)%s%s%s,", o, r, open, scale ? scale : "", call);
+	emit_line(e, "\t%s", tail);
 }
 
 int emit_scalar_kernels(Emit *e) { return e->m->scalar; }
@@ -379,9 +414,10 @@ static const char *node_comment(Emit *e, const Node *n)
 	return xasprintf("/* %s: %s %s */", n->layer ? n->layer : emit_ref(e, n), what, shape_str(n->shape));
 }
 
-/* Node n's code in the current form, into o at the current indentation;
- * 0 if another node's kernel computes it (only a comment then). */
-static int emit_node(Emit *e, Node *n, Buf *o)
+/* Node n's code in the current form, into o at the current indentation,
+ * and the loss terms it computes into `terms` (or, if terms is not NULL,
+ * there); 0 if another node's kernel computes it (only a comment then). */
+static int emit_node(Emit *e, Node *n, Buf *o, Buf *terms)
 {
 	Buf *saved = e->out;
 	int code = !(n->computed_by && e->training);
@@ -393,6 +429,8 @@ static int emit_node(Emit *e, Node *n, Buf *o)
 		c_emit_op(e, n);
 		if (e->training)
 			emit_buffer_updates(e, n);
+		if (terms)
+			e->out = terms;
 		emit_term_captures(e, n);
 	}
 	e->out = saved;
@@ -434,36 +472,48 @@ static void emit_decl(Emit *e, const Node *n)
 
 /* Node n's code at the current indentation: in the current form, or with
  * both_forms in the training and the evaluation form, under
- * `if (training)` where the two differ. */
+ * `if (training)` where the two differ (the loss terms they capture
+ * alike after it). */
 static char *node_code(Emit *e, Node *n, int both_forms)
 {
 	Buf code = {0};
 	buf_puts(&code, "");
 	if (!both_forms) {
-		emit_node(e, n, &code);
+		emit_node(e, n, &code, NULL);
 		return code.data;
 	}
-	Buf t = {0}, v = {0};
+	Buf t = {0}, v = {0}, tt = {0}, vt = {0};
+	buf_puts(&tt, "");
+	buf_puts(&vt, "");
 	e->indent++;
 	e->training = 1;
-	int in_training = emit_node(e, n, &t);
+	int in_training = emit_node(e, n, &t, &tt);
 	e->training = 0;
-	emit_node(e, n, &v);
+	emit_node(e, n, &v, &vt);
 	e->indent--;
+	const int same_terms = !strcmp(tt.data, vt.data);
+	if (!same_terms) {
+		buf_puts(&t, tt.data);
+		buf_puts(&v, vt.data);
+	}
 	Buf *saved = e->out;
 	e->out = &code;
 	if (!strcmp(t.data, v.data)) {
-		emit_node(e, n, &code); /* the same either way */
-	} else if (!in_training) {
-		emit_line(e, "if (!training) { /* in training %s computes it */", emit_ref(e, n->computed_by));
-		buf_puts(&code, v.data);
-		emit_line(e, "}");
+		emit_node(e, n, &code, NULL); /* the same either way */
 	} else {
-		emit_line(e, "if (training) {");
-		buf_puts(&code, t.data);
-		emit_line(e, "} else {");
-		buf_puts(&code, v.data);
-		emit_line(e, "}");
+		if (!in_training) {
+			emit_line(e, "if (!training) { /* in training %s computes it */", emit_ref(e, n->computed_by));
+			buf_puts(&code, v.data);
+			emit_line(e, "}");
+		} else {
+			emit_line(e, "if (training) {");
+			buf_puts(&code, t.data);
+			emit_line(e, "} else {");
+			buf_puts(&code, v.data);
+			emit_line(e, "}");
+		}
+		if (same_terms)
+			emit_term_captures(e, n);
 	}
 	e->out = saved;
 	return code.data;
