@@ -676,6 +676,10 @@ static beta_vae_real beta_vae_run(const beta_vae_ctx *ctx, const beta_vae_real *
 	const int64_t step = ctx->step;
 	double *const terms = ctx->terms;
 	const long batch_row0 = ctx->batch_row0;
+	float *const z = (float *)(work + BETA_VAE_AT_Z);
+	float *const loss_1 = (float *)(work + BETA_VAE_AT_LOSS_1);
+	float *const decoder_4 = (float *)(work + BETA_VAE_AT_DECODER_4);
+	float *const xhat = (float *)(work + BETA_VAE_AT_XHAT);
 	if (parts & BETA_VAE_ENCODER) {
 		const float *const encoder_0_weight = params + BETA_VAE_ENCODER_0_WEIGHT;
 		const float *const encoder_0_bias = params + BETA_VAE_ENCODER_0_BIAS;
@@ -689,8 +693,6 @@ static beta_vae_real beta_vae_run(const beta_vae_ctx *ctx, const beta_vae_real *
 		float *const h_2 = (float *)(work + BETA_VAE_AT_H_2);
 		float *const mu = (float *)(work + BETA_VAE_AT_MU);
 		float *const logvar = (float *)(work + BETA_VAE_AT_LOGVAR);
-		float *const z = (float *)(work + BETA_VAE_AT_Z);
-		float *const loss_1 = (float *)(work + BETA_VAE_AT_LOSS_1);
 		/* encoder.0: dense+relu [n, 512] */
 		beta_vae_gemm(n, 512, 784, x, 784, 1, encoder_0_weight, 1, 784, encoder_0_bias, encoder_0,
 			&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
@@ -732,11 +734,8 @@ static beta_vae_real beta_vae_run(const beta_vae_ctx *ctx, const beta_vae_real *
 		const float *const decoder_2_bias = params + BETA_VAE_DECODER_2_BIAS;
 		const float *const decoder_4_weight = params + BETA_VAE_DECODER_4_WEIGHT;
 		const float *const decoder_4_bias = params + BETA_VAE_DECODER_4_BIAS;
-		float *const z = (float *)(work + BETA_VAE_AT_Z);
 		float *const decoder_0 = (float *)(work + BETA_VAE_AT_DECODER_0);
 		float *const decoder_2 = (float *)(work + BETA_VAE_AT_DECODER_2);
-		float *const decoder_4 = (float *)(work + BETA_VAE_AT_DECODER_4);
-		float *const xhat = (float *)(work + BETA_VAE_AT_XHAT);
 		/* decoder.0: dense+relu [n, 256] */
 		beta_vae_gemm(n, 256, 32, z, 32, 1, decoder_0_weight, 1, 32, decoder_0_bias, decoder_0,
 			&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
@@ -750,9 +749,6 @@ static beta_vae_real beta_vae_run(const beta_vae_ctx *ctx, const beta_vae_real *
 	}
 	if (!(parts & BETA_VAE_LOSS))
 		return 0;
-	float *const loss_1 = (float *)(work + BETA_VAE_AT_LOSS_1);
-	float *const decoder_4 = (float *)(work + BETA_VAE_AT_DECODER_4);
-	float *const xhat = (float *)(work + BETA_VAE_AT_XHAT);
 	float *const d_loss_0 = (float *)(work + BETA_VAE_AT_D_LOSS_0);
 	float *const loss_0 = (float *)(work + BETA_VAE_AT_LOSS_0);
 	float *const scale = (float *)(work + BETA_VAE_AT_SCALE);
@@ -936,8 +932,7 @@ beta_vae_real beta_vae_train_step_terms(void *state, void *work, const beta_vae_
 
 beta_vae_real beta_vae_gradient(const void *state, void *work, const beta_vae_real *x, int n, const beta_vae_hparams *h, beta_vae_real *grad)
 {
-	const beta_vae_ctx c = beta_vae_context(state, work, n, h, NULL, NULL);
-	return beta_vae_pass(&c, x, grad);
+	return beta_vae_gradient_part(state, work, x, n, 0, n, h, grad); /* the whole batch */
 }
 
 beta_vae_real beta_vae_gradient_part(const void *state, void *work, const beta_vae_real *x, int n, long first, long rows,

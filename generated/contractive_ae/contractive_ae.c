@@ -648,13 +648,14 @@ static contractive_ae_real contractive_ae_run(const contractive_ae_ctx *ctx, con
 	const int training = ctx->training;
 	double *const terms = ctx->terms;
 	const long batch_rows = ctx->batch_rows;
+	const float *const encoder_0_weight = params + CONTRACTIVE_AE_ENCODER_0_WEIGHT;
+	const float *const encoder_2_weight = params + CONTRACTIVE_AE_ENCODER_2_WEIGHT;
+	float *const encoder_0 = (float *)(work + CONTRACTIVE_AE_AT_ENCODER_0);
+	float *const z = (float *)(work + CONTRACTIVE_AE_AT_Z);
+	float *const xhat = (float *)(work + CONTRACTIVE_AE_AT_XHAT);
 	if (parts & CONTRACTIVE_AE_ENCODER) {
-		const float *const encoder_0_weight = params + CONTRACTIVE_AE_ENCODER_0_WEIGHT;
 		const float *const encoder_0_bias = params + CONTRACTIVE_AE_ENCODER_0_BIAS;
-		const float *const encoder_2_weight = params + CONTRACTIVE_AE_ENCODER_2_WEIGHT;
 		const float *const encoder_2_bias = params + CONTRACTIVE_AE_ENCODER_2_BIAS;
-		float *const encoder_0 = (float *)(work + CONTRACTIVE_AE_AT_ENCODER_0);
-		float *const z = (float *)(work + CONTRACTIVE_AE_AT_Z);
 		/* encoder.0: dense+sigmoid [n, 128] */
 		contractive_ae_gemm(n, 128, 784, x, 784, 1, encoder_0_weight, 1, 784, encoder_0_bias, encoder_0,
 			&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_SIGMOID, .slope = 0.0f});
@@ -667,9 +668,7 @@ static contractive_ae_real contractive_ae_run(const contractive_ae_ctx *ctx, con
 		const float *const decoder_0_bias = params + CONTRACTIVE_AE_DECODER_0_BIAS;
 		const float *const decoder_2_weight = params + CONTRACTIVE_AE_DECODER_2_WEIGHT;
 		const float *const decoder_2_bias = params + CONTRACTIVE_AE_DECODER_2_BIAS;
-		float *const z = (float *)(work + CONTRACTIVE_AE_AT_Z);
 		float *const decoder_0 = (float *)(work + CONTRACTIVE_AE_AT_DECODER_0);
-		float *const xhat = (float *)(work + CONTRACTIVE_AE_AT_XHAT);
 		/* decoder.0: dense+relu [n, 128] */
 		contractive_ae_gemm(n, 128, 32, z, 32, 1, decoder_0_weight, 1, 32, decoder_0_bias, decoder_0,
 			&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_RELU, .slope = 0.0f});
@@ -679,11 +678,6 @@ static contractive_ae_real contractive_ae_run(const contractive_ae_ctx *ctx, con
 	}
 	if (!(parts & CONTRACTIVE_AE_LOSS))
 		return 0;
-	const float *const encoder_0_weight = params + CONTRACTIVE_AE_ENCODER_0_WEIGHT;
-	const float *const encoder_2_weight = params + CONTRACTIVE_AE_ENCODER_2_WEIGHT;
-	float *const encoder_0 = (float *)(work + CONTRACTIVE_AE_AT_ENCODER_0);
-	float *const z = (float *)(work + CONTRACTIVE_AE_AT_Z);
-	float *const xhat = (float *)(work + CONTRACTIVE_AE_AT_XHAT);
 	float *const d_loss_0 = (float *)(work + CONTRACTIVE_AE_AT_D_LOSS_0);
 	float *const loss_0 = (float *)(work + CONTRACTIVE_AE_AT_LOSS_0);
 	float *const basis = (float *)(work + CONTRACTIVE_AE_AT_BASIS);
@@ -965,8 +959,7 @@ contractive_ae_real contractive_ae_train_step_terms(void *state, void *work, con
 
 contractive_ae_real contractive_ae_gradient(const void *state, void *work, const contractive_ae_real *x, int n, const contractive_ae_hparams *h, contractive_ae_real *grad)
 {
-	const contractive_ae_ctx c = contractive_ae_context(state, work, n, h, NULL, NULL);
-	return contractive_ae_pass(&c, x, grad);
+	return contractive_ae_gradient_part(state, work, x, n, 0, n, h, grad); /* the whole batch */
 }
 
 contractive_ae_real contractive_ae_gradient_part(const void *state, void *work, const contractive_ae_real *x, int n, long first, long rows,

@@ -637,6 +637,8 @@ static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, i
 	const int training = ctx->training;
 	double *const terms = ctx->terms;
 	const long batch_rows = ctx->batch_rows;
+	float *const z = (float *)(work + CONV_AE_AT_Z);
+	float *const xhat = (float *)(work + CONV_AE_AT_XHAT);
 	if (parts & CONV_AE_ENCODER) {
 		const float *const encoder_0_weight = params + CONV_AE_ENCODER_0_WEIGHT;
 		const float *const encoder_0_bias = params + CONV_AE_ENCODER_0_BIAS;
@@ -649,7 +651,6 @@ static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, i
 		float *const conv_workspace_2 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_2);
 		float *const encoder_2 = (float *)(work + CONV_AE_AT_ENCODER_2);
 		float *const conv_workspace_3 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_3);
-		float *const z = (float *)(work + CONV_AE_AT_Z);
 		/* conv_workspace: conv_workspace [n, 8036] */
 		/* encoder.0: conv2d+relu [n, 32, 14, 14] */
 #ifdef _OPENMP
@@ -703,13 +704,11 @@ static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, i
 		const float *const decoder_2_bias = params + CONV_AE_DECODER_2_BIAS;
 		const float *const decoder_4_weight = params + CONV_AE_DECODER_4_WEIGHT;
 		const float *const decoder_4_bias = params + CONV_AE_DECODER_4_BIAS;
-		float *const z = (float *)(work + CONV_AE_AT_Z);
 		float *const conv_workspace_4 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_4);
 		float *const decoder_0 = (float *)(work + CONV_AE_AT_DECODER_0);
 		float *const conv_workspace_5 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_5);
 		float *const decoder_2 = (float *)(work + CONV_AE_AT_DECODER_2);
 		float *const conv_workspace_6 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_6);
-		float *const xhat = (float *)(work + CONV_AE_AT_XHAT);
 		/* conv_workspace_4: conv_workspace [n, 3264] */
 		/* decoder.0: conv_transpose2d+relu [n, 64, 7, 7] */
 #ifdef _OPENMP
@@ -770,7 +769,6 @@ static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, i
 	}
 	if (!(parts & CONV_AE_LOSS))
 		return 0;
-	float *const xhat = (float *)(work + CONV_AE_AT_XHAT);
 	float *const constant = (float *)(work + CONV_AE_AT_CONSTANT);
 	float *const loss = (float *)(work + CONV_AE_AT_LOSS);
 	float *const d_xhat = (float *)(work + CONV_AE_AT_D_XHAT);
@@ -1007,8 +1005,7 @@ conv_ae_real conv_ae_train_step_terms(void *state, void *work, const conv_ae_rea
 
 conv_ae_real conv_ae_gradient(const void *state, void *work, const conv_ae_real *x, int n, const conv_ae_hparams *h, conv_ae_real *grad)
 {
-	const conv_ae_ctx c = conv_ae_context(state, work, n, h, NULL, NULL);
-	return conv_ae_pass(&c, x, grad);
+	return conv_ae_gradient_part(state, work, x, n, 0, n, h, grad); /* the whole batch */
 }
 
 conv_ae_real conv_ae_gradient_part(const void *state, void *work, const conv_ae_real *x, int n, long first, long rows,

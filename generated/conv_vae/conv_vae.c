@@ -749,6 +749,10 @@ static conv_vae_real conv_vae_run(const conv_vae_ctx *ctx, const conv_vae_real *
 	const int64_t step = ctx->step;
 	double *const terms = ctx->terms;
 	const long batch_row0 = ctx->batch_row0;
+	float *const z = (float *)(work + CONV_VAE_AT_Z);
+	float *const loss_1 = (float *)(work + CONV_VAE_AT_LOSS_1);
+	float *const decoder_5 = (float *)(work + CONV_VAE_AT_DECODER_5);
+	float *const xhat = (float *)(work + CONV_VAE_AT_XHAT);
 	if (parts & CONV_VAE_ENCODER) {
 		const float *const encoder_0_weight = params + CONV_VAE_ENCODER_0_WEIGHT;
 		const float *const encoder_0_bias = params + CONV_VAE_ENCODER_0_BIAS;
@@ -765,8 +769,6 @@ static conv_vae_real conv_vae_run(const conv_vae_ctx *ctx, const conv_vae_real *
 		float *const h_2 = (float *)(work + CONV_VAE_AT_H_2);
 		float *const mu = (float *)(work + CONV_VAE_AT_MU);
 		float *const logvar = (float *)(work + CONV_VAE_AT_LOGVAR);
-		float *const z = (float *)(work + CONV_VAE_AT_Z);
-		float *const loss_1 = (float *)(work + CONV_VAE_AT_LOSS_1);
 		/* conv_workspace: conv_workspace [n, 8036] */
 		/* encoder.0: conv2d+relu [n, 32, 14, 14] */
 #ifdef _OPENMP
@@ -834,14 +836,11 @@ static conv_vae_real conv_vae_run(const conv_vae_ctx *ctx, const conv_vae_real *
 		const float *const decoder_3_bias = params + CONV_VAE_DECODER_3_BIAS;
 		const float *const decoder_5_weight = params + CONV_VAE_DECODER_5_WEIGHT;
 		const float *const decoder_5_bias = params + CONV_VAE_DECODER_5_BIAS;
-		float *const z = (float *)(work + CONV_VAE_AT_Z);
 		float *const decoder_0 = (float *)(work + CONV_VAE_AT_DECODER_0);
 		float *const decoder_2 = (float *)(work + CONV_VAE_AT_DECODER_2);
 		float *const conv_workspace_3 = (float *)(work + CONV_VAE_AT_CONV_WORKSPACE_3);
 		float *const decoder_3 = (float *)(work + CONV_VAE_AT_DECODER_3);
 		float *const conv_workspace_4 = (float *)(work + CONV_VAE_AT_CONV_WORKSPACE_4);
-		float *const decoder_5 = (float *)(work + CONV_VAE_AT_DECODER_5);
-		float *const xhat = (float *)(work + CONV_VAE_AT_XHAT);
 		/* decoder.0: dense+relu [n, 3136] */
 		conv_vae_gemm(n, 3136, 16, z, 16, 1, decoder_0_weight, 1, 16, decoder_0_bias, decoder_0,
 			&(const conv_vae_epilogue){.act = CONV_VAE_RELU, .slope = 0.0f});
@@ -889,9 +888,6 @@ static conv_vae_real conv_vae_run(const conv_vae_ctx *ctx, const conv_vae_real *
 	}
 	if (!(parts & CONV_VAE_LOSS))
 		return 0;
-	float *const loss_1 = (float *)(work + CONV_VAE_AT_LOSS_1);
-	float *const decoder_5 = (float *)(work + CONV_VAE_AT_DECODER_5);
-	float *const xhat = (float *)(work + CONV_VAE_AT_XHAT);
 	float *const d_loss_0 = (float *)(work + CONV_VAE_AT_D_LOSS_0);
 	float *const loss_0 = (float *)(work + CONV_VAE_AT_LOSS_0);
 	float *const loss = (float *)(work + CONV_VAE_AT_LOSS);
@@ -1154,8 +1150,7 @@ conv_vae_real conv_vae_train_step_terms(void *state, void *work, const conv_vae_
 
 conv_vae_real conv_vae_gradient(const void *state, void *work, const conv_vae_real *x, int n, const conv_vae_hparams *h, conv_vae_real *grad)
 {
-	const conv_vae_ctx c = conv_vae_context(state, work, n, h, NULL, NULL);
-	return conv_vae_pass(&c, x, grad);
+	return conv_vae_gradient_part(state, work, x, n, 0, n, h, grad); /* the whole batch */
 }
 
 conv_vae_real conv_vae_gradient_part(const void *state, void *work, const conv_vae_real *x, int n, long first, long rows,

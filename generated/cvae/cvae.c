@@ -677,6 +677,10 @@ static cvae_real cvae_run(const cvae_ctx *ctx, const cvae_real *x, const cvae_re
 	const int64_t step = ctx->step;
 	double *const terms = ctx->terms;
 	const long batch_row0 = ctx->batch_row0;
+	float *const z = (float *)(work + CVAE_AT_Z);
+	float *const loss_1 = (float *)(work + CVAE_AT_LOSS_1);
+	float *const decoder_5 = (float *)(work + CVAE_AT_DECODER_5);
+	float *const xhat = (float *)(work + CVAE_AT_XHAT);
 	if (parts & CVAE_ENCODER) {
 		const float *const encoder_1_weight = params + CVAE_ENCODER_1_WEIGHT;
 		const float *const encoder_1_bias = params + CVAE_ENCODER_1_BIAS;
@@ -691,8 +695,6 @@ static cvae_real cvae_run(const cvae_ctx *ctx, const cvae_real *x, const cvae_re
 		float *const h_2 = (float *)(work + CVAE_AT_H_2);
 		float *const mu = (float *)(work + CVAE_AT_MU);
 		float *const logvar = (float *)(work + CVAE_AT_LOGVAR);
-		float *const z = (float *)(work + CVAE_AT_Z);
-		float *const loss_1 = (float *)(work + CVAE_AT_LOSS_1);
 		/* encoder.0: concat [n, 794] */
 		for (long b = 0; b < n; b++) {
 			memcpy(encoder_0 + b * 794 + 0, x + b * 784, sizeof(float) * 784);
@@ -739,12 +741,9 @@ static cvae_real cvae_run(const cvae_ctx *ctx, const cvae_real *x, const cvae_re
 		const float *const decoder_3_bias = params + CVAE_DECODER_3_BIAS;
 		const float *const decoder_5_weight = params + CVAE_DECODER_5_WEIGHT;
 		const float *const decoder_5_bias = params + CVAE_DECODER_5_BIAS;
-		float *const z = (float *)(work + CVAE_AT_Z);
 		float *const decoder_0 = (float *)(work + CVAE_AT_DECODER_0);
 		float *const decoder_1 = (float *)(work + CVAE_AT_DECODER_1);
 		float *const decoder_3 = (float *)(work + CVAE_AT_DECODER_3);
-		float *const decoder_5 = (float *)(work + CVAE_AT_DECODER_5);
-		float *const xhat = (float *)(work + CVAE_AT_XHAT);
 		/* decoder.0: concat [n, 42] */
 		for (long b = 0; b < n; b++) {
 			memcpy(decoder_0 + b * 42 + 0, z + b * 32, sizeof(float) * 32);
@@ -763,9 +762,6 @@ static cvae_real cvae_run(const cvae_ctx *ctx, const cvae_real *x, const cvae_re
 	}
 	if (!(parts & CVAE_LOSS))
 		return 0;
-	float *const loss_1 = (float *)(work + CVAE_AT_LOSS_1);
-	float *const decoder_5 = (float *)(work + CVAE_AT_DECODER_5);
-	float *const xhat = (float *)(work + CVAE_AT_XHAT);
 	float *const d_loss_0 = (float *)(work + CVAE_AT_D_LOSS_0);
 	float *const loss_0 = (float *)(work + CVAE_AT_LOSS_0);
 	float *const loss = (float *)(work + CVAE_AT_LOSS);
@@ -946,8 +942,7 @@ cvae_real cvae_train_step_terms(void *state, void *work, const cvae_real *x, con
 
 cvae_real cvae_gradient(const void *state, void *work, const cvae_real *x, const cvae_real *y, int n, const cvae_hparams *h, cvae_real *grad)
 {
-	const cvae_ctx c = cvae_context(state, work, n, h, NULL, NULL);
-	return cvae_pass(&c, x, y, grad);
+	return cvae_gradient_part(state, work, x, y, n, 0, n, h, grad); /* the whole batch */
 }
 
 cvae_real cvae_gradient_part(const void *state, void *work, const cvae_real *x, const cvae_real *y, int n, long first, long rows,

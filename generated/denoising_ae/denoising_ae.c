@@ -584,6 +584,8 @@ static denoising_ae_real denoising_ae_run(const denoising_ae_ctx *ctx, const den
 	double *const terms = ctx->terms;
 	const long batch_row0 = ctx->batch_row0;
 	const long batch_rows = ctx->batch_rows;
+	float *const z = (float *)(work + DENOISING_AE_AT_Z);
+	float *const xhat = (float *)(work + DENOISING_AE_AT_XHAT);
 	if (parts & DENOISING_AE_ENCODER) {
 		const float *const encoder_2_weight = params + DENOISING_AE_ENCODER_2_WEIGHT;
 		const float *const encoder_2_bias = params + DENOISING_AE_ENCODER_2_BIAS;
@@ -595,7 +597,6 @@ static denoising_ae_real denoising_ae_run(const denoising_ae_ctx *ctx, const den
 		float *const encoder_1 = (float *)(work + DENOISING_AE_AT_ENCODER_1);
 		float *const encoder_2 = (float *)(work + DENOISING_AE_AT_ENCODER_2);
 		float *const encoder_4 = (float *)(work + DENOISING_AE_AT_ENCODER_4);
-		float *const z = (float *)(work + DENOISING_AE_AT_Z);
 		if (training) {
 			/* encoder.0: gaussian_noise [n, 784] */
 			{
@@ -636,10 +637,8 @@ static denoising_ae_real denoising_ae_run(const denoising_ae_ctx *ctx, const den
 		const float *const decoder_2_bias = params + DENOISING_AE_DECODER_2_BIAS;
 		const float *const decoder_4_weight = params + DENOISING_AE_DECODER_4_WEIGHT;
 		const float *const decoder_4_bias = params + DENOISING_AE_DECODER_4_BIAS;
-		float *const z = (float *)(work + DENOISING_AE_AT_Z);
 		float *const decoder_0 = (float *)(work + DENOISING_AE_AT_DECODER_0);
 		float *const decoder_2 = (float *)(work + DENOISING_AE_AT_DECODER_2);
-		float *const xhat = (float *)(work + DENOISING_AE_AT_XHAT);
 		/* decoder.0: dense+relu [n, 256] */
 		denoising_ae_gemm(n, 256, 32, z, 32, 1, decoder_0_weight, 1, 32, decoder_0_bias, decoder_0,
 			&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
@@ -652,7 +651,6 @@ static denoising_ae_real denoising_ae_run(const denoising_ae_ctx *ctx, const den
 	}
 	if (!(parts & DENOISING_AE_LOSS))
 		return 0;
-	float *const xhat = (float *)(work + DENOISING_AE_AT_XHAT);
 	float *const constant = (float *)(work + DENOISING_AE_AT_CONSTANT);
 	float *const loss = (float *)(work + DENOISING_AE_AT_LOSS);
 	float *const d_xhat = (float *)(work + DENOISING_AE_AT_D_XHAT);
@@ -765,8 +763,7 @@ denoising_ae_real denoising_ae_train_step_terms(void *state, void *work, const d
 
 denoising_ae_real denoising_ae_gradient(const void *state, void *work, const denoising_ae_real *x, int n, const denoising_ae_hparams *h, denoising_ae_real *grad)
 {
-	const denoising_ae_ctx c = denoising_ae_context(state, work, n, h, NULL, NULL);
-	return denoising_ae_pass(&c, x, grad);
+	return denoising_ae_gradient_part(state, work, x, n, 0, n, h, grad); /* the whole batch */
 }
 
 denoising_ae_real denoising_ae_gradient_part(const void *state, void *work, const denoising_ae_real *x, int n, long first, long rows,

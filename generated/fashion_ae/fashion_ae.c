@@ -578,6 +578,8 @@ static fashion_ae_real fashion_ae_run(const fashion_ae_ctx *ctx, const fashion_a
 	const int training = ctx->training;
 	double *const terms = ctx->terms;
 	const long batch_rows = ctx->batch_rows;
+	float *const z = (float *)(work + FASHION_AE_AT_Z);
+	float *const xhat = (float *)(work + FASHION_AE_AT_XHAT);
 	if (parts & FASHION_AE_ENCODER) {
 		const float *const encoder_0_weight = params + FASHION_AE_ENCODER_0_WEIGHT;
 		const float *const encoder_0_bias = params + FASHION_AE_ENCODER_0_BIAS;
@@ -587,7 +589,6 @@ static fashion_ae_real fashion_ae_run(const fashion_ae_ctx *ctx, const fashion_a
 		const float *const encoder_4_bias = params + FASHION_AE_ENCODER_4_BIAS;
 		float *const encoder_0 = (float *)(work + FASHION_AE_AT_ENCODER_0);
 		float *const encoder_2 = (float *)(work + FASHION_AE_AT_ENCODER_2);
-		float *const z = (float *)(work + FASHION_AE_AT_Z);
 		/* encoder.0: dense+relu [n, 512] */
 		fashion_ae_gemm(n, 512, 784, x, 784, 1, encoder_0_weight, 1, 784, encoder_0_bias, encoder_0,
 			&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
@@ -604,10 +605,8 @@ static fashion_ae_real fashion_ae_run(const fashion_ae_ctx *ctx, const fashion_a
 		const float *const decoder_2_bias = params + FASHION_AE_DECODER_2_BIAS;
 		const float *const decoder_4_weight = params + FASHION_AE_DECODER_4_WEIGHT;
 		const float *const decoder_4_bias = params + FASHION_AE_DECODER_4_BIAS;
-		float *const z = (float *)(work + FASHION_AE_AT_Z);
 		float *const decoder_0 = (float *)(work + FASHION_AE_AT_DECODER_0);
 		float *const decoder_2 = (float *)(work + FASHION_AE_AT_DECODER_2);
-		float *const xhat = (float *)(work + FASHION_AE_AT_XHAT);
 		/* decoder.0: dense+relu [n, 256] */
 		fashion_ae_gemm(n, 256, 32, z, 32, 1, decoder_0_weight, 1, 32, decoder_0_bias, decoder_0,
 			&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
@@ -620,7 +619,6 @@ static fashion_ae_real fashion_ae_run(const fashion_ae_ctx *ctx, const fashion_a
 	}
 	if (!(parts & FASHION_AE_LOSS))
 		return 0;
-	float *const xhat = (float *)(work + FASHION_AE_AT_XHAT);
 	float *const constant = (float *)(work + FASHION_AE_AT_CONSTANT);
 	float *const loss = (float *)(work + FASHION_AE_AT_LOSS);
 	float *const d_xhat = (float *)(work + FASHION_AE_AT_D_XHAT);
@@ -732,8 +730,7 @@ fashion_ae_real fashion_ae_train_step_terms(void *state, void *work, const fashi
 
 fashion_ae_real fashion_ae_gradient(const void *state, void *work, const fashion_ae_real *x, int n, const fashion_ae_hparams *h, fashion_ae_real *grad)
 {
-	const fashion_ae_ctx c = fashion_ae_context(state, work, n, h, NULL, NULL);
-	return fashion_ae_pass(&c, x, grad);
+	return fashion_ae_gradient_part(state, work, x, n, 0, n, h, grad); /* the whole batch */
 }
 
 fashion_ae_real fashion_ae_gradient_part(const void *state, void *work, const fashion_ae_real *x, int n, long first, long rows,

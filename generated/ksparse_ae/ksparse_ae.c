@@ -580,6 +580,8 @@ static ksparse_ae_real ksparse_ae_run(const ksparse_ae_ctx *ctx, const ksparse_a
 	const int training = ctx->training;
 	double *const terms = ctx->terms;
 	const long batch_rows = ctx->batch_rows;
+	float *const z = (float *)(work + KSPARSE_AE_AT_Z);
+	float *const xhat = (float *)(work + KSPARSE_AE_AT_XHAT);
 	if (parts & KSPARSE_AE_ENCODER) {
 		const float *const encoder_0_weight = params + KSPARSE_AE_ENCODER_0_WEIGHT;
 		const float *const encoder_0_bias = params + KSPARSE_AE_ENCODER_0_BIAS;
@@ -590,7 +592,6 @@ static ksparse_ae_real ksparse_ae_run(const ksparse_ae_ctx *ctx, const ksparse_a
 		float *const encoder_0 = (float *)(work + KSPARSE_AE_AT_ENCODER_0);
 		float *const encoder_2 = (float *)(work + KSPARSE_AE_AT_ENCODER_2);
 		float *const encoder_4 = (float *)(work + KSPARSE_AE_AT_ENCODER_4);
-		float *const z = (float *)(work + KSPARSE_AE_AT_Z);
 		/* encoder.0: dense+relu [n, 512] */
 		ksparse_ae_gemm(n, 512, 784, x, 784, 1, encoder_0_weight, 1, 784, encoder_0_bias, encoder_0,
 			&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f});
@@ -618,10 +619,8 @@ static ksparse_ae_real ksparse_ae_run(const ksparse_ae_ctx *ctx, const ksparse_a
 		const float *const decoder_2_bias = params + KSPARSE_AE_DECODER_2_BIAS;
 		const float *const decoder_4_weight = params + KSPARSE_AE_DECODER_4_WEIGHT;
 		const float *const decoder_4_bias = params + KSPARSE_AE_DECODER_4_BIAS;
-		float *const z = (float *)(work + KSPARSE_AE_AT_Z);
 		float *const decoder_0 = (float *)(work + KSPARSE_AE_AT_DECODER_0);
 		float *const decoder_2 = (float *)(work + KSPARSE_AE_AT_DECODER_2);
-		float *const xhat = (float *)(work + KSPARSE_AE_AT_XHAT);
 		/* decoder.0: dense+relu [n, 256] */
 		ksparse_ae_gemm(n, 256, 64, z, 64, 1, decoder_0_weight, 1, 64, decoder_0_bias, decoder_0,
 			&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f});
@@ -634,7 +633,6 @@ static ksparse_ae_real ksparse_ae_run(const ksparse_ae_ctx *ctx, const ksparse_a
 	}
 	if (!(parts & KSPARSE_AE_LOSS))
 		return 0;
-	float *const xhat = (float *)(work + KSPARSE_AE_AT_XHAT);
 	float *const constant = (float *)(work + KSPARSE_AE_AT_CONSTANT);
 	float *const loss = (float *)(work + KSPARSE_AE_AT_LOSS);
 	float *const d_xhat = (float *)(work + KSPARSE_AE_AT_D_XHAT);
@@ -759,8 +757,7 @@ ksparse_ae_real ksparse_ae_train_step_terms(void *state, void *work, const kspar
 
 ksparse_ae_real ksparse_ae_gradient(const void *state, void *work, const ksparse_ae_real *x, int n, const ksparse_ae_hparams *h, ksparse_ae_real *grad)
 {
-	const ksparse_ae_ctx c = ksparse_ae_context(state, work, n, h, NULL, NULL);
-	return ksparse_ae_pass(&c, x, grad);
+	return ksparse_ae_gradient_part(state, work, x, n, 0, n, h, grad); /* the whole batch */
 }
 
 ksparse_ae_real ksparse_ae_gradient_part(const void *state, void *work, const ksparse_ae_real *x, int n, long first, long rows,

@@ -617,13 +617,15 @@ static small_ae_real small_ae_run(const small_ae_ctx *ctx, const small_ae_real *
 	const int training = ctx->training;
 	double *const terms = ctx->terms;
 	const long batch_rows = ctx->batch_rows;
+	float *const z = (float *)(work + SMALL_AE_AT_Z);
+	float *const decoder_2 = (float *)(work + SMALL_AE_AT_DECODER_2);
+	float *const xhat = (float *)(work + SMALL_AE_AT_XHAT);
 	if (parts & SMALL_AE_ENCODER) {
 		const float *const encoder_0_weight = params + SMALL_AE_ENCODER_0_WEIGHT;
 		const float *const encoder_0_bias = params + SMALL_AE_ENCODER_0_BIAS;
 		const float *const encoder_2_weight = params + SMALL_AE_ENCODER_2_WEIGHT;
 		const float *const encoder_2_bias = params + SMALL_AE_ENCODER_2_BIAS;
 		float *const encoder_0 = (float *)(work + SMALL_AE_AT_ENCODER_0);
-		float *const z = (float *)(work + SMALL_AE_AT_Z);
 		/* encoder.0: dense+relu [n, 128] */
 		small_ae_gemm(n, 128, 784, x, 784, 1, encoder_0_weight, 1, 784, encoder_0_bias, encoder_0,
 			&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f});
@@ -635,10 +637,7 @@ static small_ae_real small_ae_run(const small_ae_ctx *ctx, const small_ae_real *
 		const float *const decoder_0_bias = params + SMALL_AE_DECODER_0_BIAS;
 		const float *const decoder_2_weight = params + SMALL_AE_DECODER_2_WEIGHT;
 		const float *const decoder_2_bias = params + SMALL_AE_DECODER_2_BIAS;
-		float *const z = (float *)(work + SMALL_AE_AT_Z);
 		float *const decoder_0 = (float *)(work + SMALL_AE_AT_DECODER_0);
-		float *const decoder_2 = (float *)(work + SMALL_AE_AT_DECODER_2);
-		float *const xhat = (float *)(work + SMALL_AE_AT_XHAT);
 		/* decoder.0: dense+relu [n, 128] */
 		small_ae_gemm(n, 128, 32, z, 32, 1, decoder_0_weight, 1, 32, decoder_0_bias, decoder_0,
 			&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f});
@@ -649,8 +648,6 @@ static small_ae_real small_ae_run(const small_ae_ctx *ctx, const small_ae_real *
 	}
 	if (!(parts & SMALL_AE_LOSS))
 		return 0;
-	float *const decoder_2 = (float *)(work + SMALL_AE_AT_DECODER_2);
-	float *const xhat = (float *)(work + SMALL_AE_AT_XHAT);
 	float *const constant = (float *)(work + SMALL_AE_AT_CONSTANT);
 	float *const loss = (float *)(work + SMALL_AE_AT_LOSS);
 	float *const d_decoder_2 = (float *)(work + SMALL_AE_AT_D_DECODER_2);
@@ -739,8 +736,7 @@ small_ae_real small_ae_train_step_terms(void *state, void *work, const small_ae_
 
 small_ae_real small_ae_gradient(const void *state, void *work, const small_ae_real *x, int n, const small_ae_hparams *h, small_ae_real *grad)
 {
-	const small_ae_ctx c = small_ae_context(state, work, n, h, NULL, NULL);
-	return small_ae_pass(&c, x, grad);
+	return small_ae_gradient_part(state, work, x, n, 0, n, h, grad); /* the whole batch */
 }
 
 small_ae_real small_ae_gradient_part(const void *state, void *work, const small_ae_real *x, int n, long first, long rows,

@@ -601,6 +601,8 @@ static sparse_ae_real sparse_ae_run(const sparse_ae_ctx *ctx, const sparse_ae_re
 	const int training = ctx->training;
 	double *const terms = ctx->terms;
 	const long batch_rows = ctx->batch_rows;
+	float *const z = (float *)(work + SPARSE_AE_AT_Z);
+	float *const xhat = (float *)(work + SPARSE_AE_AT_XHAT);
 	if (parts & SPARSE_AE_ENCODER) {
 		const float *const encoder_0_weight = params + SPARSE_AE_ENCODER_0_WEIGHT;
 		const float *const encoder_0_bias = params + SPARSE_AE_ENCODER_0_BIAS;
@@ -610,7 +612,6 @@ static sparse_ae_real sparse_ae_run(const sparse_ae_ctx *ctx, const sparse_ae_re
 		const float *const encoder_4_bias = params + SPARSE_AE_ENCODER_4_BIAS;
 		float *const encoder_0 = (float *)(work + SPARSE_AE_AT_ENCODER_0);
 		float *const encoder_2 = (float *)(work + SPARSE_AE_AT_ENCODER_2);
-		float *const z = (float *)(work + SPARSE_AE_AT_Z);
 		/* encoder.0: dense+relu [n, 512] */
 		sparse_ae_gemm(n, 512, 784, x, 784, 1, encoder_0_weight, 1, 784, encoder_0_bias, encoder_0,
 			&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f});
@@ -628,10 +629,8 @@ static sparse_ae_real sparse_ae_run(const sparse_ae_ctx *ctx, const sparse_ae_re
 		const float *const decoder_2_bias = params + SPARSE_AE_DECODER_2_BIAS;
 		const float *const decoder_4_weight = params + SPARSE_AE_DECODER_4_WEIGHT;
 		const float *const decoder_4_bias = params + SPARSE_AE_DECODER_4_BIAS;
-		float *const z = (float *)(work + SPARSE_AE_AT_Z);
 		float *const decoder_0 = (float *)(work + SPARSE_AE_AT_DECODER_0);
 		float *const decoder_2 = (float *)(work + SPARSE_AE_AT_DECODER_2);
-		float *const xhat = (float *)(work + SPARSE_AE_AT_XHAT);
 		/* decoder.0: dense+relu [n, 256] */
 		sparse_ae_gemm(n, 256, 64, z, 64, 1, decoder_0_weight, 1, 64, decoder_0_bias, decoder_0,
 			&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f});
@@ -644,8 +643,6 @@ static sparse_ae_real sparse_ae_run(const sparse_ae_ctx *ctx, const sparse_ae_re
 	}
 	if (!(parts & SPARSE_AE_LOSS))
 		return 0;
-	float *const z = (float *)(work + SPARSE_AE_AT_Z);
-	float *const xhat = (float *)(work + SPARSE_AE_AT_XHAT);
 	float *const d_loss_0 = (float *)(work + SPARSE_AE_AT_D_LOSS_0);
 	float *const loss_0 = (float *)(work + SPARSE_AE_AT_LOSS_0);
 	float *const loss_1 = (float *)(work + SPARSE_AE_AT_LOSS_1);
@@ -795,8 +792,7 @@ sparse_ae_real sparse_ae_train_step_terms(void *state, void *work, const sparse_
 
 sparse_ae_real sparse_ae_gradient(const void *state, void *work, const sparse_ae_real *x, int n, const sparse_ae_hparams *h, sparse_ae_real *grad)
 {
-	const sparse_ae_ctx c = sparse_ae_context(state, work, n, h, NULL, NULL);
-	return sparse_ae_pass(&c, x, grad);
+	return sparse_ae_gradient_part(state, work, x, n, 0, n, h, grad); /* the whole batch */
 }
 
 sparse_ae_real sparse_ae_gradient_part(const void *state, void *work, const sparse_ae_real *x, int n, long first, long rows,

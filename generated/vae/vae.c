@@ -674,6 +674,10 @@ static vae_real vae_run(const vae_ctx *ctx, const vae_real *x, int parts)
 	const int64_t step = ctx->step;
 	double *const terms = ctx->terms;
 	const long batch_row0 = ctx->batch_row0;
+	float *const z = (float *)(work + VAE_AT_Z);
+	float *const loss_1 = (float *)(work + VAE_AT_LOSS_1);
+	float *const decoder_4 = (float *)(work + VAE_AT_DECODER_4);
+	float *const xhat = (float *)(work + VAE_AT_XHAT);
 	if (parts & VAE_ENCODER) {
 		const float *const encoder_0_weight = params + VAE_ENCODER_0_WEIGHT;
 		const float *const encoder_0_bias = params + VAE_ENCODER_0_BIAS;
@@ -687,8 +691,6 @@ static vae_real vae_run(const vae_ctx *ctx, const vae_real *x, int parts)
 		float *const h_2 = (float *)(work + VAE_AT_H_2);
 		float *const mu = (float *)(work + VAE_AT_MU);
 		float *const logvar = (float *)(work + VAE_AT_LOGVAR);
-		float *const z = (float *)(work + VAE_AT_Z);
-		float *const loss_1 = (float *)(work + VAE_AT_LOSS_1);
 		/* encoder.0: dense+relu [n, 512] */
 		vae_gemm(n, 512, 784, x, 784, 1, encoder_0_weight, 1, 784, encoder_0_bias, encoder_0,
 			&(const vae_epilogue){.act = VAE_RELU, .slope = 0.0f});
@@ -730,11 +732,8 @@ static vae_real vae_run(const vae_ctx *ctx, const vae_real *x, int parts)
 		const float *const decoder_2_bias = params + VAE_DECODER_2_BIAS;
 		const float *const decoder_4_weight = params + VAE_DECODER_4_WEIGHT;
 		const float *const decoder_4_bias = params + VAE_DECODER_4_BIAS;
-		float *const z = (float *)(work + VAE_AT_Z);
 		float *const decoder_0 = (float *)(work + VAE_AT_DECODER_0);
 		float *const decoder_2 = (float *)(work + VAE_AT_DECODER_2);
-		float *const decoder_4 = (float *)(work + VAE_AT_DECODER_4);
-		float *const xhat = (float *)(work + VAE_AT_XHAT);
 		/* decoder.0: dense+relu [n, 256] */
 		vae_gemm(n, 256, 32, z, 32, 1, decoder_0_weight, 1, 32, decoder_0_bias, decoder_0,
 			&(const vae_epilogue){.act = VAE_RELU, .slope = 0.0f});
@@ -748,9 +747,6 @@ static vae_real vae_run(const vae_ctx *ctx, const vae_real *x, int parts)
 	}
 	if (!(parts & VAE_LOSS))
 		return 0;
-	float *const loss_1 = (float *)(work + VAE_AT_LOSS_1);
-	float *const decoder_4 = (float *)(work + VAE_AT_DECODER_4);
-	float *const xhat = (float *)(work + VAE_AT_XHAT);
 	float *const d_loss_0 = (float *)(work + VAE_AT_D_LOSS_0);
 	float *const loss_0 = (float *)(work + VAE_AT_LOSS_0);
 	float *const loss = (float *)(work + VAE_AT_LOSS);
@@ -926,8 +922,7 @@ vae_real vae_train_step_terms(void *state, void *work, const vae_real *x, int n,
 
 vae_real vae_gradient(const void *state, void *work, const vae_real *x, int n, const vae_hparams *h, vae_real *grad)
 {
-	const vae_ctx c = vae_context(state, work, n, h, NULL, NULL);
-	return vae_pass(&c, x, grad);
+	return vae_gradient_part(state, work, x, n, 0, n, h, grad); /* the whole batch */
 }
 
 vae_real vae_gradient_part(const void *state, void *work, const vae_real *x, int n, long first, long rows,

@@ -803,11 +803,11 @@ static void emit_run_loop(Emit *e, Run *r, Tok **tok, const int *ntok, Buf *o)
 	e->out = saved;
 }
 
-/* The code of every node of `part` at the current indentation, after the
- * declarations of the values it names. With both_forms, each node is
- * written in the training and the evaluation form, under `if (training)`
- * where the two differ; otherwise in the current form. */
-static void emit_part(Emit *e, int part, int both_forms)
+/* The code of every node of `part` at the current indentation. With
+ * both_forms, each node is written in the training and the evaluation
+ * form, under `if (training)` where the two differ; otherwise in the
+ * current form. */
+static char *part_code(Emit *e, int part, int both_forms)
 {
 	Graph *g = e->m->g;
 	Node **nodes = xcalloc((size_t)g->nodes.len, sizeof *nodes);
@@ -834,13 +834,28 @@ static void emit_part(Emit *e, int part, int both_forms)
 		} else
 			buf_puts(&code, text[i++]);
 	}
-	Idents used = idents_of(code.data);
+	return code.data;
+}
+
+/* The declarations of the values `code` names, but for those `skip`
+ * (if not NULL) names, at the current indentation. */
+static void emit_decls(Emit *e, const char *code, const Idents *skip)
+{
+	Graph *g = e->m->g;
+	Idents used = idents_of(code);
 	for (int i = 0; i < g->nodes.len; i++) {
 		Node *n = g->nodes.data[i];
-		if (!n->dead && uses(&used, emit_ref(e, n)))
+		if (!n->dead && uses(&used, emit_ref(e, n)) && !(skip && uses(skip, emit_ref(e, n))))
 			emit_decl(e, n);
 	}
-	buf_puts(e->out, code.data);
+}
+
+/* The code of `part` after the declarations of the values it names. */
+static void emit_part(Emit *e, int part, int both_forms)
+{
+	const char *code = part_code(e, part, both_forms);
+	emit_decls(e, code, NULL);
+	buf_puts(e->out, code);
 }
 
 /* A function: its signature and a body written into `body` before;
@@ -1263,20 +1278,47 @@ void emit_model_run(Emit *e)
 	Buf body = {0};
 	Buf *o = e->out;
 	e->out = &body;
+	/* each part's code (the loss's outside any block), then the values
+	 * more than one part names declared once, at the top */
+	char *code[PART_LOSS + 1] = {0};
+	Buf shared = {0};
+	buf_puts(&shared, "");
+	for (int part = PART_ENCODER; part <= PART_LOSS; part++)
+		if (part != PART_LOSS ? has_part(m, part) : loss) {
+			e->indent = part == PART_LOSS ? 1 : 2;
+			code[part] = part_code(e, part, !e->infer);
+		}
+	Idents used[PART_LOSS + 1];
+	for (int part = PART_ENCODER; part <= PART_LOSS; part++)
+		if (code[part])
+			used[part] = idents_of(code[part]);
 	e->indent = 1;
+	for (int i = 0; i < m->g->nodes.len; i++) {
+		const Node *n = m->g->nodes.data[i];
+		int parts = 0;
+		for (int part = PART_ENCODER; part <= PART_LOSS; part++)
+			parts += code[part] && !n->dead && uses(&used[part], emit_ref(e, n));
+		if (parts > 1) {
+			emit_decl(e, n);
+			buf_printf(&shared, "%s ", emit_ref(e, n));
+		}
+	}
+	const Idents top = idents_of(shared.data);
 	for (int part = PART_ENCODER; part <= PART_DECODER; part++) {
-		if (!has_part(m, part))
+		if (!code[part])
 			continue;
 		emit_line(e, "if (parts & %s_%s) {", U, part_macro[part]);
 		e->indent++;
-		emit_part(e, part, !e->infer);
+		emit_decls(e, code[part], &top);
+		buf_puts(e->out, code[part]);
 		e->indent--;
 		emit_line(e, "}");
 	}
 	if (loss) {
 		emit_line(e, "if (!(parts & %s_LOSS))", U);
 		emit_line(e, "\treturn 0;");
-		emit_part(e, PART_LOSS, !e->infer);
+		emit_decls(e, code[PART_LOSS], &top);
+		buf_puts(e->out, code[PART_LOSS]);
 		emit_line(e, "return %s[0];", emit_ref(e, m->g->loss));
 	}
 	e->indent = 0;
@@ -1332,8 +1374,7 @@ static void emit_functions(Emit *e)
 
 	buf_printf(o, "%s_real %s_gradient(const void *state, void *work, %sint n, const %s_hparams *h, %s_real *grad)\n{\n",
 		   P, P, in, P, P);
-	buf_printf(o, "\tconst %s_ctx c = %s_context(state, work, n, h, NULL, NULL);\n", P, P);
-	buf_printf(o, "\treturn %s_pass(&c, %sgrad);\n}\n\n", P, args);
+	buf_printf(o, "\treturn %s_gradient_part(state, work, %sn, 0, n, h, grad); /* the whole batch */\n}\n\n", P, args);
 
 	buf_printf(o, "%s_real %s_gradient_part(const void *state, void *work, %sint n, long first, long rows,\n"
 		      "\tconst %s_hparams *h, %s_real *grad)\n{\n", P, P, in, P, P);
