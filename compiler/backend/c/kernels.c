@@ -2,8 +2,10 @@
  * matrix products of dense layers and the counter-based random numbers of
  * the stochastic ops. Each is written once per file, before the code,
  * and only if some op asked for it with emit_helper(). Shapes reach them as
- * constant arguments, so the C compiler specializes each call.
- * Requires: nothing. Provides: emit_helper(), emit_helper_defs(). */
+ * constant arguments, so the C compiler specializes each call. The
+ * losses' sums are listed here too, written by their rows (loss.c,
+ * variational.c) with emit_sum_function.
+ * Requires: emit.h. Provides: emit_helper(), emit_helper_defs(). */
 #include <ctype.h>
 #include <string.h>
 
