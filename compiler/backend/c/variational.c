@@ -110,6 +110,7 @@ static const char kl_term[] = "sum += 1 + (double)logvar[i] - (double)mu[i] * mu
 
 void c_helper_kl_normal(Emit *e, const char *P, const char *r)
 {
+	(void)P;
 	emit_raw(e, "/* The sum of 1 + logvar - mu^2 - e^logvar over count elements: -1/2 of it\n"
 		    " * is the KL divergence of N(mu, e^logvar) from N(0, 1) (kl_normal). Unless\n"
 		    " * z is NULL, the same pass draws the latent z = mu + e^(logvar / 2) eps,\n"
@@ -119,7 +120,6 @@ void c_helper_kl_normal(Emit *e, const char *P, const char *r)
 			  xasprintf("const %s *mu, const %s *logvar, %s *z, int stochastic, uint64_t key, long first", r, r, r),
 			  emit_sum_slice("z", xasprintf("%s\n%s", gaussian_term(e, "z", "mu", "logvar", "(uint64_t)(first + i)"), kl_term),
 					 NULL, kl_term));
-	(void)P;
 }
 
 /* The KL term kl by its sum helper; with z, the gaussian node of the same
