@@ -254,7 +254,7 @@ static void beta_vae_adam(long count, float *p, float *m, float *v, const float 
 	}
 }
 
-static double beta_vae_bce_logits(long count, const float *z, const float *y, const float *t, float *g, float k)
+static double beta_vae_bce_logits_slice(long count, const float *z, const float *y, const float *t, float *g, float k)
 {
 	double acc = 0;
 	long i = 0;
@@ -530,6 +530,58 @@ static double beta_vae_normal(uint64_t key, uint64_t i)
 	return sqrt(-2 * log(u)) * cos(6.283185307179586 * v);
 }
 
+/* The sum of the binary cross-entropy of the logits z (y = sigmoid(z))
+ * against the targets t over count elements (bce from the logits), a
+ * slice at a time by beta_vae_bce_logits_slice; unless g is NULL, with the
+ * gradient g = k (y - t). */
+static double beta_vae_bce_logits(long count, const float *z, const float *y, const float *t, float *g, float k)
+{
+	double part[64], acc = 0;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic) if (count >= 65536)
+#endif
+	for (long c = 0; c < 64; c++) {
+		const long i0 = count * c / 64 / 16 * 16, i1 = c == 63 ? count : count * (c + 1) / 64 / 16 * 16;
+		double sum = 0;
+		sum += beta_vae_bce_logits_slice(i1 - i0, z + i0, y + i0, t + i0, g ? g + i0 : NULL, k);
+		part[c] = sum;
+	}
+	for (long c = 0; c < 64; c++)
+		acc += part[c];
+	return acc;
+}
+
+/* The sum of 1 + logvar - mu^2 - e^logvar over count elements: -1/2 of it
+ * is the KL divergence of N(mu, e^logvar) from N(0, 1) (kl_normal). Unless
+ * z is NULL, the same pass draws the latent z = mu + e^(logvar / 2) eps,
+ * eps ~ N(0, 1) from stream key at index first + i, while stochastic
+ * (z = mu otherwise). */
+static double beta_vae_kl_normal(long count, const float *mu, const float *logvar, float *z, int stochastic, uint64_t key, long first)
+{
+	double part[64], acc = 0;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic) if (count >= 65536)
+#endif
+	for (long c = 0; c < 64; c++) {
+		const long i0 = count * c / 64 / 16 * 16, i1 = c == 63 ? count : count * (c + 1) / 64 / 16 * 16;
+		double sum = 0;
+		if (z) {
+			for (long i = i0; i < i1; i++) {
+				z[i] = mu[i] + (stochastic ? expf(0.5f * logvar[i]) * (float)beta_vae_normal(key, (uint64_t)(first + i)) : 0);
+				sum += 1 + (double)logvar[i] - (double)mu[i] * mu[i] - exp((double)logvar[i]);
+			}
+		} else {
+			for (long i = i0; i < i1; i++) {
+				sum += 1 + (double)logvar[i] - (double)mu[i] * mu[i] - exp((double)logvar[i]);
+			}
+		}
+		part[c] = sum;
+	}
+	for (long c = 0; c < 64; c++)
+		acc += part[c];
+	return acc;
+}
+
 static const beta_vae_param_info beta_vae_param_table[14] = {
 	{"encoder.0.weight", 2, {512, 784, 0, 0}, BETA_VAE_ENCODER_0_WEIGHT, 401408},
 	{"encoder.0.bias", 1, {512, 0, 0, 0}, BETA_VAE_ENCODER_0_BIAS, 512},
@@ -624,6 +676,10 @@ static beta_vae_real beta_vae_run(const beta_vae_ctx *ctx, const beta_vae_real *
 	const int64_t step = ctx->step;
 	double *const terms = ctx->terms;
 	const long batch_row0 = ctx->batch_row0;
+	float *const z = (float *)(work + BETA_VAE_AT_Z);
+	float *const loss_1 = (float *)(work + BETA_VAE_AT_LOSS_1);
+	float *const decoder_4 = (float *)(work + BETA_VAE_AT_DECODER_4);
+	float *const xhat = (float *)(work + BETA_VAE_AT_XHAT);
 	if (parts & BETA_VAE_ENCODER) {
 		const float *const encoder_0_weight = params + BETA_VAE_ENCODER_0_WEIGHT;
 		const float *const encoder_0_bias = params + BETA_VAE_ENCODER_0_BIAS;
@@ -637,8 +693,6 @@ static beta_vae_real beta_vae_run(const beta_vae_ctx *ctx, const beta_vae_real *
 		float *const h_2 = (float *)(work + BETA_VAE_AT_H_2);
 		float *const mu = (float *)(work + BETA_VAE_AT_MU);
 		float *const logvar = (float *)(work + BETA_VAE_AT_LOGVAR);
-		float *const z = (float *)(work + BETA_VAE_AT_Z);
-		float *const loss_1 = (float *)(work + BETA_VAE_AT_LOSS_1);
 		/* encoder.0: dense+relu [n, 512] */
 		beta_vae_gemm(n, 512, 784, x, 784, 1, encoder_0_weight, 1, 784, encoder_0_bias, encoder_0,
 			&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
@@ -651,27 +705,8 @@ static beta_vae_real beta_vae_run(const beta_vae_ctx *ctx, const beta_vae_real *
 		beta_vae_gemm(n, 32, 256, h_2, 256, 1, encoder_5_weight, 1, 256, encoder_5_bias, logvar, NULL);
 		if (training) {
 			/* encoder.6: gaussian+kl_normal [n, 32] */
-			{
-				const uint64_t key = beta_vae_mix(rng ^ beta_vae_mix(((uint64_t)step << 24) ^ 15u));
-				{
-					double part[64], acc = 0;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n * 32 >= 65536)
-#endif
-					for (long c = 0; c < 64; c++) {
-						const long i0 = n * 32 * c / 64 / 16 * 16, i1 = c == 63 ? n * 32 : n * 32 * (c + 1) / 64 / 16 * 16;
-						double sum = 0;
-						for (long i = i0; i < i1; i++) {
-							z[i] = mu[i] + (stochastic ? expf(0.5f * logvar[i]) * (float)beta_vae_normal(key, (uint64_t)(batch_row0 * 32 + i)) : 0);
-							sum += 1 + (double)logvar[i] - (double)mu[i] * mu[i] - exp((double)logvar[i]);
-						}
-						part[c] = sum;
-					}
-					for (long c = 0; c < 64; c++)
-						acc += part[c];
-					loss_1[0] = (float)(-0.5 * acc);
-				}
-			}
+			loss_1[0] = (float)(-0.5 * beta_vae_kl_normal(n * 32, mu, logvar,
+				z, stochastic, beta_vae_mix(rng ^ beta_vae_mix(((uint64_t)step << 24) ^ 15u)), batch_row0 * 32));
 			if (terms) /* loss term 1: kl_normal */
 				terms[1] = loss_1[0];
 		} else {
@@ -687,23 +722,7 @@ static beta_vae_real beta_vae_run(const beta_vae_ctx *ctx, const beta_vae_real *
 		}
 		if (!training) { /* in training z computes it */
 			/* loss.1: kl_normal [] */
-			{
-				double part[64], acc = 0;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n * 32 >= 65536)
-#endif
-				for (long c = 0; c < 64; c++) {
-					const long i0 = n * 32 * c / 64 / 16 * 16, i1 = c == 63 ? n * 32 : n * 32 * (c + 1) / 64 / 16 * 16;
-					double sum = 0;
-					for (long i = i0; i < i1; i++) {
-						sum += 1 + (double)logvar[i] - (double)mu[i] * mu[i] - exp((double)logvar[i]);
-					}
-					part[c] = sum;
-				}
-				for (long c = 0; c < 64; c++)
-					acc += part[c];
-				loss_1[0] = (float)(-0.5 * acc);
-			}
+			loss_1[0] = (float)(-0.5 * beta_vae_kl_normal(n * 32, mu, logvar, NULL, 0, 0, 0));
 			if (terms) /* loss term 1: kl_normal */
 				terms[1] = loss_1[0];
 		}
@@ -715,11 +734,8 @@ static beta_vae_real beta_vae_run(const beta_vae_ctx *ctx, const beta_vae_real *
 		const float *const decoder_2_bias = params + BETA_VAE_DECODER_2_BIAS;
 		const float *const decoder_4_weight = params + BETA_VAE_DECODER_4_WEIGHT;
 		const float *const decoder_4_bias = params + BETA_VAE_DECODER_4_BIAS;
-		float *const z = (float *)(work + BETA_VAE_AT_Z);
 		float *const decoder_0 = (float *)(work + BETA_VAE_AT_DECODER_0);
 		float *const decoder_2 = (float *)(work + BETA_VAE_AT_DECODER_2);
-		float *const decoder_4 = (float *)(work + BETA_VAE_AT_DECODER_4);
-		float *const xhat = (float *)(work + BETA_VAE_AT_XHAT);
 		/* decoder.0: dense+relu [n, 256] */
 		beta_vae_gemm(n, 256, 32, z, 32, 1, decoder_0_weight, 1, 32, decoder_0_bias, decoder_0,
 			&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
@@ -733,9 +749,6 @@ static beta_vae_real beta_vae_run(const beta_vae_ctx *ctx, const beta_vae_real *
 	}
 	if (!(parts & BETA_VAE_LOSS))
 		return 0;
-	float *const loss_1 = (float *)(work + BETA_VAE_AT_LOSS_1);
-	float *const decoder_4 = (float *)(work + BETA_VAE_AT_DECODER_4);
-	float *const xhat = (float *)(work + BETA_VAE_AT_XHAT);
 	float *const d_loss_0 = (float *)(work + BETA_VAE_AT_D_LOSS_0);
 	float *const loss_0 = (float *)(work + BETA_VAE_AT_LOSS_0);
 	float *const scale = (float *)(work + BETA_VAE_AT_SCALE);
@@ -745,48 +758,13 @@ static beta_vae_real beta_vae_run(const beta_vae_ctx *ctx, const beta_vae_real *
 	d_loss_0[0] = 1.0f;
 	if (training) {
 		/* loss.0: bce+bce_grad [] */
-		{
-			const float k = d_loss_0[0];
-			{
-				double part[64], acc = 0;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n * 784 >= 65536)
-#endif
-				for (long c = 0; c < 64; c++) {
-					const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
-					double sum = 0;
-					sum += beta_vae_bce_logits(i1 - i0, decoder_4 + i0, xhat + i0, x + i0, d_decoder_4 + i0, k);
-					part[c] = sum;
-				}
-				for (long c = 0; c < 64; c++)
-					acc += part[c];
-				loss_0[0] = (float)acc;
-			}
-		}
-		if (terms) /* loss term 0: bce */
-			terms[0] = loss_0[0];
+		loss_0[0] = (float)beta_vae_bce_logits(n * 784, decoder_4, xhat, x, d_decoder_4, d_loss_0[0]);
 	} else {
 		/* loss.0: bce [] */
-		{
-			{
-				double part[64], acc = 0;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n * 784 >= 65536)
-#endif
-				for (long c = 0; c < 64; c++) {
-					const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
-					double sum = 0;
-					sum += beta_vae_bce_logits(i1 - i0, decoder_4 + i0, xhat + i0, x + i0, NULL, 0);
-					part[c] = sum;
-				}
-				for (long c = 0; c < 64; c++)
-					acc += part[c];
-				loss_0[0] = (float)acc;
-			}
-		}
-		if (terms) /* loss term 0: bce */
-			terms[0] = loss_0[0];
+		loss_0[0] = (float)beta_vae_bce_logits(n * 784, decoder_4, xhat, x, NULL, 0);
 	}
+	if (terms) /* loss term 0: bce */
+		terms[0] = loss_0[0];
 	/* scale: scale [] */
 	for (long i = 0; i < 1; i++)
 		scale[i] = 4.0f * loss_1[i];
@@ -954,8 +932,7 @@ beta_vae_real beta_vae_train_step_terms(void *state, void *work, const beta_vae_
 
 beta_vae_real beta_vae_gradient(const void *state, void *work, const beta_vae_real *x, int n, const beta_vae_hparams *h, beta_vae_real *grad)
 {
-	const beta_vae_ctx c = beta_vae_context(state, work, n, h, NULL, NULL);
-	return beta_vae_pass(&c, x, grad);
+	return beta_vae_gradient_part(state, work, x, n, 0, n, h, grad); /* the whole batch */
 }
 
 beta_vae_real beta_vae_gradient_part(const void *state, void *work, const beta_vae_real *x, int n, long first, long rows,

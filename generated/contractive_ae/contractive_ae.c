@@ -529,6 +529,40 @@ static double contractive_ae_normal(uint64_t key, uint64_t i)
 	return sqrt(-2 * log(u)) * cos(6.283185307179586 * v);
 }
 
+/* The sum of (a - b)^2 over count elements (mse). Unless g is NULL, the
+ * same pass writes the gradient g = 2 k (a - b), times the derivative of
+ * activation act (if not 0), spelled from its output y, a slice at a
+ * time while the slice is in the cache. */
+static double contractive_ae_mse(long count, const float *a, const float *b, float *g, float k, int act, float slope, const float *y)
+{
+	double part[64], acc = 0;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic) if (count >= 65536)
+#endif
+	for (long c = 0; c < 64; c++) {
+		const long i0 = count * c / 64 / 16 * 16, i1 = c == 63 ? count : count * (c + 1) / 64 / 16 * 16;
+		double sum = 0;
+		if (g) {
+			for (long i = i0; i < i1; i++) {
+				double d = (double)a[i] - (double)b[i];
+				sum += d * d;
+				g[i] = 2 * k * (a[i] - b[i]);
+			}
+			if (act)
+				contractive_ae_act(act, slope, 1, i1 - i0, g + i0, 0, y + i0, 0, g + i0, 0);
+		} else {
+			for (long i = i0; i < i1; i++) {
+				double d = (double)a[i] - (double)b[i];
+				sum += d * d;
+			}
+		}
+		part[c] = sum;
+	}
+	for (long c = 0; c < 64; c++)
+		acc += part[c];
+	return acc;
+}
+
 static const contractive_ae_param_info contractive_ae_param_table[8] = {
 	{"encoder.0.weight", 2, {128, 784, 0, 0}, CONTRACTIVE_AE_ENCODER_0_WEIGHT, 100352},
 	{"encoder.0.bias", 1, {128, 0, 0, 0}, CONTRACTIVE_AE_ENCODER_0_BIAS, 128},
@@ -614,13 +648,14 @@ static contractive_ae_real contractive_ae_run(const contractive_ae_ctx *ctx, con
 	const int training = ctx->training;
 	double *const terms = ctx->terms;
 	const long batch_rows = ctx->batch_rows;
+	const float *const encoder_0_weight = params + CONTRACTIVE_AE_ENCODER_0_WEIGHT;
+	const float *const encoder_2_weight = params + CONTRACTIVE_AE_ENCODER_2_WEIGHT;
+	float *const encoder_0 = (float *)(work + CONTRACTIVE_AE_AT_ENCODER_0);
+	float *const z = (float *)(work + CONTRACTIVE_AE_AT_Z);
+	float *const xhat = (float *)(work + CONTRACTIVE_AE_AT_XHAT);
 	if (parts & CONTRACTIVE_AE_ENCODER) {
-		const float *const encoder_0_weight = params + CONTRACTIVE_AE_ENCODER_0_WEIGHT;
 		const float *const encoder_0_bias = params + CONTRACTIVE_AE_ENCODER_0_BIAS;
-		const float *const encoder_2_weight = params + CONTRACTIVE_AE_ENCODER_2_WEIGHT;
 		const float *const encoder_2_bias = params + CONTRACTIVE_AE_ENCODER_2_BIAS;
-		float *const encoder_0 = (float *)(work + CONTRACTIVE_AE_AT_ENCODER_0);
-		float *const z = (float *)(work + CONTRACTIVE_AE_AT_Z);
 		/* encoder.0: dense+sigmoid [n, 128] */
 		contractive_ae_gemm(n, 128, 784, x, 784, 1, encoder_0_weight, 1, 784, encoder_0_bias, encoder_0,
 			&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_SIGMOID, .slope = 0.0f});
@@ -633,9 +668,7 @@ static contractive_ae_real contractive_ae_run(const contractive_ae_ctx *ctx, con
 		const float *const decoder_0_bias = params + CONTRACTIVE_AE_DECODER_0_BIAS;
 		const float *const decoder_2_weight = params + CONTRACTIVE_AE_DECODER_2_WEIGHT;
 		const float *const decoder_2_bias = params + CONTRACTIVE_AE_DECODER_2_BIAS;
-		float *const z = (float *)(work + CONTRACTIVE_AE_AT_Z);
 		float *const decoder_0 = (float *)(work + CONTRACTIVE_AE_AT_DECODER_0);
-		float *const xhat = (float *)(work + CONTRACTIVE_AE_AT_XHAT);
 		/* decoder.0: dense+relu [n, 128] */
 		contractive_ae_gemm(n, 128, 32, z, 32, 1, decoder_0_weight, 1, 32, decoder_0_bias, decoder_0,
 			&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_RELU, .slope = 0.0f});
@@ -645,11 +678,6 @@ static contractive_ae_real contractive_ae_run(const contractive_ae_ctx *ctx, con
 	}
 	if (!(parts & CONTRACTIVE_AE_LOSS))
 		return 0;
-	const float *const encoder_0_weight = params + CONTRACTIVE_AE_ENCODER_0_WEIGHT;
-	const float *const encoder_2_weight = params + CONTRACTIVE_AE_ENCODER_2_WEIGHT;
-	float *const encoder_0 = (float *)(work + CONTRACTIVE_AE_AT_ENCODER_0);
-	float *const z = (float *)(work + CONTRACTIVE_AE_AT_Z);
-	float *const xhat = (float *)(work + CONTRACTIVE_AE_AT_XHAT);
 	float *const d_loss_0 = (float *)(work + CONTRACTIVE_AE_AT_D_LOSS_0);
 	float *const loss_0 = (float *)(work + CONTRACTIVE_AE_AT_LOSS_0);
 	float *const basis = (float *)(work + CONTRACTIVE_AE_AT_BASIS);
@@ -667,56 +695,15 @@ static contractive_ae_real contractive_ae_run(const contractive_ae_ctx *ctx, con
 	d_loss_0[0] = 1.0f;
 	if (training) {
 		/* loss.0: mse+mse_grad [] */
-		{
-			const float k = (float)(d_loss_0[0] / (double)(batch_rows * 784));
-			{
-				double part[64], acc = 0;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n * 784 >= 65536)
-#endif
-				for (long c = 0; c < 64; c++) {
-					const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
-					double sum = 0;
-					for (long i = i0; i < i1; i++) {
-						double d = (double)xhat[i] - (double)x[i];
-						sum += d * d;
-						d_xhat[i] = 2 * k * (xhat[i] - x[i]);
-					}
-					contractive_ae_act(CONTRACTIVE_AE_SIGMOID, 0.0f, 1, i1 - i0, d_xhat + i0, 0, xhat + i0, 0, d_xhat + i0, 0);
-					part[c] = sum;
-				}
-				for (long c = 0; c < 64; c++)
-					acc += part[c];
-				loss_0[0] = (float)(acc / (double)(batch_rows * 784));
-			}
-		}
-		if (terms) /* loss term 0: mse */
-			terms[0] = loss_0[0];
+		loss_0[0] = (float)(contractive_ae_mse(n * 784, xhat, x,
+			d_xhat, (float)(d_loss_0[0] / (double)(batch_rows * 784)), CONTRACTIVE_AE_SIGMOID, 0.0f, xhat) / (double)(batch_rows * 784));
 	} else {
 		/* loss.0: mse [] */
-		{
-			{
-				double part[64], acc = 0;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n * 784 >= 65536)
-#endif
-				for (long c = 0; c < 64; c++) {
-					const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
-					double sum = 0;
-					for (long i = i0; i < i1; i++) {
-						double d = (double)xhat[i] - (double)x[i];
-						sum += d * d;
-					}
-					part[c] = sum;
-				}
-				for (long c = 0; c < 64; c++)
-					acc += part[c];
-				loss_0[0] = (float)(acc / (double)(batch_rows * 784));
-			}
-		}
-		if (terms) /* loss term 0: mse */
-			terms[0] = loss_0[0];
+		loss_0[0] = (float)(contractive_ae_mse(n * 784, xhat, x,
+			NULL, 0, 0, 0, NULL) / (double)(batch_rows * 784));
 	}
+	if (terms) /* loss term 0: mse */
+		terms[0] = loss_0[0];
 	/* basis: basis [n, 32] */
 	memset(basis, 0, sizeof *basis * n * 32);
 	for (long b = 0; b < n; b++)
@@ -972,8 +959,7 @@ contractive_ae_real contractive_ae_train_step_terms(void *state, void *work, con
 
 contractive_ae_real contractive_ae_gradient(const void *state, void *work, const contractive_ae_real *x, int n, const contractive_ae_hparams *h, contractive_ae_real *grad)
 {
-	const contractive_ae_ctx c = contractive_ae_context(state, work, n, h, NULL, NULL);
-	return contractive_ae_pass(&c, x, grad);
+	return contractive_ae_gradient_part(state, work, x, n, 0, n, h, grad); /* the whole batch */
 }
 
 contractive_ae_real contractive_ae_gradient_part(const void *state, void *work, const contractive_ae_real *x, int n, long first, long rows,

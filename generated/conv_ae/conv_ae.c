@@ -515,6 +515,40 @@ static void conv_ae_col2im(long C, long H, long W, long k, long s, long p, long 
 					}
 }
 
+/* The sum of (a - b)^2 over count elements (mse). Unless g is NULL, the
+ * same pass writes the gradient g = 2 k (a - b), times the derivative of
+ * activation act (if not 0), spelled from its output y, a slice at a
+ * time while the slice is in the cache. */
+static double conv_ae_mse(long count, const float *a, const float *b, float *g, float k, int act, float slope, const float *y)
+{
+	double part[64], acc = 0;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic) if (count >= 65536)
+#endif
+	for (long c = 0; c < 64; c++) {
+		const long i0 = count * c / 64 / 16 * 16, i1 = c == 63 ? count : count * (c + 1) / 64 / 16 * 16;
+		double sum = 0;
+		if (g) {
+			for (long i = i0; i < i1; i++) {
+				double d = (double)a[i] - (double)b[i];
+				sum += d * d;
+				g[i] = 2 * k * (a[i] - b[i]);
+			}
+			if (act)
+				conv_ae_act(act, slope, 1, i1 - i0, g + i0, 0, y + i0, 0, g + i0, 0);
+		} else {
+			for (long i = i0; i < i1; i++) {
+				double d = (double)a[i] - (double)b[i];
+				sum += d * d;
+			}
+		}
+		part[c] = sum;
+	}
+	for (long c = 0; c < 64; c++)
+		acc += part[c];
+	return acc;
+}
+
 static const conv_ae_param_info conv_ae_param_table[12] = {
 	{"encoder.0.weight", 4, {32, 1, 3, 3}, CONV_AE_ENCODER_0_WEIGHT, 288},
 	{"encoder.0.bias", 1, {32, 0, 0, 0}, CONV_AE_ENCODER_0_BIAS, 32},
@@ -603,6 +637,8 @@ static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, i
 	const int training = ctx->training;
 	double *const terms = ctx->terms;
 	const long batch_rows = ctx->batch_rows;
+	float *const z = (float *)(work + CONV_AE_AT_Z);
+	float *const xhat = (float *)(work + CONV_AE_AT_XHAT);
 	if (parts & CONV_AE_ENCODER) {
 		const float *const encoder_0_weight = params + CONV_AE_ENCODER_0_WEIGHT;
 		const float *const encoder_0_bias = params + CONV_AE_ENCODER_0_BIAS;
@@ -615,7 +651,6 @@ static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, i
 		float *const conv_workspace_2 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_2);
 		float *const encoder_2 = (float *)(work + CONV_AE_AT_ENCODER_2);
 		float *const conv_workspace_3 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_3);
-		float *const z = (float *)(work + CONV_AE_AT_Z);
 		/* conv_workspace: conv_workspace [n, 8036] */
 		/* encoder.0: conv2d+relu [n, 32, 14, 14] */
 #ifdef _OPENMP
@@ -669,13 +704,11 @@ static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, i
 		const float *const decoder_2_bias = params + CONV_AE_DECODER_2_BIAS;
 		const float *const decoder_4_weight = params + CONV_AE_DECODER_4_WEIGHT;
 		const float *const decoder_4_bias = params + CONV_AE_DECODER_4_BIAS;
-		float *const z = (float *)(work + CONV_AE_AT_Z);
 		float *const conv_workspace_4 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_4);
 		float *const decoder_0 = (float *)(work + CONV_AE_AT_DECODER_0);
 		float *const conv_workspace_5 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_5);
 		float *const decoder_2 = (float *)(work + CONV_AE_AT_DECODER_2);
 		float *const conv_workspace_6 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_6);
-		float *const xhat = (float *)(work + CONV_AE_AT_XHAT);
 		/* conv_workspace_4: conv_workspace [n, 3264] */
 		/* decoder.0: conv_transpose2d+relu [n, 64, 7, 7] */
 #ifdef _OPENMP
@@ -736,7 +769,6 @@ static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, i
 	}
 	if (!(parts & CONV_AE_LOSS))
 		return 0;
-	float *const xhat = (float *)(work + CONV_AE_AT_XHAT);
 	float *const constant = (float *)(work + CONV_AE_AT_CONSTANT);
 	float *const loss = (float *)(work + CONV_AE_AT_LOSS);
 	float *const d_xhat = (float *)(work + CONV_AE_AT_D_XHAT);
@@ -744,56 +776,14 @@ static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, i
 	constant[0] = 1.0f;
 	if (training) {
 		/* loss.0: mse+mse_grad [] */
-		{
-			const float k = (float)(constant[0] / (double)(batch_rows * 784));
-			{
-				double part[64], acc = 0;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n * 784 >= 65536)
-#endif
-				for (long c = 0; c < 64; c++) {
-					const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
-					double sum = 0;
-					for (long i = i0; i < i1; i++) {
-						double d = (double)xhat[i] - (double)x[i];
-						sum += d * d;
-						d_xhat[i] = 2 * k * (xhat[i] - x[i]);
-					}
-					conv_ae_act(CONV_AE_SIGMOID, 0.0f, 1, i1 - i0, d_xhat + i0, 0, xhat + i0, 0, d_xhat + i0, 0);
-					part[c] = sum;
-				}
-				for (long c = 0; c < 64; c++)
-					acc += part[c];
-				loss[0] = (float)(acc / (double)(batch_rows * 784));
-			}
-		}
-		if (terms) /* loss term 0: mse */
-			terms[0] = loss[0];
+		loss[0] = (float)(conv_ae_mse(n * 784, xhat, x,
+			d_xhat, (float)(constant[0] / (double)(batch_rows * 784)), CONV_AE_SIGMOID, 0.0f, xhat) / (double)(batch_rows * 784));
 	} else {
 		/* loss.0: mse [] */
-		{
-			{
-				double part[64], acc = 0;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n * 784 >= 65536)
-#endif
-				for (long c = 0; c < 64; c++) {
-					const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
-					double sum = 0;
-					for (long i = i0; i < i1; i++) {
-						double d = (double)xhat[i] - (double)x[i];
-						sum += d * d;
-					}
-					part[c] = sum;
-				}
-				for (long c = 0; c < 64; c++)
-					acc += part[c];
-				loss[0] = (float)(acc / (double)(batch_rows * 784));
-			}
-		}
-		if (terms) /* loss term 0: mse */
-			terms[0] = loss[0];
+		loss[0] = (float)(conv_ae_mse(n * 784, xhat, x, NULL, 0, 0, 0, NULL) / (double)(batch_rows * 784));
 	}
+	if (terms) /* loss term 0: mse */
+		terms[0] = loss[0];
 	return loss[0];
 }
 
@@ -1015,8 +1005,7 @@ conv_ae_real conv_ae_train_step_terms(void *state, void *work, const conv_ae_rea
 
 conv_ae_real conv_ae_gradient(const void *state, void *work, const conv_ae_real *x, int n, const conv_ae_hparams *h, conv_ae_real *grad)
 {
-	const conv_ae_ctx c = conv_ae_context(state, work, n, h, NULL, NULL);
-	return conv_ae_pass(&c, x, grad);
+	return conv_ae_gradient_part(state, work, x, n, 0, n, h, grad); /* the whole batch */
 }
 
 conv_ae_real conv_ae_gradient_part(const void *state, void *work, const conv_ae_real *x, int n, long first, long rows,

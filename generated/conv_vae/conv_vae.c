@@ -268,7 +268,7 @@ static void conv_vae_adam(long count, float *p, float *m, float *v, const float 
 	}
 }
 
-static double conv_vae_bce_logits(long count, const float *z, const float *y, const float *t, float *g, float k)
+static double conv_vae_bce_logits_slice(long count, const float *z, const float *y, const float *t, float *g, float k)
 {
 	double acc = 0;
 	long i = 0;
@@ -603,6 +603,58 @@ static void conv_vae_col2im(long C, long H, long W, long k, long s, long p, long
 					}
 }
 
+/* The sum of the binary cross-entropy of the logits z (y = sigmoid(z))
+ * against the targets t over count elements (bce from the logits), a
+ * slice at a time by conv_vae_bce_logits_slice; unless g is NULL, with the
+ * gradient g = k (y - t). */
+static double conv_vae_bce_logits(long count, const float *z, const float *y, const float *t, float *g, float k)
+{
+	double part[64], acc = 0;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic) if (count >= 65536)
+#endif
+	for (long c = 0; c < 64; c++) {
+		const long i0 = count * c / 64 / 16 * 16, i1 = c == 63 ? count : count * (c + 1) / 64 / 16 * 16;
+		double sum = 0;
+		sum += conv_vae_bce_logits_slice(i1 - i0, z + i0, y + i0, t + i0, g ? g + i0 : NULL, k);
+		part[c] = sum;
+	}
+	for (long c = 0; c < 64; c++)
+		acc += part[c];
+	return acc;
+}
+
+/* The sum of 1 + logvar - mu^2 - e^logvar over count elements: -1/2 of it
+ * is the KL divergence of N(mu, e^logvar) from N(0, 1) (kl_normal). Unless
+ * z is NULL, the same pass draws the latent z = mu + e^(logvar / 2) eps,
+ * eps ~ N(0, 1) from stream key at index first + i, while stochastic
+ * (z = mu otherwise). */
+static double conv_vae_kl_normal(long count, const float *mu, const float *logvar, float *z, int stochastic, uint64_t key, long first)
+{
+	double part[64], acc = 0;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic) if (count >= 65536)
+#endif
+	for (long c = 0; c < 64; c++) {
+		const long i0 = count * c / 64 / 16 * 16, i1 = c == 63 ? count : count * (c + 1) / 64 / 16 * 16;
+		double sum = 0;
+		if (z) {
+			for (long i = i0; i < i1; i++) {
+				z[i] = mu[i] + (stochastic ? expf(0.5f * logvar[i]) * (float)conv_vae_normal(key, (uint64_t)(first + i)) : 0);
+				sum += 1 + (double)logvar[i] - (double)mu[i] * mu[i] - exp((double)logvar[i]);
+			}
+		} else {
+			for (long i = i0; i < i1; i++) {
+				sum += 1 + (double)logvar[i] - (double)mu[i] * mu[i] - exp((double)logvar[i]);
+			}
+		}
+		part[c] = sum;
+	}
+	for (long c = 0; c < 64; c++)
+		acc += part[c];
+	return acc;
+}
+
 static const conv_vae_param_info conv_vae_param_table[14] = {
 	{"encoder.0.weight", 4, {32, 1, 3, 3}, CONV_VAE_ENCODER_0_WEIGHT, 288},
 	{"encoder.0.bias", 1, {32, 0, 0, 0}, CONV_VAE_ENCODER_0_BIAS, 32},
@@ -697,6 +749,10 @@ static conv_vae_real conv_vae_run(const conv_vae_ctx *ctx, const conv_vae_real *
 	const int64_t step = ctx->step;
 	double *const terms = ctx->terms;
 	const long batch_row0 = ctx->batch_row0;
+	float *const z = (float *)(work + CONV_VAE_AT_Z);
+	float *const loss_1 = (float *)(work + CONV_VAE_AT_LOSS_1);
+	float *const decoder_5 = (float *)(work + CONV_VAE_AT_DECODER_5);
+	float *const xhat = (float *)(work + CONV_VAE_AT_XHAT);
 	if (parts & CONV_VAE_ENCODER) {
 		const float *const encoder_0_weight = params + CONV_VAE_ENCODER_0_WEIGHT;
 		const float *const encoder_0_bias = params + CONV_VAE_ENCODER_0_BIAS;
@@ -713,8 +769,6 @@ static conv_vae_real conv_vae_run(const conv_vae_ctx *ctx, const conv_vae_real *
 		float *const h_2 = (float *)(work + CONV_VAE_AT_H_2);
 		float *const mu = (float *)(work + CONV_VAE_AT_MU);
 		float *const logvar = (float *)(work + CONV_VAE_AT_LOGVAR);
-		float *const z = (float *)(work + CONV_VAE_AT_Z);
-		float *const loss_1 = (float *)(work + CONV_VAE_AT_LOSS_1);
 		/* conv_workspace: conv_workspace [n, 8036] */
 		/* encoder.0: conv2d+relu [n, 32, 14, 14] */
 #ifdef _OPENMP
@@ -753,27 +807,8 @@ static conv_vae_real conv_vae_run(const conv_vae_ctx *ctx, const conv_vae_real *
 		conv_vae_gemm(n, 16, 3136, h_2, 3136, 1, encoder_6_weight, 1, 3136, encoder_6_bias, logvar, NULL);
 		if (training) {
 			/* encoder.7: gaussian+kl_normal [n, 16] */
-			{
-				const uint64_t key = conv_vae_mix(rng ^ conv_vae_mix(((uint64_t)step << 24) ^ 18u));
-				{
-					double part[64], acc = 0;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n * 16 >= 65536)
-#endif
-					for (long c = 0; c < 64; c++) {
-						const long i0 = n * 16 * c / 64 / 16 * 16, i1 = c == 63 ? n * 16 : n * 16 * (c + 1) / 64 / 16 * 16;
-						double sum = 0;
-						for (long i = i0; i < i1; i++) {
-							z[i] = mu[i] + (stochastic ? expf(0.5f * logvar[i]) * (float)conv_vae_normal(key, (uint64_t)(batch_row0 * 16 + i)) : 0);
-							sum += 1 + (double)logvar[i] - (double)mu[i] * mu[i] - exp((double)logvar[i]);
-						}
-						part[c] = sum;
-					}
-					for (long c = 0; c < 64; c++)
-						acc += part[c];
-					loss_1[0] = (float)(-0.5 * acc);
-				}
-			}
+			loss_1[0] = (float)(-0.5 * conv_vae_kl_normal(n * 16, mu, logvar,
+				z, stochastic, conv_vae_mix(rng ^ conv_vae_mix(((uint64_t)step << 24) ^ 18u)), batch_row0 * 16));
 			if (terms) /* loss term 1: kl_normal */
 				terms[1] = loss_1[0];
 		} else {
@@ -789,23 +824,7 @@ static conv_vae_real conv_vae_run(const conv_vae_ctx *ctx, const conv_vae_real *
 		}
 		if (!training) { /* in training z computes it */
 			/* loss.1: kl_normal [] */
-			{
-				double part[64], acc = 0;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n * 16 >= 65536)
-#endif
-				for (long c = 0; c < 64; c++) {
-					const long i0 = n * 16 * c / 64 / 16 * 16, i1 = c == 63 ? n * 16 : n * 16 * (c + 1) / 64 / 16 * 16;
-					double sum = 0;
-					for (long i = i0; i < i1; i++) {
-						sum += 1 + (double)logvar[i] - (double)mu[i] * mu[i] - exp((double)logvar[i]);
-					}
-					part[c] = sum;
-				}
-				for (long c = 0; c < 64; c++)
-					acc += part[c];
-				loss_1[0] = (float)(-0.5 * acc);
-			}
+			loss_1[0] = (float)(-0.5 * conv_vae_kl_normal(n * 16, mu, logvar, NULL, 0, 0, 0));
 			if (terms) /* loss term 1: kl_normal */
 				terms[1] = loss_1[0];
 		}
@@ -817,14 +836,11 @@ static conv_vae_real conv_vae_run(const conv_vae_ctx *ctx, const conv_vae_real *
 		const float *const decoder_3_bias = params + CONV_VAE_DECODER_3_BIAS;
 		const float *const decoder_5_weight = params + CONV_VAE_DECODER_5_WEIGHT;
 		const float *const decoder_5_bias = params + CONV_VAE_DECODER_5_BIAS;
-		float *const z = (float *)(work + CONV_VAE_AT_Z);
 		float *const decoder_0 = (float *)(work + CONV_VAE_AT_DECODER_0);
 		float *const decoder_2 = (float *)(work + CONV_VAE_AT_DECODER_2);
 		float *const conv_workspace_3 = (float *)(work + CONV_VAE_AT_CONV_WORKSPACE_3);
 		float *const decoder_3 = (float *)(work + CONV_VAE_AT_DECODER_3);
 		float *const conv_workspace_4 = (float *)(work + CONV_VAE_AT_CONV_WORKSPACE_4);
-		float *const decoder_5 = (float *)(work + CONV_VAE_AT_DECODER_5);
-		float *const xhat = (float *)(work + CONV_VAE_AT_XHAT);
 		/* decoder.0: dense+relu [n, 3136] */
 		conv_vae_gemm(n, 3136, 16, z, 16, 1, decoder_0_weight, 1, 16, decoder_0_bias, decoder_0,
 			&(const conv_vae_epilogue){.act = CONV_VAE_RELU, .slope = 0.0f});
@@ -872,9 +888,6 @@ static conv_vae_real conv_vae_run(const conv_vae_ctx *ctx, const conv_vae_real *
 	}
 	if (!(parts & CONV_VAE_LOSS))
 		return 0;
-	float *const loss_1 = (float *)(work + CONV_VAE_AT_LOSS_1);
-	float *const decoder_5 = (float *)(work + CONV_VAE_AT_DECODER_5);
-	float *const xhat = (float *)(work + CONV_VAE_AT_XHAT);
 	float *const d_loss_0 = (float *)(work + CONV_VAE_AT_D_LOSS_0);
 	float *const loss_0 = (float *)(work + CONV_VAE_AT_LOSS_0);
 	float *const loss = (float *)(work + CONV_VAE_AT_LOSS);
@@ -883,48 +896,13 @@ static conv_vae_real conv_vae_run(const conv_vae_ctx *ctx, const conv_vae_real *
 	d_loss_0[0] = 1.0f;
 	if (training) {
 		/* loss.0: bce+bce_grad [] */
-		{
-			const float k = d_loss_0[0];
-			{
-				double part[64], acc = 0;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n * 784 >= 65536)
-#endif
-				for (long c = 0; c < 64; c++) {
-					const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
-					double sum = 0;
-					sum += conv_vae_bce_logits(i1 - i0, decoder_5 + i0, xhat + i0, x + i0, d_decoder_5 + i0, k);
-					part[c] = sum;
-				}
-				for (long c = 0; c < 64; c++)
-					acc += part[c];
-				loss_0[0] = (float)acc;
-			}
-		}
-		if (terms) /* loss term 0: bce */
-			terms[0] = loss_0[0];
+		loss_0[0] = (float)conv_vae_bce_logits(n * 784, decoder_5, xhat, x, d_decoder_5, d_loss_0[0]);
 	} else {
 		/* loss.0: bce [] */
-		{
-			{
-				double part[64], acc = 0;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n * 784 >= 65536)
-#endif
-				for (long c = 0; c < 64; c++) {
-					const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
-					double sum = 0;
-					sum += conv_vae_bce_logits(i1 - i0, decoder_5 + i0, xhat + i0, x + i0, NULL, 0);
-					part[c] = sum;
-				}
-				for (long c = 0; c < 64; c++)
-					acc += part[c];
-				loss_0[0] = (float)acc;
-			}
-		}
-		if (terms) /* loss term 0: bce */
-			terms[0] = loss_0[0];
+		loss_0[0] = (float)conv_vae_bce_logits(n * 784, decoder_5, xhat, x, NULL, 0);
 	}
+	if (terms) /* loss term 0: bce */
+		terms[0] = loss_0[0];
 	/* loss: add [] */
 	for (long i = 0; i < 1; i++)
 		loss[i] = loss_0[i] + loss_1[i];
@@ -1172,8 +1150,7 @@ conv_vae_real conv_vae_train_step_terms(void *state, void *work, const conv_vae_
 
 conv_vae_real conv_vae_gradient(const void *state, void *work, const conv_vae_real *x, int n, const conv_vae_hparams *h, conv_vae_real *grad)
 {
-	const conv_vae_ctx c = conv_vae_context(state, work, n, h, NULL, NULL);
-	return conv_vae_pass(&c, x, grad);
+	return conv_vae_gradient_part(state, work, x, n, 0, n, h, grad); /* the whole batch */
 }
 
 conv_vae_real conv_vae_gradient_part(const void *state, void *work, const conv_vae_real *x, int n, long first, long rows,

@@ -255,7 +255,7 @@ static void cvae_adam(long count, float *p, float *m, float *v, const float *g, 
 	}
 }
 
-static double cvae_bce_logits(long count, const float *z, const float *y, const float *t, float *g, float k)
+static double cvae_bce_logits_slice(long count, const float *z, const float *y, const float *t, float *g, float k)
 {
 	double acc = 0;
 	long i = 0;
@@ -531,6 +531,58 @@ static double cvae_normal(uint64_t key, uint64_t i)
 	return sqrt(-2 * log(u)) * cos(6.283185307179586 * v);
 }
 
+/* The sum of the binary cross-entropy of the logits z (y = sigmoid(z))
+ * against the targets t over count elements (bce from the logits), a
+ * slice at a time by cvae_bce_logits_slice; unless g is NULL, with the
+ * gradient g = k (y - t). */
+static double cvae_bce_logits(long count, const float *z, const float *y, const float *t, float *g, float k)
+{
+	double part[64], acc = 0;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic) if (count >= 65536)
+#endif
+	for (long c = 0; c < 64; c++) {
+		const long i0 = count * c / 64 / 16 * 16, i1 = c == 63 ? count : count * (c + 1) / 64 / 16 * 16;
+		double sum = 0;
+		sum += cvae_bce_logits_slice(i1 - i0, z + i0, y + i0, t + i0, g ? g + i0 : NULL, k);
+		part[c] = sum;
+	}
+	for (long c = 0; c < 64; c++)
+		acc += part[c];
+	return acc;
+}
+
+/* The sum of 1 + logvar - mu^2 - e^logvar over count elements: -1/2 of it
+ * is the KL divergence of N(mu, e^logvar) from N(0, 1) (kl_normal). Unless
+ * z is NULL, the same pass draws the latent z = mu + e^(logvar / 2) eps,
+ * eps ~ N(0, 1) from stream key at index first + i, while stochastic
+ * (z = mu otherwise). */
+static double cvae_kl_normal(long count, const float *mu, const float *logvar, float *z, int stochastic, uint64_t key, long first)
+{
+	double part[64], acc = 0;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic) if (count >= 65536)
+#endif
+	for (long c = 0; c < 64; c++) {
+		const long i0 = count * c / 64 / 16 * 16, i1 = c == 63 ? count : count * (c + 1) / 64 / 16 * 16;
+		double sum = 0;
+		if (z) {
+			for (long i = i0; i < i1; i++) {
+				z[i] = mu[i] + (stochastic ? expf(0.5f * logvar[i]) * (float)cvae_normal(key, (uint64_t)(first + i)) : 0);
+				sum += 1 + (double)logvar[i] - (double)mu[i] * mu[i] - exp((double)logvar[i]);
+			}
+		} else {
+			for (long i = i0; i < i1; i++) {
+				sum += 1 + (double)logvar[i] - (double)mu[i] * mu[i] - exp((double)logvar[i]);
+			}
+		}
+		part[c] = sum;
+	}
+	for (long c = 0; c < 64; c++)
+		acc += part[c];
+	return acc;
+}
+
 static const cvae_param_info cvae_param_table[14] = {
 	{"encoder.1.weight", 2, {512, 794, 0, 0}, CVAE_ENCODER_1_WEIGHT, 406528},
 	{"encoder.1.bias", 1, {512, 0, 0, 0}, CVAE_ENCODER_1_BIAS, 512},
@@ -625,6 +677,10 @@ static cvae_real cvae_run(const cvae_ctx *ctx, const cvae_real *x, const cvae_re
 	const int64_t step = ctx->step;
 	double *const terms = ctx->terms;
 	const long batch_row0 = ctx->batch_row0;
+	float *const z = (float *)(work + CVAE_AT_Z);
+	float *const loss_1 = (float *)(work + CVAE_AT_LOSS_1);
+	float *const decoder_5 = (float *)(work + CVAE_AT_DECODER_5);
+	float *const xhat = (float *)(work + CVAE_AT_XHAT);
 	if (parts & CVAE_ENCODER) {
 		const float *const encoder_1_weight = params + CVAE_ENCODER_1_WEIGHT;
 		const float *const encoder_1_bias = params + CVAE_ENCODER_1_BIAS;
@@ -639,8 +695,6 @@ static cvae_real cvae_run(const cvae_ctx *ctx, const cvae_real *x, const cvae_re
 		float *const h_2 = (float *)(work + CVAE_AT_H_2);
 		float *const mu = (float *)(work + CVAE_AT_MU);
 		float *const logvar = (float *)(work + CVAE_AT_LOGVAR);
-		float *const z = (float *)(work + CVAE_AT_Z);
-		float *const loss_1 = (float *)(work + CVAE_AT_LOSS_1);
 		/* encoder.0: concat [n, 794] */
 		for (long b = 0; b < n; b++) {
 			memcpy(encoder_0 + b * 794 + 0, x + b * 784, sizeof(float) * 784);
@@ -658,27 +712,8 @@ static cvae_real cvae_run(const cvae_ctx *ctx, const cvae_real *x, const cvae_re
 		cvae_gemm(n, 32, 256, h_2, 256, 1, encoder_6_weight, 1, 256, encoder_6_bias, logvar, NULL);
 		if (training) {
 			/* encoder.7: gaussian+kl_normal [n, 32] */
-			{
-				const uint64_t key = cvae_mix(rng ^ cvae_mix(((uint64_t)step << 24) ^ 17u));
-				{
-					double part[64], acc = 0;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n * 32 >= 65536)
-#endif
-					for (long c = 0; c < 64; c++) {
-						const long i0 = n * 32 * c / 64 / 16 * 16, i1 = c == 63 ? n * 32 : n * 32 * (c + 1) / 64 / 16 * 16;
-						double sum = 0;
-						for (long i = i0; i < i1; i++) {
-							z[i] = mu[i] + (stochastic ? expf(0.5f * logvar[i]) * (float)cvae_normal(key, (uint64_t)(batch_row0 * 32 + i)) : 0);
-							sum += 1 + (double)logvar[i] - (double)mu[i] * mu[i] - exp((double)logvar[i]);
-						}
-						part[c] = sum;
-					}
-					for (long c = 0; c < 64; c++)
-						acc += part[c];
-					loss_1[0] = (float)(-0.5 * acc);
-				}
-			}
+			loss_1[0] = (float)(-0.5 * cvae_kl_normal(n * 32, mu, logvar,
+				z, stochastic, cvae_mix(rng ^ cvae_mix(((uint64_t)step << 24) ^ 17u)), batch_row0 * 32));
 			if (terms) /* loss term 1: kl_normal */
 				terms[1] = loss_1[0];
 		} else {
@@ -694,23 +729,7 @@ static cvae_real cvae_run(const cvae_ctx *ctx, const cvae_real *x, const cvae_re
 		}
 		if (!training) { /* in training z computes it */
 			/* loss.1: kl_normal [] */
-			{
-				double part[64], acc = 0;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n * 32 >= 65536)
-#endif
-				for (long c = 0; c < 64; c++) {
-					const long i0 = n * 32 * c / 64 / 16 * 16, i1 = c == 63 ? n * 32 : n * 32 * (c + 1) / 64 / 16 * 16;
-					double sum = 0;
-					for (long i = i0; i < i1; i++) {
-						sum += 1 + (double)logvar[i] - (double)mu[i] * mu[i] - exp((double)logvar[i]);
-					}
-					part[c] = sum;
-				}
-				for (long c = 0; c < 64; c++)
-					acc += part[c];
-				loss_1[0] = (float)(-0.5 * acc);
-			}
+			loss_1[0] = (float)(-0.5 * cvae_kl_normal(n * 32, mu, logvar, NULL, 0, 0, 0));
 			if (terms) /* loss term 1: kl_normal */
 				terms[1] = loss_1[0];
 		}
@@ -722,12 +741,9 @@ static cvae_real cvae_run(const cvae_ctx *ctx, const cvae_real *x, const cvae_re
 		const float *const decoder_3_bias = params + CVAE_DECODER_3_BIAS;
 		const float *const decoder_5_weight = params + CVAE_DECODER_5_WEIGHT;
 		const float *const decoder_5_bias = params + CVAE_DECODER_5_BIAS;
-		float *const z = (float *)(work + CVAE_AT_Z);
 		float *const decoder_0 = (float *)(work + CVAE_AT_DECODER_0);
 		float *const decoder_1 = (float *)(work + CVAE_AT_DECODER_1);
 		float *const decoder_3 = (float *)(work + CVAE_AT_DECODER_3);
-		float *const decoder_5 = (float *)(work + CVAE_AT_DECODER_5);
-		float *const xhat = (float *)(work + CVAE_AT_XHAT);
 		/* decoder.0: concat [n, 42] */
 		for (long b = 0; b < n; b++) {
 			memcpy(decoder_0 + b * 42 + 0, z + b * 32, sizeof(float) * 32);
@@ -746,9 +762,6 @@ static cvae_real cvae_run(const cvae_ctx *ctx, const cvae_real *x, const cvae_re
 	}
 	if (!(parts & CVAE_LOSS))
 		return 0;
-	float *const loss_1 = (float *)(work + CVAE_AT_LOSS_1);
-	float *const decoder_5 = (float *)(work + CVAE_AT_DECODER_5);
-	float *const xhat = (float *)(work + CVAE_AT_XHAT);
 	float *const d_loss_0 = (float *)(work + CVAE_AT_D_LOSS_0);
 	float *const loss_0 = (float *)(work + CVAE_AT_LOSS_0);
 	float *const loss = (float *)(work + CVAE_AT_LOSS);
@@ -757,48 +770,13 @@ static cvae_real cvae_run(const cvae_ctx *ctx, const cvae_real *x, const cvae_re
 	d_loss_0[0] = 1.0f;
 	if (training) {
 		/* loss.0: bce+bce_grad [] */
-		{
-			const float k = d_loss_0[0];
-			{
-				double part[64], acc = 0;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n * 784 >= 65536)
-#endif
-				for (long c = 0; c < 64; c++) {
-					const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
-					double sum = 0;
-					sum += cvae_bce_logits(i1 - i0, decoder_5 + i0, xhat + i0, x + i0, d_decoder_5 + i0, k);
-					part[c] = sum;
-				}
-				for (long c = 0; c < 64; c++)
-					acc += part[c];
-				loss_0[0] = (float)acc;
-			}
-		}
-		if (terms) /* loss term 0: bce */
-			terms[0] = loss_0[0];
+		loss_0[0] = (float)cvae_bce_logits(n * 784, decoder_5, xhat, x, d_decoder_5, d_loss_0[0]);
 	} else {
 		/* loss.0: bce [] */
-		{
-			{
-				double part[64], acc = 0;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n * 784 >= 65536)
-#endif
-				for (long c = 0; c < 64; c++) {
-					const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
-					double sum = 0;
-					sum += cvae_bce_logits(i1 - i0, decoder_5 + i0, xhat + i0, x + i0, NULL, 0);
-					part[c] = sum;
-				}
-				for (long c = 0; c < 64; c++)
-					acc += part[c];
-				loss_0[0] = (float)acc;
-			}
-		}
-		if (terms) /* loss term 0: bce */
-			terms[0] = loss_0[0];
+		loss_0[0] = (float)cvae_bce_logits(n * 784, decoder_5, xhat, x, NULL, 0);
 	}
+	if (terms) /* loss term 0: bce */
+		terms[0] = loss_0[0];
 	/* loss: add [] */
 	for (long i = 0; i < 1; i++)
 		loss[i] = loss_0[i] + loss_1[i];
@@ -964,8 +942,7 @@ cvae_real cvae_train_step_terms(void *state, void *work, const cvae_real *x, con
 
 cvae_real cvae_gradient(const void *state, void *work, const cvae_real *x, const cvae_real *y, int n, const cvae_hparams *h, cvae_real *grad)
 {
-	const cvae_ctx c = cvae_context(state, work, n, h, NULL, NULL);
-	return cvae_pass(&c, x, y, grad);
+	return cvae_gradient_part(state, work, x, y, n, 0, n, h, grad); /* the whole batch */
 }
 
 cvae_real cvae_gradient_part(const void *state, void *work, const cvae_real *x, const cvae_real *y, int n, long first, long rows,

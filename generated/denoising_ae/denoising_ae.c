@@ -458,6 +458,40 @@ static double denoising_ae_normal(uint64_t key, uint64_t i)
 	return sqrt(-2 * log(u)) * cos(6.283185307179586 * v);
 }
 
+/* The sum of (a - b)^2 over count elements (mse). Unless g is NULL, the
+ * same pass writes the gradient g = 2 k (a - b), times the derivative of
+ * activation act (if not 0), spelled from its output y, a slice at a
+ * time while the slice is in the cache. */
+static double denoising_ae_mse(long count, const float *a, const float *b, float *g, float k, int act, float slope, const float *y)
+{
+	double part[64], acc = 0;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic) if (count >= 65536)
+#endif
+	for (long c = 0; c < 64; c++) {
+		const long i0 = count * c / 64 / 16 * 16, i1 = c == 63 ? count : count * (c + 1) / 64 / 16 * 16;
+		double sum = 0;
+		if (g) {
+			for (long i = i0; i < i1; i++) {
+				double d = (double)a[i] - (double)b[i];
+				sum += d * d;
+				g[i] = 2 * k * (a[i] - b[i]);
+			}
+			if (act)
+				denoising_ae_act(act, slope, 1, i1 - i0, g + i0, 0, y + i0, 0, g + i0, 0);
+		} else {
+			for (long i = i0; i < i1; i++) {
+				double d = (double)a[i] - (double)b[i];
+				sum += d * d;
+			}
+		}
+		part[c] = sum;
+	}
+	for (long c = 0; c < 64; c++)
+		acc += part[c];
+	return acc;
+}
+
 static const denoising_ae_param_info denoising_ae_param_table[12] = {
 	{"encoder.2.weight", 2, {512, 784, 0, 0}, DENOISING_AE_ENCODER_2_WEIGHT, 401408},
 	{"encoder.2.bias", 1, {512, 0, 0, 0}, DENOISING_AE_ENCODER_2_BIAS, 512},
@@ -550,6 +584,8 @@ static denoising_ae_real denoising_ae_run(const denoising_ae_ctx *ctx, const den
 	double *const terms = ctx->terms;
 	const long batch_row0 = ctx->batch_row0;
 	const long batch_rows = ctx->batch_rows;
+	float *const z = (float *)(work + DENOISING_AE_AT_Z);
+	float *const xhat = (float *)(work + DENOISING_AE_AT_XHAT);
 	if (parts & DENOISING_AE_ENCODER) {
 		const float *const encoder_2_weight = params + DENOISING_AE_ENCODER_2_WEIGHT;
 		const float *const encoder_2_bias = params + DENOISING_AE_ENCODER_2_BIAS;
@@ -561,7 +597,6 @@ static denoising_ae_real denoising_ae_run(const denoising_ae_ctx *ctx, const den
 		float *const encoder_1 = (float *)(work + DENOISING_AE_AT_ENCODER_1);
 		float *const encoder_2 = (float *)(work + DENOISING_AE_AT_ENCODER_2);
 		float *const encoder_4 = (float *)(work + DENOISING_AE_AT_ENCODER_4);
-		float *const z = (float *)(work + DENOISING_AE_AT_Z);
 		if (training) {
 			/* encoder.0: gaussian_noise [n, 784] */
 			{
@@ -602,10 +637,8 @@ static denoising_ae_real denoising_ae_run(const denoising_ae_ctx *ctx, const den
 		const float *const decoder_2_bias = params + DENOISING_AE_DECODER_2_BIAS;
 		const float *const decoder_4_weight = params + DENOISING_AE_DECODER_4_WEIGHT;
 		const float *const decoder_4_bias = params + DENOISING_AE_DECODER_4_BIAS;
-		float *const z = (float *)(work + DENOISING_AE_AT_Z);
 		float *const decoder_0 = (float *)(work + DENOISING_AE_AT_DECODER_0);
 		float *const decoder_2 = (float *)(work + DENOISING_AE_AT_DECODER_2);
-		float *const xhat = (float *)(work + DENOISING_AE_AT_XHAT);
 		/* decoder.0: dense+relu [n, 256] */
 		denoising_ae_gemm(n, 256, 32, z, 32, 1, decoder_0_weight, 1, 32, decoder_0_bias, decoder_0,
 			&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
@@ -618,7 +651,6 @@ static denoising_ae_real denoising_ae_run(const denoising_ae_ctx *ctx, const den
 	}
 	if (!(parts & DENOISING_AE_LOSS))
 		return 0;
-	float *const xhat = (float *)(work + DENOISING_AE_AT_XHAT);
 	float *const constant = (float *)(work + DENOISING_AE_AT_CONSTANT);
 	float *const loss = (float *)(work + DENOISING_AE_AT_LOSS);
 	float *const d_xhat = (float *)(work + DENOISING_AE_AT_D_XHAT);
@@ -626,56 +658,14 @@ static denoising_ae_real denoising_ae_run(const denoising_ae_ctx *ctx, const den
 	constant[0] = 1.0f;
 	if (training) {
 		/* loss.0: mse+mse_grad [] */
-		{
-			const float k = (float)(constant[0] / (double)(batch_rows * 784));
-			{
-				double part[64], acc = 0;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n * 784 >= 65536)
-#endif
-				for (long c = 0; c < 64; c++) {
-					const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
-					double sum = 0;
-					for (long i = i0; i < i1; i++) {
-						double d = (double)xhat[i] - (double)x[i];
-						sum += d * d;
-						d_xhat[i] = 2 * k * (xhat[i] - x[i]);
-					}
-					denoising_ae_act(DENOISING_AE_SIGMOID, 0.0f, 1, i1 - i0, d_xhat + i0, 0, xhat + i0, 0, d_xhat + i0, 0);
-					part[c] = sum;
-				}
-				for (long c = 0; c < 64; c++)
-					acc += part[c];
-				loss[0] = (float)(acc / (double)(batch_rows * 784));
-			}
-		}
-		if (terms) /* loss term 0: mse */
-			terms[0] = loss[0];
+		loss[0] = (float)(denoising_ae_mse(n * 784, xhat, x,
+			d_xhat, (float)(constant[0] / (double)(batch_rows * 784)), DENOISING_AE_SIGMOID, 0.0f, xhat) / (double)(batch_rows * 784));
 	} else {
 		/* loss.0: mse [] */
-		{
-			{
-				double part[64], acc = 0;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n * 784 >= 65536)
-#endif
-				for (long c = 0; c < 64; c++) {
-					const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
-					double sum = 0;
-					for (long i = i0; i < i1; i++) {
-						double d = (double)xhat[i] - (double)x[i];
-						sum += d * d;
-					}
-					part[c] = sum;
-				}
-				for (long c = 0; c < 64; c++)
-					acc += part[c];
-				loss[0] = (float)(acc / (double)(batch_rows * 784));
-			}
-		}
-		if (terms) /* loss term 0: mse */
-			terms[0] = loss[0];
+		loss[0] = (float)(denoising_ae_mse(n * 784, xhat, x, NULL, 0, 0, 0, NULL) / (double)(batch_rows * 784));
 	}
+	if (terms) /* loss term 0: mse */
+		terms[0] = loss[0];
 	return loss[0];
 }
 
@@ -773,8 +763,7 @@ denoising_ae_real denoising_ae_train_step_terms(void *state, void *work, const d
 
 denoising_ae_real denoising_ae_gradient(const void *state, void *work, const denoising_ae_real *x, int n, const denoising_ae_hparams *h, denoising_ae_real *grad)
 {
-	const denoising_ae_ctx c = denoising_ae_context(state, work, n, h, NULL, NULL);
-	return denoising_ae_pass(&c, x, grad);
+	return denoising_ae_gradient_part(state, work, x, n, 0, n, h, grad); /* the whole batch */
 }
 
 denoising_ae_real denoising_ae_gradient_part(const void *state, void *work, const denoising_ae_real *x, int n, long first, long rows,

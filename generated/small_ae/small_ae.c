@@ -236,7 +236,7 @@ static void small_ae_adam(long count, float *p, float *m, float *v, const float 
 	}
 }
 
-static double small_ae_bce_logits(long count, const float *z, const float *y, const float *t, float *g, float k)
+static double small_ae_bce_logits_slice(long count, const float *z, const float *y, const float *t, float *g, float k)
 {
 	double acc = 0;
 	long i = 0;
@@ -512,6 +512,27 @@ static double small_ae_normal(uint64_t key, uint64_t i)
 	return sqrt(-2 * log(u)) * cos(6.283185307179586 * v);
 }
 
+/* The sum of the binary cross-entropy of the logits z (y = sigmoid(z))
+ * against the targets t over count elements (bce from the logits), a
+ * slice at a time by small_ae_bce_logits_slice; unless g is NULL, with the
+ * gradient g = k (y - t). */
+static double small_ae_bce_logits(long count, const float *z, const float *y, const float *t, float *g, float k)
+{
+	double part[64], acc = 0;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic) if (count >= 65536)
+#endif
+	for (long c = 0; c < 64; c++) {
+		const long i0 = count * c / 64 / 16 * 16, i1 = c == 63 ? count : count * (c + 1) / 64 / 16 * 16;
+		double sum = 0;
+		sum += small_ae_bce_logits_slice(i1 - i0, z + i0, y + i0, t + i0, g ? g + i0 : NULL, k);
+		part[c] = sum;
+	}
+	for (long c = 0; c < 64; c++)
+		acc += part[c];
+	return acc;
+}
+
 static const small_ae_param_info small_ae_param_table[8] = {
 	{"encoder.0.weight", 2, {128, 784, 0, 0}, SMALL_AE_ENCODER_0_WEIGHT, 100352},
 	{"encoder.0.bias", 1, {128, 0, 0, 0}, SMALL_AE_ENCODER_0_BIAS, 128},
@@ -596,13 +617,15 @@ static small_ae_real small_ae_run(const small_ae_ctx *ctx, const small_ae_real *
 	const int training = ctx->training;
 	double *const terms = ctx->terms;
 	const long batch_rows = ctx->batch_rows;
+	float *const z = (float *)(work + SMALL_AE_AT_Z);
+	float *const decoder_2 = (float *)(work + SMALL_AE_AT_DECODER_2);
+	float *const xhat = (float *)(work + SMALL_AE_AT_XHAT);
 	if (parts & SMALL_AE_ENCODER) {
 		const float *const encoder_0_weight = params + SMALL_AE_ENCODER_0_WEIGHT;
 		const float *const encoder_0_bias = params + SMALL_AE_ENCODER_0_BIAS;
 		const float *const encoder_2_weight = params + SMALL_AE_ENCODER_2_WEIGHT;
 		const float *const encoder_2_bias = params + SMALL_AE_ENCODER_2_BIAS;
 		float *const encoder_0 = (float *)(work + SMALL_AE_AT_ENCODER_0);
-		float *const z = (float *)(work + SMALL_AE_AT_Z);
 		/* encoder.0: dense+relu [n, 128] */
 		small_ae_gemm(n, 128, 784, x, 784, 1, encoder_0_weight, 1, 784, encoder_0_bias, encoder_0,
 			&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f});
@@ -614,10 +637,7 @@ static small_ae_real small_ae_run(const small_ae_ctx *ctx, const small_ae_real *
 		const float *const decoder_0_bias = params + SMALL_AE_DECODER_0_BIAS;
 		const float *const decoder_2_weight = params + SMALL_AE_DECODER_2_WEIGHT;
 		const float *const decoder_2_bias = params + SMALL_AE_DECODER_2_BIAS;
-		float *const z = (float *)(work + SMALL_AE_AT_Z);
 		float *const decoder_0 = (float *)(work + SMALL_AE_AT_DECODER_0);
-		float *const decoder_2 = (float *)(work + SMALL_AE_AT_DECODER_2);
-		float *const xhat = (float *)(work + SMALL_AE_AT_XHAT);
 		/* decoder.0: dense+relu [n, 128] */
 		small_ae_gemm(n, 128, 32, z, 32, 1, decoder_0_weight, 1, 32, decoder_0_bias, decoder_0,
 			&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f});
@@ -628,8 +648,6 @@ static small_ae_real small_ae_run(const small_ae_ctx *ctx, const small_ae_real *
 	}
 	if (!(parts & SMALL_AE_LOSS))
 		return 0;
-	float *const decoder_2 = (float *)(work + SMALL_AE_AT_DECODER_2);
-	float *const xhat = (float *)(work + SMALL_AE_AT_XHAT);
 	float *const constant = (float *)(work + SMALL_AE_AT_CONSTANT);
 	float *const loss = (float *)(work + SMALL_AE_AT_LOSS);
 	float *const d_decoder_2 = (float *)(work + SMALL_AE_AT_D_DECODER_2);
@@ -637,48 +655,15 @@ static small_ae_real small_ae_run(const small_ae_ctx *ctx, const small_ae_real *
 	constant[0] = 1.0f;
 	if (training) {
 		/* loss.0: bce+bce_grad [] */
-		{
-			const float k = (float)(constant[0] / (double)(batch_rows * 784));
-			{
-				double part[64], acc = 0;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n * 784 >= 65536)
-#endif
-				for (long c = 0; c < 64; c++) {
-					const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
-					double sum = 0;
-					sum += small_ae_bce_logits(i1 - i0, decoder_2 + i0, xhat + i0, x + i0, d_decoder_2 + i0, k);
-					part[c] = sum;
-				}
-				for (long c = 0; c < 64; c++)
-					acc += part[c];
-				loss[0] = (float)(acc / (double)(batch_rows * 784));
-			}
-		}
-		if (terms) /* loss term 0: bce */
-			terms[0] = loss[0];
+		loss[0] = (float)(small_ae_bce_logits(n * 784, decoder_2, xhat, x,
+			d_decoder_2, (float)(constant[0] / (double)(batch_rows * 784))) / (double)(batch_rows * 784));
 	} else {
 		/* loss.0: bce [] */
-		{
-			{
-				double part[64], acc = 0;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n * 784 >= 65536)
-#endif
-				for (long c = 0; c < 64; c++) {
-					const long i0 = n * 784 * c / 64 / 16 * 16, i1 = c == 63 ? n * 784 : n * 784 * (c + 1) / 64 / 16 * 16;
-					double sum = 0;
-					sum += small_ae_bce_logits(i1 - i0, decoder_2 + i0, xhat + i0, x + i0, NULL, 0);
-					part[c] = sum;
-				}
-				for (long c = 0; c < 64; c++)
-					acc += part[c];
-				loss[0] = (float)(acc / (double)(batch_rows * 784));
-			}
-		}
-		if (terms) /* loss term 0: bce */
-			terms[0] = loss[0];
+		loss[0] = (float)(small_ae_bce_logits(n * 784, decoder_2, xhat, x,
+			NULL, 0) / (double)(batch_rows * 784));
 	}
+	if (terms) /* loss term 0: bce */
+		terms[0] = loss[0];
 	return loss[0];
 }
 
@@ -751,8 +736,7 @@ small_ae_real small_ae_train_step_terms(void *state, void *work, const small_ae_
 
 small_ae_real small_ae_gradient(const void *state, void *work, const small_ae_real *x, int n, const small_ae_hparams *h, small_ae_real *grad)
 {
-	const small_ae_ctx c = small_ae_context(state, work, n, h, NULL, NULL);
-	return small_ae_pass(&c, x, grad);
+	return small_ae_gradient_part(state, work, x, n, 0, n, h, grad); /* the whole batch */
 }
 
 small_ae_real small_ae_gradient_part(const void *state, void *work, const small_ae_real *x, int n, long first, long rows,

@@ -50,7 +50,7 @@ struct Emit {
 	Buf tables;        /* the offset tables of loops (emit_run_loop) */
 	size_t table_entries; /* how many offsets they hold */
 	size_t stack_arrays; /* bytes of the largest array a function body
-	                        keeps on the stack (emit_sum_begin's) */
+	                        keeps on the stack (a sum helper's) */
 };
 
 unsigned *emit_helpers_used(Emit *e) { return &e->helpers; }
@@ -85,40 +85,75 @@ int emit_training(Emit *e) { return e->training; }
  * where both members run; elsewhere each computes itself. */
 const Node *emit_partner(Emit *e, const Node *n) { return e->training ? n->computes : NULL; }
 
-void emit_sum_begin(Emit *e, const char *count, const char *body, const char *after)
+const char *emit_sum_helper(Emit *e, const char *name)
 {
-	emit_line(e, "{");
-	emit_indent(e, 1);
-	emit_line(e, "double part[64], acc = 0;");
 	if (e->stack_arrays < 64 * sizeof(double))
 		e->stack_arrays = 64 * sizeof(double);
-	emit_raw(e, "#ifdef _OPENMP\n#pragma omp parallel for schedule(dynamic) if (%s >= 65536)\n#endif\n", count);
+	return emit_helper(e, name);
+}
+
+void emit_sum_function(Emit *e, const char *name, const char *params, const char *slice)
+{
+	const int indent = e->indent;
+	emit_raw(e, "static double %s_%s(long count, %s)\n{\n", e->P, name, params);
+	e->indent = 1;
+	emit_line(e, "double part[64], acc = 0;");
+	emit_raw(e, "#ifdef _OPENMP\n#pragma omp parallel for schedule(dynamic) if (count >= 65536)\n#endif\n");
 	emit_line(e, "for (long c = 0; c < 64; c++) {");
-	emit_line(e, "\tconst long i0 = %s * c / 64 / 16 * 16, i1 = c == 63 ? %s : %s * (c + 1) / 64 / 16 * 16;", count,
-		  count, count);
+	emit_line(e, "\tconst long i0 = count * c / 64 / 16 * 16, i1 = c == 63 ? count : count * (c + 1) / 64 / 16 * 16;");
 	emit_line(e, "\tdouble sum = 0;");
-	if (body) {
-		emit_line(e, "\tfor (long i = i0; i < i1; i++) {");
-		for (const char *p = body; *p;) {
-			const char *nl = strchr(p, '\n');
-			int len = nl ? (int)(nl - p) : (int)strlen(p);
-			emit_line(e, "\t\t%.*s", len, p);
-			p += len + (nl != NULL);
-		}
-		emit_line(e, "\t}");
+	for (const char *p = slice; *p;) {
+		const char *nl = strchr(p, '\n');
+		int len = nl ? (int)(nl - p) : (int)strlen(p);
+		emit_line(e, "\t%.*s", len, p);
+		p += len + (nl != NULL);
 	}
-	if (after)
-		emit_line(e, "\t%s", after);
 	emit_line(e, "\tpart[c] = sum;");
 	emit_line(e, "}");
 	emit_line(e, "for (long c = 0; c < 64; c++)");
 	emit_line(e, "\tacc += part[c];");
+	emit_line(e, "return acc;");
+	emit_raw(e, "}\n\n");
+	e->indent = indent;
 }
 
-void emit_sum_end(Emit *e)
+/* text (lines) with `tabs` tabs before each line, into b. */
+static void indented(Buf *b, const char *text, int tabs)
 {
-	emit_indent(e, -1);
-	emit_line(e, "}");
+	for (const char *p = text; *p;) {
+		const char *nl = strchr(p, '\n');
+		int len = nl ? (int)(nl - p) : (int)strlen(p);
+		buf_printf(b, "%.*s%.*s\n", tabs, "\t\t\t\t", len, p);
+		p += len + (nl != NULL);
+	}
+}
+
+const char *emit_sum_slice(const char *cond, const char *fused, const char *after, const char *plain)
+{
+	Buf b = {0};
+	buf_printf(&b, "if (%s) {\n\tfor (long i = i0; i < i1; i++) {\n", cond);
+	indented(&b, fused, 2);
+	buf_puts(&b, "\t}\n");
+	if (after)
+		indented(&b, after, 1);
+	buf_puts(&b, "} else {\n\tfor (long i = i0; i < i1; i++) {\n");
+	indented(&b, plain, 2);
+	buf_puts(&b, "\t}\n}");
+	return b.data;
+}
+
+void emit_sum_call(Emit *e, const Node *out, const char *scale, const char *call, const char *more, const char *div)
+{
+	const char *o = emit_ref(e, out), *r = e->real;
+	const char *open = scale || div ? "(" : "", *close = scale || div ? ")" : "";
+	const char *tail = xasprintf("%s)%s%s%s;", more, div ? " / " : "", div ? div : "", close);
+	const char *line = xasprintf("%s[0] = (%s)%s%s%s, %s", o, r, open, scale ? scale : "", call, tail);
+	if (e->indent * 8 + strlen(line) <= 120) {
+		emit_line(e, "%s", line);
+		return;
+	}
+	emit_line(e, "%s[0] = (%s)%s%s%s,", o, r, open, scale ? scale : "", call);
+	emit_line(e, "\t%s", tail);
 }
 
 int emit_scalar_kernels(Emit *e) { return e->m->scalar; }
@@ -379,9 +414,10 @@ static const char *node_comment(Emit *e, const Node *n)
 	return xasprintf("/* %s: %s %s */", n->layer ? n->layer : emit_ref(e, n), what, shape_str(n->shape));
 }
 
-/* Node n's code in the current form, into o at the current indentation;
- * 0 if another node's kernel computes it (only a comment then). */
-static int emit_node(Emit *e, Node *n, Buf *o)
+/* Node n's code in the current form, into o at the current indentation,
+ * and the loss terms it computes into `terms` (or, if terms is not NULL,
+ * there); 0 if another node's kernel computes it (only a comment then). */
+static int emit_node(Emit *e, Node *n, Buf *o, Buf *terms)
 {
 	Buf *saved = e->out;
 	int code = !(n->computed_by && e->training);
@@ -393,6 +429,8 @@ static int emit_node(Emit *e, Node *n, Buf *o)
 		c_emit_op(e, n);
 		if (e->training)
 			emit_buffer_updates(e, n);
+		if (terms)
+			e->out = terms;
 		emit_term_captures(e, n);
 	}
 	e->out = saved;
@@ -434,36 +472,48 @@ static void emit_decl(Emit *e, const Node *n)
 
 /* Node n's code at the current indentation: in the current form, or with
  * both_forms in the training and the evaluation form, under
- * `if (training)` where the two differ. */
+ * `if (training)` where the two differ (the loss terms they capture
+ * alike after it). */
 static char *node_code(Emit *e, Node *n, int both_forms)
 {
 	Buf code = {0};
 	buf_puts(&code, "");
 	if (!both_forms) {
-		emit_node(e, n, &code);
+		emit_node(e, n, &code, NULL);
 		return code.data;
 	}
-	Buf t = {0}, v = {0};
+	Buf t = {0}, v = {0}, tt = {0}, vt = {0};
+	buf_puts(&tt, "");
+	buf_puts(&vt, "");
 	e->indent++;
 	e->training = 1;
-	int in_training = emit_node(e, n, &t);
+	int in_training = emit_node(e, n, &t, &tt);
 	e->training = 0;
-	emit_node(e, n, &v);
+	emit_node(e, n, &v, &vt);
 	e->indent--;
+	const int same_terms = !strcmp(tt.data, vt.data);
+	if (!same_terms) {
+		buf_puts(&t, tt.data);
+		buf_puts(&v, vt.data);
+	}
 	Buf *saved = e->out;
 	e->out = &code;
 	if (!strcmp(t.data, v.data)) {
-		emit_node(e, n, &code); /* the same either way */
-	} else if (!in_training) {
-		emit_line(e, "if (!training) { /* in training %s computes it */", emit_ref(e, n->computed_by));
-		buf_puts(&code, v.data);
-		emit_line(e, "}");
+		emit_node(e, n, &code, NULL); /* the same either way */
 	} else {
-		emit_line(e, "if (training) {");
-		buf_puts(&code, t.data);
-		emit_line(e, "} else {");
-		buf_puts(&code, v.data);
-		emit_line(e, "}");
+		if (!in_training) {
+			emit_line(e, "if (!training) { /* in training %s computes it */", emit_ref(e, n->computed_by));
+			buf_puts(&code, v.data);
+			emit_line(e, "}");
+		} else {
+			emit_line(e, "if (training) {");
+			buf_puts(&code, t.data);
+			emit_line(e, "} else {");
+			buf_puts(&code, v.data);
+			emit_line(e, "}");
+		}
+		if (same_terms)
+			emit_term_captures(e, n);
 	}
 	e->out = saved;
 	return code.data;
@@ -753,11 +803,11 @@ static void emit_run_loop(Emit *e, Run *r, Tok **tok, const int *ntok, Buf *o)
 	e->out = saved;
 }
 
-/* The code of every node of `part` at the current indentation, after the
- * declarations of the values it names. With both_forms, each node is
- * written in the training and the evaluation form, under `if (training)`
- * where the two differ; otherwise in the current form. */
-static void emit_part(Emit *e, int part, int both_forms)
+/* The code of every node of `part` at the current indentation. With
+ * both_forms, each node is written in the training and the evaluation
+ * form, under `if (training)` where the two differ; otherwise in the
+ * current form. */
+static char *part_code(Emit *e, int part, int both_forms)
 {
 	Graph *g = e->m->g;
 	Node **nodes = xcalloc((size_t)g->nodes.len, sizeof *nodes);
@@ -784,13 +834,28 @@ static void emit_part(Emit *e, int part, int both_forms)
 		} else
 			buf_puts(&code, text[i++]);
 	}
-	Idents used = idents_of(code.data);
+	return code.data;
+}
+
+/* The declarations of the values `code` names, but for those `skip`
+ * (if not NULL) names, at the current indentation. */
+static void emit_decls(Emit *e, const char *code, const Idents *skip)
+{
+	Graph *g = e->m->g;
+	Idents used = idents_of(code);
 	for (int i = 0; i < g->nodes.len; i++) {
 		Node *n = g->nodes.data[i];
-		if (!n->dead && uses(&used, emit_ref(e, n)))
+		if (!n->dead && uses(&used, emit_ref(e, n)) && !(skip && uses(skip, emit_ref(e, n))))
 			emit_decl(e, n);
 	}
-	buf_puts(e->out, code.data);
+}
+
+/* The code of `part` after the declarations of the values it names. */
+static void emit_part(Emit *e, int part, int both_forms)
+{
+	const char *code = part_code(e, part, both_forms);
+	emit_decls(e, code, NULL);
+	buf_puts(e->out, code);
 }
 
 /* A function: its signature and a body written into `body` before;
@@ -1213,20 +1278,47 @@ void emit_model_run(Emit *e)
 	Buf body = {0};
 	Buf *o = e->out;
 	e->out = &body;
+	/* each part's code (the loss's outside any block), then the values
+	 * more than one part names declared once, at the top */
+	char *code[PART_LOSS + 1] = {0};
+	Buf shared = {0};
+	buf_puts(&shared, "");
+	for (int part = PART_ENCODER; part <= PART_LOSS; part++)
+		if (part != PART_LOSS ? has_part(m, part) : loss) {
+			e->indent = part == PART_LOSS ? 1 : 2;
+			code[part] = part_code(e, part, !e->infer);
+		}
+	Idents used[PART_LOSS + 1];
+	for (int part = PART_ENCODER; part <= PART_LOSS; part++)
+		if (code[part])
+			used[part] = idents_of(code[part]);
 	e->indent = 1;
+	for (int i = 0; i < m->g->nodes.len; i++) {
+		const Node *n = m->g->nodes.data[i];
+		int parts = 0;
+		for (int part = PART_ENCODER; part <= PART_LOSS; part++)
+			parts += code[part] && !n->dead && uses(&used[part], emit_ref(e, n));
+		if (parts > 1) {
+			emit_decl(e, n);
+			buf_printf(&shared, "%s ", emit_ref(e, n));
+		}
+	}
+	const Idents top = idents_of(shared.data);
 	for (int part = PART_ENCODER; part <= PART_DECODER; part++) {
-		if (!has_part(m, part))
+		if (!code[part])
 			continue;
 		emit_line(e, "if (parts & %s_%s) {", U, part_macro[part]);
 		e->indent++;
-		emit_part(e, part, !e->infer);
+		emit_decls(e, code[part], &top);
+		buf_puts(e->out, code[part]);
 		e->indent--;
 		emit_line(e, "}");
 	}
 	if (loss) {
 		emit_line(e, "if (!(parts & %s_LOSS))", U);
 		emit_line(e, "\treturn 0;");
-		emit_part(e, PART_LOSS, !e->infer);
+		emit_decls(e, code[PART_LOSS], &top);
+		buf_puts(e->out, code[PART_LOSS]);
 		emit_line(e, "return %s[0];", emit_ref(e, m->g->loss));
 	}
 	e->indent = 0;
@@ -1282,8 +1374,7 @@ static void emit_functions(Emit *e)
 
 	buf_printf(o, "%s_real %s_gradient(const void *state, void *work, %sint n, const %s_hparams *h, %s_real *grad)\n{\n",
 		   P, P, in, P, P);
-	buf_printf(o, "\tconst %s_ctx c = %s_context(state, work, n, h, NULL, NULL);\n", P, P);
-	buf_printf(o, "\treturn %s_pass(&c, %sgrad);\n}\n\n", P, args);
+	buf_printf(o, "\treturn %s_gradient_part(state, work, %sn, 0, n, h, grad); /* the whole batch */\n}\n\n", P, args);
 
 	buf_printf(o, "%s_real %s_gradient_part(const void *state, void *work, %sint n, long first, long rows,\n"
 		      "\tconst %s_hparams *h, %s_real *grad)\n{\n", P, P, in, P, P);

@@ -34,6 +34,13 @@ const char *emit_helper(Emit *e, const char *name);
  * arrays. */
 size_t kernels_stack_bytes(int f64, int scalar);
 size_t kernels_small_stack_bytes(int f64);
+/* The helpers the rows of the losses write (loss.c, variational.c),
+ * listed with the others in kernels.c: NAME_mse, NAME_bce,
+ * NAME_bce_logits, NAME_kl_normal. */
+void c_helper_mse(Emit *e, const char *P, const char *r);
+void c_helper_bce(Emit *e, const char *P, const char *r);
+void c_helper_bce_logits(Emit *e, const char *P, const char *r);
+void c_helper_kl_normal(Emit *e, const char *P, const char *r);
 /* Write the definitions of the helpers used so far. */
 void emit_helper_defs(Emit *e);
 unsigned *emit_helpers_used(Emit *e);
@@ -69,15 +76,26 @@ int emit_training(Emit *e);
 /* The node n's kernel must also compute here (Node.computes, fuse.c), or
  * NULL: in the train step and the gradient, where both run. */
 const Node *emit_partner(Emit *e, const Node *n);
-/* A sum over `count` elements (a C expression) in 64 fixed slices, each
- * starting at a multiple of 16 elements; threads share out the slices of
- * large sums, and the slices are added in order, so the result is the same
- * for any number of threads. `body` (statements, one per line), if not
- * NULL, runs for element i of slice [i0, i1) and adds to the double `sum`;
- * `after`, if not NULL, runs at the end of each slice. Then the double `acc` holds the
- * total until emit_sum_end closes the block. */
-void emit_sum_begin(Emit *e, const char *count, const char *body, const char *after);
-void emit_sum_end(Emit *e);
+/* The name of sum helper `name` (a loss's, see emit_sum_function), as
+ * emit_helper gives it; its array of partial sums counts in the function
+ * bodies' stack (emit_stack_arrays). */
+const char *emit_sum_helper(Emit *e, const char *name);
+/* Write the definition of sum helper `name` of the generated file:
+ * `static double NAME_name(long count, params)`, a sum over count elements
+ * in 64 fixed slices, each starting at a multiple of 16 elements; threads
+ * share out the slices of large sums, and the slices are added in order,
+ * so the result is the same for any number of threads. `slice` (statements,
+ * one per line) runs for slice [i0, i1) and adds to the double `sum`. */
+void emit_sum_function(Emit *e, const char *name, const char *params, const char *slice);
+/* The statements of a slice of a sum helper: while `cond` holds, the
+ * loop over the slice's elements i runs `fused`, then `after` (or NULL)
+ * follows the loop; otherwise the loop runs `plain` (one statement a line). */
+const char *emit_sum_slice(const char *cond, const char *fused, const char *after, const char *plain);
+/* A loss's value from its sum helper: out[0] = (real)(scale call, more) /
+ * div, where `call` is the helper's call up to its last arguments `more`
+ * (the gradient's, when the call computes it: on a line of their own if
+ * the line would be long); scale ("-0.5 * ") and div may be NULL. */
+void emit_sum_call(Emit *e, const Node *out, const char *scale, const char *call, const char *more, const char *div);
 /* A C expression for the key of node n's random stream in this step:
  * pass it with an element index to the "uniform" or "normal" helper. */
 const char *emit_noise_key(Emit *e, const Node *n);

@@ -2,8 +2,10 @@
  * matrix products of dense layers and the counter-based random numbers of
  * the stochastic ops. Each is written once per file, before the code,
  * and only if some op asked for it with emit_helper(). Shapes reach them as
- * constant arguments, so the C compiler specializes each call.
- * Requires: nothing. Provides: emit_helper(), emit_helper_defs(). */
+ * constant arguments, so the C compiler specializes each call. The
+ * losses' sums are listed here too, written by their rows (loss.c,
+ * variational.c) with emit_sum_function.
+ * Requires: emit.h. Provides: emit_helper(), emit_helper_defs(). */
 #include <ctype.h>
 #include <string.h>
 
@@ -168,7 +170,7 @@ size_t kernels_stack_bytes(int f64, int scalar)
 }
 
 /* The small kernels' largest array: one vector of the widest lanes (the
- * lanes of PFX_exp1 and PFX_bce_logits); the small product's is 16 bytes. */
+ * lanes of PFX_exp1 and PFX_bce_logits_slice); the small product's is 16 bytes. */
 size_t kernels_small_stack_bytes(int f64)
 {
 	(void)f64;
@@ -681,9 +683,9 @@ static void act_all_helper(Emit *e, const char *P, const char *r)
  * Cephes' logf polynomial without splitting off an exponent. Partial sums
  * of one vector at a time are added up in double. Unless g is NULL, the
  * same pass writes the loss's gradient with respect to z, g = k (y - t).
- * The caller sums the slices of a whole batch (emit_sum_begin). */
+ * PFX_bce_logits sums the slices of a whole batch. */
 static const char bce_logits_head[] =
-"static double PFX_bce_logits(long count, const REAL *z, const REAL *y, const REAL *t, REAL *g, REAL k)\n"
+"static double PFX_bce_logits_slice(long count, const REAL *z, const REAL *y, const REAL *t, REAL *g, REAL k)\n"
 "{\n"
 "\tdouble acc = 0;\n"
 "\tlong i = 0;\n";
@@ -924,7 +926,7 @@ static const Helper helpers[] = {
 	{"act", {"vexp"}, act, NULL},
 	{"act_all", {"act"}, act_all_helper, NULL},
 	{"adam", {"simd"}, adam, NULL},
-	{"bce_logits", {"simd"}, bce_logits, NULL},
+	{"bce_logits_slice", {"simd"}, bce_logits, NULL},
 	{"transpose", {"simd"}, transpose, NULL},
 	{"gemm", {"simd", "act"}, gemm, "transpose"},
 	{"sum_rows", {NULL}, sum_rows, NULL},
@@ -934,6 +936,11 @@ static const Helper helpers[] = {
 	{"normal", {"uniform"}, normal, NULL},
 	{"im2col", {NULL}, im2col, NULL},
 	{"col2im", {NULL}, col2im, NULL},
+	/* the losses' sums, written by their rows (loss.c, variational.c) */
+	{"mse", {"act"}, c_helper_mse, NULL},
+	{"bce", {NULL}, c_helper_bce, NULL},
+	{"bce_logits", {"bce_logits_slice"}, c_helper_bce_logits, NULL},
+	{"kl_normal", {"normal"}, c_helper_kl_normal, NULL},
 };
 
 enum { NHELPERS = sizeof helpers / sizeof *helpers };

@@ -44,15 +44,22 @@ static void emit_copy(Emit *e, Node *n)
 	emit_line(e, "\t%s[i] = %s[i];", emit_ref(e, n), emit_ref(e, n->in[0]));
 }
 
+/* Element i of the latent z = mu + exp(logvar / 2) eps, eps drawn from
+ * stream `key` at `index` while stochastic (C names and expressions). */
+static const char *gaussian_term(Emit *e, const char *z, const char *mu, const char *lv, const char *index)
+{
+	return xasprintf("%s[i] = %s[i] + (stochastic ? %s(%s * %s[i]) * (%s)%s_normal(key, %s) : 0);", z, mu, exp_fn(e),
+			 emit_num(e, 0.5), lv, emit_real(e), emit_prefix(e), index);
+}
+
 /* Element i of the latent z of gaussian node n. */
 static const char *gaussian_element(Emit *e, const Node *n)
 {
-	return xasprintf("%s[i] = %s[i] + (stochastic ? %s(%s * %s[i]) * (%s)%s(key, %s) : 0);",
-			 emit_ref(e, n), emit_ref(e, n->in[0]), exp_fn(e), emit_num(e, 0.5), emit_ref(e, n->in[1]),
-			 emit_real(e), emit_helper(e, "normal"), emit_noise_index(e, n));
+	emit_helper(e, "normal");
+	return gaussian_term(e, emit_ref(e, n), emit_ref(e, n->in[0]), emit_ref(e, n->in[1]), emit_noise_index(e, n));
 }
 
-static void kl_body(Emit *e, const Node *kl, const char *also);
+static void kl_call(Emit *e, const Node *kl, const Node *z);
 
 /* z = mu + exp(logvar / 2) eps with eps ~ N(0, 1) while stochastic: in
  * training with noise on, and in evaluation when NAME_loss_terms is given
@@ -62,13 +69,13 @@ static void kl_body(Emit *e, const Node *kl, const char *also);
 void c_gaussian(Emit *e, Node *n)
 {
 	const Node *kl = emit_partner(e, n);
-	open_stream(e, n);
 	if (kl) {
-		kl_body(e, kl, gaussian_element(e, n));
-	} else {
-		open_loop(e, n);
-		emit_line(e, "\t%s", gaussian_element(e, n));
+		kl_call(e, kl, n);
+		return;
 	}
+	open_stream(e, n);
+	open_loop(e, n);
+	emit_line(e, "\t%s", gaussian_element(e, n));
 	close_block(e);
 }
 
@@ -98,30 +105,40 @@ static const char *kl_divisor(Emit *e, const Node *n)
 	}
 }
 
-/* The KL sum of node kl, with the statement `also` for element i (or
- * NULL) in the same loop. */
-static void kl_body(Emit *e, const Node *kl, const char *also)
+/* The KL term's sum for element i of mu and logvar. */
+static const char kl_term[] = "sum += 1 + (double)logvar[i] - (double)mu[i] * mu[i] - exp((double)logvar[i]);";
+
+void c_helper_kl_normal(Emit *e, const char *P, const char *r)
 {
-	const char *mu = emit_ref(e, kl->in[0]), *lv = emit_ref(e, kl->in[1]);
-	const char *term = xasprintf("sum += 1 + (double)%s[i] - (double)%s[i] * %s[i] - exp((double)%s[i]);", lv,
-				     mu, mu, lv);
-	emit_sum_begin(e, emit_count(e, kl->in[0], 1), also ? xasprintf("%s\n%s", also, term) : term, NULL);
-	const char *div = kl_divisor(e, kl);
-	emit_line(e, "%s[0] = (%s)(-0.5 * acc%s%s);", emit_ref(e, kl), emit_real(e), div ? " / " : "", div ? div : "");
-	emit_sum_end(e);
+	(void)P;
+	emit_raw(e, "/* The sum of 1 + logvar - mu^2 - e^logvar over count elements: -1/2 of it\n"
+		    " * is the KL divergence of N(mu, e^logvar) from N(0, 1) (kl_normal). Unless\n"
+		    " * z is NULL, the same pass draws the latent z = mu + e^(logvar / 2) eps,\n"
+		    " * eps ~ N(0, 1) from stream key at index first + i, while stochastic\n"
+		    " * (z = mu otherwise). */\n");
+	emit_sum_function(e, "kl_normal",
+			  xasprintf("const %s *mu, const %s *logvar, %s *z, int stochastic, uint64_t key, long first", r, r, r),
+			  emit_sum_slice("z", xasprintf("%s\n%s", gaussian_term(e, "z", "mu", "logvar", "(uint64_t)(first + i)"), kl_term),
+					 NULL, kl_term));
 }
 
-void c_kl_normal(Emit *e, Node *n)
+/* The KL term kl by its sum helper; with z, the gaussian node of the same
+ * mu and logvar (its partner, fuse.c), the same call draws z. */
+static void kl_call(Emit *e, const Node *kl, const Node *z)
 {
-	const Node *z = emit_partner(e, n);
-	if (!z) {
-		kl_body(e, n, NULL);
-		return;
+	const char *more = "NULL, 0, 0, 0";
+	if (z) {
+		const size_t k = shape_elems(z->shape);
+		more = xasprintf("%s, stochastic, %s, %s", emit_ref(e, z), emit_noise_key(e, z),
+				 z->shape.batched ? xasprintf("batch_row0 * %zu", k) : "0");
 	}
-	open_stream(e, z);
-	kl_body(e, n, gaussian_element(e, z));
-	close_block(e);
+	emit_sum_call(e, kl, "-0.5 * ",
+		      xasprintf("%s(%s, %s, %s", emit_sum_helper(e, "kl_normal"), emit_count(e, kl->in[0], 1),
+				emit_ref(e, kl->in[0]), emit_ref(e, kl->in[1])),
+		      more, kl_divisor(e, kl));
 }
+
+void c_kl_normal(Emit *e, Node *n) { kl_call(e, n, emit_partner(e, n)); }
 
 void c_kl_normal_grad(Emit *e, Node *n)
 {
