@@ -21,7 +21,10 @@
 
 #define ALIGN 64
 
-static size_t round_up(size_t x) { return x > SIZE_MAX - (ALIGN - 1) ? SIZE_MAX : (x + ALIGN - 1) / ALIGN * ALIGN; }
+static size_t round_up(size_t x)
+{
+	return x > SIZE_MAX - (ALIGN - 1) ? SIZE_MAX : (x + ALIGN - 1) / ALIGN * ALIGN;
+}
 
 static void plan_state(Model *m)
 {
@@ -31,7 +34,8 @@ static void plan_state(Model *m)
 	m->buffers_at = size_add(64, size_mul(3, m->param_block_bytes));
 	for (int i = 0; i < g->buffers.len; i++) {
 		Buffer *b = g->buffers.data[i];
-		b->byte_offset = b->kind == BUF_COUNTER ? size_add(reals, size_mul(b->offset, 8)) : size_mul(b->offset, real);
+		b->byte_offset = b->kind == BUF_COUNTER ? size_add(reals, size_mul(b->offset, 8))
+							: size_mul(b->offset, real);
 	}
 	m->state_bytes = size_add(size_add(m->buffers_at, reals), round_up(size_mul(g->counter_elems, 8)));
 }
@@ -112,8 +116,10 @@ void plan_memory(Model *m)
 			top = size_add(off, n->bytes);
 		total = size_add(total, n->bytes);
 	}
-	for (int i = 0; i < work.len; i++)
-		((Node *)work.data[i])->offset = size_add(((Node *)work.data[i])->offset, m->grad_bytes);
+	for (int i = 0; i < work.len; i++) {
+		Node *n = work.data[i];
+		n->offset = size_add(n->offset, m->grad_bytes);
+	}
 	m->work_bytes = size_add(m->grad_bytes, top);
 	m->work_bytes_unplanned = size_add(m->grad_bytes, total);
 	check_memory(m);

@@ -2,8 +2,8 @@
 #include "util.h"
 
 #include <ctype.h>
-#include <stdint.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
