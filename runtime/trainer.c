@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -670,6 +671,18 @@ static int alloc_terms(trainer *t)
 	return 0;
 }
 
+/* A message of the run on stdout; a muted trainer says nothing. */
+static void say(const trainer *t, const char *fmt, ...)
+{
+	if (t->o.mute)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	fflush(stdout);
+}
+
 /* Keep the training samples of the classes the options ask for. */
 static int filter_classes(trainer *t)
 {
@@ -686,7 +699,7 @@ static int filter_classes(trainer *t)
 	int rc = aert_data_filter(&t->train, &labels, keep, &t->err);
 	aert_dataset_free(&labels);
 	if (rc == 0)
-		printf("training on the %zu of %zu samples of classes %s\n", t->train.n, all, t->o.classes);
+		say(t, "training on the %zu of %zu samples of classes %s\n", t->train.n, all, t->o.classes);
 	return rc;
 }
 
@@ -696,7 +709,7 @@ static int load_data(trainer *t)
 		return -1;
 	if (t->o.classes && filter_classes(t) != 0)
 		return -1;
-	if (t->o.test[0] && !t->o.mute && aert_data_load(t->m, t->o.test, &t->test, &t->err) != 0)
+	if (t->o.test[0] && aert_data_load(t->m, t->o.test, &t->test, &t->err) != 0)
 		return -1;
 	if (t->o.validation[0] && aert_data_load(t->m, t->o.validation, &t->val, &t->err) != 0)
 		return -1;
@@ -949,23 +962,20 @@ static int between_epochs(trainer *t, long long e, const losses *val, int *stop)
 	if (!t->held_val.n)
 		return 0;
 	double lr = t->o.h.lr;
-	if (aert_scheduler_observe(&t->lr, val->loss) && !t->o.mute)
-		printf("plateau: val_loss has not improved on %s for %lld epoch%s; lr %g -> %g\n",
+	if (aert_scheduler_observe(&t->lr, val->loss))
+		say(t, "plateau: val_loss has not improved on %s for %lld epoch%s; lr %g -> %g\n",
 		       format_loss(a, sizeof a, t->lr.best), t->o.schedule.patience + 1,
 		       t->o.schedule.patience ? "s" : "", lr, t->lr.lr);
 	if (aert_monitor_observe(&t->best, e, val->loss)) {
 		if (t->best_state)
 			memcpy(t->best_state, t->state, t->m->state_bytes);
-		if (t->o.save_best && !t->o.mute && aert_save_model(t->m, t->state, t->o.save_best, 0, &t->err) != 0)
+		if (t->o.save_best && aert_save_model(t->m, t->state, t->o.save_best, 0, &t->err) != 0)
 			return -1;
 	} else if (t->o.early_stop.on && t->best.wait >= t->o.early_stop.patience) {
-		if (!t->o.mute)
-			printf("early stop: val_loss has not improved on %s (epoch %lld) for %lld epoch%s\n",
-		       format_loss(a, sizeof a, t->best.best), t->best.best_epoch, t->best.wait,
-		       t->best.wait == 1 ? "" : "s");
+		say(t, "early stop: val_loss has not improved on %s (epoch %lld) for %lld epoch%s\n",
+		    format_loss(a, sizeof a, t->best.best), t->best.best_epoch, t->best.wait, t->best.wait == 1 ? "" : "s");
 		*stop = 1;
 	}
-	fflush(stdout);
 	return 0;
 }
 
@@ -976,10 +986,8 @@ static void restore_best(trainer *t, long long last)
 	if (!t->best_state || !t->best.best_epoch || t->best.best_epoch == last)
 		return;
 	memcpy(t->state, t->best_state, t->m->state_bytes);
-	if (!t->o.mute)
-		printf("early stop: back to the state after epoch %lld (val_loss %s)\n", t->best.best_epoch,
-	       format_loss(a, sizeof a, t->best.best));
-	fflush(stdout);
+	say(t, "early stop: back to the state after epoch %lld (val_loss %s)\n", t->best.best_epoch,
+	    format_loss(a, sizeof a, t->best.best));
 }
 
 /* --png-every: the first 8 held-out samples (test, else training) above
@@ -988,7 +996,7 @@ static void restore_best(trainer *t, long long last)
 static int pictures(trainer *t, long long epoch)
 {
 	const aert_model *m = t->m;
-	if (!t->o.png_every || t->o.mute || (epoch % t->o.png_every != 0 && epoch != t->epochs))
+	if (!t->o.png_every || (epoch % t->o.png_every != 0 && epoch != t->epochs))
 		return 0;
 	const aert_data *d = t->test.n ? &t->test : &t->train;
 	size_t rs = (size_t)m->real_size, k = d->n < 8 ? d->n : 8, draws = m->max_batch < 64 ? (size_t)m->max_batch : 64;
@@ -1058,7 +1066,7 @@ static int run_epochs(trainer *t)
 			log_row(t, e, "test", &r.test);
 		if (t->log && fflush(t->log) != 0)
 			rc = aert_fail(&t->err, t->o.log, "cannot write: %s", strerror(errno));
-		else if (t->o.checkpoint && !t->o.mute && aert_save_model(t->m, t->state, t->o.checkpoint, 1, &t->err) != 0)
+		else if (t->o.checkpoint && aert_save_model(t->m, t->state, t->o.checkpoint, 1, &t->err) != 0)
 			rc = -1;
 		else if (pictures(t, e) != 0)
 			rc = -1;
@@ -1075,7 +1083,7 @@ static int run_epochs(trainer *t)
 
 static int open_log(trainer *t)
 {
-	if (!t->o.log || t->o.mute)
+	if (!t->o.log)
 		return 0;
 	t->log = fopen(t->o.log, "w");
 	if (!t->log)
@@ -1113,11 +1121,17 @@ int aert_trainer_open(aert_trainer **out, const aert_model *m, const options *o,
 		aert_trainer_close(t);
 		return -1;
 	}
+	if (o->mute) { /* no file written, no test set, no bar; say() prints nothing */
+		t->o.save = t->o.checkpoint = t->o.save_best = t->o.log = NULL;
+		memset(t->o.test, 0, sizeof t->o.test);
+		t->o.png_every = 0;
+		t->o.quiet = 1;
+	}
 	/* What a run killed while it saved left beside its files goes now. */
-	if (o->checkpoint)
-		aert_st_clean(o->checkpoint);
-	if (o->save)
-		aert_st_clean(o->save);
+	if (t->o.checkpoint)
+		aert_st_clean(t->o.checkpoint);
+	if (t->o.save)
+		aert_st_clean(t->o.save);
 	if (o->threads > 0)
 		t->threads = m->set_threads ? m->set_threads(o->threads) : 1;
 	aert_governor_init(&t->gov, m->set_threads,
@@ -1135,7 +1149,7 @@ int aert_trainer_run(trainer *t, aert_step_hook hook, void *ctx, aert_err *err)
 {
 	t->hook = hook;
 	t->hook_ctx = ctx;
-	t->bar.on = !t->o.quiet && !t->o.mute && isatty(STDERR_FILENO);
+	t->bar.on = !t->o.quiet && isatty(STDERR_FILENO);
 	if (run_epochs(t) != 0 || close_log(t) != 0) {
 		*err = t->err;
 		return -1;
@@ -1152,7 +1166,7 @@ void aert_trainer_set_step(trainer *t, aert_step_fn fn, void *ctx)
 
 int aert_trainer_save(trainer *t, aert_err *err)
 {
-	return t->o.save && !t->o.mute ? aert_save_model(t->m, t->state, t->o.save, 0, err) : 0;
+	return t->o.save ? aert_save_model(t->m, t->state, t->o.save, 0, err) : 0;
 }
 
 void *aert_trainer_state(trainer *t) { return t->state; }
