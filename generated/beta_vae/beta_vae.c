@@ -604,12 +604,7 @@ static const beta_vae_loss_term_info beta_vae_loss_term_table[2] = {
 	{"kl_normal", 4},
 };
 
-beta_vae_hparams beta_vae_default_hparams(void)
-{
-	const beta_vae_hparams h = {0.001, 0.90000000000000002, 0.999, 1e-08, 0, 1};
-	return h;
-}
-
+beta_vae_hparams beta_vae_default_hparams(void) { return (beta_vae_hparams){0.001, 0.9, 0.999, 1e-08, 0, 1}; }
 const beta_vae_param_info *beta_vae_param(int i) { return i >= 0 && i < 14 ? &beta_vae_param_table[i] : NULL; }
 const beta_vae_loss_term_info *beta_vae_loss_term(int i) { return i >= 0 && i < 2 ? &beta_vae_loss_term_table[i] : NULL; }
 const beta_vae_buffer_info *beta_vae_buffer(int i) { return (void)i, NULL; }
@@ -647,10 +642,11 @@ typedef struct beta_vae_ctx {
 	double *terms;        /* where the loss terms go, or NULL */
 	long batch_row0;      /* where row 0 is in the whole batch (noise streams) */
 	long batch_rows;      /* rows in the whole batch (what a mean divides by) */
+	float *grad;          /* where the backward part puts the gradient */
 } beta_vae_ctx;
 
 /* The parts of the model NAME_run computes, in this order. */
-enum { BETA_VAE_ENCODER = 1, BETA_VAE_DECODER = 2, BETA_VAE_LOSS = 4 };
+enum { BETA_VAE_ENCODER = 1, BETA_VAE_DECODER = 2, BETA_VAE_LOSS = 4, BETA_VAE_BACKWARD = 8, BETA_VAE_ALL = 15 };
 
 /* A call's context: evaluation mode when h is NULL, else training mode for the
  * step after the state's, with noise while h->stochastic; the loss terms
@@ -660,7 +656,7 @@ static beta_vae_ctx beta_vae_context(const void *state, void *work, int n, const
 {
 	const beta_vae_ctx c = {(const float *)((const unsigned char *)state + 64), state, (unsigned char *)work, n,
 		h != NULL, h && h->stochastic, *(const uint64_t *)((const unsigned char *)state + 8),
-		h ? *(const int64_t *)state + 1 : 0, updates, terms, 0, n};
+		h ? *(const int64_t *)state + 1 : 0, updates, terms, 0, n, NULL};
 	return c;
 }
 
@@ -676,23 +672,29 @@ static beta_vae_real beta_vae_run(const beta_vae_ctx *ctx, const beta_vae_real *
 	const int64_t step = ctx->step;
 	double *const terms = ctx->terms;
 	const long batch_row0 = ctx->batch_row0;
+	float *const grad = ctx->grad;
+	const float *const encoder_2_weight = params + BETA_VAE_ENCODER_2_WEIGHT;
+	const float *const encoder_4_weight = params + BETA_VAE_ENCODER_4_WEIGHT;
+	const float *const encoder_5_weight = params + BETA_VAE_ENCODER_5_WEIGHT;
+	const float *const decoder_0_weight = params + BETA_VAE_DECODER_0_WEIGHT;
+	const float *const decoder_2_weight = params + BETA_VAE_DECODER_2_WEIGHT;
+	const float *const decoder_4_weight = params + BETA_VAE_DECODER_4_WEIGHT;
+	float *const encoder_0 = (float *)(work + BETA_VAE_AT_ENCODER_0);
+	float *const h_2 = (float *)(work + BETA_VAE_AT_H_2);
+	float *const mu = (float *)(work + BETA_VAE_AT_MU);
+	float *const logvar = (float *)(work + BETA_VAE_AT_LOGVAR);
 	float *const z = (float *)(work + BETA_VAE_AT_Z);
 	float *const loss_1 = (float *)(work + BETA_VAE_AT_LOSS_1);
+	float *const decoder_0 = (float *)(work + BETA_VAE_AT_DECODER_0);
+	float *const decoder_2 = (float *)(work + BETA_VAE_AT_DECODER_2);
 	float *const decoder_4 = (float *)(work + BETA_VAE_AT_DECODER_4);
 	float *const xhat = (float *)(work + BETA_VAE_AT_XHAT);
 	if (parts & BETA_VAE_ENCODER) {
 		const float *const encoder_0_weight = params + BETA_VAE_ENCODER_0_WEIGHT;
 		const float *const encoder_0_bias = params + BETA_VAE_ENCODER_0_BIAS;
-		const float *const encoder_2_weight = params + BETA_VAE_ENCODER_2_WEIGHT;
 		const float *const encoder_2_bias = params + BETA_VAE_ENCODER_2_BIAS;
-		const float *const encoder_4_weight = params + BETA_VAE_ENCODER_4_WEIGHT;
 		const float *const encoder_4_bias = params + BETA_VAE_ENCODER_4_BIAS;
-		const float *const encoder_5_weight = params + BETA_VAE_ENCODER_5_WEIGHT;
 		const float *const encoder_5_bias = params + BETA_VAE_ENCODER_5_BIAS;
-		float *const encoder_0 = (float *)(work + BETA_VAE_AT_ENCODER_0);
-		float *const h_2 = (float *)(work + BETA_VAE_AT_H_2);
-		float *const mu = (float *)(work + BETA_VAE_AT_MU);
-		float *const logvar = (float *)(work + BETA_VAE_AT_LOGVAR);
 		/* encoder.0: dense+relu [n, 512] */
 		beta_vae_gemm(n, 512, 784, x, 784, 1, encoder_0_weight, 1, 784, encoder_0_bias, encoder_0,
 			&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
@@ -728,14 +730,9 @@ static beta_vae_real beta_vae_run(const beta_vae_ctx *ctx, const beta_vae_real *
 		}
 	}
 	if (parts & BETA_VAE_DECODER) {
-		const float *const decoder_0_weight = params + BETA_VAE_DECODER_0_WEIGHT;
 		const float *const decoder_0_bias = params + BETA_VAE_DECODER_0_BIAS;
-		const float *const decoder_2_weight = params + BETA_VAE_DECODER_2_WEIGHT;
 		const float *const decoder_2_bias = params + BETA_VAE_DECODER_2_BIAS;
-		const float *const decoder_4_weight = params + BETA_VAE_DECODER_4_WEIGHT;
 		const float *const decoder_4_bias = params + BETA_VAE_DECODER_4_BIAS;
-		float *const decoder_0 = (float *)(work + BETA_VAE_AT_DECODER_0);
-		float *const decoder_2 = (float *)(work + BETA_VAE_AT_DECODER_2);
 		/* decoder.0: dense+relu [n, 256] */
 		beta_vae_gemm(n, 256, 32, z, 32, 1, decoder_0_weight, 1, 32, decoder_0_bias, decoder_0,
 			&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f});
@@ -771,149 +768,108 @@ static beta_vae_real beta_vae_run(const beta_vae_ctx *ctx, const beta_vae_real *
 	/* loss: add [] */
 	for (long i = 0; i < 1; i++)
 		loss[i] = loss_0[i] + scale[i];
+	if (parts & BETA_VAE_BACKWARD) {
+		float *const d_loss_1 = (float *)(work + BETA_VAE_AT_D_LOSS_1);
+		float *const d_mu = (float *)(work + BETA_VAE_AT_D_MU);
+		float *const d_logvar = (float *)(work + BETA_VAE_AT_D_LOGVAR);
+		float *const d_decoder_2 = (float *)(work + BETA_VAE_AT_D_DECODER_2);
+		float *const d_decoder_0 = (float *)(work + BETA_VAE_AT_D_DECODER_0);
+		float *const d_z = (float *)(work + BETA_VAE_AT_D_Z);
+		float *const d_mu_2 = (float *)(work + BETA_VAE_AT_D_MU_2);
+		float *const d_logvar_2 = (float *)(work + BETA_VAE_AT_D_LOGVAR_2);
+		float *const d_logvar_3 = (float *)(work + BETA_VAE_AT_D_LOGVAR_3);
+		float *const d_h_2 = (float *)(work + BETA_VAE_AT_D_H_2);
+		float *const d_h_2_2 = (float *)(work + BETA_VAE_AT_D_H_2_2);
+		float *const d_h_2_3 = (float *)(work + BETA_VAE_AT_D_H_2_3);
+		float *const act_grad = (float *)(work + BETA_VAE_AT_ACT_GRAD);
+		float *const d_encoder_0 = (float *)(work + BETA_VAE_AT_D_ENCODER_0);
+		/* d_decoder_4: computed with loss_0 */
+		/* d_loss_1: scale [] */
+		for (long i = 0; i < 1; i++)
+			d_loss_1[i] = 4.0f * d_loss_0[i];
+		/* d_mu: kl_normal_grad [n, 32] */
+		{
+			const float k = d_loss_1[0];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 4096) if (n * 32 >= 32768)
+#endif
+			for (long i = 0; i < n * 32; i++)
+				d_mu[i] = k * mu[i];
+		}
+		/* d_logvar: kl_normal_grad [n, 32] */
+		{
+			const float k = d_loss_1[0];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 4096) if (n * 32 >= 32768)
+#endif
+			for (long i = 0; i < n * 32; i++)
+				d_logvar[i] = k * 0.5f * (expf(logvar[i]) - 1);
+		}
+		/* d_decoder_2: dense_dx*relu' [n, 512] */
+		beta_vae_gemm(n, 512, 784, d_decoder_4, 784, 1, decoder_4_weight, 512, 1, NULL, d_decoder_2,
+			&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f, .y = decoder_2});
+		/* d_decoder_4_weight: dense_dw [784, 512] */
+		beta_vae_gemm(784, 512, n, d_decoder_4, 1, 784, decoder_2, 512, 1, NULL, grad + BETA_VAE_DECODER_4_WEIGHT, NULL);
+		/* d_decoder_4_bias: sum_batch [784] */
+		beta_vae_sum_rows(n, 784, d_decoder_4, grad + BETA_VAE_DECODER_4_BIAS);
+		/* d_decoder_0: dense_dx*relu' [n, 256] */
+		beta_vae_gemm(n, 256, 512, d_decoder_2, 512, 1, decoder_2_weight, 256, 1, NULL, d_decoder_0,
+			&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f, .y = decoder_0});
+		/* d_decoder_2_weight: dense_dw [512, 256] */
+		beta_vae_gemm(512, 256, n, d_decoder_2, 1, 512, decoder_0, 256, 1, NULL, grad + BETA_VAE_DECODER_2_WEIGHT, NULL);
+		/* d_decoder_2_bias: sum_batch [512] */
+		beta_vae_sum_rows(n, 512, d_decoder_2, grad + BETA_VAE_DECODER_2_BIAS);
+		/* d_z: dense_dx [n, 32] */
+		beta_vae_gemm(n, 32, 256, d_decoder_0, 256, 1, decoder_0_weight, 32, 1, NULL, d_z, NULL);
+		/* d_decoder_0_weight: dense_dw [256, 32] */
+		beta_vae_gemm(256, 32, n, d_decoder_0, 1, 256, z, 32, 1, NULL, grad + BETA_VAE_DECODER_0_WEIGHT, NULL);
+		/* d_decoder_0_bias: sum_batch [256] */
+		beta_vae_sum_rows(n, 256, d_decoder_0, grad + BETA_VAE_DECODER_0_BIAS);
+		/* d_mu_2: add [n, 32] */
+		for (long i = 0; i < n * 32; i++)
+			d_mu_2[i] = d_mu[i] + d_z[i];
+		/* d_logvar_2: gaussian_dlogvar [n, 32] */
+		{
+			const uint64_t key = beta_vae_mix(rng ^ beta_vae_mix(((uint64_t)step << 24) ^ 15u));
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 4096) if (n * 32 >= 32768)
+#endif
+			for (long i = 0; i < n * 32; i++)
+				d_logvar_2[i] = stochastic ? 0.5f * d_z[i] * expf(0.5f * logvar[i]) * (float)beta_vae_normal(key, (uint64_t)(batch_row0 * 32 + i)) : 0;
+		}
+		/* d_logvar_3: add [n, 32] */
+		for (long i = 0; i < n * 32; i++)
+			d_logvar_3[i] = d_logvar[i] + d_logvar_2[i];
+		/* d_h_2: dense_dx [n, 256] */
+		beta_vae_gemm(n, 256, 32, d_logvar_3, 32, 1, encoder_5_weight, 256, 1, NULL, d_h_2, NULL);
+		/* d_encoder_5_weight: dense_dw [32, 256] */
+		beta_vae_gemm(32, 256, n, d_logvar_3, 1, 32, h_2, 256, 1, NULL, grad + BETA_VAE_ENCODER_5_WEIGHT, NULL);
+		/* d_encoder_5_bias: sum_batch [32] */
+		beta_vae_sum_rows(n, 32, d_logvar_3, grad + BETA_VAE_ENCODER_5_BIAS);
+		/* d_h_2_2: dense_dx [n, 256] */
+		beta_vae_gemm(n, 256, 32, d_mu_2, 32, 1, encoder_4_weight, 256, 1, NULL, d_h_2_2, NULL);
+		/* d_h_2_3: add [n, 256] */
+		for (long i = 0; i < n * 256; i++)
+			d_h_2_3[i] = d_h_2[i] + d_h_2_2[i];
+		/* d_encoder_4_weight: dense_dw [32, 256] */
+		beta_vae_gemm(32, 256, n, d_mu_2, 1, 32, h_2, 256, 1, NULL, grad + BETA_VAE_ENCODER_4_WEIGHT, NULL);
+		/* d_encoder_4_bias: sum_batch [32] */
+		beta_vae_sum_rows(n, 32, d_mu_2, grad + BETA_VAE_ENCODER_4_BIAS);
+		/* act_grad: act_grad [n, 256] */
+		beta_vae_act_all(BETA_VAE_RELU, 0.0f, n * 256, d_h_2_3, h_2, act_grad);
+		/* d_encoder_0: dense_dx*relu' [n, 512] */
+		beta_vae_gemm(n, 512, 256, act_grad, 256, 1, encoder_2_weight, 512, 1, NULL, d_encoder_0,
+			&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f, .y = encoder_0});
+		/* d_encoder_2_weight: dense_dw [256, 512] */
+		beta_vae_gemm(256, 512, n, act_grad, 1, 256, encoder_0, 512, 1, NULL, grad + BETA_VAE_ENCODER_2_WEIGHT, NULL);
+		/* d_encoder_2_bias: sum_batch [256] */
+		beta_vae_sum_rows(n, 256, act_grad, grad + BETA_VAE_ENCODER_2_BIAS);
+		/* d_encoder_0_weight: dense_dw [512, 784] */
+		beta_vae_gemm(512, 784, n, d_encoder_0, 1, 512, x, 784, 1, NULL, grad + BETA_VAE_ENCODER_0_WEIGHT, NULL);
+		/* d_encoder_0_bias: sum_batch [512] */
+		beta_vae_sum_rows(n, 512, d_encoder_0, grad + BETA_VAE_ENCODER_0_BIAS);
+	}
 	return loss[0];
-}
-
-/* The loss of the samples and the gradient of every parameter, into grad. */
-static beta_vae_real beta_vae_pass(const beta_vae_ctx *ctx, const beta_vae_real *x, float *grad)
-{
-	const int n = ctx->n;
-	const float *const params = ctx->params;
-	unsigned char *const work = ctx->work;
-	const int stochastic = ctx->stochastic;
-	const uint64_t rng = ctx->rng;
-	const int64_t step = ctx->step;
-	const long batch_row0 = ctx->batch_row0;
-	const beta_vae_real result = beta_vae_run(ctx, x, BETA_VAE_ENCODER | BETA_VAE_DECODER | BETA_VAE_LOSS);
-	const float *const encoder_2_weight = params + BETA_VAE_ENCODER_2_WEIGHT;
-	const float *const encoder_4_weight = params + BETA_VAE_ENCODER_4_WEIGHT;
-	const float *const encoder_5_weight = params + BETA_VAE_ENCODER_5_WEIGHT;
-	const float *const decoder_0_weight = params + BETA_VAE_DECODER_0_WEIGHT;
-	const float *const decoder_2_weight = params + BETA_VAE_DECODER_2_WEIGHT;
-	const float *const decoder_4_weight = params + BETA_VAE_DECODER_4_WEIGHT;
-	float *const encoder_0 = (float *)(work + BETA_VAE_AT_ENCODER_0);
-	float *const h_2 = (float *)(work + BETA_VAE_AT_H_2);
-	float *const mu = (float *)(work + BETA_VAE_AT_MU);
-	float *const logvar = (float *)(work + BETA_VAE_AT_LOGVAR);
-	float *const z = (float *)(work + BETA_VAE_AT_Z);
-	float *const decoder_0 = (float *)(work + BETA_VAE_AT_DECODER_0);
-	float *const decoder_2 = (float *)(work + BETA_VAE_AT_DECODER_2);
-	float *const d_loss_0 = (float *)(work + BETA_VAE_AT_D_LOSS_0);
-	float *const d_decoder_4 = (float *)(work + BETA_VAE_AT_D_DECODER_4);
-	float *const d_loss_1 = (float *)(work + BETA_VAE_AT_D_LOSS_1);
-	float *const d_mu = (float *)(work + BETA_VAE_AT_D_MU);
-	float *const d_logvar = (float *)(work + BETA_VAE_AT_D_LOGVAR);
-	float *const d_decoder_2 = (float *)(work + BETA_VAE_AT_D_DECODER_2);
-	float *const d_decoder_4_weight = grad + BETA_VAE_DECODER_4_WEIGHT;
-	float *const d_decoder_4_bias = grad + BETA_VAE_DECODER_4_BIAS;
-	float *const d_decoder_0 = (float *)(work + BETA_VAE_AT_D_DECODER_0);
-	float *const d_decoder_2_weight = grad + BETA_VAE_DECODER_2_WEIGHT;
-	float *const d_decoder_2_bias = grad + BETA_VAE_DECODER_2_BIAS;
-	float *const d_z = (float *)(work + BETA_VAE_AT_D_Z);
-	float *const d_decoder_0_weight = grad + BETA_VAE_DECODER_0_WEIGHT;
-	float *const d_decoder_0_bias = grad + BETA_VAE_DECODER_0_BIAS;
-	float *const d_mu_2 = (float *)(work + BETA_VAE_AT_D_MU_2);
-	float *const d_logvar_2 = (float *)(work + BETA_VAE_AT_D_LOGVAR_2);
-	float *const d_logvar_3 = (float *)(work + BETA_VAE_AT_D_LOGVAR_3);
-	float *const d_h_2 = (float *)(work + BETA_VAE_AT_D_H_2);
-	float *const d_encoder_5_weight = grad + BETA_VAE_ENCODER_5_WEIGHT;
-	float *const d_encoder_5_bias = grad + BETA_VAE_ENCODER_5_BIAS;
-	float *const d_h_2_2 = (float *)(work + BETA_VAE_AT_D_H_2_2);
-	float *const d_h_2_3 = (float *)(work + BETA_VAE_AT_D_H_2_3);
-	float *const d_encoder_4_weight = grad + BETA_VAE_ENCODER_4_WEIGHT;
-	float *const d_encoder_4_bias = grad + BETA_VAE_ENCODER_4_BIAS;
-	float *const act_grad = (float *)(work + BETA_VAE_AT_ACT_GRAD);
-	float *const d_encoder_0 = (float *)(work + BETA_VAE_AT_D_ENCODER_0);
-	float *const d_encoder_2_weight = grad + BETA_VAE_ENCODER_2_WEIGHT;
-	float *const d_encoder_2_bias = grad + BETA_VAE_ENCODER_2_BIAS;
-	float *const d_encoder_0_weight = grad + BETA_VAE_ENCODER_0_WEIGHT;
-	float *const d_encoder_0_bias = grad + BETA_VAE_ENCODER_0_BIAS;
-	/* d_decoder_4: computed with loss_0 */
-	/* d_loss_1: scale [] */
-	for (long i = 0; i < 1; i++)
-		d_loss_1[i] = 4.0f * d_loss_0[i];
-	/* d_mu: kl_normal_grad [n, 32] */
-	{
-		const float k = d_loss_1[0];
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic, 4096) if (n * 32 >= 32768)
-#endif
-		for (long i = 0; i < n * 32; i++)
-			d_mu[i] = k * mu[i];
-	}
-	/* d_logvar: kl_normal_grad [n, 32] */
-	{
-		const float k = d_loss_1[0];
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic, 4096) if (n * 32 >= 32768)
-#endif
-		for (long i = 0; i < n * 32; i++)
-			d_logvar[i] = k * 0.5f * (expf(logvar[i]) - 1);
-	}
-	/* d_decoder_2: dense_dx*relu' [n, 512] */
-	beta_vae_gemm(n, 512, 784, d_decoder_4, 784, 1, decoder_4_weight, 512, 1, NULL, d_decoder_2,
-		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f, .y = decoder_2});
-	/* d_decoder_4_weight: dense_dw [784, 512] */
-	beta_vae_gemm(784, 512, n, d_decoder_4, 1, 784, decoder_2, 512, 1, NULL, d_decoder_4_weight, NULL);
-	/* d_decoder_4_bias: sum_batch [784] */
-	beta_vae_sum_rows(n, 784, d_decoder_4, d_decoder_4_bias);
-	/* d_decoder_0: dense_dx*relu' [n, 256] */
-	beta_vae_gemm(n, 256, 512, d_decoder_2, 512, 1, decoder_2_weight, 256, 1, NULL, d_decoder_0,
-		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f, .y = decoder_0});
-	/* d_decoder_2_weight: dense_dw [512, 256] */
-	beta_vae_gemm(512, 256, n, d_decoder_2, 1, 512, decoder_0, 256, 1, NULL, d_decoder_2_weight, NULL);
-	/* d_decoder_2_bias: sum_batch [512] */
-	beta_vae_sum_rows(n, 512, d_decoder_2, d_decoder_2_bias);
-	/* d_z: dense_dx [n, 32] */
-	beta_vae_gemm(n, 32, 256, d_decoder_0, 256, 1, decoder_0_weight, 32, 1, NULL, d_z, NULL);
-	/* d_decoder_0_weight: dense_dw [256, 32] */
-	beta_vae_gemm(256, 32, n, d_decoder_0, 1, 256, z, 32, 1, NULL, d_decoder_0_weight, NULL);
-	/* d_decoder_0_bias: sum_batch [256] */
-	beta_vae_sum_rows(n, 256, d_decoder_0, d_decoder_0_bias);
-	/* d_mu_2: add [n, 32] */
-	for (long i = 0; i < n * 32; i++)
-		d_mu_2[i] = d_mu[i] + d_z[i];
-	/* d_logvar_2: gaussian_dlogvar [n, 32] */
-	{
-		const uint64_t key = beta_vae_mix(rng ^ beta_vae_mix(((uint64_t)step << 24) ^ 15u));
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic, 4096) if (n * 32 >= 32768)
-#endif
-		for (long i = 0; i < n * 32; i++)
-			d_logvar_2[i] = stochastic ? 0.5f * d_z[i] * expf(0.5f * logvar[i]) * (float)beta_vae_normal(key, (uint64_t)(batch_row0 * 32 + i)) : 0;
-	}
-	/* d_logvar_3: add [n, 32] */
-	for (long i = 0; i < n * 32; i++)
-		d_logvar_3[i] = d_logvar[i] + d_logvar_2[i];
-	/* d_h_2: dense_dx [n, 256] */
-	beta_vae_gemm(n, 256, 32, d_logvar_3, 32, 1, encoder_5_weight, 256, 1, NULL, d_h_2, NULL);
-	/* d_encoder_5_weight: dense_dw [32, 256] */
-	beta_vae_gemm(32, 256, n, d_logvar_3, 1, 32, h_2, 256, 1, NULL, d_encoder_5_weight, NULL);
-	/* d_encoder_5_bias: sum_batch [32] */
-	beta_vae_sum_rows(n, 32, d_logvar_3, d_encoder_5_bias);
-	/* d_h_2_2: dense_dx [n, 256] */
-	beta_vae_gemm(n, 256, 32, d_mu_2, 32, 1, encoder_4_weight, 256, 1, NULL, d_h_2_2, NULL);
-	/* d_h_2_3: add [n, 256] */
-	for (long i = 0; i < n * 256; i++)
-		d_h_2_3[i] = d_h_2[i] + d_h_2_2[i];
-	/* d_encoder_4_weight: dense_dw [32, 256] */
-	beta_vae_gemm(32, 256, n, d_mu_2, 1, 32, h_2, 256, 1, NULL, d_encoder_4_weight, NULL);
-	/* d_encoder_4_bias: sum_batch [32] */
-	beta_vae_sum_rows(n, 32, d_mu_2, d_encoder_4_bias);
-	/* act_grad: act_grad [n, 256] */
-	beta_vae_act_all(BETA_VAE_RELU, 0.0f, n * 256, d_h_2_3, h_2, act_grad);
-	/* d_encoder_0: dense_dx*relu' [n, 512] */
-	beta_vae_gemm(n, 512, 256, act_grad, 256, 1, encoder_2_weight, 512, 1, NULL, d_encoder_0,
-		&(const beta_vae_epilogue){.act = BETA_VAE_RELU, .slope = 0.0f, .y = encoder_0});
-	/* d_encoder_2_weight: dense_dw [256, 512] */
-	beta_vae_gemm(256, 512, n, act_grad, 1, 256, encoder_0, 512, 1, NULL, d_encoder_2_weight, NULL);
-	/* d_encoder_2_bias: sum_batch [256] */
-	beta_vae_sum_rows(n, 256, act_grad, d_encoder_2_bias);
-	/* d_encoder_0_weight: dense_dw [512, 784] */
-	beta_vae_gemm(512, 784, n, d_encoder_0, 1, 512, x, 784, 1, NULL, d_encoder_0_weight, NULL);
-	/* d_encoder_0_bias: sum_batch [512] */
-	beta_vae_sum_rows(n, 512, d_encoder_0, d_encoder_0_bias);
-	return result;
 }
 
 beta_vae_real beta_vae_train_step(void *state, void *work, const beta_vae_real *x, int n, const beta_vae_hparams *h)
@@ -923,10 +879,10 @@ beta_vae_real beta_vae_train_step(void *state, void *work, const beta_vae_real *
 
 beta_vae_real beta_vae_train_step_terms(void *state, void *work, const beta_vae_real *x, int n, const beta_vae_hparams *h, double *terms)
 {
-	const beta_vae_ctx c = beta_vae_context(state, work, n, h, state, terms);
-	float *const grad = (float *)work; /* the gradient block */
-	const beta_vae_real loss = beta_vae_pass(&c, x, grad);
-	beta_vae_update(state, grad, h);
+	beta_vae_ctx c = beta_vae_context(state, work, n, h, state, terms);
+	c.grad = (float *)work; /* the gradient block */
+	const beta_vae_real loss = beta_vae_run(&c, x, BETA_VAE_ALL);
+	beta_vae_update(state, c.grad, h);
 	return loss;
 }
 
@@ -941,7 +897,8 @@ beta_vae_real beta_vae_gradient_part(const void *state, void *work, const beta_v
 	beta_vae_ctx c = beta_vae_context(state, work, n, h, NULL, NULL);
 	c.batch_row0 = first;
 	c.batch_rows = rows;
-	return beta_vae_pass(&c, x, grad);
+	c.grad = grad;
+	return beta_vae_run(&c, x, BETA_VAE_ALL);
 }
 
 void beta_vae_update(void *state, const beta_vae_real *grad, const beta_vae_hparams *h)

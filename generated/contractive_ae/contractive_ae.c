@@ -579,12 +579,7 @@ static const contractive_ae_loss_term_info contractive_ae_loss_term_table[2] = {
 	{"contractive", 0.01},
 };
 
-contractive_ae_hparams contractive_ae_default_hparams(void)
-{
-	const contractive_ae_hparams h = {0.001, 0.90000000000000002, 0.999, 1e-08, 0, 1};
-	return h;
-}
-
+contractive_ae_hparams contractive_ae_default_hparams(void) { return (contractive_ae_hparams){0.001, 0.9, 0.999, 1e-08, 0, 1}; }
 const contractive_ae_param_info *contractive_ae_param(int i) { return i >= 0 && i < 8 ? &contractive_ae_param_table[i] : NULL; }
 const contractive_ae_loss_term_info *contractive_ae_loss_term(int i) { return i >= 0 && i < 2 ? &contractive_ae_loss_term_table[i] : NULL; }
 const contractive_ae_buffer_info *contractive_ae_buffer(int i) { return (void)i, NULL; }
@@ -622,10 +617,11 @@ typedef struct contractive_ae_ctx {
 	double *terms;        /* where the loss terms go, or NULL */
 	long batch_row0;      /* where row 0 is in the whole batch (noise streams) */
 	long batch_rows;      /* rows in the whole batch (what a mean divides by) */
+	float *grad;          /* where the backward part puts the gradient */
 } contractive_ae_ctx;
 
 /* The parts of the model NAME_run computes, in this order. */
-enum { CONTRACTIVE_AE_ENCODER = 1, CONTRACTIVE_AE_DECODER = 2, CONTRACTIVE_AE_LOSS = 4 };
+enum { CONTRACTIVE_AE_ENCODER = 1, CONTRACTIVE_AE_DECODER = 2, CONTRACTIVE_AE_LOSS = 4, CONTRACTIVE_AE_BACKWARD = 8, CONTRACTIVE_AE_ALL = 15 };
 
 /* A call's context: evaluation mode when h is NULL, else training mode for the
  * step after the state's, with noise while h->stochastic; the loss terms
@@ -635,7 +631,7 @@ static contractive_ae_ctx contractive_ae_context(const void *state, void *work, 
 {
 	const contractive_ae_ctx c = {(const float *)((const unsigned char *)state + 64), state, (unsigned char *)work, n,
 		h != NULL, h && h->stochastic, *(const uint64_t *)((const unsigned char *)state + 8),
-		h ? *(const int64_t *)state + 1 : 0, updates, terms, 0, n};
+		h ? *(const int64_t *)state + 1 : 0, updates, terms, 0, n, NULL};
 	return c;
 }
 
@@ -648,10 +644,14 @@ static contractive_ae_real contractive_ae_run(const contractive_ae_ctx *ctx, con
 	const int training = ctx->training;
 	double *const terms = ctx->terms;
 	const long batch_rows = ctx->batch_rows;
+	float *const grad = ctx->grad;
 	const float *const encoder_0_weight = params + CONTRACTIVE_AE_ENCODER_0_WEIGHT;
 	const float *const encoder_2_weight = params + CONTRACTIVE_AE_ENCODER_2_WEIGHT;
+	const float *const decoder_0_weight = params + CONTRACTIVE_AE_DECODER_0_WEIGHT;
+	const float *const decoder_2_weight = params + CONTRACTIVE_AE_DECODER_2_WEIGHT;
 	float *const encoder_0 = (float *)(work + CONTRACTIVE_AE_AT_ENCODER_0);
 	float *const z = (float *)(work + CONTRACTIVE_AE_AT_Z);
+	float *const decoder_0 = (float *)(work + CONTRACTIVE_AE_AT_DECODER_0);
 	float *const xhat = (float *)(work + CONTRACTIVE_AE_AT_XHAT);
 	if (parts & CONTRACTIVE_AE_ENCODER) {
 		const float *const encoder_0_bias = params + CONTRACTIVE_AE_ENCODER_0_BIAS;
@@ -664,11 +664,8 @@ static contractive_ae_real contractive_ae_run(const contractive_ae_ctx *ctx, con
 			&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_SIGMOID, .slope = 0.0f});
 	}
 	if (parts & CONTRACTIVE_AE_DECODER) {
-		const float *const decoder_0_weight = params + CONTRACTIVE_AE_DECODER_0_WEIGHT;
 		const float *const decoder_0_bias = params + CONTRACTIVE_AE_DECODER_0_BIAS;
-		const float *const decoder_2_weight = params + CONTRACTIVE_AE_DECODER_2_WEIGHT;
 		const float *const decoder_2_bias = params + CONTRACTIVE_AE_DECODER_2_BIAS;
-		float *const decoder_0 = (float *)(work + CONTRACTIVE_AE_AT_DECODER_0);
 		/* decoder.0: dense+relu [n, 128] */
 		contractive_ae_gemm(n, 128, 32, z, 32, 1, decoder_0_weight, 1, 32, decoder_0_bias, decoder_0,
 			&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_RELU, .slope = 0.0f});
@@ -766,181 +763,157 @@ static contractive_ae_real contractive_ae_run(const contractive_ae_ctx *ctx, con
 	/* loss: add [] */
 	for (long i = 0; i < 1; i++)
 		loss[i] = loss_0[i] + scale[i];
-	return loss[0];
-}
-
-/* The loss of the samples and the gradient of every parameter, into grad. */
-static contractive_ae_real contractive_ae_pass(const contractive_ae_ctx *ctx, const contractive_ae_real *x, float *grad)
-{
-	const int n = ctx->n;
-	const float *const params = ctx->params;
-	unsigned char *const work = ctx->work;
-	const long batch_rows = ctx->batch_rows;
-	const contractive_ae_real result = contractive_ae_run(ctx, x, CONTRACTIVE_AE_ENCODER | CONTRACTIVE_AE_DECODER | CONTRACTIVE_AE_LOSS);
-	const float *const encoder_0_weight = params + CONTRACTIVE_AE_ENCODER_0_WEIGHT;
-	const float *const encoder_2_weight = params + CONTRACTIVE_AE_ENCODER_2_WEIGHT;
-	const float *const decoder_0_weight = params + CONTRACTIVE_AE_DECODER_0_WEIGHT;
-	const float *const decoder_2_weight = params + CONTRACTIVE_AE_DECODER_2_WEIGHT;
-	float *const encoder_0 = (float *)(work + CONTRACTIVE_AE_AT_ENCODER_0);
-	float *const z = (float *)(work + CONTRACTIVE_AE_AT_Z);
-	float *const decoder_0 = (float *)(work + CONTRACTIVE_AE_AT_DECODER_0);
-	float *const d_loss_0 = (float *)(work + CONTRACTIVE_AE_AT_D_LOSS_0);
-	float *const basis_32 = (float *)(work + CONTRACTIVE_AE_AT_BASIS_32);
-	float *const act_grad_63 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_63);
-	float *const d_encoder_0_32 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_32);
-	float *const act_grad_64 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_64);
-	float *const d_x_32 = (float *)(work + CONTRACTIVE_AE_AT_D_X_32);
-	float *const d_xhat = (float *)(work + CONTRACTIVE_AE_AT_D_XHAT);
-	float *const d_loss_1 = (float *)(work + CONTRACTIVE_AE_AT_D_LOSS_1);
-	float *const d_d_x_32 = (float *)(work + CONTRACTIVE_AE_AT_D_D_X_32);
-	float *const d_act_grad_64 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_64);
-	float *const d_encoder_0_weight = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT);
-	float *const d_d_encoder_0_32 = (float *)(work + CONTRACTIVE_AE_AT_D_D_ENCODER_0_32);
-	float *const act_grad2 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2);
-	float *const d_act_grad_63 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_63);
-	float *const d_encoder_2_weight = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT);
-	float *const act_grad2_2 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_2);
-	float *const d_encoder_0_weight_63 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_63);
-	float *const add_92 = (float *)(work + CONTRACTIVE_AE_AT_ADD_92);
-	float *const d_encoder_2_weight_63 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_63);
-	float *const add_93 = (float *)(work + CONTRACTIVE_AE_AT_ADD_93);
-	float *const d_decoder_0 = (float *)(work + CONTRACTIVE_AE_AT_D_DECODER_0);
-	float *const d_decoder_2_weight = grad + CONTRACTIVE_AE_DECODER_2_WEIGHT;
-	float *const d_decoder_2_bias = grad + CONTRACTIVE_AE_DECODER_2_BIAS;
-	float *const d_z = (float *)(work + CONTRACTIVE_AE_AT_D_Z);
-	float *const d_decoder_0_weight = grad + CONTRACTIVE_AE_DECODER_0_WEIGHT;
-	float *const d_decoder_0_bias = grad + CONTRACTIVE_AE_DECODER_0_BIAS;
-	float *const add_94 = (float *)(work + CONTRACTIVE_AE_AT_ADD_94);
-	float *const d_encoder_0_33 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_33);
-	float *const d_encoder_2_weight_64 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_64);
-	float *const d_encoder_2_weight_65 = grad + CONTRACTIVE_AE_ENCODER_2_WEIGHT;
-	float *const d_encoder_2_bias = grad + CONTRACTIVE_AE_ENCODER_2_BIAS;
-	float *const add_95 = (float *)(work + CONTRACTIVE_AE_AT_ADD_95);
-	float *const d_encoder_0_weight_64 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_64);
-	float *const d_encoder_0_weight_65 = grad + CONTRACTIVE_AE_ENCODER_0_WEIGHT;
-	float *const d_encoder_0_bias = grad + CONTRACTIVE_AE_ENCODER_0_BIAS;
-	/* d_xhat: computed with loss_0 */
-	/* d_loss_1: scale [] */
-	for (long i = 0; i < 1; i++)
-		d_loss_1[i] = 0.01f * d_loss_0[i];
-	/* d_d_x_32: sumsq_grad [n, 784] */
-	{
-		const float k = (float)(2 * (double)d_loss_1[0] / batch_rows);
-		for (long i = 0; i < n * 784; i++)
-			d_d_x_32[i] = k * d_x_32[i];
-	}
-	/* d_act_grad_64: dense [n, 128] */
-	contractive_ae_gemm(n, 128, 784, d_d_x_32, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_64, NULL);
-	/* d_encoder_0_weight: dense_dw [128, 784] */
-	contractive_ae_gemm(128, 784, n, act_grad_64, 1, 128, d_d_x_32, 784, 1, NULL, d_encoder_0_weight, NULL);
-	/* d_d_encoder_0_32: act_grad [n, 128] */
-	contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_act_grad_64, encoder_0, d_d_encoder_0_32);
-	/* act_grad2: act_grad2 [n, 128] */
-	for (long i = 0; i < n * 128; i++)
-		act_grad2[i] = d_act_grad_64[i] * d_encoder_0_32[i] * (encoder_0[i] * (1 - encoder_0[i]) * (1 - 2 * encoder_0[i]));
-	/* d_act_grad_63: dense [n, 32] */
-	contractive_ae_gemm(n, 32, 128, d_d_encoder_0_32, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_63, NULL);
-	/* d_encoder_2_weight: dense_dw [32, 128] */
-	contractive_ae_gemm(32, 128, n, act_grad_63, 1, 32, d_d_encoder_0_32, 128, 1, NULL, d_encoder_2_weight, NULL);
-	/* act_grad2_2: act_grad2 [n, 32] */
-	for (long i = 0; i < n * 32; i++)
-		act_grad2_2[i] = d_act_grad_63[i] * basis_32[i] * (z[i] * (1 - z[i]) * (1 - 2 * z[i]));
-	/* the same for 31 units */
-	for (long u = 0; u < 31; u++) {
-		float *const d_d_x_u = (float *)(work + CONTRACTIVE_AE_AT_D_D_X_U[u]);
-		float *const d_x_u = (float *)(work + CONTRACTIVE_AE_AT_D_X_U_2[u]);
-		float *const d_act_grad_u = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_U[u]);
-		float *const act_grad_u = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_U_2[u]);
-		float *const d_encoder_0_weight_u = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_U[u]);
-		float *const d_encoder_0_weight_u2 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_U2[u]);
-		float *const d_encoder_0_weight_u3 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_U3[u]);
-		float *const d_d_encoder_0_u = (float *)(work + CONTRACTIVE_AE_AT_D_D_ENCODER_0_U[u]);
-		float *const act_grad2_u = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_U[u]);
-		float *const d_encoder_0_u = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_U_2[u]);
-		float *const add_u = (float *)(work + CONTRACTIVE_AE_AT_ADD_U_2[u]);
-		float *const act_grad2_u2 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_U2[u]);
-		float *const d_act_grad_u2 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_U2[u]);
-		float *const act_grad_u2 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_U2_2[u]);
-		float *const d_encoder_2_weight_u = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_U[u]);
-		float *const d_encoder_2_weight_u2 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_U2[u]);
-		float *const d_encoder_2_weight_u3 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_U3[u]);
-		float *const act_grad2_u3 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_U3[u]);
-		float *const basis_u = (float *)(work + CONTRACTIVE_AE_AT_BASIS_U_2[u]);
-		float *const add_u2 = (float *)(work + CONTRACTIVE_AE_AT_ADD_U2[u]);
-		float *const act_grad2_u4 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_U4[u]);
-		/* d_d_x_u: sumsq_grad [n, 784] */
+	if (parts & CONTRACTIVE_AE_BACKWARD) {
+		float *const basis_32 = (float *)(work + CONTRACTIVE_AE_AT_BASIS_32);
+		float *const act_grad_63 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_63);
+		float *const d_encoder_0_32 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_32);
+		float *const act_grad_64 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_64);
+		float *const d_x_32 = (float *)(work + CONTRACTIVE_AE_AT_D_X_32);
+		float *const d_loss_1 = (float *)(work + CONTRACTIVE_AE_AT_D_LOSS_1);
+		float *const d_d_x_32 = (float *)(work + CONTRACTIVE_AE_AT_D_D_X_32);
+		float *const d_act_grad_64 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_64);
+		float *const d_encoder_0_weight = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT);
+		float *const d_d_encoder_0_32 = (float *)(work + CONTRACTIVE_AE_AT_D_D_ENCODER_0_32);
+		float *const act_grad2 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2);
+		float *const d_act_grad_63 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_63);
+		float *const d_encoder_2_weight = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT);
+		float *const act_grad2_2 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_2);
+		float *const d_encoder_0_weight_63 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_63);
+		float *const add_92 = (float *)(work + CONTRACTIVE_AE_AT_ADD_92);
+		float *const d_encoder_2_weight_63 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_63);
+		float *const add_93 = (float *)(work + CONTRACTIVE_AE_AT_ADD_93);
+		float *const d_decoder_0 = (float *)(work + CONTRACTIVE_AE_AT_D_DECODER_0);
+		float *const d_z = (float *)(work + CONTRACTIVE_AE_AT_D_Z);
+		float *const add_94 = (float *)(work + CONTRACTIVE_AE_AT_ADD_94);
+		float *const d_encoder_0_33 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_33);
+		float *const d_encoder_2_weight_64 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_64);
+		float *const d_encoder_2_weight_65 = grad + CONTRACTIVE_AE_ENCODER_2_WEIGHT;
+		float *const add_95 = (float *)(work + CONTRACTIVE_AE_AT_ADD_95);
+		float *const d_encoder_0_weight_64 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_64);
+		float *const d_encoder_0_weight_65 = grad + CONTRACTIVE_AE_ENCODER_0_WEIGHT;
+		/* d_xhat: computed with loss_0 */
+		/* d_loss_1: scale [] */
+		for (long i = 0; i < 1; i++)
+			d_loss_1[i] = 0.01f * d_loss_0[i];
+		/* d_d_x_32: sumsq_grad [n, 784] */
 		{
 			const float k = (float)(2 * (double)d_loss_1[0] / batch_rows);
 			for (long i = 0; i < n * 784; i++)
-				d_d_x_u[i] = k * d_x_u[i];
+				d_d_x_32[i] = k * d_x_32[i];
 		}
-		/* d_act_grad_u: dense [n, 128] */
-		contractive_ae_gemm(n, 128, 784, d_d_x_u, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_u, NULL);
-		/* d_encoder_0_weight_u: dense_dw [128, 784] */
-		contractive_ae_gemm(128, 784, n, act_grad_u, 1, 128, d_d_x_u, 784, 1, NULL, d_encoder_0_weight_u, NULL);
-		/* d_encoder_0_weight_u2: add [128, 784] */
-		for (long i = 0; i < 100352; i++)
-			d_encoder_0_weight_u2[i] = d_encoder_0_weight_u3[i] + d_encoder_0_weight_u[i];
-		/* d_d_encoder_0_u: act_grad [n, 128] */
-		contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_act_grad_u, encoder_0, d_d_encoder_0_u);
-		/* act_grad2_u: act_grad2 [n, 128] */
+		/* d_act_grad_64: dense [n, 128] */
+		contractive_ae_gemm(n, 128, 784, d_d_x_32, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_64, NULL);
+		/* d_encoder_0_weight: dense_dw [128, 784] */
+		contractive_ae_gemm(128, 784, n, act_grad_64, 1, 128, d_d_x_32, 784, 1, NULL, d_encoder_0_weight, NULL);
+		/* d_d_encoder_0_32: act_grad [n, 128] */
+		contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_act_grad_64, encoder_0, d_d_encoder_0_32);
+		/* act_grad2: act_grad2 [n, 128] */
 		for (long i = 0; i < n * 128; i++)
-			act_grad2_u[i] = d_act_grad_u[i] * d_encoder_0_u[i] * (encoder_0[i] * (1 - encoder_0[i]) * (1 - 2 * encoder_0[i]));
-		/* add_u: add [n, 128] */
-		for (long i = 0; i < n * 128; i++)
-			add_u[i] = act_grad2_u2[i] + act_grad2_u[i];
-		/* d_act_grad_u2: dense [n, 32] */
-		contractive_ae_gemm(n, 32, 128, d_d_encoder_0_u, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_u2, NULL);
-		/* d_encoder_2_weight_u: dense_dw [32, 128] */
-		contractive_ae_gemm(32, 128, n, act_grad_u2, 1, 32, d_d_encoder_0_u, 128, 1, NULL, d_encoder_2_weight_u, NULL);
-		/* d_encoder_2_weight_u2: add [32, 128] */
+			act_grad2[i] = d_act_grad_64[i] * d_encoder_0_32[i] * (encoder_0[i] * (1 - encoder_0[i]) * (1 - 2 * encoder_0[i]));
+		/* d_act_grad_63: dense [n, 32] */
+		contractive_ae_gemm(n, 32, 128, d_d_encoder_0_32, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_63, NULL);
+		/* d_encoder_2_weight: dense_dw [32, 128] */
+		contractive_ae_gemm(32, 128, n, act_grad_63, 1, 32, d_d_encoder_0_32, 128, 1, NULL, d_encoder_2_weight, NULL);
+		/* act_grad2_2: act_grad2 [n, 32] */
+		for (long i = 0; i < n * 32; i++)
+			act_grad2_2[i] = d_act_grad_63[i] * basis_32[i] * (z[i] * (1 - z[i]) * (1 - 2 * z[i]));
+		/* the same for 31 units */
+		for (long u = 0; u < 31; u++) {
+			float *const d_d_x_u = (float *)(work + CONTRACTIVE_AE_AT_D_D_X_U[u]);
+			float *const d_x_u = (float *)(work + CONTRACTIVE_AE_AT_D_X_U_2[u]);
+			float *const d_act_grad_u = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_U[u]);
+			float *const act_grad_u = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_U_2[u]);
+			float *const d_encoder_0_weight_u = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_U[u]);
+			float *const d_encoder_0_weight_u2 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_U2[u]);
+			float *const d_encoder_0_weight_u3 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_WEIGHT_U3[u]);
+			float *const d_d_encoder_0_u = (float *)(work + CONTRACTIVE_AE_AT_D_D_ENCODER_0_U[u]);
+			float *const act_grad2_u = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_U[u]);
+			float *const d_encoder_0_u = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_0_U_2[u]);
+			float *const add_u = (float *)(work + CONTRACTIVE_AE_AT_ADD_U_2[u]);
+			float *const act_grad2_u2 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_U2[u]);
+			float *const d_act_grad_u2 = (float *)(work + CONTRACTIVE_AE_AT_D_ACT_GRAD_U2[u]);
+			float *const act_grad_u2 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD_U2_2[u]);
+			float *const d_encoder_2_weight_u = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_U[u]);
+			float *const d_encoder_2_weight_u2 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_U2[u]);
+			float *const d_encoder_2_weight_u3 = (float *)(work + CONTRACTIVE_AE_AT_D_ENCODER_2_WEIGHT_U3[u]);
+			float *const act_grad2_u3 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_U3[u]);
+			float *const basis_u = (float *)(work + CONTRACTIVE_AE_AT_BASIS_U_2[u]);
+			float *const add_u2 = (float *)(work + CONTRACTIVE_AE_AT_ADD_U2[u]);
+			float *const act_grad2_u4 = (float *)(work + CONTRACTIVE_AE_AT_ACT_GRAD2_U4[u]);
+			/* d_d_x_u: sumsq_grad [n, 784] */
+			{
+				const float k = (float)(2 * (double)d_loss_1[0] / batch_rows);
+				for (long i = 0; i < n * 784; i++)
+					d_d_x_u[i] = k * d_x_u[i];
+			}
+			/* d_act_grad_u: dense [n, 128] */
+			contractive_ae_gemm(n, 128, 784, d_d_x_u, 784, 1, encoder_0_weight, 1, 784, NULL, d_act_grad_u, NULL);
+			/* d_encoder_0_weight_u: dense_dw [128, 784] */
+			contractive_ae_gemm(128, 784, n, act_grad_u, 1, 128, d_d_x_u, 784, 1, NULL, d_encoder_0_weight_u, NULL);
+			/* d_encoder_0_weight_u2: add [128, 784] */
+			for (long i = 0; i < 100352; i++)
+				d_encoder_0_weight_u2[i] = d_encoder_0_weight_u3[i] + d_encoder_0_weight_u[i];
+			/* d_d_encoder_0_u: act_grad [n, 128] */
+			contractive_ae_act_all(CONTRACTIVE_AE_SIGMOID, 0.0f, n * 128, d_act_grad_u, encoder_0, d_d_encoder_0_u);
+			/* act_grad2_u: act_grad2 [n, 128] */
+			for (long i = 0; i < n * 128; i++)
+				act_grad2_u[i] = d_act_grad_u[i] * d_encoder_0_u[i] * (encoder_0[i] * (1 - encoder_0[i]) * (1 - 2 * encoder_0[i]));
+			/* add_u: add [n, 128] */
+			for (long i = 0; i < n * 128; i++)
+				add_u[i] = act_grad2_u2[i] + act_grad2_u[i];
+			/* d_act_grad_u2: dense [n, 32] */
+			contractive_ae_gemm(n, 32, 128, d_d_encoder_0_u, 128, 1, encoder_2_weight, 1, 128, NULL, d_act_grad_u2, NULL);
+			/* d_encoder_2_weight_u: dense_dw [32, 128] */
+			contractive_ae_gemm(32, 128, n, act_grad_u2, 1, 32, d_d_encoder_0_u, 128, 1, NULL, d_encoder_2_weight_u, NULL);
+			/* d_encoder_2_weight_u2: add [32, 128] */
+			for (long i = 0; i < 4096; i++)
+				d_encoder_2_weight_u2[i] = d_encoder_2_weight_u3[i] + d_encoder_2_weight_u[i];
+			/* act_grad2_u3: act_grad2 [n, 32] */
+			for (long i = 0; i < n * 32; i++)
+				act_grad2_u3[i] = d_act_grad_u2[i] * basis_u[i] * (z[i] * (1 - z[i]) * (1 - 2 * z[i]));
+			/* add_u2: add [n, 32] */
+			for (long i = 0; i < n * 32; i++)
+				add_u2[i] = act_grad2_u4[i] + act_grad2_u3[i];
+		}
+		/* d_decoder_0: dense_dx*relu' [n, 128] */
+		contractive_ae_gemm(n, 128, 784, d_xhat, 784, 1, decoder_2_weight, 128, 1, NULL, d_decoder_0,
+			&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_RELU, .slope = 0.0f, .y = decoder_0});
+		/* d_decoder_2_weight: dense_dw [784, 128] */
+		contractive_ae_gemm(784, 128, n, d_xhat, 1, 784, decoder_0, 128, 1, NULL, grad + CONTRACTIVE_AE_DECODER_2_WEIGHT, NULL);
+		/* d_decoder_2_bias: sum_batch [784] */
+		contractive_ae_sum_rows(n, 784, d_xhat, grad + CONTRACTIVE_AE_DECODER_2_BIAS);
+		/* d_z: dense_dx*sigmoid' [n, 32] */
+		contractive_ae_gemm(n, 32, 128, d_decoder_0, 128, 1, decoder_0_weight, 32, 1, NULL, d_z,
+			&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_SIGMOID, .slope = 0.0f, .y = z});
+		/* d_decoder_0_weight: dense_dw [128, 32] */
+		contractive_ae_gemm(128, 32, n, d_decoder_0, 1, 128, z, 32, 1, NULL, grad + CONTRACTIVE_AE_DECODER_0_WEIGHT, NULL);
+		/* d_decoder_0_bias: sum_batch [128] */
+		contractive_ae_sum_rows(n, 128, d_decoder_0, grad + CONTRACTIVE_AE_DECODER_0_BIAS);
+		/* add_94: add [n, 32] */
+		for (long i = 0; i < n * 32; i++)
+			add_94[i] = add_93[i] + d_z[i];
+		/* d_encoder_0_33: dense_dx*sigmoid' [n, 128] */
+		contractive_ae_gemm(n, 128, 32, add_94, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_33,
+			&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_SIGMOID, .slope = 0.0f, .y = encoder_0});
+		/* d_encoder_2_weight_64: dense_dw [32, 128] */
+		contractive_ae_gemm(32, 128, n, add_94, 1, 32, encoder_0, 128, 1, NULL, d_encoder_2_weight_64, NULL);
+		/* d_encoder_2_weight_65: add [32, 128] */
 		for (long i = 0; i < 4096; i++)
-			d_encoder_2_weight_u2[i] = d_encoder_2_weight_u3[i] + d_encoder_2_weight_u[i];
-		/* act_grad2_u3: act_grad2 [n, 32] */
-		for (long i = 0; i < n * 32; i++)
-			act_grad2_u3[i] = d_act_grad_u2[i] * basis_u[i] * (z[i] * (1 - z[i]) * (1 - 2 * z[i]));
-		/* add_u2: add [n, 32] */
-		for (long i = 0; i < n * 32; i++)
-			add_u2[i] = act_grad2_u4[i] + act_grad2_u3[i];
+			d_encoder_2_weight_65[i] = d_encoder_2_weight_63[i] + d_encoder_2_weight_64[i];
+		/* d_encoder_2_bias: sum_batch [32] */
+		contractive_ae_sum_rows(n, 32, add_94, grad + CONTRACTIVE_AE_ENCODER_2_BIAS);
+		/* add_95: add [n, 128] */
+		for (long i = 0; i < n * 128; i++)
+			add_95[i] = add_92[i] + d_encoder_0_33[i];
+		/* d_encoder_0_weight_64: dense_dw [128, 784] */
+		contractive_ae_gemm(128, 784, n, add_95, 1, 128, x, 784, 1, NULL, d_encoder_0_weight_64, NULL);
+		/* d_encoder_0_weight_65: add [128, 784] */
+		for (long i = 0; i < 100352; i++)
+			d_encoder_0_weight_65[i] = d_encoder_0_weight_63[i] + d_encoder_0_weight_64[i];
+		/* d_encoder_0_bias: sum_batch [128] */
+		contractive_ae_sum_rows(n, 128, add_95, grad + CONTRACTIVE_AE_ENCODER_0_BIAS);
 	}
-	/* d_decoder_0: dense_dx*relu' [n, 128] */
-	contractive_ae_gemm(n, 128, 784, d_xhat, 784, 1, decoder_2_weight, 128, 1, NULL, d_decoder_0,
-		&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_RELU, .slope = 0.0f, .y = decoder_0});
-	/* d_decoder_2_weight: dense_dw [784, 128] */
-	contractive_ae_gemm(784, 128, n, d_xhat, 1, 784, decoder_0, 128, 1, NULL, d_decoder_2_weight, NULL);
-	/* d_decoder_2_bias: sum_batch [784] */
-	contractive_ae_sum_rows(n, 784, d_xhat, d_decoder_2_bias);
-	/* d_z: dense_dx*sigmoid' [n, 32] */
-	contractive_ae_gemm(n, 32, 128, d_decoder_0, 128, 1, decoder_0_weight, 32, 1, NULL, d_z,
-		&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_SIGMOID, .slope = 0.0f, .y = z});
-	/* d_decoder_0_weight: dense_dw [128, 32] */
-	contractive_ae_gemm(128, 32, n, d_decoder_0, 1, 128, z, 32, 1, NULL, d_decoder_0_weight, NULL);
-	/* d_decoder_0_bias: sum_batch [128] */
-	contractive_ae_sum_rows(n, 128, d_decoder_0, d_decoder_0_bias);
-	/* add_94: add [n, 32] */
-	for (long i = 0; i < n * 32; i++)
-		add_94[i] = add_93[i] + d_z[i];
-	/* d_encoder_0_33: dense_dx*sigmoid' [n, 128] */
-	contractive_ae_gemm(n, 128, 32, add_94, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0_33,
-		&(const contractive_ae_epilogue){.act = CONTRACTIVE_AE_SIGMOID, .slope = 0.0f, .y = encoder_0});
-	/* d_encoder_2_weight_64: dense_dw [32, 128] */
-	contractive_ae_gemm(32, 128, n, add_94, 1, 32, encoder_0, 128, 1, NULL, d_encoder_2_weight_64, NULL);
-	/* d_encoder_2_weight_65: add [32, 128] */
-	for (long i = 0; i < 4096; i++)
-		d_encoder_2_weight_65[i] = d_encoder_2_weight_63[i] + d_encoder_2_weight_64[i];
-	/* d_encoder_2_bias: sum_batch [32] */
-	contractive_ae_sum_rows(n, 32, add_94, d_encoder_2_bias);
-	/* add_95: add [n, 128] */
-	for (long i = 0; i < n * 128; i++)
-		add_95[i] = add_92[i] + d_encoder_0_33[i];
-	/* d_encoder_0_weight_64: dense_dw [128, 784] */
-	contractive_ae_gemm(128, 784, n, add_95, 1, 128, x, 784, 1, NULL, d_encoder_0_weight_64, NULL);
-	/* d_encoder_0_weight_65: add [128, 784] */
-	for (long i = 0; i < 100352; i++)
-		d_encoder_0_weight_65[i] = d_encoder_0_weight_63[i] + d_encoder_0_weight_64[i];
-	/* d_encoder_0_bias: sum_batch [128] */
-	contractive_ae_sum_rows(n, 128, add_95, d_encoder_0_bias);
-	return result;
+	return loss[0];
 }
 
 contractive_ae_real contractive_ae_train_step(void *state, void *work, const contractive_ae_real *x, int n, const contractive_ae_hparams *h)
@@ -950,10 +923,10 @@ contractive_ae_real contractive_ae_train_step(void *state, void *work, const con
 
 contractive_ae_real contractive_ae_train_step_terms(void *state, void *work, const contractive_ae_real *x, int n, const contractive_ae_hparams *h, double *terms)
 {
-	const contractive_ae_ctx c = contractive_ae_context(state, work, n, h, state, terms);
-	float *const grad = (float *)work; /* the gradient block */
-	const contractive_ae_real loss = contractive_ae_pass(&c, x, grad);
-	contractive_ae_update(state, grad, h);
+	contractive_ae_ctx c = contractive_ae_context(state, work, n, h, state, terms);
+	c.grad = (float *)work; /* the gradient block */
+	const contractive_ae_real loss = contractive_ae_run(&c, x, CONTRACTIVE_AE_ALL);
+	contractive_ae_update(state, c.grad, h);
 	return loss;
 }
 
@@ -968,7 +941,8 @@ contractive_ae_real contractive_ae_gradient_part(const void *state, void *work, 
 	contractive_ae_ctx c = contractive_ae_context(state, work, n, h, NULL, NULL);
 	c.batch_row0 = first;
 	c.batch_rows = rows;
-	return contractive_ae_pass(&c, x, grad);
+	c.grad = grad;
+	return contractive_ae_run(&c, x, CONTRACTIVE_AE_ALL);
 }
 
 void contractive_ae_update(void *state, const contractive_ae_real *grad, const contractive_ae_hparams *h)

@@ -23,7 +23,6 @@
 #define CONV_AE_AT_DECODER_2 34969152 /* decoder.2: conv_transpose2d+relu [n, 32, 14, 14] */
 #define CONV_AE_AT_CONV_WORKSPACE_6 26138176 /* conv_workspace_6: conv_workspace [n, 8036] */
 #define CONV_AE_AT_XHAT 22861376 /* decoder.4: conv_transpose2d+sigmoid [n, 1, 28, 28] */
-#define CONV_AE_AT_CONSTANT 23262784 /* constant: constant [] */
 #define CONV_AE_AT_LOSS 23262848 /* loss.0: mse+mse_grad [] */
 #define CONV_AE_AT_D_XHAT 23262912 /* d_xhat: mse_grad*sigmoid' [n, 1, 28, 28] */
 #define CONV_AE_AT_CONV_WORKSPACE_7 26138176 /* conv_workspace_7: conv_workspace [n, 8036] */
@@ -568,12 +567,7 @@ static const conv_ae_loss_term_info conv_ae_loss_term_table[1] = {
 	{"mse", 1},
 };
 
-conv_ae_hparams conv_ae_default_hparams(void)
-{
-	const conv_ae_hparams h = {0.001, 0.90000000000000002, 0.999, 1e-08, 0, 1};
-	return h;
-}
-
+conv_ae_hparams conv_ae_default_hparams(void) { return (conv_ae_hparams){0.001, 0.9, 0.999, 1e-08, 0, 1}; }
 const conv_ae_param_info *conv_ae_param(int i) { return i >= 0 && i < 12 ? &conv_ae_param_table[i] : NULL; }
 const conv_ae_loss_term_info *conv_ae_loss_term(int i) { return i >= 0 && i < 1 ? &conv_ae_loss_term_table[i] : NULL; }
 const conv_ae_buffer_info *conv_ae_buffer(int i) { return (void)i, NULL; }
@@ -611,10 +605,11 @@ typedef struct conv_ae_ctx {
 	double *terms;        /* where the loss terms go, or NULL */
 	long batch_row0;      /* where row 0 is in the whole batch (noise streams) */
 	long batch_rows;      /* rows in the whole batch (what a mean divides by) */
+	float *grad;          /* where the backward part puts the gradient */
 } conv_ae_ctx;
 
 /* The parts of the model NAME_run computes, in this order. */
-enum { CONV_AE_ENCODER = 1, CONV_AE_DECODER = 2, CONV_AE_LOSS = 4 };
+enum { CONV_AE_ENCODER = 1, CONV_AE_DECODER = 2, CONV_AE_LOSS = 4, CONV_AE_BACKWARD = 8, CONV_AE_ALL = 15 };
 
 /* A call's context: evaluation mode when h is NULL, else training mode for the
  * step after the state's, with noise while h->stochastic; the loss terms
@@ -624,7 +619,7 @@ static conv_ae_ctx conv_ae_context(const void *state, void *work, int n, const c
 {
 	const conv_ae_ctx c = {(const float *)((const unsigned char *)state + 64), state, (unsigned char *)work, n,
 		h != NULL, h && h->stochastic, *(const uint64_t *)((const unsigned char *)state + 8),
-		h ? *(const int64_t *)state + 1 : 0, updates, terms, 0, n};
+		h ? *(const int64_t *)state + 1 : 0, updates, terms, 0, n, NULL};
 	return c;
 }
 
@@ -637,20 +632,26 @@ static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, i
 	const int training = ctx->training;
 	double *const terms = ctx->terms;
 	const long batch_rows = ctx->batch_rows;
+	float *const grad = ctx->grad;
+	const float *const encoder_2_weight = params + CONV_AE_ENCODER_2_WEIGHT;
+	const float *const encoder_4_weight = params + CONV_AE_ENCODER_4_WEIGHT;
+	const float *const decoder_0_weight = params + CONV_AE_DECODER_0_WEIGHT;
+	const float *const decoder_2_weight = params + CONV_AE_DECODER_2_WEIGHT;
+	const float *const decoder_4_weight = params + CONV_AE_DECODER_4_WEIGHT;
+	float *const conv_workspace = (float *)(work + CONV_AE_AT_CONV_WORKSPACE);
+	float *const encoder_0 = (float *)(work + CONV_AE_AT_ENCODER_0);
+	float *const conv_workspace_2 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_2);
+	float *const encoder_2 = (float *)(work + CONV_AE_AT_ENCODER_2);
+	float *const conv_workspace_3 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_3);
 	float *const z = (float *)(work + CONV_AE_AT_Z);
+	float *const decoder_0 = (float *)(work + CONV_AE_AT_DECODER_0);
+	float *const decoder_2 = (float *)(work + CONV_AE_AT_DECODER_2);
 	float *const xhat = (float *)(work + CONV_AE_AT_XHAT);
 	if (parts & CONV_AE_ENCODER) {
 		const float *const encoder_0_weight = params + CONV_AE_ENCODER_0_WEIGHT;
 		const float *const encoder_0_bias = params + CONV_AE_ENCODER_0_BIAS;
-		const float *const encoder_2_weight = params + CONV_AE_ENCODER_2_WEIGHT;
 		const float *const encoder_2_bias = params + CONV_AE_ENCODER_2_BIAS;
-		const float *const encoder_4_weight = params + CONV_AE_ENCODER_4_WEIGHT;
 		const float *const encoder_4_bias = params + CONV_AE_ENCODER_4_BIAS;
-		float *const conv_workspace = (float *)(work + CONV_AE_AT_CONV_WORKSPACE);
-		float *const encoder_0 = (float *)(work + CONV_AE_AT_ENCODER_0);
-		float *const conv_workspace_2 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_2);
-		float *const encoder_2 = (float *)(work + CONV_AE_AT_ENCODER_2);
-		float *const conv_workspace_3 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_3);
 		/* conv_workspace: conv_workspace [n, 8036] */
 		/* encoder.0: conv2d+relu [n, 32, 14, 14] */
 #ifdef _OPENMP
@@ -698,16 +699,11 @@ static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, i
 		}
 	}
 	if (parts & CONV_AE_DECODER) {
-		const float *const decoder_0_weight = params + CONV_AE_DECODER_0_WEIGHT;
 		const float *const decoder_0_bias = params + CONV_AE_DECODER_0_BIAS;
-		const float *const decoder_2_weight = params + CONV_AE_DECODER_2_WEIGHT;
 		const float *const decoder_2_bias = params + CONV_AE_DECODER_2_BIAS;
-		const float *const decoder_4_weight = params + CONV_AE_DECODER_4_WEIGHT;
 		const float *const decoder_4_bias = params + CONV_AE_DECODER_4_BIAS;
 		float *const conv_workspace_4 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_4);
-		float *const decoder_0 = (float *)(work + CONV_AE_AT_DECODER_0);
 		float *const conv_workspace_5 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_5);
-		float *const decoder_2 = (float *)(work + CONV_AE_AT_DECODER_2);
 		float *const conv_workspace_6 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_6);
 		/* conv_workspace_4: conv_workspace [n, 3264] */
 		/* decoder.0: conv_transpose2d+relu [n, 64, 7, 7] */
@@ -769,224 +765,187 @@ static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, i
 	}
 	if (!(parts & CONV_AE_LOSS))
 		return 0;
-	float *const constant = (float *)(work + CONV_AE_AT_CONSTANT);
 	float *const loss = (float *)(work + CONV_AE_AT_LOSS);
 	float *const d_xhat = (float *)(work + CONV_AE_AT_D_XHAT);
-	/* constant: constant [] */
-	constant[0] = 1.0f;
 	if (training) {
 		/* loss.0: mse+mse_grad [] */
 		loss[0] = (float)(conv_ae_mse(n * 784, xhat, x,
-			d_xhat, (float)(constant[0] / (double)(batch_rows * 784)), CONV_AE_SIGMOID, 0.0f, xhat) / (double)(batch_rows * 784));
+			d_xhat, (float)(1.0f / (double)(batch_rows * 784)), CONV_AE_SIGMOID, 0.0f, xhat) / (double)(batch_rows * 784));
 	} else {
 		/* loss.0: mse [] */
 		loss[0] = (float)(conv_ae_mse(n * 784, xhat, x, NULL, 0, 0, 0, NULL) / (double)(batch_rows * 784));
 	}
 	if (terms) /* loss term 0: mse */
 		terms[0] = loss[0];
+	if (parts & CONV_AE_BACKWARD) {
+		float *const conv_workspace_7 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_7);
+		float *const d_decoder_2 = (float *)(work + CONV_AE_AT_D_DECODER_2);
+		float *const conv_workspace_8 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_8);
+		float *const conv_workspace_9 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_9);
+		float *const d_decoder_0 = (float *)(work + CONV_AE_AT_D_DECODER_0);
+		float *const conv_workspace_10 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_10);
+		float *const conv_workspace_11 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_11);
+		float *const d_z = (float *)(work + CONV_AE_AT_D_Z);
+		float *const conv_workspace_12 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_12);
+		float *const conv_workspace_13 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_13);
+		float *const d_encoder_2 = (float *)(work + CONV_AE_AT_D_ENCODER_2);
+		float *const conv_workspace_14 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_14);
+		float *const conv_workspace_15 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_15);
+		float *const d_encoder_0 = (float *)(work + CONV_AE_AT_D_ENCODER_0);
+		float *const conv_workspace_16 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_16);
+		float *const conv_workspace_17 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_17);
+		/* d_xhat: computed with loss */
+		/* conv_workspace_7: conv_workspace [n, 8036] */
+		/* d_decoder_2: conv2d*relu' [n, 32, 14, 14] */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
+#endif
+		for (long b = 0; b < n; b++)
+			conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, d_xhat + b * 784, conv_workspace_7 + b * 1764);
+		conv_ae_gemm(n * 196, 32, 9, conv_workspace_7, 9, 1, decoder_4_weight, 1, 9, NULL, (conv_workspace_7 + n * 1764), NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
+#endif
+		for (long b = 0; b < n; b++) {
+			conv_ae_transpose(196, 32, (conv_workspace_7 + n * 1764) + b * 6272, 32, d_decoder_2 + b * 6272, 196);
+			conv_ae_act(CONV_AE_RELU, 0.0f, 1, 6272, d_decoder_2 + b * 6272, 0, decoder_2 + b * 6272, 0, d_decoder_2 + b * 6272, 0);
+		}
+		/* conv_workspace_8: conv_workspace [n, 6272] */
+		/* d_decoder_4_weight: conv2d_dw<cols [32, 1, 3, 3] */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
+#endif
+		for (long b = 0; b < n; b++) {
+			conv_ae_transpose(32, 196, decoder_2 + b * 6272, 196, conv_workspace_8 + b * 6272, 32);
+		}
+		conv_ae_gemm(32, 9, n * 196, conv_workspace_8, 1, 32, conv_workspace_7, 9, 1, NULL, grad + CONV_AE_DECODER_4_WEIGHT, NULL);
+		/* d_decoder_4_bias: conv_db [1] */
+		conv_ae_sum_channels(n, 1, 784, d_xhat, grad + CONV_AE_DECODER_4_BIAS);
+		/* conv_workspace_9: conv_workspace [n, 17248] */
+		/* d_decoder_0: conv2d*relu' [n, 64, 7, 7] */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
+#endif
+		for (long b = 0; b < n; b++)
+			conv_ae_im2col(32, 14, 14, 3, 2, 1, 7, 7, d_decoder_2 + b * 6272, conv_workspace_9 + b * 14112);
+		conv_ae_gemm(n * 49, 64, 288, conv_workspace_9, 288, 1, decoder_2_weight, 1, 288, NULL, (conv_workspace_9 + n * 14112), NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
+#endif
+		for (long b = 0; b < n; b++) {
+			conv_ae_transpose(49, 64, (conv_workspace_9 + n * 14112) + b * 3136, 64, d_decoder_0 + b * 3136, 49);
+			conv_ae_act(CONV_AE_RELU, 0.0f, 1, 3136, d_decoder_0 + b * 3136, 0, decoder_0 + b * 3136, 0, d_decoder_0 + b * 3136, 0);
+		}
+		/* conv_workspace_10: conv_workspace [n, 3136] */
+		/* d_decoder_2_weight: conv2d_dw<cols [64, 32, 3, 3] */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
+#endif
+		for (long b = 0; b < n; b++) {
+			conv_ae_transpose(64, 49, decoder_0 + b * 3136, 49, conv_workspace_10 + b * 3136, 64);
+		}
+		conv_ae_gemm(64, 288, n * 49, conv_workspace_10, 1, 64, conv_workspace_9, 288, 1, NULL, grad + CONV_AE_DECODER_2_WEIGHT, NULL);
+		/* d_decoder_2_bias: conv_db [32] */
+		conv_ae_sum_channels(n, 32, 196, d_decoder_2, grad + CONV_AE_DECODER_2_BIAS);
+		/* conv_workspace_11: conv_workspace [n, 3264] */
+		/* d_z: conv2d*relu' [n, 128, 1, 1] */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
+#endif
+		for (long b = 0; b < n; b++)
+			conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, d_decoder_0 + b * 3136, conv_workspace_11 + b * 3136);
+		conv_ae_gemm(n * 1, 128, 3136, conv_workspace_11, 3136, 1, decoder_0_weight, 1, 3136, NULL, (conv_workspace_11 + n * 3136), NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
+#endif
+		for (long b = 0; b < n; b++) {
+			conv_ae_transpose(1, 128, (conv_workspace_11 + n * 3136) + b * 128, 128, d_z + b * 128, 1);
+			conv_ae_act(CONV_AE_RELU, 0.0f, 1, 128, d_z + b * 128, 0, z + b * 128, 0, d_z + b * 128, 0);
+		}
+		/* conv_workspace_12: conv_workspace [n, 128] */
+		/* d_decoder_0_weight: conv2d_dw<cols [128, 64, 7, 7] */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
+#endif
+		for (long b = 0; b < n; b++) {
+			conv_ae_transpose(128, 1, z + b * 128, 1, conv_workspace_12 + b * 128, 128);
+		}
+		conv_ae_gemm(128, 3136, n * 1, conv_workspace_12, 1, 128, conv_workspace_11, 3136, 1, NULL, grad + CONV_AE_DECODER_0_WEIGHT, NULL);
+		/* d_decoder_0_bias: conv_db [64] */
+		conv_ae_sum_channels(n, 64, 49, d_decoder_0, grad + CONV_AE_DECODER_0_BIAS);
+		/* conv_workspace_13: conv_workspace [n, 3264] */
+		/* d_encoder_2: conv_transpose2d*relu' [n, 64, 7, 7] */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
+#endif
+		for (long b = 0; b < n; b++) {
+			conv_ae_transpose(128, 1, d_z + b * 128, 1, (conv_workspace_13 + n * 3136) + b * 128, 128);
+		}
+		conv_ae_gemm(n * 1, 3136, 128, (conv_workspace_13 + n * 3136), 128, 1, encoder_4_weight, 3136, 1, NULL, conv_workspace_13, NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
+#endif
+		for (long b = 0; b < n; b++) {
+			for (long c = 0; c < 64; c++)
+				for (long q = 0; q < 49; q++)
+					d_encoder_2[(b * 64 + c) * 49 + q] = 0;
+			conv_ae_col2im(64, 7, 7, 7, 1, 0, 1, 1, conv_workspace_13 + b * 3136, d_encoder_2 + b * 3136);
+			conv_ae_act(CONV_AE_RELU, 0.0f, 1, 3136, d_encoder_2 + b * 3136, 0, encoder_2 + b * 3136, 0, d_encoder_2 + b * 3136, 0);
+		}
+		/* conv_workspace_14: conv_workspace [n, 128] */
+		/* d_encoder_4_weight: conv2d_dw<cols [128, 64, 7, 7] */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
+#endif
+		for (long b = 0; b < n; b++) {
+			conv_ae_transpose(128, 1, d_z + b * 128, 1, conv_workspace_14 + b * 128, 128);
+		}
+		conv_ae_gemm(128, 3136, n * 1, conv_workspace_14, 1, 128, conv_workspace_3, 3136, 1, NULL, grad + CONV_AE_ENCODER_4_WEIGHT, NULL);
+		/* d_encoder_4_bias: conv_db [128] */
+		conv_ae_sum_channels(n, 128, 1, d_z, grad + CONV_AE_ENCODER_4_BIAS);
+		/* conv_workspace_15: conv_workspace [n, 17248] */
+		/* d_encoder_0: conv_transpose2d*relu' [n, 32, 14, 14] */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
+#endif
+		for (long b = 0; b < n; b++) {
+			conv_ae_transpose(64, 49, d_encoder_2 + b * 3136, 49, (conv_workspace_15 + n * 14112) + b * 3136, 64);
+		}
+		conv_ae_gemm(n * 49, 288, 64, (conv_workspace_15 + n * 14112), 64, 1, encoder_2_weight, 288, 1, NULL, conv_workspace_15, NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
+#endif
+		for (long b = 0; b < n; b++) {
+			for (long c = 0; c < 32; c++)
+				for (long q = 0; q < 196; q++)
+					d_encoder_0[(b * 32 + c) * 196 + q] = 0;
+			conv_ae_col2im(32, 14, 14, 3, 2, 1, 7, 7, conv_workspace_15 + b * 14112, d_encoder_0 + b * 6272);
+			conv_ae_act(CONV_AE_RELU, 0.0f, 1, 6272, d_encoder_0 + b * 6272, 0, encoder_0 + b * 6272, 0, d_encoder_0 + b * 6272, 0);
+		}
+		/* conv_workspace_16: conv_workspace [n, 3136] */
+		/* d_encoder_2_weight: conv2d_dw<cols [64, 32, 3, 3] */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
+#endif
+		for (long b = 0; b < n; b++) {
+			conv_ae_transpose(64, 49, d_encoder_2 + b * 3136, 49, conv_workspace_16 + b * 3136, 64);
+		}
+		conv_ae_gemm(64, 288, n * 49, conv_workspace_16, 1, 64, conv_workspace_2, 288, 1, NULL, grad + CONV_AE_ENCODER_2_WEIGHT, NULL);
+		/* d_encoder_2_bias: conv_db [64] */
+		conv_ae_sum_channels(n, 64, 49, d_encoder_2, grad + CONV_AE_ENCODER_2_BIAS);
+		/* conv_workspace_17: conv_workspace [n, 6272] */
+		/* d_encoder_0_weight: conv2d_dw<cols [32, 1, 3, 3] */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
+#endif
+		for (long b = 0; b < n; b++) {
+			conv_ae_transpose(32, 196, d_encoder_0 + b * 6272, 196, conv_workspace_17 + b * 6272, 32);
+		}
+		conv_ae_gemm(32, 9, n * 196, conv_workspace_17, 1, 32, conv_workspace, 9, 1, NULL, grad + CONV_AE_ENCODER_0_WEIGHT, NULL);
+		/* d_encoder_0_bias: conv_db [32] */
+		conv_ae_sum_channels(n, 32, 196, d_encoder_0, grad + CONV_AE_ENCODER_0_BIAS);
+	}
 	return loss[0];
-}
-
-/* The loss of the samples and the gradient of every parameter, into grad. */
-static conv_ae_real conv_ae_pass(const conv_ae_ctx *ctx, const conv_ae_real *x, float *grad)
-{
-	const int n = ctx->n;
-	const float *const params = ctx->params;
-	unsigned char *const work = ctx->work;
-	const conv_ae_real result = conv_ae_run(ctx, x, CONV_AE_ENCODER | CONV_AE_DECODER | CONV_AE_LOSS);
-	const float *const encoder_2_weight = params + CONV_AE_ENCODER_2_WEIGHT;
-	const float *const encoder_4_weight = params + CONV_AE_ENCODER_4_WEIGHT;
-	const float *const decoder_0_weight = params + CONV_AE_DECODER_0_WEIGHT;
-	const float *const decoder_2_weight = params + CONV_AE_DECODER_2_WEIGHT;
-	const float *const decoder_4_weight = params + CONV_AE_DECODER_4_WEIGHT;
-	float *const conv_workspace = (float *)(work + CONV_AE_AT_CONV_WORKSPACE);
-	float *const encoder_0 = (float *)(work + CONV_AE_AT_ENCODER_0);
-	float *const conv_workspace_2 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_2);
-	float *const encoder_2 = (float *)(work + CONV_AE_AT_ENCODER_2);
-	float *const conv_workspace_3 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_3);
-	float *const z = (float *)(work + CONV_AE_AT_Z);
-	float *const decoder_0 = (float *)(work + CONV_AE_AT_DECODER_0);
-	float *const decoder_2 = (float *)(work + CONV_AE_AT_DECODER_2);
-	float *const d_xhat = (float *)(work + CONV_AE_AT_D_XHAT);
-	float *const conv_workspace_7 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_7);
-	float *const d_decoder_2 = (float *)(work + CONV_AE_AT_D_DECODER_2);
-	float *const conv_workspace_8 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_8);
-	float *const d_decoder_4_weight = grad + CONV_AE_DECODER_4_WEIGHT;
-	float *const d_decoder_4_bias = grad + CONV_AE_DECODER_4_BIAS;
-	float *const conv_workspace_9 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_9);
-	float *const d_decoder_0 = (float *)(work + CONV_AE_AT_D_DECODER_0);
-	float *const conv_workspace_10 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_10);
-	float *const d_decoder_2_weight = grad + CONV_AE_DECODER_2_WEIGHT;
-	float *const d_decoder_2_bias = grad + CONV_AE_DECODER_2_BIAS;
-	float *const conv_workspace_11 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_11);
-	float *const d_z = (float *)(work + CONV_AE_AT_D_Z);
-	float *const conv_workspace_12 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_12);
-	float *const d_decoder_0_weight = grad + CONV_AE_DECODER_0_WEIGHT;
-	float *const d_decoder_0_bias = grad + CONV_AE_DECODER_0_BIAS;
-	float *const conv_workspace_13 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_13);
-	float *const d_encoder_2 = (float *)(work + CONV_AE_AT_D_ENCODER_2);
-	float *const conv_workspace_14 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_14);
-	float *const d_encoder_4_weight = grad + CONV_AE_ENCODER_4_WEIGHT;
-	float *const d_encoder_4_bias = grad + CONV_AE_ENCODER_4_BIAS;
-	float *const conv_workspace_15 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_15);
-	float *const d_encoder_0 = (float *)(work + CONV_AE_AT_D_ENCODER_0);
-	float *const conv_workspace_16 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_16);
-	float *const d_encoder_2_weight = grad + CONV_AE_ENCODER_2_WEIGHT;
-	float *const d_encoder_2_bias = grad + CONV_AE_ENCODER_2_BIAS;
-	float *const conv_workspace_17 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_17);
-	float *const d_encoder_0_weight = grad + CONV_AE_ENCODER_0_WEIGHT;
-	float *const d_encoder_0_bias = grad + CONV_AE_ENCODER_0_BIAS;
-	/* d_xhat: computed with loss */
-	/* conv_workspace_7: conv_workspace [n, 8036] */
-	/* d_decoder_2: conv2d*relu' [n, 32, 14, 14] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, d_xhat + b * 784, conv_workspace_7 + b * 1764);
-	conv_ae_gemm(n * 196, 32, 9, conv_workspace_7, 9, 1, decoder_4_weight, 1, 9, NULL, (conv_workspace_7 + n * 1764), NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		conv_ae_transpose(196, 32, (conv_workspace_7 + n * 1764) + b * 6272, 32, d_decoder_2 + b * 6272, 196);
-		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 6272, d_decoder_2 + b * 6272, 0, decoder_2 + b * 6272, 0, d_decoder_2 + b * 6272, 0);
-	}
-	/* conv_workspace_8: conv_workspace [n, 6272] */
-	/* d_decoder_4_weight: conv2d_dw<cols [32, 1, 3, 3] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		conv_ae_transpose(32, 196, decoder_2 + b * 6272, 196, conv_workspace_8 + b * 6272, 32);
-	}
-	conv_ae_gemm(32, 9, n * 196, conv_workspace_8, 1, 32, conv_workspace_7, 9, 1, NULL, d_decoder_4_weight, NULL);
-	/* d_decoder_4_bias: conv_db [1] */
-	conv_ae_sum_channels(n, 1, 784, d_xhat, d_decoder_4_bias);
-	/* conv_workspace_9: conv_workspace [n, 17248] */
-	/* d_decoder_0: conv2d*relu' [n, 64, 7, 7] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		conv_ae_im2col(32, 14, 14, 3, 2, 1, 7, 7, d_decoder_2 + b * 6272, conv_workspace_9 + b * 14112);
-	conv_ae_gemm(n * 49, 64, 288, conv_workspace_9, 288, 1, decoder_2_weight, 1, 288, NULL, (conv_workspace_9 + n * 14112), NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		conv_ae_transpose(49, 64, (conv_workspace_9 + n * 14112) + b * 3136, 64, d_decoder_0 + b * 3136, 49);
-		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 3136, d_decoder_0 + b * 3136, 0, decoder_0 + b * 3136, 0, d_decoder_0 + b * 3136, 0);
-	}
-	/* conv_workspace_10: conv_workspace [n, 3136] */
-	/* d_decoder_2_weight: conv2d_dw<cols [64, 32, 3, 3] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		conv_ae_transpose(64, 49, decoder_0 + b * 3136, 49, conv_workspace_10 + b * 3136, 64);
-	}
-	conv_ae_gemm(64, 288, n * 49, conv_workspace_10, 1, 64, conv_workspace_9, 288, 1, NULL, d_decoder_2_weight, NULL);
-	/* d_decoder_2_bias: conv_db [32] */
-	conv_ae_sum_channels(n, 32, 196, d_decoder_2, d_decoder_2_bias);
-	/* conv_workspace_11: conv_workspace [n, 3264] */
-	/* d_z: conv2d*relu' [n, 128, 1, 1] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, d_decoder_0 + b * 3136, conv_workspace_11 + b * 3136);
-	conv_ae_gemm(n * 1, 128, 3136, conv_workspace_11, 3136, 1, decoder_0_weight, 1, 3136, NULL, (conv_workspace_11 + n * 3136), NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		conv_ae_transpose(1, 128, (conv_workspace_11 + n * 3136) + b * 128, 128, d_z + b * 128, 1);
-		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 128, d_z + b * 128, 0, z + b * 128, 0, d_z + b * 128, 0);
-	}
-	/* conv_workspace_12: conv_workspace [n, 128] */
-	/* d_decoder_0_weight: conv2d_dw<cols [128, 64, 7, 7] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		conv_ae_transpose(128, 1, z + b * 128, 1, conv_workspace_12 + b * 128, 128);
-	}
-	conv_ae_gemm(128, 3136, n * 1, conv_workspace_12, 1, 128, conv_workspace_11, 3136, 1, NULL, d_decoder_0_weight, NULL);
-	/* d_decoder_0_bias: conv_db [64] */
-	conv_ae_sum_channels(n, 64, 49, d_decoder_0, d_decoder_0_bias);
-	/* conv_workspace_13: conv_workspace [n, 3264] */
-	/* d_encoder_2: conv_transpose2d*relu' [n, 64, 7, 7] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		conv_ae_transpose(128, 1, d_z + b * 128, 1, (conv_workspace_13 + n * 3136) + b * 128, 128);
-	}
-	conv_ae_gemm(n * 1, 3136, 128, (conv_workspace_13 + n * 3136), 128, 1, encoder_4_weight, 3136, 1, NULL, conv_workspace_13, NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		for (long c = 0; c < 64; c++)
-			for (long q = 0; q < 49; q++)
-				d_encoder_2[(b * 64 + c) * 49 + q] = 0;
-		conv_ae_col2im(64, 7, 7, 7, 1, 0, 1, 1, conv_workspace_13 + b * 3136, d_encoder_2 + b * 3136);
-		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 3136, d_encoder_2 + b * 3136, 0, encoder_2 + b * 3136, 0, d_encoder_2 + b * 3136, 0);
-	}
-	/* conv_workspace_14: conv_workspace [n, 128] */
-	/* d_encoder_4_weight: conv2d_dw<cols [128, 64, 7, 7] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		conv_ae_transpose(128, 1, d_z + b * 128, 1, conv_workspace_14 + b * 128, 128);
-	}
-	conv_ae_gemm(128, 3136, n * 1, conv_workspace_14, 1, 128, conv_workspace_3, 3136, 1, NULL, d_encoder_4_weight, NULL);
-	/* d_encoder_4_bias: conv_db [128] */
-	conv_ae_sum_channels(n, 128, 1, d_z, d_encoder_4_bias);
-	/* conv_workspace_15: conv_workspace [n, 17248] */
-	/* d_encoder_0: conv_transpose2d*relu' [n, 32, 14, 14] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		conv_ae_transpose(64, 49, d_encoder_2 + b * 3136, 49, (conv_workspace_15 + n * 14112) + b * 3136, 64);
-	}
-	conv_ae_gemm(n * 49, 288, 64, (conv_workspace_15 + n * 14112), 64, 1, encoder_2_weight, 288, 1, NULL, conv_workspace_15, NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		for (long c = 0; c < 32; c++)
-			for (long q = 0; q < 196; q++)
-				d_encoder_0[(b * 32 + c) * 196 + q] = 0;
-		conv_ae_col2im(32, 14, 14, 3, 2, 1, 7, 7, conv_workspace_15 + b * 14112, d_encoder_0 + b * 6272);
-		conv_ae_act(CONV_AE_RELU, 0.0f, 1, 6272, d_encoder_0 + b * 6272, 0, encoder_0 + b * 6272, 0, d_encoder_0 + b * 6272, 0);
-	}
-	/* conv_workspace_16: conv_workspace [n, 3136] */
-	/* d_encoder_2_weight: conv2d_dw<cols [64, 32, 3, 3] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		conv_ae_transpose(64, 49, d_encoder_2 + b * 3136, 49, conv_workspace_16 + b * 3136, 64);
-	}
-	conv_ae_gemm(64, 288, n * 49, conv_workspace_16, 1, 64, conv_workspace_2, 288, 1, NULL, d_encoder_2_weight, NULL);
-	/* d_encoder_2_bias: conv_db [64] */
-	conv_ae_sum_channels(n, 64, 49, d_encoder_2, d_encoder_2_bias);
-	/* conv_workspace_17: conv_workspace [n, 6272] */
-	/* d_encoder_0_weight: conv2d_dw<cols [32, 1, 3, 3] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		conv_ae_transpose(32, 196, d_encoder_0 + b * 6272, 196, conv_workspace_17 + b * 6272, 32);
-	}
-	conv_ae_gemm(32, 9, n * 196, conv_workspace_17, 1, 32, conv_workspace, 9, 1, NULL, d_encoder_0_weight, NULL);
-	/* d_encoder_0_bias: conv_db [32] */
-	conv_ae_sum_channels(n, 32, 196, d_encoder_0, d_encoder_0_bias);
-	return result;
 }
 
 conv_ae_real conv_ae_train_step(void *state, void *work, const conv_ae_real *x, int n, const conv_ae_hparams *h)
@@ -996,10 +955,10 @@ conv_ae_real conv_ae_train_step(void *state, void *work, const conv_ae_real *x, 
 
 conv_ae_real conv_ae_train_step_terms(void *state, void *work, const conv_ae_real *x, int n, const conv_ae_hparams *h, double *terms)
 {
-	const conv_ae_ctx c = conv_ae_context(state, work, n, h, state, terms);
-	float *const grad = (float *)work; /* the gradient block */
-	const conv_ae_real loss = conv_ae_pass(&c, x, grad);
-	conv_ae_update(state, grad, h);
+	conv_ae_ctx c = conv_ae_context(state, work, n, h, state, terms);
+	c.grad = (float *)work; /* the gradient block */
+	const conv_ae_real loss = conv_ae_run(&c, x, CONV_AE_ALL);
+	conv_ae_update(state, c.grad, h);
 	return loss;
 }
 
@@ -1014,7 +973,8 @@ conv_ae_real conv_ae_gradient_part(const void *state, void *work, const conv_ae_
 	conv_ae_ctx c = conv_ae_context(state, work, n, h, NULL, NULL);
 	c.batch_row0 = first;
 	c.batch_rows = rows;
-	return conv_ae_pass(&c, x, grad);
+	c.grad = grad;
+	return conv_ae_run(&c, x, CONV_AE_ALL);
 }
 
 void conv_ae_update(void *state, const conv_ae_real *grad, const conv_ae_hparams *h)

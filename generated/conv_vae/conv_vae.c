@@ -27,7 +27,6 @@
 #define CONV_VAE_AT_CONV_WORKSPACE_4 23368960 /* conv_workspace_4: conv_workspace [n, 8036] */
 #define CONV_VAE_AT_DECODER_5 27483392 /* decoder.5: conv_transpose2d [n, 1, 28, 28] */
 #define CONV_VAE_AT_XHAT 23368960 /* decoder.6: sigmoid [n, 1, 28, 28] */
-#define CONV_VAE_AT_D_LOSS_0 23770368 /* d_loss_0: constant [] */
 #define CONV_VAE_AT_LOSS_0 23770432 /* loss.0: bce+bce_grad [] */
 #define CONV_VAE_AT_LOSS 23770496 /* loss: add [] */
 #define CONV_VAE_AT_D_DECODER_5 23770560 /* d_decoder_5: bce_grad [n, 1, 28, 28] */
@@ -677,12 +676,7 @@ static const conv_vae_loss_term_info conv_vae_loss_term_table[2] = {
 	{"kl_normal", 1},
 };
 
-conv_vae_hparams conv_vae_default_hparams(void)
-{
-	const conv_vae_hparams h = {0.001, 0.90000000000000002, 0.999, 1e-08, 0, 1};
-	return h;
-}
-
+conv_vae_hparams conv_vae_default_hparams(void) { return (conv_vae_hparams){0.001, 0.9, 0.999, 1e-08, 0, 1}; }
 const conv_vae_param_info *conv_vae_param(int i) { return i >= 0 && i < 14 ? &conv_vae_param_table[i] : NULL; }
 const conv_vae_loss_term_info *conv_vae_loss_term(int i) { return i >= 0 && i < 2 ? &conv_vae_loss_term_table[i] : NULL; }
 const conv_vae_buffer_info *conv_vae_buffer(int i) { return (void)i, NULL; }
@@ -720,10 +714,11 @@ typedef struct conv_vae_ctx {
 	double *terms;        /* where the loss terms go, or NULL */
 	long batch_row0;      /* where row 0 is in the whole batch (noise streams) */
 	long batch_rows;      /* rows in the whole batch (what a mean divides by) */
+	float *grad;          /* where the backward part puts the gradient */
 } conv_vae_ctx;
 
 /* The parts of the model NAME_run computes, in this order. */
-enum { CONV_VAE_ENCODER = 1, CONV_VAE_DECODER = 2, CONV_VAE_LOSS = 4 };
+enum { CONV_VAE_ENCODER = 1, CONV_VAE_DECODER = 2, CONV_VAE_LOSS = 4, CONV_VAE_BACKWARD = 8, CONV_VAE_ALL = 15 };
 
 /* A call's context: evaluation mode when h is NULL, else training mode for the
  * step after the state's, with noise while h->stochastic; the loss terms
@@ -733,7 +728,7 @@ static conv_vae_ctx conv_vae_context(const void *state, void *work, int n, const
 {
 	const conv_vae_ctx c = {(const float *)((const unsigned char *)state + 64), state, (unsigned char *)work, n,
 		h != NULL, h && h->stochastic, *(const uint64_t *)((const unsigned char *)state + 8),
-		h ? *(const int64_t *)state + 1 : 0, updates, terms, 0, n};
+		h ? *(const int64_t *)state + 1 : 0, updates, terms, 0, n, NULL};
 	return c;
 }
 
@@ -749,26 +744,33 @@ static conv_vae_real conv_vae_run(const conv_vae_ctx *ctx, const conv_vae_real *
 	const int64_t step = ctx->step;
 	double *const terms = ctx->terms;
 	const long batch_row0 = ctx->batch_row0;
+	float *const grad = ctx->grad;
+	const float *const encoder_2_weight = params + CONV_VAE_ENCODER_2_WEIGHT;
+	const float *const encoder_5_weight = params + CONV_VAE_ENCODER_5_WEIGHT;
+	const float *const encoder_6_weight = params + CONV_VAE_ENCODER_6_WEIGHT;
+	const float *const decoder_0_weight = params + CONV_VAE_DECODER_0_WEIGHT;
+	const float *const decoder_3_weight = params + CONV_VAE_DECODER_3_WEIGHT;
+	const float *const decoder_5_weight = params + CONV_VAE_DECODER_5_WEIGHT;
+	float *const conv_workspace = (float *)(work + CONV_VAE_AT_CONV_WORKSPACE);
+	float *const encoder_0 = (float *)(work + CONV_VAE_AT_ENCODER_0);
+	float *const conv_workspace_2 = (float *)(work + CONV_VAE_AT_CONV_WORKSPACE_2);
+	float *const encoder_2 = (float *)(work + CONV_VAE_AT_ENCODER_2);
+	float *const h_2 = (float *)(work + CONV_VAE_AT_H_2);
+	float *const mu = (float *)(work + CONV_VAE_AT_MU);
+	float *const logvar = (float *)(work + CONV_VAE_AT_LOGVAR);
 	float *const z = (float *)(work + CONV_VAE_AT_Z);
 	float *const loss_1 = (float *)(work + CONV_VAE_AT_LOSS_1);
+	float *const decoder_0 = (float *)(work + CONV_VAE_AT_DECODER_0);
+	float *const decoder_2 = (float *)(work + CONV_VAE_AT_DECODER_2);
+	float *const decoder_3 = (float *)(work + CONV_VAE_AT_DECODER_3);
 	float *const decoder_5 = (float *)(work + CONV_VAE_AT_DECODER_5);
 	float *const xhat = (float *)(work + CONV_VAE_AT_XHAT);
 	if (parts & CONV_VAE_ENCODER) {
 		const float *const encoder_0_weight = params + CONV_VAE_ENCODER_0_WEIGHT;
 		const float *const encoder_0_bias = params + CONV_VAE_ENCODER_0_BIAS;
-		const float *const encoder_2_weight = params + CONV_VAE_ENCODER_2_WEIGHT;
 		const float *const encoder_2_bias = params + CONV_VAE_ENCODER_2_BIAS;
-		const float *const encoder_5_weight = params + CONV_VAE_ENCODER_5_WEIGHT;
 		const float *const encoder_5_bias = params + CONV_VAE_ENCODER_5_BIAS;
-		const float *const encoder_6_weight = params + CONV_VAE_ENCODER_6_WEIGHT;
 		const float *const encoder_6_bias = params + CONV_VAE_ENCODER_6_BIAS;
-		float *const conv_workspace = (float *)(work + CONV_VAE_AT_CONV_WORKSPACE);
-		float *const encoder_0 = (float *)(work + CONV_VAE_AT_ENCODER_0);
-		float *const conv_workspace_2 = (float *)(work + CONV_VAE_AT_CONV_WORKSPACE_2);
-		float *const encoder_2 = (float *)(work + CONV_VAE_AT_ENCODER_2);
-		float *const h_2 = (float *)(work + CONV_VAE_AT_H_2);
-		float *const mu = (float *)(work + CONV_VAE_AT_MU);
-		float *const logvar = (float *)(work + CONV_VAE_AT_LOGVAR);
 		/* conv_workspace: conv_workspace [n, 8036] */
 		/* encoder.0: conv2d+relu [n, 32, 14, 14] */
 #ifdef _OPENMP
@@ -830,16 +832,10 @@ static conv_vae_real conv_vae_run(const conv_vae_ctx *ctx, const conv_vae_real *
 		}
 	}
 	if (parts & CONV_VAE_DECODER) {
-		const float *const decoder_0_weight = params + CONV_VAE_DECODER_0_WEIGHT;
 		const float *const decoder_0_bias = params + CONV_VAE_DECODER_0_BIAS;
-		const float *const decoder_3_weight = params + CONV_VAE_DECODER_3_WEIGHT;
 		const float *const decoder_3_bias = params + CONV_VAE_DECODER_3_BIAS;
-		const float *const decoder_5_weight = params + CONV_VAE_DECODER_5_WEIGHT;
 		const float *const decoder_5_bias = params + CONV_VAE_DECODER_5_BIAS;
-		float *const decoder_0 = (float *)(work + CONV_VAE_AT_DECODER_0);
-		float *const decoder_2 = (float *)(work + CONV_VAE_AT_DECODER_2);
 		float *const conv_workspace_3 = (float *)(work + CONV_VAE_AT_CONV_WORKSPACE_3);
-		float *const decoder_3 = (float *)(work + CONV_VAE_AT_DECODER_3);
 		float *const conv_workspace_4 = (float *)(work + CONV_VAE_AT_CONV_WORKSPACE_4);
 		/* decoder.0: dense+relu [n, 3136] */
 		conv_vae_gemm(n, 3136, 16, z, 16, 1, decoder_0_weight, 1, 16, decoder_0_bias, decoder_0,
@@ -888,15 +884,12 @@ static conv_vae_real conv_vae_run(const conv_vae_ctx *ctx, const conv_vae_real *
 	}
 	if (!(parts & CONV_VAE_LOSS))
 		return 0;
-	float *const d_loss_0 = (float *)(work + CONV_VAE_AT_D_LOSS_0);
 	float *const loss_0 = (float *)(work + CONV_VAE_AT_LOSS_0);
 	float *const loss = (float *)(work + CONV_VAE_AT_LOSS);
 	float *const d_decoder_5 = (float *)(work + CONV_VAE_AT_D_DECODER_5);
-	/* d_loss_0: constant [] */
-	d_loss_0[0] = 1.0f;
 	if (training) {
 		/* loss.0: bce+bce_grad [] */
-		loss_0[0] = (float)conv_vae_bce_logits(n * 784, decoder_5, xhat, x, d_decoder_5, d_loss_0[0]);
+		loss_0[0] = (float)conv_vae_bce_logits(n * 784, decoder_5, xhat, x, d_decoder_5, 1.0f);
 	} else {
 		/* loss.0: bce [] */
 		loss_0[0] = (float)conv_vae_bce_logits(n * 784, decoder_5, xhat, x, NULL, 0);
@@ -906,232 +899,187 @@ static conv_vae_real conv_vae_run(const conv_vae_ctx *ctx, const conv_vae_real *
 	/* loss: add [] */
 	for (long i = 0; i < 1; i++)
 		loss[i] = loss_0[i] + loss_1[i];
+	if (parts & CONV_VAE_BACKWARD) {
+		float *const d_mu = (float *)(work + CONV_VAE_AT_D_MU);
+		float *const d_logvar = (float *)(work + CONV_VAE_AT_D_LOGVAR);
+		float *const conv_workspace_5 = (float *)(work + CONV_VAE_AT_CONV_WORKSPACE_5);
+		float *const d_decoder_3 = (float *)(work + CONV_VAE_AT_D_DECODER_3);
+		float *const conv_workspace_6 = (float *)(work + CONV_VAE_AT_CONV_WORKSPACE_6);
+		float *const conv_workspace_7 = (float *)(work + CONV_VAE_AT_CONV_WORKSPACE_7);
+		float *const d_decoder_2 = (float *)(work + CONV_VAE_AT_D_DECODER_2);
+		float *const conv_workspace_8 = (float *)(work + CONV_VAE_AT_CONV_WORKSPACE_8);
+		float *const d_decoder_0 = (float *)(work + CONV_VAE_AT_D_DECODER_0);
+		float *const act_grad = (float *)(work + CONV_VAE_AT_ACT_GRAD);
+		float *const d_z = (float *)(work + CONV_VAE_AT_D_Z);
+		float *const d_mu_2 = (float *)(work + CONV_VAE_AT_D_MU_2);
+		float *const d_logvar_2 = (float *)(work + CONV_VAE_AT_D_LOGVAR_2);
+		float *const d_logvar_3 = (float *)(work + CONV_VAE_AT_D_LOGVAR_3);
+		float *const d_h_2 = (float *)(work + CONV_VAE_AT_D_H_2);
+		float *const d_h_2_2 = (float *)(work + CONV_VAE_AT_D_H_2_2);
+		float *const d_h_2_3 = (float *)(work + CONV_VAE_AT_D_H_2_3);
+		float *const d_encoder_2 = (float *)(work + CONV_VAE_AT_D_ENCODER_2);
+		float *const act_grad_2 = (float *)(work + CONV_VAE_AT_ACT_GRAD_2);
+		float *const conv_workspace_9 = (float *)(work + CONV_VAE_AT_CONV_WORKSPACE_9);
+		float *const d_encoder_0 = (float *)(work + CONV_VAE_AT_D_ENCODER_0);
+		float *const conv_workspace_10 = (float *)(work + CONV_VAE_AT_CONV_WORKSPACE_10);
+		float *const conv_workspace_11 = (float *)(work + CONV_VAE_AT_CONV_WORKSPACE_11);
+		/* d_decoder_5: computed with loss_0 */
+		/* d_mu: kl_normal_grad [n, 16] */
+		{
+			const float k = 1.0f;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 4096) if (n * 16 >= 32768)
+#endif
+			for (long i = 0; i < n * 16; i++)
+				d_mu[i] = k * mu[i];
+		}
+		/* d_logvar: kl_normal_grad [n, 16] */
+		{
+			const float k = 1.0f;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 4096) if (n * 16 >= 32768)
+#endif
+			for (long i = 0; i < n * 16; i++)
+				d_logvar[i] = k * 0.5f * (expf(logvar[i]) - 1);
+		}
+		/* conv_workspace_5: conv_workspace [n, 8036] */
+		/* d_decoder_3: conv2d*relu' [n, 32, 14, 14] */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
+#endif
+		for (long b = 0; b < n; b++)
+			conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, d_decoder_5 + b * 784, conv_workspace_5 + b * 1764);
+		conv_vae_gemm(n * 196, 32, 9, conv_workspace_5, 9, 1, decoder_5_weight, 1, 9, NULL, (conv_workspace_5 + n * 1764), NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
+#endif
+		for (long b = 0; b < n; b++) {
+			conv_vae_transpose(196, 32, (conv_workspace_5 + n * 1764) + b * 6272, 32, d_decoder_3 + b * 6272, 196);
+			conv_vae_act(CONV_VAE_RELU, 0.0f, 1, 6272, d_decoder_3 + b * 6272, 0, decoder_3 + b * 6272, 0, d_decoder_3 + b * 6272, 0);
+		}
+		/* conv_workspace_6: conv_workspace [n, 6272] */
+		/* d_decoder_5_weight: conv2d_dw<cols [32, 1, 3, 3] */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
+#endif
+		for (long b = 0; b < n; b++) {
+			conv_vae_transpose(32, 196, decoder_3 + b * 6272, 196, conv_workspace_6 + b * 6272, 32);
+		}
+		conv_vae_gemm(32, 9, n * 196, conv_workspace_6, 1, 32, conv_workspace_5, 9, 1, NULL, grad + CONV_VAE_DECODER_5_WEIGHT, NULL);
+		/* d_decoder_5_bias: conv_db [1] */
+		conv_vae_sum_channels(n, 1, 784, d_decoder_5, grad + CONV_VAE_DECODER_5_BIAS);
+		/* conv_workspace_7: conv_workspace [n, 17248] */
+		/* d_decoder_2: conv2d [n, 64, 7, 7] */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
+#endif
+		for (long b = 0; b < n; b++)
+			conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, d_decoder_3 + b * 6272, conv_workspace_7 + b * 14112);
+		conv_vae_gemm(n * 49, 64, 288, conv_workspace_7, 288, 1, decoder_3_weight, 1, 288, NULL, (conv_workspace_7 + n * 14112), NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
+#endif
+		for (long b = 0; b < n; b++) {
+			conv_vae_transpose(49, 64, (conv_workspace_7 + n * 14112) + b * 3136, 64, d_decoder_2 + b * 3136, 49);
+		}
+		/* conv_workspace_8: conv_workspace [n, 3136] */
+		/* d_decoder_3_weight: conv2d_dw<cols [64, 32, 3, 3] */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
+#endif
+		for (long b = 0; b < n; b++) {
+			conv_vae_transpose(64, 49, decoder_2 + b * 3136, 49, conv_workspace_8 + b * 3136, 64);
+		}
+		conv_vae_gemm(64, 288, n * 49, conv_workspace_8, 1, 64, conv_workspace_7, 288, 1, NULL, grad + CONV_VAE_DECODER_3_WEIGHT, NULL);
+		/* d_decoder_3_bias: conv_db [32] */
+		conv_vae_sum_channels(n, 32, 196, d_decoder_3, grad + CONV_VAE_DECODER_3_BIAS);
+		/* d_decoder_0: reshape [n, 3136] */
+		memcpy(d_decoder_0, d_decoder_2, sizeof(float) * n * 3136);
+		/* act_grad: act_grad [n, 3136] */
+		conv_vae_act_all(CONV_VAE_RELU, 0.0f, n * 3136, d_decoder_0, decoder_0, act_grad);
+		/* d_z: dense_dx [n, 16] */
+		conv_vae_gemm(n, 16, 3136, act_grad, 3136, 1, decoder_0_weight, 16, 1, NULL, d_z, NULL);
+		/* d_decoder_0_weight: dense_dw [3136, 16] */
+		conv_vae_gemm(3136, 16, n, act_grad, 1, 3136, z, 16, 1, NULL, grad + CONV_VAE_DECODER_0_WEIGHT, NULL);
+		/* d_decoder_0_bias: sum_batch [3136] */
+		conv_vae_sum_rows(n, 3136, act_grad, grad + CONV_VAE_DECODER_0_BIAS);
+		/* d_mu_2: add [n, 16] */
+		for (long i = 0; i < n * 16; i++)
+			d_mu_2[i] = d_mu[i] + d_z[i];
+		/* d_logvar_2: gaussian_dlogvar [n, 16] */
+		{
+			const uint64_t key = conv_vae_mix(rng ^ conv_vae_mix(((uint64_t)step << 24) ^ 18u));
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 4096) if (n * 16 >= 32768)
+#endif
+			for (long i = 0; i < n * 16; i++)
+				d_logvar_2[i] = stochastic ? 0.5f * d_z[i] * expf(0.5f * logvar[i]) * (float)conv_vae_normal(key, (uint64_t)(batch_row0 * 16 + i)) : 0;
+		}
+		/* d_logvar_3: add [n, 16] */
+		for (long i = 0; i < n * 16; i++)
+			d_logvar_3[i] = d_logvar[i] + d_logvar_2[i];
+		/* d_h_2: dense_dx [n, 3136] */
+		conv_vae_gemm(n, 3136, 16, d_logvar_3, 16, 1, encoder_6_weight, 3136, 1, NULL, d_h_2, NULL);
+		/* d_encoder_6_weight: dense_dw [16, 3136] */
+		conv_vae_gemm(16, 3136, n, d_logvar_3, 1, 16, h_2, 3136, 1, NULL, grad + CONV_VAE_ENCODER_6_WEIGHT, NULL);
+		/* d_encoder_6_bias: sum_batch [16] */
+		conv_vae_sum_rows(n, 16, d_logvar_3, grad + CONV_VAE_ENCODER_6_BIAS);
+		/* d_h_2_2: dense_dx [n, 3136] */
+		conv_vae_gemm(n, 3136, 16, d_mu_2, 16, 1, encoder_5_weight, 3136, 1, NULL, d_h_2_2, NULL);
+		/* d_h_2_3: add [n, 3136] */
+		for (long i = 0; i < n * 3136; i++)
+			d_h_2_3[i] = d_h_2[i] + d_h_2_2[i];
+		/* d_encoder_5_weight: dense_dw [16, 3136] */
+		conv_vae_gemm(16, 3136, n, d_mu_2, 1, 16, h_2, 3136, 1, NULL, grad + CONV_VAE_ENCODER_5_WEIGHT, NULL);
+		/* d_encoder_5_bias: sum_batch [16] */
+		conv_vae_sum_rows(n, 16, d_mu_2, grad + CONV_VAE_ENCODER_5_BIAS);
+		/* d_encoder_2: reshape [n, 64, 7, 7] */
+		memcpy(d_encoder_2, d_h_2_3, sizeof(float) * n * 3136);
+		/* act_grad_2: act_grad [n, 64, 7, 7] */
+		conv_vae_act_all(CONV_VAE_RELU, 0.0f, n * 3136, d_encoder_2, encoder_2, act_grad_2);
+		/* conv_workspace_9: conv_workspace [n, 17248] */
+		/* d_encoder_0: conv_transpose2d*relu' [n, 32, 14, 14] */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
+#endif
+		for (long b = 0; b < n; b++) {
+			conv_vae_transpose(64, 49, act_grad_2 + b * 3136, 49, (conv_workspace_9 + n * 14112) + b * 3136, 64);
+		}
+		conv_vae_gemm(n * 49, 288, 64, (conv_workspace_9 + n * 14112), 64, 1, encoder_2_weight, 288, 1, NULL, conv_workspace_9, NULL);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
+#endif
+		for (long b = 0; b < n; b++) {
+			for (long c = 0; c < 32; c++)
+				for (long q = 0; q < 196; q++)
+					d_encoder_0[(b * 32 + c) * 196 + q] = 0;
+			conv_vae_col2im(32, 14, 14, 3, 2, 1, 7, 7, conv_workspace_9 + b * 14112, d_encoder_0 + b * 6272);
+			conv_vae_act(CONV_VAE_RELU, 0.0f, 1, 6272, d_encoder_0 + b * 6272, 0, encoder_0 + b * 6272, 0, d_encoder_0 + b * 6272, 0);
+		}
+		/* conv_workspace_10: conv_workspace [n, 3136] */
+		/* d_encoder_2_weight: conv2d_dw<cols [64, 32, 3, 3] */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
+#endif
+		for (long b = 0; b < n; b++) {
+			conv_vae_transpose(64, 49, act_grad_2 + b * 3136, 49, conv_workspace_10 + b * 3136, 64);
+		}
+		conv_vae_gemm(64, 288, n * 49, conv_workspace_10, 1, 64, conv_workspace_2, 288, 1, NULL, grad + CONV_VAE_ENCODER_2_WEIGHT, NULL);
+		/* d_encoder_2_bias: conv_db [64] */
+		conv_vae_sum_channels(n, 64, 49, act_grad_2, grad + CONV_VAE_ENCODER_2_BIAS);
+		/* conv_workspace_11: conv_workspace [n, 6272] */
+		/* d_encoder_0_weight: conv2d_dw<cols [32, 1, 3, 3] */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic) if (n >= 8)
+#endif
+		for (long b = 0; b < n; b++) {
+			conv_vae_transpose(32, 196, d_encoder_0 + b * 6272, 196, conv_workspace_11 + b * 6272, 32);
+		}
+		conv_vae_gemm(32, 9, n * 196, conv_workspace_11, 1, 32, conv_workspace, 9, 1, NULL, grad + CONV_VAE_ENCODER_0_WEIGHT, NULL);
+		/* d_encoder_0_bias: conv_db [32] */
+		conv_vae_sum_channels(n, 32, 196, d_encoder_0, grad + CONV_VAE_ENCODER_0_BIAS);
+	}
 	return loss[0];
-}
-
-/* The loss of the samples and the gradient of every parameter, into grad. */
-static conv_vae_real conv_vae_pass(const conv_vae_ctx *ctx, const conv_vae_real *x, float *grad)
-{
-	const int n = ctx->n;
-	const float *const params = ctx->params;
-	unsigned char *const work = ctx->work;
-	const int stochastic = ctx->stochastic;
-	const uint64_t rng = ctx->rng;
-	const int64_t step = ctx->step;
-	const long batch_row0 = ctx->batch_row0;
-	const conv_vae_real result = conv_vae_run(ctx, x, CONV_VAE_ENCODER | CONV_VAE_DECODER | CONV_VAE_LOSS);
-	const float *const encoder_2_weight = params + CONV_VAE_ENCODER_2_WEIGHT;
-	const float *const encoder_5_weight = params + CONV_VAE_ENCODER_5_WEIGHT;
-	const float *const encoder_6_weight = params + CONV_VAE_ENCODER_6_WEIGHT;
-	const float *const decoder_0_weight = params + CONV_VAE_DECODER_0_WEIGHT;
-	const float *const decoder_3_weight = params + CONV_VAE_DECODER_3_WEIGHT;
-	const float *const decoder_5_weight = params + CONV_VAE_DECODER_5_WEIGHT;
-	float *const conv_workspace = (float *)(work + CONV_VAE_AT_CONV_WORKSPACE);
-	float *const encoder_0 = (float *)(work + CONV_VAE_AT_ENCODER_0);
-	float *const conv_workspace_2 = (float *)(work + CONV_VAE_AT_CONV_WORKSPACE_2);
-	float *const encoder_2 = (float *)(work + CONV_VAE_AT_ENCODER_2);
-	float *const h_2 = (float *)(work + CONV_VAE_AT_H_2);
-	float *const mu = (float *)(work + CONV_VAE_AT_MU);
-	float *const logvar = (float *)(work + CONV_VAE_AT_LOGVAR);
-	float *const z = (float *)(work + CONV_VAE_AT_Z);
-	float *const decoder_0 = (float *)(work + CONV_VAE_AT_DECODER_0);
-	float *const decoder_2 = (float *)(work + CONV_VAE_AT_DECODER_2);
-	float *const decoder_3 = (float *)(work + CONV_VAE_AT_DECODER_3);
-	float *const d_loss_0 = (float *)(work + CONV_VAE_AT_D_LOSS_0);
-	float *const d_decoder_5 = (float *)(work + CONV_VAE_AT_D_DECODER_5);
-	float *const d_mu = (float *)(work + CONV_VAE_AT_D_MU);
-	float *const d_logvar = (float *)(work + CONV_VAE_AT_D_LOGVAR);
-	float *const conv_workspace_5 = (float *)(work + CONV_VAE_AT_CONV_WORKSPACE_5);
-	float *const d_decoder_3 = (float *)(work + CONV_VAE_AT_D_DECODER_3);
-	float *const conv_workspace_6 = (float *)(work + CONV_VAE_AT_CONV_WORKSPACE_6);
-	float *const d_decoder_5_weight = grad + CONV_VAE_DECODER_5_WEIGHT;
-	float *const d_decoder_5_bias = grad + CONV_VAE_DECODER_5_BIAS;
-	float *const conv_workspace_7 = (float *)(work + CONV_VAE_AT_CONV_WORKSPACE_7);
-	float *const d_decoder_2 = (float *)(work + CONV_VAE_AT_D_DECODER_2);
-	float *const conv_workspace_8 = (float *)(work + CONV_VAE_AT_CONV_WORKSPACE_8);
-	float *const d_decoder_3_weight = grad + CONV_VAE_DECODER_3_WEIGHT;
-	float *const d_decoder_3_bias = grad + CONV_VAE_DECODER_3_BIAS;
-	float *const d_decoder_0 = (float *)(work + CONV_VAE_AT_D_DECODER_0);
-	float *const act_grad = (float *)(work + CONV_VAE_AT_ACT_GRAD);
-	float *const d_z = (float *)(work + CONV_VAE_AT_D_Z);
-	float *const d_decoder_0_weight = grad + CONV_VAE_DECODER_0_WEIGHT;
-	float *const d_decoder_0_bias = grad + CONV_VAE_DECODER_0_BIAS;
-	float *const d_mu_2 = (float *)(work + CONV_VAE_AT_D_MU_2);
-	float *const d_logvar_2 = (float *)(work + CONV_VAE_AT_D_LOGVAR_2);
-	float *const d_logvar_3 = (float *)(work + CONV_VAE_AT_D_LOGVAR_3);
-	float *const d_h_2 = (float *)(work + CONV_VAE_AT_D_H_2);
-	float *const d_encoder_6_weight = grad + CONV_VAE_ENCODER_6_WEIGHT;
-	float *const d_encoder_6_bias = grad + CONV_VAE_ENCODER_6_BIAS;
-	float *const d_h_2_2 = (float *)(work + CONV_VAE_AT_D_H_2_2);
-	float *const d_h_2_3 = (float *)(work + CONV_VAE_AT_D_H_2_3);
-	float *const d_encoder_5_weight = grad + CONV_VAE_ENCODER_5_WEIGHT;
-	float *const d_encoder_5_bias = grad + CONV_VAE_ENCODER_5_BIAS;
-	float *const d_encoder_2 = (float *)(work + CONV_VAE_AT_D_ENCODER_2);
-	float *const act_grad_2 = (float *)(work + CONV_VAE_AT_ACT_GRAD_2);
-	float *const conv_workspace_9 = (float *)(work + CONV_VAE_AT_CONV_WORKSPACE_9);
-	float *const d_encoder_0 = (float *)(work + CONV_VAE_AT_D_ENCODER_0);
-	float *const conv_workspace_10 = (float *)(work + CONV_VAE_AT_CONV_WORKSPACE_10);
-	float *const d_encoder_2_weight = grad + CONV_VAE_ENCODER_2_WEIGHT;
-	float *const d_encoder_2_bias = grad + CONV_VAE_ENCODER_2_BIAS;
-	float *const conv_workspace_11 = (float *)(work + CONV_VAE_AT_CONV_WORKSPACE_11);
-	float *const d_encoder_0_weight = grad + CONV_VAE_ENCODER_0_WEIGHT;
-	float *const d_encoder_0_bias = grad + CONV_VAE_ENCODER_0_BIAS;
-	/* d_decoder_5: computed with loss_0 */
-	/* d_mu: kl_normal_grad [n, 16] */
-	{
-		const float k = d_loss_0[0];
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic, 4096) if (n * 16 >= 32768)
-#endif
-		for (long i = 0; i < n * 16; i++)
-			d_mu[i] = k * mu[i];
-	}
-	/* d_logvar: kl_normal_grad [n, 16] */
-	{
-		const float k = d_loss_0[0];
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic, 4096) if (n * 16 >= 32768)
-#endif
-		for (long i = 0; i < n * 16; i++)
-			d_logvar[i] = k * 0.5f * (expf(logvar[i]) - 1);
-	}
-	/* conv_workspace_5: conv_workspace [n, 8036] */
-	/* d_decoder_3: conv2d*relu' [n, 32, 14, 14] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, d_decoder_5 + b * 784, conv_workspace_5 + b * 1764);
-	conv_vae_gemm(n * 196, 32, 9, conv_workspace_5, 9, 1, decoder_5_weight, 1, 9, NULL, (conv_workspace_5 + n * 1764), NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		conv_vae_transpose(196, 32, (conv_workspace_5 + n * 1764) + b * 6272, 32, d_decoder_3 + b * 6272, 196);
-		conv_vae_act(CONV_VAE_RELU, 0.0f, 1, 6272, d_decoder_3 + b * 6272, 0, decoder_3 + b * 6272, 0, d_decoder_3 + b * 6272, 0);
-	}
-	/* conv_workspace_6: conv_workspace [n, 6272] */
-	/* d_decoder_5_weight: conv2d_dw<cols [32, 1, 3, 3] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		conv_vae_transpose(32, 196, decoder_3 + b * 6272, 196, conv_workspace_6 + b * 6272, 32);
-	}
-	conv_vae_gemm(32, 9, n * 196, conv_workspace_6, 1, 32, conv_workspace_5, 9, 1, NULL, d_decoder_5_weight, NULL);
-	/* d_decoder_5_bias: conv_db [1] */
-	conv_vae_sum_channels(n, 1, 784, d_decoder_5, d_decoder_5_bias);
-	/* conv_workspace_7: conv_workspace [n, 17248] */
-	/* d_decoder_2: conv2d [n, 64, 7, 7] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++)
-		conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, d_decoder_3 + b * 6272, conv_workspace_7 + b * 14112);
-	conv_vae_gemm(n * 49, 64, 288, conv_workspace_7, 288, 1, decoder_3_weight, 1, 288, NULL, (conv_workspace_7 + n * 14112), NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		conv_vae_transpose(49, 64, (conv_workspace_7 + n * 14112) + b * 3136, 64, d_decoder_2 + b * 3136, 49);
-	}
-	/* conv_workspace_8: conv_workspace [n, 3136] */
-	/* d_decoder_3_weight: conv2d_dw<cols [64, 32, 3, 3] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		conv_vae_transpose(64, 49, decoder_2 + b * 3136, 49, conv_workspace_8 + b * 3136, 64);
-	}
-	conv_vae_gemm(64, 288, n * 49, conv_workspace_8, 1, 64, conv_workspace_7, 288, 1, NULL, d_decoder_3_weight, NULL);
-	/* d_decoder_3_bias: conv_db [32] */
-	conv_vae_sum_channels(n, 32, 196, d_decoder_3, d_decoder_3_bias);
-	/* d_decoder_0: reshape [n, 3136] */
-	memcpy(d_decoder_0, d_decoder_2, sizeof(float) * n * 3136);
-	/* act_grad: act_grad [n, 3136] */
-	conv_vae_act_all(CONV_VAE_RELU, 0.0f, n * 3136, d_decoder_0, decoder_0, act_grad);
-	/* d_z: dense_dx [n, 16] */
-	conv_vae_gemm(n, 16, 3136, act_grad, 3136, 1, decoder_0_weight, 16, 1, NULL, d_z, NULL);
-	/* d_decoder_0_weight: dense_dw [3136, 16] */
-	conv_vae_gemm(3136, 16, n, act_grad, 1, 3136, z, 16, 1, NULL, d_decoder_0_weight, NULL);
-	/* d_decoder_0_bias: sum_batch [3136] */
-	conv_vae_sum_rows(n, 3136, act_grad, d_decoder_0_bias);
-	/* d_mu_2: add [n, 16] */
-	for (long i = 0; i < n * 16; i++)
-		d_mu_2[i] = d_mu[i] + d_z[i];
-	/* d_logvar_2: gaussian_dlogvar [n, 16] */
-	{
-		const uint64_t key = conv_vae_mix(rng ^ conv_vae_mix(((uint64_t)step << 24) ^ 18u));
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic, 4096) if (n * 16 >= 32768)
-#endif
-		for (long i = 0; i < n * 16; i++)
-			d_logvar_2[i] = stochastic ? 0.5f * d_z[i] * expf(0.5f * logvar[i]) * (float)conv_vae_normal(key, (uint64_t)(batch_row0 * 16 + i)) : 0;
-	}
-	/* d_logvar_3: add [n, 16] */
-	for (long i = 0; i < n * 16; i++)
-		d_logvar_3[i] = d_logvar[i] + d_logvar_2[i];
-	/* d_h_2: dense_dx [n, 3136] */
-	conv_vae_gemm(n, 3136, 16, d_logvar_3, 16, 1, encoder_6_weight, 3136, 1, NULL, d_h_2, NULL);
-	/* d_encoder_6_weight: dense_dw [16, 3136] */
-	conv_vae_gemm(16, 3136, n, d_logvar_3, 1, 16, h_2, 3136, 1, NULL, d_encoder_6_weight, NULL);
-	/* d_encoder_6_bias: sum_batch [16] */
-	conv_vae_sum_rows(n, 16, d_logvar_3, d_encoder_6_bias);
-	/* d_h_2_2: dense_dx [n, 3136] */
-	conv_vae_gemm(n, 3136, 16, d_mu_2, 16, 1, encoder_5_weight, 3136, 1, NULL, d_h_2_2, NULL);
-	/* d_h_2_3: add [n, 3136] */
-	for (long i = 0; i < n * 3136; i++)
-		d_h_2_3[i] = d_h_2[i] + d_h_2_2[i];
-	/* d_encoder_5_weight: dense_dw [16, 3136] */
-	conv_vae_gemm(16, 3136, n, d_mu_2, 1, 16, h_2, 3136, 1, NULL, d_encoder_5_weight, NULL);
-	/* d_encoder_5_bias: sum_batch [16] */
-	conv_vae_sum_rows(n, 16, d_mu_2, d_encoder_5_bias);
-	/* d_encoder_2: reshape [n, 64, 7, 7] */
-	memcpy(d_encoder_2, d_h_2_3, sizeof(float) * n * 3136);
-	/* act_grad_2: act_grad [n, 64, 7, 7] */
-	conv_vae_act_all(CONV_VAE_RELU, 0.0f, n * 3136, d_encoder_2, encoder_2, act_grad_2);
-	/* conv_workspace_9: conv_workspace [n, 17248] */
-	/* d_encoder_0: conv_transpose2d*relu' [n, 32, 14, 14] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		conv_vae_transpose(64, 49, act_grad_2 + b * 3136, 49, (conv_workspace_9 + n * 14112) + b * 3136, 64);
-	}
-	conv_vae_gemm(n * 49, 288, 64, (conv_workspace_9 + n * 14112), 64, 1, encoder_2_weight, 288, 1, NULL, conv_workspace_9, NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		for (long c = 0; c < 32; c++)
-			for (long q = 0; q < 196; q++)
-				d_encoder_0[(b * 32 + c) * 196 + q] = 0;
-		conv_vae_col2im(32, 14, 14, 3, 2, 1, 7, 7, conv_workspace_9 + b * 14112, d_encoder_0 + b * 6272);
-		conv_vae_act(CONV_VAE_RELU, 0.0f, 1, 6272, d_encoder_0 + b * 6272, 0, encoder_0 + b * 6272, 0, d_encoder_0 + b * 6272, 0);
-	}
-	/* conv_workspace_10: conv_workspace [n, 3136] */
-	/* d_encoder_2_weight: conv2d_dw<cols [64, 32, 3, 3] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		conv_vae_transpose(64, 49, act_grad_2 + b * 3136, 49, conv_workspace_10 + b * 3136, 64);
-	}
-	conv_vae_gemm(64, 288, n * 49, conv_workspace_10, 1, 64, conv_workspace_2, 288, 1, NULL, d_encoder_2_weight, NULL);
-	/* d_encoder_2_bias: conv_db [64] */
-	conv_vae_sum_channels(n, 64, 49, act_grad_2, d_encoder_2_bias);
-	/* conv_workspace_11: conv_workspace [n, 6272] */
-	/* d_encoder_0_weight: conv2d_dw<cols [32, 1, 3, 3] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-	for (long b = 0; b < n; b++) {
-		conv_vae_transpose(32, 196, d_encoder_0 + b * 6272, 196, conv_workspace_11 + b * 6272, 32);
-	}
-	conv_vae_gemm(32, 9, n * 196, conv_workspace_11, 1, 32, conv_workspace, 9, 1, NULL, d_encoder_0_weight, NULL);
-	/* d_encoder_0_bias: conv_db [32] */
-	conv_vae_sum_channels(n, 32, 196, d_encoder_0, d_encoder_0_bias);
-	return result;
 }
 
 conv_vae_real conv_vae_train_step(void *state, void *work, const conv_vae_real *x, int n, const conv_vae_hparams *h)
@@ -1141,10 +1089,10 @@ conv_vae_real conv_vae_train_step(void *state, void *work, const conv_vae_real *
 
 conv_vae_real conv_vae_train_step_terms(void *state, void *work, const conv_vae_real *x, int n, const conv_vae_hparams *h, double *terms)
 {
-	const conv_vae_ctx c = conv_vae_context(state, work, n, h, state, terms);
-	float *const grad = (float *)work; /* the gradient block */
-	const conv_vae_real loss = conv_vae_pass(&c, x, grad);
-	conv_vae_update(state, grad, h);
+	conv_vae_ctx c = conv_vae_context(state, work, n, h, state, terms);
+	c.grad = (float *)work; /* the gradient block */
+	const conv_vae_real loss = conv_vae_run(&c, x, CONV_VAE_ALL);
+	conv_vae_update(state, c.grad, h);
 	return loss;
 }
 
@@ -1159,7 +1107,8 @@ conv_vae_real conv_vae_gradient_part(const void *state, void *work, const conv_v
 	conv_vae_ctx c = conv_vae_context(state, work, n, h, NULL, NULL);
 	c.batch_row0 = first;
 	c.batch_rows = rows;
-	return conv_vae_pass(&c, x, grad);
+	c.grad = grad;
+	return conv_vae_run(&c, x, CONV_VAE_ALL);
 }
 
 void conv_vae_update(void *state, const conv_vae_real *grad, const conv_vae_hparams *h)

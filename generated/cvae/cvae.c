@@ -23,7 +23,6 @@
 #define CVAE_AT_DECODER_3 5399936 /* decoder.3: dense+relu [n, 512] */
 #define CVAE_AT_DECODER_5 5662080 /* decoder.5: dense [n, 784] */
 #define CVAE_AT_XHAT 6063488 /* decoder.6: sigmoid [n, 784] */
-#define CVAE_AT_D_LOSS_0 6464896 /* d_loss_0: constant [] */
 #define CVAE_AT_LOSS_0 6464960 /* loss.0: bce+bce_grad [] */
 #define CVAE_AT_LOSS 5662080 /* loss: add [] */
 #define CVAE_AT_D_DECODER_5 6465024 /* d_decoder_5: bce_grad [n, 784] */
@@ -605,12 +604,7 @@ static const cvae_loss_term_info cvae_loss_term_table[2] = {
 	{"kl_normal", 1},
 };
 
-cvae_hparams cvae_default_hparams(void)
-{
-	const cvae_hparams h = {0.001, 0.90000000000000002, 0.999, 1e-08, 0, 1};
-	return h;
-}
-
+cvae_hparams cvae_default_hparams(void) { return (cvae_hparams){0.001, 0.9, 0.999, 1e-08, 0, 1}; }
 const cvae_param_info *cvae_param(int i) { return i >= 0 && i < 14 ? &cvae_param_table[i] : NULL; }
 const cvae_loss_term_info *cvae_loss_term(int i) { return i >= 0 && i < 2 ? &cvae_loss_term_table[i] : NULL; }
 const cvae_buffer_info *cvae_buffer(int i) { return (void)i, NULL; }
@@ -648,10 +642,11 @@ typedef struct cvae_ctx {
 	double *terms;        /* where the loss terms go, or NULL */
 	long batch_row0;      /* where row 0 is in the whole batch (noise streams) */
 	long batch_rows;      /* rows in the whole batch (what a mean divides by) */
+	float *grad;          /* where the backward part puts the gradient */
 } cvae_ctx;
 
 /* The parts of the model NAME_run computes, in this order. */
-enum { CVAE_ENCODER = 1, CVAE_DECODER = 2, CVAE_LOSS = 4 };
+enum { CVAE_ENCODER = 1, CVAE_DECODER = 2, CVAE_LOSS = 4, CVAE_BACKWARD = 8, CVAE_ALL = 15 };
 
 /* A call's context: evaluation mode when h is NULL, else training mode for the
  * step after the state's, with noise while h->stochastic; the loss terms
@@ -661,7 +656,7 @@ static cvae_ctx cvae_context(const void *state, void *work, int n, const cvae_hp
 {
 	const cvae_ctx c = {(const float *)((const unsigned char *)state + 64), state, (unsigned char *)work, n,
 		h != NULL, h && h->stochastic, *(const uint64_t *)((const unsigned char *)state + 8),
-		h ? *(const int64_t *)state + 1 : 0, updates, terms, 0, n};
+		h ? *(const int64_t *)state + 1 : 0, updates, terms, 0, n, NULL};
 	return c;
 }
 
@@ -677,24 +672,31 @@ static cvae_real cvae_run(const cvae_ctx *ctx, const cvae_real *x, const cvae_re
 	const int64_t step = ctx->step;
 	double *const terms = ctx->terms;
 	const long batch_row0 = ctx->batch_row0;
+	float *const grad = ctx->grad;
+	const float *const encoder_3_weight = params + CVAE_ENCODER_3_WEIGHT;
+	const float *const encoder_5_weight = params + CVAE_ENCODER_5_WEIGHT;
+	const float *const encoder_6_weight = params + CVAE_ENCODER_6_WEIGHT;
+	const float *const decoder_1_weight = params + CVAE_DECODER_1_WEIGHT;
+	const float *const decoder_3_weight = params + CVAE_DECODER_3_WEIGHT;
+	const float *const decoder_5_weight = params + CVAE_DECODER_5_WEIGHT;
+	float *const encoder_0 = (float *)(work + CVAE_AT_ENCODER_0);
+	float *const encoder_1 = (float *)(work + CVAE_AT_ENCODER_1);
+	float *const h_2 = (float *)(work + CVAE_AT_H_2);
+	float *const mu = (float *)(work + CVAE_AT_MU);
+	float *const logvar = (float *)(work + CVAE_AT_LOGVAR);
 	float *const z = (float *)(work + CVAE_AT_Z);
 	float *const loss_1 = (float *)(work + CVAE_AT_LOSS_1);
+	float *const decoder_0 = (float *)(work + CVAE_AT_DECODER_0);
+	float *const decoder_1 = (float *)(work + CVAE_AT_DECODER_1);
+	float *const decoder_3 = (float *)(work + CVAE_AT_DECODER_3);
 	float *const decoder_5 = (float *)(work + CVAE_AT_DECODER_5);
 	float *const xhat = (float *)(work + CVAE_AT_XHAT);
 	if (parts & CVAE_ENCODER) {
 		const float *const encoder_1_weight = params + CVAE_ENCODER_1_WEIGHT;
 		const float *const encoder_1_bias = params + CVAE_ENCODER_1_BIAS;
-		const float *const encoder_3_weight = params + CVAE_ENCODER_3_WEIGHT;
 		const float *const encoder_3_bias = params + CVAE_ENCODER_3_BIAS;
-		const float *const encoder_5_weight = params + CVAE_ENCODER_5_WEIGHT;
 		const float *const encoder_5_bias = params + CVAE_ENCODER_5_BIAS;
-		const float *const encoder_6_weight = params + CVAE_ENCODER_6_WEIGHT;
 		const float *const encoder_6_bias = params + CVAE_ENCODER_6_BIAS;
-		float *const encoder_0 = (float *)(work + CVAE_AT_ENCODER_0);
-		float *const encoder_1 = (float *)(work + CVAE_AT_ENCODER_1);
-		float *const h_2 = (float *)(work + CVAE_AT_H_2);
-		float *const mu = (float *)(work + CVAE_AT_MU);
-		float *const logvar = (float *)(work + CVAE_AT_LOGVAR);
 		/* encoder.0: concat [n, 794] */
 		for (long b = 0; b < n; b++) {
 			memcpy(encoder_0 + b * 794 + 0, x + b * 784, sizeof(float) * 784);
@@ -735,15 +737,9 @@ static cvae_real cvae_run(const cvae_ctx *ctx, const cvae_real *x, const cvae_re
 		}
 	}
 	if (parts & CVAE_DECODER) {
-		const float *const decoder_1_weight = params + CVAE_DECODER_1_WEIGHT;
 		const float *const decoder_1_bias = params + CVAE_DECODER_1_BIAS;
-		const float *const decoder_3_weight = params + CVAE_DECODER_3_WEIGHT;
 		const float *const decoder_3_bias = params + CVAE_DECODER_3_BIAS;
-		const float *const decoder_5_weight = params + CVAE_DECODER_5_WEIGHT;
 		const float *const decoder_5_bias = params + CVAE_DECODER_5_BIAS;
-		float *const decoder_0 = (float *)(work + CVAE_AT_DECODER_0);
-		float *const decoder_1 = (float *)(work + CVAE_AT_DECODER_1);
-		float *const decoder_3 = (float *)(work + CVAE_AT_DECODER_3);
 		/* decoder.0: concat [n, 42] */
 		for (long b = 0; b < n; b++) {
 			memcpy(decoder_0 + b * 42 + 0, z + b * 32, sizeof(float) * 32);
@@ -762,15 +758,12 @@ static cvae_real cvae_run(const cvae_ctx *ctx, const cvae_real *x, const cvae_re
 	}
 	if (!(parts & CVAE_LOSS))
 		return 0;
-	float *const d_loss_0 = (float *)(work + CVAE_AT_D_LOSS_0);
 	float *const loss_0 = (float *)(work + CVAE_AT_LOSS_0);
 	float *const loss = (float *)(work + CVAE_AT_LOSS);
 	float *const d_decoder_5 = (float *)(work + CVAE_AT_D_DECODER_5);
-	/* d_loss_0: constant [] */
-	d_loss_0[0] = 1.0f;
 	if (training) {
 		/* loss.0: bce+bce_grad [] */
-		loss_0[0] = (float)cvae_bce_logits(n * 784, decoder_5, xhat, x, d_decoder_5, d_loss_0[0]);
+		loss_0[0] = (float)cvae_bce_logits(n * 784, decoder_5, xhat, x, d_decoder_5, 1.0f);
 	} else {
 		/* loss.0: bce [] */
 		loss_0[0] = (float)cvae_bce_logits(n * 784, decoder_5, xhat, x, NULL, 0);
@@ -780,150 +773,108 @@ static cvae_real cvae_run(const cvae_ctx *ctx, const cvae_real *x, const cvae_re
 	/* loss: add [] */
 	for (long i = 0; i < 1; i++)
 		loss[i] = loss_0[i] + loss_1[i];
+	if (parts & CVAE_BACKWARD) {
+		float *const d_mu = (float *)(work + CVAE_AT_D_MU);
+		float *const d_logvar = (float *)(work + CVAE_AT_D_LOGVAR);
+		float *const d_decoder_3 = (float *)(work + CVAE_AT_D_DECODER_3);
+		float *const d_decoder_1 = (float *)(work + CVAE_AT_D_DECODER_1);
+		float *const d_decoder_0 = (float *)(work + CVAE_AT_D_DECODER_0);
+		float *const d_z = (float *)(work + CVAE_AT_D_Z);
+		float *const d_mu_2 = (float *)(work + CVAE_AT_D_MU_2);
+		float *const d_logvar_2 = (float *)(work + CVAE_AT_D_LOGVAR_2);
+		float *const d_logvar_3 = (float *)(work + CVAE_AT_D_LOGVAR_3);
+		float *const d_h_2 = (float *)(work + CVAE_AT_D_H_2);
+		float *const d_h_2_2 = (float *)(work + CVAE_AT_D_H_2_2);
+		float *const d_h_2_3 = (float *)(work + CVAE_AT_D_H_2_3);
+		float *const act_grad = (float *)(work + CVAE_AT_ACT_GRAD);
+		float *const d_encoder_1 = (float *)(work + CVAE_AT_D_ENCODER_1);
+		/* d_decoder_5: computed with loss_0 */
+		/* d_mu: kl_normal_grad [n, 32] */
+		{
+			const float k = 1.0f;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 4096) if (n * 32 >= 32768)
+#endif
+			for (long i = 0; i < n * 32; i++)
+				d_mu[i] = k * mu[i];
+		}
+		/* d_logvar: kl_normal_grad [n, 32] */
+		{
+			const float k = 1.0f;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 4096) if (n * 32 >= 32768)
+#endif
+			for (long i = 0; i < n * 32; i++)
+				d_logvar[i] = k * 0.5f * (expf(logvar[i]) - 1);
+		}
+		/* d_decoder_3: dense_dx*relu' [n, 512] */
+		cvae_gemm(n, 512, 784, d_decoder_5, 784, 1, decoder_5_weight, 512, 1, NULL, d_decoder_3,
+			&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f, .y = decoder_3});
+		/* d_decoder_5_weight: dense_dw [784, 512] */
+		cvae_gemm(784, 512, n, d_decoder_5, 1, 784, decoder_3, 512, 1, NULL, grad + CVAE_DECODER_5_WEIGHT, NULL);
+		/* d_decoder_5_bias: sum_batch [784] */
+		cvae_sum_rows(n, 784, d_decoder_5, grad + CVAE_DECODER_5_BIAS);
+		/* d_decoder_1: dense_dx*relu' [n, 256] */
+		cvae_gemm(n, 256, 512, d_decoder_3, 512, 1, decoder_3_weight, 256, 1, NULL, d_decoder_1,
+			&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f, .y = decoder_1});
+		/* d_decoder_3_weight: dense_dw [512, 256] */
+		cvae_gemm(512, 256, n, d_decoder_3, 1, 512, decoder_1, 256, 1, NULL, grad + CVAE_DECODER_3_WEIGHT, NULL);
+		/* d_decoder_3_bias: sum_batch [512] */
+		cvae_sum_rows(n, 512, d_decoder_3, grad + CVAE_DECODER_3_BIAS);
+		/* d_decoder_0: dense_dx [n, 42] */
+		cvae_gemm(n, 42, 256, d_decoder_1, 256, 1, decoder_1_weight, 42, 1, NULL, d_decoder_0, NULL);
+		/* d_decoder_1_weight: dense_dw [256, 42] */
+		cvae_gemm(256, 42, n, d_decoder_1, 1, 256, decoder_0, 42, 1, NULL, grad + CVAE_DECODER_1_WEIGHT, NULL);
+		/* d_decoder_1_bias: sum_batch [256] */
+		cvae_sum_rows(n, 256, d_decoder_1, grad + CVAE_DECODER_1_BIAS);
+		/* d_z: concat_slice [n, 32] */
+		for (long b = 0; b < n; b++)
+			memcpy(d_z + b * 32, d_decoder_0 + b * 42 + 0, sizeof(float) * 32);
+		/* d_mu_2: add [n, 32] */
+		for (long i = 0; i < n * 32; i++)
+			d_mu_2[i] = d_mu[i] + d_z[i];
+		/* d_logvar_2: gaussian_dlogvar [n, 32] */
+		{
+			const uint64_t key = cvae_mix(rng ^ cvae_mix(((uint64_t)step << 24) ^ 17u));
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 4096) if (n * 32 >= 32768)
+#endif
+			for (long i = 0; i < n * 32; i++)
+				d_logvar_2[i] = stochastic ? 0.5f * d_z[i] * expf(0.5f * logvar[i]) * (float)cvae_normal(key, (uint64_t)(batch_row0 * 32 + i)) : 0;
+		}
+		/* d_logvar_3: add [n, 32] */
+		for (long i = 0; i < n * 32; i++)
+			d_logvar_3[i] = d_logvar[i] + d_logvar_2[i];
+		/* d_h_2: dense_dx [n, 256] */
+		cvae_gemm(n, 256, 32, d_logvar_3, 32, 1, encoder_6_weight, 256, 1, NULL, d_h_2, NULL);
+		/* d_encoder_6_weight: dense_dw [32, 256] */
+		cvae_gemm(32, 256, n, d_logvar_3, 1, 32, h_2, 256, 1, NULL, grad + CVAE_ENCODER_6_WEIGHT, NULL);
+		/* d_encoder_6_bias: sum_batch [32] */
+		cvae_sum_rows(n, 32, d_logvar_3, grad + CVAE_ENCODER_6_BIAS);
+		/* d_h_2_2: dense_dx [n, 256] */
+		cvae_gemm(n, 256, 32, d_mu_2, 32, 1, encoder_5_weight, 256, 1, NULL, d_h_2_2, NULL);
+		/* d_h_2_3: add [n, 256] */
+		for (long i = 0; i < n * 256; i++)
+			d_h_2_3[i] = d_h_2[i] + d_h_2_2[i];
+		/* d_encoder_5_weight: dense_dw [32, 256] */
+		cvae_gemm(32, 256, n, d_mu_2, 1, 32, h_2, 256, 1, NULL, grad + CVAE_ENCODER_5_WEIGHT, NULL);
+		/* d_encoder_5_bias: sum_batch [32] */
+		cvae_sum_rows(n, 32, d_mu_2, grad + CVAE_ENCODER_5_BIAS);
+		/* act_grad: act_grad [n, 256] */
+		cvae_act_all(CVAE_RELU, 0.0f, n * 256, d_h_2_3, h_2, act_grad);
+		/* d_encoder_1: dense_dx*relu' [n, 512] */
+		cvae_gemm(n, 512, 256, act_grad, 256, 1, encoder_3_weight, 512, 1, NULL, d_encoder_1,
+			&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f, .y = encoder_1});
+		/* d_encoder_3_weight: dense_dw [256, 512] */
+		cvae_gemm(256, 512, n, act_grad, 1, 256, encoder_1, 512, 1, NULL, grad + CVAE_ENCODER_3_WEIGHT, NULL);
+		/* d_encoder_3_bias: sum_batch [256] */
+		cvae_sum_rows(n, 256, act_grad, grad + CVAE_ENCODER_3_BIAS);
+		/* d_encoder_1_weight: dense_dw [512, 794] */
+		cvae_gemm(512, 794, n, d_encoder_1, 1, 512, encoder_0, 794, 1, NULL, grad + CVAE_ENCODER_1_WEIGHT, NULL);
+		/* d_encoder_1_bias: sum_batch [512] */
+		cvae_sum_rows(n, 512, d_encoder_1, grad + CVAE_ENCODER_1_BIAS);
+	}
 	return loss[0];
-}
-
-/* The loss of the samples and the gradient of every parameter, into grad. */
-static cvae_real cvae_pass(const cvae_ctx *ctx, const cvae_real *x, const cvae_real *y, float *grad)
-{
-	const int n = ctx->n;
-	const float *const params = ctx->params;
-	unsigned char *const work = ctx->work;
-	const int stochastic = ctx->stochastic;
-	const uint64_t rng = ctx->rng;
-	const int64_t step = ctx->step;
-	const long batch_row0 = ctx->batch_row0;
-	const cvae_real result = cvae_run(ctx, x, y, CVAE_ENCODER | CVAE_DECODER | CVAE_LOSS);
-	const float *const encoder_3_weight = params + CVAE_ENCODER_3_WEIGHT;
-	const float *const encoder_5_weight = params + CVAE_ENCODER_5_WEIGHT;
-	const float *const encoder_6_weight = params + CVAE_ENCODER_6_WEIGHT;
-	const float *const decoder_1_weight = params + CVAE_DECODER_1_WEIGHT;
-	const float *const decoder_3_weight = params + CVAE_DECODER_3_WEIGHT;
-	const float *const decoder_5_weight = params + CVAE_DECODER_5_WEIGHT;
-	float *const encoder_0 = (float *)(work + CVAE_AT_ENCODER_0);
-	float *const encoder_1 = (float *)(work + CVAE_AT_ENCODER_1);
-	float *const h_2 = (float *)(work + CVAE_AT_H_2);
-	float *const mu = (float *)(work + CVAE_AT_MU);
-	float *const logvar = (float *)(work + CVAE_AT_LOGVAR);
-	float *const decoder_0 = (float *)(work + CVAE_AT_DECODER_0);
-	float *const decoder_1 = (float *)(work + CVAE_AT_DECODER_1);
-	float *const decoder_3 = (float *)(work + CVAE_AT_DECODER_3);
-	float *const d_loss_0 = (float *)(work + CVAE_AT_D_LOSS_0);
-	float *const d_decoder_5 = (float *)(work + CVAE_AT_D_DECODER_5);
-	float *const d_mu = (float *)(work + CVAE_AT_D_MU);
-	float *const d_logvar = (float *)(work + CVAE_AT_D_LOGVAR);
-	float *const d_decoder_3 = (float *)(work + CVAE_AT_D_DECODER_3);
-	float *const d_decoder_5_weight = grad + CVAE_DECODER_5_WEIGHT;
-	float *const d_decoder_5_bias = grad + CVAE_DECODER_5_BIAS;
-	float *const d_decoder_1 = (float *)(work + CVAE_AT_D_DECODER_1);
-	float *const d_decoder_3_weight = grad + CVAE_DECODER_3_WEIGHT;
-	float *const d_decoder_3_bias = grad + CVAE_DECODER_3_BIAS;
-	float *const d_decoder_0 = (float *)(work + CVAE_AT_D_DECODER_0);
-	float *const d_decoder_1_weight = grad + CVAE_DECODER_1_WEIGHT;
-	float *const d_decoder_1_bias = grad + CVAE_DECODER_1_BIAS;
-	float *const d_z = (float *)(work + CVAE_AT_D_Z);
-	float *const d_mu_2 = (float *)(work + CVAE_AT_D_MU_2);
-	float *const d_logvar_2 = (float *)(work + CVAE_AT_D_LOGVAR_2);
-	float *const d_logvar_3 = (float *)(work + CVAE_AT_D_LOGVAR_3);
-	float *const d_h_2 = (float *)(work + CVAE_AT_D_H_2);
-	float *const d_encoder_6_weight = grad + CVAE_ENCODER_6_WEIGHT;
-	float *const d_encoder_6_bias = grad + CVAE_ENCODER_6_BIAS;
-	float *const d_h_2_2 = (float *)(work + CVAE_AT_D_H_2_2);
-	float *const d_h_2_3 = (float *)(work + CVAE_AT_D_H_2_3);
-	float *const d_encoder_5_weight = grad + CVAE_ENCODER_5_WEIGHT;
-	float *const d_encoder_5_bias = grad + CVAE_ENCODER_5_BIAS;
-	float *const act_grad = (float *)(work + CVAE_AT_ACT_GRAD);
-	float *const d_encoder_1 = (float *)(work + CVAE_AT_D_ENCODER_1);
-	float *const d_encoder_3_weight = grad + CVAE_ENCODER_3_WEIGHT;
-	float *const d_encoder_3_bias = grad + CVAE_ENCODER_3_BIAS;
-	float *const d_encoder_1_weight = grad + CVAE_ENCODER_1_WEIGHT;
-	float *const d_encoder_1_bias = grad + CVAE_ENCODER_1_BIAS;
-	/* d_decoder_5: computed with loss_0 */
-	/* d_mu: kl_normal_grad [n, 32] */
-	{
-		const float k = d_loss_0[0];
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic, 4096) if (n * 32 >= 32768)
-#endif
-		for (long i = 0; i < n * 32; i++)
-			d_mu[i] = k * mu[i];
-	}
-	/* d_logvar: kl_normal_grad [n, 32] */
-	{
-		const float k = d_loss_0[0];
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic, 4096) if (n * 32 >= 32768)
-#endif
-		for (long i = 0; i < n * 32; i++)
-			d_logvar[i] = k * 0.5f * (expf(logvar[i]) - 1);
-	}
-	/* d_decoder_3: dense_dx*relu' [n, 512] */
-	cvae_gemm(n, 512, 784, d_decoder_5, 784, 1, decoder_5_weight, 512, 1, NULL, d_decoder_3,
-		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f, .y = decoder_3});
-	/* d_decoder_5_weight: dense_dw [784, 512] */
-	cvae_gemm(784, 512, n, d_decoder_5, 1, 784, decoder_3, 512, 1, NULL, d_decoder_5_weight, NULL);
-	/* d_decoder_5_bias: sum_batch [784] */
-	cvae_sum_rows(n, 784, d_decoder_5, d_decoder_5_bias);
-	/* d_decoder_1: dense_dx*relu' [n, 256] */
-	cvae_gemm(n, 256, 512, d_decoder_3, 512, 1, decoder_3_weight, 256, 1, NULL, d_decoder_1,
-		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f, .y = decoder_1});
-	/* d_decoder_3_weight: dense_dw [512, 256] */
-	cvae_gemm(512, 256, n, d_decoder_3, 1, 512, decoder_1, 256, 1, NULL, d_decoder_3_weight, NULL);
-	/* d_decoder_3_bias: sum_batch [512] */
-	cvae_sum_rows(n, 512, d_decoder_3, d_decoder_3_bias);
-	/* d_decoder_0: dense_dx [n, 42] */
-	cvae_gemm(n, 42, 256, d_decoder_1, 256, 1, decoder_1_weight, 42, 1, NULL, d_decoder_0, NULL);
-	/* d_decoder_1_weight: dense_dw [256, 42] */
-	cvae_gemm(256, 42, n, d_decoder_1, 1, 256, decoder_0, 42, 1, NULL, d_decoder_1_weight, NULL);
-	/* d_decoder_1_bias: sum_batch [256] */
-	cvae_sum_rows(n, 256, d_decoder_1, d_decoder_1_bias);
-	/* d_z: concat_slice [n, 32] */
-	for (long b = 0; b < n; b++)
-		memcpy(d_z + b * 32, d_decoder_0 + b * 42 + 0, sizeof(float) * 32);
-	/* d_mu_2: add [n, 32] */
-	for (long i = 0; i < n * 32; i++)
-		d_mu_2[i] = d_mu[i] + d_z[i];
-	/* d_logvar_2: gaussian_dlogvar [n, 32] */
-	{
-		const uint64_t key = cvae_mix(rng ^ cvae_mix(((uint64_t)step << 24) ^ 17u));
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic, 4096) if (n * 32 >= 32768)
-#endif
-		for (long i = 0; i < n * 32; i++)
-			d_logvar_2[i] = stochastic ? 0.5f * d_z[i] * expf(0.5f * logvar[i]) * (float)cvae_normal(key, (uint64_t)(batch_row0 * 32 + i)) : 0;
-	}
-	/* d_logvar_3: add [n, 32] */
-	for (long i = 0; i < n * 32; i++)
-		d_logvar_3[i] = d_logvar[i] + d_logvar_2[i];
-	/* d_h_2: dense_dx [n, 256] */
-	cvae_gemm(n, 256, 32, d_logvar_3, 32, 1, encoder_6_weight, 256, 1, NULL, d_h_2, NULL);
-	/* d_encoder_6_weight: dense_dw [32, 256] */
-	cvae_gemm(32, 256, n, d_logvar_3, 1, 32, h_2, 256, 1, NULL, d_encoder_6_weight, NULL);
-	/* d_encoder_6_bias: sum_batch [32] */
-	cvae_sum_rows(n, 32, d_logvar_3, d_encoder_6_bias);
-	/* d_h_2_2: dense_dx [n, 256] */
-	cvae_gemm(n, 256, 32, d_mu_2, 32, 1, encoder_5_weight, 256, 1, NULL, d_h_2_2, NULL);
-	/* d_h_2_3: add [n, 256] */
-	for (long i = 0; i < n * 256; i++)
-		d_h_2_3[i] = d_h_2[i] + d_h_2_2[i];
-	/* d_encoder_5_weight: dense_dw [32, 256] */
-	cvae_gemm(32, 256, n, d_mu_2, 1, 32, h_2, 256, 1, NULL, d_encoder_5_weight, NULL);
-	/* d_encoder_5_bias: sum_batch [32] */
-	cvae_sum_rows(n, 32, d_mu_2, d_encoder_5_bias);
-	/* act_grad: act_grad [n, 256] */
-	cvae_act_all(CVAE_RELU, 0.0f, n * 256, d_h_2_3, h_2, act_grad);
-	/* d_encoder_1: dense_dx*relu' [n, 512] */
-	cvae_gemm(n, 512, 256, act_grad, 256, 1, encoder_3_weight, 512, 1, NULL, d_encoder_1,
-		&(const cvae_epilogue){.act = CVAE_RELU, .slope = 0.0f, .y = encoder_1});
-	/* d_encoder_3_weight: dense_dw [256, 512] */
-	cvae_gemm(256, 512, n, act_grad, 1, 256, encoder_1, 512, 1, NULL, d_encoder_3_weight, NULL);
-	/* d_encoder_3_bias: sum_batch [256] */
-	cvae_sum_rows(n, 256, act_grad, d_encoder_3_bias);
-	/* d_encoder_1_weight: dense_dw [512, 794] */
-	cvae_gemm(512, 794, n, d_encoder_1, 1, 512, encoder_0, 794, 1, NULL, d_encoder_1_weight, NULL);
-	/* d_encoder_1_bias: sum_batch [512] */
-	cvae_sum_rows(n, 512, d_encoder_1, d_encoder_1_bias);
-	return result;
 }
 
 cvae_real cvae_train_step(void *state, void *work, const cvae_real *x, const cvae_real *y, int n, const cvae_hparams *h)
@@ -933,10 +884,10 @@ cvae_real cvae_train_step(void *state, void *work, const cvae_real *x, const cva
 
 cvae_real cvae_train_step_terms(void *state, void *work, const cvae_real *x, const cvae_real *y, int n, const cvae_hparams *h, double *terms)
 {
-	const cvae_ctx c = cvae_context(state, work, n, h, state, terms);
-	float *const grad = (float *)work; /* the gradient block */
-	const cvae_real loss = cvae_pass(&c, x, y, grad);
-	cvae_update(state, grad, h);
+	cvae_ctx c = cvae_context(state, work, n, h, state, terms);
+	c.grad = (float *)work; /* the gradient block */
+	const cvae_real loss = cvae_run(&c, x, y, CVAE_ALL);
+	cvae_update(state, c.grad, h);
 	return loss;
 }
 
@@ -951,7 +902,8 @@ cvae_real cvae_gradient_part(const void *state, void *work, const cvae_real *x, 
 	cvae_ctx c = cvae_context(state, work, n, h, NULL, NULL);
 	c.batch_row0 = first;
 	c.batch_rows = rows;
-	return cvae_pass(&c, x, y, grad);
+	c.grad = grad;
+	return cvae_run(&c, x, y, CVAE_ALL);
 }
 
 void cvae_update(void *state, const cvae_real *grad, const cvae_hparams *h)

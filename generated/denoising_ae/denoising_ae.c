@@ -19,7 +19,6 @@
 #define DENOISING_AE_AT_DECODER_0 5153984 /* decoder.0: dense+relu [n, 256] */
 #define DENOISING_AE_AT_DECODER_2 5285056 /* decoder.2: dense+relu [n, 512] */
 #define DENOISING_AE_AT_XHAT 5547200 /* decoder.4: dense+sigmoid [n, 784] */
-#define DENOISING_AE_AT_CONSTANT 4728000 /* constant: constant [] */
 #define DENOISING_AE_AT_LOSS 4728064 /* loss.0: mse+mse_grad [] */
 #define DENOISING_AE_AT_D_XHAT 5948608 /* d_xhat: mse_grad*sigmoid' [n, 784] */
 #define DENOISING_AE_AT_D_DECODER_2 6350016 /* d_decoder_2: dense_dx*relu' [n, 512] */
@@ -511,12 +510,7 @@ static const denoising_ae_loss_term_info denoising_ae_loss_term_table[1] = {
 	{"mse", 1},
 };
 
-denoising_ae_hparams denoising_ae_default_hparams(void)
-{
-	const denoising_ae_hparams h = {0.001, 0.90000000000000002, 0.999, 1e-08, 0, 1};
-	return h;
-}
-
+denoising_ae_hparams denoising_ae_default_hparams(void) { return (denoising_ae_hparams){0.001, 0.9, 0.999, 1e-08, 0, 1}; }
 const denoising_ae_param_info *denoising_ae_param(int i) { return i >= 0 && i < 12 ? &denoising_ae_param_table[i] : NULL; }
 const denoising_ae_loss_term_info *denoising_ae_loss_term(int i) { return i >= 0 && i < 1 ? &denoising_ae_loss_term_table[i] : NULL; }
 const denoising_ae_buffer_info *denoising_ae_buffer(int i) { return (void)i, NULL; }
@@ -554,10 +548,11 @@ typedef struct denoising_ae_ctx {
 	double *terms;        /* where the loss terms go, or NULL */
 	long batch_row0;      /* where row 0 is in the whole batch (noise streams) */
 	long batch_rows;      /* rows in the whole batch (what a mean divides by) */
+	float *grad;          /* where the backward part puts the gradient */
 } denoising_ae_ctx;
 
 /* The parts of the model NAME_run computes, in this order. */
-enum { DENOISING_AE_ENCODER = 1, DENOISING_AE_DECODER = 2, DENOISING_AE_LOSS = 4 };
+enum { DENOISING_AE_ENCODER = 1, DENOISING_AE_DECODER = 2, DENOISING_AE_LOSS = 4, DENOISING_AE_BACKWARD = 8, DENOISING_AE_ALL = 15 };
 
 /* A call's context: evaluation mode when h is NULL, else training mode for the
  * step after the state's, with noise while h->stochastic; the loss terms
@@ -567,7 +562,7 @@ static denoising_ae_ctx denoising_ae_context(const void *state, void *work, int 
 {
 	const denoising_ae_ctx c = {(const float *)((const unsigned char *)state + 64), state, (unsigned char *)work, n,
 		h != NULL, h && h->stochastic, *(const uint64_t *)((const unsigned char *)state + 8),
-		h ? *(const int64_t *)state + 1 : 0, updates, terms, 0, n};
+		h ? *(const int64_t *)state + 1 : 0, updates, terms, 0, n, NULL};
 	return c;
 }
 
@@ -584,19 +579,25 @@ static denoising_ae_real denoising_ae_run(const denoising_ae_ctx *ctx, const den
 	double *const terms = ctx->terms;
 	const long batch_row0 = ctx->batch_row0;
 	const long batch_rows = ctx->batch_rows;
+	float *const grad = ctx->grad;
+	const float *const encoder_4_weight = params + DENOISING_AE_ENCODER_4_WEIGHT;
+	const float *const encoder_6_weight = params + DENOISING_AE_ENCODER_6_WEIGHT;
+	const float *const decoder_0_weight = params + DENOISING_AE_DECODER_0_WEIGHT;
+	const float *const decoder_2_weight = params + DENOISING_AE_DECODER_2_WEIGHT;
+	const float *const decoder_4_weight = params + DENOISING_AE_DECODER_4_WEIGHT;
+	float *const encoder_1 = (float *)(work + DENOISING_AE_AT_ENCODER_1);
+	float *const encoder_2 = (float *)(work + DENOISING_AE_AT_ENCODER_2);
+	float *const encoder_4 = (float *)(work + DENOISING_AE_AT_ENCODER_4);
 	float *const z = (float *)(work + DENOISING_AE_AT_Z);
+	float *const decoder_0 = (float *)(work + DENOISING_AE_AT_DECODER_0);
+	float *const decoder_2 = (float *)(work + DENOISING_AE_AT_DECODER_2);
 	float *const xhat = (float *)(work + DENOISING_AE_AT_XHAT);
 	if (parts & DENOISING_AE_ENCODER) {
 		const float *const encoder_2_weight = params + DENOISING_AE_ENCODER_2_WEIGHT;
 		const float *const encoder_2_bias = params + DENOISING_AE_ENCODER_2_BIAS;
-		const float *const encoder_4_weight = params + DENOISING_AE_ENCODER_4_WEIGHT;
 		const float *const encoder_4_bias = params + DENOISING_AE_ENCODER_4_BIAS;
-		const float *const encoder_6_weight = params + DENOISING_AE_ENCODER_6_WEIGHT;
 		const float *const encoder_6_bias = params + DENOISING_AE_ENCODER_6_BIAS;
 		float *const encoder_0 = (float *)(work + DENOISING_AE_AT_ENCODER_0);
-		float *const encoder_1 = (float *)(work + DENOISING_AE_AT_ENCODER_1);
-		float *const encoder_2 = (float *)(work + DENOISING_AE_AT_ENCODER_2);
-		float *const encoder_4 = (float *)(work + DENOISING_AE_AT_ENCODER_4);
 		if (training) {
 			/* encoder.0: gaussian_noise [n, 784] */
 			{
@@ -631,14 +632,9 @@ static denoising_ae_real denoising_ae_run(const denoising_ae_ctx *ctx, const den
 		denoising_ae_gemm(n, 32, 256, encoder_4, 256, 1, encoder_6_weight, 1, 256, encoder_6_bias, z, NULL);
 	}
 	if (parts & DENOISING_AE_DECODER) {
-		const float *const decoder_0_weight = params + DENOISING_AE_DECODER_0_WEIGHT;
 		const float *const decoder_0_bias = params + DENOISING_AE_DECODER_0_BIAS;
-		const float *const decoder_2_weight = params + DENOISING_AE_DECODER_2_WEIGHT;
 		const float *const decoder_2_bias = params + DENOISING_AE_DECODER_2_BIAS;
-		const float *const decoder_4_weight = params + DENOISING_AE_DECODER_4_WEIGHT;
 		const float *const decoder_4_bias = params + DENOISING_AE_DECODER_4_BIAS;
-		float *const decoder_0 = (float *)(work + DENOISING_AE_AT_DECODER_0);
-		float *const decoder_2 = (float *)(work + DENOISING_AE_AT_DECODER_2);
 		/* decoder.0: dense+relu [n, 256] */
 		denoising_ae_gemm(n, 256, 32, z, 32, 1, decoder_0_weight, 1, 32, decoder_0_bias, decoder_0,
 			&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f});
@@ -651,100 +647,65 @@ static denoising_ae_real denoising_ae_run(const denoising_ae_ctx *ctx, const den
 	}
 	if (!(parts & DENOISING_AE_LOSS))
 		return 0;
-	float *const constant = (float *)(work + DENOISING_AE_AT_CONSTANT);
 	float *const loss = (float *)(work + DENOISING_AE_AT_LOSS);
 	float *const d_xhat = (float *)(work + DENOISING_AE_AT_D_XHAT);
-	/* constant: constant [] */
-	constant[0] = 1.0f;
 	if (training) {
 		/* loss.0: mse+mse_grad [] */
 		loss[0] = (float)(denoising_ae_mse(n * 784, xhat, x,
-			d_xhat, (float)(constant[0] / (double)(batch_rows * 784)), DENOISING_AE_SIGMOID, 0.0f, xhat) / (double)(batch_rows * 784));
+			d_xhat, (float)(1.0f / (double)(batch_rows * 784)), DENOISING_AE_SIGMOID, 0.0f, xhat) / (double)(batch_rows * 784));
 	} else {
 		/* loss.0: mse [] */
 		loss[0] = (float)(denoising_ae_mse(n * 784, xhat, x, NULL, 0, 0, 0, NULL) / (double)(batch_rows * 784));
 	}
 	if (terms) /* loss term 0: mse */
 		terms[0] = loss[0];
+	if (parts & DENOISING_AE_BACKWARD) {
+		float *const d_decoder_2 = (float *)(work + DENOISING_AE_AT_D_DECODER_2);
+		float *const d_decoder_0 = (float *)(work + DENOISING_AE_AT_D_DECODER_0);
+		float *const d_z = (float *)(work + DENOISING_AE_AT_D_Z);
+		float *const d_encoder_4 = (float *)(work + DENOISING_AE_AT_D_ENCODER_4);
+		float *const d_encoder_2 = (float *)(work + DENOISING_AE_AT_D_ENCODER_2);
+		/* d_xhat: computed with loss */
+		/* d_decoder_2: dense_dx*relu' [n, 512] */
+		denoising_ae_gemm(n, 512, 784, d_xhat, 784, 1, decoder_4_weight, 512, 1, NULL, d_decoder_2,
+			&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f, .y = decoder_2});
+		/* d_decoder_4_weight: dense_dw [784, 512] */
+		denoising_ae_gemm(784, 512, n, d_xhat, 1, 784, decoder_2, 512, 1, NULL, grad + DENOISING_AE_DECODER_4_WEIGHT, NULL);
+		/* d_decoder_4_bias: sum_batch [784] */
+		denoising_ae_sum_rows(n, 784, d_xhat, grad + DENOISING_AE_DECODER_4_BIAS);
+		/* d_decoder_0: dense_dx*relu' [n, 256] */
+		denoising_ae_gemm(n, 256, 512, d_decoder_2, 512, 1, decoder_2_weight, 256, 1, NULL, d_decoder_0,
+			&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f, .y = decoder_0});
+		/* d_decoder_2_weight: dense_dw [512, 256] */
+		denoising_ae_gemm(512, 256, n, d_decoder_2, 1, 512, decoder_0, 256, 1, NULL, grad + DENOISING_AE_DECODER_2_WEIGHT, NULL);
+		/* d_decoder_2_bias: sum_batch [512] */
+		denoising_ae_sum_rows(n, 512, d_decoder_2, grad + DENOISING_AE_DECODER_2_BIAS);
+		/* d_z: dense_dx [n, 32] */
+		denoising_ae_gemm(n, 32, 256, d_decoder_0, 256, 1, decoder_0_weight, 32, 1, NULL, d_z, NULL);
+		/* d_decoder_0_weight: dense_dw [256, 32] */
+		denoising_ae_gemm(256, 32, n, d_decoder_0, 1, 256, z, 32, 1, NULL, grad + DENOISING_AE_DECODER_0_WEIGHT, NULL);
+		/* d_decoder_0_bias: sum_batch [256] */
+		denoising_ae_sum_rows(n, 256, d_decoder_0, grad + DENOISING_AE_DECODER_0_BIAS);
+		/* d_encoder_4: dense_dx*relu' [n, 256] */
+		denoising_ae_gemm(n, 256, 32, d_z, 32, 1, encoder_6_weight, 256, 1, NULL, d_encoder_4,
+			&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f, .y = encoder_4});
+		/* d_encoder_6_weight: dense_dw [32, 256] */
+		denoising_ae_gemm(32, 256, n, d_z, 1, 32, encoder_4, 256, 1, NULL, grad + DENOISING_AE_ENCODER_6_WEIGHT, NULL);
+		/* d_encoder_6_bias: sum_batch [32] */
+		denoising_ae_sum_rows(n, 32, d_z, grad + DENOISING_AE_ENCODER_6_BIAS);
+		/* d_encoder_2: dense_dx*relu' [n, 512] */
+		denoising_ae_gemm(n, 512, 256, d_encoder_4, 256, 1, encoder_4_weight, 512, 1, NULL, d_encoder_2,
+			&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f, .y = encoder_2});
+		/* d_encoder_4_weight: dense_dw [256, 512] */
+		denoising_ae_gemm(256, 512, n, d_encoder_4, 1, 256, encoder_2, 512, 1, NULL, grad + DENOISING_AE_ENCODER_4_WEIGHT, NULL);
+		/* d_encoder_4_bias: sum_batch [256] */
+		denoising_ae_sum_rows(n, 256, d_encoder_4, grad + DENOISING_AE_ENCODER_4_BIAS);
+		/* d_encoder_2_weight: dense_dw [512, 784] */
+		denoising_ae_gemm(512, 784, n, d_encoder_2, 1, 512, encoder_1, 784, 1, NULL, grad + DENOISING_AE_ENCODER_2_WEIGHT, NULL);
+		/* d_encoder_2_bias: sum_batch [512] */
+		denoising_ae_sum_rows(n, 512, d_encoder_2, grad + DENOISING_AE_ENCODER_2_BIAS);
+	}
 	return loss[0];
-}
-
-/* The loss of the samples and the gradient of every parameter, into grad. */
-static denoising_ae_real denoising_ae_pass(const denoising_ae_ctx *ctx, const denoising_ae_real *x, float *grad)
-{
-	const int n = ctx->n;
-	const float *const params = ctx->params;
-	unsigned char *const work = ctx->work;
-	const denoising_ae_real result = denoising_ae_run(ctx, x, DENOISING_AE_ENCODER | DENOISING_AE_DECODER | DENOISING_AE_LOSS);
-	const float *const encoder_4_weight = params + DENOISING_AE_ENCODER_4_WEIGHT;
-	const float *const encoder_6_weight = params + DENOISING_AE_ENCODER_6_WEIGHT;
-	const float *const decoder_0_weight = params + DENOISING_AE_DECODER_0_WEIGHT;
-	const float *const decoder_2_weight = params + DENOISING_AE_DECODER_2_WEIGHT;
-	const float *const decoder_4_weight = params + DENOISING_AE_DECODER_4_WEIGHT;
-	float *const encoder_1 = (float *)(work + DENOISING_AE_AT_ENCODER_1);
-	float *const encoder_2 = (float *)(work + DENOISING_AE_AT_ENCODER_2);
-	float *const encoder_4 = (float *)(work + DENOISING_AE_AT_ENCODER_4);
-	float *const z = (float *)(work + DENOISING_AE_AT_Z);
-	float *const decoder_0 = (float *)(work + DENOISING_AE_AT_DECODER_0);
-	float *const decoder_2 = (float *)(work + DENOISING_AE_AT_DECODER_2);
-	float *const d_xhat = (float *)(work + DENOISING_AE_AT_D_XHAT);
-	float *const d_decoder_2 = (float *)(work + DENOISING_AE_AT_D_DECODER_2);
-	float *const d_decoder_4_weight = grad + DENOISING_AE_DECODER_4_WEIGHT;
-	float *const d_decoder_4_bias = grad + DENOISING_AE_DECODER_4_BIAS;
-	float *const d_decoder_0 = (float *)(work + DENOISING_AE_AT_D_DECODER_0);
-	float *const d_decoder_2_weight = grad + DENOISING_AE_DECODER_2_WEIGHT;
-	float *const d_decoder_2_bias = grad + DENOISING_AE_DECODER_2_BIAS;
-	float *const d_z = (float *)(work + DENOISING_AE_AT_D_Z);
-	float *const d_decoder_0_weight = grad + DENOISING_AE_DECODER_0_WEIGHT;
-	float *const d_decoder_0_bias = grad + DENOISING_AE_DECODER_0_BIAS;
-	float *const d_encoder_4 = (float *)(work + DENOISING_AE_AT_D_ENCODER_4);
-	float *const d_encoder_6_weight = grad + DENOISING_AE_ENCODER_6_WEIGHT;
-	float *const d_encoder_6_bias = grad + DENOISING_AE_ENCODER_6_BIAS;
-	float *const d_encoder_2 = (float *)(work + DENOISING_AE_AT_D_ENCODER_2);
-	float *const d_encoder_4_weight = grad + DENOISING_AE_ENCODER_4_WEIGHT;
-	float *const d_encoder_4_bias = grad + DENOISING_AE_ENCODER_4_BIAS;
-	float *const d_encoder_2_weight = grad + DENOISING_AE_ENCODER_2_WEIGHT;
-	float *const d_encoder_2_bias = grad + DENOISING_AE_ENCODER_2_BIAS;
-	/* d_xhat: computed with loss */
-	/* d_decoder_2: dense_dx*relu' [n, 512] */
-	denoising_ae_gemm(n, 512, 784, d_xhat, 784, 1, decoder_4_weight, 512, 1, NULL, d_decoder_2,
-		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f, .y = decoder_2});
-	/* d_decoder_4_weight: dense_dw [784, 512] */
-	denoising_ae_gemm(784, 512, n, d_xhat, 1, 784, decoder_2, 512, 1, NULL, d_decoder_4_weight, NULL);
-	/* d_decoder_4_bias: sum_batch [784] */
-	denoising_ae_sum_rows(n, 784, d_xhat, d_decoder_4_bias);
-	/* d_decoder_0: dense_dx*relu' [n, 256] */
-	denoising_ae_gemm(n, 256, 512, d_decoder_2, 512, 1, decoder_2_weight, 256, 1, NULL, d_decoder_0,
-		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f, .y = decoder_0});
-	/* d_decoder_2_weight: dense_dw [512, 256] */
-	denoising_ae_gemm(512, 256, n, d_decoder_2, 1, 512, decoder_0, 256, 1, NULL, d_decoder_2_weight, NULL);
-	/* d_decoder_2_bias: sum_batch [512] */
-	denoising_ae_sum_rows(n, 512, d_decoder_2, d_decoder_2_bias);
-	/* d_z: dense_dx [n, 32] */
-	denoising_ae_gemm(n, 32, 256, d_decoder_0, 256, 1, decoder_0_weight, 32, 1, NULL, d_z, NULL);
-	/* d_decoder_0_weight: dense_dw [256, 32] */
-	denoising_ae_gemm(256, 32, n, d_decoder_0, 1, 256, z, 32, 1, NULL, d_decoder_0_weight, NULL);
-	/* d_decoder_0_bias: sum_batch [256] */
-	denoising_ae_sum_rows(n, 256, d_decoder_0, d_decoder_0_bias);
-	/* d_encoder_4: dense_dx*relu' [n, 256] */
-	denoising_ae_gemm(n, 256, 32, d_z, 32, 1, encoder_6_weight, 256, 1, NULL, d_encoder_4,
-		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f, .y = encoder_4});
-	/* d_encoder_6_weight: dense_dw [32, 256] */
-	denoising_ae_gemm(32, 256, n, d_z, 1, 32, encoder_4, 256, 1, NULL, d_encoder_6_weight, NULL);
-	/* d_encoder_6_bias: sum_batch [32] */
-	denoising_ae_sum_rows(n, 32, d_z, d_encoder_6_bias);
-	/* d_encoder_2: dense_dx*relu' [n, 512] */
-	denoising_ae_gemm(n, 512, 256, d_encoder_4, 256, 1, encoder_4_weight, 512, 1, NULL, d_encoder_2,
-		&(const denoising_ae_epilogue){.act = DENOISING_AE_RELU, .slope = 0.0f, .y = encoder_2});
-	/* d_encoder_4_weight: dense_dw [256, 512] */
-	denoising_ae_gemm(256, 512, n, d_encoder_4, 1, 256, encoder_2, 512, 1, NULL, d_encoder_4_weight, NULL);
-	/* d_encoder_4_bias: sum_batch [256] */
-	denoising_ae_sum_rows(n, 256, d_encoder_4, d_encoder_4_bias);
-	/* d_encoder_2_weight: dense_dw [512, 784] */
-	denoising_ae_gemm(512, 784, n, d_encoder_2, 1, 512, encoder_1, 784, 1, NULL, d_encoder_2_weight, NULL);
-	/* d_encoder_2_bias: sum_batch [512] */
-	denoising_ae_sum_rows(n, 512, d_encoder_2, d_encoder_2_bias);
-	return result;
 }
 
 denoising_ae_real denoising_ae_train_step(void *state, void *work, const denoising_ae_real *x, int n, const denoising_ae_hparams *h)
@@ -754,10 +715,10 @@ denoising_ae_real denoising_ae_train_step(void *state, void *work, const denoisi
 
 denoising_ae_real denoising_ae_train_step_terms(void *state, void *work, const denoising_ae_real *x, int n, const denoising_ae_hparams *h, double *terms)
 {
-	const denoising_ae_ctx c = denoising_ae_context(state, work, n, h, state, terms);
-	float *const grad = (float *)work; /* the gradient block */
-	const denoising_ae_real loss = denoising_ae_pass(&c, x, grad);
-	denoising_ae_update(state, grad, h);
+	denoising_ae_ctx c = denoising_ae_context(state, work, n, h, state, terms);
+	c.grad = (float *)work; /* the gradient block */
+	const denoising_ae_real loss = denoising_ae_run(&c, x, DENOISING_AE_ALL);
+	denoising_ae_update(state, c.grad, h);
 	return loss;
 }
 
@@ -772,7 +733,8 @@ denoising_ae_real denoising_ae_gradient_part(const void *state, void *work, cons
 	denoising_ae_ctx c = denoising_ae_context(state, work, n, h, NULL, NULL);
 	c.batch_row0 = first;
 	c.batch_rows = rows;
-	return denoising_ae_pass(&c, x, grad);
+	c.grad = grad;
+	return denoising_ae_run(&c, x, DENOISING_AE_ALL);
 }
 
 void denoising_ae_update(void *state, const denoising_ae_real *grad, const denoising_ae_hparams *h)

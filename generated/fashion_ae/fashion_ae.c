@@ -17,7 +17,6 @@
 #define FASHION_AE_AT_DECODER_0 4744384 /* decoder.0: dense+relu [n, 256] */
 #define FASHION_AE_AT_DECODER_2 4875456 /* decoder.2: dense+relu [n, 512] */
 #define FASHION_AE_AT_XHAT 5137600 /* decoder.4: dense+sigmoid [n, 784] */
-#define FASHION_AE_AT_CONSTANT 5539008 /* constant: constant [] */
 #define FASHION_AE_AT_LOSS 5539072 /* loss.0: mse+mse_grad [] */
 #define FASHION_AE_AT_D_XHAT 5539136 /* d_xhat: mse_grad*sigmoid' [n, 784] */
 #define FASHION_AE_AT_D_DECODER_2 5940544 /* d_decoder_2: dense_dx*relu' [n, 512] */
@@ -509,12 +508,7 @@ static const fashion_ae_loss_term_info fashion_ae_loss_term_table[1] = {
 	{"mse", 1},
 };
 
-fashion_ae_hparams fashion_ae_default_hparams(void)
-{
-	const fashion_ae_hparams h = {0.001, 0.90000000000000002, 0.999, 1e-08, 0, 1};
-	return h;
-}
-
+fashion_ae_hparams fashion_ae_default_hparams(void) { return (fashion_ae_hparams){0.001, 0.9, 0.999, 1e-08, 0, 1}; }
 const fashion_ae_param_info *fashion_ae_param(int i) { return i >= 0 && i < 12 ? &fashion_ae_param_table[i] : NULL; }
 const fashion_ae_loss_term_info *fashion_ae_loss_term(int i) { return i >= 0 && i < 1 ? &fashion_ae_loss_term_table[i] : NULL; }
 const fashion_ae_buffer_info *fashion_ae_buffer(int i) { return (void)i, NULL; }
@@ -552,10 +546,11 @@ typedef struct fashion_ae_ctx {
 	double *terms;        /* where the loss terms go, or NULL */
 	long batch_row0;      /* where row 0 is in the whole batch (noise streams) */
 	long batch_rows;      /* rows in the whole batch (what a mean divides by) */
+	float *grad;          /* where the backward part puts the gradient */
 } fashion_ae_ctx;
 
 /* The parts of the model NAME_run computes, in this order. */
-enum { FASHION_AE_ENCODER = 1, FASHION_AE_DECODER = 2, FASHION_AE_LOSS = 4 };
+enum { FASHION_AE_ENCODER = 1, FASHION_AE_DECODER = 2, FASHION_AE_LOSS = 4, FASHION_AE_BACKWARD = 8, FASHION_AE_ALL = 15 };
 
 /* A call's context: evaluation mode when h is NULL, else training mode for the
  * step after the state's, with noise while h->stochastic; the loss terms
@@ -565,7 +560,7 @@ static fashion_ae_ctx fashion_ae_context(const void *state, void *work, int n, c
 {
 	const fashion_ae_ctx c = {(const float *)((const unsigned char *)state + 64), state, (unsigned char *)work, n,
 		h != NULL, h && h->stochastic, *(const uint64_t *)((const unsigned char *)state + 8),
-		h ? *(const int64_t *)state + 1 : 0, updates, terms, 0, n};
+		h ? *(const int64_t *)state + 1 : 0, updates, terms, 0, n, NULL};
 	return c;
 }
 
@@ -578,17 +573,23 @@ static fashion_ae_real fashion_ae_run(const fashion_ae_ctx *ctx, const fashion_a
 	const int training = ctx->training;
 	double *const terms = ctx->terms;
 	const long batch_rows = ctx->batch_rows;
+	float *const grad = ctx->grad;
+	const float *const encoder_2_weight = params + FASHION_AE_ENCODER_2_WEIGHT;
+	const float *const encoder_4_weight = params + FASHION_AE_ENCODER_4_WEIGHT;
+	const float *const decoder_0_weight = params + FASHION_AE_DECODER_0_WEIGHT;
+	const float *const decoder_2_weight = params + FASHION_AE_DECODER_2_WEIGHT;
+	const float *const decoder_4_weight = params + FASHION_AE_DECODER_4_WEIGHT;
+	float *const encoder_0 = (float *)(work + FASHION_AE_AT_ENCODER_0);
+	float *const encoder_2 = (float *)(work + FASHION_AE_AT_ENCODER_2);
 	float *const z = (float *)(work + FASHION_AE_AT_Z);
+	float *const decoder_0 = (float *)(work + FASHION_AE_AT_DECODER_0);
+	float *const decoder_2 = (float *)(work + FASHION_AE_AT_DECODER_2);
 	float *const xhat = (float *)(work + FASHION_AE_AT_XHAT);
 	if (parts & FASHION_AE_ENCODER) {
 		const float *const encoder_0_weight = params + FASHION_AE_ENCODER_0_WEIGHT;
 		const float *const encoder_0_bias = params + FASHION_AE_ENCODER_0_BIAS;
-		const float *const encoder_2_weight = params + FASHION_AE_ENCODER_2_WEIGHT;
 		const float *const encoder_2_bias = params + FASHION_AE_ENCODER_2_BIAS;
-		const float *const encoder_4_weight = params + FASHION_AE_ENCODER_4_WEIGHT;
 		const float *const encoder_4_bias = params + FASHION_AE_ENCODER_4_BIAS;
-		float *const encoder_0 = (float *)(work + FASHION_AE_AT_ENCODER_0);
-		float *const encoder_2 = (float *)(work + FASHION_AE_AT_ENCODER_2);
 		/* encoder.0: dense+relu [n, 512] */
 		fashion_ae_gemm(n, 512, 784, x, 784, 1, encoder_0_weight, 1, 784, encoder_0_bias, encoder_0,
 			&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
@@ -599,14 +600,9 @@ static fashion_ae_real fashion_ae_run(const fashion_ae_ctx *ctx, const fashion_a
 		fashion_ae_gemm(n, 32, 256, encoder_2, 256, 1, encoder_4_weight, 1, 256, encoder_4_bias, z, NULL);
 	}
 	if (parts & FASHION_AE_DECODER) {
-		const float *const decoder_0_weight = params + FASHION_AE_DECODER_0_WEIGHT;
 		const float *const decoder_0_bias = params + FASHION_AE_DECODER_0_BIAS;
-		const float *const decoder_2_weight = params + FASHION_AE_DECODER_2_WEIGHT;
 		const float *const decoder_2_bias = params + FASHION_AE_DECODER_2_BIAS;
-		const float *const decoder_4_weight = params + FASHION_AE_DECODER_4_WEIGHT;
 		const float *const decoder_4_bias = params + FASHION_AE_DECODER_4_BIAS;
-		float *const decoder_0 = (float *)(work + FASHION_AE_AT_DECODER_0);
-		float *const decoder_2 = (float *)(work + FASHION_AE_AT_DECODER_2);
 		/* decoder.0: dense+relu [n, 256] */
 		fashion_ae_gemm(n, 256, 32, z, 32, 1, decoder_0_weight, 1, 32, decoder_0_bias, decoder_0,
 			&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f});
@@ -619,99 +615,65 @@ static fashion_ae_real fashion_ae_run(const fashion_ae_ctx *ctx, const fashion_a
 	}
 	if (!(parts & FASHION_AE_LOSS))
 		return 0;
-	float *const constant = (float *)(work + FASHION_AE_AT_CONSTANT);
 	float *const loss = (float *)(work + FASHION_AE_AT_LOSS);
 	float *const d_xhat = (float *)(work + FASHION_AE_AT_D_XHAT);
-	/* constant: constant [] */
-	constant[0] = 1.0f;
 	if (training) {
 		/* loss.0: mse+mse_grad [] */
 		loss[0] = (float)(fashion_ae_mse(n * 784, xhat, x,
-			d_xhat, (float)(constant[0] / (double)(batch_rows * 784)), FASHION_AE_SIGMOID, 0.0f, xhat) / (double)(batch_rows * 784));
+			d_xhat, (float)(1.0f / (double)(batch_rows * 784)), FASHION_AE_SIGMOID, 0.0f, xhat) / (double)(batch_rows * 784));
 	} else {
 		/* loss.0: mse [] */
 		loss[0] = (float)(fashion_ae_mse(n * 784, xhat, x, NULL, 0, 0, 0, NULL) / (double)(batch_rows * 784));
 	}
 	if (terms) /* loss term 0: mse */
 		terms[0] = loss[0];
+	if (parts & FASHION_AE_BACKWARD) {
+		float *const d_decoder_2 = (float *)(work + FASHION_AE_AT_D_DECODER_2);
+		float *const d_decoder_0 = (float *)(work + FASHION_AE_AT_D_DECODER_0);
+		float *const d_z = (float *)(work + FASHION_AE_AT_D_Z);
+		float *const d_encoder_2 = (float *)(work + FASHION_AE_AT_D_ENCODER_2);
+		float *const d_encoder_0 = (float *)(work + FASHION_AE_AT_D_ENCODER_0);
+		/* d_xhat: computed with loss */
+		/* d_decoder_2: dense_dx*relu' [n, 512] */
+		fashion_ae_gemm(n, 512, 784, d_xhat, 784, 1, decoder_4_weight, 512, 1, NULL, d_decoder_2,
+			&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f, .y = decoder_2});
+		/* d_decoder_4_weight: dense_dw [784, 512] */
+		fashion_ae_gemm(784, 512, n, d_xhat, 1, 784, decoder_2, 512, 1, NULL, grad + FASHION_AE_DECODER_4_WEIGHT, NULL);
+		/* d_decoder_4_bias: sum_batch [784] */
+		fashion_ae_sum_rows(n, 784, d_xhat, grad + FASHION_AE_DECODER_4_BIAS);
+		/* d_decoder_0: dense_dx*relu' [n, 256] */
+		fashion_ae_gemm(n, 256, 512, d_decoder_2, 512, 1, decoder_2_weight, 256, 1, NULL, d_decoder_0,
+			&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f, .y = decoder_0});
+		/* d_decoder_2_weight: dense_dw [512, 256] */
+		fashion_ae_gemm(512, 256, n, d_decoder_2, 1, 512, decoder_0, 256, 1, NULL, grad + FASHION_AE_DECODER_2_WEIGHT, NULL);
+		/* d_decoder_2_bias: sum_batch [512] */
+		fashion_ae_sum_rows(n, 512, d_decoder_2, grad + FASHION_AE_DECODER_2_BIAS);
+		/* d_z: dense_dx [n, 32] */
+		fashion_ae_gemm(n, 32, 256, d_decoder_0, 256, 1, decoder_0_weight, 32, 1, NULL, d_z, NULL);
+		/* d_decoder_0_weight: dense_dw [256, 32] */
+		fashion_ae_gemm(256, 32, n, d_decoder_0, 1, 256, z, 32, 1, NULL, grad + FASHION_AE_DECODER_0_WEIGHT, NULL);
+		/* d_decoder_0_bias: sum_batch [256] */
+		fashion_ae_sum_rows(n, 256, d_decoder_0, grad + FASHION_AE_DECODER_0_BIAS);
+		/* d_encoder_2: dense_dx*relu' [n, 256] */
+		fashion_ae_gemm(n, 256, 32, d_z, 32, 1, encoder_4_weight, 256, 1, NULL, d_encoder_2,
+			&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f, .y = encoder_2});
+		/* d_encoder_4_weight: dense_dw [32, 256] */
+		fashion_ae_gemm(32, 256, n, d_z, 1, 32, encoder_2, 256, 1, NULL, grad + FASHION_AE_ENCODER_4_WEIGHT, NULL);
+		/* d_encoder_4_bias: sum_batch [32] */
+		fashion_ae_sum_rows(n, 32, d_z, grad + FASHION_AE_ENCODER_4_BIAS);
+		/* d_encoder_0: dense_dx*relu' [n, 512] */
+		fashion_ae_gemm(n, 512, 256, d_encoder_2, 256, 1, encoder_2_weight, 512, 1, NULL, d_encoder_0,
+			&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f, .y = encoder_0});
+		/* d_encoder_2_weight: dense_dw [256, 512] */
+		fashion_ae_gemm(256, 512, n, d_encoder_2, 1, 256, encoder_0, 512, 1, NULL, grad + FASHION_AE_ENCODER_2_WEIGHT, NULL);
+		/* d_encoder_2_bias: sum_batch [256] */
+		fashion_ae_sum_rows(n, 256, d_encoder_2, grad + FASHION_AE_ENCODER_2_BIAS);
+		/* d_encoder_0_weight: dense_dw [512, 784] */
+		fashion_ae_gemm(512, 784, n, d_encoder_0, 1, 512, x, 784, 1, NULL, grad + FASHION_AE_ENCODER_0_WEIGHT, NULL);
+		/* d_encoder_0_bias: sum_batch [512] */
+		fashion_ae_sum_rows(n, 512, d_encoder_0, grad + FASHION_AE_ENCODER_0_BIAS);
+	}
 	return loss[0];
-}
-
-/* The loss of the samples and the gradient of every parameter, into grad. */
-static fashion_ae_real fashion_ae_pass(const fashion_ae_ctx *ctx, const fashion_ae_real *x, float *grad)
-{
-	const int n = ctx->n;
-	const float *const params = ctx->params;
-	unsigned char *const work = ctx->work;
-	const fashion_ae_real result = fashion_ae_run(ctx, x, FASHION_AE_ENCODER | FASHION_AE_DECODER | FASHION_AE_LOSS);
-	const float *const encoder_2_weight = params + FASHION_AE_ENCODER_2_WEIGHT;
-	const float *const encoder_4_weight = params + FASHION_AE_ENCODER_4_WEIGHT;
-	const float *const decoder_0_weight = params + FASHION_AE_DECODER_0_WEIGHT;
-	const float *const decoder_2_weight = params + FASHION_AE_DECODER_2_WEIGHT;
-	const float *const decoder_4_weight = params + FASHION_AE_DECODER_4_WEIGHT;
-	float *const encoder_0 = (float *)(work + FASHION_AE_AT_ENCODER_0);
-	float *const encoder_2 = (float *)(work + FASHION_AE_AT_ENCODER_2);
-	float *const z = (float *)(work + FASHION_AE_AT_Z);
-	float *const decoder_0 = (float *)(work + FASHION_AE_AT_DECODER_0);
-	float *const decoder_2 = (float *)(work + FASHION_AE_AT_DECODER_2);
-	float *const d_xhat = (float *)(work + FASHION_AE_AT_D_XHAT);
-	float *const d_decoder_2 = (float *)(work + FASHION_AE_AT_D_DECODER_2);
-	float *const d_decoder_4_weight = grad + FASHION_AE_DECODER_4_WEIGHT;
-	float *const d_decoder_4_bias = grad + FASHION_AE_DECODER_4_BIAS;
-	float *const d_decoder_0 = (float *)(work + FASHION_AE_AT_D_DECODER_0);
-	float *const d_decoder_2_weight = grad + FASHION_AE_DECODER_2_WEIGHT;
-	float *const d_decoder_2_bias = grad + FASHION_AE_DECODER_2_BIAS;
-	float *const d_z = (float *)(work + FASHION_AE_AT_D_Z);
-	float *const d_decoder_0_weight = grad + FASHION_AE_DECODER_0_WEIGHT;
-	float *const d_decoder_0_bias = grad + FASHION_AE_DECODER_0_BIAS;
-	float *const d_encoder_2 = (float *)(work + FASHION_AE_AT_D_ENCODER_2);
-	float *const d_encoder_4_weight = grad + FASHION_AE_ENCODER_4_WEIGHT;
-	float *const d_encoder_4_bias = grad + FASHION_AE_ENCODER_4_BIAS;
-	float *const d_encoder_0 = (float *)(work + FASHION_AE_AT_D_ENCODER_0);
-	float *const d_encoder_2_weight = grad + FASHION_AE_ENCODER_2_WEIGHT;
-	float *const d_encoder_2_bias = grad + FASHION_AE_ENCODER_2_BIAS;
-	float *const d_encoder_0_weight = grad + FASHION_AE_ENCODER_0_WEIGHT;
-	float *const d_encoder_0_bias = grad + FASHION_AE_ENCODER_0_BIAS;
-	/* d_xhat: computed with loss */
-	/* d_decoder_2: dense_dx*relu' [n, 512] */
-	fashion_ae_gemm(n, 512, 784, d_xhat, 784, 1, decoder_4_weight, 512, 1, NULL, d_decoder_2,
-		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f, .y = decoder_2});
-	/* d_decoder_4_weight: dense_dw [784, 512] */
-	fashion_ae_gemm(784, 512, n, d_xhat, 1, 784, decoder_2, 512, 1, NULL, d_decoder_4_weight, NULL);
-	/* d_decoder_4_bias: sum_batch [784] */
-	fashion_ae_sum_rows(n, 784, d_xhat, d_decoder_4_bias);
-	/* d_decoder_0: dense_dx*relu' [n, 256] */
-	fashion_ae_gemm(n, 256, 512, d_decoder_2, 512, 1, decoder_2_weight, 256, 1, NULL, d_decoder_0,
-		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f, .y = decoder_0});
-	/* d_decoder_2_weight: dense_dw [512, 256] */
-	fashion_ae_gemm(512, 256, n, d_decoder_2, 1, 512, decoder_0, 256, 1, NULL, d_decoder_2_weight, NULL);
-	/* d_decoder_2_bias: sum_batch [512] */
-	fashion_ae_sum_rows(n, 512, d_decoder_2, d_decoder_2_bias);
-	/* d_z: dense_dx [n, 32] */
-	fashion_ae_gemm(n, 32, 256, d_decoder_0, 256, 1, decoder_0_weight, 32, 1, NULL, d_z, NULL);
-	/* d_decoder_0_weight: dense_dw [256, 32] */
-	fashion_ae_gemm(256, 32, n, d_decoder_0, 1, 256, z, 32, 1, NULL, d_decoder_0_weight, NULL);
-	/* d_decoder_0_bias: sum_batch [256] */
-	fashion_ae_sum_rows(n, 256, d_decoder_0, d_decoder_0_bias);
-	/* d_encoder_2: dense_dx*relu' [n, 256] */
-	fashion_ae_gemm(n, 256, 32, d_z, 32, 1, encoder_4_weight, 256, 1, NULL, d_encoder_2,
-		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f, .y = encoder_2});
-	/* d_encoder_4_weight: dense_dw [32, 256] */
-	fashion_ae_gemm(32, 256, n, d_z, 1, 32, encoder_2, 256, 1, NULL, d_encoder_4_weight, NULL);
-	/* d_encoder_4_bias: sum_batch [32] */
-	fashion_ae_sum_rows(n, 32, d_z, d_encoder_4_bias);
-	/* d_encoder_0: dense_dx*relu' [n, 512] */
-	fashion_ae_gemm(n, 512, 256, d_encoder_2, 256, 1, encoder_2_weight, 512, 1, NULL, d_encoder_0,
-		&(const fashion_ae_epilogue){.act = FASHION_AE_RELU, .slope = 0.0f, .y = encoder_0});
-	/* d_encoder_2_weight: dense_dw [256, 512] */
-	fashion_ae_gemm(256, 512, n, d_encoder_2, 1, 256, encoder_0, 512, 1, NULL, d_encoder_2_weight, NULL);
-	/* d_encoder_2_bias: sum_batch [256] */
-	fashion_ae_sum_rows(n, 256, d_encoder_2, d_encoder_2_bias);
-	/* d_encoder_0_weight: dense_dw [512, 784] */
-	fashion_ae_gemm(512, 784, n, d_encoder_0, 1, 512, x, 784, 1, NULL, d_encoder_0_weight, NULL);
-	/* d_encoder_0_bias: sum_batch [512] */
-	fashion_ae_sum_rows(n, 512, d_encoder_0, d_encoder_0_bias);
-	return result;
 }
 
 fashion_ae_real fashion_ae_train_step(void *state, void *work, const fashion_ae_real *x, int n, const fashion_ae_hparams *h)
@@ -721,10 +683,10 @@ fashion_ae_real fashion_ae_train_step(void *state, void *work, const fashion_ae_
 
 fashion_ae_real fashion_ae_train_step_terms(void *state, void *work, const fashion_ae_real *x, int n, const fashion_ae_hparams *h, double *terms)
 {
-	const fashion_ae_ctx c = fashion_ae_context(state, work, n, h, state, terms);
-	float *const grad = (float *)work; /* the gradient block */
-	const fashion_ae_real loss = fashion_ae_pass(&c, x, grad);
-	fashion_ae_update(state, grad, h);
+	fashion_ae_ctx c = fashion_ae_context(state, work, n, h, state, terms);
+	c.grad = (float *)work; /* the gradient block */
+	const fashion_ae_real loss = fashion_ae_run(&c, x, FASHION_AE_ALL);
+	fashion_ae_update(state, c.grad, h);
 	return loss;
 }
 
@@ -739,7 +701,8 @@ fashion_ae_real fashion_ae_gradient_part(const void *state, void *work, const fa
 	fashion_ae_ctx c = fashion_ae_context(state, work, n, h, NULL, NULL);
 	c.batch_row0 = first;
 	c.batch_rows = rows;
-	return fashion_ae_pass(&c, x, grad);
+	c.grad = grad;
+	return fashion_ae_run(&c, x, FASHION_AE_ALL);
 }
 
 void fashion_ae_update(void *state, const fashion_ae_real *grad, const fashion_ae_hparams *h)

@@ -532,12 +532,7 @@ static const kl_sparse_ae_loss_term_info kl_sparse_ae_loss_term_table[2] = {
 	{"kl_sparsity", 0.01},
 };
 
-kl_sparse_ae_hparams kl_sparse_ae_default_hparams(void)
-{
-	const kl_sparse_ae_hparams h = {0.001, 0.90000000000000002, 0.999, 1e-08, 0, 1};
-	return h;
-}
-
+kl_sparse_ae_hparams kl_sparse_ae_default_hparams(void) { return (kl_sparse_ae_hparams){0.001, 0.9, 0.999, 1e-08, 0, 1}; }
 const kl_sparse_ae_param_info *kl_sparse_ae_param(int i) { return i >= 0 && i < 12 ? &kl_sparse_ae_param_table[i] : NULL; }
 const kl_sparse_ae_loss_term_info *kl_sparse_ae_loss_term(int i) { return i >= 0 && i < 2 ? &kl_sparse_ae_loss_term_table[i] : NULL; }
 const kl_sparse_ae_buffer_info *kl_sparse_ae_buffer(int i) { return (void)i, NULL; }
@@ -575,10 +570,11 @@ typedef struct kl_sparse_ae_ctx {
 	double *terms;        /* where the loss terms go, or NULL */
 	long batch_row0;      /* where row 0 is in the whole batch (noise streams) */
 	long batch_rows;      /* rows in the whole batch (what a mean divides by) */
+	float *grad;          /* where the backward part puts the gradient */
 } kl_sparse_ae_ctx;
 
 /* The parts of the model NAME_run computes, in this order. */
-enum { KL_SPARSE_AE_ENCODER = 1, KL_SPARSE_AE_DECODER = 2, KL_SPARSE_AE_LOSS = 4 };
+enum { KL_SPARSE_AE_ENCODER = 1, KL_SPARSE_AE_DECODER = 2, KL_SPARSE_AE_LOSS = 4, KL_SPARSE_AE_BACKWARD = 8, KL_SPARSE_AE_ALL = 15 };
 
 /* A call's context: evaluation mode when h is NULL, else training mode for the
  * step after the state's, with noise while h->stochastic; the loss terms
@@ -588,7 +584,7 @@ static kl_sparse_ae_ctx kl_sparse_ae_context(const void *state, void *work, int 
 {
 	const kl_sparse_ae_ctx c = {(const float *)((const unsigned char *)state + 64), state, (unsigned char *)work, n,
 		h != NULL, h && h->stochastic, *(const uint64_t *)((const unsigned char *)state + 8),
-		h ? *(const int64_t *)state + 1 : 0, updates, terms, 0, n};
+		h ? *(const int64_t *)state + 1 : 0, updates, terms, 0, n, NULL};
 	return c;
 }
 
@@ -601,17 +597,23 @@ static kl_sparse_ae_real kl_sparse_ae_run(const kl_sparse_ae_ctx *ctx, const kl_
 	const int training = ctx->training;
 	double *const terms = ctx->terms;
 	const long batch_rows = ctx->batch_rows;
+	float *const grad = ctx->grad;
+	const float *const encoder_2_weight = params + KL_SPARSE_AE_ENCODER_2_WEIGHT;
+	const float *const encoder_4_weight = params + KL_SPARSE_AE_ENCODER_4_WEIGHT;
+	const float *const decoder_0_weight = params + KL_SPARSE_AE_DECODER_0_WEIGHT;
+	const float *const decoder_2_weight = params + KL_SPARSE_AE_DECODER_2_WEIGHT;
+	const float *const decoder_4_weight = params + KL_SPARSE_AE_DECODER_4_WEIGHT;
+	float *const encoder_0 = (float *)(work + KL_SPARSE_AE_AT_ENCODER_0);
+	float *const encoder_2 = (float *)(work + KL_SPARSE_AE_AT_ENCODER_2);
 	float *const z = (float *)(work + KL_SPARSE_AE_AT_Z);
+	float *const decoder_0 = (float *)(work + KL_SPARSE_AE_AT_DECODER_0);
+	float *const decoder_2 = (float *)(work + KL_SPARSE_AE_AT_DECODER_2);
 	float *const xhat = (float *)(work + KL_SPARSE_AE_AT_XHAT);
 	if (parts & KL_SPARSE_AE_ENCODER) {
 		const float *const encoder_0_weight = params + KL_SPARSE_AE_ENCODER_0_WEIGHT;
 		const float *const encoder_0_bias = params + KL_SPARSE_AE_ENCODER_0_BIAS;
-		const float *const encoder_2_weight = params + KL_SPARSE_AE_ENCODER_2_WEIGHT;
 		const float *const encoder_2_bias = params + KL_SPARSE_AE_ENCODER_2_BIAS;
-		const float *const encoder_4_weight = params + KL_SPARSE_AE_ENCODER_4_WEIGHT;
 		const float *const encoder_4_bias = params + KL_SPARSE_AE_ENCODER_4_BIAS;
-		float *const encoder_0 = (float *)(work + KL_SPARSE_AE_AT_ENCODER_0);
-		float *const encoder_2 = (float *)(work + KL_SPARSE_AE_AT_ENCODER_2);
 		/* encoder.0: dense+relu [n, 512] */
 		kl_sparse_ae_gemm(n, 512, 784, x, 784, 1, encoder_0_weight, 1, 784, encoder_0_bias, encoder_0,
 			&(const kl_sparse_ae_epilogue){.act = KL_SPARSE_AE_RELU, .slope = 0.0f});
@@ -623,14 +625,9 @@ static kl_sparse_ae_real kl_sparse_ae_run(const kl_sparse_ae_ctx *ctx, const kl_
 			&(const kl_sparse_ae_epilogue){.act = KL_SPARSE_AE_SIGMOID, .slope = 0.0f});
 	}
 	if (parts & KL_SPARSE_AE_DECODER) {
-		const float *const decoder_0_weight = params + KL_SPARSE_AE_DECODER_0_WEIGHT;
 		const float *const decoder_0_bias = params + KL_SPARSE_AE_DECODER_0_BIAS;
-		const float *const decoder_2_weight = params + KL_SPARSE_AE_DECODER_2_WEIGHT;
 		const float *const decoder_2_bias = params + KL_SPARSE_AE_DECODER_2_BIAS;
-		const float *const decoder_4_weight = params + KL_SPARSE_AE_DECODER_4_WEIGHT;
 		const float *const decoder_4_bias = params + KL_SPARSE_AE_DECODER_4_BIAS;
-		float *const decoder_0 = (float *)(work + KL_SPARSE_AE_AT_DECODER_0);
-		float *const decoder_2 = (float *)(work + KL_SPARSE_AE_AT_DECODER_2);
 		/* decoder.0: dense+relu [n, 256] */
 		kl_sparse_ae_gemm(n, 256, 64, z, 64, 1, decoder_0_weight, 1, 64, decoder_0_bias, decoder_0,
 			&(const kl_sparse_ae_epilogue){.act = KL_SPARSE_AE_RELU, .slope = 0.0f});
@@ -684,111 +681,78 @@ static kl_sparse_ae_real kl_sparse_ae_run(const kl_sparse_ae_ctx *ctx, const kl_
 	/* loss: add [] */
 	for (long i = 0; i < 1; i++)
 		loss[i] = loss_0[i] + scale[i];
-	return loss[0];
-}
-
-/* The loss of the samples and the gradient of every parameter, into grad. */
-static kl_sparse_ae_real kl_sparse_ae_pass(const kl_sparse_ae_ctx *ctx, const kl_sparse_ae_real *x, float *grad)
-{
-	const int n = ctx->n;
-	const float *const params = ctx->params;
-	unsigned char *const work = ctx->work;
-	const long batch_rows = ctx->batch_rows;
-	const kl_sparse_ae_real result = kl_sparse_ae_run(ctx, x, KL_SPARSE_AE_ENCODER | KL_SPARSE_AE_DECODER | KL_SPARSE_AE_LOSS);
-	const float *const encoder_2_weight = params + KL_SPARSE_AE_ENCODER_2_WEIGHT;
-	const float *const encoder_4_weight = params + KL_SPARSE_AE_ENCODER_4_WEIGHT;
-	const float *const decoder_0_weight = params + KL_SPARSE_AE_DECODER_0_WEIGHT;
-	const float *const decoder_2_weight = params + KL_SPARSE_AE_DECODER_2_WEIGHT;
-	const float *const decoder_4_weight = params + KL_SPARSE_AE_DECODER_4_WEIGHT;
-	float *const encoder_0 = (float *)(work + KL_SPARSE_AE_AT_ENCODER_0);
-	float *const encoder_2 = (float *)(work + KL_SPARSE_AE_AT_ENCODER_2);
-	float *const z = (float *)(work + KL_SPARSE_AE_AT_Z);
-	float *const decoder_0 = (float *)(work + KL_SPARSE_AE_AT_DECODER_0);
-	float *const decoder_2 = (float *)(work + KL_SPARSE_AE_AT_DECODER_2);
-	float *const d_loss_0 = (float *)(work + KL_SPARSE_AE_AT_D_LOSS_0);
-	float *const d_xhat = (float *)(work + KL_SPARSE_AE_AT_D_XHAT);
-	float *const d_loss_1 = (float *)(work + KL_SPARSE_AE_AT_D_LOSS_1);
-	float *const d_z = (float *)(work + KL_SPARSE_AE_AT_D_Z);
-	float *const d_decoder_2 = (float *)(work + KL_SPARSE_AE_AT_D_DECODER_2);
-	float *const d_decoder_4_weight = grad + KL_SPARSE_AE_DECODER_4_WEIGHT;
-	float *const d_decoder_4_bias = grad + KL_SPARSE_AE_DECODER_4_BIAS;
-	float *const d_decoder_0 = (float *)(work + KL_SPARSE_AE_AT_D_DECODER_0);
-	float *const d_decoder_2_weight = grad + KL_SPARSE_AE_DECODER_2_WEIGHT;
-	float *const d_decoder_2_bias = grad + KL_SPARSE_AE_DECODER_2_BIAS;
-	float *const d_z_2 = (float *)(work + KL_SPARSE_AE_AT_D_Z_2);
-	float *const d_z_3 = (float *)(work + KL_SPARSE_AE_AT_D_Z_3);
-	float *const d_decoder_0_weight = grad + KL_SPARSE_AE_DECODER_0_WEIGHT;
-	float *const d_decoder_0_bias = grad + KL_SPARSE_AE_DECODER_0_BIAS;
-	float *const act_grad = (float *)(work + KL_SPARSE_AE_AT_ACT_GRAD);
-	float *const d_encoder_2 = (float *)(work + KL_SPARSE_AE_AT_D_ENCODER_2);
-	float *const d_encoder_4_weight = grad + KL_SPARSE_AE_ENCODER_4_WEIGHT;
-	float *const d_encoder_4_bias = grad + KL_SPARSE_AE_ENCODER_4_BIAS;
-	float *const d_encoder_0 = (float *)(work + KL_SPARSE_AE_AT_D_ENCODER_0);
-	float *const d_encoder_2_weight = grad + KL_SPARSE_AE_ENCODER_2_WEIGHT;
-	float *const d_encoder_2_bias = grad + KL_SPARSE_AE_ENCODER_2_BIAS;
-	float *const d_encoder_0_weight = grad + KL_SPARSE_AE_ENCODER_0_WEIGHT;
-	float *const d_encoder_0_bias = grad + KL_SPARSE_AE_ENCODER_0_BIAS;
-	/* d_xhat: computed with loss_0 */
-	/* d_loss_1: scale [] */
-	for (long i = 0; i < 1; i++)
-		d_loss_1[i] = 0.01f * d_loss_0[i];
-	/* d_z: kl_sparsity_grad [n, 64] */
-	{
-		const double rho = 0.050000000000000003, lo = 1e-06, hi = 1 - 1e-06, k = d_loss_1[0] / (double)batch_rows;
-		for (long j = 0; j < 64; j++) {
-			double s = 0;
-			for (long b = 0; b < n; b++)
-				s += z[b * 64 + j];
-			s /= n; /* the mean activation of unit j */
-			const float d = (float)(s < lo || s > hi ? 0 : k * ((1 - rho) / (1 - s) - rho / s));
-			for (long b = 0; b < n; b++)
-				d_z[b * 64 + j] = d;
+	if (parts & KL_SPARSE_AE_BACKWARD) {
+		float *const d_loss_1 = (float *)(work + KL_SPARSE_AE_AT_D_LOSS_1);
+		float *const d_z = (float *)(work + KL_SPARSE_AE_AT_D_Z);
+		float *const d_decoder_2 = (float *)(work + KL_SPARSE_AE_AT_D_DECODER_2);
+		float *const d_decoder_0 = (float *)(work + KL_SPARSE_AE_AT_D_DECODER_0);
+		float *const d_z_2 = (float *)(work + KL_SPARSE_AE_AT_D_Z_2);
+		float *const d_z_3 = (float *)(work + KL_SPARSE_AE_AT_D_Z_3);
+		float *const act_grad = (float *)(work + KL_SPARSE_AE_AT_ACT_GRAD);
+		float *const d_encoder_2 = (float *)(work + KL_SPARSE_AE_AT_D_ENCODER_2);
+		float *const d_encoder_0 = (float *)(work + KL_SPARSE_AE_AT_D_ENCODER_0);
+		/* d_xhat: computed with loss_0 */
+		/* d_loss_1: scale [] */
+		for (long i = 0; i < 1; i++)
+			d_loss_1[i] = 0.01f * d_loss_0[i];
+		/* d_z: kl_sparsity_grad [n, 64] */
+		{
+			const double rho = 0.050000000000000003, lo = 1e-06, hi = 1 - 1e-06, k = d_loss_1[0] / (double)batch_rows;
+			for (long j = 0; j < 64; j++) {
+				double s = 0;
+				for (long b = 0; b < n; b++)
+					s += z[b * 64 + j];
+				s /= n; /* the mean activation of unit j */
+				const float d = (float)(s < lo || s > hi ? 0 : k * ((1 - rho) / (1 - s) - rho / s));
+				for (long b = 0; b < n; b++)
+					d_z[b * 64 + j] = d;
+			}
 		}
+		/* d_decoder_2: dense_dx*relu' [n, 512] */
+		kl_sparse_ae_gemm(n, 512, 784, d_xhat, 784, 1, decoder_4_weight, 512, 1, NULL, d_decoder_2,
+			&(const kl_sparse_ae_epilogue){.act = KL_SPARSE_AE_RELU, .slope = 0.0f, .y = decoder_2});
+		/* d_decoder_4_weight: dense_dw [784, 512] */
+		kl_sparse_ae_gemm(784, 512, n, d_xhat, 1, 784, decoder_2, 512, 1, NULL, grad + KL_SPARSE_AE_DECODER_4_WEIGHT, NULL);
+		/* d_decoder_4_bias: sum_batch [784] */
+		kl_sparse_ae_sum_rows(n, 784, d_xhat, grad + KL_SPARSE_AE_DECODER_4_BIAS);
+		/* d_decoder_0: dense_dx*relu' [n, 256] */
+		kl_sparse_ae_gemm(n, 256, 512, d_decoder_2, 512, 1, decoder_2_weight, 256, 1, NULL, d_decoder_0,
+			&(const kl_sparse_ae_epilogue){.act = KL_SPARSE_AE_RELU, .slope = 0.0f, .y = decoder_0});
+		/* d_decoder_2_weight: dense_dw [512, 256] */
+		kl_sparse_ae_gemm(512, 256, n, d_decoder_2, 1, 512, decoder_0, 256, 1, NULL, grad + KL_SPARSE_AE_DECODER_2_WEIGHT, NULL);
+		/* d_decoder_2_bias: sum_batch [512] */
+		kl_sparse_ae_sum_rows(n, 512, d_decoder_2, grad + KL_SPARSE_AE_DECODER_2_BIAS);
+		/* d_z_2: dense_dx [n, 64] */
+		kl_sparse_ae_gemm(n, 64, 256, d_decoder_0, 256, 1, decoder_0_weight, 64, 1, NULL, d_z_2, NULL);
+		/* d_z_3: add [n, 64] */
+		for (long i = 0; i < n * 64; i++)
+			d_z_3[i] = d_z[i] + d_z_2[i];
+		/* d_decoder_0_weight: dense_dw [256, 64] */
+		kl_sparse_ae_gemm(256, 64, n, d_decoder_0, 1, 256, z, 64, 1, NULL, grad + KL_SPARSE_AE_DECODER_0_WEIGHT, NULL);
+		/* d_decoder_0_bias: sum_batch [256] */
+		kl_sparse_ae_sum_rows(n, 256, d_decoder_0, grad + KL_SPARSE_AE_DECODER_0_BIAS);
+		/* act_grad: act_grad [n, 64] */
+		kl_sparse_ae_act_all(KL_SPARSE_AE_SIGMOID, 0.0f, n * 64, d_z_3, z, act_grad);
+		/* d_encoder_2: dense_dx*relu' [n, 256] */
+		kl_sparse_ae_gemm(n, 256, 64, act_grad, 64, 1, encoder_4_weight, 256, 1, NULL, d_encoder_2,
+			&(const kl_sparse_ae_epilogue){.act = KL_SPARSE_AE_RELU, .slope = 0.0f, .y = encoder_2});
+		/* d_encoder_4_weight: dense_dw [64, 256] */
+		kl_sparse_ae_gemm(64, 256, n, act_grad, 1, 64, encoder_2, 256, 1, NULL, grad + KL_SPARSE_AE_ENCODER_4_WEIGHT, NULL);
+		/* d_encoder_4_bias: sum_batch [64] */
+		kl_sparse_ae_sum_rows(n, 64, act_grad, grad + KL_SPARSE_AE_ENCODER_4_BIAS);
+		/* d_encoder_0: dense_dx*relu' [n, 512] */
+		kl_sparse_ae_gemm(n, 512, 256, d_encoder_2, 256, 1, encoder_2_weight, 512, 1, NULL, d_encoder_0,
+			&(const kl_sparse_ae_epilogue){.act = KL_SPARSE_AE_RELU, .slope = 0.0f, .y = encoder_0});
+		/* d_encoder_2_weight: dense_dw [256, 512] */
+		kl_sparse_ae_gemm(256, 512, n, d_encoder_2, 1, 256, encoder_0, 512, 1, NULL, grad + KL_SPARSE_AE_ENCODER_2_WEIGHT, NULL);
+		/* d_encoder_2_bias: sum_batch [256] */
+		kl_sparse_ae_sum_rows(n, 256, d_encoder_2, grad + KL_SPARSE_AE_ENCODER_2_BIAS);
+		/* d_encoder_0_weight: dense_dw [512, 784] */
+		kl_sparse_ae_gemm(512, 784, n, d_encoder_0, 1, 512, x, 784, 1, NULL, grad + KL_SPARSE_AE_ENCODER_0_WEIGHT, NULL);
+		/* d_encoder_0_bias: sum_batch [512] */
+		kl_sparse_ae_sum_rows(n, 512, d_encoder_0, grad + KL_SPARSE_AE_ENCODER_0_BIAS);
 	}
-	/* d_decoder_2: dense_dx*relu' [n, 512] */
-	kl_sparse_ae_gemm(n, 512, 784, d_xhat, 784, 1, decoder_4_weight, 512, 1, NULL, d_decoder_2,
-		&(const kl_sparse_ae_epilogue){.act = KL_SPARSE_AE_RELU, .slope = 0.0f, .y = decoder_2});
-	/* d_decoder_4_weight: dense_dw [784, 512] */
-	kl_sparse_ae_gemm(784, 512, n, d_xhat, 1, 784, decoder_2, 512, 1, NULL, d_decoder_4_weight, NULL);
-	/* d_decoder_4_bias: sum_batch [784] */
-	kl_sparse_ae_sum_rows(n, 784, d_xhat, d_decoder_4_bias);
-	/* d_decoder_0: dense_dx*relu' [n, 256] */
-	kl_sparse_ae_gemm(n, 256, 512, d_decoder_2, 512, 1, decoder_2_weight, 256, 1, NULL, d_decoder_0,
-		&(const kl_sparse_ae_epilogue){.act = KL_SPARSE_AE_RELU, .slope = 0.0f, .y = decoder_0});
-	/* d_decoder_2_weight: dense_dw [512, 256] */
-	kl_sparse_ae_gemm(512, 256, n, d_decoder_2, 1, 512, decoder_0, 256, 1, NULL, d_decoder_2_weight, NULL);
-	/* d_decoder_2_bias: sum_batch [512] */
-	kl_sparse_ae_sum_rows(n, 512, d_decoder_2, d_decoder_2_bias);
-	/* d_z_2: dense_dx [n, 64] */
-	kl_sparse_ae_gemm(n, 64, 256, d_decoder_0, 256, 1, decoder_0_weight, 64, 1, NULL, d_z_2, NULL);
-	/* d_z_3: add [n, 64] */
-	for (long i = 0; i < n * 64; i++)
-		d_z_3[i] = d_z[i] + d_z_2[i];
-	/* d_decoder_0_weight: dense_dw [256, 64] */
-	kl_sparse_ae_gemm(256, 64, n, d_decoder_0, 1, 256, z, 64, 1, NULL, d_decoder_0_weight, NULL);
-	/* d_decoder_0_bias: sum_batch [256] */
-	kl_sparse_ae_sum_rows(n, 256, d_decoder_0, d_decoder_0_bias);
-	/* act_grad: act_grad [n, 64] */
-	kl_sparse_ae_act_all(KL_SPARSE_AE_SIGMOID, 0.0f, n * 64, d_z_3, z, act_grad);
-	/* d_encoder_2: dense_dx*relu' [n, 256] */
-	kl_sparse_ae_gemm(n, 256, 64, act_grad, 64, 1, encoder_4_weight, 256, 1, NULL, d_encoder_2,
-		&(const kl_sparse_ae_epilogue){.act = KL_SPARSE_AE_RELU, .slope = 0.0f, .y = encoder_2});
-	/* d_encoder_4_weight: dense_dw [64, 256] */
-	kl_sparse_ae_gemm(64, 256, n, act_grad, 1, 64, encoder_2, 256, 1, NULL, d_encoder_4_weight, NULL);
-	/* d_encoder_4_bias: sum_batch [64] */
-	kl_sparse_ae_sum_rows(n, 64, act_grad, d_encoder_4_bias);
-	/* d_encoder_0: dense_dx*relu' [n, 512] */
-	kl_sparse_ae_gemm(n, 512, 256, d_encoder_2, 256, 1, encoder_2_weight, 512, 1, NULL, d_encoder_0,
-		&(const kl_sparse_ae_epilogue){.act = KL_SPARSE_AE_RELU, .slope = 0.0f, .y = encoder_0});
-	/* d_encoder_2_weight: dense_dw [256, 512] */
-	kl_sparse_ae_gemm(256, 512, n, d_encoder_2, 1, 256, encoder_0, 512, 1, NULL, d_encoder_2_weight, NULL);
-	/* d_encoder_2_bias: sum_batch [256] */
-	kl_sparse_ae_sum_rows(n, 256, d_encoder_2, d_encoder_2_bias);
-	/* d_encoder_0_weight: dense_dw [512, 784] */
-	kl_sparse_ae_gemm(512, 784, n, d_encoder_0, 1, 512, x, 784, 1, NULL, d_encoder_0_weight, NULL);
-	/* d_encoder_0_bias: sum_batch [512] */
-	kl_sparse_ae_sum_rows(n, 512, d_encoder_0, d_encoder_0_bias);
-	return result;
+	return loss[0];
 }
 
 kl_sparse_ae_real kl_sparse_ae_train_step(void *state, void *work, const kl_sparse_ae_real *x, int n, const kl_sparse_ae_hparams *h)
@@ -798,10 +762,10 @@ kl_sparse_ae_real kl_sparse_ae_train_step(void *state, void *work, const kl_spar
 
 kl_sparse_ae_real kl_sparse_ae_train_step_terms(void *state, void *work, const kl_sparse_ae_real *x, int n, const kl_sparse_ae_hparams *h, double *terms)
 {
-	const kl_sparse_ae_ctx c = kl_sparse_ae_context(state, work, n, h, state, terms);
-	float *const grad = (float *)work; /* the gradient block */
-	const kl_sparse_ae_real loss = kl_sparse_ae_pass(&c, x, grad);
-	kl_sparse_ae_update(state, grad, h);
+	kl_sparse_ae_ctx c = kl_sparse_ae_context(state, work, n, h, state, terms);
+	c.grad = (float *)work; /* the gradient block */
+	const kl_sparse_ae_real loss = kl_sparse_ae_run(&c, x, KL_SPARSE_AE_ALL);
+	kl_sparse_ae_update(state, c.grad, h);
 	return loss;
 }
 
@@ -816,7 +780,8 @@ kl_sparse_ae_real kl_sparse_ae_gradient_part(const void *state, void *work, cons
 	kl_sparse_ae_ctx c = kl_sparse_ae_context(state, work, n, h, NULL, NULL);
 	c.batch_row0 = first;
 	c.batch_rows = rows;
-	return kl_sparse_ae_pass(&c, x, grad);
+	c.grad = grad;
+	return kl_sparse_ae_run(&c, x, KL_SPARSE_AE_ALL);
 }
 
 void kl_sparse_ae_update(void *state, const kl_sparse_ae_real *grad, const kl_sparse_ae_hparams *h)

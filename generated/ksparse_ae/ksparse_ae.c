@@ -18,7 +18,6 @@
 #define KSPARSE_AE_AT_DECODER_0 4859200 /* decoder.0: dense+relu [n, 256] */
 #define KSPARSE_AE_AT_DECODER_2 4990272 /* decoder.2: dense+relu [n, 512] */
 #define KSPARSE_AE_AT_XHAT 5252416 /* decoder.4: dense+sigmoid [n, 784] */
-#define KSPARSE_AE_AT_CONSTANT 5653824 /* constant: constant [] */
 #define KSPARSE_AE_AT_LOSS 5653888 /* loss.0: mse+mse_grad [] */
 #define KSPARSE_AE_AT_D_XHAT 5653952 /* d_xhat: mse_grad*sigmoid' [n, 784] */
 #define KSPARSE_AE_AT_D_DECODER_2 6055360 /* d_decoder_2: dense_dx*relu' [n, 512] */
@@ -511,12 +510,7 @@ static const ksparse_ae_loss_term_info ksparse_ae_loss_term_table[1] = {
 	{"mse", 1},
 };
 
-ksparse_ae_hparams ksparse_ae_default_hparams(void)
-{
-	const ksparse_ae_hparams h = {0.001, 0.90000000000000002, 0.999, 1e-08, 0, 1};
-	return h;
-}
-
+ksparse_ae_hparams ksparse_ae_default_hparams(void) { return (ksparse_ae_hparams){0.001, 0.9, 0.999, 1e-08, 0, 1}; }
 const ksparse_ae_param_info *ksparse_ae_param(int i) { return i >= 0 && i < 12 ? &ksparse_ae_param_table[i] : NULL; }
 const ksparse_ae_loss_term_info *ksparse_ae_loss_term(int i) { return i >= 0 && i < 1 ? &ksparse_ae_loss_term_table[i] : NULL; }
 const ksparse_ae_buffer_info *ksparse_ae_buffer(int i) { return (void)i, NULL; }
@@ -554,10 +548,11 @@ typedef struct ksparse_ae_ctx {
 	double *terms;        /* where the loss terms go, or NULL */
 	long batch_row0;      /* where row 0 is in the whole batch (noise streams) */
 	long batch_rows;      /* rows in the whole batch (what a mean divides by) */
+	float *grad;          /* where the backward part puts the gradient */
 } ksparse_ae_ctx;
 
 /* The parts of the model NAME_run computes, in this order. */
-enum { KSPARSE_AE_ENCODER = 1, KSPARSE_AE_DECODER = 2, KSPARSE_AE_LOSS = 4 };
+enum { KSPARSE_AE_ENCODER = 1, KSPARSE_AE_DECODER = 2, KSPARSE_AE_LOSS = 4, KSPARSE_AE_BACKWARD = 8, KSPARSE_AE_ALL = 15 };
 
 /* A call's context: evaluation mode when h is NULL, else training mode for the
  * step after the state's, with noise while h->stochastic; the loss terms
@@ -567,7 +562,7 @@ static ksparse_ae_ctx ksparse_ae_context(const void *state, void *work, int n, c
 {
 	const ksparse_ae_ctx c = {(const float *)((const unsigned char *)state + 64), state, (unsigned char *)work, n,
 		h != NULL, h && h->stochastic, *(const uint64_t *)((const unsigned char *)state + 8),
-		h ? *(const int64_t *)state + 1 : 0, updates, terms, 0, n};
+		h ? *(const int64_t *)state + 1 : 0, updates, terms, 0, n, NULL};
 	return c;
 }
 
@@ -580,18 +575,24 @@ static ksparse_ae_real ksparse_ae_run(const ksparse_ae_ctx *ctx, const ksparse_a
 	const int training = ctx->training;
 	double *const terms = ctx->terms;
 	const long batch_rows = ctx->batch_rows;
+	float *const grad = ctx->grad;
+	const float *const encoder_2_weight = params + KSPARSE_AE_ENCODER_2_WEIGHT;
+	const float *const encoder_4_weight = params + KSPARSE_AE_ENCODER_4_WEIGHT;
+	const float *const decoder_0_weight = params + KSPARSE_AE_DECODER_0_WEIGHT;
+	const float *const decoder_2_weight = params + KSPARSE_AE_DECODER_2_WEIGHT;
+	const float *const decoder_4_weight = params + KSPARSE_AE_DECODER_4_WEIGHT;
+	float *const encoder_0 = (float *)(work + KSPARSE_AE_AT_ENCODER_0);
+	float *const encoder_2 = (float *)(work + KSPARSE_AE_AT_ENCODER_2);
+	float *const encoder_4 = (float *)(work + KSPARSE_AE_AT_ENCODER_4);
 	float *const z = (float *)(work + KSPARSE_AE_AT_Z);
+	float *const decoder_0 = (float *)(work + KSPARSE_AE_AT_DECODER_0);
+	float *const decoder_2 = (float *)(work + KSPARSE_AE_AT_DECODER_2);
 	float *const xhat = (float *)(work + KSPARSE_AE_AT_XHAT);
 	if (parts & KSPARSE_AE_ENCODER) {
 		const float *const encoder_0_weight = params + KSPARSE_AE_ENCODER_0_WEIGHT;
 		const float *const encoder_0_bias = params + KSPARSE_AE_ENCODER_0_BIAS;
-		const float *const encoder_2_weight = params + KSPARSE_AE_ENCODER_2_WEIGHT;
 		const float *const encoder_2_bias = params + KSPARSE_AE_ENCODER_2_BIAS;
-		const float *const encoder_4_weight = params + KSPARSE_AE_ENCODER_4_WEIGHT;
 		const float *const encoder_4_bias = params + KSPARSE_AE_ENCODER_4_BIAS;
-		float *const encoder_0 = (float *)(work + KSPARSE_AE_AT_ENCODER_0);
-		float *const encoder_2 = (float *)(work + KSPARSE_AE_AT_ENCODER_2);
-		float *const encoder_4 = (float *)(work + KSPARSE_AE_AT_ENCODER_4);
 		/* encoder.0: dense+relu [n, 512] */
 		ksparse_ae_gemm(n, 512, 784, x, 784, 1, encoder_0_weight, 1, 784, encoder_0_bias, encoder_0,
 			&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f});
@@ -613,14 +614,9 @@ static ksparse_ae_real ksparse_ae_run(const ksparse_ae_ctx *ctx, const ksparse_a
 		}
 	}
 	if (parts & KSPARSE_AE_DECODER) {
-		const float *const decoder_0_weight = params + KSPARSE_AE_DECODER_0_WEIGHT;
 		const float *const decoder_0_bias = params + KSPARSE_AE_DECODER_0_BIAS;
-		const float *const decoder_2_weight = params + KSPARSE_AE_DECODER_2_WEIGHT;
 		const float *const decoder_2_bias = params + KSPARSE_AE_DECODER_2_BIAS;
-		const float *const decoder_4_weight = params + KSPARSE_AE_DECODER_4_WEIGHT;
 		const float *const decoder_4_bias = params + KSPARSE_AE_DECODER_4_BIAS;
-		float *const decoder_0 = (float *)(work + KSPARSE_AE_AT_DECODER_0);
-		float *const decoder_2 = (float *)(work + KSPARSE_AE_AT_DECODER_2);
 		/* decoder.0: dense+relu [n, 256] */
 		ksparse_ae_gemm(n, 256, 64, z, 64, 1, decoder_0_weight, 1, 64, decoder_0_bias, decoder_0,
 			&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f});
@@ -633,112 +629,77 @@ static ksparse_ae_real ksparse_ae_run(const ksparse_ae_ctx *ctx, const ksparse_a
 	}
 	if (!(parts & KSPARSE_AE_LOSS))
 		return 0;
-	float *const constant = (float *)(work + KSPARSE_AE_AT_CONSTANT);
 	float *const loss = (float *)(work + KSPARSE_AE_AT_LOSS);
 	float *const d_xhat = (float *)(work + KSPARSE_AE_AT_D_XHAT);
-	/* constant: constant [] */
-	constant[0] = 1.0f;
 	if (training) {
 		/* loss.0: mse+mse_grad [] */
 		loss[0] = (float)(ksparse_ae_mse(n * 784, xhat, x,
-			d_xhat, (float)(constant[0] / (double)(batch_rows * 784)), KSPARSE_AE_SIGMOID, 0.0f, xhat) / (double)(batch_rows * 784));
+			d_xhat, (float)(1.0f / (double)(batch_rows * 784)), KSPARSE_AE_SIGMOID, 0.0f, xhat) / (double)(batch_rows * 784));
 	} else {
 		/* loss.0: mse [] */
 		loss[0] = (float)(ksparse_ae_mse(n * 784, xhat, x, NULL, 0, 0, 0, NULL) / (double)(batch_rows * 784));
 	}
 	if (terms) /* loss term 0: mse */
 		terms[0] = loss[0];
-	return loss[0];
-}
-
-/* The loss of the samples and the gradient of every parameter, into grad. */
-static ksparse_ae_real ksparse_ae_pass(const ksparse_ae_ctx *ctx, const ksparse_ae_real *x, float *grad)
-{
-	const int n = ctx->n;
-	const float *const params = ctx->params;
-	unsigned char *const work = ctx->work;
-	const ksparse_ae_real result = ksparse_ae_run(ctx, x, KSPARSE_AE_ENCODER | KSPARSE_AE_DECODER | KSPARSE_AE_LOSS);
-	const float *const encoder_2_weight = params + KSPARSE_AE_ENCODER_2_WEIGHT;
-	const float *const encoder_4_weight = params + KSPARSE_AE_ENCODER_4_WEIGHT;
-	const float *const decoder_0_weight = params + KSPARSE_AE_DECODER_0_WEIGHT;
-	const float *const decoder_2_weight = params + KSPARSE_AE_DECODER_2_WEIGHT;
-	const float *const decoder_4_weight = params + KSPARSE_AE_DECODER_4_WEIGHT;
-	float *const encoder_0 = (float *)(work + KSPARSE_AE_AT_ENCODER_0);
-	float *const encoder_2 = (float *)(work + KSPARSE_AE_AT_ENCODER_2);
-	float *const encoder_4 = (float *)(work + KSPARSE_AE_AT_ENCODER_4);
-	float *const z = (float *)(work + KSPARSE_AE_AT_Z);
-	float *const decoder_0 = (float *)(work + KSPARSE_AE_AT_DECODER_0);
-	float *const decoder_2 = (float *)(work + KSPARSE_AE_AT_DECODER_2);
-	float *const d_xhat = (float *)(work + KSPARSE_AE_AT_D_XHAT);
-	float *const d_decoder_2 = (float *)(work + KSPARSE_AE_AT_D_DECODER_2);
-	float *const d_decoder_4_weight = grad + KSPARSE_AE_DECODER_4_WEIGHT;
-	float *const d_decoder_4_bias = grad + KSPARSE_AE_DECODER_4_BIAS;
-	float *const d_decoder_0 = (float *)(work + KSPARSE_AE_AT_D_DECODER_0);
-	float *const d_decoder_2_weight = grad + KSPARSE_AE_DECODER_2_WEIGHT;
-	float *const d_decoder_2_bias = grad + KSPARSE_AE_DECODER_2_BIAS;
-	float *const d_z = (float *)(work + KSPARSE_AE_AT_D_Z);
-	float *const d_decoder_0_weight = grad + KSPARSE_AE_DECODER_0_WEIGHT;
-	float *const d_decoder_0_bias = grad + KSPARSE_AE_DECODER_0_BIAS;
-	float *const d_encoder_4 = (float *)(work + KSPARSE_AE_AT_D_ENCODER_4);
-	float *const d_encoder_2 = (float *)(work + KSPARSE_AE_AT_D_ENCODER_2);
-	float *const d_encoder_4_weight = grad + KSPARSE_AE_ENCODER_4_WEIGHT;
-	float *const d_encoder_4_bias = grad + KSPARSE_AE_ENCODER_4_BIAS;
-	float *const d_encoder_0 = (float *)(work + KSPARSE_AE_AT_D_ENCODER_0);
-	float *const d_encoder_2_weight = grad + KSPARSE_AE_ENCODER_2_WEIGHT;
-	float *const d_encoder_2_bias = grad + KSPARSE_AE_ENCODER_2_BIAS;
-	float *const d_encoder_0_weight = grad + KSPARSE_AE_ENCODER_0_WEIGHT;
-	float *const d_encoder_0_bias = grad + KSPARSE_AE_ENCODER_0_BIAS;
-	/* d_xhat: computed with loss */
-	/* d_decoder_2: dense_dx*relu' [n, 512] */
-	ksparse_ae_gemm(n, 512, 784, d_xhat, 784, 1, decoder_4_weight, 512, 1, NULL, d_decoder_2,
-		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f, .y = decoder_2});
-	/* d_decoder_4_weight: dense_dw [784, 512] */
-	ksparse_ae_gemm(784, 512, n, d_xhat, 1, 784, decoder_2, 512, 1, NULL, d_decoder_4_weight, NULL);
-	/* d_decoder_4_bias: sum_batch [784] */
-	ksparse_ae_sum_rows(n, 784, d_xhat, d_decoder_4_bias);
-	/* d_decoder_0: dense_dx*relu' [n, 256] */
-	ksparse_ae_gemm(n, 256, 512, d_decoder_2, 512, 1, decoder_2_weight, 256, 1, NULL, d_decoder_0,
-		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f, .y = decoder_0});
-	/* d_decoder_2_weight: dense_dw [512, 256] */
-	ksparse_ae_gemm(512, 256, n, d_decoder_2, 1, 512, decoder_0, 256, 1, NULL, d_decoder_2_weight, NULL);
-	/* d_decoder_2_bias: sum_batch [512] */
-	ksparse_ae_sum_rows(n, 512, d_decoder_2, d_decoder_2_bias);
-	/* d_z: dense_dx [n, 64] */
-	ksparse_ae_gemm(n, 64, 256, d_decoder_0, 256, 1, decoder_0_weight, 64, 1, NULL, d_z, NULL);
-	/* d_decoder_0_weight: dense_dw [256, 64] */
-	ksparse_ae_gemm(256, 64, n, d_decoder_0, 1, 256, z, 64, 1, NULL, d_decoder_0_weight, NULL);
-	/* d_decoder_0_bias: sum_batch [256] */
-	ksparse_ae_sum_rows(n, 256, d_decoder_0, d_decoder_0_bias);
-	/* d_encoder_4: topk_grad [n, 64] */
-	for (long b = 0; b < n; b++) {
-		const float *row = encoder_4 + b * 64;
-		for (long i = 0; i < 64; i++) {
-			long before = 0; /* units that rank before unit i */
-			for (long j = 0; j < 64; j++)
-				before += row[j] > row[i] || (row[j] == row[i] && j < i);
-			const int keep = before < 10;
-			d_encoder_4[b * 64 + i] = keep ? d_z[b * 64 + i] : 0;
+	if (parts & KSPARSE_AE_BACKWARD) {
+		float *const d_decoder_2 = (float *)(work + KSPARSE_AE_AT_D_DECODER_2);
+		float *const d_decoder_0 = (float *)(work + KSPARSE_AE_AT_D_DECODER_0);
+		float *const d_z = (float *)(work + KSPARSE_AE_AT_D_Z);
+		float *const d_encoder_4 = (float *)(work + KSPARSE_AE_AT_D_ENCODER_4);
+		float *const d_encoder_2 = (float *)(work + KSPARSE_AE_AT_D_ENCODER_2);
+		float *const d_encoder_0 = (float *)(work + KSPARSE_AE_AT_D_ENCODER_0);
+		/* d_xhat: computed with loss */
+		/* d_decoder_2: dense_dx*relu' [n, 512] */
+		ksparse_ae_gemm(n, 512, 784, d_xhat, 784, 1, decoder_4_weight, 512, 1, NULL, d_decoder_2,
+			&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f, .y = decoder_2});
+		/* d_decoder_4_weight: dense_dw [784, 512] */
+		ksparse_ae_gemm(784, 512, n, d_xhat, 1, 784, decoder_2, 512, 1, NULL, grad + KSPARSE_AE_DECODER_4_WEIGHT, NULL);
+		/* d_decoder_4_bias: sum_batch [784] */
+		ksparse_ae_sum_rows(n, 784, d_xhat, grad + KSPARSE_AE_DECODER_4_BIAS);
+		/* d_decoder_0: dense_dx*relu' [n, 256] */
+		ksparse_ae_gemm(n, 256, 512, d_decoder_2, 512, 1, decoder_2_weight, 256, 1, NULL, d_decoder_0,
+			&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f, .y = decoder_0});
+		/* d_decoder_2_weight: dense_dw [512, 256] */
+		ksparse_ae_gemm(512, 256, n, d_decoder_2, 1, 512, decoder_0, 256, 1, NULL, grad + KSPARSE_AE_DECODER_2_WEIGHT, NULL);
+		/* d_decoder_2_bias: sum_batch [512] */
+		ksparse_ae_sum_rows(n, 512, d_decoder_2, grad + KSPARSE_AE_DECODER_2_BIAS);
+		/* d_z: dense_dx [n, 64] */
+		ksparse_ae_gemm(n, 64, 256, d_decoder_0, 256, 1, decoder_0_weight, 64, 1, NULL, d_z, NULL);
+		/* d_decoder_0_weight: dense_dw [256, 64] */
+		ksparse_ae_gemm(256, 64, n, d_decoder_0, 1, 256, z, 64, 1, NULL, grad + KSPARSE_AE_DECODER_0_WEIGHT, NULL);
+		/* d_decoder_0_bias: sum_batch [256] */
+		ksparse_ae_sum_rows(n, 256, d_decoder_0, grad + KSPARSE_AE_DECODER_0_BIAS);
+		/* d_encoder_4: topk_grad [n, 64] */
+		for (long b = 0; b < n; b++) {
+			const float *row = encoder_4 + b * 64;
+			for (long i = 0; i < 64; i++) {
+				long before = 0; /* units that rank before unit i */
+				for (long j = 0; j < 64; j++)
+					before += row[j] > row[i] || (row[j] == row[i] && j < i);
+				const int keep = before < 10;
+				d_encoder_4[b * 64 + i] = keep ? d_z[b * 64 + i] : 0;
+			}
 		}
+		/* d_encoder_2: dense_dx*relu' [n, 256] */
+		ksparse_ae_gemm(n, 256, 64, d_encoder_4, 64, 1, encoder_4_weight, 256, 1, NULL, d_encoder_2,
+			&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f, .y = encoder_2});
+		/* d_encoder_4_weight: dense_dw [64, 256] */
+		ksparse_ae_gemm(64, 256, n, d_encoder_4, 1, 64, encoder_2, 256, 1, NULL, grad + KSPARSE_AE_ENCODER_4_WEIGHT, NULL);
+		/* d_encoder_4_bias: sum_batch [64] */
+		ksparse_ae_sum_rows(n, 64, d_encoder_4, grad + KSPARSE_AE_ENCODER_4_BIAS);
+		/* d_encoder_0: dense_dx*relu' [n, 512] */
+		ksparse_ae_gemm(n, 512, 256, d_encoder_2, 256, 1, encoder_2_weight, 512, 1, NULL, d_encoder_0,
+			&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f, .y = encoder_0});
+		/* d_encoder_2_weight: dense_dw [256, 512] */
+		ksparse_ae_gemm(256, 512, n, d_encoder_2, 1, 256, encoder_0, 512, 1, NULL, grad + KSPARSE_AE_ENCODER_2_WEIGHT, NULL);
+		/* d_encoder_2_bias: sum_batch [256] */
+		ksparse_ae_sum_rows(n, 256, d_encoder_2, grad + KSPARSE_AE_ENCODER_2_BIAS);
+		/* d_encoder_0_weight: dense_dw [512, 784] */
+		ksparse_ae_gemm(512, 784, n, d_encoder_0, 1, 512, x, 784, 1, NULL, grad + KSPARSE_AE_ENCODER_0_WEIGHT, NULL);
+		/* d_encoder_0_bias: sum_batch [512] */
+		ksparse_ae_sum_rows(n, 512, d_encoder_0, grad + KSPARSE_AE_ENCODER_0_BIAS);
 	}
-	/* d_encoder_2: dense_dx*relu' [n, 256] */
-	ksparse_ae_gemm(n, 256, 64, d_encoder_4, 64, 1, encoder_4_weight, 256, 1, NULL, d_encoder_2,
-		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f, .y = encoder_2});
-	/* d_encoder_4_weight: dense_dw [64, 256] */
-	ksparse_ae_gemm(64, 256, n, d_encoder_4, 1, 64, encoder_2, 256, 1, NULL, d_encoder_4_weight, NULL);
-	/* d_encoder_4_bias: sum_batch [64] */
-	ksparse_ae_sum_rows(n, 64, d_encoder_4, d_encoder_4_bias);
-	/* d_encoder_0: dense_dx*relu' [n, 512] */
-	ksparse_ae_gemm(n, 512, 256, d_encoder_2, 256, 1, encoder_2_weight, 512, 1, NULL, d_encoder_0,
-		&(const ksparse_ae_epilogue){.act = KSPARSE_AE_RELU, .slope = 0.0f, .y = encoder_0});
-	/* d_encoder_2_weight: dense_dw [256, 512] */
-	ksparse_ae_gemm(256, 512, n, d_encoder_2, 1, 256, encoder_0, 512, 1, NULL, d_encoder_2_weight, NULL);
-	/* d_encoder_2_bias: sum_batch [256] */
-	ksparse_ae_sum_rows(n, 256, d_encoder_2, d_encoder_2_bias);
-	/* d_encoder_0_weight: dense_dw [512, 784] */
-	ksparse_ae_gemm(512, 784, n, d_encoder_0, 1, 512, x, 784, 1, NULL, d_encoder_0_weight, NULL);
-	/* d_encoder_0_bias: sum_batch [512] */
-	ksparse_ae_sum_rows(n, 512, d_encoder_0, d_encoder_0_bias);
-	return result;
+	return loss[0];
 }
 
 ksparse_ae_real ksparse_ae_train_step(void *state, void *work, const ksparse_ae_real *x, int n, const ksparse_ae_hparams *h)
@@ -748,10 +709,10 @@ ksparse_ae_real ksparse_ae_train_step(void *state, void *work, const ksparse_ae_
 
 ksparse_ae_real ksparse_ae_train_step_terms(void *state, void *work, const ksparse_ae_real *x, int n, const ksparse_ae_hparams *h, double *terms)
 {
-	const ksparse_ae_ctx c = ksparse_ae_context(state, work, n, h, state, terms);
-	float *const grad = (float *)work; /* the gradient block */
-	const ksparse_ae_real loss = ksparse_ae_pass(&c, x, grad);
-	ksparse_ae_update(state, grad, h);
+	ksparse_ae_ctx c = ksparse_ae_context(state, work, n, h, state, terms);
+	c.grad = (float *)work; /* the gradient block */
+	const ksparse_ae_real loss = ksparse_ae_run(&c, x, KSPARSE_AE_ALL);
+	ksparse_ae_update(state, c.grad, h);
 	return loss;
 }
 
@@ -766,7 +727,8 @@ ksparse_ae_real ksparse_ae_gradient_part(const void *state, void *work, const ks
 	ksparse_ae_ctx c = ksparse_ae_context(state, work, n, h, NULL, NULL);
 	c.batch_row0 = first;
 	c.batch_rows = rows;
-	return ksparse_ae_pass(&c, x, grad);
+	c.grad = grad;
+	return ksparse_ae_run(&c, x, KSPARSE_AE_ALL);
 }
 
 void ksparse_ae_update(void *state, const ksparse_ae_real *grad, const ksparse_ae_hparams *h)

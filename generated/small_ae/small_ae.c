@@ -16,7 +16,6 @@
 #define SMALL_AE_AT_DECODER_0 921792 /* decoder.0: dense+relu [n, 128] */
 #define SMALL_AE_AT_DECODER_2 987328 /* decoder.2: dense [n, 784] */
 #define SMALL_AE_AT_XHAT 1388736 /* decoder.3: sigmoid [n, 784] */
-#define SMALL_AE_AT_CONSTANT 1790144 /* constant: constant [] */
 #define SMALL_AE_AT_LOSS 1790208 /* loss.0: bce+bce_grad [] */
 #define SMALL_AE_AT_D_DECODER_2 1790272 /* d_decoder_2: bce_grad [n, 784] */
 #define SMALL_AE_AT_D_DECODER_0 987328 /* d_decoder_0: dense_dx*relu' [n, 128] */
@@ -548,12 +547,7 @@ static const small_ae_loss_term_info small_ae_loss_term_table[1] = {
 	{"bce", 1},
 };
 
-small_ae_hparams small_ae_default_hparams(void)
-{
-	const small_ae_hparams h = {0.001, 0.90000000000000002, 0.999, 1e-08, 0, 1};
-	return h;
-}
-
+small_ae_hparams small_ae_default_hparams(void) { return (small_ae_hparams){0.001, 0.9, 0.999, 1e-08, 0, 1}; }
 const small_ae_param_info *small_ae_param(int i) { return i >= 0 && i < 8 ? &small_ae_param_table[i] : NULL; }
 const small_ae_loss_term_info *small_ae_loss_term(int i) { return i >= 0 && i < 1 ? &small_ae_loss_term_table[i] : NULL; }
 const small_ae_buffer_info *small_ae_buffer(int i) { return (void)i, NULL; }
@@ -591,10 +585,11 @@ typedef struct small_ae_ctx {
 	double *terms;        /* where the loss terms go, or NULL */
 	long batch_row0;      /* where row 0 is in the whole batch (noise streams) */
 	long batch_rows;      /* rows in the whole batch (what a mean divides by) */
+	float *grad;          /* where the backward part puts the gradient */
 } small_ae_ctx;
 
 /* The parts of the model NAME_run computes, in this order. */
-enum { SMALL_AE_ENCODER = 1, SMALL_AE_DECODER = 2, SMALL_AE_LOSS = 4 };
+enum { SMALL_AE_ENCODER = 1, SMALL_AE_DECODER = 2, SMALL_AE_LOSS = 4, SMALL_AE_BACKWARD = 8, SMALL_AE_ALL = 15 };
 
 /* A call's context: evaluation mode when h is NULL, else training mode for the
  * step after the state's, with noise while h->stochastic; the loss terms
@@ -604,7 +599,7 @@ static small_ae_ctx small_ae_context(const void *state, void *work, int n, const
 {
 	const small_ae_ctx c = {(const float *)((const unsigned char *)state + 64), state, (unsigned char *)work, n,
 		h != NULL, h && h->stochastic, *(const uint64_t *)((const unsigned char *)state + 8),
-		h ? *(const int64_t *)state + 1 : 0, updates, terms, 0, n};
+		h ? *(const int64_t *)state + 1 : 0, updates, terms, 0, n, NULL};
 	return c;
 }
 
@@ -617,15 +612,19 @@ static small_ae_real small_ae_run(const small_ae_ctx *ctx, const small_ae_real *
 	const int training = ctx->training;
 	double *const terms = ctx->terms;
 	const long batch_rows = ctx->batch_rows;
+	float *const grad = ctx->grad;
+	const float *const encoder_2_weight = params + SMALL_AE_ENCODER_2_WEIGHT;
+	const float *const decoder_0_weight = params + SMALL_AE_DECODER_0_WEIGHT;
+	const float *const decoder_2_weight = params + SMALL_AE_DECODER_2_WEIGHT;
+	float *const encoder_0 = (float *)(work + SMALL_AE_AT_ENCODER_0);
 	float *const z = (float *)(work + SMALL_AE_AT_Z);
+	float *const decoder_0 = (float *)(work + SMALL_AE_AT_DECODER_0);
 	float *const decoder_2 = (float *)(work + SMALL_AE_AT_DECODER_2);
 	float *const xhat = (float *)(work + SMALL_AE_AT_XHAT);
 	if (parts & SMALL_AE_ENCODER) {
 		const float *const encoder_0_weight = params + SMALL_AE_ENCODER_0_WEIGHT;
 		const float *const encoder_0_bias = params + SMALL_AE_ENCODER_0_BIAS;
-		const float *const encoder_2_weight = params + SMALL_AE_ENCODER_2_WEIGHT;
 		const float *const encoder_2_bias = params + SMALL_AE_ENCODER_2_BIAS;
-		float *const encoder_0 = (float *)(work + SMALL_AE_AT_ENCODER_0);
 		/* encoder.0: dense+relu [n, 128] */
 		small_ae_gemm(n, 128, 784, x, 784, 1, encoder_0_weight, 1, 784, encoder_0_bias, encoder_0,
 			&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f});
@@ -633,11 +632,8 @@ static small_ae_real small_ae_run(const small_ae_ctx *ctx, const small_ae_real *
 		small_ae_gemm(n, 32, 128, encoder_0, 128, 1, encoder_2_weight, 1, 128, encoder_2_bias, z, NULL);
 	}
 	if (parts & SMALL_AE_DECODER) {
-		const float *const decoder_0_weight = params + SMALL_AE_DECODER_0_WEIGHT;
 		const float *const decoder_0_bias = params + SMALL_AE_DECODER_0_BIAS;
-		const float *const decoder_2_weight = params + SMALL_AE_DECODER_2_WEIGHT;
 		const float *const decoder_2_bias = params + SMALL_AE_DECODER_2_BIAS;
-		float *const decoder_0 = (float *)(work + SMALL_AE_AT_DECODER_0);
 		/* decoder.0: dense+relu [n, 128] */
 		small_ae_gemm(n, 128, 32, z, 32, 1, decoder_0_weight, 1, 32, decoder_0_bias, decoder_0,
 			&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f});
@@ -648,15 +644,12 @@ static small_ae_real small_ae_run(const small_ae_ctx *ctx, const small_ae_real *
 	}
 	if (!(parts & SMALL_AE_LOSS))
 		return 0;
-	float *const constant = (float *)(work + SMALL_AE_AT_CONSTANT);
 	float *const loss = (float *)(work + SMALL_AE_AT_LOSS);
 	float *const d_decoder_2 = (float *)(work + SMALL_AE_AT_D_DECODER_2);
-	/* constant: constant [] */
-	constant[0] = 1.0f;
 	if (training) {
 		/* loss.0: bce+bce_grad [] */
 		loss[0] = (float)(small_ae_bce_logits(n * 784, decoder_2, xhat, x,
-			d_decoder_2, (float)(constant[0] / (double)(batch_rows * 784))) / (double)(batch_rows * 784));
+			d_decoder_2, (float)(1.0f / (double)(batch_rows * 784))) / (double)(batch_rows * 784));
 	} else {
 		/* loss.0: bce [] */
 		loss[0] = (float)(small_ae_bce_logits(n * 784, decoder_2, xhat, x,
@@ -664,60 +657,37 @@ static small_ae_real small_ae_run(const small_ae_ctx *ctx, const small_ae_real *
 	}
 	if (terms) /* loss term 0: bce */
 		terms[0] = loss[0];
+	if (parts & SMALL_AE_BACKWARD) {
+		float *const d_decoder_0 = (float *)(work + SMALL_AE_AT_D_DECODER_0);
+		float *const d_z = (float *)(work + SMALL_AE_AT_D_Z);
+		float *const d_encoder_0 = (float *)(work + SMALL_AE_AT_D_ENCODER_0);
+		/* d_decoder_2: computed with loss */
+		/* d_decoder_0: dense_dx*relu' [n, 128] */
+		small_ae_gemm(n, 128, 784, d_decoder_2, 784, 1, decoder_2_weight, 128, 1, NULL, d_decoder_0,
+			&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f, .y = decoder_0});
+		/* d_decoder_2_weight: dense_dw [784, 128] */
+		small_ae_gemm(784, 128, n, d_decoder_2, 1, 784, decoder_0, 128, 1, NULL, grad + SMALL_AE_DECODER_2_WEIGHT, NULL);
+		/* d_decoder_2_bias: sum_batch [784] */
+		small_ae_sum_rows(n, 784, d_decoder_2, grad + SMALL_AE_DECODER_2_BIAS);
+		/* d_z: dense_dx [n, 32] */
+		small_ae_gemm(n, 32, 128, d_decoder_0, 128, 1, decoder_0_weight, 32, 1, NULL, d_z, NULL);
+		/* d_decoder_0_weight: dense_dw [128, 32] */
+		small_ae_gemm(128, 32, n, d_decoder_0, 1, 128, z, 32, 1, NULL, grad + SMALL_AE_DECODER_0_WEIGHT, NULL);
+		/* d_decoder_0_bias: sum_batch [128] */
+		small_ae_sum_rows(n, 128, d_decoder_0, grad + SMALL_AE_DECODER_0_BIAS);
+		/* d_encoder_0: dense_dx*relu' [n, 128] */
+		small_ae_gemm(n, 128, 32, d_z, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0,
+			&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f, .y = encoder_0});
+		/* d_encoder_2_weight: dense_dw [32, 128] */
+		small_ae_gemm(32, 128, n, d_z, 1, 32, encoder_0, 128, 1, NULL, grad + SMALL_AE_ENCODER_2_WEIGHT, NULL);
+		/* d_encoder_2_bias: sum_batch [32] */
+		small_ae_sum_rows(n, 32, d_z, grad + SMALL_AE_ENCODER_2_BIAS);
+		/* d_encoder_0_weight: dense_dw [128, 784] */
+		small_ae_gemm(128, 784, n, d_encoder_0, 1, 128, x, 784, 1, NULL, grad + SMALL_AE_ENCODER_0_WEIGHT, NULL);
+		/* d_encoder_0_bias: sum_batch [128] */
+		small_ae_sum_rows(n, 128, d_encoder_0, grad + SMALL_AE_ENCODER_0_BIAS);
+	}
 	return loss[0];
-}
-
-/* The loss of the samples and the gradient of every parameter, into grad. */
-static small_ae_real small_ae_pass(const small_ae_ctx *ctx, const small_ae_real *x, float *grad)
-{
-	const int n = ctx->n;
-	const float *const params = ctx->params;
-	unsigned char *const work = ctx->work;
-	const small_ae_real result = small_ae_run(ctx, x, SMALL_AE_ENCODER | SMALL_AE_DECODER | SMALL_AE_LOSS);
-	const float *const encoder_2_weight = params + SMALL_AE_ENCODER_2_WEIGHT;
-	const float *const decoder_0_weight = params + SMALL_AE_DECODER_0_WEIGHT;
-	const float *const decoder_2_weight = params + SMALL_AE_DECODER_2_WEIGHT;
-	float *const encoder_0 = (float *)(work + SMALL_AE_AT_ENCODER_0);
-	float *const z = (float *)(work + SMALL_AE_AT_Z);
-	float *const decoder_0 = (float *)(work + SMALL_AE_AT_DECODER_0);
-	float *const d_decoder_2 = (float *)(work + SMALL_AE_AT_D_DECODER_2);
-	float *const d_decoder_0 = (float *)(work + SMALL_AE_AT_D_DECODER_0);
-	float *const d_decoder_2_weight = grad + SMALL_AE_DECODER_2_WEIGHT;
-	float *const d_decoder_2_bias = grad + SMALL_AE_DECODER_2_BIAS;
-	float *const d_z = (float *)(work + SMALL_AE_AT_D_Z);
-	float *const d_decoder_0_weight = grad + SMALL_AE_DECODER_0_WEIGHT;
-	float *const d_decoder_0_bias = grad + SMALL_AE_DECODER_0_BIAS;
-	float *const d_encoder_0 = (float *)(work + SMALL_AE_AT_D_ENCODER_0);
-	float *const d_encoder_2_weight = grad + SMALL_AE_ENCODER_2_WEIGHT;
-	float *const d_encoder_2_bias = grad + SMALL_AE_ENCODER_2_BIAS;
-	float *const d_encoder_0_weight = grad + SMALL_AE_ENCODER_0_WEIGHT;
-	float *const d_encoder_0_bias = grad + SMALL_AE_ENCODER_0_BIAS;
-	/* d_decoder_2: computed with loss */
-	/* d_decoder_0: dense_dx*relu' [n, 128] */
-	small_ae_gemm(n, 128, 784, d_decoder_2, 784, 1, decoder_2_weight, 128, 1, NULL, d_decoder_0,
-		&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f, .y = decoder_0});
-	/* d_decoder_2_weight: dense_dw [784, 128] */
-	small_ae_gemm(784, 128, n, d_decoder_2, 1, 784, decoder_0, 128, 1, NULL, d_decoder_2_weight, NULL);
-	/* d_decoder_2_bias: sum_batch [784] */
-	small_ae_sum_rows(n, 784, d_decoder_2, d_decoder_2_bias);
-	/* d_z: dense_dx [n, 32] */
-	small_ae_gemm(n, 32, 128, d_decoder_0, 128, 1, decoder_0_weight, 32, 1, NULL, d_z, NULL);
-	/* d_decoder_0_weight: dense_dw [128, 32] */
-	small_ae_gemm(128, 32, n, d_decoder_0, 1, 128, z, 32, 1, NULL, d_decoder_0_weight, NULL);
-	/* d_decoder_0_bias: sum_batch [128] */
-	small_ae_sum_rows(n, 128, d_decoder_0, d_decoder_0_bias);
-	/* d_encoder_0: dense_dx*relu' [n, 128] */
-	small_ae_gemm(n, 128, 32, d_z, 32, 1, encoder_2_weight, 128, 1, NULL, d_encoder_0,
-		&(const small_ae_epilogue){.act = SMALL_AE_RELU, .slope = 0.0f, .y = encoder_0});
-	/* d_encoder_2_weight: dense_dw [32, 128] */
-	small_ae_gemm(32, 128, n, d_z, 1, 32, encoder_0, 128, 1, NULL, d_encoder_2_weight, NULL);
-	/* d_encoder_2_bias: sum_batch [32] */
-	small_ae_sum_rows(n, 32, d_z, d_encoder_2_bias);
-	/* d_encoder_0_weight: dense_dw [128, 784] */
-	small_ae_gemm(128, 784, n, d_encoder_0, 1, 128, x, 784, 1, NULL, d_encoder_0_weight, NULL);
-	/* d_encoder_0_bias: sum_batch [128] */
-	small_ae_sum_rows(n, 128, d_encoder_0, d_encoder_0_bias);
-	return result;
 }
 
 small_ae_real small_ae_train_step(void *state, void *work, const small_ae_real *x, int n, const small_ae_hparams *h)
@@ -727,10 +697,10 @@ small_ae_real small_ae_train_step(void *state, void *work, const small_ae_real *
 
 small_ae_real small_ae_train_step_terms(void *state, void *work, const small_ae_real *x, int n, const small_ae_hparams *h, double *terms)
 {
-	const small_ae_ctx c = small_ae_context(state, work, n, h, state, terms);
-	float *const grad = (float *)work; /* the gradient block */
-	const small_ae_real loss = small_ae_pass(&c, x, grad);
-	small_ae_update(state, grad, h);
+	small_ae_ctx c = small_ae_context(state, work, n, h, state, terms);
+	c.grad = (float *)work; /* the gradient block */
+	const small_ae_real loss = small_ae_run(&c, x, SMALL_AE_ALL);
+	small_ae_update(state, c.grad, h);
 	return loss;
 }
 
@@ -745,7 +715,8 @@ small_ae_real small_ae_gradient_part(const void *state, void *work, const small_
 	small_ae_ctx c = small_ae_context(state, work, n, h, NULL, NULL);
 	c.batch_row0 = first;
 	c.batch_rows = rows;
-	return small_ae_pass(&c, x, grad);
+	c.grad = grad;
+	return small_ae_run(&c, x, SMALL_AE_ALL);
 }
 
 void small_ae_update(void *state, const small_ae_real *grad, const small_ae_hparams *h)

@@ -532,12 +532,7 @@ static const sparse_ae_loss_term_info sparse_ae_loss_term_table[2] = {
 	{"l1", 0.001},
 };
 
-sparse_ae_hparams sparse_ae_default_hparams(void)
-{
-	const sparse_ae_hparams h = {0.001, 0.90000000000000002, 0.999, 1e-08, 0, 1};
-	return h;
-}
-
+sparse_ae_hparams sparse_ae_default_hparams(void) { return (sparse_ae_hparams){0.001, 0.9, 0.999, 1e-08, 0, 1}; }
 const sparse_ae_param_info *sparse_ae_param(int i) { return i >= 0 && i < 12 ? &sparse_ae_param_table[i] : NULL; }
 const sparse_ae_loss_term_info *sparse_ae_loss_term(int i) { return i >= 0 && i < 2 ? &sparse_ae_loss_term_table[i] : NULL; }
 const sparse_ae_buffer_info *sparse_ae_buffer(int i) { return (void)i, NULL; }
@@ -575,10 +570,11 @@ typedef struct sparse_ae_ctx {
 	double *terms;        /* where the loss terms go, or NULL */
 	long batch_row0;      /* where row 0 is in the whole batch (noise streams) */
 	long batch_rows;      /* rows in the whole batch (what a mean divides by) */
+	float *grad;          /* where the backward part puts the gradient */
 } sparse_ae_ctx;
 
 /* The parts of the model NAME_run computes, in this order. */
-enum { SPARSE_AE_ENCODER = 1, SPARSE_AE_DECODER = 2, SPARSE_AE_LOSS = 4 };
+enum { SPARSE_AE_ENCODER = 1, SPARSE_AE_DECODER = 2, SPARSE_AE_LOSS = 4, SPARSE_AE_BACKWARD = 8, SPARSE_AE_ALL = 15 };
 
 /* A call's context: evaluation mode when h is NULL, else training mode for the
  * step after the state's, with noise while h->stochastic; the loss terms
@@ -588,7 +584,7 @@ static sparse_ae_ctx sparse_ae_context(const void *state, void *work, int n, con
 {
 	const sparse_ae_ctx c = {(const float *)((const unsigned char *)state + 64), state, (unsigned char *)work, n,
 		h != NULL, h && h->stochastic, *(const uint64_t *)((const unsigned char *)state + 8),
-		h ? *(const int64_t *)state + 1 : 0, updates, terms, 0, n};
+		h ? *(const int64_t *)state + 1 : 0, updates, terms, 0, n, NULL};
 	return c;
 }
 
@@ -601,17 +597,23 @@ static sparse_ae_real sparse_ae_run(const sparse_ae_ctx *ctx, const sparse_ae_re
 	const int training = ctx->training;
 	double *const terms = ctx->terms;
 	const long batch_rows = ctx->batch_rows;
+	float *const grad = ctx->grad;
+	const float *const encoder_2_weight = params + SPARSE_AE_ENCODER_2_WEIGHT;
+	const float *const encoder_4_weight = params + SPARSE_AE_ENCODER_4_WEIGHT;
+	const float *const decoder_0_weight = params + SPARSE_AE_DECODER_0_WEIGHT;
+	const float *const decoder_2_weight = params + SPARSE_AE_DECODER_2_WEIGHT;
+	const float *const decoder_4_weight = params + SPARSE_AE_DECODER_4_WEIGHT;
+	float *const encoder_0 = (float *)(work + SPARSE_AE_AT_ENCODER_0);
+	float *const encoder_2 = (float *)(work + SPARSE_AE_AT_ENCODER_2);
 	float *const z = (float *)(work + SPARSE_AE_AT_Z);
+	float *const decoder_0 = (float *)(work + SPARSE_AE_AT_DECODER_0);
+	float *const decoder_2 = (float *)(work + SPARSE_AE_AT_DECODER_2);
 	float *const xhat = (float *)(work + SPARSE_AE_AT_XHAT);
 	if (parts & SPARSE_AE_ENCODER) {
 		const float *const encoder_0_weight = params + SPARSE_AE_ENCODER_0_WEIGHT;
 		const float *const encoder_0_bias = params + SPARSE_AE_ENCODER_0_BIAS;
-		const float *const encoder_2_weight = params + SPARSE_AE_ENCODER_2_WEIGHT;
 		const float *const encoder_2_bias = params + SPARSE_AE_ENCODER_2_BIAS;
-		const float *const encoder_4_weight = params + SPARSE_AE_ENCODER_4_WEIGHT;
 		const float *const encoder_4_bias = params + SPARSE_AE_ENCODER_4_BIAS;
-		float *const encoder_0 = (float *)(work + SPARSE_AE_AT_ENCODER_0);
-		float *const encoder_2 = (float *)(work + SPARSE_AE_AT_ENCODER_2);
 		/* encoder.0: dense+relu [n, 512] */
 		sparse_ae_gemm(n, 512, 784, x, 784, 1, encoder_0_weight, 1, 784, encoder_0_bias, encoder_0,
 			&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f});
@@ -623,14 +625,9 @@ static sparse_ae_real sparse_ae_run(const sparse_ae_ctx *ctx, const sparse_ae_re
 			&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f});
 	}
 	if (parts & SPARSE_AE_DECODER) {
-		const float *const decoder_0_weight = params + SPARSE_AE_DECODER_0_WEIGHT;
 		const float *const decoder_0_bias = params + SPARSE_AE_DECODER_0_BIAS;
-		const float *const decoder_2_weight = params + SPARSE_AE_DECODER_2_WEIGHT;
 		const float *const decoder_2_bias = params + SPARSE_AE_DECODER_2_BIAS;
-		const float *const decoder_4_weight = params + SPARSE_AE_DECODER_4_WEIGHT;
 		const float *const decoder_4_bias = params + SPARSE_AE_DECODER_4_BIAS;
-		float *const decoder_0 = (float *)(work + SPARSE_AE_AT_DECODER_0);
-		float *const decoder_2 = (float *)(work + SPARSE_AE_AT_DECODER_2);
 		/* decoder.0: dense+relu [n, 256] */
 		sparse_ae_gemm(n, 256, 64, z, 64, 1, decoder_0_weight, 1, 64, decoder_0_bias, decoder_0,
 			&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f});
@@ -676,104 +673,71 @@ static sparse_ae_real sparse_ae_run(const sparse_ae_ctx *ctx, const sparse_ae_re
 	/* loss: add [] */
 	for (long i = 0; i < 1; i++)
 		loss[i] = loss_0[i] + scale[i];
-	return loss[0];
-}
-
-/* The loss of the samples and the gradient of every parameter, into grad. */
-static sparse_ae_real sparse_ae_pass(const sparse_ae_ctx *ctx, const sparse_ae_real *x, float *grad)
-{
-	const int n = ctx->n;
-	const float *const params = ctx->params;
-	unsigned char *const work = ctx->work;
-	const long batch_rows = ctx->batch_rows;
-	const sparse_ae_real result = sparse_ae_run(ctx, x, SPARSE_AE_ENCODER | SPARSE_AE_DECODER | SPARSE_AE_LOSS);
-	const float *const encoder_2_weight = params + SPARSE_AE_ENCODER_2_WEIGHT;
-	const float *const encoder_4_weight = params + SPARSE_AE_ENCODER_4_WEIGHT;
-	const float *const decoder_0_weight = params + SPARSE_AE_DECODER_0_WEIGHT;
-	const float *const decoder_2_weight = params + SPARSE_AE_DECODER_2_WEIGHT;
-	const float *const decoder_4_weight = params + SPARSE_AE_DECODER_4_WEIGHT;
-	float *const encoder_0 = (float *)(work + SPARSE_AE_AT_ENCODER_0);
-	float *const encoder_2 = (float *)(work + SPARSE_AE_AT_ENCODER_2);
-	float *const z = (float *)(work + SPARSE_AE_AT_Z);
-	float *const decoder_0 = (float *)(work + SPARSE_AE_AT_DECODER_0);
-	float *const decoder_2 = (float *)(work + SPARSE_AE_AT_DECODER_2);
-	float *const d_loss_0 = (float *)(work + SPARSE_AE_AT_D_LOSS_0);
-	float *const d_xhat = (float *)(work + SPARSE_AE_AT_D_XHAT);
-	float *const d_loss_1 = (float *)(work + SPARSE_AE_AT_D_LOSS_1);
-	float *const d_z = (float *)(work + SPARSE_AE_AT_D_Z);
-	float *const d_decoder_2 = (float *)(work + SPARSE_AE_AT_D_DECODER_2);
-	float *const d_decoder_4_weight = grad + SPARSE_AE_DECODER_4_WEIGHT;
-	float *const d_decoder_4_bias = grad + SPARSE_AE_DECODER_4_BIAS;
-	float *const d_decoder_0 = (float *)(work + SPARSE_AE_AT_D_DECODER_0);
-	float *const d_decoder_2_weight = grad + SPARSE_AE_DECODER_2_WEIGHT;
-	float *const d_decoder_2_bias = grad + SPARSE_AE_DECODER_2_BIAS;
-	float *const d_z_2 = (float *)(work + SPARSE_AE_AT_D_Z_2);
-	float *const d_z_3 = (float *)(work + SPARSE_AE_AT_D_Z_3);
-	float *const d_decoder_0_weight = grad + SPARSE_AE_DECODER_0_WEIGHT;
-	float *const d_decoder_0_bias = grad + SPARSE_AE_DECODER_0_BIAS;
-	float *const act_grad = (float *)(work + SPARSE_AE_AT_ACT_GRAD);
-	float *const d_encoder_2 = (float *)(work + SPARSE_AE_AT_D_ENCODER_2);
-	float *const d_encoder_4_weight = grad + SPARSE_AE_ENCODER_4_WEIGHT;
-	float *const d_encoder_4_bias = grad + SPARSE_AE_ENCODER_4_BIAS;
-	float *const d_encoder_0 = (float *)(work + SPARSE_AE_AT_D_ENCODER_0);
-	float *const d_encoder_2_weight = grad + SPARSE_AE_ENCODER_2_WEIGHT;
-	float *const d_encoder_2_bias = grad + SPARSE_AE_ENCODER_2_BIAS;
-	float *const d_encoder_0_weight = grad + SPARSE_AE_ENCODER_0_WEIGHT;
-	float *const d_encoder_0_bias = grad + SPARSE_AE_ENCODER_0_BIAS;
-	/* d_xhat: computed with loss_0 */
-	/* d_loss_1: scale [] */
-	for (long i = 0; i < 1; i++)
-		d_loss_1[i] = 0.001f * d_loss_0[i];
-	/* d_z: l1_grad [n, 64] */
-	{
-		const float k = (float)(d_loss_1[0] / (double)(batch_rows * 64));
+	if (parts & SPARSE_AE_BACKWARD) {
+		float *const d_loss_1 = (float *)(work + SPARSE_AE_AT_D_LOSS_1);
+		float *const d_z = (float *)(work + SPARSE_AE_AT_D_Z);
+		float *const d_decoder_2 = (float *)(work + SPARSE_AE_AT_D_DECODER_2);
+		float *const d_decoder_0 = (float *)(work + SPARSE_AE_AT_D_DECODER_0);
+		float *const d_z_2 = (float *)(work + SPARSE_AE_AT_D_Z_2);
+		float *const d_z_3 = (float *)(work + SPARSE_AE_AT_D_Z_3);
+		float *const act_grad = (float *)(work + SPARSE_AE_AT_ACT_GRAD);
+		float *const d_encoder_2 = (float *)(work + SPARSE_AE_AT_D_ENCODER_2);
+		float *const d_encoder_0 = (float *)(work + SPARSE_AE_AT_D_ENCODER_0);
+		/* d_xhat: computed with loss_0 */
+		/* d_loss_1: scale [] */
+		for (long i = 0; i < 1; i++)
+			d_loss_1[i] = 0.001f * d_loss_0[i];
+		/* d_z: l1_grad [n, 64] */
+		{
+			const float k = (float)(d_loss_1[0] / (double)(batch_rows * 64));
+			for (long i = 0; i < n * 64; i++)
+				d_z[i] = z[i] > 0 ? k : z[i] < 0 ? -k : 0;
+		}
+		/* d_decoder_2: dense_dx*relu' [n, 512] */
+		sparse_ae_gemm(n, 512, 784, d_xhat, 784, 1, decoder_4_weight, 512, 1, NULL, d_decoder_2,
+			&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f, .y = decoder_2});
+		/* d_decoder_4_weight: dense_dw [784, 512] */
+		sparse_ae_gemm(784, 512, n, d_xhat, 1, 784, decoder_2, 512, 1, NULL, grad + SPARSE_AE_DECODER_4_WEIGHT, NULL);
+		/* d_decoder_4_bias: sum_batch [784] */
+		sparse_ae_sum_rows(n, 784, d_xhat, grad + SPARSE_AE_DECODER_4_BIAS);
+		/* d_decoder_0: dense_dx*relu' [n, 256] */
+		sparse_ae_gemm(n, 256, 512, d_decoder_2, 512, 1, decoder_2_weight, 256, 1, NULL, d_decoder_0,
+			&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f, .y = decoder_0});
+		/* d_decoder_2_weight: dense_dw [512, 256] */
+		sparse_ae_gemm(512, 256, n, d_decoder_2, 1, 512, decoder_0, 256, 1, NULL, grad + SPARSE_AE_DECODER_2_WEIGHT, NULL);
+		/* d_decoder_2_bias: sum_batch [512] */
+		sparse_ae_sum_rows(n, 512, d_decoder_2, grad + SPARSE_AE_DECODER_2_BIAS);
+		/* d_z_2: dense_dx [n, 64] */
+		sparse_ae_gemm(n, 64, 256, d_decoder_0, 256, 1, decoder_0_weight, 64, 1, NULL, d_z_2, NULL);
+		/* d_z_3: add [n, 64] */
 		for (long i = 0; i < n * 64; i++)
-			d_z[i] = z[i] > 0 ? k : z[i] < 0 ? -k : 0;
+			d_z_3[i] = d_z[i] + d_z_2[i];
+		/* d_decoder_0_weight: dense_dw [256, 64] */
+		sparse_ae_gemm(256, 64, n, d_decoder_0, 1, 256, z, 64, 1, NULL, grad + SPARSE_AE_DECODER_0_WEIGHT, NULL);
+		/* d_decoder_0_bias: sum_batch [256] */
+		sparse_ae_sum_rows(n, 256, d_decoder_0, grad + SPARSE_AE_DECODER_0_BIAS);
+		/* act_grad: act_grad [n, 64] */
+		sparse_ae_act_all(SPARSE_AE_RELU, 0.0f, n * 64, d_z_3, z, act_grad);
+		/* d_encoder_2: dense_dx*relu' [n, 256] */
+		sparse_ae_gemm(n, 256, 64, act_grad, 64, 1, encoder_4_weight, 256, 1, NULL, d_encoder_2,
+			&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f, .y = encoder_2});
+		/* d_encoder_4_weight: dense_dw [64, 256] */
+		sparse_ae_gemm(64, 256, n, act_grad, 1, 64, encoder_2, 256, 1, NULL, grad + SPARSE_AE_ENCODER_4_WEIGHT, NULL);
+		/* d_encoder_4_bias: sum_batch [64] */
+		sparse_ae_sum_rows(n, 64, act_grad, grad + SPARSE_AE_ENCODER_4_BIAS);
+		/* d_encoder_0: dense_dx*relu' [n, 512] */
+		sparse_ae_gemm(n, 512, 256, d_encoder_2, 256, 1, encoder_2_weight, 512, 1, NULL, d_encoder_0,
+			&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f, .y = encoder_0});
+		/* d_encoder_2_weight: dense_dw [256, 512] */
+		sparse_ae_gemm(256, 512, n, d_encoder_2, 1, 256, encoder_0, 512, 1, NULL, grad + SPARSE_AE_ENCODER_2_WEIGHT, NULL);
+		/* d_encoder_2_bias: sum_batch [256] */
+		sparse_ae_sum_rows(n, 256, d_encoder_2, grad + SPARSE_AE_ENCODER_2_BIAS);
+		/* d_encoder_0_weight: dense_dw [512, 784] */
+		sparse_ae_gemm(512, 784, n, d_encoder_0, 1, 512, x, 784, 1, NULL, grad + SPARSE_AE_ENCODER_0_WEIGHT, NULL);
+		/* d_encoder_0_bias: sum_batch [512] */
+		sparse_ae_sum_rows(n, 512, d_encoder_0, grad + SPARSE_AE_ENCODER_0_BIAS);
 	}
-	/* d_decoder_2: dense_dx*relu' [n, 512] */
-	sparse_ae_gemm(n, 512, 784, d_xhat, 784, 1, decoder_4_weight, 512, 1, NULL, d_decoder_2,
-		&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f, .y = decoder_2});
-	/* d_decoder_4_weight: dense_dw [784, 512] */
-	sparse_ae_gemm(784, 512, n, d_xhat, 1, 784, decoder_2, 512, 1, NULL, d_decoder_4_weight, NULL);
-	/* d_decoder_4_bias: sum_batch [784] */
-	sparse_ae_sum_rows(n, 784, d_xhat, d_decoder_4_bias);
-	/* d_decoder_0: dense_dx*relu' [n, 256] */
-	sparse_ae_gemm(n, 256, 512, d_decoder_2, 512, 1, decoder_2_weight, 256, 1, NULL, d_decoder_0,
-		&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f, .y = decoder_0});
-	/* d_decoder_2_weight: dense_dw [512, 256] */
-	sparse_ae_gemm(512, 256, n, d_decoder_2, 1, 512, decoder_0, 256, 1, NULL, d_decoder_2_weight, NULL);
-	/* d_decoder_2_bias: sum_batch [512] */
-	sparse_ae_sum_rows(n, 512, d_decoder_2, d_decoder_2_bias);
-	/* d_z_2: dense_dx [n, 64] */
-	sparse_ae_gemm(n, 64, 256, d_decoder_0, 256, 1, decoder_0_weight, 64, 1, NULL, d_z_2, NULL);
-	/* d_z_3: add [n, 64] */
-	for (long i = 0; i < n * 64; i++)
-		d_z_3[i] = d_z[i] + d_z_2[i];
-	/* d_decoder_0_weight: dense_dw [256, 64] */
-	sparse_ae_gemm(256, 64, n, d_decoder_0, 1, 256, z, 64, 1, NULL, d_decoder_0_weight, NULL);
-	/* d_decoder_0_bias: sum_batch [256] */
-	sparse_ae_sum_rows(n, 256, d_decoder_0, d_decoder_0_bias);
-	/* act_grad: act_grad [n, 64] */
-	sparse_ae_act_all(SPARSE_AE_RELU, 0.0f, n * 64, d_z_3, z, act_grad);
-	/* d_encoder_2: dense_dx*relu' [n, 256] */
-	sparse_ae_gemm(n, 256, 64, act_grad, 64, 1, encoder_4_weight, 256, 1, NULL, d_encoder_2,
-		&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f, .y = encoder_2});
-	/* d_encoder_4_weight: dense_dw [64, 256] */
-	sparse_ae_gemm(64, 256, n, act_grad, 1, 64, encoder_2, 256, 1, NULL, d_encoder_4_weight, NULL);
-	/* d_encoder_4_bias: sum_batch [64] */
-	sparse_ae_sum_rows(n, 64, act_grad, d_encoder_4_bias);
-	/* d_encoder_0: dense_dx*relu' [n, 512] */
-	sparse_ae_gemm(n, 512, 256, d_encoder_2, 256, 1, encoder_2_weight, 512, 1, NULL, d_encoder_0,
-		&(const sparse_ae_epilogue){.act = SPARSE_AE_RELU, .slope = 0.0f, .y = encoder_0});
-	/* d_encoder_2_weight: dense_dw [256, 512] */
-	sparse_ae_gemm(256, 512, n, d_encoder_2, 1, 256, encoder_0, 512, 1, NULL, d_encoder_2_weight, NULL);
-	/* d_encoder_2_bias: sum_batch [256] */
-	sparse_ae_sum_rows(n, 256, d_encoder_2, d_encoder_2_bias);
-	/* d_encoder_0_weight: dense_dw [512, 784] */
-	sparse_ae_gemm(512, 784, n, d_encoder_0, 1, 512, x, 784, 1, NULL, d_encoder_0_weight, NULL);
-	/* d_encoder_0_bias: sum_batch [512] */
-	sparse_ae_sum_rows(n, 512, d_encoder_0, d_encoder_0_bias);
-	return result;
+	return loss[0];
 }
 
 sparse_ae_real sparse_ae_train_step(void *state, void *work, const sparse_ae_real *x, int n, const sparse_ae_hparams *h)
@@ -783,10 +747,10 @@ sparse_ae_real sparse_ae_train_step(void *state, void *work, const sparse_ae_rea
 
 sparse_ae_real sparse_ae_train_step_terms(void *state, void *work, const sparse_ae_real *x, int n, const sparse_ae_hparams *h, double *terms)
 {
-	const sparse_ae_ctx c = sparse_ae_context(state, work, n, h, state, terms);
-	float *const grad = (float *)work; /* the gradient block */
-	const sparse_ae_real loss = sparse_ae_pass(&c, x, grad);
-	sparse_ae_update(state, grad, h);
+	sparse_ae_ctx c = sparse_ae_context(state, work, n, h, state, terms);
+	c.grad = (float *)work; /* the gradient block */
+	const sparse_ae_real loss = sparse_ae_run(&c, x, SPARSE_AE_ALL);
+	sparse_ae_update(state, c.grad, h);
 	return loss;
 }
 
@@ -801,7 +765,8 @@ sparse_ae_real sparse_ae_gradient_part(const void *state, void *work, const spar
 	sparse_ae_ctx c = sparse_ae_context(state, work, n, h, NULL, NULL);
 	c.batch_row0 = first;
 	c.batch_rows = rows;
-	return sparse_ae_pass(&c, x, grad);
+	c.grad = grad;
+	return sparse_ae_run(&c, x, SPARSE_AE_ALL);
 }
 
 void sparse_ae_update(void *state, const sparse_ae_real *grad, const sparse_ae_hparams *h)

@@ -21,7 +21,6 @@
 #define VAE_AT_DECODER_2 4941184 /* decoder.2: dense+relu [n, 512] */
 #define VAE_AT_DECODER_4 5203328 /* decoder.4: dense [n, 784] */
 #define VAE_AT_XHAT 5604736 /* decoder.5: sigmoid [n, 784] */
-#define VAE_AT_D_LOSS_0 6006144 /* d_loss_0: constant [] */
 #define VAE_AT_LOSS_0 6006208 /* loss.0: bce+bce_grad [] */
 #define VAE_AT_LOSS 5203328 /* loss: add [] */
 #define VAE_AT_D_DECODER_4 6006272 /* d_decoder_4: bce_grad [n, 784] */
@@ -602,12 +601,7 @@ static const vae_loss_term_info vae_loss_term_table[2] = {
 	{"kl_normal", 1},
 };
 
-vae_hparams vae_default_hparams(void)
-{
-	const vae_hparams h = {0.001, 0.90000000000000002, 0.999, 1e-08, 0, 1};
-	return h;
-}
-
+vae_hparams vae_default_hparams(void) { return (vae_hparams){0.001, 0.9, 0.999, 1e-08, 0, 1}; }
 const vae_param_info *vae_param(int i) { return i >= 0 && i < 14 ? &vae_param_table[i] : NULL; }
 const vae_loss_term_info *vae_loss_term(int i) { return i >= 0 && i < 2 ? &vae_loss_term_table[i] : NULL; }
 const vae_buffer_info *vae_buffer(int i) { return (void)i, NULL; }
@@ -645,10 +639,11 @@ typedef struct vae_ctx {
 	double *terms;        /* where the loss terms go, or NULL */
 	long batch_row0;      /* where row 0 is in the whole batch (noise streams) */
 	long batch_rows;      /* rows in the whole batch (what a mean divides by) */
+	float *grad;          /* where the backward part puts the gradient */
 } vae_ctx;
 
 /* The parts of the model NAME_run computes, in this order. */
-enum { VAE_ENCODER = 1, VAE_DECODER = 2, VAE_LOSS = 4 };
+enum { VAE_ENCODER = 1, VAE_DECODER = 2, VAE_LOSS = 4, VAE_BACKWARD = 8, VAE_ALL = 15 };
 
 /* A call's context: evaluation mode when h is NULL, else training mode for the
  * step after the state's, with noise while h->stochastic; the loss terms
@@ -658,7 +653,7 @@ static vae_ctx vae_context(const void *state, void *work, int n, const vae_hpara
 {
 	const vae_ctx c = {(const float *)((const unsigned char *)state + 64), state, (unsigned char *)work, n,
 		h != NULL, h && h->stochastic, *(const uint64_t *)((const unsigned char *)state + 8),
-		h ? *(const int64_t *)state + 1 : 0, updates, terms, 0, n};
+		h ? *(const int64_t *)state + 1 : 0, updates, terms, 0, n, NULL};
 	return c;
 }
 
@@ -674,23 +669,29 @@ static vae_real vae_run(const vae_ctx *ctx, const vae_real *x, int parts)
 	const int64_t step = ctx->step;
 	double *const terms = ctx->terms;
 	const long batch_row0 = ctx->batch_row0;
+	float *const grad = ctx->grad;
+	const float *const encoder_2_weight = params + VAE_ENCODER_2_WEIGHT;
+	const float *const encoder_4_weight = params + VAE_ENCODER_4_WEIGHT;
+	const float *const encoder_5_weight = params + VAE_ENCODER_5_WEIGHT;
+	const float *const decoder_0_weight = params + VAE_DECODER_0_WEIGHT;
+	const float *const decoder_2_weight = params + VAE_DECODER_2_WEIGHT;
+	const float *const decoder_4_weight = params + VAE_DECODER_4_WEIGHT;
+	float *const encoder_0 = (float *)(work + VAE_AT_ENCODER_0);
+	float *const h_2 = (float *)(work + VAE_AT_H_2);
+	float *const mu = (float *)(work + VAE_AT_MU);
+	float *const logvar = (float *)(work + VAE_AT_LOGVAR);
 	float *const z = (float *)(work + VAE_AT_Z);
 	float *const loss_1 = (float *)(work + VAE_AT_LOSS_1);
+	float *const decoder_0 = (float *)(work + VAE_AT_DECODER_0);
+	float *const decoder_2 = (float *)(work + VAE_AT_DECODER_2);
 	float *const decoder_4 = (float *)(work + VAE_AT_DECODER_4);
 	float *const xhat = (float *)(work + VAE_AT_XHAT);
 	if (parts & VAE_ENCODER) {
 		const float *const encoder_0_weight = params + VAE_ENCODER_0_WEIGHT;
 		const float *const encoder_0_bias = params + VAE_ENCODER_0_BIAS;
-		const float *const encoder_2_weight = params + VAE_ENCODER_2_WEIGHT;
 		const float *const encoder_2_bias = params + VAE_ENCODER_2_BIAS;
-		const float *const encoder_4_weight = params + VAE_ENCODER_4_WEIGHT;
 		const float *const encoder_4_bias = params + VAE_ENCODER_4_BIAS;
-		const float *const encoder_5_weight = params + VAE_ENCODER_5_WEIGHT;
 		const float *const encoder_5_bias = params + VAE_ENCODER_5_BIAS;
-		float *const encoder_0 = (float *)(work + VAE_AT_ENCODER_0);
-		float *const h_2 = (float *)(work + VAE_AT_H_2);
-		float *const mu = (float *)(work + VAE_AT_MU);
-		float *const logvar = (float *)(work + VAE_AT_LOGVAR);
 		/* encoder.0: dense+relu [n, 512] */
 		vae_gemm(n, 512, 784, x, 784, 1, encoder_0_weight, 1, 784, encoder_0_bias, encoder_0,
 			&(const vae_epilogue){.act = VAE_RELU, .slope = 0.0f});
@@ -726,14 +727,9 @@ static vae_real vae_run(const vae_ctx *ctx, const vae_real *x, int parts)
 		}
 	}
 	if (parts & VAE_DECODER) {
-		const float *const decoder_0_weight = params + VAE_DECODER_0_WEIGHT;
 		const float *const decoder_0_bias = params + VAE_DECODER_0_BIAS;
-		const float *const decoder_2_weight = params + VAE_DECODER_2_WEIGHT;
 		const float *const decoder_2_bias = params + VAE_DECODER_2_BIAS;
-		const float *const decoder_4_weight = params + VAE_DECODER_4_WEIGHT;
 		const float *const decoder_4_bias = params + VAE_DECODER_4_BIAS;
-		float *const decoder_0 = (float *)(work + VAE_AT_DECODER_0);
-		float *const decoder_2 = (float *)(work + VAE_AT_DECODER_2);
 		/* decoder.0: dense+relu [n, 256] */
 		vae_gemm(n, 256, 32, z, 32, 1, decoder_0_weight, 1, 32, decoder_0_bias, decoder_0,
 			&(const vae_epilogue){.act = VAE_RELU, .slope = 0.0f});
@@ -747,15 +743,12 @@ static vae_real vae_run(const vae_ctx *ctx, const vae_real *x, int parts)
 	}
 	if (!(parts & VAE_LOSS))
 		return 0;
-	float *const d_loss_0 = (float *)(work + VAE_AT_D_LOSS_0);
 	float *const loss_0 = (float *)(work + VAE_AT_LOSS_0);
 	float *const loss = (float *)(work + VAE_AT_LOSS);
 	float *const d_decoder_4 = (float *)(work + VAE_AT_D_DECODER_4);
-	/* d_loss_0: constant [] */
-	d_loss_0[0] = 1.0f;
 	if (training) {
 		/* loss.0: bce+bce_grad [] */
-		loss_0[0] = (float)vae_bce_logits(n * 784, decoder_4, xhat, x, d_decoder_4, d_loss_0[0]);
+		loss_0[0] = (float)vae_bce_logits(n * 784, decoder_4, xhat, x, d_decoder_4, 1.0f);
 	} else {
 		/* loss.0: bce [] */
 		loss_0[0] = (float)vae_bce_logits(n * 784, decoder_4, xhat, x, NULL, 0);
@@ -765,145 +758,104 @@ static vae_real vae_run(const vae_ctx *ctx, const vae_real *x, int parts)
 	/* loss: add [] */
 	for (long i = 0; i < 1; i++)
 		loss[i] = loss_0[i] + loss_1[i];
+	if (parts & VAE_BACKWARD) {
+		float *const d_mu = (float *)(work + VAE_AT_D_MU);
+		float *const d_logvar = (float *)(work + VAE_AT_D_LOGVAR);
+		float *const d_decoder_2 = (float *)(work + VAE_AT_D_DECODER_2);
+		float *const d_decoder_0 = (float *)(work + VAE_AT_D_DECODER_0);
+		float *const d_z = (float *)(work + VAE_AT_D_Z);
+		float *const d_mu_2 = (float *)(work + VAE_AT_D_MU_2);
+		float *const d_logvar_2 = (float *)(work + VAE_AT_D_LOGVAR_2);
+		float *const d_logvar_3 = (float *)(work + VAE_AT_D_LOGVAR_3);
+		float *const d_h_2 = (float *)(work + VAE_AT_D_H_2);
+		float *const d_h_2_2 = (float *)(work + VAE_AT_D_H_2_2);
+		float *const d_h_2_3 = (float *)(work + VAE_AT_D_H_2_3);
+		float *const act_grad = (float *)(work + VAE_AT_ACT_GRAD);
+		float *const d_encoder_0 = (float *)(work + VAE_AT_D_ENCODER_0);
+		/* d_decoder_4: computed with loss_0 */
+		/* d_mu: kl_normal_grad [n, 32] */
+		{
+			const float k = 1.0f;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 4096) if (n * 32 >= 32768)
+#endif
+			for (long i = 0; i < n * 32; i++)
+				d_mu[i] = k * mu[i];
+		}
+		/* d_logvar: kl_normal_grad [n, 32] */
+		{
+			const float k = 1.0f;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 4096) if (n * 32 >= 32768)
+#endif
+			for (long i = 0; i < n * 32; i++)
+				d_logvar[i] = k * 0.5f * (expf(logvar[i]) - 1);
+		}
+		/* d_decoder_2: dense_dx*relu' [n, 512] */
+		vae_gemm(n, 512, 784, d_decoder_4, 784, 1, decoder_4_weight, 512, 1, NULL, d_decoder_2,
+			&(const vae_epilogue){.act = VAE_RELU, .slope = 0.0f, .y = decoder_2});
+		/* d_decoder_4_weight: dense_dw [784, 512] */
+		vae_gemm(784, 512, n, d_decoder_4, 1, 784, decoder_2, 512, 1, NULL, grad + VAE_DECODER_4_WEIGHT, NULL);
+		/* d_decoder_4_bias: sum_batch [784] */
+		vae_sum_rows(n, 784, d_decoder_4, grad + VAE_DECODER_4_BIAS);
+		/* d_decoder_0: dense_dx*relu' [n, 256] */
+		vae_gemm(n, 256, 512, d_decoder_2, 512, 1, decoder_2_weight, 256, 1, NULL, d_decoder_0,
+			&(const vae_epilogue){.act = VAE_RELU, .slope = 0.0f, .y = decoder_0});
+		/* d_decoder_2_weight: dense_dw [512, 256] */
+		vae_gemm(512, 256, n, d_decoder_2, 1, 512, decoder_0, 256, 1, NULL, grad + VAE_DECODER_2_WEIGHT, NULL);
+		/* d_decoder_2_bias: sum_batch [512] */
+		vae_sum_rows(n, 512, d_decoder_2, grad + VAE_DECODER_2_BIAS);
+		/* d_z: dense_dx [n, 32] */
+		vae_gemm(n, 32, 256, d_decoder_0, 256, 1, decoder_0_weight, 32, 1, NULL, d_z, NULL);
+		/* d_decoder_0_weight: dense_dw [256, 32] */
+		vae_gemm(256, 32, n, d_decoder_0, 1, 256, z, 32, 1, NULL, grad + VAE_DECODER_0_WEIGHT, NULL);
+		/* d_decoder_0_bias: sum_batch [256] */
+		vae_sum_rows(n, 256, d_decoder_0, grad + VAE_DECODER_0_BIAS);
+		/* d_mu_2: add [n, 32] */
+		for (long i = 0; i < n * 32; i++)
+			d_mu_2[i] = d_mu[i] + d_z[i];
+		/* d_logvar_2: gaussian_dlogvar [n, 32] */
+		{
+			const uint64_t key = vae_mix(rng ^ vae_mix(((uint64_t)step << 24) ^ 15u));
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 4096) if (n * 32 >= 32768)
+#endif
+			for (long i = 0; i < n * 32; i++)
+				d_logvar_2[i] = stochastic ? 0.5f * d_z[i] * expf(0.5f * logvar[i]) * (float)vae_normal(key, (uint64_t)(batch_row0 * 32 + i)) : 0;
+		}
+		/* d_logvar_3: add [n, 32] */
+		for (long i = 0; i < n * 32; i++)
+			d_logvar_3[i] = d_logvar[i] + d_logvar_2[i];
+		/* d_h_2: dense_dx [n, 256] */
+		vae_gemm(n, 256, 32, d_logvar_3, 32, 1, encoder_5_weight, 256, 1, NULL, d_h_2, NULL);
+		/* d_encoder_5_weight: dense_dw [32, 256] */
+		vae_gemm(32, 256, n, d_logvar_3, 1, 32, h_2, 256, 1, NULL, grad + VAE_ENCODER_5_WEIGHT, NULL);
+		/* d_encoder_5_bias: sum_batch [32] */
+		vae_sum_rows(n, 32, d_logvar_3, grad + VAE_ENCODER_5_BIAS);
+		/* d_h_2_2: dense_dx [n, 256] */
+		vae_gemm(n, 256, 32, d_mu_2, 32, 1, encoder_4_weight, 256, 1, NULL, d_h_2_2, NULL);
+		/* d_h_2_3: add [n, 256] */
+		for (long i = 0; i < n * 256; i++)
+			d_h_2_3[i] = d_h_2[i] + d_h_2_2[i];
+		/* d_encoder_4_weight: dense_dw [32, 256] */
+		vae_gemm(32, 256, n, d_mu_2, 1, 32, h_2, 256, 1, NULL, grad + VAE_ENCODER_4_WEIGHT, NULL);
+		/* d_encoder_4_bias: sum_batch [32] */
+		vae_sum_rows(n, 32, d_mu_2, grad + VAE_ENCODER_4_BIAS);
+		/* act_grad: act_grad [n, 256] */
+		vae_act_all(VAE_RELU, 0.0f, n * 256, d_h_2_3, h_2, act_grad);
+		/* d_encoder_0: dense_dx*relu' [n, 512] */
+		vae_gemm(n, 512, 256, act_grad, 256, 1, encoder_2_weight, 512, 1, NULL, d_encoder_0,
+			&(const vae_epilogue){.act = VAE_RELU, .slope = 0.0f, .y = encoder_0});
+		/* d_encoder_2_weight: dense_dw [256, 512] */
+		vae_gemm(256, 512, n, act_grad, 1, 256, encoder_0, 512, 1, NULL, grad + VAE_ENCODER_2_WEIGHT, NULL);
+		/* d_encoder_2_bias: sum_batch [256] */
+		vae_sum_rows(n, 256, act_grad, grad + VAE_ENCODER_2_BIAS);
+		/* d_encoder_0_weight: dense_dw [512, 784] */
+		vae_gemm(512, 784, n, d_encoder_0, 1, 512, x, 784, 1, NULL, grad + VAE_ENCODER_0_WEIGHT, NULL);
+		/* d_encoder_0_bias: sum_batch [512] */
+		vae_sum_rows(n, 512, d_encoder_0, grad + VAE_ENCODER_0_BIAS);
+	}
 	return loss[0];
-}
-
-/* The loss of the samples and the gradient of every parameter, into grad. */
-static vae_real vae_pass(const vae_ctx *ctx, const vae_real *x, float *grad)
-{
-	const int n = ctx->n;
-	const float *const params = ctx->params;
-	unsigned char *const work = ctx->work;
-	const int stochastic = ctx->stochastic;
-	const uint64_t rng = ctx->rng;
-	const int64_t step = ctx->step;
-	const long batch_row0 = ctx->batch_row0;
-	const vae_real result = vae_run(ctx, x, VAE_ENCODER | VAE_DECODER | VAE_LOSS);
-	const float *const encoder_2_weight = params + VAE_ENCODER_2_WEIGHT;
-	const float *const encoder_4_weight = params + VAE_ENCODER_4_WEIGHT;
-	const float *const encoder_5_weight = params + VAE_ENCODER_5_WEIGHT;
-	const float *const decoder_0_weight = params + VAE_DECODER_0_WEIGHT;
-	const float *const decoder_2_weight = params + VAE_DECODER_2_WEIGHT;
-	const float *const decoder_4_weight = params + VAE_DECODER_4_WEIGHT;
-	float *const encoder_0 = (float *)(work + VAE_AT_ENCODER_0);
-	float *const h_2 = (float *)(work + VAE_AT_H_2);
-	float *const mu = (float *)(work + VAE_AT_MU);
-	float *const logvar = (float *)(work + VAE_AT_LOGVAR);
-	float *const z = (float *)(work + VAE_AT_Z);
-	float *const decoder_0 = (float *)(work + VAE_AT_DECODER_0);
-	float *const decoder_2 = (float *)(work + VAE_AT_DECODER_2);
-	float *const d_loss_0 = (float *)(work + VAE_AT_D_LOSS_0);
-	float *const d_decoder_4 = (float *)(work + VAE_AT_D_DECODER_4);
-	float *const d_mu = (float *)(work + VAE_AT_D_MU);
-	float *const d_logvar = (float *)(work + VAE_AT_D_LOGVAR);
-	float *const d_decoder_2 = (float *)(work + VAE_AT_D_DECODER_2);
-	float *const d_decoder_4_weight = grad + VAE_DECODER_4_WEIGHT;
-	float *const d_decoder_4_bias = grad + VAE_DECODER_4_BIAS;
-	float *const d_decoder_0 = (float *)(work + VAE_AT_D_DECODER_0);
-	float *const d_decoder_2_weight = grad + VAE_DECODER_2_WEIGHT;
-	float *const d_decoder_2_bias = grad + VAE_DECODER_2_BIAS;
-	float *const d_z = (float *)(work + VAE_AT_D_Z);
-	float *const d_decoder_0_weight = grad + VAE_DECODER_0_WEIGHT;
-	float *const d_decoder_0_bias = grad + VAE_DECODER_0_BIAS;
-	float *const d_mu_2 = (float *)(work + VAE_AT_D_MU_2);
-	float *const d_logvar_2 = (float *)(work + VAE_AT_D_LOGVAR_2);
-	float *const d_logvar_3 = (float *)(work + VAE_AT_D_LOGVAR_3);
-	float *const d_h_2 = (float *)(work + VAE_AT_D_H_2);
-	float *const d_encoder_5_weight = grad + VAE_ENCODER_5_WEIGHT;
-	float *const d_encoder_5_bias = grad + VAE_ENCODER_5_BIAS;
-	float *const d_h_2_2 = (float *)(work + VAE_AT_D_H_2_2);
-	float *const d_h_2_3 = (float *)(work + VAE_AT_D_H_2_3);
-	float *const d_encoder_4_weight = grad + VAE_ENCODER_4_WEIGHT;
-	float *const d_encoder_4_bias = grad + VAE_ENCODER_4_BIAS;
-	float *const act_grad = (float *)(work + VAE_AT_ACT_GRAD);
-	float *const d_encoder_0 = (float *)(work + VAE_AT_D_ENCODER_0);
-	float *const d_encoder_2_weight = grad + VAE_ENCODER_2_WEIGHT;
-	float *const d_encoder_2_bias = grad + VAE_ENCODER_2_BIAS;
-	float *const d_encoder_0_weight = grad + VAE_ENCODER_0_WEIGHT;
-	float *const d_encoder_0_bias = grad + VAE_ENCODER_0_BIAS;
-	/* d_decoder_4: computed with loss_0 */
-	/* d_mu: kl_normal_grad [n, 32] */
-	{
-		const float k = d_loss_0[0];
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic, 4096) if (n * 32 >= 32768)
-#endif
-		for (long i = 0; i < n * 32; i++)
-			d_mu[i] = k * mu[i];
-	}
-	/* d_logvar: kl_normal_grad [n, 32] */
-	{
-		const float k = d_loss_0[0];
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic, 4096) if (n * 32 >= 32768)
-#endif
-		for (long i = 0; i < n * 32; i++)
-			d_logvar[i] = k * 0.5f * (expf(logvar[i]) - 1);
-	}
-	/* d_decoder_2: dense_dx*relu' [n, 512] */
-	vae_gemm(n, 512, 784, d_decoder_4, 784, 1, decoder_4_weight, 512, 1, NULL, d_decoder_2,
-		&(const vae_epilogue){.act = VAE_RELU, .slope = 0.0f, .y = decoder_2});
-	/* d_decoder_4_weight: dense_dw [784, 512] */
-	vae_gemm(784, 512, n, d_decoder_4, 1, 784, decoder_2, 512, 1, NULL, d_decoder_4_weight, NULL);
-	/* d_decoder_4_bias: sum_batch [784] */
-	vae_sum_rows(n, 784, d_decoder_4, d_decoder_4_bias);
-	/* d_decoder_0: dense_dx*relu' [n, 256] */
-	vae_gemm(n, 256, 512, d_decoder_2, 512, 1, decoder_2_weight, 256, 1, NULL, d_decoder_0,
-		&(const vae_epilogue){.act = VAE_RELU, .slope = 0.0f, .y = decoder_0});
-	/* d_decoder_2_weight: dense_dw [512, 256] */
-	vae_gemm(512, 256, n, d_decoder_2, 1, 512, decoder_0, 256, 1, NULL, d_decoder_2_weight, NULL);
-	/* d_decoder_2_bias: sum_batch [512] */
-	vae_sum_rows(n, 512, d_decoder_2, d_decoder_2_bias);
-	/* d_z: dense_dx [n, 32] */
-	vae_gemm(n, 32, 256, d_decoder_0, 256, 1, decoder_0_weight, 32, 1, NULL, d_z, NULL);
-	/* d_decoder_0_weight: dense_dw [256, 32] */
-	vae_gemm(256, 32, n, d_decoder_0, 1, 256, z, 32, 1, NULL, d_decoder_0_weight, NULL);
-	/* d_decoder_0_bias: sum_batch [256] */
-	vae_sum_rows(n, 256, d_decoder_0, d_decoder_0_bias);
-	/* d_mu_2: add [n, 32] */
-	for (long i = 0; i < n * 32; i++)
-		d_mu_2[i] = d_mu[i] + d_z[i];
-	/* d_logvar_2: gaussian_dlogvar [n, 32] */
-	{
-		const uint64_t key = vae_mix(rng ^ vae_mix(((uint64_t)step << 24) ^ 15u));
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic, 4096) if (n * 32 >= 32768)
-#endif
-		for (long i = 0; i < n * 32; i++)
-			d_logvar_2[i] = stochastic ? 0.5f * d_z[i] * expf(0.5f * logvar[i]) * (float)vae_normal(key, (uint64_t)(batch_row0 * 32 + i)) : 0;
-	}
-	/* d_logvar_3: add [n, 32] */
-	for (long i = 0; i < n * 32; i++)
-		d_logvar_3[i] = d_logvar[i] + d_logvar_2[i];
-	/* d_h_2: dense_dx [n, 256] */
-	vae_gemm(n, 256, 32, d_logvar_3, 32, 1, encoder_5_weight, 256, 1, NULL, d_h_2, NULL);
-	/* d_encoder_5_weight: dense_dw [32, 256] */
-	vae_gemm(32, 256, n, d_logvar_3, 1, 32, h_2, 256, 1, NULL, d_encoder_5_weight, NULL);
-	/* d_encoder_5_bias: sum_batch [32] */
-	vae_sum_rows(n, 32, d_logvar_3, d_encoder_5_bias);
-	/* d_h_2_2: dense_dx [n, 256] */
-	vae_gemm(n, 256, 32, d_mu_2, 32, 1, encoder_4_weight, 256, 1, NULL, d_h_2_2, NULL);
-	/* d_h_2_3: add [n, 256] */
-	for (long i = 0; i < n * 256; i++)
-		d_h_2_3[i] = d_h_2[i] + d_h_2_2[i];
-	/* d_encoder_4_weight: dense_dw [32, 256] */
-	vae_gemm(32, 256, n, d_mu_2, 1, 32, h_2, 256, 1, NULL, d_encoder_4_weight, NULL);
-	/* d_encoder_4_bias: sum_batch [32] */
-	vae_sum_rows(n, 32, d_mu_2, d_encoder_4_bias);
-	/* act_grad: act_grad [n, 256] */
-	vae_act_all(VAE_RELU, 0.0f, n * 256, d_h_2_3, h_2, act_grad);
-	/* d_encoder_0: dense_dx*relu' [n, 512] */
-	vae_gemm(n, 512, 256, act_grad, 256, 1, encoder_2_weight, 512, 1, NULL, d_encoder_0,
-		&(const vae_epilogue){.act = VAE_RELU, .slope = 0.0f, .y = encoder_0});
-	/* d_encoder_2_weight: dense_dw [256, 512] */
-	vae_gemm(256, 512, n, act_grad, 1, 256, encoder_0, 512, 1, NULL, d_encoder_2_weight, NULL);
-	/* d_encoder_2_bias: sum_batch [256] */
-	vae_sum_rows(n, 256, act_grad, d_encoder_2_bias);
-	/* d_encoder_0_weight: dense_dw [512, 784] */
-	vae_gemm(512, 784, n, d_encoder_0, 1, 512, x, 784, 1, NULL, d_encoder_0_weight, NULL);
-	/* d_encoder_0_bias: sum_batch [512] */
-	vae_sum_rows(n, 512, d_encoder_0, d_encoder_0_bias);
-	return result;
 }
 
 vae_real vae_train_step(void *state, void *work, const vae_real *x, int n, const vae_hparams *h)
@@ -913,10 +865,10 @@ vae_real vae_train_step(void *state, void *work, const vae_real *x, int n, const
 
 vae_real vae_train_step_terms(void *state, void *work, const vae_real *x, int n, const vae_hparams *h, double *terms)
 {
-	const vae_ctx c = vae_context(state, work, n, h, state, terms);
-	float *const grad = (float *)work; /* the gradient block */
-	const vae_real loss = vae_pass(&c, x, grad);
-	vae_update(state, grad, h);
+	vae_ctx c = vae_context(state, work, n, h, state, terms);
+	c.grad = (float *)work; /* the gradient block */
+	const vae_real loss = vae_run(&c, x, VAE_ALL);
+	vae_update(state, c.grad, h);
 	return loss;
 }
 
@@ -931,7 +883,8 @@ vae_real vae_gradient_part(const void *state, void *work, const vae_real *x, int
 	vae_ctx c = vae_context(state, work, n, h, NULL, NULL);
 	c.batch_row0 = first;
 	c.batch_rows = rows;
-	return vae_pass(&c, x, grad);
+	c.grad = grad;
+	return vae_run(&c, x, VAE_ALL);
 }
 
 void vae_update(void *state, const vae_real *grad, const vae_hparams *h)

@@ -6,7 +6,7 @@
 /* The penalty's value is its first input, the sum the expansion built. */
 void c_contractive(Emit *e, Node *n)
 {
-	emit_line(e, "%s[0] = %s[0];", emit_ref(e, n), emit_ref(e, n->in[0]));
+	emit_line(e, "%s[0] = %s;", emit_ref(e, n), emit_scalar(e, n->in[0]));
 }
 
 void c_basis(Emit *e, Node *n)
@@ -34,8 +34,8 @@ void c_sumsq_grad(Emit *e, Node *n)
 {
 	emit_line(e, "{");
 	emit_indent(e, 1);
-	emit_line(e, "const %s k = (%s)(2 * (double)%s[0]%s);", emit_real(e), emit_real(e),
-		  emit_ref(e, n->in[1]), n->iattr[0] ? " / batch_rows" : "");
+	emit_line(e, "const %s k = (%s)(2 * (double)%s%s);", emit_real(e), emit_real(e),
+		  emit_scalar(e, n->in[1]), n->iattr[0] ? " / batch_rows" : "");
 	emit_line(e, "for (long i = 0; i < %s; i++)", emit_count(e, n, 1));
 	emit_line(e, "\t%s[i] = k * %s[i];", emit_ref(e, n), emit_ref(e, n->in[0]));
 	emit_indent(e, -1);

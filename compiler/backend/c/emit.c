@@ -5,9 +5,9 @@
  * of the files (c_render) and, as a separate step, the files (c_write).
  *
  * Every entry point runs parts of one static function, NAME_run, which
- * computes the encoder, the decoder and the loss in the order entry.c
- * planned; the train step and the gradient add the backward part in
- * NAME_pass. Values are named after their layers, parameters after their
+ * computes the encoder, the decoder, the loss and the backward part in
+ * the order entry.c planned (the train step and the gradient all four).
+ * Values are named after their layers, parameters after their
  * PyTorch names; offsets are named macros; repeated structure (the
  * contractive penalty's rows) is a loop. The generated code has no
  * mutable globals and never allocates: the caller owns the state
@@ -47,6 +47,8 @@ struct Emit {
 	unsigned helpers;  /* bit i set: helper i of kernels.c is used */
 	const char **names; /* the C name of each node's value, by id */
 	char *at_used;     /* by id: the value's NAME_AT_ macro is used */
+	char *folded;      /* by id: a constant written as a literal where it
+	                      is read (emit_scalar), with no code of its own */
 	Buf tables;        /* the offset tables of loops (emit_run_loop) */
 	size_t table_entries; /* how many offsets they hold */
 	size_t stack_arrays; /* bytes of the largest array a function body
@@ -167,6 +169,23 @@ const char *emit_num(Emit *e, double v)
 	if (!strpbrk(buf, ".eEn"))
 		strcat(buf, ".0");
 	return xasprintf("%s%s", buf, e->real[0] == 'f' ? "f" : "");
+}
+
+/* v in the fewest digits that read back as v. */
+static const char *shortest(double v)
+{
+	char buf[64];
+	for (int digits = 1; digits <= 17; digits++) {
+		snprintf(buf, sizeof buf, "%.*g", digits, v);
+		if (strtod(buf, NULL) == v)
+			break;
+	}
+	return xasprintf("%s", buf);
+}
+
+const char *emit_scalar(Emit *e, const Node *n)
+{
+	return e->folded[n->id] ? emit_num(e, n->fattr[0]) : xasprintf("%s[0]", emit_ref(e, n));
 }
 
 const char *emit_count(Emit *e, const Node *n, int whole)
@@ -437,9 +456,10 @@ static int emit_node(Emit *e, Node *n, Buf *o, Buf *terms)
 	return code;
 }
 
-static int has_code(const Node *n)
+static int has_code(Emit *e, const Node *n)
 {
-	return !n->dead && n->storage != ST_INPUT && n->storage != ST_PARAM && n->storage != ST_BUFFER;
+	return !n->dead && !e->folded[n->id] && n->storage != ST_INPUT && n->storage != ST_PARAM &&
+	       n->storage != ST_BUFFER;
 }
 
 /* The declaration of the pointer to n's value, if it needs one. */
@@ -569,6 +589,55 @@ static int tokenize(const char *text, Tok **out)
 }
 
 static int tok_eq(const Tok *a, const Tok *b) { return a->len == b->len && !strncmp(a->s, b->s, (size_t)a->len); }
+
+/* The token before (step -1) or after (step 1) token i that is not a
+ * space, or NULL. */
+static const Tok *tok_near(const Tok *tok, int ntok, int i, int step)
+{
+	for (i += step; i >= 0 && i < ntok; i += step)
+		if (!isspace((unsigned char)tok[i].s[0]))
+			return &tok[i];
+	return NULL;
+}
+
+/* `code` with the pointer to each parameter's gradient that it names only
+ * once, as a whole argument of a call, written as `grad + NAME_PARAM`
+ * there instead of a pointer declared for that one use. */
+static char *inline_once(Emit *e, const char *code)
+{
+	Graph *g = e->m->g;
+	Tok *tok;
+	const int ntok = tokenize(code, &tok);
+	int *count = xcalloc((size_t)g->nodes.len, sizeof *count), *at = xcalloc((size_t)g->nodes.len, sizeof *at);
+	Node **by_tok = xcalloc((size_t)ntok + 1, sizeof *by_tok);
+	for (int i = 0; i < ntok; i++) {
+		if (tok[i].kind != TOK_IDENT || tok[i].len < 2 || strncmp(tok[i].s, "d_", 2))
+			continue;
+		for (int k = 0; k < g->nodes.len; k++) {
+			Node *n = g->nodes.data[k];
+			const char *name = e->names[n->id];
+			if (!n->dead && n->storage == ST_GRAD && name && (int)strlen(name) == tok[i].len &&
+			    !strncmp(name, tok[i].s, (size_t)tok[i].len)) {
+				count[n->id]++;
+				at[n->id] = i;
+				by_tok[i] = n;
+				break;
+			}
+		}
+	}
+	Buf b = {0};
+	buf_puts(&b, "");
+	for (int i = 0; i < ntok; i++) {
+		const Node *n = by_tok[i];
+		const Tok *before = n ? tok_near(tok, ntok, i, -1) : NULL, *after = n ? tok_near(tok, ntok, i, 1) : NULL;
+		if (n && count[n->id] == 1 && at[n->id] == i && before && after && strchr("(,", before->s[0]) &&
+		    strchr(",)", after->s[0]))
+			buf_printf(&b, "grad + %s", emit_param_macro(e, g->params.data[n->index]));
+		else
+			buf_printf(&b, "%.*s", tok[i].len, tok[i].s);
+	}
+	return b.data;
+}
 
 /* The node whose value the code names `s`, if it lives in the arena. */
 static Node *work_value(Emit *e, const Tok *t)
@@ -814,7 +883,7 @@ static char *part_code(Emit *e, int part, int both_forms)
 	int len = 0;
 	for (int i = 0; i < g->nodes.len; i++) {
 		Node *n = g->nodes.data[i];
-		if (has_code(n) && n->part == part)
+		if (has_code(e, n) && n->part == part)
 			nodes[len++] = n;
 	}
 	char **text = xcalloc((size_t)len + 1, sizeof *text);
@@ -850,14 +919,6 @@ static void emit_decls(Emit *e, const char *code, const Idents *skip)
 	}
 }
 
-/* The code of `part` after the declarations of the values it names. */
-static void emit_part(Emit *e, int part, int both_forms)
-{
-	const char *code = part_code(e, part, both_forms);
-	emit_decls(e, code, NULL);
-	buf_puts(e->out, code);
-}
-
 /* A function: its signature and a body written into `body` before;
  * between them, the variables of the call context `c` that body uses. */
 static void emit_function(Emit *e, const char *comment, const char *sig, const char *body)
@@ -880,6 +941,7 @@ static void emit_function(Emit *e, const char *comment, const char *sig, const c
 		{"terms", "double *const terms = ctx->terms;"},
 		{"batch_row0", "const long batch_row0 = ctx->batch_row0;"},
 		{"batch_rows", "const long batch_rows = ctx->batch_rows;"},
+		{"grad", "REAL *const grad = ctx->grad;"},
 	};
 	/* An inference build's context holds only params, work and n: the
 	 * rest is evaluation mode's constants, which the C compiler folds. */
@@ -1141,9 +1203,8 @@ static void emit_accessors(Emit *e)
 	size_t blk = block_bytes(m);
 	const TrainConfig *t = &m->train;
 	Buf *o = e->out;
-	buf_printf(o, "%s_hparams %s_default_hparams(void)\n{\n", P, P);
-	buf_printf(o, "\tconst %s_hparams h = {%.17g, %.17g, %.17g, %.17g, %.17g, 1};\n\treturn h;\n}\n\n", P,
-		   t->lr, t->beta1, t->beta2, t->eps, t->weight_decay);
+	buf_printf(o, "%s_hparams %s_default_hparams(void) { return (%s_hparams){%s, %s, %s, %s, %s, 1}; }\n", P, P, P,
+		   shortest(t->lr), shortest(t->beta1), shortest(t->beta2), shortest(t->eps), shortest(t->weight_decay));
 	buf_printf(o, "const %s_param_info *%s_param(int i) { return i >= 0 && i < %d ? &%s_param_table[i] : NULL; }\n", P,
 		   P, m->g->params.len, P);
 	buf_printf(o, "const %s_loss_term_info *%s_loss_term(int i) { return i >= 0 && i < %d ? &%s_loss_term_table[i] : NULL; }\n",
@@ -1250,9 +1311,10 @@ static void emit_context(Emit *e)
 	buf_printf(o, "\tdouble *terms;        /* where the loss terms go, or NULL */\n");
 	buf_printf(o, "\tlong batch_row0;      /* where row 0 is in the whole batch (noise streams) */\n");
 	buf_printf(o, "\tlong batch_rows;      /* rows in the whole batch (what a mean divides by) */\n");
+	buf_printf(o, "\t%s *grad;          /* where the backward part puts the gradient */\n", r);
 	buf_printf(o, "} %s_ctx;\n\n", P);
 	buf_printf(o, "/* The parts of the model NAME_run computes, in this order. */\n");
-	buf_printf(o, "enum { %s_ENCODER = 1, %s_DECODER = 2, %s_LOSS = 4 };\n\n", U, U, U);
+	buf_printf(o, "enum { %s_ENCODER = 1, %s_DECODER = 2, %s_LOSS = 4, %s_BACKWARD = 8, %s_ALL = 15 };\n\n", U, U, U, U, U);
 	buf_printf(o, "/* A call's context: evaluation mode when h is NULL, else training mode for the\n"
 		      " * step after the state's, with noise while h->stochastic; the loss terms\n"
 		      " * into `terms` if it is not NULL. */\n");
@@ -1260,45 +1322,100 @@ static void emit_context(Emit *e)
 		      "\t\t\t\tdouble *terms)\n{\n", P, P, P);
 	buf_printf(o, "\tconst %s_ctx c = {(const %s *)((const unsigned char *)state + 64), state, (unsigned char *)work, n,\n", P, r);
 	buf_printf(o, "\t\th != NULL, h && h->stochastic, *(const uint64_t *)((const unsigned char *)state + 8),\n");
-	buf_printf(o, "\t\th ? *(const int64_t *)state + 1 : 0, updates, terms, 0, n};\n\treturn c;\n}\n\n");
+	buf_printf(o, "\t\th ? *(const int64_t *)state + 1 : 0, updates, terms, 0, n, NULL};\n\treturn c;\n}\n\n");
 }
 
 /* 1 if the build computes part (an inference build may leave some out). */
 static int has_part(const Model *m, int part) { return !m->infer_parts || m->infer_parts & 1u << part; }
 
-/* NAME_run: the encoder, the decoder and the loss, each when `parts` asks
- * for it, in training or evaluation form as ctx->training says (in an
- * inference build: the parts it has, in evaluation form). */
+/* Fold every constant of a training build into its readers (emit_scalar)
+ * when the code of each reader, in training form, then names it only so:
+ * the constant then has no code and no declaration of its own. */
+static void fold_constants(Emit *e)
+{
+	Graph *g = e->m->g;
+	const size_t count = (size_t)g->nodes.len;
+	char *at_used = xmalloc(count);
+	const unsigned helpers = e->helpers;
+	memcpy(at_used, e->at_used, count);
+	const int indent = e->indent, training = e->training;
+	e->training = 1;
+	for (int i = 0; i < g->nodes.len && !e->infer; i++) {
+		const Node *c = g->nodes.data[i];
+		if (c->dead || c->op != &op_constant)
+			continue;
+		e->folded[c->id] = 1;
+		for (int k = 0; k < g->nodes.len && e->folded[c->id]; k++) {
+			Node *r = g->nodes.data[k];
+			int reads = 0;
+			for (int j = 0; j < r->nin && !r->dead; j++)
+				reads |= r->in[j] == c;
+			if (!reads)
+				continue;
+			Buf code = {0};
+			buf_puts(&code, "");
+			emit_node(e, r->computed_by ? r->computed_by : r, &code, NULL);
+			Idents names = idents_of(code.data);
+			e->folded[c->id] = !uses(&names, emit_ref(e, c));
+		}
+	}
+	/* what the trial wrote down as used is for the real code to say */
+	memcpy(e->at_used, at_used, count);
+	e->helpers = helpers;
+	e->indent = indent;
+	e->training = training;
+}
+
+/* NAME_run: the encoder, the decoder, the loss and the backward part,
+ * each when `parts` asks for it, in training or evaluation form as
+ * ctx->training says (the backward part in training form, into
+ * ctx->grad); in an inference build, the parts it has, in evaluation
+ * form. */
 void emit_model_run(Emit *e)
 {
 	Model *m = e->m;
 	const char *P = e->P, *U = e->U;
 	static const char *const part_macro[] = {"", "ENCODER", "DECODER"};
-	const int loss = has_part(m, PART_LOSS);
+	const int loss = has_part(m, PART_LOSS), backward = loss && !e->infer;
 	Buf body = {0};
 	Buf *o = e->out;
 	e->out = &body;
 	/* each part's code (the loss's outside any block), then the values
-	 * more than one part names declared once, at the top */
-	char *code[PART_LOSS + 1] = {0};
-	Buf shared = {0};
-	buf_puts(&shared, "");
+	 * more than one of encoder, decoder and the tail (loss and backward)
+	 * name declared once, at the top */
+	char *code[PART_BACKWARD + 1] = {0};
+	Idents used[PART_BACKWARD + 1];
+	fold_constants(e);
 	for (int part = PART_ENCODER; part <= PART_LOSS; part++)
 		if (part != PART_LOSS ? has_part(m, part) : loss) {
 			e->indent = part == PART_LOSS ? 1 : 2;
 			code[part] = part_code(e, part, !e->infer);
 		}
-	Idents used[PART_LOSS + 1];
-	for (int part = PART_ENCODER; part <= PART_LOSS; part++)
+	if (backward) {
+		e->indent = 2;
+		e->training = 1;
+		code[PART_BACKWARD] = inline_once(e, part_code(e, PART_BACKWARD, 0));
+		e->training = 0;
+	}
+	for (int part = PART_ENCODER; part <= PART_BACKWARD; part++)
 		if (code[part])
 			used[part] = idents_of(code[part]);
+	Buf shared = {0};
+	buf_puts(&shared, "");
 	e->indent = 1;
 	for (int i = 0; i < m->g->nodes.len; i++) {
 		const Node *n = m->g->nodes.data[i];
-		int parts = 0;
-		for (int part = PART_ENCODER; part <= PART_LOSS; part++)
-			parts += code[part] && !n->dead && uses(&used[part], emit_ref(e, n));
-		if (parts > 1) {
+		if (n->dead)
+			continue;
+		int parts = 0, tail = 0;
+		for (int part = PART_ENCODER; part <= PART_BACKWARD; part++) {
+			const int names = code[part] && uses(&used[part], emit_ref(e, n));
+			if (part < PART_LOSS)
+				parts += names;
+			else
+				tail |= names;
+		}
+		if (parts + tail > 1) {
 			emit_decl(e, n);
 			buf_printf(&shared, "%s ", emit_ref(e, n));
 		}
@@ -1319,8 +1436,19 @@ void emit_model_run(Emit *e)
 		emit_line(e, "\treturn 0;");
 		emit_decls(e, code[PART_LOSS], &top);
 		buf_puts(e->out, code[PART_LOSS]);
-		emit_line(e, "return %s[0];", emit_ref(e, m->g->loss));
 	}
+	if (backward) {
+		/* the values the loss declared are in scope */
+		const Idents before = idents_of(xasprintf("%s %s", shared.data, code[PART_LOSS]));
+		emit_line(e, "if (parts & %s_BACKWARD) {", U);
+		e->indent++;
+		emit_decls(e, code[PART_BACKWARD], &before);
+		buf_puts(e->out, code[PART_BACKWARD]);
+		e->indent--;
+		emit_line(e, "}");
+	}
+	if (loss)
+		emit_line(e, "return %s[0];", emit_ref(e, m->g->loss));
 	e->indent = 0;
 	e->out = o;
 	emit_function(e, loss ? "The model: the parts in `parts`; returns the loss when it computes it."
@@ -1328,26 +1456,6 @@ void emit_model_run(Emit *e)
 		      xasprintf("static %s %s_run(const %s_ctx *ctx, %sint parts)", loss ? xasprintf("%s_real", P) : "void",
 				P, P, sig_inputs(e)),
 		      body.data);
-}
-
-/* NAME_pass: the model and its gradient, shared by the train step and
- * NAME_gradient. */
-static void emit_pass(Emit *e)
-{
-	const char *P = e->P, *U = e->U, *r = e->real;
-	Buf *o = e->out;
-	Buf body = {0};
-	e->out = &body;
-	e->indent = 1;
-	emit_line(e, "const %s_real result = %s_run(ctx, %s%s_ENCODER | %s_DECODER | %s_LOSS);", P, P, emit_inputs_call(e, 0), U, U, U);
-	e->training = 1;
-	emit_part(e, PART_BACKWARD, 0);
-	e->training = 0;
-	emit_line(e, "return result;");
-	e->indent = 0;
-	e->out = o;
-	emit_function(e, "The loss of the samples and the gradient of every parameter, into grad.",
-		      xasprintf("static %s_real %s_pass(const %s_ctx *ctx, %s%s *grad)", P, P, P, sig_inputs(e), r), body.data);
 }
 
 static void emit_functions(Emit *e)
@@ -1358,19 +1466,19 @@ static void emit_functions(Emit *e)
 	Buf *o = e->out;
 	emit_context(e);
 	emit_model_run(e);
-	emit_pass(e);
+	const char *all_parts = xasprintf("%s_ALL", U);
 
 	buf_printf(o, "%s_real %s_train_step(void *state, void *work, %sint n, const %s_hparams *h)\n{\n", P, P, in, P);
 	buf_printf(o, "\treturn %s_train_step_terms(state, work, %sn, h, NULL);\n}\n\n", P, args);
 	buf_printf(o, "%s_real %s_train_step_terms(void *state, void *work, %sint n, const %s_hparams *h, double *terms)\n{\n",
 		   P, P, in, P);
-	buf_printf(o, "\tconst %s_ctx c = %s_context(state, work, n, h, state, terms);\n", P, P);
-	buf_printf(o, "\t%s *const grad = (%s *)work; /* the gradient block */\n", r, r);
-	buf_printf(o, "\tconst %s_real loss = %s_pass(&c, %sgrad);\n", P, P, args);
+	buf_printf(o, "\t%s_ctx c = %s_context(state, work, n, h, state, terms);\n", P, P);
+	buf_printf(o, "\tc.grad = (%s *)work; /* the gradient block */\n", r);
+	buf_printf(o, "\tconst %s_real loss = %s_run(&c, %s%s);\n", P, P, args, all_parts);
 	e->indent = 1;
 	emit_counters(e);
 	e->indent = 0;
-	buf_printf(o, "\t%s_update(state, grad, h);\n\treturn loss;\n}\n\n", P);
+	buf_printf(o, "\t%s_update(state, c.grad, h);\n\treturn loss;\n}\n\n", P);
 
 	buf_printf(o, "%s_real %s_gradient(const void *state, void *work, %sint n, const %s_hparams *h, %s_real *grad)\n{\n",
 		   P, P, in, P, P);
@@ -1379,8 +1487,8 @@ static void emit_functions(Emit *e)
 	buf_printf(o, "%s_real %s_gradient_part(const void *state, void *work, %sint n, long first, long rows,\n"
 		      "\tconst %s_hparams *h, %s_real *grad)\n{\n", P, P, in, P, P);
 	buf_printf(o, "\t%s_ctx c = %s_context(state, work, n, h, NULL, NULL);\n", P, P);
-	buf_printf(o, "\tc.batch_row0 = first;\n\tc.batch_rows = rows;\n");
-	buf_printf(o, "\treturn %s_pass(&c, %sgrad);\n}\n\n", P, args);
+	buf_printf(o, "\tc.batch_row0 = first;\n\tc.batch_rows = rows;\n\tc.grad = grad;\n");
+	buf_printf(o, "\treturn %s_run(&c, %s%s);\n}\n\n", P, args, all_parts);
 
 	buf_printf(o, "void %s_update(void *state, const %s_real *grad, const %s_hparams *h)\n{\n", P, P, P);
 	buf_printf(o, "\tconst int64_t step = ++*%s_step(state);\n", P);
@@ -1535,6 +1643,7 @@ Emit *emit_new(Model *m, const char *prefix, int infer, int small)
 		    .small = small};
 	name_values(e);
 	e->at_used = xcalloc((size_t)m->g->nodes.len, 1);
+	e->folded = xcalloc((size_t)m->g->nodes.len, 1);
 	return e;
 }
 

@@ -66,6 +66,9 @@ void emit_line(Emit *e, const char *fmt, ...) __attribute__((format(printf, 2, 3
 void emit_indent(Emit *e, int delta);
 /* The C expression naming n's buffer ("t12"). */
 const char *emit_ref(Emit *e, const Node *n);
+/* The value of a one-element input n as a C expression: a literal when n
+ * is a constant the printer folds into its readers, else "name[0]". */
+const char *emit_scalar(Emit *e, const Node *n);
 /* The C type of the model's reals ("float" or "double"). */
 const char *emit_real(Emit *e);
 /* A numeric literal of the model's type ("0.5f" or "0.5"). */

@@ -10,9 +10,9 @@
 static const char *grad_scale(Emit *e, const Node *n)
 {
 	if (n->iattr[0])
-		return xasprintf("(%s)(%s[0] / (double)(%s))", emit_real(e), emit_ref(e, n->in[2]),
+		return xasprintf("(%s)(%s / (double)(%s))", emit_real(e), emit_scalar(e, n->in[2]),
 				 emit_batch_count(e, n));
-	return xasprintf("%s[0]", emit_ref(e, n->in[2]));
+	return emit_scalar(e, n->in[2]);
 }
 
 /* What a loss's sum is divided by: the whole batch's count for the mean,

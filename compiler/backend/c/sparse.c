@@ -27,10 +27,10 @@ void c_l1_grad(Emit *e, Node *n)
 	emit_line(e, "{");
 	emit_indent(e, 1);
 	if (n->iattr[0])
-		emit_line(e, "const %s k = (%s)(%s[0] / (double)(%s));", r, r, emit_ref(e, n->in[1]),
+		emit_line(e, "const %s k = (%s)(%s / (double)(%s));", r, r, emit_scalar(e, n->in[1]),
 			  emit_batch_count(e, n));
 	else
-		emit_line(e, "const %s k = %s[0];", r, emit_ref(e, n->in[1]));
+		emit_line(e, "const %s k = %s;", r, emit_scalar(e, n->in[1]));
 	emit_line(e, "for (long i = 0; i < %s; i++)", cnt);
 	emit_line(e, "\t%s[i] = %s[i] > 0 ? k : %s[i] < 0 ? -k : 0;", emit_ref(e, n), z, z);
 	emit_indent(e, -1);
@@ -74,9 +74,8 @@ void c_kl_sparsity_grad(Emit *e, Node *n)
 	size_t units = shape_elems(n->shape);
 	emit_line(e, "{");
 	emit_indent(e, 1);
-	emit_line(e, "const double rho = %.17g, lo = %g, hi = 1 - %g, k = %s[0] / (double)batch_rows;",
-		  n->fattr[0],
-		  KL_CLAMP, KL_CLAMP, emit_ref(e, n->in[1]));
+	emit_line(e, "const double rho = %.17g, lo = %g, hi = 1 - %g, k = %s / (double)batch_rows;",
+		  n->fattr[0], KL_CLAMP, KL_CLAMP, emit_scalar(e, n->in[1]));
 	emit_unit_mean(e, n->in[0]);
 	emit_line(e, "const %s d = (%s)(s < lo || s > hi ? 0 : k * ((1 - rho) / (1 - s) - rho / s));", r, r);
 	emit_line(e, "for (long b = 0; b < n; b++)");

@@ -147,9 +147,9 @@ void c_kl_normal_grad(Emit *e, Node *n)
 	emit_indent(e, 1);
 	const char *div = kl_divisor(e, n);
 	if (div)
-		emit_line(e, "const %s k = (%s)(%s[0] / %s);", r, r, emit_ref(e, n->in[2]), div);
+		emit_line(e, "const %s k = (%s)(%s / %s);", r, r, emit_scalar(e, n->in[2]), div);
 	else
-		emit_line(e, "const %s k = %s[0];", r, emit_ref(e, n->in[2]));
+		emit_line(e, "const %s k = %s;", r, emit_scalar(e, n->in[2]));
 	open_loop(e, n);
 	if (n->iattr[1] == 0)
 		emit_line(e, "\t%s[i] = k * %s[i];", d, x);
