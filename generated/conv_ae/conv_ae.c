@@ -514,6 +514,36 @@ static void conv_ae_col2im(long C, long H, long W, long k, long s, long p, long 
 					}
 }
 
+/* The loop over the samples b < n of a batch; with OpenMP, threads share them out. */
+#ifdef _OPENMP
+#define CONV_AE_EACH_SAMPLE _Pragma("omp parallel for schedule(dynamic) if (n >= 8)") for (long b = 0; b < n; b++)
+#else
+#define CONV_AE_EACH_SAMPLE for (long b = 0; b < n; b++)
+#endif
+
+/* map[o][q] = t[q][o] for a map [O, P] from channels last; then the
+ * epilogue ep (if any) on the map while it is in the cache. */
+static void conv_ae_from_last(long O, long P, const float *t, float *map, const conv_ae_epilogue *ep)
+{
+	conv_ae_transpose(P, O, t, O, map, P);
+	if (ep)
+		conv_ae_finish(ep, map, O * P, 1, O * P, 0);
+}
+
+/* img [C, H, W] = (bias[c] on channel c, or 0) + the columns col added
+ * back (conv_ae_col2im); then the epilogue ep (if any) on the image while it
+ * is in the cache. */
+static void conv_ae_col2im_bias(long C, long H, long W, long k, long s, long p, long OH, long OW, const float *col,
+			    const float *bias, float *img, const conv_ae_epilogue *ep)
+{
+	for (long c = 0; c < C; c++)
+		for (long q = 0; q < H * W; q++)
+			img[c * H * W + q] = bias ? bias[c] : 0;
+	conv_ae_col2im(C, H, W, k, s, p, OH, OW, col, img);
+	if (ep)
+		conv_ae_finish(ep, img, C * H * W, 1, C * H * W, 0);
+}
+
 /* The sum of (a - b)^2 over count elements (mse). Unless g is NULL, the
  * same pass writes the gradient g = 2 k (a - b), times the derivative of
  * activation act (if not 0), spelled from its output y, a slice at a
@@ -654,49 +684,28 @@ static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, i
 		const float *const encoder_4_bias = params + CONV_AE_ENCODER_4_BIAS;
 		/* conv_workspace: conv_workspace [n, 8036] */
 		/* encoder.0: conv2d+relu [n, 32, 14, 14] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-		for (long b = 0; b < n; b++)
+		CONV_AE_EACH_SAMPLE
 			conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, x + b * 784, conv_workspace + b * 1764);
 		conv_ae_gemm(n * 196, 32, 9, conv_workspace, 9, 1, encoder_0_weight, 1, 9, encoder_0_bias, (conv_workspace + n * 1764), NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-		for (long b = 0; b < n; b++) {
-			conv_ae_transpose(196, 32, (conv_workspace + n * 1764) + b * 6272, 32, encoder_0 + b * 6272, 196);
-			conv_ae_act(CONV_AE_RELU, 0.0f, 1, 6272, encoder_0 + b * 6272, 0, NULL, 0, encoder_0 + b * 6272, 0);
-		}
+		CONV_AE_EACH_SAMPLE
+			conv_ae_from_last(32, 196, (conv_workspace + n * 1764) + b * 6272, encoder_0 + b * 6272,
+				&(const conv_ae_epilogue){.act = CONV_AE_RELU, .slope = 0.0f});
 		/* conv_workspace_2: conv_workspace [n, 17248] */
 		/* encoder.2: conv2d+relu [n, 64, 7, 7] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-		for (long b = 0; b < n; b++)
+		CONV_AE_EACH_SAMPLE
 			conv_ae_im2col(32, 14, 14, 3, 2, 1, 7, 7, encoder_0 + b * 6272, conv_workspace_2 + b * 14112);
 		conv_ae_gemm(n * 49, 64, 288, conv_workspace_2, 288, 1, encoder_2_weight, 1, 288, encoder_2_bias, (conv_workspace_2 + n * 14112), NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-		for (long b = 0; b < n; b++) {
-			conv_ae_transpose(49, 64, (conv_workspace_2 + n * 14112) + b * 3136, 64, encoder_2 + b * 3136, 49);
-			conv_ae_act(CONV_AE_RELU, 0.0f, 1, 3136, encoder_2 + b * 3136, 0, NULL, 0, encoder_2 + b * 3136, 0);
-		}
+		CONV_AE_EACH_SAMPLE
+			conv_ae_from_last(64, 49, (conv_workspace_2 + n * 14112) + b * 3136, encoder_2 + b * 3136,
+				&(const conv_ae_epilogue){.act = CONV_AE_RELU, .slope = 0.0f});
 		/* conv_workspace_3: conv_workspace [n, 3264] */
 		/* encoder.4: conv2d+relu [n, 128, 1, 1] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-		for (long b = 0; b < n; b++)
+		CONV_AE_EACH_SAMPLE
 			conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, encoder_2 + b * 3136, conv_workspace_3 + b * 3136);
 		conv_ae_gemm(n * 1, 128, 3136, conv_workspace_3, 3136, 1, encoder_4_weight, 1, 3136, encoder_4_bias, (conv_workspace_3 + n * 3136), NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-		for (long b = 0; b < n; b++) {
-			conv_ae_transpose(1, 128, (conv_workspace_3 + n * 3136) + b * 128, 128, z + b * 128, 1);
-			conv_ae_act(CONV_AE_RELU, 0.0f, 1, 128, z + b * 128, 0, NULL, 0, z + b * 128, 0);
-		}
+		CONV_AE_EACH_SAMPLE
+			conv_ae_from_last(128, 1, (conv_workspace_3 + n * 3136) + b * 128, z + b * 128,
+				&(const conv_ae_epilogue){.act = CONV_AE_RELU, .slope = 0.0f});
 	}
 	if (parts & CONV_AE_DECODER) {
 		const float *const decoder_0_bias = params + CONV_AE_DECODER_0_BIAS;
@@ -707,61 +716,28 @@ static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, i
 		float *const conv_workspace_6 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_6);
 		/* conv_workspace_4: conv_workspace [n, 3264] */
 		/* decoder.0: conv_transpose2d+relu [n, 64, 7, 7] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-		for (long b = 0; b < n; b++) {
+		CONV_AE_EACH_SAMPLE
 			conv_ae_transpose(128, 1, z + b * 128, 1, (conv_workspace_4 + n * 3136) + b * 128, 128);
-		}
 		conv_ae_gemm(n * 1, 3136, 128, (conv_workspace_4 + n * 3136), 128, 1, decoder_0_weight, 3136, 1, NULL, conv_workspace_4, NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-		for (long b = 0; b < n; b++) {
-			for (long c = 0; c < 64; c++)
-				for (long q = 0; q < 49; q++)
-					decoder_0[(b * 64 + c) * 49 + q] = decoder_0_bias[c];
-			conv_ae_col2im(64, 7, 7, 7, 1, 0, 1, 1, conv_workspace_4 + b * 3136, decoder_0 + b * 3136);
-			conv_ae_act(CONV_AE_RELU, 0.0f, 1, 3136, decoder_0 + b * 3136, 0, NULL, 0, decoder_0 + b * 3136, 0);
-		}
+		CONV_AE_EACH_SAMPLE
+			conv_ae_col2im_bias(64, 7, 7, 7, 1, 0, 1, 1, conv_workspace_4 + b * 3136, decoder_0_bias, decoder_0 + b * 3136,
+				&(const conv_ae_epilogue){.act = CONV_AE_RELU, .slope = 0.0f});
 		/* conv_workspace_5: conv_workspace [n, 17248] */
 		/* decoder.2: conv_transpose2d+relu [n, 32, 14, 14] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-		for (long b = 0; b < n; b++) {
+		CONV_AE_EACH_SAMPLE
 			conv_ae_transpose(64, 49, decoder_0 + b * 3136, 49, (conv_workspace_5 + n * 14112) + b * 3136, 64);
-		}
 		conv_ae_gemm(n * 49, 288, 64, (conv_workspace_5 + n * 14112), 64, 1, decoder_2_weight, 288, 1, NULL, conv_workspace_5, NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-		for (long b = 0; b < n; b++) {
-			for (long c = 0; c < 32; c++)
-				for (long q = 0; q < 196; q++)
-					decoder_2[(b * 32 + c) * 196 + q] = decoder_2_bias[c];
-			conv_ae_col2im(32, 14, 14, 3, 2, 1, 7, 7, conv_workspace_5 + b * 14112, decoder_2 + b * 6272);
-			conv_ae_act(CONV_AE_RELU, 0.0f, 1, 6272, decoder_2 + b * 6272, 0, NULL, 0, decoder_2 + b * 6272, 0);
-		}
+		CONV_AE_EACH_SAMPLE
+			conv_ae_col2im_bias(32, 14, 14, 3, 2, 1, 7, 7, conv_workspace_5 + b * 14112, decoder_2_bias, decoder_2 + b * 6272,
+				&(const conv_ae_epilogue){.act = CONV_AE_RELU, .slope = 0.0f});
 		/* conv_workspace_6: conv_workspace [n, 8036] */
 		/* decoder.4: conv_transpose2d+sigmoid [n, 1, 28, 28] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-		for (long b = 0; b < n; b++) {
+		CONV_AE_EACH_SAMPLE
 			conv_ae_transpose(32, 196, decoder_2 + b * 6272, 196, (conv_workspace_6 + n * 1764) + b * 6272, 32);
-		}
 		conv_ae_gemm(n * 196, 9, 32, (conv_workspace_6 + n * 1764), 32, 1, decoder_4_weight, 9, 1, NULL, conv_workspace_6, NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-		for (long b = 0; b < n; b++) {
-			for (long c = 0; c < 1; c++)
-				for (long q = 0; q < 784; q++)
-					xhat[(b * 1 + c) * 784 + q] = decoder_4_bias[c];
-			conv_ae_col2im(1, 28, 28, 3, 2, 1, 14, 14, conv_workspace_6 + b * 1764, xhat + b * 784);
-			conv_ae_act(CONV_AE_SIGMOID, 0.0f, 1, 784, xhat + b * 784, 0, NULL, 0, xhat + b * 784, 0);
-		}
+		CONV_AE_EACH_SAMPLE
+			conv_ae_col2im_bias(1, 28, 28, 3, 2, 1, 14, 14, conv_workspace_6 + b * 1764, decoder_4_bias, xhat + b * 784,
+				&(const conv_ae_epilogue){.act = CONV_AE_SIGMOID, .slope = 0.0f});
 	}
 	if (!(parts & CONV_AE_LOSS))
 		return 0;
@@ -797,150 +773,83 @@ static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, i
 		/* d_xhat: computed with loss */
 		/* conv_workspace_7: conv_workspace [n, 8036] */
 		/* d_decoder_2: conv2d*relu' [n, 32, 14, 14] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-		for (long b = 0; b < n; b++)
+		CONV_AE_EACH_SAMPLE
 			conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, d_xhat + b * 784, conv_workspace_7 + b * 1764);
 		conv_ae_gemm(n * 196, 32, 9, conv_workspace_7, 9, 1, decoder_4_weight, 1, 9, NULL, (conv_workspace_7 + n * 1764), NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-		for (long b = 0; b < n; b++) {
-			conv_ae_transpose(196, 32, (conv_workspace_7 + n * 1764) + b * 6272, 32, d_decoder_2 + b * 6272, 196);
-			conv_ae_act(CONV_AE_RELU, 0.0f, 1, 6272, d_decoder_2 + b * 6272, 0, decoder_2 + b * 6272, 0, d_decoder_2 + b * 6272, 0);
-		}
+		CONV_AE_EACH_SAMPLE
+			conv_ae_from_last(32, 196, (conv_workspace_7 + n * 1764) + b * 6272, d_decoder_2 + b * 6272,
+				&(const conv_ae_epilogue){.act = CONV_AE_RELU, .slope = 0.0f, .y = decoder_2 + b * 6272});
 		/* conv_workspace_8: conv_workspace [n, 6272] */
 		/* d_decoder_4_weight: conv2d_dw<cols [32, 1, 3, 3] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-		for (long b = 0; b < n; b++) {
+		CONV_AE_EACH_SAMPLE
 			conv_ae_transpose(32, 196, decoder_2 + b * 6272, 196, conv_workspace_8 + b * 6272, 32);
-		}
 		conv_ae_gemm(32, 9, n * 196, conv_workspace_8, 1, 32, conv_workspace_7, 9, 1, NULL, grad + CONV_AE_DECODER_4_WEIGHT, NULL);
 		/* d_decoder_4_bias: conv_db [1] */
 		conv_ae_sum_channels(n, 1, 784, d_xhat, grad + CONV_AE_DECODER_4_BIAS);
 		/* conv_workspace_9: conv_workspace [n, 17248] */
 		/* d_decoder_0: conv2d*relu' [n, 64, 7, 7] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-		for (long b = 0; b < n; b++)
+		CONV_AE_EACH_SAMPLE
 			conv_ae_im2col(32, 14, 14, 3, 2, 1, 7, 7, d_decoder_2 + b * 6272, conv_workspace_9 + b * 14112);
 		conv_ae_gemm(n * 49, 64, 288, conv_workspace_9, 288, 1, decoder_2_weight, 1, 288, NULL, (conv_workspace_9 + n * 14112), NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-		for (long b = 0; b < n; b++) {
-			conv_ae_transpose(49, 64, (conv_workspace_9 + n * 14112) + b * 3136, 64, d_decoder_0 + b * 3136, 49);
-			conv_ae_act(CONV_AE_RELU, 0.0f, 1, 3136, d_decoder_0 + b * 3136, 0, decoder_0 + b * 3136, 0, d_decoder_0 + b * 3136, 0);
-		}
+		CONV_AE_EACH_SAMPLE
+			conv_ae_from_last(64, 49, (conv_workspace_9 + n * 14112) + b * 3136, d_decoder_0 + b * 3136,
+				&(const conv_ae_epilogue){.act = CONV_AE_RELU, .slope = 0.0f, .y = decoder_0 + b * 3136});
 		/* conv_workspace_10: conv_workspace [n, 3136] */
 		/* d_decoder_2_weight: conv2d_dw<cols [64, 32, 3, 3] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-		for (long b = 0; b < n; b++) {
+		CONV_AE_EACH_SAMPLE
 			conv_ae_transpose(64, 49, decoder_0 + b * 3136, 49, conv_workspace_10 + b * 3136, 64);
-		}
 		conv_ae_gemm(64, 288, n * 49, conv_workspace_10, 1, 64, conv_workspace_9, 288, 1, NULL, grad + CONV_AE_DECODER_2_WEIGHT, NULL);
 		/* d_decoder_2_bias: conv_db [32] */
 		conv_ae_sum_channels(n, 32, 196, d_decoder_2, grad + CONV_AE_DECODER_2_BIAS);
 		/* conv_workspace_11: conv_workspace [n, 3264] */
 		/* d_z: conv2d*relu' [n, 128, 1, 1] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-		for (long b = 0; b < n; b++)
+		CONV_AE_EACH_SAMPLE
 			conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, d_decoder_0 + b * 3136, conv_workspace_11 + b * 3136);
 		conv_ae_gemm(n * 1, 128, 3136, conv_workspace_11, 3136, 1, decoder_0_weight, 1, 3136, NULL, (conv_workspace_11 + n * 3136), NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-		for (long b = 0; b < n; b++) {
-			conv_ae_transpose(1, 128, (conv_workspace_11 + n * 3136) + b * 128, 128, d_z + b * 128, 1);
-			conv_ae_act(CONV_AE_RELU, 0.0f, 1, 128, d_z + b * 128, 0, z + b * 128, 0, d_z + b * 128, 0);
-		}
+		CONV_AE_EACH_SAMPLE
+			conv_ae_from_last(128, 1, (conv_workspace_11 + n * 3136) + b * 128, d_z + b * 128,
+				&(const conv_ae_epilogue){.act = CONV_AE_RELU, .slope = 0.0f, .y = z + b * 128});
 		/* conv_workspace_12: conv_workspace [n, 128] */
 		/* d_decoder_0_weight: conv2d_dw<cols [128, 64, 7, 7] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-		for (long b = 0; b < n; b++) {
+		CONV_AE_EACH_SAMPLE
 			conv_ae_transpose(128, 1, z + b * 128, 1, conv_workspace_12 + b * 128, 128);
-		}
 		conv_ae_gemm(128, 3136, n * 1, conv_workspace_12, 1, 128, conv_workspace_11, 3136, 1, NULL, grad + CONV_AE_DECODER_0_WEIGHT, NULL);
 		/* d_decoder_0_bias: conv_db [64] */
 		conv_ae_sum_channels(n, 64, 49, d_decoder_0, grad + CONV_AE_DECODER_0_BIAS);
 		/* conv_workspace_13: conv_workspace [n, 3264] */
 		/* d_encoder_2: conv_transpose2d*relu' [n, 64, 7, 7] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-		for (long b = 0; b < n; b++) {
+		CONV_AE_EACH_SAMPLE
 			conv_ae_transpose(128, 1, d_z + b * 128, 1, (conv_workspace_13 + n * 3136) + b * 128, 128);
-		}
 		conv_ae_gemm(n * 1, 3136, 128, (conv_workspace_13 + n * 3136), 128, 1, encoder_4_weight, 3136, 1, NULL, conv_workspace_13, NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-		for (long b = 0; b < n; b++) {
-			for (long c = 0; c < 64; c++)
-				for (long q = 0; q < 49; q++)
-					d_encoder_2[(b * 64 + c) * 49 + q] = 0;
-			conv_ae_col2im(64, 7, 7, 7, 1, 0, 1, 1, conv_workspace_13 + b * 3136, d_encoder_2 + b * 3136);
-			conv_ae_act(CONV_AE_RELU, 0.0f, 1, 3136, d_encoder_2 + b * 3136, 0, encoder_2 + b * 3136, 0, d_encoder_2 + b * 3136, 0);
-		}
+		CONV_AE_EACH_SAMPLE
+			conv_ae_col2im_bias(64, 7, 7, 7, 1, 0, 1, 1, conv_workspace_13 + b * 3136, NULL, d_encoder_2 + b * 3136,
+				&(const conv_ae_epilogue){.act = CONV_AE_RELU, .slope = 0.0f, .y = encoder_2 + b * 3136});
 		/* conv_workspace_14: conv_workspace [n, 128] */
 		/* d_encoder_4_weight: conv2d_dw<cols [128, 64, 7, 7] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-		for (long b = 0; b < n; b++) {
+		CONV_AE_EACH_SAMPLE
 			conv_ae_transpose(128, 1, d_z + b * 128, 1, conv_workspace_14 + b * 128, 128);
-		}
 		conv_ae_gemm(128, 3136, n * 1, conv_workspace_14, 1, 128, conv_workspace_3, 3136, 1, NULL, grad + CONV_AE_ENCODER_4_WEIGHT, NULL);
 		/* d_encoder_4_bias: conv_db [128] */
 		conv_ae_sum_channels(n, 128, 1, d_z, grad + CONV_AE_ENCODER_4_BIAS);
 		/* conv_workspace_15: conv_workspace [n, 17248] */
 		/* d_encoder_0: conv_transpose2d*relu' [n, 32, 14, 14] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-		for (long b = 0; b < n; b++) {
+		CONV_AE_EACH_SAMPLE
 			conv_ae_transpose(64, 49, d_encoder_2 + b * 3136, 49, (conv_workspace_15 + n * 14112) + b * 3136, 64);
-		}
 		conv_ae_gemm(n * 49, 288, 64, (conv_workspace_15 + n * 14112), 64, 1, encoder_2_weight, 288, 1, NULL, conv_workspace_15, NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-		for (long b = 0; b < n; b++) {
-			for (long c = 0; c < 32; c++)
-				for (long q = 0; q < 196; q++)
-					d_encoder_0[(b * 32 + c) * 196 + q] = 0;
-			conv_ae_col2im(32, 14, 14, 3, 2, 1, 7, 7, conv_workspace_15 + b * 14112, d_encoder_0 + b * 6272);
-			conv_ae_act(CONV_AE_RELU, 0.0f, 1, 6272, d_encoder_0 + b * 6272, 0, encoder_0 + b * 6272, 0, d_encoder_0 + b * 6272, 0);
-		}
+		CONV_AE_EACH_SAMPLE
+			conv_ae_col2im_bias(32, 14, 14, 3, 2, 1, 7, 7, conv_workspace_15 + b * 14112, NULL, d_encoder_0 + b * 6272,
+				&(const conv_ae_epilogue){.act = CONV_AE_RELU, .slope = 0.0f, .y = encoder_0 + b * 6272});
 		/* conv_workspace_16: conv_workspace [n, 3136] */
 		/* d_encoder_2_weight: conv2d_dw<cols [64, 32, 3, 3] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-		for (long b = 0; b < n; b++) {
+		CONV_AE_EACH_SAMPLE
 			conv_ae_transpose(64, 49, d_encoder_2 + b * 3136, 49, conv_workspace_16 + b * 3136, 64);
-		}
 		conv_ae_gemm(64, 288, n * 49, conv_workspace_16, 1, 64, conv_workspace_2, 288, 1, NULL, grad + CONV_AE_ENCODER_2_WEIGHT, NULL);
 		/* d_encoder_2_bias: conv_db [64] */
 		conv_ae_sum_channels(n, 64, 49, d_encoder_2, grad + CONV_AE_ENCODER_2_BIAS);
 		/* conv_workspace_17: conv_workspace [n, 6272] */
 		/* d_encoder_0_weight: conv2d_dw<cols [32, 1, 3, 3] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-		for (long b = 0; b < n; b++) {
+		CONV_AE_EACH_SAMPLE
 			conv_ae_transpose(32, 196, d_encoder_0 + b * 6272, 196, conv_workspace_17 + b * 6272, 32);
-		}
 		conv_ae_gemm(32, 9, n * 196, conv_workspace_17, 1, 32, conv_workspace, 9, 1, NULL, grad + CONV_AE_ENCODER_0_WEIGHT, NULL);
 		/* d_encoder_0_bias: conv_db [32] */
 		conv_ae_sum_channels(n, 32, 196, d_encoder_0, grad + CONV_AE_ENCODER_0_BIAS);

@@ -602,6 +602,36 @@ static void conv_vae_col2im(long C, long H, long W, long k, long s, long p, long
 					}
 }
 
+/* The loop over the samples b < n of a batch; with OpenMP, threads share them out. */
+#ifdef _OPENMP
+#define CONV_VAE_EACH_SAMPLE _Pragma("omp parallel for schedule(dynamic) if (n >= 8)") for (long b = 0; b < n; b++)
+#else
+#define CONV_VAE_EACH_SAMPLE for (long b = 0; b < n; b++)
+#endif
+
+/* map[o][q] = t[q][o] for a map [O, P] from channels last; then the
+ * epilogue ep (if any) on the map while it is in the cache. */
+static void conv_vae_from_last(long O, long P, const float *t, float *map, const conv_vae_epilogue *ep)
+{
+	conv_vae_transpose(P, O, t, O, map, P);
+	if (ep)
+		conv_vae_finish(ep, map, O * P, 1, O * P, 0);
+}
+
+/* img [C, H, W] = (bias[c] on channel c, or 0) + the columns col added
+ * back (conv_vae_col2im); then the epilogue ep (if any) on the image while it
+ * is in the cache. */
+static void conv_vae_col2im_bias(long C, long H, long W, long k, long s, long p, long OH, long OW, const float *col,
+			    const float *bias, float *img, const conv_vae_epilogue *ep)
+{
+	for (long c = 0; c < C; c++)
+		for (long q = 0; q < H * W; q++)
+			img[c * H * W + q] = bias ? bias[c] : 0;
+	conv_vae_col2im(C, H, W, k, s, p, OH, OW, col, img);
+	if (ep)
+		conv_vae_finish(ep, img, C * H * W, 1, C * H * W, 0);
+}
+
 /* The sum of the binary cross-entropy of the logits z (y = sigmoid(z))
  * against the targets t over count elements (bce from the logits), a
  * slice at a time by conv_vae_bce_logits_slice; unless g is NULL, with the
@@ -773,34 +803,20 @@ static conv_vae_real conv_vae_run(const conv_vae_ctx *ctx, const conv_vae_real *
 		const float *const encoder_6_bias = params + CONV_VAE_ENCODER_6_BIAS;
 		/* conv_workspace: conv_workspace [n, 8036] */
 		/* encoder.0: conv2d+relu [n, 32, 14, 14] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-		for (long b = 0; b < n; b++)
+		CONV_VAE_EACH_SAMPLE
 			conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, x + b * 784, conv_workspace + b * 1764);
 		conv_vae_gemm(n * 196, 32, 9, conv_workspace, 9, 1, encoder_0_weight, 1, 9, encoder_0_bias, (conv_workspace + n * 1764), NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-		for (long b = 0; b < n; b++) {
-			conv_vae_transpose(196, 32, (conv_workspace + n * 1764) + b * 6272, 32, encoder_0 + b * 6272, 196);
-			conv_vae_act(CONV_VAE_RELU, 0.0f, 1, 6272, encoder_0 + b * 6272, 0, NULL, 0, encoder_0 + b * 6272, 0);
-		}
+		CONV_VAE_EACH_SAMPLE
+			conv_vae_from_last(32, 196, (conv_workspace + n * 1764) + b * 6272, encoder_0 + b * 6272,
+				&(const conv_vae_epilogue){.act = CONV_VAE_RELU, .slope = 0.0f});
 		/* conv_workspace_2: conv_workspace [n, 17248] */
 		/* encoder.2: conv2d+relu [n, 64, 7, 7] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-		for (long b = 0; b < n; b++)
+		CONV_VAE_EACH_SAMPLE
 			conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, encoder_0 + b * 6272, conv_workspace_2 + b * 14112);
 		conv_vae_gemm(n * 49, 64, 288, conv_workspace_2, 288, 1, encoder_2_weight, 1, 288, encoder_2_bias, (conv_workspace_2 + n * 14112), NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-		for (long b = 0; b < n; b++) {
-			conv_vae_transpose(49, 64, (conv_workspace_2 + n * 14112) + b * 3136, 64, encoder_2 + b * 3136, 49);
-			conv_vae_act(CONV_VAE_RELU, 0.0f, 1, 3136, encoder_2 + b * 3136, 0, NULL, 0, encoder_2 + b * 3136, 0);
-		}
+		CONV_VAE_EACH_SAMPLE
+			conv_vae_from_last(64, 49, (conv_workspace_2 + n * 14112) + b * 3136, encoder_2 + b * 3136,
+				&(const conv_vae_epilogue){.act = CONV_VAE_RELU, .slope = 0.0f});
 		/* encoder.4: flatten [n, 3136] */
 		memcpy(h_2, encoder_2, sizeof(float) * n * 3136);
 		/* encoder.5: dense [n, 16] */
@@ -844,41 +860,19 @@ static conv_vae_real conv_vae_run(const conv_vae_ctx *ctx, const conv_vae_real *
 		memcpy(decoder_2, decoder_0, sizeof(float) * n * 3136);
 		/* conv_workspace_3: conv_workspace [n, 17248] */
 		/* decoder.3: conv_transpose2d+relu [n, 32, 14, 14] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-		for (long b = 0; b < n; b++) {
+		CONV_VAE_EACH_SAMPLE
 			conv_vae_transpose(64, 49, decoder_2 + b * 3136, 49, (conv_workspace_3 + n * 14112) + b * 3136, 64);
-		}
 		conv_vae_gemm(n * 49, 288, 64, (conv_workspace_3 + n * 14112), 64, 1, decoder_3_weight, 288, 1, NULL, conv_workspace_3, NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-		for (long b = 0; b < n; b++) {
-			for (long c = 0; c < 32; c++)
-				for (long q = 0; q < 196; q++)
-					decoder_3[(b * 32 + c) * 196 + q] = decoder_3_bias[c];
-			conv_vae_col2im(32, 14, 14, 3, 2, 1, 7, 7, conv_workspace_3 + b * 14112, decoder_3 + b * 6272);
-			conv_vae_act(CONV_VAE_RELU, 0.0f, 1, 6272, decoder_3 + b * 6272, 0, NULL, 0, decoder_3 + b * 6272, 0);
-		}
+		CONV_VAE_EACH_SAMPLE
+			conv_vae_col2im_bias(32, 14, 14, 3, 2, 1, 7, 7, conv_workspace_3 + b * 14112, decoder_3_bias, decoder_3 + b * 6272,
+				&(const conv_vae_epilogue){.act = CONV_VAE_RELU, .slope = 0.0f});
 		/* conv_workspace_4: conv_workspace [n, 8036] */
 		/* decoder.5: conv_transpose2d [n, 1, 28, 28] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-		for (long b = 0; b < n; b++) {
+		CONV_VAE_EACH_SAMPLE
 			conv_vae_transpose(32, 196, decoder_3 + b * 6272, 196, (conv_workspace_4 + n * 1764) + b * 6272, 32);
-		}
 		conv_vae_gemm(n * 196, 9, 32, (conv_workspace_4 + n * 1764), 32, 1, decoder_5_weight, 9, 1, NULL, conv_workspace_4, NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-		for (long b = 0; b < n; b++) {
-			for (long c = 0; c < 1; c++)
-				for (long q = 0; q < 784; q++)
-					decoder_5[(b * 1 + c) * 784 + q] = decoder_5_bias[c];
-			conv_vae_col2im(1, 28, 28, 3, 2, 1, 14, 14, conv_workspace_4 + b * 1764, decoder_5 + b * 784);
-		}
+		CONV_VAE_EACH_SAMPLE
+			conv_vae_col2im_bias(1, 28, 28, 3, 2, 1, 14, 14, conv_workspace_4 + b * 1764, decoder_5_bias, decoder_5 + b * 784, NULL);
 		/* decoder.6: sigmoid [n, 1, 28, 28] */
 		conv_vae_act_all(CONV_VAE_SIGMOID, 0.0f, n * 784, decoder_5, NULL, xhat);
 	}
@@ -944,52 +938,30 @@ static conv_vae_real conv_vae_run(const conv_vae_ctx *ctx, const conv_vae_real *
 		}
 		/* conv_workspace_5: conv_workspace [n, 8036] */
 		/* d_decoder_3: conv2d*relu' [n, 32, 14, 14] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-		for (long b = 0; b < n; b++)
+		CONV_VAE_EACH_SAMPLE
 			conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, d_decoder_5 + b * 784, conv_workspace_5 + b * 1764);
 		conv_vae_gemm(n * 196, 32, 9, conv_workspace_5, 9, 1, decoder_5_weight, 1, 9, NULL, (conv_workspace_5 + n * 1764), NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-		for (long b = 0; b < n; b++) {
-			conv_vae_transpose(196, 32, (conv_workspace_5 + n * 1764) + b * 6272, 32, d_decoder_3 + b * 6272, 196);
-			conv_vae_act(CONV_VAE_RELU, 0.0f, 1, 6272, d_decoder_3 + b * 6272, 0, decoder_3 + b * 6272, 0, d_decoder_3 + b * 6272, 0);
-		}
+		CONV_VAE_EACH_SAMPLE
+			conv_vae_from_last(32, 196, (conv_workspace_5 + n * 1764) + b * 6272, d_decoder_3 + b * 6272,
+				&(const conv_vae_epilogue){.act = CONV_VAE_RELU, .slope = 0.0f, .y = decoder_3 + b * 6272});
 		/* conv_workspace_6: conv_workspace [n, 6272] */
 		/* d_decoder_5_weight: conv2d_dw<cols [32, 1, 3, 3] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-		for (long b = 0; b < n; b++) {
+		CONV_VAE_EACH_SAMPLE
 			conv_vae_transpose(32, 196, decoder_3 + b * 6272, 196, conv_workspace_6 + b * 6272, 32);
-		}
 		conv_vae_gemm(32, 9, n * 196, conv_workspace_6, 1, 32, conv_workspace_5, 9, 1, NULL, grad + CONV_VAE_DECODER_5_WEIGHT, NULL);
 		/* d_decoder_5_bias: conv_db [1] */
 		conv_vae_sum_channels(n, 1, 784, d_decoder_5, grad + CONV_VAE_DECODER_5_BIAS);
 		/* conv_workspace_7: conv_workspace [n, 17248] */
 		/* d_decoder_2: conv2d [n, 64, 7, 7] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-		for (long b = 0; b < n; b++)
+		CONV_VAE_EACH_SAMPLE
 			conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, d_decoder_3 + b * 6272, conv_workspace_7 + b * 14112);
 		conv_vae_gemm(n * 49, 64, 288, conv_workspace_7, 288, 1, decoder_3_weight, 1, 288, NULL, (conv_workspace_7 + n * 14112), NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-		for (long b = 0; b < n; b++) {
-			conv_vae_transpose(49, 64, (conv_workspace_7 + n * 14112) + b * 3136, 64, d_decoder_2 + b * 3136, 49);
-		}
+		CONV_VAE_EACH_SAMPLE
+			conv_vae_from_last(64, 49, (conv_workspace_7 + n * 14112) + b * 3136, d_decoder_2 + b * 3136, NULL);
 		/* conv_workspace_8: conv_workspace [n, 3136] */
 		/* d_decoder_3_weight: conv2d_dw<cols [64, 32, 3, 3] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-		for (long b = 0; b < n; b++) {
+		CONV_VAE_EACH_SAMPLE
 			conv_vae_transpose(64, 49, decoder_2 + b * 3136, 49, conv_workspace_8 + b * 3136, 64);
-		}
 		conv_vae_gemm(64, 288, n * 49, conv_workspace_8, 1, 64, conv_workspace_7, 288, 1, NULL, grad + CONV_VAE_DECODER_3_WEIGHT, NULL);
 		/* d_decoder_3_bias: conv_db [32] */
 		conv_vae_sum_channels(n, 32, 196, d_decoder_3, grad + CONV_VAE_DECODER_3_BIAS);
@@ -1039,42 +1011,23 @@ static conv_vae_real conv_vae_run(const conv_vae_ctx *ctx, const conv_vae_real *
 		conv_vae_act_all(CONV_VAE_RELU, 0.0f, n * 3136, d_encoder_2, encoder_2, act_grad_2);
 		/* conv_workspace_9: conv_workspace [n, 17248] */
 		/* d_encoder_0: conv_transpose2d*relu' [n, 32, 14, 14] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-		for (long b = 0; b < n; b++) {
+		CONV_VAE_EACH_SAMPLE
 			conv_vae_transpose(64, 49, act_grad_2 + b * 3136, 49, (conv_workspace_9 + n * 14112) + b * 3136, 64);
-		}
 		conv_vae_gemm(n * 49, 288, 64, (conv_workspace_9 + n * 14112), 64, 1, encoder_2_weight, 288, 1, NULL, conv_workspace_9, NULL);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-		for (long b = 0; b < n; b++) {
-			for (long c = 0; c < 32; c++)
-				for (long q = 0; q < 196; q++)
-					d_encoder_0[(b * 32 + c) * 196 + q] = 0;
-			conv_vae_col2im(32, 14, 14, 3, 2, 1, 7, 7, conv_workspace_9 + b * 14112, d_encoder_0 + b * 6272);
-			conv_vae_act(CONV_VAE_RELU, 0.0f, 1, 6272, d_encoder_0 + b * 6272, 0, encoder_0 + b * 6272, 0, d_encoder_0 + b * 6272, 0);
-		}
+		CONV_VAE_EACH_SAMPLE
+			conv_vae_col2im_bias(32, 14, 14, 3, 2, 1, 7, 7, conv_workspace_9 + b * 14112, NULL, d_encoder_0 + b * 6272,
+				&(const conv_vae_epilogue){.act = CONV_VAE_RELU, .slope = 0.0f, .y = encoder_0 + b * 6272});
 		/* conv_workspace_10: conv_workspace [n, 3136] */
 		/* d_encoder_2_weight: conv2d_dw<cols [64, 32, 3, 3] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-		for (long b = 0; b < n; b++) {
+		CONV_VAE_EACH_SAMPLE
 			conv_vae_transpose(64, 49, act_grad_2 + b * 3136, 49, conv_workspace_10 + b * 3136, 64);
-		}
 		conv_vae_gemm(64, 288, n * 49, conv_workspace_10, 1, 64, conv_workspace_2, 288, 1, NULL, grad + CONV_VAE_ENCODER_2_WEIGHT, NULL);
 		/* d_encoder_2_bias: conv_db [64] */
 		conv_vae_sum_channels(n, 64, 49, act_grad_2, grad + CONV_VAE_ENCODER_2_BIAS);
 		/* conv_workspace_11: conv_workspace [n, 6272] */
 		/* d_encoder_0_weight: conv2d_dw<cols [32, 1, 3, 3] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if (n >= 8)
-#endif
-		for (long b = 0; b < n; b++) {
+		CONV_VAE_EACH_SAMPLE
 			conv_vae_transpose(32, 196, d_encoder_0 + b * 6272, 196, conv_workspace_11 + b * 6272, 32);
-		}
 		conv_vae_gemm(32, 9, n * 196, conv_workspace_11, 1, 32, conv_workspace, 9, 1, NULL, grad + CONV_VAE_ENCODER_0_WEIGHT, NULL);
 		/* d_encoder_0_bias: conv_db [32] */
 		conv_vae_sum_channels(n, 32, 196, d_encoder_0, grad + CONV_VAE_ENCODER_0_BIAS);

@@ -3,57 +3,59 @@
  * im2col or col2im, one product over the batch, transposes between a map
  * and the map with channels last). Requires: emit.h, attrs.h. Provides:
  * their rows. */
+#include <string.h>
+
 #include "attrs.h"
 #include "emit.h"
 
 /* The workspace is memory the convolution that reads it fills. */
 void c_conv_workspace(Emit *e, Node *n) { (void)e, (void)n; }
 
-/* Samples are independent in the loops around the products: with
- * OpenMP, threads share them out. */
-static void emit_parallel_samples(Emit *e)
-{
-	emit_raw(e, "#ifdef _OPENMP\n#pragma omp parallel for schedule(dynamic) if (n >= 8)\n#endif\n");
-}
-
-/* The activation fused into convolution n (A_ACT), applied to sample b of
- * its result y of `per` values while it is in the cache, or NULL. */
-static const char *sample_act(Emit *e, const Node *n, const char *y, long per)
+/* The activation fused into convolution n (A_ACT) as the epilogue of its
+ * per-sample kernel (kernels.c), applied to sample b of `per` values
+ * while it is in the cache: NULL, or the activation (with A_ACT_Y: its
+ * derivative read off the last input) as a compound literal. */
+static const char *sample_epilogue(Emit *e, const Node *n, long per)
 {
 	if (!n->iattr[A_ACT])
-		return NULL;
-	const char *dy = n->iattr[A_ACT_Y] ? xasprintf("%s + b * %ld", emit_ref(e, n->in[n->nin - 1]), per) : "NULL";
-	return xasprintf("%s(%s, %s, 1, %ld, %s + b * %ld, 0, %s, 0, %s + b * %ld, 0);", emit_helper(e, "act"),
-			 act_code(e, (int)n->iattr[A_ACT] - 1), emit_num(e, n->fattr[0]), per, y, per, dy, y, per);
+		return "NULL";
+	const char *y = n->iattr[A_ACT_Y] ? xasprintf(", .y = %s + b * %ld", emit_ref(e, n->in[n->nin - 1]), per) : "";
+	return xasprintf("&(const %s_epilogue){.act = %s, .slope = %s%s}", emit_prefix(e),
+			 act_code(e, (int)n->iattr[A_ACT] - 1), emit_num(e, n->fattr[0]), y);
 }
 
-/* Between a map [n, O, P] and the same with channels last, [n P, O]:
- * t[(b P + q) O + o] = map[(b O + o) P + q] (to_last) or back, then the
- * statement `after` (or none) for each sample b. */
-static void emit_map_transpose(Emit *e, const char *map, const char *t, long O, long P, int to_last,
-			       const char *after)
+/* A statement for each sample b of the batch (`call` and its last
+ * argument `last`, which goes on a line of its own if it is long). */
+static void emit_each_sample(Emit *e, const char *call, const char *last)
 {
-	emit_parallel_samples(e);
-	emit_line(e, "for (long b = 0; b < n; b++) {");
-	if (to_last)
-		emit_line(e, "\t%s(%ld, %ld, %s + b * %ld, %ld, %s + b * %ld, %ld);", emit_helper(e, "transpose"), O, P,
-			  map, O * P, P, t, O * P, O);
-	else
-		emit_line(e, "\t%s(%ld, %ld, %s + b * %ld, %ld, %s + b * %ld, %ld);", emit_helper(e, "transpose"), P, O,
-			  t, O * P, O, map, O * P, P);
-	if (after)
-		emit_line(e, "\t%s", after);
-	emit_line(e, "}");
+	emit_line(e, "%s", str_upper(emit_helper(e, "each_sample")));
+	if (!last || !strcmp(last, "NULL"))
+		emit_line(e, "\t%s%s);", call, last ? ", NULL" : "");
+	else {
+		emit_line(e, "\t%s,", call);
+		emit_line(e, "\t\t%s);", last);
+	}
+}
+
+/* The geometry's arguments of im2col and col2im: C, H, W, k, s, p, OH, OW. */
+static const char *geom_args(Geom g)
+{
+	return xasprintf("%d, %d, %d, %d, %d, %d, %d, %d", g.C, g.H, g.W, g.k, g.s, g.p, g.OH, g.OW);
 }
 
 /* cols + b P C k k = im2col(image b), for every sample b. */
 static void emit_im2col(Emit *e, Geom g, const char *img, const char *cols)
 {
 	long P = (long)g.OH * g.OW, ckk = (long)g.C * g.k * g.k;
-	emit_parallel_samples(e);
-	emit_line(e, "for (long b = 0; b < n; b++)");
-	emit_line(e, "\t%s(%d, %d, %d, %d, %d, %d, %d, %d, %s + b * %ld, %s + b * %ld);", emit_helper(e, "im2col"),
-		  g.C, g.H, g.W, g.k, g.s, g.p, g.OH, g.OW, img, (long)g.C * g.H * g.W, cols, P * ckk);
+	emit_each_sample(e, xasprintf("%s(%s, %s + b * %ld, %s + b * %ld", emit_helper(e, "im2col"), geom_args(g), img,
+				      (long)g.C * g.H * g.W, cols, P * ckk), NULL);
+}
+
+/* The maps [n, O, P] with channels last, t [n P, O]. */
+static void emit_to_last(Emit *e, const char *map, const char *t, long O, long P)
+{
+	emit_each_sample(e, xasprintf("%s(%ld, %ld, %s + b * %ld, %ld, %s + b * %ld, %ld", emit_helper(e, "transpose"), O,
+				      P, map, O * P, P, t, O * P, O), NULL);
 }
 
 /* The workspace: cols, then map^T at n P C k k. */
@@ -72,7 +74,9 @@ void c_conv2d(Emit *e, Node *n)
 	emit_line(e, "%s(n * %ld, %d, %ld, %s, %ld, 1, %s, 1, %ld, %s, %s, NULL);", emit_helper(e, "gemm"), P, g.O,
 		  ckk, cols, ckk, emit_ref(e, n->in[IN_W]), ckk, n->iattr[A_BIAS] ? emit_ref(e, n->in[IN_B]) : "NULL",
 		  t);
-	emit_map_transpose(e, emit_ref(e, n), t, g.O, P, 0, sample_act(e, n, emit_ref(e, n), g.O * P));
+	emit_each_sample(e, xasprintf("%s(%d, %ld, %s + b * %ld, %s + b * %ld", emit_helper(e, "from_last"), g.O, P, t,
+				      g.O * P, emit_ref(e, n), g.O * P),
+			 sample_epilogue(e, n, g.O * P));
 }
 
 /* conv_transpose2d: cols = map^T W, y = (b per channel or 0) + col2im(cols). */
@@ -81,21 +85,12 @@ void c_conv_transpose2d(Emit *e, Node *n)
 	Geom g = conv_geom(n);
 	long hw = (long)g.H * g.W, P = (long)g.OH * g.OW, ckk = (long)g.C * g.k * g.k;
 	const char *y = emit_ref(e, n), *cols = emit_ref(e, n->in[IN_WS]), *t = ws_maps(e, g, n->in[IN_WS]);
-	emit_map_transpose(e, emit_ref(e, n->in[IN_X]), t, g.O, P, 1, NULL);
+	emit_to_last(e, emit_ref(e, n->in[IN_X]), t, g.O, P);
 	emit_line(e, "%s(n * %ld, %ld, %d, %s, %d, 1, %s, %ld, 1, NULL, %s, NULL);", emit_helper(e, "gemm"), P, ckk,
 		  g.O, t, g.O, emit_ref(e, n->in[IN_W]), ckk, cols);
-	emit_parallel_samples(e);
-	emit_line(e, "for (long b = 0; b < n; b++) {");
-	emit_line(e, "\tfor (long c = 0; c < %d; c++)", g.C);
-	emit_line(e, "\t\tfor (long q = 0; q < %ld; q++)", hw);
-	emit_line(e, "\t\t\t%s[(b * %d + c) * %ld + q] = %s;", y, g.C, hw,
-		  n->iattr[A_BIAS] ? xasprintf("%s[c]", emit_ref(e, n->in[IN_B])) : "0");
-	emit_line(e, "\t%s(%d, %d, %d, %d, %d, %d, %d, %d, %s + b * %ld, %s + b * %ld);", emit_helper(e, "col2im"),
-		  g.C, g.H, g.W, g.k, g.s, g.p, g.OH, g.OW, cols, P * ckk, y, g.C * hw);
-	const char *act = sample_act(e, n, y, g.C * hw);
-	if (act)
-		emit_line(e, "\t%s", act);
-	emit_line(e, "}");
+	emit_each_sample(e, xasprintf("%s(%s, %s + b * %ld, %s, %s + b * %ld", emit_helper(e, "col2im_bias"), geom_args(g),
+				      cols, P * ckk, n->iattr[A_BIAS] ? emit_ref(e, n->in[IN_B]) : "NULL", y, g.C * hw),
+			 sample_epilogue(e, n, g.C * hw));
 }
 
 /* conv2d_dw: dW = (map gradient^T)^T im2col(image), summed over the batch
@@ -111,7 +106,7 @@ void c_conv2d_dw(Emit *e, Node *n)
 	} else {
 		emit_im2col(e, g, emit_ref(e, n->in[1]), cols);
 	}
-	emit_map_transpose(e, emit_ref(e, n->in[0]), t, g.O, P, 1, NULL);
+	emit_to_last(e, emit_ref(e, n->in[0]), t, g.O, P);
 	emit_line(e, "%s(%d, %ld, n * %ld, %s, 1, %d, %s, %ld, 1, NULL, %s, NULL);", emit_helper(e, "gemm"), g.O, ckk,
 		  P, t, g.O, cols, ckk, emit_ref(e, n));
 }

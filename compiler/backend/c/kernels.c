@@ -1,7 +1,8 @@
 /* kernels.c - the helper functions a generated NAME.c may call: the
- * matrix products of dense layers and the counter-based random numbers of
- * the stochastic ops. Each is written once per file, before the code,
- * and only if some op asked for it with emit_helper(). Shapes reach them as
+ * matrix products of dense layers, the loops of the convolutions over the
+ * batch and the counter-based random numbers of the stochastic ops. Each
+ * is written once per file, before the code, and only if some op asked
+ * for it with emit_helper(). Shapes reach them as
  * constant arguments, so the C compiler specializes each call. The
  * losses' sums are listed here too, written by their rows (loss.c,
  * variational.c) with emit_sum_function.
@@ -920,6 +921,47 @@ CONV_COLUMN_LOOPS
 }
 
 
+/* The loop over the samples of a batch around a convolution's per-sample
+ * kernels (conv.c). Samples are independent: with OpenMP, threads share
+ * them out. The loop stays in the function that calls the kernels, with
+ * their shapes as constants, so the C compiler specializes each call. */
+static const char each_sample_text[] =
+"/* The loop over the samples b < n of a batch; with OpenMP, threads share them out. */\n"
+"#ifdef _OPENMP\n"
+"#define UPFX_EACH_SAMPLE _Pragma(\"omp parallel for schedule(dynamic) if (n >= 8)\") for (long b = 0; b < n; b++)\n"
+"#else\n"
+"#define UPFX_EACH_SAMPLE for (long b = 0; b < n; b++)\n"
+"#endif\n\n";
+
+static const char from_last_text[] =
+"/* map[o][q] = t[q][o] for a map [O, P] from channels last; then the\n"
+" * epilogue ep (if any) on the map while it is in the cache. */\n"
+"static void PFX_from_last(long O, long P, const REAL *t, REAL *map, const PFX_epilogue *ep)\n"
+"{\n"
+"\tPFX_transpose(P, O, t, O, map, P);\n"
+"\tif (ep)\n"
+"\t\tPFX_finish(ep, map, O * P, 1, O * P, 0);\n"
+"}\n\n";
+
+static const char col2im_bias_text[] =
+"/* img [C, H, W] = (bias[c] on channel c, or 0) + the columns col added\n"
+" * back (PFX_col2im); then the epilogue ep (if any) on the image while it\n"
+" * is in the cache. */\n"
+"static void PFX_col2im_bias(long C, long H, long W, long k, long s, long p, long OH, long OW, const REAL *col,\n"
+"\t\t\t    const REAL *bias, REAL *img, const PFX_epilogue *ep)\n"
+"{\n"
+"\tfor (long c = 0; c < C; c++)\n"
+"\t\tfor (long q = 0; q < H * W; q++)\n"
+"\t\t\timg[c * H * W + q] = bias ? bias[c] : 0;\n"
+"\tPFX_col2im(C, H, W, k, s, p, OH, OW, col, img);\n"
+"\tif (ep)\n"
+"\t\tPFX_finish(ep, img, C * H * W, 1, C * H * W, 0);\n"
+"}\n\n";
+
+static void each_sample(Emit *e, const char *P, const char *r) { (void)P, (void)r, emit_template(e, each_sample_text); }
+static void from_last(Emit *e, const char *P, const char *r) { (void)P, (void)r, emit_template(e, from_last_text); }
+static void col2im_bias(Emit *e, const char *P, const char *r) { (void)P, (void)r, emit_template(e, col2im_bias_text); }
+
 static const Helper helpers[] = {
 	{"simd", {NULL}, simd, NULL},
 	{"vexp", {"simd"}, vexp, NULL},
@@ -936,6 +978,9 @@ static const Helper helpers[] = {
 	{"normal", {"uniform"}, normal, NULL},
 	{"im2col", {NULL}, im2col, NULL},
 	{"col2im", {NULL}, col2im, NULL},
+	{"each_sample", {NULL}, each_sample, NULL},
+	{"from_last", {"transpose", "gemm"}, from_last, NULL},
+	{"col2im_bias", {"col2im", "gemm"}, col2im_bias, NULL},
 	/* the losses' sums, written by their rows (loss.c, variational.c) */
 	{"mse", {"act"}, c_helper_mse, NULL},
 	{"bce", {NULL}, c_helper_bce, NULL},
