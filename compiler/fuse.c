@@ -24,8 +24,10 @@
  *   gaussian(mu, logvar) and kl_normal(mu, logvar) -> one pass over mu
  *                                    and logvar
  * and a weight gradient of a convolution takes the image columns (im2col)
- * from the workspace of a conv2d of the same image, which then stays live
- * until it (conv2d_dw<cols, conv_share_columns).
+ * from the workspace of a conv2d of the same image, and the map with
+ * channels last from that of a conv_transpose2d of the same map, which
+ * then stay live until it (conv2d_dw<cols, conv_share_columns;
+ * conv2d_dw<map, conv_share_map).
  * Adam is one pass per parameter already (backend/c/adam.c). Moving it
  * into the epilogue of the weight-gradient product measured slower: the
  * moments are read a tile's rows at a time instead of streamed. */
@@ -226,7 +228,7 @@ static void pair_up(Graph *g)
 	}
 }
 
-static void share_columns(Graph *g)
+static void share_workspaces(Graph *g)
 {
 	for (int i = 0; i < g->nodes.len; i++) {
 		Node *dw = g->nodes.data[i];
@@ -234,8 +236,8 @@ static void share_columns(Graph *g)
 			continue;
 		for (int j = 0; j < i; j++) {
 			Node *from = g->nodes.data[j];
-			if (!from->dead && conv_share_columns(dw, from))
-				break;
+			if (!from->dead && !conv_share_columns(dw, from))
+				conv_share_map(dw, from);
 		}
 	}
 }
@@ -246,7 +248,7 @@ void fuse_graph(Model *m)
 	if (!m->nofuse) {
 		fuse(m->g);
 		pair_up(m->g);
-		share_columns(m->g);
+		share_workspaces(m->g);
 		graph_count_uses(m->g);
 	}
 }

@@ -15,7 +15,7 @@
 #include "util.h"
 
 #define MAX_RANK 4
-#define MAX_IN 6
+#define MAX_IN 8
 #define MAX_ATTR 8
 
 typedef struct OpDef OpDef;

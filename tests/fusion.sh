@@ -79,7 +79,8 @@ rewrites examples/fashion_ae.ae "= dense+relu(" "= dense+sigmoid(" "= dense_dx*r
 rewrites examples/vae.ae "= gaussian+kl_normal(" "= bce+bce_grad("
 rewrites tests/parity/concat_img.ae "= bce+bce_grad("
 rewrites examples/conv_ae.ae "= conv2d+relu(" "= conv_transpose2d+relu(" "= conv_transpose2d+sigmoid(" \
-	"= conv2d*relu'(" "= conv_transpose2d*relu'(" "= conv2d_dw<cols("
+	"= conv2d*relu'(" "= conv_transpose2d*relu'(" "= conv2d_dw<cols(" \
+	"= conv2d_dw<cols<map("
 grep -v '^ok ' "$work/all"
 pass=$(grep -c '^ok ' "$work/all")
 fail=$(grep -c '^FAIL' "$work/all")

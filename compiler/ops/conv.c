@@ -86,14 +86,27 @@ Geom conv_geom(const Node *n)
 	return g;
 }
 
-int conv_shares_columns(const Node *n) { return n->op == &op_conv2d_dw && n->nin == 5; }
+/* The node of op `op` among the shared pairs of the conv2d_dw node n. */
+static const Node *shared_from(const Node *n, const OpDef *op)
+{
+	for (int i = 4; n->op == &op_conv2d_dw && i < n->nin; i += 2)
+		if (n->in[i]->op == op)
+			return n->in[i];
+	return NULL;
+}
+
+const Node *conv_columns_from(const Node *n) { return shared_from(n, &op_conv2d); }
+const Node *conv_map_from(const Node *n) { return shared_from(n, &op_conv_transpose2d); }
 
 /* Size the workspace of a convolution node: per sample, the columns and
- * the map with channels last. */
+ * the map with channels last, but for what it shares (at least one value). */
 static int size_workspace(Node *n)
 {
 	Geom g = conv_geom(n);
-	long cols = (conv_shares_columns(n) ? 0 : (long)g.OH * g.OW * g.C * g.k * g.k) + (long)g.OH * g.OW * g.O;
+	long cols = (conv_columns_from(n) ? 0 : (long)g.OH * g.OW * g.C * g.k * g.k) +
+		    (conv_map_from(n) ? 0 : (long)g.OH * g.OW * g.O);
+	if (cols == 0)
+		cols = 1;
 	if (cols > INT_MAX) {
 		diag_error(n->loc, "%s: the kernel's columns (%ld values per sample) are too large", n->op->name, cols);
 		return 0;
@@ -233,11 +246,22 @@ static int conv2d_dw_shape(Node *n)
 
 int conv_share_columns(Node *dw, Node *from)
 {
-	if (dw->op != &op_conv2d_dw || from->op != &op_conv2d || conv_shares_columns(dw) || from->in[IN_X] != dw->in[1])
+	if (dw->op != &op_conv2d_dw || from->op != &op_conv2d || conv_columns_from(dw) || from->in[IN_X] != dw->in[1] ||
+	    dw->nin + 2 > MAX_IN)
 		return 0;
 	for (int i = A_KERNEL; i <= A_PAD; i++)
 		if (dw->iattr[i] != from->iattr[i])
 			return 0;
+	dw->in[dw->nin++] = from->in[IN_WS];
+	dw->in[dw->nin++] = from;
+	return size_workspace(dw);
+}
+
+int conv_share_map(Node *dw, Node *from)
+{
+	if (dw->op != &op_conv2d_dw || from->op != &op_conv_transpose2d || from->phase != dw->phase ||
+	    conv_map_from(dw) || from->in[IN_X] != dw->in[0] || dw->nin + 2 > MAX_IN)
+		return 0;
 	dw->in[dw->nin++] = from->in[IN_WS];
 	dw->in[dw->nin++] = from;
 	return size_workspace(dw);
@@ -279,8 +303,13 @@ static const char *conv_label(const Node *n)
 	return xasprintf(n->iattr[A_ACT_Y] ? "%s*%s'" : "%s+%s", n->op->name, act_name((int)n->iattr[A_ACT] - 1));
 }
 
-/* "conv2d_dw" reading the columns of a conv2d: "conv2d_dw<cols". */
-static const char *conv2d_dw_label(const Node *n) { return conv_shares_columns(n) ? "conv2d_dw<cols" : n->op->name; }
+/* "conv2d_dw" reading the columns of a conv2d: "conv2d_dw<cols"; the map
+ * with channels last of a conv_transpose2d: "conv2d_dw<map"; both:
+ * "conv2d_dw<cols<map". */
+static const char *conv2d_dw_label(const Node *n)
+{
+	return xasprintf("%s%s%s", n->op->name, conv_columns_from(n) ? "<cols" : "", conv_map_from(n) ? "<map" : "");
+}
 
 /* ---- gradients ---- */
 

@@ -120,6 +120,11 @@ Graph *lower_graph(Lower *L);
  * stride and padding; dw then reads the workspace and `from` too. Returns
  * 1 if so (conv.c). */
 int conv_share_columns(Node *dw, Node *from);
+/* The same for the map with channels last that an earlier
+ * conv_transpose2d `from` of the same map (dw's first input) left in its
+ * workspace: the input gradient of the same convolution, or the forward
+ * pass of a conv_transpose2d layer. */
+int conv_share_map(Node *dw, Node *from);
 /* The activation node `act` (of the given kind) becomes the convolution
  * `conv` it reads, applying the activation to each sample's result;
  * returns 0, changing nothing, if conv is no conv2d or conv_transpose2d

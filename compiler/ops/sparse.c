@@ -220,6 +220,9 @@ const OpDef op_topk_grad = {
  * [n, C1, H, W], [n, C2, H, W], ... give [n, C1 + C2 + ..., H, W]. Either
  * way each sample's output is its operands' samples one after another. */
 
+/* The most operands of one concat (one ArgSpec each below). */
+#define MAX_CONCAT 6
+
 static const ArgSpec concat_args[] = {
 	{"a", ARG_TENSOR, 0, 0, NULL}, {"b", ARG_TENSOR, 0, 0, NULL}, {"c", ARG_TENSOR, 1, 0, NULL},
 	{"d", ARG_TENSOR, 1, 0, NULL}, {"e", ARG_TENSOR, 1, 0, NULL}, {"f", ARG_TENSOR, 1, 0, NULL},
@@ -227,12 +230,12 @@ static const ArgSpec concat_args[] = {
 
 static Node *concat_lower(Lower *L, const Expr *call)
 {
-	ArgVal a[MAX_IN];
+	ArgVal a[MAX_CONCAT];
 	if (!bind_args(L, call, &op_concat, a))
 		return NULL;
-	Node *in[MAX_IN];
+	Node *in[MAX_CONCAT];
 	int nin = 0;
-	for (int i = 0; i < MAX_IN; i++)
+	for (int i = 0; i < MAX_CONCAT; i++)
 		if (a[i].present)
 			in[nin++] = a[i].t;
 	Node *n = graph_add(lower_graph(L), &op_concat, call->loc, nin, in);
@@ -287,7 +290,7 @@ static void concat_grad(Graph *g, Node *n, Node *dy)
 }
 
 const OpDef op_concat = {
-	.name = "concat", .lower = concat_lower, .args = concat_args, .nargs = MAX_IN,
+	.name = "concat", .lower = concat_lower, .args = concat_args, .nargs = MAX_CONCAT,
 	.shape = concat_shape, .grad = concat_grad, .flops = no_flops,
 	.doc = "concat(a, b, ...): join up to 6 flat values, or images of one size along channels"};
 

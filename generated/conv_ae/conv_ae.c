@@ -36,10 +36,8 @@
 #define CONV_AE_AT_CONV_WORKSPACE_12 24999616 /* conv_workspace_12: conv_workspace [n, 128] */
 #define CONV_AE_AT_CONV_WORKSPACE_13 23262912 /* conv_workspace_13: conv_workspace [n, 3264] */
 #define CONV_AE_AT_D_ENCODER_2 24999616 /* d_encoder_2: conv_transpose2d*relu' [n, 64, 7, 7] */
-#define CONV_AE_AT_CONV_WORKSPACE_14 23262912 /* conv_workspace_14: conv_workspace [n, 128] */
 #define CONV_AE_AT_CONV_WORKSPACE_15 26605248 /* conv_workspace_15: conv_workspace [n, 17248] */
 #define CONV_AE_AT_D_ENCODER_0 35436224 /* d_encoder_0: conv_transpose2d*relu' [n, 32, 14, 14] */
-#define CONV_AE_AT_CONV_WORKSPACE_16 21124672 /* conv_workspace_16: conv_workspace [n, 3136] */
 #define CONV_AE_AT_CONV_WORKSPACE_17 10688064 /* conv_workspace_17: conv_workspace [n, 6272] */
 
 /* Vectors: AVX-512 or AVX2 with FMA where the compiler targets them,
@@ -765,10 +763,8 @@ static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, i
 		float *const conv_workspace_12 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_12);
 		float *const conv_workspace_13 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_13);
 		float *const d_encoder_2 = (float *)(work + CONV_AE_AT_D_ENCODER_2);
-		float *const conv_workspace_14 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_14);
 		float *const conv_workspace_15 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_15);
 		float *const d_encoder_0 = (float *)(work + CONV_AE_AT_D_ENCODER_0);
-		float *const conv_workspace_16 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_16);
 		float *const conv_workspace_17 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_17);
 		/* d_xhat: computed with loss */
 		/* conv_workspace_7: conv_workspace [n, 8036] */
@@ -824,11 +820,9 @@ static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, i
 		CONV_AE_EACH_SAMPLE
 			conv_ae_col2im_bias(64, 7, 7, 7, 1, 0, 1, 1, conv_workspace_13 + b * 3136, NULL, d_encoder_2 + b * 3136,
 				&(const conv_ae_epilogue){.act = CONV_AE_RELU, .slope = 0.0f, .y = encoder_2 + b * 3136});
-		/* conv_workspace_14: conv_workspace [n, 128] */
-		/* d_encoder_4_weight: conv2d_dw<cols [128, 64, 7, 7] */
-		CONV_AE_EACH_SAMPLE
-			conv_ae_transpose(128, 1, d_z + b * 128, 1, conv_workspace_14 + b * 128, 128);
-		conv_ae_gemm(128, 3136, n * 1, conv_workspace_14, 1, 128, conv_workspace_3, 3136, 1, NULL, grad + CONV_AE_ENCODER_4_WEIGHT, NULL);
+		/* conv_workspace_14: conv_workspace [n, 1] */
+		/* d_encoder_4_weight: conv2d_dw<cols<map [128, 64, 7, 7] */
+		conv_ae_gemm(128, 3136, n * 1, (conv_workspace_13 + n * 3136), 1, 128, conv_workspace_3, 3136, 1, NULL, grad + CONV_AE_ENCODER_4_WEIGHT, NULL);
 		/* d_encoder_4_bias: conv_db [128] */
 		conv_ae_sum_channels(n, 128, 1, d_z, grad + CONV_AE_ENCODER_4_BIAS);
 		/* conv_workspace_15: conv_workspace [n, 17248] */
@@ -839,11 +833,9 @@ static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, i
 		CONV_AE_EACH_SAMPLE
 			conv_ae_col2im_bias(32, 14, 14, 3, 2, 1, 7, 7, conv_workspace_15 + b * 14112, NULL, d_encoder_0 + b * 6272,
 				&(const conv_ae_epilogue){.act = CONV_AE_RELU, .slope = 0.0f, .y = encoder_0 + b * 6272});
-		/* conv_workspace_16: conv_workspace [n, 3136] */
-		/* d_encoder_2_weight: conv2d_dw<cols [64, 32, 3, 3] */
-		CONV_AE_EACH_SAMPLE
-			conv_ae_transpose(64, 49, d_encoder_2 + b * 3136, 49, conv_workspace_16 + b * 3136, 64);
-		conv_ae_gemm(64, 288, n * 49, conv_workspace_16, 1, 64, conv_workspace_2, 288, 1, NULL, grad + CONV_AE_ENCODER_2_WEIGHT, NULL);
+		/* conv_workspace_16: conv_workspace [n, 1] */
+		/* d_encoder_2_weight: conv2d_dw<cols<map [64, 32, 3, 3] */
+		conv_ae_gemm(64, 288, n * 49, (conv_workspace_15 + n * 14112), 1, 64, conv_workspace_2, 288, 1, NULL, grad + CONV_AE_ENCODER_2_WEIGHT, NULL);
 		/* d_encoder_2_bias: conv_db [64] */
 		conv_ae_sum_channels(n, 64, 49, d_encoder_2, grad + CONV_AE_ENCODER_2_BIAS);
 		/* conv_workspace_17: conv_workspace [n, 6272] */

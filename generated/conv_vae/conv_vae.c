@@ -51,7 +51,6 @@
 #define CONV_VAE_AT_ACT_GRAD_2 20157632 /* act_grad_2: act_grad [n, 64, 7, 7] */
 #define CONV_VAE_AT_CONV_WORKSPACE_9 23770560 /* conv_workspace_9: conv_workspace [n, 17248] */
 #define CONV_VAE_AT_D_ENCODER_0 32601536 /* d_encoder_0: conv_transpose2d*relu' [n, 32, 14, 14] */
-#define CONV_VAE_AT_CONV_WORKSPACE_10 18527424 /* conv_workspace_10: conv_workspace [n, 3136] */
 #define CONV_VAE_AT_CONV_WORKSPACE_11 8090816 /* conv_workspace_11: conv_workspace [n, 6272] */
 
 /* Vectors: AVX-512 or AVX2 with FMA where the compiler targets them,
@@ -915,7 +914,6 @@ static conv_vae_real conv_vae_run(const conv_vae_ctx *ctx, const conv_vae_real *
 		float *const act_grad_2 = (float *)(work + CONV_VAE_AT_ACT_GRAD_2);
 		float *const conv_workspace_9 = (float *)(work + CONV_VAE_AT_CONV_WORKSPACE_9);
 		float *const d_encoder_0 = (float *)(work + CONV_VAE_AT_D_ENCODER_0);
-		float *const conv_workspace_10 = (float *)(work + CONV_VAE_AT_CONV_WORKSPACE_10);
 		float *const conv_workspace_11 = (float *)(work + CONV_VAE_AT_CONV_WORKSPACE_11);
 		/* d_decoder_5: computed with loss_0 */
 		/* d_mu: kl_normal_grad [n, 16] */
@@ -1017,11 +1015,9 @@ static conv_vae_real conv_vae_run(const conv_vae_ctx *ctx, const conv_vae_real *
 		CONV_VAE_EACH_SAMPLE
 			conv_vae_col2im_bias(32, 14, 14, 3, 2, 1, 7, 7, conv_workspace_9 + b * 14112, NULL, d_encoder_0 + b * 6272,
 				&(const conv_vae_epilogue){.act = CONV_VAE_RELU, .slope = 0.0f, .y = encoder_0 + b * 6272});
-		/* conv_workspace_10: conv_workspace [n, 3136] */
-		/* d_encoder_2_weight: conv2d_dw<cols [64, 32, 3, 3] */
-		CONV_VAE_EACH_SAMPLE
-			conv_vae_transpose(64, 49, act_grad_2 + b * 3136, 49, conv_workspace_10 + b * 3136, 64);
-		conv_vae_gemm(64, 288, n * 49, conv_workspace_10, 1, 64, conv_workspace_2, 288, 1, NULL, grad + CONV_VAE_ENCODER_2_WEIGHT, NULL);
+		/* conv_workspace_10: conv_workspace [n, 1] */
+		/* d_encoder_2_weight: conv2d_dw<cols<map [64, 32, 3, 3] */
+		conv_vae_gemm(64, 288, n * 49, (conv_workspace_9 + n * 14112), 1, 64, conv_workspace_2, 288, 1, NULL, grad + CONV_VAE_ENCODER_2_WEIGHT, NULL);
 		/* d_encoder_2_bias: conv_db [64] */
 		conv_vae_sum_channels(n, 64, 49, act_grad_2, grad + CONV_VAE_ENCODER_2_BIAS);
 		/* conv_workspace_11: conv_workspace [n, 6272] */

@@ -94,19 +94,20 @@ void c_conv_transpose2d(Emit *e, Node *n)
 }
 
 /* conv2d_dw: dW = (map gradient^T)^T im2col(image), summed over the batch
- * inside the product; the columns are those of a conv2d when shared. */
+ * inside the product; the columns are those of a conv2d when shared, the
+ * map with channels last that of a conv_transpose2d. */
 void c_conv2d_dw(Emit *e, Node *n)
 {
 	Geom g = conv_geom(n);
 	long P = (long)g.OH * g.OW, ckk = (long)g.C * g.k * g.k;
-	const char *cols = emit_ref(e, n->in[2]), *t = ws_maps(e, g, n->in[2]);
-	if (conv_shares_columns(n)) {
-		cols = emit_ref(e, n->in[3]);
-		t = emit_ref(e, n->in[2]);
-	} else {
+	const Node *cols_from = conv_columns_from(n), *map_from = conv_map_from(n);
+	const char *cols = cols_from ? emit_ref(e, cols_from->in[IN_WS]) : emit_ref(e, n->in[IN_WS]);
+	const char *t = map_from ? ws_maps(e, conv_geom(map_from), map_from->in[IN_WS])
+			: cols_from ? emit_ref(e, n->in[IN_WS]) : ws_maps(e, g, n->in[IN_WS]);
+	if (!cols_from)
 		emit_im2col(e, g, emit_ref(e, n->in[1]), cols);
-	}
-	emit_to_last(e, emit_ref(e, n->in[0]), t, g.O, P);
+	if (!map_from)
+		emit_to_last(e, emit_ref(e, n->in[0]), t, g.O, P);
 	emit_line(e, "%s(%d, %ld, n * %ld, %s, 1, %d, %s, %ld, 1, NULL, %s, NULL);", emit_helper(e, "gemm"), g.O, ckk,
 		  P, t, g.O, cols, ckk, emit_ref(e, n));
 }
