@@ -375,6 +375,23 @@ static void conv_vae_kernel(long kc, const float *restrict a, long ka, long ra, 
 			CONV_VAE_STORE(C + r * ldc + v * CONV_VAE_LANES, c[r][v]);
 }
 
+/* The same for the first vector's columns alone (a tile at most
+ * CONV_VAE_LANES wide): each value by the same operations in the same order. */
+static void conv_vae_kernel1(long kc, const float *restrict a, long ka, long ra, const float *restrict b,
+			float *restrict C, long ldc, const float *bias, int first)
+{
+	conv_vae_vec c[conv_vae_MR];
+	for (int r = 0; r < conv_vae_MR; r++)
+		c[r] = !first ? CONV_VAE_LOAD(C + r * ldc) : bias ? CONV_VAE_LOAD(bias) : CONV_VAE_ZERO();
+	for (long k = 0; k < kc; k++) {
+		const conv_vae_vec b0 = CONV_VAE_LOAD(b + k * conv_vae_NR);
+		for (int r = 0; r < conv_vae_MR; r++)
+			c[r] = CONV_VAE_FMA(CONV_VAE_SET1(a[k * ka + r * ra]), b0, c[r]);
+	}
+	for (int r = 0; r < conv_vae_MR; r++)
+		CONV_VAE_STORE(C + r * ldc, c[r]);
+}
+
 /* dst[k * ldd + j] = X(j, k) = X[j * js + k * ks] for j < nj (0 for
  * nj <= j < w) and k < kc: a k-major panel w wide, transposed 4 x 4 at a
  * time when X runs along k and copied row by row when it runs along j. */
@@ -486,11 +503,15 @@ static void conv_vae_gemm(long M, long N, long K, const float *A, long ars, long
 								conv_vae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
 							continue;
 						}
-						/* A tile at the edge of C: computed whole in `edge`. */
+						/* A tile at the edge of C: computed whole in `edge`, one
+						 * vector wide when the tile is. */
 						for (long r = 0; r < conv_vae_MR; r++)
 							for (long j = 0; j < conv_vae_NR; j++)
 								edge[r * conv_vae_NR + j] = r < mr && j < nr && k0 ? c[r * N + j] : 0;
-						conv_vae_kernel(kc, a, ka, ra, bp, edge, conv_vae_NR, bj, k0 == 0);
+						if (nr <= CONV_VAE_LANES)
+							conv_vae_kernel1(kc, a, ka, ra, bp, edge, conv_vae_NR, bj, k0 == 0);
+						else
+							conv_vae_kernel(kc, a, ka, ra, bp, edge, conv_vae_NR, bj, k0 == 0);
 						for (long r = 0; r < mr; r++)
 							memcpy(c + r * N, edge + r * conv_vae_NR, sizeof(float) * (size_t)nr);
 						if (ep && last)

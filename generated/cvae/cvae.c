@@ -363,6 +363,23 @@ static void cvae_kernel(long kc, const float *restrict a, long ka, long ra, cons
 			CVAE_STORE(C + r * ldc + v * CVAE_LANES, c[r][v]);
 }
 
+/* The same for the first vector's columns alone (a tile at most
+ * CVAE_LANES wide): each value by the same operations in the same order. */
+static void cvae_kernel1(long kc, const float *restrict a, long ka, long ra, const float *restrict b,
+			float *restrict C, long ldc, const float *bias, int first)
+{
+	cvae_vec c[cvae_MR];
+	for (int r = 0; r < cvae_MR; r++)
+		c[r] = !first ? CVAE_LOAD(C + r * ldc) : bias ? CVAE_LOAD(bias) : CVAE_ZERO();
+	for (long k = 0; k < kc; k++) {
+		const cvae_vec b0 = CVAE_LOAD(b + k * cvae_NR);
+		for (int r = 0; r < cvae_MR; r++)
+			c[r] = CVAE_FMA(CVAE_SET1(a[k * ka + r * ra]), b0, c[r]);
+	}
+	for (int r = 0; r < cvae_MR; r++)
+		CVAE_STORE(C + r * ldc, c[r]);
+}
+
 /* dst[k * ldd + j] = X(j, k) = X[j * js + k * ks] for j < nj (0 for
  * nj <= j < w) and k < kc: a k-major panel w wide, transposed 4 x 4 at a
  * time when X runs along k and copied row by row when it runs along j. */
@@ -474,11 +491,15 @@ static void cvae_gemm(long M, long N, long K, const float *A, long ars, long acs
 								cvae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
 							continue;
 						}
-						/* A tile at the edge of C: computed whole in `edge`. */
+						/* A tile at the edge of C: computed whole in `edge`, one
+						 * vector wide when the tile is. */
 						for (long r = 0; r < cvae_MR; r++)
 							for (long j = 0; j < cvae_NR; j++)
 								edge[r * cvae_NR + j] = r < mr && j < nr && k0 ? c[r * N + j] : 0;
-						cvae_kernel(kc, a, ka, ra, bp, edge, cvae_NR, bj, k0 == 0);
+						if (nr <= CVAE_LANES)
+							cvae_kernel1(kc, a, ka, ra, bp, edge, cvae_NR, bj, k0 == 0);
+						else
+							cvae_kernel(kc, a, ka, ra, bp, edge, cvae_NR, bj, k0 == 0);
 						for (long r = 0; r < mr; r++)
 							memcpy(c + r * N, edge + r * cvae_NR, sizeof(float) * (size_t)nr);
 						if (ep && last)

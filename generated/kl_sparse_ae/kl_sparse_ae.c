@@ -311,6 +311,23 @@ static void kl_sparse_ae_kernel(long kc, const float *restrict a, long ka, long 
 			KL_SPARSE_AE_STORE(C + r * ldc + v * KL_SPARSE_AE_LANES, c[r][v]);
 }
 
+/* The same for the first vector's columns alone (a tile at most
+ * KL_SPARSE_AE_LANES wide): each value by the same operations in the same order. */
+static void kl_sparse_ae_kernel1(long kc, const float *restrict a, long ka, long ra, const float *restrict b,
+			float *restrict C, long ldc, const float *bias, int first)
+{
+	kl_sparse_ae_vec c[kl_sparse_ae_MR];
+	for (int r = 0; r < kl_sparse_ae_MR; r++)
+		c[r] = !first ? KL_SPARSE_AE_LOAD(C + r * ldc) : bias ? KL_SPARSE_AE_LOAD(bias) : KL_SPARSE_AE_ZERO();
+	for (long k = 0; k < kc; k++) {
+		const kl_sparse_ae_vec b0 = KL_SPARSE_AE_LOAD(b + k * kl_sparse_ae_NR);
+		for (int r = 0; r < kl_sparse_ae_MR; r++)
+			c[r] = KL_SPARSE_AE_FMA(KL_SPARSE_AE_SET1(a[k * ka + r * ra]), b0, c[r]);
+	}
+	for (int r = 0; r < kl_sparse_ae_MR; r++)
+		KL_SPARSE_AE_STORE(C + r * ldc, c[r]);
+}
+
 /* dst[k * ldd + j] = X(j, k) = X[j * js + k * ks] for j < nj (0 for
  * nj <= j < w) and k < kc: a k-major panel w wide, transposed 4 x 4 at a
  * time when X runs along k and copied row by row when it runs along j. */
@@ -422,11 +439,15 @@ static void kl_sparse_ae_gemm(long M, long N, long K, const float *A, long ars, 
 								kl_sparse_ae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
 							continue;
 						}
-						/* A tile at the edge of C: computed whole in `edge`. */
+						/* A tile at the edge of C: computed whole in `edge`, one
+						 * vector wide when the tile is. */
 						for (long r = 0; r < kl_sparse_ae_MR; r++)
 							for (long j = 0; j < kl_sparse_ae_NR; j++)
 								edge[r * kl_sparse_ae_NR + j] = r < mr && j < nr && k0 ? c[r * N + j] : 0;
-						kl_sparse_ae_kernel(kc, a, ka, ra, bp, edge, kl_sparse_ae_NR, bj, k0 == 0);
+						if (nr <= KL_SPARSE_AE_LANES)
+							kl_sparse_ae_kernel1(kc, a, ka, ra, bp, edge, kl_sparse_ae_NR, bj, k0 == 0);
+						else
+							kl_sparse_ae_kernel(kc, a, ka, ra, bp, edge, kl_sparse_ae_NR, bj, k0 == 0);
 						for (long r = 0; r < mr; r++)
 							memcpy(c + r * N, edge + r * kl_sparse_ae_NR, sizeof(float) * (size_t)nr);
 						if (ep && last)

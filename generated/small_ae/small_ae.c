@@ -344,6 +344,23 @@ static void small_ae_kernel(long kc, const float *restrict a, long ka, long ra, 
 			SMALL_AE_STORE(C + r * ldc + v * SMALL_AE_LANES, c[r][v]);
 }
 
+/* The same for the first vector's columns alone (a tile at most
+ * SMALL_AE_LANES wide): each value by the same operations in the same order. */
+static void small_ae_kernel1(long kc, const float *restrict a, long ka, long ra, const float *restrict b,
+			float *restrict C, long ldc, const float *bias, int first)
+{
+	small_ae_vec c[small_ae_MR];
+	for (int r = 0; r < small_ae_MR; r++)
+		c[r] = !first ? SMALL_AE_LOAD(C + r * ldc) : bias ? SMALL_AE_LOAD(bias) : SMALL_AE_ZERO();
+	for (long k = 0; k < kc; k++) {
+		const small_ae_vec b0 = SMALL_AE_LOAD(b + k * small_ae_NR);
+		for (int r = 0; r < small_ae_MR; r++)
+			c[r] = SMALL_AE_FMA(SMALL_AE_SET1(a[k * ka + r * ra]), b0, c[r]);
+	}
+	for (int r = 0; r < small_ae_MR; r++)
+		SMALL_AE_STORE(C + r * ldc, c[r]);
+}
+
 /* dst[k * ldd + j] = X(j, k) = X[j * js + k * ks] for j < nj (0 for
  * nj <= j < w) and k < kc: a k-major panel w wide, transposed 4 x 4 at a
  * time when X runs along k and copied row by row when it runs along j. */
@@ -455,11 +472,15 @@ static void small_ae_gemm(long M, long N, long K, const float *A, long ars, long
 								small_ae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
 							continue;
 						}
-						/* A tile at the edge of C: computed whole in `edge`. */
+						/* A tile at the edge of C: computed whole in `edge`, one
+						 * vector wide when the tile is. */
 						for (long r = 0; r < small_ae_MR; r++)
 							for (long j = 0; j < small_ae_NR; j++)
 								edge[r * small_ae_NR + j] = r < mr && j < nr && k0 ? c[r * N + j] : 0;
-						small_ae_kernel(kc, a, ka, ra, bp, edge, small_ae_NR, bj, k0 == 0);
+						if (nr <= SMALL_AE_LANES)
+							small_ae_kernel1(kc, a, ka, ra, bp, edge, small_ae_NR, bj, k0 == 0);
+						else
+							small_ae_kernel(kc, a, ka, ra, bp, edge, small_ae_NR, bj, k0 == 0);
 						for (long r = 0; r < mr; r++)
 							memcpy(c + r * N, edge + r * small_ae_NR, sizeof(float) * (size_t)nr);
 						if (ep && last)

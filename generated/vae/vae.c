@@ -360,6 +360,23 @@ static void vae_kernel(long kc, const float *restrict a, long ka, long ra, const
 			VAE_STORE(C + r * ldc + v * VAE_LANES, c[r][v]);
 }
 
+/* The same for the first vector's columns alone (a tile at most
+ * VAE_LANES wide): each value by the same operations in the same order. */
+static void vae_kernel1(long kc, const float *restrict a, long ka, long ra, const float *restrict b,
+			float *restrict C, long ldc, const float *bias, int first)
+{
+	vae_vec c[vae_MR];
+	for (int r = 0; r < vae_MR; r++)
+		c[r] = !first ? VAE_LOAD(C + r * ldc) : bias ? VAE_LOAD(bias) : VAE_ZERO();
+	for (long k = 0; k < kc; k++) {
+		const vae_vec b0 = VAE_LOAD(b + k * vae_NR);
+		for (int r = 0; r < vae_MR; r++)
+			c[r] = VAE_FMA(VAE_SET1(a[k * ka + r * ra]), b0, c[r]);
+	}
+	for (int r = 0; r < vae_MR; r++)
+		VAE_STORE(C + r * ldc, c[r]);
+}
+
 /* dst[k * ldd + j] = X(j, k) = X[j * js + k * ks] for j < nj (0 for
  * nj <= j < w) and k < kc: a k-major panel w wide, transposed 4 x 4 at a
  * time when X runs along k and copied row by row when it runs along j. */
@@ -471,11 +488,15 @@ static void vae_gemm(long M, long N, long K, const float *A, long ars, long acs,
 								vae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
 							continue;
 						}
-						/* A tile at the edge of C: computed whole in `edge`. */
+						/* A tile at the edge of C: computed whole in `edge`, one
+						 * vector wide when the tile is. */
 						for (long r = 0; r < vae_MR; r++)
 							for (long j = 0; j < vae_NR; j++)
 								edge[r * vae_NR + j] = r < mr && j < nr && k0 ? c[r * N + j] : 0;
-						vae_kernel(kc, a, ka, ra, bp, edge, vae_NR, bj, k0 == 0);
+						if (nr <= VAE_LANES)
+							vae_kernel1(kc, a, ka, ra, bp, edge, vae_NR, bj, k0 == 0);
+						else
+							vae_kernel(kc, a, ka, ra, bp, edge, vae_NR, bj, k0 == 0);
 						for (long r = 0; r < mr; r++)
 							memcpy(c + r * N, edge + r * vae_NR, sizeof(float) * (size_t)nr);
 						if (ep && last)
