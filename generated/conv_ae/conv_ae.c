@@ -701,7 +701,6 @@ static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, i
 		const float *const encoder_0_bias = params + CONV_AE_ENCODER_0_BIAS;
 		const float *const encoder_2_bias = params + CONV_AE_ENCODER_2_BIAS;
 		const float *const encoder_4_bias = params + CONV_AE_ENCODER_4_BIAS;
-		/* conv_workspace: conv_workspace [n, 8036] */
 		/* encoder.0: conv2d+relu [n, 32, 14, 14] */
 		CONV_AE_EACH_SAMPLE
 			conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, x + b * 784, conv_workspace + b * 1764);
@@ -709,7 +708,6 @@ static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, i
 		CONV_AE_EACH_SAMPLE
 			conv_ae_from_last(32, 196, (conv_workspace + n * 1764) + b * 6272, encoder_0 + b * 6272,
 				&(const conv_ae_epilogue){.act = CONV_AE_RELU, .slope = 0.0f});
-		/* conv_workspace_2: conv_workspace [n, 17248] */
 		/* encoder.2: conv2d+relu [n, 64, 7, 7] */
 		CONV_AE_EACH_SAMPLE
 			conv_ae_im2col(32, 14, 14, 3, 2, 1, 7, 7, encoder_0 + b * 6272, conv_workspace_2 + b * 14112);
@@ -717,7 +715,6 @@ static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, i
 		CONV_AE_EACH_SAMPLE
 			conv_ae_from_last(64, 49, (conv_workspace_2 + n * 14112) + b * 3136, encoder_2 + b * 3136,
 				&(const conv_ae_epilogue){.act = CONV_AE_RELU, .slope = 0.0f});
-		/* conv_workspace_3: conv_workspace [n, 3264] */
 		/* encoder.4: conv2d+relu [n, 128, 1, 1] */
 		CONV_AE_EACH_SAMPLE
 			conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, encoder_2 + b * 3136, conv_workspace_3 + b * 3136);
@@ -733,7 +730,6 @@ static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, i
 		float *const conv_workspace_4 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_4);
 		float *const conv_workspace_5 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_5);
 		float *const conv_workspace_6 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_6);
-		/* conv_workspace_4: conv_workspace [n, 3264] */
 		/* decoder.0: conv_transpose2d+relu [n, 64, 7, 7] */
 		CONV_AE_EACH_SAMPLE
 			conv_ae_transpose(128, 1, z + b * 128, 1, (conv_workspace_4 + n * 3136) + b * 128, 128);
@@ -741,7 +737,6 @@ static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, i
 		CONV_AE_EACH_SAMPLE
 			conv_ae_col2im_bias(64, 7, 7, 7, 1, 0, 1, 1, conv_workspace_4 + b * 3136, decoder_0_bias, decoder_0 + b * 3136,
 				&(const conv_ae_epilogue){.act = CONV_AE_RELU, .slope = 0.0f});
-		/* conv_workspace_5: conv_workspace [n, 17248] */
 		/* decoder.2: conv_transpose2d+relu [n, 32, 14, 14] */
 		CONV_AE_EACH_SAMPLE
 			conv_ae_transpose(64, 49, decoder_0 + b * 3136, 49, (conv_workspace_5 + n * 14112) + b * 3136, 64);
@@ -749,7 +744,6 @@ static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, i
 		CONV_AE_EACH_SAMPLE
 			conv_ae_col2im_bias(32, 14, 14, 3, 2, 1, 7, 7, conv_workspace_5 + b * 14112, decoder_2_bias, decoder_2 + b * 6272,
 				&(const conv_ae_epilogue){.act = CONV_AE_RELU, .slope = 0.0f});
-		/* conv_workspace_6: conv_workspace [n, 8036] */
 		/* decoder.4: conv_transpose2d+sigmoid [n, 1, 28, 28] */
 		CONV_AE_EACH_SAMPLE
 			conv_ae_transpose(32, 196, decoder_2 + b * 6272, 196, (conv_workspace_6 + n * 1764) + b * 6272, 32);
@@ -788,7 +782,6 @@ static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, i
 		float *const d_encoder_0 = (float *)(work + CONV_AE_AT_D_ENCODER_0);
 		float *const conv_workspace_17 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_17);
 		/* d_xhat: computed with loss */
-		/* conv_workspace_7: conv_workspace [n, 8036] */
 		/* d_decoder_2: conv2d*relu' [n, 32, 14, 14] */
 		CONV_AE_EACH_SAMPLE
 			conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, d_xhat + b * 784, conv_workspace_7 + b * 1764);
@@ -796,14 +789,12 @@ static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, i
 		CONV_AE_EACH_SAMPLE
 			conv_ae_from_last(32, 196, (conv_workspace_7 + n * 1764) + b * 6272, d_decoder_2 + b * 6272,
 				&(const conv_ae_epilogue){.act = CONV_AE_RELU, .slope = 0.0f, .y = decoder_2 + b * 6272});
-		/* conv_workspace_8: conv_workspace [n, 6272] */
 		/* d_decoder_4_weight: conv2d_dw<cols [32, 1, 3, 3] */
 		CONV_AE_EACH_SAMPLE
 			conv_ae_transpose(32, 196, decoder_2 + b * 6272, 196, conv_workspace_8 + b * 6272, 32);
 		conv_ae_gemm(32, 9, n * 196, conv_workspace_8, 1, 32, conv_workspace_7, 9, 1, NULL, grad + CONV_AE_DECODER_4_WEIGHT, NULL);
 		/* d_decoder_4_bias: conv_db [1] */
 		conv_ae_sum_channels(n, 1, 784, d_xhat, grad + CONV_AE_DECODER_4_BIAS);
-		/* conv_workspace_9: conv_workspace [n, 17248] */
 		/* d_decoder_0: conv2d*relu' [n, 64, 7, 7] */
 		CONV_AE_EACH_SAMPLE
 			conv_ae_im2col(32, 14, 14, 3, 2, 1, 7, 7, d_decoder_2 + b * 6272, conv_workspace_9 + b * 14112);
@@ -811,14 +802,12 @@ static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, i
 		CONV_AE_EACH_SAMPLE
 			conv_ae_from_last(64, 49, (conv_workspace_9 + n * 14112) + b * 3136, d_decoder_0 + b * 3136,
 				&(const conv_ae_epilogue){.act = CONV_AE_RELU, .slope = 0.0f, .y = decoder_0 + b * 3136});
-		/* conv_workspace_10: conv_workspace [n, 3136] */
 		/* d_decoder_2_weight: conv2d_dw<cols [64, 32, 3, 3] */
 		CONV_AE_EACH_SAMPLE
 			conv_ae_transpose(64, 49, decoder_0 + b * 3136, 49, conv_workspace_10 + b * 3136, 64);
 		conv_ae_gemm(64, 288, n * 49, conv_workspace_10, 1, 64, conv_workspace_9, 288, 1, NULL, grad + CONV_AE_DECODER_2_WEIGHT, NULL);
 		/* d_decoder_2_bias: conv_db [32] */
 		conv_ae_sum_channels(n, 32, 196, d_decoder_2, grad + CONV_AE_DECODER_2_BIAS);
-		/* conv_workspace_11: conv_workspace [n, 3264] */
 		/* d_z: conv2d*relu' [n, 128, 1, 1] */
 		CONV_AE_EACH_SAMPLE
 			conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, d_decoder_0 + b * 3136, conv_workspace_11 + b * 3136);
@@ -826,14 +815,12 @@ static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, i
 		CONV_AE_EACH_SAMPLE
 			conv_ae_from_last(128, 1, (conv_workspace_11 + n * 3136) + b * 128, d_z + b * 128,
 				&(const conv_ae_epilogue){.act = CONV_AE_RELU, .slope = 0.0f, .y = z + b * 128});
-		/* conv_workspace_12: conv_workspace [n, 128] */
 		/* d_decoder_0_weight: conv2d_dw<cols [128, 64, 7, 7] */
 		CONV_AE_EACH_SAMPLE
 			conv_ae_transpose(128, 1, z + b * 128, 1, conv_workspace_12 + b * 128, 128);
 		conv_ae_gemm(128, 3136, n * 1, conv_workspace_12, 1, 128, conv_workspace_11, 3136, 1, NULL, grad + CONV_AE_DECODER_0_WEIGHT, NULL);
 		/* d_decoder_0_bias: conv_db [64] */
 		conv_ae_sum_channels(n, 64, 49, d_decoder_0, grad + CONV_AE_DECODER_0_BIAS);
-		/* conv_workspace_13: conv_workspace [n, 3264] */
 		/* d_encoder_2: conv_transpose2d*relu' [n, 64, 7, 7] */
 		CONV_AE_EACH_SAMPLE
 			conv_ae_transpose(128, 1, d_z + b * 128, 1, (conv_workspace_13 + n * 3136) + b * 128, 128);
@@ -841,12 +828,10 @@ static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, i
 		CONV_AE_EACH_SAMPLE
 			conv_ae_col2im_bias(64, 7, 7, 7, 1, 0, 1, 1, conv_workspace_13 + b * 3136, NULL, d_encoder_2 + b * 3136,
 				&(const conv_ae_epilogue){.act = CONV_AE_RELU, .slope = 0.0f, .y = encoder_2 + b * 3136});
-		/* conv_workspace_14: conv_workspace [n, 1] */
 		/* d_encoder_4_weight: conv2d_dw<cols<map [128, 64, 7, 7] */
 		conv_ae_gemm(128, 3136, n * 1, (conv_workspace_13 + n * 3136), 1, 128, conv_workspace_3, 3136, 1, NULL, grad + CONV_AE_ENCODER_4_WEIGHT, NULL);
 		/* d_encoder_4_bias: conv_db [128] */
 		conv_ae_sum_channels(n, 128, 1, d_z, grad + CONV_AE_ENCODER_4_BIAS);
-		/* conv_workspace_15: conv_workspace [n, 17248] */
 		/* d_encoder_0: conv_transpose2d*relu' [n, 32, 14, 14] */
 		CONV_AE_EACH_SAMPLE
 			conv_ae_transpose(64, 49, d_encoder_2 + b * 3136, 49, (conv_workspace_15 + n * 14112) + b * 3136, 64);
@@ -854,12 +839,10 @@ static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, i
 		CONV_AE_EACH_SAMPLE
 			conv_ae_col2im_bias(32, 14, 14, 3, 2, 1, 7, 7, conv_workspace_15 + b * 14112, NULL, d_encoder_0 + b * 6272,
 				&(const conv_ae_epilogue){.act = CONV_AE_RELU, .slope = 0.0f, .y = encoder_0 + b * 6272});
-		/* conv_workspace_16: conv_workspace [n, 1] */
 		/* d_encoder_2_weight: conv2d_dw<cols<map [64, 32, 3, 3] */
 		conv_ae_gemm(64, 288, n * 49, (conv_workspace_15 + n * 14112), 1, 64, conv_workspace_2, 288, 1, NULL, grad + CONV_AE_ENCODER_2_WEIGHT, NULL);
 		/* d_encoder_2_bias: conv_db [64] */
 		conv_ae_sum_channels(n, 64, 49, d_encoder_2, grad + CONV_AE_ENCODER_2_BIAS);
-		/* conv_workspace_17: conv_workspace [n, 6272] */
 		/* d_encoder_0_weight: conv2d_dw<cols [32, 1, 3, 3] */
 		CONV_AE_EACH_SAMPLE
 			conv_ae_transpose(32, 196, d_encoder_0 + b * 6272, 196, conv_workspace_17 + b * 6272, 32);

@@ -821,7 +821,6 @@ static conv_vae_real conv_vae_run(const conv_vae_ctx *ctx, const conv_vae_real *
 		const float *const encoder_2_bias = params + CONV_VAE_ENCODER_2_BIAS;
 		const float *const encoder_5_bias = params + CONV_VAE_ENCODER_5_BIAS;
 		const float *const encoder_6_bias = params + CONV_VAE_ENCODER_6_BIAS;
-		/* conv_workspace: conv_workspace [n, 8036] */
 		/* encoder.0: conv2d+relu [n, 32, 14, 14] */
 		CONV_VAE_EACH_SAMPLE
 			conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, x + b * 784, conv_workspace + b * 1764);
@@ -829,7 +828,6 @@ static conv_vae_real conv_vae_run(const conv_vae_ctx *ctx, const conv_vae_real *
 		CONV_VAE_EACH_SAMPLE
 			conv_vae_from_last(32, 196, (conv_workspace + n * 1764) + b * 6272, encoder_0 + b * 6272,
 				&(const conv_vae_epilogue){.act = CONV_VAE_RELU, .slope = 0.0f});
-		/* conv_workspace_2: conv_workspace [n, 17248] */
 		/* encoder.2: conv2d+relu [n, 64, 7, 7] */
 		CONV_VAE_EACH_SAMPLE
 			conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, encoder_0 + b * 6272, conv_workspace_2 + b * 14112);
@@ -878,7 +876,6 @@ static conv_vae_real conv_vae_run(const conv_vae_ctx *ctx, const conv_vae_real *
 			&(const conv_vae_epilogue){.act = CONV_VAE_RELU, .slope = 0.0f});
 		/* decoder.2: reshape [n, 64, 7, 7] */
 		memcpy(decoder_2, decoder_0, sizeof(float) * n * 3136);
-		/* conv_workspace_3: conv_workspace [n, 17248] */
 		/* decoder.3: conv_transpose2d+relu [n, 32, 14, 14] */
 		CONV_VAE_EACH_SAMPLE
 			conv_vae_transpose(64, 49, decoder_2 + b * 3136, 49, (conv_workspace_3 + n * 14112) + b * 3136, 64);
@@ -886,7 +883,6 @@ static conv_vae_real conv_vae_run(const conv_vae_ctx *ctx, const conv_vae_real *
 		CONV_VAE_EACH_SAMPLE
 			conv_vae_col2im_bias(32, 14, 14, 3, 2, 1, 7, 7, conv_workspace_3 + b * 14112, decoder_3_bias, decoder_3 + b * 6272,
 				&(const conv_vae_epilogue){.act = CONV_VAE_RELU, .slope = 0.0f});
-		/* conv_workspace_4: conv_workspace [n, 8036] */
 		/* decoder.5: conv_transpose2d [n, 1, 28, 28] */
 		CONV_VAE_EACH_SAMPLE
 			conv_vae_transpose(32, 196, decoder_3 + b * 6272, 196, (conv_workspace_4 + n * 1764) + b * 6272, 32);
@@ -955,7 +951,6 @@ static conv_vae_real conv_vae_run(const conv_vae_ctx *ctx, const conv_vae_real *
 			for (long i = 0; i < n * 16; i++)
 				d_logvar[i] = k * 0.5f * (expf(logvar[i]) - 1);
 		}
-		/* conv_workspace_5: conv_workspace [n, 8036] */
 		/* d_decoder_3: conv2d*relu' [n, 32, 14, 14] */
 		CONV_VAE_EACH_SAMPLE
 			conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, d_decoder_5 + b * 784, conv_workspace_5 + b * 1764);
@@ -963,21 +958,18 @@ static conv_vae_real conv_vae_run(const conv_vae_ctx *ctx, const conv_vae_real *
 		CONV_VAE_EACH_SAMPLE
 			conv_vae_from_last(32, 196, (conv_workspace_5 + n * 1764) + b * 6272, d_decoder_3 + b * 6272,
 				&(const conv_vae_epilogue){.act = CONV_VAE_RELU, .slope = 0.0f, .y = decoder_3 + b * 6272});
-		/* conv_workspace_6: conv_workspace [n, 6272] */
 		/* d_decoder_5_weight: conv2d_dw<cols [32, 1, 3, 3] */
 		CONV_VAE_EACH_SAMPLE
 			conv_vae_transpose(32, 196, decoder_3 + b * 6272, 196, conv_workspace_6 + b * 6272, 32);
 		conv_vae_gemm(32, 9, n * 196, conv_workspace_6, 1, 32, conv_workspace_5, 9, 1, NULL, grad + CONV_VAE_DECODER_5_WEIGHT, NULL);
 		/* d_decoder_5_bias: conv_db [1] */
 		conv_vae_sum_channels(n, 1, 784, d_decoder_5, grad + CONV_VAE_DECODER_5_BIAS);
-		/* conv_workspace_7: conv_workspace [n, 17248] */
 		/* d_decoder_2: conv2d [n, 64, 7, 7] */
 		CONV_VAE_EACH_SAMPLE
 			conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, d_decoder_3 + b * 6272, conv_workspace_7 + b * 14112);
 		conv_vae_gemm(n * 49, 64, 288, conv_workspace_7, 288, 1, decoder_3_weight, 1, 288, NULL, (conv_workspace_7 + n * 14112), NULL);
 		CONV_VAE_EACH_SAMPLE
 			conv_vae_from_last(64, 49, (conv_workspace_7 + n * 14112) + b * 3136, d_decoder_2 + b * 3136, NULL);
-		/* conv_workspace_8: conv_workspace [n, 3136] */
 		/* d_decoder_3_weight: conv2d_dw<cols [64, 32, 3, 3] */
 		CONV_VAE_EACH_SAMPLE
 			conv_vae_transpose(64, 49, decoder_2 + b * 3136, 49, conv_workspace_8 + b * 3136, 64);
@@ -1028,7 +1020,6 @@ static conv_vae_real conv_vae_run(const conv_vae_ctx *ctx, const conv_vae_real *
 		memcpy(d_encoder_2, d_h_2_3, sizeof(float) * n * 3136);
 		/* act_grad_2: act_grad [n, 64, 7, 7] */
 		conv_vae_act_all(CONV_VAE_RELU, 0.0f, n * 3136, d_encoder_2, encoder_2, act_grad_2);
-		/* conv_workspace_9: conv_workspace [n, 17248] */
 		/* d_encoder_0: conv_transpose2d*relu' [n, 32, 14, 14] */
 		CONV_VAE_EACH_SAMPLE
 			conv_vae_transpose(64, 49, act_grad_2 + b * 3136, 49, (conv_workspace_9 + n * 14112) + b * 3136, 64);
@@ -1036,12 +1027,10 @@ static conv_vae_real conv_vae_run(const conv_vae_ctx *ctx, const conv_vae_real *
 		CONV_VAE_EACH_SAMPLE
 			conv_vae_col2im_bias(32, 14, 14, 3, 2, 1, 7, 7, conv_workspace_9 + b * 14112, NULL, d_encoder_0 + b * 6272,
 				&(const conv_vae_epilogue){.act = CONV_VAE_RELU, .slope = 0.0f, .y = encoder_0 + b * 6272});
-		/* conv_workspace_10: conv_workspace [n, 1] */
 		/* d_encoder_2_weight: conv2d_dw<cols<map [64, 32, 3, 3] */
 		conv_vae_gemm(64, 288, n * 49, (conv_workspace_9 + n * 14112), 1, 64, conv_workspace_2, 288, 1, NULL, grad + CONV_VAE_ENCODER_2_WEIGHT, NULL);
 		/* d_encoder_2_bias: conv_db [64] */
 		conv_vae_sum_channels(n, 64, 49, act_grad_2, grad + CONV_VAE_ENCODER_2_BIAS);
-		/* conv_workspace_11: conv_workspace [n, 6272] */
 		/* d_encoder_0_weight: conv2d_dw<cols [32, 1, 3, 3] */
 		CONV_VAE_EACH_SAMPLE
 			conv_vae_transpose(32, 196, d_encoder_0 + b * 6272, 196, conv_workspace_11 + b * 6272, 32);

@@ -444,10 +444,18 @@ static int emit_node(Emit *e, Node *n, Buf *o, Buf *terms)
 	if (!code) {
 		emit_line(e, "/* %s: computed with %s */", emit_ref(e, n), emit_ref(e, n->computed_by));
 	} else {
-		emit_line(e, "%s", node_comment(e, n));
+		/* the comment naming the layer, unless the op writes no code
+		 * (a workspace, which the convolution using it fills) */
+		Buf body = {0};
+		buf_puts(&body, "");
+		e->out = &body;
 		c_emit_op(e, n);
 		if (e->training)
 			emit_buffer_updates(e, n);
+		e->out = o;
+		if (body.len)
+			emit_line(e, "%s", node_comment(e, n));
+		buf_puts(o, body.data);
 		if (terms)
 			e->out = terms;
 		emit_term_captures(e, n);
