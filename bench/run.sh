@@ -99,8 +99,9 @@ if [ -n "$BASE" ]; then
 	make -s -C "$work/base" build/bin/aecc >/dev/null
 fi
 
-# step_rate DIR THREADS [mean]: samples/s of the generated train step; on
-# one thread per second of CPU time unless mean.
+# step_rate DIR THREADS [MODES]: samples/s of the generated train step; on
+# one thread per second of CPU time unless MODES says (bench/step.c's
+# `mean`, `cpu`, or both: the mean over the CPU time).
 step_rate() { OMP_NUM_THREADS=$2 "$1/step" "$SECS" ${3:-$([ "$2" = 1 ] && echo cpu)}; }
 # torch_rate PYTHON TWIN THREADS [FLAGS]: samples/s of PyTorch's, or - when it fails.
 torch_rate() {
@@ -212,6 +213,17 @@ seconds() {
 	t1=$(date +%s.%N)
 	awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }'
 }
+# steady_cpu TRAINER [OPTIONS]: the same by CPU time (user and system, the
+# shell's `times` for its children, in clock ticks): on one thread, the
+# rate while the trainer had the core, which other tenants do not change.
+steady_cpu() {
+	a=$(cpu_seconds "$@" --steps 100 --quiet --test "$work/test.idx")
+	b=$(cpu_seconds "$@" --steps 700 --quiet --test "$work/test.idx")
+	awk -v a="$a" -v b="$b" -v B="$batch" 'BEGIN { printf "%.1f\n", 600 * B / (b - a) }'
+}
+cpu_seconds() {
+	("$@" >/dev/null; times) | awk 'END { split($1, u, "m"); split($2, s, "m"); print u[1] * 60 + u[2] + s[1] * 60 + s[2] }'
+}
 {
 	echo
 	echo "Threads on a busy machine: a trainer's steady-state samples/s (\`NAME-train\` on Fashion-MNIST, shuffled: the time of \`--steps 700\` minus that of \`--steps 100\`) with its default threads ($(nproc), all cores, the trainer's choice between them and one) and with \`--threads 1\`; busy: while a process that the bench started spins on one core, each measured twice in turns."
@@ -221,10 +233,10 @@ seconds() {
 } >"$work/threads.md"
 {
 	echo
-	echo "The trainer keeps the step's speed: the same trainer rate on 1 thread (data conversion, shuffling and loss reporting included) against the bare step's mean rate (bench/step.c), measured in turns; and \`aecc train\` (the same trainer in aecc, the model compiled by its default route$([ -e "$(dirname "$AECC")/../lib/aecc/aecc_jit.so" ] && echo ", the JIT"))."
+	echo "The trainer keeps the step's speed: the same trainer rate on 1 thread (data conversion, shuffling and loss reporting included) against the bare step's mean rate (bench/step.c), measured in turns; the same by CPU time (the trainer's user and system time; the step's mean rate over its CPU time), which the machine's other tenants disturb less; and \`aecc train\` (the same trainer in aecc, the model compiled by its default route$([ -e "$(dirname "$AECC")/../lib/aecc/aecc_jit.so" ] && echo ", the JIT"))."
 	echo
-	echo "| model | trainer 1T | bare step 1T | trainer/step | \`aecc train\` 1T | aecc train/step |"
-	echo "|---|---|---|---|---|---|"
+	echo "| model | trainer 1T | bare step 1T | trainer/step | trainer 1T, CPU time | bare step 1T, CPU time | trainer/step, CPU time | \`aecc train\` 1T | aecc train/step |"
+	echo "|---|---|---|---|---|---|---|---|---|"
 } >"$work/trainer.md"
 for ae in $MODELS; do
 	name=$(sed -n 's/^model[ \t]*\([A-Za-z_0-9]*\).*/\1/p' "$ae" | head -n 1)
@@ -236,6 +248,10 @@ for ae in $MODELS; do
 	i1=$(steady "$tr" --threads 1)
 	i0=$(steady "$tr")
 	s2=$(step_rate "$work/$name-simd" 1 mean)
+	c1=$(steady_cpu "$tr" --threads 1)
+	sc1=$(step_rate "$work/$name-simd" 1 "mean cpu")
+	c2=$(steady_cpu "$tr" --threads 1)
+	sc2=$(step_rate "$work/$name-simd" 1 "mean cpu")
 	j1=$(steady "$AECC" train "$ae" --threads 1)
 	sh -c 'while :; do :; done' &
 	spinner=$!
@@ -247,9 +263,11 @@ for ae in $MODELS; do
 	awk -v n="$name" -v i0="$i0" -v i1="$i1" -v a="$b0" -v b="$b1" -v a2="$b0b" -v b2="$b1b" 'BEGIN {
 		printf "| %s | %.0f | %.0f | %.2f | %.0f | %.0f | %.2f |\n", n, i0, i1, i0 / i1, (a + a2) / 2, (b + b2) / 2,
 			(a + a2) / (b + b2) }' >>"$work/threads.md"
-	awk -v n="$name" -v t="$i1" -v s="$s1" -v s2="$s2" -v j="$j1" 'BEGIN {
+	awk -v n="$name" -v t="$i1" -v s="$s1" -v s2="$s2" -v c="$c1" -v c2="$c2" -v sc="$sc1" -v sc2="$sc2" -v j="$j1" 'BEGIN {
 		s = (s + s2) / 2
-		printf "| %s | %.0f | %.0f | %.2f | %.0f | %.2f |\n", n, t, s, t / s, j, j / s }' >>"$work/trainer.md"
+		c = (c + c2) / 2
+		sc = (sc + sc2) / 2
+		printf "| %s | %.0f | %.0f | %.2f | %.0f | %.0f | %.2f | %.0f | %.2f |\n", n, t, s, t / s, c, sc, c / sc, j, j / s }' >>"$work/trainer.md"
 	tail -n 1 "$work/threads.md"
 	tail -n 1 "$work/trainer.md"
 done
