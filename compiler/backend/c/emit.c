@@ -616,31 +616,35 @@ static char *inline_once(Emit *e, const char *code)
 	Graph *g = e->m->g;
 	Tok *tok;
 	const int ntok = tokenize(code, &tok);
-	int *count = xcalloc((size_t)g->nodes.len, sizeof *count), *at = xcalloc((size_t)g->nodes.len, sizeof *at);
-	Node **by_tok = xcalloc((size_t)ntok + 1, sizeof *by_tok);
-	for (int i = 0; i < ntok; i++) {
-		if (tok[i].kind != TOK_IDENT || tok[i].len < 2 || strncmp(tok[i].s, "d_", 2))
-			continue;
-		for (int k = 0; k < g->nodes.len; k++) {
-			Node *n = g->nodes.data[k];
-			const char *name = e->names[n->id];
-			if (!n->dead && n->storage == ST_GRAD && name && (int)strlen(name) == tok[i].len &&
-			    !strncmp(name, tok[i].s, (size_t)tok[i].len)) {
-				count[n->id]++;
-				at[n->id] = i;
-				by_tok[i] = n;
+	/* the gradients' names, and how often and where (the last time) the
+	 * code names each */
+	Node **grads = xcalloc((size_t)g->params.len + 1, sizeof *grads);
+	int ngrads = 0;
+	for (int k = 0; k < g->nodes.len; k++) {
+		Node *n = g->nodes.data[k];
+		if (!n->dead && n->storage == ST_GRAD && ngrads < g->params.len)
+			grads[ngrads++] = n;
+	}
+	int *count = xcalloc((size_t)ngrads + 1, sizeof *count), *at = xcalloc((size_t)ngrads + 1, sizeof *at);
+	int *which = xcalloc((size_t)ntok + 1, sizeof *which); /* by token: 1 + the gradient it names, or 0 */
+	for (int i = 0; i < ntok; i++)
+		for (int k = 0; k < ngrads && tok[i].kind == TOK_IDENT; k++) {
+			const char *name = emit_ref(e, grads[k]);
+			if ((int)strlen(name) == tok[i].len && !strncmp(name, tok[i].s, (size_t)tok[i].len)) {
+				count[k]++;
+				at[k] = i;
+				which[i] = k + 1;
 				break;
 			}
 		}
-	}
 	Buf b = {0};
 	buf_puts(&b, "");
 	for (int i = 0; i < ntok; i++) {
-		const Node *n = by_tok[i];
-		const Tok *before = n ? tok_near(tok, ntok, i, -1) : NULL, *after = n ? tok_near(tok, ntok, i, 1) : NULL;
-		if (n && count[n->id] == 1 && at[n->id] == i && before && after && strchr("(,", before->s[0]) &&
+		const int k = which[i] - 1;
+		const Tok *before = k >= 0 ? tok_near(tok, ntok, i, -1) : NULL, *after = k >= 0 ? tok_near(tok, ntok, i, 1) : NULL;
+		if (k >= 0 && count[k] == 1 && at[k] == i && before && after && strchr("(,", before->s[0]) &&
 		    strchr(",)", after->s[0]))
-			buf_printf(&b, "grad + %s", emit_param_macro(e, g->params.data[n->index]));
+			buf_printf(&b, "grad + %s", emit_param_macro(e, g->params.data[grads[k]->index]));
 		else
 			buf_printf(&b, "%.*s", tok[i].len, tok[i].s);
 	}
