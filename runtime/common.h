@@ -98,12 +98,13 @@ void aert_out_abort(aert_out *o);
 /* The thread count of a model's kernels while a trainer runs, when the
  * user did not choose one (threads.c): now and then (less often while the
  * choice holds) a few steps are timed on all cores and on one thread in
- * turns, and the faster by its fastest step runs until the next probe (a
- * probe that disagrees with the choice changes it only when the next one
- * agrees). The results do not depend on the thread count, so this changes
+ * turns, and the faster by its median step runs until the next probe (a
+ * probe that disagrees with the choice by less than half changes it only
+ * when the next one agrees). The results do not depend on the thread count, so this changes
  * only the time: on an idle machine the cores win; when other processes
  * hold them, waiting for a descheduled thread can cost more than the
  * second thread gives, and one thread wins. */
+enum { AERT_PROBE_TURNS = 6 }; /* steps of each count in a probe, at most */
 typedef struct aert_governor {
 	int (*set_threads)(int n); /* the model's */
 	int most;                  /* threads on all cores; 0: not governed */
@@ -112,7 +113,8 @@ typedef struct aert_governor {
 	int probing, left, rounds; /* in a probe or not, steps left in it, probes so far */
 	int doubt;                 /* the last probe disagreed with the choice */
 	int run_steps;             /* steps between this probe and the next */
-	double best[2];            /* fastest seconds per sample in the probe: all cores, one */
+	int timed[2];              /* steps timed in the probe: all cores, one */
+	double per[2][AERT_PROBE_TURNS]; /* their seconds per sample */
 } aert_governor;
 
 /* Govern set_threads between 1 and most (no governing when most < 2 or

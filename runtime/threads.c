@@ -63,7 +63,7 @@ void aert_threads_wait_policy(char **argv)
  * steps run between probes: RUN_STEPS, doubled by every probe that keeps
  * the choice up to MAX_RUN_STEPS (a probe costs the slower count's steps),
  * back to RUN_STEPS when one disagrees. */
-enum { PROBE_STEPS = 8, RUN_STEPS = 120, MAX_RUN_STEPS = 1920 };
+enum { PROBE_STEPS = 2 * AERT_PROBE_TURNS, RUN_STEPS = 120, MAX_RUN_STEPS = 1920 };
 
 void aert_governor_init(aert_governor *g, int (*set_threads)(int n), int most)
 {
@@ -86,30 +86,68 @@ int aert_governor_threads(aert_governor *g)
 	return g->now;
 }
 
+/* The median of the n > 0 values v (sorts them). */
+static double median(double *v, int n)
+{
+	for (int i = 1; i < n; i++)
+		for (int j = i; j > 0 && v[j - 1] > v[j]; j--) {
+			double x = v[j];
+			v[j] = v[j - 1];
+			v[j - 1] = x;
+		}
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* 1 if at least two steps of count a were timed in the probe, and each
+ * took more than twice as long as the slowest step of count b. */
+static int far_behind(const aert_governor *g, int a, int b)
+{
+	if (g->timed[a] < 2 || g->timed[b] < 1)
+		return 0;
+	double slowest = 0;
+	for (int i = 0; i < g->timed[b]; i++)
+		slowest = g->per[b][i] > slowest ? g->per[b][i] : slowest;
+	for (int i = 0; i < g->timed[a]; i++)
+		if (g->per[a][i] <= 2 * slowest)
+			return 0;
+	return 1;
+}
+
 void aert_governor_done(aert_governor *g, double seconds, int n)
 {
 	if (!g->most)
 		return;
 	if (g->probing && n > 0) {
-		/* the fastest step of each: a step another process interrupted
-		 * says nothing about the thread count */
 		int slot = g->now == 1;
-		double per = seconds / n;
-		if (g->best[slot] == 0 || per < g->best[slot])
-			g->best[slot] = per;
+		if (g->timed[slot] < AERT_PROBE_TURNS)
+			g->per[slot][g->timed[slot]++] = seconds / n;
 	}
-	if (--g->left > 0)
+	/* A probe ends early when the count not chosen is far behind the
+	 * choice (a busy core makes all cores several times slower, and each
+	 * of their steps in a probe costs that); one that may change the
+	 * choice, and the first, run to the end. */
+	int chosen = g->choice == 1;
+	int settled = g->probing && g->rounds > 0 && far_behind(g, !chosen, chosen);
+	if (--g->left > 0 && !settled)
 		return;
 	if (g->probing) {
-		/* one thread must win by 3%; ties go to all cores. A probe that
-		 * disagrees with the choice changes it only when the next one
-		 * agrees (but the first probe decides at once). */
-		int want = g->best[1] > 0 && g->best[1] < 0.97 * g->best[0] ? 1 : g->most;
+		/* The median step of each: a step that another process
+		 * interrupted says nothing about the thread count, and the
+		 * fastest says too little (with a busy core, all cores have a
+		 * fast step now and then, when the other process waits). One
+		 * thread must win by 3%; ties go to all cores. A probe that
+		 * disagrees with the choice changes it at once when the loser
+		 * took more than 1.5 times as long (or in the first probe),
+		 * else only when the next one agrees. */
+		double most = g->timed[0] ? median(g->per[0], g->timed[0]) : 0;
+		double one = g->timed[1] ? median(g->per[1], g->timed[1]) : 0;
+		int want = one > 0 && one < 0.97 * most ? 1 : g->most;
+		int clear = want == 1 ? most > 1.5 * one : one > 1.5 * most;
 		if (want == g->choice) {
 			g->doubt = 0;
 			if (g->rounds > 0 && g->run_steps < MAX_RUN_STEPS)
 				g->run_steps *= 2;
-		} else if (g->rounds == 0 || g->doubt) {
+		} else if (g->rounds == 0 || g->doubt || clear) {
 			g->choice = want;
 			g->doubt = 0;
 			g->run_steps = RUN_STEPS;
@@ -117,7 +155,7 @@ void aert_governor_done(aert_governor *g, double seconds, int n)
 			g->doubt = 1;
 			g->run_steps = RUN_STEPS;
 		}
-		g->best[0] = g->best[1] = 0;
+		g->timed[0] = g->timed[1] = 0;
 		g->rounds++;
 	}
 	g->probing = !g->probing;

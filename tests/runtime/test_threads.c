@@ -7,8 +7,8 @@
 static int threads_set; /* what the governor last asked for */
 
 /* At most the steps that probes run on the other count in `steps` steps:
- * one probe of 4 such steps per 128 steps, and a warm-up. */
-#define PROBED(steps) ((steps) / 128 * 4 + 4)
+ * one probe of 6 such steps per 128 steps, and a warm-up. */
+#define PROBED(steps) ((steps) / 128 * 6 + 6)
 
 static int set_threads(int n)
 {
@@ -61,29 +61,72 @@ Test(governor, ties_go_to_all_cores)
 
 Test(governor, an_interrupted_step_does_not_decide)
 {
-	/* all cores are faster; one slow step in each of the first probes'
-	 * all-core turns (another process took the core) */
+	/* all cores are faster; slow steps (another process took the core)
+	 * in two of the first probe's six all-core turns and in one of the
+	 * next two probes' (steps 1..12, 133..144 and 265..276) */
 	aert_governor g;
 	aert_governor_init(&g, set_threads, 2);
-	const int slow[] = {1, 3, 129, 131, 257, 259};
-	int on_one = run(&g, 1000, 0.010, 0.018, slow, 6);
-	cr_expect_leq(on_one, PROBED(1000), "the fastest step of each count decides (%d steps on one)", on_one);
+	const int slow[] = {1, 3, 134, 265};
+	int on_one = run(&g, 1000, 0.010, 0.018, slow, 4);
+	cr_expect_leq(on_one, PROBED(1000), "the median step of each count decides (%d steps on one)", on_one);
+}
+
+Test(governor, one_thread_when_all_cores_are_fast_only_now_and_then)
+{
+	/* with a busy core, one step on all cores in three is fast (the
+	 * other process waited), the others slow: the fastest step would
+	 * choose all cores, the typical one chooses one thread */
+	aert_governor g;
+	aert_governor_init(&g, set_threads, 2);
+	int on_one = 0;
+	for (int i = 0; i < 1000; i++) {
+		int n = aert_governor_threads(&g);
+		on_one += n == 1;
+		aert_governor_done(&g, n == 1 ? 0.018 : i % 3 == 0 ? 0.008 : 0.045, 128);
+	}
+	cr_expect_geq(on_one, 1000 - PROBED(1000), "one thread runs but for the probes (%d steps)", on_one);
+}
+
+Test(governor, a_count_far_behind_ends_the_probe)
+{
+	/* all cores three times slower: after the first probe, each probe
+	 * runs two steps on all cores, not six */
+	aert_governor g;
+	aert_governor_init(&g, set_threads, 2);
+	int on_most = 2000 - run(&g, 2000, 0.054, 0.018, NULL, 0);
+	cr_expect_eq(g.choice, 1);
+	cr_expect_leq(on_most, 1 + AERT_PROBE_TURNS + 2 * (g.rounds - 1), "%d steps on all cores in %d probes",
+		      on_most, g.rounds);
 }
 
 Test(governor, one_odd_probe_does_not_switch)
 {
-	/* one thread is faster; then for one probe all cores are: the choice
-	 * stays until a second probe agrees */
+	/* one thread is faster; then for one probe all cores are, by a little:
+	 * the choice stays until a second probe agrees */
 	aert_governor g;
 	aert_governor_init(&g, set_threads, 2);
 	run(&g, 300, 0.030, 0.018, NULL, 0);
 	cr_assert_eq(g.choice, 1);
 	int probes = g.rounds;
 	while (g.rounds == probes)
-		run(&g, 1, 0.005, 0.018, NULL, 0);
+		run(&g, 1, 0.016, 0.018, NULL, 0);
 	cr_expect_eq(g.choice, 1, "one probe that disagrees leaves the choice");
 	run(&g, 200, 0.030, 0.018, NULL, 0);
 	cr_expect_eq(g.choice, 1);
+}
+
+Test(governor, a_clear_probe_switches_at_once)
+{
+	/* all cores are faster until the other core gets busy: the first
+	 * probe after that, which all cores lose by far, switches */
+	aert_governor g;
+	aert_governor_init(&g, set_threads, 2);
+	run(&g, 300, 0.010, 0.018, NULL, 0);
+	cr_assert_eq(g.choice, 2);
+	int probes = g.rounds;
+	while (g.rounds == probes)
+		run(&g, 1, 0.030, 0.018, NULL, 0);
+	cr_expect_eq(g.choice, 1, "all cores 1.7 times slower in one probe");
 }
 
 Test(governor, not_governed_with_one_core)
@@ -102,7 +145,7 @@ Test(governor, probes_less_often_while_the_choice_holds)
 	aert_governor_init(&g, set_threads, 2);
 	int on_one = run(&g, 20000, 0.010, 0.018, NULL, 0);
 	cr_expect_leq(g.rounds, 20, "%d probes in 20000 steps", g.rounds);
-	cr_expect_leq(on_one, 20 * 4, "%d steps on one thread", on_one);
+	cr_expect_leq(on_one, 20 * AERT_PROBE_TURNS, "%d steps on one thread", on_one);
 	/* when the other count wins twice, probes come often again */
 	run(&g, 8000, 0.030, 0.018, NULL, 0);
 	cr_expect_eq(g.choice, 1);
