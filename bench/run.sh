@@ -26,6 +26,10 @@
 #   threads against one thread, idle and while a process that the bench
 #   starts (and stops) spins on one core; and on 1 thread against the bare
 #   step's mean rate.
+# - bf16 products (precision bf16), for the models in BENCH_BF16: the
+#   train step against fp32 on 1 thread, in turns, and against PyTorch's
+#   best bf16 column; and the test loss after 5 epochs (the trainer, on
+#   Fashion-MNIST, its default threads) in both precisions.
 # - The peak memory of a trainer and of PyTorch training the small
 #   autoencoder for one epoch; the cold start of `aecc train`
 #   (bench/coldstart.sh).
@@ -48,6 +52,7 @@ SECS=${BENCH_SECONDS:-3}
 MODELS=${BENCH_MODELS:-$(ls examples/*.ae)}
 COMPILE=${BENCH_COMPILE:-fashion_ae small_ae conv_ae}
 CONTENTION=${BENCH_CONTENTION:-fashion_ae small_ae conv_ae}
+BF16=${BENCH_BF16:-fashion_ae conv_ae}
 RT="-Ibuild/include build/lib/libaecc_rt.a -lpng -lz"
 work=$(mktemp -d)
 spinner=
@@ -134,7 +139,9 @@ in_list() { case " $2 " in *" $1 "*) return 0 ;; esac; return 1; }
 # build_step NAME AE: the step programs of the model, in $work/NAME-KIND.
 build_step() {
 	upper=$(echo "$1" | tr a-z A-Z)
-	for kind in simd unfused scalar ${BASE:+base}; do
+	kinds="simd unfused scalar ${BASE:+base}"
+	in_list "$1" "$BF16" && kinds="$kinds bf16"
+	for kind in $kinds; do
 		d=$work/$1-$kind
 		compiler=$AECC
 		case $kind in
@@ -142,6 +149,7 @@ build_step() {
 		unfused) flags=--no-fuse ;;
 		scalar) flags="--no-fuse --kernels scalar" ;;
 		base) flags= compiler=$work/base/build/bin/aecc ;;
+		bf16) flags="--precision bf16" ;;
 		esac
 		"$compiler" emit $flags "$2" -o "$d" >/dev/null
 		$CC -O3 -march=native -fopenmp -std=c99 -DMODEL="$1" -DMODEL_UPPER="$upper" -I"$d" \
@@ -171,6 +179,7 @@ for ae in $MODELS; do
 			cb=$(torch_rate "$PY2" "$twin" 1 --compile --bf16)
 		fi
 	fi
+	echo "$tb $nb $cb" | tr ' ' '\n' | grep -v '^-$' | sort -g | tail -n 1 >"$work/$name.pt-bf16"
 	awk -v n="$name" -v f="$flops" -v s1="$s1" -v s2="$s2" -v uf="$uf" -v sc="$sc" -v t1="$t1" -v t2="$t2" \
 		-v tb="$tb" -v n1="$n1" -v nb="$nb" -v c1="$c1" -v cb="$cb" -v pk="$peak" -v bs="$bs" '
 	function cell(v) { return v == "-" ? "-" : sprintf("%.0f", v) }
@@ -272,6 +281,35 @@ for ae in $MODELS; do
 	tail -n 1 "$work/trainer.md"
 done
 cat "$work/threads.md" "$work/trainer.md" >>"$out"
+
+# ---- bf16 products ----
+{
+	echo
+	echo "bf16 products (\`precision bf16\`: operands rounded to bf16, fp32 sums; on this CPU the fp32 kernel on rounded panels$(case " $isa " in *avx512_bf16*|*amx_bf16*) echo ", although it has bf16 instructions: no kernel for them is built yet" ;; esac)): the train step on 1 thread against fp32's, measured in turns, and against PyTorch's best bf16 column above; the test loss after 5 epochs of the trainer (default threads) in both."
+	echo
+	echo "| model | aecc fp32 1T | aecc bf16 1T | bf16/fp32 | best PT bf16 1T | aecc bf16/PT bf16 | test loss fp32, 5 epochs | bf16 | bf16/fp32 |"
+	echo "|---|---|---|---|---|---|---|---|---|"
+} >>"$out"
+final_test_loss() { "$@" --epochs 5 --quiet 2>&1 | sed -n 's/.*test_loss \([0-9.e+-]*\).*/\1/p' | tail -n 1; }
+for ae in $MODELS; do
+	name=$(sed -n 's/^model[ \t]*\([A-Za-z_0-9]*\).*/\1/p' "$ae" | head -n 1)
+	in_list "$name" "$BF16" || continue
+	f1=$(step_rate "$work/$name-simd" 1)
+	b1=$(step_rate "$work/$name-bf16" 1)
+	f2=$(step_rate "$work/$name-simd" 1)
+	b2=$(step_rate "$work/$name-bf16" 1)
+	pt=$(cat "$work/$name.pt-bf16")
+	"$AECC" build "$ae" -o "$work/$name-q32" >/dev/null
+	"$AECC" build --precision bf16 "$ae" -o "$work/$name-q16" >/dev/null
+	q32=$(final_test_loss "$work/$name-q32/$name-train")
+	q16=$(final_test_loss "$work/$name-q16/$name-train")
+	awk -v n="$name" -v f="$f1" -v f2="$f2" -v b="$b1" -v b2="$b2" -v pt="${pt:--}" -v q32="$q32" -v q16="$q16" 'BEGIN {
+		f = (f + f2) / 2
+		b = (b + b2) / 2
+		printf "| %s | %.0f | %.0f | %.2f | %s | %s | %s | %s | %.4f |\n", n, f, b, b / f,
+			pt == "-" ? "-" : sprintf("%.0f", pt), pt == "-" ? "-" : sprintf("%.2f", b / pt), q32, q16, q16 / q32 }' >>"$out"
+	tail -n 1 "$out"
+done
 
 # Peak memory: one epoch of the small autoencoder on all of Fashion-MNIST.
 "$AECC" build examples/small_ae.ae -o "$work/mem" >/dev/null

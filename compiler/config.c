@@ -1,6 +1,7 @@
 /* config.c - read the train and data sections into Model settings.
  * Requires: a parsed Program. Provides: Model.train (with its training
- * controls: schedule, early stopping, the validation split),
+ * controls: schedule, early stopping, the validation split, the products'
+ * precision),
  * Model.train_data, Model.test_data, Model.validation_data, with defaults
  * filled in (the runtime's, from aecc_rt.h) and every value
  * range-checked. */
@@ -10,6 +11,7 @@
 
 #include "aecc_rt.h"
 #include "model.h"
+#include "ops/ops.h"
 #include "pipeline.h"
 
 static int want_number(const Expr *e, const char *what, double *out)
@@ -221,11 +223,19 @@ static void read_train(Model *m, const Block *b)
 		} else if (!strcmp(s->key, "seed")) {
 			if (want_int(s->value, "seed", 0, 2147483647L, &v))
 				m->train.seed = (unsigned long long)v;
+		} else if (!strcmp(s->key, "precision")) {
+			const Expr *v = s->value;
+			if (v->kind != EX_NAME || (strcmp(v->str, "bf16") != 0 && strcmp(v->str, "fp32") != 0))
+				diag_error(v->loc, "precision must be bf16 or fp32");
+			else {
+				m->train.bf16 = !strcmp(v->str, "bf16");
+				m->train.precision_loc = s->key_loc;
+			}
 		} else if (!strcmp(s->key, "optimizer")) {
 			diag_error(s->key_loc, "write the optimizer as a call, e.g. adam(lr = 1e-3)");
 		} else
 			diag_error(s->key_loc, "unknown train setting '%s' (expected adam(...), batch, epochs, seed, "
-					       "schedule, early_stop(...) or validate)",
+					       "schedule, early_stop(...), validate or precision)",
 				   s->key);
 	}
 }
@@ -430,6 +440,29 @@ static void check_validation(Model *m)
 		diag_error(t->early_stop_loc, "early_stop %s", missing);
 }
 
+/* bf16 products are the model's own: a penalty whose value is made of
+ * products (the contractive one, the encoder's Jacobian) is part of the
+ * loss, which stays fp32, and the C code has one product for all. */
+static void check_precision(const Model *m)
+{
+	if (!m->train.bf16)
+		return;
+	for (int i = 0; i < m->g->nodes.len; i++) {
+		const Node *n = m->g->nodes.data[i];
+		if (n->op != &op_contractive)
+			continue;
+		if (m->train.precision_loc.line && m->precision != PRECISION_BF16) {
+			diag_error(m->train.precision_loc, "precision bf16 does not apply to a model with a contractive "
+							   "penalty (its products are part of the loss, which stays fp32)");
+			diag_note(n->loc, "the contractive penalty");
+		} else {
+			diag_plain("%s: --precision bf16 does not apply to a model with a contractive penalty (its "
+				   "products are part of the loss, which stays fp32)", m->file);
+		}
+		return;
+	}
+}
+
 void config_read(Model *m)
 {
 	m->train = (TrainConfig){.lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8,
@@ -441,4 +474,7 @@ void config_read(Model *m)
 			read_data(m, b);
 	}
 	check_validation(m);
+	if (m->precision)
+		m->train.bf16 = m->precision == PRECISION_BF16;
+	check_precision(m);
 }

@@ -59,6 +59,8 @@ static const char usage[] =
 	"options:\n"
 	"  --dtype f32|f64               element type of the generated code (f32)\n"
 	"  --kernels simd|scalar         vectorized kernels (SIMDe) or plain loops (simd)\n"
+	"  --precision bf16|fp32         the products' operands, instead of the train\n"
+	"                                section's precision (fp32; sums are fp32)\n"
 	"  --no-fuse                     keep every op a pass of its own (for comparison)\n"
 	"  --jit, --cc                   compile a model to load (train) with the JIT\n"
 	"                                plugin or with the system C compiler (default:\n"
@@ -127,6 +129,15 @@ static void parse_cli(Cli *c, int argc, char **argv)
 				c->opt.scalar = 1;
 			else if (strcmp(argv[i], "simd") != 0)
 				usage_error("unknown kernels '%s' (expected simd or scalar)", argv[i]);
+		} else if (!strcmp(a, "--precision")) {
+			if (++i >= argc)
+				usage_error("%s needs a value (bf16 or fp32)", a);
+			if (!strcmp(argv[i], "bf16"))
+				c->opt.precision = PRECISION_BF16;
+			else if (!strcmp(argv[i], "fp32"))
+				c->opt.precision = PRECISION_FP32;
+			else
+				usage_error("unknown precision '%s' (expected bf16 or fp32)", argv[i]);
 		} else if (!strcmp(a, "--no-fuse")) {
 			c->opt.nofuse = 1;
 		} else if (!strcmp(a, "-o")) {
@@ -254,6 +265,8 @@ int main(int argc, char **argv)
 	parse_cli(&c, argc, argv);
 	if (!c.cmd)
 		usage_error("%s", "no command given");
+	if (c.opt.f64 && c.opt.precision == PRECISION_BF16)
+		usage_error("%s", "--precision bf16 needs --dtype f32 (an f64 build multiplies in f64)");
 	static const char *cmds[] = {"check", "summary", "graph", "emit", "build", "train", "export", "ops", "plot-loss"};
 	int known = aert_is_command(c.cmd);
 	for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)

@@ -47,6 +47,10 @@ typedef struct TrainConfig {
 	Loc early_stop_loc;  /* where early_stop(...) was written */
 	double validate;     /* validate F: fraction held out for validation; 0: none */
 	Loc validate_loc;    /* where validate was written */
+	int bf16;            /* precision = bf16: every product of the model
+	                        with bf16 operands (rounded to nearest even)
+	                        and fp32 sums; 0: fp32 (the default) */
+	Loc precision_loc;   /* where precision was written (line 0: not) */
 } TrainConfig;
 
 typedef struct Model {
@@ -68,6 +72,8 @@ typedef struct Model {
 	int f64;             /* emit double instead of float */
 	int scalar;          /* plain loops instead of SIMD kernels (--kernels scalar) */
 	int nofuse;          /* dead-code removal only, no fusion (--no-fuse) */
+	int precision;       /* --precision (PRECISION_*, pipeline.h) over the
+	                        train section's; 0: that one */
 	unsigned infer_parts; /* an inference build (aecc export): the parts it
 	                        computes, bit 1 << PART_*; no gradient, no
 	                        optimizer. 0: the whole model, for training */

@@ -36,6 +36,7 @@ Model *pipeline_run(const char *path, const Options *opt)
 	m->f64 = opt->f64;
 	m->scalar = opt->scalar;
 	m->nofuse = opt->nofuse;
+	m->precision = opt->precision;
 	m->infer_parts = opt->infer_parts;
 	m->g = graph_new();
 

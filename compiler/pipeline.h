@@ -14,8 +14,11 @@ typedef struct Options {
 	                         computes, bit 1 << PART_*; 0: the whole model */
 	int batch;        /* the batch the code is planned for instead of the
 	                     train section's (aecc export --batch); 0: that one */
+	int precision;    /* --precision: PRECISION_FP32 or PRECISION_BF16
+	                     instead of the train section's; 0: that one */
 } Options;
 
+enum { PRECISION_FP32 = 1, PRECISION_BF16 };
 enum { PASS_PARSE, PASS_CHECK, PASS_LOWER, PASS_GRAD, PASS_FUSE, PASS_ENTRY, PASS_PLAN, PASS_ALL };
 
 /* Run the pipeline on a .ae file. Returns NULL after user errors (already

@@ -46,7 +46,8 @@ void print_summary(FILE *out, Model *m)
 	Graph *g = m->g;
 	double fwd = 0, train = 0;
 	size_t real = m->f64 ? 8 : 4;
-	fprintf(out, "Model: %s (%s), %s, batch %d\n\n", m->name, m->file, m->f64 ? "f64" : "f32", m->train.batch);
+	fprintf(out, "Model: %s (%s), %s%s, batch %d\n\n", m->name, m->file, m->f64 ? "f64" : "f32",
+		m->train.bf16 && !m->f64 ? " with bf16 products" : "", m->train.batch);
 	/* Nodes an op expanded into count in that op's row. */
 	double *inner = xcalloc((size_t)g->nodes.len, sizeof *inner);
 	for (int i = 0; i < g->nodes.len; i++) {

@@ -19,9 +19,19 @@ The check passes when
     its largest value (default 1e-5 in f32, 1e-10 in f64), and every
     counter (num_batches_tracked) exactly.
 
+With --precision bf16 aecc multiplies bf16 operands (rounded to nearest
+even) with fp32 sums, and PyTorch either does the same (--reference
+exact: F.linear, F.conv2d and F.conv_transpose2d take rounded operands,
+and so do the products of their gradients, the incoming gradient rounded
+too; bias gradients are fp32 sums) or runs under
+torch.autocast("cpu", torch.bfloat16) (--reference autocast), which also
+rounds every product's result to bf16: a looser comparison.
+
 usage: parity.py FILE.ae [--steps 5] [--tol 1e-3] [--loss-tol 1e-5] [--buffer-tol X]
+                 [--precision fp32|bf16] [--reference exact|autocast]
                  [--data IDX] [--labels IDX] [--seed 0] [--work DIR] [--aecc PATH]
 """
+import contextlib
 import argparse
 import csv
 import os
@@ -49,6 +59,55 @@ def input_tensor(raw, shape, scale, onehot, dtype):
     if dtype == "f32":
         return torch.from_numpy(raw.reshape(len(raw), *shape).astype(np.float32) * np.float32(scale))
     return torch.from_numpy(raw.reshape(len(raw), *shape) * scale)
+
+
+def bf16(t):
+    """t rounded to bf16 (to nearest even), in t's own dtype."""
+    return t.to(torch.bfloat16).to(t.dtype)
+
+
+def bf16_product(op):
+    """op(x, w, b, **kw) (a linear map of x and of w, plus b) as aecc's
+    bf16 products compute it: x and w rounded to bf16 going forward, and
+    going back the incoming gradient too, in the products that give x's and
+    w's gradients; b's gradient is the fp32 sum of the incoming one."""
+    class Product(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, w, b, kw):
+            ctx.save_for_backward(x, w, b)
+            ctx.kw = kw
+            return op(bf16(x), bf16(w), b, **kw)
+
+        @staticmethod
+        def backward(ctx, dy):
+            x, w, b = ctx.saved_tensors
+            with torch.enable_grad():
+                xr, wr = bf16(x).requires_grad_(), bf16(w).requires_grad_()
+                gx, gw = torch.autograd.grad(op(xr, wr, None, **ctx.kw), [xr, wr], bf16(dy))
+                gb = None
+                if b is not None:
+                    br = b.detach().requires_grad_()
+                    gb, = torch.autograd.grad(op(xr.detach(), wr.detach(), br, **ctx.kw), [br], dy)
+            return gx, gw, gb, None
+
+    return lambda x, w, b=None, **kw: Product.apply(x, w, b, kw)
+
+
+@contextlib.contextmanager
+def bf16_reference(mod, reference):
+    """PyTorch's products as aecc's bf16 ones (exact) or under autocast."""
+    if reference == "autocast":
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            yield
+        return
+    saved = {name: getattr(F, name) for name in ("linear", "conv2d", "conv_transpose2d")}
+    try:
+        for name, op in saved.items():
+            setattr(F, name, bf16_product(op))
+        yield
+    finally:
+        for name, op in saved.items():
+            setattr(F, name, op)
 
 
 def compare_buffers(name, torch_buffers, after_c, tol):
@@ -80,6 +139,12 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--dtype", choices=["f32", "f64"], default="f32")
     ap.add_argument("--kernels", choices=["simd", "scalar"], default="simd")
+    ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+    ap.add_argument("--reference", choices=["exact", "autocast"], default="exact")
+    ap.add_argument("--norm-tol", type=float,
+                    help="judge each parameter's change by its norm alone: |delta_aecc - delta_torch| <= "
+                         "NORM_TOL |delta_torch| (bf16: a gradient element that rounds the other way "
+                         "changes a row of the next gradient)")
     ap.add_argument("--losses-only", action="store_true",
                     help="report the weights' changes but judge only the losses")
     ap.add_argument("--work")
@@ -89,7 +154,7 @@ def main():
     work = args.work or tempfile.mkdtemp(prefix="aecc-parity-")
     os.makedirs(work, exist_ok=True)
 
-    dtype = ["--dtype", args.dtype, "--kernels", args.kernels]
+    dtype = ["--dtype", args.dtype, "--kernels", args.kernels, "--precision", args.precision]
     tdtype = torch.float64 if args.dtype == "f64" else torch.float32
     subprocess.run([args.aecc, "emit", args.model, "-o", work] + dtype, check=True)
     subprocess.run([args.aecc, "build", args.model, "-o", work] + dtype, check=True)
@@ -134,13 +199,14 @@ def main():
 
     def validation_loss(p):
         """The sample-weighted mean evaluation loss of the validation batches."""
-        with torch.no_grad():
+        with torch.no_grad(), bf16_reference(mod, args.reference) if args.precision == "bf16" else \
+                contextlib.nullcontext():
             return sum(mod.run(p, [v[i:i + mod.BATCH].to(tdtype) for v in val], training=False)[0].item()
                        * len(val[0][i:i + mod.BATCH]) for i in range(0, n_val, mod.BATCH)) / n_val
 
-    def torch_steps(dtype):
+    def torch_steps(dtype, rounded=args.precision == "bf16"):
         """PyTorch's parameters, losses, terms, learning rates and validation
-        losses after the epochs, in dtype."""
+        losses after the epochs, in dtype (its products bf16 if rounded)."""
         params = {k: v.clone().to(dtype).requires_grad_(True) for k, v in init.items()}
         bufs = {k: v.clone().to(dtype) if v.is_floating_point() else v.clone() for k, v in buffers.items()}
         opt = torch.optim.Adam(params.values(), **mod.ADAM)
@@ -150,7 +216,9 @@ def main():
             for s in range(args.steps):
                 batch = [d[s * mod.BATCH:(s + 1) * mod.BATCH].to(dtype) for d in data]
                 got = []
-                loss, _, _ = mod.run({**params, **bufs}, batch, training=True, noise=False, terms=got)
+                with bf16_reference(mod, args.reference) if rounded else contextlib.nullcontext():
+                    loss, _, _ = mod.run({**params, **bufs}, batch, training=True, noise=False, terms=got)
+                loss = loss.float() if loss.dtype == torch.bfloat16 else loss
                 lrs.append(opt.param_groups[0]["lr"])
                 opt.zero_grad()
                 loss.backward()
@@ -165,6 +233,14 @@ def main():
         buffers.update(bufs)
         return params, losses, terms, lrs, vals
 
+    if args.precision == "bf16" and args.reference == "exact":
+        # The same steps in fp32, to show that aecc's bf16 run is the bf16
+        # reference's and not fp32's: its changes must be at most half as
+        # far from the former (over all parameters) as from the latter.
+        start = dict(buffers)
+        fp32_params = torch_steps(tdtype, rounded=False)[0]
+        buffers.clear()
+        buffers.update(start)
     params, losses_t, terms_t, lrs_t, val_t = torch_steps(tdtype)
 
     ok = len(losses_c) == epochs * args.steps and len(val_c) == len(val_t)
@@ -207,11 +283,25 @@ def main():
             if off <= max(2, dt.size // 10000) and norm <= args.tol:
                 bad = False
             note = f" ({off} of {dt.size} elements off, norm rel err {norm:.2e})"
+        if args.norm_tol is not None and big > 0:
+            norm = np.linalg.norm(dc - dt) / np.linalg.norm(dt)
+            bad = not norm <= args.norm_tol
+            note = f" (norm rel err {norm:.2e}, judged)"
         if args.losses_only:
             note += " (not judged)"
             bad = False
         ok &= not bad
         print(f"{mod.NAME}: {k:28s} change {big:.3e} rel err {err:.2e}{note}{'  FAIL' if bad else ''}")
+    if args.precision == "bf16" and args.reference == "exact":
+        def distance(ref):
+            """|aecc's changes - ref's| over all parameters (changes of ref)."""
+            sq = [(after_c[k].astype(np.float64) - ref[k].detach().double().numpy()) ** 2 for k in params]
+            return np.sqrt(sum(s.sum() for s in sq))
+        d_bf16, d_fp32 = distance(params), distance(fp32_params)
+        bad = not d_bf16 <= 0.5 * d_fp32
+        print(f"{mod.NAME}: distance of the changes to the bf16 reference {d_bf16:.3e}, "
+              f"to the fp32 one {d_fp32:.3e}{'  FAIL' if bad else ''}")
+        ok &= not bad
     ok &= compare_buffers(mod.NAME, buffers, after_c, args.buffer_tol or (1e-5 if args.dtype == "f32" else 1e-10))
     print(f"{mod.NAME}: parity {'ok' if ok else 'FAILED'}")
     return 0 if ok else 1

@@ -39,6 +39,7 @@ suite gradcheck sh tests/gradcheck.sh
 suite noise sh tests/noise.sh
 suite cli sh tests/cli.sh
 suite use sh tests/use.sh
+suite precision sh tests/precision.sh
 suite checkpoint sh tests/checkpoint.sh
 suite loader sh tests/loader.sh
 suite jit sh tests/jit.sh

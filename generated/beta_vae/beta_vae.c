@@ -434,7 +434,8 @@ static void beta_vae_gemm(long M, long N, long K, const float *A, long ars, long
 	 * runs in a row. */
 	const long blocks = (N + beta_vae_NR - 1) / beta_vae_NR, slices = (K + beta_vae_KC - 1) / beta_vae_KC;
 	long rb = beta_vae_MC, rows = (M + rb - 1) / rb, groups;
-	if (acs == 1) {
+	const int inplace = acs == 1; /* rows of A along k: read in place */
+	if (inplace) {
 		groups = (blocks + beta_vae_NG - 1) / beta_vae_NG;
 		if (rows * groups < beta_vae_UNITS)
 			groups = blocks < (beta_vae_UNITS + rows - 1) / rows ? blocks : (beta_vae_UNITS + rows - 1) / rows;
@@ -444,7 +445,7 @@ static void beta_vae_gemm(long M, long N, long K, const float *A, long ars, long
 		rb /= 2;
 		rows = (M + rb - 1) / rb;
 	}
-	if (acs == 1 && rows > 1 && slices <= beta_vae_NG && (blocks + groups - 1) / groups * slices > beta_vae_NG)
+	if (inplace && rows > 1 && slices <= beta_vae_NG && (blocks + groups - 1) / groups * slices > beta_vae_NG)
 		groups = (blocks + beta_vae_NG / slices - 1) / (beta_vae_NG / slices);
 	const long cg = (blocks + groups - 1) / groups, units = rows * groups;
 	const int keep = slices * cg <= beta_vae_NG;
@@ -464,7 +465,7 @@ static void beta_vae_gemm(long M, long N, long K, const float *A, long ars, long
 				const long kc = K - k0 < beta_vae_KC ? K - k0 : beta_vae_KC;
 				const int last = k0 + kc == K;
 				for (long i = 0; i < mc; i += beta_vae_MR)
-					if (acs != 1 || mc - i < beta_vae_MR)
+					if (!inplace || mc - i < beta_vae_MR)
 						beta_vae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < beta_vae_MR ? mc - i : beta_vae_MR,
 							 beta_vae_MR, kc, ap + i * kc, beta_vae_MR);
 				for (long jb = jg; jb < jg1; jb++) {
@@ -482,7 +483,7 @@ static void beta_vae_gemm(long M, long N, long K, const float *A, long ars, long
 						const long mr = mc - i < beta_vae_MR ? mc - i : beta_vae_MR;
 						float *c = C + (i0 + i) * N + j0;
 						/* whole panels of rows that run along k are read in place */
-						const int direct = acs == 1 && mr == beta_vae_MR;
+						const int direct = inplace && mr == beta_vae_MR;
 						const float *a = direct ? A + (i0 + i) * ars + k0 : ap + i * kc;
 						const long ka = direct ? 1 : beta_vae_MR, ra = direct ? ars : 1;
 						if (mr == beta_vae_MR && nr == beta_vae_NR) {

@@ -433,7 +433,8 @@ static void contractive_ae_gemm(long M, long N, long K, const float *A, long ars
 	 * runs in a row. */
 	const long blocks = (N + contractive_ae_NR - 1) / contractive_ae_NR, slices = (K + contractive_ae_KC - 1) / contractive_ae_KC;
 	long rb = contractive_ae_MC, rows = (M + rb - 1) / rb, groups;
-	if (acs == 1) {
+	const int inplace = acs == 1; /* rows of A along k: read in place */
+	if (inplace) {
 		groups = (blocks + contractive_ae_NG - 1) / contractive_ae_NG;
 		if (rows * groups < contractive_ae_UNITS)
 			groups = blocks < (contractive_ae_UNITS + rows - 1) / rows ? blocks : (contractive_ae_UNITS + rows - 1) / rows;
@@ -443,7 +444,7 @@ static void contractive_ae_gemm(long M, long N, long K, const float *A, long ars
 		rb /= 2;
 		rows = (M + rb - 1) / rb;
 	}
-	if (acs == 1 && rows > 1 && slices <= contractive_ae_NG && (blocks + groups - 1) / groups * slices > contractive_ae_NG)
+	if (inplace && rows > 1 && slices <= contractive_ae_NG && (blocks + groups - 1) / groups * slices > contractive_ae_NG)
 		groups = (blocks + contractive_ae_NG / slices - 1) / (contractive_ae_NG / slices);
 	const long cg = (blocks + groups - 1) / groups, units = rows * groups;
 	const int keep = slices * cg <= contractive_ae_NG;
@@ -463,7 +464,7 @@ static void contractive_ae_gemm(long M, long N, long K, const float *A, long ars
 				const long kc = K - k0 < contractive_ae_KC ? K - k0 : contractive_ae_KC;
 				const int last = k0 + kc == K;
 				for (long i = 0; i < mc; i += contractive_ae_MR)
-					if (acs != 1 || mc - i < contractive_ae_MR)
+					if (!inplace || mc - i < contractive_ae_MR)
 						contractive_ae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < contractive_ae_MR ? mc - i : contractive_ae_MR,
 							 contractive_ae_MR, kc, ap + i * kc, contractive_ae_MR);
 				for (long jb = jg; jb < jg1; jb++) {
@@ -481,7 +482,7 @@ static void contractive_ae_gemm(long M, long N, long K, const float *A, long ars
 						const long mr = mc - i < contractive_ae_MR ? mc - i : contractive_ae_MR;
 						float *c = C + (i0 + i) * N + j0;
 						/* whole panels of rows that run along k are read in place */
-						const int direct = acs == 1 && mr == contractive_ae_MR;
+						const int direct = inplace && mr == contractive_ae_MR;
 						const float *a = direct ? A + (i0 + i) * ars + k0 : ap + i * kc;
 						const long ka = direct ? 1 : contractive_ae_MR, ra = direct ? ars : 1;
 						if (mr == contractive_ae_MR && nr == contractive_ae_NR) {

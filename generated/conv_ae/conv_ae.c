@@ -374,7 +374,8 @@ static void conv_ae_gemm(long M, long N, long K, const float *A, long ars, long 
 	 * runs in a row. */
 	const long blocks = (N + conv_ae_NR - 1) / conv_ae_NR, slices = (K + conv_ae_KC - 1) / conv_ae_KC;
 	long rb = conv_ae_MC, rows = (M + rb - 1) / rb, groups;
-	if (acs == 1) {
+	const int inplace = acs == 1; /* rows of A along k: read in place */
+	if (inplace) {
 		groups = (blocks + conv_ae_NG - 1) / conv_ae_NG;
 		if (rows * groups < conv_ae_UNITS)
 			groups = blocks < (conv_ae_UNITS + rows - 1) / rows ? blocks : (conv_ae_UNITS + rows - 1) / rows;
@@ -384,7 +385,7 @@ static void conv_ae_gemm(long M, long N, long K, const float *A, long ars, long 
 		rb /= 2;
 		rows = (M + rb - 1) / rb;
 	}
-	if (acs == 1 && rows > 1 && slices <= conv_ae_NG && (blocks + groups - 1) / groups * slices > conv_ae_NG)
+	if (inplace && rows > 1 && slices <= conv_ae_NG && (blocks + groups - 1) / groups * slices > conv_ae_NG)
 		groups = (blocks + conv_ae_NG / slices - 1) / (conv_ae_NG / slices);
 	const long cg = (blocks + groups - 1) / groups, units = rows * groups;
 	const int keep = slices * cg <= conv_ae_NG;
@@ -404,7 +405,7 @@ static void conv_ae_gemm(long M, long N, long K, const float *A, long ars, long 
 				const long kc = K - k0 < conv_ae_KC ? K - k0 : conv_ae_KC;
 				const int last = k0 + kc == K;
 				for (long i = 0; i < mc; i += conv_ae_MR)
-					if (acs != 1 || mc - i < conv_ae_MR)
+					if (!inplace || mc - i < conv_ae_MR)
 						conv_ae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < conv_ae_MR ? mc - i : conv_ae_MR,
 							 conv_ae_MR, kc, ap + i * kc, conv_ae_MR);
 				for (long jb = jg; jb < jg1; jb++) {
@@ -422,7 +423,7 @@ static void conv_ae_gemm(long M, long N, long K, const float *A, long ars, long 
 						const long mr = mc - i < conv_ae_MR ? mc - i : conv_ae_MR;
 						float *c = C + (i0 + i) * N + j0;
 						/* whole panels of rows that run along k are read in place */
-						const int direct = acs == 1 && mr == conv_ae_MR;
+						const int direct = inplace && mr == conv_ae_MR;
 						const float *a = direct ? A + (i0 + i) * ars + k0 : ap + i * kc;
 						const long ka = direct ? 1 : conv_ae_MR, ra = direct ? ars : 1;
 						if (mr == conv_ae_MR && nr == conv_ae_NR) {

@@ -446,7 +446,8 @@ static void conv_vae_gemm(long M, long N, long K, const float *A, long ars, long
 	 * runs in a row. */
 	const long blocks = (N + conv_vae_NR - 1) / conv_vae_NR, slices = (K + conv_vae_KC - 1) / conv_vae_KC;
 	long rb = conv_vae_MC, rows = (M + rb - 1) / rb, groups;
-	if (acs == 1) {
+	const int inplace = acs == 1; /* rows of A along k: read in place */
+	if (inplace) {
 		groups = (blocks + conv_vae_NG - 1) / conv_vae_NG;
 		if (rows * groups < conv_vae_UNITS)
 			groups = blocks < (conv_vae_UNITS + rows - 1) / rows ? blocks : (conv_vae_UNITS + rows - 1) / rows;
@@ -456,7 +457,7 @@ static void conv_vae_gemm(long M, long N, long K, const float *A, long ars, long
 		rb /= 2;
 		rows = (M + rb - 1) / rb;
 	}
-	if (acs == 1 && rows > 1 && slices <= conv_vae_NG && (blocks + groups - 1) / groups * slices > conv_vae_NG)
+	if (inplace && rows > 1 && slices <= conv_vae_NG && (blocks + groups - 1) / groups * slices > conv_vae_NG)
 		groups = (blocks + conv_vae_NG / slices - 1) / (conv_vae_NG / slices);
 	const long cg = (blocks + groups - 1) / groups, units = rows * groups;
 	const int keep = slices * cg <= conv_vae_NG;
@@ -476,7 +477,7 @@ static void conv_vae_gemm(long M, long N, long K, const float *A, long ars, long
 				const long kc = K - k0 < conv_vae_KC ? K - k0 : conv_vae_KC;
 				const int last = k0 + kc == K;
 				for (long i = 0; i < mc; i += conv_vae_MR)
-					if (acs != 1 || mc - i < conv_vae_MR)
+					if (!inplace || mc - i < conv_vae_MR)
 						conv_vae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < conv_vae_MR ? mc - i : conv_vae_MR,
 							 conv_vae_MR, kc, ap + i * kc, conv_vae_MR);
 				for (long jb = jg; jb < jg1; jb++) {
@@ -494,7 +495,7 @@ static void conv_vae_gemm(long M, long N, long K, const float *A, long ars, long
 						const long mr = mc - i < conv_vae_MR ? mc - i : conv_vae_MR;
 						float *c = C + (i0 + i) * N + j0;
 						/* whole panels of rows that run along k are read in place */
-						const int direct = acs == 1 && mr == conv_vae_MR;
+						const int direct = inplace && mr == conv_vae_MR;
 						const float *a = direct ? A + (i0 + i) * ars + k0 : ap + i * kc;
 						const long ka = direct ? 1 : conv_vae_MR, ra = direct ? ars : 1;
 						if (mr == conv_vae_MR && nr == conv_vae_NR) {

@@ -434,7 +434,8 @@ static void cvae_gemm(long M, long N, long K, const float *A, long ars, long acs
 	 * runs in a row. */
 	const long blocks = (N + cvae_NR - 1) / cvae_NR, slices = (K + cvae_KC - 1) / cvae_KC;
 	long rb = cvae_MC, rows = (M + rb - 1) / rb, groups;
-	if (acs == 1) {
+	const int inplace = acs == 1; /* rows of A along k: read in place */
+	if (inplace) {
 		groups = (blocks + cvae_NG - 1) / cvae_NG;
 		if (rows * groups < cvae_UNITS)
 			groups = blocks < (cvae_UNITS + rows - 1) / rows ? blocks : (cvae_UNITS + rows - 1) / rows;
@@ -444,7 +445,7 @@ static void cvae_gemm(long M, long N, long K, const float *A, long ars, long acs
 		rb /= 2;
 		rows = (M + rb - 1) / rb;
 	}
-	if (acs == 1 && rows > 1 && slices <= cvae_NG && (blocks + groups - 1) / groups * slices > cvae_NG)
+	if (inplace && rows > 1 && slices <= cvae_NG && (blocks + groups - 1) / groups * slices > cvae_NG)
 		groups = (blocks + cvae_NG / slices - 1) / (cvae_NG / slices);
 	const long cg = (blocks + groups - 1) / groups, units = rows * groups;
 	const int keep = slices * cg <= cvae_NG;
@@ -464,7 +465,7 @@ static void cvae_gemm(long M, long N, long K, const float *A, long ars, long acs
 				const long kc = K - k0 < cvae_KC ? K - k0 : cvae_KC;
 				const int last = k0 + kc == K;
 				for (long i = 0; i < mc; i += cvae_MR)
-					if (acs != 1 || mc - i < cvae_MR)
+					if (!inplace || mc - i < cvae_MR)
 						cvae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < cvae_MR ? mc - i : cvae_MR,
 							 cvae_MR, kc, ap + i * kc, cvae_MR);
 				for (long jb = jg; jb < jg1; jb++) {
@@ -482,7 +483,7 @@ static void cvae_gemm(long M, long N, long K, const float *A, long ars, long acs
 						const long mr = mc - i < cvae_MR ? mc - i : cvae_MR;
 						float *c = C + (i0 + i) * N + j0;
 						/* whole panels of rows that run along k are read in place */
-						const int direct = acs == 1 && mr == cvae_MR;
+						const int direct = inplace && mr == cvae_MR;
 						const float *a = direct ? A + (i0 + i) * ars + k0 : ap + i * kc;
 						const long ka = direct ? 1 : cvae_MR, ra = direct ? ars : 1;
 						if (mr == cvae_MR && nr == cvae_NR) {

@@ -361,7 +361,8 @@ static void denoising_ae_gemm(long M, long N, long K, const float *A, long ars, 
 	 * runs in a row. */
 	const long blocks = (N + denoising_ae_NR - 1) / denoising_ae_NR, slices = (K + denoising_ae_KC - 1) / denoising_ae_KC;
 	long rb = denoising_ae_MC, rows = (M + rb - 1) / rb, groups;
-	if (acs == 1) {
+	const int inplace = acs == 1; /* rows of A along k: read in place */
+	if (inplace) {
 		groups = (blocks + denoising_ae_NG - 1) / denoising_ae_NG;
 		if (rows * groups < denoising_ae_UNITS)
 			groups = blocks < (denoising_ae_UNITS + rows - 1) / rows ? blocks : (denoising_ae_UNITS + rows - 1) / rows;
@@ -371,7 +372,7 @@ static void denoising_ae_gemm(long M, long N, long K, const float *A, long ars, 
 		rb /= 2;
 		rows = (M + rb - 1) / rb;
 	}
-	if (acs == 1 && rows > 1 && slices <= denoising_ae_NG && (blocks + groups - 1) / groups * slices > denoising_ae_NG)
+	if (inplace && rows > 1 && slices <= denoising_ae_NG && (blocks + groups - 1) / groups * slices > denoising_ae_NG)
 		groups = (blocks + denoising_ae_NG / slices - 1) / (denoising_ae_NG / slices);
 	const long cg = (blocks + groups - 1) / groups, units = rows * groups;
 	const int keep = slices * cg <= denoising_ae_NG;
@@ -391,7 +392,7 @@ static void denoising_ae_gemm(long M, long N, long K, const float *A, long ars, 
 				const long kc = K - k0 < denoising_ae_KC ? K - k0 : denoising_ae_KC;
 				const int last = k0 + kc == K;
 				for (long i = 0; i < mc; i += denoising_ae_MR)
-					if (acs != 1 || mc - i < denoising_ae_MR)
+					if (!inplace || mc - i < denoising_ae_MR)
 						denoising_ae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < denoising_ae_MR ? mc - i : denoising_ae_MR,
 							 denoising_ae_MR, kc, ap + i * kc, denoising_ae_MR);
 				for (long jb = jg; jb < jg1; jb++) {
@@ -409,7 +410,7 @@ static void denoising_ae_gemm(long M, long N, long K, const float *A, long ars, 
 						const long mr = mc - i < denoising_ae_MR ? mc - i : denoising_ae_MR;
 						float *c = C + (i0 + i) * N + j0;
 						/* whole panels of rows that run along k are read in place */
-						const int direct = acs == 1 && mr == denoising_ae_MR;
+						const int direct = inplace && mr == denoising_ae_MR;
 						const float *a = direct ? A + (i0 + i) * ars + k0 : ap + i * kc;
 						const long ka = direct ? 1 : denoising_ae_MR, ra = direct ? ars : 1;
 						if (mr == denoising_ae_MR && nr == denoising_ae_NR) {

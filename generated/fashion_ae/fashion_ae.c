@@ -359,7 +359,8 @@ static void fashion_ae_gemm(long M, long N, long K, const float *A, long ars, lo
 	 * runs in a row. */
 	const long blocks = (N + fashion_ae_NR - 1) / fashion_ae_NR, slices = (K + fashion_ae_KC - 1) / fashion_ae_KC;
 	long rb = fashion_ae_MC, rows = (M + rb - 1) / rb, groups;
-	if (acs == 1) {
+	const int inplace = acs == 1; /* rows of A along k: read in place */
+	if (inplace) {
 		groups = (blocks + fashion_ae_NG - 1) / fashion_ae_NG;
 		if (rows * groups < fashion_ae_UNITS)
 			groups = blocks < (fashion_ae_UNITS + rows - 1) / rows ? blocks : (fashion_ae_UNITS + rows - 1) / rows;
@@ -369,7 +370,7 @@ static void fashion_ae_gemm(long M, long N, long K, const float *A, long ars, lo
 		rb /= 2;
 		rows = (M + rb - 1) / rb;
 	}
-	if (acs == 1 && rows > 1 && slices <= fashion_ae_NG && (blocks + groups - 1) / groups * slices > fashion_ae_NG)
+	if (inplace && rows > 1 && slices <= fashion_ae_NG && (blocks + groups - 1) / groups * slices > fashion_ae_NG)
 		groups = (blocks + fashion_ae_NG / slices - 1) / (fashion_ae_NG / slices);
 	const long cg = (blocks + groups - 1) / groups, units = rows * groups;
 	const int keep = slices * cg <= fashion_ae_NG;
@@ -389,7 +390,7 @@ static void fashion_ae_gemm(long M, long N, long K, const float *A, long ars, lo
 				const long kc = K - k0 < fashion_ae_KC ? K - k0 : fashion_ae_KC;
 				const int last = k0 + kc == K;
 				for (long i = 0; i < mc; i += fashion_ae_MR)
-					if (acs != 1 || mc - i < fashion_ae_MR)
+					if (!inplace || mc - i < fashion_ae_MR)
 						fashion_ae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < fashion_ae_MR ? mc - i : fashion_ae_MR,
 							 fashion_ae_MR, kc, ap + i * kc, fashion_ae_MR);
 				for (long jb = jg; jb < jg1; jb++) {
@@ -407,7 +408,7 @@ static void fashion_ae_gemm(long M, long N, long K, const float *A, long ars, lo
 						const long mr = mc - i < fashion_ae_MR ? mc - i : fashion_ae_MR;
 						float *c = C + (i0 + i) * N + j0;
 						/* whole panels of rows that run along k are read in place */
-						const int direct = acs == 1 && mr == fashion_ae_MR;
+						const int direct = inplace && mr == fashion_ae_MR;
 						const float *a = direct ? A + (i0 + i) * ars + k0 : ap + i * kc;
 						const long ka = direct ? 1 : fashion_ae_MR, ra = direct ? ars : 1;
 						if (mr == fashion_ae_MR && nr == fashion_ae_NR) {

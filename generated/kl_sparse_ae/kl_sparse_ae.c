@@ -382,7 +382,8 @@ static void kl_sparse_ae_gemm(long M, long N, long K, const float *A, long ars, 
 	 * runs in a row. */
 	const long blocks = (N + kl_sparse_ae_NR - 1) / kl_sparse_ae_NR, slices = (K + kl_sparse_ae_KC - 1) / kl_sparse_ae_KC;
 	long rb = kl_sparse_ae_MC, rows = (M + rb - 1) / rb, groups;
-	if (acs == 1) {
+	const int inplace = acs == 1; /* rows of A along k: read in place */
+	if (inplace) {
 		groups = (blocks + kl_sparse_ae_NG - 1) / kl_sparse_ae_NG;
 		if (rows * groups < kl_sparse_ae_UNITS)
 			groups = blocks < (kl_sparse_ae_UNITS + rows - 1) / rows ? blocks : (kl_sparse_ae_UNITS + rows - 1) / rows;
@@ -392,7 +393,7 @@ static void kl_sparse_ae_gemm(long M, long N, long K, const float *A, long ars, 
 		rb /= 2;
 		rows = (M + rb - 1) / rb;
 	}
-	if (acs == 1 && rows > 1 && slices <= kl_sparse_ae_NG && (blocks + groups - 1) / groups * slices > kl_sparse_ae_NG)
+	if (inplace && rows > 1 && slices <= kl_sparse_ae_NG && (blocks + groups - 1) / groups * slices > kl_sparse_ae_NG)
 		groups = (blocks + kl_sparse_ae_NG / slices - 1) / (kl_sparse_ae_NG / slices);
 	const long cg = (blocks + groups - 1) / groups, units = rows * groups;
 	const int keep = slices * cg <= kl_sparse_ae_NG;
@@ -412,7 +413,7 @@ static void kl_sparse_ae_gemm(long M, long N, long K, const float *A, long ars, 
 				const long kc = K - k0 < kl_sparse_ae_KC ? K - k0 : kl_sparse_ae_KC;
 				const int last = k0 + kc == K;
 				for (long i = 0; i < mc; i += kl_sparse_ae_MR)
-					if (acs != 1 || mc - i < kl_sparse_ae_MR)
+					if (!inplace || mc - i < kl_sparse_ae_MR)
 						kl_sparse_ae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < kl_sparse_ae_MR ? mc - i : kl_sparse_ae_MR,
 							 kl_sparse_ae_MR, kc, ap + i * kc, kl_sparse_ae_MR);
 				for (long jb = jg; jb < jg1; jb++) {
@@ -430,7 +431,7 @@ static void kl_sparse_ae_gemm(long M, long N, long K, const float *A, long ars, 
 						const long mr = mc - i < kl_sparse_ae_MR ? mc - i : kl_sparse_ae_MR;
 						float *c = C + (i0 + i) * N + j0;
 						/* whole panels of rows that run along k are read in place */
-						const int direct = acs == 1 && mr == kl_sparse_ae_MR;
+						const int direct = inplace && mr == kl_sparse_ae_MR;
 						const float *a = direct ? A + (i0 + i) * ars + k0 : ap + i * kc;
 						const long ka = direct ? 1 : kl_sparse_ae_MR, ra = direct ? ars : 1;
 						if (mr == kl_sparse_ae_MR && nr == kl_sparse_ae_NR) {

@@ -361,7 +361,8 @@ static void ksparse_ae_gemm(long M, long N, long K, const float *A, long ars, lo
 	 * runs in a row. */
 	const long blocks = (N + ksparse_ae_NR - 1) / ksparse_ae_NR, slices = (K + ksparse_ae_KC - 1) / ksparse_ae_KC;
 	long rb = ksparse_ae_MC, rows = (M + rb - 1) / rb, groups;
-	if (acs == 1) {
+	const int inplace = acs == 1; /* rows of A along k: read in place */
+	if (inplace) {
 		groups = (blocks + ksparse_ae_NG - 1) / ksparse_ae_NG;
 		if (rows * groups < ksparse_ae_UNITS)
 			groups = blocks < (ksparse_ae_UNITS + rows - 1) / rows ? blocks : (ksparse_ae_UNITS + rows - 1) / rows;
@@ -371,7 +372,7 @@ static void ksparse_ae_gemm(long M, long N, long K, const float *A, long ars, lo
 		rb /= 2;
 		rows = (M + rb - 1) / rb;
 	}
-	if (acs == 1 && rows > 1 && slices <= ksparse_ae_NG && (blocks + groups - 1) / groups * slices > ksparse_ae_NG)
+	if (inplace && rows > 1 && slices <= ksparse_ae_NG && (blocks + groups - 1) / groups * slices > ksparse_ae_NG)
 		groups = (blocks + ksparse_ae_NG / slices - 1) / (ksparse_ae_NG / slices);
 	const long cg = (blocks + groups - 1) / groups, units = rows * groups;
 	const int keep = slices * cg <= ksparse_ae_NG;
@@ -391,7 +392,7 @@ static void ksparse_ae_gemm(long M, long N, long K, const float *A, long ars, lo
 				const long kc = K - k0 < ksparse_ae_KC ? K - k0 : ksparse_ae_KC;
 				const int last = k0 + kc == K;
 				for (long i = 0; i < mc; i += ksparse_ae_MR)
-					if (acs != 1 || mc - i < ksparse_ae_MR)
+					if (!inplace || mc - i < ksparse_ae_MR)
 						ksparse_ae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < ksparse_ae_MR ? mc - i : ksparse_ae_MR,
 							 ksparse_ae_MR, kc, ap + i * kc, ksparse_ae_MR);
 				for (long jb = jg; jb < jg1; jb++) {
@@ -409,7 +410,7 @@ static void ksparse_ae_gemm(long M, long N, long K, const float *A, long ars, lo
 						const long mr = mc - i < ksparse_ae_MR ? mc - i : ksparse_ae_MR;
 						float *c = C + (i0 + i) * N + j0;
 						/* whole panels of rows that run along k are read in place */
-						const int direct = acs == 1 && mr == ksparse_ae_MR;
+						const int direct = inplace && mr == ksparse_ae_MR;
 						const float *a = direct ? A + (i0 + i) * ars + k0 : ap + i * kc;
 						const long ka = direct ? 1 : ksparse_ae_MR, ra = direct ? ars : 1;
 						if (mr == ksparse_ae_MR && nr == ksparse_ae_NR) {

@@ -415,7 +415,8 @@ static void small_ae_gemm(long M, long N, long K, const float *A, long ars, long
 	 * runs in a row. */
 	const long blocks = (N + small_ae_NR - 1) / small_ae_NR, slices = (K + small_ae_KC - 1) / small_ae_KC;
 	long rb = small_ae_MC, rows = (M + rb - 1) / rb, groups;
-	if (acs == 1) {
+	const int inplace = acs == 1; /* rows of A along k: read in place */
+	if (inplace) {
 		groups = (blocks + small_ae_NG - 1) / small_ae_NG;
 		if (rows * groups < small_ae_UNITS)
 			groups = blocks < (small_ae_UNITS + rows - 1) / rows ? blocks : (small_ae_UNITS + rows - 1) / rows;
@@ -425,7 +426,7 @@ static void small_ae_gemm(long M, long N, long K, const float *A, long ars, long
 		rb /= 2;
 		rows = (M + rb - 1) / rb;
 	}
-	if (acs == 1 && rows > 1 && slices <= small_ae_NG && (blocks + groups - 1) / groups * slices > small_ae_NG)
+	if (inplace && rows > 1 && slices <= small_ae_NG && (blocks + groups - 1) / groups * slices > small_ae_NG)
 		groups = (blocks + small_ae_NG / slices - 1) / (small_ae_NG / slices);
 	const long cg = (blocks + groups - 1) / groups, units = rows * groups;
 	const int keep = slices * cg <= small_ae_NG;
@@ -445,7 +446,7 @@ static void small_ae_gemm(long M, long N, long K, const float *A, long ars, long
 				const long kc = K - k0 < small_ae_KC ? K - k0 : small_ae_KC;
 				const int last = k0 + kc == K;
 				for (long i = 0; i < mc; i += small_ae_MR)
-					if (acs != 1 || mc - i < small_ae_MR)
+					if (!inplace || mc - i < small_ae_MR)
 						small_ae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < small_ae_MR ? mc - i : small_ae_MR,
 							 small_ae_MR, kc, ap + i * kc, small_ae_MR);
 				for (long jb = jg; jb < jg1; jb++) {
@@ -463,7 +464,7 @@ static void small_ae_gemm(long M, long N, long K, const float *A, long ars, long
 						const long mr = mc - i < small_ae_MR ? mc - i : small_ae_MR;
 						float *c = C + (i0 + i) * N + j0;
 						/* whole panels of rows that run along k are read in place */
-						const int direct = acs == 1 && mr == small_ae_MR;
+						const int direct = inplace && mr == small_ae_MR;
 						const float *a = direct ? A + (i0 + i) * ars + k0 : ap + i * kc;
 						const long ka = direct ? 1 : small_ae_MR, ra = direct ? ars : 1;
 						if (mr == small_ae_MR && nr == small_ae_NR) {

@@ -382,7 +382,8 @@ static void sparse_ae_gemm(long M, long N, long K, const float *A, long ars, lon
 	 * runs in a row. */
 	const long blocks = (N + sparse_ae_NR - 1) / sparse_ae_NR, slices = (K + sparse_ae_KC - 1) / sparse_ae_KC;
 	long rb = sparse_ae_MC, rows = (M + rb - 1) / rb, groups;
-	if (acs == 1) {
+	const int inplace = acs == 1; /* rows of A along k: read in place */
+	if (inplace) {
 		groups = (blocks + sparse_ae_NG - 1) / sparse_ae_NG;
 		if (rows * groups < sparse_ae_UNITS)
 			groups = blocks < (sparse_ae_UNITS + rows - 1) / rows ? blocks : (sparse_ae_UNITS + rows - 1) / rows;
@@ -392,7 +393,7 @@ static void sparse_ae_gemm(long M, long N, long K, const float *A, long ars, lon
 		rb /= 2;
 		rows = (M + rb - 1) / rb;
 	}
-	if (acs == 1 && rows > 1 && slices <= sparse_ae_NG && (blocks + groups - 1) / groups * slices > sparse_ae_NG)
+	if (inplace && rows > 1 && slices <= sparse_ae_NG && (blocks + groups - 1) / groups * slices > sparse_ae_NG)
 		groups = (blocks + sparse_ae_NG / slices - 1) / (sparse_ae_NG / slices);
 	const long cg = (blocks + groups - 1) / groups, units = rows * groups;
 	const int keep = slices * cg <= sparse_ae_NG;
@@ -412,7 +413,7 @@ static void sparse_ae_gemm(long M, long N, long K, const float *A, long ars, lon
 				const long kc = K - k0 < sparse_ae_KC ? K - k0 : sparse_ae_KC;
 				const int last = k0 + kc == K;
 				for (long i = 0; i < mc; i += sparse_ae_MR)
-					if (acs != 1 || mc - i < sparse_ae_MR)
+					if (!inplace || mc - i < sparse_ae_MR)
 						sparse_ae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < sparse_ae_MR ? mc - i : sparse_ae_MR,
 							 sparse_ae_MR, kc, ap + i * kc, sparse_ae_MR);
 				for (long jb = jg; jb < jg1; jb++) {
@@ -430,7 +431,7 @@ static void sparse_ae_gemm(long M, long N, long K, const float *A, long ars, lon
 						const long mr = mc - i < sparse_ae_MR ? mc - i : sparse_ae_MR;
 						float *c = C + (i0 + i) * N + j0;
 						/* whole panels of rows that run along k are read in place */
-						const int direct = acs == 1 && mr == sparse_ae_MR;
+						const int direct = inplace && mr == sparse_ae_MR;
 						const float *a = direct ? A + (i0 + i) * ars + k0 : ap + i * kc;
 						const long ka = direct ? 1 : sparse_ae_MR, ra = direct ? ars : 1;
 						if (mr == sparse_ae_MR && nr == sparse_ae_NR) {

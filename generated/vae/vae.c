@@ -431,7 +431,8 @@ static void vae_gemm(long M, long N, long K, const float *A, long ars, long acs,
 	 * runs in a row. */
 	const long blocks = (N + vae_NR - 1) / vae_NR, slices = (K + vae_KC - 1) / vae_KC;
 	long rb = vae_MC, rows = (M + rb - 1) / rb, groups;
-	if (acs == 1) {
+	const int inplace = acs == 1; /* rows of A along k: read in place */
+	if (inplace) {
 		groups = (blocks + vae_NG - 1) / vae_NG;
 		if (rows * groups < vae_UNITS)
 			groups = blocks < (vae_UNITS + rows - 1) / rows ? blocks : (vae_UNITS + rows - 1) / rows;
@@ -441,7 +442,7 @@ static void vae_gemm(long M, long N, long K, const float *A, long ars, long acs,
 		rb /= 2;
 		rows = (M + rb - 1) / rb;
 	}
-	if (acs == 1 && rows > 1 && slices <= vae_NG && (blocks + groups - 1) / groups * slices > vae_NG)
+	if (inplace && rows > 1 && slices <= vae_NG && (blocks + groups - 1) / groups * slices > vae_NG)
 		groups = (blocks + vae_NG / slices - 1) / (vae_NG / slices);
 	const long cg = (blocks + groups - 1) / groups, units = rows * groups;
 	const int keep = slices * cg <= vae_NG;
@@ -461,7 +462,7 @@ static void vae_gemm(long M, long N, long K, const float *A, long ars, long acs,
 				const long kc = K - k0 < vae_KC ? K - k0 : vae_KC;
 				const int last = k0 + kc == K;
 				for (long i = 0; i < mc; i += vae_MR)
-					if (acs != 1 || mc - i < vae_MR)
+					if (!inplace || mc - i < vae_MR)
 						vae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < vae_MR ? mc - i : vae_MR,
 							 vae_MR, kc, ap + i * kc, vae_MR);
 				for (long jb = jg; jb < jg1; jb++) {
@@ -479,7 +480,7 @@ static void vae_gemm(long M, long N, long K, const float *A, long ars, long acs,
 						const long mr = mc - i < vae_MR ? mc - i : vae_MR;
 						float *c = C + (i0 + i) * N + j0;
 						/* whole panels of rows that run along k are read in place */
-						const int direct = acs == 1 && mr == vae_MR;
+						const int direct = inplace && mr == vae_MR;
 						const float *a = direct ? A + (i0 + i) * ars + k0 : ap + i * kc;
 						const long ka = direct ? 1 : vae_MR, ra = direct ? ars : 1;
 						if (mr == vae_MR && nr == vae_NR) {

@@ -107,6 +107,10 @@ int emit_scalar_kernels(Emit *e);
 /* 1 when the helpers are the small ones: no arrays on the stack but a few
  * vectors (aecc export --tile small). */
 int emit_small_kernels(Emit *e);
+/* 1 when the model's products take bf16 operands (precision = bf16): a
+ * float build for training, not an inference export, which multiplies the
+ * fp32 weights as they are. */
+int emit_bf16(Emit *e);
 /* The model's symbol prefix ("fashion_ae"). */
 const char *emit_prefix(Emit *e);
 /* Elements of n per sample as a C expression: "784" or, for batched

@@ -138,7 +138,7 @@ static const char gemm_scalar_text[] =
 "\t\tfor (long j = 0; j < N; j++) {\n"
 "\t\t\tREAL s = bias ? bias[j] : 0;\n"
 "\t\t\tfor (long k = 0; k < K; k++)\n"
-"\t\t\t\ts += A[i * ars + k * acs] * B[k * brs + j * bcs];\n"
+"\t\t\t\ts += PRODUCT;\n"
 "\t\t\tC[i * N + j] = s;\n"
 "\t\t}\n"
 "\tif (ep)\n"
@@ -272,7 +272,8 @@ static const char gemm_simd_text[] =
 "\t * runs in a row. */\n"
 "\tconst long blocks = (N + PFX_NR - 1) / PFX_NR, slices = (K + PFX_KC - 1) / PFX_KC;\n"
 "\tlong rb = PFX_MC, rows = (M + rb - 1) / rb, groups;\n"
-"\tif (acs == 1) {\n"
+"INPLACE"
+"\tif (inplace) {\n"
 "\t\tgroups = (blocks + PFX_NG - 1) / PFX_NG;\n"
 "\t\tif (rows * groups < PFX_UNITS)\n"
 "\t\t\tgroups = blocks < (PFX_UNITS + rows - 1) / rows ? blocks : (PFX_UNITS + rows - 1) / rows;\n"
@@ -282,7 +283,7 @@ static const char gemm_simd_text[] =
 "\t\trb /= 2;\n"
 "\t\trows = (M + rb - 1) / rb;\n"
 "\t}\n"
-"\tif (acs == 1 && rows > 1 && slices <= PFX_NG && (blocks + groups - 1) / groups * slices > PFX_NG)\n"
+"\tif (inplace && rows > 1 && slices <= PFX_NG && (blocks + groups - 1) / groups * slices > PFX_NG)\n"
 "\t\tgroups = (blocks + PFX_NG / slices - 1) / (PFX_NG / slices);\n"
 "\tconst long cg = (blocks + groups - 1) / groups, units = rows * groups;\n"
 "\tconst int keep = slices * cg <= PFX_NG;\n"
@@ -302,7 +303,7 @@ static const char gemm_simd_text[] =
 "\t\t\t\tconst long kc = K - k0 < PFX_KC ? K - k0 : PFX_KC;\n"
 "\t\t\t\tconst int last = k0 + kc == K;\n"
 "\t\t\t\tfor (long i = 0; i < mc; i += PFX_MR)\n"
-"\t\t\t\t\tif (acs != 1 || mc - i < PFX_MR)\n"
+"\t\t\t\t\tif (!inplace || mc - i < PFX_MR)\n"
 "\t\t\t\t\t\tPFX_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < PFX_MR ? mc - i : PFX_MR,\n"
 "\t\t\t\t\t\t\t PFX_MR, kc, ap + i * kc, PFX_MR);\n"
 "\t\t\t\tfor (long jb = jg; jb < jg1; jb++) {\n"
@@ -320,7 +321,7 @@ static const char gemm_simd_text[] =
 "\t\t\t\t\t\tconst long mr = mc - i < PFX_MR ? mc - i : PFX_MR;\n"
 "\t\t\t\t\t\tREAL *c = C + (i0 + i) * N + j0;\n"
 "\t\t\t\t\t\t/* whole panels of rows that run along k are read in place */\n"
-"\t\t\t\t\t\tconst int direct = acs == 1 && mr == PFX_MR;\n"
+"\t\t\t\t\t\tconst int direct = inplace && mr == PFX_MR;\n"
 "\t\t\t\t\t\tconst REAL *a = direct ? A + (i0 + i) * ars + k0 : ap + i * kc;\n"
 "\t\t\t\t\t\tconst long ka = direct ? 1 : PFX_MR, ra = direct ? ars : 1;\n"
 "\t\t\t\t\t\tif (mr == PFX_MR && nr == PFX_NR) {\n"
@@ -480,12 +481,47 @@ static const char gemm_small_f64[] =
 "\tacc = simde_mm_fmadd_pd(simde_mm_set1_pd(a[0]), simde_mm_unpacklo_pd(r0, r1), acc);\n"
 "\tacc = simde_mm_fmadd_pd(simde_mm_set1_pd(a[acs]), simde_mm_unpackhi_pd(r0, r1), acc);\n";
 
+/* With precision = bf16, every operand of a product is rounded to bf16
+ * (round to nearest, ties to even, as PyTorch and the CPUs' conversion
+ * instructions round) and the products are summed in fp32: each product
+ * of two bf16 values is exact in fp32, so this is what a dot-product
+ * instruction on bf16 pairs computes, up to the order of the sums. The
+ * blocked product rounds its panels as it packs them, so then every panel
+ * of A is packed, none read in place. */
+static const char bf16_text[] =
+"/* x rounded to the nearest bfloat16 (ties to even), as a float: the top\n"
+" * 16 bits of its fp32 bits. A NaN stays a NaN (quiet), an overflow is inf. */\n"
+"static inline float PFX_bf16(float x)\n"
+"{\n"
+"\tuint32_t u;\n"
+"\tmemcpy(&u, &x, sizeof u);\n"
+"\tu = (u & 0x7fffffffu) > 0x7f800000u ? u | 0x00400000u : u + 0x7fffu + (u >> 16 & 1u);\n"
+"\tu &= 0xffff0000u;\n"
+"\tmemcpy(&x, &u, sizeof x);\n"
+"\treturn x;\n"
+"}\n\n";
+
+static const char pack_bf16_text[] =
+"/* PFX_pack_exact's panel, its values rounded to bf16. */\n"
+"static void PFX_pack(const REAL *X, long js, long ks, long nj, long w, long kc, REAL *dst, long ldd)\n"
+"{\n"
+"\tPFX_pack_exact(X, js, ks, nj, w, kc, dst, ldd);\n"
+"\tfor (long k = 0; k < kc; k++)\n"
+"\t\tfor (long t = 0; t < w; t++)\n"
+"\t\t\tdst[k * ldd + t] = PFX_bf16(dst[k * ldd + t]);\n"
+"}\n\n";
+
 static void gemm(Emit *e, const char *P, const char *r)
 {
 	(void)P;
+	const int bf16 = emit_bf16(e);
 	emit_template(e, gemm_epilogue_text);
+	if (bf16)
+		emit_template(e, bf16_text);
 	if (emit_scalar_kernels(e)) {
-		emit_template(e, gemm_scalar_text);
+		emit_template(e, str_replace(gemm_scalar_text, "PRODUCT",
+					     bf16 ? "PFX_bf16(A[i * ars + k * acs]) * PFX_bf16(B[k * brs + j * bcs])"
+						  : "A[i * ars + k * acs] * B[k * brs + j * bcs]"));
 		return;
 	}
 	if (emit_small_kernels(e)) {
@@ -494,7 +530,18 @@ static void gemm(Emit *e, const char *P, const char *r)
 	}
 	emit_template(e, xasprintf("enum { PFX_MR = %d, PFX_NR = %d * UPFX_LANES, PFX_KC = %d, PFX_MC = %d, PFX_NG = %d, PFX_UNITS = %d };\n\n",
 				   GEMM_MR, GEMM_NV, GEMM_KC, GEMM_MC, GEMM_NG, GEMM_UNITS));
-	emit_template(e, gemm_simd_text);
+	const char *text = str_replace(gemm_simd_text, "INPLACE",
+				       bf16 ? "\tconst int inplace = 0; /* bf16: every panel of A is packed, rounded */\n"
+					    : "\tconst int inplace = acs == 1; /* rows of A along k: read in place */\n");
+	if (bf16) {
+		text = str_replace(text, "static void PFX_pack(", "static void PFX_pack_exact(");
+		text = str_replace(text, "/* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs],\n"
+					 " * then the epilogue ep, if any, on each tile as it is finished. */\n",
+				   xasprintf("%s/* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs],\n"
+					     " * then the epilogue ep, if any, on each tile as it is finished. */\n",
+					     pack_bf16_text));
+	}
+	emit_template(e, text);
 }
 
 /* Transposes: 4 x 4 blocks with SSE shuffles for float, then the edges
