@@ -48,7 +48,7 @@ suite train sh tests/train.sh
 suite mpi sh tests/mpi.sh
 suite parity sh tests/parity.sh
 suite sanitize sh tests/sanitize.sh
-suite fuzz sh tests/fuzz/run.sh 40 2
+suite fuzz sh tests/fuzz/run.sh 30 2
 
 echo "tests: $total_pass passed, $total_fail failed"
 exit "$status"

@@ -55,7 +55,7 @@ export PARITY_OUT=$work
 for ae in examples/*.ae tests/parity/*.ae "$work"/models/*.ae; do
 	[ -e "$ae" ] && printf '%s f32\n%s f64\n' "$ae" "$ae"
 done >"$work/jobs"
-for m in ${BF16_MODELS:-fashion_ae conv_ae vae ksparse_ae}; do
+for m in ${BF16_MODELS:-fashion_ae conv_ae vae}; do
 	printf 'examples/%s.ae bf16\n' "$m"
 done >>"$work/jobs"
 for m in ${BF16_AUTOCAST_MODELS:-fashion_ae conv_ae}; do
