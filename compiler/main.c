@@ -293,6 +293,12 @@ int main(int argc, char **argv)
 	Model *m = pipeline_run(c.file, &c.opt);
 	if (!m || diag_errors())
 		return 1;
+	if (m->train.bf16 && !m->f64 &&
+	    (!strcmp(c.cmd, "emit") || !strcmp(c.cmd, "build") || !strcmp(c.cmd, "train"))) {
+		static const char what[] = "bf16 products are fp32 products of operands rounded to bf16: bf16's "
+					   "results at about fp32's speed (no AVX512-BF16 or AMX kernel yet)";
+		diag_warning(c.opt.precision == PRECISION_BF16 ? (Loc){0} : m->train.precision_loc, "%s", what);
+	}
 	if (!strcmp(c.cmd, "summary"))
 		print_summary(stdout, m);
 	else if (!strcmp(c.cmd, "graph"))

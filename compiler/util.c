@@ -257,6 +257,14 @@ void diag_error(Loc loc, const char *fmt, ...)
 	nerrors++;
 }
 
+void diag_warning(Loc loc, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vreport(loc, "warning", fmt, ap);
+	va_end(ap);
+}
+
 void diag_note(Loc loc, const char *fmt, ...)
 {
 	va_list ap;

@@ -79,6 +79,7 @@ char *str_upper(const char *s);
 void diag_register_source(const char *file, const char *text);
 void diag_error(Loc loc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void diag_note(Loc loc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void diag_warning(Loc loc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int diag_errors(void); /* errors reported so far */
 /* An error not tied to a position in a .ae file (bad command-line use,
  * unreadable file): "aecc: error: ..." */

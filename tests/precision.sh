@@ -18,7 +18,7 @@ cd "$work" || exit 2
 CC=${CC:-cc}
 
 # The rounding: NAME_bf16 of a bf16 build, on every kind of boundary.
-"$AECC" emit --precision bf16 "$top/examples/small_ae.ae" -o bf >/dev/null
+"$AECC" emit --precision bf16 "$top/examples/small_ae.ae" -o bf >/dev/null 2>&1
 $CC -O2 -march=native -fopenmp -std=c99 -I bf -I "$top/build/include" -DMODEL_C="\"$work/bf/small_ae.c\"" \
 	-DBF16=small_ae_bf16 "$top/tests/precision/round.c" "$top/build/lib/libaecc_rt.a" -lpng -lz -lm -o round
 expect 0 "as PyTorch rounds them" "$PY" "$top/tests/precision/round.py" ./round
@@ -33,7 +33,7 @@ expect 0 "f32, batch" "$AECC" summary "$top/examples/small_ae.ae"
 
 # The train section's precision, and the command line's over it.
 sed 's/^train {/train { precision bf16/' "$top/examples/small_ae.ae" >small_bf16.ae
-"$AECC" emit small_bf16.ae -o file >/dev/null
+"$AECC" emit small_bf16.ae -o file >/dev/null 2>&1
 sed 1d file/small_ae.c >a
 sed 1d bf/small_ae.c >b
 ok "precision bf16 in the file gives the code --precision bf16 gives" cmp -s a b
@@ -61,6 +61,13 @@ l16=$(test_loss --precision bf16)
 echo "precision: fashion_ae, 1 epoch: test loss fp32 $l32, bf16 $l16"
 ok "bf16's test loss ($l16) within 2% of fp32's ($l32)" \
 	awk -v a="$l32" -v b="$l16" 'BEGIN { exit !(a > 0 && b > 0 && (b - a) / a <= 0.02 && (a - b) / a <= 0.02) }'
+
+# The warning: emit, build and train say what bf16 gives here; check does not.
+expect 0 "aecc: warning: bf16 products are fp32 products of operands rounded to bf16" \
+	"$AECC" emit --precision bf16 "$top/examples/small_ae.ae" -o warn
+expect 0 "small_bf16.ae:13:9: warning: bf16 products are fp32 products" "$AECC" build small_bf16.ae -o warn2
+"$AECC" check small_bf16.ae >out 2>&1
+ok "aecc check does not warn" sh -c '! grep -q warning out'
 
 # Errors.
 expect 2 "unknown precision 'fp16' (expected bf16 or fp32)" "$AECC" emit --precision fp16 "$top/examples/small_ae.ae"
