@@ -445,7 +445,7 @@ static void check_validation(Model *m)
  * loss, which stays fp32, and the C code has one product for all. */
 static void check_precision(const Model *m)
 {
-	if (!m->train.bf16)
+	if (!m->train.bf16 || m->f64 || m->infer_parts) /* these builds multiply unrounded */
 		return;
 	for (int i = 0; i < m->g->nodes.len; i++) {
 		const Node *n = m->g->nodes.data[i];

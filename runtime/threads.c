@@ -98,11 +98,12 @@ static double median(double *v, int n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-/* 1 if at least two steps of count a were timed in the probe, and each
- * took more than twice as long as the slowest step of count b. */
+/* 1 if at least two steps of each count were timed in the probe, and
+ * each of count a took more than twice as long as the slowest of count b
+ * (one lucky fast step of b does not settle it). */
 static int far_behind(const aert_governor *g, int a, int b)
 {
-	if (g->timed[a] < 2 || g->timed[b] < 1)
+	if (g->timed[a] < 2 || g->timed[b] < 2)
 		return 0;
 	double slowest = 0;
 	for (int i = 0; i < g->timed[b]; i++)

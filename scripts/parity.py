@@ -197,10 +197,10 @@ def main():
     terms_c = [[float(r[k]) for k in term_names] for r in steps_c]
     val_c = [float(r["loss"]) for r in rows if r["set"] == "val"]
 
-    def validation_loss(p):
-        """The sample-weighted mean evaluation loss of the validation batches."""
-        with torch.no_grad(), bf16_reference(mod, args.reference) if args.precision == "bf16" else \
-                contextlib.nullcontext():
+    def validation_loss(p, rounded):
+        """The sample-weighted mean evaluation loss of the validation batches
+        (with bf16 products if rounded)."""
+        with torch.no_grad(), bf16_reference(mod, args.reference) if rounded else contextlib.nullcontext():
             return sum(mod.run(p, [v[i:i + mod.BATCH].to(tdtype) for v in val], training=False)[0].item()
                        * len(val[0][i:i + mod.BATCH]) for i in range(0, n_val, mod.BATCH)) / n_val
 
@@ -226,7 +226,7 @@ def main():
                 losses.append(loss.item())
                 terms.append([t.item() for t in got] if term_names else [])
             if plateau:
-                vals.append(validation_loss({**params, **bufs}))
+                vals.append(validation_loss({**params, **bufs}, rounded))
                 sched.step(vals[-1])
             elif sched:
                 sched.step()

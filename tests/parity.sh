@@ -40,7 +40,7 @@ if [ $# -eq 2 ]; then
 	# A model may say `# parity-f32: losses` (with its reason) when its
 	# float32 weights are too chaotic to compare element by element.
 	only=
-	[ "$dtype" = f32 ] && grep -q '^# parity-f32: losses' "$ae" && only=--losses-only
+	[ "$2" = f32 ] && grep -q '^# parity-f32: losses' "$ae" && only=--losses-only
 	if "$PY" scripts/parity.py "$ae" --dtype "$dtype" --tol "$tol" --loss-tol "$loss_tol" $only $more \
 		--work "$PARITY_OUT/$name" >"$PARITY_OUT/$name.out" 2>&1; then
 		touch "$PARITY_OUT/$name.ok"

@@ -63,10 +63,10 @@ Test(governor, an_interrupted_step_does_not_decide)
 {
 	/* all cores are faster; slow steps (another process took the core)
 	 * in two of the first probe's six all-core turns and in one of the
-	 * next two probes' (steps 1..12, 133..144 and 265..276) */
+	 * next two probes' (steps 1..12, 133..144 and 385..396) */
 	aert_governor g;
 	aert_governor_init(&g, set_threads, 2);
-	const int slow[] = {1, 3, 134, 265};
+	const int slow[] = {1, 3, 134, 385};
 	int on_one = run(&g, 1000, 0.010, 0.018, slow, 4);
 	cr_expect_leq(on_one, PROBED(1000), "the median step of each count decides (%d steps on one)", on_one);
 }
