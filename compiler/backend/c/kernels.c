@@ -306,6 +306,7 @@ static const char gemm_simd_text[] =
 "\t\t\t\t\tif (!inplace || mc - i < PFX_MR)\n"
 "\t\t\t\t\t\tPFX_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < PFX_MR ? mc - i : PFX_MR,\n"
 "\t\t\t\t\t\t\t PFX_MR, kc, ap + i * kc, PFX_MR);\n"
+"ROWS"
 "\t\t\t\tfor (long jb = jg; jb < jg1; jb++) {\n"
 "\t\t\t\t\tconst long j0 = jb * PFX_NR, nr = N - j0 < PFX_NR ? N - j0 : PFX_NR;\n"
 "\t\t\t\t\tREAL *bp = bps + (keep ? (k0 / PFX_KC * cg + jb - jg) * PFX_KC * PFX_NR : 0);\n"
@@ -486,8 +487,9 @@ static const char gemm_small_f64[] =
  * instructions round) and the products are summed in fp32: each product
  * of two bf16 values is exact in fp32, so this is what a dot-product
  * instruction on bf16 pairs computes, up to the order of the sums. The
- * blocked product rounds its panels as it packs them, so then every panel
- * of A is packed, none read in place. */
+ * blocked product rounds its panels as it packs them; rows of A that it
+ * would read in place it copies rounded (a plain copy, no transpose) and
+ * reads those as rows, so the sums are the packed form's, bit for bit. */
 static const char bf16_text[] =
 "/* x rounded to the nearest bfloat16 (ties to even), as a float: the top\n"
 " * 16 bits of its fp32 bits. A NaN stays a NaN (quiet), an overflow is inf. */\n"
@@ -509,6 +511,14 @@ static const char pack_bf16_text[] =
 "\tfor (long k = 0; k < kc; k++)\n"
 "\t\tfor (long t = 0; t < w; t++)\n"
 "\t\t\tdst[k * ldd + t] = PFX_bf16(dst[k * ldd + t]);\n"
+"}\n\n"
+"/* dst[r kc + k] = X[r ld + k] rounded to bf16, for the PFX_MR rows r and\n"
+" * k < kc: whole rows of A along k, which the kernel then reads as rows. */\n"
+"static void PFX_round_rows(const REAL *X, long ld, long kc, REAL *dst)\n"
+"{\n"
+"\tfor (long r = 0; r < PFX_MR; r++)\n"
+"\t\tfor (long k = 0; k < kc; k++)\n"
+"\t\t\tdst[r * kc + k] = PFX_bf16(X[r * ld + k]);\n"
 "}\n\n";
 
 static void gemm(Emit *e, const char *P, const char *r)
@@ -531,9 +541,16 @@ static void gemm(Emit *e, const char *P, const char *r)
 	emit_template(e, xasprintf("enum { PFX_MR = %d, PFX_NR = %d * UPFX_LANES, PFX_KC = %d, PFX_MC = %d, PFX_NG = %d, PFX_UNITS = %d };\n\n",
 				   GEMM_MR, GEMM_NV, GEMM_KC, GEMM_MC, GEMM_NG, GEMM_UNITS));
 	const char *text = str_replace(gemm_simd_text, "INPLACE",
-				       bf16 ? "\tconst int inplace = 0; /* bf16: every panel of A is packed, rounded */\n"
+				       bf16 ? "\tconst int inplace = acs == 1; /* rows of A along k: read as rows, copied rounded */\n"
 					    : "\tconst int inplace = acs == 1; /* rows of A along k: read in place */\n");
+	text = str_replace(text, "ROWS",
+			   bf16 ? "\t\t\t\t\telse\n\t\t\t\t\t\tPFX_round_rows(A + (i0 + i) * ars + k0, ars, kc, ap + i * kc);\n" : "");
 	if (bf16) {
+		text = str_replace(text, "const REAL *a = direct ? A + (i0 + i) * ars + k0 : ap + i * kc;",
+				   "const REAL *a = ap + i * kc;");
+		text = str_replace(text, "ra = direct ? ars : 1;", "ra = direct ? kc : 1;");
+		text = str_replace(text, "whole panels of rows that run along k are read in place",
+				   "whole panels of rows that run along k are read as rows, rounded");
 		text = str_replace(text, "static void PFX_pack(", "static void PFX_pack_exact(");
 		text = str_replace(text, "/* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs],\n"
 					 " * then the epilogue ep, if any, on each tile as it is finished. */\n",
