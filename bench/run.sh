@@ -306,9 +306,10 @@ for ae in $MODELS; do
 	awk -v n="$name" -v f="$f1" -v f2="$f2" -v b="$b1" -v b2="$b2" -v pt="${pt:--}" -v q32="$q32" -v q16="$q16" 'BEGIN {
 		f = (f + f2) / 2
 		b = (b + b2) / 2
+		r = (q32 + 0 > 0 && q16 + 0 > 0) ? sprintf("%.4f", q16 / q32) : "-"
 		printf "| %s | %.0f | %.0f | %.2f | %s | %s | %s | %s | %s |\n", n, f, b, b / f,
 			pt == "-" ? "-" : sprintf("%.0f", pt), pt == "-" ? "-" : sprintf("%.2f", b / pt), q32 == "" ? "-" : q32,
-			q16 == "" ? "-" : q16, q32 + 0 > 0 && q16 + 0 > 0 ? sprintf("%.4f", q16 / q32) : "-" }' >>"$out"
+			q16 == "" ? "-" : q16, r }' >>"$out"
 	tail -n 1 "$out"
 done
 
