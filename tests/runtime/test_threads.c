@@ -34,6 +34,14 @@ static int run(aert_governor *g, int steps, double most_s, double one_s, const i
 	return on_one;
 }
 
+/* Runs steps of those times until the next probe has decided. */
+static void to_next_probe(aert_governor *g, double most_s, double one_s)
+{
+	int probes = g->rounds;
+	while (g->rounds == probes)
+		run(g, 1, most_s, one_s, NULL, 0);
+}
+
 Test(governor, all_cores_when_they_are_faster)
 {
 	aert_governor g;
@@ -107,9 +115,7 @@ Test(governor, one_odd_probe_does_not_switch)
 	aert_governor_init(&g, set_threads, 2);
 	run(&g, 300, 0.030, 0.018, NULL, 0);
 	cr_assert_eq(g.choice, 1);
-	int probes = g.rounds;
-	while (g.rounds == probes)
-		run(&g, 1, 0.016, 0.018, NULL, 0);
+	to_next_probe(&g, 0.016, 0.018);
 	cr_expect_eq(g.choice, 1, "one probe that disagrees leaves the choice");
 	run(&g, 200, 0.030, 0.018, NULL, 0);
 	cr_expect_eq(g.choice, 1);
@@ -123,9 +129,7 @@ Test(governor, a_clear_probe_switches_at_once)
 	aert_governor_init(&g, set_threads, 2);
 	run(&g, 300, 0.010, 0.018, NULL, 0);
 	cr_assert_eq(g.choice, 2);
-	int probes = g.rounds;
-	while (g.rounds == probes)
-		run(&g, 1, 0.030, 0.018, NULL, 0);
+	to_next_probe(&g, 0.030, 0.018);
 	cr_expect_eq(g.choice, 1, "all cores 1.7 times slower in one probe");
 }
 
