@@ -23,11 +23,12 @@
  *                                    gradient's seed is a constant
  *   gaussian(mu, logvar) and kl_normal(mu, logvar) -> one pass over mu
  *                                    and logvar
- * and a weight gradient of a convolution takes the image columns (im2col)
- * from the workspace of a conv2d of the same image, and the map with
- * channels last from that of a conv_transpose2d of the same map, which
- * then stay live until it (conv2d_dw<cols, conv_share_columns;
- * conv2d_dw<map, conv_share_map).
+ * and every convolution (conv2d, conv_transpose2d, conv2d_dw) runs on
+ * chunks of samples whose columns fit in the L2 cache, its workspace sized
+ * for one chunk (conv_chunk): its kernels pass the columns on in the
+ * cache, and a weight gradient computes its columns again instead of
+ * reading those of the forward pass from memory; its product over the
+ * batch adds the chunks in order, so it sums as one product would.
  * Adam is one pass per parameter already (backend/c/adam.c). Moving it
  * into the epilogue of the weight-gradient product measured slower: the
  * moments are read a tile's rows at a time instead of streamed. */
@@ -228,17 +229,12 @@ static void pair_up(Graph *g)
 	}
 }
 
-static void share_workspaces(Graph *g)
+static void chunk_convolutions(Model *m)
 {
-	for (int i = 0; i < g->nodes.len; i++) {
-		Node *dw = g->nodes.data[i];
-		if (dw->dead || dw->op != &op_conv2d_dw)
-			continue;
-		for (int j = 0; j < i; j++) {
-			Node *from = g->nodes.data[j];
-			if (!from->dead && !conv_share_columns(dw, from))
-				conv_share_map(dw, from);
-		}
+	for (int i = 0; i < m->g->nodes.len; i++) {
+		Node *n = m->g->nodes.data[i];
+		if (!n->dead)
+			conv_chunk(n, m->train.batch, m->f64 ? 8 : 4);
 	}
 }
 
@@ -248,7 +244,7 @@ void fuse_graph(Model *m)
 	if (!m->nofuse) {
 		fuse(m->g);
 		pair_up(m->g);
-		share_workspaces(m->g);
+		chunk_convolutions(m);
 		graph_count_uses(m->g);
 	}
 }

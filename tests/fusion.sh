@@ -79,8 +79,8 @@ rewrites examples/fashion_ae.ae "= dense+relu(" "= dense+sigmoid(" "= dense_dx*r
 rewrites examples/vae.ae "= gaussian+kl_normal(" "= bce+bce_grad("
 rewrites tests/parity/concat_img.ae "= bce+bce_grad("
 rewrites examples/conv_ae.ae "= conv2d+relu(" "= conv_transpose2d+relu(" "= conv_transpose2d+sigmoid(" \
-	"= conv2d*relu'(" "= conv_transpose2d*relu'(" "= conv2d_dw<cols(" \
-	"= conv2d_dw<cols<map("
+	"= conv2d*relu'(" "= conv_transpose2d*relu'(" "= conv_workspace/32x4(" \
+	"= conv_workspace/15x1("
 grep -v '^ok ' "$work/all"
 pass=$(grep -c '^ok ' "$work/all")
 fail=$(grep -c '^FAIL' "$work/all")

@@ -26,11 +26,7 @@ enum {
 };
 
 /* Inputs of conv2d and conv_transpose2d; conv2d_dw reads (map gradient,
- * image, workspace) and, after them, pairs of a workspace it shares and the
- * node that fills it (so that every function computing the weight
- * gradient computes that node first): the columns of a conv2d of the same
- * image (conv_share_columns) and the map with channels last that a
- * conv_transpose2d of the same map made (conv_share_map). */
+ * image, workspace). */
 enum { IN_X, IN_W, IN_WS, IN_B };
 
 /* Both sides of a convolution. */
@@ -42,11 +38,6 @@ typedef struct Geom {
 
 /* The geometry of a conv2d, conv_transpose2d or conv2d_dw node. */
 Geom conv_geom(const Node *n);
-/* The conv2d whose columns the conv2d_dw node n reads, or NULL. */
-const Node *conv_columns_from(const Node *n);
-/* The conv_transpose2d whose map with channels last the conv2d_dw node n
- * reads, or NULL. */
-const Node *conv_map_from(const Node *n);
 
 /* ---- batch normalization (norm.c) ---- */
 

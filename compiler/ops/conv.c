@@ -5,8 +5,8 @@
  * [C, H, W] through a k x k kernel W [O, C, k, k] with stride s and
  * padding p and writes the map [O, OH, OW], OH = (H + 2p - k) / s + 1
  * (rounded down). Three kernels move between the two sides, each as one
- * product over the whole batch (cols: every sample's columns,
- * [n OH OW, C k k]; map^T: the map with channels last, [n OH OW, O]):
+ * product over a chunk of samples (cols: each sample's columns,
+ * [OH OW, C k k]; map^T: the map with channels last, [OH OW, O]):
  *   conv2d            image -> map     cols = im2col(image), map^T = cols W^T
  *   conv_transpose2d  map -> image     cols = map^T W, image = col2im(cols)
  *   conv2d_dw         map, image -> W  dW = (map^T)^T im2col(image)
@@ -15,9 +15,11 @@
  * gradient is the other one, and both can be differentiated again.
  *
  * cols and map^T live in a conv_workspace node made for the purpose; the
- * shape rule of the node that uses it sets its size. Flatten and reshape
- * copy their input. The attributes and inputs are named in attrs.h; the C
- * of the three kernels is in backend/c/conv.c. */
+ * shape rule of the node that uses it sizes it for the whole batch, and
+ * the fusion pass for a chunk of samples that fits in the cache
+ * (conv_chunk). Flatten and reshape copy their input. The attributes
+ * and inputs are named in attrs.h; the C of the three kernels is in
+ * backend/c/conv.c. */
 #include <limits.h>
 #include <string.h>
 
@@ -25,6 +27,15 @@
 
 /* Largest channel count, kernel, stride, padding and scale accepted. */
 #define MAX_ARG (1 << 16)
+/* The most bytes of workspace a convolution fills and reads at a time: a
+ * chunk of samples whose columns stay in a core's L2 cache between the
+ * kernels (conv_chunk). */
+#define CHUNK_BYTES (1L << 20)
+/* The most threads that share out the chunks of a conv2d or
+ * conv_transpose2d, each with a chunk's workspace of its own. */
+#define CHUNK_SLOTS 8
+/* Chunks come in multiples of this many (conv_chunk). */
+#define CHUNK_SHARES 4
 
 /* ---- checks shared by the lowering and shape rules ---- */
 
@@ -86,27 +97,12 @@ Geom conv_geom(const Node *n)
 	return g;
 }
 
-/* The node of op `op` among the shared pairs of the conv2d_dw node n. */
-static const Node *shared_from(const Node *n, const OpDef *op)
-{
-	for (int i = 4; n->op == &op_conv2d_dw && i < n->nin; i += 2)
-		if (n->in[i]->op == op)
-			return n->in[i];
-	return NULL;
-}
-
-const Node *conv_columns_from(const Node *n) { return shared_from(n, &op_conv2d); }
-const Node *conv_map_from(const Node *n) { return shared_from(n, &op_conv_transpose2d); }
-
-/* Size the workspace of a convolution node: per sample, the columns and
- * the map with channels last, but for what it shares (at least one value). */
+/* Size the workspace of a convolution node for the whole batch: per
+ * sample, the columns and the map with channels last. */
 static int size_workspace(Node *n)
 {
 	Geom g = conv_geom(n);
-	long cols = (conv_columns_from(n) ? 0 : (long)g.OH * g.OW * g.C * g.k * g.k) +
-		    (conv_map_from(n) ? 0 : (long)g.OH * g.OW * g.O);
-	if (cols == 0)
-		cols = 1;
+	long cols = (long)g.OH * g.OW * g.C * g.k * g.k + (long)g.OH * g.OW * g.O;
 	if (cols > INT_MAX) {
 		diag_error(n->loc, "%s: the kernel's columns (%ld values per sample) are too large", n->op->name, cols);
 		return 0;
@@ -115,7 +111,38 @@ static int size_workspace(Node *n)
 	return 1;
 }
 
-/* conv_workspace: scratch of a convolution, sized by its user. */
+int conv_chunk(Node *n, int batch, int real_bytes)
+{
+	if (n->op != &op_conv2d && n->op != &op_conv_transpose2d && n->op != &op_conv2d_dw)
+		return 0;
+	Node *ws = n->in[IN_WS];
+	ASSERT(ws->op == &op_conv_workspace && ws->shape.batched);
+	const long per = (long)shape_elems(ws->shape), fit = CHUNK_BYTES / (per * real_bytes);
+	long samples = fit < 1 ? 1 : fit, slots = 1;
+	if (samples >= batch || samples * per > INT_MAX)
+		return 1; /* the whole batch at once (the plan checks its size) */
+	/* A weight gradient adds the chunks in order; the others run them in
+	 * any order, threads each in a slot of the workspace of its own, and
+	 * in a multiple of CHUNK_SHARES chunks (as far as the batch goes), so
+	 * that 2 or 4 threads get equal shares. */
+	if (n->op != &op_conv2d_dw) {
+		long chunks = (batch + samples - 1) / samples;
+		chunks = (chunks + CHUNK_SHARES - 1) / CHUNK_SHARES * CHUNK_SHARES;
+		samples = (batch + (chunks < batch ? chunks : batch) - 1) / (chunks < batch ? chunks : batch);
+		chunks = (batch + samples - 1) / samples;
+		slots = chunks < CHUNK_SLOTS ? chunks : CHUNK_SLOTS;
+		while (slots > 1 && slots * samples * per > INT_MAX)
+			slots--;
+	}
+	ws->iattr[0] = samples;
+	ws->iattr[1] = slots;
+	ws->shape = shape_vec(0, (int)(slots * samples * per));
+	return 1;
+}
+
+/* conv_workspace: scratch of a convolution, sized by its user: per
+ * sample, or (iattr[0] > 0) for that many samples at a time, in iattr[1]
+ * slots, one for each thread that works on a chunk at the same time. */
 static int workspace_shape(Node *n)
 {
 	(void)n;
@@ -128,8 +155,17 @@ static double no_flops(const Node *n)
 	return 0;
 }
 
+/* A workspace for chunks: "conv_workspace/15x8", chunks of 15 samples in
+ * 8 slots. */
+static const char *workspace_label(const Node *n)
+{
+	if (!n->iattr[0])
+		return n->op->name;
+	return xasprintf("%s/%ldx%ld", n->op->name, n->iattr[0], n->iattr[1]);
+}
+
 const OpDef op_conv_workspace = {
-	.name = "conv_workspace", .shape = workspace_shape, .flops = no_flops,
+	.name = "conv_workspace", .shape = workspace_shape, .flops = no_flops, .label = workspace_label,
 	.doc = "scratch for the kernel columns (im2col) of the convolution that reads it"};
 
 static Node *workspace(Graph *g, Loc loc)
@@ -244,29 +280,6 @@ static int conv2d_dw_shape(Node *n)
 
 /* ---- rewrites of the fusion pass (fuse.c) ---- */
 
-int conv_share_columns(Node *dw, Node *from)
-{
-	if (dw->op != &op_conv2d_dw || from->op != &op_conv2d || conv_columns_from(dw) || from->in[IN_X] != dw->in[1] ||
-	    dw->nin + 2 > MAX_IN)
-		return 0;
-	for (int i = A_KERNEL; i <= A_PAD; i++)
-		if (dw->iattr[i] != from->iattr[i])
-			return 0;
-	dw->in[dw->nin++] = from->in[IN_WS];
-	dw->in[dw->nin++] = from;
-	return size_workspace(dw);
-}
-
-int conv_share_map(Node *dw, Node *from)
-{
-	if (dw->op != &op_conv2d_dw || from->op != &op_conv_transpose2d || from->phase != dw->phase ||
-	    conv_map_from(dw) || from->in[IN_X] != dw->in[0] || dw->nin + 2 > MAX_IN)
-		return 0;
-	dw->in[dw->nin++] = from->in[IN_WS];
-	dw->in[dw->nin++] = from;
-	return size_workspace(dw);
-}
-
 int conv_take_activation(Node *act, Node *conv, int kind)
 {
 	if ((conv->op != &op_conv2d && conv->op != &op_conv_transpose2d) || conv->iattr[A_ACT])
@@ -301,14 +314,6 @@ static const char *conv_label(const Node *n)
 	if (!n->iattr[A_ACT])
 		return n->op->name;
 	return xasprintf(n->iattr[A_ACT_Y] ? "%s*%s'" : "%s+%s", n->op->name, act_name((int)n->iattr[A_ACT] - 1));
-}
-
-/* "conv2d_dw" reading the columns of a conv2d: "conv2d_dw<cols"; the map
- * with channels last of a conv_transpose2d: "conv2d_dw<map"; both:
- * "conv2d_dw<cols<map". */
-static const char *conv2d_dw_label(const Node *n)
-{
-	return xasprintf("%s%s%s", n->op->name, conv_columns_from(n) ? "<cols" : "", conv_map_from(n) ? "<map" : "");
 }
 
 /* ---- gradients ---- */
@@ -391,7 +396,7 @@ const OpDef op_conv_transpose2d = {
 	       "transposed 2-d convolution, W is [in, out, k, k]"};
 
 const OpDef op_conv2d_dw = {
-	.name = "conv2d_dw", .shape = conv2d_dw_shape, .flops = conv_flops, .label = conv2d_dw_label,
+	.name = "conv2d_dw", .shape = conv2d_dw_shape, .flops = conv_flops,
 	.doc = "weight gradient of a convolution: map gradient against image columns, over the batch"};
 
 /* conv_db(dy): [n, C, H, W] -> [C], dy summed over the batch and space. */

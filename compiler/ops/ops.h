@@ -114,17 +114,15 @@ Graph *lower_graph(Lower *L);
 
 /* ---- rewrites of the fusion pass (fuse.c) that belong to an op ---- */
 
-/* The weight-gradient node dw (conv2d_dw) reads the image columns that the
- * earlier conv2d `from` left in its workspace, instead of computing them
- * again, if `from` took them from the same image with the same kernel,
- * stride and padding; dw then reads the workspace and `from` too. Returns
- * 1 if so (conv.c). */
-int conv_share_columns(Node *dw, Node *from);
-/* The same for the map with channels last that an earlier
- * conv_transpose2d `from` of the same map (dw's first input) left in its
- * workspace: the input gradient of the same convolution, or the forward
- * pass of a conv_transpose2d layer. */
-int conv_share_map(Node *dw, Node *from);
+/* The convolution node n (conv2d, conv_transpose2d, conv2d_dw) runs on
+ * chunks of samples: its workspace holds as many samples' columns as fit
+ * in CHUNK_BYTES (at least one), values of real_bytes each, and the
+ * workspace's iattr[0] says how many; it holds iattr[1] such chunks, one
+ * for each thread that works on one at the same time (a conv2d_dw adds
+ * its chunks in order: one). If a chunk is the whole batch, the workspace
+ * stays sized per sample (iattr[0] 0). Returns 0, changing nothing, for
+ * other nodes (conv.c). */
+int conv_chunk(Node *n, int batch, int real_bytes);
 /* The activation node `act` (of the given kind) becomes the convolution
  * `conv` it reads, applying the activation to each sample's result;
  * returns 0, changing nothing, if conv is no conv2d or conv_transpose2d

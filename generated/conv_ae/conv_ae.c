@@ -11,34 +11,36 @@
 
 /* The work arena, in bytes: the gradient block (in the train step) at 0,
  * then every value; values whose lives do not overlap share memory. */
-#define CONV_AE_AT_CONV_WORKSPACE 3362368 /* conv_workspace: conv_workspace [n, 8036] */
+#define CONV_AE_AT_CONV_WORKSPACE 3362368 /* conv_workspace: conv_workspace/32x4 [1028608] */
 #define CONV_AE_AT_ENCODER_0 7476800 /* encoder.0: conv2d+relu [n, 32, 14, 14] */
-#define CONV_AE_AT_CONV_WORKSPACE_2 10688064 /* conv_workspace_2: conv_workspace [n, 17248] */
-#define CONV_AE_AT_ENCODER_2 19519040 /* encoder.2: conv2d+relu [n, 64, 7, 7] */
-#define CONV_AE_AT_CONV_WORKSPACE_3 21124672 /* conv_workspace_3: conv_workspace [n, 3264] */
-#define CONV_AE_AT_Z 22795840 /* encoder.4: conv2d+relu [n, 128, 1, 1] */
-#define CONV_AE_AT_CONV_WORKSPACE_4 22861376 /* conv_workspace_4: conv_workspace [n, 3264] */
-#define CONV_AE_AT_DECODER_0 24532544 /* decoder.0: conv_transpose2d+relu [n, 64, 7, 7] */
-#define CONV_AE_AT_CONV_WORKSPACE_5 26138176 /* conv_workspace_5: conv_workspace [n, 17248] */
-#define CONV_AE_AT_DECODER_2 34969152 /* decoder.2: conv_transpose2d+relu [n, 32, 14, 14] */
-#define CONV_AE_AT_CONV_WORKSPACE_6 26138176 /* conv_workspace_6: conv_workspace [n, 8036] */
-#define CONV_AE_AT_XHAT 22861376 /* decoder.4: conv_transpose2d+sigmoid [n, 1, 28, 28] */
-#define CONV_AE_AT_LOSS 23262848 /* loss.0: mse+mse_grad [] */
-#define CONV_AE_AT_D_XHAT 23262912 /* d_xhat: mse_grad*sigmoid' [n, 1, 28, 28] */
-#define CONV_AE_AT_CONV_WORKSPACE_7 26138176 /* conv_workspace_7: conv_workspace [n, 8036] */
-#define CONV_AE_AT_D_DECODER_2 30252608 /* d_decoder_2: conv2d*relu' [n, 32, 14, 14] */
-#define CONV_AE_AT_CONV_WORKSPACE_8 38180416 /* conv_workspace_8: conv_workspace [n, 6272] */
-#define CONV_AE_AT_CONV_WORKSPACE_9 33463872 /* conv_workspace_9: conv_workspace [n, 17248] */
-#define CONV_AE_AT_D_DECODER_0 26138176 /* d_decoder_0: conv2d*relu' [n, 64, 7, 7] */
-#define CONV_AE_AT_CONV_WORKSPACE_10 27743808 /* conv_workspace_10: conv_workspace [n, 3136] */
-#define CONV_AE_AT_CONV_WORKSPACE_11 23262912 /* conv_workspace_11: conv_workspace [n, 3264] */
-#define CONV_AE_AT_D_Z 24934080 /* d_z: conv2d*relu' [n, 128, 1, 1] */
-#define CONV_AE_AT_CONV_WORKSPACE_12 24999616 /* conv_workspace_12: conv_workspace [n, 128] */
-#define CONV_AE_AT_CONV_WORKSPACE_13 23262912 /* conv_workspace_13: conv_workspace [n, 3264] */
-#define CONV_AE_AT_D_ENCODER_2 24999616 /* d_encoder_2: conv_transpose2d*relu' [n, 64, 7, 7] */
-#define CONV_AE_AT_CONV_WORKSPACE_15 26605248 /* conv_workspace_15: conv_workspace [n, 17248] */
-#define CONV_AE_AT_D_ENCODER_0 35436224 /* d_encoder_0: conv_transpose2d*relu' [n, 32, 14, 14] */
-#define CONV_AE_AT_CONV_WORKSPACE_17 10688064 /* conv_workspace_17: conv_workspace [n, 6272] */
+#define CONV_AE_AT_CONV_WORKSPACE_2 10688064 /* conv_workspace_2: conv_workspace/11x8 [1517824] */
+#define CONV_AE_AT_ENCODER_2 3362368 /* encoder.2: conv2d+relu [n, 64, 7, 7] */
+#define CONV_AE_AT_CONV_WORKSPACE_3 4968000 /* conv_workspace_3: conv_workspace/32x4 [417792] */
+#define CONV_AE_AT_Z 6639168 /* encoder.4: conv2d+relu [n, 128, 1, 1] */
+#define CONV_AE_AT_CONV_WORKSPACE_4 4968000 /* conv_workspace_4: conv_workspace/32x4 [417792] */
+#define CONV_AE_AT_DECODER_0 10688064 /* decoder.0: conv_transpose2d+relu [n, 64, 7, 7] */
+#define CONV_AE_AT_CONV_WORKSPACE_5 12293696 /* conv_workspace_5: conv_workspace/11x8 [1517824] */
+#define CONV_AE_AT_DECODER_2 18364992 /* decoder.2: conv_transpose2d+relu [n, 32, 14, 14] */
+#define CONV_AE_AT_CONV_WORKSPACE_6 12293696 /* conv_workspace_6: conv_workspace/32x4 [1028608] */
+#define CONV_AE_AT_XHAT 4968000 /* decoder.4: conv_transpose2d+sigmoid [n, 1, 28, 28] */
+#define CONV_AE_AT_LOSS 5369472 /* loss.0: mse+mse_grad [] */
+#define CONV_AE_AT_D_XHAT 5369536 /* d_xhat: mse_grad*sigmoid' [n, 1, 28, 28] */
+#define CONV_AE_AT_CONV_WORKSPACE_7 12293696 /* conv_workspace_7: conv_workspace/32x4 [1028608] */
+#define CONV_AE_AT_D_DECODER_2 21576256 /* d_decoder_2: conv2d*relu' [n, 32, 14, 14] */
+#define CONV_AE_AT_CONV_WORKSPACE_8 12293696 /* conv_workspace_8: conv_workspace/32x1 [257152] */
+#define CONV_AE_AT_CONV_WORKSPACE_9 12293696 /* conv_workspace_9: conv_workspace/11x8 [1517824] */
+#define CONV_AE_AT_D_DECODER_0 18364992 /* d_decoder_0: conv2d*relu' [n, 64, 7, 7] */
+#define CONV_AE_AT_CONV_WORKSPACE_10 5369536 /* conv_workspace_10: conv_workspace/15x1 [258720] */
+#define CONV_AE_AT_CONV_WORKSPACE_11 10688064 /* conv_workspace_11: conv_workspace/32x4 [417792] */
+#define CONV_AE_AT_D_Z 5369536 /* d_z: conv2d*relu' [n, 128, 1, 1] */
+#define CONV_AE_AT_CONV_WORKSPACE_12 5435072 /* conv_workspace_12: conv_workspace/80x1 [261120] */
+#define CONV_AE_AT_CONV_WORKSPACE_13 10688064 /* conv_workspace_13: conv_workspace/32x4 [417792] */
+#define CONV_AE_AT_D_ENCODER_2 12359232 /* d_encoder_2: conv_transpose2d*relu' [n, 64, 7, 7] */
+#define CONV_AE_AT_CONV_WORKSPACE_14 5435072 /* conv_workspace_14: conv_workspace/80x1 [261120] */
+#define CONV_AE_AT_CONV_WORKSPACE_15 13964864 /* conv_workspace_15: conv_workspace/11x8 [1517824] */
+#define CONV_AE_AT_D_ENCODER_0 20036160 /* d_encoder_0: conv_transpose2d*relu' [n, 32, 14, 14] */
+#define CONV_AE_AT_CONV_WORKSPACE_16 3362368 /* conv_workspace_16: conv_workspace/15x1 [258720] */
+#define CONV_AE_AT_CONV_WORKSPACE_17 3362368 /* conv_workspace_17: conv_workspace/32x1 [257152] */
 
 /* Vectors: AVX-512 or AVX2 with FMA where the compiler targets them,
  * otherwise 128 bits (SSE2 on x86-64, NEON on ARM, plain C elsewhere). */
@@ -358,9 +360,10 @@ static void conv_ae_pack(const float *X, long js, long ks, long nj, long w, long
 }
 
 /* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs],
- * then the epilogue ep, if any, on each tile as it is finished. */
-static void conv_ae_gemm(long M, long N, long K, const float *A, long ars, long acs,
-			const float *B, long brs, long bcs, const float *bias, float *C, const conv_ae_epilogue *ep)
+ * then the epilogue ep, if any, on each tile as it is finished; with
+ * add, C[i, j] + the sum (C += A B). */
+static void conv_ae_gemm_into(long M, long N, long K, const float *A, long ars, long acs,
+			const float *B, long brs, long bcs, const float *bias, float *C, int add, const conv_ae_epilogue *ep)
 {
 	/* The units of work: rb rows by a group of column blocks of C, each
 	 * summed over all of k by whichever thread claims it, so the units'
@@ -404,6 +407,7 @@ static void conv_ae_gemm(long M, long N, long K, const float *A, long ars, long 
 			for (long k0 = 0; k0 < K; k0 += conv_ae_KC) {
 				const long kc = K - k0 < conv_ae_KC ? K - k0 : conv_ae_KC;
 				const int last = k0 + kc == K;
+				const int first = !add && k0 == 0; /* the sums start from the bias or 0 */
 				for (long i = 0; i < mc; i += conv_ae_MR)
 					if (!inplace || mc - i < conv_ae_MR)
 						conv_ae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < conv_ae_MR ? mc - i : conv_ae_MR,
@@ -427,7 +431,7 @@ static void conv_ae_gemm(long M, long N, long K, const float *A, long ars, long 
 						const float *a = direct ? A + (i0 + i) * ars + k0 : ap + i * kc;
 						const long ka = direct ? 1 : conv_ae_MR, ra = direct ? ars : 1;
 						if (mr == conv_ae_MR && nr == conv_ae_NR) {
-							conv_ae_kernel(kc, a, ka, ra, bp, c, N, bj, k0 == 0);
+							conv_ae_kernel(kc, a, ka, ra, bp, c, N, bj, first);
 							if (ep && last)
 								conv_ae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
 							continue;
@@ -436,11 +440,11 @@ static void conv_ae_gemm(long M, long N, long K, const float *A, long ars, long 
 						 * vector wide when the tile is. */
 						for (long r = 0; r < conv_ae_MR; r++)
 							for (long j = 0; j < conv_ae_NR; j++)
-								edge[r * conv_ae_NR + j] = r < mr && j < nr && k0 ? c[r * N + j] : 0;
+								edge[r * conv_ae_NR + j] = r < mr && j < nr && !first ? c[r * N + j] : 0;
 						if (nr <= CONV_AE_LANES)
-							conv_ae_kernel1(kc, a, ka, ra, bp, edge, conv_ae_NR, bj, k0 == 0);
+							conv_ae_kernel1(kc, a, ka, ra, bp, edge, conv_ae_NR, bj, first);
 						else
-							conv_ae_kernel(kc, a, ka, ra, bp, edge, conv_ae_NR, bj, k0 == 0);
+							conv_ae_kernel(kc, a, ka, ra, bp, edge, conv_ae_NR, bj, first);
 						for (long r = 0; r < mr; r++)
 							memcpy(c + r * N, edge + r * conv_ae_NR, sizeof(float) * (size_t)nr);
 						if (ep && last)
@@ -451,6 +455,21 @@ static void conv_ae_gemm(long M, long N, long K, const float *A, long ars, long 
 			packed = g;
 		}
 	}
+}
+
+/* C = (bias or 0) + A B, then the epilogue ep, if any (conv_ae_gemm_into). */
+static void conv_ae_gemm(long M, long N, long K, const float *A, long ars, long acs, const float *B, long brs, long bcs,
+		     const float *bias, float *C, const conv_ae_epilogue *ep)
+{
+	conv_ae_gemm_into(M, N, K, A, ars, acs, B, brs, bcs, bias, C, 0, ep);
+}
+
+/* C[i, j] += sum_k A[i ars + k acs] B[k brs + j bcs], each sum going on
+ * from C[i, j]: conv_ae_gemm over k in parts, as conv_ae_gemm over all of it. */
+static void conv_ae_gemm_add(long M, long N, long K, const float *A, long ars, long acs, const float *B, long brs,
+			 long bcs, float *C)
+{
+	conv_ae_gemm_into(M, N, K, A, ars, acs, B, brs, bcs, NULL, C, 1, NULL);
 }
 
 /* dst[c] = the sum over samples b < n and pixels q < hw of src[(b C + c) hw + q]:
@@ -534,11 +553,24 @@ static void conv_ae_col2im(long C, long H, long W, long k, long s, long p, long 
 					}
 }
 
-/* The loop over the samples b < n of a batch; with OpenMP, threads share them out. */
+/* The loop over the samples b < m of a chunk of the batch; with OpenMP, threads share them out. */
 #ifdef _OPENMP
-#define CONV_AE_EACH_SAMPLE _Pragma("omp parallel for schedule(dynamic) if (n >= 8)") for (long b = 0; b < n; b++)
+#define CONV_AE_EACH_IN_CHUNK _Pragma("omp parallel for schedule(dynamic) if (m >= 8)") for (long b = 0; b < m; b++)
 #else
-#define CONV_AE_EACH_SAMPLE for (long b = 0; b < n; b++)
+#define CONV_AE_EACH_IN_CHUNK for (long b = 0; b < m; b++)
+#endif
+
+/* A convolution's chunks of samples: the threads that share them out, at
+ * most one a slot of its workspace, and the slot of the running thread. */
+#ifdef _OPENMP
+static int conv_ae_slots(int slots)
+{
+	const int threads = omp_get_max_threads();
+	return threads < slots ? threads : slots;
+}
+#define CONV_AE_SLOT omp_get_thread_num()
+#else
+#define CONV_AE_SLOT 0
 #endif
 
 /* map[o][q] = t[q][o] for a map [O, P] from channels last; then the
@@ -688,11 +720,8 @@ static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, i
 	const float *const decoder_0_weight = params + CONV_AE_DECODER_0_WEIGHT;
 	const float *const decoder_2_weight = params + CONV_AE_DECODER_2_WEIGHT;
 	const float *const decoder_4_weight = params + CONV_AE_DECODER_4_WEIGHT;
-	float *const conv_workspace = (float *)(work + CONV_AE_AT_CONV_WORKSPACE);
 	float *const encoder_0 = (float *)(work + CONV_AE_AT_ENCODER_0);
-	float *const conv_workspace_2 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_2);
 	float *const encoder_2 = (float *)(work + CONV_AE_AT_ENCODER_2);
-	float *const conv_workspace_3 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_3);
 	float *const z = (float *)(work + CONV_AE_AT_Z);
 	float *const decoder_0 = (float *)(work + CONV_AE_AT_DECODER_0);
 	float *const decoder_2 = (float *)(work + CONV_AE_AT_DECODER_2);
@@ -702,27 +731,51 @@ static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, i
 		const float *const encoder_0_bias = params + CONV_AE_ENCODER_0_BIAS;
 		const float *const encoder_2_bias = params + CONV_AE_ENCODER_2_BIAS;
 		const float *const encoder_4_bias = params + CONV_AE_ENCODER_4_BIAS;
+		float *const conv_workspace = (float *)(work + CONV_AE_AT_CONV_WORKSPACE);
+		float *const conv_workspace_2 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_2);
+		float *const conv_workspace_3 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_3);
 		/* encoder.0: conv2d+relu [n, 32, 14, 14] */
-		CONV_AE_EACH_SAMPLE
-			conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, x + b * 784, conv_workspace + b * 1764);
-		conv_ae_gemm(n * 196, 32, 9, conv_workspace, 9, 1, encoder_0_weight, 1, 9, encoder_0_bias, (conv_workspace + n * 1764), NULL);
-		CONV_AE_EACH_SAMPLE
-			conv_ae_from_last(32, 196, (conv_workspace + n * 1764) + b * 6272, encoder_0 + b * 6272,
-				&(const conv_ae_epilogue){.act = CONV_AE_RELU, .slope = 0.0f});
+		#ifdef _OPENMP
+		#pragma omp parallel for schedule(dynamic) if (n > 32) num_threads(conv_ae_slots(4))
+		#endif
+		for (long b0 = 0; b0 < n; b0 += 32) {
+			float *const slot = conv_workspace + CONV_AE_SLOT * 32 * 8036; /* this thread's chunk */
+			const long m = n - b0 < 32 ? n - b0 : 32;
+			CONV_AE_EACH_IN_CHUNK
+				conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, x + (b0 + b) * 784, slot + b * 1764);
+			conv_ae_gemm(m * 196, 32, 9, slot, 9, 1, encoder_0_weight, 1, 9, encoder_0_bias, (slot + 32 * 1764), NULL);
+			CONV_AE_EACH_IN_CHUNK
+				conv_ae_from_last(32, 196, (slot + 32 * 1764) + b * 6272, encoder_0 + (b0 + b) * 6272,
+					&(const conv_ae_epilogue){.act = CONV_AE_RELU, .slope = 0.0f});
+		}
 		/* encoder.2: conv2d+relu [n, 64, 7, 7] */
-		CONV_AE_EACH_SAMPLE
-			conv_ae_im2col(32, 14, 14, 3, 2, 1, 7, 7, encoder_0 + b * 6272, conv_workspace_2 + b * 14112);
-		conv_ae_gemm(n * 49, 64, 288, conv_workspace_2, 288, 1, encoder_2_weight, 1, 288, encoder_2_bias, (conv_workspace_2 + n * 14112), NULL);
-		CONV_AE_EACH_SAMPLE
-			conv_ae_from_last(64, 49, (conv_workspace_2 + n * 14112) + b * 3136, encoder_2 + b * 3136,
-				&(const conv_ae_epilogue){.act = CONV_AE_RELU, .slope = 0.0f});
+		#ifdef _OPENMP
+		#pragma omp parallel for schedule(dynamic) if (n > 11) num_threads(conv_ae_slots(8))
+		#endif
+		for (long b0 = 0; b0 < n; b0 += 11) {
+			float *const slot = conv_workspace_2 + CONV_AE_SLOT * 11 * 17248; /* this thread's chunk */
+			const long m = n - b0 < 11 ? n - b0 : 11;
+			CONV_AE_EACH_IN_CHUNK
+				conv_ae_im2col(32, 14, 14, 3, 2, 1, 7, 7, encoder_0 + (b0 + b) * 6272, slot + b * 14112);
+			conv_ae_gemm(m * 49, 64, 288, slot, 288, 1, encoder_2_weight, 1, 288, encoder_2_bias, (slot + 11 * 14112), NULL);
+			CONV_AE_EACH_IN_CHUNK
+				conv_ae_from_last(64, 49, (slot + 11 * 14112) + b * 3136, encoder_2 + (b0 + b) * 3136,
+					&(const conv_ae_epilogue){.act = CONV_AE_RELU, .slope = 0.0f});
+		}
 		/* encoder.4: conv2d+relu [n, 128, 1, 1] */
-		CONV_AE_EACH_SAMPLE
-			conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, encoder_2 + b * 3136, conv_workspace_3 + b * 3136);
-		conv_ae_gemm(n * 1, 128, 3136, conv_workspace_3, 3136, 1, encoder_4_weight, 1, 3136, encoder_4_bias, (conv_workspace_3 + n * 3136), NULL);
-		CONV_AE_EACH_SAMPLE
-			conv_ae_from_last(128, 1, (conv_workspace_3 + n * 3136) + b * 128, z + b * 128,
-				&(const conv_ae_epilogue){.act = CONV_AE_RELU, .slope = 0.0f});
+		#ifdef _OPENMP
+		#pragma omp parallel for schedule(dynamic) if (n > 32) num_threads(conv_ae_slots(4))
+		#endif
+		for (long b0 = 0; b0 < n; b0 += 32) {
+			float *const slot = conv_workspace_3 + CONV_AE_SLOT * 32 * 3264; /* this thread's chunk */
+			const long m = n - b0 < 32 ? n - b0 : 32;
+			CONV_AE_EACH_IN_CHUNK
+				conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, encoder_2 + (b0 + b) * 3136, slot + b * 3136);
+			conv_ae_gemm(m * 1, 128, 3136, slot, 3136, 1, encoder_4_weight, 1, 3136, encoder_4_bias, (slot + 32 * 3136), NULL);
+			CONV_AE_EACH_IN_CHUNK
+				conv_ae_from_last(128, 1, (slot + 32 * 3136) + b * 128, z + (b0 + b) * 128,
+					&(const conv_ae_epilogue){.act = CONV_AE_RELU, .slope = 0.0f});
+		}
 	}
 	if (parts & CONV_AE_DECODER) {
 		const float *const decoder_0_bias = params + CONV_AE_DECODER_0_BIAS;
@@ -732,26 +785,47 @@ static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, i
 		float *const conv_workspace_5 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_5);
 		float *const conv_workspace_6 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_6);
 		/* decoder.0: conv_transpose2d+relu [n, 64, 7, 7] */
-		CONV_AE_EACH_SAMPLE
-			conv_ae_transpose(128, 1, z + b * 128, 1, (conv_workspace_4 + n * 3136) + b * 128, 128);
-		conv_ae_gemm(n * 1, 3136, 128, (conv_workspace_4 + n * 3136), 128, 1, decoder_0_weight, 3136, 1, NULL, conv_workspace_4, NULL);
-		CONV_AE_EACH_SAMPLE
-			conv_ae_col2im_bias(64, 7, 7, 7, 1, 0, 1, 1, conv_workspace_4 + b * 3136, decoder_0_bias, decoder_0 + b * 3136,
-				&(const conv_ae_epilogue){.act = CONV_AE_RELU, .slope = 0.0f});
+		#ifdef _OPENMP
+		#pragma omp parallel for schedule(dynamic) if (n > 32) num_threads(conv_ae_slots(4))
+		#endif
+		for (long b0 = 0; b0 < n; b0 += 32) {
+			float *const slot = conv_workspace_4 + CONV_AE_SLOT * 32 * 3264; /* this thread's chunk */
+			const long m = n - b0 < 32 ? n - b0 : 32;
+			CONV_AE_EACH_IN_CHUNK
+				conv_ae_transpose(128, 1, z + (b0 + b) * 128, 1, (slot + 32 * 3136) + b * 128, 128);
+			conv_ae_gemm(m * 1, 3136, 128, (slot + 32 * 3136), 128, 1, decoder_0_weight, 3136, 1, NULL, slot, NULL);
+			CONV_AE_EACH_IN_CHUNK
+				conv_ae_col2im_bias(64, 7, 7, 7, 1, 0, 1, 1, slot + b * 3136, decoder_0_bias, decoder_0 + (b0 + b) * 3136,
+					&(const conv_ae_epilogue){.act = CONV_AE_RELU, .slope = 0.0f});
+		}
 		/* decoder.2: conv_transpose2d+relu [n, 32, 14, 14] */
-		CONV_AE_EACH_SAMPLE
-			conv_ae_transpose(64, 49, decoder_0 + b * 3136, 49, (conv_workspace_5 + n * 14112) + b * 3136, 64);
-		conv_ae_gemm(n * 49, 288, 64, (conv_workspace_5 + n * 14112), 64, 1, decoder_2_weight, 288, 1, NULL, conv_workspace_5, NULL);
-		CONV_AE_EACH_SAMPLE
-			conv_ae_col2im_bias(32, 14, 14, 3, 2, 1, 7, 7, conv_workspace_5 + b * 14112, decoder_2_bias, decoder_2 + b * 6272,
-				&(const conv_ae_epilogue){.act = CONV_AE_RELU, .slope = 0.0f});
+		#ifdef _OPENMP
+		#pragma omp parallel for schedule(dynamic) if (n > 11) num_threads(conv_ae_slots(8))
+		#endif
+		for (long b0 = 0; b0 < n; b0 += 11) {
+			float *const slot = conv_workspace_5 + CONV_AE_SLOT * 11 * 17248; /* this thread's chunk */
+			const long m = n - b0 < 11 ? n - b0 : 11;
+			CONV_AE_EACH_IN_CHUNK
+				conv_ae_transpose(64, 49, decoder_0 + (b0 + b) * 3136, 49, (slot + 11 * 14112) + b * 3136, 64);
+			conv_ae_gemm(m * 49, 288, 64, (slot + 11 * 14112), 64, 1, decoder_2_weight, 288, 1, NULL, slot, NULL);
+			CONV_AE_EACH_IN_CHUNK
+				conv_ae_col2im_bias(32, 14, 14, 3, 2, 1, 7, 7, slot + b * 14112, decoder_2_bias, decoder_2 + (b0 + b) * 6272,
+					&(const conv_ae_epilogue){.act = CONV_AE_RELU, .slope = 0.0f});
+		}
 		/* decoder.4: conv_transpose2d+sigmoid [n, 1, 28, 28] */
-		CONV_AE_EACH_SAMPLE
-			conv_ae_transpose(32, 196, decoder_2 + b * 6272, 196, (conv_workspace_6 + n * 1764) + b * 6272, 32);
-		conv_ae_gemm(n * 196, 9, 32, (conv_workspace_6 + n * 1764), 32, 1, decoder_4_weight, 9, 1, NULL, conv_workspace_6, NULL);
-		CONV_AE_EACH_SAMPLE
-			conv_ae_col2im_bias(1, 28, 28, 3, 2, 1, 14, 14, conv_workspace_6 + b * 1764, decoder_4_bias, xhat + b * 784,
-				&(const conv_ae_epilogue){.act = CONV_AE_SIGMOID, .slope = 0.0f});
+		#ifdef _OPENMP
+		#pragma omp parallel for schedule(dynamic) if (n > 32) num_threads(conv_ae_slots(4))
+		#endif
+		for (long b0 = 0; b0 < n; b0 += 32) {
+			float *const slot = conv_workspace_6 + CONV_AE_SLOT * 32 * 8036; /* this thread's chunk */
+			const long m = n - b0 < 32 ? n - b0 : 32;
+			CONV_AE_EACH_IN_CHUNK
+				conv_ae_transpose(32, 196, decoder_2 + (b0 + b) * 6272, 196, (slot + 32 * 1764) + b * 6272, 32);
+			conv_ae_gemm(m * 196, 9, 32, (slot + 32 * 1764), 32, 1, decoder_4_weight, 9, 1, NULL, slot, NULL);
+			CONV_AE_EACH_IN_CHUNK
+				conv_ae_col2im_bias(1, 28, 28, 3, 2, 1, 14, 14, slot + b * 1764, decoder_4_bias, xhat + (b0 + b) * 784,
+					&(const conv_ae_epilogue){.act = CONV_AE_SIGMOID, .slope = 0.0f});
+		}
 	}
 	if (!(parts & CONV_AE_LOSS))
 		return 0;
@@ -771,83 +845,166 @@ static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, i
 		float *const conv_workspace_7 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_7);
 		float *const d_decoder_2 = (float *)(work + CONV_AE_AT_D_DECODER_2);
 		float *const conv_workspace_8 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_8);
+		float *const d_decoder_4_weight = grad + CONV_AE_DECODER_4_WEIGHT;
 		float *const conv_workspace_9 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_9);
 		float *const d_decoder_0 = (float *)(work + CONV_AE_AT_D_DECODER_0);
 		float *const conv_workspace_10 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_10);
+		float *const d_decoder_2_weight = grad + CONV_AE_DECODER_2_WEIGHT;
 		float *const conv_workspace_11 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_11);
 		float *const d_z = (float *)(work + CONV_AE_AT_D_Z);
 		float *const conv_workspace_12 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_12);
+		float *const d_decoder_0_weight = grad + CONV_AE_DECODER_0_WEIGHT;
 		float *const conv_workspace_13 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_13);
 		float *const d_encoder_2 = (float *)(work + CONV_AE_AT_D_ENCODER_2);
+		float *const conv_workspace_14 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_14);
+		float *const d_encoder_4_weight = grad + CONV_AE_ENCODER_4_WEIGHT;
 		float *const conv_workspace_15 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_15);
 		float *const d_encoder_0 = (float *)(work + CONV_AE_AT_D_ENCODER_0);
+		float *const conv_workspace_16 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_16);
+		float *const d_encoder_2_weight = grad + CONV_AE_ENCODER_2_WEIGHT;
 		float *const conv_workspace_17 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_17);
+		float *const d_encoder_0_weight = grad + CONV_AE_ENCODER_0_WEIGHT;
 		/* d_xhat: computed with loss */
 		/* d_decoder_2: conv2d*relu' [n, 32, 14, 14] */
-		CONV_AE_EACH_SAMPLE
-			conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, d_xhat + b * 784, conv_workspace_7 + b * 1764);
-		conv_ae_gemm(n * 196, 32, 9, conv_workspace_7, 9, 1, decoder_4_weight, 1, 9, NULL, (conv_workspace_7 + n * 1764), NULL);
-		CONV_AE_EACH_SAMPLE
-			conv_ae_from_last(32, 196, (conv_workspace_7 + n * 1764) + b * 6272, d_decoder_2 + b * 6272,
-				&(const conv_ae_epilogue){.act = CONV_AE_RELU, .slope = 0.0f, .y = decoder_2 + b * 6272});
-		/* d_decoder_4_weight: conv2d_dw<cols [32, 1, 3, 3] */
-		CONV_AE_EACH_SAMPLE
-			conv_ae_transpose(32, 196, decoder_2 + b * 6272, 196, conv_workspace_8 + b * 6272, 32);
-		conv_ae_gemm(32, 9, n * 196, conv_workspace_8, 1, 32, conv_workspace_7, 9, 1, NULL, grad + CONV_AE_DECODER_4_WEIGHT, NULL);
+		#ifdef _OPENMP
+		#pragma omp parallel for schedule(dynamic) if (n > 32) num_threads(conv_ae_slots(4))
+		#endif
+		for (long b0 = 0; b0 < n; b0 += 32) {
+			float *const slot = conv_workspace_7 + CONV_AE_SLOT * 32 * 8036; /* this thread's chunk */
+			const long m = n - b0 < 32 ? n - b0 : 32;
+			CONV_AE_EACH_IN_CHUNK
+				conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, d_xhat + (b0 + b) * 784, slot + b * 1764);
+			conv_ae_gemm(m * 196, 32, 9, slot, 9, 1, decoder_4_weight, 1, 9, NULL, (slot + 32 * 1764), NULL);
+			CONV_AE_EACH_IN_CHUNK
+				conv_ae_from_last(32, 196, (slot + 32 * 1764) + b * 6272, d_decoder_2 + (b0 + b) * 6272,
+					&(const conv_ae_epilogue){.act = CONV_AE_RELU, .slope = 0.0f, .y = decoder_2 + (b0 + b) * 6272});
+		}
+		/* d_decoder_4_weight: conv2d_dw [32, 1, 3, 3] */
+		memset(d_decoder_4_weight, 0, sizeof(float) * 288);
+		for (long b0 = 0; b0 < n; b0 += 32) {
+			const long m = n - b0 < 32 ? n - b0 : 32;
+			CONV_AE_EACH_IN_CHUNK {
+				conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, d_xhat + (b0 + b) * 784, conv_workspace_8 + b * 1764);
+				conv_ae_transpose(32, 196, decoder_2 + (b0 + b) * 6272, 196, (conv_workspace_8 + 32 * 1764) + b * 6272, 32);
+			}
+			conv_ae_gemm_add(32, 9, m * 196, (conv_workspace_8 + 32 * 1764), 1, 32, conv_workspace_8, 9, 1, d_decoder_4_weight);
+		}
 		/* d_decoder_4_bias: conv_db [1] */
 		conv_ae_sum_channels(n, 1, 784, d_xhat, grad + CONV_AE_DECODER_4_BIAS);
 		/* d_decoder_0: conv2d*relu' [n, 64, 7, 7] */
-		CONV_AE_EACH_SAMPLE
-			conv_ae_im2col(32, 14, 14, 3, 2, 1, 7, 7, d_decoder_2 + b * 6272, conv_workspace_9 + b * 14112);
-		conv_ae_gemm(n * 49, 64, 288, conv_workspace_9, 288, 1, decoder_2_weight, 1, 288, NULL, (conv_workspace_9 + n * 14112), NULL);
-		CONV_AE_EACH_SAMPLE
-			conv_ae_from_last(64, 49, (conv_workspace_9 + n * 14112) + b * 3136, d_decoder_0 + b * 3136,
-				&(const conv_ae_epilogue){.act = CONV_AE_RELU, .slope = 0.0f, .y = decoder_0 + b * 3136});
-		/* d_decoder_2_weight: conv2d_dw<cols [64, 32, 3, 3] */
-		CONV_AE_EACH_SAMPLE
-			conv_ae_transpose(64, 49, decoder_0 + b * 3136, 49, conv_workspace_10 + b * 3136, 64);
-		conv_ae_gemm(64, 288, n * 49, conv_workspace_10, 1, 64, conv_workspace_9, 288, 1, NULL, grad + CONV_AE_DECODER_2_WEIGHT, NULL);
+		#ifdef _OPENMP
+		#pragma omp parallel for schedule(dynamic) if (n > 11) num_threads(conv_ae_slots(8))
+		#endif
+		for (long b0 = 0; b0 < n; b0 += 11) {
+			float *const slot = conv_workspace_9 + CONV_AE_SLOT * 11 * 17248; /* this thread's chunk */
+			const long m = n - b0 < 11 ? n - b0 : 11;
+			CONV_AE_EACH_IN_CHUNK
+				conv_ae_im2col(32, 14, 14, 3, 2, 1, 7, 7, d_decoder_2 + (b0 + b) * 6272, slot + b * 14112);
+			conv_ae_gemm(m * 49, 64, 288, slot, 288, 1, decoder_2_weight, 1, 288, NULL, (slot + 11 * 14112), NULL);
+			CONV_AE_EACH_IN_CHUNK
+				conv_ae_from_last(64, 49, (slot + 11 * 14112) + b * 3136, d_decoder_0 + (b0 + b) * 3136,
+					&(const conv_ae_epilogue){.act = CONV_AE_RELU, .slope = 0.0f, .y = decoder_0 + (b0 + b) * 3136});
+		}
+		/* d_decoder_2_weight: conv2d_dw [64, 32, 3, 3] */
+		memset(d_decoder_2_weight, 0, sizeof(float) * 18432);
+		for (long b0 = 0; b0 < n; b0 += 15) {
+			const long m = n - b0 < 15 ? n - b0 : 15;
+			CONV_AE_EACH_IN_CHUNK {
+				conv_ae_im2col(32, 14, 14, 3, 2, 1, 7, 7, d_decoder_2 + (b0 + b) * 6272, conv_workspace_10 + b * 14112);
+				conv_ae_transpose(64, 49, decoder_0 + (b0 + b) * 3136, 49, (conv_workspace_10 + 15 * 14112) + b * 3136, 64);
+			}
+			conv_ae_gemm_add(64, 288, m * 49, (conv_workspace_10 + 15 * 14112), 1, 64, conv_workspace_10, 288, 1, d_decoder_2_weight);
+		}
 		/* d_decoder_2_bias: conv_db [32] */
 		conv_ae_sum_channels(n, 32, 196, d_decoder_2, grad + CONV_AE_DECODER_2_BIAS);
 		/* d_z: conv2d*relu' [n, 128, 1, 1] */
-		CONV_AE_EACH_SAMPLE
-			conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, d_decoder_0 + b * 3136, conv_workspace_11 + b * 3136);
-		conv_ae_gemm(n * 1, 128, 3136, conv_workspace_11, 3136, 1, decoder_0_weight, 1, 3136, NULL, (conv_workspace_11 + n * 3136), NULL);
-		CONV_AE_EACH_SAMPLE
-			conv_ae_from_last(128, 1, (conv_workspace_11 + n * 3136) + b * 128, d_z + b * 128,
-				&(const conv_ae_epilogue){.act = CONV_AE_RELU, .slope = 0.0f, .y = z + b * 128});
-		/* d_decoder_0_weight: conv2d_dw<cols [128, 64, 7, 7] */
-		CONV_AE_EACH_SAMPLE
-			conv_ae_transpose(128, 1, z + b * 128, 1, conv_workspace_12 + b * 128, 128);
-		conv_ae_gemm(128, 3136, n * 1, conv_workspace_12, 1, 128, conv_workspace_11, 3136, 1, NULL, grad + CONV_AE_DECODER_0_WEIGHT, NULL);
+		#ifdef _OPENMP
+		#pragma omp parallel for schedule(dynamic) if (n > 32) num_threads(conv_ae_slots(4))
+		#endif
+		for (long b0 = 0; b0 < n; b0 += 32) {
+			float *const slot = conv_workspace_11 + CONV_AE_SLOT * 32 * 3264; /* this thread's chunk */
+			const long m = n - b0 < 32 ? n - b0 : 32;
+			CONV_AE_EACH_IN_CHUNK
+				conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, d_decoder_0 + (b0 + b) * 3136, slot + b * 3136);
+			conv_ae_gemm(m * 1, 128, 3136, slot, 3136, 1, decoder_0_weight, 1, 3136, NULL, (slot + 32 * 3136), NULL);
+			CONV_AE_EACH_IN_CHUNK
+				conv_ae_from_last(128, 1, (slot + 32 * 3136) + b * 128, d_z + (b0 + b) * 128,
+					&(const conv_ae_epilogue){.act = CONV_AE_RELU, .slope = 0.0f, .y = z + (b0 + b) * 128});
+		}
+		/* d_decoder_0_weight: conv2d_dw [128, 64, 7, 7] */
+		memset(d_decoder_0_weight, 0, sizeof(float) * 401408);
+		for (long b0 = 0; b0 < n; b0 += 80) {
+			const long m = n - b0 < 80 ? n - b0 : 80;
+			CONV_AE_EACH_IN_CHUNK {
+				conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, d_decoder_0 + (b0 + b) * 3136, conv_workspace_12 + b * 3136);
+				conv_ae_transpose(128, 1, z + (b0 + b) * 128, 1, (conv_workspace_12 + 80 * 3136) + b * 128, 128);
+			}
+			conv_ae_gemm_add(128, 3136, m * 1, (conv_workspace_12 + 80 * 3136), 1, 128, conv_workspace_12, 3136, 1, d_decoder_0_weight);
+		}
 		/* d_decoder_0_bias: conv_db [64] */
 		conv_ae_sum_channels(n, 64, 49, d_decoder_0, grad + CONV_AE_DECODER_0_BIAS);
 		/* d_encoder_2: conv_transpose2d*relu' [n, 64, 7, 7] */
-		CONV_AE_EACH_SAMPLE
-			conv_ae_transpose(128, 1, d_z + b * 128, 1, (conv_workspace_13 + n * 3136) + b * 128, 128);
-		conv_ae_gemm(n * 1, 3136, 128, (conv_workspace_13 + n * 3136), 128, 1, encoder_4_weight, 3136, 1, NULL, conv_workspace_13, NULL);
-		CONV_AE_EACH_SAMPLE
-			conv_ae_col2im_bias(64, 7, 7, 7, 1, 0, 1, 1, conv_workspace_13 + b * 3136, NULL, d_encoder_2 + b * 3136,
-				&(const conv_ae_epilogue){.act = CONV_AE_RELU, .slope = 0.0f, .y = encoder_2 + b * 3136});
-		/* d_encoder_4_weight: conv2d_dw<cols<map [128, 64, 7, 7] */
-		conv_ae_gemm(128, 3136, n * 1, (conv_workspace_13 + n * 3136), 1, 128, conv_workspace_3, 3136, 1, NULL, grad + CONV_AE_ENCODER_4_WEIGHT, NULL);
+		#ifdef _OPENMP
+		#pragma omp parallel for schedule(dynamic) if (n > 32) num_threads(conv_ae_slots(4))
+		#endif
+		for (long b0 = 0; b0 < n; b0 += 32) {
+			float *const slot = conv_workspace_13 + CONV_AE_SLOT * 32 * 3264; /* this thread's chunk */
+			const long m = n - b0 < 32 ? n - b0 : 32;
+			CONV_AE_EACH_IN_CHUNK
+				conv_ae_transpose(128, 1, d_z + (b0 + b) * 128, 1, (slot + 32 * 3136) + b * 128, 128);
+			conv_ae_gemm(m * 1, 3136, 128, (slot + 32 * 3136), 128, 1, encoder_4_weight, 3136, 1, NULL, slot, NULL);
+			CONV_AE_EACH_IN_CHUNK
+				conv_ae_col2im_bias(64, 7, 7, 7, 1, 0, 1, 1, slot + b * 3136, NULL, d_encoder_2 + (b0 + b) * 3136,
+					&(const conv_ae_epilogue){.act = CONV_AE_RELU, .slope = 0.0f, .y = encoder_2 + (b0 + b) * 3136});
+		}
+		/* d_encoder_4_weight: conv2d_dw [128, 64, 7, 7] */
+		memset(d_encoder_4_weight, 0, sizeof(float) * 401408);
+		for (long b0 = 0; b0 < n; b0 += 80) {
+			const long m = n - b0 < 80 ? n - b0 : 80;
+			CONV_AE_EACH_IN_CHUNK {
+				conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, encoder_2 + (b0 + b) * 3136, conv_workspace_14 + b * 3136);
+				conv_ae_transpose(128, 1, d_z + (b0 + b) * 128, 1, (conv_workspace_14 + 80 * 3136) + b * 128, 128);
+			}
+			conv_ae_gemm_add(128, 3136, m * 1, (conv_workspace_14 + 80 * 3136), 1, 128, conv_workspace_14, 3136, 1, d_encoder_4_weight);
+		}
 		/* d_encoder_4_bias: conv_db [128] */
 		conv_ae_sum_channels(n, 128, 1, d_z, grad + CONV_AE_ENCODER_4_BIAS);
 		/* d_encoder_0: conv_transpose2d*relu' [n, 32, 14, 14] */
-		CONV_AE_EACH_SAMPLE
-			conv_ae_transpose(64, 49, d_encoder_2 + b * 3136, 49, (conv_workspace_15 + n * 14112) + b * 3136, 64);
-		conv_ae_gemm(n * 49, 288, 64, (conv_workspace_15 + n * 14112), 64, 1, encoder_2_weight, 288, 1, NULL, conv_workspace_15, NULL);
-		CONV_AE_EACH_SAMPLE
-			conv_ae_col2im_bias(32, 14, 14, 3, 2, 1, 7, 7, conv_workspace_15 + b * 14112, NULL, d_encoder_0 + b * 6272,
-				&(const conv_ae_epilogue){.act = CONV_AE_RELU, .slope = 0.0f, .y = encoder_0 + b * 6272});
-		/* d_encoder_2_weight: conv2d_dw<cols<map [64, 32, 3, 3] */
-		conv_ae_gemm(64, 288, n * 49, (conv_workspace_15 + n * 14112), 1, 64, conv_workspace_2, 288, 1, NULL, grad + CONV_AE_ENCODER_2_WEIGHT, NULL);
+		#ifdef _OPENMP
+		#pragma omp parallel for schedule(dynamic) if (n > 11) num_threads(conv_ae_slots(8))
+		#endif
+		for (long b0 = 0; b0 < n; b0 += 11) {
+			float *const slot = conv_workspace_15 + CONV_AE_SLOT * 11 * 17248; /* this thread's chunk */
+			const long m = n - b0 < 11 ? n - b0 : 11;
+			CONV_AE_EACH_IN_CHUNK
+				conv_ae_transpose(64, 49, d_encoder_2 + (b0 + b) * 3136, 49, (slot + 11 * 14112) + b * 3136, 64);
+			conv_ae_gemm(m * 49, 288, 64, (slot + 11 * 14112), 64, 1, encoder_2_weight, 288, 1, NULL, slot, NULL);
+			CONV_AE_EACH_IN_CHUNK
+				conv_ae_col2im_bias(32, 14, 14, 3, 2, 1, 7, 7, slot + b * 14112, NULL, d_encoder_0 + (b0 + b) * 6272,
+					&(const conv_ae_epilogue){.act = CONV_AE_RELU, .slope = 0.0f, .y = encoder_0 + (b0 + b) * 6272});
+		}
+		/* d_encoder_2_weight: conv2d_dw [64, 32, 3, 3] */
+		memset(d_encoder_2_weight, 0, sizeof(float) * 18432);
+		for (long b0 = 0; b0 < n; b0 += 15) {
+			const long m = n - b0 < 15 ? n - b0 : 15;
+			CONV_AE_EACH_IN_CHUNK {
+				conv_ae_im2col(32, 14, 14, 3, 2, 1, 7, 7, encoder_0 + (b0 + b) * 6272, conv_workspace_16 + b * 14112);
+				conv_ae_transpose(64, 49, d_encoder_2 + (b0 + b) * 3136, 49, (conv_workspace_16 + 15 * 14112) + b * 3136, 64);
+			}
+			conv_ae_gemm_add(64, 288, m * 49, (conv_workspace_16 + 15 * 14112), 1, 64, conv_workspace_16, 288, 1, d_encoder_2_weight);
+		}
 		/* d_encoder_2_bias: conv_db [64] */
 		conv_ae_sum_channels(n, 64, 49, d_encoder_2, grad + CONV_AE_ENCODER_2_BIAS);
-		/* d_encoder_0_weight: conv2d_dw<cols [32, 1, 3, 3] */
-		CONV_AE_EACH_SAMPLE
-			conv_ae_transpose(32, 196, d_encoder_0 + b * 6272, 196, conv_workspace_17 + b * 6272, 32);
-		conv_ae_gemm(32, 9, n * 196, conv_workspace_17, 1, 32, conv_workspace, 9, 1, NULL, grad + CONV_AE_ENCODER_0_WEIGHT, NULL);
+		/* d_encoder_0_weight: conv2d_dw [32, 1, 3, 3] */
+		memset(d_encoder_0_weight, 0, sizeof(float) * 288);
+		for (long b0 = 0; b0 < n; b0 += 32) {
+			const long m = n - b0 < 32 ? n - b0 : 32;
+			CONV_AE_EACH_IN_CHUNK {
+				conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, x + (b0 + b) * 784, conv_workspace_17 + b * 1764);
+				conv_ae_transpose(32, 196, d_encoder_0 + (b0 + b) * 6272, 196, (conv_workspace_17 + 32 * 1764) + b * 6272, 32);
+			}
+			conv_ae_gemm_add(32, 9, m * 196, (conv_workspace_17 + 32 * 1764), 1, 32, conv_workspace_17, 9, 1, d_encoder_0_weight);
+		}
 		/* d_encoder_0_bias: conv_db [32] */
 		conv_ae_sum_channels(n, 32, 196, d_encoder_0, grad + CONV_AE_ENCODER_0_BIAS);
 	}

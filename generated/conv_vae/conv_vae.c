@@ -11,47 +11,48 @@
 
 /* The work arena, in bytes: the gradient block (in the train step) at 0,
  * then every value; values whose lives do not overlap share memory. */
-#define CONV_VAE_AT_CONV_WORKSPACE 765120 /* conv_workspace: conv_workspace [n, 8036] */
+#define CONV_VAE_AT_CONV_WORKSPACE 765120 /* conv_workspace: conv_workspace/32x4 [1028608] */
 #define CONV_VAE_AT_ENCODER_0 4879552 /* encoder.0: conv2d+relu [n, 32, 14, 14] */
-#define CONV_VAE_AT_CONV_WORKSPACE_2 8090816 /* conv_workspace_2: conv_workspace [n, 17248] */
-#define CONV_VAE_AT_ENCODER_2 16921792 /* encoder.2: conv2d+relu [n, 64, 7, 7] */
-#define CONV_VAE_AT_H_2 18527424 /* encoder.4: flatten [n, 3136] */
-#define CONV_VAE_AT_MU 20133056 /* encoder.5: dense [n, 16] */
-#define CONV_VAE_AT_LOGVAR 20141248 /* encoder.6: dense [n, 16] */
-#define CONV_VAE_AT_Z 20149440 /* encoder.7: gaussian+kl_normal [n, 16] */
-#define CONV_VAE_AT_LOSS_1 20157632 /* loss.1: kl_normal [] */
-#define CONV_VAE_AT_DECODER_0 20157696 /* decoder.0: dense+relu [n, 3136] */
-#define CONV_VAE_AT_DECODER_2 21763328 /* decoder.2: reshape [n, 64, 7, 7] */
-#define CONV_VAE_AT_CONV_WORKSPACE_3 23368960 /* conv_workspace_3: conv_workspace [n, 17248] */
-#define CONV_VAE_AT_DECODER_3 32199936 /* decoder.3: conv_transpose2d+relu [n, 32, 14, 14] */
-#define CONV_VAE_AT_CONV_WORKSPACE_4 23368960 /* conv_workspace_4: conv_workspace [n, 8036] */
-#define CONV_VAE_AT_DECODER_5 27483392 /* decoder.5: conv_transpose2d [n, 1, 28, 28] */
-#define CONV_VAE_AT_XHAT 23368960 /* decoder.6: sigmoid [n, 1, 28, 28] */
-#define CONV_VAE_AT_LOSS_0 23770432 /* loss.0: bce+bce_grad [] */
-#define CONV_VAE_AT_LOSS 23770496 /* loss: add [] */
-#define CONV_VAE_AT_D_DECODER_5 23770560 /* d_decoder_5: bce_grad [n, 1, 28, 28] */
-#define CONV_VAE_AT_D_MU 24171968 /* d_mu: kl_normal_grad [n, 16] */
-#define CONV_VAE_AT_D_LOGVAR 24180160 /* d_logvar: kl_normal_grad [n, 16] */
-#define CONV_VAE_AT_CONV_WORKSPACE_5 24188352 /* conv_workspace_5: conv_workspace [n, 8036] */
-#define CONV_VAE_AT_D_DECODER_3 28302784 /* d_decoder_3: conv2d*relu' [n, 32, 14, 14] */
-#define CONV_VAE_AT_CONV_WORKSPACE_6 35411200 /* conv_workspace_6: conv_workspace [n, 6272] */
-#define CONV_VAE_AT_CONV_WORKSPACE_7 31514048 /* conv_workspace_7: conv_workspace [n, 17248] */
-#define CONV_VAE_AT_D_DECODER_2 24188352 /* d_decoder_2: conv2d [n, 64, 7, 7] */
-#define CONV_VAE_AT_CONV_WORKSPACE_8 25793984 /* conv_workspace_8: conv_workspace [n, 3136] */
-#define CONV_VAE_AT_D_DECODER_0 21763328 /* d_decoder_0: reshape [n, 3136] */
-#define CONV_VAE_AT_ACT_GRAD 24188352 /* act_grad: act_grad [n, 3136] */
-#define CONV_VAE_AT_D_Z 20133056 /* d_z: dense_dx [n, 16] */
-#define CONV_VAE_AT_D_MU_2 20157632 /* d_mu_2: add [n, 16] */
-#define CONV_VAE_AT_D_LOGVAR_2 20165824 /* d_logvar_2: gaussian_dlogvar [n, 16] */
-#define CONV_VAE_AT_D_LOGVAR_3 20133056 /* d_logvar_3: add [n, 16] */
-#define CONV_VAE_AT_D_H_2 20165824 /* d_h_2: dense_dx [n, 3136] */
-#define CONV_VAE_AT_D_H_2_2 23770560 /* d_h_2_2: dense_dx [n, 3136] */
-#define CONV_VAE_AT_D_H_2_3 25376192 /* d_h_2_3: add [n, 3136] */
-#define CONV_VAE_AT_D_ENCODER_2 18527424 /* d_encoder_2: reshape [n, 64, 7, 7] */
-#define CONV_VAE_AT_ACT_GRAD_2 20157632 /* act_grad_2: act_grad [n, 64, 7, 7] */
-#define CONV_VAE_AT_CONV_WORKSPACE_9 23770560 /* conv_workspace_9: conv_workspace [n, 17248] */
-#define CONV_VAE_AT_D_ENCODER_0 32601536 /* d_encoder_0: conv_transpose2d*relu' [n, 32, 14, 14] */
-#define CONV_VAE_AT_CONV_WORKSPACE_11 8090816 /* conv_workspace_11: conv_workspace [n, 6272] */
+#define CONV_VAE_AT_CONV_WORKSPACE_2 8090816 /* conv_workspace_2: conv_workspace/11x8 [1517824] */
+#define CONV_VAE_AT_ENCODER_2 765120 /* encoder.2: conv2d+relu [n, 64, 7, 7] */
+#define CONV_VAE_AT_H_2 2370752 /* encoder.4: flatten [n, 3136] */
+#define CONV_VAE_AT_MU 3976384 /* encoder.5: dense [n, 16] */
+#define CONV_VAE_AT_LOGVAR 3984576 /* encoder.6: dense [n, 16] */
+#define CONV_VAE_AT_Z 3992768 /* encoder.7: gaussian+kl_normal [n, 16] */
+#define CONV_VAE_AT_LOSS_1 4000960 /* loss.1: kl_normal [] */
+#define CONV_VAE_AT_DECODER_0 8090816 /* decoder.0: dense+relu [n, 3136] */
+#define CONV_VAE_AT_DECODER_2 9696448 /* decoder.2: reshape [n, 64, 7, 7] */
+#define CONV_VAE_AT_CONV_WORKSPACE_3 11302080 /* conv_workspace_3: conv_workspace/11x8 [1517824] */
+#define CONV_VAE_AT_DECODER_3 17373376 /* decoder.3: conv_transpose2d+relu [n, 32, 14, 14] */
+#define CONV_VAE_AT_CONV_WORKSPACE_4 11302080 /* conv_workspace_4: conv_workspace/32x4 [1028608] */
+#define CONV_VAE_AT_DECODER_5 4001024 /* decoder.5: conv_transpose2d [n, 1, 28, 28] */
+#define CONV_VAE_AT_XHAT 4402432 /* decoder.6: sigmoid [n, 1, 28, 28] */
+#define CONV_VAE_AT_LOSS_0 4803904 /* loss.0: bce+bce_grad [] */
+#define CONV_VAE_AT_LOSS 4001024 /* loss: add [] */
+#define CONV_VAE_AT_D_DECODER_5 11302080 /* d_decoder_5: bce_grad [n, 1, 28, 28] */
+#define CONV_VAE_AT_D_MU 4001088 /* d_mu: kl_normal_grad [n, 16] */
+#define CONV_VAE_AT_D_LOGVAR 4009280 /* d_logvar: kl_normal_grad [n, 16] */
+#define CONV_VAE_AT_CONV_WORKSPACE_5 11703488 /* conv_workspace_5: conv_workspace/32x4 [1028608] */
+#define CONV_VAE_AT_D_DECODER_3 20584640 /* d_decoder_3: conv2d*relu' [n, 32, 14, 14] */
+#define CONV_VAE_AT_CONV_WORKSPACE_6 11703488 /* conv_workspace_6: conv_workspace/32x1 [257152] */
+#define CONV_VAE_AT_CONV_WORKSPACE_7 11302080 /* conv_workspace_7: conv_workspace/11x8 [1517824] */
+#define CONV_VAE_AT_D_DECODER_2 17373376 /* d_decoder_2: conv2d [n, 64, 7, 7] */
+#define CONV_VAE_AT_CONV_WORKSPACE_8 11302080 /* conv_workspace_8: conv_workspace/15x1 [258720] */
+#define CONV_VAE_AT_D_DECODER_0 9696448 /* d_decoder_0: reshape [n, 3136] */
+#define CONV_VAE_AT_ACT_GRAD 11302080 /* act_grad: act_grad [n, 3136] */
+#define CONV_VAE_AT_D_Z 3976384 /* d_z: dense_dx [n, 16] */
+#define CONV_VAE_AT_D_MU_2 4017472 /* d_mu_2: add [n, 16] */
+#define CONV_VAE_AT_D_LOGVAR_2 4001088 /* d_logvar_2: gaussian_dlogvar [n, 16] */
+#define CONV_VAE_AT_D_LOGVAR_3 3976384 /* d_logvar_3: add [n, 16] */
+#define CONV_VAE_AT_D_H_2 8090816 /* d_h_2: dense_dx [n, 3136] */
+#define CONV_VAE_AT_D_H_2_2 9696448 /* d_h_2_2: dense_dx [n, 3136] */
+#define CONV_VAE_AT_D_H_2_3 11302080 /* d_h_2_3: add [n, 3136] */
+#define CONV_VAE_AT_D_ENCODER_2 2370752 /* d_encoder_2: reshape [n, 64, 7, 7] */
+#define CONV_VAE_AT_ACT_GRAD_2 8090816 /* act_grad_2: act_grad [n, 64, 7, 7] */
+#define CONV_VAE_AT_CONV_WORKSPACE_9 9696448 /* conv_workspace_9: conv_workspace/11x8 [1517824] */
+#define CONV_VAE_AT_D_ENCODER_0 765120 /* d_encoder_0: conv_transpose2d*relu' [n, 32, 14, 14] */
+#define CONV_VAE_AT_CONV_WORKSPACE_10 9696448 /* conv_workspace_10: conv_workspace/15x1 [258720] */
+#define CONV_VAE_AT_CONV_WORKSPACE_11 4803840 /* conv_workspace_11: conv_workspace/32x1 [257152] */
 
 /* Vectors: AVX-512 or AVX2 with FMA where the compiler targets them,
  * otherwise 128 bits (SSE2 on x86-64, NEON on ARM, plain C elsewhere). */
@@ -430,9 +431,10 @@ static void conv_vae_pack(const float *X, long js, long ks, long nj, long w, lon
 }
 
 /* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs],
- * then the epilogue ep, if any, on each tile as it is finished. */
-static void conv_vae_gemm(long M, long N, long K, const float *A, long ars, long acs,
-			const float *B, long brs, long bcs, const float *bias, float *C, const conv_vae_epilogue *ep)
+ * then the epilogue ep, if any, on each tile as it is finished; with
+ * add, C[i, j] + the sum (C += A B). */
+static void conv_vae_gemm_into(long M, long N, long K, const float *A, long ars, long acs,
+			const float *B, long brs, long bcs, const float *bias, float *C, int add, const conv_vae_epilogue *ep)
 {
 	/* The units of work: rb rows by a group of column blocks of C, each
 	 * summed over all of k by whichever thread claims it, so the units'
@@ -476,6 +478,7 @@ static void conv_vae_gemm(long M, long N, long K, const float *A, long ars, long
 			for (long k0 = 0; k0 < K; k0 += conv_vae_KC) {
 				const long kc = K - k0 < conv_vae_KC ? K - k0 : conv_vae_KC;
 				const int last = k0 + kc == K;
+				const int first = !add && k0 == 0; /* the sums start from the bias or 0 */
 				for (long i = 0; i < mc; i += conv_vae_MR)
 					if (!inplace || mc - i < conv_vae_MR)
 						conv_vae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < conv_vae_MR ? mc - i : conv_vae_MR,
@@ -499,7 +502,7 @@ static void conv_vae_gemm(long M, long N, long K, const float *A, long ars, long
 						const float *a = direct ? A + (i0 + i) * ars + k0 : ap + i * kc;
 						const long ka = direct ? 1 : conv_vae_MR, ra = direct ? ars : 1;
 						if (mr == conv_vae_MR && nr == conv_vae_NR) {
-							conv_vae_kernel(kc, a, ka, ra, bp, c, N, bj, k0 == 0);
+							conv_vae_kernel(kc, a, ka, ra, bp, c, N, bj, first);
 							if (ep && last)
 								conv_vae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
 							continue;
@@ -508,11 +511,11 @@ static void conv_vae_gemm(long M, long N, long K, const float *A, long ars, long
 						 * vector wide when the tile is. */
 						for (long r = 0; r < conv_vae_MR; r++)
 							for (long j = 0; j < conv_vae_NR; j++)
-								edge[r * conv_vae_NR + j] = r < mr && j < nr && k0 ? c[r * N + j] : 0;
+								edge[r * conv_vae_NR + j] = r < mr && j < nr && !first ? c[r * N + j] : 0;
 						if (nr <= CONV_VAE_LANES)
-							conv_vae_kernel1(kc, a, ka, ra, bp, edge, conv_vae_NR, bj, k0 == 0);
+							conv_vae_kernel1(kc, a, ka, ra, bp, edge, conv_vae_NR, bj, first);
 						else
-							conv_vae_kernel(kc, a, ka, ra, bp, edge, conv_vae_NR, bj, k0 == 0);
+							conv_vae_kernel(kc, a, ka, ra, bp, edge, conv_vae_NR, bj, first);
 						for (long r = 0; r < mr; r++)
 							memcpy(c + r * N, edge + r * conv_vae_NR, sizeof(float) * (size_t)nr);
 						if (ep && last)
@@ -523,6 +526,21 @@ static void conv_vae_gemm(long M, long N, long K, const float *A, long ars, long
 			packed = g;
 		}
 	}
+}
+
+/* C = (bias or 0) + A B, then the epilogue ep, if any (conv_vae_gemm_into). */
+static void conv_vae_gemm(long M, long N, long K, const float *A, long ars, long acs, const float *B, long brs, long bcs,
+		     const float *bias, float *C, const conv_vae_epilogue *ep)
+{
+	conv_vae_gemm_into(M, N, K, A, ars, acs, B, brs, bcs, bias, C, 0, ep);
+}
+
+/* C[i, j] += sum_k A[i ars + k acs] B[k brs + j bcs], each sum going on
+ * from C[i, j]: conv_vae_gemm over k in parts, as conv_vae_gemm over all of it. */
+static void conv_vae_gemm_add(long M, long N, long K, const float *A, long ars, long acs, const float *B, long brs,
+			 long bcs, float *C)
+{
+	conv_vae_gemm_into(M, N, K, A, ars, acs, B, brs, bcs, NULL, C, 1, NULL);
 }
 
 /* dst[j] = the sum over b < n of src[b * cols + j], each column added up in
@@ -623,11 +641,24 @@ static void conv_vae_col2im(long C, long H, long W, long k, long s, long p, long
 					}
 }
 
-/* The loop over the samples b < n of a batch; with OpenMP, threads share them out. */
+/* The loop over the samples b < m of a chunk of the batch; with OpenMP, threads share them out. */
 #ifdef _OPENMP
-#define CONV_VAE_EACH_SAMPLE _Pragma("omp parallel for schedule(dynamic) if (n >= 8)") for (long b = 0; b < n; b++)
+#define CONV_VAE_EACH_IN_CHUNK _Pragma("omp parallel for schedule(dynamic) if (m >= 8)") for (long b = 0; b < m; b++)
 #else
-#define CONV_VAE_EACH_SAMPLE for (long b = 0; b < n; b++)
+#define CONV_VAE_EACH_IN_CHUNK for (long b = 0; b < m; b++)
+#endif
+
+/* A convolution's chunks of samples: the threads that share them out, at
+ * most one a slot of its workspace, and the slot of the running thread. */
+#ifdef _OPENMP
+static int conv_vae_slots(int slots)
+{
+	const int threads = omp_get_max_threads();
+	return threads < slots ? threads : slots;
+}
+#define CONV_VAE_SLOT omp_get_thread_num()
+#else
+#define CONV_VAE_SLOT 0
 #endif
 
 /* map[o][q] = t[q][o] for a map [O, P] from channels last; then the
@@ -802,9 +833,7 @@ static conv_vae_real conv_vae_run(const conv_vae_ctx *ctx, const conv_vae_real *
 	const float *const decoder_0_weight = params + CONV_VAE_DECODER_0_WEIGHT;
 	const float *const decoder_3_weight = params + CONV_VAE_DECODER_3_WEIGHT;
 	const float *const decoder_5_weight = params + CONV_VAE_DECODER_5_WEIGHT;
-	float *const conv_workspace = (float *)(work + CONV_VAE_AT_CONV_WORKSPACE);
 	float *const encoder_0 = (float *)(work + CONV_VAE_AT_ENCODER_0);
-	float *const conv_workspace_2 = (float *)(work + CONV_VAE_AT_CONV_WORKSPACE_2);
 	float *const encoder_2 = (float *)(work + CONV_VAE_AT_ENCODER_2);
 	float *const h_2 = (float *)(work + CONV_VAE_AT_H_2);
 	float *const mu = (float *)(work + CONV_VAE_AT_MU);
@@ -822,20 +851,36 @@ static conv_vae_real conv_vae_run(const conv_vae_ctx *ctx, const conv_vae_real *
 		const float *const encoder_2_bias = params + CONV_VAE_ENCODER_2_BIAS;
 		const float *const encoder_5_bias = params + CONV_VAE_ENCODER_5_BIAS;
 		const float *const encoder_6_bias = params + CONV_VAE_ENCODER_6_BIAS;
+		float *const conv_workspace = (float *)(work + CONV_VAE_AT_CONV_WORKSPACE);
+		float *const conv_workspace_2 = (float *)(work + CONV_VAE_AT_CONV_WORKSPACE_2);
 		/* encoder.0: conv2d+relu [n, 32, 14, 14] */
-		CONV_VAE_EACH_SAMPLE
-			conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, x + b * 784, conv_workspace + b * 1764);
-		conv_vae_gemm(n * 196, 32, 9, conv_workspace, 9, 1, encoder_0_weight, 1, 9, encoder_0_bias, (conv_workspace + n * 1764), NULL);
-		CONV_VAE_EACH_SAMPLE
-			conv_vae_from_last(32, 196, (conv_workspace + n * 1764) + b * 6272, encoder_0 + b * 6272,
-				&(const conv_vae_epilogue){.act = CONV_VAE_RELU, .slope = 0.0f});
+		#ifdef _OPENMP
+		#pragma omp parallel for schedule(dynamic) if (n > 32) num_threads(conv_vae_slots(4))
+		#endif
+		for (long b0 = 0; b0 < n; b0 += 32) {
+			float *const slot = conv_workspace + CONV_VAE_SLOT * 32 * 8036; /* this thread's chunk */
+			const long m = n - b0 < 32 ? n - b0 : 32;
+			CONV_VAE_EACH_IN_CHUNK
+				conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, x + (b0 + b) * 784, slot + b * 1764);
+			conv_vae_gemm(m * 196, 32, 9, slot, 9, 1, encoder_0_weight, 1, 9, encoder_0_bias, (slot + 32 * 1764), NULL);
+			CONV_VAE_EACH_IN_CHUNK
+				conv_vae_from_last(32, 196, (slot + 32 * 1764) + b * 6272, encoder_0 + (b0 + b) * 6272,
+					&(const conv_vae_epilogue){.act = CONV_VAE_RELU, .slope = 0.0f});
+		}
 		/* encoder.2: conv2d+relu [n, 64, 7, 7] */
-		CONV_VAE_EACH_SAMPLE
-			conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, encoder_0 + b * 6272, conv_workspace_2 + b * 14112);
-		conv_vae_gemm(n * 49, 64, 288, conv_workspace_2, 288, 1, encoder_2_weight, 1, 288, encoder_2_bias, (conv_workspace_2 + n * 14112), NULL);
-		CONV_VAE_EACH_SAMPLE
-			conv_vae_from_last(64, 49, (conv_workspace_2 + n * 14112) + b * 3136, encoder_2 + b * 3136,
-				&(const conv_vae_epilogue){.act = CONV_VAE_RELU, .slope = 0.0f});
+		#ifdef _OPENMP
+		#pragma omp parallel for schedule(dynamic) if (n > 11) num_threads(conv_vae_slots(8))
+		#endif
+		for (long b0 = 0; b0 < n; b0 += 11) {
+			float *const slot = conv_workspace_2 + CONV_VAE_SLOT * 11 * 17248; /* this thread's chunk */
+			const long m = n - b0 < 11 ? n - b0 : 11;
+			CONV_VAE_EACH_IN_CHUNK
+				conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, encoder_0 + (b0 + b) * 6272, slot + b * 14112);
+			conv_vae_gemm(m * 49, 64, 288, slot, 288, 1, encoder_2_weight, 1, 288, encoder_2_bias, (slot + 11 * 14112), NULL);
+			CONV_VAE_EACH_IN_CHUNK
+				conv_vae_from_last(64, 49, (slot + 11 * 14112) + b * 3136, encoder_2 + (b0 + b) * 3136,
+					&(const conv_vae_epilogue){.act = CONV_VAE_RELU, .slope = 0.0f});
+		}
 		/* encoder.4: flatten [n, 3136] */
 		memcpy(h_2, encoder_2, sizeof(float) * n * 3136);
 		/* encoder.5: dense [n, 16] */
@@ -878,18 +923,32 @@ static conv_vae_real conv_vae_run(const conv_vae_ctx *ctx, const conv_vae_real *
 		/* decoder.2: reshape [n, 64, 7, 7] */
 		memcpy(decoder_2, decoder_0, sizeof(float) * n * 3136);
 		/* decoder.3: conv_transpose2d+relu [n, 32, 14, 14] */
-		CONV_VAE_EACH_SAMPLE
-			conv_vae_transpose(64, 49, decoder_2 + b * 3136, 49, (conv_workspace_3 + n * 14112) + b * 3136, 64);
-		conv_vae_gemm(n * 49, 288, 64, (conv_workspace_3 + n * 14112), 64, 1, decoder_3_weight, 288, 1, NULL, conv_workspace_3, NULL);
-		CONV_VAE_EACH_SAMPLE
-			conv_vae_col2im_bias(32, 14, 14, 3, 2, 1, 7, 7, conv_workspace_3 + b * 14112, decoder_3_bias, decoder_3 + b * 6272,
-				&(const conv_vae_epilogue){.act = CONV_VAE_RELU, .slope = 0.0f});
+		#ifdef _OPENMP
+		#pragma omp parallel for schedule(dynamic) if (n > 11) num_threads(conv_vae_slots(8))
+		#endif
+		for (long b0 = 0; b0 < n; b0 += 11) {
+			float *const slot = conv_workspace_3 + CONV_VAE_SLOT * 11 * 17248; /* this thread's chunk */
+			const long m = n - b0 < 11 ? n - b0 : 11;
+			CONV_VAE_EACH_IN_CHUNK
+				conv_vae_transpose(64, 49, decoder_2 + (b0 + b) * 3136, 49, (slot + 11 * 14112) + b * 3136, 64);
+			conv_vae_gemm(m * 49, 288, 64, (slot + 11 * 14112), 64, 1, decoder_3_weight, 288, 1, NULL, slot, NULL);
+			CONV_VAE_EACH_IN_CHUNK
+				conv_vae_col2im_bias(32, 14, 14, 3, 2, 1, 7, 7, slot + b * 14112, decoder_3_bias, decoder_3 + (b0 + b) * 6272,
+					&(const conv_vae_epilogue){.act = CONV_VAE_RELU, .slope = 0.0f});
+		}
 		/* decoder.5: conv_transpose2d [n, 1, 28, 28] */
-		CONV_VAE_EACH_SAMPLE
-			conv_vae_transpose(32, 196, decoder_3 + b * 6272, 196, (conv_workspace_4 + n * 1764) + b * 6272, 32);
-		conv_vae_gemm(n * 196, 9, 32, (conv_workspace_4 + n * 1764), 32, 1, decoder_5_weight, 9, 1, NULL, conv_workspace_4, NULL);
-		CONV_VAE_EACH_SAMPLE
-			conv_vae_col2im_bias(1, 28, 28, 3, 2, 1, 14, 14, conv_workspace_4 + b * 1764, decoder_5_bias, decoder_5 + b * 784, NULL);
+		#ifdef _OPENMP
+		#pragma omp parallel for schedule(dynamic) if (n > 32) num_threads(conv_vae_slots(4))
+		#endif
+		for (long b0 = 0; b0 < n; b0 += 32) {
+			float *const slot = conv_workspace_4 + CONV_VAE_SLOT * 32 * 8036; /* this thread's chunk */
+			const long m = n - b0 < 32 ? n - b0 : 32;
+			CONV_VAE_EACH_IN_CHUNK
+				conv_vae_transpose(32, 196, decoder_3 + (b0 + b) * 6272, 196, (slot + 32 * 1764) + b * 6272, 32);
+			conv_vae_gemm(m * 196, 9, 32, (slot + 32 * 1764), 32, 1, decoder_5_weight, 9, 1, NULL, slot, NULL);
+			CONV_VAE_EACH_IN_CHUNK
+				conv_vae_col2im_bias(1, 28, 28, 3, 2, 1, 14, 14, slot + b * 1764, decoder_5_bias, decoder_5 + (b0 + b) * 784, NULL);
+		}
 		/* decoder.6: sigmoid [n, 1, 28, 28] */
 		conv_vae_act_all(CONV_VAE_SIGMOID, 0.0f, n * 784, decoder_5, NULL, xhat);
 	}
@@ -916,9 +975,11 @@ static conv_vae_real conv_vae_run(const conv_vae_ctx *ctx, const conv_vae_real *
 		float *const conv_workspace_5 = (float *)(work + CONV_VAE_AT_CONV_WORKSPACE_5);
 		float *const d_decoder_3 = (float *)(work + CONV_VAE_AT_D_DECODER_3);
 		float *const conv_workspace_6 = (float *)(work + CONV_VAE_AT_CONV_WORKSPACE_6);
+		float *const d_decoder_5_weight = grad + CONV_VAE_DECODER_5_WEIGHT;
 		float *const conv_workspace_7 = (float *)(work + CONV_VAE_AT_CONV_WORKSPACE_7);
 		float *const d_decoder_2 = (float *)(work + CONV_VAE_AT_D_DECODER_2);
 		float *const conv_workspace_8 = (float *)(work + CONV_VAE_AT_CONV_WORKSPACE_8);
+		float *const d_decoder_3_weight = grad + CONV_VAE_DECODER_3_WEIGHT;
 		float *const d_decoder_0 = (float *)(work + CONV_VAE_AT_D_DECODER_0);
 		float *const act_grad = (float *)(work + CONV_VAE_AT_ACT_GRAD);
 		float *const d_z = (float *)(work + CONV_VAE_AT_D_Z);
@@ -932,7 +993,10 @@ static conv_vae_real conv_vae_run(const conv_vae_ctx *ctx, const conv_vae_real *
 		float *const act_grad_2 = (float *)(work + CONV_VAE_AT_ACT_GRAD_2);
 		float *const conv_workspace_9 = (float *)(work + CONV_VAE_AT_CONV_WORKSPACE_9);
 		float *const d_encoder_0 = (float *)(work + CONV_VAE_AT_D_ENCODER_0);
+		float *const conv_workspace_10 = (float *)(work + CONV_VAE_AT_CONV_WORKSPACE_10);
+		float *const d_encoder_2_weight = grad + CONV_VAE_ENCODER_2_WEIGHT;
 		float *const conv_workspace_11 = (float *)(work + CONV_VAE_AT_CONV_WORKSPACE_11);
+		float *const d_encoder_0_weight = grad + CONV_VAE_ENCODER_0_WEIGHT;
 		/* d_decoder_5: computed with loss_0 */
 		/* d_mu: kl_normal_grad [n, 16] */
 		{
@@ -953,28 +1017,54 @@ static conv_vae_real conv_vae_run(const conv_vae_ctx *ctx, const conv_vae_real *
 				d_logvar[i] = k * 0.5f * (expf(logvar[i]) - 1);
 		}
 		/* d_decoder_3: conv2d*relu' [n, 32, 14, 14] */
-		CONV_VAE_EACH_SAMPLE
-			conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, d_decoder_5 + b * 784, conv_workspace_5 + b * 1764);
-		conv_vae_gemm(n * 196, 32, 9, conv_workspace_5, 9, 1, decoder_5_weight, 1, 9, NULL, (conv_workspace_5 + n * 1764), NULL);
-		CONV_VAE_EACH_SAMPLE
-			conv_vae_from_last(32, 196, (conv_workspace_5 + n * 1764) + b * 6272, d_decoder_3 + b * 6272,
-				&(const conv_vae_epilogue){.act = CONV_VAE_RELU, .slope = 0.0f, .y = decoder_3 + b * 6272});
-		/* d_decoder_5_weight: conv2d_dw<cols [32, 1, 3, 3] */
-		CONV_VAE_EACH_SAMPLE
-			conv_vae_transpose(32, 196, decoder_3 + b * 6272, 196, conv_workspace_6 + b * 6272, 32);
-		conv_vae_gemm(32, 9, n * 196, conv_workspace_6, 1, 32, conv_workspace_5, 9, 1, NULL, grad + CONV_VAE_DECODER_5_WEIGHT, NULL);
+		#ifdef _OPENMP
+		#pragma omp parallel for schedule(dynamic) if (n > 32) num_threads(conv_vae_slots(4))
+		#endif
+		for (long b0 = 0; b0 < n; b0 += 32) {
+			float *const slot = conv_workspace_5 + CONV_VAE_SLOT * 32 * 8036; /* this thread's chunk */
+			const long m = n - b0 < 32 ? n - b0 : 32;
+			CONV_VAE_EACH_IN_CHUNK
+				conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, d_decoder_5 + (b0 + b) * 784, slot + b * 1764);
+			conv_vae_gemm(m * 196, 32, 9, slot, 9, 1, decoder_5_weight, 1, 9, NULL, (slot + 32 * 1764), NULL);
+			CONV_VAE_EACH_IN_CHUNK
+				conv_vae_from_last(32, 196, (slot + 32 * 1764) + b * 6272, d_decoder_3 + (b0 + b) * 6272,
+					&(const conv_vae_epilogue){.act = CONV_VAE_RELU, .slope = 0.0f, .y = decoder_3 + (b0 + b) * 6272});
+		}
+		/* d_decoder_5_weight: conv2d_dw [32, 1, 3, 3] */
+		memset(d_decoder_5_weight, 0, sizeof(float) * 288);
+		for (long b0 = 0; b0 < n; b0 += 32) {
+			const long m = n - b0 < 32 ? n - b0 : 32;
+			CONV_VAE_EACH_IN_CHUNK {
+				conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, d_decoder_5 + (b0 + b) * 784, conv_workspace_6 + b * 1764);
+				conv_vae_transpose(32, 196, decoder_3 + (b0 + b) * 6272, 196, (conv_workspace_6 + 32 * 1764) + b * 6272, 32);
+			}
+			conv_vae_gemm_add(32, 9, m * 196, (conv_workspace_6 + 32 * 1764), 1, 32, conv_workspace_6, 9, 1, d_decoder_5_weight);
+		}
 		/* d_decoder_5_bias: conv_db [1] */
 		conv_vae_sum_channels(n, 1, 784, d_decoder_5, grad + CONV_VAE_DECODER_5_BIAS);
 		/* d_decoder_2: conv2d [n, 64, 7, 7] */
-		CONV_VAE_EACH_SAMPLE
-			conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, d_decoder_3 + b * 6272, conv_workspace_7 + b * 14112);
-		conv_vae_gemm(n * 49, 64, 288, conv_workspace_7, 288, 1, decoder_3_weight, 1, 288, NULL, (conv_workspace_7 + n * 14112), NULL);
-		CONV_VAE_EACH_SAMPLE
-			conv_vae_from_last(64, 49, (conv_workspace_7 + n * 14112) + b * 3136, d_decoder_2 + b * 3136, NULL);
-		/* d_decoder_3_weight: conv2d_dw<cols [64, 32, 3, 3] */
-		CONV_VAE_EACH_SAMPLE
-			conv_vae_transpose(64, 49, decoder_2 + b * 3136, 49, conv_workspace_8 + b * 3136, 64);
-		conv_vae_gemm(64, 288, n * 49, conv_workspace_8, 1, 64, conv_workspace_7, 288, 1, NULL, grad + CONV_VAE_DECODER_3_WEIGHT, NULL);
+		#ifdef _OPENMP
+		#pragma omp parallel for schedule(dynamic) if (n > 11) num_threads(conv_vae_slots(8))
+		#endif
+		for (long b0 = 0; b0 < n; b0 += 11) {
+			float *const slot = conv_workspace_7 + CONV_VAE_SLOT * 11 * 17248; /* this thread's chunk */
+			const long m = n - b0 < 11 ? n - b0 : 11;
+			CONV_VAE_EACH_IN_CHUNK
+				conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, d_decoder_3 + (b0 + b) * 6272, slot + b * 14112);
+			conv_vae_gemm(m * 49, 64, 288, slot, 288, 1, decoder_3_weight, 1, 288, NULL, (slot + 11 * 14112), NULL);
+			CONV_VAE_EACH_IN_CHUNK
+				conv_vae_from_last(64, 49, (slot + 11 * 14112) + b * 3136, d_decoder_2 + (b0 + b) * 3136, NULL);
+		}
+		/* d_decoder_3_weight: conv2d_dw [64, 32, 3, 3] */
+		memset(d_decoder_3_weight, 0, sizeof(float) * 18432);
+		for (long b0 = 0; b0 < n; b0 += 15) {
+			const long m = n - b0 < 15 ? n - b0 : 15;
+			CONV_VAE_EACH_IN_CHUNK {
+				conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, d_decoder_3 + (b0 + b) * 6272, conv_workspace_8 + b * 14112);
+				conv_vae_transpose(64, 49, decoder_2 + (b0 + b) * 3136, 49, (conv_workspace_8 + 15 * 14112) + b * 3136, 64);
+			}
+			conv_vae_gemm_add(64, 288, m * 49, (conv_workspace_8 + 15 * 14112), 1, 64, conv_workspace_8, 288, 1, d_decoder_3_weight);
+		}
 		/* d_decoder_3_bias: conv_db [32] */
 		conv_vae_sum_channels(n, 32, 196, d_decoder_3, grad + CONV_VAE_DECODER_3_BIAS);
 		/* d_decoder_0: reshape [n, 3136] */
@@ -1022,20 +1112,41 @@ static conv_vae_real conv_vae_run(const conv_vae_ctx *ctx, const conv_vae_real *
 		/* act_grad_2: act_grad [n, 64, 7, 7] */
 		conv_vae_act_all(CONV_VAE_RELU, 0.0f, n * 3136, d_encoder_2, encoder_2, act_grad_2);
 		/* d_encoder_0: conv_transpose2d*relu' [n, 32, 14, 14] */
-		CONV_VAE_EACH_SAMPLE
-			conv_vae_transpose(64, 49, act_grad_2 + b * 3136, 49, (conv_workspace_9 + n * 14112) + b * 3136, 64);
-		conv_vae_gemm(n * 49, 288, 64, (conv_workspace_9 + n * 14112), 64, 1, encoder_2_weight, 288, 1, NULL, conv_workspace_9, NULL);
-		CONV_VAE_EACH_SAMPLE
-			conv_vae_col2im_bias(32, 14, 14, 3, 2, 1, 7, 7, conv_workspace_9 + b * 14112, NULL, d_encoder_0 + b * 6272,
-				&(const conv_vae_epilogue){.act = CONV_VAE_RELU, .slope = 0.0f, .y = encoder_0 + b * 6272});
-		/* d_encoder_2_weight: conv2d_dw<cols<map [64, 32, 3, 3] */
-		conv_vae_gemm(64, 288, n * 49, (conv_workspace_9 + n * 14112), 1, 64, conv_workspace_2, 288, 1, NULL, grad + CONV_VAE_ENCODER_2_WEIGHT, NULL);
+		#ifdef _OPENMP
+		#pragma omp parallel for schedule(dynamic) if (n > 11) num_threads(conv_vae_slots(8))
+		#endif
+		for (long b0 = 0; b0 < n; b0 += 11) {
+			float *const slot = conv_workspace_9 + CONV_VAE_SLOT * 11 * 17248; /* this thread's chunk */
+			const long m = n - b0 < 11 ? n - b0 : 11;
+			CONV_VAE_EACH_IN_CHUNK
+				conv_vae_transpose(64, 49, act_grad_2 + (b0 + b) * 3136, 49, (slot + 11 * 14112) + b * 3136, 64);
+			conv_vae_gemm(m * 49, 288, 64, (slot + 11 * 14112), 64, 1, encoder_2_weight, 288, 1, NULL, slot, NULL);
+			CONV_VAE_EACH_IN_CHUNK
+				conv_vae_col2im_bias(32, 14, 14, 3, 2, 1, 7, 7, slot + b * 14112, NULL, d_encoder_0 + (b0 + b) * 6272,
+					&(const conv_vae_epilogue){.act = CONV_VAE_RELU, .slope = 0.0f, .y = encoder_0 + (b0 + b) * 6272});
+		}
+		/* d_encoder_2_weight: conv2d_dw [64, 32, 3, 3] */
+		memset(d_encoder_2_weight, 0, sizeof(float) * 18432);
+		for (long b0 = 0; b0 < n; b0 += 15) {
+			const long m = n - b0 < 15 ? n - b0 : 15;
+			CONV_VAE_EACH_IN_CHUNK {
+				conv_vae_im2col(32, 14, 14, 3, 2, 1, 7, 7, encoder_0 + (b0 + b) * 6272, conv_workspace_10 + b * 14112);
+				conv_vae_transpose(64, 49, act_grad_2 + (b0 + b) * 3136, 49, (conv_workspace_10 + 15 * 14112) + b * 3136, 64);
+			}
+			conv_vae_gemm_add(64, 288, m * 49, (conv_workspace_10 + 15 * 14112), 1, 64, conv_workspace_10, 288, 1, d_encoder_2_weight);
+		}
 		/* d_encoder_2_bias: conv_db [64] */
 		conv_vae_sum_channels(n, 64, 49, act_grad_2, grad + CONV_VAE_ENCODER_2_BIAS);
-		/* d_encoder_0_weight: conv2d_dw<cols [32, 1, 3, 3] */
-		CONV_VAE_EACH_SAMPLE
-			conv_vae_transpose(32, 196, d_encoder_0 + b * 6272, 196, conv_workspace_11 + b * 6272, 32);
-		conv_vae_gemm(32, 9, n * 196, conv_workspace_11, 1, 32, conv_workspace, 9, 1, NULL, grad + CONV_VAE_ENCODER_0_WEIGHT, NULL);
+		/* d_encoder_0_weight: conv2d_dw [32, 1, 3, 3] */
+		memset(d_encoder_0_weight, 0, sizeof(float) * 288);
+		for (long b0 = 0; b0 < n; b0 += 32) {
+			const long m = n - b0 < 32 ? n - b0 : 32;
+			CONV_VAE_EACH_IN_CHUNK {
+				conv_vae_im2col(1, 28, 28, 3, 2, 1, 14, 14, x + (b0 + b) * 784, conv_workspace_11 + b * 1764);
+				conv_vae_transpose(32, 196, d_encoder_0 + (b0 + b) * 6272, 196, (conv_workspace_11 + 32 * 1764) + b * 6272, 32);
+			}
+			conv_vae_gemm_add(32, 9, m * 196, (conv_workspace_11 + 32 * 1764), 1, 32, conv_workspace_11, 9, 1, d_encoder_0_weight);
+		}
 		/* d_encoder_0_bias: conv_db [32] */
 		conv_vae_sum_channels(n, 32, 196, d_encoder_0, grad + CONV_VAE_ENCODER_0_BIAS);
 	}

@@ -343,9 +343,10 @@ static void fashion_ae_pack(const float *X, long js, long ks, long nj, long w, l
 }
 
 /* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs],
- * then the epilogue ep, if any, on each tile as it is finished. */
-static void fashion_ae_gemm(long M, long N, long K, const float *A, long ars, long acs,
-			const float *B, long brs, long bcs, const float *bias, float *C, const fashion_ae_epilogue *ep)
+ * then the epilogue ep, if any, on each tile as it is finished; with
+ * add, C[i, j] + the sum (C += A B). */
+static void fashion_ae_gemm_into(long M, long N, long K, const float *A, long ars, long acs,
+			const float *B, long brs, long bcs, const float *bias, float *C, int add, const fashion_ae_epilogue *ep)
 {
 	/* The units of work: rb rows by a group of column blocks of C, each
 	 * summed over all of k by whichever thread claims it, so the units'
@@ -389,6 +390,7 @@ static void fashion_ae_gemm(long M, long N, long K, const float *A, long ars, lo
 			for (long k0 = 0; k0 < K; k0 += fashion_ae_KC) {
 				const long kc = K - k0 < fashion_ae_KC ? K - k0 : fashion_ae_KC;
 				const int last = k0 + kc == K;
+				const int first = !add && k0 == 0; /* the sums start from the bias or 0 */
 				for (long i = 0; i < mc; i += fashion_ae_MR)
 					if (!inplace || mc - i < fashion_ae_MR)
 						fashion_ae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < fashion_ae_MR ? mc - i : fashion_ae_MR,
@@ -412,7 +414,7 @@ static void fashion_ae_gemm(long M, long N, long K, const float *A, long ars, lo
 						const float *a = direct ? A + (i0 + i) * ars + k0 : ap + i * kc;
 						const long ka = direct ? 1 : fashion_ae_MR, ra = direct ? ars : 1;
 						if (mr == fashion_ae_MR && nr == fashion_ae_NR) {
-							fashion_ae_kernel(kc, a, ka, ra, bp, c, N, bj, k0 == 0);
+							fashion_ae_kernel(kc, a, ka, ra, bp, c, N, bj, first);
 							if (ep && last)
 								fashion_ae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
 							continue;
@@ -421,11 +423,11 @@ static void fashion_ae_gemm(long M, long N, long K, const float *A, long ars, lo
 						 * vector wide when the tile is. */
 						for (long r = 0; r < fashion_ae_MR; r++)
 							for (long j = 0; j < fashion_ae_NR; j++)
-								edge[r * fashion_ae_NR + j] = r < mr && j < nr && k0 ? c[r * N + j] : 0;
+								edge[r * fashion_ae_NR + j] = r < mr && j < nr && !first ? c[r * N + j] : 0;
 						if (nr <= FASHION_AE_LANES)
-							fashion_ae_kernel1(kc, a, ka, ra, bp, edge, fashion_ae_NR, bj, k0 == 0);
+							fashion_ae_kernel1(kc, a, ka, ra, bp, edge, fashion_ae_NR, bj, first);
 						else
-							fashion_ae_kernel(kc, a, ka, ra, bp, edge, fashion_ae_NR, bj, k0 == 0);
+							fashion_ae_kernel(kc, a, ka, ra, bp, edge, fashion_ae_NR, bj, first);
 						for (long r = 0; r < mr; r++)
 							memcpy(c + r * N, edge + r * fashion_ae_NR, sizeof(float) * (size_t)nr);
 						if (ep && last)
@@ -436,6 +438,13 @@ static void fashion_ae_gemm(long M, long N, long K, const float *A, long ars, lo
 			packed = g;
 		}
 	}
+}
+
+/* C = (bias or 0) + A B, then the epilogue ep, if any (fashion_ae_gemm_into). */
+static void fashion_ae_gemm(long M, long N, long K, const float *A, long ars, long acs, const float *B, long brs, long bcs,
+		     const float *bias, float *C, const fashion_ae_epilogue *ep)
+{
+	fashion_ae_gemm_into(M, N, K, A, ars, acs, B, brs, bcs, bias, C, 0, ep);
 }
 
 /* dst[j] = the sum over b < n of src[b * cols + j], each column added up in

@@ -366,9 +366,10 @@ static void kl_sparse_ae_pack(const float *X, long js, long ks, long nj, long w,
 }
 
 /* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs],
- * then the epilogue ep, if any, on each tile as it is finished. */
-static void kl_sparse_ae_gemm(long M, long N, long K, const float *A, long ars, long acs,
-			const float *B, long brs, long bcs, const float *bias, float *C, const kl_sparse_ae_epilogue *ep)
+ * then the epilogue ep, if any, on each tile as it is finished; with
+ * add, C[i, j] + the sum (C += A B). */
+static void kl_sparse_ae_gemm_into(long M, long N, long K, const float *A, long ars, long acs,
+			const float *B, long brs, long bcs, const float *bias, float *C, int add, const kl_sparse_ae_epilogue *ep)
 {
 	/* The units of work: rb rows by a group of column blocks of C, each
 	 * summed over all of k by whichever thread claims it, so the units'
@@ -412,6 +413,7 @@ static void kl_sparse_ae_gemm(long M, long N, long K, const float *A, long ars, 
 			for (long k0 = 0; k0 < K; k0 += kl_sparse_ae_KC) {
 				const long kc = K - k0 < kl_sparse_ae_KC ? K - k0 : kl_sparse_ae_KC;
 				const int last = k0 + kc == K;
+				const int first = !add && k0 == 0; /* the sums start from the bias or 0 */
 				for (long i = 0; i < mc; i += kl_sparse_ae_MR)
 					if (!inplace || mc - i < kl_sparse_ae_MR)
 						kl_sparse_ae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < kl_sparse_ae_MR ? mc - i : kl_sparse_ae_MR,
@@ -435,7 +437,7 @@ static void kl_sparse_ae_gemm(long M, long N, long K, const float *A, long ars, 
 						const float *a = direct ? A + (i0 + i) * ars + k0 : ap + i * kc;
 						const long ka = direct ? 1 : kl_sparse_ae_MR, ra = direct ? ars : 1;
 						if (mr == kl_sparse_ae_MR && nr == kl_sparse_ae_NR) {
-							kl_sparse_ae_kernel(kc, a, ka, ra, bp, c, N, bj, k0 == 0);
+							kl_sparse_ae_kernel(kc, a, ka, ra, bp, c, N, bj, first);
 							if (ep && last)
 								kl_sparse_ae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
 							continue;
@@ -444,11 +446,11 @@ static void kl_sparse_ae_gemm(long M, long N, long K, const float *A, long ars, 
 						 * vector wide when the tile is. */
 						for (long r = 0; r < kl_sparse_ae_MR; r++)
 							for (long j = 0; j < kl_sparse_ae_NR; j++)
-								edge[r * kl_sparse_ae_NR + j] = r < mr && j < nr && k0 ? c[r * N + j] : 0;
+								edge[r * kl_sparse_ae_NR + j] = r < mr && j < nr && !first ? c[r * N + j] : 0;
 						if (nr <= KL_SPARSE_AE_LANES)
-							kl_sparse_ae_kernel1(kc, a, ka, ra, bp, edge, kl_sparse_ae_NR, bj, k0 == 0);
+							kl_sparse_ae_kernel1(kc, a, ka, ra, bp, edge, kl_sparse_ae_NR, bj, first);
 						else
-							kl_sparse_ae_kernel(kc, a, ka, ra, bp, edge, kl_sparse_ae_NR, bj, k0 == 0);
+							kl_sparse_ae_kernel(kc, a, ka, ra, bp, edge, kl_sparse_ae_NR, bj, first);
 						for (long r = 0; r < mr; r++)
 							memcpy(c + r * N, edge + r * kl_sparse_ae_NR, sizeof(float) * (size_t)nr);
 						if (ep && last)
@@ -459,6 +461,13 @@ static void kl_sparse_ae_gemm(long M, long N, long K, const float *A, long ars, 
 			packed = g;
 		}
 	}
+}
+
+/* C = (bias or 0) + A B, then the epilogue ep, if any (kl_sparse_ae_gemm_into). */
+static void kl_sparse_ae_gemm(long M, long N, long K, const float *A, long ars, long acs, const float *B, long brs, long bcs,
+		     const float *bias, float *C, const kl_sparse_ae_epilogue *ep)
+{
+	kl_sparse_ae_gemm_into(M, N, K, A, ars, acs, B, brs, bcs, bias, C, 0, ep);
 }
 
 /* dst[j] = the sum over b < n of src[b * cols + j], each column added up in

@@ -345,9 +345,10 @@ static void ksparse_ae_pack(const float *X, long js, long ks, long nj, long w, l
 }
 
 /* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs],
- * then the epilogue ep, if any, on each tile as it is finished. */
-static void ksparse_ae_gemm(long M, long N, long K, const float *A, long ars, long acs,
-			const float *B, long brs, long bcs, const float *bias, float *C, const ksparse_ae_epilogue *ep)
+ * then the epilogue ep, if any, on each tile as it is finished; with
+ * add, C[i, j] + the sum (C += A B). */
+static void ksparse_ae_gemm_into(long M, long N, long K, const float *A, long ars, long acs,
+			const float *B, long brs, long bcs, const float *bias, float *C, int add, const ksparse_ae_epilogue *ep)
 {
 	/* The units of work: rb rows by a group of column blocks of C, each
 	 * summed over all of k by whichever thread claims it, so the units'
@@ -391,6 +392,7 @@ static void ksparse_ae_gemm(long M, long N, long K, const float *A, long ars, lo
 			for (long k0 = 0; k0 < K; k0 += ksparse_ae_KC) {
 				const long kc = K - k0 < ksparse_ae_KC ? K - k0 : ksparse_ae_KC;
 				const int last = k0 + kc == K;
+				const int first = !add && k0 == 0; /* the sums start from the bias or 0 */
 				for (long i = 0; i < mc; i += ksparse_ae_MR)
 					if (!inplace || mc - i < ksparse_ae_MR)
 						ksparse_ae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < ksparse_ae_MR ? mc - i : ksparse_ae_MR,
@@ -414,7 +416,7 @@ static void ksparse_ae_gemm(long M, long N, long K, const float *A, long ars, lo
 						const float *a = direct ? A + (i0 + i) * ars + k0 : ap + i * kc;
 						const long ka = direct ? 1 : ksparse_ae_MR, ra = direct ? ars : 1;
 						if (mr == ksparse_ae_MR && nr == ksparse_ae_NR) {
-							ksparse_ae_kernel(kc, a, ka, ra, bp, c, N, bj, k0 == 0);
+							ksparse_ae_kernel(kc, a, ka, ra, bp, c, N, bj, first);
 							if (ep && last)
 								ksparse_ae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
 							continue;
@@ -423,11 +425,11 @@ static void ksparse_ae_gemm(long M, long N, long K, const float *A, long ars, lo
 						 * vector wide when the tile is. */
 						for (long r = 0; r < ksparse_ae_MR; r++)
 							for (long j = 0; j < ksparse_ae_NR; j++)
-								edge[r * ksparse_ae_NR + j] = r < mr && j < nr && k0 ? c[r * N + j] : 0;
+								edge[r * ksparse_ae_NR + j] = r < mr && j < nr && !first ? c[r * N + j] : 0;
 						if (nr <= KSPARSE_AE_LANES)
-							ksparse_ae_kernel1(kc, a, ka, ra, bp, edge, ksparse_ae_NR, bj, k0 == 0);
+							ksparse_ae_kernel1(kc, a, ka, ra, bp, edge, ksparse_ae_NR, bj, first);
 						else
-							ksparse_ae_kernel(kc, a, ka, ra, bp, edge, ksparse_ae_NR, bj, k0 == 0);
+							ksparse_ae_kernel(kc, a, ka, ra, bp, edge, ksparse_ae_NR, bj, first);
 						for (long r = 0; r < mr; r++)
 							memcpy(c + r * N, edge + r * ksparse_ae_NR, sizeof(float) * (size_t)nr);
 						if (ep && last)
@@ -438,6 +440,13 @@ static void ksparse_ae_gemm(long M, long N, long K, const float *A, long ars, lo
 			packed = g;
 		}
 	}
+}
+
+/* C = (bias or 0) + A B, then the epilogue ep, if any (ksparse_ae_gemm_into). */
+static void ksparse_ae_gemm(long M, long N, long K, const float *A, long ars, long acs, const float *B, long brs, long bcs,
+		     const float *bias, float *C, const ksparse_ae_epilogue *ep)
+{
+	ksparse_ae_gemm_into(M, N, K, A, ars, acs, B, brs, bcs, bias, C, 0, ep);
 }
 
 /* dst[j] = the sum over b < n of src[b * cols + j], each column added up in

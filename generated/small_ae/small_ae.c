@@ -399,9 +399,10 @@ static void small_ae_pack(const float *X, long js, long ks, long nj, long w, lon
 }
 
 /* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs],
- * then the epilogue ep, if any, on each tile as it is finished. */
-static void small_ae_gemm(long M, long N, long K, const float *A, long ars, long acs,
-			const float *B, long brs, long bcs, const float *bias, float *C, const small_ae_epilogue *ep)
+ * then the epilogue ep, if any, on each tile as it is finished; with
+ * add, C[i, j] + the sum (C += A B). */
+static void small_ae_gemm_into(long M, long N, long K, const float *A, long ars, long acs,
+			const float *B, long brs, long bcs, const float *bias, float *C, int add, const small_ae_epilogue *ep)
 {
 	/* The units of work: rb rows by a group of column blocks of C, each
 	 * summed over all of k by whichever thread claims it, so the units'
@@ -445,6 +446,7 @@ static void small_ae_gemm(long M, long N, long K, const float *A, long ars, long
 			for (long k0 = 0; k0 < K; k0 += small_ae_KC) {
 				const long kc = K - k0 < small_ae_KC ? K - k0 : small_ae_KC;
 				const int last = k0 + kc == K;
+				const int first = !add && k0 == 0; /* the sums start from the bias or 0 */
 				for (long i = 0; i < mc; i += small_ae_MR)
 					if (!inplace || mc - i < small_ae_MR)
 						small_ae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < small_ae_MR ? mc - i : small_ae_MR,
@@ -468,7 +470,7 @@ static void small_ae_gemm(long M, long N, long K, const float *A, long ars, long
 						const float *a = direct ? A + (i0 + i) * ars + k0 : ap + i * kc;
 						const long ka = direct ? 1 : small_ae_MR, ra = direct ? ars : 1;
 						if (mr == small_ae_MR && nr == small_ae_NR) {
-							small_ae_kernel(kc, a, ka, ra, bp, c, N, bj, k0 == 0);
+							small_ae_kernel(kc, a, ka, ra, bp, c, N, bj, first);
 							if (ep && last)
 								small_ae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
 							continue;
@@ -477,11 +479,11 @@ static void small_ae_gemm(long M, long N, long K, const float *A, long ars, long
 						 * vector wide when the tile is. */
 						for (long r = 0; r < small_ae_MR; r++)
 							for (long j = 0; j < small_ae_NR; j++)
-								edge[r * small_ae_NR + j] = r < mr && j < nr && k0 ? c[r * N + j] : 0;
+								edge[r * small_ae_NR + j] = r < mr && j < nr && !first ? c[r * N + j] : 0;
 						if (nr <= SMALL_AE_LANES)
-							small_ae_kernel1(kc, a, ka, ra, bp, edge, small_ae_NR, bj, k0 == 0);
+							small_ae_kernel1(kc, a, ka, ra, bp, edge, small_ae_NR, bj, first);
 						else
-							small_ae_kernel(kc, a, ka, ra, bp, edge, small_ae_NR, bj, k0 == 0);
+							small_ae_kernel(kc, a, ka, ra, bp, edge, small_ae_NR, bj, first);
 						for (long r = 0; r < mr; r++)
 							memcpy(c + r * N, edge + r * small_ae_NR, sizeof(float) * (size_t)nr);
 						if (ep && last)
@@ -492,6 +494,13 @@ static void small_ae_gemm(long M, long N, long K, const float *A, long ars, long
 			packed = g;
 		}
 	}
+}
+
+/* C = (bias or 0) + A B, then the epilogue ep, if any (small_ae_gemm_into). */
+static void small_ae_gemm(long M, long N, long K, const float *A, long ars, long acs, const float *B, long brs, long bcs,
+		     const float *bias, float *C, const small_ae_epilogue *ep)
+{
+	small_ae_gemm_into(M, N, K, A, ars, acs, B, brs, bcs, bias, C, 0, ep);
 }
 
 /* dst[j] = the sum over b < n of src[b * cols + j], each column added up in

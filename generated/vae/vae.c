@@ -415,9 +415,10 @@ static void vae_pack(const float *X, long js, long ks, long nj, long w, long kc,
 }
 
 /* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs],
- * then the epilogue ep, if any, on each tile as it is finished. */
-static void vae_gemm(long M, long N, long K, const float *A, long ars, long acs,
-			const float *B, long brs, long bcs, const float *bias, float *C, const vae_epilogue *ep)
+ * then the epilogue ep, if any, on each tile as it is finished; with
+ * add, C[i, j] + the sum (C += A B). */
+static void vae_gemm_into(long M, long N, long K, const float *A, long ars, long acs,
+			const float *B, long brs, long bcs, const float *bias, float *C, int add, const vae_epilogue *ep)
 {
 	/* The units of work: rb rows by a group of column blocks of C, each
 	 * summed over all of k by whichever thread claims it, so the units'
@@ -461,6 +462,7 @@ static void vae_gemm(long M, long N, long K, const float *A, long ars, long acs,
 			for (long k0 = 0; k0 < K; k0 += vae_KC) {
 				const long kc = K - k0 < vae_KC ? K - k0 : vae_KC;
 				const int last = k0 + kc == K;
+				const int first = !add && k0 == 0; /* the sums start from the bias or 0 */
 				for (long i = 0; i < mc; i += vae_MR)
 					if (!inplace || mc - i < vae_MR)
 						vae_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < vae_MR ? mc - i : vae_MR,
@@ -484,7 +486,7 @@ static void vae_gemm(long M, long N, long K, const float *A, long ars, long acs,
 						const float *a = direct ? A + (i0 + i) * ars + k0 : ap + i * kc;
 						const long ka = direct ? 1 : vae_MR, ra = direct ? ars : 1;
 						if (mr == vae_MR && nr == vae_NR) {
-							vae_kernel(kc, a, ka, ra, bp, c, N, bj, k0 == 0);
+							vae_kernel(kc, a, ka, ra, bp, c, N, bj, first);
 							if (ep && last)
 								vae_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);
 							continue;
@@ -493,11 +495,11 @@ static void vae_gemm(long M, long N, long K, const float *A, long ars, long acs,
 						 * vector wide when the tile is. */
 						for (long r = 0; r < vae_MR; r++)
 							for (long j = 0; j < vae_NR; j++)
-								edge[r * vae_NR + j] = r < mr && j < nr && k0 ? c[r * N + j] : 0;
+								edge[r * vae_NR + j] = r < mr && j < nr && !first ? c[r * N + j] : 0;
 						if (nr <= VAE_LANES)
-							vae_kernel1(kc, a, ka, ra, bp, edge, vae_NR, bj, k0 == 0);
+							vae_kernel1(kc, a, ka, ra, bp, edge, vae_NR, bj, first);
 						else
-							vae_kernel(kc, a, ka, ra, bp, edge, vae_NR, bj, k0 == 0);
+							vae_kernel(kc, a, ka, ra, bp, edge, vae_NR, bj, first);
 						for (long r = 0; r < mr; r++)
 							memcpy(c + r * N, edge + r * vae_NR, sizeof(float) * (size_t)nr);
 						if (ep && last)
@@ -508,6 +510,13 @@ static void vae_gemm(long M, long N, long K, const float *A, long ars, long acs,
 			packed = g;
 		}
 	}
+}
+
+/* C = (bias or 0) + A B, then the epilogue ep, if any (vae_gemm_into). */
+static void vae_gemm(long M, long N, long K, const float *A, long ars, long acs, const float *B, long brs, long bcs,
+		     const float *bias, float *C, const vae_epilogue *ep)
+{
+	vae_gemm_into(M, N, K, A, ars, acs, B, brs, bcs, bias, C, 0, ep);
 }
 
 /* dst[j] = the sum over b < n of src[b * cols + j], each column added up in

@@ -1,8 +1,8 @@
 /* conv.c - the C rows of the convolutions, pooling, upsampling and
  * reshaping of images (ops/conv.c, whose comment gives the three kernels:
- * im2col or col2im, one product over the batch, transposes between a map
- * and the map with channels last). Requires: emit.h, attrs.h. Provides:
- * their rows. */
+ * im2col or col2im, one product over the batch or a chunk of it,
+ * transposes between a map and the map with channels last). Requires:
+ * emit.h, attrs.h. Provides: their rows. */
 #include <string.h>
 
 #include "attrs.h"
@@ -11,24 +11,78 @@
 /* The workspace is memory the convolution that reads it fills. */
 void c_conv_workspace(Emit *e, Node *n) { (void)e, (void)n; }
 
+/* Where a convolution's kernels run: on the whole batch, samples b < n,
+ * or, when its workspace holds `chunk` samples (conv_chunk), in a loop
+ * over chunks of the batch, samples b0 + b for b < m, so that what one
+ * kernel leaves in the workspace is still in the cache for the next.
+ * With more than one slot, threads share out the chunks, each working in
+ * the slot of the workspace that is its own (its products within a chunk
+ * then run on it alone); a weight gradient's chunks run in order, the
+ * threads sharing out the work within each. */
+typedef struct Span {
+	long chunk;          /* samples in the workspace; 0: all n */
+	const char *count;   /* the samples at a time: "n" or "m" */
+	const char *sample;  /* sample b's index in the batch: "b" or "(b0 + b)" */
+	const char *each;    /* the loop over them (kernels.c) */
+	const char *ws;      /* the running chunk's workspace */
+} Span;
+
+/* Open the loop over chunks of convolution n, if its workspace has them. */
+static Span span_open(Emit *e, const Node *n)
+{
+	const Node *ws = n->in[IN_WS];
+	const long chunk = ws->iattr[0], slots = ws->iattr[1];
+	if (!chunk)
+		return (Span){0, "n", "b", str_upper(emit_helper(e, "each_sample")), emit_ref(e, ws)};
+	const char *ref = emit_ref(e, ws);
+	if (slots > 1) {
+		emit_line(e, "#ifdef _OPENMP");
+		emit_line(e, "#pragma omp parallel for schedule(dynamic) if (n > %ld) num_threads(%s(%ld))", chunk,
+			  emit_helper(e, "slots"), slots);
+		emit_line(e, "#endif");
+	}
+	emit_line(e, "for (long b0 = 0; b0 < n; b0 += %ld) {", chunk);
+	emit_indent(e, 1);
+	if (slots > 1) {
+		emit_line(e, "%s *const slot = %s + %s * %ld * %ld; /* this thread's chunk */", emit_real(e), ref,
+			  str_upper(xasprintf("%s_slot", emit_prefix(e))), chunk,
+			  (long)shape_elems(ws->shape) / slots / chunk);
+		ref = "slot";
+	}
+	emit_line(e, "const long m = n - b0 < %ld ? n - b0 : %ld;", chunk, chunk);
+	return (Span){chunk, "m", "(b0 + b)", str_upper(emit_helper(e, "each_in_chunk")), ref};
+}
+
+static void span_close(Emit *e, Span sp)
+{
+	if (!sp.chunk)
+		return;
+	emit_indent(e, -1);
+	emit_line(e, "}");
+}
+
+/* " + sample * per": the offset of the running sample's values in a
+ * batched value of `per` values a sample. */
+static const char *at_sample(Span sp, long per) { return xasprintf(" + %s * %ld", sp.sample, per); }
+
 /* The activation fused into convolution n (A_ACT) as the epilogue of its
  * per-sample kernel (kernels.c), applied to sample b of `per` values
  * while it is in the cache: NULL, or the activation (with A_ACT_Y: its
  * derivative read off the last input) as a compound literal. */
-static const char *sample_epilogue(Emit *e, const Node *n, long per)
+static const char *sample_epilogue(Emit *e, const Node *n, Span sp, long per)
 {
 	if (!n->iattr[A_ACT])
 		return "NULL";
-	const char *y = n->iattr[A_ACT_Y] ? xasprintf(", .y = %s + b * %ld", emit_ref(e, n->in[n->nin - 1]), per) : "";
+	const char *y = n->iattr[A_ACT_Y] ? xasprintf(", .y = %s%s", emit_ref(e, n->in[n->nin - 1]), at_sample(sp, per)) : "";
 	return xasprintf("&(const %s_epilogue){.act = %s, .slope = %s%s}", emit_prefix(e),
 			 act_code(e, (int)n->iattr[A_ACT] - 1), emit_num(e, n->fattr[0]), y);
 }
 
-/* A statement for each sample b of the batch (`call` and its last
+/* A statement for each sample b of the span (`call` and its last
  * argument `last`, which goes on a line of its own if it is long). */
-static void emit_each_sample(Emit *e, const char *call, const char *last)
+static void emit_each_sample(Emit *e, Span sp, const char *call, const char *last)
 {
-	emit_line(e, "%s", str_upper(emit_helper(e, "each_sample")));
+	emit_line(e, "%s", sp.each);
 	if (!last || !strcmp(last, "NULL"))
 		emit_line(e, "\t%s%s);", call, last ? ", NULL" : "");
 	else {
@@ -43,25 +97,37 @@ static const char *geom_args(Geom g)
 	return xasprintf("%d, %d, %d, %d, %d, %d, %d, %d", g.C, g.H, g.W, g.k, g.s, g.p, g.OH, g.OW);
 }
 
-/* cols + b P C k k = im2col(image b), for every sample b. */
-static void emit_im2col(Emit *e, Geom g, const char *img, const char *cols)
+/* The call cols + b P C k k = im2col(image b) for sample b. */
+static const char *im2col_call(Emit *e, Span sp, Geom g, const char *img, const char *cols)
 {
 	long P = (long)g.OH * g.OW, ckk = (long)g.C * g.k * g.k;
-	emit_each_sample(e, xasprintf("%s(%s, %s + b * %ld, %s + b * %ld", emit_helper(e, "im2col"), geom_args(g), img,
-				      (long)g.C * g.H * g.W, cols, P * ckk), NULL);
+	return xasprintf("%s(%s, %s%s, %s + b * %ld)", emit_helper(e, "im2col"), geom_args(g), img,
+			 at_sample(sp, (long)g.C * g.H * g.W), cols, P * ckk);
 }
 
-/* The maps [n, O, P] with channels last, t [n P, O]. */
-static void emit_to_last(Emit *e, const char *map, const char *t, long O, long P)
+/* The call that puts sample b's map [O, P] with channels last, t [P, O]. */
+static const char *to_last_call(Emit *e, Span sp, const char *map, const char *t, long O, long P)
 {
-	emit_each_sample(e, xasprintf("%s(%ld, %ld, %s + b * %ld, %ld, %s + b * %ld, %ld", emit_helper(e, "transpose"), O,
-				      P, map, O * P, P, t, O * P, O), NULL);
+	return xasprintf("%s(%ld, %ld, %s%s, %ld, %s + b * %ld, %ld)", emit_helper(e, "transpose"), O, P, map,
+			 at_sample(sp, O * P), P, t, O * P, O);
 }
 
-/* The workspace: cols, then map^T at n P C k k. */
-static const char *ws_maps(Emit *e, Geom g, const Node *ws)
+/* Two statements for each sample of the span, in one loop. */
+static void emit_each_sample2(Emit *e, Span sp, const char *first, const char *second)
 {
-	return xasprintf("(%s + n * %ld)", emit_ref(e, ws), (long)g.OH * g.OW * g.C * g.k * g.k);
+	emit_line(e, "%s {", sp.each);
+	emit_line(e, "\t%s;", first);
+	emit_line(e, "\t%s;", second);
+	emit_line(e, "}");
+}
+
+/* The workspace: cols, then map^T after the columns of all its samples. */
+static const char *ws_maps(Span sp, Geom g)
+{
+	const long cols = (long)g.OH * g.OW * g.C * g.k * g.k;
+	if (sp.chunk)
+		return xasprintf("(%s + %ld * %ld)", sp.ws, sp.chunk, cols);
+	return xasprintf("(%s + n * %ld)", sp.ws, cols);
 }
 
 /* conv2d: map^T = im2col(x) W^T + b, then the map from map^T. */
@@ -69,14 +135,17 @@ void c_conv2d(Emit *e, Node *n)
 {
 	Geom g = conv_geom(n);
 	long P = (long)g.OH * g.OW, ckk = (long)g.C * g.k * g.k;
-	const char *cols = emit_ref(e, n->in[IN_WS]), *t = ws_maps(e, g, n->in[IN_WS]);
-	emit_im2col(e, g, emit_ref(e, n->in[IN_X]), cols);
-	emit_line(e, "%s(n * %ld, %d, %ld, %s, %ld, 1, %s, 1, %ld, %s, %s, NULL);", emit_helper(e, "gemm"), P, g.O,
-		  ckk, cols, ckk, emit_ref(e, n->in[IN_W]), ckk, n->iattr[A_BIAS] ? emit_ref(e, n->in[IN_B]) : "NULL",
-		  t);
-	emit_each_sample(e, xasprintf("%s(%d, %ld, %s + b * %ld, %s + b * %ld", emit_helper(e, "from_last"), g.O, P, t,
-				      g.O * P, emit_ref(e, n), g.O * P),
-			 sample_epilogue(e, n, g.O * P));
+	Span sp = span_open(e, n);
+	const char *cols = sp.ws, *t = ws_maps(sp, g);
+	emit_line(e, "%s", sp.each);
+	emit_line(e, "\t%s;", im2col_call(e, sp, g, emit_ref(e, n->in[IN_X]), cols));
+	emit_line(e, "%s(%s * %ld, %d, %ld, %s, %ld, 1, %s, 1, %ld, %s, %s, NULL);", emit_helper(e, "gemm"), sp.count,
+		  P, g.O, ckk, cols, ckk, emit_ref(e, n->in[IN_W]), ckk,
+		  n->iattr[A_BIAS] ? emit_ref(e, n->in[IN_B]) : "NULL", t);
+	emit_each_sample(e, sp, xasprintf("%s(%d, %ld, %s + b * %ld, %s%s", emit_helper(e, "from_last"), g.O, P, t,
+					  g.O * P, emit_ref(e, n), at_sample(sp, g.O * P)),
+			 sample_epilogue(e, n, sp, g.O * P));
+	span_close(e, sp);
 }
 
 /* conv_transpose2d: cols = map^T W, y = (b per channel or 0) + col2im(cols). */
@@ -84,32 +153,41 @@ void c_conv_transpose2d(Emit *e, Node *n)
 {
 	Geom g = conv_geom(n);
 	long hw = (long)g.H * g.W, P = (long)g.OH * g.OW, ckk = (long)g.C * g.k * g.k;
-	const char *y = emit_ref(e, n), *cols = emit_ref(e, n->in[IN_WS]), *t = ws_maps(e, g, n->in[IN_WS]);
-	emit_to_last(e, emit_ref(e, n->in[IN_X]), t, g.O, P);
-	emit_line(e, "%s(n * %ld, %ld, %d, %s, %d, 1, %s, %ld, 1, NULL, %s, NULL);", emit_helper(e, "gemm"), P, ckk,
-		  g.O, t, g.O, emit_ref(e, n->in[IN_W]), ckk, cols);
-	emit_each_sample(e, xasprintf("%s(%s, %s + b * %ld, %s, %s + b * %ld", emit_helper(e, "col2im_bias"), geom_args(g),
-				      cols, P * ckk, n->iattr[A_BIAS] ? emit_ref(e, n->in[IN_B]) : "NULL", y, g.C * hw),
-			 sample_epilogue(e, n, g.C * hw));
+	Span sp = span_open(e, n);
+	const char *y = emit_ref(e, n), *cols = sp.ws, *t = ws_maps(sp, g);
+	emit_line(e, "%s", sp.each);
+	emit_line(e, "\t%s;", to_last_call(e, sp, emit_ref(e, n->in[IN_X]), t, g.O, P));
+	emit_line(e, "%s(%s * %ld, %ld, %d, %s, %d, 1, %s, %ld, 1, NULL, %s, NULL);", emit_helper(e, "gemm"), sp.count, P,
+		  ckk, g.O, t, g.O, emit_ref(e, n->in[IN_W]), ckk, cols);
+	emit_each_sample(e, sp, xasprintf("%s(%s, %s + b * %ld, %s, %s%s", emit_helper(e, "col2im_bias"), geom_args(g),
+					  cols, P * ckk, n->iattr[A_BIAS] ? emit_ref(e, n->in[IN_B]) : "NULL", y,
+					  at_sample(sp, g.C * hw)),
+			 sample_epilogue(e, n, sp, g.C * hw));
+	span_close(e, sp);
 }
 
 /* conv2d_dw: dW = (map gradient^T)^T im2col(image), summed over the batch
- * inside the product; the columns are those of a conv2d when shared, the
- * map with channels last that of a conv_transpose2d. */
+ * inside the product; in chunks, dW starts at 0 and each chunk's product
+ * adds to it, which sums each weight's terms in the order one product
+ * over the batch sums them. */
 void c_conv2d_dw(Emit *e, Node *n)
 {
 	Geom g = conv_geom(n);
 	long P = (long)g.OH * g.OW, ckk = (long)g.C * g.k * g.k;
-	const Node *cols_from = conv_columns_from(n), *map_from = conv_map_from(n);
-	const char *cols = cols_from ? emit_ref(e, cols_from->in[IN_WS]) : emit_ref(e, n->in[IN_WS]);
-	const char *t = map_from ? ws_maps(e, conv_geom(map_from), map_from->in[IN_WS])
-			: cols_from ? emit_ref(e, n->in[IN_WS]) : ws_maps(e, g, n->in[IN_WS]);
-	if (!cols_from)
-		emit_im2col(e, g, emit_ref(e, n->in[1]), cols);
-	if (!map_from)
-		emit_to_last(e, emit_ref(e, n->in[0]), t, g.O, P);
-	emit_line(e, "%s(%d, %ld, n * %ld, %s, 1, %d, %s, %ld, 1, NULL, %s, NULL);", emit_helper(e, "gemm"), g.O, ckk,
-		  P, t, g.O, cols, ckk, emit_ref(e, n));
+	const char *dw = emit_ref(e, n);
+	if (n->in[IN_WS]->iattr[0])
+		emit_line(e, "memset(%s, 0, sizeof(%s) * %s);", dw, emit_real(e), emit_count(e, n, 1));
+	Span sp = span_open(e, n);
+	const char *cols = sp.ws, *t = ws_maps(sp, g);
+	emit_each_sample2(e, sp, im2col_call(e, sp, g, emit_ref(e, n->in[1]), cols),
+			  to_last_call(e, sp, emit_ref(e, n->in[0]), t, g.O, P));
+	if (sp.chunk)
+		emit_line(e, "%s(%d, %ld, m * %ld, %s, 1, %d, %s, %ld, 1, %s);", emit_helper(e, "gemm_add"), g.O, ckk, P, t,
+			  g.O, cols, ckk, dw);
+	else
+		emit_line(e, "%s(%d, %ld, n * %ld, %s, 1, %d, %s, %ld, 1, NULL, %s, NULL);", emit_helper(e, "gemm"), g.O,
+			  ckk, P, t, g.O, cols, ckk, dw);
+	span_close(e, sp);
 }
 
 /* Each channel on its own (threads share them out), its samples in

@@ -227,7 +227,7 @@ static const char *const reserved[] = {
 	"extern", "float", "for", "goto", "if", "inline", "int", "long", "register", "restrict", "return",
 	"short", "signed", "sizeof", "static", "struct", "switch", "typedef", "union", "unsigned", "void",
 	"volatile", "while", "acc", "part", "sum", "key", "one", "total", "term", "row", "low", "lane", "keep",
-	"before", "inside", "slices", "left", "den", "gi", "vi", "mi", "zi", "i0", "i1", "j0", "j1", "jb", "work",
+	"before", "inside", "slices", "left", "den", "gi", "vi", "mi", "zi", "i0", "i1", "j0", "j1", "jb", "b0", "slot", "work",
 	"params", "state", "grad", "step", "rng", "stochastic", "training", "updates", "parts", "out", "adam_m",
 	"adam_v", "adam_k", "seed", "result", "ctx", "terms", "sample_seed", "batch_row0", "batch_rows", "mean",
 	"best", "count", "value", "slope", "kind", "cols", "rows", "main", "exp", "log", "sqrt", "pow", "fabs", "memcpy",

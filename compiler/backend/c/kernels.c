@@ -113,7 +113,10 @@ static void simd(Emit *e, const char *P, const char *r)
  *   C[i, j] = (bias[j] or 0) + sum_k A(i, k) B(k, j),  i < M, j < N, k < K,
  * with A(i, k) = A[i * ars + k * acs] and B(k, j) = B[k * brs + j * bcs],
  * and C row-major with rows of N. The strides let one routine serve
- * y = x W^T (forward), dx = dy W and dW = dy^T x without transposing. */
+ * y = x W^T (forward), dx = dy W and dW = dy^T x without transposing.
+ * Every form is PFX_gemm_into, which with `add` adds the sums to C (each
+ * sum going on from C[i, j], so a product over k in parts sums as one
+ * product: PFX_gemm_add); the layers call PFX_gemm. */
 static const char gemm_epilogue_text[] =
 "/* What a product does to each finished tile of C (at row stride ldc,\n"
 " * element `off` of C): an activation, C = f(C), or with y the derivative\n"
@@ -130,13 +133,13 @@ static const char gemm_epilogue_text[] =
 
 static const char gemm_scalar_text[] =
 "/* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs],\n"
-" * then the epilogue ep, if any. */\n"
-"static void PFX_gemm(long M, long N, long K, const REAL *A, long ars, long acs,\n"
-"\t\t\tconst REAL *B, long brs, long bcs, const REAL *bias, REAL *C, const PFX_epilogue *ep)\n"
+" * then the epilogue ep, if any; with add, C[i, j] + the sum (C += A B). */\n"
+"static void PFX_gemm_into(long M, long N, long K, const REAL *A, long ars, long acs,\n"
+"\t\t\tconst REAL *B, long brs, long bcs, const REAL *bias, REAL *C, int add, const PFX_epilogue *ep)\n"
 "{\n"
 "\tfor (long i = 0; i < M; i++)\n"
 "\t\tfor (long j = 0; j < N; j++) {\n"
-"\t\t\tREAL s = bias ? bias[j] : 0;\n"
+"\t\t\tREAL s = add ? C[i * N + j] : bias ? bias[j] : 0;\n"
 "\t\t\tfor (long k = 0; k < K; k++)\n"
 "\t\t\t\ts += PRODUCT;\n"
 "\t\t\tC[i * N + j] = s;\n"
@@ -256,9 +259,10 @@ static const char gemm_simd_text[] =
 "\t\t\tdst[k * ldd + t] = 0;\n"
 "}\n\n"
 "/* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs],\n"
-" * then the epilogue ep, if any, on each tile as it is finished. */\n"
-"static void PFX_gemm(long M, long N, long K, const REAL *A, long ars, long acs,\n"
-"\t\t\tconst REAL *B, long brs, long bcs, const REAL *bias, REAL *C, const PFX_epilogue *ep)\n"
+" * then the epilogue ep, if any, on each tile as it is finished; with\n"
+" * add, C[i, j] + the sum (C += A B). */\n"
+"static void PFX_gemm_into(long M, long N, long K, const REAL *A, long ars, long acs,\n"
+"\t\t\tconst REAL *B, long brs, long bcs, const REAL *bias, REAL *C, int add, const PFX_epilogue *ep)\n"
 "{\n"
 "\t/* The units of work: rb rows by a group of column blocks of C, each\n"
 "\t * summed over all of k by whichever thread claims it, so the units'\n"
@@ -302,6 +306,7 @@ static const char gemm_simd_text[] =
 "\t\t\tfor (long k0 = 0; k0 < K; k0 += PFX_KC) {\n"
 "\t\t\t\tconst long kc = K - k0 < PFX_KC ? K - k0 : PFX_KC;\n"
 "\t\t\t\tconst int last = k0 + kc == K;\n"
+"\t\t\t\tconst int first = !add && k0 == 0; /* the sums start from the bias or 0 */\n"
 "\t\t\t\tfor (long i = 0; i < mc; i += PFX_MR)\n"
 "\t\t\t\t\tif (!inplace || mc - i < PFX_MR)\n"
 "\t\t\t\t\t\tPFX_pack(A + (i0 + i) * ars + k0 * acs, ars, acs, mc - i < PFX_MR ? mc - i : PFX_MR,\n"
@@ -326,7 +331,7 @@ static const char gemm_simd_text[] =
 "\t\t\t\t\t\tconst REAL *a = direct ? A + (i0 + i) * ars + k0 : ap + i * kc;\n"
 "\t\t\t\t\t\tconst long ka = direct ? 1 : PFX_MR, ra = direct ? ars : 1;\n"
 "\t\t\t\t\t\tif (mr == PFX_MR && nr == PFX_NR) {\n"
-"\t\t\t\t\t\t\tPFX_kernel(kc, a, ka, ra, bp, c, N, bj, k0 == 0);\n"
+"\t\t\t\t\t\t\tPFX_kernel(kc, a, ka, ra, bp, c, N, bj, first);\n"
 "\t\t\t\t\t\t\tif (ep && last)\n"
 "\t\t\t\t\t\t\t\tPFX_finish(ep, c, N, mr, nr, (i0 + i) * N + j0);\n"
 "\t\t\t\t\t\t\tcontinue;\n"
@@ -335,11 +340,11 @@ static const char gemm_simd_text[] =
 "\t\t\t\t\t\t * vector wide when the tile is. */\n"
 "\t\t\t\t\t\tfor (long r = 0; r < PFX_MR; r++)\n"
 "\t\t\t\t\t\t\tfor (long j = 0; j < PFX_NR; j++)\n"
-"\t\t\t\t\t\t\t\tedge[r * PFX_NR + j] = r < mr && j < nr && k0 ? c[r * N + j] : 0;\n"
+"\t\t\t\t\t\t\t\tedge[r * PFX_NR + j] = r < mr && j < nr && !first ? c[r * N + j] : 0;\n"
 "\t\t\t\t\t\tif (nr <= UPFX_LANES)\n"
-"\t\t\t\t\t\t\tPFX_kernel1(kc, a, ka, ra, bp, edge, PFX_NR, bj, k0 == 0);\n"
+"\t\t\t\t\t\t\tPFX_kernel1(kc, a, ka, ra, bp, edge, PFX_NR, bj, first);\n"
 "\t\t\t\t\t\telse\n"
-"\t\t\t\t\t\t\tPFX_kernel(kc, a, ka, ra, bp, edge, PFX_NR, bj, k0 == 0);\n"
+"\t\t\t\t\t\t\tPFX_kernel(kc, a, ka, ra, bp, edge, PFX_NR, bj, first);\n"
 "\t\t\t\t\t\tfor (long r = 0; r < mr; r++)\n"
 "\t\t\t\t\t\t\tmemcpy(c + r * N, edge + r * PFX_NR, sizeof(REAL) * (size_t)nr);\n"
 "\t\t\t\t\t\tif (ep && last)\n"
@@ -410,20 +415,22 @@ static const char gemm_small_text[] =
 "}\n\n"
 "/* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs],\n"
 " * then the epilogue ep, if any: a row at a time, W columns in a vector,\n"
-" * each summed over k in order from its bias. */\n"
-"static void PFX_gemm(long M, long N, long K, const REAL *A, long ars, long acs,\n"
-"\t\t\tconst REAL *B, long brs, long bcs, const REAL *bias, REAL *C, const PFX_epilogue *ep)\n"
+" * each summed over k in order from its bias; with add, C[i, j] + the\n"
+" * sum (C += A B), from C[i, j]. */\n"
+"static void PFX_gemm_into(long M, long N, long K, const REAL *A, long ars, long acs,\n"
+"\t\t\tconst REAL *B, long brs, long bcs, const REAL *bias, REAL *C, int add, const PFX_epilogue *ep)\n"
 "{\n"
 "\tenum { W = L128 };\n"
 "\tfor (long i = 0; i < M; i++) {\n"
 "\t\tconst REAL *a = A + i * ars;\n"
 "\t\tREAL *c = C + i * N;\n"
+"\t\tconst REAL *from = add ? c : bias; /* where the sums start, or 0 */\n"
 "\t\tlong j = 0;\n"
 "\t\tfor (; j + 4 * W <= N && (bcs == 1 || brs == 1); j += 4 * W) { /* four vectors of columns */\n"
-"\t\t\tV128 s0 = bias ? simde_mm_loadu_SFX(bias + j) : simde_mm_setzero_SFX();\n"
-"\t\t\tV128 s1 = bias ? simde_mm_loadu_SFX(bias + j + W) : simde_mm_setzero_SFX();\n"
-"\t\t\tV128 s2 = bias ? simde_mm_loadu_SFX(bias + j + 2 * W) : simde_mm_setzero_SFX();\n"
-"\t\t\tV128 s3 = bias ? simde_mm_loadu_SFX(bias + j + 3 * W) : simde_mm_setzero_SFX();\n"
+"\t\t\tV128 s0 = from ? simde_mm_loadu_SFX(from + j) : simde_mm_setzero_SFX();\n"
+"\t\t\tV128 s1 = from ? simde_mm_loadu_SFX(from + j + W) : simde_mm_setzero_SFX();\n"
+"\t\t\tV128 s2 = from ? simde_mm_loadu_SFX(from + j + 2 * W) : simde_mm_setzero_SFX();\n"
+"\t\t\tV128 s3 = from ? simde_mm_loadu_SFX(from + j + 3 * W) : simde_mm_setzero_SFX();\n"
 "\t\t\tlong k = 0;\n"
 "\t\t\tif (bcs == 1)\n"
 "\t\t\t\tfor (; k < K; k++) {\n"
@@ -458,8 +465,8 @@ static const char gemm_small_text[] =
 "\t\tfor (; j < N; j += W) { /* the rest, a vector at a time */\n"
 "\t\t\tconst long w = N - j < W ? N - j : W;\n"
 "\t\t\tREAL t[W] = {0};\n"
-"\t\t\tfor (long v = 0; bias && v < w; v++)\n"
-"\t\t\t\tt[v] = bias[j + v];\n"
+"\t\t\tfor (long v = 0; from && v < w; v++)\n"
+"\t\t\t\tt[v] = from[j + v];\n"
 "\t\t\tsimde_mm_storeu_SFX(t, PFX_gemm_sums(simde_mm_loadu_SFX(t), a, acs, K, B, brs, bcs, j, w));\n"
 "\t\t\tmemcpy(c + j, t, sizeof(REAL) * (size_t)w);\n"
 "\t\t}\n"
@@ -521,23 +528,9 @@ static const char pack_bf16_text[] =
 "\t\t\tdst[r * kc + k] = PFX_bf16(X[r * ld + k]);\n"
 "}\n\n";
 
-static void gemm(Emit *e, const char *P, const char *r)
+/* The blocked product. */
+static void gemm_blocked(Emit *e, int bf16)
 {
-	(void)P;
-	const int bf16 = emit_bf16(e);
-	emit_template(e, gemm_epilogue_text);
-	if (bf16)
-		emit_template(e, bf16_text);
-	if (emit_scalar_kernels(e)) {
-		emit_template(e, str_replace(gemm_scalar_text, "PRODUCT",
-					     bf16 ? "PFX_bf16(A[i * ars + k * acs]) * PFX_bf16(B[k * brs + j * bcs])"
-						  : "A[i * ars + k * acs] * B[k * brs + j * bcs]"));
-		return;
-	}
-	if (emit_small_kernels(e)) {
-		emit_template(e, str_replace(gemm_small_text, "TRANSPOSE", r[0] == 'f' ? gemm_small_f32 : gemm_small_f64));
-		return;
-	}
 	emit_template(e, xasprintf("enum { PFX_MR = %d, PFX_NR = %d * UPFX_LANES, PFX_KC = %d, PFX_MC = %d, PFX_NG = %d, PFX_UNITS = %d };\n\n",
 				   GEMM_MR, GEMM_NV, GEMM_KC, GEMM_MC, GEMM_NG, GEMM_UNITS));
 	const char *text = str_replace(gemm_simd_text, "INPLACE",
@@ -552,14 +545,52 @@ static void gemm(Emit *e, const char *P, const char *r)
 		text = str_replace(text, "whole panels of rows that run along k are read in place",
 				   "whole panels of rows that run along k are read as rows, rounded");
 		text = str_replace(text, "static void PFX_pack(", "static void PFX_pack_exact(");
-		text = str_replace(text, "/* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs],\n"
-					 " * then the epilogue ep, if any, on each tile as it is finished. */\n",
-				   xasprintf("%s/* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs],\n"
-					     " * then the epilogue ep, if any, on each tile as it is finished. */\n",
+		text = str_replace(text, "/* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs],\n",
+				   xasprintf("%s/* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs],\n",
 					     pack_bf16_text));
 	}
 	emit_template(e, text);
 }
+
+static const char gemm_text[] =
+"/* C = (bias or 0) + A B, then the epilogue ep, if any (PFX_gemm_into). */\n"
+"static void PFX_gemm(long M, long N, long K, const REAL *A, long ars, long acs, const REAL *B, long brs, long bcs,\n"
+"\t\t     const REAL *bias, REAL *C, const PFX_epilogue *ep)\n"
+"{\n"
+"\tPFX_gemm_into(M, N, K, A, ars, acs, B, brs, bcs, bias, C, 0, ep);\n"
+"}\n\n";
+
+static void gemm(Emit *e, const char *P, const char *r)
+{
+	(void)P;
+	const int bf16 = emit_bf16(e);
+	emit_template(e, gemm_epilogue_text);
+	if (bf16)
+		emit_template(e, bf16_text);
+	if (emit_scalar_kernels(e))
+		emit_template(e, str_replace(gemm_scalar_text, "PRODUCT",
+					     bf16 ? "PFX_bf16(A[i * ars + k * acs]) * PFX_bf16(B[k * brs + j * bcs])"
+						  : "A[i * ars + k * acs] * B[k * brs + j * bcs]"));
+	else if (emit_small_kernels(e))
+		emit_template(e, str_replace(gemm_small_text, "TRANSPOSE", r[0] == 'f' ? gemm_small_f32 : gemm_small_f64));
+	else
+		gemm_blocked(e, bf16);
+	emit_template(e, gemm_text);
+}
+
+/* C += A B, each sum going on from the value in C: a product over k split
+ * into parts (one for each chunk of samples of a convolution, conv.c)
+ * sums every value in the order of one product over all of k. */
+static const char gemm_add_text[] =
+"/* C[i, j] += sum_k A[i ars + k acs] B[k brs + j bcs], each sum going on\n"
+" * from C[i, j]: PFX_gemm over k in parts, as PFX_gemm over all of it. */\n"
+"static void PFX_gemm_add(long M, long N, long K, const REAL *A, long ars, long acs, const REAL *B, long brs,\n"
+"\t\t\t long bcs, REAL *C)\n"
+"{\n"
+"\tPFX_gemm_into(M, N, K, A, ars, acs, B, brs, bcs, NULL, C, 1, NULL);\n"
+"}\n\n";
+
+static void gemm_add(Emit *e, const char *P, const char *r) { (void)P, (void)r, emit_template(e, gemm_add_text); }
 
 /* Transposes: 4 x 4 blocks with SSE shuffles for float, then the edges
  * element by element. */
@@ -1042,7 +1073,31 @@ static const char col2im_bias_text[] =
 "\t\tPFX_finish(ep, img, C * H * W, 1, C * H * W, 0);\n"
 "}\n\n";
 
+static const char each_in_chunk_text[] =
+"/* The loop over the samples b < m of a chunk of the batch; with OpenMP, threads share them out. */\n"
+"#ifdef _OPENMP\n"
+"#define UPFX_EACH_IN_CHUNK _Pragma(\"omp parallel for schedule(dynamic) if (m >= 8)\") for (long b = 0; b < m; b++)\n"
+"#else\n"
+"#define UPFX_EACH_IN_CHUNK for (long b = 0; b < m; b++)\n"
+"#endif\n\n";
+
+static const char slots_text[] =
+"/* A convolution's chunks of samples: the threads that share them out, at\n"
+" * most one a slot of its workspace, and the slot of the running thread. */\n"
+"#ifdef _OPENMP\n"
+"static int PFX_slots(int slots)\n"
+"{\n"
+"\tconst int threads = omp_get_max_threads();\n"
+"\treturn threads < slots ? threads : slots;\n"
+"}\n"
+"#define UPFX_SLOT omp_get_thread_num()\n"
+"#else\n"
+"#define UPFX_SLOT 0\n"
+"#endif\n\n";
+
+static void slots(Emit *e, const char *P, const char *r) { (void)P, (void)r, emit_template(e, slots_text); }
 static void each_sample(Emit *e, const char *P, const char *r) { (void)P, (void)r, emit_template(e, each_sample_text); }
+static void each_in_chunk(Emit *e, const char *P, const char *r) { (void)P, (void)r, emit_template(e, each_in_chunk_text); }
 static void from_last(Emit *e, const char *P, const char *r) { (void)P, (void)r, emit_template(e, from_last_text); }
 static void col2im_bias(Emit *e, const char *P, const char *r) { (void)P, (void)r, emit_template(e, col2im_bias_text); }
 
@@ -1055,6 +1110,7 @@ static const Helper helpers[] = {
 	{"bce_logits_slice", {"simd"}, bce_logits, NULL},
 	{"transpose", {"simd"}, transpose, NULL},
 	{"gemm", {"simd", "act"}, gemm, "transpose"},
+	{"gemm_add", {"gemm"}, gemm_add, NULL},
 	{"sum_rows", {NULL}, sum_rows, NULL},
 	{"sum_channels", {NULL}, sum_channels, NULL},
 	{"mix", {NULL}, mix, NULL},
@@ -1063,6 +1119,8 @@ static const Helper helpers[] = {
 	{"im2col", {NULL}, im2col, NULL},
 	{"col2im", {NULL}, col2im, NULL},
 	{"each_sample", {NULL}, each_sample, NULL},
+	{"each_in_chunk", {NULL}, each_in_chunk, NULL},
+	{"slots", {NULL}, slots, NULL},
 	{"from_last", {"transpose", "gemm"}, from_last, NULL},
 	{"col2im_bias", {"col2im", "gemm"}, col2im_bias, NULL},
 	/* the losses' sums, written by their rows (loss.c, variational.c) */
