@@ -7,7 +7,8 @@
 # (tests/fusion/fusion.c). Fusion only moves arithmetic while the data is
 # in the cache; threads split the work, never a sum. In f32, where the
 # vector kernels are. And each rewrite must show in `aecc graph` where it
-# applies, and not with --no-fuse. Runs JOBS models at a time (default: the number of
+# applies, and not with --no-fuse. The narrow product must give the
+# blocked one's values (tests/fusion/narrow.c). Runs JOBS models at a time (default: the number of
 # cores).
 #
 #   sh tests/fusion.sh            all of them
@@ -81,6 +82,14 @@ rewrites tests/parity/concat_img.ae "= bce+bce_grad("
 rewrites examples/conv_ae.ae "= conv2d+relu(" "= conv_transpose2d+relu(" "= conv_transpose2d+sigmoid(" \
 	"= conv2d*relu'(" "= conv_transpose2d*relu'(" "= conv_workspace/32x4(" \
 	"= conv_workspace/15x1("
+# The narrow product against the blocked one (tests/fusion/narrow.c).
+if "$AECC" emit examples/conv_ae.ae -o "$work/narrow" >/dev/null &&
+	$CC -std=c99 -O1 -march=native -fopenmp -DMODEL_C="\"$work/narrow/conv_ae.c\"" -DPFX=conv_ae \
+		-DPFX_UPPER=CONV_AE -I"$work/narrow" tests/fusion/narrow.c -lm -o "$work/narrow/narrow"; then
+	"$work/narrow/narrow" >>"$work/all"
+else
+	echo "FAIL: tests/fusion/narrow.c does not build" >>"$work/all"
+fi
 grep -v '^ok ' "$work/all"
 pass=$(grep -c '^ok ' "$work/all")
 fail=$(grep -c '^FAIL' "$work/all")

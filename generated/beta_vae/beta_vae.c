@@ -336,7 +336,7 @@ static void beta_vae_finish(const beta_vae_epilogue *ep, float *c, long ldc, lon
 	beta_vae_act(ep->act, ep->slope, rows, cols, c, ldc, ep->y ? ep->y + off : NULL, ldc, c, ldc);
 }
 
-enum { beta_vae_MR = 8, beta_vae_NR = 2 * BETA_VAE_LANES, beta_vae_KC = 128, beta_vae_MC = 128, beta_vae_NG = 4, beta_vae_UNITS = 8 };
+enum { beta_vae_MR = 8, beta_vae_NR = 2 * BETA_VAE_LANES, beta_vae_KC = 128, beta_vae_MC = 128, beta_vae_NG = 4, beta_vae_UNITS = 8, beta_vae_NN = 12 };
 
 /* The MR x NR tile at C (rows ldc apart) = (bias row, 0 or C itself) +
  * a b, where a is a kc x MR panel of A, element (k, r) at a[k ka + r ra]
@@ -417,6 +417,39 @@ static void beta_vae_pack(const float *X, long js, long ks, long nj, long w, lon
 			dst[k * ldd + t] = 0;
 }
 
+/* C (M = BETA_VAE_LANES or 2 BETA_VAE_LANES rows, N <= beta_vae_NN columns) = (C if
+ * add, else bias or 0) + sum_k A[i + k acs] B[k brs + j]; no epilogue. */
+static void beta_vae_gemm_narrow(long M, long N, long K, const float *A, long acs, const float *B, long brs,
+			     const float *bias, float *C, int add)
+{
+	beta_vae_vec c[beta_vae_NN][2];
+	float t[2 * BETA_VAE_LANES];
+	const int nv = M > BETA_VAE_LANES ? 2 : 1;
+	const long nn = N < beta_vae_NN ? N : beta_vae_NN; /* N, as the caller checked */
+	for (long j = 0; j < nn; j++)
+		for (int v = 0; v < nv; v++) {
+			for (int l = 0; l < BETA_VAE_LANES; l++)
+				t[l] = add ? C[(v * BETA_VAE_LANES + l) * N + j] : bias ? bias[j] : 0;
+			c[j][v] = BETA_VAE_LOAD(t);
+		}
+	for (long k = 0; k < K; k++) {
+		const float *a = A + k * acs, *b = B + k * brs;
+		const beta_vae_vec a0 = BETA_VAE_LOAD(a), a1 = nv == 2 ? BETA_VAE_LOAD(a + BETA_VAE_LANES) : a0;
+		for (long j = 0; j < nn; j++) {
+			const beta_vae_vec x = BETA_VAE_SET1(b[j]);
+			c[j][0] = BETA_VAE_FMA(a0, x, c[j][0]);
+			if (nv == 2)
+				c[j][1] = BETA_VAE_FMA(a1, x, c[j][1]);
+		}
+	}
+	for (long j = 0; j < nn; j++)
+		for (int v = 0; v < nv; v++) {
+			BETA_VAE_STORE(t, c[j][v]);
+			for (int l = 0; l < BETA_VAE_LANES; l++)
+				C[(v * BETA_VAE_LANES + l) * N + j] = t[l];
+		}
+}
+
 /* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs],
  * then the epilogue ep, if any, on each tile as it is finished; with
  * add, C[i, j] + the sum (C += A B). */
@@ -433,6 +466,10 @@ static void beta_vae_gemm_into(long M, long N, long K, const float *A, long ars,
 	 * they come last. When B's panels for a group hold all of k in bps
 	 * (keep), a thread packs them once for all the units of that group it
 	 * runs in a row. */
+	if (ars == 1 && bcs == 1 && (M == BETA_VAE_LANES || M == 2 * BETA_VAE_LANES) && N <= beta_vae_NN && !ep) {
+		beta_vae_gemm_narrow(M, N, K, A, acs, B, brs, bias, C, add); /* C in registers */
+		return;
+	}
 	const long blocks = (N + beta_vae_NR - 1) / beta_vae_NR, slices = (K + beta_vae_KC - 1) / beta_vae_KC;
 	long rb = beta_vae_MC, rows = (M + rb - 1) / rb, groups;
 	const int inplace = acs == 1; /* rows of A along k: read in place */

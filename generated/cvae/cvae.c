@@ -336,7 +336,7 @@ static void cvae_finish(const cvae_epilogue *ep, float *c, long ldc, long rows, 
 	cvae_act(ep->act, ep->slope, rows, cols, c, ldc, ep->y ? ep->y + off : NULL, ldc, c, ldc);
 }
 
-enum { cvae_MR = 8, cvae_NR = 2 * CVAE_LANES, cvae_KC = 128, cvae_MC = 128, cvae_NG = 4, cvae_UNITS = 8 };
+enum { cvae_MR = 8, cvae_NR = 2 * CVAE_LANES, cvae_KC = 128, cvae_MC = 128, cvae_NG = 4, cvae_UNITS = 8, cvae_NN = 12 };
 
 /* The MR x NR tile at C (rows ldc apart) = (bias row, 0 or C itself) +
  * a b, where a is a kc x MR panel of A, element (k, r) at a[k ka + r ra]
@@ -417,6 +417,39 @@ static void cvae_pack(const float *X, long js, long ks, long nj, long w, long kc
 			dst[k * ldd + t] = 0;
 }
 
+/* C (M = CVAE_LANES or 2 CVAE_LANES rows, N <= cvae_NN columns) = (C if
+ * add, else bias or 0) + sum_k A[i + k acs] B[k brs + j]; no epilogue. */
+static void cvae_gemm_narrow(long M, long N, long K, const float *A, long acs, const float *B, long brs,
+			     const float *bias, float *C, int add)
+{
+	cvae_vec c[cvae_NN][2];
+	float t[2 * CVAE_LANES];
+	const int nv = M > CVAE_LANES ? 2 : 1;
+	const long nn = N < cvae_NN ? N : cvae_NN; /* N, as the caller checked */
+	for (long j = 0; j < nn; j++)
+		for (int v = 0; v < nv; v++) {
+			for (int l = 0; l < CVAE_LANES; l++)
+				t[l] = add ? C[(v * CVAE_LANES + l) * N + j] : bias ? bias[j] : 0;
+			c[j][v] = CVAE_LOAD(t);
+		}
+	for (long k = 0; k < K; k++) {
+		const float *a = A + k * acs, *b = B + k * brs;
+		const cvae_vec a0 = CVAE_LOAD(a), a1 = nv == 2 ? CVAE_LOAD(a + CVAE_LANES) : a0;
+		for (long j = 0; j < nn; j++) {
+			const cvae_vec x = CVAE_SET1(b[j]);
+			c[j][0] = CVAE_FMA(a0, x, c[j][0]);
+			if (nv == 2)
+				c[j][1] = CVAE_FMA(a1, x, c[j][1]);
+		}
+	}
+	for (long j = 0; j < nn; j++)
+		for (int v = 0; v < nv; v++) {
+			CVAE_STORE(t, c[j][v]);
+			for (int l = 0; l < CVAE_LANES; l++)
+				C[(v * CVAE_LANES + l) * N + j] = t[l];
+		}
+}
+
 /* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs],
  * then the epilogue ep, if any, on each tile as it is finished; with
  * add, C[i, j] + the sum (C += A B). */
@@ -433,6 +466,10 @@ static void cvae_gemm_into(long M, long N, long K, const float *A, long ars, lon
 	 * they come last. When B's panels for a group hold all of k in bps
 	 * (keep), a thread packs them once for all the units of that group it
 	 * runs in a row. */
+	if (ars == 1 && bcs == 1 && (M == CVAE_LANES || M == 2 * CVAE_LANES) && N <= cvae_NN && !ep) {
+		cvae_gemm_narrow(M, N, K, A, acs, B, brs, bias, C, add); /* C in registers */
+		return;
+	}
 	const long blocks = (N + cvae_NR - 1) / cvae_NR, slices = (K + cvae_KC - 1) / cvae_KC;
 	long rb = cvae_MC, rows = (M + rb - 1) / rb, groups;
 	const int inplace = acs == 1; /* rows of A along k: read in place */

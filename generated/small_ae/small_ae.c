@@ -317,7 +317,7 @@ static void small_ae_finish(const small_ae_epilogue *ep, float *c, long ldc, lon
 	small_ae_act(ep->act, ep->slope, rows, cols, c, ldc, ep->y ? ep->y + off : NULL, ldc, c, ldc);
 }
 
-enum { small_ae_MR = 8, small_ae_NR = 2 * SMALL_AE_LANES, small_ae_KC = 128, small_ae_MC = 128, small_ae_NG = 4, small_ae_UNITS = 8 };
+enum { small_ae_MR = 8, small_ae_NR = 2 * SMALL_AE_LANES, small_ae_KC = 128, small_ae_MC = 128, small_ae_NG = 4, small_ae_UNITS = 8, small_ae_NN = 12 };
 
 /* The MR x NR tile at C (rows ldc apart) = (bias row, 0 or C itself) +
  * a b, where a is a kc x MR panel of A, element (k, r) at a[k ka + r ra]
@@ -398,6 +398,39 @@ static void small_ae_pack(const float *X, long js, long ks, long nj, long w, lon
 			dst[k * ldd + t] = 0;
 }
 
+/* C (M = SMALL_AE_LANES or 2 SMALL_AE_LANES rows, N <= small_ae_NN columns) = (C if
+ * add, else bias or 0) + sum_k A[i + k acs] B[k brs + j]; no epilogue. */
+static void small_ae_gemm_narrow(long M, long N, long K, const float *A, long acs, const float *B, long brs,
+			     const float *bias, float *C, int add)
+{
+	small_ae_vec c[small_ae_NN][2];
+	float t[2 * SMALL_AE_LANES];
+	const int nv = M > SMALL_AE_LANES ? 2 : 1;
+	const long nn = N < small_ae_NN ? N : small_ae_NN; /* N, as the caller checked */
+	for (long j = 0; j < nn; j++)
+		for (int v = 0; v < nv; v++) {
+			for (int l = 0; l < SMALL_AE_LANES; l++)
+				t[l] = add ? C[(v * SMALL_AE_LANES + l) * N + j] : bias ? bias[j] : 0;
+			c[j][v] = SMALL_AE_LOAD(t);
+		}
+	for (long k = 0; k < K; k++) {
+		const float *a = A + k * acs, *b = B + k * brs;
+		const small_ae_vec a0 = SMALL_AE_LOAD(a), a1 = nv == 2 ? SMALL_AE_LOAD(a + SMALL_AE_LANES) : a0;
+		for (long j = 0; j < nn; j++) {
+			const small_ae_vec x = SMALL_AE_SET1(b[j]);
+			c[j][0] = SMALL_AE_FMA(a0, x, c[j][0]);
+			if (nv == 2)
+				c[j][1] = SMALL_AE_FMA(a1, x, c[j][1]);
+		}
+	}
+	for (long j = 0; j < nn; j++)
+		for (int v = 0; v < nv; v++) {
+			SMALL_AE_STORE(t, c[j][v]);
+			for (int l = 0; l < SMALL_AE_LANES; l++)
+				C[(v * SMALL_AE_LANES + l) * N + j] = t[l];
+		}
+}
+
 /* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs],
  * then the epilogue ep, if any, on each tile as it is finished; with
  * add, C[i, j] + the sum (C += A B). */
@@ -414,6 +447,10 @@ static void small_ae_gemm_into(long M, long N, long K, const float *A, long ars,
 	 * they come last. When B's panels for a group hold all of k in bps
 	 * (keep), a thread packs them once for all the units of that group it
 	 * runs in a row. */
+	if (ars == 1 && bcs == 1 && (M == SMALL_AE_LANES || M == 2 * SMALL_AE_LANES) && N <= small_ae_NN && !ep) {
+		small_ae_gemm_narrow(M, N, K, A, acs, B, brs, bias, C, add); /* C in registers */
+		return;
+	}
 	const long blocks = (N + small_ae_NR - 1) / small_ae_NR, slices = (K + small_ae_KC - 1) / small_ae_KC;
 	long rb = small_ae_MC, rows = (M + rb - 1) / rb, groups;
 	const int inplace = acs == 1; /* rows of A along k: read in place */

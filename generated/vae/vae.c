@@ -333,7 +333,7 @@ static void vae_finish(const vae_epilogue *ep, float *c, long ldc, long rows, lo
 	vae_act(ep->act, ep->slope, rows, cols, c, ldc, ep->y ? ep->y + off : NULL, ldc, c, ldc);
 }
 
-enum { vae_MR = 8, vae_NR = 2 * VAE_LANES, vae_KC = 128, vae_MC = 128, vae_NG = 4, vae_UNITS = 8 };
+enum { vae_MR = 8, vae_NR = 2 * VAE_LANES, vae_KC = 128, vae_MC = 128, vae_NG = 4, vae_UNITS = 8, vae_NN = 12 };
 
 /* The MR x NR tile at C (rows ldc apart) = (bias row, 0 or C itself) +
  * a b, where a is a kc x MR panel of A, element (k, r) at a[k ka + r ra]
@@ -414,6 +414,39 @@ static void vae_pack(const float *X, long js, long ks, long nj, long w, long kc,
 			dst[k * ldd + t] = 0;
 }
 
+/* C (M = VAE_LANES or 2 VAE_LANES rows, N <= vae_NN columns) = (C if
+ * add, else bias or 0) + sum_k A[i + k acs] B[k brs + j]; no epilogue. */
+static void vae_gemm_narrow(long M, long N, long K, const float *A, long acs, const float *B, long brs,
+			     const float *bias, float *C, int add)
+{
+	vae_vec c[vae_NN][2];
+	float t[2 * VAE_LANES];
+	const int nv = M > VAE_LANES ? 2 : 1;
+	const long nn = N < vae_NN ? N : vae_NN; /* N, as the caller checked */
+	for (long j = 0; j < nn; j++)
+		for (int v = 0; v < nv; v++) {
+			for (int l = 0; l < VAE_LANES; l++)
+				t[l] = add ? C[(v * VAE_LANES + l) * N + j] : bias ? bias[j] : 0;
+			c[j][v] = VAE_LOAD(t);
+		}
+	for (long k = 0; k < K; k++) {
+		const float *a = A + k * acs, *b = B + k * brs;
+		const vae_vec a0 = VAE_LOAD(a), a1 = nv == 2 ? VAE_LOAD(a + VAE_LANES) : a0;
+		for (long j = 0; j < nn; j++) {
+			const vae_vec x = VAE_SET1(b[j]);
+			c[j][0] = VAE_FMA(a0, x, c[j][0]);
+			if (nv == 2)
+				c[j][1] = VAE_FMA(a1, x, c[j][1]);
+		}
+	}
+	for (long j = 0; j < nn; j++)
+		for (int v = 0; v < nv; v++) {
+			VAE_STORE(t, c[j][v]);
+			for (int l = 0; l < VAE_LANES; l++)
+				C[(v * VAE_LANES + l) * N + j] = t[l];
+		}
+}
+
 /* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs],
  * then the epilogue ep, if any, on each tile as it is finished; with
  * add, C[i, j] + the sum (C += A B). */
@@ -430,6 +463,10 @@ static void vae_gemm_into(long M, long N, long K, const float *A, long ars, long
 	 * they come last. When B's panels for a group hold all of k in bps
 	 * (keep), a thread packs them once for all the units of that group it
 	 * runs in a row. */
+	if (ars == 1 && bcs == 1 && (M == VAE_LANES || M == 2 * VAE_LANES) && N <= vae_NN && !ep) {
+		vae_gemm_narrow(M, N, K, A, acs, B, brs, bias, C, add); /* C in registers */
+		return;
+	}
 	const long blocks = (N + vae_NR - 1) / vae_NR, slices = (K + vae_KC - 1) / vae_KC;
 	long rb = vae_MC, rows = (M + rb - 1) / rb, groups;
 	const int inplace = acs == 1; /* rows of A along k: read in place */

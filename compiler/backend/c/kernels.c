@@ -258,6 +258,7 @@ static const char gemm_simd_text[] =
 "\t\tfor (long t = nj; t < w; t++)\n"
 "\t\t\tdst[k * ldd + t] = 0;\n"
 "}\n\n"
+"NARROW"
 "/* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs],\n"
 " * then the epilogue ep, if any, on each tile as it is finished; with\n"
 " * add, C[i, j] + the sum (C += A B). */\n"
@@ -274,6 +275,7 @@ static const char gemm_simd_text[] =
 "\t * they come last. When B's panels for a group hold all of k in bps\n"
 "\t * (keep), a thread packs them once for all the units of that group it\n"
 "\t * runs in a row. */\n"
+"NARROW_CALL"
 "\tconst long blocks = (N + PFX_NR - 1) / PFX_NR, slices = (K + PFX_KC - 1) / PFX_KC;\n"
 "\tlong rb = PFX_MC, rows = (M + rb - 1) / rb, groups;\n"
 "INPLACE"
@@ -356,6 +358,55 @@ static const char gemm_simd_text[] =
 "\t\t}\n"
 "\t}\n"
 "}\n\n";
+
+/* A product whose C is one or two vectors of rows by at most PFX_NN
+ * columns, with both operands running along k from row to row (ars = 1,
+ * bcs = 1: the weight gradient of a convolution with one channel on one
+ * side, dW = map^T^T cols): all of C stays in registers for all of k,
+ * lanes along i, and A and B are read in place, where the blocked form
+ * would pack B into panels NR wide for a few columns. Each value is
+ * summed over k in order from the same start with the same FMAs, so the
+ * values are the blocked form's, bit for bit. Not for bf16, whose
+ * operands the packing rounds. */
+static const char gemm_narrow_text[] =
+"/* C (M = UPFX_LANES or 2 UPFX_LANES rows, N <= PFX_NN columns) = (C if\n"
+" * add, else bias or 0) + sum_k A[i + k acs] B[k brs + j]; no epilogue. */\n"
+"static void PFX_gemm_narrow(long M, long N, long K, const REAL *A, long acs, const REAL *B, long brs,\n"
+"\t\t\t     const REAL *bias, REAL *C, int add)\n"
+"{\n"
+"\tPFX_vec c[PFX_NN][2];\n"
+"\tREAL t[2 * UPFX_LANES];\n"
+"\tconst int nv = M > UPFX_LANES ? 2 : 1;\n"
+"\tconst long nn = N < PFX_NN ? N : PFX_NN; /* N, as the caller checked */\n"
+"\tfor (long j = 0; j < nn; j++)\n"
+"\t\tfor (int v = 0; v < nv; v++) {\n"
+"\t\t\tfor (int l = 0; l < UPFX_LANES; l++)\n"
+"\t\t\t\tt[l] = add ? C[(v * UPFX_LANES + l) * N + j] : bias ? bias[j] : 0;\n"
+"\t\t\tc[j][v] = UPFX_LOAD(t);\n"
+"\t\t}\n"
+"\tfor (long k = 0; k < K; k++) {\n"
+"\t\tconst REAL *a = A + k * acs, *b = B + k * brs;\n"
+"\t\tconst PFX_vec a0 = UPFX_LOAD(a), a1 = nv == 2 ? UPFX_LOAD(a + UPFX_LANES) : a0;\n"
+"\t\tfor (long j = 0; j < nn; j++) {\n"
+"\t\t\tconst PFX_vec x = UPFX_SET1(b[j]);\n"
+"\t\t\tc[j][0] = UPFX_FMA(a0, x, c[j][0]);\n"
+"\t\t\tif (nv == 2)\n"
+"\t\t\t\tc[j][1] = UPFX_FMA(a1, x, c[j][1]);\n"
+"\t\t}\n"
+"\t}\n"
+"\tfor (long j = 0; j < nn; j++)\n"
+"\t\tfor (int v = 0; v < nv; v++) {\n"
+"\t\t\tUPFX_STORE(t, c[j][v]);\n"
+"\t\t\tfor (int l = 0; l < UPFX_LANES; l++)\n"
+"\t\t\t\tC[(v * UPFX_LANES + l) * N + j] = t[l];\n"
+"\t\t}\n"
+"}\n\n";
+
+static const char gemm_narrow_call[] =
+"\tif (ars == 1 && bcs == 1 && (M == UPFX_LANES || M == 2 * UPFX_LANES) && N <= PFX_NN && !ep) {\n"
+"\t\tPFX_gemm_narrow(M, N, K, A, acs, B, brs, bias, C, add); /* C in registers */\n"
+"\t\treturn;\n"
+"\t}\n";
 
 /* The 4 x 4 transpose of PFX_pack: SSE shuffles for float (NEON and
  * others through SIMDe), plain loops for double. */
@@ -531,11 +582,13 @@ static const char pack_bf16_text[] =
 /* The blocked product. */
 static void gemm_blocked(Emit *e, int bf16)
 {
-	emit_template(e, xasprintf("enum { PFX_MR = %d, PFX_NR = %d * UPFX_LANES, PFX_KC = %d, PFX_MC = %d, PFX_NG = %d, PFX_UNITS = %d };\n\n",
-				   GEMM_MR, GEMM_NV, GEMM_KC, GEMM_MC, GEMM_NG, GEMM_UNITS));
+	emit_template(e, xasprintf("enum { PFX_MR = %d, PFX_NR = %d * UPFX_LANES, PFX_KC = %d, PFX_MC = %d, PFX_NG = %d, PFX_UNITS = %d%s };\n\n",
+				   GEMM_MR, GEMM_NV, GEMM_KC, GEMM_MC, GEMM_NG, GEMM_UNITS, bf16 ? "" : ", PFX_NN = 12"));
 	const char *text = str_replace(gemm_simd_text, "INPLACE",
 				       bf16 ? "\tconst int inplace = acs == 1; /* rows of A along k: read as rows, copied rounded */\n"
 					    : "\tconst int inplace = acs == 1; /* rows of A along k: read in place */\n");
+	text = str_replace(text, "NARROW_CALL", bf16 ? "" : gemm_narrow_call);
+	text = str_replace(text, "NARROW", bf16 ? "" : gemm_narrow_text);
 	text = str_replace(text, "ROWS",
 			   bf16 ? "\t\t\t\t\telse\n\t\t\t\t\t\tPFX_round_rows(A + (i0 + i) * ars + k0, ars, kc, ap + i * kc);\n" : "");
 	if (bf16) {
