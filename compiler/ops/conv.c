@@ -119,7 +119,12 @@ int conv_chunk(Node *n, int batch, int real_bytes)
 	ASSERT(ws->op == &op_conv_workspace && ws->shape.batched);
 	const long per = (long)shape_elems(ws->shape), fit = CHUNK_BYTES / (per * real_bytes);
 	long samples = fit < 1 ? 1 : fit, slots = 1;
-	if (samples >= batch || samples * per > INT_MAX)
+	/* Each chunk's product reads the weights again (or, for conv2d_dw,
+	 * writes the gradient again): not worth more memory traffic than the
+	 * workspace saves, as for a 7 x 7 kernel over a 7 x 7 image. */
+	const Geom g = conv_geom(n);
+	const long weights = (long)g.O * g.C * g.k * g.k;
+	if (samples >= batch || samples * per > INT_MAX || (batch + samples - 1) / samples * weights > batch * per)
 		return 1; /* the whole batch at once (the plan checks its size) */
 	/* A weight gradient adds the chunks in order; the others run them in
 	 * any order, threads each in a slot of the workspace of its own, and

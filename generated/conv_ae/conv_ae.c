@@ -15,9 +15,9 @@
 #define CONV_AE_AT_ENCODER_0 7476800 /* encoder.0: conv2d+relu [n, 32, 14, 14] */
 #define CONV_AE_AT_CONV_WORKSPACE_2 10688064 /* conv_workspace_2: conv_workspace/11x8 [1517824] */
 #define CONV_AE_AT_ENCODER_2 3362368 /* encoder.2: conv2d+relu [n, 64, 7, 7] */
-#define CONV_AE_AT_CONV_WORKSPACE_3 4968000 /* conv_workspace_3: conv_workspace/32x4 [417792] */
+#define CONV_AE_AT_CONV_WORKSPACE_3 4968000 /* conv_workspace_3: conv_workspace [n, 3264] */
 #define CONV_AE_AT_Z 6639168 /* encoder.4: conv2d+relu [n, 128, 1, 1] */
-#define CONV_AE_AT_CONV_WORKSPACE_4 4968000 /* conv_workspace_4: conv_workspace/32x4 [417792] */
+#define CONV_AE_AT_CONV_WORKSPACE_4 4968000 /* conv_workspace_4: conv_workspace [n, 3264] */
 #define CONV_AE_AT_DECODER_0 10688064 /* decoder.0: conv_transpose2d+relu [n, 64, 7, 7] */
 #define CONV_AE_AT_CONV_WORKSPACE_5 12293696 /* conv_workspace_5: conv_workspace/11x8 [1517824] */
 #define CONV_AE_AT_DECODER_2 18364992 /* decoder.2: conv_transpose2d+relu [n, 32, 14, 14] */
@@ -31,12 +31,12 @@
 #define CONV_AE_AT_CONV_WORKSPACE_9 12293696 /* conv_workspace_9: conv_workspace/11x8 [1517824] */
 #define CONV_AE_AT_D_DECODER_0 18364992 /* d_decoder_0: conv2d*relu' [n, 64, 7, 7] */
 #define CONV_AE_AT_CONV_WORKSPACE_10 5369536 /* conv_workspace_10: conv_workspace/15x1 [258720] */
-#define CONV_AE_AT_CONV_WORKSPACE_11 10688064 /* conv_workspace_11: conv_workspace/32x4 [417792] */
+#define CONV_AE_AT_CONV_WORKSPACE_11 10688064 /* conv_workspace_11: conv_workspace [n, 3264] */
 #define CONV_AE_AT_D_Z 5369536 /* d_z: conv2d*relu' [n, 128, 1, 1] */
-#define CONV_AE_AT_CONV_WORKSPACE_12 5435072 /* conv_workspace_12: conv_workspace/80x1 [261120] */
-#define CONV_AE_AT_CONV_WORKSPACE_13 10688064 /* conv_workspace_13: conv_workspace/32x4 [417792] */
+#define CONV_AE_AT_CONV_WORKSPACE_12 10688064 /* conv_workspace_12: conv_workspace [n, 3264] */
+#define CONV_AE_AT_CONV_WORKSPACE_13 10688064 /* conv_workspace_13: conv_workspace [n, 3264] */
 #define CONV_AE_AT_D_ENCODER_2 12359232 /* d_encoder_2: conv_transpose2d*relu' [n, 64, 7, 7] */
-#define CONV_AE_AT_CONV_WORKSPACE_14 5435072 /* conv_workspace_14: conv_workspace/80x1 [261120] */
+#define CONV_AE_AT_CONV_WORKSPACE_14 10688064 /* conv_workspace_14: conv_workspace [n, 3264] */
 #define CONV_AE_AT_CONV_WORKSPACE_15 13964864 /* conv_workspace_15: conv_workspace/11x8 [1517824] */
 #define CONV_AE_AT_D_ENCODER_0 20036160 /* d_encoder_0: conv_transpose2d*relu' [n, 32, 14, 14] */
 #define CONV_AE_AT_CONV_WORKSPACE_16 3362368 /* conv_workspace_16: conv_workspace/15x1 [258720] */
@@ -590,6 +590,13 @@ static void conv_ae_col2im(long C, long H, long W, long k, long s, long p, long 
 					}
 }
 
+/* The loop over the samples b < n of a batch; with OpenMP, threads share them out. */
+#ifdef _OPENMP
+#define CONV_AE_EACH_SAMPLE _Pragma("omp parallel for schedule(dynamic) if (n >= 8)") for (long b = 0; b < n; b++)
+#else
+#define CONV_AE_EACH_SAMPLE for (long b = 0; b < n; b++)
+#endif
+
 /* The loop over the samples b < m of a chunk of the batch; with OpenMP, threads share them out. */
 #ifdef _OPENMP
 #define CONV_AE_EACH_IN_CHUNK _Pragma("omp parallel for schedule(dynamic) if (m >= 8)") for (long b = 0; b < m; b++)
@@ -800,19 +807,12 @@ static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, i
 					&(const conv_ae_epilogue){.act = CONV_AE_RELU, .slope = 0.0f});
 		}
 		/* encoder.4: conv2d+relu [n, 128, 1, 1] */
-		#ifdef _OPENMP
-		#pragma omp parallel for schedule(dynamic) if (n > 32) num_threads(conv_ae_slots(4))
-		#endif
-		for (long b0 = 0; b0 < n; b0 += 32) {
-			float *const slot = conv_workspace_3 + CONV_AE_SLOT * 32 * 3264; /* this thread's chunk */
-			const long m = n - b0 < 32 ? n - b0 : 32;
-			CONV_AE_EACH_IN_CHUNK
-				conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, encoder_2 + (b0 + b) * 3136, slot + b * 3136);
-			conv_ae_gemm(m * 1, 128, 3136, slot, 3136, 1, encoder_4_weight, 1, 3136, encoder_4_bias, (slot + 32 * 3136), NULL);
-			CONV_AE_EACH_IN_CHUNK
-				conv_ae_from_last(128, 1, (slot + 32 * 3136) + b * 128, z + (b0 + b) * 128,
-					&(const conv_ae_epilogue){.act = CONV_AE_RELU, .slope = 0.0f});
-		}
+		CONV_AE_EACH_SAMPLE
+			conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, encoder_2 + b * 3136, conv_workspace_3 + b * 3136);
+		conv_ae_gemm(n * 1, 128, 3136, conv_workspace_3, 3136, 1, encoder_4_weight, 1, 3136, encoder_4_bias, (conv_workspace_3 + n * 3136), NULL);
+		CONV_AE_EACH_SAMPLE
+			conv_ae_from_last(128, 1, (conv_workspace_3 + n * 3136) + b * 128, z + b * 128,
+				&(const conv_ae_epilogue){.act = CONV_AE_RELU, .slope = 0.0f});
 	}
 	if (parts & CONV_AE_DECODER) {
 		const float *const decoder_0_bias = params + CONV_AE_DECODER_0_BIAS;
@@ -822,19 +822,12 @@ static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, i
 		float *const conv_workspace_5 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_5);
 		float *const conv_workspace_6 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_6);
 		/* decoder.0: conv_transpose2d+relu [n, 64, 7, 7] */
-		#ifdef _OPENMP
-		#pragma omp parallel for schedule(dynamic) if (n > 32) num_threads(conv_ae_slots(4))
-		#endif
-		for (long b0 = 0; b0 < n; b0 += 32) {
-			float *const slot = conv_workspace_4 + CONV_AE_SLOT * 32 * 3264; /* this thread's chunk */
-			const long m = n - b0 < 32 ? n - b0 : 32;
-			CONV_AE_EACH_IN_CHUNK
-				conv_ae_transpose(128, 1, z + (b0 + b) * 128, 1, (slot + 32 * 3136) + b * 128, 128);
-			conv_ae_gemm(m * 1, 3136, 128, (slot + 32 * 3136), 128, 1, decoder_0_weight, 3136, 1, NULL, slot, NULL);
-			CONV_AE_EACH_IN_CHUNK
-				conv_ae_col2im_bias(64, 7, 7, 7, 1, 0, 1, 1, slot + b * 3136, decoder_0_bias, decoder_0 + (b0 + b) * 3136,
-					&(const conv_ae_epilogue){.act = CONV_AE_RELU, .slope = 0.0f});
-		}
+		CONV_AE_EACH_SAMPLE
+			conv_ae_transpose(128, 1, z + b * 128, 1, (conv_workspace_4 + n * 3136) + b * 128, 128);
+		conv_ae_gemm(n * 1, 3136, 128, (conv_workspace_4 + n * 3136), 128, 1, decoder_0_weight, 3136, 1, NULL, conv_workspace_4, NULL);
+		CONV_AE_EACH_SAMPLE
+			conv_ae_col2im_bias(64, 7, 7, 7, 1, 0, 1, 1, conv_workspace_4 + b * 3136, decoder_0_bias, decoder_0 + b * 3136,
+				&(const conv_ae_epilogue){.act = CONV_AE_RELU, .slope = 0.0f});
 		/* decoder.2: conv_transpose2d+relu [n, 32, 14, 14] */
 		#ifdef _OPENMP
 		#pragma omp parallel for schedule(dynamic) if (n > 11) num_threads(conv_ae_slots(8))
@@ -890,11 +883,9 @@ static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, i
 		float *const conv_workspace_11 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_11);
 		float *const d_z = (float *)(work + CONV_AE_AT_D_Z);
 		float *const conv_workspace_12 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_12);
-		float *const d_decoder_0_weight = grad + CONV_AE_DECODER_0_WEIGHT;
 		float *const conv_workspace_13 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_13);
 		float *const d_encoder_2 = (float *)(work + CONV_AE_AT_D_ENCODER_2);
 		float *const conv_workspace_14 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_14);
-		float *const d_encoder_4_weight = grad + CONV_AE_ENCODER_4_WEIGHT;
 		float *const conv_workspace_15 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_15);
 		float *const d_encoder_0 = (float *)(work + CONV_AE_AT_D_ENCODER_0);
 		float *const conv_workspace_16 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_16);
@@ -955,55 +946,33 @@ static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, i
 		/* d_decoder_2_bias: conv_db [32] */
 		conv_ae_sum_channels(n, 32, 196, d_decoder_2, grad + CONV_AE_DECODER_2_BIAS);
 		/* d_z: conv2d*relu' [n, 128, 1, 1] */
-		#ifdef _OPENMP
-		#pragma omp parallel for schedule(dynamic) if (n > 32) num_threads(conv_ae_slots(4))
-		#endif
-		for (long b0 = 0; b0 < n; b0 += 32) {
-			float *const slot = conv_workspace_11 + CONV_AE_SLOT * 32 * 3264; /* this thread's chunk */
-			const long m = n - b0 < 32 ? n - b0 : 32;
-			CONV_AE_EACH_IN_CHUNK
-				conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, d_decoder_0 + (b0 + b) * 3136, slot + b * 3136);
-			conv_ae_gemm(m * 1, 128, 3136, slot, 3136, 1, decoder_0_weight, 1, 3136, NULL, (slot + 32 * 3136), NULL);
-			CONV_AE_EACH_IN_CHUNK
-				conv_ae_from_last(128, 1, (slot + 32 * 3136) + b * 128, d_z + (b0 + b) * 128,
-					&(const conv_ae_epilogue){.act = CONV_AE_RELU, .slope = 0.0f, .y = z + (b0 + b) * 128});
-		}
+		CONV_AE_EACH_SAMPLE
+			conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, d_decoder_0 + b * 3136, conv_workspace_11 + b * 3136);
+		conv_ae_gemm(n * 1, 128, 3136, conv_workspace_11, 3136, 1, decoder_0_weight, 1, 3136, NULL, (conv_workspace_11 + n * 3136), NULL);
+		CONV_AE_EACH_SAMPLE
+			conv_ae_from_last(128, 1, (conv_workspace_11 + n * 3136) + b * 128, d_z + b * 128,
+				&(const conv_ae_epilogue){.act = CONV_AE_RELU, .slope = 0.0f, .y = z + b * 128});
 		/* d_decoder_0_weight: conv2d_dw [128, 64, 7, 7] */
-		memset(d_decoder_0_weight, 0, sizeof(float) * 401408);
-		for (long b0 = 0; b0 < n; b0 += 80) {
-			const long m = n - b0 < 80 ? n - b0 : 80;
-			CONV_AE_EACH_IN_CHUNK {
-				conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, d_decoder_0 + (b0 + b) * 3136, conv_workspace_12 + b * 3136);
-				conv_ae_transpose(128, 1, z + (b0 + b) * 128, 1, (conv_workspace_12 + 80 * 3136) + b * 128, 128);
-			}
-			conv_ae_gemm_add(128, 3136, m * 1, (conv_workspace_12 + 80 * 3136), 1, 128, conv_workspace_12, 3136, 1, d_decoder_0_weight);
+		CONV_AE_EACH_SAMPLE {
+			conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, d_decoder_0 + b * 3136, conv_workspace_12 + b * 3136);
+			conv_ae_transpose(128, 1, z + b * 128, 1, (conv_workspace_12 + n * 3136) + b * 128, 128);
 		}
+		conv_ae_gemm(128, 3136, n * 1, (conv_workspace_12 + n * 3136), 1, 128, conv_workspace_12, 3136, 1, NULL, grad + CONV_AE_DECODER_0_WEIGHT, NULL);
 		/* d_decoder_0_bias: conv_db [64] */
 		conv_ae_sum_channels(n, 64, 49, d_decoder_0, grad + CONV_AE_DECODER_0_BIAS);
 		/* d_encoder_2: conv_transpose2d*relu' [n, 64, 7, 7] */
-		#ifdef _OPENMP
-		#pragma omp parallel for schedule(dynamic) if (n > 32) num_threads(conv_ae_slots(4))
-		#endif
-		for (long b0 = 0; b0 < n; b0 += 32) {
-			float *const slot = conv_workspace_13 + CONV_AE_SLOT * 32 * 3264; /* this thread's chunk */
-			const long m = n - b0 < 32 ? n - b0 : 32;
-			CONV_AE_EACH_IN_CHUNK
-				conv_ae_transpose(128, 1, d_z + (b0 + b) * 128, 1, (slot + 32 * 3136) + b * 128, 128);
-			conv_ae_gemm(m * 1, 3136, 128, (slot + 32 * 3136), 128, 1, encoder_4_weight, 3136, 1, NULL, slot, NULL);
-			CONV_AE_EACH_IN_CHUNK
-				conv_ae_col2im_bias(64, 7, 7, 7, 1, 0, 1, 1, slot + b * 3136, NULL, d_encoder_2 + (b0 + b) * 3136,
-					&(const conv_ae_epilogue){.act = CONV_AE_RELU, .slope = 0.0f, .y = encoder_2 + (b0 + b) * 3136});
-		}
+		CONV_AE_EACH_SAMPLE
+			conv_ae_transpose(128, 1, d_z + b * 128, 1, (conv_workspace_13 + n * 3136) + b * 128, 128);
+		conv_ae_gemm(n * 1, 3136, 128, (conv_workspace_13 + n * 3136), 128, 1, encoder_4_weight, 3136, 1, NULL, conv_workspace_13, NULL);
+		CONV_AE_EACH_SAMPLE
+			conv_ae_col2im_bias(64, 7, 7, 7, 1, 0, 1, 1, conv_workspace_13 + b * 3136, NULL, d_encoder_2 + b * 3136,
+				&(const conv_ae_epilogue){.act = CONV_AE_RELU, .slope = 0.0f, .y = encoder_2 + b * 3136});
 		/* d_encoder_4_weight: conv2d_dw [128, 64, 7, 7] */
-		memset(d_encoder_4_weight, 0, sizeof(float) * 401408);
-		for (long b0 = 0; b0 < n; b0 += 80) {
-			const long m = n - b0 < 80 ? n - b0 : 80;
-			CONV_AE_EACH_IN_CHUNK {
-				conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, encoder_2 + (b0 + b) * 3136, conv_workspace_14 + b * 3136);
-				conv_ae_transpose(128, 1, d_z + (b0 + b) * 128, 1, (conv_workspace_14 + 80 * 3136) + b * 128, 128);
-			}
-			conv_ae_gemm_add(128, 3136, m * 1, (conv_workspace_14 + 80 * 3136), 1, 128, conv_workspace_14, 3136, 1, d_encoder_4_weight);
+		CONV_AE_EACH_SAMPLE {
+			conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, encoder_2 + b * 3136, conv_workspace_14 + b * 3136);
+			conv_ae_transpose(128, 1, d_z + b * 128, 1, (conv_workspace_14 + n * 3136) + b * 128, 128);
 		}
+		conv_ae_gemm(128, 3136, n * 1, (conv_workspace_14 + n * 3136), 1, 128, conv_workspace_14, 3136, 1, NULL, grad + CONV_AE_ENCODER_4_WEIGHT, NULL);
 		/* d_encoder_4_bias: conv_db [128] */
 		conv_ae_sum_channels(n, 128, 1, d_z, grad + CONV_AE_ENCODER_4_BIAS);
 		/* d_encoder_0: conv_transpose2d*relu' [n, 32, 14, 14] */
