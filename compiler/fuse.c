@@ -229,12 +229,16 @@ static void pair_up(Graph *g)
 	}
 }
 
+/* The most threads that share out the chunks of a convolution, each with
+ * a chunk's workspace of its own; an inference export runs on one. */
+enum { CHUNK_THREADS = 8 };
+
 static void chunk_convolutions(Model *m)
 {
 	for (int i = 0; i < m->g->nodes.len; i++) {
 		Node *n = m->g->nodes.data[i];
 		if (!n->dead)
-			conv_chunk(n, m->train.batch, m->f64 ? 8 : 4);
+			conv_chunk(n, m->train.batch, m->f64 ? 8 : 4, m->infer_parts ? 1 : CHUNK_THREADS);
 	}
 }
 

@@ -31,10 +31,8 @@
  * chunk of samples whose columns stay in a core's L2 cache between the
  * kernels (conv_chunk). */
 #define CHUNK_BYTES (1L << 20)
-/* The most threads that share out the chunks of a conv2d or
- * conv_transpose2d, each with a chunk's workspace of its own. */
-#define CHUNK_SLOTS 8
-/* Chunks come in multiples of this many (conv_chunk). */
+/* Chunks come in multiples of this many (conv_chunk), so that 2 or 4
+ * threads get equal shares. */
 #define CHUNK_SHARES 4
 
 /* ---- checks shared by the lowering and shape rules ---- */
@@ -111,7 +109,7 @@ static int size_workspace(Node *n)
 	return 1;
 }
 
-int conv_chunk(Node *n, int batch, int real_bytes)
+int conv_chunk(Node *n, int batch, int real_bytes, int threads)
 {
 	if (n->op != &op_conv2d && n->op != &op_conv_transpose2d && n->op != &op_conv2d_dw)
 		return 0;
@@ -135,7 +133,7 @@ int conv_chunk(Node *n, int batch, int real_bytes)
 		chunks = (chunks + CHUNK_SHARES - 1) / CHUNK_SHARES * CHUNK_SHARES;
 		samples = (batch + (chunks < batch ? chunks : batch) - 1) / (chunks < batch ? chunks : batch);
 		chunks = (batch + samples - 1) / samples;
-		slots = chunks < CHUNK_SLOTS ? chunks : CHUNK_SLOTS;
+		slots = chunks < threads ? chunks : threads;
 		while (slots > 1 && slots * samples * per > INT_MAX)
 			slots--;
 	}

@@ -118,11 +118,11 @@ Graph *lower_graph(Lower *L);
  * chunks of samples: its workspace holds as many samples' columns as fit
  * in CHUNK_BYTES (at least one), values of real_bytes each, and the
  * workspace's iattr[0] says how many; it holds iattr[1] such chunks, one
- * for each thread that works on one at the same time (a conv2d_dw adds
- * its chunks in order: one). If a chunk is the whole batch, the workspace
+ * for each of at most `threads` threads that work on one at the same time
+ * (a conv2d_dw adds its chunks in order: one). If a chunk is the whole batch, the workspace
  * stays sized per sample (iattr[0] 0). Returns 0, changing nothing, for
  * other nodes (conv.c). */
-int conv_chunk(Node *n, int batch, int real_bytes);
+int conv_chunk(Node *n, int batch, int real_bytes, int threads);
 /* The activation node `act` (of the given kind) becomes the convolution
  * `conv` it reads, applying the activation to each sample's result;
  * returns 0, changing nothing, if conv is no conv2d or conv_transpose2d
