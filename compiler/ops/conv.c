@@ -131,8 +131,10 @@ int conv_chunk(Node *n, int batch, int real_bytes, int threads)
 	if (n->op != &op_conv2d_dw) {
 		long chunks = (batch + samples - 1) / samples;
 		chunks = (chunks + CHUNK_SHARES - 1) / CHUNK_SHARES * CHUNK_SHARES;
-		samples = (batch + (chunks < batch ? chunks : batch) - 1) / (chunks < batch ? chunks : batch);
-		chunks = (batch + samples - 1) / samples;
+		if (chunks > batch)
+			chunks = batch;
+		samples = (batch + chunks - 1) / chunks;
+		chunks = (batch + samples - 1) / samples; /* as many as that leaves */
 		slots = chunks < threads ? chunks : threads;
 		while (slots > 1 && slots * samples * per > INT_MAX)
 			slots--;
