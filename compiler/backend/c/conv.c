@@ -112,13 +112,16 @@ static const char *to_last_call(Emit *e, Span sp, const char *map, const char *t
 			 at_sample(sp, O * P), P, t, O * P, O);
 }
 
-/* Two statements for each sample of the span, in one loop. */
-static void emit_each_sample2(Emit *e, Span sp, const char *first, const char *second)
+/* One statement, or two in one loop (second not NULL), for each sample
+ * of the span. */
+static void emit_each_statement(Emit *e, Span sp, const char *first, const char *second)
 {
-	emit_line(e, "%s {", sp.each);
+	emit_line(e, "%s%s", sp.each, second ? " {" : "");
 	emit_line(e, "\t%s;", first);
-	emit_line(e, "\t%s;", second);
-	emit_line(e, "}");
+	if (second) {
+		emit_line(e, "\t%s;", second);
+		emit_line(e, "}");
+	}
 }
 
 /* The workspace: cols, then map^T after the columns of all its samples. */
@@ -137,8 +140,7 @@ void c_conv2d(Emit *e, Node *n)
 	long P = (long)g.OH * g.OW, ckk = (long)g.C * g.k * g.k;
 	Span sp = span_open(e, n);
 	const char *cols = sp.ws, *t = ws_maps(sp, g);
-	emit_line(e, "%s", sp.each);
-	emit_line(e, "\t%s;", im2col_call(e, sp, g, emit_ref(e, n->in[IN_X]), cols));
+	emit_each_statement(e, sp, im2col_call(e, sp, g, emit_ref(e, n->in[IN_X]), cols), NULL);
 	emit_line(e, "%s(%s * %ld, %d, %ld, %s, %ld, 1, %s, 1, %ld, %s, %s, NULL);", emit_helper(e, "gemm"), sp.count,
 		  P, g.O, ckk, cols, ckk, emit_ref(e, n->in[IN_W]), ckk,
 		  n->iattr[A_BIAS] ? emit_ref(e, n->in[IN_B]) : "NULL", t);
@@ -155,8 +157,7 @@ void c_conv_transpose2d(Emit *e, Node *n)
 	long hw = (long)g.H * g.W, P = (long)g.OH * g.OW, ckk = (long)g.C * g.k * g.k;
 	Span sp = span_open(e, n);
 	const char *y = emit_ref(e, n), *cols = sp.ws, *t = ws_maps(sp, g);
-	emit_line(e, "%s", sp.each);
-	emit_line(e, "\t%s;", to_last_call(e, sp, emit_ref(e, n->in[IN_X]), t, g.O, P));
+	emit_each_statement(e, sp, to_last_call(e, sp, emit_ref(e, n->in[IN_X]), t, g.O, P), NULL);
 	emit_line(e, "%s(%s * %ld, %ld, %d, %s, %d, 1, %s, %ld, 1, NULL, %s, NULL);", emit_helper(e, "gemm"), sp.count, P,
 		  ckk, g.O, t, g.O, emit_ref(e, n->in[IN_W]), ckk, cols);
 	emit_each_sample(e, sp, xasprintf("%s(%s, %s + b * %ld, %s, %s%s", emit_helper(e, "col2im_bias"), geom_args(g),
@@ -179,8 +180,8 @@ void c_conv2d_dw(Emit *e, Node *n)
 		emit_line(e, "memset(%s, 0, sizeof(%s) * %s);", dw, emit_real(e), emit_count(e, n, 1));
 	Span sp = span_open(e, n);
 	const char *cols = sp.ws, *t = ws_maps(sp, g);
-	emit_each_sample2(e, sp, im2col_call(e, sp, g, emit_ref(e, n->in[1]), cols),
-			  to_last_call(e, sp, emit_ref(e, n->in[0]), t, g.O, P));
+	emit_each_statement(e, sp, im2col_call(e, sp, g, emit_ref(e, n->in[1]), cols),
+			    to_last_call(e, sp, emit_ref(e, n->in[0]), t, g.O, P));
 	if (sp.chunk)
 		emit_line(e, "%s(%d, %ld, m * %ld, %s, 1, %d, %s, %ld, 1, %s);", emit_helper(e, "gemm_add"), g.O, ckk, P, t,
 			  g.O, cols, ckk, dw);
