@@ -324,7 +324,7 @@ static void conv_vae_transpose4(const float *src, long lds, float *dst, long ldd
 }
 
 /* dst[j * ldd + i] = src[i * lds + j] for i < rows, j < cols. */
-static void conv_vae_transpose(long rows, long cols, const float *src, long lds, float *dst, long ldd)
+static void conv_vae_transpose_by4(long rows, long cols, const float *src, long lds, float *dst, long ldd)
 {
 	const long r4 = rows / 4 * 4, c4 = cols / 4 * 4;
 	for (long i = 0; i < r4; i += 4)
@@ -333,6 +333,49 @@ static void conv_vae_transpose(long rows, long cols, const float *src, long lds,
 	for (long i = 0; i < rows; i++)
 		for (long j = i < r4 ? c4 : 0; j < cols; j++)
 			dst[j * ldd + i] = src[i * lds + j];
+}
+
+#ifdef SIMDE_X86_AVX_NATIVE
+/* dst[j * ldd + i] = src[i * lds + j] for i, j < 8: unpacks, then
+ * shuffles, then 128-bit halves exchanged. */
+static void conv_vae_transpose8(const float *src, long lds, float *dst, long ldd)
+{
+	simde__m256 r[8], t[8];
+	for (int i = 0; i < 8; i++)
+		r[i] = simde_mm256_loadu_ps(src + i * lds);
+	for (int i = 0; i < 8; i += 2) { /* t[i], t[i + 1]: rows i and i + 1 interleaved */
+		t[i] = simde_mm256_unpacklo_ps(r[i], r[i + 1]);
+		t[i + 1] = simde_mm256_unpackhi_ps(r[i], r[i + 1]);
+	}
+	for (int i = 0; i < 8; i += 4) { /* r[i + c]: columns c and c + 4 of rows i to i + 3 */
+		r[i] = simde_mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+		r[i + 1] = simde_mm256_shuffle_ps(t[i], t[i + 2], 0xee);
+		r[i + 2] = simde_mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+		r[i + 3] = simde_mm256_shuffle_ps(t[i + 1], t[i + 3], 0xee);
+	}
+	for (int c = 0; c < 4; c++) { /* t[c]: column c of all 8 rows */
+		t[c] = simde_mm256_permute2f128_ps(r[c], r[c + 4], 0x20);
+		t[c + 4] = simde_mm256_permute2f128_ps(r[c], r[c + 4], 0x31);
+	}
+	for (int c = 0; c < 8; c++)
+		simde_mm256_storeu_ps(dst + c * ldd, t[c]);
+}
+#endif
+
+/* dst[j * ldd + i] = src[i * lds + j] for i < rows, j < cols: 8 x 8
+ * blocks where AVX makes them cheaper, the rest 4 x 4. */
+static void conv_vae_transpose(long rows, long cols, const float *src, long lds, float *dst, long ldd)
+{
+#ifdef SIMDE_X86_AVX_NATIVE
+	const long r8 = rows / 8 * 8, c8 = cols / 8 * 8;
+	for (long i = 0; i < r8; i += 8)
+		for (long j = 0; j < c8; j += 8)
+			conv_vae_transpose8(src + i * lds + j, lds, dst + j * ldd + i, ldd);
+	conv_vae_transpose_by4(r8, cols - c8, src + c8, lds, dst + c8 * ldd, ldd);
+	conv_vae_transpose_by4(rows - r8, cols, src + r8 * lds, lds, dst + r8, ldd);
+#else
+	conv_vae_transpose_by4(rows, cols, src, lds, dst, ldd);
+#endif
 }
 
 /* What a product does to each finished tile of C (at row stride ldc,
@@ -394,8 +437,8 @@ static void conv_vae_kernel1(long kc, const float *restrict a, long ka, long ra,
 }
 
 /* dst[k * ldd + j] = X(j, k) = X[j * js + k * ks] for j < nj (0 for
- * nj <= j < w) and k < kc: a k-major panel w wide, transposed 4 x 4 at a
- * time when X runs along k and copied row by row when it runs along j. */
+ * nj <= j < w) and k < kc: a k-major panel w wide, transposed block by
+ * block when X runs along k and copied row by row when it runs along j. */
 static void conv_vae_pack(const float *X, long js, long ks, long nj, long w, long kc, float *dst, long ldd)
 {
 	if (js == 1 && w == conv_vae_MR && nj == w) {
