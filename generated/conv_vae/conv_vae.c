@@ -690,18 +690,27 @@ static double conv_vae_normal(uint64_t key, uint64_t i)
 /* The columns of one image img [C, H, W] for a k x k convolution with
  * stride s and padding p: row i OW + j of col [OH OW, C k k] holds the
  * values under output pixel (i, j), col[.][(c k + u) k + v] =
- * img[c][i s + u - p][j s + v - p], 0 in the padding. */
+ * img[c][i s + u - p][j s + v - p], 0 in the padding. A pixel whose
+ * window lies inside the image takes k values at a time, unchecked. */
 static void conv_vae_im2col(long C, long H, long W, long k, long s, long p, long OH, long OW, const float *img, float *col)
 {
 	for (long i = 0; i < OH; i++)
-		for (long j = 0; j < OW; j++)
+		for (long j = 0; j < OW; j++) {
+			const long y0 = i * s - p, x0 = j * s - p;
+			if (y0 >= 0 && y0 + k <= H && x0 >= 0 && x0 + k <= W) {
+				for (long c = 0; c < C; c++)
+					for (long u = 0; u < k; u++, col += k)
+						for (long v = 0; v < k; v++)
+							col[v] = img[(c * H + y0 + u) * W + x0 + v];
+				continue;
+			}
 			for (long c = 0; c < C; c++)
 				for (long u = 0; u < k; u++)
 					for (long v = 0; v < k; v++, col++) {
-						const long y = i * s + u - p, x = j * s + v - p;
-						const int inside = y >= 0 && y < H && x >= 0 && x < W;
-						*col = inside ? img[(c * H + y) * W + x] : 0;
+						const long y = y0 + u, x = x0 + v;
+						*col = y >= 0 && y < H && x >= 0 && x < W ? img[(c * H + y) * W + x] : 0;
 					}
+		}
 }
 
 /* The adjoint of im2col: each value of col [OH OW, C k k] added to the

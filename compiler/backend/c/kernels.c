@@ -1093,9 +1093,9 @@ static void normal(Emit *e, const char *P, const char *r)
 "\treturn sqrt(-2 * log(u)) * cos(6.283185307179586 * v);\n}\n\n", P, P, P);
 }
 
-/* The loops of im2col and col2im: for every output pixel (i, j) of a
- * convolution, every channel c and kernel offset (u, v), the image
- * position (y, x) under it, `inside` the image or in the padding. */
+/* The loops of col2im: for every output pixel (i, j) of a convolution,
+ * every channel c and kernel offset (u, v), the image position (y, x)
+ * under it, `inside` the image or in the padding. */
 #define CONV_COLUMN_LOOPS                                                        \
 "\tfor (long i = 0; i < OH; i++)\n"                                             \
 "\t\tfor (long j = 0; j < OW; j++)\n"                                           \
@@ -1113,12 +1113,27 @@ static void im2col(Emit *e, const char *P, const char *r)
 "/* The columns of one image img [C, H, W] for a k x k convolution with\n"
 " * stride s and padding p: row i OW + j of col [OH OW, C k k] holds the\n"
 " * values under output pixel (i, j), col[.][(c k + u) k + v] =\n"
-" * img[c][i s + u - p][j s + v - p], 0 in the padding. */\n"
+" * img[c][i s + u - p][j s + v - p], 0 in the padding. A pixel whose\n"
+" * window lies inside the image takes k values at a time, unchecked. */\n"
 "static void %s_im2col(long C, long H, long W, long k, long s, long p, long OH, long OW, const %s *img, %s *col)\n"
 "{\n"
-CONV_COLUMN_LOOPS
-"\t\t\t\t\t\t*col = inside ? img[(c * H + y) * W + x] : 0;\n"
+"\tfor (long i = 0; i < OH; i++)\n"
+"\t\tfor (long j = 0; j < OW; j++) {\n"
+"\t\t\tconst long y0 = i * s - p, x0 = j * s - p;\n"
+"\t\t\tif (y0 >= 0 && y0 + k <= H && x0 >= 0 && x0 + k <= W) {\n"
+"\t\t\t\tfor (long c = 0; c < C; c++)\n"
+"\t\t\t\t\tfor (long u = 0; u < k; u++, col += k)\n"
+"\t\t\t\t\t\tfor (long v = 0; v < k; v++)\n"
+"\t\t\t\t\t\t\tcol[v] = img[(c * H + y0 + u) * W + x0 + v];\n"
+"\t\t\t\tcontinue;\n"
+"\t\t\t}\n"
+"\t\t\tfor (long c = 0; c < C; c++)\n"
+"\t\t\t\tfor (long u = 0; u < k; u++)\n"
+"\t\t\t\t\tfor (long v = 0; v < k; v++, col++) {\n"
+"\t\t\t\t\t\tconst long y = y0 + u, x = x0 + v;\n"
+"\t\t\t\t\t\t*col = y >= 0 && y < H && x >= 0 && x < W ? img[(c * H + y) * W + x] : 0;\n"
 "\t\t\t\t\t}\n"
+"\t\t}\n"
 "}\n\n", P, r, r);
 }
 
