@@ -553,27 +553,32 @@ static void conv_ae_gemm_add(long M, long N, long K, const float *A, long ars, l
 }
 
 /* dst[c] = the sum over samples b < n and pixels q < hw of src[(b C + c) hw + q]:
- * each map in 16 running sums, added in order; threads take the channels. */
+ * each map in 16 running sums, added in order, then the maps' sums in
+ * sample order; threads take blocks of 8 channels, whose maps each
+ * sample holds one after another, so that memory is read in order. */
 static void conv_ae_sum_channels(long n, long C, long hw, const float *src, float *dst)
 {
 #ifdef _OPENMP
 #pragma omp parallel for schedule(dynamic) if (n * C * hw >= 32768)
 #endif
-	for (long c = 0; c < C; c++) {
-		float total = 0;
-		for (long b = 0; b < n; b++) {
-			const float *map = src + (b * C + c) * hw;
-			float part[16] = {0}, acc = 0;
-			for (long q = 0; q < hw / 16 * 16; q += 16)
-				for (int l = 0; l < 16; l++)
-					part[l] += map[q + l];
-			for (long q = hw / 16 * 16; q < hw; q++)
-				part[q % 16] += map[q];
-			for (int l = 0; l < 16; l++)
-				acc += part[l];
-			total += acc;
-		}
-		dst[c] = total;
+	for (long c0 = 0; c0 < C; c0 += 8) {
+		const long c1 = c0 + 8 < C ? c0 + 8 : C;
+		float total[8] = {0};
+		for (long b = 0; b < n; b++)
+			for (long c = c0; c < c1; c++) {
+				const float *map = src + (b * C + c) * hw;
+				float part[16] = {0}, acc = 0;
+				for (long q = 0; q < hw / 16 * 16; q += 16)
+					for (int l = 0; l < 16; l++)
+						part[l] += map[q + l];
+				for (long q = hw / 16 * 16; q < hw; q++)
+					part[q % 16] += map[q];
+				for (int l = 0; l < 16 && l < hw; l++) /* the sums past hw are 0 */
+					acc += part[l];
+				total[c - c0] += acc;
+			}
+		for (long c = c0; c < c1; c++)
+			dst[c] = total[c - c0];
 	}
 }
 

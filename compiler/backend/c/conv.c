@@ -191,8 +191,8 @@ void c_conv2d_dw(Emit *e, Node *n)
 	span_close(e, sp);
 }
 
-/* Each channel on its own (threads share them out), its samples in
- * order; a sample's values are summed in 16 running sums, value q into
+/* Each channel on its own (threads share out blocks of 8), its samples
+ * in order; a sample's values are summed in 16 running sums, value q into
  * sum q % 16, which are then added in order: a fixed order that
  * vectorizes. */
 void c_conv_db(Emit *e, Node *n)
