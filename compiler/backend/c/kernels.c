@@ -1114,14 +1114,16 @@ static void normal(Emit *e, const char *P, const char *r)
  * padding p, output OH x OW). */
 static void im2col(Emit *e, const char *P, const char *r)
 {
+	const int scalar = emit_scalar_kernels(e);
 	emit_raw(e,
 "/* The columns of one image img [C, H, W] for a k x k convolution with\n"
 " * stride s and padding p: row i OW + j of col [OH OW, C k k] holds the\n"
 " * values under output pixel (i, j), col[.][(c k + u) k + v] =\n"
 " * img[c][i s + u - p][j s + v - p], 0 in the padding. A pixel whose\n"
-" * window lies inside the image takes k values at a time, unchecked. */\n"
+" * window lies inside the image takes k values at a time, unchecked.%s */\n"
 "static void %s_im2col(long C, long H, long W, long k, long s, long p, long OH, long OW, const %s *img, %s *col)\n"
 "{\n"
+"%s"
 "\tfor (long i = 0; i < OH; i++)\n"
 "\t\tfor (long j = 0; j < OW; j++) {\n"
 "\t\t\tconst long y0 = i * s - p, x0 = j * s - p;\n"
@@ -1139,7 +1141,11 @@ static void im2col(Emit *e, const char *P, const char *r)
 "\t\t\t\t\t\t*col = y >= 0 && y < H && x >= 0 && x < W ? img[(c * H + y) * W + x] : 0;\n"
 "\t\t\t\t\t}\n"
 "\t\t}\n"
-"}\n\n", P, r, r);
+"}\n\n", scalar ? "" : "\n * The image is fetched first, in order: read window by window, its rows\n"
+			    " * come from memory at a fraction of that speed.",
+	 P, r, r,
+	 scalar ? "" : "\tfor (long q = 0; q < C * H * W; q += 64 / (long)sizeof *img)\n"
+		       "\t\tsimde_mm_prefetch((const char *)(img + q), SIMDE_MM_HINT_T0);\n");
 }
 
 /* The adjoint of im2col: columns added back into the image. */
