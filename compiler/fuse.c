@@ -29,9 +29,11 @@
  * cache, and a weight gradient computes its columns again instead of
  * reading those of the forward pass from memory; its product over the
  * batch adds the chunks in order, so it sums as one product would.
- * Adam is one pass per parameter already (backend/c/adam.c). Moving it
- * into the epilogue of the weight-gradient product measured slower: the
- * moments are read a tile's rows at a time instead of streamed. */
+ * Adam is one pass over the parameter block after the backward part
+ * (backend/c/adam.c). Moving it into the epilogue of the weight-gradient
+ * product measured slower, with the tiles taken row by row and the
+ * moments prefetched too: their traffic from L3 slows the product's FMAs
+ * as much as it costs alone (docs/design.md, Fusion). */
 #include <stdlib.h>
 
 #include "ops.h"

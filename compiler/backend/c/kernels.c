@@ -153,8 +153,9 @@ static const char gemm_scalar_text[] =
  * block of columns a KC x NR panel of B is packed (zero-padded) so that it
  * stays in the L1 cache while every A panel streams past it. The micro-
  * kernel keeps an MR x NR tile of C in 2 MR vector registers. Packing turns
- * strided operands into contiguous ones with 8 x 8 transposes, so one
- * routine serves all three products of a dense layer at the same speed;
+ * strided operands into contiguous ones with 8 x 8 transposes (4 x 4 at
+ * the edges and where the target has no AVX), so one routine serves all
+ * three products of a dense layer at the same speed;
  * rows of A that already run along k are read in place, 8 at a time. A
  * thread with at most NG column blocks packs their B panels once per slice
  * of k, for all rows; otherwise each again for every MC rows. Threads take
