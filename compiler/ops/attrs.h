@@ -39,6 +39,12 @@ typedef struct Geom {
 /* The geometry of a conv2d, conv_transpose2d or conv2d_dw node. */
 Geom conv_geom(const Node *n);
 
+/* 1 when the kernel is the image, unpadded (k = H = W, p = 0, so the map
+ * is one pixel): a sample's columns are then its image, and its map with
+ * channels last is its map, so the products read and write the values
+ * themselves and need no workspace. */
+int conv_whole(Geom g);
+
 /* ---- batch normalization (norm.c) ---- */
 
 /* Rows of bn_stats' value, each C wide. */

@@ -17,7 +17,9 @@
  * cols and map^T live in a conv_workspace node made for the purpose; the
  * shape rule of the node that uses it sizes it for the whole batch, and
  * the fusion pass for a chunk of samples that fits in the cache
- * (conv_chunk). Flatten and reshape copy their input. The attributes
+ * (conv_chunk). A kernel as large as the image, unpadded (conv_whole),
+ * needs none: a sample's columns are its image, and its map, one pixel,
+ * is the same with channels last. Flatten and reshape copy their input. The attributes
  * and inputs are named in attrs.h; the C of the three kernels is in
  * backend/c/conv.c. */
 #include <limits.h>
@@ -95,11 +97,20 @@ Geom conv_geom(const Node *n)
 	return g;
 }
 
+int conv_whole(Geom g)
+{
+	return g.k == g.H && g.k == g.W && g.p == 0 && g.OH == 1 && g.OW == 1;
+}
+
 /* Size the workspace of a convolution node for the whole batch: per
  * sample, the columns and the map with channels last. */
 static int size_workspace(Node *n)
 {
 	Geom g = conv_geom(n);
+	if (conv_whole(g)) {
+		n->in[IN_WS]->shape = shape_vec(0, 1); /* none: one value, unused */
+		return 1;
+	}
 	long cols = (long)g.OH * g.OW * g.C * g.k * g.k + (long)g.OH * g.OW * g.O;
 	if (cols > INT_MAX) {
 		diag_error(n->loc, "%s: the kernel's columns (%ld values per sample) are too large", n->op->name, cols);
@@ -114,6 +125,8 @@ int conv_chunk(Node *n, int batch, int real_bytes, int threads)
 	if (n->op != &op_conv2d && n->op != &op_conv_transpose2d && n->op != &op_conv2d_dw)
 		return 0;
 	Node *ws = n->in[IN_WS];
+	if (conv_whole(conv_geom(n)))
+		return 1; /* no workspace (size_workspace) */
 	ASSERT(ws->op == &op_conv_workspace && ws->shape.batched);
 	const long per = (long)shape_elems(ws->shape), fit = CHUNK_BYTES / (per * real_bytes);
 	long samples = fit < 1 ? 1 : fit, slots = 1;

@@ -15,30 +15,24 @@
 #define CONV_AE_AT_ENCODER_0 7476800 /* encoder.0: conv2d+relu [n, 32, 14, 14] */
 #define CONV_AE_AT_CONV_WORKSPACE_2 10688064 /* conv_workspace_2: conv_workspace/11x8 [1517824] */
 #define CONV_AE_AT_ENCODER_2 3362368 /* encoder.2: conv2d+relu [n, 64, 7, 7] */
-#define CONV_AE_AT_CONV_WORKSPACE_3 4968000 /* conv_workspace_3: conv_workspace [n, 3264] */
-#define CONV_AE_AT_Z 6639168 /* encoder.4: conv2d+relu [n, 128, 1, 1] */
-#define CONV_AE_AT_CONV_WORKSPACE_4 4968000 /* conv_workspace_4: conv_workspace [n, 3264] */
-#define CONV_AE_AT_DECODER_0 10688064 /* decoder.0: conv_transpose2d+relu [n, 64, 7, 7] */
-#define CONV_AE_AT_CONV_WORKSPACE_5 12293696 /* conv_workspace_5: conv_workspace/11x8 [1517824] */
-#define CONV_AE_AT_DECODER_2 18364992 /* decoder.2: conv_transpose2d+relu [n, 32, 14, 14] */
-#define CONV_AE_AT_CONV_WORKSPACE_6 12293696 /* conv_workspace_6: conv_workspace/32x4 [1028608] */
-#define CONV_AE_AT_XHAT 4968000 /* decoder.4: conv_transpose2d+sigmoid [n, 1, 28, 28] */
-#define CONV_AE_AT_LOSS 5369472 /* loss.0: mse+mse_grad [] */
-#define CONV_AE_AT_D_XHAT 5369536 /* d_xhat: mse_grad*sigmoid' [n, 1, 28, 28] */
-#define CONV_AE_AT_CONV_WORKSPACE_7 12293696 /* conv_workspace_7: conv_workspace/32x4 [1028608] */
-#define CONV_AE_AT_D_DECODER_2 21576256 /* d_decoder_2: conv2d*relu' [n, 32, 14, 14] */
-#define CONV_AE_AT_CONV_WORKSPACE_8 12293696 /* conv_workspace_8: conv_workspace/32x1 [257152] */
-#define CONV_AE_AT_CONV_WORKSPACE_9 12293696 /* conv_workspace_9: conv_workspace/11x8 [1517824] */
-#define CONV_AE_AT_D_DECODER_0 18364992 /* d_decoder_0: conv2d*relu' [n, 64, 7, 7] */
-#define CONV_AE_AT_CONV_WORKSPACE_10 5369536 /* conv_workspace_10: conv_workspace/15x1 [258720] */
-#define CONV_AE_AT_CONV_WORKSPACE_11 10688064 /* conv_workspace_11: conv_workspace [n, 3264] */
-#define CONV_AE_AT_D_Z 5369536 /* d_z: conv2d*relu' [n, 128, 1, 1] */
-#define CONV_AE_AT_CONV_WORKSPACE_12 10688064 /* conv_workspace_12: conv_workspace [n, 3264] */
-#define CONV_AE_AT_CONV_WORKSPACE_13 10688064 /* conv_workspace_13: conv_workspace [n, 3264] */
-#define CONV_AE_AT_D_ENCODER_2 12359232 /* d_encoder_2: conv_transpose2d*relu' [n, 64, 7, 7] */
-#define CONV_AE_AT_CONV_WORKSPACE_14 10688064 /* conv_workspace_14: conv_workspace [n, 3264] */
-#define CONV_AE_AT_CONV_WORKSPACE_15 13964864 /* conv_workspace_15: conv_workspace/11x8 [1517824] */
-#define CONV_AE_AT_D_ENCODER_0 20036160 /* d_encoder_0: conv_transpose2d*relu' [n, 32, 14, 14] */
+#define CONV_AE_AT_Z 4968064 /* encoder.4: conv2d+relu [n, 128, 1, 1] */
+#define CONV_AE_AT_DECODER_0 5033600 /* decoder.0: conv_transpose2d+relu [n, 64, 7, 7] */
+#define CONV_AE_AT_CONV_WORKSPACE_5 10688064 /* conv_workspace_5: conv_workspace/11x8 [1517824] */
+#define CONV_AE_AT_DECODER_2 16759360 /* decoder.2: conv_transpose2d+relu [n, 32, 14, 14] */
+#define CONV_AE_AT_CONV_WORKSPACE_6 10688064 /* conv_workspace_6: conv_workspace/32x4 [1028608] */
+#define CONV_AE_AT_XHAT 6639232 /* decoder.4: conv_transpose2d+sigmoid [n, 1, 28, 28] */
+#define CONV_AE_AT_LOSS 7040640 /* loss.0: mse+mse_grad [] */
+#define CONV_AE_AT_D_XHAT 7040704 /* d_xhat: mse_grad*sigmoid' [n, 1, 28, 28] */
+#define CONV_AE_AT_CONV_WORKSPACE_7 10688064 /* conv_workspace_7: conv_workspace/32x4 [1028608] */
+#define CONV_AE_AT_D_DECODER_2 19970624 /* d_decoder_2: conv2d*relu' [n, 32, 14, 14] */
+#define CONV_AE_AT_CONV_WORKSPACE_8 10688064 /* conv_workspace_8: conv_workspace/32x1 [257152] */
+#define CONV_AE_AT_CONV_WORKSPACE_9 10688064 /* conv_workspace_9: conv_workspace/11x8 [1517824] */
+#define CONV_AE_AT_D_DECODER_0 16759360 /* d_decoder_0: conv2d*relu' [n, 64, 7, 7] */
+#define CONV_AE_AT_CONV_WORKSPACE_10 10688064 /* conv_workspace_10: conv_workspace/15x1 [258720] */
+#define CONV_AE_AT_D_Z 5033600 /* d_z: conv2d*relu' [n, 128, 1, 1] */
+#define CONV_AE_AT_D_ENCODER_2 10688064 /* d_encoder_2: conv_transpose2d*relu' [n, 64, 7, 7] */
+#define CONV_AE_AT_CONV_WORKSPACE_15 12293696 /* conv_workspace_15: conv_workspace/11x8 [1517824] */
+#define CONV_AE_AT_D_ENCODER_0 18364992 /* d_encoder_0: conv_transpose2d*relu' [n, 32, 14, 14] */
 #define CONV_AE_AT_CONV_WORKSPACE_16 3362368 /* conv_workspace_16: conv_workspace/15x1 [258720] */
 #define CONV_AE_AT_CONV_WORKSPACE_17 3362368 /* conv_workspace_17: conv_workspace/32x1 [257152] */
 
@@ -701,6 +695,18 @@ static void conv_ae_col2im_bias(long C, long H, long W, long k, long s, long p, 
 		conv_ae_finish(ep, img, C * H * W, 1, C * H * W, 0);
 }
 
+/* img [C, HW] = bias[c] + img on channel c; then the epilogue ep (if any)
+ * on the image while it is in the cache (col2im_bias where the columns
+ * are the image). */
+static void conv_ae_add_bias(long C, long HW, const float *bias, float *img, const conv_ae_epilogue *ep)
+{
+	for (long c = 0; c < C; c++)
+		for (long q = 0; q < HW; q++)
+			img[c * HW + q] = bias[c] + img[c * HW + q];
+	if (ep)
+		conv_ae_finish(ep, img, C * HW, 1, C * HW, 0);
+}
+
 /* The sum of (a - b)^2 over count elements (mse). Unless g is NULL, the
  * same pass writes the gradient g = 2 k (a - b), times the derivative of
  * activation act (if not 0), spelled from its output y, a slice at a
@@ -838,7 +844,6 @@ static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, i
 		const float *const encoder_4_bias = params + CONV_AE_ENCODER_4_BIAS;
 		float *const conv_workspace = (float *)(work + CONV_AE_AT_CONV_WORKSPACE);
 		float *const conv_workspace_2 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_2);
-		float *const conv_workspace_3 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_3);
 		/* encoder.0: conv2d+relu [n, 32, 14, 14] */
 		#ifdef _OPENMP
 		#pragma omp parallel for schedule(dynamic) if (n > 32) num_threads(conv_ae_slots(4))
@@ -868,26 +873,19 @@ static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, i
 					&(const conv_ae_epilogue){.act = CONV_AE_RELU, .slope = 0.0f});
 		}
 		/* encoder.4: conv2d+relu [n, 128, 1, 1] */
-		CONV_AE_EACH_SAMPLE
-			conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, encoder_2 + b * 3136, conv_workspace_3 + b * 3136);
-		conv_ae_gemm(n * 1, 128, 3136, conv_workspace_3, 3136, 1, encoder_4_weight, 1, 3136, encoder_4_bias, (conv_workspace_3 + n * 3136), NULL);
-		CONV_AE_EACH_SAMPLE
-			conv_ae_from_last(128, 1, (conv_workspace_3 + n * 3136) + b * 128, z + b * 128,
-				&(const conv_ae_epilogue){.act = CONV_AE_RELU, .slope = 0.0f});
+		conv_ae_gemm(n, 128, 3136, encoder_2, 3136, 1, encoder_4_weight, 1, 3136, encoder_4_bias, z,
+			&(const conv_ae_epilogue){.act = CONV_AE_RELU, .slope = 0.0f});
 	}
 	if (parts & CONV_AE_DECODER) {
 		const float *const decoder_0_bias = params + CONV_AE_DECODER_0_BIAS;
 		const float *const decoder_2_bias = params + CONV_AE_DECODER_2_BIAS;
 		const float *const decoder_4_bias = params + CONV_AE_DECODER_4_BIAS;
-		float *const conv_workspace_4 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_4);
 		float *const conv_workspace_5 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_5);
 		float *const conv_workspace_6 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_6);
 		/* decoder.0: conv_transpose2d+relu [n, 64, 7, 7] */
+		conv_ae_gemm(n, 3136, 128, z, 128, 1, decoder_0_weight, 3136, 1, NULL, decoder_0, NULL);
 		CONV_AE_EACH_SAMPLE
-			conv_ae_transpose(128, 1, z + b * 128, 1, (conv_workspace_4 + n * 3136) + b * 128, 128);
-		conv_ae_gemm(n * 1, 3136, 128, (conv_workspace_4 + n * 3136), 128, 1, decoder_0_weight, 3136, 1, NULL, conv_workspace_4, NULL);
-		CONV_AE_EACH_SAMPLE
-			conv_ae_col2im_bias(64, 7, 7, 7, 1, 0, 1, 1, conv_workspace_4 + b * 3136, decoder_0_bias, decoder_0 + b * 3136,
+			conv_ae_add_bias(64, 49, decoder_0_bias, decoder_0 + b * 3136,
 				&(const conv_ae_epilogue){.act = CONV_AE_RELU, .slope = 0.0f});
 		/* decoder.2: conv_transpose2d+relu [n, 32, 14, 14] */
 		#ifdef _OPENMP
@@ -941,12 +939,8 @@ static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, i
 		float *const d_decoder_0 = (float *)(work + CONV_AE_AT_D_DECODER_0);
 		float *const conv_workspace_10 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_10);
 		float *const d_decoder_2_weight = grad + CONV_AE_DECODER_2_WEIGHT;
-		float *const conv_workspace_11 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_11);
 		float *const d_z = (float *)(work + CONV_AE_AT_D_Z);
-		float *const conv_workspace_12 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_12);
-		float *const conv_workspace_13 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_13);
 		float *const d_encoder_2 = (float *)(work + CONV_AE_AT_D_ENCODER_2);
-		float *const conv_workspace_14 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_14);
 		float *const conv_workspace_15 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_15);
 		float *const d_encoder_0 = (float *)(work + CONV_AE_AT_D_ENCODER_0);
 		float *const conv_workspace_16 = (float *)(work + CONV_AE_AT_CONV_WORKSPACE_16);
@@ -1007,33 +1001,17 @@ static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, i
 		/* d_decoder_2_bias: conv_db [32] */
 		conv_ae_sum_channels(n, 32, 196, d_decoder_2, grad + CONV_AE_DECODER_2_BIAS);
 		/* d_z: conv2d*relu' [n, 128, 1, 1] */
-		CONV_AE_EACH_SAMPLE
-			conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, d_decoder_0 + b * 3136, conv_workspace_11 + b * 3136);
-		conv_ae_gemm(n * 1, 128, 3136, conv_workspace_11, 3136, 1, decoder_0_weight, 1, 3136, NULL, (conv_workspace_11 + n * 3136), NULL);
-		CONV_AE_EACH_SAMPLE
-			conv_ae_from_last(128, 1, (conv_workspace_11 + n * 3136) + b * 128, d_z + b * 128,
-				&(const conv_ae_epilogue){.act = CONV_AE_RELU, .slope = 0.0f, .y = z + b * 128});
+		conv_ae_gemm(n, 128, 3136, d_decoder_0, 3136, 1, decoder_0_weight, 1, 3136, NULL, d_z,
+			&(const conv_ae_epilogue){.act = CONV_AE_RELU, .slope = 0.0f, .y = z});
 		/* d_decoder_0_weight: conv2d_dw [128, 64, 7, 7] */
-		CONV_AE_EACH_SAMPLE {
-			conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, d_decoder_0 + b * 3136, conv_workspace_12 + b * 3136);
-			conv_ae_transpose(128, 1, z + b * 128, 1, (conv_workspace_12 + n * 3136) + b * 128, 128);
-		}
-		conv_ae_gemm(128, 3136, n * 1, (conv_workspace_12 + n * 3136), 1, 128, conv_workspace_12, 3136, 1, NULL, grad + CONV_AE_DECODER_0_WEIGHT, NULL);
+		conv_ae_gemm(128, 3136, n, z, 1, 128, d_decoder_0, 3136, 1, NULL, grad + CONV_AE_DECODER_0_WEIGHT, NULL);
 		/* d_decoder_0_bias: conv_db [64] */
 		conv_ae_sum_channels(n, 64, 49, d_decoder_0, grad + CONV_AE_DECODER_0_BIAS);
 		/* d_encoder_2: conv_transpose2d*relu' [n, 64, 7, 7] */
-		CONV_AE_EACH_SAMPLE
-			conv_ae_transpose(128, 1, d_z + b * 128, 1, (conv_workspace_13 + n * 3136) + b * 128, 128);
-		conv_ae_gemm(n * 1, 3136, 128, (conv_workspace_13 + n * 3136), 128, 1, encoder_4_weight, 3136, 1, NULL, conv_workspace_13, NULL);
-		CONV_AE_EACH_SAMPLE
-			conv_ae_col2im_bias(64, 7, 7, 7, 1, 0, 1, 1, conv_workspace_13 + b * 3136, NULL, d_encoder_2 + b * 3136,
-				&(const conv_ae_epilogue){.act = CONV_AE_RELU, .slope = 0.0f, .y = encoder_2 + b * 3136});
+		conv_ae_gemm(n, 3136, 128, d_z, 128, 1, encoder_4_weight, 3136, 1, NULL, d_encoder_2,
+			&(const conv_ae_epilogue){.act = CONV_AE_RELU, .slope = 0.0f, .y = encoder_2});
 		/* d_encoder_4_weight: conv2d_dw [128, 64, 7, 7] */
-		CONV_AE_EACH_SAMPLE {
-			conv_ae_im2col(64, 7, 7, 7, 1, 0, 1, 1, encoder_2 + b * 3136, conv_workspace_14 + b * 3136);
-			conv_ae_transpose(128, 1, d_z + b * 128, 1, (conv_workspace_14 + n * 3136) + b * 128, 128);
-		}
-		conv_ae_gemm(128, 3136, n * 1, (conv_workspace_14 + n * 3136), 1, 128, conv_workspace_14, 3136, 1, NULL, grad + CONV_AE_ENCODER_4_WEIGHT, NULL);
+		conv_ae_gemm(128, 3136, n, d_z, 1, 128, encoder_2, 3136, 1, NULL, grad + CONV_AE_ENCODER_4_WEIGHT, NULL);
 		/* d_encoder_4_bias: conv_db [128] */
 		conv_ae_sum_channels(n, 128, 1, d_z, grad + CONV_AE_ENCODER_4_BIAS);
 		/* d_encoder_0: conv_transpose2d*relu' [n, 32, 14, 14] */

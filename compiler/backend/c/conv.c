@@ -133,11 +133,44 @@ static const char *ws_maps(Span sp, Geom g)
 	return xasprintf("(%s + n * %ld)", sp.ws, cols);
 }
 
-/* conv2d: map^T = im2col(x) W^T + b, then the map from map^T. */
+/* The epilogue of a convolution whose product runs on the whole batch
+ * (conv_whole) as the product's own, its derivative read off the last
+ * input at the same place as the result. */
+static const char *batch_epilogue(Emit *e, const Node *n)
+{
+	if (!n->iattr[A_ACT])
+		return "NULL";
+	const char *y = n->iattr[A_ACT_Y] ? xasprintf(", .y = %s", emit_ref(e, n->in[n->nin - 1])) : "";
+	return xasprintf("&(const %s_epilogue){.act = %s, .slope = %s%s}", emit_prefix(e),
+			 act_code(e, (int)n->iattr[A_ACT] - 1), emit_num(e, n->fattr[0]), y);
+}
+
+/* A product's call, its last argument (the epilogue) on a line of its own
+ * unless it is NULL. */
+static void emit_product(Emit *e, const char *call, const char *ep)
+{
+	if (!strcmp(ep, "NULL"))
+		emit_line(e, "%s NULL);", call);
+	else {
+		emit_line(e, "%s", call);
+		emit_line(e, "\t%s);", ep);
+	}
+}
+
+/* conv2d: map^T = im2col(x) W^T + b, then the map from map^T; with a
+ * kernel as large as the image (conv_whole), map = x W^T + b. */
 void c_conv2d(Emit *e, Node *n)
 {
 	Geom g = conv_geom(n);
 	long P = (long)g.OH * g.OW, ckk = (long)g.C * g.k * g.k;
+	if (conv_whole(g)) {
+		emit_product(e,
+			     xasprintf("%s(n, %d, %ld, %s, %ld, 1, %s, 1, %ld, %s, %s,", emit_helper(e, "gemm"), g.O,
+				       ckk, emit_ref(e, n->in[IN_X]), ckk, emit_ref(e, n->in[IN_W]), ckk,
+				       n->iattr[A_BIAS] ? emit_ref(e, n->in[IN_B]) : "NULL", emit_ref(e, n)),
+			     batch_epilogue(e, n));
+		return;
+	}
 	Span sp = span_open(e, n);
 	const char *cols = sp.ws, *t = ws_maps(sp, g);
 	emit_each_statement(e, sp, im2col_call(e, sp, g, emit_ref(e, n->in[IN_X]), cols), NULL);
@@ -150,11 +183,28 @@ void c_conv2d(Emit *e, Node *n)
 	span_close(e, sp);
 }
 
-/* conv_transpose2d: cols = map^T W, y = (b per channel or 0) + col2im(cols). */
+/* conv_transpose2d: cols = map^T W, y = (b per channel or 0) + col2im(cols);
+ * with a kernel as large as the image (conv_whole), y = x W, then b per
+ * channel added to it. */
 void c_conv_transpose2d(Emit *e, Node *n)
 {
 	Geom g = conv_geom(n);
 	long hw = (long)g.H * g.W, P = (long)g.OH * g.OW, ckk = (long)g.C * g.k * g.k;
+	if (conv_whole(g)) {
+		const char *y = emit_ref(e, n);
+		const char *call = xasprintf("%s(n, %ld, %d, %s, %d, 1, %s, %ld, 1, NULL, %s,", emit_helper(e, "gemm"),
+					     ckk, g.O, emit_ref(e, n->in[IN_X]), g.O, emit_ref(e, n->in[IN_W]), ckk, y);
+		if (!n->iattr[A_BIAS]) {
+			emit_product(e, call, batch_epilogue(e, n));
+			return;
+		}
+		emit_line(e, "%s NULL);", call);
+		Span sp = span_open(e, n);
+		emit_each_sample(e, sp, xasprintf("%s(%d, %ld, %s, %s%s", emit_helper(e, "add_bias"), g.C, hw,
+						  emit_ref(e, n->in[IN_B]), y, at_sample(sp, g.C * hw)),
+				 sample_epilogue(e, n, sp, g.C * hw));
+		return;
+	}
 	Span sp = span_open(e, n);
 	const char *y = emit_ref(e, n), *cols = sp.ws, *t = ws_maps(sp, g);
 	emit_each_statement(e, sp, to_last_call(e, sp, emit_ref(e, n->in[IN_X]), t, g.O, P), NULL);
@@ -168,7 +218,8 @@ void c_conv_transpose2d(Emit *e, Node *n)
 }
 
 /* conv2d_dw: dW = (map gradient^T)^T im2col(image), summed over the batch
- * inside the product; in chunks, dW starts at 0 and each chunk's product
+ * inside the product (with a kernel as large as the image, conv_whole:
+ * dW = dy^T x); in chunks, dW starts at 0 and each chunk's product
  * adds to it, which sums each weight's terms in the order one product
  * over the batch sums them. */
 void c_conv2d_dw(Emit *e, Node *n)
@@ -176,6 +227,11 @@ void c_conv2d_dw(Emit *e, Node *n)
 	Geom g = conv_geom(n);
 	long P = (long)g.OH * g.OW, ckk = (long)g.C * g.k * g.k;
 	const char *dw = emit_ref(e, n);
+	if (conv_whole(g)) { /* dW = dy^T x, as dense_dw */
+		emit_line(e, "%s(%d, %ld, n, %s, 1, %d, %s, %ld, 1, NULL, %s, NULL);", emit_helper(e, "gemm"), g.O, ckk,
+			  emit_ref(e, n->in[0]), g.O, emit_ref(e, n->in[1]), ckk, dw);
+		return;
+	}
 	if (n->in[IN_WS]->iattr[0])
 		emit_line(e, "memset(%s, 0, sizeof(%s) * %s);", dw, emit_real(e), emit_count(e, n, 1));
 	Span sp = span_open(e, n);

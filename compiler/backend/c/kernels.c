@@ -1203,6 +1203,19 @@ static const char col2im_bias_text[] =
 "\t\tPFX_finish(ep, img, C * H * W, 1, C * H * W, 0);\n"
 "}\n\n";
 
+static const char add_bias_text[] =
+"/* img [C, HW] = bias[c] + img on channel c; then the epilogue ep (if any)\n"
+" * on the image while it is in the cache (col2im_bias where the columns\n"
+" * are the image). */\n"
+"static void PFX_add_bias(long C, long HW, const REAL *bias, REAL *img, const PFX_epilogue *ep)\n"
+"{\n"
+"\tfor (long c = 0; c < C; c++)\n"
+"\t\tfor (long q = 0; q < HW; q++)\n"
+"\t\t\timg[c * HW + q] = bias[c] + img[c * HW + q];\n"
+"\tif (ep)\n"
+"\t\tPFX_finish(ep, img, C * HW, 1, C * HW, 0);\n"
+"}\n\n";
+
 static const char each_in_chunk_text[] =
 "/* The loop over the samples b < m of a chunk of the batch; with OpenMP, threads share them out. */\n"
 "#ifdef _OPENMP\n"
@@ -1230,6 +1243,7 @@ static void each_sample(Emit *e, const char *P, const char *r) { (void)P, (void)
 static void each_in_chunk(Emit *e, const char *P, const char *r) { (void)P, (void)r, emit_template(e, each_in_chunk_text); }
 static void from_last(Emit *e, const char *P, const char *r) { (void)P, (void)r, emit_template(e, from_last_text); }
 static void col2im_bias(Emit *e, const char *P, const char *r) { (void)P, (void)r, emit_template(e, col2im_bias_text); }
+static void add_bias(Emit *e, const char *P, const char *r) { (void)P, (void)r, emit_template(e, add_bias_text); }
 
 static const Helper helpers[] = {
 	{"simd", {NULL}, simd, NULL},
@@ -1253,6 +1267,7 @@ static const Helper helpers[] = {
 	{"slots", {NULL}, slots, NULL},
 	{"from_last", {"transpose", "gemm"}, from_last, NULL},
 	{"col2im_bias", {"col2im", "gemm"}, col2im_bias, NULL},
+	{"add_bias", {"gemm"}, add_bias, NULL},
 	/* the losses' sums, written by their rows (loss.c, variational.c) */
 	{"mse", {"act"}, c_helper_mse, NULL},
 	{"bce", {NULL}, c_helper_bce, NULL},
