@@ -426,12 +426,15 @@ static void fashion_ae_gemm_into(long M, long N, long K, const float *A, long ar
 {
 	/* The units of work: rb rows by a group of column blocks of C, each
 	 * summed over all of k by whichever thread claims it, so the units'
-	 * shape, which depends on the product's alone, decides nothing of the
-	 * result. Units run group by group. Rows of A that run along k (acs = 1)
-	 * are read in place, so narrow groups cost nothing and come first, up to
-	 * fashion_ae_UNITS units; other rows of A are packed once per unit, so then
-	 * there are at most four groups. Fewer rows per unit read B again, so
-	 * they come last. When B's panels for a group hold all of k in bps
+	 * shape, which depends on the product's and on whether one thread runs
+	 * it, decides nothing of the result. Units run group by group. Rows of
+	 * A that run along k (acs = 1) are read in place, so narrow groups cost
+	 * little and come first, up to fashion_ae_UNITS units; other rows of A are
+	 * packed once per unit, so then there are at most four groups. Fewer
+	 * rows per unit read B again, so they come last. A thread alone (one
+	 * thread, or the product inside a parallel loop) takes all the column
+	 * blocks of fashion_ae_MC rows at a time: each slice of A then serves every
+	 * block while it is in the cache, and is packed once. When B's panels for a group hold all of k in bps
 	 * (keep), a thread packs them once for all the units of that group it
 	 * runs in a row. */
 	if (ars == 1 && bcs == 1 && (M == FASHION_AE_LANES || M == 2 * FASHION_AE_LANES) && N <= fashion_ae_NN && !ep) {
@@ -453,6 +456,14 @@ static void fashion_ae_gemm_into(long M, long N, long K, const float *A, long ar
 	}
 	if (inplace && rows > 1 && slices <= fashion_ae_NG && (blocks + groups - 1) / groups * slices > fashion_ae_NG)
 		groups = (blocks + fashion_ae_NG / slices - 1) / (fashion_ae_NG / slices);
+#ifdef _OPENMP
+	if (omp_get_max_threads() == 1 || omp_in_parallel())
+#endif
+	{ /* one thread runs it: one unit per block of rows */
+		rb = fashion_ae_MC;
+		rows = (M + rb - 1) / rb;
+		groups = 1;
+	}
 	const long cg = (blocks + groups - 1) / groups, units = rows * groups;
 	const int keep = slices * cg <= fashion_ae_NG;
 #ifdef _OPENMP
