@@ -81,7 +81,7 @@ rewrites examples/vae.ae "= gaussian+kl_normal(" "= bce+bce_grad("
 rewrites tests/parity/concat_img.ae "= bce+bce_grad("
 rewrites examples/conv_ae.ae "= conv2d+relu(" "= conv_transpose2d+relu(" "= conv_transpose2d+sigmoid(" \
 	"= conv2d*relu'(" "= conv_transpose2d*relu'(" "= conv_workspace/32x4(" \
-	"= conv_workspace/15x1("
+	"= conv_workspace/15x8("
 # The narrow product against the blocked one (tests/fusion/narrow.c).
 if "$AECC" emit examples/conv_ae.ae -o "$work/narrow" >/dev/null &&
 	$CC -std=c99 -O1 -march=native -fopenmp -DMODEL_C="\"$work/narrow/conv_ae.c\"" -DPFX=conv_ae \

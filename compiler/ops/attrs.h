@@ -45,6 +45,21 @@ Geom conv_geom(const Node *n);
  * themselves and need no workspace. */
 int conv_whole(Geom g);
 
+/* How threads share the work of each chunk of a weight gradient dW
+ * [O, C k k] (its samples in order, so each weight is summed in the order
+ * of one product over the batch): 1, by the image's channels, when its
+ * columns are wider than the map (each thread im2col of its channels and
+ * its columns of dW, in a buffer; every thread transposes the whole map);
+ * 0, by the map's channels (each thread the transposes of its channels and
+ * its rows of dW, in place; every thread takes the whole im2col). */
+int conv_dw_split(Geom g);
+
+/* The workspace of a weight gradient in chunks of `samples` shared by
+ * `slots` threads: the part each thread computes for its share, a copy
+ * of the other part for each, and, split by image channels, the columns
+ * of dW. */
+long conv_dw_words(Geom g, long samples, long slots);
+
 /* ---- batch normalization (norm.c) ---- */
 
 /* Rows of bn_stats' value, each C wide. */

@@ -102,6 +102,19 @@ int conv_whole(Geom g)
 	return g.k == g.H && g.k == g.W && g.p == 0 && g.OH == 1 && g.OW == 1;
 }
 
+int conv_dw_split(Geom g)
+{
+	return g.C > 1 && (long)g.C * g.k * g.k > g.O;
+}
+
+long conv_dw_words(Geom g, long samples, long slots)
+{
+	const long P = (long)g.OH * g.OW, cols = samples * P * g.C * g.k * g.k, t = samples * P * g.O;
+	if (conv_dw_split(g))
+		return cols + slots * t + (long)g.O * g.C * g.k * g.k;
+	return t + slots * cols;
+}
+
 /* Size the workspace of a convolution node for the whole batch: per
  * sample, the columns and the map with channels last. */
 static int size_workspace(Node *n)
@@ -137,11 +150,19 @@ int conv_chunk(Node *n, int batch, int real_bytes, int threads)
 	const long weights = (long)g.O * g.C * g.k * g.k;
 	if (samples >= batch || samples * per > INT_MAX || (batch + samples - 1) / samples * weights > batch * per)
 		return 1; /* the whole batch at once (the plan checks its size) */
-	/* A weight gradient adds the chunks in order; the others run them in
-	 * any order, threads each in a slot of the workspace of its own, and
-	 * in a multiple of CHUNK_SHARES chunks (as far as the batch goes), so
-	 * that 2 or 4 threads get equal shares. */
-	if (n->op != &op_conv2d_dw) {
+	/* A weight gradient adds the chunks in order, the threads (at most
+	 * `threads`, iattr[1]) sharing out each chunk's work (conv_dw_split);
+	 * the others run them in any order, threads each in a slot of the
+	 * workspace of its own, and in a multiple of CHUNK_SHARES chunks (as
+	 * far as the batch goes), so that 2 or 4 threads get equal shares. */
+	long words;
+	if (n->op == &op_conv2d_dw) {
+		const long parts = conv_dw_split(g) ? g.C : g.O; /* at most one a channel */
+		slots = threads < parts ? threads : parts;
+		words = conv_dw_words(g, samples, slots);
+		if (words > INT_MAX)
+			return 1;
+	} else {
 		long chunks = (batch + samples - 1) / samples;
 		chunks = (chunks + CHUNK_SHARES - 1) / CHUNK_SHARES * CHUNK_SHARES;
 		if (chunks > batch)
@@ -151,10 +172,11 @@ int conv_chunk(Node *n, int batch, int real_bytes, int threads)
 		slots = chunks < threads ? chunks : threads;
 		while (slots > 1 && slots * samples * per > INT_MAX)
 			slots--;
+		words = slots * samples * per;
 	}
 	ws->iattr[0] = samples;
 	ws->iattr[1] = slots;
-	ws->shape = shape_vec(0, (int)(slots * samples * per));
+	ws->shape = shape_vec(0, (int)words);
 	return 1;
 }
 

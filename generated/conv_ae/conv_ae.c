@@ -25,16 +25,16 @@
 #define CONV_AE_AT_D_XHAT 7040704 /* d_xhat: mse_grad*sigmoid' [n, 1, 28, 28] */
 #define CONV_AE_AT_CONV_WORKSPACE_7 10688064 /* conv_workspace_7: conv_workspace/32x4 [1028608] */
 #define CONV_AE_AT_D_DECODER_2 19970624 /* d_decoder_2: conv2d*relu' [n, 32, 14, 14] */
-#define CONV_AE_AT_CONV_WORKSPACE_8 10688064 /* conv_workspace_8: conv_workspace/32x1 [257152] */
+#define CONV_AE_AT_CONV_WORKSPACE_8 10688064 /* conv_workspace_8: conv_workspace/32x8 [652288] */
 #define CONV_AE_AT_CONV_WORKSPACE_9 10688064 /* conv_workspace_9: conv_workspace/11x8 [1517824] */
 #define CONV_AE_AT_D_DECODER_0 16759360 /* d_decoder_0: conv2d*relu' [n, 64, 7, 7] */
-#define CONV_AE_AT_CONV_WORKSPACE_10 10688064 /* conv_workspace_10: conv_workspace/15x1 [258720] */
+#define CONV_AE_AT_CONV_WORKSPACE_10 10688064 /* conv_workspace_10: conv_workspace/15x8 [606432] */
 #define CONV_AE_AT_D_Z 5033600 /* d_z: conv2d*relu' [n, 128, 1, 1] */
 #define CONV_AE_AT_D_ENCODER_2 10688064 /* d_encoder_2: conv_transpose2d*relu' [n, 64, 7, 7] */
 #define CONV_AE_AT_CONV_WORKSPACE_15 12293696 /* conv_workspace_15: conv_workspace/11x8 [1517824] */
 #define CONV_AE_AT_D_ENCODER_0 18364992 /* d_encoder_0: conv_transpose2d*relu' [n, 32, 14, 14] */
-#define CONV_AE_AT_CONV_WORKSPACE_16 3362368 /* conv_workspace_16: conv_workspace/15x1 [258720] */
-#define CONV_AE_AT_CONV_WORKSPACE_17 3362368 /* conv_workspace_17: conv_workspace/32x1 [257152] */
+#define CONV_AE_AT_CONV_WORKSPACE_16 12293696 /* conv_workspace_16: conv_workspace/15x8 [606432] */
+#define CONV_AE_AT_CONV_WORKSPACE_17 7040704 /* conv_workspace_17: conv_workspace/32x8 [652288] */
 
 /* Vectors: AVX-512 or AVX2 with FMA where the compiler targets them,
  * otherwise 128 bits (SSE2 on x86-64, NEON on ARM, plain C elsewhere). */
@@ -468,6 +468,10 @@ static void conv_ae_gemm_into(long M, long N, long K, const float *A, long ars, 
 	if (inplace && rows > 1 && slices <= conv_ae_NG && (blocks + groups - 1) / groups * slices > conv_ae_NG)
 		groups = (blocks + conv_ae_NG / slices - 1) / (conv_ae_NG / slices);
 #ifdef _OPENMP
+	/* Rows of A read in place stream past every group: when they would not
+	 * stay in a quarter of a core's L2 cache, no more groups than threads. */
+	if (inplace && rb * K * (long)sizeof *A > (1L << 19) && groups > omp_get_max_threads())
+		groups = omp_get_max_threads();
 	if (omp_get_max_threads() == 1 || omp_in_parallel())
 #endif
 	{ /* one thread runs it: one unit per block of rows */
@@ -671,7 +675,8 @@ static void conv_ae_col2im(long C, long H, long W, long k, long s, long p, long 
 #endif
 
 /* A convolution's chunks of samples: the threads that share them out, at
- * most one a slot of its workspace, and the slot of the running thread. */
+ * most one a slot of its workspace, the slot of the running thread, and
+ * how many run. */
 #ifdef _OPENMP
 static int conv_ae_slots(int slots)
 {
@@ -679,8 +684,10 @@ static int conv_ae_slots(int slots)
 	return threads < slots ? threads : slots;
 }
 #define CONV_AE_SLOT omp_get_thread_num()
+#define CONV_AE_PARTS omp_get_num_threads()
 #else
 #define CONV_AE_SLOT 0
+#define CONV_AE_PARTS 1
 #endif
 
 /* map[o][q] = t[q][o] for a map [O, P] from channels last; then the
@@ -974,14 +981,22 @@ static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, i
 					&(const conv_ae_epilogue){.act = CONV_AE_RELU, .slope = 0.0f, .y = decoder_2 + (b0 + b) * 6272});
 		}
 		/* d_decoder_4_weight: conv2d_dw [32, 1, 3, 3] */
-		memset(d_decoder_4_weight, 0, sizeof(float) * 288);
-		for (long b0 = 0; b0 < n; b0 += 32) {
-			const long m = n - b0 < 32 ? n - b0 : 32;
-			CONV_AE_EACH_IN_CHUNK {
-				conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, d_xhat + (b0 + b) * 784, conv_workspace_8 + b * 1764);
-				conv_ae_transpose(32, 196, decoder_2 + (b0 + b) * 6272, 196, (conv_workspace_8 + 32 * 1764) + b * 6272, 32);
+		#ifdef _OPENMP
+		#pragma omp parallel num_threads(conv_ae_slots(8))
+		#endif
+		{
+			const long parts = CONV_AE_PARTS, part = CONV_AE_SLOT; /* the threads here, this one */
+			const long o0 = 32L * part / parts, o = 32L * (part + 1) / parts - o0; /* its map channels */
+			float *const t = conv_workspace_8 + 6272 * o0, *const cols = conv_workspace_8 + 200704 + part * 56448; /* its maps^T, its columns */
+			memset(d_decoder_4_weight + o0 * 9, 0, sizeof(float) * o * 9);
+			for (long b0 = 0; b0 < n; b0 += 32) {
+				const long m = n - b0 < 32 ? n - b0 : 32;
+				for (long b = 0; b < m; b++) {
+					conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, d_xhat + (b0 + b) * 784, cols + b * 1764);
+					conv_ae_transpose(o, 196, decoder_2 + (b0 + b) * 6272 + o0 * 196, 196, t + b * o * 196, o);
+				}
+				conv_ae_gemm_add(o, 9, m * 196, t, 1, o, cols, 9, 1, d_decoder_4_weight + o0 * 9);
 			}
-			conv_ae_gemm_add(32, 9, m * 196, (conv_workspace_8 + 32 * 1764), 1, 32, conv_workspace_8, 9, 1, d_decoder_4_weight);
 		}
 		/* d_decoder_4_bias: conv_db [1] */
 		conv_ae_sum_channels(n, 1, 784, d_xhat, grad + CONV_AE_DECODER_4_BIAS);
@@ -1000,14 +1015,25 @@ static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, i
 					&(const conv_ae_epilogue){.act = CONV_AE_RELU, .slope = 0.0f, .y = decoder_0 + (b0 + b) * 3136});
 		}
 		/* d_decoder_2_weight: conv2d_dw [64, 32, 3, 3] */
-		memset(d_decoder_2_weight, 0, sizeof(float) * 18432);
-		for (long b0 = 0; b0 < n; b0 += 15) {
-			const long m = n - b0 < 15 ? n - b0 : 15;
-			CONV_AE_EACH_IN_CHUNK {
-				conv_ae_im2col(32, 14, 14, 3, 2, 1, 7, 7, d_decoder_2 + (b0 + b) * 6272, conv_workspace_10 + b * 14112);
-				conv_ae_transpose(64, 49, decoder_0 + (b0 + b) * 3136, 49, (conv_workspace_10 + 15 * 14112) + b * 3136, 64);
+		#ifdef _OPENMP
+		#pragma omp parallel num_threads(conv_ae_slots(8))
+		#endif
+		{
+			const long parts = CONV_AE_PARTS, part = CONV_AE_SLOT; /* the threads here, this one */
+			const long c0 = 32L * part / parts, c = 32L * (part + 1) / parts - c0; /* its image channels */
+			float *const cols = conv_workspace_10 + 6615 * c0, *const t = conv_workspace_10 + 211680 + part * 47040; /* its columns, its maps^T */
+			float *const part_dw = conv_workspace_10 + 588000 + 576 * c0; /* its columns of dW */
+			memset(part_dw, 0, sizeof(float) * 64 * c * 9);
+			for (long b0 = 0; b0 < n; b0 += 15) {
+				const long m = n - b0 < 15 ? n - b0 : 15;
+				for (long b = 0; b < m; b++) {
+					conv_ae_im2col(c, 14, 14, 3, 2, 1, 7, 7, d_decoder_2 + (b0 + b) * 6272 + c0 * 196, cols + b * 441 * c);
+					conv_ae_transpose(64, 49, decoder_0 + (b0 + b) * 3136, 49, t + b * 3136, 64);
+				}
+				conv_ae_gemm_add(64, c * 9, m * 49, t, 1, 64, cols, c * 9, 1, part_dw);
 			}
-			conv_ae_gemm_add(64, 288, m * 49, (conv_workspace_10 + 15 * 14112), 1, 64, conv_workspace_10, 288, 1, d_decoder_2_weight);
+			for (long o = 0; o < 64; o++)
+				memcpy(d_decoder_2_weight + o * 288 + c0 * 9, part_dw + o * c * 9, sizeof(float) * c * 9);
 		}
 		/* d_decoder_2_bias: conv_db [32] */
 		conv_ae_sum_channels(n, 32, 196, d_decoder_2, grad + CONV_AE_DECODER_2_BIAS);
@@ -1040,26 +1066,45 @@ static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, i
 					&(const conv_ae_epilogue){.act = CONV_AE_RELU, .slope = 0.0f, .y = encoder_0 + (b0 + b) * 6272});
 		}
 		/* d_encoder_2_weight: conv2d_dw [64, 32, 3, 3] */
-		memset(d_encoder_2_weight, 0, sizeof(float) * 18432);
-		for (long b0 = 0; b0 < n; b0 += 15) {
-			const long m = n - b0 < 15 ? n - b0 : 15;
-			CONV_AE_EACH_IN_CHUNK {
-				conv_ae_im2col(32, 14, 14, 3, 2, 1, 7, 7, encoder_0 + (b0 + b) * 6272, conv_workspace_16 + b * 14112);
-				conv_ae_transpose(64, 49, d_encoder_2 + (b0 + b) * 3136, 49, (conv_workspace_16 + 15 * 14112) + b * 3136, 64);
+		#ifdef _OPENMP
+		#pragma omp parallel num_threads(conv_ae_slots(8))
+		#endif
+		{
+			const long parts = CONV_AE_PARTS, part = CONV_AE_SLOT; /* the threads here, this one */
+			const long c0 = 32L * part / parts, c = 32L * (part + 1) / parts - c0; /* its image channels */
+			float *const cols = conv_workspace_16 + 6615 * c0, *const t = conv_workspace_16 + 211680 + part * 47040; /* its columns, its maps^T */
+			float *const part_dw = conv_workspace_16 + 588000 + 576 * c0; /* its columns of dW */
+			memset(part_dw, 0, sizeof(float) * 64 * c * 9);
+			for (long b0 = 0; b0 < n; b0 += 15) {
+				const long m = n - b0 < 15 ? n - b0 : 15;
+				for (long b = 0; b < m; b++) {
+					conv_ae_im2col(c, 14, 14, 3, 2, 1, 7, 7, encoder_0 + (b0 + b) * 6272 + c0 * 196, cols + b * 441 * c);
+					conv_ae_transpose(64, 49, d_encoder_2 + (b0 + b) * 3136, 49, t + b * 3136, 64);
+				}
+				conv_ae_gemm_add(64, c * 9, m * 49, t, 1, 64, cols, c * 9, 1, part_dw);
 			}
-			conv_ae_gemm_add(64, 288, m * 49, (conv_workspace_16 + 15 * 14112), 1, 64, conv_workspace_16, 288, 1, d_encoder_2_weight);
+			for (long o = 0; o < 64; o++)
+				memcpy(d_encoder_2_weight + o * 288 + c0 * 9, part_dw + o * c * 9, sizeof(float) * c * 9);
 		}
 		/* d_encoder_2_bias: conv_db [64] */
 		conv_ae_sum_channels(n, 64, 49, d_encoder_2, grad + CONV_AE_ENCODER_2_BIAS);
 		/* d_encoder_0_weight: conv2d_dw [32, 1, 3, 3] */
-		memset(d_encoder_0_weight, 0, sizeof(float) * 288);
-		for (long b0 = 0; b0 < n; b0 += 32) {
-			const long m = n - b0 < 32 ? n - b0 : 32;
-			CONV_AE_EACH_IN_CHUNK {
-				conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, x + (b0 + b) * 784, conv_workspace_17 + b * 1764);
-				conv_ae_transpose(32, 196, d_encoder_0 + (b0 + b) * 6272, 196, (conv_workspace_17 + 32 * 1764) + b * 6272, 32);
+		#ifdef _OPENMP
+		#pragma omp parallel num_threads(conv_ae_slots(8))
+		#endif
+		{
+			const long parts = CONV_AE_PARTS, part = CONV_AE_SLOT; /* the threads here, this one */
+			const long o0 = 32L * part / parts, o = 32L * (part + 1) / parts - o0; /* its map channels */
+			float *const t = conv_workspace_17 + 6272 * o0, *const cols = conv_workspace_17 + 200704 + part * 56448; /* its maps^T, its columns */
+			memset(d_encoder_0_weight + o0 * 9, 0, sizeof(float) * o * 9);
+			for (long b0 = 0; b0 < n; b0 += 32) {
+				const long m = n - b0 < 32 ? n - b0 : 32;
+				for (long b = 0; b < m; b++) {
+					conv_ae_im2col(1, 28, 28, 3, 2, 1, 14, 14, x + (b0 + b) * 784, cols + b * 1764);
+					conv_ae_transpose(o, 196, d_encoder_0 + (b0 + b) * 6272 + o0 * 196, 196, t + b * o * 196, o);
+				}
+				conv_ae_gemm_add(o, 9, m * 196, t, 1, o, cols, 9, 1, d_encoder_0_weight + o0 * 9);
 			}
-			conv_ae_gemm_add(32, 9, m * 196, (conv_workspace_17 + 32 * 1764), 1, 32, conv_workspace_17, 9, 1, d_encoder_0_weight);
 		}
 		/* d_encoder_0_bias: conv_db [32] */
 		conv_ae_sum_channels(n, 32, 196, d_encoder_0, grad + CONV_AE_ENCODER_0_BIAS);

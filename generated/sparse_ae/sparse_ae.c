@@ -480,6 +480,10 @@ static void sparse_ae_gemm_into(long M, long N, long K, const float *A, long ars
 	if (inplace && rows > 1 && slices <= sparse_ae_NG && (blocks + groups - 1) / groups * slices > sparse_ae_NG)
 		groups = (blocks + sparse_ae_NG / slices - 1) / (sparse_ae_NG / slices);
 #ifdef _OPENMP
+	/* Rows of A read in place stream past every group: when they would not
+	 * stay in a quarter of a core's L2 cache, no more groups than threads. */
+	if (inplace && rb * K * (long)sizeof *A > (1L << 19) && groups > omp_get_max_threads())
+		groups = omp_get_max_threads();
 	if (omp_get_max_threads() == 1 || omp_in_parallel())
 #endif
 	{ /* one thread runs it: one unit per block of rows */

@@ -217,11 +217,79 @@ void c_conv_transpose2d(Emit *e, Node *n)
 	span_close(e, sp);
 }
 
+/* conv2d_dw in chunks of samples, in order, the threads sharing out the
+ * work of each (conv_dw_split): by the image's channels, each im2col of
+ * its channels and its columns of dW (in a buffer, copied into dW at the
+ * end), or by the map's channels, each the transposes of its channels and
+ * its rows of dW (in place). What every part reads, the transposed maps
+ * or the columns, each thread computes for itself, in a slot of its own:
+ * no thread waits for another until the end. */
+static void dw_chunks(Emit *e, Node *n, Geom g)
+{
+	const Node *ws = n->in[IN_WS];
+	const long chunk = ws->iattr[0], slots = ws->iattr[1], P = (long)g.OH * g.OW, kk = (long)g.k * g.k;
+	const long ckk = g.C * kk, hw = (long)g.H * g.W, cols = chunk * P * ckk, maps = chunk * P * g.O;
+	const char *R = emit_real(e), *U = str_upper(emit_prefix(e)), *dw = emit_ref(e, n), *w = emit_ref(e, ws);
+	const char *img = emit_ref(e, n->in[1]), *map = emit_ref(e, n->in[0]);
+	const int by_image = conv_dw_split(g);
+	emit_line(e, "#ifdef _OPENMP");
+	emit_line(e, "#pragma omp parallel num_threads(%s(%ld))", emit_helper(e, "slots"), slots);
+	emit_line(e, "#endif");
+	emit_line(e, "{");
+	emit_indent(e, 1);
+	emit_line(e, "const long parts = %s_PARTS, part = %s_SLOT; /* the threads here, this one */", U, U);
+	if (by_image) {
+		emit_line(e, "const long c0 = %dL * part / parts, c = %dL * (part + 1) / parts - c0; /* its image channels */",
+			  g.C, g.C);
+		emit_line(e, "%s *const cols = %s + %ld * c0, *const t = %s + %ld + part * %ld; /* its columns, its maps^T */", R,
+			  w, chunk * P * kk, w, cols, maps);
+		emit_line(e, "%s *const part_dw = %s + %ld + %ld * c0; /* its columns of dW */", R, w, cols + slots * maps,
+			  g.O * kk);
+		emit_line(e, "memset(part_dw, 0, sizeof(%s) * %d * c * %ld);", R, g.O, kk);
+	} else {
+		emit_line(e, "const long o0 = %dL * part / parts, o = %dL * (part + 1) / parts - o0; /* its map channels */",
+			  g.O, g.O);
+		emit_line(e, "%s *const t = %s + %ld * o0, *const cols = %s + %ld + part * %ld; /* its maps^T, its columns */", R,
+			  w, chunk * P, w, maps, cols);
+		emit_line(e, "memset(%s + o0 * %ld, 0, sizeof(%s) * o * %ld);", dw, ckk, R, ckk);
+	}
+	emit_line(e, "for (long b0 = 0; b0 < n; b0 += %ld) {", chunk);
+	emit_indent(e, 1);
+	emit_line(e, "const long m = n - b0 < %ld ? n - b0 : %ld;", chunk, chunk);
+	emit_line(e, "for (long b = 0; b < m; b++) {");
+	if (by_image) {
+		emit_line(e, "\t%s(c, %d, %d, %d, %d, %d, %d, %d, %s + (b0 + b) * %ld + c0 * %ld, cols + b * %ld * c);",
+			  emit_helper(e, "im2col"), g.H, g.W, g.k, g.s, g.p, g.OH, g.OW, img, g.C * hw, hw, P * kk);
+		emit_line(e, "\t%s(%d, %ld, %s + (b0 + b) * %ld, %ld, t + b * %ld, %d);", emit_helper(e, "transpose"), g.O, P,
+			  map, g.O * P, P, g.O * P, g.O);
+		emit_line(e, "}");
+		emit_line(e, "%s(%d, c * %ld, m * %ld, t, 1, %d, cols, c * %ld, 1, part_dw);", emit_helper(e, "gemm_add"),
+			  g.O, kk, P, g.O, kk);
+	} else {
+		emit_line(e, "\t%s(%s, %s + (b0 + b) * %ld, cols + b * %ld);", emit_helper(e, "im2col"), geom_args(g), img,
+			  g.C * hw, P * ckk);
+		emit_line(e, "\t%s(o, %ld, %s + (b0 + b) * %ld + o0 * %ld, %ld, t + b * o * %ld, o);",
+			  emit_helper(e, "transpose"), P, map, g.O * P, P, P, P);
+		emit_line(e, "}");
+		emit_line(e, "%s(o, %ld, m * %ld, t, 1, o, cols, %ld, 1, %s + o0 * %ld);", emit_helper(e, "gemm_add"), ckk, P,
+			  ckk, dw, ckk);
+	}
+	emit_indent(e, -1);
+	emit_line(e, "}");
+	if (by_image) {
+		emit_line(e, "for (long o = 0; o < %d; o++)", g.O);
+		emit_line(e, "\tmemcpy(%s + o * %ld + c0 * %ld, part_dw + o * c * %ld, sizeof(%s) * c * %ld);", dw, ckk, kk,
+			  kk, R, kk);
+	}
+	emit_indent(e, -1);
+	emit_line(e, "}");
+}
+
 /* conv2d_dw: dW = (map gradient^T)^T im2col(image), summed over the batch
  * inside the product (with a kernel as large as the image, conv_whole:
- * dW = dy^T x); in chunks, dW starts at 0 and each chunk's product
- * adds to it, which sums each weight's terms in the order one product
- * over the batch sums them. */
+ * dW = dy^T x); in chunks (dw_chunks), dW starts at 0 and each chunk's
+ * product adds to it, which sums each weight's terms in the order one
+ * product over the batch sums them. */
 void c_conv2d_dw(Emit *e, Node *n)
 {
 	Geom g = conv_geom(n);
@@ -232,18 +300,16 @@ void c_conv2d_dw(Emit *e, Node *n)
 			  emit_ref(e, n->in[0]), g.O, emit_ref(e, n->in[1]), ckk, dw);
 		return;
 	}
-	if (n->in[IN_WS]->iattr[0])
-		emit_line(e, "memset(%s, 0, sizeof(%s) * %s);", dw, emit_real(e), emit_count(e, n, 1));
+	if (n->in[IN_WS]->iattr[0]) {
+		dw_chunks(e, n, g);
+		return;
+	}
 	Span sp = span_open(e, n);
 	const char *cols = sp.ws, *t = ws_maps(sp, g);
 	emit_each_statement(e, sp, im2col_call(e, sp, g, emit_ref(e, n->in[1]), cols),
 			    to_last_call(e, sp, emit_ref(e, n->in[0]), t, g.O, P));
-	if (sp.chunk)
-		emit_line(e, "%s(%d, %ld, m * %ld, %s, 1, %d, %s, %ld, 1, %s);", emit_helper(e, "gemm_add"), g.O, ckk, P, t,
-			  g.O, cols, ckk, dw);
-	else
-		emit_line(e, "%s(%d, %ld, n * %ld, %s, 1, %d, %s, %ld, 1, NULL, %s, NULL);", emit_helper(e, "gemm"), g.O,
-			  ckk, P, t, g.O, cols, ckk, dw);
+	emit_line(e, "%s(%d, %ld, n * %ld, %s, 1, %d, %s, %ld, 1, NULL, %s, NULL);", emit_helper(e, "gemm"), g.O,
+		  ckk, P, t, g.O, cols, ckk, dw);
 	span_close(e, sp);
 }
 

@@ -296,6 +296,10 @@ static const char gemm_simd_text[] =
 "\tif (inplace && rows > 1 && slices <= PFX_NG && (blocks + groups - 1) / groups * slices > PFX_NG)\n"
 "\t\tgroups = (blocks + PFX_NG / slices - 1) / (PFX_NG / slices);\n"
 "#ifdef _OPENMP\n"
+"\t/* Rows of A read in place stream past every group: when they would not\n"
+"\t * stay in a quarter of a core's L2 cache, no more groups than threads. */\n"
+"\tif (inplace && rb * K * (long)sizeof *A > (1L << 19) && groups > omp_get_max_threads())\n"
+"\t\tgroups = omp_get_max_threads();\n"
 "\tif (omp_get_max_threads() == 1 || omp_in_parallel())\n"
 "#endif\n"
 "\t{ /* one thread runs it: one unit per block of rows */\n"
@@ -1237,7 +1241,8 @@ static const char each_in_chunk_text[] =
 
 static const char slots_text[] =
 "/* A convolution's chunks of samples: the threads that share them out, at\n"
-" * most one a slot of its workspace, and the slot of the running thread. */\n"
+" * most one a slot of its workspace, the slot of the running thread, and\n"
+" * how many run. */\n"
 "#ifdef _OPENMP\n"
 "static int PFX_slots(int slots)\n"
 "{\n"
@@ -1245,8 +1250,10 @@ static const char slots_text[] =
 "\treturn threads < slots ? threads : slots;\n"
 "}\n"
 "#define UPFX_SLOT omp_get_thread_num()\n"
+"#define UPFX_PARTS omp_get_num_threads()\n"
 "#else\n"
 "#define UPFX_SLOT 0\n"
+"#define UPFX_PARTS 1\n"
 "#endif\n\n";
 
 static void slots(Emit *e, const char *P, const char *r) { (void)P, (void)r, emit_template(e, slots_text); }
