@@ -985,9 +985,9 @@ static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, i
 		#pragma omp parallel num_threads(conv_ae_slots(8))
 		#endif
 		{
-			const long parts = CONV_AE_PARTS, part = CONV_AE_SLOT; /* the threads here, this one */
-			const long o0 = 32L * part / parts, o = 32L * (part + 1) / parts - o0; /* its map channels */
-			float *const t = conv_workspace_8 + 6272 * o0, *const cols = conv_workspace_8 + 200704 + part * 56448; /* its maps^T, its columns */
+			const long shares = CONV_AE_PARTS, share = CONV_AE_SLOT; /* the threads here, this one */
+			const long o0 = 32L * share / shares, o = 32L * (share + 1) / shares - o0; /* its map channels */
+			float *const t = conv_workspace_8 + 6272 * o0, *const cols = conv_workspace_8 + 200704 + share * 56448; /* its maps^T, its columns */
 			memset(d_decoder_4_weight + o0 * 9, 0, sizeof(float) * o * 9);
 			for (long b0 = 0; b0 < n; b0 += 32) {
 				const long m = n - b0 < 32 ? n - b0 : 32;
@@ -1019,9 +1019,9 @@ static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, i
 		#pragma omp parallel num_threads(conv_ae_slots(8))
 		#endif
 		{
-			const long parts = CONV_AE_PARTS, part = CONV_AE_SLOT; /* the threads here, this one */
-			const long c0 = 32L * part / parts, c = 32L * (part + 1) / parts - c0; /* its image channels */
-			float *const cols = conv_workspace_10 + 6615 * c0, *const t = conv_workspace_10 + 211680 + part * 47040; /* its columns, its maps^T */
+			const long shares = CONV_AE_PARTS, share = CONV_AE_SLOT; /* the threads here, this one */
+			const long c0 = 32L * share / shares, c = 32L * (share + 1) / shares - c0; /* its image channels */
+			float *const cols = conv_workspace_10 + 6615 * c0, *const t = conv_workspace_10 + 211680 + share * 47040; /* its columns, its maps^T */
 			float *const part_dw = conv_workspace_10 + 588000 + 576 * c0; /* its columns of dW */
 			memset(part_dw, 0, sizeof(float) * 64 * c * 9);
 			for (long b0 = 0; b0 < n; b0 += 15) {
@@ -1070,9 +1070,9 @@ static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, i
 		#pragma omp parallel num_threads(conv_ae_slots(8))
 		#endif
 		{
-			const long parts = CONV_AE_PARTS, part = CONV_AE_SLOT; /* the threads here, this one */
-			const long c0 = 32L * part / parts, c = 32L * (part + 1) / parts - c0; /* its image channels */
-			float *const cols = conv_workspace_16 + 6615 * c0, *const t = conv_workspace_16 + 211680 + part * 47040; /* its columns, its maps^T */
+			const long shares = CONV_AE_PARTS, share = CONV_AE_SLOT; /* the threads here, this one */
+			const long c0 = 32L * share / shares, c = 32L * (share + 1) / shares - c0; /* its image channels */
+			float *const cols = conv_workspace_16 + 6615 * c0, *const t = conv_workspace_16 + 211680 + share * 47040; /* its columns, its maps^T */
 			float *const part_dw = conv_workspace_16 + 588000 + 576 * c0; /* its columns of dW */
 			memset(part_dw, 0, sizeof(float) * 64 * c * 9);
 			for (long b0 = 0; b0 < n; b0 += 15) {
@@ -1093,9 +1093,9 @@ static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, i
 		#pragma omp parallel num_threads(conv_ae_slots(8))
 		#endif
 		{
-			const long parts = CONV_AE_PARTS, part = CONV_AE_SLOT; /* the threads here, this one */
-			const long o0 = 32L * part / parts, o = 32L * (part + 1) / parts - o0; /* its map channels */
-			float *const t = conv_workspace_17 + 6272 * o0, *const cols = conv_workspace_17 + 200704 + part * 56448; /* its maps^T, its columns */
+			const long shares = CONV_AE_PARTS, share = CONV_AE_SLOT; /* the threads here, this one */
+			const long o0 = 32L * share / shares, o = 32L * (share + 1) / shares - o0; /* its map channels */
+			float *const t = conv_workspace_17 + 6272 * o0, *const cols = conv_workspace_17 + 200704 + share * 56448; /* its maps^T, its columns */
 			memset(d_encoder_0_weight + o0 * 9, 0, sizeof(float) * o * 9);
 			for (long b0 = 0; b0 < n; b0 += 32) {
 				const long m = n - b0 < 32 ? n - b0 : 32;

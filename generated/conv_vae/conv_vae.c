@@ -1151,9 +1151,9 @@ static conv_vae_real conv_vae_run(const conv_vae_ctx *ctx, const conv_vae_real *
 		#pragma omp parallel num_threads(conv_vae_slots(8))
 		#endif
 		{
-			const long parts = CONV_VAE_PARTS, part = CONV_VAE_SLOT; /* the threads here, this one */
-			const long o0 = 32L * part / parts, o = 32L * (part + 1) / parts - o0; /* its map channels */
-			float *const t = conv_workspace_6 + 6272 * o0, *const cols = conv_workspace_6 + 200704 + part * 56448; /* its maps^T, its columns */
+			const long shares = CONV_VAE_PARTS, share = CONV_VAE_SLOT; /* the threads here, this one */
+			const long o0 = 32L * share / shares, o = 32L * (share + 1) / shares - o0; /* its map channels */
+			float *const t = conv_workspace_6 + 6272 * o0, *const cols = conv_workspace_6 + 200704 + share * 56448; /* its maps^T, its columns */
 			memset(d_decoder_5_weight + o0 * 9, 0, sizeof(float) * o * 9);
 			for (long b0 = 0; b0 < n; b0 += 32) {
 				const long m = n - b0 < 32 ? n - b0 : 32;
@@ -1184,9 +1184,9 @@ static conv_vae_real conv_vae_run(const conv_vae_ctx *ctx, const conv_vae_real *
 		#pragma omp parallel num_threads(conv_vae_slots(8))
 		#endif
 		{
-			const long parts = CONV_VAE_PARTS, part = CONV_VAE_SLOT; /* the threads here, this one */
-			const long c0 = 32L * part / parts, c = 32L * (part + 1) / parts - c0; /* its image channels */
-			float *const cols = conv_workspace_8 + 6615 * c0, *const t = conv_workspace_8 + 211680 + part * 47040; /* its columns, its maps^T */
+			const long shares = CONV_VAE_PARTS, share = CONV_VAE_SLOT; /* the threads here, this one */
+			const long c0 = 32L * share / shares, c = 32L * (share + 1) / shares - c0; /* its image channels */
+			float *const cols = conv_workspace_8 + 6615 * c0, *const t = conv_workspace_8 + 211680 + share * 47040; /* its columns, its maps^T */
 			float *const part_dw = conv_workspace_8 + 588000 + 576 * c0; /* its columns of dW */
 			memset(part_dw, 0, sizeof(float) * 64 * c * 9);
 			for (long b0 = 0; b0 < n; b0 += 15) {
@@ -1265,9 +1265,9 @@ static conv_vae_real conv_vae_run(const conv_vae_ctx *ctx, const conv_vae_real *
 		#pragma omp parallel num_threads(conv_vae_slots(8))
 		#endif
 		{
-			const long parts = CONV_VAE_PARTS, part = CONV_VAE_SLOT; /* the threads here, this one */
-			const long c0 = 32L * part / parts, c = 32L * (part + 1) / parts - c0; /* its image channels */
-			float *const cols = conv_workspace_10 + 6615 * c0, *const t = conv_workspace_10 + 211680 + part * 47040; /* its columns, its maps^T */
+			const long shares = CONV_VAE_PARTS, share = CONV_VAE_SLOT; /* the threads here, this one */
+			const long c0 = 32L * share / shares, c = 32L * (share + 1) / shares - c0; /* its image channels */
+			float *const cols = conv_workspace_10 + 6615 * c0, *const t = conv_workspace_10 + 211680 + share * 47040; /* its columns, its maps^T */
 			float *const part_dw = conv_workspace_10 + 588000 + 576 * c0; /* its columns of dW */
 			memset(part_dw, 0, sizeof(float) * 64 * c * 9);
 			for (long b0 = 0; b0 < n; b0 += 15) {
@@ -1288,9 +1288,9 @@ static conv_vae_real conv_vae_run(const conv_vae_ctx *ctx, const conv_vae_real *
 		#pragma omp parallel num_threads(conv_vae_slots(8))
 		#endif
 		{
-			const long parts = CONV_VAE_PARTS, part = CONV_VAE_SLOT; /* the threads here, this one */
-			const long o0 = 32L * part / parts, o = 32L * (part + 1) / parts - o0; /* its map channels */
-			float *const t = conv_workspace_11 + 6272 * o0, *const cols = conv_workspace_11 + 200704 + part * 56448; /* its maps^T, its columns */
+			const long shares = CONV_VAE_PARTS, share = CONV_VAE_SLOT; /* the threads here, this one */
+			const long o0 = 32L * share / shares, o = 32L * (share + 1) / shares - o0; /* its map channels */
+			float *const t = conv_workspace_11 + 6272 * o0, *const cols = conv_workspace_11 + 200704 + share * 56448; /* its maps^T, its columns */
 			memset(d_encoder_0_weight + o0 * 9, 0, sizeof(float) * o * 9);
 			for (long b0 = 0; b0 < n; b0 += 32) {
 				const long m = n - b0 < 32 ? n - b0 : 32;

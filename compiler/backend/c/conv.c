@@ -237,19 +237,19 @@ static void dw_chunks(Emit *e, Node *n, Geom g)
 	emit_line(e, "#endif");
 	emit_line(e, "{");
 	emit_indent(e, 1);
-	emit_line(e, "const long parts = %s_PARTS, part = %s_SLOT; /* the threads here, this one */", U, U);
+	emit_line(e, "const long shares = %s_PARTS, share = %s_SLOT; /* the threads here, this one */", U, U);
 	if (by_image) {
-		emit_line(e, "const long c0 = %dL * part / parts, c = %dL * (part + 1) / parts - c0; /* its image channels */",
+		emit_line(e, "const long c0 = %dL * share / shares, c = %dL * (share + 1) / shares - c0; /* its image channels */",
 			  g.C, g.C);
-		emit_line(e, "%s *const cols = %s + %ld * c0, *const t = %s + %ld + part * %ld; /* its columns, its maps^T */", R,
+		emit_line(e, "%s *const cols = %s + %ld * c0, *const t = %s + %ld + share * %ld; /* its columns, its maps^T */", R,
 			  w, chunk * P * kk, w, cols, maps);
 		emit_line(e, "%s *const part_dw = %s + %ld + %ld * c0; /* its columns of dW */", R, w, cols + slots * maps,
 			  g.O * kk);
 		emit_line(e, "memset(part_dw, 0, sizeof(%s) * %d * c * %ld);", R, g.O, kk);
 	} else {
-		emit_line(e, "const long o0 = %dL * part / parts, o = %dL * (part + 1) / parts - o0; /* its map channels */",
+		emit_line(e, "const long o0 = %dL * share / shares, o = %dL * (share + 1) / shares - o0; /* its map channels */",
 			  g.O, g.O);
-		emit_line(e, "%s *const t = %s + %ld * o0, *const cols = %s + %ld + part * %ld; /* its maps^T, its columns */", R,
+		emit_line(e, "%s *const t = %s + %ld * o0, *const cols = %s + %ld + share * %ld; /* its maps^T, its columns */", R,
 			  w, chunk * P, w, maps, cols);
 		emit_line(e, "memset(%s + o0 * %ld, 0, sizeof(%s) * o * %ld);", dw, ckk, R, ckk);
 	}
