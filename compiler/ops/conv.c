@@ -19,9 +19,9 @@
  * the fusion pass for a chunk of samples that fits in the cache
  * (conv_chunk). A kernel as large as the image, unpadded (conv_whole),
  * needs none: a sample's columns are its image, and its map, one pixel,
- * is the same with channels last. Flatten and reshape copy their input. The attributes
- * and inputs are named in attrs.h; the C of the three kernels is in
- * backend/c/conv.c. */
+ * is the same with channels last. Flatten and reshape copy their input.
+ * The attributes and inputs are named in attrs.h; the C of the three
+ * kernels is in backend/c/conv.c. */
 #include <limits.h>
 #include <string.h>
 

@@ -436,9 +436,9 @@ static void denoising_ae_gemm_into(long M, long N, long K, const float *A, long 
 	 * rows per unit read B again, so they come last. A thread alone (one
 	 * thread, or the product inside a parallel loop) takes all the column
 	 * blocks of denoising_ae_MC rows at a time: each slice of A then serves every
-	 * block while it is in the cache, and is packed once. When B's panels for a group hold all of k in bps
-	 * (keep), a thread packs them once for all the units of that group it
-	 * runs in a row. */
+	 * block while it is in the cache, and is packed once. When B's panels
+	 * for a group hold all of k in bps (keep), a thread packs them once for
+	 * all the units of that group it runs in a row. */
 	if (ars == 1 && bcs == 1 && (M == DENOISING_AE_LANES || M == 2 * DENOISING_AE_LANES) && N <= denoising_ae_NN && !ep) {
 		denoising_ae_gemm_narrow(M, N, K, A, acs, B, brs, bias, C, add); /* C in registers */
 		return;
