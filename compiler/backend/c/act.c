@@ -29,6 +29,14 @@ const char *act_code(Emit *e, int kind)
 	return code;
 }
 
+const char *act_epilogue(Emit *e, long act, double slope, const char *y)
+{
+	if (!act)
+		return "NULL";
+	return xasprintf("&(const %s_epilogue){.act = %s, .slope = %s%s%s}", emit_prefix(e), act_code(e, (int)act - 1),
+			 emit_num(e, slope), y ? ", .y = " : "", y ? y : "");
+}
+
 static void act_emit(Emit *e, Node *n)
 {
 	emit_line(e, "%s(%s, %s, %s, %s, NULL, %s);", emit_helper(e, "act_all"), act_code(e, n->iattr[0]),

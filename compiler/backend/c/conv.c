@@ -65,17 +65,20 @@ static void span_close(Emit *e, Span sp)
  * batched value of `per` values a sample. */
 static const char *at_sample(Span sp, long per) { return xasprintf(" + %s * %ld", sp.sample, per); }
 
-/* The activation fused into convolution n (A_ACT) as the epilogue of its
- * per-sample kernel (kernels.c), applied to sample b of `per` values
- * while it is in the cache: NULL, or the activation (with A_ACT_Y: its
- * derivative read off the last input) as a compound literal. */
+/* The activation fused into convolution n (A_ACT) as an epilogue, with
+ * A_ACT_Y its derivative read off the last input at the result's place
+ * plus `at` (at_sample for a per-sample kernel, "" for the product over
+ * the batch): NULL, or a compound literal. */
+static const char *conv_epilogue(Emit *e, const Node *n, const char *at)
+{
+	const char *y = n->iattr[A_ACT_Y] ? xasprintf("%s%s", emit_ref(e, n->in[n->nin - 1]), at) : NULL;
+	return act_epilogue(e, n->iattr[A_ACT], n->fattr[0], y);
+}
+
+/* The same for sample b of a per-sample kernel, `per` values a sample. */
 static const char *sample_epilogue(Emit *e, const Node *n, Span sp, long per)
 {
-	if (!n->iattr[A_ACT])
-		return "NULL";
-	const char *y = n->iattr[A_ACT_Y] ? xasprintf(", .y = %s%s", emit_ref(e, n->in[n->nin - 1]), at_sample(sp, per)) : "";
-	return xasprintf("&(const %s_epilogue){.act = %s, .slope = %s%s}", emit_prefix(e),
-			 act_code(e, (int)n->iattr[A_ACT] - 1), emit_num(e, n->fattr[0]), y);
+	return conv_epilogue(e, n, at_sample(sp, per));
 }
 
 /* A statement for each sample b of the span (`call` and its last
@@ -133,30 +136,6 @@ static const char *ws_maps(Span sp, Geom g)
 	return xasprintf("(%s + n * %ld)", sp.ws, cols);
 }
 
-/* The epilogue of a convolution whose product runs on the whole batch
- * (conv_whole) as the product's own, its derivative read off the last
- * input at the same place as the result. */
-static const char *batch_epilogue(Emit *e, const Node *n)
-{
-	if (!n->iattr[A_ACT])
-		return "NULL";
-	const char *y = n->iattr[A_ACT_Y] ? xasprintf(", .y = %s", emit_ref(e, n->in[n->nin - 1])) : "";
-	return xasprintf("&(const %s_epilogue){.act = %s, .slope = %s%s}", emit_prefix(e),
-			 act_code(e, (int)n->iattr[A_ACT] - 1), emit_num(e, n->fattr[0]), y);
-}
-
-/* A product's call, its last argument (the epilogue) on a line of its own
- * unless it is NULL. */
-static void emit_product(Emit *e, const char *call, const char *ep)
-{
-	if (!strcmp(ep, "NULL"))
-		emit_line(e, "%s NULL);", call);
-	else {
-		emit_line(e, "%s", call);
-		emit_line(e, "\t%s);", ep);
-	}
-}
-
 /* conv2d: map^T = im2col(x) W^T + b, then the map from map^T; with a
  * kernel as large as the image (conv_whole), map = x W^T + b. */
 void c_conv2d(Emit *e, Node *n)
@@ -164,11 +143,11 @@ void c_conv2d(Emit *e, Node *n)
 	Geom g = conv_geom(n);
 	long P = (long)g.OH * g.OW, ckk = (long)g.C * g.k * g.k;
 	if (conv_whole(g)) {
-		emit_product(e,
-			     xasprintf("%s(n, %d, %ld, %s, %ld, 1, %s, 1, %ld, %s, %s,", emit_helper(e, "gemm"), g.O,
+		emit_call_end(e,
+			      xasprintf("%s(n, %d, %ld, %s, %ld, 1, %s, 1, %ld, %s, %s,", emit_helper(e, "gemm"), g.O,
 				       ckk, emit_ref(e, n->in[IN_X]), ckk, emit_ref(e, n->in[IN_W]), ckk,
 				       n->iattr[A_BIAS] ? emit_ref(e, n->in[IN_B]) : "NULL", emit_ref(e, n)),
-			     batch_epilogue(e, n));
+			      conv_epilogue(e, n, ""));
 		return;
 	}
 	Span sp = span_open(e, n);
@@ -195,10 +174,10 @@ void c_conv_transpose2d(Emit *e, Node *n)
 		const char *call = xasprintf("%s(n, %ld, %d, %s, %d, 1, %s, %ld, 1, NULL, %s,", emit_helper(e, "gemm"),
 					     ckk, g.O, emit_ref(e, n->in[IN_X]), g.O, emit_ref(e, n->in[IN_W]), ckk, y);
 		if (!n->iattr[A_BIAS]) {
-			emit_product(e, call, batch_epilogue(e, n));
+			emit_call_end(e, call, conv_epilogue(e, n, ""));
 			return;
 		}
-		emit_line(e, "%s NULL);", call);
+		emit_call_end(e, call, "NULL");
 		Span sp = span_open(e, n);
 		emit_each_sample(e, sp, xasprintf("%s(%d, %ld, %s, %s%s", emit_helper(e, "add_bias"), g.C, hw,
 						  emit_ref(e, n->in[IN_B]), y, at_sample(sp, g.C * hw)),

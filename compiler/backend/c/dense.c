@@ -6,48 +6,32 @@
 
 #include "emit.h"
 
-/* The epilogue argument of a product: NULL, or an activation (with y:
- * its derivative read off y) as a compound literal. */
-static const char *act_epilogue(Emit *e, const Node *n, const Node *y)
+/* The epilogue of product n: its activation (iattr[1]) or, with y, its
+ * derivative read off y. */
+static const char *dense_epilogue(Emit *e, const Node *n, const Node *y)
 {
-	if (!n->iattr[1])
-		return "NULL";
-	return xasprintf("&(const %s_epilogue){.act = %s, .slope = %s%s%s}", emit_prefix(e),
-			 act_code(e, (int)n->iattr[1] - 1), emit_num(e, n->fattr[0]), y ? ", .y = " : "",
-			 y ? emit_ref(e, y) : "");
-}
-
-/* The end of a product's call: the epilogue on the call's line when there
- * is none, on a line of its own otherwise. */
-static void end_call(Emit *e, const char *call, const char *ep)
-{
-	if (!strcmp(ep, "NULL")) {
-		emit_line(e, "%s NULL);", call);
-		return;
-	}
-	emit_line(e, "%s", call);
-	emit_line(e, "\t%s);", ep);
+	return act_epilogue(e, n->iattr[1], n->fattr[0], y ? emit_ref(e, y) : NULL);
 }
 
 /* y = x W^T + b: A = x (rows of in), B(k, j) = W[j, k]. */
 void c_dense(Emit *e, Node *n)
 {
 	int out = n->in[1]->shape.dims[0], in = n->in[1]->shape.dims[1];
-	end_call(e,
+	emit_call_end(e,
 		 xasprintf("%s(n, %d, %d, %s, %d, 1, %s, 1, %d, %s, %s,", emit_helper(e, "gemm"), out, in,
 			   emit_ref(e, n->in[0]), in, emit_ref(e, n->in[1]), in,
 			   n->iattr[0] ? emit_ref(e, n->in[2]) : "NULL", emit_ref(e, n)),
-		 act_epilogue(e, n, NULL));
+		 dense_epilogue(e, n, NULL));
 }
 
 /* dx = dy W: A = dy (rows of out), B(k, j) = W[k, j]. */
 void c_dense_dx(Emit *e, Node *n)
 {
 	int out = n->in[1]->shape.dims[0], in = n->in[1]->shape.dims[1];
-	end_call(e,
+	emit_call_end(e,
 		 xasprintf("%s(n, %d, %d, %s, %d, 1, %s, %d, 1, NULL, %s,", emit_helper(e, "gemm"), in, out,
 			   emit_ref(e, n->in[0]), out, emit_ref(e, n->in[1]), in, emit_ref(e, n)),
-		 act_epilogue(e, n, n->iattr[1] ? n->in[2] : NULL));
+		 dense_epilogue(e, n, n->iattr[1] ? n->in[2] : NULL));
 }
 
 /* dW = dy^T x over the batch: A(i, k) = dy[k, i], B(k, j) = x[k, j]. */

@@ -79,6 +79,17 @@ void emit_raw(Emit *e, const char *fmt, ...)
 }
 
 void emit_indent(Emit *e, int delta) { e->indent += delta; }
+
+void emit_call_end(Emit *e, const char *call, const char *last)
+{
+	if (!strcmp(last, "NULL")) {
+		emit_line(e, "%s NULL);", call);
+		return;
+	}
+	emit_line(e, "%s", call);
+	emit_line(e, "\t%s);", last);
+}
+
 const char *emit_ref(Emit *e, const Node *n) { return e->names[n->id]; }
 const char *emit_real(Emit *e) { return e->real; }
 int emit_training(Emit *e) { return e->training; }

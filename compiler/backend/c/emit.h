@@ -58,12 +58,20 @@ void adam_emit_loop(Emit *e, const char *p, const char *m, const char *v, const 
  * "act" helper (act.c). */
 const char *act_code(Emit *e, int kind);
 
+/* A product's epilogue argument (act.c): "NULL" when `act` (an A_ACT-style
+ * attribute, kind + 1) is 0, else the activation with its slope as a
+ * compound literal, its derivative read off y when y is not NULL. */
+const char *act_epilogue(Emit *e, long act, double slope, const char *y);
+
 /* ---- writing C (emit.c) ---- */
 
 /* Append one line of C at the current indentation. Besides printf
  * conversions, fmt may not contain newlines. */
 void emit_line(Emit *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void emit_indent(Emit *e, int delta);
+/* End the call `call` (which ends in "," ) with its last argument `last`:
+ * on the same line when it is "NULL", else on a line of its own. */
+void emit_call_end(Emit *e, const char *call, const char *last);
 /* The C expression naming n's buffer ("t12"). */
 const char *emit_ref(Emit *e, const Node *n);
 /* The value of a one-element input n as a C expression: a literal when n
