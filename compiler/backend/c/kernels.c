@@ -182,7 +182,7 @@ size_t kernels_small_stack_bytes(int f64)
 	return WIDEST_LANES_F32 * 4;
 }
 
-static const char gemm_simd_text[] =
+static const char gemm_kernel_text[] =
 "/* The MR x NR tile at C (rows ldc apart) = (bias row, 0 or C itself) +\n"
 " * a b, where a is a kc x MR panel of A, element (k, r) at a[k ka + r ra]\n"
 " * (packed: ka = MR, ra = 1; rows of A read in place: ka = 1), and b a\n"
@@ -222,7 +222,9 @@ static const char gemm_simd_text[] =
 "\t}\n"
 "\tfor (int r = 0; r < PFX_MR; r++)\n"
 "\t\tUPFX_STORE(C + r * ldc, c[r]);\n"
-"}\n\n"
+"}\n\n";
+
+static const char gemm_pack_text[] =
 "/* dst[k * ldd + j] = X(j, k) = X[j * js + k * ks] for j < nj (0 for\n"
 " * nj <= j < w) and k < kc: a k-major panel w wide, transposed block by\n"
 " * block when X runs along k and copied row by row when it runs along j. */\n"
@@ -258,7 +260,9 @@ static const char gemm_simd_text[] =
 "\tfor (long k = 0; k < kc; k++)\n"
 "\t\tfor (long t = nj; t < w; t++)\n"
 "\t\t\tdst[k * ldd + t] = 0;\n"
-"}\n\n"
+"}\n\n";
+
+static const char gemm_into_text[] =
 "NARROW"
 "/* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs],\n"
 " * then the epilogue ep, if any, on each tile as it is finished; with\n"
@@ -595,30 +599,149 @@ static const char pack_bf16_text[] =
 "\t\t\tdst[r * kc + k] = PFX_bf16(X[r * ld + k]);\n"
 "}\n\n";
 
-/* The blocked product. */
+/* Where the target has AVX512-BF16 (a build for the CPU it runs on has
+ * it if the CPU has), the bf16 products multiply with vdpbf16ps, which
+ * takes 32-bit pairs of bf16 values along k: each element of a panel is
+ * (k, k + 1) of one row of A or one column of B, an odd last k paired with
+ * 0. The panels are packed as fp32's, then made pairs in place, with the
+ * CPU's rounding (to nearest even, as PFX_bf16 for every normal value,
+ * subnormals flushed to 0); a row of A along k is copied as bf16 in order,
+ * which is the same pairs. Each instruction adds to every lane of C the
+ * product for k + 1, then the one for k, each sum rounded to fp32 with
+ * subnormals flushed (measured against that definition on AMD Zen 5;
+ * Intel's manual defines it so). The products are exact, so the sums are
+ * fp32's over the same rounded operands, but for the order within a pair
+ * and the subnormals: still the same for any thread count, as every
+ * element is summed over k by one thread in one order. Written with the
+ * compiler's own intrinsics (SIMDe has no BF16 conversions), 16 lanes:
+ * PFX_NR is two vectors of 16 pairs, PFX_MR (8) rows of A are four
+ * rows of fp32 or two of pairs in 32 floats. */
+typedef char gemm_mr_is_8[GEMM_MR == 8 && GEMM_NV == 2 ? 1 : -1];
+
+static const char gemm_pairs_text[] =
+"#if defined(__AVX512BF16__) && defined(SIMDE_X86_AVX512F_NATIVE)\n"
+"/* AVX512-BF16: the panels hold pairs of bf16 values along k, (k, k + 1)\n"
+" * in one 32-bit element (an odd last k paired with 0), and vdpbf16ps adds\n"
+" * the product for k + 1, then the one for k, to every lane of C. */\n"
+"#include <immintrin.h>\n\n"
+"#define UPFX_ROW_LEN(kc) (((kc) + 1) / 2) /* a row of A along k, copied: its pairs */\n\n"
+"/* The pair at p, in every lane. */\n"
+"static inline __m512bh PFX_pair(const REAL *p)\n"
+"{\n"
+"\tuint32_t w;\n"
+"\tmemcpy(&w, p, sizeof w);\n"
+"\treturn (__m512bh)_mm512_set1_epi32((int)w);\n"
+"}\n\n"
+"KERNELS"
+"/* The first n of 16 lanes (n <= 0: none). */\n"
+"static inline __mmask16 PFX_lanes(long n)\n"
+"{\n"
+"\treturn n >= 16 ? (__mmask16)0xffff : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);\n"
+"}\n\n"
+"/* PFX_pack_exact's panel (kc rows of w = PFX_MR or PFX_NR values, ldd = w),\n"
+" * made pairs in place: row p of pairs from rows 2p and 2p + 1, rounded. */\n"
+"static void PFX_pack(const REAL *X, long js, long ks, long nj, long w, long kc, REAL *dst, long ldd)\n"
+"{\n"
+"\tPFX_pack_exact(X, js, ks, nj, w, kc, dst, ldd);\n"
+"\tif (w == PFX_NR) { /* 16 columns of two rows: lane 2t from row 2p, 2t + 1 from 2p + 1 */\n"
+"\t\tconst __m512i mix = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8,\n"
+"\t\t\t\t\t\t       23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);\n"
+"\t\tfor (long p = 0; 2 * p < kc; p++)\n"
+"\t\t\tfor (long v = 0; v < PFX_NR; v += UPFX_LANES) {\n"
+"\t\t\t\tconst __m512 lo = _mm512_loadu_ps(dst + 2 * p * ldd + v);\n"
+"\t\t\t\tconst __m512 hi = 2 * p + 1 < kc ? _mm512_loadu_ps(dst + (2 * p + 1) * ldd + v) : _mm512_setzero_ps();\n"
+"\t\t\t\t_mm512_storeu_si512(dst + p * ldd + v, _mm512_permutexvar_epi16(mix, (__m512i)_mm512_cvtne2ps_pbh(hi, lo)));\n"
+"\t\t\t}\n"
+"\t\treturn;\n"
+"\t}\n"
+"\t/* w = PFX_MR = 8: rows k to k + 3 (32 floats) give two rows of pairs */\n"
+"\tconst __m512i mix = _mm512_set_epi16(31, 23, 30, 22, 29, 21, 28, 20, 27, 19, 26, 18, 25, 17, 24, 16,\n"
+"\t\t\t\t\t       15, 7, 14, 6, 13, 5, 12, 4, 11, 3, 10, 2, 9, 1, 8, 0);\n"
+"\tfor (long k = 0; k < kc; k += 4) {\n"
+"\t\tconst long n = (kc - k < 4 ? kc - k : 4) * PFX_MR; /* floats left, 0 past kc */\n"
+"\t\tconst __m512 lo = _mm512_maskz_loadu_ps(PFX_lanes(n), dst + k * ldd);\n"
+"\t\tconst __m512 hi = _mm512_maskz_loadu_ps(PFX_lanes(n - UPFX_LANES), dst + k * ldd + UPFX_LANES);\n"
+"\t\t_mm512_mask_storeu_epi32(dst + k / 2 * ldd, PFX_lanes(n > 16 ? 16 : 8),\n"
+"\t\t\t\t\t _mm512_permutexvar_epi16(mix, (__m512i)_mm512_cvtne2ps_pbh(hi, lo)));\n"
+"\t}\n"
+"}\n\n"
+"/* X[r ld + k] for the PFX_MR rows r and k < kc, rounded to bf16, in order:\n"
+" * UPFX_ROW_LEN(kc) pairs a row at dst (an odd kc's last paired with 0),\n"
+" * whole rows of A along k, which the kernel then reads as rows. */\n"
+"static void PFX_round_rows(const REAL *X, long ld, long kc, REAL *dst)\n"
+"{\n"
+"\tfor (long r = 0; r < PFX_MR; r++)\n"
+"\t\tfor (long k = 0; k < kc; k += 2 * UPFX_LANES) {\n"
+"\t\t\tconst long left = kc - k;\n"
+"\t\t\tconst __m512 lo = _mm512_maskz_loadu_ps(PFX_lanes(left), X + r * ld + k);\n"
+"\t\t\tconst __m512 hi = _mm512_maskz_loadu_ps(PFX_lanes(left - UPFX_LANES), X + r * ld + k + UPFX_LANES);\n"
+"\t\t\t_mm512_mask_storeu_epi32(dst + r * UPFX_ROW_LEN(kc) + k / 2, PFX_lanes((left + 1) / 2),\n"
+"\t\t\t\t\t\t (__m512i)_mm512_cvtne2ps_pbh(hi, lo));\n"
+"\t\t}\n"
+"}\n\n"
+"#else\n"
+"#define UPFX_ROW_LEN(kc) (kc) /* a row of A along k, copied: its values */\n\n";
+
+/* PFX_kernel and PFX_kernel1 on pairs: fp32's, a pair of k at a time. */
+static const char *pairs_kernels(void)
+{
+	static const char *const from_to[][2] = {
+		{" * a b, where a is a kc x MR panel of A, element (k, r) at a[k ka + r ra]\n"
+		 " * (packed: ka = MR, ra = 1; rows of A read in place: ka = 1), and b a\n"
+		 " * packed kc x NR panel of B. */\n",
+		 " * a b, where a holds (kc + 1) / 2 x MR pairs of A, pair (p, r) at\n"
+		 " * a[p ka + r ra] (packed: ka = MR, ra = 1; rows of A along k: ka = 1),\n"
+		 " * and b a packed panel of (kc + 1) / 2 x NR pairs of B. */\n"},
+		{"for (long k = 0; k < kc; k++) {", "for (long p = 0; p < (kc + 1) / 2; p++) {"},
+		{"const PFX_vec b0 = UPFX_LOAD(b + k * PFX_NR), b1 = UPFX_LOAD(b + k * PFX_NR + UPFX_LANES);",
+		 "const __m512bh b0 = (__m512bh)_mm512_loadu_si512(b + p * PFX_NR);\n"
+		 "\t\tconst __m512bh b1 = (__m512bh)_mm512_loadu_si512(b + p * PFX_NR + UPFX_LANES);"},
+		{"const PFX_vec x = UPFX_SET1(a[k * ka + r * ra]);", "const __m512bh x = PFX_pair(a + p * ka + r * ra);"},
+		{"UPFX_FMA(x, b0, c[r][0])", "_mm512_dpbf16_ps(c[r][0], x, b0)"},
+		{"UPFX_FMA(x, b1, c[r][1])", "_mm512_dpbf16_ps(c[r][1], x, b1)"},
+		{"const PFX_vec b0 = UPFX_LOAD(b + k * PFX_NR);", "const __m512bh b0 = (__m512bh)_mm512_loadu_si512(b + p * PFX_NR);"},
+		{"UPFX_FMA(UPFX_SET1(a[k * ka + r * ra]), b0, c[r])", "_mm512_dpbf16_ps(c[r], PFX_pair(a + p * ka + r * ra), b0)"},
+	};
+	const char *text = gemm_kernel_text;
+	for (size_t i = 0; i < sizeof from_to / sizeof *from_to; i++) {
+		if (!strstr(text, from_to[i][0]))
+			ICE("the pairs' kernels: no '%s' in fp32's", from_to[i][0]);
+		text = str_replace(text, from_to[i][0], from_to[i][1]);
+	}
+	return text;
+}
+
+/* The blocked product: for bf16, its packing of fp32 (PFX_pack_exact),
+ * then AVX512-BF16's kernel and packing into pairs or, elsewhere, the fp32
+ * kernel on panels rounded as they are packed. */
 static void gemm_blocked(Emit *e, int bf16)
 {
 	emit_template(e, xasprintf("enum { PFX_MR = %d, PFX_NR = %d * UPFX_LANES, PFX_KC = %d, PFX_MC = %d, PFX_NG = %d, PFX_UNITS = %d%s };\n\n",
 				   GEMM_MR, GEMM_NV, GEMM_KC, GEMM_MC, GEMM_NG, GEMM_UNITS, bf16 ? "" : ", PFX_NN = 12"));
-	const char *text = str_replace(gemm_simd_text, "INPLACE",
+	const char *into = str_replace(gemm_into_text, "INPLACE",
 				       bf16 ? "\tconst int inplace = acs == 1; /* rows of A along k: read as rows, copied rounded */\n"
 					    : "\tconst int inplace = acs == 1; /* rows of A along k: read in place */\n");
-	text = str_replace(text, "NARROW_CALL", bf16 ? "" : gemm_narrow_call);
-	text = str_replace(text, "NARROW", bf16 ? "" : gemm_narrow_text);
-	text = str_replace(text, "ROWS",
+	into = str_replace(into, "NARROW_CALL", bf16 ? "" : gemm_narrow_call);
+	into = str_replace(into, "NARROW", bf16 ? "" : gemm_narrow_text);
+	into = str_replace(into, "ROWS",
 			   bf16 ? "\t\t\t\t\telse\n\t\t\t\t\t\tPFX_round_rows(A + (i0 + i) * ars + k0, ars, kc, ap + i * kc);\n" : "");
-	if (bf16) {
-		text = str_replace(text, "const REAL *a = direct ? A + (i0 + i) * ars + k0 : ap + i * kc;",
-				   "const REAL *a = ap + i * kc;");
-		text = str_replace(text, "ra = direct ? ars : 1;", "ra = direct ? kc : 1;");
-		text = str_replace(text, "whole panels of rows that run along k are read in place",
-				   "whole panels of rows that run along k are read as rows, rounded");
-		text = str_replace(text, "static void PFX_pack(", "static void PFX_pack_exact(");
-		text = str_replace(text, "/* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs],\n",
-				   xasprintf("%s/* C[i, j] = (bias[j] or 0) + sum_k A[i ars + k acs] B[k brs + j bcs],\n",
-					     pack_bf16_text));
+	if (!bf16) {
+		emit_template(e, gemm_kernel_text);
+		emit_template(e, gemm_pack_text);
+		emit_template(e, into);
+		return;
 	}
-	emit_template(e, text);
+	into = str_replace(into, "const REAL *a = direct ? A + (i0 + i) * ars + k0 : ap + i * kc;",
+			   "const REAL *a = ap + i * kc;");
+	into = str_replace(into, "ra = direct ? ars : 1;", "ra = direct ? UPFX_ROW_LEN(kc) : 1;");
+	into = str_replace(into, "whole panels of rows that run along k are read in place",
+			   "whole panels of rows that run along k are read as rows, rounded");
+	emit_template(e, str_replace(gemm_pack_text, "static void PFX_pack(", "static void PFX_pack_exact("));
+	emit_template(e, str_replace(gemm_pairs_text, "KERNELS", pairs_kernels()));
+	emit_template(e, gemm_kernel_text);
+	emit_template(e, pack_bf16_text);
+	emit_template(e, "#endif\n\n");
+	emit_template(e, into);
 }
 
 static const char gemm_text[] =
