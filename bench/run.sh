@@ -285,10 +285,15 @@ cat "$work/threads.md" "$work/trainer.md" >>"$out"
 # ---- bf16 products ----
 {
 	echo
-	echo "bf16 products (\`precision bf16\`: operands rounded to bf16, fp32 sums; on this CPU the fp32 kernel on rounded panels$(case " $isa " in *avx512_bf16*|*amx_bf16*) echo ", although it has bf16 instructions: no kernel for them is built yet" ;; esac)): the train step on 1 thread against fp32's, measured in turns, and against PyTorch's best bf16 column above; the test loss after 5 epochs of the trainer (default threads) in both."
+	case " $isa " in
+	*" amx_bf16 "*) kernel="vdpbf16ps on pairs of bf16 along k (AVX512-BF16; no AMX kernel yet)" ;;
+	*" avx512_bf16 "*) kernel="vdpbf16ps on pairs of bf16 along k (AVX512-BF16)" ;;
+	*) kernel="the fp32 kernel on rounded panels (no AVX512-BF16)" ;;
+	esac
+	echo "bf16 products (\`precision bf16\`: operands rounded to bf16, fp32 sums; on this CPU $kernel): the train step on 1 thread against fp32's, measured in turns, and against PyTorch's best bf16 column above; its GFLOP/s and their share of the AVX512-BF16 peak; the test loss after 5 epochs of the trainer (default threads) in both."
 	echo
-	echo "| model | aecc fp32 1T | aecc bf16 1T | bf16/fp32 | best PT bf16 1T | aecc bf16/PT bf16 | test loss fp32, 5 epochs | bf16 | bf16/fp32 |"
-	echo "|---|---|---|---|---|---|---|---|---|"
+	echo "| model | aecc fp32 1T | aecc bf16 1T | bf16/fp32 | best PT bf16 1T | aecc bf16/PT bf16 | bf16 GFLOP/s 1T | % of bf16 peak | test loss fp32, 5 epochs | bf16 | bf16/fp32 |"
+	echo "|---|---|---|---|---|---|---|---|---|---|---|"
 } >>"$out"
 final_test_loss() { "$@" --epochs 5 --quiet 2>&1 | sed -n 's/.*test_loss \([0-9.e+-]*\).*/\1/p' | tail -n 1; }
 for ae in $MODELS; do
@@ -303,13 +308,17 @@ for ae in $MODELS; do
 	"$AECC" build --precision bf16 "$ae" -o "$work/$name-q16" >/dev/null
 	q32=$(final_test_loss "$work/$name-q32/$name-train")
 	q16=$(final_test_loss "$work/$name-q16/$name-train")
-	awk -v n="$name" -v f="$f1" -v f2="$f2" -v b="$b1" -v b2="$b2" -v pt="${pt:--}" -v q32="$q32" -v q16="$q16" 'BEGIN {
+	flops=$("$AECC" summary "$ae" | sed -n 's/.*, \([0-9,]*\) per train step.*/\1/p' | tr -d ,)
+	awk -v n="$name" -v f="$f1" -v f2="$f2" -v b="$b1" -v b2="$b2" -v pt="${pt:--}" -v q32="$q32" -v q16="$q16" \
+		-v fl="${flops:-0}" -v pk="$(bf16_peak avx512_bf16)" 'BEGIN {
 		f = (f + f2) / 2
 		b = (b + b2) / 2
 		r = (q32 + 0 > 0 && q16 + 0 > 0) ? sprintf("%.4f", q16 / q32) : "-"
-		printf "| %s | %.0f | %.0f | %.2f | %s | %s | %s | %s | %s |\n", n, f, b, b / f,
-			pt == "-" ? "-" : sprintf("%.0f", pt), pt == "-" ? "-" : sprintf("%.2f", b / pt), q32 == "" ? "-" : q32,
-			q16 == "" ? "-" : q16, r }' >>"$out"
+		g = b * fl / 1e9
+		printf "| %s | %.0f | %.0f | %.2f | %s | %s | %s | %s | %s | %s | %s |\n", n, f, b, b / f,
+			pt == "-" ? "-" : sprintf("%.0f", pt), pt == "-" ? "-" : sprintf("%.2f", b / pt),
+			g > 0 ? sprintf("%.1f", g) : "-", g > 0 && pk + 0 > 0 ? sprintf("%.0f%%", 100 * g / pk) : "-",
+			q32 == "" ? "-" : q32, q16 == "" ? "-" : q16, r }' >>"$out"
 	tail -n 1 "$out"
 done
 
