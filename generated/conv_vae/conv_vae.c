@@ -714,7 +714,8 @@ static double conv_vae_normal(uint64_t key, uint64_t i)
  * window lies inside the image takes k values at a time, unchecked.
  * The image is fetched first, in order: read window by window, its rows
  * come from memory at a fraction of that speed. */
-static void conv_vae_im2col(long C, long H, long W, long k, long s, long p, long OH, long OW, const float *img, float *col)
+static void conv_vae_im2col(long C, long H, long W, long k, long s, long p, long OH, long OW, const float *restrict img,
+			float *restrict col)
 {
 	for (long q = 0; q < C * H * W; q += 64 / (long)sizeof *img)
 		simde_mm_prefetch((const char *)(img + q), SIMDE_MM_HINT_T0);
@@ -740,7 +741,8 @@ static void conv_vae_im2col(long C, long H, long W, long k, long s, long p, long
 /* The adjoint of im2col: each value of col [OH OW, C k k] added to the
  * value of img [C, H, W] it was taken from (values in the padding are
  * dropped). */
-static void conv_vae_col2im(long C, long H, long W, long k, long s, long p, long OH, long OW, const float *col, float *img)
+static void conv_vae_col2im(long C, long H, long W, long k, long s, long p, long OH, long OW, const float *restrict col,
+			float *restrict img)
 {
 	for (long i = 0; i < OH; i++)
 		for (long j = 0; j < OW; j++)
