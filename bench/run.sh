@@ -315,10 +315,11 @@ for ae in $MODELS; do
 		b = (b + b2) / 2
 		r = (q32 + 0 > 0 && q16 + 0 > 0) ? sprintf("%.4f", q16 / q32) : "-"
 		g = b * fl / 1e9
+		gc = (g > 0) ? sprintf("%.1f", g) : "-"
+		pc = (g > 0 && pk + 0 > 0) ? sprintf("%.0f%%", 100 * g / pk) : "-"
 		printf "| %s | %.0f | %.0f | %.2f | %s | %s | %s | %s | %s | %s | %s |\n", n, f, b, b / f,
 			pt == "-" ? "-" : sprintf("%.0f", pt), pt == "-" ? "-" : sprintf("%.2f", b / pt),
-			g > 0 ? sprintf("%.1f", g) : "-", g > 0 && pk + 0 > 0 ? sprintf("%.0f%%", 100 * g / pk) : "-",
-			q32 == "" ? "-" : q32, q16 == "" ? "-" : q16, r }' >>"$out"
+			gc, pc, q32 == "" ? "-" : q32, q16 == "" ? "-" : q16, r }' >>"$out"
 	tail -n 1 "$out"
 done
 
