@@ -605,8 +605,9 @@ static const char pack_bf16_text[] =
  * (k, k + 1) of one row of A or one column of B, an odd last k paired with
  * 0. The panels are packed as fp32's, then made pairs in place, with the
  * CPU's rounding (to nearest even, as PFX_bf16 for every normal value,
- * subnormals flushed to 0); a row of A along k is copied as bf16 in order,
- * which is the same pairs. Each instruction adds to every lane of C the
+ * subnormals flushed to 0), but for a panel of B whose rows run along j,
+ * which becomes pairs as it is read; a row of A along k is copied as bf16
+ * in order, which is the same pairs. Each instruction adds to every lane of C the
  * product for k + 1, then the one for k, each sum rounded to fp32 with
  * subnormals flushed (measured against that definition on AMD Zen 5;
  * Intel's manual defines it so). The products are exact, so the sums are
