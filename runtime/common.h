@@ -100,7 +100,8 @@ void aert_out_abort(aert_out *o);
  * choice holds) a few steps are timed on all cores and on one thread in
  * turns, and the faster by its median step runs until the next probe (a
  * probe that disagrees with the choice by less than half changes it only
- * when the next one agrees). The results do not depend on the thread count, so this changes
+ * when the next one agrees); a few steps in a row much slower than the
+ * choice's median bring the next probe forward. The results do not depend on the thread count, so this changes
  * only the time: on an idle machine the cores win; when other processes
  * hold them, waiting for a descheduled thread can cost more than the
  * second thread gives, and one thread wins. */
@@ -115,6 +116,8 @@ typedef struct aert_governor {
 	int run_steps;             /* steps between this probe and the next */
 	int timed[2];              /* steps timed in the probe: all cores, one */
 	double per[2][AERT_PROBE_TURNS]; /* their seconds per sample */
+	double usual;              /* the choice's median in the last probe; 0: none yet */
+	int slow;                  /* steps in a row since then much slower than usual */
 } aert_governor;
 
 /* Govern set_threads between 1 and most (no governing when most < 2 or

@@ -17,7 +17,8 @@
  * with them set, once. A wait policy the user set (OMP_WAIT_POLICY,
  * GOMP_SPINCOUNT or KMP_BLOCKTIME) is left as it is.
  * And while a trainer runs, the governor (below) chooses between all
- * cores and one thread by timing both now and then.
+ * cores and one thread by timing both now and then, and again as soon as
+ * the chosen count's steps get much slower.
  * Requires: nothing. Provides: aert_threads_wait_policy(), aert_governor_*(). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +66,15 @@ void aert_threads_wait_policy(char **argv)
  * back to RUN_STEPS when one disagrees. */
 enum { PROBE_STEPS = 2 * AERT_PROBE_TURNS, RUN_STEPS = 120, MAX_RUN_STEPS = 1920 };
 
+/* Between probes on all cores, SLOW_STEPS steps in a row that each take
+ * more than SLOWER times their median step in the last probe start the
+ * next probe at once: another process took a core (or left one that it
+ * held only for a moment), and waiting for the planned probe would run up
+ * to MAX_RUN_STEPS steps on the wrong count. One thread that slows down
+ * has lost cycles that all cores would lose too: it waits for its probe. */
+#define SLOWER 1.5
+enum { SLOW_STEPS = 3 };
+
 void aert_governor_init(aert_governor *g, int (*set_threads)(int n), int most)
 {
 	*g = (aert_governor){0};
@@ -98,9 +108,18 @@ static double median(double *v, int n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-/* 1 if at least two steps of each count were timed in the probe, and
- * each of count a took more than twice as long as the slowest of count b
- * (one lucky fast step of b does not settle it). */
+/* The median of the n > 0 values v, left as they are. */
+static double median_of(const double *v, int n)
+{
+	double c[AERT_PROBE_TURNS];
+	memcpy(c, v, (size_t)n * sizeof *c);
+	return median(c, n);
+}
+
+/* 1 if at least two steps of each count were timed in the probe, each of
+ * count a took longer than the slowest of count b, and the median of a
+ * more than twice the median of b (one lucky fast step of b does not
+ * settle it, nor a run of a whose steps are fast now and then). */
 static int far_behind(const aert_governor *g, int a, int b)
 {
 	if (g->timed[a] < 2 || g->timed[b] < 2)
@@ -109,9 +128,9 @@ static int far_behind(const aert_governor *g, int a, int b)
 	for (int i = 0; i < g->timed[b]; i++)
 		slowest = g->per[b][i] > slowest ? g->per[b][i] : slowest;
 	for (int i = 0; i < g->timed[a]; i++)
-		if (g->per[a][i] <= 2 * slowest)
+		if (g->per[a][i] <= slowest)
 			return 0;
-	return 1;
+	return median_of(g->per[a], g->timed[a]) > 2 * median_of(g->per[b], g->timed[b]);
 }
 
 void aert_governor_done(aert_governor *g, double seconds, int n)
@@ -122,6 +141,10 @@ void aert_governor_done(aert_governor *g, double seconds, int n)
 		int slot = g->now == 1;
 		if (g->timed[slot] < AERT_PROBE_TURNS)
 			g->per[slot][g->timed[slot]++] = seconds / n;
+	} else if (n > 0 && g->usual > 0 && g->choice == g->most) {
+		g->slow = seconds / n > SLOWER * g->usual ? g->slow + 1 : 0;
+		if (g->slow >= SLOW_STEPS)
+			g->left = 1; /* this step is the run's last */
 	}
 	/* A probe ends early when the count not chosen is far behind the
 	 * choice (a busy core makes all cores several times slower, and each
@@ -156,6 +179,8 @@ void aert_governor_done(aert_governor *g, double seconds, int n)
 			g->doubt = 1;
 			g->run_steps = RUN_STEPS;
 		}
+		g->usual = g->choice == 1 ? one : most;
+		g->slow = 0;
 		g->timed[0] = g->timed[1] = 0;
 		g->rounds++;
 	}

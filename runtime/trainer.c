@@ -160,7 +160,6 @@ static void print_help(const aert_model *m)
 	printf("  --save FILE        write the parameters at the end (safetensors with\n");
 	printf("                     PyTorch names, for load_state_dict)\n");
 	printf("  --checkpoint FILE  write parameters and Adam state after every epoch\n");
-	printf("  --log FILE         write the loss of every step as CSV: step,epoch,loss\n");
 	printf("  --classes LIST     train on samples of these classes only (0-8, 0,2,5-7)\n");
 	if (m->classes)
 		printf("                     (default %s, from the .ae file)\n", m->classes);

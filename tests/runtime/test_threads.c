@@ -154,3 +154,44 @@ Test(governor, probes_less_often_while_the_choice_holds)
 	run(&g, 8000, 0.030, 0.018, NULL, 0);
 	cr_expect_eq(g.choice, 1);
 }
+
+Test(governor, a_slowdown_between_probes_brings_the_probe_forward)
+{
+	/* all cores are faster; then the other core gets busy in the middle
+	 * of a long run between probes: three slow steps start a probe, which
+	 * switches, instead of the rest of the run on all cores */
+	aert_governor g;
+	aert_governor_init(&g, set_threads, 2);
+	run(&g, 400, 0.010, 0.018, NULL, 0);
+	cr_assert_eq(g.choice, 2);
+	cr_assert(!g.probing && g.left > 40, "in a run with %d steps to go", g.left);
+	int on_most = 40 - run(&g, 40, 0.030, 0.018, NULL, 0);
+	cr_expect_eq(g.choice, 1, "switched within 40 steps");
+	cr_expect_leq(on_most, 3 + AERT_PROBE_TURNS, "%d steps on all cores after the change", on_most);
+}
+
+Test(governor, two_slow_steps_in_a_row_do_not_start_a_probe)
+{
+	aert_governor g;
+	aert_governor_init(&g, set_threads, 2);
+	run(&g, 400, 0.010, 0.018, NULL, 0);
+	cr_assert(!g.probing && g.left > 40);
+	int rounds = g.rounds;
+	const int slow[] = {10, 11, 20, 21, 30};
+	run(&g, 40, 0.010, 0.018, slow, 5);
+	cr_expect_eq(g.rounds, rounds, "no probe");
+	cr_expect(!g.probing);
+}
+
+Test(governor, one_thread_that_slows_down_waits_for_its_probe)
+{
+	/* one thread is chosen; then its steps take twice as long (a third
+	 * process shares its core), which would make all cores slower still */
+	aert_governor g;
+	aert_governor_init(&g, set_threads, 2);
+	run(&g, 400, 0.030, 0.018, NULL, 0);
+	cr_assert(g.choice == 1 && !g.probing && g.left > 40);
+	int rounds = g.rounds;
+	run(&g, 40, 0.060, 0.036, NULL, 0);
+	cr_expect_eq(g.rounds, rounds, "no probe");
+}
