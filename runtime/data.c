@@ -891,11 +891,26 @@ static void row_f64(const aert_dataset *ds, size_t from, size_t k, double scale,
 	}
 }
 
+/* Rows are fetched AHEAD rows before they are converted: a row of an
+ * image is several cache lines from anywhere in the data, and without
+ * that the conversion of a batch waited on memory for most of its time
+ * (8% of small_ae's trainer on one thread, 2-4% with it). */
+enum { AHEAD = 4 };
+
+static void prefetch_row(const aert_dataset *ds, size_t row)
+{
+	const size_t bytes = ds->sample * aert_dtype_size(ds->dtype);
+	for (size_t at = 0; at < bytes; at += 64)
+		__builtin_prefetch((const char *)ds->data + row * bytes + at, 0, 3);
+}
+
 void aert_batch(const aert_dataset *ds, const size_t *idx, size_t n, double scale, aert_dtype out_dtype,
 		void *out)
 {
 	size_t k = ds->sample;
 	for (size_t i = 0; i < n; i++) {
+		if (i + AHEAD < n)
+			prefetch_row(ds, idx[i + AHEAD]);
 		if (out_dtype == AERT_F32)
 			row_f32(ds, idx[i] * k, k, (float)scale, (float *)out + i * k);
 		else if (out_dtype == AERT_F64)
@@ -1001,6 +1016,14 @@ int aert_data_batch(const aert_model *m, const aert_data *d, const size_t *idx, 
 		}
 	}
 	return 0;
+}
+
+void aert_data_prefetch(const aert_model *m, const aert_data *d, const size_t *idx, size_t n)
+{
+	for (int i = 0; i < m->n_inputs; i++)
+		if (d->in[i].path)
+			for (size_t r = 0; r < n && r < AHEAD; r++)
+				prefetch_row(&d->in[i], idx[r]);
 }
 
 void aert_data_free(aert_data *d)
