@@ -564,7 +564,9 @@ static void conv_ae_gemm_add(long M, long N, long K, const float *A, long ars, l
 /* dst[c] = the sum over samples b < n and pixels q < hw of src[(b C + c) hw + q]:
  * each map in 16 running sums, added in order, then the maps' sums in
  * sample order; threads take blocks of 8 channels, whose maps each
- * sample holds one after another, so that memory is read in order. */
+ * sample holds one after another, so that memory is read in order. The
+ * running sums of a sample's 8 maps are added up side by side, each in
+ * its order: 8 chains of additions at once, not one after another. */
 static void conv_ae_sum_channels(long n, long C, long hw, const float *src, float *dst)
 {
 #ifdef _OPENMP
@@ -573,19 +575,22 @@ static void conv_ae_sum_channels(long n, long C, long hw, const float *src, floa
 	for (long c0 = 0; c0 < C; c0 += 8) {
 		const long c1 = c0 + 8 < C ? c0 + 8 : C;
 		float total[8] = {0};
-		for (long b = 0; b < n; b++)
+		for (long b = 0; b < n; b++) {
+			float part[8][16] = {{0}}, acc[8] = {0};
 			for (long c = c0; c < c1; c++) {
 				const float *map = src + (b * C + c) * hw;
-				float part[16] = {0}, acc = 0;
 				for (long q = 0; q < hw / 16 * 16; q += 16)
 					for (int l = 0; l < 16; l++)
-						part[l] += map[q + l];
+						part[c - c0][l] += map[q + l];
 				for (long q = hw / 16 * 16; q < hw; q++)
-					part[q % 16] += map[q];
-				for (int l = 0; l < 16 && l < hw; l++) /* the sums past hw are 0 */
-					acc += part[l];
-				total[c - c0] += acc;
+					part[c - c0][q % 16] += map[q];
 			}
+			for (int l = 0; l < 16 && l < hw; l++) /* the sums past hw are 0 */
+				for (int c = 0; c < 8; c++)
+					acc[c] += part[c][l];
+			for (long c = c0; c < c1; c++)
+				total[c - c0] += acc[c - c0];
+		}
 		for (long c = c0; c < c1; c++)
 			dst[c] = total[c - c0];
 	}
@@ -713,6 +718,21 @@ static void conv_ae_col2im_bias(long C, long H, long W, long k, long s, long p, 
 	conv_ae_col2im(C, H, W, k, s, p, OH, OW, col, img);
 	if (ep)
 		conv_ae_finish(ep, img, C * H * W, 1, C * H * W, 0);
+}
+
+/* cols [P, N] = map^T W for a map [O, P] read where it is and W [O, N]:
+ * conv_ae_gemm on blocks of 2 CONV_AE_LANES pixels, the last one ending at P. */
+static void conv_ae_cols_from_map(long O, long P, long N, const float *map, const float *W, float *cols)
+{
+	const long w = 2 * CONV_AE_LANES;
+	if (P < w) {
+		conv_ae_gemm(P, N, O, map, 1, P, W, N, 1, NULL, cols, NULL);
+		return;
+	}
+	for (long p = 0; p < P; p += w) {
+		const long q = p + w <= P ? p : P - w;
+		conv_ae_gemm(w, N, O, map + q, 1, P, W, N, 1, NULL, cols + q * N, NULL);
+	}
 }
 
 /* img [C, HW] = bias[c] + img on channel c; then the epilogue ep (if any)
@@ -928,12 +948,11 @@ static conv_ae_real conv_ae_run(const conv_ae_ctx *ctx, const conv_ae_real *x, i
 		for (long b0 = 0; b0 < n; b0 += 32) {
 			float *const slot = conv_workspace_6 + CONV_AE_SLOT * 32 * 8036; /* this thread's chunk */
 			const long m = n - b0 < 32 ? n - b0 : 32;
-			CONV_AE_EACH_IN_CHUNK
-				conv_ae_transpose(32, 196, decoder_2 + (b0 + b) * 6272, 196, (slot + 32 * 1764) + b * 6272, 32);
-			conv_ae_gemm(m * 196, 9, 32, (slot + 32 * 1764), 32, 1, decoder_4_weight, 9, 1, NULL, slot, NULL);
-			CONV_AE_EACH_IN_CHUNK
+			CONV_AE_EACH_IN_CHUNK {
+				conv_ae_cols_from_map(32, 196, 9, decoder_2 + (b0 + b) * 6272, decoder_4_weight, slot + b * 1764);
 				conv_ae_col2im_bias(1, 28, 28, 3, 2, 1, 14, 14, slot + b * 1764, decoder_4_bias, xhat + (b0 + b) * 784,
 					&(const conv_ae_epilogue){.act = CONV_AE_SIGMOID, .slope = 0.0f});
+			}
 		}
 	}
 	if (!(parts & CONV_AE_LOSS))

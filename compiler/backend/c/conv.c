@@ -162,6 +162,16 @@ void c_conv2d(Emit *e, Node *n)
 	span_close(e, sp);
 }
 
+/* 1 if a transposed convolution with ckk columns a pixel (its image's
+ * channels times k k) takes them from its map as it is (cols_from_map):
+ * few enough for the narrow product, which only fp32's blocked kernels
+ * have. Its map is then not transposed, and its product is not one over
+ * the chunk with most of each vector of C unused. */
+static int cols_narrow(Emit *e, long ckk)
+{
+	return ckk <= C_GEMM_NN && !emit_bf16(e) && !emit_scalar_kernels(e) && !emit_small_kernels(e);
+}
+
 /* conv_transpose2d: cols = map^T W, y = (b per channel or 0) + col2im(cols);
  * with a kernel as large as the image (conv_whole), y = x W, then b per
  * channel added to it. */
@@ -186,13 +196,27 @@ void c_conv_transpose2d(Emit *e, Node *n)
 	}
 	Span sp = span_open(e, n);
 	const char *y = emit_ref(e, n), *cols = sp.ws, *t = ws_maps(sp, g);
+	const char *col2im = xasprintf("%s(%s, %s + b * %ld, %s, %s%s", emit_helper(e, "col2im_bias"), geom_args(g), cols,
+				       P * ckk, n->iattr[A_BIAS] ? emit_ref(e, n->in[IN_B]) : "NULL", y,
+				       at_sample(sp, g.C * hw));
+	if (cols_narrow(e, ckk)) { /* each sample's columns from its map as it is, then its image */
+		emit_line(e, "%s {", sp.each);
+		emit_line(e, "\t%s(%d, %ld, %ld, %s%s, %s, %s + b * %ld);", emit_helper(e, "cols_from_map"), g.O, P, ckk,
+			  emit_ref(e, n->in[IN_X]), at_sample(sp, g.O * P), emit_ref(e, n->in[IN_W]), cols, P * ckk);
+		const char *ep = sample_epilogue(e, n, sp, g.C * hw);
+		if (ep && strcmp(ep, "NULL")) {
+			emit_line(e, "\t%s,", col2im);
+			emit_line(e, "\t\t%s);", ep);
+		} else
+			emit_line(e, "\t%s, NULL);", col2im);
+		emit_line(e, "}");
+		span_close(e, sp);
+		return;
+	}
 	emit_each_statement(e, sp, to_last_call(e, sp, emit_ref(e, n->in[IN_X]), t, g.O, P), NULL);
 	emit_line(e, "%s(%s * %ld, %ld, %d, %s, %d, 1, %s, %ld, 1, NULL, %s, NULL);", emit_helper(e, "gemm"), sp.count, P,
 		  ckk, g.O, t, g.O, emit_ref(e, n->in[IN_W]), ckk, cols);
-	emit_each_sample(e, sp, xasprintf("%s(%s, %s + b * %ld, %s, %s%s", emit_helper(e, "col2im_bias"), geom_args(g),
-					  cols, P * ckk, n->iattr[A_BIAS] ? emit_ref(e, n->in[IN_B]) : "NULL", y,
-					  at_sample(sp, g.C * hw)),
-			 sample_epilogue(e, n, sp, g.C * hw));
+	emit_each_sample(e, sp, col2im, sample_epilogue(e, n, sp, g.C * hw));
 	span_close(e, sp);
 }
 

@@ -119,6 +119,9 @@ int emit_small_kernels(Emit *e);
  * float build for training, not an inference export, which multiplies the
  * fp32 weights as they are. */
 int emit_bf16(Emit *e);
+/* The most columns of the narrow product (C in registers: PFX_gemm_narrow
+ * in fp32 with the blocked kernels). */
+enum { C_GEMM_NN = 12 };
 /* The model's symbol prefix ("fashion_ae"). */
 const char *emit_prefix(Emit *e);
 /* Elements of n per sample as a C expression: "784" or, for batched

@@ -724,7 +724,8 @@ static const char *pairs_kernels(void)
 static void gemm_blocked(Emit *e, int bf16)
 {
 	emit_template(e, xasprintf("enum { PFX_MR = %d, PFX_NR = %d * UPFX_LANES, PFX_KC = %d, PFX_MC = %d, PFX_NG = %d, PFX_UNITS = %d%s };\n\n",
-				   GEMM_MR, GEMM_NV, GEMM_KC, GEMM_MC, GEMM_NG, GEMM_UNITS, bf16 ? "" : ", PFX_NN = 12"));
+				   GEMM_MR, GEMM_NV, GEMM_KC, GEMM_MC, GEMM_NG, GEMM_UNITS,
+				   bf16 ? "" : xasprintf(", PFX_NN = %d", C_GEMM_NN)));
 	const char *into = str_replace(gemm_into_text, "INPLACE",
 				       bf16 ? "\tconst int inplace = acs == 1; /* rows of A along k: read as rows, copied rounded */\n"
 					    : "\tconst int inplace = acs == 1; /* rows of A along k: read in place */\n");
@@ -1187,25 +1188,30 @@ static void sum_channels(Emit *e, const char *P, const char *r)
 "/* dst[c] = the sum over samples b < n and pixels q < hw of src[(b C + c) hw + q]:\n"
 " * each map in 16 running sums, added in order, then the maps' sums in\n"
 " * sample order; threads take blocks of 8 channels, whose maps each\n"
-" * sample holds one after another, so that memory is read in order. */\n"
+" * sample holds one after another, so that memory is read in order. The\n"
+" * running sums of a sample's 8 maps are added up side by side, each in\n"
+" * its order: 8 chains of additions at once, not one after another. */\n"
 "static void %s_sum_channels(long n, long C, long hw, const %s *src, %s *dst)\n{\n"
 "#ifdef _OPENMP\n#pragma omp parallel for schedule(dynamic) if (n * C * hw >= 32768)\n#endif\n"
 "\tfor (long c0 = 0; c0 < C; c0 += 8) {\n"
 "\t\tconst long c1 = c0 + 8 < C ? c0 + 8 : C;\n"
 "\t\t%s total[8] = {0};\n"
-"\t\tfor (long b = 0; b < n; b++)\n"
+"\t\tfor (long b = 0; b < n; b++) {\n"
+"\t\t\t%s part[8][16] = {{0}}, acc[8] = {0};\n"
 "\t\t\tfor (long c = c0; c < c1; c++) {\n"
 "\t\t\t\tconst %s *map = src + (b * C + c) * hw;\n"
-"\t\t\t\t%s part[16] = {0}, acc = 0;\n"
 "\t\t\t\tfor (long q = 0; q < hw / 16 * 16; q += 16)\n"
 "\t\t\t\t\tfor (int l = 0; l < 16; l++)\n"
-"\t\t\t\t\t\tpart[l] += map[q + l];\n"
+"\t\t\t\t\t\tpart[c - c0][l] += map[q + l];\n"
 "\t\t\t\tfor (long q = hw / 16 * 16; q < hw; q++)\n"
-"\t\t\t\t\tpart[q %% 16] += map[q];\n"
-"\t\t\t\tfor (int l = 0; l < 16 && l < hw; l++) /* the sums past hw are 0 */\n"
-"\t\t\t\t\tacc += part[l];\n"
-"\t\t\t\ttotal[c - c0] += acc;\n"
+"\t\t\t\t\tpart[c - c0][q %% 16] += map[q];\n"
 "\t\t\t}\n"
+"\t\t\tfor (int l = 0; l < 16 && l < hw; l++) /* the sums past hw are 0 */\n"
+"\t\t\t\tfor (int c = 0; c < 8; c++)\n"
+"\t\t\t\t\tacc[c] += part[c][l];\n"
+"\t\t\tfor (long c = c0; c < c1; c++)\n"
+"\t\t\t\ttotal[c - c0] += acc[c - c0];\n"
+"\t\t}\n"
 "\t\tfor (long c = c0; c < c1; c++)\n"
 "\t\t\tdst[c] = total[c - c0];\n"
 "\t}\n}\n\n", P, r, r, r, r, r);
@@ -1335,6 +1341,28 @@ static const char from_last_text[] =
 "\t\tPFX_finish(ep, map, O * P, 1, O * P, 0);\n"
 "}\n\n";
 
+/* The columns of a transposed convolution to few channels (conv.c) from
+ * its map as it is, with no transpose: for a block of 2 LANES pixels the
+ * product is the narrow one (C in registers), whose values are the
+ * blocked product's; a last block that would run past P starts earlier,
+ * and the pixels it shares with the block before get the same values
+ * again. */
+static const char cols_from_map_text[] =
+"/* cols [P, N] = map^T W for a map [O, P] read where it is and W [O, N]:\n"
+" * PFX_gemm on blocks of 2 UPFX_LANES pixels, the last one ending at P. */\n"
+"static void PFX_cols_from_map(long O, long P, long N, const REAL *map, const REAL *W, REAL *cols)\n"
+"{\n"
+"\tconst long w = 2 * UPFX_LANES;\n"
+"\tif (P < w) {\n"
+"\t\tPFX_gemm(P, N, O, map, 1, P, W, N, 1, NULL, cols, NULL);\n"
+"\t\treturn;\n"
+"\t}\n"
+"\tfor (long p = 0; p < P; p += w) {\n"
+"\t\tconst long q = p + w <= P ? p : P - w;\n"
+"\t\tPFX_gemm(w, N, O, map + q, 1, P, W, N, 1, NULL, cols + q * N, NULL);\n"
+"\t}\n"
+"}\n\n";
+
 static const char col2im_bias_text[] =
 "/* img [C, H, W] = (bias[c] on channel c, or 0) + the columns col added\n"
 " * back (PFX_col2im); then the epilogue ep (if any) on the image while it\n"
@@ -1392,6 +1420,7 @@ static void slots(Emit *e, const char *P, const char *r) { (void)P, (void)r, emi
 static void each_sample(Emit *e, const char *P, const char *r) { (void)P, (void)r, emit_template(e, each_sample_text); }
 static void each_in_chunk(Emit *e, const char *P, const char *r) { (void)P, (void)r, emit_template(e, each_in_chunk_text); }
 static void from_last(Emit *e, const char *P, const char *r) { (void)P, (void)r, emit_template(e, from_last_text); }
+static void cols_from_map(Emit *e, const char *P, const char *r) { (void)P, (void)r, emit_template(e, cols_from_map_text); }
 static void col2im_bias(Emit *e, const char *P, const char *r) { (void)P, (void)r, emit_template(e, col2im_bias_text); }
 static void add_bias(Emit *e, const char *P, const char *r) { (void)P, (void)r, emit_template(e, add_bias_text); }
 
@@ -1417,6 +1446,7 @@ static const Helper helpers[] = {
 	{"slots", {NULL}, slots, NULL},
 	{"from_last", {"transpose", "gemm"}, from_last, NULL},
 	{"col2im_bias", {"col2im", "gemm"}, col2im_bias, NULL},
+	{"cols_from_map", {"gemm"}, cols_from_map, NULL},
 	{"add_bias", {"gemm"}, add_bias, NULL},
 	/* the losses' sums, written by their rows (loss.c, variational.c) */
 	{"mse", {"act"}, c_helper_mse, NULL},
