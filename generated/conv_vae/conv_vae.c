@@ -659,8 +659,9 @@ static void conv_vae_sum_rows(long n, long cols, const float *src, float *dst)
  * each map in 16 running sums, added in order, then the maps' sums in
  * sample order; threads take blocks of 8 channels, whose maps each
  * sample holds one after another, so that memory is read in order. The
- * running sums of a sample's 8 maps are added up side by side, each in
- * its order: 8 chains of additions at once, not one after another. */
+ * running sums of a sample's 8 maps run side by side, and are added up
+ * side by side, each in its order: 8 chains of additions at once, not
+ * one after another. */
 static void conv_vae_sum_channels(long n, long C, long hw, const float *src, float *dst)
 {
 #ifdef _OPENMP
@@ -671,14 +672,20 @@ static void conv_vae_sum_channels(long n, long C, long hw, const float *src, flo
 		float total[8] = {0};
 		for (long b = 0; b < n; b++) {
 			float part[8][16] = {{0}}, acc[8] = {0};
-			for (long c = c0; c < c1; c++) {
-				const float *map = src + (b * C + c) * hw;
+			const float *maps = src + (b * C + c0) * hw; /* channel c0 + c at maps + c hw */
+			if (c1 - c0 == 8)
 				for (long q = 0; q < hw / 16 * 16; q += 16)
-					for (int l = 0; l < 16; l++)
-						part[c - c0][l] += map[q + l];
+					for (int c = 0; c < 8; c++)
+						for (int l = 0; l < 16; l++)
+							part[c][l] += maps[c * hw + q + l];
+			else
+				for (long q = 0; q < hw / 16 * 16; q += 16)
+					for (long c = 0; c < c1 - c0; c++)
+						for (int l = 0; l < 16; l++)
+							part[c][l] += maps[c * hw + q + l];
+			for (long c = 0; c < c1 - c0; c++)
 				for (long q = hw / 16 * 16; q < hw; q++)
-					part[c - c0][q % 16] += map[q];
-			}
+					part[c][q % 16] += maps[c * hw + q];
 			for (int l = 0; l < 16 && l < hw; l++) /* the sums past hw are 0 */
 				for (int c = 0; c < 8; c++)
 					acc[c] += part[c][l];
