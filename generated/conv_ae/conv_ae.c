@@ -565,9 +565,9 @@ static void conv_ae_gemm_add(long M, long N, long K, const float *A, long ars, l
  * each map in 16 running sums, added in order, then the maps' sums in
  * sample order; threads take blocks of 8 channels, whose maps each
  * sample holds one after another, so that memory is read in order. The
- * running sums of a sample's 8 maps run side by side, and are added up
- * side by side, each in its order: 8 chains of additions at once, not
- * one after another. */
+ * running sums of a sample's 8 maps run side by side (in vectors when
+ * there are 8), and are added up side by side, each in its order: 8
+ * chains of additions at once, not one after another. */
 static void conv_ae_sum_channels(long n, long C, long hw, const float *src, float *dst)
 {
 #ifdef _OPENMP
@@ -579,12 +579,19 @@ static void conv_ae_sum_channels(long n, long C, long hw, const float *src, floa
 		for (long b = 0; b < n; b++) {
 			float part[8][16] = {{0}}, acc[8] = {0};
 			const float *maps = src + (b * C + c0) * hw; /* channel c0 + c at maps + c hw */
-			if (c1 - c0 == 8)
+			if (c1 - c0 == 8 && hw >= 16) {
+				conv_ae_vec v[8][16 / CONV_AE_LANES];
+				for (int c = 0; c < 8; c++)
+					for (int h = 0; h < 16 / CONV_AE_LANES; h++)
+						v[c][h] = CONV_AE_ZERO();
 				for (long q = 0; q < hw / 16 * 16; q += 16)
 					for (int c = 0; c < 8; c++)
-						for (int l = 0; l < 16; l++)
-							part[c][l] += maps[c * hw + q + l];
-			else
+						for (int h = 0; h < 16 / CONV_AE_LANES; h++)
+							v[c][h] = CONV_AE_ADD(v[c][h], CONV_AE_LOAD(maps + c * hw + q + h * CONV_AE_LANES));
+				for (int c = 0; c < 8; c++)
+					for (int h = 0; h < 16 / CONV_AE_LANES; h++)
+						CONV_AE_STORE(part[c] + h * CONV_AE_LANES, v[c][h]);
+			} else
 				for (long q = 0; q < hw / 16 * 16; q += 16)
 					for (long c = 0; c < c1 - c0; c++)
 						for (int l = 0; l < 16; l++)

@@ -1182,37 +1182,26 @@ static void sum_rows(Emit *e, const char *P, const char *r)
 }
 
 /* The bias gradient of a convolution: the sum of each channel's maps. */
-static void sum_channels(Emit *e, const char *P, const char *r)
-{
-	emit_raw(e,
+static const char sum_channels_text[] =
 "/* dst[c] = the sum over samples b < n and pixels q < hw of src[(b C + c) hw + q]:\n"
 " * each map in 16 running sums, added in order, then the maps' sums in\n"
 " * sample order; threads take blocks of 8 channels, whose maps each\n"
 " * sample holds one after another, so that memory is read in order. The\n"
-" * running sums of a sample's 8 maps run side by side, and are added up\n"
-" * side by side, each in its order: 8 chains of additions at once, not\n"
-" * one after another. */\n"
-"static void %s_sum_channels(long n, long C, long hw, const %s *src, %s *dst)\n{\n"
+" * running sums of a sample's 8 maps run side by side (in vectors when\n"
+" * there are 8), and are added up side by side, each in its order: 8\n"
+" * chains of additions at once, not one after another. */\n"
+"static void PFX_sum_channels(long n, long C, long hw, const REAL *src, REAL *dst)\n{\n"
 "#ifdef _OPENMP\n#pragma omp parallel for schedule(dynamic) if (n * C * hw >= 32768)\n#endif\n"
 "\tfor (long c0 = 0; c0 < C; c0 += 8) {\n"
 "\t\tconst long c1 = c0 + 8 < C ? c0 + 8 : C;\n"
-"\t\t%s total[8] = {0};\n"
+"\t\tREAL total[8] = {0};\n"
 "\t\tfor (long b = 0; b < n; b++) {\n"
-"\t\t\t%s part[8][16] = {{0}}, acc[8] = {0};\n"
-"\t\t\tconst %s *maps = src + (b * C + c0) * hw; /* channel c0 + c at maps + c hw */\n"
-"\t\t\tif (c1 - c0 == 8)\n"
-"\t\t\t\tfor (long q = 0; q < hw / 16 * 16; q += 16)\n"
-"\t\t\t\t\tfor (int c = 0; c < 8; c++)\n"
-"\t\t\t\t\t\tfor (int l = 0; l < 16; l++)\n"
-"\t\t\t\t\t\t\tpart[c][l] += maps[c * hw + q + l];\n"
-"\t\t\telse\n"
-"\t\t\t\tfor (long q = 0; q < hw / 16 * 16; q += 16)\n"
-"\t\t\t\t\tfor (long c = 0; c < c1 - c0; c++)\n"
-"\t\t\t\t\t\tfor (int l = 0; l < 16; l++)\n"
-"\t\t\t\t\t\t\tpart[c][l] += maps[c * hw + q + l];\n"
+"\t\t\tREAL part[8][16] = {{0}}, acc[8] = {0};\n"
+"\t\t\tconst REAL *maps = src + (b * C + c0) * hw; /* channel c0 + c at maps + c hw */\n"
+"SUMS"
 "\t\t\tfor (long c = 0; c < c1 - c0; c++)\n"
 "\t\t\t\tfor (long q = hw / 16 * 16; q < hw; q++)\n"
-"\t\t\t\t\tpart[c][q %% 16] += maps[c * hw + q];\n"
+"\t\t\t\t\tpart[c][q % 16] += maps[c * hw + q];\n"
 "\t\t\tfor (int l = 0; l < 16 && l < hw; l++) /* the sums past hw are 0 */\n"
 "\t\t\t\tfor (int c = 0; c < 8; c++)\n"
 "\t\t\t\t\tacc[c] += part[c][l];\n"
@@ -1221,7 +1210,40 @@ static void sum_channels(Emit *e, const char *P, const char *r)
 "\t\t}\n"
 "\t\tfor (long c = c0; c < c1; c++)\n"
 "\t\t\tdst[c] = total[c - c0];\n"
-"\t}\n}\n\n", P, r, r, r, r, r);
+"\t}\n}\n\n";
+
+/* With vector kernels, a sample's 8 maps summed in vectors (the same
+ * running sums: each lane adds its values in order). */
+static const char sum_channels_vector[] =
+"\t\t\tif (c1 - c0 == 8 && hw >= 16) {\n"
+"\t\t\t\tPFX_vec v[8][16 / UPFX_LANES];\n"
+"\t\t\t\tfor (int c = 0; c < 8; c++)\n"
+"\t\t\t\t\tfor (int h = 0; h < 16 / UPFX_LANES; h++)\n"
+"\t\t\t\t\t\tv[c][h] = UPFX_ZERO();\n"
+"\t\t\t\tfor (long q = 0; q < hw / 16 * 16; q += 16)\n"
+"\t\t\t\t\tfor (int c = 0; c < 8; c++)\n"
+"\t\t\t\t\t\tfor (int h = 0; h < 16 / UPFX_LANES; h++)\n"
+"\t\t\t\t\t\t\tv[c][h] = UPFX_ADD(v[c][h], UPFX_LOAD(maps + c * hw + q + h * UPFX_LANES));\n"
+"\t\t\t\tfor (int c = 0; c < 8; c++)\n"
+"\t\t\t\t\tfor (int h = 0; h < 16 / UPFX_LANES; h++)\n"
+"\t\t\t\t\t\tUPFX_STORE(part[c] + h * UPFX_LANES, v[c][h]);\n"
+"\t\t\t} else\n"
+"\t\t\t\tfor (long q = 0; q < hw / 16 * 16; q += 16)\n"
+"\t\t\t\t\tfor (long c = 0; c < c1 - c0; c++)\n"
+"\t\t\t\t\t\tfor (int l = 0; l < 16; l++)\n"
+"\t\t\t\t\t\t\tpart[c][l] += maps[c * hw + q + l];\n";
+
+/* Without them, the running sums of the 8 maps in one loop. */
+static const char sum_channels_scalar[] =
+"\t\t\tfor (long q = 0; q < hw / 16 * 16; q += 16)\n"
+"\t\t\t\tfor (long c = 0; c < c1 - c0; c++)\n"
+"\t\t\t\t\tfor (int l = 0; l < 16; l++)\n"
+"\t\t\t\t\t\tpart[c][l] += maps[c * hw + q + l];\n";
+
+static void sum_channels(Emit *e, const char *P, const char *r)
+{
+	(void)P, (void)r;
+	emit_template(e, str_replace(sum_channels_text, "SUMS", emit_scalar_kernels(e) ? sum_channels_scalar : sum_channels_vector));
 }
 
 static void mix(Emit *e, const char *P, const char *r)
@@ -1442,7 +1464,7 @@ static const Helper helpers[] = {
 	{"gemm", {"simd", "act"}, gemm, "transpose"},
 	{"gemm_add", {"gemm"}, gemm_add, NULL},
 	{"sum_rows", {NULL}, sum_rows, NULL},
-	{"sum_channels", {NULL}, sum_channels, NULL},
+	{"sum_channels", {"simd"}, sum_channels, NULL},
 	{"mix", {NULL}, mix, NULL},
 	{"uniform", {"mix"}, uniform, NULL},
 	{"normal", {"uniform"}, normal, NULL},
