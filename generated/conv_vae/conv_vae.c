@@ -730,7 +730,8 @@ static double conv_vae_normal(uint64_t key, uint64_t i)
  * stride s and padding p: row i OW + j of col [OH OW, C k k] holds the
  * values under output pixel (i, j), col[.][(c k + u) k + v] =
  * img[c][i s + u - p][j s + v - p], 0 in the padding. A pixel whose
- * window lies inside the image takes k values at a time, unchecked.
+ * window lies inside the image takes k values at a time, unchecked (for
+ * k = 3, 4 where the image has a fourth).
  * The image is fetched first, in order: read window by window, its rows
  * come from memory at a fraction of that speed. */
 static void conv_vae_im2col(long C, long H, long W, long k, long s, long p, long OH, long OW, const float *restrict img,
@@ -741,6 +742,18 @@ static void conv_vae_im2col(long C, long H, long W, long k, long s, long p, long
 	for (long i = 0; i < OH; i++)
 		for (long j = 0; j < OW; j++) {
 			const long y0 = i * s - p, x0 = j * s - p;
+			if (k == 3 && y0 >= 0 && y0 + 3 <= H && x0 >= 0 && x0 + 4 <= W) {
+				/* 4 values at a time, the fourth written over by the next 3 */
+				for (long c = 0; c < C; c++)
+					for (long u = 0; u < 3; u++, col += 3) {
+						const float *row = img + (c * H + y0 + u) * W + x0;
+						if (c < C - 1 || u < 2)
+							memcpy(col, row, 4 * sizeof *row);
+						else
+							col[0] = row[0], col[1] = row[1], col[2] = row[2];
+					}
+				continue;
+			}
 			if (y0 >= 0 && y0 + k <= H && x0 >= 0 && x0 + k <= W) {
 				for (long c = 0; c < C; c++)
 					for (long u = 0; u < k; u++, col += k)

@@ -1301,7 +1301,8 @@ static void im2col(Emit *e, const char *P, const char *r)
 " * stride s and padding p: row i OW + j of col [OH OW, C k k] holds the\n"
 " * values under output pixel (i, j), col[.][(c k + u) k + v] =\n"
 " * img[c][i s + u - p][j s + v - p], 0 in the padding. A pixel whose\n"
-" * window lies inside the image takes k values at a time, unchecked.%s */\n"
+" * window lies inside the image takes k values at a time, unchecked (for\n"
+" * k = 3, 4 where the image has a fourth).%s */\n"
 "static void %s_im2col(long C, long H, long W, long k, long s, long p, long OH, long OW, const %s *restrict img,\n"
 "\t\t\t%s *restrict col)\n"
 "{\n"
@@ -1309,6 +1310,18 @@ static void im2col(Emit *e, const char *P, const char *r)
 "\tfor (long i = 0; i < OH; i++)\n"
 "\t\tfor (long j = 0; j < OW; j++) {\n"
 "\t\t\tconst long y0 = i * s - p, x0 = j * s - p;\n"
+"\t\t\tif (k == 3 && y0 >= 0 && y0 + 3 <= H && x0 >= 0 && x0 + 4 <= W) {\n"
+"\t\t\t\t/* 4 values at a time, the fourth written over by the next 3 */\n"
+"\t\t\t\tfor (long c = 0; c < C; c++)\n"
+"\t\t\t\t\tfor (long u = 0; u < 3; u++, col += 3) {\n"
+"\t\t\t\t\t\tconst %s *row = img + (c * H + y0 + u) * W + x0;\n"
+"\t\t\t\t\t\tif (c < C - 1 || u < 2)\n"
+"\t\t\t\t\t\t\tmemcpy(col, row, 4 * sizeof *row);\n"
+"\t\t\t\t\t\telse\n"
+"\t\t\t\t\t\t\tcol[0] = row[0], col[1] = row[1], col[2] = row[2];\n"
+"\t\t\t\t\t}\n"
+"\t\t\t\tcontinue;\n"
+"\t\t\t}\n"
 "\t\t\tif (y0 >= 0 && y0 + k <= H && x0 >= 0 && x0 + k <= W) {\n"
 "\t\t\t\tfor (long c = 0; c < C; c++)\n"
 "\t\t\t\t\tfor (long u = 0; u < k; u++, col += k)\n"
@@ -1327,7 +1340,7 @@ static void im2col(Emit *e, const char *P, const char *r)
 			    " * come from memory at a fraction of that speed.",
 	 P, r, r,
 	 scalar ? "" : "\tfor (long q = 0; q < C * H * W; q += 64 / (long)sizeof *img)\n"
-		       "\t\tsimde_mm_prefetch((const char *)(img + q), SIMDE_MM_HINT_T0);\n");
+		       "\t\tsimde_mm_prefetch((const char *)(img + q), SIMDE_MM_HINT_T0);\n", r);
 }
 
 /* The adjoint of im2col: columns added back into the image. */
