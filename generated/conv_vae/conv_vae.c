@@ -772,20 +772,31 @@ static void conv_vae_im2col(long C, long H, long W, long k, long s, long p, long
 
 /* The adjoint of im2col: each value of col [OH OW, C k k] added to the
  * value of img [C, H, W] it was taken from (values in the padding are
- * dropped). */
+ * dropped), pixel by pixel in order; a window that lies inside the
+ * image is added k values at a time, unchecked. */
 static void conv_vae_col2im(long C, long H, long W, long k, long s, long p, long OH, long OW, const float *restrict col,
 			float *restrict img)
 {
 	for (long i = 0; i < OH; i++)
-		for (long j = 0; j < OW; j++)
+		for (long j = 0; j < OW; j++) {
+			const long y0 = i * s - p, x0 = j * s - p;
+			if (y0 >= 0 && y0 + k <= H && x0 >= 0 && x0 + k <= W) {
+				for (long c = 0; c < C; c++)
+					for (long u = 0; u < k; u++, col += k) {
+						float *row = img + (c * H + y0 + u) * W + x0;
+						for (long v = 0; v < k; v++)
+							row[v] += col[v];
+					}
+				continue;
+			}
 			for (long c = 0; c < C; c++)
 				for (long u = 0; u < k; u++)
 					for (long v = 0; v < k; v++, col++) {
-						const long y = i * s + u - p, x = j * s + v - p;
-						const int inside = y >= 0 && y < H && x >= 0 && x < W;
-						if (inside)
+						const long y = y0 + u, x = x0 + v;
+						if (y >= 0 && y < H && x >= 0 && x < W)
 							img[(c * H + y) * W + x] += *col;
 					}
+		}
 }
 
 /* The loop over the samples b < m of a chunk of the batch; with OpenMP, threads share them out. */

@@ -1282,15 +1282,6 @@ static void normal(Emit *e, const char *P, const char *r)
 /* The loops of col2im: for every output pixel (i, j) of a convolution,
  * every channel c and kernel offset (u, v), the image position (y, x)
  * under it, `inside` the image or in the padding. */
-#define CONV_COLUMN_LOOPS                                                        \
-"\tfor (long i = 0; i < OH; i++)\n"                                             \
-"\t\tfor (long j = 0; j < OW; j++)\n"                                           \
-"\t\t\tfor (long c = 0; c < C; c++)\n"                                          \
-"\t\t\t\tfor (long u = 0; u < k; u++)\n"                                        \
-"\t\t\t\t\tfor (long v = 0; v < k; v++, col++) {\n"                             \
-"\t\t\t\t\t\tconst long y = i * s + u - p, x = j * s + v - p;\n"                \
-"\t\t\t\t\t\tconst int inside = y >= 0 && y < H && x >= 0 && x < W;\n"
-
 /* One image's columns for a convolution (k x k kernel, stride s,
  * padding p, output OH x OW). */
 static void im2col(Emit *e, const char *P, const char *r)
@@ -1349,15 +1340,32 @@ static void col2im(Emit *e, const char *P, const char *r)
 	emit_raw(e,
 "/* The adjoint of im2col: each value of col [OH OW, C k k] added to the\n"
 " * value of img [C, H, W] it was taken from (values in the padding are\n"
-" * dropped). */\n"
+" * dropped), pixel by pixel in order; a window that lies inside the\n"
+" * image is added k values at a time, unchecked. */\n"
 "static void %s_col2im(long C, long H, long W, long k, long s, long p, long OH, long OW, const %s *restrict col,\n"
 "\t\t\t%s *restrict img)\n"
 "{\n"
-CONV_COLUMN_LOOPS
-"\t\t\t\t\t\tif (inside)\n"
+"\tfor (long i = 0; i < OH; i++)\n"
+"\t\tfor (long j = 0; j < OW; j++) {\n"
+"\t\t\tconst long y0 = i * s - p, x0 = j * s - p;\n"
+"\t\t\tif (y0 >= 0 && y0 + k <= H && x0 >= 0 && x0 + k <= W) {\n"
+"\t\t\t\tfor (long c = 0; c < C; c++)\n"
+"\t\t\t\t\tfor (long u = 0; u < k; u++, col += k) {\n"
+"\t\t\t\t\t\t%s *row = img + (c * H + y0 + u) * W + x0;\n"
+"\t\t\t\t\t\tfor (long v = 0; v < k; v++)\n"
+"\t\t\t\t\t\t\trow[v] += col[v];\n"
+"\t\t\t\t\t}\n"
+"\t\t\t\tcontinue;\n"
+"\t\t\t}\n"
+"\t\t\tfor (long c = 0; c < C; c++)\n"
+"\t\t\t\tfor (long u = 0; u < k; u++)\n"
+"\t\t\t\t\tfor (long v = 0; v < k; v++, col++) {\n"
+"\t\t\t\t\t\tconst long y = y0 + u, x = x0 + v;\n"
+"\t\t\t\t\t\tif (y >= 0 && y < H && x >= 0 && x < W)\n"
 "\t\t\t\t\t\t\timg[(c * H + y) * W + x] += *col;\n"
 "\t\t\t\t\t}\n"
-"}\n\n", P, r, r);
+"\t\t}\n"
+"}\n\n", P, r, r, r);
 }
 
 
