@@ -1282,6 +1282,14 @@ static void normal(Emit *e, const char *P, const char *r)
 /* The loops of col2im: for every output pixel (i, j) of a convolution,
  * every channel c and kernel offset (u, v), the image position (y, x)
  * under it, `inside` the image or in the padding. */
+/* The loops over a window that reaches into the padding, value by value
+ * of its columns (im2col and col2im): image pixel (y, x) for each. */
+#define CONV_WINDOW_CHECKED                                                      \
+"\t\t\tfor (long c = 0; c < C; c++)\n"                                          \
+"\t\t\t\tfor (long u = 0; u < k; u++)\n"                                        \
+"\t\t\t\t\tfor (long v = 0; v < k; v++, col++) {\n"                             \
+"\t\t\t\t\t\tconst long y = y0 + u, x = x0 + v;\n"
+
 /* One image's columns for a convolution (k x k kernel, stride s,
  * padding p, output OH x OW). */
 static void im2col(Emit *e, const char *P, const char *r)
@@ -1320,10 +1328,7 @@ static void im2col(Emit *e, const char *P, const char *r)
 "\t\t\t\t\t\t\tcol[v] = img[(c * H + y0 + u) * W + x0 + v];\n"
 "\t\t\t\tcontinue;\n"
 "\t\t\t}\n"
-"\t\t\tfor (long c = 0; c < C; c++)\n"
-"\t\t\t\tfor (long u = 0; u < k; u++)\n"
-"\t\t\t\t\tfor (long v = 0; v < k; v++, col++) {\n"
-"\t\t\t\t\t\tconst long y = y0 + u, x = x0 + v;\n"
+CONV_WINDOW_CHECKED
 "\t\t\t\t\t\t*col = y >= 0 && y < H && x >= 0 && x < W ? img[(c * H + y) * W + x] : 0;\n"
 "\t\t\t\t\t}\n"
 "\t\t}\n"
@@ -1357,10 +1362,7 @@ static void col2im(Emit *e, const char *P, const char *r)
 "\t\t\t\t\t}\n"
 "\t\t\t\tcontinue;\n"
 "\t\t\t}\n"
-"\t\t\tfor (long c = 0; c < C; c++)\n"
-"\t\t\t\tfor (long u = 0; u < k; u++)\n"
-"\t\t\t\t\tfor (long v = 0; v < k; v++, col++) {\n"
-"\t\t\t\t\t\tconst long y = y0 + u, x = x0 + v;\n"
+CONV_WINDOW_CHECKED
 "\t\t\t\t\t\tif (y >= 0 && y < H && x >= 0 && x < W)\n"
 "\t\t\t\t\t\t\timg[(c * H + y) * W + x] += *col;\n"
 "\t\t\t\t\t}\n"
