@@ -445,8 +445,9 @@ int aert_data_load(const aert_model *m, const char *const *paths, aert_data *d, 
  * Fails only on a label out of range (aert_data_load has checked them). */
 int aert_data_batch(const aert_model *m, const aert_data *d, const size_t *idx, size_t n,
 		    void *const *out, aert_err *err);
-/* Ask the CPU to bring samples idx[0..n) of each loaded input into its
- * caches while it does other work (the step before their batch). */
+/* Start bringing the first of samples idx[0..n) (the next batch) of each
+ * loaded input into the CPU's caches while it does other work (the step
+ * before); aert_data_batch fetches the rest ahead of itself. */
 void aert_data_prefetch(const aert_model *m, const aert_data *d, const size_t *idx, size_t n);
 /* Release what aert_data_load allocated and zero *d. */
 void aert_data_free(aert_data *d);

@@ -96,24 +96,17 @@ int aert_governor_threads(aert_governor *g)
 	return g->now;
 }
 
-/* The median of the n > 0 values v (sorts them). */
-static double median(double *v, int n)
-{
-	for (int i = 1; i < n; i++)
-		for (int j = i; j > 0 && v[j - 1] > v[j]; j--) {
-			double x = v[j];
-			v[j] = v[j - 1];
-			v[j - 1] = x;
-		}
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 /* The median of the n > 0 values v, left as they are. */
-static double median_of(const double *v, int n)
+static double median(const double *v, int n)
 {
 	double c[AERT_PROBE_TURNS];
-	memcpy(c, v, (size_t)n * sizeof *c);
-	return median(c, n);
+	for (int i = 0; i < n; i++) { /* c[0..i] in order */
+		int j = i;
+		for (; j > 0 && c[j - 1] > v[i]; j--)
+			c[j] = c[j - 1];
+		c[j] = v[i];
+	}
+	return n % 2 ? c[n / 2] : (c[n / 2 - 1] + c[n / 2]) / 2;
 }
 
 /* 1 if at least two steps of each count were timed in the probe, each of
@@ -130,7 +123,7 @@ static int far_behind(const aert_governor *g, int a, int b)
 	for (int i = 0; i < g->timed[a]; i++)
 		if (g->per[a][i] <= slowest)
 			return 0;
-	return median_of(g->per[a], g->timed[a]) > 2 * median_of(g->per[b], g->timed[b]);
+	return median(g->per[a], g->timed[a]) > 2 * median(g->per[b], g->timed[b]);
 }
 
 void aert_governor_done(aert_governor *g, double seconds, int n)

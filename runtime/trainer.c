@@ -880,8 +880,8 @@ static int train_batch(trainer *t, long long epoch, size_t at, size_t n, losses 
 	} else {
 		if (aert_data_batch(m, &t->train, t->perm + at, n, t->buf, &t->err) != 0)
 			return -1;
-		if (at + n < t->n_train) /* the next batch's samples arrive while this one runs */
-			aert_data_prefetch(m, &t->train, t->perm + at + n, t->n_train - (at + n) < n ? t->n_train - (at + n) : n);
+		/* the next batch's first samples arrive while this one runs */
+		aert_data_prefetch(m, &t->train, t->perm + at + n, t->n_train - (at + n));
 		aert_governor_threads(&t->gov);
 		double t0 = now();
 		if (t->terms)

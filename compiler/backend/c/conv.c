@@ -82,16 +82,26 @@ static const char *sample_epilogue(Emit *e, const Node *n, Span sp, long per)
 }
 
 /* A statement for each sample b of the span (`call` and its last
- * argument `last`, which goes on a line of its own if it is long). */
-static void emit_each_sample(Emit *e, Span sp, const char *call, const char *last)
+ * argument `last`, which goes on a line of its own if it is long), after
+ * the statement `before` in the same loop unless that is NULL. */
+static void emit_each_sample_after(Emit *e, Span sp, const char *before, const char *call, const char *last)
 {
-	emit_line(e, "%s", sp.each);
+	emit_line(e, "%s%s", sp.each, before ? " {" : "");
+	if (before)
+		emit_line(e, "\t%s;", before);
 	if (!last || !strcmp(last, "NULL"))
 		emit_line(e, "\t%s%s);", call, last ? ", NULL" : "");
 	else {
 		emit_line(e, "\t%s,", call);
 		emit_line(e, "\t\t%s);", last);
 	}
+	if (before)
+		emit_line(e, "}");
+}
+
+static void emit_each_sample(Emit *e, Span sp, const char *call, const char *last)
+{
+	emit_each_sample_after(e, sp, NULL, call, last);
 }
 
 /* The geometry's arguments of im2col and col2im: C, H, W, k, s, p, OH, OW. */
@@ -200,16 +210,11 @@ void c_conv_transpose2d(Emit *e, Node *n)
 				       P * ckk, n->iattr[A_BIAS] ? emit_ref(e, n->in[IN_B]) : "NULL", y,
 				       at_sample(sp, g.C * hw));
 	if (cols_narrow(e, ckk)) { /* each sample's columns from its map as it is, then its image */
-		emit_line(e, "%s {", sp.each);
-		emit_line(e, "\t%s(%d, %ld, %ld, %s%s, %s, %s + b * %ld);", emit_helper(e, "cols_from_map"), g.O, P, ckk,
-			  emit_ref(e, n->in[IN_X]), at_sample(sp, g.O * P), emit_ref(e, n->in[IN_W]), cols, P * ckk);
-		const char *ep = sample_epilogue(e, n, sp, g.C * hw);
-		if (ep && strcmp(ep, "NULL")) {
-			emit_line(e, "\t%s,", col2im);
-			emit_line(e, "\t\t%s);", ep);
-		} else
-			emit_line(e, "\t%s, NULL);", col2im);
-		emit_line(e, "}");
+		emit_each_sample_after(e, sp,
+				       xasprintf("%s(%d, %ld, %ld, %s%s, %s, %s + b * %ld)", emit_helper(e, "cols_from_map"),
+						 g.O, P, ckk, emit_ref(e, n->in[IN_X]), at_sample(sp, g.O * P),
+						 emit_ref(e, n->in[IN_W]), cols, P * ckk),
+				       col2im, sample_epilogue(e, n, sp, g.C * hw));
 		span_close(e, sp);
 		return;
 	}

@@ -1279,9 +1279,6 @@ static void normal(Emit *e, const char *P, const char *r)
 "\treturn sqrt(-2 * log(u)) * cos(6.283185307179586 * v);\n}\n\n", P, P, P);
 }
 
-/* The loops of col2im: for every output pixel (i, j) of a convolution,
- * every channel c and kernel offset (u, v), the image position (y, x)
- * under it, `inside` the image or in the padding. */
 /* The loops over a window that reaches into the padding, value by value
  * of its columns (im2col and col2im): image pixel (y, x) for each. */
 #define CONV_WINDOW_CHECKED                                                      \
